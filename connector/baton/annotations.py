@@ -1,0 +1,49 @@
+"""`repeated google.protobuf.Any` annotations: append, replace and pick, as the Go SDK's helpers do."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, MutableSequence
+from typing import TypeVar
+
+from google.protobuf import any_pb2
+from google.protobuf.message import Message
+
+M = TypeVar("M", bound=Message)
+
+
+def pack(message: Message) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    # Deterministic so a resource's blob is the same on every run (the c1z diff relies on stable bytes).
+    packed.type_url = "type.googleapis.com/" + message.DESCRIPTOR.full_name
+    packed.value = message.SerializeToString(deterministic=True)
+    return packed
+
+
+def type_url(message_class: type[Message]) -> str:
+    return "type.googleapis.com/" + message_class.DESCRIPTOR.full_name
+
+
+def has(annotations: Iterable[any_pb2.Any], message_class: type[Message]) -> bool:
+    url = type_url(message_class)
+    return any(a.type_url == url for a in annotations)
+
+
+def pick(annotations: Iterable[any_pb2.Any], message_class: type[M]) -> M | None:
+    """The first annotation of this type, unpacked, or None."""
+    url = type_url(message_class)
+    for annotation in annotations:
+        if annotation.type_url == url:
+            found = message_class()
+            found.ParseFromString(annotation.value)
+            return found
+    return None
+
+
+def update(annotations: MutableSequence[any_pb2.Any], message: Message) -> None:
+    """Replace the annotation of the message's type, or append it."""
+    packed = pack(message)
+    for index, annotation in enumerate(annotations):
+        if annotation.type_url == packed.type_url:
+            annotations[index].CopyFrom(packed)
+            return
+    annotations.append(packed)

@@ -1,0 +1,248 @@
+"""Constructors for resource types, resources, entitlements and grants, shaped as the Go SDK shapes them.
+
+ConductorOne joins on these shapes (ids, slugs, which fields a grant embeds), so they follow
+`pkg/types/{resource,entitlement,grant}` of baton-sdk rather than whatever would be convenient here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from google.protobuf import any_pb2, struct_pb2, timestamp_pb2
+from google.protobuf.message import Message
+
+from connector.baton import ids
+from connector.baton.annotations import pack
+from connector.baton.pb.c1.connector.v2 import (
+    annotation_trait_pb2,
+    entitlement_pb2,
+    grant_pb2,
+    resource_pb2,
+)
+
+Trait = resource_pb2.ResourceType.Trait
+Purpose = entitlement_pb2.Entitlement.PurposeValue
+ResourceStatus = resource_pb2.Status.ResourceStatus
+AccountType = annotation_trait_pb2.UserTrait.AccountType
+
+
+def timestamp(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
+    if moment is None:
+        return None
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(moment)
+    return ts
+
+
+def profile(values: Mapping[str, Any]) -> struct_pb2.Struct:
+    """A Struct of the non-None values (the Go connectors leave empty attributes out)."""
+    out = struct_pb2.Struct()
+    out.update({k: v for k, v in values.items() if v is not None})
+    return out
+
+
+def resource_type(
+    type_id: str,
+    display_name: str,
+    traits: Sequence[int] = (),
+    *,
+    annotations: Iterable[Message] = (),
+    description: str = "",
+) -> resource_pb2.ResourceType:
+    return resource_pb2.ResourceType(
+        id=type_id,
+        display_name=display_name,
+        traits=list(traits),  # type: ignore[arg-type]
+        annotations=[pack(a) for a in annotations],
+        description=description,
+    )
+
+
+def resource_id(type_id: str, object_id: str) -> resource_pb2.ResourceId:
+    return resource_pb2.ResourceId(resource_type=type_id, resource=object_id)
+
+
+def resource(
+    rtype: resource_pb2.ResourceType,
+    object_id: str,
+    display_name: str,
+    *,
+    parent: resource_pb2.ResourceId | None = None,
+    annotations: Iterable[Message] = (),
+    description: str = "",
+) -> resource_pb2.Resource:
+    out = resource_pb2.Resource(
+        id=resource_id(rtype.id, object_id),
+        display_name=display_name,
+        annotations=[pack(a) for a in annotations],
+        description=description,
+    )
+    if parent is not None:
+        out.parent_resource_id.CopyFrom(parent)
+    return out
+
+
+def _set_shared_fields(
+    res: resource_pb2.Resource,
+    *,
+    profile_struct: struct_pb2.Struct | None,
+    status: int | None,
+    status_details: str = "",
+    created_at: datetime | None = None,
+) -> None:
+    # The SDK's With*Trait copies deprecated trait fields onto the Resource, so both places carry them.
+    if profile_struct is not None and not res.HasField("profile"):
+        res.profile.CopyFrom(profile_struct)
+    if status is not None and not res.HasField("status"):
+        res.status.CopyFrom(resource_pb2.Status(status=status, details=status_details))  # type: ignore[arg-type]
+    created = timestamp(created_at)
+    if created is not None and not res.HasField("created_at"):
+        res.created_at.CopyFrom(created)
+
+
+def add_user_trait(
+    res: resource_pb2.Resource,
+    *,
+    emails: Sequence[str] = (),
+    enabled: bool = True,
+    status_details: str = "",
+    account_type: int = AccountType.ACCOUNT_TYPE_HUMAN,
+    login: str = "",
+    profile_values: Mapping[str, Any] | None = None,
+    created_at: datetime | None = None,
+    last_login: datetime | None = None,
+    mfa_enabled: bool | None = None,
+) -> resource_pb2.Resource:
+    """Attach a UserTrait; the first email is primary, as `WithEmail(email, true)` does in the Go connectors."""
+    status = (
+        annotation_trait_pb2.UserTrait.Status.STATUS_ENABLED
+        if enabled
+        else annotation_trait_pb2.UserTrait.Status.STATUS_DISABLED
+    )
+    trait = annotation_trait_pb2.UserTrait(
+        emails=[annotation_trait_pb2.UserTrait.Email(address=e, is_primary=i == 0) for i, e in enumerate(emails)],
+        status=annotation_trait_pb2.UserTrait.Status(status=status, details=status_details),
+        account_type=account_type,  # type: ignore[arg-type]
+        login=login,
+    )
+    struct = profile(profile_values) if profile_values is not None else None
+    if struct is not None:
+        trait.profile.CopyFrom(struct)
+    created = timestamp(created_at)
+    if created is not None:
+        trait.created_at.CopyFrom(created)
+    last = timestamp(last_login)
+    if last is not None:
+        trait.last_login.CopyFrom(last)
+    if mfa_enabled is not None:
+        trait.mfa_status.mfa_enabled = mfa_enabled
+    res.annotations.append(pack(trait))
+    _set_shared_fields(
+        res,
+        profile_struct=struct,
+        status=ResourceStatus.RESOURCE_STATUS_ENABLED if enabled else ResourceStatus.RESOURCE_STATUS_DISABLED,
+        status_details=status_details,
+        created_at=created_at,
+    )
+    return res
+
+
+def add_group_trait(
+    res: resource_pb2.Resource, *, profile_values: Mapping[str, Any] | None = None
+) -> resource_pb2.Resource:
+    trait = annotation_trait_pb2.GroupTrait()
+    struct = profile(profile_values) if profile_values is not None else None
+    if struct is not None:
+        trait.profile.CopyFrom(struct)
+    res.annotations.append(pack(trait))
+    _set_shared_fields(res, profile_struct=struct, status=None)
+    return res
+
+
+def add_role_trait(
+    res: resource_pb2.Resource, *, profile_values: Mapping[str, Any] | None = None
+) -> resource_pb2.Resource:
+    trait = annotation_trait_pb2.RoleTrait()
+    struct = profile(profile_values) if profile_values is not None else None
+    if struct is not None:
+        trait.profile.CopyFrom(struct)
+    res.annotations.append(pack(trait))
+    _set_shared_fields(res, profile_struct=struct, status=None)
+    return res
+
+
+def add_secret_trait(
+    res: resource_pb2.Resource,
+    *,
+    profile_values: Mapping[str, Any] | None = None,
+    created_at: datetime | None = None,
+    last_used_at: datetime | None = None,
+    expires_at: datetime | None = None,
+    created_by: resource_pb2.ResourceId | None = None,
+    identity: resource_pb2.ResourceId | None = None,
+) -> resource_pb2.Resource:
+    trait = annotation_trait_pb2.SecretTrait()
+    struct = profile(profile_values) if profile_values is not None else None
+    if struct is not None:
+        trait.profile.CopyFrom(struct)
+    for field, moment in (
+        ("created_at", created_at),
+        ("last_used_at", last_used_at),
+        ("expires_at", expires_at),
+    ):
+        ts = timestamp(moment)
+        if ts is not None:
+            getattr(trait, field).CopyFrom(ts)
+    if created_by is not None:
+        trait.created_by_id.CopyFrom(created_by)
+    if identity is not None:
+        trait.identity_id.CopyFrom(identity)
+    res.annotations.append(pack(trait))
+    _set_shared_fields(res, profile_struct=struct, status=None, created_at=created_at)
+    return res
+
+
+def entitlement(
+    res: resource_pb2.Resource,
+    slug: str,
+    *,
+    purpose: int = Purpose.PURPOSE_VALUE_ASSIGNMENT,
+    grantable_to: Sequence[resource_pb2.ResourceType] = (),
+    display_name: str | None = None,
+    description: str = "",
+    annotations: Iterable[Message] = (),
+) -> entitlement_pb2.Entitlement:
+    """`NewAssignmentEntitlement` / `NewPermissionEntitlement`: id `<type>:<id>:<slug>`, slug = name."""
+    return entitlement_pb2.Entitlement(
+        resource=res,
+        id=ids.entitlement_id(res.id.resource_type, res.id.resource, slug),
+        display_name=slug if display_name is None else display_name,
+        description=description,
+        grantable_to=list(grantable_to),
+        annotations=[pack(a) for a in annotations],
+        purpose=purpose,  # type: ignore[arg-type]
+        slug=slug,
+    )
+
+
+def grant(
+    res: resource_pb2.Resource,
+    slug: str,
+    principal: resource_pb2.ResourceId,
+    *,
+    annotations: Iterable[Message] = (),
+) -> grant_pb2.Grant:
+    """`NewGrant`: the embedded entitlement is only {id, resource}, the principal only {id}."""
+    entitlement_id = ids.entitlement_id(res.id.resource_type, res.id.resource, slug)
+    return grant_pb2.Grant(
+        entitlement=entitlement_pb2.Entitlement(resource=res, id=entitlement_id),
+        principal=resource_pb2.Resource(id=principal),
+        id=ids.grant_id(entitlement_id, principal.resource_type, principal.resource),
+        annotations=[pack(a) for a in annotations],
+    )
+
+
+def packed(messages: Iterable[Message]) -> list[any_pb2.Any]:
+    return [pack(m) for m in messages]

@@ -1,0 +1,192 @@
+"""Row-level SQL shared by the writer and the reader: how objects map to columns and back.
+
+Kept in one place so that the writer's upserts and the reader's selects can never disagree on a column.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from connector.baton import ids
+from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, entitlement_pb2, grant_pb2, resource_pb2
+
+GRANT_EXPANDABLE_URL = "type.googleapis.com/c1.connector.v2.GrantExpandable"
+# SQLite's default limit on bound variables is far above this, and 1,000 rows per statement is what Go uses.
+BATCH_ROWS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRun:
+    sync_id: str
+    started_at: str
+    ended_at: str | None
+    sync_token: str
+    sync_type: str
+    parent_sync_id: str
+    supports_diff: bool
+    stats: str | None
+
+    @property
+    def finished(self) -> bool:
+        return self.ended_at is not None
+
+
+def resource_type_row(rt: resource_pb2.ResourceType, sync_id: str, now: str) -> tuple[Any, ...]:
+    return (rt.id, rt.SerializeToString(deterministic=True), sync_id, now)
+
+
+def resource_row(r: resource_pb2.Resource, sync_id: str, now: str) -> tuple[Any, ...]:
+    parent = r.parent_resource_id if r.HasField("parent_resource_id") else None
+    return (
+        r.id.resource_type,
+        ids.resource_key(r.id.resource_type, r.id.resource),
+        parent.resource_type if parent else None,
+        parent.resource if parent else None,
+        r.SerializeToString(deterministic=True),
+        sync_id,
+        now,
+    )
+
+
+def entitlement_row(e: entitlement_pb2.Entitlement, sync_id: str, now: str) -> tuple[Any, ...]:
+    return (
+        e.resource.id.resource_type,
+        e.resource.id.resource,
+        e.id,
+        e.SerializeToString(deterministic=True),
+        sync_id,
+        now,
+    )
+
+
+def grant_row(g: grant_pb2.Grant, sync_id: str, now: str) -> tuple[Any, ...]:
+    """The grant's columns; a GrantExpandable annotation moves out of the blob into `expansion`."""
+    expansion: bytes | None = None
+    stored = g
+    expandable_at = [i for i, a in enumerate(g.annotations) if a.type_url == GRANT_EXPANDABLE_URL]
+    if expandable_at:
+        stored = grant_pb2.Grant()
+        stored.CopyFrom(g)
+        ge = annotation_grant_pb2.GrantExpandable()
+        g.annotations[expandable_at[0]].Unpack(ge)
+        for index in reversed(expandable_at):
+            del stored.annotations[index]
+        if any(eid.strip() for eid in ge.entitlement_ids):
+            expansion = ge.SerializeToString(deterministic=True)
+    return (
+        g.entitlement.resource.id.resource_type,
+        g.entitlement.resource.id.resource,
+        g.entitlement.id,
+        g.principal.id.resource_type,
+        g.principal.id.resource,
+        g.id,
+        expansion,
+        1 if expansion else 0,
+        stored.SerializeToString(deterministic=True),
+        sync_id,
+        now,
+    )
+
+
+UPSERT_RESOURCE_TYPE = """
+INSERT INTO v1_resource_types (external_id, data, sync_id, discovered_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (external_id, sync_id) DO UPDATE SET data = excluded.data"""
+
+UPSERT_RESOURCE = """
+INSERT INTO v1_resources (resource_type_id, external_id, parent_resource_type_id, parent_resource_id,
+                          data, sync_id, discovered_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (external_id, sync_id) DO UPDATE SET data = excluded.data"""
+
+UPSERT_ENTITLEMENT = """
+INSERT INTO v1_entitlements (resource_type_id, resource_id, external_id, data, sync_id, discovered_at)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (external_id, sync_id) DO UPDATE SET data = excluded.data"""
+
+# Go's replace mode: take the new expansion and recompute needs_expansion from old and new.
+UPSERT_GRANT = """
+INSERT INTO v1_grants (resource_type_id, resource_id, entitlement_id, principal_resource_type_id,
+                       principal_resource_id, external_id, expansion, needs_expansion, data, sync_id,
+                       discovered_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (external_id, sync_id) DO UPDATE SET
+    data = excluded.data,
+    needs_expansion = CASE
+        WHEN excluded.expansion IS NULL OR length(excluded.expansion) = 0 THEN 0
+        WHEN v1_grants.expansion IS NULL THEN 1
+        WHEN v1_grants.expansion != excluded.expansion THEN 1
+        ELSE v1_grants.needs_expansion
+    END,
+    expansion = excluded.expansion"""
+
+
+def columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def read_sync_runs(conn: sqlite3.Connection) -> list[SyncRun]:
+    have = columns(conn, "v1_sync_runs")
+    optional = {
+        "supports_diff": "supports_diff" if "supports_diff" in have else "0",
+        "stats": "stats" if "stats" in have else "NULL",
+    }
+    sql = (
+        "SELECT sync_id, started_at, ended_at, sync_token, sync_type, parent_sync_id, "  # noqa: S608
+        f"{optional['supports_diff']}, {optional['stats']} FROM v1_sync_runs ORDER BY id"
+    )
+    return [
+        SyncRun(
+            sync_id=row[0],
+            started_at=row[1],
+            ended_at=row[2],
+            sync_token=row[3],
+            sync_type=row[4],
+            parent_sync_id=row[5],
+            supports_diff=bool(row[6]),
+            stats=row[7],
+        )
+        for row in conn.execute(sql)
+    ]
+
+
+def latest_finished_full(runs: Sequence[SyncRun]) -> SyncRun | None:
+    """The sync Go readers use by default: newest ended_at, ties broken by sync id."""
+    finished = [r for r in runs if r.finished and r.sync_type == "full"]
+    return max(finished, key=lambda r: (r.ended_at or "", r.sync_id), default=None)
+
+
+def default_sync(runs: Sequence[SyncRun]) -> SyncRun | None:
+    """Latest finished full sync, else the newest unfinished one (what Go's List* calls pick)."""
+    chosen = latest_finished_full(runs)
+    if chosen is not None:
+        return chosen
+    unfinished = [r for r in runs if not r.finished]
+    return max(unfinished, key=lambda r: (r.started_at, r.sync_id), default=None)
+
+
+def iter_blobs(
+    conn: sqlite3.Connection,
+    table: str,
+    sync_id: str,
+    where: str = "",
+    params: Sequence[Any] = (),
+    extra_columns: str = "",
+    page_size: int = BATCH_ROWS,
+) -> Iterator[tuple[Any, ...]]:
+    """Rows of one sync in id order, fetched by keyset pages so memory stays flat for any row count."""
+    last_id = 0
+    select = f"id, data{', ' + extra_columns if extra_columns else ''}"
+    condition = f" AND ({where})" if where else ""
+    sql = (
+        f"SELECT {select} FROM {table} WHERE sync_id = ? AND id > ?{condition} "  # noqa: S608
+        "ORDER BY id LIMIT ?"
+    )
+    while True:
+        rows = conn.execute(sql, (sync_id, last_id, *params, page_size)).fetchall()
+        yield from rows
+        if len(rows) < page_size:
+            return
+        last_id = rows[-1][0]

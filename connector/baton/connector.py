@@ -1,0 +1,151 @@
+"""What a connector implements for the baton layer: resource syncers and provisioning operations.
+
+Shaped after baton-sdk's connector builder: one syncer per resource type that lists resources page by
+page, derives that type's entitlements from a resource alone (no upstream call), and lists grants page by
+page. Provisioning is split into small protocols so a connector implements only what its system supports
+and the task runner can tell "unsupported" from "failed".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar, runtime_checkable
+
+from google.protobuf import any_pb2, struct_pb2
+
+from connector.baton.pb.c1.connector.v2 import (
+    connector_pb2,
+    entitlement_pb2,
+    grant_pb2,
+    resource_pb2,
+)
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Page(Generic[T]):
+    """One page of results and the opaque token of the next page ('' when this was the last)."""
+
+    items: list[T]
+    next_token: str = ""
+    # Grants learned while listing resources: Datadog returns a user's roles with the user, so the role
+    # grants cost no request of their own. The engine stores them exactly like listed grants.
+    grants: list[grant_pb2.Grant] = field(default_factory=list)
+
+
+@runtime_checkable
+class ResourceSyncer(Protocol):
+    """Syncs one resource type."""
+
+    def resource_type(self) -> resource_pb2.ResourceType: ...
+
+    async def list_resources(
+        self, parent: resource_pb2.ResourceId | None, page_token: str
+    ) -> Page[resource_pb2.Resource]: ...
+
+    def entitlements(self, resource: resource_pb2.Resource) -> list[entitlement_pb2.Entitlement]:
+        """Static: computed from the resource alone, never an upstream request."""
+        ...
+
+    async def list_grants(self, resource: resource_pb2.Resource, page_token: str) -> Page[grant_pb2.Grant]: ...
+
+
+@runtime_checkable
+class ResourceGetter(Protocol):
+    """A syncer that can fetch one resource, for targeted (partial) syncs."""
+
+    async def get_resource(self, resource_id: resource_pb2.ResourceId) -> resource_pb2.Resource: ...
+
+
+@runtime_checkable
+class ResourceProvisioner(Protocol):
+    """A syncer whose entitlements ConductorOne can grant and revoke."""
+
+    async def grant(
+        self, principal: resource_pb2.Resource, entitlement: entitlement_pb2.Entitlement
+    ) -> GrantResult: ...
+
+    async def revoke(self, grant: grant_pb2.Grant) -> list[any_pb2.Any]:
+        """Returns response annotations (e.g. GrantAlreadyRevoked)."""
+        ...
+
+
+@dataclass(slots=True)
+class GrantResult:
+    grants: list[grant_pb2.Grant]
+    annotations: list[any_pb2.Any] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class AccountInfo:
+    """What ConductorOne sends to create an account: emails, login and the profile fields of the schema."""
+
+    emails: list[str]
+    login: str
+    profile: dict[str, object]
+
+
+@dataclass(slots=True)
+class CreateAccountResult:
+    resource: resource_pb2.Resource
+    # True when the account was created and the user must act (e.g. accept an emailed invitation).
+    action_required: bool = False
+    message: str = ""
+    annotations: list[any_pb2.Any] = field(default_factory=list)
+
+
+@runtime_checkable
+class AccountManager(Protocol):
+    def account_creation_schema(self) -> connector_pb2.ConnectorAccountCreationSchema: ...
+
+    async def create_account(self, info: AccountInfo) -> CreateAccountResult: ...
+
+
+@runtime_checkable
+class ResourceDeleter(Protocol):
+    async def delete_resource(self, resource_id: resource_pb2.ResourceId) -> list[any_pb2.Any]: ...
+
+
+@dataclass(slots=True)
+class Credential:
+    """A credential issued or rotated upstream; `secret` is plaintext that the runner encrypts at once."""
+
+    resource: resource_pb2.Resource
+    secret: bytes
+    name: str
+    description: str = ""
+
+
+@runtime_checkable
+class CredentialRotator(Protocol):
+    async def rotate_credential(self, resource_id: resource_pb2.ResourceId) -> Credential: ...
+
+
+@dataclass(slots=True)
+class ActionResult:
+    response: struct_pb2.Struct
+    annotations: list[any_pb2.Any] = field(default_factory=list)
+
+
+@runtime_checkable
+class ActionManager(Protocol):
+    """Named actions such as enable_user / disable_user."""
+
+    def action_names(self) -> Sequence[str]: ...
+
+    async def invoke_action(self, name: str, args: struct_pb2.Struct) -> ActionResult: ...
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """The whole connector as the baton layer sees it."""
+
+    def metadata(self) -> connector_pb2.ConnectorMetadata: ...
+
+    async def validate(self) -> None:
+        """Raise a ConnectorError naming what is wrong (e.g. which credential) when the upstream is unusable."""
+        ...
+
+    def syncers(self) -> Sequence[ResourceSyncer]: ...

@@ -1,0 +1,81 @@
+"""Errors a connector raises to the baton layer, classified by what the caller should do with them.
+
+The codes are google.rpc canonical codes so the task runner can report them to ConductorOne unchanged;
+nothing here depends on gRPC.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class Code(IntEnum):
+    OK = 0
+    CANCELLED = 1
+    UNKNOWN = 2
+    INVALID_ARGUMENT = 3
+    DEADLINE_EXCEEDED = 4
+    NOT_FOUND = 5
+    ALREADY_EXISTS = 6
+    PERMISSION_DENIED = 7
+    RESOURCE_EXHAUSTED = 8
+    FAILED_PRECONDITION = 9
+    ABORTED = 10
+    UNIMPLEMENTED = 12
+    INTERNAL = 13
+    UNAVAILABLE = 14
+    UNAUTHENTICATED = 16
+
+
+class ConnectorError(Exception):
+    """Base class. `retryable` tells the sync engine and the task runner whether trying again can help."""
+
+    code: Code = Code.UNKNOWN
+    retryable: bool = False
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        # Seconds the upstream asked us to wait (a rate-limit reset), when it said.
+        self.retry_after = retry_after
+
+
+class NotFoundError(ConnectorError):
+    code = Code.NOT_FOUND
+
+
+class AlreadyExistsError(ConnectorError):
+    code = Code.ALREADY_EXISTS
+
+
+class InvalidArgumentError(ConnectorError):
+    code = Code.INVALID_ARGUMENT
+
+
+class PermissionDeniedError(ConnectorError):
+    code = Code.PERMISSION_DENIED
+
+
+class UnauthenticatedError(ConnectorError):
+    code = Code.UNAUTHENTICATED
+
+
+class FailedPreconditionError(ConnectorError):
+    code = Code.FAILED_PRECONDITION
+
+
+class UnimplementedError(ConnectorError):
+    code = Code.UNIMPLEMENTED
+
+
+class UnavailableError(ConnectorError):
+    code = Code.UNAVAILABLE
+    retryable = True
+
+
+class RateLimitedError(ConnectorError):
+    code = Code.RESOURCE_EXHAUSTED
+    retryable = True
+
+
+class InternalError(ConnectorError):
+    code = Code.INTERNAL

@@ -1,0 +1,47 @@
+"""KSUIDs, the sync ids of a c1z (segmentio/ksuid): 4 bytes of time and 16 random bytes, base-62 encoded.
+
+Go breaks ties between sync runs by comparing these ids as text, so the encoding must be the exact
+fixed-width base-62 form with the digits-upper-lower alphabet.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_EPOCH = 1_400_000_000
+_ENCODED_LEN = 27
+_PAYLOAD_LEN = 16
+
+
+def new_ksuid(now: float | None = None) -> str:
+    seconds = int(time.time() if now is None else now) - _EPOCH
+    raw = seconds.to_bytes(4, "big") + secrets.token_bytes(_PAYLOAD_LEN)
+    return _encode(raw)
+
+
+def ksuid_timestamp(ksuid: str) -> int:
+    """Unix seconds at which the KSUID was made."""
+    return int.from_bytes(_decode(ksuid)[:4], "big") + _EPOCH
+
+
+def _encode(raw: bytes) -> str:
+    number = int.from_bytes(raw, "big")
+    digits: list[str] = []
+    while number:
+        number, rem = divmod(number, 62)
+        digits.append(_ALPHABET[rem])
+    return "".join(reversed(digits)).rjust(_ENCODED_LEN, "0")
+
+
+def _decode(ksuid: str) -> bytes:
+    if len(ksuid) != _ENCODED_LEN:
+        raise ValueError(f"a KSUID has {_ENCODED_LEN} characters, got {len(ksuid)}")
+    number = 0
+    for char in ksuid:
+        index = _ALPHABET.find(char)
+        if index < 0:
+            raise ValueError(f"invalid KSUID character {char!r}")
+        number = number * 62 + index
+    return number.to_bytes(20, "big")

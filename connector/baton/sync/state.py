@@ -1,0 +1,104 @@
+"""The sync's resumable state: a stack of actions, serialized into `v1_sync_runs.sync_token`.
+
+The JSON follows the Go SDK's version-1 token (`actions_map`, `action_order`, `current_action_id`, ...) so
+a finished file carries the token shape Go tooling expects, and an interrupted one resumes from it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+INIT = "init"
+LIST_RESOURCE_TYPES = "list-resource-types"
+LIST_RESOURCES = "list-resources"
+LIST_ENTITLEMENTS = "list-entitlements"
+LIST_GRANTS = "list-grants"
+TARGETED_RESOURCE_SYNC = "targeted-resource-sync"
+
+_ACTION_FIELDS = (
+    "page_token",
+    "resource_type_id",
+    "resource_id",
+    "parent_resource_type_id",
+    "parent_resource_id",
+)
+
+
+@dataclass(slots=True)
+class Action:
+    id: str
+    operation: str
+    page_token: str = ""
+    resource_type_id: str = ""
+    resource_id: str = ""
+    parent_resource_type_id: str = ""
+    parent_resource_id: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        out = {"id": self.id, "operation": self.operation}
+        out.update({name: getattr(self, name) for name in _ACTION_FIELDS if getattr(self, name)})
+        return out
+
+
+@dataclass(slots=True)
+class SyncState:
+    actions: list[Action] = field(default_factory=list)  # a stack: the last action runs next
+    current_action_id: int = 0
+    needs_expansion: bool = False
+    should_skip_entitlements_and_grants: bool = False
+    should_skip_grants: bool = False
+    completed_actions_count: int = 0
+
+    def push(self, operation: str, **fields: str) -> Action:
+        self.current_action_id += 1
+        action = Action(id=f"{self.current_action_id:010d}", operation=operation, **fields)
+        self.actions.append(action)
+        return action
+
+    def finish(self, action: Action) -> None:
+        """Remove a completed action wherever it is on the stack (parallel actions finish out of order)."""
+        self.actions = [a for a in self.actions if a.id != action.id]
+        self.completed_actions_count += 1
+
+    def marshal(self) -> str:
+        out: dict[str, Any] = {}
+        if self.actions:
+            out["actions_map"] = {a.id: a.to_json() for a in self.actions}
+            out["action_order"] = [a.id for a in self.actions]
+        if self.current_action_id:
+            out["current_action_id"] = self.current_action_id
+        for name in ("needs_expansion", "should_skip_entitlements_and_grants", "should_skip_grants"):
+            if getattr(self, name):
+                out[name] = True
+        if self.completed_actions_count:
+            out["completed_actions_count"] = self.completed_actions_count
+        out["version"] = 1
+        return json.dumps(out, separators=(",", ":"))
+
+    @classmethod
+    def unmarshal(cls, token: str) -> SyncState:
+        """Parse a version-1 token; '' is a fresh state. Older (V0) tokens cannot be resumed faithfully."""
+        if not token:
+            return cls()
+        data = json.loads(token)
+        if not isinstance(data, dict) or data.get("version") not in (1, 2):
+            raise ValueError("sync token is not a version-1 state; the sync cannot be resumed")
+        by_id = data.get("actions_map") or {}
+        actions = [
+            Action(
+                id=str(by_id[action_id]["id"]),
+                operation=str(by_id[action_id]["operation"]),
+                **{name: str(by_id[action_id].get(name, "")) for name in _ACTION_FIELDS},
+            )
+            for action_id in data.get("action_order") or []
+        ]
+        return cls(
+            actions=actions,
+            current_action_id=int(data.get("current_action_id", 0)),
+            needs_expansion=bool(data.get("needs_expansion", False)),
+            should_skip_entitlements_and_grants=bool(data.get("should_skip_entitlements_and_grants", False)),
+            should_skip_grants=bool(data.get("should_skip_grants", False)),
+            completed_actions_count=int(data.get("completed_actions_count", 0)),
+        )

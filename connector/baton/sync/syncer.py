@@ -1,0 +1,434 @@
+"""The sync engine: walks resource types -> resources -> entitlements -> grants into a c1z store.
+
+Every page is written together with the state that follows it in one transaction, so a sync that stops
+for any reason resumes at the first page it had not stored. Per-resource grant listings are independent
+and run concurrently (bounded); everything else runs one page at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+import structlog
+from google.protobuf import any_pb2
+from google.protobuf.message import Message
+
+from connector.baton import annotations as ann
+from connector.baton.c1z.rows import latest_finished_full
+from connector.baton.c1z.store import C1ZStore
+from connector.baton.connector import Page, ResourceGetter, ResourceSyncer
+from connector.baton.errors import ConnectorError, InternalError, InvalidArgumentError, NotFoundError
+from connector.baton.pb.c1.connector.v2 import (
+    annotation_resource_pb2,
+    annotation_resource_tree_pb2,
+    annotation_trait_pb2,
+    entitlement_pb2,
+    grant_pb2,
+    resource_pb2,
+)
+from connector.baton.retry import RetryPolicy
+from connector.baton.sync import state as st
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+Trait = resource_pb2.ResourceType.Trait
+_TRAIT_ANNOTATIONS: dict[int, type[Message]] = {
+    Trait.TRAIT_USER: annotation_trait_pb2.UserTrait,
+    Trait.TRAIT_GROUP: annotation_trait_pb2.GroupTrait,
+    Trait.TRAIT_ROLE: annotation_trait_pb2.RoleTrait,
+    Trait.TRAIT_APP: annotation_trait_pb2.AppTrait,
+    Trait.TRAIT_SECRET: annotation_trait_pb2.SecretTrait,
+}
+# How many stored resources one cursor step turns into entitlements or per-resource grant actions.
+_RESOURCE_BATCH = 200
+_MAX_WARNINGS = 10
+
+
+class TooManyWarningsError(InternalError):
+    pass
+
+
+class SyncObserver(Protocol):
+    """Progress hook (progress bar, metrics). Called on the event loop; must not block."""
+
+    def page_stored(self, phase: str, resource_type_id: str, items: int) -> None: ...
+
+
+class _NullObserver:
+    def page_stored(self, phase: str, resource_type_id: str, items: int) -> None:
+        return None
+
+
+@dataclass(slots=True)
+class SyncOptions:
+    skip_entitlements_and_grants: bool = False
+    skip_grants: bool = False
+    resource_type_ids: Sequence[str] = ()  # empty: every type
+    targeted_resources: Sequence[resource_pb2.ResourceId] = ()
+    concurrency: int = 8
+    retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(max_attempts=8, base_delay=1.0))
+
+
+@dataclass(slots=True)
+class SyncResult:
+    sync_id: str
+    sync_type: str
+    resumed: bool
+    stats: dict[str, object]
+    warnings: list[str]
+    seconds: float
+
+
+class Syncer:
+    def __init__(
+        self,
+        syncers: Sequence[ResourceSyncer],
+        store: C1ZStore,
+        options: SyncOptions | None = None,
+        observer: SyncObserver | None = None,
+    ) -> None:
+        self._by_type: dict[str, ResourceSyncer] = {}
+        for syncer in syncers:
+            type_id = syncer.resource_type().id
+            if type_id in self._by_type:
+                raise ValueError(f"two syncers for resource type {type_id!r}")
+            self._by_type[type_id] = syncer
+        self._store = store
+        self._options = options or SyncOptions()
+        self._observer: SyncObserver = observer or _NullObserver()
+        self._state = st.SyncState()
+        self._types: dict[str, resource_pb2.ResourceType] = {}
+        self._warnings: list[str] = []
+
+    async def run(self) -> SyncResult:
+        started = time.monotonic()
+        sync_type, resumed = self._start_or_resume()
+        bound = log.bind(sync_id=self._store.sync_id, sync_type=sync_type)
+        bound.info("sync started" if not resumed else "sync resumed", pending_actions=len(self._state.actions))
+        while self._state.actions:
+            top = self._state.actions[-1]
+            if top.operation == st.LIST_GRANTS and top.resource_id:
+                await self._run_parallel(self._parallel_batch())
+            else:
+                await self._step(top)
+        final = st.SyncState(
+            current_action_id=self._state.current_action_id,
+            needs_expansion=self._state.needs_expansion,
+            completed_actions_count=self._state.completed_actions_count,
+        )
+        collected = not self._state.should_skip_entitlements_and_grants
+        stats = self._store.end_sync(final.marshal(), supports_diff=collected and sync_type == "full")
+        seconds = time.monotonic() - started
+        bound.info("sync finished", seconds=round(seconds, 3), warnings=len(self._warnings), **stats)
+        return SyncResult(self._store.sync_id, sync_type, resumed, stats, list(self._warnings), seconds)
+
+    # -- start -------------------------------------------------------------------------------------------
+
+    def _start_or_resume(self) -> tuple[str, bool]:
+        opts = self._options
+        if opts.targeted_resources:
+            parent = latest_finished_full(self._store.sync_runs())
+            self._store.start_sync("partial", parent.sync_id if parent else "")
+            self._state = st.SyncState()
+            self._init_targeted()
+            self._checkpoint()
+            return "partial", False
+        resumable = self._store.resumable_sync("full")
+        if resumable is not None:
+            self._state = st.SyncState.unmarshal(self._store.resume_sync(resumable.sync_id))
+            if self._state.actions or self._state.completed_actions_count:
+                self._types = {rt.id: rt for rt in self._store.resource_types()}
+                return "full", True
+        else:
+            self._store.start_sync("full")
+        self._state = st.SyncState(
+            should_skip_entitlements_and_grants=opts.skip_entitlements_and_grants,
+            should_skip_grants=opts.skip_grants,
+        )
+        self._state.push(st.INIT)
+        self._checkpoint()
+        return "full", False
+
+    def _init_targeted(self) -> None:
+        for rid in reversed(self._options.targeted_resources):
+            self._state.push(st.TARGETED_RESOURCE_SYNC, resource_type_id=rid.resource_type, resource_id=rid.resource)
+        self._state.push(st.LIST_RESOURCE_TYPES)
+
+    # -- one step ----------------------------------------------------------------------------------------
+
+    async def _step(self, action: st.Action) -> None:
+        op = action.operation
+        if op == st.INIT:
+            self._state.finish(action)
+            if not self._state.should_skip_entitlements_and_grants:
+                if not self._state.should_skip_grants:
+                    self._state.push(st.LIST_GRANTS)
+                self._state.push(st.LIST_ENTITLEMENTS)
+            self._state.push(st.LIST_RESOURCES)
+            self._state.push(st.LIST_RESOURCE_TYPES)
+            self._checkpoint()
+        elif op == st.LIST_RESOURCE_TYPES:
+            self._list_resource_types(action)
+        elif op in (st.LIST_RESOURCES, st.LIST_ENTITLEMENTS, st.LIST_GRANTS) and not action.resource_type_id:
+            self._fan_out_per_type(action)
+        elif op == st.LIST_RESOURCES:
+            await self._list_resources_page(action)
+        elif op == st.LIST_ENTITLEMENTS:
+            self._entitlements_batch(action)
+        elif op == st.LIST_GRANTS:
+            self._grant_actions_batch(action)
+        elif op == st.TARGETED_RESOURCE_SYNC:
+            await self._targeted(action)
+        else:
+            raise InternalError(f"unknown sync operation {op!r} in the saved state")
+
+    def _list_resource_types(self, action: st.Action) -> None:
+        wanted = list(self._options.resource_type_ids)
+        unknown = sorted(set(wanted) - set(self._by_type))
+        if unknown:
+            raise InvalidArgumentError(
+                f"sync_resource_type_ids names unknown resource types {unknown}; known: {sorted(self._by_type)}"
+            )
+        types = [s.resource_type() for t, s in self._by_type.items() if not wanted or t in wanted]
+        self._types = {rt.id: rt for rt in types}
+        with self._store.transaction():
+            self._store.put_resource_types(types)
+            self._state.finish(action)
+            self._checkpoint()
+        self._observer.page_stored("resource_types", "", len(types))
+
+    def _fan_out_per_type(self, action: st.Action) -> None:
+        self._state.finish(action)
+        # Pushed in reverse so the types run in declaration order.
+        for type_id in reversed(list(self._types)):
+            self._state.push(action.operation, resource_type_id=type_id)
+        self._checkpoint()
+
+    async def _list_resources_page(self, action: st.Action) -> None:
+        syncer = self._syncer(action.resource_type_id)
+        parent = (
+            resource_pb2.ResourceId(resource_type=action.parent_resource_type_id, resource=action.parent_resource_id)
+            if action.parent_resource_id
+            else None
+        )
+        page = await self._call(action, lambda: syncer.list_resources(parent, action.page_token))
+        if page is None:
+            return
+        self._check_next_token(action, page)
+        for res in page.items:
+            self._validate_resource(res)
+        side_grants = page.grants if self._grants_enabled() else []
+        with self._store.transaction():
+            self._store.put_resources(page.items)
+            self._store.put_grants(side_grants)
+            self._advance(action, page.next_token)
+            for res in page.items:
+                for child in res.annotations:
+                    if child.type_url == ann.type_url(annotation_resource_tree_pb2.ChildResourceType):
+                        self._push_child(res, child)
+            self._checkpoint()
+        self._observer.page_stored("resources", action.resource_type_id, len(page.items))
+        if side_grants:
+            self._observer.page_stored("grants", action.resource_type_id, len(side_grants))
+
+    def _push_child(self, res: resource_pb2.Resource, packed: any_pb2.Any) -> None:
+        child = annotation_resource_tree_pb2.ChildResourceType.FromString(packed.value)
+        if child.resource_type_id not in self._types:
+            return
+        exists = any(
+            a.operation == st.LIST_RESOURCES
+            and a.resource_type_id == child.resource_type_id
+            and a.parent_resource_id == res.id.resource
+            and a.parent_resource_type_id == res.id.resource_type
+            for a in self._state.actions
+        )
+        if not exists:
+            self._state.push(
+                st.LIST_RESOURCES,
+                resource_type_id=child.resource_type_id,
+                parent_resource_type_id=res.id.resource_type,
+                parent_resource_id=res.id.resource,
+            )
+
+    def _entitlements_batch(self, action: st.Action) -> None:
+        rtype = self._types[action.resource_type_id]
+        syncer = self._syncer(action.resource_type_id)
+        batch = self._store.resources_after(action.resource_type_id, int(action.page_token or 0), _RESOURCE_BATCH)
+        entitlements: list[entitlement_pb2.Entitlement] = []
+        for _, res in batch:
+            if not self._skips(rtype, res, annotation_resource_pb2.SkipEntitlements):
+                entitlements.extend(syncer.entitlements(res))
+        with self._store.transaction():
+            self._store.put_entitlements(entitlements)
+            self._advance(action, str(batch[-1][0]) if len(batch) == _RESOURCE_BATCH else "")
+            self._checkpoint()
+        self._observer.page_stored("entitlements", action.resource_type_id, len(entitlements))
+
+    def _grant_actions_batch(self, action: st.Action) -> None:
+        """Turn the next stored resources of a type into per-resource grant actions (run concurrently)."""
+        rtype = self._types[action.resource_type_id]
+        batch = self._store.resources_after(action.resource_type_id, int(action.page_token or 0), _RESOURCE_BATCH)
+        self._advance(action, str(batch[-1][0]) if len(batch) == _RESOURCE_BATCH else "")
+        for _, res in reversed(batch):
+            if not self._skips(rtype, res, annotation_resource_pb2.SkipGrants):
+                self._state.push(st.LIST_GRANTS, resource_type_id=res.id.resource_type, resource_id=res.id.resource)
+        self._checkpoint()
+
+    def _parallel_batch(self) -> list[st.Action]:
+        batch: list[st.Action] = []
+        for action in reversed(self._state.actions):
+            if action.operation != st.LIST_GRANTS or not action.resource_id:
+                break
+            batch.append(action)
+        return batch
+
+    async def _run_parallel(self, actions: list[st.Action]) -> None:
+        limit = asyncio.Semaphore(max(1, self._options.concurrency))
+
+        async def drain(action: st.Action) -> None:
+            async with limit:
+                while action in self._state.actions:
+                    await self._list_grants_page(action)
+
+        tasks = [asyncio.create_task(drain(action)) for action in actions]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            # The first failure stops the batch; the others' stored pages stay checkpointed for a resume.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+
+    async def _list_grants_page(self, action: st.Action) -> None:
+        syncer = self._syncer(action.resource_type_id)
+        res = self._store.get_resource(action.resource_type_id, action.resource_id)
+        if res is None:
+            self._warn(action, "resource is no longer in the store")
+            return
+        page = await self._call(action, lambda: syncer.list_grants(res, action.page_token))
+        if page is None:
+            return
+        self._check_next_token(action, page)
+        with self._store.transaction():
+            self._store.put_grants(page.items)
+            self._note_expandable(page.items)
+            self._advance(action, page.next_token)
+            self._checkpoint()
+        self._observer.page_stored("grants", action.resource_type_id, len(page.items))
+
+    async def _targeted(self, action: st.Action) -> None:
+        syncer = self._syncer(action.resource_type_id)
+        if not isinstance(syncer, ResourceGetter):
+            raise InvalidArgumentError(f"resource type {action.resource_type_id!r} does not support targeted sync")
+        rid = resource_pb2.ResourceId(resource_type=action.resource_type_id, resource=action.resource_id)
+        res = await self._call(action, lambda: syncer.get_resource(rid))
+        if res is None:
+            return
+        self._validate_resource(res)
+        rtype = self._types[action.resource_type_id]
+        with self._store.transaction():
+            self._store.put_resources([res])
+            if not self._state.should_skip_entitlements_and_grants:
+                if not self._skips(rtype, res, annotation_resource_pb2.SkipEntitlements):
+                    self._store.put_entitlements(syncer.entitlements(res))
+                if self._grants_enabled() and not self._skips(rtype, res, annotation_resource_pb2.SkipGrants):
+                    self._state.push(st.LIST_GRANTS, resource_type_id=rid.resource_type, resource_id=rid.resource)
+            self._state.finish(action)
+            self._checkpoint()
+
+    # -- helpers -----------------------------------------------------------------------------------------
+
+    async def _call(self, action: st.Action, fetch: Callable[[], Awaitable[T]]) -> T | None:
+        """Run one connector call under the retry policy; NotFound finishes the action with a warning."""
+        policy = self._options.retry
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await fetch()
+            except NotFoundError as exc:
+                self._warn(action, str(exc))
+                return None
+            except ConnectorError as exc:
+                if not exc.retryable or not policy.should_retry(attempt):
+                    raise
+                delay = policy.delay(attempt, exc.retry_after)
+                log.warning(
+                    "retrying connector call",
+                    operation=action.operation,
+                    resource_type=action.resource_type_id,
+                    attempt=attempt,
+                    delay_seconds=round(delay, 3),
+                    error=str(exc),
+                )
+                await asyncio.sleep(delay)
+
+    def _warn(self, action: st.Action, message: str) -> None:
+        text = f"{action.operation} {action.resource_type_id}:{action.resource_id}: {message}".replace(": :", ": ")
+        self._warnings.append(text)
+        log.warning(
+            "sync warning; skipping",
+            operation=action.operation,
+            resource_type=action.resource_type_id,
+            resource=action.resource_id,
+            detail=message,
+        )
+        with self._store.transaction():
+            self._state.finish(action)
+            self._checkpoint()
+        done = self._state.completed_actions_count
+        if len(self._warnings) > _MAX_WARNINGS and len(self._warnings) > done / 10:
+            raise TooManyWarningsError(f"too many warnings: {len(self._warnings)} of {done} actions")
+
+    def _advance(self, action: st.Action, next_token: str) -> None:
+        if next_token:
+            action.page_token = next_token
+        else:
+            self._state.finish(action)
+
+    def _check_next_token(self, action: st.Action, page: Page[T]) -> None:
+        if page.next_token and page.next_token == action.page_token:
+            raise InternalError(
+                f"{action.operation} {action.resource_type_id}: the connector returned the same page token "
+                "it was given (would loop forever)"
+            )
+
+    def _checkpoint(self) -> None:
+        self._store.checkpoint(self._state.marshal())
+
+    def _syncer(self, type_id: str) -> ResourceSyncer:
+        try:
+            return self._by_type[type_id]
+        except KeyError:
+            raise InternalError(f"no syncer for resource type {type_id!r}") from None
+
+    def _grants_enabled(self) -> bool:
+        return not (self._state.should_skip_grants or self._state.should_skip_entitlements_and_grants)
+
+    def _note_expandable(self, grants: Sequence[grant_pb2.Grant]) -> None:
+        if not self._state.needs_expansion and any(
+            a.type_url == "type.googleapis.com/c1.connector.v2.GrantExpandable" for g in grants for a in g.annotations
+        ):
+            self._state.needs_expansion = True
+
+    @staticmethod
+    def _skips(rtype: resource_pb2.ResourceType, res: resource_pb2.Resource, phase: type[Message]) -> bool:
+        both = annotation_resource_pb2.SkipEntitlementsAndGrants
+        return any(ann.has(anns, both) or ann.has(anns, phase) for anns in (rtype.annotations, res.annotations))
+
+    def _validate_resource(self, res: resource_pb2.Resource) -> None:
+        rtype = self._types.get(res.id.resource_type)
+        if rtype is None or not res.id.resource:
+            raise InternalError(f"connector returned a resource with an unknown type or empty id: {res.id}")
+        for trait in rtype.traits:
+            wanted = _TRAIT_ANNOTATIONS.get(trait)
+            if wanted is not None and not ann.has(res.annotations, wanted):
+                raise InternalError(
+                    f"resource {res.id.resource_type}:{res.id.resource} is missing its {wanted.DESCRIPTOR.name}"
+                )

@@ -1,0 +1,28 @@
+"""The `baton-datadog` command: `inspect` a c1z, or run the connector (one-shot sync or service mode)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from connector.daemon import inspect
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["inspect"]:
+        parser = argparse.ArgumentParser(prog="baton-datadog inspect", description="Show what a .c1z sync file holds.")
+        inspect.add_arguments(parser)
+        try:
+            return inspect.run(parser.parse_args(args[1:]))
+        except BrokenPipeError:
+            # `inspect ... | head` closed the pipe: not an error, and no traceback for the user.
+            sys.stderr.close()
+            return 0
+    print("usage: baton-datadog inspect FILE [--resources TYPE | --entitlements | --grants] [--json]", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,138 @@
+"""`baton-datadog inspect FILE`: what a c1z holds, for people (tables) and machines (--json)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from google.protobuf import json_format
+
+from connector.baton.c1z.envelope import C1ZFormatError
+from connector.baton.c1z.reader import C1ZReader
+from connector.baton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, help="the .c1z file to read")
+    parser.add_argument("--sync-id", default="", help="a sync run to show (default: the one Go readers pick)")
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument("--resources", metavar="TYPE", help="list the resources of this resource type")
+    shown.add_argument("--entitlements", action="store_true", help="list the entitlements")
+    shown.add_argument("--grants", action="store_true", help="list the grants")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+
+
+def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    try:
+        reader = C1ZReader(args.file)
+    except FileNotFoundError:
+        print(f"inspect: {args.file}: no such file", file=sys.stderr)
+        return 2
+    except C1ZFormatError as exc:
+        print(f"inspect: {exc}", file=sys.stderr)
+        return 2
+    with reader:
+        try:
+            sync_id = args.sync_id or reader.default_sync_id()
+        except LookupError as exc:
+            print(f"inspect: {exc}", file=sys.stderr)
+            return 1
+        if args.resources:
+            rows = [_resource_row(r) for r in reader.resources(args.resources, sync_id)]
+            _emit(out, args.json, rows, ["id", "display_name", "status", "parent", "traits"])
+        elif args.entitlements:
+            rows = [_entitlement_row(e) for e in reader.entitlements(None, sync_id)]
+            _emit(out, args.json, rows, ["id", "display_name", "slug", "purpose", "grantable_to"])
+        elif args.grants:
+            rows = [_grant_row(g) for g in reader.grants(None, sync_id)]
+            _emit(out, args.json, rows, ["id", "entitlement", "principal", "annotations"])
+        else:
+            _summary(out, args.json, reader, sync_id)
+    return 0
+
+
+def _summary(out: TextIO, as_json: bool, reader: C1ZReader, sync_id: str) -> None:
+    runs = [
+        {
+            "sync_id": r.sync_id,
+            "type": r.sync_type,
+            "started_at": r.started_at,
+            "ended_at": r.ended_at or "",
+            "parent_sync_id": r.parent_sync_id,
+        }
+        for r in reader.sync_runs()
+    ]
+    per_type = sorted(reader.counts_by_type(sync_id).items())
+    counts: list[dict[str, Any]] = [{"resource_type": t, **c} for t, c in per_type]
+    if as_json:
+        json.dump({"file": str(reader.path), "sync_id": sync_id, "sync_runs": runs, "counts": counts}, out, indent=2)
+        out.write("\n")
+        return
+    out.write(f"{reader.path}: showing sync {sync_id}\n\nSync runs\n")
+    _table(out, runs, ["sync_id", "type", "started_at", "ended_at", "parent_sync_id"])
+    out.write("\nRows per resource type\n")
+    totals = {k: sum(c[k] for _, c in per_type) for k in ("resources", "entitlements", "grants")}
+    _table(
+        out, [*counts, {"resource_type": "TOTAL", **totals}], ["resource_type", "resources", "entitlements", "grants"]
+    )
+
+
+def _resource_row(r: resource_pb2.Resource) -> dict[str, Any]:
+    parent = (
+        f"{r.parent_resource_id.resource_type}:{r.parent_resource_id.resource}"
+        if r.HasField("parent_resource_id")
+        else ""
+    )
+    status = resource_pb2.Status.ResourceStatus.Name(r.status.status) if r.HasField("status") else ""
+    traits = [a.type_url.rsplit(".", 1)[-1] for a in r.annotations if a.type_url.endswith("Trait")]
+    return {
+        "id": r.id.resource,
+        "display_name": r.display_name,
+        "status": status.removeprefix("RESOURCE_STATUS_"),
+        "parent": parent,
+        "traits": ",".join(traits),
+        "profile": json_format.MessageToDict(r.profile) if r.HasField("profile") else {},
+    }
+
+
+def _entitlement_row(e: entitlement_pb2.Entitlement) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "display_name": e.display_name,
+        "slug": e.slug,
+        "purpose": entitlement_pb2.Entitlement.PurposeValue.Name(e.purpose).removeprefix("PURPOSE_VALUE_"),
+        "grantable_to": ",".join(t.id for t in e.grantable_to),
+    }
+
+
+def _grant_row(g: grant_pb2.Grant) -> dict[str, Any]:
+    return {
+        "id": g.id,
+        "entitlement": g.entitlement.id,
+        "principal": f"{g.principal.id.resource_type}:{g.principal.id.resource}",
+        "annotations": ",".join(a.type_url.rsplit(".", 1)[-1] for a in g.annotations),
+    }
+
+
+def _emit(out: TextIO, as_json: bool, rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
+    if as_json:
+        json.dump(rows, out, indent=2)
+        out.write("\n")
+    else:
+        _table(out, rows, columns)
+        out.write(f"({len(rows)} rows)\n")
+
+
+def _table(out: TextIO, rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
+    materialized = [[str(row.get(c, "")) for c in columns] for row in rows]
+    widths = [max([len(c), *(len(r[i]) for r in materialized)]) for i, c in enumerate(columns)]
+    out.write("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip() + "\n")
+    for r in materialized:
+        out.write("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() + "\n")
+
+
+__all__ = ["add_arguments", "run"]

@@ -1,0 +1,458 @@
+"""Async Datadog API client for the connector: typed reads, provisioning calls, key validation.
+
+Reads come in two forms: ``list_*(page)`` returns one `Page` (with ``next_number`` for token-based
+syncers) and ``iter_*()`` walks every page. Every list request sends ``page[size]=100``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from connector.datadog.errors import (
+    Forbidden,
+    InvalidAPIKey,
+    InvalidApplicationKey,
+    Unauthorized,
+    UnexpectedResponse,
+)
+from connector.datadog.models import (
+    APIKey,
+    ApplicationKey,
+    ItemEnvelope,
+    ListEnvelope,
+    OnCallShift,
+    OnCallUser,
+    Resource,
+    Role,
+    Schedule,
+    ScheduleResponders,
+    Team,
+    TeamMembership,
+    TeamRole,
+    User,
+    UserInvitation,
+    index_included,
+)
+from connector.datadog.paging import PAGE_SIZE, Page, next_page_number, paginate, parse_page_meta
+from connector.datadog.retry import RetryPolicy
+from connector.datadog.sites import base_url_for
+from connector.datadog.stats import ClientStats, EventHook
+from connector.datadog.transport import ApiTransport, QueryValue
+
+__all__ = ["DatadogClient", "included_roles", "included_users"]
+
+R = TypeVar("R", bound=Resource)
+M = TypeVar("M", bound=BaseModel)
+
+
+def _seg(value: str) -> str:
+    """One URL path segment; ids come from callers and must not be able to change the path."""
+    if not value:
+        raise ValueError("an id must not be empty")
+    return quote(value, safe="")
+
+
+class DatadogClient:
+    """Datadog API client. Use as ``async with DatadogClient(...) as dd:``."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | SecretStr,
+        app_key: str | SecretStr,
+        site: str = "datadoghq.com",
+        base_url: str | None = None,
+        timeout: float = 30.0,
+        max_concurrency: int = 8,
+        retry: RetryPolicy | None = None,
+        on_event: EventHook | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.base_url = base_url_for(site, base_url)
+        self._t = ApiTransport(
+            api_key=api_key,
+            app_key=app_key,
+            base_url=self.base_url,
+            timeout=timeout,
+            max_concurrency=max_concurrency,
+            retry=retry,
+            on_event=on_event,
+            transport=transport,
+            rng=rng,
+            sleep=sleep,
+            clock=clock,
+        )
+
+    def __repr__(self) -> str:
+        return f"DatadogClient(base_url={self.base_url!r})"
+
+    @property
+    def stats(self) -> ClientStats:
+        return self._t.stats
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return self._t.retry
+
+    async def aclose(self) -> None:
+        await self._t.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    def _parse(self, model: type[M], response: httpx.Response, method: str, path: str) -> M:
+        try:
+            return model.model_validate_json(response.content)
+        except ValidationError as exc:
+            # Only locations and error kinds: pydantic's messages may quote input values.
+            where = sorted({".".join(str(p) for p in err["loc"]) or "<body>" for err in exc.errors()})
+            raise UnexpectedResponse(
+                method=method,
+                path=path,
+                status=response.status_code,
+                messages=[f"{exc.error_count()} invalid field(s): {', '.join(where[:5])}"],
+            ) from None
+
+    async def _page(
+        self,
+        envelope_type: type[ListEnvelope[R]],
+        path: str,
+        *,
+        group: str,
+        number: int,
+        params: Mapping[str, QueryValue] | None = None,
+    ) -> Page[R]:
+        if number < 0:
+            raise ValueError("page numbers start at 0")
+        query: dict[str, QueryValue] = {"page[size]": PAGE_SIZE, "page[number]": number, **(params or {})}
+        response = await self._t.request("GET", path, group=group, params=query)
+        envelope = self._parse(envelope_type, response, "GET", path)
+        items = list(envelope.data)
+        return Page(
+            items=items,
+            number=number,
+            next_number=next_page_number(number=number, requested_size=PAGE_SIZE, count=len(items), meta=envelope.meta),
+            total=parse_page_meta(envelope.meta).total,
+            included=tuple(envelope.included),
+        )
+
+    async def _item(
+        self,
+        envelope_type: type[ItemEnvelope[R]],
+        method: str,
+        path: str,
+        *,
+        group: str,
+        json: Any = None,
+        params: Mapping[str, QueryValue] | None = None,
+        idempotent: bool | None = None,
+    ) -> R:
+        response = await self._t.request(method, path, group=group, json=json, params=params, idempotent=idempotent)
+        envelope = self._parse(envelope_type, response, method, path)
+        if envelope.data is None:
+            raise UnexpectedResponse(
+                method=method, path=path, status=response.status_code, messages=["response has no data"]
+            )
+        return envelope.data
+
+    # -- validation -------------------------------------------------------------------------------
+
+    async def validate(self) -> None:
+        """Check both keys: the API key alone first, then a call that needs the application key.
+
+        Raises `InvalidAPIKey` or `InvalidApplicationKey`; neither message contains a key value.
+        The second call is the cheapest read the connector depends on, so a valid application key
+        that lacks ``user_access_read`` is reported here rather than midway through a sync.
+        """
+        path = "/api/v1/validate"
+        try:
+            response = await self._t.request("GET", path, group="validate", api_key_only=True)
+        except (Forbidden, Unauthorized) as exc:
+            raise InvalidAPIKey(method="GET", path=path, status=exc.status, messages=exc.messages) from None
+        if response.json().get("valid") is not True:
+            raise InvalidAPIKey(method="GET", path=path, status=response.status_code, messages=["valid is not true"])
+        path = "/api/v2/users"
+        try:
+            await self._t.request("GET", path, group="validate", params={"page[size]": 1, "page[number]": 0})
+        except (Forbidden, Unauthorized) as exc:
+            raise InvalidApplicationKey(method="GET", path=path, status=exc.status, messages=exc.messages) from None
+
+    # -- users --------------------------------------------------------------------------------------
+
+    async def list_users(self, page: int = 0, *, query: str | None = None, statuses: Sequence[str] = ()) -> Page[User]:
+        """One page of users, disabled and pending ones included.
+
+        Each user carries ``role_ids`` from ``relationships.roles``, so role grants need no per-role
+        walk; the page's ``included`` holds the referenced roles (see `included_roles`).
+        """
+        params: dict[str, QueryValue] = {}
+        if query:
+            params["filter"] = query
+        if statuses:
+            params["filter[status]"] = ",".join(statuses)
+        return await self._page(ListEnvelope[User], "/api/v2/users", group="users", number=page, params=params)
+
+    def iter_users(self, *, query: str | None = None, statuses: Sequence[str] = ()) -> AsyncIterator[Page[User]]:
+        return paginate(lambda n: self.list_users(n, query=query, statuses=statuses))
+
+    async def iter_service_accounts(self, *, include_disabled: bool = False) -> AsyncIterator[User]:
+        """Service accounts, found through the users list (Datadog has no list endpoint for them)."""
+        async for page in self.iter_users():
+            for user in page.items:
+                if user.service_account and (include_disabled or not user.disabled):
+                    yield user
+
+    async def get_user(self, user_id: str) -> User:
+        path = f"/api/v2/users/{_seg(user_id)}"
+        return await self._item(ItemEnvelope[User], "GET", path, group="users")
+
+    async def create_user(
+        self, email: str, *, name: str | None = None, title: str | None = None, role_ids: Iterable[str] = ()
+    ) -> User:
+        """Create a user (status Pending). Datadog stores the email lower-cased."""
+        attributes: dict[str, Any] = {"email": email}
+        if name is not None:
+            attributes["name"] = name
+        if title is not None:
+            attributes["title"] = title
+        data: dict[str, Any] = {"type": "users", "attributes": attributes}
+        roles = [{"type": "roles", "id": r} for r in role_ids]
+        if roles:
+            data["relationships"] = {"roles": {"data": roles}}
+        return await self._item(ItemEnvelope[User], "POST", "/api/v2/users", group="users", json={"data": data})
+
+    async def update_user(
+        self,
+        user_id: str,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        title: str | None = None,
+        disabled: bool | None = None,
+    ) -> User:
+        attributes = {
+            k: v
+            for k, v in (("name", name), ("email", email), ("title", title), ("disabled", disabled))
+            if v is not None
+        }
+        if not attributes:
+            raise ValueError("update_user needs at least one field to change")
+        path = f"/api/v2/users/{_seg(user_id)}"
+        body = {"data": {"type": "users", "id": user_id, "attributes": attributes}}
+        return await self._item(ItemEnvelope[User], "PATCH", path, group="users", json=body)
+
+    async def disable_user(self, user_id: str) -> None:
+        """Soft-disable (DELETE); Datadog answers 404 for a user that is already disabled."""
+        await self._t.request("DELETE", f"/api/v2/users/{_seg(user_id)}", group="users")
+
+    async def enable_user(self, user_id: str) -> User:
+        return await self.update_user(user_id, disabled=False)
+
+    async def send_invitations(self, user_ids: Iterable[str]) -> list[UserInvitation]:
+        """Send invitation emails. Not retried on ambiguous failures: a retry would email twice."""
+        data = [
+            {"type": "user_invitations", "relationships": {"user": {"data": {"type": "users", "id": uid}}}}
+            for uid in user_ids
+        ]
+        if not data:
+            return []
+        response = await self._t.request("POST", "/api/v2/user_invitations", group="invitations", json={"data": data})
+        return list(self._parse(ListEnvelope[UserInvitation], response, "POST", "/api/v2/user_invitations").data)
+
+    async def send_invitation(self, user_id: str) -> UserInvitation:
+        invitations = await self.send_invitations([user_id])
+        if len(invitations) != 1:
+            raise UnexpectedResponse(
+                method="POST", path="/api/v2/user_invitations", status=201, messages=["expected one invitation"]
+            )
+        return invitations[0]
+
+    # -- roles --------------------------------------------------------------------------------------
+
+    async def list_roles(self, page: int = 0, *, query: str | None = None) -> Page[Role]:
+        params: dict[str, QueryValue] = {"filter": query} if query else {}
+        return await self._page(ListEnvelope[Role], "/api/v2/roles", group="roles", number=page, params=params)
+
+    def iter_roles(self, *, query: str | None = None) -> AsyncIterator[Page[Role]]:
+        return paginate(lambda n: self.list_roles(n, query=query))
+
+    async def list_role_users(self, role_id: str, page: int = 0) -> Page[User]:
+        path = f"/api/v2/roles/{_seg(role_id)}/users"
+        return await self._page(ListEnvelope[User], path, group="role_users", number=page)
+
+    def iter_role_users(self, role_id: str) -> AsyncIterator[Page[User]]:
+        return paginate(lambda n: self.list_role_users(role_id, n))
+
+    async def add_user_to_role(self, role_id: str, user_id: str) -> list[User]:
+        """Grant a role. Returns the role's users as Datadog lists them after the change."""
+        return await self._role_user("POST", role_id, user_id)
+
+    async def remove_user_from_role(self, role_id: str, user_id: str) -> list[User]:
+        """Revoke a role (a DELETE with a JSON body). Returns the remaining users as listed."""
+        return await self._role_user("DELETE", role_id, user_id)
+
+    async def _role_user(self, method: str, role_id: str, user_id: str) -> list[User]:
+        path = f"/api/v2/roles/{_seg(role_id)}/users"
+        body = {"data": {"type": "users", "id": user_id}}
+        # Adding or removing the same user twice ends in the same state, so both are safe to retry.
+        response = await self._t.request(method, path, group="role_users", json=body, idempotent=True)
+        return list(self._parse(ListEnvelope[User], response, method, path).data)
+
+    # -- teams --------------------------------------------------------------------------------------
+
+    async def list_teams(self, page: int = 0, *, keyword: str | None = None) -> Page[Team]:
+        """One page of teams; each carries ``user_count``, so empty teams need no membership walk."""
+        params: dict[str, QueryValue] = {"filter[keyword]": keyword} if keyword else {}
+        return await self._page(ListEnvelope[Team], "/api/v2/team", group="teams", number=page, params=params)
+
+    def iter_teams(self, *, keyword: str | None = None) -> AsyncIterator[Page[Team]]:
+        return paginate(lambda n: self.list_teams(n, keyword=keyword))
+
+    async def get_team(self, team_id: str) -> Team:
+        return await self._item(ItemEnvelope[Team], "GET", f"/api/v2/team/{_seg(team_id)}", group="teams")
+
+    async def list_team_memberships(self, team_id: str, page: int = 0) -> Page[TeamMembership]:
+        """One page of a team's memberships; ``included`` holds the member users (reduced fields)."""
+        path = f"/api/v2/team/{_seg(team_id)}/memberships"
+        return await self._page(ListEnvelope[TeamMembership], path, group="team_memberships", number=page)
+
+    def iter_team_memberships(self, team_id: str) -> AsyncIterator[Page[TeamMembership]]:
+        return paginate(lambda n: self.list_team_memberships(team_id, n))
+
+    async def add_team_member(self, team_id: str, user_id: str, *, role: TeamRole = "member") -> TeamMembership:
+        """Add a user to a team. Raises `Conflict` when the user is already a member (any role)."""
+        path = f"/api/v2/team/{_seg(team_id)}/memberships"
+        body = {
+            "data": {
+                "type": "team_memberships",
+                "attributes": {"role": _wire_team_role(role)},
+                "relationships": {"user": {"data": {"type": "users", "id": user_id}}},
+            }
+        }
+        # A retry after a lost success answers 409, which callers already treat as "present".
+        return await self._item(
+            ItemEnvelope[TeamMembership], "POST", path, group="team_memberships", json=body, idempotent=True
+        )
+
+    async def update_team_membership(self, team_id: str, user_id: str, *, role: TeamRole) -> TeamMembership:
+        """Promote to admin or demote to member; demotion sends ``role: null`` ("member" is a 400)."""
+        path = f"/api/v2/team/{_seg(team_id)}/memberships/{_seg(user_id)}"
+        body = {"data": {"type": "team_memberships", "attributes": {"role": _wire_team_role(role)}}}
+        return await self._item(ItemEnvelope[TeamMembership], "PATCH", path, group="team_memberships", json=body)
+
+    async def remove_team_member(self, team_id: str, user_id: str) -> None:
+        """Remove a user from a team. Raises `NotFound` when the user is not a member."""
+        path = f"/api/v2/team/{_seg(team_id)}/memberships/{_seg(user_id)}"
+        await self._t.request("DELETE", path, group="team_memberships")
+
+    # -- On-Call ------------------------------------------------------------------------------------
+
+    async def list_schedules(self, page: int = 0) -> Page[Schedule]:
+        return await self._page(ListEnvelope[Schedule], "/api/v2/on-call/schedules", group="on_call", number=page)
+
+    def iter_schedules(self) -> AsyncIterator[Page[Schedule]]:
+        return paginate(self.list_schedules)
+
+    async def get_schedule_responders(self, schedule_id: str, *, at: datetime | None = None) -> ScheduleResponders:
+        """Everyone on call for a schedule now (or at `at`), one shift per concurrent responder.
+
+        Uses ``/responders``, the replacement Datadog names for the deprecated single-user
+        ``/on-call`` endpoint, so several people on call at once (layers) are all reported.
+        """
+        path = f"/api/v2/on-call/schedules/{_seg(schedule_id)}/responders"
+        params: dict[str, QueryValue] = {
+            "filter[position]": "current",
+            "include": "responders,responders.shifts,responders.shifts.user",
+        }
+        if at is not None:
+            params["filter[at_ts]"] = at.isoformat()
+        response = await self._t.request("GET", path, group="on_call", params=params)
+        payload = response.json()
+        if not isinstance(payload, dict):
+            raise UnexpectedResponse(method="GET", path=path, status=response.status_code, messages=["not an object"])
+        return _responders(schedule_id, payload)
+
+    # -- keys and service accounts ------------------------------------------------------------------
+
+    async def list_api_keys(self, page: int = 0) -> Page[APIKey]:
+        """One page of org API keys: name, last4, dates and creator; never the key value."""
+        return await self._page(ListEnvelope[APIKey], "/api/v2/api_keys", group="api_keys", number=page)
+
+    def iter_api_keys(self) -> AsyncIterator[Page[APIKey]]:
+        return paginate(self.list_api_keys)
+
+    async def list_service_account_app_keys(self, service_account_id: str, page: int = 0) -> Page[ApplicationKey]:
+        path = f"/api/v2/service_accounts/{_seg(service_account_id)}/application_keys"
+        return await self._page(ListEnvelope[ApplicationKey], path, group="service_accounts", number=page)
+
+    def iter_service_account_app_keys(self, service_account_id: str) -> AsyncIterator[Page[ApplicationKey]]:
+        return paginate(lambda n: self.list_service_account_app_keys(service_account_id, n))
+
+    async def get_application_key(self, key_id: str) -> ApplicationKey:
+        """Org-wide lookup (needs org_app_keys_read); used to find a key's owning service account."""
+        path = f"/api/v2/application_keys/{_seg(key_id)}"
+        return await self._item(ItemEnvelope[ApplicationKey], "GET", path, group="application_keys")
+
+
+def _wire_team_role(role: TeamRole) -> str | None:
+    if role not in ("member", "admin"):
+        raise ValueError(f"team role must be 'member' or 'admin', not {role!r}")
+    return "admin" if role == "admin" else None
+
+
+def included_roles(page: Page[Any]) -> dict[str, Role]:
+    return index_included(page.included, "roles", Role)
+
+
+def included_users(page: Page[Any]) -> dict[str, User]:
+    return index_included(page.included, "users", User)
+
+
+def _responders(schedule_id: str, payload: Mapping[str, Any]) -> ScheduleResponders:
+    data = payload.get("data") or {}
+    included = [x for x in payload.get("included") or [] if isinstance(x, dict)]
+    groups = [
+        x
+        for x in included
+        if x.get("type") == "schedule_oncall_responder" and (x.get("attributes") or {}).get("position") == "current"
+    ]
+    shifts = index_included(included, "shifts", OnCallShift)
+    if groups:
+        wanted = [
+            ref["id"]
+            for g in groups
+            for ref in ((g.get("relationships") or {}).get("shifts") or {}).get("data") or []
+            if isinstance(ref, dict) and "id" in ref
+        ]
+        chosen = tuple(shifts[i] for i in wanted if i in shifts)
+    else:
+        chosen = tuple(shifts.values())
+    attributes = data.get("attributes") if isinstance(data, dict) else None
+    return ScheduleResponders.model_validate(
+        {
+            "schedule_id": schedule_id,
+            "scheduled_at": (attributes or {}).get("scheduled_at"),
+            "shifts": chosen,
+            "users": index_included(included, "users", OnCallUser),
+        }
+    )

@@ -1,0 +1,322 @@
+"""Typed views of the Datadog objects the connector reads.
+
+Datadog speaks JSON:API (``{"type", "id", "attributes", "relationships"}``). The models flatten that
+into one level: attributes become fields, relationship linkage becomes ids. Unknown fields are
+ignored (Datadog adds fields over time), optional fields may be missing or null, and a timestamp
+that does not parse becomes ``None`` instead of failing a whole page.
+
+Secret values are never modelled: API-key and application-key responses carry ``key``, which is
+dropped here because it is not a declared field and extra fields are ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "APIKey",
+    "ApplicationKey",
+    "ItemEnvelope",
+    "ListEnvelope",
+    "OnCallShift",
+    "OnCallUser",
+    "Resource",
+    "Role",
+    "Schedule",
+    "ScheduleResponders",
+    "Team",
+    "TeamMembership",
+    "TeamRole",
+    "User",
+    "UserInvitation",
+    "index_included",
+]
+
+_DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
+
+TeamRole = Literal["member", "admin"]
+
+
+def _lenient_datetime(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        return _DATETIME.validate_python(value)
+    except ValidationError:
+        return None
+
+
+Timestamp = Annotated[datetime | None, BeforeValidator(_lenient_datetime)]
+
+
+def _linkage_ids(data: Any) -> tuple[str, ...]:
+    if isinstance(data, list):
+        return tuple(str(x["id"]) for x in data if isinstance(x, dict) and x.get("id") is not None)
+    if isinstance(data, dict) and data.get("id") is not None:
+        return (str(data["id"]),)
+    return ()
+
+
+class Resource(BaseModel):
+    """A JSON:API resource flattened to one level."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    # relationship name on the wire -> (field name, to-many?)
+    relationship_fields: ClassVar[Mapping[str, tuple[str, bool]]] = {}
+
+    id: str
+    type: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten_jsonapi(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict) or ("attributes" not in raw and "relationships" not in raw):
+            return raw
+        flat: dict[str, Any] = dict(raw.get("attributes") or {})
+        flat["id"] = raw.get("id")
+        flat["type"] = raw.get("type")
+        relationships = raw.get("relationships") or {}
+        for wire_name, (field, to_many) in cls.relationship_fields.items():
+            rel = relationships.get(wire_name)
+            if not isinstance(rel, dict) or "data" not in rel:
+                continue
+            ids = _linkage_ids(rel["data"])
+            flat[field] = ids if to_many else (ids[0] if ids else None)
+        return flat
+
+
+class User(Resource):
+    """A Datadog user; service accounts are users with ``service_account`` true."""
+
+    relationship_fields: ClassVar[Mapping[str, tuple[str, bool]]] = {
+        "roles": ("role_ids", True),
+        "org": ("org_id", False),
+    }
+
+    email: str | None = None
+    handle: str | None = None
+    name: str | None = None
+    title: str | None = None
+    icon: str | None = None
+    # "Active", "Pending" (invited, never logged in) or "Disabled"; On-Call payloads use lower case.
+    status: str | None = None
+    disabled: bool = False
+    verified: bool | None = None
+    service_account: bool = False
+    mfa_enabled: bool | None = None
+    created_at: Timestamp = None
+    modified_at: Timestamp = None
+    last_login_time: Timestamp = None
+    role_ids: tuple[str, ...] = ()
+    org_id: str | None = None
+
+
+class Role(Resource):
+    relationship_fields: ClassVar[Mapping[str, tuple[str, bool]]] = {
+        "permissions": ("permission_ids", True),
+    }
+
+    name: str = ""
+    created_at: Timestamp = None
+    modified_at: Timestamp = None
+    user_count: int | None = None
+    managed: bool | None = None
+    permission_ids: tuple[str, ...] = ()
+
+
+class Team(Resource):
+    name: str = ""
+    handle: str | None = None
+    summary: str | None = None
+    description: str | None = None
+    user_count: int | None = None
+    link_count: int | None = None
+    is_managed: bool | None = None
+    created_at: Timestamp = None
+    modified_at: Timestamp = None
+
+
+_MEMBERSHIP_ID = re.compile(r"^TeamMembership-([0-9a-fA-F-]{36})-\d+$")
+
+
+class TeamMembership(Resource):
+    relationship_fields: ClassVar[Mapping[str, tuple[str, bool]]] = {
+        "user": ("user_id", False),
+        "team": ("team_id", False),
+    }
+
+    # Datadog's wire values are "admin" or null; null is an ordinary member.
+    role: str | None = None
+    provisioned_by: str | None = None
+    provisioned_by_id: str | None = None
+    user_id: str | None = None
+    team_id: str | None = Field(default=None, validate_default=True)
+
+    @field_validator("team_id")
+    @classmethod
+    def _team_from_id(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Memberships rarely carry the team relationship, but their id embeds the team UUID.
+        if value is None and (match := _MEMBERSHIP_ID.match(str(info.data.get("id", "")))):
+            return match.group(1)
+        return value
+
+    @property
+    def team_role(self) -> TeamRole:
+        return "admin" if self.role == "admin" else "member"
+
+
+class Schedule(Resource):
+    relationship_fields: ClassVar[Mapping[str, tuple[str, bool]]] = {
+        "teams": ("team_ids", True),
+        "layers": ("layer_ids", True),
+    }
+
+    name: str = ""
+    time_zone: str | None = None
+    tags: tuple[str, ...] = ()
+    team_ids: tuple[str, ...] = ()
+    layer_ids: tuple[str, ...] = ()
+
+
+class OnCallShift(Resource):
+    relationship_fields: ClassVar[Mapping[str, tuple[str, bool]]] = {
+        "user": ("user_id", False),
+    }
+
+    start: Timestamp = None
+    end: Timestamp = None
+    user_id: str | None = None
+
+
+class OnCallUser(Resource):
+    """The reduced user object On-Call endpoints include (status is lower case there)."""
+
+    email: str | None = None
+    name: str | None = None
+    status: str | None = None
+
+
+class ScheduleResponders(BaseModel):
+    """Who is on call for one schedule at one instant (every concurrent shift, not just one)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    schedule_id: str
+    scheduled_at: datetime | None = None
+    position: str = "current"
+    shifts: tuple[OnCallShift, ...] = ()
+    users: Mapping[str, OnCallUser] = Field(default_factory=dict)
+
+    @property
+    def user_ids(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for shift in self.shifts:
+            if shift.user_id:
+                seen.setdefault(shift.user_id, None)
+        return tuple(seen)
+
+
+class APIKey(Resource):
+    """An organization API key, without its secret value."""
+
+    relationship_fields: ClassVar[Mapping[str, tuple[str, bool]]] = {
+        "created_by": ("created_by_id", False),
+        "modified_by": ("modified_by_id", False),
+    }
+
+    name: str | None = None
+    last4: str | None = None
+    category: str | None = None
+    remote_config_read_enabled: bool | None = None
+    created_at: Timestamp = None
+    modified_at: Timestamp = None
+    date_last_used: Timestamp = None
+    used_in_last_24_hours: bool | None = None
+    last_used_date: Mapping[str, Any] | None = None
+    created_by_id: str | None = None
+    modified_by_id: str | None = None
+
+    @property
+    def last_used_at(self) -> datetime | None:
+        """Real last use. The Go connector reported modified_at here, which is not usage."""
+        if self.date_last_used is not None:
+            return self.date_last_used
+        stamp = (self.last_used_date or {}).get("timestamp")
+        return _lenient_datetime(stamp)
+
+
+class ApplicationKey(Resource):
+    """An application key, without its secret value."""
+
+    relationship_fields: ClassVar[Mapping[str, tuple[str, bool]]] = {
+        "owned_by": ("owner_id", False),
+    }
+
+    name: str | None = None
+    last4: str | None = None
+    created_at: Timestamp = None
+    last_used_at: Timestamp = None
+    # None is an unscoped key (all of its owner's permissions); see `scopes_reported` for "absent".
+    scopes: tuple[str, ...] | None = None
+    owner_id: str | None = None
+
+    @property
+    def scopes_reported(self) -> bool:
+        return "scopes" in self.model_fields_set
+
+
+class UserInvitation(Resource):
+    relationship_fields: ClassVar[Mapping[str, tuple[str, bool]]] = {
+        "user": ("user_id", False),
+    }
+
+    invite_type: str | None = None
+    login_method: str | None = None
+    created_at: Timestamp = None
+    expires_at: Timestamp = None
+    user_id: str | None = None
+
+
+R = TypeVar("R", bound=Resource)
+
+
+class ListEnvelope(BaseModel, Generic[R]):
+    """A list response: ``data`` typed, ``included`` and ``meta`` kept raw (parsed on demand)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    data: list[R] = Field(default_factory=list)
+    included: list[dict[str, Any]] = Field(default_factory=list)
+    meta: dict[str, Any] | None = None
+
+
+class ItemEnvelope(BaseModel, Generic[R]):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    data: R | None = None
+    included: list[dict[str, Any]] = Field(default_factory=list)
+
+
+def index_included(included: Iterable[Mapping[str, Any]], type_: str, model: type[R]) -> dict[str, R]:
+    """Parse the `included` resources of one JSON:API type, keyed by id; others are skipped unparsed."""
+    return {
+        str(raw["id"]): model.model_validate(raw)
+        for raw in included
+        if raw.get("type") == type_ and raw.get("id") is not None
+    }

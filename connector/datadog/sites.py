@@ -1,0 +1,61 @@
+"""Datadog sites and the API base URL each one is served from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+__all__ = ["SITES", "Site", "base_url_for", "resolve_site"]
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    name: str
+    region: str
+    # Datadog documents On-Call as unavailable on us2.ddog-gov.com; the schedules syncer needs to know
+    # so it can skip instead of failing the whole sync with a 404.
+    supports_on_call: bool = True
+
+    @property
+    def api_url(self) -> str:
+        return f"https://api.{self.name}"
+
+
+# The nine values accepted by Datadog's own clients (v1 spec at HEAD and datadog-api-client 2.62.0).
+# The Go connector only knew the first six; ap2, uk1 and us2-gov are the reason this list exists.
+SITES: dict[str, Site] = {
+    s.name: s
+    for s in (
+        Site("datadoghq.com", "US1"),
+        Site("us3.datadoghq.com", "US3"),
+        Site("us5.datadoghq.com", "US5"),
+        Site("datadoghq.eu", "EU1"),
+        Site("ddog-gov.com", "US1-FED"),
+        Site("ap1.datadoghq.com", "AP1"),
+        Site("ap2.datadoghq.com", "AP2"),
+        Site("uk1.datadoghq.com", "UK1"),
+        Site("us2.ddog-gov.com", "US2-FED", supports_on_call=False),
+    )
+}
+
+
+def resolve_site(site: str) -> Site:
+    """Return the known site for a `site` setting value, or raise ValueError listing the valid ones."""
+    key = site.strip().lower().rstrip(".")
+    found = SITES.get(key)
+    if found is None:
+        valid = ", ".join(SITES)
+        raise ValueError(f"setting `site`: unknown Datadog site {site!r}; valid values are: {valid}")
+    return found
+
+
+def base_url_for(site: str, base_url: str | None = None) -> str:
+    """API root for a site, or the explicit `base_url` override (tests, proxies) when one is given."""
+    if base_url:
+        parts = urlsplit(base_url.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"setting `base_url`: expected an http(s) URL, got {base_url!r}")
+        if parts.query or parts.fragment:
+            raise ValueError("setting `base_url`: must not carry a query string or fragment")
+        return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+    return resolve_site(site).api_url

@@ -1,0 +1,258 @@
+"""The c1z store: schema identical to the Go SDK's, envelope, row encoding, sync run record, atomic save."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from connector.baton import annotations as ann
+from connector.baton import builders as b
+from connector.baton.c1z import envelope
+from connector.baton.c1z.reader import C1ZReader
+from connector.baton.c1z.schema import parse_sqlite_time, sqlite_time
+from connector.baton.c1z.store import C1ZStore
+from connector.baton.ksuid import ksuid_timestamp, new_ksuid
+from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2
+from tests.c1z_fixtures import FIXTURE_DIR, decompressed_db
+
+NEWEST_GOLDEN = FIXTURE_DIR / "sync-in-progress.c1z"
+UNEXPANDED = FIXTURE_DIR / "sync.36zfOAoWMxQdISbixanQCRBiX7E.unexpanded.c1z"
+EXPANDED = FIXTURE_DIR / "sync.36zfOAoWMxQdISbixanQCRBiX7E.expanded.c1z"
+
+# Where the spec says the newest golden file is older than the current Go schema (c1z-format.md §2.12).
+NEWER_THAN_GOLDEN_COLUMNS = {
+    ("v1_sync_runs", "stats"),
+    ("v1_sync_runs", "ingest_invariant_generation"),
+    ("v1_sync_runs", "ingest_invariant_coverage"),
+    ("v1_sync_runs", "ingest_invariant_mode"),
+}
+NEWER_THAN_GOLDEN_INDEXES = {"idx_grants_entitlement_sync_grant_v1"}
+
+USER = b.resource_type("user", "User", [b.Trait.TRAIT_USER])
+GROUP = b.resource_type("group", "Group", [b.Trait.TRAIT_GROUP])
+
+
+def schema_of(db: Path) -> tuple[dict[tuple[str, str], tuple[str, int, str | None]], dict[str, tuple[object, ...]]]:
+    """Columns {(table, column): (declared type, notnull, default)} and indexes {name: (table, unique, cols, partial)}."""
+    conn = sqlite3.connect(db)
+    columns: dict[tuple[str, str], tuple[str, int, str | None]] = {}
+    indexes: dict[str, tuple[object, ...]] = {}
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    for table in tables:
+        for _, name, decl, notnull, default, _pk in conn.execute(f"PRAGMA table_info({table})"):
+            columns[(table, name)] = (decl.lower(), notnull, default)
+        for _, name, unique, _origin, partial in conn.execute(f"PRAGMA index_list({table})"):
+            cols = tuple(r[2] for r in conn.execute(f"PRAGMA index_info({name})"))
+            sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (name,)).fetchone()[0]
+            where = sql.lower().split(" where ", 1)[1].strip() if partial else None
+            indexes[name] = (table, unique, cols, where)
+    conn.close()
+    return columns, indexes
+
+
+def write_sample(path: Path) -> str:
+    store = C1ZStore.create()
+    try:
+        sync_id = store.start_sync()
+        user = b.add_user_trait(b.resource(USER, "u1", "User One"), emails=["u1@example.com"])
+        group = b.add_group_trait(b.resource(GROUP, "g1", "Group One"))
+        child = b.resource(GROUP, "g2", "Child", parent=group.id)
+        b.add_group_trait(child)
+        expandable = b.grant(group, "member", b.resource_id("group", "g2"))
+        expandable.annotations.append(
+            ann.pack(annotation_grant_pb2.GrantExpandable(entitlement_ids=["group:g2:member"]))
+        )
+        with store.transaction():
+            store.put_resource_types([USER, GROUP])
+            store.put_resources([user, group, child])
+            store.put_entitlements([b.entitlement(group, "member"), b.entitlement(child, "member")])
+            store.put_grants([b.grant(group, "member", user.id), expandable])
+        store.end_sync(json.dumps({"version": 1}), supports_diff=True)
+        store.save(path)
+        return sync_id
+    finally:
+        store.close()
+
+
+def test_schema_matches_the_newest_golden_fixture(tmp_path: Path) -> None:
+    ours = tmp_path / "ours.c1z"
+    write_sample(ours)
+    with decompressed_db(ours) as db:
+        our_columns, our_indexes = schema_of(db)
+    with decompressed_db(NEWEST_GOLDEN) as db:
+        go_columns, go_indexes = schema_of(db)
+    assert {k: v for k, v in our_columns.items() if k not in NEWER_THAN_GOLDEN_COLUMNS} == go_columns
+    assert {k: v for k, v in our_indexes.items() if k not in NEWER_THAN_GOLDEN_INDEXES} == go_indexes
+    # The swapped-name quirk is kept: this index is the unique (external_id, sync_id) one.
+    assert our_indexes["idx_resources_parent_resource_id_v1"] == ("v1_resources", 1, ("external_id", "sync_id"), None)
+    assert our_columns[("v1_sync_runs", "stats")] == ("text", 0, None)
+    assert our_indexes["idx_grants_entitlement_sync_grant_v1"][2] == ("entitlement_id", "sync_id", "id")
+
+
+def test_envelope_is_magic_then_one_zstd_frame_with_size_and_checksum(tmp_path: Path) -> None:
+    path = tmp_path / "s.c1z"
+    write_sample(path)
+    raw = path.read_bytes()
+    assert raw[:5] == b"C1ZF\x00"
+    params = zstandard.get_frame_parameters(raw[5:])
+    assert params.has_checksum
+    assert params.content_size > 0
+    body = zstandard.ZstdDecompressor().decompress(raw[5:])
+    assert len(body) == params.content_size  # decompress() reads exactly one frame: no trailing bytes
+    assert body.startswith(b"SQLite format 3\x00")
+    assert not list(tmp_path.glob("*.tmp")), "the temp file is renamed away"
+
+
+def test_rows_follow_the_go_conventions(tmp_path: Path) -> None:
+    path = tmp_path / "s.c1z"
+    sync_id = write_sample(path)
+    with decompressed_db(path) as db:
+        conn = sqlite3.connect(db)
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        keys = dict(
+            conn.execute("SELECT external_id, parent_resource_type_id || '/' || parent_resource_id FROM v1_resources")
+        )
+        assert keys == {"user:u1": None, "group:g1": None, "group:g2": "group/g1"}
+        expansion, needs, data = conn.execute(
+            "SELECT expansion, needs_expansion, data FROM v1_grants WHERE external_id = 'group:g1:member:group:g2'"
+        ).fetchone()
+        assert needs == 1
+        assert annotation_grant_pb2.GrantExpandable.FromString(expansion).entitlement_ids == ["group:g2:member"]
+        assert b"GrantExpandable" not in data, "the annotation moves out of the blob"
+        assert conn.execute(
+            "SELECT count(*) FROM v1_grants WHERE needs_expansion = 0 AND expansion IS NULL"
+        ).fetchone() == (1,)
+        run = conn.execute(
+            "SELECT sync_id, started_at, ended_at, sync_type, parent_sync_id, supports_diff, grants_backfilled, stats "
+            "FROM v1_sync_runs"
+        ).fetchall()
+        assert len(run) == 1
+        sid, started, ended, sync_type, parent, diff, backfilled, stats = run[0]
+        assert (sid, sync_type, parent, diff, backfilled) == (sync_id, "full", "", 1, 1)
+        stamp = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d*[1-9])?$")
+        assert stamp.match(started)
+        assert stamp.match(ended)
+        for (discovered,) in conn.execute("SELECT discovered_at FROM v1_resources"):
+            assert stamp.match(discovered)
+        assert json.loads(stats) == {
+            "resource_types": 2,
+            "resources": 3,
+            "entitlements": 2,
+            "grants": 2,
+            "resources_by_resource_type": {"group": 2, "user": 1},
+            "entitlements_by_resource_type": {"group": 2},
+            "grants_by_resource_type": {"group": 2},
+        }
+
+
+def test_reader_reattaches_the_expansion(tmp_path: Path) -> None:
+    path = tmp_path / "s.c1z"
+    write_sample(path)
+    with C1ZReader(path) as reader:
+        grants = {g.id: g for g in reader.grants()}
+        bare = {g.id: g for g in reader.grants(with_expansion=False)}
+    picked = ann.pick(grants["group:g1:member:group:g2"].annotations, annotation_grant_pb2.GrantExpandable)
+    assert picked is not None
+    assert list(picked.entitlement_ids) == ["group:g2:member"]
+    assert not bare["group:g1:member:group:g2"].annotations
+
+
+def test_upsert_keeps_one_row_and_the_newest_data(tmp_path: Path) -> None:
+    store = C1ZStore.create(tmp_path)
+    try:
+        store.start_sync()
+        store.put_resource_types([USER])
+        store.put_resources([b.resource(USER, "u1", "old")])
+        store.put_resources([b.resource(USER, "u1", "new")])
+        assert store.count("v1_resources") == 1
+        got = store.get_resource("user", "u1")
+        assert got is not None
+        assert got.display_name == "new"
+    finally:
+        store.close()
+    assert not list(tmp_path.iterdir()), "closing removes the working directory"
+
+
+def test_failed_save_leaves_the_previous_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "s.c1z"
+    write_sample(path)
+    before = path.read_bytes()
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(zstandard.ZstdCompressor, "copy_stream", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_sample(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["s.c1z"]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "resources", "entitlements", "grants"),
+    [
+        (UNEXPANDED, 1221, 342, 2909),
+        (EXPANDED, 1221, 342, 14981),
+        (NEWEST_GOLDEN, 79, None, None),
+    ],
+)
+def test_reader_opens_go_written_files(
+    fixture: Path, resources: int, entitlements: int | None, grants: int | None
+) -> None:
+    with C1ZReader(fixture) as reader:
+        counts = reader.counts_by_type()
+        assert sum(c["resources"] for c in counts.values()) == resources
+        assert sum(1 for _ in reader.resources()) == resources
+        if entitlements is not None:
+            assert sum(1 for _ in reader.entitlements()) == entitlements
+        if grants is not None:
+            assert sum(1 for _ in reader.grants()) == grants
+
+
+def test_reader_reattaches_expansion_of_an_old_file_in_place() -> None:
+    """The unexpanded golden file predates the expansion column: GrantExpandable is still inside the blob."""
+    with C1ZReader(UNEXPANDED) as reader:
+        expandable = [g for g in reader.grants() if ann.has(g.annotations, annotation_grant_pb2.GrantExpandable)]
+    assert len(expandable) == 409
+
+
+def test_reader_refuses_what_is_not_a_v1_c1z(tmp_path: Path) -> None:
+    bogus = tmp_path / "x.c1z"
+    bogus.write_bytes(b"\x1f\x8b gzip, not zstd")
+    with pytest.raises(envelope.C1ZFormatError, match="bad magic"):
+        C1ZReader(bogus)
+    pebble = tmp_path / "p.c1z"
+    pebble.write_bytes(b"C1Z3\x00\x00\x00\x00\x00")
+    with pytest.raises(envelope.C1ZFormatError, match="v3"):
+        C1ZReader(pebble)
+
+
+def test_sqlite_time_is_go_layout_in_local_time() -> None:
+    from datetime import datetime
+
+    assert sqlite_time(datetime(2025, 12, 17, 16, 31, 25, 57185).astimezone()) == "2025-12-17 16:31:25.057185"
+    assert sqlite_time(datetime(2025, 12, 17, 16, 31, 25, 58720).astimezone()) == "2025-12-17 16:31:25.05872"
+    assert sqlite_time(datetime(2025, 12, 17, 16, 31, 25).astimezone()) == "2025-12-17 16:31:25"
+    assert parse_sqlite_time("2025-12-17 16:31:25.05872") == datetime(2025, 12, 17, 16, 31, 25, 58720)
+    assert parse_sqlite_time("2025-12-17 16:31:25.123456789") == datetime(2025, 12, 17, 16, 31, 25, 123456)
+
+
+def test_ksuid_matches_segmentio_encoding() -> None:
+    # The golden sync id was made 2025-12-17 16:31 (its started_at): the KSUID's clock must agree.
+    from datetime import UTC, datetime
+
+    made = datetime.fromtimestamp(ksuid_timestamp("36zfOAoWMxQdISbixanQCRBiX7E"), UTC)
+    assert (made.year, made.month, made.day) == (2025, 12, 17)
+    fresh = new_ksuid(now=1_700_000_000)
+    assert len(fresh) == 27
+    assert re.fullmatch(r"[0-9A-Za-z]{27}", fresh)
+    assert ksuid_timestamp(fresh) == 1_700_000_000
+    # A zero timestamp leaves the 128-bit payload, at most 22 base-62 digits: the rest is zero padding.
+    assert new_ksuid(now=1_400_000_000)[:5] == "00000"
+    assert new_ksuid(now=1_700_000_001) > fresh or new_ksuid(now=1_700_000_100) > fresh
+    assert new_ksuid(now=1_800_000_000) > new_ksuid(now=1_700_000_000), "KSUIDs sort by time"

@@ -1,0 +1,68 @@
+"""`baton-datadog inspect`: summaries and row listings of Go-written and our own c1z files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.c1z_fixtures import FIXTURE_DIR
+
+EXPANDED = FIXTURE_DIR / "sync.36zfOAoWMxQdISbixanQCRBiX7E.expanded.c1z"
+IN_PROGRESS = FIXTURE_DIR / "sync-in-progress.c1z"
+
+
+def inspect(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "connector", "inspect", *args], capture_output=True, text=True, check=False, timeout=120
+    )
+
+
+def test_summary_of_a_go_file_as_json() -> None:
+    done = inspect(str(IN_PROGRESS), "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["sync_id"] == "3ARefY5G8eOytquwYgm41Nq07IZ"
+    counts = {c["resource_type"]: c["resources"] for c in summary["counts"]}
+    assert counts == {"group": 31, "project": 25, "role": 10, "scoped_role": 3, "user": 10}
+    assert summary["sync_runs"][0]["ended_at"] == ""
+
+
+def test_summary_table_has_totals() -> None:
+    done = inspect(str(EXPANDED))
+    assert done.returncode == 0, done.stderr
+    total = next(line for line in done.stdout.splitlines() if line.startswith("TOTAL"))
+    assert total.split() == ["TOTAL", "1221", "342", "14981"]
+
+
+@pytest.mark.parametrize(("flag", "count"), [("--grants", 14981), ("--entitlements", 342)])
+def test_row_listings(flag: str, count: int) -> None:
+    done = inspect(str(EXPANDED), flag, "--json")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert len(rows) == count
+    if flag == "--grants":
+        first = rows[0]
+        assert first["id"] == f"{first['entitlement']}:{first['principal']}"
+
+
+def test_resources_of_one_type() -> None:
+    done = inspect(str(IN_PROGRESS), "--resources", "user")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0].split()[:2] == ["ID", "DISPLAY_NAME"]
+    assert done.stdout.strip().endswith("(10 rows)")
+
+
+def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
+    missing = inspect(str(tmp_path / "nope.c1z"))
+    assert missing.returncode == 2
+    assert "no such file" in missing.stderr
+    junk = tmp_path / "junk.c1z"
+    junk.write_text("hello")
+    bad = inspect(str(junk))
+    assert bad.returncode == 2
+    assert "not a c1z" in bad.stderr
+    assert "Traceback" not in bad.stderr

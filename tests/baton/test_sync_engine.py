@@ -1,0 +1,207 @@
+"""The sync engine: what lands in the c1z, resuming after interruption, retries, warnings and options."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from connector.baton import builders as b
+from connector.baton.c1z.reader import C1ZReader
+from connector.baton.errors import InvalidArgumentError
+from connector.baton.pb.c1.connector.v2 import resource_pb2
+from connector.baton.retry import RetryPolicy
+from connector.baton.sync.syncer import SyncOptions
+from connector.baton.sync.to_file import sync_to_file
+from tests.baton.fake_connector import Faults, InjectedFailure, Org, expected_grant_ids, syncers
+
+FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.0, max_delay=0.0)
+
+
+def options(**kwargs: object) -> SyncOptions:
+    return SyncOptions(retry=FAST_RETRY, **kwargs)  # type: ignore[arg-type]
+
+
+def rows_of(path: Path) -> set[tuple[str, str, bytes]]:
+    """Every object row of the default sync as (table, external_id, data): what ConductorOne would ingest."""
+    out: set[tuple[str, str, bytes]] = set()
+    with C1ZReader(path) as reader:
+        sid = reader.default_sync_id()
+        for table in ("v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants"):
+            query = f"SELECT external_id, data FROM {table} WHERE sync_id = ?"
+            out |= {(table, ext, data) for ext, data in reader.connection.execute(query, (sid,))}
+    return out
+
+
+async def test_full_sync_stores_exactly_the_org(tmp_path: Path) -> None:
+    org = Org()
+    path = tmp_path / "sync.c1z"
+    result = await sync_to_file(syncers(org, Faults()), path, options())
+    with C1ZReader(path) as reader:
+        runs = reader.sync_runs()
+        assert len(runs) == 1
+        assert runs[0].finished
+        assert runs[0].sync_type == "full"
+        assert {r.id.resource for r in reader.resources("user")} == set(org.user_ids())
+        assert {r.id.resource for r in reader.resources("group")} == {f"g{i}" for i in range(org.groups)}
+        assert {e.id for e in reader.entitlements()} == {
+            f"group:g{i}:{s}" for i in range(org.groups) for s in ("member", "admin")
+        } | {f"role:r{i}:member" for i in range(org.roles)}
+        assert {g.id for g in reader.grants()} == expected_grant_ids(org)
+    assert result.stats["resources"] == org.users + org.groups + org.roles
+    assert result.stats["grants"] == len(expected_grant_ids(org))
+
+
+@pytest.mark.parametrize("fail_at", [1, 2, 4, 6, 7, 9, 12, 15, 20])
+async def test_interrupted_sync_resumes_to_the_same_rows(tmp_path: Path, fail_at: int) -> None:
+    org = Org()
+    clean = tmp_path / "clean.c1z"
+    await sync_to_file(syncers(org, Faults()), clean, options())
+
+    path = tmp_path / "sync.c1z"
+    faults = Faults(fail_at_call=fail_at)
+    with pytest.raises(InjectedFailure):
+        await sync_to_file(syncers(org, faults), path, options(concurrency=1))
+    with C1ZReader(path) as reader:
+        (run,) = reader.sync_runs()
+        assert not run.finished, "the interrupted sync is saved unfinished, with its checkpoint"
+        assert json.loads(run.sync_token)["version"] == 1
+
+    resumed = Faults()
+    result = await sync_to_file(syncers(org, resumed), path, options(concurrency=1))
+    assert result.resumed
+    assert rows_of(path) == rows_of(clean)
+    assert resumed.calls < Faults().calls + 40  # sanity: bounded work
+    # The resumed run must not repeat every page: it starts after the last stored page.
+    fresh = Faults()
+    await sync_to_file(syncers(org, fresh), tmp_path / "again.c1z", options(concurrency=1))
+    assert resumed.calls <= fresh.calls - (fail_at - 1)
+
+
+async def test_retryable_errors_are_retried_and_change_nothing(tmp_path: Path) -> None:
+    org = Org()
+    clean, flaky = tmp_path / "clean.c1z", tmp_path / "flaky.c1z"
+    await sync_to_file(syncers(org, Faults()), clean, options())
+    faults = Faults(unavailable_calls={1, 3, 4, 8, 13}, retry_after=0.0)
+    await sync_to_file(syncers(org, faults), flaky, options())
+    assert rows_of(flaky) == rows_of(clean)
+
+
+async def test_retries_are_bounded(tmp_path: Path) -> None:
+    from connector.baton.errors import UnavailableError
+
+    faults = Faults(unavailable_calls=set(range(1, 100)), retry_after=0.0)
+    with pytest.raises(UnavailableError):
+        await sync_to_file(syncers(Org(), faults), tmp_path / "s.c1z", options())
+    assert faults.calls == FAST_RETRY.max_attempts
+
+
+async def test_not_found_is_a_warning_and_the_sync_goes_on(tmp_path: Path) -> None:
+    org = Org()
+    path = tmp_path / "s.c1z"
+    result = await sync_to_file(syncers(org, Faults(missing_groups={"g2"})), path, options())
+    assert len(result.warnings) == 1
+    assert "g2" in result.warnings[0]
+    with C1ZReader(path) as reader:
+        grants = {g.id for g in reader.grants()}
+    assert not any(gid.startswith("group:g2:") for gid in grants)
+    assert expected_grant_ids(org) - grants == {g for g in expected_grant_ids(org) if g.startswith("group:g2:")}
+
+
+async def test_grant_listing_runs_concurrently_within_the_bound(tmp_path: Path) -> None:
+    faults = Faults(delay=0.01)
+    await sync_to_file(syncers(Org(groups=12), faults), tmp_path / "s.c1z", options(concurrency=3))
+    assert faults.max_in_flight == 3
+
+
+async def test_skip_grants_keeps_entitlements(tmp_path: Path) -> None:
+    path = tmp_path / "s.c1z"
+    await sync_to_file(syncers(Org(), Faults()), path, options(skip_grants=True))
+    with C1ZReader(path) as reader:
+        assert list(reader.grants()) == []
+        assert len(list(reader.entitlements())) > 0
+        assert reader.sync_runs()[0].supports_diff
+
+
+async def test_skip_entitlements_and_grants(tmp_path: Path) -> None:
+    path = tmp_path / "s.c1z"
+    await sync_to_file(syncers(Org(), Faults()), path, options(skip_entitlements_and_grants=True))
+    with C1ZReader(path) as reader:
+        assert list(reader.grants()) == []
+        assert list(reader.entitlements()) == []
+        (run,) = reader.sync_runs()
+        assert run.finished
+        assert not run.supports_diff
+
+
+async def test_resource_type_filter(tmp_path: Path) -> None:
+    path = tmp_path / "s.c1z"
+    await sync_to_file(syncers(Org(), Faults()), path, options(resource_type_ids=["group"]))
+    with C1ZReader(path) as reader:
+        assert [rt.id for rt in reader.resource_types()] == ["group"]
+        assert {g.entitlement.resource.id.resource_type for g in reader.grants()} == {"group"}
+
+
+async def test_unknown_resource_type_filter_names_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgumentError, match=r"sync_resource_type_ids.*nope"):
+        await sync_to_file(syncers(Org(), Faults()), tmp_path / "s.c1z", options(resource_type_ids=["nope"]))
+
+
+async def test_targeted_sync_is_partial_and_holds_only_the_targets(tmp_path: Path) -> None:
+    org = Org()
+    path = tmp_path / "s.c1z"
+    await sync_to_file(syncers(org, Faults()), path, options())
+    targets = [b.resource_id("group", "g1"), b.resource_id("user", "u0003")]
+    result = await sync_to_file(syncers(org, Faults()), path, options(targeted_resources=targets))
+    assert result.sync_type == "partial"
+    with C1ZReader(path) as reader:
+        runs = {r.sync_id: r for r in reader.sync_runs()}
+        partial = runs[result.sync_id]
+        assert partial.sync_type == "partial"
+        assert partial.parent_sync_id in runs
+        assert {r.id.resource for r in reader.resources(sync_id=result.sync_id)} == {"g1", "u0003"}
+        assert {g.id for g in reader.grants(sync_id=result.sync_id)} == {
+            g for g in expected_grant_ids(org) if g.startswith("group:g1:")
+        }
+
+
+async def test_resource_missing_its_trait_fails_the_sync(tmp_path: Path) -> None:
+    from connector.baton.errors import InternalError
+    from tests.baton.fake_connector import GROUP, GroupSyncer
+
+    org, faults = Org(), Faults()
+
+    class Traitless(GroupSyncer):
+        def group(self, gid: str) -> resource_pb2.Resource:
+            return b.resource(GROUP, gid, gid)
+
+    with pytest.raises(InternalError, match="missing its GroupTrait"):
+        await sync_to_file([Traitless(org, faults)], tmp_path / "s.c1z", options())
+
+
+async def test_repeated_page_token_is_refused(tmp_path: Path) -> None:
+    from connector.baton.connector import Page
+    from connector.baton.errors import InternalError
+    from tests.baton.fake_connector import GroupSyncer
+
+    class Looping(GroupSyncer):
+        async def list_resources(self, parent: object, page_token: str) -> Page[resource_pb2.Resource]:
+            return Page([self.group("g0")], "same")
+
+    with pytest.raises(InternalError, match="same page token"):
+        await sync_to_file([Looping(Org(), Faults())], tmp_path / "s.c1z", options())
+
+
+async def test_checkpoint_is_committed_with_each_page(tmp_path: Path) -> None:
+    """After a failure, every stored grant page is covered by the saved token: nothing is stored twice."""
+    path = tmp_path / "s.c1z"
+    with pytest.raises(InjectedFailure):
+        await sync_to_file(syncers(Org(), Faults(fail_at_call=10)), path, options(concurrency=1))
+    with C1ZReader(path) as reader:
+        token = json.loads(reader.sync_runs()[0].sync_token)
+        pending = [token["actions_map"][i] for i in token["action_order"]]
+        assert pending, "an unfinished sync keeps its pending actions"
+        conn: sqlite3.Connection = reader.connection
+        assert conn.execute("SELECT count(*) FROM v1_resources").fetchone()[0] > 0
