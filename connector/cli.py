@@ -20,8 +20,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             # `inspect ... | head` closed the pipe: not an error, and no traceback for the user.
             sys.stderr.close()
             return 0
-    print("usage: baton-datadog inspect FILE [--resources TYPE | --entitlements | --grants] [--json]", file=sys.stderr)
-    return 2
+    from connector.daemon.main import run_connector
+
+    return run_connector(args)
 
 
 if __name__ == "__main__":

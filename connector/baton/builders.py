@@ -106,7 +106,7 @@ def add_user_trait(
     res: resource_pb2.Resource,
     *,
     emails: Sequence[str] = (),
-    enabled: bool = True,
+    status: int = ResourceStatus.RESOURCE_STATUS_ENABLED,
     status_details: str = "",
     account_type: int = AccountType.ACCOUNT_TYPE_HUMAN,
     login: str = "",
@@ -115,15 +115,13 @@ def add_user_trait(
     last_login: datetime | None = None,
     mfa_enabled: bool | None = None,
 ) -> resource_pb2.Resource:
-    """Attach a UserTrait; the first email is primary, as `WithEmail(email, true)` does in the Go connectors."""
-    status = (
-        annotation_trait_pb2.UserTrait.Status.STATUS_ENABLED
-        if enabled
-        else annotation_trait_pb2.UserTrait.Status.STATUS_DISABLED
-    )
+    """Attach a UserTrait; the first email is primary, as `WithEmail(email, true)` does in the Go connectors.
+
+    `status` is a `ResourceStatus`; the deprecated trait status enum uses the same numbers.
+    """
     trait = annotation_trait_pb2.UserTrait(
         emails=[annotation_trait_pb2.UserTrait.Email(address=e, is_primary=i == 0) for i, e in enumerate(emails)],
-        status=annotation_trait_pb2.UserTrait.Status(status=status, details=status_details),
+        status=annotation_trait_pb2.UserTrait.Status(status=status, details=status_details),  # type: ignore[arg-type]
         account_type=account_type,  # type: ignore[arg-type]
         login=login,
     )
@@ -142,7 +140,7 @@ def add_user_trait(
     _set_shared_fields(
         res,
         profile_struct=struct,
-        status=ResourceStatus.RESOURCE_STATUS_ENABLED if enabled else ResourceStatus.RESOURCE_STATUS_DISABLED,
+        status=status,
         status_details=status_details,
         created_at=created_at,
     )
@@ -182,8 +180,13 @@ def add_secret_trait(
     expires_at: datetime | None = None,
     created_by: resource_pb2.ResourceId | None = None,
     identity: resource_pb2.ResourceId | None = None,
+    credential_type: int = annotation_trait_pb2.SecretTrait.CredentialType.CREDENTIAL_TYPE_UNSPECIFIED,
+    credential_detail: str = "",
 ) -> resource_pb2.Resource:
-    trait = annotation_trait_pb2.SecretTrait()
+    trait = annotation_trait_pb2.SecretTrait(
+        credential_type=credential_type,  # type: ignore[arg-type]
+        credential_detail=credential_detail,
+    )
     struct = profile(profile_values) if profile_values is not None else None
     if struct is not None:
         trait.profile.CopyFrom(struct)

@@ -32,11 +32,13 @@ class ConnectorError(Exception):
 
     code: Code = Code.UNKNOWN
     retryable: bool = False
+    # Seconds the upstream asked us to wait (a rate-limit reset), when it said.
+    retry_after: float | None = None
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
-        # Seconds the upstream asked us to wait (a rate-limit reset), when it said.
-        self.retry_after = retry_after
+        if retry_after is not None:
+            self.retry_after = retry_after
 
 
 class NotFoundError(ConnectorError):

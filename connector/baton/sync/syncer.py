@@ -222,7 +222,12 @@ class Syncer:
         self._check_next_token(action, page)
         for res in page.items:
             self._validate_resource(res)
-        side_grants = page.grants if self._grants_enabled() else []
+        # Side-loaded grants only for entitlement types this sync covers (a type filter may exclude roles).
+        side_grants = (
+            [g for g in page.grants if g.entitlement.resource.id.resource_type in self._types]
+            if self._grants_enabled()
+            else []
+        )
         with self._store.transaction():
             self._store.put_resources(page.items)
             self._store.put_grants(side_grants)

@@ -1,0 +1,215 @@
+"""ConductorOne client credentials (service-mode.md §1.1) and the hosts derived from them (§1.2).
+
+The client secret is a credential that can mint access tokens for the tenant, so nothing in this module puts
+any part of it into a message, a repr or an exception chain: a parse error only says which rule failed.
+The client id is not secret, but it is not echoed either: a client secret pasted into the client-id setting
+by mistake must not end up in a log line.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Final
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+CLIENT_ID_SETTING: Final = "client-id"
+CLIENT_SECRET_SETTING: Final = "client-secret"
+API_HOST_SETTING: Final = "BATON_C1_API_HOST"
+
+CLIENT_SECRET_PREFIX: Final = "secret-token:conductorone.com:v1:"
+TOKEN_PATH: Final = "/auth/v1/token"
+DEFAULT_PORT: Final = 443
+
+_B64URL_RAW = re.compile(r"[A-Za-z0-9_-]*")
+_PORT = re.compile(r"[0-9]{1,5}")
+_ED25519_KEY_BYTES: Final = 32
+
+
+class CredentialError(ValueError):
+    """A credential setting is malformed. `setting` names it (`client-id`, `client-secret`, ...)."""
+
+    def __init__(self, setting: str, reason: str) -> None:
+        super().__init__(f"{setting}: {reason}")
+        self.setting = setting
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class ClientId:
+    """A parsed `<client-name>@<token-host>/<suffix>` client id."""
+
+    value: str
+    """The whole id as given; it is what goes into `client_id`, `iss` and `sub`."""
+    client_name: str
+    token_host: str
+    """Between `@` and `/`; may carry `:port`."""
+    suffix: str
+
+    @property
+    def audience(self) -> str:
+        """The JWT `aud`: the token host from the id without its port, whatever BATON_C1_API_HOST says (§1.2)."""
+        return split_host_port(self.token_host)[0]
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class ClientSecret:
+    """A parsed client secret: the Ed25519 private key and the JWK's optional `kid`."""
+
+    private_key: Ed25519PrivateKey = field(compare=False)
+    kid: str | None = None
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        return self.private_key.public_key()
+
+    def __repr__(self) -> str:
+        return f"ClientSecret(kid={self.kid!r}, private_key=<redacted>)"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickling would write the key bytes somewhere we do not control.
+        raise TypeError("ClientSecret cannot be pickled")
+
+
+@dataclass(frozen=True, slots=True)
+class C1Endpoints:
+    """Where a daemon with a given client id talks to (§1.2)."""
+
+    token_url: str
+    grpc_target: str
+    """`dns:///host:port` for grpc."""
+    grpc_authority: str
+    """`host:port`, the same host without the resolver prefix."""
+    audience: str
+
+
+def parse_client_id(value: str) -> ClientId:
+    """Parse `<client-name>@<token-host>/<suffix>`: split at the first `@`, then the rest at the first `/`.
+
+    Surrounding whitespace is dropped (a Kubernetes Secret made from a file keeps the trailing newline).
+    Besides the Go checks, an empty client name or host, a malformed port and whitespace inside are rejected:
+    they could only fail later with a less clear error.
+    """
+    text = value.strip()
+    name, at, rest = text.partition("@")
+    host, slash, suffix = rest.partition("/")
+    if not at or not slash:
+        raise CredentialError(CLIENT_ID_SETTING, "invalid client id: expected <client-name>@<host>/<suffix>")
+    if not name or not host:
+        raise CredentialError(CLIENT_ID_SETTING, "invalid client id: the client name and the host must not be empty")
+    if any(char.isspace() for char in text):
+        raise CredentialError(CLIENT_ID_SETTING, "invalid client id: it must not contain whitespace")
+    try:
+        split_host_port(host)
+    except ValueError:
+        raise CredentialError(CLIENT_ID_SETTING, "invalid client id: the host part is not host[:port]") from None
+    return ClientId(value=text, client_name=name, token_host=host, suffix=suffix)
+
+
+def parse_client_secret(value: str) -> ClientSecret:
+    """Parse `secret-token:conductorone.com:v1:<unpadded base64url of an Ed25519 private JWK>`.
+
+    Like Go, the text is split on `:` into at most 4 parts, exactly 4 are required and only the third must be
+    `v1`. The JWK must be `kty: OKP`, `crv: Ed25519` with `x` and `d`; unlike Go, `x` must also be the public
+    key of `d`, so a damaged secret fails here rather than as a rejected token later.
+    """
+
+    def fail(reason: str) -> CredentialError:
+        return CredentialError(CLIENT_SECRET_SETTING, f"invalid client secret: {reason}")
+
+    parts = value.strip().split(":", 3)
+    if len(parts) != 4:
+        raise fail("expected secret-token:conductorone.com:v1:<base64url JWK>")
+    if parts[2] != "v1":
+        raise fail("unsupported version, expected v1")
+    raw = _b64url_decode(parts[3])
+    if raw is None:
+        raise fail("the key part is not unpadded base64url")
+    try:
+        jwk = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        # `from None`: a JSONDecodeError carries the whole decoded document in `.doc`.
+        raise fail("the key part does not decode to a JSON JWK") from None
+    if not isinstance(jwk, dict):
+        raise fail("the key part does not decode to a JSON JWK")
+    if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
+        raise fail("the JWK must be an Ed25519 key (kty OKP, crv Ed25519)")
+    d_text, x_text, kid = jwk.get("d"), jwk.get("x"), jwk.get("kid")
+    if not isinstance(d_text, str):
+        raise fail("the JWK is not a private key (no d)")
+    if not isinstance(x_text, str):
+        raise fail("the JWK has no public key (x)")
+    if kid is not None and not isinstance(kid, str):
+        raise fail("the JWK kid must be a string")
+    d, x = _b64url_decode(d_text), _b64url_decode(x_text)
+    if d is None or len(d) != _ED25519_KEY_BYTES or x is None or len(x) != _ED25519_KEY_BYTES:
+        raise fail("the JWK d and x must each be 32 bytes of unpadded base64url")
+    private_key = Ed25519PrivateKey.from_private_bytes(d)
+    public = private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    if public != x:
+        raise fail("the JWK x does not match its private key")
+    return ClientSecret(private_key=private_key, kid=kid)
+
+
+def split_host_port(hostport: str) -> tuple[str, int | None]:
+    """`host[:port]` or `[v6]:port` into host (no brackets) and port (None when absent). ValueError when malformed."""
+    if hostport.startswith("["):
+        host, bracket, rest = hostport[1:].partition("]")
+        if not bracket or not host:
+            raise ValueError("unterminated IPv6 literal")
+        if not rest:
+            return host, None
+        if not rest.startswith(":"):
+            raise ValueError("junk after IPv6 literal")
+        return host, _parse_port(rest[1:])
+    if hostport.count(":") > 1:
+        # A bare IPv6 address: Go's SplitHostPort rejects it too ("too many colons").
+        raise ValueError("IPv6 addresses need brackets")
+    host, colon, port = hostport.partition(":")
+    if not host or "/" in host or "@" in host:
+        raise ValueError("not a host")
+    return host, (_parse_port(port) if colon else None)
+
+
+def resolve_endpoints(client_id: ClientId, api_host: str | None = None) -> C1Endpoints:
+    """§1.2: `api_host` (the value of BATON_C1_API_HOST, passed in so callers decide where it comes from)
+    replaces the host for both the token URL and the gRPC target; `aud` always comes from the client id.
+    """
+    host = client_id.token_host
+    if api_host:
+        override = api_host.strip()
+        try:
+            split_host_port(override)
+        except ValueError:
+            raise CredentialError(API_HOST_SETTING, "expected host[:port], without a scheme or a path") from None
+        host = override
+    name, port = split_host_port(host)
+    bracketed = f"[{name}]" if ":" in name else name
+    authority = f"{bracketed}:{port if port is not None else DEFAULT_PORT}"
+    return C1Endpoints(
+        token_url=f"https://{host}{TOKEN_PATH}",
+        grpc_target=f"dns:///{authority}",
+        grpc_authority=authority,
+        audience=client_id.audience,
+    )
+
+
+def _parse_port(text: str) -> int:
+    if not _PORT.fullmatch(text) or not 0 < int(text) < 65536:
+        raise ValueError("bad port")
+    return int(text)
+
+
+def _b64url_decode(text: str) -> bytes | None:
+    """Strict RawURLEncoding: no padding, no standard-alphabet characters, no whitespace."""
+    if not _B64URL_RAW.fullmatch(text) or len(text) % 4 == 1:
+        return None
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return None

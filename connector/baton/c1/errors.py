@@ -1,0 +1,75 @@
+"""How a ConductorOne call failed, classified by what the caller should do next.
+
+Two questions matter to a scheduler: can the same call succeed later (back off and retry), or will it keep
+failing until someone changes the configuration or the request. `C1TransientError` and `C1FatalError` answer
+that; `C1AuthError` says the token endpoint was the part that failed, and its concrete subclasses say which of
+the two it was. No message built here ever contains a credential.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import grpc
+
+# §3.1: the codes on which the Go daemon gives up at startup instead of retrying. Every other code is retried
+# there, and any poll error is backed off, so everything else counts as transient.
+FATAL_CODES: Final[frozenset[grpc.StatusCode]] = frozenset(
+    {
+        grpc.StatusCode.UNAUTHENTICATED,
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.UNIMPLEMENTED,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.NOT_FOUND,
+    }
+)
+
+
+class C1Error(Exception):
+    """Base of every error the ConductorOne client raises.
+
+    `code` is the gRPC status code when there was one (None for failures that never reached a status).
+    `method` is the BatonService method name when the failure belongs to an RPC.
+    """
+
+    def __init__(self, message: str, *, code: grpc.StatusCode | None = None, method: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.method = method
+
+
+class C1TransientError(C1Error):
+    """Retrying the same call later can succeed: back off, then try again."""
+
+
+class C1FatalError(C1Error):
+    """Retrying the same call will not help.
+
+    At startup (Hello) this means stop the process (§3.1). For a call about one task (FinishTask with a task
+    the server no longer knows, say) it concerns that call only; `code` tells which case it is.
+    """
+
+
+class C1AuthError(C1Error):
+    """The token endpoint did not give us an access token.
+
+    `status_code` is the HTTP status when the endpoint answered (None for network and TLS failures). Only the
+    concrete subclasses are raised, so an `except C1TransientError` / `except C1FatalError` also sorts these.
+    """
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message, code=grpc.StatusCode.UNAUTHENTICATED)
+        self.status_code = status_code
+
+
+class C1AuthUnavailableError(C1AuthError, C1TransientError):
+    """The token endpoint could not be reached or answered with a server-side failure (5xx, 408, 429)."""
+
+
+class C1AuthRejectedError(C1AuthError, C1FatalError):
+    """The token endpoint refused the credentials or answered something unusable (other 4xx, bad JSON)."""
+
+
+def classify_status(code: grpc.StatusCode) -> type[C1TransientError] | type[C1FatalError]:
+    return C1FatalError if code in FATAL_CODES else C1TransientError

@@ -1,0 +1,78 @@
+"""What a daemon says about itself to ConductorOne: `host_id` (§2.1) and the Hello build/OS info (§2.2).
+
+The Go SDK notes that C1 rejects a Hello whose OS fields are empty, so every field gets a fallback the way
+`pkg/tasks/c1api/hello.go` does it.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+
+from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+
+HOST_ID_ENV = "BATON_HOST_ID"
+MAX_FIELD_LENGTH = 256
+
+
+def default_host_id(environ: Mapping[str, str]) -> str:
+    """BATON_HOST_ID if set, else the hostname, else `baton-sdk` (Go `getHostID`)."""
+    value = environ.get(HOST_ID_ENV, "").strip() or socket.gethostname() or "baton-sdk"
+    return value[:MAX_FIELD_LENGTH]
+
+
+def build_info(package: str = "/dummy/path", package_version: str = "0.0.0") -> baton_pb2.BatonServiceHelloRequest.BuildInfo:
+    """Go sends its runtime version, main module path and version; the defaults are Go's fallbacks."""
+    return baton_pb2.BatonServiceHelloRequest.BuildInfo(
+        lang_version=_cap(f"python{platform.python_version()}"),
+        package=_cap(package),
+        package_version=_cap(package_version),
+    )
+
+
+def os_info(os_release: Path = Path("/etc/os-release")) -> baton_pb2.BatonServiceHelloRequest.OSInfo:
+    """The gopsutil `host.Info` fields, with the fallbacks of Go's `collectOSInfo`."""
+    release = _read_os_release(os_release)
+    system = platform.system().lower() or "unknown"
+    kernel_version = platform.release() or "unknown"
+    platform_name = release.get("ID") or system
+    platform_family = (release.get("ID_LIKE") or "").split(" ")[0] or platform_name
+    return baton_pb2.BatonServiceHelloRequest.OSInfo(
+        hostname=_cap(socket.gethostname() or "unknown"),
+        os=_cap(system),
+        platform=_cap(platform_name),
+        platform_version=_cap(release.get("VERSION_ID") or kernel_version),
+        platform_family=_cap(platform_family),
+        kernel_version=_cap(kernel_version),
+        kernel_arch=_cap(platform.machine() or "unknown"),
+        virtualization_system=_cap(_virtualization()),
+    )
+
+
+def _virtualization() -> str:
+    # gopsutil reports the container runtime it detects; these are the two a Kubernetes pod shows.
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return "kubernetes"
+    if Path("/.dockerenv").exists() or Path("/run/.containerenv").exists():
+        return "docker"
+    return "none"
+
+
+def _read_os_release(path: Path) -> dict[str, str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key and not key.startswith("#"):
+            values[key.strip()] = value.strip().strip("\"'")
+    return values
+
+
+def _cap(value: str) -> str:
+    return value[:MAX_FIELD_LENGTH]

@@ -1,0 +1,220 @@
+"""Access tokens for ConductorOne: client_credentials with a private_key_jwt assertion (service-mode.md §1.3, §1.5).
+
+One `TokenSource` per process. It caches the token until `expiry_delta` (10 s) before it runs out, fetches a
+new one on the next call after that, and serialises fetches so that callers arriving together share one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Final
+
+import httpx
+import structlog
+
+from connector.baton.c1.assertion import make_client_assertion
+from connector.baton.c1.credentials import ClientId, ClientSecret, resolve_endpoints
+from connector.baton.c1.errors import C1AuthError, C1AuthRejectedError, C1AuthUnavailableError
+
+BATON_SDK_VERSION: Final = "v0.25.0"
+"""The Go SDK release whose wire behaviour this package reproduces; user agents carry it as Go's do."""
+TOKEN_USER_AGENT: Final = f"baton-c1-credential-provider baton-sdk/{BATON_SDK_VERSION}"
+CLIENT_ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+DEFAULT_EXPIRY_DELTA: Final = 10.0
+
+_TRANSIENT_HTTP_STATUSES: Final = frozenset({408, 425, 429})
+# Only a short OAuth error code from the response goes into our messages, never free text from the body.
+_OAUTH_ERROR_CODE = re.compile(r"[a-z_]{1,64}")
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    value: str = field(repr=False)
+    token_type: str
+    """Normalised as oauth2 does: `Bearer`, `MAC`, `Basic` or what the server sent."""
+    expires_at: float
+    """On the token source's clock (monotonic by default)."""
+
+    @property
+    def authorization(self) -> str:
+        """The `authorization` metadata value."""
+        return f"{self.token_type} {self.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenFetch:
+    """What the `on_fetch` hook hears after every request to the token endpoint (for metrics)."""
+
+    ok: bool
+    status_code: int | None
+    seconds: float
+
+
+class TokenSource:
+    """Fetches, caches and refreshes the access token.
+
+    `http_client` is for tests and for callers who need their own transport; by default an httpx client is
+    made with `trust_env=True`, so SSL_CERT_FILE / SSL_CERT_DIR choose the trust roots and HTTPS_PROXY /
+    NO_PROXY apply. `verify` replaces the trust roots with an explicit SSL context.
+    """
+
+    def __init__(
+        self,
+        client_id: ClientId,
+        secret: ClientSecret,
+        *,
+        api_host: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        verify: ssl.SSLContext | None = None,
+        timeout: float = 60.0,
+        user_agent: str = TOKEN_USER_AGENT,
+        expiry_delta: float = DEFAULT_EXPIRY_DELTA,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        on_fetch: Callable[[TokenFetch], None] | None = None,
+    ) -> None:
+        self._client_id = client_id
+        self._secret = secret
+        self.token_url = resolve_endpoints(client_id, api_host).token_url
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(
+            trust_env=True,
+            verify=verify if verify is not None else True,
+            timeout=timeout,
+            follow_redirects=False,
+        )
+        self._user_agent = user_agent
+        self._expiry_delta = expiry_delta
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._on_fetch = on_fetch
+        self._lock = asyncio.Lock()
+        self._cached: AccessToken | None = None
+        self.fetch_count = 0
+        """Requests sent to the token endpoint, successful or not."""
+        self.failure_count = 0
+
+    def __repr__(self) -> str:
+        return f"TokenSource(token_url={self.token_url!r}, fetch_count={self.fetch_count})"
+
+    async def token(self) -> AccessToken:
+        """A token valid for at least `expiry_delta` more seconds, fetching one if needed."""
+        cached = self._cached
+        if cached is not None and self._fresh(cached):
+            return cached
+        async with self._lock:
+            # Whoever held the lock before us may have fetched already.
+            cached = self._cached
+            if cached is not None and self._fresh(cached):
+                return cached
+            self._cached = await self._fetch()
+            return self._cached
+
+    def invalidate(self, rejected: AccessToken | None = None) -> None:
+        """Forget the cached token (after an UNAUTHENTICATED). With `rejected`, only if it is still the cached
+        one: a caller holding an old token must not throw away the one another caller just fetched.
+        """
+        if rejected is None or self._cached == rejected:
+            self._cached = None
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    def _fresh(self, token: AccessToken) -> bool:
+        return self._clock() < token.expires_at - self._expiry_delta
+
+    async def _fetch(self) -> AccessToken:
+        form = {
+            "client_assertion": make_client_assertion(self._client_id, self._secret, now=self._wall_clock()),
+            "client_assertion_type": CLIENT_ASSERTION_TYPE,
+            "client_id": self._client_id.value,
+            "grant_type": "client_credentials",
+        }
+        self.fetch_count += 1
+        started = self._clock()
+        status_code: int | None = None
+        try:
+            try:
+                response = await self._http.post(
+                    self.token_url,
+                    data=form,
+                    headers={"User-Agent": self._user_agent, "Accept": "application/json"},
+                )
+            except httpx.HTTPError as exc:
+                # `from None`: httpx errors hold the request, and the request holds the signed assertion.
+                raise C1AuthUnavailableError(
+                    f"failed to get token from {self.token_url}: {type(exc).__name__}: {exc}"
+                ) from None
+            status_code = response.status_code
+            token = self._parse(response, requested_at=started)
+        except C1AuthError:
+            self.failure_count += 1
+            self._notify(ok=False, status_code=status_code, started=started)
+            log.warning("c1 token request failed", token_url=self.token_url, http_status=status_code)
+            raise
+        self._notify(ok=True, status_code=status_code, started=started)
+        log.debug("c1 token fetched", token_url=self.token_url, expires_in=round(token.expires_at - started))
+        return token
+
+    def _parse(self, response: httpx.Response, *, requested_at: float) -> AccessToken:
+        status = response.status_code
+        if status != httpx.codes.OK:
+            message = f"failed to get token: HTTP {status} {response.reason_phrase}".rstrip()
+            oauth_error = _oauth_error_code(response)
+            if oauth_error:
+                message += f" ({oauth_error})"
+            transient = status >= 500 or status in _TRANSIENT_HTTP_STATUSES
+            error_class = C1AuthUnavailableError if transient else C1AuthRejectedError
+            raise error_class(message, status_code=status)
+        try:
+            body = response.json()
+        except ValueError:
+            raise C1AuthRejectedError("token response is not JSON", status_code=status) from None
+        if not isinstance(body, dict):
+            raise C1AuthRejectedError("token response is not a JSON object", status_code=status)
+        value = body.get("access_token")
+        if not isinstance(value, str) or not value:
+            raise C1AuthRejectedError("token response has no access_token", status_code=status)
+        expires_in = body.get("expires_in", 0)
+        if isinstance(expires_in, bool) or not isinstance(expires_in, int | float) or expires_in < 0:
+            raise C1AuthRejectedError("token response has an invalid expires_in", status_code=status)
+        token_type = body.get("token_type", "")
+        return AccessToken(
+            value=value,
+            token_type=_normalise_token_type(token_type if isinstance(token_type, str) else ""),
+            # Measured from when we asked, so a slow response cannot make us trust the token too long.
+            expires_at=requested_at + float(expires_in),
+        )
+
+    def _notify(self, *, ok: bool, status_code: int | None, started: float) -> None:
+        if self._on_fetch is not None:
+            self._on_fetch(TokenFetch(ok=ok, status_code=status_code, seconds=self._clock() - started))
+
+
+def _normalise_token_type(token_type: str) -> str:
+    # golang.org/x/oauth2 Token.Type(): what Go puts in front of the token in the authorization header.
+    lowered = token_type.lower()
+    if lowered in ("", "bearer"):
+        return "Bearer"
+    if lowered == "mac":
+        return "MAC"
+    if lowered == "basic":
+        return "Basic"
+    return token_type
+
+
+def _oauth_error_code(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    code = body.get("error") if isinstance(body, dict) else None
+    return code if isinstance(code, str) and _OAUTH_ERROR_CODE.fullmatch(code) else None

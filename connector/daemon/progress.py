@@ -1,0 +1,80 @@
+"""One-shot progress on stderr (a live line on a terminal, periodic log lines otherwise) and the summary table."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any, TextIO
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+
+class Progress:
+    """A SyncObserver: counts stored rows per phase and resource type."""
+
+    def __init__(self, stream: TextIO, *, live: bool, log_every: float = 10.0) -> None:
+        self._stream = stream
+        self._live = live
+        self._log_every = log_every
+        self._last = 0.0
+        self._started = time.monotonic()
+        self.counts: Counter[tuple[str, str]] = Counter()
+
+    def page_stored(self, phase: str, resource_type_id: str, items: int) -> None:
+        self.counts[(phase, resource_type_id)] += items
+        now = time.monotonic()
+        if self._live:
+            self._stream.write("\r\x1b[K" + self._line(now))
+            self._stream.flush()
+        elif now - self._last >= self._log_every:
+            self._last = now
+            log.info("sync progress", **{f"{p}": n for p, n in self._totals().items()})
+
+    def finish(self) -> None:
+        if self._live:
+            self._stream.write("\r\x1b[K")
+            self._stream.flush()
+
+    def _totals(self) -> Counter[str]:
+        totals: Counter[str] = Counter()
+        for (phase, _), n in self.counts.items():
+            totals[phase] += n
+        return totals
+
+    def _line(self, now: float) -> str:
+        t = self._totals()
+        return (
+            f"syncing… {now - self._started:6.1f}s  resources {t['resources']:>8}  "
+            f"entitlements {t['entitlements']:>8}  grants {t['grants']:>8}"
+        )
+
+
+def summary_table(stats: dict[str, Any], requests: int, rate_limit_waits: int, waited: float, seconds: float) -> str:
+    """The closing table of a one-shot sync."""
+    resources = stats.get("resources_by_resource_type", {})
+    grants = stats.get("grants_by_resource_type", {})
+    entitlements = stats.get("entitlements_by_resource_type", {})
+    rows = [("resource type", "resources", "entitlements", "grants")]
+    for type_id in sorted(resources):
+        rows.append((type_id, str(resources[type_id]), str(entitlements.get(type_id, 0)), str(grants.get(type_id, 0))))
+    rows.append(
+        ("total", str(stats.get("resources", 0)), str(stats.get("entitlements", 0)), str(stats.get("grants", 0)))
+    )
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = [
+        "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.insert(len(lines) - 1, "  ".join("-" * w for w in widths))
+    lines += [
+        "",
+        f"Datadog requests   {requests}",
+        f"rate-limit waits   {rate_limit_waits} ({waited:.1f}s)",
+        f"seconds            {seconds:.1f}",
+    ]
+    return "\n".join(lines)

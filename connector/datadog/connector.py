@@ -1,0 +1,115 @@
+"""The Datadog connector as the baton layer sees it: its syncers, metadata and validation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from connector.baton.connector import ResourceSyncer
+from connector.baton.pb.c1.connector.v2 import connector_pb2, resource_pb2
+from connector.datadog.client import DatadogClient
+from connector.datadog.resources import types
+from connector.datadog.resources.keys import ApiKeySyncer, ServiceAccountAppKeySyncer
+from connector.datadog.resources.roles import RoleSyncer
+from connector.datadog.resources.schedules import ScheduleSyncer
+from connector.datadog.resources.teams import TeamSyncer
+from connector.datadog.resources.users import UserSyncer
+from connector.datadog.sites import SITES
+
+Capability = connector_pb2.Capability
+
+
+@dataclass(frozen=True, slots=True)
+class DatadogOptions:
+    """What to sync and allow; the meanings follow the Go connector's flags of the same names."""
+
+    site: str = "datadoghq.com"
+    sync_secrets: bool = False
+    sync_schedules: bool = False
+    sync_service_account_application_keys: bool = False
+    allow_org_api_key_deletion: bool = False
+    provisioning: bool = False
+
+    @property
+    def app_keys(self) -> bool:
+        return self.sync_secrets and self.sync_service_account_application_keys
+
+    @property
+    def schedules(self) -> bool:
+        # On-Call does not exist on us2.ddog-gov.com; asking would fail the sync with 404s.
+        site = SITES.get(self.site)
+        return self.sync_schedules and (site is None or site.supports_on_call)
+
+
+# Datadog permissions each type needs, as the Go connector advertises them (reference-connector.md §1e).
+_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    types.USER.id: ("user_access_invite", "user_access_manage"),
+    types.ROLE.id: ("user_access_manage",),
+    types.TEAM.id: ("user_access_manage",),
+    types.SCHEDULE.id: ("on_call_read",),
+    types.API_KEY.id: ("api_keys_read",),
+    types.SERVICE_ACCOUNT_APP_KEY.id: ("service_account_write", "org_app_keys_read"),
+}
+
+
+class DatadogConnector:
+    def __init__(self, client: DatadogClient, options: DatadogOptions) -> None:
+        self.client = client
+        self.options = options
+
+    async def validate(self) -> None:
+        await self.client.validate()
+
+    def syncers(self) -> Sequence[ResourceSyncer]:
+        out: list[ResourceSyncer] = [
+            UserSyncer(self.client, app_key_children=self.options.app_keys),
+            RoleSyncer(self.client),
+            TeamSyncer(self.client),
+        ]
+        if self.options.schedules:
+            out.append(ScheduleSyncer(self.client))
+        if self.options.sync_secrets:
+            out.append(ApiKeySyncer(self.client))
+        if self.options.app_keys:
+            out.append(ServiceAccountAppKeySyncer(self.client))
+        return out
+
+    def metadata(self) -> connector_pb2.ConnectorMetadata:
+        return connector_pb2.ConnectorMetadata(
+            display_name="Datadog",
+            help_url="/docs/baton/datadog",
+            description="Syncs Datadog users, roles, teams, On-Call schedules and keys; grants and revokes "
+            "role and team membership.",
+            capabilities=connector_pb2.ConnectorCapabilities(
+                resource_type_capabilities=[self._capability(s.resource_type()) for s in self.syncers()],
+                connector_capabilities=self._connector_capabilities(),
+            ),
+        )
+
+    def _capability(self, rtype: resource_pb2.ResourceType) -> connector_pb2.ResourceTypeCapability:
+        caps = [Capability.CAPABILITY_SYNC]
+        permissions = list(_PERMISSIONS.get(rtype.id, ()))
+        if self.options.provisioning and rtype.id in (types.ROLE.id, types.TEAM.id):
+            caps.append(Capability.CAPABILITY_PROVISION)
+        if rtype.id == types.USER.id and self.options.provisioning:
+            caps.append(Capability.CAPABILITY_ACCOUNT_PROVISIONING)
+        if rtype.id in (types.API_KEY.id, types.SERVICE_ACCOUNT_APP_KEY.id):
+            caps.append(Capability.CAPABILITY_SYNC_SECRETS)
+        if rtype.id == types.API_KEY.id and self.options.allow_org_api_key_deletion and self.options.provisioning:
+            caps.append(Capability.CAPABILITY_RESOURCE_DELETE)
+            permissions += ["api_keys_write", "api_keys_delete"]
+        return connector_pb2.ResourceTypeCapability(
+            resource_type=rtype,
+            capabilities=caps,
+            permissions=connector_pb2.CapabilityPermissions(
+                permissions=[connector_pb2.CapabilityPermission(permission=p) for p in permissions]
+            ),
+        )
+
+    def _connector_capabilities(self) -> list[connector_pb2.Capability.ValueType]:
+        caps = [Capability.CAPABILITY_SYNC, Capability.CAPABILITY_TARGETED_SYNC]
+        if self.options.provisioning:
+            caps += [Capability.CAPABILITY_PROVISION, Capability.CAPABILITY_ACCOUNT_PROVISIONING]
+        if self.options.sync_secrets:
+            caps.append(Capability.CAPABILITY_SYNC_SECRETS)
+        return caps

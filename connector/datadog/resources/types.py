@@ -1,0 +1,20 @@
+"""The resource types, with the ids, display names, traits and annotations of the Go connector.
+
+ConductorOne joins existing data on these ids, so they are copied exactly (reference-connector.md §2).
+"""
+
+from __future__ import annotations
+
+from connector.baton import builders as b
+from connector.baton.pb.c1.connector.v2 import annotation_resource_pb2
+
+_SKIP = annotation_resource_pb2.SkipEntitlementsAndGrants()
+
+USER = b.resource_type("user", "User", [b.Trait.TRAIT_USER], annotations=[_SKIP])
+ROLE = b.resource_type("role", "Role", [b.Trait.TRAIT_ROLE])
+TEAM = b.resource_type("team", "Team", [b.Trait.TRAIT_GROUP])
+SCHEDULE = b.resource_type("schedule", "Schedule", [b.Trait.TRAIT_GROUP])
+API_KEY = b.resource_type("api-key", "Organization API Key", [b.Trait.TRAIT_SECRET], annotations=[_SKIP])
+SERVICE_ACCOUNT_APP_KEY = b.resource_type(
+    "service-account-application-key", "Service Account Application Key", [b.Trait.TRAIT_SECRET], annotations=[_SKIP]
+)
