@@ -103,10 +103,6 @@ class DatadogClient:
     def stats(self) -> ClientStats:
         return self._t.stats
 
-    @property
-    def retry_policy(self) -> RetryPolicy:
-        return self._t.retry
-
     async def aclose(self) -> None:
         await self._t.aclose()
 
@@ -189,7 +185,7 @@ class DatadogClient:
             response = await self._t.request("GET", path, group="validate", api_key_only=True)
         except (Forbidden, Unauthorized) as exc:
             raise InvalidAPIKey(method="GET", path=path, status=exc.status, messages=exc.messages) from None
-        if response.json().get("valid") is not True:
+        if _json_object(response, "GET", path).get("valid") is not True:
             raise InvalidAPIKey(method="GET", path=path, status=response.status_code, messages=["valid is not true"])
         path = "/api/v2/users"
         try:
@@ -387,10 +383,7 @@ class DatadogClient:
         if at is not None:
             params["filter[at_ts]"] = at.isoformat()
         response = await self._t.request("GET", path, group="on_call", params=params)
-        payload = response.json()
-        if not isinstance(payload, dict):
-            raise UnexpectedResponse(method="GET", path=path, status=response.status_code, messages=["not an object"])
-        return _responders(schedule_id, payload)
+        return _responders(schedule_id, _json_object(response, "GET", path))
 
     # -- keys and service accounts ------------------------------------------------------------------
 
@@ -412,6 +405,18 @@ class DatadogClient:
         """Org-wide lookup (needs org_app_keys_read); used to find a key's owning service account."""
         path = f"/api/v2/application_keys/{_seg(key_id)}"
         return await self._item(ItemEnvelope[ApplicationKey], "GET", path, group="application_keys")
+
+
+def _json_object(response: httpx.Response, method: str, path: str) -> dict[str, Any]:
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        raise UnexpectedResponse(
+            method=method, path=path, status=response.status_code, messages=["body is not a JSON object"]
+        )
+    return payload
 
 
 def _wire_team_role(role: TeamRole) -> str | None:

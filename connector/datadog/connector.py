@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from connector.baton.connector import ResourceSyncer
+from connector.baton.connector import (
+    AccountManager,
+    ActionManager,
+    ResourceDeleter,
+    ResourceProvisioner,
+    ResourceSyncer,
+)
 from connector.baton.pb.c1.connector.v2 import connector_pb2, resource_pb2
 from connector.datadog.client import DatadogClient
 from connector.datadog.resources import types
@@ -113,3 +119,17 @@ class DatadogConnector:
         if self.options.sync_secrets:
             caps.append(Capability.CAPABILITY_SYNC_SECRETS)
         return caps
+
+    # -- provisioning (wired in connector/datadog/provisioning.py) ---------------------------------------
+
+    def provisioner(self, resource_type_id: str) -> ResourceProvisioner | None:
+        return None
+
+    def account_manager(self) -> AccountManager | None:
+        return None
+
+    def resource_deleter(self, resource_type_id: str) -> ResourceDeleter | None:
+        return None
+
+    def action_manager(self) -> ActionManager | None:
+        return None

@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Literal
 
+from connector.baton import errors as baton
+
 __all__ = [
     "Conflict",
     "DatadogError",
@@ -36,8 +38,12 @@ _MAX_MESSAGES = 10
 _REDACTED = "***"
 
 
-class DatadogError(Exception):
-    """Base of every error raised by the Datadog client."""
+class DatadogError(baton.ConnectorError):
+    """Base of every error raised by the Datadog client.
+
+    Each subclass is also the baton error of the same meaning, so the sync engine and the task runner
+    classify Datadog failures (retry, warn, fail) without a translation table of their own.
+    """
 
     kind: ClassVar[str] = "error"
 
@@ -71,35 +77,35 @@ class DatadogError(Exception):
         )
 
 
-class Invalid(DatadogError):
+class Invalid(DatadogError, baton.InvalidArgumentError):
     """400 or 422: the request body or parameters were rejected."""
 
     kind = "invalid request"
 
 
-class Unauthorized(DatadogError):
+class Unauthorized(DatadogError, baton.UnauthenticatedError):
     """401: credentials missing or not accepted."""
 
     kind = "unauthorized"
 
 
-class Forbidden(DatadogError):
+class Forbidden(DatadogError, baton.PermissionDeniedError):
     """403: the keys are not allowed to do this (Datadog also answers bad keys with 403)."""
 
     kind = "forbidden"
 
 
-class NotFound(DatadogError):
+class NotFound(DatadogError, baton.NotFoundError):
     kind = "not found"
 
 
-class Conflict(DatadogError):
+class Conflict(DatadogError, baton.AlreadyExistsError):
     """409: the object already exists or the change is already in place."""
 
     kind = "conflict"
 
 
-class RateLimited(DatadogError):
+class RateLimited(DatadogError, baton.RateLimitedError):
     """429 after the client's own rate-limit retries were used up."""
 
     kind = "rate limited"
@@ -120,13 +126,13 @@ class RateLimited(DatadogError):
         super().__init__(method=method, path=path, status=status, messages=messages, reason=reason)
 
 
-class Unavailable(DatadogError):
+class Unavailable(DatadogError, baton.UnavailableError):
     """5xx, timeouts and connection failures that outlasted the retry policy."""
 
     kind = "unavailable"
 
 
-class UnexpectedResponse(DatadogError):
+class UnexpectedResponse(DatadogError, baton.InternalError):
     """A 2xx whose body is not the JSON shape the endpoint documents."""
 
     kind = "unexpected response"

@@ -170,6 +170,3 @@ class RateLimiter:
         bucket = self._buckets.setdefault(name, _Bucket())
         bucket.remaining = 0
         bucket.reset_at = self._clock() + reset
-
-    def bucket_name(self, group: str) -> str | None:
-        return self._bucket_of_group.get(group)

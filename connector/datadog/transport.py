@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from connector.datadog.errors import DatadogError, RateLimited, Unavailable, error_for_response, scrub
-from connector.datadog.ratelimit import RateLimiter, RateLimitHeaders, WaitTooLong
+from connector.datadog.errors import DatadogError, RateLimited, Unavailable, error_for_response
+from connector.datadog.ratelimit import RateLimiter, RateLimitHeaders, Ticket, WaitTooLong
 from connector.datadog.retry import RetryPolicy
 from connector.datadog.stats import (
     ClientEvent,
@@ -75,7 +75,7 @@ class ApiTransport:
         api, app = _secret(api_key), _secret(app_key)
         if not api.get_secret_value() or not app.get_secret_value():
             raise ValueError("both the API key and the application key are required")
-        self._secrets = (api.get_secret_value(), app.get_secret_value())
+        self._secrets = (api, app)
         self._auth_full = _KeyAuth(api, app)
         # /api/v1/validate checks the API key alone; the official client sends only DD-API-KEY there.
         self._auth_api_only = _KeyAuth(api, None)
@@ -114,7 +114,12 @@ class ApiTransport:
 
     def error(self, status: int, method: str, path: str, response: httpx.Response) -> DatadogError:
         return error_for_response(
-            status, method=method, path=path, body=response.content, headers=response.headers, secrets=self._secrets
+            status,
+            method=method,
+            path=path,
+            body=response.content,
+            headers=response.headers,
+            secrets=[s.get_secret_value() for s in self._secrets],
         )
 
     async def request(
@@ -144,16 +149,14 @@ class ApiTransport:
                 ) from None
             started = self._clock()
             try:
-                async with self._semaphore:
-                    response = await self._http.request(method, path, params=params, json=json, auth=auth)
+                response = await self._attempt(ticket, method, path, params=params, json=json, auth=auth)
             except httpx.TransportError as exc:
-                self._limiter.release(ticket, None)
                 self._emit(RequestDone(group, method, None, self._clock() - started, attempt))
                 failures += 1
                 if failures < self.retry.max_attempts and self.retry.retryable_exception(exc, idempotent=idempotent):
                     await self._backoff(group, type(exc).__name__, failures, attempt)
                     continue
-                raise Unavailable(method=method, path=path, reason=scrub(type(exc).__name__, self._secrets)) from exc
+                raise Unavailable(method=method, path=path, reason=type(exc).__name__) from exc
             status = response.status_code
             self._limiter.release(ticket, response.headers, throttled=status == 429)
             self._emit(RequestDone(group, method, status, self._clock() - started, attempt))
@@ -177,6 +180,24 @@ class ApiTransport:
                 await self._backoff(group, f"http_{status}", failures, attempt)
                 continue
             raise self.error(status, method, path, response)
+
+    async def _attempt(
+        self,
+        ticket: Ticket,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, QueryValue] | None,
+        json: Any,
+        auth: httpx.Auth,
+    ) -> httpx.Response:
+        try:
+            async with self._semaphore:
+                return await self._http.request(method, path, params=params, json=json, auth=auth)
+        except BaseException:
+            # Also on cancellation: an unreleased first request of a group would block the group forever.
+            self._limiter.release(ticket, None)
+            raise
 
     async def _backoff(self, group: str, reason: str, failures: int, attempt: int) -> None:
         delay = self.retry.backoff(failures - 1, self._rng)

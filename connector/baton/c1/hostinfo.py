@@ -24,7 +24,9 @@ def default_host_id(environ: Mapping[str, str]) -> str:
     return value[:MAX_FIELD_LENGTH]
 
 
-def build_info(package: str = "/dummy/path", package_version: str = "0.0.0") -> baton_pb2.BatonServiceHelloRequest.BuildInfo:
+def build_info(
+    package: str = "/dummy/path", package_version: str = "0.0.0"
+) -> baton_pb2.BatonServiceHelloRequest.BuildInfo:
     """Go sends its runtime version, main module path and version; the defaults are Go's fallbacks."""
     return baton_pb2.BatonServiceHelloRequest.BuildInfo(
         lang_version=_cap(f"python{platform.python_version()}"),

@@ -71,6 +71,7 @@ def generate_org(
         org.current_user_id = human_ids[0]
 
     active_humans = [u for u in human_ids if org.users[u].status == "Active"] or human_ids
+    active_set = set(active_humans)
     n_teams = teams if teams is not None else max(3, min(500, users // 20))
     team_list = []
     for t in range(n_teams):
@@ -92,8 +93,8 @@ def generate_org(
     n_schedules = schedules if schedules is not None else max(1, min(200, n_teams // 5))
     staffed = [t for t in team_list if t.members] or team_list
     for s in range(n_schedules):
-        team = staffed[s % len(staffed)] if staffed else None
-        pool = [u for u in (team.members if team else {}) if u in active_humans] or active_humans[:5]
+        owner = staffed[s % len(staffed)] if staffed else None
+        pool = [u for u in (owner.members if owner else {}) if u in active_set] or active_humans[:5]
         layers = []
         for layer_no in range(1 + s % 2):
             members = rng.sample(pool, min(len(pool), 2 + rng.randrange(4))) if pool else []
@@ -113,7 +114,7 @@ def generate_org(
             name=f"Schedule {s:03d}",
             time_zone="UTC",
             layers=layers,
-            team_ids=[team.id] if team else [],
+            team_ids=[owner.id] if owner else [],
         )
         org.schedules[schedule.id] = schedule
 

@@ -14,7 +14,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from tests.fakes.datadog.catalog import DEFAULT_ROLE_PERMISSIONS, MANAGED_ROLES, ORG_ID, PERMISSIONS
+from tests.fakes.datadog.catalog import (
+    ADMIN_ROLE_ID,
+    DEFAULT_ROLE_PERMISSIONS,
+    MANAGED_ROLES,
+    ORG_ID,
+    PERMISSIONS,
+    READ_ONLY_ROLE_ID,
+    STANDARD_ROLE_ID,
+)
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -270,8 +278,14 @@ class Org:
                 description,
             )  # fmt: skip
         epoch = datetime(2019, 8, 13, 19, 50, 19, 22791, tzinfo=UTC)
+        privileged = {"admin", "user_access_manage", "user_access_invite", "org_app_keys_write", "api_keys_delete"}
+        grants = {
+            ADMIN_ROLE_ID: list(self.permissions),
+            STANDARD_ROLE_ID: [p.id for p in self.permissions.values() if p.name not in privileged],
+            READ_ONLY_ROLE_ID: [p.id for p in self.permissions.values() if p.display_type == "read"],
+        }
         for rid, name in MANAGED_ROLES:
-            self.add_role(name, id=rid, managed=True, created_at=epoch, permission_ids=list(self.permissions))
+            self.add_role(name, id=rid, managed=True, created_at=epoch, permission_ids=grants[rid])
 
     # -- ids and time -----------------------------------------------------------------------------
 
@@ -331,9 +345,6 @@ class Org:
         if self._sorted_users is None:
             self._sorted_users = sorted(self.users.values(), key=lambda u: ((u.name or "").lower(), u.email, u.id))
         return self._sorted_users
-
-    def users_changed(self) -> None:
-        self._sorted_users = None
 
     def update_user(self, user: User, **changes: Any) -> None:
         for key, value in changes.items():
@@ -492,5 +503,3 @@ class Org:
             restrictions=[r for r in raw.get("restrictions") or [] if isinstance(r, dict)],
             interval_raw={k: int(v) for k, v in interval.items() if isinstance(v, int)},
         )
-
-

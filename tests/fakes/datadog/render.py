@@ -27,9 +27,7 @@ from tests.fakes.datadog.org import (
 
 Json = dict[str, Any]
 
-LAST_USED_DESCRIPTION = (
-    "Timestamp of when this key was last used in the past ninety (90) days, null if no recent usage"
-)
+LAST_USED_DESCRIPTION = "Timestamp of when this key was last used in the past ninety (90) days, null if no recent usage"
 
 
 def ts(value: datetime | None) -> str | None:
@@ -119,21 +117,16 @@ def permission(p: Permission) -> Json:
             "group_name": p.group_name,
             "display_type": p.display_type,
             "restricted": p.restricted,
+            "name_aliases": [],
         },
     }
 
 
 def roles_included(users: list[User], org: Org) -> list[Json]:
     """`included` of a users list: the roles on the page, then their permissions."""
-    role_ids: dict[str, None] = {}
-    for u in users:
-        for r in u.role_ids:
-            role_ids.setdefault(r, None)
-    roles = [org.roles[r] for r in role_ids if r in org.roles]
-    perm_ids: dict[str, None] = {}
-    for r in roles:
-        for p in r.permission_ids:
-            perm_ids.setdefault(p, None)
+    role_ids = dict.fromkeys(rid for u in users for rid in u.role_ids)
+    roles = [org.roles[rid] for rid in role_ids if rid in org.roles]
+    perm_ids = dict.fromkeys(pid for r in roles for pid in r.permission_ids)
     return [role(r, org, user_count=False) for r in roles] + [
         permission(org.permissions[p]) for p in perm_ids if p in org.permissions
     ]
@@ -233,7 +226,12 @@ def team_reference(t: Team) -> Json:
     return {
         "type": "teams",
         "id": t.id,
-        "attributes": {"avatar": t.avatar or "", "description": t.description or "", "handle": t.handle, "name": t.name},
+        "attributes": {
+            "avatar": t.avatar or "",
+            "description": t.description or "",
+            "handle": t.handle,
+            "name": t.name,
+        },
     }
 
 
@@ -292,7 +290,12 @@ def policy(p: Policy) -> Json:
     return {
         "id": p.id,
         "type": "policies",
-        "attributes": {"name": p.name, "resolve_page_on_policy_end": p.resolve_page_on_policy_end, "retries": p.retries},
+        "attributes": {
+            "name": p.name,
+            "resolve_page_on_policy_end": p.resolve_page_on_policy_end,
+            "retries": p.retries,
+            "tags": [],
+        },
         "relationships": {
             "steps": {"data": [ref("steps", s.id) for s in p.steps]},
             "teams": {"data": [ref("teams", t) for t in p.team_ids]},

@@ -8,7 +8,7 @@ import random
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlencode
@@ -23,7 +23,7 @@ MAX_PAGE_SIZE = 100
 T = TypeVar("T")
 
 
-class Abort(Exception):  # noqa: N818 - control flow, not an error condition
+class Abort(Exception):
     """Raised by handlers to answer with `response`; the error middleware returns it."""
 
     def __init__(self, response: web.Response) -> None:
@@ -186,8 +186,10 @@ class Faults:
     error_status: int = 503
     seed: int = 0
     # (status, path prefix or None, method or None, reset seconds) served before anything else.
-    scripted: deque[tuple[int, str | None, str | None, int]] = field(default_factory=deque)
+    scripted: list[tuple[int, str | None, str | None, int]] = field(default_factory=list)
     rng: random.Random = field(init=False, repr=False)
+    # Tests script faults from their own thread while the server thread consumes them.
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -196,11 +198,21 @@ class Faults:
         self, status: int, *, times: int = 1, path: str | None = None, method: str | None = None, reset: int = 1
     ) -> None:
         """Answer the next `times` matching requests with `status` (429s carry X-RateLimit-Reset)."""
-        for _ in range(times):
-            self.scripted.append((status, path, method.upper() if method else None, reset))
+        with self.lock:
+            self.scripted.extend([(status, path, method.upper() if method else None, reset)] * times)
+
+    def take_scripted(self, method: str, path: str) -> tuple[int, int] | None:
+        """(status, reset) of the first scripted fault matching this request, consumed."""
+        with self.lock:
+            for i, (status, prefix, want, reset) in enumerate(self.scripted):
+                if (prefix is None or path.startswith(prefix)) and (want is None or want == method):
+                    del self.scripted[i]
+                    return status, reset
+        return None
 
     def clear(self) -> None:
-        self.scripted.clear()
+        with self.lock:
+            self.scripted.clear()
         self.error_rate = self.throttle_rate = self.latency = 0.0
 
 
@@ -262,7 +274,7 @@ class State:
     seen: deque[Seen] = field(default_factory=lambda: deque(maxlen=200_000))
     throttled: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    clock: Any = time.time
+    clock: Callable[[], float] = time.time
 
 
 STATE: web.AppKey[State] = web.AppKey("state", State)

@@ -1,0 +1,541 @@
+"""The BatonService client a daemon uses to talk to ConductorOne (service-mode.md §1.6, §1.7, §2, §3.5 to §3.7).
+
+One long-lived TLS channel (the Go client dials per RPC; the wire does not care), an `authorization: Bearer`
+header on every call, `host_id` on every request, a per-call deadline, and one retry with a fresh token when
+the server answers UNAUTHENTICATED. Failures come out as `C1TransientError` (back off, try again) or
+`C1FatalError` (this call will not succeed as is); the scheduler on top decides what that means for the task
+or the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import io
+import os
+import re
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, TypeVar, cast
+
+import grpc
+import grpc.aio
+import structlog
+from google.protobuf import any_pb2
+from google.protobuf.message import Message
+from google.rpc import status_pb2
+
+from connector.baton.c1 import hostinfo
+from connector.baton.c1.credentials import C1Endpoints, ClientId, ClientSecret, resolve_endpoints, split_host_port
+from connector.baton.c1.errors import C1TransientError, classify_status
+from connector.baton.c1.token import BATON_SDK_VERSION, TokenFetch, TokenSource
+from connector.baton.pb.c1.connector.v2 import connector_pb2
+from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2, baton_pb2_grpc
+
+UPLOAD_CHUNK_SIZE: Final = 512 * 1024
+MAX_UPLOAD_CHUNK_SIZE: Final = 1024 * 1024
+MAX_ANNOTATIONS: Final = 16
+MAX_PAGE_SIZE: Final = 100
+
+_TASK_ID = re.compile(r"[a-zA-Z0-9]{27}")
+_GRPC_ROOTS_ENV = "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"
+_SSL_CERT_FILE_ENV = "SSL_CERT_FILE"
+
+DEFAULT_CHANNEL_OPTIONS: Final[tuple[tuple[str, int], ...]] = (
+    # Pings only while a call is open and no more often than Go servers allow by default (5 min), so a
+    # server or proxy with default enforcement never answers GOAWAY too_many_pings; a dead connection under
+    # a long upload is still noticed.
+    ("grpc.keepalive_time_ms", 300_000),
+    ("grpc.keepalive_timeout_ms", 20_000),
+    ("grpc.keepalive_permit_without_calls", 0),
+    # grpc's default reconnect backoff grows to 120 s, which would keep failing polls fast long after C1 is
+    # back; the scheduler does its own backoff on top.
+    ("grpc.initial_reconnect_backoff_ms", 1_000),
+    ("grpc.max_reconnect_backoff_ms", 30_000),
+    ("grpc.max_receive_message_length", 32 * 1024 * 1024),
+)
+
+_Response = TypeVar("_Response")
+_Metadata = tuple[tuple[str, str], ...]
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CallTimeouts:
+    """Per-call deadlines in seconds (None: no deadline). Go sets only FinishTask's (30 s); a daemon that
+    must not hang forever on a half-open connection wants one on every call.
+    """
+
+    hello: float | None = 60.0
+    get_task: float | None = 60.0
+    heartbeat: float | None = 30.0
+    finish_task: float | None = 30.0
+    upload_attempt: float | None = 1800.0
+    """For one whole UploadAsset stream, so it bounds the size of c1z a slow link can carry."""
+
+
+@dataclass(frozen=True, slots=True)
+class RpcResult:
+    """What the `on_call` hook hears after every RPC attempt (for metrics)."""
+
+    method: str
+    code: str
+    """grpc status code name, `OK` on success."""
+    seconds: float
+
+
+def grpc_root_certificates(environ: Mapping[str, str]) -> bytes | None:
+    """Trust roots to give the channel, given the process environment.
+
+    None when GRPC_DEFAULT_SSL_ROOTS_FILE_PATH is set (grpc reads that file itself) or when no override is
+    set (grpc's bundled roots). Otherwise the SSL_CERT_FILE bundle, which httpx uses for the token endpoint, so
+    one setting decides trust for both connections to ConductorOne.
+    """
+    if environ.get(_GRPC_ROOTS_ENV):
+        return None
+    cert_file = environ.get(_SSL_CERT_FILE_ENV)
+    return Path(cert_file).read_bytes() if cert_file else None
+
+
+def grpc_proxy_from_env(environ: Mapping[str, str], endpoints: C1Endpoints) -> str | None:
+    """The proxy to give the channel (`proxy=`) when only upper-case proxy variables are set.
+
+    grpc reads only the lower-case `grpc_proxy` / `https_proxy` / `http_proxy` and `no_grpc_proxy` /
+    `no_proxy`. Go, httpx and curl also honour `HTTPS_PROXY` / `NO_PROXY`, the spelling Kubernetes manifests
+    usually use, so without this the token request would go through the proxy and the gRPC channel would not.
+    None when grpc will find a proxy by itself, or when none applies to the ConductorOne host.
+    """
+    if any(environ.get(name) for name in ("grpc_proxy", "https_proxy", "http_proxy")):
+        return None
+    proxy = environ.get("HTTPS_PROXY", "").strip()
+    if not proxy:
+        return None
+    host = split_host_port(endpoints.grpc_authority)[0].lower()
+    for entry in (environ.get("NO_PROXY") or environ.get("no_proxy") or "").split(","):
+        pattern = entry.strip().lower()
+        if pattern.startswith("[") or pattern.count(":") == 1:
+            with contextlib.suppress(ValueError):
+                pattern = split_host_port(pattern)[0]
+        if pattern == "*" or (pattern and (host == pattern.lstrip(".") or host.endswith("." + pattern.lstrip(".")))):
+            return None
+    return proxy if "://" in proxy else f"http://{proxy}"
+
+
+class BatonServiceClient:
+    """Async client of `c1.connectorapi.baton.v1.BatonService`. Use it from one event loop; close it when done.
+
+    `host_id` goes on every request (callers pass BATON_HOST_ID or the hostname; see
+    `hostinfo.default_host_id`). `api_host` is the BATON_C1_API_HOST value, if any. `root_certificates`
+    (PEM) replaces grpc's trust roots; see `grpc_root_certificates`. `proxy` (an http:// URL) sends the
+    channel through an HTTP CONNECT proxy; see `grpc_proxy_from_env`.
+    """
+
+    def __init__(
+        self,
+        *,
+        client_id: ClientId,
+        token_source: TokenSource,
+        host_id: str,
+        api_host: str | None = None,
+        root_certificates: bytes | None = None,
+        proxy: str | None = None,
+        user_agent: str | None = None,
+        timeouts: CallTimeouts | None = None,
+        channel_options: Sequence[tuple[str, int | str]] = (),
+        upload_chunk_size: int = UPLOAD_CHUNK_SIZE,
+        upload_retry_delays: Sequence[float] = (0.0, 1.0),
+        on_call: Callable[[RpcResult], None] | None = None,
+        owns_token_source: bool = False,
+    ) -> None:
+        if not 1 <= len(host_id) <= hostinfo.MAX_FIELD_LENGTH:
+            raise ValueError(f"host_id must be 1..{hostinfo.MAX_FIELD_LENGTH} characters")
+        if not 1 <= upload_chunk_size <= MAX_UPLOAD_CHUNK_SIZE:
+            raise ValueError(f"upload_chunk_size must be 1..{MAX_UPLOAD_CHUNK_SIZE} bytes")
+        self.endpoints: C1Endpoints = resolve_endpoints(client_id, api_host)
+        self.host_id = host_id
+        self.tokens = token_source
+        self.user_agent = user_agent or f"{client_id.client_name} baton-sdk/{BATON_SDK_VERSION}"
+        self.timeouts = timeouts or CallTimeouts()
+        self._root_certificates = root_certificates
+        self._channel_options: list[tuple[str, int | str]] = [
+            *DEFAULT_CHANNEL_OPTIONS,
+            ("grpc.primary_user_agent", self.user_agent),
+            *([("grpc.http_proxy", proxy)] if proxy else []),
+            *channel_options,
+        ]
+        self._upload_chunk_size = upload_chunk_size
+        self._upload_retry_delays = tuple(upload_retry_delays)
+        self._on_call = on_call
+        self._owns_token_source = owns_token_source
+        self._channel: grpc.aio.Channel | None = None
+        self._stub: baton_pb2_grpc.BatonServiceAsyncStub | None = None
+
+    @classmethod
+    def from_credentials(
+        cls,
+        client_id: ClientId,
+        secret: ClientSecret,
+        *,
+        host_id: str,
+        api_host: str | None = None,
+        root_certificates: bytes | None = None,
+        proxy: str | None = None,
+        token_verify: ssl.SSLContext | None = None,
+        token_timeout: float = 60.0,
+        timeouts: CallTimeouts | None = None,
+        on_call: Callable[[RpcResult], None] | None = None,
+        on_token_fetch: Callable[[TokenFetch], None] | None = None,
+    ) -> BatonServiceClient:
+        """A client with its own token source, closed along with it."""
+        tokens = TokenSource(
+            client_id, secret, api_host=api_host, verify=token_verify, timeout=token_timeout, on_fetch=on_token_fetch
+        )
+        return cls(
+            client_id=client_id,
+            token_source=tokens,
+            host_id=host_id,
+            api_host=api_host,
+            root_certificates=root_certificates,
+            proxy=proxy,
+            timeouts=timeouts,
+            on_call=on_call,
+            owns_token_source=True,
+        )
+
+    def __repr__(self) -> str:
+        return f"BatonServiceClient(target={self.endpoints.grpc_target!r}, host_id={self.host_id!r})"
+
+    async def __aenter__(self) -> BatonServiceClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._channel is not None:
+            channel, self._channel, self._stub = self._channel, None, None
+            await channel.close()
+        if self._owns_token_source:
+            await self.tokens.aclose()
+
+    # ---- RPCs -------------------------------------------------------------------------------------------
+
+    async def hello(
+        self,
+        connector_metadata: connector_pb2.ConnectorMetadata,
+        *,
+        task_id: str = "",
+        build_info: baton_pb2.BatonServiceHelloRequest.BuildInfo | None = None,
+        os_info: baton_pb2.BatonServiceHelloRequest.OSInfo | None = None,
+        annotations: Sequence[any_pb2.Any] = (),
+    ) -> baton_pb2.BatonServiceHelloResponse:
+        """Startup Hello (empty `task_id`) or the answer to a `hello` task (its id). OS and build info default
+        to this host's (`hostinfo`); C1 rejects a Hello with empty OS fields.
+        """
+        if task_id:
+            _check_task_id(task_id)
+        if not 1 <= len(connector_metadata.display_name) <= 1024:
+            raise ValueError("connector_metadata.display_name is required (1..1024 characters)")
+        request = baton_pb2.BatonServiceHelloRequest(
+            host_id=self.host_id,
+            task_id=task_id,
+            build_info=build_info or hostinfo.build_info(),
+            os_info=os_info or hostinfo.os_info(),
+            connector_metadata=connector_metadata,
+            annotations=_check_annotations(annotations),
+        )
+        stub = self._ensure_stub()
+        response: baton_pb2.BatonServiceHelloResponse = await self._call(
+            "Hello", lambda md: stub.Hello(request, metadata=md, timeout=self.timeouts.hello)
+        )
+        return response
+
+    async def get_task(self) -> baton_pb2.BatonServiceGetTaskResponse:
+        """One poll. An unset `task` or a `none` task means no work; `next_poll` paces the next call (§3.2)."""
+        request = baton_pb2.BatonServiceGetTaskRequest(host_id=self.host_id)
+        stub = self._ensure_stub()
+        response: baton_pb2.BatonServiceGetTaskResponse = await self._call(
+            "GetTask", lambda md: stub.GetTask(request, metadata=md, timeout=self.timeouts.get_task)
+        )
+        return response
+
+    async def get_tasks(
+        self, page_size: int, known_task_ids: Sequence[str] = ()
+    ) -> baton_pb2.BatonServiceGetTasksResponse:
+        """The batched poll of §3.3 (BATON_GET_TASKS)."""
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
+        for task_id in known_task_ids:
+            _check_task_id(task_id)
+        request = baton_pb2.BatonServiceGetTasksRequest(
+            host_id=self.host_id, page_size=page_size, known_task_ids=known_task_ids
+        )
+        stub = self._ensure_stub()
+        response: baton_pb2.BatonServiceGetTasksResponse = await self._call(
+            "GetTasks", lambda md: stub.GetTasks(request, metadata=md, timeout=self.timeouts.get_task)
+        )
+        return response
+
+    async def heartbeat(
+        self, task_id: str, annotations: Sequence[any_pb2.Any] = ()
+    ) -> baton_pb2.BatonServiceHeartbeatResponse:
+        """Keep a running task claimed; `cancelled` in the answer means stop it (§3.6)."""
+        _check_task_id(task_id)
+        request = baton_pb2.BatonServiceHeartbeatRequest(
+            host_id=self.host_id, task_id=task_id, annotations=_check_annotations(annotations)
+        )
+        stub = self._ensure_stub()
+        response: baton_pb2.BatonServiceHeartbeatResponse = await self._call(
+            "Heartbeat", lambda md: stub.Heartbeat(request, metadata=md, timeout=self.timeouts.heartbeat)
+        )
+        return response
+
+    async def finish_task(
+        self,
+        task_id: str,
+        *,
+        response: Message | None = None,
+        error: status_pb2.Status | None = None,
+        non_retryable: bool = False,
+        annotations: Sequence[any_pb2.Any] = (),
+    ) -> baton_pb2.BatonServiceFinishTaskResponse:
+        """Report a task's outcome (§3.5).
+
+        Success: leave `error` unset; `response` (a connector response, packed into Any unless it already is
+        one) and `annotations` go into `success`, and `status` stays unset. Failure: pass `error` (a
+        google.rpc.Status with a non-OK code); it becomes `status`, and `error{non_retryable, annotations}` is
+        the final state. The deadline (30 s) is the call's own: a caller whose task was cancelled should
+        still be able to send this, so it should not cancel the awaiting coroutine.
+        """
+        _check_task_id(task_id)
+        request = baton_pb2.BatonServiceFinishTaskRequest(host_id=self.host_id, task_id=task_id)
+        checked_annotations = _check_annotations(annotations)
+        if error is not None:
+            if response is not None:
+                raise ValueError("a failed task carries no response (Go never sets error.response)")
+            if error.code == 0:
+                raise ValueError("an error status needs a non-OK code")
+            request.status.CopyFrom(error)
+            request.error.non_retryable = non_retryable
+            request.error.annotations.extend(checked_annotations)
+        else:
+            if non_retryable:
+                raise ValueError("non_retryable only applies to a failed task")
+            request.success.annotations.extend(checked_annotations)
+            if response is not None:
+                request.success.response.CopyFrom(_to_any(response))
+        stub = self._ensure_stub()
+        result: baton_pb2.BatonServiceFinishTaskResponse = await self._call(
+            "FinishTask", lambda md: stub.FinishTask(request, metadata=md, timeout=self.timeouts.finish_task)
+        )
+        return result
+
+    async def upload_asset(
+        self, task_id: str, path: str | os.PathLike[str], *, annotations: Sequence[any_pb2.Any] = ()
+    ) -> int:
+        """Stream a file with UploadAsset (§3.7) and return the number of bytes sent (the file's size).
+
+        metadata, then `upload_chunk_size` (512 KiB) data messages, then eof with the raw SHA-256 of what was
+        sent. The file is read chunk by chunk, so memory does not grow with its size. Up to three attempts
+        (after 0 s, then 1 s) when the failure is transient; each re-reads the file from the start.
+        """
+        _check_task_id(task_id)
+        metadata_message = baton_pb2.BatonServiceUploadAssetRequest(
+            metadata=baton_pb2.BatonServiceUploadAssetRequest.UploadMetadata(
+                host_id=self.host_id, task_id=task_id, annotations=_check_annotations(annotations)
+            )
+        )
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                sent: int = await self._call(
+                    "UploadAsset", lambda md: self._upload_once(metadata_message, Path(path), md)
+                )
+            except C1TransientError as exc:
+                if attempt > len(self._upload_retry_delays):
+                    raise
+                delay = self._upload_retry_delays[attempt - 1]
+                log.warning(
+                    "c1 upload attempt failed, retrying",
+                    task_id=task_id,
+                    attempt=attempt,
+                    code=exc.code.name if exc.code else None,
+                    retry_in=delay,
+                )
+                await asyncio.sleep(delay)
+            else:
+                return sent
+
+    # ---- plumbing ---------------------------------------------------------------------------------------
+
+    def _ensure_stub(self) -> baton_pb2_grpc.BatonServiceAsyncStub:
+        # Made on first use so the channel binds to the loop that runs the calls.
+        if self._stub is None:
+            credentials = grpc.ssl_channel_credentials(root_certificates=self._root_certificates)
+            self._channel = grpc.aio.secure_channel(
+                self.endpoints.grpc_target, credentials, options=self._channel_options
+            )
+            # The generated stub's overloads cannot see an aio channel (grpc is untyped here).
+            self._stub = cast("baton_pb2_grpc.BatonServiceAsyncStub", baton_pb2_grpc.BatonServiceStub(self._channel))
+        return self._stub
+
+    async def _call(self, method: str, attempt: Callable[[_Metadata], Awaitable[_Response]]) -> _Response:
+        """Run one RPC attempt with a token; on UNAUTHENTICATED drop that token and try once more."""
+        for auth_retry in (False, True):
+            token = await self.tokens.token()
+            started = time.monotonic()
+            try:
+                result = await attempt((("authorization", token.authorization),))
+            except grpc.aio.AioRpcError as exc:
+                code: grpc.StatusCode = exc.code()
+                self._observe(method, code.name, started)
+                if code == grpc.StatusCode.UNAUTHENTICATED and not auth_retry:
+                    self.tokens.invalidate(token)
+                    log.info("c1 rejected the access token, fetching a new one", method=method)
+                    continue
+                details = (exc.details() or "").replace(token.value, "<token>")
+                error_class = classify_status(code)
+                log.debug("c1 call failed", method=method, code=code.name, details=details)
+                raise error_class(f"{method}: {code.name}: {details}", code=code, method=method) from exc
+            self._observe(method, "OK", started)
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _upload_once(
+        self, metadata_message: baton_pb2.BatonServiceUploadAssetRequest, path: Path, md: _Metadata
+    ) -> int:
+        # Opened before the call starts, so a missing file is an OSError and not a half-made upload.
+        reader = await asyncio.to_thread(path.open, "rb")
+        try:
+            call = self._ensure_stub().UploadAsset(metadata=md, timeout=self.timeouts.upload_attempt)
+            first_status: list[tuple[grpc.StatusCode, str] | None] = []
+            call.add_done_callback(lambda done: first_status.append(_settled_status(done)))
+            try:
+                sent, complete = await self._stream_upload(call, metadata_message, reader)
+            except BaseException:
+                call.cancel()
+                raise
+            try:
+                await call
+            except grpc.aio.AioRpcError as exc:
+                raise _server_status(exc, first_status[0] if first_status else None) from None
+            if not complete:
+                # An OK for a stream that never reached eof cannot mean the asset arrived whole.
+                raise grpc.aio.AioRpcError(
+                    grpc.StatusCode.DATA_LOSS, details="the server ended the upload before its end"
+                )
+            return sent
+        finally:
+            reader.close()
+
+    async def _stream_upload(
+        self,
+        call: grpc.aio.StreamUnaryCall,
+        metadata_message: baton_pb2.BatonServiceUploadAssetRequest,
+        reader: io.BufferedReader,
+    ) -> tuple[int, bool]:
+        """Write the whole stream; returns the data bytes written and whether everything up to the half-close
+        went out.
+        """
+        Request = baton_pb2.BatonServiceUploadAssetRequest
+        digest = hashlib.sha256()
+        sent = 0
+        try:
+            await call.write(metadata_message)
+            while chunk := await asyncio.to_thread(reader.read, self._upload_chunk_size):
+                digest.update(chunk)
+                await call.write(Request(data=Request.UploadData(data=chunk)))
+                sent += len(chunk)
+            await call.write(Request(eof=Request.UploadEOF(sha256_checksum=digest.digest())))
+            await call.done_writing()
+        except (asyncio.InvalidStateError, grpc.aio.AioRpcError):
+            # The server ended the call before we finished writing. grpc then fails the write with INTERNAL
+            # ("Internal error from Core") or InvalidStateError; the server's own status only comes from
+            # awaiting the call, which the caller does next.
+            return sent, False
+        return sent, True
+
+    def _observe(self, method: str, code: str, started: float) -> None:
+        seconds = time.monotonic() - started
+        log.debug("c1 call", method=method, code=code, seconds=round(seconds, 3))
+        if self._on_call is not None:
+            self._on_call(RpcResult(method=method, code=code, seconds=seconds))
+
+
+_CORE_WRITE_FAILURE = "Internal error from Core"
+
+
+def _settled_status(call: grpc.aio.Call) -> tuple[grpc.StatusCode, str] | None:
+    """The status a finished call holds right now, read without yielding to the loop.
+
+    Called from a done callback, which grpc runs synchronously the first time it sets the status, so this
+    sees the first status even when grpc overwrites it a moment later (see `_server_status`).
+    """
+    # Runs inside grpc's status bookkeeping: nothing may escape from here.
+    try:
+        code_coroutine, details_coroutine = call.code(), call.details()
+        try:
+            code_coroutine.send(None)
+        except StopIteration as code_result:
+            try:
+                details_coroutine.send(None)
+            except StopIteration as details_result:
+                return code_result.value, details_result.value or ""
+        code_coroutine.close()
+        details_coroutine.close()
+    except Exception:
+        log.debug("could not read an upload's first status", exc_info=True)
+    return None
+
+
+def _server_status(error: grpc.aio.AioRpcError, first: tuple[grpc.StatusCode, str] | None) -> grpc.aio.AioRpcError:
+    """The server's status of an upload it ended while we were still writing.
+
+    grpc.aio then fails our pending write and records INTERNAL "Internal error from Core" as the call's
+    status; when the server's status had arrived first, that overwrites it for good. Without the real code
+    an UNAUTHENTICATED would not refresh the token and an INVALID_ARGUMENT would be retried as transient.
+    """
+    if (
+        error.code() == grpc.StatusCode.INTERNAL
+        and error.details() == _CORE_WRITE_FAILURE
+        and first is not None
+        and first[1] != _CORE_WRITE_FAILURE
+    ):
+        return grpc.aio.AioRpcError(first[0], error.initial_metadata(), grpc.aio.Metadata(), first[1])
+    return error
+
+
+def _check_task_id(task_id: str) -> None:
+    if not _TASK_ID.fullmatch(task_id):
+        raise ValueError("task_id must be 27 ASCII letters or digits")
+
+
+def _check_annotations(annotations: Sequence[any_pb2.Any]) -> Sequence[any_pb2.Any]:
+    if len(annotations) > MAX_ANNOTATIONS:
+        raise ValueError(f"at most {MAX_ANNOTATIONS} annotations")
+    return annotations
+
+
+def _to_any(message: Message) -> any_pb2.Any:
+    if isinstance(message, any_pb2.Any):
+        return message
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+__all__ = [
+    "DEFAULT_CHANNEL_OPTIONS",
+    "UPLOAD_CHUNK_SIZE",
+    "BatonServiceClient",
+    "CallTimeouts",
+    "RpcResult",
+    "grpc_proxy_from_env",
+    "grpc_root_certificates",
+]

@@ -1,0 +1,527 @@
+"""BatonServiceClient end to end against the fake ConductorOne over TLS (trusting only the fake's CA)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import tracemalloc
+from pathlib import Path
+
+import grpc
+import pytest
+from google.protobuf import any_pb2
+from google.rpc import status_pb2
+
+from connector.baton.c1 import (
+    BatonServiceClient,
+    C1FatalError,
+    C1TransientError,
+    CallTimeouts,
+    RpcResult,
+    TokenSource,
+    grpc_proxy_from_env,
+    grpc_root_certificates,
+    parse_client_id,
+    parse_client_secret,
+    resolve_endpoints,
+)
+from connector.baton.pb.c1.connector.v2 import annotation_etag_pb2, connector_pb2, grant_pb2, resource_pb2
+from tests.baton.c1.conftest import LeakGuard, make_client
+from tests.fakes.c1 import FakeC1, make_task
+from tests.fakes.c1.proxy import ConnectProxy
+
+ROOT = Path(__file__).resolve().parents[3]
+CHUNK = 512 * 1024
+METADATA = connector_pb2.ConnectorMetadata(display_name="Test connector", description="for tests")
+
+
+def _write_random(path: Path, size: int) -> bytes:
+    data = os.urandom(size)
+    path.write_bytes(data)
+    return data
+
+
+# ---- the happy path, call by call -----------------------------------------------------------------------------
+
+
+async def test_hello_carries_host_id_metadata_os_info_token_and_user_agent(
+    fake: FakeC1, client: BatonServiceClient
+) -> None:
+    await client.hello(METADATA)
+    (hello,) = fake.recorded().hellos
+    assert hello.host_id == "test-host"
+    assert hello.task_id == ""
+    assert hello.connector_metadata == METADATA
+    assert all(getattr(hello.os_info, name) for name in ("hostname", "os", "kernel_arch", "virtualization_system"))
+    assert hello.build_info.lang_version.startswith("python3.")
+    (call,) = fake.recorded().calls
+    assert call.authorization
+    name = parse_client_id(fake.client_id).client_name
+    assert call.user_agent.startswith(f"{name} baton-sdk/v0.25.0 grpc-python")
+
+
+async def test_hello_answering_a_task_carries_its_id(fake: FakeC1, client: BatonServiceClient) -> None:
+    task = make_task("hello")
+    await client.hello(METADATA, task_id=task.id)
+    assert fake.recorded().hellos[0].task_id == task.id
+    with pytest.raises(ValueError, match="task_id"):
+        await client.hello(METADATA, task_id="short")
+    with pytest.raises(ValueError, match="display_name"):
+        await client.hello(connector_pb2.ConnectorMetadata())
+
+
+async def test_get_task_returns_the_enqueued_task_then_none(fake: FakeC1, client: BatonServiceClient) -> None:
+    task = make_task("grant")
+    task.grant.principal.id.resource_type = "user"
+    task.grant.principal.id.resource = "u-1"
+    fake.enqueue(task)
+    fake.set_polling(next_poll=2.5)
+    first = await client.get_task()
+    assert first.task == task
+    assert first.task.WhichOneof("task_type") == "grant"
+    second = await client.get_task()
+    assert not second.HasField("task")
+    assert second.next_poll.ToTimedelta().total_seconds() == 2.5
+    assert fake.recorded().get_task_count == 2
+
+
+async def test_get_tasks_skips_known_ids(fake: FakeC1, client: BatonServiceClient) -> None:
+    known, fresh = make_task("sync_full"), make_task("revoke")
+    fake.enqueue(known)
+    fake.enqueue(fresh)
+    response = await client.get_tasks(page_size=5, known_task_ids=[known.id])
+    assert [task.id for task in response.tasks] == [fresh.id]
+    assert fake.recorded().get_tasks_requests[0].host_id == "test-host"
+
+
+async def test_heartbeat_is_recorded_and_reports_cancellation(fake: FakeC1, client: BatonServiceClient) -> None:
+    task = make_task("sync_full")
+    fake.set_polling(next_heartbeat=7)
+    first = await client.heartbeat(task.id)
+    assert not first.cancelled
+    assert first.next_heartbeat.seconds == 7
+    fake.cancel_task(task.id)
+    assert (await client.heartbeat(task.id)).cancelled
+    beats = fake.recorded().heartbeats
+    assert [(beat.host_id, beat.task_id) for beat in beats] == [("test-host", task.id)] * 2
+
+
+async def test_finish_task_success_packs_the_response(fake: FakeC1, client: BatonServiceClient) -> None:
+    task = make_task("grant")
+    response = grant_pb2.GrantManagerServiceGrantResponse(
+        grants=[grant_pb2.Grant(id="g-1", principal=resource_pb2.Resource(display_name="Alice"))]
+    )
+    annotation = any_pb2.Any()
+    annotation.Pack(annotation_etag_pb2.ETag(value="v1"))
+    await client.finish_task(task.id, response=response, annotations=[annotation])
+
+    (request,) = fake.recorded().finish_tasks[task.id]
+    assert request.host_id == "test-host"
+    assert request.WhichOneof("final_state") == "success"
+    assert not request.HasField("status")
+    assert request.success.response.type_url == "type.googleapis.com/c1.connector.v2.GrantManagerServiceGrantResponse"
+    unpacked = grant_pb2.GrantManagerServiceGrantResponse()
+    assert request.success.response.Unpack(unpacked)
+    assert unpacked == response
+    assert list(request.success.annotations) == [annotation]
+
+
+async def test_finish_task_error_sets_status_and_error(fake: FakeC1, client: BatonServiceClient) -> None:
+    task = make_task("revoke")
+    detail = any_pb2.Any()
+    detail.Pack(annotation_etag_pb2.ETag(value="why"))
+    status = status_pb2.Status(
+        code=grpc.StatusCode.FAILED_PRECONDITION.value[0], message="provisioning is not enabled", details=[detail]
+    )
+    await client.finish_task(task.id, error=status, non_retryable=True)
+    (request,) = fake.recorded().finish_tasks[task.id]
+    assert request.WhichOneof("final_state") == "error"
+    assert request.status == status
+    assert request.error.non_retryable
+    assert not request.error.HasField("response")
+    assert not request.HasField("success")
+
+
+async def test_finish_task_rejects_contradictions_before_sending(fake: FakeC1, client: BatonServiceClient) -> None:
+    task_id = make_task("grant").id
+    with pytest.raises(ValueError, match="no response"):
+        await client.finish_task(task_id, response=grant_pb2.Grant(), error=status_pb2.Status(code=2))
+    with pytest.raises(ValueError, match="non-OK"):
+        await client.finish_task(task_id, error=status_pb2.Status(code=0))
+    with pytest.raises(ValueError, match="non_retryable"):
+        await client.finish_task(task_id, non_retryable=True)
+    assert fake.recorded().calls == []
+
+
+def test_finish_task_deadline_defaults_to_thirty_seconds() -> None:
+    assert CallTimeouts().finish_task == 30.0
+
+
+async def test_call_deadline_is_enforced_as_transient(fake: FakeC1) -> None:
+    async with make_client(fake, timeouts=CallTimeouts(get_task=0.2)) as client:
+        fake.slow_down("GetTask", 1.0)
+        with pytest.raises(C1TransientError) as caught:
+            await client.get_task()
+    assert caught.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert caught.value.method == "GetTask"
+
+
+# ---- upload -----------------------------------------------------------------------------------------------------
+
+
+async def test_upload_multi_chunk_file_is_reassembled_with_matching_sha256(
+    fake: FakeC1, client: BatonServiceClient, tmp_path: Path
+) -> None:
+    task = make_task("sync_full")
+    size = 2 * 1024 * 1024 + 12345
+    data = _write_random(tmp_path / "sync.c1z", size)
+    assert await client.upload_asset(task.id, tmp_path / "sync.c1z") == size
+
+    (upload,) = fake.recorded().uploads
+    assert upload.ok, upload.error
+    assert (upload.host_id, upload.task_id, upload.size) == ("test-host", task.id, size)
+    assert upload.chunk_sizes == [CHUNK] * 4 + [12345]
+    assert upload.received_sha256 == hashlib.sha256(data).digest()
+    assert len(upload.received_sha256) == 32
+    assert upload.path is not None
+    assert upload.path.read_bytes() == data
+
+
+async def test_upload_of_an_empty_file_sends_no_data(fake: FakeC1, client: BatonServiceClient, tmp_path: Path) -> None:
+    (tmp_path / "empty").write_bytes(b"")
+    assert await client.upload_asset(make_task("sync_full").id, tmp_path / "empty") == 0
+    (upload,) = fake.recorded().uploads
+    assert upload.ok
+    assert upload.chunk_sizes == []
+    assert upload.received_sha256 == hashlib.sha256(b"").digest()
+
+
+async def test_upload_memory_does_not_grow_with_file_size(
+    fake: FakeC1, client: BatonServiceClient, tmp_path: Path
+) -> None:
+    size = 32 * 1024 * 1024
+    path = tmp_path / "big.c1z"
+    with path.open("wb") as sink:
+        for _ in range(size // (1024 * 1024)):
+            sink.write(os.urandom(1024 * 1024))
+    await client.hello(METADATA)  # connect and fetch the token outside the measurement
+    tracemalloc.start()
+    try:
+        sent = await client.upload_asset(make_task("sync_full").id, path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert sent == size
+    assert fake.recorded().uploads[0].ok
+    # A handful of 512 KiB chunks in flight (ours and the in-process fake's), never the file.
+    assert peak < 8 * 1024 * 1024, peak
+    print(f"upload of {size} bytes peaked at {peak} traced bytes")
+
+
+async def test_upload_retries_transient_failures_then_succeeds(fake: FakeC1, tmp_path: Path) -> None:
+    data = _write_random(tmp_path / "f", CHUNK + 1)
+    fake.fail_next("UploadAsset", grpc.StatusCode.UNAVAILABLE, times=2)
+    async with make_client(fake, upload_retry_delays=(0.0, 0.05)) as client:
+        assert await client.upload_asset(make_task("sync_full").id, tmp_path / "f") == len(data)
+    assert [call.code for call in fake.recorded().calls_to("UploadAsset")] == ["UNAVAILABLE", "UNAVAILABLE", "OK"]
+    assert fake.recorded().uploads[-1].received_sha256 == hashlib.sha256(data).digest()
+
+
+async def test_upload_gives_up_after_three_attempts(fake: FakeC1, tmp_path: Path) -> None:
+    _write_random(tmp_path / "f", 10)
+    fake.fail_next("UploadAsset", grpc.StatusCode.UNAVAILABLE, times=5)
+    async with make_client(fake, upload_retry_delays=(0.0, 0.05)) as client:
+        with pytest.raises(C1TransientError):
+            await client.upload_asset(make_task("sync_full").id, tmp_path / "f")
+    assert len(fake.recorded().calls_to("UploadAsset")) == 3
+
+
+@pytest.mark.parametrize("size", [10, 3 * CHUNK])
+async def test_upload_does_not_retry_a_fatal_failure(
+    fake: FakeC1, client: BatonServiceClient, tmp_path: Path, size: int
+) -> None:
+    # The fake rejects the stream before reading it, so the rejection races our writes: grpc then reports
+    # INTERNAL "Internal error from Core" unless the client recovers the server's status. Repeat to hit the race.
+    _write_random(tmp_path / "f", size)
+    for attempt in range(1, 11):
+        fake.fail_next("UploadAsset", grpc.StatusCode.INVALID_ARGUMENT)
+        with pytest.raises(C1FatalError) as caught:
+            await client.upload_asset(make_task("sync_full").id, tmp_path / "f")
+        assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+        assert "scripted INVALID_ARGUMENT" in str(caught.value)
+        assert len(fake.recorded().calls_to("UploadAsset")) == attempt
+
+
+async def test_upload_with_a_revoked_token_refreshes_it(
+    fake: FakeC1, client: BatonServiceClient, tmp_path: Path
+) -> None:
+    data = _write_random(tmp_path / "f", 3 * CHUNK)
+    for _ in range(5):
+        await client.get_task()
+        fake.revoke_tokens()
+        assert await client.upload_asset(make_task("sync_full").id, tmp_path / "f") == len(data)
+    codes = [call.code for call in fake.recorded().calls_to("UploadAsset")]
+    assert codes == ["UNAUTHENTICATED", "OK"] * 5
+    assert all(upload.ok for upload in fake.recorded().uploads)
+
+
+async def test_upload_answered_ok_before_its_end_is_not_success(fake: FakeC1, tmp_path: Path) -> None:
+    data = _write_random(tmp_path / "f", 8 * CHUNK)
+    fake.accept_uploads_early(times=1)
+    async with make_client(fake, upload_retry_delays=(0.0, 0.0)) as client:
+        assert await client.upload_asset(make_task("sync_full").id, tmp_path / "f") == len(data)
+    uploads = fake.recorded().uploads
+    assert [upload.ok for upload in uploads] == [False, True]
+    assert uploads[1].received_sha256 == hashlib.sha256(data).digest()
+
+
+async def test_upload_of_a_missing_file_sends_nothing(fake: FakeC1, client: BatonServiceClient, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        await client.upload_asset(make_task("sync_full").id, tmp_path / "missing")
+    assert fake.recorded().calls_to("UploadAsset") == []
+
+
+# ---- tokens on the channel ------------------------------------------------------------------------------------
+
+
+async def test_short_lived_tokens_keep_working_via_unauthenticated_refetch_retry(leak_guard: LeakGuard) -> None:
+    # The server honours tokens for 1 s but advertises 3 s (a skewed clock, or a revocation), and the client
+    # keeps a token to its advertised end: expiry shows up as UNAUTHENTICATED every second or so.
+    with FakeC1(expires_in=3, token_lifetime=1.0) as fake:
+        leak_guard.watch(fake)
+        async with make_client(fake, expiry_delta=0) as client:
+            deadline = time.monotonic() + 3.2
+            polls = 0
+            while time.monotonic() < deadline:
+                await client.get_task()
+                polls += 1
+                await asyncio.sleep(0.4)
+            fetches = client.tokens.fetch_count
+        codes = [call.code for call in fake.recorded().calls]
+    assert polls >= 7
+    assert codes.count("UNAUTHENTICATED") >= 2
+    # every rejection was followed by exactly one successful retry with a new token
+    for index, code in enumerate(codes):
+        if code == "UNAUTHENTICATED":
+            assert codes[index + 1] == "OK"
+    assert codes.count("OK") == polls
+    assert fetches == 1 + codes.count("UNAUTHENTICATED")
+
+
+async def test_tokens_shorter_than_the_expiry_delta_are_fetched_for_every_call(leak_guard: LeakGuard) -> None:
+    with FakeC1(expires_in=3) as fake:
+        leak_guard.watch(fake)
+        async with make_client(fake) as client:
+            for _ in range(3):
+                await client.get_task()
+            assert client.tokens.fetch_count == 3
+        assert [call.code for call in fake.recorded().calls] == ["OK"] * 3
+
+
+async def test_revoked_token_is_replaced_once(fake: FakeC1, client: BatonServiceClient) -> None:
+    await client.get_task()
+    fake.revoke_tokens()
+    await client.get_task()
+    assert [call.code for call in fake.recorded().calls] == ["OK", "UNAUTHENTICATED", "OK"]
+    assert client.tokens.fetch_count == 2
+
+
+async def test_unauthenticated_twice_is_fatal_after_one_retry(leak_guard: LeakGuard) -> None:
+    with FakeC1(token_lifetime=0) as fake:
+        leak_guard.watch(fake)
+        async with make_client(fake) as client:
+            with pytest.raises(C1FatalError) as caught:
+                await client.get_task()
+        assert caught.value.code == grpc.StatusCode.UNAUTHENTICATED
+        assert [call.code for call in fake.recorded().calls] == ["UNAUTHENTICATED"] * 2
+        assert len(fake.recorded().issued_tokens) == 2
+
+
+async def test_api_host_override_reaches_the_fake_and_aud_stays_the_tenant(leak_guard: LeakGuard) -> None:
+    with FakeC1(tenant_host="acme.conductor.one") as fake:
+        leak_guard.watch(fake)
+        assert fake.api_host == fake.address
+        async with make_client(fake) as client:
+            await client.get_task()
+        (record,) = fake.recorded().token_requests
+        assert record.ok, record.reason
+        assert record.claims is not None
+        assert record.claims["aud"] == "acme.conductor.one"
+
+
+# ---- failures -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "error_class"),
+    [
+        (grpc.StatusCode.PERMISSION_DENIED, C1FatalError),
+        (grpc.StatusCode.INVALID_ARGUMENT, C1FatalError),
+        (grpc.StatusCode.UNIMPLEMENTED, C1FatalError),
+        (grpc.StatusCode.FAILED_PRECONDITION, C1FatalError),
+        (grpc.StatusCode.NOT_FOUND, C1FatalError),
+        (grpc.StatusCode.UNAVAILABLE, C1TransientError),
+        (grpc.StatusCode.RESOURCE_EXHAUSTED, C1TransientError),
+        (grpc.StatusCode.INTERNAL, C1TransientError),
+        (grpc.StatusCode.UNKNOWN, C1TransientError),
+        (grpc.StatusCode.ABORTED, C1TransientError),
+    ],
+)
+async def test_status_codes_are_classified(
+    fake: FakeC1, client: BatonServiceClient, code: grpc.StatusCode, error_class: type[Exception]
+) -> None:
+    fake.fail_next("Heartbeat", code)
+    with pytest.raises(error_class) as caught:
+        await client.heartbeat(make_task("sync_full").id)
+    assert isinstance(caught.value, C1TransientError | C1FatalError)
+    assert caught.value.code == code
+    assert caught.value.method == "Heartbeat"
+    assert len(fake.recorded().calls) == 1  # no hidden retries
+
+
+@pytest.mark.parametrize("mode", ["refuse", "unavailable"])
+async def test_outage_is_transient_and_the_channel_recovers(
+    fake: FakeC1, client: BatonServiceClient, mode: str
+) -> None:
+    await client.get_task()
+    fake.start_outage("refuse" if mode == "refuse" else "unavailable")
+    for _ in range(2):
+        with pytest.raises(C1TransientError) as caught:
+            await client.get_task()
+        assert caught.value.code == grpc.StatusCode.UNAVAILABLE
+    fake.end_outage()
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            await client.get_task()
+            break
+        except C1TransientError:
+            assert time.monotonic() < deadline, "the channel did not recover"
+            await asyncio.sleep(0.1)
+    assert client.tokens.fetch_count == 1
+
+
+async def test_on_call_hook_sees_every_attempt(fake: FakeC1) -> None:
+    results: list[RpcResult] = []
+    async with make_client(fake, on_call=results.append) as client:
+        await client.get_task()
+        fake.revoke_tokens()
+        await client.get_task()
+    assert [(result.method, result.code) for result in results] == [
+        ("GetTask", "OK"),
+        ("GetTask", "UNAUTHENTICATED"),
+        ("GetTask", "OK"),
+    ]
+    assert all(result.seconds >= 0 for result in results)
+
+
+def test_constructor_validates_host_id(fake: FakeC1) -> None:
+    for bad in ("", "h" * 257):
+        with pytest.raises(ValueError, match="host_id"):
+            make_client(fake, host_id=bad)
+
+
+async def test_client_repr_holds_no_token(fake: FakeC1, client: BatonServiceClient) -> None:
+    await client.get_task()
+    token = fake.recorded().issued_tokens[0]
+    assert token not in repr(client)
+    assert token not in repr(client.tokens)
+
+
+# ---- the environment ------------------------------------------------------------------------------------------
+
+
+def test_grpc_root_certificates_from_env(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(b"PEM")
+    assert grpc_root_certificates({"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": "x", "SSL_CERT_FILE": str(bundle)}) is None
+    assert grpc_root_certificates({"SSL_CERT_FILE": str(bundle)}) == b"PEM"
+    assert grpc_root_certificates({}) is None
+
+
+_ROOTS_SCRIPT = textwrap.dedent(
+    """
+    import asyncio, os, sys
+    from connector.baton.c1 import BatonServiceClient, C1TransientError, parse_client_id, parse_client_secret
+    from connector.baton.c1.client import grpc_root_certificates
+
+    async def main() -> int:
+        client = BatonServiceClient.from_credentials(
+            parse_client_id(os.environ["BATON_CLIENT_ID"]),
+            parse_client_secret(os.environ["BATON_CLIENT_SECRET"]),
+            host_id="subprocess",
+            root_certificates=grpc_root_certificates(os.environ),
+        )
+        try:
+            await client.get_task()
+            return 0
+        except C1TransientError as exc:
+            print(exc.code.name, file=sys.stderr)
+            return 3
+        finally:
+            await client.close()
+
+    sys.exit(asyncio.run(main()))
+    """
+)
+
+
+@pytest.mark.parametrize("trust_fake", [True, False])
+def test_grpc_default_ssl_roots_file_path_is_honoured(fake: FakeC1, trust_fake: bool) -> None:
+    # grpc reads the variable once per process, so each case runs in its own interpreter.
+    env = {key: value for key, value in os.environ.items() if "PROXY" not in key.upper()}
+    env.update(
+        BATON_CLIENT_ID=fake.client_id,
+        BATON_CLIENT_SECRET=fake.client_secret,
+        # httpx trusts the fake either way: this test is about the gRPC channel.
+        SSL_CERT_FILE=str(fake.ca_cert_path),
+        GRPC_DEFAULT_SSL_ROOTS_FILE_PATH=str(fake.ca_cert_path) if trust_fake else "/etc/ssl/certs/ca-certificates.crt",
+        PYTHONPATH=str(ROOT),
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", _ROOTS_SCRIPT], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    getting = [call.code for call in fake.recorded().calls]
+    if trust_fake:
+        assert result.returncode == 0, result.stderr
+        assert getting == ["OK"]
+    else:
+        assert result.returncode == 3, result.stderr
+        assert "UNAVAILABLE" in result.stderr
+        assert getting == []  # the TLS handshake failed: no RPC reached the fake
+
+
+def test_grpc_proxy_from_env() -> None:
+    endpoints = resolve_endpoints(parse_client_id("n@acme.conductor.one/pcc"))
+    assert grpc_proxy_from_env({"HTTPS_PROXY": "proxy:3128"}, endpoints) == "http://proxy:3128"
+    assert grpc_proxy_from_env({"HTTPS_PROXY": "http://p:1", "https_proxy": "http://p:1"}, endpoints) is None
+    assert grpc_proxy_from_env({}, endpoints) is None
+    for no_proxy in ("*", "acme.conductor.one", ".conductor.one", "conductor.one", "x, acme.conductor.one:443"):
+        assert grpc_proxy_from_env({"HTTPS_PROXY": "http://p:1", "NO_PROXY": no_proxy}, endpoints) is None
+    assert grpc_proxy_from_env({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "other.one"}, endpoints) == "http://p:1"
+
+
+async def test_channel_goes_through_the_proxy(fake: FakeC1, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("https_proxy", "http_proxy", "grpc_proxy", "no_proxy", "NO_PROXY", "no_grpc_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    async with ConnectProxy() as proxy:
+        proxy_url = grpc_proxy_from_env({"HTTPS_PROXY": proxy.url}, resolve_endpoints(parse_client_id(fake.client_id)))
+        assert proxy_url == proxy.url
+        client_id = parse_client_id(fake.client_id)
+        proxied = BatonServiceClient(
+            client_id=client_id,
+            token_source=TokenSource(client_id, parse_client_secret(fake.client_secret), verify=fake.ssl_context()),
+            host_id="proxied",
+            root_certificates=fake.ca_pem,
+            proxy=proxy_url,
+            owns_token_source=True,
+        )
+        await proxied.get_task()
+        await proxied.close()
+    assert proxy.tunnels == [fake.address]
+    assert fake.recorded().calls[0].code == "OK"

@@ -1,0 +1,50 @@
+"""host_id and the Hello OS/build info: never empty, capped at 256 characters (§2.1, §2.2)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from connector.baton.c1 import hostinfo
+
+OS_FIELDS = (
+    "hostname",
+    "os",
+    "platform",
+    "platform_version",
+    "platform_family",
+    "kernel_version",
+    "kernel_arch",
+    "virtualization_system",
+)
+
+
+def test_host_id_prefers_baton_host_id_then_hostname() -> None:
+    assert hostinfo.default_host_id({"BATON_HOST_ID": " pod-7 "}) == "pod-7"
+    assert hostinfo.default_host_id({}) == socket.gethostname()
+    assert len(hostinfo.default_host_id({"BATON_HOST_ID": "x" * 300})) == 256
+
+
+def test_host_id_falls_back_to_baton_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket, "gethostname", lambda: "")
+    assert hostinfo.default_host_id({}) == "baton-sdk"
+
+
+def test_os_info_fields_are_never_empty(tmp_path: Path) -> None:
+    release = tmp_path / "os-release"
+    release.write_text('ID=debian\nVERSION_ID="12"\nID_LIKE="rhel fedora"\n')
+    info = hostinfo.os_info(release)
+    assert all(getattr(info, name) for name in OS_FIELDS)
+    assert (info.platform, info.platform_version, info.platform_family) == ("debian", "12", "rhel")
+    bare = hostinfo.os_info(tmp_path / "missing")
+    assert all(getattr(bare, name) for name in OS_FIELDS)
+    assert bare.platform == bare.os
+    assert bare.platform_version == bare.kernel_version
+
+
+def test_build_info_defaults_are_gos_fallbacks() -> None:
+    info = hostinfo.build_info()
+    assert (info.package, info.package_version) == ("/dummy/path", "0.0.0")
+    assert info.lang_version.startswith("python3.")

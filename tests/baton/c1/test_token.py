@@ -1,0 +1,294 @@
+"""Token source: the §1.3 request, caching to 10 s before expiry (§1.5), one fetch for concurrent callers,
+invalidation, error mapping without secrets, and the environment (SSL_CERT_FILE, HTTPS_PROXY) over real TLS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from urllib.parse import parse_qsl
+
+import httpx
+import pytest
+
+from connector.baton.c1 import (
+    C1AuthError,
+    C1AuthRejectedError,
+    C1AuthUnavailableError,
+    C1FatalError,
+    C1TransientError,
+    TokenFetch,
+    TokenSource,
+    parse_client_id,
+    parse_client_secret,
+)
+from tests.baton.c1.conftest import LeakGuard
+from tests.fakes.c1 import FakeC1, generate_client_credentials
+from tests.fakes.c1.proxy import ConnectProxy
+
+Handler = Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class TokenServer:
+    """An httpx MockTransport handler issuing `tok-<n>` tokens and recording the requests."""
+
+    def __init__(self, expires_in: int = 60, delay: float = 0.0) -> None:
+        self.expires_in = expires_in
+        self.delay = delay
+        self.requests: list[httpx.Request] = []
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return httpx.Response(
+            200,
+            json={"access_token": f"tok-{len(self.requests)}", "token_type": "bearer", "expires_in": self.expires_in},
+        )
+
+
+@pytest.fixture
+def creds(leak_guard: LeakGuard) -> tuple[str, str]:
+    generated = generate_client_credentials("acme.conductor.one:8443", client_name="client-7")
+    leak_guard.add(generated.client_secret, generated.private_d)
+    return generated.client_id, generated.client_secret
+
+
+def make_source(
+    creds: tuple[str, str],
+    handler: Handler,
+    clock: Clock | None = None,
+    on_fetch: Callable[[TokenFetch], None] | None = None,
+    api_host: str | None = None,
+) -> TokenSource:
+    return TokenSource(
+        parse_client_id(creds[0]),
+        parse_client_secret(creds[1]),
+        api_host=api_host,
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+        clock=clock or Clock(),
+        on_fetch=on_fetch,
+    )
+
+
+async def test_request_is_the_form_of_the_spec(creds: tuple[str, str]) -> None:
+    server = TokenServer()
+    source = make_source(creds, server, api_host="c1-proxy.internal:9443")
+    await source.token()
+    (request,) = server.requests
+    assert request.method == "POST"
+    assert str(request.url) == "https://c1-proxy.internal:9443/auth/v1/token"
+    assert request.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert request.headers["user-agent"] == "baton-c1-credential-provider baton-sdk/v0.25.0"
+    assert "authorization" not in request.headers
+    form = parse_qsl(request.content.decode(), strict_parsing=True)
+    assert [key for key, _ in form] == ["client_assertion", "client_assertion_type", "client_id", "grant_type"]
+    fields = dict(form)
+    assert fields["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    assert fields["client_id"] == creds[0]
+    assert fields["grant_type"] == "client_credentials"
+    assert fields["client_assertion"].count(".") == 2
+
+
+async def test_many_calls_share_one_fetch(creds: tuple[str, str]) -> None:
+    server = TokenServer()
+    source = make_source(creds, server)
+    tokens = {(await source.token()).value for _ in range(50)}
+    assert tokens == {"tok-1"}
+    assert source.fetch_count == len(server.requests) == 1
+
+
+async def test_refetch_ten_seconds_before_expiry(creds: tuple[str, str]) -> None:
+    clock = Clock()
+    server = TokenServer(expires_in=60)
+    source = make_source(creds, server, clock)
+    first = await source.token()
+    assert first.expires_at == clock.now + 60
+    clock.now += 49.9
+    assert (await source.token()).value == "tok-1"
+    clock.now += 0.1  # now exactly 10 s before expiry
+    assert (await source.token()).value == "tok-2"
+    assert source.fetch_count == 2
+
+
+async def test_zero_expires_in_means_every_call_fetches(creds: tuple[str, str]) -> None:
+    server = TokenServer(expires_in=0)
+    source = make_source(creds, server)
+    values = [(await source.token()).value for _ in range(3)]
+    assert values == ["tok-1", "tok-2", "tok-3"]
+
+
+async def test_concurrent_callers_trigger_one_fetch(creds: tuple[str, str]) -> None:
+    server = TokenServer(delay=0.05)
+    source = make_source(creds, server)
+    results = await asyncio.gather(*(source.token() for _ in range(25)))
+    assert {token.value for token in results} == {"tok-1"}
+    assert len(server.requests) == 1
+
+
+async def test_invalidate_forces_a_refetch_but_a_stale_rejection_keeps_the_newer_token(
+    creds: tuple[str, str],
+) -> None:
+    server = TokenServer()
+    source = make_source(creds, server)
+    first = await source.token()
+    source.invalidate(first)
+    second = await source.token()
+    assert second.value == "tok-2"
+    source.invalidate(first)  # a caller still holding tok-1 was rejected: tok-2 stays
+    assert (await source.token()).value == "tok-2"
+    source.invalidate()
+    assert (await source.token()).value == "tok-3"
+    assert source.fetch_count == 3
+
+
+@pytest.mark.parametrize(("token_type", "expected"), [("bearer", "Bearer"), ("", "Bearer"), ("BEARER", "Bearer")])
+async def test_authorization_value_normalises_the_type(creds: tuple[str, str], token_type: str, expected: str) -> None:
+    async def handler(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"access_token": "abc", "token_type": token_type, "expires_in": 60})
+
+    token = await make_source(creds, handler).token()
+    assert token.authorization == f"{expected} abc"
+    assert "abc" not in repr(token)
+
+
+@pytest.mark.parametrize(
+    ("status", "error_class", "transient"),
+    [
+        (400, C1AuthRejectedError, False),
+        (401, C1AuthRejectedError, False),
+        (403, C1AuthRejectedError, False),
+        (429, C1AuthUnavailableError, True),
+        (500, C1AuthUnavailableError, True),
+        (503, C1AuthUnavailableError, True),
+    ],
+)
+async def test_non_200_maps_to_auth_error_with_status_and_no_secret(
+    creds: tuple[str, str], leak_guard: LeakGuard, status: int, error_class: type[C1AuthError], transient: bool
+) -> None:
+    canary = "CANARY-server-said-something-private"
+    leak_guard.add(canary)
+
+    async def handler(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, json={"error": "invalid_client", "error_description": canary})
+
+    fetches: list[TokenFetch] = []
+    source = make_source(creds, handler, on_fetch=fetches.append)
+    with pytest.raises(C1AuthError) as caught:
+        await source.token()
+    error = caught.value
+    assert type(error) is error_class
+    assert isinstance(error, C1TransientError) is transient
+    assert isinstance(error, C1FatalError) is not transient
+    assert error.status_code == status
+    assert f"HTTP {status}" in str(error)
+    assert "(invalid_client)" in str(error)
+    for text in (str(error), repr(error)):
+        assert canary not in text
+        assert creds[1] not in text
+        assert creds[1].rsplit(":", 1)[1][:16] not in text
+    assert error.__cause__ is None
+    assert fetches == [TokenFetch(ok=False, status_code=status, seconds=0.0)]
+    assert source.failure_count == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[]",
+        b'{"token_type": "bearer"}',
+        b'{"access_token": ""}',
+        b'{"access_token": "a", "expires_in": "x"}',
+    ],
+)
+async def test_unusable_200_is_rejected(creds: tuple[str, str], body: bytes) -> None:
+    async def handler(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body, headers={"content-type": "application/json"})
+
+    with pytest.raises(C1AuthRejectedError) as caught:
+        await make_source(creds, handler).token()
+    assert caught.value.status_code == 200
+
+
+async def test_network_failure_is_transient_and_does_not_chain_the_request(creds: tuple[str, str]) -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    source = make_source(creds, handler)
+    with pytest.raises(C1AuthUnavailableError) as caught:
+        await source.token()
+    assert caught.value.status_code is None
+    assert "ConnectError" in str(caught.value)
+    assert caught.value.__cause__ is None
+    assert caught.value.__suppress_context__
+    assert "fetch_count=1" in repr(source)
+
+
+# ---- against the fake, over TLS ---------------------------------------------------------------------------------
+
+
+async def test_fake_accepts_our_assertion_over_tls(fake: FakeC1) -> None:
+    source = TokenSource(
+        parse_client_id(fake.client_id), parse_client_secret(fake.client_secret), verify=fake.ssl_context()
+    )
+    token = await source.token()
+    await source.aclose()
+    (record,) = fake.recorded().token_requests
+    assert record.ok, record.reason
+    assert token.value in fake.recorded().issued_tokens
+
+
+async def test_ssl_cert_file_decides_trust(fake: FakeC1, monkeypatch: pytest.MonkeyPatch) -> None:
+    client_id, secret = parse_client_id(fake.client_id), parse_client_secret(fake.client_secret)
+    # The machine bundle does not hold the fake's CA: TLS verification must fail, as a transient error.
+    monkeypatch.setenv("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt")
+    untrusting = TokenSource(client_id, secret)
+    with pytest.raises(C1AuthUnavailableError, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+        await untrusting.token()
+    await untrusting.aclose()
+    assert fake.recorded().token_requests == []
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(fake.ca_cert_path))
+    trusting = TokenSource(client_id, secret)
+    await trusting.token()
+    await trusting.aclose()
+    assert [record.ok for record in fake.recorded().token_requests] == [True]
+
+
+async def test_https_proxy_is_honoured(fake: FakeC1, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("NO_PROXY", "no_proxy", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    async with ConnectProxy() as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        source = TokenSource(
+            parse_client_id(fake.client_id), parse_client_secret(fake.client_secret), verify=fake.ssl_context()
+        )
+        await source.token()
+        await source.aclose()
+    assert proxy.tunnels == [fake.address]
+    assert fake.recorded().token_requests[0].ok
+
+
+async def test_fake_outage_maps_to_transient(fake: FakeC1) -> None:
+    source = TokenSource(
+        parse_client_id(fake.client_id), parse_client_secret(fake.client_secret), verify=fake.ssl_context()
+    )
+    with fake.outage("unavailable"):
+        with pytest.raises(C1AuthUnavailableError) as caught:
+            await source.token()
+        assert caught.value.status_code == 503
+    with fake.outage("refuse"):
+        with pytest.raises(C1AuthUnavailableError) as refused:
+            await source.token()
+        assert refused.value.status_code is None
+    assert (await source.token()).value
+    await source.aclose()

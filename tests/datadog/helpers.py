@@ -1,0 +1,49 @@
+"""Helpers shared by the Datadog layer tests: recordings, canary keys, fake time, retry policy."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from connector.datadog.client import DatadogClient
+from connector.datadog.retry import RetryPolicy
+from tests.shared_dir import FIXTURES_DIR
+
+FIXTURES = FIXTURES_DIR / "datadog"
+
+# Long enough to be matched as secrets, distinctive enough to grep for.
+CANARY_API_KEY = "canary-api-4f1c9e2b7d5a83c6e0f1"
+CANARY_APP_KEY = "canary-app-9a8b7c6d5e4f3a2b1c0d9e8f"
+
+FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.001, max_delay=0.01, max_rate_limit_wait=5.0)
+
+ClientFactory = Callable[..., DatadogClient]
+
+
+def recordings() -> list[Path]:
+    found = sorted(FIXTURES.glob("*/*.json"))
+    assert found, f"no recorded Datadog responses under {FIXTURES}"
+    return found
+
+
+def load_recording(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+@dataclass
+class FakeTime:
+    """A clock that only moves when the client sleeps, so waits are exact and instant."""
+
+    now: float = 1000.0
+    sleeps: list[float] = field(default_factory=list)
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds

@@ -1,0 +1,110 @@
+"""One mapping from a Datadog error response to a typed error, for every body shape Datadog uses."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from connector.datadog.errors import (
+    Conflict,
+    DatadogError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+    Unavailable,
+    error_for_response,
+    parse_error_messages,
+)
+from tests.datadog.helpers import ClientFactory
+from tests.fakes.datadog import FakeDatadog
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (400, Invalid), (401, Unauthorized), (403, Forbidden), (404, NotFound), (409, Conflict), (422, Invalid),
+        (429, RateLimited), (500, Unavailable), (502, Unavailable), (503, Unavailable), (504, Unavailable),
+        (405, DatadogError), (418, DatadogError),
+    ],
+)  # fmt: skip
+def test_status_maps_to_error_class(status: int, cls: type[DatadogError]) -> None:
+    error = error_for_response(status, method="get", path="/api/v2/users/x", body=b'{"errors":["nope"]}')
+    assert type(error) is cls
+    assert (error.status, error.method, error.path, error.messages) == (status, "GET", "/api/v2/users/x", ("nope",))
+
+
+@pytest.mark.parametrize(
+    ("body", "messages"),
+    [
+        ({"errors": ["abc not found"]}, ("abc not found",)),
+        (
+            {"errors": [{"status": "409", "title": "Conflict", "detail": "users already present on the team [u]"}]},
+            ("users already present on the team [u]",),
+        ),
+        ({"errors": [{"title": "Forbidden"}]}, ("Forbidden",)),
+        (
+            {
+                "errors": [
+                    "{'errors': [{'detail': 'Not a valid choice.', 'source': {'pointer': '/data/attributes/role'}}]}"
+                ]
+            },
+            ("Not a valid choice. (/data/attributes/role)",),
+        ),
+        ({"errors": ["one", {"detail": "two"}]}, ("one", "two")),
+        ({"errors": []}, ()),
+        ({"message": "plain"}, ("plain",)),
+    ],
+)
+def test_both_error_shapes_are_parsed(body: object, messages: tuple[str, ...]) -> None:
+    assert parse_error_messages(json.dumps(body).encode()) == messages
+
+
+def test_non_json_bodies_become_short_text() -> None:
+    assert parse_error_messages(b"<html><body><h1>502 Bad Gateway</h1></body></html>") == ("502 Bad Gateway",)
+    assert parse_error_messages(b"") == ()
+    assert len(parse_error_messages(b"x" * 5000)[0]) <= 300
+
+
+def test_query_strings_and_secrets_never_reach_the_error() -> None:
+    secret = "0123456789abcdef0123456789abcdef"
+    error = error_for_response(
+        403,
+        method="GET",
+        path=f"/api/v2/users/{secret}?api_key={secret}",
+        body=json.dumps({"errors": [f"key {secret} is invalid"]}).encode(),
+        secrets=[secret],
+    )
+    for text in (str(error), repr(error), error.path, *error.messages):
+        assert secret not in text
+    assert "?" not in error.path
+
+
+def test_rate_limited_carries_the_reset() -> None:
+    error = error_for_response(
+        429, method="GET", path="/x", body=b"", headers={"X-RateLimit-Reset": "7", "X-RateLimit-Name": "users_api"}
+    )
+    assert isinstance(error, RateLimited)
+    assert (error.retry_after, error.limit_name) == (7.0, "users_api")
+
+
+async def test_the_client_raises_typed_errors_from_real_responses(
+    fake: FakeDatadog, make_client: ClientFactory
+) -> None:
+    client = make_client(fake)
+    team = next(t for t in fake.org.teams.values() if t.members)
+    member = next(iter(team.members))
+
+    with pytest.raises(Conflict) as conflict:  # JSON:API error object
+        await client.add_team_member(team.id, member)
+    assert conflict.value.messages == (f"users already present on the team [{member}]",)
+    assert conflict.value.path == f"/api/v2/team/{team.id}/memberships"
+
+    with pytest.raises(NotFound) as missing:  # plain string list
+        await client.get_user("00000000-0000-4000-8000-000000000000")
+    assert missing.value.messages == ("00000000-0000-4000-8000-000000000000 not found",)
+
+    with pytest.raises(NotFound):
+        await client.get_team("not-a-uuid")

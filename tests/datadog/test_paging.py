@@ -1,0 +1,168 @@
+"""Paging: one request per 100 items, never an extra empty page, page[size]=100 on every list call,
+across both of Datadog's paging styles (meta.page counts, and Teams' meta.pagination + links)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from connector.datadog.client import DatadogClient
+from connector.datadog.paging import Page, next_page_number
+from tests.datadog.helpers import ClientFactory
+from tests.fakes.datadog import FakeDatadog, Org
+from tests.fakes.datadog.org import APIKey, AppKey, Layer, Schedule
+
+SIZES = [0, 1, 99, 100, 101, 250]
+EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeDatadog]:
+    with FakeDatadog() as fake:
+        yield fake
+
+
+def _users(org: Org, n: int, prefix: str = "user") -> list[str]:
+    return [
+        org.add_user(f"{prefix}{i:04d}@example.com", name=f"{prefix} {i:04d}", status="Active").id for i in range(n)
+    ]
+
+
+def _org_users(n: int) -> Org:
+    org = Org()
+    _users(org, n)
+    return org
+
+
+def _org_roles(n: int) -> Org:
+    org = Org()
+    for i in range(n):
+        org.add_role(f"bucket role {i:04d}")
+    return org
+
+
+def _org_teams(n: int) -> Org:
+    org = Org()
+    for i in range(n):
+        org.add_team(f"team {i:04d}", f"team-{i:04d}")
+    return org
+
+
+def _org_members(n: int) -> Org:
+    org = Org()
+    team = org.add_team("the team", "the-team", id="11111111-1111-4111-8111-111111111111")
+    for uid in _users(org, n):
+        org.add_member(team, uid)
+    return org
+
+
+def _org_schedules(n: int) -> Org:
+    org = Org()
+    for i in range(n):
+        layer = Layer(f"layer-{i}", "Layer 1", EPOCH, EPOCH, timedelta(days=1), [])
+        org.schedules[f"schedule-{i:04d}"] = Schedule(f"schedule-{i:04d}", f"schedule {i:04d}", "UTC", [layer])
+    return org
+
+
+def _org_api_keys(n: int) -> Org:
+    org = Org()
+    for i in range(n):
+        org.api_keys[f"k{i}"] = APIKey(f"k{i}", f"key {i:04d}", f"{i:032d}", None, EPOCH, EPOCH)
+    return org
+
+
+SA_ID = "22222222-2222-4222-8222-222222222222"
+
+
+def _org_app_keys(n: int) -> Org:
+    org = Org()
+    org.add_user("robot@example.com", service_account=True, status="Active", id=SA_ID)
+    for i in range(n):
+        org.app_keys[f"a{i}"] = AppKey(f"a{i}", f"app key {i:04d}", f"{i:040d}", SA_ID, EPOCH)
+    return org
+
+
+Walk = Callable[[DatadogClient], AsyncIterator[Page[Any]]]
+KINDS: dict[str, tuple[Callable[[int], Org], Walk, str]] = {
+    "users": (_org_users, lambda c: c.iter_users(), "/api/v2/users"),
+    "roles": (_org_roles, lambda c: c.iter_roles(query="bucket"), "/api/v2/roles"),
+    "teams": (_org_teams, lambda c: c.iter_teams(), "/api/v2/team"),
+    "team_memberships": (
+        _org_members,
+        lambda c: c.iter_team_memberships("11111111-1111-4111-8111-111111111111"),
+        "/api/v2/team/{team_id}/memberships",
+    ),
+    "schedules": (_org_schedules, lambda c: c.iter_schedules(), "/api/v2/on-call/schedules"),
+    "api_keys": (_org_api_keys, lambda c: c.iter_api_keys(), "/api/v2/api_keys"),
+    "sa_app_keys": (
+        _org_app_keys,
+        lambda c: c.iter_service_account_app_keys(SA_ID),
+        "/api/v2/service_accounts/{sa_id}/application_keys",
+    ),
+}
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("kind", list(KINDS))
+async def test_request_count_is_one_per_hundred(
+    server: FakeDatadog, make_client: ClientFactory, kind: str, n: int
+) -> None:
+    build, walk, route = KINDS[kind]
+    server.state.org = build(n)
+    server.reset_counters()
+    client = make_client(server)
+
+    ids = [item.id async for page in walk(client) for item in page.items]
+
+    assert len(ids) == n
+    assert len(set(ids)) == n
+    expected = max(1, math.ceil(n / 100))
+    assert server.count("GET", route) == expected, f"{kind}: {n} items"
+    seen = server.requests("GET", route)
+    assert [s.param("page[size]") for s in seen] == ["100"] * expected
+    assert [s.param("page[number]") for s in seen] == [str(i) for i in range(expected)]
+
+
+async def test_server_capping_the_page_size_loses_nothing(make_client: ClientFactory) -> None:
+    """Datadog is said to serve 50 schedules a page whatever is asked; a short page must not end the walk."""
+    with FakeDatadog(_org_schedules(120), schedules_page_cap=50) as fake:
+        client = make_client(fake)
+        names = [s.name async for page in client.iter_schedules() for s in page.items]
+        assert names == [f"schedule {i:04d}" for i in range(120)]
+        assert fake.count("GET", "/api/v2/on-call/schedules") == 3
+
+
+async def test_single_page_reports_where_to_continue(server: FakeDatadog, make_client: ClientFactory) -> None:
+    server.state.org = _org_users(150)
+    client = make_client(server)
+    first = await client.list_users()
+    second = await client.list_users(first.next_number or 0)
+    assert (first.number, first.next_number, first.total) == (0, 1, 150)
+    assert (second.number, second.next_number, len(second.items)) == (1, None, 50)
+
+
+@pytest.mark.parametrize(
+    ("count", "meta", "expected"),
+    [
+        # No meta at all: only a short page proves the end, so a full page costs one more request.
+        (100, None, 1),
+        (99, None, None),
+        (0, None, None),
+        # meta.page totals (users, roles, keys): stop exactly at the total.
+        (100, {"page": {"total_count": 500, "total_filtered_count": 100}}, None),
+        (100, {"page": {"total_filtered_count": 101}}, 1),
+        (100, {"page": {"total_count": 200}}, 1),
+        # Teams: number_size pagination; next_number is never null, total and last_number are used.
+        (100, {"pagination": {"type": "number_size", "number": 0, "size": 100, "total": 100, "next_number": 1}}, None),
+        (100, {"pagination": {"type": "number_size", "size": 100, "last_number": 0, "next_number": 1}}, None),
+        # Schedules: a server-reported size smaller than asked, and a null next_number.
+        (50, {"page": {"size": 50, "total": 120, "number": 0, "next_number": 1}}, 1),
+        (100, {"page": {"size": 100, "number": 0, "next_number": None}}, None),
+    ],
+)
+def test_next_page_number(count: int, meta: dict[str, Any] | None, expected: int | None) -> None:
+    assert next_page_number(number=0, requested_size=100, count=count, meta=meta) == expected

@@ -1,0 +1,132 @@
+"""Provisioning calls change the fake's state, and repeat calls surface as typed errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from connector.datadog.client import DatadogClient
+from connector.datadog.errors import Conflict, Invalid, NotFound
+from tests.fakes.datadog import FakeDatadog
+from tests.fakes.datadog.org import Role, Team, User
+
+
+def _custom_role(fake: FakeDatadog) -> Role:
+    return next(r for r in fake.org.roles.values() if not r.managed)
+
+
+def _active_user(fake: FakeDatadog, *, not_in: Team | None = None) -> User:
+    return next(
+        u
+        for u in fake.org.users.values()
+        if u.status == "Active" and not u.service_account and (not_in is None or u.id not in not_in.members)
+    )
+
+
+def _smallest_team(fake: FakeDatadog) -> Team:
+    return min(fake.org.teams.values(), key=lambda t: len(t.members))
+
+
+async def test_role_grant_and_revoke(fake: FakeDatadog, client: DatadogClient) -> None:
+    role = _custom_role(fake)
+    user = next(u for u in fake.org.users.values() if role.id not in u.role_ids)
+
+    listed = await client.add_user_to_role(role.id, user.id)
+    assert role.id in user.role_ids
+    assert user.id in fake.org.role_members[role.id]
+    assert user.id in [u.id for u in listed]
+    # The users walk now reports the grant, without any per-role request.
+    walked = {u.id: u.role_ids async for page in client.iter_users() for u in page.items}
+    assert role.id in walked[user.id]
+
+    await client.add_user_to_role(role.id, user.id)  # granting twice is harmless
+    assert user.role_ids.count(role.id) == 1
+
+    remaining = await client.remove_user_from_role(role.id, user.id)
+    assert role.id not in user.role_ids
+    assert user.id not in [u.id for u in remaining]
+    with pytest.raises(NotFound):
+        await client.remove_user_from_role(role.id, user.id)
+
+
+async def test_team_membership_lifecycle(fake: FakeDatadog, client: DatadogClient) -> None:
+    team = _smallest_team(fake)
+    user = _active_user(fake, not_in=team)
+
+    member = await client.add_team_member(team.id, user.id)
+    assert (member.user_id, member.team_role, member.team_id) == (user.id, "member", team.id)
+    assert fake.org.teams[team.id].members[user.id].role is None
+
+    with pytest.raises(Conflict):
+        await client.add_team_member(team.id, user.id, role="admin")
+
+    promoted = await client.update_team_membership(team.id, user.id, role="admin")
+    assert promoted.team_role == "admin"
+    assert team.members[user.id].role == "admin"
+
+    # Demotion keeps the membership (the Go connector deleted it) and sends role null, not "member".
+    demoted = await client.update_team_membership(team.id, user.id, role="member")
+    assert demoted.team_role == "member"
+    assert team.members[user.id].role is None
+    patch = fake.requests("PATCH", "/api/v2/team/{team_id}/memberships/{user_id}")
+    assert [s.status for s in patch] == [200, 200]
+
+    await client.remove_team_member(team.id, user.id)
+    assert user.id not in team.members
+    with pytest.raises(NotFound):
+        await client.remove_team_member(team.id, user.id)
+
+
+async def test_add_team_admin_directly(fake: FakeDatadog, client: DatadogClient) -> None:
+    team = _smallest_team(fake)
+    user = _active_user(fake, not_in=team)
+    admin = await client.add_team_member(team.id, user.id, role="admin")
+    assert admin.team_role == "admin"
+    assert team.members[user.id].role == "admin"
+    with pytest.raises(ValueError, match="member"):
+        await client.add_team_member(team.id, user.id, role="owner")  # type: ignore[arg-type]
+
+
+async def test_create_invite_disable_enable(fake: FakeDatadog, client: DatadogClient) -> None:
+    role = _custom_role(fake)
+    created = await client.create_user("New.Person@Example.com", name="New Person", title="SRE", role_ids=[role.id])
+    stored = fake.org.users[created.id]
+    assert (created.email, created.status, created.verified) == ("new.person@example.com", "Pending", False)
+    assert (stored.name, stored.title, stored.role_ids) == ("New Person", "SRE", [role.id])
+
+    invitation = await client.send_invitation(created.id)
+    assert invitation.user_id == created.id
+    assert fake.org.invitations[invitation.id].user_id == created.id
+    assert invitation.expires_at is not None
+    assert invitation.created_at is not None
+
+    with pytest.raises(Conflict):
+        await client.create_user("new.person@example.com")
+
+    await client.disable_user(created.id)
+    assert stored.status == "Disabled"
+    assert (await client.get_user(created.id)).disabled
+    with pytest.raises(NotFound):
+        await client.disable_user(created.id)
+
+    enabled = await client.enable_user(created.id)
+    assert not enabled.disabled
+    assert stored.status == "Pending"
+
+
+async def test_update_user_and_validation(fake: FakeDatadog, client: DatadogClient) -> None:
+    user = _active_user(fake)
+    updated = await client.update_user(user.id, name="Renamed", title="Boss")
+    assert (updated.name, fake.org.users[user.id].title) == ("Renamed", "Boss")
+    with pytest.raises(ValueError, match="at least one"):
+        await client.update_user(user.id)
+    with pytest.raises(NotFound):
+        await client.update_user("00000000-0000-4000-8000-000000000000", name="x")
+    with pytest.raises(Invalid):
+        await client.create_user("not-an-email")
+
+
+async def test_ids_cannot_escape_their_path_segment(fake: FakeDatadog, client: DatadogClient) -> None:
+    with pytest.raises(NotFound):
+        await client.get_user("../roles")
+    assert fake.requests()[-1].path == "/api/v2/users/../roles"
+    assert fake.requests()[-1].route == "/api/v2/users/{user_id}"

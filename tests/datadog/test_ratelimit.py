@@ -1,0 +1,117 @@
+"""Pacing from X-RateLimit-* headers: the client holds requests back instead of collecting 429s."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import httpx
+
+from connector.datadog.ratelimit import RateLimiter, RateLimitHeaders, Ticket
+from tests.datadog.helpers import ClientFactory, FakeTime
+from tests.fakes.datadog import FakeDatadog, RateLimits, generate_org
+
+
+async def test_paced_client_never_gets_a_429(make_client: ClientFactory) -> None:
+    limits = RateLimits(limit=4, period=1.0, enforce=True)
+    with FakeDatadog(generate_org(users=30, seed=4, teams=2, schedules=1), rate_limits=limits) as fake:
+        users = list(fake.org.users)[:14]
+        client = make_client(fake, max_concurrency=6)
+
+        found = await asyncio.gather(*(client.get_user(uid) for uid in users))
+
+        assert [u.id for u in found] == users
+        assert fake.throttled == 0
+        assert fake.count("GET", "/api/v2/users/{user_id}") == len(users)
+        assert client.stats.requests == {("users", "2xx"): len(users)}
+        assert client.stats.rate_limit_waits > 0
+        assert client.stats.rate_limit_wait_seconds > 0
+
+
+async def test_an_unpaced_burst_is_throttled_by_the_fake() -> None:
+    """The control for the test above: the fake does enforce the limit."""
+    limits = RateLimits(limit=4, period=3600.0, enforce=True)
+    with FakeDatadog(generate_org(users=10, seed=4, teams=1, schedules=1), rate_limits=limits) as fake:
+        headers = {"DD-API-KEY": fake.api_key, "DD-APPLICATION-KEY": fake.app_key}
+        async with httpx.AsyncClient(base_url=fake.base_url, headers=headers) as http:
+            responses = await asyncio.gather(*(http.get(f"/api/v2/users/{u}") for u in fake.org.users))
+        statuses = sorted(r.status_code for r in responses)
+        assert statuses == [200] * 4 + [429] * 6
+        assert fake.throttled == 6
+        last = responses[-1].headers
+        assert {k.lower() for k in last} >= {
+            "x-ratelimit-limit", "x-ratelimit-period", "x-ratelimit-remaining", "x-ratelimit-reset", "x-ratelimit-name",
+        }  # fmt: skip
+
+
+def _headers(limit: int, remaining: int, reset: int, name: str = "bucket") -> dict[str, str]:
+    return {
+        "x-ratelimit-limit": str(limit),
+        "x-ratelimit-period": "10",
+        "x-ratelimit-remaining": str(remaining),
+        "x-ratelimit-reset": str(reset),
+        "x-ratelimit-name": name,
+    }
+
+
+async def test_first_request_of_a_group_probes_alone() -> None:
+    time = FakeTime()
+    limiter = RateLimiter(max_wait=60, clock=time.clock, sleep=time.sleep)
+    probe = await limiter.acquire("users")
+    second = asyncio.ensure_future(limiter.acquire("users"))
+    await asyncio.sleep(0)
+    assert not second.done()  # held until the probe's response tells the bucket
+    limiter.release(probe, _headers(10, 9, 5))
+    ticket = await second
+    assert ticket.bucket == "bucket"
+
+
+async def test_waits_for_reset_when_the_window_is_spent_counting_in_flight_requests() -> None:
+    time = FakeTime()
+    waits: list[float] = []
+    limiter = RateLimiter(max_wait=60, clock=time.clock, sleep=time.sleep, on_wait=lambda g, b, s: waits.append(s))
+    limiter.release(await limiter.acquire("users"), _headers(limit=3, remaining=2, reset=7))
+    a = await limiter.acquire("users")
+    b = await limiter.acquire("users")
+    assert waits == []
+    # A response for `a` that does not count `b` yet (remaining 1) must not free a slot.
+    limiter.release(a, _headers(limit=3, remaining=1, reset=7))
+    c = asyncio.ensure_future(limiter.acquire("users"))
+    await asyncio.sleep(0)
+    assert c.done()
+    assert waits == [7.0]
+    assert isinstance(c.result(), Ticket)
+    limiter.release(b, None)
+
+
+async def test_groups_sharing_a_bucket_share_its_budget() -> None:
+    time = FakeTime()
+    limiter = RateLimiter(max_wait=60, clock=time.clock, sleep=time.sleep)
+    limiter.release(await limiter.acquire("users"), _headers(2, 1, 4, name="shared"))
+    limiter.release(await limiter.acquire("roles"), _headers(2, 0, 4, name="shared"))
+    before = time.now
+    await limiter.acquire("users")
+    assert time.now - before == 4.0
+
+
+def test_header_parsing_tolerates_garbage() -> None:
+    assert RateLimitHeaders.parse({}) is None
+    parsed = RateLimitHeaders.parse(
+        {"x-ratelimit-remaining": "abc", "x-ratelimit-reset": "2", "x-ratelimit-limit": "-1"}
+    )
+    assert parsed is not None
+    assert (parsed.remaining, parsed.reset, parsed.limit) == (None, 2.0, None)
+
+
+async def test_a_cancelled_first_request_does_not_block_its_group(make_client: ClientFactory) -> None:
+    with FakeDatadog(generate_org(users=5, seed=4, teams=1, schedules=1)) as fake:
+        fake.faults.latency = 0.5
+        client = make_client(fake)
+        first = asyncio.ensure_future(client.list_roles())
+        await asyncio.sleep(0.1)
+        first.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await first
+        fake.faults.latency = 0
+        page = await asyncio.wait_for(client.list_roles(), 3)
+        assert page.items

@@ -1,0 +1,164 @@
+"""Retries: 5xx, 429, timeouts and refused connections, against the fake's injected faults."""
+
+from __future__ import annotations
+
+import random
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from connector.datadog.client import DatadogClient
+from connector.datadog.errors import RateLimited, Unavailable
+from connector.datadog.retry import RetryPolicy
+from connector.datadog.stats import ClientEvent, RateLimitWait
+from tests.datadog.helpers import ClientFactory, FakeTime
+from tests.fakes.datadog import FakeDatadog, generate_org
+
+USERS = "/api/v2/users"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeDatadog]:
+    with FakeDatadog(generate_org(users=250, seed=2, teams=4, schedules=1)) as server:
+        yield server
+
+
+async def _all_user_ids(client: DatadogClient) -> list[str]:
+    return [u.id async for page in client.iter_users() for u in page.items]
+
+
+async def test_server_errors_are_retried_to_the_same_result(fake: FakeDatadog, make_client: ClientFactory) -> None:
+    baseline = await _all_user_ids(make_client(fake))
+    fake.reset_counters()
+    fake.faults.force(503, times=2, path=USERS)
+    fake.faults.force(502, times=1, path=USERS)  # HTML body from a "load balancer"
+    client = make_client(fake)
+
+    assert await _all_user_ids(client) == baseline
+    assert fake.count("GET", USERS) == 3 + 3
+    assert client.stats.retries == {"http_503": 2, "http_502": 1}
+    assert client.stats.requests[("users", "5xx")] == 3
+
+
+async def test_random_faults_do_not_change_the_result(fake: FakeDatadog, make_client: ClientFactory) -> None:
+    baseline = await _all_user_ids(make_client(fake))
+    fake.faults.error_rate = 0.3
+    fake.faults.throttle_rate = 0.2
+    fake.faults.throttle_reset = 0
+    client = make_client(fake, retry=RetryPolicy(max_attempts=8, base_delay=0.001, max_delay=0.005))
+    assert await _all_user_ids(client) == baseline
+    assert sum(client.stats.retries.values()) + client.stats.rate_limit_waits > 0
+
+
+async def test_429_waits_for_the_reset_header(fake: FakeDatadog, make_client: ClientFactory) -> None:
+    baseline = await _all_user_ids(make_client(fake))
+    fake.faults.force(429, times=2, path=USERS, reset=3)
+    clock = FakeTime()
+    events: list[ClientEvent] = []
+    client = make_client(fake, sleep=clock.sleep, clock=clock.clock, on_event=events.append)
+
+    assert await _all_user_ids(client) == baseline
+    waits = [e for e in events if isinstance(e, RateLimitWait)]
+    assert [(w.cause, w.seconds, w.group) for w in waits] == [("429", 3.0, "users")] * 2
+    assert client.stats.rate_limit_waits == 2
+    assert client.stats.rate_limit_wait_seconds == 6.0
+    assert clock.sleeps == [3.0, 3.0]
+
+
+async def test_429_really_sleeps(fake: FakeDatadog, make_client: ClientFactory) -> None:
+    fake.faults.force(429, times=1, path=USERS, reset=1)
+    client = make_client(fake)
+    started = time.monotonic()
+    page = await client.list_users()
+    assert page.items
+    assert time.monotonic() - started >= 0.95
+    assert client.stats.rate_limit_waits == 1
+    assert client.stats.rate_limit_wait_seconds == 1.0
+
+
+async def test_attempts_are_bounded(fake: FakeDatadog, make_client: ClientFactory) -> None:
+    fake.faults.force(503, times=50, path=USERS)
+    client = make_client(fake, retry=RetryPolicy(max_attempts=4, base_delay=0.001, max_delay=0.002))
+    with pytest.raises(Unavailable) as raised:
+        await client.list_users()
+    assert fake.count("GET", USERS) == 4
+    assert raised.value.status == 503
+    assert raised.value.messages == ("Internal Server Error",)
+    assert raised.value.path == USERS
+
+
+async def test_rate_limit_retries_are_bounded(fake: FakeDatadog, make_client: ClientFactory) -> None:
+    fake.faults.force(429, times=50, path=USERS, reset=2)
+    clock = FakeTime()
+    policy = RetryPolicy(max_rate_limit_retries=3)
+    client = make_client(fake, retry=policy, sleep=clock.sleep, clock=clock.clock)
+    with pytest.raises(RateLimited) as raised:
+        await client.list_users()
+    assert fake.count("GET", USERS) == 4
+    assert raised.value.retry_after == 2.0
+    assert raised.value.limit_name == "fake_users"
+
+
+async def test_a_reset_beyond_the_longest_wait_fails_fast(fake: FakeDatadog, make_client: ClientFactory) -> None:
+    fake.faults.force(429, times=1, path=USERS, reset=3600)
+    client = make_client(fake, retry=RetryPolicy(max_rate_limit_wait=60))
+    started = time.monotonic()
+    with pytest.raises(RateLimited) as raised:
+        await client.list_users()
+    assert time.monotonic() - started < 5
+    assert raised.value.retry_after == 3600
+    assert fake.count("GET", USERS) == 1
+
+
+async def test_creates_are_not_repeated_after_a_server_error(fake: FakeDatadog, make_client: ClientFactory) -> None:
+    fake.faults.force(503, times=1, path=USERS, method="POST")
+    client = make_client(fake)
+    with pytest.raises(Unavailable):
+        await client.create_user("new.person@example.com")
+    assert fake.count("POST", USERS) == 1
+    assert fake.org.user_by_email("new.person@example.com") is None
+
+
+async def test_idempotent_writes_are_retried(fake: FakeDatadog, make_client: ClientFactory) -> None:
+    role = next(r for r in fake.org.roles.values() if not r.managed)
+    user = next(u for u in fake.org.users.values() if role.id not in u.role_ids)
+    fake.faults.force(500, times=2, path=f"/api/v2/roles/{role.id}/users", method="POST")
+    client = make_client(fake)
+    await client.add_user_to_role(role.id, user.id)
+    assert role.id in user.role_ids
+    assert fake.count("POST", "/api/v2/roles/{role_id}/users") == 3
+
+
+async def test_timeouts_are_retried_then_reported(fake: FakeDatadog, make_client: ClientFactory) -> None:
+    fake.faults.latency = 0.3
+    client = make_client(fake, timeout=0.05, retry=RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.002))
+    with pytest.raises(Unavailable) as raised:
+        await client.list_users()
+    assert raised.value.status is None
+    assert raised.value.reason == "ReadTimeout"
+    assert client.stats.retries["ReadTimeout"] == 2
+    assert client.stats.requests[("users", "error")] == 3
+
+
+async def test_refused_connections_are_retried_then_reported(make_client: ClientFactory) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    unreachable = FakeDatadog(port=port)  # never started: nothing listens on the port
+    client = make_client(unreachable, retry=RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.002))
+    with pytest.raises(Unavailable) as raised:
+        await client.create_user("x@example.com")  # safe to resend: it never left
+    assert raised.value.reason == "ConnectError"
+    assert client.stats.retries["ConnectError"] == 2
+
+
+def test_backoff_is_full_jitter_and_capped() -> None:
+    policy = RetryPolicy(base_delay=0.5, max_delay=4.0)
+    rng = random.Random(7)
+    for retry in range(8):
+        ceiling = min(4.0, 0.5 * 2**retry)
+        samples = [policy.backoff(retry, rng) for _ in range(200)]
+        assert all(0 <= s <= ceiling for s in samples)
+        assert max(samples) > ceiling * 0.8  # spread over the whole range, not a fixed delay

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import pytest
+
+from connector.datadog.sites import SITES, base_url_for, resolve_site
+
+
+def test_all_nine_sites_map_to_their_api_host() -> None:
+    assert {name: base_url_for(name) for name in SITES} == {
+        "datadoghq.com": "https://api.datadoghq.com",
+        "us3.datadoghq.com": "https://api.us3.datadoghq.com",
+        "us5.datadoghq.com": "https://api.us5.datadoghq.com",
+        "datadoghq.eu": "https://api.datadoghq.eu",
+        "ddog-gov.com": "https://api.ddog-gov.com",
+        "ap1.datadoghq.com": "https://api.ap1.datadoghq.com",
+        "ap2.datadoghq.com": "https://api.ap2.datadoghq.com",
+        "uk1.datadoghq.com": "https://api.uk1.datadoghq.com",
+        "us2.ddog-gov.com": "https://api.us2.ddog-gov.com",
+    }
+
+
+def test_site_values_are_normalised() -> None:
+    assert resolve_site(" DatadogHQ.EU. ").name == "datadoghq.eu"
+
+
+def test_unknown_site_names_the_setting_and_the_choices() -> None:
+    with pytest.raises(ValueError, match="setting `site`") as raised:
+        resolve_site("datadoghq.cn")
+    assert "'datadoghq.cn'" in str(raised.value)
+    for name in SITES:
+        assert name in str(raised.value)
+
+
+def test_on_call_support() -> None:
+    assert not SITES["us2.ddog-gov.com"].supports_on_call
+    assert SITES["datadoghq.com"].supports_on_call
+
+
+def test_base_url_override() -> None:
+    assert base_url_for("datadoghq.com", "http://127.0.0.1:8126/") == "http://127.0.0.1:8126"
+    with pytest.raises(ValueError, match="base_url"):
+        base_url_for("datadoghq.com", "ftp://example")
+    with pytest.raises(ValueError, match="base_url"):
+        base_url_for("datadoghq.com", "https://example.com/?x=1")

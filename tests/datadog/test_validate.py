@@ -1,0 +1,92 @@
+"""Startup validation checks both keys, says which one is wrong, and never shows a key."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+from pydantic import SecretStr
+
+from connector.datadog.errors import InvalidAPIKey, InvalidApplicationKey, InvalidCredentials
+from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, ClientFactory
+from tests.fakes.datadog import FakeDatadog, generate_org
+
+
+@pytest.fixture
+def canary_fake() -> Iterator[FakeDatadog]:
+    with FakeDatadog(generate_org(users=5, seed=1, teams=1, schedules=1), api_key=CANARY_API_KEY,
+                     app_key=CANARY_APP_KEY) as fake:  # fmt: skip
+        yield fake
+
+
+def _assert_no_canary(*texts: str) -> None:
+    for text in texts:
+        assert CANARY_API_KEY not in text
+        assert CANARY_APP_KEY not in text
+
+
+async def test_valid_keys_pass_with_one_call_per_key(canary_fake: FakeDatadog, make_client: ClientFactory) -> None:
+    client = make_client(canary_fake)
+    await client.validate()
+    validate = canary_fake.requests("GET", "/api/v1/validate")
+    users = canary_fake.requests("GET", "/api/v2/users")
+    assert len(validate) == 1
+    assert len(users) == 1
+    assert users[0].param("page[size]") == "1"
+
+
+async def test_wrong_api_key_is_named(
+    canary_fake: FakeDatadog, make_client: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    client = make_client(canary_fake, api_key=SecretStr(CANARY_API_KEY[:-1] + "X"))
+    with pytest.raises(InvalidAPIKey) as raised:
+        await client.validate()
+    error = raised.value
+    assert error.key == "api_key"
+    assert isinstance(error, InvalidCredentials)
+    assert "API key" in str(error)
+    assert "DD-API-KEY" in str(error)
+    assert error.status == 403
+    _assert_no_canary(str(error), repr(error), repr(client), repr(client.stats), caplog.text)
+    assert CANARY_API_KEY[:-1] not in str(error) + repr(error) + caplog.text
+
+
+async def test_wrong_application_key_is_named(
+    canary_fake: FakeDatadog, make_client: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    client = make_client(canary_fake, app_key=CANARY_API_KEY)  # the classic swap: API key as app key
+    with pytest.raises(InvalidApplicationKey) as raised:
+        await client.validate()
+    error = raised.value
+    assert error.key == "application_key"
+    assert "application key" in str(error)
+    assert "DD-APPLICATION-KEY" in str(error)
+    assert error.messages == ("Forbidden",)
+    # The API key was checked on its own first, and passed.
+    assert canary_fake.requests("GET", "/api/v1/validate")[0].status == 200
+    _assert_no_canary(str(error), repr(error), repr(client), caplog.text)
+
+
+async def test_validate_sends_only_the_api_key_to_the_api_key_check(make_client: ClientFactory) -> None:
+    import httpx
+
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        body = b'{"valid": true}' if request.url.path == "/api/v1/validate" else b'{"data": [], "meta": {}}'
+        return httpx.Response(200, content=body, headers={"content-type": "application/json"})
+
+    from connector.datadog.client import DatadogClient
+
+    async with DatadogClient(
+        api_key=CANARY_API_KEY, app_key=CANARY_APP_KEY, transport=httpx.MockTransport(handler)
+    ) as dd:
+        await dd.validate()
+    assert seen[0].headers["DD-API-KEY"] == CANARY_API_KEY
+    assert "DD-APPLICATION-KEY" not in seen[0].headers
+    assert seen[1].headers["DD-APPLICATION-KEY"] == CANARY_APP_KEY
+    assert str(seen[0].url).startswith("https://api.datadoghq.com/")

@@ -1,0 +1,212 @@
+"""The fake's BatonService: checks the bearer token and the §2.2 field rules on every call, serves the scripted
+task queue and records what it received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import re
+from collections.abc import AsyncIterator
+from typing import Any, NoReturn
+
+import grpc
+import grpc.aio
+from google.protobuf import duration_pb2
+
+from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2, baton_pb2_grpc
+from tests.fakes.c1.state import CallRecord, FakeState, UploadRecord
+
+MAX_DATA = 1024 * 1024
+_TASK_ID = re.compile(r"[a-zA-Z0-9]{27}")
+_OS_FIELDS = (
+    "hostname",
+    "os",
+    "platform",
+    "platform_version",
+    "platform_family",
+    "kernel_version",
+    "kernel_arch",
+    "virtualization_system",
+)
+
+Context = Any  # grpc.aio.ServicerContext; grpc ships no type information
+
+
+class FakeBatonService(baton_pb2_grpc.BatonServiceServicer):
+    def __init__(self, state: FakeState) -> None:
+        self._state = state
+        self._upload_numbers = itertools.count(1)
+
+    async def Hello(
+        self, request: baton_pb2.BatonServiceHelloRequest, context: Context
+    ) -> baton_pb2.BatonServiceHelloResponse:
+        record = await self._enter("Hello", context)
+        await self._check_host_id(request.host_id, record, context)
+        if request.task_id and not _TASK_ID.fullmatch(request.task_id):
+            await _abort(context, record, grpc.StatusCode.INVALID_ARGUMENT, "task_id")
+        if not request.HasField("connector_metadata") or not request.connector_metadata.display_name:
+            await _abort(context, record, grpc.StatusCode.INVALID_ARGUMENT, "connector_metadata is required")
+        empty = [name for name in _OS_FIELDS if not getattr(request.os_info, name)]
+        if empty:
+            await _abort(context, record, grpc.StatusCode.INVALID_ARGUMENT, f"empty os_info fields {empty}")
+        self._state.record_hello(request)
+        return baton_pb2.BatonServiceHelloResponse()
+
+    async def GetTask(
+        self, request: baton_pb2.BatonServiceGetTaskRequest, context: Context
+    ) -> baton_pb2.BatonServiceGetTaskResponse:
+        record = await self._enter("GetTask", context)
+        await self._check_host_id(request.host_id, record, context)
+        task = self._state.pop_task()
+        response = baton_pb2.BatonServiceGetTaskResponse(next_poll=_duration(self._state.next_poll_seconds))
+        if task is not None:
+            response.task.CopyFrom(task)
+        elif self._state.idle_task == "none":
+            response.task.none.SetInParent()
+        return response
+
+    async def GetTasks(
+        self, request: baton_pb2.BatonServiceGetTasksRequest, context: Context
+    ) -> baton_pb2.BatonServiceGetTasksResponse:
+        record = await self._enter("GetTasks", context)
+        await self._check_host_id(request.host_id, record, context)
+        if not 0 < request.page_size <= 100:
+            await _abort(context, record, grpc.StatusCode.INVALID_ARGUMENT, "page_size")
+        return baton_pb2.BatonServiceGetTasksResponse(
+            tasks=self._state.pop_tasks(request), next_poll=_duration(self._state.next_poll_seconds)
+        )
+
+    async def Heartbeat(
+        self, request: baton_pb2.BatonServiceHeartbeatRequest, context: Context
+    ) -> baton_pb2.BatonServiceHeartbeatResponse:
+        record = await self._enter("Heartbeat", context)
+        await self._check_host_id(request.host_id, record, context)
+        await self._check_task_id(request.task_id, record, context)
+        self._state.record_heartbeat(request)
+        return baton_pb2.BatonServiceHeartbeatResponse(
+            next_heartbeat=_duration(self._state.next_heartbeat_seconds),
+            cancelled=self._state.is_cancelled(request.task_id),
+        )
+
+    async def FinishTask(
+        self, request: baton_pb2.BatonServiceFinishTaskRequest, context: Context
+    ) -> baton_pb2.BatonServiceFinishTaskResponse:
+        record = await self._enter("FinishTask", context)
+        await self._check_host_id(request.host_id, record, context)
+        await self._check_task_id(request.task_id, record, context)
+        state = request.WhichOneof("final_state")
+        if state is None:
+            await _abort(context, record, grpc.StatusCode.INVALID_ARGUMENT, "final_state is required")
+        if state == "success" and request.HasField("status"):
+            await _abort(context, record, grpc.StatusCode.INVALID_ARGUMENT, "status is set on success")
+        if state == "error" and (not request.HasField("status") or request.status.code == 0):
+            await _abort(context, record, grpc.StatusCode.INVALID_ARGUMENT, "an error needs a non-OK status")
+        self._state.record_finish(request)
+        return baton_pb2.BatonServiceFinishTaskResponse()
+
+    async def UploadAsset(
+        self, request_iterator: AsyncIterator[baton_pb2.BatonServiceUploadAssetRequest], context: Context
+    ) -> baton_pb2.BatonServiceUploadAssetResponse:
+        record = await self._enter("UploadAsset", context)
+        upload = UploadRecord()
+        path = self._state.upload_dir / f"upload-{next(self._upload_numbers)}.bin"
+        upload.path = path
+        digest = hashlib.sha256()
+        phase = "metadata"
+        try:
+            with path.open("wb") as sink:
+                async for message in request_iterator:
+                    kind = message.WhichOneof("msg")
+                    if phase == "metadata":
+                        if kind != "metadata":
+                            raise _UploadError("the first message must be metadata")
+                        upload.host_id, upload.task_id = message.metadata.host_id, message.metadata.task_id
+                        if not 1 <= len(upload.host_id) <= 256 or not _TASK_ID.fullmatch(upload.task_id):
+                            raise _UploadError("metadata host_id or task_id invalid")
+                        phase = "data"
+                        if self._state.pop_early_upload_ok():
+                            upload.error = "answered OK before the data (scripted)"
+                            self._state.record_upload(upload)
+                            return baton_pb2.BatonServiceUploadAssetResponse()
+                    elif phase == "data" and kind == "data":
+                        chunk = message.data.data
+                        if not 1 <= len(chunk) <= MAX_DATA:
+                            raise _UploadError(f"data message of {len(chunk)} bytes")
+                        sink.write(chunk)
+                        digest.update(chunk)
+                        upload.size += len(chunk)
+                        upload.chunk_sizes.append(len(chunk))
+                    elif phase == "data" and kind == "eof":
+                        upload.received_sha256 = message.eof.sha256_checksum
+                        phase = "done"
+                    else:
+                        raise _UploadError(f"unexpected {kind} message after {phase}")
+            if phase != "done":
+                raise _UploadError("the stream ended without eof")
+            upload.computed_sha256 = digest.digest()
+            if upload.received_sha256 != upload.computed_sha256:
+                raise _UploadError("sha256 mismatch")
+        except _UploadError as exc:
+            upload.error = str(exc)
+            upload.computed_sha256 = digest.digest()
+            self._state.record_upload(upload)
+            await _abort(context, record, grpc.StatusCode.INVALID_ARGUMENT, upload.error)
+        upload.ok = True
+        self._state.record_upload(upload)
+        return baton_pb2.BatonServiceUploadAssetResponse()
+
+    async def StartDebugging(
+        self, request: baton_pb2.StartDebuggingRequest, context: Context
+    ) -> baton_pb2.StartDebuggingResponse:
+        # The SDK never calls it (§3.8); a call means the client is wrong.
+        record = await self._enter("StartDebugging", context)
+        await _abort(context, record, grpc.StatusCode.UNIMPLEMENTED, "StartDebugging is not used by baton clients")
+
+    async def _enter(self, method: str, context: Context) -> CallRecord:
+        """Record the call, then apply outage, authentication and scripted failures in that order."""
+        metadata = dict(context.invocation_metadata())
+        authorization = str(metadata.get("authorization", ""))
+        scheme, _, token = authorization.partition(" ")
+        record = CallRecord(
+            method=method,
+            user_agent=str(metadata.get("user-agent", "")),
+            authorization=scheme == "Bearer" and self._state.token_valid(token),
+        )
+        self._state.record_call(record)
+        if self._state.outage() is not None:
+            await _abort(context, record, grpc.StatusCode.UNAVAILABLE, "the fake is having an outage")
+        if not record.authorization:
+            await _abort(context, record, grpc.StatusCode.UNAUTHENTICATED, "missing, unknown or expired token")
+        delay = self._state.pop_rpc_delay(method)
+        if delay:
+            await asyncio.sleep(delay)
+        injected = self._state.pop_rpc_failure(method)
+        if injected is not None:
+            await _abort(context, record, injected, f"scripted {injected.name}")
+        return record
+
+    async def _check_host_id(self, host_id: str, record: CallRecord, context: Context) -> None:
+        if not 1 <= len(host_id) <= 256:
+            await _abort(context, record, grpc.StatusCode.INVALID_ARGUMENT, "host_id must be 1..256 characters")
+
+    async def _check_task_id(self, task_id: str, record: CallRecord, context: Context) -> None:
+        if not _TASK_ID.fullmatch(task_id):
+            await _abort(context, record, grpc.StatusCode.INVALID_ARGUMENT, "task_id must be 27 alphanumerics")
+
+
+class _UploadError(Exception):
+    pass
+
+
+async def _abort(context: Context, record: CallRecord, code: grpc.StatusCode, message: str) -> NoReturn:
+    record.code = code.name
+    await context.abort(code, message)
+    raise AssertionError("context.abort returned")
+
+
+def _duration(seconds: float) -> duration_pb2.Duration:
+    duration = duration_pb2.Duration()
+    duration.FromNanoseconds(int(seconds * 1e9))
+    return duration

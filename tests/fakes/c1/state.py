@@ -1,0 +1,266 @@
+"""What the fake ConductorOne knows and remembers, shared by its token endpoint, its BatonService and the test
+thread that scripts it. Every access goes through one lock: the servers run on the fake's own event loop
+thread, the test reads and scripts from another.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import grpc
+
+from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+from tests.fakes.c1.creds import ClientCredentials
+
+OutageMode = Literal["refuse", "unavailable"]
+
+
+@dataclass(slots=True)
+class TokenRequestRecord:
+    ok: bool
+    reason: str
+    """Empty when a token was issued; otherwise the check that failed."""
+    user_agent: str
+    form_keys: tuple[str, ...]
+    header: dict[str, object] | None
+    """The decoded JOSE header of the assertion, when it decoded."""
+    claims: dict[str, object] | None
+
+
+@dataclass(slots=True)
+class CallRecord:
+    method: str
+    user_agent: str
+    authorization: bool
+    """Whether an `authorization: Bearer` header with a live token came with the call."""
+    code: str = "OK"
+
+
+@dataclass(slots=True)
+class UploadRecord:
+    host_id: str = ""
+    task_id: str = ""
+    size: int = 0
+    chunk_sizes: list[int] = field(default_factory=list)
+    received_sha256: bytes = b""
+    computed_sha256: bytes = b""
+    ok: bool = False
+    error: str = ""
+    path: Path | None = None
+    """The reassembled file."""
+
+
+@dataclass(slots=True)
+class Recorded:
+    """A snapshot of everything the fake saw, safe to read while the fake keeps running."""
+
+    token_requests: list[TokenRequestRecord]
+    calls: list[CallRecord]
+    hellos: list[baton_pb2.BatonServiceHelloRequest]
+    get_task_count: int
+    get_tasks_requests: list[baton_pb2.BatonServiceGetTasksRequest]
+    heartbeats: list[baton_pb2.BatonServiceHeartbeatRequest]
+    finish_tasks: dict[str, list[baton_pb2.BatonServiceFinishTaskRequest]]
+    uploads: list[UploadRecord]
+    issued_tokens: list[str]
+
+    @property
+    def tokens_issued(self) -> int:
+        return len(self.issued_tokens)
+
+    def calls_to(self, method: str) -> list[CallRecord]:
+        return [call for call in self.calls if call.method == method]
+
+
+class FakeState:
+    def __init__(self, *, expires_in: int, token_lifetime: float | None, upload_dir: Path) -> None:
+        self.lock = threading.Lock()
+        self.credentials: ClientCredentials | None = None
+        self.audience = ""
+        self.expires_in = expires_in
+        self.token_lifetime = token_lifetime
+        self.upload_dir = upload_dir
+        self.next_poll_seconds = 0.0
+        self.next_heartbeat_seconds = 0.0
+        self.idle_task: Literal["unset", "none"] = "unset"
+        self._tokens: dict[str, float] = {}
+        self._nonces: set[str] = set()
+        self._tasks: deque[baton_pb2.Task] = deque()
+        self._cancelled: set[str] = set()
+        self._outage: OutageMode | None = None
+        self._outage_until: float | None = None
+        self._rpc_failures: dict[str, deque[grpc.StatusCode]] = {}
+        self._rpc_delays: dict[str, deque[float]] = {}
+        self._early_upload_oks = 0
+        self._token_failures: deque[int] = deque()
+        self._token_requests: list[TokenRequestRecord] = []
+        self._calls: list[CallRecord] = []
+        self._hellos: list[baton_pb2.BatonServiceHelloRequest] = []
+        self._get_task_count = 0
+        self._get_tasks_requests: list[baton_pb2.BatonServiceGetTasksRequest] = []
+        self._heartbeats: list[baton_pb2.BatonServiceHeartbeatRequest] = []
+        self._finish_tasks: dict[str, list[baton_pb2.BatonServiceFinishTaskRequest]] = {}
+        self._uploads: list[UploadRecord] = []
+        self._issued: list[str] = []
+
+    # ---- tokens --------------------------------------------------------------------------------------
+
+    def issue_token(self) -> str:
+        token = secrets.token_urlsafe(32)
+        lifetime = self.token_lifetime if self.token_lifetime is not None else float(self.expires_in)
+        with self.lock:
+            self._tokens[token] = time.monotonic() + lifetime
+            self._issued.append(token)
+        return token
+
+    def token_valid(self, token: str) -> bool:
+        with self.lock:
+            expiry = self._tokens.get(token)
+        return expiry is not None and time.monotonic() < expiry
+
+    def revoke_tokens(self) -> None:
+        with self.lock:
+            self._tokens.clear()
+
+    def nonce_is_new(self, nonce: str) -> bool:
+        with self.lock:
+            if nonce in self._nonces:
+                return False
+            self._nonces.add(nonce)
+            return True
+
+    def fail_token_requests(self, status: int, times: int) -> None:
+        with self.lock:
+            self._token_failures.extend([status] * times)
+
+    def pop_token_failure(self) -> int | None:
+        with self.lock:
+            return self._token_failures.popleft() if self._token_failures else None
+
+    # ---- outage and injected failures ---------------------------------------------------------------
+
+    def start_outage(self, mode: OutageMode, seconds: float | None) -> None:
+        with self.lock:
+            self._outage = mode
+            self._outage_until = None if seconds is None else time.monotonic() + seconds
+
+    def end_outage(self) -> None:
+        with self.lock:
+            self._outage = None
+            self._outage_until = None
+
+    def outage(self) -> OutageMode | None:
+        with self.lock:
+            if self._outage_until is not None and time.monotonic() >= self._outage_until:
+                self._outage, self._outage_until = None, None
+            return self._outage
+
+    def fail_next(self, method: str, code: grpc.StatusCode, times: int) -> None:
+        with self.lock:
+            self._rpc_failures.setdefault(method, deque()).extend([code] * times)
+
+    def slow_down(self, method: str, seconds: float, times: int) -> None:
+        with self.lock:
+            self._rpc_delays.setdefault(method, deque()).extend([seconds] * times)
+
+    def pop_rpc_delay(self, method: str) -> float:
+        with self.lock:
+            queue = self._rpc_delays.get(method)
+            return queue.popleft() if queue else 0.0
+
+    def accept_uploads_early(self, times: int) -> None:
+        with self.lock:
+            self._early_upload_oks += times
+
+    def pop_early_upload_ok(self) -> bool:
+        with self.lock:
+            if self._early_upload_oks:
+                self._early_upload_oks -= 1
+                return True
+            return False
+
+    def pop_rpc_failure(self, method: str) -> grpc.StatusCode | None:
+        with self.lock:
+            queue = self._rpc_failures.get(method)
+            return queue.popleft() if queue else None
+
+    # ---- tasks ----------------------------------------------------------------------------------------
+
+    def enqueue(self, task: baton_pb2.Task) -> None:
+        with self.lock:
+            self._tasks.append(copy.deepcopy(task))
+
+    def pop_task(self) -> baton_pb2.Task | None:
+        with self.lock:
+            self._get_task_count += 1
+            return self._tasks.popleft() if self._tasks else None
+
+    def pop_tasks(self, request: baton_pb2.BatonServiceGetTasksRequest) -> list[baton_pb2.Task]:
+        with self.lock:
+            self._get_tasks_requests.append(copy.deepcopy(request))
+            known = set(request.known_task_ids)
+            taken: list[baton_pb2.Task] = []
+            kept: deque[baton_pb2.Task] = deque()
+            while self._tasks:
+                task = self._tasks.popleft()
+                if len(taken) < request.page_size and task.id not in known:
+                    taken.append(task)
+                else:
+                    kept.append(task)
+            self._tasks = kept
+            return taken
+
+    def cancel_task(self, task_id: str) -> None:
+        with self.lock:
+            self._cancelled.add(task_id)
+
+    def is_cancelled(self, task_id: str) -> bool:
+        with self.lock:
+            return task_id in self._cancelled
+
+    # ---- recording -------------------------------------------------------------------------------------
+
+    def record_token_request(self, record: TokenRequestRecord) -> None:
+        with self.lock:
+            self._token_requests.append(record)
+
+    def record_call(self, record: CallRecord) -> None:
+        with self.lock:
+            self._calls.append(record)
+
+    def record_hello(self, request: baton_pb2.BatonServiceHelloRequest) -> None:
+        with self.lock:
+            self._hellos.append(copy.deepcopy(request))
+
+    def record_heartbeat(self, request: baton_pb2.BatonServiceHeartbeatRequest) -> None:
+        with self.lock:
+            self._heartbeats.append(copy.deepcopy(request))
+
+    def record_finish(self, request: baton_pb2.BatonServiceFinishTaskRequest) -> None:
+        with self.lock:
+            self._finish_tasks.setdefault(request.task_id, []).append(copy.deepcopy(request))
+
+    def record_upload(self, record: UploadRecord) -> None:
+        with self.lock:
+            self._uploads.append(record)
+
+    def snapshot(self) -> Recorded:
+        with self.lock:
+            return Recorded(
+                token_requests=copy.deepcopy(self._token_requests),
+                calls=copy.deepcopy(self._calls),
+                hellos=copy.deepcopy(self._hellos),
+                get_task_count=self._get_task_count,
+                get_tasks_requests=copy.deepcopy(self._get_tasks_requests),
+                heartbeats=copy.deepcopy(self._heartbeats),
+                finish_tasks=copy.deepcopy(self._finish_tasks),
+                uploads=copy.deepcopy(self._uploads),
+                issued_tokens=list(self._issued),
+            )

@@ -1,0 +1,266 @@
+"""The fake Datadog HTTP server: a real aiohttp server on a loopback address.
+
+In tests::
+
+    with FakeDatadog(generate_org(users=250, seed=1)) as fake:
+        client = DatadogClient(api_key=fake.api_key, app_key=fake.app_key, base_url=fake.base_url)
+        ...
+        assert fake.count("GET", "/api/v2/users") == 3
+
+Every request passes, in order: the rate limiter (headers on every response, 429 when a bucket is
+spent and enforcement is on), the key check (403 in Datadog's shape), injected faults (latency,
+scripted or random 429/5xx), then the endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import socket
+import threading
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Self
+
+from aiohttp import web
+
+from tests.fakes.datadog import routes_keys, routes_oncall, routes_teams, routes_users
+from tests.fakes.datadog.org import Org
+from tests.fakes.datadog.web import (
+    JSON,
+    STATE,
+    Abort,
+    Faults,
+    RateLimits,
+    Seen,
+    State,
+    group_of,
+    reply,
+)
+
+DEFAULT_API_KEY = "fake-api-key-0123456789abcdef0123"
+DEFAULT_APP_KEY = "fake-app-key-0123456789abcdef0123456789ab"
+VALIDATE_PATHS = ("/api/v1/validate", "/api/v2/validate")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _same(given: str | None, expected: str) -> bool:
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _auth_failure(request: web.Request, st: State) -> web.Response | None:
+    api_key = request.headers.get("DD-API-KEY")
+    if request.path in VALIDATE_PATHS:
+        if not _same(api_key, st.api_key):
+            return reply({"errors": ["API key required" if not api_key else "Forbidden"]}, 403)
+        return None
+    if not _same(api_key, st.api_key) or not _same(request.headers.get("DD-APPLICATION-KEY"), st.app_key):
+        return reply({"errors": ["Forbidden"]}, 403)
+    return None
+
+
+def _fault(request: web.Request, faults: Faults) -> web.Response | None:
+    scripted = faults.take_scripted(request.method, request.path)
+    if scripted is not None:
+        return _fault_response(*scripted)
+    if faults.throttle_rate and faults.rng.random() < faults.throttle_rate:
+        return _fault_response(429, faults.throttle_reset)
+    if faults.error_rate and faults.rng.random() < faults.error_rate:
+        return _fault_response(faults.error_status, 0)
+    return None
+
+
+def _fault_response(status: int, reset: int) -> web.Response:
+    if status == 429:
+        response = reply({"errors": ["Too many requests"]}, 429)
+        response.headers["X-RateLimit-Remaining"] = "0"
+        response.headers["X-RateLimit-Reset"] = str(reset)
+        return response
+    if status == 502:
+        # Load balancers answer in HTML; clients must not assume JSON on 5xx.
+        return web.Response(
+            status=502, text="<html><body><h1>502 Bad Gateway</h1></body></html>", content_type="text/html"
+        )
+    return reply({"errors": ["Internal Server Error"]}, status)
+
+
+@web.middleware
+async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse:
+    st = request.app[STATE]
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "<unmatched>"
+    allowed, limit_headers = st.rate_limits.take(group_of(request.path), st.clock())
+    response: web.StreamResponse
+    try:
+        if st.faults.latency:
+            await asyncio.sleep(st.faults.latency)
+        if not allowed:
+            st.throttled += 1
+            response = reply({"errors": ["Too many requests"]}, 429)
+        else:
+            response = _auth_failure(request, st) or _fault(request, st.faults) or await handler(request)
+    except Abort as abort:
+        response = abort.response
+    except web.HTTPException as exc:
+        response = reply({"errors": [exc.reason]}, exc.status)
+    for key, value in limit_headers.items():
+        response.headers.setdefault(key, value)
+    with st.lock:
+        st.counters[f"{request.method} {route}"] += 1
+        st.statuses[(f"{request.method} {route}", response.status)] += 1
+        st.seen.append(Seen(request.method, request.path, route, tuple(request.query.items()), response.status))
+    return response
+
+
+def build_app(st: State) -> web.Application:
+    app = web.Application(middlewares=[pipeline], client_max_size=8 * 1024 * 1024)
+    app[STATE] = st
+    for module in (routes_users, routes_teams, routes_oncall, routes_keys):
+        app.add_routes(module.routes)
+    return app
+
+
+def _check_loopback(host: str) -> None:
+    if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
+        raise ValueError(f"the fake Datadog only listens on loopback addresses, not {host!r}")
+
+
+class FakeDatadog:
+    """A fake Datadog API on 127.0.0.1, served from a background thread (port 0 = ephemeral)."""
+
+    def __init__(
+        self,
+        org: Org | None = None,
+        *,
+        api_key: str = DEFAULT_API_KEY,
+        app_key: str = DEFAULT_APP_KEY,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        faults: Faults | None = None,
+        rate_limits: RateLimits | None = None,
+        schedules_page_cap: int | None = None,
+    ) -> None:
+        _check_loopback(host)
+        self.host = host
+        self.port = port
+        self.state = State(
+            org=org or Org(),
+            api_key=api_key,
+            app_key=app_key,
+            faults=faults or Faults(),
+            rate_limits=rate_limits or RateLimits(),
+            schedules_page_cap=schedules_page_cap,
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    # -- what tests use ---------------------------------------------------------------------------
+
+    @property
+    def org(self) -> Org:
+        return self.state.org
+
+    @property
+    def api_key(self) -> str:
+        return self.state.api_key
+
+    @property
+    def app_key(self) -> str:
+        return self.state.app_key
+
+    @property
+    def faults(self) -> Faults:
+        return self.state.faults
+
+    @property
+    def rate_limits(self) -> RateLimits:
+        return self.state.rate_limits
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def throttled(self) -> int:
+        """429s sent because a rate-limit bucket was spent (not the injected ones)."""
+        return self.state.throttled
+
+    def count(self, method: str, route: str) -> int:
+        """Requests received for a route template, e.g. ``count("GET", "/api/v2/team/{team_id}")``."""
+        return self.state.counters[f"{method.upper()} {route}"]
+
+    def requests(self, method: str | None = None, route: str | None = None) -> list[Seen]:
+        with self.state.lock:
+            seen = list(self.state.seen)
+        return [s for s in seen if (method is None or s.method == method) and (route is None or s.route == route)]
+
+    def reset_counters(self) -> None:
+        with self.state.lock:
+            self.state.counters.clear()
+            self.state.statuses.clear()
+            self.state.seen.clear()
+            self.state.throttled = 0
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        sock.listen(128)
+        self.port = sock.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, args=(sock,), name="fake-datadog", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10) or self._error is not None:
+            raise RuntimeError("fake Datadog did not start") from self._error
+        return self
+
+    def _serve(self, sock: socket.socket) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        runner = web.AppRunner(build_app(self.state), access_log=None)
+        try:
+            loop.run_until_complete(runner.setup())
+            loop.run_until_complete(web.SockSite(runner, sock).start())
+        except BaseException as exc:  # surfaced to start()
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(runner.cleanup())
+            loop.close()
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+        self._loop = self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+async def serve(fake_state: State, host: str, port: int) -> None:
+    """Run in the foreground until cancelled (the CLI)."""
+    _check_loopback(host)
+    runner = web.AppRunner(build_app(fake_state), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+__all__ = ["DEFAULT_API_KEY", "DEFAULT_APP_KEY", "JSON", "FakeDatadog", "build_app", "serve"]
