@@ -44,7 +44,9 @@ def run_connector(argv: Sequence[str]) -> int:
 
 async def _run(settings: Settings) -> int:
     if settings.service_mode:
-        raise SettingsError("service mode (--client-id) is not in this build yet; run without it for a one-shot sync")
+        from connector.daemon.service import run_service
+
+        return await run_service(settings)
     from connector.daemon.oneshot import run_one_shot
 
     return await run_one_shot(settings)

@@ -394,6 +394,10 @@ class DatadogClient:
     def iter_api_keys(self) -> AsyncIterator[Page[APIKey]]:
         return paginate(self.list_api_keys)
 
+    async def delete_api_key(self, key_id: str) -> None:
+        """Revoke an org API key (204). Raises `NotFound` for an unknown or already deleted key."""
+        await self._t.request("DELETE", f"/api/v2/api_keys/{_seg(key_id)}", group="api_keys")
+
     async def list_service_account_app_keys(self, service_account_id: str, page: int = 0) -> Page[ApplicationKey]:
         path = f"/api/v2/service_accounts/{_seg(service_account_id)}/application_keys"
         return await self._page(ListEnvelope[ApplicationKey], path, group="service_accounts", number=page)

@@ -14,6 +14,13 @@ from connector.baton.connector import (
 )
 from connector.baton.pb.c1.connector.v2 import connector_pb2, resource_pb2
 from connector.datadog.client import DatadogClient
+from connector.datadog.provisioning import (
+    AccountCreator,
+    ApiKeyDeleter,
+    RoleProvisioner,
+    TeamProvisioner,
+    UserActions,
+)
 from connector.datadog.resources import types
 from connector.datadog.resources.keys import ApiKeySyncer, ServiceAccountAppKeySyncer
 from connector.datadog.resources.roles import RoleSyncer
@@ -120,16 +127,26 @@ class DatadogConnector:
             caps.append(Capability.CAPABILITY_SYNC_SECRETS)
         return caps
 
-    # -- provisioning (wired in connector/datadog/provisioning.py) ---------------------------------------
+    # -- provisioning (connector/datadog/provisioning.py) -------------------------------------------------
+    # Every lookup answers None unless provisioning is on: the task runner then fails the task as "provisioning
+    # is not enabled", never as a silent success.
 
     def provisioner(self, resource_type_id: str) -> ResourceProvisioner | None:
-        return None
+        if not self.options.provisioning:
+            return None
+        # Schedules and keys have nothing to grant: on-call comes from Datadog's rotations, keys are secrets.
+        provisioners = {types.ROLE.id: RoleProvisioner, types.TEAM.id: TeamProvisioner}
+        cls = provisioners.get(resource_type_id)
+        return cls(self.client) if cls is not None else None
 
     def account_manager(self) -> AccountManager | None:
-        return None
+        return AccountCreator(self.client) if self.options.provisioning else None
 
     def resource_deleter(self, resource_type_id: str) -> ResourceDeleter | None:
-        return None
+        # Deleting an org API key breaks whatever uses it, so it takes its own opt-in on top of provisioning,
+        # and the keys must be synced for ConductorOne to know them at all.
+        allowed = self.options.provisioning and self.options.allow_org_api_key_deletion and self.options.sync_secrets
+        return ApiKeyDeleter(self.client) if allowed and resource_type_id == types.API_KEY.id else None
 
     def action_manager(self) -> ActionManager | None:
-        return None
+        return UserActions(self.client) if self.options.provisioning else None

@@ -1,0 +1,146 @@
+"""The sync_full task: heartbeats while a full sync runs into a private temp c1z, then upload (§3.6, §3.7).
+
+The heartbeat loop can cancel the sync (ConductorOne cancelled the task, or it stopped answering); the
+processor then reports the task as failed, so it is never left claimed and unfinished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import structlog
+
+from connector.baton.c1.client import BatonServiceClient
+from connector.baton.c1.errors import C1Error
+from connector.baton.connector import ResourceSyncer
+from connector.baton.errors import Code
+from connector.baton.pb.c1.connector.v2 import resource_pb2
+from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+from connector.baton.sync.syncer import SyncObserver, SyncOptions, SyncResult
+from connector.baton.sync.to_file import sync_to_file
+from connector.baton.tasks.outcome import Outcome, TaskError
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_HEARTBEAT = 30.0
+MIN_HEARTBEAT, MAX_HEARTBEAT = 1.0, 300.0
+# Go cancels after the counter reaches 10, i.e. 9 consecutive failed periodic heartbeats.
+MAX_HEARTBEAT_FAILURES = 9
+
+
+@dataclass(frozen=True, slots=True)
+class FullSyncSettings:
+    temp_dir: Path | None = None
+    skip_full_sync: bool = False
+    # Used when the task names no types (the task's own list wins, as in Go).
+    default_resource_type_ids: Sequence[str] = ()
+    options: SyncOptions = field(default_factory=SyncOptions)
+
+
+class SyncCancelled(Exception):
+    def __init__(self, reason: str, *, by_c1: bool) -> None:
+        super().__init__(reason)
+        self.by_c1 = by_c1
+
+
+class FullSyncHandler:
+    def __init__(
+        self,
+        client: BatonServiceClient,
+        syncers: Callable[[], Sequence[ResourceSyncer]],
+        settings: FullSyncSettings,
+        *,
+        observer: SyncObserver | None = None,
+        on_synced: Callable[[SyncResult, int], None] | None = None,
+    ) -> None:
+        self._client = client
+        self._syncers = syncers
+        self._settings = settings
+        self._observer = observer
+        self._on_synced = on_synced
+
+    async def run(self, task_id: str, task: baton_pb2.Task.SyncFullTask) -> Outcome:
+        first = await self._client.heartbeat(task_id)
+        if first.cancelled:
+            raise TaskError(Code.CANCELLED, "ConductorOne cancelled the task before it started")
+        fd, name = tempfile.mkstemp(prefix="baton-sdk-sync-upload", suffix=".c1z", dir=self._settings.temp_dir)
+        path = Path(name)
+        try:
+            os.close(fd)  # left empty: the store starts a fresh sync in it
+            sync = asyncio.create_task(self._sync(task, path), name=f"sync {task_id}")
+            beat = asyncio.create_task(self._heartbeats(task_id, first, sync), name=f"heartbeat {task_id}")
+            try:
+                result = await sync
+            except asyncio.CancelledError:
+                reason = beat.result() if beat.done() and not beat.cancelled() else None
+                if reason is None:
+                    raise
+                raise TaskError(reason[0], reason[1], non_retryable=reason[0] == Code.CANCELLED) from None
+            finally:
+                beat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await beat
+            size = await self._client.upload_asset(task_id, path)
+            log.info("sync uploaded", task_id=task_id, bytes=size, sync_id=result.sync_id)
+            if self._on_synced is not None:
+                self._on_synced(result, size)
+            return Outcome()
+        finally:
+            path.unlink(missing_ok=True)  # noqa: ASYNC240 - a local temp file; not worth a thread hop
+
+    async def _sync(self, task: baton_pb2.Task.SyncFullTask, path: Path) -> SyncResult:
+        settings = self._settings
+        if settings.skip_full_sync:
+            # Go's SkipSync: an empty but finished full sync, still uploaded.
+            return await sync_to_file([], path, settings.options, tmp_dir=settings.temp_dir, save_on_error=False)
+        options = replace(
+            settings.options,
+            skip_entitlements_and_grants=task.skip_entitlements_and_grants
+            or settings.options.skip_entitlements_and_grants,
+            skip_grants=task.skip_grants or settings.options.skip_grants,
+            resource_type_ids=list(task.sync_resource_type_ids) or list(settings.default_resource_type_ids),
+            targeted_resources=[
+                resource_pb2.ResourceId(resource_type=r.id.resource_type, resource=r.id.resource)
+                for r in task.targeted_sync_resources
+            ],
+        )
+        return await sync_to_file(
+            self._syncers(), path, options, tmp_dir=settings.temp_dir, observer=self._observer, save_on_error=False
+        )
+
+    async def _heartbeats(
+        self, task_id: str, last: baton_pb2.BatonServiceHeartbeatResponse, sync: asyncio.Task[SyncResult]
+    ) -> tuple[Code, str] | None:
+        """Beat until the sync ends; cancel it and say why when ConductorOne cancels or stops answering."""
+        failures = 0
+        interval = _interval(last)
+        while not sync.done():
+            await asyncio.sleep(interval)
+            started = time.monotonic()
+            try:
+                response = await self._client.heartbeat(task_id)
+            except C1Error as exc:
+                failures += 1
+                log.warning("heartbeat failed", task_id=task_id, failures=failures, error=str(exc))
+                if failures >= MAX_HEARTBEAT_FAILURES:
+                    sync.cancel()
+                    return Code.UNAVAILABLE, f"task failed heartbeat ({failures} in a row); ConductorOne may retry it"
+                continue
+            failures = 0
+            if response.cancelled:
+                sync.cancel()
+                return Code.CANCELLED, "task was cancelled by ConductorOne"
+            interval = max(0.0, _interval(response) - (time.monotonic() - started))
+        return None
+
+
+def _interval(response: baton_pb2.BatonServiceHeartbeatResponse) -> float:
+    seconds = response.next_heartbeat.ToTimedelta().total_seconds() if response.HasField("next_heartbeat") else 0.0
+    return DEFAULT_HEARTBEAT if seconds <= 0 else min(MAX_HEARTBEAT, max(MIN_HEARTBEAT, seconds))

@@ -1,0 +1,64 @@
+"""What a task handler produces: a success (a connector response and annotations) or a failure.
+
+Failures carry a google.rpc canonical code, a message and whether ConductorOne may retry the task. The
+message is built from our own error types, which never hold secrets; anything else is summarised by type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from google.protobuf import any_pb2
+from google.protobuf.message import Message
+
+from connector.baton.errors import Code, ConnectorError
+
+
+@dataclass(slots=True)
+class Failure:
+    code: Code
+    message: str
+    non_retryable: bool
+
+
+@dataclass(slots=True)
+class Outcome:
+    response: Message | None = None
+    annotations: Sequence[any_pb2.Any] = field(default_factory=list)
+    failure: Failure | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+    @property
+    def label(self) -> str:
+        """Low-cardinality outcome for metrics."""
+        return (
+            "success"
+            if self.failure is None
+            else ("failed_final" if self.failure.non_retryable else "failed_retryable")
+        )
+
+
+class TaskError(Exception):
+    """A handler's own refusal (malformed task, provisioning off): code and retryability are explicit."""
+
+    def __init__(self, code: Code, message: str, *, non_retryable: bool = True) -> None:
+        super().__init__(message)
+        self.code = code
+        self.non_retryable = non_retryable
+
+
+def failure_from(exc: BaseException, *, provisioning: bool) -> Failure:
+    """Map an exception to a Failure. Provisioning-type tasks never retry (§3.4): a duplicate grant or a
+    second account is worse than a reported failure that a person looks at."""
+    if isinstance(exc, TaskError):
+        return Failure(exc.code, str(exc), exc.non_retryable or provisioning)
+    if isinstance(exc, ConnectorError):
+        return Failure(exc.code, str(exc), provisioning or not exc.retryable)
+    if isinstance(exc, TimeoutError):
+        return Failure(Code.DEADLINE_EXCEEDED, "the task timed out", provisioning)
+    # Unknown exception text may quote anything (an upstream body, a URL); keep only its type.
+    return Failure(Code.UNKNOWN, f"internal error ({type(exc).__name__})", provisioning)

@@ -1,0 +1,141 @@
+"""The task poller: GetTask in a loop, a bounded number of task slots, backoff, and a clean drain on stop.
+
+A slot is taken before polling, so no task is claimed without capacity to run it (as in the Go runner).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from connector.baton.c1.client import BatonServiceClient
+from connector.baton.c1.errors import C1Error, C1FatalError
+from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+from connector.baton.tasks.processor import TaskProcessor
+
+log = structlog.get_logger(__name__)
+
+MAX_NEXT_POLL = 300.0
+MAX_ERROR_BACKOFF = 60.0
+
+
+class Scheduler:
+    def __init__(
+        self,
+        client: BatonServiceClient,
+        processor: TaskProcessor,
+        *,
+        concurrency: int,
+        periodic: tuple[float, Callable[[], Awaitable[None]]] | None = None,
+    ) -> None:
+        self._client = client
+        self._processor = processor
+        self._slots = asyncio.Semaphore(concurrency)
+        self._running: set[asyncio.Task[None]] = set()
+        self._periodic = periodic
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until `stop` is set; tasks already started keep running (see `drain`)."""
+        periodic = asyncio.create_task(self._periodic_loop(stop)) if self._periodic else None
+        errors = 0
+        delay = 0.0
+        try:
+            while not stop.is_set():
+                if delay > 0 and await _wait(stop, delay):
+                    break
+                if not await _acquire(self._slots, stop):
+                    break
+                try:
+                    response = await self._client.get_task()
+                except C1Error as exc:
+                    self._slots.release()
+                    errors += 1
+                    delay = min(float(errors * errors), MAX_ERROR_BACKOFF)
+                    level = log.error if isinstance(exc, C1FatalError) else log.warning
+                    level("polling ConductorOne failed", error=str(exc), retry_in_seconds=delay)
+                    continue
+                errors = 0
+                delay = (
+                    _next_poll(response.next_poll.ToTimedelta().total_seconds())
+                    if response.HasField("next_poll")
+                    else 0.0
+                )
+                task = response.task if response.HasField("task") else None
+                if task is None or task.WhichOneof("task_type") in (None, "none"):
+                    self._slots.release()
+                    continue
+                self._start(task)
+        finally:
+            if periodic is not None:
+                periodic.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await periodic
+
+    def _start(self, task: baton_pb2.Task) -> None:
+        async def run_one() -> None:
+            try:
+                await self._processor.process(task)
+            finally:
+                self._slots.release()
+
+        running = asyncio.create_task(run_one())
+        self._running.add(running)
+        running.add_done_callback(self._running.discard)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._running)
+
+    async def drain(self, grace: float, report_within: float = 4.0) -> None:
+        """Let running tasks finish for `grace` seconds; abandon the rest and report them as retryable."""
+        if not self._running:
+            return
+        log.info("draining", tasks=len(self._running), grace_seconds=grace)
+        _, pending = await asyncio.wait(set(self._running), timeout=grace)
+        if pending:
+            log.warning("abandoning tasks still running after the grace period", tasks=len(pending))
+            self._processor.abandon_all("the connector is shutting down", finish_within=report_within)
+            await asyncio.wait(pending, timeout=report_within + 1.0)
+
+    async def _periodic_loop(self, stop: asyncio.Event) -> None:
+        assert self._periodic is not None
+        interval, job = self._periodic
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                await job()
+            except Exception as exc:
+                log.error("periodic sync failed", error=str(exc), error_type=type(exc).__name__)
+            if await _wait(stop, max(0.0, interval - (time.monotonic() - started))):
+                return
+
+
+def _next_poll(seconds: float) -> float:
+    return min(MAX_NEXT_POLL, max(0.0, seconds))
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep up to `seconds`; True when `stop` was set meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    return stop.is_set()
+
+
+async def _acquire(slots: asyncio.Semaphore, stop: asyncio.Event) -> bool:
+    """Take a slot, or give up when `stop` is set first."""
+    acquire = asyncio.ensure_future(slots.acquire())
+    stopped = asyncio.ensure_future(stop.wait())
+    done, _ = await asyncio.wait({acquire, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    if acquire in done:
+        stopped.cancel()
+        return True
+    acquire.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await acquire
+    if not acquire.cancelled() and acquire.exception() is None:
+        slots.release()  # it won the race after all
+    return False

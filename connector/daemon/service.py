@@ -1,0 +1,200 @@
+"""Service mode: authenticate to ConductorOne, Hello, then run its tasks until SIGTERM.
+
+Start-up order is chosen for Kubernetes: the health server comes first (liveness answers while ConductorOne
+is still unreachable), readiness turns green only after a successful Hello, and on SIGTERM readiness goes
+red before anything else stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from connector.baton.c1 import (
+    BatonServiceClient,
+    C1FatalError,
+    C1TransientError,
+    CredentialError,
+    grpc_proxy_from_env,
+    grpc_root_certificates,
+    parse_client_id,
+    parse_client_secret,
+    resolve_endpoints,
+)
+from connector.baton.c1.hostinfo import build_info, default_host_id
+from connector.baton.retry import RetryPolicy
+from connector.baton.sync.to_file import sync_to_file
+from connector.baton.tasks.full_sync import FullSyncHandler, FullSyncSettings
+from connector.baton.tasks.handlers import Handlers
+from connector.baton.tasks.processor import TaskProcessor
+from connector.daemon.http import OpsServer
+from connector.daemon.metrics import Metrics, package_version
+from connector.daemon.oneshot import datadog_options, sync_options
+from connector.daemon.scheduler import Scheduler
+from connector.daemon.settings import Settings, SettingsError
+from connector.datadog.client import DatadogClient
+from connector.datadog.connector import DatadogConnector
+from connector.datadog.errors import DatadogError, InvalidCredentials
+
+log = structlog.get_logger(__name__)
+
+# Go's Hello backoff: 1 s doubling to 5 min, no attempt limit.
+HELLO_BACKOFF = RetryPolicy(max_attempts=1_000_000, base_delay=1.0, max_delay=300.0)
+
+
+class Readiness:
+    def __init__(self) -> None:
+        self.hello_ok = False
+        self.draining = False
+
+    def __call__(self) -> tuple[bool, str]:
+        if self.draining:
+            return False, "draining"
+        if not self.hello_ok:
+            return False, "waiting for a successful Hello to ConductorOne"
+        return True, ""
+
+
+async def run_service(settings: Settings) -> int:
+    assert settings.client_secret is not None  # required together with client_id by the settings model
+    try:
+        client_id = parse_client_id(settings.client_id)
+        secret = parse_client_secret(settings.client_secret.get_secret_value())
+        endpoints = resolve_endpoints(client_id, settings.c1_api_host or None)
+    except CredentialError as exc:
+        raise SettingsError(str(exc)) from None
+    api_key, app_key = settings.require_datadog_keys()
+
+    metrics = Metrics()
+    readiness = Readiness()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, _on_signal, stop, readiness, metrics, sig)
+
+    ops = (
+        OpsServer(metrics, readiness, settings.health_bind_address, settings.health_port)
+        if settings.health_port
+        else None
+    )
+    if ops is not None:
+        await ops.start()
+        log.info("health server listening", address=settings.health_bind_address, port=ops.bound_port)
+
+    host_id = settings.host_id or default_host_id(os.environ)
+    datadog = DatadogClient(
+        api_key=api_key,
+        app_key=app_key,
+        site=settings.site,
+        base_url=settings.base_url or None,
+        timeout=float(settings.http_timeout_seconds),
+        max_concurrency=settings.datadog_concurrency,
+        on_event=metrics.datadog_event,
+    )
+    c1 = BatonServiceClient.from_credentials(
+        client_id,
+        secret,
+        host_id=host_id,
+        api_host=settings.c1_api_host or None,
+        root_certificates=grpc_root_certificates(os.environ),
+        proxy=grpc_proxy_from_env(os.environ, endpoints),
+        token_timeout=float(settings.http_timeout_seconds),
+        on_call=metrics.c1_call,
+        on_token_fetch=metrics.token_fetch,
+    )
+    try:
+        connector = DatadogConnector(datadog, datadog_options(settings))
+        if not await _check_datadog(connector):
+            return 1
+        build = build_info("baton-datadog", package_version())
+
+        async def hello(task_id: str = "") -> None:
+            await c1.hello(connector.metadata(), task_id=task_id, build_info=build)
+
+        if not await _hello_until_ok(hello, stop):
+            return 0 if stop.is_set() else 1
+        readiness.hello_ok = True
+        metrics.ready.set(1)
+        log.info("connected to ConductorOne", target=endpoints.grpc_target, host_id=host_id)
+
+        full_sync = FullSyncHandler(
+            c1,
+            connector.syncers,
+            FullSyncSettings(
+                temp_dir=settings.c1z_temp_dir,
+                skip_full_sync=settings.skip_full_sync,
+                default_resource_type_ids=settings.sync_resource_types,
+                options=sync_options(settings),
+            ),
+            on_synced=metrics.sync_succeeded,
+        )
+        processor = TaskProcessor(
+            c1, Handlers(connector, provisioning=settings.provisioning), full_sync, hello, observer=metrics
+        )
+
+        async def periodic_sync() -> None:
+            result = await sync_to_file(
+                connector.syncers(), settings.file, sync_options(settings), tmp_dir=settings.c1z_temp_dir
+            )
+            metrics.sync_succeeded(result)
+            log.info("periodic sync written", file=str(settings.file), sync_id=result.sync_id)
+
+        scheduler = Scheduler(
+            c1,
+            processor,
+            concurrency=settings.task_concurrency,
+            periodic=(float(settings.sync_interval), periodic_sync) if settings.sync_interval else None,
+        )
+        await scheduler.run(stop)
+        await scheduler.drain(settings.shutdown_grace_seconds)
+        log.info("stopped")
+        return 0
+    finally:
+        await c1.close()
+        await datadog.aclose()
+        if ops is not None:
+            await ops.stop()
+
+
+def _on_signal(stop: asyncio.Event, readiness: Readiness, metrics: Metrics, sig: signal.Signals) -> None:
+    if not stop.is_set():
+        log.info("shutdown requested", signal=sig.name)
+    readiness.draining = True
+    metrics.ready.set(0)
+    stop.set()
+
+
+async def _check_datadog(connector: DatadogConnector) -> bool:
+    """Rejected keys are fatal (a restart will not fix them); a Datadog outage is not."""
+    try:
+        await connector.validate()
+    except InvalidCredentials as exc:
+        log.error("Datadog rejected a key; fix BATON_API_KEY / BATON_APP_KEY", error=str(exc), key=exc.key)
+        return False
+    except DatadogError as exc:
+        log.warning("could not validate the Datadog keys yet; continuing", error=str(exc))
+    return True
+
+
+async def _hello_until_ok(hello: Callable[[], Awaitable[None]], stop: asyncio.Event) -> bool:
+    """Hello with backoff; False on a fatal answer (exit non-zero) or when stopped first."""
+    attempt = 0
+    while not stop.is_set():
+        attempt += 1
+        try:
+            await hello()
+            return True
+        except C1FatalError as exc:
+            log.error("ConductorOne refused the connector; check BATON_CLIENT_ID / BATON_CLIENT_SECRET", error=str(exc))
+            return False
+        except C1TransientError as exc:
+            delay = min(HELLO_BACKOFF.max_delay, HELLO_BACKOFF.base_delay * 2 ** (attempt - 1))
+            log.warning("Hello failed; retrying", attempt=attempt, retry_in_seconds=delay, error=str(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+    return False

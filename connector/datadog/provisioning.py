@@ -1,0 +1,504 @@
+"""Provisioning for Datadog: role and team grants and revokes, account creation, user actions, API-key deletion.
+
+ConductorOne uses these for just-in-time access, where a grant that silently did nothing or a revoke reported
+done while access remains is a security incident. So every decision is taken from Datadog's own answers at
+the time of the call, never from what the last sync saw:
+
+* "already in the requested state" is success with the SDK's idempotency annotation (`GrantAlreadyExists`,
+  `GrantAlreadyRevoked`), whether Datadog says so with a status code (409, 404) or a read shows it;
+* anything else Datadog refuses is raised as its typed error (Datadog errors are baton errors), so the task
+  runner can tell retryable from permanent failures.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import structlog
+from google.protobuf import any_pb2, struct_pb2
+
+from connector.baton import builders as b
+from connector.baton import ids
+from connector.baton.annotations import pack
+from connector.baton.connector import AccountInfo, ActionResult, CreateAccountResult, GrantResult
+from connector.baton.errors import (
+    AlreadyExistsError,
+    ConnectorError,
+    InternalError,
+    InvalidArgumentError,
+    UnavailableError,
+    UnimplementedError,
+)
+from connector.baton.pb.c1.connector.v2 import (
+    annotation_grant_pb2,
+    connector_pb2,
+    entitlement_pb2,
+    grant_pb2,
+    resource_pb2,
+)
+from connector.datadog.client import DatadogClient
+from connector.datadog.errors import Conflict, DatadogError, NotFound
+from connector.datadog.models import TeamMembership, TeamRole
+from connector.datadog.resources import roles, teams, types
+from connector.datadog.resources.users import user_resource
+
+__all__ = [
+    "DISABLE_USER",
+    "ENABLE_USER",
+    "AccountCreator",
+    "ApiKeyDeleter",
+    "InvitationNotSentError",
+    "Outcome",
+    "RoleProvisioner",
+    "TeamProvisioner",
+    "UserActions",
+]
+
+log = structlog.get_logger(__name__)
+
+DISABLE_USER = "disable_user"
+ENABLE_USER = "enable_user"
+
+# Rounds of "add, then read, then promote" a team-admin grant tries before it gives up on a membership
+# that other writers keep changing underneath it.
+_RACE_ROUNDS = 3
+
+
+class Outcome(enum.Enum):
+    CHANGED = "changed"
+    # Datadog was already in the requested state; reported with an idempotency annotation.
+    UNCHANGED = "unchanged"
+
+
+async def _unless(already: type[DatadogError], call: Awaitable[object]) -> Outcome:
+    """CHANGED when `call` succeeds; UNCHANGED when Datadog answers with `already`, its "already so" error."""
+    try:
+        await call
+    except already:
+        return Outcome.UNCHANGED
+    return Outcome.CHANGED
+
+
+def _clean_id(value: str, what: str) -> str:
+    # Ids end up in URL paths; control characters there are never a real Datadog id, only a malformed task.
+    if not value or not value.strip() or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidArgumentError(f"{what} is empty or malformed: {value!r}")
+    return value
+
+
+# -- grants and revokes -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """One grant or revoke request, validated: which role or team, which entitlement, which user."""
+
+    resource: resource_pb2.Resource
+    slug: str
+    user_id: str
+
+    @property
+    def object_id(self) -> str:
+        return self.resource.id.resource
+
+
+@dataclass(frozen=True, slots=True)
+class _Granted:
+    outcome: Outcome
+    # Entitlements the change gave besides the requested one (a team admin added from scratch is also a
+    # member), returned so ConductorOne records them now rather than at the next sync.
+    implied: tuple[str, ...] = ()
+
+
+class _EntitlementProvisioner(ABC):
+    """What every grant and revoke shares: validate the request, apply it, annotate idempotent repeats, log."""
+
+    resource_type: ClassVar[resource_pb2.ResourceType]
+    slugs: ClassVar[tuple[str, ...]]
+
+    def __init__(self, client: DatadogClient) -> None:
+        self._client = client
+
+    async def grant(self, principal: resource_pb2.Resource, entitlement: entitlement_pb2.Entitlement) -> GrantResult:
+        target = self._target(entitlement, principal.id)
+        done = await self._grant(target)
+        self._log("grant", target, done.outcome)
+        # The same builder and principal id as the syncers, so the ids match the synced grants exactly.
+        principal_id = b.resource_id(types.USER.id, target.user_id)
+        grants = [b.grant(target.resource, slug, principal_id) for slug in (target.slug, *done.implied)]
+        already = done.outcome is Outcome.UNCHANGED
+        return GrantResult(grants, [pack(annotation_grant_pb2.GrantAlreadyExists())] if already else [])
+
+    async def revoke(self, grant: grant_pb2.Grant) -> list[any_pb2.Any]:
+        target = self._target(grant.entitlement, grant.principal.id)
+        outcome = await self._revoke(target)
+        self._log("revoke", target, outcome)
+        return [pack(annotation_grant_pb2.GrantAlreadyRevoked())] if outcome is Outcome.UNCHANGED else []
+
+    @abstractmethod
+    async def _grant(self, target: _Target) -> _Granted: ...
+
+    @abstractmethod
+    async def _revoke(self, target: _Target) -> Outcome: ...
+
+    def _target(self, entitlement: entitlement_pb2.Entitlement, principal: resource_pb2.ResourceId) -> _Target:
+        rtype = self.resource_type.id
+        if principal.resource_type != types.USER.id:
+            raise InvalidArgumentError(
+                f"Datadog {rtype} entitlements can only be granted to users, "
+                f"not to a principal of type {principal.resource_type!r}"
+            )
+        resource = _entitlement_resource(entitlement, rtype)
+        slug = _slug(entitlement, resource.id)
+        if slug not in self.slugs:
+            raise InvalidArgumentError(f"Datadog {rtype} has no entitlement {slug!r} (it has: {', '.join(self.slugs)})")
+        return _Target(resource, slug, _clean_id(principal.resource, "the principal's user id"))
+
+    def _log(self, operation: str, target: _Target, outcome: Outcome) -> None:
+        log.info(
+            f"datadog {operation}",
+            operation=operation,
+            resource_type=self.resource_type.id,
+            resource_id=target.object_id,
+            entitlement=target.slug,
+            user_id=target.user_id,
+            outcome=outcome.value,
+        )
+
+
+def _entitlement_resource(entitlement: entitlement_pb2.Entitlement, rtype: str) -> resource_pb2.Resource:
+    resource = entitlement.resource
+    if not resource.id.resource and entitlement.id:
+        # A grant may carry only the entitlement id, "<type>:<id>:<slug>"; Datadog ids contain no ':'.
+        parts = entitlement.id.split(":")
+        if len(parts) == 3:
+            resource = resource_pb2.Resource(id=b.resource_id(parts[0], parts[1]))
+    if resource.id.resource_type != rtype:
+        raise InvalidArgumentError(
+            f"expected an entitlement of a Datadog {rtype}, got one of type {resource.id.resource_type!r}"
+        )
+    _clean_id(resource.id.resource, f"the {rtype} id")
+    return resource
+
+
+def _slug(entitlement: entitlement_pb2.Entitlement, owner: resource_pb2.ResourceId) -> str:
+    # Grants embed the entitlement without its slug, so the id is the other source; when both are given
+    # they must agree, since acting on the wrong one would grant or revoke the wrong access.
+    prefix = ids.entitlement_id(owner.resource_type, owner.resource, "")
+    from_id = entitlement.id.removeprefix(prefix) if entitlement.id.startswith(prefix) else None
+    if entitlement.id and from_id is None:
+        raise InvalidArgumentError(f"entitlement {entitlement.id!r} does not belong to {prefix.rstrip(':')}")
+    if entitlement.slug and from_id is not None and entitlement.slug != from_id:
+        raise InvalidArgumentError(f"entitlement {entitlement.id!r} does not match its slug {entitlement.slug!r}")
+    slug = entitlement.slug or from_id
+    if not slug:
+        raise InvalidArgumentError("the entitlement has neither a slug nor an id")
+    return slug
+
+
+class RoleProvisioner(_EntitlementProvisioner):
+    """Role `member`: adds the user to the role, removes them on revoke."""
+
+    resource_type = types.ROLE
+    slugs = (roles.MEMBER,)
+
+    async def _grant(self, target: _Target) -> _Granted:
+        # Datadog answers the add with 200 whether or not the user already had the role, so only the user's
+        # role links tell a new grant from a repeat (also: an unknown user fails here, before any write).
+        user = await self._client.get_user(target.user_id)
+        if target.object_id in user.role_ids:
+            return _Granted(Outcome.UNCHANGED)
+        # A 409 has been reported for repeats too; either way the user holds the role.
+        return _Granted(await _unless(Conflict, self._client.add_user_to_role(target.object_id, target.user_id)))
+
+    async def _revoke(self, target: _Target) -> Outcome:
+        # 404: the user does not have the role (or the role or user no longer exists): nothing to revoke.
+        return await _unless(NotFound, self._client.remove_user_from_role(target.object_id, target.user_id))
+
+
+class TeamProvisioner(_EntitlementProvisioner):
+    """Team `member` and `admin`. Admin implies member: granting admin adds or promotes, revoking it demotes."""
+
+    resource_type = types.TEAM
+    slugs = (teams.MEMBER, teams.ADMIN)
+
+    async def _grant(self, target: _Target) -> _Granted:
+        if target.slug == teams.MEMBER:
+            # 409: a membership exists, whatever its role; leaving it alone is what keeps an admin from
+            # being demoted by a member grant.
+            return _Granted(await _unless(Conflict, self._add(target, "member")))
+        return await self._grant_admin(target)
+
+    async def _grant_admin(self, target: _Target) -> _Granted:
+        for _ in range(_RACE_ROUNDS):
+            # Adding as admin first is one request for the common case, a user not yet on the team.
+            if await _unless(Conflict, self._add(target, "admin")) is Outcome.CHANGED:
+                return _Granted(Outcome.CHANGED, implied=(teams.MEMBER,))
+            # A membership exists: only its role tells an admin (a repeat) from a member to promote.
+            membership = await self._membership(target)
+            if membership is not None and membership.team_role == "admin":
+                return _Granted(Outcome.UNCHANGED)
+            # A member, or a user the paged read missed while pages shifted: promoting is right either way.
+            try:
+                await self._client.update_team_membership(target.object_id, target.user_id, role="admin")
+            except NotFound:
+                # The membership was removed since the 409 (a concurrent revoke): start again from the add.
+                continue
+            return _Granted(Outcome.CHANGED)
+        raise UnavailableError(
+            f"the membership of user {target.user_id} in Datadog team {target.object_id} kept changing "
+            "while granting admin; nothing is known to have been granted, try again"
+        )
+
+    async def _revoke(self, target: _Target) -> Outcome:
+        if target.slug == teams.MEMBER:
+            # Removing the membership also ends admin, which only exists on a membership. 404: not a member.
+            return await _unless(NotFound, self._client.remove_team_member(target.object_id, target.user_id))
+        return await self._revoke_admin(target)
+
+    async def _revoke_admin(self, target: _Target) -> Outcome:
+        # Demote and keep the membership (the Go connector removed the user from the team). The role has to
+        # be read first: only demoting an admin is a change; for a plain member admin is already revoked.
+        try:
+            membership = await self._membership(target)
+        except NotFound:
+            return Outcome.UNCHANGED  # the team no longer exists, nor any admin of it
+        if membership is not None and membership.team_role != "admin":
+            return Outcome.UNCHANGED
+        # An admin, or a user the paged read did not see: absence in a paged read is no proof (pages shift
+        # under concurrent writes), so only Datadog's 404 on the demotion itself may end a revoke unchanged.
+        return await _unless(
+            NotFound, self._client.update_team_membership(target.object_id, target.user_id, role="member")
+        )
+
+    async def _add(self, target: _Target, role: TeamRole) -> object:
+        return await self._client.add_team_member(target.object_id, target.user_id, role=role)
+
+    async def _membership(self, target: _Target) -> TeamMembership | None:
+        # Datadog has no GET for a single membership; walk the team's memberships and stop at the user's
+        # page (one request for a team of up to 100 members).
+        async for page in self._client.iter_team_memberships(target.object_id):
+            for membership in page.items:
+                if membership.user_id == target.user_id:
+                    return membership
+        return None
+
+
+# -- account creation ---------------------------------------------------------------------------------
+
+_Schema = connector_pb2.ConnectorAccountCreationSchema
+
+# local@domain.tld with no spaces: Datadog answers a malformed address with an unhelpful 400 "Invalid input".
+_EMAIL = re.compile(r"[^\s@]{1,64}@(?:[^\s@.]+\.)+[^\s@.]+")
+
+
+class InvitationNotSentError(ConnectorError):
+    """The user was created but Datadog did not send the invitation.
+
+    Not retryable: running the task again would stop at "already exists" and still send nothing. The code
+    is the cause's (e.g. PERMISSION_DENIED when the key lacks `user_access_invite`).
+    """
+
+    retryable = False
+
+    def __init__(self, user_id: str, email: str, cause: ConnectorError) -> None:
+        super().__init__(
+            f"Datadog user {user_id} ({email}) was created, but the invitation email was NOT sent ({cause}); "
+            "the user stays Pending until invited: resend the invitation from Datadog "
+            "(Organization Settings > Users)"
+        )
+        self.code = cause.code
+        self.user_id = user_id
+
+
+class AccountCreator:
+    """Creates a Datadog user and emails Datadog's invitation (the Go connector sent none)."""
+
+    def __init__(self, client: DatadogClient) -> None:
+        self._client = client
+
+    def account_creation_schema(self) -> connector_pb2.ConnectorAccountCreationSchema:
+        def text(
+            name: str, description: str, order: int, *, required: bool = False, placeholder: str = ""
+        ) -> _Schema.Field:
+            return _Schema.Field(
+                display_name=name,
+                required=required,
+                description=description,
+                placeholder=placeholder,
+                order=order,
+                string_field=_Schema.StringField(),
+            )
+
+        return _Schema(
+            field_map={
+                "email": text(
+                    "Email",
+                    "The user's email address; Datadog emails the invitation there.",
+                    1,
+                    required=True,
+                    placeholder="jane.doe@example.com",
+                ),
+                "name": text("Name", "The user's full name.", 2, placeholder="Jane Doe"),
+                "title": text("Title", "The user's job title.", 3),
+            }
+        )
+
+    async def create_account(self, info: AccountInfo) -> CreateAccountResult:
+        email = _account_email(info)
+        name = _optional_text(info.profile, "name")
+        title = _optional_text(info.profile, "title")
+        try:
+            user = await self._client.create_user(email, name=name, title=title)
+        except Conflict as exc:
+            log.info("datadog create_account", outcome="already_exists", email=email)
+            raise AlreadyExistsError(
+                f"a Datadog user with email {email} already exists (possibly disabled or still pending); "
+                "no account was created and no invitation was sent"
+            ) from exc
+        log.info("datadog create_account", outcome="created", user_id=user.id, email=email)
+        try:
+            invitation = await self._client.send_invitation(user.id)
+        except ConnectorError as exc:
+            log.error(
+                "datadog create_account", outcome="invitation_failed", user_id=user.id, email=email, error=str(exc)
+            )
+            raise InvitationNotSentError(user.id, email, exc) from exc
+        expires = invitation.expires_at.isoformat() if invitation.expires_at is not None else None
+        log.info(
+            "datadog create_account",
+            outcome="invited",
+            user_id=user.id,
+            invitation_id=invitation.id,
+            expires_at=expires,
+        )
+        until = f" (valid until {expires})" if expires else ""
+        return CreateAccountResult(
+            resource=user_resource(user),
+            action_required=True,
+            message=f"Datadog user created; an invitation was emailed to {email}{until}. "
+            "The user must accept it to sign in.",
+        )
+
+
+def _account_email(info: AccountInfo) -> str:
+    # The schema's `email` field arrives in the profile; the task's emails list is the fallback.
+    raw = info.profile.get("email")
+    if raw is None or raw == "":
+        raw = info.emails[0] if info.emails else None
+    if raw is None:
+        raise InvalidArgumentError("email is required to create a Datadog user")
+    if not isinstance(raw, str):
+        raise InvalidArgumentError(f"email must be a string, not {type(raw).__name__}")
+    email = raw.strip()
+    if len(email) > 254 or not _EMAIL.fullmatch(email) or any(ord(c) < 32 or ord(c) == 127 for c in email):
+        raise InvalidArgumentError(f"email {raw!r} is not a valid email address")
+    return email
+
+
+def _optional_text(profile: Mapping[str, object], field: str) -> str | None:
+    value = profile.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"{field} must be a string, not {type(value).__name__}")
+    return value.strip() or None
+
+
+# -- actions ------------------------------------------------------------------------------------------
+
+
+class UserActions:
+    """`disable_user` (Datadog's soft disable) and `enable_user`; both idempotent."""
+
+    def __init__(self, client: DatadogClient) -> None:
+        self._client = client
+        self._handlers: dict[str, Callable[[str], Awaitable[str]]] = {
+            DISABLE_USER: self._disable,
+            ENABLE_USER: self._enable,
+        }
+
+    def action_names(self) -> Sequence[str]:
+        return tuple(self._handlers)
+
+    async def invoke_action(self, name: str, args: struct_pb2.Struct) -> ActionResult:
+        handler = self._handlers.get(name)
+        if handler is None:
+            raise UnimplementedError(
+                f"the Datadog connector has no action {name!r} (it has: {', '.join(self._handlers)})"
+            )
+        user_id = _user_id_arg(args)
+        status = await handler(user_id)
+        response = struct_pb2.Struct()
+        response.update({"success": True, "user_id": user_id, "status": status})
+        return ActionResult(response=response)
+
+    async def _disable(self, user_id: str) -> str:
+        # Datadog answers a repeat DELETE with 404, the same as for an unknown user, so read the state first.
+        user = await self._client.get_user(user_id)
+        if user.disabled:
+            log.info("datadog disable_user", user_id=user_id, outcome=Outcome.UNCHANGED.value)
+            return user.status or "Disabled"
+        try:
+            await self._client.disable_user(user_id)
+        except NotFound:
+            # Disabled by someone else since the read, or gone: confirm rather than assume.
+            if not (await self._client.get_user(user_id)).disabled:
+                raise
+            log.info("datadog disable_user", user_id=user_id, outcome=Outcome.UNCHANGED.value)
+            return "Disabled"
+        log.info("datadog disable_user", user_id=user_id, outcome=Outcome.CHANGED.value)
+        return "Disabled"
+
+    async def _enable(self, user_id: str) -> str:
+        user = await self._client.enable_user(user_id)
+        if user.disabled:
+            raise InternalError(f"Datadog still reports user {user_id} disabled after enabling it")
+        log.info("datadog enable_user", user_id=user_id, status=user.status)
+        return user.status or "Active"
+
+
+def _user_id_arg(args: struct_pb2.Struct) -> str:
+    if "user_id" not in args.fields:
+        raise InvalidArgumentError("the action needs a user_id argument")
+    value = args.fields["user_id"]
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        return _clean_id(value.string_value.strip(), "user_id")
+    if kind == "struct_value":
+        # The SDK's resource-id field: {"resource_type_id", "resource_id"} (or "resource_type", "resource").
+        fields = value.struct_value.fields
+
+        def text(*keys: str) -> str:
+            return next((fields[k].string_value for k in keys if k in fields and fields[k].string_value), "")
+
+        rtype = text("resource_type_id", "resource_type")
+        if rtype and rtype != types.USER.id:
+            raise InvalidArgumentError(f"user_id must identify a user, not a {rtype!r}")
+        return _clean_id(text("resource_id", "resource"), "user_id")
+    raise InvalidArgumentError(f"user_id must be a string or a resource id, not a {kind or 'missing value'}")
+
+
+# -- resource deletion --------------------------------------------------------------------------------
+
+
+class ApiKeyDeleter:
+    """Deletes (revokes) org API keys; a key that is already gone counts as deleted."""
+
+    def __init__(self, client: DatadogClient) -> None:
+        self._client = client
+
+    async def delete_resource(self, resource_id: resource_pb2.ResourceId) -> list[any_pb2.Any]:
+        if resource_id.resource_type != types.API_KEY.id:
+            raise InvalidArgumentError(
+                f"only {types.API_KEY.id} resources can be deleted, not {resource_id.resource_type!r}"
+            )
+        key_id = _clean_id(resource_id.resource, "the API key id")
+        outcome = await _unless(NotFound, self._client.delete_api_key(key_id))
+        log.info("datadog delete_resource", resource_type=types.API_KEY.id, resource_id=key_id, outcome=outcome.value)
+        return []
