@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint proto bench clean
+.PHONY: install test lint proto bench demo clean
 
 install: $(STAMP)
 
@@ -24,6 +24,9 @@ lint: $(STAMP)
 
 proto: $(STAMP)
 	$(PY) scripts/gen_protos.py
+
+demo: $(STAMP)
+	$(PY) scripts/demo.py
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run

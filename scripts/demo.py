@@ -1,0 +1,143 @@
+"""`make demo`: the daemon against a local fake Datadog and fake ConductorOne, end to end.
+
+Starts both fakes on 127.0.0.1, runs `baton-datadog` in service mode as a subprocess, queues a full sync, a
+grant and a revoke through the fake ConductorOne, prints what happened, stops the daemon with SIGTERM and
+exits 0 only if every step did what it should.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from connector.baton.c1z.reader import C1ZReader  # noqa: E402
+from connector.baton.pb.c1.connector.v2 import grant_pb2  # noqa: E402
+from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2  # noqa: E402
+from tests.fakes.c1 import FakeC1  # noqa: E402
+from tests.fakes.c1.server import make_task  # noqa: E402
+from tests.fakes.datadog import FakeDatadog, generate_org  # noqa: E402
+from tests.fakes.tasks import grant_task, revoke_task  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"demo: timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def finished(c1: FakeC1, task_id: str) -> baton_pb2.BatonServiceFinishTaskRequest:
+    wait_for(f"task {task_id} to finish", lambda: bool(c1.recorded().finish_tasks.get(task_id)))
+    return c1.recorded().finish_tasks[task_id][0]
+
+
+def describe(report: baton_pb2.BatonServiceFinishTaskRequest) -> str:
+    if report.HasField("status") and report.status.code:
+        return f"FAILED ({report.status.message})"
+    annotations = [a.type_url.rsplit(".", 1)[-1] for a in report.success.annotations]
+    return "success" + (f" [{', '.join(annotations)}]" if annotations else "")
+
+
+def main() -> int:
+    ok = True
+    org = generate_org(users=40, seed=5, teams=5, schedules=0)
+    with tempfile.TemporaryDirectory(prefix="baton-demo-") as tmp, FakeDatadog(org) as dd, FakeC1(next_poll=0.2) as c1:
+        port = free_port()
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            **c1.env(),
+            "BATON_API_KEY": dd.api_key,
+            "BATON_APP_KEY": dd.app_key,
+            "BATON_BASE_URL": dd.base_url,
+            "BATON_PROVISIONING": "true",
+            "BATON_HEALTH_BIND_ADDRESS": "127.0.0.1",
+            "BATON_HEALTH_PORT": str(port),
+            "BATON_HOST_ID": "demo-host",
+            "BATON_LOG_FORMAT": "json",
+            "BATON_C1Z_TEMP_DIR": tmp,
+        }
+        log_path = Path(tmp) / "daemon.log"
+        print(f"fake Datadog  {dd.base_url}  ({len(org.users)} users, {len(org.roles)} roles, {len(org.teams)} teams)")
+        print(f"fake ConductorOne  https://{c1.address}")
+        with log_path.open("w") as log_file:
+            daemon = subprocess.Popen(
+                [sys.executable, "-m", "connector"], env=env, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT
+            )
+            try:
+                wait_for("the daemon's Hello", lambda: bool(c1.recorded().hellos))
+                print(
+                    f"daemon started (pid {daemon.pid}); Hello received from host {c1.recorded().hellos[0].host_id}\n"
+                )
+
+                sync = c1.enqueue(make_task("sync_full"))
+                report = finished(c1, sync)
+                upload = next(u for u in c1.recorded().uploads if u.task_id == sync)
+                print(f"1. full sync: {describe(report)}; uploaded {upload.size} bytes, checksum ok={upload.ok}")
+                assert upload.path is not None
+                with C1ZReader(upload.path) as reader:
+                    for type_id, counts in sorted(reader.counts_by_type().items()):
+                        print(f"     {type_id:<6} resources {counts['resources']:>4}  grants {counts['grants']:>4}")
+                ok &= not report.HasField("status") and upload.ok
+
+                role = (
+                    next(r for r in org.roles.values() if r.name == "Datadog Read Only Role")
+                    if any(r.name == "Datadog Read Only Role" for r in org.roles.values())
+                    else next(iter(org.roles.values()))
+                )
+                user = next(u for u in org.users.values() if role.id not in u.role_ids and not u.disabled)
+                grant = c1.enqueue(grant_task("role", role.id, "member", user.id))
+                report = finished(c1, grant)
+                response = grant_pb2.GrantManagerServiceGrantResponse()
+                report.success.response.Unpack(response)
+                has_role = role.id in org.users[user.id].role_ids
+                print(f"\n2. grant '{role.name}' to {user.email}: {describe(report)}")
+                print(f"     grant ids: {[g.id for g in response.grants]}; Datadog now has the role: {has_role}")
+                ok &= has_role and not report.HasField("status")
+
+                revoke = c1.enqueue(revoke_task("role", role.id, "member", user.id))
+                report = finished(c1, revoke)
+                gone = role.id not in org.users[user.id].role_ids
+                print(f"\n3. revoke it: {describe(report)}; Datadog no longer has the role: {gone}")
+                ok &= gone and not report.HasField("status")
+
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as page:
+                    metrics = page.read().decode()
+                print("\n4. metrics excerpt:")
+                for line in metrics.splitlines():
+                    if line.startswith(("baton_datadog_tasks_finished_total", "baton_datadog_datadog_requests_total")):
+                        print(f"     {line}")
+            finally:
+                daemon.send_signal(signal.SIGTERM)
+                try:
+                    code = daemon.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    daemon.kill()
+                    code = -9
+        print(
+            f"\ndaemon stopped on SIGTERM with exit code {code}; its log: {len(log_path.read_text().splitlines())} lines"
+        )
+        ok &= code == 0
+    print("\ndemo " + ("succeeded" if ok else "FAILED"))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
