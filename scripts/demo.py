@@ -97,11 +97,8 @@ def main() -> int:
                         print(f"     {type_id:<6} resources {counts['resources']:>4}  grants {counts['grants']:>4}")
                 ok &= not report.HasField("status") and upload.ok
 
-                role = (
-                    next(r for r in org.roles.values() if r.name == "Datadog Read Only Role")
-                    if any(r.name == "Datadog Read Only Role" for r in org.roles.values())
-                    else next(iter(org.roles.values()))
-                )
+                # A low-privilege role, as a just-in-time grant would usually be.
+                role = min(org.roles.values(), key=lambda r: r.name != "Datadog Read Only Role")
                 user = next(u for u in org.users.values() if role.id not in u.role_ids and not u.disabled)
                 grant = c1.enqueue(grant_task("role", role.id, "member", user.id))
                 report = finished(c1, grant)

@@ -1,0 +1,534 @@
+"""Provisioning through the connector's lookups, against the fake Datadog.
+
+Each test asserts what Datadog holds afterwards (`fake.org`), the annotations returned, and where it
+matters how many requests the decision cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from google.protobuf import struct_pb2
+
+from connector.baton import annotations as ann
+from connector.baton import builders as b
+from connector.baton.connector import AccountInfo, GrantResult, ResourceProvisioner
+from connector.baton.errors import (
+    AlreadyExistsError,
+    Code,
+    InvalidArgumentError,
+    UnavailableError,
+    UnimplementedError,
+)
+from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, entitlement_pb2, grant_pb2, resource_pb2
+from connector.datadog.client import DatadogClient
+from connector.datadog.connector import DatadogConnector, DatadogOptions
+from connector.datadog.provisioning import InvitationNotSentError
+from connector.datadog.resources import roles, teams, types
+from tests.datadog.helpers import ClientFactory
+from tests.fakes.datadog import FakeDatadog
+from tests.fakes.datadog.org import Role, Team, User
+
+ON = DatadogOptions(provisioning=True)
+ROLE_USERS = "/api/v2/roles/{role_id}/users"
+MEMBERSHIPS = "/api/v2/team/{team_id}/memberships"
+MEMBERSHIP = "/api/v2/team/{team_id}/memberships/{user_id}"
+USER = "/api/v2/users/{user_id}"
+INVITATIONS = "/api/v2/user_invitations"
+
+GrantAlreadyExists = annotation_grant_pb2.GrantAlreadyExists
+GrantAlreadyRevoked = annotation_grant_pb2.GrantAlreadyRevoked
+
+
+@dataclass
+class Env:
+    fake: FakeDatadog
+    client: DatadogClient
+    connector: DatadogConnector
+
+    def provisioner(self, resource_type_id: str) -> ResourceProvisioner:
+        found = self.connector.provisioner(resource_type_id)
+        assert found is not None
+        return found
+
+
+@pytest.fixture
+def env(fake: FakeDatadog, make_client: ClientFactory) -> Env:
+    client = make_client(fake)
+    return Env(fake, client, DatadogConnector(client, ON))
+
+
+def _human(fake: FakeDatadog, *, status: str = "Active", skip: int = 0) -> User:
+    found = [u for u in fake.org.users.values() if u.status == status and not u.service_account]
+    return found[skip]
+
+
+def _principal(user: User) -> resource_pb2.Resource:
+    return b.resource(types.USER, user.id, user.name or "")
+
+
+def _role(fake: FakeDatadog) -> tuple[Role, entitlement_pb2.Entitlement]:
+    role = fake.org.add_role("JIT Role")
+    return role, roles.member_entitlement(b.resource(types.ROLE, role.id, role.name))
+
+
+def _team(fake: FakeDatadog, members: dict[str, str | None] | None = None) -> Team:
+    team = fake.org.add_team("JIT Team", "jit-team")
+    for user_id, role in (members or {}).items():
+        fake.org.add_member(team, user_id, role=role)
+    return team
+
+
+def _team_entitlement(team: Team, slug: str) -> entitlement_pb2.Entitlement:
+    res = b.resource(types.TEAM, team.id, team.name)
+    return b.entitlement(res, slug)
+
+
+def _grant_of(entitlement: entitlement_pb2.Entitlement, user: User) -> grant_pb2.Grant:
+    """The grant as the syncers build it: the entitlement embedded as {id, resource}, the principal as {id}."""
+    return b.grant(entitlement.resource, entitlement.slug, b.resource_id(types.USER.id, user.id))
+
+
+def _only(result: GrantResult) -> grant_pb2.Grant:
+    assert len(result.grants) == 1
+    return result.grants[0]
+
+
+def _membership_role(team: Team, user: User) -> str | None:
+    return team.members[user.id].role
+
+
+# -- roles ---------------------------------------------------------------------------------------------
+
+
+async def test_role_grant_regrant_revoke_rerevoke(env: Env) -> None:
+    fake = env.fake
+    role, entitlement = _role(fake)
+    user = _human(fake)
+    provisioner = env.provisioner(types.ROLE.id)
+    fake.reset_counters()
+
+    granted = await provisioner.grant(_principal(user), entitlement)
+    assert user.id in fake.org.role_members[role.id]
+    assert role.id in user.role_ids
+    assert granted.annotations == []
+    # The id the users walk gives this grant, so ConductorOne joins the two.
+    assert _only(granted).id == f"role:{role.id}:member:user:{user.id}"
+    assert (fake.count("GET", USER), fake.count("POST", ROLE_USERS)) == (1, 1)
+
+    again = await provisioner.grant(_principal(user), entitlement)
+    assert ann.has(again.annotations, GrantAlreadyExists)
+    assert _only(again).id == _only(granted).id
+    assert user.role_ids.count(role.id) == 1
+    assert (fake.count("GET", USER), fake.count("POST", ROLE_USERS)) == (2, 1)  # a repeat writes nothing
+
+    revoked = await provisioner.revoke(_only(granted))
+    assert revoked == []
+    assert user.id not in fake.org.role_members[role.id]
+    assert role.id not in user.role_ids
+
+    assert ann.has(await provisioner.revoke(_only(granted)), GrantAlreadyRevoked)
+    assert fake.count("DELETE", ROLE_USERS) == 2
+
+
+async def test_role_grant_answered_409_is_already_granted(env: Env) -> None:
+    role, entitlement = _role(env.fake)
+    user = _human(env.fake)
+    env.fake.faults.force(409, path=f"/api/v2/roles/{role.id}/users", method="POST")
+
+    result = await env.provisioner(types.ROLE.id).grant(_principal(user), entitlement)
+    assert ann.has(result.annotations, GrantAlreadyExists)
+
+
+async def test_grant_to_a_non_user_principal_is_refused_before_any_write(env: Env) -> None:
+    _, entitlement = _role(env.fake)
+    team = _team(env.fake)
+    principal = b.resource(types.TEAM, team.id, team.name)
+    env.fake.reset_counters()
+
+    for provisioner, target in (
+        (env.provisioner(types.ROLE.id), entitlement),
+        (env.provisioner(types.TEAM.id), _team_entitlement(team, teams.MEMBER)),
+    ):
+        with pytest.raises(InvalidArgumentError, match="'team'"):
+            await provisioner.grant(principal, target)
+    assert env.fake.requests() == []
+
+
+async def test_unknown_slug_and_foreign_entitlement_are_refused(env: Env) -> None:
+    team = _team(env.fake)
+    user = _human(env.fake)
+    provisioner = env.provisioner(types.TEAM.id)
+    with pytest.raises(InvalidArgumentError, match="'owner'"):
+        await provisioner.grant(_principal(user), _team_entitlement(team, "owner"))
+    _, role_entitlement = _role(env.fake)
+    with pytest.raises(InvalidArgumentError, match="'role'"):
+        await provisioner.grant(_principal(user), role_entitlement)
+    assert team.members == {}
+
+
+async def test_role_grant_5xx_is_retryable_and_not_success(env: Env) -> None:
+    role, entitlement = _role(env.fake)
+    user = _human(env.fake)
+    # More failures than the retry policy's attempts: the error must reach the caller.
+    env.fake.faults.force(503, times=10, path=f"/api/v2/roles/{role.id}/users", method="POST")
+
+    with pytest.raises(UnavailableError) as caught:
+        await env.provisioner(types.ROLE.id).grant(_principal(user), entitlement)
+    assert caught.value.retryable
+    assert role.id not in user.role_ids
+    env.fake.faults.clear()
+
+
+# -- teams ---------------------------------------------------------------------------------------------
+
+
+async def test_team_member_grant_adds_a_member(env: Env) -> None:
+    team = _team(env.fake)
+    user = _human(env.fake)
+
+    result = await env.provisioner(types.TEAM.id).grant(_principal(user), _team_entitlement(team, teams.MEMBER))
+    assert _membership_role(team, user) is None
+    assert result.annotations == []
+    assert _only(result).id == f"team:{team.id}:member:user:{user.id}"
+
+
+async def test_team_admin_grant_to_a_non_member_adds_an_admin_in_one_request(env: Env) -> None:
+    team = _team(env.fake)
+    user = _human(env.fake)
+    env.fake.reset_counters()
+
+    result = await env.provisioner(types.TEAM.id).grant(_principal(user), _team_entitlement(team, teams.ADMIN))
+    assert _membership_role(team, user) == "admin"
+    assert result.annotations == []
+    # Both grants the next sync will show: admin, and the membership it implies.
+    assert [g.id for g in result.grants] == [
+        f"team:{team.id}:admin:user:{user.id}",
+        f"team:{team.id}:member:user:{user.id}",
+    ]
+    assert [(s.method, s.route) for s in env.fake.requests()] == [("POST", MEMBERSHIPS)]
+
+
+async def test_team_admin_grant_to_a_member_promotes(env: Env) -> None:
+    user = _human(env.fake)
+    team = _team(env.fake, members={user.id: None})
+    env.fake.reset_counters()
+
+    result = await env.provisioner(types.TEAM.id).grant(_principal(user), _team_entitlement(team, teams.ADMIN))
+    assert _membership_role(team, user) == "admin"
+    assert result.annotations == []  # the state changed: not a repeat
+    assert _only(result).id == f"team:{team.id}:admin:user:{user.id}"
+    assert [(s.method, s.route, s.status) for s in env.fake.requests()] == [
+        ("POST", MEMBERSHIPS, 409),
+        ("GET", MEMBERSHIPS, 200),
+        ("PATCH", MEMBERSHIP, 200),
+    ]
+
+
+async def test_team_admin_grant_to_an_admin_is_already_granted(env: Env) -> None:
+    user = _human(env.fake)
+    team = _team(env.fake, members={user.id: "admin"})
+    env.fake.reset_counters()
+
+    result = await env.provisioner(types.TEAM.id).grant(_principal(user), _team_entitlement(team, teams.ADMIN))
+    assert ann.has(result.annotations, GrantAlreadyExists)
+    assert _membership_role(team, user) == "admin"
+    assert env.fake.count("PATCH", MEMBERSHIP) == 0
+
+
+async def test_team_member_grant_never_demotes_an_admin(env: Env) -> None:
+    user = _human(env.fake)
+    team = _team(env.fake, members={user.id: "admin"})
+    env.fake.reset_counters()
+
+    result = await env.provisioner(types.TEAM.id).grant(_principal(user), _team_entitlement(team, teams.MEMBER))
+    assert ann.has(result.annotations, GrantAlreadyExists)
+    assert _membership_role(team, user) == "admin"
+    assert [(s.method, s.route) for s in env.fake.requests()] == [("POST", MEMBERSHIPS)]
+
+
+async def test_team_admin_revoke_demotes_and_keeps_the_membership(env: Env) -> None:
+    user = _human(env.fake)
+    team = _team(env.fake, members={user.id: "admin"})
+    admin = _team_entitlement(team, teams.ADMIN)
+    provisioner = env.provisioner(types.TEAM.id)
+    env.fake.reset_counters()
+
+    assert await provisioner.revoke(_grant_of(admin, user)) == []
+    assert user.id in team.members
+    assert _membership_role(team, user) is None
+    assert (env.fake.count("GET", MEMBERSHIPS), env.fake.count("PATCH", MEMBERSHIP)) == (1, 1)
+
+    # Now a plain member: admin is already revoked, and nothing is written.
+    assert ann.has(await provisioner.revoke(_grant_of(admin, user)), GrantAlreadyRevoked)
+    assert user.id in team.members
+    assert env.fake.count("PATCH", MEMBERSHIP) == 1
+
+
+async def test_team_admin_revoke_of_a_non_member_is_already_revoked(env: Env) -> None:
+    team = _team(env.fake, members={_human(env.fake, skip=1).id: "admin"})
+    user = _human(env.fake)
+
+    annotations = await env.provisioner(types.TEAM.id).revoke(_grant_of(_team_entitlement(team, teams.ADMIN), user))
+    assert ann.has(annotations, GrantAlreadyRevoked)
+    assert user.id not in team.members
+
+
+async def test_team_member_revoke_removes_the_membership_even_of_an_admin(env: Env) -> None:
+    user = _human(env.fake)
+    team = _team(env.fake, members={user.id: "admin"})
+    grant = _grant_of(_team_entitlement(team, teams.MEMBER), user)
+    provisioner = env.provisioner(types.TEAM.id)
+
+    assert await provisioner.revoke(grant) == []
+    assert user.id not in team.members
+
+    assert ann.has(await provisioner.revoke(grant), GrantAlreadyRevoked)
+    assert user.id not in team.members
+
+
+async def test_team_decisions_find_members_beyond_the_first_page(env: Env) -> None:
+    fake = env.fake
+    team = fake.org.add_team("Big Team", "big-team")
+    for i in range(150):
+        fake.org.add_user(f"bulk-{i:03d}@example.com", name=f"Bulk {i:03d}", status="Active")
+    bulk = [u for u in fake.org.users.values() if u.email.startswith("bulk-")]
+    for user in bulk:
+        fake.org.add_member(team, user.id)
+    last = bulk[-1]
+    provisioner = env.provisioner(types.TEAM.id)
+    admin = _team_entitlement(team, teams.ADMIN)
+    fake.reset_counters()
+
+    assert (await provisioner.grant(_principal(last), admin)).annotations == []
+    assert _membership_role(team, last) == "admin"
+    assert fake.count("GET", MEMBERSHIPS) == 2
+
+    assert await provisioner.revoke(_grant_of(admin, last)) == []
+    assert _membership_role(team, last) is None
+
+
+async def test_team_admin_grant_starts_over_when_the_membership_vanishes(env: Env) -> None:
+    user = _human(env.fake)
+    team = _team(env.fake, members={user.id: None})
+    # A 404 on the promotion, as when a concurrent revoke removed the user right after the 409.
+    env.fake.faults.force(404, path=f"/api/v2/team/{team.id}/memberships/{user.id}", method="PATCH")
+
+    result = await env.provisioner(types.TEAM.id).grant(_principal(user), _team_entitlement(team, teams.ADMIN))
+    assert result.annotations == []
+    assert _membership_role(team, user) == "admin"
+    assert env.fake.count("POST", MEMBERSHIPS) == 2
+
+
+async def test_revoke_of_a_grant_carrying_only_ids(env: Env) -> None:
+    user = _human(env.fake)
+    team = _team(env.fake, members={user.id: None})
+    grant = grant_pb2.Grant(
+        entitlement=entitlement_pb2.Entitlement(id=f"team:{team.id}:member"),
+        principal=resource_pb2.Resource(id=b.resource_id(types.USER.id, user.id)),
+    )
+
+    assert await env.provisioner(types.TEAM.id).revoke(grant) == []
+    assert user.id not in team.members
+
+
+async def test_team_grant_and_revoke_5xx_surface_as_unavailable(env: Env) -> None:
+    user = _human(env.fake)
+    team = _team(env.fake, members={_human(env.fake, skip=1).id: None})
+    provisioner = env.provisioner(types.TEAM.id)
+
+    env.fake.faults.force(503, times=10, path=f"/api/v2/team/{team.id}/memberships", method="POST")
+    with pytest.raises(UnavailableError):
+        await provisioner.grant(_principal(user), _team_entitlement(team, teams.MEMBER))
+    assert user.id not in team.members
+    env.fake.faults.clear()
+
+    member = _human(env.fake, skip=1)
+    env.fake.faults.force(503, times=10, path=f"/api/v2/team/{team.id}/memberships/", method="DELETE")
+    with pytest.raises(UnavailableError):
+        await provisioner.revoke(_grant_of(_team_entitlement(team, teams.MEMBER), member))
+    assert member.id in team.members
+    env.fake.faults.clear()
+
+
+# -- gating --------------------------------------------------------------------------------------------
+
+
+async def test_lookups_are_none_without_provisioning(fake: FakeDatadog, make_client: ClientFactory) -> None:
+    client = make_client(fake)
+    off = DatadogConnector(
+        client, DatadogOptions(provisioning=False, allow_org_api_key_deletion=True, sync_secrets=True)
+    )
+    assert off.provisioner(types.ROLE.id) is None
+    assert off.provisioner(types.TEAM.id) is None
+    assert off.account_manager() is None
+    assert off.action_manager() is None
+    assert off.resource_deleter(types.API_KEY.id) is None
+
+    on = DatadogConnector(client, ON)
+    for rtype in (types.USER, types.SCHEDULE, types.API_KEY, types.SERVICE_ACCOUNT_APP_KEY):
+        assert on.provisioner(rtype.id) is None
+    assert on.account_manager() is not None
+    assert on.action_manager() is not None
+
+
+@pytest.mark.parametrize(
+    ("deletion", "secrets", "allowed"),
+    [(False, False, False), (True, False, False), (False, True, False), (True, True, True)],
+)
+async def test_api_key_deletion_needs_both_flags(
+    fake: FakeDatadog, make_client: ClientFactory, deletion: bool, secrets: bool, allowed: bool
+) -> None:
+    options = DatadogOptions(provisioning=True, allow_org_api_key_deletion=deletion, sync_secrets=secrets)
+    connector = DatadogConnector(make_client(fake), options)
+    assert connector.resource_deleter(types.USER.id) is None
+    deleter = connector.resource_deleter(types.API_KEY.id)
+    assert (deleter is not None) == allowed
+    if deleter is None:
+        return
+
+    key_id = next(iter(fake.org.api_keys))
+    assert await deleter.delete_resource(b.resource_id(types.API_KEY.id, key_id)) == []
+    assert key_id not in fake.org.api_keys
+    # Already deleted is deleted.
+    assert await deleter.delete_resource(b.resource_id(types.API_KEY.id, key_id)) == []
+    assert fake.count("DELETE", "/api/v2/api_keys/{key_id}") == 2
+    with pytest.raises(InvalidArgumentError):
+        await deleter.delete_resource(b.resource_id(types.USER.id, key_id))
+
+
+# -- accounts ------------------------------------------------------------------------------------------
+
+
+def _account(email: object, **profile: object) -> AccountInfo:
+    return AccountInfo(emails=[], login="", profile={"email": email, **profile})
+
+
+async def test_account_schema(env: Env) -> None:
+    manager = env.connector.account_manager()
+    assert manager is not None
+    fields = manager.account_creation_schema().field_map
+    assert {k: (f.order, f.required, f.WhichOneof("field")) for k, f in fields.items()} == {
+        "email": (1, True, "string_field"),
+        "name": (2, False, "string_field"),
+        "title": (3, False, "string_field"),
+    }
+
+
+async def test_create_account_sends_exactly_one_invitation(env: Env) -> None:
+    manager = env.connector.account_manager()
+    assert manager is not None
+    env.fake.reset_counters()
+
+    result = await manager.create_account(_account("New.Person@Example.com", name="New Person", title="SRE"))
+    user = env.fake.org.user_by_email("new.person@example.com")
+    assert user is not None
+    assert (user.name, user.title, user.status) == ("New Person", "SRE", "Pending")
+    invitations = [i for i in env.fake.org.invitations.values() if i.user_id == user.id]
+    assert len(invitations) == 1
+    assert env.fake.count("POST", INVITATIONS) == 1
+    assert result.resource.id == b.resource_id(types.USER.id, user.id)
+    assert result.action_required
+    assert "invitation was emailed" in result.message
+
+
+async def test_create_account_for_an_existing_email_sends_nothing(env: Env) -> None:
+    manager = env.connector.account_manager()
+    assert manager is not None
+    existing = _human(env.fake)
+    env.fake.reset_counters()
+
+    with pytest.raises(AlreadyExistsError, match="already exists"):
+        await manager.create_account(_account(existing.email.upper()))
+    assert env.fake.count("POST", INVITATIONS) == 0
+    assert env.fake.org.invitations == {}
+
+
+@pytest.mark.parametrize("email", ["not-an-email", "a@b", "two words@example.com", "a@@example.com", "", None, 42])
+async def test_create_account_rejects_a_bad_email(env: Env, email: object) -> None:
+    manager = env.connector.account_manager()
+    assert manager is not None
+    env.fake.reset_counters()
+
+    with pytest.raises(InvalidArgumentError, match="email"):
+        await manager.create_account(_account(email))
+    assert env.fake.requests() == []
+
+
+async def test_create_account_uses_the_emails_list_when_the_profile_has_none(env: Env) -> None:
+    manager = env.connector.account_manager()
+    assert manager is not None
+
+    result = await manager.create_account(AccountInfo(emails=["listed@example.com"], login="", profile={}))
+    user = env.fake.org.user_by_email("listed@example.com")
+    assert user is not None
+    assert result.resource.id.resource == user.id
+
+
+async def test_create_account_says_when_the_invitation_was_not_sent(env: Env) -> None:
+    manager = env.connector.account_manager()
+    assert manager is not None
+    env.fake.faults.force(403, path=INVITATIONS, method="POST")
+
+    with pytest.raises(InvitationNotSentError, match="was created, but the invitation email was NOT sent") as caught:
+        await manager.create_account(_account("uninvited@example.com"))
+    user = env.fake.org.user_by_email("uninvited@example.com")
+    assert user is not None
+    assert caught.value.user_id == user.id
+    assert caught.value.code == Code.PERMISSION_DENIED
+    assert not caught.value.retryable
+    assert env.fake.org.invitations == {}
+
+
+# -- actions -------------------------------------------------------------------------------------------
+
+
+def _args(**values: object) -> struct_pb2.Struct:
+    args = struct_pb2.Struct()
+    args.update(values)
+    return args
+
+
+async def test_disable_and_enable_user(env: Env) -> None:
+    actions = env.connector.action_manager()
+    assert actions is not None
+    assert set(actions.action_names()) == {"disable_user", "enable_user"}
+    user = _human(env.fake)
+    env.fake.reset_counters()
+
+    disabled = await actions.invoke_action("disable_user", _args(user_id=user.id))
+    assert user.status == "Disabled"
+    assert dict(disabled.response) == {"success": True, "user_id": user.id, "status": "Disabled"}
+    assert (env.fake.count("GET", USER), env.fake.count("DELETE", USER)) == (1, 1)
+
+    again = await actions.invoke_action("disable_user", _args(user_id=user.id))
+    assert again.response["success"] is True
+    assert user.status == "Disabled"
+    assert (env.fake.count("GET", USER), env.fake.count("DELETE", USER)) == (2, 1)
+
+    enabled = await actions.invoke_action("enable_user", _args(user_id=user.id))
+    assert user.status == "Active"
+    assert dict(enabled.response) == {"success": True, "user_id": user.id, "status": "Active"}
+
+
+async def test_action_accepts_a_resource_id_argument(env: Env) -> None:
+    actions = env.connector.action_manager()
+    assert actions is not None
+    user = _human(env.fake)
+
+    await actions.invoke_action("disable_user", _args(user_id={"resource_type_id": "user", "resource_id": user.id}))
+    assert user.status == "Disabled"
+    with pytest.raises(InvalidArgumentError, match="'team'"):
+        await actions.invoke_action("enable_user", _args(user_id={"resource_type_id": "team", "resource_id": user.id}))
+
+
+async def test_unknown_action_and_missing_user_id(env: Env) -> None:
+    actions = env.connector.action_manager()
+    assert actions is not None
+    with pytest.raises(UnimplementedError, match="'delete_user'"):
+        await actions.invoke_action("delete_user", _args(user_id="x"))
+    with pytest.raises(InvalidArgumentError, match="user_id"):
+        await actions.invoke_action("disable_user", _args())
+    with pytest.raises(InvalidArgumentError, match="user_id"):
+        await actions.invoke_action("disable_user", _args(user_id=""))
