@@ -88,7 +88,9 @@ class DatadogConnector:
         return out
 
     def metadata(self) -> connector_pb2.ConnectorMetadata:
+        accounts = self.account_manager()
         return connector_pb2.ConnectorMetadata(
+            account_creation_schema=accounts.account_creation_schema() if accounts is not None else None,
             display_name="Datadog",
             help_url="/docs/baton/datadog",
             description="Syncs Datadog users, roles, teams, On-Call schedules and keys; grants and revokes "
@@ -122,7 +124,11 @@ class DatadogConnector:
     def _connector_capabilities(self) -> list[connector_pb2.Capability.ValueType]:
         caps = [Capability.CAPABILITY_SYNC, Capability.CAPABILITY_TARGETED_SYNC]
         if self.options.provisioning:
-            caps += [Capability.CAPABILITY_PROVISION, Capability.CAPABILITY_ACCOUNT_PROVISIONING]
+            caps += [
+                Capability.CAPABILITY_PROVISION,
+                Capability.CAPABILITY_ACCOUNT_PROVISIONING,
+                Capability.CAPABILITY_ACTIONS,
+            ]
         if self.options.sync_secrets:
             caps.append(Capability.CAPABILITY_SYNC_SECRETS)
         return caps

@@ -6,6 +6,7 @@ matters how many requests the decision cost.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
@@ -24,6 +25,8 @@ from connector.baton.errors import (
 from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, entitlement_pb2, grant_pb2, resource_pb2
 from connector.datadog.client import DatadogClient
 from connector.datadog.connector import DatadogConnector, DatadogOptions
+from connector.datadog.models import TeamMembership
+from connector.datadog.paging import Page
 from connector.datadog.provisioning import InvitationNotSentError
 from connector.datadog.resources import roles, teams, types
 from tests.datadog.helpers import ClientFactory
@@ -273,6 +276,24 @@ async def test_team_admin_revoke_of_a_non_member_is_already_revoked(env: Env) ->
     annotations = await env.provisioner(types.TEAM.id).revoke(_grant_of(_team_entitlement(team, teams.ADMIN), user))
     assert ann.has(annotations, GrantAlreadyRevoked)
     assert user.id not in team.members
+    # Absence from the listing is confirmed by Datadog's 404 on the demotion itself.
+    assert [s.status for s in env.fake.requests("PATCH", MEMBERSHIP)] == [404]
+
+
+async def test_team_admin_revoke_does_not_trust_absence_from_the_paged_read(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = _human(env.fake)
+    team = _team(env.fake, members={user.id: "admin"})
+
+    async def missed(team_id: str) -> AsyncIterator[Page[TeamMembership]]:
+        # A listing whose pages shifted under concurrent writes and skipped the user.
+        yield Page(items=[], number=0, next_number=None)
+
+    monkeypatch.setattr(env.client, "iter_team_memberships", missed)
+    annotations = await env.provisioner(types.TEAM.id).revoke(_grant_of(_team_entitlement(team, teams.ADMIN), user))
+    assert annotations == []
+    assert _membership_role(team, user) is None
 
 
 async def test_team_member_revoke_removes_the_membership_even_of_an_admin(env: Env) -> None:
@@ -484,7 +505,7 @@ async def test_create_account_says_when_the_invitation_was_not_sent(env: Env) ->
 # -- actions -------------------------------------------------------------------------------------------
 
 
-def _args(**values: object) -> struct_pb2.Struct:
+def _args(**values: str | dict[str, str]) -> struct_pb2.Struct:
     args = struct_pb2.Struct()
     args.update(values)
     return args

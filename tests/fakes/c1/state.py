@@ -70,6 +70,10 @@ class Recorded:
     finish_tasks: dict[str, list[baton_pb2.BatonServiceFinishTaskRequest]]
     uploads: list[UploadRecord]
     issued_tokens: list[str]
+    handed_out_at: dict[str, float] = field(default_factory=dict)
+    """Monotonic time at which GetTask/GetTasks gave each task to the daemon (for latency benchmarks)."""
+    first_finished_at: dict[str, float] = field(default_factory=dict)
+    """Monotonic time of each task's first FinishTask."""
 
     @property
     def tokens_issued(self) -> int:
@@ -109,6 +113,8 @@ class FakeState:
         self._finish_tasks: dict[str, list[baton_pb2.BatonServiceFinishTaskRequest]] = {}
         self._uploads: list[UploadRecord] = []
         self._issued: list[str] = []
+        self._handed_out_at: dict[str, float] = {}
+        self._first_finished_at: dict[str, float] = {}
 
     # ---- tokens --------------------------------------------------------------------------------------
 
@@ -200,7 +206,11 @@ class FakeState:
     def pop_task(self) -> baton_pb2.Task | None:
         with self.lock:
             self._get_task_count += 1
-            return self._tasks.popleft() if self._tasks else None
+            if not self._tasks:
+                return None
+            task = self._tasks.popleft()
+            self._handed_out_at.setdefault(task.id, time.monotonic())
+            return task
 
     def pop_tasks(self, request: baton_pb2.BatonServiceGetTasksRequest) -> list[baton_pb2.Task]:
         with self.lock:
@@ -215,6 +225,8 @@ class FakeState:
                 else:
                     kept.append(task)
             self._tasks = kept
+            for task in taken:
+                self._handed_out_at.setdefault(task.id, time.monotonic())
             return taken
 
     def cancel_task(self, task_id: str) -> None:
@@ -246,6 +258,7 @@ class FakeState:
     def record_finish(self, request: baton_pb2.BatonServiceFinishTaskRequest) -> None:
         with self.lock:
             self._finish_tasks.setdefault(request.task_id, []).append(copy.deepcopy(request))
+            self._first_finished_at.setdefault(request.task_id, time.monotonic())
 
     def record_upload(self, record: UploadRecord) -> None:
         with self.lock:
@@ -263,4 +276,6 @@ class FakeState:
                 finish_tasks=copy.deepcopy(self._finish_tasks),
                 uploads=copy.deepcopy(self._uploads),
                 issued_tokens=list(self._issued),
+                handed_out_at=dict(self._handed_out_at),
+                first_finished_at=dict(self._first_finished_at),
             )

@@ -1,0 +1,144 @@
+{{/*
+Names. Every resource is named from the release, so several releases (one per Datadog org) live side by side.
+*/}}
+{{- define "baton-datadog.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "baton-datadog.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "baton-datadog.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Recommended labels (https://helm.sh/docs/chart_best_practices/labels/). */}}
+{{- define "baton-datadog.labels" -}}
+helm.sh/chart: {{ include "baton-datadog.chart" . }}
+{{ include "baton-datadog.baseLabels" . }}
+app.kubernetes.io/version: {{ include "baton-datadog.imageTag" . | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: baton
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "baton-datadog.baseLabels" -}}
+app.kubernetes.io/name: {{ include "baton-datadog.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* The connector pods (and only them: the `helm test` pod has another component, so no ReplicaSet adopts it). */}}
+{{- define "baton-datadog.selectorLabels" -}}
+{{ include "baton-datadog.baseLabels" . }}
+app.kubernetes.io/component: connector
+{{- end }}
+
+{{- define "baton-datadog.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "baton-datadog.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "baton-datadog.secretName" -}}
+{{- default (include "baton-datadog.fullname" .) .Values.existingSecret }}
+{{- end }}
+
+{{- define "baton-datadog.imageTag" -}}
+{{- default .Chart.AppVersion .Values.image.tag }}
+{{- end }}
+
+{{- define "baton-datadog.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (include "baton-datadog.imageTag" .) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The connector setting each `config` value sets: value key -> environment variable. The names are the settings
+model's (`connector/daemon/settings.py`, BATON_ + field name); tests/deploy checks every rendered BATON_* name
+against that model.
+*/}}
+{{- define "baton-datadog.settingEnvNames" -}}
+site: BATON_SITE
+provisioning: BATON_PROVISIONING
+syncSchedules: BATON_SYNC_SCHEDULES
+syncSecrets: BATON_SYNC_SECRETS
+syncServiceAccountApplicationKeys: BATON_SYNC_SERVICE_ACCOUNT_APPLICATION_KEYS
+allowOrgApiKeyDeletion: BATON_ALLOW_ORG_API_KEY_DELETION
+syncResourceTypes: BATON_SYNC_RESOURCE_TYPES
+skipEntitlementsAndGrants: BATON_SKIP_ENTITLEMENTS_AND_GRANTS
+skipGrants: BATON_SKIP_GRANTS
+skipFullSync: BATON_SKIP_FULL_SYNC
+taskConcurrency: BATON_TASK_CONCURRENCY
+datadogConcurrency: BATON_DATADOG_CONCURRENCY
+httpTimeoutSeconds: BATON_HTTP_TIMEOUT_SECONDS
+syncInterval: BATON_SYNC_INTERVAL
+file: BATON_FILE
+c1zTempDir: BATON_C1Z_TEMP_DIR
+shutdownGraceSeconds: BATON_SHUTDOWN_GRACE_SECONDS
+logLevel: BATON_LOG_LEVEL
+logFormat: BATON_LOG_FORMAT
+healthBindAddress: BATON_HEALTH_BIND_ADDRESS
+healthPort: BATON_HEALTH_PORT
+c1ApiHost: BATON_C1_API_HOST
+baseUrl: BATON_BASE_URL
+{{- end }}
+
+{{/* The `config` values as EnvVars; a null, empty string or empty list is left out (the connector's default is the same). Lists are JSON, which the settings model parses. */}}
+{{- define "baton-datadog.configEnv" -}}
+{{- $names := include "baton-datadog.settingEnvNames" . | fromYaml }}
+{{- range $key, $value := .Values.config }}
+{{- $env := get $names $key }}
+{{- if not $env }}
+{{- fail (printf "config.%s is not a connector setting" $key) }}
+{{- end }}
+{{- if not (or (kindIs "invalid" $value) (and (kindIs "string" $value) (eq $value "")) (and (kindIs "slice" $value) (empty $value))) }}
+- name: {{ $env }}
+  {{- if kindIs "slice" $value }}
+  value: {{ toJson $value | quote }}
+  {{- else }}
+  value: {{ toString $value | quote }}
+  {{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* PromQL label matchers for this release's series. */}}
+{{- define "baton-datadog.promSelector" -}}
+{{- default (printf "namespace=%q, job=%q" .Release.Namespace (include "baton-datadog.fullname" .)) .Values.prometheusRule.selector }}
+{{- end }}
+
+{{/* Checks on combinations of values that the schema cannot express. */}}
+{{- define "baton-datadog.validate" -}}
+{{- $grace := 25.0 }}
+{{- if not (kindIs "invalid" .Values.config.shutdownGraceSeconds) }}
+{{- $grace = float64 .Values.config.shutdownGraceSeconds }}
+{{- end }}
+{{- if le (float64 .Values.terminationGracePeriodSeconds) $grace }}
+{{- fail (printf "terminationGracePeriodSeconds (%v) must be greater than config.shutdownGraceSeconds (%v): the kubelet kills the pod when it runs out" .Values.terminationGracePeriodSeconds $grace) }}
+{{- end }}
+{{- if eq (include "baton-datadog.healthPort" . | int) 0 }}
+{{- fail "config.healthPort must not be 0: the probes and /metrics need the health server" }}
+{{- end }}
+{{- end }}
+
+{{/* The port the connector's health server listens on: config.healthPort, or the connector default when null. */}}
+{{- define "baton-datadog.healthPort" -}}
+{{- if kindIs "invalid" .Values.config.healthPort }}8081{{ else }}{{ int .Values.config.healthPort }}{{ end }}
+{{- end }}

@@ -1,0 +1,380 @@
+"""The end-to-end harness: the daemon as a real subprocess, pointed at the fake ConductorOne and fake Datadog.
+
+`Stack.start()` runs `baton-datadog` with a clean environment (the fakes' settings, a free health port, JSON
+logs), its stdout and stderr captured to files. `wait_for` polls a condition with a deadline and fails with the
+daemon's log tail, and fails early when the daemon died. The task builders make the Task messages ConductorOne
+would send, from the project's own protos.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from connector.baton.ksuid import new_ksuid
+from connector.baton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
+from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+from tests.fakes.c1 import FakeC1, Recorded
+from tests.fakes.datadog import FakeDatadog
+
+T = TypeVar("T")
+FinishRequest = baton_pb2.BatonServiceFinishTaskRequest
+
+READY_TIMEOUT = 20.0
+"""Start-up to a green /readyz: a Python start, one Datadog validation and one Hello."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def daemon_command() -> list[str]:
+    """The installed console script when there is one (it is what the image runs), else `python -m connector`."""
+    script = Path(sys.executable).with_name("baton-datadog")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "connector"]
+
+
+def wait_for(
+    condition: Callable[[], T],
+    *,
+    timeout: float,
+    what: str,
+    interval: float = 0.05,
+    context: Callable[[], str] = lambda: "",
+) -> T:
+    """Poll `condition` until it returns something truthy (returned) or `timeout` seconds pass (AssertionError)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}\n{context()}")
+        time.sleep(interval)
+
+
+class DaemonExited(AssertionError):
+    """The daemon ended while a test still expected it to run."""
+
+
+@dataclass
+class Daemon:
+    process: subprocess.Popen[bytes]
+    health_port: int
+    env: Mapping[str, str]
+    stdout_path: Path
+    stderr_path: Path
+    temp_dir: Path
+    started_at: float = field(default_factory=time.monotonic)
+
+    # -- the process ----------------------------------------------------------------------------------
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def send_signal(self, sig: signal.Signals) -> None:
+        self.process.send_signal(sig)
+
+    def wait_exit(self, timeout: float) -> int:
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"the daemon did not exit within {timeout:g}s\n{self.tail()}") from None
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after 10 s: what the kubelet does."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+    # -- what it wrote --------------------------------------------------------------------------------
+
+    def stdout(self) -> str:
+        return self.stdout_path.read_text(errors="replace") if self.stdout_path.exists() else ""
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace") if self.stderr_path.exists() else ""
+
+    def output(self) -> str:
+        return self.stdout() + self.stderr()
+
+    def log_lines(self) -> list[str]:
+        return [line for line in self.output().splitlines() if line.strip()]
+
+    def events(self, event: str | None = None) -> list[dict[str, Any]]:
+        """The JSON log records (BATON_LOG_FORMAT=json), optionally only those with this `event`."""
+        out: list[dict[str, Any]] = []
+        for line in self.log_lines():
+            with contextlib.suppress(ValueError):
+                record = json.loads(line)
+                if isinstance(record, dict) and (event is None or record.get("event") == event):
+                    out.append(record)
+        return out
+
+    def non_json_lines(self) -> list[str]:
+        bad = []
+        for line in self.log_lines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                bad.append(line)
+                continue
+            if not isinstance(record, dict):
+                bad.append(line)
+        return bad
+
+    def tail(self, lines: int = 40) -> str:
+        text = "\n".join(self.log_lines()[-lines:])
+        state = "running" if self.alive() else f"exited with {self.process.returncode}"
+        return f"--- daemon pid {self.pid} ({state}), last log lines ---\n{text}"
+
+    # -- its HTTP side ----------------------------------------------------------------------------------
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.health_port}{path}"
+
+    def get(self, path: str, timeout: float = 2.0) -> httpx.Response | None:
+        """GET on the health server; None while nothing listens."""
+        try:
+            return httpx.get(self.url(path), timeout=timeout)
+        except httpx.TransportError:
+            return None
+
+    def status(self, path: str) -> int | None:
+        response = self.get(path)
+        return None if response is None else response.status_code
+
+    def metrics(self) -> str:
+        response = self.get("/metrics")
+        assert response is not None and response.status_code == 200, "no /metrics"
+        return response.text
+
+    def metric(self, name: str, **labels: str) -> float | None:
+        return metric_value(self.metrics(), name, **labels)
+
+    # -- waiting ------------------------------------------------------------------------------------------
+
+    def wait_for(self, condition: Callable[[], T], *, timeout: float, what: str, interval: float = 0.05) -> T:
+        """`wait_for`, failing at once (with the log tail) if the daemon exits meanwhile."""
+
+        def check() -> T:
+            value = condition()
+            if not value and not self.alive():
+                raise DaemonExited(f"the daemon exited while waiting for {what}\n{self.tail()}")
+            return value
+
+        return wait_for(check, timeout=timeout, what=what, interval=interval, context=self.tail)
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
+        self.wait_for(lambda: self.status("/readyz") == 200, timeout=timeout, what="/readyz 200")
+
+
+def metric_value(text: str, name: str, **labels: str) -> float | None:
+    """The value of the sample `name` whose labels include `labels`; None when there is none."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    return None
+
+
+# -- the fakes' records ---------------------------------------------------------------------------------------
+
+
+def finishes(c1: FakeC1, task_id: str) -> list[FinishRequest]:
+    return c1.recorded().finish_tasks.get(task_id, [])
+
+
+def wait_finished(daemon: Daemon, c1: FakeC1, task_ids: Iterable[str], timeout: float = 15.0) -> Recorded:
+    """Wait until every task has at least one FinishTask; returns the fake's records at that moment."""
+    wanted = list(task_ids)
+
+    def done() -> Recorded | None:
+        recorded = c1.recorded()
+        return recorded if all(recorded.finish_tasks.get(t) for t in wanted) else None
+
+    return daemon.wait_for(done, timeout=timeout, what=f"FinishTask for {len(wanted)} task(s)")
+
+
+def only_finish(recorded: Recorded, task_id: str) -> FinishRequest:
+    """The one FinishTask of a task; fails when there is none or more than one."""
+    requests = recorded.finish_tasks.get(task_id, [])
+    assert len(requests) == 1, f"task {task_id}: expected exactly one FinishTask, got {len(requests)}"
+    return requests[0]
+
+
+def assert_success(request: FinishRequest) -> None:
+    assert request.WhichOneof("final_state") == "success", (
+        f"task {request.task_id} failed: {request.status.code} {request.status.message!r}"
+    )
+    assert not request.HasField("status"), "a success carries no status"
+
+
+def assert_error(request: FinishRequest, *, code: int, non_retryable: bool) -> None:
+    assert request.WhichOneof("final_state") == "error", f"task {request.task_id} did not fail"
+    assert request.status.code == code, f"code {request.status.code} ({request.status.message!r}), expected {code}"
+    assert request.error.non_retryable is non_retryable, f"non_retryable is {request.error.non_retryable}"
+
+
+# -- tasks as ConductorOne sends them -------------------------------------------------------------------------
+
+
+def new_task() -> baton_pb2.Task:
+    return baton_pb2.Task(id=new_ksuid())
+
+
+def resource(resource_type: str, resource_id: str) -> resource_pb2.Resource:
+    return resource_pb2.Resource(id=resource_pb2.ResourceId(resource_type=resource_type, resource=resource_id))
+
+
+def entitlement(resource_type: str, resource_id: str, slug: str) -> entitlement_pb2.Entitlement:
+    return entitlement_pb2.Entitlement(
+        id=f"{resource_type}:{resource_id}:{slug}", resource=resource(resource_type, resource_id)
+    )
+
+
+def grant_id(resource_type: str, resource_id: str, slug: str, user_id: str) -> str:
+    return f"{resource_type}:{resource_id}:{slug}:user:{user_id}"
+
+
+def grant_task(resource_type: str, resource_id: str, slug: str, user_id: str) -> baton_pb2.Task:
+    task = new_task()
+    task.grant.entitlement.CopyFrom(entitlement(resource_type, resource_id, slug))
+    task.grant.principal.CopyFrom(resource("user", user_id))
+    return task
+
+
+def revoke_task(resource_type: str, resource_id: str, slug: str, user_id: str) -> baton_pb2.Task:
+    task = new_task()
+    task.revoke.grant.CopyFrom(
+        grant_pb2.Grant(
+            id=grant_id(resource_type, resource_id, slug, user_id),
+            entitlement=entitlement(resource_type, resource_id, slug),
+            principal=resource("user", user_id),
+        )
+    )
+    return task
+
+
+def kind_task(kind: str) -> baton_pb2.Task:
+    """A task of a type that needs no content (`sync_full`, `hello`, `event_feed`, ...)."""
+    task = new_task()
+    getattr(task, kind).SetInParent()
+    assert task.WhichOneof("task_type") == kind
+    return task
+
+
+# -- the stack ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    """Both fakes, and every daemon a test started against them (stopped and leak-checked at teardown)."""
+
+    c1: FakeC1
+    dd: FakeDatadog
+    root: Path
+    host_id: str = "e2e-host-7f3a"
+    daemons: list[Daemon] = field(default_factory=list)
+
+    def env(self, overrides: Mapping[str, str | None] | None = None) -> dict[str, str]:
+        """A clean environment: nothing from the test process but PATH; `None` in overrides removes a variable."""
+        env: dict[str, str] = {
+            "PATH": os.environ.get("PATH", os.defpath),
+            "HOME": str(self.root),
+            "TMPDIR": str(self.root / "tmp"),
+            **self.c1.env(),
+            "BATON_API_KEY": self.dd.api_key,
+            "BATON_APP_KEY": self.dd.app_key,
+            "BATON_BASE_URL": self.dd.base_url,
+            "BATON_HEALTH_PORT": str(free_port()),
+            "BATON_HEALTH_BIND_ADDRESS": "127.0.0.1",
+            "BATON_LOG_FORMAT": "json",
+            "BATON_HOST_ID": self.host_id,
+        }
+        for key, value in (overrides or {}).items():
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
+        return env
+
+    def start(
+        self,
+        overrides: Mapping[str, str | None] | None = None,
+        *,
+        args: Sequence[str] = (),
+        wait_ready: bool = True,
+    ) -> Daemon:
+        n = len(self.daemons) + 1
+        temp_dir = self.root / f"daemon-{n}-work"
+        temp_dir.mkdir(parents=True)
+        (self.root / "tmp").mkdir(exist_ok=True)
+        env = self.env({"BATON_C1Z_TEMP_DIR": str(temp_dir), **(overrides or {})})
+        stdout_path, stderr_path = self.root / f"daemon-{n}.stdout", self.root / f"daemon-{n}.stderr"
+        with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
+            process = subprocess.Popen(  # noqa: S603 - our own console script, fixed arguments
+                [*daemon_command(), *args], env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=self.root
+            )
+        daemon = Daemon(
+            process=process,
+            health_port=int(env.get("BATON_HEALTH_PORT", "0")),
+            env=env,
+            stdout_path=stdout_path,
+            stderr_path=stderr_path,
+            temp_dir=temp_dir,
+        )
+        self.daemons.append(daemon)
+        if wait_ready:
+            daemon.wait_ready()
+        return daemon
+
+    def run_to_exit(self, overrides: Mapping[str, str | None] | None = None, *, timeout: float = 30.0) -> Daemon:
+        """Start a daemon expected to exit by itself (bad settings, rejected keys)."""
+        daemon = self.start(overrides, wait_ready=False)
+        daemon.wait_exit(timeout)
+        return daemon
+
+    def canaries(self) -> dict[str, str]:
+        """Every secret the daemons were given or were issued, by what it is."""
+        values = {
+            "BATON_API_KEY": self.dd.api_key,
+            "BATON_APP_KEY": self.dd.app_key,
+            "BATON_CLIENT_SECRET": self.c1.client_secret,
+            "the client secret's private key": self.c1.credentials.private_d,
+        }
+        for i, token in enumerate(self.c1.recorded().issued_tokens):
+            values[f"access token #{i + 1}"] = token
+        return values
+
+    def leaks(self, text: str) -> list[str]:
+        """Names of the canaries found in `text`."""
+        return sorted(name for name, value in self.canaries().items() if value and value in text)
+
+    def stop_all(self) -> None:
+        for daemon in self.daemons:
+            daemon.stop()

@@ -1,0 +1,94 @@
+"""A sync_full task end to end: heartbeats, one upload holding exactly the Datadog org, then one FinishTask."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+from connector.baton.c1z.reader import C1ZReader
+from tests.e2e.harness import Stack, assert_success, kind_task, only_finish
+from tests.fakes.datadog import Org
+
+SYNC_LATENCY = 0.4
+"""Per Datadog request while the sync runs: long enough for periodic heartbeats (1 s) to happen."""
+
+
+def expected_rows(org: Org) -> tuple[dict[str, set[str]], set[str], set[str]]:
+    """Resources by type, grant ids and entitlement ids of the default sync (users, roles, teams)."""
+    resources = {"user": set(org.users), "role": set(org.roles), "team": set(org.teams)}
+    grants = {f"role:{rid}:member:user:{u.id}" for u in org.users.values() for rid in u.role_ids}
+    for team in org.teams.values():
+        for m in team.members.values():
+            grants.add(f"team:{team.id}:member:user:{m.user_id}")
+            if m.role == "admin":
+                grants.add(f"team:{team.id}:admin:user:{m.user_id}")
+    entitlements = {f"role:{r}:member" for r in org.roles} | {
+        f"team:{t}:{slug}" for t in org.teams for slug in ("member", "admin")
+    }
+    return resources, grants, entitlements
+
+
+def test_sync_full_uploads_the_org_then_finishes_once(stack: Stack) -> None:
+    c1, dd = stack.c1, stack.dd
+    daemon = stack.start()
+    assert daemon.metric("baton_datadog_last_successful_sync_timestamp_seconds") == 0
+    started = time.time()
+    dd.faults.latency = SYNC_LATENCY
+    # The fake holds the upload for a second: any FinishTask sent before the upload is done shows up then.
+    c1.slow_down("UploadAsset", 1.0)
+    task = kind_task("sync_full")
+    c1.enqueue(task)
+
+    def finished_after_upload() -> bool:
+        recorded = c1.recorded()  # one atomic snapshot
+        if task.id in recorded.finish_tasks:
+            assert any(u.task_id == task.id and u.ok for u in recorded.uploads), "FinishTask before the upload ended"
+            return True
+        return False
+
+    daemon.wait_for(finished_after_upload, timeout=30, what="the sync's FinishTask", interval=0.01)
+    dd.faults.latency = 0
+    recorded = c1.recorded()
+    assert_success(only_finish(recorded, task.id))
+    finish = only_finish(recorded, task.id)
+    assert finish.host_id == stack.host_id
+    assert not finish.success.HasField("response"), "a full sync reports no response"
+
+    # Heartbeats: the synchronous one before the sync, then periodic ones while it ran.
+    beats = [b for b in recorded.heartbeats if b.task_id == task.id]
+    assert len(beats) >= 2, f"{len(beats)} heartbeats for a sync of several seconds"
+    assert all(b.host_id == stack.host_id for b in beats)
+
+    # Exactly one upload, whole and checksummed, of a c1z that holds exactly the org.
+    uploads = [u for u in recorded.uploads if u.task_id == task.id]
+    assert len(uploads) == 1, f"{len(uploads)} uploads"
+    upload = uploads[0]
+    assert upload.ok and upload.error == ""
+    assert upload.received_sha256 == upload.computed_sha256 == hashlib.sha256(_read(upload.path)).digest()
+    assert upload.host_id == stack.host_id
+    resources, grants, entitlements = expected_rows(dd.org)
+    assert upload.path is not None
+    with C1ZReader(upload.path) as reader:
+        runs = reader.sync_runs()
+        assert [(r.sync_type, r.finished) for r in runs] == [("full", True)], "one finished full sync run"
+        assert sorted(rt.id for rt in reader.resource_types()) == ["role", "team", "user"]
+        for type_id, ids in resources.items():
+            assert {r.id.resource for r in reader.resources(type_id)} == ids, type_id
+        assert {g.id for g in reader.grants()} == grants
+        assert {e.id for e in reader.entitlements()} == entitlements
+
+    # Metrics tell the story, and the working copy of the c1z is gone.
+    assert daemon.metric("baton_datadog_tasks_finished_total", type="sync_full", outcome="success") == 1
+    assert daemon.metric("baton_datadog_tasks_failed_total", type="sync_full") is None
+    last_sync = daemon.metric("baton_datadog_last_successful_sync_timestamp_seconds")
+    assert last_sync is not None and started <= last_sync <= time.time()
+    assert daemon.metric("baton_datadog_upload_bytes_total") == upload.size
+    assert daemon.metric("baton_datadog_tasks_in_flight") == 0
+    assert list(daemon.temp_dir.iterdir()) == [], "the temporary c1z must be deleted after the upload"
+    assert [e["task_id"] for e in daemon.events("task succeeded")] == [task.id]
+
+
+def _read(path: Path | None) -> bytes:
+    assert path is not None
+    return path.read_bytes()

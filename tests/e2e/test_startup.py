@@ -1,0 +1,76 @@
+"""Start-up as Kubernetes sees it: liveness at once, readiness only after a successful Hello."""
+
+from __future__ import annotations
+
+import time
+
+from tests.e2e.harness import Stack
+
+OUTAGE_SECONDS = 3.0
+
+
+def test_hello_then_ready_with_liveness_from_the_start(stack: Stack) -> None:
+    # ConductorOne is unreachable (connections cut after the TLS handshake) when the daemon starts.
+    stack.c1.start_outage("refuse", OUTAGE_SECONDS)
+    outage_ends = time.monotonic() + OUTAGE_SECONDS
+    daemon = stack.start(wait_ready=False)
+
+    # Liveness answers as soon as the process is up, while ConductorOne is still out of reach.
+    daemon.wait_for(lambda: daemon.status("/healthz") == 200, timeout=10, what="/healthz 200")
+    assert time.monotonic() < outage_ends, "the start-up took the whole outage: nothing proven about /readyz"
+    ready = daemon.get("/readyz")
+    assert ready is not None
+    assert ready.status_code == 503, "ready before any Hello succeeded"
+    assert ready.json()["status"] == "not_ready"
+    assert "hello" in ready.json()["reason"].lower()
+    assert daemon.metric("baton_datadog_ready") == 0
+    assert stack.c1.recorded().hellos == []
+
+    # Once ConductorOne is back, the Hello backoff gets through and readiness turns green; a Hello is on
+    # record at the moment the first 200 is seen (readiness never goes green before it).
+    daemon.wait_for(lambda: daemon.status("/readyz") == 200, timeout=15, what="/readyz 200 after the outage")
+    hellos = stack.c1.recorded().hellos
+    assert len(hellos) == 1, f"{len(hellos)} Hellos"
+    assert daemon.metric("baton_datadog_ready") == 1
+    assert daemon.status("/healthz") == 200
+    failed = daemon.events("Hello failed; retrying")
+    assert failed, "the outage should have failed at least one Hello"
+    assert all(e["level"] == "warning" for e in failed)
+
+    hello = hellos[0]
+    assert hello.host_id == stack.host_id, "host_id comes from BATON_HOST_ID"
+    assert hello.task_id == "", "the start-up Hello answers no task"
+    assert hello.connector_metadata.display_name == "Datadog"
+    assert hello.connector_metadata.description
+    assert hello.build_info.lang_version.startswith("python")
+    assert hello.build_info.package == "baton-datadog"
+    assert hello.build_info.package_version
+    for name in (
+        "hostname",
+        "os",
+        "platform",
+        "platform_version",
+        "platform_family",
+        "kernel_version",
+        "kernel_arch",
+        "virtualization_system",
+    ):
+        assert getattr(hello.os_info, name), f"os_info.{name} is empty"
+    # The daemon's own polls carry the same host id.
+    daemon.wait_for(lambda: stack.c1.recorded().get_task_count > 0, timeout=5, what="a GetTask poll")
+    assert daemon.non_json_lines() == [], "with BATON_LOG_FORMAT=json every line is a JSON object"
+
+
+def test_healthz_and_readyz_bodies(stack: Stack) -> None:
+    daemon = stack.start()
+    for path, status in (("/healthz", "ok"), ("/readyz", "ready")):
+        response = daemon.get(path)
+        assert response is not None and response.status_code == 200, path
+        assert response.headers["content-type"].startswith("application/json")
+        body = response.json()
+        assert body["status"] == status
+        assert body["timestamp"].endswith("+00:00")
+    metrics = daemon.get("/metrics")
+    assert metrics is not None and metrics.status_code == 200
+    assert metrics.headers["content-type"].startswith("text/plain")
+    assert daemon.metric("baton_datadog_build_info") == 1
