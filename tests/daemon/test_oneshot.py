@@ -1,0 +1,96 @@
+"""One-shot mode as a user runs it: `baton-datadog --api-key … --app-key …` against a Datadog (the fake)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from connector.baton.c1z.reader import C1ZReader
+from tests.fakes.datadog import FakeDatadog, generate_org
+
+API_CANARY = "canary-api-key-3e9f0c7a1b2d4e6f"
+APP_CANARY = "canary-app-key-8a7b6c5d4e3f2a1b0c9d"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeDatadog]:
+    with FakeDatadog(generate_org(users=120, seed=4, teams=6), api_key=API_CANARY, app_key=APP_CANARY) as server:
+        yield server
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
+    return subprocess.run(
+        [sys.executable, "-m", "connector", *args],
+        env={**clean, "BATON_LOG_FORMAT": "json", **(env or {})},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_sync_writes_the_file_and_prints_a_summary(fake: FakeDatadog, tmp_path: Path) -> None:
+    out = tmp_path / "sync.c1z"
+    done = run("--api-key", API_CANARY, "--app-key", APP_CANARY, "--base-url", fake.base_url, "--file", str(out))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    user_row = next(line for line in lines if line.startswith("user "))
+    assert user_row.split()[1] == "120"
+    assert any(line.startswith("Datadog requests") for line in lines)
+    assert any(line.startswith("rate-limit waits") for line in lines)
+    with C1ZReader(out) as reader:
+        assert sum(1 for _ in reader.resources("user")) == 120
+    for stream in (done.stdout, done.stderr):
+        assert API_CANARY not in stream
+        assert APP_CANARY not in stream
+
+
+def test_env_vars_work_like_flags(fake: FakeDatadog, tmp_path: Path) -> None:
+    out = tmp_path / "env.c1z"
+    env = {
+        "BATON_API_KEY": API_CANARY,
+        "BATON_APP_KEY": APP_CANARY,
+        "BATON_BASE_URL": fake.base_url,
+        "BATON_FILE": str(out),
+    }
+    done = run(env=env)
+    assert done.returncode == 0, done.stderr
+    assert out.exists()
+
+
+def test_rejected_app_key_is_named_and_not_printed(fake: FakeDatadog, tmp_path: Path) -> None:
+    wrong = "canary-wrong-app-key-77aa88bb99cc"
+    done = run("--api-key", API_CANARY, "--app-key", wrong, "--base-url", fake.base_url, "--file", str(tmp_path / "x"))
+    assert done.returncode == 1
+    assert "application key" in done.stderr.lower()
+    assert wrong not in done.stdout + done.stderr
+    assert API_CANARY not in done.stdout + done.stderr
+
+
+def test_rejected_api_key_is_named(fake: FakeDatadog, tmp_path: Path) -> None:
+    done = run("--api-key", "canary-wrong-api-key-1234", "--app-key", APP_CANARY, "--base-url", fake.base_url)
+    assert done.returncode == 1
+    assert "API key" in done.stderr
+    assert "canary-wrong-api-key-1234" not in done.stdout + done.stderr
+
+
+def test_missing_app_key_exits_2_naming_it() -> None:
+    done = run("--api-key", API_CANARY)
+    assert done.returncode == 2
+    assert "--app-key (BATON_APP_KEY)" in done.stderr
+    assert API_CANARY not in done.stderr
+
+
+def test_unknown_site_exits_2_listing_the_valid_ones() -> None:
+    done = run("--api-key", API_CANARY, "--app-key", APP_CANARY, "--site", "datadoghq.moon")
+    assert done.returncode == 2
+    assert "--site (BATON_SITE)" in done.stderr
+    assert "ap2.datadoghq.com" in done.stderr

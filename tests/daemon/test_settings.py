@@ -1,0 +1,104 @@
+"""Settings: every BATON_* variable has a flag; precedence flag > env > file; errors name the setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from connector.daemon.settings import ENV_PREFIX, Settings, SettingsError, build_parser, load
+from connector.datadog.sites import SITES
+
+CANARY = "canary-secret-5d7e1f0a9b8c"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(ENV_PREFIX):
+            monkeypatch.delenv(name)
+
+
+def test_every_setting_has_a_flag_of_the_same_name() -> None:
+    parser = build_parser()
+    flags = {opt for action in parser._actions for opt in action.option_strings}
+    for name in Settings.model_fields:
+        assert "--" + name.replace("_", "-") in flags, name
+
+
+def test_flag_beats_env_beats_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "baton.yaml"
+    config.write_text("site: datadoghq.eu\ntask-concurrency: 7\nlog-level: debug\nsync-schedules: true\n")
+    monkeypatch.setenv("BATON_CONFIG_PATH", str(config))
+    monkeypatch.setenv("BATON_SITE", "us5.datadoghq.com")
+    monkeypatch.setenv("BATON_TASK_CONCURRENCY", "5")
+    settings = load(["--task-concurrency", "9"])
+    assert settings.task_concurrency == 9  # flag
+    assert settings.site == "us5.datadoghq.com"  # env over file
+    assert settings.log_level == "debug"  # file
+    assert settings.sync_schedules is True
+
+
+def test_every_site_maps_to_its_api_host() -> None:
+    assert len(SITES) == 9
+    for site in SITES:
+        assert load(["--site", site]).api_url == f"https://api.{site}"
+
+
+def test_base_url_overrides_the_site() -> None:
+    assert load(["--base-url", "http://127.0.0.1:9999/"]).api_url == "http://127.0.0.1:9999"
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["--site", "datadoghq.mars"], "--site (BATON_SITE)"),
+        (["--task-concurrency", "0"], "--task-concurrency (BATON_TASK_CONCURRENCY)"),
+        (["--http-timeout-seconds", "soon"], "--http-timeout-seconds (BATON_HTTP_TIMEOUT_SECONDS)"),
+        (["--client-id", "x@y/z"], "client-secret is required"),
+        (["--log-format", "xml"], "--log-format (BATON_LOG_FORMAT)"),
+    ],
+)
+def test_bad_settings_name_the_setting(argv: list[str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named.replace("(", r"\(").replace(")", r"\)")):
+        load(argv)
+
+
+def test_secret_values_never_appear_in_errors_or_reprs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BATON_API_KEY", CANARY)
+    monkeypatch.setenv("BATON_CLIENT_SECRET", CANARY)
+    with pytest.raises(SettingsError) as caught:
+        load(["--site", "nope"])  # client secret without client id: two errors, neither may echo a value
+    assert CANARY not in str(caught.value)
+    monkeypatch.setenv("BATON_CLIENT_ID", "id@host/pcc")
+    settings = load([])
+    assert CANARY not in repr(settings)
+    assert CANARY not in str(settings.model_dump())
+
+
+def test_missing_keys_are_named() -> None:
+    with pytest.raises(SettingsError, match=r"--api-key \(BATON_API_KEY\)"):
+        load([]).require_datadog_keys()
+    with pytest.raises(SettingsError, match=r"--app-key \(BATON_APP_KEY\)"):
+        load(["--api-key", "k" * 12]).require_datadog_keys()
+
+
+def test_unreadable_config_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="--config"):
+        load(["--config", str(tmp_path / "missing.yaml")])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- just\n- a list\n")
+    with pytest.raises(SettingsError, match="mapping"):
+        load(["--config", str(bad)])
+
+
+def test_help_groups_settings_and_hides_test_only_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    text = capsys.readouterr().out
+    for group in ("Datadog:", "Sync:", "Service mode:", "Operability:"):
+        assert group in text
+    assert "--base-url" not in text
+    assert "[BATON_API_KEY]" in text
