@@ -1,0 +1,55 @@
+"""Short-lived access tokens: the daemon keeps working across many token lifetimes without failing a task.
+
+Two ways a token runs out: ConductorOne says so up front (`expires_in` 3 s: the daemon must refresh ahead of
+time), or it stops honouring a token it advertised for an hour (a revocation or a skewed clock: the daemon
+must notice the UNAUTHENTICATED, fetch a new token and repeat the call, uploads included).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.e2e.harness import Stack, assert_success, kind_task, only_finish, wait_finished
+
+LIFETIME = 3.0
+TASKS = 4
+SPACING = 2.5
+"""Seconds between tasks: TASKS x SPACING covers about 10 s, i.e. several token lifetimes."""
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "lifetime"),
+    [pytest.param(3, None, id="advertised-3s"), pytest.param(3600, LIFETIME, id="rejected-after-3s")],
+)
+def test_tasks_keep_succeeding_across_token_lifetimes(stack: Stack, expires_in: int, lifetime: float | None) -> None:
+    c1 = stack.c1
+    c1.set_token_expiry(expires_in, lifetime)
+    daemon = stack.start()
+    started = time.monotonic()
+    tasks = []
+    for i in range(TASKS):
+        # Full syncs: each is a burst of authenticated calls (heartbeat, upload stream, FinishTask).
+        task = kind_task("sync_full")
+        c1.enqueue(task)
+        tasks.append(task)
+        wait_finished(daemon, c1, [task.id], timeout=15)
+        pause = started + (i + 1) * SPACING - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+    assert time.monotonic() - started >= TASKS * SPACING - 0.5
+
+    recorded = c1.recorded()
+    for task in tasks:
+        assert_success(only_finish(recorded, task.id))
+        assert sum(1 for u in recorded.uploads if u.task_id == task.id and u.ok) == 1
+    assert recorded.tokens_issued > 1, "the daemon kept using one token past its lifetime"
+    assert all(r.ok for r in recorded.token_requests), [r.reason for r in recorded.token_requests if not r.ok]
+    assert daemon.metric("baton_datadog_tasks_failed_total", type="sync_full") is None
+    if lifetime is not None:
+        # Tokens looked valid to the daemon for an hour: only the server's UNAUTHENTICATED can have refreshed them.
+        rejected = [c for c in recorded.calls if c.code == "UNAUTHENTICATED"]
+        assert rejected, "expected calls with an expired token to be refused and retried"
+        assert daemon.events("c1 rejected the access token, fetching a new one")
+    assert daemon.alive() and daemon.status("/readyz") == 200
