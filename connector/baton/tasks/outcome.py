@@ -55,7 +55,8 @@ def failure_from(exc: BaseException, *, provisioning: bool) -> Failure:
     """Map an exception to a Failure. Provisioning-type tasks never retry (§3.4): a duplicate grant or a
     second account is worse than a reported failure that a person looks at."""
     if isinstance(exc, TaskError):
-        return Failure(exc.code, str(exc), exc.non_retryable or provisioning)
+        # The handler decided explicitly (e.g. "unsupported task type" stays retryable, as in Go).
+        return Failure(exc.code, str(exc), exc.non_retryable)
     if isinstance(exc, ConnectorError):
         return Failure(exc.code, str(exc), provisioning or not exc.retryable)
     if isinstance(exc, TimeoutError):

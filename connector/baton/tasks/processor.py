@@ -96,7 +96,12 @@ class TaskProcessor:
 
     async def process(self, task: baton_pb2.Task) -> None:
         kind = task.WhichOneof("task_type") or "unknown"
-        bound = log.bind(task_id=task.id, task_type=kind)
+        # Bound in the context: every log line of the work below (sync engine, Datadog calls) carries the
+        # task id and type, not just the processor's own lines.
+        with structlog.contextvars.bound_contextvars(task_id=task.id, task_type=kind):
+            await self._process(task, kind, log)
+
+    async def _process(self, task: baton_pb2.Task, kind: str, bound: structlog.typing.FilteringBoundLogger) -> None:
         started = time.monotonic()
         if self._observer is not None:
             self._observer.task_received(kind)
