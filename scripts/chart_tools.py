@@ -96,9 +96,7 @@ VALUE_SETS: tuple[ValueSet, ...] = (
             "podDisruptionBudget": {"enabled": True},
             "networkPolicy": {
                 "enabled": True,
-                "metricsFrom": [
-                    {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
-                ],
+                "metricsFrom": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
                 "dnsTo": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}],
             },
             "topologySpreadConstraints": [
@@ -322,7 +320,10 @@ def check(out: Path, readme_generator: Path | None) -> bool:
             rendered_files.append(path)
             kinds = ", ".join(sorted({str(d.get("kind")) for d in docs}))
             report.add(
-                f"render [{vs.name}, kube {version}] -> {path.relative_to(ROOT)}", problems, time.monotonic() - start, kinds
+                f"render [{vs.name}, kube {version}] -> {path.relative_to(ROOT)}",
+                problems,
+                time.monotonic() - start,
+                kinds,
             )
 
     deploy_targets = list(deploy_files())
@@ -340,15 +341,21 @@ def check(out: Path, readme_generator: Path | None) -> bool:
             start = time.monotonic()
             problems = _run_tool([str(validator), "--strict", "--quiet", "-k", version, str(path)])
             report.add(
-                f"kubernetes-validate --strict -k {version} {path.relative_to(ROOT)}", problems, time.monotonic() - start
+                f"kubernetes-validate --strict -k {version} {path.relative_to(ROOT)}",
+                problems,
+                time.monotonic() - start,
             )
 
     start = time.monotonic()
-    report.add("hadolint Dockerfile", _run_tool([str(tool_path("hadolint")), str(DOCKERFILE)]), time.monotonic() - start)
+    report.add(
+        "hadolint Dockerfile", _run_tool([str(tool_path("hadolint")), str(DOCKERFILE)]), time.monotonic() - start
+    )
 
     if readme_generator is not None:
         start = time.monotonic()
-        stale = [] if readme_is_current(readme_generator) else ["charts/baton-datadog/README.md is stale: run `make chart`"]
+        stale = (
+            [] if readme_is_current(readme_generator) else ["charts/baton-datadog/README.md is stale: run `make chart`"]
+        )
         report.add("README parameters match values.yaml", stale, time.monotonic() - start)
 
     failed = [name for name, ok, _, _ in report.steps if not ok]

@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import structlog
 
@@ -42,6 +43,7 @@ from connector.datadog.connector import DatadogConnector
 from connector.datadog.errors import DatadogError, InvalidCredentials
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 # Go's Hello backoff: 1 s doubling to 5 min, no attempt limit.
 HELLO_BACKOFF = RetryPolicy(max_attempts=1_000_000, base_delay=1.0, max_delay=300.0)
@@ -109,14 +111,21 @@ async def run_service(settings: Settings) -> int:
     )
     try:
         connector = DatadogConnector(datadog, datadog_options(settings))
-        if not await _check_datadog(connector):
-            return 1
+        try:
+            if not await _check_datadog(connector, stop):
+                return 1
+        except _Stopped:
+            return 0
         build = build_info("baton-datadog", package_version())
 
         async def hello(task_id: str = "") -> None:
             await c1.hello(connector.metadata(), task_id=task_id, build_info=build)
 
-        if not await _hello_until_ok(hello, stop):
+        try:
+            hello_ok = await _hello_until_ok(hello, stop)
+        except _Stopped:
+            hello_ok = False
+        if not hello_ok:
             return 0 if stop.is_set() else 1
         readiness.hello_ok = True
         metrics.ready.set(1)
@@ -169,10 +178,31 @@ def _on_signal(stop: asyncio.Event, readiness: Readiness, metrics: Metrics, sig:
     stop.set()
 
 
-async def _check_datadog(connector: DatadogConnector) -> bool:
+class _Stopped(Exception):
+    """SIGTERM arrived while a start-up call was still waiting on the network."""
+
+
+async def _unless_stopped(call: Awaitable[T], stop: asyncio.Event) -> T:
+    """Await `call`, but give up at once when `stop` is set: a silently dropped connection must not hold a
+    SIGTERM for the whole HTTP or gRPC timeout (the kubelet would SIGKILL the pod)."""
+    work = asyncio.ensure_future(call)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if not work.done():
+        work.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await work
+        raise _Stopped
+    return work.result()
+
+
+async def _check_datadog(connector: DatadogConnector, stop: asyncio.Event) -> bool:
     """Rejected keys are fatal (a restart will not fix them); a Datadog outage is not."""
     try:
-        await connector.validate()
+        await _unless_stopped(connector.validate(), stop)
     except InvalidCredentials as exc:
         log.error("Datadog rejected a key; fix BATON_API_KEY / BATON_APP_KEY", error=str(exc), key=exc.key)
         return False
@@ -187,7 +217,7 @@ async def _hello_until_ok(hello: Callable[[], Awaitable[None]], stop: asyncio.Ev
     while not stop.is_set():
         attempt += 1
         try:
-            await hello()
+            await _unless_stopped(hello(), stop)
             return True
         except C1FatalError as exc:
             log.error("ConductorOne refused the connector; check BATON_CLIENT_ID / BATON_CLIENT_SECRET", error=str(exc))

@@ -7,16 +7,17 @@ validation error ever shows their value.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import Field, JsonValue, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from connector.datadog.sites import SITES, base_url_for
 
@@ -54,7 +55,8 @@ class Settings(BaseSettings):
     allow_org_api_key_deletion: bool = _f(
         False, "Sync", "with --sync-secrets: allow ConductorOne to delete org API keys"
     )
-    sync_resource_types: list[str] = _f([], "Sync", "only these resource types (comma-separated)")
+    # NoDecode: the environment holds `user,role` (comma-separated, as in the Go SDK), not JSON.
+    sync_resource_types: Annotated[list[str], NoDecode] = _f([], "Sync", "only these resource types (comma-separated)")
     skip_entitlements_and_grants: bool = _f(False, "Sync", "sync resources only")
     skip_grants: bool = _f(False, "Sync", "sync resources and entitlements, not grants", hidden=True)
     provisioning: bool = _f(False, "Sync", "allow grants, revokes, account creation and user actions", short="-p")
@@ -98,6 +100,8 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)  # a JSON list is accepted too (the Helm chart renders one)
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 

@@ -102,3 +102,9 @@ def test_help_groups_settings_and_hides_test_only_ones(capsys: pytest.CaptureFix
         assert group in text
     assert "--base-url" not in text
     assert "[BATON_API_KEY]" in text
+
+
+@pytest.mark.parametrize("value", ["user,role", " user , role ", '["user", "role"]'])
+def test_resource_type_lists_from_the_environment(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BATON_SYNC_RESOURCE_TYPES", value)
+    assert load([]).sync_resource_types == ["user", "role"]

@@ -3,9 +3,9 @@
 Each returns a list of problems (empty: fine), so a test can assert both that the real chart and deploy/ pass
 and that a mutated copy fails (test_checks_bite.py). They need no deploy tooling: plain dicts in, text out.
 
-The daemon contract comes from the code where the code has it: setting names and defaults from
-`connector.daemon.settings.Settings`. The HTTP paths and metric names are defined here, once, because the
-daemon's HTTP module (`connector/daemon/service.py`) was not in the tree when these checks were written.
+The daemon contract comes from the code, never from a copy: setting names and defaults from
+`connector.daemon.settings.Settings`, the HTTP paths from `connector.daemon.http`, the metric names from the
+registry `connector.daemon.metrics.Metrics` builds.
 """
 
 from __future__ import annotations
@@ -15,26 +15,28 @@ from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath
 from typing import Any
 
+from connector.daemon import http
+from connector.daemon.metrics import Metrics
 from connector.daemon.settings import ENV_PREFIX, Settings
 
 Manifest = dict[str, Any]
 
 # The daemon's health server (plain HTTP on BATON_HEALTH_BIND_ADDRESS:BATON_HEALTH_PORT).
-HEALTHZ_PATH = "/healthz"  # liveness: the event loop answers; no external call
-READYZ_PATH = "/readyz"  # readiness: 200 after a successful Hello, 503 before and while draining
-METRICS_PATH = "/metrics"  # Prometheus text
-METRIC_PREFIX = "baton_datadog_"
-KNOWN_METRICS = frozenset(
-    METRIC_PREFIX + name
-    for name in (
-        "build_info",
-        "tasks_finished_total",
-        "last_successful_sync_timestamp_seconds",
-        "c1_rpc_errors_total",
-        "datadog_rate_limit_waits_total",
-        "datadog_requests_total",
-    )
-)
+HEALTHZ_PATH = http.HEALTH_PATH  # liveness: the event loop answers; no external call
+READYZ_PATH = http.READY_PATH  # readiness: 200 after a successful Hello, 503 before and while draining
+METRICS_PATH = http.METRICS_PATH  # Prometheus text
+
+
+def exported_metric_names() -> frozenset[str]:
+    """Every series name the daemon's /metrics can show (counters with `_total`, histograms' parts)."""
+    suffixes = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_sum", "_count", "_created")}
+    names: set[str] = set()
+    for family in Metrics().registry.collect():
+        names.update(family.name + suffix for suffix in suffixes.get(family.type, ("",)))
+    return frozenset(names)
+
+
+KNOWN_METRICS = exported_metric_names()
 NONROOT_UID = 65532
 WRITABLE_DIR = "/tmp"
 
@@ -178,12 +180,16 @@ def probe_problems(docs: Iterable[Manifest], *, required: bool = True) -> list[s
                 problems.append(f"{name}: {probe_name} path {http.get('path')!r}, the daemon serves {path!r}")
             target = resolve_port(container, http.get("port", ""))
             if target != port:
-                problems.append(f"{name}: {probe_name} port {http.get('port')!r} is {target}, the daemon listens on {port}")
+                problems.append(
+                    f"{name}: {probe_name} port {http.get('port')!r} is {target}, the daemon listens on {port}"
+                )
             if http.get("scheme", "HTTP") != "HTTP":
                 problems.append(f"{name}: {probe_name} scheme {http['scheme']}, the daemon serves plain HTTP")
         declared = {p.get("name"): p.get("containerPort") for p in container.get("ports", [])}
         if declared.get("metrics") != port:
-            problems.append(f"{name}: container port 'metrics' is {declared.get('metrics')}, the daemon listens on {port}")
+            problems.append(
+                f"{name}: container port 'metrics' is {declared.get('metrics')}, the daemon listens on {port}"
+            )
     return problems
 
 
@@ -268,12 +274,9 @@ def security_problems(docs: Iterable[Manifest]) -> list[str]:
             where = f"{label} container {container['name']}"
             ctx = container.get("securityContext") or {}
 
-            def setting(key: str, ctx: Manifest = ctx) -> Any:
-                return ctx.get(key, pod_ctx.get(key))
-
-            if setting("runAsNonRoot") is not True:
+            if _effective(ctx, pod_ctx, "runAsNonRoot") is not True:
                 problems.append(f"{where}: runAsNonRoot is not true")
-            uid = setting("runAsUser")
+            uid = _effective(ctx, pod_ctx, "runAsUser")
             if uid != NONROOT_UID:
                 problems.append(f"{where}: runAsUser is {uid}, expected {NONROOT_UID} (the image's nonroot user)")
             if ctx.get("allowPrivilegeEscalation") is not False:
@@ -297,6 +300,11 @@ def security_problems(docs: Iterable[Manifest]) -> list[str]:
     return problems
 
 
+def _effective(container_ctx: Manifest, pod_ctx: Manifest, key: str) -> Any:
+    """A container's security setting, falling back to the pod's."""
+    return container_ctx.get(key, pod_ctx.get(key))
+
+
 # ---- lifecycle --------------------------------------------------------------------------------------------------
 
 
@@ -315,7 +323,9 @@ def lifecycle_problems(docs: Iterable[Manifest]) -> list[str]:
         grace = float(env.get(env_name("shutdown_grace_seconds"), setting_default("shutdown_grace_seconds")))
         termination = spec.get("terminationGracePeriodSeconds", 30)
         if not termination > grace:
-            problems.append(f"{name}: terminationGracePeriodSeconds {termination} is not above the shutdown grace {grace}")
+            problems.append(
+                f"{name}: terminationGracePeriodSeconds {termination} is not above the shutdown grace {grace}"
+            )
         temp = env.get(env_name("c1z_temp_dir"))
         if temp is not None and not PurePosixPath(temp).is_relative_to(WRITABLE_DIR):
             problems.append(f"{name}: {env_name('c1z_temp_dir')}={temp} is not under {WRITABLE_DIR}")

@@ -4,7 +4,6 @@ without it; the checks of deploy/ and the Dockerfile need nothing beyond the tes
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
 
@@ -12,9 +11,9 @@ from connector.daemon.settings import ENV_PREFIX
 
 
 @pytest.fixture
-def clean_baton_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+def clean_baton_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     """No BATON_* variable from the test runner's own environment leaks into a settings load."""
     for name in list(os.environ):
         if name.startswith(ENV_PREFIX):
             monkeypatch.delenv(name)
-    yield monkeypatch
+    return monkeypatch

@@ -170,7 +170,8 @@ class Daemon:
 
     def metrics(self) -> str:
         response = self.get("/metrics")
-        assert response is not None and response.status_code == 200, "no /metrics"
+        assert response is not None, "nothing listens on the health port"
+        assert response.status_code == 200, f"/metrics answered {response.status_code}"
         return response.text
 
     def metric(self, name: str, **labels: str) -> float | None:
@@ -217,7 +218,9 @@ def wait_finished(daemon: Daemon, c1: FakeC1, task_ids: Iterable[str], timeout: 
         recorded = c1.recorded()
         return recorded if all(recorded.finish_tasks.get(t) for t in wanted) else None
 
-    return daemon.wait_for(done, timeout=timeout, what=f"FinishTask for {len(wanted)} task(s)")
+    recorded = daemon.wait_for(done, timeout=timeout, what=f"FinishTask for {len(wanted)} task(s)")
+    assert recorded is not None
+    return recorded
 
 
 def only_finish(recorded: Recorded, task_id: str) -> FinishRequest:
@@ -300,6 +303,16 @@ class Stack:
     root: Path
     host_id: str = "e2e-host-7f3a"
     daemons: list[Daemon] = field(default_factory=list)
+    given: dict[str, str] = field(init=False)
+    """The secrets as first given to daemons (a test may rotate a fake's key afterwards)."""
+
+    def __post_init__(self) -> None:
+        self.given = {
+            "BATON_API_KEY": self.dd.api_key,
+            "BATON_APP_KEY": self.dd.app_key,
+            "BATON_CLIENT_SECRET": self.c1.client_secret,
+            "the client secret's private key": self.c1.credentials.private_d,
+        }
 
     def env(self, overrides: Mapping[str, str | None] | None = None) -> dict[str, str]:
         """A clean environment: nothing from the test process but PATH; `None` in overrides removes a variable."""
@@ -337,7 +350,7 @@ class Stack:
         env = self.env({"BATON_C1Z_TEMP_DIR": str(temp_dir), **(overrides or {})})
         stdout_path, stderr_path = self.root / f"daemon-{n}.stdout", self.root / f"daemon-{n}.stderr"
         with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
-            process = subprocess.Popen(  # noqa: S603 - our own console script, fixed arguments
+            process = subprocess.Popen(
                 [*daemon_command(), *args], env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=self.root
             )
         daemon = Daemon(
@@ -361,12 +374,9 @@ class Stack:
 
     def canaries(self) -> dict[str, str]:
         """Every secret the daemons were given or were issued, by what it is."""
-        values = {
-            "BATON_API_KEY": self.dd.api_key,
-            "BATON_APP_KEY": self.dd.app_key,
-            "BATON_CLIENT_SECRET": self.c1.client_secret,
-            "the client secret's private key": self.c1.credentials.private_d,
-        }
+        values = dict(self.given)
+        values["current BATON_API_KEY"] = self.dd.api_key
+        values["current BATON_APP_KEY"] = self.dd.app_key
         for i, token in enumerate(self.c1.recorded().issued_tokens):
             values[f"access token #{i + 1}"] = token
         return values

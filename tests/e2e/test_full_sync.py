@@ -64,7 +64,8 @@ def test_sync_full_uploads_the_org_then_finishes_once(stack: Stack) -> None:
     uploads = [u for u in recorded.uploads if u.task_id == task.id]
     assert len(uploads) == 1, f"{len(uploads)} uploads"
     upload = uploads[0]
-    assert upload.ok and upload.error == ""
+    assert upload.ok
+    assert upload.error == ""
     assert upload.received_sha256 == upload.computed_sha256 == hashlib.sha256(_read(upload.path)).digest()
     assert upload.host_id == stack.host_id
     resources, grants, entitlements = expected_rows(dd.org)
@@ -82,7 +83,8 @@ def test_sync_full_uploads_the_org_then_finishes_once(stack: Stack) -> None:
     assert daemon.metric("baton_datadog_tasks_finished_total", type="sync_full", outcome="success") == 1
     assert daemon.metric("baton_datadog_tasks_failed_total", type="sync_full") is None
     last_sync = daemon.metric("baton_datadog_last_successful_sync_timestamp_seconds")
-    assert last_sync is not None and started <= last_sync <= time.time()
+    assert last_sync is not None
+    assert started <= last_sync <= time.time()
     assert daemon.metric("baton_datadog_upload_bytes_total") == upload.size
     assert daemon.metric("baton_datadog_tasks_in_flight") == 0
     assert list(daemon.temp_dir.iterdir()) == [], "the temporary c1z must be deleted after the upload"

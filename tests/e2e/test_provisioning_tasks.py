@@ -45,7 +45,7 @@ def _grant_response(finish: FinishRequest) -> grant_pb2.GrantManagerServiceGrant
 
 
 def _has(annotations: Iterable[any_pb2.Any], kind: type[Message]) -> bool:
-    return any(a.Is(kind.DESCRIPTOR) for a in annotations)
+    return any(a.TypeName() == kind.DESCRIPTOR.full_name for a in annotations)
 
 
 def test_role_grant_repeat_and_revoke(stack: Stack) -> None:
@@ -98,9 +98,7 @@ def test_role_grant_repeat_and_revoke(stack: Stack) -> None:
 
 def test_team_admin_revoke_demotes_to_member(stack: Stack) -> None:
     c1, org = stack.c1, stack.dd.org
-    team, user_id = next(
-        (t, uid) for t in org.teams.values() for uid, m in t.members.items() if m.role == "admin"
-    )
+    team, user_id = next((t, uid) for t in org.teams.values() for uid, m in t.members.items() if m.role == "admin")
     members_before = set(team.members)
     daemon = stack.start(PROVISIONING)
 

@@ -65,12 +65,24 @@ def test_healthz_and_readyz_bodies(stack: Stack) -> None:
     daemon = stack.start()
     for path, status in (("/healthz", "ok"), ("/readyz", "ready")):
         response = daemon.get(path)
-        assert response is not None and response.status_code == 200, path
+        assert response is not None, path
+        assert response.status_code == 200, path
         assert response.headers["content-type"].startswith("application/json")
         body = response.json()
         assert body["status"] == status
         assert body["timestamp"].endswith("+00:00")
     metrics = daemon.get("/metrics")
-    assert metrics is not None and metrics.status_code == 200
+    assert metrics is not None
+    assert metrics.status_code == 200
     assert metrics.headers["content-type"].startswith("text/plain")
     assert daemon.metric("baton_datadog_build_info") == 1
+
+
+def test_json_log_format_applies_to_every_line_even_library_logs(stack: Stack) -> None:
+    # Debug level lets httpx, httpcore and grpc log through the standard library: with BATON_LOG_FORMAT=json a
+    # log pipeline parsing JSON must still get one JSON object per line from them.
+    daemon = stack.start({"BATON_LOG_LEVEL": "debug"})
+    daemon.stop()
+    assert daemon.events("c1 call"), "debug logging was on"
+    plain = daemon.non_json_lines()
+    assert plain == [], f"{len(plain)} non-JSON log lines, e.g. {plain[:3]}"

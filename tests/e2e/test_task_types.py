@@ -43,7 +43,8 @@ def test_a_hello_task_is_answered_by_a_hello_not_a_finish(stack: Stack) -> None:
     answer = next(h for h in recorded.hellos if h.task_id == hello.id)
     assert answer.host_id == stack.host_id
     assert answer.connector_metadata.display_name == "Datadog"
-    assert answer.os_info.hostname and answer.build_info.lang_version
+    assert answer.os_info.hostname
+    assert answer.build_info.lang_version
     assert [h.task_id for h in recorded.hellos] == ["", hello.id], "one start-up Hello, one answer"
     assert hello.id not in recorded.finish_tasks, "a hello task is acknowledged by the Hello alone"
     assert daemon.metric("baton_datadog_tasks_finished_total", type="hello", outcome="success") == 1

@@ -52,4 +52,5 @@ def test_tasks_keep_succeeding_across_token_lifetimes(stack: Stack, expires_in: 
         rejected = [c for c in recorded.calls if c.code == "UNAUTHENTICATED"]
         assert rejected, "expected calls with an expired token to be refused and retried"
         assert daemon.events("c1 rejected the access token, fetching a new one")
-    assert daemon.alive() and daemon.status("/readyz") == 200
+    assert daemon.alive()
+    assert daemon.status("/readyz") == 200

@@ -1,0 +1,349 @@
+"""The Helm chart, rendered offline (helm-python-sdk) and validated (kubernetes-validate): `make chart-check`.
+
+Skipped without the deploy tooling (requirements-deploy.txt), so a plain `make test` passes without it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import tomllib
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import SecretStr
+
+from connector.daemon.settings import Settings, load
+from connector.datadog.sites import SITES
+from scripts import chart_tools
+from scripts.chart_tools import CHART, KUBE_VERSIONS, MONITORING_API, ROOT, VALUE_SETS
+from tests.deploy import checks, tooling
+
+tooling.need("helm_python")
+tooling.need("kubernetes_validate")
+
+Manifest = dict[str, Any]
+SET_NAMES = [vs.name for vs in VALUE_SETS]
+
+
+@functools.cache
+def rendered(name: str, kube_version: str | None = None) -> tuple[Manifest, ...]:
+    return tuple(chart_tools.manifests(chart_tools.render_set(chart_tools.value_set(name), kube_version)))
+
+
+def docs_of(name: str) -> list[Manifest]:
+    return [json.loads(json.dumps(doc)) for doc in rendered(name)]  # a private copy the test may change
+
+
+def render_docs(values: dict[str, Any], **kw: Any) -> list[Manifest]:
+    return chart_tools.manifests(chart_tools.render(values, **kw))
+
+
+def one(docs: list[Manifest], kind: str) -> Manifest:
+    (doc,) = checks.of_kind(docs, kind)
+    return doc
+
+
+VALUES = yaml.safe_load((CHART / "values.yaml").read_text())
+SCHEMA = json.loads((CHART / "values.schema.json").read_text())
+
+
+def _env_of_key() -> dict[str, str]:
+    """The template's `config` key -> variable map (the `baton-datadog.settingEnvNames` block of _helpers.tpl)."""
+    helpers = (CHART / "templates" / "_helpers.tpl").read_text()
+    block = re.search(r'define "baton-datadog.settingEnvNames".*?end', helpers, re.S)
+    assert block is not None
+    return dict(re.findall(r"^(\w+): (BATON_\w+)$", block[0], re.M))
+
+
+ENV_OF_KEY = _env_of_key()
+FIELD_OF_KEY = {key: env.removeprefix("BATON_").lower() for key, env in ENV_OF_KEY.items()}
+SECRET_FIELDS = {"client_id", "client_secret", "api_key", "app_key"}
+
+
+# ---- lint, render, schema validation ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", SET_NAMES)
+def test_strict_lint_is_clean(name: str) -> None:
+    assert chart_tools.lint(chart_tools.value_set(name).values) == []
+
+
+@pytest.mark.parametrize("version", KUBE_VERSIONS)
+@pytest.mark.parametrize("name", SET_NAMES)
+def test_renders_and_validates_strictly(name: str, version: str) -> None:
+    docs = list(rendered(name, version))
+    errors, no_schema = chart_tools.kube_errors(docs, version)
+    assert errors == []
+    # Only the prometheus-operator resources lack a built-in schema; their fields are checked below.
+    assert {d.split("/")[0] for d in no_schema} <= {"ServiceMonitor", "PrometheusRule"}
+
+
+@pytest.mark.parametrize("name", SET_NAMES)
+def test_pods_are_restricted_and_probed_on_the_daemon_port(name: str) -> None:
+    docs = docs_of(name)
+    assert checks.security_problems(docs) == []
+    assert checks.probe_problems(docs) == []
+    assert checks.service_problems(docs) == []
+    assert checks.lifecycle_problems(docs) == []
+    assert checks.image_problems(docs) == []
+
+
+@pytest.mark.parametrize("name", SET_NAMES)
+def test_every_baton_name_is_a_setting_the_code_reads(name: str) -> None:
+    docs = docs_of(name)
+    assert checks.baton_names(docs), "expected BATON_* settings"
+    assert checks.unknown_settings(docs) == []
+
+
+@pytest.mark.parametrize("name", ["everything", "defaults", "connector-defaults"])
+def test_rendered_settings_load_in_the_real_settings_model(name: str, clean_baton_env: pytest.MonkeyPatch) -> None:
+    """Names and values: what the pod's environment holds parses with `connector.daemon.settings.load`."""
+    env = checks.pod_environment(docs_of(name), host_id=f"{chart_tools.RELEASE}-baton-datadog-7d9f-x2x4z")
+    for key, value in env.items():
+        clean_baton_env.setenv(key, value)
+    if env.get("BATON_CLIENT_ID") is None:  # the chart's defaults render an empty Secret
+        clean_baton_env.setenv("BATON_CLIENT_ID", chart_tools.EXAMPLE_SECRET["clientId"])
+        clean_baton_env.setenv("BATON_CLIENT_SECRET", chart_tools.EXAMPLE_SECRET["clientSecret"])
+    settings = load([])
+    assert settings.service_mode
+    assert settings.host_id.startswith(chart_tools.RELEASE)
+    if name == "everything":
+        assert settings.site == "us5.datadoghq.com"
+        assert settings.sync_resource_types == ["user", "role", "team"]
+        assert settings.health_port == 9090
+        assert settings.shutdown_grace_seconds == 40
+        assert settings.provisioning
+        assert settings.sync_schedules
+        assert settings.sync_secrets
+        assert isinstance(settings.api_key, SecretStr)
+        assert settings.api_key.get_secret_value() == chart_tools.EXAMPLE_SECRET["apiKey"]
+    if name == "connector-defaults":
+        assert set(env) - {"BATON_HOST_ID"} == set(), "a null value must leave its variable out"
+
+
+# ---- values: the settings model is the source of truth ---------------------------------------------------------
+
+
+def test_every_non_secret_setting_is_a_chart_value() -> None:
+    """Every setting but the credentials and the host id (the pod name) is a `config` value, and no other."""
+    assert set(VALUES["config"]) == set(ENV_OF_KEY), "values.yaml `config` and the template's name map differ"
+    fields = set(Settings.model_fields) - SECRET_FIELDS - {"host_id"}
+    missing = sorted(fields - set(FIELD_OF_KEY.values()))
+    assert missing == [], f"settings with no chart value: add them to values.yaml `config` and _helpers.tpl: {missing}"
+    assert set(FIELD_OF_KEY.values()) <= set(Settings.model_fields)
+
+
+# Deliberate differences from the connector's defaults, for a read-only pod with an emptyDir on /tmp.
+CHART_DEFAULT_OVERRIDES = {"file": "/tmp/sync.c1z", "c1z_temp_dir": "/tmp", "log_format": "json"}
+
+
+def test_value_defaults_are_the_connector_defaults() -> None:
+    for key, value in VALUES["config"].items():
+        field = FIELD_OF_KEY[key]
+        expected = CHART_DEFAULT_OVERRIDES.get(field, checks.setting_default(field))
+        if expected is None or expected == []:
+            assert value in (None, "", []), key
+        else:
+            assert str(value) == str(expected) or value == expected, f"config.{key}: {value!r} != {expected!r}"
+
+
+def test_schema_is_no_looser_than_the_settings_model() -> None:
+    props = SCHEMA["properties"]["config"]["properties"]
+    assert SCHEMA["$schema"] == "http://json-schema.org/draft-07/schema#"
+    assert set(props) == set(VALUES["config"])
+    assert [s for s in props["site"]["enum"] if s is not None] == list(SITES)
+    for key, field in FIELD_OF_KEY.items():
+        for meta in Settings.model_fields[field].metadata:
+            if hasattr(meta, "ge"):
+                assert props[key].get("minimum", float("-inf")) >= meta.ge, key
+            if hasattr(meta, "le"):
+                assert props[key].get("maximum", float("inf")) <= meta.le, key
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"image": {"tag": "latest"}}, "tag"),
+        ({"config": {"bogusSetting": True}}, "bogusSetting"),
+        ({"config": {"site": "datadoghq.example"}}, "site"),
+        ({"config": {"taskConcurrency": 0}}, "taskConcurrency"),
+        ({"config": {"healthPort": 0}}, "healthPort"),
+        ({"config": {"file": "/var/sync.c1z"}}, "file"),
+        ({"replicaCount": "two"}, "replicaCount"),
+        ({"config": {"shutdownGraceSeconds": 40}}, "terminationGracePeriodSeconds"),
+    ],
+)
+def test_bad_values_are_refused(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(Exception, match=message):
+        chart_tools.render(values)
+
+
+# ---- releases, replicas, secrets -------------------------------------------------------------------------------
+
+
+def test_two_releases_side_by_side_share_no_name_or_selector() -> None:
+    first = render_docs({}, release="datadog-acme")
+    second = render_docs({}, release="datadog-beta")
+
+    def names(docs: list[Manifest]) -> set[tuple[str, str]]:
+        return {(d["kind"], d["metadata"]["name"]) for d in docs}
+
+    assert not names(first) & names(second)
+    selectors = [one(docs, "Deployment")["spec"]["selector"]["matchLabels"] for docs in (first, second)]
+    assert selectors[0] != selectors[1]
+    for docs in (first, second):
+        assert all(d["metadata"].get("namespace") == chart_tools.NAMESPACE for d in docs), "no hard-coded namespace"
+
+
+def test_replicas_each_report_their_own_host_id() -> None:
+    deployment = one(docs_of("everything"), "Deployment")
+    assert deployment["spec"]["replicas"] == 3
+    container = checks.connector_container(deployment)
+    (host,) = [e for e in container["env"] if e["name"] == "BATON_HOST_ID"]
+    assert host["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+
+
+def test_no_pod_is_adopted_by_the_deployment_but_its_own() -> None:
+    """The `helm test` pod must not match the Deployment's selector, or its ReplicaSet would adopt it."""
+    docs = docs_of("everything")
+    selector = one(docs, "Deployment")["spec"]["selector"]["matchLabels"]
+    pod = one(docs, "Pod")
+    assert not all(pod["metadata"]["labels"].get(k) == v for k, v in selector.items())
+
+
+def test_own_secret_carries_the_credentials_and_rolls_the_pods() -> None:
+    docs = docs_of("everything")
+    secret = one(docs, "Secret")
+    assert checks.secret_data(secret) == {
+        "BATON_CLIENT_ID": chart_tools.EXAMPLE_SECRET["clientId"],
+        "BATON_CLIENT_SECRET": chart_tools.EXAMPLE_SECRET["clientSecret"],
+        "BATON_API_KEY": chart_tools.EXAMPLE_SECRET["apiKey"],
+        "BATON_APP_KEY": chart_tools.EXAMPLE_SECRET["appKey"],
+    }
+    container = checks.connector_container(one(docs, "Deployment"))
+    assert container["envFrom"][0]["secretRef"]["name"] == secret["metadata"]["name"]
+    # No credential in the pod spec itself.
+    assert not {"BATON_CLIENT_SECRET", "BATON_API_KEY", "BATON_APP_KEY", "BATON_CLIENT_ID"} & set(
+        checks.plain_env(container)
+    )
+
+    def checksum(values: dict[str, Any]) -> str:
+        pod = one(render_docs(values), "Deployment")["spec"]["template"]
+        return str(pod["metadata"]["annotations"]["checksum/secret"])
+
+    base = {"secret": chart_tools.EXAMPLE_SECRET}
+    rotated = {"secret": {**chart_tools.EXAMPLE_SECRET, "apiKey": "f" * 32}}
+    assert checksum(base) != checksum(rotated)
+
+
+def test_existing_secret_is_used_and_no_secret_rendered() -> None:
+    docs = docs_of("existing-secret")
+    assert checks.of_kind(docs, "Secret") == []
+    deployment = one(docs, "Deployment")
+    container = checks.connector_container(deployment)
+    assert container["envFrom"] == [{"secretRef": {"name": "datadog-acme-credentials"}}]
+    assert "checksum/secret" not in (deployment["spec"]["template"]["metadata"].get("annotations") or {})
+
+
+def test_default_chart_sets_no_credentials_and_says_so() -> None:
+    notes = chart_tools.render({})
+    text = next(v for k, v in notes.items() if k.endswith("NOTES.txt"))
+    assert "WARNING: credentials are missing" in text
+    assert checks.secret_data(one(docs_of("defaults"), "Secret")) == {}
+
+
+# ---- optional resources ----------------------------------------------------------------------------------------
+
+
+def test_service_monitor_needs_both_the_value_and_the_api() -> None:
+    enabled = {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True}}
+    without_api = render_docs(enabled)
+    assert checks.of_kind(without_api, "ServiceMonitor") == []
+    assert checks.of_kind(without_api, "PrometheusRule") == []
+    assert checks.of_kind(render_docs({}, api_versions=[MONITORING_API]), "ServiceMonitor") == []
+
+    docs = docs_of("everything")
+    monitor = one(docs, "ServiceMonitor")
+    service = one(docs, "Service")
+    assert monitor["apiVersion"] == MONITORING_API
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert all(service["metadata"]["labels"].get(k) == v for k, v in selector.items())
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [chart_tools.NAMESPACE]}
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] == "metrics"
+    assert endpoint["path"] == checks.METRICS_PATH
+    assert "metrics" in {p["name"] for p in service["spec"]["ports"]}
+    assert service["spec"]["publishNotReadyAddresses"] is True
+
+
+def test_prometheus_rule_alerts_on_the_daemon_metrics() -> None:
+    rule = one(docs_of("everything"), "PrometheusRule")
+    assert checks.rule_problems(rule) == []
+    alerts = {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"]}
+    wanted = {
+        "BatonDatadogSyncStale": "baton_datadog_last_successful_sync_timestamp_seconds",
+        "BatonDatadogNeverSynced": "baton_datadog_last_successful_sync_timestamp_seconds",
+        "BatonDatadogTaskFailures": "baton_datadog_tasks_finished_total",
+        "BatonDatadogConductorOneUnreachable": "baton_datadog_c1_rpc_errors_total",
+        "BatonDatadogRateLimited": "baton_datadog_datadog_rate_limit_waits_total",
+    }
+    for alert, metric in wanted.items():
+        assert metric in alerts[alert]["expr"], alert
+        assert 'job="datadog-acme-baton-datadog"' in alerts[alert]["expr"], "scoped to this release"
+    assert "> 21600" in alerts["BatonDatadogSyncStale"]["expr"], "6 hours by default"
+    # Prometheus templating survives Helm's.
+    assert "{{ $labels.job }}" in alerts["BatonDatadogSyncStale"]["annotations"]["description"]
+
+
+def test_network_policy_allows_dns_and_https_out_and_metrics_in_only() -> None:
+    docs = docs_of("everything")
+    policy = one(docs, "NetworkPolicy")
+    assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    egress_ports = {(p["port"], p["protocol"]) for rule in policy["spec"]["egress"] for p in rule["ports"]}
+    assert egress_ports == {(53, "UDP"), (53, "TCP"), (443, "TCP")}
+    ingress_ports = [p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]]
+    assert ingress_ports == ["metrics"]
+    selector = policy["spec"]["podSelector"]["matchLabels"]
+    assert selector == one(docs, "Deployment")["spec"]["selector"]["matchLabels"]
+
+
+def test_pod_disruption_budget_selects_the_connector_pods() -> None:
+    docs = docs_of("everything")
+    pdb = one(docs, "PodDisruptionBudget")
+    assert pdb["spec"]["selector"]["matchLabels"] == one(docs, "Deployment")["spec"]["selector"]["matchLabels"]
+    assert checks.of_kind(docs_of("defaults"), "PodDisruptionBudget") == []
+
+
+def test_helm_test_hook_checks_health_through_the_service() -> None:
+    raw = chart_tools.render_set(chart_tools.value_set("everything"))
+    (path,) = [p for p, text in raw.items() if "/templates/tests/" in p and text.strip()]
+    pod = chart_tools.load_yaml_documents(raw[path])[0]
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    script = "\n".join(pod["spec"]["containers"][0]["args"])
+    assert checks.HEALTHZ_PATH in script
+    assert checks.METRICS_PATH in script
+    assert ":9090" in script, "follows service.port"
+    assert pod["spec"]["restartPolicy"] == "Never"
+    deployment = one(docs_of("everything"), "Deployment")
+    assert pod["spec"]["containers"][0]["image"] == checks.connector_container(deployment)["image"]
+
+
+# ---- versions --------------------------------------------------------------------------------------------------
+
+
+def test_app_version_is_the_package_version() -> None:
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert chart["apiVersion"] == "v2"
+    assert str(chart["appVersion"]) == project["version"]
+    image = checks.connector_container(one(docs_of("defaults"), "Deployment"))["image"]
+    assert image.endswith(":" + project["version"])
+
+
+def test_value_sets_cover_the_optional_resources() -> None:
+    kinds = {d["kind"] for vs in VALUE_SETS for d in rendered(vs.name)}
+    assert {"ServiceMonitor", "PrometheusRule", "PodDisruptionBudget", "NetworkPolicy", "Secret"} <= kinds

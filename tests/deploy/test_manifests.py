@@ -1,0 +1,88 @@
+"""deploy/: the plain manifests for `kubectl apply -k deploy/`. Static checks need no deploy tooling; the schema
+validation runs when kubernetes-validate is installed (`make chart-check`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from connector.daemon.settings import load
+from scripts import chart_tools
+from scripts.chart_tools import DEPLOY, KUBE_VERSIONS
+from tests.deploy import checks, tooling
+
+Manifest = dict[str, Any]
+
+
+def docs() -> list[Manifest]:
+    return chart_tools.deploy_manifests()
+
+
+def test_kustomization_lists_the_two_files() -> None:
+    assert [p.name for p in chart_tools.deploy_files()] == ["baton-datadog-secrets.yaml", "baton-datadog.yaml"]
+    assert sorted(d["kind"] for d in docs()) == ["Deployment", "Secret", "Service"]
+
+
+def test_pod_is_restricted_probed_and_its_own_host() -> None:
+    manifests = docs()
+    assert checks.security_problems(manifests) == []
+    assert checks.probe_problems(manifests) == []
+    assert checks.service_problems(manifests) == []
+    assert checks.lifecycle_problems(manifests) == []
+    assert checks.image_problems(manifests) == []
+    assert checks.unknown_settings(manifests) == []
+
+
+def test_secret_holds_the_credentials_and_per_org_settings_as_marked_placeholders() -> None:
+    (secret,) = checks.of_kind(docs(), "Secret")
+    data = checks.secret_data(secret)
+    assert set(data) == {
+        "BATON_CLIENT_ID",
+        "BATON_CLIENT_SECRET",
+        "BATON_API_KEY",
+        "BATON_APP_KEY",
+        "BATON_SITE",
+        "BATON_PROVISIONING",
+        "BATON_SYNC_SCHEDULES",
+    }
+    for key in ("BATON_CLIENT_ID", "BATON_CLIENT_SECRET", "BATON_API_KEY", "BATON_APP_KEY"):
+        assert data[key].startswith("REPLACE-ME"), key
+    (deployment,) = checks.of_kind(docs(), "Deployment")
+    container = checks.connector_container(deployment)
+    assert container["envFrom"] == [{"secretRef": {"name": secret["metadata"]["name"]}}]
+
+
+def test_the_pod_environment_loads_in_the_settings_model(clean_baton_env: pytest.MonkeyPatch) -> None:
+    for key, value in checks.pod_environment(docs(), host_id="baton-datadog-5c9f7-abcde").items():
+        clean_baton_env.setenv(key, value)
+    settings = load([])
+    assert settings.service_mode
+    assert settings.host_id == "baton-datadog-5c9f7-abcde"
+    assert settings.site == "datadoghq.com"
+    assert not settings.provisioning
+    assert str(settings.c1z_temp_dir) == "/tmp"
+
+
+def test_deploy_matches_the_chart_image_and_metrics_port() -> None:
+    chart = yaml.safe_load((chart_tools.CHART / "Chart.yaml").read_text())
+    (deployment,) = checks.of_kind(docs(), "Deployment")
+    image = checks.connector_container(deployment)["image"]
+    assert image.endswith(":" + str(chart["appVersion"]))
+    kustomization = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
+    assert kustomization["images"][0]["newTag"] == str(chart["appVersion"])
+    assert kustomization["images"][0]["name"] == image.rsplit(":", 1)[0]
+    (service,) = checks.of_kind(docs(), "Service")
+    assert [p["name"] for p in service["spec"]["ports"]] == ["metrics"]
+
+
+@pytest.mark.parametrize("version", KUBE_VERSIONS)
+def test_manifests_validate_strictly(version: str) -> None:
+    tooling.need("kubernetes_validate")
+    errors, no_schema = chart_tools.kube_errors(docs(), version)
+    assert errors == []
+    assert no_schema == []
+    built = chart_tools.kustomize_build()
+    if built is not None:
+        assert chart_tools.kube_errors(built, version) == ([], [])

@@ -1,0 +1,110 @@
+"""ConductorOne unreachable for a while: the daemon backs off, keeps its results, and recovers by itself.
+
+While ConductorOne is out, tasks the daemon already runs finish and cannot be reported, and new tasks queue up
+on the ConductorOne side. Afterwards every task must have exactly one FinishTask: a lost report is a task
+ConductorOne believes is still running (a revoke nobody knows the fate of), a duplicate is a lie about it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.e2e.harness import (
+    Stack,
+    assert_success,
+    grant_task,
+    kind_task,
+    only_finish,
+    revoke_task,
+    wait_finished,
+)
+
+OUTAGE_SECONDS = 7.0
+"""Long enough for several failed polls under the errors² backoff (at about 0, 1 and 5 s) and several failed
+reports, short enough for CI: recovery itself can take up to ~30 s more (report backoff is capped at 30 s)."""
+DATADOG_LATENCY = 0.8
+"""Per Datadog request: the tasks running when the outage starts finish (and need reporting) during it."""
+
+
+@pytest.mark.slow
+def test_recovers_from_an_outage_without_losing_or_repeating_a_report(stack: Stack) -> None:
+    c1, dd = stack.c1, stack.dd
+    org = dd.org
+    role = next(r for r in org.roles.values() if not r.managed)
+    users = [u.id for u in org.users.values() if u.status == "Active" and role.id not in u.role_ids][:2]
+    holder = next(u.id for u in org.users.values() if role.id in u.role_ids)
+    # Four slots: the three tasks running through the outage leave one, so the daemon keeps polling during it
+    # (a slot is taken before each poll, and a task holds its slot until its report lands).
+    daemon = stack.start({"BATON_PROVISIONING": "true", "BATON_TASK_CONCURRENCY": "4"})
+    pid = daemon.pid
+
+    # Running when the outage starts: a grant, a revoke and a sync, slowed down by Datadog.
+    dd.faults.latency = DATADOG_LATENCY
+    running = [
+        grant_task("role", role.id, "member", users[0]),
+        revoke_task("role", role.id, "member", holder),
+        kind_task("sync_full"),
+    ]
+    for task in running:
+        c1.enqueue(task)
+
+    def all_started() -> bool:
+        started = {e.get("task_id") for e in daemon.events("task started")}
+        return all(t.id in started for t in running)
+
+    daemon.wait_for(all_started, timeout=10, what="the first tasks to start")
+    assert not c1.recorded().finish_tasks, "the first tasks finished before the outage: nothing to prove"
+    c1.start_outage("refuse")
+    outage_started = time.monotonic()
+
+    # Queued while ConductorOne is unreachable.
+    queued = [grant_task("role", role.id, "member", users[1]), kind_task("sync_full"), kind_task("event_feed")]
+    for task in queued:
+        c1.enqueue(task)
+
+    # Liveness does not depend on ConductorOne (no restart storm during its outage).
+    while time.monotonic() - outage_started < OUTAGE_SECONDS:
+        assert daemon.status("/healthz") == 200
+        time.sleep(0.5)
+    assert not c1.recorded().finish_tasks, "a FinishTask got through the outage"
+    c1.end_outage()
+
+    everything = running + queued
+    wait_finished(daemon, c1, [t.id for t in everything], timeout=45)
+    time.sleep(1.0)  # any duplicate report would arrive now
+    dd.faults.latency = 0
+    recorded = c1.recorded()
+
+    for task in everything:
+        only_finish(recorded, task.id)
+    assert set(recorded.finish_tasks) == {t.id for t in everything}
+    for task in (running[0], running[1], queued[0]):
+        assert_success(only_finish(recorded, task.id))
+    assert all(role.id in org.users[uid].role_ids for uid in users), "every grant reached Datadog"
+    assert role.id not in org.users[holder].role_ids, "the revoke reached Datadog"
+    # The sync that was running either got its upload out before the outage, or could not upload and is
+    # reported as a retryable failure; never as a final one.
+    interrupted = only_finish(recorded, running[2].id)
+    if interrupted.WhichOneof("final_state") == "error":
+        assert not interrupted.error.non_retryable, interrupted.status.message
+    # The sync queued during the outage ran after it, completely.
+    assert_success(only_finish(recorded, queued[1].id))
+    assert any(u.task_id == queued[1].id and u.ok for u in recorded.uploads)
+
+    # Polls failed and were backed off (errors² s), and the same process recovered on its own.
+    failed_polls = daemon.events("polling ConductorOne failed")
+    delays = [e["retry_in_seconds"] for e in failed_polls]
+    assert len(failed_polls) >= 3, f"only {len(failed_polls)} failed polls: no backoff exercised"
+    assert delays[:3] == [1.0, 4.0, 9.0], delays
+    assert daemon.events("task report failed; retrying"), "reports were retried"
+    assert daemon.alive()
+    assert daemon.pid == pid
+    assert daemon.status("/readyz") == 200
+    assert len(recorded.hellos) == 1
+
+    # And it takes new work right away.
+    after = kind_task("event_feed")
+    c1.enqueue(after)
+    wait_finished(daemon, c1, [after.id], timeout=10)

@@ -1,0 +1,91 @@
+"""SIGTERM, as the kubelet sends it: readiness drops first, in-flight work gets the grace period, whatever is
+still running after it is reported as a retryable failure, and the process exits 0 before the SIGKILL.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+
+from connector.baton.errors import Code
+from tests.e2e.harness import Stack, assert_error, finishes, kind_task, only_finish, wait_for
+
+GRACE = 2.0
+REPORT_WINDOW = 5.0
+"""What the daemon allows itself after the grace period to report abandoned tasks (scheduler.drain: 4 s + 1 s)."""
+
+
+def test_sigterm_during_a_sync_drains_reports_and_exits_zero(stack: Stack) -> None:
+    c1, dd = stack.c1, stack.dd
+    daemon = stack.start({"BATON_SHUTDOWN_GRACE_SECONDS": str(GRACE)})
+    dd.faults.latency = 3.0  # every Datadog request: the sync takes far longer than the grace period
+    task = kind_task("sync_full")
+    c1.enqueue(task)
+    daemon.wait_for(lambda: daemon.events("sync started"), timeout=10, what="the sync to start")
+    daemon.wait_for(
+        lambda: any(b.task_id == task.id for b in c1.recorded().heartbeats), timeout=5, what="its first heartbeat"
+    )
+
+    daemon.send_signal(signal.SIGTERM)
+    signalled = time.monotonic()
+    # Readiness is the first thing to change: 503 while the process still runs and the task is unreported.
+    wait_for(lambda: daemon.status("/readyz") == 503, timeout=1.0, what="/readyz 503 right after SIGTERM")
+    assert daemon.alive()
+    assert finishes(c1, task.id) == [], "the task was reported before readiness dropped"
+    body = daemon.get("/readyz")
+    assert body is not None
+    assert body.json()["reason"] == "draining"
+    assert daemon.metric("baton_datadog_ready") == 0
+
+    # Readiness stays red while draining; liveness keeps answering until the end.
+    while daemon.alive():
+        ready = daemon.status("/readyz")
+        assert ready in (503, None), f"/readyz {ready} while draining"
+        time.sleep(0.1)
+    exit_code = daemon.wait_exit(1)
+    took = time.monotonic() - signalled
+    assert exit_code == 0, daemon.tail()
+    # ConductorOne is up, so reporting the abandoned task is quick: nowhere near the whole report window.
+    assert GRACE - 0.3 <= took <= GRACE + 1.5, f"exited {took:.1f}s after SIGTERM (grace {GRACE}s)"
+
+    # The abandoned sync is reported once, as retryable, and its working files are gone.
+    finish = only_finish(c1.recorded(), task.id)
+    assert_error(finish, code=Code.UNAVAILABLE, non_retryable=False)
+    assert "shutting down" in finish.status.message
+    assert not any(u.task_id == task.id for u in c1.recorded().uploads), "an abandoned sync uploads nothing"
+    assert list(daemon.temp_dir.iterdir()) == [], "the abandoned sync left files behind"
+    assert daemon.events("shutdown requested")
+    assert daemon.events("stopped")
+
+
+def test_sigterm_when_idle_exits_at_once(stack: Stack) -> None:
+    daemon = stack.start({"BATON_SHUTDOWN_GRACE_SECONDS": "20"})
+    daemon.send_signal(signal.SIGTERM)
+    signalled = time.monotonic()
+    assert daemon.wait_exit(5) == 0, daemon.tail()
+    assert time.monotonic() - signalled < 2.0, "nothing to drain: no reason to wait for the grace period"
+
+
+def test_sigterm_during_a_slow_poll_exits_within_the_grace_period(stack: Stack) -> None:
+    c1 = stack.c1
+    daemon = stack.start({"BATON_SHUTDOWN_GRACE_SECONDS": str(GRACE)})
+    # The next poll hangs (a slow ConductorOne, or a half-open connection): the daemon must not wait it out.
+    c1.slow_down("GetTask", 40.0)  # longer than the kubelet's default 30 s grace
+
+    def poll_hanging() -> bool:
+        recorded = c1.recorded()  # calls are recorded on arrival, get_task_count once answered
+        return len(recorded.calls_to("GetTask")) == recorded.get_task_count + 1
+
+    daemon.wait_for(poll_hanging, timeout=5, what="the slow poll to start")
+    time.sleep(0.5)
+    assert poll_hanging()
+    daemon.send_signal(signal.SIGTERM)
+    signalled = time.monotonic()
+    wait_for(lambda: daemon.status("/readyz") == 503, timeout=1.0, what="/readyz 503 right after SIGTERM")
+    try:
+        exit_code = daemon.wait_exit(GRACE + REPORT_WINDOW)
+    except AssertionError:
+        daemon.process.kill()  # as the kubelet would; and the suite need not wait for the poll to return
+        raise
+    assert exit_code == 0, daemon.tail()
+    assert time.monotonic() - signalled <= GRACE + 1.0
