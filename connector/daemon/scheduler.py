@@ -16,6 +16,7 @@ from connector.baton.c1.client import BatonServiceClient
 from connector.baton.c1.errors import C1Error, C1FatalError
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.tasks.processor import TaskProcessor
+from connector.daemon.stopping import Stopped, until_stopped
 
 log = structlog.get_logger(__name__)
 
@@ -47,10 +48,16 @@ class Scheduler:
             while not stop.is_set():
                 if delay > 0 and await _wait(stop, delay):
                     break
-                if not await _acquire(self._slots, stop):
+                try:
+                    await until_stopped(self._slots.acquire(), stop)
+                except Stopped:
                     break
                 try:
-                    response = await self._client.get_task()
+                    # A poll that hangs (dead connection, slow server) must not delay a shutdown.
+                    response = await until_stopped(self._client.get_task(), stop)
+                except Stopped:
+                    self._slots.release()
+                    break
                 except C1Error as exc:
                     self._slots.release()
                     errors += 1
@@ -123,19 +130,3 @@ async def _wait(stop: asyncio.Event, seconds: float) -> bool:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
     return stop.is_set()
-
-
-async def _acquire(slots: asyncio.Semaphore, stop: asyncio.Event) -> bool:
-    """Take a slot, or give up when `stop` is set first."""
-    acquire = asyncio.ensure_future(slots.acquire())
-    stopped = asyncio.ensure_future(stop.wait())
-    done, _ = await asyncio.wait({acquire, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    if acquire in done:
-        stopped.cancel()
-        return True
-    acquire.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await acquire
-    if not acquire.cancelled() and acquire.exception() is None:
-        slots.release()  # it won the race after all
-    return False

@@ -12,7 +12,6 @@ import contextlib
 import os
 import signal
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 import structlog
 
@@ -38,12 +37,12 @@ from connector.daemon.metrics import Metrics, package_version
 from connector.daemon.oneshot import datadog_options, sync_options
 from connector.daemon.scheduler import Scheduler
 from connector.daemon.settings import Settings, SettingsError
+from connector.daemon.stopping import Stopped, until_stopped
 from connector.datadog.client import DatadogClient
 from connector.datadog.connector import DatadogConnector
 from connector.datadog.errors import DatadogError, InvalidCredentials
 
 log = structlog.get_logger(__name__)
-T = TypeVar("T")
 
 # Go's Hello backoff: 1 s doubling to 5 min, no attempt limit.
 HELLO_BACKOFF = RetryPolicy(max_attempts=1_000_000, base_delay=1.0, max_delay=300.0)
@@ -114,7 +113,7 @@ async def run_service(settings: Settings) -> int:
         try:
             if not await _check_datadog(connector, stop):
                 return 1
-        except _Stopped:
+        except Stopped:
             return 0
         build = build_info("baton-datadog", package_version())
 
@@ -123,7 +122,7 @@ async def run_service(settings: Settings) -> int:
 
         try:
             hello_ok = await _hello_until_ok(hello, stop)
-        except _Stopped:
+        except Stopped:
             hello_ok = False
         if not hello_ok:
             return 0 if stop.is_set() else 1
@@ -178,31 +177,10 @@ def _on_signal(stop: asyncio.Event, readiness: Readiness, metrics: Metrics, sig:
     stop.set()
 
 
-class _Stopped(Exception):
-    """SIGTERM arrived while a start-up call was still waiting on the network."""
-
-
-async def _unless_stopped(call: Awaitable[T], stop: asyncio.Event) -> T:
-    """Await `call`, but give up at once when `stop` is set: a silently dropped connection must not hold a
-    SIGTERM for the whole HTTP or gRPC timeout (the kubelet would SIGKILL the pod)."""
-    work = asyncio.ensure_future(call)
-    stopped = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopped.cancel()
-    if not work.done():
-        work.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await work
-        raise _Stopped
-    return work.result()
-
-
 async def _check_datadog(connector: DatadogConnector, stop: asyncio.Event) -> bool:
     """Rejected keys are fatal (a restart will not fix them); a Datadog outage is not."""
     try:
-        await _unless_stopped(connector.validate(), stop)
+        await until_stopped(connector.validate(), stop)
     except InvalidCredentials as exc:
         log.error("Datadog rejected a key; fix BATON_API_KEY / BATON_APP_KEY", error=str(exc), key=exc.key)
         return False
@@ -217,7 +195,7 @@ async def _hello_until_ok(hello: Callable[[], Awaitable[None]], stop: asyncio.Ev
     while not stop.is_set():
         attempt += 1
         try:
-            await _unless_stopped(hello(), stop)
+            await until_stopped(hello(), stop)
             return True
         except C1FatalError as exc:
             log.error("ConductorOne refused the connector; check BATON_CLIENT_ID / BATON_CLIENT_SECRET", error=str(exc))

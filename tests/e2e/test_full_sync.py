@@ -10,7 +10,7 @@ from connector.baton.c1z.reader import C1ZReader
 from tests.e2e.harness import Stack, assert_success, kind_task, only_finish
 from tests.fakes.datadog import Org
 
-SYNC_LATENCY = 0.4
+SYNC_LATENCY = 0.6
 """Per Datadog request while the sync runs: long enough for periodic heartbeats (1 s) to happen."""
 
 

@@ -15,8 +15,8 @@ from tests.e2e.harness import Stack, assert_success, kind_task, only_finish, wai
 
 LIFETIME = 3.0
 TASKS = 4
-SPACING = 2.5
-"""Seconds between tasks: TASKS x SPACING covers about 10 s, i.e. several token lifetimes."""
+SPACING = 2.2
+"""Seconds between tasks: TASKS x SPACING covers about 9 s, i.e. several token lifetimes."""
 
 
 @pytest.mark.parametrize(
