@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -21,16 +20,11 @@ from pathlib import Path
 
 from tests.fakes.c1 import FakeC1
 from tests.fakes.datadog import FakeDatadog, generate_org
+from tests.fakes.net import free_port
 from tests.fakes.tasks import grant_task
 
 ROOT = Path(__file__).resolve().parents[1]
 GRANTS, LATENCY, IDLE_SECONDS = 200, 0.020, 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def proc_cpu_seconds(pid: int) -> float:

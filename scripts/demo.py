@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,15 +24,9 @@ from connector.baton.c1z.reader import C1ZReader  # noqa: E402
 from connector.baton.pb.c1.connector.v2 import grant_pb2  # noqa: E402
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2  # noqa: E402
 from tests.fakes.c1 import FakeC1  # noqa: E402
-from tests.fakes.c1.server import make_task  # noqa: E402
 from tests.fakes.datadog import FakeDatadog, generate_org  # noqa: E402
-from tests.fakes.tasks import grant_task, revoke_task  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.fakes.net import free_port  # noqa: E402
+from tests.fakes.tasks import grant_task, kind_task, revoke_task  # noqa: E402
 
 
 def wait_for(what: str, check: Callable[[], bool], timeout: float = 60.0) -> None:
@@ -87,7 +80,7 @@ def main() -> int:
                     f"daemon started (pid {daemon.pid}); Hello received from host {c1.recorded().hellos[0].host_id}\n"
                 )
 
-                sync = c1.enqueue(make_task("sync_full"))
+                sync = c1.enqueue(kind_task("sync_full"))
                 report = finished(c1, sync)
                 upload = next(u for u in c1.recorded().uploads if u.task_id == sync)
                 print(f"1. full sync: {describe(report)}; uploaded {upload.size} bytes, checksum ok={upload.ok}")

@@ -24,7 +24,6 @@ import re
 import secrets
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -193,12 +192,6 @@ class SmokeResult:
     lines: list[str]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def http_status(url: str) -> int | None:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -249,6 +242,9 @@ def smoke(image: str) -> SmokeResult:
     if not image_exists(image):
         print(f"{image} not built yet: building it", flush=True)
         build(image)
+    sys.path.insert(0, str(ROOT))
+    from tests.fakes.net import free_port  # the project's own tests package, found through ROOT
+
     port = free_port()
     name = f"baton-datadog-smoke-{secrets.token_hex(4)}"
     client_id, client_secret = credentials()

@@ -13,11 +13,12 @@ from connector.daemon.progress import Progress, summary_table
 from connector.daemon.settings import Settings
 from connector.datadog.client import DatadogClient
 from connector.datadog.connector import DatadogConnector, DatadogOptions
+from connector.datadog.stats import EventHook
 
 log = structlog.get_logger(__name__)
 
 
-def datadog_client(settings: Settings) -> DatadogClient:
+def datadog_client(settings: Settings, on_event: EventHook | None = None) -> DatadogClient:
     api_key, app_key = settings.require_datadog_keys()
     return DatadogClient(
         api_key=api_key,
@@ -26,6 +27,7 @@ def datadog_client(settings: Settings) -> DatadogClient:
         base_url=settings.base_url or None,
         timeout=float(settings.http_timeout_seconds),
         max_concurrency=settings.datadog_concurrency,
+        on_event=on_event,
     )
 
 

@@ -34,11 +34,10 @@ from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.processor import TaskProcessor
 from connector.daemon.http import OpsServer
 from connector.daemon.metrics import Metrics, package_version
-from connector.daemon.oneshot import datadog_options, sync_options
+from connector.daemon.oneshot import datadog_client, datadog_options, sync_options
 from connector.daemon.scheduler import Scheduler
 from connector.daemon.settings import Settings, SettingsError
 from connector.daemon.stopping import Stopped, until_stopped
-from connector.datadog.client import DatadogClient
 from connector.datadog.connector import DatadogConnector
 from connector.datadog.errors import DatadogError, InvalidCredentials
 
@@ -69,7 +68,7 @@ async def run_service(settings: Settings) -> int:
         endpoints = resolve_endpoints(client_id, settings.c1_api_host or None)
     except CredentialError as exc:
         raise SettingsError(str(exc)) from None
-    api_key, app_key = settings.require_datadog_keys()
+    settings.require_datadog_keys()  # fail on a missing key before anything starts
 
     metrics = Metrics()
     readiness = Readiness()
@@ -88,15 +87,7 @@ async def run_service(settings: Settings) -> int:
         log.info("health server listening", address=settings.health_bind_address, port=ops.bound_port)
 
     host_id = settings.host_id or default_host_id(os.environ)
-    datadog = DatadogClient(
-        api_key=api_key,
-        app_key=app_key,
-        site=settings.site,
-        base_url=settings.base_url or None,
-        timeout=float(settings.http_timeout_seconds),
-        max_concurrency=settings.datadog_concurrency,
-        on_event=metrics.datadog_event,
-    )
+    datadog = datadog_client(settings, on_event=metrics.datadog_event)
     c1 = BatonServiceClient.from_credentials(
         client_id,
         secret,

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.c1.creds import generate_client_credentials
+from tests.fakes.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,12 +47,6 @@ def blackhole() -> Iterator[int]:
     for conn in held:
         conn.close()
     server.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.mark.parametrize("stuck_on", ["datadog", "conductorone"])

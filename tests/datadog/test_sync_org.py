@@ -16,7 +16,8 @@ from connector.baton.sync.to_file import sync_to_file
 from connector.datadog.client import DatadogClient
 from connector.datadog.connector import DatadogConnector, DatadogOptions
 from tests.datadog.helpers import FAST_RETRY
-from tests.fakes.datadog import FakeDatadog, Org, generate_org
+from tests.fakes.datadog import FakeDatadog, generate_org
+from tests.fakes.datadog.expect import enabled_service_accounts, expected_sync
 
 NOW = datetime(2026, 11, 2, 15, 30, tzinfo=UTC)
 ALL_ON = DatadogOptions(sync_secrets=True, sync_schedules=True, sync_service_account_application_keys=True)
@@ -42,47 +43,18 @@ async def sync(fake: FakeDatadog, path: Path, options: DatadogOptions = ALL_ON) 
     return client
 
 
-def enabled_service_accounts(org: Org) -> list[str]:
-    return [u.id for u in org.users.values() if u.service_account and not u.disabled]
-
-
-def expected_rows(org: Org) -> tuple[dict[str, set[str]], set[str]]:
-    service_accounts = enabled_service_accounts(org)
-    resources = {
-        "user": set(org.users),
-        "role": set(org.roles),
-        "team": set(org.teams),
-        "schedule": set(org.schedules),
-        "api-key": set(org.api_keys),
-        "service-account-application-key": {k.id for k in org.app_keys.values() if k.owner_id in service_accounts},
-    }
-    grants = {f"role:{rid}:member:user:{u.id}" for u in org.users.values() for rid in u.role_ids}
-    for team in org.teams.values():
-        for m in team.members.values():
-            grants.add(f"team:{team.id}:member:user:{m.user_id}")
-            if m.role == "admin":
-                grants.add(f"team:{team.id}:admin:user:{m.user_id}")
-    for schedule in org.schedules.values():
-        grants |= {f"schedule:{schedule.id}:on_call:user:{s.user_id}" for s in org.shifts(schedule, NOW)}
-    return resources, grants
-
-
 async def test_the_c1z_holds_exactly_the_org(org_fake: FakeDatadog, tmp_path: Path) -> None:
     path = tmp_path / "sync.c1z"
     await sync(org_fake, path)
-    resources, grants = expected_rows(org_fake.org)
+    expected = expected_sync(org_fake.org, on_call_at=NOW, secrets=True, app_keys=True)
     assert sum(1 for t in org_fake.org.teams.values() if any(m.role == "admin" for m in t.members.values())) > 0
     assert any(len(org_fake.org.shifts(s, NOW)) > 1 for s in org_fake.org.schedules.values()), "several on call at once"
     with C1ZReader(path) as reader:
-        for type_id, ids in resources.items():
+        for type_id, ids in expected.resources.items():
             assert {r.id.resource for r in reader.resources(type_id)} == ids, type_id
-        assert {g.id for g in reader.grants()} == grants
-        entitlement_ids = {e.id for e in reader.entitlements()}
-    assert entitlement_ids == (
-        {f"role:{r}:member" for r in org_fake.org.roles}
-        | {f"team:{t}:{s}" for t in org_fake.org.teams for s in ("member", "admin")}
-        | {f"schedule:{s}:on_call" for s in org_fake.org.schedules}
-    )
+        assert {rt.id for rt in reader.resource_types()} == set(expected.resources)
+        assert {g.id for g in reader.grants()} == expected.grants
+        assert {e.id for e in reader.entitlements()} == expected.entitlements
 
 
 async def test_request_count_is_the_lower_bound(org_fake: FakeDatadog, tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,24 +23,16 @@ from typing import Any, TypeVar
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from connector.baton.ksuid import new_ksuid
-from connector.baton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from tests.fakes.c1 import FakeC1, Recorded
 from tests.fakes.datadog import FakeDatadog
+from tests.fakes.net import free_port
 
 T = TypeVar("T")
 FinishRequest = baton_pb2.BatonServiceFinishTaskRequest
 
 READY_TIMEOUT = 20.0
 """Start-up to a green /readyz: a Python start, one Datadog validation and one Hello."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def daemon_command() -> list[str]:
@@ -241,54 +232,6 @@ def assert_error(request: FinishRequest, *, code: int, non_retryable: bool) -> N
     assert request.WhichOneof("final_state") == "error", f"task {request.task_id} did not fail"
     assert request.status.code == code, f"code {request.status.code} ({request.status.message!r}), expected {code}"
     assert request.error.non_retryable is non_retryable, f"non_retryable is {request.error.non_retryable}"
-
-
-# -- tasks as ConductorOne sends them -------------------------------------------------------------------------
-
-
-def new_task() -> baton_pb2.Task:
-    return baton_pb2.Task(id=new_ksuid())
-
-
-def resource(resource_type: str, resource_id: str) -> resource_pb2.Resource:
-    return resource_pb2.Resource(id=resource_pb2.ResourceId(resource_type=resource_type, resource=resource_id))
-
-
-def entitlement(resource_type: str, resource_id: str, slug: str) -> entitlement_pb2.Entitlement:
-    return entitlement_pb2.Entitlement(
-        id=f"{resource_type}:{resource_id}:{slug}", resource=resource(resource_type, resource_id)
-    )
-
-
-def grant_id(resource_type: str, resource_id: str, slug: str, user_id: str) -> str:
-    return f"{resource_type}:{resource_id}:{slug}:user:{user_id}"
-
-
-def grant_task(resource_type: str, resource_id: str, slug: str, user_id: str) -> baton_pb2.Task:
-    task = new_task()
-    task.grant.entitlement.CopyFrom(entitlement(resource_type, resource_id, slug))
-    task.grant.principal.CopyFrom(resource("user", user_id))
-    return task
-
-
-def revoke_task(resource_type: str, resource_id: str, slug: str, user_id: str) -> baton_pb2.Task:
-    task = new_task()
-    task.revoke.grant.CopyFrom(
-        grant_pb2.Grant(
-            id=grant_id(resource_type, resource_id, slug, user_id),
-            entitlement=entitlement(resource_type, resource_id, slug),
-            principal=resource("user", user_id),
-        )
-    )
-    return task
-
-
-def kind_task(kind: str) -> baton_pb2.Task:
-    """A task of a type that needs no content (`sync_full`, `hello`, `event_feed`, ...)."""
-    task = new_task()
-    getattr(task, kind).SetInParent()
-    assert task.WhichOneof("task_type") == kind
-    return task
 
 
 # -- the stack ---------------------------------------------------------------------------------------------

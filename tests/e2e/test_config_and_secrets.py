@@ -13,15 +13,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from connector.baton.errors import Code
-from tests.e2e.harness import (
-    Stack,
-    assert_error,
-    assert_success,
-    grant_task,
-    kind_task,
-    only_finish,
-    wait_finished,
-)
+from tests.e2e.harness import Stack, assert_error, assert_success, only_finish, wait_finished
+from tests.fakes.tasks import grant_task, kind_task
 
 EXIT_BAD_SETTINGS = 2
 PREFIX = "secret-token:conductorone.com:v1:"

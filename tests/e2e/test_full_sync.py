@@ -7,26 +7,12 @@ import time
 from pathlib import Path
 
 from connector.baton.c1z.reader import C1ZReader
-from tests.e2e.harness import Stack, assert_success, kind_task, only_finish
-from tests.fakes.datadog import Org
+from tests.e2e.harness import Stack, assert_success, only_finish
+from tests.fakes.datadog.expect import expected_sync
+from tests.fakes.tasks import kind_task
 
 SYNC_LATENCY = 0.6
 """Per Datadog request while the sync runs: long enough for periodic heartbeats (1 s) to happen."""
-
-
-def expected_rows(org: Org) -> tuple[dict[str, set[str]], set[str], set[str]]:
-    """Resources by type, grant ids and entitlement ids of the default sync (users, roles, teams)."""
-    resources = {"user": set(org.users), "role": set(org.roles), "team": set(org.teams)}
-    grants = {f"role:{rid}:member:user:{u.id}" for u in org.users.values() for rid in u.role_ids}
-    for team in org.teams.values():
-        for m in team.members.values():
-            grants.add(f"team:{team.id}:member:user:{m.user_id}")
-            if m.role == "admin":
-                grants.add(f"team:{team.id}:admin:user:{m.user_id}")
-    entitlements = {f"role:{r}:member" for r in org.roles} | {
-        f"team:{t}:{slug}" for t in org.teams for slug in ("member", "admin")
-    }
-    return resources, grants, entitlements
 
 
 def test_sync_full_uploads_the_org_then_finishes_once(stack: Stack) -> None:
@@ -68,7 +54,8 @@ def test_sync_full_uploads_the_org_then_finishes_once(stack: Stack) -> None:
     assert upload.error == ""
     assert upload.received_sha256 == upload.computed_sha256 == hashlib.sha256(_read(upload.path)).digest()
     assert upload.host_id == stack.host_id
-    resources, grants, entitlements = expected_rows(dd.org)
+    expected = expected_sync(dd.org)
+    resources, grants, entitlements = expected.resources, expected.grants, expected.entitlements
     assert upload.path is not None
     with C1ZReader(upload.path) as reader:
         runs = reader.sync_runs()

@@ -11,15 +11,8 @@ import time
 
 import pytest
 
-from tests.e2e.harness import (
-    Stack,
-    assert_success,
-    grant_task,
-    kind_task,
-    only_finish,
-    revoke_task,
-    wait_finished,
-)
+from tests.e2e.harness import Stack, assert_success, only_finish, wait_finished
+from tests.fakes.tasks import grant_task, kind_task, revoke_task
 
 OUTAGE_SECONDS = 7.0
 """Long enough for several failed polls under the errors² backoff (at about 0, 1 and 5 s) and several failed

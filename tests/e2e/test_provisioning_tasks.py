@@ -13,18 +13,9 @@ from google.protobuf.message import Message
 
 from connector.baton.errors import Code
 from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, grant_pb2
-from tests.e2e.harness import (
-    FinishRequest,
-    Stack,
-    assert_error,
-    assert_success,
-    grant_id,
-    grant_task,
-    only_finish,
-    revoke_task,
-    wait_finished,
-)
+from tests.e2e.harness import FinishRequest, Stack, assert_error, assert_success, only_finish, wait_finished
 from tests.fakes.datadog import Org
+from tests.fakes.tasks import grant_id, grant_task, revoke_task
 
 PROVISIONING = {"BATON_PROVISIONING": "true"}
 GRANT_RESPONSE = "type.googleapis.com/c1.connector.v2.GrantManagerServiceGrantResponse"

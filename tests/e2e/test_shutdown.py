@@ -8,7 +8,8 @@ import signal
 import time
 
 from connector.baton.errors import Code
-from tests.e2e.harness import Stack, assert_error, finishes, kind_task, only_finish, wait_for
+from tests.e2e.harness import Stack, assert_error, finishes, only_finish, wait_for
+from tests.fakes.tasks import kind_task
 
 GRACE = 2.0
 REPORT_WINDOW = 5.0

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 from connector.baton.errors import Code
-from tests.e2e.harness import Stack, assert_error, kind_task, only_finish, wait_finished
+from tests.e2e.harness import Stack, assert_error, only_finish, wait_finished
+from tests.fakes.tasks import kind_task
 
 
 def test_unsupported_task_types_fail_retryably(stack: Stack) -> None:

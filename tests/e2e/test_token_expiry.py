@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from tests.e2e.harness import Stack, assert_success, kind_task, only_finish, wait_finished
+from tests.e2e.harness import Stack, assert_success, only_finish, wait_finished
+from tests.fakes.tasks import kind_task
 
 LIFETIME = 3.0
 TASKS = 4

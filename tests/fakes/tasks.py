@@ -1,4 +1,4 @@
-"""ConductorOne tasks as the fake queues them: grant and revoke of `<type>:<id>:<slug>` to a user."""
+"""Tasks as ConductorOne sends them, for the fake ConductorOne's queue: grants, revokes, and empty tasks."""
 
 from __future__ import annotations
 
@@ -6,6 +6,19 @@ from connector.baton import builders as b
 from connector.baton.ksuid import new_ksuid
 from connector.baton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+
+
+def kind_task(kind: str) -> baton_pb2.Task:
+    """A task of a type that needs no content (`sync_full`, `hello`, `event_feed`, ...)."""
+    task = baton_pb2.Task(id=new_ksuid())
+    getattr(task, kind).SetInParent()
+    if task.WhichOneof("task_type") != kind:
+        raise ValueError(f"unknown task type {kind!r}")
+    return task
+
+
+def grant_id(resource_type: str, resource_id: str, slug: str, user_id: str) -> str:
+    return f"{resource_type}:{resource_id}:{slug}:user:{user_id}"
 
 
 def _entitlement(resource_type: str, resource_id: str, slug: str) -> entitlement_pb2.Entitlement:
@@ -21,13 +34,12 @@ def grant_task(resource_type: str, resource_id: str, slug: str, user_id: str) ->
 
 
 def revoke_task(resource_type: str, resource_id: str, slug: str, user_id: str) -> baton_pb2.Task:
-    entitlement = _entitlement(resource_type, resource_id, slug)
     task = baton_pb2.Task(id=new_ksuid())
     task.revoke.grant.CopyFrom(
         grant_pb2.Grant(
-            entitlement=entitlement,
+            entitlement=_entitlement(resource_type, resource_id, slug),
             principal=resource_pb2.Resource(id=b.resource_id("user", user_id)),
-            id=f"{entitlement.id}:user:{user_id}",
+            id=grant_id(resource_type, resource_id, slug, user_id),
         )
     )
     return task

@@ -6,6 +6,7 @@ Both directions stream, so memory does not grow with the size of the sync.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -39,6 +40,21 @@ def decompress_to(c1z_path: Path, db_path: Path) -> None:
     with db_path.open("rb") as check:
         if check.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
             raise C1ZFormatError(f"{c1z_path}: the body is not a SQLite database")
+
+
+def unpack(c1z_path: Path, tmp_dir: Path | None = None, prefix: str = "c1z-") -> tuple[Path, Path]:
+    """Decompress a c1z into a new private temp directory; returns (directory, database path).
+
+    The directory is removed again if the file turns out not to be a c1z, so no half-written copy is left.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix=prefix, dir=tmp_dir))
+    db_path = workdir / "sync.db"
+    try:
+        decompress_to(c1z_path, db_path)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    return workdir, db_path
 
 
 def compress_atomically(db_path: Path, c1z_path: Path) -> int:

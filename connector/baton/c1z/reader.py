@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
 from connector.baton.c1z import rows
-from connector.baton.c1z.envelope import decompress_to
+from connector.baton.c1z.envelope import unpack
 from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, entitlement_pb2, grant_pb2, resource_pb2
 
 
@@ -19,10 +18,8 @@ class C1ZReader:
 
     def __init__(self, c1z_path: Path, tmp_dir: Path | None = None) -> None:
         self.path = c1z_path
-        self._workdir = Path(tempfile.mkdtemp(prefix="c1z-read-", dir=tmp_dir))
-        db_path = self._workdir / "sync.db"
+        self._workdir, db_path = unpack(c1z_path, tmp_dir, prefix="c1z-read-")
         try:
-            decompress_to(c1z_path, db_path)
             self._conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
             self._grant_columns = rows.columns(self._conn, "v1_grants")
         except BaseException:

@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from connector.baton.c1z import rows
-from connector.baton.c1z.envelope import compress_atomically, decompress_to
+from connector.baton.c1z.envelope import compress_atomically, unpack
 from connector.baton.c1z.schema import DDL, SYNC_RUN_COLUMNS_ADDED_LATER, parse_sqlite_time, sqlite_time
 from connector.baton.ksuid import new_ksuid
 from connector.baton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
@@ -63,13 +63,7 @@ class C1ZStore:
         """The store inside an existing c1z file, or a new one when the file does not exist or is empty."""
         if not c1z_path.exists() or c1z_path.stat().st_size == 0:
             return cls.create(tmp_dir)
-        workdir = Path(tempfile.mkdtemp(prefix="c1z-", dir=tmp_dir))
-        db_path = workdir / "sync.db"
-        try:
-            decompress_to(c1z_path, db_path)
-        except BaseException:
-            shutil.rmtree(workdir, ignore_errors=True)
-            raise
+        workdir, db_path = unpack(c1z_path, tmp_dir)
         return cls(db_path, workdir, owns_workdir=True)
 
     def _ensure_schema(self) -> None:

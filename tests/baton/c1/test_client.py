@@ -32,8 +32,9 @@ from connector.baton.c1 import (
 )
 from connector.baton.pb.c1.connector.v2 import annotation_etag_pb2, connector_pb2, grant_pb2, resource_pb2
 from tests.baton.c1.conftest import LeakGuard, make_client
-from tests.fakes.c1 import FakeC1, make_task
+from tests.fakes.c1 import FakeC1
 from tests.fakes.c1.proxy import ConnectProxy
+from tests.fakes.tasks import kind_task
 
 ROOT = Path(__file__).resolve().parents[3]
 CHUNK = 512 * 1024
@@ -66,7 +67,7 @@ async def test_hello_carries_host_id_metadata_os_info_token_and_user_agent(
 
 
 async def test_hello_answering_a_task_carries_its_id(fake: FakeC1, client: BatonServiceClient) -> None:
-    task = make_task("hello")
+    task = kind_task("hello")
     await client.hello(METADATA, task_id=task.id)
     assert fake.recorded().hellos[0].task_id == task.id
     with pytest.raises(ValueError, match="task_id"):
@@ -76,7 +77,7 @@ async def test_hello_answering_a_task_carries_its_id(fake: FakeC1, client: Baton
 
 
 async def test_get_task_returns_the_enqueued_task_then_none(fake: FakeC1, client: BatonServiceClient) -> None:
-    task = make_task("grant")
+    task = kind_task("grant")
     task.grant.principal.id.resource_type = "user"
     task.grant.principal.id.resource = "u-1"
     fake.enqueue(task)
@@ -91,7 +92,7 @@ async def test_get_task_returns_the_enqueued_task_then_none(fake: FakeC1, client
 
 
 async def test_get_tasks_skips_known_ids(fake: FakeC1, client: BatonServiceClient) -> None:
-    known, fresh = make_task("sync_full"), make_task("revoke")
+    known, fresh = kind_task("sync_full"), kind_task("revoke")
     fake.enqueue(known)
     fake.enqueue(fresh)
     response = await client.get_tasks(page_size=5, known_task_ids=[known.id])
@@ -100,7 +101,7 @@ async def test_get_tasks_skips_known_ids(fake: FakeC1, client: BatonServiceClien
 
 
 async def test_heartbeat_is_recorded_and_reports_cancellation(fake: FakeC1, client: BatonServiceClient) -> None:
-    task = make_task("sync_full")
+    task = kind_task("sync_full")
     fake.set_polling(next_heartbeat=7)
     first = await client.heartbeat(task.id)
     assert not first.cancelled
@@ -112,7 +113,7 @@ async def test_heartbeat_is_recorded_and_reports_cancellation(fake: FakeC1, clie
 
 
 async def test_finish_task_success_packs_the_response(fake: FakeC1, client: BatonServiceClient) -> None:
-    task = make_task("grant")
+    task = kind_task("grant")
     response = grant_pb2.GrantManagerServiceGrantResponse(
         grants=[grant_pb2.Grant(id="g-1", principal=resource_pb2.Resource(display_name="Alice"))]
     )
@@ -132,7 +133,7 @@ async def test_finish_task_success_packs_the_response(fake: FakeC1, client: Bato
 
 
 async def test_finish_task_error_sets_status_and_error(fake: FakeC1, client: BatonServiceClient) -> None:
-    task = make_task("revoke")
+    task = kind_task("revoke")
     detail = any_pb2.Any()
     detail.Pack(annotation_etag_pb2.ETag(value="why"))
     status = status_pb2.Status(
@@ -148,7 +149,7 @@ async def test_finish_task_error_sets_status_and_error(fake: FakeC1, client: Bat
 
 
 async def test_finish_task_rejects_contradictions_before_sending(fake: FakeC1, client: BatonServiceClient) -> None:
-    task_id = make_task("grant").id
+    task_id = kind_task("grant").id
     with pytest.raises(ValueError, match="no response"):
         await client.finish_task(task_id, response=grant_pb2.Grant(), error=status_pb2.Status(code=2))
     with pytest.raises(ValueError, match="non-OK"):
@@ -177,7 +178,7 @@ async def test_call_deadline_is_enforced_as_transient(fake: FakeC1) -> None:
 async def test_upload_multi_chunk_file_is_reassembled_with_matching_sha256(
     fake: FakeC1, client: BatonServiceClient, tmp_path: Path
 ) -> None:
-    task = make_task("sync_full")
+    task = kind_task("sync_full")
     size = 2 * 1024 * 1024 + 12345
     data = _write_random(tmp_path / "sync.c1z", size)
     assert await client.upload_asset(task.id, tmp_path / "sync.c1z") == size
@@ -194,7 +195,7 @@ async def test_upload_multi_chunk_file_is_reassembled_with_matching_sha256(
 
 async def test_upload_of_an_empty_file_sends_no_data(fake: FakeC1, client: BatonServiceClient, tmp_path: Path) -> None:
     (tmp_path / "empty").write_bytes(b"")
-    assert await client.upload_asset(make_task("sync_full").id, tmp_path / "empty") == 0
+    assert await client.upload_asset(kind_task("sync_full").id, tmp_path / "empty") == 0
     (upload,) = fake.recorded().uploads
     assert upload.ok
     assert upload.chunk_sizes == []
@@ -212,7 +213,7 @@ async def test_upload_memory_does_not_grow_with_file_size(
     await client.hello(METADATA)  # connect and fetch the token outside the measurement
     tracemalloc.start()
     try:
-        sent = await client.upload_asset(make_task("sync_full").id, path)
+        sent = await client.upload_asset(kind_task("sync_full").id, path)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -227,7 +228,7 @@ async def test_upload_retries_transient_failures_then_succeeds(fake: FakeC1, tmp
     data = _write_random(tmp_path / "f", CHUNK + 1)
     fake.fail_next("UploadAsset", grpc.StatusCode.UNAVAILABLE, times=2)
     async with make_client(fake, upload_retry_delays=(0.0, 0.05)) as client:
-        assert await client.upload_asset(make_task("sync_full").id, tmp_path / "f") == len(data)
+        assert await client.upload_asset(kind_task("sync_full").id, tmp_path / "f") == len(data)
     assert [call.code for call in fake.recorded().calls_to("UploadAsset")] == ["UNAVAILABLE", "UNAVAILABLE", "OK"]
     assert fake.recorded().uploads[-1].received_sha256 == hashlib.sha256(data).digest()
 
@@ -237,7 +238,7 @@ async def test_upload_gives_up_after_three_attempts(fake: FakeC1, tmp_path: Path
     fake.fail_next("UploadAsset", grpc.StatusCode.UNAVAILABLE, times=5)
     async with make_client(fake, upload_retry_delays=(0.0, 0.05)) as client:
         with pytest.raises(C1TransientError):
-            await client.upload_asset(make_task("sync_full").id, tmp_path / "f")
+            await client.upload_asset(kind_task("sync_full").id, tmp_path / "f")
     assert len(fake.recorded().calls_to("UploadAsset")) == 3
 
 
@@ -251,7 +252,7 @@ async def test_upload_does_not_retry_a_fatal_failure(
     for attempt in range(1, 11):
         fake.fail_next("UploadAsset", grpc.StatusCode.INVALID_ARGUMENT)
         with pytest.raises(C1FatalError) as caught:
-            await client.upload_asset(make_task("sync_full").id, tmp_path / "f")
+            await client.upload_asset(kind_task("sync_full").id, tmp_path / "f")
         assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
         assert "scripted INVALID_ARGUMENT" in str(caught.value)
         assert len(fake.recorded().calls_to("UploadAsset")) == attempt
@@ -264,7 +265,7 @@ async def test_upload_with_a_revoked_token_refreshes_it(
     for _ in range(5):
         await client.get_task()
         fake.revoke_tokens()
-        assert await client.upload_asset(make_task("sync_full").id, tmp_path / "f") == len(data)
+        assert await client.upload_asset(kind_task("sync_full").id, tmp_path / "f") == len(data)
     codes = [call.code for call in fake.recorded().calls_to("UploadAsset")]
     assert codes == ["UNAUTHENTICATED", "OK"] * 5
     assert all(upload.ok for upload in fake.recorded().uploads)
@@ -274,7 +275,7 @@ async def test_upload_answered_ok_before_its_end_is_not_success(fake: FakeC1, tm
     data = _write_random(tmp_path / "f", 8 * CHUNK)
     fake.accept_uploads_early(times=1)
     async with make_client(fake, upload_retry_delays=(0.0, 0.0)) as client:
-        assert await client.upload_asset(make_task("sync_full").id, tmp_path / "f") == len(data)
+        assert await client.upload_asset(kind_task("sync_full").id, tmp_path / "f") == len(data)
     uploads = fake.recorded().uploads
     assert [upload.ok for upload in uploads] == [False, True]
     assert uploads[1].received_sha256 == hashlib.sha256(data).digest()
@@ -282,7 +283,7 @@ async def test_upload_answered_ok_before_its_end_is_not_success(fake: FakeC1, tm
 
 async def test_upload_of_a_missing_file_sends_nothing(fake: FakeC1, client: BatonServiceClient, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
-        await client.upload_asset(make_task("sync_full").id, tmp_path / "missing")
+        await client.upload_asset(kind_task("sync_full").id, tmp_path / "missing")
     assert fake.recorded().calls_to("UploadAsset") == []
 
 
@@ -377,7 +378,7 @@ async def test_status_codes_are_classified(
 ) -> None:
     fake.fail_next("Heartbeat", code)
     with pytest.raises(error_class) as caught:
-        await client.heartbeat(make_task("sync_full").id)
+        await client.heartbeat(kind_task("sync_full").id)
     assert isinstance(caught.value, C1TransientError | C1FatalError)
     assert caught.value.code == code
     assert caught.value.method == "Heartbeat"

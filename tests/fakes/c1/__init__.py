@@ -3,7 +3,7 @@
 from tests.fakes.c1.certs import TlsFiles, generate_tls_files
 from tests.fakes.c1.creds import ClientCredentials, generate_client_credentials, make_client_secret
 from tests.fakes.c1.proxy import ConnectProxy
-from tests.fakes.c1.server import FakeC1, make_task
+from tests.fakes.c1.server import FakeC1
 from tests.fakes.c1.state import CallRecord, Recorded, TokenRequestRecord, UploadRecord
 
 __all__ = [
@@ -18,5 +18,4 @@ __all__ = [
     "generate_client_credentials",
     "generate_tls_files",
     "make_client_secret",
-    "make_task",
 ]

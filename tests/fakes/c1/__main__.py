@@ -21,7 +21,8 @@ import threading
 from pathlib import Path
 
 from tests.fakes.c1.control import summarize
-from tests.fakes.c1.server import FakeC1, make_task
+from tests.fakes.c1.server import FakeC1
+from tests.fakes.tasks import kind_task
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     with fake:
         for kind in args.enqueue:
-            task_id = fake.enqueue(make_task(kind))
+            task_id = fake.enqueue(kind_task(kind))
             print(f"queued {kind} task {task_id}", flush=True)
         lines = [f"export {key}={shlex.quote(value)}" for key, value in fake.env().items()]
         if args.env_file is not None:

@@ -26,7 +26,6 @@ import grpc
 import grpc.aio
 from aiohttp import web
 
-from connector.baton.ksuid import new_ksuid
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2, baton_pb2_grpc
 from tests.fakes.c1.certs import TlsFiles, generate_tls_files
 from tests.fakes.c1.control import add_control_routes
@@ -35,15 +34,6 @@ from tests.fakes.c1.front import TlsFront
 from tests.fakes.c1.service import FakeBatonService
 from tests.fakes.c1.state import FakeState, OutageMode, Recorded
 from tests.fakes.c1.token_endpoint import TOKEN_PATH, add_token_routes
-
-
-def make_task(kind: str, task_id: str | None = None) -> baton_pb2.Task:
-    """A task of the given `task_type` case (`hello`, `sync_full`, `grant`, ...) with empty content."""
-    task = baton_pb2.Task(id=task_id or new_ksuid())
-    getattr(task, kind).SetInParent()
-    if task.WhichOneof("task_type") != kind:
-        raise ValueError(f"unknown task type {kind!r}")
-    return task
 
 
 class FakeC1:
