@@ -122,7 +122,8 @@ class DatadogConnector:
         )
 
     def _connector_capabilities(self) -> list[connector_pb2.Capability.ValueType]:
-        caps = [Capability.CAPABILITY_SYNC, Capability.CAPABILITY_TARGETED_SYNC]
+        # No TARGETED_SYNC: role grants come from the users walk, so a sync of one role alone would miss them.
+        caps = [Capability.CAPABILITY_SYNC]
         if self.options.provisioning:
             caps += [
                 Capability.CAPABILITY_PROVISION,
