@@ -14,9 +14,9 @@ import pytest
 from tests.e2e.harness import Stack, assert_success, only_finish, wait_finished
 from tests.fakes.tasks import grant_task, kind_task, revoke_task
 
-OUTAGE_SECONDS = 7.0
-"""Long enough for several failed polls under the errors² backoff (at about 0, 1 and 5 s) and several failed
-reports, short enough for CI: recovery itself can take up to ~30 s more (report backoff is capped at 30 s)."""
+OUTAGE_SECONDS = 30.0
+"""The issue's 30 s: several failed polls under the errors² backoff (1, 4, 9, 16 s) and several failed reports.
+Recovery itself can take up to ~30 s more (the poll and report backoffs are then at their longest)."""
 DATADOG_LATENCY = 1.0
 """Per Datadog request: the tasks running when the outage starts finish (and need reporting) during it."""
 
@@ -66,7 +66,7 @@ def test_recovers_from_an_outage_without_losing_or_repeating_a_report(stack: Sta
     c1.end_outage()
 
     everything = running + queued
-    wait_finished(daemon, c1, [t.id for t in everything], timeout=45)
+    wait_finished(daemon, c1, [t.id for t in everything], timeout=90)
     time.sleep(1.0)  # any duplicate report would arrive now
     dd.faults.latency = 0
     recorded = c1.recorded()
