@@ -1,8 +1,8 @@
-"""`repeated google.protobuf.Any` annotations: append, replace and pick, as the Go SDK's helpers do."""
+"""`repeated google.protobuf.Any` annotations: pack, test for and pick, as the Go SDK's helpers do."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableSequence
+from collections.abc import Iterable
 from typing import TypeVar
 
 from google.protobuf import any_pb2
@@ -37,13 +37,3 @@ def pick(annotations: Iterable[any_pb2.Any], message_class: type[M]) -> M | None
             found.ParseFromString(annotation.value)
             return found
     return None
-
-
-def update(annotations: MutableSequence[any_pb2.Any], message: Message) -> None:
-    """Replace the annotation of the message's type, or append it."""
-    packed = pack(message)
-    for index, annotation in enumerate(annotations):
-        if annotation.type_url == packed.type_url:
-            annotations[index].CopyFrom(packed)
-            return
-    annotations.append(packed)

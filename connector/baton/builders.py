@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from google.protobuf import any_pb2, struct_pb2, timestamp_pb2
+from google.protobuf import struct_pb2, timestamp_pb2
 from google.protobuf.message import Message
 
 from connector.baton import ids
@@ -245,7 +245,3 @@ def grant(
         id=ids.grant_id(entitlement_id, principal.resource_type, principal.resource),
         annotations=[pack(a) for a in annotations],
     )
-
-
-def packed(messages: Iterable[Message]) -> list[any_pb2.Any]:
-    return [pack(m) for m in messages]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-UNKNOWN_GRANT_ID = "🧸_UNKNOWN_GRANT_ID"
-
 
 def resource_key(resource_type: str, resource_id: str) -> str:
     """The `v1_resources.external_id` of a resource (never stored inside the proto)."""

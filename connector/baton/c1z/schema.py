@@ -10,16 +10,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-TABLES: tuple[str, ...] = (
-    "v1_resource_types",
-    "v1_resources",
-    "v1_entitlements",
-    "v1_sync_runs",
-    "v1_grants",
-    "v1_assets",
-    "v1_connector_sessions",
-)
-
 DDL: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS v1_resource_types (
     id integer primary key,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from connector.baton import builders as b
+from connector.baton.annotations import pack
 from connector.baton.connector import Page
 from connector.baton.pb.c1.connector.v2 import (
     annotation_resource_tree_pb2,
@@ -64,10 +65,9 @@ def user_resource(user: User, *, app_key_children: bool = False) -> resource_pb2
         mfa_enabled=user.mfa_enabled,
     )
     if app_key_children and user.service_account and not user.disabled:
+        # The engine lists this account's application keys as children: no second walk of the users list.
         res.annotations.append(
-            b.packed(
-                [annotation_resource_tree_pb2.ChildResourceType(resource_type_id=types.SERVICE_ACCOUNT_APP_KEY.id)]
-            )[0]
+            pack(annotation_resource_tree_pb2.ChildResourceType(resource_type_id=types.SERVICE_ACCOUNT_APP_KEY.id))
         )
     return res
 
