@@ -45,16 +45,7 @@ def test_hello_then_ready_with_liveness_from_the_start(stack: Stack) -> None:
     assert hello.build_info.lang_version.startswith("python")
     assert hello.build_info.package == "baton-datadog"
     assert hello.build_info.package_version
-    for name in (
-        "hostname",
-        "os",
-        "platform",
-        "platform_version",
-        "platform_family",
-        "kernel_version",
-        "kernel_arch",
-        "virtualization_system",
-    ):
+    for name in (f.name for f in hello.os_info.DESCRIPTOR.fields):
         assert getattr(hello.os_info, name), f"os_info.{name} is empty"
     # The daemon's own polls carry the same host id.
     daemon.wait_for(lambda: stack.c1.recorded().get_task_count > 0, timeout=5, what="a GetTask poll")

@@ -20,16 +20,8 @@ from tests.fakes.c1.state import CallRecord, FakeState, UploadRecord
 
 MAX_DATA = 1024 * 1024
 _TASK_ID = re.compile(r"[a-zA-Z0-9]{27}")
-_OS_FIELDS = (
-    "hostname",
-    "os",
-    "platform",
-    "platform_version",
-    "platform_family",
-    "kernel_version",
-    "kernel_arch",
-    "virtualization_system",
-)
+# Every OS field must be non-empty (C1 rejects a Hello otherwise): all of them, as the proto declares them.
+_OS_FIELDS = tuple(f.name for f in baton_pb2.BatonServiceHelloRequest.OSInfo.DESCRIPTOR.fields)
 
 Context = Any  # grpc.aio.ServicerContext; grpc ships no type information
 
