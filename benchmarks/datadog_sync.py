@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import re
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from benchmarks.measure import run_measured
 from tests.fakes.datadog import FakeDatadog, Org, RateLimits, generate_org
+from tests.fakes.env import connector_env
 
 ROOT = Path(__file__).resolve().parents[1]
 USERS, ROLES, TEAMS, AVG_MEMBERS, SCHEDULES, KEYS = 10_000, 50, 1_000, 15, 200, 2_000
@@ -67,17 +67,15 @@ def main() -> dict[str, object]:
         tempfile.TemporaryDirectory() as tmp,
     ):
         fake.faults.latency = LATENCY
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "BATON_API_KEY": fake.api_key,
-            "BATON_APP_KEY": fake.app_key,
-            "BATON_BASE_URL": fake.base_url,
-            "BATON_SYNC_SCHEDULES": "true",
-            "BATON_SYNC_SECRETS": "true",
-            "BATON_FILE": str(Path(tmp) / "sync.c1z"),
-            "BATON_LOG_LEVEL": "warn",
-            "BATON_LOG_FORMAT": "json",
-        }
+        env = connector_env(
+            fake,
+            extra={
+                "BATON_SYNC_SCHEDULES": "true",
+                "BATON_SYNC_SECRETS": "true",
+                "BATON_FILE": str(Path(tmp) / "sync.c1z"),
+                "BATON_LOG_LEVEL": "warn",
+            },
+        )
         measured = run_measured([sys.executable, "-m", "connector"], env=env, cwd=ROOT)
         if measured.returncode != 0:
             raise SystemExit(f"connector failed:\n{measured.stderr[-2000:]}")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tests.fakes.c1 import FakeC1
 from tests.fakes.datadog import FakeDatadog, generate_org
-from tests.fakes.net import free_port
+from tests.fakes.env import connector_env
 from tests.fakes.tasks import grant_task
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,19 +52,8 @@ def main() -> dict[str, object]:
     org = generate_org(users=400, seed=9, teams=10, schedules=0)
     with tempfile.TemporaryDirectory() as tmp, FakeDatadog(org) as dd, FakeC1(next_poll=0.0) as c1:
         dd.faults.latency = LATENCY
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            **c1.env(),
-            "BATON_API_KEY": dd.api_key,
-            "BATON_APP_KEY": dd.app_key,
-            "BATON_BASE_URL": dd.base_url,
-            "BATON_PROVISIONING": "true",
-            "BATON_HEALTH_BIND_ADDRESS": "127.0.0.1",
-            "BATON_HEALTH_PORT": str(free_port()),
-            "BATON_LOG_LEVEL": "warn",
-            "BATON_LOG_FORMAT": "json",
-            "BATON_C1Z_TEMP_DIR": tmp,
-        }
+        extra = {"BATON_PROVISIONING": "true", "BATON_LOG_LEVEL": "warn", "BATON_C1Z_TEMP_DIR": tmp}
+        env = connector_env(dd, c1, extra)
         daemon = subprocess.Popen(
             [sys.executable, "-m", "connector"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )

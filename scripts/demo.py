@@ -7,7 +7,6 @@ exits 0 only if every step did what it should.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from connector.baton.pb.c1.connector.v2 import grant_pb2  # noqa: E402
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2  # noqa: E402
 from tests.fakes.c1 import FakeC1  # noqa: E402
 from tests.fakes.datadog import FakeDatadog, generate_org  # noqa: E402
-from tests.fakes.net import free_port  # noqa: E402
+from tests.fakes.env import connector_env  # noqa: E402
 from tests.fakes.tasks import grant_task, kind_task, revoke_task  # noqa: E402
 
 
@@ -53,20 +52,10 @@ def main() -> int:
     ok = True
     org = generate_org(users=40, seed=5, teams=5, schedules=0)
     with tempfile.TemporaryDirectory(prefix="baton-demo-") as tmp, FakeDatadog(org) as dd, FakeC1(next_poll=0.2) as c1:
-        port = free_port()
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            **c1.env(),
-            "BATON_API_KEY": dd.api_key,
-            "BATON_APP_KEY": dd.app_key,
-            "BATON_BASE_URL": dd.base_url,
-            "BATON_PROVISIONING": "true",
-            "BATON_HEALTH_BIND_ADDRESS": "127.0.0.1",
-            "BATON_HEALTH_PORT": str(port),
-            "BATON_HOST_ID": "demo-host",
-            "BATON_LOG_FORMAT": "json",
-            "BATON_C1Z_TEMP_DIR": tmp,
-        }
+        env = connector_env(
+            dd, c1, {"BATON_PROVISIONING": "true", "BATON_HOST_ID": "demo-host", "BATON_C1Z_TEMP_DIR": tmp}
+        )
+        port = int(env["BATON_HEALTH_PORT"])
         log_path = Path(tmp) / "daemon.log"
         print(f"fake Datadog  {dd.base_url}  ({len(org.users)} users, {len(org.roles)} roles, {len(org.teams)} teams)")
         print(f"fake ConductorOne  https://{c1.address}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from tests.fakes.c1 import FakeC1, Recorded
 from tests.fakes.datadog import FakeDatadog
-from tests.fakes.net import free_port
+from tests.fakes.env import connector_env
 
 T = TypeVar("T")
 FinishRequest = baton_pb2.BatonServiceFinishTaskRequest
@@ -259,19 +258,11 @@ class Stack:
 
     def env(self, overrides: Mapping[str, str | None] | None = None) -> dict[str, str]:
         """A clean environment: nothing from the test process but PATH; `None` in overrides removes a variable."""
-        env: dict[str, str] = {
-            "PATH": os.environ.get("PATH", os.defpath),
-            "HOME": str(self.root),
-            "TMPDIR": str(self.root / "tmp"),
-            **self.c1.env(),
-            "BATON_API_KEY": self.dd.api_key,
-            "BATON_APP_KEY": self.dd.app_key,
-            "BATON_BASE_URL": self.dd.base_url,
-            "BATON_HEALTH_PORT": str(free_port()),
-            "BATON_HEALTH_BIND_ADDRESS": "127.0.0.1",
-            "BATON_LOG_FORMAT": "json",
-            "BATON_HOST_ID": self.host_id,
-        }
+        env = connector_env(
+            self.dd,
+            self.c1,
+            {"HOME": str(self.root), "TMPDIR": str(self.root / "tmp"), "BATON_HOST_ID": self.host_id},
+        )
         for key, value in (overrides or {}).items():
             if value is None:
                 env.pop(key, None)

@@ -1,0 +1,24 @@
+"""The environment of a connector process pointed at the fakes: nothing from the caller's but PATH."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from tests.fakes.c1 import FakeC1
+from tests.fakes.datadog import FakeDatadog
+from tests.fakes.net import free_port
+
+
+def connector_env(dd: FakeDatadog, c1: FakeC1 | None = None, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Datadog settings for `dd`; with `c1`, service mode against it and a health server on a free loopback port."""
+    env = {
+        "PATH": os.environ.get("PATH", os.defpath),
+        "BATON_API_KEY": dd.api_key,
+        "BATON_APP_KEY": dd.app_key,
+        "BATON_BASE_URL": dd.base_url,
+        "BATON_LOG_FORMAT": "json",
+    }
+    if c1 is not None:
+        env |= c1.env() | {"BATON_HEALTH_BIND_ADDRESS": "127.0.0.1", "BATON_HEALTH_PORT": str(free_port())}
+    return env | dict(extra or {})
