@@ -4,7 +4,7 @@ Org: 10,000 users, 50 roles, 1,000 teams with 15 members on average, 200 On-Call
 Every response is delayed 20 ms and each endpoint group is limited to 300 requests per 10 s, so the client's
 pacing is exercised. The fake runs in this process; the connector runs as its own process under
 `/usr/bin/time -v`, so its CPU and RSS figures are the connector's alone. The Go connector's request count for
-the same org comes from its formula (reference-connector.md §6).
+the same org comes from its formula (docs/spec/reference-connector.md §6).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import zstandard
 
-from tests.shared_dir import FIXTURES_DIR
+from tests.fixtures_dir import FIXTURES_DIR
 
 FIXTURE_DIR = FIXTURES_DIR / "c1z"
 C1Z_V1_MAGIC = b"C1ZF\x00"

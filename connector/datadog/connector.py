@@ -54,7 +54,7 @@ class DatadogOptions:
         return self.sync_schedules and (site is None or site.supports_on_call)
 
 
-# Datadog permissions each type needs, as the Go connector advertises them (reference-connector.md §1e).
+# Datadog permissions each type needs, as the Go connector advertises them (docs/spec/reference-connector.md §1e).
 _PERMISSIONS: dict[str, tuple[str, ...]] = {
     types.USER.id: ("user_access_invite", "user_access_manage"),
     types.ROLE.id: ("user_access_manage",),

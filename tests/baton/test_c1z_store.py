@@ -24,7 +24,7 @@ NEWEST_GOLDEN = FIXTURE_DIR / "sync-in-progress.c1z"
 UNEXPANDED = FIXTURE_DIR / "sync.36zfOAoWMxQdISbixanQCRBiX7E.unexpanded.c1z"
 EXPANDED = FIXTURE_DIR / "sync.36zfOAoWMxQdISbixanQCRBiX7E.expanded.c1z"
 
-# Where the spec says the newest golden file is older than the current Go schema (c1z-format.md §2.12).
+# Where the spec says the newest golden file is older than the current Go schema (docs/spec/c1z-format.md §2.12).
 NEWER_THAN_GOLDEN_COLUMNS = {
     ("v1_sync_runs", "stats"),
     ("v1_sync_runs", "ingest_invariant_generation"),

@@ -3,7 +3,7 @@
 * the committed generated code matches the .proto sources;
 * every protobuf blob in the golden .c1z fixtures (written by the Go SDK) decodes with our classes, with no
   unknown fields, and re-encodes byte for byte, including every Any annotation;
-* every BatonService message has exactly the field names and numbers of service-mode.md §2.
+* every BatonService message has exactly the field names and numbers of docs/spec/service-mode.md §2.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ class BlobChecker:
         msg.ParseFromString(blob)
         encoded = msg.SerializeToString(deterministic=True)
         if any_value and _has_map_entries(msg):
-            # Go packs annotations with non-deterministic marshalling (c1z-format.md §2.5), so map
+            # Go packs annotations with non-deterministic marshalling (docs/spec/c1z-format.md §2.5), so map
             # entries (e.g. inside a google.protobuf.Struct profile) may be in any order. Everything
             # else must match: same length and same decoded value.
             assert len(encoded) == len(blob), f"{where}: re-encoding changes the size"
@@ -212,7 +212,7 @@ def test_fixtures_cover_every_table_and_the_common_annotations() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# 3. BatonService wire contract (service-mode.md §2.2 and §2.3)
+# 3. BatonService wire contract (docs/spec/service-mode.md §2.2 and §2.3)
 # ---------------------------------------------------------------------------------------------------------
 
 _B = "c1.connectorapi.baton.v1."

@@ -10,7 +10,7 @@ from typing import Any
 
 from connector.datadog.client import DatadogClient
 from connector.datadog.retry import RetryPolicy
-from tests.shared_dir import FIXTURES_DIR
+from tests.fixtures_dir import FIXTURES_DIR
 
 FIXTURES = FIXTURES_DIR / "datadog"
 

@@ -1,4 +1,4 @@
-"""The EdDSA client assertion (RFC 7523 private_key_jwt) of service-mode.md §1.4, as a compact JWS.
+"""The EdDSA client assertion (RFC 7523 private_key_jwt) of docs/spec/service-mode.md §1.4, as a compact JWS.
 
 Written by hand rather than with a JWT library: it is one fixed header shape, one fixed claim set and one
 signature, and the exact bytes matter (no `typ`, `aud` as a string, integer times, no `jti`).

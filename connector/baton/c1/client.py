@@ -1,4 +1,4 @@
-"""The BatonService client a daemon uses to talk to ConductorOne (service-mode.md §1.6, §1.7, §2, §3.5 to §3.7).
+"""The BatonService client a daemon uses to talk to ConductorOne (docs/spec/service-mode.md §1.6, §1.7, §2, §3.5 to §3.7).
 
 One long-lived TLS channel (the Go client dials per RPC; the wire does not care), an `authorization: Bearer`
 header on every call, `host_id` on every request, a per-call deadline, and one retry with a fresh token when

@@ -1,4 +1,4 @@
-"""ConductorOne client credentials (service-mode.md §1.1) and the hosts derived from them (§1.2).
+"""ConductorOne client credentials (docs/spec/service-mode.md §1.1) and the hosts derived from them (§1.2).
 
 The client secret is a credential that can mint access tokens for the tenant, so nothing in this module puts
 any part of it into a message, a repr or an exception chain: a parse error only says which rule failed.

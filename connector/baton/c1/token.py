@@ -1,4 +1,4 @@
-"""Access tokens for ConductorOne: client_credentials with a private_key_jwt assertion (service-mode.md §1.3, §1.5).
+"""Access tokens for ConductorOne: client_credentials with a private_key_jwt assertion (docs/spec/service-mode.md §1.3, §1.5).
 
 One `TokenSource` per process. It caches the token until `expiry_delta` (10 s) before it runs out, fetches a
 new one on the next call after that, and serialises fetches so that callers arriving together share one.

@@ -1,7 +1,7 @@
 """Task handlers for everything but full syncs: grants, revokes, accounts, deletions and actions.
 
 Each turns a Task into a connector call and the connector's answer into the response message ConductorOne
-expects (service-mode.md §3.4). None of them talks to ConductorOne; the processor reports the outcome.
+expects (docs/spec/service-mode.md §3.4). None of them talks to ConductorOne; the processor reports the outcome.
 """
 
 from __future__ import annotations

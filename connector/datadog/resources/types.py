@@ -1,6 +1,6 @@
 """The resource types, with the ids, display names, traits and annotations of the Go connector.
 
-ConductorOne joins existing data on these ids, so they are copied exactly (reference-connector.md §2).
+ConductorOne joins existing data on these ids, so they are copied exactly (docs/spec/reference-connector.md §2).
 """
 
 from __future__ import annotations

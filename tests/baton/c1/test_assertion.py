@@ -1,4 +1,4 @@
-"""The client assertion is exactly the JWS of service-mode.md §1.4."""
+"""The client assertion is exactly the JWS of docs/spec/service-mode.md §1.4."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Client id / client secret parsing (service-mode.md §1.1) and host derivation (§1.2)."""
+"""Client id / client secret parsing (docs/spec/service-mode.md §1.1) and host derivation (§1.2)."""
 
 from __future__ import annotations
 

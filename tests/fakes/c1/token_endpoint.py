@@ -1,4 +1,4 @@
-"""`POST /auth/v1/token` of the fake: checks the request exactly as service-mode.md §1.3 and §1.4 describe it.
+"""`POST /auth/v1/token` of the fake: checks the request exactly as docs/spec/service-mode.md §1.3 and §1.4 describe it.
 
 Every check that fails answers 401 `invalid_client` and records which check it was, so a test can tell a
 wrong claim from a wrong signature. The checks are deliberately strict (exact key sets, `aud` a string,

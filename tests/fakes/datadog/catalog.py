@@ -1,7 +1,7 @@
 """Real Datadog permission and managed-role ids, so recorded requests that name them work unchanged.
 
 Values are copied from the recorded ``GET /api/v2/permissions`` responses in
-shared/fixtures/datadog (DataDog/datadog-api-client-python cassettes, Apache-2.0).
+tests/fixtures/datadog (DataDog/datadog-api-client-python cassettes, Apache-2.0).
 """
 
 from __future__ import annotations
