@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from connector.baton.c1z.store import C1ZStore
 from connector.baton.connector import ResourceSyncer
 from connector.baton.sync.syncer import Syncer, SyncObserver, SyncOptions, SyncResult
 
@@ -24,6 +23,9 @@ async def sync_to_file(
     On failure the unfinished sync is saved (unless `save_on_error` is off), so the next run resumes it
     instead of starting over, as the Go SDK does.
     """
+    # Imported here: the SQLite and zstd layer loads when a sync runs, not with the idle daemon.
+    from connector.baton.c1z.store import C1ZStore
+
     store = C1ZStore.open(c1z_path, tmp_dir)
     try:
         try:
