@@ -31,18 +31,20 @@ GRANTS, LATENCY, IDLE_SECONDS = 200, 0.020, 30.0
 def timed_grants(c1: FakeC1, dd: FakeDatadog, tasks: list[tuple[str, str, str]]) -> tuple[list[float], float, int]:
     """Queue grants one after the other; their latencies (ms), Datadog requests per grant, failures."""
     dd.reset_counters()
-    latencies, failed = [], 0
+    latencies: list[float] = []
+    ids: list[str] = []
     for resource_type, resource_id, user_id in tasks:
         task_id = c1.enqueue(grant_task(resource_type, resource_id, "member", user_id))
 
         def finished(task_id: str = task_id) -> bool:
-            return task_id in c1.recorded().first_finished_at
+            return c1.task_times(task_id) is not None
 
         wait_until(finished, 30, "a grant's FinishTask")
-        seen = c1.recorded()
-        latencies.append((seen.first_finished_at[task_id] - seen.handed_out_at[task_id]) * 1000)
-        finish = seen.finish_tasks[task_id][0]
-        failed += finish.HasField("status") and finish.status.code != 0
+        handed_out, finished_at = c1.task_times(task_id) or (0.0, 0.0)
+        latencies.append((finished_at - handed_out) * 1000)
+        ids.append(task_id)
+    finishes = c1.recorded().finish_tasks
+    failed = sum(1 for t in ids if finishes[t][0].HasField("status") and finishes[t][0].status.code != 0)
     return sorted(latencies), len(dd.requests()) / len(tasks), failed
 
 
@@ -65,7 +67,7 @@ def main() -> dict[str, object]:
             [sys.executable, "-m", "connector"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         try:
-            wait_until(lambda: bool(c1.recorded().hellos), 60, "the daemon's Hello")
+            wait_until(lambda: bool(c1.recorded().hellos), 60, "the daemon's Hello")  # once: then task_times()
             role = next(r for r in org.roles.values() if r.name == "Datadog Read Only Role")
             team = min(org.teams.values(), key=lambda t: len(t.members))
             active = [u.id for u in org.users.values() if not u.disabled and not u.service_account]

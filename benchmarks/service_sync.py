@@ -170,7 +170,7 @@ def main() -> dict[str, object]:
             )
             cpu_before = proc_cpu_seconds(daemon.pid)
             task_id = c1.enqueue(kind_task("sync_full"))
-            wait_until(lambda: task_id in c1.recorded().first_finished_at, 3600, "the sync's FinishTask")
+            wait_until(lambda: c1.task_times(task_id) is not None, 3600, "the sync's FinishTask")
             cpu = proc_cpu_seconds(daemon.pid) - cpu_before
             probed, _ = prober.communicate(input="", timeout=60)
         finally:
@@ -179,7 +179,8 @@ def main() -> dict[str, object]:
         finish = seen.finish_tasks[task_id][0]
         if finish.HasField("status") and finish.status.code != 0:
             raise SystemExit(f"the sync failed: {finish.status.message}")
-        wall = seen.first_finished_at[task_id] - seen.handed_out_at[task_id]
+        handed_out, finished_at = c1.task_times(task_id) or (0.0, 0.0)
+        wall = finished_at - handed_out
         upload = next(u for u in seen.uploads if u.task_id == task_id and u.ok)
         assert upload.path is not None
         with C1ZReader(upload.path, tmp_dir=Path(tmp)) as reader:
