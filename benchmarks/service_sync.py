@@ -47,27 +47,18 @@ AREAS: list[tuple[str, tuple[str, ...]]] = [
     ("zstd", ("zstandard", "zstd")),
     ("protobuf", ("google/protobuf", "google._upb", "_pb2", "connector/baton/builders")),
     ("pydantic / JSON", ("pydantic", "json", "connector/datadog/models")),
-    ("HTTP (httpx stack)", ("httpx", "httpcore", "h11", "anyio", "sniffio", "ssl", "socket", "connector/datadog/")),
+    ("Datadog objects → baton", ("connector/datadog/resources/",)),
+    (
+        "HTTP (httpx stack, client)",
+        ("httpx", "httpcore", "h11", "anyio", "sniffio", "ssl", "socket", "connector/datadog/"),
+    ),
     ("logging", ("structlog", "logging")),
     ("gRPC / ConductorOne", ("grpc", "connector/baton/c1/")),
     ("asyncio", ("asyncio", "selectors", "select.epoll")),
-    (
-        "start-up (imports, regex and class building)",
-        (
-            "importlib",
-            "<frozen",
-            "zipimport",
-            "marshal",
-            "builtins.exec",
-            "builtins.compile",
-            "__build_class__",
-            "/re/",
-            "typing.py",
-            "enum.py",
-            "dataclasses.py",
-            "abc.py",
-        ),
-    ),
+    # Start-up, and any import run per call (httpcore's `import sniffio` when sniffio is missing).
+    ("imports, regex and class building", ("importlib", "<frozen", "zipimport", "marshal", "builtins.exec")),
+    ("imports, regex and class building", ("builtins.compile", "__build_class__", "/re/", "typing.py", "enum.py")),
+    ("imports, regex and class building", ("dataclasses.py", "abc.py")),
     ("sync engine", ("connector/baton/",)),
 ]
 
