@@ -13,6 +13,10 @@ class C1ZFormatError(ConnectorError):
 
     code = Code.FAILED_PRECONDITION
 
+    def __init__(self, message: str) -> None:
+        # One line, whatever SQLite or a hostile file put into the text.
+        super().__init__(" ".join(message.split()))
+
 
 class DamagedC1ZError(C1ZFormatError):
     """A c1z (the magic is right) whose body is damaged: truncated, corrupt zstd, a broken database.
