@@ -28,7 +28,7 @@ from connector.baton.c1 import (
 )
 from connector.baton.c1.hostinfo import build_info, default_host_id
 from connector.baton.retry import RetryPolicy
-from connector.baton.sync.to_file import sync_to_file
+from connector.baton.sync.to_file import sweep_stale, sync_to_file
 from connector.baton.tasks.full_sync import FullSyncHandler, FullSyncSettings
 from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.processor import TaskProcessor
@@ -70,6 +70,8 @@ async def run_service(settings: Settings) -> int:
         raise SettingsError(str(exc)) from None
     settings.require_datadog_keys()  # fail on a missing key before anything starts
 
+    # Working files that a killed earlier run left in the temp dir (issue 11 §8); a live process's stay.
+    await sweep_stale(settings.c1z_temp_dir)
     metrics = Metrics()
     readiness = Readiness()
     stop = asyncio.Event()

@@ -95,8 +95,13 @@ class _Db:
         try:
             yield
         except BaseException:
-            self.conn.execute("ROLLBACK TO unit")
-            self.conn.execute("RELEASE unit")
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK TO unit")
+                self.conn.execute("RELEASE unit")
+            else:
+                # SQLite rolled the whole group back itself (SQLITE_FULL, I/O errors): the file is at the last
+                # commit, whose pages and checkpoint still agree.
+                self._tx_started = None
             raise
         self.conn.execute("RELEASE unit")
         if self._tx_started is not None and time.monotonic() - self._tx_started >= COMMIT_INTERVAL:
