@@ -7,6 +7,8 @@ file and what was wrong — or succeed. Never a traceback, never a hang, never a
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import re
@@ -42,26 +44,10 @@ def run_inspect(path: Path, *flags: str) -> tuple[int, str, str]:
     parser = argparse.ArgumentParser()
     inspect.add_arguments(parser)
     args = parser.parse_args([str(path), "--json", *flags])
-    out, err = _Capture(), _Capture()
-    real_err = sys.stderr
-    sys.stderr = err  # type: ignore[assignment]
-    try:
-        code = inspect.run(args, out=out)  # type: ignore[arg-type]
-    finally:
-        sys.stderr = real_err
-    return code, out.text, err.text
-
-
-class _Capture:
-    def __init__(self) -> None:
-        self.text = ""
-
-    def write(self, data: str) -> int:
-        self.text += data
-        return len(data)
-
-    def flush(self) -> None:
-        return None
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = inspect.run(args, out=out)
+    return code, out.getvalue(), err.getvalue()
 
 
 def db_of(c1z: Path) -> bytes:

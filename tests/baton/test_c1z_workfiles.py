@@ -18,6 +18,7 @@ import pytest
 import zstandard
 
 from connector.baton import builders as b
+from connector.baton.c1z import envelope
 from connector.baton.c1z import store as store_module
 from connector.baton.c1z.errors import DiskFullError
 from connector.baton.c1z.store import C1ZStore
@@ -40,7 +41,7 @@ async def test_save_runs_on_the_store_thread_while_the_loop_serves_events(
     store = await C1ZStore.create(tmp_path)
     loop = asyncio.get_running_loop()
     served = threading.Event()
-    real = store_module.compress_atomically
+    real = envelope.compress_atomically
 
     def gated(db_path: Path, c1z_path: Path) -> int:
         # The loop must run this callback while the save is in progress; a save on the loop would deadlock.
