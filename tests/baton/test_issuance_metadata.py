@@ -106,8 +106,8 @@ def test_the_sdk_registration_rules() -> None:
         "exactly one CAPABILITY_DETAIL_CREDENTIAL_OPTION_API_KEY descriptor must be preferred"
     ]
     none = _details()
-    none.preferred_option = 0
-    none.options[2].resource_mode = 0
+    none.preferred_option = connector_pb2.CAPABILITY_DETAIL_CREDENTIAL_OPTION_UNSPECIFIED
+    none.options[2].resource_mode = resource_pb2.CREDENTIAL_RESOURCE_MODE_UNSPECIFIED
     none.options[2].key_profiles.add()
     assert _problems(none) == [
         "preferred_option is not set",
@@ -132,7 +132,7 @@ CASES: list[dict[str, Any]] = [c for c in load("datadog-payloads.json")["api_key
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_api_key_v2_documents_match_byte_for_byte(case: dict[str, Any]) -> None:
-    header = HEADERS[case.get("kind") if case["function"] == "api_key_v2" else case["function"]]
+    header = HEADERS[case["kind"] if case["function"] == "api_key_v2" else case["function"]]
     payload = api_key_v2(
         key_value=case["key_value"],
         provider="datadog",
