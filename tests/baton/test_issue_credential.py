@@ -8,12 +8,15 @@ answers IssueCredentialResponse whose ciphertexts decrypt with the vectors' keys
 
 from __future__ import annotations
 
+import base64
+import json
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, cast
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from google.protobuf import any_pb2, duration_pb2, timestamp_pb2
 from google.rpc import status_pb2
 
@@ -448,6 +451,24 @@ async def test_pre_mint_checks_refuse_without_minting(
     if not message.endswith("must be"):
         assert got_message == message
     assert stub.issuer.minted == []
+
+
+async def test_a_weak_rsa_key_is_refused_before_anything_is_minted() -> None:
+    numbers = rsa.generate_private_key(public_exponent=65537, key_size=1536).public_key().public_numbers()
+    config = resource_pb2.EncryptionConfig(provider="baton/jwk/v1")
+    jwk = {"kty": "RSA", "n": _b64url_int(numbers.n), "e": _b64url_int(numbers.e)}
+    config.jwk_public_key_config.pub_key = json.dumps(jwk).encode()
+    stub = StubConnector()
+    assert await _refusal(stub, _task(configs=[config])) == (
+        Code.INVALID_ARGUMENT,
+        "error: creating encryption manager failed: invalid encryption config 0: rpc error: code = InvalidArgument "
+        "desc = jwk: RSA key size is too small (1536 bits; at least 2048 required)",
+    )
+    assert stub.issuer.minted == []
+
+
+def _b64url_int(value: int) -> str:
+    return base64.urlsafe_b64encode(value.to_bytes((value.bit_length() + 7) // 8, "big")).decode().rstrip("=")
 
 
 async def test_a_scope_that_python_but_not_go_calls_space_is_accepted() -> None:
