@@ -12,6 +12,14 @@ GO_WHITESPACE = (
     "\u2028\u2029\u202f\u205f\u3000"
 )
 
+# One character that is not Go whitespace: the item pattern of a "non-blank" string field (spec §3.7). Written
+# with literal characters and one range, so Go's RE2 and Python's `re` read it the same.
+NONBLANK_PATTERN = (
+    "[^"
+    + GO_WHITESPACE.replace("\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a", "\u2000-\u200a")
+    + "]"
+)
+
 
 def go_trim_space(text: str) -> str:
     """`strings.TrimSpace`: strip Go whitespace from both ends."""

@@ -4,6 +4,7 @@
   checks the issuer's descriptors by the SDK's registration rules (§3.5) and adds CREDENTIAL_ISSUE and
   CREDENTIAL_ENCRYPTION_JWE_XWING_V1 (we implement `baton/jwe/v1`) to that type and to the connector.
   The connector decides which kinds it offers (its flags); this only assembles and checks.
+- `required_scopes_field`: the `scopes` input field of §3.7 (the Go connector's SAT descriptor).
 - `api_key_v2`: the Multipass `api_key_v2` JSON plaintext, byte for byte as the Go connector writes it.
 """
 
@@ -12,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from connector.baton.connector import Connector
-from connector.baton.gostrings import go_json
+from connector.baton.gostrings import NONBLANK_PATTERN, go_json
+from connector.baton.pb.c1.config.v1 import config_pb2
 from connector.baton.pb.c1.connector.v2 import connector_pb2
 
 Capability = connector_pb2.Capability
@@ -83,6 +85,20 @@ def _shape_problems(d: connector_pb2.CredentialIssueOptionDescriptor) -> list[st
         elif d.expiry.HasField("min") and d.expiry.HasField("max") and low > high:
             problems.append("expiry min is above max")
     return problems
+
+
+def required_scopes_field() -> config_pb2.Field:
+    """The `scopes` input field of a descriptor whose credential needs at least one scope (§3.7, the SAT):
+    required, at least one item, unique, every item non-blank by Go's whitespace rules."""
+    field = config_pb2.Field(name="scopes", is_required=True)
+    rules = field.string_slice_field.rules
+    rules.min_items = 1
+    rules.unique = True
+    rules.validate_empty = True
+    rules.item_rules.pattern = NONBLANK_PATTERN
+    rules.item_rules.validate_empty = True
+    rules.item_rules.is_required = True
+    return field
 
 
 def advertise_issuance(capabilities: connector_pb2.ConnectorCapabilities, connector: Connector) -> None:

@@ -9,6 +9,7 @@ payload cases of datadog-payloads.json hold byte for byte.
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -16,6 +17,7 @@ import pytest
 from google.protobuf import json_format
 
 from connector.baton.connector import Connector, CredentialIssuer, ResourceDeleter
+from connector.baton.gostrings import NONBLANK_PATTERN, go_is_blank
 from connector.baton.issuance import advertise_issuance, api_key_v2, issue_details_problems
 from connector.baton.pb.c1.connector.v2 import connector_pb2, resource_pb2
 from tests.baton.credential_vectors import load
@@ -148,3 +150,12 @@ def test_api_key_v2_needs_a_key_and_an_id_and_never_quotes_the_key() -> None:
     with pytest.raises(ValueError, match="requires a key value and a key id") as info:
         api_key_v2(key_value="CANARY-KEY", provider="datadog", key_id="", header_name="DD-API-KEY")
     assert "CANARY" not in str(info.value)
+
+
+def test_the_nonblank_pattern_matches_exactly_the_characters_go_does_not_call_space() -> None:
+    pattern = re.compile(NONBLANK_PATTERN)
+    for code in range(0x3100):
+        char = chr(code)
+        assert (pattern.fullmatch(char) is not None) == (not go_is_blank(char)), hex(code)
+    # Python calls these space; Go does not, so a scope made of them is non-blank.
+    assert all(pattern.fullmatch(chr(c)) for c in range(0x1C, 0x20))

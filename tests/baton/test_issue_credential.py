@@ -23,7 +23,7 @@ from google.rpc import status_pb2
 from connector.baton.annotations import pack
 from connector.baton.connector import Connector, CredentialIssuer, IssuedCredential, ResourceDeleter
 from connector.baton.errors import Code, ConnectorError, NotFoundError
-from connector.baton.gostrings import GO_WHITESPACE
+from connector.baton.issuance import required_scopes_field
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, connector_pb2, resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.tasks import credentials
@@ -43,11 +43,6 @@ CANARY = "CANARY-SECRET-8d1f0a7e"
 IDENTITY = resource_pb2.ResourceId(resource_type="user", resource="sa-1")
 JWK_VECTOR = load("jwk-ed25519.json")
 JWE_VECTOR = load("jwe-xwing.json")
-NONBLANK = (
-    "[^"
-    + GO_WHITESPACE.replace("\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a", "\u2000-\u200a")
-    + "]"
-)
 
 
 def _details(*, expiry: bool = False) -> connector_pb2.CredentialDetailsCredentialIssue:
@@ -67,13 +62,7 @@ def _details(*, expiry: bool = False) -> connector_pb2.CredentialDetailsCredenti
         resource_mode=DISCOVERABLE,
         secret_resource_type_id="service-account-access-token",
     )
-    rules = sat.input_fields.add(name="scopes", is_required=True).string_slice_field.rules
-    rules.min_items = 1
-    rules.unique = True
-    rules.validate_empty = True
-    rules.item_rules.pattern = NONBLANK
-    rules.item_rules.validate_empty = True
-    rules.item_rules.is_required = True
+    sat.input_fields.append(required_scopes_field())
     if expiry:
         for d in details.options:
             d.expiry.min.CopyFrom(duration_pb2.Duration(seconds=3600))
