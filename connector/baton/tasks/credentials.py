@@ -285,7 +285,7 @@ async def issue_credential(
         secret=issued.secret,
         encrypted_data=encrypted,
         annotations=issued.annotations,
-        resource_mode=issued.resource_mode,  # type: ignore[arg-type]
+        resource_mode=Mode.ValueType(issued.resource_mode),
         request_id=task_id,
     )
     log.info(
