@@ -124,7 +124,7 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
     "v3": (_write("v3.c1z", b"C1Z3\x00\x00\x00\x00"), "v3 (Pebble)"),
     "truncated": (_write("cut.c1z", GOOD[: len(GOOD) // 2]), "truncated"),
     "trailing bytes": (_write("tail.c1z", GOOD + b"junk"), "unexpected bytes after the zstd frame"),
-    "garbage zstd": (_write("junk.c1z", envelope.MAGIC_V1 + b"\x28\xb5\x2f\xfd" + os.urandom(64)), "zstd"),
+    "garbage zstd": (_write("junk.c1z", envelope.MAGIC_V1 + b"\x28\xb5\x2f\xfd\x04\x00" + bytes(range(7, 71))), "zstd"),
     "not sqlite": (_write("text.c1z", c1z_of(b"hello, not a database" * 10)), "not a SQLite database"),
     "garbage sqlite": (
         _write("broken.c1z", c1z_of(db_of(SAMPLE)[:100] + b"\xff" * 40_000)),

@@ -1,8 +1,9 @@
 """The sync engine: walks resource types -> resources -> entitlements -> grants into a c1z store.
 
-Every page is written together with the state that follows it in one transaction, so a sync that stops
-for any reason resumes at the first page it had not stored. Per-resource grant listings are independent
-and run concurrently (bounded); everything else runs one page at a time.
+Every page is written together with the state that follows it in one all-or-nothing store call (`write`,
+run on the store's own thread), so a sync that stops for any reason resumes at the first page it had not
+stored. Per-resource grant listings are independent and run concurrently (bounded); everything else runs
+one page at a time.
 """
 
 from __future__ import annotations
