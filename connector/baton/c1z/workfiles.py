@@ -20,6 +20,7 @@ import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -80,37 +81,23 @@ class WorkDir:
 def sweep_stale(tmp_dir: Path | None) -> list[Path]:
     """Remove working directories that dead processes left in `tmp_dir`; returns what was removed."""
     base = Path(tmp_dir) if tmp_dir is not None else Path(tempfile.gettempdir())
-    removed: list[Path] = []
-    try:
-        entries = list(os.scandir(base))
-    except OSError:
-        return removed
-    for entry in entries:
-        if not entry.name.startswith((WORKDIR_PREFIX, _STAGING_PREFIX)):
-            continue
-        path = Path(entry.path)
-        if _remove_if_unlocked(path, directory=True):
-            removed.append(path)
-    if removed:
-        log.info("removed working files of dead processes", directory=str(base), count=len(removed))
-    return removed
+    return _sweep(base, lambda name: name.startswith((WORKDIR_PREFIX, _STAGING_PREFIX)), directory=True)
 
 
 def sweep_stale_partials(c1z_path: Path) -> list[Path]:
     """Remove `<name>.*.tmp` files beside `c1z_path` that an interrupted save left (their writer holds a lock)."""
-    removed: list[Path] = []
-    parent = c1z_path.parent
+    prefix = c1z_path.name + "."
+    return _sweep(c1z_path.parent, lambda name: name.startswith(prefix) and name.endswith(".tmp"), directory=False)
+
+
+def _sweep(base: Path, ours: Callable[[str], bool], *, directory: bool) -> list[Path]:
     try:
-        entries = list(os.scandir(parent))
+        names = [entry.name for entry in os.scandir(base)]
     except OSError:
-        return removed
-    for entry in entries:
-        if entry.name.startswith(c1z_path.name + ".") and entry.name.endswith(".tmp"):
-            path = Path(entry.path)
-            if _remove_if_unlocked(path, directory=False):
-                removed.append(path)
+        return []
+    removed = [base / name for name in names if ours(name) and _remove_if_unlocked(base / name, directory=directory)]
     if removed:
-        log.info("removed partial c1z files of dead processes", directory=str(parent), count=len(removed))
+        log.info("removed working files of dead processes", directory=str(base), count=len(removed))
     return removed
 
 
