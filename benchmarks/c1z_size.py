@@ -21,9 +21,9 @@ from typing import Any
 
 import zstandard
 
-from connector.baton.c1z.envelope import decompress_to
+from connector.baton.c1z.envelope import LEVEL, WINDOW_LOG, decompress_to
 
-LEVELS = (1, 3, 6, 9, 12, 19)
+LEVELS = (1, 3, 6, 9)
 COLUMNS = {
     "v1_resource_types": ("external_id", "data", "sync_id", "discovered_at"),
     "v1_resources": (
@@ -81,8 +81,9 @@ def analyse(c1z: Path) -> dict[str, Any]:
         conn = sqlite3.connect(vacuumed)
         conn.execute("VACUUM")
         conn.close()
+        vacuum_seconds = round(time.monotonic() - started, 2)
         levels["vacuumed"] = _levels(vacuumed)
-        levels["vacuumed"]["vacuum_seconds"] = round(time.monotonic() - started, 2)
+        levels["vacuumed"]["vacuum_seconds"] = vacuum_seconds
         return {
             "c1z_bytes": c1z.stat().st_size,
             "db_bytes": db.stat().st_size,
@@ -99,6 +100,13 @@ def _levels(db: Path) -> dict[str, Any]:
         started = time.monotonic()
         size = len(zstandard.ZstdCompressor(level=level, write_checksum=True).compress(data))
         out[f"level_{level}"] = {"bytes": size, "seconds": round(time.monotonic() - started, 2)}
+    started = time.monotonic()
+    params = zstandard.ZstdCompressionParameters.from_level(LEVEL, window_log=WINDOW_LOG, write_checksum=True)
+    size = len(zstandard.ZstdCompressor(compression_params=params).compress(data))
+    out[f"ours_level_{LEVEL}_window_{1 << WINDOW_LOG >> 20}MiB"] = {
+        "bytes": size,
+        "seconds": round(time.monotonic() - started, 2),
+    }
     return out
 
 

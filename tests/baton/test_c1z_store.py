@@ -108,6 +108,7 @@ async def test_envelope_is_magic_then_one_zstd_frame_with_size_and_checksum(tmp_
     params = zstandard.get_frame_parameters(raw[5:])
     assert params.has_checksum
     assert params.content_size > 0
+    assert params.window_size <= 128 << 20, "Go's reader refuses windows above 128 MiB (c1z-format.md §2.2)"
     body = zstandard.ZstdDecompressor().decompress(raw[5:])
     assert len(body) == params.content_size  # decompress() reads exactly one frame: no trailing bytes
     assert body.startswith(b"SQLite format 3\x00")
