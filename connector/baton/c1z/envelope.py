@@ -35,7 +35,7 @@ MAX_DECOMPRESSED = 10 << 30
 # Real c1z files decompress 13-25x (the fixtures, ours); a file may grow at most this much, and any file may
 # reach at least the floor. A decompression bomb (32 KB -> 1 GiB) is refused before it touches the disk.
 MAX_RATIO = 1000
-MIN_CAP = 256 << 20
+MIN_CAP = 64 << 20
 _CHUNK = 1 << 20
 
 
