@@ -511,7 +511,7 @@ def _guarded(db: _Db, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> 
     except (sqlite3.Error, OSError) as exc:
         if is_disk_full(exc):
             raise disk_full(db.db_path.parent, "writing the sync's working file", exc) from exc
-        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.IntegrityError):
+        if isinstance(exc, sqlite3.DatabaseError):
             raise DamagedC1ZError(f"{db.source}: damaged SQLite database: {exc}") from exc
         raise
     except DecodeError as exc:
