@@ -64,6 +64,7 @@ Option = connector_pb2.CapabilityDetailCredentialOption
 DISCOVERABLE = resource_pb2.CredentialResourceMode.CREDENTIAL_RESOURCE_MODE_DISCOVERABLE
 STATIC_SECRET = annotation_trait_pb2.SecretTrait.CredentialType.CREDENTIAL_TYPE_STATIC_SECRET
 
+_OWNERS_KEPT = 1024
 _REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 # One character that is not Go whitespace (§3.2): the pattern of the SAT descriptor's `scopes` items (§3.7).
 NONBLANK = "[^" + "".join(f"\\x{{{ord(c):04X}}}" for c in GO_SPACE) + "]"
@@ -264,6 +265,8 @@ class DatadogCredentialIssuer:
         _refuse_duplicate([k.name for k in existing.items], name, f'application key for request "{request_id}"')
         key, secret = await self._client.create_service_account_app_key(sa, name, scopes)
         self._owners[key.id] = sa
+        if len(self._owners) > _OWNERS_KEPT:  # only recent mints are rolled back; older ones get looked up
+            del self._owners[next(iter(self._owners))]
 
         def build() -> IssuedCredential:
             granted = _granted_scopes(key)
