@@ -147,7 +147,7 @@ class IssuedCredential:
 
     # The credential as a resource; carries a SecretTrait annotation whose identity_id == the request's.
     secret: resource_pb2.Resource
-    plaintexts: list[resource_pb2.PlaintextData]
+    plaintexts: list[resource_pb2.PlaintextData] = field(repr=False)  # never printed: it is the secret
     resource_mode: int  # a resource_pb2.CredentialResourceMode value
     annotations: list[any_pb2.Any] = field(default_factory=list)
 
