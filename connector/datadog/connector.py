@@ -14,6 +14,7 @@ from connector.baton.connector import (
     ResourceProvisioner,
     ResourceSyncer,
 )
+from connector.baton.issuance import advertise_issuance
 from connector.baton.pb.c1.connector.v2 import connector_pb2
 from connector.datadog.client import DatadogClient
 from connector.datadog.credentials import AccessTokenDeleter, AppKeyDeleter, DatadogCredentialIssuer
@@ -118,21 +119,23 @@ class DatadogConnector:
     def metadata(self) -> connector_pb2.ConnectorMetadata:
         accounts = self.account_manager()
         per_type = [self._capability(s) for s in self.syncers()]
+        capabilities = connector_pb2.ConnectorCapabilities(
+            resource_type_capabilities=per_type, connector_capabilities=self._connector_capabilities(per_type)
+        )
+        # CREDENTIAL_ISSUE (+ the X-Wing JWE capability) and the descriptors, checked by the SDK's rules.
+        advertise_issuance(capabilities, self)
         return connector_pb2.ConnectorMetadata(
             account_creation_schema=accounts.account_creation_schema() if accounts is not None else None,
             display_name="Datadog",
             help_url="/docs/baton/datadog",
             description="Syncs Datadog users, roles, teams, On-Call schedules and keys; grants and revokes "
             "role and team membership.",
-            capabilities=connector_pb2.ConnectorCapabilities(
-                resource_type_capabilities=per_type,
-                connector_capabilities=self._connector_capabilities(per_type),
-            ),
+            capabilities=capabilities,
         )
 
     def _capability(self, syncer: ResourceSyncer) -> connector_pb2.ResourceTypeCapability:
         # In the SDK's order (docs/spec/credentials.md §3.7): SYNC, TARGETED_SYNC, PROVISION, ACCOUNT_PROVISIONING,
-        # SYNC_SECRETS, RESOURCE_DELETE, CREDENTIAL_ISSUE, CREDENTIAL_ENCRYPTION_JWE_XWING_V1.
+        # SYNC_SECRETS, RESOURCE_DELETE; `metadata` then appends issuance (advertise_issuance).
         rtype = syncer.resource_type()
         caps = [Capability.CAPABILITY_SYNC]
         permissions = list(_PERMISSIONS.get(rtype.id, ()))
@@ -149,16 +152,12 @@ class DatadogConnector:
             caps.append(Capability.CAPABILITY_RESOURCE_DELETE)
         if rtype.id == types.API_KEY.id and self.options.org_key_deletion:
             permissions += ["api_keys_write", "api_keys_delete"]
-        issuer = self.credential_issuer(rtype.id)
-        if issuer is not None:
-            caps += [Capability.CAPABILITY_CREDENTIAL_ISSUE, Capability.CAPABILITY_CREDENTIAL_ENCRYPTION_JWE_XWING_V1]
         return connector_pb2.ResourceTypeCapability(
             resource_type=rtype,
             capabilities=caps,
             permissions=connector_pb2.CapabilityPermissions(
                 permissions=[connector_pb2.CapabilityPermission(permission=p) for p in permissions]
             ),
-            credential_issue=issuer.credential_issue_details() if issuer is not None else None,
         )
 
     def _connector_capabilities(

@@ -18,7 +18,6 @@ matter for safety:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -28,6 +27,7 @@ from google.protobuf import any_pb2, timestamp_pb2
 from pydantic import SecretStr
 
 from connector.baton import builders as b
+from connector.baton import issuance
 from connector.baton.connector import IssuedCredential
 from connector.baton.errors import (
     AlreadyExistsError,
@@ -37,14 +37,14 @@ from connector.baton.errors import (
     InvalidArgumentError,
     NotFoundError,
 )
-from connector.baton.pb.c1.config.v1 import config_pb2
+from connector.baton.gostrings import go_is_blank
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, connector_pb2, resource_pb2
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import NotFound
 from connector.datadog.models import User
 from connector.datadog.paging import PAGE_SIZE
 from connector.datadog.resources import types
-from connector.datadog.resources.keys import GO_SPACE, is_malformed_id, parse_sat_handle, sat_handle
+from connector.datadog.resources.keys import is_malformed_id, parse_sat_handle, sat_handle
 
 __all__ = [
     "AccessTokenDeleter",
@@ -66,22 +66,15 @@ STATIC_SECRET = annotation_trait_pb2.SecretTrait.CredentialType.CREDENTIAL_TYPE_
 
 _OWNERS_KEPT = 1024
 _REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
-# One character that is not Go whitespace (§3.2): the pattern of the SAT descriptor's `scopes` items (§3.7).
-NONBLANK = "[^" + "".join(f"\\x{{{ord(c):04X}}}" for c in GO_SPACE) + "]"
 
 
 # -- the api_key_v2 plaintext (§4.5) -------------------------------------------------------------------
 
 
 def _document(key_value: str, key_id: str, scopes: Sequence[str] | None, header: str) -> bytes:
-    doc: dict[str, Any] = {"key_value": key_value, "provider": "datadog"}
-    if scopes:
-        doc["scopes"] = list(scopes)
-    doc["key_id"] = key_id
-    doc["header_name"] = header
-    # Go's encoding/json with HTML escaping off: raw UTF-8 and <>&, but U+2028/U+2029 escaped.
-    text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
-    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode("utf-8")
+    return issuance.api_key_v2(
+        key_value=key_value, provider="datadog", key_id=key_id, header_name=header, scopes=scopes
+    )
 
 
 def api_key_v2(kind: str, key_value: str, key_id: str, scopes: Sequence[str] | None) -> bytes:
@@ -111,7 +104,7 @@ def service_access_token_v2(key_value: str, token_id: str, scopes: Sequence[str]
 def _check_scopes(scopes: Sequence[str], what: str) -> list[str]:
     seen: set[str] = set()
     for scope in scopes:
-        if not scope.strip(GO_SPACE):
+        if go_is_blank(scope):
             raise InvalidArgumentError(f"baton-datadog: invalid {what} scopes: scope must not be empty")
         if scope in seen:
             raise InvalidArgumentError(f'baton-datadog: invalid {what} scopes: duplicate scope "{scope}"')
@@ -165,7 +158,7 @@ class DatadogCredentialIssuer:
                     custom_scopes_allowed=True,
                     resource_mode=DISCOVERABLE,
                     secret_resource_type_id=SAT,
-                    input_fields=[_sat_scopes_field()],
+                    input_fields=[issuance.required_scopes_field()],
                 )
             )
         preferred = Option.CAPABILITY_DETAIL_CREDENTIAL_OPTION_API_KEY if self._app_keys or self._org_keys else 0
@@ -387,21 +380,6 @@ def _issued(res: resource_pb2.Resource, plaintext_name: str, plaintext: bytes) -
         secret=res,
         plaintexts=[resource_pb2.PlaintextData(name=plaintext_name, bytes=plaintext)],
         resource_mode=DISCOVERABLE,
-    )
-
-
-def _sat_scopes_field() -> config_pb2.Field:
-    return config_pb2.Field(
-        name="scopes",
-        is_required=True,
-        string_slice_field=config_pb2.StringSliceField(
-            rules=config_pb2.RepeatedStringRules(
-                min_items=1,
-                unique=True,
-                validate_empty=True,
-                item_rules=config_pb2.StringRules(pattern=NONBLANK, validate_empty=True, is_required=True),
-            )
-        ),
     )
 
 

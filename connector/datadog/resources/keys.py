@@ -10,6 +10,7 @@ from datetime import datetime
 
 from connector.baton import builders as b
 from connector.baton.connector import Page
+from connector.baton.gostrings import go_is_blank
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, entitlement_pb2, grant_pb2, resource_pb2
 from connector.datadog.client import DatadogClient
 from connector.datadog.models import AccessToken, APIKey, ApplicationKey
@@ -66,13 +67,11 @@ def app_key_resource(key: ApplicationKey, service_account: resource_pb2.Resource
 
 SAT_PREFIX = "sat:"
 _B64URL_RAW = re.compile(r"[A-Za-z0-9_-]*")
-# Go's unicode.IsSpace: the whitespace set of docs/spec/credentials.md §3.2 (not Python's str.isspace()).
-GO_SPACE = "\t\n\v\f\r \u0085\u00a0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
 
 
 def is_malformed_id(value: str) -> bool:
     """The "malformed id" rule of docs/spec/credentials.md §4.6: blank (Go whitespace) or any control character."""
-    return not value.strip(GO_SPACE) or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)
+    return go_is_blank(value) or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)
 
 
 def sat_handle(service_account_id: str, token_id: str) -> str:
