@@ -54,6 +54,9 @@ PUB_KEYS = st.one_of(
     st.binary(max_size=64),
     JWK_DICTS.map(lambda d: json.dumps(d).encode()),
     JSONISH.map(lambda d: json.dumps(d).encode()),
+    # Numbers too long for Python's int conversion, and deep nesting.
+    st.integers(4000, 6000).map(lambda n: b'{"kty":' + b"9" * n + b"}"),
+    st.integers(1, 3000).map(lambda n: b"[" * n),
 )
 RECIPIENTS = st.one_of(
     st.text(max_size=80),

@@ -87,6 +87,15 @@ def test_an_ed25519_value_that_is_not_a_curve_point_is_refused_before_the_mint()
     )
 
 
+def test_a_jwk_with_a_number_too_long_to_convert_is_refused_cleanly() -> None:
+    config = _jwk_config({})
+    config.jwk_public_key_config.pub_key = b'{"kty":' + b"9" * 5000 + b"}"
+    assert _verdict([config]) == (
+        "invalid encryption config 0: rpc error: code = InvalidArgument desc = "
+        "jwk: failed to unmarshal jwk: JSON number out of range"
+    )
+
+
 def test_non_jwe_providers_refuse_additional_authenticated_data() -> None:
     ok = CASES[0]["config"]
     config = json_format.ParseDict(ok, resource_pb2.EncryptionConfig())
@@ -163,7 +172,11 @@ def test_jwe_rules_refuse_with_their_reason(config: resource_pb2.EncryptionConfi
 
 
 def test_jwe_refuses_duplicate_members_trailing_data_and_non_objects() -> None:
+    duplicate = _jwe()
+    duplicate.jwk_public_key_config.pub_key = b'{"kty":"AKP","kty":"AKP"}'
+    assert _jwe_refusal(duplicate) == "public key JWK has a duplicate member"
     for body in (
+        b'{"kty":' + b"9" * 5000 + b"}",
         b'{"kty":"AKP","kty":"AKP"}',
         b'{"kty":"AKP"} {}',
         b"[]",

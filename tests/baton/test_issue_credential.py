@@ -521,6 +521,17 @@ async def test_connector_errors_keep_their_code_and_unknown_errors_leak_nothing(
     assert stub.issuer.rolled_back == []
 
 
+async def test_invalid_output_whose_rollback_fails_says_so() -> None:
+    stub = StubConnector()
+    stub.issuer.result = _issued(resource_mode=Mode.CREDENTIAL_RESOURCE_MODE_VIRTUAL)
+    stub.issuer.rollback_error = RuntimeError("boom")
+    assert await _refusal(stub, _task()) == (
+        Code.INTERNAL,
+        "connector returned invalid credential issuance output: resource mode does not match the advertised "
+        "resource mode; the minted credential could not be deleted again",
+    )
+
+
 # -- §3.3 output validation: Internal, and the minted credential is deleted again -------------------------
 
 
@@ -544,7 +555,8 @@ OUTPUT_ROWS = [
                 id=resource_pb2.ResourceId(resource_type="service-account-application-key", resource=" ")
             )
         ),
-        "secret id must have a resource type and a resource",
+        # No id to delete it by: the error says the credential may still be live.
+        "secret id must have a resource type and a resource; the minted credential could not be deleted again",
         False,
     ),
     (
@@ -595,6 +607,7 @@ async def test_invalid_output_is_internal_and_rolled_back(
         "connector returned invalid credential issuance output: " + why,
     )
     assert stub.issuer.rolled_back == ([issued.secret.id] if rollback else [])
+    assert issued.plaintexts == []  # dropped at once
 
 
 async def test_a_jwe_request_takes_exactly_one_plaintext() -> None:

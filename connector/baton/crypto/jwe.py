@@ -73,7 +73,9 @@ def _public_key(pub_key: bytes, key_id: str) -> bytes:
         raise ConfigError("jwe: public key is required")
     try:
         jwk = json.loads(pub_key.decode("utf-8"), object_pairs_hook=_no_duplicates)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except ConfigError:
+        raise
+    except (ValueError, RecursionError):  # bad UTF-8, bad JSON, trailing data, numbers too long to convert
         raise ConfigError("jwe: public key must be a JSON object") from None
     if not isinstance(jwk, dict):
         raise ConfigError("jwe: public key must be a JSON object")

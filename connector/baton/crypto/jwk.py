@@ -109,6 +109,8 @@ def parse(pub_key: bytes) -> PublicJwk:
         ) from None
     except RecursionError:
         raise _unmarshal_error("JSON nested too deeply") from None
+    except ValueError:  # e.g. an integer literal longer than Python converts
+        raise _unmarshal_error("JSON number out of range") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

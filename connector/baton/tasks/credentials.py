@@ -38,6 +38,7 @@ REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 MAX_SECRET_TYPE_BYTES = 1024
 INVALID_REQUEST = "invalid credential issuance request: "
 INVALID_OUTPUT = "connector returned invalid credential issuance output: "
+NOT_ROLLED_BACK = "; the minted credential could not be deleted again"
 _KINDS = {
     "api_key": Option.CAPABILITY_DETAIL_CREDENTIAL_OPTION_API_KEY,
     "keypair": Option.CAPABILITY_DETAIL_CREDENTIAL_OPTION_KEYPAIR,
@@ -268,13 +269,15 @@ async def issue_credential(
     single = any(r.provider == providers.JWE for r in recipients)
     problem = _output_problem(issued, identity_id, descriptor, expires_at, single_plaintext=single)
     if problem is not None:
-        await _roll_back(issuer, issued.secret, "invalid output")
-        raise _refuse(Code.INTERNAL, INVALID_OUTPUT + problem)
+        issued.plaintexts.clear()
+        rolled_back = await _roll_back(issuer, issued.secret, "invalid output")
+        suffix = "" if rolled_back else NOT_ROLLED_BACK
+        raise _refuse(Code.INTERNAL, INVALID_OUTPUT + problem + suffix)
     try:
         encrypted = providers.encrypt_all(recipients, issued.plaintexts)
     except Exception as exc:
         rolled_back = await _roll_back(issuer, issued.secret, "encryption failed")
-        suffix = "" if rolled_back else "; the minted credential could not be deleted again"
+        suffix = "" if rolled_back else NOT_ROLLED_BACK
         if isinstance(exc, ConnectorError):
             raise _refuse(exc.code, f"{exc}{suffix}") from None
         raise _refuse(Code.UNKNOWN, f"encryption failed: internal error ({type(exc).__name__}){suffix}") from None
@@ -285,7 +288,7 @@ async def issue_credential(
         secret=issued.secret,
         encrypted_data=encrypted,
         annotations=issued.annotations,
-        resource_mode=issued.resource_mode,  # type: ignore[arg-type]
+        resource_mode=Mode.ValueType(issued.resource_mode),
         request_id=task_id,
     )
     log.info(
