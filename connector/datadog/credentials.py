@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from google.protobuf import any_pb2, timestamp_pb2
@@ -40,9 +40,9 @@ from connector.baton.errors import (
 from connector.baton.gostrings import go_is_blank
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, connector_pb2, resource_pb2
 from connector.datadog.client import DatadogClient
-from connector.datadog.errors import NotFound
+from connector.datadog.errors import DatadogError, NotFound
 from connector.datadog.models import User
-from connector.datadog.paging import PAGE_SIZE
+from connector.datadog.paging import PAGE_SIZE, Page
 from connector.datadog.resources import types
 from connector.datadog.resources.keys import is_malformed_id, parse_sat_handle, sat_handle
 
@@ -55,6 +55,7 @@ __all__ = [
 ]
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 APP_KEY = types.SERVICE_ACCOUNT_APP_KEY.id
 ORG_KEY = types.API_KEY.id
@@ -255,8 +256,18 @@ class DatadogCredentialIssuer:
         scopes = _check_scopes(scopes, "application key")
         sa = (await self._service_account(identity, "; credential issuance only targets service accounts")).id
         existing = await self._client.list_service_account_app_keys(sa, 0, name_filter=name)
-        _refuse_duplicate([k.name for k in existing.items], name, f'application key for request "{request_id}"')
-        key, secret = await self._client.create_service_account_app_key(sa, name, scopes)
+        _refuse_duplicate(existing, name, f'application key for request "{request_id}"')
+
+        async def app_key_leftovers() -> int:
+            found = await self._client.list_service_account_app_keys(sa, 0, name_filter=name)
+            for key in found.items:
+                if key.name == name:
+                    await _unless_gone(self._client.delete_service_account_app_key(sa, key.id))
+            return sum(key.name == name for key in found.items)
+
+        key, secret = await _created_or_cleaned_up(
+            self._client.create_service_account_app_key(sa, name, scopes), app_key_leftovers, APP_KEY, name
+        )
         self._owners[key.id] = sa
         if len(self._owners) > _OWNERS_KEPT:  # only recent mints are rolled back; older ones get looked up
             del self._owners[next(iter(self._owners))]
@@ -281,8 +292,16 @@ class DatadogCredentialIssuer:
                 "application key for a scoped credential"
             )
         existing = await self._client.list_api_keys(0, name_filter=name)
-        _refuse_duplicate([k.name for k in existing.items], name, f'organization API key for request "{request_id}"')
-        key, secret = await self._client.create_api_key(name)
+        _refuse_duplicate(existing, name, f'organization API key for request "{request_id}"')
+
+        async def org_key_leftovers() -> int:
+            found = await self._client.list_api_keys(0, name_filter=name)
+            for key in found.items:
+                if key.name == name:
+                    await _delete_org_key(self._client, key.id)
+            return sum(key.name == name for key in found.items)
+
+        key, secret = await _created_or_cleaned_up(self._client.create_api_key(name), org_key_leftovers, ORG_KEY, name)
 
         def build() -> IssuedCredential:
             plaintext = api_key_v2(ORG_KEY, _reveal(secret), key.id, None)
@@ -308,12 +327,22 @@ class DatadogCredentialIssuer:
                     f'of service account "{sa}"; refusing to issue'
                 )
         _refuse_duplicate(
-            [t.name for t in existing.items],
+            existing,
             name,
             f'service access token for request "{request_id}"',
             suffix="refusing duplicate issuance",
         )
-        token, secret = await self._client.create_service_account_access_token(sa, name, scopes)
+
+        async def token_leftovers() -> int:
+            found = await self._client.list_service_account_access_tokens(sa, 0, name_filter=name)
+            for token in found.items:
+                if token.name == name:
+                    await _unless_gone(self._client.revoke_service_account_access_token(sa, token.id))
+            return sum(token.name == name for token in found.items)
+
+        token, secret = await _created_or_cleaned_up(
+            self._client.create_service_account_access_token(sa, name, scopes), token_leftovers, SAT, name
+        )
 
         def build() -> IssuedCredential:
             if token.type != "service_access_tokens" or not _owned_by(token, sa):
@@ -343,12 +372,13 @@ def _owned_by(token: Any, sa: str) -> bool:
     return token.owner_id is None or (token.owner_id == sa and token.owner_type == "service_account")
 
 
-def _refuse_duplicate(names: Sequence[str | None], name: str, what: str, *, suffix: str = "") -> None:
+def _refuse_duplicate(page: Page[Any], name: str, what: str, *, suffix: str = "") -> None:
+    names = [item.name for item in page.items]
     if name in names:
         raise AlreadyExistsError(
             f"baton-datadog: {what} may already exist; {suffix or 'refusing to issue a duplicate'}"
         )
-    if len(names) >= PAGE_SIZE:
+    if len(names) >= PAGE_SIZE or page.next_number is not None:
         # Datadog's filter is a substring match: a full page without the exact name proves nothing.
         raise FailedPreconditionError(
             f"baton-datadog: cannot rule out an existing {what}: {len(names)} or more names match; refusing to issue"
@@ -381,6 +411,29 @@ def _issued(res: resource_pb2.Resource, plaintext_name: str, plaintext: bytes) -
         plaintexts=[resource_pb2.PlaintextData(name=plaintext_name, bytes=plaintext)],
         resource_mode=DISCOVERABLE,
     )
+
+
+async def _created_or_cleaned_up(
+    create: Awaitable[T], leftovers: Callable[[], Awaitable[int]], kind: str, name: str
+) -> T:
+    """The create's result; when the create failed in a way that may still have created the credential (no
+    answer, a 5xx, an unreadable 2xx), whatever now carries its name is deleted before the error is raised.
+    A 4xx is a refusal: nothing was created, nothing to clean up."""
+    try:
+        return await create
+    except DatadogError as exc:
+        if exc.status is not None and 400 <= exc.status < 500:
+            raise
+        try:
+            removed = await leftovers()
+        except ConnectorError as failure:
+            log.error("datadog issue_credential", kind=kind, name=name, outcome="cleanup_failed", error=str(failure))
+            raise InternalError(
+                f'baton-datadog: creating {kind} "{name}" failed ({exc}) and it may exist; looking it up to delete '
+                f"it failed too ({failure}); delete it in Datadog"
+            ) from None
+        log.warning("datadog issue_credential", kind=kind, name=name, outcome="create_failed", cleaned_up=removed)
+        raise
 
 
 async def _built_or_rolled_back(

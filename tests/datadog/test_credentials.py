@@ -22,6 +22,7 @@ from connector.baton import builders as b
 from connector.baton.connector import CredentialIssuer, IssuedCredential
 from connector.baton.errors import (
     AlreadyExistsError,
+    ConnectorError,
     FailedPreconditionError,
     InternalError,
     InvalidArgumentError,
@@ -519,3 +520,53 @@ async def test_the_secret_stays_in_the_plaintext(env: Env, kind: str) -> None:
     assert secret not in f"{caught.value} {caught.value!r}"
     assert secret not in repr(issued.secret)
     assert secret.encode() not in issued.secret.SerializeToString()
+
+
+class LoseCreateAnswers(httpx.AsyncBaseTransport):
+    """Forwards to the fake, then replaces the answer to a credential create (it happened, the answer is lost)."""
+
+    def __init__(self, replacement: httpx.Response) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._replacement = replacement
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        creates = ("/api/v2/api_keys", "/application_keys", "/access_tokens")
+        if request.method == "POST" and request.url.path.endswith(creates):
+            await response.aread()
+            await response.aclose()
+            return self._replacement
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(502, text="<html><body>502 Bad Gateway</body></html>"),
+        httpx.Response(201, json={"data": {"type": "x", "attributes": {"scopes": "not a list"}}}),
+    ],
+    ids=["lost-502", "unreadable-201"],
+)
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_create_whose_answer_is_lost_leaves_no_key_behind(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str, answer: httpx.Response
+) -> None:
+    client = make_client(fake, transport=LoseCreateAnswers(answer))
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    before = (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens))
+    with pytest.raises(ConnectorError):
+        await env.issue(sa, kind, ["a"] if kind == SAT else [])
+    assert (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens)) == before
+
+
+async def test_a_refused_create_needs_no_cleanup(env: Env) -> None:
+    sa = env.service_account()
+    env.fake.faults.force(403, path=f"/api/v2/service_accounts/{sa.id}/application_keys", method="POST")
+    env.fake.reset_counters()
+    with pytest.raises(ConnectorError):
+        await env.issue(sa, APP_KEY)
+    assert env.fake.count("GET", SA_APP_KEYS) == 1, "only the duplicate check: a 403 created nothing"
