@@ -370,6 +370,10 @@ class DatadogClient:
     async def list_schedules(self, page: int = 0) -> Page[Schedule]:
         return await self._page(ListEnvelope[Schedule], "/api/v2/on-call/schedules", group="on_call", number=page)
 
+    async def get_schedule(self, schedule_id: str) -> Schedule:
+        path = f"/api/v2/on-call/schedules/{_seg(schedule_id)}"
+        return await self._item(ItemEnvelope[Schedule], "GET", path, group="on_call")
+
     def iter_schedules(self) -> AsyncIterator[Page[Schedule]]:
         return paginate(self.list_schedules)
 

@@ -120,3 +120,20 @@ def test_the_sync_resources_setting_becomes_targeted_resources(monkeypatch: pyte
     monkeypatch.setenv("BATON_SYNC_RESOURCES", "nonsense")
     with pytest.raises(ValueError, match="nonsense"):
         Settings()
+
+
+async def test_a_targeted_schedule_gets_who_is_on_call(
+    fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    schedule = next(iter(fake.org.schedules.values()))
+    connector = DatadogConnector(make_client(fake), DatadogOptions(sync_schedules=True))
+    opts = SyncOptions(retry=RetryPolicy(base_delay=0.001), targeted_resources=[b.resource_id("schedule", schedule.id)])
+    result = await sync_to_file(connector.syncers(), tmp_path / "sync.c1z", opts)
+    with C1ZReader(tmp_path / "sync.c1z") as reader:
+        (res,) = reader.resources(sync_id=result.sync_id)
+        assert (res.id.resource, res.display_name) == (schedule.id, schedule.name)
+        assert [e.id for e in reader.entitlements(sync_id=result.sync_id)] == [f"schedule:{schedule.id}:on_call"]
+        grants = {g.id for g in reader.grants(sync_id=result.sync_id)}
+    # Who is on call depends on the fake's clock; every grant must be this schedule's on_call.
+    assert all(g.startswith(f"schedule:{schedule.id}:on_call:user:") for g in grants)
+    assert fake.count("GET", "/api/v2/on-call/schedules") == 0, "no schedules walk"
