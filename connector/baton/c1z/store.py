@@ -359,10 +359,6 @@ class C1ZStore:
         """Write the store as a c1z at `c1z_path` (atomically); returns the file size. The store stays open."""
         return await self._call(self._db.save, c1z_path, vacuum)
 
-    @property
-    def working_dir(self) -> Path:
-        return self._workdir.path
-
     # -- sync runs -----------------------------------------------------------------------------------------
 
     @property
@@ -427,9 +423,6 @@ class C1ZStore:
     async def keep_only(self, sync_id: str) -> None:
         """Delete every other sync run and its rows, so the file holds exactly one sync."""
         await self._call(self._db.keep_only, sync_id)
-
-    async def compute_stats(self, sync_id: str) -> dict[str, Any]:
-        return await self._call(self._db.compute_stats, sync_id)
 
     # -- reads the sync engine needs -----------------------------------------------------------------------
 
