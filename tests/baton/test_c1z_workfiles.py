@@ -160,3 +160,27 @@ async def test_a_full_disk_while_saving_is_reported_as_such(tmp_path: Path, monk
         await sync_to_file(syncers(Org(), Faults()), out, options(), tmp_dir=tmp_path)
     assert names(out.parent) == [], "no partial file is left"
     assert names(tmp_path) == ["out"], "the working directory is removed"
+
+
+async def test_a_store_opening_cancelled_midway_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    started, release = threading.Event(), threading.Event()
+    real = envelope.decompress_to
+
+    def slow(c1z: Path, db: Path) -> None:
+        started.set()
+        release.wait(timeout=30)
+        real(c1z, db)
+
+    monkeypatch.setattr(store_module, "decompress_to", slow)
+    out = tmp_path / "s.c1z"
+    await sync_to_file(syncers(Org(), Faults()), out, options(), tmp_dir=tmp_path)
+    opening = asyncio.create_task(C1ZStore.open(out, tmp_path))
+    await asyncio.to_thread(started.wait, 30)
+    opening.cancel()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await opening
+    # The store thread closes what it opened, then exits (its executor is shut down): wait for that.
+    for thread in [t for t in threading.enumerate() if t.name.startswith("c1z-store")]:
+        await asyncio.to_thread(thread.join, 30)
+    assert names(tmp_path) == ["s.c1z"]

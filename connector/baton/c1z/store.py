@@ -23,7 +23,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -331,9 +331,12 @@ class C1ZStore:
     @classmethod
     async def _start(cls, c1z_path: Path | None, tmp_dir: Path | None) -> C1ZStore:
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="c1z-store")
+        opening = executor.submit(_open_db, c1z_path, tmp_dir)
         try:
-            db, workdir = await asyncio.get_running_loop().run_in_executor(executor, _open_db, c1z_path, tmp_dir)
+            db, workdir = await asyncio.wrap_future(opening)
         except BaseException:
+            # Cancelled while the thread was still opening: close what it opens, right after (same thread).
+            executor.submit(_discard, opening)
             executor.shutdown(wait=False)
             raise
         return cls(db, workdir, executor)
@@ -486,6 +489,11 @@ def _has_content(path: Path) -> bool:
         return False
     with open_regular(path) as file:
         return bool(file.read(1))
+
+
+def _discard(opening: Future[tuple[_Db, WorkDir]]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        _close(*opening.result())
 
 
 def _close(db: _Db, workdir: WorkDir) -> None:
