@@ -78,13 +78,14 @@ async def run_service(settings: Settings) -> int:
         loop.add_signal_handler(sig, _on_signal, stop, readiness, metrics, sig)
 
     ops = (
-        OpsServer(metrics, readiness, settings.health_bind_address, settings.health_port)
-        if settings.health_port
+        OpsServer(metrics, readiness, settings.health_check_bind_address, settings.health_check_port)
+        if settings.health_check
         else None
     )
     if ops is not None:
         await ops.start()
-        log.info("health server listening", address=settings.health_bind_address, port=ops.bound_port)
+        # The bound port, not the setting: with --health-check-port 0 this line is how a caller finds it.
+        log.info("health server listening", address=settings.health_check_bind_address, port=ops.bound_port)
 
     host_id = settings.host_id or default_host_id(os.environ)
     datadog = datadog_client(settings, on_event=metrics.datadog_event)
