@@ -87,7 +87,7 @@ class Metrics:
         self.upload_bytes = Counter(f"{PREFIX}_upload_bytes_total", "Bytes of c1z uploaded to ConductorOne", registry=r)
         self.dd_requests = Counter(
             f"{PREFIX}_api_requests_total",
-            "Datadog API requests by endpoint group and status",
+            "Datadog API requests by endpoint group and status class (2xx..5xx, 429 apart, error: no response)",
             ["group", "status"],
             registry=r,
         )
@@ -118,7 +118,8 @@ class Metrics:
 
     def datadog_event(self, event: ClientEvent) -> None:
         if isinstance(event, RequestDone):
-            self.dd_requests.labels(event.group, event.status_class).inc()
+            # 429 apart from the other 4xx: rate limiting is an operating condition, the rest are bugs or access.
+            self.dd_requests.labels(event.group, "429" if event.status == 429 else event.status_class).inc()
             self.dd_request_seconds.labels(event.group).observe(event.seconds)
         elif isinstance(event, RateLimitWait):
             self.dd_rate_limit_waits.labels(event.cause).inc()

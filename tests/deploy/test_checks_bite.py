@@ -257,7 +257,7 @@ def test_chart_with_bogus_setting_name_fails(chart_copy: Path) -> None:
         "syncSchedules: BATON_SYNC_SCHEDULES",
         "syncSchedules: BATON_SCHEDULES",
     )
-    docs = chart_tools.manifests(chart_tools.render({}, chart=chart_copy))
+    docs = chart_tools.manifests(chart_tools.render({"config": {"syncSchedules": True}}, chart=chart_copy))
     assert checks.unknown_settings(docs) == [
         "BATON_SCHEDULES (set by Deployment/datadog-acme-baton-datadog container connector) is not a connector setting"
     ]
