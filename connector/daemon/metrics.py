@@ -43,7 +43,7 @@ def package_version() -> str:
 
 # `_created` series double the number of series and no dashboard or alert here reads them. The switch is
 # process-wide in prometheus_client; the daemon has no other registry that would want them.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus_client
 
 
 class Metrics:
@@ -108,7 +108,10 @@ class Metrics:
             f"{PREFIX}_conductorone_rpcs_total", "ConductorOne RPCs by method and code", ["method", "code"], registry=r
         )
         self.c1_rpc_errors = Counter(
-            f"{PREFIX}_conductorone_rpc_errors_total", "ConductorOne RPCs that did not succeed", ["method", "code"], registry=r
+            f"{PREFIX}_conductorone_rpc_errors_total",
+            "ConductorOne RPCs that did not succeed",
+            ["method", "code"],
+            registry=r,
         )
 
     def render(self) -> bytes:

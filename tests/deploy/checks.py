@@ -169,7 +169,7 @@ def probe_problems(docs: Iterable[Manifest], *, required: bool = True) -> list[s
         name = deployment["metadata"]["name"]
         # The daemon binds 127.0.0.1 by default (as baton-sdk does): a pod must say 0.0.0.0 for probes to reach it.
         bind = env.get(env_name("health_check_bind_address"), setting_default("health_check_bind_address"))
-        if bind not in {"0.0.0.0", "::"}:  # noqa: S104
+        if bind not in {"0.0.0.0", "::"}:
             problems.append(f"{name}: health server binds {bind}, unreachable for probes and Prometheus")
         if env.get(env_name("health_check"), "true").lower() not in {"true", "1"}:
             problems.append(f"{name}: {env_name('health_check')} turns off the server the probes need")

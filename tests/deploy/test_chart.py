@@ -125,7 +125,7 @@ def test_rendered_settings_load_in_the_real_settings_model(name: str, clean_bato
         # A null value leaves its variable out; the bind address alone falls back to 0.0.0.0, not the daemon's
         # loopback default, so that probes and Prometheus reach the pod.
         assert set(env) - {"BATON_HOST_ID"} == {"BATON_HEALTH_CHECK_BIND_ADDRESS"}
-        assert settings.health_check_bind_address == "0.0.0.0"  # noqa: S104
+        assert settings.health_check_bind_address == "0.0.0.0"
 
 
 # ---- values: the settings model is the source of truth ---------------------------------------------------------
@@ -147,7 +147,7 @@ CHART_DEFAULTS = {
     "c1z_temp_dir": "/tmp",
     "log_format": "json",
     "health_check": True,
-    "health_check_bind_address": "0.0.0.0",  # noqa: S104
+    "health_check_bind_address": "0.0.0.0",
     "health_check_port": 8081,
 }
 
@@ -172,7 +172,8 @@ def test_the_users_secret_is_not_overridden_by_defaults() -> None:
     assert not env_names & {"BATON_CLIENT_ID", "BATON_CLIENT_SECRET", "BATON_API_KEY", "BATON_APP_KEY"}
     notes = chart_tools.render(chart_tools.value_set("setup-page-secret").values)
     text = next(v for k, v in notes.items() if k.endswith("NOTES.txt"))
-    assert "Settings from values" in text and "BATON_HEALTH_CHECK_PORT" in text
+    assert "Settings from values" in text
+    assert "BATON_HEALTH_CHECK_PORT" in text
     assert "BATON_SITE" not in text.split("Settings from values")[1].split("\n")[0]
 
 
@@ -183,7 +184,9 @@ def test_values_that_are_set_still_win_and_notes_name_them() -> None:
     assert checks.plain_env(container)["BATON_PROVISIONING"] == "false"
     text = next(v for k, v in chart_tools.render(values).items() if k.endswith("NOTES.txt"))
     line = next(ln for ln in text.splitlines() if ln.startswith("Settings from values"))
-    assert "BATON_SITE" in line and "BATON_PROVISIONING" in line and "BATON_SYNC_SCHEDULES" not in line
+    assert "BATON_SITE" in line
+    assert "BATON_PROVISIONING" in line
+    assert "BATON_SYNC_SCHEDULES" not in line
 
 
 def test_schema_is_no_looser_than_the_settings_model() -> None:

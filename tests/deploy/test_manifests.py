@@ -88,8 +88,8 @@ def test_the_pod_environment_loads_in_the_settings_model(clean_baton_env: pytest
     assert settings.service_mode
     assert settings.host_id == "baton-datadog-5c9f7-abcde"
     assert settings.site == "datadoghq.com"
-    assert settings.provisioning, "the Secret's quoted \"true\" reaches the settings model as true"
-    assert settings.health_check_bind_address == "0.0.0.0"  # noqa: S104
+    assert settings.provisioning, 'the Secret\'s quoted "true" reaches the settings model as true'
+    assert settings.health_check_bind_address == "0.0.0.0"
     assert str(settings.c1z_temp_dir) == "/tmp"
 
 
