@@ -47,6 +47,6 @@ def test_sdk_health_settings_from_flags_and_environment(monkeypatch: pytest.Monk
     assert (flags.health_check, flags.health_check_port, flags.health_check_bind_address) == (False, 0, "::1")
     monkeypatch.setenv("BATON_HEALTH_CHECK", "false")
     monkeypatch.setenv("BATON_HEALTH_CHECK_PORT", "9191")
-    monkeypatch.setenv("BATON_HEALTH_CHECK_BIND_ADDRESS", "0.0.0.0")  # noqa: S104
+    monkeypatch.setenv("BATON_HEALTH_CHECK_BIND_ADDRESS", "0.0.0.0")
     env = load([])
-    assert (env.health_check, env.health_check_port, env.health_check_bind_address) == (False, 9191, "0.0.0.0")  # noqa: S104
+    assert (env.health_check, env.health_check_port, env.health_check_bind_address) == (False, 9191, "0.0.0.0")
