@@ -69,8 +69,34 @@ def substitute(expr: str) -> str:
 
 
 _FUNCTIONS_AND_KEYWORDS = frozenset(
-    "sum max min avg count rate increase irate time histogram_quantile absent by without on ignoring or and unless "
-    "bool group_left group_right offset label_values humanize humanizeDuration le".split()
+    [
+        "sum",
+        "max",
+        "min",
+        "avg",
+        "count",
+        "rate",
+        "increase",
+        "irate",
+        "time",
+        "histogram_quantile",
+        "absent",
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "or",
+        "and",
+        "unless",
+        "bool",
+        "group_left",
+        "group_right",
+        "offset",
+        "label_values",
+        "humanize",
+        "humanizeDuration",
+        "le",
+    ]
 )
 
 

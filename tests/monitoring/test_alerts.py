@@ -89,7 +89,10 @@ CASES = [
         [fired("info")],
     ),
     case(
-        "50m", "BatonDatadogRateLimited", [series("baton_datadog_api_rate_limit_waits_total", "0+1x60", cause="429")], []
+        "50m",
+        "BatonDatadogRateLimited",
+        [series("baton_datadog_api_rate_limit_waits_total", "0+1x60", cause="429")],
+        [],
     ),
 ]
 
