@@ -84,6 +84,7 @@ def prometheus(live: Live, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         return (root / "prometheus.log").read_text(errors="replace")[-3000:]
 
     try:
+
         def listening() -> list[int]:
             return tools.listening_ports(process.pid) if process.poll() is None else []
 
