@@ -65,15 +65,7 @@ def test_the_setup_page_secret_decides_every_key_it_holds() -> None:
 def test_secret_holds_the_credentials_and_per_org_settings_as_marked_placeholders() -> None:
     (secret,) = checks.of_kind(docs(), "Secret")
     data = checks.secret_data(secret)
-    assert set(data) == {
-        "BATON_CLIENT_ID",
-        "BATON_CLIENT_SECRET",
-        "BATON_API_KEY",
-        "BATON_APP_KEY",
-        "BATON_SITE",
-        "BATON_PROVISIONING",
-        "BATON_SYNC_SCHEDULES",
-    }
+    assert set(data) == PAGE_SECRET_KEYS
     for key in ("BATON_CLIENT_ID", "BATON_CLIENT_SECRET", "BATON_API_KEY", "BATON_APP_KEY"):
         assert data[key].startswith("REPLACE-ME"), key
     (deployment,) = checks.of_kind(docs(), "Deployment")
