@@ -44,3 +44,5 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             yield Live(stack, daemon)
         finally:
             stack.stop_all()
+        for daemon in stack.daemons:
+            assert not stack.leaks(daemon.output()), daemon.tail()

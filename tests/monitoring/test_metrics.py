@@ -40,3 +40,7 @@ def test_a_full_sync_shows_resources_and_grants_by_resource_type(live: Live) -> 
     assert last_sync.value > 0
     requests = families["baton_datadog_api_requests"].samples
     assert {s.labels["status"] for s in requests} == {"2xx"}
+
+
+def test_no_secret_on_metrics(live: Live) -> None:
+    assert live.stack.leaks(live.scrape()) == []
