@@ -1,4 +1,4 @@
-"""One daemon against the fakes for the whole module, after a full sync: what Prometheus would scrape."""
+"""One daemon against the fakes for the whole package, after a full sync: what Prometheus would scrape."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class Live:
         return response.text
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     org = generate_org(users=8, seed=7, teams=2)
     api_key, app_key = f"mon-api-{secrets.token_hex(12)}", f"mon-app-{secrets.token_hex(16)}"
