@@ -13,6 +13,7 @@ import sys
 import textwrap
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zstandard
@@ -23,6 +24,7 @@ from connector.baton.c1z import store as store_module
 from connector.baton.c1z.errors import DiskFullError
 from connector.baton.c1z.store import C1ZStore
 from connector.baton.c1z.workfiles import WorkDir, sweep_stale, sweep_stale_partials
+from connector.baton.errors import InternalError
 from connector.baton.sync.to_file import sync_to_file
 from tests.baton.fake_connector import Faults, Org, syncers
 from tests.baton.test_sync_engine import options
@@ -143,9 +145,13 @@ async def test_a_full_disk_during_the_sync_is_reported_as_such(tmp_path: Path) -
         await store._call(store._db.commit)
         await store._call(store._db.conn.execute, "PRAGMA max_page_count = 40")
         users = [b.add_user_trait(b.resource(USER, f"u{i}", "x" * 200)) for i in range(5000)]
+        await store.write(None, resource_types=[USER], resources=users)  # queued: its failure comes next
         with pytest.raises(DiskFullError, match=r"^disk full: no space left in .*baton-c1z-sync-") as caught:
-            await store.write(None, resource_types=[USER], resources=users)
+            await store.sync_runs()
         assert caught.value.retryable
+        # No later write runs after a failed one: the saved state could claim a page that is not stored.
+        with pytest.raises(InternalError, match="an earlier page could not be stored"):
+            await store.write(None, resources=users[:1])
     finally:
         await store.close()
 
@@ -184,3 +190,32 @@ async def test_a_store_opening_cancelled_midway_leaves_nothing(tmp_path: Path, m
     for thread in [t for t in threading.enumerate() if t.name.startswith("c1z-store")]:
         await asyncio.to_thread(thread.join, 30)
     assert names(tmp_path) == ["s.c1z"]
+
+
+@pytest.mark.parametrize("failing_write", [2, 9, 25])
+async def test_a_failed_write_saves_a_partial_sync_that_resumes_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing_write: int
+) -> None:
+    """Writes are pipelined; after one fails none runs, so the saved token never claims a missing page."""
+    from tests.baton.test_sync_engine import rows_of
+
+    clean = tmp_path / "clean.c1z"
+    await sync_to_file(syncers(Org(), Faults()), clean, options())
+    real = store_module._Db._write
+    calls = 0
+
+    def flaky(self: store_module._Db, *args: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == failing_write:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(self, *args)
+
+    monkeypatch.setattr(store_module._Db, "_write", flaky)
+    path = tmp_path / "s.c1z"
+    with pytest.raises(DiskFullError):
+        await sync_to_file(syncers(Org(), Faults()), path, options(concurrency=3), tmp_dir=tmp_path)
+    monkeypatch.setattr(store_module._Db, "_write", real)
+    result = await sync_to_file(syncers(Org(), Faults()), path, options(concurrency=3), tmp_dir=tmp_path)
+    assert result.resumed
+    assert rows_of(path) == rows_of(clean)

@@ -22,6 +22,7 @@ import functools
 import json
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -43,6 +44,7 @@ from connector.baton.c1z.schema import (
     sqlite_time,
 )
 from connector.baton.c1z.workfiles import WorkDir
+from connector.baton.errors import InternalError
 from connector.baton.ksuid import new_ksuid
 from connector.baton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
 
@@ -52,6 +54,8 @@ log = structlog.get_logger(__name__)
 RESUME_MAX_AGE = timedelta(days=7)
 # Group commit: pages written within this many seconds share one transaction.
 COMMIT_INTERVAL = 0.5
+# Pages queued for the store thread before `write` waits (bounds the memory of objects in flight).
+MAX_PENDING_WRITES = 16
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -70,6 +74,12 @@ class _Db:
         self.conn.execute("PRAGMA synchronous=OFF")
         self._tx_started: float | None = None
         self._indexes_deferred = False
+        # Set when a write failed: later writes would checkpoint past a page that is not stored, so none runs.
+        self.broken: BaseException | None = None
+
+    def _check_not_broken(self) -> None:
+        if self.broken is not None:
+            raise InternalError(f"an earlier page could not be stored ({self.broken}); the sync cannot go on")
 
     # -- transactions --------------------------------------------------------------------------------------
 
@@ -172,6 +182,22 @@ class _Db:
         entitlements: Sequence[entitlement_pb2.Entitlement],
         grants: Sequence[grant_pb2.Grant],
     ) -> None:
+        self._check_not_broken()
+        try:
+            self._write(sync_id, token, resource_types, resources, entitlements, grants)
+        except BaseException as exc:
+            self.broken = exc
+            raise
+
+    def _write(
+        self,
+        sync_id: str,
+        token: str | None,
+        resource_types: Sequence[resource_pb2.ResourceType],
+        resources: Sequence[resource_pb2.Resource],
+        entitlements: Sequence[entitlement_pb2.Entitlement],
+        grants: Sequence[grant_pb2.Grant],
+    ) -> None:
         now = sqlite_time()
         with self.unit():
             if resource_types:
@@ -190,6 +216,7 @@ class _Db:
                 self.conn.execute("UPDATE v1_sync_runs SET sync_token = ? WHERE sync_id = ?", (token, sync_id))
 
     def end_sync(self, sync_id: str, token: str, supports_diff: bool) -> dict[str, Any]:
+        self._check_not_broken()
         self.build_deferred_indexes()
         stats = self.compute_stats(sync_id)
         with self.unit():
@@ -202,6 +229,7 @@ class _Db:
         return stats
 
     def keep_only(self, sync_id: str) -> None:
+        self._check_not_broken()
         with self.unit():
             for table in ("v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants", "v1_assets"):
                 self.conn.execute(f"DELETE FROM {table} WHERE sync_id != ?", (sync_id,))  # noqa: S608
@@ -312,6 +340,9 @@ class C1ZStore:
         self._executor = executor
         self._sync_id: str | None = None
         self._closed = False
+        # Writes submitted but not awaited (see `write`), oldest first.
+        self._pending: deque[asyncio.Future[None]] = deque()
+        self._write_failed = False
 
     # -- opening -------------------------------------------------------------------------------------------
 
@@ -341,11 +372,31 @@ class C1ZStore:
             raise
         return cls(db, workdir, executor)
 
-    async def _call(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    def _submit(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> asyncio.Future[R]:
         if self._closed:
             raise RuntimeError("the store is closed")
         job = functools.partial(_guarded, self._db, fn, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, job)
+        return asyncio.get_running_loop().run_in_executor(self._executor, job)
+
+    async def _call(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run a job and wait for it; an earlier write's failure is raised first (it is the cause)."""
+        self._raise_write_failure()
+        try:
+            result = await self._submit(fn, *args, **kwargs)
+        except Exception:
+            self._raise_write_failure()
+            raise
+        self._raise_write_failure()
+        return result
+
+    def _raise_write_failure(self) -> None:
+        """Raise the first failed queued write, once; the writes refused after it are its consequence."""
+        while self._pending and self._pending[0].done():
+            write = self._pending.popleft()
+            failure = None if write.cancelled() else write.exception()
+            if failure is not None and not self._write_failed:
+                self._write_failed = True
+                raise failure
 
     # -- lifecycle -----------------------------------------------------------------------------------------
 
@@ -353,10 +404,16 @@ class C1ZStore:
         """Drop the working file without saving. Runs even when the caller is being cancelled."""
         if self._closed:
             return
+        done = self._submit(_close, self._db, self._workdir)
         self._closed = True
-        done = asyncio.get_running_loop().run_in_executor(self._executor, _close, self._db, self._workdir)
         self._executor.shutdown(wait=False)
-        await asyncio.shield(done)
+        try:
+            await asyncio.shield(done)
+        finally:
+            for write in self._pending:  # all done before the close job; their errors were raised or superseded
+                if write.done() and not write.cancelled():
+                    write.exception()
+            self._pending.clear()
 
     async def save(self, c1z_path: Path, *, vacuum: bool = True) -> int:
         """Write the store as a c1z at `c1z_path` (atomically); returns the file size. The store stays open."""
@@ -409,12 +466,24 @@ class C1ZStore:
         entitlements: Sequence[entitlement_pb2.Entitlement] = (),
         grants: Sequence[grant_pb2.Grant] = (),
     ) -> None:
-        """Store one page and the state token that follows it, all or nothing.
+        """Store one page and the state token that follows it, all or nothing; returns once it is queued.
 
+        Writes are pipelined: the engine fetches the next page while the store thread writes this one, without
+        a thread hop per page. Jobs run in order, so a later read sees every earlier write. A failed write is
+        raised by the next store call (or this one, if it already failed), and no later write runs, so the
+        stored state never claims a page that is not there. At most `MAX_PENDING_WRITES` wait in the queue.
         The objects are serialized on the store thread: the caller must not change them afterwards.
         `token=None` leaves the saved state as it is.
         """
-        await self._call(self._db.write, self.sync_id, token, resource_types, resources, entitlements, grants)
+        self._raise_write_failure()
+        if self._write_failed:
+            raise InternalError("an earlier page could not be stored; the sync cannot go on")
+        if len(self._pending) >= MAX_PENDING_WRITES:
+            await asyncio.wait([self._pending[0]])  # never cancels the write itself
+            self._raise_write_failure()
+        self._pending.append(
+            self._submit(self._db.write, self.sync_id, token, resource_types, resources, entitlements, grants)
+        )
 
     async def checkpoint(self, token: str) -> None:
         await self.write(token)
