@@ -23,6 +23,8 @@ from connector.baton.errors import Code
 from connector.baton.ksuid import new_ksuid
 from connector.baton.pb.c1.connector.v2 import resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+from connector.datadog.client import DatadogClient
+from connector.datadog.connector import DatadogConnector, DatadogOptions
 from tests.baton.credential_vectors import configs_of, decrypt, load
 from tests.e2e.harness import Daemon, FinishRequest, Stack, assert_error, assert_success, only_finish, wait_finished
 from tests.fakes.c1 import Recorded
@@ -161,6 +163,17 @@ def test_issue_use_guard_sync_update_and_delete(stack: Stack) -> None:
     )
     dd.org.tokens[existing.id] = existing
     daemon = stack.start(ALL_ON)
+
+    # The Hello carries the capabilities tests/datadog/test_credentials.py holds to §3.7 (all flags on).
+    hello = c1.recorded().hellos[0].connector_metadata
+    options = DatadogOptions(
+        provisioning=True,
+        sync_secrets=True,
+        sync_service_account_application_keys=True,
+        allow_org_api_key_deletion=True,
+    )
+    in_process = DatadogConnector(DatadogClient(api_key="k" * 32, app_key="a" * 40), options).metadata()
+    assert hello.capabilities == in_process.capabilities
 
     issued = _issue_all(daemon, stack, sa.id)
     assert len(issued) == len(KINDS) * len(PROVIDERS) == 18
