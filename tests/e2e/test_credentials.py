@@ -3,7 +3,8 @@
 One daemon serves every task of this module's story, in phases: an `issue_credential` task per kind and provider
 (the test decrypts each `EncryptedData` with the vector's private key and uses the key against the fake
 Datadog), the `c1-<request_id>` duplicate guard, keys that cannot be encrypted to (refused before any mint), a
-full sync whose c1z lists the service access tokens, `update_user`, and `delete_resource` for every issued key.
+full sync whose c1z lists the service access tokens, the action schema tasks and `update_user`, and
+`delete_resource` for every issued key.
 The in-process version of the same join is tests/datadog/test_issue_task.py.
 """
 
@@ -21,7 +22,7 @@ from google.protobuf import struct_pb2
 from connector.baton.c1z.reader import C1ZReader
 from connector.baton.errors import Code
 from connector.baton.ksuid import new_ksuid
-from connector.baton.pb.c1.connector.v2 import resource_pb2
+from connector.baton.pb.c1.connector.v2 import action_pb2, resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.datadog.client import DatadogClient
 from connector.datadog.connector import DatadogConnector, DatadogOptions
@@ -247,7 +248,27 @@ def test_issue_use_guard_sync_update_and_delete(stack: Stack) -> None:
     )
     update.action_invoke.args.CopyFrom(args)
     email_before = human.email
-    assert_success(_run(daemon, stack, [update])[update.id])
+    # ConductorOne first learns the action and its form from the schema tasks.
+    listing = baton_pb2.Task(id=new_ksuid())
+    listing.action_list_schemas.resource_type_id = "user"
+    schema = baton_pb2.Task(id=new_ksuid())
+    schema.action_get_schema.name = "update_user"
+    answers = _run(daemon, stack, [listing, schema, update])
+    listed = action_pb2.ListActionSchemasResponse()
+    assert_success(answers[listing.id])
+    assert answers[listing.id].success.response.Unpack(listed)
+    assert [(s.name, s.resource_type_id) for s in listed.schemas] == [("update_user", "user")]
+    got = action_pb2.GetActionSchemaResponse()
+    assert_success(answers[schema.id])
+    assert answers[schema.id].success.response.Unpack(got)
+    assert got.schema == listed.schemas[0]
+    assert [a.name for a in got.schema.arguments] == ["user_id", "name", "email", "title"]
+    invoked = action_pb2.InvokeActionResponse()
+    assert_success(answers[update.id])
+    assert answers[update.id].success.response.Unpack(invoked)
+    assert invoked.status == action_pb2.BatonActionStatus.BATON_ACTION_STATUS_COMPLETE
+    assert invoked.name == "update_user"
+    assert dict(invoked.response) == {"success": True}
     assert dd.org.users[human.id].name == "Renamed By ConductorOne"
     assert dd.org.users[human.id].email == email_before
 
