@@ -19,7 +19,7 @@ import pytest
 import zstandard
 
 from connector.baton import builders as b
-from connector.baton.c1z import envelope
+from connector.baton.c1z import envelope, rows
 from connector.baton.c1z import store as store_module
 from connector.baton.c1z.errors import DiskFullError
 from connector.baton.c1z.store import C1ZStore
@@ -192,30 +192,30 @@ async def test_a_store_opening_cancelled_midway_leaves_nothing(tmp_path: Path, m
     assert names(tmp_path) == ["s.c1z"]
 
 
-@pytest.mark.parametrize("failing_write", [2, 9, 25])
+@pytest.mark.parametrize("failing_grant", [1, 40, 95])
 async def test_a_failed_write_saves_a_partial_sync_that_resumes_exactly(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing_write: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing_grant: int
 ) -> None:
     """Writes are pipelined; after one fails none runs, so the saved token never claims a missing page."""
     from tests.baton.test_sync_engine import rows_of
 
     clean = tmp_path / "clean.c1z"
     await sync_to_file(syncers(Org(), Faults()), clean, options())
-    real = store_module._Db._write
+    real = rows.grant_row
     calls = 0
 
-    def flaky(self: store_module._Db, *args: Any) -> None:
+    def flaky(*args: Any) -> tuple[Any, ...]:
         nonlocal calls
         calls += 1
-        if calls == failing_write:
+        if calls == failing_grant:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        real(self, *args)
+        return real(*args)
 
-    monkeypatch.setattr(store_module._Db, "_write", flaky)
+    monkeypatch.setattr(rows, "grant_row", flaky)
     path = tmp_path / "s.c1z"
     with pytest.raises(DiskFullError):
         await sync_to_file(syncers(Org(), Faults()), path, options(concurrency=3), tmp_dir=tmp_path)
-    monkeypatch.setattr(store_module._Db, "_write", real)
+    monkeypatch.setattr(rows, "grant_row", real)
     result = await sync_to_file(syncers(Org(), Faults()), path, options(concurrency=3), tmp_dir=tmp_path)
     assert result.resumed
     assert rows_of(path) == rows_of(clean)

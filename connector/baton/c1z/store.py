@@ -183,37 +183,26 @@ class _Db:
         grants: Sequence[grant_pb2.Grant],
     ) -> None:
         self._check_not_broken()
+        now = sqlite_time()
         try:
-            self._write(sync_id, token, resource_types, resources, entitlements, grants)
+            with self.unit():
+                if resource_types:
+                    self.conn.executemany(
+                        rows.UPSERT_RESOURCE_TYPE, [rows.resource_type_row(x, sync_id, now) for x in resource_types]
+                    )
+                if resources:
+                    self.conn.executemany(rows.UPSERT_RESOURCE, [rows.resource_row(x, sync_id, now) for x in resources])
+                if entitlements:
+                    self.conn.executemany(
+                        rows.UPSERT_ENTITLEMENT, [rows.entitlement_row(x, sync_id, now) for x in entitlements]
+                    )
+                if grants:
+                    self.conn.executemany(rows.UPSERT_GRANT, [rows.grant_row(x, sync_id, now) for x in grants])
+                if token is not None:
+                    self.conn.execute("UPDATE v1_sync_runs SET sync_token = ? WHERE sync_id = ?", (token, sync_id))
         except BaseException as exc:
             self.broken = exc
             raise
-
-    def _write(
-        self,
-        sync_id: str,
-        token: str | None,
-        resource_types: Sequence[resource_pb2.ResourceType],
-        resources: Sequence[resource_pb2.Resource],
-        entitlements: Sequence[entitlement_pb2.Entitlement],
-        grants: Sequence[grant_pb2.Grant],
-    ) -> None:
-        now = sqlite_time()
-        with self.unit():
-            if resource_types:
-                self.conn.executemany(
-                    rows.UPSERT_RESOURCE_TYPE, [rows.resource_type_row(x, sync_id, now) for x in resource_types]
-                )
-            if resources:
-                self.conn.executemany(rows.UPSERT_RESOURCE, [rows.resource_row(x, sync_id, now) for x in resources])
-            if entitlements:
-                self.conn.executemany(
-                    rows.UPSERT_ENTITLEMENT, [rows.entitlement_row(x, sync_id, now) for x in entitlements]
-                )
-            if grants:
-                self.conn.executemany(rows.UPSERT_GRANT, [rows.grant_row(x, sync_id, now) for x in grants])
-            if token is not None:
-                self.conn.execute("UPDATE v1_sync_runs SET sync_token = ? WHERE sync_id = ?", (token, sync_id))
 
     def end_sync(self, sync_id: str, token: str, supports_diff: bool) -> dict[str, Any]:
         self._check_not_broken()
