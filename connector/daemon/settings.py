@@ -78,10 +78,16 @@ class Settings(BaseSettings):
     sync_interval: int = _f(0, "Service mode", "also run a full sync to --file every N seconds (0: off)", ge=0)
     c1z_temp_dir: Path | None = _f(None, "Service mode", "directory for working sync files (default: system temp)")
     shutdown_grace_seconds: float = _f(25.0, "Service mode", "on SIGTERM, how long in-flight tasks may finish", ge=0)
+    backoff_scale: float = _f(
+        1.0, "Service mode", "multiply every ConductorOne retry delay by this (tests: 0.01)", gt=0, le=1
+    )
 
     # -- operability ----------------------------------------------------------------------------------------
     health_bind_address: str = _f("0.0.0.0", "Operability", "health and metrics bind address")  # noqa: S104
     health_port: int = _f(8081, "Operability", "health and metrics port (0: off)", ge=0, le=65535)
+    ready_window_seconds: float = _f(
+        60.0, "Operability", "/readyz fails when ConductorOne was not reached for max(this, 3 x poll interval) s", gt=0
+    )
 
     @field_validator("site")
     @classmethod
