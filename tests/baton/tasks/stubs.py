@@ -53,6 +53,11 @@ class StubClient:
     polls: int = 0
     heartbeats: int = 0
     polled: asyncio.Event = field(default_factory=asyncio.Event)
+    _attempted: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def wait_finish_attempts(self, count: int) -> None:
+        async with self._attempted:
+            await self._attempted.wait_for(lambda: self.finish_attempts >= count)
 
     def as_client(self) -> BatonServiceClient:
         return cast(BatonServiceClient, self)
@@ -67,7 +72,8 @@ class StubClient:
         annotations: Sequence[any_pb2.Any] = (),
     ) -> baton_pb2.BatonServiceFinishTaskResponse:
         self.finish_attempts += 1
-        await asyncio.sleep(0)
+        async with self._attempted:
+            self._attempted.notify_all()
         scripted = self.finish_script.popleft() if self.finish_script else None
         if scripted is not None:
             raise scripted
@@ -111,9 +117,11 @@ class StubProvisioner:
         self.calls: list[str] = []
         self.error: BaseException | None = None
         self.gate: asyncio.Event | None = None
+        self.entered = asyncio.Event()
 
     async def _enter(self, what: str) -> None:
         self.calls.append(what)
+        self.entered.set()
         if self.gate is not None:
             await self.gate.wait()
         if self.error is not None:
