@@ -25,6 +25,8 @@ from connector.daemon.stopping import Stopped, until_stopped
 log = structlog.get_logger(__name__)
 
 MAX_NEXT_POLL = 300.0
+MIN_IDLE_POLL = 0.1
+"""Floor of the pause after an idle poll; after a task, a zero next_poll means "ask again now"."""
 POLL_RETRY = RetryPolicy(base_delay=1.0, max_delay=60.0)
 """Backoff between failed polls (Go: n² s capped at 60 s; ours: the same cap, exponential with full jitter)."""
 
@@ -38,9 +40,12 @@ class Scheduler:
         concurrency: int,
         periodic: tuple[float, Callable[[], Awaitable[None]]] | None = None,
         poll_retry: RetryPolicy = POLL_RETRY,
+        wait: Callable[[asyncio.Event, float], Awaitable[bool]] | None = None,
     ) -> None:
         self._client = client
         self._poll_retry = poll_retry
+        # The pause between polls; tests inject one that records the delay instead of sleeping.
+        self._wait = wait or _wait
         self.poll_interval = 0.0
         """The last `next_poll` ConductorOne asked for, clamped (readiness derives its window from it)."""
         self._processor = processor
@@ -55,7 +60,7 @@ class Scheduler:
         delay = 0.0
         try:
             while not stop.is_set():
-                if delay > 0 and await _wait(stop, delay):
+                if delay > 0 and await self._wait(stop, delay):
                     break
                 try:
                     await until_stopped(self._slots.acquire(), stop)
@@ -85,6 +90,8 @@ class Scheduler:
                 # validates it (a payload-less task with an id is reported as malformed).
                 if task is None or kind == "none" or (kind is None and not task.id):
                     self._slots.release()
+                    # An idle answer with next_poll 0 (or unset, or negative) must not make us spin on it.
+                    delay = max(delay, MIN_IDLE_POLL)
                     continue
                 self._start(task)
         finally:
