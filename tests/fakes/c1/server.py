@@ -235,6 +235,14 @@ class FakeC1:
             if next_heartbeat is not None:
                 self.state.next_heartbeat_seconds = next_heartbeat
 
+    def set_raw_durations(
+        self, *, next_poll: tuple[int, int] | None = None, next_heartbeat: tuple[int, int] | None = None
+    ) -> None:
+        """Answer these (seconds, nanos) Durations as they are, out of range or with mixed signs included."""
+        with self.state.lock:
+            self.state.raw_next_poll = next_poll
+            self.state.raw_next_heartbeat = next_heartbeat
+
     def set_token_expiry(self, expires_in: int, token_lifetime: float | None = None) -> None:
         with self.state.lock:
             self.state.expires_in = expires_in

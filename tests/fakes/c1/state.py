@@ -93,6 +93,9 @@ class FakeState:
         self.upload_dir = upload_dir
         self.next_poll_seconds = 0.0
         self.next_heartbeat_seconds = 0.0
+        # Raw (seconds, nanos) answered instead of the two above, valid or not: hostile-peer tests.
+        self.raw_next_poll: tuple[int, int] | None = None
+        self.raw_next_heartbeat: tuple[int, int] | None = None
         self.idle_task: Literal["unset", "none"] = "unset"
         self._tokens: dict[str, float] = {}
         self._nonces: set[str] = set()
