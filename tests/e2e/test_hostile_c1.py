@@ -15,6 +15,9 @@ def test_malformed_tasks_and_absurd_durations_are_survived_and_accounted_for(sta
     # Negative poll pace (read as 0: the idle floor applies) and a heartbeat pace far past what a timedelta holds.
     c1.set_raw_durations(next_poll=(-5, -1), next_heartbeat=(10**12, 0))
     daemon = stack.start({"BATON_BACKOFF_SCALE": "0.02"})
+    # Answers that do not decode: a clear error naming the RPC, retried, never a traceback.
+    c1.answer_garbage("GetTask", times=2)
+    c1.answer_garbage("FinishTask", times=1)
 
     empty_id, short_id, huge_id = (kind_task("event_feed") for _ in range(3))
     empty_id.id, short_id.id, huge_id.id = "", "short", "x" * 1_000_000
@@ -32,6 +35,9 @@ def test_malformed_tasks_and_absurd_durations_are_survived_and_accounted_for(sta
     assert all(e["level"] == "error" for e in invalid)
     assert set(recorded.finish_tasks) == {no_payload.id, sync.id}
 
+    undecodable = [e["error"] for e in daemon.events("polling ConductorOne failed")]
+    assert "GetTask: ConductorOne's response could not be decoded as GetTaskResponse (INTERNAL)" in undecodable
+    assert daemon.events("task report failed; retrying")
     assert daemon.alive()
     assert daemon.metric("baton_datadog_tasks_in_flight") == 0
     assert "Traceback" not in daemon.output()

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import hashlib
 import io
+import logging
 import os
 import re
 import ssl
@@ -67,6 +68,20 @@ _Response = TypeVar("_Response")
 _Metadata = tuple[tuple[str, str], ...]
 
 log = structlog.get_logger(__name__)
+
+
+class _NoDecodeTraceback(logging.Filter):
+    """grpc logs an undecodable answer with a traceback of its parser; `_call` turns it into a clear error
+    naming the RPC, so the record keeps only its one line (peer input never produces a traceback).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and "deserializ" in record.getMessage().lower():
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+logging.getLogger("grpc._common").addFilter(_NoDecodeTraceback())
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,9 +424,17 @@ class BatonServiceClient:
                 error_class = classify_status(code)
                 log.debug("c1 call failed", method=method, code=code.name, details=details)
                 raise error_class(self._describe(method, code, details), code=code, method=method) from None
+            if result is None:
+                # grpc.aio hands back None (after logging) when the answer does not decode as the response type.
+                self._observe(method, "INTERNAL", started)
+                raise C1TransientError(self._undecodable(method), code=grpc.StatusCode.INTERNAL, method=method)
             self._observe(method, "OK", started)
             return result
         raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _undecodable(method: str) -> str:
+        return f"{method}: ConductorOne's response could not be decoded as {method}Response (INTERNAL)"
 
     def _describe(self, method: str, code: grpc.StatusCode, details: str) -> str:
         """The message of a failed call: the RPC, the code, and for a network failure the host and the cause."""
@@ -420,7 +443,7 @@ class BatonServiceClient:
             if cause is not None:
                 return f"{method}: ConductorOne at {self.endpoints.grpc_authority} unreachable: {cause} ({code.name})"
         if code == grpc.StatusCode.INTERNAL and "deserializ" in details.lower():
-            return f"{method}: ConductorOne's response could not be decoded as {method}Response (INTERNAL)"
+            return self._undecodable(method)
         # Peer text is capped: a hostile server's megabyte of details must not flood a log line.
         return f"{method}: {code.name}: {details[:500]}"
 

@@ -7,11 +7,20 @@ from pathlib import Path
 import grpc
 import pytest
 
-from connector.baton.c1 import AccessToken, BatonServiceClient, C1TransientError, CallTimeouts, parse_client_id
+from connector.baton.c1 import (
+    AccessToken,
+    BatonServiceClient,
+    C1Error,
+    C1TransientError,
+    CallTimeouts,
+    parse_client_id,
+)
 from connector.baton.c1.errors import network_cause
+from connector.baton.pb.c1.connector.v2 import connector_pb2
 from tests.baton.c1.conftest import TEST_CHANNEL_OPTIONS, make_client
 from tests.fakes.c1 import FakeC1
 from tests.fakes.c1.certs import generate_tls_files
+from tests.fakes.tasks import kind_task
 
 
 class StaticTokens:
@@ -93,3 +102,22 @@ async def test_a_deadline_names_host_and_timeout(fake: FakeC1) -> None:
             await client.get_task()
     assert caught.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
     assert str(caught.value) == f"GetTask: ConductorOne at {fake.address} unreachable: timed out (DEADLINE_EXCEEDED)"
+
+
+@pytest.mark.parametrize("method", ["GetTask", "Heartbeat", "FinishTask", "Hello"])
+async def test_an_undecodable_answer_names_the_rpc(fake: FakeC1, client: BatonServiceClient, method: str) -> None:
+    task_id = kind_task("grant").id
+    calls = {
+        "GetTask": client.get_task,
+        "Heartbeat": lambda: client.heartbeat(task_id),
+        "FinishTask": lambda: client.finish_task(task_id),
+        "Hello": lambda: client.hello(connector_pb2.ConnectorMetadata(display_name="t")),
+    }
+    await client.get_task()  # a token and a connection first: the garbage is the only fault
+    fake.answer_garbage(method)
+    with pytest.raises(C1Error) as caught:
+        await calls[method]()
+    assert str(caught.value) == (
+        f"{method}: ConductorOne's response could not be decoded as {method}Response (INTERNAL)"
+    )
+    await calls[method]()  # the next answer is fine again

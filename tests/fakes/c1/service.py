@@ -8,7 +8,7 @@ import asyncio
 import hashlib
 import itertools
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, NoReturn
 
 import grpc
@@ -206,3 +206,31 @@ def _duration(seconds: float, raw: tuple[int, int] | None = None) -> duration_pb
     duration = duration_pb2.Duration()
     duration.FromNanoseconds(int(seconds * 1e9))
     return duration
+
+
+class GarbageAnswers(grpc.aio.ServerInterceptor):
+    """Answers a scripted BatonService method with bytes that are no valid protobuf message (a hostile or broken
+    server). Methods without a script go on to the real servicer.
+    """
+
+    _PREFIX = "/c1.connectorapi.baton.v1.BatonService/"
+
+    def __init__(self, state: FakeState) -> None:
+        self._state = state
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        method = str(handler_call_details.method)
+        if not method.startswith(self._PREFIX) or not self._state.pop_garbage(method[len(self._PREFIX) :]):
+            return await continuation(handler_call_details)
+
+        async def garbage(request: bytes, context: Context) -> bytes:
+            # Field 1, length-delimited, claiming far more bytes than follow: no parser accepts it.
+            return b"\x0a\xff\xff\xff\xff\x07"
+
+        return grpc.unary_unary_rpc_method_handler(
+            garbage, request_deserializer=lambda raw: raw, response_serializer=lambda raw: raw
+        )

@@ -106,6 +106,7 @@ class FakeState:
         self._rpc_failures: dict[str, deque[grpc.StatusCode]] = {}
         self._rpc_delays: dict[str, deque[float]] = {}
         self._early_upload_oks = 0
+        self._garbage: dict[str, int] = {}
         self._token_failures: deque[int] = deque()
         self._token_requests: list[TokenRequestRecord] = []
         self._calls: list[CallRecord] = []
@@ -183,6 +184,17 @@ class FakeState:
         with self.lock:
             queue = self._rpc_delays.get(method)
             return queue.popleft() if queue else 0.0
+
+    def answer_garbage(self, method: str, times: int) -> None:
+        with self.lock:
+            self._garbage[method] = self._garbage.get(method, 0) + times
+
+    def pop_garbage(self, method: str) -> bool:
+        with self.lock:
+            if self._garbage.get(method, 0) > 0:
+                self._garbage[method] -= 1
+                return True
+            return False
 
     def accept_uploads_early(self, times: int) -> None:
         with self.lock:
