@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import grpc
@@ -107,7 +108,7 @@ async def test_a_deadline_names_host_and_timeout(fake: FakeC1) -> None:
 @pytest.mark.parametrize("method", ["GetTask", "Heartbeat", "FinishTask", "Hello"])
 async def test_an_undecodable_answer_names_the_rpc(fake: FakeC1, client: BatonServiceClient, method: str) -> None:
     task_id = kind_task("grant").id
-    calls = {
+    calls: dict[str, Callable[[], Awaitable[object]]] = {
         "GetTask": client.get_task,
         "Heartbeat": lambda: client.heartbeat(task_id),
         "FinishTask": lambda: client.finish_task(task_id),

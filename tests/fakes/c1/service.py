@@ -208,7 +208,7 @@ def _duration(seconds: float, raw: tuple[int, int] | None = None) -> duration_pb
     return duration
 
 
-class GarbageAnswers(grpc.aio.ServerInterceptor):
+class GarbageAnswers(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ships no types
     """Answers a scripted BatonService method with bytes that are no valid protobuf message (a hostile or broken
     server). Methods without a script go on to the real servicer.
     """
