@@ -189,7 +189,9 @@ async def test_hello_is_retried_on_transient_failures_until_it_succeeds() -> Non
     "refusal",
     [
         C1FatalError("Hello: PERMISSION_DENIED", code=grpc.StatusCode.PERMISSION_DENIED),
-        C1AuthRejectedError("failed to get token: HTTP 401 Unauthorized (invalid_client)", status_code=401),
+        C1AuthRejectedError(
+            "failed to get a token from c1.example:443: HTTP 401 Unauthorized (invalid_client)", status_code=401
+        ),
     ],
 )
 async def test_hello_stops_on_a_refusal(refusal: Exception) -> None:

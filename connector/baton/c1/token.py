@@ -168,7 +168,7 @@ class TokenSource:
     def _parse(self, response: httpx.Response, *, requested_at: float) -> AccessToken:
         status = response.status_code
         if status != httpx.codes.OK:
-            message = f"failed to get token: HTTP {status} {response.reason_phrase}".rstrip()
+            message = f"failed to get a token from {self._token_host}: HTTP {status} {response.reason_phrase}".rstrip()
             oauth_error = _oauth_error_code(response)
             if oauth_error:
                 message += f" ({oauth_error})"

@@ -189,7 +189,7 @@ async def test_non_200_maps_to_auth_error_with_status_and_no_secret(
     assert isinstance(error, C1TransientError) is transient
     assert isinstance(error, C1FatalError) is not transient
     assert error.status_code == status
-    assert f"HTTP {status}" in str(error)
+    assert str(error).startswith(f"failed to get a token from acme.conductor.one:8443: HTTP {status}")
     assert "(invalid_client)" in str(error)
     for text in (str(error), repr(error)):
         assert canary not in text
