@@ -87,8 +87,19 @@ class Settings(BaseSettings):
     )
 
     # -- operability ----------------------------------------------------------------------------------------
-    health_bind_address: str = _f("0.0.0.0", "Operability", "health and metrics bind address")  # noqa: S104
-    health_port: int = _f(8081, "Operability", "health and metrics port (0: off)", ge=0, le=65535)
+    # The SDK's names and bind default (loopback); on by default because the same server carries /metrics.
+    health_check: bool = _f(
+        True, "Operability", "serve /healthz, /readyz (and the SDK's /health, /ready, /live), /metrics"
+    )
+    health_check_bind_address: str = _f(
+        "127.0.0.1", "Operability", "health and metrics bind address (0.0.0.0 in a pod)"
+    )
+    health_check_port: int = _f(
+        8081, "Operability", "health and metrics port (0: any free port, logged)", ge=0, le=65535
+    )
+    ca_bundle: Path | None = _f(
+        None, "Operability", "PEM bundle of CAs to trust for Datadog, the token endpoint and gRPC (else SSL_CERT_FILE)"
+    )
     ready_window_seconds: float = _f(
         60.0, "Operability", "/readyz fails when ConductorOne was not reached for max(this, 3 x poll interval) s", gt=0
     )
