@@ -1,9 +1,10 @@
-"""The operability HTTP server: /healthz (liveness), /readyz (readiness), /metrics (Prometheus).
+"""The operability HTTP server: /healthz (liveness), /readyz (readiness), /metrics (Prometheus); the baton-sdk
+paths /live, /health (liveness) and /ready (readiness) answer the same, so SDK-style probes work unchanged.
 
 It is served on the daemon's own event loop, so /healthz answering proves that loop is alive; it makes no
 outside call, so a Datadog or ConductorOne outage never restarts the pod. HTTP/1.1 is parsed by h11 (the
-sans-IO parser httpx already brings) on asyncio streams: three GET routes do not need a second HTTP stack,
-and aiohttp cost the idle daemon ~10 MB of RSS and ~0.3 s of start-up (docs/benchmarks.md).
+sans-IO parser httpx already brings) on asyncio streams: a few GET routes do not need a second HTTP stack,
+and aiohttp cost the idle daemon ~10 MB of RSS and 65-350 ms of imports (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ from connector.daemon.metrics import CONTENT_TYPE, Metrics
 HEALTH_PATH = "/healthz"
 READY_PATH = "/readyz"
 METRICS_PATH = "/metrics"
+# baton-sdk's health server paths (its --health-check settings), kept as aliases of ours.
+SDK_HEALTH_PATHS = ("/health", "/live")
+SDK_READY_PATHS = ("/ready",)
+_LIVENESS = (HEALTH_PATH, *SDK_HEALTH_PATHS)
+_READINESS = (READY_PATH, *SDK_READY_PATHS)
 
 # A probe's request is a few hundred bytes; anything larger, or a peer that goes quiet, is dropped.
 _MAX_REQUEST_HEAD = 8 * 1024
@@ -60,13 +66,13 @@ class OpsServer:
 
     def _route(self, method: bytes, target: bytes) -> _Reply:
         path = target.split(b"?", 1)[0].decode("ascii", errors="replace")
-        if path not in (HEALTH_PATH, READY_PATH, METRICS_PATH):
+        if path not in (*_LIVENESS, *_READINESS, METRICS_PATH):
             return 404, "text/plain; charset=utf-8", b"404: Not Found"
         if method not in (b"GET", b"HEAD"):
             return 405, "text/plain; charset=utf-8", b"405: Method Not Allowed"
-        if path == HEALTH_PATH:
+        if path in _LIVENESS:
             return _status("ok", 200)
-        if path == READY_PATH:
+        if path in _READINESS:
             ready, why = self._readiness()
             return _status("ready", 200) if ready else _status("not_ready", 503, reason=why)
         return 200, CONTENT_TYPE, self._metrics.render()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import ssl
 import sys
 import time
 
 import structlog
 
+from connector.baton.ids import parse_resource_ref
+from connector.baton.pb.c1.connector.v2 import resource_pb2
 from connector.baton.sync.syncer import SyncOptions
 from connector.baton.sync.to_file import sync_to_file
+from connector.daemon.network import outbound_trust
 from connector.daemon.progress import Progress, summary_table
 from connector.daemon.settings import Settings
 from connector.datadog.client import DatadogClient
@@ -18,8 +22,12 @@ from connector.datadog.stats import EventHook
 log = structlog.get_logger(__name__)
 
 
-def datadog_client(settings: Settings, on_event: EventHook | None = None) -> DatadogClient:
+def datadog_client(
+    settings: Settings, on_event: EventHook | None = None, verify: ssl.SSLContext | None = None
+) -> DatadogClient:
     api_key, app_key = settings.require_datadog_keys()
+    if verify is None:
+        verify = outbound_trust(settings).ssl_context
     return DatadogClient(
         api_key=api_key,
         app_key=app_key,
@@ -28,6 +36,7 @@ def datadog_client(settings: Settings, on_event: EventHook | None = None) -> Dat
         timeout=float(settings.http_timeout_seconds),
         max_concurrency=settings.datadog_concurrency,
         on_event=on_event,
+        verify=verify,
     )
 
 
@@ -47,6 +56,10 @@ def sync_options(settings: Settings) -> SyncOptions:
         skip_entitlements_and_grants=settings.skip_entitlements_and_grants,
         skip_grants=settings.skip_grants,
         resource_type_ids=settings.sync_resource_types,
+        targeted_resources=[
+            resource_pb2.ResourceId(resource_type=rtype, resource=rid)
+            for rtype, rid in map(parse_resource_ref, settings.sync_resources)
+        ],
         concurrency=settings.datadog_concurrency,
     )
 

@@ -19,6 +19,7 @@ from pydantic import Field, JsonValue, SecretStr, ValidationError, field_validat
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from connector.baton.ids import parse_resource_ref
 from connector.datadog.sites import SITES, base_url_for
 
 ENV_PREFIX = "BATON_"
@@ -57,6 +58,9 @@ class Settings(BaseSettings):
     )
     # NoDecode: the environment holds `user,role` (comma-separated, as in the Go SDK), not JSON.
     sync_resource_types: Annotated[list[str], NoDecode] = _f([], "Sync", "only these resource types (comma-separated)")
+    sync_resources: Annotated[list[str], NoDecode] = _f(
+        [], "Sync", "targeted sync of these resources only: <type>:<id> or bid:r:<type>/<id> (comma-separated)"
+    )
     skip_entitlements_and_grants: bool = _f(False, "Sync", "sync resources only")
     skip_grants: bool = _f(False, "Sync", "sync resources and entitlements, not grants", hidden=True)
     provisioning: bool = _f(False, "Sync", "allow grants, revokes, account creation and user actions", short="-p")
@@ -78,10 +82,27 @@ class Settings(BaseSettings):
     sync_interval: int = _f(0, "Service mode", "also run a full sync to --file every N seconds (0: off)", ge=0)
     c1z_temp_dir: Path | None = _f(None, "Service mode", "directory for working sync files (default: system temp)")
     shutdown_grace_seconds: float = _f(25.0, "Service mode", "on SIGTERM, how long in-flight tasks may finish", ge=0)
+    backoff_scale: float = _f(
+        1.0, "Service mode", "multiply every ConductorOne retry delay by this (tests: 0.01)", gt=0, le=1
+    )
 
     # -- operability ----------------------------------------------------------------------------------------
-    health_bind_address: str = _f("0.0.0.0", "Operability", "health and metrics bind address")  # noqa: S104
-    health_port: int = _f(8081, "Operability", "health and metrics port (0: off)", ge=0, le=65535)
+    # The SDK's names and bind default (loopback); on by default because the same server carries /metrics.
+    health_check: bool = _f(
+        True, "Operability", "serve /healthz, /readyz (and the SDK's /health, /ready, /live), /metrics"
+    )
+    health_check_bind_address: str = _f(
+        "127.0.0.1", "Operability", "health and metrics bind address (0.0.0.0 in a pod)"
+    )
+    health_check_port: int = _f(
+        8081, "Operability", "health and metrics port (0: any free port, logged)", ge=0, le=65535
+    )
+    ca_bundle: Path | None = _f(
+        None, "Operability", "PEM bundle of CAs to trust for Datadog, the token endpoint and gRPC (else SSL_CERT_FILE)"
+    )
+    ready_window_seconds: float = _f(
+        60.0, "Operability", "/readyz fails when ConductorOne was not reached for max(this, 3 x poll interval) s", gt=0
+    )
 
     @field_validator("site")
     @classmethod
@@ -96,13 +117,20 @@ class Settings(BaseSettings):
     def _http_url(cls, value: str) -> str:
         return base_url_for("datadoghq.com", value) if value else ""
 
-    @field_validator("sync_resource_types", mode="before")
+    @field_validator("sync_resource_types", "sync_resources", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         if isinstance(value, str):
             if value.strip().startswith("["):
                 return json.loads(value)  # a JSON list is accepted too (the Helm chart renders one)
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("sync_resources")
+    @classmethod
+    def _resource_refs(cls, value: list[str]) -> list[str]:
+        for ref in value:
+            parse_resource_ref(ref)  # ValueError names the bad entry
         return value
 
     @model_validator(mode="after")

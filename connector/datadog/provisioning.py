@@ -22,6 +22,7 @@ from typing import ClassVar
 import structlog
 from google.protobuf import any_pb2, struct_pb2
 
+from connector.baton import actions as a
 from connector.baton import builders as b
 from connector.baton import ids
 from connector.baton.annotations import pack
@@ -34,7 +35,9 @@ from connector.baton.errors import (
     UnavailableError,
     UnimplementedError,
 )
+from connector.baton.pb.c1.config.v1 import config_pb2
 from connector.baton.pb.c1.connector.v2 import (
+    action_pb2,
     annotation_grant_pb2,
     connector_pb2,
     entitlement_pb2,
@@ -45,11 +48,13 @@ from connector.datadog.client import DatadogClient
 from connector.datadog.errors import Conflict, DatadogError, NotFound
 from connector.datadog.models import TeamMembership, TeamRole
 from connector.datadog.resources import roles, teams, types
+from connector.datadog.resources.keys import is_malformed_id
 from connector.datadog.resources.users import user_resource
 
 __all__ = [
     "DISABLE_USER",
     "ENABLE_USER",
+    "UPDATE_USER",
     "AccountCreator",
     "ApiKeyDeleter",
     "InvitationNotSentError",
@@ -63,6 +68,48 @@ log = structlog.get_logger(__name__)
 
 DISABLE_USER = "disable_user"
 ENABLE_USER = "enable_user"
+UPDATE_USER = "update_user"
+
+
+def _user_arg(description: str) -> config_pb2.Field:
+    return a.resource_id_field("user_id", "User ID", description, [types.USER.id], required=True)
+
+
+_SUCCESS = a.bool_field("success", "Success")
+# update_user is exactly docs/spec/credentials.md §5. The spec gives enable_user / disable_user only their
+# names, action types and global scope (reference-connector.md §4); their display texts are ours.
+ACTION_SCHEMAS = (
+    a.action_schema(
+        DISABLE_USER,
+        "Disable User",
+        "Disables a Datadog user (Datadog's soft disable). Succeeds when the user is already disabled.",
+        arguments=[_user_arg("The Datadog user to disable.")],
+        return_types=[_SUCCESS],
+        action_types=[a.ActionType.ACTION_TYPE_ACCOUNT_DISABLE],
+    ),
+    a.action_schema(
+        ENABLE_USER,
+        "Enable User",
+        "Enables a disabled Datadog user.",
+        arguments=[_user_arg("The Datadog user to enable.")],
+        return_types=[_SUCCESS],
+        action_types=[a.ActionType.ACTION_TYPE_ACCOUNT_ENABLE],
+    ),
+    a.action_schema(
+        UPDATE_USER,
+        "Update User",
+        "Updates a Datadog user's profile. At least one of name, email or title must be provided.",
+        arguments=[
+            _user_arg("The Datadog user to update."),
+            a.string_field("name", "Name", "New display name for the user."),
+            a.string_field("email", "Email", "New email address for the user."),
+            a.string_field("title", "Title", "New job title for the user."),
+        ],
+        return_types=[_SUCCESS],
+        action_types=[a.ActionType.ACTION_TYPE_ACCOUNT_UPDATE_PROFILE],
+        resource_type_id=types.USER.id,
+    ),
+)
 
 # Rounds of "add, then read, then promote" a team-admin grant tries before it gives up on a membership
 # that other writers keep changing underneath it.
@@ -414,7 +461,8 @@ def _optional_text(profile: Mapping[str, object], field: str) -> str | None:
 
 
 class UserActions:
-    """`disable_user` (Datadog's soft disable) and `enable_user`; both idempotent."""
+    """`disable_user` (Datadog's soft disable) and `enable_user`, both idempotent; `update_user` (§5 of
+    docs/spec/credentials.md) changes a user's name, email or title."""
 
     def __init__(self, client: DatadogClient) -> None:
         self._client = client
@@ -424,13 +472,18 @@ class UserActions:
         }
 
     def action_names(self) -> Sequence[str]:
-        return tuple(self._handlers)
+        return tuple(schema.name for schema in ACTION_SCHEMAS)
+
+    def action_schemas(self) -> Sequence[action_pb2.BatonActionSchema]:
+        return ACTION_SCHEMAS
 
     async def invoke_action(self, name: str, args: struct_pb2.Struct) -> ActionResult:
+        if name == UPDATE_USER:
+            return await self._update(args)
         handler = self._handlers.get(name)
         if handler is None:
             raise UnimplementedError(
-                f"the Datadog connector has no action {name!r} (it has: {', '.join(self._handlers)})"
+                f"the Datadog connector has no action {name!r} (it has: {', '.join(self.action_names())})"
             )
         user_id = _user_id_arg(args)
         status = await handler(user_id)
@@ -461,6 +514,55 @@ class UserActions:
             raise InternalError(f"Datadog still reports user {user_id} disabled after enabling it")
         log.info("datadog enable_user", user_id=user_id, status=user.status)
         return user.status or "Active"
+
+    async def _update(self, args: struct_pb2.Struct) -> ActionResult:
+        user_id = _update_user_id(args)
+        changes = {field: _text_arg(args, field) for field in ("name", "email", "title")}
+        given = {k: v for k, v in changes.items() if v}
+        if not given:
+            raise InvalidArgumentError("baton-datadog: update_user requires at least one of name, email or title")
+        try:
+            # `title` goes in attributes too, as the Go connector sends it (spec §7 item 4: unverified upstream).
+            await self._client.update_user(
+                user_id, name=given.get("name"), email=given.get("email"), title=given.get("title")
+            )
+        except ConnectorError as exc:
+            log.info("datadog update_user", user_id=user_id, fields=sorted(given), outcome="failed")
+            failure = ConnectorError(f"baton-datadog: failed to update user {user_id}: {exc}")
+            failure.code, failure.retryable = exc.code, exc.retryable
+            raise failure from exc
+        log.info("datadog update_user", user_id=user_id, fields=sorted(given), outcome=Outcome.CHANGED.value)
+        response = struct_pb2.Struct()
+        response.update({"success": True})
+        return ActionResult(response=response)
+
+
+def _update_user_id(args: struct_pb2.Struct) -> str:
+    """The `user_id` resource-id argument of update_user (docs/spec/credentials.md §5 step 1)."""
+    value = args.fields.get("user_id")
+    if value is None or value.WhichOneof("kind") != "struct_value":
+        raise InvalidArgumentError("baton-datadog: missing required argument user_id")
+    fields = value.struct_value.fields
+
+    def text(*keys: str) -> str | None:
+        return next(
+            (fields[k].string_value for k in keys if fields.get(k) and fields[k].HasField("string_value")), None
+        )
+
+    rtype, rid = text("resource_type_id", "resource_type"), text("resource_id", "resource")
+    if rtype is None or rid is None:
+        raise InvalidArgumentError("baton-datadog: missing required argument user_id")
+    if not rid:
+        raise InvalidArgumentError("baton-datadog: user_id cannot be empty")
+    if rtype != types.USER.id:
+        raise InvalidArgumentError(f"baton-datadog: user_id must identify a user, not a {rtype!r}")
+    return _clean_id(rid, "user_id")
+
+
+def _text_arg(args: struct_pb2.Struct, name: str) -> str:
+    """A string argument; absent, non-string and "" all mean "not given" (spec §5 step 2)."""
+    value = args.fields.get(name)
+    return value.string_value if value is not None and value.WhichOneof("kind") == "string_value" else ""
 
 
 def _user_id_arg(args: struct_pb2.Struct) -> str:
@@ -493,12 +595,16 @@ class ApiKeyDeleter:
     def __init__(self, client: DatadogClient) -> None:
         self._client = client
 
-    async def delete_resource(self, resource_id: resource_pb2.ResourceId) -> list[any_pb2.Any]:
+    async def delete_resource(
+        self, resource_id: resource_pb2.ResourceId, parent_resource_id: resource_pb2.ResourceId | None = None
+    ) -> list[any_pb2.Any]:
         if resource_id.resource_type != types.API_KEY.id:
             raise InvalidArgumentError(
                 f"only {types.API_KEY.id} resources can be deleted, not {resource_id.resource_type!r}"
             )
-        key_id = _clean_id(resource_id.resource, "the API key id")
+        key_id = resource_id.resource
+        if is_malformed_id(key_id):
+            raise InvalidArgumentError(f'baton-datadog: API key id "{key_id}" is malformed')
         outcome = await _unless(NotFound, self._client.delete_api_key(key_id))
         log.info("datadog delete_resource", resource_type=types.API_KEY.id, resource_id=key_id, outcome=outcome.value)
         return []

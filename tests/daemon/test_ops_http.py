@@ -1,4 +1,4 @@
-"""The health and metrics server: what kubelet and Prometheus get, and what a misbehaving peer gets."""
+"""The health and metrics server over HTTP/1.1: what kubelet and Prometheus get, and what a misbehaving peer gets."""
 
 from __future__ import annotations
 
