@@ -53,7 +53,7 @@ def start(env: dict[str, str], argv: list[str], err: IO[bytes]) -> tuple[subproc
     started = time.monotonic()
     # stderr to a file: -X importtime writes more than a pipe holds before anyone reads it.
     daemon = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
-    port = int(env["BATON_HEALTH_PORT"])
+    port = int(env["BATON_HEALTH_CHECK_PORT"])
     wait_until(lambda: status(port, "/healthz") == 200 or daemon.poll() is not None, 60, "/healthz")
     healthy = time.monotonic() - started
     wait_until(lambda: status(port, "/readyz") == 200 or daemon.poll() is not None, 60, "/readyz")

@@ -1,9 +1,10 @@
-"""Run a command under `/usr/bin/time -v` and read back wall time, CPU time and peak RSS."""
+"""Shared benchmark helpers: run under `/usr/bin/time -v`, read /proc, wait, and shape the fake org."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import random
 import re
 import signal
 import subprocess
@@ -12,6 +13,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.fakes.datadog import Org
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,3 +114,17 @@ class TimedProcess:
         err = self._stderr.read()
         self._stderr.close()
         return _parse_time(err, "", self._time.returncode)
+
+
+def redraw_memberships(org: Org, average: float, *, seed: int) -> Org:
+    """Re-draw team memberships to `average` members per team overall (one admin each), keeping the generator's
+    empty teams (1 in 8): the sizes follow an exponential distribution, as real teams do."""
+    rng = random.Random(seed)
+    humans = [u.id for u in org.users.values() if not u.service_account]
+    staffed = [t for t in org.teams.values() if t.members]
+    mean = average * len(org.teams) / len(staffed)
+    for team in staffed:
+        team.members.clear()
+        for j, uid in enumerate(rng.sample(humans, max(1, round(rng.expovariate(1 / mean))))):
+            org.add_member(team, uid, role="admin" if j == 0 else None)
+    return org

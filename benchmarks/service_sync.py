@@ -21,7 +21,6 @@ import json
 import math
 import os
 import pstats
-import random
 import shutil
 import statistics
 import subprocess
@@ -30,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.measure import TimedProcess, load_average, proc_cpu_seconds, wait_until
+from benchmarks.measure import TimedProcess, load_average, proc_cpu_seconds, redraw_memberships, wait_until
 from connector.baton.c1z.reader import C1ZReader
 from tests.fakes.c1 import FakeC1
 from tests.fakes.datadog import FakeDatadog, Org, generate_org
@@ -70,15 +69,7 @@ def pages(n: int) -> int:
 def build_org(users: int = USERS, teams: int = TEAMS, roles: int = ROLES, seed: int = 42) -> Org:
     """The generator's org with team memberships re-drawn to AVG_MEMBERS per team on average."""
     org = generate_org(users=users, seed=seed, teams=teams, schedules=0, api_keys=0, custom_roles=roles - 3)
-    rng = random.Random(seed)
-    humans = [u.id for u in org.users.values() if not u.service_account]
-    staffed = [t for t in org.teams.values() if t.members]  # keeps the generator's empty teams (1 in 8)
-    mean = AVG_MEMBERS * len(org.teams) / len(staffed)
-    for team in staffed:
-        team.members.clear()
-        for j, uid in enumerate(rng.sample(humans, max(1, round(rng.expovariate(1 / mean))))):
-            org.add_member(team, uid, role="admin" if j == 0 else None)
-    return org
+    return redraw_memberships(org, AVG_MEMBERS, seed=seed)
 
 
 def lower_bound(org: Org) -> int:
@@ -141,7 +132,7 @@ def main() -> dict[str, object]:
         dd.faults.latency = latency
         extra = {"BATON_LOG_LEVEL": "warn", "BATON_C1Z_TEMP_DIR": tmp}
         env = connector_env(dd, c1, extra)
-        health = f"http://127.0.0.1:{env['BATON_HEALTH_PORT']}/healthz"
+        health = f"http://127.0.0.1:{env['BATON_HEALTH_CHECK_PORT']}/healthz"
         prof = Path(tmp) / "daemon.prof"
         argv = (
             [sys.executable, "-m", "benchmarks.profiled", str(prof)]
