@@ -1,7 +1,9 @@
 """The HTTP core under `DatadogClient`: authentication, concurrency, pacing, retries, counters.
 
-Every request of the client goes through `ApiTransport.request`, so the retry policy, the
-rate-limit handling and the error mapping each exist exactly once.
+Every request of the client goes through `ApiTransport.request`, so the retry policy, the rate-limit
+handling, the response-size cap and the error mapping each exist exactly once. The transport is the one
+owner of Datadog retries: once it has spent its budget the error it raises is final for that call, and no
+caller above retries it again (docs/service-mode.md, "Datadog failures").
 """
 
 from __future__ import annotations
@@ -10,12 +12,20 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from pydantic import SecretStr
 
-from connector.datadog.errors import DatadogError, RateLimited, Unavailable, error_for_response
+from connector.datadog.errors import (
+    DatadogError,
+    RateLimited,
+    Unavailable,
+    UnexpectedResponse,
+    describe_transport_error,
+    error_for_response,
+)
 from connector.datadog.ratelimit import RateLimiter, RateLimitHeaders, Ticket, WaitTooLong
 from connector.datadog.retry import RetryPolicy
 from connector.datadog.stats import (
@@ -27,10 +37,34 @@ from connector.datadog.stats import (
     RetryScheduled,
 )
 
-__all__ = ["ApiTransport", "QueryValue"]
+__all__ = [
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_TIMEOUT",
+    "ApiTransport",
+    "QueryValue",
+    "Reply",
+]
 
 QueryValue = str | int | bool
 USER_AGENT = "baton-datadog/0.1.0 (+python httpx)"
+# A silent peer must not hold a sync (or start-up readiness) for minutes per request.
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_CONNECT_TIMEOUT = 10.0
+# A page of 100 users with their included roles is ~100 KB; 32 MiB leaves room for any real page and
+# bounds what one hostile or broken response can cost (decoded bytes, so a gzip bomb stops here too).
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A finished 2xx response: the body is read in full (and no larger than the cap)."""
+
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    method: str
+    path: str
 
 
 class _KeyAuth(httpx.Auth):
@@ -61,7 +95,9 @@ class ApiTransport:
         api_key: str | SecretStr,
         app_key: str | SecretStr,
         base_url: str,
-        timeout: float = 30.0,
+        timeout: float = DEFAULT_TIMEOUT,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_concurrency: int = 8,
         retry: RetryPolicy | None = None,
         on_event: EventHook | None = None,
@@ -69,9 +105,12 @@ class ApiTransport:
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
+        if timeout <= 0 or connect_timeout <= 0 or max_response_bytes < 1:
+            raise ValueError("timeouts and the response-size cap must be positive")
         api, app = _secret(api_key), _secret(app_key)
         if not api.get_secret_value() or not app.get_secret_value():
             raise ValueError("both the API key and the application key are required")
@@ -81,22 +120,26 @@ class ApiTransport:
         self._auth_api_only = _KeyAuth(api, None)
         self.retry = retry or RetryPolicy()
         self.stats = ClientStats()
+        self.max_response_bytes = max_response_bytes
+        self._deadline = connect_timeout + 2 * timeout
         self._hook = on_event
         self._rng = rng or random.Random()
         self._sleep = sleep
         self._clock = clock
+        self._wall_clock = wall_clock
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._limiter = RateLimiter(
             max_wait=self.retry.max_rate_limit_wait, on_wait=self._paced, clock=clock, sleep=sleep
         )
         self._http = httpx.AsyncClient(
             base_url=base_url,
-            timeout=httpx.Timeout(timeout),
+            timeout=httpx.Timeout(timeout, connect=min(connect_timeout, timeout)),
             limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
             headers={"Accept": "application/json", "User-Agent": USER_AGENT},
             transport=transport,
             follow_redirects=False,
         )
+        self.host = self._http.base_url.host
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={str(self._http.base_url)!r})"
@@ -112,14 +155,19 @@ class ApiTransport:
     def _paced(self, group: str, bucket: str | None, seconds: float) -> None:
         self._emit(RateLimitWait(group, bucket, seconds, "pacing"))
 
-    def error(self, status: int, method: str, path: str, response: httpx.Response) -> DatadogError:
+    def _secret_values(self) -> list[str]:
+        return [s.get_secret_value() for s in self._secrets]
+
+    def error(self, status: int, method: str, path: str, body: bytes, headers: httpx.Headers) -> DatadogError:
+        info = RateLimitHeaders.parse(headers, self._wall_clock())
         return error_for_response(
             status,
             method=method,
             path=path,
-            body=response.content,
-            headers=response.headers,
-            secrets=[s.get_secret_value() for s in self._secrets],
+            body=body,
+            retry_after=info.wait_hint if info is not None else None,
+            limit_name=info.name if info is not None else None,
+            secrets=self._secret_values(),
         )
 
     async def request(
@@ -132,8 +180,13 @@ class ApiTransport:
         json: Any = None,
         idempotent: bool | None = None,
         api_key_only: bool = False,
-    ) -> httpx.Response:
-        """Send one logical request, retrying per the policy; return the 2xx response or raise."""
+    ) -> Reply:
+        """Send one logical request, retrying per the policy; return the 2xx reply or raise a `DatadogError`.
+
+        Bounded whatever the peer does: at most `max_attempts` tries for server errors, transport failures and
+        unreadable bodies, at most `max_rate_limit_retries` waits for 429s, each no longer than
+        `max_rate_limit_wait` (a longer hint raises `RateLimited` at once, so the caller can reschedule).
+        """
         idempotent = method.upper() != "POST" if idempotent is None else idempotent
         auth = self._auth_api_only if api_key_only else self._auth_full
         failures = 0
@@ -149,27 +202,36 @@ class ApiTransport:
                 ) from None
             started = self._clock()
             try:
-                response = await self._attempt(ticket, method, path, params=params, json=json, auth=auth)
+                status, headers, body = await self._attempt(ticket, method, path, params=params, json=json, auth=auth)
             except httpx.TransportError as exc:
                 self._emit(RequestDone(group, method, None, self._clock() - started, attempt))
                 failures += 1
                 if failures < self.retry.max_attempts and self.retry.retryable_exception(exc, idempotent=idempotent):
                     await self._backoff(group, type(exc).__name__, failures, attempt)
                     continue
-                raise Unavailable(method=method, path=path, reason=type(exc).__name__) from exc
-            status = response.status_code
-            self._limiter.release(ticket, response.headers, throttled=status == 429)
+                raise Unavailable(
+                    method=method, path=path, reason=describe_transport_error(exc, self.host, self._secret_values())
+                ) from None
+            except UnexpectedResponse as exc:
+                # The status line arrived but the body could not be read whole (too large, bad encoding).
+                self._emit(RequestDone(group, method, exc.status, self._clock() - started, attempt))
+                failures += 1
+                if exc.retryable and idempotent and failures < self.retry.max_attempts:
+                    await self._backoff(group, "unreadable_body", failures, attempt)
+                    continue
+                raise
             self._emit(RequestDone(group, method, status, self._clock() - started, attempt))
             if status < 300:
-                return response
+                return Reply(status, headers, body, method.upper(), path)
             if status == 429:
                 throttles += 1
-                info = RateLimitHeaders.parse(response.headers)
-                reset = info.reset if info is not None else None
-                wait = reset if reset is not None else self.retry.backoff(throttles - 1, self._rng)
+                info = RateLimitHeaders.parse(headers, self._wall_clock())
+                hint = info.wait_hint if info is not None else None
+                wait = hint if hint is not None else self.retry.backoff(throttles - 1, self._rng)
                 if throttles > self.retry.max_rate_limit_retries or wait > self.retry.max_rate_limit_wait:
-                    raise self.error(status, method, path, response)
-                if reset is None:
+                    # "Give up now": the error carries the hint so the caller can reschedule the whole job.
+                    raise self.error(status, method, path, body, headers)
+                if hint is None:
                     self._limiter.throttle(group, wait)
                 self._emit(RateLimitWait(group, info.name if info else None, wait, "429"))
                 await self._sleep(wait)
@@ -179,7 +241,7 @@ class ApiTransport:
             if idempotent and failures < self.retry.max_attempts and self.retry.retryable_status(status):
                 await self._backoff(group, f"http_{status}", failures, attempt)
                 continue
-            raise self.error(status, method, path, response)
+            raise self.error(status, method, path, body, headers)
 
     async def _attempt(
         self,
@@ -190,16 +252,64 @@ class ApiTransport:
         params: Mapping[str, QueryValue] | None,
         json: Any,
         auth: httpx.Auth,
-    ) -> httpx.Response:
+    ) -> tuple[int, httpx.Headers, bytes]:
+        headers: httpx.Headers | None = None
         try:
             async with self._semaphore:
-                return await self._http.request(method, path, params=params, json=json, auth=auth)
-        except BaseException:
-            # Also on cancellation: an unreleased first request of a group would block the group forever.
-            self._limiter.release(ticket, None)
-            raise
+                request = self._http.build_request(method, path, params=params, json=json)
+                try:
+                    # httpx's timeouts are per socket operation; a peer dripping one byte at a time would
+                    # never trip them, so the whole exchange also has a deadline.
+                    async with asyncio.timeout(self._deadline):
+                        response = await self._http.send(request, auth=auth, stream=True)
+                        try:
+                            headers = response.headers
+                            body = await self._read_capped(response, method, path)
+                        finally:
+                            await response.aclose()
+                except TimeoutError:
+                    raise httpx.ReadTimeout(f"no complete response within {self._deadline:g}s") from None
+            return response.status_code, headers, body
+        finally:
+            # Also on failures and cancellation: an unreleased first request of a group would block the group.
+            self._limiter.release(ticket, headers, throttled=headers is not None and response.status_code == 429)
+
+    async def _read_capped(self, response: httpx.Response, method: str, path: str) -> bytes:
+        """The decoded body, streamed; never more than `max_response_bytes` are held."""
+        cap = self.max_response_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap and "content-encoding" not in response.headers:
+            raise self._too_large(response.status_code, method, path)
+        buffer = bytearray()
+        try:
+            async for chunk in response.aiter_bytes():
+                if len(buffer) + len(chunk) > cap:
+                    raise self._too_large(response.status_code, method, path)
+                buffer += chunk
+        except httpx.DecodingError:
+            raise UnexpectedResponse(
+                method=method,
+                path=path,
+                status=response.status_code,
+                messages=[f"body could not be decoded (Content-Encoding {_header_text(response, 'content-encoding')})"],
+                retryable=True,
+            ) from None
+        return bytes(buffer)
+
+    def _too_large(self, status: int, method: str, path: str) -> UnexpectedResponse:
+        return UnexpectedResponse(
+            method=method,
+            path=path,
+            status=status,
+            messages=[f"response body larger than the {self.max_response_bytes}-byte cap"],
+        )
 
     async def _backoff(self, group: str, reason: str, failures: int, attempt: int) -> None:
         delay = self.retry.backoff(failures - 1, self._rng)
         self._emit(RetryScheduled(group, reason, attempt, delay))
         await self._sleep(delay)
+
+
+def _header_text(response: httpx.Response, name: str) -> str:
+    value = response.headers.get(name, "")
+    return repr(value[:40]) if value.isprintable() else "(unprintable)"
