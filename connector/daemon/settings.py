@@ -19,7 +19,7 @@ from pydantic import Field, JsonValue, SecretStr, ValidationError, field_validat
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
-from connector.datadog.sites import SITES, base_url_for
+from connector.datadog.sites import SITES, base_url_for, check_transport_security
 
 ENV_PREFIX = "BATON_"
 GROUPS = ("Datadog", "Sync", "Output and logging", "Service mode", "Operability")
@@ -43,7 +43,10 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = _f(None, "Datadog", "Datadog API key (DD-API-KEY)")
     app_key: SecretStr | None = _f(None, "Datadog", "Datadog application key (DD-APPLICATION-KEY)")
     base_url: str = _f("", "Datadog", "API root override, for tests", hidden=True)
-    http_timeout_seconds: int = _f(300, "Datadog", "per-request HTTP timeout in seconds", ge=1, le=1800)
+    insecure_base_url: bool = _f(
+        False, "Datadog", "allow a plain-http base URL off loopback (sends both keys unencrypted)", hidden=True
+    )
+    http_timeout_seconds: int = _f(30, "Datadog", "per-request HTTP timeout in seconds", ge=1, le=1800)
     datadog_concurrency: int = _f(8, "Datadog", "Datadog requests in flight at once", ge=1, le=64)
 
     # -- what to sync ---------------------------------------------------------------------------------------
@@ -111,6 +114,12 @@ class Settings(BaseSettings):
             raise ValueError("client-secret is required in service mode (client-id is set)")
         if self.client_secret is not None and not self.client_id:
             raise ValueError("client-id is required in service mode (client-secret is set)")
+        return self
+
+    @model_validator(mode="after")
+    def _no_keys_in_clear(self) -> Settings:
+        if self.base_url:
+            check_transport_security(self.base_url, allow_insecure=self.insecure_base_url)
         return self
 
     @property
