@@ -16,6 +16,7 @@ from connector.baton.sync.syncer import SyncOptions
 from connector.baton.sync.to_file import sync_to_file
 from tests.baton.fake_connector import Faults, InjectedFailure, Org, expected_grant_ids, syncers
 
+
 def options(**kwargs: object) -> SyncOptions:
     return SyncOptions(**kwargs)  # type: ignore[arg-type]
 

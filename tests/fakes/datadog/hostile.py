@@ -106,11 +106,11 @@ async def answer(request: web.Request, mode: str, *, hang_seconds: float, huge_b
         depth = 100_000
         return _raw(b'{"data":[],"meta":' + b'{"a":' * depth + b"1" + b"}" * depth + b"}")
     if mode == "wrong-types":
-        item = {"type": "users", "id": "u1", "attributes": [1, 2], "relationships": "roles"}
+        item: dict[str, Any] = {"type": "users", "id": "u1", "attributes": [1, 2], "relationships": "roles"}
         return _json({"data": [item], "meta": {"page": {"total_count": 1, "total_filtered_count": 1}}})
     if mode == "numeric-id":
-        item = {**_user("u1"), "id": 12345}
-        return _json({"data": [item], "meta": {"page": {"total_count": 1, "total_filtered_count": 1}}})
+        numeric: dict[str, Any] = {**_user("u1"), "id": 12345}
+        return _json({"data": [numeric], "meta": {"page": {"total_count": 1, "total_filtered_count": 1}}})
     if mode == "not-json":
         return _raw(b"<html><body>Service Temporarily Unavailable</body></html>")
     if mode == "html":

@@ -106,8 +106,10 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
             st.throttled += 1
             response = reply({"errors": ["Too many requests"]}, 429)
         else:
-            response = _auth_failure(request, st) or _fault(request, st.faults)
-            if response is None:
+            refused = _auth_failure(request, st) or _fault(request, st.faults)
+            if refused is not None:
+                response = refused
+            else:
                 hostile_answer = await _hostile(request, st.faults)
                 if hostile_answer is not None:
                     # Exactly what the mode sends: no rate-limit headers of the fake's own.
