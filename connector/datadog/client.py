@@ -238,8 +238,12 @@ class DatadogClient:
             raise InvalidAPIKey(
                 method="GET", path=path, status=exc.status, messages=exc.messages, hint=_site_hint(exc.status)
             ) from None
-        if json_object(reply).get("valid") is not True:
-            raise InvalidAPIKey(method="GET", path=path, status=reply.status, messages=["valid is not true"])
+        valid = json_object(reply).get("valid")
+        if valid is False:
+            raise InvalidAPIKey(method="GET", path=path, status=reply.status, messages=["valid is false"])
+        if valid is not True:
+            # Not a rejection (Datadog rejects with 403): a body we cannot read says nothing about the key.
+            raise UnexpectedResponse(method="GET", path=path, status=reply.status, messages=["no boolean `valid`"])
         path = "/api/v2/users"
         try:
             await self._t.request("GET", path, group="validate", params={"page[size]": 1, "page[number]": 0})

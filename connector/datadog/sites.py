@@ -93,6 +93,6 @@ def check_transport_security(base_url: str, *, allow_insecure: bool) -> None:
     if is_insecure(base_url) and not allow_insecure:
         host = urlsplit(base_url).hostname or "?"
         raise InsecureBaseURL(
-            f"setting `base_url`: plain http:// to {host} would send the Datadog API and application keys "
+            f"plain http:// to {host} would send the Datadog API and application keys "
             "unencrypted; use https://, or set --insecure-base-url (BATON_INSECURE_BASE_URL) to accept that risk"
         )
