@@ -128,9 +128,7 @@ class ApiTransport:
         self._clock = clock
         self._wall_clock = wall_clock
         self._semaphore = asyncio.Semaphore(max_concurrency)
-        self._limiter = RateLimiter(
-            max_wait=self.retry.max_rate_limit_wait, on_wait=self._paced, clock=clock, sleep=sleep
-        )
+        self._limiter = RateLimiter(max_wait=self.retry.max_hinted_delay, on_wait=self._paced, clock=clock, sleep=sleep)
         self._http = httpx.AsyncClient(
             base_url=base_url,
             timeout=httpx.Timeout(timeout, connect=min(connect_timeout, timeout)),
@@ -185,7 +183,7 @@ class ApiTransport:
 
         Bounded whatever the peer does: at most `max_attempts` tries for server errors, transport failures and
         unreadable bodies, at most `max_rate_limit_retries` waits for 429s, each no longer than
-        `max_rate_limit_wait` (a longer hint raises `RateLimited` at once, so the caller can reschedule).
+        `max_hinted_delay` (a longer hint raises `RateLimited` at once, so the caller can reschedule).
         """
         idempotent = method.upper() != "POST" if idempotent is None else idempotent
         auth = self._auth_api_only if api_key_only else self._auth_full
@@ -228,7 +226,7 @@ class ApiTransport:
                 info = RateLimitHeaders.parse(headers, self._wall_clock())
                 hint = info.wait_hint if info is not None else None
                 wait = hint if hint is not None else self.retry.backoff(throttles - 1, self._rng)
-                if throttles > self.retry.max_rate_limit_retries or wait > self.retry.max_rate_limit_wait:
+                if throttles > self.retry.max_rate_limit_retries or self.retry.hint_exceeds_cap(wait):
                     # "Give up now": the error carries the hint so the caller can reschedule the whole job.
                     raise self.error(status, method, path, body, headers)
                 if hint is None:

@@ -18,7 +18,7 @@ FIXTURES = FIXTURES_DIR / "datadog"
 CANARY_API_KEY = "canary-api-4f1c9e2b7d5a83c6e0f1"
 CANARY_APP_KEY = "canary-app-9a8b7c6d5e4f3a2b1c0d9e8f"
 
-FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.001, max_delay=0.01, max_rate_limit_wait=5.0)
+FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.001, max_delay=0.01, max_hinted_delay=5.0)
 
 ClientFactory = Callable[..., DatadogClient]
 

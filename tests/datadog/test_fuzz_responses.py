@@ -27,7 +27,7 @@ from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, FakeTime
 
 pytestmark = pytest.mark.fuzz
 
-RETRY = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05, max_rate_limit_retries=2, max_rate_limit_wait=5.0)
+RETRY = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05, max_rate_limit_retries=2, max_hinted_delay=5.0)
 MAX_PAGES = 4
 # Per logical request: at most max_attempts failures plus max_rate_limit_retries + 1 throttled answers.
 ATTEMPTS_PER_CALL = RETRY.max_attempts + RETRY.max_rate_limit_retries + 1
@@ -160,7 +160,7 @@ def _run(script: list[Answer], call: Callable[[DatadogClient], Awaitable[Any]]) 
             await client.aclose()
         assert CANARY_API_KEY not in shown
         assert CANARY_APP_KEY not in shown
-        assert sum(clock.sleeps) <= (RETRY.max_attempts * RETRY.max_delay + 3 * RETRY.max_rate_limit_wait) * (
+        assert sum(clock.sleeps) <= (RETRY.max_attempts * RETRY.max_delay + 3 * RETRY.max_hinted_delay) * (
             MAX_PAGES + 2
         )
 

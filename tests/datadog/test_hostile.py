@@ -25,7 +25,7 @@ from tests.fakes.datadog import FakeDatadog, generate_org
 
 USERS = "/api/v2/users"
 ROUTE = "/api/v2/users"
-RETRY = RetryPolicy(max_attempts=3, base_delay=0.0, max_delay=0.0, max_rate_limit_wait=60.0)
+RETRY = RetryPolicy(max_attempts=3, base_delay=0.0, max_delay=0.0, max_hinted_delay=60.0)
 
 
 @pytest.fixture
@@ -257,7 +257,7 @@ async def test_garbage_rate_limit_headers_never_mean_an_endless_wait(
             limited.append(exc)
     # A window reset a day away is not waited for: the caller is told to come back later, with a bounded hint.
     assert all(exc.retry_after is not None and exc.retry_after <= 86_400 for exc in limited)
-    assert sum(clock.sleeps) <= RETRY.max_rate_limit_wait
+    assert sum(clock.sleeps) <= RETRY.max_hinted_delay
     assert fake.count("GET", "/api/v2/users/{user_id}") <= 3
 
 

@@ -103,7 +103,7 @@ async def test_rate_limit_retries_are_bounded(fake: FakeDatadog, make_client: Cl
 
 async def test_a_reset_beyond_the_longest_wait_fails_fast(fake: FakeDatadog, make_client: ClientFactory) -> None:
     fake.faults.force(429, times=1, path=USERS, reset=3600)
-    client = make_client(fake, retry=RetryPolicy(max_rate_limit_wait=60))
+    client = make_client(fake, retry=RetryPolicy(max_hinted_delay=60))
     started = time.monotonic()
     with pytest.raises(RateLimited) as raised:
         await client.list_users()
