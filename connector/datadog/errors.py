@@ -220,7 +220,7 @@ def error_for_response(
     *,
     method: str,
     path: str,
-    body: bytes,
+    body: bytes | bytearray,
     retry_after: float | None = None,
     limit_name: str | None = None,
     secrets: Iterable[str] = (),
@@ -273,7 +273,7 @@ def describe_transport_error(exc: BaseException, host: str, secrets: Iterable[st
     return f"cannot reach {host}: {cause}" + (f" ({detail})" if detail and detail.lower() != cause.lower() else "")
 
 
-def parse_error_messages(body: bytes) -> tuple[str, ...]:
+def parse_error_messages(body: bytes | bytearray) -> tuple[str, ...]:
     """Datadog's messages from any of its error shapes.
 
     Seen in real traffic: ``{"errors": ["text"]}``, JSON:API objects

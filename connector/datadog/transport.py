@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -62,7 +63,8 @@ class Reply:
 
     status: int
     headers: httpx.Headers
-    body: bytes
+    # The buffer the body was streamed into, handed on as is: copying it to `bytes` would double the peak.
+    body: bytes | bytearray
     method: str
     path: str
 
@@ -133,7 +135,8 @@ class ApiTransport:
             base_url=base_url,
             timeout=httpx.Timeout(timeout, connect=min(connect_timeout, timeout)),
             limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
-            headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+            # Only what `_read_capped` can decode with a bound (the official client asks for gzip alone too).
+            headers={"Accept": "application/json", "Accept-Encoding": "gzip", "User-Agent": USER_AGENT},
             transport=transport,
             follow_redirects=False,
         )
@@ -156,7 +159,9 @@ class ApiTransport:
     def _secret_values(self) -> list[str]:
         return [s.get_secret_value() for s in self._secrets]
 
-    def error(self, status: int, method: str, path: str, body: bytes, headers: httpx.Headers) -> DatadogError:
+    def error(
+        self, status: int, method: str, path: str, body: bytes | bytearray, headers: httpx.Headers
+    ) -> DatadogError:
         info = RateLimitHeaders.parse(headers, self._wall_clock())
         return error_for_response(
             status,
@@ -250,7 +255,7 @@ class ApiTransport:
         params: Mapping[str, QueryValue] | None,
         json: Any,
         auth: httpx.Auth,
-    ) -> tuple[int, httpx.Headers, bytes]:
+    ) -> tuple[int, httpx.Headers, bytearray]:
         headers: httpx.Headers | None = None
         try:
             async with self._semaphore:
@@ -272,27 +277,57 @@ class ApiTransport:
             # Also on failures and cancellation: an unreleased first request of a group would block the group.
             self._limiter.release(ticket, headers, throttled=headers is not None and response.status_code == 429)
 
-    async def _read_capped(self, response: httpx.Response, method: str, path: str) -> bytes:
-        """The decoded body, streamed; never more than `max_response_bytes` are held."""
+    async def _read_capped(self, response: httpx.Response, method: str, path: str) -> bytearray:
+        """The decoded body, streamed; never more than `max_response_bytes` decoded bytes are held.
+
+        Decoding is done here rather than by httpx so that it is bounded too: zlib is asked for at most the room
+        left under the cap, so a gzip bomb stops at the cap instead of inflating a whole chunk first.
+        """
         cap = self.max_response_bytes
         declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > cap and "content-encoding" not in response.headers:
+        if declared.isdigit() and int(declared) > cap:
             raise self._too_large(response.status_code, method, path)
+        if response.is_stream_consumed:
+            # An in-process transport (tests) handed over a response that httpx already read and decoded.
+            if len(response.content) > cap:
+                raise self._too_large(response.status_code, method, path)
+            return bytearray(response.content)
+        encoding = response.headers.get("content-encoding", "").strip().lower()
+        decoder = _decoder(encoding)
+        if decoder is None and encoding not in ("", "identity"):
+            raise self._undecodable(response, method, path, "an unsupported Content-Encoding", retryable=False)
         buffer = bytearray()
         try:
-            async for chunk in response.aiter_bytes():
-                if len(buffer) + len(chunk) > cap:
+            async for raw in response.aiter_raw():
+                room = cap - len(buffer)
+                chunk = raw if decoder is None else decoder.decompress(raw, room + 1)
+                if len(chunk) > room:
                     raise self._too_large(response.status_code, method, path)
                 buffer += chunk
-        except httpx.DecodingError:
-            raise UnexpectedResponse(
-                method=method,
-                path=path,
-                status=response.status_code,
-                messages=[f"body could not be decoded (Content-Encoding {_header_text(response, 'content-encoding')})"],
-                retryable=True,
+            if decoder is not None:
+                buffer += decoder.flush()
+                if len(buffer) > cap:
+                    raise self._too_large(response.status_code, method, path)
+                if not decoder.eof and buffer:
+                    raise self._undecodable(response, method, path, "a truncated compressed body", retryable=True)
+        except zlib.error:
+            raise self._undecodable(
+                response, method, path, "a body that is not what it claims", retryable=True
             ) from None
-        return bytes(buffer)
+        return buffer
+
+    def _undecodable(
+        self, response: httpx.Response, method: str, path: str, what: str, *, retryable: bool
+    ) -> UnexpectedResponse:
+        return UnexpectedResponse(
+            method=method,
+            path=path,
+            status=response.status_code,
+            messages=[
+                f"body could not be decoded: {what} (Content-Encoding {_header_text(response, 'content-encoding')})"
+            ],
+            retryable=retryable,
+        )
 
     def _too_large(self, status: int, method: str, path: str) -> UnexpectedResponse:
         return UnexpectedResponse(
@@ -306,6 +341,15 @@ class ApiTransport:
         delay = self.retry.backoff(failures - 1, self._rng)
         self._emit(RetryScheduled(group, reason, attempt, delay))
         await self._sleep(delay)
+
+
+def _decoder(encoding: str) -> Any:
+    """A bounded zlib decompressor for the encodings we ask for (gzip; deflate tolerated), else None."""
+    if encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if encoding == "deflate":
+        return zlib.decompressobj()
+    return None
 
 
 def _header_text(response: httpx.Response, name: str) -> str:
