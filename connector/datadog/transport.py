@@ -55,6 +55,7 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 # A page of 100 users with their included roles is ~100 KB; 32 MiB leaves room for any real page and
 # bounds what one hostile or broken response can cost (decoded bytes, so a gzip bomb stops here too).
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+_INFLATE_STEP = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,11 +300,20 @@ class ApiTransport:
         buffer = bytearray()
         try:
             async for raw in response.aiter_raw():
-                room = cap - len(buffer)
-                chunk = raw if decoder is None else decoder.decompress(raw, room + 1)
-                if len(chunk) > room:
-                    raise self._too_large(response.status_code, method, path)
-                buffer += chunk
+                if decoder is None:
+                    if len(buffer) + len(raw) > cap:
+                        raise self._too_large(response.status_code, method, path)
+                    buffer += raw
+                    continue
+                pending = raw
+                while pending:
+                    # Inflate a step at a time: at most one step beyond the buffer is ever held.
+                    room = cap - len(buffer)
+                    chunk = decoder.decompress(pending, min(room + 1, _INFLATE_STEP))
+                    if len(chunk) > room:
+                        raise self._too_large(response.status_code, method, path)
+                    buffer += chunk
+                    pending = decoder.unconsumed_tail
             if decoder is not None:
                 buffer += decoder.flush()
                 if len(buffer) > cap:

@@ -6,8 +6,11 @@ Requests are counted exactly; waits run on a fake clock, so nothing here sleeps 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import socket
+import ssl
+from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 
 from connector.datadog.client import DatadogClient, included_roles
@@ -17,6 +20,7 @@ from connector.datadog.errors import (
     RateLimited,
     Unavailable,
     UnexpectedResponse,
+    describe_transport_error,
 )
 from connector.datadog.retry import RetryPolicy
 from connector.datadog.sites import InsecureBaseURL
@@ -300,3 +304,56 @@ def test_plain_http_off_loopback_is_refused(url: str) -> None:
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:2", "https://dd.example"])
 def test_loopback_and_https_are_accepted(url: str) -> None:
     DatadogClient(api_key="a" * 32, app_key="b" * 40, base_url=url)
+
+
+async def test_an_endless_chunked_body_is_read_only_up_to_the_cap() -> None:
+    """No Content-Length to refuse on: the transport stops reading as soon as the cap is passed."""
+    chunk, cap = b" " * 4096, 64 * 1024
+    yielded = 0
+
+    class Endless(httpx.AsyncByteStream):
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            nonlocal yielded
+            while True:
+                yielded += 1
+                yield chunk
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Type": "application/json"}, stream=Endless())
+
+    client = DatadogClient(
+        api_key="a" * 32, app_key="b" * 40, base_url="https://dd.example", max_response_bytes=cap,
+        transport=httpx.MockTransport(handler),
+    )  # fmt: skip
+    with pytest.raises(UnexpectedResponse, match="larger than the 65536-byte cap"):
+        await client.list_users()
+    await client.aclose()
+    assert yielded == cap // len(chunk) + 1
+
+
+def _chained(outer: Exception, *causes: BaseException) -> Exception:
+    current: BaseException = outer
+    for cause in causes:
+        current.__cause__ = cause
+        current = cause
+    return outer
+
+
+@pytest.mark.parametrize(
+    ("exc", "cause"),
+    [
+        (_chained(httpx.ConnectError("[Errno -2] Name or service not known"), socket.gaierror(-2, "x")),
+         "DNS lookup failed"),
+        (_chained(httpx.ConnectError("All connection attempts failed"), OSError("x"), ConnectionRefusedError(111, "y")),
+         "connection refused"),
+        (_chained(httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"),
+                  ssl.SSLCertVerificationError(1, "certificate verify failed")), "TLS certificate verification failed"),
+        (httpx.ConnectTimeout(""), "timed out connecting"),
+        (httpx.ReadTimeout(""), "timed out waiting for the response"),
+        (httpx.RemoteProtocolError("peer closed"), "the connection closed before the response was complete"),
+    ],
+)  # fmt: skip
+def test_unreachable_datadog_names_the_host_and_the_cause(exc: Exception, cause: str) -> None:
+    text = describe_transport_error(exc, "api.datadoghq.eu", [CANARY_API_KEY])
+    assert text.startswith(f"cannot reach api.datadoghq.eu: {cause}")
+    assert "ConnectError" not in text
