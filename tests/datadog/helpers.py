@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,3 +48,5 @@ class FakeTime:
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+        # Yield like a real sleep, so a loop that never stops sleeping can still be timed out by a test.
+        await asyncio.sleep(0)
