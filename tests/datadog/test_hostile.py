@@ -10,11 +10,15 @@ import asyncio
 import socket
 import ssl
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
+from connector.baton.sync.syncer import SyncOptions
+from connector.baton.sync.to_file import sync_to_file
 from connector.datadog.client import DatadogClient, included_roles
+from connector.datadog.connector import DatadogConnector, DatadogOptions
 from connector.datadog.errors import (
     DatadogError,
     InvalidAPIKey,
@@ -361,3 +365,36 @@ def test_unreachable_datadog_names_the_host_and_the_cause(exc: Exception, cause:
     text = describe_transport_error(exc, "api.datadoghq.eu", [CANARY_API_KEY])
     assert text.startswith(f"cannot reach api.datadoghq.eu: {cause}")
     assert "ConnectError" not in text
+
+
+# -- through the sync engine: the transport's budget is the whole budget -----------------------------------------
+
+
+async def _sync(client: DatadogClient, path: Path) -> None:
+    connector = DatadogConnector(client, DatadogOptions(site="datadoghq.com"))
+    await sync_to_file(connector.syncers(), path, SyncOptions())
+
+
+async def test_a_sync_whose_page_answers_503_forever_makes_exactly_max_attempts_requests(
+    fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    fake.faults.force(503, times=1000, path=USERS, method="GET")
+    client = _client(make_client, fake, retry=RetryPolicy(max_attempts=5, base_delay=0.0, max_delay=0.0))
+    with pytest.raises(Unavailable) as raised:
+        await _sync(client, tmp_path / "s.c1z")
+    assert raised.value.retryable, "the sync fails retryably: ConductorOne reschedules it"
+    assert fake.count("GET", ROUTE) == 5  # was 5 x 8 = 40 with the engine retrying too
+
+
+async def test_a_sync_hitting_an_hour_long_rate_limit_fails_at_once(
+    fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    fake.faults.force(429, times=1000, path=USERS, method="GET", reset=3600)
+    clock = FakeTime()
+    client = make_client(fake, retry=RETRY, sleep=clock.sleep, clock=clock.clock)
+    with pytest.raises(RateLimited) as raised:
+        await _sync(client, tmp_path / "s.c1z")
+    assert raised.value.retryable
+    assert raised.value.retry_after == 3600.0
+    assert fake.count("GET", ROUTE) == 1
+    assert clock.sleeps == []
