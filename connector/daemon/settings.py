@@ -19,6 +19,7 @@ from pydantic import Field, JsonValue, SecretStr, ValidationError, ValidationInf
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from connector.baton.ids import parse_resource_ref
 from connector.datadog.sites import SITES, base_url_for, check_transport_security
 
 ENV_PREFIX = "BATON_"
@@ -61,6 +62,9 @@ class Settings(BaseSettings):
     )
     # NoDecode: the environment holds `user,role` (comma-separated, as in the Go SDK), not JSON.
     sync_resource_types: Annotated[list[str], NoDecode] = _f([], "Sync", "only these resource types (comma-separated)")
+    sync_resources: Annotated[list[str], NoDecode] = _f(
+        [], "Sync", "targeted sync of these resources only: <type>:<id> or bid:r:<type>/<id> (comma-separated)"
+    )
     skip_entitlements_and_grants: bool = _f(False, "Sync", "sync resources only")
     skip_grants: bool = _f(False, "Sync", "sync resources and entitlements, not grants", hidden=True)
     provisioning: bool = _f(False, "Sync", "allow grants, revokes, account creation and user actions", short="-p")
@@ -104,13 +108,20 @@ class Settings(BaseSettings):
         check_transport_security(url, allow_insecure=bool(info.data.get("insecure_base_url")))
         return url
 
-    @field_validator("sync_resource_types", mode="before")
+    @field_validator("sync_resource_types", "sync_resources", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         if isinstance(value, str):
             if value.strip().startswith("["):
                 return json.loads(value)  # a JSON list is accepted too (the Helm chart renders one)
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("sync_resources")
+    @classmethod
+    def _resource_refs(cls, value: list[str]) -> list[str]:
+        for ref in value:
+            parse_resource_ref(ref)  # ValueError names the bad entry
         return value
 
     @model_validator(mode="after")

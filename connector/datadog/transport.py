@@ -184,12 +184,16 @@ class ApiTransport:
         json: Any = None,
         idempotent: bool | None = None,
         api_key_only: bool = False,
+        single_attempt: bool = False,
     ) -> Reply:
         """Send one logical request, retrying per the policy; return the 2xx reply or raise a `DatadogError`.
 
         Bounded whatever the peer does: at most `max_attempts` tries for server errors, transport failures and
         unreadable bodies, at most `max_rate_limit_retries` waits for 429s, each no longer than
         `max_hinted_delay` (a longer hint raises `RateLimited` at once, so the caller can reschedule).
+
+        `single_attempt`: send it at most once, not even resent after a 429 or a refused connection (a minted
+        service access token must never be created twice, docs/spec/credentials.md §4.3).
         """
         idempotent = method.upper() != "POST" if idempotent is None else idempotent
         auth = self._auth_api_only if api_key_only else self._auth_full
@@ -210,7 +214,11 @@ class ApiTransport:
             except httpx.TransportError as exc:
                 self._emit(RequestDone(group, method, None, self._clock() - started, attempt))
                 failures += 1
-                if failures < self.retry.max_attempts and self.retry.retryable_exception(exc, idempotent=idempotent):
+                if (
+                    not single_attempt
+                    and failures < self.retry.max_attempts
+                    and self.retry.retryable_exception(exc, idempotent=idempotent)
+                ):
                     await self._backoff(group, type(exc).__name__, failures, attempt)
                     continue
                 raise Unavailable(
@@ -220,7 +228,7 @@ class ApiTransport:
                 # The status line arrived but the body could not be read whole (too large, bad encoding).
                 self._emit(RequestDone(group, method, exc.status, self._clock() - started, attempt))
                 failures += 1
-                if exc.retryable and idempotent and failures < self.retry.max_attempts:
+                if exc.retryable and idempotent and not single_attempt and failures < self.retry.max_attempts:
                     await self._backoff(group, "unreadable_body", failures, attempt)
                     continue
                 raise
@@ -232,7 +240,7 @@ class ApiTransport:
                 info = RateLimitHeaders.parse(headers, self._wall_clock())
                 hint = info.wait_hint if info is not None else None
                 wait = hint if hint is not None else self.retry.backoff(throttles - 1, self._rng)
-                if throttles > self.retry.max_rate_limit_retries or self.retry.hint_exceeds_cap(wait):
+                if single_attempt or throttles > self.retry.max_rate_limit_retries or self.retry.hint_exceeds_cap(wait):
                     # "Give up now": the error carries the hint so the caller can reschedule the whole job.
                     raise self.error(status, method, path, body, headers)
                 if hint is None:
@@ -242,7 +250,12 @@ class ApiTransport:
                 continue
             failures += 1
             # A 5xx on a create may still have created the object, so only idempotent calls retry it.
-            if idempotent and failures < self.retry.max_attempts and self.retry.retryable_status(status):
+            if (
+                idempotent
+                and not single_attempt
+                and failures < self.retry.max_attempts
+                and self.retry.retryable_status(status)
+            ):
                 await self._backoff(group, f"http_{status}", failures, attempt)
                 continue
             raise self.error(status, method, path, body, headers)
