@@ -55,7 +55,7 @@ def main() -> int:
         env = connector_env(
             dd, c1, {"BATON_PROVISIONING": "true", "BATON_HOST_ID": "demo-host", "BATON_C1Z_TEMP_DIR": tmp}
         )
-        port = int(env["BATON_HEALTH_PORT"])
+        port = int(env["BATON_HEALTH_CHECK_PORT"])
         log_path = Path(tmp) / "daemon.log"
         print(f"fake Datadog  {dd.base_url}  ({len(org.users)} users, {len(org.roles)} roles, {len(org.teams)} teams)")
         print(f"fake ConductorOne  https://{c1.address}")
@@ -101,7 +101,7 @@ def main() -> int:
                     metrics = page.read().decode()
                 print("\n4. metrics excerpt:")
                 for line in metrics.splitlines():
-                    if line.startswith(("baton_datadog_tasks_finished_total", "baton_datadog_datadog_requests_total")):
+                    if line.startswith(("baton_datadog_tasks_finished_total", "baton_datadog_api_requests_total")):
                         print(f"     {line}")
             finally:
                 daemon.send_signal(signal.SIGTERM)

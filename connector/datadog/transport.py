@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import ssl
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Generator, Mapping
@@ -105,6 +106,7 @@ class ApiTransport:
         retry: RetryPolicy | None = None,
         on_event: EventHook | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        verify: ssl.SSLContext | None = None,
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -139,6 +141,9 @@ class ApiTransport:
             # Only what `_read_capped` can decode with a bound (the official client asks for gzip alone too).
             headers={"Accept": "application/json", "Accept-Encoding": "gzip", "User-Agent": USER_AGENT},
             transport=transport,
+            # An explicit trust store (the daemon's CA-bundle setting); else httpx's default, which honours
+            # SSL_CERT_FILE / SSL_CERT_DIR. Proxies come from HTTPS_PROXY / HTTP_PROXY / NO_PROXY (trust_env).
+            verify=verify if verify is not None else True,
             follow_redirects=False,
         )
         self.host = self._http.base_url.host

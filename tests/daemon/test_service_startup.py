@@ -62,8 +62,8 @@ def test_sigterm_during_startup_exits_0_promptly(blackhole: int, stuck_on: str, 
         "BATON_C1_API_HOST": f"127.0.0.1:{blackhole if stuck_on == 'conductorone' else free_port()}",
         "BATON_API_KEY": "k" * 32,
         "BATON_APP_KEY": "a" * 40,
-        "BATON_HEALTH_BIND_ADDRESS": "127.0.0.1",
-        "BATON_HEALTH_PORT": str(port),
+        "BATON_HEALTH_CHECK_BIND_ADDRESS": "127.0.0.1",
+        "BATON_HEALTH_CHECK_PORT": str(port),
         "BATON_LOG_FORMAT": "json",
     }
     daemon = subprocess.Popen(

@@ -289,7 +289,7 @@ class Stack:
             )
         daemon = Daemon(
             process=process,
-            health_port=int(env.get("BATON_HEALTH_PORT", "0")),
+            health_port=int(env.get("BATON_HEALTH_CHECK_PORT", "0")),
             env=env,
             stdout_path=stdout_path,
             stderr_path=stderr_path,

@@ -20,5 +20,5 @@ def connector_env(dd: FakeDatadog, c1: FakeC1 | None = None, extra: Mapping[str,
         "BATON_LOG_FORMAT": "json",
     }
     if c1 is not None:
-        env |= c1.env() | {"BATON_HEALTH_BIND_ADDRESS": "127.0.0.1", "BATON_HEALTH_PORT": str(free_port())}
+        env |= c1.env() | {"BATON_HEALTH_CHECK_BIND_ADDRESS": "127.0.0.1", "BATON_HEALTH_CHECK_PORT": str(free_port())}
     return env | dict(extra or {})
