@@ -61,9 +61,13 @@ class DatadogError(baton.ConnectorError):
         status: int | None = None,
         messages: Iterable[str] = (),
         reason: str | None = None,
+        retryable: bool | None = None,
     ) -> None:
         self.method = method.upper()
         self.path = path
+        if retryable is not None:
+            # The class says whether this kind of failure is worth another try; a few decide per instance.
+            self.retryable = retryable
         self.status = status
         self.messages: tuple[str, ...] = tuple(messages)
         # A short cause for failures without a body (timeouts, refused connections).
@@ -147,19 +151,6 @@ class UnexpectedResponse(DatadogError, baton.InternalError):
     """
 
     kind = "unexpected response"
-
-    def __init__(
-        self,
-        *,
-        method: str,
-        path: str,
-        status: int | None = None,
-        messages: Iterable[str] = (),
-        reason: str | None = None,
-        retryable: bool = False,
-    ) -> None:
-        self.retryable = retryable
-        super().__init__(method=method, path=path, status=status, messages=messages, reason=reason)
 
 
 class InvalidCredentials(Unauthorized):
