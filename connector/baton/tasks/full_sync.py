@@ -18,6 +18,7 @@ from pathlib import Path
 import structlog
 
 from connector.baton.c1.client import BatonServiceClient
+from connector.baton.c1.durations import clamped_seconds
 from connector.baton.c1.errors import C1Error
 from connector.baton.connector import ResourceSyncer
 from connector.baton.errors import Code
@@ -142,5 +143,8 @@ class FullSyncHandler:
 
 
 def _interval(response: baton_pb2.BatonServiceHeartbeatResponse) -> float:
-    seconds = response.next_heartbeat.ToTimedelta().total_seconds() if response.HasField("next_heartbeat") else 0.0
-    return DEFAULT_HEARTBEAT if seconds <= 0 else min(MAX_HEARTBEAT, max(MIN_HEARTBEAT, seconds))
+    """The next heartbeat's delay: unset, zero or negative means the default; otherwise clamped to 1 s..5 min."""
+    if not response.HasField("next_heartbeat"):
+        return DEFAULT_HEARTBEAT
+    seconds = clamped_seconds(response.next_heartbeat, low=0.0, high=MAX_HEARTBEAT)
+    return DEFAULT_HEARTBEAT if seconds <= 0 else max(MIN_HEARTBEAT, seconds)
