@@ -30,7 +30,7 @@ from connector.baton.c1 import (
 from connector.baton.c1.client import UPLOAD_RETRY, RpcResult
 from connector.baton.c1.hostinfo import build_info, default_host_id
 from connector.baton.retry import Backoff, RetryPolicy
-from connector.baton.sync.to_file import sync_to_file
+from connector.baton.sync.to_file import sweep_stale, sync_to_file
 from connector.baton.tasks.full_sync import FullSyncHandler, FullSyncSettings
 from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.processor import FINISH_RETRY, TaskProcessor
@@ -107,6 +107,8 @@ async def run_service(settings: Settings) -> int:
     settings.require_datadog_keys()  # fail on a missing key before anything starts
     trust = outbound_trust(settings)  # and on an unusable CA bundle
 
+    # Working files that a killed earlier run left in the temp dir (issue 11 §8); a live process's stay.
+    await sweep_stale(settings.c1z_temp_dir)
     metrics = Metrics()
     scale = settings.backoff_scale
     scheduler_ref: list[Scheduler] = []
