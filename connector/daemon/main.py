@@ -8,6 +8,7 @@ when stopped by signal N in one-shot mode. Every failure ends with one line on s
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 
@@ -17,6 +18,7 @@ from connector.baton.c1.errors import C1Error
 from connector.baton.errors import ConnectorError
 from connector.daemon import logging as logs
 from connector.daemon.metrics import package_version
+from connector.daemon.preflight import check_environment
 from connector.daemon.settings import Settings, SettingsError, load_effective, redacted
 from connector.datadog.errors import DatadogError
 
@@ -46,12 +48,16 @@ def run_connector(argv: Sequence[str]) -> int:
         log.warning(warning)
     log.info("starting", **startup_summary(settings))
     try:
+        check_environment(os.environ)
         return asyncio.run(_run(settings))
     except SettingsError as exc:
         return fail(str(exc), EXIT_BAD_SETTINGS)
     except (DatadogError, ConnectorError, C1Error) as exc:
         log.error("failed", error=str(exc), error_type=type(exc).__name__)
         return fail(str(exc), EXIT_FAILED)
+    except OSError as exc:  # a full disk, a file or directory taken away mid-run: name the path and the cause
+        where = f"{exc.filename}: " if exc.filename else ""
+        return fail(f"{where}{exc.strerror or type(exc).__name__}", EXIT_FAILED)
     except KeyboardInterrupt:
         return 130
 

@@ -36,7 +36,7 @@ from connector.daemon.http import OpsServer
 from connector.daemon.metrics import Metrics, package_version
 from connector.daemon.oneshot import datadog_client, datadog_options, sync_options
 from connector.daemon.scheduler import Scheduler
-from connector.daemon.settings import Settings, SettingsError
+from connector.daemon.settings import Settings, SettingsError, env, flag
 from connector.daemon.stopping import Stopped, until_stopped
 from connector.datadog.connector import DatadogConnector
 from connector.datadog.errors import DatadogError, InvalidCredentials
@@ -83,7 +83,13 @@ async def run_service(settings: Settings) -> int:
         else None
     )
     if ops is not None:
-        await ops.start()
+        try:
+            await ops.start()
+        except OSError as exc:  # port in use, address not on this host, a privileged port: the operator's to fix
+            where = f"{settings.health_bind_address}:{settings.health_port}"
+            raise SettingsError(
+                f"setting {flag('health_port')} ({env('health_port')}): cannot listen on {where}: {exc.strerror or exc}"
+            ) from None
         log.info("health server listening", address=settings.health_bind_address, port=ops.bound_port)
 
     host_id = settings.host_id or default_host_id(os.environ)

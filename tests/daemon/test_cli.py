@@ -1,0 +1,119 @@
+"""The baton CLI conventions users know from baton-sdk: --version, capabilities, config, --help, warnings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from connector.daemon.metrics import package_version
+from tests.daemon.cli import run_cli
+
+CANARY = "canary-api-key-0f1e2d3c4b5a"
+
+
+def test_version_prints_the_package_version() -> None:
+    done = run_cli("--version")
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"baton-datadog {package_version()}"
+
+
+def test_help_lists_the_commands_and_each_settings_default_values_and_variable() -> None:
+    done = run_cli("--help")
+    assert done.returncode == 0
+    text = " ".join(done.stdout.split())  # argparse wraps lines
+    for command in ("inspect FILE", "capabilities", "config"):
+        assert command in text
+    assert "(default: 3; an integer from 1 to 100) [BATON_TASK_CONCURRENCY]" in text
+    assert "(default: info; one of debug, info, warn, warning, error) [BATON_LOG_LEVEL]" in text
+    assert "(default: datadoghq.com; one of datadoghq.com, us3.datadoghq.com" in text
+    assert "[BATON_GRANT_ENTITLEMENT]" in text
+
+
+def test_capabilities_is_what_hello_sends_for_these_settings() -> None:
+    plain = json.loads(run_cli("capabilities").stdout)
+    assert plain["displayName"] == "Datadog"
+    assert plain["capabilities"]["connectorCapabilities"] == ["CAPABILITY_SYNC"]
+    types = {c["resourceType"]["id"]: c for c in plain["capabilities"]["resourceTypeCapabilities"]}
+    assert set(types) == {"user", "role", "team"}
+    assert types["role"]["capabilities"] == ["CAPABILITY_SYNC"]
+
+    done = run_cli("capabilities", "--provisioning", "--sync-secrets")
+    assert done.returncode == 0, done.stderr
+    full = json.loads(done.stdout)
+    types = {c["resourceType"]["id"]: c for c in full["capabilities"]["resourceTypeCapabilities"]}
+    assert "api-key" in types
+    assert "CAPABILITY_PROVISION" in types["role"]["capabilities"]
+    assert "CAPABILITY_ACCOUNT_PROVISIONING" in full["capabilities"]["connectorCapabilities"]
+    assert full["accountCreationSchema"]["fieldMap"]["email"]["required"] is True
+
+
+def test_capabilities_needs_no_keys_and_bad_settings_exit_2() -> None:
+    done = run_cli("capabilities", "--site", "datadoghq.moon")
+    assert done.returncode == 2
+    assert "--site (BATON_SITE)" in done.stderr
+
+
+def test_config_shows_each_value_and_where_it_came_from_with_secrets_redacted(tmp_path: Path) -> None:
+    config = tmp_path / "baton.yaml"
+    config.write_text("task-concurrency: 7\nsync-schedules: true\n")
+    done = run_cli(
+        "config",
+        "--json",
+        "--site",
+        "datadoghq.eu",
+        env={"BATON_CONFIG_PATH": str(config), "BATON_API_KEY": CANARY, "BATON_TASK_CONCURRENCY": "5"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert CANARY not in done.stdout + done.stderr
+    rows = json.loads(done.stdout)["settings"]
+    assert rows["site"] == {"value": "datadoghq.eu", "source": "flag", "env": "BATON_SITE"}
+    assert rows["task_concurrency"] == {"value": 5, "source": "env", "env": "BATON_TASK_CONCURRENCY"}
+    assert rows["sync_schedules"]["value"] is True and rows["sync_schedules"]["source"] == "file"
+    assert rows["log_level"]["source"] == "default"
+    assert rows["api_key"]["value"] == "[set, redacted]"
+    assert rows["app_key"]["value"] == "[not set]"
+
+
+def test_config_table_is_one_line_per_setting() -> None:
+    done = run_cli("config", env={"BATON_API_KEY": CANARY})
+    assert done.returncode == 0, done.stderr
+    lines = {line.split()[0]: line.split() for line in done.stdout.splitlines()}
+    assert lines["api-key"][-2:] == ["env", "BATON_API_KEY"]
+    assert lines["site"][1:] == ['"datadoghq.com"', "default", "BATON_SITE"]
+    assert CANARY not in done.stdout
+
+
+def test_an_unknown_baton_variable_is_warned_about_with_the_closest_setting() -> None:
+    done = run_cli("config", env={"BATON_SYNC_SCHEDULE": "true", "BATON_TOTALLY_UNRELATED": "x"})
+    assert done.returncode == 0
+    assert "unknown environment variable BATON_SYNC_SCHEDULE; did you mean BATON_SYNC_SCHEDULES" in done.stderr
+    assert "BATON_TOTALLY_UNRELATED (not a setting of this connector)" in done.stderr
+
+
+def test_start_up_logs_one_line_with_version_and_effective_settings(tmp_path: Path) -> None:
+    # The run then fails on the unreachable base URL's port 1; the start-up line comes first either way.
+    done = run_cli(
+        "--api-key",
+        CANARY,
+        "--app-key",
+        "canary-app-key-99887766",
+        "--base-url",
+        "http://127.0.0.1:1",
+        "--file",
+        str(tmp_path / "out.c1z"),
+        env={"BATON_SYNC_SCHEDULE": "true", "BATON_HTTP_TIMEOUT_SECONDS": "2"},
+    )
+    records = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    warning = next(r for r in records if r["level"] == "warning")
+    assert "did you mean BATON_SYNC_SCHEDULES" in warning["event"]
+    starting = [r for r in records if r["event"] == "starting"]
+    assert len(starting) == 1
+    line = starting[0]
+    assert line["version"] == package_version()
+    assert line["site"] == "datadoghq.com"
+    assert line["provisioning"] is False
+    assert line["synced"]["resource_types"] == "all"
+    assert line["concurrency"] == {"datadog": 8, "tasks": 3}
+    assert line["health_address"] == "off"
+    assert line["api_key"] == "[set, redacted]"
+    assert CANARY not in done.stderr + done.stdout
