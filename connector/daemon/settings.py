@@ -351,16 +351,15 @@ class Effective:
     warnings: list[str] = field(default_factory=list)
 
 
-def load(argv: Sequence[str], environ: Mapping[str, str] | None = None, *, prog: str = "baton-datadog") -> Settings:
+def load(argv: Sequence[str], *, prog: str = "baton-datadog") -> Settings:
     """Parse flags, then build Settings from flags, the environment and the file; raise SettingsError."""
-    return load_effective(argv, environ, prog=prog).settings
+    return load_effective(argv, prog=prog).settings
 
 
-def load_effective(
-    argv: Sequence[str], environ: Mapping[str, str] | None = None, *, prog: str = "baton-datadog"
-) -> Effective:
-    """Settings, the source of each value, and warnings about unknown `BATON_*` variables."""
-    environ = os.environ if environ is None else environ
+def load_effective(argv: Sequence[str], *, prog: str = "baton-datadog") -> Effective:
+    """Settings, the source of each value, and warnings about unknown `BATON_*` variables (of os.environ,
+    which pydantic-settings reads)."""
+    environ = os.environ
     args = vars(build_parser(prog).parse_args(list(argv)))
     config = args.pop("config", None) or environ.get(CONFIG_PATH_ENV)
     data = read_yaml(Path(config)) if config else {}
