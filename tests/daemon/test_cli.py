@@ -68,7 +68,8 @@ def test_config_shows_each_value_and_where_it_came_from_with_secrets_redacted(tm
     rows = json.loads(done.stdout)["settings"]
     assert rows["site"] == {"value": "datadoghq.eu", "source": "flag", "env": "BATON_SITE"}
     assert rows["task_concurrency"] == {"value": 5, "source": "env", "env": "BATON_TASK_CONCURRENCY"}
-    assert rows["sync_schedules"]["value"] is True and rows["sync_schedules"]["source"] == "file"
+    assert rows["sync_schedules"]["value"] is True
+    assert rows["sync_schedules"]["source"] == "file"
     assert rows["log_level"]["source"] == "default"
     assert rows["api_key"]["value"] == "[set, redacted]"
     assert rows["app_key"]["value"] == "[not set]"

@@ -29,7 +29,8 @@ def cli(fake: FakeDatadog, *args: str, provisioning: bool = True) -> tuple[int, 
     flags = ["--api-key", API, "--app-key", APP, "--base-url", fake.base_url]
     done = run_cli(*flags, *(["--provisioning"] if provisioning else []), *args)
     for stream in (done.stdout, done.stderr):
-        assert API not in stream and APP not in stream
+        assert API not in stream
+        assert APP not in stream
         assert "Traceback" not in stream
     return done.returncode, done.stdout, done.stderr
 
