@@ -324,6 +324,7 @@ def build_parser(prog: str = "baton-datadog") -> argparse.ArgumentParser:
         "Precedence: flag > environment > --config file.",
         argument_default=argparse.SUPPRESS,
         formatter_class=_Formatter,
+        allow_abbrev=False,  # like baton-sdk's flags: a typo is an error, never a silently different setting
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     parser.add_argument("--config", type=Path, help=f"YAML file of settings [{CONFIG_PATH_ENV}]")
