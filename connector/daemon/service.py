@@ -77,11 +77,8 @@ async def run_service(settings: Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, _on_signal, stop, readiness, metrics, sig)
 
-    ops = (
-        OpsServer(metrics, readiness, settings.health_bind_address, settings.health_port)
-        if settings.health_port
-        else None
-    )
+    # Port 0 binds any free port; the "health server listening" line below names the one bound.
+    ops: OpsServer | None = OpsServer(metrics, readiness, settings.health_bind_address, settings.health_port)
     if ops is not None:
         try:
             await ops.start()

@@ -94,7 +94,9 @@ class Settings(BaseSettings):
 
     # -- operability ----------------------------------------------------------------------------------------
     health_bind_address: str = _f("0.0.0.0", "Operability", "health and metrics bind address")  # noqa: S104
-    health_port: int = _f(8081, "Operability", "health and metrics port (0: off)", ge=0, le=65535)
+    health_port: int = _f(
+        8081, "Operability", "health and metrics port (0: any free port, logged once bound)", ge=0, le=65535
+    )
 
     # -- one-shot provisioning (test an access change without ConductorOne; needs --provisioning) ---------------
     grant_entitlement: str = _f("", "One-shot provisioning", "grant this entitlement id (e.g. role:ROLE_ID:member)")
