@@ -21,7 +21,7 @@ FIELDS = sorted(Settings.model_fields)
 CANARY = "canary-fuzz-secret-3c2b1a09"
 
 # Text an environment variable can hold (no NUL, no lone surrogates).
-TEXT = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=20)
+TEXT = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=["Cs"]), max_size=20)
 LIKELY = st.sampled_from(["", "0", "1", "-1", "true", "no", "maybe", "8081", "99999", "1e3", "user,role", "[", "{}"])
 VALUE = st.one_of(LIKELY, TEXT)
 YAML_VALUE: st.SearchStrategy[Any] = st.one_of(
