@@ -98,6 +98,30 @@ def test_unknown_site_exits_2_listing_the_valid_ones() -> None:
     assert "ap2.datadoghq.com" in done.stderr
 
 
+def interrupt(
+    dd: FakeDatadog, args: list[str], env: dict[str, str], cwd: Path, sig: signal.Signals, what: str
+) -> tuple[int, str, str]:
+    """Run one-shot against `dd`; once the fake has answered a 429 (the run now waits on it), send `sig`."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "connector", "--base-url", dd.base_url, *args],
+        env={**clean, "BATON_LOG_FORMAT": "json", "BATON_API_KEY": API_CANARY, "BATON_APP_KEY": APP_CANARY, **env},
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: any(s.status == 429 for s in dd.requests()), timeout=60, what=what)
+        process.send_signal(sig)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return process.returncode, stdout, stderr
+
+
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_signal_mid_sync_saves_the_partial_sync_says_so_and_leaves_no_temp_files(
     sig: signal.Signals, code: int, tmp_path: Path
@@ -106,35 +130,12 @@ def test_signal_mid_sync_saves_the_partial_sync_says_so_and_leaves_no_temp_files
     work.mkdir()
     tmp.mkdir()
     out = tmp_path / "sync.c1z"
-    env = {
-        "BATON_API_KEY": API_CANARY,
-        "BATON_APP_KEY": APP_CANARY,
-        "BATON_C1Z_TEMP_DIR": str(work),
-        "TMPDIR": str(tmp),
-    }
-    args = ["--base-url", "", "--file", str(out)]
+    env = {"BATON_C1Z_TEMP_DIR": str(work), "TMPDIR": str(tmp)}
     with FakeDatadog(generate_org(users=250, seed=9, teams=4), api_key=API_CANARY, app_key=APP_CANARY) as dd:
-        args[1] = dd.base_url
         # The roles list answers 429 with a one-minute reset: the sync has stored users and now waits on it.
         dd.faults.force(429, path="/api/v2/roles", reset=60)
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
-        process = subprocess.Popen(
-            [sys.executable, "-m", "connector", *args],
-            env={**clean, "BATON_LOG_FORMAT": "json", **env},
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            wait_for(lambda: any(s.status == 429 for s in dd.requests()), timeout=60, what="the throttled roles list")
-            process.send_signal(sig)
-            stdout, stderr = process.communicate(timeout=30)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-    assert process.returncode == code, stderr
+        returncode, stdout, stderr = interrupt(dd, ["--file", str(out)], env, tmp_path, sig, "the throttled roles list")
+    assert returncode == code, stderr
     assert "Traceback" not in stderr
     assert f"interrupted by {sig.name}: the unfinished sync was saved to {out}" in stderr.splitlines()[-1]
     with C1ZReader(out) as reader:
@@ -149,7 +150,13 @@ def test_signal_mid_sync_saves_the_partial_sync_says_so_and_leaves_no_temp_files
 
     # The next run resumes the saved sync and finishes it.
     with FakeDatadog(generate_org(users=250, seed=9, teams=4), api_key=API_CANARY, app_key=APP_CANARY) as dd:
-        done = run("--base-url", dd.base_url, "--file", str(out), env=env)
+        done = run(
+            "--base-url",
+            dd.base_url,
+            "--file",
+            str(out),
+            env={**env, "BATON_API_KEY": API_CANARY, "BATON_APP_KEY": APP_CANARY},
+        )
     assert done.returncode == 0, done.stderr
     with C1ZReader(out) as reader:
         runs = reader.sync_runs()
@@ -161,23 +168,7 @@ def test_signal_before_the_sync_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "sync.c1z"
     with FakeDatadog(generate_org(users=5, seed=9), api_key=API_CANARY, app_key=APP_CANARY) as dd:
         dd.faults.force(429, path="/api/v1/validate", reset=60)
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
-        process = subprocess.Popen(
-            [sys.executable, "-m", "connector", "--base-url", dd.base_url, "--file", str(out)],
-            env={**clean, "BATON_LOG_FORMAT": "json", "BATON_API_KEY": API_CANARY, "BATON_APP_KEY": APP_CANARY},
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            wait_for(lambda: any(s.status == 429 for s in dd.requests()), timeout=60, what="the throttled validation")
-            process.send_signal(signal.SIGTERM)
-            _, stderr = process.communicate(timeout=30)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-    assert process.returncode == 143
+        returncode, _, stderr = interrupt(dd, ["--file", str(out)], {}, tmp_path, signal.SIGTERM, "the validation")
+    assert returncode == 143
     assert "interrupted by SIGTERM before the sync started; nothing was written" in stderr
     assert not out.exists()
