@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from connector.daemon.metrics import package_version
 from tests.daemon.cli import run_cli
 
@@ -118,3 +120,37 @@ def test_start_up_logs_one_line_with_version_and_effective_settings(tmp_path: Pa
     assert line["health_address"] == "off"
     assert line["api_key"] == "[set, redacted]"
     assert CANARY not in done.stderr + done.stdout
+
+
+def test_an_unexpected_error_is_one_line_and_the_traceback_only_at_debug(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from connector import cli
+
+    def explode(args: list[str]) -> int:
+        raise RuntimeError("the disk caught fire")
+
+    monkeypatch.setattr(cli, "_dispatch", explode)
+    monkeypatch.delenv("BATON_LOG_LEVEL", raising=False)
+    assert cli.main(["--api-key", "x"]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "baton-datadog: unexpected error: RuntimeError: the disk caught fire "
+        "(run with --log-level debug for the traceback)"
+    ]
+    assert cli.main(["--log-level", "debug"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err
+    assert err.splitlines()[-1] == "baton-datadog: unexpected error: RuntimeError: the disk caught fire"
+    monkeypatch.setenv("BATON_LOG_LEVEL", "debug")
+    assert cli.main([]) == 1
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_inspect_of_a_file_that_is_not_a_c1z_is_one_line(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a c1z\n")
+    done = run_cli("inspect", str(notes))
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
