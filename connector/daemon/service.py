@@ -67,7 +67,9 @@ async def run_service(settings: Settings) -> int:
         secret = parse_client_secret(settings.client_secret.get_secret_value())
         endpoints = resolve_endpoints(client_id, settings.c1_api_host or None)
     except CredentialError as exc:
-        raise SettingsError(str(exc)) from None
+        # `exc.setting` is `client-id`, `client-secret` or `BATON_C1_API_HOST`: name both the flag and the variable.
+        name = exc.setting.removeprefix("BATON_").lower().replace("-", "_")
+        raise SettingsError(f"setting {flag(name)} ({env(name)}): {exc.reason}") from None
     settings.require_datadog_keys()  # fail on a missing key before anything starts
 
     metrics = Metrics()

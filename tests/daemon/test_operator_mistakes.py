@@ -80,11 +80,21 @@ MISTAKES = [
     Mistake("resource-types-bad-json", env={env("sync_resource_types"): "[user"}, names="--sync-resource-types"),
     Mistake("unknown-flag", args=("--sync-schedule",), names="--sync-schedule"),
     Mistake("client-id-with-space", env={"BATON_CLIENT_ID": "my client@h/x"}, names="--client-id", service=True),
-    Mistake("client-id-no-host", env={"BATON_CLIENT_ID": "nohost"}, names="client-id", service=True),
     Mistake(
-        "client-secret-garbage", env={"BATON_CLIENT_SECRET": "hunter2-hunter2"}, names="client-secret", service=True
+        "client-id-no-host", env={"BATON_CLIENT_ID": "nohost"}, names="--client-id (BATON_CLIENT_ID)", service=True
     ),
-    Mistake("c1-api-host-bad", env={"BATON_C1_API_HOST": "c1.example.com:http"}, names="C1_API_HOST", service=True),
+    Mistake(
+        "client-secret-garbage",
+        env={"BATON_CLIENT_SECRET": "hunter2-hunter2"},
+        names="--client-secret (BATON_CLIENT_SECRET)",
+        service=True,
+    ),
+    Mistake(
+        "c1-api-host-bad",
+        env={"BATON_C1_API_HOST": "c1.example.com:http"},
+        names="--c1-api-host (BATON_C1_API_HOST)",
+        service=True,
+    ),
     Mistake(
         "health-port-in-use",
         env={"BATON_HEALTH_PORT": BUSY, "BATON_HEALTH_BIND_ADDRESS": "127.0.0.1"},
