@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar, runtime_checkable
 
-from google.protobuf import any_pb2, struct_pb2
+from google.protobuf import any_pb2, struct_pb2, timestamp_pb2
 
 from connector.baton.pb.c1.connector.v2 import (
     connector_pb2,
@@ -105,7 +105,12 @@ class AccountManager(Protocol):
 
 @runtime_checkable
 class ResourceDeleter(Protocol):
-    async def delete_resource(self, resource_id: resource_pb2.ResourceId) -> list[any_pb2.Any]: ...
+    async def delete_resource(
+        self, resource_id: resource_pb2.ResourceId, parent_resource_id: resource_pb2.ResourceId | None = None
+    ) -> list[any_pb2.Any]:
+        """Delete (revoke) one resource; `parent_resource_id` is the task's when ConductorOne sent one
+        (docs/spec/credentials.md §3.4: it usually does not, so a deleter must not depend on it)."""
+        ...
 
 
 @dataclass(slots=True)
@@ -116,6 +121,41 @@ class Credential:
     secret: bytes
     name: str
     description: str = ""
+
+
+@dataclass(slots=True)
+class IssuedCredential:
+    """What a connector minted for an `issue_credential` task (docs/spec/credentials.md §3.2 step 12).
+
+    The plaintexts are encrypted by the baton layer at once and never kept; the connector must not log them.
+    """
+
+    # The credential as a resource; carries a SecretTrait annotation whose identity_id == the request's.
+    secret: resource_pb2.Resource
+    plaintexts: list[resource_pb2.PlaintextData] = field(repr=False)  # never printed: it is the secret
+    resource_mode: int  # a resource_pb2.CredentialResourceMode value
+    annotations: list[any_pb2.Any] = field(default_factory=list)
+
+
+@runtime_checkable
+class CredentialIssuer(Protocol):
+    """Mints credentials for identities of one resource type (docs/spec/credentials.md §3)."""
+
+    def credential_issue_details(self) -> connector_pb2.CredentialDetailsCredentialIssue:
+        """The advertised descriptors (§3.7); the task checks requests against them before minting."""
+        ...
+
+    async def issue_credential(
+        self,
+        identity_id: resource_pb2.ResourceId,
+        options: resource_pb2.CredentialIssueOptions,
+        expires_at: timestamp_pb2.Timestamp | None,
+        request_id: str,
+    ) -> IssuedCredential: ...
+
+    async def rollback_credential(self, secret_id: resource_pb2.ResourceId) -> None:
+        """Delete what issue_credential minted: called when encrypting it failed, so no live key is left behind."""
+        ...
 
 
 @runtime_checkable
@@ -160,5 +200,9 @@ class Connector(Protocol):
     def account_manager(self) -> AccountManager | None: ...
 
     def resource_deleter(self, resource_type_id: str) -> ResourceDeleter | None: ...
+
+    def credential_issuer(self, resource_type_id: str) -> CredentialIssuer | None:
+        """Issues credentials to identities of this resource type (deletion goes through resource_deleter)."""
+        ...
 
     def action_manager(self) -> ActionManager | None: ...

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from connector.baton.connector import (
     AccountManager,
     ActionManager,
+    CredentialIssuer,
     ResourceDeleter,
     ResourceProvisioner,
     ResourceSyncer,
@@ -157,3 +158,7 @@ class DatadogConnector:
 
     def action_manager(self) -> ActionManager | None:
         return UserActions(self.client) if self.options.provisioning else None
+
+    def credential_issuer(self, resource_type_id: str) -> CredentialIssuer | None:
+        # Issuance is not offered yet (docs/spec/credentials.md §4); the task then fails as unimplemented.
+        return None

@@ -493,7 +493,9 @@ class ApiKeyDeleter:
     def __init__(self, client: DatadogClient) -> None:
         self._client = client
 
-    async def delete_resource(self, resource_id: resource_pb2.ResourceId) -> list[any_pb2.Any]:
+    async def delete_resource(
+        self, resource_id: resource_pb2.ResourceId, parent_resource_id: resource_pb2.ResourceId | None = None
+    ) -> list[any_pb2.Any]:
         if resource_id.resource_type != types.API_KEY.id:
             raise InvalidArgumentError(
                 f"only {types.API_KEY.id} resources can be deleted, not {resource_id.resource_type!r}"

@@ -12,6 +12,7 @@ from connector.baton.connector import AccountInfo, Connector
 from connector.baton.errors import Code
 from connector.baton.pb.c1.connector.v2 import grant_pb2, resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+from connector.baton.tasks import credentials
 from connector.baton.tasks.outcome import Outcome, TaskError
 
 Task = baton_pb2.Task
@@ -74,14 +75,11 @@ class Handlers:
 
     async def delete_resource(self, task: Task.DeleteResourceTask) -> Outcome:
         self._require_provisioning()
-        rid = task.resource_id
-        if not task.HasField("resource_id") or not rid.resource_type or not rid.resource:
-            raise TaskError(Code.INVALID_ARGUMENT, "malformed delete_resource task: resource_id is required")
-        deleter = self._connector.resource_deleter(rid.resource_type)
-        if deleter is None:
-            raise TaskError(Code.UNIMPLEMENTED, f"resource type {rid.resource_type!r} cannot be deleted")
-        annotations = await deleter.delete_resource(rid)
-        return Outcome(response=resource_pb2.DeleteResourceResponse(annotations=annotations), annotations=annotations)
+        return await credentials.delete_resource(self._connector, task)
+
+    async def issue_credential(self, task_id: str, task: Task.IssueCredentialTask) -> Outcome:
+        self._require_provisioning()
+        return await credentials.issue_credential(self._connector, task_id, task)
 
     async def invoke_action(self, task: Task.ActionInvokeTask) -> Outcome:
         self._require_provisioning()

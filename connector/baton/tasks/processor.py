@@ -149,6 +149,8 @@ class TaskProcessor:
             return await h.create_account(task.create_account)
         if kind == "delete_resource":
             return await h.delete_resource(task.delete_resource)
+        if kind == "issue_credential":
+            return await h.issue_credential(task.id, task.issue_credential)
         if kind == "action_invoke":
             return await h.invoke_action(task.action_invoke)
         raise TaskError(Code.UNKNOWN, UNSUPPORTED, non_retryable=False)

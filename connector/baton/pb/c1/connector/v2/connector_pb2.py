@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from connector.baton.pb.c1.config.v1 import config_pb2 as c1_dot_config_dot_v1_dot_config__pb2
 from connector.baton.pb.c1.connector.v2 import asset_pb2 as c1_dot_connector_dot_v2_dot_asset__pb2
 from connector.baton.pb.c1.connector.v2 import resource_pb2 as c1_dot_connector_dot_v2_dot_resource__pb2
 from google.protobuf import any_pb2 as google_dot_protobuf_dot_any__pb2
@@ -29,7 +30,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63\x31/connector/v2/connector.proto\x12\x0f\x63\x31.connector.v2\x1a\x1b\x63\x31/connector/v2/asset.proto\x1a\x1e\x63\x31/connector/v2/resource.proto\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\"c\n\x1e\x43onnectorServiceCleanupRequest\x12)\n\x0b\x61nnotations\x18\x01 \x03(\x0b\x32\x14.google.protobuf.Any\x12\x16\n\x0e\x61\x63tive_sync_id\x18\x02 \x01(\t\"L\n\x1f\x43onnectorServiceCleanupResponse\x12)\n\x0b\x61nnotations\x18\x01 \x03(\x0b\x32\x14.google.protobuf.Any\"\x87\x03\n\x11\x43onnectorMetadata\x12\x14\n\x0c\x64isplay_name\x18\x01 \x01(\t\x12\x10\n\x08help_url\x18\x02 \x01(\t\x12\'\n\x04icon\x18\x03 \x01(\x0b\x32\x19.c1.connector.v2.AssetRef\x12\'\n\x04logo\x18\x04 \x01(\x0b\x32\x19.c1.connector.v2.AssetRef\x12(\n\x07profile\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12)\n\x0b\x61nnotations\x18\x06 \x03(\x0b\x32\x14.google.protobuf.Any\x12\x13\n\x0b\x64\x65scription\x18\x07 \x01(\t\x12<\n\x0c\x63\x61pabilities\x18\x08 \x01(\x0b\x32&.c1.connector.v2.ConnectorCapabilities\x12P\n\x17\x61\x63\x63ount_creation_schema\x18\t \x01(\x0b\x32/.c1.connector.v2.ConnectorAccountCreationSchema\"\xd1\x01\n\x11\x43redentialDetails\x12^\n\x1f\x63\x61pability_account_provisioning\x18\x01 \x01(\x0b\x32\x35.c1.connector.v2.CredentialDetailsAccountProvisioning\x12\\\n\x1e\x63\x61pability_credential_rotation\x18\x02 \x01(\x0b\x32\x34.c1.connector.v2.CredentialDetailsCredentialRotation\"\xd7\x01\n$CredentialDetailsAccountProvisioning\x12W\n\x1csupported_credential_options\x18\x01 \x03(\x0e\x32\x31.c1.connector.v2.CapabilityDetailCredentialOption\x12V\n\x1bpreferred_credential_option\x18\x02 \x01(\x0e\x32\x31.c1.connector.v2.CapabilityDetailCredentialOption\"\xd6\x01\n#CredentialDetailsCredentialRotation\x12W\n\x1csupported_credential_options\x18\x01 \x03(\x0e\x32\x31.c1.connector.v2.CapabilityDetailCredentialOption\x12V\n\x1bpreferred_credential_option\x18\x02 \x01(\x0e\x32\x31.c1.connector.v2.CapabilityDetailCredentialOption\"\xb2\x01\n CredentialDetailsCredentialIssue\x12\x41\n\x07options\x18\x01 \x03(\x0b\x32\x30.c1.connector.v2.CredentialIssueOptionDescriptor\x12K\n\x10preferred_option\x18\x02 \x01(\x0e\x32\x31.c1.connector.v2.CapabilityDetailCredentialOption\"j\n\x18IssuanceExpiryCapability\x12&\n\x03min\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12&\n\x03max\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xa1\x03\n\x1f\x43redentialIssueOptionDescriptor\x12\x41\n\x06option\x18\x01 \x01(\x0e\x32\x31.c1.connector.v2.CapabilityDetailCredentialOption\x12;\n\x0ckey_profiles\x18\x02 \x03(\x0b\x32%.c1.connector.v2.KeyGenerationProfile\x12\x39\n\x06\x65xpiry\x18\x03 \x01(\x0b\x32).c1.connector.v2.IssuanceExpiryCapability\x12\x0e\n\x06scopes\x18\x04 \x03(\t\x12\x1d\n\x15\x63ustom_scopes_allowed\x18\x05 \x01(\x08\x12 \n\x18\x63ustom_audiences_allowed\x18\x06 \x01(\x08\x12\x11\n\taudiences\x18\x07 \x03(\t\x12>\n\rresource_mode\x18\x08 \x01(\x0e\x32\'.c1.connector.v2.CredentialResourceMode\x12\x1f\n\x17secret_resource_type_id\x18\t \x01(\t\"\xe1\x01\n\x15\x43onnectorCapabilities\x12K\n\x1aresource_type_capabilities\x18\x01 \x03(\x0b\x32\'.c1.connector.v2.ResourceTypeCapability\x12;\n\x16\x63onnector_capabilities\x18\x02 \x03(\x0e\x32\x1b.c1.connector.v2.Capability\x12>\n\x12\x63redential_details\x18\x03 \x01(\x0b\x32\".c1.connector.v2.CredentialDetails\"*\n\x14\x43\x61pabilityPermission\x12\x12\n\npermission\x18\x01 \x01(\t\"S\n\x15\x43\x61pabilityPermissions\x12:\n\x0bpermissions\x18\x01 \x03(\x0b\x32%.c1.connector.v2.CapabilityPermission\"\xdd\x02\n\x16ResourceTypeCapability\x12\x34\n\rresource_type\x18\x01 \x01(\x0b\x32\x1d.c1.connector.v2.ResourceType\x12\x31\n\x0c\x63\x61pabilities\x18\x02 \x03(\x0e\x32\x1b.c1.connector.v2.Capability\x12;\n\x0bpermissions\x18\x03 \x01(\x0b\x32&.c1.connector.v2.CapabilityPermissions\x12\x17\n\x0fopt_in_required\x18\x04 \x01(\x08\x12#\n\x1bskip_sync_anomaly_detection\x18\x05 \x01(\x08\x12K\n\x10\x63redential_issue\x18\x06 \x01(\x0b\x32\x31.c1.connector.v2.CredentialDetailsCredentialIssue\x12\x12\n\ndeprecated\x18\x07 \x01(\x08\"\x0f\n\rOptInRequired\"\x1a\n\x18SkipSyncAnomalyDetection\"\x0c\n\nDeprecated\"$\n\"ConnectorServiceGetMetadataRequest\"[\n#ConnectorServiceGetMetadataResponse\x12\x34\n\x08metadata\x18\x01 \x01(\x0b\x32\".c1.connector.v2.ConnectorMetadata\"!\n\x1f\x43onnectorServiceValidateRequest\"b\n ConnectorServiceValidateResponse\x12)\n\x0b\x61nnotations\x18\x01 \x03(\x0b\x32\x14.google.protobuf.Any\x12\x13\n\x0bsdk_version\x18\x02 \x01(\t\"\xbc\t\n\x1e\x43onnectorAccountCreationSchema\x12P\n\tfield_map\x18\x01 \x03(\x0b\x32=.c1.connector.v2.ConnectorAccountCreationSchema.FieldMapEntry\x1a\xa7\x04\n\x05\x46ield\x12\x14\n\x0c\x64isplay_name\x18\x01 \x01(\t\x12\x10\n\x08required\x18\x02 \x01(\x08\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x13\n\x0bplaceholder\x18\x04 \x01(\t\x12\r\n\x05order\x18\x05 \x01(\x05\x12\x12\n\ndeprecated\x18\x06 \x01(\x08\x12S\n\x0cstring_field\x18\x64 \x01(\x0b\x32;.c1.connector.v2.ConnectorAccountCreationSchema.StringFieldH\x00\x12O\n\nbool_field\x18\x65 \x01(\x0b\x32\x39.c1.connector.v2.ConnectorAccountCreationSchema.BoolFieldH\x00\x12\\\n\x11string_list_field\x18\x66 \x01(\x0b\x32?.c1.connector.v2.ConnectorAccountCreationSchema.StringListFieldH\x00\x12M\n\tint_field\x18g \x01(\x0b\x32\x38.c1.connector.v2.ConnectorAccountCreationSchema.IntFieldH\x00\x12M\n\tmap_field\x18h \x01(\x0b\x32\x38.c1.connector.v2.ConnectorAccountCreationSchema.MapFieldH\x00\x42\x07\n\x05\x66ield\x1a;\n\x0bStringField\x12\x1a\n\rdefault_value\x18\x01 \x01(\tH\x00\x88\x01\x01\x42\x10\n\x0e_default_value\x1a\x39\n\tBoolField\x12\x1a\n\rdefault_value\x18\x01 \x01(\x08H\x00\x88\x01\x01\x42\x10\n\x0e_default_value\x1a(\n\x0fStringListField\x12\x15\n\rdefault_value\x18\x01 \x03(\t\x1a\x38\n\x08IntField\x12\x1a\n\rdefault_value\x18\x01 \x01(\x05H\x00\x88\x01\x01\x42\x10\n\x0e_default_value\x1a\xd9\x01\n\x08MapField\x12\x61\n\rdefault_value\x18\x01 \x03(\x0b\x32J.c1.connector.v2.ConnectorAccountCreationSchema.MapField.DefaultValueEntry\x1aj\n\x11\x44\x65\x66\x61ultValueEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x44\n\x05value\x18\x02 \x01(\x0b\x32\x35.c1.connector.v2.ConnectorAccountCreationSchema.Field:\x02\x38\x01\x1a\x66\n\rFieldMapEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x44\n\x05value\x18\x02 \x01(\x0b\x32\x35.c1.connector.v2.ConnectorAccountCreationSchema.Field:\x02\x38\x01*\xd2\x03\n\nCapability\x12\x1a\n\x16\x43\x41PABILITY_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43\x41PABILITY_PROVISION\x10\x01\x12\x13\n\x0f\x43\x41PABILITY_SYNC\x10\x02\x12\x19\n\x15\x43\x41PABILITY_EVENT_FEED\x10\x03\x12\x18\n\x14\x43\x41PABILITY_TICKETING\x10\x04\x12#\n\x1f\x43\x41PABILITY_ACCOUNT_PROVISIONING\x10\x05\x12\"\n\x1e\x43\x41PABILITY_CREDENTIAL_ROTATION\x10\x06\x12\x1e\n\x1a\x43\x41PABILITY_RESOURCE_CREATE\x10\x07\x12\x1e\n\x1a\x43\x41PABILITY_RESOURCE_DELETE\x10\x08\x12\x1b\n\x17\x43\x41PABILITY_SYNC_SECRETS\x10\t\x12\x16\n\x12\x43\x41PABILITY_ACTIONS\x10\n\x12\x1c\n\x18\x43\x41PABILITY_TARGETED_SYNC\x10\x0b\x12\x1c\n\x18\x43\x41PABILITY_EVENT_FEED_V2\x10\x0c\x12)\n%CAPABILITY_SERVICE_MODE_TARGETED_SYNC\x10\r\x12\x1f\n\x1b\x43\x41PABILITY_CREDENTIAL_ISSUE\x10\x0e*\xf6\x03\n CapabilityDetailCredentialOption\x12\x33\n/CAPABILITY_DETAIL_CREDENTIAL_OPTION_UNSPECIFIED\x10\x00\x12\x33\n/CAPABILITY_DETAIL_CREDENTIAL_OPTION_NO_PASSWORD\x10\x01\x12\x37\n3CAPABILITY_DETAIL_CREDENTIAL_OPTION_RANDOM_PASSWORD\x10\x02\x12+\n\'CAPABILITY_DETAIL_CREDENTIAL_OPTION_SSO\x10\x03\x12:\n6CAPABILITY_DETAIL_CREDENTIAL_OPTION_ENCRYPTED_PASSWORD\x10\x04\x12/\n+CAPABILITY_DETAIL_CREDENTIAL_OPTION_API_KEY\x10\x05\x12/\n+CAPABILITY_DETAIL_CREDENTIAL_OPTION_KEYPAIR\x10\x06\x12-\n)CAPABILITY_DETAIL_CREDENTIAL_OPTION_TOKEN\x10\x07\x12\x35\n1CAPABILITY_DETAIL_CREDENTIAL_OPTION_CLIENT_SECRET\x10\x08\x32\xeb\x02\n\x10\x43onnectorService\x12x\n\x0bGetMetadata\x12\x33.c1.connector.v2.ConnectorServiceGetMetadataRequest\x1a\x34.c1.connector.v2.ConnectorServiceGetMetadataResponse\x12o\n\x08Validate\x12\x30.c1.connector.v2.ConnectorServiceValidateRequest\x1a\x31.c1.connector.v2.ConnectorServiceValidateResponse\x12l\n\x07\x43leanup\x12/.c1.connector.v2.ConnectorServiceCleanupRequest\x1a\x30.c1.connector.v2.ConnectorServiceCleanupResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63\x31/connector/v2/connector.proto\x12\x0f\x63\x31.connector.v2\x1a\x19\x63\x31/config/v1/config.proto\x1a\x1b\x63\x31/connector/v2/asset.proto\x1a\x1e\x63\x31/connector/v2/resource.proto\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\"c\n\x1e\x43onnectorServiceCleanupRequest\x12)\n\x0b\x61nnotations\x18\x01 \x03(\x0b\x32\x14.google.protobuf.Any\x12\x16\n\x0e\x61\x63tive_sync_id\x18\x02 \x01(\t\"L\n\x1f\x43onnectorServiceCleanupResponse\x12)\n\x0b\x61nnotations\x18\x01 \x03(\x0b\x32\x14.google.protobuf.Any\"\x87\x03\n\x11\x43onnectorMetadata\x12\x14\n\x0c\x64isplay_name\x18\x01 \x01(\t\x12\x10\n\x08help_url\x18\x02 \x01(\t\x12\'\n\x04icon\x18\x03 \x01(\x0b\x32\x19.c1.connector.v2.AssetRef\x12\'\n\x04logo\x18\x04 \x01(\x0b\x32\x19.c1.connector.v2.AssetRef\x12(\n\x07profile\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12)\n\x0b\x61nnotations\x18\x06 \x03(\x0b\x32\x14.google.protobuf.Any\x12\x13\n\x0b\x64\x65scription\x18\x07 \x01(\t\x12<\n\x0c\x63\x61pabilities\x18\x08 \x01(\x0b\x32&.c1.connector.v2.ConnectorCapabilities\x12P\n\x17\x61\x63\x63ount_creation_schema\x18\t \x01(\x0b\x32/.c1.connector.v2.ConnectorAccountCreationSchema\"\xd1\x01\n\x11\x43redentialDetails\x12^\n\x1f\x63\x61pability_account_provisioning\x18\x01 \x01(\x0b\x32\x35.c1.connector.v2.CredentialDetailsAccountProvisioning\x12\\\n\x1e\x63\x61pability_credential_rotation\x18\x02 \x01(\x0b\x32\x34.c1.connector.v2.CredentialDetailsCredentialRotation\"\xd7\x01\n$CredentialDetailsAccountProvisioning\x12W\n\x1csupported_credential_options\x18\x01 \x03(\x0e\x32\x31.c1.connector.v2.CapabilityDetailCredentialOption\x12V\n\x1bpreferred_credential_option\x18\x02 \x01(\x0e\x32\x31.c1.connector.v2.CapabilityDetailCredentialOption\"\xd6\x01\n#CredentialDetailsCredentialRotation\x12W\n\x1csupported_credential_options\x18\x01 \x03(\x0e\x32\x31.c1.connector.v2.CapabilityDetailCredentialOption\x12V\n\x1bpreferred_credential_option\x18\x02 \x01(\x0e\x32\x31.c1.connector.v2.CapabilityDetailCredentialOption\"\xb2\x01\n CredentialDetailsCredentialIssue\x12\x41\n\x07options\x18\x01 \x03(\x0b\x32\x30.c1.connector.v2.CredentialIssueOptionDescriptor\x12K\n\x10preferred_option\x18\x02 \x01(\x0e\x32\x31.c1.connector.v2.CapabilityDetailCredentialOption\"j\n\x18IssuanceExpiryCapability\x12&\n\x03min\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12&\n\x03max\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xf1\x03\n\x1f\x43redentialIssueOptionDescriptor\x12\x41\n\x06option\x18\x01 \x01(\x0e\x32\x31.c1.connector.v2.CapabilityDetailCredentialOption\x12;\n\x0ckey_profiles\x18\x02 \x03(\x0b\x32%.c1.connector.v2.KeyGenerationProfile\x12\x39\n\x06\x65xpiry\x18\x03 \x01(\x0b\x32).c1.connector.v2.IssuanceExpiryCapability\x12\x0e\n\x06scopes\x18\x04 \x03(\t\x12\x1d\n\x15\x63ustom_scopes_allowed\x18\x05 \x01(\x08\x12 \n\x18\x63ustom_audiences_allowed\x18\x06 \x01(\x08\x12\x11\n\taudiences\x18\x07 \x03(\t\x12>\n\rresource_mode\x18\x08 \x01(\x0e\x32\'.c1.connector.v2.CredentialResourceMode\x12\x1f\n\x17secret_resource_type_id\x18\t \x01(\t\x12\x11\n\tpreferred\x18\n \x01(\x08\x12)\n\x0cinput_fields\x18\x0c \x03(\x0b\x32\x13.c1.config.v1.FieldJ\x04\x08\x0b\x10\x0cR\nmin_scopes\"\xe1\x01\n\x15\x43onnectorCapabilities\x12K\n\x1aresource_type_capabilities\x18\x01 \x03(\x0b\x32\'.c1.connector.v2.ResourceTypeCapability\x12;\n\x16\x63onnector_capabilities\x18\x02 \x03(\x0e\x32\x1b.c1.connector.v2.Capability\x12>\n\x12\x63redential_details\x18\x03 \x01(\x0b\x32\".c1.connector.v2.CredentialDetails\"*\n\x14\x43\x61pabilityPermission\x12\x12\n\npermission\x18\x01 \x01(\t\"S\n\x15\x43\x61pabilityPermissions\x12:\n\x0bpermissions\x18\x01 \x03(\x0b\x32%.c1.connector.v2.CapabilityPermission\"\xdd\x02\n\x16ResourceTypeCapability\x12\x34\n\rresource_type\x18\x01 \x01(\x0b\x32\x1d.c1.connector.v2.ResourceType\x12\x31\n\x0c\x63\x61pabilities\x18\x02 \x03(\x0e\x32\x1b.c1.connector.v2.Capability\x12;\n\x0bpermissions\x18\x03 \x01(\x0b\x32&.c1.connector.v2.CapabilityPermissions\x12\x17\n\x0fopt_in_required\x18\x04 \x01(\x08\x12#\n\x1bskip_sync_anomaly_detection\x18\x05 \x01(\x08\x12K\n\x10\x63redential_issue\x18\x06 \x01(\x0b\x32\x31.c1.connector.v2.CredentialDetailsCredentialIssue\x12\x12\n\ndeprecated\x18\x07 \x01(\x08\"\x0f\n\rOptInRequired\"\x1a\n\x18SkipSyncAnomalyDetection\"\x0c\n\nDeprecated\"$\n\"ConnectorServiceGetMetadataRequest\"[\n#ConnectorServiceGetMetadataResponse\x12\x34\n\x08metadata\x18\x01 \x01(\x0b\x32\".c1.connector.v2.ConnectorMetadata\"!\n\x1f\x43onnectorServiceValidateRequest\"b\n ConnectorServiceValidateResponse\x12)\n\x0b\x61nnotations\x18\x01 \x03(\x0b\x32\x14.google.protobuf.Any\x12\x13\n\x0bsdk_version\x18\x02 \x01(\t\"\xbc\t\n\x1e\x43onnectorAccountCreationSchema\x12P\n\tfield_map\x18\x01 \x03(\x0b\x32=.c1.connector.v2.ConnectorAccountCreationSchema.FieldMapEntry\x1a\xa7\x04\n\x05\x46ield\x12\x14\n\x0c\x64isplay_name\x18\x01 \x01(\t\x12\x10\n\x08required\x18\x02 \x01(\x08\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x13\n\x0bplaceholder\x18\x04 \x01(\t\x12\r\n\x05order\x18\x05 \x01(\x05\x12\x12\n\ndeprecated\x18\x06 \x01(\x08\x12S\n\x0cstring_field\x18\x64 \x01(\x0b\x32;.c1.connector.v2.ConnectorAccountCreationSchema.StringFieldH\x00\x12O\n\nbool_field\x18\x65 \x01(\x0b\x32\x39.c1.connector.v2.ConnectorAccountCreationSchema.BoolFieldH\x00\x12\\\n\x11string_list_field\x18\x66 \x01(\x0b\x32?.c1.connector.v2.ConnectorAccountCreationSchema.StringListFieldH\x00\x12M\n\tint_field\x18g \x01(\x0b\x32\x38.c1.connector.v2.ConnectorAccountCreationSchema.IntFieldH\x00\x12M\n\tmap_field\x18h \x01(\x0b\x32\x38.c1.connector.v2.ConnectorAccountCreationSchema.MapFieldH\x00\x42\x07\n\x05\x66ield\x1a;\n\x0bStringField\x12\x1a\n\rdefault_value\x18\x01 \x01(\tH\x00\x88\x01\x01\x42\x10\n\x0e_default_value\x1a\x39\n\tBoolField\x12\x1a\n\rdefault_value\x18\x01 \x01(\x08H\x00\x88\x01\x01\x42\x10\n\x0e_default_value\x1a(\n\x0fStringListField\x12\x15\n\rdefault_value\x18\x01 \x03(\t\x1a\x38\n\x08IntField\x12\x1a\n\rdefault_value\x18\x01 \x01(\x05H\x00\x88\x01\x01\x42\x10\n\x0e_default_value\x1a\xd9\x01\n\x08MapField\x12\x61\n\rdefault_value\x18\x01 \x03(\x0b\x32J.c1.connector.v2.ConnectorAccountCreationSchema.MapField.DefaultValueEntry\x1aj\n\x11\x44\x65\x66\x61ultValueEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x44\n\x05value\x18\x02 \x01(\x0b\x32\x35.c1.connector.v2.ConnectorAccountCreationSchema.Field:\x02\x38\x01\x1a\x66\n\rFieldMapEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x44\n\x05value\x18\x02 \x01(\x0b\x32\x35.c1.connector.v2.ConnectorAccountCreationSchema.Field:\x02\x38\x01*\x8b\x04\n\nCapability\x12\x1a\n\x16\x43\x41PABILITY_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43\x41PABILITY_PROVISION\x10\x01\x12\x13\n\x0f\x43\x41PABILITY_SYNC\x10\x02\x12\x19\n\x15\x43\x41PABILITY_EVENT_FEED\x10\x03\x12\x18\n\x14\x43\x41PABILITY_TICKETING\x10\x04\x12#\n\x1f\x43\x41PABILITY_ACCOUNT_PROVISIONING\x10\x05\x12\"\n\x1e\x43\x41PABILITY_CREDENTIAL_ROTATION\x10\x06\x12\x1e\n\x1a\x43\x41PABILITY_RESOURCE_CREATE\x10\x07\x12\x1e\n\x1a\x43\x41PABILITY_RESOURCE_DELETE\x10\x08\x12\x1b\n\x17\x43\x41PABILITY_SYNC_SECRETS\x10\t\x12\x16\n\x12\x43\x41PABILITY_ACTIONS\x10\n\x12\x1c\n\x18\x43\x41PABILITY_TARGETED_SYNC\x10\x0b\x12\x1c\n\x18\x43\x41PABILITY_EVENT_FEED_V2\x10\x0c\x12)\n%CAPABILITY_SERVICE_MODE_TARGETED_SYNC\x10\r\x12\x1f\n\x1b\x43\x41PABILITY_CREDENTIAL_ISSUE\x10\x0e\x12\x31\n-CAPABILITY_CREDENTIAL_ENCRYPTION_JWE_XWING_V1\x10\x10\"\x04\x08\x0f\x10\x0f*\xf6\x03\n CapabilityDetailCredentialOption\x12\x33\n/CAPABILITY_DETAIL_CREDENTIAL_OPTION_UNSPECIFIED\x10\x00\x12\x33\n/CAPABILITY_DETAIL_CREDENTIAL_OPTION_NO_PASSWORD\x10\x01\x12\x37\n3CAPABILITY_DETAIL_CREDENTIAL_OPTION_RANDOM_PASSWORD\x10\x02\x12+\n\'CAPABILITY_DETAIL_CREDENTIAL_OPTION_SSO\x10\x03\x12:\n6CAPABILITY_DETAIL_CREDENTIAL_OPTION_ENCRYPTED_PASSWORD\x10\x04\x12/\n+CAPABILITY_DETAIL_CREDENTIAL_OPTION_API_KEY\x10\x05\x12/\n+CAPABILITY_DETAIL_CREDENTIAL_OPTION_KEYPAIR\x10\x06\x12-\n)CAPABILITY_DETAIL_CREDENTIAL_OPTION_TOKEN\x10\x07\x12\x35\n1CAPABILITY_DETAIL_CREDENTIAL_OPTION_CLIENT_SECRET\x10\x08\x32\xeb\x02\n\x10\x43onnectorService\x12x\n\x0bGetMetadata\x12\x33.c1.connector.v2.ConnectorServiceGetMetadataRequest\x1a\x34.c1.connector.v2.ConnectorServiceGetMetadataResponse\x12o\n\x08Validate\x12\x30.c1.connector.v2.ConnectorServiceValidateRequest\x1a\x31.c1.connector.v2.ConnectorServiceValidateResponse\x12l\n\x07\x43leanup\x12/.c1.connector.v2.ConnectorServiceCleanupRequest\x1a\x30.c1.connector.v2.ConnectorServiceCleanupResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,68 +41,68 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONNECTORACCOUNTCREATIONSCHEMA_MAPFIELD_DEFAULTVALUEENTRY']._serialized_options = b'8\001'
   _globals['_CONNECTORACCOUNTCREATIONSCHEMA_FIELDMAPENTRY']._loaded_options = None
   _globals['_CONNECTORACCOUNTCREATIONSCHEMA_FIELDMAPENTRY']._serialized_options = b'8\001'
-  _globals['_CAPABILITY']._serialized_start=4381
-  _globals['_CAPABILITY']._serialized_end=4847
-  _globals['_CAPABILITYDETAILCREDENTIALOPTION']._serialized_start=4850
-  _globals['_CAPABILITYDETAILCREDENTIALOPTION']._serialized_end=5352
-  _globals['_CONNECTORSERVICECLEANUPREQUEST']._serialized_start=202
-  _globals['_CONNECTORSERVICECLEANUPREQUEST']._serialized_end=301
-  _globals['_CONNECTORSERVICECLEANUPRESPONSE']._serialized_start=303
-  _globals['_CONNECTORSERVICECLEANUPRESPONSE']._serialized_end=379
-  _globals['_CONNECTORMETADATA']._serialized_start=382
-  _globals['_CONNECTORMETADATA']._serialized_end=773
-  _globals['_CREDENTIALDETAILS']._serialized_start=776
-  _globals['_CREDENTIALDETAILS']._serialized_end=985
-  _globals['_CREDENTIALDETAILSACCOUNTPROVISIONING']._serialized_start=988
-  _globals['_CREDENTIALDETAILSACCOUNTPROVISIONING']._serialized_end=1203
-  _globals['_CREDENTIALDETAILSCREDENTIALROTATION']._serialized_start=1206
-  _globals['_CREDENTIALDETAILSCREDENTIALROTATION']._serialized_end=1420
-  _globals['_CREDENTIALDETAILSCREDENTIALISSUE']._serialized_start=1423
-  _globals['_CREDENTIALDETAILSCREDENTIALISSUE']._serialized_end=1601
-  _globals['_ISSUANCEEXPIRYCAPABILITY']._serialized_start=1603
-  _globals['_ISSUANCEEXPIRYCAPABILITY']._serialized_end=1709
-  _globals['_CREDENTIALISSUEOPTIONDESCRIPTOR']._serialized_start=1712
-  _globals['_CREDENTIALISSUEOPTIONDESCRIPTOR']._serialized_end=2129
-  _globals['_CONNECTORCAPABILITIES']._serialized_start=2132
-  _globals['_CONNECTORCAPABILITIES']._serialized_end=2357
-  _globals['_CAPABILITYPERMISSION']._serialized_start=2359
-  _globals['_CAPABILITYPERMISSION']._serialized_end=2401
-  _globals['_CAPABILITYPERMISSIONS']._serialized_start=2403
-  _globals['_CAPABILITYPERMISSIONS']._serialized_end=2486
-  _globals['_RESOURCETYPECAPABILITY']._serialized_start=2489
-  _globals['_RESOURCETYPECAPABILITY']._serialized_end=2838
-  _globals['_OPTINREQUIRED']._serialized_start=2840
-  _globals['_OPTINREQUIRED']._serialized_end=2855
-  _globals['_SKIPSYNCANOMALYDETECTION']._serialized_start=2857
-  _globals['_SKIPSYNCANOMALYDETECTION']._serialized_end=2883
-  _globals['_DEPRECATED']._serialized_start=2885
-  _globals['_DEPRECATED']._serialized_end=2897
-  _globals['_CONNECTORSERVICEGETMETADATAREQUEST']._serialized_start=2899
-  _globals['_CONNECTORSERVICEGETMETADATAREQUEST']._serialized_end=2935
-  _globals['_CONNECTORSERVICEGETMETADATARESPONSE']._serialized_start=2937
-  _globals['_CONNECTORSERVICEGETMETADATARESPONSE']._serialized_end=3028
-  _globals['_CONNECTORSERVICEVALIDATEREQUEST']._serialized_start=3030
-  _globals['_CONNECTORSERVICEVALIDATEREQUEST']._serialized_end=3063
-  _globals['_CONNECTORSERVICEVALIDATERESPONSE']._serialized_start=3065
-  _globals['_CONNECTORSERVICEVALIDATERESPONSE']._serialized_end=3163
-  _globals['_CONNECTORACCOUNTCREATIONSCHEMA']._serialized_start=3166
-  _globals['_CONNECTORACCOUNTCREATIONSCHEMA']._serialized_end=4378
-  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_FIELD']._serialized_start=3283
-  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_FIELD']._serialized_end=3834
-  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_STRINGFIELD']._serialized_start=3836
-  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_STRINGFIELD']._serialized_end=3895
-  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_BOOLFIELD']._serialized_start=3897
-  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_BOOLFIELD']._serialized_end=3954
-  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_STRINGLISTFIELD']._serialized_start=3956
-  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_STRINGLISTFIELD']._serialized_end=3996
-  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_INTFIELD']._serialized_start=3998
-  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_INTFIELD']._serialized_end=4054
-  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_MAPFIELD']._serialized_start=4057
-  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_MAPFIELD']._serialized_end=4274
-  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_MAPFIELD_DEFAULTVALUEENTRY']._serialized_start=4168
-  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_MAPFIELD_DEFAULTVALUEENTRY']._serialized_end=4274
-  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_FIELDMAPENTRY']._serialized_start=4276
-  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_FIELDMAPENTRY']._serialized_end=4378
-  _globals['_CONNECTORSERVICE']._serialized_start=5355
-  _globals['_CONNECTORSERVICE']._serialized_end=5718
+  _globals['_CAPABILITY']._serialized_start=4488
+  _globals['_CAPABILITY']._serialized_end=5011
+  _globals['_CAPABILITYDETAILCREDENTIALOPTION']._serialized_start=5014
+  _globals['_CAPABILITYDETAILCREDENTIALOPTION']._serialized_end=5516
+  _globals['_CONNECTORSERVICECLEANUPREQUEST']._serialized_start=229
+  _globals['_CONNECTORSERVICECLEANUPREQUEST']._serialized_end=328
+  _globals['_CONNECTORSERVICECLEANUPRESPONSE']._serialized_start=330
+  _globals['_CONNECTORSERVICECLEANUPRESPONSE']._serialized_end=406
+  _globals['_CONNECTORMETADATA']._serialized_start=409
+  _globals['_CONNECTORMETADATA']._serialized_end=800
+  _globals['_CREDENTIALDETAILS']._serialized_start=803
+  _globals['_CREDENTIALDETAILS']._serialized_end=1012
+  _globals['_CREDENTIALDETAILSACCOUNTPROVISIONING']._serialized_start=1015
+  _globals['_CREDENTIALDETAILSACCOUNTPROVISIONING']._serialized_end=1230
+  _globals['_CREDENTIALDETAILSCREDENTIALROTATION']._serialized_start=1233
+  _globals['_CREDENTIALDETAILSCREDENTIALROTATION']._serialized_end=1447
+  _globals['_CREDENTIALDETAILSCREDENTIALISSUE']._serialized_start=1450
+  _globals['_CREDENTIALDETAILSCREDENTIALISSUE']._serialized_end=1628
+  _globals['_ISSUANCEEXPIRYCAPABILITY']._serialized_start=1630
+  _globals['_ISSUANCEEXPIRYCAPABILITY']._serialized_end=1736
+  _globals['_CREDENTIALISSUEOPTIONDESCRIPTOR']._serialized_start=1739
+  _globals['_CREDENTIALISSUEOPTIONDESCRIPTOR']._serialized_end=2236
+  _globals['_CONNECTORCAPABILITIES']._serialized_start=2239
+  _globals['_CONNECTORCAPABILITIES']._serialized_end=2464
+  _globals['_CAPABILITYPERMISSION']._serialized_start=2466
+  _globals['_CAPABILITYPERMISSION']._serialized_end=2508
+  _globals['_CAPABILITYPERMISSIONS']._serialized_start=2510
+  _globals['_CAPABILITYPERMISSIONS']._serialized_end=2593
+  _globals['_RESOURCETYPECAPABILITY']._serialized_start=2596
+  _globals['_RESOURCETYPECAPABILITY']._serialized_end=2945
+  _globals['_OPTINREQUIRED']._serialized_start=2947
+  _globals['_OPTINREQUIRED']._serialized_end=2962
+  _globals['_SKIPSYNCANOMALYDETECTION']._serialized_start=2964
+  _globals['_SKIPSYNCANOMALYDETECTION']._serialized_end=2990
+  _globals['_DEPRECATED']._serialized_start=2992
+  _globals['_DEPRECATED']._serialized_end=3004
+  _globals['_CONNECTORSERVICEGETMETADATAREQUEST']._serialized_start=3006
+  _globals['_CONNECTORSERVICEGETMETADATAREQUEST']._serialized_end=3042
+  _globals['_CONNECTORSERVICEGETMETADATARESPONSE']._serialized_start=3044
+  _globals['_CONNECTORSERVICEGETMETADATARESPONSE']._serialized_end=3135
+  _globals['_CONNECTORSERVICEVALIDATEREQUEST']._serialized_start=3137
+  _globals['_CONNECTORSERVICEVALIDATEREQUEST']._serialized_end=3170
+  _globals['_CONNECTORSERVICEVALIDATERESPONSE']._serialized_start=3172
+  _globals['_CONNECTORSERVICEVALIDATERESPONSE']._serialized_end=3270
+  _globals['_CONNECTORACCOUNTCREATIONSCHEMA']._serialized_start=3273
+  _globals['_CONNECTORACCOUNTCREATIONSCHEMA']._serialized_end=4485
+  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_FIELD']._serialized_start=3390
+  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_FIELD']._serialized_end=3941
+  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_STRINGFIELD']._serialized_start=3943
+  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_STRINGFIELD']._serialized_end=4002
+  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_BOOLFIELD']._serialized_start=4004
+  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_BOOLFIELD']._serialized_end=4061
+  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_STRINGLISTFIELD']._serialized_start=4063
+  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_STRINGLISTFIELD']._serialized_end=4103
+  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_INTFIELD']._serialized_start=4105
+  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_INTFIELD']._serialized_end=4161
+  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_MAPFIELD']._serialized_start=4164
+  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_MAPFIELD']._serialized_end=4381
+  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_MAPFIELD_DEFAULTVALUEENTRY']._serialized_start=4275
+  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_MAPFIELD_DEFAULTVALUEENTRY']._serialized_end=4381
+  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_FIELDMAPENTRY']._serialized_start=4383
+  _globals['_CONNECTORACCOUNTCREATIONSCHEMA_FIELDMAPENTRY']._serialized_end=4485
+  _globals['_CONNECTORSERVICE']._serialized_start=5519
+  _globals['_CONNECTORSERVICE']._serialized_end=5882
 # @@protoc_insertion_point(module_scope)

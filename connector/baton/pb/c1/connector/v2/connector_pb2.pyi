@@ -6,6 +6,7 @@ Written from docs/spec/c1z-format.md Appendix A.5 (complete) and docs/spec/servi
 the wire contract.
 """
 
+from connector.baton.pb.c1.config.v1 import config_pb2 as _config_pb2
 from connector.baton.pb.c1.connector.v2 import asset_pb2 as _asset_pb2
 from connector.baton.pb.c1.connector.v2 import resource_pb2 as _resource_pb2
 from collections import abc as _abc
@@ -48,6 +49,8 @@ class _CapabilityEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Capability
     CAPABILITY_EVENT_FEED_V2: _Capability.ValueType  # 12
     CAPABILITY_SERVICE_MODE_TARGETED_SYNC: _Capability.ValueType  # 13
     CAPABILITY_CREDENTIAL_ISSUE: _Capability.ValueType  # 14
+    CAPABILITY_CREDENTIAL_ENCRYPTION_JWE_XWING_V1: _Capability.ValueType  # 16
+    """The connector encrypts to `baton/jwe/v1` X-Wing recipients (docs/spec/credentials.md §2.5)."""
 
 class Capability(_Capability, metaclass=_CapabilityEnumTypeWrapper): ...
 
@@ -66,6 +69,8 @@ CAPABILITY_TARGETED_SYNC: Capability.ValueType  # 11
 CAPABILITY_EVENT_FEED_V2: Capability.ValueType  # 12
 CAPABILITY_SERVICE_MODE_TARGETED_SYNC: Capability.ValueType  # 13
 CAPABILITY_CREDENTIAL_ISSUE: Capability.ValueType  # 14
+CAPABILITY_CREDENTIAL_ENCRYPTION_JWE_XWING_V1: Capability.ValueType  # 16
+"""The connector encrypts to `baton/jwe/v1` X-Wing recipients (docs/spec/credentials.md §2.5)."""
 Global___Capability: _TypeAlias = Capability  # noqa: Y015
 
 class _CapabilityDetailCredentialOption:
@@ -319,11 +324,17 @@ class CredentialIssueOptionDescriptor(_message.Message):
     AUDIENCES_FIELD_NUMBER: _builtins.int
     RESOURCE_MODE_FIELD_NUMBER: _builtins.int
     SECRET_RESOURCE_TYPE_ID_FIELD_NUMBER: _builtins.int
+    PREFERRED_FIELD_NUMBER: _builtins.int
+    INPUT_FIELDS_FIELD_NUMBER: _builtins.int
     option: Global___CapabilityDetailCredentialOption.ValueType
     custom_scopes_allowed: _builtins.bool
     custom_audiences_allowed: _builtins.bool
     resource_mode: _resource_pb2.CredentialResourceMode.ValueType
     secret_resource_type_id: _builtins.str
+    preferred: _builtins.bool
+    """Post-v0.25 (docs/spec/credentials.md §3.6): exactly one descriptor per option is preferred when
+    several share it, and typed input fields (e.g. `scopes`) replace the legacy scope fields.
+    """
     @_builtins.property
     def key_profiles(self) -> _containers.RepeatedCompositeFieldContainer[_resource_pb2.KeyGenerationProfile]: ...
     @_builtins.property
@@ -332,6 +343,8 @@ class CredentialIssueOptionDescriptor(_message.Message):
     def scopes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def audiences(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def input_fields(self) -> _containers.RepeatedCompositeFieldContainer[_config_pb2.Field]: ...
     def __init__(
         self,
         *,
@@ -344,10 +357,12 @@ class CredentialIssueOptionDescriptor(_message.Message):
         audiences: _abc.Iterable[_builtins.str] | None = ...,
         resource_mode: _resource_pb2.CredentialResourceMode.ValueType = ...,
         secret_resource_type_id: _builtins.str = ...,
+        preferred: _builtins.bool = ...,
+        input_fields: _abc.Iterable[_config_pb2.Field] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["expiry", b"expiry"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["audiences", b"audiences", "custom_audiences_allowed", b"custom_audiences_allowed", "custom_scopes_allowed", b"custom_scopes_allowed", "expiry", b"expiry", "key_profiles", b"key_profiles", "option", b"option", "resource_mode", b"resource_mode", "scopes", b"scopes", "secret_resource_type_id", b"secret_resource_type_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audiences", b"audiences", "custom_audiences_allowed", b"custom_audiences_allowed", "custom_scopes_allowed", b"custom_scopes_allowed", "expiry", b"expiry", "input_fields", b"input_fields", "key_profiles", b"key_profiles", "option", b"option", "preferred", b"preferred", "resource_mode", b"resource_mode", "scopes", b"scopes", "secret_resource_type_id", b"secret_resource_type_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

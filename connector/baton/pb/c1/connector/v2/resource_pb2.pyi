@@ -246,12 +246,14 @@ class Status(_message.Message):
         RESOURCE_STATUS_ENABLED: Status._ResourceStatus.ValueType  # 1
         RESOURCE_STATUS_DISABLED: Status._ResourceStatus.ValueType  # 2
         RESOURCE_STATUS_DELETED: Status._ResourceStatus.ValueType  # 3
+        RESOURCE_STATUS_PENDING: Status._ResourceStatus.ValueType  # 4
 
     class ResourceStatus(_ResourceStatus, metaclass=_ResourceStatusEnumTypeWrapper): ...
     RESOURCE_STATUS_UNSPECIFIED: Status.ResourceStatus.ValueType  # 0
     RESOURCE_STATUS_ENABLED: Status.ResourceStatus.ValueType  # 1
     RESOURCE_STATUS_DISABLED: Status.ResourceStatus.ValueType  # 2
     RESOURCE_STATUS_DELETED: Status.ResourceStatus.ValueType  # 3
+    RESOURCE_STATUS_PENDING: Status.ResourceStatus.ValueType  # 4
 
     STATUS_FIELD_NUMBER: _builtins.int
     DETAILS_FIELD_NUMBER: _builtins.int
@@ -934,10 +936,15 @@ class CredentialIssueOptions(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    SECRET_RESOURCE_TYPE_ID_FIELD_NUMBER: _builtins.int
     API_KEY_FIELD_NUMBER: _builtins.int
     KEYPAIR_FIELD_NUMBER: _builtins.int
     TOKEN_FIELD_NUMBER: _builtins.int
     CLIENT_SECRET_FIELD_NUMBER: _builtins.int
+    secret_resource_type_id: _builtins.str
+    """Post-v0.25 (docs/spec/credentials.md §3.6): selects the descriptor when several share an option
+    (Datadog: organization API key vs service-account application key).
+    """
     @_builtins.property
     def api_key(self) -> Global___CredentialIssueOptions.ApiKey: ...
     @_builtins.property
@@ -949,6 +956,7 @@ class CredentialIssueOptions(_message.Message):
     def __init__(
         self,
         *,
+        secret_resource_type_id: _builtins.str = ...,
         api_key: Global___CredentialIssueOptions.ApiKey | None = ...,
         keypair: Global___CredentialIssueOptions.Keypair | None = ...,
         token: Global___CredentialIssueOptions.Token | None = ...,
@@ -956,7 +964,7 @@ class CredentialIssueOptions(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["api_key", b"api_key", "client_secret", b"client_secret", "keypair", b"keypair", "options", b"options", "token", b"token"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_key", b"api_key", "client_secret", b"client_secret", "keypair", b"keypair", "options", b"options", "token", b"token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_key", b"api_key", "client_secret", b"client_secret", "keypair", b"keypair", "options", b"options", "secret_resource_type_id", b"secret_resource_type_id", "token", b"token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_options: _TypeAlias = _typing.Literal["api_key", "keypair", "token", "client_secret"]  # noqa: Y015
     _WhichOneofArgType_options: _TypeAlias = _typing.Literal["options", b"options"]  # noqa: Y015
@@ -1208,15 +1216,19 @@ class EncryptionConfig(_message.Message):
         DESCRIPTOR: _descriptor.Descriptor
 
         PUB_KEY_FIELD_NUMBER: _builtins.int
+        ADDITIONAL_AUTHENTICATED_DATA_FIELD_NUMBER: _builtins.int
         pub_key: _builtins.bytes
+        additional_authenticated_data: _builtins.bytes
+        """Post-v0.25, `baton/jwe/v1` only (docs/spec/credentials.md §2.5); other providers refuse it non-empty."""
         def __init__(
             self,
             *,
             pub_key: _builtins.bytes = ...,
+            additional_authenticated_data: _builtins.bytes = ...,
         ) -> None: ...
         _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
         def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-        _ClearFieldArgType: _TypeAlias = _typing.Literal["pub_key", b"pub_key"]  # noqa: Y015
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["additional_authenticated_data", b"additional_authenticated_data", "pub_key", b"pub_key"]  # noqa: Y015
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 

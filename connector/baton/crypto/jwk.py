@@ -1,0 +1,199 @@
+"""`baton/jwk/v1`: encrypt to a public JWK (docs/spec/credentials.md §2.2).
+
+Ed25519 and RSA keys get an age file to the key's SSH form (pyrage), EC keys a compact JWE with
+ECDH-ES + A256GCM (jwcrypto); either is then std-base64 encoded. The JWK is parsed here with go-jose's
+rules and messages (the SDK parses it with go-jose), and two things go-jose lets through until after the
+mint are refused up front: RSA keys under 2048 bits and Ed25519 values that are not curve points.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import struct
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from connector.baton.crypto import age
+from connector.baton.crypto.errors import ConfigError, EncryptError
+
+PROVIDER = "baton/jwk/v1"
+MIN_RSA_BITS = 2048
+_CURVES: dict[str, tuple[int, ec.EllipticCurve]] = {
+    "P-256": (32, ec.SECP256R1()),
+    "P-384": (48, ec.SECP384R1()),
+    "P-521": (66, ec.SECP521R1()),
+}
+_GO_TYPES = {list: "array", str: "string", bool: "bool", int: "number", float: "number", dict: "object"}
+
+
+@dataclass(frozen=True, slots=True)
+class PublicJwk:
+    """A validated recipient: its RFC 7638 thumbprint and how to encrypt to it."""
+
+    kty: str  # "OKP" (Ed25519), "RSA" or "EC"
+    thumbprint: str  # lowercase hex SHA-256
+    ssh_line: str = ""  # OKP and RSA: the OpenSSH public key line age encrypts to
+    ec_jwk: tuple[tuple[str, str], ...] = ()  # EC: the public members for jwcrypto
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unmarshal_error(message: str) -> ConfigError:
+    return ConfigError(f"jwk: failed to unmarshal jwk: {message}")
+
+
+def _member(raw: dict[str, object], name: str) -> bytes | None:
+    """A base64url member as go-jose's byteBuffer reads it (absent or null → None)."""
+    value = raw.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        kind = _GO_TYPES.get(type(value), "value")
+        raise _unmarshal_error(
+            f"json: cannot unmarshal {kind} into Go struct field rawJSONWebKey.{name} of type string"
+        )
+    text = value.rstrip("=")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)) if text else b""
+    except (binascii.Error, ValueError):
+        raise _unmarshal_error("illegal base64 data") from None
+
+
+def _text_member(raw: dict[str, object], name: str) -> str:
+    value = raw.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        kind = _GO_TYPES.get(type(value), "value")
+        raise _unmarshal_error(
+            f"json: cannot unmarshal {kind} into Go struct field rawJSONWebKey.{name} of type string"
+        )
+    return value
+
+
+def _thumbprint(members: dict[str, str]) -> str:
+    canonical = json.dumps(dict(sorted(members.items())), separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _ssh_string(data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + data
+
+
+def _mpint(value: int) -> bytes:
+    body = value.to_bytes((value.bit_length() + 8) // 8, "big") if value else b""
+    return _ssh_string(body)
+
+
+def _minimal(value: int) -> bytes:
+    return value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
+
+
+def parse(pub_key: bytes) -> PublicJwk:
+    """Parse and check a public JWK; ConfigError with go-jose's wording when it is not usable."""
+    text = pub_key.decode("utf-8", "replace")
+    if not text.strip():
+        raise _unmarshal_error("unexpected end of JSON input")
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        at_end = exc.pos >= len(text.rstrip())
+        raise _unmarshal_error(
+            "unexpected end of JSON input" if at_end else f"invalid JSON at offset {exc.pos}"
+        ) from None
+    except RecursionError:
+        raise _unmarshal_error("JSON nested too deeply") from None
+    except ValueError:  # e.g. an integer literal longer than Python converts
+        raise _unmarshal_error("JSON number out of range") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        kind = _GO_TYPES.get(type(raw), "value")
+        raise _unmarshal_error(f"json: cannot unmarshal {kind} into Go value of type jose.rawJSONWebKey")
+    kty = _text_member(raw, "kty")
+    crv = _text_member(raw, "crv")
+    if kty == "OKP":
+        return _okp(crv, _member(raw, "x"))
+    if kty == "EC":
+        return _ec(crv, _member(raw, "x"), _member(raw, "y"))
+    if kty == "RSA":
+        return _rsa(_member(raw, "n"), _member(raw, "e"))
+    if kty == "oct":
+        # go-jose parses symmetric keys; the provider then refuses them with a plain (non-status) error.
+        raise ConfigError("jwk: unsupported key type", status=False)
+    raise _unmarshal_error(f"go-jose/go-jose: unknown json web key type '{kty}'")
+
+
+def _okp(crv: str, x: bytes | None) -> PublicJwk:
+    if crv != "Ed25519" or x is None:
+        raise _unmarshal_error("go-jose/go-jose: unsupported key type/format")
+    wire = _ssh_string(b"ssh-ed25519") + _ssh_string(x)
+    line = "ssh-ed25519 " + base64.b64encode(wire).decode()
+    # Go finds a bad point only when encrypting, after the mint; age refuses it here.
+    if len(x) != 32 or not age.ssh_recipient_ok(line):
+        raise ConfigError("jwk: Ed25519 public key is not a valid curve point")
+    return PublicJwk("OKP", _thumbprint({"crv": "Ed25519", "kty": "OKP", "x": _b64url(x)}), ssh_line=line)
+
+
+def _ec(crv: str, x: bytes | None, y: bytes | None) -> PublicJwk:
+    if crv not in _CURVES:
+        raise _unmarshal_error(f"go-jose/go-jose: unsupported elliptic curve '{crv}'")
+    size, curve = _CURVES[crv]
+    if x is None or y is None:
+        raise _unmarshal_error("go-jose/go-jose: invalid EC key, missing x/y")
+    if len(x) != size:
+        raise _unmarshal_error("go-jose/go-jose: invalid EC public key, wrong length for x")
+    if len(y) != size:
+        raise _unmarshal_error("go-jose/go-jose: invalid EC public key, wrong length for y")
+    try:
+        ec.EllipticCurvePublicNumbers(int.from_bytes(x, "big"), int.from_bytes(y, "big"), curve).public_key()
+    except ValueError:
+        raise _unmarshal_error("go-jose/go-jose: invalid EC key, X/Y are not on declared curve") from None
+    members = {"crv": crv, "kty": "EC", "x": _b64url(x), "y": _b64url(y)}
+    return PublicJwk("EC", _thumbprint(members), ec_jwk=tuple(members.items()))
+
+
+def _rsa(n_bytes: bytes | None, e_bytes: bytes | None) -> PublicJwk:
+    if not n_bytes or not e_bytes:
+        raise _unmarshal_error("go-jose/go-jose: invalid RSA key, missing n/e values")
+    n, e = int.from_bytes(n_bytes, "big"), int.from_bytes(e_bytes, "big")
+    # Go accepts these and fails after the mint (spec §2.2); refusing first leaves no key behind.
+    if n.bit_length() < MIN_RSA_BITS:
+        raise ConfigError(f"jwk: RSA key size is too small ({n.bit_length()} bits; at least {MIN_RSA_BITS} required)")
+    try:
+        rsa.RSAPublicNumbers(e, n).public_key()
+    except ValueError:
+        raise ConfigError("jwk: invalid RSA public key") from None
+    line = "ssh-rsa " + base64.b64encode(_ssh_string(b"ssh-rsa") + _mpint(e) + _mpint(n)).decode()
+    if not age.ssh_recipient_ok(line):
+        raise ConfigError("jwk: invalid RSA public key")
+    return PublicJwk(
+        "RSA", _thumbprint({"e": _b64url(_minimal(e)), "kty": "RSA", "n": _b64url(_minimal(n))}), ssh_line=line
+    )
+
+
+def encrypt(key: PublicJwk, plaintext: bytes) -> bytes:
+    """The `encrypted_bytes` of one plaintext: std base64 of the age file or of the compact JWE."""
+    try:
+        if key.kty == "EC":
+            inner = _compact_jwe(dict(key.ec_jwk), plaintext)
+        else:
+            inner = age.encrypt_ssh(key.ssh_line, plaintext)
+    except Exception:  # library errors may say anything; only the key type leaves this function
+        raise EncryptError(f"jwk: encrypting to the {key.kty} key failed") from None
+    return base64.b64encode(inner)
+
+
+def _compact_jwe(public_jwk: dict[str, str], plaintext: bytes) -> bytes:
+    from jwcrypto import jwe
+    from jwcrypto import jwk as jwcrypto_jwk
+
+    token = jwe.JWE(plaintext, protected=json.dumps({"alg": "ECDH-ES", "enc": "A256GCM"}))
+    token.add_recipient(jwcrypto_jwk.JWK(**public_jwk))
+    return str(token.serialize(compact=True)).encode("ascii")

@@ -1,0 +1,357 @@
+"""The `issue_credential` and `delete_resource` tasks (docs/spec/credentials.md §3.1-§3.4).
+
+Issuance runs baton-sdk's builder checks in its order with its codes and messages, then the connector's
+mint, a self-check of what it returned (§3.3), and encryption to ConductorOne's keys (§2). Every refusal
+happens before the mint where the spec allows it; when encryption still fails after the mint, the new
+credential is deleted again (`rollback_credential`) so no live key is left behind. All failures are
+final (non-retryable): issuance may have happened, and a replay must never mint twice.
+
+The plaintext lives only between the mint and the encryption: it is never logged, never part of an
+error message, and dropped as soon as the ciphertexts exist. The crypto stack is imported only here,
+when a credential task runs (issue 12: an idle daemon does not carry it).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+import structlog
+from google.protobuf import timestamp_pb2
+
+from connector.baton.connector import Connector, CredentialIssuer, IssuedCredential
+from connector.baton.errors import Code, ConnectorError
+from connector.baton.gostrings import go_is_blank
+from connector.baton.pb.c1.config.v1 import config_pb2
+from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, connector_pb2, resource_pb2
+from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+from connector.baton.tasks.outcome import Outcome, TaskError
+
+log = structlog.get_logger(__name__)
+
+Task = baton_pb2.Task
+Option = connector_pb2.CapabilityDetailCredentialOption
+Mode = resource_pb2.CredentialResourceMode
+
+REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+MAX_SECRET_TYPE_BYTES = 1024
+INVALID_REQUEST = "invalid credential issuance request: "
+INVALID_OUTPUT = "connector returned invalid credential issuance output: "
+NOT_ROLLED_BACK = "; the minted credential could not be deleted again"
+_KINDS = {
+    "api_key": Option.CAPABILITY_DETAIL_CREDENTIAL_OPTION_API_KEY,
+    "keypair": Option.CAPABILITY_DETAIL_CREDENTIAL_OPTION_KEYPAIR,
+    "token": Option.CAPABILITY_DETAIL_CREDENTIAL_OPTION_TOKEN,
+    "client_secret": Option.CAPABILITY_DETAIL_CREDENTIAL_OPTION_CLIENT_SECRET,
+}
+_SECRET_TRAIT_URL = "type.googleapis.com/" + annotation_trait_pb2.SecretTrait.DESCRIPTOR.full_name
+
+
+def _refuse(code: Code, message: str) -> TaskError:
+    return TaskError(code, message, non_retryable=True)
+
+
+def _invalid(message: str) -> TaskError:
+    return _refuse(Code.INVALID_ARGUMENT, INVALID_REQUEST + message)
+
+
+# -- request checks (§3.2 steps 6-11) -------------------------------------------------------------------------
+
+
+def _select_descriptor(
+    details: connector_pb2.CredentialDetailsCredentialIssue, options: resource_pb2.CredentialIssueOptions
+) -> connector_pb2.CredentialIssueOptionDescriptor:
+    arm = options.WhichOneof("options")
+    if arm is None:
+        raise _invalid("unsupported credential option")
+    kind = _KINDS[arm]
+    kind_name = Option.Name(kind)
+    same_kind = [d for d in details.options if d.option == kind]
+    if not same_kind:
+        raise _invalid(f"credential option {kind_name} is not advertised by connector")
+    wanted = options.secret_resource_type_id
+    if not wanted:
+        raise _invalid("credential_options.secret_resource_type_id is required")
+    if len(wanted.encode()) > MAX_SECRET_TYPE_BYTES:
+        raise _invalid(f"credential_options.secret_resource_type_id must be at most {MAX_SECRET_TYPE_BYTES} bytes")
+    for descriptor in same_kind:
+        if descriptor.secret_resource_type_id == wanted:
+            return descriptor
+    produced = ", ".join(f'"{d.secret_resource_type_id}"' for d in same_kind)
+    raise _invalid(
+        f'credential option {kind_name} does not produce secret resource type "{wanted}"; it produces {produced}'
+    )
+
+
+def _requested_values(options: resource_pb2.CredentialIssueOptions) -> tuple[list[str], list[str]]:
+    arm = options.WhichOneof("options")
+    if arm == "api_key":
+        return list(options.api_key.scopes), []
+    if arm == "token":
+        return list(options.token.scopes), list(options.token.audiences)
+    return [], []
+
+
+def _check_legacy(values: Sequence[str], advertised: Sequence[str], custom_allowed: bool, what: str) -> None:
+    """baton-sdk v0.25 `validateRequestedValues`: non-blank, unique, advertised unless custom ones are allowed."""
+    seen: set[str] = set()
+    for value in values:
+        if go_is_blank(value):
+            raise _invalid(f"{what} must not be empty")
+        if value in seen:
+            raise _invalid(f'duplicate {what} "{value}"')
+        seen.add(value)
+        if not custom_allowed and value not in advertised:
+            raise _invalid(f'{what} "{value}" is not advertised by connector')
+
+
+def _check_field(values: Sequence[str], field: config_pb2.Field) -> None:
+    """A descriptor's explicit `scopes` input field (c1.config.v1 string-slice rules, §3.6/§3.7)."""
+    rules = field.string_slice_field.rules
+    name = field.name
+    if not values and not (field.is_required or rules.is_required or rules.validate_empty):
+        return
+    if not values and (field.is_required or rules.is_required) and not rules.HasField("min_items"):
+        raise _invalid(f"{name} is required")
+    if rules.HasField("min_items") and len(values) < rules.min_items:
+        raise _invalid(f"{name} must have at least {rules.min_items} item(s)")
+    if rules.HasField("max_items") and len(values) > rules.max_items:
+        raise _invalid(f"{name} must have at most {rules.max_items} item(s)")
+    if rules.unique and len(set(values)) != len(values):
+        duplicate = next(v for i, v in enumerate(values) if v in values[:i])
+        raise _invalid(f'duplicate {name} item "{duplicate}"')
+    item = rules.item_rules
+    pattern = None
+    if item.HasField("pattern"):
+        try:
+            pattern = re.compile(item.pattern)
+        except re.error:
+            raise _refuse(Code.INTERNAL, f"the advertised pattern of {name} cannot be evaluated") from None
+    for value in values:
+        if not value and not (item.validate_empty or item.is_required):
+            continue
+        if not value and item.is_required:
+            raise _invalid(f"{name} items must not be empty")
+        if pattern is not None and pattern.search(value) is None:
+            raise _invalid(f'{name} item "{value}" does not match the required pattern')
+        allowed = getattr(item, "in")  # `in` is a Python keyword
+        if allowed and value not in allowed:
+            raise _invalid(f'{name} item "{value}" is not one of the allowed values')
+
+
+def _check_values(
+    descriptor: connector_pb2.CredentialIssueOptionDescriptor, options: resource_pb2.CredentialIssueOptions
+) -> None:
+    scopes, audiences = _requested_values(options)
+    field = next((f for f in descriptor.input_fields if f.name == "scopes"), None)
+    if field is not None:
+        _check_field(scopes, field)
+    else:
+        _check_legacy(scopes, descriptor.scopes, descriptor.custom_scopes_allowed, "scope")
+    _check_legacy(audiences, descriptor.audiences, descriptor.custom_audiences_allowed, "audience")
+
+
+def _check_expiry(
+    descriptor: connector_pb2.CredentialIssueOptionDescriptor,
+    expires_at: timestamp_pb2.Timestamp | None,
+    now: datetime,
+) -> None:
+    if expires_at is None:
+        return
+    try:
+        when = expires_at.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        raise _invalid("expires_at is invalid") from None
+    if when <= now:
+        raise _invalid("expires_at must be in the future")
+    if not descriptor.HasField("expiry"):
+        raise _invalid("connector does not support caller-selected expiry")
+    lifetime = when - now
+    if descriptor.expiry.HasField("min") and lifetime < descriptor.expiry.min.ToTimedelta():
+        raise _invalid("expires_at is earlier than the minimum lifetime the connector advertises")
+    if descriptor.expiry.HasField("max") and lifetime > descriptor.expiry.max.ToTimedelta():
+        raise _invalid("expires_at is later than the maximum lifetime the connector advertises")
+
+
+# -- output validation (§3.3) ----------------------------------------------------------------------------------
+
+
+def _output_problem(
+    issued: IssuedCredential,
+    identity_id: resource_pb2.ResourceId,
+    descriptor: connector_pb2.CredentialIssueOptionDescriptor,
+    expires_at: timestamp_pb2.Timestamp | None,
+    *,
+    single_plaintext: bool,
+) -> str | None:
+    secret = issued.secret
+    if secret is None or not secret.HasField("id"):
+        return "secret id is required"
+    if go_is_blank(secret.id.resource_type) or go_is_blank(secret.id.resource):
+        return "secret id must have a resource type and a resource"
+    trait = None
+    for annotation in secret.annotations:
+        if annotation.type_url == _SECRET_TRAIT_URL:
+            candidate = annotation_trait_pb2.SecretTrait()
+            if annotation.Unpack(candidate) and candidate.identity_id == identity_id:
+                trait = candidate
+                break
+    if trait is None:
+        return "secret must carry a SecretTrait whose identity_id is the requested identity"
+    if expires_at is not None:
+        if not trait.HasField("expires_at"):
+            return "secret trait expires_at is required when an expiry was requested"
+        if trait.expires_at.ToNanoseconds() > expires_at.ToNanoseconds():
+            return "secret trait expires_at is later than the requested expiry"
+    if issued.resource_mode == Mode.CREDENTIAL_RESOURCE_MODE_UNSPECIFIED:
+        return "resource mode is required"
+    if issued.resource_mode != descriptor.resource_mode:
+        return "resource mode does not match the advertised resource mode"
+    if secret.id.resource_type != descriptor.secret_resource_type_id:
+        return (
+            f'secret resource type "{secret.id.resource_type}" does not match the advertised '
+            f'"{descriptor.secret_resource_type_id}"'
+        )
+    if not issued.plaintexts:
+        return "at least one plaintext is required"
+    names: set[str] = set()
+    for index, plaintext in enumerate(issued.plaintexts):
+        if go_is_blank(plaintext.name):
+            return f"plaintext {index} has no name"
+        if not plaintext.bytes:
+            return f'plaintext "{plaintext.name}" is empty'
+        if plaintext.name in names:
+            return f'duplicate plaintext name "{plaintext.name}"'
+        names.add(plaintext.name)
+    if single_plaintext and len(issued.plaintexts) != 1:
+        return "baton/jwe/v1 requires exactly one plaintext"
+    return None
+
+
+# -- the tasks ----------------------------------------------------------------------------------------------
+
+
+async def issue_credential(
+    connector: Connector,
+    task_id: str,
+    task: Task.IssueCredentialTask,
+    *,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Outcome:
+    """Run one `issue_credential` task; every failure is a non-retryable TaskError with the SDK's code."""
+    if not task.HasField("identity_id") or not task.HasField("credential_options") or not task.encryption_configs:
+        raise _refuse(Code.INVALID_ARGUMENT, "malformed issue credential task")
+    identity_id = task.identity_id
+    issuer = connector.credential_issuer(identity_id.resource_type)
+    if issuer is None:
+        raise _refuse(Code.UNIMPLEMENTED, "resource type does not have credential issuer configured")
+
+    # Imported here, not at module level: see the module docstring.
+    from connector.baton.crypto import providers
+
+    try:
+        recipients = providers.validate_encryption_configs(task.encryption_configs)
+    except ConnectorError as exc:
+        raise _refuse(exc.code, f"error: creating encryption manager failed: {exc}") from None
+    details = issuer.credential_issue_details()
+    if not REQUEST_ID.fullmatch(task_id):
+        raise _invalid("request id must be 1..128 characters containing only letters, digits, underscore, or hyphen")
+    options = task.credential_options
+    descriptor = _select_descriptor(details, options)
+    if descriptor.resource_mode == Mode.CREDENTIAL_RESOURCE_MODE_UNSPECIFIED:
+        raise _invalid("credential resource mode must be advertised")
+    _check_values(descriptor, options)
+    expires_at = task.expires_at if task.HasField("expires_at") else None
+    _check_expiry(descriptor, expires_at, now())
+
+    issued = await _mint(issuer, identity_id, options, expires_at, task_id)
+    single = any(r.provider == providers.JWE for r in recipients)
+    problem = _output_problem(issued, identity_id, descriptor, expires_at, single_plaintext=single)
+    if problem is not None:
+        issued.plaintexts.clear()
+        rolled_back = await _roll_back(issuer, issued.secret, "invalid output")
+        suffix = "" if rolled_back else NOT_ROLLED_BACK
+        raise _refuse(Code.INTERNAL, INVALID_OUTPUT + problem + suffix)
+    try:
+        encrypted = providers.encrypt_all(recipients, issued.plaintexts)
+    except Exception as exc:
+        rolled_back = await _roll_back(issuer, issued.secret, "encryption failed")
+        suffix = "" if rolled_back else NOT_ROLLED_BACK
+        if isinstance(exc, ConnectorError):
+            raise _refuse(exc.code, f"{exc}{suffix}") from None
+        raise _refuse(Code.UNKNOWN, f"encryption failed: internal error ({type(exc).__name__}){suffix}") from None
+    finally:
+        # The plaintext is not needed past this point; drop our references to it at once.
+        issued.plaintexts.clear()
+    response = resource_pb2.IssueCredentialResponse(
+        secret=issued.secret,
+        encrypted_data=encrypted,
+        annotations=issued.annotations,
+        resource_mode=Mode.ValueType(issued.resource_mode),
+        request_id=task_id,
+    )
+    log.info(
+        "credential issued",
+        secret_type=issued.secret.id.resource_type,
+        secret_id=issued.secret.id.resource,
+        encrypted=len(encrypted),
+    )
+    return Outcome(response=response, annotations=list(issued.annotations))
+
+
+async def _mint(
+    issuer: CredentialIssuer,
+    identity_id: resource_pb2.ResourceId,
+    options: resource_pb2.CredentialIssueOptions,
+    expires_at: timestamp_pb2.Timestamp | None,
+    request_id: str,
+) -> IssuedCredential:
+    try:
+        return await issuer.issue_credential(identity_id, options, expires_at, request_id)
+    except ConnectorError as exc:
+        raise _refuse(exc.code, f"error: issue credential for identity failed: {exc}") from None
+    except Exception as exc:
+        # Unknown exception text may quote anything; keep only its type.
+        raise _refuse(
+            Code.UNKNOWN, f"error: issue credential for identity failed: internal error ({type(exc).__name__})"
+        ) from None
+
+
+async def _roll_back(issuer: CredentialIssuer, secret: resource_pb2.Resource | None, why: str) -> bool:
+    """Delete a credential we minted but cannot hand over. True when it is gone (or nothing was minted)."""
+    if secret is None or go_is_blank(secret.id.resource_type) or go_is_blank(secret.id.resource):
+        log.error("credential minted but not returned; no id to delete it by", reason=why)
+        return False
+    try:
+        await issuer.rollback_credential(secret.id)
+    except Exception as exc:
+        code = exc.code.name if isinstance(exc, ConnectorError) else type(exc).__name__
+        log.error(
+            "credential rollback failed; a minted credential is still live",
+            reason=why,
+            secret_type=secret.id.resource_type,
+            secret_id=secret.id.resource,
+            error=code,
+        )
+        return False
+    log.warning("credential rolled back", reason=why, secret_type=secret.id.resource_type, secret_id=secret.id.resource)
+    return True
+
+
+async def delete_resource(connector: Connector, task: Task.DeleteResourceTask) -> Outcome:
+    """Run one `delete_resource` task (§3.4): how ConductorOne revokes issued credentials."""
+    rid = task.resource_id
+    if not task.HasField("resource_id") or not rid.resource or not rid.resource_type:
+        raise _refuse(Code.INVALID_ARGUMENT, "malformed delete resource task")
+    deleter = connector.resource_deleter(rid.resource_type)
+    if deleter is None:
+        raise _refuse(
+            Code.UNIMPLEMENTED, f"resource type {rid.resource_type} does not have resource Delete() configured"
+        )
+    parent = task.parent_resource_id if task.HasField("parent_resource_id") else None
+    try:
+        annotations = await deleter.delete_resource(rid, parent)
+    except ConnectorError as exc:
+        raise _refuse(exc.code, f"error: delete resource failed: {exc}") from None
+    return Outcome(response=resource_pb2.DeleteResourceResponse(annotations=annotations), annotations=annotations)

@@ -1,0 +1,226 @@
+"""Pre-mint validation of EncryptionConfigs (docs/spec/credentials.md §2.1, §2.2, §2.5).
+
+The verdicts of tests/fixtures/credentials/validation.json (baton-sdk v0.25.0) hold exactly, except the
+one case the spec tells us to decide differently: `baton/jwe/v1` is implemented here, so an X-Wing config
+is valid. Keys Go would accept and then fail on after the mint are refused before it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from google.protobuf import json_format
+
+from connector.baton.crypto import bech32, xwing
+from connector.baton.crypto.providers import encrypt_all, validate_encryption_configs
+from connector.baton.errors import Code, InvalidArgumentError
+from connector.baton.pb.c1.connector.v2 import resource_pb2
+from tests.baton.credential_vectors import load, xwing_public_key
+
+CASES: list[dict[str, Any]] = load("validation.json")["cases"]
+JWE_CASE = "baton/jwe/v1 X-Wing recipient under SDK v0.25 (provider not registered there)"
+ALG = "https://c1.ai/alg/hpke-xwing-hkdf-sha256-chacha20poly1305/v1"
+
+
+def _configs(case: dict[str, Any]) -> list[resource_pb2.EncryptionConfig | None]:
+    raw = case["configs"] if "configs" in case else [case["config"]]
+    return [None if c is None else json_format.ParseDict(c, resource_pb2.EncryptionConfig()) for c in raw]
+
+
+def _verdict(configs: list[resource_pb2.EncryptionConfig | None]) -> str | None:
+    try:
+        validate_encryption_configs(configs)
+    except InvalidArgumentError as exc:
+        refusal = exc
+    else:
+        return None
+    assert refusal.code is Code.INVALID_ARGUMENT
+    return str(refusal)
+
+
+def test_the_file_has_twenty_two_cases() -> None:
+    assert len(CASES) == 22
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_v025_verdicts_hold(case: dict[str, Any]) -> None:
+    verdict = _verdict(_configs(case))
+    if case["name"] == JWE_CASE:
+        assert verdict is None  # implemented here: validated by §2.5 instead
+    elif case["ok"]:
+        assert verdict is None
+    else:
+        assert case["grpc_code"] == "InvalidArgument"
+        assert verdict == case["error"]
+
+
+def _jwk_config(jwk: dict[str, str], aad: bytes = b"") -> resource_pb2.EncryptionConfig:
+    config = resource_pb2.EncryptionConfig(provider="baton/jwk/v1")
+    config.jwk_public_key_config.pub_key = json.dumps(jwk).encode()
+    config.jwk_public_key_config.additional_authenticated_data = aad
+    return config
+
+
+def _b64url_int(value: int) -> str:
+    return base64.urlsafe_b64encode(value.to_bytes((value.bit_length() + 7) // 8, "big")).decode().rstrip("=")
+
+
+def test_rsa_keys_under_2048_bits_are_refused_before_the_mint() -> None:
+    numbers = rsa.generate_private_key(public_exponent=65537, key_size=1024).public_key().public_numbers()
+    jwk = {"kty": "RSA", "n": _b64url_int(numbers.n), "e": _b64url_int(numbers.e)}
+    assert _verdict([_jwk_config(jwk)]) == (
+        "invalid encryption config 0: rpc error: code = InvalidArgument desc = "
+        "jwk: RSA key size is too small (1024 bits; at least 2048 required)"
+    )
+
+
+def test_an_ed25519_value_that_is_not_a_curve_point_is_refused_before_the_mint() -> None:
+    # y = 2 is not the y-coordinate of any Edwards25519 point.
+    x = base64.urlsafe_b64encode((2).to_bytes(32, "little")).decode().rstrip("=")
+    assert _verdict([_jwk_config({"kty": "OKP", "crv": "Ed25519", "x": x})]) == (
+        "invalid encryption config 0: rpc error: code = InvalidArgument desc = "
+        "jwk: Ed25519 public key is not a valid curve point"
+    )
+
+
+def test_a_jwk_with_a_number_too_long_to_convert_is_refused_cleanly() -> None:
+    config = _jwk_config({})
+    config.jwk_public_key_config.pub_key = b'{"kty":' + b"9" * 5000 + b"}"
+    assert _verdict([config]) == (
+        "invalid encryption config 0: rpc error: code = InvalidArgument desc = "
+        "jwk: failed to unmarshal jwk: JSON number out of range"
+    )
+
+
+def test_non_jwe_providers_refuse_additional_authenticated_data() -> None:
+    ok = CASES[0]["config"]
+    config = json_format.ParseDict(ok, resource_pb2.EncryptionConfig())
+    config.jwk_public_key_config.additional_authenticated_data = b"tenant"
+    assert _verdict([config]) == (
+        "invalid encryption config 0: rpc error: code = InvalidArgument desc = "
+        "jwk: additional_authenticated_data is only supported by baton/jwe/v1"
+    )
+
+
+# -- baton/jwe/v1 (§2.5), in rule order --------------------------------------------------------------------
+
+SEED = bytes(range(0xA0, 0xC0))
+PUB = base64.urlsafe_b64encode(xwing_public_key(SEED)).decode().rstrip("=")
+
+
+def _jwe(key_id: str = "kid-1", aad: bytes = b"", **members: object) -> resource_pb2.EncryptionConfig:
+    jwk: dict[str, object] = {"kty": "AKP", "alg": ALG, "pub": PUB}
+    jwk.update(members)
+    config = resource_pb2.EncryptionConfig(provider=" BATON/JWE/V1", key_id=key_id)
+    config.jwk_public_key_config.pub_key = json.dumps({k: v for k, v in jwk.items() if v is not None}).encode()
+    config.jwk_public_key_config.additional_authenticated_data = aad
+    return config
+
+
+def _jwe_refusal(config: resource_pb2.EncryptionConfig) -> str | None:
+    verdict = _verdict([config])
+    prefix = "invalid encryption config 0: rpc error: code = InvalidArgument desc = jwe: "
+    if verdict is None:
+        return None
+    assert verdict.startswith(prefix), verdict
+    return verdict[len(prefix) :]
+
+
+def test_a_valid_xwing_config_passes_and_names_its_key_id() -> None:
+    [recipient] = validate_encryption_configs([_jwe(kid="kid-1", use="enc", key_ops=["encrypt"])])
+    assert (recipient.provider, recipient.key_id, recipient.key_ids) == ("baton/jwe/v1", "", ("kid-1",))
+
+
+def test_the_provider_is_never_inferred_as_jwe() -> None:
+    config = _jwe()
+    config.provider = ""
+    # Inference picks baton/jwk/v1 for a JWK config, which cannot read an AKP key.
+    verdict = _verdict([config])
+    assert verdict is not None
+    assert "jwk: failed to unmarshal jwk" in verdict
+
+
+@pytest.mark.parametrize(
+    ("config", "reason"),
+    [
+        (_jwe(key_id=""), "key_id is required"),
+        (_jwe(key_id="k" * 1025), "key_id must be at most 1024 bytes"),
+        (_jwe(key_id=" kid"), "key_id must not have leading or trailing whitespace"),
+        (_jwe(key_id="kid\u3000"), "key_id must not have leading or trailing whitespace"),
+        (_jwe(key_id="<" * 700), "protected header must be at most 4096 bytes"),
+        (_jwe(aad=b"x" * 16385), "additional authenticated data must be at most 16384 bytes"),
+        (_jwe(kty="OKP"), 'public key kty must be "AKP"'),
+        (_jwe(alg="https://conductorone.com/alg/hpke-xwing-hkdf-sha256-chacha20poly1305/v1"), "public key alg must be"),
+        (_jwe(pub=""), "public key pub is required"),
+        (_jwe(d="AAAA"), "public key must not contain private key material"),
+        (_jwe(priv="AAAA"), "public key must not contain private key material"),
+        (_jwe(kid="other"), "public key kid does not match key_id"),
+        (_jwe(use="sig"), 'public key use must be "enc"'),
+        (_jwe(key_ops=["encrypt", "decrypt"]), 'public key key_ops must be ["encrypt"]'),
+        (_jwe(pub=PUB + "="), "public key pub must be canonical unpadded base64url"),
+        (_jwe(pub=PUB[:-4]), "public key pub must be 1216 bytes"),
+    ],
+)
+def test_jwe_rules_refuse_with_their_reason(config: resource_pb2.EncryptionConfig, reason: str) -> None:
+    refusal = _jwe_refusal(config)
+    assert refusal is not None
+    assert refusal.startswith(reason), refusal
+
+
+def test_jwe_refuses_duplicate_members_trailing_data_and_non_objects() -> None:
+    duplicate = _jwe()
+    duplicate.jwk_public_key_config.pub_key = b'{"kty":"AKP","kty":"AKP"}'
+    assert _jwe_refusal(duplicate) == "public key JWK has a duplicate member"
+    for body in (
+        b'{"kty":' + b"9" * 5000 + b"}",
+        b'{"kty":"AKP","kty":"AKP"}',
+        b'{"kty":"AKP"} {}',
+        b"[]",
+        b"\xff",
+        b"",
+    ):
+        config = _jwe()
+        config.jwk_public_key_config.pub_key = body
+        assert _jwe_refusal(config) is not None
+
+
+def test_jwe_refuses_a_low_order_x25519_component() -> None:
+    raw = xwing_public_key(SEED)[: xwing.MLKEM_PUBLIC_SIZE] + bytes(32)
+    config = _jwe(pub=base64.urlsafe_b64encode(raw).decode().rstrip("="))
+    assert _jwe_refusal(config) == "public key has a low-order X25519 component"
+
+
+def test_jwe_is_never_part_of_a_fan_out() -> None:
+    age_config = resource_pb2.EncryptionConfig(provider="baton/age/v1")
+    age_config.age_recipient_config.recipient = CASES[9]["config"]["age_recipient_config"]["recipient"]
+    assert _verdict([age_config, _jwe()]) == (
+        "invalid encryption config 1: rpc error: code = InvalidArgument desc = "
+        "jwe: baton/jwe/v1 requires exactly one encryption config"
+    )
+
+
+def test_jwe_refuses_plaintexts_over_one_mebibyte_without_quoting_them() -> None:
+    recipients = validate_encryption_configs([_jwe()])
+    big = resource_pb2.PlaintextData(name="n", bytes=b"S" * ((1 << 20) + 1))
+    with pytest.raises(Exception, match="plaintext must be at most 1048576 bytes") as info:
+        encrypt_all(recipients, [big])
+    assert "SSSS" not in str(info.value)
+
+
+def test_age_pq_recipients_of_the_wrong_length_are_refused() -> None:
+    config = resource_pb2.EncryptionConfig(provider="baton/age/v1")
+    config.age_recipient_config.recipient = bech32.encode("age1pq", b"\x01" * 1215)
+    assert _verdict([config]) == (
+        "invalid encryption config 0: rpc error: code = InvalidArgument desc = age: invalid recipient"
+    )
+
+
+def test_bech32_has_no_length_limit_and_round_trips() -> None:
+    data = bytes(range(256)) * 5
+    text = bech32.encode("age1pq", data)
+    assert len(text) > 2000
+    assert bech32.decode(text) == ("age1pq", data)
