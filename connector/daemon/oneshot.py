@@ -80,6 +80,9 @@ def check_output_file(path: Path, tmp_dir: Path | None) -> None:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise SettingsError(f"{where}: the directory {parent} is not writable")
     if path.exists():
+        if not path.is_file():
+            # A device or a FIFO (`--file /dev/null`): the atomic save would replace it with a regular file.
+            raise SettingsError(f"{where} is not a regular file")
         if not os.access(path, os.R_OK | os.W_OK):
             raise SettingsError(f"{where}: the existing file is not readable and writable")
         if path.stat().st_size == 0:
