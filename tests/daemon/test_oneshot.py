@@ -172,3 +172,15 @@ def test_signal_before_the_sync_writes_nothing(tmp_path: Path) -> None:
     assert returncode == 143
     assert "interrupted by SIGTERM before the sync started; nothing was written" in stderr
     assert not out.exists()
+
+
+def test_a_bad_file_is_refused_before_any_datadog_request(fake: FakeDatadog, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.c1z"
+    notes.write_text("my notes\n")
+    before = len(fake.requests())
+    done = run("--api-key", API_CANARY, "--app-key", APP_CANARY, "--base-url", fake.base_url, "--file", str(notes))
+    assert done.returncode == 2
+    assert "setting --file (BATON_FILE)" in done.stderr.splitlines()[-1]
+    assert "not a readable c1z" in done.stderr
+    assert len(fake.requests()) == before
+    assert notes.read_text() == "my notes\n"
