@@ -32,6 +32,7 @@ ENV_PREFIX = "BATON_"
 GROUPS = ("Datadog", "Sync", "Output and logging", "Service mode", "Operability", "One-shot provisioning")
 CONFIG_PATH_ENV = f"{ENV_PREFIX}CONFIG_PATH"
 _UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # The one-shot provisioning actions (baton-sdk's flags of the same names); at most one per run.
 ONE_SHOT_ACTIONS = ("grant_entitlement", "revoke_grant", "create_account_email", "invoke_action")
 
@@ -130,13 +131,22 @@ class Settings(BaseSettings):
             raise ValueError("the port is not a number from 0 to 65535") from None
         return base_url_for("datadoghq.com", value)
 
-    @field_validator("client_id", "c1_api_host", "host_id")
+    @field_validator("client_id", "c1_api_host")
     @classmethod
     def _printable(cls, value: str) -> str:
         # A Secret made with `echo` keeps its newline: trim it, but refuse anything that could not be an id or host.
         value = value.strip()
         if _UNSAFE.search(value):
             raise ValueError("must not contain whitespace or control characters")
+        return value
+
+    @field_validator("host_id")
+    @classmethod
+    def _header_safe(cls, value: str) -> str:
+        # It travels in a request header: a control character would break the request, not just look odd.
+        value = value.strip()
+        if _CONTROL.search(value):
+            raise ValueError("must not contain control characters")
         return value
 
     @field_validator("invoke_action_args")
