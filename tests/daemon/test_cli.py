@@ -94,7 +94,7 @@ def test_an_unknown_baton_variable_is_warned_about_with_the_closest_setting() ->
 
 
 def test_start_up_logs_one_line_with_version_and_effective_settings(tmp_path: Path) -> None:
-    # The run then fails on the unreachable base URL's port 1; the start-up line comes first either way.
+    # The run then stops at once on --file (a directory); the start-up line comes first.
     done = run_cli(
         "--api-key",
         CANARY,
@@ -103,9 +103,10 @@ def test_start_up_logs_one_line_with_version_and_effective_settings(tmp_path: Pa
         "--base-url",
         "http://127.0.0.1:1",
         "--file",
-        str(tmp_path / "out.c1z"),
-        env={"BATON_SYNC_SCHEDULE": "true", "BATON_HTTP_TIMEOUT_SECONDS": "2"},
+        str(tmp_path),
+        env={"BATON_SYNC_SCHEDULE": "true"},
     )
+    assert done.returncode == 2
     records = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
     warning = next(r for r in records if r["level"] == "warning")
     assert "did you mean BATON_SYNC_SCHEDULES" in warning["event"]
