@@ -13,7 +13,6 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from connector.daemon import inspect
 from connector.daemon import logging as logs
 
 EXIT_INTERNAL = 1
@@ -36,6 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: list[str]) -> int:
     command = args[:1]
     if command == ["inspect"]:
+        from connector.daemon import inspect
+
         parser = argparse.ArgumentParser(prog="baton-datadog inspect", description="Show what a .c1z sync file holds.")
         inspect.add_arguments(parser)
         return inspect.run(parser.parse_args(args[1:]))

@@ -14,12 +14,11 @@ from collections.abc import Sequence
 
 import structlog
 
-from connector.baton.c1.errors import C1Error
 from connector.baton.errors import ConnectorError
 from connector.daemon import logging as logs
-from connector.daemon.metrics import package_version
 from connector.daemon.preflight import check_environment
 from connector.daemon.settings import Settings, SettingsError, load_effective, redacted
+from connector.daemon.version import package_version
 from connector.datadog.errors import DatadogError
 
 log = structlog.get_logger(__name__)
@@ -52,7 +51,9 @@ def run_connector(argv: Sequence[str]) -> int:
         return asyncio.run(_run(settings))
     except SettingsError as exc:
         return fail(str(exc), EXIT_BAD_SETTINGS)
-    except (DatadogError, ConnectorError, C1Error) as exc:
+    except Exception as exc:
+        if not _refused_upstream(exc):
+            raise  # a bug: the CLI boundary (connector/cli.py) makes it one line
         log.error("failed", error=str(exc), error_type=type(exc).__name__)
         return fail(str(exc), EXIT_FAILED)
     except OSError as exc:  # a full disk, a file or directory taken away mid-run: name the path and the cause
@@ -60,6 +61,15 @@ def run_connector(argv: Sequence[str]) -> int:
         return fail(f"{where}{exc.strerror or type(exc).__name__}", EXIT_FAILED)
     except KeyboardInterrupt:
         return 130
+
+
+def _refused_upstream(exc: Exception) -> bool:
+    """Datadog or ConductorOne said no (or could not be reached): a runtime failure with a message of our own."""
+    if isinstance(exc, DatadogError | ConnectorError):
+        return True
+    # The ConductorOne client (and grpc with it) is imported only in service mode; not at every start-up.
+    c1_errors = sys.modules.get("connector.baton.c1.errors")
+    return c1_errors is not None and isinstance(exc, c1_errors.C1Error)
 
 
 def startup_summary(settings: Settings) -> dict[str, object]:

@@ -33,11 +33,12 @@ from connector.baton.tasks.full_sync import FullSyncHandler, FullSyncSettings
 from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.processor import TaskProcessor
 from connector.daemon.http import OpsServer
-from connector.daemon.metrics import Metrics, package_version
+from connector.daemon.metrics import Metrics
 from connector.daemon.oneshot import datadog_client, datadog_options, sync_options
 from connector.daemon.scheduler import Scheduler
 from connector.daemon.settings import Settings, SettingsError, env, flag
 from connector.daemon.stopping import Stopped, until_stopped
+from connector.daemon.version import package_version
 from connector.datadog.connector import DatadogConnector
 from connector.datadog.errors import DatadogError, InvalidCredentials
 

@@ -25,7 +25,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
-from connector.daemon.metrics import package_version
+from connector.daemon.version import package_version
 from connector.datadog.sites import SITES, base_url_for
 
 ENV_PREFIX = "BATON_"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.daemon.metrics import package_version
+from connector.daemon.version import package_version
 from tests.daemon.cli import run_cli
 
 CANARY = "canary-api-key-0f1e2d3c4b5a"
