@@ -60,6 +60,21 @@ class ResourceGetter(Protocol):
 
 
 @runtime_checkable
+class SideLoadedGrants(Protocol):
+    """A syncer whose grants normally arrive with another type's resource pages (`Page.grants`).
+
+    When that other type is not listed in a sync (a targeted sync, or a resource-type filter without it), the
+    engine calls `list_grants_directly` instead of `list_grants`, so the grants are never silently missing.
+    """
+
+    def grants_side_loaded_by(self) -> str:
+        """The resource type whose `list_resources` pages carry these grants."""
+        ...
+
+    async def list_grants_directly(self, resource: resource_pb2.Resource, page_token: str) -> Page[grant_pb2.Grant]: ...
+
+
+@runtime_checkable
 class ResourceProvisioner(Protocol):
     """A syncer whose entitlements ConductorOne can grant and revoke."""
 

@@ -18,6 +18,8 @@ import structlog
 
 from connector.baton.c1z.envelope import C1ZFormatError
 from connector.baton.c1z.reader import C1ZReader
+from connector.baton.ids import parse_resource_ref
+from connector.baton.pb.c1.connector.v2 import resource_pb2
 from connector.baton.sync.syncer import SyncOptions
 from connector.baton.sync.to_file import sync_to_file
 from connector.daemon.progress import Progress, summary_table
@@ -58,6 +60,10 @@ def sync_options(settings: Settings) -> SyncOptions:
         skip_entitlements_and_grants=settings.skip_entitlements_and_grants,
         skip_grants=settings.skip_grants,
         resource_type_ids=settings.sync_resource_types,
+        targeted_resources=[
+            resource_pb2.ResourceId(resource_type=rtype, resource=rid)
+            for rtype, rid in map(parse_resource_ref, settings.sync_resources)
+        ],
         concurrency=settings.datadog_concurrency,
     )
 

@@ -25,6 +25,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
+from connector.baton.ids import parse_resource_ref
 from connector.daemon.version import package_version
 from connector.datadog.sites import SITES, base_url_for
 
@@ -71,6 +72,9 @@ class Settings(BaseSettings):
     )
     # NoDecode: the environment holds `user,role` (comma-separated, as in the Go SDK), not JSON.
     sync_resource_types: Annotated[list[str], NoDecode] = _f([], "Sync", "only these resource types (comma-separated)")
+    sync_resources: Annotated[list[str], NoDecode] = _f(
+        [], "Sync", "targeted sync of these resources only: <type>:<id> or bid:r:<type>/<id> (comma-separated)"
+    )
     skip_entitlements_and_grants: bool = _f(False, "Sync", "sync resources only")
     skip_grants: bool = _f(False, "Sync", "sync resources and entitlements, not grants", hidden=True)
     provisioning: bool = _f(False, "Sync", "allow grants, revokes, account creation and user actions", short="-p")
@@ -160,7 +164,7 @@ class Settings(BaseSettings):
             raise ValueError('must be a JSON object, e.g. {"user_id": "…"}')
         return value or "{}"
 
-    @field_validator("sync_resource_types", mode="before")
+    @field_validator("sync_resource_types", "sync_resources", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -170,6 +174,13 @@ class Settings(BaseSettings):
                 except ValueError:
                     raise ValueError("is neither a comma-separated list nor a JSON list") from None
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("sync_resources")
+    @classmethod
+    def _resource_refs(cls, value: list[str]) -> list[str]:
+        for ref in value:
+            parse_resource_ref(ref)  # ValueError names the bad entry
         return value
 
     @model_validator(mode="after")

@@ -26,6 +26,7 @@ from connector.datadog.errors import (
     UnexpectedResponse,
 )
 from connector.datadog.models import (
+    AccessToken,
     APIKey,
     ApplicationKey,
     ItemEnvelope,
@@ -292,6 +293,9 @@ class DatadogClient:
     def iter_roles(self, *, query: str | None = None) -> AsyncIterator[Page[Role]]:
         return paginate(lambda n: self.list_roles(n, query=query))
 
+    async def get_role(self, role_id: str) -> Role:
+        return await self._item(ItemEnvelope[Role], "GET", f"/api/v2/roles/{_seg(role_id)}", group="roles")
+
     async def list_role_users(self, role_id: str, page: int = 0) -> Page[User]:
         path = f"/api/v2/roles/{_seg(role_id)}/users"
         return await self._page(ListEnvelope[User], path, group="role_users", number=page)
@@ -366,6 +370,10 @@ class DatadogClient:
     async def list_schedules(self, page: int = 0) -> Page[Schedule]:
         return await self._page(ListEnvelope[Schedule], "/api/v2/on-call/schedules", group="on_call", number=page)
 
+    async def get_schedule(self, schedule_id: str) -> Schedule:
+        path = f"/api/v2/on-call/schedules/{_seg(schedule_id)}"
+        return await self._item(ItemEnvelope[Schedule], "GET", path, group="on_call")
+
     def iter_schedules(self) -> AsyncIterator[Page[Schedule]]:
         return paginate(self.list_schedules)
 
@@ -387,9 +395,10 @@ class DatadogClient:
 
     # -- keys and service accounts ------------------------------------------------------------------
 
-    async def list_api_keys(self, page: int = 0) -> Page[APIKey]:
+    async def list_api_keys(self, page: int = 0, *, name_filter: str | None = None) -> Page[APIKey]:
         """One page of org API keys: name, last4, dates and creator; never the key value."""
-        return await self._page(ListEnvelope[APIKey], "/api/v2/api_keys", group="api_keys", number=page)
+        params: dict[str, QueryValue] = {"filter": name_filter} if name_filter else {}
+        return await self._page(ListEnvelope[APIKey], "/api/v2/api_keys", group="api_keys", number=page, params=params)
 
     def iter_api_keys(self) -> AsyncIterator[Page[APIKey]]:
         return paginate(self.list_api_keys)
@@ -398,9 +407,14 @@ class DatadogClient:
         """Revoke an org API key (204). Raises `NotFound` for an unknown or already deleted key."""
         await self._t.request("DELETE", f"/api/v2/api_keys/{_seg(key_id)}", group="api_keys")
 
-    async def list_service_account_app_keys(self, service_account_id: str, page: int = 0) -> Page[ApplicationKey]:
+    async def list_service_account_app_keys(
+        self, service_account_id: str, page: int = 0, *, name_filter: str | None = None
+    ) -> Page[ApplicationKey]:
         path = f"/api/v2/service_accounts/{_seg(service_account_id)}/application_keys"
-        return await self._page(ListEnvelope[ApplicationKey], path, group="service_accounts", number=page)
+        params: dict[str, QueryValue] = {"filter": name_filter} if name_filter else {}
+        return await self._page(
+            ListEnvelope[ApplicationKey], path, group="service_accounts", number=page, params=params
+        )
 
     def iter_service_account_app_keys(self, service_account_id: str) -> AsyncIterator[Page[ApplicationKey]]:
         return paginate(lambda n: self.list_service_account_app_keys(service_account_id, n))
@@ -409,6 +423,68 @@ class DatadogClient:
         """Org-wide lookup (needs org_app_keys_read); used to find a key's owning service account."""
         path = f"/api/v2/application_keys/{_seg(key_id)}"
         return await self._item(ItemEnvelope[ApplicationKey], "GET", path, group="application_keys")
+
+    # -- minting and revoking credentials (docs/spec/credentials.md §4) -------------------------------------
+    # Each create returns the new object and its secret separately: the models never hold a secret, and the
+    # secret leaves here only as a SecretStr (None when the response lacks one: the caller then revokes the
+    # object by its id). None of these creates is retried after it may have been sent.
+
+    async def create_api_key(self, name: str) -> tuple[APIKey, SecretStr | None]:
+        body = {"data": {"type": "api_keys", "attributes": {"name": name}}}
+        return await self._mint(APIKey, "/api/v2/api_keys", body, group="api_keys")
+
+    async def create_service_account_app_key(
+        self, service_account_id: str, name: str, scopes: Sequence[str] = ()
+    ) -> tuple[ApplicationKey, SecretStr | None]:
+        attributes: dict[str, Any] = {"name": name}
+        if scopes:
+            attributes["scopes"] = list(scopes)
+        path = f"/api/v2/service_accounts/{_seg(service_account_id)}/application_keys"
+        body = {"data": {"type": "application_keys", "attributes": attributes}}
+        return await self._mint(ApplicationKey, path, body, group="service_accounts")
+
+    async def delete_service_account_app_key(self, service_account_id: str, key_id: str) -> None:
+        """Revoke a service account's application key (204). Raises `NotFound` when it is unknown or gone."""
+        path = f"/api/v2/service_accounts/{_seg(service_account_id)}/application_keys/{_seg(key_id)}"
+        await self._t.request("DELETE", path, group="service_accounts")
+
+    async def list_service_account_access_tokens(
+        self, service_account_id: str, page: int = 0, *, name_filter: str | None = None
+    ) -> Page[AccessToken]:
+        """One page of a service account's access tokens (SATs): metadata only, never a token value."""
+        path = f"/api/v2/service_accounts/{_seg(service_account_id)}/access_tokens"
+        params: dict[str, QueryValue] = {"filter": name_filter} if name_filter else {}
+        return await self._page(ListEnvelope[AccessToken], path, group="service_accounts", number=page, params=params)
+
+    def iter_service_account_access_tokens(self, service_account_id: str) -> AsyncIterator[Page[AccessToken]]:
+        return paginate(lambda n: self.list_service_account_access_tokens(service_account_id, n))
+
+    async def create_service_account_access_token(
+        self, service_account_id: str, name: str, scopes: Sequence[str]
+    ) -> tuple[AccessToken, SecretStr | None]:
+        """Mint a SAT. Sent exactly once (docs/spec/credentials.md §4.3): no retry of any kind, even on a 429."""
+        path = f"/api/v2/service_accounts/{_seg(service_account_id)}/access_tokens"
+        body = {"data": {"type": "service_access_tokens", "attributes": {"name": name, "scopes": list(scopes)}}}
+        return await self._mint(AccessToken, path, body, group="service_accounts", single_attempt=True)
+
+    async def revoke_service_account_access_token(self, service_account_id: str, token_id: str) -> None:
+        path = f"/api/v2/service_accounts/{_seg(service_account_id)}/access_tokens/{_seg(token_id)}"
+        await self._t.request("DELETE", path, group="service_accounts")
+
+    async def _mint(
+        self, model: type[R], path: str, body: Any, *, group: str, single_attempt: bool = False
+    ) -> tuple[R, SecretStr | None]:
+        response = await self._t.request(
+            "POST", path, group=group, json=body, idempotent=False, single_attempt=single_attempt
+        )
+        item = self._parse(ItemEnvelope[model], response, "POST", path).data  # type: ignore[valid-type]
+        data = _json_object(response, "POST", path).get("data")
+        key = ((data.get("attributes") if isinstance(data, dict) else None) or {}).get("key")
+        if item is None or not item.id:
+            raise UnexpectedResponse(
+                method="POST", path=path, status=response.status_code, messages=["response has no data.id"]
+            )
+        return item, SecretStr(key) if isinstance(key, str) and key else None
 
 
 def _json_object(response: httpx.Response, method: str, path: str) -> dict[str, Any]:

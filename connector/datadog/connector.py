@@ -10,11 +10,14 @@ from connector.baton.connector import (
     ActionManager,
     CredentialIssuer,
     ResourceDeleter,
+    ResourceGetter,
     ResourceProvisioner,
     ResourceSyncer,
 )
-from connector.baton.pb.c1.connector.v2 import connector_pb2, resource_pb2
+from connector.baton.issuance import advertise_issuance
+from connector.baton.pb.c1.connector.v2 import connector_pb2
 from connector.datadog.client import DatadogClient
+from connector.datadog.credentials import AccessTokenDeleter, AppKeyDeleter, DatadogCredentialIssuer
 from connector.datadog.provisioning import (
     AccountCreator,
     ApiKeyDeleter,
@@ -23,7 +26,11 @@ from connector.datadog.provisioning import (
     UserActions,
 )
 from connector.datadog.resources import types
-from connector.datadog.resources.keys import ApiKeySyncer, ServiceAccountAppKeySyncer
+from connector.datadog.resources.keys import (
+    ApiKeySyncer,
+    ServiceAccountAccessTokenSyncer,
+    ServiceAccountAppKeySyncer,
+)
 from connector.datadog.resources.roles import RoleSyncer
 from connector.datadog.resources.schedules import ScheduleSyncer
 from connector.datadog.resources.teams import TeamSyncer
@@ -46,7 +53,24 @@ class DatadogOptions:
 
     @property
     def app_keys(self) -> bool:
+        """Service-account application keys and access tokens (SATs): synced, and with provisioning on,
+        issued and deleted (docs/spec/credentials.md §3.7)."""
         return self.sync_secrets and self.sync_service_account_application_keys
+
+    @property
+    def org_key_deletion(self) -> bool:
+        # Deleting an org API key breaks whatever uses it, so it takes its own opt-in on top of provisioning,
+        # and the keys must be synced for ConductorOne to know them at all. Issuing one needs the same: the
+        # deleter is the revoke path of an issued key.
+        return self.provisioning and self.allow_org_api_key_deletion and self.sync_secrets
+
+    @property
+    def issues_app_keys(self) -> bool:
+        return self.provisioning and self.app_keys
+
+    @property
+    def issues_credentials(self) -> bool:
+        return self.issues_app_keys or self.org_key_deletion
 
     @property
     def schedules(self) -> bool:
@@ -63,13 +87,16 @@ _PERMISSIONS: dict[str, tuple[str, ...]] = {
     types.SCHEDULE.id: ("on_call_read",),
     types.API_KEY.id: ("api_keys_read",),
     types.SERVICE_ACCOUNT_APP_KEY.id: ("service_account_write", "org_app_keys_read"),
+    types.SERVICE_ACCOUNT_ACCESS_TOKEN.id: ("service_account_write",),
 }
+_SECRET_TYPES = (types.API_KEY.id, types.SERVICE_ACCOUNT_APP_KEY.id, types.SERVICE_ACCOUNT_ACCESS_TOKEN.id)
 
 
 class DatadogConnector:
     def __init__(self, client: DatadogClient, options: DatadogOptions) -> None:
         self.client = client
         self.options = options
+        self._issuer: DatadogCredentialIssuer | None = None
 
     async def validate(self) -> None:
         await self.client.validate()
@@ -86,33 +113,44 @@ class DatadogConnector:
             out.append(ApiKeySyncer(self.client))
         if self.options.app_keys:
             out.append(ServiceAccountAppKeySyncer(self.client))
+            out.append(ServiceAccountAccessTokenSyncer(self.client))
         return out
 
     def metadata(self) -> connector_pb2.ConnectorMetadata:
         accounts = self.account_manager()
+        per_type = [self._capability(s) for s in self.syncers()]
+        capabilities = connector_pb2.ConnectorCapabilities(
+            resource_type_capabilities=per_type, connector_capabilities=self._connector_capabilities(per_type)
+        )
+        # CREDENTIAL_ISSUE (+ the X-Wing JWE capability) and the descriptors, checked by the SDK's rules.
+        advertise_issuance(capabilities, self)
         return connector_pb2.ConnectorMetadata(
             account_creation_schema=accounts.account_creation_schema() if accounts is not None else None,
             display_name="Datadog",
             help_url="/docs/baton/datadog",
             description="Syncs Datadog users, roles, teams, On-Call schedules and keys; grants and revokes "
             "role and team membership.",
-            capabilities=connector_pb2.ConnectorCapabilities(
-                resource_type_capabilities=[self._capability(s.resource_type()) for s in self.syncers()],
-                connector_capabilities=self._connector_capabilities(),
-            ),
+            capabilities=capabilities,
         )
 
-    def _capability(self, rtype: resource_pb2.ResourceType) -> connector_pb2.ResourceTypeCapability:
+    def _capability(self, syncer: ResourceSyncer) -> connector_pb2.ResourceTypeCapability:
+        # In the SDK's order (docs/spec/credentials.md §3.7): SYNC, TARGETED_SYNC, PROVISION, ACCOUNT_PROVISIONING,
+        # SYNC_SECRETS, RESOURCE_DELETE; `metadata` then appends issuance (advertise_issuance).
+        rtype = syncer.resource_type()
         caps = [Capability.CAPABILITY_SYNC]
         permissions = list(_PERMISSIONS.get(rtype.id, ()))
+        if isinstance(syncer, ResourceGetter):
+            # A targeted role still gets its grants: the engine asks the per-role endpoint when users are not walked.
+            caps.append(Capability.CAPABILITY_TARGETED_SYNC)
         if self.options.provisioning and rtype.id in (types.ROLE.id, types.TEAM.id):
             caps.append(Capability.CAPABILITY_PROVISION)
         if rtype.id == types.USER.id and self.options.provisioning:
             caps.append(Capability.CAPABILITY_ACCOUNT_PROVISIONING)
-        if rtype.id in (types.API_KEY.id, types.SERVICE_ACCOUNT_APP_KEY.id):
+        if rtype.id in _SECRET_TYPES:
             caps.append(Capability.CAPABILITY_SYNC_SECRETS)
-        if rtype.id == types.API_KEY.id and self.options.allow_org_api_key_deletion and self.options.provisioning:
+        if rtype.id in _SECRET_TYPES and self.resource_deleter(rtype.id) is not None:
             caps.append(Capability.CAPABILITY_RESOURCE_DELETE)
+        if rtype.id == types.API_KEY.id and self.options.org_key_deletion:
             permissions += ["api_keys_write", "api_keys_delete"]
         return connector_pb2.ResourceTypeCapability(
             resource_type=rtype,
@@ -122,18 +160,16 @@ class DatadogConnector:
             ),
         )
 
-    def _connector_capabilities(self) -> list[connector_pb2.Capability.ValueType]:
-        # No TARGETED_SYNC: role grants come from the users walk, so a sync of one role alone would miss them.
-        caps = [Capability.CAPABILITY_SYNC]
+    def _connector_capabilities(
+        self, per_type: Sequence[connector_pb2.ResourceTypeCapability]
+    ) -> list[connector_pb2.Capability.ValueType]:
+        # The union of the per-type capabilities plus the connector-wide ones, sorted by number as the SDK does.
+        caps = {c for t in per_type for c in t.capabilities}
+        if Capability.CAPABILITY_TARGETED_SYNC in caps:
+            caps.add(Capability.CAPABILITY_SERVICE_MODE_TARGETED_SYNC)
         if self.options.provisioning:
-            caps += [
-                Capability.CAPABILITY_PROVISION,
-                Capability.CAPABILITY_ACCOUNT_PROVISIONING,
-                Capability.CAPABILITY_ACTIONS,
-            ]
-        if self.options.sync_secrets:
-            caps.append(Capability.CAPABILITY_SYNC_SECRETS)
-        return caps
+            caps |= {Capability.CAPABILITY_PROVISION, Capability.CAPABILITY_ACTIONS}
+        return sorted(caps)
 
     # -- provisioning (connector/datadog/provisioning.py) -------------------------------------------------
     # Every lookup answers None unless provisioning is on: the task runner then fails the task as "provisioning
@@ -151,14 +187,25 @@ class DatadogConnector:
         return AccountCreator(self.client) if self.options.provisioning else None
 
     def resource_deleter(self, resource_type_id: str) -> ResourceDeleter | None:
-        # Deleting an org API key breaks whatever uses it, so it takes its own opt-in on top of provisioning,
-        # and the keys must be synced for ConductorOne to know them at all.
-        allowed = self.options.provisioning and self.options.allow_org_api_key_deletion and self.options.sync_secrets
-        return ApiKeyDeleter(self.client) if allowed and resource_type_id == types.API_KEY.id else None
+        # docs/spec/credentials.md §4.6; every type an issuer mints has a deleter (its revoke path).
+        if resource_type_id == types.API_KEY.id and self.options.org_key_deletion:
+            return ApiKeyDeleter(self.client)
+        if resource_type_id == types.SERVICE_ACCOUNT_APP_KEY.id and self.options.issues_app_keys:
+            return AppKeyDeleter(self.client)
+        if resource_type_id == types.SERVICE_ACCOUNT_ACCESS_TOKEN.id and self.options.issues_app_keys:
+            return AccessTokenDeleter(self.client)
+        return None
 
     def action_manager(self) -> ActionManager | None:
         return UserActions(self.client) if self.options.provisioning else None
 
     def credential_issuer(self, resource_type_id: str) -> CredentialIssuer | None:
-        # Issuance is not offered yet (docs/spec/credentials.md §4); the task then fails as unimplemented.
-        return None
+        # Issuance targets users (service accounts), only for the kinds the flags enable (docs/spec/credentials.md
+        # §3.7); one issuer per connector, so a rollback finds the owners it remembers.
+        if resource_type_id != types.USER.id or not self.options.issues_credentials:
+            return None
+        if self._issuer is None:
+            self._issuer = DatadogCredentialIssuer(
+                self.client, app_keys=self.options.issues_app_keys, org_keys=self.options.org_key_deletion
+            )
+        return self._issuer

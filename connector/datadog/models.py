@@ -30,6 +30,7 @@ from pydantic import (
 
 __all__ = [
     "APIKey",
+    "AccessToken",
     "ApplicationKey",
     "ItemEnvelope",
     "ListEnvelope",
@@ -275,6 +276,37 @@ class ApplicationKey(Resource):
     # None is an unscoped key (all of its owner's permissions); see `scopes_reported` for "absent".
     scopes: tuple[str, ...] | None = None
     owner_id: str | None = None
+
+    @property
+    def scopes_reported(self) -> bool:
+        return "scopes" in self.model_fields_set
+
+
+class AccessToken(Resource):
+    """A service access token (SAT), without its secret value; ``owner_type`` is the ``owned_by`` linkage type."""
+
+    relationship_fields: ClassVar[Mapping[str, tuple[str, bool]]] = {
+        "owned_by": ("owner_id", False),
+    }
+
+    name: str | None = None
+    public_portion: str | None = None
+    created_at: Timestamp = None
+    expires_at: Timestamp = None
+    last_used_at: Timestamp = None
+    scopes: tuple[str, ...] | None = None
+    owner_id: str | None = None
+    owner_type: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _owner_type_of(cls, raw: Any) -> Any:
+        # The flattening keeps only linkage ids; issuance must also check the owner's type (credentials.md §4.3).
+        if isinstance(raw, dict) and "relationships" in raw:
+            linkage = ((raw.get("relationships") or {}).get("owned_by") or {}).get("data")
+            if isinstance(linkage, dict) and isinstance(linkage.get("type"), str):
+                raw = {**raw, "attributes": {**(raw.get("attributes") or {}), "owner_type": linkage["type"]}}
+        return raw
 
     @property
     def scopes_reported(self) -> bool:

@@ -45,11 +45,13 @@ from connector.datadog.client import DatadogClient
 from connector.datadog.errors import Conflict, DatadogError, NotFound
 from connector.datadog.models import TeamMembership, TeamRole
 from connector.datadog.resources import roles, teams, types
+from connector.datadog.resources.keys import is_malformed_id
 from connector.datadog.resources.users import user_resource
 
 __all__ = [
     "DISABLE_USER",
     "ENABLE_USER",
+    "UPDATE_USER",
     "AccountCreator",
     "ApiKeyDeleter",
     "InvitationNotSentError",
@@ -63,6 +65,7 @@ log = structlog.get_logger(__name__)
 
 DISABLE_USER = "disable_user"
 ENABLE_USER = "enable_user"
+UPDATE_USER = "update_user"
 
 # Rounds of "add, then read, then promote" a team-admin grant tries before it gives up on a membership
 # that other writers keep changing underneath it.
@@ -414,7 +417,8 @@ def _optional_text(profile: Mapping[str, object], field: str) -> str | None:
 
 
 class UserActions:
-    """`disable_user` (Datadog's soft disable) and `enable_user`; both idempotent."""
+    """`disable_user` (Datadog's soft disable) and `enable_user`, both idempotent; `update_user` (§5 of
+    docs/spec/credentials.md) changes a user's name, email or title."""
 
     def __init__(self, client: DatadogClient) -> None:
         self._client = client
@@ -424,13 +428,15 @@ class UserActions:
         }
 
     def action_names(self) -> Sequence[str]:
-        return tuple(self._handlers)
+        return (*self._handlers, UPDATE_USER)
 
     async def invoke_action(self, name: str, args: struct_pb2.Struct) -> ActionResult:
+        if name == UPDATE_USER:
+            return await self._update(args)
         handler = self._handlers.get(name)
         if handler is None:
             raise UnimplementedError(
-                f"the Datadog connector has no action {name!r} (it has: {', '.join(self._handlers)})"
+                f"the Datadog connector has no action {name!r} (it has: {', '.join(self.action_names())})"
             )
         user_id = _user_id_arg(args)
         status = await handler(user_id)
@@ -461,6 +467,55 @@ class UserActions:
             raise InternalError(f"Datadog still reports user {user_id} disabled after enabling it")
         log.info("datadog enable_user", user_id=user_id, status=user.status)
         return user.status or "Active"
+
+    async def _update(self, args: struct_pb2.Struct) -> ActionResult:
+        user_id = _update_user_id(args)
+        changes = {field: _text_arg(args, field) for field in ("name", "email", "title")}
+        given = {k: v for k, v in changes.items() if v}
+        if not given:
+            raise InvalidArgumentError("baton-datadog: update_user requires at least one of name, email or title")
+        try:
+            # `title` goes in attributes too, as the Go connector sends it (spec §7 item 4: unverified upstream).
+            await self._client.update_user(
+                user_id, name=given.get("name"), email=given.get("email"), title=given.get("title")
+            )
+        except ConnectorError as exc:
+            log.info("datadog update_user", user_id=user_id, fields=sorted(given), outcome="failed")
+            failure = ConnectorError(f"baton-datadog: failed to update user {user_id}: {exc}")
+            failure.code, failure.retryable = exc.code, exc.retryable
+            raise failure from exc
+        log.info("datadog update_user", user_id=user_id, fields=sorted(given), outcome=Outcome.CHANGED.value)
+        response = struct_pb2.Struct()
+        response.update({"success": True})
+        return ActionResult(response=response)
+
+
+def _update_user_id(args: struct_pb2.Struct) -> str:
+    """The `user_id` resource-id argument of update_user (docs/spec/credentials.md §5 step 1)."""
+    value = args.fields.get("user_id")
+    if value is None or value.WhichOneof("kind") != "struct_value":
+        raise InvalidArgumentError("baton-datadog: missing required argument user_id")
+    fields = value.struct_value.fields
+
+    def text(*keys: str) -> str | None:
+        return next(
+            (fields[k].string_value for k in keys if fields.get(k) and fields[k].HasField("string_value")), None
+        )
+
+    rtype, rid = text("resource_type_id", "resource_type"), text("resource_id", "resource")
+    if rtype is None or rid is None:
+        raise InvalidArgumentError("baton-datadog: missing required argument user_id")
+    if not rid:
+        raise InvalidArgumentError("baton-datadog: user_id cannot be empty")
+    if rtype != types.USER.id:
+        raise InvalidArgumentError(f"baton-datadog: user_id must identify a user, not a {rtype!r}")
+    return _clean_id(rid, "user_id")
+
+
+def _text_arg(args: struct_pb2.Struct, name: str) -> str:
+    """A string argument; absent, non-string and "" all mean "not given" (spec §5 step 2)."""
+    value = args.fields.get(name)
+    return value.string_value if value is not None and value.WhichOneof("kind") == "string_value" else ""
 
 
 def _user_id_arg(args: struct_pb2.Struct) -> str:
@@ -500,7 +555,9 @@ class ApiKeyDeleter:
             raise InvalidArgumentError(
                 f"only {types.API_KEY.id} resources can be deleted, not {resource_id.resource_type!r}"
             )
-        key_id = _clean_id(resource_id.resource, "the API key id")
+        key_id = resource_id.resource
+        if is_malformed_id(key_id):
+            raise InvalidArgumentError(f'baton-datadog: API key id "{key_id}" is malformed')
         outcome = await _unless(NotFound, self._client.delete_api_key(key_id))
         log.info("datadog delete_resource", resource_type=types.API_KEY.id, resource_id=key_id, outcome=outcome.value)
         return []

@@ -132,8 +132,13 @@ class ApiTransport:
         json: Any = None,
         idempotent: bool | None = None,
         api_key_only: bool = False,
+        single_attempt: bool = False,
     ) -> httpx.Response:
-        """Send one logical request, retrying per the policy; return the 2xx response or raise."""
+        """Send one logical request, retrying per the policy; return the 2xx response or raise.
+
+        `single_attempt`: send it at most once, not even resent after a 429 or a refused connection (a minted
+        service access token must never be created twice, docs/spec/credentials.md §4.3).
+        """
         idempotent = method.upper() != "POST" if idempotent is None else idempotent
         auth = self._auth_api_only if api_key_only else self._auth_full
         failures = 0
@@ -153,7 +158,11 @@ class ApiTransport:
             except httpx.TransportError as exc:
                 self._emit(RequestDone(group, method, None, self._clock() - started, attempt))
                 failures += 1
-                if failures < self.retry.max_attempts and self.retry.retryable_exception(exc, idempotent=idempotent):
+                if (
+                    not single_attempt
+                    and failures < self.retry.max_attempts
+                    and self.retry.retryable_exception(exc, idempotent=idempotent)
+                ):
                     await self._backoff(group, type(exc).__name__, failures, attempt)
                     continue
                 raise Unavailable(method=method, path=path, reason=type(exc).__name__) from exc
@@ -167,7 +176,11 @@ class ApiTransport:
                 info = RateLimitHeaders.parse(response.headers)
                 reset = info.reset if info is not None else None
                 wait = reset if reset is not None else self.retry.backoff(throttles - 1, self._rng)
-                if throttles > self.retry.max_rate_limit_retries or wait > self.retry.max_rate_limit_wait:
+                if (
+                    single_attempt
+                    or throttles > self.retry.max_rate_limit_retries
+                    or wait > self.retry.max_rate_limit_wait
+                ):
                     raise self.error(status, method, path, response)
                 if reset is None:
                     self._limiter.throttle(group, wait)
@@ -176,7 +189,12 @@ class ApiTransport:
                 continue
             failures += 1
             # A 5xx on a create may still have created the object, so only idempotent calls retry it.
-            if idempotent and failures < self.retry.max_attempts and self.retry.retryable_status(status):
+            if (
+                idempotent
+                and not single_attempt
+                and failures < self.retry.max_attempts
+                and self.retry.retryable_status(status)
+            ):
                 await self._backoff(group, f"http_{status}", failures, attempt)
                 continue
             raise self.error(status, method, path, response)

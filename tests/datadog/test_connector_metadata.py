@@ -23,12 +23,14 @@ def caps_by_type(meta: connector_pb2.ConnectorMetadata) -> dict[str, set[int]]:
 def test_defaults_sync_only_the_three_core_types() -> None:
     meta = metadata()
     assert meta.display_name == "Datadog"
-    assert caps_by_type(meta) == {
-        "user": {Cap.CAPABILITY_SYNC},
-        "role": {Cap.CAPABILITY_SYNC},
-        "team": {Cap.CAPABILITY_SYNC},
-    }
-    assert list(meta.capabilities.connector_capabilities) == [Cap.CAPABILITY_SYNC]
+    # Each core type can be fetched alone, so each is targetable (a targeted role reads its grants per role).
+    both = {Cap.CAPABILITY_SYNC, Cap.CAPABILITY_TARGETED_SYNC}
+    assert caps_by_type(meta) == {"user": both, "role": both, "team": both}
+    assert list(meta.capabilities.connector_capabilities) == [
+        Cap.CAPABILITY_SYNC,
+        Cap.CAPABILITY_TARGETED_SYNC,
+        Cap.CAPABILITY_SERVICE_MODE_TARGETED_SYNC,
+    ]
     assert not meta.HasField("account_creation_schema")
 
 
@@ -52,7 +54,7 @@ def test_provisioning_advertises_grants_accounts_and_actions() -> None:
         ({"sync_secrets": True}, {"api-key"}),
         (
             {"sync_secrets": True, "sync_service_account_application_keys": True},
-            {"api-key", "service-account-application-key"},
+            {"api-key", "service-account-application-key", "service-account-access-token"},
         ),
         ({"sync_service_account_application_keys": True}, set()),  # only together with sync_secrets
     ],

@@ -514,7 +514,7 @@ def _args(**values: str | dict[str, str]) -> struct_pb2.Struct:
 async def test_disable_and_enable_user(env: Env) -> None:
     actions = env.connector.action_manager()
     assert actions is not None
-    assert set(actions.action_names()) == {"disable_user", "enable_user"}
+    assert set(actions.action_names()) == {"disable_user", "enable_user", "update_user"}
     user = _human(env.fake)
     env.fake.reset_counters()
 

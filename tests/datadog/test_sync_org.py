@@ -74,6 +74,7 @@ async def test_request_count_is_the_lower_bound(org_fake: FakeDatadog, tmp_path:
         + len(org.schedules)  # who is on call: one request per schedule
         + pages(len(org.api_keys))
         + sum(pages(sum(1 for k in org.app_keys.values() if k.owner_id == sa)) for sa in enabled_service_accounts(org))
+        + sum(pages(sum(1 for t in org.tokens.values() if t.owner_id == sa)) for sa in enabled_service_accounts(org))
     )
     assert client.stats.total_requests == bound + opt_in
     assert org_fake.count("GET", "/api/v2/roles/{role_id}/users") == 0, "role grants come from the users walk"

@@ -20,7 +20,7 @@ from google.protobuf.message import Message
 from connector.baton import annotations as ann
 from connector.baton.c1z.rows import latest_finished_full
 from connector.baton.c1z.store import C1ZStore
-from connector.baton.connector import Page, ResourceGetter, ResourceSyncer
+from connector.baton.connector import Page, ResourceGetter, ResourceSyncer, SideLoadedGrants
 from connector.baton.errors import ConnectorError, InternalError, InvalidArgumentError, NotFoundError
 from connector.baton.pb.c1.connector.v2 import (
     annotation_resource_pb2,
@@ -316,7 +316,10 @@ class Syncer:
         if res is None:
             self._warn(action, "resource is no longer in the store")
             return
-        page = await self._call(action, lambda: syncer.list_grants(res, action.page_token))
+        list_grants = syncer.list_grants
+        if isinstance(syncer, SideLoadedGrants) and not self._lists_resources_of(syncer.grants_side_loaded_by()):
+            list_grants = syncer.list_grants_directly
+        page = await self._call(action, lambda: list_grants(res, action.page_token))
         if page is None:
             return
         self._check_next_token(action, page)
@@ -412,6 +415,10 @@ class Syncer:
             return self._by_type[type_id]
         except KeyError:
             raise InternalError(f"no syncer for resource type {type_id!r}") from None
+
+    def _lists_resources_of(self, type_id: str) -> bool:
+        """Whether this sync walks every resource of a type (a targeted sync walks none)."""
+        return not self._options.targeted_resources and type_id in self._types
 
     def _grants_enabled(self) -> bool:
         return not (self._state.should_skip_grants or self._state.should_skip_entitlements_and_grants)

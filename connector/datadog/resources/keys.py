@@ -1,14 +1,19 @@
-"""Organization API keys and service-account application keys (opt-in): metadata only, never a key value."""
+"""Organization API keys, service-account application keys and access tokens (opt-in): metadata only, never a
+key value."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from datetime import datetime
 
 from connector.baton import builders as b
 from connector.baton.connector import Page
+from connector.baton.gostrings import go_is_blank
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, entitlement_pb2, grant_pb2, resource_pb2
 from connector.datadog.client import DatadogClient
-from connector.datadog.models import APIKey, ApplicationKey
+from connector.datadog.models import AccessToken, APIKey, ApplicationKey
 from connector.datadog.resources import types
 from connector.datadog.resources.tokens import next_token, page_number
 
@@ -58,6 +63,67 @@ def app_key_resource(key: ApplicationKey, service_account: resource_pb2.Resource
     return res
 
 
+# -- service access tokens ---------------------------------------------------------------------------------
+
+SAT_PREFIX = "sat:"
+_B64URL_RAW = re.compile(r"[A-Za-z0-9_-]*")
+
+
+def is_malformed_id(value: str) -> bool:
+    """The "malformed id" rule of docs/spec/credentials.md §4.6: blank (Go whitespace) or any control character."""
+    return go_is_blank(value) or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)
+
+
+def sat_handle(service_account_id: str, token_id: str) -> str:
+    """A SAT's resource id: `sat:` + unpadded base64url(sa NUL token) (docs/spec/reference-connector.md §2).
+
+    ConductorOne does not reliably send the parent on delete, so the id alone must name the owner.
+    """
+    raw = f"{service_account_id}\x00{token_id}".encode()
+    return SAT_PREFIX + base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def parse_sat_handle(handle: str) -> tuple[str, str] | None:
+    """(service account id, token id), or None when the handle is malformed (docs/spec/credentials.md §4.6)."""
+    if not handle.startswith(SAT_PREFIX):
+        return None
+    # Go's decoder skips CR and LF; anything else outside the unpadded URL alphabet is refused (padding too).
+    body = handle[len(SAT_PREFIX) :].replace("\r", "").replace("\n", "")
+    if not _B64URL_RAW.fullmatch(body) or len(body) % 4 == 1:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    parts = raw.split("\x00")
+    if len(parts) != 2 or any(is_malformed_id(p) for p in parts):
+        return None
+    return parts[0], parts[1]
+
+
+def access_token_resource(token: AccessToken, service_account: resource_pb2.ResourceId) -> resource_pb2.Resource:
+    res = b.resource(
+        types.SERVICE_ACCOUNT_ACCESS_TOKEN,
+        sat_handle(service_account.resource, token.id),
+        token.name or token.id,
+        parent=service_account,
+    )
+    profile: dict[str, object] = {"name": token.name, "token_id": token.id, "created_at": _iso(token.created_at)}
+    if token.scopes_reported:
+        profile["scopes"] = list(token.scopes or [])
+    b.add_secret_trait(
+        res,
+        profile_values=profile,
+        created_at=token.created_at,
+        last_used_at=token.last_used_at,
+        expires_at=token.expires_at,
+        identity=service_account,
+        credential_type=STATIC_SECRET,
+        credential_detail="datadog.service_access_token",
+    )
+    return res
+
+
 class _NoGrants:
     def entitlements(self, resource: resource_pb2.Resource) -> list[entitlement_pb2.Entitlement]:
         return []
@@ -96,3 +162,21 @@ class ServiceAccountAppKeySyncer(_NoGrants):
             return Page([])
         page = await self._client.list_service_account_app_keys(parent.resource, page_number(page_token))
         return Page([app_key_resource(k, parent) for k in page.items], next_token(page))
+
+
+class ServiceAccountAccessTokenSyncer(_NoGrants):
+    """Listed per service account, like the application keys (and gated by the same flags)."""
+
+    def __init__(self, client: DatadogClient) -> None:
+        self._client = client
+
+    def resource_type(self) -> resource_pb2.ResourceType:
+        return types.SERVICE_ACCOUNT_ACCESS_TOKEN
+
+    async def list_resources(
+        self, parent: resource_pb2.ResourceId | None, page_token: str
+    ) -> Page[resource_pb2.Resource]:
+        if parent is None:
+            return Page([])
+        page = await self._client.list_service_account_access_tokens(parent.resource, page_number(page_token))
+        return Page([access_token_resource(t, parent) for t in page.items if t.id], next_token(page))

@@ -1,4 +1,6 @@
-"""Roles. Their member grants come from the users walk (see users.py), so listing grants costs nothing."""
+"""Roles. Their member grants come from the users walk (see users.py), so listing grants costs nothing in a
+full sync; a sync that does not walk the users (a targeted role, or `--sync-resource-types role`) reads them
+from the per-role endpoint instead (the engine calls `list_grants_directly`)."""
 
 from __future__ import annotations
 
@@ -56,3 +58,14 @@ class RoleSyncer:
 
     async def list_grants(self, resource: resource_pb2.Resource, page_token: str) -> Page[grant_pb2.Grant]:
         return Page([])
+
+    async def get_resource(self, resource_id: resource_pb2.ResourceId) -> resource_pb2.Resource:
+        return role_resource(await self._client.get_role(resource_id.resource))
+
+    def grants_side_loaded_by(self) -> str:
+        return types.USER.id
+
+    async def list_grants_directly(self, resource: resource_pb2.Resource, page_token: str) -> Page[grant_pb2.Grant]:
+        page = await self._client.list_role_users(resource.id.resource, page_number(page_token))
+        grants = [b.grant(resource, MEMBER, b.resource_id(types.USER.id, u.id)) for u in page.items if u.id]
+        return Page(grants, next_token(page))

@@ -56,3 +56,6 @@ class ScheduleSyncer:
     async def list_grants(self, resource: resource_pb2.Resource, page_token: str) -> Page[grant_pb2.Grant]:
         responders = await self._client.get_schedule_responders(resource.id.resource)
         return Page([b.grant(resource, ON_CALL, b.resource_id(types.USER.id, uid)) for uid in responders.user_ids])
+
+    async def get_resource(self, resource_id: resource_pb2.ResourceId) -> resource_pb2.Resource:
+        return schedule_resource(await self._client.get_schedule(resource_id.resource))

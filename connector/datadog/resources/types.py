@@ -18,3 +18,11 @@ API_KEY = b.resource_type("api-key", "Organization API Key", [b.Trait.TRAIT_SECR
 SERVICE_ACCOUNT_APP_KEY = b.resource_type(
     "service-account-application-key", "Service Account Application Key", [b.Trait.TRAIT_SECRET], annotations=[_SKIP]
 )
+SERVICE_ACCOUNT_ACCESS_TOKEN = b.resource_type(
+    "service-account-access-token",
+    "Service Account Access Token",
+    [b.Trait.TRAIT_SECRET],
+    annotations=[_SKIP],
+    description="A standalone Datadog service access token owned by one service account; "
+    "authenticated with Authorization: Bearer.",
+)

@@ -65,10 +65,10 @@ def user_resource(user: User, *, app_key_children: bool = False) -> resource_pb2
         mfa_enabled=user.mfa_enabled,
     )
     if app_key_children and user.service_account and not user.disabled:
-        # The engine lists this account's application keys as children: no second walk of the users list.
-        res.annotations.append(
-            pack(annotation_resource_tree_pb2.ChildResourceType(resource_type_id=types.SERVICE_ACCOUNT_APP_KEY.id))
-        )
+        # The engine lists this account's application keys and access tokens as children: no second walk of
+        # the users list.
+        for child in (types.SERVICE_ACCOUNT_APP_KEY, types.SERVICE_ACCOUNT_ACCESS_TOKEN):
+            res.annotations.append(pack(annotation_resource_tree_pb2.ChildResourceType(resource_type_id=child.id)))
     return res
 
 

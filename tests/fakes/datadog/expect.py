@@ -6,6 +6,7 @@ or invents anything.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -47,4 +48,13 @@ def expected_sync(
     if app_keys:
         owners = set(enabled_service_accounts(org))
         resources["service-account-application-key"] = {k.id for k in org.app_keys.values() if k.owner_id in owners}
+        resources["service-account-access-token"] = {
+            sat_id(t.owner_id, t.id) for t in org.tokens.values() if not t.personal and t.owner_id in owners
+        }
     return Expected(resources, entitlements, grants)
+
+
+def sat_id(service_account_id: str, token_id: str) -> str:
+    """docs/spec/reference-connector.md §2: `sat:` + unpadded base64url(service account id NUL token id)."""
+    raw = base64.urlsafe_b64encode(f"{service_account_id}\0{token_id}".encode()).decode()
+    return "sat:" + raw.rstrip("=")

@@ -19,7 +19,7 @@ import hmac
 import ipaddress
 import socket
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import Self
 
@@ -49,15 +49,28 @@ def _same(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
+def _known(given: str | None, configured: str, minted: Iterable[str]) -> bool:
+    # Like Datadog, any live key of the org works, so a credential the connector issued can be used at once.
+    return _same(given, configured) or any(_same(given, key) for key in minted)
+
+
 def _auth_failure(request: web.Request, st: State) -> web.Response | None:
     api_key = request.headers.get("DD-API-KEY")
+    api_ok = _known(api_key, st.api_key, [k.key for k in st.org.api_keys.values()])
     if request.path in VALIDATE_PATHS:
-        if not _same(api_key, st.api_key):
+        if not api_ok:
             return reply({"errors": ["API key required" if not api_key else "Forbidden"]}, 403)
         return None
-    if not _same(api_key, st.api_key) or not _same(request.headers.get("DD-APPLICATION-KEY"), st.app_key):
+    bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
+    if bearer and any(_same(bearer, t.key) for t in st.org.tokens.values()):
+        return None  # a personal or service access token stands in for both keys
+    if not api_ok or not _known(request.headers.get("DD-APPLICATION-KEY"), st.app_key, _app_keys(st)):
         return reply({"errors": ["Forbidden"]}, 403)
     return None
+
+
+def _app_keys(st: State) -> list[str]:
+    return [k.key for k in st.org.app_keys.values()]
 
 
 def _fault(request: web.Request, faults: Faults) -> web.Response | None:

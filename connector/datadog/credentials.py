@@ -1,0 +1,546 @@
+"""Credential issuance and revocation, Datadog side (docs/spec/credentials.md §4).
+
+Three kinds are minted for a Datadog user identity, each named `c1-<request_id>` at Datadog:
+
+* a service-account application key (preferred), sent as `DD-APPLICATION-KEY`;
+* an organization API key, sent as `DD-API-KEY`;
+* a service access token (SAT), sent as `Authorization: Bearer`.
+
+The baton layer validates the request and encrypts the plaintext; this module talks to Datadog. Rules that
+matter for safety:
+
+* the name lookup before a mint refuses a second request with the same id (a retried task never mints twice);
+* a minted credential whose result cannot be returned is deleted on the spot (rollback), and the baton layer
+  calls `rollback_credential` when encrypting it fails, so no live key is left behind;
+* a SAT create is sent exactly once (no HTTP-level retry at all);
+* the secret exists only inside the `api_key_v2` plaintext: never in a log line, an error or a resource.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import structlog
+from google.protobuf import any_pb2, timestamp_pb2
+from pydantic import SecretStr
+
+from connector.baton import builders as b
+from connector.baton import issuance
+from connector.baton.connector import IssuedCredential
+from connector.baton.errors import (
+    AlreadyExistsError,
+    ConnectorError,
+    FailedPreconditionError,
+    InternalError,
+    InvalidArgumentError,
+    NotFoundError,
+)
+from connector.baton.gostrings import go_is_blank
+from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, connector_pb2, resource_pb2
+from connector.datadog.client import DatadogClient
+from connector.datadog.errors import DatadogError, NotFound
+from connector.datadog.models import User
+from connector.datadog.paging import PAGE_SIZE, Page
+from connector.datadog.resources import types
+from connector.datadog.resources.keys import is_malformed_id, parse_sat_handle, sat_handle
+
+__all__ = [
+    "AccessTokenDeleter",
+    "AppKeyDeleter",
+    "DatadogCredentialIssuer",
+    "api_key_v2",
+    "service_access_token_v2",
+]
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+APP_KEY = types.SERVICE_ACCOUNT_APP_KEY.id
+ORG_KEY = types.API_KEY.id
+SAT = types.SERVICE_ACCOUNT_ACCESS_TOKEN.id
+
+Option = connector_pb2.CapabilityDetailCredentialOption
+DISCOVERABLE = resource_pb2.CredentialResourceMode.CREDENTIAL_RESOURCE_MODE_DISCOVERABLE
+STATIC_SECRET = annotation_trait_pb2.SecretTrait.CredentialType.CREDENTIAL_TYPE_STATIC_SECRET
+
+_OWNERS_KEPT = 1024
+_REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+# -- the api_key_v2 plaintext (§4.5) -------------------------------------------------------------------
+
+
+def _document(key_value: str, key_id: str, scopes: Sequence[str] | None, header: str) -> bytes:
+    return issuance.api_key_v2(
+        key_value=key_value, provider="datadog", key_id=key_id, header_name=header, scopes=scopes
+    )
+
+
+def api_key_v2(kind: str, key_value: str, key_id: str, scopes: Sequence[str] | None) -> bytes:
+    """The plaintext of a service-account application key or an org API key: the JSON document C1 stores."""
+    if kind == APP_KEY:
+        header = "DD-APPLICATION-KEY"
+    elif kind == ORG_KEY:
+        if scopes is not None:
+            raise InternalError("datadog organization API keys cannot have scopes")
+        header = "DD-API-KEY"
+    else:
+        raise InternalError("unsupported datadog native API key kind")
+    if not key_value or not key_id:
+        raise InternalError("datadog native API key requires a key value and provider key ID")
+    return _document(key_value, key_id, scopes, header)
+
+
+def service_access_token_v2(key_value: str, token_id: str, scopes: Sequence[str] | None) -> bytes:
+    if not key_value or not token_id:
+        raise InternalError("datadog service access token requires a key value and provider token ID")
+    return _document(key_value, token_id, scopes, "Authorization")
+
+
+# -- issuance -----------------------------------------------------------------------------------------
+
+
+def _check_scopes(scopes: Sequence[str], what: str) -> list[str]:
+    seen: set[str] = set()
+    for scope in scopes:
+        if go_is_blank(scope):
+            raise InvalidArgumentError(f"baton-datadog: invalid {what} scopes: scope must not be empty")
+        if scope in seen:
+            raise InvalidArgumentError(f'baton-datadog: invalid {what} scopes: duplicate scope "{scope}"')
+        seen.add(scope)
+    return list(scopes)
+
+
+def _granted_scopes(model: Any) -> list[str] | None:
+    """Scopes as Datadog reported them: None when absent, [] for null, else the list."""
+    return list(model.scopes or []) if model.scopes_reported else None
+
+
+class DatadogCredentialIssuer:
+    """Mints credentials for Datadog users; which kinds are offered follows the flags (§3.7)."""
+
+    def __init__(self, client: DatadogClient, *, app_keys: bool, org_keys: bool) -> None:
+        self._client = client
+        self._app_keys = app_keys
+        self._org_keys = org_keys
+        self._app_key_deleter = AppKeyDeleter(client)
+        self._token_deleter = AccessTokenDeleter(client)
+        # Owner of each application key minted by this process: a rollback then needs no owner lookup.
+        self._owners: dict[str, str] = {}
+
+    def credential_issue_details(self) -> connector_pb2.CredentialDetailsCredentialIssue:
+        Descriptor = connector_pb2.CredentialIssueOptionDescriptor
+        options: list[connector_pb2.CredentialIssueOptionDescriptor] = []
+        if self._app_keys:
+            options.append(
+                Descriptor(
+                    option=Option.CAPABILITY_DETAIL_CREDENTIAL_OPTION_API_KEY,
+                    custom_scopes_allowed=True,
+                    resource_mode=DISCOVERABLE,
+                    secret_resource_type_id=APP_KEY,
+                    # Only needed (and only set) when another descriptor shares the API_KEY option.
+                    preferred=self._org_keys,
+                )
+            )
+        if self._org_keys:
+            options.append(
+                Descriptor(
+                    option=Option.CAPABILITY_DETAIL_CREDENTIAL_OPTION_API_KEY,
+                    resource_mode=DISCOVERABLE,
+                    secret_resource_type_id=ORG_KEY,
+                )
+            )
+        if self._app_keys:
+            options.append(
+                Descriptor(
+                    option=Option.CAPABILITY_DETAIL_CREDENTIAL_OPTION_TOKEN,
+                    custom_scopes_allowed=True,
+                    resource_mode=DISCOVERABLE,
+                    secret_resource_type_id=SAT,
+                    input_fields=[issuance.required_scopes_field()],
+                )
+            )
+        preferred = Option.CAPABILITY_DETAIL_CREDENTIAL_OPTION_API_KEY if self._app_keys or self._org_keys else 0
+        return connector_pb2.CredentialDetailsCredentialIssue(options=options, preferred_option=preferred)  # type: ignore[arg-type]
+
+    async def issue_credential(
+        self,
+        identity_id: resource_pb2.ResourceId,
+        options: resource_pb2.CredentialIssueOptions,
+        expires_at: timestamp_pb2.Timestamp | None,
+        request_id: str,
+    ) -> IssuedCredential:
+        if identity_id.resource_type != types.USER.id or is_malformed_id(identity_id.resource):
+            raise InvalidArgumentError("baton-datadog: a Datadog user identity is required")
+        if not _REQUEST_ID.fullmatch(request_id):
+            raise InvalidArgumentError("baton-datadog: the request id must be 1..128 letters, digits, '_' or '-'")
+        kind = options.secret_resource_type_id
+        name = f"c1-{request_id}"
+        if kind == APP_KEY:
+            if not self._app_keys:
+                raise FailedPreconditionError(
+                    "baton-datadog: service account application key issuance requires "
+                    "sync-service-account-application-keys, which also provides the revoke path"
+                )
+            self._arm(options, "api_key", kind)
+            issued = await self._issue_app_key(identity_id, list(options.api_key.scopes), name, request_id)
+        elif kind == ORG_KEY:
+            if not self._org_keys:
+                raise FailedPreconditionError(
+                    "baton-datadog: organization API key issuance requires allow-org-api-key-deletion, "
+                    "which also provides the revoke path"
+                )
+            self._arm(options, "api_key", kind)
+            issued = await self._issue_org_key(identity_id, list(options.api_key.scopes), name, request_id)
+        elif kind == SAT:
+            if not self._app_keys:
+                raise FailedPreconditionError(
+                    "baton-datadog: service access token issuance requires sync-service-account-application-keys"
+                )
+            self._arm(options, "token", kind)
+            if expires_at is not None and (expires_at.seconds or expires_at.nanos):
+                raise InvalidArgumentError(
+                    "baton-datadog: caller-selected service access token expiry is not advertised"
+                )
+            issued = await self._issue_token(identity_id, list(options.token.scopes), name, request_id)
+        else:
+            raise InvalidArgumentError(f'baton-datadog: unsupported credential secret resource type "{kind}"')
+        log.info(
+            "datadog issue_credential",
+            kind=kind,
+            identity=identity_id.resource,
+            secret_id=issued.secret.id.resource,
+            request_id=request_id,
+            outcome="issued",
+        )
+        return issued
+
+    @staticmethod
+    def _arm(options: resource_pb2.CredentialIssueOptions, arm: str, kind: str) -> None:
+        if options.WhichOneof("options") != arm:
+            raise InvalidArgumentError(f'baton-datadog: a "{kind}" credential needs the {arm} credential option')
+
+    async def rollback_credential(self, secret_id: resource_pb2.ResourceId) -> None:
+        """Delete a credential this issuer minted (404 = already gone)."""
+        kind = secret_id.resource_type
+        if kind == APP_KEY:
+            owner = self._owners.get(secret_id.resource)
+            parent = b.resource_id(types.USER.id, owner) if owner else None
+            await self._app_key_deleter.delete_resource(secret_id, parent)
+        elif kind == ORG_KEY:
+            await _delete_org_key(self._client, secret_id.resource)
+        elif kind == SAT:
+            await self._token_deleter.delete_resource(secret_id)
+        else:
+            raise InvalidArgumentError(f'baton-datadog: unsupported credential secret resource type "{kind}"')
+        log.info("datadog rollback_credential", kind=kind, secret_id=secret_id.resource, outcome="deleted")
+
+    # -- the three kinds ----------------------------------------------------------------------------------
+
+    async def _service_account(self, identity: resource_pb2.ResourceId, suffix: str) -> User:
+        try:
+            user = await self._client.get_user(identity.resource)
+        except NotFound:
+            raise NotFoundError(f'baton-datadog: Datadog user "{identity.resource}" not found') from None
+        if not user.service_account:
+            raise InvalidArgumentError(
+                f'baton-datadog: Datadog user "{identity.resource}" is not a service account{suffix}'
+            )
+        return user
+
+    async def _issue_app_key(
+        self, identity: resource_pb2.ResourceId, scopes: list[str], name: str, request_id: str
+    ) -> IssuedCredential:
+        scopes = _check_scopes(scopes, "application key")
+        sa = (await self._service_account(identity, "; credential issuance only targets service accounts")).id
+        existing = await self._client.list_service_account_app_keys(sa, 0, name_filter=name)
+        _refuse_duplicate(existing, name, f'application key for request "{request_id}"')
+
+        async def app_key_leftovers() -> int:
+            found = await self._client.list_service_account_app_keys(sa, 0, name_filter=name)
+            for key in found.items:
+                if key.name == name:
+                    await _unless_gone(self._client.delete_service_account_app_key(sa, key.id))
+            return sum(key.name == name for key in found.items)
+
+        key, secret = await _created_or_cleaned_up(
+            self._client.create_service_account_app_key(sa, name, scopes), app_key_leftovers, APP_KEY, name
+        )
+        self._owners[key.id] = sa
+        if len(self._owners) > _OWNERS_KEPT:  # only recent mints are rolled back; older ones get looked up
+            del self._owners[next(iter(self._owners))]
+
+        def build() -> IssuedCredential:
+            granted = _granted_scopes(key)
+            plaintext = api_key_v2(APP_KEY, _reveal(secret), key.id, granted)
+            res = b.resource(types.SERVICE_ACCOUNT_APP_KEY, key.id, name, parent=identity)
+            _secret_trait(res, identity, "datadog.service_account_application_key", scopes=granted)
+            return _issued(res, "application_key", plaintext)
+
+        return await _built_or_rolled_back(
+            build, lambda: _unless_gone(self._client.delete_service_account_app_key(sa, key.id)), APP_KEY, key.id
+        )
+
+    async def _issue_org_key(
+        self, identity: resource_pb2.ResourceId, scopes: list[str], name: str, request_id: str
+    ) -> IssuedCredential:
+        if scopes:
+            raise InvalidArgumentError(
+                "baton-datadog: Datadog organization API keys cannot be scoped; request a service account "
+                "application key for a scoped credential"
+            )
+        existing = await self._client.list_api_keys(0, name_filter=name)
+        _refuse_duplicate(existing, name, f'organization API key for request "{request_id}"')
+
+        async def org_key_leftovers() -> int:
+            found = await self._client.list_api_keys(0, name_filter=name)
+            for key in found.items:
+                if key.name == name:
+                    await _delete_org_key(self._client, key.id)
+            return sum(key.name == name for key in found.items)
+
+        key, secret = await _created_or_cleaned_up(self._client.create_api_key(name), org_key_leftovers, ORG_KEY, name)
+
+        def build() -> IssuedCredential:
+            plaintext = api_key_v2(ORG_KEY, _reveal(secret), key.id, None)
+            res = b.resource(types.API_KEY, key.id, name)
+            creator = b.resource_id(types.USER.id, key.created_by_id) if key.created_by_id else None
+            _secret_trait(res, identity, "datadog.api_key", created_by=creator)
+            return _issued(res, "api_key", plaintext)
+
+        return await _built_or_rolled_back(build, lambda: _delete_org_key(self._client, key.id), ORG_KEY, key.id)
+
+    async def _issue_token(
+        self, identity: resource_pb2.ResourceId, scopes: list[str], name: str, request_id: str
+    ) -> IssuedCredential:
+        if not scopes:
+            raise InvalidArgumentError("baton-datadog: service access tokens require at least one scope")
+        scopes = _check_scopes(scopes, "service access token")
+        sa = (await self._service_account(identity, "")).id
+        existing = await self._client.list_service_account_access_tokens(sa, 0, name_filter=name)
+        for token in existing.items:
+            if token.type != "service_access_tokens" or not _owned_by(token, sa):
+                raise InternalError(
+                    f'baton-datadog: Datadog listed access token "{token.id}" that is not a service access token '
+                    f'of service account "{sa}"; refusing to issue'
+                )
+        _refuse_duplicate(
+            existing,
+            name,
+            f'service access token for request "{request_id}"',
+            suffix="refusing duplicate issuance",
+        )
+
+        async def token_leftovers() -> int:
+            found = await self._client.list_service_account_access_tokens(sa, 0, name_filter=name)
+            for token in found.items:
+                if token.name == name:
+                    await _unless_gone(self._client.revoke_service_account_access_token(sa, token.id))
+            return sum(token.name == name for token in found.items)
+
+        token, secret = await _created_or_cleaned_up(
+            self._client.create_service_account_access_token(sa, name, scopes), token_leftovers, SAT, name
+        )
+
+        def build() -> IssuedCredential:
+            if token.type != "service_access_tokens" or not _owned_by(token, sa):
+                raise InternalError(
+                    "baton-datadog: Datadog answered the service access token create with another object type "
+                    "or owner; the token was revoked"
+                )
+            granted = _granted_scopes(token)
+            plaintext = service_access_token_v2(_reveal(secret), token.id, granted)
+            res = b.resource(types.SERVICE_ACCOUNT_ACCESS_TOKEN, sat_handle(sa, token.id), name, parent=identity)
+            _secret_trait(res, identity, "datadog.service_access_token", scopes=granted, expires_at=token.expires_at)
+            return _issued(res, "service_access_token", plaintext)
+
+        return await _built_or_rolled_back(
+            build, lambda: _unless_gone(self._client.revoke_service_account_access_token(sa, token.id)), SAT, token.id
+        )
+
+
+def _reveal(secret: SecretStr | None) -> str:
+    if secret is None:
+        raise InternalError("baton-datadog: Datadog returned no secret value for the new credential")
+    return secret.get_secret_value()
+
+
+def _owned_by(token: Any, sa: str) -> bool:
+    # The owner is optional in the response; when given it must be this service account.
+    return token.owner_id is None or (token.owner_id == sa and token.owner_type == "service_account")
+
+
+def _refuse_duplicate(page: Page[Any], name: str, what: str, *, suffix: str = "") -> None:
+    names = [item.name for item in page.items]
+    if name in names:
+        raise AlreadyExistsError(
+            f"baton-datadog: {what} may already exist; {suffix or 'refusing to issue a duplicate'}"
+        )
+    if len(names) >= PAGE_SIZE or page.next_number is not None:
+        # Datadog's filter is a substring match: a full page without the exact name proves nothing.
+        raise FailedPreconditionError(
+            f"baton-datadog: cannot rule out an existing {what}: {len(names)} or more names match; refusing to issue"
+        )
+
+
+def _secret_trait(
+    res: resource_pb2.Resource,
+    identity: resource_pb2.ResourceId,
+    detail: str,
+    *,
+    scopes: list[str] | None = None,
+    created_by: resource_pb2.ResourceId | None = None,
+    expires_at: Any = None,
+) -> None:
+    b.add_secret_trait(
+        res,
+        profile_values={"scopes": scopes} if scopes is not None else None,
+        identity=identity,
+        created_by=created_by,
+        expires_at=expires_at,
+        credential_type=STATIC_SECRET,
+        credential_detail=detail,
+    )
+
+
+def _issued(res: resource_pb2.Resource, plaintext_name: str, plaintext: bytes) -> IssuedCredential:
+    return IssuedCredential(
+        secret=res,
+        plaintexts=[resource_pb2.PlaintextData(name=plaintext_name, bytes=plaintext)],
+        resource_mode=DISCOVERABLE,
+    )
+
+
+async def _created_or_cleaned_up(
+    create: Awaitable[T], leftovers: Callable[[], Awaitable[int]], kind: str, name: str
+) -> T:
+    """The create's result; when the create failed in a way that may still have created the credential (no
+    answer, a 5xx, an unreadable 2xx), whatever now carries its name is deleted before the error is raised.
+    A 4xx is a refusal: nothing was created, nothing to clean up."""
+    try:
+        return await create
+    except DatadogError as exc:
+        if exc.status is not None and 400 <= exc.status < 500:
+            raise
+        try:
+            removed = await leftovers()
+        except ConnectorError as failure:
+            log.error("datadog issue_credential", kind=kind, name=name, outcome="cleanup_failed", error=str(failure))
+            raise InternalError(
+                f'baton-datadog: creating {kind} "{name}" failed ({exc}) and it may exist; looking it up to delete '
+                f"it failed too ({failure}); delete it in Datadog"
+            ) from None
+        log.warning("datadog issue_credential", kind=kind, name=name, outcome="create_failed", cleaned_up=removed)
+        raise
+
+
+async def _built_or_rolled_back(
+    build: Callable[[], IssuedCredential], rollback: Callable[[], Awaitable[object]], kind: str, object_id: str
+) -> IssuedCredential:
+    """The result of `build`, or, when it fails, the just-minted credential deleted again and the error raised."""
+    try:
+        return build()
+    except Exception as exc:
+        try:
+            await rollback()
+        except ConnectorError as failure:
+            log.error(
+                "datadog issue_credential",
+                kind=kind,
+                secret_id=object_id,
+                outcome="rollback_failed",
+                error=str(failure),
+            )
+            raise InternalError(
+                f'baton-datadog: issuing {kind} "{object_id}" failed ({type(exc).__name__}) and deleting it again '
+                f"failed too ({failure}); delete it in Datadog"
+            ) from None
+        log.warning("datadog issue_credential", kind=kind, secret_id=object_id, outcome="rolled_back")
+        raise
+
+
+# -- deletion (§4.6) -----------------------------------------------------------------------------------
+
+
+async def _unless_gone(call: Any) -> bool:
+    """True when deleted now, False when Datadog says it was already gone (404 counts as success)."""
+    try:
+        await call
+    except NotFound:
+        return False
+    return True
+
+
+async def _delete_org_key(client: DatadogClient, key_id: str) -> None:
+    if is_malformed_id(key_id):
+        raise InvalidArgumentError(f'baton-datadog: API key id "{key_id}" is malformed')
+    await _unless_gone(client.delete_api_key(key_id))
+
+
+class AppKeyDeleter:
+    """Deletes service-account application keys; the owner comes from the parent or an org-wide lookup."""
+
+    def __init__(self, client: DatadogClient) -> None:
+        self._client = client
+
+    async def delete_resource(
+        self, resource_id: resource_pb2.ResourceId, parent_resource_id: resource_pb2.ResourceId | None = None
+    ) -> list[any_pb2.Any]:
+        key_id = resource_id.resource
+        if resource_id.resource_type != APP_KEY or is_malformed_id(key_id):
+            raise InvalidArgumentError(f'baton-datadog: application key id "{key_id}" is malformed')
+        given = (
+            parent_resource_id.resource
+            if parent_resource_id is not None and parent_resource_id.resource_type == types.USER.id
+            else ""
+        )
+        owner = given or await self._owner(key_id)
+        if owner is None:
+            return []  # the key no longer exists
+        deleted = await _unless_gone(self._client.delete_service_account_app_key(_owner_id(owner, key_id), key_id))
+        if not deleted and given:
+            # A stale or wrong parent: ask Datadog who owns the key and try once more.
+            looked_up = await self._owner(key_id)
+            if looked_up is not None and looked_up != given:
+                deleted = await _unless_gone(
+                    self._client.delete_service_account_app_key(_owner_id(looked_up, key_id), key_id)
+                )
+        log.info("datadog delete_resource", resource_type=APP_KEY, resource_id=key_id, deleted=deleted)
+        return []
+
+    async def _owner(self, key_id: str) -> str | None:
+        try:
+            key = await self._client.get_application_key(key_id)
+        except NotFound:
+            return None
+        if not key.owner_id:
+            raise InvalidArgumentError(
+                f'baton-datadog: the service account owning application key "{key_id}" could not be determined'
+            )
+        return key.owner_id
+
+
+def _owner_id(owner: str, key_id: str) -> str:
+    if is_malformed_id(owner):
+        raise InvalidArgumentError(f'baton-datadog: the owner "{owner}" of application key "{key_id}" is malformed')
+    return owner
+
+
+class AccessTokenDeleter:
+    """Revokes service access tokens; the `sat:` id names both the service account and the token."""
+
+    def __init__(self, client: DatadogClient) -> None:
+        self._client = client
+
+    async def delete_resource(
+        self, resource_id: resource_pb2.ResourceId, parent_resource_id: resource_pb2.ResourceId | None = None
+    ) -> list[any_pb2.Any]:
+        parsed = parse_sat_handle(resource_id.resource) if resource_id.resource_type == SAT else None
+        if parsed is None:
+            raise InvalidArgumentError("baton-datadog: malformed service access token handle")
+        sa, token_id = parsed
+        deleted = await _unless_gone(self._client.revoke_service_account_access_token(sa, token_id))
+        log.info("datadog delete_resource", resource_type=SAT, service_account=sa, token_id=token_id, deleted=deleted)
+        return []

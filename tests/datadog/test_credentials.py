@@ -1,0 +1,572 @@
+"""Credential issuance and deletion, Datadog side (docs/spec/credentials.md §4), against the fake Datadog.
+
+Every issued key is used against the fake afterwards (it must work), and every secret the fake minted is a
+canary: it must never appear in a log line, an error or captured output.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import structlog
+from google.protobuf import json_format, timestamp_pb2
+
+from connector.baton import builders as b
+from connector.baton.connector import CredentialIssuer, IssuedCredential
+from connector.baton.errors import (
+    AlreadyExistsError,
+    ConnectorError,
+    FailedPreconditionError,
+    InternalError,
+    InvalidArgumentError,
+    NotFoundError,
+)
+from connector.baton.gostrings import NONBLANK_PATTERN
+from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, connector_pb2, resource_pb2
+from connector.datadog import credentials
+from connector.datadog.client import DatadogClient
+from connector.datadog.connector import DatadogConnector, DatadogOptions
+from connector.datadog.credentials import api_key_v2, service_access_token_v2
+from connector.datadog.errors import RateLimited
+from connector.datadog.resources.keys import is_malformed_id, parse_sat_handle, sat_handle
+from tests.datadog.helpers import ClientFactory
+from tests.fakes.datadog import FakeDatadog
+from tests.fakes.datadog.org import AppKey, User
+from tests.fixtures_dir import FIXTURES_DIR
+
+PAYLOADS = json.loads((FIXTURES_DIR / "credentials" / "datadog-payloads.json").read_text())
+ALL_ON = DatadogOptions(
+    provisioning=True, sync_secrets=True, sync_service_account_application_keys=True, allow_org_api_key_deletion=True
+)
+APP_KEY, ORG_KEY, SAT = "service-account-application-key", "api-key", "service-account-access-token"
+SA_TOKENS = "/api/v2/service_accounts/{sa_id}/access_tokens"
+SA_APP_KEYS = "/api/v2/service_accounts/{sa_id}/application_keys"
+
+
+# -- the payload and handle vectors (datadog-payloads.json) ----------------------------------------------
+
+
+@pytest.mark.parametrize("case", PAYLOADS["api_key_v2"], ids=lambda c: c["name"])
+def test_api_key_v2_vectors(case: dict[str, Any]) -> None:
+    def build() -> bytes:
+        if case["function"] == "api_key_v2":
+            return api_key_v2(case["kind"], case["key_value"], case["key_id"], case["scopes"])
+        return service_access_token_v2(case["key_value"], case["key_id"], case["scopes"])
+
+    if case["ok"]:
+        assert build() == base64.b64decode(case["payload_b64"])
+    else:
+        with pytest.raises(InternalError) as caught:
+            build()
+        assert str(caught.value) == case["error"]
+
+
+@pytest.mark.parametrize("case", PAYLOADS["sat_handles"], ids=lambda c: c["name"])
+def test_sat_handle_vectors(case: dict[str, Any]) -> None:
+    parsed = parse_sat_handle(case["handle"])
+    if case["parse_ok"]:
+        assert parsed == (case["parsed_service_account_id"], case["parsed_token_id"])
+    else:
+        assert parsed is None
+    if "service_account_id" in case and case["parse_ok"]:
+        assert sat_handle(case["service_account_id"], case["token_id"]) == case["handle"]
+
+
+@pytest.mark.parametrize("case", PAYLOADS["is_malformed_api_key_handle"], ids=lambda c: repr(c["handle"]))
+def test_malformed_id_vectors(case: dict[str, Any]) -> None:
+    assert is_malformed_id(case["handle"]) is case["malformed"]
+
+
+# -- fixtures ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Canaries:
+    """Secrets the fake minted in this test; none may appear in logs or output."""
+
+    values: set[str] = field(default_factory=set)
+
+
+@pytest.fixture
+def canaries(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> Iterator[Canaries]:
+    found = Canaries()
+    caplog.set_level(logging.DEBUG)
+    with structlog.testing.capture_logs() as events:
+        yield found
+    out, err = capfd.readouterr()
+    captured = "\n".join([caplog.text, repr(events), out, err])
+    leaked = [v[:6] + "..." for v in found.values if v in captured]
+    assert not leaked, f"issued secrets leaked into logs or output: {leaked}"
+
+
+@dataclass
+class Env:
+    fake: FakeDatadog
+    client: DatadogClient
+    connector: DatadogConnector
+    canaries: Canaries
+
+    @property
+    def issuer(self) -> CredentialIssuer:
+        found = self.connector.credential_issuer("user")
+        assert found is not None
+        return found
+
+    def service_account(self) -> User:
+        return self.fake.org.add_user("robot@example.com", name="Robot", service_account=True, status="Active")
+
+    async def issue(
+        self,
+        user: User,
+        kind: str,
+        scopes: list[str] | None = None,
+        *,
+        request_id: str = "2Abc_def-123",
+        expires_at: timestamp_pb2.Timestamp | None = None,
+    ) -> IssuedCredential:
+        options = resource_pb2.CredentialIssueOptions(secret_resource_type_id=kind)
+        if kind == SAT:
+            options.token.scopes.extend(scopes or [])
+        else:
+            options.api_key.scopes.extend(scopes or [])
+        issued = await self.issuer.issue_credential(b.resource_id("user", user.id), options, expires_at, request_id)
+        document = json.loads(issued.plaintexts[0].bytes)
+        self.canaries.values.add(document["key_value"])
+        return issued
+
+
+@pytest.fixture
+def env(fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries) -> Env:
+    client = make_client(fake)
+    return Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+
+
+def _document(issued: IssuedCredential) -> dict[str, Any]:
+    assert len(issued.plaintexts) == 1
+    parsed: dict[str, Any] = json.loads(issued.plaintexts[0].bytes)
+    return parsed
+
+
+def _trait(res: resource_pb2.Resource) -> annotation_trait_pb2.SecretTrait:
+    traits = [a for a in res.annotations if a.Is(annotation_trait_pb2.SecretTrait.DESCRIPTOR)]
+    assert len(traits) == 1
+    trait = annotation_trait_pb2.SecretTrait()
+    traits[0].Unpack(trait)
+    return trait
+
+
+async def _works(fake: FakeDatadog, headers: dict[str, str]) -> bool:
+    async with httpx.AsyncClient(base_url=fake.base_url, headers=headers) as http:
+        return (await http.get("/api/v2/users", params={"page[size]": 1})).status_code == 200
+
+
+# -- issuance ----------------------------------------------------------------------------------------------
+
+
+async def test_issues_a_service_account_application_key_that_works(env: Env) -> None:
+    sa = env.service_account()
+    issued = await env.issue(sa, APP_KEY, ["dashboards_read", "monitors_read"])
+    doc = _document(issued)
+    assert list(doc) == ["key_value", "provider", "scopes", "key_id", "header_name"]
+    assert (doc["provider"], doc["header_name"]) == ("datadog", "DD-APPLICATION-KEY")
+    assert doc["scopes"] == ["dashboards_read", "monitors_read"]
+    minted = env.fake.org.app_keys[doc["key_id"]]
+    assert (minted.name, minted.owner_id, minted.key) == ("c1-2Abc_def-123", sa.id, doc["key_value"])
+    assert issued.plaintexts[0].name == "application_key"
+    assert issued.resource_mode == resource_pb2.CredentialResourceMode.CREDENTIAL_RESOURCE_MODE_DISCOVERABLE
+    secret = issued.secret
+    assert (secret.id.resource_type, secret.id.resource, secret.display_name) == (APP_KEY, minted.id, minted.name)
+    assert secret.parent_resource_id == b.resource_id("user", sa.id)
+    trait = _trait(secret)
+    assert trait.identity_id == b.resource_id("user", sa.id)
+    assert trait.credential_detail == "datadog.service_account_application_key"
+    assert not trait.HasField("created_by_id")
+    assert list(secret.profile.fields["scopes"].list_value.values) == list(
+        trait.profile.fields["scopes"].list_value.values
+    )
+    assert await _works(env.fake, {"DD-API-KEY": env.fake.api_key, "DD-APPLICATION-KEY": doc["key_value"]})
+
+
+async def test_issues_an_org_api_key_for_any_user(env: Env) -> None:
+    human = next(u for u in env.fake.org.users.values() if not u.service_account)
+    issued = await env.issue(human, ORG_KEY)
+    doc = _document(issued)
+    assert list(doc) == ["key_value", "provider", "key_id", "header_name"]
+    assert doc["header_name"] == "DD-API-KEY"
+    minted = env.fake.org.api_keys[doc["key_id"]]
+    assert minted.name == "c1-2Abc_def-123"
+    assert issued.plaintexts[0].name == "api_key"
+    assert not issued.secret.HasField("parent_resource_id")
+    assert not issued.secret.HasField("profile")
+    trait = _trait(issued.secret)
+    assert trait.credential_detail == "datadog.api_key"
+    assert trait.identity_id == b.resource_id("user", human.id)
+    assert minted.created_by is not None
+    assert trait.created_by_id == b.resource_id("user", minted.created_by)
+    assert await _works(env.fake, {"DD-API-KEY": doc["key_value"], "DD-APPLICATION-KEY": env.fake.app_key})
+
+
+async def test_issues_a_service_access_token_sent_as_bearer(env: Env) -> None:
+    sa = env.service_account()
+    issued = await env.issue(sa, SAT, ["dashboards_read"])
+    doc = _document(issued)
+    assert doc["header_name"] == "Authorization"
+    assert doc["scopes"] == ["dashboards_read"]
+    token = env.fake.org.tokens[doc["key_id"]]
+    assert (token.owner_id, token.name) == (sa.id, "c1-2Abc_def-123")
+    assert issued.plaintexts[0].name == "service_access_token"
+    assert issued.secret.id == b.resource_id(SAT, sat_handle(sa.id, token.id))
+    assert parse_sat_handle(issued.secret.id.resource) == (sa.id, token.id)
+    assert _trait(issued.secret).credential_detail == "datadog.service_access_token"
+    assert await _works(env.fake, {"Authorization": f"Bearer {doc['key_value']}"})
+    assert env.fake.count("POST", SA_TOKENS) == 1
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_second_request_with_the_same_id_is_refused(env: Env, kind: str) -> None:
+    sa = env.service_account()
+    scopes = ["dashboards_read"] if kind == SAT else []
+    await env.issue(sa, kind, scopes)
+    before = (len(env.fake.org.app_keys), len(env.fake.org.api_keys), len(env.fake.org.tokens))
+    with pytest.raises(AlreadyExistsError, match="may already exist"):
+        await env.issue(sa, kind, scopes)
+    assert (len(env.fake.org.app_keys), len(env.fake.org.api_keys), len(env.fake.org.tokens)) == before
+    # Another request id is another credential.
+    await env.issue(sa, kind, scopes, request_id="other-request")
+
+
+async def test_a_full_page_of_near_matches_refuses_rather_than_guessing(env: Env) -> None:
+    sa, org = env.service_account(), env.fake.org
+    for i in range(100):  # Datadog's filter matches substrings: these contain c1-<rid> but are not it
+        key = AppKey(org.new_id(), f"old-c1-2Abc_def-123-{i}", org.new_secret(40), sa.id, org.now())
+        org.app_keys[key.id] = key
+    with pytest.raises(FailedPreconditionError, match="cannot rule out"):
+        await env.issue(sa, APP_KEY)
+    assert env.fake.count("POST", SA_APP_KEYS) == 0
+
+
+async def test_requests_that_cannot_be_served_fail_before_minting(env: Env) -> None:
+    sa = env.service_account()
+    human = next(u for u in env.fake.org.users.values() if not u.service_account)
+    with pytest.raises(InvalidArgumentError, match="is not a service account; credential issuance only targets"):
+        await env.issue(human, APP_KEY)
+    with pytest.raises(InvalidArgumentError, match="is not a service account"):
+        await env.issue(human, SAT, ["a"])
+    with pytest.raises(InvalidArgumentError, match="cannot be scoped"):
+        await env.issue(sa, ORG_KEY, ["dashboards_read"])
+    with pytest.raises(InvalidArgumentError, match="require at least one scope"):
+        await env.issue(sa, SAT, [])
+    with pytest.raises(InvalidArgumentError, match="duplicate scope"):
+        await env.issue(sa, APP_KEY, ["a", "a"])
+    with pytest.raises(InvalidArgumentError, match="must not be empty"):
+        await env.issue(sa, SAT, ["\u3000"])
+    with pytest.raises(InvalidArgumentError, match="expiry is not advertised"):
+        await env.issue(sa, SAT, ["a"], expires_at=timestamp_pb2.Timestamp(seconds=2_000_000_000))
+    with pytest.raises(InvalidArgumentError, match='unsupported credential secret resource type "team"'):
+        await env.issue(sa, "team")
+    with pytest.raises(NotFoundError, match='Datadog user "missing" not found'):
+        await env.issuer.issue_credential(
+            b.resource_id("user", "missing"),
+            resource_pb2.CredentialIssueOptions(
+                secret_resource_type_id=APP_KEY, api_key=resource_pb2.CredentialIssueOptions.ApiKey()
+            ),
+            None,
+            "r1",
+        )
+    with pytest.raises(InvalidArgumentError, match="a Datadog user identity is required"):
+        await env.issuer.issue_credential(
+            b.resource_id("team", sa.id),
+            resource_pb2.CredentialIssueOptions(secret_resource_type_id=APP_KEY),
+            None,
+            "r",
+        )
+    assert (env.fake.count("POST", SA_APP_KEYS), env.fake.count("POST", SA_TOKENS)) == (0, 0)
+    assert env.fake.count("POST", "/api/v2/api_keys") == 0
+
+
+async def test_kinds_the_flags_do_not_offer_are_refused(fake: FakeDatadog, make_client: ClientFactory) -> None:
+    only_app_keys = DatadogOptions(provisioning=True, sync_secrets=True, sync_service_account_application_keys=True)
+    issuer = DatadogConnector(make_client(fake), only_app_keys).credential_issuer("user")
+    assert issuer is not None
+    options = resource_pb2.CredentialIssueOptions(
+        secret_resource_type_id=ORG_KEY, api_key=resource_pb2.CredentialIssueOptions.ApiKey()
+    )
+    with pytest.raises(FailedPreconditionError, match="requires allow-org-api-key-deletion"):
+        await issuer.issue_credential(b.resource_id("user", "u"), options, None, "r1")
+    only_org = DatadogOptions(provisioning=True, sync_secrets=True, allow_org_api_key_deletion=True)
+    issuer = DatadogConnector(make_client(fake), only_org).credential_issuer("user")
+    assert issuer is not None
+    for kind in (APP_KEY, SAT):
+        options = resource_pb2.CredentialIssueOptions(secret_resource_type_id=kind)
+        if kind == SAT:
+            options.token.scopes.append("a")
+        else:
+            options.api_key.SetInParent()
+        with pytest.raises(FailedPreconditionError, match="requires sync-service-account-application-keys"):
+            await issuer.issue_credential(b.resource_id("user", "u"), options, None, "r1")
+
+
+async def test_the_sat_create_is_sent_exactly_once(env: Env) -> None:
+    sa = env.service_account()
+    env.fake.faults.force(429, path=f"/api/v2/service_accounts/{sa.id}/access_tokens", method="POST", reset=0)
+    with pytest.raises(RateLimited):
+        await env.issue(sa, SAT, ["a"])
+    assert env.fake.count("POST", SA_TOKENS) == 1, "a throttled SAT create is not resent"
+    assert not [t for t in env.fake.org.tokens.values() if t.owner_id == sa.id]
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_failure_after_the_mint_deletes_the_credential(
+    env: Env, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sa = env.service_account()
+
+    def broken(*args: object) -> bytes:
+        raise InternalError("encoding failed")
+
+    monkeypatch.setattr(credentials, "api_key_v2", broken)
+    monkeypatch.setattr(credentials, "service_access_token_v2", broken)
+    with pytest.raises(InternalError, match="encoding failed"):
+        await env.issue(sa, kind, ["a"] if kind == SAT else [])
+    names = [k.name for k in env.fake.org.app_keys.values()] + [k.name for k in env.fake.org.api_keys.values()]
+    names += [t.name for t in env.fake.org.tokens.values()]
+    assert "c1-2Abc_def-123" not in names, "the minted credential was left behind"
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_rollback_deletes_what_was_issued(env: Env, kind: str) -> None:
+    sa = env.service_account()
+    issued = await env.issue(sa, kind, ["a"] if kind == SAT else [])
+    await env.issuer.rollback_credential(issued.secret.id)
+    key_id = _document(issued)["key_id"]
+    assert key_id not in env.fake.org.app_keys
+    assert key_id not in env.fake.org.api_keys
+    assert key_id not in env.fake.org.tokens
+    await env.issuer.rollback_credential(issued.secret.id)  # already gone: still fine
+
+
+# -- deletion (§4.6) ---------------------------------------------------------------------------------------
+
+
+async def test_deleters_remove_each_kind_and_treat_404_as_done(env: Env) -> None:
+    sa = env.service_account()
+    for kind in (APP_KEY, ORG_KEY, SAT):
+        issued = await env.issue(sa, kind, ["a"] if kind == SAT else [], request_id=f"del-{kind}")
+        deleter = env.connector.resource_deleter(kind)
+        assert deleter is not None
+        # ConductorOne sends no parent: the app-key owner is looked up, the SAT id carries it.
+        assert await deleter.delete_resource(issued.secret.id) == []
+        key_id = _document(issued)["key_id"]
+        assert key_id not in env.fake.org.app_keys
+        assert key_id not in env.fake.org.api_keys
+        assert key_id not in env.fake.org.tokens
+        assert await deleter.delete_resource(issued.secret.id) == []
+
+
+async def test_app_key_deletion_retries_with_the_real_owner_after_a_wrong_parent(env: Env) -> None:
+    sa, other = env.service_account(), env.fake.org.add_user("other@example.com", service_account=True, status="Active")
+    issued = await env.issue(sa, APP_KEY)
+    deleter = env.connector.resource_deleter(APP_KEY)
+    assert deleter is not None
+    await deleter.delete_resource(issued.secret.id, b.resource_id("user", other.id))
+    assert issued.secret.id.resource not in env.fake.org.app_keys
+
+
+@pytest.mark.parametrize(
+    ("kind", "object_id", "message"),
+    [
+        (ORG_KEY, " \t", 'API key id " \t" is malformed'),
+        (APP_KEY, "abc\x00", "is malformed"),
+        (SAT, "sat:c2EAdG9rMQ==", "malformed service access token handle"),
+        (SAT, "c2EAdG9r", "malformed service access token handle"),
+    ],
+)
+async def test_malformed_ids_are_refused_without_a_request(env: Env, kind: str, object_id: str, message: str) -> None:
+    deleter = env.connector.resource_deleter(kind)
+    assert deleter is not None
+    env.fake.reset_counters()
+    with pytest.raises(InvalidArgumentError, match=message):
+        await deleter.delete_resource(b.resource_id(kind, object_id))
+    assert env.fake.requests() == []
+
+
+# -- metadata (§3.7) ---------------------------------------------------------------------------------------
+
+
+def _user_capability(options: DatadogOptions) -> connector_pb2.ResourceTypeCapability:
+    client = DatadogClient(api_key="k" * 32, app_key="a" * 40)
+    meta = DatadogConnector(client, options).metadata()
+    return next(c for c in meta.capabilities.resource_type_capabilities if c.resource_type.id == "user")
+
+
+def test_metadata_advertises_issuance_exactly_as_the_go_connector_with_all_flags() -> None:
+    client = DatadogClient(api_key="k" * 32, app_key="a" * 40)
+    meta = DatadogConnector(client, ALL_ON).metadata()
+    Cap = connector_pb2.Capability
+    assert list(meta.capabilities.connector_capabilities) == sorted(
+        [
+            Cap.CAPABILITY_PROVISION,
+            Cap.CAPABILITY_SYNC,
+            Cap.CAPABILITY_ACCOUNT_PROVISIONING,
+            Cap.CAPABILITY_RESOURCE_DELETE,
+            Cap.CAPABILITY_SYNC_SECRETS,
+            Cap.CAPABILITY_ACTIONS,
+            Cap.CAPABILITY_TARGETED_SYNC,
+            Cap.CAPABILITY_SERVICE_MODE_TARGETED_SYNC,
+            Cap.CAPABILITY_CREDENTIAL_ISSUE,
+            Cap.CAPABILITY_CREDENTIAL_ENCRYPTION_JWE_XWING_V1,
+        ]
+    )
+    by_type = {c.resource_type.id: c for c in meta.capabilities.resource_type_capabilities}
+    assert list(by_type["user"].capabilities) == [
+        Cap.CAPABILITY_SYNC,
+        Cap.CAPABILITY_TARGETED_SYNC,
+        Cap.CAPABILITY_ACCOUNT_PROVISIONING,
+        Cap.CAPABILITY_CREDENTIAL_ISSUE,
+        Cap.CAPABILITY_CREDENTIAL_ENCRYPTION_JWE_XWING_V1,
+    ]
+    for kind in (ORG_KEY, APP_KEY, SAT):
+        assert Cap.CAPABILITY_RESOURCE_DELETE in by_type[kind].capabilities, kind
+    assert [p.permission for p in by_type[SAT].permissions.permissions] == ["service_account_write"]
+    assert by_type[SAT].resource_type.display_name == "Service Account Access Token"
+    details = json_format.MessageToDict(by_type["user"].credential_issue)
+    pattern = details["options"][2]["inputFields"][0]["stringSliceField"]["rules"]["itemRules"].pop("pattern")
+    assert details == {
+        "options": [
+            {
+                "option": "CAPABILITY_DETAIL_CREDENTIAL_OPTION_API_KEY",
+                "customScopesAllowed": True,
+                "resourceMode": "CREDENTIAL_RESOURCE_MODE_DISCOVERABLE",
+                "secretResourceTypeId": APP_KEY,
+                "preferred": True,
+            },
+            {
+                "option": "CAPABILITY_DETAIL_CREDENTIAL_OPTION_API_KEY",
+                "resourceMode": "CREDENTIAL_RESOURCE_MODE_DISCOVERABLE",
+                "secretResourceTypeId": ORG_KEY,
+            },
+            {
+                "option": "CAPABILITY_DETAIL_CREDENTIAL_OPTION_TOKEN",
+                "customScopesAllowed": True,
+                "resourceMode": "CREDENTIAL_RESOURCE_MODE_DISCOVERABLE",
+                "secretResourceTypeId": SAT,
+                "inputFields": [
+                    {
+                        "name": "scopes",
+                        "isRequired": True,
+                        "stringSliceField": {
+                            "rules": {
+                                "minItems": "1",
+                                "unique": True,
+                                "validateEmpty": True,
+                                "itemRules": {"validateEmpty": True, "isRequired": True},
+                            }
+                        },
+                    }
+                ],
+            },
+        ],
+        "preferredOption": "CAPABILITY_DETAIL_CREDENTIAL_OPTION_API_KEY",
+    }
+    # <NONBLANK>: one character that is not Go whitespace (the pattern itself is proven in the baton layer).
+    assert pattern == NONBLANK_PATTERN
+
+
+@pytest.mark.parametrize(
+    ("options", "kinds"),
+    [
+        ({"sync_service_account_application_keys": True}, [APP_KEY, SAT]),
+        ({"allow_org_api_key_deletion": True}, [ORG_KEY]),
+    ],
+)
+def test_descriptors_follow_the_flags(options: dict[str, bool], kinds: list[str]) -> None:
+    capability = _user_capability(DatadogOptions(provisioning=True, sync_secrets=True, **options))  # type: ignore[arg-type]
+    descriptors = capability.credential_issue.options
+    assert [d.secret_resource_type_id for d in descriptors] == kinds
+    assert not any(d.preferred for d in descriptors), "one descriptor per option needs no preferred flag"
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        DatadogOptions(provisioning=True, sync_secrets=True),
+        DatadogOptions(sync_secrets=True, sync_service_account_application_keys=True, allow_org_api_key_deletion=True),
+    ],
+)
+def test_no_issuance_without_a_kind_or_without_provisioning(options: DatadogOptions) -> None:
+    capability = _user_capability(options)
+    assert connector_pb2.Capability.CAPABILITY_CREDENTIAL_ISSUE not in capability.capabilities
+    assert not capability.HasField("credential_issue")
+    assert (
+        DatadogConnector(DatadogClient(api_key="k" * 32, app_key="a" * 40), options).credential_issuer("user") is None
+    )
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_the_secret_stays_in_the_plaintext(env: Env, kind: str) -> None:
+    """Canary: the minted value is in the plaintext only (the `canaries` fixture checks every log line)."""
+    sa = env.service_account()
+    issued = await env.issue(sa, kind, ["a"] if kind == SAT else [])
+    secret = _document(issued)["key_value"]
+    with pytest.raises(AlreadyExistsError) as caught:
+        await env.issue(sa, kind, ["a"] if kind == SAT else [])
+    assert secret not in f"{caught.value} {caught.value!r}"
+    assert secret not in repr(issued.secret)
+    assert secret.encode() not in issued.secret.SerializeToString()
+
+
+class LoseCreateAnswers(httpx.AsyncBaseTransport):
+    """Forwards to the fake, then replaces the answer to a credential create (it happened, the answer is lost)."""
+
+    def __init__(self, replacement: httpx.Response) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._replacement = replacement
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        creates = ("/api/v2/api_keys", "/application_keys", "/access_tokens")
+        if request.method == "POST" and request.url.path.endswith(creates):
+            await response.aread()
+            await response.aclose()
+            return self._replacement
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(502, text="<html><body>502 Bad Gateway</body></html>"),
+        httpx.Response(201, json={"data": {"type": "x", "attributes": {"scopes": "not a list"}}}),
+    ],
+    ids=["lost-502", "unreadable-201"],
+)
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_create_whose_answer_is_lost_leaves_no_key_behind(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str, answer: httpx.Response
+) -> None:
+    client = make_client(fake, transport=LoseCreateAnswers(answer))
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    before = (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens))
+    with pytest.raises(ConnectorError):
+        await env.issue(sa, kind, ["a"] if kind == SAT else [])
+    assert (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens)) == before
+
+
+async def test_a_refused_create_needs_no_cleanup(env: Env) -> None:
+    sa = env.service_account()
+    env.fake.faults.force(403, path=f"/api/v2/service_accounts/{sa.id}/application_keys", method="POST")
+    env.fake.reset_counters()
+    with pytest.raises(ConnectorError):
+        await env.issue(sa, APP_KEY)
+    assert env.fake.count("GET", SA_APP_KEYS) == 1, "only the duplicate check: a 403 created nothing"
