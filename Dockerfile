@@ -56,11 +56,13 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     BATON_C1Z_TEMP_DIR=/tmp \
-    BATON_HEALTH_BIND_ADDRESS=0.0.0.0 \
-    BATON_HEALTH_PORT=8081
+    BATON_HEALTH_CHECK=true \
+    BATON_HEALTH_CHECK_BIND_ADDRESS=0.0.0.0 \
+    BATON_HEALTH_CHECK_PORT=8081
 
 WORKDIR /tmp
 USER 65532:65532
-# /healthz, /readyz and /metrics (plain HTTP).
+# /healthz, /readyz (and the SDK's /health, /ready, /live) and /metrics, plain HTTP on all interfaces: the
+# daemon's own default is 127.0.0.1 (as baton-sdk's), which probes and Prometheus could not reach.
 EXPOSE 8081
 ENTRYPOINT ["baton-datadog"]

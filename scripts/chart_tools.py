@@ -62,6 +62,11 @@ EXAMPLE_SECRET = {
 VALUE_SETS: tuple[ValueSet, ...] = (
     ValueSet("defaults", "the chart's defaults (its own, empty Secret)", {}),
     ValueSet(
+        "setup-page-secret",
+        "ConductorOne's setup page: its Secret `baton-datadog-secrets` decides every key it holds",
+        {"existingSecret": "baton-datadog-secrets"},
+    ),
+    ValueSet(
         "existing-secret",
         "credentials from a Secret the user manages",
         {"existingSecret": "datadog-acme-credentials", "config": {"site": "datadoghq.eu", "provisioning": True}},
@@ -85,11 +90,15 @@ VALUE_SETS: tuple[ValueSet, ...] = (
                 "syncInterval": 3600,
                 "logLevel": "debug",
                 "shutdownGraceSeconds": 40,
-                "healthPort": 9090,
+                "healthCheckPort": 9090,
+                "caBundle": "/etc/baton/ca/ca.pem",
                 "c1ApiHost": "example.conductor.one:443",
             },
             "terminationGracePeriodSeconds": 60,
             "extraEnv": [{"name": "HTTPS_PROXY", "value": "http://proxy.example:3128"}],
+            "extraVolumes": [{"name": "ca", "configMap": {"name": "corporate-ca"}}],
+            "extraVolumeMounts": [{"name": "ca", "mountPath": "/etc/baton/ca", "readOnly": True}],
+            "dashboard": {"enabled": True},
             "service": {"port": 9090},
             "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
             "prometheusRule": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
@@ -112,7 +121,7 @@ VALUE_SETS: tuple[ValueSet, ...] = (
     ),
     ValueSet(
         "connector-defaults",
-        "every connector setting null: only BATON_HOST_ID is rendered, the connector's defaults apply",
+        "every connector setting null: only BATON_HOST_ID and the bind address are rendered, the connector's defaults apply",
         {"config": dict.fromkeys(yaml.safe_load((CHART / "values.yaml").read_text())["config"])},
         release="datadog-beta",
     ),

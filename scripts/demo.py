@@ -107,7 +107,7 @@ def main() -> int:
                     metrics = page.read().decode()
                 print("\n4. metrics excerpt:")
                 for line in metrics.splitlines():
-                    if line.startswith(("baton_datadog_tasks_finished_total", "baton_datadog_datadog_requests_total")):
+                    if line.startswith(("baton_datadog_tasks_finished_total", "baton_datadog_api_requests_total")):
                         print(f"     {line}")
             finally:
                 daemon.send_signal(signal.SIGTERM)

@@ -257,7 +257,7 @@ def smoke(image: str) -> SmokeResult:
         "BATON_API_KEY": "0" * 32,
         "BATON_APP_KEY": "0" * 40,
         "BATON_HOST_ID": name,
-        "BATON_HEALTH_PORT": str(port),
+        "BATON_HEALTH_CHECK_PORT": str(port),
         "BATON_LOG_FORMAT": "json",
     }
     lines: list[str] = [f"image: {image}, size {image_size(image)}"]

@@ -1,4 +1,5 @@
-"""The operability HTTP server: /healthz (liveness), /readyz (readiness), /metrics (Prometheus).
+"""The operability HTTP server: /healthz (liveness), /readyz (readiness), /metrics (Prometheus); the baton-sdk
+paths /live, /health (liveness) and /ready (readiness) answer the same, so SDK-style probes work unchanged.
 
 aiohttp serves it on the daemon's own event loop, so /healthz answering proves that loop is alive; it
 makes no outside call, so a Datadog or ConductorOne outage never restarts the pod.
@@ -17,6 +18,9 @@ from connector.daemon.metrics import CONTENT_TYPE, Metrics
 HEALTH_PATH = "/healthz"
 READY_PATH = "/readyz"
 METRICS_PATH = "/metrics"
+# baton-sdk's health server paths (its --health-check settings), kept as aliases of ours.
+SDK_HEALTH_PATHS = ("/health", "/live")
+SDK_READY_PATHS = ("/ready",)
 
 
 def _status(status: str, code: int, **details: object) -> web.Response:
@@ -34,8 +38,10 @@ class OpsServer:
 
     async def start(self) -> None:
         app = web.Application()
-        app.router.add_get(HEALTH_PATH, self._healthz)
-        app.router.add_get(READY_PATH, self._readyz)
+        for path in (HEALTH_PATH, *SDK_HEALTH_PATHS):
+            app.router.add_get(path, self._healthz)
+        for path in (READY_PATH, *SDK_READY_PATHS):
+            app.router.add_get(path, self._readyz)
         app.router.add_get(METRICS_PATH, self._metrics_page)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()

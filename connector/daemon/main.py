@@ -91,7 +91,9 @@ def startup_summary(settings: Settings) -> dict[str, object]:
             "entitlements_and_grants": not settings.skip_entitlements_and_grants,
         },
         "concurrency": {"datadog": settings.datadog_concurrency, "tasks": settings.task_concurrency},
-        "health_address": f"{settings.health_bind_address}:{settings.health_port}" if settings.service_mode else "off",
+        "health_address": f"{settings.health_check_bind_address}:{settings.health_check_port}"
+        if settings.service_mode and settings.health_check
+        else "off",
         "file": shown["file"],
         "client_id": shown["client_id"] or None,
         "api_key": shown["api_key"],

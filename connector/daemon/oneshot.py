@@ -10,6 +10,7 @@ import asyncio
 import os
 import signal
 import sqlite3
+import ssl
 import sys
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ from connector.baton.ids import parse_resource_ref
 from connector.baton.pb.c1.connector.v2 import resource_pb2
 from connector.baton.sync.syncer import SyncOptions
 from connector.baton.sync.to_file import sync_to_file
+from connector.daemon.network import outbound_trust
 from connector.daemon.progress import Progress, summary_table
 from connector.daemon.settings import Settings, SettingsError, env, flag
 from connector.datadog.client import DatadogClient
@@ -31,8 +33,12 @@ from connector.datadog.stats import EventHook
 log = structlog.get_logger(__name__)
 
 
-def datadog_client(settings: Settings, on_event: EventHook | None = None) -> DatadogClient:
+def datadog_client(
+    settings: Settings, on_event: EventHook | None = None, verify: ssl.SSLContext | None = None
+) -> DatadogClient:
     api_key, app_key = settings.require_datadog_keys()
+    if verify is None:
+        verify = outbound_trust(settings).ssl_context
     return DatadogClient(
         api_key=api_key,
         app_key=app_key,
@@ -41,6 +47,7 @@ def datadog_client(settings: Settings, on_event: EventHook | None = None) -> Dat
         timeout=float(settings.http_timeout_seconds),
         max_concurrency=settings.datadog_concurrency,
         on_event=on_event,
+        verify=verify,
     )
 
 

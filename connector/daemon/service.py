@@ -21,7 +21,6 @@ from connector.baton.c1 import (
     C1TransientError,
     CredentialError,
     grpc_proxy_from_env,
-    grpc_root_certificates,
     parse_client_id,
     parse_client_secret,
     resolve_endpoints,
@@ -34,6 +33,7 @@ from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.processor import TaskProcessor
 from connector.daemon.http import OpsServer
 from connector.daemon.metrics import Metrics
+from connector.daemon.network import outbound_trust
 from connector.daemon.oneshot import datadog_client, datadog_options, sync_options
 from connector.daemon.scheduler import Scheduler
 from connector.daemon.settings import Settings, SettingsError, env, flag
@@ -72,6 +72,7 @@ async def run_service(settings: Settings) -> int:
         name = exc.setting.removeprefix("BATON_").lower().replace("-", "_")
         raise SettingsError(f"setting {flag(name)} ({env(name)}): {exc.reason}") from None
     settings.require_datadog_keys()  # fail on a missing key before anything starts
+    trust = outbound_trust(settings)  # and on an unusable CA bundle
 
     metrics = Metrics()
     readiness = Readiness()
@@ -80,27 +81,33 @@ async def run_service(settings: Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, _on_signal, stop, readiness, metrics, sig)
 
-    # Port 0 binds any free port; the "health server listening" line below names the one bound.
-    ops: OpsServer | None = OpsServer(metrics, readiness, settings.health_bind_address, settings.health_port)
+    ops = (
+        OpsServer(metrics, readiness, settings.health_check_bind_address, settings.health_check_port)
+        if settings.health_check
+        else None
+    )
     if ops is not None:
         try:
             await ops.start()
         except OSError as exc:  # port in use, address not on this host, a privileged port: the operator's to fix
-            where = f"{settings.health_bind_address}:{settings.health_port}"
+            where = f"{settings.health_check_bind_address}:{settings.health_check_port}"
             raise SettingsError(
-                f"setting {flag('health_port')} ({env('health_port')}): cannot listen on {where}: {exc.strerror or exc}"
+                f"setting {flag('health_check_port')} ({env('health_check_port')}): cannot listen on {where}: "
+                f"{exc.strerror or exc}"
             ) from None
-        log.info("health server listening", address=settings.health_bind_address, port=ops.bound_port)
+        # The bound port, not the setting: with --health-check-port 0 this line is how a caller finds it.
+        log.info("health server listening", address=settings.health_check_bind_address, port=ops.bound_port)
 
     host_id = settings.host_id or default_host_id(os.environ)
-    datadog = datadog_client(settings, on_event=metrics.datadog_event)
+    datadog = datadog_client(settings, on_event=metrics.datadog_event, verify=trust.ssl_context)
     c1 = BatonServiceClient.from_credentials(
         client_id,
         secret,
         host_id=host_id,
         api_host=settings.c1_api_host or None,
-        root_certificates=grpc_root_certificates(os.environ),
+        root_certificates=trust.grpc_roots,
         proxy=grpc_proxy_from_env(os.environ, endpoints),
+        token_verify=trust.ssl_context,
         token_timeout=float(settings.http_timeout_seconds),
         on_call=metrics.c1_call,
         on_token_fetch=metrics.token_fetch,

@@ -98,9 +98,18 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = _f(25.0, "Service mode", "on SIGTERM, how long in-flight tasks may finish", ge=0)
 
     # -- operability ----------------------------------------------------------------------------------------
-    health_bind_address: str = _f("0.0.0.0", "Operability", "health and metrics bind address")  # noqa: S104
-    health_port: int = _f(
-        8081, "Operability", "health and metrics port (0: any free port, logged once bound)", ge=0, le=65535
+    # The SDK's names and bind default (loopback); on by default because the same server carries /metrics.
+    health_check: bool = _f(
+        True, "Operability", "serve /healthz, /readyz (and the SDK's /health, /ready, /live), /metrics"
+    )
+    health_check_bind_address: str = _f(
+        "127.0.0.1", "Operability", "health and metrics bind address (0.0.0.0 in a pod)"
+    )
+    health_check_port: int = _f(
+        8081, "Operability", "health and metrics port (0: any free port, logged)", ge=0, le=65535
+    )
+    ca_bundle: Path | None = _f(
+        None, "Operability", "PEM bundle of CAs to trust for Datadog, the token endpoint and gRPC (else SSL_CERT_FILE)"
     )
 
     # -- one-shot provisioning (test an access change without ConductorOne; needs --provisioning) ---------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -78,6 +79,7 @@ class DatadogClient:
         retry: RetryPolicy | None = None,
         on_event: EventHook | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        verify: ssl.SSLContext | None = None,
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -92,6 +94,7 @@ class DatadogClient:
             retry=retry,
             on_event=on_event,
             transport=transport,
+            verify=verify,
             rng=rng,
             sleep=sleep,
             clock=clock,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import Any
@@ -66,6 +67,7 @@ class ApiTransport:
         retry: RetryPolicy | None = None,
         on_event: EventHook | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        verify: ssl.SSLContext | None = None,
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -95,6 +97,9 @@ class ApiTransport:
             limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
             headers={"Accept": "application/json", "User-Agent": USER_AGENT},
             transport=transport,
+            # An explicit trust store (the daemon's CA-bundle setting); else httpx's default, which honours
+            # SSL_CERT_FILE / SSL_CERT_DIR. Proxies come from HTTPS_PROXY / HTTP_PROXY / NO_PROXY (trust_env).
+            verify=verify if verify is not None else True,
             follow_redirects=False,
         )
 

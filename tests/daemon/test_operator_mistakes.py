@@ -66,6 +66,8 @@ MISTAKES = [
     Mistake("missing-yaml", args=("--config", TMP + "/absent.yaml"), names="--config"),
     Mistake("missing-ssl-cert-file", env={"SSL_CERT_FILE": TMP + "/absent.pem"}, names="SSL_CERT_FILE"),
     Mistake("garbage-ssl-cert-file", env={"SSL_CERT_FILE": TMP + "/garbage.pem"}, names="SSL_CERT_FILE"),
+    Mistake("ca-bundle-missing", args=("--ca-bundle", TMP + "/absent.pem"), names="--ca-bundle (BATON_CA_BUNDLE)"),
+    Mistake("ca-bundle-garbage", args=("--ca-bundle", TMP + "/garbage.pem"), names="--ca-bundle (BATON_CA_BUNDLE)"),
     Mistake("ssl-cert-dir-missing", env={"SSL_CERT_DIR": TMP + "/absent"}, names="SSL_CERT_DIR"),
     Mistake("malformed-https-proxy", env={"HTTPS_PROXY": "http://proxy:port"}, names="HTTPS_PROXY"),
     Mistake("garbage-https-proxy", env={"https_proxy": ":::"}, names="https_proxy"),
@@ -99,8 +101,8 @@ MISTAKES = [
     ),
     Mistake(
         "health-port-in-use",
-        env={"BATON_HEALTH_PORT": BUSY, "BATON_HEALTH_BIND_ADDRESS": "127.0.0.1"},
-        names="--health-port",
+        env={"BATON_HEALTH_CHECK_PORT": BUSY, "BATON_HEALTH_CHECK_BIND_ADDRESS": "127.0.0.1"},
+        names="--health-check-port (BATON_HEALTH_CHECK_PORT)",
         service=True,
     ),
 ]
@@ -142,7 +144,7 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory, busy_port: int) -> dict[s
         }
         if row.service:
             base |= {"BATON_CLIENT_ID": CREDS.client_id, "BATON_CLIENT_SECRET": CREDS.client_secret}
-            base |= {"BATON_HEALTH_BIND_ADDRESS": "127.0.0.1", "BATON_HEALTH_PORT": str(busy_port)}
+            base |= {"BATON_HEALTH_CHECK_BIND_ADDRESS": "127.0.0.1", "BATON_HEALTH_CHECK_PORT": str(busy_port)}
         given = {key: fill(value) for key, value in row.env.items()}
         return run_cli(*map(fill, row.args), env={**base, **given}, cwd=tmp, timeout=60)
 

@@ -71,8 +71,8 @@ def test_sigterm_during_startup_exits_0_promptly(blackhole: Blackhole, stuck_on:
             "BATON_C1_API_HOST": f"127.0.0.1:{blackhole.port if stuck_on == 'conductorone' else refused}",
             "BATON_API_KEY": "k" * 32,
             "BATON_APP_KEY": "a" * 40,
-            "BATON_HEALTH_BIND_ADDRESS": "127.0.0.1",
-            "BATON_HEALTH_PORT": "0",
+            "BATON_HEALTH_CHECK_BIND_ADDRESS": "127.0.0.1",
+            "BATON_HEALTH_CHECK_PORT": "0",
             "BATON_LOG_FORMAT": "json",
         }
         daemon = subprocess.Popen(

@@ -21,7 +21,7 @@ from connector.daemon.settings import ENV_PREFIX, Settings
 
 Manifest = dict[str, Any]
 
-# The daemon's health server (plain HTTP on BATON_HEALTH_BIND_ADDRESS:BATON_HEALTH_PORT).
+# The daemon's health server (plain HTTP on BATON_HEALTH_CHECK_BIND_ADDRESS:BATON_HEALTH_CHECK_PORT).
 HEALTHZ_PATH = http.HEALTH_PATH  # liveness: the event loop answers; no external call
 READYZ_PATH = http.READY_PATH  # readiness: 200 after a successful Hello, 503 before and while draining
 METRICS_PATH = http.METRICS_PATH  # Prometheus text
@@ -29,7 +29,7 @@ METRICS_PATH = http.METRICS_PATH  # Prometheus text
 
 def exported_metric_names() -> frozenset[str]:
     """Every series name the daemon's /metrics can show (counters with `_total`, histograms' parts)."""
-    suffixes = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_sum", "_count", "_created")}
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}
     names: set[str] = set()
     for family in Metrics().registry.collect():
         names.update(family.name + suffix for suffix in suffixes.get(family.type, ("",)))
@@ -135,10 +135,10 @@ def unknown_settings(docs: Iterable[Manifest]) -> list[str]:
 
 
 def health_port(container: Manifest, secret: dict[str, str] | None = None) -> int:
-    """The port the daemon will listen on in this container: BATON_HEALTH_PORT from env, Secret, or the default."""
+    """The port the daemon will listen on in this container: BATON_HEALTH_CHECK_PORT from env, Secret, or the default."""
     env = {**(secret or {}), **plain_env(container)}
-    raw = env.get(env_name("health_port"))
-    return int(raw) if raw is not None else int(setting_default("health_port"))
+    raw = env.get(env_name("health_check_port"))
+    return int(raw) if raw is not None else int(setting_default("health_check_port"))
 
 
 def resolve_port(container: Manifest, port: int | str) -> int | None:
@@ -164,8 +164,15 @@ def probe_problems(docs: Iterable[Manifest], *, required: bool = True) -> list[s
     problems: list[str] = []
     for deployment in connector_deployments(docs):
         container = connector_container(deployment)
+        env = {**_env_from_secrets(container, secrets), **plain_env(container)}
         port = health_port(container, _env_from_secrets(container, secrets))
         name = deployment["metadata"]["name"]
+        # The daemon binds 127.0.0.1 by default (as baton-sdk does): a pod must say 0.0.0.0 for probes to reach it.
+        bind = env.get(env_name("health_check_bind_address"), setting_default("health_check_bind_address"))
+        if bind not in {"0.0.0.0", "::"}:
+            problems.append(f"{name}: health server binds {bind}, unreachable for probes and Prometheus")
+        if env.get(env_name("health_check"), "true").lower() not in {"true", "1"}:
+            problems.append(f"{name}: {env_name('health_check')} turns off the server the probes need")
         for probe_name, path in EXPECTED_PROBE_PATHS.items():
             probe = container.get(probe_name)
             if probe is None:

@@ -113,7 +113,8 @@ def test_rendered_settings_load_in_the_real_settings_model(name: str, clean_bato
     if name == "everything":
         assert settings.site == "us5.datadoghq.com"
         assert settings.sync_resource_types == ["user", "role", "team"]
-        assert settings.health_port == 9090
+        assert settings.health_check_port == 9090
+        assert str(settings.ca_bundle) == "/etc/baton/ca/ca.pem"
         assert settings.shutdown_grace_seconds == 40
         assert settings.provisioning
         assert settings.sync_schedules
@@ -121,7 +122,10 @@ def test_rendered_settings_load_in_the_real_settings_model(name: str, clean_bato
         assert isinstance(settings.api_key, SecretStr)
         assert settings.api_key.get_secret_value() == chart_tools.EXAMPLE_SECRET["apiKey"]
     if name == "connector-defaults":
-        assert set(env) - {"BATON_HOST_ID"} == set(), "a null value must leave its variable out"
+        # A null value leaves its variable out; the bind address alone falls back to 0.0.0.0, not the daemon's
+        # loopback default, so that probes and Prometheus reach the pod.
+        assert set(env) - {"BATON_HOST_ID"} == {"BATON_HEALTH_CHECK_BIND_ADDRESS"}
+        assert settings.health_check_bind_address == "0.0.0.0"
 
 
 # ---- values: the settings model is the source of truth ---------------------------------------------------------
@@ -136,18 +140,53 @@ def test_every_non_secret_setting_is_a_chart_value() -> None:
     assert set(FIELD_OF_KEY.values()) <= set(Settings.model_fields)
 
 
-# Deliberate differences from the connector's defaults, for a read-only pod with an emptyDir on /tmp.
-CHART_DEFAULT_OVERRIDES = {"file": "/tmp/sync.c1z", "c1z_temp_dir": "/tmp", "log_format": "json"}
+# The only settings the chart renders by default: what a read-only pod with an emptyDir on /tmp, probed and
+# scraped from outside, needs. Every other value is null, so a Secret (envFrom) decides it.
+CHART_DEFAULTS = {
+    "file": "/tmp/sync.c1z",
+    "c1z_temp_dir": "/tmp",
+    "log_format": "json",
+    "health_check": True,
+    "health_check_bind_address": "0.0.0.0",
+    "health_check_port": 8081,
+}
 
 
-def test_value_defaults_are_the_connector_defaults() -> None:
+def test_only_what_the_pod_needs_is_set_by_default() -> None:
     for key, value in VALUES["config"].items():
-        field = FIELD_OF_KEY[key]
-        expected = CHART_DEFAULT_OVERRIDES.get(field, checks.setting_default(field))
-        if expected is None or expected == []:
-            assert value in (None, "", []), key
-        else:
-            assert str(value) == str(expected) or value == expected, f"config.{key}: {value!r} != {expected!r}"
+        assert value == CHART_DEFAULTS.get(FIELD_OF_KEY[key]), f"config.{key} must be null unless the pod needs it"
+    assert checks.setting_default("health_check_port") == CHART_DEFAULTS["health_check_port"]
+
+
+SETUP_PAGE_SETTINGS = {"BATON_SITE", "BATON_PROVISIONING", "BATON_SYNC_SCHEDULES"}
+
+
+def test_the_users_secret_is_not_overridden_by_defaults() -> None:
+    """ConductorOne's setup page Secret (`existingSecret: baton-datadog-secrets`) with default values: no env entry
+    for a key the Secret holds, since `env` beats `envFrom` (an EU site would silently become datadoghq.com)."""
+    docs = docs_of("setup-page-secret")
+    container = checks.connector_container(one(docs, "Deployment"))
+    assert container["envFrom"] == [{"secretRef": {"name": "baton-datadog-secrets"}}]
+    env_names = {e["name"] for e in container["env"]}
+    assert not env_names & SETUP_PAGE_SETTINGS
+    assert not env_names & {"BATON_CLIENT_ID", "BATON_CLIENT_SECRET", "BATON_API_KEY", "BATON_APP_KEY"}
+    notes = chart_tools.render(chart_tools.value_set("setup-page-secret").values)
+    text = next(v for k, v in notes.items() if k.endswith("NOTES.txt"))
+    assert "Settings from values" in text
+    assert "BATON_HEALTH_CHECK_PORT" in text
+    assert "BATON_SITE" not in text.split("Settings from values")[1].split("\n")[0]
+
+
+def test_values_that_are_set_still_win_and_notes_name_them() -> None:
+    values = {"existingSecret": "baton-datadog-secrets", "config": {"site": "datadoghq.eu", "provisioning": False}}
+    container = checks.connector_container(one(render_docs(values), "Deployment"))
+    assert checks.plain_env(container)["BATON_SITE"] == "datadoghq.eu"
+    assert checks.plain_env(container)["BATON_PROVISIONING"] == "false"
+    text = next(v for k, v in chart_tools.render(values).items() if k.endswith("NOTES.txt"))
+    line = next(ln for ln in text.splitlines() if ln.startswith("Settings from values"))
+    assert "BATON_SITE" in line
+    assert "BATON_PROVISIONING" in line
+    assert "BATON_SYNC_SCHEDULES" not in line
 
 
 def test_schema_is_no_looser_than_the_settings_model() -> None:
@@ -170,7 +209,8 @@ def test_schema_is_no_looser_than_the_settings_model() -> None:
         ({"config": {"bogusSetting": True}}, "bogusSetting"),
         ({"config": {"site": "datadoghq.example"}}, "site"),
         ({"config": {"taskConcurrency": 0}}, "taskConcurrency"),
-        ({"config": {"healthPort": 0}}, "healthPort"),
+        ({"config": {"healthCheckPort": 0}}, "healthCheckPort"),
+        ({"config": {"healthCheck": False}}, "healthCheck"),
         ({"config": {"file": "/var/sync.c1z"}}, "file"),
         ({"replicaCount": "two"}, "replicaCount"),
         ({"config": {"shutdownGraceSeconds": 40}}, "terminationGracePeriodSeconds"),
@@ -288,8 +328,8 @@ def test_prometheus_rule_alerts_on_the_daemon_metrics() -> None:
         "BatonDatadogSyncStale": "baton_datadog_last_successful_sync_timestamp_seconds",
         "BatonDatadogNeverSynced": "baton_datadog_last_successful_sync_timestamp_seconds",
         "BatonDatadogTaskFailures": "baton_datadog_tasks_finished_total",
-        "BatonDatadogConductorOneUnreachable": "baton_datadog_c1_rpc_errors_total",
-        "BatonDatadogRateLimited": "baton_datadog_datadog_rate_limit_waits_total",
+        "BatonDatadogConductorOneUnreachable": "baton_datadog_conductorone_rpc_errors_total",
+        "BatonDatadogRateLimited": "baton_datadog_api_rate_limit_waits_total",
     }
     for alert, metric in wanted.items():
         assert metric in alerts[alert]["expr"], alert
@@ -325,6 +365,7 @@ def test_helm_test_hook_checks_health_through_the_service() -> None:
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
     script = "\n".join(pod["spec"]["containers"][0]["args"])
     assert checks.HEALTHZ_PATH in script
+    assert checks.READYZ_PATH in script, "helm test also checks that the pod is connected to ConductorOne"
     assert checks.METRICS_PATH in script
     assert ":9090" in script, "follows service.port"
     assert pod["spec"]["restartPolicy"] == "Never"
@@ -346,4 +387,29 @@ def test_app_version_is_the_package_version() -> None:
 
 def test_value_sets_cover_the_optional_resources() -> None:
     kinds = {d["kind"] for vs in VALUE_SETS for d in rendered(vs.name)}
-    assert {"ServiceMonitor", "PrometheusRule", "PodDisruptionBudget", "NetworkPolicy", "Secret"} <= kinds
+    assert {"ServiceMonitor", "PrometheusRule", "PodDisruptionBudget", "NetworkPolicy", "Secret", "ConfigMap"} <= kinds
+
+
+def test_dashboard_config_map_carries_the_dashboard_file_for_the_sidecar() -> None:
+    assert checks.of_kind(docs_of("defaults"), "ConfigMap") == [], "off by default"
+    (config_map,) = checks.of_kind(docs_of("everything"), "ConfigMap")
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    shipped = json.loads((CHART / "dashboards" / "baton-datadog.json").read_text())
+    assert json.loads(config_map["data"]["baton-datadog.json"]) == shipped
+
+
+def test_a_ca_bundle_is_mounted_into_the_read_only_root() -> None:
+    container = checks.connector_container(one(docs_of("everything"), "Deployment"))
+    pod = one(docs_of("everything"), "Deployment")["spec"]["template"]["spec"]
+    assert {"name": "ca", "mountPath": "/etc/baton/ca", "readOnly": True} in container["volumeMounts"]
+    assert {"name": "ca", "configMap": {"name": "corporate-ca"}} in pod["volumes"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert checks.plain_env(container)["BATON_CA_BUNDLE"] == "/etc/baton/ca/ca.pem"
+
+
+def test_service_is_annotated_for_annotation_based_scraping() -> None:
+    service = one(docs_of("everything"), "Service")
+    annotations = service["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/port"] == "9090"
+    assert annotations["prometheus.io/path"] == checks.METRICS_PATH

@@ -50,8 +50,16 @@ def _liveness_on_readyz(d: list[Manifest]) -> None:
     container(d)["livenessProbe"]["httpGet"]["path"] = "/readyz"
 
 
-def _startup_on_old_go_path(d: list[Manifest]) -> None:
-    container(d)["startupProbe"]["httpGet"]["path"] = "/health"
+def _startup_on_readyz(d: list[Manifest]) -> None:
+    container(d)["startupProbe"]["httpGet"]["path"] = "/readyz"  # a ConductorOne outage would restart pods
+
+
+def _bound_to_loopback(d: list[Manifest]) -> None:
+    set_env(d, "BATON_HEALTH_CHECK_BIND_ADDRESS", "127.0.0.1")  # the daemon's default: probes cannot reach it
+
+
+def _health_server_off(d: list[Manifest]) -> None:
+    set_env(d, "BATON_HEALTH_CHECK", "false")
 
 
 def _probe_on_numeric_wrong_port(d: list[Manifest]) -> None:
@@ -63,7 +71,7 @@ def _container_port_moved(d: list[Manifest]) -> None:
 
 
 def _daemon_port_moved(d: list[Manifest]) -> None:
-    set_env(d, "BATON_HEALTH_PORT", "9090")
+    set_env(d, "BATON_HEALTH_CHECK_PORT", "9090")
 
 
 def _no_readiness(d: list[Manifest]) -> None:
@@ -73,7 +81,9 @@ def _no_readiness(d: list[Manifest]) -> None:
 PROBE_MUTATIONS: dict[str, Mutation] = {
     "readiness on /healthz": _readiness_on_healthz,
     "liveness on /readyz": _liveness_on_readyz,
-    "startup on the Go SDK's /health": _startup_on_old_go_path,
+    "startup on /readyz": _startup_on_readyz,
+    "health server on loopback": _bound_to_loopback,
+    "health server off": _health_server_off,
     "liveness on another port": _probe_on_numeric_wrong_port,
     "container port not the daemon's": _container_port_moved,
     "daemon port moved, probes not": _daemon_port_moved,
@@ -94,7 +104,7 @@ def _bogus_env_name(d: list[Manifest]) -> None:
 
 
 def _go_sdk_only_name(d: list[Manifest]) -> None:
-    set_env(d, "BATON_HEALTH_CHECK", "true")  # the Go SDK's flag; this connector has no such setting
+    set_env(d, "BATON_OTEL_COLLECTOR_ENDPOINT", "otel:4317")  # a Go SDK setting this connector does not have
 
 
 def _bogus_secret_key(d: list[Manifest]) -> None:
@@ -247,7 +257,7 @@ def test_chart_with_bogus_setting_name_fails(chart_copy: Path) -> None:
         "syncSchedules: BATON_SYNC_SCHEDULES",
         "syncSchedules: BATON_SCHEDULES",
     )
-    docs = chart_tools.manifests(chart_tools.render({}, chart=chart_copy))
+    docs = chart_tools.manifests(chart_tools.render({"config": {"syncSchedules": True}}, chart=chart_copy))
     assert checks.unknown_settings(docs) == [
         "BATON_SCHEDULES (set by Deployment/datadog-acme-baton-datadog container connector) is not a connector setting"
     ]

@@ -47,8 +47,12 @@ def test_environment_and_port_match_the_daemon() -> None:
     env = " ".join(instructions("ENV"))
     for setting in ("PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1", f"BATON_C1Z_TEMP_DIR={checks.WRITABLE_DIR}"):
         assert setting in env
-    assert f"BATON_HEALTH_PORT={checks.setting_default('health_port')}" in env
-    assert instructions("EXPOSE") == [str(checks.setting_default("health_port"))]
+    assert f"BATON_HEALTH_CHECK_PORT={checks.setting_default('health_check_port')}" in env
+    # The daemon binds 127.0.0.1 by default (as baton-sdk); in a container probes come from outside.
+    assert checks.setting_default("health_check_bind_address") == "127.0.0.1"
+    assert "BATON_HEALTH_CHECK_BIND_ADDRESS=0.0.0.0" in env
+    assert "BATON_HEALTH_CHECK=true" in env
+    assert instructions("EXPOSE") == [str(checks.setting_default("health_check_port"))]
     names = set(re.findall(r"\b(BATON_[A-Z0-9_]+)=", env))
     assert names <= checks.known_env_names()
 

@@ -35,18 +35,37 @@ def test_pod_is_restricted_probed_and_its_own_host() -> None:
     assert checks.unknown_settings(manifests) == []
 
 
+# The Secret ConductorOne's setup page for the connector shows: its name and keys.
+PAGE_SECRET_NAME = "baton-datadog-secrets"
+PAGE_SECRET_KEYS = {
+    "BATON_CLIENT_ID",
+    "BATON_CLIENT_SECRET",
+    "BATON_API_KEY",
+    "BATON_APP_KEY",
+    "BATON_SITE",
+    "BATON_PROVISIONING",
+    "BATON_SYNC_SCHEDULES",
+}
+
+
+def test_the_setup_page_secret_decides_every_key_it_holds() -> None:
+    """Name and keys as on ConductorOne's page; no `env` entry of the pod repeats one (env beats envFrom)."""
+    (secret,) = checks.of_kind(docs(), "Secret")
+    assert secret["metadata"]["name"] == PAGE_SECRET_NAME
+    assert set(checks.secret_data(secret)) == PAGE_SECRET_KEYS
+    # stringData values are strings: the page's unquoted `true` would be refused by the API server.
+    raw = yaml.safe_load((DEPLOY / "baton-datadog-secrets.yaml").read_text())
+    assert all(isinstance(v, str) for v in raw["stringData"].values())
+    (deployment,) = checks.of_kind(docs(), "Deployment")
+    container = checks.connector_container(deployment)
+    assert container["envFrom"] == [{"secretRef": {"name": PAGE_SECRET_NAME}}]
+    assert not PAGE_SECRET_KEYS & {e["name"] for e in container["env"]}
+
+
 def test_secret_holds_the_credentials_and_per_org_settings_as_marked_placeholders() -> None:
     (secret,) = checks.of_kind(docs(), "Secret")
     data = checks.secret_data(secret)
-    assert set(data) == {
-        "BATON_CLIENT_ID",
-        "BATON_CLIENT_SECRET",
-        "BATON_API_KEY",
-        "BATON_APP_KEY",
-        "BATON_SITE",
-        "BATON_PROVISIONING",
-        "BATON_SYNC_SCHEDULES",
-    }
+    assert set(data) == PAGE_SECRET_KEYS
     for key in ("BATON_CLIENT_ID", "BATON_CLIENT_SECRET", "BATON_API_KEY", "BATON_APP_KEY"):
         assert data[key].startswith("REPLACE-ME"), key
     (deployment,) = checks.of_kind(docs(), "Deployment")
@@ -61,7 +80,8 @@ def test_the_pod_environment_loads_in_the_settings_model(clean_baton_env: pytest
     assert settings.service_mode
     assert settings.host_id == "baton-datadog-5c9f7-abcde"
     assert settings.site == "datadoghq.com"
-    assert not settings.provisioning
+    assert settings.provisioning, 'the Secret\'s quoted "true" reaches the settings model as true'
+    assert settings.health_check_bind_address == "0.0.0.0"
     assert str(settings.c1z_temp_dir) == "/tmp"
 
 

@@ -22,5 +22,5 @@ def connector_env(dd: FakeDatadog, c1: FakeC1 | None = None, extra: Mapping[str,
         "BATON_LOG_FORMAT": "json",
     }
     if c1 is not None:
-        env |= c1.env() | {"BATON_HEALTH_BIND_ADDRESS": "127.0.0.1", "BATON_HEALTH_PORT": "0"}
+        env |= c1.env() | {"BATON_HEALTH_CHECK_BIND_ADDRESS": "127.0.0.1", "BATON_HEALTH_CHECK_PORT": "0"}
     return env | dict(extra or {})

@@ -2,7 +2,7 @@
 
 Servers bind port 0 and report the port they got; nothing here picks a "free" port up front (another process
 could take it between the check and the bind). The daemon's health server does the same with
-BATON_HEALTH_PORT=0 and logs the port it bound: `logged_health_port` reads it back from its JSON log.
+BATON_HEALTH_CHECK_PORT=0 and logs the port it bound: `logged_health_port` reads it back from its JSON log.
 """
 
 from __future__ import annotations

@@ -82,6 +82,7 @@ syncSecrets: BATON_SYNC_SECRETS
 syncServiceAccountApplicationKeys: BATON_SYNC_SERVICE_ACCOUNT_APPLICATION_KEYS
 allowOrgApiKeyDeletion: BATON_ALLOW_ORG_API_KEY_DELETION
 syncResourceTypes: BATON_SYNC_RESOURCE_TYPES
+syncResources: BATON_SYNC_RESOURCES
 skipEntitlementsAndGrants: BATON_SKIP_ENTITLEMENTS_AND_GRANTS
 skipGrants: BATON_SKIP_GRANTS
 skipFullSync: BATON_SKIP_FULL_SYNC
@@ -94,16 +95,23 @@ c1zTempDir: BATON_C1Z_TEMP_DIR
 shutdownGraceSeconds: BATON_SHUTDOWN_GRACE_SECONDS
 logLevel: BATON_LOG_LEVEL
 logFormat: BATON_LOG_FORMAT
-healthBindAddress: BATON_HEALTH_BIND_ADDRESS
-healthPort: BATON_HEALTH_PORT
+healthCheck: BATON_HEALTH_CHECK
+healthCheckBindAddress: BATON_HEALTH_CHECK_BIND_ADDRESS
+healthCheckPort: BATON_HEALTH_CHECK_PORT
+caBundle: BATON_CA_BUNDLE
 c1ApiHost: BATON_C1_API_HOST
 baseUrl: BATON_BASE_URL
 {{- end }}
 
-{{/* The `config` values as EnvVars; a null, empty string or empty list is left out (the connector's default is the same). Lists are JSON, which the settings model parses. */}}
+{{/* The `config` values as EnvVars. A null, empty string or empty list is left out, so a Secret (envFrom) or the connector's default decides; `env` would win over envFrom. Lists are JSON, which the settings model parses. */}}
 {{- define "baton-datadog.configEnv" -}}
 {{- $names := include "baton-datadog.settingEnvNames" . | fromYaml }}
-{{- range $key, $value := .Values.config }}
+{{- $config := deepCopy .Values.config }}
+{{- if kindIs "invalid" $config.healthCheckBindAddress }}
+{{- /* The connector's own default, 127.0.0.1, is out of the probes' and Prometheus' reach. */}}
+{{- $_ := set $config "healthCheckBindAddress" "0.0.0.0" }}
+{{- end }}
+{{- range $key, $value := $config }}
 {{- $env := get $names $key }}
 {{- if not $env }}
 {{- fail (printf "config.%s is not a connector setting" $key) }}
@@ -134,11 +142,26 @@ baseUrl: BATON_BASE_URL
 {{- fail (printf "terminationGracePeriodSeconds (%v) must be greater than config.shutdownGraceSeconds (%v): the kubelet kills the pod when it runs out" .Values.terminationGracePeriodSeconds $grace) }}
 {{- end }}
 {{- if eq (include "baton-datadog.healthPort" . | int) 0 }}
-{{- fail "config.healthPort must not be 0: the probes and /metrics need the health server" }}
+{{- fail "config.healthCheckPort must not be 0: the probes and /metrics need a known port" }}
+{{- end }}
+{{- if eq (toString .Values.config.healthCheck) "false" }}
+{{- fail "config.healthCheck must not be false: the probes and /metrics need the health server" }}
 {{- end }}
 {{- end }}
 
-{{/* The port the connector's health server listens on: config.healthPort, or the connector default when null. */}}
+{{/* The port the connector's health server listens on: config.healthCheckPort, or the connector default when null. */}}
 {{- define "baton-datadog.healthPort" -}}
-{{- if kindIs "invalid" .Values.config.healthPort }}8081{{ else }}{{ int .Values.config.healthPort }}{{ end }}
+{{- if kindIs "invalid" .Values.config.healthCheckPort }}8081{{ else }}{{ int .Values.config.healthCheckPort }}{{ end }}
+{{- end }}
+
+{{/* The `config` keys rendered as env (set in values), for NOTES.txt. */}}
+{{- define "baton-datadog.configFromValues" -}}
+{{- $names := include "baton-datadog.settingEnvNames" . | fromYaml }}
+{{- $set := list }}
+{{- range $key, $value := .Values.config }}
+{{- if not (or (kindIs "invalid" $value) (and (kindIs "string" $value) (eq $value "")) (and (kindIs "slice" $value) (empty $value))) }}
+{{- $set = append $set (get $names $key) }}
+{{- end }}
+{{- end }}
+{{- join ", " $set }}
 {{- end }}

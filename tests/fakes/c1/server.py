@@ -171,6 +171,11 @@ class FakeC1:
         return f"127.0.0.1:{self.port}"
 
     @property
+    def connections_accepted(self) -> int:
+        """TCP connections accepted on the TLS port so far (token endpoint and BatonService together)."""
+        return self._front.connections_accepted if self._front is not None else 0
+
+    @property
     def token_url(self) -> str:
         return f"https://{self.address}{TOKEN_PATH}"
 

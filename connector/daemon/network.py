@@ -1,0 +1,41 @@
+"""Trust for every outbound TLS connection (Datadog, the ConductorOne token endpoint, the gRPC channel) from one
+setting, `--ca-bundle` / BATON_CA_BUNDLE: a PEM file, typically a TLS-inspecting proxy's CA mounted into the pod.
+
+Without it each client keeps its default: httpx honours SSL_CERT_FILE / SSL_CERT_DIR and the gRPC channel takes
+SSL_CERT_FILE too (`grpc_root_certificates`). Proxies need nothing here: httpx reads HTTPS_PROXY / HTTP_PROXY /
+NO_PROXY itself and `grpc_proxy_from_env` gives the channel the same proxy (docs/deployment.md).
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from connector.baton.c1 import grpc_root_certificates
+from connector.daemon.settings import Settings, SettingsError, env, flag
+
+
+@dataclass(frozen=True, slots=True)
+class Trust:
+    """What each client is given: an SSL context for httpx (None: its default) and PEM roots for grpc."""
+
+    ssl_context: ssl.SSLContext | None
+    grpc_roots: bytes | None
+
+
+def outbound_trust(settings: Settings, environ: Mapping[str, str] = os.environ) -> Trust:
+    """The CA bundle setting, read once and checked; a SettingsError naming it when it is unusable."""
+    if settings.ca_bundle is None:
+        return Trust(None, grpc_root_certificates(environ))
+    where = f"setting {flag('ca_bundle')} ({env('ca_bundle')})"
+    try:
+        pem = settings.ca_bundle.read_bytes()
+    except OSError as exc:
+        raise SettingsError(f"{where}: cannot read {settings.ca_bundle}: {exc.strerror}") from None
+    try:
+        context = ssl.create_default_context(cadata=pem.decode("ascii"))
+    except (UnicodeDecodeError, ssl.SSLError, ValueError):
+        raise SettingsError(f"{where}: {settings.ca_bundle} is not a PEM bundle of CA certificates") from None
+    return Trust(context, pem)

@@ -1,0 +1,40 @@
+"""The CA-bundle setting: one PEM file is the trust of all three clients, and a bad one is a clear settings error."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+import pytest
+
+from connector.daemon.network import outbound_trust
+from connector.daemon.settings import Settings, SettingsError
+from tests.fakes.c1.certs import generate_tls_files
+
+
+def test_a_ca_bundle_is_the_trust_of_httpx_and_grpc(tmp_path: Path) -> None:
+    tls = generate_tls_files(tmp_path)
+    trust = outbound_trust(Settings(ca_bundle=tls.ca_cert), environ={"SSL_CERT_FILE": "/nonexistent"})
+    assert trust.grpc_roots == tls.ca_pem
+    assert isinstance(trust.ssl_context, ssl.SSLContext)
+    (ca,) = trust.ssl_context.get_ca_certs()
+    assert ("commonName", "fake-conductorone test CA") in [rdn[0] for rdn in ca["subject"]]
+
+
+def test_without_it_ssl_cert_file_still_decides_for_grpc(tmp_path: Path) -> None:
+    tls = generate_tls_files(tmp_path)
+    trust = outbound_trust(Settings(), environ={"SSL_CERT_FILE": str(tls.ca_cert)})
+    assert trust.ssl_context is None  # httpx reads SSL_CERT_FILE itself
+    assert trust.grpc_roots == tls.ca_pem
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "cannot read"), (b"not a certificate", "not a PEM bundle"), (b"\xff\xfe", "not a PEM bundle")],
+)
+def test_an_unusable_bundle_names_the_setting(tmp_path: Path, content: bytes | None, message: str) -> None:
+    path = tmp_path / "ca.pem"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(SettingsError, match=rf"--ca-bundle \(BATON_CA_BUNDLE\): .*{message}"):
+        outbound_trust(Settings(ca_bundle=path), environ={})

@@ -1,0 +1,130 @@
+"""The chart's alerts, unit-tested with Prometheus' own `promtool test rules`: each alert has a series that fires
+it and one that must not; each links to its section of docs/runbook.md."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.monitoring import rules, tools
+
+L = rules.SELECTOR
+JOB = '{namespace="%s", job="%s"' % (L["namespace"], L["job"])  # noqa: UP031  # an open PromQL matcher
+
+
+def series(name: str, values: str, **labels: str) -> dict[str, str]:
+    extra = "".join(f', {k}="{v}"' for k, v in labels.items())
+    return {"series": f"{name}{JOB}{extra}}}", "values": values}
+
+
+def case(eval_time: str, alert: str, inputs: list[dict[str, str]], fires: list[dict[str, str]]) -> dict[str, Any]:
+    return {
+        "interval": "1m",
+        "input_series": inputs,
+        "alert_rule_test": [
+            {"eval_time": eval_time, "alertname": alert, "exp_alerts": [{"exp_labels": labels} for labels in fires]}
+        ],
+    }
+
+
+def fired(severity: str, **labels: str) -> dict[str, str]:
+    return {"severity": severity, **L, **labels}
+
+
+TS = "baton_datadog_last_successful_sync_timestamp_seconds"
+CASES = [
+    # Not scraped for 10 minutes, or no target at all / one of two pods scraped.
+    case("20m", "BatonDatadogDown", [series("up", "0x30")], [fired("critical")]),
+    case("20m", "BatonDatadogDown", [series("process_open_fds", "1x30")], [fired("critical")]),
+    case("20m", "BatonDatadogDown", [series("up", "1x30", instance="a"), series("up", "0x30", instance="b")], []),
+    # The last sync finished at t=1 s and nothing since: stale after 6 h (+10 m). A sync every minute: fresh.
+    case("7h", "BatonDatadogSyncStale", [series(TS, "1+0x480")], [fired("warning")]),
+    case("7h", "BatonDatadogSyncStale", [series(TS, "0+60x480")], []),
+    # Never synced for 6 h / synced once after ten minutes.
+    case("7h", "BatonDatadogNeverSynced", [series(TS, "0x480")], [fired("warning")]),
+    case("7h", "BatonDatadogNeverSynced", [series(TS, "0x10 600+0x470")], []),
+    # A grant failing every minute / grants succeeding every minute.
+    case(
+        "40m",
+        "BatonDatadogTaskFailures",
+        [series("baton_datadog_tasks_finished_total", "0+1x60", type="grant", outcome="failed_final")],
+        [fired("warning", type="grant")],
+    ),
+    case(
+        "40m",
+        "BatonDatadogTaskFailures",
+        [series("baton_datadog_tasks_finished_total", "0+1x60", type="grant", outcome="success")],
+        [],
+    ),
+    # Not ready for 30 minutes; or ready, but 9 of 10 RPCs failing; vs ready with 1 in 10 failing.
+    case("30m", "BatonDatadogConductorOneUnreachable", [series("baton_datadog_ready", "0x60")], [fired("critical")]),
+    case(
+        "30m",
+        "BatonDatadogConductorOneUnreachable",
+        [
+            series("baton_datadog_ready", "1x60"),
+            series("baton_datadog_conductorone_rpcs_total", "0+10x60", method="GetTask", code="UNAVAILABLE"),
+            series("baton_datadog_conductorone_rpc_errors_total", "0+9x60", method="GetTask", code="UNAVAILABLE"),
+        ],
+        [fired("critical")],
+    ),
+    case(
+        "30m",
+        "BatonDatadogConductorOneUnreachable",
+        [
+            series("baton_datadog_ready", "1x60"),
+            series("baton_datadog_conductorone_rpcs_total", "0+10x60", method="GetTask", code="OK"),
+            series("baton_datadog_conductorone_rpc_errors_total", "0+1x60", method="GetTask", code="UNAVAILABLE"),
+        ],
+        [],
+    ),
+    # 10 rate-limit waits a minute (300 in 30 m) / one a minute.
+    case(
+        "50m",
+        "BatonDatadogRateLimited",
+        [series("baton_datadog_api_rate_limit_waits_total", "0+10x60", cause="429")],
+        [fired("info")],
+    ),
+    case(
+        "50m",
+        "BatonDatadogRateLimited",
+        [series("baton_datadog_api_rate_limit_waits_total", "0+1x60", cause="429")],
+        [],
+    ),
+]
+
+
+def test_every_alert_fires_on_its_condition_and_not_otherwise(tmp_path: Path) -> None:
+    alerts = {r["alert"] for r in rules.alert_rules()}
+    tested = [c["alert_rule_test"][0] for c in CASES]
+    for alert in alerts:
+        assert any(t["alertname"] == alert and t["exp_alerts"] for t in tested), f"{alert}: no firing case"
+        assert any(t["alertname"] == alert and not t["exp_alerts"] for t in tested), f"{alert}: no quiet case"
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules.rule_groups(annotations=False)))
+    (tmp_path / "tests.yaml").write_text(yaml.safe_dump({"rule_files": ["rules.yaml"], "tests": CASES}))
+    result = tools.promtool("test", "rules", tmp_path / "tests.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_rules_and_their_templates_pass_promtool_check(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(rules.rule_groups()))
+    result = tools.promtool("check", "rules", path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_alert_links_to_its_runbook_section() -> None:
+    runbook = rules.RUNBOOK.read_text()
+    anchors = {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-") for h in re.findall(r"^## (.+)$", runbook, re.M)}
+    for rule in rules.alert_rules():
+        url = rule["annotations"]["runbook_url"]
+        page, _, anchor = url.partition("#")
+        assert page == "docs/runbook.md", url
+        assert anchor == rule["alert"].lower()
+        assert anchor in anchors, f"docs/runbook.md has no section for {rule['alert']}"
+        section = runbook.split(f"## {rule['alert']}", 1)[1].split("\n## ", 1)[0]
+        for part in ("What it means", "How to confirm", "What to do"):
+            assert part in section, f"{rule['alert']}: runbook section lacks {part!r}"

@@ -1,0 +1,79 @@
+"""The Grafana dashboard and the alerts only ask for what the daemon exports: every PromQL expression parses with
+promtool, and every metric it names is in a real scrape of the daemon."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.monitoring import rules, tools
+from tests.monitoring.conftest import Live
+
+# Series Prometheus itself adds to every target.
+PROMETHEUS_SERIES = frozenset({"up"})
+
+
+SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "summary": ("_sum", "_count")}
+
+
+def exported(scrape: str) -> set[str]:
+    """Every series name the scrape declares: its samples, and the series of each family it announces with
+    `# TYPE` (a labelled counter that has not counted yet, e.g. RPC errors on a healthy day, has no sample)."""
+    names: set[str] = set()
+    for family in text_string_to_metric_families(scrape):
+        names.update(sample.name for sample in family.samples)
+        names.update(family.name + suffix for suffix in SUFFIXES.get(family.type, ("",)))
+    return names
+
+
+def all_expressions() -> list[tuple[str, str]]:
+    alerts = [(f"alert {r['alert']}", r["expr"]) for r in rules.alert_rules()]
+    return alerts + rules.dashboard_expressions()
+
+
+def test_every_expression_parses(tmp_path: Path) -> None:
+    expressions = all_expressions()
+    recording = [{"record": f"check:expr_{i}", "expr": expr} for i, (_, expr) in enumerate(expressions)]
+    path = tmp_path / "expressions.yaml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard-and-alerts", "rules": recording}]}))
+    result = tools.promtool("check", "rules", path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_metric_named_is_exported_by_the_daemon(live: Live) -> None:
+    names = exported(live.scrape()) | PROMETHEUS_SERIES
+    missing = {
+        f"{where}: {metric}"
+        for where, expr in all_expressions()
+        for metric in rules.metric_names(expr)
+        if metric not in names
+    }
+    assert not missing, sorted(missing)
+
+
+def test_the_dashboard_covers_what_an_operator_asks() -> None:
+    dashboard = json.loads(rules.DASHBOARD.read_text())
+    text = json.dumps(dashboard)
+    for metric in (
+        "baton_datadog_last_successful_sync_timestamp_seconds",
+        "baton_datadog_sync_duration_seconds",
+        "baton_datadog_resources_synced",
+        "baton_datadog_grants_synced",
+        "baton_datadog_api_requests_total",
+        'status=\\"429\\"',
+        "baton_datadog_api_request_duration_seconds_bucket",
+        "baton_datadog_tasks_finished_total",
+        "baton_datadog_task_duration_seconds_bucket",
+        "baton_datadog_conductorone_rpc_errors_total",
+        "baton_datadog_conductorone_token_fetches_total",
+    ):
+        assert metric in text, metric
+    assert all(p["datasource"]["uid"] == "${datasource}" for p in dashboard["panels"]), "no hard-coded datasource"
+
+
+def test_metric_name_extraction_reads_names_not_labels_or_functions() -> None:
+    expr = 'sum by (le, type) (rate(a_bucket{job=~"x", le="0.5"}[5m])) / on (job) b_total offset 5m > 0.5'
+    assert rules.metric_names(expr) == {"a_bucket", "b_total"}
