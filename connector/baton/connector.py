@@ -15,6 +15,7 @@ from typing import Generic, Protocol, TypeVar, runtime_checkable
 from google.protobuf import any_pb2, struct_pb2, timestamp_pb2
 
 from connector.baton.pb.c1.connector.v2 import (
+    action_pb2,
     connector_pb2,
     entitlement_pb2,
     grant_pb2,
@@ -189,6 +190,10 @@ class ActionManager(Protocol):
     """Named actions such as enable_user / disable_user."""
 
     def action_names(self) -> Sequence[str]: ...
+
+    def action_schemas(self) -> Sequence[action_pb2.BatonActionSchema]:
+        """One schema per action name (connector/baton/actions.py builds them), in a stable order."""
+        ...
 
     async def invoke_action(self, name: str, args: struct_pb2.Struct) -> ActionResult: ...
 

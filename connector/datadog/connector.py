@@ -135,7 +135,8 @@ class DatadogConnector:
 
     def _capability(self, syncer: ResourceSyncer) -> connector_pb2.ResourceTypeCapability:
         # In the SDK's order (docs/spec/credentials.md §3.7): SYNC, TARGETED_SYNC, PROVISION, ACCOUNT_PROVISIONING,
-        # SYNC_SECRETS, RESOURCE_DELETE; `metadata` then appends issuance (advertise_issuance).
+        # RESOURCE_DELETE; `metadata` then appends issuance (advertise_issuance). No SYNC_SECRETS: the SDK builder
+        # never derives it and the Go connector's capabilities (§3.7, all flags on) do not carry it.
         rtype = syncer.resource_type()
         caps = [Capability.CAPABILITY_SYNC]
         permissions = list(_PERMISSIONS.get(rtype.id, ()))
@@ -146,8 +147,6 @@ class DatadogConnector:
             caps.append(Capability.CAPABILITY_PROVISION)
         if rtype.id == types.USER.id and self.options.provisioning:
             caps.append(Capability.CAPABILITY_ACCOUNT_PROVISIONING)
-        if rtype.id in _SECRET_TYPES:
-            caps.append(Capability.CAPABILITY_SYNC_SECRETS)
         if rtype.id in _SECRET_TYPES and self.resource_deleter(rtype.id) is not None:
             caps.append(Capability.CAPABILITY_RESOURCE_DELETE)
         if rtype.id == types.API_KEY.id and self.options.org_key_deletion:

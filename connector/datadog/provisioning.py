@@ -22,6 +22,7 @@ from typing import ClassVar
 import structlog
 from google.protobuf import any_pb2, struct_pb2
 
+from connector.baton import actions as a
 from connector.baton import builders as b
 from connector.baton import ids
 from connector.baton.annotations import pack
@@ -34,7 +35,9 @@ from connector.baton.errors import (
     UnavailableError,
     UnimplementedError,
 )
+from connector.baton.pb.c1.config.v1 import config_pb2
 from connector.baton.pb.c1.connector.v2 import (
+    action_pb2,
     annotation_grant_pb2,
     connector_pb2,
     entitlement_pb2,
@@ -66,6 +69,47 @@ log = structlog.get_logger(__name__)
 DISABLE_USER = "disable_user"
 ENABLE_USER = "enable_user"
 UPDATE_USER = "update_user"
+
+
+def _user_arg(description: str) -> config_pb2.Field:
+    return a.resource_id_field("user_id", "User ID", description, [types.USER.id], required=True)
+
+
+_SUCCESS = a.bool_field("success", "Success")
+# update_user is exactly docs/spec/credentials.md §5. The spec gives enable_user / disable_user only their
+# names, action types and global scope (reference-connector.md §4); their display texts are ours.
+ACTION_SCHEMAS = (
+    a.action_schema(
+        DISABLE_USER,
+        "Disable User",
+        "Disables a Datadog user (Datadog's soft disable). Succeeds when the user is already disabled.",
+        arguments=[_user_arg("The Datadog user to disable.")],
+        return_types=[_SUCCESS],
+        action_types=[a.ActionType.ACTION_TYPE_ACCOUNT_DISABLE],
+    ),
+    a.action_schema(
+        ENABLE_USER,
+        "Enable User",
+        "Enables a disabled Datadog user.",
+        arguments=[_user_arg("The Datadog user to enable.")],
+        return_types=[_SUCCESS],
+        action_types=[a.ActionType.ACTION_TYPE_ACCOUNT_ENABLE],
+    ),
+    a.action_schema(
+        UPDATE_USER,
+        "Update User",
+        "Updates a Datadog user's profile. At least one of name, email or title must be provided.",
+        arguments=[
+            _user_arg("The Datadog user to update."),
+            a.string_field("name", "Name", "New display name for the user."),
+            a.string_field("email", "Email", "New email address for the user."),
+            a.string_field("title", "Title", "New job title for the user."),
+        ],
+        return_types=[_SUCCESS],
+        action_types=[a.ActionType.ACTION_TYPE_ACCOUNT_UPDATE_PROFILE],
+        resource_type_id=types.USER.id,
+    ),
+)
 
 # Rounds of "add, then read, then promote" a team-admin grant tries before it gives up on a membership
 # that other writers keep changing underneath it.
@@ -428,7 +472,10 @@ class UserActions:
         }
 
     def action_names(self) -> Sequence[str]:
-        return (*self._handlers, UPDATE_USER)
+        return tuple(schema.name for schema in ACTION_SCHEMAS)
+
+    def action_schemas(self) -> Sequence[action_pb2.BatonActionSchema]:
+        return ACTION_SCHEMAS
 
     async def invoke_action(self, name: str, args: struct_pb2.Struct) -> ActionResult:
         if name == UPDATE_USER:

@@ -410,20 +410,19 @@ def test_metadata_advertises_issuance_exactly_as_the_go_connector_with_all_flags
     client = DatadogClient(api_key="k" * 32, app_key="a" * 40)
     meta = DatadogConnector(client, ALL_ON).metadata()
     Cap = connector_pb2.Capability
-    assert list(meta.capabilities.connector_capabilities) == sorted(
-        [
-            Cap.CAPABILITY_PROVISION,
-            Cap.CAPABILITY_SYNC,
-            Cap.CAPABILITY_ACCOUNT_PROVISIONING,
-            Cap.CAPABILITY_RESOURCE_DELETE,
-            Cap.CAPABILITY_SYNC_SECRETS,
-            Cap.CAPABILITY_ACTIONS,
-            Cap.CAPABILITY_TARGETED_SYNC,
-            Cap.CAPABILITY_SERVICE_MODE_TARGETED_SYNC,
-            Cap.CAPABILITY_CREDENTIAL_ISSUE,
-            Cap.CAPABILITY_CREDENTIAL_ENCRYPTION_JWE_XWING_V1,
-        ]
-    )
+    # §3.7's connector list, plus TARGETED_SYNC / SERVICE_MODE_TARGETED_SYNC: this connector also does targeted
+    # sync (issue 10 item 6), which the SDK order of §3.7 places right after SYNC. Nothing else, in enum order.
+    assert list(meta.capabilities.connector_capabilities) == [
+        Cap.CAPABILITY_PROVISION,
+        Cap.CAPABILITY_SYNC,
+        Cap.CAPABILITY_ACCOUNT_PROVISIONING,
+        Cap.CAPABILITY_RESOURCE_DELETE,
+        Cap.CAPABILITY_ACTIONS,
+        Cap.CAPABILITY_TARGETED_SYNC,
+        Cap.CAPABILITY_SERVICE_MODE_TARGETED_SYNC,
+        Cap.CAPABILITY_CREDENTIAL_ISSUE,
+        Cap.CAPABILITY_CREDENTIAL_ENCRYPTION_JWE_XWING_V1,
+    ]
     by_type = {c.resource_type.id: c for c in meta.capabilities.resource_type_capabilities}
     assert list(by_type["user"].capabilities) == [
         Cap.CAPABILITY_SYNC,
@@ -432,10 +431,28 @@ def test_metadata_advertises_issuance_exactly_as_the_go_connector_with_all_flags
         Cap.CAPABILITY_CREDENTIAL_ISSUE,
         Cap.CAPABILITY_CREDENTIAL_ENCRYPTION_JWE_XWING_V1,
     ]
-    for kind in (ORG_KEY, APP_KEY, SAT):
-        assert Cap.CAPABILITY_RESOURCE_DELETE in by_type[kind].capabilities, kind
-    assert [p.permission for p in by_type[SAT].permissions.permissions] == ["service_account_write"]
-    assert by_type[SAT].resource_type.display_name == "Service Account Access Token"
+    # The secret types of the §3.7 table: exactly SYNC, RESOURCE_DELETE; their permissions, names, descriptions.
+    secret_types = {
+        ORG_KEY: (
+            ["api_keys_read", "api_keys_write", "api_keys_delete"],
+            "Organization API Key",
+            "A Datadog organization API key. Owned by the org, not by any single Datadog identity.",
+        ),
+        APP_KEY: (["service_account_write", "org_app_keys_read"], "Service Account Application Key", ""),
+        SAT: (
+            ["service_account_write"],
+            "Service Account Access Token",
+            "A standalone Datadog service access token owned by one service account; "
+            "authenticated with Authorization: Bearer.",
+        ),
+    }
+    for kind, (permissions, display_name, description) in secret_types.items():
+        assert list(by_type[kind].capabilities) == [Cap.CAPABILITY_SYNC, Cap.CAPABILITY_RESOURCE_DELETE], kind
+        assert [p.permission for p in by_type[kind].permissions.permissions] == permissions, kind
+        assert by_type[kind].resource_type.display_name == display_name
+        assert by_type[kind].resource_type.description == description
+        assert not by_type[kind].HasField("credential_issue"), kind
+    assert sorted(by_type) == sorted(["user", "role", "team", ORG_KEY, APP_KEY, SAT])
     details = json_format.MessageToDict(by_type["user"].credential_issue)
     pattern = details["options"][2]["inputFields"][0]["stringSliceField"]["rules"]["itemRules"].pop("pattern")
     assert details == {

@@ -10,7 +10,8 @@ from google.protobuf import json_format, struct_pb2
 
 from connector.baton.connector import AccountInfo, Connector
 from connector.baton.errors import Code
-from connector.baton.pb.c1.connector.v2 import grant_pb2, resource_pb2
+from connector.baton.ksuid import new_ksuid
+from connector.baton.pb.c1.connector.v2 import action_pb2, grant_pb2, resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.tasks import credentials
 from connector.baton.tasks.outcome import Outcome, TaskError
@@ -22,6 +23,10 @@ class Handlers:
     def __init__(self, connector: Connector, *, provisioning: bool) -> None:
         self._connector = connector
         self._provisioning = provisioning
+
+    @property
+    def connector(self) -> Connector:
+        return self._connector
 
     def _require_provisioning(self) -> None:
         if not self._provisioning:
@@ -88,6 +93,13 @@ class Handlers:
             raise TaskError(Code.UNIMPLEMENTED, f"unknown action {task.name!r}")
         args = task.args if task.HasField("args") else struct_pb2.Struct()
         result = await manager.invoke_action(task.name, args)
-        # The spec gives no field table for InvokeActionResponse, so no guessed message goes on the wire: the
-        # task succeeds with the connector's annotations (the action's effect is visible on the next sync).
-        return Outcome(response=None, annotations=result.annotations)
+        # Actions run to completion before the task is reported, so the status is COMPLETE; a failed action
+        # raised above and is reported as an error (the SDK drops a FAILED response the same way, §3.4).
+        response = action_pb2.InvokeActionResponse(
+            id=new_ksuid(),
+            name=task.name,
+            status=action_pb2.BatonActionStatus.BATON_ACTION_STATUS_COMPLETE,
+            response=result.response,
+            annotations=result.annotations,
+        )
+        return Outcome(response=response, annotations=result.annotations)

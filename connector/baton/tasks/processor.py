@@ -23,6 +23,7 @@ from connector.baton.c1.errors import C1FatalError, C1TransientError
 from connector.baton.errors import Code
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.retry import RetryPolicy
+from connector.baton.tasks import action_schemas
 from connector.baton.tasks.full_sync import FullSyncHandler
 from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.outcome import Failure, Outcome, TaskError, failure_from
@@ -153,6 +154,8 @@ class TaskProcessor:
             return await h.issue_credential(task.id, task.issue_credential)
         if kind == "action_invoke":
             return await h.invoke_action(task.action_invoke)
+        if kind in action_schemas.TASK_TYPES:
+            return await action_schemas.answer(h.connector, task)
         raise TaskError(Code.UNKNOWN, UNSUPPORTED, non_retryable=False)
 
     async def _answer_hello(self, task_id: str, bound: structlog.typing.FilteringBoundLogger) -> None:

@@ -14,7 +14,13 @@ USER = b.resource_type("user", "User", [b.Trait.TRAIT_USER], annotations=[_SKIP]
 ROLE = b.resource_type("role", "Role", [b.Trait.TRAIT_ROLE])
 TEAM = b.resource_type("team", "Team", [b.Trait.TRAIT_GROUP])
 SCHEDULE = b.resource_type("schedule", "Schedule", [b.Trait.TRAIT_GROUP])
-API_KEY = b.resource_type("api-key", "Organization API Key", [b.Trait.TRAIT_SECRET], annotations=[_SKIP])
+API_KEY = b.resource_type(
+    "api-key",
+    "Organization API Key",
+    [b.Trait.TRAIT_SECRET],
+    annotations=[_SKIP],
+    description="A Datadog organization API key. Owned by the org, not by any single Datadog identity.",
+)
 SERVICE_ACCOUNT_APP_KEY = b.resource_type(
     "service-account-application-key", "Service Account Application Key", [b.Trait.TRAIT_SECRET], annotations=[_SKIP]
 )

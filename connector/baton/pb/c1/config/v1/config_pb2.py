@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x63\x31/config/v1/config.proto\x12\x0c\x63\x31.config.v1\"h\n\x0bStringRules\x12\x14\n\x07pattern\x18\x06 \x01(\tH\x00\x88\x01\x01\x12\n\n\x02in\x18\n \x03(\t\x12\x16\n\x0evalidate_empty\x18\x1a \x01(\x08\x12\x13\n\x0bis_required\x18\x1b \x01(\x08\x42\n\n\x08_pattern\"\xcd\x01\n\x13RepeatedStringRules\x12\x16\n\tmin_items\x18\x01 \x01(\x04H\x00\x88\x01\x01\x12\x16\n\tmax_items\x18\x02 \x01(\x04H\x01\x88\x01\x01\x12\x0e\n\x06unique\x18\x03 \x01(\x08\x12-\n\nitem_rules\x18\x04 \x01(\x0b\x32\x19.c1.config.v1.StringRules\x12\x16\n\x0evalidate_empty\x18\x05 \x01(\x08\x12\x13\n\x0bis_required\x18\x06 \x01(\x08\x42\x0c\n\n_min_itemsB\x0c\n\n_max_items\"t\n\x10StringSliceField\x12\x15\n\rdefault_value\x18\x01 \x03(\t\x12\x30\n\x05rules\x18\x02 \x01(\x0b\x32!.c1.config.v1.RepeatedStringRules\x12\x17\n\x0fsuggested_value\x18\x03 \x03(\t\"\xd4\x01\n\x05\x46ield\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x13\n\x0bplaceholder\x18\x04 \x01(\t\x12\x13\n\x0bis_required\x18\x05 \x01(\x08\x12\x0e\n\x06is_ops\x18\x06 \x01(\x08\x12\x11\n\tis_secret\x18\x07 \x01(\x08\x12<\n\x12string_slice_field\x18g \x01(\x0b\x32\x1e.c1.config.v1.StringSliceFieldH\x00\x42\x07\n\x05\x66ieldb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x63\x31/config/v1/config.proto\x12\x0c\x63\x31.config.v1\"h\n\x0bStringRules\x12\x14\n\x07pattern\x18\x06 \x01(\tH\x00\x88\x01\x01\x12\n\n\x02in\x18\n \x03(\t\x12\x16\n\x0evalidate_empty\x18\x1a \x01(\x08\x12\x13\n\x0bis_required\x18\x1b \x01(\x08\x42\n\n\x08_pattern\"\xcd\x01\n\x13RepeatedStringRules\x12\x16\n\tmin_items\x18\x01 \x01(\x04H\x00\x88\x01\x01\x12\x16\n\tmax_items\x18\x02 \x01(\x04H\x01\x88\x01\x01\x12\x0e\n\x06unique\x18\x03 \x01(\x08\x12-\n\nitem_rules\x18\x04 \x01(\x0b\x32\x19.c1.config.v1.StringRules\x12\x16\n\x0evalidate_empty\x18\x05 \x01(\x08\x12\x13\n\x0bis_required\x18\x06 \x01(\x08\x42\x0c\n\n_min_itemsB\x0c\n\n_max_items\"#\n\tBoolRules\x12\x0f\n\x02\x65q\x18\x01 \x01(\x08H\x00\x88\x01\x01\x42\x05\n\x03_eq\"4\n\x0fResourceIDRules\x12!\n\x19\x61llowed_resource_type_ids\x18\x01 \x03(\t\";\n\nResourceId\x12\x18\n\x10resource_type_id\x18\x01 \x01(\t\x12\x13\n\x0bresource_id\x18\x02 \x01(\t\"]\n\x0bStringField\x12\x15\n\rdefault_value\x18\x01 \x01(\t\x12-\n\x05rules\x18\x02 \x01(\x0b\x32\x19.c1.config.v1.StringRulesH\x00\x88\x01\x01\x42\x08\n\x06_rules\"Y\n\tBoolField\x12\x15\n\rdefault_value\x18\x01 \x01(\x08\x12+\n\x05rules\x18\x02 \x01(\x0b\x32\x17.c1.config.v1.BoolRulesH\x00\x88\x01\x01\x42\x08\n\x06_rules\"\x7f\n\x0fResourceIdField\x12/\n\rdefault_value\x18\x01 \x01(\x0b\x32\x18.c1.config.v1.ResourceId\x12\x31\n\x05rules\x18\x03 \x01(\x0b\x32\x1d.c1.config.v1.ResourceIDRulesH\x00\x88\x01\x01\x42\x08\n\x06_rules\"t\n\x10StringSliceField\x12\x15\n\rdefault_value\x18\x01 \x03(\t\x12\x30\n\x05rules\x18\x02 \x01(\x0b\x32!.c1.config.v1.RepeatedStringRules\x12\x17\n\x0fsuggested_value\x18\x03 \x03(\t\"\xf2\x02\n\x05\x46ield\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x13\n\x0bplaceholder\x18\x04 \x01(\t\x12\x13\n\x0bis_required\x18\x05 \x01(\x08\x12\x0e\n\x06is_ops\x18\x06 \x01(\x08\x12\x11\n\tis_secret\x18\x07 \x01(\x08\x12\x31\n\x0cstring_field\x18\x64 \x01(\x0b\x32\x19.c1.config.v1.StringFieldH\x00\x12-\n\nbool_field\x18\x66 \x01(\x0b\x32\x17.c1.config.v1.BoolFieldH\x00\x12<\n\x12string_slice_field\x18g \x01(\x0b\x32\x1e.c1.config.v1.StringSliceFieldH\x00\x12:\n\x11resource_id_field\x18i \x01(\x0b\x32\x1d.c1.config.v1.ResourceIdFieldH\x00\x42\x07\n\x05\x66ieldb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,8 +35,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STRINGRULES']._serialized_end=147
   _globals['_REPEATEDSTRINGRULES']._serialized_start=150
   _globals['_REPEATEDSTRINGRULES']._serialized_end=355
-  _globals['_STRINGSLICEFIELD']._serialized_start=357
-  _globals['_STRINGSLICEFIELD']._serialized_end=473
-  _globals['_FIELD']._serialized_start=476
-  _globals['_FIELD']._serialized_end=688
+  _globals['_BOOLRULES']._serialized_start=357
+  _globals['_BOOLRULES']._serialized_end=392
+  _globals['_RESOURCEIDRULES']._serialized_start=394
+  _globals['_RESOURCEIDRULES']._serialized_end=446
+  _globals['_RESOURCEID']._serialized_start=448
+  _globals['_RESOURCEID']._serialized_end=507
+  _globals['_STRINGFIELD']._serialized_start=509
+  _globals['_STRINGFIELD']._serialized_end=602
+  _globals['_BOOLFIELD']._serialized_start=604
+  _globals['_BOOLFIELD']._serialized_end=693
+  _globals['_RESOURCEIDFIELD']._serialized_start=695
+  _globals['_RESOURCEIDFIELD']._serialized_end=822
+  _globals['_STRINGSLICEFIELD']._serialized_start=824
+  _globals['_STRINGSLICEFIELD']._serialized_end=940
+  _globals['_FIELD']._serialized_start=943
+  _globals['_FIELD']._serialized_end=1313
 # @@protoc_insertion_point(module_scope)
