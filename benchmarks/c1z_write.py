@@ -77,11 +77,22 @@ class Groups:
         return Page(grants, str(start + PAGE) if start + PAGE < MEMBERS else "")
 
 
+async def _ticker(lags: list[float], tick: float = 0.010) -> None:
+    while True:
+        before = time.monotonic()
+        await asyncio.sleep(tick)
+        lags.append(time.monotonic() - before - tick)
+
+
 async def main() -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.c1z"
+        lags: list[float] = []
+        ticker = asyncio.create_task(_ticker(lags))
         wall, cpu = time.monotonic(), time.process_time()
         result = await sync_to_file([Users(), Groups()], path, SyncOptions(concurrency=8), tmp_dir=Path(tmp))
+        ticker.cancel()
+        lags.sort()
         return {
             "resources": result.stats["resources"],
             "grants": result.stats["grants"],
@@ -89,6 +100,8 @@ async def main() -> dict[str, object]:
             "cpu_seconds": round(time.process_time() - cpu, 2),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "c1z_bytes": path.stat().st_size,
+            "loop_lag_p99_ms": round(lags[int(len(lags) * 0.99)] * 1000, 1) if lags else None,
+            "loop_lag_max_ms": round(lags[-1] * 1000, 1) if lags else None,
         }
 
 

@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 from google.protobuf import json_format
 
-from connector.baton.c1z.envelope import C1ZFormatError
+from connector.baton.c1z.errors import C1ZFormatError
 from connector.baton.c1z.reader import C1ZReader
 from connector.baton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
 
@@ -27,32 +27,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Exit 0 on success, 2 when the file cannot be opened as a c1z, 1 when it opens but cannot be read.
+
+    Every failure is one line naming the file and what was wrong (issue 11 §9): never a traceback.
+    """
     try:
         reader = C1ZReader(args.file)
-    except FileNotFoundError:
-        print(f"inspect: {args.file}: no such file", file=sys.stderr)
-        return 2
     except C1ZFormatError as exc:
         print(f"inspect: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the temp dir: unwritable, full
+        print(f"inspect: {args.file}: cannot unpack: {exc}", file=sys.stderr)
+        return 2
     with reader:
         try:
-            sync_id = args.sync_id or reader.default_sync_id()
-        except LookupError as exc:
+            _show(out, args, reader)
+        except (C1ZFormatError, LookupError) as exc:
             print(f"inspect: {exc}", file=sys.stderr)
             return 1
-        if args.resources:
-            rows = [_resource_row(r) for r in reader.resources(args.resources, sync_id)]
-            _emit(out, args.json, rows, ["id", "display_name", "status", "parent", "traits"])
-        elif args.entitlements:
-            rows = [_entitlement_row(e) for e in reader.entitlements(None, sync_id)]
-            _emit(out, args.json, rows, ["id", "display_name", "slug", "purpose", "grantable_to"])
-        elif args.grants:
-            rows = [_grant_row(g) for g in reader.grants(None, sync_id)]
-            _emit(out, args.json, rows, ["id", "entitlement", "principal", "annotations"])
-        else:
-            _summary(out, args.json, reader, sync_id)
     return 0
+
+
+def _show(out: TextIO, args: argparse.Namespace, reader: C1ZReader) -> None:
+    sync_id = args.sync_id or reader.default_sync_id()
+    if args.resources:
+        rows = [_resource_row(r) for r in reader.resources(args.resources, sync_id)]
+        _emit(out, args.json, rows, ["id", "display_name", "status", "parent", "traits"])
+    elif args.entitlements:
+        rows = [_entitlement_row(e) for e in reader.entitlements(None, sync_id)]
+        _emit(out, args.json, rows, ["id", "display_name", "slug", "purpose", "grantable_to"])
+    elif args.grants:
+        rows = [_grant_row(g) for g in reader.grants(None, sync_id)]
+        _emit(out, args.json, rows, ["id", "entitlement", "principal", "annotations"])
+    else:
+        _summary(out, args.json, reader, sync_id)
 
 
 def _summary(out: TextIO, as_json: bool, reader: C1ZReader, sync_id: str) -> None:
@@ -95,8 +103,17 @@ def _resource_row(r: resource_pb2.Resource) -> dict[str, Any]:
         "status": status.removeprefix("RESOURCE_STATUS_"),
         "parent": parent,
         "traits": ",".join(traits),
-        "profile": json_format.MessageToDict(r.profile) if r.HasField("profile") else {},
+        "profile": _profile(r),
     }
+
+
+def _profile(r: resource_pb2.Resource) -> dict[str, Any]:
+    if not r.HasField("profile"):
+        return {}
+    try:
+        return json_format.MessageToDict(r.profile)
+    except (ValueError, TypeError, json_format.Error) as exc:
+        raise C1ZFormatError(f"resource {r.id.resource_type}:{r.id.resource}: unreadable profile: {exc}") from exc
 
 
 def _entitlement_row(e: entitlement_pb2.Entitlement) -> dict[str, Any]:

@@ -100,6 +100,11 @@ class Metrics:
         self.c1_rpcs = Counter(
             f"{PREFIX}_conductorone_rpcs_total", "ConductorOne RPCs by method and code", ["method", "code"], registry=r
         )
+        self.c1_last_success = Gauge(
+            f"{PREFIX}_conductorone_last_success_timestamp_seconds",
+            "Unix time of the last successful ConductorOne RPC",
+            registry=r,
+        )
         self.c1_rpc_errors = Counter(
             f"{PREFIX}_conductorone_rpc_errors_total",
             "ConductorOne RPCs that did not succeed",
@@ -125,7 +130,9 @@ class Metrics:
 
     def c1_call(self, result: RpcResult) -> None:
         self.c1_rpcs.labels(result.method, result.code).inc()
-        if result.code != "OK":
+        if result.code == "OK":
+            self.c1_last_success.set(time.time())
+        else:
             self.c1_rpc_errors.labels(result.method, result.code).inc()
 
     def token_fetch(self, fetch: TokenFetch) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sqlite3
 import ssl
 import sys
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import structlog
 
-from connector.baton.c1z.envelope import C1ZFormatError
+from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError
 from connector.baton.c1z.reader import C1ZReader
 from connector.baton.ids import parse_resource_ref
 from connector.baton.pb.c1.connector.v2 import resource_pb2
@@ -103,7 +102,9 @@ def check_output_file(path: Path, tmp_dir: Path | None) -> None:
         try:
             with C1ZReader(path, tmp_dir):
                 pass
-        except (C1ZFormatError, sqlite3.DatabaseError) as exc:
+        except DamagedC1ZError:
+            return  # a c1z with a broken body: the store starts a new sync in its place and warns (not refused)
+        except C1ZFormatError as exc:
             raise SettingsError(
                 f"{where}: the existing file is not a readable c1z ({exc}); "
                 "move it away or name another file — it is never overwritten blindly"

@@ -1,6 +1,8 @@
 """The task poller: GetTask in a loop, a bounded number of task slots, backoff, and a clean drain on stop.
 
-A slot is taken before polling, so no task is claimed without capacity to run it (as in the Go runner).
+A slot is taken before polling, so no task is claimed without capacity to run it (as in the Go runner). Poll
+failures back off under the one policy (`POLL_RETRY`, unbounded: polling ends only when the process stops);
+`next_poll` is clamped to [0, 5 min] (§3.2), whatever ConductorOne sends.
 """
 
 from __future__ import annotations
@@ -13,15 +15,20 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from connector.baton.c1.client import BatonServiceClient
+from connector.baton.c1.durations import clamped_seconds
 from connector.baton.c1.errors import C1Error, C1FatalError
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+from connector.baton.retry import Backoff, RetryPolicy
 from connector.baton.tasks.processor import TaskProcessor
 from connector.daemon.stopping import Stopped, until_stopped
 
 log = structlog.get_logger(__name__)
 
 MAX_NEXT_POLL = 300.0
-MAX_ERROR_BACKOFF = 60.0
+MIN_IDLE_POLL = 0.1
+"""Floor of the pause after an idle poll; after a task, a zero next_poll means "ask again now"."""
+POLL_RETRY = RetryPolicy(base_delay=1.0, max_delay=60.0)
+"""Backoff between failed polls (Go: n² s capped at 60 s; ours: the same cap, exponential with full jitter)."""
 
 
 class Scheduler:
@@ -32,8 +39,15 @@ class Scheduler:
         *,
         concurrency: int,
         periodic: tuple[float, Callable[[], Awaitable[None]]] | None = None,
+        poll_retry: RetryPolicy = POLL_RETRY,
+        wait: Callable[[asyncio.Event, float], Awaitable[bool]] | None = None,
     ) -> None:
         self._client = client
+        self._poll_retry = poll_retry
+        # The pause between polls; tests inject one that records the delay instead of sleeping.
+        self._wait = wait or _wait
+        self.poll_interval = 0.0
+        """The last `next_poll` ConductorOne asked for, clamped (readiness derives its window from it)."""
         self._processor = processor
         self._slots = asyncio.Semaphore(concurrency)
         self._running: set[asyncio.Task[None]] = set()
@@ -42,11 +56,11 @@ class Scheduler:
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until `stop` is set; tasks already started keep running (see `drain`)."""
         periodic = asyncio.create_task(self._periodic_loop(stop)) if self._periodic else None
-        errors = 0
+        backoff = Backoff(self._poll_retry, bounded=False)
         delay = 0.0
         try:
             while not stop.is_set():
-                if delay > 0 and await _wait(stop, delay):
+                if delay > 0 and await self._wait(stop, delay):
                     break
                 try:
                     await until_stopped(self._slots.acquire(), stop)
@@ -60,20 +74,24 @@ class Scheduler:
                     break
                 except C1Error as exc:
                     self._slots.release()
-                    errors += 1
-                    delay = min(float(errors * errors), MAX_ERROR_BACKOFF)
+                    delay = backoff.next_delay() or 0.0
                     level = log.error if isinstance(exc, C1FatalError) else log.warning
-                    level("polling ConductorOne failed", error=str(exc), retry_in_seconds=delay)
+                    level("polling ConductorOne failed", error=str(exc), retry_in_seconds=round(delay, 3))
                     continue
-                errors = 0
-                delay = (
-                    _next_poll(response.next_poll.ToTimedelta().total_seconds())
+                backoff.reset()
+                self.poll_interval = delay = (
+                    clamped_seconds(response.next_poll, low=0.0, high=MAX_NEXT_POLL)
                     if response.HasField("next_poll")
                     else 0.0
                 )
                 task = response.task if response.HasField("task") else None
-                if task is None or task.WhichOneof("task_type") in (None, "none"):
+                kind = task.WhichOneof("task_type") if task is not None else None
+                # An empty Task (no id, no payload) is idle too; any other task goes to the processor, which
+                # validates it (a payload-less task with an id is reported as malformed).
+                if task is None or kind == "none" or (kind is None and not task.id):
                     self._slots.release()
+                    # An idle answer with next_poll 0 (or unset, or negative) must not make us spin on it.
+                    delay = max(delay, MIN_IDLE_POLL)
                     continue
                 self._start(task)
         finally:
@@ -91,7 +109,16 @@ class Scheduler:
 
         running = asyncio.create_task(run_one())
         self._running.add(running)
-        running.add_done_callback(self._running.discard)
+        running.add_done_callback(self._settled)
+
+    def _settled(self, running: asyncio.Task[None]) -> None:
+        """Retrieve every task's end, so none is left as "Task exception was never retrieved"."""
+        self._running.discard(running)
+        if running.cancelled():
+            return
+        error = running.exception()
+        if error is not None:  # the processor never raises; if it ever does, it is a bug worth a traceback
+            log.error("task runner failed", error_type=type(error).__name__, exc_info=error)
 
     @property
     def in_flight(self) -> int:
@@ -106,7 +133,12 @@ class Scheduler:
         if pending:
             log.warning("abandoning tasks still running after the grace period", tasks=len(pending))
             self._processor.abandon_all("the connector is shutting down", finish_within=report_within)
-            await asyncio.wait(pending, timeout=report_within + 1.0)
+            _, pending = await asyncio.wait(pending, timeout=report_within + 1.0)
+        for straggler in pending:
+            # Each logs its unreported task on the way out (TaskProcessor._report).
+            straggler.cancel()
+        if pending:
+            await asyncio.wait(pending)
 
     async def _periodic_loop(self, stop: asyncio.Event) -> None:
         assert self._periodic is not None
@@ -116,13 +148,9 @@ class Scheduler:
             try:
                 await job()
             except Exception as exc:
-                log.error("periodic sync failed", error=str(exc), error_type=type(exc).__name__)
+                log.error("periodic sync failed", error=str(exc), error_type=type(exc).__name__, exc_info=exc)
             if await _wait(stop, max(0.0, interval - (time.monotonic() - started))):
                 return
-
-
-def _next_poll(seconds: float) -> float:
-    return min(MAX_NEXT_POLL, max(0.0, seconds))
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> bool:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import signal
+import time
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -25,17 +27,18 @@ from connector.baton.c1 import (
     parse_client_secret,
     resolve_endpoints,
 )
+from connector.baton.c1.client import UPLOAD_RETRY, RpcResult
 from connector.baton.c1.hostinfo import build_info, default_host_id
-from connector.baton.retry import RetryPolicy
-from connector.baton.sync.to_file import sync_to_file
+from connector.baton.retry import Backoff, RetryPolicy
+from connector.baton.sync.to_file import sweep_stale, sync_to_file
 from connector.baton.tasks.full_sync import FullSyncHandler, FullSyncSettings
 from connector.baton.tasks.handlers import Handlers
-from connector.baton.tasks.processor import TaskProcessor
+from connector.baton.tasks.processor import FINISH_RETRY, TaskProcessor
 from connector.daemon.http import OpsServer
 from connector.daemon.metrics import Metrics
 from connector.daemon.network import outbound_trust
 from connector.daemon.oneshot import datadog_client, datadog_options, sync_options
-from connector.daemon.scheduler import Scheduler
+from connector.daemon.scheduler import POLL_RETRY, Scheduler
 from connector.daemon.settings import Settings, SettingsError, env, flag
 from connector.daemon.stopping import Stopped, until_stopped
 from connector.daemon.version import package_version
@@ -44,20 +47,53 @@ from connector.datadog.errors import DatadogError, InvalidCredentials
 
 log = structlog.get_logger(__name__)
 
-# Go's Hello backoff: 1 s doubling to 5 min, no attempt limit.
-HELLO_BACKOFF = RetryPolicy(max_attempts=1_000_000, base_delay=1.0, max_delay=300.0)
+HELLO_RETRY = RetryPolicy(base_delay=1.0, max_delay=300.0)
+"""Go's Hello backoff (1 s doubling to 5 min) with full jitter; unbounded: it ends on success, a fatal answer or
+a stop."""
+MIN_READY_WINDOW = 60.0
+READY_WINDOW_POLLS = 3
 
 
 class Readiness:
-    def __init__(self) -> None:
+    """`/readyz`: ready after the first successful Hello, while ConductorOne was reached within the window.
+
+    The window is max(`min_window`, 3 x the poll interval ConductorOne asked for); `min_window` is
+    BATON_READY_WINDOW_SECONDS (60 s). Any successful ConductorOne RPC counts as contact (`contact`).
+    """
+
+    def __init__(
+        self,
+        *,
+        min_window: float = MIN_READY_WINDOW,
+        poll_interval: Callable[[], float] = lambda: 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.hello_ok = False
         self.draining = False
+        self._min_window = min_window
+        self._poll_interval = poll_interval
+        self._clock = clock
+        self._last_contact: float | None = None
+
+    def contact(self) -> None:
+        self._last_contact = self._clock()
+
+    def on_call(self, result: RpcResult) -> None:
+        if result.code == "OK":
+            self.contact()
+
+    @property
+    def window(self) -> float:
+        return max(self._min_window, READY_WINDOW_POLLS * self._poll_interval())
 
     def __call__(self) -> tuple[bool, str]:
         if self.draining:
             return False, "draining"
         if not self.hello_ok:
             return False, "waiting for a successful Hello to ConductorOne"
+        since = self._clock() - (self._last_contact if self._last_contact is not None else -math.inf)
+        if since > self.window:
+            return False, f"ConductorOne not reached for {since:.0f} s (window {self.window:.0f} s)"
         return True, ""
 
 
@@ -74,8 +110,15 @@ async def run_service(settings: Settings) -> int:
     settings.require_datadog_keys()  # fail on a missing key before anything starts
     trust = outbound_trust(settings)  # and on an unusable CA bundle
 
+    # Working files that a killed earlier run left in the temp dir (issue 11 §8); a live process's stay.
+    await sweep_stale(settings.c1z_temp_dir)
     metrics = Metrics()
-    readiness = Readiness()
+    scale = settings.backoff_scale
+    scheduler_ref: list[Scheduler] = []
+    readiness = Readiness(
+        min_window=settings.ready_window_seconds,
+        poll_interval=lambda: scheduler_ref[0].poll_interval if scheduler_ref else 0.0,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -98,6 +141,10 @@ async def run_service(settings: Settings) -> int:
         # The bound port, not the setting: with --health-check-port 0 this line is how a caller finds it.
         log.info("health server listening", address=settings.health_check_bind_address, port=ops.bound_port)
 
+    def on_c1_call(result: RpcResult) -> None:
+        metrics.c1_call(result)
+        readiness.on_call(result)
+
     host_id = settings.host_id or default_host_id(os.environ)
     datadog = datadog_client(settings, on_event=metrics.datadog_event, verify=trust.ssl_context)
     c1 = BatonServiceClient.from_credentials(
@@ -109,8 +156,9 @@ async def run_service(settings: Settings) -> int:
         proxy=grpc_proxy_from_env(os.environ, endpoints),
         token_verify=trust.ssl_context,
         token_timeout=float(settings.http_timeout_seconds),
-        on_call=metrics.c1_call,
+        on_call=on_c1_call,
         on_token_fetch=metrics.token_fetch,
+        upload_retry=UPLOAD_RETRY.scaled(scale),
     )
     try:
         connector = DatadogConnector(datadog, datadog_options(settings))
@@ -125,7 +173,7 @@ async def run_service(settings: Settings) -> int:
             await c1.hello(connector.metadata(), task_id=task_id, build_info=build)
 
         try:
-            hello_ok = await _hello_until_ok(hello, stop)
+            hello_ok = await _hello_until_ok(hello, stop, HELLO_RETRY.scaled(scale))
         except Stopped:
             hello_ok = False
         if not hello_ok:
@@ -146,7 +194,12 @@ async def run_service(settings: Settings) -> int:
             on_synced=metrics.sync_succeeded,
         )
         processor = TaskProcessor(
-            c1, Handlers(connector, provisioning=settings.provisioning), full_sync, hello, observer=metrics
+            c1,
+            Handlers(connector, provisioning=settings.provisioning),
+            full_sync,
+            hello,
+            observer=metrics,
+            finish_retry=FINISH_RETRY.scaled(scale),
         )
 
         async def periodic_sync() -> None:
@@ -161,7 +214,9 @@ async def run_service(settings: Settings) -> int:
             processor,
             concurrency=settings.task_concurrency,
             periodic=(float(settings.sync_interval), periodic_sync) if settings.sync_interval else None,
+            poll_retry=POLL_RETRY.scaled(scale),
         )
+        scheduler_ref.append(scheduler)
         await scheduler.run(stop)
         await scheduler.drain(settings.shutdown_grace_seconds)
         log.info("stopped")
@@ -193,11 +248,10 @@ async def _check_datadog(connector: DatadogConnector, stop: asyncio.Event) -> bo
     return True
 
 
-async def _hello_until_ok(hello: Callable[[], Awaitable[None]], stop: asyncio.Event) -> bool:
+async def _hello_until_ok(hello: Callable[[], Awaitable[None]], stop: asyncio.Event, retry: RetryPolicy) -> bool:
     """Hello with backoff; False on a fatal answer (exit non-zero) or when stopped first."""
-    attempt = 0
+    backoff = Backoff(retry, bounded=False)
     while not stop.is_set():
-        attempt += 1
         try:
             await until_stopped(hello(), stop)
             return True
@@ -205,8 +259,10 @@ async def _hello_until_ok(hello: Callable[[], Awaitable[None]], stop: asyncio.Ev
             log.error("ConductorOne refused the connector; check BATON_CLIENT_ID / BATON_CLIENT_SECRET", error=str(exc))
             return False
         except C1TransientError as exc:
-            delay = min(HELLO_BACKOFF.max_delay, HELLO_BACKOFF.base_delay * 2 ** (attempt - 1))
-            log.warning("Hello failed; retrying", attempt=attempt, retry_in_seconds=delay, error=str(exc))
+            delay = backoff.next_delay() or 0.0
+            log.warning(
+                "Hello failed; retrying", attempt=backoff.failures, retry_in_seconds=round(delay, 3), error=str(exc)
+            )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=delay)
     return False

@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     sync_interval: int = _f(0, "Service mode", "also run a full sync to --file every N seconds (0: off)", ge=0)
     c1z_temp_dir: Path | None = _f(None, "Service mode", "directory for working sync files", shown="the system's")
     shutdown_grace_seconds: float = _f(25.0, "Service mode", "on SIGTERM, how long in-flight tasks may finish", ge=0)
+    backoff_scale: float = _f(
+        1.0, "Service mode", "multiply every ConductorOne retry delay by this (tests: 0.01)", gt=0, le=1
+    )
 
     # -- operability ----------------------------------------------------------------------------------------
     # The SDK's names and bind default (loopback); on by default because the same server carries /metrics.
@@ -118,6 +121,9 @@ class Settings(BaseSettings):
     )
     ca_bundle: Path | None = _f(
         None, "Operability", "PEM bundle of CAs to trust for Datadog, the token endpoint and gRPC (else SSL_CERT_FILE)"
+    )
+    ready_window_seconds: float = _f(
+        60.0, "Operability", "/readyz fails when ConductorOne was not reached for max(this, 3 x poll interval) s", gt=0
     )
 
     # -- one-shot provisioning (test an access change without ConductorOne; needs --provisioning) ---------------

@@ -12,7 +12,7 @@ import zstandard
 
 from connector.baton import annotations as ann
 from connector.baton import builders as b
-from connector.baton.c1z import envelope
+from connector.baton.c1z.errors import C1ZFormatError
 from connector.baton.c1z.reader import C1ZReader
 from connector.baton.c1z.schema import parse_sqlite_time, sqlite_time
 from connector.baton.c1z.store import C1ZStore
@@ -37,6 +37,10 @@ USER = b.resource_type("user", "User", [b.Trait.TRAIT_USER])
 GROUP = b.resource_type("group", "Group", [b.Trait.TRAIT_GROUP])
 
 
+def names(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
 def schema_of(db: Path) -> tuple[dict[tuple[str, str], tuple[str, int, str | None]], dict[str, tuple[object, ...]]]:
     """Columns {(table, column): (declared type, notnull, default)} and indexes {name: (table, unique, cols, partial)}."""
     conn = sqlite3.connect(db)
@@ -55,10 +59,10 @@ def schema_of(db: Path) -> tuple[dict[tuple[str, str], tuple[str, int, str | Non
     return columns, indexes
 
 
-def write_sample(path: Path) -> str:
-    store = C1ZStore.create()
+async def write_sample(path: Path) -> str:
+    store = await C1ZStore.create()
     try:
-        sync_id = store.start_sync()
+        sync_id = await store.start_sync()
         user = b.add_user_trait(b.resource(USER, "u1", "User One"), emails=["u1@example.com"])
         group = b.add_group_trait(b.resource(GROUP, "g1", "Group One"))
         child = b.resource(GROUP, "g2", "Child", parent=group.id)
@@ -67,21 +71,23 @@ def write_sample(path: Path) -> str:
         expandable.annotations.append(
             ann.pack(annotation_grant_pb2.GrantExpandable(entitlement_ids=["group:g2:member"]))
         )
-        with store.transaction():
-            store.put_resource_types([USER, GROUP])
-            store.put_resources([user, group, child])
-            store.put_entitlements([b.entitlement(group, "member"), b.entitlement(child, "member")])
-            store.put_grants([b.grant(group, "member", user.id), expandable])
-        store.end_sync(json.dumps({"version": 1}), supports_diff=True)
-        store.save(path)
+        await store.write(
+            None,
+            resource_types=[USER, GROUP],
+            resources=[user, group, child],
+            entitlements=[b.entitlement(group, "member"), b.entitlement(child, "member")],
+            grants=[b.grant(group, "member", user.id), expandable],
+        )
+        await store.end_sync(json.dumps({"version": 1}), supports_diff=True)
+        await store.save(path)
         return sync_id
     finally:
-        store.close()
+        await store.close()
 
 
-def test_schema_matches_the_newest_golden_fixture(tmp_path: Path) -> None:
+async def test_schema_matches_the_newest_golden_fixture(tmp_path: Path) -> None:
     ours = tmp_path / "ours.c1z"
-    write_sample(ours)
+    await write_sample(ours)
     with decompressed_db(ours) as db:
         our_columns, our_indexes = schema_of(db)
     with decompressed_db(NEWEST_GOLDEN) as db:
@@ -94,23 +100,24 @@ def test_schema_matches_the_newest_golden_fixture(tmp_path: Path) -> None:
     assert our_indexes["idx_grants_entitlement_sync_grant_v1"][2] == ("entitlement_id", "sync_id", "id")
 
 
-def test_envelope_is_magic_then_one_zstd_frame_with_size_and_checksum(tmp_path: Path) -> None:
+async def test_envelope_is_magic_then_one_zstd_frame_with_size_and_checksum(tmp_path: Path) -> None:
     path = tmp_path / "s.c1z"
-    write_sample(path)
+    await write_sample(path)
     raw = path.read_bytes()
     assert raw[:5] == b"C1ZF\x00"
     params = zstandard.get_frame_parameters(raw[5:])
     assert params.has_checksum
     assert params.content_size > 0
+    assert params.window_size <= 128 << 20, "Go's reader refuses windows above 128 MiB (c1z-format.md §2.2)"
     body = zstandard.ZstdDecompressor().decompress(raw[5:])
     assert len(body) == params.content_size  # decompress() reads exactly one frame: no trailing bytes
     assert body.startswith(b"SQLite format 3\x00")
-    assert not list(tmp_path.glob("*.tmp")), "the temp file is renamed away"
+    assert not [n for n in names(tmp_path) if n.endswith(".tmp")], "the temp file is renamed away"
 
 
-def test_rows_follow_the_go_conventions(tmp_path: Path) -> None:
+async def test_rows_follow_the_go_conventions(tmp_path: Path) -> None:
     path = tmp_path / "s.c1z"
-    sync_id = write_sample(path)
+    sync_id = await write_sample(path)
     with decompressed_db(path) as db:
         conn = sqlite3.connect(db)
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
@@ -150,9 +157,9 @@ def test_rows_follow_the_go_conventions(tmp_path: Path) -> None:
         }
 
 
-def test_reader_reattaches_the_expansion(tmp_path: Path) -> None:
+async def test_reader_reattaches_the_expansion(tmp_path: Path) -> None:
     path = tmp_path / "s.c1z"
-    write_sample(path)
+    await write_sample(path)
     with C1ZReader(path) as reader:
         grants = {g.id: g for g in reader.grants()}
         bare = {g.id: g for g in reader.grants(with_expansion=False)}
@@ -162,25 +169,24 @@ def test_reader_reattaches_the_expansion(tmp_path: Path) -> None:
     assert not bare["group:g1:member:group:g2"].annotations
 
 
-def test_upsert_keeps_one_row_and_the_newest_data(tmp_path: Path) -> None:
-    store = C1ZStore.create(tmp_path)
+async def test_upsert_keeps_one_row_and_the_newest_data(tmp_path: Path) -> None:
+    store = await C1ZStore.create(tmp_path)
     try:
-        store.start_sync()
-        store.put_resource_types([USER])
-        store.put_resources([b.resource(USER, "u1", "old")])
-        store.put_resources([b.resource(USER, "u1", "new")])
-        assert store.count("v1_resources") == 1
-        got = store.get_resource("user", "u1")
+        await store.start_sync()
+        await store.write(None, resource_types=[USER], resources=[b.resource(USER, "u1", "old")])
+        await store.write(None, resources=[b.resource(USER, "u1", "new")])
+        assert await store.count("v1_resources") == 1
+        got = await store.get_resource("user", "u1")
         assert got is not None
         assert got.display_name == "new"
     finally:
-        store.close()
-    assert not list(tmp_path.iterdir()), "closing removes the working directory"
+        await store.close()
+    assert not names(tmp_path), "closing removes the working directory"
 
 
-def test_failed_save_leaves_the_previous_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_failed_save_leaves_the_previous_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "s.c1z"
-    write_sample(path)
+    await write_sample(path)
     before = path.read_bytes()
 
     def broken(*args: object, **kwargs: object) -> None:
@@ -188,9 +194,9 @@ def test_failed_save_leaves_the_previous_file(tmp_path: Path, monkeypatch: pytes
 
     monkeypatch.setattr(zstandard.ZstdCompressor, "copy_stream", broken)
     with pytest.raises(OSError, match="disk full"):
-        write_sample(path)
+        await write_sample(path)
     assert path.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == ["s.c1z"]
+    assert names(tmp_path) == ["s.c1z"]
 
 
 @pytest.mark.parametrize(
@@ -224,11 +230,11 @@ def test_reader_reattaches_expansion_of_an_old_file_in_place() -> None:
 def test_reader_refuses_what_is_not_a_v1_c1z(tmp_path: Path) -> None:
     bogus = tmp_path / "x.c1z"
     bogus.write_bytes(b"\x1f\x8b gzip, not zstd")
-    with pytest.raises(envelope.C1ZFormatError, match="bad magic"):
+    with pytest.raises(C1ZFormatError, match="bad magic"):
         C1ZReader(bogus)
     pebble = tmp_path / "p.c1z"
     pebble.write_bytes(b"C1Z3\x00\x00\x00\x00\x00")
-    with pytest.raises(envelope.C1ZFormatError, match="v3"):
+    with pytest.raises(C1ZFormatError, match="v3"):
         C1ZReader(pebble)
 
 

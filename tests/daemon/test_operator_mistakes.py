@@ -77,7 +77,6 @@ MISTAKES = [
     Mistake("file-parent-missing", args=("--file", TMP + "/absent/x.c1z"), names="--file"),
     Mistake("file-not-a-c1z", args=("--file", TMP + "/notes.txt"), names="--file"),
     Mistake("file-is-a-device", args=("--file", "/dev/null"), names="--file (BATON_FILE)"),
-    Mistake("file-corrupt-c1z", args=("--file", TMP + "/corrupt.c1z"), names="--file (BATON_FILE)"),
     Mistake("base-url-with-space", args=("--base-url", "http://data dog.example"), names="--base-url"),
     Mistake("base-url-bad-port", args=("--base-url", "http://127.0.0.1:99999"), names="--base-url"),
     Mistake("base-url-not-http", args=("--base-url", "ftp://127.0.0.1"), names="--base-url"),
@@ -113,7 +112,6 @@ def _prepare(tmp: Path) -> None:
     (tmp / "list.yaml").write_text("- a\n- b\n")
     (tmp / "garbage.pem").write_text("not a certificate\n")
     (tmp / "notes.txt").write_text("my notes, not a c1z\n")
-    (tmp / "corrupt.c1z").write_bytes(b"C1ZF\x00" + b"not zstd at all" * 4)
     (tmp / "dir.c1z").mkdir()
 
 

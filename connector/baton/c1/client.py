@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import hashlib
 import io
+import logging
 import os
 import re
 import ssl
@@ -31,16 +32,20 @@ from google.rpc import status_pb2
 
 from connector.baton.c1 import hostinfo
 from connector.baton.c1.credentials import C1Endpoints, ClientId, ClientSecret, resolve_endpoints, split_host_port
-from connector.baton.c1.errors import C1TransientError, classify_status
+from connector.baton.c1.errors import C1TransientError, classify_status, network_cause
 from connector.baton.c1.token import BATON_SDK_VERSION, TokenFetch, TokenSource
 from connector.baton.pb.c1.connector.v2 import connector_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2, baton_pb2_grpc
+from connector.baton.retry import Backoff, RetryPolicy
 
 UPLOAD_CHUNK_SIZE: Final = 512 * 1024
 MAX_UPLOAD_CHUNK_SIZE: Final = 1024 * 1024
 MAX_ANNOTATIONS: Final = 16
 MAX_PAGE_SIZE: Final = 100
+UPLOAD_RETRY: Final = RetryPolicy(max_attempts=3, base_delay=1.0, max_delay=5.0)
+"""Whole-stream upload attempts; the task's own retry (ConductorOne reschedules a failed sync) is the next level."""
 
+TASK_ID_LENGTH: Final = 27
 _TASK_ID = re.compile(r"[a-zA-Z0-9]{27}")
 _GRPC_ROOTS_ENV = "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"
 _SSL_CERT_FILE_ENV = "SSL_CERT_FILE"
@@ -63,6 +68,20 @@ _Response = TypeVar("_Response")
 _Metadata = tuple[tuple[str, str], ...]
 
 log = structlog.get_logger(__name__)
+
+
+class _NoDecodeTraceback(logging.Filter):
+    """grpc logs an undecodable answer with a traceback of its parser; `_call` turns it into a clear error
+    naming the RPC, so the record keeps only its one line (peer input never produces a traceback).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and "deserializ" in record.getMessage().lower():
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+logging.getLogger("grpc._common").addFilter(_NoDecodeTraceback())
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +167,7 @@ class BatonServiceClient:
         timeouts: CallTimeouts | None = None,
         channel_options: Sequence[tuple[str, int | str]] = (),
         upload_chunk_size: int = UPLOAD_CHUNK_SIZE,
-        upload_retry_delays: Sequence[float] = (0.0, 1.0),
+        upload_retry: RetryPolicy = UPLOAD_RETRY,
         on_call: Callable[[RpcResult], None] | None = None,
         owns_token_source: bool = False,
     ) -> None:
@@ -169,7 +188,7 @@ class BatonServiceClient:
             *channel_options,
         ]
         self._upload_chunk_size = upload_chunk_size
-        self._upload_retry_delays = tuple(upload_retry_delays)
+        self._upload_retry = upload_retry
         self._on_call = on_call
         self._owns_token_source = owns_token_source
         self._channel: grpc.aio.Channel | None = None
@@ -190,6 +209,7 @@ class BatonServiceClient:
         timeouts: CallTimeouts | None = None,
         on_call: Callable[[RpcResult], None] | None = None,
         on_token_fetch: Callable[[TokenFetch], None] | None = None,
+        upload_retry: RetryPolicy = UPLOAD_RETRY,
     ) -> BatonServiceClient:
         """A client with its own token source, closed along with it."""
         tokens = TokenSource(
@@ -204,6 +224,7 @@ class BatonServiceClient:
             proxy=proxy,
             timeouts=timeouts,
             on_call=on_call,
+            upload_retry=upload_retry,
             owns_token_source=True,
         )
 
@@ -341,8 +362,9 @@ class BatonServiceClient:
         """Stream a file with UploadAsset (§3.7) and return the number of bytes sent (the file's size).
 
         metadata, then `upload_chunk_size` (512 KiB) data messages, then eof with the raw SHA-256 of what was
-        sent. The file is read chunk by chunk, so memory does not grow with its size. Up to three attempts
-        (after 0 s, then 1 s) when the failure is transient; each re-reads the file from the start.
+        sent. The file is read chunk by chunk, so memory does not grow with its size. Transient failures are
+        retried under `upload_retry` (default: 3 attempts in all, 1 s base backoff); each re-reads the file from
+        the start.
         """
         _check_task_id(task_id)
         metadata_message = baton_pb2.BatonServiceUploadAssetRequest(
@@ -350,23 +372,22 @@ class BatonServiceClient:
                 host_id=self.host_id, task_id=task_id, annotations=_check_annotations(annotations)
             )
         )
-        attempt = 0
+        backoff = Backoff(self._upload_retry)
         while True:
-            attempt += 1
             try:
                 sent: int = await self._call(
                     "UploadAsset", lambda md: self._upload_once(metadata_message, Path(path), md)
                 )
             except C1TransientError as exc:
-                if attempt > len(self._upload_retry_delays):
+                delay = backoff.next_delay()
+                if delay is None:
                     raise
-                delay = self._upload_retry_delays[attempt - 1]
                 log.warning(
                     "c1 upload attempt failed, retrying",
                     task_id=task_id,
-                    attempt=attempt,
+                    attempt=backoff.failures,
                     code=exc.code.name if exc.code else None,
-                    retry_in=delay,
+                    retry_in=round(delay, 3),
                 )
                 await asyncio.sleep(delay)
             else:
@@ -402,10 +423,29 @@ class BatonServiceClient:
                 details = (exc.details() or "").replace(token.value, "<token>")
                 error_class = classify_status(code)
                 log.debug("c1 call failed", method=method, code=code.name, details=details)
-                raise error_class(f"{method}: {code.name}: {details}", code=code, method=method) from exc
+                raise error_class(self._describe(method, code, details), code=code, method=method) from None
+            if result is None:
+                # grpc.aio hands back None (after logging) when the answer does not decode as the response type.
+                self._observe(method, "INTERNAL", started)
+                raise C1TransientError(self._undecodable(method), code=grpc.StatusCode.INTERNAL, method=method)
             self._observe(method, "OK", started)
             return result
         raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _undecodable(method: str) -> str:
+        return f"{method}: ConductorOne's response could not be decoded as {method}Response (INTERNAL)"
+
+    def _describe(self, method: str, code: grpc.StatusCode, details: str) -> str:
+        """The message of a failed call: the RPC, the code, and for a network failure the host and the cause."""
+        if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            cause = network_cause(details) or ("timed out" if code == grpc.StatusCode.DEADLINE_EXCEEDED else None)
+            if cause is not None:
+                return f"{method}: ConductorOne at {self.endpoints.grpc_authority} unreachable: {cause} ({code.name})"
+        if code == grpc.StatusCode.INTERNAL and "deserializ" in details.lower():
+            return self._undecodable(method)
+        # Peer text is capped: a hostile server's megabyte of details must not flood a log line.
+        return f"{method}: {code.name}: {details[:500]}"
 
     async def _upload_once(
         self, metadata_message: baton_pb2.BatonServiceUploadAssetRequest, path: Path, md: _Metadata
@@ -511,9 +551,21 @@ def _server_status(error: grpc.aio.AioRpcError, first: tuple[grpc.StatusCode, st
     return error
 
 
-def _check_task_id(task_id: str) -> None:
+def task_id_problem(task_id: str) -> str | None:
+    """What is wrong with a task id (docs/spec/service-mode.md §2.2: 27 ASCII letters or digits), or None."""
+    if not task_id:
+        return "the task id is empty"
+    if len(task_id) != TASK_ID_LENGTH:
+        return f"the task id has {len(task_id)} characters, expected {TASK_ID_LENGTH}"
     if not _TASK_ID.fullmatch(task_id):
-        raise ValueError("task_id must be 27 ASCII letters or digits")
+        return "the task id has characters other than ASCII letters and digits"
+    return None
+
+
+def _check_task_id(task_id: str) -> None:
+    problem = task_id_problem(task_id)
+    if problem is not None:
+        raise ValueError(f"task_id must be {TASK_ID_LENGTH} ASCII letters or digits: {problem}")
 
 
 def _check_annotations(annotations: Sequence[any_pb2.Any]) -> Sequence[any_pb2.Any]:
@@ -532,10 +584,14 @@ def _to_any(message: Message) -> any_pb2.Any:
 
 __all__ = [
     "DEFAULT_CHANNEL_OPTIONS",
+    "MAX_ANNOTATIONS",
+    "TASK_ID_LENGTH",
     "UPLOAD_CHUNK_SIZE",
+    "UPLOAD_RETRY",
     "BatonServiceClient",
     "CallTimeouts",
     "RpcResult",
     "grpc_proxy_from_env",
     "grpc_root_certificates",
+    "task_id_problem",
 ]

@@ -73,3 +73,38 @@ class C1AuthRejectedError(C1AuthError, C1FatalError):
 
 def classify_status(code: grpc.StatusCode) -> type[C1TransientError] | type[C1FatalError]:
     return C1FatalError if code in FATAL_CODES else C1TransientError
+
+
+# What a network failure was, read from grpc's status details or an OSError/ssl message: the operator gets
+# "connection refused", not "UNAVAILABLE" or "ConnectError". Checked in order; the first match names the cause.
+_NETWORK_CAUSES: Final[tuple[tuple[tuple[str, ...], str], ...]] = (
+    (
+        (
+            "dns resolution failed",
+            "name or service not known",
+            "nodename nor servname",
+            "temporary failure in name resolution",
+            "domain name not found",
+            "no address associated",
+            "getaddrinfo",
+        ),
+        "DNS lookup failed",
+    ),
+    (("connection refused",), "connection refused"),
+    (
+        ("certificate_verify_failed", "certificate verify failed", "ssl handshake failed", "handshake failed"),
+        "TLS verification failed",
+    ),
+    (("deadline exceeded", "timed out", "timeout"), "timed out"),
+    (("connection reset", "broken pipe", "socket closed", "connection closed", "eof"), "connection closed by the peer"),
+    (("network is unreachable", "no route to host"), "network unreachable"),
+)
+
+
+def network_cause(text: str) -> str | None:
+    """A short, fixed description of why a connection failed, or None when `text` names no known cause."""
+    lowered = text.lower()
+    for needles, cause in _NETWORK_CAUSES:
+        if any(needle in lowered for needle in needles):
+            return cause
+    return None

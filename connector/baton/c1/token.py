@@ -19,7 +19,7 @@ import structlog
 
 from connector.baton.c1.assertion import make_client_assertion
 from connector.baton.c1.credentials import ClientId, ClientSecret, resolve_endpoints
-from connector.baton.c1.errors import C1AuthError, C1AuthRejectedError, C1AuthUnavailableError
+from connector.baton.c1.errors import C1AuthError, C1AuthRejectedError, C1AuthUnavailableError, network_cause
 
 BATON_SDK_VERSION: Final = "v0.25.0"
 """The Go SDK release whose wire behaviour this package reproduces; user agents carry it as Go's do."""
@@ -83,6 +83,7 @@ class TokenSource:
         self._client_id = client_id
         self._secret = secret
         self.token_url = resolve_endpoints(client_id, api_host).token_url
+        self._token_host = httpx.URL(self.token_url).netloc.decode("ascii")
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
             trust_env=True,
@@ -151,7 +152,7 @@ class TokenSource:
             except httpx.HTTPError as exc:
                 # `from None`: httpx errors hold the request, and the request holds the signed assertion.
                 raise C1AuthUnavailableError(
-                    f"failed to get token from {self.token_url}: {type(exc).__name__}: {exc}"
+                    f"failed to get a token from {self._token_host}: {_describe_http_failure(exc)}"
                 ) from None
             status_code = response.status_code
             token = self._parse(response, requested_at=started)
@@ -167,7 +168,7 @@ class TokenSource:
     def _parse(self, response: httpx.Response, *, requested_at: float) -> AccessToken:
         status = response.status_code
         if status != httpx.codes.OK:
-            message = f"failed to get token: HTTP {status} {response.reason_phrase}".rstrip()
+            message = f"failed to get a token from {self._token_host}: HTTP {status} {response.reason_phrase}".rstrip()
             oauth_error = _oauth_error_code(response)
             if oauth_error:
                 message += f" ({oauth_error})"
@@ -209,6 +210,19 @@ def _normalise_token_type(token_type: str) -> str:
     if lowered == "basic":
         return "Basic"
     return token_type
+
+
+def _describe_http_failure(exc: httpx.HTTPError) -> str:
+    """Why the token request did not get an answer, in words (never the request, which holds the assertion)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    # httpx wraps the OSError / ssl error; its text names the cause ("[Errno 111] Connection refused").
+    texts = [str(exc), *(str(e) for e in (exc.__cause__, exc.__context__) if e is not None)]
+    for text in texts:
+        cause = network_cause(text)
+        if cause is not None:
+            return cause
+    return "connection failed" if isinstance(exc, httpx.TransportError) else "request failed"
 
 
 def _oauth_error_code(response: httpx.Response) -> str | None:

@@ -1,82 +1,201 @@
-"""The c1z v1 envelope: the magic `C1ZF\\0`, then exactly one zstd frame holding a SQLite file.
+"""The c1z v1 envelope: the magic `C1ZF\\0`, then exactly one zstd frame holding a SQLite file (c1z-format.md §2.2).
 
-Both directions stream, so memory does not grow with the size of the sync.
+Both directions stream, so memory does not grow with the size of the sync. A c1z is untrusted input: opening
+refuses anything but a regular file (a FIFO must not hang us, a directory or device is not a c1z), the zstd
+frame is walked before it is decompressed (a truncated or trailing-garbage file is named as such), and the
+decompressed size is capped (`decompression_cap`) so a 32 KB file cannot fill the disk with a gigabyte.
+Everything here blocks: run it on the store's thread or a worker thread, never on the event loop.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
-import shutil
+import stat
 import tempfile
 from pathlib import Path
+from typing import BinaryIO, cast
 
 import zstandard
+
+from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, disk_full, is_disk_full
 
 MAGIC_V1 = b"C1ZF\x00"
 MAGIC_V3 = b"C1Z3\x00"
 SQLITE_HEADER = b"SQLite format 3\x00"
-# Go's reader caps the zstd window at 128 MiB; level 3 stays far below it.
-_LEVEL = 3
+# Level 4 with a 32 MiB window: on a real 10k-user org's file the same CPU as Go's level-3-like default with
+# its 8 MiB window, and 28% smaller than level 3 with zstd's default 2 MiB window, because index pages repeat
+# the table pages' strings far apart (docs/benchmarks.md, "c1z store"). Go's reader accepts up to 128 MiB.
+LEVEL = 4
+WINDOW_LOG = 25
+# Go's reader limits (§2.2): zstd window 128 MiB, decoded size 10 GiB.
+MAX_WINDOW = 128 << 20
+MAX_DECOMPRESSED = 10 << 30
+# Real c1z files decompress 13-25x (the fixtures, ours); a file may grow at most this much, and any file may
+# reach at least the floor. A decompression bomb (32 KB -> 1 GiB) is refused before it touches the disk.
+MAX_RATIO = 1000
+MIN_CAP = 64 << 20
 _CHUNK = 1 << 20
 
 
-class C1ZFormatError(ValueError):
-    """The file is not a c1z this project can read."""
+def decompression_cap(compressed_size: int) -> int:
+    """The most bytes a c1z of this size may decompress to."""
+    return min(MAX_DECOMPRESSED, max(MIN_CAP, MAX_RATIO * compressed_size))
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """Open `path` for reading if it is a regular file (symlinks to one are fine); a clear error otherwise."""
+    try:
+        # O_NONBLOCK: opening a FIFO for reading must not wait for a writer. Cleared again below.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError as exc:
+        raise C1ZFormatError(f"{path}: no such file") from exc
+    except OSError as exc:
+        raise C1ZFormatError(f"{path}: cannot open: {exc.strerror or exc}") from exc
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = (
+                "a directory"
+                if stat.S_ISDIR(mode)
+                else "a FIFO"
+                if stat.S_ISFIFO(mode)
+                else "a device"
+                if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                else "a socket"
+                if stat.S_ISSOCK(mode)
+                else "not a regular file"
+            )
+            raise C1ZFormatError(f"{path}: is {kind}, not a c1z file")
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def decompress_to(c1z_path: Path, db_path: Path) -> None:
-    """Write the SQLite database inside `c1z_path` to `db_path`."""
-    with c1z_path.open("rb") as source:
+    """Write the SQLite database inside `c1z_path` to `db_path`; `C1ZFormatError` naming what was wrong."""
+    with open_regular(c1z_path) as source:
+        size = os.fstat(source.fileno()).st_size
         magic = source.read(len(MAGIC_V1))
         if magic == MAGIC_V3:
             raise C1ZFormatError(f"{c1z_path}: a v3 (Pebble) c1z; only the v1 SQLite format is supported")
         if magic != MAGIC_V1:
             raise C1ZFormatError(f"{c1z_path}: not a c1z file (bad magic {magic!r})")
+        cap = decompression_cap(size)
+        _check_frame(source, c1z_path, size, cap)
+        source.seek(len(MAGIC_V1))
         try:
             with db_path.open("wb") as target:
-                zstandard.ZstdDecompressor().copy_stream(source, target, read_size=_CHUNK, write_size=_CHUNK)
+                written = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW).copy_stream(
+                    source, cast(BinaryIO, _CappedWriter(target, cap, c1z_path)), read_size=_CHUNK, write_size=_CHUNK
+                )[1]
         except zstandard.ZstdError as exc:
-            raise C1ZFormatError(f"{c1z_path}: corrupt zstd body: {exc}") from exc
+            raise DamagedC1ZError(f"{c1z_path}: corrupt zstd body: {exc}") from exc
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise disk_full(db_path.parent, f"decompressing {c1z_path}", exc) from exc
+            raise
+    if written < len(SQLITE_HEADER):
+        raise DamagedC1ZError(f"{c1z_path}: the body is not a SQLite database (only {written} bytes)")
     with db_path.open("rb") as check:
         if check.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
-            raise C1ZFormatError(f"{c1z_path}: the body is not a SQLite database")
+            raise DamagedC1ZError(f"{c1z_path}: the body is not a SQLite database")
 
 
-def unpack(c1z_path: Path, tmp_dir: Path | None = None, prefix: str = "c1z-") -> tuple[Path, Path]:
-    """Decompress a c1z into a new private temp directory; returns (directory, database path).
+class _CappedWriter:
+    """A file wrapper that refuses to grow past the decompression cap."""
 
-    The directory is removed again if the file turns out not to be a c1z, so no half-written copy is left.
+    def __init__(self, target: BinaryIO, cap: int, c1z_path: Path) -> None:
+        self._target, self._cap, self._path, self._written = target, cap, c1z_path, 0
+
+    def write(self, data: bytes) -> int:
+        self._written += len(data)
+        if self._written > self._cap:
+            raise C1ZFormatError(
+                f"{self._path}: decompresses to more than {self._cap:,} bytes, the cap for a file of this size "
+                f"({MAX_RATIO}x its size, at least {MIN_CAP >> 20} MiB, at most {MAX_DECOMPRESSED >> 30} GiB)"
+            )
+        return self._target.write(data)
+
+
+def _check_frame(source: BinaryIO, c1z_path: Path, size: int, cap: int) -> None:
+    """Walk the zstd frame's block headers (no decompression): one whole frame, nothing after it, size in cap.
+
+    The decoder itself cannot tell a truncated stream from a finished one, and a truncated SQLite file may
+    still open; the block walk makes both cases a clear error first.
     """
-    workdir = Path(tempfile.mkdtemp(prefix=prefix, dir=tmp_dir))
-    db_path = workdir / "sync.db"
+    head = source.read(18)  # the longest frame header
     try:
-        decompress_to(c1z_path, db_path)
-    except BaseException:
-        shutil.rmtree(workdir, ignore_errors=True)
-        raise
-    return workdir, db_path
+        header_size = zstandard.frame_header_size(head)
+        params = zstandard.get_frame_parameters(head)
+    except zstandard.ZstdError as exc:
+        raise DamagedC1ZError(f"{c1z_path}: corrupt zstd frame header: {exc}") from exc
+    if params.window_size > MAX_WINDOW:
+        raise C1ZFormatError(f"{c1z_path}: zstd window of {params.window_size:,} bytes exceeds the 128 MiB limit")
+    declared = params.content_size
+    if declared != zstandard.CONTENTSIZE_UNKNOWN and declared > cap:
+        raise C1ZFormatError(
+            f"{c1z_path}: declares {declared:,} decompressed bytes, more than the {cap:,}-byte cap for a file "
+            "of this size"
+        )
+    offset = len(MAGIC_V1) + header_size
+    while True:
+        source.seek(offset)
+        block = source.read(3)
+        if len(block) < 3:
+            raise DamagedC1ZError(f"{c1z_path}: truncated (the zstd frame ends early)")
+        value = int.from_bytes(block, "little")
+        last, kind, block_size = value & 1, (value >> 1) & 3, value >> 3
+        if kind == 3:
+            raise DamagedC1ZError(f"{c1z_path}: corrupt zstd body (reserved block type)")
+        offset += 3 + (1 if kind == 1 else block_size)  # an RLE block stores one byte
+        if offset > size:
+            raise DamagedC1ZError(f"{c1z_path}: truncated (the zstd frame ends early)")
+        if last:
+            break
+    offset += 4 if params.has_checksum else 0
+    if offset > size:
+        raise DamagedC1ZError(f"{c1z_path}: truncated (the zstd frame ends early)")
+    if offset < size:
+        raise DamagedC1ZError(f"{c1z_path}: {size - offset} unexpected bytes after the zstd frame")
 
 
 def compress_atomically(db_path: Path, c1z_path: Path) -> int:
     """Compress `db_path` into `c1z_path` via a temp file, fsync and rename; returns the bytes written.
 
     A crash leaves either the old file or the new one, never a truncated c1z that a later upload would send.
+    The temp file is locked while written, so `workfiles.sweep_stale_partials` can tell a dead writer's.
     """
     c1z_path.parent.mkdir(parents=True, exist_ok=True)
     size = db_path.stat().st_size
-    compressor = zstandard.ZstdCompressor(level=_LEVEL, write_checksum=True, write_content_size=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=c1z_path.name + ".", suffix=".tmp", dir=c1z_path.parent)
+    params = zstandard.ZstdCompressionParameters.from_level(
+        LEVEL, window_log=WINDOW_LOG, write_checksum=True, write_content_size=True
+    )
+    compressor = zstandard.ZstdCompressor(compression_params=params)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=c1z_path.name + ".", suffix=".tmp", dir=c1z_path.parent)
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise disk_full(c1z_path.parent, f"saving {c1z_path}", exc) from exc
+        raise
     tmp_path = Path(tmp_name)
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with os.fdopen(fd, "wb") as target, db_path.open("rb") as source:
             target.write(MAGIC_V1)
             compressor.copy_stream(source, target, size=size, read_size=_CHUNK, write_size=_CHUNK)
             target.flush()
             os.fsync(target.fileno())
-        tmp_path.replace(c1z_path)
+            tmp_path.replace(c1z_path)  # still locked: a sweeper never sees it unlocked under its temp name
         _fsync_dir(c1z_path.parent)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp_path.unlink()
+        if is_disk_full(exc):
+            raise disk_full(c1z_path.parent, f"saving {c1z_path}", exc) from exc
         raise
     return c1z_path.stat().st_size
 

@@ -1,30 +1,53 @@
-"""Read-only access to a c1z file, Go-written or ours: sync runs, counts and decoded rows."""
+"""Read-only access to a c1z file, Go-written or ours: sync runs, counts and decoded rows.
+
+A c1z is untrusted input (issue 11 §9): every way it can be wrong — not a regular file, bad magic, a
+truncated or oversized zstd body, a damaged database, missing tables or columns, a row of the wrong type,
+a blob that does not decode — surfaces as one `C1ZFormatError` naming the file and what was wrong.
+The reader blocks (decompression, SQLite): it is for CLIs, tests and worker threads, not the event loop.
+"""
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
+from google.protobuf.message import DecodeError
+
 from connector.baton.c1z import rows
-from connector.baton.c1z.envelope import unpack
+from connector.baton.c1z.envelope import decompress_to
+from connector.baton.c1z.errors import C1ZFormatError
+from connector.baton.c1z.schema import check_readable
+from connector.baton.c1z.workfiles import WorkDir
 from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, entitlement_pb2, grant_pb2, resource_pb2
 
 
 class C1ZReader:
-    """Opens a c1z by decompressing it into a private temp directory; use as a context manager."""
+    """Opens a c1z by decompressing it into a private, locked temp directory; use as a context manager."""
 
     def __init__(self, c1z_path: Path, tmp_dir: Path | None = None) -> None:
         self.path = c1z_path
-        self._workdir, db_path = unpack(c1z_path, tmp_dir, prefix="c1z-read-")
+        self._workdir = WorkDir.create(tmp_dir, "read")
+        db_path = self._workdir.path / "sync.db"
         try:
+            decompress_to(c1z_path, db_path)
+            check_readable(db_path, c1z_path)
             self._conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
             self._grant_columns = rows.columns(self._conn, "v1_grants")
         except BaseException:
-            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir.release()
             raise
+
+    @contextmanager
+    def _decoding(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except C1ZFormatError:
+            raise
+        except (sqlite3.Error, DecodeError, ValueError, TypeError, OverflowError) as exc:
+            raise C1ZFormatError(f"{self.path}: cannot read {what}: {exc}") from exc
 
     def __enter__(self) -> C1ZReader:
         return self
@@ -36,14 +59,15 @@ class C1ZReader:
 
     def close(self) -> None:
         self._conn.close()
-        shutil.rmtree(self._workdir, ignore_errors=True)
+        self._workdir.release()
 
     @property
     def connection(self) -> sqlite3.Connection:
         return self._conn
 
     def sync_runs(self) -> list[rows.SyncRun]:
-        return rows.read_sync_runs(self._conn)
+        with self._decoding("the sync runs"):
+            return rows.read_sync_runs(self._conn)
 
     def default_sync_id(self) -> str:
         """The sync a Go reader shows when none is named."""
@@ -67,30 +91,36 @@ class C1ZReader:
             ("grants", "v1_grants"),
         ):
             query = f"SELECT resource_type_id, count(*) FROM {table} WHERE sync_id = ? GROUP BY resource_type_id"  # noqa: S608
-            for type_id, n in self._conn.execute(query, (sid,)):
-                out.setdefault(type_id, {"resources": 0, "entitlements": 0, "grants": 0})[key] = n
+            with self._decoding(table):
+                for type_id, n in self._conn.execute(query, (sid,)):
+                    # str(): a hostile file may hold NULL or a blob here; the counts stay printable.
+                    entry = out.setdefault(str(type_id), {"resources": 0, "entitlements": 0, "grants": 0})
+                    entry[key] += int(n)
         return out
 
     def resource_types(self, sync_id: str | None = None) -> list[resource_pb2.ResourceType]:
         sid = self._sync(sync_id)
-        return [
-            resource_pb2.ResourceType.FromString(row[1])
-            for row in rows.iter_blobs(self._conn, "v1_resource_types", sid)
-        ]
+        with self._decoding("v1_resource_types"):
+            return [
+                resource_pb2.ResourceType.FromString(row[1])
+                for row in rows.iter_blobs(self._conn, "v1_resource_types", sid)
+            ]
 
     def resources(
         self, resource_type_id: str | None = None, sync_id: str | None = None
     ) -> Iterator[resource_pb2.Resource]:
         where, params = ("resource_type_id = ?", (resource_type_id,)) if resource_type_id else ("", ())
-        for row in rows.iter_blobs(self._conn, "v1_resources", self._sync(sync_id), where, params):
-            yield resource_pb2.Resource.FromString(row[1])
+        with self._decoding("v1_resources"):
+            for row in rows.iter_blobs(self._conn, "v1_resources", self._sync(sync_id), where, params):
+                yield resource_pb2.Resource.FromString(row[1])
 
     def entitlements(
         self, resource_type_id: str | None = None, sync_id: str | None = None
     ) -> Iterator[entitlement_pb2.Entitlement]:
         where, params = ("resource_type_id = ?", (resource_type_id,)) if resource_type_id else ("", ())
-        for row in rows.iter_blobs(self._conn, "v1_entitlements", self._sync(sync_id), where, params):
-            yield entitlement_pb2.Entitlement.FromString(row[1])
+        with self._decoding("v1_entitlements"):
+            for row in rows.iter_blobs(self._conn, "v1_entitlements", self._sync(sync_id), where, params):
+                yield entitlement_pb2.Entitlement.FromString(row[1])
 
     def grants(
         self, resource_type_id: str | None = None, sync_id: str | None = None, *, with_expansion: bool = True
@@ -98,8 +128,9 @@ class C1ZReader:
         """Grants of a sync; `with_expansion` re-attaches the GrantExpandable that the writer moved out."""
         where, params = ("resource_type_id = ?", (resource_type_id,)) if resource_type_id else ("", ())
         extra = "expansion" if "expansion" in self._grant_columns else ""
-        for row in rows.iter_blobs(self._conn, "v1_grants", self._sync(sync_id), where, params, extra):
-            grant = grant_pb2.Grant.FromString(row[1])
-            if with_expansion and extra and row[2]:
-                grant.annotations.add().Pack(annotation_grant_pb2.GrantExpandable.FromString(row[2]))
-            yield grant
+        with self._decoding("v1_grants"):
+            for row in rows.iter_blobs(self._conn, "v1_grants", self._sync(sync_id), where, params, extra):
+                grant = grant_pb2.Grant.FromString(row[1])
+                if with_expansion and extra and row[2]:
+                    grant.annotations.add().Pack(annotation_grant_pb2.GrantExpandable.FromString(row[2]))
+                yield grant

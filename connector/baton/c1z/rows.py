@@ -63,25 +63,32 @@ def entitlement_row(e: entitlement_pb2.Entitlement, sync_id: str, now: str) -> t
 
 
 def grant_row(g: grant_pb2.Grant, sync_id: str, now: str) -> tuple[Any, ...]:
-    """The grant's columns; a GrantExpandable annotation moves out of the blob into `expansion`."""
+    """The grant's columns; a GrantExpandable annotation moves out of the blob into `expansion`.
+
+    The hot path of a sync (one call per grant): most grants carry no annotation, so that case skips the scan.
+    """
     expansion: bytes | None = None
     stored = g
-    expandable_at = [i for i, a in enumerate(g.annotations) if a.type_url == GRANT_EXPANDABLE_URL]
-    if expandable_at:
-        stored = grant_pb2.Grant()
-        stored.CopyFrom(g)
-        ge = annotation_grant_pb2.GrantExpandable()
-        g.annotations[expandable_at[0]].Unpack(ge)
-        for index in reversed(expandable_at):
-            del stored.annotations[index]
-        if any(eid.strip() for eid in ge.entitlement_ids):
-            expansion = ge.SerializeToString(deterministic=True)
+    if len(g.annotations):
+        expandable_at = [i for i, a in enumerate(g.annotations) if a.type_url == GRANT_EXPANDABLE_URL]
+        if expandable_at:
+            stored = grant_pb2.Grant()
+            stored.CopyFrom(g)
+            ge = annotation_grant_pb2.GrantExpandable()
+            g.annotations[expandable_at[0]].Unpack(ge)
+            for index in reversed(expandable_at):
+                del stored.annotations[index]
+            if any(eid.strip() for eid in ge.entitlement_ids):
+                expansion = ge.SerializeToString(deterministic=True)
+    entitlement = g.entitlement
+    resource = entitlement.resource.id
+    principal = g.principal.id
     return (
-        g.entitlement.resource.id.resource_type,
-        g.entitlement.resource.id.resource,
-        g.entitlement.id,
-        g.principal.id.resource_type,
-        g.principal.id.resource,
+        resource.resource_type,
+        resource.resource,
+        entitlement.id,
+        principal.resource_type,
+        principal.resource,
         g.id,
         expansion,
         1 if expansion else 0,
@@ -128,28 +135,39 @@ def columns(conn: sqlite3.Connection, table: str) -> set[str]:
 
 
 def read_sync_runs(conn: sqlite3.Connection) -> list[SyncRun]:
+    """Every sync run, oldest first. Columns an older SDK did not have read as their defaults.
+
+    Values of the wrong type (a file is untrusted) raise `ValueError` naming the row.
+    """
     have = columns(conn, "v1_sync_runs")
     optional = {
-        "supports_diff": "supports_diff" if "supports_diff" in have else "0",
-        "stats": "stats" if "stats" in have else "NULL",
+        "sync_type": "'full'",
+        "parent_sync_id": "''",
+        "supports_diff": "0",
+        "stats": "NULL",
     }
-    sql = (
-        "SELECT sync_id, started_at, ended_at, sync_token, sync_type, parent_sync_id, "  # noqa: S608
-        f"{optional['supports_diff']}, {optional['stats']} FROM v1_sync_runs ORDER BY id"
-    )
-    return [
-        SyncRun(
-            sync_id=row[0],
-            started_at=row[1],
-            ended_at=row[2],
-            sync_token=row[3],
-            sync_type=row[4],
-            parent_sync_id=row[5],
-            supports_diff=bool(row[6]),
-            stats=row[7],
+    picked = ", ".join(name if name in have else default for name, default in optional.items())
+    sql = f"SELECT id, sync_id, started_at, ended_at, sync_token, {picked} FROM v1_sync_runs ORDER BY id"  # noqa: S608
+    runs = []
+    for row in conn.execute(sql):
+        texts = (row[1], row[2], row[4], row[5], row[6])
+        if not all(isinstance(v, str) for v in texts) or not isinstance(row[3], str | None):
+            raise ValueError(f"v1_sync_runs row {row[0]} holds a value of the wrong type")
+        if not isinstance(row[8], str | None):
+            raise ValueError(f"v1_sync_runs row {row[0]}: stats is not text")
+        runs.append(
+            SyncRun(
+                sync_id=row[1],
+                started_at=row[2],
+                ended_at=row[3],
+                sync_token=row[4],
+                sync_type=row[5],
+                parent_sync_id=row[6],
+                supports_diff=bool(row[7]),
+                stats=row[8],
+            )
         )
-        for row in conn.execute(sql)
-    ]
+    return runs
 
 
 def latest_finished_full(runs: Sequence[SyncRun]) -> SyncRun | None:

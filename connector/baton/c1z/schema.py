@@ -8,7 +8,11 @@ parses such columns into time values.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime
+from pathlib import Path
+
+from connector.baton.c1z.errors import DamagedC1ZError
 
 DDL: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS v1_resource_types (
@@ -103,8 +107,31 @@ DDL: tuple[str, ...] = (
     "CREATE UNIQUE INDEX IF NOT EXISTS idx_session_store_sync_key_v1 on v1_connector_sessions (sync_id, key)",
 )
 
-# Columns that Go's migrations add to older files; a reader must not assume them.
+# Non-unique grant indexes that no read during a sync needs: a working file drops them while it loads and
+# builds them once before it is saved (building an index over sorted data is cheaper than upkeep per row).
+DEFERRED_INDEXES: tuple[str, ...] = (
+    "idx_grants_resource_type_id_resource_id_v1",
+    "idx_grants_principal_id_v1",
+    "idx_grants_entitlement_id_principal_id_v1",
+    "idx_grants_entitlement_sync_grant_v1",
+    "idx_grants_sync_expansion_v1",
+    "idx_grants_sync_needs_expansion_v1",
+)
+
+# What a reader needs of a file, whatever SDK version wrote it; everything else is optional.
+REQUIRED_COLUMNS: dict[str, frozenset[str]] = {
+    "v1_sync_runs": frozenset({"sync_id", "started_at", "ended_at", "sync_token"}),
+    "v1_resource_types": frozenset({"id", "external_id", "data", "sync_id"}),
+    "v1_resources": frozenset({"id", "resource_type_id", "external_id", "data", "sync_id"}),
+    "v1_entitlements": frozenset({"id", "resource_type_id", "external_id", "data", "sync_id"}),
+    "v1_grants": frozenset({"id", "resource_type_id", "entitlement_id", "external_id", "data", "sync_id"}),
+}
+
+# Columns that Go's migrations add to older files (baton-sdk v0.1.14 has none of them); a reader must not
+# assume them, a writer adds them.
 SYNC_RUN_COLUMNS_ADDED_LATER: tuple[tuple[str, str], ...] = (
+    ("sync_type", "text not null default 'full'"),
+    ("parent_sync_id", "text not null default ''"),
     ("linked_sync_id", "text not null default ''"),
     ("supports_diff", "integer not null default 0"),
     ("grants_backfilled", "integer not null default 0"),
@@ -134,3 +161,30 @@ def parse_sqlite_time(text: str) -> datetime:
     if fraction:
         moment = moment.replace(microsecond=int(fraction[:6].ljust(6, "0")))
     return moment
+
+
+def check_readable(db_path: Path, source: Path) -> None:
+    """Refuse a damaged database or one without the tables and columns every reader needs.
+
+    `source` (the c1z the file came from) is what the error names. SQLite's own `quick_check` finds damaged
+    pages; the schema check turns "no such table" deep inside a read into one clear message up front.
+    """
+    try:
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise DamagedC1ZError(f"{source}: not a readable SQLite database: {exc}") from exc
+    try:
+        verdict = conn.execute("PRAGMA quick_check(1)").fetchone()
+        if verdict is None or verdict[0] != "ok":
+            raise DamagedC1ZError(f"{source}: damaged SQLite database ({verdict[0] if verdict else 'no verdict'})")
+        for table, needed in REQUIRED_COLUMNS.items():
+            have = {str(row[1]) for row in conn.execute(f"PRAGMA table_info({table})")}
+            if not have:
+                raise DamagedC1ZError(f"{source}: not a c1z database (no table {table})")
+            missing = sorted(needed - have)
+            if missing:
+                raise DamagedC1ZError(f"{source}: table {table} lacks the column(s) {', '.join(missing)}")
+    except sqlite3.Error as exc:
+        raise DamagedC1ZError(f"{source}: damaged SQLite database: {exc}") from exc
+    finally:
+        conn.close()

@@ -37,8 +37,18 @@ class Action:
     parent_resource_id: str = ""
 
     def to_json(self) -> dict[str, str]:
+        # Spelled out (no getattr loop): the whole stack is marshalled with every stored page.
         out = {"id": self.id, "operation": self.operation}
-        out.update({name: getattr(self, name) for name in _ACTION_FIELDS if getattr(self, name)})
+        if self.page_token:
+            out["page_token"] = self.page_token
+        if self.resource_type_id:
+            out["resource_type_id"] = self.resource_type_id
+        if self.resource_id:
+            out["resource_id"] = self.resource_id
+        if self.parent_resource_type_id:
+            out["parent_resource_type_id"] = self.parent_resource_type_id
+        if self.parent_resource_id:
+            out["parent_resource_id"] = self.parent_resource_id
         return out
 
 

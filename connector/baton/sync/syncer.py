@@ -1,8 +1,9 @@
 """The sync engine: walks resource types -> resources -> entitlements -> grants into a c1z store.
 
-Every page is written together with the state that follows it in one transaction, so a sync that stops
-for any reason resumes at the first page it had not stored. Per-resource grant listings are independent
-and run concurrently (bounded); everything else runs one page at a time.
+Every page is written together with the state that follows it in one all-or-nothing store call (`write`,
+run on the store's own thread), so a sync that stops for any reason resumes at the first page it had not
+stored. Per-resource grant listings are independent and run concurrently (bounded); everything else runs
+one page at a time.
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ class Syncer:
 
     async def run(self) -> SyncResult:
         started = time.monotonic()
-        sync_type, resumed = self._start_or_resume()
+        sync_type, resumed = await self._start_or_resume()
         bound = log.bind(sync_id=self._store.sync_id, sync_type=sync_type)
         bound.info("sync started" if not resumed else "sync resumed", pending_actions=len(self._state.actions))
         while self._state.actions:
@@ -122,36 +123,46 @@ class Syncer:
             completed_actions_count=self._state.completed_actions_count,
         )
         collected = not self._state.should_skip_entitlements_and_grants
-        stats = self._store.end_sync(final.marshal(), supports_diff=collected and sync_type == "full")
+        stats = await self._store.end_sync(final.marshal(), supports_diff=collected and sync_type == "full")
         seconds = time.monotonic() - started
         bound.info("sync finished", seconds=round(seconds, 3), warnings=len(self._warnings), **stats)
         return SyncResult(self._store.sync_id, sync_type, resumed, stats, list(self._warnings), seconds)
 
     # -- start -------------------------------------------------------------------------------------------
 
-    def _start_or_resume(self) -> tuple[str, bool]:
+    async def _start_or_resume(self) -> tuple[str, bool]:
         opts = self._options
         if opts.targeted_resources:
-            parent = latest_finished_full(self._store.sync_runs())
-            self._store.start_sync("partial", parent.sync_id if parent else "")
+            parent = latest_finished_full(await self._store.sync_runs())
+            await self._store.start_sync("partial", parent.sync_id if parent else "")
             self._state = st.SyncState()
             self._init_targeted()
-            self._checkpoint()
+            await self._checkpoint()
             return "partial", False
-        resumable = self._store.resumable_sync("full")
+        resumable = await self._store.resumable_sync("full")
+        resumed_state = None
         if resumable is not None:
-            self._state = st.SyncState.unmarshal(self._store.resume_sync(resumable.sync_id))
-            if self._state.actions or self._state.completed_actions_count:
-                self._types = {rt.id: rt for rt in self._store.resource_types()}
-                return "full", True
-        else:
-            self._store.start_sync("full")
+            token = await self._store.resume_sync(resumable.sync_id)
+            try:
+                resumed_state = st.SyncState.unmarshal(token)
+            except ValueError as exc:
+                # Another SDK's token, or a damaged one: that run cannot be continued faithfully. Start a new
+                # sync; saving a finished full sync keeps only the new one.
+                log.warning(
+                    "unfinished sync cannot be resumed; starting a new one", sync_id=resumable.sync_id, reason=str(exc)
+                )
+        if resumed_state is not None and (resumed_state.actions or resumed_state.completed_actions_count):
+            self._state = resumed_state
+            self._types = {rt.id: rt for rt in await self._store.resource_types()}
+            return "full", True
+        if resumed_state is None:
+            await self._store.start_sync("full")
         self._state = st.SyncState(
             should_skip_entitlements_and_grants=opts.skip_entitlements_and_grants,
             should_skip_grants=opts.skip_grants,
         )
         self._state.push(st.INIT)
-        self._checkpoint()
+        await self._checkpoint()
         return "full", False
 
     def _init_targeted(self) -> None:
@@ -171,23 +182,23 @@ class Syncer:
                 self._state.push(st.LIST_ENTITLEMENTS)
             self._state.push(st.LIST_RESOURCES)
             self._state.push(st.LIST_RESOURCE_TYPES)
-            self._checkpoint()
+            await self._checkpoint()
         elif op == st.LIST_RESOURCE_TYPES:
-            self._list_resource_types(action)
+            await self._list_resource_types(action)
         elif op in (st.LIST_RESOURCES, st.LIST_ENTITLEMENTS, st.LIST_GRANTS) and not action.resource_type_id:
-            self._fan_out_per_type(action)
+            await self._fan_out_per_type(action)
         elif op == st.LIST_RESOURCES:
             await self._list_resources_page(action)
         elif op == st.LIST_ENTITLEMENTS:
-            self._entitlements_batch(action)
+            await self._entitlements_batch(action)
         elif op == st.LIST_GRANTS:
-            self._grant_actions_batch(action)
+            await self._grant_actions_batch(action)
         elif op == st.TARGETED_RESOURCE_SYNC:
             await self._targeted(action)
         else:
             raise InternalError(f"unknown sync operation {op!r} in the saved state")
 
-    def _list_resource_types(self, action: st.Action) -> None:
+    async def _list_resource_types(self, action: st.Action) -> None:
         wanted = list(self._options.resource_type_ids)
         unknown = sorted(set(wanted) - set(self._by_type))
         if unknown:
@@ -196,18 +207,16 @@ class Syncer:
             )
         types = [s.resource_type() for t, s in self._by_type.items() if not wanted or t in wanted]
         self._types = {rt.id: rt for rt in types}
-        with self._store.transaction():
-            self._store.put_resource_types(types)
-            self._state.finish(action)
-            self._checkpoint()
+        self._state.finish(action)
+        await self._store.write(self._state.marshal(), resource_types=types)
         self._observer.page_stored("resource_types", "", len(types))
 
-    def _fan_out_per_type(self, action: st.Action) -> None:
+    async def _fan_out_per_type(self, action: st.Action) -> None:
         self._state.finish(action)
         # Pushed in reverse so the types run in declaration order.
         for type_id in reversed(list(self._types)):
             self._state.push(action.operation, resource_type_id=type_id)
-        self._checkpoint()
+        await self._checkpoint()
 
     async def _list_resources_page(self, action: st.Action) -> None:
         syncer = self._syncer(action.resource_type_id)
@@ -228,15 +237,12 @@ class Syncer:
             if self._grants_enabled()
             else []
         )
-        with self._store.transaction():
-            self._store.put_resources(page.items)
-            self._store.put_grants(side_grants)
-            self._advance(action, page.next_token)
-            for res in page.items:
-                for child in res.annotations:
-                    if child.type_url == ann.type_url(annotation_resource_tree_pb2.ChildResourceType):
-                        self._push_child(res, child)
-            self._checkpoint()
+        self._advance(action, page.next_token)
+        for res in page.items:
+            for child in res.annotations:
+                if child.type_url == ann.type_url(annotation_resource_tree_pb2.ChildResourceType):
+                    self._push_child(res, child)
+        await self._store.write(self._state.marshal(), resources=page.items, grants=side_grants)
         self._observer.page_stored("resources", action.resource_type_id, len(page.items))
         if side_grants:
             self._observer.page_stored("grants", action.resource_type_id, len(side_grants))
@@ -260,29 +266,27 @@ class Syncer:
                 parent_resource_id=res.id.resource,
             )
 
-    def _entitlements_batch(self, action: st.Action) -> None:
+    async def _entitlements_batch(self, action: st.Action) -> None:
         rtype = self._types[action.resource_type_id]
         syncer = self._syncer(action.resource_type_id)
-        batch = self._store.resources_after(action.resource_type_id, int(action.page_token or 0), _RESOURCE_BATCH)
+        batch = await self._store.resources_after(action.resource_type_id, int(action.page_token or 0), _RESOURCE_BATCH)
         entitlements: list[entitlement_pb2.Entitlement] = []
         for _, res in batch:
             if not self._skips(rtype, res, annotation_resource_pb2.SkipEntitlements):
                 entitlements.extend(syncer.entitlements(res))
-        with self._store.transaction():
-            self._store.put_entitlements(entitlements)
-            self._advance(action, str(batch[-1][0]) if len(batch) == _RESOURCE_BATCH else "")
-            self._checkpoint()
+        self._advance(action, str(batch[-1][0]) if len(batch) == _RESOURCE_BATCH else "")
+        await self._store.write(self._state.marshal(), entitlements=entitlements)
         self._observer.page_stored("entitlements", action.resource_type_id, len(entitlements))
 
-    def _grant_actions_batch(self, action: st.Action) -> None:
+    async def _grant_actions_batch(self, action: st.Action) -> None:
         """Turn the next stored resources of a type into per-resource grant actions (run concurrently)."""
         rtype = self._types[action.resource_type_id]
-        batch = self._store.resources_after(action.resource_type_id, int(action.page_token or 0), _RESOURCE_BATCH)
+        batch = await self._store.resources_after(action.resource_type_id, int(action.page_token or 0), _RESOURCE_BATCH)
         self._advance(action, str(batch[-1][0]) if len(batch) == _RESOURCE_BATCH else "")
         for _, res in reversed(batch):
             if not self._skips(rtype, res, annotation_resource_pb2.SkipGrants):
                 self._state.push(st.LIST_GRANTS, resource_type_id=res.id.resource_type, resource_id=res.id.resource)
-        self._checkpoint()
+        await self._checkpoint()
 
     def _parallel_batch(self) -> list[st.Action]:
         batch: list[st.Action] = []
@@ -312,9 +316,9 @@ class Syncer:
 
     async def _list_grants_page(self, action: st.Action) -> None:
         syncer = self._syncer(action.resource_type_id)
-        res = self._store.get_resource(action.resource_type_id, action.resource_id)
+        res = await self._store.get_resource(action.resource_type_id, action.resource_id)
         if res is None:
-            self._warn(action, "resource is no longer in the store")
+            await self._warn(action, "resource is no longer in the store")
             return
         list_grants = syncer.list_grants
         if isinstance(syncer, SideLoadedGrants) and not self._lists_resources_of(syncer.grants_side_loaded_by()):
@@ -323,11 +327,9 @@ class Syncer:
         if page is None:
             return
         self._check_next_token(action, page)
-        with self._store.transaction():
-            self._store.put_grants(page.items)
-            self._note_expandable(page.items)
-            self._advance(action, page.next_token)
-            self._checkpoint()
+        self._note_expandable(page.items)
+        self._advance(action, page.next_token)
+        await self._store.write(self._state.marshal(), grants=page.items)
         self._observer.page_stored("grants", action.resource_type_id, len(page.items))
 
     async def _targeted(self, action: st.Action) -> None:
@@ -340,15 +342,14 @@ class Syncer:
             return
         self._validate_resource(res)
         rtype = self._types[action.resource_type_id]
-        with self._store.transaction():
-            self._store.put_resources([res])
-            if not self._state.should_skip_entitlements_and_grants:
-                if not self._skips(rtype, res, annotation_resource_pb2.SkipEntitlements):
-                    self._store.put_entitlements(syncer.entitlements(res))
-                if self._grants_enabled() and not self._skips(rtype, res, annotation_resource_pb2.SkipGrants):
-                    self._state.push(st.LIST_GRANTS, resource_type_id=rid.resource_type, resource_id=rid.resource)
-            self._state.finish(action)
-            self._checkpoint()
+        entitlements: list[entitlement_pb2.Entitlement] = []
+        if not self._state.should_skip_entitlements_and_grants:
+            if not self._skips(rtype, res, annotation_resource_pb2.SkipEntitlements):
+                entitlements = list(syncer.entitlements(res))
+            if self._grants_enabled() and not self._skips(rtype, res, annotation_resource_pb2.SkipGrants):
+                self._state.push(st.LIST_GRANTS, resource_type_id=rid.resource_type, resource_id=rid.resource)
+        self._state.finish(action)
+        await self._store.write(self._state.marshal(), resources=[res], entitlements=entitlements)
 
     # -- helpers -----------------------------------------------------------------------------------------
 
@@ -361,7 +362,7 @@ class Syncer:
             try:
                 return await fetch()
             except NotFoundError as exc:
-                self._warn(action, str(exc))
+                await self._warn(action, str(exc))
                 return None
             except ConnectorError as exc:
                 if not exc.retryable or not policy.should_retry(attempt):
@@ -377,7 +378,7 @@ class Syncer:
                 )
                 await asyncio.sleep(delay)
 
-    def _warn(self, action: st.Action, message: str) -> None:
+    async def _warn(self, action: st.Action, message: str) -> None:
         text = f"{action.operation} {action.resource_type_id}:{action.resource_id}: {message}".replace(": :", ": ")
         self._warnings.append(text)
         log.warning(
@@ -387,9 +388,8 @@ class Syncer:
             resource=action.resource_id,
             detail=message,
         )
-        with self._store.transaction():
-            self._state.finish(action)
-            self._checkpoint()
+        self._state.finish(action)
+        await self._checkpoint()
         done = self._state.completed_actions_count
         if len(self._warnings) > _MAX_WARNINGS and len(self._warnings) > done / 10:
             raise TooManyWarningsError(f"too many warnings: {len(self._warnings)} of {done} actions")
@@ -407,8 +407,8 @@ class Syncer:
                 "it was given (would loop forever)"
             )
 
-    def _checkpoint(self) -> None:
-        self._store.checkpoint(self._state.marshal())
+    async def _checkpoint(self) -> None:
+        await self._store.checkpoint(self._state.marshal())
 
     def _syncer(self, type_id: str) -> ResourceSyncer:
         try:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
+from connector.baton.c1z import workfiles
 from connector.baton.c1z.store import C1ZStore
 from connector.baton.connector import ResourceSyncer
 from connector.baton.sync.syncer import Syncer, SyncObserver, SyncOptions, SyncResult
@@ -22,19 +24,32 @@ async def sync_to_file(
     """Sync into `c1z_path`. On success the file holds exactly this one finished sync.
 
     On failure the unfinished sync is saved (unless `save_on_error` is off), so the next run resumes it
-    instead of starting over, as the Go SDK does.
+    instead of starting over, as the Go SDK does. An existing file that is not a c1z is refused
+    (`C1ZFormatError`) rather than overwritten.
     """
-    store = C1ZStore.open(c1z_path, tmp_dir)
+    await sweep_stale(tmp_dir, c1z_path)
+    store = await C1ZStore.open(c1z_path, tmp_dir)
     try:
         try:
             result = await Syncer(syncers, store, options, observer).run()
         except BaseException:
-            if save_on_error and store.sync_runs():
-                store.save(c1z_path, vacuum=False)
+            if save_on_error and await store.sync_runs():
+                await store.save(c1z_path, vacuum=False)
             raise
         if result.sync_type == "full":
-            store.keep_only(result.sync_id)
-        store.save(c1z_path)
+            await store.keep_only(result.sync_id)
+        await store.save(c1z_path)
         return result
     finally:
-        store.close()
+        await store.close()
+
+
+async def sweep_stale(tmp_dir: Path | None, c1z_path: Path | None = None) -> None:
+    """Remove the working files that killed processes left (issue 11 §8), off the event loop."""
+
+    def sweep() -> None:
+        workfiles.sweep_stale(tmp_dir)
+        if c1z_path is not None:
+            workfiles.sweep_stale_partials(c1z_path)
+
+    await asyncio.to_thread(sweep)

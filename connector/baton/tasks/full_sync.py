@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -18,7 +16,9 @@ from pathlib import Path
 import structlog
 
 from connector.baton.c1.client import BatonServiceClient
+from connector.baton.c1.durations import clamped_seconds
 from connector.baton.c1.errors import C1Error
+from connector.baton.c1z.workfiles import WorkDir
 from connector.baton.connector import ResourceSyncer
 from connector.baton.errors import Code
 from connector.baton.pb.c1.connector.v2 import resource_pb2
@@ -70,10 +70,10 @@ class FullSyncHandler:
         first = await self._client.heartbeat(task_id)
         if first.cancelled:
             raise TaskError(Code.CANCELLED, "ConductorOne cancelled the task before it started")
-        fd, name = tempfile.mkstemp(prefix="baton-sdk-sync-upload", suffix=".c1z", dir=self._settings.temp_dir)
-        path = Path(name)
+        # A locked private directory, so a start-up sweep removes it if this process is killed (workfiles).
+        workdir = await asyncio.to_thread(WorkDir.create, self._settings.temp_dir, "upload")
+        path = workdir.path / "sync.c1z"  # absent: the store starts a fresh sync in it
         try:
-            os.close(fd)  # left empty: the store starts a fresh sync in it
             sync = asyncio.create_task(self._sync(task, path), name=f"sync {task_id}")
             beat = asyncio.create_task(self._heartbeats(task_id, first, sync), name=f"heartbeat {task_id}")
             try:
@@ -93,7 +93,7 @@ class FullSyncHandler:
                 self._on_synced(result, size)
             return Outcome()
         finally:
-            path.unlink(missing_ok=True)  # noqa: ASYNC240 - a local temp file; not worth a thread hop
+            await asyncio.shield(asyncio.to_thread(workdir.release))
 
     async def _sync(self, task: baton_pb2.Task.SyncFullTask, path: Path) -> SyncResult:
         settings = self._settings
@@ -142,5 +142,8 @@ class FullSyncHandler:
 
 
 def _interval(response: baton_pb2.BatonServiceHeartbeatResponse) -> float:
-    seconds = response.next_heartbeat.ToTimedelta().total_seconds() if response.HasField("next_heartbeat") else 0.0
-    return DEFAULT_HEARTBEAT if seconds <= 0 else min(MAX_HEARTBEAT, max(MIN_HEARTBEAT, seconds))
+    """The next heartbeat's delay: unset, zero or negative means the default; otherwise clamped to 1 s..5 min."""
+    if not response.HasField("next_heartbeat"):
+        return DEFAULT_HEARTBEAT
+    seconds = clamped_seconds(response.next_heartbeat, low=0.0, high=MAX_HEARTBEAT)
+    return DEFAULT_HEARTBEAT if seconds <= 0 else max(MIN_HEARTBEAT, seconds)

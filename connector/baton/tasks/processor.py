@@ -1,32 +1,37 @@
 """Runs one ConductorOne task to completion and reports it with exactly one FinishTask.
 
-Hello tasks are answered with a Hello carrying the task id (that is their acknowledgement, §3.4); every
-other task, including unsupported ones, malformed ones and ones abandoned at shutdown, gets one FinishTask.
-FinishTask itself is retried on transient errors, so a ConductorOne outage delays a report but never
-loses it (the Go SDK sends it once and drops it on failure).
+Invariant (tested): every task the processor is given ends in exactly one accepted FinishTask, or in an error
+log line naming it ("task not reported" / "invalid task"). Hello tasks are answered with a Hello carrying the
+task id instead (that is their acknowledgement, §3.4).
+
+A task is validated before anything touches the connector: an id that is not 27 ASCII letters or digits cannot
+be reported (ConductorOne refuses such a FinishTask), so it is logged and dropped; a task without a payload is
+reported as failed. FinishTask is retried under the one backoff policy until accepted, known gone
+(`report.report_verdict`) or the process stops (the Go SDK sends it once and drops it on failure).
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 import structlog
+from google.protobuf import any_pb2
 from google.rpc import status_pb2
 
-from connector.baton.c1.client import BatonServiceClient
-from connector.baton.c1.errors import C1FatalError, C1TransientError
-from connector.baton.errors import Code
+from connector.baton.c1.client import MAX_ANNOTATIONS, BatonServiceClient, task_id_problem
+from connector.baton.c1.errors import C1Error
+from connector.baton.errors import Code, ConnectorError
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
-from connector.baton.retry import RetryPolicy
+from connector.baton.retry import Backoff, RetryPolicy
 from connector.baton.tasks import action_schemas
 from connector.baton.tasks.full_sync import FullSyncHandler
 from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.outcome import Failure, Outcome, TaskError, failure_from
+from connector.baton.tasks.report import GONE_CONFIRMATIONS, Verdict, report_verdict
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +50,9 @@ PROVISIONING_TASKS = frozenset(
 )
 # Go answers these with "unsupported task type", retryable; so do we, plus every type we do not implement.
 UNSUPPORTED = "unsupported task type"
+FINISH_RETRY = RetryPolicy(base_delay=1.0, max_delay=30.0)
+"""Backoff between FinishTask attempts; the loop itself is unbounded (it ends on acceptance, gone or stop)."""
+_LOGGED_ID_CHARS = 40
 
 
 class TaskObserver(Protocol):
@@ -53,14 +61,10 @@ class TaskObserver(Protocol):
     def task_finished(self, task_type: str, outcome: str, seconds: float) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class FinishPolicy:
-    """How long to keep trying to report a task while ConductorOne is unreachable."""
-
-    retry: RetryPolicy = field(
-        default_factory=lambda: RetryPolicy(max_attempts=1_000_000, base_delay=1.0, max_delay=30.0)
-    )
-    give_up_after: float = 3600.0
+def loggable_task_id(task_id: str) -> str:
+    """A task id as it may appear in a log line: escaped, and cut when absurdly long (a 1 MB id)."""
+    shown = ascii(task_id[:_LOGGED_ID_CHARS])[1:-1]
+    return shown if len(task_id) <= _LOGGED_ID_CHARS else f"{shown}...({len(task_id)} chars)"
 
 
 class TaskProcessor:
@@ -72,71 +76,131 @@ class TaskProcessor:
         hello: Callable[[str], Awaitable[None]],
         *,
         observer: TaskObserver | None = None,
-        finish_policy: FinishPolicy | None = None,
+        finish_retry: RetryPolicy = FINISH_RETRY,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self._handlers = handlers
         self._full_sync = full_sync
         self._hello = hello
         self._observer = observer
-        self._finish = finish_policy or FinishPolicy()
+        self._finish_retry = finish_retry
+        self._clock = clock
         self._work: dict[str, asyncio.Task[Outcome]] = {}
+        self._active: set[str] = set()
         self._abandon_reason: str | None = None
-        self._finish_deadline: float | None = None
+        self._report_deadline: float | None = None
+        self._stopping = asyncio.Event()
 
     def abandon_all(self, reason: str, finish_within: float) -> None:
-        """Shutdown: stop every running handler; each task is then reported as a retryable failure."""
+        """Shutdown: stop every running handler (each is then reported as a retryable failure), and give every
+        report still being retried `finish_within` seconds more.
+        """
         self._abandon_reason = reason
-        self._finish_deadline = time.monotonic() + finish_within
+        self.stop_reporting_within(finish_within)
         for work in self._work.values():
             work.cancel()
 
+    def stop_reporting_within(self, seconds: float) -> None:
+        """The process is stopping: reports not accepted within `seconds` are given up (and logged)."""
+        deadline = self._clock() + seconds
+        self._report_deadline = deadline if self._report_deadline is None else min(deadline, self._report_deadline)
+        self._stopping.set()
+
     @property
     def running(self) -> int:
-        return len(self._work)
+        return len(self._active)
 
     async def process(self, task: baton_pb2.Task) -> None:
+        """Run and report one task. Never raises, except CancelledError when this coroutine itself is cancelled
+        (after the task was reported or its loss logged).
+        """
         kind = task.WhichOneof("task_type") or "unknown"
-        # Bound in the context: every log line of the work below (sync engine, Datadog calls) carries the
-        # task id and type, not just the processor's own lines.
-        with structlog.contextvars.bound_contextvars(task_id=task.id, task_type=kind):
-            await self._process(task, kind, log)
-
-    async def _process(self, task: baton_pb2.Task, kind: str, bound: structlog.typing.FilteringBoundLogger) -> None:
-        started = time.monotonic()
+        problem = task_id_problem(task.id)
+        if problem is not None:
+            # Nothing ran, and a FinishTask with this id would be refused: the log line is the only trace.
+            log.error(
+                "invalid task from ConductorOne; not executed, cannot be reported",
+                problem=problem,
+                task_id=loggable_task_id(task.id),
+                task_type=kind,
+            )
+            return
+        if task.id in self._active:
+            log.warning("task delivered again while it is still running; ignoring the copy", task_id=task.id)
+            return
+        self._active.add(task.id)
+        started = self._clock()
+        label = "unreported"
         if self._observer is not None:
             self._observer.task_received(kind)
-        if kind == "hello":
-            await self._answer_hello(task.id, bound)
-            if self._observer is not None:
-                self._observer.task_finished(kind, "success", time.monotonic() - started)
-            return
-        bound.info("task started")
-        work = asyncio.create_task(self._dispatch(kind, task), name=f"task {task.id}")
-        self._work[task.id] = work
         try:
-            outcome = await work
-        except asyncio.CancelledError:
-            reason = self._abandon_reason or "task cancelled"
-            outcome = Outcome(failure=Failure(Code.UNAVAILABLE, f"{reason}; ConductorOne may retry it", False))
-        except BaseException as exc:
-            outcome = Outcome(failure=failure_from(exc, provisioning=kind in PROVISIONING_TASKS))
+            # Bound in the context: every log line of the work below (sync engine, Datadog calls) carries the
+            # task id and type, not just the processor's own lines.
+            with structlog.contextvars.bound_contextvars(task_id=task.id, task_type=kind):
+                label = await self._process(task, kind, started)
         finally:
-            self._work.pop(task.id, None)
-        seconds = time.monotonic() - started
-        if outcome.failure is None:
-            bound.info("task succeeded", seconds=round(seconds, 3))
+            self._active.discard(task.id)
+            # In a finally so the in-flight gauge returns to 0 whatever happened above.
+            if self._observer is not None:
+                self._observer.task_finished(kind, label, self._clock() - started)
+
+    async def _process(self, task: baton_pb2.Task, kind: str, started: float) -> str:
+        if kind == "hello":
+            await self._answer_hello(task.id)
+            return "success"
+        log.info("task started")
+        cancelled_here = False
+        if kind == "unknown":
+            outcome = Outcome(
+                failure=Failure(
+                    Code.INVALID_ARGUMENT,
+                    "malformed task: no task payload (unset, or a task type this connector does not know)",
+                    False,
+                )
+            )
         else:
-            bound.warning(
+            outcome, cancelled_here = await self._run(kind, task)
+        seconds = self._clock() - started
+        if outcome.failure is None:
+            log.info("task succeeded", seconds=round(seconds, 3))
+        else:
+            log.warning(
                 "task failed",
                 code=outcome.failure.code.name,
                 error=outcome.failure.message,
                 non_retryable=outcome.failure.non_retryable,
                 seconds=round(seconds, 3),
             )
-        await self._report(task.id, outcome, bound)
-        if self._observer is not None:
-            self._observer.task_finished(kind, outcome.label, seconds)
+        await self._report(task.id, outcome)
+        if cancelled_here:
+            # Reported; now let whoever cancelled us see the cancellation.
+            raise asyncio.CancelledError
+        return outcome.label
+
+    async def _run(self, kind: str, task: baton_pb2.Task) -> tuple[Outcome, bool]:
+        """The handler's outcome, and whether this coroutine itself (not just the handler) was cancelled."""
+        work = asyncio.create_task(self._dispatch(kind, task), name=f"task {task.id}")
+        self._work[task.id] = work
+        try:
+            return await work, False
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            cancelled_here = current is not None and current.cancelling() > 0
+            if cancelled_here and not work.done():
+                work.cancel()
+                with contextlib.suppress(BaseException):
+                    await work
+            reason = self._abandon_reason or "task cancelled"
+            failure = Failure(Code.UNAVAILABLE, f"{reason}; ConductorOne may retry it", False)
+            return Outcome(failure=failure), cancelled_here
+        except Exception as exc:
+            if not isinstance(exc, TaskError | ConnectorError | TimeoutError):
+                # Unexpected: the wire gets the terse text, the log gets the (redacted) traceback.
+                log.error("task handler raised an unexpected error", error_type=type(exc).__name__, exc_info=exc)
+            return Outcome(failure=failure_from(exc, provisioning=kind in PROVISIONING_TASKS)), False
+        finally:
+            self._work.pop(task.id, None)
 
     async def _dispatch(self, kind: str, task: baton_pb2.Task) -> Outcome:
         h = self._handlers
@@ -158,45 +222,104 @@ class TaskProcessor:
             return await action_schemas.answer(h.connector, task)
         raise TaskError(Code.UNKNOWN, UNSUPPORTED, non_retryable=False)
 
-    async def _answer_hello(self, task_id: str, bound: structlog.typing.FilteringBoundLogger) -> None:
+    async def _answer_hello(self, task_id: str) -> None:
         try:
             await self._hello(task_id)
-            bound.info("hello task answered")
-        except (C1TransientError, C1FatalError) as exc:
+            log.info("hello task answered")
+        except C1Error as exc:
             # The Hello is the acknowledgement; a lost one just means ConductorOne sends the task again.
-            bound.warning("hello task not answered", error=str(exc))
+            log.warning("hello task not answered", error=str(exc))
+        except Exception as exc:
+            log.error("hello task not answered", error_type=type(exc).__name__, exc_info=exc)
 
-    async def _report(self, task_id: str, outcome: Outcome, bound: structlog.typing.FilteringBoundLogger) -> None:
-        """FinishTask, retried on transient errors until it lands, the policy gives up, or shutdown ends."""
-        attempt = 0
-        give_up = time.monotonic() + self._finish.give_up_after
-        while True:
-            attempt += 1
-            try:
-                if outcome.failure is None:
-                    await self._client.finish_task(task_id, response=outcome.response, annotations=outcome.annotations)
+    async def _report(self, task_id: str, outcome: Outcome) -> None:
+        """FinishTask until accepted, known gone, or stopped; anything but acceptance is logged at error."""
+        backoff = Backoff(self._finish_retry, bounded=False)
+        gone_answers = 0
+        last_error = ""
+        annotations = list(outcome.annotations)
+        if len(annotations) > MAX_ANNOTATIONS:
+            log.warning("too many annotations for a report; sending the first ones", count=len(annotations))
+            annotations = annotations[:MAX_ANNOTATIONS]
+        try:
+            while True:
+                try:
+                    await self._finish(task_id, outcome, annotations)
+                except C1Error as exc:
+                    last_error = str(exc)
+                    verdict = report_verdict(exc)
+                    if verdict is Verdict.ACCEPTED:
+                        log.info("task report already on record at ConductorOne", error=last_error)
+                        return
+                    gone_answers = gone_answers + 1 if verdict is Verdict.GONE else 0
+                    if gone_answers >= GONE_CONFIRMATIONS:
+                        self._lost(
+                            task_id, outcome, backoff.failures + 1, last_error, "ConductorOne no longer takes it"
+                        )
+                        return
                 else:
-                    await self._client.finish_task(
-                        task_id,
-                        error=status_pb2.Status(code=int(outcome.failure.code), message=outcome.failure.message),
-                        non_retryable=outcome.failure.non_retryable,
-                        annotations=outcome.annotations,
-                    )
-                if attempt > 1:
-                    bound.info("task reported after retries", attempts=attempt)
-                return
-            except C1FatalError as exc:
-                bound.error("ConductorOne refused the task report; not retrying", error=str(exc))
-                return
-            except C1TransientError as exc:
-                deadline = min(give_up, self._finish_deadline or give_up)
-                delay = self._finish.retry.delay(attempt, rng=random.Random())
-                if time.monotonic() + delay > deadline:
-                    bound.error(
-                        "could not report the task to ConductorOne; giving up", attempts=attempt, error=str(exc)
-                    )
+                    if backoff.failures:
+                        log.info("task reported after retries", attempts=backoff.failures + 1)
                     return
-                bound.warning(
-                    "task report failed; retrying", attempt=attempt, delay_seconds=round(delay, 2), error=str(exc)
+                delay = backoff.next_delay()
+                assert delay is not None  # an unbounded Backoff always answers
+                log.warning(
+                    "task report failed; retrying",
+                    attempt=backoff.failures,
+                    retry_in_seconds=round(delay, 3),
+                    error=last_error,
                 )
-                await asyncio.sleep(delay)
+                if not await self._wait_before_retry(delay):
+                    self._lost(task_id, outcome, backoff.failures, last_error, "the connector is shutting down")
+                    return
+        except asyncio.CancelledError:
+            self._lost(task_id, outcome, backoff.failures, last_error or "cancelled", "the report was cancelled")
+            raise
+        except Exception as exc:
+            log.error(
+                "task not reported to ConductorOne",
+                task_id=task_id,
+                outcome=outcome.label,
+                reason="unexpected error while reporting",
+                error_type=type(exc).__name__,
+                exc_info=exc,
+            )
+
+    async def _finish(self, task_id: str, outcome: Outcome, annotations: Sequence[any_pb2.Any]) -> None:
+        if outcome.failure is None:
+            await self._client.finish_task(task_id, response=outcome.response, annotations=annotations)
+        else:
+            await self._client.finish_task(
+                task_id,
+                error=status_pb2.Status(code=int(outcome.failure.code), message=outcome.failure.message),
+                non_retryable=outcome.failure.non_retryable,
+                annotations=annotations,
+            )
+
+    async def _wait_before_retry(self, delay: float) -> bool:
+        """Sleep `delay` seconds, cut short by the stop deadline; False when the deadline has passed."""
+        if self._report_deadline is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+            if self._report_deadline is None:
+                return True
+            # Stopping started while we slept: retry now, within the deadline.
+            return self._clock() < self._report_deadline
+        remaining = self._report_deadline - self._clock()
+        if remaining <= 0:
+            return False
+        await asyncio.sleep(min(delay, remaining))
+        return True
+
+    def _lost(self, task_id: str, outcome: Outcome, attempts: int, error: str, reason: str) -> None:
+        failure = outcome.failure
+        log.error(
+            "task not reported to ConductorOne",
+            task_id=task_id,
+            reason=reason,
+            outcome=outcome.label,
+            code=failure.code.name if failure else "OK",
+            task_error=failure.message if failure else "",
+            attempts=attempts,
+            error=error,
+        )

@@ -5,7 +5,7 @@ logs, stdout or stderr contain a credential (the client secret, its private key,
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 import structlog
@@ -18,6 +18,7 @@ from connector.baton.c1 import (
     parse_client_id,
     parse_client_secret,
 )
+from connector.baton.retry import RetryPolicy
 from tests.fakes.c1 import FakeC1
 
 TEST_CHANNEL_OPTIONS: list[tuple[str, int | str]] = [
@@ -26,6 +27,9 @@ TEST_CHANNEL_OPTIONS: list[tuple[str, int | str]] = [
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 300),
 ]
+
+# The production attempt count (3) with delays short enough for a test.
+FAST_UPLOAD_RETRY = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05)
 
 
 class LeakGuard:
@@ -74,7 +78,7 @@ def make_client(
     host_id: str = "test-host",
     expiry_delta: float = 10.0,
     timeouts: CallTimeouts | None = None,
-    upload_retry_delays: Sequence[float] = (0.0, 1.0),
+    upload_retry: RetryPolicy = FAST_UPLOAD_RETRY,
     on_call: Callable[[RpcResult], None] | None = None,
 ) -> BatonServiceClient:
     client_id = parse_client_id(fake.client_id)
@@ -94,7 +98,7 @@ def make_client(
         channel_options=TEST_CHANNEL_OPTIONS,
         owns_token_source=True,
         timeouts=timeouts,
-        upload_retry_delays=upload_retry_delays,
+        upload_retry=upload_retry,
         on_call=on_call,
     )
 

@@ -31,7 +31,7 @@ from connector.baton.c1 import (
     resolve_endpoints,
 )
 from connector.baton.pb.c1.connector.v2 import annotation_etag_pb2, connector_pb2, grant_pb2, resource_pb2
-from tests.baton.c1.conftest import LeakGuard, make_client
+from tests.baton.c1.conftest import FAST_UPLOAD_RETRY, LeakGuard, make_client
 from tests.fakes.c1 import FakeC1
 from tests.fakes.c1.proxy import ConnectProxy
 from tests.fakes.tasks import kind_task
@@ -227,7 +227,7 @@ async def test_upload_memory_does_not_grow_with_file_size(
 async def test_upload_retries_transient_failures_then_succeeds(fake: FakeC1, tmp_path: Path) -> None:
     data = _write_random(tmp_path / "f", CHUNK + 1)
     fake.fail_next("UploadAsset", grpc.StatusCode.UNAVAILABLE, times=2)
-    async with make_client(fake, upload_retry_delays=(0.0, 0.05)) as client:
+    async with make_client(fake, upload_retry=FAST_UPLOAD_RETRY) as client:
         assert await client.upload_asset(kind_task("sync_full").id, tmp_path / "f") == len(data)
     assert [call.code for call in fake.recorded().calls_to("UploadAsset")] == ["UNAVAILABLE", "UNAVAILABLE", "OK"]
     assert fake.recorded().uploads[-1].received_sha256 == hashlib.sha256(data).digest()
@@ -236,7 +236,7 @@ async def test_upload_retries_transient_failures_then_succeeds(fake: FakeC1, tmp
 async def test_upload_gives_up_after_three_attempts(fake: FakeC1, tmp_path: Path) -> None:
     _write_random(tmp_path / "f", 10)
     fake.fail_next("UploadAsset", grpc.StatusCode.UNAVAILABLE, times=5)
-    async with make_client(fake, upload_retry_delays=(0.0, 0.05)) as client:
+    async with make_client(fake, upload_retry=FAST_UPLOAD_RETRY) as client:
         with pytest.raises(C1TransientError):
             await client.upload_asset(kind_task("sync_full").id, tmp_path / "f")
     assert len(fake.recorded().calls_to("UploadAsset")) == 3
@@ -274,7 +274,7 @@ async def test_upload_with_a_revoked_token_refreshes_it(
 async def test_upload_answered_ok_before_its_end_is_not_success(fake: FakeC1, tmp_path: Path) -> None:
     data = _write_random(tmp_path / "f", 8 * CHUNK)
     fake.accept_uploads_early(times=1)
-    async with make_client(fake, upload_retry_delays=(0.0, 0.0)) as client:
+    async with make_client(fake, upload_retry=FAST_UPLOAD_RETRY) as client:
         assert await client.upload_asset(kind_task("sync_full").id, tmp_path / "f") == len(data)
     uploads = fake.recorded().uploads
     assert [upload.ok for upload in uploads] == [False, True]

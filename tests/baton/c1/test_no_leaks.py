@@ -17,7 +17,7 @@ from google.rpc import status_pb2
 
 from connector.baton.c1 import C1AuthRejectedError, C1Error, C1FatalError, parse_client_secret
 from connector.baton.pb.c1.connector.v2 import connector_pb2
-from tests.baton.c1.conftest import LeakGuard, make_client
+from tests.baton.c1.conftest import FAST_UPLOAD_RETRY, LeakGuard, make_client
 from tests.fakes.c1 import FakeC1
 from tests.fakes.tasks import kind_task
 
@@ -37,7 +37,7 @@ async def test_a_whole_session_logs_no_credentials(
     with FakeC1(expires_in=3, token_lifetime=0.5) as fake, structlog.testing.capture_logs() as events:
         leak_guard.watch(fake)
         secret = parse_client_secret(fake.client_secret)
-        async with make_client(fake, expiry_delta=0, upload_retry_delays=(0.0, 0.0)) as client:
+        async with make_client(fake, expiry_delta=0, upload_retry=FAST_UPLOAD_RETRY) as client:
             await client.hello(connector_pb2.ConnectorMetadata(display_name="leak test"))
             task = kind_task("sync_full")
             fake.enqueue(task)

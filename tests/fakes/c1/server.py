@@ -31,7 +31,7 @@ from tests.fakes.c1.certs import TlsFiles, generate_tls_files
 from tests.fakes.c1.control import add_control_routes
 from tests.fakes.c1.creds import ClientCredentials, generate_client_credentials
 from tests.fakes.c1.front import TlsFront
-from tests.fakes.c1.service import FakeBatonService
+from tests.fakes.c1.service import FakeBatonService, GarbageAnswers
 from tests.fakes.c1.state import FakeState, OutageMode, Recorded
 from tests.fakes.c1.token_endpoint import TOKEN_PATH, add_token_routes
 
@@ -117,7 +117,7 @@ class FakeC1:
 
     async def _start_servers(self) -> None:
         assert self.tls is not None
-        grpc_server = grpc.aio.server()
+        grpc_server = grpc.aio.server(interceptors=[GarbageAnswers(self.state)])
         baton_pb2_grpc.add_BatonServiceServicer_to_server(FakeBatonService(self.state), grpc_server)
         grpc_port: int = grpc_server.add_insecure_port("127.0.0.1:0")
         await grpc_server.start()
@@ -239,6 +239,18 @@ class FakeC1:
                 self.state.next_poll_seconds = next_poll
             if next_heartbeat is not None:
                 self.state.next_heartbeat_seconds = next_heartbeat
+
+    def answer_garbage(self, method: str, times: int = 1) -> None:
+        """The next `times` calls to `method` get bytes that do not decode as its response."""
+        self.state.answer_garbage(method, times)
+
+    def set_raw_durations(
+        self, *, next_poll: tuple[int, int] | None = None, next_heartbeat: tuple[int, int] | None = None
+    ) -> None:
+        """Answer these (seconds, nanos) Durations as they are, out of range or with mixed signs included."""
+        with self.state.lock:
+            self.state.raw_next_poll = next_poll
+            self.state.raw_next_heartbeat = next_heartbeat
 
     def set_token_expiry(self, expires_in: int, token_lifetime: float | None = None) -> None:
         with self.state.lock:

@@ -8,7 +8,7 @@ import asyncio
 import hashlib
 import itertools
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, NoReturn
 
 import grpc
@@ -52,7 +52,9 @@ class FakeBatonService(baton_pb2_grpc.BatonServiceServicer):
         record = await self._enter("GetTask", context)
         await self._check_host_id(request.host_id, record, context)
         task = self._state.pop_task()
-        response = baton_pb2.BatonServiceGetTaskResponse(next_poll=_duration(self._state.next_poll_seconds))
+        response = baton_pb2.BatonServiceGetTaskResponse(
+            next_poll=_duration(self._state.next_poll_seconds, self._state.raw_next_poll)
+        )
         if task is not None:
             response.task.CopyFrom(task)
         elif self._state.idle_task == "none":
@@ -78,7 +80,7 @@ class FakeBatonService(baton_pb2_grpc.BatonServiceServicer):
         await self._check_task_id(request.task_id, record, context)
         self._state.record_heartbeat(request)
         return baton_pb2.BatonServiceHeartbeatResponse(
-            next_heartbeat=_duration(self._state.next_heartbeat_seconds),
+            next_heartbeat=_duration(self._state.next_heartbeat_seconds, self._state.raw_next_heartbeat),
             cancelled=self._state.is_cancelled(request.task_id),
         )
 
@@ -198,7 +200,37 @@ async def _abort(context: Context, record: CallRecord, code: grpc.StatusCode, me
     raise AssertionError("context.abort returned")
 
 
-def _duration(seconds: float) -> duration_pb2.Duration:
+def _duration(seconds: float, raw: tuple[int, int] | None = None) -> duration_pb2.Duration:
+    if raw is not None:
+        return duration_pb2.Duration(seconds=raw[0], nanos=raw[1])
     duration = duration_pb2.Duration()
     duration.FromNanoseconds(int(seconds * 1e9))
     return duration
+
+
+class GarbageAnswers(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ships no types
+    """Answers a scripted BatonService method with bytes that are no valid protobuf message (a hostile or broken
+    server). Methods without a script go on to the real servicer.
+    """
+
+    _PREFIX = "/c1.connectorapi.baton.v1.BatonService/"
+
+    def __init__(self, state: FakeState) -> None:
+        self._state = state
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        method = str(handler_call_details.method)
+        if not method.startswith(self._PREFIX) or not self._state.pop_garbage(method[len(self._PREFIX) :]):
+            return await continuation(handler_call_details)
+
+        async def garbage(request: bytes, context: Context) -> bytes:
+            # Field 1, length-delimited, claiming far more bytes than follow: no parser accepts it.
+            return b"\x0a\xff\xff\xff\xff\x07"
+
+        return grpc.unary_unary_rpc_method_handler(
+            garbage, request_deserializer=lambda raw: raw, response_serializer=lambda raw: raw
+        )

@@ -93,6 +93,9 @@ class FakeState:
         self.upload_dir = upload_dir
         self.next_poll_seconds = 0.0
         self.next_heartbeat_seconds = 0.0
+        # Raw (seconds, nanos) answered instead of the two above, valid or not: hostile-peer tests.
+        self.raw_next_poll: tuple[int, int] | None = None
+        self.raw_next_heartbeat: tuple[int, int] | None = None
         self.idle_task: Literal["unset", "none"] = "unset"
         self._tokens: dict[str, float] = {}
         self._nonces: set[str] = set()
@@ -103,6 +106,7 @@ class FakeState:
         self._rpc_failures: dict[str, deque[grpc.StatusCode]] = {}
         self._rpc_delays: dict[str, deque[float]] = {}
         self._early_upload_oks = 0
+        self._garbage: dict[str, int] = {}
         self._token_failures: deque[int] = deque()
         self._token_requests: list[TokenRequestRecord] = []
         self._calls: list[CallRecord] = []
@@ -180,6 +184,17 @@ class FakeState:
         with self.lock:
             queue = self._rpc_delays.get(method)
             return queue.popleft() if queue else 0.0
+
+    def answer_garbage(self, method: str, times: int) -> None:
+        with self.lock:
+            self._garbage[method] = self._garbage.get(method, 0) + times
+
+    def pop_garbage(self, method: str) -> bool:
+        with self.lock:
+            if self._garbage.get(method, 0) > 0:
+                self._garbage[method] -= 1
+                return True
+            return False
 
     def accept_uploads_early(self, times: int) -> None:
         with self.lock:

@@ -1,0 +1,129 @@
+"""Private working directories for c1z files, locked for as long as the process that made them lives.
+
+A sync keeps an uncompressed SQLite working file (and, in service mode, the c1z it uploads) in the temp dir.
+After a kill -9 nothing removes them, and a crash loop would fill the volume (issue 11 §8). So every working
+directory is named `baton-c1z-<purpose>-<random>` and holds an exclusive `flock` on itself while in use; the
+kernel drops the lock when the process dies, however it dies. `sweep_stale` removes only directories that
+match our name pattern, belong to our user and whose lock it can take: a live process's files are never
+touched, whatever their age.
+
+A directory is locked under a staging name (`.baton-c1z-new-…`) and only then renamed to its final name, so
+a sweeper never sees one of ours unlocked while its owner lives. Everything here blocks: call it from the
+store's thread (`C1ZStore`) or another worker thread, never from the event loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import structlog
+
+from connector.baton.c1z.errors import disk_full, is_disk_full
+
+log = structlog.get_logger(__name__)
+
+WORKDIR_PREFIX = "baton-c1z-"
+_STAGING_PREFIX = ".baton-c1z-new-"
+_CREATE_ATTEMPTS = 5
+
+
+class WorkDir:
+    """A private directory locked by this process; `release` removes it."""
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path = path
+        self._fd: int | None = fd
+
+    @classmethod
+    def create(cls, tmp_dir: Path | None, purpose: str) -> WorkDir:
+        base = Path(tmp_dir) if tmp_dir is not None else Path(tempfile.gettempdir())
+        for _ in range(_CREATE_ATTEMPTS):
+            try:
+                staging = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=base))
+            except OSError as exc:
+                if is_disk_full(exc):
+                    raise disk_full(base, "creating a working directory", exc) from exc
+                raise
+            try:
+                fd = os.open(staging, os.O_RDONLY | os.O_DIRECTORY)
+            except FileNotFoundError:
+                continue  # a sweeper took the unlocked staging directory: make another
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                final = base / f"{WORKDIR_PREFIX}{purpose}-{staging.name.removeprefix(_STAGING_PREFIX)}"
+                staging.rename(final)
+            except (BlockingIOError, FileNotFoundError):
+                os.close(fd)
+                continue
+            except BaseException:
+                os.close(fd)
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            return cls(final, fd)
+        raise OSError(f"could not create a working directory in {base}")
+
+    def release(self) -> None:
+        """Remove the directory, then drop the lock (in that order: nobody else may take it half-removed)."""
+        if self._fd is None:
+            return
+        shutil.rmtree(self.path, ignore_errors=True)
+        os.close(self._fd)
+        self._fd = None
+
+
+def sweep_stale(tmp_dir: Path | None) -> list[Path]:
+    """Remove working directories that dead processes left in `tmp_dir`; returns what was removed."""
+    base = Path(tmp_dir) if tmp_dir is not None else Path(tempfile.gettempdir())
+    return _sweep(base, lambda name: name.startswith((WORKDIR_PREFIX, _STAGING_PREFIX)), directory=True)
+
+
+def sweep_stale_partials(c1z_path: Path) -> list[Path]:
+    """Remove `<name>.*.tmp` files beside `c1z_path` that an interrupted save left (their writer holds a lock)."""
+    prefix = c1z_path.name + "."
+    return _sweep(c1z_path.parent, lambda name: name.startswith(prefix) and name.endswith(".tmp"), directory=False)
+
+
+def _sweep(base: Path, ours: Callable[[str], bool], *, directory: bool) -> list[Path]:
+    try:
+        names = [entry.name for entry in os.scandir(base)]
+    except OSError:
+        return []
+    removed = [base / name for name in names if ours(name) and _remove_if_unlocked(base / name, directory=directory)]
+    if removed:
+        log.info("removed working files of dead processes", directory=str(base), count=len(removed))
+    return removed
+
+
+def _remove_if_unlocked(path: Path, *, directory: bool) -> bool:
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    wanted = stat.S_ISDIR if directory else stat.S_ISREG
+    if not wanted(info.st_mode) or info.st_uid != os.getuid():
+        return False  # not ours: a symlink, another user's, another kind of file
+    flags = os.O_RDONLY | os.O_NOFOLLOW | (os.O_DIRECTORY if directory else os.O_NONBLOCK)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return False
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False  # its owner is alive
+        if directory:
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        return True
+    finally:
+        os.close(fd)

@@ -1,0 +1,137 @@
+"""The report table of docs/service-mode.md ("When a report fails"), row by row, against the fake ConductorOne.
+
+A real BatonServiceClient and TaskProcessor run a grant whose FinishTask the fake answers with a scripted gRPC
+status (or whose token refresh the fake's token endpoint answers with a scripted HTTP status). Each row states
+what must happen: the report arrives (exactly once), or — only when the task is known gone — no report and an
+error log line naming the task and its outcome.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+import grpc
+import pytest
+import structlog
+
+from connector.baton.c1 import BatonServiceClient
+from connector.baton.connector import Connector
+from connector.baton.tasks.full_sync import FullSyncHandler
+from connector.baton.tasks.handlers import Handlers
+from connector.baton.tasks.processor import TaskProcessor
+from connector.baton.tasks.report import GONE_CONFIRMATIONS
+from tests.baton.tasks.stubs import INSTANT, StubConnector, StubFullSync
+from tests.fakes.c1 import FakeC1
+from tests.fakes.tasks import grant_task
+
+S = grpc.StatusCode
+
+# (code, consecutive answers): the report must still arrive after them.
+DELIVERED_AFTER = [
+    (S.UNAVAILABLE, 4),
+    (S.DEADLINE_EXCEEDED, 2),
+    (S.RESOURCE_EXHAUSTED, 2),
+    (S.ABORTED, 2),
+    (S.INTERNAL, 2),
+    (S.UNKNOWN, 2),
+    (S.CANCELLED, 1),
+    (S.DATA_LOSS, 1),
+    (S.PERMISSION_DENIED, 3),
+    (S.UNIMPLEMENTED, 2),
+    (S.UNAUTHENTICATED, 2),  # twice: the client's own fresh-token retry is spent, the report loop goes on
+    (S.UNAUTHENTICATED, 5),
+    (S.NOT_FOUND, GONE_CONFIRMATIONS - 1),
+    (S.FAILED_PRECONDITION, GONE_CONFIRMATIONS - 1),
+    (S.INVALID_ARGUMENT, GONE_CONFIRMATIONS - 1),
+    (S.OUT_OF_RANGE, 1),
+]
+GONE = [S.NOT_FOUND, S.FAILED_PRECONDITION, S.INVALID_ARGUMENT, S.OUT_OF_RANGE]
+TOKEN_STATUSES = [400, 401, 403, 404, 408, 429, 500, 502, 503]
+
+
+def _processor(client: BatonServiceClient) -> tuple[TaskProcessor, StubConnector]:
+    connector = StubConnector()
+    processor = TaskProcessor(
+        client,
+        Handlers(cast(Connector, connector), provisioning=True),
+        cast(FullSyncHandler, StubFullSync()),
+        hello=lambda task_id: _nothing(),
+        finish_retry=INSTANT,
+    )
+    return processor, connector
+
+
+async def _nothing() -> None:
+    return None
+
+
+@pytest.mark.parametrize(("code", "times"), DELIVERED_AFTER, ids=lambda v: getattr(v, "name", str(v)))
+async def test_the_report_arrives_after(
+    fake: FakeC1, client: BatonServiceClient, code: grpc.StatusCode, times: int
+) -> None:
+    processor, connector = _processor(client)
+    task = grant_task("role", "r1", "member", "u1")
+    fake.fail_next("FinishTask", code, times=times)
+    with structlog.testing.capture_logs() as events:
+        await processor.process(task)
+    (report,) = fake.recorded().finish_tasks[task.id]
+    assert report.WhichOneof("final_state") == "success"
+    assert connector.provisioning.calls == ["grant"]
+    assert not [e for e in events if e["log_level"] == "error"]
+
+
+@pytest.mark.parametrize("code", GONE, ids=lambda c: c.name)
+async def test_a_task_known_gone_is_logged_with_its_outcome(
+    fake: FakeC1, client: BatonServiceClient, code: grpc.StatusCode
+) -> None:
+    processor, _ = _processor(client)
+    task = grant_task("role", "r1", "member", "u1")
+    fake.fail_next("FinishTask", code, times=GONE_CONFIRMATIONS)
+    with structlog.testing.capture_logs() as events:
+        await processor.process(task)
+    assert task.id not in fake.recorded().finish_tasks
+    assert len(fake.recorded().calls_to("FinishTask")) == GONE_CONFIRMATIONS
+    (lost,) = [e for e in events if e["log_level"] == "error"]
+    assert lost["event"] == "task not reported to ConductorOne"
+    assert (lost["task_id"], lost["outcome"], lost["code"]) == (task.id, "success", "OK")
+    assert code.name in str(lost["error"])
+
+
+async def test_already_exists_means_an_earlier_attempt_landed(fake: FakeC1, client: BatonServiceClient) -> None:
+    processor, _ = _processor(client)
+    task = grant_task("role", "r1", "member", "u1")
+    fake.fail_next("FinishTask", S.ALREADY_EXISTS)
+    with structlog.testing.capture_logs() as events:
+        await processor.process(task)
+    assert len(fake.recorded().calls_to("FinishTask")) == 1  # not sent again
+    assert not [e for e in events if e["log_level"] == "error"]
+
+
+@pytest.mark.parametrize("status", TOKEN_STATUSES)
+async def test_a_token_endpoint_failure_during_a_report_does_not_lose_it(
+    fake: FakeC1, client: BatonServiceClient, status: int
+) -> None:
+    processor, _ = _processor(client)
+    task = grant_task("role", "r1", "member", "u1")
+    await client.get_task()  # a token is cached
+    fake.revoke_tokens()  # the report's call is refused, and the refresh hits the scripted failures
+    fake.fail_token_requests(status, times=2)
+    await processor.process(task)
+    (report,) = fake.recorded().finish_tasks[task.id]
+    assert report.WhichOneof("final_state") == "success"
+    assert sum(not r.ok for r in fake.recorded().token_requests) == 0  # scripted failures are not recorded
+    assert fake.recorded().tokens_issued == 2
+
+
+async def test_a_failed_grant_is_reported_as_such_through_the_same_table(
+    fake: FakeC1, client: BatonServiceClient
+) -> None:
+    processor, connector = _processor(client)
+    connector.provisioning.error = KeyError("boom")
+    task = grant_task("role", "r1", "member", "u1")
+    fake.fail_next("FinishTask", S.UNAVAILABLE, times=2)
+    await processor.process(task)
+    (report,) = fake.recorded().finish_tasks[task.id]
+    assert report.WhichOneof("final_state") == "error"
+    assert report.error.non_retryable
+    assert report.status.message == "internal error (KeyError)"

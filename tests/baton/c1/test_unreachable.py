@@ -1,0 +1,124 @@
+"""An unreachable ConductorOne is described by host and cause (DNS, refused, TLS, timeout), never a class name."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import grpc
+import pytest
+
+from connector.baton.c1 import (
+    AccessToken,
+    BatonServiceClient,
+    C1Error,
+    C1TransientError,
+    CallTimeouts,
+    parse_client_id,
+)
+from connector.baton.c1.errors import network_cause
+from connector.baton.pb.c1.connector.v2 import connector_pb2
+from tests.baton.c1.conftest import TEST_CHANNEL_OPTIONS, make_client
+from tests.fakes.c1 import FakeC1
+from tests.fakes.c1.certs import generate_tls_files
+from tests.fakes.tasks import kind_task
+
+
+class StaticTokens:
+    """A token source that always has a token: the failure under test is the gRPC connection's."""
+
+    async def token(self) -> AccessToken:
+        return AccessToken(value="static-test-token", token_type="Bearer", expires_at=float("inf"))
+
+    def invalidate(self, rejected: AccessToken | None = None) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _client(fake: FakeC1, api_host: str, roots: bytes) -> BatonServiceClient:
+    return BatonServiceClient(
+        client_id=parse_client_id(fake.client_id),
+        token_source=StaticTokens(),  # type: ignore[arg-type]
+        host_id="test-host",
+        api_host=api_host,
+        root_certificates=roots,
+        channel_options=TEST_CHANNEL_OPTIONS,
+        timeouts=CallTimeouts(get_task=5.0),
+    )
+
+
+@pytest.mark.parametrize(
+    ("details", "cause"),
+    [
+        (
+            "DNS resolution failed for c1.invalid:443: C-ares status is not ARES_SUCCESS qtype=A name=c1.invalid "
+            "is_balancer=0: Domain name not found",
+            "DNS lookup failed",
+        ),
+        ("[Errno -2] Name or service not known", "DNS lookup failed"),
+        (
+            "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:1: Failed to connect to remote "
+            "host: Connection refused",
+            "connection refused",
+        ),
+        ("[Errno 111] Connection refused", "connection refused"),
+        (
+            "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:9: Ssl handshake failed: "
+            "SSL_ERROR_SSL: error:1000007d:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED",
+            "TLS verification failed",
+        ),
+        ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed", "TLS verification failed"),
+        ("Deadline Exceeded", "timed out"),
+        ("Socket closed", "connection closed by the peer"),
+        ("something nobody has seen", None),
+    ],
+)
+def test_network_causes_are_named(details: str, cause: str | None) -> None:
+    assert network_cause(details) == cause
+
+
+async def test_connection_refused_names_host_and_cause(fake: FakeC1) -> None:
+    async with _client(fake, "127.0.0.1:1", fake.ca_pem) as client:  # nothing listens on port 1
+        with pytest.raises(C1TransientError) as caught:
+            await client.get_task()
+    assert str(caught.value) == "GetTask: ConductorOne at 127.0.0.1:1 unreachable: connection refused (UNAVAILABLE)"
+
+
+async def test_tls_verification_failure_names_host_and_cause(fake: FakeC1, tmp_path: Path) -> None:
+    other_ca = generate_tls_files(tmp_path / "other").ca_cert.read_bytes()
+    async with _client(fake, fake.address, other_ca) as client:
+        with pytest.raises(C1TransientError) as caught:
+            await client.get_task()
+    assert str(caught.value) == (
+        f"GetTask: ConductorOne at {fake.address} unreachable: TLS verification failed (UNAVAILABLE)"
+    )
+
+
+async def test_a_deadline_names_host_and_timeout(fake: FakeC1) -> None:
+    fake.slow_down("GetTask", 3.0)
+    async with make_client(fake, timeouts=CallTimeouts(get_task=0.2)) as client:
+        with pytest.raises(C1TransientError) as caught:
+            await client.get_task()
+    assert caught.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert str(caught.value) == f"GetTask: ConductorOne at {fake.address} unreachable: timed out (DEADLINE_EXCEEDED)"
+
+
+@pytest.mark.parametrize("method", ["GetTask", "Heartbeat", "FinishTask", "Hello"])
+async def test_an_undecodable_answer_names_the_rpc(fake: FakeC1, client: BatonServiceClient, method: str) -> None:
+    task_id = kind_task("grant").id
+    calls: dict[str, Callable[[], Awaitable[object]]] = {
+        "GetTask": client.get_task,
+        "Heartbeat": lambda: client.heartbeat(task_id),
+        "FinishTask": lambda: client.finish_task(task_id),
+        "Hello": lambda: client.hello(connector_pb2.ConnectorMetadata(display_name="t")),
+    }
+    await client.get_task()  # a token and a connection first: the garbage is the only fault
+    fake.answer_garbage(method)
+    with pytest.raises(C1Error) as caught:
+        await calls[method]()
+    assert str(caught.value) == (
+        f"{method}: ConductorOne's response could not be decoded as {method}Response (INTERNAL)"
+    )
+    await calls[method]()  # the next answer is fine again

@@ -1,0 +1,216 @@
+"""TaskProcessor in process, against a scripted client: validation, exactly one report, traces, cancellation.
+
+The invariant under test: every task given to the processor ends in exactly one accepted FinishTask, or in an
+error log line naming it; the in-flight count returns to 0 whatever happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+from collections.abc import MutableMapping
+from typing import Any
+
+import grpc
+import pytest
+import structlog
+from google.protobuf import any_pb2
+
+from connector.baton.c1.errors import C1FatalError, C1TransientError
+from connector.baton.errors import Code
+from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+from connector.baton.tasks.outcome import Outcome
+from connector.daemon import logging as daemon_logging
+from tests.baton.tasks.stubs import make_rig
+from tests.fakes.tasks import grant_task, kind_task
+
+GRANT = ("role", "r1", "member", "u1")
+
+
+def _errors(events: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
+    return [e for e in events if e["log_level"] == "error"]
+
+
+@pytest.mark.parametrize(
+    ("task_id", "shown"),
+    [
+        ("", ""),
+        ("short", "short"),
+        ("a" * 26 + "-", "a" * 26 + "-"),
+        ("é" * 27, "\\xe9" * 10),
+        ("x" * 1_000_000, "x" * 40 + "...(1000000 chars)"),
+    ],
+)
+async def test_a_task_with_a_malformed_id_is_never_executed_and_is_logged(task_id: str, shown: str) -> None:
+    rig = make_rig()
+    task = grant_task(*GRANT)
+    task.id = task_id
+    with structlog.testing.capture_logs() as events:
+        await rig.processor.process(task)
+    assert rig.connector.provisioning.calls == []
+    assert rig.client.finish_attempts == 0  # ConductorOne refuses a FinishTask with such an id
+    (error,) = _errors(events)
+    assert str(error["event"]).startswith("invalid task")
+    assert error["task_type"] == "grant"
+    assert str(error["task_id"]).startswith(shown)
+    assert len(str(error["task_id"])) < 500  # a 1 MB id does not make a 1 MB log line
+    assert rig.observer.in_flight == 0
+
+
+async def test_a_task_without_payload_is_reported_failed_without_running_anything() -> None:
+    rig = make_rig()
+    task = baton_pb2.Task(id=kind_task("grant").id)
+    await rig.processor.process(task)
+    (finish,) = rig.client.finishes
+    assert (finish.task_id, finish.ok, finish.code) == (task.id, False, Code.INVALID_ARGUMENT)
+    assert "no task payload" in finish.message
+    assert rig.connector.provisioning.calls == []
+    assert rig.observer.in_flight == 0
+
+
+async def test_a_grant_is_reported_once_with_its_response() -> None:
+    rig = make_rig()
+    task = grant_task(*GRANT)
+    await rig.processor.process(task)
+    (finish,) = rig.client.finishes
+    assert finish.ok
+    assert finish.response is not None
+    assert rig.observer.finished == [("grant", "success")]
+    assert rig.observer.in_flight == 0
+
+
+async def test_a_hello_task_is_answered_by_hello_without_finish() -> None:
+    rig = make_rig()
+    task = kind_task("hello")
+    await rig.processor.process(task)
+    assert rig.hellos == [task.id]
+    assert rig.client.finishes == []
+
+
+async def test_an_unexpected_handler_error_is_terse_on_the_wire_and_logged_with_a_redacted_traceback() -> None:
+    secret = "canary-secret-value-42"
+    daemon_logging.register_secret(secret)
+    rig = make_rig()
+    rig.connector.provisioning.error = KeyError(f"lookup of {secret}")
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    daemon_logging.configure("info", "json", stream)
+    try:
+        await rig.processor.process(grant_task(*GRANT))
+    finally:
+        structlog.reset_defaults()
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+    (finish,) = rig.client.finishes
+    assert (finish.ok, finish.message, finish.non_retryable) == (False, "internal error (KeyError)", True)
+    records = [json.loads(line) for line in stream.getvalue().splitlines()]
+    (unexpected,) = [r for r in records if r["event"] == "task handler raised an unexpected error"]
+    assert unexpected["level"] == "error"
+    assert "Traceback (most recent call last)" in unexpected["exception"]
+    assert "KeyError" in unexpected["exception"]
+    assert secret not in stream.getvalue()
+    assert daemon_logging.REDACTED in unexpected["exception"]
+
+
+async def test_a_processor_cancelled_mid_task_reports_then_reraises() -> None:
+    rig = make_rig()
+    rig.connector.provisioning.gate = asyncio.Event()  # the grant never finishes by itself
+    task = grant_task(*GRANT)
+    running = asyncio.create_task(rig.processor.process(task))
+    await rig.connector.provisioning.entered.wait()
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    (finish,) = rig.client.finishes
+    assert (finish.ok, finish.code, finish.non_retryable) == (False, Code.UNAVAILABLE, False)
+    assert rig.observer.in_flight == 0
+
+
+async def test_abandoned_tasks_are_reported_retryable_and_the_processor_returns() -> None:
+    rig = make_rig()
+    rig.connector.provisioning.gate = asyncio.Event()
+    task = grant_task(*GRANT)
+    running = asyncio.create_task(rig.processor.process(task))
+    await rig.connector.provisioning.entered.wait()
+    rig.processor.abandon_all("the connector is shutting down", finish_within=1.0)
+    await running  # returns normally: only the handler was cancelled
+    (finish,) = rig.client.finishes
+    assert finish.code == Code.UNAVAILABLE
+    assert "shutting down" in finish.message
+    assert rig.observer.in_flight == 0
+
+
+async def test_a_task_delivered_again_while_running_runs_once() -> None:
+    rig = make_rig()
+    rig.connector.provisioning.gate = gate = asyncio.Event()
+    task = grant_task(*GRANT)
+    first = asyncio.create_task(rig.processor.process(task))
+    await rig.connector.provisioning.entered.wait()
+    await rig.processor.process(task)
+    gate.set()
+    await first
+    assert rig.connector.provisioning.calls == ["grant"]
+    assert len(rig.client.finishes) == 1
+
+
+async def test_a_report_is_retried_through_transient_and_token_failures() -> None:
+    rig = make_rig()
+    unavailable = C1TransientError("FinishTask: UNAVAILABLE", code=grpc.StatusCode.UNAVAILABLE)
+    twice_unauthenticated = C1FatalError("FinishTask: UNAUTHENTICATED", code=grpc.StatusCode.UNAUTHENTICATED)
+    rig.client.finish_script.extend([unavailable] * 5 + [twice_unauthenticated] * 3)
+    await rig.processor.process(grant_task(*GRANT))
+    assert rig.client.finish_attempts == 9
+    (finish,) = rig.client.finishes
+    assert finish.ok
+
+
+async def test_a_report_still_failing_when_the_process_stops_is_logged_with_task_and_outcome() -> None:
+    rig = make_rig()
+    rig.client.finish_script.extend(
+        [C1TransientError("FinishTask: UNAVAILABLE", code=grpc.StatusCode.UNAVAILABLE)] * 1_000_000
+    )
+    task = grant_task(*GRANT)
+    with structlog.testing.capture_logs() as events:
+        running = asyncio.create_task(rig.processor.process(task))
+        await rig.client.wait_finish_attempts(3)
+        rig.processor.stop_reporting_within(0.02)
+        await running
+    (lost,) = _errors(events)
+    assert lost["event"] == "task not reported to ConductorOne"
+    assert (lost["task_id"], lost["outcome"], lost["reason"]) == (task.id, "success", "the connector is shutting down")
+    assert rig.client.finishes == []
+    assert rig.observer.in_flight == 0
+
+
+async def test_a_report_cancelled_while_retrying_is_logged_then_reraised() -> None:
+    rig = make_rig()
+    rig.client.finish_script.extend([C1TransientError("down", code=grpc.StatusCode.UNAVAILABLE)] * 1_000_000)
+    task = grant_task(*GRANT)
+    with structlog.testing.capture_logs() as events:
+        running = asyncio.create_task(rig.processor.process(task))
+        await rig.client.wait_finish_attempts(2)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+    (lost,) = _errors(events)
+    assert (lost["event"], lost["task_id"], lost["reason"]) == (
+        "task not reported to ConductorOne",
+        task.id,
+        "the report was cancelled",
+    )
+    assert rig.observer.in_flight == 0
+
+
+async def test_more_annotations_than_the_wire_allows_are_trimmed_not_lost() -> None:
+    rig = make_rig()
+
+    async def many(principal: object, entitlement: object) -> Outcome:
+        return Outcome(annotations=[any_pb2.Any()] * 40)
+
+    rig.processor._dispatch = lambda kind, task: many(None, None)  # type: ignore[method-assign]
+    await rig.processor.process(grant_task(*GRANT))
+    (finish,) = rig.client.finishes
+    assert finish.annotations == 16

@@ -1,0 +1,312 @@
+"""A c1z is untrusted input (issue 11 §9) and may come from an old Go SDK (issue 8 §4).
+
+Whatever the bytes, `inspect` and a one-shot sync into an existing `--file` end with one clear line naming the
+file and what was wrong — or succeed. Never a traceback, never a hang, never a gigabyte in the temp dir.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import zstandard
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connector.baton.c1z import envelope
+from connector.baton.c1z.errors import C1ZFormatError
+from connector.baton.c1z.reader import C1ZReader
+from connector.baton.sync.to_file import sync_to_file
+from connector.daemon import inspect
+from tests.baton.fake_connector import Faults, InjectedFailure, Org, expected_grant_ids, syncers
+from tests.baton.test_sync_engine import options
+from tests.c1z_fixtures import FIXTURE_DIR
+
+OLD_SMALL = FIXTURE_DIR / "old-sdk-v0.1.14.small.c1z"
+OLD_MODERATE = FIXTURE_DIR / "old-sdk-v0.1.14.moderate.c1z"
+SAMPLE = FIXTURE_DIR / "sync-in-progress.c1z"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_inspect(path: Path, *flags: str) -> tuple[int, str, str]:
+    parser = argparse.ArgumentParser()
+    inspect.add_arguments(parser)
+    args = parser.parse_args([str(path), "--json", *flags])
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = inspect.run(args, out=out)
+    return code, out.getvalue(), err.getvalue()
+
+
+def db_of(c1z: Path) -> bytes:
+    return zstandard.ZstdDecompressor().decompressobj().decompress(c1z.read_bytes()[5:])
+
+
+def c1z_of(db: bytes, *, content_size: bool = True) -> bytes:
+    frame = zstandard.ZstdCompressor(level=1, write_checksum=True, write_content_size=content_size).compress(db)
+    return envelope.MAGIC_V1 + frame
+
+
+def rewritten(c1z: Path, tmp: Path, *statements: str) -> Path:
+    """`c1z` with SQL applied to its database: a structurally valid file with hostile content."""
+    db = tmp / "edit.sqlite"
+    db.write_bytes(db_of(c1z))
+    conn = sqlite3.connect(db)
+    for sql in statements:
+        conn.execute(sql)
+    conn.commit()
+    conn.close()
+    out = tmp / f"edited-{len(list(tmp.iterdir()))}.c1z"
+    out.write_bytes(c1z_of(db.read_bytes()))
+    return out
+
+
+_BOMBS: dict[bool, bytes] = {}
+
+
+def _bomb(tmp: Path, *, declared: bool) -> Path:
+    """~40 KB that decompresses to 1 GiB of zeros (the attack in issue 11 §9); made once per run."""
+    if declared not in _BOMBS:
+        cctx = zstandard.ZstdCompressor(level=1, write_content_size=declared)
+        zeros = b"\0" * (1 << 20)
+        chunks = [envelope.MAGIC_V1]
+        writer = cctx.compressobj(size=(16 + (1 << 30)) if declared else -1)
+        chunks.append(writer.compress(b"SQLite format 3\x00"))
+        for _ in range(1024):
+            chunks.append(writer.compress(zeros))
+        chunks.append(writer.flush())
+        _BOMBS[declared] = b"".join(chunks)
+    path = tmp / "bomb.c1z"
+    path.write_bytes(_BOMBS[declared])
+    return path
+
+
+def _fifo(tmp: Path) -> Path:
+    path = tmp / "fifo.c1z"
+    os.mkfifo(path)
+    return path
+
+
+def _loop(tmp: Path) -> Path:
+    (tmp / "a.c1z").symlink_to(tmp / "b.c1z")
+    (tmp / "b.c1z").symlink_to(tmp / "a.c1z")
+    return tmp / "a.c1z"
+
+
+def _write(name: str, data: bytes) -> Callable[[Path], Path]:
+    def make(tmp: Path) -> Path:
+        path = tmp / name
+        path.write_bytes(data)
+        return path
+
+    return make
+
+
+GOOD = SAMPLE.read_bytes()
+HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
+    "directory": (lambda tmp: tmp, "is a directory"),
+    "fifo": (_fifo, "is a FIFO"),
+    "symlink loop": (_loop, "cannot open"),
+    "device": (lambda tmp: Path("/dev/null"), "is a device"),
+    "bad magic": (_write("gz.c1z", b"\x1f\x8b\x08 gzip"), "bad magic"),
+    "v3": (_write("v3.c1z", b"C1Z3\x00\x00\x00\x00"), "v3 (Pebble)"),
+    "truncated": (_write("cut.c1z", GOOD[: len(GOOD) // 2]), "truncated"),
+    "trailing bytes": (_write("tail.c1z", GOOD + b"junk"), "unexpected bytes after the zstd frame"),
+    "garbage zstd": (_write("junk.c1z", envelope.MAGIC_V1 + b"\x28\xb5\x2f\xfd\x04\x00" + bytes(range(7, 71))), "zstd"),
+    "not sqlite": (_write("text.c1z", c1z_of(b"hello, not a database" * 10)), "not a SQLite database"),
+    "garbage sqlite": (
+        _write("broken.c1z", c1z_of(db_of(SAMPLE)[:100] + b"\xff" * 40_000)),
+        "SQLite database",
+    ),
+    "bomb with size": (lambda tmp: _bomb(tmp, declared=True), "cap"),
+    "bomb without size": (lambda tmp: _bomb(tmp, declared=False), "cap"),
+    "no tables": (lambda tmp: rewritten(SAMPLE, tmp, "DROP TABLE v1_grants"), "no table v1_grants"),
+    "missing column": (
+        lambda tmp: rewritten(SAMPLE, tmp, "ALTER TABLE v1_sync_runs DROP COLUMN sync_token"),
+        "lacks the column(s) sync_token",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_inspect_names_the_file_and_the_problem(case: str, tmp_path: Path) -> None:
+    make, phrase = HOSTILE[case]
+    path = make(tmp_path)
+    code, out, err = run_inspect(path)
+    assert code == 2
+    assert out == ""
+    assert err.startswith(f"inspect: {path}")
+    assert phrase in err
+    assert len(err.splitlines()) == 1
+
+
+def test_bad_rows_are_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    blob = rewritten(SAMPLE, tmp_path, "UPDATE v1_resources SET data = x'ffffffff'")
+    code, _, err = run_inspect(blob, "--resources", "user")
+    assert (code, err.startswith(f"inspect: {blob}: cannot read v1_resources")) == (1, True)
+    wrong_type = rewritten(SAMPLE, tmp_path, "UPDATE v1_sync_runs SET started_at = 42")
+    code, _, err = run_inspect(wrong_type)
+    assert code == 1
+    assert "v1_sync_runs row 1 holds a value of the wrong type" in err
+
+
+def test_the_cli_on_a_fifo_and_a_bomb_prints_one_line(tmp_path: Path) -> None:
+    for path in (_fifo(tmp_path), _bomb(tmp_path, declared=False)):
+        done = subprocess.run(
+            [sys.executable, "-m", "connector", "inspect", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd=ROOT,
+        )
+        assert done.returncode == 2
+        assert "Traceback" not in done.stderr
+        assert done.stderr.startswith(f"inspect: {path}")
+
+
+def test_the_cap_is_stated_and_bounds_the_temp_dir(tmp_path: Path) -> None:
+    bomb = _bomb(tmp_path, declared=False)
+    with pytest.raises(C1ZFormatError) as caught:
+        C1ZReader(bomb, tmp_dir=tmp_path)
+    assert f"more than {envelope.decompression_cap(bomb.stat().st_size):,} bytes" in str(caught.value)
+    assert "1000x its size, at least 64 MiB, at most 10 GiB" in str(caught.value)
+    assert [p.name for p in tmp_path.iterdir()] == ["bomb.c1z"], "the partial copy is removed"
+
+
+@pytest.mark.parametrize("case", ["directory", "fifo", "symlink loop", "bad magic", "v3", "bomb with size"])
+async def test_one_shot_refuses_what_is_not_a_c1z_and_leaves_it_alone(case: str, tmp_path: Path) -> None:
+    target = tmp_path / "target"
+    target.mkdir()
+    make, phrase = HOSTILE[case]
+    path = make(target)
+    before = path.read_bytes() if path.is_file() else None
+    with pytest.raises(C1ZFormatError, match=re.escape(phrase)):
+        await sync_to_file(syncers(Org(), Faults()), path, options(), tmp_dir=tmp_path)
+    if before is not None:
+        assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("case", ["truncated", "trailing bytes", "garbage sqlite", "no tables"])
+async def test_one_shot_restarts_over_a_damaged_c1z(case: str, tmp_path: Path) -> None:
+    """A damaged working file is detected and the sync starts over; the file ends up a complete sync."""
+    make, _ = HOSTILE[case]
+    path = make(tmp_path)
+    org = Org()
+    result = await sync_to_file(syncers(org, Faults()), path, options(), tmp_dir=tmp_path)
+    assert not result.resumed
+    with C1ZReader(path) as reader:
+        (run,) = reader.sync_runs()
+        assert run.finished
+        assert {g.id for g in reader.grants()} == expected_grant_ids(org)
+
+
+# -- old Go SDK files (issue 8 §4) ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("fixture", "counts"), [(OLD_SMALL, (71, 17, 78)), (OLD_MODERATE, (1052, 92, 1665))])
+def test_inspect_shows_an_old_sdk_file(fixture: Path, counts: tuple[int, int, int]) -> None:
+    code, out, err = run_inspect(fixture)
+    assert code == 0, err
+    summary = json.loads(out)
+    (run,) = summary["sync_runs"]
+    assert run["type"] == "full", "the missing sync_type column reads as Go's default"
+    assert run["parent_sync_id"] == ""
+    assert run["ended_at"].startswith("2026-12-01 21:"), "nanosecond timestamps shown as written"
+    totals = tuple(sum(c[k] for c in summary["counts"]) for k in ("resources", "entitlements", "grants"))
+    assert totals == counts
+    code, out, _ = run_inspect(fixture, "--grants")
+    assert code == 0
+    assert len(json.loads(out)) == counts[2]
+
+
+async def test_one_shot_replaces_an_old_sdk_file(tmp_path: Path) -> None:
+    path = tmp_path / "sync.c1z"
+    shutil.copyfile(OLD_MODERATE, path)
+    org = Org()
+    result = await sync_to_file(syncers(org, Faults()), path, options(), tmp_dir=tmp_path)
+    assert not result.resumed
+    with C1ZReader(path) as reader:
+        (run,) = reader.sync_runs()
+        assert (run.sync_id, run.finished, run.sync_type) == (result.sync_id, True, "full")
+        assert {g.id for g in reader.grants()} == expected_grant_ids(org)
+        assert sum(c["resources"] for c in reader.counts_by_type().values()) == org.users + org.groups + org.roles
+
+
+async def test_one_shot_resumes_its_own_sync_in_an_old_sdk_file(tmp_path: Path) -> None:
+    path = tmp_path / "sync.c1z"
+    shutil.copyfile(OLD_SMALL, path)
+    org = Org()
+    with pytest.raises(InjectedFailure):
+        await sync_to_file(syncers(org, Faults(fail_at_call=6)), path, options(concurrency=1), tmp_dir=tmp_path)
+    with C1ZReader(path) as reader:
+        assert [r.finished for r in reader.sync_runs()] == [True, False], "old sync kept, ours saved unfinished"
+    result = await sync_to_file(syncers(org, Faults()), path, options(concurrency=1), tmp_dir=tmp_path)
+    assert result.resumed
+    with C1ZReader(path) as reader:
+        (run,) = reader.sync_runs()
+        assert run.sync_id == result.sync_id
+        assert {g.id for g in reader.grants()} == expected_grant_ids(org)
+
+
+async def test_an_unfinished_run_with_a_foreign_token_starts_over(tmp_path: Path) -> None:
+    """An old SDK's token (no "version") cannot be resumed faithfully: a new sync replaces it, no crash."""
+    path = rewritten(
+        OLD_SMALL, tmp_path, "UPDATE v1_sync_runs SET ended_at = NULL, started_at = datetime('now', 'localtime')"
+    )
+    result = await sync_to_file(syncers(Org(), Faults()), path, options(), tmp_dir=tmp_path)
+    assert not result.resumed
+    with C1ZReader(path) as reader:
+        assert [r.sync_id for r in reader.sync_runs()] == [result.sync_id]
+
+
+# -- fuzz ------------------------------------------------------------------------------------------------------
+
+_SAMPLE_DB = db_of(SAMPLE)
+
+
+def _inspect_bytes(data: bytes, *flags: str) -> None:
+    with tempfile.TemporaryDirectory(prefix="fuzz-c1z-") as tmp:
+        path = Path(tmp) / "f.c1z"
+        path.write_bytes(data)
+        code, _, err = run_inspect(path, *flags)
+    assert code in (0, 1, 2)
+    if code:
+        assert err.startswith(f"inspect: {path}"), err
+        assert len(err.splitlines()) == 1, err
+
+
+@pytest.mark.fuzz
+@given(
+    edits=st.lists(st.tuples(st.integers(0, len(GOOD) - 1), st.integers(0, 255)), min_size=1, max_size=8),
+    cut=st.one_of(st.none(), st.integers(0, len(GOOD))),
+)
+def test_fuzz_mutated_c1z_bytes(edits: list[tuple[int, int]], cut: int | None) -> None:
+    data = bytearray(GOOD)
+    for at, value in edits:
+        data[at] = value
+    _inspect_bytes(bytes(data[:cut] if cut is not None else data))
+
+
+@pytest.mark.fuzz
+@given(
+    edits=st.lists(st.tuples(st.integers(0, len(_SAMPLE_DB) - 1), st.integers(0, 255)), min_size=1, max_size=16),
+    listing=st.sampled_from([(), ("--grants",), ("--entitlements",), ("--resources", "user")]),
+)
+def test_fuzz_mutated_database_in_a_valid_envelope(edits: list[tuple[int, int]], listing: tuple[str, ...]) -> None:
+    data = bytearray(_SAMPLE_DB)
+    for at, value in edits:
+        data[at] = value
+    _inspect_bytes(c1z_of(bytes(data), content_size=False), *listing)

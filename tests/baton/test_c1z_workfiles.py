@@ -1,0 +1,221 @@
+"""The store's own thread (issue 11 §6), crash leftovers swept at start-up (§8), and a full disk named as such."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import fcntl
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zstandard
+
+from connector.baton import builders as b
+from connector.baton.c1z import envelope, rows
+from connector.baton.c1z import store as store_module
+from connector.baton.c1z.errors import DiskFullError
+from connector.baton.c1z.store import C1ZStore
+from connector.baton.c1z.workfiles import WorkDir, sweep_stale, sweep_stale_partials
+from connector.baton.errors import InternalError
+from connector.baton.sync.to_file import sync_to_file
+from tests.baton.fake_connector import Faults, Org, syncers
+from tests.baton.test_sync_engine import options
+
+ROOT = Path(__file__).resolve().parents[2]
+USER = b.resource_type("user", "User", [b.Trait.TRAIT_USER])
+
+
+def names(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+async def test_save_runs_on_the_store_thread_while_the_loop_serves_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await C1ZStore.create(tmp_path)
+    loop = asyncio.get_running_loop()
+    served = threading.Event()
+    real = envelope.compress_atomically
+
+    def gated(db_path: Path, c1z_path: Path) -> int:
+        # The loop must run this callback while the save is in progress; a save on the loop would deadlock.
+        loop.call_soon_threadsafe(served.set)
+        if not served.wait(timeout=30):
+            raise AssertionError("the event loop served nothing while the save ran")
+        assert threading.current_thread() is not threading.main_thread()
+        return real(db_path, c1z_path)
+
+    monkeypatch.setattr(store_module, "compress_atomically", gated)
+    try:
+        await store.start_sync()
+        users = [b.add_user_trait(b.resource(USER, f"u{i}", f"U{i}"), emails=[f"u{i}@x.test"]) for i in range(2000)]
+        await store.write(None, resource_types=[USER], resources=users)
+        with pytest.raises(sqlite3.ProgrammingError, match="thread"):
+            store._db.conn.execute("SELECT 1")  # the connection belongs to the store thread alone
+        size = await store.save(tmp_path / "s.c1z", vacuum=True)
+    finally:
+        await store.close()
+    assert served.is_set()
+    assert size == (tmp_path / "s.c1z").stat().st_size
+
+
+_CHILD = textwrap.dedent(
+    """
+    import asyncio, fcntl, os, sys
+    from pathlib import Path
+    from connector.baton.c1z.store import C1ZStore
+    from connector.baton.c1z.workfiles import WorkDir
+
+    async def main() -> None:
+        tmp = Path(sys.argv[1])
+        store = await C1ZStore.create(tmp)
+        await store.start_sync()
+        upload = WorkDir.create(tmp, "upload")
+        (upload.path / "sync.c1z").write_bytes(b"C1ZF\\0partial")
+        partial = os.open(tmp / "out.c1z.live.tmp", os.O_CREAT | os.O_WRONLY)
+        fcntl.flock(partial, fcntl.LOCK_EX)
+        print("ready", flush=True)
+        sys.stdin.read()
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_leftovers_of_a_killed_process_are_removed_at_the_next_start(tmp_path: Path) -> None:
+    work = tmp_path / "tmp"
+    work.mkdir()
+    out = work / "out.c1z"
+    (work / "out.c1z.dead.tmp").write_bytes(b"half a c1z")  # an interrupted save of a dead process
+    (work / "c1z-not-ours").mkdir()
+    (work / "baton-c1z-link").symlink_to(tmp_path)  # our prefix, but a symlink: never followed or removed
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(work)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == b"ready\n"
+        live = [n for n in names(work) if n.startswith("baton-c1z-") and n != "baton-c1z-link"]
+        assert sorted(n.split("-")[2] for n in live) == ["sync", "upload"]
+        # While the owner lives, a sweep (another process starting, or our own) touches none of its files.
+        assert sweep_stale(work) == []
+        assert [p.name for p in sweep_stale_partials(out)] == ["out.c1z.dead.tmp"]
+        assert "out.c1z.live.tmp" in names(work)
+        child.send_signal(signal.SIGKILL)
+        assert child.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    left = names(work)
+    assert {"out.c1z.live.tmp", *live} <= set(left), "kill -9 leaves the working files behind"
+
+    # The next start (a sync into the same temp dir and file) removes them, and nothing that is not ours.
+    asyncio.run(sync_to_file(syncers(Org(), Faults()), out, options(), tmp_dir=work))
+    assert names(work) == ["baton-c1z-link", "c1z-not-ours", "out.c1z"]
+    assert (tmp_path / "tmp").is_dir()
+
+
+def test_a_workdir_is_locked_until_released(tmp_path: Path) -> None:
+    workdir = WorkDir.create(tmp_path, "sync")
+    fd = os.open(workdir.path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(fd)
+    assert sweep_stale(tmp_path) == []
+    workdir.release()
+    assert names(tmp_path) == []
+
+
+async def test_a_full_disk_during_the_sync_is_reported_as_such(tmp_path: Path) -> None:
+    store = await C1ZStore.create(tmp_path)
+    try:
+        await store.start_sync()
+        # SQLite's own SQLITE_FULL, as when the volume is full: cap the file at its current size.
+        await store._call(store._db.commit)
+        await store._call(store._db.conn.execute, "PRAGMA max_page_count = 40")
+        users = [b.add_user_trait(b.resource(USER, f"u{i}", "x" * 200)) for i in range(5000)]
+        await store.write(None, resource_types=[USER], resources=users)  # queued: its failure comes next
+        with pytest.raises(DiskFullError, match=r"^disk full: no space left in .*baton-c1z-sync-") as caught:
+            await store.sync_runs()
+        assert caught.value.retryable
+        # No later write runs after a failed one: the saved state could claim a page that is not stored.
+        with pytest.raises(InternalError, match="an earlier page could not be stored"):
+            await store.write(None, resources=users[:1])
+    finally:
+        await store.close()
+
+
+async def test_a_full_disk_while_saving_is_reported_as_such(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_space(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(zstandard.ZstdCompressor, "copy_stream", no_space)
+    out = tmp_path / "out" / "s.c1z"
+    with pytest.raises(DiskFullError, match=rf"disk full: no space left in {out.parent} while saving {out}"):
+        await sync_to_file(syncers(Org(), Faults()), out, options(), tmp_dir=tmp_path)
+    assert names(out.parent) == [], "no partial file is left"
+    assert names(tmp_path) == ["out"], "the working directory is removed"
+
+
+async def test_a_store_opening_cancelled_midway_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    started, release = threading.Event(), threading.Event()
+    real = envelope.decompress_to
+
+    def slow(c1z: Path, db: Path) -> None:
+        started.set()
+        release.wait(timeout=30)
+        real(c1z, db)
+
+    monkeypatch.setattr(store_module, "decompress_to", slow)
+    out = tmp_path / "s.c1z"
+    await sync_to_file(syncers(Org(), Faults()), out, options(), tmp_dir=tmp_path)
+    opening = asyncio.create_task(C1ZStore.open(out, tmp_path))
+    await asyncio.to_thread(started.wait, 30)
+    opening.cancel()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await opening
+    # The store thread closes what it opened, then exits (its executor is shut down): wait for that.
+    for thread in [t for t in threading.enumerate() if t.name.startswith("c1z-store")]:
+        await asyncio.to_thread(thread.join, 30)
+    assert names(tmp_path) == ["s.c1z"]
+
+
+@pytest.mark.parametrize("failing_grant", [1, 40, 95])
+async def test_a_failed_write_saves_a_partial_sync_that_resumes_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing_grant: int
+) -> None:
+    """Writes are pipelined; after one fails none runs, so the saved token never claims a missing page."""
+    from tests.baton.test_sync_engine import rows_of
+
+    clean = tmp_path / "clean.c1z"
+    await sync_to_file(syncers(Org(), Faults()), clean, options())
+    real = rows.grant_row
+    calls = 0
+
+    def flaky(*args: Any) -> tuple[Any, ...]:
+        nonlocal calls
+        calls += 1
+        if calls == failing_grant:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(*args)
+
+    monkeypatch.setattr(rows, "grant_row", flaky)
+    path = tmp_path / "s.c1z"
+    with pytest.raises(DiskFullError):
+        await sync_to_file(syncers(Org(), Faults()), path, options(concurrency=3), tmp_dir=tmp_path)
+    monkeypatch.setattr(rows, "grant_row", real)
+    result = await sync_to_file(syncers(Org(), Faults()), path, options(concurrency=3), tmp_dir=tmp_path)
+    assert result.resumed
+    assert rows_of(path) == rows_of(clean)

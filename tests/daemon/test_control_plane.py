@@ -1,0 +1,276 @@
+"""The control plane in process: scheduler, Hello loop and readiness, with a scripted client, a recording
+pause and an injected clock. No server, no sleeps: each test runs in milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import cast
+
+import grpc
+import pytest
+import structlog
+from google.protobuf import duration_pb2
+
+from connector.baton.c1.client import RpcResult
+from connector.baton.c1.errors import C1AuthRejectedError, C1FatalError, C1TransientError
+from connector.baton.errors import Code
+from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+from connector.baton.retry import RetryPolicy
+from connector.baton.tasks.processor import TaskProcessor
+from connector.daemon.scheduler import MAX_NEXT_POLL, MIN_IDLE_POLL, Scheduler
+from connector.daemon.service import MIN_READY_WINDOW, Readiness, _hello_until_ok
+from tests.baton.tasks.stubs import INSTANT, StubClient, make_rig
+from tests.fakes.tasks import grant_task, kind_task
+
+Response = baton_pb2.BatonServiceGetTaskResponse
+UNAVAILABLE = C1TransientError("GetTask: ConductorOne at c1:443 unreachable: connection refused (UNAVAILABLE)")
+
+
+class Pauses:
+    """The scheduler's pause between polls: records each delay and returns at once; sets `stop` after `limit`."""
+
+    def __init__(self, stop: asyncio.Event, limit: int) -> None:
+        self.delays: list[float] = []
+        self._stop, self._limit = stop, limit
+
+    async def __call__(self, stop: asyncio.Event, seconds: float) -> bool:
+        self.delays.append(seconds)
+        if len(self.delays) >= self._limit:
+            self._stop.set()
+        await asyncio.sleep(0)
+        return stop.is_set()
+
+
+def _next_poll(seconds: int, nanos: int = 0) -> Response:
+    return Response(next_poll=duration_pb2.Duration(seconds=seconds, nanos=nanos))
+
+
+async def _run(
+    client: StubClient, processor: TaskProcessor, *, pauses: int, retry: RetryPolicy = INSTANT
+) -> tuple[Scheduler, Pauses]:
+    stop = asyncio.Event()
+    recorder = Pauses(stop, pauses)
+    scheduler = Scheduler(client.as_client(), processor, concurrency=2, poll_retry=retry, wait=recorder)
+    await asyncio.wait_for(scheduler.run(stop), timeout=10)
+    await scheduler.drain(1.0)
+    return scheduler, recorder
+
+
+async def test_poll_failures_back_off_under_the_policy_and_reset_on_success() -> None:
+    rig = make_rig()
+    rig.client.poll_script.extend([UNAVAILABLE] * 6 + [_next_poll(2)] + [UNAVAILABLE])
+    retry = RetryPolicy(base_delay=1.0, max_delay=8.0)
+    with structlog.testing.capture_logs() as events:
+        _, pauses = await _run(rig.client, rig.processor, pauses=8, retry=retry)
+    failures, success, after = pauses.delays[:6], pauses.delays[6], pauses.delays[7]
+    caps = [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]  # exponential, capped; full jitter below each cap
+    assert all(0 <= d <= cap for d, cap in zip(failures, caps, strict=True)), failures
+    assert success == 2.0  # next_poll honoured
+    assert 0 <= after <= 1.0  # the backoff started over
+    logged = [e for e in events if e["event"] == "polling ConductorOne failed"]
+    assert len(logged) == 7
+    assert "connection refused" in logged[0]["error"]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "nanos", "expected"),
+    [
+        (10**11, 0, MAX_NEXT_POLL),  # far beyond timedelta's range: Duration.ToTimedelta() raises on it
+        (315_576_000_001, 999_999_999, MAX_NEXT_POLL),  # beyond the Duration spec itself
+        (2**63 - 1, 0, MAX_NEXT_POLL),
+        (-5, 0, 0.0),
+        (-(2**63), -999_999_999, 0.0),
+        (1, -600_000_000, 0.4),  # mixed signs (invalid): read as the sum, then clamped
+        (0, 2**31 - 1, 2.147483647),  # nanos beyond a second (invalid): read as the sum
+        (7, 500_000_000, 7.5),
+    ],
+)
+async def test_next_poll_is_clamped_whatever_conductorone_sends(seconds: int, nanos: int, expected: float) -> None:
+    rig = make_rig()
+    # With a task, so the pause is next_poll itself (an idle answer has a floor).
+    rig.client.poll_script.append(
+        Response(task=kind_task("event_feed"), next_poll=duration_pb2.Duration(seconds=seconds, nanos=nanos))
+    )
+    scheduler, pauses = await _run(rig.client, rig.processor, pauses=1)
+    assert scheduler.poll_interval == pytest.approx(expected)
+    assert pauses.delays == ([pytest.approx(expected)] if expected > 0 else pauses.delays[:1])
+
+
+async def test_an_idle_queue_answering_next_poll_zero_is_not_polled_in_a_spin() -> None:
+    rig = make_rig()
+    rig.client.poll_script.extend([_next_poll(0), Response(), _next_poll(-1)])
+    _, pauses = await _run(rig.client, rig.processor, pauses=3)
+    assert pauses.delays == [MIN_IDLE_POLL] * 3
+
+
+async def test_tasks_run_and_every_one_is_reported_once_and_nothing_is_left_unretrieved() -> None:
+    rig = make_rig()
+    good, no_payload = grant_task("role", "r", "member", "u"), baton_pb2.Task(id=kind_task("grant").id)
+    bad = grant_task("role", "r", "member", "u")
+    bad.id = "x" * 5000
+    rig.client.poll_script.extend(
+        [Response(task=t) for t in (good, no_payload, bad)] + [Response(task=baton_pb2.Task()), Response()]
+    )
+    loop = asyncio.get_running_loop()
+    unhandled: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _, context: unhandled.append(context))
+    try:
+        with structlog.testing.capture_logs() as events:
+            scheduler, _ = await _run(rig.client, rig.processor, pauses=6)
+    finally:
+        loop.set_exception_handler(None)
+    assert scheduler.in_flight == 0
+    assert rig.observer.in_flight == 0
+    assert sorted(f.task_id for f in rig.client.finishes) == sorted([good.id, no_payload.id])
+    assert [f.code for f in rig.client.finishes if f.task_id == no_payload.id] == [Code.INVALID_ARGUMENT]
+    (invalid,) = [e for e in events if str(e["event"]).startswith("invalid task")]
+    assert "5000 chars" in str(invalid["task_id"])
+    assert unhandled == []  # no "Task exception was never retrieved"
+
+
+async def test_a_processor_that_raises_is_logged_not_left_unretrieved() -> None:
+    rig = make_rig()
+
+    async def broken(task: baton_pb2.Task) -> None:
+        raise RuntimeError("processor bug")
+
+    rig.processor.process = broken  # type: ignore[method-assign]
+    rig.client.poll_script.append(Response(task=grant_task("role", "r", "member", "u")))
+    loop = asyncio.get_running_loop()
+    unhandled: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _, context: unhandled.append(context))
+    try:
+        with structlog.testing.capture_logs() as events:
+            await _run(rig.client, rig.processor, pauses=3)
+    finally:
+        loop.set_exception_handler(None)
+    (failed,) = [e for e in events if e["event"] == "task runner failed"]
+    assert isinstance(failed["exc_info"], RuntimeError)
+    assert unhandled == []
+
+
+async def test_drain_cancels_a_report_still_retrying_and_it_is_logged() -> None:
+    client = StubClient()
+    client.finish_script.extend([C1TransientError("down")] * 1_000_000)
+    rig = make_rig(client=client, finish_retry=RetryPolicy(base_delay=5.0, max_delay=5.0))
+    task = grant_task("role", "r", "member", "u")
+    stop = asyncio.Event()
+    scheduler = Scheduler(client.as_client(), rig.processor, concurrency=1, wait=Pauses(stop, 1))
+    client.poll_script.append(Response(task=task, next_poll=duration_pb2.Duration(seconds=1)))
+    with structlog.testing.capture_logs() as events:
+        await scheduler.run(stop)
+        await client.wait_finish_attempts(1)
+        await scheduler.drain(0.01, report_within=0.01)
+    assert scheduler.in_flight == 0
+    (lost,) = [e for e in events if e["event"] == "task not reported to ConductorOne"]
+    assert (lost["task_id"], lost["outcome"]) == (task.id, "success")
+
+
+# ---- the Hello loop -----------------------------------------------------------------------------------------
+
+
+async def test_hello_is_retried_on_transient_failures_until_it_succeeds() -> None:
+    answers: list[Exception | None] = [C1TransientError("down")] * 4 + [None]
+
+    async def hello() -> None:
+        answer = answers.pop(0)
+        if answer is not None:
+            raise answer
+
+    with structlog.testing.capture_logs() as events:
+        assert await _hello_until_ok(hello, asyncio.Event(), INSTANT)
+    retries = [e for e in events if e["event"] == "Hello failed; retrying"]
+    assert [e["attempt"] for e in retries] == [1, 2, 3, 4]
+    assert all(e["retry_in_seconds"] <= INSTANT.max_delay for e in retries)
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        C1FatalError("Hello: PERMISSION_DENIED", code=grpc.StatusCode.PERMISSION_DENIED),
+        C1AuthRejectedError(
+            "failed to get a token from c1.example:443: HTTP 401 Unauthorized (invalid_client)", status_code=401
+        ),
+    ],
+)
+async def test_hello_stops_on_a_refusal(refusal: Exception) -> None:
+    calls = 0
+
+    async def hello() -> None:
+        nonlocal calls
+        calls += 1
+        raise refusal
+
+    assert not await _hello_until_ok(hello, asyncio.Event(), INSTANT)
+    assert calls == 1
+
+
+async def test_hello_gives_way_to_a_stop() -> None:
+    stop = asyncio.Event()
+
+    async def hello() -> None:
+        stop.set()
+        raise C1TransientError("down")
+
+    assert not await _hello_until_ok(hello, stop, RetryPolicy(base_delay=60.0, max_delay=60.0))
+
+
+# ---- readiness ------------------------------------------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _ok(method: str = "GetTask") -> RpcResult:
+    return RpcResult(method=method, code="OK", seconds=0.01)
+
+
+def test_ready_only_after_hello_and_while_conductorone_answers() -> None:
+    clock = Clock()
+    readiness = Readiness(clock=clock)
+    assert readiness() == (False, "waiting for a successful Hello to ConductorOne")
+    readiness.on_call(_ok("Hello"))
+    readiness.hello_ok = True
+    assert readiness() == (True, "")
+    clock.now += MIN_READY_WINDOW - 1
+    readiness.on_call(RpcResult(method="GetTask", code="UNAVAILABLE", seconds=1.0))  # a failure is no contact
+    assert readiness()[0]
+    clock.now += 2
+    ready, why = readiness()
+    assert not ready
+    assert why == "ConductorOne not reached for 61 s (window 60 s)"
+    readiness.on_call(_ok())
+    assert readiness() == (True, "")
+
+
+def test_the_window_is_three_poll_intervals_when_that_is_longer() -> None:
+    clock = Clock()
+    interval = 0.0
+    readiness = Readiness(clock=clock, poll_interval=lambda: interval)
+    readiness.hello_ok = True
+    readiness.contact()
+    interval = 100.0
+    assert readiness.window == 300.0
+    clock.now += 299
+    assert readiness()[0]
+    clock.now += 2
+    assert not readiness()[0]
+
+
+def test_draining_is_not_ready_even_with_fresh_contact() -> None:
+    readiness = Readiness(clock=Clock())
+    readiness.hello_ok = True
+    readiness.contact()
+    readiness.draining = True
+    assert readiness() == (False, "draining")
+
+
+def test_a_stub_client_is_a_client() -> None:
+    # The stub answers what the scheduler and processor call; the cast is the only seam.
+    assert cast(object, StubClient().as_client()) is not None

@@ -1,0 +1,48 @@
+"""One-shot `--file` pointing at an existing file, as a user runs it: an old Go SDK's c1z is replaced, a file
+that is not a c1z is refused and left alone, with one line naming it (issue 8 §4, issue 11 §9)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from connector.baton.c1z.reader import C1ZReader
+from tests.c1z_fixtures import FIXTURE_DIR
+from tests.daemon.test_oneshot import API_CANARY, APP_CANARY, fake, run
+from tests.fakes.datadog import FakeDatadog
+
+__all__ = ["fake"]  # the module-scoped fake Datadog of test_oneshot, shared
+
+
+def one_shot(fake: FakeDatadog, out: Path, tmp: Path) -> tuple[int, str]:
+    done = run(
+        "--api-key", API_CANARY, "--app-key", APP_CANARY, "--base-url", fake.base_url, "--file", str(out),
+        env={"BATON_C1Z_TEMP_DIR": str(tmp)},
+    )  # fmt: skip
+    return done.returncode, done.stderr
+
+
+def test_an_old_sdk_file_is_replaced_by_a_finished_sync(fake: FakeDatadog, tmp_path: Path) -> None:
+    out = tmp_path / "sync.c1z"
+    shutil.copyfile(FIXTURE_DIR / "old-sdk-v0.1.14.moderate.c1z", out)
+    with C1ZReader(out) as reader:
+        (old,) = reader.sync_runs()
+    code, stderr = one_shot(fake, out, tmp_path)
+    assert code == 0, stderr
+    assert "Traceback" not in stderr
+    with C1ZReader(out) as reader:
+        (run_,) = reader.sync_runs()
+        assert run_.sync_id != old.sync_id
+        assert run_.finished
+        assert sum(1 for _ in reader.resources("user")) == 120
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sync.c1z"], "no working files left behind"
+
+
+def test_a_file_that_is_not_a_c1z_is_refused_and_kept(fake: FakeDatadog, tmp_path: Path) -> None:
+    out = tmp_path / "notes.txt"
+    out.write_text("my notes, not a sync file\n")
+    code, stderr = one_shot(fake, out, tmp_path)
+    assert code == 1
+    assert "Traceback" not in stderr
+    assert f"{out}: not a c1z file (bad magic" in stderr
+    assert out.read_text() == "my notes, not a sync file\n"

@@ -1,0 +1,44 @@
+"""ConductorOne as untrusted input, seen from outside the process: out-of-range Durations and malformed tasks
+neither crash the daemon nor escape as tracebacks, and the invariant holds — every task gets exactly one
+FinishTask, or an error log line naming it when it cannot be reported.
+"""
+
+from __future__ import annotations
+
+from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+from tests.e2e.harness import Stack, assert_error, assert_success, only_finish, wait_finished
+from tests.fakes.tasks import kind_task
+
+
+def test_malformed_tasks_and_absurd_durations_are_survived_and_accounted_for(stack: Stack) -> None:
+    c1 = stack.c1
+    # Negative poll pace (read as 0: the idle floor applies) and a heartbeat pace far past what a timedelta holds.
+    c1.set_raw_durations(next_poll=(-5, -1), next_heartbeat=(10**12, 0))
+    daemon = stack.start({"BATON_BACKOFF_SCALE": "0.02"})
+    # Answers that do not decode: a clear error naming the RPC, retried, never a traceback.
+    c1.answer_garbage("GetTask", times=2)
+    c1.answer_garbage("FinishTask", times=1)
+
+    empty_id, short_id, huge_id = (kind_task("event_feed") for _ in range(3))
+    empty_id.id, short_id.id, huge_id.id = "", "short", "x" * 1_000_000
+    no_payload = baton_pb2.Task(id=kind_task("event_feed").id)
+    sync = kind_task("sync_full")
+    for task in (empty_id, short_id, huge_id, no_payload, sync):
+        c1.enqueue(task)
+
+    recorded = wait_finished(daemon, c1, [no_payload.id, sync.id], timeout=20)
+    assert_error(only_finish(recorded, no_payload.id), code=3, non_retryable=False)  # INVALID_ARGUMENT
+    assert_success(only_finish(recorded, sync.id))
+    invalid = daemon.events("invalid task from ConductorOne; not executed, cannot be reported")
+    assert sorted(e["task_id"][:5] for e in invalid) == ["", "short", "xxxxx"]
+    assert all(len(e["task_id"]) < 100 for e in invalid)
+    assert all(e["level"] == "error" for e in invalid)
+    assert set(recorded.finish_tasks) == {no_payload.id, sync.id}
+
+    undecodable = [e["error"] for e in daemon.events("polling ConductorOne failed")]
+    assert "GetTask: ConductorOne's response could not be decoded as GetTaskResponse (INTERNAL)" in undecodable
+    assert daemon.events("task report failed; retrying")
+    assert daemon.alive()
+    assert daemon.metric("baton_datadog_tasks_in_flight") == 0
+    assert "Traceback" not in daemon.output()
+    assert "never retrieved" not in daemon.output()

@@ -1,0 +1,64 @@
+"""/readyz means "connected to ConductorOne" (issue 9 §2), as the kubelet sees it from outside the process.
+
+Ready only after the first successful Hello and while ConductorOne was reached within the window
+(max(BATON_READY_WINDOW_SECONDS, 3 x poll interval)); 503 during an outage, 200 again after it, without a
+restart. `/healthz` stays 200 throughout. A wrong client secret never becomes ready, so a rolling update with
+it keeps the old pod. BATON_BACKOFF_SCALE shortens the retry delays, so this runs in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from tests.e2e.harness import Stack, wait_finished
+from tests.e2e.test_config_and_secrets import PREFIX, _b64, _jwk
+from tests.fakes.tasks import kind_task
+
+FAST = {"BATON_READY_WINDOW_SECONDS": "1", "BATON_BACKOFF_SCALE": "0.02"}
+
+
+def test_ready_then_not_ready_during_an_outage_then_ready_again(stack: Stack) -> None:
+    daemon = stack.start(FAST)
+    assert daemon.status("/readyz") == 200
+    before = daemon.metric("baton_datadog_conductorone_last_success_timestamp_seconds")
+    assert before is not None
+    assert before > time.time() - 60
+
+    stack.c1.start_outage("refuse")
+    daemon.wait_for(lambda: daemon.status("/readyz") == 503, timeout=15, what="/readyz to turn 503")
+    body = daemon.get("/readyz")
+    assert body is not None
+    assert "ConductorOne not reached" in body.json()["reason"]
+    assert daemon.status("/healthz") == 200
+    stale = daemon.metric("baton_datadog_conductorone_last_success_timestamp_seconds")
+    assert stale is not None
+    failed = daemon.events("polling ConductorOne failed")
+    assert failed
+    # The cause in words, with the host: not a class name.
+    assert all(stack.c1.address in e["error"] for e in failed), failed[-1]
+
+    stack.c1.end_outage()
+    daemon.wait_for(lambda: daemon.status("/readyz") == 200, timeout=15, what="/readyz to recover")
+    after = daemon.metric("baton_datadog_conductorone_last_success_timestamp_seconds")
+    assert after is not None
+    assert after > stale
+    # The same process, and it takes work at once.
+    task = kind_task("event_feed")
+    stack.c1.enqueue(task)
+    wait_finished(daemon, stack.c1, [task.id], timeout=10)
+    assert len(stack.c1.recorded().hellos) == 1
+
+
+def test_a_wrong_client_secret_never_becomes_ready(stack: Stack) -> None:
+    other = PREFIX + _b64(json.dumps(_jwk(Ed25519PrivateKey.generate())).encode())
+    daemon = stack.start({**FAST, "BATON_CLIENT_SECRET": other}, wait_ready=False)
+    seen: set[int | None] = set()
+    while daemon.alive():
+        seen.add(daemon.status("/readyz"))
+        time.sleep(0.05)  # a probe period, as the kubelet's
+    assert daemon.wait_exit(10) == 1
+    assert 200 not in seen
+    assert other not in daemon.output()
