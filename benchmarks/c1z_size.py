@@ -111,7 +111,6 @@ def _levels(db: Path) -> dict[str, Any]:
 
 
 async def _sync_10k(path: Path) -> None:
-    from connector.baton.retry import RetryPolicy
     from connector.baton.sync.syncer import SyncOptions
     from connector.baton.sync.to_file import sync_to_file
     from connector.datadog.client import DatadogClient
@@ -124,7 +123,7 @@ async def _sync_10k(path: Path) -> None:
         async with client:
             options = DatadogOptions(sync_secrets=True, sync_schedules=True)
             connector = DatadogConnector(client, options)
-            await sync_to_file(connector.syncers(), path, SyncOptions(retry=RetryPolicy(base_delay=0.001)))
+            await sync_to_file(connector.syncers(), path, SyncOptions())
 
 
 def main(argv: list[str]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from connector.daemon.progress import Progress, summary_table
 from connector.daemon.settings import Settings, SettingsError, env, flag
 from connector.datadog.client import DatadogClient
 from connector.datadog.connector import DatadogConnector, DatadogOptions
+from connector.datadog.sites import is_insecure
 from connector.datadog.stats import EventHook
 
 log = structlog.get_logger(__name__)
@@ -36,6 +37,12 @@ def datadog_client(
     settings: Settings, on_event: EventHook | None = None, verify: ssl.SSLContext | None = None
 ) -> DatadogClient:
     api_key, app_key = settings.require_datadog_keys()
+    if settings.base_url and is_insecure(settings.base_url):
+        log.warning(
+            "INSECURE: the Datadog API and application keys are sent unencrypted over plain http",
+            base_url=settings.base_url,
+            setting="--insecure-base-url (BATON_INSECURE_BASE_URL)",
+        )
     if verify is None:
         verify = outbound_trust(settings).ssl_context
     return DatadogClient(
@@ -43,6 +50,7 @@ def datadog_client(
         app_key=app_key,
         site=settings.site,
         base_url=settings.base_url or None,
+        allow_insecure_http=settings.insecure_base_url,
         timeout=float(settings.http_timeout_seconds),
         max_concurrency=settings.datadog_concurrency,
         on_event=on_event,

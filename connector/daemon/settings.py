@@ -20,22 +20,14 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import (
-    Field,
-    JsonValue,
-    SecretStr,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, JsonValue, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
 from connector.baton.ids import parse_resource_ref
 from connector.daemon.version import package_version
-from connector.datadog.sites import SITES, base_url_for
+from connector.datadog.sites import SITES, base_url_for, check_transport_security
 
 ENV_PREFIX = "BATON_"
 GROUPS = ("Datadog", "Sync", "Output and logging", "Service mode", "Operability", "One-shot provisioning")
@@ -65,8 +57,12 @@ class Settings(BaseSettings):
     site: str = _f("datadoghq.com", "Datadog", "Datadog site")
     api_key: SecretStr | None = _f(None, "Datadog", "Datadog API key (DD-API-KEY)")
     app_key: SecretStr | None = _f(None, "Datadog", "Datadog application key (DD-APPLICATION-KEY)")
+    # Before base_url: its validator reads this one.
+    insecure_base_url: bool = _f(
+        False, "Datadog", "allow a plain-http base URL off loopback (sends both keys unencrypted)", hidden=True
+    )
     base_url: str = _f("", "Datadog", "API root override, for tests", hidden=True)
-    http_timeout_seconds: int = _f(300, "Datadog", "per-request HTTP timeout in seconds", ge=1, le=1800)
+    http_timeout_seconds: int = _f(30, "Datadog", "per-request HTTP timeout in seconds", ge=1, le=1800)
     datadog_concurrency: int = _f(8, "Datadog", "Datadog requests in flight at once", ge=1, le=64)
 
     # -- what to sync ---------------------------------------------------------------------------------------
@@ -147,7 +143,7 @@ class Settings(BaseSettings):
 
     @field_validator("base_url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
+    def _http_url(cls, value: str, info: ValidationInfo) -> str:
         if not value:
             return ""
         if _UNSAFE.search(value.strip()):
@@ -156,7 +152,9 @@ class Settings(BaseSettings):
             urlsplit(value.strip()).port  # noqa: B018  # a port that is not a number raises here, not mid-sync
         except ValueError:
             raise ValueError("the port is not a number from 0 to 65535") from None
-        return base_url_for("datadoghq.com", value)
+        url = base_url_for("datadoghq.com", value)
+        check_transport_security(url, allow_insecure=bool(info.data.get("insecure_base_url")))
+        return url
 
     @field_validator("client_id", "c1_api_host", "host_id")
     @classmethod

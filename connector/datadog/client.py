@@ -17,8 +17,16 @@ from typing import Any, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import SecretStr, ValidationError
 
+from connector.datadog.decode import (
+    describe_validation_error,
+    json_object,
+    mapping,
+    objects,
+    parse_model,
+    validate_model,
+)
 from connector.datadog.errors import (
     Forbidden,
     InvalidAPIKey,
@@ -45,16 +53,29 @@ from connector.datadog.models import (
     UserInvitation,
     index_included,
 )
-from connector.datadog.paging import PAGE_SIZE, Page, next_page_number, paginate, parse_page_meta
+from connector.datadog.paging import (
+    MAX_PAGES,
+    PAGE_SIZE,
+    ListingGuard,
+    Page,
+    next_page_number,
+    paginate,
+    parse_page_meta,
+)
 from connector.datadog.retry import RetryPolicy
-from connector.datadog.sites import base_url_for
+from connector.datadog.sites import base_url_for, check_transport_security
 from connector.datadog.stats import ClientStats, EventHook
-from connector.datadog.transport import ApiTransport, QueryValue
+from connector.datadog.transport import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_TIMEOUT,
+    ApiTransport,
+    QueryValue,
+)
 
 __all__ = ["DatadogClient", "included_roles", "included_users"]
 
 R = TypeVar("R", bound=Resource)
-M = TypeVar("M", bound=BaseModel)
 
 
 def _seg(value: str) -> str:
@@ -74,7 +95,11 @@ class DatadogClient:
         app_key: str | SecretStr,
         site: str = "datadoghq.com",
         base_url: str | None = None,
-        timeout: float = 30.0,
+        allow_insecure_http: bool = False,
+        timeout: float = DEFAULT_TIMEOUT,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_pages: int = MAX_PAGES,
         max_concurrency: int = 8,
         retry: RetryPolicy | None = None,
         on_event: EventHook | None = None,
@@ -84,12 +109,19 @@ class DatadogClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.site = site
         self.base_url = base_url_for(site, base_url)
+        # Both keys travel in headers: refuse to send them in clear unless told to (tests use loopback).
+        check_transport_security(self.base_url, allow_insecure=allow_insecure_http)
+        self._max_pages = max_pages
+        self._listings = ListingGuard()
         self._t = ApiTransport(
             api_key=api_key,
             app_key=app_key,
             base_url=self.base_url,
             timeout=timeout,
+            connect_timeout=connect_timeout,
+            max_response_bytes=max_response_bytes,
             max_concurrency=max_concurrency,
             retry=retry,
             on_event=on_event,
@@ -120,19 +152,6 @@ class DatadogClient:
 
     # -- plumbing ---------------------------------------------------------------------------------
 
-    def _parse(self, model: type[M], response: httpx.Response, method: str, path: str) -> M:
-        try:
-            return model.model_validate_json(response.content)
-        except ValidationError as exc:
-            # Only locations and error kinds: pydantic's messages may quote input values.
-            where = sorted({".".join(str(p) for p in err["loc"]) or "<body>" for err in exc.errors()})
-            raise UnexpectedResponse(
-                method=method,
-                path=path,
-                status=response.status_code,
-                messages=[f"{exc.error_count()} invalid field(s): {', '.join(where[:5])}"],
-            ) from None
-
     async def _page(
         self,
         envelope_type: type[ListEnvelope[R]],
@@ -141,19 +160,46 @@ class DatadogClient:
         group: str,
         number: int,
         params: Mapping[str, QueryValue] | None = None,
+        total_required: bool = True,
     ) -> Page[R]:
+        """One page, checked against the listing's bounds (`paging.next_page_number`, `paging.ListingGuard`).
+
+        `total_required`: the list always reports its size (every list in scope but On-Call schedules).
+        """
         if number < 0:
             raise ValueError("page numbers start at 0")
         query: dict[str, QueryValue] = {"page[size]": PAGE_SIZE, "page[number]": number, **(params or {})}
-        response = await self._t.request("GET", path, group=group, params=query)
-        envelope = self._parse(envelope_type, response, "GET", path)
+        reply = await self._t.request("GET", path, group=group, params=query)
+        envelope = parse_model(envelope_type, reply)
         items = list(envelope.data)
+        next_number = next_page_number(
+            number=number,
+            requested_size=PAGE_SIZE,
+            count=len(items),
+            meta=envelope.meta,
+            total_required=total_required,
+            path=path,
+            max_pages=self._max_pages,
+        )
+        total = parse_page_meta(envelope.meta).total
+        self._listings.check(
+            (path, tuple(sorted((params or {}).items()))),
+            number=number,
+            size=PAGE_SIZE,
+            total=total,
+            ids=[item.id for item in items],
+            next_number=next_number,
+            method="GET",
+            path=path,
+            max_pages=self._max_pages,
+        )
         return Page(
             items=items,
             number=number,
-            next_number=next_page_number(number=number, requested_size=PAGE_SIZE, count=len(items), meta=envelope.meta),
-            total=parse_page_meta(envelope.meta).total,
+            next_number=next_number,
+            total=total,
             included=tuple(envelope.included),
+            path=path,
         )
 
     async def _item(
@@ -167,12 +213,10 @@ class DatadogClient:
         params: Mapping[str, QueryValue] | None = None,
         idempotent: bool | None = None,
     ) -> R:
-        response = await self._t.request(method, path, group=group, json=json, params=params, idempotent=idempotent)
-        envelope = self._parse(envelope_type, response, method, path)
+        reply = await self._t.request(method, path, group=group, json=json, params=params, idempotent=idempotent)
+        envelope = parse_model(envelope_type, reply)
         if envelope.data is None:
-            raise UnexpectedResponse(
-                method=method, path=path, status=response.status_code, messages=["response has no data"]
-            )
+            raise UnexpectedResponse(method=method, path=path, status=reply.status, messages=["response has no data"])
         return envelope.data
 
     # -- validation -------------------------------------------------------------------------------
@@ -180,22 +224,37 @@ class DatadogClient:
     async def validate(self) -> None:
         """Check both keys: the API key alone first, then a call that needs the application key.
 
-        Raises `InvalidAPIKey` or `InvalidApplicationKey`; neither message contains a key value.
-        The second call is the cheapest read the connector depends on, so a valid application key
-        that lacks ``user_access_read`` is reported here rather than midway through a sync.
+        Raises `InvalidAPIKey` or `InvalidApplicationKey`; neither message contains a key value. A 403 names
+        the site in use, since a key of another Datadog site is the usual cause. The second call is the
+        cheapest read the connector depends on, so a valid application key that lacks ``user_access_read``
+        is reported here rather than midway through a sync. Anything else is a `DatadogError` too.
         """
+
+        def _site_hint(status: int | None) -> str | None:
+            if status != 403:
+                return None
+            return f"the key may belong to another Datadog site; this connector uses site {self.site} ({self.base_url})"
+
         path = "/api/v1/validate"
         try:
-            response = await self._t.request("GET", path, group="validate", api_key_only=True)
+            reply = await self._t.request("GET", path, group="validate", api_key_only=True)
         except (Forbidden, Unauthorized) as exc:
-            raise InvalidAPIKey(method="GET", path=path, status=exc.status, messages=exc.messages) from None
-        if _json_object(response, "GET", path).get("valid") is not True:
-            raise InvalidAPIKey(method="GET", path=path, status=response.status_code, messages=["valid is not true"])
+            raise InvalidAPIKey(
+                method="GET", path=path, status=exc.status, messages=exc.messages, hint=_site_hint(exc.status)
+            ) from None
+        valid = json_object(reply).get("valid")
+        if valid is False:
+            raise InvalidAPIKey(method="GET", path=path, status=reply.status, messages=["valid is false"])
+        if valid is not True:
+            # Not a rejection (Datadog rejects with 403): a body we cannot read says nothing about the key.
+            raise UnexpectedResponse(method="GET", path=path, status=reply.status, messages=["no boolean `valid`"])
         path = "/api/v2/users"
         try:
             await self._t.request("GET", path, group="validate", params={"page[size]": 1, "page[number]": 0})
         except (Forbidden, Unauthorized) as exc:
-            raise InvalidApplicationKey(method="GET", path=path, status=exc.status, messages=exc.messages) from None
+            raise InvalidApplicationKey(
+                method="GET", path=path, status=exc.status, messages=exc.messages, hint=_site_hint(exc.status)
+            ) from None
 
     # -- users --------------------------------------------------------------------------------------
 
@@ -276,8 +335,8 @@ class DatadogClient:
         ]
         if not data:
             return []
-        response = await self._t.request("POST", "/api/v2/user_invitations", group="invitations", json={"data": data})
-        return list(self._parse(ListEnvelope[UserInvitation], response, "POST", "/api/v2/user_invitations").data)
+        reply = await self._t.request("POST", "/api/v2/user_invitations", group="invitations", json={"data": data})
+        return list(parse_model(ListEnvelope[UserInvitation], reply).data)
 
     async def send_invitation(self, user_id: str) -> UserInvitation:
         invitations = await self.send_invitations([user_id])
@@ -318,8 +377,8 @@ class DatadogClient:
         path = f"/api/v2/roles/{_seg(role_id)}/users"
         body = {"data": {"type": "users", "id": user_id}}
         # Adding or removing the same user twice ends in the same state, so both are safe to retry.
-        response = await self._t.request(method, path, group="role_users", json=body, idempotent=True)
-        return list(self._parse(ListEnvelope[User], response, method, path).data)
+        reply = await self._t.request(method, path, group="role_users", json=body, idempotent=True)
+        return list(parse_model(ListEnvelope[User], reply).data)
 
     # -- teams --------------------------------------------------------------------------------------
 
@@ -371,7 +430,10 @@ class DatadogClient:
     # -- On-Call ------------------------------------------------------------------------------------
 
     async def list_schedules(self, page: int = 0) -> Page[Schedule]:
-        return await self._page(ListEnvelope[Schedule], "/api/v2/on-call/schedules", group="on_call", number=page)
+        # The one list without a documented total (docs/spec/datadog-api.md §7): bounded by MAX_PAGES instead.
+        return await self._page(
+            ListEnvelope[Schedule], "/api/v2/on-call/schedules", group="on_call", number=page, total_required=False
+        )
 
     async def get_schedule(self, schedule_id: str) -> Schedule:
         path = f"/api/v2/on-call/schedules/{_seg(schedule_id)}"
@@ -393,8 +455,8 @@ class DatadogClient:
         }
         if at is not None:
             params["filter[at_ts]"] = at.isoformat()
-        response = await self._t.request("GET", path, group="on_call", params=params)
-        return _responders(schedule_id, _json_object(response, "GET", path))
+        reply = await self._t.request("GET", path, group="on_call", params=params)
+        return _responders(schedule_id, json_object(reply), path)
 
     # -- keys and service accounts ------------------------------------------------------------------
 
@@ -477,29 +539,17 @@ class DatadogClient:
     async def _mint(
         self, model: type[R], path: str, body: Any, *, group: str, single_attempt: bool = False
     ) -> tuple[R, SecretStr | None]:
-        response = await self._t.request(
+        reply = await self._t.request(
             "POST", path, group=group, json=body, idempotent=False, single_attempt=single_attempt
         )
-        item = self._parse(ItemEnvelope[model], response, "POST", path).data  # type: ignore[valid-type]
-        data = _json_object(response, "POST", path).get("data")
-        key = ((data.get("attributes") if isinstance(data, dict) else None) or {}).get("key")
+        item = parse_model(ItemEnvelope[model], reply).data  # type: ignore[valid-type]
+        # The secret is read from the raw body on purpose: the models never carry it.
+        key = mapping(mapping(json_object(reply).get("data")).get("attributes")).get("key")
         if item is None or not item.id:
             raise UnexpectedResponse(
-                method="POST", path=path, status=response.status_code, messages=["response has no data.id"]
+                method="POST", path=path, status=reply.status, messages=["response has no data.id"]
             )
         return item, SecretStr(key) if isinstance(key, str) and key else None
-
-
-def _json_object(response: httpx.Response, method: str, path: str) -> dict[str, Any]:
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = None
-    if not isinstance(payload, dict):
-        raise UnexpectedResponse(
-            method=method, path=path, status=response.status_code, messages=["body is not a JSON object"]
-        )
-    return payload
 
 
 def _wire_team_role(role: TeamRole) -> str | None:
@@ -509,38 +559,52 @@ def _wire_team_role(role: TeamRole) -> str | None:
 
 
 def included_roles(page: Page[Any]) -> dict[str, Role]:
-    return index_included(page.included, "roles", Role)
+    return _included(page, "roles", Role)
 
 
 def included_users(page: Page[Any]) -> dict[str, User]:
-    return index_included(page.included, "users", User)
+    return _included(page, "users", User)
 
 
-def _responders(schedule_id: str, payload: Mapping[str, Any]) -> ScheduleResponders:
-    data = payload.get("data") or {}
-    included = [x for x in payload.get("included") or [] if isinstance(x, dict)]
+def _included(page: Page[Any], type_: str, model: type[R]) -> dict[str, R]:
+    try:
+        return index_included(page.included, type_, model)
+    except ValidationError as exc:
+        raise UnexpectedResponse(
+            method="GET", path=page.path, status=200, messages=[f"included {type_}: {describe_validation_error(exc)}"]
+        ) from None
+
+
+def _responders(schedule_id: str, payload: Mapping[str, Any], path: str) -> ScheduleResponders:
+    """Every shift of the current responders; each piece of the payload is type-checked before use."""
+    included = objects(payload.get("included"))
     groups = [
         x
         for x in included
-        if x.get("type") == "schedule_oncall_responder" and (x.get("attributes") or {}).get("position") == "current"
+        if x.get("type") == "schedule_oncall_responder" and mapping(x.get("attributes")).get("position") == "current"
     ]
-    shifts = index_included(included, "shifts", OnCallShift)
+    try:
+        shifts = index_included(included, "shifts", OnCallShift)
+        users = index_included(included, "users", OnCallUser)
+    except ValidationError as exc:
+        raise UnexpectedResponse(
+            method="GET", path=path, status=200, messages=[f"included: {describe_validation_error(exc)}"]
+        ) from None
     if groups:
         wanted = [
             ref["id"]
             for g in groups
-            for ref in ((g.get("relationships") or {}).get("shifts") or {}).get("data") or []
-            if isinstance(ref, dict) and "id" in ref
+            for ref in objects(mapping(mapping(g.get("relationships")).get("shifts")).get("data"))
+            if isinstance(ref.get("id"), str)
         ]
         chosen = tuple(shifts[i] for i in wanted if i in shifts)
     else:
         chosen = tuple(shifts.values())
-    attributes = data.get("attributes") if isinstance(data, dict) else None
-    return ScheduleResponders.model_validate(
-        {
-            "schedule_id": schedule_id,
-            "scheduled_at": (attributes or {}).get("scheduled_at"),
-            "shifts": chosen,
-            "users": index_included(included, "users", OnCallUser),
-        }
+    scheduled_at = mapping(mapping(payload.get("data")).get("attributes")).get("scheduled_at")
+    return validate_model(
+        ScheduleResponders,
+        {"schedule_id": schedule_id, "scheduled_at": scheduled_at, "shifts": chosen, "users": users},
+        method="GET",
+        path=path,
+        what="responders",
     )

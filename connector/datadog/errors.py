@@ -8,10 +8,13 @@ secrets before they are stored, so neither ``str()`` nor ``repr()`` can leak a k
 from __future__ import annotations
 
 import ast
-import json
 import re
-from collections.abc import Iterable, Mapping
+import socket
+import ssl
+from collections.abc import Iterable
 from typing import Any, ClassVar, Literal
+
+import pydantic_core
 
 from connector.baton import errors as baton
 
@@ -28,6 +31,7 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "UnexpectedResponse",
+    "describe_transport_error",
     "error_for_response",
     "parse_error_messages",
     "scrub",
@@ -35,6 +39,8 @@ __all__ = [
 
 _MAX_MESSAGE = 300
 _MAX_MESSAGES = 10
+# Only the start of a non-JSON error body is looked at (an HTML page can be megabytes).
+_MAX_TEXT = 4096
 _REDACTED = "***"
 
 
@@ -55,9 +61,13 @@ class DatadogError(baton.ConnectorError):
         status: int | None = None,
         messages: Iterable[str] = (),
         reason: str | None = None,
+        retryable: bool | None = None,
     ) -> None:
         self.method = method.upper()
         self.path = path
+        if retryable is not None:
+            # The class says whether this kind of failure is worth another try; a few decide per instance.
+            self.retryable = retryable
         self.status = status
         self.messages: tuple[str, ...] = tuple(messages)
         # A short cause for failures without a body (timeouts, refused connections).
@@ -133,16 +143,38 @@ class Unavailable(DatadogError, baton.UnavailableError):
 
 
 class UnexpectedResponse(DatadogError, baton.InternalError):
-    """A 2xx whose body is not the JSON shape the endpoint documents."""
+    """A response that is not what the endpoint documents: wrong JSON shape or types, not JSON, wrong
+    content type, a body too large or undecodable, more pages than the list's own total implies.
+
+    `retryable` is per instance: a truncated or garbled body may well be whole next time (and the transport
+    retries it), a well-formed body of the wrong shape will not change by asking again.
+    """
 
     kind = "unexpected response"
 
 
 class InvalidCredentials(Unauthorized):
-    """Startup validation found a key Datadog does not accept; `key` says which one."""
+    """Startup validation found a key Datadog does not accept; `key` says which one, `hint` a likely cause."""
 
     key: ClassVar[Literal["api_key", "application_key"]]
     kind = "credentials rejected"
+
+    def __init__(
+        self,
+        *,
+        method: str,
+        path: str,
+        status: int | None = None,
+        messages: Iterable[str] = (),
+        reason: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.hint = hint
+        super().__init__(method=method, path=path, status=status, messages=messages, reason=reason)
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return f"{text} ({self.hint})" if self.hint else text
 
 
 class InvalidAPIKey(InvalidCredentials):
@@ -179,33 +211,60 @@ def error_for_response(
     *,
     method: str,
     path: str,
-    body: bytes,
-    headers: Mapping[str, str] | None = None,
+    body: bytes | bytearray,
+    retry_after: float | None = None,
+    limit_name: str | None = None,
     secrets: Iterable[str] = (),
 ) -> DatadogError:
-    """Map a non-2xx response to its typed error. `path` must not include the query string."""
+    """Map a non-2xx response to its typed error. `path` must not include the query string.
+
+    `retry_after` and `limit_name` come from the one rate-limit header parser (`ratelimit.RateLimitHeaders`).
+    """
     secrets = tuple(secrets)
     clean_path = scrub(path.split("?", 1)[0], secrets)
     messages = [scrub(m, secrets) for m in parse_error_messages(body)]
     cls = _BY_STATUS.get(status) or (Unavailable if status >= 500 else DatadogError)
     if cls is RateLimited:
-        reset, name = _rate_limit_hint(headers or {})
+        name = scrub(limit_name, secrets) if limit_name else None
         return RateLimited(
-            method=method, path=clean_path, status=status, messages=messages, retry_after=reset, limit_name=name
+            method=method, path=clean_path, status=status, messages=messages, retry_after=retry_after, limit_name=name
         )
     return cls(method=method, path=clean_path, status=status, messages=messages)
 
 
-def _rate_limit_hint(headers: Mapping[str, str]) -> tuple[float | None, str | None]:
-    lowered = {k.lower(): v for k, v in headers.items()}
-    try:
-        reset: float | None = float(lowered["x-ratelimit-reset"])
-    except (KeyError, ValueError):
-        reset = None
-    return reset, lowered.get("x-ratelimit-name")
+def describe_transport_error(exc: BaseException, host: str, secrets: Iterable[str] = ()) -> str:
+    """What went wrong reaching `host`, in words an operator can act on (not ``ConnectError``)."""
+    chain: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and len(chain) < 8:
+        chain.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    text = " ".join(str(e) for e in chain).lower()
+    if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain) or "certificate_verify_failed" in text:
+        cause = "TLS certificate verification failed"
+    elif any(isinstance(e, ssl.SSLError) for e in chain):
+        cause = "TLS handshake failed"
+    elif any(isinstance(e, socket.gaierror) for e in chain) or "name or service not known" in text:
+        cause = "DNS lookup failed"
+    elif any(isinstance(e, ConnectionRefusedError) for e in chain) or "connection refused" in text:
+        cause = "connection refused"
+    elif type(exc).__name__ == "ConnectTimeout":
+        cause = "timed out connecting"
+    elif type(exc).__name__ in ("ReadTimeout", "WriteTimeout"):
+        cause = "timed out waiting for the response"
+    elif type(exc).__name__ == "PoolTimeout":
+        cause = "timed out waiting for a free connection"
+    elif type(exc).__name__ == "RemoteProtocolError":
+        cause = "the connection closed before the response was complete"
+    elif any(isinstance(e, ConnectionResetError) for e in chain):
+        cause = "connection reset"
+    else:
+        cause = type(exc).__name__
+    detail = _short(scrub(str(exc), tuple(secrets)))
+    return f"cannot reach {host}: {cause}" + (f" ({detail})" if detail and detail.lower() != cause.lower() else "")
 
 
-def parse_error_messages(body: bytes) -> tuple[str, ...]:
+def parse_error_messages(body: bytes | bytearray) -> tuple[str, ...]:
     """Datadog's messages from any of its error shapes.
 
     Seen in real traffic: ``{"errors": ["text"]}``, JSON:API objects
@@ -215,9 +274,10 @@ def parse_error_messages(body: bytes) -> tuple[str, ...]:
     if not body or not body.strip():
         return ()
     try:
-        payload = json.loads(body)
+        # jiter (via pydantic-core) bounds nesting depth; json.loads would raise RecursionError instead.
+        payload = pydantic_core.from_json(body)
     except ValueError:
-        return (_short(_strip_html(body.decode("utf-8", "replace"))),)
+        return (_short(_strip_html(body[:_MAX_TEXT].decode("utf-8", "replace"))),)
     return tuple(m for m in (_short(x) for x in _messages_of(payload)) if m)[:_MAX_MESSAGES]
 
 
@@ -226,7 +286,7 @@ def _messages_of(payload: Any) -> list[str]:
         errors = payload.get("errors")
         if isinstance(errors, list):
             out: list[str] = []
-            for item in errors:
+            for item in errors[:_MAX_MESSAGES]:
                 out.extend(_messages_of_item(item))
             return out
         for key in ("error", "message", "detail", "title"):
@@ -255,7 +315,7 @@ def _messages_of_item(item: Any) -> list[str]:
 def _python_repr_payload(text: str) -> Any:
     # Team membership validation errors arrive as str({'errors': [...]}) inside the errors list.
     stripped = text.strip()
-    if not (stripped.startswith("{") and "errors" in stripped):
+    if len(stripped) > _MAX_TEXT or not (stripped.startswith("{") and "errors" in stripped):
         return None
     try:
         return ast.literal_eval(stripped)

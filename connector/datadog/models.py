@@ -65,16 +65,29 @@ def _lenient_datetime(value: Any) -> datetime | None:
 Timestamp = Annotated[datetime | None, BeforeValidator(_lenient_datetime)]
 
 
-def _linkage_ids(data: Any) -> tuple[str, ...]:
-    if isinstance(data, list):
-        return tuple(str(x["id"]) for x in data if isinstance(x, dict) and x.get("id") is not None)
-    if isinstance(data, dict) and data.get("id") is not None:
-        return (str(data["id"]),)
-    return ()
+def _linkage_ids(name: str, data: Any) -> tuple[str, ...]:
+    """Ids of a relationship's ``data`` (one linkage object, a list of them, or null)."""
+    refs = data if isinstance(data, list) else [data] if data is not None else []
+    ids: list[str] = []
+    for ref in refs:
+        if not isinstance(ref, dict):
+            raise ValueError(f"relationships.{name}.data holds a JSON {type(ref).__name__}, not a linkage object")
+        ref_id = ref.get("id")
+        if ref_id is None:
+            continue
+        if not isinstance(ref_id, str):
+            raise ValueError(f"relationships.{name}.data id is not a string")
+        ids.append(ref_id)
+    return tuple(ids)
 
 
 class Resource(BaseModel):
-    """A JSON:API resource flattened to one level."""
+    """A JSON:API resource flattened to one level.
+
+    The flattening checks the JSON:API shape itself (``attributes`` and ``relationships`` are objects,
+    linkage ids are strings); field types are then pydantic's job. Any mismatch is a ValueError, which
+    pydantic reports as a validation error and the client as `UnexpectedResponse`.
+    """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -89,15 +102,24 @@ class Resource(BaseModel):
     def _flatten_jsonapi(cls, raw: Any) -> Any:
         if not isinstance(raw, dict) or ("attributes" not in raw and "relationships" not in raw):
             return raw
-        flat: dict[str, Any] = dict(raw.get("attributes") or {})
+        attributes = raw.get("attributes")
+        if attributes is not None and not isinstance(attributes, dict):
+            raise ValueError("attributes is not a JSON object")
+        relationships = raw.get("relationships")
+        if relationships is not None and not isinstance(relationships, dict):
+            raise ValueError("relationships is not a JSON object")
+        flat: dict[str, Any] = dict(attributes or {})
         flat["id"] = raw.get("id")
         flat["type"] = raw.get("type")
-        relationships = raw.get("relationships") or {}
         for wire_name, (field, to_many) in cls.relationship_fields.items():
-            rel = relationships.get(wire_name)
-            if not isinstance(rel, dict) or "data" not in rel:
+            rel = (relationships or {}).get(wire_name)
+            if rel is None:
                 continue
-            ids = _linkage_ids(rel["data"])
+            if not isinstance(rel, dict):
+                raise ValueError(f"relationships.{wire_name} is not a JSON object")
+            if "data" not in rel:
+                continue
+            ids = _linkage_ids(wire_name, rel["data"])
             flat[field] = ids if to_many else (ids[0] if ids else None)
         return flat
 
@@ -345,10 +367,13 @@ class ItemEnvelope(BaseModel, Generic[R]):
     included: list[dict[str, Any]] = Field(default_factory=list)
 
 
-def index_included(included: Iterable[Mapping[str, Any]], type_: str, model: type[R]) -> dict[str, R]:
-    """Parse the `included` resources of one JSON:API type, keyed by id; others are skipped unparsed."""
+def index_included(included: Iterable[Any], type_: str, model: type[R]) -> dict[str, R]:
+    """Parse the `included` resources of one JSON:API type, keyed by id; others are skipped unparsed.
+
+    Raises ValidationError for an entry of that type with the wrong shape (the client names the endpoint).
+    """
     return {
-        str(raw["id"]): model.model_validate(raw)
+        raw["id"]: model.model_validate(raw)
         for raw in included
-        if raw.get("type") == type_ and raw.get("id") is not None
+        if isinstance(raw, dict) and raw.get("type") == type_ and isinstance(raw.get("id"), str)
     }

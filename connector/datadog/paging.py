@@ -1,7 +1,7 @@
-"""The one paging helper for every Datadog list endpoint.
+"""The one paging helper for every Datadog list endpoint, and the bounds that keep a listing finite.
 
 Every list in scope is page-number based (``page[size]`` + 0-based ``page[number]``); what differs is
-how the response describes the position:
+how the response describes the position (docs/spec/datadog-api.md §2.3):
 
 * users, roles, role users, API/app keys: ``meta.page.total_filtered_count`` (or ``total_count``);
 * teams and memberships: ``meta.pagination`` with ``total``/``size``/``last_number``;
@@ -9,26 +9,48 @@ how the response describes the position:
 
 `next_page_number` turns any of them into "the next page to fetch, or None". It never asks for a page
 it can tell is empty: it stops on the total when one is reported, otherwise on a short page. The
-size used for "short" is the one the server reports (Datadog is known to cap some pages below the
-requested size), else the one requested.
+size used for "short" is the one the server reports when smaller than the one requested (Datadog is
+known to cap some pages below the requested size).
+
+A listing is untrusted input too, so it is bounded (issue 11 §4):
+
+* a list that always reports its size (every one but schedules) without a usable total, a page with items
+  past its own total, or more items than ``page[size]`` asked for is an `UnexpectedResponse`;
+* `ListingGuard` remembers, per listing, the pages the first page's total implied: a listing may fetch at
+  most that many pages plus one (items added meanwhile), and a page that repeats the previous one is an
+  error; a list without a total stops at `MAX_PAGES`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+import math
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-__all__ = ["PAGE_SIZE", "Page", "PageMeta", "PagingError", "next_page_number", "paginate", "parse_page_meta"]
+from connector.datadog.errors import UnexpectedResponse
+
+__all__ = [
+    "MAX_PAGES",
+    "PAGE_SIZE",
+    "ListingGuard",
+    "Page",
+    "PageMeta",
+    "next_page_number",
+    "paginate",
+    "parse_page_meta",
+]
 
 T = TypeVar("T")
 
 # Datadog's documented maximum; always sent because server defaults vary (10 in the spec, 100 seen).
 PAGE_SIZE = 100
-
-
-class PagingError(RuntimeError):
-    """A listing did not terminate within the page budget."""
+# The ceiling for a listing whose size is unknown: a million objects of one kind is far beyond any org.
+MAX_PAGES = 10_000
+# A total above this is not a count Datadog would send; it is treated as absent (and a list that must
+# have one then fails) rather than licensing an enormous walk.
+_MAX_TOTAL = 100_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,59 +72,151 @@ class Page(Generic[T]):
     total: int | None = None
     # Raw JSON:API `included` resources; typed accessors live on the client.
     included: tuple[Mapping[str, Any], ...] = field(default=(), repr=False)
+    # The endpoint the page came from, so errors found later (in `included`) can name it.
+    path: str = ""
 
 
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+def _count(value: Any) -> int | None:
+    """A JSON integer usable as a count: not a bool, not negative, not absurd."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_TOTAL:
+        return value
+    return None
 
 
-def parse_page_meta(meta: Mapping[str, Any] | None) -> PageMeta:
+def parse_page_meta(meta: Any) -> PageMeta:
     if not isinstance(meta, Mapping):
         return PageMeta()
     page = meta.get("page")
     if isinstance(page, Mapping):
-        total = _int(page.get("total_filtered_count"))
+        total = _count(page.get("total_filtered_count"))
         if total is None:
-            total = _int(page.get("total_count"))
+            total = _count(page.get("total_count"))
         if total is None:
-            total = _int(page.get("total"))
+            total = _count(page.get("total"))
         no_next = "next_number" in page and page.get("next_number") is None
-        return PageMeta(total, _int(page.get("size")), _int(page.get("last_number")), no_next)
+        return PageMeta(total, _count(page.get("size")), _count(page.get("last_number")), no_next)
     pagination = meta.get("pagination")
     if isinstance(pagination, Mapping):
         # offset_limit pagination (sent when no page parameters were given) reports `limit`, not `size`.
-        size = _int(pagination.get("size"))
+        size = _count(pagination.get("size"))
         if size is None:
-            size = _int(pagination.get("limit"))
+            size = _count(pagination.get("limit"))
         # Teams keep a non-null next_number on the last page, so only last_number and total count.
-        return PageMeta(_int(pagination.get("total")), size, _int(pagination.get("last_number")))
+        return PageMeta(_count(pagination.get("total")), size, _count(pagination.get("last_number")))
     return PageMeta()
 
 
-def next_page_number(*, number: int, requested_size: int, count: int, meta: Mapping[str, Any] | None) -> int | None:
+def pages_for(total: int, size: int) -> int:
+    return max(1, math.ceil(total / size))
+
+
+def next_page_number(
+    *,
+    number: int,
+    requested_size: int,
+    count: int,
+    meta: Any,
+    total_required: bool = False,
+    method: str = "GET",
+    path: str = "",
+    max_pages: int = MAX_PAGES,
+) -> int | None:
+    """The next page to fetch after page `number` held `count` items, or None; raises `UnexpectedResponse`
+    when the page contradicts itself (see the module docstring)."""
+
+    def bad(message: str) -> UnexpectedResponse:
+        return UnexpectedResponse(method=method, path=path, status=200, messages=[f"page {number}: {message}"])
+
+    if count > requested_size:
+        raise bad(f"{count} items, more than the page[size] of {requested_size} asked for")
+    info = parse_page_meta(meta)
+    if info.total is None and total_required:
+        raise bad("no usable meta total (this list always reports one)")
     if count == 0:
         return None
-    info = parse_page_meta(meta)
-    size = info.size or requested_size
+    size = min(info.size, requested_size) if info.size else requested_size
     if info.total is not None:
-        return None if number * size + count >= info.total else number + 1
-    if info.no_next or (info.last_number is not None and number >= info.last_number):
-        return None
-    return None if count < size else number + 1
+        if number * size >= info.total:
+            raise bad(f"{count} items past the list's own total of {info.total}")
+        following = None if number * size + count >= info.total else number + 1
+    elif info.no_next or (info.last_number is not None and number >= info.last_number):
+        following = None
+    else:
+        following = None if count < size else number + 1
+    if following is not None and following >= max_pages:
+        raise bad(f"the listing did not end within {max_pages} pages")
+    return following
 
 
-async def paginate(
-    fetch: Callable[[int], Awaitable[Page[T]]], *, start: int = 0, max_pages: int = 100_000
-) -> AsyncIterator[Page[T]]:
-    """Yield pages from `start` until `next_number` says the listing is done."""
+@dataclass(slots=True)
+class _Listing:
+    budget: int
+    number: int
+    fingerprint: int
+
+
+class ListingGuard:
+    """Per-listing memory across page fetches, shared by `iter_*` walks and page-token syncers alike.
+
+    A listing is keyed by endpoint and filters (not the page number). Page 0 (or any page not following the
+    last one seen) starts it afresh: a resumed sync re-reading a page is normal, not a loop. Finished
+    listings are forgotten; at most `capacity` unfinished ones are remembered (least recently used first).
+    """
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self._capacity = capacity
+        self._listings: OrderedDict[Hashable, _Listing] = OrderedDict()
+
+    def check(
+        self,
+        key: Hashable,
+        *,
+        number: int,
+        size: int,
+        total: int | None,
+        ids: Sequence[str],
+        next_number: int | None,
+        method: str,
+        path: str,
+        max_pages: int = MAX_PAGES,
+    ) -> None:
+        fingerprint = hash(tuple(ids))
+        known = self._listings.pop(key, None)
+        if known is None or number != known.number + 1:
+            budget = min(pages_for(total, size) + 1, max_pages) if total is not None else max_pages
+            known = _Listing(budget=budget, number=number, fingerprint=fingerprint)
+        else:
+            if ids and fingerprint == known.fingerprint:
+                raise UnexpectedResponse(
+                    method=method, path=path, status=200, messages=[f"page {number} repeats page {number - 1}"]
+                )
+            known.number, known.fingerprint = number, fingerprint
+        if number >= known.budget:
+            raise UnexpectedResponse(
+                method=method,
+                path=path,
+                status=200,
+                messages=[f"page {number} is past the {known.budget - 1} page(s) the list's first total implied"],
+            )
+        if next_number is None:
+            return
+        self._listings[key] = known
+        while len(self._listings) > self._capacity:
+            self._listings.popitem(last=False)
+
+
+async def paginate(fetch: Callable[[int], Awaitable[Page[T]]], *, start: int = 0) -> AsyncIterator[Page[T]]:
+    """Yield pages from `start` until `next_number` says the listing is done.
+
+    Termination is the guard's job (`next_page_number` and `ListingGuard` raise on a listing that does not
+    end); this loop only refuses to go backwards.
+    """
     number: int | None = start
-    fetched = 0
     while number is not None:
-        if fetched >= max_pages:
-            raise PagingError(f"listing did not end after {max_pages} pages")
         page = await fetch(number)
-        fetched += 1
         yield page
         if page.next_number is not None and page.next_number <= number:
-            raise PagingError(f"server sent page {page.next_number} after page {number}")
+            raise UnexpectedResponse(
+                method="GET", path=page.path, status=200, messages=[f"next page {page.next_number} after page {number}"]
+            )
         number = page.next_number

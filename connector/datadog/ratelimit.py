@@ -14,36 +14,81 @@ is let through: a burst of first requests could otherwise overrun a small limit.
 from __future__ import annotations
 
 import asyncio
+import datetime
+import email.utils
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["RateLimitHeaders", "RateLimiter", "Ticket", "WaitTooLong"]
+__all__ = ["MAX_HINT_SECONDS", "RateLimitHeaders", "RateLimiter", "Ticket", "WaitTooLong", "retry_after_seconds"]
+
+
+# Bounds on what a peer may tell us. A window longer than a day, or a limit of billions, is not a rate limit
+# Datadog documents (docs/spec/datadog-api.md §3); it is garbage that must not turn into an endless wait.
+MAX_HINT_SECONDS = 86_400.0
+MAX_LIMIT = 1_000_000
+_MAX_HEADER_CHARS = 64
+
+
+def _number(raw: str | None, *, positive: bool = False, maximum: float) -> float | None:
+    """A finite, non-negative number no larger than `maximum` (clamped), or None for anything else."""
+    if raw is None or len(raw) > _MAX_HEADER_CHARS:
+        return None
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        return None
+    if not math.isfinite(value) or value < 0 or (positive and value <= 0):
+        return None
+    return min(value, maximum)
+
+
+def retry_after_seconds(raw: str | None, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds from now: delta-seconds or an HTTP-date (RFC 9110 §10.2.3), bounded.
+
+    `now` is the wall-clock time (epoch seconds) an HTTP-date is measured from.
+    """
+    if raw is None or len(raw) > _MAX_HEADER_CHARS:
+        return None
+    seconds = _number(raw, maximum=MAX_HINT_SECONDS)
+    if seconds is not None:
+        return seconds
+    try:
+        when = email.utils.parsedate_to_datetime(raw.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT; a date without a zone is read as such
+        when = when.replace(tzinfo=datetime.UTC)
+    delta = when.timestamp() - (time.time() if now is None else now)
+    return min(max(delta, 0.0), MAX_HINT_SECONDS)
 
 
 @dataclass(frozen=True, slots=True)
 class RateLimitHeaders:
+    """The ``X-RateLimit-*`` and ``Retry-After`` headers of one response, sanitised.
+
+    The one parser of these headers. Each value is untrusted: a limit of 0 or below, a negative or
+    non-numeric value, or a non-finite one is treated as absent; windows are clamped to a day.
+    """
+
     limit: int | None
     period: float | None
     remaining: int | None
     reset: float | None
     name: str | None
+    retry_after: float | None = None
 
     @classmethod
-    def parse(cls, headers: Mapping[str, str]) -> RateLimitHeaders | None:
-        def number(key: str) -> float | None:
-            raw = headers.get(key)
-            try:
-                value = float(raw) if raw is not None else None
-            except ValueError:
-                return None
-            return value if value is not None and math.isfinite(value) and value >= 0 else None
-
-        limit, period = number("x-ratelimit-limit"), number("x-ratelimit-period")
-        remaining, reset = number("x-ratelimit-remaining"), number("x-ratelimit-reset")
-        name = headers.get("x-ratelimit-name") or None
-        if limit is None and remaining is None and reset is None:
+    def parse(cls, headers: Mapping[str, str], now: float | None = None) -> RateLimitHeaders | None:
+        limit = _number(headers.get("x-ratelimit-limit"), positive=True, maximum=MAX_LIMIT)
+        period = _number(headers.get("x-ratelimit-period"), positive=True, maximum=MAX_HINT_SECONDS)
+        remaining = _number(headers.get("x-ratelimit-remaining"), maximum=MAX_LIMIT)
+        reset = _number(headers.get("x-ratelimit-reset"), maximum=MAX_HINT_SECONDS)
+        retry_after = retry_after_seconds(headers.get("retry-after"), now)
+        raw_name = headers.get("x-ratelimit-name") or ""
+        name = raw_name[:_MAX_HEADER_CHARS] if raw_name.isprintable() and raw_name.strip() else None
+        if limit is None and remaining is None and reset is None and retry_after is None:
             return None
         return cls(
             limit=int(limit) if limit is not None else None,
@@ -51,7 +96,13 @@ class RateLimitHeaders:
             remaining=int(remaining) if remaining is not None else None,
             reset=reset,
             name=name,
+            retry_after=retry_after,
         )
+
+    @property
+    def wait_hint(self) -> float | None:
+        """How long the server asked us to wait: ``Retry-After`` wins over ``X-RateLimit-Reset``."""
+        return self.retry_after if self.retry_after is not None else self.reset
 
 
 @dataclass
@@ -149,8 +200,10 @@ class RateLimiter:
             self._bucket_of_group[ticket.group] = name
             bucket.limit = info.limit if info.limit is not None else bucket.limit
             bucket.period = info.period if info.period is not None else bucket.period
-            if info.reset is not None:
-                bucket.reset_at = self._clock() + info.reset
+            # A 429's Retry-After says when this bucket may be used again; otherwise the window reset does.
+            reset = info.wait_hint if throttled else info.reset
+            if reset is not None:
+                bucket.reset_at = self._clock() + reset
             if throttled:
                 bucket.remaining = 0
             elif info.remaining is not None:

@@ -24,9 +24,10 @@ class RetryPolicy(BaseRetryPolicy):
     """
 
     max_rate_limit_retries: int = 10
-    # Longest single wait for a rate-limit window; beyond it RateLimited is raised so the caller
-    # can reschedule instead of a sync sleeping for an hourly window.
-    max_rate_limit_wait: float = 120.0
+    # Longest single wait for a rate-limit window (X-RateLimit-Reset, Retry-After); beyond it `hint_exceeds_cap`
+    # and RateLimited is raised at once, so the caller reschedules instead of a sync sleeping for an hourly
+    # window. Shorter than the base policy's: a Datadog call holds a sync or a grant while it waits.
+    max_hinted_delay: float = 120.0
 
     @staticmethod
     def retryable_status(status: int) -> bool:

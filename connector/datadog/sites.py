@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-__all__ = ["SITES", "Site", "base_url_for", "resolve_site"]
+__all__ = [
+    "SITES",
+    "InsecureBaseURL",
+    "Site",
+    "base_url_for",
+    "check_transport_security",
+    "is_insecure",
+    "resolve_site",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,3 +68,31 @@ def base_url_for(site: str, base_url: str | None = None) -> str:
             raise ValueError("setting `base_url`: must not carry a query string or fragment")
         return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
     return resolve_site(site).api_url
+
+
+class InsecureBaseURL(ValueError):
+    """A plain-http API root on a non-loopback host: both Datadog keys would cross the network in clear."""
+
+
+def is_insecure(base_url: str) -> bool:
+    """True for an ``http://`` root whose host is not a loopback address (``localhost`` counts as loopback)."""
+    parts = urlsplit(base_url)
+    if parts.scheme != "http":
+        return False
+    host = (parts.hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True
+
+
+def check_transport_security(base_url: str, *, allow_insecure: bool) -> None:
+    """Refuse a plain-http root off loopback unless explicitly allowed (the caller then warns loudly)."""
+    if is_insecure(base_url) and not allow_insecure:
+        host = urlsplit(base_url).hostname or "?"
+        raise InsecureBaseURL(
+            f"plain http:// to {host} would send the Datadog API and application keys "
+            "unencrypted; use https://, or set --insecure-base-url (BATON_INSECURE_BASE_URL) to accept that risk"
+        )

@@ -1,7 +1,9 @@
 """The HTTP core under `DatadogClient`: authentication, concurrency, pacing, retries, counters.
 
-Every request of the client goes through `ApiTransport.request`, so the retry policy, the
-rate-limit handling and the error mapping each exist exactly once.
+Every request of the client goes through `ApiTransport.request`, so the retry policy, the rate-limit
+handling, the response-size cap and the error mapping each exist exactly once. The transport is the one
+owner of Datadog retries: once it has spent its budget the error it raises is final for that call, and no
+caller above retries it again (docs/service-mode.md, "Datadog failures").
 """
 
 from __future__ import annotations
@@ -10,13 +12,22 @@ import asyncio
 import random
 import ssl
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Generator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from pydantic import SecretStr
 
-from connector.datadog.errors import DatadogError, RateLimited, Unavailable, error_for_response
+from connector.datadog.errors import (
+    DatadogError,
+    RateLimited,
+    Unavailable,
+    UnexpectedResponse,
+    describe_transport_error,
+    error_for_response,
+)
 from connector.datadog.ratelimit import RateLimiter, RateLimitHeaders, Ticket, WaitTooLong
 from connector.datadog.retry import RetryPolicy
 from connector.datadog.stats import (
@@ -28,10 +39,36 @@ from connector.datadog.stats import (
     RetryScheduled,
 )
 
-__all__ = ["ApiTransport", "QueryValue"]
+__all__ = [
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_TIMEOUT",
+    "ApiTransport",
+    "QueryValue",
+    "Reply",
+]
 
 QueryValue = str | int | bool
 USER_AGENT = "baton-datadog/0.1.0 (+python httpx)"
+# A silent peer must not hold a sync (or start-up readiness) for minutes per request.
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_CONNECT_TIMEOUT = 10.0
+# A page of 100 users with their included roles is ~100 KB; 32 MiB leaves room for any real page and
+# bounds what one hostile or broken response can cost (decoded bytes, so a gzip bomb stops here too).
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+_INFLATE_STEP = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A finished 2xx response: the body is read in full (and no larger than the cap)."""
+
+    status: int
+    headers: httpx.Headers
+    # The buffer the body was streamed into, handed on as is: copying it to `bytes` would double the peak.
+    body: bytes | bytearray
+    method: str
+    path: str
 
 
 class _KeyAuth(httpx.Auth):
@@ -62,7 +99,9 @@ class ApiTransport:
         api_key: str | SecretStr,
         app_key: str | SecretStr,
         base_url: str,
-        timeout: float = 30.0,
+        timeout: float = DEFAULT_TIMEOUT,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_concurrency: int = 8,
         retry: RetryPolicy | None = None,
         on_event: EventHook | None = None,
@@ -71,9 +110,12 @@ class ApiTransport:
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
+        if timeout <= 0 or connect_timeout <= 0 or max_response_bytes < 1:
+            raise ValueError("timeouts and the response-size cap must be positive")
         api, app = _secret(api_key), _secret(app_key)
         if not api.get_secret_value() or not app.get_secret_value():
             raise ValueError("both the API key and the application key are required")
@@ -83,25 +125,28 @@ class ApiTransport:
         self._auth_api_only = _KeyAuth(api, None)
         self.retry = retry or RetryPolicy()
         self.stats = ClientStats()
+        self.max_response_bytes = max_response_bytes
+        self._deadline = connect_timeout + 2 * timeout
         self._hook = on_event
         self._rng = rng or random.Random()
         self._sleep = sleep
         self._clock = clock
+        self._wall_clock = wall_clock
         self._semaphore = asyncio.Semaphore(max_concurrency)
-        self._limiter = RateLimiter(
-            max_wait=self.retry.max_rate_limit_wait, on_wait=self._paced, clock=clock, sleep=sleep
-        )
+        self._limiter = RateLimiter(max_wait=self.retry.max_hinted_delay, on_wait=self._paced, clock=clock, sleep=sleep)
         self._http = httpx.AsyncClient(
             base_url=base_url,
-            timeout=httpx.Timeout(timeout),
+            timeout=httpx.Timeout(timeout, connect=min(connect_timeout, timeout)),
             limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
-            headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+            # Only what `_read_capped` can decode with a bound (the official client asks for gzip alone too).
+            headers={"Accept": "application/json", "Accept-Encoding": "gzip", "User-Agent": USER_AGENT},
             transport=transport,
             # An explicit trust store (the daemon's CA-bundle setting); else httpx's default, which honours
             # SSL_CERT_FILE / SSL_CERT_DIR. Proxies come from HTTPS_PROXY / HTTP_PROXY / NO_PROXY (trust_env).
             verify=verify if verify is not None else True,
             follow_redirects=False,
         )
+        self.host = self._http.base_url.host
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={str(self._http.base_url)!r})"
@@ -117,14 +162,21 @@ class ApiTransport:
     def _paced(self, group: str, bucket: str | None, seconds: float) -> None:
         self._emit(RateLimitWait(group, bucket, seconds, "pacing"))
 
-    def error(self, status: int, method: str, path: str, response: httpx.Response) -> DatadogError:
+    def _secret_values(self) -> list[str]:
+        return [s.get_secret_value() for s in self._secrets]
+
+    def error(
+        self, status: int, method: str, path: str, body: bytes | bytearray, headers: httpx.Headers
+    ) -> DatadogError:
+        info = RateLimitHeaders.parse(headers, self._wall_clock())
         return error_for_response(
             status,
             method=method,
             path=path,
-            body=response.content,
-            headers=response.headers,
-            secrets=[s.get_secret_value() for s in self._secrets],
+            body=body,
+            retry_after=info.wait_hint if info is not None else None,
+            limit_name=info.name if info is not None else None,
+            secrets=self._secret_values(),
         )
 
     async def request(
@@ -138,8 +190,12 @@ class ApiTransport:
         idempotent: bool | None = None,
         api_key_only: bool = False,
         single_attempt: bool = False,
-    ) -> httpx.Response:
-        """Send one logical request, retrying per the policy; return the 2xx response or raise.
+    ) -> Reply:
+        """Send one logical request, retrying per the policy; return the 2xx reply or raise a `DatadogError`.
+
+        Bounded whatever the peer does: at most `max_attempts` tries for server errors, transport failures and
+        unreadable bodies, at most `max_rate_limit_retries` waits for 429s, each no longer than
+        `max_hinted_delay` (a longer hint raises `RateLimited` at once, so the caller can reschedule).
 
         `single_attempt`: send it at most once, not even resent after a 429 or a refused connection (a minted
         service access token must never be created twice, docs/spec/credentials.md §4.3).
@@ -159,7 +215,7 @@ class ApiTransport:
                 ) from None
             started = self._clock()
             try:
-                response = await self._attempt(ticket, method, path, params=params, json=json, auth=auth)
+                status, headers, body = await self._attempt(ticket, method, path, params=params, json=json, auth=auth)
             except httpx.TransportError as exc:
                 self._emit(RequestDone(group, method, None, self._clock() - started, attempt))
                 failures += 1
@@ -170,24 +226,29 @@ class ApiTransport:
                 ):
                     await self._backoff(group, type(exc).__name__, failures, attempt)
                     continue
-                raise Unavailable(method=method, path=path, reason=type(exc).__name__) from exc
-            status = response.status_code
-            self._limiter.release(ticket, response.headers, throttled=status == 429)
+                raise Unavailable(
+                    method=method, path=path, reason=describe_transport_error(exc, self.host, self._secret_values())
+                ) from None
+            except UnexpectedResponse as exc:
+                # The status line arrived but the body could not be read whole (too large, bad encoding).
+                self._emit(RequestDone(group, method, exc.status, self._clock() - started, attempt))
+                failures += 1
+                if exc.retryable and idempotent and not single_attempt and failures < self.retry.max_attempts:
+                    await self._backoff(group, "unreadable_body", failures, attempt)
+                    continue
+                raise
             self._emit(RequestDone(group, method, status, self._clock() - started, attempt))
             if status < 300:
-                return response
+                return Reply(status, headers, body, method.upper(), path)
             if status == 429:
                 throttles += 1
-                info = RateLimitHeaders.parse(response.headers)
-                reset = info.reset if info is not None else None
-                wait = reset if reset is not None else self.retry.backoff(throttles - 1, self._rng)
-                if (
-                    single_attempt
-                    or throttles > self.retry.max_rate_limit_retries
-                    or wait > self.retry.max_rate_limit_wait
-                ):
-                    raise self.error(status, method, path, response)
-                if reset is None:
+                info = RateLimitHeaders.parse(headers, self._wall_clock())
+                hint = info.wait_hint if info is not None else None
+                wait = hint if hint is not None else self.retry.backoff(throttles - 1, self._rng)
+                if single_attempt or throttles > self.retry.max_rate_limit_retries or self.retry.hint_exceeds_cap(wait):
+                    # "Give up now": the error carries the hint so the caller can reschedule the whole job.
+                    raise self.error(status, method, path, body, headers)
+                if hint is None:
                     self._limiter.throttle(group, wait)
                 self._emit(RateLimitWait(group, info.name if info else None, wait, "429"))
                 await self._sleep(wait)
@@ -202,7 +263,7 @@ class ApiTransport:
             ):
                 await self._backoff(group, f"http_{status}", failures, attempt)
                 continue
-            raise self.error(status, method, path, response)
+            raise self.error(status, method, path, body, headers)
 
     async def _attempt(
         self,
@@ -213,16 +274,112 @@ class ApiTransport:
         params: Mapping[str, QueryValue] | None,
         json: Any,
         auth: httpx.Auth,
-    ) -> httpx.Response:
+    ) -> tuple[int, httpx.Headers, bytearray]:
+        headers: httpx.Headers | None = None
         try:
             async with self._semaphore:
-                return await self._http.request(method, path, params=params, json=json, auth=auth)
-        except BaseException:
-            # Also on cancellation: an unreleased first request of a group would block the group forever.
-            self._limiter.release(ticket, None)
-            raise
+                request = self._http.build_request(method, path, params=params, json=json)
+                try:
+                    # httpx's timeouts are per socket operation; a peer dripping one byte at a time would
+                    # never trip them, so the whole exchange also has a deadline.
+                    async with asyncio.timeout(self._deadline):
+                        response = await self._http.send(request, auth=auth, stream=True)
+                        try:
+                            headers = response.headers
+                            body = await self._read_capped(response, method, path)
+                        finally:
+                            await response.aclose()
+                except TimeoutError:
+                    raise httpx.ReadTimeout(f"no complete response within {self._deadline:g}s") from None
+            return response.status_code, headers, body
+        finally:
+            # Also on failures and cancellation: an unreleased first request of a group would block the group.
+            self._limiter.release(ticket, headers, throttled=headers is not None and response.status_code == 429)
+
+    async def _read_capped(self, response: httpx.Response, method: str, path: str) -> bytearray:
+        """The decoded body, streamed; never more than `max_response_bytes` decoded bytes are held.
+
+        Decoding is done here rather than by httpx so that it is bounded too: zlib is asked for at most the room
+        left under the cap, so a gzip bomb stops at the cap instead of inflating a whole chunk first.
+        """
+        cap = self.max_response_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise self._too_large(response.status_code, method, path)
+        if response.is_stream_consumed:
+            # An in-process transport (tests) handed over a response that httpx already read and decoded.
+            if len(response.content) > cap:
+                raise self._too_large(response.status_code, method, path)
+            return bytearray(response.content)
+        encoding = response.headers.get("content-encoding", "").strip().lower()
+        decoder = _decoder(encoding)
+        if decoder is None and encoding not in ("", "identity"):
+            raise self._undecodable(response, method, path, "an unsupported Content-Encoding", retryable=False)
+        buffer = bytearray()
+        try:
+            async for raw in response.aiter_raw():
+                if decoder is None:
+                    if len(buffer) + len(raw) > cap:
+                        raise self._too_large(response.status_code, method, path)
+                    buffer += raw
+                    continue
+                pending = raw
+                while pending:
+                    # Inflate a step at a time: at most one step beyond the buffer is ever held.
+                    room = cap - len(buffer)
+                    chunk = decoder.decompress(pending, min(room + 1, _INFLATE_STEP))
+                    if len(chunk) > room:
+                        raise self._too_large(response.status_code, method, path)
+                    buffer += chunk
+                    pending = decoder.unconsumed_tail
+            if decoder is not None:
+                buffer += decoder.flush()
+                if len(buffer) > cap:
+                    raise self._too_large(response.status_code, method, path)
+                if not decoder.eof and buffer:
+                    raise self._undecodable(response, method, path, "a truncated compressed body", retryable=True)
+        except zlib.error:
+            raise self._undecodable(
+                response, method, path, "a body that is not what it claims", retryable=True
+            ) from None
+        return buffer
+
+    def _undecodable(
+        self, response: httpx.Response, method: str, path: str, what: str, *, retryable: bool
+    ) -> UnexpectedResponse:
+        return UnexpectedResponse(
+            method=method,
+            path=path,
+            status=response.status_code,
+            messages=[
+                f"body could not be decoded: {what} (Content-Encoding {_header_text(response, 'content-encoding')})"
+            ],
+            retryable=retryable,
+        )
+
+    def _too_large(self, status: int, method: str, path: str) -> UnexpectedResponse:
+        return UnexpectedResponse(
+            method=method,
+            path=path,
+            status=status,
+            messages=[f"response body larger than the {self.max_response_bytes}-byte cap"],
+        )
 
     async def _backoff(self, group: str, reason: str, failures: int, attempt: int) -> None:
         delay = self.retry.backoff(failures - 1, self._rng)
         self._emit(RetryScheduled(group, reason, attempt, delay))
         await self._sleep(delay)
+
+
+def _decoder(encoding: str) -> Any:
+    """A bounded zlib decompressor for the encodings we ask for (gzip; deflate tolerated), else None."""
+    if encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if encoding == "deflate":
+        return zlib.decompressobj()
+    return None
+
+
+def _header_text(response: httpx.Response, name: str) -> str:
+    value = response.headers.get(name, "")
+    return repr(value[:40]) if value.isprintable() else "(unprintable)"

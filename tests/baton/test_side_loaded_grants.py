@@ -14,7 +14,6 @@ from connector.baton import builders as b
 from connector.baton.c1z.reader import C1ZReader
 from connector.baton.connector import Page, SideLoadedGrants
 from connector.baton.pb.c1.connector.v2 import grant_pb2, resource_pb2
-from connector.baton.retry import RetryPolicy
 from connector.baton.sync.syncer import SyncOptions
 from connector.baton.sync.to_file import sync_to_file
 from tests.baton.fake_connector import USER, Faults, GroupSyncer, Org, RoleSyncer, UserSyncer
@@ -48,7 +47,7 @@ async def _run(tmp_path: Path, org: Org, roles: DirectRoleSyncer, **options: obj
     assert isinstance(roles, SideLoadedGrants)
     faults = Faults()
     path = tmp_path / "s.c1z"
-    opts = SyncOptions(retry=RetryPolicy(max_attempts=2, base_delay=0.0), **options)  # type: ignore[arg-type]
+    opts = SyncOptions(**options)  # type: ignore[arg-type]
     result = await sync_to_file([UserSyncer(org, faults), roles, GroupSyncer(org, faults)], path, opts)
     with C1ZReader(path) as reader:
         return {g.id for g in reader.grants(sync_id=result.sync_id) if g.id.startswith("role:")}

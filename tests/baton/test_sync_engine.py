@@ -12,16 +12,13 @@ from connector.baton import builders as b
 from connector.baton.c1z.reader import C1ZReader
 from connector.baton.errors import InvalidArgumentError
 from connector.baton.pb.c1.connector.v2 import resource_pb2
-from connector.baton.retry import RetryPolicy
 from connector.baton.sync.syncer import SyncOptions
 from connector.baton.sync.to_file import sync_to_file
 from tests.baton.fake_connector import Faults, InjectedFailure, Org, expected_grant_ids, syncers
 
-FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.0, max_delay=0.0)
-
 
 def options(**kwargs: object) -> SyncOptions:
-    return SyncOptions(retry=FAST_RETRY, **kwargs)  # type: ignore[arg-type]
+    return SyncOptions(**kwargs)  # type: ignore[arg-type]
 
 
 def rows_of(path: Path) -> set[tuple[str, str, bytes]]:
@@ -80,22 +77,30 @@ async def test_interrupted_sync_resumes_to_the_same_rows(tmp_path: Path, fail_at
     assert resumed.calls <= fresh.calls - (fail_at - 1)
 
 
-async def test_retryable_errors_are_retried_and_change_nothing(tmp_path: Path) -> None:
+async def test_a_retryable_error_fails_the_sync_once_and_a_rerun_resumes_to_the_same_rows(tmp_path: Path) -> None:
+    """The connector's client owns retries: the engine never calls again with the same error (issue 11 §5)."""
+    from connector.baton.errors import UnavailableError
+
     org = Org()
     clean, flaky = tmp_path / "clean.c1z", tmp_path / "flaky.c1z"
     await sync_to_file(syncers(org, Faults()), clean, options())
-    faults = Faults(unavailable_calls={1, 3, 4, 8, 13}, retry_after=0.0)
-    await sync_to_file(syncers(org, faults), flaky, options())
+    faults = Faults(unavailable_calls={3}, retry_after=0.0)
+    with pytest.raises(UnavailableError) as raised:
+        await sync_to_file(syncers(org, faults), flaky, options(concurrency=1))
+    assert raised.value.retryable
+    assert faults.calls == 3, "the failing call was made once, not retried by the engine"
+    result = await sync_to_file(syncers(org, Faults()), flaky, options(concurrency=1))
+    assert result.resumed
     assert rows_of(flaky) == rows_of(clean)
 
 
-async def test_retries_are_bounded(tmp_path: Path) -> None:
+async def test_an_error_that_keeps_coming_costs_exactly_one_call(tmp_path: Path) -> None:
     from connector.baton.errors import UnavailableError
 
     faults = Faults(unavailable_calls=set(range(1, 100)), retry_after=0.0)
     with pytest.raises(UnavailableError):
         await sync_to_file(syncers(Org(), faults), tmp_path / "s.c1z", options())
-    assert faults.calls == FAST_RETRY.max_attempts
+    assert faults.calls == 1
 
 
 async def test_not_found_is_a_warning_and_the_sync_goes_on(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ FIXTURES = FIXTURES_DIR / "datadog"
 CANARY_API_KEY = "canary-api-4f1c9e2b7d5a83c6e0f1"
 CANARY_APP_KEY = "canary-app-9a8b7c6d5e4f3a2b1c0d9e8f"
 
-FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.001, max_delay=0.01, max_rate_limit_wait=5.0)
+FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.001, max_delay=0.01, max_hinted_delay=5.0)
 
 ClientFactory = Callable[..., DatadogClient]
 
@@ -47,3 +48,5 @@ class FakeTime:
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+        # Yield like a real sleep, so a loop that never stops sleeping can still be timed out by a test.
+        await asyncio.sleep(0)

@@ -83,9 +83,7 @@ def test_query_strings_and_secrets_never_reach_the_error() -> None:
 
 
 def test_rate_limited_carries_the_reset() -> None:
-    error = error_for_response(
-        429, method="GET", path="/x", body=b"", headers={"X-RateLimit-Reset": "7", "X-RateLimit-Name": "users_api"}
-    )
+    error = error_for_response(429, method="GET", path="/x", body=b"", retry_after=7.0, limit_name="users_api")
     assert isinstance(error, RateLimited)
     assert (error.retry_after, error.limit_name) == (7.0, "users_api")
 

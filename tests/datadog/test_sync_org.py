@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from connector.baton.c1z.reader import C1ZReader
-from connector.baton.retry import RetryPolicy
 from connector.baton.sync.syncer import SyncOptions
 from connector.baton.sync.to_file import sync_to_file
 from connector.datadog.client import DatadogClient
@@ -39,7 +38,7 @@ async def sync(fake: FakeDatadog, path: Path, options: DatadogOptions = ALL_ON) 
     client = DatadogClient(api_key=fake.api_key, app_key=fake.app_key, base_url=fake.base_url, retry=FAST_RETRY)
     async with client:
         connector = DatadogConnector(client, options)
-        await sync_to_file(connector.syncers(), path, SyncOptions(retry=RetryPolicy(base_delay=0.001)))
+        await sync_to_file(connector.syncers(), path, SyncOptions())
     return client
 
 

@@ -15,7 +15,6 @@ from connector.baton import builders as b
 from connector.baton.c1z.reader import C1ZReader
 from connector.baton.ids import parse_resource_ref
 from connector.baton.pb.c1.connector.v2 import resource_pb2
-from connector.baton.retry import RetryPolicy
 from connector.baton.sync.syncer import SyncOptions, SyncResult
 from connector.baton.sync.to_file import sync_to_file
 from connector.daemon.oneshot import sync_options
@@ -29,7 +28,7 @@ ROLE_USERS = "/api/v2/roles/{role_id}/users"
 
 async def _sync(fake: FakeDatadog, make_client: ClientFactory, path: Path, **options: object) -> SyncResult:
     connector = DatadogConnector(make_client(fake), DatadogOptions())
-    opts = SyncOptions(retry=RetryPolicy(base_delay=0.001), **options)  # type: ignore[arg-type]
+    opts = SyncOptions(**options)  # type: ignore[arg-type]
     return await sync_to_file(connector.syncers(), path, opts)
 
 
@@ -127,7 +126,7 @@ async def test_a_targeted_schedule_gets_who_is_on_call(
 ) -> None:
     schedule = next(iter(fake.org.schedules.values()))
     connector = DatadogConnector(make_client(fake), DatadogOptions(sync_schedules=True))
-    opts = SyncOptions(retry=RetryPolicy(base_delay=0.001), targeted_resources=[b.resource_id("schedule", schedule.id)])
+    opts = SyncOptions(targeted_resources=[b.resource_id("schedule", schedule.id)])
     result = await sync_to_file(connector.syncers(), tmp_path / "sync.c1z", opts)
     with C1ZReader(tmp_path / "sync.c1z") as reader:
         (res,) = reader.resources(sync_id=result.sync_id)

@@ -35,6 +35,8 @@ def test_every_connection_goes_through_the_proxy_with_the_ca_bundle_as_trust(
             "NO_PROXY": None,
             "no_proxy": None,
             "BATON_BASE_URL": f"http://{DATADOG_ONLY_VIA_PROXY}:{dd.port}",
+            # Plain http off loopback is refused unless accepted explicitly (the fake speaks no TLS).
+            "BATON_INSECURE_BASE_URL": "true",
             # Trust only through the one setting.
             "SSL_CERT_FILE": None,
             "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 import structlog
@@ -22,7 +22,7 @@ from connector.baton import annotations as ann
 from connector.baton.c1z.rows import latest_finished_full
 from connector.baton.c1z.store import C1ZStore
 from connector.baton.connector import Page, ResourceGetter, ResourceSyncer, SideLoadedGrants
-from connector.baton.errors import ConnectorError, InternalError, InvalidArgumentError, NotFoundError
+from connector.baton.errors import InternalError, InvalidArgumentError, NotFoundError
 from connector.baton.pb.c1.connector.v2 import (
     annotation_resource_pb2,
     annotation_resource_tree_pb2,
@@ -31,7 +31,6 @@ from connector.baton.pb.c1.connector.v2 import (
     grant_pb2,
     resource_pb2,
 )
-from connector.baton.retry import RetryPolicy
 from connector.baton.sync import state as st
 
 log = structlog.get_logger(__name__)
@@ -72,7 +71,6 @@ class SyncOptions:
     resource_type_ids: Sequence[str] = ()  # empty: every type
     targeted_resources: Sequence[resource_pb2.ResourceId] = ()
     concurrency: int = 8
-    retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(max_attempts=8, base_delay=1.0))
 
 
 @dataclass(slots=True)
@@ -354,29 +352,17 @@ class Syncer:
     # -- helpers -----------------------------------------------------------------------------------------
 
     async def _call(self, action: st.Action, fetch: Callable[[], Awaitable[T]]) -> T | None:
-        """Run one connector call under the retry policy; NotFound finishes the action with a warning."""
-        policy = self._options.retry
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await fetch()
-            except NotFoundError as exc:
-                await self._warn(action, str(exc))
-                return None
-            except ConnectorError as exc:
-                if not exc.retryable or not policy.should_retry(attempt):
-                    raise
-                delay = policy.delay(attempt, exc.retry_after)
-                log.warning(
-                    "retrying connector call",
-                    operation=action.operation,
-                    resource_type=action.resource_type_id,
-                    attempt=attempt,
-                    delay_seconds=round(delay, 3),
-                    error=str(exc),
-                )
-                await asyncio.sleep(delay)
+        """Run one connector call; NotFound finishes the action with a warning.
+
+        No retry here: the connector's own client owns retries of its calls (for Datadog, the HTTP transport),
+        so an error that reaches the engine is final for this sync. A retryable one fails the sync retryably,
+        and the next attempt resumes from the last checkpoint (docs/service-mode.md, "Datadog failures").
+        """
+        try:
+            return await fetch()
+        except NotFoundError as exc:
+            await self._warn(action, str(exc))
+            return None
 
     async def _warn(self, action: st.Action, message: str) -> None:
         text = f"{action.operation} {action.resource_type_id}:{action.resource_id}: {message}".replace(": :", ": ")

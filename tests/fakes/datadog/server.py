@@ -25,7 +25,7 @@ from typing import Self
 
 from aiohttp import web
 
-from tests.fakes.datadog import routes_keys, routes_oncall, routes_teams, routes_users
+from tests.fakes.datadog import hostile, routes_keys, routes_oncall, routes_teams, routes_users
 from tests.fakes.datadog.org import Org
 from tests.fakes.datadog.web import (
     JSON,
@@ -98,6 +98,13 @@ def _fault_response(status: int, reset: int) -> web.Response:
     return reply({"errors": ["Internal Server Error"]}, status)
 
 
+async def _hostile(request: web.Request, faults: Faults) -> web.StreamResponse | None:
+    mode = faults.take_hostile(request.method, request.path)
+    if mode is None:
+        return None
+    return await hostile.answer(request, mode, hang_seconds=faults.hang_seconds, huge_bytes=faults.huge_bytes)
+
+
 @web.middleware
 async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse:
     st = request.app[STATE]
@@ -112,13 +119,25 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
             st.throttled += 1
             response = reply({"errors": ["Too many requests"]}, 429)
         else:
-            response = _auth_failure(request, st) or _fault(request, st.faults) or await handler(request)
+            refused = _auth_failure(request, st) or _fault(request, st.faults)
+            if refused is not None:
+                response = refused
+            else:
+                hostile_answer = await _hostile(request, st.faults)
+                if hostile_answer is not None:
+                    # Exactly what the mode sends: no rate-limit headers of the fake's own.
+                    response, limit_headers = hostile_answer, {}
+                else:
+                    response = await handler(request)
     except Abort as abort:
         response = abort.response
     except web.HTTPException as exc:
         response = reply({"errors": [exc.reason]}, exc.status)
-    for key, value in limit_headers.items():
-        response.headers.setdefault(key, value)
+    if not response.prepared:  # a hostile answer may already be on the wire
+        for key, value in {**limit_headers, **st.faults.header_overrides}.items():
+            response.headers.setdefault(key, value)
+            if key in st.faults.header_overrides:
+                response.headers[key] = value
     with st.lock:
         st.counters[f"{request.method} {route}"] += 1
         st.statuses[(f"{request.method} {route}", response.status)] += 1

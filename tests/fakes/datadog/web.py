@@ -187,6 +187,13 @@ class Faults:
     seed: int = 0
     # (status, path prefix or None, method or None, reset seconds) served before anything else.
     scripted: list[tuple[int, str | None, str | None, int]] = field(default_factory=list)
+    # (mode, path prefix or None, method or None) of hostile answers (see hostile.py), served in place of the
+    # endpoint after the key check.
+    hostile_script: list[tuple[str, str | None, str | None]] = field(default_factory=list)
+    hang_seconds: float = 5.0
+    huge_bytes: int = 1024 * 1024
+    # Header values that replace the rate-limit headers on every answer (e.g. {"X-RateLimit-Limit": "0"}).
+    header_overrides: dict[str, str] = field(default_factory=dict)
     rng: random.Random = field(init=False, repr=False)
     # Tests script faults from their own thread while the server thread consumes them.
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -201,6 +208,19 @@ class Faults:
         with self.lock:
             self.scripted.extend([(status, path, method.upper() if method else None, reset)] * times)
 
+    def hostile(self, mode: str, *, times: int = 1, path: str | None = None, method: str | None = None) -> None:
+        """Answer the next `times` matching requests in a hostile `mode` (tests/fakes/datadog/hostile.py)."""
+        with self.lock:
+            self.hostile_script.extend([(mode, path, method.upper() if method else None)] * times)
+
+    def take_hostile(self, method: str, path: str) -> str | None:
+        with self.lock:
+            for i, (mode, prefix, want) in enumerate(self.hostile_script):
+                if (prefix is None or path.startswith(prefix)) and (want is None or want == method):
+                    del self.hostile_script[i]
+                    return mode
+        return None
+
     def take_scripted(self, method: str, path: str) -> tuple[int, int] | None:
         """(status, reset) of the first scripted fault matching this request, consumed."""
         with self.lock:
@@ -213,6 +233,8 @@ class Faults:
     def clear(self) -> None:
         with self.lock:
             self.scripted.clear()
+            self.hostile_script.clear()
+            self.header_overrides.clear()
         self.error_rate = self.throttle_rate = self.latency = 0.0
 
 

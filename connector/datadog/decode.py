@@ -1,0 +1,111 @@
+"""The one place a Datadog response body becomes Python objects, and every way it can fail to.
+
+Every body is untrusted input (issue 11 §3). Whatever the peer sends, these functions return a validated
+model or raise `UnexpectedResponse` naming the endpoint and what was wrong: the content type, the JSON
+syntax (nesting depth is bounded by the parser), or the JSON:API shape. Input values are never quoted, so a
+key echoed back by a broken proxy cannot reach a log. A faster parser (issue 12) replaces this module only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
+
+import pydantic_core
+from pydantic import BaseModel, ValidationError
+
+from connector.datadog.errors import UnexpectedResponse
+from connector.datadog.transport import Reply
+
+__all__ = ["json_object", "parse_model", "validate_model"]
+
+M = TypeVar("M", bound=BaseModel)
+
+_MAX_LOCATIONS = 5
+
+
+def _content_type_ok(reply: Reply) -> bool:
+    raw = reply.headers.get("content-type")
+    if raw is None:
+        return True  # Datadog always sends one; its absence alone is no reason to drop a JSON body
+    media = raw.split(";", 1)[0].strip().lower()
+    return media in ("application/json", "text/json") or (media.startswith("application/") and media.endswith("+json"))
+
+
+def _unexpected(reply: Reply, message: str, *, retryable: bool = False) -> UnexpectedResponse:
+    return UnexpectedResponse(
+        method=reply.method, path=reply.path, status=reply.status, messages=[message], retryable=retryable
+    )
+
+
+def _check_body(reply: Reply) -> None:
+    if not reply.body.strip():
+        # A proxy hiccup or a truncated answer: worth another try later.
+        raise _unexpected(reply, "empty body where JSON was expected", retryable=True)
+    if not _content_type_ok(reply):
+        media = reply.headers.get("content-type", "")[:60]
+        shown = repr(media) if media.isprintable() else "(unprintable)"
+        raise _unexpected(reply, f"content type {shown} where JSON was expected", retryable=True)
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """Where the shape was wrong and how, never the offending values (they may echo secrets)."""
+    errors = exc.errors(include_input=False, include_url=False, include_context=False)
+    if any(err["type"] == "json_invalid" for err in errors):
+        return "body is not valid JSON (malformed, truncated or nested too deeply)"
+    where = sorted({".".join(str(p) for p in err["loc"]) or "<body>" for err in errors})
+    kinds = sorted({err["type"] for err in errors})
+    shown = ", ".join(where[:_MAX_LOCATIONS]) + (", …" if len(where) > _MAX_LOCATIONS else "")
+    return f"{exc.error_count()} invalid field(s): {shown} ({', '.join(kinds[:3])})"
+
+
+def parse_model(model: type[M], reply: Reply) -> M:
+    """The body validated as `model` (JSON parsed and validated in one pass, no intermediate dict)."""
+    _check_body(reply)
+    try:
+        return model.model_validate_json(reply.body)
+    except ValidationError as exc:
+        json_broken = any(err["type"] == "json_invalid" for err in exc.errors(include_input=False))
+        raise _unexpected(reply, describe_validation_error(exc), retryable=json_broken) from None
+    except (TypeError, ValueError, AttributeError, RecursionError) as exc:
+        # Belt and braces: a validator bug must still surface as an unexpected response, not a traceback.
+        raise _unexpected(reply, f"body could not be interpreted ({type(exc).__name__})") from None
+
+
+def validate_model(model: type[M], raw: Any, *, method: str, path: str, what: str) -> M:
+    """An already-parsed JSON value (e.g. an ``included`` entry) validated as `model`."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise UnexpectedResponse(
+            method=method, path=path, status=200, messages=[f"{what}: {describe_validation_error(exc)}"]
+        ) from None
+
+
+def json_object(reply: Reply) -> dict[str, Any]:
+    """The body as a JSON object, for the few endpoints read without a model."""
+    _check_body(reply)
+    try:
+        payload = pydantic_core.from_json(reply.body)
+    except ValueError:
+        raise _unexpected(
+            reply, "body is not valid JSON (malformed, truncated or nested too deeply)", retryable=True
+        ) from None
+    if not isinstance(payload, dict):
+        raise _unexpected(reply, f"body is a JSON {_json_type(payload)}, not an object")
+    return payload
+
+
+def objects(value: Any) -> Iterable[Mapping[str, Any]]:
+    """The JSON objects in `value` if it is a list; anything else holds none."""
+    return [x for x in value if isinstance(x, dict)] if isinstance(value, list) else []
+
+
+def mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _json_type(value: Any) -> str:
+    return {list: "array", str: "string", bool: "boolean", int: "number", float: "number"}.get(
+        type(value), "null" if value is None else "value"
+    )

@@ -1,0 +1,400 @@
+"""Fault injection against the fake Datadog (a real server on 127.0.0.1): every hostile answer ends in a
+`DatadogError` naming the endpoint and the cause, within a bounded number of requests (issue 11 §3-5, §10).
+
+Requests are counted exactly; waits run on a fake clock, so nothing here sleeps for a rate-limit window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from connector.baton.sync.syncer import SyncOptions
+from connector.baton.sync.to_file import sync_to_file
+from connector.datadog.client import DatadogClient, included_roles
+from connector.datadog.connector import DatadogConnector, DatadogOptions
+from connector.datadog.errors import (
+    DatadogError,
+    InvalidAPIKey,
+    RateLimited,
+    Unavailable,
+    UnexpectedResponse,
+    describe_transport_error,
+)
+from connector.datadog.retry import RetryPolicy
+from connector.datadog.sites import InsecureBaseURL
+from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, ClientFactory, FakeTime
+from tests.fakes.datadog import FakeDatadog, generate_org
+
+USERS = "/api/v2/users"
+ROUTE = "/api/v2/users"
+RETRY = RetryPolicy(max_attempts=3, base_delay=0.0, max_delay=0.0, max_hinted_delay=60.0)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeDatadog]:
+    with FakeDatadog(
+        generate_org(users=30, seed=5, teams=2, schedules=1), api_key=CANARY_API_KEY, app_key=CANARY_APP_KEY
+    ) as server:
+        yield server
+
+
+def _no_secret(error: BaseException) -> None:
+    for text in (str(error), repr(error)):
+        assert CANARY_API_KEY not in text
+        assert CANARY_APP_KEY not in text
+
+
+def _client(make_client: ClientFactory, fake: FakeDatadog, **kwargs: object) -> DatadogClient:
+    clock = FakeTime()
+    kwargs.setdefault("retry", RETRY)
+    return make_client(fake, sleep=clock.sleep, clock=clock.clock, **kwargs)
+
+
+# -- bodies: one class of error, the endpoint named, retried only where a retry could help -------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "words", "retryable", "requests"),
+    [
+        # Garbled on the wire: the transport tries again, up to its budget, then gives up retryably.
+        ("bad-encoding", "could not be decoded", True, RETRY.max_attempts),
+        ("truncated", "closed before the response was complete", True, RETRY.max_attempts),
+        # Well-formed but wrong: asking again will not change it; the call fails once.
+        ("deep-json", "not valid JSON", True, 1),
+        ("not-json", "not valid JSON", True, 1),
+        ("html", "content type 'text/html'", True, 1),
+        ("empty", "empty body", True, 1),
+        ("wrong-types", "invalid field", False, 1),
+        ("numeric-id", "data.0.id", False, 1),
+        ("gzip-bomb", "larger than the", False, 1),
+        ("past-total", "past the list's own total of 0", False, 1),
+        ("no-total", "no usable meta total", False, 1),
+    ],
+)
+async def test_a_hostile_page_is_an_error_naming_the_endpoint(
+    fake: FakeDatadog, make_client: ClientFactory, mode: str, words: str, retryable: bool, requests: int
+) -> None:
+    fake.faults.hostile(mode, path=USERS, method="GET", times=RETRY.max_attempts)
+    client = _client(make_client, fake, max_response_bytes=1024 * 1024)
+    with pytest.raises(DatadogError) as raised:
+        await client.list_users()
+    error = raised.value
+    assert isinstance(error, UnexpectedResponse | Unavailable), type(error)
+    assert "GET /api/v2/users" in str(error)
+    assert words in str(error)
+    assert error.retryable is retryable
+    assert fake.count("GET", ROUTE) == requests
+    _no_secret(error)
+
+
+async def test_a_body_over_the_cap_is_refused_without_reading_it_all(
+    fake: FakeDatadog, make_client: ClientFactory
+) -> None:
+    fake.faults.huge_bytes = 5 * 1024 * 1024
+    fake.faults.hostile("huge", path=USERS, method="GET")
+    client = _client(make_client, fake, max_response_bytes=64 * 1024)
+    with pytest.raises(UnexpectedResponse, match="larger than the 65536-byte cap"):
+        await client.list_users()
+    assert fake.count("GET", ROUTE) == 1
+
+
+async def test_wrong_types_in_included_roles_are_an_unexpected_response(
+    fake: FakeDatadog, make_client: ClientFactory
+) -> None:
+    client = _client(make_client, fake)
+    page = await client.list_users()
+    broken = type(page)(
+        items=page.items, number=0, next_number=None, included=({"type": "roles", "id": "r", "attributes": [1]},),
+        path=USERS,
+    )  # fmt: skip
+    with pytest.raises(UnexpectedResponse, match="included roles"):
+        included_roles(broken)
+
+
+# -- listings that never end ------------------------------------------------------------------------------
+
+
+async def test_endless_pages_without_a_total_stop_at_the_ceiling(fake: FakeDatadog, make_client: ClientFactory) -> None:
+    fake.faults.hostile("endless", path="/api/v2/on-call/schedules", times=1000)
+    client = _client(make_client, fake, max_pages=7)
+    with pytest.raises(UnexpectedResponse, match="did not end within 7 pages"):
+        async for _ in client.iter_schedules():
+            pass
+    assert fake.count("GET", "/api/v2/on-call/schedules") == 7
+
+
+async def test_a_total_that_keeps_growing_allows_only_the_first_total_plus_one_page(
+    fake: FakeDatadog, make_client: ClientFactory
+) -> None:
+    fake.faults.hostile("growing-total", path=USERS, times=1000)
+    client = _client(make_client, fake)
+    with pytest.raises(UnexpectedResponse, match="past the 2 page"):
+        async for _ in client.iter_users():
+            pass
+    # Page 0 said 200 users (2 pages); one more is allowed for users added meanwhile; the 4th is refused.
+    assert fake.count("GET", ROUTE) == 4
+
+
+async def test_the_same_page_twice_is_an_error(fake: FakeDatadog, make_client: ClientFactory) -> None:
+    fake.faults.hostile("repeat", path=USERS, times=1000)
+    client = _client(make_client, fake)
+    with pytest.raises(UnexpectedResponse, match="page 1 repeats page 0"):
+        async for _ in client.iter_users():
+            pass
+    assert fake.count("GET", ROUTE) == 2
+
+
+async def test_the_page_guard_also_holds_for_page_token_callers(fake: FakeDatadog, make_client: ClientFactory) -> None:
+    """The sync engine asks for one page per call (page tokens); the guard remembers the listing across calls."""
+    fake.faults.hostile("repeat", path=USERS, times=1000)
+    client = _client(make_client, fake)
+    first = await client.list_users(0)
+    assert first.next_number == 1
+    with pytest.raises(UnexpectedResponse, match="repeats"):
+        await client.list_users(1)
+
+
+# -- hung peers and timeouts ------------------------------------------------------------------------------
+
+
+async def test_a_silent_peer_costs_the_timeout_per_attempt_then_fails_retryably(
+    fake: FakeDatadog, make_client: ClientFactory
+) -> None:
+    fake.faults.hang_seconds = 1.0
+    fake.faults.hostile("hang", path=USERS, times=RETRY.max_attempts + 1)
+    client = _client(make_client, fake, timeout=0.1)
+    with pytest.raises(Unavailable) as raised:
+        await client.list_users()
+    assert "cannot reach 127.0.0.1: timed out" in str(raised.value)
+    assert raised.value.retryable
+    # Counted as they arrive (the fake logs a request only once it has answered, which a hung one never does).
+    assert len(fake.faults.hostile_script) == 1, "exactly max_attempts attempts reached the peer"
+
+
+def test_default_timeouts_are_30s_and_10s_to_connect() -> None:
+    client = DatadogClient(api_key="a" * 32, app_key="b" * 40)
+    timeout = client._t._http.timeout  # the value under test
+    assert (timeout.read, timeout.write, timeout.pool, timeout.connect) == (30.0, 30.0, 30.0, 10.0)
+
+
+# -- retries: one owner, counted exactly -------------------------------------------------------------------
+
+
+async def test_a_page_answering_503_forever_costs_exactly_max_attempts(
+    fake: FakeDatadog, make_client: ClientFactory
+) -> None:
+    fake.faults.force(503, times=100, path=USERS)
+    client = _client(make_client, fake, retry=RetryPolicy(max_attempts=5, base_delay=0.0, max_delay=0.0))
+    with pytest.raises(Unavailable) as raised:
+        await client.list_users()
+    assert raised.value.retryable
+    assert fake.count("GET", ROUTE) == 5
+
+
+async def test_a_reset_longer_than_the_cap_gives_up_at_once(fake: FakeDatadog, make_client: ClientFactory) -> None:
+    fake.faults.force(429, times=10, path=USERS, reset=3600)
+    clock = FakeTime()
+    client = make_client(fake, retry=RETRY, sleep=clock.sleep, clock=clock.clock)
+    with pytest.raises(RateLimited) as raised:
+        await client.list_users()
+    assert raised.value.retryable
+    assert raised.value.retry_after == 3600.0
+    assert fake.count("GET", ROUTE) == 1
+    assert clock.sleeps == []
+
+
+@pytest.mark.parametrize(
+    ("value", "slept"),
+    [("7", [7.0]), ("Wed, 21 Oct 2015 07:28:00 GMT", [0.0]), ("soon", None)],
+)
+async def test_retry_after_is_honoured_in_seconds_and_as_a_date(
+    fake: FakeDatadog, make_client: ClientFactory, value: str, slept: list[float] | None
+) -> None:
+    fake.faults.hostile(f"retry-after={value}", path=USERS, method="GET")
+    clock = FakeTime()
+    client = make_client(fake, retry=RETRY, sleep=clock.sleep, clock=clock.clock)
+    page = await client.list_users()
+    assert page.items
+    if slept is not None:
+        assert clock.sleeps == slept
+    else:  # garbage: ordinary backoff, bounded by the policy
+        assert len(clock.sleeps) == 1
+        assert 0 <= clock.sleeps[0] <= RETRY.max_delay
+
+
+async def test_a_retry_after_beyond_the_cap_gives_up_at_once(fake: FakeDatadog, make_client: ClientFactory) -> None:
+    fake.faults.hostile("retry-after=86400", path=USERS, method="GET")
+    clock = FakeTime()
+    client = make_client(fake, retry=RETRY, sleep=clock.sleep, clock=clock.clock)
+    with pytest.raises(RateLimited) as raised:
+        await client.list_users()
+    assert raised.value.retry_after == 86400.0
+    assert clock.sleeps == []
+
+
+# -- rate-limit headers ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-RateLimit-Limit": "0", "X-RateLimit-Remaining": "0", "X-RateLimit-Period": "60", "X-RateLimit-Reset": "5"},
+        {"X-RateLimit-Limit": "-5", "X-RateLimit-Remaining": "-1", "X-RateLimit-Reset": "-3"},
+        {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1e308", "X-RateLimit-Period": "nan"},
+        {"X-RateLimit-Limit": "lots", "X-RateLimit-Remaining": "0x10", "X-RateLimit-Reset": "inf"},
+        {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "99999999999999999999999"},
+    ],
+)
+async def test_garbage_rate_limit_headers_never_mean_an_endless_wait(
+    fake: FakeDatadog, make_client: ClientFactory, headers: dict[str, str]
+) -> None:
+    fake.faults.header_overrides.update(headers)
+    clock = FakeTime()
+    client = make_client(fake, retry=RETRY, sleep=clock.sleep, clock=clock.clock)
+    limited: list[RateLimited] = []
+    for _ in range(3):
+        try:
+            # A limiter that waits window after window would never return: the timeout turns that into a failure.
+            await asyncio.wait_for(client.get_user(next(iter(fake.org.users))), timeout=30)
+        except RateLimited as exc:
+            limited.append(exc)
+    # A window reset a day away is not waited for: the caller is told to come back later, with a bounded hint.
+    assert all(exc.retry_after is not None and exc.retry_after <= 86_400 for exc in limited)
+    # Pacing waits for a window at most once per request, never beyond the cap.
+    assert len(clock.sleeps) <= 3
+    assert all(0 <= slept <= RETRY.max_hinted_delay for slept in clock.sleeps)
+    assert fake.count("GET", "/api/v2/users/{user_id}") <= 3
+
+
+# -- the key check --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["deep-json", "wrong-types", "not-json", "bad-encoding", "html", "truncated"])
+async def test_the_key_check_fails_cleanly_on_hostile_answers(
+    fake: FakeDatadog, make_client: ClientFactory, mode: str
+) -> None:
+    fake.faults.hostile(mode, path="/api/v1/validate", times=RETRY.max_attempts)
+    client = _client(make_client, fake)
+    with pytest.raises(DatadogError) as raised:
+        await client.validate()
+    assert "/api/v1/validate" in str(raised.value)
+    _no_secret(raised.value)
+
+
+async def test_a_403_from_the_key_check_names_the_site(make_client: ClientFactory) -> None:
+    with FakeDatadog(generate_org(users=2, seed=1, teams=1, schedules=1)) as fake:
+        client = make_client(fake, api_key=CANARY_API_KEY, app_key=CANARY_APP_KEY, site="datadoghq.eu")
+        with pytest.raises(InvalidAPIKey) as raised:
+            await client.validate()
+    text = str(raised.value)
+    assert "may belong to another Datadog site" in text
+    assert "datadoghq.eu" in text
+    _no_secret(raised.value)
+
+
+# -- keys in clear ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["http://api.datadoghq.com", "http://10.0.0.8:8080", "http://localhost.evil.com"])
+def test_plain_http_off_loopback_is_refused(url: str) -> None:
+    with pytest.raises(InsecureBaseURL, match="unencrypted"):
+        DatadogClient(api_key="a" * 32, app_key="b" * 40, base_url=url)
+    DatadogClient(api_key="a" * 32, app_key="b" * 40, base_url=url, allow_insecure_http=True)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:2", "https://dd.example"])
+def test_loopback_and_https_are_accepted(url: str) -> None:
+    DatadogClient(api_key="a" * 32, app_key="b" * 40, base_url=url)
+
+
+async def test_an_endless_chunked_body_is_read_only_up_to_the_cap() -> None:
+    """No Content-Length to refuse on: the transport stops reading as soon as the cap is passed."""
+    chunk, cap = b" " * 4096, 64 * 1024
+    yielded = 0
+
+    class Endless(httpx.AsyncByteStream):
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            nonlocal yielded
+            while True:
+                yielded += 1
+                yield chunk
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Type": "application/json"}, stream=Endless())
+
+    client = DatadogClient(
+        api_key="a" * 32, app_key="b" * 40, base_url="https://dd.example", max_response_bytes=cap,
+        transport=httpx.MockTransport(handler),
+    )  # fmt: skip
+    with pytest.raises(UnexpectedResponse, match="larger than the 65536-byte cap"):
+        await client.list_users()
+    await client.aclose()
+    assert yielded == cap // len(chunk) + 1
+
+
+def _chained(outer: Exception, *causes: BaseException) -> Exception:
+    current: BaseException = outer
+    for cause in causes:
+        current.__cause__ = cause
+        current = cause
+    return outer
+
+
+@pytest.mark.parametrize(
+    ("exc", "cause"),
+    [
+        (_chained(httpx.ConnectError("[Errno -2] Name or service not known"), socket.gaierror(-2, "x")),
+         "DNS lookup failed"),
+        (_chained(httpx.ConnectError("All connection attempts failed"), OSError("x"), ConnectionRefusedError(111, "y")),
+         "connection refused"),
+        (_chained(httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"),
+                  ssl.SSLCertVerificationError(1, "certificate verify failed")), "TLS certificate verification failed"),
+        (httpx.ConnectTimeout(""), "timed out connecting"),
+        (httpx.ReadTimeout(""), "timed out waiting for the response"),
+        (httpx.RemoteProtocolError("peer closed"), "the connection closed before the response was complete"),
+    ],
+)  # fmt: skip
+def test_unreachable_datadog_names_the_host_and_the_cause(exc: Exception, cause: str) -> None:
+    text = describe_transport_error(exc, "api.datadoghq.eu", [CANARY_API_KEY])
+    assert text.startswith(f"cannot reach api.datadoghq.eu: {cause}")
+    assert "ConnectError" not in text
+
+
+# -- through the sync engine: the transport's budget is the whole budget -----------------------------------------
+
+
+async def _sync(client: DatadogClient, path: Path) -> None:
+    connector = DatadogConnector(client, DatadogOptions(site="datadoghq.com"))
+    await sync_to_file(connector.syncers(), path, SyncOptions())
+
+
+async def test_a_sync_whose_page_answers_503_forever_makes_exactly_max_attempts_requests(
+    fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    fake.faults.force(503, times=1000, path=USERS, method="GET")
+    client = _client(make_client, fake, retry=RetryPolicy(max_attempts=5, base_delay=0.0, max_delay=0.0))
+    with pytest.raises(Unavailable) as raised:
+        await _sync(client, tmp_path / "s.c1z")
+    assert raised.value.retryable, "the sync fails retryably: ConductorOne reschedules it"
+    assert fake.count("GET", ROUTE) == 5  # was 5 x 8 = 40 with the engine retrying too
+
+
+async def test_a_sync_hitting_an_hour_long_rate_limit_fails_at_once(
+    fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    fake.faults.force(429, times=1000, path=USERS, method="GET", reset=3600)
+    clock = FakeTime()
+    client = make_client(fake, retry=RETRY, sleep=clock.sleep, clock=clock.clock)
+    with pytest.raises(RateLimited) as raised:
+        await _sync(client, tmp_path / "s.c1z")
+    assert raised.value.retryable
+    assert raised.value.retry_after == 3600.0
+    assert fake.count("GET", ROUTE) == 1
+    assert clock.sleeps == []
