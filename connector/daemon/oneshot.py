@@ -17,7 +17,6 @@ from pathlib import Path
 import structlog
 
 from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError
-from connector.baton.c1z.reader import C1ZReader
 from connector.baton.ids import parse_resource_ref
 from connector.baton.pb.c1.connector.v2 import resource_pb2
 from connector.baton.sync.syncer import SyncOptions
@@ -107,6 +106,8 @@ def check_output_file(path: Path, tmp_dir: Path | None) -> None:
             raise SettingsError(f"{where}: the existing file is not readable and writable")
         if path.stat().st_size == 0:
             return  # an empty file is a fresh start (as the store treats it)
+        from connector.baton.c1z.reader import C1ZReader  # SQLite only when a file is there to check
+
         try:
             with C1ZReader(path, tmp_dir):
                 pass
