@@ -32,12 +32,3 @@ def refusing_port() -> Iterator[int]:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         yield int(sock.getsockname()[1])
-
-
-def free_port() -> int:
-    """A port that was free a moment ago. Only for a process that cannot report its own port (the container
-    smoke test, scripts/deploy_image.py); everything else binds port 0 and reads the real port back."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
