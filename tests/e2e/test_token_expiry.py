@@ -10,14 +10,22 @@ token lifetimes; the server-side lifetime is one second so that takes seconds, n
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from tests.e2e.harness import Stack, assert_success, only_finish, wait_finished
+from tests.fakes.c1 import FakeC1
 from tests.fakes.tasks import kind_task
 
 LIFETIME = 1.0
 """Seconds the fake honours a token it advertised for an hour."""
 TASKS = 4
+
+
+def renewed(issued: int, c1: FakeC1) -> Callable[[], bool]:
+    """True once the fake has issued more than `issued` tokens."""
+    return lambda: c1.recorded().tokens_issued > issued
 
 
 @pytest.mark.parametrize(
@@ -37,10 +45,7 @@ def test_tasks_keep_succeeding_across_token_lifetimes(stack: Stack, expires_in: 
         wait_finished(daemon, c1, [task.id], timeout=15)
         # The next task runs on a token the daemon has not used yet: it keeps polling meanwhile, and each poll
         # after the token ran out (or was refused) makes it fetch a new one.
-        issued = c1.recorded().tokens_issued
-        daemon.wait_for(
-            lambda issued=issued: c1.recorded().tokens_issued > issued, timeout=15, what="a renewed access token"
-        )
+        daemon.wait_for(renewed(c1.recorded().tokens_issued, c1), timeout=15, what="a renewed access token")
 
     recorded = c1.recorded()
     for task in tasks:
