@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # In parallel worker processes (pytest-xdist): most tests wait on daemons, sockets and timers, so 4 workers keep
-# 2 cores busy; tests marked xdist_group (a costly module-wide fixture) share one worker. Prints the wall time; the exit status is pytest's (non-zero on any failure, 5 if nothing ran).
+# 2 cores busy; tests marked xdist_group (a costly module-wide fixture) share one worker. Prints the wall time;
+# the exit status is pytest's (non-zero on any failure, 5 if nothing was collected).
 TEST_WORKERS ?= 4
 test: $(STAMP)
 	@start=$$(date +%s); $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=5; status=$$?; \
