@@ -22,9 +22,6 @@ from connector.daemon.settings import Settings, SettingsError, env, flag, load
 from tests.daemon.cli import last_line, run_cli
 from tests.fakes.c1.creds import generate_client_credentials
 
-# One worker runs the whole module, so its table of mistakes (module fixture) is run once under `make test -n`.
-pytestmark = pytest.mark.xdist_group("operator-mistakes")
-
 API = "canary-api-key-44c3b2a1f0e9"
 APP = "canary-app-key-9e8d7c6b5a4f3e2d"
 CREDS = generate_client_credentials("tenant.example.com")

@@ -6,15 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.monitoring import rules, tools
 from tests.monitoring.conftest import Live
-
-# One worker runs every test of the package-wide daemon (`make test` runs in parallel: -n, --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("monitoring-live")
 
 # Series Prometheus itself adds to every target.
 PROMETHEUS_SERIES = frozenset({"up"})

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.monitoring import tools
 from tests.monitoring.conftest import Live
-
-# One worker runs every test of the package-wide daemon (`make test` runs in parallel: -n, --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("monitoring-live")
 
 
 def test_promtool_check_metrics_is_clean_on_a_live_scrape(live: Live) -> None:

@@ -20,9 +20,6 @@ from tests.e2e.harness import wait_for
 from tests.monitoring import rules, tools
 from tests.monitoring.conftest import Live
 
-# One worker runs every test of the package-wide daemon (`make test` runs in parallel: -n, --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("monitoring-live")
-
 # Scrape every second here (the chart's interval is 30 s) so that a few samples exist within seconds.
 TEST_INTERVAL = "1s"
 STARTUP_TIMEOUT = 30.0
