@@ -6,12 +6,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from connector.daemon import inspect
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["inspect"]:
+        from connector.daemon import inspect  # the c1z reader (SQLite) only for this command
+
         parser = argparse.ArgumentParser(prog="baton-datadog inspect", description="Show what a .c1z sync file holds.")
         inspect.add_arguments(parser)
         try:
