@@ -7,6 +7,7 @@ from connector.baton.connector import Page
 from connector.baton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
 from connector.datadog.client import DatadogClient
 from connector.datadog.models import Team
+from connector.datadog.paging import PagePrefetch
 from connector.datadog.resources import types
 from connector.datadog.resources.tokens import next_token, page_number
 
@@ -31,6 +32,8 @@ def team_resource(team: Team) -> resource_pb2.Resource:
 class TeamSyncer:
     def __init__(self, client: DatadogClient) -> None:
         self._client = client
+        # The next page is requested while the engine stores this one (same requests, overlapped).
+        self._pages: PagePrefetch[Team] = PagePrefetch(client.list_teams)
 
     def resource_type(self) -> resource_pb2.ResourceType:
         return types.TEAM
@@ -38,7 +41,7 @@ class TeamSyncer:
     async def list_resources(
         self, parent: resource_pb2.ResourceId | None, page_token: str
     ) -> Page[resource_pb2.Resource]:
-        page = await self._client.list_teams(page_number(page_token))
+        page = await self._pages.get(page_number(page_token))
         return Page([team_resource(t) for t in page.items], next_token(page))
 
     def entitlements(self, resource: resource_pb2.Resource) -> list[entitlement_pb2.Entitlement]:
