@@ -49,7 +49,7 @@ def main() -> dict[str, object]:
                 ("v1_entitlements", "external_id"),
                 ("v1_grants", "external_id"),
             ):
-                rows = conn.execute(f"SELECT {key}, data FROM {table} ORDER BY {key}").fetchall()  # noqa: S608
+                rows = conn.execute(f"SELECT {key}, data FROM {table} ORDER BY {key}").fetchall()
                 counts[table] = len(rows)
                 for external_id, data in rows:
                     digest.update(f"{table}\0{external_id}\0".encode() + bytes(data) + b"\0")
