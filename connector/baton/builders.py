@@ -6,7 +6,7 @@ ConductorOne joins on these shapes (ids, slugs, which fields a grant embeds), so
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -269,3 +269,22 @@ def grant(
         id=ids.grant_id(entitlement_id, principal.resource_type, principal.resource),
         annotations=[pack(a) for a in annotations],
     )
+
+
+def grant_factory(res: resource_pb2.Resource, slug: str) -> Callable[[resource_pb2.ResourceId], grant_pb2.Grant]:
+    """`grant` for many principals of one entitlement (no annotations): the embedded entitlement is built once.
+
+    A sync makes a grant per membership; building the {id, resource} entitlement per grant copied the resource
+    twice each time (issue 12). The grants are the same messages `grant` makes.
+    """
+    entitlement_id = ids.entitlement_id(res.id.resource_type, res.id.resource, slug)
+    stub = entitlement_pb2.Entitlement(resource=res, id=entitlement_id)
+
+    def make(principal: resource_pb2.ResourceId) -> grant_pb2.Grant:
+        return grant_pb2.Grant(
+            entitlement=stub,
+            principal=resource_pb2.Resource(id=principal),
+            id=ids.grant_id(entitlement_id, principal.resource_type, principal.resource),
+        )
+
+    return make

@@ -46,3 +46,17 @@ def test_timestamp_is_from_datetime(moment: datetime) -> None:
             b.timestamp(moment)
         return
     assert b.timestamp(moment) == reference
+
+
+def test_grant_factory_makes_the_grants_grant_makes() -> None:
+    team = b.add_group_trait(
+        b.resource(b.resource_type("team", "Team"), "t1", "Team 1"), profile_values={"team_name": "Team 1", "n": 3}
+    )
+    make = b.grant_factory(team, "member")
+    for user in ("u1", "u2"):
+        principal = b.resource_id("user", user)
+        assert make(principal) == b.grant(team, "member", principal)
+    # Each grant is its own message: changing one leaves the next untouched.
+    first = make(b.resource_id("user", "u3"))
+    first.entitlement.resource.display_name = "changed"
+    assert make(b.resource_id("user", "u4")).entitlement.resource.display_name == "Team 1"

@@ -72,13 +72,14 @@ class TeamSyncer:
             return Page([])
         page = await self._client.list_team_memberships(resource.id.resource, page_number(page_token))
         grants: list[grant_pb2.Grant] = []
+        member, admin = b.grant_factory(resource, MEMBER), b.grant_factory(resource, ADMIN)
         for membership in page.items:
             if not membership.user_id:
                 continue
             principal = b.resource_id(types.USER.id, membership.user_id)
-            grants.append(b.grant(resource, MEMBER, principal))
+            grants.append(member(principal))
             if membership.team_role == "admin":
-                grants.append(b.grant(resource, ADMIN, principal))
+                grants.append(admin(principal))
         return Page(grants, next_token(page))
 
     async def get_resource(self, resource_id: resource_pb2.ResourceId) -> resource_pb2.Resource:

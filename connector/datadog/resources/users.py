@@ -6,6 +6,7 @@ of the users list yields every role grant: no per-role requests, unlike the Go c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from connector.baton import builders as b
@@ -89,15 +90,16 @@ class UserSyncer:
         page = await self._pages.get(page_number(page_token))
         roles = included_roles(page)
         resources = [user_resource(u, app_key_children=self._app_key_children) for u in page.items]
-        # One role resource per role and page, not one per grant: a page of 100 users names a handful of roles.
-        role_resources: dict[str, resource_pb2.Resource] = {}
+        # One role resource (and grant entitlement) per role and page, not one per grant: a page of 100 users
+        # names a handful of roles.
+        grant_of: dict[str, Callable[[resource_pb2.ResourceId], grant_pb2.Grant]] = {}
         grants = []
         for user, res in zip(page.items, resources, strict=True):
             for role_id in user.role_ids:
-                role_res = role_resources.get(role_id)
-                if role_res is None:
-                    role_res = role_resources[role_id] = _role_for_grant(role_id, roles)
-                grants.append(b.grant(role_res, MEMBER, res.id))
+                make = grant_of.get(role_id)
+                if make is None:
+                    make = grant_of[role_id] = b.grant_factory(_role_for_grant(role_id, roles), MEMBER)
+                grants.append(make(res.id))
         return Page(resources, next_token(page), grants=grants)
 
     def entitlements(self, resource: resource_pb2.Resource) -> list[entitlement_pb2.Entitlement]:
