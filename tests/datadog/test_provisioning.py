@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from connector.datadog.client import DatadogClient
@@ -129,3 +130,24 @@ async def test_ids_cannot_escape_their_path_segment(fake: FakeDatadog, client: D
         await client.get_user("../roles")
     assert fake.requests()[-1].path == "/api/v2/users/../roles"
     assert fake.requests()[-1].route == "/api/v2/users/{user_id}"
+
+
+async def test_role_add_and_remove_take_the_status_as_the_outcome_without_parsing_the_answer() -> None:
+    # The 200 answer lists (up to a page of) the role's users, each with its roles: nothing a grant uses, so
+    # it is not parsed. An answer that is not even JSON changes nothing; an error status still raises.
+    seen: list[tuple[str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.method, request.url.path))
+        if request.method == "DELETE":
+            return httpx.Response(404, json={"errors": ["User u1 is not a member of role r1"]})
+        return httpx.Response(200, content=b"<not json>", headers={"content-type": "application/json"})
+
+    client = DatadogClient(
+        api_key="a" * 32, app_key="b" * 40, base_url="https://dd.example", transport=httpx.MockTransport(handler)
+    )
+    async with client:
+        await client.add_user_to_role("r1", "u1")  # no UnexpectedResponse: the body is never read
+        with pytest.raises(NotFound):
+            await client.remove_user_from_role("r1", "u1")
+    assert seen == [("POST", "/api/v2/roles/r1/users"), ("DELETE", "/api/v2/roles/r1/users")]
