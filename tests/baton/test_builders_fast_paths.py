@@ -4,6 +4,7 @@ path built it (ConductorOne's diff and the c1z content rely on stable bytes)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from google.protobuf import struct_pb2, timestamp_pb2
@@ -25,7 +26,7 @@ scalars = st.one_of(
 
 @pytest.mark.fuzz
 @given(st.dictionaries(st.text(max_size=12), scalars, max_size=12))
-def test_profile_is_struct_update_of_the_non_none_values(values: dict[str, object]) -> None:
+def test_profile_is_struct_update_of_the_non_none_values(values: dict[str, Any]) -> None:
     reference = struct_pb2.Struct()
     reference.update({k: v for k, v in values.items() if v is not None})
     built = b.profile(values)
