@@ -44,8 +44,9 @@ def member_entitlement(res: resource_pb2.Resource) -> entitlement_pb2.Entitlemen
 class RoleSyncer:
     def __init__(self, client: DatadogClient) -> None:
         self._client = client
-        # The next page is requested while the engine stores this one (same requests, overlapped).
-        self._pages: PagePrefetch[Role] = PagePrefetch(client.list_roles)
+        # The next page is requested while the engine stores this one (same requests, overlapped). The client is
+        # looked up per fetch: `capabilities` builds the syncers without one (connector/cli.py).
+        self._pages: PagePrefetch[Role] = PagePrefetch(lambda number: self._client.list_roles(number))
 
     def resource_type(self) -> resource_pb2.ResourceType:
         return types.ROLE

@@ -32,8 +32,9 @@ def team_resource(team: Team) -> resource_pb2.Resource:
 class TeamSyncer:
     def __init__(self, client: DatadogClient) -> None:
         self._client = client
-        # The next page is requested while the engine stores this one (same requests, overlapped).
-        self._pages: PagePrefetch[Team] = PagePrefetch(client.list_teams)
+        # The next page is requested while the engine stores this one (same requests, overlapped). The client is
+        # looked up per fetch: `capabilities` builds the syncers without one (connector/cli.py).
+        self._pages: PagePrefetch[Team] = PagePrefetch(lambda number: self._client.list_teams(number))
 
     def resource_type(self) -> resource_pb2.ResourceType:
         return types.TEAM

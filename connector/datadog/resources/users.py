@@ -77,8 +77,9 @@ def user_resource(user: User, *, app_key_children: bool = False) -> resource_pb2
 class UserSyncer:
     def __init__(self, client: DatadogClient, *, app_key_children: bool = False) -> None:
         self._client = client
-        # The next page is requested while the engine stores this one (same requests, overlapped).
-        self._pages: PagePrefetch[User] = PagePrefetch(client.list_users)
+        # The next page is requested while the engine stores this one (same requests, overlapped). The client is
+        # looked up per fetch: `capabilities` builds the syncers without one (connector/cli.py).
+        self._pages: PagePrefetch[User] = PagePrefetch(lambda number: self._client.list_users(number))
         self._app_key_children = app_key_children
 
     def resource_type(self) -> resource_pb2.ResourceType:
