@@ -27,6 +27,7 @@ from connector.datadog.errors import (
     UnexpectedResponse,
     describe_transport_error,
     error_for_response,
+    scrub,
 )
 from connector.datadog.ratelimit import RateLimiter, RateLimitHeaders, Ticket, WaitTooLong
 from connector.datadog.retry import RetryPolicy
@@ -210,8 +211,9 @@ class ApiTransport:
             try:
                 ticket = await self._limiter.acquire(group)
             except WaitTooLong as exc:
+                bucket = scrub(exc.bucket, self._secret_values()) if exc.bucket else None
                 raise RateLimited(
-                    method=method, path=path, status=None, reason=str(exc), retry_after=exc.wait, limit_name=exc.bucket
+                    method=method, path=path, status=None, reason=str(exc), retry_after=exc.wait, limit_name=bucket
                 ) from None
             started = self._clock()
             try:
@@ -352,10 +354,15 @@ class ApiTransport:
             path=path,
             status=response.status_code,
             messages=[
-                f"body could not be decoded: {what} (Content-Encoding {_header_text(response, 'content-encoding')})"
+                f"body could not be decoded: {what} (Content-Encoding {self._header_text(response, 'content-encoding')})"
             ],
             retryable=retryable,
         )
+
+    def _header_text(self, response: httpx.Response, name: str) -> str:
+        # Peer text: scrubbed before it is cut, so neither a whole key nor a part of one is quoted.
+        value = scrub(response.headers.get(name, ""), self._secret_values())
+        return repr(value[:40]) if value.isprintable() else "(unprintable)"
 
     def _too_large(self, status: int, method: str, path: str) -> UnexpectedResponse:
         return UnexpectedResponse(
@@ -378,8 +385,3 @@ def _decoder(encoding: str) -> Any:
     if encoding == "deflate":
         return zlib.decompressobj()
     return None
-
-
-def _header_text(response: httpx.Response, name: str) -> str:
-    value = response.headers.get(name, "")
-    return repr(value[:40]) if value.isprintable() else "(unprintable)"

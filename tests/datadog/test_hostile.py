@@ -398,3 +398,36 @@ async def test_a_sync_hitting_an_hour_long_rate_limit_fails_at_once(
     assert raised.value.retry_after == 3600.0
     assert fake.count("GET", ROUTE) == 1
     assert clock.sleeps == []
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Type": f"text/{CANARY_API_KEY}"},
+        {"Content-Type": f"{CANARY_APP_KEY}/json-ish"},
+        {"Content-Type": "application/json", "Content-Encoding": CANARY_API_KEY},
+        {"Content-Type": "application/json", "Content-Encoding": CANARY_APP_KEY[:40]},
+    ],
+)
+async def test_a_header_echoing_a_key_never_reaches_the_error(headers: dict[str, str]) -> None:
+    """A broken proxy that echoes a key in a header the error describes: the error says what was wrong
+    without quoting the key (it would reach a log line and a FinishTask message)."""
+
+    class Body(httpx.AsyncByteStream):
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            yield b'{"data": []}'
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers=headers, stream=Body())
+
+    client = DatadogClient(
+        api_key=CANARY_API_KEY, app_key=CANARY_APP_KEY, base_url="https://dd.example",
+        transport=httpx.MockTransport(handler), retry=RETRY,
+    )  # fmt: skip
+    with pytest.raises(UnexpectedResponse) as raised:
+        await client.list_users()
+    await client.aclose()
+    assert "/api/v2/users" in str(raised.value)
+    for text in (str(raised.value), repr(raised.value)):
+        assert CANARY_API_KEY[:12] not in text
+        assert CANARY_APP_KEY[:12] not in text
