@@ -7,6 +7,7 @@ new one on the next call after that, and serialises fetches so that callers arri
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import ssl
 import time
@@ -30,6 +31,13 @@ DEFAULT_EXPIRY_DELTA: Final = 10.0
 _TRANSIENT_HTTP_STATUSES: Final = frozenset({408, 425, 429})
 # Only a short OAuth error code from the response goes into our messages, never free text from the body.
 _OAUTH_ERROR_CODE = re.compile(r"[a-z_]{1,64}")
+# What can go into the `authorization` metadata: gRPC refuses a header value with anything but visible ASCII
+# (inside grpc, on every call, with no status), and a value over 16 KiB of metadata (RFC 6750 b64token is a
+# subset of this). The token type must be an HTTP token (RFC 9110 §5.6.2).
+_ACCESS_TOKEN = re.compile(r"[\x21-\x7e]{1,8192}")
+# A lifetime beyond a year is read as a year (a 400-digit integer would not even convert to a float).
+_MAX_EXPIRES_IN = 365 * 24 * 3600
+_TOKEN_TYPE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{0,64}")
 
 log = structlog.get_logger(__name__)
 
@@ -184,15 +192,28 @@ class TokenSource:
         value = body.get("access_token")
         if not isinstance(value, str) or not value:
             raise C1AuthRejectedError("token response has no access_token", status_code=status)
+        if not _ACCESS_TOKEN.fullmatch(value):
+            # Never quoted: it is a credential, however broken.
+            raise C1AuthRejectedError(
+                "token response has an access_token gRPC cannot send (not 1..8192 visible ASCII characters)",
+                status_code=status,
+            )
         expires_in = body.get("expires_in", 0)
-        if isinstance(expires_in, bool) or not isinstance(expires_in, int | float) or expires_in < 0:
+        if (
+            isinstance(expires_in, bool)
+            or not isinstance(expires_in, int | float)
+            or (isinstance(expires_in, float) and not math.isfinite(expires_in))
+            or expires_in < 0
+        ):
             raise C1AuthRejectedError("token response has an invalid expires_in", status_code=status)
         token_type = body.get("token_type", "")
+        if isinstance(token_type, str) and not _TOKEN_TYPE.fullmatch(token_type):
+            raise C1AuthRejectedError("token response has an invalid token_type", status_code=status)
         return AccessToken(
             value=value,
             token_type=_normalise_token_type(token_type if isinstance(token_type, str) else ""),
             # Measured from when we asked, so a slow response cannot make us trust the token too long.
-            expires_at=requested_at + float(expires_in),
+            expires_at=requested_at + float(min(expires_in, _MAX_EXPIRES_IN)),
         )
 
     def _notify(self, *, ok: bool, status_code: int | None, started: float) -> None:
