@@ -19,6 +19,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import SecretStr, ValidationError
 
+from connector.baton.errors import InvalidArgumentError
 from connector.datadog.decode import (
     describe_validation_error,
     json_object,
@@ -79,9 +80,13 @@ R = TypeVar("R", bound=Resource)
 
 
 def _seg(value: str) -> str:
-    """One URL path segment; ids come from callers and must not be able to change the path."""
-    if not value:
-        raise ValueError("an id must not be empty")
+    """One URL path segment; ids come from callers (and ConductorOne's tasks) and must not change the path.
+
+    `/` is percent-encoded, but `.` and `..` are not changed by encoding and URL normalisation removes them:
+    `/api/v2/team/{tid}/memberships/..` is `/api/v2/team/{tid}`. No Datadog id is one, so they are refused.
+    """
+    if not value or value in (".", ".."):
+        raise InvalidArgumentError(f"{value[:8]!a} is not a valid Datadog id (empty or a dot segment)")
     return quote(value, safe="")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from connector.baton.errors import InvalidArgumentError
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import Conflict, Invalid, NotFound
 from tests.fakes.datadog import FakeDatadog
@@ -130,3 +131,34 @@ async def test_ids_cannot_escape_their_path_segment(fake: FakeDatadog, client: D
         await client.get_user("../roles")
     assert fake.requests()[-1].path == "/api/v2/users/../roles"
     assert fake.requests()[-1].route == "/api/v2/users/{user_id}"
+
+
+@pytest.mark.parametrize("bad", [".", ".."])
+async def test_a_dot_segment_id_is_refused_before_any_request(
+    fake: FakeDatadog, client: DatadogClient, bad: str
+) -> None:
+    """`.` and `..` are kept by percent-encoding and then removed by URL normalisation: DELETE
+    /api/v2/team/{tid}/memberships/.. would become DELETE /api/v2/team/{tid} (the whole team), and a key id
+    `..` would name its service account. No Datadog id is a dot segment; the client refuses it unsent."""
+    team = _smallest_team(fake)
+    user = _active_user(fake)
+    role = _custom_role(fake)
+    sent = len(fake.requests())
+    calls = [
+        client.remove_team_member(team.id, bad),
+        client.remove_team_member(bad, user.id),
+        client.update_team_membership(team.id, bad, role="admin"),
+        client.remove_user_from_role(bad, user.id),
+        client.add_user_to_role(bad, user.id),
+        client.add_user_to_role(role.id, bad),
+        client.get_user(bad),
+        client.disable_user(bad),
+        client.delete_service_account_app_key(user.id, bad),
+        client.revoke_service_account_access_token(user.id, bad),
+        client.delete_api_key(bad),
+    ]
+    for call in calls:
+        with pytest.raises(InvalidArgumentError, match="not a valid Datadog id"):
+            await call
+    assert len(fake.requests()) == sent
+    assert fake.org.teams[team.id] is not None
