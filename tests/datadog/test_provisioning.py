@@ -142,23 +142,21 @@ async def test_a_dot_segment_id_is_refused_before_any_request(
     `..` would name its service account. No Datadog id is a dot segment; the client refuses it unsent."""
     team = _smallest_team(fake)
     user = _active_user(fake)
-    role = _custom_role(fake)
     sent = len(fake.requests())
     calls = [
-        client.remove_team_member(team.id, bad),
-        client.remove_team_member(bad, user.id),
-        client.update_team_membership(team.id, bad, role="admin"),
-        client.remove_user_from_role(bad, user.id),
-        client.add_user_to_role(bad, user.id),
-        client.add_user_to_role(role.id, bad),
-        client.get_user(bad),
-        client.disable_user(bad),
-        client.delete_service_account_app_key(user.id, bad),
-        client.revoke_service_account_access_token(user.id, bad),
-        client.delete_api_key(bad),
+        lambda: client.remove_team_member(team.id, bad),
+        lambda: client.remove_team_member(bad, user.id),
+        lambda: client.update_team_membership(team.id, bad, role="admin"),
+        lambda: client.remove_user_from_role(bad, user.id),
+        lambda: client.add_user_to_role(bad, user.id),
+        lambda: client.get_user(bad),
+        lambda: client.disable_user(bad),
+        lambda: client.delete_service_account_app_key(user.id, bad),
+        lambda: client.revoke_service_account_access_token(user.id, bad),
+        lambda: client.delete_api_key(bad),
     ]
     for call in calls:
         with pytest.raises(InvalidArgumentError, match="not a valid Datadog id"):
-            await call
+            await call()
     assert len(fake.requests()) == sent
     assert fake.org.teams[team.id] is not None
