@@ -9,7 +9,7 @@ import pytest
 from google.protobuf import duration_pb2
 
 from connector.baton.c1.client import BatonServiceClient
-from connector.baton.errors import Code
+from connector.baton.errors import Code, ConnectorError
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.tasks.full_sync import (
     DEFAULT_HEARTBEAT,
@@ -70,3 +70,21 @@ async def test_an_absurd_first_heartbeat_interval_does_not_break_the_sync(tmp_pa
     assert outcome.ok
     assert uploads == [task_id]
     assert list(tmp_path.iterdir()) == []  # noqa: ASYNC240 - a test's temp dir
+
+
+@pytest.mark.parametrize("kind", ["missing", "a file"])
+async def test_an_unusable_temp_dir_is_a_clear_retryable_error_naming_it(tmp_path: Path, kind: str) -> None:
+    """BATON_C1Z_TEMP_DIR that is gone or not a directory: an operator condition, so one clear line naming
+    the directory and the cause (not `internal error (FileNotFoundError)` and a traceback); retryable, since
+    the operator can fix it and ConductorOne reschedules the sync."""
+    temp_dir = tmp_path / "c1z-temp"
+    if kind == "a file":
+        temp_dir.write_text("not a directory")
+    client = StubClient()
+    handler = FullSyncHandler(cast(BatonServiceClient, client), list, FullSyncSettings(temp_dir=temp_dir))
+    with pytest.raises(ConnectorError) as caught:
+        await handler.run(kind_task("sync_full").id, baton_pb2.Task.SyncFullTask())
+    message = str(caught.value)
+    assert str(temp_dir) in message
+    assert ("No such file or directory" if kind == "missing" else "Not a directory") in message
+    assert caught.value.retryable
