@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from google.protobuf import any_pb2
 from google.protobuf.message import Message
 
+from connector.baton.c1.errors import C1AuthUnavailableError, C1Error
 from connector.baton.errors import Code, ConnectorError
 
 
@@ -59,6 +60,14 @@ def failure_from(exc: BaseException, *, provisioning: bool) -> Failure:
         return Failure(exc.code, str(exc), exc.non_retryable)
     if isinstance(exc, ConnectorError):
         return Failure(exc.code, str(exc), provisioning or not exc.retryable)
+    if isinstance(exc, C1Error):
+        # ConductorOne's own answer during the task (a sync's Heartbeat or UploadAsset): its text names the RPC
+        # and never a credential. A sync is safe to run again, so ConductorOne may retry it whatever the code.
+        if exc.code is None or isinstance(exc, C1AuthUnavailableError):
+            code = Code.UNAVAILABLE  # no answer at all, or the token endpoint was down (not a rejected token)
+        else:
+            code = Code.__members__.get(exc.code.name, Code.UNKNOWN)
+        return Failure(code, str(exc), provisioning)
     if isinstance(exc, TimeoutError):
         return Failure(Code.DEADLINE_EXCEEDED, "the task timed out", provisioning)
     # Unknown exception text may quote anything (an upstream body, a URL); keep only its type.
