@@ -16,11 +16,21 @@ from connector.baton.c1.errors import C1AuthUnavailableError, C1Error
 from connector.baton.errors import Code, ConnectorError
 
 
+MAX_FAILURE_MESSAGE = 4096
+"""Characters of a failure message kept: handlers quote what a task named (a 1 MB action name), and the message
+goes into a FinishTask (which ConductorOne might refuse, losing the report) and into log lines."""
+
+
 @dataclass(slots=True)
 class Failure:
     code: Code
     message: str
     non_retryable: bool
+
+    def __post_init__(self) -> None:
+        if len(self.message) > MAX_FAILURE_MESSAGE:
+            suffix = f"…({len(self.message)} characters)"
+            self.message = self.message[: MAX_FAILURE_MESSAGE - len(suffix)] + suffix
 
 
 @dataclass(slots=True)
