@@ -15,7 +15,6 @@ from google.protobuf.message import Message
 from connector.baton.c1.errors import C1AuthUnavailableError, C1Error
 from connector.baton.errors import Code, ConnectorError
 
-
 MAX_FAILURE_MESSAGE = 4096
 """Characters of a failure message kept: handlers quote what a task named (a 1 MB action name), and the message
 goes into a FinishTask (which ConductorOne might refuse, losing the report) and into log lines."""
