@@ -22,6 +22,7 @@ from pydantic import SecretStr
 
 from connector.datadog.errors import (
     DatadogError,
+    Invalid,
     RateLimited,
     Unavailable,
     UnexpectedResponse,
@@ -280,7 +281,12 @@ class ApiTransport:
         headers: httpx.Headers | None = None
         try:
             async with self._semaphore:
-                request = self._http.build_request(method, path, params=params, json=json)
+                try:
+                    request = self._http.build_request(method, path, params=params, json=json)
+                except httpx.InvalidURL as exc:
+                    # Outside httpx's TransportError family: made one of ours, with the path cut (it is too long).
+                    shown = path if len(path) <= 200 else f"{path[:200]}...({len(path)} characters)"
+                    raise Invalid(method=method, path=shown, reason=f"the request URL is invalid ({exc})") from None
                 try:
                     # httpx's timeouts are per socket operation; a peer dripping one byte at a time would
                     # never trip them, so the whole exchange also has a deadline.

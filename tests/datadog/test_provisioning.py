@@ -160,3 +160,19 @@ async def test_a_dot_segment_id_is_refused_before_any_request(
             await call()
     assert len(fake.requests()) == sent
     assert fake.org.teams[team.id] is not None
+
+
+async def test_an_absurdly_long_id_or_filter_is_a_clear_error_before_any_request(
+    fake: FakeDatadog, client: DatadogClient
+) -> None:
+    """A 100 KB id from a task made httpx raise `InvalidURL` (no DatadogError, so `internal error` and a
+    traceback); ids are bounded, and any URL httpx refuses is an `Invalid` naming the call, with a short text."""
+    sent = len(fake.requests())
+    with pytest.raises(InvalidArgumentError, match=r"not a valid Datadog id .*too long") as caught:
+        await client.get_user("x" * 100_000)
+    assert len(str(caught.value)) < 300
+    with pytest.raises(Invalid, match="request URL is invalid") as invalid:
+        await client.list_api_keys(name_filter="k" * 100_000)
+    assert "/api/v2/api_keys" in str(invalid.value)
+    assert len(str(invalid.value)) < 500
+    assert len(fake.requests()) == sent
