@@ -5,7 +5,7 @@ invalidation, error mapping without secrets, and the environment (SSL_CERT_FILE,
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from urllib.parse import parse_qsl
 
 import httpx
@@ -219,6 +219,7 @@ async def test_non_200_maps_to_auth_error_with_status_and_no_secret(
         b'{"access_token": "a", "token_type": "B\u00e9arer"}',
         b'{"access_token": "a", "expires_in": NaN}',
         b'{"access_token": "a", "expires_in": Infinity}',
+        b"[" * 60_000,  # json.loads raises RecursionError, not ValueError
     ],
     ids=lambda body: body[:40].decode("ascii", "backslashreplace"),
 )
@@ -240,6 +241,36 @@ async def test_an_absurd_expires_in_is_read_as_a_year(creds: tuple[str, str]) ->
     clock = Clock()
     token = await make_source(creds, handler, clock=clock).token()
     assert token.expires_at == clock.now + 365 * 24 * 3600
+
+
+@pytest.mark.parametrize("status", [400, 503])
+async def test_a_deeply_nested_error_body_still_gives_the_status(creds: tuple[str, str], status: int) -> None:
+    async def handler(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, content=b"[" * 60_000, headers={"content-type": "application/json"})
+
+    with pytest.raises(C1AuthError, match=f"HTTP {status}"):
+        await make_source(creds, handler).token()
+
+
+@pytest.mark.parametrize("status", [200, 401, 503])
+async def test_an_endless_token_response_is_cut_at_the_cap(creds: tuple[str, str], status: int) -> None:
+    """A token endpoint (or a proxy in front of it) streaming without end: each chunk would reset the read
+    timeout, so without a cap the fetch never ends and memory grows. The body is read up to 64 KiB."""
+    yielded = 0
+
+    class Endless(httpx.AsyncByteStream):
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            nonlocal yielded
+            while True:
+                yielded += 1
+                yield b" " * 4096
+
+    async def handler(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, headers={"content-type": "application/json"}, stream=Endless())
+
+    with pytest.raises(C1AuthError, match="larger than"):
+        await make_source(creds, handler).token()
+    assert yielded <= 64 * 1024 // 4096 + 1
 
 
 async def test_network_failure_is_transient_and_does_not_chain_the_request(creds: tuple[str, str]) -> None:
