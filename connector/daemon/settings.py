@@ -130,7 +130,10 @@ class Settings(BaseSettings):
     def _comma_list(cls, value: Any) -> Any:
         if isinstance(value, str):
             if value.strip().startswith("["):
-                return json.loads(value)  # a JSON list is accepted too (the Helm chart renders one)
+                try:
+                    return json.loads(value)  # a JSON list is accepted too (the Helm chart renders one)
+                except RecursionError:  # not a ValueError, so pydantic would let it escape as a traceback
+                    raise ValueError("the JSON list is nested too deeply") from None
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
