@@ -32,6 +32,14 @@ class DiskFullError(ConnectorError):
     retryable = True
 
 
+class C1ZWriteError(ConnectorError):
+    """The c1z cannot be written where it was asked to go (its directory cannot be made, is not writable, ...):
+    the message names the file and the cause. Retryable: the place can be fixed."""
+
+    code = Code.FAILED_PRECONDITION
+    retryable = True
+
+
 class WorkDirError(ConnectorError):
     """The directory for working files is unusable (missing, not a directory, not writable): an operator's
     setting, so one clear line naming it; retryable, since the directory can be fixed and the task rescheduled.
