@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import re
 import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.measure import run_measured
+from benchmarks.measure import redraw_memberships, run_measured
 from tests.fakes.datadog import FakeDatadog, Org, RateLimits, generate_org
 from tests.fakes.env import connector_env
 
@@ -28,16 +27,7 @@ LATENCY, LIMIT, PERIOD = 0.020, 300, 10.0
 
 def build_org() -> Org:
     org = generate_org(users=USERS, seed=42, teams=TEAMS, schedules=SCHEDULES, api_keys=KEYS, custom_roles=ROLES - 3)
-    # Re-draw memberships so the average over all teams is 15, keeping the generator's empty teams (1 in 8).
-    rng = random.Random(42)
-    humans = [u.id for u in org.users.values() if not u.service_account]
-    staffed = [t for t in org.teams.values() if t.members]
-    mean = AVG_MEMBERS * len(org.teams) / len(staffed)
-    for team in staffed:
-        team.members.clear()
-        for j, uid in enumerate(rng.sample(humans, max(1, round(rng.expovariate(1 / mean))))):
-            org.add_member(team, uid, role="admin" if j == 0 else None)
-    return org
+    return redraw_memberships(org, AVG_MEMBERS, seed=42)
 
 
 def go_requests(org: Org) -> int:

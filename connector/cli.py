@@ -1,28 +1,118 @@
-"""The `baton-datadog` command: `inspect` a c1z, or run the connector (one-shot sync or service mode)."""
+"""The `baton-datadog` command: `inspect`, `capabilities`, `config`, or run the connector (one-shot or service).
+
+This is the process boundary: whatever escapes below ends here as one line on stderr and an exit code, never a
+raw traceback (the traceback is logged only at debug level, for a bug report).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 
-from connector.daemon import inspect
+from connector.daemon import logging as logs
+
+EXIT_INTERNAL = 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["inspect"]:
+    try:
+        return _dispatch(args)
+    except BrokenPipeError:
+        # `... | head` closed the pipe: not an error, and no traceback for the user.
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # the boundary: one clear line instead of a traceback
+        return _unexpected(exc, args)
+
+
+def _dispatch(args: list[str]) -> int:
+    command = args[:1]
+    if command == ["inspect"]:
+        from connector.daemon import inspect
+
         parser = argparse.ArgumentParser(prog="baton-datadog inspect", description="Show what a .c1z sync file holds.")
         inspect.add_arguments(parser)
-        try:
-            return inspect.run(parser.parse_args(args[1:]))
-        except BrokenPipeError:
-            # `inspect ... | head` closed the pipe: not an error, and no traceback for the user.
-            sys.stderr.close()
-            return 0
+        return inspect.run(parser.parse_args(args[1:]))
+    if command == ["capabilities"]:
+        return _capabilities(args[1:])
+    if command == ["config"]:
+        return _config(args[1:])
     from connector.daemon.main import run_connector
 
     return run_connector(args)
+
+
+def _capabilities(args: list[str]) -> int:
+    """The ConnectorMetadata Hello sends (with the capabilities the given settings enable), as JSON."""
+    from google.protobuf import json_format
+
+    from connector.daemon.main import EXIT_BAD_SETTINGS, fail
+    from connector.daemon.oneshot import datadog_options
+    from connector.daemon.settings import SettingsError, load
+    from connector.datadog.connector import DatadogConnector
+
+    try:
+        settings = load(args, prog="baton-datadog capabilities")
+    except SettingsError as exc:
+        return fail(str(exc), EXIT_BAD_SETTINGS)
+    # Metadata is built without a Datadog request, so no key is needed: the connector gets no client.
+    connector = DatadogConnector(None, datadog_options(settings))  # type: ignore[arg-type]
+    metadata = json_format.MessageToDict(connector.metadata(), preserving_proto_field_name=False)
+    print(json.dumps(metadata, indent=2, sort_keys=True))
+    return 0
+
+
+def _config(args: list[str]) -> int:
+    """Every setting's effective value, where it came from (flag, env, file, default); secrets redacted."""
+    from connector.daemon.main import EXIT_BAD_SETTINGS, fail
+    from connector.daemon.settings import SettingsError, env, load_effective, redacted
+
+    as_json = "--json" in args
+    try:
+        effective = load_effective([a for a in args if a != "--json"], prog="baton-datadog config")
+    except SettingsError as exc:
+        return fail(str(exc), EXIT_BAD_SETTINGS)
+    values = redacted(effective.settings)
+    rows = {
+        name: {"value": value, "source": effective.sources[name], "env": env(name)} for name, value in values.items()
+    }
+    if as_json:
+        print(json.dumps({"settings": rows, "warnings": effective.warnings}, indent=2, default=str))
+        return 0
+    width = max(len(name) for name in rows)
+    for name, row in rows.items():
+        shown = json.dumps(row["value"], default=str)
+        print(f"{name.replace('_', '-'):<{width}}  {shown:<30}  {row['source']:<7}  {row['env']}")
+    for warning in effective.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def _debugging(args: list[str]) -> bool:
+    if "--log-level=debug" in args:
+        return True
+    if "--log-level" in args:
+        i = args.index("--log-level")
+        return args[i + 1 : i + 2] == ["debug"]
+    return os.environ.get("BATON_LOG_LEVEL", "").strip().lower() == "debug"
+
+
+def _unexpected(exc: Exception, args: list[str]) -> int:
+    detail = logs.redact(f"{type(exc).__name__}: {exc}")
+    if _debugging(args):
+        print(logs.redact("".join(traceback.format_exception(exc))), file=sys.stderr, end="")
+        hint = ""
+    else:
+        hint = " (run with --log-level debug for the traceback)"
+    print(f"baton-datadog: unexpected error: {detail}{hint}", file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

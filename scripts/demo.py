@@ -2,7 +2,8 @@
 
 Starts both fakes on 127.0.0.1, runs `baton-datadog` in service mode as a subprocess, queues a full sync, a
 grant and a revoke through the fake ConductorOne, prints what happened, stops the daemon with SIGTERM and
-exits 0 only if every step did what it should.
+exits 0 only if every step did what it should. The daemon's log is kept (build/demo/daemon.log) and its path
+printed, so what the daemon did can be read afterwards.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+LOG_PATH = ROOT / "build" / "demo" / "daemon.log"
 sys.path.insert(0, str(ROOT))
 
 from connector.baton.c1z.reader import C1ZReader  # noqa: E402
@@ -25,6 +27,7 @@ from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2  # noqa: E402
 from tests.fakes.c1 import FakeC1  # noqa: E402
 from tests.fakes.datadog import FakeDatadog, generate_org  # noqa: E402
 from tests.fakes.env import connector_env  # noqa: E402
+from tests.fakes.net import logged_health_port  # noqa: E402
 from tests.fakes.tasks import grant_task, kind_task, revoke_task  # noqa: E402
 
 
@@ -55,8 +58,8 @@ def main() -> int:
         env = connector_env(
             dd, c1, {"BATON_PROVISIONING": "true", "BATON_HOST_ID": "demo-host", "BATON_C1Z_TEMP_DIR": tmp}
         )
-        port = int(env["BATON_HEALTH_CHECK_PORT"])
-        log_path = Path(tmp) / "daemon.log"
+        log_path = LOG_PATH
+        log_path.parent.mkdir(parents=True, exist_ok=True)
         print(f"fake Datadog  {dd.base_url}  ({len(org.users)} users, {len(org.roles)} roles, {len(org.teams)} teams)")
         print(f"fake ConductorOne  https://{c1.address}")
         with log_path.open("w") as log_file:
@@ -65,6 +68,9 @@ def main() -> int:
             )
             try:
                 wait_for("the daemon's Hello", lambda: bool(c1.recorded().hellos))
+                # The daemon bound health port 0; it logged the port it got.
+                port = logged_health_port(log_path.read_text().splitlines())
+                assert port is not None, f"the daemon did not log its health port; see {log_path}"
                 print(
                     f"daemon started (pid {daemon.pid}); Hello received from host {c1.recorded().hellos[0].host_id}\n"
                 )
@@ -110,9 +116,8 @@ def main() -> int:
                 except subprocess.TimeoutExpired:
                     daemon.kill()
                     code = -9
-        print(
-            f"\ndaemon stopped on SIGTERM with exit code {code}; its log: {len(log_path.read_text().splitlines())} lines"
-        )
+        lines = len(log_path.read_text().splitlines())
+        print(f"\ndaemon stopped on SIGTERM with exit code {code}; its log ({lines} lines): {log_path}")
         ok &= code == 0
     print("\ndemo " + ("succeeded" if ok else "FAILED"))
     return 0 if ok else 1

@@ -71,7 +71,7 @@ def configure(level: str = "info", fmt: str = "json", stream: TextIO | None = No
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
-    # Libraries (httpx, grpc, aiohttp, asyncio) log through the standard library: their records go through the
+    # Libraries (httpx, grpc, asyncio) log through the standard library: their records go through the
     # same processors, so they are JSON like every other line and redacted like every other line.
     handler = logging.StreamHandler(out)
     handler.setFormatter(

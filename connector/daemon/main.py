@@ -1,8 +1,14 @@
-"""Entry point of the connector proper: settings → logging → one-shot sync or service mode."""
+"""Entry point of the connector proper: settings → logging → one-shot sync, one-shot action or service mode.
+
+Exit codes: 0 done, 1 a runtime failure (Datadog or ConductorOne said no, a file could not be written),
+2 a configuration mistake (a setting, a file or an environment variable the operator can fix), 128 + N
+when stopped by signal N in one-shot mode. Every failure ends with one line on stderr naming its cause.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 
@@ -10,7 +16,9 @@ import structlog
 
 from connector.baton.errors import ConnectorError
 from connector.daemon import logging as logs
-from connector.daemon.settings import Settings, SettingsError, load
+from connector.daemon.preflight import check_environment
+from connector.daemon.settings import Settings, SettingsError, load_effective, redacted
+from connector.daemon.version import package_version
 from connector.datadog.errors import DatadogError
 
 log = structlog.get_logger(__name__)
@@ -19,27 +27,79 @@ EXIT_FAILED = 1
 EXIT_BAD_SETTINGS = 2
 
 
+def fail(message: str, code: int) -> int:
+    """The one closing line of a failed run (redacted: an upstream message may quote anything)."""
+    print(f"baton-datadog: {logs.redact(message)}", file=sys.stderr)
+    return code
+
+
 def run_connector(argv: Sequence[str]) -> int:
     try:
-        settings = load(argv)
+        effective = load_effective(argv)
     except SettingsError as exc:
-        print(f"baton-datadog: {exc}", file=sys.stderr)
-        return EXIT_BAD_SETTINGS
+        return fail(str(exc), EXIT_BAD_SETTINGS)
+    settings = effective.settings
     for secret in (settings.api_key, settings.app_key, settings.client_secret):
         if secret is not None:
             logs.register_secret(secret.get_secret_value())
     logs.configure(settings.log_level, settings.resolved_log_format())
+    for warning in effective.warnings:
+        log.warning(warning)
+    log.info("starting", **startup_summary(settings))
     try:
+        check_environment(os.environ)
         return asyncio.run(_run(settings))
     except SettingsError as exc:
-        print(f"baton-datadog: {logs.redact(str(exc))}", file=sys.stderr)
-        return EXIT_BAD_SETTINGS
-    except (DatadogError, ConnectorError) as exc:
+        return fail(str(exc), EXIT_BAD_SETTINGS)
+    except Exception as exc:
+        if not _refused_upstream(exc):
+            raise  # a bug: the CLI boundary (connector/cli.py) makes it one line
         log.error("failed", error=str(exc), error_type=type(exc).__name__)
-        print(f"baton-datadog: {logs.redact(str(exc))}", file=sys.stderr)
-        return EXIT_FAILED
+        return fail(str(exc), EXIT_FAILED)
+    except OSError as exc:  # a full disk, a file or directory taken away mid-run: name the path and the cause
+        where = f"{exc.filename}: " if exc.filename else ""
+        return fail(f"{where}{exc.strerror or type(exc).__name__}", EXIT_FAILED)
     except KeyboardInterrupt:
         return 130
+
+
+def _refused_upstream(exc: Exception) -> bool:
+    """Datadog or ConductorOne said no (or could not be reached): a runtime failure with a message of our own."""
+    if isinstance(exc, DatadogError | ConnectorError):
+        return True
+    # The ConductorOne client (and grpc with it) is imported only in service mode; not at every start-up.
+    c1_errors = sys.modules.get("connector.baton.c1.errors")
+    return c1_errors is not None and isinstance(exc, c1_errors.C1Error)
+
+
+def startup_summary(settings: Settings) -> dict[str, object]:
+    """The effective settings that decide what this run does, for the one start-up log line (no secrets)."""
+    shown = redacted(settings)
+    mode = "service" if settings.service_mode else "one-shot"
+    action = settings.one_shot_action
+    return {
+        "version": package_version(),
+        "mode": f"{mode} {action.replace('_', '-')}" if action else mode,
+        "site": settings.site,
+        "api_url": settings.api_url,
+        "provisioning": settings.provisioning,
+        "synced": {
+            "resource_types": settings.sync_resource_types or "all",
+            "secrets": settings.sync_secrets,
+            "schedules": settings.sync_schedules,
+            "service_account_application_keys": settings.sync_service_account_application_keys,
+            "entitlements_and_grants": not settings.skip_entitlements_and_grants,
+        },
+        "concurrency": {"datadog": settings.datadog_concurrency, "tasks": settings.task_concurrency},
+        "health_address": f"{settings.health_check_bind_address}:{settings.health_check_port}"
+        if settings.service_mode and settings.health_check
+        else "off",
+        "file": shown["file"],
+        "client_id": shown["client_id"] or None,
+        "api_key": shown["api_key"],
+        "app_key": shown["app_key"],
+        "client_secret": shown["client_secret"],
+    }
 
 
 async def _run(settings: Settings) -> int:
@@ -47,6 +107,13 @@ async def _run(settings: Settings) -> int:
         from connector.daemon.service import run_service
 
         return await run_service(settings)
+    if settings.one_shot_action:
+        from connector.daemon.actions import ActionFailed, run_action
+
+        try:
+            return await run_action(settings)
+        except ActionFailed as exc:
+            return fail(f"{settings.one_shot_action.replace('_', '-')} failed: {exc}", EXIT_FAILED)
     from connector.daemon.oneshot import run_one_shot
 
     return await run_one_shot(settings)

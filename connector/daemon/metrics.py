@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import platform
 import time
-from importlib.metadata import PackageNotFoundError, version
 
 from prometheus_client import (
     GC_COLLECTOR,
@@ -28,17 +27,11 @@ from prometheus_client import (
 from connector.baton.c1.client import RpcResult
 from connector.baton.c1.token import TokenFetch
 from connector.baton.sync.syncer import SyncResult
+from connector.daemon.version import package_version
 from connector.datadog.stats import ClientEvent, RateLimitWait, RequestDone, RetryScheduled
 
 PREFIX = "baton_datadog"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-
-
-def package_version() -> str:
-    try:
-        return version("baton-datadog")
-    except PackageNotFoundError:
-        return "0.0.0"
 
 
 # `_created` series double the number of series and no dashboard or alert here reads them. The switch is

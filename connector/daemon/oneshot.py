@@ -1,20 +1,29 @@
-"""One-shot mode: validate both Datadog keys, sync everything into `--file`, print a summary."""
+"""One-shot mode: check `--file`, validate both Datadog keys, sync everything into it, print a summary.
+
+SIGTERM (what `timeout`, systemd and Kubernetes send) is handled like Ctrl-C: the unfinished sync is saved so
+the next run resumes it, the process says so and exits 128 + the signal number (143; 130 for SIGINT).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import ssl
 import sys
 import time
+from pathlib import Path
 
 import structlog
 
+from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError
 from connector.baton.ids import parse_resource_ref
 from connector.baton.pb.c1.connector.v2 import resource_pb2
 from connector.baton.sync.syncer import SyncOptions
 from connector.baton.sync.to_file import sync_to_file
 from connector.daemon.network import outbound_trust
 from connector.daemon.progress import Progress, summary_table
-from connector.daemon.settings import Settings
+from connector.daemon.settings import Settings, SettingsError, env, flag
 from connector.datadog.client import DatadogClient
 from connector.datadog.connector import DatadogConnector, DatadogOptions
 from connector.datadog.sites import is_insecure
@@ -72,13 +81,90 @@ def sync_options(settings: Settings) -> SyncOptions:
     )
 
 
+def check_output_file(path: Path, tmp_dir: Path | None) -> None:
+    """Refuse an output file the sync could not write or would clobber, before any Datadog request.
+
+    Blocking (it may open an existing c1z): run it off the event loop.
+    """
+    where = f"setting {flag('file')} ({env('file')}): {path}"
+    if tmp_dir is not None and not tmp_dir.is_dir():
+        raise SettingsError(
+            f"setting {flag('c1z_temp_dir')} ({env('c1z_temp_dir')}): {tmp_dir} does not exist or is not a directory"
+        )
+    if path.is_dir():
+        raise SettingsError(f"{where} is a directory; name a file in it (e.g. {path / 'sync.c1z'})")
+    parent = path.parent
+    if not parent.is_dir():
+        raise SettingsError(f"{where}: the directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise SettingsError(f"{where}: the directory {parent} is not writable")
+    if path.exists():
+        if not path.is_file():
+            # A device or a FIFO (`--file /dev/null`): the atomic save would replace it with a regular file.
+            raise SettingsError(f"{where} is not a regular file")
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise SettingsError(f"{where}: the existing file is not readable and writable")
+        if path.stat().st_size == 0:
+            return  # an empty file is a fresh start (as the store treats it)
+        from connector.baton.c1z.reader import C1ZReader  # SQLite only when a file is there to check
+
+        try:
+            with C1ZReader(path, tmp_dir):
+                pass
+        except DamagedC1ZError:
+            return  # a c1z with a broken body: the store starts a new sync in its place and warns (not refused)
+        except C1ZFormatError as exc:
+            raise SettingsError(
+                f"{where}: the existing file is not a readable c1z ({exc}); "
+                "move it away or name another file — it is never overwritten blindly"
+            ) from None
+
+
 async def run_one_shot(settings: Settings) -> int:
+    """The sync, interruptible: SIGTERM or SIGINT saves the unfinished sync and returns 143 or 130."""
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+    received: list[signal.Signals] = []
+    syncing = asyncio.Event()
+
+    def interrupted(sig: signal.Signals) -> None:
+        if not received:
+            log.warning("interrupted; stopping the sync", signal=sig.name)
+            received.append(sig)
+            main.cancel()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, interrupted, sig)
+    try:
+        return await _sync(settings, syncing)
+    except asyncio.CancelledError:
+        if not received:
+            raise
+        sig = received[0]
+        if syncing.is_set() and settings.file.exists():
+            message = (
+                f"interrupted by {sig.name}: the unfinished sync was saved to {settings.file}; run again to resume it"
+            )
+        else:
+            message = f"interrupted by {sig.name} before the sync started; nothing was written"
+        log.warning(message, signal=sig.name, file=str(settings.file))
+        print(f"baton-datadog: {message}", file=sys.stderr)
+        return 128 + int(sig)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+async def _sync(settings: Settings, syncing: asyncio.Event) -> int:
+    await asyncio.to_thread(check_output_file, settings.file, settings.c1z_temp_dir)
     started = time.monotonic()
     async with datadog_client(settings) as client:
         connector = DatadogConnector(client, datadog_options(settings))
         await connector.validate()
         log.info("Datadog keys valid; syncing", site=settings.site, file=str(settings.file))
         progress = Progress(sys.stderr, live=sys.stderr.isatty())
+        syncing.set()
         try:
             result = await sync_to_file(
                 connector.syncers(),

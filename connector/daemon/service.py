@@ -35,12 +35,13 @@ from connector.baton.tasks.full_sync import FullSyncHandler, FullSyncSettings
 from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.processor import FINISH_RETRY, TaskProcessor
 from connector.daemon.http import OpsServer
-from connector.daemon.metrics import Metrics, package_version
+from connector.daemon.metrics import Metrics
 from connector.daemon.network import outbound_trust
 from connector.daemon.oneshot import datadog_client, datadog_options, sync_options
 from connector.daemon.scheduler import POLL_RETRY, Scheduler
-from connector.daemon.settings import Settings, SettingsError
+from connector.daemon.settings import Settings, SettingsError, env, flag
 from connector.daemon.stopping import Stopped, until_stopped
+from connector.daemon.version import package_version
 from connector.datadog.connector import DatadogConnector
 from connector.datadog.errors import DatadogError, InvalidCredentials
 
@@ -103,7 +104,9 @@ async def run_service(settings: Settings) -> int:
         secret = parse_client_secret(settings.client_secret.get_secret_value())
         endpoints = resolve_endpoints(client_id, settings.c1_api_host or None)
     except CredentialError as exc:
-        raise SettingsError(str(exc)) from None
+        # `exc.setting` is `client-id`, `client-secret` or `BATON_C1_API_HOST`: name both the flag and the variable.
+        name = exc.setting.removeprefix("BATON_").lower().replace("-", "_")
+        raise SettingsError(f"setting {flag(name)} ({env(name)}): {exc.reason}") from None
     settings.require_datadog_keys()  # fail on a missing key before anything starts
     trust = outbound_trust(settings)  # and on an unusable CA bundle
 
@@ -127,7 +130,14 @@ async def run_service(settings: Settings) -> int:
         else None
     )
     if ops is not None:
-        await ops.start()
+        try:
+            await ops.start()
+        except OSError as exc:  # port in use, address not on this host, a privileged port: the operator's to fix
+            where = f"{settings.health_check_bind_address}:{settings.health_check_port}"
+            raise SettingsError(
+                f"setting {flag('health_check_port')} ({env('health_check_port')}): cannot listen on {where}: "
+                f"{exc.strerror or exc}"
+            ) from None
         # The bound port, not the setting: with --health-check-port 0 this line is how a caller finds it.
         log.info("health server listening", address=settings.health_check_bind_address, port=ops.bound_port)
 

@@ -1,34 +1,48 @@
 """Every setting, once: a `BATON_*` environment variable and a `--flag` of the same name, plus an optional YAML file.
 
 Precedence is flag > environment > file, as in the Go SDK. Secrets are `SecretStr`, so neither a repr nor a
-validation error ever shows their value.
+validation error ever shows their value. `load_effective` also says where each value came from (the `config`
+command prints it) and which `BATON_*` variables it did not know (a warning at start-up names the closest one).
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import Field, JsonValue, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsError as PydanticSettingsError
 
 from connector.baton.ids import parse_resource_ref
+from connector.daemon.version import package_version
 from connector.datadog.sites import SITES, base_url_for, check_transport_security
 
 ENV_PREFIX = "BATON_"
-GROUPS = ("Datadog", "Sync", "Output and logging", "Service mode", "Operability")
+GROUPS = ("Datadog", "Sync", "Output and logging", "Service mode", "Operability", "One-shot provisioning")
+CONFIG_PATH_ENV = f"{ENV_PREFIX}CONFIG_PATH"
+_UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# The one-shot provisioning actions (baton-sdk's flags of the same names); at most one per run.
+ONE_SHOT_ACTIONS = ("grant_entitlement", "revoke_grant", "create_account_email", "invoke_action")
 
 
-def _f(default: Any, group: str, help: str, *, hidden: bool = False, short: str = "", **kw: Any) -> Any:
-    """A field with the metadata the CLI builder needs (group, help text, hidden, short flag)."""
-    extra: dict[str, JsonValue] = {"group": group, "hidden": hidden, "short": short}
+def _f(
+    default: Any, group: str, help: str, *, hidden: bool = False, short: str = "", shown: str = "", **kw: Any
+) -> Any:
+    """A field with the metadata the CLI builder needs (group, help text, hidden, short flag, default as shown)."""
+    extra: dict[str, JsonValue] = {"group": group, "hidden": hidden, "short": short, "shown": shown}
     return Field(default, description=help, json_schema_extra=extra, **kw)
 
 
@@ -40,7 +54,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", case_sensitive=False)
 
     # -- Datadog ------------------------------------------------------------------------------------------
-    site: str = _f("datadoghq.com", "Datadog", f"Datadog site: {', '.join(SITES)}")
+    site: str = _f("datadoghq.com", "Datadog", "Datadog site")
     api_key: SecretStr | None = _f(None, "Datadog", "Datadog API key (DD-API-KEY)")
     app_key: SecretStr | None = _f(None, "Datadog", "Datadog application key (DD-APPLICATION-KEY)")
     # Before base_url: its validator reads this one.
@@ -73,18 +87,18 @@ class Settings(BaseSettings):
     file: Path = _f(Path("sync.c1z"), "Output and logging", "one-shot output file", short="-f")
     log_level: Literal["debug", "info", "warn", "warning", "error"] = _f("info", "Output and logging", "log level")
     log_format: Literal["json", "console", ""] = _f(
-        "", "Output and logging", "json or console (default: console when stderr is a terminal)"
+        "", "Output and logging", "log format", shown="console on a terminal, else json"
     )
 
     # -- service mode -------------------------------------------------------------------------------------
     client_id: str = _f("", "Service mode", "ConductorOne client id; setting it switches to service mode")
     client_secret: SecretStr | None = _f(None, "Service mode", "ConductorOne client secret")
     c1_api_host: str = _f("", "Service mode", "ConductorOne API host[:port] override", hidden=True)
-    host_id: str = _f("", "Service mode", "host id reported to ConductorOne (default: the hostname)")
+    host_id: str = _f("", "Service mode", "host id reported to ConductorOne", shown="the hostname")
     task_concurrency: int = _f(3, "Service mode", "tasks run at once", ge=1, le=100)
     skip_full_sync: bool = _f(False, "Service mode", "answer full-sync tasks with an empty sync")
     sync_interval: int = _f(0, "Service mode", "also run a full sync to --file every N seconds (0: off)", ge=0)
-    c1z_temp_dir: Path | None = _f(None, "Service mode", "directory for working sync files (default: system temp)")
+    c1z_temp_dir: Path | None = _f(None, "Service mode", "directory for working sync files", shown="the system's")
     shutdown_grace_seconds: float = _f(25.0, "Service mode", "on SIGTERM, how long in-flight tasks may finish", ge=0)
     backoff_scale: float = _f(
         1.0, "Service mode", "multiply every ConductorOne retry delay by this (tests: 0.01)", gt=0, le=1
@@ -108,6 +122,17 @@ class Settings(BaseSettings):
         60.0, "Operability", "/readyz fails when ConductorOne was not reached for max(this, 3 x poll interval) s", gt=0
     )
 
+    # -- one-shot provisioning (test an access change without ConductorOne; needs --provisioning) ---------------
+    grant_entitlement: str = _f("", "One-shot provisioning", "grant this entitlement id (e.g. role:ROLE_ID:member)")
+    grant_principal: str = _f("", "One-shot provisioning", "with --grant-entitlement: the principal's id")
+    grant_principal_type: str = _f("user", "One-shot provisioning", "with --grant-entitlement: the principal's type")
+    revoke_grant: str = _f("", "One-shot provisioning", "revoke this grant id (e.g. role:ROLE_ID:member:user:USER_ID)")
+    create_account_email: str = _f("", "One-shot provisioning", "create (invite) a Datadog user with this email")
+    create_account_name: str = _f("", "One-shot provisioning", "with --create-account-email: the user's full name")
+    create_account_title: str = _f("", "One-shot provisioning", "with --create-account-email: the user's job title")
+    invoke_action: str = _f("", "One-shot provisioning", "invoke this action (e.g. disable_user)")
+    invoke_action_args: str = _f("{}", "One-shot provisioning", "with --invoke-action: its arguments as a JSON object")
+
     @field_validator("site")
     @classmethod
     def _known_site(cls, value: str) -> str:
@@ -121,9 +146,39 @@ class Settings(BaseSettings):
     def _http_url(cls, value: str, info: ValidationInfo) -> str:
         if not value:
             return ""
+        if _UNSAFE.search(value.strip()):
+            raise ValueError("must not contain whitespace or control characters")
+        try:
+            urlsplit(value.strip()).port  # noqa: B018  # a port that is not a number raises here, not mid-sync
+        except ValueError:
+            raise ValueError("the port is not a number from 0 to 65535") from None
         url = base_url_for("datadoghq.com", value)
         check_transport_security(url, allow_insecure=bool(info.data.get("insecure_base_url")))
         return url
+
+    @field_validator("client_id", "c1_api_host", "host_id")
+    @classmethod
+    def _printable(cls, value: str, info: ValidationInfo) -> str:
+        # A Secret made with `echo` keeps its newline: trim it, but refuse what could not be an id or a host. The
+        # host id is free text in a request header: spaces are fine there, control characters break the request.
+        value = value.strip()
+        if info.field_name == "host_id":
+            if _CONTROL.search(value):
+                raise ValueError("must not contain control characters")
+        elif _UNSAFE.search(value):
+            raise ValueError("must not contain whitespace or control characters")
+        return value
+
+    @field_validator("invoke_action_args")
+    @classmethod
+    def _json_object(cls, value: str) -> str:
+        try:
+            parsed = json.loads(value or "{}")
+        except ValueError:
+            raise ValueError('is not valid JSON (expected an object, e.g. {"user_id": "…"})') from None
+        if not isinstance(parsed, dict):
+            raise ValueError('must be a JSON object, e.g. {"user_id": "…"}')
+        return value or "{}"
 
     @field_validator("sync_resource_types", "sync_resources", mode="before")
     @classmethod
@@ -134,6 +189,8 @@ class Settings(BaseSettings):
                     return json.loads(value)  # a JSON list is accepted too (the Helm chart renders one)
                 except RecursionError:  # not a ValueError, so pydantic would let it escape as a traceback
                     raise ValueError("the JSON list is nested too deeply") from None
+                except ValueError:
+                    raise ValueError("is neither a comma-separated list nor a JSON list") from None
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
@@ -150,7 +207,27 @@ class Settings(BaseSettings):
             raise ValueError("client-secret is required in service mode (client-id is set)")
         if self.client_secret is not None and not self.client_id:
             raise ValueError("client-id is required in service mode (client-secret is set)")
+        actions = [flag(name) for name in ONE_SHOT_ACTIONS if getattr(self, name)]
+        if len(actions) > 1:
+            raise ValueError(f"{' and '.join(actions)} cannot be combined: run one provisioning action at a time")
+        if actions and self.client_id:
+            raise ValueError(f"{actions[0]} is a one-shot action; it cannot run in service mode (client-id is set)")
+        if actions and not self.provisioning:
+            raise ValueError(f"{actions[0]} changes Datadog: it needs --provisioning ({env('provisioning')}=true)")
+        if self.grant_entitlement and not self.grant_principal:
+            raise ValueError("--grant-entitlement needs --grant-principal (the principal's id)")
+        if self.grant_principal and not self.grant_entitlement:
+            raise ValueError("--grant-principal is set but --grant-entitlement is not")
+        if self.invoke_action_args.strip() not in ("", "{}") and not self.invoke_action:
+            raise ValueError("--invoke-action-args is set but --invoke-action is not")
+        if (self.create_account_name or self.create_account_title) and not self.create_account_email:
+            raise ValueError("--create-account-name/--create-account-title need --create-account-email")
         return self
+
+    @property
+    def one_shot_action(self) -> str | None:
+        """The one-shot provisioning action asked for (a field name of ONE_SHOT_ACTIONS), if any."""
+        return next((name for name in ONE_SHOT_ACTIONS if getattr(self, name)), None)
 
     @property
     def service_mode(self) -> bool:
@@ -185,29 +262,41 @@ class Settings(BaseSettings):
 
 
 class _YamlSource(PydanticBaseSettingsSource):
-    """The YAML file named by --config / BATON_CONFIG_PATH, with the Go SDK's kebab-case keys."""
+    """The YAML file's settings (read and checked by `read_yaml` before the model is built)."""
 
-    path: Path | None = None
+    data: Mapping[str, Any] = {}
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        if _YamlSource.path is None:
-            return {}
-        try:
-            data = yaml.safe_load(_YamlSource.path.read_text()) or {}
-        except OSError as exc:
-            raise SettingsError(
-                f"setting --config ({ENV_PREFIX}CONFIG_PATH): cannot read {_YamlSource.path}: {exc.strerror}"
-            ) from None
-        except yaml.YAMLError:
-            raise SettingsError(
-                f"setting --config ({ENV_PREFIX}CONFIG_PATH): {_YamlSource.path} is not valid YAML"
-            ) from None
-        if not isinstance(data, dict):
-            raise SettingsError(f"setting --config ({ENV_PREFIX}CONFIG_PATH): {_YamlSource.path} must hold a mapping")
-        return {str(k).replace("-", "_").lower(): v for k, v in data.items()}
+        return dict(_YamlSource.data)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """The --config file as settings, with the Go SDK's kebab-case keys; a SettingsError naming what is wrong."""
+    where = f"setting --config ({CONFIG_PATH_ENV}): {path}"
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise SettingsError(f"{where}: cannot read it: {exc.strerror or type(exc).__name__}") from None
+    except UnicodeDecodeError as exc:
+        raise SettingsError(f"{where}: is not UTF-8 text (bad byte at offset {exc.start})") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        raise SettingsError(f"{where}: is not valid YAML{at}") from None
+    if not isinstance(data, dict):
+        raise SettingsError(f"{where}: must hold a mapping of setting: value")
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = str(key).replace("-", "_").lower()
+        if name not in Settings.model_fields:
+            raise SettingsError(f"{where}: unknown setting {str(key)!r}{_did_you_mean(name)}")
+        out[name] = value
+    return out
 
 
 def flag(field_name: str) -> str:
@@ -218,21 +307,75 @@ def env(field_name: str) -> str:
     return ENV_PREFIX + field_name.upper()
 
 
+SECRETS = tuple(name for name, info in Settings.model_fields.items() if SecretStr in get_args(info.annotation))
+
+
+def allowed_values(field_name: str) -> str:
+    """What a setting accepts, for --help: choices, a range, or a kind."""
+    info = Settings.model_fields[field_name]
+    annotation = info.annotation
+    if field_name == "site":
+        return "one of " + ", ".join(SITES)
+    if get_origin(annotation) is Literal:
+        return "one of " + ", ".join(str(v) for v in get_args(annotation) if v != "")
+    if annotation in (int, float):
+        low = next((m.ge for m in info.metadata if getattr(m, "ge", None) is not None), None)
+        high = next((m.le for m in info.metadata if getattr(m, "le", None) is not None), None)
+        kind = "an integer" if annotation is int else "a number"
+        if low is not None and high is not None:
+            return f"{kind} from {low} to {high}"
+        return f"{kind} ≥ {low}" if low is not None else kind
+    return ""
+
+
+def shown_default(field_name: str) -> str:
+    info = Settings.model_fields[field_name]
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    if extra.get("shown"):
+        return str(extra["shown"])
+    default = info.default
+    if default is None or default == "" or default == []:
+        return "none"
+    if isinstance(default, bool):
+        return str(default).lower()
+    return str(default)
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=40, width=120)
+
+
+COMMANDS = (
+    ("inspect FILE", "show what a .c1z sync file holds"),
+    ("capabilities", "print the connector's metadata and capabilities (what Hello sends) as JSON"),
+    ("config", "print the effective settings and where each came from (secrets redacted)"),
+)
+
+
 def build_parser(prog: str = "baton-datadog") -> argparse.ArgumentParser:
     """Flags generated from the model, grouped; defaults are None so only given flags override env and file."""
+    commands = "\n".join(f"  {name:<14} {text}" for name, text in COMMANDS)
     parser = argparse.ArgumentParser(
         prog=prog,
-        description="Sync Datadog into a ConductorOne c1z (one-shot), or run as a ConductorOne service (with --client-id).",
+        usage=f"{prog} [COMMAND] [FLAGS]",
+        description="Sync Datadog into a ConductorOne c1z (one-shot), or run as a ConductorOne service "
+        f"(with --client-id).\n\ncommands:\n{commands}\n  (none)         sync, or serve in service mode",
         epilog="Every flag is also read from BATON_<FLAG> (e.g. --api-key ↔ BATON_API_KEY). "
-        "Precedence: flag > environment > --config file. `baton-datadog inspect FILE` shows what a c1z holds.",
+        "Precedence: flag > environment > --config file.",
         argument_default=argparse.SUPPRESS,
+        formatter_class=_Formatter,
+        allow_abbrev=False,  # like baton-sdk's flags: a typo is an error, never a silently different setting
     )
-    parser.add_argument("--config", type=Path, help="YAML file of settings (BATON_CONFIG_PATH)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    parser.add_argument("--config", type=Path, help=f"YAML file of settings [{CONFIG_PATH_ENV}]")
     groups = {name: parser.add_argument_group(name) for name in GROUPS}
     for name, info in Settings.model_fields.items():
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
         names = [flag(name)] + ([str(extra["short"])] if extra.get("short") else [])
-        help_text = argparse.SUPPRESS if extra.get("hidden") else f"{info.description} [{env(name)}]"
+        allowed = allowed_values(name)
+        details = f"default: {shown_default(name)}" + (f"; {allowed}" if allowed else "")
+        help_text = argparse.SUPPRESS if extra.get("hidden") else f"{info.description} ({details}) [{env(name)}]"
         group = groups[str(extra.get("group", "Datadog"))]
         if info.annotation is bool:
             group.add_argument(*names, dest=name, action=argparse.BooleanOptionalAction, help=help_text)
@@ -241,17 +384,70 @@ def build_parser(prog: str = "baton-datadog") -> argparse.ArgumentParser:
     return parser
 
 
-def load(argv: Sequence[str]) -> Settings:
+@dataclass(frozen=True)
+class Effective:
+    """Settings as loaded, where each came from (`flag`, `env`, `file`, `default`), and start-up warnings."""
+
+    settings: Settings
+    sources: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def load(argv: Sequence[str], *, prog: str = "baton-datadog") -> Settings:
     """Parse flags, then build Settings from flags, the environment and the file; raise SettingsError."""
-    args = vars(build_parser().parse_args(list(argv)))
-    config = args.pop("config", None) or os.environ.get(f"{ENV_PREFIX}CONFIG_PATH")
-    _YamlSource.path = Path(config) if config else None
+    return load_effective(argv, prog=prog).settings
+
+
+def load_effective(argv: Sequence[str], *, prog: str = "baton-datadog") -> Effective:
+    """Settings, the source of each value, and warnings about unknown `BATON_*` variables (of os.environ,
+    which pydantic-settings reads)."""
+    environ = os.environ
+    args = vars(build_parser(prog).parse_args(list(argv)))
+    config = args.pop("config", None) or environ.get(CONFIG_PATH_ENV)
+    data = read_yaml(Path(config)) if config else {}
+    known = {env(name) for name in Settings.model_fields}
+    present = {key.upper() for key in environ if key.upper().startswith(ENV_PREFIX)}
+    _YamlSource.data = data
     try:
-        return Settings(**args)
+        settings = Settings(**args)
     except ValidationError as exc:
         raise SettingsError(describe(exc)) from None
+    except PydanticSettingsError as exc:  # an environment value pydantic-settings could not even decode
+        raise SettingsError(f"settings: {exc}") from None
     finally:
-        _YamlSource.path = None
+        _YamlSource.data = {}
+    sources = {
+        name: "flag" if name in args else "env" if env(name) in present else "file" if name in data else "default"
+        for name in Settings.model_fields
+    }
+    warnings = [
+        f"unknown environment variable {key}{_did_you_mean(key.removeprefix(ENV_PREFIX).lower())}"
+        for key in sorted(present - known - {CONFIG_PATH_ENV} - _OTHER_KNOWN_ENV)
+    ]
+    return Effective(settings, sources, warnings)
+
+
+# BATON_* variables read by other parts of the process, not settings of this model.
+_OTHER_KNOWN_ENV = frozenset({f"{ENV_PREFIX}SDK_VERSION"})
+
+
+def _did_you_mean(name: str) -> str:
+    close = difflib.get_close_matches(name.lower(), list(Settings.model_fields), n=1, cutoff=0.6)
+    return f"; did you mean {env(close[0])} ({flag(close[0])})?" if close else " (not a setting of this connector)"
+
+
+def redacted(settings: Settings) -> dict[str, Any]:
+    """Every setting's value for display: secrets show only whether they are set."""
+    out: dict[str, Any] = {}
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if name in SECRETS:
+            out[name] = "[set, redacted]" if value is not None and value.get_secret_value() else "[not set]"
+        elif isinstance(value, Path):
+            out[name] = str(value)
+        else:
+            out[name] = value
+    return out
 
 
 def describe(exc: ValidationError) -> str:
@@ -259,10 +455,11 @@ def describe(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors(include_input=False, include_url=False):
         loc = [str(part) for part in error["loc"]]
+        message = error["msg"].removeprefix("Value error, ")
         if loc and loc[0] in Settings.model_fields:
-            lines.append(f"setting {flag(loc[0])} ({env(loc[0])}): {error['msg'].removeprefix('Value error, ')}")
+            lines.append(f"setting {flag(loc[0])} ({env(loc[0])}): {message}")
         elif loc:
-            lines.append(f"setting {'.'.join(loc)}: {error['msg']} (not a known setting)")
+            lines.append(f"setting {'.'.join(loc)}: {message} (not a known setting)")
         else:
-            lines.append(f"settings: {error['msg'].removeprefix('Value error, ')}")
+            lines.append(f"settings: {message}")
     return "\n".join(lines)

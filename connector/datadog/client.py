@@ -376,20 +376,21 @@ class DatadogClient:
     def iter_role_users(self, role_id: str) -> AsyncIterator[Page[User]]:
         return paginate(lambda n: self.list_role_users(role_id, n))
 
-    async def add_user_to_role(self, role_id: str, user_id: str) -> list[User]:
-        """Grant a role. Returns the role's users as Datadog lists them after the change."""
-        return await self._role_user("POST", role_id, user_id)
+    async def add_user_to_role(self, role_id: str, user_id: str) -> None:
+        """Grant a role. Datadog answers 200 with the role's users whether or not the user already had it."""
+        await self._role_user("POST", role_id, user_id)
 
-    async def remove_user_from_role(self, role_id: str, user_id: str) -> list[User]:
-        """Revoke a role (a DELETE with a JSON body). Returns the remaining users as listed."""
-        return await self._role_user("DELETE", role_id, user_id)
+    async def remove_user_from_role(self, role_id: str, user_id: str) -> None:
+        """Revoke a role (a DELETE with a JSON body). Raises `NotFound` when the user does not have it."""
+        await self._role_user("DELETE", role_id, user_id)
 
-    async def _role_user(self, method: str, role_id: str, user_id: str) -> list[User]:
+    async def _role_user(self, method: str, role_id: str, user_id: str) -> None:
         path = f"/api/v2/roles/{_seg(role_id)}/users"
         body = {"data": {"type": "users", "id": user_id}}
-        # Adding or removing the same user twice ends in the same state, so both are safe to retry.
-        reply = await self._t.request(method, path, group="role_users", json=body, idempotent=True)
-        return list(parse_model(ListEnvelope[User], reply).data)
+        # Adding or removing the same user twice ends in the same state, so both are safe to retry. The answer
+        # (up to a page of the role's users, each with its roles) tells nothing a caller uses: its status is
+        # the outcome, and the body is not parsed.
+        await self._t.request(method, path, group="role_users", json=body, idempotent=True)
 
     # -- teams --------------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from connector.baton.c1z.reader import C1ZReader
+from tests.e2e.harness import wait_for
 from tests.fakes.datadog import FakeDatadog, generate_org
 
 API_CANARY = "canary-api-key-3e9f0c7a1b2d4e6f"
@@ -94,3 +96,91 @@ def test_unknown_site_exits_2_listing_the_valid_ones() -> None:
     assert done.returncode == 2
     assert "--site (BATON_SITE)" in done.stderr
     assert "ap2.datadoghq.com" in done.stderr
+
+
+def interrupt(
+    dd: FakeDatadog, args: list[str], env: dict[str, str], cwd: Path, sig: signal.Signals, what: str
+) -> tuple[int, str, str]:
+    """Run one-shot against `dd`; once the fake has answered a 429 (the run now waits on it), send `sig`."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "connector", "--base-url", dd.base_url, *args],
+        env={**clean, "BATON_LOG_FORMAT": "json", "BATON_API_KEY": API_CANARY, "BATON_APP_KEY": APP_CANARY, **env},
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: any(s.status == 429 for s in dd.requests()), timeout=60, what=what)
+        process.send_signal(sig)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return process.returncode, stdout, stderr
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_mid_sync_saves_the_partial_sync_says_so_and_leaves_no_temp_files(
+    sig: signal.Signals, code: int, tmp_path: Path
+) -> None:
+    work, tmp = tmp_path / "work", tmp_path / "tmp"
+    work.mkdir()
+    tmp.mkdir()
+    out = tmp_path / "sync.c1z"
+    env = {"BATON_C1Z_TEMP_DIR": str(work), "TMPDIR": str(tmp)}
+    with FakeDatadog(generate_org(users=250, seed=9, teams=4), api_key=API_CANARY, app_key=APP_CANARY) as dd:
+        # The roles list answers 429 with a one-minute reset: the sync has stored users and now waits on it.
+        dd.faults.force(429, path="/api/v2/roles", reset=60)
+        returncode, stdout, stderr = interrupt(dd, ["--file", str(out)], env, tmp_path, sig, "the throttled roles list")
+    assert returncode == code, stderr
+    assert "Traceback" not in stderr
+    assert f"interrupted by {sig.name}: the unfinished sync was saved to {out}" in stderr.splitlines()[-1]
+    with C1ZReader(out) as reader:
+        runs = reader.sync_runs()
+        assert len(runs) == 1
+        assert not runs[0].finished
+        assert reader.counts_by_type(runs[0].sync_id)["user"]["resources"] > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sync.c1z", "tmp", "work"]
+    assert list(work.iterdir()) == []
+    assert list(tmp.iterdir()) == []
+    assert API_CANARY not in stdout + stderr
+
+    # The next run resumes the saved sync and finishes it.
+    with FakeDatadog(generate_org(users=250, seed=9, teams=4), api_key=API_CANARY, app_key=APP_CANARY) as dd:
+        done = run(
+            "--base-url",
+            dd.base_url,
+            "--file",
+            str(out),
+            env={**env, "BATON_API_KEY": API_CANARY, "BATON_APP_KEY": APP_CANARY},
+        )
+    assert done.returncode == 0, done.stderr
+    with C1ZReader(out) as reader:
+        runs = reader.sync_runs()
+        assert len(runs) == 1
+        assert runs[0].finished
+
+
+def test_signal_before_the_sync_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "sync.c1z"
+    with FakeDatadog(generate_org(users=5, seed=9), api_key=API_CANARY, app_key=APP_CANARY) as dd:
+        dd.faults.force(429, path="/api/v1/validate", reset=60)
+        returncode, _, stderr = interrupt(dd, ["--file", str(out)], {}, tmp_path, signal.SIGTERM, "the validation")
+    assert returncode == 143
+    assert "interrupted by SIGTERM before the sync started; nothing was written" in stderr
+    assert not out.exists()
+
+
+def test_a_bad_file_is_refused_before_any_datadog_request(fake: FakeDatadog, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.c1z"
+    notes.write_text("my notes\n")
+    before = len(fake.requests())
+    done = run("--api-key", API_CANARY, "--app-key", APP_CANARY, "--base-url", fake.base_url, "--file", str(notes))
+    assert done.returncode == 2
+    assert "setting --file (BATON_FILE)" in done.stderr.splitlines()[-1]
+    assert "not a readable c1z" in done.stderr
+    assert len(fake.requests()) == before
+    assert notes.read_text() == "my notes\n"

@@ -42,7 +42,8 @@ def test_a_file_that_is_not_a_c1z_is_refused_and_kept(fake: FakeDatadog, tmp_pat
     out = tmp_path / "notes.txt"
     out.write_text("my notes, not a sync file\n")
     code, stderr = one_shot(fake, out, tmp_path)
-    assert code == 1
+    assert code == 2  # an operator mistake, caught before any Datadog request (connector/daemon/oneshot.py)
     assert "Traceback" not in stderr
+    assert "setting --file (BATON_FILE)" in stderr.splitlines()[-1]
     assert f"{out}: not a c1z file (bad magic" in stderr
     assert out.read_text() == "my notes, not a sync file\n"

@@ -8,26 +8,34 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.harness import wait_for
 from tests.fakes.c1.creds import generate_client_credentials
-from tests.fakes.net import free_port
+from tests.fakes.net import logged_health_port, refusing_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def blackhole() -> Iterator[int]:
+@dataclass
+class Blackhole:
     """A loopback port that accepts connections and never answers (a silently dropping firewall)."""
+
+    port: int
+    held: list[socket.socket] = field(default_factory=list)
+
+
+@pytest.fixture
+def blackhole() -> Iterator[Blackhole]:
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(16)
-    held: list[socket.socket] = []
+    hole = Blackhole(int(server.getsockname()[1]))
     stop = threading.Event()
 
     def accept() -> None:
@@ -35,59 +43,54 @@ def blackhole() -> Iterator[int]:
         while not stop.is_set():
             try:
                 conn, _ = server.accept()
-                held.append(conn)
+                hole.held.append(conn)
             except OSError:
                 continue
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    yield int(server.getsockname()[1])
+    yield hole
     stop.set()
     thread.join()
-    for conn in held:
+    for conn in hole.held:
         conn.close()
     server.close()
 
 
 @pytest.mark.parametrize("stuck_on", ["datadog", "conductorone"])
-def test_sigterm_during_startup_exits_0_promptly(blackhole: int, stuck_on: str, tmp_path: Path) -> None:
+def test_sigterm_during_startup_exits_0_promptly(blackhole: Blackhole, stuck_on: str, tmp_path: Path) -> None:
     creds = generate_client_credentials("tenant.example.com")
-    port = free_port()
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "BATON_CLIENT_ID": creds.client_id,
-        "BATON_CLIENT_SECRET": creds.client_secret,
-        # Datadog stuck, or Datadog refused at once (so start-up moves on) and ConductorOne stuck.
-        "BATON_BASE_URL": f"http://127.0.0.1:{blackhole if stuck_on == 'datadog' else free_port()}",
-        "BATON_C1_API_HOST": f"127.0.0.1:{blackhole if stuck_on == 'conductorone' else free_port()}",
-        "BATON_API_KEY": "k" * 32,
-        "BATON_APP_KEY": "a" * 40,
-        "BATON_HEALTH_CHECK_BIND_ADDRESS": "127.0.0.1",
-        "BATON_HEALTH_CHECK_PORT": str(port),
-        "BATON_LOG_FORMAT": "json",
-    }
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "connector"], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
-                    assert r.status == 200
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "the health server never came up"
-                time.sleep(0.1)
-        time.sleep(1.0)  # now waiting on the stuck peer
-        sent = time.monotonic()
-        daemon.send_signal(signal.SIGTERM)
-        code = daemon.wait(timeout=10)
-        assert code == 0
-        assert time.monotonic() - sent < 3.0
-    finally:
-        if daemon.poll() is None:
-            daemon.kill()
-            daemon.wait()
-    output = daemon.stdout.read().decode() if daemon.stdout else ""
-    assert creds.client_secret not in output
+    log_path = tmp_path / "daemon.log"
+    with refusing_port() as refused, log_path.open("w") as log_file:
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "BATON_CLIENT_ID": creds.client_id,
+            "BATON_CLIENT_SECRET": creds.client_secret,
+            # Datadog stuck, or Datadog refused at once (so start-up moves on) and ConductorOne stuck.
+            "BATON_BASE_URL": f"http://127.0.0.1:{blackhole.port if stuck_on == 'datadog' else refused}",
+            "BATON_C1_API_HOST": f"127.0.0.1:{blackhole.port if stuck_on == 'conductorone' else refused}",
+            "BATON_API_KEY": "k" * 32,
+            "BATON_APP_KEY": "a" * 40,
+            "BATON_HEALTH_CHECK_BIND_ADDRESS": "127.0.0.1",
+            "BATON_HEALTH_CHECK_PORT": "0",
+            "BATON_LOG_FORMAT": "json",
+        }
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "connector"], env=env, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT
+        )
+        try:
+            port = wait_for(
+                lambda: logged_health_port(log_path.read_text().splitlines()), timeout=20, what="the health port"
+            )
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                assert r.status == 200
+            # Now waiting on the stuck peer: it has accepted a connection that will never be answered.
+            wait_for(lambda: blackhole.held, timeout=20, what=f"a connection to the stuck {stuck_on}")
+            daemon.send_signal(signal.SIGTERM)
+            # Far below the 300 s HTTP timeout and the 5 min Hello backoff it would otherwise wait out.
+            assert daemon.wait(timeout=10) == 0
+        finally:
+            if daemon.poll() is None:
+                daemon.kill()
+                daemon.wait()
+    assert creds.client_secret not in log_path.read_text()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,70 @@ def test_a_broken_json_resource_list_names_the_setting(value: str, monkeypatch: 
     monkeypatch.setenv("BATON_SYNC_RESOURCES", value)
     with pytest.raises(SettingsError, match=r"--sync-resources \(BATON_SYNC_RESOURCES\)"):
         load([])
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["-p", "--grant-entitlement", "role-without-parts", "--grant-principal", "u"], "is not an entitlement id"),
+        (["-p", "--grant-entitlement", "role:x:member"], "needs --grant-principal"),
+        (["-p", "--revoke-grant", "a:b:c:d:e", "--invoke-action", "x"], "cannot be combined"),
+        (["-p", "--invoke-action", "x", "--invoke-action-args", "{not json"], "is not valid JSON"),
+        (["-p", "--invoke-action", "x", "--invoke-action-args", "[1]"], "must be a JSON object"),
+        (["--invoke-action", "x"], "needs --provisioning (BATON_PROVISIONING=true)"),
+        (["-p", "--grant-entitlement", "a:b:c", "--grant-principal", "u", "--client-id", "i@h/s"], "service mode"),
+    ],
+)
+def test_one_shot_action_mistakes_name_the_flag(argv: list[str], named: str) -> None:
+    from connector.daemon.actions import build_task
+
+    with pytest.raises(SettingsError, match=re.escape(named)):
+        build_task(load(argv))
+
+
+def test_one_shot_actions_become_the_tasks_conductorone_would_send() -> None:
+    from connector.daemon.actions import build_task
+
+    grant = build_task(load(["-p", "--grant-entitlement", "team:t1:admin", "--grant-principal", "u1"])).grant
+    assert (grant.entitlement.id, grant.entitlement.slug) == ("team:t1:admin", "admin")
+    assert (grant.entitlement.resource.id.resource_type, grant.entitlement.resource.id.resource) == ("team", "t1")
+    assert (grant.principal.id.resource_type, grant.principal.id.resource) == ("user", "u1")
+    revoke = build_task(load(["-p", "--revoke-grant", "role:r1:member:user:u2"])).revoke
+    assert revoke.grant.id == "role:r1:member:user:u2"
+    assert revoke.grant.entitlement.id == "role:r1:member"
+    assert revoke.grant.principal.id.resource == "u2"
+    account = build_task(load(["-p", "--create-account-email", "a@b.co", "--create-account-title", "SRE"]))
+    assert dict(account.create_account.account_info.profile) == {"email": "a@b.co", "title": "SRE"}
+    action = build_task(load(["-p", "--invoke-action", "enable_user", "--invoke-action-args", '{"user_id": "u3"}']))
+    assert action.action_invoke.name == "enable_user"
+    assert action.action_invoke.args["user_id"] == "u3"
+
+
+def test_non_utf8_and_broken_yaml_are_named(tmp_path: Path) -> None:
+    latin = tmp_path / "latin1.yaml"
+    latin.write_bytes(b"site: datadoghq.eu # caf\xe9\n")
+    with pytest.raises(SettingsError, match=r"--config \(BATON_CONFIG_PATH\).*not UTF-8"):
+        load(["--config", str(latin)])
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("site: [unclosed\n")
+    with pytest.raises(SettingsError, match=r"not valid YAML \(line 2"):
+        load(["--config", str(broken)])
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("sync-schedule: true\n")
+    with pytest.raises(SettingsError, match="did you mean BATON_SYNC_SCHEDULES"):
+        load(["--config", str(typo)])
+
+
+def test_sources_and_unknown_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    from connector.daemon.settings import load_effective
+
+    for name, value in {"BATON_SITE": "datadoghq.eu", "BATON_SYNC_SCHEDULE": "1", "BATON_CONFIG_PATH": ""}.items():
+        monkeypatch.setenv(name, value)
+    effective = load_effective(["--task-concurrency", "4"])
+    assert effective.settings.site == "datadoghq.eu"
+    assert effective.sources["site"] == "env"
+    assert effective.sources["task_concurrency"] == "flag"
+    assert effective.sources["file"] == "default"
+    assert effective.warnings == [
+        "unknown environment variable BATON_SYNC_SCHEDULE; did you mean BATON_SYNC_SCHEDULES (--sync-schedules)?"
+    ]

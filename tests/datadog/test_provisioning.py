@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from connector.baton.errors import InvalidArgumentError
@@ -31,10 +32,9 @@ async def test_role_grant_and_revoke(fake: FakeDatadog, client: DatadogClient) -
     role = _custom_role(fake)
     user = next(u for u in fake.org.users.values() if role.id not in u.role_ids)
 
-    listed = await client.add_user_to_role(role.id, user.id)
+    await client.add_user_to_role(role.id, user.id)
     assert role.id in user.role_ids
     assert user.id in fake.org.role_members[role.id]
-    assert user.id in [u.id for u in listed]
     # The users walk now reports the grant, without any per-role request.
     walked = {u.id: u.role_ids async for page in client.iter_users() for u in page.items}
     assert role.id in walked[user.id]
@@ -42,9 +42,9 @@ async def test_role_grant_and_revoke(fake: FakeDatadog, client: DatadogClient) -
     await client.add_user_to_role(role.id, user.id)  # granting twice is harmless
     assert user.role_ids.count(role.id) == 1
 
-    remaining = await client.remove_user_from_role(role.id, user.id)
+    await client.remove_user_from_role(role.id, user.id)
     assert role.id not in user.role_ids
-    assert user.id not in [u.id for u in remaining]
+    assert user.id not in fake.org.role_members[role.id]
     with pytest.raises(NotFound):
         await client.remove_user_from_role(role.id, user.id)
 
@@ -176,3 +176,24 @@ async def test_an_absurdly_long_id_or_filter_is_a_clear_error_before_any_request
     assert "/api/v2/api_keys" in str(invalid.value)
     assert len(str(invalid.value)) < 500
     assert len(fake.requests()) == sent
+
+
+async def test_role_add_and_remove_take_the_status_as_the_outcome_without_parsing_the_answer() -> None:
+    # The 200 answer lists (up to a page of) the role's users, each with its roles: nothing a grant uses, so
+    # it is not parsed. An answer that is not even JSON changes nothing; an error status still raises.
+    seen: list[tuple[str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.method, request.url.path))
+        if request.method == "DELETE":
+            return httpx.Response(404, json={"errors": ["User u1 is not a member of role r1"]})
+        return httpx.Response(200, content=b"<not json>", headers={"content-type": "application/json"})
+
+    client = DatadogClient(
+        api_key="a" * 32, app_key="b" * 40, base_url="https://dd.example", transport=httpx.MockTransport(handler)
+    )
+    async with client:
+        await client.add_user_to_role("r1", "u1")  # no UnexpectedResponse: the body is never read
+        with pytest.raises(NotFound):
+            await client.remove_user_from_role("r1", "u1")
+    assert seen == [("POST", "/api/v2/roles/r1/users"), ("DELETE", "/api/v2/roles/r1/users")]

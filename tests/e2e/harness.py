@@ -1,7 +1,7 @@
 """The end-to-end harness: the daemon as a real subprocess, pointed at the fake ConductorOne and fake Datadog.
 
-`Stack.start()` runs `baton-datadog` with a clean environment (the fakes' settings, a free health port, JSON
-logs), its stdout and stderr captured to files. `wait_for` polls a condition with a deadline and fails with the
+`Stack.start()` runs `baton-datadog` with a clean environment (the fakes' settings, health port 0, JSON logs),
+its stdout and stderr captured to files; the health port is the one the daemon logs once it has bound it. `wait_for` polls a condition with a deadline and fails with the
 daemon's log tail, and fails early when the daemon died. The task builders make the Task messages ConductorOne
 would send, from the project's own protos.
 """
@@ -26,6 +26,7 @@ from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from tests.fakes.c1 import FakeC1, Recorded
 from tests.fakes.datadog import FakeDatadog
 from tests.fakes.env import connector_env
+from tests.fakes.net import logged_health_port
 
 T = TypeVar("T")
 FinishRequest = baton_pb2.BatonServiceFinishTaskRequest
@@ -66,12 +67,12 @@ class DaemonExited(AssertionError):
 @dataclass
 class Daemon:
     process: subprocess.Popen[bytes]
-    health_port: int
     env: Mapping[str, str]
     stdout_path: Path
     stderr_path: Path
     temp_dir: Path
     started_at: float = field(default_factory=time.monotonic)
+    _health_port: int | None = None
 
     # -- the process ----------------------------------------------------------------------------------
 
@@ -144,11 +145,21 @@ class Daemon:
 
     # -- its HTTP side ----------------------------------------------------------------------------------
 
+    @property
+    def health_port(self) -> int | None:
+        """The port the health server bound (it was given port 0), once the daemon logged it."""
+        if self._health_port is None:
+            self._health_port = logged_health_port(self.log_lines())
+        return self._health_port
+
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.health_port}{path}"
+        port = self.wait_for(lambda: self.health_port, timeout=READY_TIMEOUT, what="the health server's port")
+        return f"http://127.0.0.1:{port}{path}"
 
     def get(self, path: str, timeout: float = 2.0) -> httpx.Response | None:
-        """GET on the health server; None while nothing listens."""
+        """GET on the health server; None while nothing listens (or it has not said where yet)."""
+        if self.health_port is None:
+            return None
         try:
             return httpx.get(self.url(path), timeout=timeout)
         except httpx.TransportError:
@@ -289,7 +300,6 @@ class Stack:
             )
         daemon = Daemon(
             process=process,
-            health_port=int(env.get("BATON_HEALTH_CHECK_PORT", "0")),
             env=env,
             stdout_path=stdout_path,
             stderr_path=stderr_path,

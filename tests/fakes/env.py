@@ -7,11 +7,13 @@ from collections.abc import Mapping
 
 from tests.fakes.c1 import FakeC1
 from tests.fakes.datadog import FakeDatadog
-from tests.fakes.net import free_port
 
 
 def connector_env(dd: FakeDatadog, c1: FakeC1 | None = None, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Datadog settings for `dd`; with `c1`, service mode against it and a health server on a free loopback port."""
+    """Datadog settings for `dd`; with `c1`, service mode against it and a health server on a loopback port.
+
+    The health port is 0: the daemon binds whatever port it gets and logs it (`tests.fakes.net.logged_health_port`).
+    """
     env = {
         "PATH": os.environ.get("PATH", os.defpath),
         "BATON_API_KEY": dd.api_key,
@@ -20,5 +22,5 @@ def connector_env(dd: FakeDatadog, c1: FakeC1 | None = None, extra: Mapping[str,
         "BATON_LOG_FORMAT": "json",
     }
     if c1 is not None:
-        env |= c1.env() | {"BATON_HEALTH_CHECK_BIND_ADDRESS": "127.0.0.1", "BATON_HEALTH_CHECK_PORT": str(free_port())}
+        env |= c1.env() | {"BATON_HEALTH_CHECK_BIND_ADDRESS": "127.0.0.1", "BATON_HEALTH_CHECK_PORT": "0"}
     return env | dict(extra or {})

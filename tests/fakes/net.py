@@ -1,12 +1,42 @@
-"""Loopback helpers shared by the tests, the demo and the benchmarks."""
+"""Loopback helpers shared by the tests, the demo and the benchmarks.
+
+Servers bind port 0 and report the port they got; nothing here picks a "free" port up front (another process
+could take it between the check and the bind). The daemon's health server does the same with
+BATON_HEALTH_CHECK_PORT=0 and logs the port it bound: `logged_health_port` reads it back from its JSON log.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import socket
+from collections.abc import Iterable, Iterator
+
+HEALTH_LISTENING = "health server listening"
+"""The daemon's log event once its health server listens (connector/daemon/service.py), with `port`."""
+
+
+def logged_health_port(lines: Iterable[str]) -> int | None:
+    """The port in the daemon's "health server listening" JSON log record; None until it was logged."""
+    for line in lines:
+        with contextlib.suppress(ValueError):
+            record = json.loads(line)
+            if isinstance(record, dict) and record.get("event") == HEALTH_LISTENING:
+                return int(record["port"])
+    return None
+
+
+@contextlib.contextmanager
+def refusing_port() -> Iterator[int]:
+    """A loopback port that refuses connections: bound (so no one else gets it) but not listening."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago (for servers that need the number up front)."""
+    """A port that was free a moment ago. Only for a process that cannot report its own port (the container
+    smoke test, scripts/deploy_image.py); everything else binds port 0 and reads the real port back."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]

@@ -66,7 +66,9 @@ def prometheus(live: Live, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     binary = tools.need("prometheus")
     root = Path(tmp_path_factory.mktemp("prometheus"))
     config = root / "prometheus.yml"
-    config.write_text(yaml.safe_dump({"scrape_configs": scrape_jobs(live.daemon.health_port)}))
+    port = live.daemon.health_port
+    assert port is not None, "the daemon is ready, so it has logged its health port"
+    config.write_text(yaml.safe_dump({"scrape_configs": scrape_jobs(port)}))
     log = (root / "prometheus.log").open("wb")
     process = subprocess.Popen(
         [

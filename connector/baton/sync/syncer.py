@@ -12,15 +12,13 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import structlog
 from google.protobuf import any_pb2
 from google.protobuf.message import Message
 
 from connector.baton import annotations as ann
-from connector.baton.c1z.rows import latest_finished_full
-from connector.baton.c1z.store import C1ZStore
 from connector.baton.connector import Page, ResourceGetter, ResourceSyncer, SideLoadedGrants
 from connector.baton.errors import InternalError, InvalidArgumentError, NotFoundError
 from connector.baton.pb.c1.connector.v2 import (
@@ -32,6 +30,9 @@ from connector.baton.pb.c1.connector.v2 import (
     resource_pb2,
 )
 from connector.baton.sync import state as st
+
+if TYPE_CHECKING:  # the SQLite layer loads when a sync runs, not with the idle daemon (docs/benchmarks.md)
+    from connector.baton.c1z.store import C1ZStore
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -131,6 +132,8 @@ class Syncer:
     async def _start_or_resume(self) -> tuple[str, bool]:
         opts = self._options
         if opts.targeted_resources:
+            from connector.baton.c1z.rows import latest_finished_full
+
             parent = latest_finished_full(await self._store.sync_runs())
             await self._store.start_sync("partial", parent.sync_id if parent else "")
             self._state = st.SyncState()

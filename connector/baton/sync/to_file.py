@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from connector.baton.c1z import workfiles
-from connector.baton.c1z.store import C1ZStore
 from connector.baton.connector import ResourceSyncer
 from connector.baton.sync.syncer import Syncer, SyncObserver, SyncOptions, SyncResult
 
@@ -27,6 +26,9 @@ async def sync_to_file(
     instead of starting over, as the Go SDK does. An existing file that is not a c1z is refused
     (`C1ZFormatError`) rather than overwritten.
     """
+    # Imported here: the SQLite layer loads when a sync runs, not with the idle daemon (docs/benchmarks.md).
+    from connector.baton.c1z.store import C1ZStore
+
     await sweep_stale(tmp_dir, c1z_path)
     store = await C1ZStore.open(c1z_path, tmp_dir)
     try:

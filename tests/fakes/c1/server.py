@@ -299,3 +299,8 @@ class FakeC1:
 
     def recorded(self) -> Recorded:
         return self.state.snapshot()
+
+    def task_times(self, task_id: str) -> tuple[float, float] | None:
+        """When GetTask handed `task_id` out and when its first FinishTask came, once it has (a benchmark's poll:
+        `recorded()` deep-copies everything under the lock the gRPC handlers need, which skews timings)."""
+        return self.state.task_times(task_id)

@@ -279,6 +279,12 @@ class FakeState:
         with self.lock:
             self._uploads.append(record)
 
+    def task_times(self, task_id: str) -> tuple[float, float] | None:
+        """(handed out, first finished) for a finished task, else None: cheap enough to poll, unlike a snapshot."""
+        with self.lock:
+            finished = self._first_finished_at.get(task_id)
+            return None if finished is None else (self._handed_out_at.get(task_id, finished), finished)
+
     def snapshot(self) -> Recorded:
         with self.lock:
             return Recorded(

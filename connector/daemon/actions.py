@@ -1,0 +1,176 @@
+"""One-shot provisioning (baton-sdk's `--grant-entitlement`, `--revoke-grant`, `--create-account-email`,
+`--invoke-action`): an admin tests an access change without ConductorOne.
+
+Each flag becomes the Task ConductorOne would send and runs through the service's own task handlers
+(connector/baton/tasks/handlers.py), so what works here works there. The outcome is one line on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import structlog
+from google.protobuf import any_pb2, json_format
+from google.protobuf.descriptor import Descriptor
+
+from connector.baton import builders as b
+from connector.baton.errors import Code, ConnectorError
+from connector.baton.pb.c1.connector.v2 import (
+    annotation_grant_pb2,
+    entitlement_pb2,
+    grant_pb2,
+    resource_pb2,
+)
+from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+from connector.baton.tasks.handlers import Handlers
+from connector.baton.tasks.outcome import Outcome, TaskError
+from connector.daemon.oneshot import datadog_client, datadog_options
+from connector.daemon.settings import Settings, SettingsError, env, flag
+from connector.datadog.connector import DatadogConnector
+from connector.datadog.errors import DatadogError
+
+log = structlog.get_logger(__name__)
+
+# A refusal of what was asked (wrong id, unknown type or action) is the operator's mistake: exit 2 like a bad
+# setting. What Datadog answered (even a 400) is a runtime failure: exit 1.
+_INPUT_MISTAKES = (Code.INVALID_ARGUMENT, Code.UNIMPLEMENTED, Code.FAILED_PRECONDITION)
+
+
+class ActionFailed(Exception):
+    """The action ran and failed; the message is safe to print (built from our own error types)."""
+
+
+def _bad(field_name: str, message: str) -> SettingsError:
+    return SettingsError(f"setting {flag(field_name)} ({env(field_name)}): {message}")
+
+
+def parse_entitlement_id(value: str, field_name: str = "grant_entitlement") -> tuple[str, str, str]:
+    """`<resource type>:<resource id>:<slug>` (the Go SDK's entitlement id) → its three parts."""
+    rtype, _, rest = value.strip().partition(":")
+    rid, _, slug = rest.rpartition(":")
+    if not rtype or not rid or not slug:
+        raise _bad(field_name, f"{value!r} is not an entitlement id (expected <resource type>:<resource id>:<slug>)")
+    return rtype, rid, slug
+
+
+def parse_grant_id(value: str) -> tuple[tuple[str, str, str], str, str]:
+    """`<resource type>:<resource id>:<slug>:<principal type>:<principal id>` → (entitlement, principal type, id).
+
+    Datadog's ids (UUIDs, numbers, handles without ':') never hold a colon, so the five parts are unambiguous.
+    """
+    parts = value.strip().split(":")
+    if len(parts) != 5 or not all(parts):
+        raise _bad(
+            "revoke_grant",
+            f"{value!r} is not a grant id "
+            "(expected <resource type>:<resource id>:<slug>:<principal type>:<principal id>)",
+        )
+    return (parts[0], parts[1], parts[2]), parts[3], parts[4]
+
+
+def _entitlement(rtype: str, rid: str, slug: str) -> entitlement_pb2.Entitlement:
+    resource = resource_pb2.Resource(id=b.resource_id(rtype, rid))
+    return entitlement_pb2.Entitlement(resource=resource, id=f"{rtype}:{rid}:{slug}", slug=slug)
+
+
+def build_task(settings: Settings) -> baton_pb2.Task:
+    """The Task ConductorOne would send for the one-shot action in `settings` (a SettingsError if malformed)."""
+    task = baton_pb2.Task()
+    if settings.grant_entitlement:
+        rtype, rid, slug = parse_entitlement_id(settings.grant_entitlement)
+        principal_type = settings.grant_principal_type.strip()
+        if not principal_type:
+            raise _bad("grant_principal_type", "must not be empty")
+        task.grant.entitlement.CopyFrom(_entitlement(rtype, rid, slug))
+        task.grant.principal.CopyFrom(
+            resource_pb2.Resource(id=b.resource_id(principal_type, settings.grant_principal.strip()))
+        )
+    elif settings.revoke_grant:
+        (rtype, rid, slug), principal_type, principal_id = parse_grant_id(settings.revoke_grant)
+        task.revoke.grant.CopyFrom(
+            grant_pb2.Grant(
+                id=settings.revoke_grant.strip(),
+                entitlement=_entitlement(rtype, rid, slug),
+                principal=resource_pb2.Resource(id=b.resource_id(principal_type, principal_id)),
+            )
+        )
+    elif settings.create_account_email:
+        profile = {"email": settings.create_account_email.strip()}
+        profile |= {"name": settings.create_account_name} if settings.create_account_name else {}
+        profile |= {"title": settings.create_account_title} if settings.create_account_title else {}
+        info = task.create_account.account_info
+        info.emails.add(address=profile["email"], is_primary=True)
+        info.profile.update(profile)
+    elif settings.invoke_action:
+        task.action_invoke.name = settings.invoke_action.strip()
+        task.action_invoke.args.update(json.loads(settings.invoke_action_args or "{}"))
+    else:
+        raise SettingsError("no one-shot provisioning action was given")
+    return task
+
+
+async def run_action(settings: Settings) -> int:
+    """Run the one-shot action; print what it did. SettingsError for input mistakes, ActionFailed otherwise."""
+    task = build_task(settings)
+    async with datadog_client(settings) as client:
+        connector = DatadogConnector(client, datadog_options(settings))
+        await connector.validate()
+        handlers = Handlers(connector, provisioning=settings.provisioning)
+        kind = task.WhichOneof("task_type")
+        try:
+            if kind == "grant":
+                print(_granted(task.grant, await handlers.grant(task.grant)))
+            elif kind == "revoke":
+                print(_revoked(task.revoke, await handlers.revoke(task.revoke)))
+            elif kind == "create_account":
+                print(_created(await handlers.create_account(task.create_account)))
+            else:
+                await handlers.invoke_action(task.action_invoke)
+                args = json_format.MessageToDict(task.action_invoke.args)
+                print(f"invoked action {task.action_invoke.name!r} with {json.dumps(args, sort_keys=True)}")
+        except TaskError as exc:
+            raise _classified(settings, exc.code, str(exc)) from None
+        except DatadogError as exc:
+            raise ActionFailed(str(exc)) from None
+        except ConnectorError as exc:
+            raise _classified(settings, exc.code, str(exc)) from None
+    return 0
+
+
+def _classified(settings: Settings, code: Code, message: str) -> Exception:
+    if code in _INPUT_MISTAKES:
+        action = settings.one_shot_action or "provisioning"
+        return SettingsError(f"setting {flag(action)} ({env(action)}): {message}")
+    return ActionFailed(message)
+
+
+def _has(annotations: Sequence[any_pb2.Any], descriptor: Descriptor) -> bool:
+    return any(a.Is(descriptor) for a in annotations)
+
+
+def _granted(task: baton_pb2.Task.GrantTask, outcome: Outcome) -> str:
+    response = outcome.response
+    assert isinstance(response, grant_pb2.GrantManagerServiceGrantResponse)
+    ids = ", ".join(g.id for g in response.grants) or "none reported"
+    principal = f"{task.principal.id.resource_type}:{task.principal.id.resource}"
+    if _has(outcome.annotations, annotation_grant_pb2.GrantAlreadyExists.DESCRIPTOR):
+        return f"already granted: {task.entitlement.id} to {principal} (nothing changed; grants: {ids})"
+    return f"granted {task.entitlement.id} to {principal} (grants: {ids})"
+
+
+def _revoked(task: baton_pb2.Task.RevokeTask, outcome: Outcome) -> str:
+    if _has(outcome.annotations, annotation_grant_pb2.GrantAlreadyRevoked.DESCRIPTOR):
+        return f"already revoked: {task.grant.id} (nothing changed)"
+    return f"revoked {task.grant.id}"
+
+
+def _created(outcome: Outcome) -> str:
+    response = outcome.response
+    assert isinstance(response, resource_pb2.CreateAccountResponse)
+    which = response.WhichOneof("result")
+    resource = response.action_required.resource if which == "action_required" else response.success.resource
+    created = f"created account {resource.id.resource_type}:{resource.id.resource} ({resource.display_name})"
+    if which == "action_required":
+        return f"{created}; action required: {response.action_required.message}"
+    return created

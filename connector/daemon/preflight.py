@@ -1,0 +1,63 @@
+"""Checks of the process environment the libraries read by themselves, before anything connects.
+
+httpx and grpc read `SSL_CERT_FILE`, `SSL_CERT_DIR` and the proxy variables on their own, deep inside the first
+request: a typo there would surface as an SSLError, an InvalidURL or a FileNotFoundError with no name on it.
+Checked here, each mistake is one line naming the variable (exit 2).
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from connector.daemon.settings import SettingsError
+
+PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "GRPC_PROXY")
+_PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+
+def check_environment(environ: Mapping[str, str]) -> None:
+    """Raise SettingsError for the first unusable TLS or proxy variable."""
+    cert_file = environ.get("SSL_CERT_FILE", "").strip()
+    if cert_file:
+        _check_ca_file("SSL_CERT_FILE", Path(cert_file))
+    roots = environ.get("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "").strip()
+    if roots:
+        _check_ca_file("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", Path(roots))
+    cert_dir = environ.get("SSL_CERT_DIR", "").strip()
+    if cert_dir and not Path(cert_dir).is_dir():
+        raise SettingsError(f"environment SSL_CERT_DIR: {cert_dir} is not a directory")
+    for upper in PROXY_VARIABLES:
+        for name in (upper, upper.lower()):
+            value = environ.get(name, "").strip()
+            if value:
+                _check_proxy(name, value)
+
+
+def _check_ca_file(name: str, path: Path) -> None:
+    if not path.is_file():
+        raise SettingsError(f"environment {name}: {path} does not exist or is not a file")
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except PermissionError:
+        raise SettingsError(f"environment {name}: {path} is not readable") from None
+    except (ssl.SSLError, ValueError, UnicodeDecodeError):
+        raise SettingsError(f"environment {name}: {path} holds no PEM certificate") from None
+
+
+def _check_proxy(name: str, value: str) -> None:
+    # Like httpx, curl and Go, a bare host:port means http://host:port.
+    url = value if "://" in value else f"http://{value}"
+    # The value is not repeated: a proxy URL may carry a password.
+    problem = f"environment {name}: not a proxy URL (expected http://host:port or http://user:password@host:port)"
+    if any(char.isspace() or ord(char) < 32 for char in value):
+        raise SettingsError(problem)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise SettingsError(problem) from None
+    if parts.scheme.lower() not in _PROXY_SCHEMES or not parts.hostname or (port is not None and port == 0):
+        raise SettingsError(problem)

@@ -1,0 +1,158 @@
+"""The baton CLI conventions users know from baton-sdk: --version, capabilities, config, --help, warnings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from connector.daemon.version import package_version
+from tests.daemon.cli import run_cli
+
+CANARY = "canary-api-key-0f1e2d3c4b5a"
+
+
+def test_version_prints_the_package_version() -> None:
+    done = run_cli("--version")
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"baton-datadog {package_version()}"
+
+
+def test_help_lists_the_commands_and_each_settings_default_values_and_variable() -> None:
+    done = run_cli("--help")
+    assert done.returncode == 0
+    text = " ".join(done.stdout.split())  # argparse wraps lines
+    for command in ("inspect FILE", "capabilities", "config"):
+        assert command in text
+    assert "(default: 3; an integer from 1 to 100) [BATON_TASK_CONCURRENCY]" in text
+    assert "(default: info; one of debug, info, warn, warning, error) [BATON_LOG_LEVEL]" in text
+    assert "(default: datadoghq.com; one of datadoghq.com, us3.datadoghq.com" in text
+    assert "[BATON_GRANT_ENTITLEMENT]" in text
+
+
+def test_capabilities_is_what_hello_sends_for_these_settings() -> None:
+    plain = json.loads(run_cli("capabilities").stdout)
+    assert plain["displayName"] == "Datadog"
+    assert "CAPABILITY_SYNC" in plain["capabilities"]["connectorCapabilities"]
+    assert "CAPABILITY_PROVISION" not in plain["capabilities"]["connectorCapabilities"]
+    types = {c["resourceType"]["id"]: c for c in plain["capabilities"]["resourceTypeCapabilities"]}
+    assert set(types) == {"user", "role", "team"}
+    assert "CAPABILITY_PROVISION" not in types["role"]["capabilities"]
+
+    done = run_cli("capabilities", "--provisioning", "--sync-secrets")
+    assert done.returncode == 0, done.stderr
+    full = json.loads(done.stdout)
+    types = {c["resourceType"]["id"]: c for c in full["capabilities"]["resourceTypeCapabilities"]}
+    assert "api-key" in types
+    assert "CAPABILITY_PROVISION" in types["role"]["capabilities"]
+    assert "CAPABILITY_ACCOUNT_PROVISIONING" in full["capabilities"]["connectorCapabilities"]
+    assert full["accountCreationSchema"]["fieldMap"]["email"]["required"] is True
+
+
+def test_capabilities_needs_no_keys_and_bad_settings_exit_2() -> None:
+    done = run_cli("capabilities", "--site", "datadoghq.moon")
+    assert done.returncode == 2
+    assert "--site (BATON_SITE)" in done.stderr
+
+
+def test_config_shows_each_value_and_where_it_came_from_with_secrets_redacted(tmp_path: Path) -> None:
+    config = tmp_path / "baton.yaml"
+    config.write_text("task-concurrency: 7\nsync-schedules: true\n")
+    done = run_cli(
+        "config",
+        "--json",
+        "--site",
+        "datadoghq.eu",
+        env={"BATON_CONFIG_PATH": str(config), "BATON_API_KEY": CANARY, "BATON_TASK_CONCURRENCY": "5"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert CANARY not in done.stdout + done.stderr
+    rows = json.loads(done.stdout)["settings"]
+    assert rows["site"] == {"value": "datadoghq.eu", "source": "flag", "env": "BATON_SITE"}
+    assert rows["task_concurrency"] == {"value": 5, "source": "env", "env": "BATON_TASK_CONCURRENCY"}
+    assert rows["sync_schedules"]["value"] is True
+    assert rows["sync_schedules"]["source"] == "file"
+    assert rows["log_level"]["source"] == "default"
+    assert rows["api_key"]["value"] == "[set, redacted]"
+    assert rows["app_key"]["value"] == "[not set]"
+
+
+def test_config_table_is_one_line_per_setting() -> None:
+    done = run_cli("config", env={"BATON_API_KEY": CANARY})
+    assert done.returncode == 0, done.stderr
+    lines = {line.split()[0]: line.split() for line in done.stdout.splitlines()}
+    assert lines["api-key"][-2:] == ["env", "BATON_API_KEY"]
+    assert lines["site"][1:] == ['"datadoghq.com"', "default", "BATON_SITE"]
+    assert CANARY not in done.stdout
+
+
+def test_an_unknown_baton_variable_is_warned_about_with_the_closest_setting() -> None:
+    done = run_cli("config", env={"BATON_SYNC_SCHEDULE": "true", "BATON_TOTALLY_UNRELATED": "x"})
+    assert done.returncode == 0
+    assert "unknown environment variable BATON_SYNC_SCHEDULE; did you mean BATON_SYNC_SCHEDULES" in done.stderr
+    assert "BATON_TOTALLY_UNRELATED (not a setting of this connector)" in done.stderr
+
+
+def test_start_up_logs_one_line_with_version_and_effective_settings(tmp_path: Path) -> None:
+    # The run then stops at once on --file (a directory); the start-up line comes first.
+    done = run_cli(
+        "--api-key",
+        CANARY,
+        "--app-key",
+        "canary-app-key-99887766",
+        "--base-url",
+        "http://127.0.0.1:1",
+        "--file",
+        str(tmp_path),
+        env={"BATON_SYNC_SCHEDULE": "true"},
+    )
+    assert done.returncode == 2
+    records = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    warning = next(r for r in records if r["level"] == "warning")
+    assert "did you mean BATON_SYNC_SCHEDULES" in warning["event"]
+    starting = [r for r in records if r["event"] == "starting"]
+    assert len(starting) == 1
+    line = starting[0]
+    assert line["version"] == package_version()
+    assert line["site"] == "datadoghq.com"
+    assert line["provisioning"] is False
+    assert line["synced"]["resource_types"] == "all"
+    assert line["concurrency"] == {"datadog": 8, "tasks": 3}
+    assert line["health_address"] == "off"
+    assert line["api_key"] == "[set, redacted]"
+    assert CANARY not in done.stderr + done.stdout
+
+
+def test_an_unexpected_error_is_one_line_and_the_traceback_only_at_debug(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from connector import cli
+
+    def explode(args: list[str]) -> int:
+        raise RuntimeError("the disk caught fire")
+
+    monkeypatch.setattr(cli, "_dispatch", explode)
+    monkeypatch.delenv("BATON_LOG_LEVEL", raising=False)
+    assert cli.main(["--api-key", "x"]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "baton-datadog: unexpected error: RuntimeError: the disk caught fire "
+        "(run with --log-level debug for the traceback)"
+    ]
+    assert cli.main(["--log-level", "debug"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err
+    assert err.splitlines()[-1] == "baton-datadog: unexpected error: RuntimeError: the disk caught fire"
+    monkeypatch.setenv("BATON_LOG_LEVEL", "debug")
+    assert cli.main([]) == 1
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_inspect_of_a_file_that_is_not_a_c1z_is_one_line(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a c1z\n")
+    done = run_cli("inspect", str(notes))
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

@@ -1,0 +1,38 @@
+"""What the idle daemon loads: heavy modules only when the work that needs them runs (docs/benchmarks.md).
+
+Module loading is a property of a fresh process, so each check runs its imports in a new interpreter.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def loaded_after(code: str, watched: list[str]) -> list[str]:
+    script = f"import sys\n{code}\nimport json\nprint(json.dumps([m for m in {watched!r} if m in sys.modules]))"
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    loaded: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+def test_the_service_loads_no_sqlite_layer_and_no_second_http_stack_until_needed() -> None:
+    watched = ["sqlite3", "connector.baton.c1z.store", "connector.daemon.inspect", "aiohttp", "datadog_api_client"]
+    watched += ["pyrage", "jwcrypto"]  # credential encryption: only when a credential is issued
+    code = "import connector.cli, connector.daemon.main, connector.daemon.service, connector.daemon.oneshot"
+    assert loaded_after(code, watched) == []
+
+
+def test_no_connector_module_imports_the_datadog_sdk() -> None:
+    # datadog-api-client is a test dependency (the fake's fidelity checks), never a runtime one.
+    code = (
+        "import pkgutil, importlib, connector\n"
+        "for m in pkgutil.walk_packages(connector.__path__, 'connector.'):\n"
+        "    if not m.name.endswith('__main__'):\n"
+        "        importlib.import_module(m.name)"
+    )
+    assert loaded_after(code, ["datadog_api_client"]) == []

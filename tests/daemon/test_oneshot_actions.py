@@ -1,0 +1,140 @@
+"""One-shot provisioning flags (baton-sdk's): an admin tests an access change without ConductorOne.
+
+Each runs the real command against the fake Datadog, through the same task handlers as service mode, and is
+checked on the fake's state: the change happened (or nothing did), the output says so, the exit code is right.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from tests.daemon.cli import last_line, run_cli
+from tests.fakes.datadog import FakeDatadog, generate_org
+from tests.fakes.datadog.org import Role, User
+
+API = "canary-api-key-6b5a4c3d2e1f"
+APP = "canary-app-key-1f2e3d4c5b6a7980"
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeDatadog]:
+    with FakeDatadog(generate_org(users=30, seed=11, teams=3, schedules=0), api_key=API, app_key=APP) as server:
+        yield server
+
+
+def cli(fake: FakeDatadog, *args: str, provisioning: bool = True) -> tuple[int, str, str]:
+    flags = ["--api-key", API, "--app-key", APP, "--base-url", fake.base_url]
+    done = run_cli(*flags, *(["--provisioning"] if provisioning else []), *args)
+    for stream in (done.stdout, done.stderr):
+        assert API not in stream
+        assert APP not in stream
+        assert "Traceback" not in stream
+    return done.returncode, done.stdout, done.stderr
+
+
+def pick(fake: FakeDatadog) -> tuple[Role, User]:
+    role = next(r for r in fake.org.roles.values() if r.name == "Datadog Read Only Role")
+    user = next(u for u in fake.org.users.values() if role.id not in u.role_ids and not u.disabled)
+    return role, user
+
+
+def test_grant_then_revoke_a_role_and_both_are_idempotent(fake: FakeDatadog) -> None:
+    role, user = pick(fake)
+    entitlement = f"role:{role.id}:member"
+    code, out, err = cli(fake, "--grant-entitlement", entitlement, "--grant-principal", user.id)
+    assert code == 0, err
+    assert out.strip() == f"granted {entitlement} to user:{user.id} (grants: {entitlement}:user:{user.id})"
+    assert role.id in fake.org.users[user.id].role_ids
+
+    code, out, _ = cli(fake, "--grant-entitlement", entitlement, "--grant-principal", user.id)
+    assert code == 0
+    assert out.startswith(f"already granted: {entitlement} to user:{user.id}")
+
+    grant = f"{entitlement}:user:{user.id}"
+    code, out, err = cli(fake, "--revoke-grant", grant)
+    assert code == 0, err
+    assert out.strip() == f"revoked {grant}"
+    assert role.id not in fake.org.users[user.id].role_ids
+
+    code, out, _ = cli(fake, "--revoke-grant", grant)
+    assert code == 0
+    assert out.strip() == f"already revoked: {grant} (nothing changed)"
+
+
+def test_grant_team_membership(fake: FakeDatadog) -> None:
+    team = next(iter(fake.org.teams.values()))
+    user = next(u for u in fake.org.users.values() if u.id not in {m.user_id for m in team.members.values()})
+    code, out, err = cli(
+        fake,
+        "--grant-entitlement",
+        f"team:{team.id}:member",
+        "--grant-principal",
+        user.id,
+        "--grant-principal-type",
+        "user",
+    )
+    assert code == 0, err
+    assert out.startswith(f"granted team:{team.id}:member to user:{user.id}")
+    assert user.id in {m.user_id for m in fake.org.teams[team.id].members.values()}
+
+
+def test_create_account_invites_the_user(fake: FakeDatadog) -> None:
+    email = "new.hire@example.com"
+    code, out, err = cli(
+        fake, "--create-account-email", email, "--create-account-name", "New Hire", "--create-account-title", "SRE"
+    )
+    assert code == 0, err
+    created = fake.org.user_by_email(email)
+    assert created is not None
+    assert (created.name, created.title) == ("New Hire", "SRE")
+    assert out.startswith(f"created account user:{created.id} (New Hire)")
+
+
+def test_invoke_action_disables_a_user(fake: FakeDatadog) -> None:
+    user = next(u for u in fake.org.users.values() if not u.disabled and not u.service_account)
+    code, out, err = cli(
+        fake, "--invoke-action", "disable_user", "--invoke-action-args", json.dumps({"user_id": user.id})
+    )
+    assert code == 0, err
+    assert out.strip() == f'invoked action \'disable_user\' with {{"user_id": "{user.id}"}}'
+    assert fake.org.users[user.id].disabled
+
+
+@pytest.mark.parametrize(
+    ("args", "provisioning", "named"),
+    [
+        (["--grant-entitlement", "role:x:member", "--grant-principal", "u"], False, "needs --provisioning"),
+        (["--revoke-grant", "role:x:member"], True, "--revoke-grant (BATON_REVOKE_GRANT)"),
+        (["--invoke-action", "explode"], True, "--invoke-action (BATON_INVOKE_ACTION): unknown action 'explode'"),
+        (["--invoke-action", "disable_user"], True, "--invoke-action (BATON_INVOKE_ACTION)"),
+        (["--grant-entitlement", "schedule:s1:member", "--grant-principal", "u"], True, "does not support grants"),
+        (["--grant-entitlement", "role:r1:owner", "--grant-principal", "u"], True, "has no entitlement 'owner'"),
+        (
+            ["--grant-entitlement", "role:r1:member", "--grant-principal", "t", "--grant-principal-type", "team"],
+            True,
+            "can only be granted to users",
+        ),
+        (["--create-account-email", "not an email"], True, "is not a valid email address"),
+        (["--create-account-name", "Jane"], True, "need --create-account-email"),
+    ],
+)
+def test_input_mistakes_exit_2_naming_what_was_wrong(
+    fake: FakeDatadog, args: list[str], provisioning: bool, named: str
+) -> None:
+    before = len(fake.requests(method="POST")) + len(fake.requests(method="DELETE"))
+    code, out, err = cli(fake, *args, provisioning=provisioning)
+    assert code == 2, err
+    assert named in last_line(err)
+    assert out == ""
+    assert len(fake.requests(method="POST")) + len(fake.requests(method="DELETE")) == before, "nothing may change"
+
+
+def test_what_datadog_refuses_is_a_runtime_failure(fake: FakeDatadog) -> None:
+    _, user = pick(fake)
+    code, out, err = cli(fake, "--grant-entitlement", "role:no-such-role:member", "--grant-principal", user.id)
+    assert code == 1
+    assert out == ""
+    assert last_line(err).startswith("baton-datadog: grant-entitlement failed:")

@@ -1,0 +1,146 @@
+"""The health and metrics server over HTTP/1.1: what kubelet and Prometheus get, and what a misbehaving peer gets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from connector.daemon.http import OpsServer
+from connector.daemon.metrics import CONTENT_TYPE, Metrics
+
+
+class Ready:
+    def __init__(self) -> None:
+        self.ready, self.why = False, "waiting for a successful Hello to ConductorOne"
+
+    def __call__(self) -> tuple[bool, str]:
+        return self.ready, self.why
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[OpsServer, Ready]]:
+    ready = Ready()
+    ops = OpsServer(Metrics(), ready, "127.0.0.1", 0)
+    await ops.start()
+    try:
+        yield ops, ready
+    finally:
+        await ops.stop()
+
+
+def base(ops: OpsServer) -> str:
+    assert ops.bound_port, "port 0 must be resolved to the real port"
+    return f"http://127.0.0.1:{ops.bound_port}"
+
+
+async def raw(ops: OpsServer, request: bytes) -> bytes:
+    """Send bytes as they are and read until the server closes the connection."""
+    assert ops.bound_port
+    reader, writer = await asyncio.open_connection("127.0.0.1", ops.bound_port)
+    writer.write(request)
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    return answer
+
+
+async def test_healthz_readyz_and_metrics(server: tuple[OpsServer, Ready]) -> None:
+    ops, ready = server
+    async with httpx.AsyncClient(base_url=base(ops)) as http:
+        health = await http.get("/healthz")
+        assert (health.status_code, health.headers["content-type"]) == (200, "application/json")
+        assert health.json()["status"] == "ok"
+
+        not_ready = await http.get("/readyz")
+        assert not_ready.status_code == 503
+        assert not_ready.json()["reason"] == "waiting for a successful Hello to ConductorOne"
+        ready.ready = True
+        assert (await http.get("/readyz")).json()["status"] == "ready"
+
+        metrics = await http.get("/metrics?name[]=x")  # Prometheus may add a query string
+        assert (metrics.status_code, metrics.headers["content-type"]) == (200, CONTENT_TYPE)
+        assert b"baton_datadog_ready " in metrics.content
+
+
+async def test_one_connection_serves_request_after_request(server: tuple[OpsServer, Ready]) -> None:
+    ops, _ = server
+    limits = httpx.Limits(max_connections=1)
+    async with httpx.AsyncClient(base_url=base(ops), limits=limits) as http:
+        for _ in range(3):
+            assert (await http.get("/healthz")).status_code == 200
+    # Without keep-alive each GET would have needed a connection of its own: three answers on one socket.
+    answer = await raw(
+        ops,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    assert answer.count(b"HTTP/1.1 200 ") == 2
+    assert answer.count(b"HTTP/1.1 503 ") == 1
+
+
+async def test_head_answers_without_a_body(server: tuple[OpsServer, Ready]) -> None:
+    ops, _ = server
+    answer = await raw(ops, b"HEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert body == b""
+
+
+@pytest.mark.parametrize(
+    ("request_line", "status"),
+    [(b"GET /nope", 404), (b"GET /", 404), (b"POST /healthz", 405), (b"DELETE /metrics", 405)],
+)
+async def test_other_paths_and_methods_are_refused(
+    server: tuple[OpsServer, Ready], request_line: bytes, status: int
+) -> None:
+    ops, _ = server
+    answer = await raw(ops, request_line + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 %d " % status)
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64 + b"\r\n\r\n",  # a TLS ClientHello
+        b"GET /healthz HTTP/1.1\r\nNo colon here\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n",
+    ],
+)
+async def test_a_malformed_request_gets_a_4xx_and_the_server_stays_up(
+    server: tuple[OpsServer, Ready], garbage: bytes
+) -> None:
+    ops, _ = server
+    answer = await raw(ops, garbage)
+    assert answer.startswith(b"HTTP/1.1 4"), answer[:60]
+    async with httpx.AsyncClient(base_url=base(ops)) as http:
+        assert (await http.get("/healthz")).status_code == 200
+
+
+async def test_a_peer_that_hangs_up_mid_request_changes_nothing(server: tuple[OpsServer, Ready]) -> None:
+    ops, _ = server
+    assert ops.bound_port
+    _, writer = await asyncio.open_connection("127.0.0.1", ops.bound_port)
+    writer.write(b"GET /heal")
+    await writer.drain()
+    writer.close()
+    async with httpx.AsyncClient(base_url=base(ops)) as http:
+        assert json.loads((await http.get("/healthz")).content)["status"] == "ok"
+
+
+async def test_stop_closes_idle_keep_alive_connections() -> None:
+    ops = OpsServer(Metrics(), Ready(), "127.0.0.1", 0)
+    await ops.start()
+    assert ops.bound_port
+    reader, writer = await asyncio.open_connection("127.0.0.1", ops.bound_port)
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    await writer.drain()
+    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200 ")
+    await asyncio.wait_for(ops.stop(), 5)  # an open keep-alive connection must not hold the shutdown
+    rest = await asyncio.wait_for(reader.read(), 5)
+    assert b"HTTP/1.1" not in rest  # the body of the answer at most, then the end of the stream
+    writer.close()
