@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 from pathlib import Path
@@ -186,7 +187,7 @@ async def test_an_unwritable_output_is_a_clear_error_naming_it(
         def refused(*args: object, **kwargs: object) -> None:
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
 
-        monkeypatch.setattr(envelope.tempfile, "mkstemp", refused)
+        monkeypatch.setattr(tempfile, "mkstemp", refused)
     with pytest.raises(C1ZWriteError) as caught:
         await sync_to_file(syncers(Org(), Faults()), out, options(), tmp_dir=tmp_path)
     assert str(caught.value) == f"cannot write {out}: {cause}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import httpx
 import pytest
 
@@ -143,7 +145,7 @@ async def test_a_dot_segment_id_is_refused_before_any_request(
     team = _smallest_team(fake)
     user = _active_user(fake)
     sent = len(fake.requests())
-    calls = [
+    calls: list[Callable[[], Awaitable[object]]] = [
         lambda: client.remove_team_member(team.id, bad),
         lambda: client.remove_team_member(bad, user.id),
         lambda: client.update_team_membership(team.id, bad, role="admin"),
