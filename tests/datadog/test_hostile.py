@@ -31,6 +31,7 @@ from connector.datadog.retry import RetryPolicy
 from connector.datadog.sites import InsecureBaseURL
 from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, ClientFactory, FakeTime
 from tests.fakes.datadog import FakeDatadog, generate_org
+from tests.fakes.net import EndlessBody
 
 USERS = "/api/v2/users"
 ROUTE = "/api/v2/users"
@@ -316,18 +317,10 @@ def test_loopback_and_https_are_accepted(url: str) -> None:
 
 async def test_an_endless_chunked_body_is_read_only_up_to_the_cap() -> None:
     """No Content-Length to refuse on: the transport stops reading as soon as the cap is passed."""
-    chunk, cap = b" " * 4096, 64 * 1024
-    yielded = 0
-
-    class Endless(httpx.AsyncByteStream):
-        async def __aiter__(self) -> AsyncIterator[bytes]:
-            nonlocal yielded
-            while True:
-                yielded += 1
-                yield chunk
+    body, cap = EndlessBody(), 64 * 1024
 
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, headers={"Content-Type": "application/json"}, stream=Endless())
+        return httpx.Response(200, headers={"Content-Type": "application/json"}, stream=body)
 
     client = DatadogClient(
         api_key="a" * 32, app_key="b" * 40, base_url="https://dd.example", max_response_bytes=cap,
@@ -336,7 +329,7 @@ async def test_an_endless_chunked_body_is_read_only_up_to_the_cap() -> None:
     with pytest.raises(UnexpectedResponse, match="larger than the 65536-byte cap"):
         await client.list_users()
     await client.aclose()
-    assert yielded == cap // len(chunk) + 1
+    assert body.yielded == cap // len(body.chunk) + 1
 
 
 def _chained(outer: Exception, *causes: BaseException) -> Exception:

@@ -5,7 +5,7 @@ invalidation, error mapping without secrets, and the environment (SSL_CERT_FILE,
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from urllib.parse import parse_qsl
 
 import httpx
@@ -25,6 +25,7 @@ from connector.baton.c1 import (
 from tests.baton.c1.conftest import LeakGuard
 from tests.fakes.c1 import FakeC1, generate_client_credentials
 from tests.fakes.c1.proxy import ConnectProxy
+from tests.fakes.net import EndlessBody
 
 Handler = Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
 
@@ -256,21 +257,14 @@ async def test_a_deeply_nested_error_body_still_gives_the_status(creds: tuple[st
 async def test_an_endless_token_response_is_cut_at_the_cap(creds: tuple[str, str], status: int) -> None:
     """A token endpoint (or a proxy in front of it) streaming without end: each chunk would reset the read
     timeout, so without a cap the fetch never ends and memory grows. The body is read up to 64 KiB."""
-    yielded = 0
-
-    class Endless(httpx.AsyncByteStream):
-        async def __aiter__(self) -> AsyncIterator[bytes]:
-            nonlocal yielded
-            while True:
-                yielded += 1
-                yield b" " * 4096
+    body = EndlessBody()
 
     async def handler(_: httpx.Request) -> httpx.Response:
-        return httpx.Response(status, headers={"content-type": "application/json"}, stream=Endless())
+        return httpx.Response(status, headers={"content-type": "application/json"}, stream=body)
 
     with pytest.raises(C1AuthError, match="larger than"):
         await make_source(creds, handler).token()
-    assert yielded <= 64 * 1024 // 4096 + 1
+    assert body.yielded <= 64 * 1024 // len(body.chunk) + 1
 
 
 async def test_network_failure_is_transient_and_does_not_chain_the_request(creds: tuple[str, str]) -> None:
