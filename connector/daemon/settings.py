@@ -187,6 +187,8 @@ class Settings(BaseSettings):
             if value.strip().startswith("["):
                 try:
                     return json.loads(value)  # a JSON list is accepted too (the Helm chart renders one)
+                except RecursionError:  # not a ValueError, so pydantic would let it escape as a traceback
+                    raise ValueError("the JSON list is nested too deeply") from None
                 except ValueError:
                     raise ValueError("is neither a comma-separated list nor a JSON list") from None
             return [part.strip() for part in value.split(",") if part.strip()]

@@ -19,6 +19,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import SecretStr, ValidationError
 
+from connector.baton.errors import InvalidArgumentError
 from connector.datadog.decode import (
     describe_validation_error,
     json_object,
@@ -78,10 +79,20 @@ __all__ = ["DatadogClient", "included_roles", "included_users"]
 R = TypeVar("R", bound=Resource)
 
 
+# Datadog ids are UUIDs, short handles or our own `sat:` handles (~100 characters); a longer one is a malformed
+# task, and a 100 KB one would make httpx refuse the URL with an exception outside the DatadogError hierarchy.
+_MAX_ID_CHARS = 1024
+
+
 def _seg(value: str) -> str:
-    """One URL path segment; ids come from callers and must not be able to change the path."""
-    if not value:
-        raise ValueError("an id must not be empty")
+    """One URL path segment; ids come from callers (and ConductorOne's tasks) and must not change the path.
+
+    `/` is percent-encoded, but `.` and `..` are not changed by encoding and URL normalisation removes them:
+    `/api/v2/team/{tid}/memberships/..` is `/api/v2/team/{tid}`. No Datadog id is one, so they are refused.
+    """
+    if not value or value in (".", "..") or len(value) > _MAX_ID_CHARS:
+        shown = f"{value[:40]!a}" + (f"...({len(value)} characters)" if len(value) > 40 else "")
+        raise InvalidArgumentError(f"{shown} is not a valid Datadog id (empty, a dot segment or too long)")
     return quote(value, safe="")
 
 

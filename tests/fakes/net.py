@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+
+import httpx
 
 HEALTH_LISTENING = "health server listening"
 """The daemon's log event once its health server listens (connector/daemon/service.py), with `port`."""
@@ -41,3 +43,16 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+class EndlessBody(httpx.AsyncByteStream):
+    """A response body that never ends (a hostile or broken peer): `chunk` forever, counting what was taken."""
+
+    def __init__(self, chunk: bytes = b" " * 4096) -> None:
+        self.chunk = chunk
+        self.yielded = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while True:
+            self.yielded += 1
+            yield self.chunk
