@@ -14,7 +14,7 @@ import pytest
 import structlog
 
 from connector.daemon.oneshot import datadog_client
-from connector.daemon.service import _check_datadog
+from connector.baton.runtime.service import _check_datadog
 from connector.daemon.settings import Settings, SettingsError, load
 from connector.datadog.connector import DatadogConnector, DatadogOptions
 from tests.fakes.datadog import FakeDatadog, generate_org

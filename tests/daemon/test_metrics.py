@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client.parser import text_string_to_metric_families
 
 from connector.baton.sync.syncer import SyncResult
-from connector.daemon.metrics import Metrics
+from connector.baton.runtime.metrics import Metrics
 from connector.datadog.stats import RequestDone
 
 

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from connector.daemon.http import OpsServer
-from connector.daemon.metrics import CONTENT_TYPE, Metrics
+from connector.baton.runtime.http import OpsServer
+from connector.baton.runtime.metrics import CONTENT_TYPE, Metrics
 
 
 class Ready:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from connector.daemon.http import OpsServer
-from connector.daemon.metrics import Metrics
+from connector.baton.runtime.http import OpsServer
+from connector.baton.runtime.metrics import Metrics
 from connector.daemon.settings import load
 
 LIVENESS = ("/healthz", "/health", "/live")

@@ -4,8 +4,8 @@ Each returns a list of problems (empty: fine), so a test can assert both that th
 and that a mutated copy fails (test_checks_bite.py). They need no deploy tooling: plain dicts in, text out.
 
 The daemon contract comes from the code, never from a copy: setting names and defaults from
-`connector.daemon.settings.Settings`, the HTTP paths from `connector.daemon.http`, the metric names from the
-registry `connector.daemon.metrics.Metrics` builds.
+`connector.daemon.settings.Settings`, the HTTP paths from `connector.baton.runtime.http`, the metric names from the
+registry `connector.baton.runtime.metrics.Metrics` builds.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath
 from typing import Any
 
-from connector.daemon import http
-from connector.daemon.metrics import Metrics
+from connector.baton.runtime import http
+from connector.baton.runtime.metrics import Metrics
 from connector.daemon.settings import ENV_PREFIX, Settings
 
 Manifest = dict[str, Any]

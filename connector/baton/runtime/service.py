@@ -34,13 +34,13 @@ from connector.baton.sync.to_file import sweep_stale, sync_to_file
 from connector.baton.tasks.full_sync import FullSyncHandler, FullSyncSettings
 from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.processor import FINISH_RETRY, TaskProcessor
-from connector.daemon.http import OpsServer
-from connector.daemon.metrics import Metrics
+from connector.baton.runtime.http import OpsServer
+from connector.baton.runtime.metrics import Metrics
 from connector.daemon.network import outbound_trust
 from connector.daemon.oneshot import datadog_client, datadog_options, sync_options
-from connector.daemon.scheduler import POLL_RETRY, Scheduler
+from connector.baton.runtime.scheduler import POLL_RETRY, Scheduler
 from connector.daemon.settings import Settings, SettingsError, env, flag
-from connector.daemon.stopping import Stopped, until_stopped
+from connector.baton.runtime.stopping import Stopped, until_stopped
 from connector.daemon.version import package_version
 from connector.datadog.connector import DatadogConnector
 from connector.datadog.errors import DatadogError, InvalidCredentials

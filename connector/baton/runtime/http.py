@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 import h11
 
-from connector.daemon.metrics import CONTENT_TYPE, Metrics
+from connector.baton.runtime.metrics import CONTENT_TYPE, Metrics
 
 HEALTH_PATH = "/healthz"
 READY_PATH = "/readyz"
