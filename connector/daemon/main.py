@@ -104,7 +104,7 @@ def startup_summary(settings: Settings) -> dict[str, object]:
 
 async def _run(settings: Settings) -> int:
     if settings.service_mode:
-        from connector.baton.runtime.service import run_service
+        from connector.daemon.service import run_service
 
         return await run_service(settings)
     if settings.one_shot_action:

@@ -707,7 +707,7 @@ def test_the_crypto_stack_is_not_imported_until_a_credential_task_runs() -> None
     import subprocess
 
     code = (
-        "import sys, connector.cli, connector.baton.runtime.service, connector.baton.tasks.processor;"
+        "import sys, connector.cli, connector.daemon.service, connector.baton.tasks.processor;"
         "heavy = [m for m in ('pyrage', 'jwcrypto', 'connector.baton.crypto.providers',"
         " 'cryptography.hazmat.primitives.asymmetric.mlkem') if m in sys.modules];"
         "print(heavy)"

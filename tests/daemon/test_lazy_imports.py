@@ -23,7 +23,7 @@ def loaded_after(code: str, watched: list[str]) -> list[str]:
 def test_the_service_loads_no_sqlite_layer_and_no_second_http_stack_until_needed() -> None:
     watched = ["sqlite3", "connector.baton.c1z.store", "connector.daemon.inspect", "aiohttp", "datadog_api_client"]
     watched += ["pyrage", "jwcrypto"]  # credential encryption: only when a credential is issued
-    code = "import connector.cli, connector.daemon.main, connector.baton.runtime.service, connector.daemon.oneshot"
+    code = "import connector.cli, connector.daemon.main, connector.daemon.service, connector.daemon.oneshot"
     assert loaded_after(code, watched) == []
 
 

@@ -1,10 +1,13 @@
-"""Prometheus metrics of the daemon, in a registry of their own. Labels are low-cardinality by design:
-task type, outcome, endpoint group, status class, resource type; never a user, team or task id.
+"""Prometheus metrics of the service runner, in a registry of their own: tasks, syncs, ConductorOne RPCs and
+token fetches, readiness, build info. Labels are low-cardinality by design: task type, outcome, method, code,
+resource type; never a user, team or task id.
 
-Names follow Prometheus' conventions (`promtool check metrics` is clean, CI checks a live scrape): one
-`baton_datadog_` prefix and no stutter (`baton_datadog_api_*` are Datadog API calls, `..._conductorone_*`
-ConductorOne's), base units in the name, `_total` on counters, no `_created` series, plus the standard
-`process_*` and `python_*` collectors. docs/runbook.md, the chart's alerts and its dashboard use these names.
+Names follow Prometheus' conventions (`promtool check metrics` is clean, CI checks a live scrape): one prefix
+per connector (`prefix`, e.g. `baton_datadog`) and no stutter (`<prefix>_conductorone_*` are ConductorOne's),
+base units in the name, `_total` on counters, no `_created` series, plus the standard `process_*` and
+`python_*` collectors. A connector adds its own upstream series to `registry` (the Datadog layer's
+`baton_datadog_api_*`: connector/daemon/metrics.py). docs/runbook.md, the chart's alerts and its dashboard use
+these names.
 """
 
 from __future__ import annotations
@@ -27,10 +30,7 @@ from prometheus_client import (
 from connector.baton.c1.client import RpcResult
 from connector.baton.c1.token import TokenFetch
 from connector.baton.sync.syncer import SyncResult
-from connector.daemon.version import package_version
-from connector.datadog.stats import ClientEvent, RateLimitWait, RequestDone, RetryScheduled
 
-PREFIX = "baton_datadog"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -40,73 +40,58 @@ disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometh
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, prefix: str, version: str) -> None:
+        """`prefix` starts every name (`baton_datadog`); `version` is the connector's, for `<prefix>_build_info`."""
         r = self.registry = CollectorRegistry(auto_describe=True)
         for standard in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
             r.register(standard)  # process_* and python_*: memory, CPU, open fds, GC
-        Gauge(f"{PREFIX}_build_info", "Build of the running connector", ["version", "python"], registry=r).labels(
-            package_version(), platform.python_version()
+        Gauge(f"{prefix}_build_info", "Build of the running connector", ["version", "python"], registry=r).labels(
+            version, platform.python_version()
         ).set(1)
-        self.ready = Gauge(f"{PREFIX}_ready", "1 once Hello succeeded and until draining starts", registry=r)
+        self.ready = Gauge(f"{prefix}_ready", "1 once Hello succeeded and until draining starts", registry=r)
         self.tasks_received = Counter(
-            f"{PREFIX}_tasks_received_total", "Tasks received from ConductorOne", ["type"], registry=r
+            f"{prefix}_tasks_received_total", "Tasks received from ConductorOne", ["type"], registry=r
         )
         self.tasks_finished = Counter(
-            f"{PREFIX}_tasks_finished_total", "Tasks finished, by outcome", ["type", "outcome"], registry=r
+            f"{prefix}_tasks_finished_total", "Tasks finished, by outcome", ["type", "outcome"], registry=r
         )
-        self.tasks_in_flight = Gauge(f"{PREFIX}_tasks_in_flight", "Tasks running now", registry=r)
+        self.tasks_in_flight = Gauge(f"{prefix}_tasks_in_flight", "Tasks running now", registry=r)
         self.task_duration = Histogram(
-            f"{PREFIX}_task_duration_seconds",
+            f"{prefix}_task_duration_seconds",
             "Time from receiving a task to reporting it",
             ["type"],
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
             registry=r,
         )
         self.sync_duration = Histogram(
-            f"{PREFIX}_sync_duration_seconds",
+            f"{prefix}_sync_duration_seconds",
             "Duration of full syncs",
             buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200),
             registry=r,
         )
         self.resources_synced = Gauge(
-            f"{PREFIX}_resources_synced", "Resources in the last successful sync", ["resource_type"], registry=r
+            f"{prefix}_resources_synced", "Resources in the last successful sync", ["resource_type"], registry=r
         )
         self.grants_synced = Gauge(
-            f"{PREFIX}_grants_synced", "Grants in the last successful sync", ["resource_type"], registry=r
+            f"{prefix}_grants_synced", "Grants in the last successful sync", ["resource_type"], registry=r
         )
         self.last_sync = Gauge(
-            f"{PREFIX}_last_successful_sync_timestamp_seconds", "Unix time of the last successful sync", registry=r
+            f"{prefix}_last_successful_sync_timestamp_seconds", "Unix time of the last successful sync", registry=r
         )
-        self.upload_bytes = Counter(f"{PREFIX}_upload_bytes_total", "Bytes of c1z uploaded to ConductorOne", registry=r)
-        self.dd_requests = Counter(
-            f"{PREFIX}_api_requests_total",
-            "Datadog API requests by endpoint group and status class (2xx..5xx, 429 apart, error: no response)",
-            ["group", "status"],
-            registry=r,
-        )
-        self.dd_request_seconds = Histogram(
-            f"{PREFIX}_api_request_duration_seconds", "Datadog request latency", ["group"], registry=r
-        )
-        self.dd_rate_limit_waits = Counter(
-            f"{PREFIX}_api_rate_limit_waits_total", "Waits for a Datadog rate-limit window", ["cause"], registry=r
-        )
-        self.dd_rate_limit_wait_seconds = Counter(
-            f"{PREFIX}_api_rate_limit_wait_seconds_total", "Seconds spent waiting for Datadog rate limits", registry=r
-        )
-        self.dd_retries = Counter(f"{PREFIX}_api_retries_total", "Datadog requests retried", ["reason"], registry=r)
+        self.upload_bytes = Counter(f"{prefix}_upload_bytes_total", "Bytes of c1z uploaded to ConductorOne", registry=r)
         self.token_fetches = Counter(
-            f"{PREFIX}_conductorone_token_fetches_total", "ConductorOne access-token requests", ["outcome"], registry=r
+            f"{prefix}_conductorone_token_fetches_total", "ConductorOne access-token requests", ["outcome"], registry=r
         )
         self.c1_rpcs = Counter(
-            f"{PREFIX}_conductorone_rpcs_total", "ConductorOne RPCs by method and code", ["method", "code"], registry=r
+            f"{prefix}_conductorone_rpcs_total", "ConductorOne RPCs by method and code", ["method", "code"], registry=r
         )
         self.c1_last_success = Gauge(
-            f"{PREFIX}_conductorone_last_success_timestamp_seconds",
+            f"{prefix}_conductorone_last_success_timestamp_seconds",
             "Unix time of the last successful ConductorOne RPC",
             registry=r,
         )
         self.c1_rpc_errors = Counter(
-            f"{PREFIX}_conductorone_rpc_errors_total",
+            f"{prefix}_conductorone_rpc_errors_total",
             "ConductorOne RPCs that did not succeed",
             ["method", "code"],
             registry=r,
@@ -116,17 +101,6 @@ class Metrics:
         return generate_latest(self.registry)
 
     # -- hooks the other layers call ----------------------------------------------------------------------
-
-    def datadog_event(self, event: ClientEvent) -> None:
-        if isinstance(event, RequestDone):
-            # 429 apart from the other 4xx: rate limiting is an operating condition, the rest are bugs or access.
-            self.dd_requests.labels(event.group, "429" if event.status == 429 else event.status_class).inc()
-            self.dd_request_seconds.labels(event.group).observe(event.seconds)
-        elif isinstance(event, RateLimitWait):
-            self.dd_rate_limit_waits.labels(event.cause).inc()
-            self.dd_rate_limit_wait_seconds.inc(event.seconds)
-        elif isinstance(event, RetryScheduled):
-            self.dd_retries.labels(event.reason).inc()
 
     def c1_call(self, result: RpcResult) -> None:
         self.c1_rpcs.labels(result.method, result.code).inc()

@@ -3,6 +3,10 @@
 Start-up order is chosen for Kubernetes: the health server comes first (liveness answers while ConductorOne
 is still unreachable), readiness turns green only after a successful Hello, and on SIGTERM readiness goes
 red before anything else stops.
+
+This runner knows no particular connector: one plugs in through `ServiceApp` (its `Connector`, how to read
+its start-up check's errors, how to close it) and hands over its `Metrics`, where it may have registered
+series of its own (connector/daemon/service.py is the Datadog wiring).
 """
 
 from __future__ import annotations
@@ -12,38 +16,30 @@ import contextlib
 import math
 import os
 import signal
+import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
 
 import structlog
 
-from connector.baton.c1 import (
-    BatonServiceClient,
-    C1FatalError,
-    C1TransientError,
-    CredentialError,
-    grpc_proxy_from_env,
-    parse_client_id,
-    parse_client_secret,
-    resolve_endpoints,
-)
+from connector.baton.c1 import BatonServiceClient, C1FatalError, C1TransientError, grpc_proxy_from_env
 from connector.baton.c1.client import UPLOAD_RETRY, RpcResult
+from connector.baton.c1.credentials import C1Endpoints, ClientId, ClientSecret
 from connector.baton.c1.hostinfo import build_info, default_host_id
+from connector.baton.connector import Connector
 from connector.baton.retry import Backoff, RetryPolicy
+from connector.baton.runtime.http import OpsServer
+from connector.baton.runtime.metrics import Metrics
+from connector.baton.runtime.scheduler import POLL_RETRY, Scheduler
+from connector.baton.runtime.stopping import Stopped, until_stopped
+from connector.baton.sync.syncer import SyncOptions
 from connector.baton.sync.to_file import sweep_stale, sync_to_file
 from connector.baton.tasks.full_sync import FullSyncHandler, FullSyncSettings
 from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.processor import FINISH_RETRY, TaskProcessor
-from connector.baton.runtime.http import OpsServer
-from connector.baton.runtime.metrics import Metrics
-from connector.daemon.network import outbound_trust
-from connector.daemon.oneshot import datadog_client, datadog_options, sync_options
-from connector.baton.runtime.scheduler import POLL_RETRY, Scheduler
-from connector.daemon.settings import Settings, SettingsError, env, flag
-from connector.baton.runtime.stopping import Stopped, until_stopped
-from connector.daemon.version import package_version
-from connector.datadog.connector import DatadogConnector
-from connector.datadog.errors import DatadogError, InvalidCredentials
 
 log = structlog.get_logger(__name__)
 
@@ -97,26 +93,88 @@ class Readiness:
         return True, ""
 
 
-async def run_service(settings: Settings) -> int:
-    assert settings.client_secret is not None  # required together with client_id by the settings model
-    try:
-        client_id = parse_client_id(settings.client_id)
-        secret = parse_client_secret(settings.client_secret.get_secret_value())
-        endpoints = resolve_endpoints(client_id, settings.c1_api_host or None)
-    except CredentialError as exc:
-        # `exc.setting` is `client-id`, `client-secret` or `BATON_C1_API_HOST`: name both the flag and the variable.
-        name = exc.setting.removeprefix("BATON_").lower().replace("-", "_")
-        raise SettingsError(f"setting {flag(name)} ({env(name)}): {exc.reason}") from None
-    settings.require_datadog_keys()  # fail on a missing key before anything starts
-    trust = outbound_trust(settings)  # and on an unusable CA bundle
+class ServiceSettingError(Exception):
+    """A setting the runner could not use (e.g. the health port is taken); the wiring names its flag/variable."""
 
+    def __init__(self, setting: str, reason: str) -> None:
+        super().__init__(f"{setting}: {reason}")
+        self.setting = setting
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class StartupVerdict:
+    """How the runner treats an error of the connector's start-up check (`Connector.validate`)."""
+
+    fatal: bool
+    """True: a configuration the connector cannot run with (a restart will not fix it), exit 1; False: log
+    a warning and carry on (an upstream outage must not stop the service)."""
+    message: str
+    fields: Mapping[str, object] = field(default_factory=dict)
+    """Extra log fields (never a secret)."""
+
+
+class ServiceApp(Protocol):
+    """What a connector gives the runner; connector/daemon/service.py is Datadog's."""
+
+    @property
+    def build_name(self) -> str:
+        """The name in the Hello's build info, e.g. `baton-datadog`."""
+        ...
+
+    @property
+    def version(self) -> str: ...
+
+    def open(self) -> Connector:
+        """Build the connector and its upstream client; called once, after the health server listens."""
+        ...
+
+    def startup_verdict(self, error: Exception) -> StartupVerdict | None:
+        """What `error` from `Connector.validate` means; None: not the connector's (it propagates)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close what `open` opened (called even when `open` was not)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceConfig:
+    """The runner's settings, parsed and checked by the wiring (its BATON_* settings own the defaults)."""
+
+    client_id: ClientId
+    secret: ClientSecret
+    endpoints: C1Endpoints
+    api_host: str | None
+    host_id: str
+    """Empty: derived from the environment (`default_host_id`)."""
+    root_certificates: bytes | None
+    token_verify: ssl.SSLContext | None
+    token_timeout: float
+    backoff_scale: float
+    ready_window_seconds: float
+    health_check: bool
+    health_check_bind_address: str
+    health_check_port: int
+    temp_dir: Path | None
+    skip_full_sync: bool
+    sync_resource_types: Sequence[str]
+    sync_options: SyncOptions
+    provisioning: bool
+    task_concurrency: int
+    sync_interval: float
+    """Seconds between periodic full syncs to `sync_file`; 0: none."""
+    sync_file: Path
+    shutdown_grace_seconds: float
+
+
+async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) -> int:
     # Working files that a killed earlier run left in the temp dir (issue 11 §8); a live process's stay.
-    await sweep_stale(settings.c1z_temp_dir)
-    metrics = Metrics()
-    scale = settings.backoff_scale
+    await sweep_stale(config.temp_dir)
+    scale = config.backoff_scale
     scheduler_ref: list[Scheduler] = []
     readiness = Readiness(
-        min_window=settings.ready_window_seconds,
+        min_window=config.ready_window_seconds,
         poll_interval=lambda: scheduler_ref[0].poll_interval if scheduler_ref else 0.0,
     )
     stop = asyncio.Event()
@@ -125,49 +183,45 @@ async def run_service(settings: Settings) -> int:
         loop.add_signal_handler(sig, _on_signal, stop, readiness, metrics, sig)
 
     ops = (
-        OpsServer(metrics, readiness, settings.health_check_bind_address, settings.health_check_port)
-        if settings.health_check
+        OpsServer(metrics, readiness, config.health_check_bind_address, config.health_check_port)
+        if config.health_check
         else None
     )
     if ops is not None:
         try:
             await ops.start()
         except OSError as exc:  # port in use, address not on this host, a privileged port: the operator's to fix
-            where = f"{settings.health_check_bind_address}:{settings.health_check_port}"
-            raise SettingsError(
-                f"setting {flag('health_check_port')} ({env('health_check_port')}): cannot listen on {where}: "
-                f"{exc.strerror or exc}"
-            ) from None
+            where = f"{config.health_check_bind_address}:{config.health_check_port}"
+            raise ServiceSettingError("health_check_port", f"cannot listen on {where}: {exc.strerror or exc}") from None
         # The bound port, not the setting: with --health-check-port 0 this line is how a caller finds it.
-        log.info("health server listening", address=settings.health_check_bind_address, port=ops.bound_port)
+        log.info("health server listening", address=config.health_check_bind_address, port=ops.bound_port)
 
     def on_c1_call(result: RpcResult) -> None:
         metrics.c1_call(result)
         readiness.on_call(result)
 
-    host_id = settings.host_id or default_host_id(os.environ)
-    datadog = datadog_client(settings, on_event=metrics.datadog_event, verify=trust.ssl_context)
+    host_id = config.host_id or default_host_id(os.environ)
     c1 = BatonServiceClient.from_credentials(
-        client_id,
-        secret,
+        config.client_id,
+        config.secret,
         host_id=host_id,
-        api_host=settings.c1_api_host or None,
-        root_certificates=trust.grpc_roots,
-        proxy=grpc_proxy_from_env(os.environ, endpoints),
-        token_verify=trust.ssl_context,
-        token_timeout=float(settings.http_timeout_seconds),
+        api_host=config.api_host,
+        root_certificates=config.root_certificates,
+        proxy=grpc_proxy_from_env(os.environ, config.endpoints),
+        token_verify=config.token_verify,
+        token_timeout=config.token_timeout,
         on_call=on_c1_call,
         on_token_fetch=metrics.token_fetch,
         upload_retry=UPLOAD_RETRY.scaled(scale),
     )
     try:
-        connector = DatadogConnector(datadog, datadog_options(settings))
+        connector = app.open()
         try:
-            if not await _check_datadog(connector, stop):
+            if not await check_connector(app, connector, stop):
                 return 1
         except Stopped:
             return 0
-        build = build_info("baton-datadog", package_version())
+        build = build_info(app.build_name, app.version)
 
         async def hello(task_id: str = "") -> None:
             await c1.hello(connector.metadata(), task_id=task_id, build_info=build)
@@ -180,22 +234,22 @@ async def run_service(settings: Settings) -> int:
             return 0 if stop.is_set() else 1
         readiness.hello_ok = True
         metrics.ready.set(1)
-        log.info("connected to ConductorOne", target=endpoints.grpc_target, host_id=host_id)
+        log.info("connected to ConductorOne", target=config.endpoints.grpc_target, host_id=host_id)
 
         full_sync = FullSyncHandler(
             c1,
             connector.syncers,
             FullSyncSettings(
-                temp_dir=settings.c1z_temp_dir,
-                skip_full_sync=settings.skip_full_sync,
-                default_resource_type_ids=settings.sync_resource_types,
-                options=sync_options(settings),
+                temp_dir=config.temp_dir,
+                skip_full_sync=config.skip_full_sync,
+                default_resource_type_ids=config.sync_resource_types,
+                options=config.sync_options,
             ),
             on_synced=metrics.sync_succeeded,
         )
         processor = TaskProcessor(
             c1,
-            Handlers(connector, provisioning=settings.provisioning),
+            Handlers(connector, provisioning=config.provisioning),
             full_sync,
             hello,
             observer=metrics,
@@ -204,26 +258,26 @@ async def run_service(settings: Settings) -> int:
 
         async def periodic_sync() -> None:
             result = await sync_to_file(
-                connector.syncers(), settings.file, sync_options(settings), tmp_dir=settings.c1z_temp_dir
+                connector.syncers(), config.sync_file, config.sync_options, tmp_dir=config.temp_dir
             )
             metrics.sync_succeeded(result)
-            log.info("periodic sync written", file=str(settings.file), sync_id=result.sync_id)
+            log.info("periodic sync written", file=str(config.sync_file), sync_id=result.sync_id)
 
         scheduler = Scheduler(
             c1,
             processor,
-            concurrency=settings.task_concurrency,
-            periodic=(float(settings.sync_interval), periodic_sync) if settings.sync_interval else None,
+            concurrency=config.task_concurrency,
+            periodic=(config.sync_interval, periodic_sync) if config.sync_interval else None,
             poll_retry=POLL_RETRY.scaled(scale),
         )
         scheduler_ref.append(scheduler)
         await scheduler.run(stop)
-        await scheduler.drain(settings.shutdown_grace_seconds)
+        await scheduler.drain(config.shutdown_grace_seconds)
         log.info("stopped")
         return 0
     finally:
         await c1.close()
-        await datadog.aclose()
+        await app.aclose()
         if ops is not None:
             await ops.stop()
 
@@ -236,15 +290,18 @@ def _on_signal(stop: asyncio.Event, readiness: Readiness, metrics: Metrics, sig:
     stop.set()
 
 
-async def _check_datadog(connector: DatadogConnector, stop: asyncio.Event) -> bool:
-    """Rejected keys are fatal (a restart will not fix them); a Datadog outage is not."""
+async def check_connector(app: ServiceApp, connector: Connector, stop: asyncio.Event) -> bool:
+    """The connector's start-up check; False when `app` calls its error fatal (exit non-zero)."""
     try:
         await until_stopped(connector.validate(), stop)
-    except InvalidCredentials as exc:
-        log.error("Datadog rejected a key; fix BATON_API_KEY / BATON_APP_KEY", error=str(exc), key=exc.key)
-        return False
-    except DatadogError as exc:
-        log.warning("could not validate the Datadog keys yet; continuing", error=str(exc))
+    except Exception as exc:
+        verdict = app.startup_verdict(exc)
+        if verdict is None:
+            raise
+        if verdict.fatal:
+            log.error(verdict.message, error=str(exc), **verdict.fields)
+            return False
+        log.warning(verdict.message, error=str(exc), **verdict.fields)
     return True
 
 

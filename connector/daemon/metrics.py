@@ -1,0 +1,57 @@
+"""The daemon's metrics: the runner's (connector/baton/runtime/metrics.py) under the `baton_datadog` prefix, plus
+the Datadog API series `baton_datadog_api_*` fed by the Datadog client's events (connector/datadog/stats.py).
+
+Labels stay low-cardinality: endpoint group, status class, rate-limit cause, retry reason. docs/runbook.md, the
+chart's alerts and its dashboard use these names.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from connector.baton.runtime.metrics import Metrics
+from connector.daemon.version import package_version
+from connector.datadog.stats import ClientEvent, RateLimitWait, RequestDone, RetryScheduled
+
+PREFIX = "baton_datadog"
+
+
+class DatadogApiMetrics:
+    """Datadog API calls, rate-limit waits and retries, in the runner's registry."""
+
+    def __init__(self, registry: CollectorRegistry, prefix: str = PREFIX) -> None:
+        r = registry
+        self.requests = Counter(
+            f"{prefix}_api_requests_total",
+            "Datadog API requests by endpoint group and status class (2xx..5xx, 429 apart, error: no response)",
+            ["group", "status"],
+            registry=r,
+        )
+        self.request_seconds = Histogram(
+            f"{prefix}_api_request_duration_seconds", "Datadog request latency", ["group"], registry=r
+        )
+        self.rate_limit_waits = Counter(
+            f"{prefix}_api_rate_limit_waits_total", "Waits for a Datadog rate-limit window", ["cause"], registry=r
+        )
+        self.rate_limit_wait_seconds = Counter(
+            f"{prefix}_api_rate_limit_wait_seconds_total", "Seconds spent waiting for Datadog rate limits", registry=r
+        )
+        self.retries = Counter(f"{prefix}_api_retries_total", "Datadog requests retried", ["reason"], registry=r)
+
+    def __call__(self, event: ClientEvent) -> None:
+        """The Datadog client's `on_event` hook."""
+        if isinstance(event, RequestDone):
+            # 429 apart from the other 4xx: rate limiting is an operating condition, the rest are bugs or access.
+            self.requests.labels(event.group, "429" if event.status == 429 else event.status_class).inc()
+            self.request_seconds.labels(event.group).observe(event.seconds)
+        elif isinstance(event, RateLimitWait):
+            self.rate_limit_waits.labels(event.cause).inc()
+            self.rate_limit_wait_seconds.inc(event.seconds)
+        elif isinstance(event, RetryScheduled):
+            self.retries.labels(event.reason).inc()
+
+
+def daemon_metrics() -> tuple[Metrics, DatadogApiMetrics]:
+    """Everything the service exports: the runner's metrics and, in the same registry, the Datadog API series."""
+    metrics = Metrics(PREFIX, package_version())
+    return metrics, DatadogApiMetrics(metrics.registry)

@@ -1,0 +1,93 @@
+"""Service mode for Datadog: the settings checked, then the Datadog connector and its metrics handed to the
+baton service runner (connector/baton/runtime/service.py), which does the rest."""
+
+from __future__ import annotations
+
+from connector.baton.c1 import CredentialError, parse_client_id, parse_client_secret, resolve_endpoints
+from connector.baton.connector import Connector
+from connector.baton.runtime import service as runner
+from connector.baton.runtime.service import ServiceConfig, ServiceSettingError, StartupVerdict
+from connector.daemon.metrics import DatadogApiMetrics, daemon_metrics
+from connector.daemon.network import Trust, outbound_trust
+from connector.daemon.oneshot import datadog_client, datadog_options, sync_options
+from connector.daemon.settings import Settings, SettingsError, env, flag
+from connector.daemon.version import package_version
+from connector.datadog.client import DatadogClient
+from connector.datadog.connector import DatadogConnector
+from connector.datadog.errors import DatadogError, InvalidCredentials
+
+
+class DatadogService:
+    """The Datadog connector as the service runner sees it (`ServiceApp`)."""
+
+    build_name = "baton-datadog"
+
+    def __init__(self, settings: Settings, trust: Trust, api_metrics: DatadogApiMetrics | None = None) -> None:
+        self._settings = settings
+        self._trust = trust
+        self._api_metrics = api_metrics
+        self._client: DatadogClient | None = None
+
+    @property
+    def version(self) -> str:
+        return package_version()
+
+    def open(self) -> Connector:
+        self._client = datadog_client(self._settings, on_event=self._api_metrics, verify=self._trust.ssl_context)
+        return DatadogConnector(self._client, datadog_options(self._settings))
+
+    def startup_verdict(self, error: Exception) -> StartupVerdict | None:
+        """Rejected keys are fatal (a restart will not fix them); a Datadog outage is not."""
+        if isinstance(error, InvalidCredentials):
+            return StartupVerdict(True, "Datadog rejected a key; fix BATON_API_KEY / BATON_APP_KEY", {"key": error.key})
+        if isinstance(error, DatadogError):
+            return StartupVerdict(False, "could not validate the Datadog keys yet; continuing")
+        return None
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+
+async def run_service(settings: Settings) -> int:
+    assert settings.client_secret is not None  # required together with client_id by the settings model
+    try:
+        client_id = parse_client_id(settings.client_id)
+        secret = parse_client_secret(settings.client_secret.get_secret_value())
+        endpoints = resolve_endpoints(client_id, settings.c1_api_host or None)
+    except CredentialError as exc:
+        # `exc.setting` is `client-id`, `client-secret` or `BATON_C1_API_HOST`: name both the flag and the variable.
+        name = exc.setting.removeprefix("BATON_").lower().replace("-", "_")
+        raise SettingsError(f"setting {flag(name)} ({env(name)}): {exc.reason}") from None
+    settings.require_datadog_keys()  # fail on a missing key before anything starts
+    trust = outbound_trust(settings)  # and on an unusable CA bundle
+
+    config = ServiceConfig(
+        client_id=client_id,
+        secret=secret,
+        endpoints=endpoints,
+        api_host=settings.c1_api_host or None,
+        host_id=settings.host_id,
+        root_certificates=trust.grpc_roots,
+        token_verify=trust.ssl_context,
+        token_timeout=float(settings.http_timeout_seconds),
+        backoff_scale=settings.backoff_scale,
+        ready_window_seconds=settings.ready_window_seconds,
+        health_check=settings.health_check,
+        health_check_bind_address=settings.health_check_bind_address,
+        health_check_port=settings.health_check_port,
+        temp_dir=settings.c1z_temp_dir,
+        skip_full_sync=settings.skip_full_sync,
+        sync_resource_types=settings.sync_resource_types,
+        sync_options=sync_options(settings),
+        provisioning=settings.provisioning,
+        task_concurrency=settings.task_concurrency,
+        sync_interval=float(settings.sync_interval),
+        sync_file=settings.file,
+        shutdown_grace_seconds=settings.shutdown_grace_seconds,
+    )
+    metrics, api_metrics = daemon_metrics()
+    try:
+        return await runner.run_service(config, DatadogService(settings, trust, api_metrics), metrics)
+    except ServiceSettingError as exc:
+        raise SettingsError(f"setting {flag(exc.setting)} ({env(exc.setting)}): {exc.reason}") from None
