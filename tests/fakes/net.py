@@ -13,7 +13,7 @@ import socket
 from collections.abc import Iterable, Iterator
 
 HEALTH_LISTENING = "health server listening"
-"""The daemon's log event once its health server listens (connector/daemon/service.py), with `port`."""
+"""The daemon's log event once its health server listens (connector/baton/runtime/service.py), with `port`."""
 
 
 def logged_health_port(lines: Iterable[str]) -> int | None:

@@ -3,11 +3,10 @@ token fetches, readiness, build info. Labels are low-cardinality by design: task
 resource type; never a user, team or task id.
 
 Names follow Prometheus' conventions (`promtool check metrics` is clean, CI checks a live scrape): one prefix
-per connector (`prefix`, e.g. `baton_datadog`) and no stutter (`<prefix>_conductorone_*` are ConductorOne's),
+per connector (`prefix`) and no stutter (`<prefix>_conductorone_*` are ConductorOne's),
 base units in the name, `_total` on counters, no `_created` series, plus the standard `process_*` and
-`python_*` collectors. A connector adds its own upstream series to `registry` (the Datadog layer's
-`baton_datadog_api_*`: connector/daemon/metrics.py). docs/runbook.md, the chart's alerts and its dashboard use
-these names.
+`python_*` collectors. A connector adds its own upstream series to `registry` under the same prefix.
+docs/runbook.md, the chart's alerts and its dashboard use these names.
 """
 
 from __future__ import annotations
@@ -41,7 +40,7 @@ disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometh
 
 class Metrics:
     def __init__(self, prefix: str, version: str) -> None:
-        """`prefix` starts every name (`baton_datadog`); `version` is the connector's, for `<prefix>_build_info`."""
+        """`prefix` starts every name; `version` is the connector's, for `<prefix>_build_info`."""
         r = self.registry = CollectorRegistry(auto_describe=True)
         for standard in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
             r.register(standard)  # process_* and python_*: memory, CPU, open fds, GC

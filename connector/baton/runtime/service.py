@@ -6,7 +6,7 @@ red before anything else stops.
 
 This runner knows no particular connector: one plugs in through `ServiceApp` (its `Connector`, how to read
 its start-up check's errors, how to close it) and hands over its `Metrics`, where it may have registered
-series of its own (connector/daemon/service.py is the Datadog wiring).
+series of its own.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ class StartupVerdict:
 
 
 class ServiceApp(Protocol):
-    """What a connector gives the runner; connector/daemon/service.py is Datadog's."""
+    """What a connector gives the runner."""
 
     @property
     def build_name(self) -> str:
