@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 import httpx
 
 HEALTH_LISTENING = "health server listening"
-"""The daemon's log event once its health server listens (connector/daemon/service.py), with `port`."""
+"""The daemon's log event once its health server listens (connector/baton/runtime/service.py), with `port`."""
 
 
 def logged_health_port(lines: Iterable[str]) -> int | None:
