@@ -58,7 +58,9 @@ from connector.datadog.paging import (
     PAGE_SIZE,
     ListingGuard,
     Page,
+    PendingPage,
     next_page_number,
+    pages_for,
     paginate,
     parse_page_meta,
 )
@@ -114,6 +116,8 @@ class DatadogClient:
         # Both keys travel in headers: refuse to send them in clear unless told to (tests use loopback).
         check_transport_security(self.base_url, allow_insecure=allow_insecure_http)
         self._max_pages = max_pages
+        # How many requests may be in flight at once: `PagePrefetch` fetches that many pages ahead.
+        self.max_concurrency = max_concurrency
         self._listings = ListingGuard()
         self._t = ApiTransport(
             api_key=api_key,
@@ -166,41 +170,69 @@ class DatadogClient:
 
         `total_required`: the list always reports its size (every list in scope but On-Call schedules).
         """
+        pending = await self._fetch_page(
+            envelope_type, path, group=group, number=number, params=params, total_required=total_required
+        )
+        return pending()
+
+    async def _fetch_page(
+        self,
+        envelope_type: type[ListEnvelope[R]],
+        path: str,
+        *,
+        group: str,
+        number: int,
+        params: Mapping[str, QueryValue] | None = None,
+        total_required: bool = True,
+    ) -> PendingPage[R]:
+        """Request and parse one page; the returned call runs the listing checks and gives the `Page`.
+
+        The checks remember the previous page of the listing (`ListingGuard`), so they must run in page order:
+        `PagePrefetch` fetches several pages at once but calls each page's checks when its caller asks for it.
+        """
         if number < 0:
             raise ValueError("page numbers start at 0")
         query: dict[str, QueryValue] = {"page[size]": PAGE_SIZE, "page[number]": number, **(params or {})}
         reply = await self._t.request("GET", path, group=group, params=query)
         envelope = parse_model(envelope_type, reply)
-        items = list(envelope.data)
-        next_number = next_page_number(
-            number=number,
-            requested_size=PAGE_SIZE,
-            count=len(items),
-            meta=envelope.meta,
-            total_required=total_required,
-            path=path,
-            max_pages=self._max_pages,
-        )
-        total = parse_page_meta(envelope.meta).total
-        self._listings.check(
-            (path, tuple(sorted((params or {}).items()))),
-            number=number,
-            size=PAGE_SIZE,
-            total=total,
-            ids=[item.id for item in items],
-            next_number=next_number,
-            method="GET",
-            path=path,
-            max_pages=self._max_pages,
-        )
-        return Page(
-            items=items,
-            number=number,
-            next_number=next_number,
-            total=total,
-            included=tuple(envelope.included),
-            path=path,
-        )
+
+        def check() -> Page[R]:
+            items = list(envelope.data)
+            next_number = next_page_number(
+                number=number,
+                requested_size=PAGE_SIZE,
+                count=len(items),
+                meta=envelope.meta,
+                total_required=total_required,
+                path=path,
+                max_pages=self._max_pages,
+            )
+            info = parse_page_meta(envelope.meta)
+            self._listings.check(
+                (path, tuple(sorted((params or {}).items()))),
+                number=number,
+                size=PAGE_SIZE,
+                total=info.total,
+                ids=[item.id for item in items],
+                next_number=next_number,
+                method="GET",
+                path=path,
+                max_pages=self._max_pages,
+            )
+            # The last page this page's total implies (at the size the server reports when it caps pages).
+            size = min(info.size, PAGE_SIZE) if info.size else PAGE_SIZE
+            last = pages_for(info.total, size) - 1 if info.total is not None and next_number is not None else None
+            return Page(
+                items=items,
+                number=number,
+                next_number=next_number,
+                total=info.total,
+                last_number=last,
+                included=tuple(envelope.included),
+                path=path,
+            )
+
+        return check
 
     async def _item(
         self,
@@ -264,12 +296,18 @@ class DatadogClient:
         Each user carries ``role_ids`` from ``relationships.roles``, so role grants need no per-role
         walk; the page's ``included`` holds the referenced roles (see `included_roles`).
         """
+        return (await self.fetch_users(page, query=query, statuses=statuses))()
+
+    async def fetch_users(
+        self, page: int = 0, *, query: str | None = None, statuses: Sequence[str] = ()
+    ) -> PendingPage[User]:
+        """`list_users` with the listing checks deferred to the returned call (see `_fetch_page`)."""
         params: dict[str, QueryValue] = {}
         if query:
             params["filter"] = query
         if statuses:
             params["filter[status]"] = ",".join(statuses)
-        return await self._page(ListEnvelope[User], "/api/v2/users", group="users", number=page, params=params)
+        return await self._fetch_page(ListEnvelope[User], "/api/v2/users", group="users", number=page, params=params)
 
     def iter_users(self, *, query: str | None = None, statuses: Sequence[str] = ()) -> AsyncIterator[Page[User]]:
         return paginate(lambda n: self.list_users(n, query=query, statuses=statuses))
@@ -349,8 +387,12 @@ class DatadogClient:
     # -- roles --------------------------------------------------------------------------------------
 
     async def list_roles(self, page: int = 0, *, query: str | None = None) -> Page[Role]:
+        return (await self.fetch_roles(page, query=query))()
+
+    async def fetch_roles(self, page: int = 0, *, query: str | None = None) -> PendingPage[Role]:
+        """`list_roles` with the listing checks deferred to the returned call (see `_fetch_page`)."""
         params: dict[str, QueryValue] = {"filter": query} if query else {}
-        return await self._page(ListEnvelope[Role], "/api/v2/roles", group="roles", number=page, params=params)
+        return await self._fetch_page(ListEnvelope[Role], "/api/v2/roles", group="roles", number=page, params=params)
 
     def iter_roles(self, *, query: str | None = None) -> AsyncIterator[Page[Role]]:
         return paginate(lambda n: self.list_roles(n, query=query))
@@ -385,8 +427,12 @@ class DatadogClient:
 
     async def list_teams(self, page: int = 0, *, keyword: str | None = None) -> Page[Team]:
         """One page of teams; each carries ``user_count``, so empty teams need no membership walk."""
+        return (await self.fetch_teams(page, keyword=keyword))()
+
+    async def fetch_teams(self, page: int = 0, *, keyword: str | None = None) -> PendingPage[Team]:
+        """`list_teams` with the listing checks deferred to the returned call (see `_fetch_page`)."""
         params: dict[str, QueryValue] = {"filter[keyword]": keyword} if keyword else {}
-        return await self._page(ListEnvelope[Team], "/api/v2/team", group="teams", number=page, params=params)
+        return await self._fetch_page(ListEnvelope[Team], "/api/v2/team", group="teams", number=page, params=params)
 
     def iter_teams(self, *, keyword: str | None = None) -> AsyncIterator[Page[Team]]:
         return paginate(lambda n: self.list_teams(n, keyword=keyword))

@@ -44,8 +44,8 @@ def member_entitlement(res: resource_pb2.Resource) -> entitlement_pb2.Entitlemen
 class RoleSyncer:
     def __init__(self, client: DatadogClient) -> None:
         self._client = client
-        # The next page is requested while the engine stores this one (same requests, overlapped).
-        self._pages: PagePrefetch[Role] = PagePrefetch(client.list_roles)
+        # The pages the total implies are requested while the engine stores this one (same requests, overlapped).
+        self._pages: PagePrefetch[Role] = PagePrefetch(client.fetch_roles, window=client.max_concurrency)
 
     def resource_type(self) -> resource_pb2.ResourceType:
         return types.ROLE

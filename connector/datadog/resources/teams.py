@@ -32,8 +32,8 @@ def team_resource(team: Team) -> resource_pb2.Resource:
 class TeamSyncer:
     def __init__(self, client: DatadogClient) -> None:
         self._client = client
-        # The next page is requested while the engine stores this one (same requests, overlapped).
-        self._pages: PagePrefetch[Team] = PagePrefetch(client.list_teams)
+        # The pages the total implies are requested while the engine stores this one (same requests, overlapped).
+        self._pages: PagePrefetch[Team] = PagePrefetch(client.fetch_teams, window=client.max_concurrency)
 
     def resource_type(self) -> resource_pb2.ResourceType:
         return types.TEAM

@@ -77,8 +77,8 @@ def user_resource(user: User, *, app_key_children: bool = False) -> resource_pb2
 class UserSyncer:
     def __init__(self, client: DatadogClient, *, app_key_children: bool = False) -> None:
         self._client = client
-        # The next page is requested while the engine stores this one (same requests, overlapped).
-        self._pages: PagePrefetch[User] = PagePrefetch(client.list_users)
+        # The pages the total implies are requested while the engine stores this one (same requests, overlapped).
+        self._pages: PagePrefetch[User] = PagePrefetch(client.fetch_users, window=client.max_concurrency)
         self._app_key_children = app_key_children
 
     def resource_type(self) -> resource_pb2.ResourceType:
