@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import IO
 
 from benchmarks.measure import load_average, proc_rss_mb, wait_until
-from tests.fakes.net import logged_health_port
 from tests.fakes.c1 import FakeC1
 from tests.fakes.datadog import FakeDatadog, generate_org
 from tests.fakes.env import connector_env
+from tests.fakes.net import logged_health_port
 
 ROOT = Path(__file__).resolve().parents[1]
 IDLE_SECONDS, STARTS = 20.0, 3
