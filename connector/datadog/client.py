@@ -156,25 +156,6 @@ class DatadogClient:
 
     # -- plumbing ---------------------------------------------------------------------------------
 
-    async def _page(
-        self,
-        envelope_type: type[ListEnvelope[R]],
-        path: str,
-        *,
-        group: str,
-        number: int,
-        params: Mapping[str, QueryValue] | None = None,
-        total_required: bool = True,
-    ) -> Page[R]:
-        """One page, checked against the listing's bounds (`paging.next_page_number`, `paging.ListingGuard`).
-
-        `total_required`: the list always reports its size (every list in scope but On-Call schedules).
-        """
-        pending = await self._fetch_page(
-            envelope_type, path, group=group, number=number, params=params, total_required=total_required
-        )
-        return pending()
-
     async def _fetch_page(
         self,
         envelope_type: type[ListEnvelope[R]],
@@ -185,7 +166,9 @@ class DatadogClient:
         params: Mapping[str, QueryValue] | None = None,
         total_required: bool = True,
     ) -> PendingPage[R]:
-        """Request and parse one page; the returned call runs the listing checks and gives the `Page`.
+        """Request and parse one page; the returned call runs the listing checks and gives the `Page`
+        (`paging.next_page_number`, `paging.ListingGuard`). `total_required`: the list always reports its size
+        (every list in scope but On-Call schedules).
 
         The checks remember the previous page of the listing (`ListingGuard`), so they must run in page order:
         `PagePrefetch` fetches several pages at once but calls each page's checks when its caller asks for it.
@@ -402,7 +385,7 @@ class DatadogClient:
 
     async def list_role_users(self, role_id: str, page: int = 0) -> Page[User]:
         path = f"/api/v2/roles/{_seg(role_id)}/users"
-        return await self._page(ListEnvelope[User], path, group="role_users", number=page)
+        return (await self._fetch_page(ListEnvelope[User], path, group="role_users", number=page))()
 
     def iter_role_users(self, role_id: str) -> AsyncIterator[Page[User]]:
         return paginate(lambda n: self.list_role_users(role_id, n))
@@ -443,7 +426,7 @@ class DatadogClient:
     async def list_team_memberships(self, team_id: str, page: int = 0) -> Page[TeamMembership]:
         """One page of a team's memberships; ``included`` holds the member users (reduced fields)."""
         path = f"/api/v2/team/{_seg(team_id)}/memberships"
-        return await self._page(ListEnvelope[TeamMembership], path, group="team_memberships", number=page)
+        return (await self._fetch_page(ListEnvelope[TeamMembership], path, group="team_memberships", number=page))()
 
     def iter_team_memberships(self, team_id: str) -> AsyncIterator[Page[TeamMembership]]:
         return paginate(lambda n: self.list_team_memberships(team_id, n))
@@ -478,9 +461,11 @@ class DatadogClient:
 
     async def list_schedules(self, page: int = 0) -> Page[Schedule]:
         # The one list without a documented total (docs/spec/datadog-api.md §7): bounded by MAX_PAGES instead.
-        return await self._page(
-            ListEnvelope[Schedule], "/api/v2/on-call/schedules", group="on_call", number=page, total_required=False
-        )
+        return (
+            await self._fetch_page(
+                ListEnvelope[Schedule], "/api/v2/on-call/schedules", group="on_call", number=page, total_required=False
+            )
+        )()
 
     async def get_schedule(self, schedule_id: str) -> Schedule:
         path = f"/api/v2/on-call/schedules/{_seg(schedule_id)}"
@@ -510,7 +495,11 @@ class DatadogClient:
     async def list_api_keys(self, page: int = 0, *, name_filter: str | None = None) -> Page[APIKey]:
         """One page of org API keys: name, last4, dates and creator; never the key value."""
         params: dict[str, QueryValue] = {"filter": name_filter} if name_filter else {}
-        return await self._page(ListEnvelope[APIKey], "/api/v2/api_keys", group="api_keys", number=page, params=params)
+        return (
+            await self._fetch_page(
+                ListEnvelope[APIKey], "/api/v2/api_keys", group="api_keys", number=page, params=params
+            )
+        )()
 
     def iter_api_keys(self) -> AsyncIterator[Page[APIKey]]:
         return paginate(self.list_api_keys)
@@ -524,9 +513,11 @@ class DatadogClient:
     ) -> Page[ApplicationKey]:
         path = f"/api/v2/service_accounts/{_seg(service_account_id)}/application_keys"
         params: dict[str, QueryValue] = {"filter": name_filter} if name_filter else {}
-        return await self._page(
-            ListEnvelope[ApplicationKey], path, group="service_accounts", number=page, params=params
-        )
+        return (
+            await self._fetch_page(
+                ListEnvelope[ApplicationKey], path, group="service_accounts", number=page, params=params
+            )
+        )()
 
     def iter_service_account_app_keys(self, service_account_id: str) -> AsyncIterator[Page[ApplicationKey]]:
         return paginate(lambda n: self.list_service_account_app_keys(service_account_id, n))
@@ -566,7 +557,11 @@ class DatadogClient:
         """One page of a service account's access tokens (SATs): metadata only, never a token value."""
         path = f"/api/v2/service_accounts/{_seg(service_account_id)}/access_tokens"
         params: dict[str, QueryValue] = {"filter": name_filter} if name_filter else {}
-        return await self._page(ListEnvelope[AccessToken], path, group="service_accounts", number=page, params=params)
+        return (
+            await self._fetch_page(
+                ListEnvelope[AccessToken], path, group="service_accounts", number=page, params=params
+            )
+        )()
 
     def iter_service_account_access_tokens(self, service_account_id: str) -> AsyncIterator[Page[AccessToken]]:
         return paginate(lambda n: self.list_service_account_access_tokens(service_account_id, n))
