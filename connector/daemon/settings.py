@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import Field, JsonValue, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
@@ -282,6 +281,9 @@ def read_yaml(path: Path) -> dict[str, Any]:
         raise SettingsError(f"{where}: cannot read it: {exc.strerror or type(exc).__name__}") from None
     except UnicodeDecodeError as exc:
         raise SettingsError(f"{where}: is not UTF-8 text (bad byte at offset {exc.start})") from None
+    # Imported here: PyYAML is needed only with a config file, and most deployments use env vars alone.
+    import yaml
+
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
