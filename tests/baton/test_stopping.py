@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from connector.daemon.stopping import Stopped, until_stopped
+from connector.baton.runtime.stopping import Stopped, until_stopped
 
 
 async def test_the_call_wins_when_it_finishes_first() -> None:
