@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import Field, JsonValue, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
@@ -187,6 +186,8 @@ class Settings(BaseSettings):
             if value.strip().startswith("["):
                 try:
                     return json.loads(value)  # a JSON list is accepted too (the Helm chart renders one)
+                except RecursionError:  # not a ValueError, so pydantic would let it escape as a traceback
+                    raise ValueError("the JSON list is nested too deeply") from None
                 except ValueError:
                     raise ValueError("is neither a comma-separated list nor a JSON list") from None
             return [part.strip() for part in value.split(",") if part.strip()]
@@ -280,6 +281,9 @@ def read_yaml(path: Path) -> dict[str, Any]:
         raise SettingsError(f"{where}: cannot read it: {exc.strerror or type(exc).__name__}") from None
     except UnicodeDecodeError as exc:
         raise SettingsError(f"{where}: is not UTF-8 text (bad byte at offset {exc.start})") from None
+    # Imported here: PyYAML is needed only with a config file, and most deployments use env vars alone.
+    import yaml
+
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:

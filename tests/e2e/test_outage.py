@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from connector.daemon.scheduler import POLL_RETRY
+from connector.baton.runtime.scheduler import POLL_RETRY
 from tests.e2e.harness import Stack, assert_success, only_finish, wait_finished
 from tests.fakes.tasks import grant_task, kind_task, revoke_task
 

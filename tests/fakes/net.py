@@ -10,10 +10,12 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+
+import httpx
 
 HEALTH_LISTENING = "health server listening"
-"""The daemon's log event once its health server listens (connector/daemon/service.py), with `port`."""
+"""The daemon's log event once its health server listens (connector/baton/runtime/service.py), with `port`."""
 
 
 def logged_health_port(lines: Iterable[str]) -> int | None:
@@ -32,3 +34,16 @@ def refusing_port() -> Iterator[int]:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         yield int(sock.getsockname()[1])
+
+
+class EndlessBody(httpx.AsyncByteStream):
+    """A response body that never ends (a hostile or broken peer): `chunk` forever, counting what was taken."""
+
+    def __init__(self, chunk: bytes = b" " * 4096) -> None:
+        self.chunk = chunk
+        self.yielded = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while True:
+            self.yielded += 1
+            yield self.chunk

@@ -156,6 +156,7 @@ def _malformed_secrets() -> list[tuple[str, str]]:
         ("padded d", _secret_from_jwk({**good_jwk, "d": d + "="})),
         ("x of another key", _secret_from_jwk({**good_jwk, "x": other_x})),
         ("numeric kid", _secret_from_jwk({**good_jwk, "kid": 7})),
+        ("JSON nested too deeply", PREFIX + _b64(b"[" * 100_000)),  # json.loads raises RecursionError
         ("empty", ""),
     ]
 
