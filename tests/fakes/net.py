@@ -36,15 +36,6 @@ def refusing_port() -> Iterator[int]:
         yield int(sock.getsockname()[1])
 
 
-def free_port() -> int:
-    """A port that was free a moment ago. Only for a process that cannot report its own port (the container
-    smoke test, scripts/deploy_image.py); everything else binds port 0 and reads the real port back."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class EndlessBody(httpx.AsyncByteStream):
     """A response body that never ends (a hostile or broken peer): `chunk` forever, counting what was taken."""
 

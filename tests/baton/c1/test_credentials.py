@@ -161,7 +161,7 @@ def _malformed_secrets() -> list[tuple[str, str]]:
     ]
 
 
-@pytest.mark.parametrize(("case", "value"), _malformed_secrets())
+@pytest.mark.parametrize(("case", "value"), [pytest.param(c, v, id=c) for c, v in _malformed_secrets()])
 def test_malformed_secret_names_the_setting_and_never_echoes_it(case: str, value: str, leak_guard: LeakGuard) -> None:
     leak_guard.add(value)
     with pytest.raises(CredentialError) as caught:
