@@ -213,11 +213,11 @@ async def test_non_200_maps_to_auth_error_with_status_and_no_secret(
         # status), so they are refused here, where the token enters, as a clear token-endpoint error.
         '{"access_token": "t\u00f6ken"}'.encode(),
         b'{"access_token": "tok\nen"}',
-        b'{"access_token": "tok\u0000en"}',
+        b'{"access_token": "tok\\u0000en"}',
         b'{"access_token": "tok en"}',
         b'{"access_token": "' + b"x" * 20_000 + b'"}',
         b'{"access_token": "a", "token_type": "Bea\nrer"}',
-        b'{"access_token": "a", "token_type": "B\u00e9arer"}',
+        b'{"access_token": "a", "token_type": "B\\u00e9arer"}',
         b'{"access_token": "a", "expires_in": NaN}',
         b'{"access_token": "a", "expires_in": Infinity}',
         b"[" * 60_000,  # json.loads raises RecursionError, not ValueError
