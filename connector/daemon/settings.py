@@ -51,7 +51,11 @@ class SettingsError(ValueError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", case_sensitive=False)
+    # env_ignore_empty: `BATON_SITE=""` (a chart's or Secret's "not set") leaves the file or the default in force,
+    # as viper does in the Go SDK, instead of overriding them with nothing.
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", case_sensitive=False, env_ignore_empty=True
+    )
 
     # -- Datadog ------------------------------------------------------------------------------------------
     site: str = _f("datadoghq.com", "Datadog", "Datadog site")
@@ -132,6 +136,23 @@ class Settings(BaseSettings):
     create_account_title: str = _f("", "One-shot provisioning", "with --create-account-email: the user's job title")
     invoke_action: str = _f("", "One-shot provisioning", "invoke this action (e.g. disable_user)")
     invoke_action_args: str = _f("{}", "One-shot provisioning", "with --invoke-action: its arguments as a JSON object")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _as_meant(cls, data: Any) -> Any:
+        """Every source's raw values as an operator means them: a Secret made with `echo` keeps its newline, zap
+        and viper take `INFO` or `TRUE`, and an empty or null value (a flag, a YAML `~`) means "not set"."""
+        if not isinstance(data, dict):
+            return data
+        out: dict[str, Any] = {}
+        for name, value in data.items():
+            if isinstance(value, str):
+                value = value.strip()
+                if name in _CASE_FREE:
+                    value = value.lower()
+            if _given(value):
+                out[name] = value
+        return out
 
     @field_validator("site")
     @classmethod
@@ -259,6 +280,14 @@ class Settings(BaseSettings):
         return init_settings, env_settings, _YamlSource(settings_cls)
 
 
+# Settings whose values are choices: compared without regard to case.
+_CASE_FREE = frozenset(
+    name
+    for name, info in Settings.model_fields.items()
+    if info.annotation is bool or get_origin(info.annotation) is Literal
+)
+
+
 class _YamlSource(PydanticBaseSettingsSource):
     """The YAML file's settings (read and checked by `read_yaml` before the model is built)."""
 
@@ -293,7 +322,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
         name = str(key).replace("-", "_").lower()
         if name not in Settings.model_fields:
             raise SettingsError(f"{where}: unknown setting {str(key)!r}{_did_you_mean(name)}")
-        out[name] = value
+        if _given(value):
+            out[name] = value
     return out
 
 
@@ -400,11 +430,12 @@ def load_effective(argv: Sequence[str], *, prog: str = "baton-datadog") -> Effec
     """Settings, the source of each value, and warnings about unknown `BATON_*` variables (of os.environ,
     which pydantic-settings reads)."""
     environ = os.environ
-    args = vars(build_parser(prog).parse_args(list(argv)))
+    args = {k: v for k, v in vars(build_parser(prog).parse_args(list(argv))).items() if _given(v)}
     config = args.pop("config", None) or environ.get(CONFIG_PATH_ENV)
     data = read_yaml(Path(config)) if config else {}
     known = {env(name) for name in Settings.model_fields}
     present = {key.upper() for key in environ if key.upper().startswith(ENV_PREFIX)}
+    given = {key.upper() for key, value in environ.items() if key.upper() in present and value.strip()}
     _YamlSource.data = data
     try:
         settings = Settings(**args)
@@ -415,7 +446,7 @@ def load_effective(argv: Sequence[str], *, prog: str = "baton-datadog") -> Effec
     finally:
         _YamlSource.data = {}
     sources = {
-        name: "flag" if name in args else "env" if env(name) in present else "file" if name in data else "default"
+        name: "flag" if name in args else "env" if env(name) in given else "file" if name in data else "default"
         for name in Settings.model_fields
     }
     warnings = [
@@ -423,6 +454,11 @@ def load_effective(argv: Sequence[str], *, prog: str = "baton-datadog") -> Effec
         for key in sorted(present - known - {CONFIG_PATH_ENV} - _OTHER_KNOWN_ENV)
     ]
     return Effective(settings, sources, warnings)
+
+
+def _given(value: Any) -> bool:
+    """Whether a raw value sets anything: an empty or null one (a chart's or a YAML file's "not set") does not."""
+    return value is not None and not (isinstance(value, str) and not value.strip())
 
 
 # BATON_* variables read by other parts of the process, not settings of this model.

@@ -176,3 +176,39 @@ def test_sources_and_unknown_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     assert effective.warnings == [
         "unknown environment variable BATON_SYNC_SCHEDULE; did you mean BATON_SYNC_SCHEDULES (--sync-schedules)?"
     ]
+
+
+def test_an_empty_value_is_not_set_wherever_it_comes_from(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chart or Secret renders `BATON_X: ""` and a YAML file `x: null` for "not set" (viper ignores empty
+    variables too): the file's value or the default applies, never an error and never an empty override."""
+    from connector.daemon.settings import load_effective
+
+    config = tmp_path / "baton.yaml"
+    config.write_text("site: datadoghq.eu\nhealth-check-port: null\nprovisioning: ''\nsync-interval: ~\n")
+    for name in ("BATON_SITE", "BATON_PROVISIONING", "BATON_HEALTH_CHECK_PORT", "BATON_LOG_LEVEL", "BATON_FILE"):
+        monkeypatch.setenv(name, "")
+    effective = load_effective(["--config", str(config)])
+    settings = effective.settings
+    assert settings.site == "datadoghq.eu"  # the file, not the empty variable
+    assert (settings.health_check_port, settings.provisioning, settings.log_level) == (8081, False, "info")
+    assert (settings.sync_interval, settings.file) == (0, Path("sync.c1z"))
+    assert effective.sources["site"] == "file"
+    assert effective.sources["provisioning"] == effective.sources["health_check_port"] == "default"
+    assert effective.sources["log_level"] == "default"
+
+
+def test_values_are_read_as_an_operator_means_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Secret made with `echo` keeps its newline, and zap, viper and Kubernetes take `INFO` or ` true `:
+    surrounding whitespace never reaches a value (nor a file name, nor a key header), and choices ignore case."""
+    monkeypatch.setenv("BATON_PROVISIONING", "true\n")
+    monkeypatch.setenv("BATON_HEALTH_CHECK_PORT", " 9090\n")
+    monkeypatch.setenv("BATON_LOG_LEVEL", "INFO")
+    monkeypatch.setenv("BATON_LOG_FORMAT", "JSON\n")
+    monkeypatch.setenv("BATON_FILE", "/data/sync.c1z\n")
+    monkeypatch.setenv("BATON_API_KEY", f"{CANARY}\n")
+    settings = load(["--sync-secrets", "--task-concurrency", " 4 "])
+    assert settings.provisioning is True
+    assert (settings.health_check_port, settings.task_concurrency) == (9090, 4)
+    assert (settings.log_level, settings.log_format) == ("info", "json")
+    assert settings.file == Path("/data/sync.c1z")
+    assert settings.api_key is not None and settings.api_key.get_secret_value() == CANARY

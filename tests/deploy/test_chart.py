@@ -132,12 +132,20 @@ def test_rendered_settings_load_in_the_real_settings_model(name: str, clean_bato
 
 
 def test_every_non_secret_setting_is_a_chart_value() -> None:
-    """Every setting but the credentials and the host id (the pod name) is a `config` value, and no other."""
+    """Every setting but the credentials, the host id (the pod name), the one-shot provisioning actions (refused in
+    service mode) and the plain-http escape hatch (it would send both keys unencrypted) is a `config` value."""
     assert set(VALUES["config"]) == set(ENV_OF_KEY), "values.yaml `config` and the template's name map differ"
-    fields = set(Settings.model_fields) - SECRET_FIELDS - {"host_id"}
+    one_shot = {name for name, info in Settings.model_fields.items() if _group(info) == "One-shot provisioning"}
+    fields = set(Settings.model_fields) - SECRET_FIELDS - {"host_id", "insecure_base_url"} - one_shot
     missing = sorted(fields - set(FIELD_OF_KEY.values()))
     assert missing == [], f"settings with no chart value: add them to values.yaml `config` and _helpers.tpl: {missing}"
     assert set(FIELD_OF_KEY.values()) <= set(Settings.model_fields)
+    assert not one_shot & set(FIELD_OF_KEY.values()), "a one-shot action in the chart would crash-loop the pod"
+
+
+def _group(info: Any) -> str:
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    return str(extra.get("group", ""))
 
 
 # The only settings the chart renders by default: what a read-only pod with an emptyDir on /tmp, probed and
