@@ -12,6 +12,7 @@ import difflib
 import json
 import os
 import re
+import stat
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -304,6 +305,9 @@ def read_yaml(path: Path) -> dict[str, Any]:
     """The --config file as settings, with the Go SDK's kebab-case keys; a SettingsError naming what is wrong."""
     where = f"setting --config ({CONFIG_PATH_ENV}): {path}"
     try:
+        # A FIFO would block this read forever and a directory or device is no settings file: refuse them first.
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise SettingsError(f"{where}: is not a regular file")
         text = path.read_bytes().decode("utf-8")
     except OSError as exc:
         raise SettingsError(f"{where}: cannot read it: {exc.strerror or type(exc).__name__}") from None

@@ -95,6 +95,19 @@ def test_unreadable_config_file_is_named(tmp_path: Path) -> None:
         load(["--config", str(bad)])
 
 
+def test_a_config_path_that_is_no_regular_file_is_refused_without_blocking(tmp_path: Path) -> None:
+    """A FIFO would block the read forever (nothing writes to it); a directory or a device is no settings file."""
+    import os
+
+    fifo = tmp_path / "settings.fifo"
+    os.mkfifo(fifo)
+    loop = tmp_path / "loop.yaml"
+    loop.symlink_to(loop)
+    for path, why in ((fifo, "not a regular file"), (tmp_path, "not a regular file"), (loop, "cannot read it")):
+        with pytest.raises(SettingsError, match=f"--config .*{why}"):
+            load(["--config", str(path)])
+
+
 def test_help_groups_settings_and_hides_test_only_ones(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--help"])
