@@ -156,3 +156,23 @@ def test_inspect_of_a_file_that_is_not_a_c1z_is_one_line(tmp_path: Path) -> None
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_file_system_failure_mid_run_names_the_path_and_cause(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A full disk or a directory taken away during the sync is a runtime failure (exit 1) naming the path, not
+    an "unexpected error" (a bug report)."""
+    import errno
+
+    from connector.daemon import main
+
+    async def full_disk(settings: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "sync.c1z"))
+
+    monkeypatch.setattr(main, "_run", full_disk)
+    for name in ("BATON_LOG_LEVEL", "BATON_CLIENT_ID", "BATON_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    assert main.run_connector(["--api-key", "k" * 12, "--app-key", "a" * 12, "--log-format", "json"]) == 1
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last == f"baton-datadog: {tmp_path / 'sync.c1z'}: No space left on device"
