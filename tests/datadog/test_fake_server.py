@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -134,29 +133,26 @@ async def test_mutations_through_http_change_state(fake: FakeDatadog, client: Da
         assert role.id not in user.role_ids
 
 
-def test_cli_serves_a_generated_org() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+def test_cli_serves_a_generated_org_on_the_port_it_announces() -> None:
+    """`--port 0` binds any free port and the start-up line names the real one (not `:0`): nothing to guess."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.datadog", "--port", str(port), "--users", "120", "--seed", "3"],
+        [sys.executable, "-m", "tests.fakes.datadog", "--port", "0", "--users", "120", "--seed", "3"],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        text=True,
     )
     try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()  # printed once the socket listens
+        url = line.rsplit(" on ", 1)[-1].strip()
+        assert url.startswith("http://127.0.0.1:"), line
+        assert not url.endswith(":0"), line
         headers = {
             "DD-API-KEY": "fake-api-key-0123456789abcdef0123",
             "DD-APPLICATION-KEY": "fake-app-key-0123456789abcdef0123456789ab",
         }
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/api/v2/users", params={"page[size]": 1}, headers=headers)
-                break
-            except httpx.ConnectError:
-                assert time.monotonic() < deadline, "CLI fake did not come up"
-                time.sleep(0.1)
+        response = httpx.get(f"{url}/api/v2/users", params={"page[size]": 1}, headers=headers)
         assert response.json()["meta"]["page"]["total_count"] == 120
     finally:
         proc.terminate()

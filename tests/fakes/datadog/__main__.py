@@ -38,13 +38,14 @@ def main(argv: list[str] | None = None) -> int:
         ),
         rate_limits=RateLimits(limit=int(limit), period=float(period or 60)),
     )
-    print(
-        f"fake Datadog: {len(org.users)} users, {len(org.teams)} teams, {len(org.schedules)} schedules "
-        f"(built in {time.perf_counter() - started:.2f}s) on http://{args.host}:{args.port}",
-        file=sys.stderr,
-    )
+    built = time.perf_counter() - started
+
+    def announce(url: str) -> None:
+        summary = f"{len(org.users)} users, {len(org.teams)} teams, {len(org.schedules)} schedules"
+        print(f"fake Datadog: {summary} (built in {built:.2f}s) on {url}", file=sys.stderr, flush=True)
+
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(state, args.host, args.port))
+        asyncio.run(serve(state, args.host, args.port, announce))
     return 0
 
 

@@ -283,12 +283,14 @@ class FakeDatadog:
         self.stop()
 
 
-async def serve(fake_state: State, host: str, port: int) -> None:
-    """Run in the foreground until cancelled (the CLI)."""
+async def serve(fake_state: State, host: str, port: int, announce: Callable[[str], None] = lambda url: None) -> None:
+    """Run in the foreground until cancelled (the CLI); `announce` gets the URL actually bound (port 0: any)."""
     _check_loopback(host)
     runner = web.AppRunner(build_app(fake_state), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
+    bound_host, bound_port = runner.addresses[0][:2]
+    announce(f"http://{bound_host}:{bound_port}")
     try:
         await asyncio.Event().wait()
     finally:
