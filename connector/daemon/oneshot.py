@@ -91,6 +91,14 @@ def check_output_file(path: Path, tmp_dir: Path | None) -> None:
         raise SettingsError(
             f"setting {flag('c1z_temp_dir')} ({env('c1z_temp_dir')}): {tmp_dir} does not exist or is not a directory"
         )
+    if path.is_symlink():
+        # The save writes where the link points (compress_atomically): check that place.
+        try:
+            path = Path(os.path.realpath(path, strict=True))
+        except FileNotFoundError:
+            path = Path(os.path.realpath(path))
+        except OSError as exc:
+            raise SettingsError(f"{where}: a symbolic link that cannot be followed ({exc.strerror})") from None
     if path.is_dir():
         raise SettingsError(f"{where} is a directory; name a file in it (e.g. {path / 'sync.c1z'})")
     parent = path.parent

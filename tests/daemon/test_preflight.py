@@ -11,7 +11,7 @@ from connector.daemon.settings import SettingsError
 @pytest.mark.parametrize("value", ["socks5://127.0.0.1:1080", "socks5h://user:canary-pw@127.0.0.1:1080"])
 def test_a_socks_proxy_is_refused_by_name(value: str) -> None:
     """Neither grpc nor this install of httpx speaks SOCKS: the first request would fail with an ImportError."""
-    with pytest.raises(SettingsError, match="environment HTTPS_PROXY: .*SOCKS") as caught:
+    with pytest.raises(SettingsError, match=r"environment HTTPS_PROXY: .*SOCKS") as caught:
         check_environment({"HTTPS_PROXY": value})
     assert "canary-pw" not in str(caught.value)
 

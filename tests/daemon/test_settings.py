@@ -224,4 +224,5 @@ def test_values_are_read_as_an_operator_means_them(monkeypatch: pytest.MonkeyPat
     assert (settings.health_check_port, settings.task_concurrency) == (9090, 4)
     assert (settings.log_level, settings.log_format) == ("info", "json")
     assert settings.file == Path("/data/sync.c1z")
-    assert settings.api_key is not None and settings.api_key.get_secret_value() == CANARY
+    assert settings.api_key is not None
+    assert settings.api_key.get_secret_value() == CANARY

@@ -169,6 +169,8 @@ def compress_atomically(db_path: Path, c1z_path: Path) -> int:
     A crash leaves either the old file or the new one, never a truncated c1z that a later upload would send.
     The temp file is locked while written, so `workfiles.sweep_stale_partials` can tell a dead writer's.
     """
+    # A link names where the file lives: renaming over the link would replace it and leave its target stale.
+    c1z_path = Path(os.path.realpath(c1z_path))
     c1z_path.parent.mkdir(parents=True, exist_ok=True)
     size = db_path.stat().st_size
     params = zstandard.ZstdCompressionParameters.from_level(
