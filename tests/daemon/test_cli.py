@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -176,3 +178,27 @@ def test_a_file_system_failure_mid_run_names_the_path_and_cause(
     assert main.run_connector(["--api-key", "k" * 12, "--app-key", "a" * 12, "--log-format", "json"]) == 1
     last = capsys.readouterr().err.splitlines()[-1]
     assert last == f"baton-datadog: {tmp_path / 'sync.c1z'}: No space left on device"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_while_starting_is_an_orderly_stop(
+    sig: signal.Signals, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before the run installs its own handler (imports, settings, checks), SIGTERM used to kill the process
+    silently (returncode -15); both signals end with one line and 128 + N, and the handler is put back."""
+    from connector import cli
+
+    before = signal.getsignal(signal.SIGTERM)
+
+    def slow_start(args: list[str]) -> int:
+        os.kill(os.getpid(), sig)
+        for _ in range(10_000_000):  # the handler runs between two bytecodes, well before this ends
+            pass
+        raise AssertionError("the signal did not stop the start-up")
+
+    monkeypatch.setattr(cli, "_dispatch", slow_start)
+    assert cli.main([]) == 128 + int(sig)
+    assert capsys.readouterr().err.splitlines() == [
+        f"baton-datadog: interrupted by {sig.name} while starting; nothing was written"
+    ]
+    assert signal.getsignal(signal.SIGTERM) is before
