@@ -109,6 +109,10 @@ def startup_summary(settings: Settings) -> dict[str, object]:
 
 
 async def _run(settings: Settings) -> int:
+    if not settings.one_shot_action:
+        from connector.daemon.oneshot import check_resource_types
+
+        check_resource_types(settings)  # a typo in a resource type is exit 2 before any request
     if settings.service_mode:
         from connector.daemon.service import run_service
 

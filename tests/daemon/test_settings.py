@@ -226,3 +226,29 @@ def test_values_are_read_as_an_operator_means_them(monkeypatch: pytest.MonkeyPat
     assert settings.file == Path("/data/sync.c1z")
     assert settings.api_key is not None
     assert settings.api_key.get_secret_value() == CANARY
+
+
+@pytest.mark.parametrize(
+    ("argv", "named", "hint"),
+    [
+        (["--sync-resource-types", "user,rol"], "--sync-resource-types (BATON_SYNC_RESOURCE_TYPES): 'rol'", "role"),
+        (["--sync-resources", "usr:123"], "--sync-resources (BATON_SYNC_RESOURCES): 'usr'", "user"),
+        (["--sync-resource-types", "schedule"], "'schedule'", "--sync-schedules"),
+        (["--sync-resources", "api-key:1"], "'api-key'", "--sync-secrets"),
+    ],
+)
+def test_an_unknown_resource_type_is_named_before_any_request(argv: list[str], named: str, hint: str) -> None:
+    """It used to surface after the key check, as exit 1 naming an internal option (`sync_resource_type_ids`)."""
+    from connector.daemon.oneshot import check_resource_types
+
+    with pytest.raises(SettingsError) as caught:
+        check_resource_types(load(argv))
+    assert named in str(caught.value)
+    assert hint in str(caught.value)
+
+
+def test_known_resource_types_pass_the_check() -> None:
+    from connector.daemon.oneshot import check_resource_types
+
+    check_resource_types(load(["--sync-resource-types", "user,role,team", "--sync-resources", "bid:r:team/t1"]))
+    check_resource_types(load(["--sync-schedules", "--sync-secrets", "--sync-resource-types", "schedule,api-key"]))
