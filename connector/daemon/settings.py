@@ -224,9 +224,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _required_together(self) -> Settings:
         if self.client_id and self.client_secret is None:
-            raise ValueError("client-secret is required in service mode (client-id is set)")
+            raise ValueError(f"{_named('client_secret')}: client-secret is required in service mode (client-id is set)")
         if self.client_secret is not None and not self.client_id:
-            raise ValueError("client-id is required in service mode (client-secret is set)")
+            raise ValueError(f"{_named('client_id')}: client-id is required in service mode (client-secret is set)")
         actions = [flag(name) for name in ONE_SHOT_ACTIONS if getattr(self, name)]
         if len(actions) > 1:
             raise ValueError(f"{' and '.join(actions)} cannot be combined: run one provisioning action at a time")
@@ -329,6 +329,10 @@ def read_yaml(path: Path) -> dict[str, Any]:
         if _given(value):
             out[name] = value
     return out
+
+
+def _named(field_name: str) -> str:
+    return f"setting {flag(field_name)} ({env(field_name)})"
 
 
 def flag(field_name: str) -> str:
@@ -498,6 +502,8 @@ def describe(exc: ValidationError) -> str:
             lines.append(f"setting {flag(loc[0])} ({env(loc[0])}): {message}")
         elif loc:
             lines.append(f"setting {'.'.join(loc)}: {message} (not a known setting)")
+        elif message.startswith("setting "):
+            lines.append(message)  # a cross-field check that names its setting itself
         else:
             lines.append(f"settings: {message}")
     return "\n".join(lines)

@@ -252,3 +252,14 @@ def test_known_resource_types_pass_the_check() -> None:
 
     check_resource_types(load(["--sync-resource-types", "user,role,team", "--sync-resources", "bid:r:team/t1"]))
     check_resource_types(load(["--sync-schedules", "--sync-secrets", "--sync-resource-types", "schedule,api-key"]))
+
+
+def test_half_of_the_service_credentials_names_the_missing_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load(["--client-id", "abc@tenant.example.com/pcc"])
+    assert str(caught.value).startswith("setting --client-secret (BATON_CLIENT_SECRET): ")
+    monkeypatch.setenv("BATON_CLIENT_SECRET", CANARY)
+    with pytest.raises(SettingsError) as caught:
+        load([])
+    assert str(caught.value).startswith("setting --client-id (BATON_CLIENT_ID): ")
+    assert CANARY not in str(caught.value)
