@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import ipaddress
 import json
 import os
 import re
@@ -35,6 +36,7 @@ GROUPS = ("Datadog", "Sync", "Output and logging", "Service mode", "Operability"
 CONFIG_PATH_ENV = f"{ENV_PREFIX}CONFIG_PATH"
 _UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 # The one-shot provisioning actions (baton-sdk's flags of the same names); at most one per run.
 ONE_SHOT_ACTIONS = ("grant_entitlement", "revoke_grant", "create_account_email", "invoke_action")
 
@@ -190,6 +192,24 @@ class Settings(BaseSettings):
         elif _UNSAFE.search(value):
             raise ValueError("must not contain whitespace or control characters")
         return value
+
+    @field_validator("health_check_bind_address")
+    @classmethod
+    def _bind_address(cls, value: str) -> str:
+        # Only what a listening socket can take: an IP address or a host name (no scheme, no port), else the bind
+        # would fail later as a DNS error that reads like a problem with the port.
+        host = value.strip()
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            labels = host.rstrip(".").split(".")
+            if not all(_HOST_LABEL.fullmatch(label) for label in labels):
+                raise ValueError(
+                    f"{value!r} is not an IP address or host name (e.g. 127.0.0.1, 0.0.0.0 or ::)"
+                ) from None
+            if labels[-1].isdigit():
+                raise ValueError(f"{value!r} is not a valid IP address") from None
+        return host
 
     @field_validator("invoke_action_args")
     @classmethod

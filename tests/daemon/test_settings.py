@@ -263,3 +263,15 @@ def test_half_of_the_service_credentials_names_the_missing_setting(monkeypatch: 
         load([])
     assert str(caught.value).startswith("setting --client-id (BATON_CLIENT_ID): ")
     assert CANARY not in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["256.1.1.1", "127.0.0.1:80", "http://0.0.0.0", "my host", "::1::2"])
+def test_a_bind_address_no_socket_could_take_names_that_setting(value: str) -> None:
+    """It used to fail at listen time as a DNS error blamed on --health-check-port."""
+    with pytest.raises(SettingsError, match=re.escape("--health-check-bind-address (BATON_HEALTH_CHECK_BIND_ADDRESS)")):
+        load(["--health-check-bind-address", value])
+
+
+@pytest.mark.parametrize("value", ["0.0.0.0", "::", "::1", "127.0.0.1", "localhost", "pod-0.example.svc"])
+def test_usual_bind_addresses_pass(value: str) -> None:
+    assert load(["--health-check-bind-address", value]).health_check_bind_address == value
