@@ -6,8 +6,8 @@ ConductorOne joins on these shapes (ids, slugs, which fields a grant embeds), so
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf import struct_pb2, timestamp_pb2
@@ -28,18 +28,43 @@ ResourceStatus = resource_pb2.Status.ResourceStatus
 AccountType = annotation_trait_pb2.UserTrait.AccountType
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Timestamp's valid range (0001-01-01 .. 9999-12-31T23:59:59 UTC), as `Timestamp.FromDatetime` checks it.
+_MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799
+
+
 def timestamp(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
+    """`Timestamp.FromDatetime` (naive means UTC) without its struct_time detour: ~2x faster, same fields."""
     if moment is None:
         return None
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(moment)
-    return ts
+    whole = moment.replace(microsecond=0, tzinfo=moment.tzinfo or UTC) - _EPOCH
+    seconds = whole.days * 86_400 + whole.seconds
+    if not _MIN_SECONDS <= seconds <= _MAX_SECONDS:
+        raise ValueError(f"timestamp {seconds} seconds from the epoch is out of range")
+    return timestamp_pb2.Timestamp(seconds=seconds, nanos=moment.microsecond * 1000)
 
 
 def profile(values: Mapping[str, Any]) -> struct_pb2.Struct:
-    """A Struct of the non-None values (the Go connectors leave empty attributes out)."""
+    """A Struct of the non-None values (the Go connectors leave empty attributes out).
+
+    Scalars are set directly: `Struct.update` runs a chain of isinstance checks per value in Python, and a
+    profile is built for every synced resource (issue 12). Same fields, same bytes.
+    """
     out = struct_pb2.Struct()
-    out.update({k: v for k, v in values.items() if v is not None})
+    fields = out.fields
+    rest: dict[str, Any] = {}
+    for key, value in values.items():
+        kind = type(value)
+        if kind is str:
+            fields[key].string_value = value
+        elif kind is bool:
+            fields[key].bool_value = value
+        elif kind is int or kind is float:
+            fields[key].number_value = value
+        elif value is not None:
+            rest[key] = value
+    if rest:
+        out.update(rest)
     return out
 
 
@@ -90,14 +115,13 @@ def _set_shared_fields(
     profile_struct: struct_pb2.Struct | None,
     status: int | None,
     status_details: str = "",
-    created_at: datetime | None = None,
+    created: timestamp_pb2.Timestamp | None = None,
 ) -> None:
     # The SDK's With*Trait copies deprecated trait fields onto the Resource, so both places carry them.
     if profile_struct is not None and not res.HasField("profile"):
         res.profile.CopyFrom(profile_struct)
     if status is not None and not res.HasField("status"):
         res.status.CopyFrom(resource_pb2.Status(status=status, details=status_details))  # type: ignore[arg-type]
-    created = timestamp(created_at)
     if created is not None and not res.HasField("created_at"):
         res.created_at.CopyFrom(created)
 
@@ -142,7 +166,7 @@ def add_user_trait(
         profile_struct=struct,
         status=status,
         status_details=status_details,
-        created_at=created_at,
+        created=created,
     )
     return res
 
@@ -190,12 +214,12 @@ def add_secret_trait(
     struct = profile(profile_values) if profile_values is not None else None
     if struct is not None:
         trait.profile.CopyFrom(struct)
-    for field, moment in (
-        ("created_at", created_at),
-        ("last_used_at", last_used_at),
-        ("expires_at", expires_at),
+    created = timestamp(created_at)
+    for field, ts in (
+        ("created_at", created),
+        ("last_used_at", timestamp(last_used_at)),
+        ("expires_at", timestamp(expires_at)),
     ):
-        ts = timestamp(moment)
         if ts is not None:
             getattr(trait, field).CopyFrom(ts)
     if created_by is not None:
@@ -203,7 +227,7 @@ def add_secret_trait(
     if identity is not None:
         trait.identity_id.CopyFrom(identity)
     res.annotations.append(pack(trait))
-    _set_shared_fields(res, profile_struct=struct, status=None, created_at=created_at)
+    _set_shared_fields(res, profile_struct=struct, status=None, created=created)
     return res
 
 
@@ -245,3 +269,22 @@ def grant(
         id=ids.grant_id(entitlement_id, principal.resource_type, principal.resource),
         annotations=[pack(a) for a in annotations],
     )
+
+
+def grant_factory(res: resource_pb2.Resource, slug: str) -> Callable[[resource_pb2.ResourceId], grant_pb2.Grant]:
+    """`grant` for many principals of one entitlement (no annotations): the embedded entitlement is built once.
+
+    A sync makes a grant per membership; building the {id, resource} entitlement per grant copied the resource
+    twice each time (issue 12). The grants are the same messages `grant` makes.
+    """
+    entitlement_id = ids.entitlement_id(res.id.resource_type, res.id.resource, slug)
+    stub = entitlement_pb2.Entitlement(resource=res, id=entitlement_id)
+
+    def make(principal: resource_pb2.ResourceId) -> grant_pb2.Grant:
+        return grant_pb2.Grant(
+            entitlement=stub,
+            principal=resource_pb2.Resource(id=principal),
+            id=ids.grant_id(entitlement_id, principal.resource_type, principal.resource),
+        )
+
+    return make

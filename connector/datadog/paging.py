@@ -23,6 +23,7 @@ A listing is untrusted input too, so it is bounded (issue 11 §4):
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
@@ -37,6 +38,7 @@ __all__ = [
     "ListingGuard",
     "Page",
     "PageMeta",
+    "PagePrefetch",
     "next_page_number",
     "paginate",
     "parse_page_meta",
@@ -220,3 +222,45 @@ async def paginate(fetch: Callable[[int], Awaitable[Page[T]]], *, start: int = 0
                 method="GET", path=page.path, status=200, messages=[f"next page {page.next_number} after page {number}"]
             )
         number = page.next_number
+
+
+class PagePrefetch(Generic[T]):
+    """A token-paged listing that fetches page N+1 while the caller works on page N (issue 12 goal 2).
+
+    The sync engine asks for one page at a time and stores it before asking for the next, so without this the
+    network and the CPU never overlap. Once page N has arrived and names a next page, that page is requested
+    at once; the caller's next `get(N+1)` awaits it. The request count is unchanged: only a page the listing
+    itself says exists is prefetched, and the engine asks for every such page. A `get` of any other page (a
+    resumed or retried sync) drops the prefetch and fetches what was asked. A prefetch that fails keeps its
+    error for the `get` that wants the page.
+    """
+
+    def __init__(self, fetch: Callable[[int], Awaitable[Page[T]]]) -> None:
+        self._fetch = fetch
+        self._ahead: tuple[int, asyncio.Task[Page[T]]] | None = None
+
+    async def get(self, number: int) -> Page[T]:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0] == number:
+            page = await ahead[1]
+        else:
+            if ahead is not None:
+                ahead[1].cancel()
+            page = await self._fetch(number)
+        if page.next_number is not None and page.next_number > number:
+            task = asyncio.ensure_future(self._fetch(page.next_number))
+            # An abandoned prefetch (the sync stopped) must not log "exception was never retrieved".
+            task.add_done_callback(_consume_error)
+            self._ahead = (page.next_number, task)
+        return page
+
+    def cancel(self) -> None:
+        """Drop a page fetched ahead (the listing is abandoned)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead[1].cancel()
+
+
+def _consume_error(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()

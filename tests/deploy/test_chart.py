@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 from pydantic import SecretStr
+from pydantic.fields import FieldInfo
 
 from connector.daemon.settings import Settings, load
 from connector.datadog.sites import SITES
@@ -131,21 +132,25 @@ def test_rendered_settings_load_in_the_real_settings_model(name: str, clean_bato
 # ---- values: the settings model is the source of truth ---------------------------------------------------------
 
 
+def _group(info: FieldInfo) -> object:
+    extra = info.json_schema_extra
+    return extra.get("group") if isinstance(extra, dict) else None
+
+
 def test_every_non_secret_setting_is_a_chart_value() -> None:
-    """Every setting but the credentials, the host id (the pod name), the one-shot provisioning actions (refused in
-    service mode) and the plain-http escape hatch (it would send both keys unencrypted) is a `config` value."""
+    """Every setting but the credentials and the host id (the pod name) is a `config` value, and no other.
+
+    Two kinds are left out on purpose: the one-shot provisioning flags (an admin's command-line test of one access
+    change; the daemon refuses them in service mode), and `insecure_base_url` (a chart never sends the Datadog keys
+    over plain http).
+    """
     assert set(VALUES["config"]) == set(ENV_OF_KEY), "values.yaml `config` and the template's name map differ"
     one_shot = {name for name, info in Settings.model_fields.items() if _group(info) == "One-shot provisioning"}
+    assert "grant_entitlement" in one_shot
     fields = set(Settings.model_fields) - SECRET_FIELDS - {"host_id", "insecure_base_url"} - one_shot
     missing = sorted(fields - set(FIELD_OF_KEY.values()))
     assert missing == [], f"settings with no chart value: add them to values.yaml `config` and _helpers.tpl: {missing}"
     assert set(FIELD_OF_KEY.values()) <= set(Settings.model_fields)
-    assert not one_shot & set(FIELD_OF_KEY.values()), "a one-shot action in the chart would crash-loop the pod"
-
-
-def _group(info: Any) -> str:
-    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-    return str(extra.get("group", ""))
 
 
 # The only settings the chart renders by default: what a read-only pod with an emptyDir on /tmp, probed and

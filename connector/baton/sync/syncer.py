@@ -45,6 +45,9 @@ _TRAIT_ANNOTATIONS: dict[int, type[Message]] = {
     Trait.TRAIT_APP: annotation_trait_pb2.AppTrait,
     Trait.TRAIT_SECRET: annotation_trait_pb2.SecretTrait,
 }
+_TRAIT_URLS = {trait: ann.type_url(message) for trait, message in _TRAIT_ANNOTATIONS.items()}
+_CHILD_TYPE_URL = ann.type_url(annotation_resource_tree_pb2.ChildResourceType)
+_SKIP_BOTH_URL = ann.type_url(annotation_resource_pb2.SkipEntitlementsAndGrants)
 # How many stored resources one cursor step turns into entitlements or per-resource grant actions.
 _RESOURCE_BATCH = 200
 _MAX_WARNINGS = 10
@@ -241,7 +244,7 @@ class Syncer:
         self._advance(action, page.next_token)
         for res in page.items:
             for child in res.annotations:
-                if child.type_url == ann.type_url(annotation_resource_tree_pb2.ChildResourceType):
+                if child.type_url == _CHILD_TYPE_URL:
                     self._push_child(res, child)
         await self._store.write(self._state.marshal(), resources=page.items, grants=side_grants)
         self._observer.page_stored("resources", action.resource_type_id, len(page.items))
@@ -420,16 +423,18 @@ class Syncer:
 
     @staticmethod
     def _skips(rtype: resource_pb2.ResourceType, res: resource_pb2.Resource, phase: type[Message]) -> bool:
-        both = annotation_resource_pb2.SkipEntitlementsAndGrants
-        return any(ann.has(anns, both) or ann.has(anns, phase) for anns in (rtype.annotations, res.annotations))
+        # Called for every stored resource in two phases: compare type URLs, do not rebuild them per annotation.
+        urls = (_SKIP_BOTH_URL, ann.type_url(phase))
+        return any(a.type_url in urls for a in rtype.annotations) or any(a.type_url in urls for a in res.annotations)
 
     def _validate_resource(self, res: resource_pb2.Resource) -> None:
         rtype = self._types.get(res.id.resource_type)
         if rtype is None or not res.id.resource:
             raise InternalError(f"connector returned a resource with an unknown type or empty id: {res.id}")
+        present = {a.type_url for a in res.annotations}
         for trait in rtype.traits:
             wanted = _TRAIT_ANNOTATIONS.get(trait)
-            if wanted is not None and not ann.has(res.annotations, wanted):
+            if wanted is not None and _TRAIT_URLS[trait] not in present:
                 raise InternalError(
                     f"resource {res.id.resource_type}:{res.id.resource} is missing its {wanted.DESCRIPTOR.name}"
                 )

@@ -9,6 +9,7 @@ from connector.baton.connector import Page
 from connector.baton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
 from connector.datadog.client import DatadogClient
 from connector.datadog.models import Role
+from connector.datadog.paging import PagePrefetch
 from connector.datadog.resources import types
 from connector.datadog.resources.tokens import next_token, page_number
 
@@ -43,6 +44,8 @@ def member_entitlement(res: resource_pb2.Resource) -> entitlement_pb2.Entitlemen
 class RoleSyncer:
     def __init__(self, client: DatadogClient) -> None:
         self._client = client
+        # The next page is requested while the engine stores this one (same requests, overlapped).
+        self._pages: PagePrefetch[Role] = PagePrefetch(client.list_roles)
 
     def resource_type(self) -> resource_pb2.ResourceType:
         return types.ROLE
@@ -50,7 +53,7 @@ class RoleSyncer:
     async def list_resources(
         self, parent: resource_pb2.ResourceId | None, page_token: str
     ) -> Page[resource_pb2.Resource]:
-        page = await self._client.list_roles(page_number(page_token))
+        page = await self._pages.get(page_number(page_token))
         return Page([role_resource(r) for r in page.items], next_token(page))
 
     def entitlements(self, resource: resource_pb2.Resource) -> list[entitlement_pb2.Entitlement]:

@@ -7,6 +7,7 @@ from connector.baton.connector import Page
 from connector.baton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
 from connector.datadog.client import DatadogClient
 from connector.datadog.models import Team
+from connector.datadog.paging import PagePrefetch
 from connector.datadog.resources import types
 from connector.datadog.resources.tokens import next_token, page_number
 
@@ -31,6 +32,8 @@ def team_resource(team: Team) -> resource_pb2.Resource:
 class TeamSyncer:
     def __init__(self, client: DatadogClient) -> None:
         self._client = client
+        # The next page is requested while the engine stores this one (same requests, overlapped).
+        self._pages: PagePrefetch[Team] = PagePrefetch(client.list_teams)
 
     def resource_type(self) -> resource_pb2.ResourceType:
         return types.TEAM
@@ -38,7 +41,7 @@ class TeamSyncer:
     async def list_resources(
         self, parent: resource_pb2.ResourceId | None, page_token: str
     ) -> Page[resource_pb2.Resource]:
-        page = await self._client.list_teams(page_number(page_token))
+        page = await self._pages.get(page_number(page_token))
         return Page([team_resource(t) for t in page.items], next_token(page))
 
     def entitlements(self, resource: resource_pb2.Resource) -> list[entitlement_pb2.Entitlement]:
@@ -69,13 +72,14 @@ class TeamSyncer:
             return Page([])
         page = await self._client.list_team_memberships(resource.id.resource, page_number(page_token))
         grants: list[grant_pb2.Grant] = []
+        member, admin = b.grant_factory(resource, MEMBER), b.grant_factory(resource, ADMIN)
         for membership in page.items:
             if not membership.user_id:
                 continue
             principal = b.resource_id(types.USER.id, membership.user_id)
-            grants.append(b.grant(resource, MEMBER, principal))
+            grants.append(member(principal))
             if membership.team_role == "admin":
-                grants.append(b.grant(resource, ADMIN, principal))
+                grants.append(admin(principal))
         return Page(grants, next_token(page))
 
     async def get_resource(self, resource_id: resource_pb2.ResourceId) -> resource_pb2.Resource:

@@ -6,6 +6,7 @@ of the users list yields every role grant: no per-role requests, unlike the Go c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from connector.baton import builders as b
@@ -19,6 +20,7 @@ from connector.baton.pb.c1.connector.v2 import (
 )
 from connector.datadog.client import DatadogClient, included_roles
 from connector.datadog.models import Role, User
+from connector.datadog.paging import PagePrefetch
 from connector.datadog.resources import types
 from connector.datadog.resources.roles import MEMBER, role_resource
 from connector.datadog.resources.tokens import next_token, page_number
@@ -75,6 +77,8 @@ def user_resource(user: User, *, app_key_children: bool = False) -> resource_pb2
 class UserSyncer:
     def __init__(self, client: DatadogClient, *, app_key_children: bool = False) -> None:
         self._client = client
+        # The next page is requested while the engine stores this one (same requests, overlapped).
+        self._pages: PagePrefetch[User] = PagePrefetch(client.list_users)
         self._app_key_children = app_key_children
 
     def resource_type(self) -> resource_pb2.ResourceType:
@@ -83,14 +87,19 @@ class UserSyncer:
     async def list_resources(
         self, parent: resource_pb2.ResourceId | None, page_token: str
     ) -> Page[resource_pb2.Resource]:
-        page = await self._client.list_users(page_number(page_token))
+        page = await self._pages.get(page_number(page_token))
         roles = included_roles(page)
         resources = [user_resource(u, app_key_children=self._app_key_children) for u in page.items]
-        grants = [
-            b.grant(_role_for_grant(role_id, roles), MEMBER, res.id)
-            for user, res in zip(page.items, resources, strict=True)
-            for role_id in user.role_ids
-        ]
+        # One role resource (and grant entitlement) per role and page, not one per grant: a page of 100 users
+        # names a handful of roles.
+        grant_of: dict[str, Callable[[resource_pb2.ResourceId], grant_pb2.Grant]] = {}
+        grants = []
+        for user, res in zip(page.items, resources, strict=True):
+            for role_id in user.role_ids:
+                make = grant_of.get(role_id)
+                if make is None:
+                    make = grant_of[role_id] = b.grant_factory(_role_for_grant(role_id, roles), MEMBER)
+                grants.append(make(res.id))
         return Page(resources, next_token(page), grants=grants)
 
     def entitlements(self, resource: resource_pb2.Resource) -> list[entitlement_pb2.Entitlement]:
