@@ -14,6 +14,7 @@ import ssl
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -96,8 +97,8 @@ def check_resource_types(settings: Settings) -> None:
 
 def _with(options: DatadogOptions, switch: str) -> DatadogOptions:
     # Service-account keys come with --sync-secrets only; schedules need nothing else.
-    extra = {"sync_secrets": True} if switch != "sync_schedules" else {}
-    return dataclasses.replace(options, **{**extra, switch: True})
+    changes: dict[str, Any] = {"sync_secrets": True} if switch != "sync_schedules" else {}
+    return dataclasses.replace(options, **{**changes, switch: True})
 
 
 def _type_ids(options: DatadogOptions) -> list[str]:
