@@ -45,7 +45,8 @@ class RoleSyncer:
     def __init__(self, client: DatadogClient) -> None:
         self._client = client
         # The next page is requested while the engine stores this one (same requests, overlapped).
-        self._pages: PagePrefetch[Role] = PagePrefetch(client.list_roles)
+        # Looked up at the first page, not here: metadata (Hello, `capabilities`) builds syncers without a client.
+        self._pages: PagePrefetch[Role] = PagePrefetch(lambda number: client.list_roles(number))
 
     def resource_type(self) -> resource_pb2.ResourceType:
         return types.ROLE

@@ -33,7 +33,8 @@ class TeamSyncer:
     def __init__(self, client: DatadogClient) -> None:
         self._client = client
         # The next page is requested while the engine stores this one (same requests, overlapped).
-        self._pages: PagePrefetch[Team] = PagePrefetch(client.list_teams)
+        # Looked up at the first page, not here: metadata (Hello, `capabilities`) builds syncers without a client.
+        self._pages: PagePrefetch[Team] = PagePrefetch(lambda number: client.list_teams(number))
 
     def resource_type(self) -> resource_pb2.ResourceType:
         return types.TEAM

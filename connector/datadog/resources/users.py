@@ -78,7 +78,8 @@ class UserSyncer:
     def __init__(self, client: DatadogClient, *, app_key_children: bool = False) -> None:
         self._client = client
         # The next page is requested while the engine stores this one (same requests, overlapped).
-        self._pages: PagePrefetch[User] = PagePrefetch(client.list_users)
+        # Looked up at the first page, not here: metadata (Hello, `capabilities`) builds syncers without a client.
+        self._pages: PagePrefetch[User] = PagePrefetch(lambda number: client.list_users(number))
         self._app_key_children = app_key_children
 
     def resource_type(self) -> resource_pb2.ResourceType:
