@@ -151,6 +151,10 @@ class Settings(BaseSettings):
         for name, value in data.items():
             if isinstance(value, str):
                 value = value.strip()
+                if name not in _PATHS and _NOT_UTF8.search(value):
+                    # A variable's undecodable bytes (Python keeps them as lone surrogates) would fail deep in a
+                    # header, a host name or a log line; a file name may hold any bytes.
+                    raise ValueError(f"{_named(name)}: is not valid UTF-8 text")
                 if name in _CASE_FREE:
                     value = value.lower()
             if _given(value):
@@ -300,6 +304,12 @@ class Settings(BaseSettings):
         # init = parsed flags (only those given), then the environment, then the YAML file.
         return init_settings, env_settings, _YamlSource(settings_cls)
 
+
+# Settings that are file names (any bytes but NUL), and the lone surrogates that stand for undecodable bytes.
+_PATHS = frozenset(
+    name for name, info in Settings.model_fields.items() if Path in (info.annotation, *get_args(info.annotation))
+)
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
 
 # Settings whose values are choices: compared without regard to case.
 _CASE_FREE = frozenset(

@@ -275,3 +275,21 @@ def test_a_bind_address_no_socket_could_take_names_that_setting(value: str) -> N
 @pytest.mark.parametrize("value", ["0.0.0.0", "::", "::1", "127.0.0.1", "localhost", "pod-0.example.svc"])
 def test_usual_bind_addresses_pass(value: str) -> None:
     assert load(["--health-check-bind-address", value]).health_check_bind_address == value
+
+
+@pytest.mark.parametrize(
+    "name", ["BATON_CLIENT_ID", "BATON_HOST_ID", "BATON_C1_API_HOST", "BATON_SITE", "BATON_API_KEY"]
+)
+def test_a_variable_that_is_not_utf8_is_named(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Undecodable bytes (kept by Python as lone surrogates) failed later as a UnicodeEncodeError or InvalidURL."""
+    monkeypatch.setenv(name, f"{CANARY}caf\udce9")
+    with pytest.raises(SettingsError) as caught:
+        load([])
+    assert str(caught.value).startswith(f"setting --{name[6:].lower().replace('_', '-')} ({name}): ")
+    assert "UTF-8" in str(caught.value)
+    assert CANARY not in str(caught.value)
+
+
+def test_a_file_name_may_hold_any_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BATON_FILE", "/data/caf\udce9.c1z")
+    assert load([]).file == Path("/data/caf\udce9.c1z")
