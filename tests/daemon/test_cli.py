@@ -174,7 +174,7 @@ def test_a_file_system_failure_mid_run_names_the_path_and_cause(
 
     monkeypatch.setattr(main, "_run", full_disk)
     # Logging stays as the test session set it up (configure would bind this test's captured, soon closed stderr).
-    monkeypatch.setattr(main.logs, "configure", lambda *args, **kwargs: None)
+    monkeypatch.setattr("connector.daemon.logging.configure", lambda *args, **kwargs: None)
     for name in ("BATON_LOG_LEVEL", "BATON_CLIENT_ID", "BATON_CLIENT_SECRET"):
         monkeypatch.delenv(name, raising=False)
     assert main.run_connector(["--api-key", "k" * 12, "--app-key", "a" * 12, "--log-format", "json"]) == 1
