@@ -331,16 +331,24 @@ class _YamlSource(PydanticBaseSettingsSource):
         return dict(_YamlSource.data)
 
 
+def read_setting_file(path: Path, where: str) -> bytes:
+    """A file a setting names, read whole; a SettingsError starting with `where` when it cannot be.
+
+    A FIFO would block the read forever and a directory or a device is no such file: they are refused first.
+    """
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise SettingsError(f"{where}: is not a regular file")
+        return path.read_bytes()
+    except OSError as exc:
+        raise SettingsError(f"{where}: cannot read it: {exc.strerror or type(exc).__name__}") from None
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     """The --config file as settings, with the Go SDK's kebab-case keys; a SettingsError naming what is wrong."""
     where = f"setting --config ({CONFIG_PATH_ENV}): {path}"
     try:
-        # A FIFO would block this read forever and a directory or device is no settings file: refuse them first.
-        if not stat.S_ISREG(path.stat().st_mode):
-            raise SettingsError(f"{where}: is not a regular file")
-        text = path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise SettingsError(f"{where}: cannot read it: {exc.strerror or type(exc).__name__}") from None
+        text = read_setting_file(path, where).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SettingsError(f"{where}: is not UTF-8 text (bad byte at offset {exc.start})") from None
     try:
