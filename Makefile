@@ -14,8 +14,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# In parallel worker processes (pytest-xdist): most tests wait on daemons, sockets and timers, so 4 workers keep
+# 2 cores busy; tests sharing a costly fixture share a worker (tests/parallel.py). Prints the wall time;
+# the exit status is pytest's (non-zero on any failure, 5 if nothing was collected).
+TEST_WORKERS ?= 4
 test: $(STAMP)
-	$(PY) -m pytest -q
+	@start=$$(date +%s); $(PY) -m pytest -q -n $(TEST_WORKERS) --durations=5; status=$$?; \
+	echo "make test: $$(( $$(date +%s) - start )) s wall clock, pytest exit status $$status"; exit $$status
 
 # The property-based fuzz tests with many more cases and fresh randomness (CI runs them seeded and bounded).
 fuzz: $(STAMP)

@@ -26,6 +26,7 @@ from benchmarks.measure import load_average, proc_rss_mb, wait_until
 from tests.fakes.c1 import FakeC1
 from tests.fakes.datadog import FakeDatadog, generate_org
 from tests.fakes.env import connector_env
+from tests.fakes.net import logged_health_port
 
 ROOT = Path(__file__).resolve().parents[1]
 IDLE_SECONDS, STARTS = 20.0, 3
@@ -50,16 +51,28 @@ def mapped(pid: int) -> list[str]:
 
 
 def start(env: dict[str, str], argv: list[str], err: IO[bytes]) -> tuple[subprocess.Popen[bytes], float, float]:
+    log = Path(str(err.name))
+    offset = log.stat().st_size  # the file holds the earlier starts' logs too
     started = time.monotonic()
     # stderr to a file: -X importtime writes more than a pipe holds before anyone reads it.
     daemon = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
-    port = int(env["BATON_HEALTH_CHECK_PORT"])
-    wait_until(lambda: status(port, "/healthz") == 200 or daemon.poll() is not None, 60, "/healthz")
-    healthy = time.monotonic() - started
+    # The daemon is given port 0 and logs the port it bound (tests/fakes/env.py): read it back from its log.
+    port = 0
+
+    def healthy() -> bool:
+        nonlocal port
+        if not port:
+            with log.open("rb") as f:
+                f.seek(offset)
+                port = logged_health_port(f.read().decode(errors="replace").splitlines()) or 0
+        return bool(port) and status(port, "/healthz") == 200
+
+    wait_until(lambda: healthy() or daemon.poll() is not None, 60, "/healthz")
+    up = time.monotonic() - started
     wait_until(lambda: status(port, "/readyz") == 200 or daemon.poll() is not None, 60, "/readyz")
     if daemon.poll() is not None:
         raise SystemExit(f"the daemon exited with {daemon.returncode}")
-    return daemon, healthy, time.monotonic() - started
+    return daemon, up, time.monotonic() - started
 
 
 def stop(daemon: subprocess.Popen[bytes]) -> None:
@@ -82,7 +95,8 @@ def main() -> dict[str, object]:
     org = generate_org(users=200, seed=5, teams=5, schedules=0)
     plain = [sys.executable, "-m", "connector"]
     with tempfile.TemporaryDirectory() as tmp, FakeDatadog(org) as dd, FakeC1(next_poll=5.0, next_heartbeat=5.0) as c1:
-        extra = {"BATON_LOG_LEVEL": "warn", "BATON_C1Z_TEMP_DIR": tmp}
+        # info: the port the health server bound is logged at that level.
+        extra = {"BATON_LOG_LEVEL": "info", "BATON_C1Z_TEMP_DIR": tmp}
         healthy, ready = [], []
         log = Path(tmp) / "stderr"
         with log.open("wb") as err:

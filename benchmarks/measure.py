@@ -105,6 +105,10 @@ class TimedProcess:
             self._child = int(text[0])
         return bool(text)
 
+    def stderr_so_far(self) -> str:
+        """What the process has logged so far (read beside the writer, without moving its file offset)."""
+        return os.pread(self._stderr.fileno(), 1 << 24, 0).decode(errors="replace")
+
     def stop(self, timeout: float = 60) -> Measured:
         """SIGTERM the process (not `time`), wait, and return what `time -v` saw."""
         with contextlib.suppress(ProcessLookupError):

@@ -34,6 +34,7 @@ from connector.baton.c1z.reader import C1ZReader
 from tests.fakes.c1 import FakeC1
 from tests.fakes.datadog import FakeDatadog, Org, generate_org
 from tests.fakes.env import connector_env
+from tests.fakes.net import logged_health_port
 from tests.fakes.tasks import kind_task
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,9 +131,9 @@ def main() -> dict[str, object]:
         FakeC1(next_poll=0.5, next_heartbeat=5.0) as c1,
     ):
         dd.faults.latency = latency
-        extra = {"BATON_LOG_LEVEL": "warn", "BATON_C1Z_TEMP_DIR": tmp}
+        # info: the daemon binds health port 0 (tests/fakes/env.py) and logs the port it got at that level.
+        extra = {"BATON_LOG_LEVEL": "info", "BATON_C1Z_TEMP_DIR": tmp}
         env = connector_env(dd, c1, extra)
-        health = f"http://127.0.0.1:{env['BATON_HEALTH_CHECK_PORT']}/healthz"
         prof = Path(tmp) / "daemon.prof"
         argv = (
             [sys.executable, "-m", "benchmarks.profiled", str(prof)]
@@ -142,6 +143,10 @@ def main() -> dict[str, object]:
         daemon = TimedProcess(argv, env=env, cwd=ROOT)
         try:
             wait_until(lambda: bool(c1.recorded().hellos), 120, "the daemon's Hello")
+            port = logged_health_port(daemon.stderr_so_far().splitlines())
+            if port is None:
+                raise SystemExit("the daemon did not log its health port")
+            health = f"http://127.0.0.1:{port}/healthz"
             dd.reset_counters()
             prober = subprocess.Popen(
                 [sys.executable, "-m", "benchmarks.probe", health],

@@ -243,9 +243,8 @@ def smoke(image: str) -> SmokeResult:
         print(f"{image} not built yet: building it", flush=True)
         build(image)
     sys.path.insert(0, str(ROOT))
-    from tests.fakes.net import free_port  # the project's own tests package, found through ROOT
+    from tests.fakes.net import logged_health_port  # the project's own tests package, found through ROOT
 
-    port = free_port()
     name = f"baton-datadog-smoke-{secrets.token_hex(4)}"
     client_id, client_secret = credentials()
     env = {
@@ -257,7 +256,8 @@ def smoke(image: str) -> SmokeResult:
         "BATON_API_KEY": "0" * 32,
         "BATON_APP_KEY": "0" * 40,
         "BATON_HOST_ID": name,
-        "BATON_HEALTH_CHECK_PORT": str(port),
+        # Port 0: the daemon binds a free port itself (host network) and logs it; read back from `podman logs`.
+        "BATON_HEALTH_CHECK_PORT": "0",
         "BATON_LOG_FORMAT": "json",
     }
     lines: list[str] = [f"image: {image}, size {image_size(image)}"]
@@ -291,17 +291,22 @@ def smoke(image: str) -> SmokeResult:
                 image,
             ]
         )
-    lines.append(f"started: {started_at.isoformat(timespec='seconds')} (health on 127.0.0.1:{port})")
     try:
-        base = f"http://127.0.0.1:{port}"
+        port: int | None = None
         status: int | None = None
         while time.monotonic() - started < HEALTH_TIMEOUT:
-            status = http_status(base + "/healthz")
+            if port is None:
+                logged = quiet([*PODMAN, "logs", name])
+                port = logged_health_port((logged.stdout + logged.stderr).splitlines())
+            if port is not None:
+                status = http_status(f"http://127.0.0.1:{port}/healthz")
             if status == 200 or container_state(name).get("Running") is False:
                 break
             time.sleep(0.25)
         took = time.monotonic() - started
         since_start = _seconds_since_container_start(name)
+        lines.append(f"started: {started_at.isoformat(timespec='seconds')} (health on 127.0.0.1:{port})")
+        base = f"http://127.0.0.1:{port}"
         if status == 200:
             lines.append(
                 f"/healthz: 200 after {took:.1f}s from `podman run` ({since_start:.1f}s after the process started;"

@@ -1,4 +1,5 @@
-"""Suite-wide settings: Hypothesis profiles for the property-based fuzz tests.
+"""Suite-wide settings: Hypothesis profiles for the property-based fuzz tests, and how `make test -n` spreads
+tests over workers.
 
 `ci` (the default, what `make test` and CI run) is seeded and bounded so a run is repeatable and quick; `fuzz`
 (`make fuzz`) explores far more cases with fresh randomness. Fuzz tests carry the `fuzz` marker.
@@ -7,7 +8,9 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -26,3 +29,10 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under `-n` (make test): tests sharing a costly module or package fixture run on one worker (tests/parallel.py)."""
+    from tests.parallel import SharedFixtureScheduling  # xdist is only imported when it runs
+
+    return SharedFixtureScheduling(config, log)

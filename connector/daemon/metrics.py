@@ -1,162 +1,57 @@
-"""Prometheus metrics of the daemon, in a registry of their own. Labels are low-cardinality by design:
-task type, outcome, endpoint group, status class, resource type; never a user, team or task id.
+"""The daemon's metrics: the runner's (connector/baton/runtime/metrics.py) under the `baton_datadog` prefix, plus
+the Datadog API series `baton_datadog_api_*` fed by the Datadog client's events (connector/datadog/stats.py).
 
-Names follow Prometheus' conventions (`promtool check metrics` is clean, CI checks a live scrape): one
-`baton_datadog_` prefix and no stutter (`baton_datadog_api_*` are Datadog API calls, `..._conductorone_*`
-ConductorOne's), base units in the name, `_total` on counters, no `_created` series, plus the standard
-`process_*` and `python_*` collectors. docs/runbook.md, the chart's alerts and its dashboard use these names.
+Labels stay low-cardinality: endpoint group, status class, rate-limit cause, retry reason. docs/runbook.md, the
+chart's alerts and its dashboard use these names.
 """
 
 from __future__ import annotations
 
-import platform
-import time
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from prometheus_client import (
-    GC_COLLECTOR,
-    PLATFORM_COLLECTOR,
-    PROCESS_COLLECTOR,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    disable_created_metrics,
-    generate_latest,
-)
-
-from connector.baton.c1.client import RpcResult
-from connector.baton.c1.token import TokenFetch
-from connector.baton.sync.syncer import SyncResult
+from connector.baton.runtime.metrics import Metrics
 from connector.daemon.version import package_version
 from connector.datadog.stats import ClientEvent, RateLimitWait, RequestDone, RetryScheduled
 
 PREFIX = "baton_datadog"
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-# `_created` series double the number of series and no dashboard or alert here reads them. The switch is
-# process-wide in prometheus_client; the daemon has no other registry that would want them.
-disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus_client
+class DatadogApiMetrics:
+    """Datadog API calls, rate-limit waits and retries, in the runner's registry."""
 
-
-class Metrics:
-    def __init__(self) -> None:
-        r = self.registry = CollectorRegistry(auto_describe=True)
-        for standard in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
-            r.register(standard)  # process_* and python_*: memory, CPU, open fds, GC
-        Gauge(f"{PREFIX}_build_info", "Build of the running connector", ["version", "python"], registry=r).labels(
-            package_version(), platform.python_version()
-        ).set(1)
-        self.ready = Gauge(f"{PREFIX}_ready", "1 once Hello succeeded and until draining starts", registry=r)
-        self.tasks_received = Counter(
-            f"{PREFIX}_tasks_received_total", "Tasks received from ConductorOne", ["type"], registry=r
-        )
-        self.tasks_finished = Counter(
-            f"{PREFIX}_tasks_finished_total", "Tasks finished, by outcome", ["type", "outcome"], registry=r
-        )
-        self.tasks_in_flight = Gauge(f"{PREFIX}_tasks_in_flight", "Tasks running now", registry=r)
-        self.task_duration = Histogram(
-            f"{PREFIX}_task_duration_seconds",
-            "Time from receiving a task to reporting it",
-            ["type"],
-            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
-            registry=r,
-        )
-        self.sync_duration = Histogram(
-            f"{PREFIX}_sync_duration_seconds",
-            "Duration of full syncs",
-            buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200),
-            registry=r,
-        )
-        self.resources_synced = Gauge(
-            f"{PREFIX}_resources_synced", "Resources in the last successful sync", ["resource_type"], registry=r
-        )
-        self.grants_synced = Gauge(
-            f"{PREFIX}_grants_synced", "Grants in the last successful sync", ["resource_type"], registry=r
-        )
-        self.last_sync = Gauge(
-            f"{PREFIX}_last_successful_sync_timestamp_seconds", "Unix time of the last successful sync", registry=r
-        )
-        self.upload_bytes = Counter(f"{PREFIX}_upload_bytes_total", "Bytes of c1z uploaded to ConductorOne", registry=r)
-        self.dd_requests = Counter(
-            f"{PREFIX}_api_requests_total",
+    def __init__(self, registry: CollectorRegistry, prefix: str = PREFIX) -> None:
+        r = registry
+        self.requests = Counter(
+            f"{prefix}_api_requests_total",
             "Datadog API requests by endpoint group and status class (2xx..5xx, 429 apart, error: no response)",
             ["group", "status"],
             registry=r,
         )
-        self.dd_request_seconds = Histogram(
-            f"{PREFIX}_api_request_duration_seconds", "Datadog request latency", ["group"], registry=r
+        self.request_seconds = Histogram(
+            f"{prefix}_api_request_duration_seconds", "Datadog request latency", ["group"], registry=r
         )
-        self.dd_rate_limit_waits = Counter(
-            f"{PREFIX}_api_rate_limit_waits_total", "Waits for a Datadog rate-limit window", ["cause"], registry=r
+        self.rate_limit_waits = Counter(
+            f"{prefix}_api_rate_limit_waits_total", "Waits for a Datadog rate-limit window", ["cause"], registry=r
         )
-        self.dd_rate_limit_wait_seconds = Counter(
-            f"{PREFIX}_api_rate_limit_wait_seconds_total", "Seconds spent waiting for Datadog rate limits", registry=r
+        self.rate_limit_wait_seconds = Counter(
+            f"{prefix}_api_rate_limit_wait_seconds_total", "Seconds spent waiting for Datadog rate limits", registry=r
         )
-        self.dd_retries = Counter(f"{PREFIX}_api_retries_total", "Datadog requests retried", ["reason"], registry=r)
-        self.token_fetches = Counter(
-            f"{PREFIX}_conductorone_token_fetches_total", "ConductorOne access-token requests", ["outcome"], registry=r
-        )
-        self.c1_rpcs = Counter(
-            f"{PREFIX}_conductorone_rpcs_total", "ConductorOne RPCs by method and code", ["method", "code"], registry=r
-        )
-        self.c1_last_success = Gauge(
-            f"{PREFIX}_conductorone_last_success_timestamp_seconds",
-            "Unix time of the last successful ConductorOne RPC",
-            registry=r,
-        )
-        self.c1_rpc_errors = Counter(
-            f"{PREFIX}_conductorone_rpc_errors_total",
-            "ConductorOne RPCs that did not succeed",
-            ["method", "code"],
-            registry=r,
-        )
+        self.retries = Counter(f"{prefix}_api_retries_total", "Datadog requests retried", ["reason"], registry=r)
 
-    def render(self) -> bytes:
-        return generate_latest(self.registry)
-
-    # -- hooks the other layers call ----------------------------------------------------------------------
-
-    def datadog_event(self, event: ClientEvent) -> None:
+    def __call__(self, event: ClientEvent) -> None:
+        """The Datadog client's `on_event` hook."""
         if isinstance(event, RequestDone):
             # 429 apart from the other 4xx: rate limiting is an operating condition, the rest are bugs or access.
-            self.dd_requests.labels(event.group, "429" if event.status == 429 else event.status_class).inc()
-            self.dd_request_seconds.labels(event.group).observe(event.seconds)
+            self.requests.labels(event.group, "429" if event.status == 429 else event.status_class).inc()
+            self.request_seconds.labels(event.group).observe(event.seconds)
         elif isinstance(event, RateLimitWait):
-            self.dd_rate_limit_waits.labels(event.cause).inc()
-            self.dd_rate_limit_wait_seconds.inc(event.seconds)
+            self.rate_limit_waits.labels(event.cause).inc()
+            self.rate_limit_wait_seconds.inc(event.seconds)
         elif isinstance(event, RetryScheduled):
-            self.dd_retries.labels(event.reason).inc()
+            self.retries.labels(event.reason).inc()
 
-    def c1_call(self, result: RpcResult) -> None:
-        self.c1_rpcs.labels(result.method, result.code).inc()
-        if result.code == "OK":
-            self.c1_last_success.set(time.time())
-        else:
-            self.c1_rpc_errors.labels(result.method, result.code).inc()
 
-    def token_fetch(self, fetch: TokenFetch) -> None:
-        self.token_fetches.labels("success" if fetch.ok else "failure").inc()
-
-    def task_received(self, task_type: str) -> None:
-        self.tasks_received.labels(task_type).inc()
-        self.tasks_in_flight.inc()
-
-    def task_finished(self, task_type: str, outcome: str, seconds: float) -> None:
-        self.tasks_in_flight.dec()
-        self.tasks_finished.labels(task_type, outcome).inc()
-        self.task_duration.labels(task_type).observe(seconds)
-
-    def sync_succeeded(self, result: SyncResult, uploaded_bytes: int = 0) -> None:
-        self.sync_duration.observe(result.seconds)
-        by_type = result.stats.get("resources_by_resource_type", {})
-        if isinstance(by_type, dict):
-            for type_id, count in by_type.items():
-                self.resources_synced.labels(str(type_id)).set(float(count))
-        grants_by_type = result.stats.get("grants_by_resource_type", {})
-        if isinstance(grants_by_type, dict):
-            for type_id, count in grants_by_type.items():
-                self.grants_synced.labels(str(type_id)).set(float(count))
-        self.last_sync.set(time.time())
-        if uploaded_bytes:
-            self.upload_bytes.inc(uploaded_bytes)
+def daemon_metrics() -> tuple[Metrics, DatadogApiMetrics]:
+    """Everything the service exports: the runner's metrics and, in the same registry, the Datadog API series."""
+    metrics = Metrics(PREFIX, package_version())
+    return metrics, DatadogApiMetrics(metrics.registry)

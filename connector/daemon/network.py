@@ -1,8 +1,9 @@
 """Trust for every outbound TLS connection (Datadog, the ConductorOne token endpoint, the gRPC channel) from one
 setting, `--ca-bundle` / BATON_CA_BUNDLE: a PEM file, typically a TLS-inspecting proxy's CA mounted into the pod.
 
-Without it each client keeps its default: httpx honours SSL_CERT_FILE / SSL_CERT_DIR and the gRPC channel takes
-SSL_CERT_FILE too (`grpc_root_certificates`). Proxies need nothing here: httpx reads HTTPS_PROXY / HTTP_PROXY /
+Without it the httpx clients share one context with httpx's default trust (which honours SSL_CERT_FILE /
+SSL_CERT_DIR): each context holds its own copy of the CA store, ~1 MB of idle memory apiece (docs/benchmarks.md).
+The gRPC channel takes SSL_CERT_FILE too (`grpc_root_certificates`). Proxies need nothing here: httpx reads HTTPS_PROXY / HTTP_PROXY /
 NO_PROXY itself and `grpc_proxy_from_env` gives the channel the same proxy (docs/deployment.md).
 """
 
@@ -12,6 +13,8 @@ import os
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+import httpx
 
 from connector.baton.c1 import grpc_root_certificates
 from connector.daemon.settings import Settings, SettingsError, env, flag, read_setting_file
@@ -28,7 +31,7 @@ class Trust:
 def outbound_trust(settings: Settings, environ: Mapping[str, str] = os.environ) -> Trust:
     """The CA bundle setting, read once and checked; a SettingsError naming it when it is unusable."""
     if settings.ca_bundle is None:
-        return Trust(None, grpc_root_certificates(environ))
+        return Trust(httpx.create_ssl_context(trust_env=True), grpc_root_certificates(environ))
     where = f"setting {flag('ca_bundle')} ({env('ca_bundle')})"
     pem = read_setting_file(settings.ca_bundle, f"{where}: {settings.ca_bundle}")
     try:

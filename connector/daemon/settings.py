@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import Field, JsonValue, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
@@ -233,6 +232,8 @@ class Settings(BaseSettings):
             if value.strip().startswith("["):
                 try:
                     return json.loads(value)  # a JSON list is accepted too (the Helm chart renders one)
+                except RecursionError:  # not a ValueError, so pydantic would let it escape as a traceback
+                    raise ValueError("the JSON list is nested too deeply") from None
                 except ValueError:
                     raise ValueError("is neither a comma-separated list nor a JSON list") from None
             return [part.strip() for part in value.split(",") if part.strip()]
@@ -351,6 +352,9 @@ def read_yaml(path: Path) -> dict[str, Any]:
         text = read_setting_file(path, where).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SettingsError(f"{where}: is not UTF-8 text (bad byte at offset {exc.start})") from None
+    # Imported here: PyYAML is needed only with a config file, and most deployments use env vars alone.
+    import yaml
+
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:

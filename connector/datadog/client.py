@@ -19,6 +19,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import SecretStr, ValidationError
 
+from connector.baton.errors import InvalidArgumentError
 from connector.datadog.decode import (
     describe_validation_error,
     json_object,
@@ -58,7 +59,9 @@ from connector.datadog.paging import (
     PAGE_SIZE,
     ListingGuard,
     Page,
+    PendingPage,
     next_page_number,
+    pages_for,
     paginate,
     parse_page_meta,
 )
@@ -78,10 +81,20 @@ __all__ = ["DatadogClient", "included_roles", "included_users"]
 R = TypeVar("R", bound=Resource)
 
 
+# Datadog ids are UUIDs, short handles or our own `sat:` handles (~100 characters); a longer one is a malformed
+# task, and a 100 KB one would make httpx refuse the URL with an exception outside the DatadogError hierarchy.
+_MAX_ID_CHARS = 1024
+
+
 def _seg(value: str) -> str:
-    """One URL path segment; ids come from callers and must not be able to change the path."""
-    if not value:
-        raise ValueError("an id must not be empty")
+    """One URL path segment; ids come from callers (and ConductorOne's tasks) and must not change the path.
+
+    `/` is percent-encoded, but `.` and `..` are not changed by encoding and URL normalisation removes them:
+    `/api/v2/team/{tid}/memberships/..` is `/api/v2/team/{tid}`. No Datadog id is one, so they are refused.
+    """
+    if not value or value in (".", "..") or len(value) > _MAX_ID_CHARS:
+        shown = f"{value[:40]!a}" + (f"...({len(value)} characters)" if len(value) > 40 else "")
+        raise InvalidArgumentError(f"{shown} is not a valid Datadog id (empty, a dot segment or too long)")
     return quote(value, safe="")
 
 
@@ -114,6 +127,8 @@ class DatadogClient:
         # Both keys travel in headers: refuse to send them in clear unless told to (tests use loopback).
         check_transport_security(self.base_url, allow_insecure=allow_insecure_http)
         self._max_pages = max_pages
+        # How many requests may be in flight at once: `PagePrefetch` fetches that many pages ahead.
+        self.max_concurrency = max_concurrency
         self._listings = ListingGuard()
         self._t = ApiTransport(
             api_key=api_key,
@@ -152,7 +167,7 @@ class DatadogClient:
 
     # -- plumbing ---------------------------------------------------------------------------------
 
-    async def _page(
+    async def _fetch_page(
         self,
         envelope_type: type[ListEnvelope[R]],
         path: str,
@@ -161,46 +176,57 @@ class DatadogClient:
         number: int,
         params: Mapping[str, QueryValue] | None = None,
         total_required: bool = True,
-    ) -> Page[R]:
-        """One page, checked against the listing's bounds (`paging.next_page_number`, `paging.ListingGuard`).
+    ) -> PendingPage[R]:
+        """Request and parse one page; the returned call runs the listing checks and gives the `Page`
+        (`paging.next_page_number`, `paging.ListingGuard`). `total_required`: the list always reports its size
+        (every list in scope but On-Call schedules).
 
-        `total_required`: the list always reports its size (every list in scope but On-Call schedules).
+        The checks remember the previous page of the listing (`ListingGuard`), so they must run in page order:
+        `PagePrefetch` fetches several pages at once but calls each page's checks when its caller asks for it.
         """
         if number < 0:
             raise ValueError("page numbers start at 0")
         query: dict[str, QueryValue] = {"page[size]": PAGE_SIZE, "page[number]": number, **(params or {})}
         reply = await self._t.request("GET", path, group=group, params=query)
         envelope = parse_model(envelope_type, reply)
-        items = list(envelope.data)
-        next_number = next_page_number(
-            number=number,
-            requested_size=PAGE_SIZE,
-            count=len(items),
-            meta=envelope.meta,
-            total_required=total_required,
-            path=path,
-            max_pages=self._max_pages,
-        )
-        total = parse_page_meta(envelope.meta).total
-        self._listings.check(
-            (path, tuple(sorted((params or {}).items()))),
-            number=number,
-            size=PAGE_SIZE,
-            total=total,
-            ids=[item.id for item in items],
-            next_number=next_number,
-            method="GET",
-            path=path,
-            max_pages=self._max_pages,
-        )
-        return Page(
-            items=items,
-            number=number,
-            next_number=next_number,
-            total=total,
-            included=tuple(envelope.included),
-            path=path,
-        )
+
+        def check() -> Page[R]:
+            items = list(envelope.data)
+            next_number = next_page_number(
+                number=number,
+                requested_size=PAGE_SIZE,
+                count=len(items),
+                meta=envelope.meta,
+                total_required=total_required,
+                path=path,
+                max_pages=self._max_pages,
+            )
+            info = parse_page_meta(envelope.meta)
+            self._listings.check(
+                (path, tuple(sorted((params or {}).items()))),
+                number=number,
+                size=PAGE_SIZE,
+                total=info.total,
+                ids=[item.id for item in items],
+                next_number=next_number,
+                method="GET",
+                path=path,
+                max_pages=self._max_pages,
+            )
+            # The last page this page's total implies (at the size the server reports when it caps pages).
+            size = min(info.size, PAGE_SIZE) if info.size else PAGE_SIZE
+            last = pages_for(info.total, size) - 1 if info.total is not None and next_number is not None else None
+            return Page(
+                items=items,
+                number=number,
+                next_number=next_number,
+                total=info.total,
+                last_number=last,
+                included=tuple(envelope.included),
+                path=path,
+            )
+
+        return check
 
     async def _item(
         self,
@@ -264,12 +290,18 @@ class DatadogClient:
         Each user carries ``role_ids`` from ``relationships.roles``, so role grants need no per-role
         walk; the page's ``included`` holds the referenced roles (see `included_roles`).
         """
+        return (await self.fetch_users(page, query=query, statuses=statuses))()
+
+    async def fetch_users(
+        self, page: int = 0, *, query: str | None = None, statuses: Sequence[str] = ()
+    ) -> PendingPage[User]:
+        """`list_users` with the listing checks deferred to the returned call (see `_fetch_page`)."""
         params: dict[str, QueryValue] = {}
         if query:
             params["filter"] = query
         if statuses:
             params["filter[status]"] = ",".join(statuses)
-        return await self._page(ListEnvelope[User], "/api/v2/users", group="users", number=page, params=params)
+        return await self._fetch_page(ListEnvelope[User], "/api/v2/users", group="users", number=page, params=params)
 
     def iter_users(self, *, query: str | None = None, statuses: Sequence[str] = ()) -> AsyncIterator[Page[User]]:
         return paginate(lambda n: self.list_users(n, query=query, statuses=statuses))
@@ -349,8 +381,12 @@ class DatadogClient:
     # -- roles --------------------------------------------------------------------------------------
 
     async def list_roles(self, page: int = 0, *, query: str | None = None) -> Page[Role]:
+        return (await self.fetch_roles(page, query=query))()
+
+    async def fetch_roles(self, page: int = 0, *, query: str | None = None) -> PendingPage[Role]:
+        """`list_roles` with the listing checks deferred to the returned call (see `_fetch_page`)."""
         params: dict[str, QueryValue] = {"filter": query} if query else {}
-        return await self._page(ListEnvelope[Role], "/api/v2/roles", group="roles", number=page, params=params)
+        return await self._fetch_page(ListEnvelope[Role], "/api/v2/roles", group="roles", number=page, params=params)
 
     def iter_roles(self, *, query: str | None = None) -> AsyncIterator[Page[Role]]:
         return paginate(lambda n: self.list_roles(n, query=query))
@@ -360,7 +396,7 @@ class DatadogClient:
 
     async def list_role_users(self, role_id: str, page: int = 0) -> Page[User]:
         path = f"/api/v2/roles/{_seg(role_id)}/users"
-        return await self._page(ListEnvelope[User], path, group="role_users", number=page)
+        return (await self._fetch_page(ListEnvelope[User], path, group="role_users", number=page))()
 
     def iter_role_users(self, role_id: str) -> AsyncIterator[Page[User]]:
         return paginate(lambda n: self.list_role_users(role_id, n))
@@ -385,8 +421,12 @@ class DatadogClient:
 
     async def list_teams(self, page: int = 0, *, keyword: str | None = None) -> Page[Team]:
         """One page of teams; each carries ``user_count``, so empty teams need no membership walk."""
+        return (await self.fetch_teams(page, keyword=keyword))()
+
+    async def fetch_teams(self, page: int = 0, *, keyword: str | None = None) -> PendingPage[Team]:
+        """`list_teams` with the listing checks deferred to the returned call (see `_fetch_page`)."""
         params: dict[str, QueryValue] = {"filter[keyword]": keyword} if keyword else {}
-        return await self._page(ListEnvelope[Team], "/api/v2/team", group="teams", number=page, params=params)
+        return await self._fetch_page(ListEnvelope[Team], "/api/v2/team", group="teams", number=page, params=params)
 
     def iter_teams(self, *, keyword: str | None = None) -> AsyncIterator[Page[Team]]:
         return paginate(lambda n: self.list_teams(n, keyword=keyword))
@@ -397,7 +437,7 @@ class DatadogClient:
     async def list_team_memberships(self, team_id: str, page: int = 0) -> Page[TeamMembership]:
         """One page of a team's memberships; ``included`` holds the member users (reduced fields)."""
         path = f"/api/v2/team/{_seg(team_id)}/memberships"
-        return await self._page(ListEnvelope[TeamMembership], path, group="team_memberships", number=page)
+        return (await self._fetch_page(ListEnvelope[TeamMembership], path, group="team_memberships", number=page))()
 
     def iter_team_memberships(self, team_id: str) -> AsyncIterator[Page[TeamMembership]]:
         return paginate(lambda n: self.list_team_memberships(team_id, n))
@@ -432,9 +472,11 @@ class DatadogClient:
 
     async def list_schedules(self, page: int = 0) -> Page[Schedule]:
         # The one list without a documented total (docs/spec/datadog-api.md §7): bounded by MAX_PAGES instead.
-        return await self._page(
-            ListEnvelope[Schedule], "/api/v2/on-call/schedules", group="on_call", number=page, total_required=False
-        )
+        return (
+            await self._fetch_page(
+                ListEnvelope[Schedule], "/api/v2/on-call/schedules", group="on_call", number=page, total_required=False
+            )
+        )()
 
     async def get_schedule(self, schedule_id: str) -> Schedule:
         path = f"/api/v2/on-call/schedules/{_seg(schedule_id)}"
@@ -464,7 +506,11 @@ class DatadogClient:
     async def list_api_keys(self, page: int = 0, *, name_filter: str | None = None) -> Page[APIKey]:
         """One page of org API keys: name, last4, dates and creator; never the key value."""
         params: dict[str, QueryValue] = {"filter": name_filter} if name_filter else {}
-        return await self._page(ListEnvelope[APIKey], "/api/v2/api_keys", group="api_keys", number=page, params=params)
+        return (
+            await self._fetch_page(
+                ListEnvelope[APIKey], "/api/v2/api_keys", group="api_keys", number=page, params=params
+            )
+        )()
 
     def iter_api_keys(self) -> AsyncIterator[Page[APIKey]]:
         return paginate(self.list_api_keys)
@@ -478,9 +524,11 @@ class DatadogClient:
     ) -> Page[ApplicationKey]:
         path = f"/api/v2/service_accounts/{_seg(service_account_id)}/application_keys"
         params: dict[str, QueryValue] = {"filter": name_filter} if name_filter else {}
-        return await self._page(
-            ListEnvelope[ApplicationKey], path, group="service_accounts", number=page, params=params
-        )
+        return (
+            await self._fetch_page(
+                ListEnvelope[ApplicationKey], path, group="service_accounts", number=page, params=params
+            )
+        )()
 
     def iter_service_account_app_keys(self, service_account_id: str) -> AsyncIterator[Page[ApplicationKey]]:
         return paginate(lambda n: self.list_service_account_app_keys(service_account_id, n))
@@ -520,7 +568,11 @@ class DatadogClient:
         """One page of a service account's access tokens (SATs): metadata only, never a token value."""
         path = f"/api/v2/service_accounts/{_seg(service_account_id)}/access_tokens"
         params: dict[str, QueryValue] = {"filter": name_filter} if name_filter else {}
-        return await self._page(ListEnvelope[AccessToken], path, group="service_accounts", number=page, params=params)
+        return (
+            await self._fetch_page(
+                ListEnvelope[AccessToken], path, group="service_accounts", number=page, params=params
+            )
+        )()
 
     def iter_service_account_access_tokens(self, service_account_id: str) -> AsyncIterator[Page[AccessToken]]:
         return paginate(lambda n: self.list_service_account_access_tokens(service_account_id, n))

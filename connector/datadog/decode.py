@@ -22,6 +22,11 @@ __all__ = ["json_object", "parse_model", "validate_model"]
 M = TypeVar("M", bound=BaseModel)
 
 _MAX_LOCATIONS = 5
+# Content types named in an error. Anything else is not quoted: a header is peer text and may echo a key.
+_NAMED_MEDIA = frozenset(
+    {"text/html", "text/plain", "text/xml", "text/csv", "text/javascript", "application/xml",
+     "application/octet-stream", "application/javascript", "application/x-www-form-urlencoded"}
+)  # fmt: skip
 
 
 def _content_type_ok(reply: Reply) -> bool:
@@ -43,8 +48,8 @@ def _check_body(reply: Reply) -> None:
         # A proxy hiccup or a truncated answer: worth another try later.
         raise _unexpected(reply, "empty body where JSON was expected", retryable=True)
     if not _content_type_ok(reply):
-        media = reply.headers.get("content-type", "")[:60]
-        shown = repr(media) if media.isprintable() else "(unprintable)"
+        media = reply.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        shown = repr(media) if media in _NAMED_MEDIA else "(not quoted)"
         raise _unexpected(reply, f"content type {shown} where JSON was expected", retryable=True)
 
 

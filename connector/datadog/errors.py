@@ -41,6 +41,9 @@ _MAX_MESSAGE = 300
 _MAX_MESSAGES = 10
 # Only the start of a non-JSON error body is looked at (an HTML page can be megabytes).
 _MAX_TEXT = 4096
+# Text is scrubbed before it is cut, and looked at this far past each cut, so a key straddling a cut is still
+# recognised whole (a cut first would leave a prefix of the key that no scrub matches).
+_SECRET_SLACK = 512
 _REDACTED = "***"
 
 
@@ -222,7 +225,7 @@ def error_for_response(
     """
     secrets = tuple(secrets)
     clean_path = scrub(path.split("?", 1)[0], secrets)
-    messages = [scrub(m, secrets) for m in parse_error_messages(body)]
+    messages = list(parse_error_messages(body, secrets))
     cls = _BY_STATUS.get(status) or (Unavailable if status >= 500 else DatadogError)
     if cls is RateLimited:
         name = scrub(limit_name, secrets) if limit_name else None
@@ -264,8 +267,8 @@ def describe_transport_error(exc: BaseException, host: str, secrets: Iterable[st
     return f"cannot reach {host}: {cause}" + (f" ({detail})" if detail and detail.lower() != cause.lower() else "")
 
 
-def parse_error_messages(body: bytes | bytearray) -> tuple[str, ...]:
-    """Datadog's messages from any of its error shapes.
+def parse_error_messages(body: bytes | bytearray, secrets: Iterable[str] = ()) -> tuple[str, ...]:
+    """Datadog's messages from any of its error shapes, each scrubbed of `secrets` and then shortened.
 
     Seen in real traffic: ``{"errors": ["text"]}``, JSON:API objects
     ``{"errors": [{"status", "title", "detail"}]}``, a stringified Python dict inside the list, and
@@ -273,12 +276,15 @@ def parse_error_messages(body: bytes | bytearray) -> tuple[str, ...]:
     """
     if not body or not body.strip():
         return ()
+    secrets = tuple(secrets)
     try:
         # jiter (via pydantic-core) bounds nesting depth; json.loads would raise RecursionError instead.
         payload = pydantic_core.from_json(body)
     except ValueError:
-        return (_short(_strip_html(body[:_MAX_TEXT].decode("utf-8", "replace"))),)
-    return tuple(m for m in (_short(x) for x in _messages_of(payload)) if m)[:_MAX_MESSAGES]
+        text = scrub(body[: _MAX_TEXT + _SECRET_SLACK].decode("utf-8", "replace"), secrets)
+        return (_short(_strip_html(text[:_MAX_TEXT])),)
+    messages = (_short(scrub(x[: _MAX_MESSAGE + _SECRET_SLACK], secrets)) for x in _messages_of(payload))
+    return tuple(m for m in messages if m)[:_MAX_MESSAGES]
 
 
 def _messages_of(payload: Any) -> list[str]:

@@ -39,7 +39,9 @@ __all__ = [
     "Page",
     "PageMeta",
     "PagePrefetch",
+    "PendingPage",
     "next_page_number",
+    "pages_for",
     "paginate",
     "parse_page_meta",
 ]
@@ -72,6 +74,9 @@ class Page(Generic[T]):
     number: int
     next_number: int | None
     total: int | None = None
+    # The last page number this page's total implies (None without a total or on the last page): the pages a
+    # `PagePrefetch` may request ahead.
+    last_number: int | None = None
     # Raw JSON:API `included` resources; typed accessors live on the client.
     included: tuple[Mapping[str, Any], ...] = field(default=(), repr=False)
     # The endpoint the page came from, so errors found later (in `included`) can name it.
@@ -224,41 +229,68 @@ async def paginate(fetch: Callable[[int], Awaitable[Page[T]]], *, start: int = 0
         number = page.next_number
 
 
+# A page's response, requested and parsed; calling it runs the listing's checks (in page order) and gives the page.
+PendingPage = Callable[[], Page[T]]
+
+
 class PagePrefetch(Generic[T]):
-    """A token-paged listing that fetches page N+1 while the caller works on page N (issue 12 goal 2).
+    """A token-paged listing that fetches the pages after N while the caller works on page N (issue 12).
 
     The sync engine asks for one page at a time and stores it before asking for the next, so without this the
-    network and the CPU never overlap. Once page N has arrived and names a next page, that page is requested
-    at once; the caller's next `get(N+1)` awaits it. The request count is unchanged: only a page the listing
-    itself says exists is prefetched, and the engine asks for every such page. A `get` of any other page (a
-    resumed or retried sync) drops the prefetch and fetches what was asked. A prefetch that fails keeps its
-    error for the `get` that wants the page.
+    network and the CPU never overlap, and a listing costs one round trip per page. Once page N has arrived,
+    the pages after it are requested at once, up to `window` of them in flight; the caller's next `get(N+1)`
+    awaits its page. Beyond the next page, only pages the page's own total implies exist (`Page.last_number`)
+    are requested, so the request count is unchanged: the engine asks for every such page. (Should the total
+    shrink during the walk, pages requested past the new end are dropped: at most `window - 1` requests.)
+
+    `fetch` returns the `Page`, or a `PendingPage` whose checks run only when its `get` comes: pages arrive in
+    any order, but `ListingGuard` must see them in page order (duplicate and bound detection). A `get` of a
+    page not requested ahead (a resumed or retried sync) drops the pages ahead and fetches what was asked. A
+    fetch that fails keeps its error for the `get` that wants the page.
     """
 
-    def __init__(self, fetch: Callable[[int], Awaitable[Page[T]]]) -> None:
+    def __init__(self, fetch: Callable[[int], Awaitable[Page[T] | PendingPage[T]]], *, window: int = 1) -> None:
+        if window < 1:
+            raise ValueError("the prefetch window is at least one page")
         self._fetch = fetch
-        self._ahead: tuple[int, asyncio.Task[Page[T]]] | None = None
+        self._window = window
+        self._ahead: dict[int, asyncio.Task[Page[T] | PendingPage[T]]] = {}
 
     async def get(self, number: int) -> Page[T]:
-        ahead, self._ahead = self._ahead, None
-        if ahead is not None and ahead[0] == number:
-            page = await ahead[1]
-        else:
-            if ahead is not None:
-                ahead[1].cancel()
-            page = await self._fetch(number)
-        if page.next_number is not None and page.next_number > number:
-            task = asyncio.ensure_future(self._fetch(page.next_number))
-            # An abandoned prefetch (the sync stopped) must not log "exception was never retrieved".
-            task.add_done_callback(_consume_error)
-            self._ahead = (page.next_number, task)
+        task = self._ahead.pop(number, None)
+        try:
+            if task is None:
+                self.cancel()
+                fetched = await self._fetch(number)
+            else:
+                fetched = await task
+            page = fetched if isinstance(fetched, Page) else fetched()
+        except BaseException:
+            self.cancel()
+            raise
+        self._request_ahead(page)
         return page
 
+    def _request_ahead(self, page: Page[T]) -> None:
+        first = page.next_number
+        if first is None or first <= page.number:
+            self.cancel()
+            return
+        last = first if page.last_number is None else max(first, min(page.last_number, first + self._window - 1))
+        for number in [n for n in self._ahead if not first <= n <= last]:
+            self._ahead.pop(number).cancel()
+        for number in range(first, last + 1):
+            if number not in self._ahead:
+                task = asyncio.ensure_future(self._fetch(number))
+                # An abandoned prefetch (the sync stopped) must not log "exception was never retrieved".
+                task.add_done_callback(_consume_error)
+                self._ahead[number] = task
+
     def cancel(self) -> None:
-        """Drop a page fetched ahead (the listing is abandoned)."""
-        ahead, self._ahead = self._ahead, None
-        if ahead is not None:
-            ahead[1].cancel()
+        """Drop the pages fetched ahead (the listing is abandoned)."""
+        ahead, self._ahead = self._ahead, {}
+        for task in ahead.values():
+            task.cancel()
 
 
 def _consume_error(task: asyncio.Task[Any]) -> None:

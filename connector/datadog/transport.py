@@ -22,11 +22,13 @@ from pydantic import SecretStr
 
 from connector.datadog.errors import (
     DatadogError,
+    Invalid,
     RateLimited,
     Unavailable,
     UnexpectedResponse,
     describe_transport_error,
     error_for_response,
+    scrub,
 )
 from connector.datadog.ratelimit import RateLimiter, RateLimitHeaders, Ticket, WaitTooLong
 from connector.datadog.retry import RetryPolicy
@@ -210,8 +212,9 @@ class ApiTransport:
             try:
                 ticket = await self._limiter.acquire(group)
             except WaitTooLong as exc:
+                bucket = scrub(exc.bucket, self._secret_values()) if exc.bucket else None
                 raise RateLimited(
-                    method=method, path=path, status=None, reason=str(exc), retry_after=exc.wait, limit_name=exc.bucket
+                    method=method, path=path, status=None, reason=str(exc), retry_after=exc.wait, limit_name=bucket
                 ) from None
             started = self._clock()
             try:
@@ -278,7 +281,12 @@ class ApiTransport:
         headers: httpx.Headers | None = None
         try:
             async with self._semaphore:
-                request = self._http.build_request(method, path, params=params, json=json)
+                try:
+                    request = self._http.build_request(method, path, params=params, json=json)
+                except httpx.InvalidURL as exc:
+                    # Outside httpx's TransportError family: made one of ours, with the path cut (it is too long).
+                    shown = path if len(path) <= 200 else f"{path[:200]}...({len(path)} characters)"
+                    raise Invalid(method=method, path=shown, reason=f"the request URL is invalid ({exc})") from None
                 try:
                     # httpx's timeouts are per socket operation; a peer dripping one byte at a time would
                     # never trip them, so the whole exchange also has a deadline.
@@ -352,10 +360,15 @@ class ApiTransport:
             path=path,
             status=response.status_code,
             messages=[
-                f"body could not be decoded: {what} (Content-Encoding {_header_text(response, 'content-encoding')})"
+                f"body could not be decoded: {what} (Content-Encoding {self._header_text(response, 'content-encoding')})"
             ],
             retryable=retryable,
         )
+
+    def _header_text(self, response: httpx.Response, name: str) -> str:
+        # Peer text: scrubbed before it is cut, so neither a whole key nor a part of one is quoted.
+        value = scrub(response.headers.get(name, ""), self._secret_values())
+        return repr(value[:40]) if value.isprintable() else "(unprintable)"
 
     def _too_large(self, status: int, method: str, path: str) -> UnexpectedResponse:
         return UnexpectedResponse(
@@ -378,8 +391,3 @@ def _decoder(encoding: str) -> Any:
     if encoding == "deflate":
         return zlib.decompressobj()
     return None
-
-
-def _header_text(response: httpx.Response, name: str) -> str:
-    value = response.headers.get(name, "")
-    return repr(value[:40]) if value.isprintable() else "(unprintable)"

@@ -12,7 +12,7 @@ import zstandard
 
 from connector.baton import annotations as ann
 from connector.baton import builders as b
-from connector.baton.c1z.errors import C1ZFormatError
+from connector.baton.c1z.errors import C1ZFormatError, C1ZWriteError
 from connector.baton.c1z.reader import C1ZReader
 from connector.baton.c1z.schema import parse_sqlite_time, sqlite_time
 from connector.baton.c1z.store import C1ZStore
@@ -193,7 +193,7 @@ async def test_failed_save_leaves_the_previous_file(tmp_path: Path, monkeypatch:
         raise OSError("disk full")
 
     monkeypatch.setattr(zstandard.ZstdCompressor, "copy_stream", broken)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(C1ZWriteError, match=f"cannot write {path}"):
         await write_sample(path)
     assert path.read_bytes() == before
     assert names(tmp_path) == ["s.c1z"]

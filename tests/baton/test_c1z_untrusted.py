@@ -272,6 +272,34 @@ async def test_an_unfinished_run_with_a_foreign_token_starts_over(tmp_path: Path
         assert [r.sync_id for r in reader.sync_runs()] == [result.sync_id]
 
 
+_DAMAGED_TOKENS = [
+    "[" * 100_000,  # RecursionError
+    '{"version": 1, "action_order": ["a"], "actions_map": {}}',  # KeyError
+    '{"version": 1, "action_order": ["a"], "actions_map": []}',  # TypeError
+    '{"version": 1, "action_order": [{"x": 1}], "actions_map": {"a": {}}}',  # unhashable
+    '{"version": 1, "action_order": ["a"], "actions_map": {"a": "op"}}',  # str indices
+    '{"version": 1, "current_action_id": [1]}',
+    '{"version": 1, "completed_actions_count": 1e400}',  # OverflowError
+    '{"version": 1, "action_order": 5}',
+]
+
+
+@pytest.mark.parametrize("token", _DAMAGED_TOKENS, ids=range(len(_DAMAGED_TOKENS)))
+async def test_an_unfinished_run_with_a_damaged_token_starts_over(tmp_path: Path, token: str) -> None:
+    """The token is a c1z's bytes, untrusted: any damage means "cannot be resumed" (a new sync), never a
+    KeyError or TypeError traceback out of the one-shot resume."""
+    path = rewritten(
+        OLD_SMALL,
+        tmp_path,
+        "UPDATE v1_sync_runs SET ended_at = NULL, started_at = datetime('now', 'localtime'), "
+        f"sync_token = '{token.replace(chr(39), chr(39) * 2)}'",
+    )
+    result = await sync_to_file(syncers(Org(), Faults()), path, options(), tmp_dir=tmp_path)
+    assert not result.resumed
+    with C1ZReader(path) as reader:
+        assert [r.sync_id for r in reader.sync_runs()] == [result.sync_id]
+
+
 # -- fuzz ------------------------------------------------------------------------------------------------------
 
 _SAMPLE_DB = db_of(SAMPLE)

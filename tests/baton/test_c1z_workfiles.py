@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 from pathlib import Path
@@ -21,7 +22,7 @@ import zstandard
 from connector.baton import builders as b
 from connector.baton.c1z import envelope, rows
 from connector.baton.c1z import store as store_module
-from connector.baton.c1z.errors import DiskFullError
+from connector.baton.c1z.errors import C1ZWriteError, DiskFullError
 from connector.baton.c1z.store import C1ZStore
 from connector.baton.c1z.workfiles import WorkDir, sweep_stale, sweep_stale_partials
 from connector.baton.errors import InternalError
@@ -166,6 +167,30 @@ async def test_a_full_disk_while_saving_is_reported_as_such(tmp_path: Path, monk
         await sync_to_file(syncers(Org(), Faults()), out, options(), tmp_dir=tmp_path)
     assert names(out.parent) == [], "no partial file is left"
     assert names(tmp_path) == ["out"], "the working directory is removed"
+
+
+@pytest.mark.parametrize(
+    ("where", "cause"),
+    [("under a file", "Not a directory"), ("read-only place", "Permission denied")],
+)
+async def test_an_unwritable_output_is_a_clear_error_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str, cause: str
+) -> None:
+    """`--file` whose directory cannot be made or written (operator input): one clear line naming the file and
+    the cause, not a raw OSError escaping as a traceback."""
+    if where == "under a file":
+        (tmp_path / "plain").write_text("not a directory")
+        out = tmp_path / "plain" / "sub" / "s.c1z"
+    else:
+        out = tmp_path / "out" / "s.c1z"
+
+        def refused(*args: object, **kwargs: object) -> None:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+        monkeypatch.setattr(tempfile, "mkstemp", refused)
+    with pytest.raises(C1ZWriteError) as caught:
+        await sync_to_file(syncers(Org(), Faults()), out, options(), tmp_dir=tmp_path)
+    assert str(caught.value) == f"cannot write {out}: {cause}"
 
 
 async def test_a_store_opening_cancelled_midway_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,9 +17,9 @@ from connector.baton.c1.errors import C1AuthRejectedError, C1FatalError, C1Trans
 from connector.baton.errors import Code
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.retry import RetryPolicy
+from connector.baton.runtime.scheduler import MAX_NEXT_POLL, MIN_IDLE_POLL, Scheduler
+from connector.baton.runtime.service import MIN_READY_WINDOW, Readiness, _hello_until_ok
 from connector.baton.tasks.processor import TaskProcessor
-from connector.daemon.scheduler import MAX_NEXT_POLL, MIN_IDLE_POLL, Scheduler
-from connector.daemon.service import MIN_READY_WINDOW, Readiness, _hello_until_ok
 from tests.baton.tasks.stubs import INSTANT, StubClient, make_rig
 from tests.fakes.tasks import grant_task, kind_task
 

@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 import structlog
 
+from connector.baton.runtime.service import check_connector
+from connector.daemon.network import Trust
 from connector.daemon.oneshot import datadog_client
-from connector.daemon.service import _check_datadog
+from connector.daemon.service import DatadogService
 from connector.daemon.settings import Settings, SettingsError, load
 from connector.datadog.connector import DatadogConnector, DatadogOptions
 from tests.fakes.datadog import FakeDatadog, generate_org
@@ -40,8 +42,9 @@ async def test_service_key_check_survives_hostile_answers(fake: FakeDatadog, mod
     fake.faults.hostile(mode, path=path, times=10)
     async with datadog_client(_settings(fake)) as client:
         connector = DatadogConnector(client, DatadogOptions(site="datadoghq.com"))
+        service = DatadogService(_settings(fake), Trust(None, None))
         with structlog.testing.capture_logs() as logs:
-            assert await _check_datadog(connector, asyncio.Event()) is True
+            assert await check_connector(service, connector, asyncio.Event()) is True
     assert not [e for e in logs if e["log_level"] in ("error", "critical")]
     warnings = [e for e in logs if e["log_level"] == "warning"]
     # The second call only needs a 2xx (the key is proven); a body it cannot even read is named.

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from connector.baton.runtime.metrics import Metrics
 from connector.baton.sync.syncer import SyncResult
-from connector.daemon.metrics import Metrics
+from connector.daemon.metrics import daemon_metrics
 from connector.datadog.stats import RequestDone
 
 
@@ -19,9 +20,9 @@ def samples(metrics: Metrics, name: str) -> dict[tuple[tuple[str, str], ...], fl
 
 
 def test_datadog_429s_are_counted_apart_from_other_4xx() -> None:
-    metrics = Metrics()
+    metrics, datadog = daemon_metrics()
     for status in (200, 429, 429, 404, None):
-        metrics.datadog_event(RequestDone(group="users", method="GET", status=status, seconds=0.01, attempt=1))
+        datadog(RequestDone(group="users", method="GET", status=status, seconds=0.01, attempt=1))
     assert samples(metrics, "baton_datadog_api_requests_total") == {
         (("group", "users"), ("status", "2xx")): 1,
         (("group", "users"), ("status", "429")): 2,
@@ -31,7 +32,7 @@ def test_datadog_429s_are_counted_apart_from_other_4xx() -> None:
 
 
 def test_a_sync_sets_resources_and_grants_by_resource_type() -> None:
-    metrics = Metrics()
+    metrics, _ = daemon_metrics()
     stats: dict[str, object] = {
         "resources_by_resource_type": {"user": 30, "role": 3, "team": 5},
         "grants_by_resource_type": {"role": 31, "team": 12},
@@ -48,7 +49,7 @@ def test_a_sync_sets_resources_and_grants_by_resource_type() -> None:
 
 
 def test_failed_tasks_are_outcomes_of_one_counter() -> None:
-    metrics = Metrics()
+    metrics, _ = daemon_metrics()
     metrics.task_received("grant")
     metrics.task_finished("grant", "failed_final", 0.2)
     assert samples(metrics, "baton_datadog_tasks_finished_total") == {

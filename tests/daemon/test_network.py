@@ -21,10 +21,16 @@ def test_a_ca_bundle_is_the_trust_of_httpx_and_grpc(tmp_path: Path) -> None:
     assert ("commonName", "fake-conductorone test CA") in [rdn[0] for rdn in ca["subject"]]
 
 
-def test_without_it_ssl_cert_file_still_decides_for_grpc(tmp_path: Path) -> None:
+def test_without_it_ssl_cert_file_still_decides_for_httpx_and_grpc(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     tls = generate_tls_files(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls.ca_cert))
     trust = outbound_trust(Settings(), environ={"SSL_CERT_FILE": str(tls.ca_cert)})
-    assert trust.ssl_context is None  # httpx reads SSL_CERT_FILE itself
+    # One context, shared by the Datadog and token clients, built the way httpx builds its default.
+    assert isinstance(trust.ssl_context, ssl.SSLContext)
+    (ca,) = trust.ssl_context.get_ca_certs()
+    assert ("commonName", "fake-conductorone test CA") in [rdn[0] for rdn in ca["subject"]]
     assert trust.grpc_roots == tls.ca_pem
 
 

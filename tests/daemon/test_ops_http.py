@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from connector.daemon.http import OpsServer
-from connector.daemon.metrics import CONTENT_TYPE, Metrics
+from connector.baton.runtime.http import OpsServer
+from connector.baton.runtime.metrics import CONTENT_TYPE, Metrics
 
 
 class Ready:
@@ -24,7 +24,7 @@ class Ready:
 @pytest.fixture
 async def server() -> AsyncIterator[tuple[OpsServer, Ready]]:
     ready = Ready()
-    ops = OpsServer(Metrics(), ready, "127.0.0.1", 0)
+    ops = OpsServer(Metrics("baton_datadog", "test"), ready, "127.0.0.1", 0)
     await ops.start()
     try:
         yield ops, ready
@@ -133,7 +133,7 @@ async def test_a_peer_that_hangs_up_mid_request_changes_nothing(server: tuple[Op
 
 
 async def test_stop_closes_idle_keep_alive_connections() -> None:
-    ops = OpsServer(Metrics(), Ready(), "127.0.0.1", 0)
+    ops = OpsServer(Metrics("baton_datadog", "test"), Ready(), "127.0.0.1", 0)
     await ops.start()
     assert ops.bound_port
     reader, writer = await asyncio.open_connection("127.0.0.1", ops.bound_port)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from connector.daemon.http import OpsServer
-from connector.daemon.metrics import Metrics
+from connector.baton.runtime.http import OpsServer
+from connector.baton.runtime.metrics import Metrics
 from connector.daemon.settings import load
 
 LIVENESS = ("/healthz", "/health", "/live")
@@ -15,7 +15,7 @@ READINESS = ("/readyz", "/ready")
 
 async def test_every_sdk_and_kubernetes_path_answers_on_an_os_chosen_port() -> None:
     state = {"ready": False}
-    server = OpsServer(Metrics(), lambda: (state["ready"], "no Hello yet"), "127.0.0.1", 0)
+    server = OpsServer(Metrics("baton_datadog", "test"), lambda: (state["ready"], "no Hello yet"), "127.0.0.1", 0)
     await server.start()
     try:
         assert server.bound_port, "port 0 binds a real port and reports it"

@@ -124,6 +124,14 @@ def test_resource_type_lists_from_the_environment(value: str, monkeypatch: pytes
     assert load([]).sync_resource_types == ["user", "role"]
 
 
+@pytest.mark.parametrize("value", ["[" * 100_000, "[1,2", '["user", 7]'])
+def test_a_broken_json_resource_list_names_the_setting(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Operator input: a clear error naming the setting, never a traceback (deep nesting raised RecursionError)."""
+    monkeypatch.setenv("BATON_SYNC_RESOURCES", value)
+    with pytest.raises(SettingsError, match=r"--sync-resources \(BATON_SYNC_RESOURCES\)"):
+        load([])
+
+
 @pytest.mark.parametrize(
     ("argv", "named"),
     [

@@ -106,3 +106,22 @@ async def test_the_client_raises_typed_errors_from_real_responses(
 
     with pytest.raises(NotFound):
         await client.get_team("not-a-uuid")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # The key starts just before the 300-character cut of one message.
+        json.dumps({"errors": ["x" * 290 + "0123456789abcdef0123456789abcdef is not a valid key"]}).encode(),
+        json.dumps({"errors": [{"detail": "y" * 280 + " 0123456789abcdef0123456789abcdef"}]}).encode(),
+        # A non-JSON body: the key starts just before the 4096-byte window that is looked at.
+        b"z" * 4090 + b"0123456789abcdef0123456789abcdef",
+        b"<p>" + b"w" * 280 + b" 0123456789abcdef0123456789abcdef</p>",
+    ],
+)
+def test_a_secret_cut_by_the_message_cap_leaves_no_prefix(body: bytes) -> None:
+    """Scrubbing happens before cutting: a cut first would leave a part of the key that no scrub recognises."""
+    secret = "0123456789abcdef0123456789abcdef"
+    error = error_for_response(403, method="GET", path="/api/v2/users", body=body, secrets=[secret])
+    for text in (str(error), repr(error), *error.messages):
+        assert secret[:6] not in text

@@ -31,6 +31,7 @@ from connector.datadog.retry import RetryPolicy
 from connector.datadog.sites import InsecureBaseURL
 from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, ClientFactory, FakeTime
 from tests.fakes.datadog import FakeDatadog, generate_org
+from tests.fakes.net import EndlessBody
 
 USERS = "/api/v2/users"
 ROUTE = "/api/v2/users"
@@ -316,18 +317,10 @@ def test_loopback_and_https_are_accepted(url: str) -> None:
 
 async def test_an_endless_chunked_body_is_read_only_up_to_the_cap() -> None:
     """No Content-Length to refuse on: the transport stops reading as soon as the cap is passed."""
-    chunk, cap = b" " * 4096, 64 * 1024
-    yielded = 0
-
-    class Endless(httpx.AsyncByteStream):
-        async def __aiter__(self) -> AsyncIterator[bytes]:
-            nonlocal yielded
-            while True:
-                yielded += 1
-                yield chunk
+    body, cap = EndlessBody(), 64 * 1024
 
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, headers={"Content-Type": "application/json"}, stream=Endless())
+        return httpx.Response(200, headers={"Content-Type": "application/json"}, stream=body)
 
     client = DatadogClient(
         api_key="a" * 32, app_key="b" * 40, base_url="https://dd.example", max_response_bytes=cap,
@@ -336,7 +329,7 @@ async def test_an_endless_chunked_body_is_read_only_up_to_the_cap() -> None:
     with pytest.raises(UnexpectedResponse, match="larger than the 65536-byte cap"):
         await client.list_users()
     await client.aclose()
-    assert yielded == cap // len(chunk) + 1
+    assert body.yielded == cap // len(body.chunk) + 1
 
 
 def _chained(outer: Exception, *causes: BaseException) -> Exception:
@@ -398,3 +391,36 @@ async def test_a_sync_hitting_an_hour_long_rate_limit_fails_at_once(
     assert raised.value.retry_after == 3600.0
     assert fake.count("GET", ROUTE) == 1
     assert clock.sleeps == []
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Type": f"text/{CANARY_API_KEY}"},
+        {"Content-Type": f"{CANARY_APP_KEY}/json-ish"},
+        {"Content-Type": "application/json", "Content-Encoding": CANARY_API_KEY},
+        {"Content-Type": "application/json", "Content-Encoding": CANARY_APP_KEY[:40]},
+    ],
+)
+async def test_a_header_echoing_a_key_never_reaches_the_error(headers: dict[str, str]) -> None:
+    """A broken proxy that echoes a key in a header the error describes: the error says what was wrong
+    without quoting the key (it would reach a log line and a FinishTask message)."""
+
+    class Body(httpx.AsyncByteStream):
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            yield b'{"data": []}'
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers=headers, stream=Body())
+
+    client = DatadogClient(
+        api_key=CANARY_API_KEY, app_key=CANARY_APP_KEY, base_url="https://dd.example",
+        transport=httpx.MockTransport(handler), retry=RETRY,
+    )  # fmt: skip
+    with pytest.raises(UnexpectedResponse) as raised:
+        await client.list_users()
+    await client.aclose()
+    assert "/api/v2/users" in str(raised.value)
+    for text in (str(raised.value), repr(raised.value)):
+        assert CANARY_API_KEY[:12] not in text
+        assert CANARY_APP_KEY[:12] not in text

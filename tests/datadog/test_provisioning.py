@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import httpx
 import pytest
 
+from connector.baton.errors import InvalidArgumentError
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import Conflict, Invalid, NotFound
 from tests.fakes.datadog import FakeDatadog
@@ -130,6 +133,51 @@ async def test_ids_cannot_escape_their_path_segment(fake: FakeDatadog, client: D
         await client.get_user("../roles")
     assert fake.requests()[-1].path == "/api/v2/users/../roles"
     assert fake.requests()[-1].route == "/api/v2/users/{user_id}"
+
+
+@pytest.mark.parametrize("bad", [".", ".."])
+async def test_a_dot_segment_id_is_refused_before_any_request(
+    fake: FakeDatadog, client: DatadogClient, bad: str
+) -> None:
+    """`.` and `..` are kept by percent-encoding and then removed by URL normalisation: DELETE
+    /api/v2/team/{tid}/memberships/.. would become DELETE /api/v2/team/{tid} (the whole team), and a key id
+    `..` would name its service account. No Datadog id is a dot segment; the client refuses it unsent."""
+    team = _smallest_team(fake)
+    user = _active_user(fake)
+    sent = len(fake.requests())
+    calls: list[Callable[[], Awaitable[object]]] = [
+        lambda: client.remove_team_member(team.id, bad),
+        lambda: client.remove_team_member(bad, user.id),
+        lambda: client.update_team_membership(team.id, bad, role="admin"),
+        lambda: client.remove_user_from_role(bad, user.id),
+        lambda: client.add_user_to_role(bad, user.id),
+        lambda: client.get_user(bad),
+        lambda: client.disable_user(bad),
+        lambda: client.delete_service_account_app_key(user.id, bad),
+        lambda: client.revoke_service_account_access_token(user.id, bad),
+        lambda: client.delete_api_key(bad),
+    ]
+    for call in calls:
+        with pytest.raises(InvalidArgumentError, match="not a valid Datadog id"):
+            await call()
+    assert len(fake.requests()) == sent
+    assert fake.org.teams[team.id] is not None
+
+
+async def test_an_absurdly_long_id_or_filter_is_a_clear_error_before_any_request(
+    fake: FakeDatadog, client: DatadogClient
+) -> None:
+    """A 100 KB id from a task made httpx raise `InvalidURL` (no DatadogError, so `internal error` and a
+    traceback); ids are bounded, and any URL httpx refuses is an `Invalid` naming the call, with a short text."""
+    sent = len(fake.requests())
+    with pytest.raises(InvalidArgumentError, match=r"not a valid Datadog id .*too long") as caught:
+        await client.get_user("x" * 100_000)
+    assert len(str(caught.value)) < 300
+    with pytest.raises(Invalid, match="request URL is invalid") as invalid:
+        await client.list_api_keys(name_filter="k" * 100_000)
+    assert "/api/v2/api_keys" in str(invalid.value)
+    assert len(str(invalid.value)) < 500
+    assert len(fake.requests()) == sent
 
 
 async def test_role_add_and_remove_take_the_status_as_the_outcome_without_parsing_the_answer() -> None:

@@ -4,8 +4,8 @@ Each returns a list of problems (empty: fine), so a test can assert both that th
 and that a mutated copy fails (test_checks_bite.py). They need no deploy tooling: plain dicts in, text out.
 
 The daemon contract comes from the code, never from a copy: setting names and defaults from
-`connector.daemon.settings.Settings`, the HTTP paths from `connector.daemon.http`, the metric names from the
-registry `connector.daemon.metrics.Metrics` builds.
+`connector.daemon.settings.Settings`, the HTTP paths from `connector.baton.runtime.http`, the metric names from the
+registry `connector.daemon.metrics.daemon_metrics` builds.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath
 from typing import Any
 
-from connector.daemon import http
-from connector.daemon.metrics import Metrics
+from connector.baton.runtime import http
+from connector.daemon.metrics import daemon_metrics
 from connector.daemon.settings import ENV_PREFIX, Settings
 
 Manifest = dict[str, Any]
@@ -31,7 +31,7 @@ def exported_metric_names() -> frozenset[str]:
     """Every series name the daemon's /metrics can show (counters with `_total`, histograms' parts)."""
     suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}
     names: set[str] = set()
-    for family in Metrics().registry.collect():
+    for family in daemon_metrics()[0].registry.collect():
         names.update(family.name + suffix for suffix in suffixes.get(family.type, ("",)))
     return frozenset(names)
 

@@ -7,19 +7,21 @@ ConductorOne believes is still running (a revoke nobody knows the fate of), a du
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from connector.daemon.scheduler import POLL_RETRY
+from connector.baton.runtime.scheduler import POLL_RETRY
 from tests.e2e.harness import Stack, assert_success, only_finish, wait_finished
 from tests.fakes.tasks import grant_task, kind_task, revoke_task
 
 BACKOFF_SCALE = 0.05
-OUTAGE_SECONDS = 6.0
 """The issue's 30 s outage, run with every retry delay scaled by BATON_BACKOFF_SCALE (0.05): the backoffs go
 through as many doublings as in 30 s unscaled (poll cap 60 s -> 3 s, report cap 30 s -> 1.5 s), so several
-failed polls and failed reports happen, in a few seconds."""
+failed polls and failed reports happen, in a few seconds. The outage lasts until the daemon has shown each of
+them (events in its log, answers of its probes), not for a fixed time."""
+FAILED_POLLS = 3
+IN_FLIGHT = "baton_datadog_tasks_in_flight"
+OUTAGE_TIMEOUT = 60.0
+"""Only a bound: the outage normally ends after a few seconds, as soon as everything above was seen."""
 DATADOG_LATENCY = 1.0
 """Per Datadog request: the tasks running when the outage starts finish (and need reporting) during it."""
 
@@ -60,7 +62,6 @@ def test_recovers_from_an_outage_without_losing_or_repeating_a_report(stack: Sta
     daemon.wait_for(all_started, timeout=10, what="the first tasks to start")
     assert not c1.recorded().finish_tasks, "the first tasks finished before the outage: nothing to prove"
     c1.start_outage("refuse")
-    outage_started = time.monotonic()
 
     # Queued while ConductorOne is unreachable.
     queued_grant, queued_sync = grant_task("role", role.id, "member", users[1]), kind_task("sync_full")
@@ -68,20 +69,31 @@ def test_recovers_from_an_outage_without_losing_or_repeating_a_report(stack: Sta
     for task in queued:
         c1.enqueue(task)
 
-    # Liveness does not depend on ConductorOne (no restart storm during its outage).
-    not_ready = set()
-    while time.monotonic() - outage_started < OUTAGE_SECONDS:
+    # Liveness does not depend on ConductorOne (no restart storm during its outage), readiness does.
+    readiness: set[int | None] = set()
+
+    def outage_observed() -> bool:
         assert daemon.status("/healthz") == 200
-        not_ready.add(daemon.status("/readyz"))
-        time.sleep(0.5)
-    assert 503 in not_ready, "readiness never noticed the outage"
+        readiness.add(daemon.status("/readyz"))
+        return (
+            503 in readiness
+            and len(daemon.events("polling ConductorOne failed")) >= FAILED_POLLS
+            # The grant and the revoke (one slow Datadog request each) finish during the outage: their reports fail.
+            and {grant.id, revoke.id} <= {e.get("task_id") for e in daemon.events("task report failed; retrying")}
+        )
+
+    daemon.wait_for(
+        outage_observed, timeout=OUTAGE_TIMEOUT, interval=0.2, what="failed polls, failed reports and /readyz 503"
+    )
     assert not c1.recorded().finish_tasks, "a FinishTask got through the outage"
     c1.end_outage()
 
     everything = running + queued
     wait_finished(daemon, c1, [t.id for t in everything], timeout=90)
-    time.sleep(1.0)  # any duplicate report would arrive now
     dd.faults.latency = 0
+    # A duplicate report would come from a retry loop still running: wait until the daemon holds no task (its
+    # in-flight gauge counts a task until its report landed or was given up), then read the records.
+    daemon.wait_for(lambda: daemon.metric(IN_FLIGHT) == 0, timeout=30, what="no task in flight")
     recorded = c1.recorded()
 
     for task in everything:

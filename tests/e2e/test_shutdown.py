@@ -30,7 +30,7 @@ def test_sigterm_during_a_sync_drains_reports_and_exits_zero(stack: Stack) -> No
     daemon.send_signal(signal.SIGTERM)
     signalled = time.monotonic()
     # Readiness is the first thing to change: 503 while the process still runs and the task is unreported.
-    wait_for(lambda: daemon.status("/readyz") == 503, timeout=1.0, what="/readyz 503 right after SIGTERM")
+    wait_for(lambda: daemon.status("/readyz") == 503, timeout=GRACE, what="/readyz 503 right after SIGTERM")
     assert daemon.alive()
     assert finishes(c1, task.id) == [], "the task was reported before readiness dropped"
     body = daemon.get("/readyz")
@@ -43,11 +43,12 @@ def test_sigterm_during_a_sync_drains_reports_and_exits_zero(stack: Stack) -> No
         ready = daemon.status("/readyz")
         assert ready in (503, None), f"/readyz {ready} while draining"
         time.sleep(0.1)
-    exit_code = daemon.wait_exit(1)
+    exit_code = daemon.wait_exit(REPORT_WINDOW)
     took = time.monotonic() - signalled
     assert exit_code == 0, daemon.tail()
-    # ConductorOne is up, so reporting the abandoned task is quick: nowhere near the whole report window.
-    assert GRACE - 0.3 <= took <= GRACE + 1.5, f"exited {took:.1f}s after SIGTERM (grace {GRACE}s)"
+    # The in-flight sync got its whole grace period (a lower bound: a busy machine only makes it longer); the
+    # report of the abandoned task below proves it did not run to the end.
+    assert took >= GRACE - 0.3, f"exited {took:.1f}s after SIGTERM (grace {GRACE}s)"
 
     # The abandoned sync is reported once, as retryable, and its working files are gone.
     finish = only_finish(c1.recorded(), task.id)
@@ -62,9 +63,8 @@ def test_sigterm_during_a_sync_drains_reports_and_exits_zero(stack: Stack) -> No
 def test_sigterm_when_idle_exits_at_once(stack: Stack) -> None:
     daemon = stack.start({"BATON_SHUTDOWN_GRACE_SECONDS": "20"})
     daemon.send_signal(signal.SIGTERM)
-    signalled = time.monotonic()
-    assert daemon.wait_exit(5) == 0, daemon.tail()
-    assert time.monotonic() - signalled < 2.0, "nothing to drain: no reason to wait for the grace period"
+    # Nothing to drain: the exit comes well inside the 20 s grace period (a bound on the wait, not a timing).
+    assert daemon.wait_exit(10) == 0, daemon.tail()
 
 
 def test_sigterm_during_a_slow_poll_exits_within_the_grace_period(stack: Stack) -> None:
@@ -78,16 +78,14 @@ def test_sigterm_during_a_slow_poll_exits_within_the_grace_period(stack: Stack) 
         return len(recorded.calls_to("GetTask")) == recorded.get_task_count + 1
 
     daemon.wait_for(poll_hanging, timeout=5, what="the slow poll to start")
-    time.sleep(0.5)
-    assert poll_hanging()
     daemon.send_signal(signal.SIGTERM)
-    signalled = time.monotonic()
     # Nothing runs, so a daemon that does not wait for the poll may be gone before /readyz can be asked.
-    wait_for(lambda: daemon.status("/readyz") != 200, timeout=1.0, what="/readyz not 200 right after SIGTERM")
+    wait_for(lambda: daemon.status("/readyz") != 200, timeout=GRACE, what="/readyz not 200 right after SIGTERM")
     try:
         exit_code = daemon.wait_exit(GRACE + REPORT_WINDOW)
     except AssertionError:
         daemon.process.kill()  # as the kubelet would; and the suite need not wait for the poll to return
         raise
     assert exit_code == 0, daemon.tail()
-    assert time.monotonic() - signalled <= GRACE + 1.0
+    # It did not wait the poll out: the fake never got to answer it.
+    assert poll_hanging(), "the daemon waited for the slow poll to be answered"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from connector.baton.errors import Code
 from tests.e2e.harness import Stack, assert_error, only_finish, wait_finished
 from tests.fakes.tasks import kind_task
@@ -39,7 +37,8 @@ def test_a_hello_task_is_answered_by_a_hello_not_a_finish(stack: Stack) -> None:
     after = kind_task("event_feed")
     c1.enqueue(after)
     wait_finished(daemon, c1, [after.id])
-    time.sleep(0.5)
+    # The hello counts as in flight until fully handled (a FinishTask included, were one sent).
+    daemon.wait_for(lambda: daemon.metric("baton_datadog_tasks_in_flight") == 0, timeout=10, what="no task in flight")
     recorded = c1.recorded()
     answer = next(h for h in recorded.hellos if h.task_id == hello.id)
     assert answer.host_id == stack.host_id

@@ -10,10 +10,12 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+
+import httpx
 
 HEALTH_LISTENING = "health server listening"
-"""The daemon's log event once its health server listens (connector/daemon/service.py), with `port`."""
+"""The daemon's log event once its health server listens (connector/baton/runtime/service.py), with `port`."""
 
 
 def logged_health_port(lines: Iterable[str]) -> int | None:
@@ -34,10 +36,14 @@ def refusing_port() -> Iterator[int]:
         yield int(sock.getsockname()[1])
 
 
-def free_port() -> int:
-    """A port that was free a moment ago. Only for a process that cannot report its own port (the container
-    smoke test, scripts/deploy_image.py); everything else binds port 0 and reads the real port back."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+class EndlessBody(httpx.AsyncByteStream):
+    """A response body that never ends (a hostile or broken peer): `chunk` forever, counting what was taken."""
+
+    def __init__(self, chunk: bytes = b" " * 4096) -> None:
+        self.chunk = chunk
+        self.yielded = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while True:
+            self.yielded += 1
+            yield self.chunk

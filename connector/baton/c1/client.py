@@ -424,6 +424,18 @@ class BatonServiceClient:
                 error_class = classify_status(code)
                 log.debug("c1 call failed", method=method, code=code.name, details=details)
                 raise error_class(self._describe(method, code, details), code=code, method=method) from None
+            except Exception as exc:
+                if not type(exc).__module__.startswith("grpc"):
+                    raise
+                # grpc could not even start the call (its own exception type, no status: e.g. a metadata value
+                # its core refuses). Still one of our errors naming the RPC, so every loop above handles it.
+                self._observe(method, "INTERNAL", started)
+                log.debug("c1 call could not be made", method=method, error_type=type(exc).__name__)
+                raise C1TransientError(
+                    f"{method}: the call could not be made ({type(exc).__name__})",
+                    code=grpc.StatusCode.INTERNAL,
+                    method=method,
+                ) from None
             if result is None:
                 # grpc.aio hands back None (after logging) when the answer does not decode as the response type.
                 self._observe(method, "INTERNAL", started)

@@ -132,7 +132,7 @@ def parse_client_secret(value: str) -> ClientSecret:
         raise fail("the key part is not unpadded base64url")
     try:
         jwk = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         # `from None`: a JSONDecodeError carries the whole decoded document in `.doc`.
         raise fail("the key part does not decode to a JSON JWK") from None
     if not isinstance(jwk, dict):

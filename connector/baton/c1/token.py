@@ -7,12 +7,14 @@ new one on the next call after that, and serialises fetches so that callers arri
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 import re
 import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 import httpx
 import structlog
@@ -28,8 +30,17 @@ CLIENT_ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-
 DEFAULT_EXPIRY_DELTA: Final = 10.0
 
 _TRANSIENT_HTTP_STATUSES: Final = frozenset({408, 425, 429})
+MAX_TOKEN_RESPONSE_BYTES: Final = 64 * 1024
+"""A token response is a few hundred bytes; more than this is a broken or hostile peer."""
 # Only a short OAuth error code from the response goes into our messages, never free text from the body.
 _OAUTH_ERROR_CODE = re.compile(r"[a-z_]{1,64}")
+# What can go into the `authorization` metadata: gRPC refuses a header value with anything but visible ASCII
+# (inside grpc, on every call, with no status), and a value over 16 KiB of metadata (RFC 6750 b64token is a
+# subset of this). The token type must be an HTTP token (RFC 9110 §5.6.2).
+_ACCESS_TOKEN = re.compile(r"[\x21-\x7e]{1,8192}")
+# A lifetime beyond a year is read as a year (a 400-digit integer would not even convert to a float).
+_MAX_EXPIRES_IN = 365 * 24 * 3600
+_TOKEN_TYPE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{0,64}")
 
 log = structlog.get_logger(__name__)
 
@@ -84,6 +95,9 @@ class TokenSource:
         self._secret = secret
         self.token_url = resolve_endpoints(client_id, api_host).token_url
         self._token_host = httpx.URL(self.token_url).netloc.decode("ascii")
+        # httpx's timeout is per socket operation; a peer dripping bytes never trips it, so the whole exchange
+        # has a deadline too.
+        self._deadline = 2 * timeout
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
             trust_env=True,
@@ -144,18 +158,25 @@ class TokenSource:
         status_code: int | None = None
         try:
             try:
-                response = await self._http.post(
-                    self.token_url,
-                    data=form,
-                    headers={"User-Agent": self._user_agent, "Accept": "application/json"},
-                )
+                async with asyncio.timeout(self._deadline):
+                    response, body = await self._post(form)
             except httpx.HTTPError as exc:
                 # `from None`: httpx errors hold the request, and the request holds the signed assertion.
                 raise C1AuthUnavailableError(
                     f"failed to get a token from {self._token_host}: {_describe_http_failure(exc)}"
                 ) from None
+            except TimeoutError:
+                raise C1AuthUnavailableError(
+                    f"failed to get a token from {self._token_host}: no complete answer within {self._deadline:g}s"
+                ) from None
             status_code = response.status_code
-            token = self._parse(response, requested_at=started)
+            if body is None:
+                raise C1AuthUnavailableError(
+                    f"failed to get a token from {self._token_host}: HTTP {status_code} response larger than "
+                    f"{MAX_TOKEN_RESPONSE_BYTES} bytes",
+                    status_code=status_code,
+                )
+            token = self._parse(response, body, requested_at=started)
         except C1AuthError:
             self.failure_count += 1
             self._notify(ok=False, status_code=status_code, started=started)
@@ -165,18 +186,35 @@ class TokenSource:
         log.debug("c1 token fetched", token_url=self.token_url, expires_in=round(token.expires_at - started))
         return token
 
-    def _parse(self, response: httpx.Response, *, requested_at: float) -> AccessToken:
+    async def _post(self, form: dict[str, str]) -> tuple[httpx.Response, bytes | None]:
+        """The response and its body, read up to the cap (None above it): a peer streaming without end would
+        otherwise hold the fetch forever, each chunk resetting the read timeout."""
+        request = self._http.build_request(
+            "POST", self.token_url, data=form, headers={"User-Agent": self._user_agent, "Accept": "application/json"}
+        )
+        response = await self._http.send(request, stream=True)
+        try:
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_TOKEN_RESPONSE_BYTES:
+                    return response, None
+            return response, bytes(body)
+        finally:
+            await response.aclose()
+
+    def _parse(self, response: httpx.Response, content: bytes, *, requested_at: float) -> AccessToken:
         status = response.status_code
         if status != httpx.codes.OK:
             message = f"failed to get a token from {self._token_host}: HTTP {status} {response.reason_phrase}".rstrip()
-            oauth_error = _oauth_error_code(response)
+            oauth_error = _oauth_error_code(content)
             if oauth_error:
                 message += f" ({oauth_error})"
             transient = status >= 500 or status in _TRANSIENT_HTTP_STATUSES
             error_class = C1AuthUnavailableError if transient else C1AuthRejectedError
             raise error_class(message, status_code=status)
         try:
-            body = response.json()
+            body = _json(content)
         except ValueError:
             raise C1AuthRejectedError("token response is not JSON", status_code=status) from None
         if not isinstance(body, dict):
@@ -184,15 +222,28 @@ class TokenSource:
         value = body.get("access_token")
         if not isinstance(value, str) or not value:
             raise C1AuthRejectedError("token response has no access_token", status_code=status)
+        if not _ACCESS_TOKEN.fullmatch(value):
+            # Never quoted: it is a credential, however broken.
+            raise C1AuthRejectedError(
+                "token response has an access_token gRPC cannot send (not 1..8192 visible ASCII characters)",
+                status_code=status,
+            )
         expires_in = body.get("expires_in", 0)
-        if isinstance(expires_in, bool) or not isinstance(expires_in, int | float) or expires_in < 0:
+        if (
+            isinstance(expires_in, bool)
+            or not isinstance(expires_in, int | float)
+            or (isinstance(expires_in, float) and not math.isfinite(expires_in))
+            or expires_in < 0
+        ):
             raise C1AuthRejectedError("token response has an invalid expires_in", status_code=status)
         token_type = body.get("token_type", "")
+        if isinstance(token_type, str) and not _TOKEN_TYPE.fullmatch(token_type):
+            raise C1AuthRejectedError("token response has an invalid token_type", status_code=status)
         return AccessToken(
             value=value,
             token_type=_normalise_token_type(token_type if isinstance(token_type, str) else ""),
             # Measured from when we asked, so a slow response cannot make us trust the token too long.
-            expires_at=requested_at + float(expires_in),
+            expires_at=requested_at + float(min(expires_in, _MAX_EXPIRES_IN)),
         )
 
     def _notify(self, *, ok: bool, status_code: int | None, started: float) -> None:
@@ -225,9 +276,17 @@ def _describe_http_failure(exc: httpx.HTTPError) -> str:
     return "connection failed" if isinstance(exc, httpx.TransportError) else "request failed"
 
 
-def _oauth_error_code(response: httpx.Response) -> str | None:
+def _json(content: bytes) -> Any:
+    """The body as JSON; ValueError for anything that is not (nesting too deep included)."""
     try:
-        body = response.json()
+        return json.loads(content)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def _oauth_error_code(content: bytes) -> str | None:
+    try:
+        body = _json(content)
     except ValueError:
         return None
     code = body.get("error") if isinstance(body, dict) else None

@@ -19,7 +19,7 @@ from typing import BinaryIO, cast
 
 import zstandard
 
-from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, disk_full, is_disk_full
+from connector.baton.c1z.errors import C1ZFormatError, C1ZWriteError, DamagedC1ZError, disk_full, is_disk_full
 
 MAGIC_V1 = b"C1ZF\x00"
 MAGIC_V3 = b"C1Z3\x00"
@@ -168,9 +168,17 @@ def compress_atomically(db_path: Path, c1z_path: Path) -> int:
 
     A crash leaves either the old file or the new one, never a truncated c1z that a later upload would send.
     The temp file is locked while written, so `workfiles.sweep_stale_partials` can tell a dead writer's.
+    A full disk is a `DiskFullError`; any other OS refusal a `C1ZWriteError` naming the file and the cause.
     """
     # A link names where the file lives: renaming over the link would replace it and leave its target stale.
     c1z_path = Path(os.path.realpath(c1z_path))
+    try:
+        return _compress_atomically(db_path, c1z_path)
+    except OSError as exc:
+        raise C1ZWriteError(f"cannot write {c1z_path}: {exc.strerror or type(exc).__name__}") from None
+
+
+def _compress_atomically(db_path: Path, c1z_path: Path) -> int:
     c1z_path.parent.mkdir(parents=True, exist_ok=True)
     size = db_path.stat().st_size
     params = zstandard.ZstdCompressionParameters.from_level(

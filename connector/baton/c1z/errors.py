@@ -32,6 +32,23 @@ class DiskFullError(ConnectorError):
     retryable = True
 
 
+class C1ZWriteError(ConnectorError):
+    """The c1z cannot be written where it was asked to go (its directory cannot be made, is not writable, ...):
+    the message names the file and the cause. Retryable: the place can be fixed."""
+
+    code = Code.FAILED_PRECONDITION
+    retryable = True
+
+
+class WorkDirError(ConnectorError):
+    """The directory for working files is unusable (missing, not a directory, not writable): an operator's
+    setting, so one clear line naming it; retryable, since the directory can be fixed and the task rescheduled.
+    """
+
+    code = Code.FAILED_PRECONDITION
+    retryable = True
+
+
 def is_disk_full(exc: BaseException) -> bool:
     """ENOSPC/EDQUOT from the OS, or SQLite's SQLITE_FULL ("database or disk is full")."""
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import structlog
 
-from connector.baton.c1z.errors import disk_full, is_disk_full
+from connector.baton.c1z.errors import WorkDirError, disk_full, is_disk_full
 
 log = structlog.get_logger(__name__)
 
@@ -50,7 +50,8 @@ class WorkDir:
             except OSError as exc:
                 if is_disk_full(exc):
                     raise disk_full(base, "creating a working directory", exc) from exc
-                raise
+                reason = exc.strerror or type(exc).__name__
+                raise WorkDirError(f"cannot create a working directory in {base}: {reason}") from None
             try:
                 fd = os.open(staging, os.O_RDONLY | os.O_DIRECTORY)
             except FileNotFoundError:
@@ -67,7 +68,7 @@ class WorkDir:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
             return cls(final, fd)
-        raise OSError(f"could not create a working directory in {base}")
+        raise WorkDirError(f"could not create a working directory in {base} (another process keeps taking it)")
 
     def release(self) -> None:
         """Remove the directory, then drop the lock (in that order: nobody else may take it half-removed)."""

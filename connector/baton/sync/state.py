@@ -92,6 +92,14 @@ class SyncState:
         """Parse a version-1 token; '' is a fresh state. Older (V0) tokens cannot be resumed faithfully."""
         if not token:
             return cls()
+        try:
+            return cls._parse(token)
+        except (KeyError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
+            # The token comes from a c1z file: untrusted bytes. Any damage means "cannot be resumed".
+            raise ValueError(f"sync token is damaged ({type(exc).__name__}); the sync cannot be resumed") from None
+
+    @classmethod
+    def _parse(cls, token: str) -> SyncState:
         data = json.loads(token)
         if not isinstance(data, dict) or data.get("version") not in (1, 2):
             raise ValueError("sync token is not a version-1 state; the sync cannot be resumed")

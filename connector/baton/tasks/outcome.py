@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 from google.protobuf import any_pb2
 from google.protobuf.message import Message
 
+from connector.baton.c1.errors import C1AuthUnavailableError, C1Error
 from connector.baton.errors import Code, ConnectorError
+
+MAX_FAILURE_MESSAGE = 4096
+"""Characters of a failure message kept: handlers quote what a task named (a 1 MB action name), and the message
+goes into a FinishTask (which ConductorOne might refuse, losing the report) and into log lines."""
 
 
 @dataclass(slots=True)
@@ -20,6 +25,11 @@ class Failure:
     code: Code
     message: str
     non_retryable: bool
+
+    def __post_init__(self) -> None:
+        if len(self.message) > MAX_FAILURE_MESSAGE:
+            suffix = f"…({len(self.message)} characters)"
+            self.message = self.message[: MAX_FAILURE_MESSAGE - len(suffix)] + suffix
 
 
 @dataclass(slots=True)
@@ -59,6 +69,14 @@ def failure_from(exc: BaseException, *, provisioning: bool) -> Failure:
         return Failure(exc.code, str(exc), exc.non_retryable)
     if isinstance(exc, ConnectorError):
         return Failure(exc.code, str(exc), provisioning or not exc.retryable)
+    if isinstance(exc, C1Error):
+        # ConductorOne's own answer during the task (a sync's Heartbeat or UploadAsset): its text names the RPC
+        # and never a credential. A sync is safe to run again, so ConductorOne may retry it whatever the code.
+        if exc.code is None or isinstance(exc, C1AuthUnavailableError):
+            code = Code.UNAVAILABLE  # no answer at all, or the token endpoint was down (not a rejected token)
+        else:
+            code = Code.__members__.get(exc.code.name, Code.UNKNOWN)
+        return Failure(code, str(exc), provisioning)
     if isinstance(exc, TimeoutError):
         return Failure(Code.DEADLINE_EXCEEDED, "the task timed out", provisioning)
     # Unknown exception text may quote anything (an upstream body, a URL); keep only its type.

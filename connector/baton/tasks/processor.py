@@ -195,7 +195,7 @@ class TaskProcessor:
             failure = Failure(Code.UNAVAILABLE, f"{reason}; ConductorOne may retry it", False)
             return Outcome(failure=failure), cancelled_here
         except Exception as exc:
-            if not isinstance(exc, TaskError | ConnectorError | TimeoutError):
+            if not isinstance(exc, TaskError | ConnectorError | TimeoutError | C1Error):
                 # Unexpected: the wire gets the terse text, the log gets the (redacted) traceback.
                 log.error("task handler raised an unexpected error", error_type=type(exc).__name__, exc_info=exc)
             return Outcome(failure=failure_from(exc, provisioning=kind in PROVISIONING_TASKS)), False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from connector.baton import builders as b
 from connector.baton.connector import Page
 from connector.baton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
@@ -32,9 +34,12 @@ def team_resource(team: Team) -> resource_pb2.Resource:
 class TeamSyncer:
     def __init__(self, client: DatadogClient) -> None:
         self._client = client
-        # The next page is requested while the engine stores this one (same requests, overlapped).
-        # Looked up at the first page, not here: metadata (Hello, `capabilities`) builds syncers without a client.
-        self._pages: PagePrefetch[Team] = PagePrefetch(lambda number: client.list_teams(number))
+
+    @functools.cached_property
+    def _pages(self) -> PagePrefetch[Team]:
+        # The pages the total implies are requested while the engine stores this one (same requests, overlapped).
+        # Built on first use: `baton-datadog capabilities` builds the syncers without a client.
+        return PagePrefetch(self._client.fetch_teams, window=self._client.max_concurrency)
 
     def resource_type(self) -> resource_pb2.ResourceType:
         return types.TEAM

@@ -6,6 +6,7 @@ of the users list yields every role grant: no per-role requests, unlike the Go c
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
 
@@ -77,10 +78,13 @@ def user_resource(user: User, *, app_key_children: bool = False) -> resource_pb2
 class UserSyncer:
     def __init__(self, client: DatadogClient, *, app_key_children: bool = False) -> None:
         self._client = client
-        # The next page is requested while the engine stores this one (same requests, overlapped).
-        # Looked up at the first page, not here: metadata (Hello, `capabilities`) builds syncers without a client.
-        self._pages: PagePrefetch[User] = PagePrefetch(lambda number: client.list_users(number))
         self._app_key_children = app_key_children
+
+    @functools.cached_property
+    def _pages(self) -> PagePrefetch[User]:
+        # The pages the total implies are requested while the engine stores this one (same requests, overlapped).
+        # Built on first use: `baton-datadog capabilities` builds the syncers without a client.
+        return PagePrefetch(self._client.fetch_users, window=self._client.max_concurrency)
 
     def resource_type(self) -> resource_pb2.ResourceType:
         return types.USER

@@ -156,11 +156,12 @@ def _malformed_secrets() -> list[tuple[str, str]]:
         ("padded d", _secret_from_jwk({**good_jwk, "d": d + "="})),
         ("x of another key", _secret_from_jwk({**good_jwk, "x": other_x})),
         ("numeric kid", _secret_from_jwk({**good_jwk, "kid": 7})),
+        ("JSON nested too deeply", PREFIX + _b64(b"[" * 100_000)),  # json.loads raises RecursionError
         ("empty", ""),
     ]
 
 
-@pytest.mark.parametrize(("case", "value"), _malformed_secrets())
+@pytest.mark.parametrize(("case", "value"), [pytest.param(c, v, id=c) for c, v in _malformed_secrets()])
 def test_malformed_secret_names_the_setting_and_never_echoes_it(case: str, value: str, leak_guard: LeakGuard) -> None:
     leak_guard.add(value)
     with pytest.raises(CredentialError) as caught:

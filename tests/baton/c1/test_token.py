@@ -25,6 +25,7 @@ from connector.baton.c1 import (
 from tests.baton.c1.conftest import LeakGuard
 from tests.fakes.c1 import FakeC1, generate_client_credentials
 from tests.fakes.c1.proxy import ConnectProxy
+from tests.fakes.net import EndlessBody
 
 Handler = Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
 
@@ -208,7 +209,20 @@ async def test_non_200_maps_to_auth_error_with_status_and_no_secret(
         b'{"token_type": "bearer"}',
         b'{"access_token": ""}',
         b'{"access_token": "a", "expires_in": "x"}',
+        # Values gRPC cannot send as the `authorization` header: every RPC would fail inside grpc (not with a
+        # status), so they are refused here, where the token enters, as a clear token-endpoint error.
+        '{"access_token": "t\u00f6ken"}'.encode(),
+        b'{"access_token": "tok\nen"}',
+        b'{"access_token": "tok\\u0000en"}',
+        b'{"access_token": "tok en"}',
+        b'{"access_token": "' + b"x" * 20_000 + b'"}',
+        b'{"access_token": "a", "token_type": "Bea\nrer"}',
+        b'{"access_token": "a", "token_type": "B\\u00e9arer"}',
+        b'{"access_token": "a", "expires_in": NaN}',
+        b'{"access_token": "a", "expires_in": Infinity}',
+        b"[" * 60_000,  # json.loads raises RecursionError, not ValueError
     ],
+    ids=lambda body: body[:40].decode("ascii", "backslashreplace"),
 )
 async def test_unusable_200_is_rejected(creds: tuple[str, str], body: bytes) -> None:
     async def handler(_: httpx.Request) -> httpx.Response:
@@ -217,6 +231,40 @@ async def test_unusable_200_is_rejected(creds: tuple[str, str], body: bytes) -> 
     with pytest.raises(C1AuthRejectedError) as caught:
         await make_source(creds, handler).token()
     assert caught.value.status_code == 200
+
+
+async def test_an_absurd_expires_in_is_read_as_a_year(creds: tuple[str, str]) -> None:
+    """A 400-digit lifetime does not convert to a float: capped, not an OverflowError escaping the token source."""
+
+    async def handler(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b'{"access_token": "a", "expires_in": 1' + b"0" * 400 + b"}")
+
+    clock = Clock()
+    token = await make_source(creds, handler, clock=clock).token()
+    assert token.expires_at == clock.now + 365 * 24 * 3600
+
+
+@pytest.mark.parametrize("status", [400, 503])
+async def test_a_deeply_nested_error_body_still_gives_the_status(creds: tuple[str, str], status: int) -> None:
+    async def handler(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, content=b"[" * 60_000, headers={"content-type": "application/json"})
+
+    with pytest.raises(C1AuthError, match=f"HTTP {status}"):
+        await make_source(creds, handler).token()
+
+
+@pytest.mark.parametrize("status", [200, 401, 503])
+async def test_an_endless_token_response_is_cut_at_the_cap(creds: tuple[str, str], status: int) -> None:
+    """A token endpoint (or a proxy in front of it) streaming without end: each chunk would reset the read
+    timeout, so without a cap the fetch never ends and memory grows. The body is read up to 64 KiB."""
+    body = EndlessBody()
+
+    async def handler(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, headers={"content-type": "application/json"}, stream=body)
+
+    with pytest.raises(C1AuthError, match="larger than"):
+        await make_source(creds, handler).token()
+    assert body.yielded <= 64 * 1024 // len(body.chunk) + 1
 
 
 async def test_network_failure_is_transient_and_does_not_chain_the_request(creds: tuple[str, str]) -> None:

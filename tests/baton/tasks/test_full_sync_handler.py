@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import cast
 
+import grpc
 import pytest
+import structlog
 from google.protobuf import duration_pb2
 
 from connector.baton.c1.client import BatonServiceClient
-from connector.baton.errors import Code
+from connector.baton.c1.errors import C1AuthUnavailableError, C1Error, C1FatalError, C1TransientError
+from connector.baton.connector import Connector
+from connector.baton.errors import Code, ConnectorError
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.tasks.full_sync import (
     DEFAULT_HEARTBEAT,
@@ -19,11 +24,14 @@ from connector.baton.tasks.full_sync import (
     FullSyncSettings,
     _interval,
 )
+from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.outcome import TaskError
-from tests.baton.tasks.stubs import StubClient
+from connector.baton.tasks.processor import TaskProcessor
+from tests.baton.tasks.stubs import INSTANT, StubClient, StubConnector
 from tests.fakes.tasks import kind_task
 
 Beat = baton_pb2.BatonServiceHeartbeatResponse
+S = grpc.StatusCode
 
 
 @pytest.mark.parametrize(
@@ -70,3 +78,71 @@ async def test_an_absurd_first_heartbeat_interval_does_not_break_the_sync(tmp_pa
     assert outcome.ok
     assert uploads == [task_id]
     assert list(tmp_path.iterdir()) == []  # noqa: ASYNC240 - a test's temp dir
+
+
+@pytest.mark.parametrize("kind", ["missing", "a file"])
+async def test_an_unusable_temp_dir_is_a_clear_retryable_error_naming_it(tmp_path: Path, kind: str) -> None:
+    """BATON_C1Z_TEMP_DIR that is gone or not a directory: an operator condition, so one clear line naming
+    the directory and the cause (not `internal error (FileNotFoundError)` and a traceback); retryable, since
+    the operator can fix it and ConductorOne reschedules the sync."""
+    temp_dir = tmp_path / "c1z-temp"
+    if kind == "a file":
+        temp_dir.write_text("not a directory")
+    client = StubClient()
+    handler = FullSyncHandler(cast(BatonServiceClient, client), list, FullSyncSettings(temp_dir=temp_dir))
+    with pytest.raises(ConnectorError) as caught:
+        await handler.run(kind_task("sync_full").id, baton_pb2.Task.SyncFullTask())
+    message = str(caught.value)
+    assert str(temp_dir) in message
+    assert ("No such file or directory" if kind == "missing" else "Not a directory") in message
+    assert caught.value.retryable
+
+
+def _failing_upload(error: BaseException) -> Callable[[str, Path], Awaitable[int]]:
+    async def upload_asset(task_id: str, path: Path) -> int:
+        raise error
+
+    return upload_asset
+
+
+@pytest.mark.parametrize(
+    ("where", "error", "code"),
+    [
+        ("first heartbeat", C1TransientError("Heartbeat: UNAVAILABLE: restarting", code=S.UNAVAILABLE), Code.UNAVAILABLE),
+        ("first heartbeat", C1FatalError("Heartbeat: NOT_FOUND: no such task", code=S.NOT_FOUND), Code.NOT_FOUND),
+        ("first heartbeat", C1AuthUnavailableError("failed to get a token from c1.example:443: timed out"), Code.UNAVAILABLE),
+        ("upload", C1TransientError("UploadAsset: DATA_LOSS: cut short", code=S.DATA_LOSS), Code.UNKNOWN),
+        ("upload", C1FatalError("UploadAsset: INVALID_ARGUMENT: bad checksum", code=S.INVALID_ARGUMENT), Code.INVALID_ARGUMENT),
+    ],
+)  # fmt: skip
+async def test_a_conductorone_failure_inside_a_sync_is_reported_as_such(
+    tmp_path: Path, where: str, error: C1Error, code: Code
+) -> None:
+    """A failed Heartbeat or UploadAsset is ConductorOne's answer, not a bug of ours: the report carries its
+    text and code, stays retryable (a sync is safe to run again), and no "unexpected error" traceback is logged
+    (it was `internal error (C1TransientError)` with a traceback)."""
+    client = StubClient()
+    if where == "first heartbeat":
+        client.heartbeat_script.append(error)
+    else:
+        client.upload_asset = _failing_upload(error)  # type: ignore[attr-defined]
+    handler = FullSyncHandler(cast(BatonServiceClient, client), list, FullSyncSettings(temp_dir=tmp_path))
+    processor = TaskProcessor(
+        client.as_client(),
+        Handlers(cast(Connector, StubConnector()), provisioning=True),
+        handler,
+        hello=_no_hello,
+        finish_retry=INSTANT,
+    )
+    with structlog.testing.capture_logs() as events:
+        await processor.process(kind_task("sync_full"))
+    (finish,) = client.finishes
+    assert not finish.ok
+    assert str(error) in finish.message
+    assert (finish.code, finish.non_retryable) == (code, False)
+    assert not [e for e in events if e["log_level"] == "error"]
+    assert list(tmp_path.iterdir()) == []  # noqa: ASYNC240 - a test's temp dir
+
+
+async def _no_hello(task_id: str) -> None:
+    return None

@@ -21,7 +21,7 @@ from google.protobuf import any_pb2
 from connector.baton.c1.errors import C1FatalError, C1TransientError
 from connector.baton.errors import Code
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
-from connector.baton.tasks.outcome import Outcome
+from connector.baton.tasks.outcome import MAX_FAILURE_MESSAGE, Outcome
 from connector.daemon import logging as daemon_logging
 from tests.baton.tasks.stubs import make_rig
 from tests.fakes.tasks import grant_task, kind_task
@@ -214,3 +214,20 @@ async def test_more_annotations_than_the_wire_allows_are_trimmed_not_lost() -> N
     await rig.processor.process(grant_task(*GRANT))
     (finish,) = rig.client.finishes
     assert finish.annotations == 16
+
+
+async def test_a_huge_peer_value_in_a_failure_does_not_make_a_huge_report_or_log_line() -> None:
+    """Handlers quote what the task named (`unknown action 'x…'`); a 1 MB name must not become a 1 MB FinishTask
+    message (which ConductorOne may refuse, losing the report) nor a 1 MB log line."""
+    rig = make_rig()
+    task = baton_pb2.Task(id=kind_task("action_invoke").id)
+    task.action_invoke.name = "x" * 1_000_000
+    with structlog.testing.capture_logs() as events:
+        await rig.processor.process(task)
+    (finish,) = rig.client.finishes
+    assert not finish.ok
+    assert finish.message.startswith("unknown action 'xxx")
+    assert len(finish.message) <= MAX_FAILURE_MESSAGE
+    assert finish.message.endswith("(1000017 characters)")
+    assert all(len(repr(e)) < 2 * MAX_FAILURE_MESSAGE for e in events)
+    assert rig.observer.in_flight == 0

@@ -16,7 +16,7 @@ from tests.fakes.datadog.web import Faults, RateLimits, State
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.fakes.datadog", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8126)
+    parser.add_argument("--port", type=int, default=8126, help="0: any free port, printed once listening")
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--api-key", default=DEFAULT_API_KEY)
@@ -38,14 +38,13 @@ def main(argv: list[str] | None = None) -> int:
         ),
         rate_limits=RateLimits(limit=int(limit), period=float(period or 60)),
     )
-    built = time.perf_counter() - started
-
-    def announce(url: str) -> None:
-        summary = f"{len(org.users)} users, {len(org.teams)} teams, {len(org.schedules)} schedules"
-        print(f"fake Datadog: {summary} (built in {built:.2f}s) on {url}", file=sys.stderr, flush=True)
-
+    print(
+        f"fake Datadog: {len(org.users)} users, {len(org.teams)} teams, {len(org.schedules)} schedules "
+        f"(built in {time.perf_counter() - started:.2f}s)",
+        file=sys.stderr,
+    )
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(state, args.host, args.port, announce))
+        asyncio.run(serve(state, args.host, args.port))
     return 0
 
 

@@ -18,6 +18,7 @@ import asyncio
 import hmac
 import ipaddress
 import socket
+import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
@@ -283,18 +284,22 @@ class FakeDatadog:
         self.stop()
 
 
-async def serve(fake_state: State, host: str, port: int, announce: Callable[[str], None] = lambda url: None) -> None:
-    """Run in the foreground until cancelled (the CLI); `announce` gets the URL actually bound (port 0: any)."""
+LISTENING = "fake Datadog listening on"
+"""The CLI's stderr line once it listens, followed by its URL: with ``--port 0`` the reader learns the real port."""
+
+
+async def serve(fake_state: State, host: str, port: int) -> None:
+    """Run in the foreground until cancelled (the CLI); print the URL actually bound once listening."""
     _check_loopback(host)
     runner = web.AppRunner(build_app(fake_state), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     bound_host, bound_port = runner.addresses[0][:2]
-    announce(f"http://{bound_host}:{bound_port}")
+    print(f"{LISTENING} http://{bound_host}:{bound_port}", file=sys.stderr, flush=True)
     try:
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
 
 
-__all__ = ["DEFAULT_API_KEY", "DEFAULT_APP_KEY", "JSON", "FakeDatadog", "build_app", "serve"]
+__all__ = ["DEFAULT_API_KEY", "DEFAULT_APP_KEY", "JSON", "LISTENING", "FakeDatadog", "build_app", "serve"]

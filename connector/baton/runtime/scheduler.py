@@ -19,8 +19,8 @@ from connector.baton.c1.durations import clamped_seconds
 from connector.baton.c1.errors import C1Error, C1FatalError
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.retry import Backoff, RetryPolicy
+from connector.baton.runtime.stopping import Stopped, until_stopped
 from connector.baton.tasks.processor import TaskProcessor
-from connector.daemon.stopping import Stopped, until_stopped
 
 log = structlog.get_logger(__name__)
 

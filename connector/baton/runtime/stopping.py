@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -24,6 +24,12 @@ async def until_stopped(call: Awaitable[T], stop: asyncio.Event) -> T:
     stopped = asyncio.ensure_future(stop.wait())
     try:
         await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        # We were cancelled ourselves: the call must not run on as an orphan, and whatever it ends with is
+        # retrieved here, so it never surfaces as "Task exception was never retrieved".
+        work.cancel()
+        work.add_done_callback(_retrieve)
+        raise
     finally:
         stopped.cancel()
     if not work.done():
@@ -32,3 +38,8 @@ async def until_stopped(call: Awaitable[T], stop: asyncio.Event) -> T:
             await work
         raise Stopped
     return work.result()
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()

@@ -2,7 +2,7 @@
 paths /live, /health (liveness) and /ready (readiness) answer the same, so SDK-style probes work unchanged.
 
 It is served on the daemon's own event loop, so /healthz answering proves that loop is alive; it makes no
-outside call, so a Datadog or ConductorOne outage never restarts the pod. HTTP/1.1 is parsed by h11 (the
+outside call, so an upstream or ConductorOne outage never restarts the pod. HTTP/1.1 is parsed by h11 (the
 sans-IO parser httpx already brings) on asyncio streams: a few GET routes do not need a second HTTP stack,
 and aiohttp cost the idle daemon ~10 MB of RSS and 65-350 ms of imports (docs/benchmarks.md).
 """
@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 import h11
 
-from connector.daemon.metrics import CONTENT_TYPE, Metrics
+from connector.baton.runtime.metrics import CONTENT_TYPE, Metrics
 
 HEALTH_PATH = "/healthz"
 READY_PATH = "/readyz"

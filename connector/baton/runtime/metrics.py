@@ -1,0 +1,135 @@
+"""Prometheus metrics of the service runner, in a registry of their own: tasks, syncs, ConductorOne RPCs and
+token fetches, readiness, build info. Labels are low-cardinality by design: task type, outcome, method, code,
+resource type; never a user, team or task id.
+
+Names follow Prometheus' conventions (`promtool check metrics` is clean, CI checks a live scrape): one prefix
+per connector (`prefix`) and no stutter (`<prefix>_conductorone_*` are ConductorOne's),
+base units in the name, `_total` on counters, no `_created` series, plus the standard `process_*` and
+`python_*` collectors. A connector adds its own upstream series to `registry` under the same prefix.
+docs/runbook.md, the chart's alerts and its dashboard use these names.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+
+from connector.baton.c1.client import RpcResult
+from connector.baton.c1.token import TokenFetch
+from connector.baton.sync.syncer import SyncResult
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+# `_created` series double the number of series and no dashboard or alert here reads them. The switch is
+# process-wide in prometheus_client; the daemon has no other registry that would want them.
+disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus_client
+
+
+class Metrics:
+    def __init__(self, prefix: str, version: str) -> None:
+        """`prefix` starts every name; `version` is the connector's, for `<prefix>_build_info`."""
+        r = self.registry = CollectorRegistry(auto_describe=True)
+        for standard in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            r.register(standard)  # process_* and python_*: memory, CPU, open fds, GC
+        Gauge(f"{prefix}_build_info", "Build of the running connector", ["version", "python"], registry=r).labels(
+            version, platform.python_version()
+        ).set(1)
+        self.ready = Gauge(f"{prefix}_ready", "1 once Hello succeeded and until draining starts", registry=r)
+        self.tasks_received = Counter(
+            f"{prefix}_tasks_received_total", "Tasks received from ConductorOne", ["type"], registry=r
+        )
+        self.tasks_finished = Counter(
+            f"{prefix}_tasks_finished_total", "Tasks finished, by outcome", ["type", "outcome"], registry=r
+        )
+        self.tasks_in_flight = Gauge(f"{prefix}_tasks_in_flight", "Tasks running now", registry=r)
+        self.task_duration = Histogram(
+            f"{prefix}_task_duration_seconds",
+            "Time from receiving a task to reporting it",
+            ["type"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+            registry=r,
+        )
+        self.sync_duration = Histogram(
+            f"{prefix}_sync_duration_seconds",
+            "Duration of full syncs",
+            buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200),
+            registry=r,
+        )
+        self.resources_synced = Gauge(
+            f"{prefix}_resources_synced", "Resources in the last successful sync", ["resource_type"], registry=r
+        )
+        self.grants_synced = Gauge(
+            f"{prefix}_grants_synced", "Grants in the last successful sync", ["resource_type"], registry=r
+        )
+        self.last_sync = Gauge(
+            f"{prefix}_last_successful_sync_timestamp_seconds", "Unix time of the last successful sync", registry=r
+        )
+        self.upload_bytes = Counter(f"{prefix}_upload_bytes_total", "Bytes of c1z uploaded to ConductorOne", registry=r)
+        self.token_fetches = Counter(
+            f"{prefix}_conductorone_token_fetches_total", "ConductorOne access-token requests", ["outcome"], registry=r
+        )
+        self.c1_rpcs = Counter(
+            f"{prefix}_conductorone_rpcs_total", "ConductorOne RPCs by method and code", ["method", "code"], registry=r
+        )
+        self.c1_last_success = Gauge(
+            f"{prefix}_conductorone_last_success_timestamp_seconds",
+            "Unix time of the last successful ConductorOne RPC",
+            registry=r,
+        )
+        self.c1_rpc_errors = Counter(
+            f"{prefix}_conductorone_rpc_errors_total",
+            "ConductorOne RPCs that did not succeed",
+            ["method", "code"],
+            registry=r,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+    # -- hooks the other layers call ----------------------------------------------------------------------
+
+    def c1_call(self, result: RpcResult) -> None:
+        self.c1_rpcs.labels(result.method, result.code).inc()
+        if result.code == "OK":
+            self.c1_last_success.set(time.time())
+        else:
+            self.c1_rpc_errors.labels(result.method, result.code).inc()
+
+    def token_fetch(self, fetch: TokenFetch) -> None:
+        self.token_fetches.labels("success" if fetch.ok else "failure").inc()
+
+    def task_received(self, task_type: str) -> None:
+        self.tasks_received.labels(task_type).inc()
+        self.tasks_in_flight.inc()
+
+    def task_finished(self, task_type: str, outcome: str, seconds: float) -> None:
+        self.tasks_in_flight.dec()
+        self.tasks_finished.labels(task_type, outcome).inc()
+        self.task_duration.labels(task_type).observe(seconds)
+
+    def sync_succeeded(self, result: SyncResult, uploaded_bytes: int = 0) -> None:
+        self.sync_duration.observe(result.seconds)
+        by_type = result.stats.get("resources_by_resource_type", {})
+        if isinstance(by_type, dict):
+            for type_id, count in by_type.items():
+                self.resources_synced.labels(str(type_id)).set(float(count))
+        grants_by_type = result.stats.get("grants_by_resource_type", {})
+        if isinstance(grants_by_type, dict):
+            for type_id, count in grants_by_type.items():
+                self.grants_synced.labels(str(type_id)).set(float(count))
+        self.last_sync.set(time.time())
+        if uploaded_bytes:
+            self.upload_bytes.inc(uploaded_bytes)

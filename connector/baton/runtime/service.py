@@ -1,0 +1,325 @@
+"""Service mode: authenticate to ConductorOne, Hello, then run its tasks until SIGTERM.
+
+Start-up order is chosen for Kubernetes: the health server comes first (liveness answers while ConductorOne
+is still unreachable), readiness turns green only after a successful Hello, and on SIGTERM readiness goes
+red before anything else stops.
+
+This runner knows no particular connector: one plugs in through `ServiceApp` (its `Connector`, how to read
+its start-up check's errors, how to close it) and hands over its `Metrics`, where it may have registered
+series of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import signal
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import structlog
+
+from connector.baton.c1 import BatonServiceClient, C1FatalError, C1TransientError, grpc_proxy_from_env
+from connector.baton.c1.client import UPLOAD_RETRY, RpcResult
+from connector.baton.c1.credentials import C1Endpoints, ClientId, ClientSecret
+from connector.baton.c1.hostinfo import build_info, default_host_id
+from connector.baton.connector import Connector
+from connector.baton.retry import Backoff, RetryPolicy
+from connector.baton.runtime.http import OpsServer
+from connector.baton.runtime.metrics import Metrics
+from connector.baton.runtime.scheduler import POLL_RETRY, Scheduler
+from connector.baton.runtime.stopping import Stopped, until_stopped
+from connector.baton.sync.syncer import SyncOptions
+from connector.baton.sync.to_file import sweep_stale, sync_to_file
+from connector.baton.tasks.full_sync import FullSyncHandler, FullSyncSettings
+from connector.baton.tasks.handlers import Handlers
+from connector.baton.tasks.processor import FINISH_RETRY, TaskProcessor
+
+log = structlog.get_logger(__name__)
+
+HELLO_RETRY = RetryPolicy(base_delay=1.0, max_delay=300.0)
+"""Go's Hello backoff (1 s doubling to 5 min) with full jitter; unbounded: it ends on success, a fatal answer or
+a stop."""
+MIN_READY_WINDOW = 60.0
+READY_WINDOW_POLLS = 3
+
+
+class Readiness:
+    """`/readyz`: ready after the first successful Hello, while ConductorOne was reached within the window.
+
+    The window is max(`min_window`, 3 x the poll interval ConductorOne asked for); `min_window` is
+    BATON_READY_WINDOW_SECONDS (60 s). Any successful ConductorOne RPC counts as contact (`contact`).
+    """
+
+    def __init__(
+        self,
+        *,
+        min_window: float = MIN_READY_WINDOW,
+        poll_interval: Callable[[], float] = lambda: 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.hello_ok = False
+        self.draining = False
+        self._min_window = min_window
+        self._poll_interval = poll_interval
+        self._clock = clock
+        self._last_contact: float | None = None
+
+    def contact(self) -> None:
+        self._last_contact = self._clock()
+
+    def on_call(self, result: RpcResult) -> None:
+        if result.code == "OK":
+            self.contact()
+
+    @property
+    def window(self) -> float:
+        return max(self._min_window, READY_WINDOW_POLLS * self._poll_interval())
+
+    def __call__(self) -> tuple[bool, str]:
+        if self.draining:
+            return False, "draining"
+        if not self.hello_ok:
+            return False, "waiting for a successful Hello to ConductorOne"
+        since = self._clock() - (self._last_contact if self._last_contact is not None else -math.inf)
+        if since > self.window:
+            return False, f"ConductorOne not reached for {since:.0f} s (window {self.window:.0f} s)"
+        return True, ""
+
+
+class ServiceSettingError(Exception):
+    """A setting the runner could not use (e.g. the health port is taken); the wiring names its flag/variable."""
+
+    def __init__(self, setting: str, reason: str) -> None:
+        super().__init__(f"{setting}: {reason}")
+        self.setting = setting
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class StartupVerdict:
+    """How the runner treats an error of the connector's start-up check (`Connector.validate`)."""
+
+    fatal: bool
+    """True: a configuration the connector cannot run with (a restart will not fix it), exit 1; False: log
+    a warning and carry on (an upstream outage must not stop the service)."""
+    message: str
+    fields: Mapping[str, object] = field(default_factory=dict)
+    """Extra log fields (never a secret)."""
+
+
+class ServiceApp(Protocol):
+    """What a connector gives the runner."""
+
+    @property
+    def build_name(self) -> str:
+        """The name in the Hello's build info, e.g. `baton-datadog`."""
+        ...
+
+    @property
+    def version(self) -> str: ...
+
+    def open(self) -> Connector:
+        """Build the connector and its upstream client; called once, after the health server listens."""
+        ...
+
+    def startup_verdict(self, error: Exception) -> StartupVerdict | None:
+        """What `error` from `Connector.validate` means; None: not the connector's (it propagates)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close what `open` opened (called even when `open` was not)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceConfig:
+    """The runner's settings, parsed and checked by the wiring (its BATON_* settings own the defaults)."""
+
+    client_id: ClientId
+    secret: ClientSecret
+    endpoints: C1Endpoints
+    api_host: str | None
+    host_id: str
+    """Empty: derived from the environment (`default_host_id`)."""
+    root_certificates: bytes | None
+    token_verify: ssl.SSLContext | None
+    token_timeout: float
+    backoff_scale: float
+    ready_window_seconds: float
+    health_check: bool
+    health_check_bind_address: str
+    health_check_port: int
+    temp_dir: Path | None
+    skip_full_sync: bool
+    sync_resource_types: Sequence[str]
+    sync_options: SyncOptions
+    provisioning: bool
+    task_concurrency: int
+    sync_interval: float
+    """Seconds between periodic full syncs to `sync_file`; 0: none."""
+    sync_file: Path
+    shutdown_grace_seconds: float
+
+
+async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) -> int:
+    # Working files that a killed earlier run left in the temp dir (issue 11 §8); a live process's stay.
+    await sweep_stale(config.temp_dir)
+    scale = config.backoff_scale
+    scheduler_ref: list[Scheduler] = []
+    readiness = Readiness(
+        min_window=config.ready_window_seconds,
+        poll_interval=lambda: scheduler_ref[0].poll_interval if scheduler_ref else 0.0,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, _on_signal, stop, readiness, metrics, sig)
+
+    ops = (
+        OpsServer(metrics, readiness, config.health_check_bind_address, config.health_check_port)
+        if config.health_check
+        else None
+    )
+    if ops is not None:
+        try:
+            await ops.start()
+        except OSError as exc:  # port in use, address not on this host, a privileged port: the operator's to fix
+            where = f"{config.health_check_bind_address}:{config.health_check_port}"
+            raise ServiceSettingError("health_check_port", f"cannot listen on {where}: {exc.strerror or exc}") from None
+        # The bound port, not the setting: with --health-check-port 0 this line is how a caller finds it.
+        log.info("health server listening", address=config.health_check_bind_address, port=ops.bound_port)
+
+    def on_c1_call(result: RpcResult) -> None:
+        metrics.c1_call(result)
+        readiness.on_call(result)
+
+    host_id = config.host_id or default_host_id(os.environ)
+    c1 = BatonServiceClient.from_credentials(
+        config.client_id,
+        config.secret,
+        host_id=host_id,
+        api_host=config.api_host,
+        root_certificates=config.root_certificates,
+        proxy=grpc_proxy_from_env(os.environ, config.endpoints),
+        token_verify=config.token_verify,
+        token_timeout=config.token_timeout,
+        on_call=on_c1_call,
+        on_token_fetch=metrics.token_fetch,
+        upload_retry=UPLOAD_RETRY.scaled(scale),
+    )
+    try:
+        connector = app.open()
+        try:
+            if not await check_connector(app, connector, stop):
+                return 1
+        except Stopped:
+            return 0
+        build = build_info(app.build_name, app.version)
+
+        async def hello(task_id: str = "") -> None:
+            await c1.hello(connector.metadata(), task_id=task_id, build_info=build)
+
+        try:
+            hello_ok = await _hello_until_ok(hello, stop, HELLO_RETRY.scaled(scale))
+        except Stopped:
+            hello_ok = False
+        if not hello_ok:
+            return 0 if stop.is_set() else 1
+        readiness.hello_ok = True
+        metrics.ready.set(1)
+        log.info("connected to ConductorOne", target=config.endpoints.grpc_target, host_id=host_id)
+
+        full_sync = FullSyncHandler(
+            c1,
+            connector.syncers,
+            FullSyncSettings(
+                temp_dir=config.temp_dir,
+                skip_full_sync=config.skip_full_sync,
+                default_resource_type_ids=config.sync_resource_types,
+                options=config.sync_options,
+            ),
+            on_synced=metrics.sync_succeeded,
+        )
+        processor = TaskProcessor(
+            c1,
+            Handlers(connector, provisioning=config.provisioning),
+            full_sync,
+            hello,
+            observer=metrics,
+            finish_retry=FINISH_RETRY.scaled(scale),
+        )
+
+        async def periodic_sync() -> None:
+            result = await sync_to_file(
+                connector.syncers(), config.sync_file, config.sync_options, tmp_dir=config.temp_dir
+            )
+            metrics.sync_succeeded(result)
+            log.info("periodic sync written", file=str(config.sync_file), sync_id=result.sync_id)
+
+        scheduler = Scheduler(
+            c1,
+            processor,
+            concurrency=config.task_concurrency,
+            periodic=(config.sync_interval, periodic_sync) if config.sync_interval else None,
+            poll_retry=POLL_RETRY.scaled(scale),
+        )
+        scheduler_ref.append(scheduler)
+        await scheduler.run(stop)
+        await scheduler.drain(config.shutdown_grace_seconds)
+        log.info("stopped")
+        return 0
+    finally:
+        await c1.close()
+        await app.aclose()
+        if ops is not None:
+            await ops.stop()
+
+
+def _on_signal(stop: asyncio.Event, readiness: Readiness, metrics: Metrics, sig: signal.Signals) -> None:
+    if not stop.is_set():
+        log.info("shutdown requested", signal=sig.name)
+    readiness.draining = True
+    metrics.ready.set(0)
+    stop.set()
+
+
+async def check_connector(app: ServiceApp, connector: Connector, stop: asyncio.Event) -> bool:
+    """The connector's start-up check; False when `app` calls its error fatal (exit non-zero)."""
+    try:
+        await until_stopped(connector.validate(), stop)
+    except Exception as exc:
+        verdict = app.startup_verdict(exc)
+        if verdict is None:
+            raise
+        if verdict.fatal:
+            log.error(verdict.message, error=str(exc), **verdict.fields)
+            return False
+        log.warning(verdict.message, error=str(exc), **verdict.fields)
+    return True
+
+
+async def _hello_until_ok(hello: Callable[[], Awaitable[None]], stop: asyncio.Event, retry: RetryPolicy) -> bool:
+    """Hello with backoff; False on a fatal answer (exit non-zero) or when stopped first."""
+    backoff = Backoff(retry, bounded=False)
+    while not stop.is_set():
+        try:
+            await until_stopped(hello(), stop)
+            return True
+        except C1FatalError as exc:
+            log.error("ConductorOne refused the connector; check BATON_CLIENT_ID / BATON_CLIENT_SECRET", error=str(exc))
+            return False
+        except C1TransientError as exc:
+            delay = backoff.next_delay() or 0.0
+            log.warning(
+                "Hello failed; retrying", attempt=backoff.failures, retry_in_seconds=round(delay, 3), error=str(exc)
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+    return False

@@ -1,0 +1,90 @@
+"""The three layers of docs/spec/architecture.md, as the folders show them, with data flowing one way:
+`connector/baton/` (protos, c1z, sync engine, ConductorOne client, task runner, service runner) knows nothing of
+Datadog or of the daemon's wiring; `connector/datadog/` knows nothing of gRPC, the ConductorOne client, the task
+runner or the daemon. Checked twice: every import statement (lazy ones in functions included), and what a fresh
+interpreter has loaded after importing every module of the baton layer."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import connector
+
+ROOT = Path(connector.__file__).parent
+
+BATON_MUST_NOT_IMPORT = ("connector.datadog", "connector.daemon", "connector.cli")
+DATADOG_MUST_NOT_IMPORT = (
+    "grpc",
+    "connector.baton.c1",
+    "connector.baton.tasks",
+    "connector.baton.runtime",
+    "connector.daemon",
+    "connector.cli",
+)
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module an import statement in `path` names (relative imports resolved)."""
+    package = _module_name(path) if path.name == "__init__.py" else _module_name(path).rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _sources(layer: str) -> list[Path]:
+    # Generated protobuf modules import only google.protobuf and each other; they are part of the walk anyway.
+    return sorted((ROOT / layer).rglob("*.py"))
+
+
+def _violations(layer: str, forbidden: tuple[str, ...]) -> list[str]:
+    return [
+        f"{path.relative_to(ROOT.parent)} imports {name}"
+        for path in _sources(layer)
+        for name in sorted(_imports(path))
+        if any(name == bad or name.startswith(f"{bad}.") for bad in forbidden)
+    ]
+
+
+def test_the_check_sees_imports() -> None:
+    """The parser itself: a lazy import inside a function and a relative import both count."""
+    assert "connector.daemon.service" in _imports(ROOT / "daemon" / "main.py")
+    assert _violations("daemon", ("connector.datadog",)), "the wiring layer does import the Datadog layer"
+
+
+@pytest.mark.parametrize(
+    ("layer", "forbidden"), [("baton", BATON_MUST_NOT_IMPORT), ("datadog", DATADOG_MUST_NOT_IMPORT)]
+)
+def test_no_import_statement_crosses_a_layer_upwards(layer: str, forbidden: tuple[str, ...]) -> None:
+    assert _violations(layer, forbidden) == []
+
+
+def test_importing_the_whole_baton_layer_loads_nothing_of_datadog_or_the_daemon() -> None:
+    modules = sorted({_module_name(path) for path in _sources("baton")})
+    code = (
+        "import importlib, json, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    loaded = json.loads(done.stdout)
+    assert "connector.baton.runtime.service" in loaded  # the walk reached the service runner
+    assert [m for m in loaded if m.startswith(BATON_MUST_NOT_IMPORT)] == []
