@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -18,8 +19,19 @@ from connector.daemon import logging as logs
 EXIT_INTERNAL = 1
 
 
+class _Terminated(BaseException):
+    """SIGTERM before the run installed its own handler (imports, settings, start-up checks)."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    # Until the one-shot sync or the service installs its own handler, SIGTERM would kill the process without a
+    # word (a -15 to the caller, not 143): stop like SIGINT does instead. Those handlers replace this one.
+    previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         return _dispatch(args)
     except BrokenPipeError:
@@ -27,9 +39,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except KeyboardInterrupt:
-        return 130
+        return _interrupted(signal.SIGINT)
+    except _Terminated:
+        return _interrupted(signal.SIGTERM)
     except Exception as exc:  # the boundary: one clear line instead of a traceback
         return _unexpected(exc, args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupted(sig: signal.Signals) -> int:
+    print(f"baton-datadog: interrupted by {sig.name} while starting; nothing was written", file=sys.stderr)
+    return 128 + int(sig)
 
 
 def _dispatch(args: list[str]) -> int:

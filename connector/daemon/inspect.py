@@ -41,11 +41,30 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         return 2
     with reader:
         try:
+            problem = _unknown_choice(args, reader)
+            if problem:
+                print(f"inspect: {problem}", file=sys.stderr)
+                return 2
             _show(out, args, reader)
         except (C1ZFormatError, LookupError) as exc:
             print(f"inspect: {exc}", file=sys.stderr)
             return 1
     return 0
+
+
+def _unknown_choice(args: argparse.Namespace, reader: C1ZReader) -> str:
+    """What is wrong with `--sync-id` or `--resources` (a typo would otherwise list nothing and exit 0), or ""."""
+    known = [run.sync_id for run in reader.sync_runs()]
+    if args.sync_id and args.sync_id not in known:
+        return f"--sync-id {args.sync_id}: no such sync in {reader.path} (its syncs: {', '.join(known) or 'none'})"
+    sync_id = args.sync_id or reader.default_sync_id()
+    types = sorted({t.id for t in reader.resource_types(sync_id)} | set(reader.counts_by_type(sync_id)))
+    if args.resources and args.resources not in types:
+        return (
+            f"--resources {args.resources}: no such resource type in sync {sync_id} "
+            f"(its types: {', '.join(types) or 'none'})"
+        )
+    return ""
 
 
 def _show(out: TextIO, args: argparse.Namespace, reader: C1ZReader) -> None:

@@ -51,16 +51,22 @@ def run_connector(argv: Sequence[str]) -> int:
         return asyncio.run(_run(settings))
     except SettingsError as exc:
         return fail(str(exc), EXIT_BAD_SETTINGS)
-    except Exception as exc:
-        if not _refused_upstream(exc):
-            raise  # a bug: the CLI boundary (connector/cli.py) makes it one line
-        log.error("failed", error=str(exc), error_type=type(exc).__name__)
-        return fail(str(exc), EXIT_FAILED)
     except OSError as exc:  # a full disk, a file or directory taken away mid-run: name the path and the cause
-        where = f"{exc.filename}: " if exc.filename else ""
-        return fail(f"{where}{exc.strerror or type(exc).__name__}", EXIT_FAILED)
+        # Before `Exception` (OSError is one); a socket error without a file name is not this case.
+        if exc.filename is None or exc.strerror is None:
+            return _failed(exc)
+        return fail(f"{exc.filename}: {exc.strerror}", EXIT_FAILED)
+    except Exception as exc:
+        return _failed(exc)
     except KeyboardInterrupt:
         return 130
+
+
+def _failed(exc: Exception) -> int:
+    if not _refused_upstream(exc):
+        raise exc  # a bug: the CLI boundary (connector/cli.py) makes it one line
+    log.error("failed", error=str(exc), error_type=type(exc).__name__)
+    return fail(str(exc), EXIT_FAILED)
 
 
 def _refused_upstream(exc: Exception) -> bool:
@@ -103,6 +109,10 @@ def startup_summary(settings: Settings) -> dict[str, object]:
 
 
 async def _run(settings: Settings) -> int:
+    if not settings.one_shot_action:
+        from connector.daemon.oneshot import check_resource_types
+
+        check_resource_types(settings)  # a typo in a resource type is exit 2 before any request
     if settings.service_mode:
         from connector.daemon.service import run_service
 

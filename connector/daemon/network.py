@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import httpx
 
 from connector.baton.c1 import grpc_root_certificates
-from connector.daemon.settings import Settings, SettingsError, env, flag
+from connector.daemon.settings import Settings, SettingsError, env, flag, read_setting_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +33,7 @@ def outbound_trust(settings: Settings, environ: Mapping[str, str] = os.environ) 
     if settings.ca_bundle is None:
         return Trust(httpx.create_ssl_context(trust_env=True), grpc_root_certificates(environ))
     where = f"setting {flag('ca_bundle')} ({env('ca_bundle')})"
-    try:
-        pem = settings.ca_bundle.read_bytes()
-    except OSError as exc:
-        raise SettingsError(f"{where}: cannot read {settings.ca_bundle}: {exc.strerror}") from None
+    pem = read_setting_file(settings.ca_bundle, f"{where}: {settings.ca_bundle}")
     try:
         context = ssl.create_default_context(cadata=pem.decode("ascii"))
     except (UnicodeDecodeError, ssl.SSLError, ValueError):

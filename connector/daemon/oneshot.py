@@ -7,12 +7,14 @@ the next run resumes it, the process says so and exits 128 + the signal number (
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import ssl
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -68,6 +70,42 @@ def datadog_options(settings: Settings) -> DatadogOptions:
     )
 
 
+# The settings that add resource types to a sync, for the hint when one is asked for without its setting.
+_TYPE_SWITCHES = ("sync_schedules", "sync_secrets", "sync_service_account_application_keys")
+
+
+def check_resource_types(settings: Settings) -> None:
+    """Refuse a `--sync-resource-types` or `--sync-resources` type this connector does not sync with these settings,
+    naming the setting, before any request (the sync engine would only find it after the key check)."""
+    options = datadog_options(settings)
+    available = _type_ids(options)
+    asked = [("sync_resource_types", type_id) for type_id in settings.sync_resource_types]
+    asked += [("sync_resources", parse_resource_ref(ref)[0]) for ref in settings.sync_resources]
+    for name, type_id in asked:
+        if type_id in available:
+            continue
+        needs = [switch for switch in _TYPE_SWITCHES if type_id in _type_ids(_with(options, switch))]
+        why = (
+            f"is synced only with {flag(needs[0])}" + (" and --sync-secrets" if needs[0].endswith("keys") else "")
+            if needs
+            else "is not a resource type of this connector"
+        )
+        raise SettingsError(
+            f"setting {flag(name)} ({env(name)}): {type_id!r} {why} (this run syncs: {', '.join(available)})"
+        )
+
+
+def _with(options: DatadogOptions, switch: str) -> DatadogOptions:
+    # Service-account keys come with --sync-secrets only; schedules need nothing else.
+    changes: dict[str, Any] = {"sync_secrets": True} if switch != "sync_schedules" else {}
+    return dataclasses.replace(options, **{**changes, switch: True})
+
+
+def _type_ids(options: DatadogOptions) -> list[str]:
+    # Syncers are built without a client: only their static resource type is read.
+    return [s.resource_type().id for s in DatadogConnector(None, options).syncers()]  # type: ignore[arg-type]
+
+
 def sync_options(settings: Settings) -> SyncOptions:
     return SyncOptions(
         skip_entitlements_and_grants=settings.skip_entitlements_and_grants,
@@ -91,6 +129,14 @@ def check_output_file(path: Path, tmp_dir: Path | None) -> None:
         raise SettingsError(
             f"setting {flag('c1z_temp_dir')} ({env('c1z_temp_dir')}): {tmp_dir} does not exist or is not a directory"
         )
+    if path.is_symlink():
+        # The save writes where the link points (compress_atomically): check that place.
+        try:
+            path = Path(os.path.realpath(path, strict=True))
+        except FileNotFoundError:
+            path = Path(os.path.realpath(path))
+        except OSError as exc:
+            raise SettingsError(f"{where}: a symbolic link that cannot be followed ({exc.strerror})") from None
     if path.is_dir():
         raise SettingsError(f"{where} is a directory; name a file in it (e.g. {path / 'sync.c1z'})")
     parent = path.parent

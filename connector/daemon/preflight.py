@@ -7,15 +7,19 @@ Checked here, each mistake is one line naming the variable (exit 2).
 
 from __future__ import annotations
 
+import ipaddress
 import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
+
 from connector.daemon.settings import SettingsError
 
 PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "GRPC_PROXY")
-_PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+# HTTP CONNECT only: grpc has no SOCKS support, and httpx needs the `socksio` extra, which is not installed.
+_PROXY_SCHEMES = ("http", "https")
 
 
 def check_environment(environ: Mapping[str, str]) -> None:
@@ -34,6 +38,8 @@ def check_environment(environ: Mapping[str, str]) -> None:
             value = environ.get(name, "").strip()
             if value:
                 _check_proxy(name, value)
+    for name in ("NO_PROXY", "no_proxy"):
+        _check_no_proxy(name, environ.get(name, ""))
 
 
 def _check_ca_file(name: str, path: Path) -> None:
@@ -59,5 +65,33 @@ def _check_proxy(name: str, value: str) -> None:
         port = parts.port
     except ValueError:
         raise SettingsError(problem) from None
+    if parts.scheme.lower().startswith("socks"):
+        raise SettingsError(
+            f"environment {name}: SOCKS proxies are not supported; use an HTTP proxy (http://host:port)"
+        )
     if parts.scheme.lower() not in _PROXY_SCHEMES or not parts.hostname or (port is not None and port == 0):
         raise SettingsError(problem)
+
+
+def _check_no_proxy(name: str, value: str) -> None:
+    # httpx turns each entry into a URL pattern when its client is built (`all://*example.com`, `all://[::1]`); an
+    # entry it cannot parse would surface there as an InvalidURL naming no variable.
+    for entry in (part.strip() for part in value.split(",")):
+        if not entry or entry == "*":
+            continue
+        pattern = entry if "://" in entry else f"all://[{entry}]" if _is_ipv6(entry) else f"all://*{entry}"
+        try:
+            httpx.URL(pattern)
+        except (httpx.InvalidURL, UnicodeError):
+            hint = "; write an IPv6 address without brackets (::1)" if "[" in entry else ""
+            raise SettingsError(
+                f"environment {name}: {entry!r} is not a host name, domain, IP address or network{hint}"
+            ) from None
+
+
+def _is_ipv6(entry: str) -> bool:
+    try:
+        ipaddress.IPv6Address(entry.split("/")[0])
+    except ValueError:
+        return False
+    return True

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import ipaddress
 import json
 import os
 import re
+import stat
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +35,7 @@ GROUPS = ("Datadog", "Sync", "Output and logging", "Service mode", "Operability"
 CONFIG_PATH_ENV = f"{ENV_PREFIX}CONFIG_PATH"
 _UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 # The one-shot provisioning actions (baton-sdk's flags of the same names); at most one per run.
 ONE_SHOT_ACTIONS = ("grant_entitlement", "revoke_grant", "create_account_email", "invoke_action")
 
@@ -50,7 +53,11 @@ class SettingsError(ValueError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", case_sensitive=False)
+    # env_ignore_empty: `BATON_SITE=""` (a chart's or Secret's "not set") leaves the file or the default in force,
+    # as viper does in the Go SDK, instead of overriding them with nothing.
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", case_sensitive=False, env_ignore_empty=True
+    )
 
     # -- Datadog ------------------------------------------------------------------------------------------
     site: str = _f("datadoghq.com", "Datadog", "Datadog site")
@@ -132,6 +139,27 @@ class Settings(BaseSettings):
     invoke_action: str = _f("", "One-shot provisioning", "invoke this action (e.g. disable_user)")
     invoke_action_args: str = _f("{}", "One-shot provisioning", "with --invoke-action: its arguments as a JSON object")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _as_meant(cls, data: Any) -> Any:
+        """Every source's raw values as an operator means them: a Secret made with `echo` keeps its newline, zap
+        and viper take `INFO` or `TRUE`, and an empty or null value (a flag, a YAML `~`) means "not set"."""
+        if not isinstance(data, dict):
+            return data
+        out: dict[str, Any] = {}
+        for name, value in data.items():
+            if isinstance(value, str):
+                value = value.strip()
+                if name not in _PATHS and _NOT_UTF8.search(value):
+                    # A variable's undecodable bytes (Python keeps them as lone surrogates) would fail deep in a
+                    # header, a host name or a log line; a file name may hold any bytes.
+                    raise ValueError(f"{_named(name)}: is not valid UTF-8 text")
+                if name in _CASE_FREE:
+                    value = value.lower()
+            if _given(value):
+                out[name] = value
+        return out
+
     @field_validator("site")
     @classmethod
     def _known_site(cls, value: str) -> str:
@@ -168,6 +196,24 @@ class Settings(BaseSettings):
             raise ValueError("must not contain whitespace or control characters")
         return value
 
+    @field_validator("health_check_bind_address")
+    @classmethod
+    def _bind_address(cls, value: str) -> str:
+        # Only what a listening socket can take: an IP address or a host name (no scheme, no port), else the bind
+        # would fail later as a DNS error that reads like a problem with the port.
+        host = value.strip()
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            labels = host.rstrip(".").split(".")
+            if not all(_HOST_LABEL.fullmatch(label) for label in labels):
+                raise ValueError(
+                    f"{value!r} is not an IP address or host name (e.g. 127.0.0.1, 0.0.0.0 or ::)"
+                ) from None
+            if labels[-1].isdigit():
+                raise ValueError(f"{value!r} is not a valid IP address") from None
+        return host
+
     @field_validator("invoke_action_args")
     @classmethod
     def _json_object(cls, value: str) -> str:
@@ -203,9 +249,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _required_together(self) -> Settings:
         if self.client_id and self.client_secret is None:
-            raise ValueError("client-secret is required in service mode (client-id is set)")
+            raise ValueError(f"{_named('client_secret')}: client-secret is required in service mode (client-id is set)")
         if self.client_secret is not None and not self.client_id:
-            raise ValueError("client-id is required in service mode (client-secret is set)")
+            raise ValueError(f"{_named('client_id')}: client-id is required in service mode (client-secret is set)")
         actions = [flag(name) for name in ONE_SHOT_ACTIONS if getattr(self, name)]
         if len(actions) > 1:
             raise ValueError(f"{' and '.join(actions)} cannot be combined: run one provisioning action at a time")
@@ -260,6 +306,20 @@ class Settings(BaseSettings):
         return init_settings, env_settings, _YamlSource(settings_cls)
 
 
+# Settings that are file names (any bytes but NUL), and the lone surrogates that stand for undecodable bytes.
+_PATHS = frozenset(
+    name for name, info in Settings.model_fields.items() if Path in (info.annotation, *get_args(info.annotation))
+)
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+
+# Settings whose values are choices: compared without regard to case.
+_CASE_FREE = frozenset(
+    name
+    for name, info in Settings.model_fields.items()
+    if info.annotation is bool or get_origin(info.annotation) is Literal
+)
+
+
 class _YamlSource(PydanticBaseSettingsSource):
     """The YAML file's settings (read and checked by `read_yaml` before the model is built)."""
 
@@ -272,13 +332,24 @@ class _YamlSource(PydanticBaseSettingsSource):
         return dict(_YamlSource.data)
 
 
+def read_setting_file(path: Path, where: str) -> bytes:
+    """A file a setting names, read whole; a SettingsError starting with `where` when it cannot be.
+
+    A FIFO would block the read forever and a directory or a device is no such file: they are refused first.
+    """
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise SettingsError(f"{where}: is not a regular file")
+        return path.read_bytes()
+    except OSError as exc:
+        raise SettingsError(f"{where}: cannot read it: {exc.strerror or type(exc).__name__}") from None
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     """The --config file as settings, with the Go SDK's kebab-case keys; a SettingsError naming what is wrong."""
     where = f"setting --config ({CONFIG_PATH_ENV}): {path}"
     try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise SettingsError(f"{where}: cannot read it: {exc.strerror or type(exc).__name__}") from None
+        text = read_setting_file(path, where).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SettingsError(f"{where}: is not UTF-8 text (bad byte at offset {exc.start})") from None
     # Imported here: PyYAML is needed only with a config file, and most deployments use env vars alone.
@@ -297,8 +368,13 @@ def read_yaml(path: Path) -> dict[str, Any]:
         name = str(key).replace("-", "_").lower()
         if name not in Settings.model_fields:
             raise SettingsError(f"{where}: unknown setting {str(key)!r}{_did_you_mean(name)}")
-        out[name] = value
+        if _given(value):
+            out[name] = value
     return out
+
+
+def _named(field_name: str) -> str:
+    return f"setting {flag(field_name)} ({env(field_name)})"
 
 
 def flag(field_name: str) -> str:
@@ -404,11 +480,12 @@ def load_effective(argv: Sequence[str], *, prog: str = "baton-datadog") -> Effec
     """Settings, the source of each value, and warnings about unknown `BATON_*` variables (of os.environ,
     which pydantic-settings reads)."""
     environ = os.environ
-    args = vars(build_parser(prog).parse_args(list(argv)))
+    args = {k: v for k, v in vars(build_parser(prog).parse_args(list(argv))).items() if _given(v)}
     config = args.pop("config", None) or environ.get(CONFIG_PATH_ENV)
     data = read_yaml(Path(config)) if config else {}
     known = {env(name) for name in Settings.model_fields}
     present = {key.upper() for key in environ if key.upper().startswith(ENV_PREFIX)}
+    given = {key.upper() for key, value in environ.items() if key.upper() in present and value.strip()}
     _YamlSource.data = data
     try:
         settings = Settings(**args)
@@ -419,7 +496,7 @@ def load_effective(argv: Sequence[str], *, prog: str = "baton-datadog") -> Effec
     finally:
         _YamlSource.data = {}
     sources = {
-        name: "flag" if name in args else "env" if env(name) in present else "file" if name in data else "default"
+        name: "flag" if name in args else "env" if env(name) in given else "file" if name in data else "default"
         for name in Settings.model_fields
     }
     warnings = [
@@ -427,6 +504,11 @@ def load_effective(argv: Sequence[str], *, prog: str = "baton-datadog") -> Effec
         for key in sorted(present - known - {CONFIG_PATH_ENV} - _OTHER_KNOWN_ENV)
     ]
     return Effective(settings, sources, warnings)
+
+
+def _given(value: Any) -> bool:
+    """Whether a raw value sets anything: an empty or null one (a chart's or a YAML file's "not set") does not."""
+    return value is not None and not (isinstance(value, str) and not value.strip())
 
 
 # BATON_* variables read by other parts of the process, not settings of this model.
@@ -462,6 +544,8 @@ def describe(exc: ValidationError) -> str:
             lines.append(f"setting {flag(loc[0])} ({env(loc[0])}): {message}")
         elif loc:
             lines.append(f"setting {'.'.join(loc)}: {message} (not a known setting)")
+        elif message.startswith("setting "):
+            lines.append(message)  # a cross-field check that names its setting itself
         else:
             lines.append(f"settings: {message}")
     return "\n".join(lines)

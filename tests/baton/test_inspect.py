@@ -66,3 +66,27 @@ def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert "not a c1z" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_an_unknown_sync_id_or_resource_type_is_named_not_an_empty_listing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A typo in `--sync-id` or `--resources` used to print zero rows and exit 0, as if the sync were empty."""
+    import argparse
+
+    from connector.daemon import inspect as command
+
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    assert command.run(parser.parse_args([str(IN_PROGRESS), "--sync-id", "3ARefY5G8eOytquwYgm41Nq07IX"])) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"inspect: --sync-id 3ARefY5G8eOytquwYgm41Nq07IX: no such sync in {IN_PROGRESS} "
+        "(its syncs: 3ARefY5G8eOytquwYgm41Nq07IZ)"
+    )
+    assert command.run(parser.parse_args([str(IN_PROGRESS), "--resources", "users"])) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "inspect: --resources users: no such resource type in sync 3ARefY5G8eOytquwYgm41Nq07IZ "
+        "(its types: group, project, role, scoped_role, user)"
+    )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -156,3 +158,49 @@ def test_inspect_of_a_file_that_is_not_a_c1z_is_one_line(tmp_path: Path) -> None
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_file_system_failure_mid_run_names_the_path_and_cause(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A full disk or a directory taken away during the sync is a runtime failure (exit 1) naming the path, not
+    an "unexpected error" (a bug report)."""
+    import errno
+
+    from connector.daemon import main
+
+    async def full_disk(settings: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "sync.c1z"))
+
+    monkeypatch.setattr(main, "_run", full_disk)
+    # Logging stays as the test session set it up (configure would bind this test's captured, soon closed stderr).
+    monkeypatch.setattr("connector.daemon.logging.configure", lambda *args, **kwargs: None)
+    for name in ("BATON_LOG_LEVEL", "BATON_CLIENT_ID", "BATON_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    assert main.run_connector(["--api-key", "k" * 12, "--app-key", "a" * 12, "--log-format", "json"]) == 1
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last == f"baton-datadog: {tmp_path / 'sync.c1z'}: No space left on device"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_while_starting_is_an_orderly_stop(
+    sig: signal.Signals, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before the run installs its own handler (imports, settings, checks), SIGTERM used to kill the process
+    silently (returncode -15); both signals end with one line and 128 + N, and the handler is put back."""
+    from connector import cli
+
+    before = signal.getsignal(signal.SIGTERM)
+
+    def slow_start(args: list[str]) -> int:
+        os.kill(os.getpid(), sig)
+        for _ in range(10_000_000):  # the handler runs between two bytecodes, well before this ends
+            pass
+        raise AssertionError("the signal did not stop the start-up")
+
+    monkeypatch.setattr(cli, "_dispatch", slow_start)
+    assert cli.main([]) == 128 + int(sig)
+    assert capsys.readouterr().err.splitlines() == [
+        f"baton-datadog: interrupted by {sig.name} while starting; nothing was written"
+    ]
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -44,3 +44,14 @@ def test_an_unusable_bundle_names_the_setting(tmp_path: Path, content: bytes | N
         path.write_bytes(content)
     with pytest.raises(SettingsError, match=rf"--ca-bundle \(BATON_CA_BUNDLE\): .*{message}"):
         outbound_trust(Settings(ca_bundle=path), environ={})
+
+
+def test_a_bundle_that_is_no_regular_file_is_refused_without_blocking(tmp_path: Path) -> None:
+    """A FIFO would block the read forever (it used to hang the start-up); a directory is no bundle either."""
+    import os
+
+    fifo = tmp_path / "ca.fifo"
+    os.mkfifo(fifo)
+    for path in (fifo, tmp_path):
+        with pytest.raises(SettingsError, match=r"--ca-bundle \(BATON_CA_BUNDLE\): .*not a regular file"):
+            outbound_trust(Settings(ca_bundle=path), environ={})

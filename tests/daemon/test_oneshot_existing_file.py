@@ -47,3 +47,35 @@ def test_a_file_that_is_not_a_c1z_is_refused_and_kept(fake: FakeDatadog, tmp_pat
     assert "setting --file (BATON_FILE)" in stderr.splitlines()[-1]
     assert f"{out}: not a c1z file (bad magic" in stderr
     assert out.read_text() == "my notes, not a sync file\n"
+
+
+def test_a_symlinked_file_is_written_through_the_link(fake: FakeDatadog, tmp_path: Path) -> None:
+    """`--file` may be a link to where the file lives (a mounted volume): the sync lands in the target and the
+    link stays a link; the rename of the save would otherwise replace the link and leave the target stale."""
+    data = tmp_path / "volume"
+    data.mkdir()
+    link = tmp_path / "sync.c1z"
+    link.symlink_to(data / "sync.c1z")
+    code, stderr = one_shot(fake, link, tmp_path)
+    assert code == 0, stderr
+    assert link.is_symlink()
+    with C1ZReader(data / "sync.c1z") as reader:
+        (run_,) = reader.sync_runs()
+        assert run_.finished
+    assert sorted(p.name for p in data.iterdir()) == ["sync.c1z"], "no working files left behind"
+
+
+def test_a_symlink_loop_or_a_link_into_nowhere_is_refused_before_any_request(tmp_path: Path) -> None:
+    import pytest
+
+    from connector.daemon.oneshot import check_output_file
+    from connector.daemon.settings import SettingsError
+
+    loop = tmp_path / "loop.c1z"
+    loop.symlink_to(loop)
+    with pytest.raises(SettingsError, match=r"--file \(BATON_FILE\): .*loop\.c1z.*symbolic link"):
+        check_output_file(loop, None)
+    nowhere = tmp_path / "nowhere.c1z"
+    nowhere.symlink_to(tmp_path / "absent" / "sync.c1z")
+    with pytest.raises(SettingsError, match=r"--file \(BATON_FILE\): .*absent.* does not exist"):
+        check_output_file(nowhere, None)

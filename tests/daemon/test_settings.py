@@ -95,6 +95,19 @@ def test_unreadable_config_file_is_named(tmp_path: Path) -> None:
         load(["--config", str(bad)])
 
 
+def test_a_config_path_that_is_no_regular_file_is_refused_without_blocking(tmp_path: Path) -> None:
+    """A FIFO would block the read forever (nothing writes to it); a directory or a device is no settings file."""
+    import os
+
+    fifo = tmp_path / "settings.fifo"
+    os.mkfifo(fifo)
+    loop = tmp_path / "loop.yaml"
+    loop.symlink_to(loop)
+    for path, why in ((fifo, "not a regular file"), (tmp_path, "not a regular file"), (loop, "cannot read it")):
+        with pytest.raises(SettingsError, match=f"--config .*{why}"):
+            load(["--config", str(path)])
+
+
 def test_help_groups_settings_and_hides_test_only_ones(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--help"])
@@ -184,3 +197,107 @@ def test_sources_and_unknown_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     assert effective.warnings == [
         "unknown environment variable BATON_SYNC_SCHEDULE; did you mean BATON_SYNC_SCHEDULES (--sync-schedules)?"
     ]
+
+
+def test_an_empty_value_is_not_set_wherever_it_comes_from(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chart or Secret renders `BATON_X: ""` and a YAML file `x: null` for "not set" (viper ignores empty
+    variables too): the file's value or the default applies, never an error and never an empty override."""
+    from connector.daemon.settings import load_effective
+
+    config = tmp_path / "baton.yaml"
+    config.write_text("site: datadoghq.eu\nhealth-check-port: null\nprovisioning: ''\nsync-interval: ~\n")
+    for name in ("BATON_SITE", "BATON_PROVISIONING", "BATON_HEALTH_CHECK_PORT", "BATON_LOG_LEVEL", "BATON_FILE"):
+        monkeypatch.setenv(name, "")
+    effective = load_effective(["--config", str(config)])
+    settings = effective.settings
+    assert settings.site == "datadoghq.eu"  # the file, not the empty variable
+    assert (settings.health_check_port, settings.provisioning, settings.log_level) == (8081, False, "info")
+    assert (settings.sync_interval, settings.file) == (0, Path("sync.c1z"))
+    assert effective.sources["site"] == "file"
+    assert effective.sources["provisioning"] == effective.sources["health_check_port"] == "default"
+    assert effective.sources["log_level"] == "default"
+
+
+def test_values_are_read_as_an_operator_means_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Secret made with `echo` keeps its newline, and zap, viper and Kubernetes take `INFO` or ` true `:
+    surrounding whitespace never reaches a value (nor a file name, nor a key header), and choices ignore case."""
+    monkeypatch.setenv("BATON_PROVISIONING", "true\n")
+    monkeypatch.setenv("BATON_HEALTH_CHECK_PORT", " 9090\n")
+    monkeypatch.setenv("BATON_LOG_LEVEL", "INFO")
+    monkeypatch.setenv("BATON_LOG_FORMAT", "JSON\n")
+    monkeypatch.setenv("BATON_FILE", "/data/sync.c1z\n")
+    monkeypatch.setenv("BATON_API_KEY", f"{CANARY}\n")
+    settings = load(["--sync-secrets", "--task-concurrency", " 4 "])
+    assert settings.provisioning is True
+    assert (settings.health_check_port, settings.task_concurrency) == (9090, 4)
+    assert (settings.log_level, settings.log_format) == ("info", "json")
+    assert settings.file == Path("/data/sync.c1z")
+    assert settings.api_key is not None
+    assert settings.api_key.get_secret_value() == CANARY
+
+
+@pytest.mark.parametrize(
+    ("argv", "named", "hint"),
+    [
+        (["--sync-resource-types", "user,rol"], "--sync-resource-types (BATON_SYNC_RESOURCE_TYPES): 'rol'", "role"),
+        (["--sync-resources", "usr:123"], "--sync-resources (BATON_SYNC_RESOURCES): 'usr'", "user"),
+        (["--sync-resource-types", "schedule"], "'schedule'", "--sync-schedules"),
+        (["--sync-resources", "api-key:1"], "'api-key'", "--sync-secrets"),
+    ],
+)
+def test_an_unknown_resource_type_is_named_before_any_request(argv: list[str], named: str, hint: str) -> None:
+    """It used to surface after the key check, as exit 1 naming an internal option (`sync_resource_type_ids`)."""
+    from connector.daemon.oneshot import check_resource_types
+
+    with pytest.raises(SettingsError) as caught:
+        check_resource_types(load(argv))
+    assert named in str(caught.value)
+    assert hint in str(caught.value)
+
+
+def test_known_resource_types_pass_the_check() -> None:
+    from connector.daemon.oneshot import check_resource_types
+
+    check_resource_types(load(["--sync-resource-types", "user,role,team", "--sync-resources", "bid:r:team/t1"]))
+    check_resource_types(load(["--sync-schedules", "--sync-secrets", "--sync-resource-types", "schedule,api-key"]))
+
+
+def test_half_of_the_service_credentials_names_the_missing_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load(["--client-id", "abc@tenant.example.com/pcc"])
+    assert str(caught.value).startswith("setting --client-secret (BATON_CLIENT_SECRET): ")
+    monkeypatch.setenv("BATON_CLIENT_SECRET", CANARY)
+    with pytest.raises(SettingsError) as caught:
+        load([])
+    assert str(caught.value).startswith("setting --client-id (BATON_CLIENT_ID): ")
+    assert CANARY not in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["256.1.1.1", "127.0.0.1:80", "http://0.0.0.0", "my host", "::1::2"])
+def test_a_bind_address_no_socket_could_take_names_that_setting(value: str) -> None:
+    """It used to fail at listen time as a DNS error blamed on --health-check-port."""
+    with pytest.raises(SettingsError, match=re.escape("--health-check-bind-address (BATON_HEALTH_CHECK_BIND_ADDRESS)")):
+        load(["--health-check-bind-address", value])
+
+
+@pytest.mark.parametrize("value", ["0.0.0.0", "::", "::1", "127.0.0.1", "localhost", "pod-0.example.svc"])
+def test_usual_bind_addresses_pass(value: str) -> None:
+    assert load(["--health-check-bind-address", value]).health_check_bind_address == value
+
+
+@pytest.mark.parametrize(
+    "name", ["BATON_CLIENT_ID", "BATON_HOST_ID", "BATON_C1_API_HOST", "BATON_SITE", "BATON_API_KEY"]
+)
+def test_a_variable_that_is_not_utf8_is_named(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Undecodable bytes (kept by Python as lone surrogates) failed later as a UnicodeEncodeError or InvalidURL."""
+    monkeypatch.setenv(name, f"{CANARY}caf\udce9")
+    with pytest.raises(SettingsError) as caught:
+        load([])
+    assert str(caught.value).startswith(f"setting --{name[6:].lower().replace('_', '-')} ({name}): ")
+    assert "UTF-8" in str(caught.value)
+    assert CANARY not in str(caught.value)
+
+
+def test_a_file_name_may_hold_any_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BATON_FILE", "/data/caf\udce9.c1z")
+    assert load([]).file == Path("/data/caf\udce9.c1z")

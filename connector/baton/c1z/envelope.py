@@ -170,6 +170,8 @@ def compress_atomically(db_path: Path, c1z_path: Path) -> int:
     The temp file is locked while written, so `workfiles.sweep_stale_partials` can tell a dead writer's.
     A full disk is a `DiskFullError`; any other OS refusal a `C1ZWriteError` naming the file and the cause.
     """
+    # A link names where the file lives: renaming over the link would replace it and leave its target stale.
+    c1z_path = Path(os.path.realpath(c1z_path))
     try:
         return _compress_atomically(db_path, c1z_path)
     except OSError as exc:

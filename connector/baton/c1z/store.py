@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import os
 import sqlite3
 import time
 from collections import deque
@@ -543,8 +544,15 @@ def _ready(db_path: Path, source: Path | None) -> _Db:
 
 def _has_content(path: Path) -> bool:
     """False for a missing or empty file (a fresh sync goes there); a clear error for a non-regular one."""
-    if not path.exists() and not path.is_symlink():
-        return False
+    if not path.exists():
+        if not path.is_symlink():
+            return False
+        try:
+            os.path.realpath(path, strict=True)
+        except FileNotFoundError:
+            return False  # a link to where the file will live (the save writes through it)
+        except OSError:
+            pass  # a loop: open_regular names it
     with open_regular(path) as file:
         return bool(file.read(1))
 
