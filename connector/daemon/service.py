@@ -3,6 +3,8 @@ baton service runner (connector/baton/runtime/service.py), which does the rest."
 
 from __future__ import annotations
 
+import asyncio
+
 from connector.baton.c1 import CredentialError, parse_client_id, parse_client_secret, resolve_endpoints
 from connector.baton.connector import Connector
 from connector.baton.runtime import service as runner
@@ -60,7 +62,8 @@ async def run_service(settings: Settings) -> int:
         name = exc.setting.removeprefix("BATON_").lower().replace("-", "_")
         raise SettingsError(f"setting {flag(name)} ({env(name)}): {exc.reason}") from None
     settings.require_datadog_keys()  # fail on a missing key before anything starts
-    trust = outbound_trust(settings)  # and on an unusable CA bundle
+    # And on an unusable CA bundle; reading it and loading the trust store is file IO, kept off the loop.
+    trust = await asyncio.to_thread(outbound_trust, settings)
 
     config = ServiceConfig(
         client_id=client_id,
