@@ -5,6 +5,8 @@ pause and an injected clock. No server, no sleeps: each test runs in millisecond
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 from typing import cast
 
 import grpc
@@ -18,7 +20,7 @@ from connector.baton.errors import Code
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.retry import RetryPolicy
 from connector.baton.runtime.scheduler import MAX_NEXT_POLL, MIN_IDLE_POLL, Scheduler
-from connector.baton.runtime.service import MIN_READY_WINDOW, Readiness, _hello_until_ok
+from connector.baton.runtime.service import MIN_READY_WINDOW, Readiness, _hello_until_ok, listen_fault
 from connector.baton.tasks.processor import TaskProcessor
 from tests.baton.tasks.stubs import INSTANT, StubClient, make_rig
 from tests.fakes.tasks import grant_task, kind_task
@@ -274,3 +276,17 @@ def test_draining_is_not_ready_even_with_fresh_contact() -> None:
 def test_a_stub_client_is_a_client() -> None:
     # The stub answers what the scheduler and processor call; the cast is the only seam.
     assert cast(object, StubClient().as_client()) is not None
+
+
+@pytest.mark.parametrize(
+    ("error", "setting"),
+    [
+        (socket.gaierror(socket.EAI_NONAME, "Name or service not known"), "health_check_bind_address"),
+        (OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address"), "health_check_bind_address"),
+        (OSError(errno.EADDRINUSE, "Address already in use"), "health_check_port"),
+        (OSError(errno.EACCES, "Permission denied"), "health_check_port"),
+    ],
+)
+def test_a_failed_listen_names_the_setting_at_fault(error: OSError, setting: str) -> None:
+    """A bind address that does not resolve used to be blamed on --health-check-port."""
+    assert listen_fault(error) == setting

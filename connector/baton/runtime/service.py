@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import math
 import os
 import signal
+import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -91,6 +93,14 @@ class Readiness:
         if since > self.window:
             return False, f"ConductorOne not reached for {since:.0f} s (window {self.window:.0f} s)"
         return True, ""
+
+
+def listen_fault(exc: OSError) -> str:
+    """Which setting a failed listen is the operator's to fix: an address that does not resolve or is not on this
+    host is the bind address's fault; anything else (in use, privileged) is the port's."""
+    if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+        return "health_check_bind_address"
+    return "health_check_port"
 
 
 class ServiceSettingError(Exception):
@@ -192,7 +202,7 @@ async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) 
             await ops.start()
         except OSError as exc:  # port in use, address not on this host, a privileged port: the operator's to fix
             where = f"{config.health_check_bind_address}:{config.health_check_port}"
-            raise ServiceSettingError("health_check_port", f"cannot listen on {where}: {exc.strerror or exc}") from None
+            raise ServiceSettingError(listen_fault(exc), f"cannot listen on {where}: {exc.strerror or exc}") from None
         # The bound port, not the setting: with --health-check-port 0 this line is how a caller finds it.
         log.info("health server listening", address=config.health_check_bind_address, port=ops.bound_port)
 
