@@ -87,6 +87,42 @@ def test_an_ed25519_value_that_is_not_a_curve_point_is_refused_before_the_mint()
     )
 
 
+# Low-order X25519 points (RFC 7748 §6.1 / libsodium's blocklist): 0, 1, and the order-8 point.
+LOW_ORDER_X25519 = [
+    bytes(32),
+    (1).to_bytes(32, "little"),
+    bytes.fromhex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"),
+]
+
+
+@pytest.mark.parametrize("point", LOW_ORDER_X25519, ids=["zero", "one", "order8"])
+def test_a_low_order_age_x25519_recipient_is_refused_before_the_mint(point: bytes) -> None:
+    # pyrage panics on one (a BaseException, past every `except Exception`) after the key was minted.
+    config = resource_pb2.EncryptionConfig(provider="baton/age/v1")
+    config.age_recipient_config.recipient = bech32.encode("age", point)
+    assert _verdict([config]) == (
+        "invalid encryption config 0: rpc error: code = InvalidArgument desc = age: invalid recipient"
+    )
+
+
+@pytest.mark.parametrize("y", [0, 1, 2**255 - 20], ids=["y=0", "identity", "y=-1"])
+def test_a_low_order_ed25519_jwk_is_refused_before_the_mint(y: int) -> None:
+    # pyrage would write an ssh-ed25519 stanza whose wrap key anyone can derive; Go's age refuses the point.
+    x = base64.urlsafe_b64encode(y.to_bytes(32, "little")).decode().rstrip("=")
+    assert _verdict([_jwk_config({"kty": "OKP", "crv": "Ed25519", "x": x})]) == (
+        "invalid encryption config 0: rpc error: code = InvalidArgument desc = "
+        "jwk: Ed25519 public key is a low-order point"
+    )
+
+
+def test_a_panic_inside_the_age_library_is_an_ordinary_error() -> None:
+    from connector.baton.crypto import age
+
+    # The pre-mint check stops this recipient; were it bypassed, pyrage's panic must not escape as BaseException.
+    with pytest.raises(age.AgeLibraryError, match=r"^age: encryption failed \(PanicException\)$"):
+        age.encrypt_x25519(bech32.encode("age", bytes(32)), b"CANARY-SECRET-8d1f0a7e")
+
+
 def test_a_jwk_with_a_number_too_long_to_convert_is_refused_cleanly() -> None:
     config = _jwk_config({})
     config.jwk_public_key_config.pub_key = b'{"kty":' + b"9" * 5000 + b"}"

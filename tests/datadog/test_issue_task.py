@@ -105,3 +105,19 @@ async def test_failed_encryption_leaves_no_live_key(
         await tasks.issue_credential(connector, "2NxIssueTaskKsuid000000002", _task(sa.id, kind))
     assert "could not be deleted again" not in str(failed.value)
     assert (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens)) == before
+
+
+async def test_a_low_order_age_recipient_is_refused_and_nothing_is_minted(
+    fake: FakeDatadog, make_client: ClientFactory
+) -> None:
+    from connector.baton.crypto import bech32
+
+    connector = DatadogConnector(make_client(fake), ALL_ON)
+    sa = fake.org.add_user("robot@example.com", name="Robot", service_account=True, status="Active")
+    task = _task(sa.id, "service-account-application-key")
+    task.encryption_configs[0].age_recipient_config.recipient = bech32.encode("age", bytes(32))
+    with pytest.raises(TaskError) as refused:
+        await tasks.issue_credential(connector, "2NxIssueTaskKsuid000000003", task)
+    assert refused.value.code == Code.INVALID_ARGUMENT
+    assert str(refused.value).endswith("desc = age: invalid recipient")
+    assert not fake.org.app_keys, "no key was minted (pyrage used to panic after the mint, leaving it live)"

@@ -158,7 +158,6 @@ def test_every_non_secret_setting_is_a_chart_value() -> None:
 CHART_DEFAULTS = {
     "file": "/tmp/sync.c1z",
     "c1z_temp_dir": "/tmp",
-    "log_format": "json",
     "health_check": True,
     "health_check_bind_address": "0.0.0.0",
     "health_check_port": 8081,
@@ -171,7 +170,13 @@ def test_only_what_the_pod_needs_is_set_by_default() -> None:
     assert checks.setting_default("health_check_port") == CHART_DEFAULTS["health_check_port"]
 
 
-SETUP_PAGE_SETTINGS = {"BATON_SITE", "BATON_PROVISIONING", "BATON_SYNC_SCHEDULES"}
+SETUP_PAGE_SETTINGS = {
+    "BATON_SITE",
+    "BATON_PROVISIONING",
+    "BATON_SYNC_SCHEDULES",
+    "BATON_LOG_FORMAT",
+    "BATON_LOG_LEVEL",
+}
 
 
 def test_the_users_secret_is_not_overridden_by_defaults() -> None:

@@ -60,6 +60,8 @@ def test_the_setup_page_secret_decides_every_key_it_holds() -> None:
     container = checks.connector_container(deployment)
     assert container["envFrom"] == [{"secretRef": {"name": PAGE_SECRET_NAME}}]
     assert not PAGE_SECRET_KEYS & {e["name"] for e in container["env"]}
+    # Settings a user adds to that Secret are not overridden either: with no terminal the daemon logs json anyway.
+    assert not {"BATON_LOG_FORMAT", "BATON_LOG_LEVEL"} & {e["name"] for e in container["env"]}
 
 
 def test_secret_holds_the_credentials_and_per_org_settings_as_marked_placeholders() -> None:

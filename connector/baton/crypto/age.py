@@ -41,6 +41,9 @@ def parse_recipient(recipient: str) -> tuple[str, bytes]:
     if recipient != recipient.lower():
         raise RecipientError("age: invalid recipient")
     if hrp == X25519_HRP and len(data) == 32:
+        # A low-order point makes the age library panic (a BaseException) after the mint; refuse it here.
+        if xwing.is_low_order_x25519(data):
+            raise RecipientError("age: invalid recipient")
         return "x25519", data
     if hrp == PQ_HRP and len(data) == xwing.PUBLIC_KEY_SIZE:
         try:
@@ -51,13 +54,38 @@ def parse_recipient(recipient: str) -> tuple[str, bytes]:
     raise RecipientError("age: invalid recipient")
 
 
+class AgeLibraryError(RuntimeError):
+    """pyrage failed in its Rust code (a panic); the panic's own text is not kept."""
+
+
+def _encrypt(plaintext: bytes, recipient: pyrage.x25519.Recipient | pyrage.ssh.Recipient) -> bytes:
+    try:
+        return pyrage.encrypt(plaintext, [recipient])
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # a Rust panic arrives as pyo3's PanicException, which is not an Exception
+        raise AgeLibraryError(f"age: encryption failed ({type(exc).__name__})") from None
+
+
 def encrypt_x25519(recipient: str, plaintext: bytes) -> bytes:
-    return pyrage.encrypt(plaintext, [pyrage.x25519.Recipient.from_str(recipient)])
+    return _encrypt(plaintext, pyrage.x25519.Recipient.from_str(recipient))
 
 
 def encrypt_ssh(ssh_public_key_line: str, plaintext: bytes) -> bytes:
     """age to an OpenSSH public key line (`ssh-ed25519 …` or `ssh-rsa …`)."""
-    return pyrage.encrypt(plaintext, [pyrage.ssh.Recipient.from_str(ssh_public_key_line)])
+    return _encrypt(plaintext, pyrage.ssh.Recipient.from_str(ssh_public_key_line))
+
+
+def ed25519_is_low_order(x: bytes) -> bool:
+    """Whether an Ed25519 public key maps to a low-order X25519 point (u = (1+y)/(1-y), RFC 7748 §4.1).
+
+    age's ssh-ed25519 stanza does X25519 with that point; Go's age refuses the all-zero shared secret, but
+    pyrage writes a stanza whose wrap key anyone can derive, so such keys are refused before the mint.
+    """
+    p = 2**255 - 19
+    y = (int.from_bytes(x, "little") & ((1 << 255) - 1)) % p
+    u = (1 + y) * pow((1 - y) % p, p - 2, p) % p
+    return xwing.is_low_order_x25519(u.to_bytes(32, "little"))
 
 
 def ssh_recipient_ok(ssh_public_key_line: str) -> bool:

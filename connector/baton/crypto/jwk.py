@@ -138,6 +138,8 @@ def _okp(crv: str, x: bytes | None) -> PublicJwk:
     # Go finds a bad point only when encrypting, after the mint; age refuses it here.
     if len(x) != 32 or not age.ssh_recipient_ok(line):
         raise ConfigError("jwk: Ed25519 public key is not a valid curve point")
+    if age.ed25519_is_low_order(x):
+        raise ConfigError("jwk: Ed25519 public key is a low-order point")
     return PublicJwk("OKP", _thumbprint({"crv": "Ed25519", "kty": "OKP", "x": _b64url(x)}), ssh_line=line)
 
 
