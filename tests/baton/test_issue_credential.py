@@ -630,6 +630,24 @@ async def test_an_encryption_failure_after_the_mint_rolls_the_credential_back() 
     assert stub.issuer.rolled_back == [_secret().id]
 
 
+class _NativePanic(BaseException):
+    """Stands in for pyo3's PanicException (a BaseException) escaping an encryption library."""
+
+
+async def test_a_native_panic_during_encryption_still_rolls_the_credential_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def panic(*_: object) -> None:
+        raise _NativePanic("rust panicked")
+
+    monkeypatch.setattr("connector.baton.crypto.providers.encrypt_all", panic)
+    stub = StubConnector()
+    stub.issuer.result = _issued()
+    code, message = await _refusal(stub, _task())
+    assert (code, message) == (Code.UNKNOWN, "encryption failed: internal error (_NativePanic)")
+    assert stub.issuer.rolled_back == [_secret().id]
+
+
 async def test_a_failed_rollback_is_said_in_the_error() -> None:
     stub = StubConnector()
     stub.issuer.result = _issued(plaintexts=[_plaintext(b"x" * ((1 << 20) + 1))])

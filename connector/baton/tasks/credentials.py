@@ -275,7 +275,9 @@ async def issue_credential(
         raise _refuse(Code.INTERNAL, INVALID_OUTPUT + problem + suffix)
     try:
         encrypted = providers.encrypt_all(recipients, issued.plaintexts)
-    except Exception as exc:
+    except BaseException as exc:  # a native library's panic too: the minted key must not outlive a failure
+        if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+            raise
         rolled_back = await _roll_back(issuer, issued.secret, "encryption failed")
         suffix = "" if rolled_back else NOT_ROLLED_BACK
         if isinstance(exc, ConnectorError):

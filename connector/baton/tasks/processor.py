@@ -194,7 +194,11 @@ class TaskProcessor:
             reason = self._abandon_reason or "task cancelled"
             failure = Failure(Code.UNAVAILABLE, f"{reason}; ConductorOne may retry it", False)
             return Outcome(failure=failure), cancelled_here
-        except Exception as exc:
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+                raise
+            # BaseException, not Exception: a native library's panic (pyo3's PanicException) is a BaseException,
+            # and it must end as a reported failure like any other bug, not escape the processor unreported.
             if not isinstance(exc, TaskError | ConnectorError | TimeoutError | C1Error):
                 # Unexpected: the wire gets the terse text, the log gets the (redacted) traceback.
                 log.error("task handler raised an unexpected error", error_type=type(exc).__name__, exc_info=exc)

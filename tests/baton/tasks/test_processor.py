@@ -231,3 +231,16 @@ async def test_a_huge_peer_value_in_a_failure_does_not_make_a_huge_report_or_log
     assert finish.message.endswith("(1000017 characters)")
     assert all(len(repr(e)) < 2 * MAX_FAILURE_MESSAGE for e in events)
     assert rig.observer.in_flight == 0
+
+
+class _NativePanic(BaseException):
+    """Stands in for pyo3's PanicException, which derives from BaseException, not Exception."""
+
+
+async def test_a_native_library_panic_is_reported_as_a_failure_not_escaped() -> None:
+    rig = make_rig()
+    rig.connector.provisioning.error = _NativePanic("rust panicked")
+    await rig.processor.process(grant_task(*GRANT))
+    (finish,) = rig.client.finishes
+    assert (finish.ok, finish.message) == (False, "internal error (_NativePanic)")
+    assert rig.processor.running == 0
