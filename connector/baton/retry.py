@@ -1,8 +1,9 @@
 """The one backoff policy: bounded attempts, exponential delay with full jitter, upstream hints honoured.
 
 Every retry loop of the project uses it: the Datadog HTTP layer (`connector.datadog.retry` adds what is
-specific to HTTP), the sync engine, and the ConductorOne loops (Hello, polling, FinishTask, upload; a token
-fetch is retried by the loop whose call needed the token). `RetryPolicy` is the stateless rule; `Backoff` is
+specific to HTTP; it is the one owner of Datadog retries, so the sync engine never retries on top of it) and the
+ConductorOne loops (Hello, polling, FinishTask, upload; a token fetch is retried by the loop whose call needed
+the token). `RetryPolicy` is the stateless rule; `Backoff` is
 one loop's running count of failures under it.
 
 `scaled()` shortens every delay by one factor (BATON_BACKOFF_SCALE, docs/service-mode.md): tests run long fault
