@@ -13,7 +13,7 @@ import random
 import ssl
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,23 +73,6 @@ class Reply:
     path: str
 
 
-class _KeyAuth(httpx.Auth):
-    """Adds the Datadog key headers at send time, so the keys never sit in client-wide headers."""
-
-    def __init__(self, api_key: SecretStr, app_key: SecretStr | None) -> None:
-        self._api_key = api_key
-        self._app_key = app_key
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["DD-API-KEY"] = self._api_key.get_secret_value()
-        if self._app_key is not None:
-            request.headers["DD-APPLICATION-KEY"] = self._app_key.get_secret_value()
-        yield request
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(api_key=***, app_key={'***' if self._app_key else None})"
-
-
 def _secret(value: str | SecretStr) -> SecretStr:
     return value if isinstance(value, SecretStr) else SecretStr(value)
 
@@ -122,9 +105,6 @@ class ApiTransport:
         if not api.get_secret_value() or not app.get_secret_value():
             raise ValueError("both the API key and the application key are required")
         self._secrets = (api, app)
-        self._auth_full = _KeyAuth(api, app)
-        # /api/v1/validate checks the API key alone; the official client sends only DD-API-KEY there.
-        self._auth_api_only = _KeyAuth(api, None)
         self.retry = retry or RetryPolicy()
         self.stats = ClientStats()
         self.max_response_bytes = max_response_bytes
@@ -148,7 +128,19 @@ class ApiTransport:
             verify=verify if verify is not None else True,
             follow_redirects=False,
         )
-        self.host = self._http.base_url.host
+        base = self._http.base_url
+        self.host = base.host
+        # Requests go straight to the transport httpx mounted for the base URL (its own pool, or the proxy's
+        # from HTTPS_PROXY / HTTP_PROXY / NO_PROXY, chosen once when the client was made; an injected one in
+        # tests): the client's per-request layers (URL merging, cookies, auth flow, redirects, hooks) are
+        # ~40% of a request's CPU for nothing a fixed-shape Datadog call needs (docs/benchmarks.md, "CPU per
+        # Datadog request"). httpx has no public accessor for that choice; the proxy tests pin it.
+        self._route = self._http._transport_for_url(base)
+        # What `build_request` would have made: the base URL (with its trailing slash) joined with the path,
+        # the client's headers, and its timeouts (per socket operation) as the transport reads them.
+        self._prefix = str(base).rstrip("/") + "/"
+        self._headers = list(self._http.headers.multi_items())
+        self._extensions = {"timeout": self._http.timeout.as_dict()}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={str(self._http.base_url)!r})"
@@ -203,7 +195,6 @@ class ApiTransport:
         service access token must never be created twice, docs/spec/credentials.md §4.3).
         """
         idempotent = method.upper() != "POST" if idempotent is None else idempotent
-        auth = self._auth_api_only if api_key_only else self._auth_full
         failures = 0
         throttles = 0
         attempt = 0
@@ -218,7 +209,9 @@ class ApiTransport:
                 ) from None
             started = self._clock()
             try:
-                status, headers, body = await self._attempt(ticket, method, path, params=params, json=json, auth=auth)
+                status, headers, body = await self._attempt(
+                    ticket, method, path, params=params, json=json, api_key_only=api_key_only
+                )
             except httpx.TransportError as exc:
                 self._emit(RequestDone(group, method, None, self._clock() - started, attempt))
                 failures += 1
@@ -276,22 +269,18 @@ class ApiTransport:
         *,
         params: Mapping[str, QueryValue] | None,
         json: Any,
-        auth: httpx.Auth,
+        api_key_only: bool,
     ) -> tuple[int, httpx.Headers, bytearray]:
         headers: httpx.Headers | None = None
         try:
             async with self._semaphore:
-                try:
-                    request = self._http.build_request(method, path, params=params, json=json)
-                except httpx.InvalidURL as exc:
-                    # Outside httpx's TransportError family: made one of ours, with the path cut (it is too long).
-                    shown = path if len(path) <= 200 else f"{path[:200]}...({len(path)} characters)"
-                    raise Invalid(method=method, path=shown, reason=f"the request URL is invalid ({exc})") from None
+                request = self._request(method, path, params, json, api_key_only)
                 try:
                     # httpx's timeouts are per socket operation; a peer dripping one byte at a time would
                     # never trip them, so the whole exchange also has a deadline.
                     async with asyncio.timeout(self._deadline):
-                        response = await self._http.send(request, auth=auth, stream=True)
+                        response = await self._route.handle_async_request(request)
+                        response.request = request
                         try:
                             headers = response.headers
                             body = await self._read_capped(response, method, path)
@@ -303,6 +292,24 @@ class ApiTransport:
         finally:
             # Also on failures and cancellation: an unreleased first request of a group would block the group.
             self._limiter.release(ticket, headers, throttled=headers is not None and response.status_code == 429)
+
+    def _request(
+        self, method: str, path: str, params: Mapping[str, QueryValue] | None, json: Any, api_key_only: bool
+    ) -> httpx.Request:
+        """The request `build_request` would make, with the key headers added here (never client-wide)."""
+        url = self._prefix + path.lstrip("/")
+        if params:
+            url = f"{url}?{httpx.QueryParams(params)}"
+        keys = [("DD-API-KEY", self._secrets[0].get_secret_value())]
+        if not api_key_only:
+            # /api/v1/validate checks the API key alone; the official client sends only DD-API-KEY there.
+            keys.append(("DD-APPLICATION-KEY", self._secrets[1].get_secret_value()))
+        try:
+            return httpx.Request(method, url, headers=self._headers + keys, json=json, extensions=self._extensions)
+        except httpx.InvalidURL as exc:
+            # Outside httpx's TransportError family: made one of ours, with the path cut (it is too long).
+            shown = path if len(path) <= 200 else f"{path[:200]}...({len(path)} characters)"
+            raise Invalid(method=method, path=shown, reason=f"the request URL is invalid ({exc})") from None
 
     async def _read_capped(self, response: httpx.Response, method: str, path: str) -> bytearray:
         """The decoded body, streamed; never more than `max_response_bytes` decoded bytes are held.
