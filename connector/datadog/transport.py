@@ -137,9 +137,9 @@ class ApiTransport:
         # ~40% of a request's CPU for nothing a fixed-shape Datadog call needs (docs/benchmarks.md, "CPU per
         # Datadog request"). httpx has no public accessor for that choice; the proxy tests pin it.
         self._route = self._http._transport_for_url(base)
-        if transport is None:
-            # Its connections run on asyncio protocols rather than through anyio (connector/datadog/netio.py).
-            use_asyncio_backend(self._route)
+        # Its connections run on asyncio protocols rather than through anyio (connector/datadog/netio.py);
+        # an injected transport (tests) is left as it is.
+        self.asyncio_network = transport is None and use_asyncio_backend(self._route)
         # What `build_request` would have made: the base URL (with its trailing slash) joined with the path,
         # the client's headers, and its timeouts (per socket operation) as the transport reads them.
         self._prefix = str(base).rstrip("/") + "/"
