@@ -2,10 +2,11 @@
 
 `ApiTransport.request` GETs of a team-memberships page (15 members, `page[size]` and `page[number]` as the
 client sends them: 75% of a 100k-user sync's 5,434 requests are such pages) against the fake Datadog, which
-runs in its own thread. Only the CPU of the thread running the event loop is counted (`time.thread_time`), so
-the fake's work is not. Each round is 500 requests one at a time, then 500 with 8 in flight (the client's
-concurrency, as the team-membership listings run); the median of 7 rounds of each is reported, then one
-more round of each under cProfile (per-thread CPU clock) for the top functions by own time.
+runs in its own thread, over https (as Datadog is reached; a throwaway CA is the client's trust) and over
+plain http. Only the CPU of the thread running the event loop is counted (`time.thread_time`), so the fake's
+work is not. Each round is 500 requests one at a time, then 500 with 8 in flight (the client's concurrency,
+as the team-membership listings run); the median of 5 rounds of each is reported, then one more https round
+of each under cProfile (per-thread CPU clock) for the top functions by own time.
 """
 
 from __future__ import annotations
@@ -16,16 +17,20 @@ import cProfile
 import io
 import json
 import pstats
+import ssl
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from benchmarks.measure import load_average
 from connector.datadog.transport import ApiTransport
+from tests.fakes.c1.certs import generate_tls_files
 from tests.fakes.datadog import FakeDatadog, Org
 
-REQUESTS, ROUNDS, CONCURRENCY, MEMBERS, TOP = 500, 7, 8, 15, 12
+REQUESTS, ROUNDS, CONCURRENCY, MEMBERS, TOP = 500, 5, 8, 15, 12
 
 
 def small_org() -> tuple[Org, str]:
@@ -59,9 +64,11 @@ async def get(t: ApiTransport, path: str, n: int) -> None:
 Run = Callable[[ApiTransport, str], Awaitable[None]]
 
 
-async def measure(dd: FakeDatadog, path: str) -> dict[str, object]:
+async def rounds(dd: FakeDatadog, path: str, trust: ssl.SSLContext | None, profile: bool) -> dict[str, object]:
     async with asyncio.timeout(600):
-        t = ApiTransport(api_key=dd.api_key, app_key=dd.app_key, base_url=dd.base_url, max_concurrency=CONCURRENCY)
+        t = ApiTransport(
+            api_key=dd.api_key, app_key=dd.app_key, base_url=dd.base_url, max_concurrency=CONCURRENCY, verify=trust
+        )
         try:
             await concurrent(t, path)  # warm: imports, connections, the limiter's buckets
             samples: dict[str, list[float]] = {"sequential": [], "concurrent": []}
@@ -71,38 +78,57 @@ async def measure(dd: FakeDatadog, path: str) -> dict[str, object]:
                     started = time.thread_time()
                     await run(t, path)
                     samples[name].append((time.thread_time() - started) / REQUESTS * 1e6)
-            profile = cProfile.Profile(time.thread_time)
-            profile.enable()
-            for run in runs.values():
-                await run(t, path)
-            profile.disable()
+            result: dict[str, object] = {}
+            for name in runs:
+                result[f"{name}_median"] = round(statistics.median(samples[name]), 1)
+                result[f"{name}_rounds"] = " ".join(f"{s:.0f}" for s in samples[name])
+            if profile:
+                profiler = cProfile.Profile(time.thread_time)
+                profiler.enable()
+                for run in runs.values():
+                    await run(t, path)
+                profiler.disable()
+                result.update(top(profiler))
         finally:
             await t.aclose()
+    return result
+
+
+def top(profiler: cProfile.Profile) -> dict[str, object]:
     stream = io.StringIO()
-    stats = pstats.Stats(profile, stream=stream)
+    stats = pstats.Stats(profiler, stream=stream)
     stats.sort_stats("tottime").print_stats(TOP)
     calls = sum(stat[1] for stat in stats.stats.values())  # type: ignore[attr-defined]
-    top = [
+    lines = [
         line.strip()
         for line in stream.getvalue().splitlines()
         if line.strip() and line.strip()[0].isdigit() and "function calls" not in line
     ]
     return {
-        "requests_per_round": f"{REQUESTS} one at a time, {REQUESTS} with {CONCURRENCY} in flight",
-        "cpu_us_per_request_sequential_median": round(statistics.median(samples["sequential"]), 1),
-        "cpu_us_per_request_sequential_rounds": " ".join(f"{s:.0f}" for s in samples["sequential"]),
-        "cpu_us_per_request_concurrent_median": round(statistics.median(samples["concurrent"]), 1),
-        "cpu_us_per_request_concurrent_rounds": " ".join(f"{s:.0f}" for s in samples["concurrent"]),
         "python_calls_per_request_profiled": round(calls / (2 * REQUESTS)),
-        "profile_top_by_own_time": "<br>".join(f"`{line}`" for line in top),
-        "load_average": load_average(),
+        "profile_top_by_own_time": "<br>".join(f"`{line}`" for line in lines),
     }
 
 
 def main() -> dict[str, object]:
     org, team_id = small_org()
-    with FakeDatadog(org) as dd:
-        return asyncio.run(measure(dd, f"/api/v2/team/{team_id}/memberships"))
+    path = f"/api/v2/team/{team_id}/memberships"
+    result: dict[str, object] = {
+        "requests_per_round": f"{REQUESTS} one at a time, {REQUESTS} with {CONCURRENCY} in flight"
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        tls = generate_tls_files(Path(tmp), common_name="fake-datadog")
+        server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.load_cert_chain(tls.server_cert, tls.server_key)
+        trust = ssl.create_default_context(cafile=str(tls.ca_cert))
+        for scheme, context in (("https", server), ("http", None)):
+            with FakeDatadog(org, tls=context) as dd:
+                measured = asyncio.run(rounds(dd, path, trust if context else None, profile=scheme == "https"))
+            for key, value in measured.items():
+                name = f"cpu_us_per_request_{scheme}_{key}" if key.startswith(("seq", "conc")) else key
+                result[name] = value
+    result["load_average"] = load_average()
+    return result
 
 
 if __name__ == "__main__":

@@ -62,6 +62,7 @@ BENCHMARKS: list[Bench] = [
     ),
     Bench("idle_start", "Service mode: start-to-ready and idle memory", "benchmarks.idle_start"),
     Bench("sniffio", "httpx requests with and without sniffio installed", "benchmarks.sniffio_import"),
+    Bench("http_request_cpu", "Event-loop CPU per Datadog request", "benchmarks.http_request_cpu"),
 ]
 
 

@@ -20,12 +20,13 @@ from __future__ import annotations
 import asyncio
 import select
 import ssl
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from typing import Any, Protocol
 
 import httpcore
+import httpx
 
-__all__ = ["AsyncioBackend", "use_asyncio_backend"]
+__all__ = ["HTTPCORE_ERRORS", "AsyncioBackend", "HttpxSender", "Sender", "as_httpx_error", "asyncio_pool"]
 
 _HIGH_WATER = 256 * 1024
 
@@ -215,15 +216,92 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         await asyncio.sleep(seconds)
 
 
-def use_asyncio_backend(transport: object) -> bool:
-    """Give the httpcore pool behind an httpx transport (direct or through a proxy) the asyncio backend.
+class Sender(Protocol):
+    """What the Datadog transport sends through: httpcore's pool, or `HttpxSender` around an httpx transport."""
 
-    httpx builds the pool (proxies from the environment, trust, limits) but takes no network backend, so the
-    pool's attribute is set before it has opened any connection. True when it was; an httpx or httpcore whose
-    internals moved keeps its own backend (correct, only slower) and the transport tests say so.
+    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response: ...
+
+
+def asyncio_pool(transport: object) -> httpcore.AsyncConnectionPool | None:
+    """The httpcore pool behind an httpx transport (direct or through a proxy), given the asyncio backend.
+
+    httpx builds the pool (proxies from the environment, trust, limits) but takes no network backend and has no
+    public accessor for the pool, so its attributes are used before the pool has opened any connection. None when
+    an httpx or httpcore whose internals moved does not offer them: the caller then sends through httpx
+    (`HttpxSender`; correct, only slower) and the transport tests say so (`ApiTransport.asyncio_network`).
     """
     pool = getattr(transport, "_pool", None)
     if not isinstance(pool, httpcore.AsyncConnectionPool) or pool.connections or not hasattr(pool, "_network_backend"):
-        return False
+        return None
     pool._network_backend = AsyncioBackend()
-    return True
+    return pool
+
+
+class HttpxSender:
+    """An httpx transport behind the `Sender` interface: one the caller injected (tests), or the fallback.
+
+    A response the transport already read (in-process transports build it from bytes) was decoded by httpx, so
+    it is handed on without its Content-Encoding.
+    """
+
+    def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
+        self._transport = transport
+
+    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        url = request.url
+        body = b"".join([part async for part in request.stream]) if isinstance(request.stream, AsyncIterable) else b""
+        host = url.host.decode("ascii")
+        netloc = (f"[{host}]" if ":" in host else host) + (f":{url.port}" if url.port is not None else "")
+        sent = httpx.Request(
+            request.method.decode("ascii"),
+            f"{url.scheme.decode('ascii')}://{netloc}{url.target.decode('ascii')}",
+            headers=request.headers,
+            content=body,
+            extensions=request.extensions,
+        )
+        response = await self._transport.handle_async_request(sent)
+        response.request = sent
+        if response.is_stream_consumed:
+            headers = [(k, v) for k, v in response.headers.raw if k.lower() != b"content-encoding"]
+            return httpcore.Response(response.status_code, headers=headers, content=response.content)
+        return httpcore.Response(response.status_code, headers=response.headers.raw, content=_RawBody(response))
+
+
+class _RawBody:
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._response.aiter_raw():
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._response.aclose()
+
+
+_FROM_HTTPCORE: dict[type[Exception], type[httpx.TransportError]] = {
+    httpcore.TimeoutException: httpx.TimeoutException,
+    httpcore.ConnectTimeout: httpx.ConnectTimeout,
+    httpcore.ReadTimeout: httpx.ReadTimeout,
+    httpcore.WriteTimeout: httpx.WriteTimeout,
+    httpcore.PoolTimeout: httpx.PoolTimeout,
+    httpcore.NetworkError: httpx.NetworkError,
+    httpcore.ConnectError: httpx.ConnectError,
+    httpcore.ReadError: httpx.ReadError,
+    httpcore.WriteError: httpx.WriteError,
+    httpcore.ProxyError: httpx.ProxyError,
+    httpcore.UnsupportedProtocol: httpx.UnsupportedProtocol,
+    httpcore.ProtocolError: httpx.ProtocolError,
+    httpcore.LocalProtocolError: httpx.LocalProtocolError,
+    httpcore.RemoteProtocolError: httpx.RemoteProtocolError,
+}
+HTTPCORE_ERRORS = tuple(_FROM_HTTPCORE)
+
+
+def as_httpx_error(exc: Exception) -> httpx.TransportError:
+    """The httpx exception httpx's own transport would raise for an httpcore one (same name and message): the
+    retry policy and `errors.describe_transport_error` know httpx's. Raise it `from` the original."""
+    for klass in type(exc).__mro__:
+        if klass in _FROM_HTTPCORE:
+            return _FROM_HTTPCORE[klass](str(exc))
+    return httpx.TransportError(str(exc))
