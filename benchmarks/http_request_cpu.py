@@ -20,6 +20,7 @@ import pstats
 import ssl
 import statistics
 import sys
+import sysconfig
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -30,6 +31,7 @@ from connector.datadog.transport import ApiTransport
 from tests.fakes.c1.certs import generate_tls_files
 from tests.fakes.datadog import FakeDatadog, Org
 
+ROOT = Path(__file__).resolve().parents[1]
 REQUESTS, ROUNDS, CONCURRENCY, MEMBERS, TOP = 500, 5, 8, 15, 12
 
 
@@ -104,6 +106,10 @@ def top(profiler: cProfile.Profile) -> dict[str, object]:
         for line in stream.getvalue().splitlines()
         if line.strip() and line.strip()[0].isdigit() and "function calls" not in line
     ]
+    # Paths shortened to what names the code: site-packages, the standard library and this checkout dropped.
+    prefixes = sorted({sysconfig.get_path("purelib"), sysconfig.get_path("stdlib"), str(ROOT)}, key=len, reverse=True)
+    for prefix in prefixes:
+        lines = [line.replace(prefix + "/", "") for line in lines]
     return {
         "python_calls_per_request_profiled": round(calls / (2 * REQUESTS)),
         "profile_top_by_own_time": "<br>".join(f"`{line}`" for line in lines),
