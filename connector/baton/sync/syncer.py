@@ -107,6 +107,7 @@ class Syncer:
         self._state = st.SyncState()
         self._types: dict[str, resource_pb2.ResourceType] = {}
         self._warnings: list[str] = []
+        self._grant_listers: dict[str, Callable[[resource_pb2.Resource, str], Awaitable[Page[grant_pb2.Grant]]]] = {}
 
     async def run(self) -> SyncResult:
         started = time.monotonic()
@@ -158,6 +159,7 @@ class Syncer:
         if resumed_state is not None and (resumed_state.actions or resumed_state.completed_actions_count):
             self._state = resumed_state
             self._types = {rt.id: rt for rt in await self._store.resource_types()}
+            self._grant_listers.clear()
             return "full", True
         if resumed_state is None:
             await self._store.start_sync("full")
@@ -211,6 +213,7 @@ class Syncer:
             )
         types = [s.resource_type() for t, s in self._by_type.items() if not wanted or t in wanted]
         self._types = {rt.id: rt for rt in types}
+        self._grant_listers.clear()
         self._state.finish(action)
         await self._store.write(self._state.marshal(), resource_types=types)
         self._observer.page_stored("resource_types", "", len(types))
@@ -324,9 +327,7 @@ class Syncer:
         if res is None:
             await self._warn(action, "resource is no longer in the store")
             return
-        list_grants = syncer.list_grants
-        if isinstance(syncer, SideLoadedGrants) and not self._lists_resources_of(syncer.grants_side_loaded_by()):
-            list_grants = syncer.list_grants_directly
+        list_grants = self._grant_lister(action.resource_type_id, syncer)
         page = await self._call(action, lambda: list_grants(res, action.page_token))
         if page is None:
             return
@@ -407,6 +408,22 @@ class Syncer:
             return self._by_type[type_id]
         except KeyError:
             raise InternalError(f"no syncer for resource type {type_id!r}") from None
+
+    def _grant_lister(
+        self, type_id: str, syncer: ResourceSyncer
+    ) -> Callable[[resource_pb2.Resource, str], Awaitable[Page[grant_pb2.Grant]]]:
+        """`list_grants`, or `list_grants_directly` when the walk that side-loads this type's grants is not run.
+
+        Decided once per type: an `isinstance` against a runtime-checkable Protocol walks the protocol's
+        members, and this is asked for every grants page (issue 12).
+        """
+        lister = self._grant_listers.get(type_id)
+        if lister is None:
+            lister = syncer.list_grants
+            if isinstance(syncer, SideLoadedGrants) and not self._lists_resources_of(syncer.grants_side_loaded_by()):
+                lister = syncer.list_grants_directly
+            self._grant_listers[type_id] = lister
+        return lister
 
     def _lists_resources_of(self, type_id: str) -> bool:
         """Whether this sync walks every resource of a type (a targeted sync walks none)."""
