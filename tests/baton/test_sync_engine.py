@@ -186,6 +186,27 @@ async def test_resource_missing_its_trait_fails_the_sync(tmp_path: Path) -> None
         await sync_to_file([Traitless(org, faults)], tmp_path / "s.c1z", options())
 
 
+@pytest.mark.parametrize(
+    ("type_id", "object_id"), [("no-such-type", "g1"), ("group", "")], ids=["unknown type", "empty id"]
+)
+async def test_resource_of_an_unknown_type_or_without_id_fails_the_sync(
+    tmp_path: Path, type_id: str, object_id: str
+) -> None:
+    from connector.baton.errors import InternalError
+    from tests.baton.fake_connector import GROUP, GroupSyncer
+
+    org, faults = Org(), Faults()
+
+    class Misnamed(GroupSyncer):
+        def group(self, gid: str) -> resource_pb2.Resource:
+            res = b.add_group_trait(b.resource(GROUP, object_id, gid))
+            res.id.resource_type = type_id
+            return res
+
+    with pytest.raises(InternalError, match="unknown type or empty id"):
+        await sync_to_file([Misnamed(org, faults)], tmp_path / "s.c1z", options())
+
+
 async def test_repeated_page_token_is_refused(tmp_path: Path) -> None:
     from connector.baton.connector import Page
     from connector.baton.errors import InternalError

@@ -107,6 +107,7 @@ class Syncer:
         self._state = st.SyncState()
         self._types: dict[str, resource_pb2.ResourceType] = {}
         self._warnings: list[str] = []
+        self._trait_urls: dict[str, list[tuple[str, str]]] = {}
         self._grant_listers: dict[str, Callable[[resource_pb2.Resource, str], Awaitable[Page[grant_pb2.Grant]]]] = {}
 
     async def run(self) -> SyncResult:
@@ -160,6 +161,7 @@ class Syncer:
             self._state = resumed_state
             self._types = {rt.id: rt for rt in await self._store.resource_types()}
             self._grant_listers.clear()
+            self._trait_urls.clear()
             return "full", True
         if resumed_state is None:
             await self._store.start_sync("full")
@@ -214,6 +216,7 @@ class Syncer:
         types = [s.resource_type() for t, s in self._by_type.items() if not wanted or t in wanted]
         self._types = {rt.id: rt for rt in types}
         self._grant_listers.clear()
+        self._trait_urls.clear()
         self._state.finish(action)
         await self._store.write(self._state.marshal(), resource_types=types)
         self._observer.page_stored("resource_types", "", len(types))
@@ -236,8 +239,7 @@ class Syncer:
         if page is None:
             return
         self._check_next_token(action, page)
-        for res in page.items:
-            self._validate_resource(res)
+        children = [(res, self._validate_resource(res)) for res in page.items]
         # Side-loaded grants only for entitlement types this sync covers (a type filter may exclude roles).
         side_grants = (
             [g for g in page.grants if g.entitlement.resource.id.resource_type in self._types]
@@ -245,10 +247,9 @@ class Syncer:
             else []
         )
         self._advance(action, page.next_token)
-        for res in page.items:
-            for child in res.annotations:
-                if child.type_url == _CHILD_TYPE_URL:
-                    self._push_child(res, child)
+        for res, packed in children:
+            for child in packed:
+                self._push_child(res, child)
         await self._store.write(self._state.marshal(), resources=page.items, grants=side_grants)
         self._observer.page_stored("resources", action.resource_type_id, len(page.items))
         if side_grants:
@@ -444,14 +445,24 @@ class Syncer:
         urls = (_SKIP_BOTH_URL, ann.type_url(phase))
         return any(a.type_url in urls for a in rtype.annotations) or any(a.type_url in urls for a in res.annotations)
 
-    def _validate_resource(self, res: resource_pb2.Resource) -> None:
-        rtype = self._types.get(res.id.resource_type)
-        if rtype is None or not res.id.resource:
-            raise InternalError(f"connector returned a resource with an unknown type or empty id: {res.id}")
-        present = {a.type_url for a in res.annotations}
-        for trait in rtype.traits:
-            wanted = _TRAIT_ANNOTATIONS.get(trait)
-            if wanted is not None and _TRAIT_URLS[trait] not in present:
-                raise InternalError(
-                    f"resource {res.id.resource_type}:{res.id.resource} is missing its {wanted.DESCRIPTOR.name}"
-                )
+    def _validate_resource(self, res: resource_pb2.Resource) -> list[any_pb2.Any]:
+        """Check one listed resource; returns its `ChildResourceType` annotations (one pass over them)."""
+        rid = res.id
+        type_id = rid.resource_type
+        traits = self._trait_urls.get(type_id)
+        if traits is None:
+            rtype = self._types.get(type_id)
+            if rtype is None:
+                raise InternalError(f"connector returned a resource with an unknown type or empty id: {rid}")
+            # What each resource of the type must carry, worked out once per type: this runs for every resource.
+            traits = self._trait_urls[type_id] = [
+                (_TRAIT_URLS[t], _TRAIT_ANNOTATIONS[t].DESCRIPTOR.name) for t in rtype.traits if t in _TRAIT_URLS
+            ]
+        if not rid.resource:
+            raise InternalError(f"connector returned a resource with an unknown type or empty id: {rid}")
+        annotations = res.annotations
+        present = {a.type_url for a in annotations}
+        for url, name in traits:
+            if url not in present:
+                raise InternalError(f"resource {type_id}:{rid.resource} is missing its {name}")
+        return [a for a in annotations if a.type_url == _CHILD_TYPE_URL] if _CHILD_TYPE_URL in present else []

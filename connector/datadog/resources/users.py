@@ -31,6 +31,9 @@ _STATUS = {
     "disabled": b.ResourceStatus.RESOURCE_STATUS_DISABLED,
     "pending": b.ResourceStatus.RESOURCE_STATUS_DISABLED,
 }
+# Read once: an enum wrapper's attribute is a Python-level lookup, and these are read for every synced user.
+_UNSPECIFIED = b.ResourceStatus.RESOURCE_STATUS_UNSPECIFIED
+_SERVICE, _HUMAN = b.AccountType.ACCOUNT_TYPE_SERVICE, b.AccountType.ACCOUNT_TYPE_HUMAN
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -43,9 +46,9 @@ def user_resource(user: User, *, app_key_children: bool = False) -> resource_pb2
     b.add_user_trait(
         res,
         emails=[user.email] if user.email else [],
-        status=_STATUS.get((user.status or "").lower(), b.ResourceStatus.RESOURCE_STATUS_UNSPECIFIED),
+        status=_STATUS.get((user.status or "").lower(), _UNSPECIFIED),
         status_details=user.status or "",
-        account_type=b.AccountType.ACCOUNT_TYPE_SERVICE if user.service_account else b.AccountType.ACCOUNT_TYPE_HUMAN,
+        account_type=_SERVICE if user.service_account else _HUMAN,
         login=user.handle or user.email or "",
         profile_values={
             # The Go connector's keys first (first_name, last_name, login, user_id), then what it left out.
