@@ -277,6 +277,13 @@ class Syncer:
     async def _entitlements_batch(self, action: st.Action) -> None:
         rtype = self._types[action.resource_type_id]
         syncer = self._syncer(action.resource_type_id)
+        if self._type_skips(rtype, annotation_resource_pb2.SkipEntitlements):
+            # No resource of the type has entitlements: none is read back from the store (a 100k-user org's users
+            # were read back, parsed and dropped in 500 batches per phase; issue 12).
+            self._advance(action, "")
+            await self._store.write(self._state.marshal(), entitlements=[])
+            self._observer.page_stored("entitlements", action.resource_type_id, 0)
+            return
         batch = await self._store.resources_after(action.resource_type_id, int(action.page_token or 0), _RESOURCE_BATCH)
         entitlements: list[entitlement_pb2.Entitlement] = []
         for _, res in batch:
@@ -289,6 +296,10 @@ class Syncer:
     async def _grant_actions_batch(self, action: st.Action) -> None:
         """Turn the next stored resources of a type into per-resource grant actions (run concurrently)."""
         rtype = self._types[action.resource_type_id]
+        if self._type_skips(rtype, annotation_resource_pb2.SkipGrants):
+            self._advance(action, "")  # no resource of the type has grants: none is read back
+            await self._checkpoint()
+            return
         batch = await self._store.resources_after(action.resource_type_id, int(action.page_token or 0), _RESOURCE_BATCH)
         self._advance(action, str(batch[-1][0]) if len(batch) == _RESOURCE_BATCH else "")
         for _, res in reversed(batch):
@@ -438,6 +449,12 @@ class Syncer:
             a.type_url == "type.googleapis.com/c1.connector.v2.GrantExpandable" for g in grants for a in g.annotations
         ):
             self._state.needs_expansion = True
+
+    @staticmethod
+    def _type_skips(rtype: resource_pb2.ResourceType, phase: type[Message]) -> bool:
+        """Whether the type's annotations skip this phase (`phase` or both) for every resource of the type."""
+        urls = (_SKIP_BOTH_URL, ann.type_url(phase))
+        return any(a.type_url in urls for a in rtype.annotations)
 
     @staticmethod
     def _skips(rtype: resource_pb2.ResourceType, res: resource_pb2.Resource, phase: type[Message]) -> bool:
