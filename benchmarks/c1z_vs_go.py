@@ -24,121 +24,22 @@ import sys
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import zstandard
 
 from benchmarks.c1z_size import analyse
-from connector.baton.annotations import pack
+from connector.baton.annotations import pack, type_url
 from connector.baton.c1z.envelope import LEVEL, WINDOW_LOG, compress_atomically, decompress_to
 from connector.baton.c1z.reader import C1ZReader
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, entitlement_pb2, grant_pb2, resource_pb2
 from tests.fakes.datadog import FakeDatadog, Org
+from tests.fakes.datadog.from_c1z import org_from_c1z
 
 ROOT = Path(__file__).resolve().parents[1]
 GO_FILE = ROOT / "tests" / "fixtures" / "c1z" / "old-sdk-v0.1.14.moderate.c1z"
-EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
-# The Go connector of 2023 mapped Datadog's user status so (docs/spec/reference-connector.md §2.1: in v0
-# `Pending` mapped to UNSPECIFIED); read backwards, the UserTrait status gives the Datadog status.
-STATUS = {
-    annotation_trait_pb2.UserTrait.Status.STATUS_ENABLED: "Active",
-    annotation_trait_pb2.UserTrait.Status.STATUS_DISABLED: "Disabled",
-    annotation_trait_pb2.UserTrait.Status.STATUS_UNSPECIFIED: "Pending",
-}
 TRAITS = (annotation_trait_pb2.UserTrait, annotation_trait_pb2.GroupTrait, annotation_trait_pb2.RoleTrait)
-
-
-@dataclass(slots=True)
-class GoUser:
-    id: str
-    email: str
-    name: str
-    status: str
-    service: bool
-
-
-@dataclass(slots=True)
-class GoOrg:
-    users: list[GoUser] = field(default_factory=list)
-    roles: dict[str, str] = field(default_factory=dict)  # id -> name
-    teams: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (name, description)
-    role_members: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
-    team_members: dict[str, dict[str, bool]] = field(default_factory=lambda: defaultdict(dict))  # team -> user -> admin
-
-
-def _trait(res: resource_pb2.Resource, message: Any) -> Any:
-    for any_ in res.annotations:
-        if any_.Is(message.DESCRIPTOR):
-            any_.Unpack(message)
-            return message
-    raise ValueError(f"{res.id.resource_type}:{res.id.resource} has no {message.DESCRIPTOR.name}")
-
-
-def read_go_org(path: Path) -> GoOrg:
-    """The org as far as the Go file shows it."""
-    org = GoOrg()
-    with C1ZReader(path) as reader:
-        for res in reader.resources("user"):
-            user = _trait(res, annotation_trait_pb2.UserTrait())
-            org.users.append(
-                GoUser(
-                    id=res.id.resource,
-                    email=user.emails[0].address,
-                    name=res.display_name,
-                    status=STATUS[user.status.status],
-                    service=user.account_type == annotation_trait_pb2.UserTrait.ACCOUNT_TYPE_SERVICE,
-                )
-            )
-        for res in reader.resources("role"):
-            org.roles[res.id.resource] = res.display_name
-        for res in reader.resources("team"):
-            profile = _trait(res, annotation_trait_pb2.GroupTrait()).profile.fields
-            org.teams[res.id.resource] = (res.display_name, profile["team_description"].string_value)
-        for grant in reader.grants():
-            kind, target, slug = grant.entitlement.id.split(":")
-            principal = grant.principal.id.resource
-            if kind == "role":
-                org.role_members[target].append(principal)
-            elif slug == "admin":
-                org.team_members[target][principal] = True
-            else:
-                org.team_members[target].setdefault(principal, False)
-    return org
-
-
-def build_org(go: GoOrg) -> Org:
-    """The fake Datadog org holding the Go file's org."""
-    org = Org(seed=0)
-    for role_id in list(org.roles):  # the fake's managed roles have other ids than the Go run's fake had
-        org.delete_role(role_id)
-    for role_id, name in sorted(go.roles.items(), key=lambda kv: kv[1]):
-        org.add_role(name, id=role_id, managed=name.startswith("Datadog "), created_at=EPOCH)
-    roles_of: dict[str, list[str]] = defaultdict(list)
-    for role_id, members in go.role_members.items():
-        for uid in members:
-            roles_of[uid].append(role_id)
-    for i, user in enumerate(go.users):
-        created = EPOCH + timedelta(seconds=org.rng.randrange(60 * 60 * 24 * 700))
-        org.add_user(
-            user.email,
-            name=user.name or None,
-            status=user.status,
-            service_account=user.service,
-            role_ids=roles_of[user.id],
-            id=user.id,
-            created_at=created,
-            last_login_time=created + timedelta(days=3) if user.status == "Active" and not user.service else None,
-        )
-        if i == 0:
-            org.current_user_id = user.id
-    for t, (team_id, (name, description)) in enumerate(sorted(go.teams.items(), key=lambda kv: kv[1][0])):
-        team = org.add_team(name, f"team-{t:03d}", id=team_id, created_at=EPOCH, description=description or None)
-        for uid, admin in go.team_members[team_id].items():
-            org.add_member(team, uid, role="admin" if admin else None)
-    return org
 
 
 async def sync_org(org: Org, path: Path) -> None:
@@ -212,10 +113,8 @@ def _traits(res: resource_pb2.Resource) -> list[tuple[int, Any]]:
     found: list[tuple[int, Any]] = []
     for i, any_ in enumerate(res.annotations):
         for trait_type in TRAITS:
-            if any_.Is(trait_type.DESCRIPTOR):
-                trait = trait_type()
-                any_.Unpack(trait)
-                found.append((i, trait))
+            if any_.type_url == type_url(trait_type):
+                found.append((i, trait_type.FromString(any_.value)))
     return found
 
 
@@ -394,9 +293,8 @@ def ten_k(tmp: Path) -> dict[str, int]:
 
 
 def detail(tmp: Path, with_ten_k: bool) -> dict[str, Any]:
-    go = read_go_org(GO_FILE)
     ours = tmp / "sync.c1z"
-    asyncio.run(sync_org(build_org(go), ours))
+    asyncio.run(sync_org(org_from_c1z(GO_FILE), ours))
     variants = {"go": GO_FILE, "ours": ours}
     for name, transform in (
         ("ours_without_resource_copies", without_resource_copies),
