@@ -17,17 +17,19 @@ texts = st.text(max_size=8)
 
 def reference(state: ss.SyncState) -> str:
     """The token as `json.dumps` of the documented shape (the encoding before the cache existed)."""
-    out: dict[str, Any] = {}
-    if state.actions:
-        out["actions_map"] = {a.id: a.to_json() for a in state.actions}
-        out["action_order"] = [a.id for a in state.actions]
-    if state.current_action_id:
-        out["current_action_id"] = state.current_action_id
-    for name in ("needs_expansion", "should_skip_entitlements_and_grants", "should_skip_grants"):
-        if getattr(state, name):
-            out[name] = True
-    if state.completed_actions_count:
-        out["completed_actions_count"] = state.completed_actions_count
+    out: dict[str, Any] = (
+        {"actions_map": {a.id: a.to_json() for a in state.actions}, "action_order": [a.id for a in state.actions]}
+        if state.actions
+        else {}
+    )
+    scalars = {
+        "current_action_id": state.current_action_id,
+        "needs_expansion": state.needs_expansion,
+        "should_skip_entitlements_and_grants": state.should_skip_entitlements_and_grants,
+        "should_skip_grants": state.should_skip_grants,
+        "completed_actions_count": state.completed_actions_count,
+    }
+    out |= {name: value for name, value in scalars.items() if value}
     out["version"] = 1
     return json.dumps(out, separators=(",", ":"))
 
