@@ -39,6 +39,13 @@ _UNSPECIFIED = b.ResourceStatus.RESOURCE_STATUS_UNSPECIFIED
 _SERVICE, _HUMAN = b.AccountType.ACCOUNT_TYPE_SERVICE, b.AccountType.ACCOUNT_TYPE_HUMAN
 
 
+# The same two packed annotations on every enabled service account: packed once, copied in by `extend`.
+_SERVICE_ACCOUNT_CHILDREN = [
+    pack(annotation_resource_tree_pb2.ChildResourceType(resource_type_id=child.id))
+    for child in (types.SERVICE_ACCOUNT_APP_KEY, types.SERVICE_ACCOUNT_ACCESS_TOKEN)
+]
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
@@ -76,8 +83,7 @@ def user_resource(user: User, *, app_key_children: bool = False) -> resource_pb2
     if app_key_children and user.service_account and not user.disabled:
         # The engine lists this account's application keys and access tokens as children: no second walk of
         # the users list.
-        for child in (types.SERVICE_ACCOUNT_APP_KEY, types.SERVICE_ACCOUNT_ACCESS_TOKEN):
-            res.annotations.append(pack(annotation_resource_tree_pb2.ChildResourceType(resource_type_id=child.id)))
+        res.annotations.extend(_SERVICE_ACCOUNT_CHILDREN)
     return res
 
 
