@@ -148,7 +148,7 @@ class ApiTransport:
         self._sender: Sender = pool if pool is not None else HttpxSender(route)
         # What `build_request` made: the base URL's path (with its trailing slash) joined with the path, the
         # client's headers after Host, and its timeouts (per socket operation) as httpcore reads them.
-        self._scheme, self._netloc, self._port = base.raw_scheme, base.raw_host, base.port
+        self._scheme, self._host_bytes, self._port = base.raw_scheme, base.raw_host, base.port
         self._path_prefix = base.raw_path.decode("ascii").rstrip("/") + "/"
         self._headers = [(b"Host", base.netloc), *self._http.headers.raw]
         self._extensions = {"timeout": self._http.timeout.as_dict()}
@@ -332,7 +332,7 @@ class ApiTransport:
             headers += [(b"Content-Length", str(len(content)).encode()), (b"Content-Type", b"application/json")]
         elif method in ("POST", "PUT", "PATCH"):
             headers.append((b"Content-Length", b"0"))
-        url = httpcore.URL(scheme=self._scheme, host=self._netloc, port=self._port, target=target.encode("ascii"))
+        url = httpcore.URL(scheme=self._scheme, host=self._host_bytes, port=self._port, target=target.encode("ascii"))
         return httpcore.Request(
             method.encode("ascii"), url, headers=headers, content=content, extensions=self._extensions
         )
