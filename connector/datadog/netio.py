@@ -18,8 +18,10 @@ peer cannot grow the buffer past what the reader takes.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import select
 import ssl
+from asyncio import sslproto
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from typing import Any, Protocol
 
@@ -29,6 +31,11 @@ import httpx
 __all__ = ["HTTPCORE_ERRORS", "AsyncioBackend", "HttpxSender", "Sender", "as_httpx_error", "asyncio_pool"]
 
 _HIGH_WATER = 256 * 1024
+
+# CPython gh-113214 (fixed in 3.11.8 and 3.12.2): a TLS error inside a TLS transport (a certificate that fails
+# behind an https proxy) raised TypeError out of asyncio's error path instead of failing the handshake. Detected by
+# the fixed signature, so a patched build of any version counts.
+_TLS_IN_TLS_SAFE = len(inspect.signature(sslproto.SSLProtocol._abort).parameters) > 1
 
 
 class _Protocol(asyncio.Protocol):
@@ -227,12 +234,17 @@ def asyncio_pool(transport: object) -> httpcore.AsyncConnectionPool | None:
 
     httpx builds the pool (proxies from the environment, trust, limits) but takes no network backend and has no
     public accessor for the pool, so its attributes are used before the pool has opened any connection. None when
-    an httpx or httpcore whose internals moved does not offer them: the caller then sends through httpx
-    (`HttpxSender`; correct, only slower) and the transport tests say so (`ApiTransport.asyncio_network`).
+    an httpx or httpcore whose internals moved does not offer them, or for an https proxy where this Python's
+    asyncio cannot fail TLS in TLS cleanly: the caller then sends through httpx (`HttpxSender`; correct, only
+    slower) and the transport tests say so (`ApiTransport.asyncio_network`).
     """
     pool = getattr(transport, "_pool", None)
     if not isinstance(pool, httpcore.AsyncConnectionPool) or pool.connections or not hasattr(pool, "_network_backend"):
         return None
+    if isinstance(pool, httpcore.AsyncHTTPProxy) and not _TLS_IN_TLS_SAFE:
+        proxy_url = getattr(pool, "_proxy_url", None)
+        if not isinstance(proxy_url, httpcore.URL) or proxy_url.scheme != b"http":
+            return None  # an https proxy on an asyncio with gh-113214: anyio's TLS (in memory) has no such bug
     pool._network_backend = AsyncioBackend()
     return pool
 

@@ -1,0 +1,127 @@
+"""The Datadog pool's network layer (connector/datadog/netio.py) against hostile or broken peers on 127.0.0.1 that
+the plain-http fake cannot play: a TLS proxy in front of a TLS server (TLS inside TLS), and a TLS peer that never
+answers our close. Each failure ends in a `DatadogError` naming the cause, and no socket outlives its close."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+import threading
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from connector.datadog.client import DatadogClient
+from connector.datadog.errors import Unavailable
+from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, FAST_RETRY
+from tests.fakes.c1.certs import TlsFiles, generate_tls_files
+from tests.fakes.datadog import FakeDatadog, generate_org
+
+
+def _server_context(files: TlsFiles) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(files.server_cert, files.server_key)
+    return context
+
+
+def _trusting(files: TlsFiles) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(files.ca_cert))
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+# -- TLS inside TLS: an https forward proxy ---------------------------------------------------------------------
+
+
+class _TlsConnectProxy:
+    """A forward proxy that itself speaks TLS (HTTPS_PROXY=https://...): CONNECT, then bytes piped both ways."""
+
+    def __init__(self) -> None:
+        self.tunnels: list[int] = []
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        port = int(head.split()[1].rsplit(b":", 1)[1])
+        self.tunnels.append(port)
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)  # the target is on loopback
+        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        # Either side may end the tunnel (or the test's loop cancel a pipe): the handler itself ends quietly.
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True)
+
+    @staticmethod
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+
+@pytest.fixture
+def proxy_tls(tmp_path: Path) -> TlsFiles:
+    return generate_tls_files(tmp_path / "proxy", common_name="tls-proxy")
+
+
+@pytest.fixture
+def target_tls(tmp_path: Path) -> TlsFiles:
+    return generate_tls_files(tmp_path / "target", common_name="fake-datadog")
+
+
+@pytest.fixture
+async def tls_proxy(proxy_tls: TlsFiles, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[_TlsConnectProxy]:
+    proxy = _TlsConnectProxy()
+    server = await asyncio.start_server(proxy.handle, "127.0.0.1", 0, ssl=_server_context(proxy_tls))
+    for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+    # httpcore checks the proxy's certificate against the default trust store, which SSL_CERT_FILE sets.
+    monkeypatch.setenv("SSL_CERT_FILE", str(proxy_tls.ca_cert))
+    async with server:
+        yield proxy
+
+
+@pytest.fixture
+def https_fake(target_tls: TlsFiles) -> Iterator[FakeDatadog]:
+    with FakeDatadog(
+        generate_org(users=30, seed=4), tls=_server_context(target_tls), api_key=CANARY_API_KEY, app_key=CANARY_APP_KEY
+    ) as server:
+        yield server
+
+
+def _client(fake: FakeDatadog, trust: ssl.SSLContext) -> DatadogClient:
+    return DatadogClient(
+        api_key=fake.api_key, app_key=fake.app_key, base_url=fake.base_url, verify=trust, retry=FAST_RETRY
+    )
+
+
+async def test_tls_inside_an_https_proxys_tls_reaches_datadog(
+    tls_proxy: _TlsConnectProxy, https_fake: FakeDatadog, target_tls: TlsFiles
+) -> None:
+    async with _client(https_fake, _trusting(target_tls)) as client:
+        page = await client.list_users()
+    assert len(page.items) == 30
+    assert tls_proxy.tunnels == [https_fake.port]
+
+
+async def test_a_wrong_certificate_behind_an_https_proxy_is_a_clean_tls_error(
+    tls_proxy: _TlsConnectProxy, https_fake: FakeDatadog, proxy_tls: TlsFiles
+) -> None:
+    """CPython before 3.11.8 / 3.12.2 (gh-113214) raised TypeError from asyncio's TLS-in-TLS error path: the
+    failed certificate check left the caller as a traceback, not as the `DatadogError` every failure must be."""
+    async with _client(https_fake, _trusting(proxy_tls)) as client:  # trusts the proxy, not Datadog
+        with pytest.raises(Unavailable) as raised:
+            await client.list_users()
+    assert "TLS certificate verification failed" in str(raised.value)
+    assert not any(isinstance(e, TypeError) for e in _chain(raised.value))
+    assert https_fake.count("GET", "/api/v2/users") == 0
+    assert set(tls_proxy.tunnels) == {https_fake.port}
