@@ -144,8 +144,13 @@ class _Stream(httpcore.AsyncNetworkStream):
             raise httpcore.WriteError(str(p.lost)) from p.lost
 
     async def aclose(self) -> None:
-        if self._p.transport is not None:
-            self._p.transport.close()
+        transport = self._p.transport
+        if transport is not None:
+            # close() sends what it can (TLS: our close_notify) at once; abort() then drops the socket rather than
+            # let asyncio's TLS shutdown hold it open up to 30 s for a peer's close_notify that may never come.
+            # A connection the pool closes has nothing left to deliver (anyio's close also ends in an abort).
+            transport.close()
+            transport.abort()
 
     async def start_tls(
         self,

@@ -125,3 +125,67 @@ async def test_a_wrong_certificate_behind_an_https_proxy_is_a_clean_tls_error(
     assert not any(isinstance(e, TypeError) for e in _chain(raised.value))
     assert https_fake.count("GET", "/api/v2/users") == 0
     assert set(tls_proxy.tunnels) == {https_fake.port}
+
+
+# -- closing: never waits on the peer ----------------------------------------------------------------------------
+
+
+class _MuteTlsPeer:
+    """A TLS server (blocking sockets, a thread) that answers one request and then never reads TLS again, so it
+    never answers our close_notify; it watches the raw socket underneath for the TCP close (FIN or reset)."""
+
+    def __init__(self, files: TlsFiles) -> None:
+        self._context = _server_context(files)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        self.tcp_closed = threading.Event()
+        self._held: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._serve, name="mute-tls-peer", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = self._listener.accept()
+            raw = conn.dup()  # the same TCP connection, read below the TLS layer
+            tls = self._context.wrap_socket(conn, server_side=True)
+            self._held += [raw, tls]  # neither is closed (nor collected) before the test ends: no close_notify
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += tls.recv(65536)
+            body = b'{"data": {"type": "users", "id": "u1", "attributes": {}}}'
+            tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body))
+            tls.sendall(body)
+            raw.settimeout(10.0)
+            while raw.recv(65536):  # our close_notify, if sent, then end of stream
+                pass
+            self.tcp_closed.set()
+
+    def close(self) -> None:
+        self._listener.close()
+        for sock in self._held:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # wakes the thread's recv
+            sock.close()
+        self._thread.join(15)
+
+
+@pytest.fixture
+def mute_tls_peer(target_tls: TlsFiles) -> Iterator[_MuteTlsPeer]:
+    peer = _MuteTlsPeer(target_tls)
+    yield peer
+    peer.close()
+
+
+async def test_closing_a_tls_connection_does_not_wait_for_the_peers_close_notify(
+    mute_tls_peer: _MuteTlsPeer, target_tls: TlsFiles
+) -> None:
+    """asyncio's TLS close waits up to 30 s for the peer's close_notify, the socket open all along: a peer that
+    never answers (a hung Datadog, each timed-out attempt) would hold a descriptor per connection that long."""
+    client = DatadogClient(
+        api_key=CANARY_API_KEY, app_key=CANARY_APP_KEY, base_url=f"https://127.0.0.1:{mute_tls_peer.port}",
+        verify=_trusting(target_tls), retry=FAST_RETRY,
+    )  # fmt: skip
+    await client._t.request("GET", "/api/v2/users/u1", group="users")
+    await client.aclose()
+    # The peer sees the TCP connection end (bounded at 5 s, well under asyncio's 30 s shutdown timeout).
+    assert await asyncio.to_thread(mute_tls_peer.tcp_closed.wait, 5.0), "the socket outlived the client's close"
