@@ -16,6 +16,7 @@ import pytest
 
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import Unavailable
+from connector.datadog.retry import RetryPolicy
 from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, FAST_RETRY
 from tests.fakes.c1.certs import TlsFiles, generate_tls_files
 from tests.fakes.datadog import FakeDatadog, generate_org
@@ -189,3 +190,37 @@ async def test_closing_a_tls_connection_does_not_wait_for_the_peers_close_notify
     await client.aclose()
     # The peer sees the TCP connection end (bounded at 5 s, well under asyncio's 30 s shutdown timeout).
     assert await asyncio.to_thread(mute_tls_peer.tcp_closed.wait, 5.0), "the socket outlived the client's close"
+
+
+# -- a peer dripping bytes: the whole-response deadline ----------------------------------------------------------
+
+
+async def test_a_peer_dripping_the_body_is_cut_by_the_whole_response_deadline() -> None:
+    """Each byte arrives well within the read timeout, so only the deadline on the whole exchange (connect + 2 x
+    read timeout) ends it: one attempt, a retryable error naming the deadline, the body never completed."""
+    sent = 0
+
+    async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal sent
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
+        with contextlib.suppress(OSError):
+            for _ in range(100_000):
+                writer.write(b" ")
+                await writer.drain()
+                sent += 1
+                await asyncio.sleep(0.02)  # the peer's pace, well under the 0.2 s read timeout
+        writer.close()
+
+    server = await asyncio.start_server(drip, "127.0.0.1", 0)
+    async with server:
+        client = DatadogClient(
+            api_key=CANARY_API_KEY, app_key=CANARY_APP_KEY, base_url=f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}",
+            timeout=0.2, connect_timeout=0.1, retry=RetryPolicy(max_attempts=1),
+        )  # fmt: skip
+        async with client:
+            with pytest.raises(Unavailable) as raised:
+                await client.list_users()
+    assert "timed out waiting for the response (no complete response within 0.5s)" in str(raised.value)
+    assert raised.value.retryable
+    assert 0 < sent < 100_000
