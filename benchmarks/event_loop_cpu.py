@@ -2,8 +2,8 @@
 
 A child process makes requests through `DatadogClient` (our transport, httpx, httpcore, anyio) against the
 fake Datadog, which runs in this process so its work is not counted; 8 workers keep 8 requests in flight as a
-sync does. Two kinds of request: `validate()` (a small body: the loop and HTTP stack dominate) and a users page
-of 100 (the body is decoded too, as in a sync). The child's process CPU over the timed requests, per request.
+sync does. Two kinds of call: `validate()` (two GETs with small bodies: the loop and HTTP stack dominate) and a
+users page of 100 (one GET whose body is decoded too, as in a sync). The child's process CPU over the timed calls, per call.
 Rounds alternate asyncio and uvloop children so a shared machine's load falls on both alike; median of 5.
 uvloop must be installed in the virtualenv (it is not a project dependency).
 """
@@ -13,18 +13,15 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
-from benchmarks.measure import load_average
+from benchmarks.measure import child_json, load_average
 from benchmarks.on_uvloop import use_uvloop
 from tests.fakes.datadog import FakeDatadog, generate_org
 
-ROOT = Path(__file__).resolve().parents[1]
-SMALL, PAGES, WORKERS, ROUNDS = 2000, 400, 8, 5
+VALIDATES, PAGES, WORKERS, ROUNDS = 2000, 400, 8, 5
 LOOPS = ("asyncio", "uvloop")
 
 
@@ -46,9 +43,9 @@ async def requests(base_url: str, api_key: str, app_key: str, user_pages: int) -
 
     async with DatadogClient(api_key=api_key, app_key=app_key, base_url=base_url) as client:
         await timed(WORKERS * 4, lambda _: client.validate())  # warm: connections, imports
-        small = await timed(SMALL, lambda _: client.validate())
+        validates = await timed(VALIDATES, lambda _: client.validate())
         pages = await timed(PAGES, lambda n: client.list_users(n % user_pages))
-    return {"small_us": small / SMALL * 1e6, "page_us": pages / PAGES * 1e6}
+    return {"validate_us": validates / VALIDATES * 1e6, "page_us": pages / PAGES * 1e6}
 
 
 def child(loop: str, base_url: str, api_key: str, app_key: str, user_pages: int) -> dict[str, float]:
@@ -64,22 +61,13 @@ def main() -> dict[str, object]:
     with FakeDatadog(org) as dd:
         for round_ in range(ROUNDS):
             for loop in LOOPS if round_ % 2 == 0 else reversed(LOOPS):
-                argv = [sys.executable, "-m", "benchmarks.event_loop_cpu", "--child", loop, dd.base_url]
-                done = subprocess.run(
-                    [*argv, str(user_pages)],
-                    cwd=ROOT,
-                    input=f"{dd.api_key}\n{dd.app_key}\n",  # keys on stdin, not in argv
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                runs[loop].append(json.loads(done.stdout))
+                runs[loop].append(child_json("benchmarks.event_loop_cpu", [loop, str(user_pages)], dd))
 
     def median(loop: str, key: str) -> float:
         return statistics.median(r[key] for r in runs[loop])
 
-    result: dict[str, object] = {"requests": f"{SMALL} small + {PAGES} users pages of 100, {WORKERS} in flight"}
-    for key, what in (("small_us", "small_request"), ("page_us", "users_page")):
+    result: dict[str, object] = {"calls": f"{VALIDATES} validate() + {PAGES} users pages of 100, {WORKERS} in flight"}
+    for key, what in (("validate_us", "validate_call"), ("page_us", "users_page")):
         base, fast = median("asyncio", key), median("uvloop", key)
         result[f"{what}_cpu_us_asyncio"] = round(base, 1)
         result[f"{what}_cpu_us_uvloop"] = round(fast, 1)
@@ -94,7 +82,7 @@ def main() -> dict[str, object]:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--child"]:
         keys = sys.stdin.read().split()
-        json.dump(child(sys.argv[2], sys.argv[3], keys[0], keys[1], int(sys.argv[4])), sys.stdout)
+        json.dump(child(sys.argv[2], sys.argv[4], keys[0], keys[1], int(sys.argv[3])), sys.stdout)
     else:
         json.dump(main(), sys.stdout)
         sys.stdout.write("\n")
