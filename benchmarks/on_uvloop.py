@@ -15,7 +15,7 @@ import sys
 
 
 def use_uvloop() -> None:
-    """Make every later `asyncio.run` in this process build a uvloop loop (exit 2 if uvloop is not installed)."""
+    """Make every later `asyncio.run` in this process build a uvloop loop (exit 1, saying so, without uvloop)."""
     try:
         # By name: uvloop is not installed where the project is linted and tested.
         uvloop = importlib.import_module("uvloop")
