@@ -3,7 +3,7 @@
 `python -m benchmarks.on_uvloop [connector args]`. The connector itself runs on asyncio's own loop: uvloop was
 measured and did not earn a runtime dependency (docs/benchmarks.md, "uvloop measured"). This wrapper sets
 uvloop's event-loop policy before the connector starts, so `asyncio.run` in connector/daemon/main.py builds a
-uvloop loop. uvloop is not a dependency of the project: `.venv/bin/pip install uvloop` to use this.
+uvloop loop, and applies two measurement-only shims without which connector/datadog/netio.py fails on uvloop. uvloop is not a dependency of the project: `.venv/bin/pip install uvloop` to use this.
 """
 
 from __future__ import annotations
