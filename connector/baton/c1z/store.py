@@ -75,6 +75,10 @@ class _Db:
         self.conn.execute("PRAGMA synchronous=OFF")
         self._tx_started: float | None = None
         self._indexes_deferred = False
+        # The end-of-sync tail (issue 12 goal 2), logged by `save`: when the last page was stored, and how long
+        # the deferred index build took.
+        self._last_write_at: float | None = None
+        self._index_seconds = 0.0
         # Set when a write failed: later writes would checkpoint past a page that is not stored, so none runs.
         self.broken: BaseException | None = None
 
@@ -143,6 +147,7 @@ class _Db:
     def build_deferred_indexes(self) -> None:
         if not self._indexes_deferred:
             return
+        started = time.monotonic()
         self.commit()
         with self.unit():
             for statement in DDL:
@@ -150,6 +155,7 @@ class _Db:
                     self.conn.execute(statement)
         self.commit()
         self._indexes_deferred = False
+        self._index_seconds = time.monotonic() - started
 
     # -- sync runs -----------------------------------------------------------------------------------------
 
@@ -204,6 +210,7 @@ class _Db:
         except BaseException as exc:
             self.broken = exc
             raise
+        self._last_write_at = time.monotonic()
 
     def end_sync(self, sync_id: str, token: str, supports_diff: bool) -> dict[str, Any]:
         self._check_not_broken()
@@ -301,15 +308,32 @@ class _Db:
         """
         self.build_deferred_indexes()
         self.commit()
+        started = time.monotonic()
         if not vacuum:
-            return compress_atomically(self.db_path, c1z_path)
-        compact = self.db_path.with_name("compact.db")
-        compact.unlink(missing_ok=True)
-        try:
-            self.conn.execute("VACUUM INTO ?", (str(compact),))
-            return compress_atomically(compact, c1z_path)
-        finally:
+            size = compress_atomically(self.db_path, c1z_path)
+            compressed = started
+        else:
+            compact = self.db_path.with_name("compact.db")
             compact.unlink(missing_ok=True)
+            try:
+                self.conn.execute("VACUUM INTO ?", (str(compact),))
+                compressed = time.monotonic()
+                size = compress_atomically(compact, c1z_path)
+            finally:
+                compact.unlink(missing_ok=True)
+        ready = time.monotonic()
+        log.info(
+            "c1z saved",
+            bytes=size,
+            # From the end of the last stored page to the file being ready: index build, stats, compaction,
+            # compression and fsync (docs/benchmarks.md, "Store CPU and the end-of-sync tail").
+            tail_seconds=None if self._last_write_at is None else round(ready - self._last_write_at, 3),
+            index_seconds=round(self._index_seconds, 3),
+            compact_seconds=round(compressed - started, 3),
+            compress_seconds=round(ready - compressed, 3),
+        )
+        self._index_seconds = 0.0
+        return size
 
     def close(self) -> None:
         self._tx_started = None
