@@ -15,6 +15,7 @@ from connector.baton import builders as b
 from connector.baton.c1z.errors import C1ZFormatError, C1ZWriteError
 from connector.baton.c1z.reader import C1ZReader
 from connector.baton.c1z.schema import parse_sqlite_time, sqlite_time
+from connector.baton.c1z import store as c1z_store
 from connector.baton.c1z.store import C1ZStore
 from connector.baton.ksuid import ksuid_timestamp, new_ksuid
 from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2
@@ -182,6 +183,54 @@ async def test_upsert_keeps_one_row_and_the_newest_data(tmp_path: Path) -> None:
     finally:
         await store.close()
     assert not names(tmp_path), "closing removes the working directory"
+
+
+async def write_users(path: Path, first: int, count: int) -> str:
+    """A finished full sync of `count` users into `path` (a new file, or on top of the syncs already there)."""
+    store = await C1ZStore.open(path)
+    try:
+        sync_id = await store.start_sync()
+        users = [b.resource(USER, f"u{i}", f"User {i} " + "x" * 200) for i in range(first, first + count)]
+        await store.write(None, resource_types=[USER], resources=users)
+        stats = await store.end_sync("{}", supports_diff=True)
+        assert stats == {"resource_types": 1, "resources": count, "resources_by_resource_type": {"user": count}}
+        await store.keep_only(sync_id)
+        await store.save(path)
+        return sync_id
+    finally:
+        await store.close()
+
+
+async def test_a_sync_on_top_of_an_older_file_counts_and_keeps_only_its_own_rows(tmp_path: Path) -> None:
+    # A fresh file holds one sync's rows and skips the sync_id filters; a file with an older sync must not.
+    path = tmp_path / "s.c1z"
+    await write_users(path, 0, 300)
+    newer = await write_users(path, 1000, 5)  # end_sync's stats assert the 5, not 305
+    with C1ZReader(path) as reader:
+        assert [run.sync_id for run in reader.sync_runs()] == [newer]
+        assert sorted(r.id.resource for r in reader.resources("user")) == [f"u{i}" for i in range(1000, 1005)]
+    with decompressed_db(path) as db:
+        conn = sqlite3.connect(db)
+        assert conn.execute("SELECT count(*) FROM v1_resources").fetchone() == (5,)
+        assert conn.execute("PRAGMA freelist_count").fetchone() == (0,), "a small file is saved compacted"
+        conn.close()
+
+
+async def test_a_large_working_file_is_saved_without_compaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "s.c1z"
+    await write_users(path, 0, 300)
+    monkeypatch.setattr(c1z_store, "COMPACT_MAX_BYTES", 0)  # every file counts as large
+    newer = await write_users(path, 1000, 5)
+    with decompressed_db(path) as db:
+        conn = sqlite3.connect(db)
+        assert conn.execute("PRAGMA freelist_count").fetchone()[0] > 0, "the older sync's pages are left free"
+        assert conn.execute("PRAGMA quick_check").fetchone() == ("ok",)
+        conn.close()
+    with C1ZReader(path) as reader:
+        assert [run.sync_id for run in reader.sync_runs()] == [newer]
+        assert sorted(r.id.resource for r in reader.resources("user")) == [f"u{i}" for i in range(1000, 1005)]
 
 
 async def test_failed_save_leaves_the_previous_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
