@@ -12,10 +12,10 @@ import zstandard
 
 from connector.baton import annotations as ann
 from connector.baton import builders as b
+from connector.baton.c1z import store as c1z_store
 from connector.baton.c1z.errors import C1ZFormatError, C1ZWriteError
 from connector.baton.c1z.reader import C1ZReader
 from connector.baton.c1z.schema import parse_sqlite_time, sqlite_time
-from connector.baton.c1z import store as c1z_store
 from connector.baton.c1z.store import C1ZStore
 from connector.baton.ksuid import ksuid_timestamp, new_ksuid
 from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2
