@@ -149,6 +149,7 @@ def tail(lines: Iterable[str], wall: float) -> dict[str, object]:
     ).total_seconds()
     return {
         "tail_to_file_seconds": round(to_file, 2),
+        "tail_to_file_cpu_seconds": saved.get("tail_cpu_seconds"),
         "tail_index_seconds": saved.get("index_seconds"),
         "tail_compact_seconds": saved.get("compact_seconds"),
         "tail_compress_seconds": saved.get("compress_seconds"),

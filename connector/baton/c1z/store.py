@@ -99,6 +99,7 @@ class _Db:
         # The end-of-sync tail (issue 12 goal 2), logged by `save`: when the last page was stored, and how long
         # the deferred index build took.
         self._last_write_at: float | None = None
+        self._last_write_cpu = 0.0  # this thread's CPU clock then: the tail's CPU is steadier than its wall
         self._index_seconds = 0.0
         # Set when a write failed: later writes would checkpoint past a page that is not stored, so none runs.
         self.broken: BaseException | None = None
@@ -258,6 +259,7 @@ class _Db:
             self.broken = exc
             raise
         self._last_write_at = time.monotonic()
+        self._last_write_cpu = time.thread_time()
 
     def end_sync(self, sync_id: str, token: str, supports_diff: bool) -> dict[str, Any]:
         self._check_not_broken()
@@ -392,6 +394,9 @@ class _Db:
             # From the end of the last stored page to the file being ready: index build, stats, compaction,
             # compression and fsync (docs/benchmarks.md, "Store CPU and the end-of-sync tail").
             tail_seconds=None if self._last_write_at is None else round(ready - self._last_write_at, 3),
+            tail_cpu_seconds=None
+            if self._last_write_at is None
+            else round(time.thread_time() - self._last_write_cpu, 3),
             index_seconds=round(self._index_seconds, 3),
             compact_seconds=round(compressed - started, 3),
             compress_seconds=round(ready - compressed, 3),
