@@ -62,11 +62,14 @@ RESUME_MAX_AGE = timedelta(days=7)
 COMMIT_INTERVAL = 0.5
 # Pages queued for the store thread before `write` waits (bounds the memory of objects in flight).
 MAX_PENDING_WRITES = 16
-# `save` compacts (`VACUUM INTO`) only working files up to this size. Measured on the fake Datadog's orgs with
-# zstd's 32 MiB window: compaction makes the c1z 6-7% smaller at 10k-20k users (43-86 MB files, 0.07-0.15 s),
-# nothing at 30k (128 MB) and 5% larger at 100k (427 MB, 0.7-0.8 s of the end-of-sync tail): past a few
-# windows, the load's own page order compresses better than the compact one.
+# `save` compacts (`VACUUM INTO`) working files whose live pages take up to this size. Measured on the fake
+# Datadog's orgs with zstd's 32 MiB window: compaction makes the c1z 6-7% smaller at 10k-20k users (43-86 MB
+# files, 0.07-0.15 s), nothing at 30k (128 MB) and 5% larger at 100k (427 MB, 0.7-0.8 s of the end-of-sync
+# tail): past a few windows, the load's own page order compresses better than the compact one.
 COMPACT_MAX_BYTES = 128 << 20
+# ... and any file whose free pages are at least this share of it (an older sync deleted by `keep_only`):
+# they would compress to almost nothing (SQLite zeroes freed pages here) but every reader would decompress them.
+COMPACT_FREE_SHARE = 0.125
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -84,13 +87,12 @@ class _Db:
         self._started: set[str] = set()
         # isolation_level=None: transactions are explicit (group commit + a savepoint per page).
         self.conn = sqlite3.connect(db_path, isolation_level=None)
-        # A journal in memory while the rows load: no journal file written and deleted per group (a 100k-user
-        # load: -20% of the store thread's CPU, +8 MB peak RSS). It holds the pages one group changes that
-        # existed before it, so it stays small; statements that may change a whole file (`keep_only` on a
-        # resumed file) run after `_end_load`, with a journal file again.
-        self.conn.execute("PRAGMA journal_mode=MEMORY")
+        # Statements that may change a whole file (the schema step of a resumed file dropping its deferred
+        # indexes, `keep_only` deleting an older sync) run with a journal file; the load, in between, with
+        # one in memory (`start_load`).
+        self.conn.execute("PRAGMA journal_mode=DELETE")
         self.conn.execute("PRAGMA synchronous=OFF")
-        self._loading = True
+        self._loading = False
         self._tx_started: float | None = None
         # The state token of the newest page in the open group, stored by the group's commit (one UPDATE
         # per group instead of one per page: tokens are ~11 KB at 100k users). Rolled back with its page.
@@ -126,6 +128,14 @@ class _Db:
             sync_id, token = self._token
             self.conn.execute("UPDATE v1_sync_runs SET sync_token = ? WHERE sync_id = ?", (token, sync_id))
             self._token = None
+
+    def start_load(self) -> None:
+        """A journal in memory while the rows load: no journal file written and deleted per group (a 100k-user
+        load: -15% of the store thread's CPU, +6-8 MB peak RSS). It holds only the pages a group changes that
+        existed before it, so it stays small."""
+        self.commit()
+        self.conn.execute("PRAGMA journal_mode=MEMORY")
+        self._loading = True
 
     def _end_load(self) -> None:
         """Back to a journal file for the end-of-sync statements, which may change most of a resumed file."""
@@ -364,8 +374,10 @@ class _Db:
     def save(self, c1z_path: Path, vacuum: bool) -> int:
         """Compress into `c1z_path` atomically; `vacuum` compacts a copy first (`VACUUM INTO`) where that pays.
 
-        Compacting writes each b-tree's pages together and in key order. Up to `COMPACT_MAX_BYTES` that makes
-        the c1z smaller for little time; past it the c1z grows instead and the tail would pay for nothing.
+        Compacting writes each b-tree's pages together and in key order, without free pages. Up to
+        `COMPACT_MAX_BYTES` of live pages that makes the c1z smaller for little time; past it the c1z grows
+        instead and the tail would pay for nothing, unless `COMPACT_FREE_SHARE` of the file is free pages
+        (an older sync that `keep_only` deleted), which readers would otherwise decompress.
         `VACUUM INTO` writes the compact copy once, with no journal of the original, and leaves the working
         file as it is (a saved partial sync goes on being written).
         """
@@ -373,7 +385,7 @@ class _Db:
         self.build_deferred_indexes()
         self.commit()
         started = time.monotonic()
-        vacuum = vacuum and self.db_path.stat().st_size <= COMPACT_MAX_BYTES
+        vacuum = vacuum and self._compaction_pays()
         if not vacuum:
             size = compress_atomically(self.db_path, c1z_path)
             compressed = started
@@ -403,6 +415,12 @@ class _Db:
         )
         self._index_seconds = 0.0
         return size
+
+    def _compaction_pays(self) -> bool:
+        pages = int(self.conn.execute("PRAGMA page_count").fetchone()[0])
+        free = int(self.conn.execute("PRAGMA freelist_count").fetchone()[0])
+        page_size = int(self.conn.execute("PRAGMA page_size").fetchone()[0])
+        return (pages - free) * page_size <= COMPACT_MAX_BYTES or free >= COMPACT_FREE_SHARE * pages
 
     def close(self) -> None:
         self._tx_started = None
@@ -629,6 +647,7 @@ def _ready(db_path: Path, source: Path | None) -> _Db:
     db = _Db(db_path, source)
     try:
         _guarded(db, db.ensure_schema, defer_indexes=True)
+        _guarded(db, db.start_load)
     except BaseException:
         db.close()
         raise
