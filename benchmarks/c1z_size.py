@@ -66,7 +66,9 @@ def analyse(c1z: Path) -> dict[str, Any]:
         cctx = zstandard.ZstdCompressor(level=3)
         for table, names in COLUMNS.items():
             columns[table] = {}
-            for column in names:
+            # A Go-written file of an older SDK lacks newer columns (v1_grants.expansion): measure what it has.
+            present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+            for column in (c for c in names if c in present):
                 raw = b"".join(
                     v if isinstance(v, bytes) else str(v).encode()
                     for (v,) in conn.execute(f"SELECT {column} FROM {table} ORDER BY id")

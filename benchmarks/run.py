@@ -60,7 +60,13 @@ BENCHMARKS: list[Bench] = [
         "benchmarks.service_sync",
         ("--latency-ms", "0", "--profile"),
     ),
+    Bench(
+        "object_cpu",
+        "Object building and decoding: CPU per synced object without network",
+        "benchmarks.object_cpu",
+    ),
     Bench("idle_start", "Service mode: start-to-ready and idle memory", "benchmarks.idle_start"),
+    Bench("c1z_vs_go", "c1z size: ours against a Go-written file of the same org", "benchmarks.c1z_vs_go"),
     Bench("sniffio", "httpx requests with and without sniffio installed", "benchmarks.sniffio_import"),
 ]
 

@@ -34,23 +34,30 @@ _MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799
 
 
 def timestamp(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
-    """`Timestamp.FromDatetime` (naive means UTC) without its struct_time detour: ~2x faster, same fields."""
+    """`Timestamp.FromDatetime` (naive means UTC) without its struct_time detour: ~4x faster, same fields."""
     if moment is None:
         return None
-    whole = moment.replace(microsecond=0, tzinfo=moment.tzinfo or UTC) - _EPOCH
-    seconds = whole.days * 86_400 + whole.seconds
+    micro = moment.microsecond
+    delta = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)) - _EPOCH
+    if delta.microseconds != micro:
+        # A UTC offset with a fraction of a second (never one of Datadog's): whole seconds as FromDatetime takes them.
+        delta = moment.replace(microsecond=0, tzinfo=moment.tzinfo or UTC) - _EPOCH
+    seconds = delta.days * 86_400 + delta.seconds
     if not _MIN_SECONDS <= seconds <= _MAX_SECONDS:
         raise ValueError(f"timestamp {seconds} seconds from the epoch is out of range")
-    return timestamp_pb2.Timestamp(seconds=seconds, nanos=moment.microsecond * 1000)
+    return timestamp_pb2.Timestamp(seconds=seconds, nanos=micro * 1000)
 
 
 def profile(values: Mapping[str, Any]) -> struct_pb2.Struct:
-    """A Struct of the non-None values (the Go connectors leave empty attributes out).
-
-    Scalars are set directly: `Struct.update` runs a chain of isinstance checks per value in Python, and a
-    profile is built for every synced resource (issue 12). Same fields, same bytes.
-    """
+    """A Struct of the non-None values (the Go connectors leave empty attributes out)."""
     out = struct_pb2.Struct()
+    _fill_profile(out, values)
+    return out
+
+
+def _fill_profile(out: struct_pb2.Struct, values: Mapping[str, Any]) -> None:
+    # Scalars are set directly: `Struct.update` runs a chain of isinstance checks per value in Python, and a
+    # profile is built for every synced resource (issue 12). Same fields, same bytes.
     fields = out.fields
     rest: dict[str, Any] = {}
     for key, value in values.items():
@@ -65,7 +72,6 @@ def profile(values: Mapping[str, Any]) -> struct_pb2.Struct:
             rest[key] = value
     if rest:
         out.update(rest)
-    return out
 
 
 def resource_type(
@@ -141,33 +147,35 @@ def add_user_trait(
 ) -> resource_pb2.Resource:
     """Attach a UserTrait; the first email is primary, as `WithEmail(email, true)` does in the Go connectors.
 
-    `status` is a `ResourceStatus`; the deprecated trait status enum uses the same numbers.
+    `status` is a `ResourceStatus`; the deprecated trait status enum uses the same numbers. Built for every
+    synced user (issue 12): the profile is filled in place in the resource and copied once into the trait, and
+    the trait is made by one constructor call (each message made or copied from Python costs ~1 µs in upb).
     """
+    struct: struct_pb2.Struct | None = None
+    if profile_values is not None:
+        if res.HasField("profile"):
+            struct = profile(profile_values)
+        else:
+            struct = res.profile
+            struct.SetInParent()
+            _fill_profile(struct, profile_values)
+    created = timestamp(created_at)
     trait = annotation_trait_pb2.UserTrait(
         emails=[annotation_trait_pb2.UserTrait.Email(address=e, is_primary=i == 0) for i, e in enumerate(emails)],
         status=annotation_trait_pb2.UserTrait.Status(status=status, details=status_details),  # type: ignore[arg-type]
         account_type=account_type,  # type: ignore[arg-type]
         login=login,
+        profile=struct,
+        created_at=created,
+        last_login=timestamp(last_login),
+        mfa_status=None if mfa_enabled is None else annotation_trait_pb2.UserTrait.MFAStatus(mfa_enabled=mfa_enabled),
     )
-    struct = profile(profile_values) if profile_values is not None else None
-    if struct is not None:
-        trait.profile.CopyFrom(struct)
-    created = timestamp(created_at)
-    if created is not None:
-        trait.created_at.CopyFrom(created)
-    last = timestamp(last_login)
-    if last is not None:
-        trait.last_login.CopyFrom(last)
-    if mfa_enabled is not None:
-        trait.mfa_status.mfa_enabled = mfa_enabled
     res.annotations.append(pack(trait))
-    _set_shared_fields(
-        res,
-        profile_struct=struct,
-        status=status,
-        status_details=status_details,
-        created=created,
-    )
+    # The SDK's With*Trait copies deprecated trait fields onto the Resource (the profile is there already).
+    if not res.HasField("status"):
+        res.status.CopyFrom(resource_pb2.Status(status=status, details=status_details))  # type: ignore[arg-type]
+    if created is not None and not res.HasField("created_at"):
+        res.created_at.CopyFrom(created)
     return res
 
 
@@ -278,13 +286,16 @@ def grant_factory(res: resource_pb2.Resource, slug: str) -> Callable[[resource_p
     twice each time (issue 12). The grants are the same messages `grant` makes.
     """
     entitlement_id = ids.entitlement_id(res.id.resource_type, res.id.resource, slug)
-    stub = entitlement_pb2.Entitlement(resource=res, id=entitlement_id)
+    # Parsing the serialized {entitlement} is ~3x cheaper in upb than copying the message from Python.
+    template = grant_pb2.Grant(
+        entitlement=entitlement_pb2.Entitlement(resource=res, id=entitlement_id)
+    ).SerializeToString(deterministic=True)
+    parse = grant_pb2.Grant.FromString
 
     def make(principal: resource_pb2.ResourceId) -> grant_pb2.Grant:
-        return grant_pb2.Grant(
-            entitlement=stub,
-            principal=resource_pb2.Resource(id=principal),
-            id=ids.grant_id(entitlement_id, principal.resource_type, principal.resource),
-        )
+        out = parse(template)
+        out.principal.id.CopyFrom(principal)
+        out.id = ids.grant_id(entitlement_id, principal.resource_type, principal.resource)
+        return out
 
     return make

@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from google.protobuf import struct_pb2, timestamp_pb2
+from google.protobuf import any_pb2, struct_pb2, timestamp_pb2
 from hypothesis import given
 from hypothesis import strategies as st
 
 from connector.baton import builders as b
+from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, resource_pb2
 
 scalars = st.one_of(
     st.none(),
@@ -61,3 +62,84 @@ def test_grant_factory_makes_the_grants_grant_makes() -> None:
     first = make(b.resource_id("user", "u3"))
     first.entitlement.resource.display_name = "changed"
     assert make(b.resource_id("user", "u4")).entitlement.resource.display_name == "Team 1"
+
+
+def _user_trait_reference(
+    res: resource_pb2.Resource,
+    emails: list[str],
+    profile_values: dict[str, Any] | None,
+    created_at: datetime | None,
+    last_login: datetime | None,
+    mfa_enabled: bool | None,
+) -> resource_pb2.Resource:
+    """The UserTrait as protobuf's own helpers build it, field by field (the SDK's WithUserTrait)."""
+    trait = annotation_trait_pb2.UserTrait(
+        emails=[annotation_trait_pb2.UserTrait.Email(address=e, is_primary=i == 0) for i, e in enumerate(emails)],
+        account_type=annotation_trait_pb2.UserTrait.AccountType.ACCOUNT_TYPE_SERVICE,
+        login="login",
+    )
+    trait.status.status = annotation_trait_pb2.UserTrait.Status.STATUS_DISABLED
+    trait.status.details = "Pending"
+    struct = None
+    if profile_values is not None:
+        struct = struct_pb2.Struct()
+        struct.update({k: v for k, v in profile_values.items() if v is not None})
+        trait.profile.CopyFrom(struct)
+    for field, moment in (("created_at", created_at), ("last_login", last_login)):
+        if moment is not None:
+            getattr(trait, field).FromDatetime(moment)
+    if mfa_enabled is not None:
+        trait.mfa_status.mfa_enabled = mfa_enabled
+    packed = any_pb2.Any()
+    packed.Pack(trait, deterministic=True)
+    res.annotations.append(packed)
+    if struct is not None and not res.HasField("profile"):
+        res.profile.CopyFrom(struct)
+    if not res.HasField("status"):
+        res.status.status = resource_pb2.Status.RESOURCE_STATUS_DISABLED
+        res.status.details = "Pending"
+    if created_at is not None and not res.HasField("created_at"):
+        res.created_at.FromDatetime(created_at)
+    return res
+
+
+moments = st.one_of(st.none(), st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)))
+
+
+@pytest.mark.fuzz
+@given(
+    emails=st.lists(st.text(max_size=8), max_size=3),
+    profile_values=st.one_of(st.none(), st.dictionaries(st.text(max_size=8), scalars, max_size=6)),
+    created_at=moments,
+    last_login=moments,
+    mfa_enabled=st.one_of(st.none(), st.booleans()),
+    existing_profile=st.booleans(),
+)
+def test_add_user_trait_is_the_field_by_field_build(
+    emails: list[str],
+    profile_values: dict[str, Any] | None,
+    created_at: datetime | None,
+    last_login: datetime | None,
+    mfa_enabled: bool | None,
+    existing_profile: bool,
+) -> None:
+    def fresh() -> resource_pb2.Resource:
+        res = b.resource(b.resource_type("user", "User"), "u1", "User 1")
+        if existing_profile:
+            res.profile.update({"set": "before"})
+        return res
+
+    built = b.add_user_trait(
+        fresh(),
+        emails=emails,
+        status=b.ResourceStatus.RESOURCE_STATUS_DISABLED,
+        status_details="Pending",
+        account_type=b.AccountType.ACCOUNT_TYPE_SERVICE,
+        login="login",
+        profile_values=profile_values,
+        created_at=created_at,
+        last_login=last_login,
+        mfa_enabled=mfa_enabled,
+    )
+    reference = _user_trait_reference(fresh(), emails, profile_values, created_at, last_login, mfa_enabled)
+    assert built.SerializeToString(deterministic=True) == reference.SerializeToString(deterministic=True)

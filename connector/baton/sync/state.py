@@ -17,6 +17,8 @@ LIST_ENTITLEMENTS = "list-entitlements"
 LIST_GRANTS = "list-grants"
 TARGETED_RESOURCE_SYNC = "targeted-resource-sync"
 
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
 _ACTION_FIELDS = (
     "page_token",
     "resource_type_id",
@@ -35,6 +37,19 @@ class Action:
     resource_id: str = ""
     parent_resource_type_id: str = ""
     parent_resource_id: str = ""
+    # `"<id>":{...}` as `SyncState.marshal` writes it, and the page token it was written with: the token is
+    # marshalled with every stored page while up to hundreds of actions sit on the stack (issue 12), and only
+    # `page_token` changes once an action is pushed.
+    _encoded: tuple[str, str] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def encoded(self) -> str:
+        """This action as a member of the token's ``actions_map`` (`json.dumps` with the token's separators)."""
+        cached = self._encoded
+        if cached is not None and cached[0] == self.page_token:
+            return cached[1]
+        text = _dumps(self.id) + ":" + _dumps(self.to_json())
+        self._encoded = (self.page_token, text)
+        return text
 
     def to_json(self) -> dict[str, str]:
         # Spelled out (no getattr loop): the whole stack is marshalled with every stored page.
@@ -73,10 +88,23 @@ class SyncState:
         self.completed_actions_count += 1
 
     def marshal(self) -> str:
+        """The version-1 token: `json.dumps` of the Go SDK's shape, compact, keys in the order below."""
         out: dict[str, Any] = {}
+        head = ""
         if self.actions:
-            out["actions_map"] = {a.id: a.to_json() for a in self.actions}
-            out["action_order"] = [a.id for a in self.actions]
+            order = [a.id for a in self.actions]
+            if len(set(order)) == len(order):
+                # The usual case, from cached pieces (`Action.encoded`): byte for byte the encoding below.
+                head = (
+                    '"actions_map":{'
+                    + ",".join([a.encoded() for a in self.actions])
+                    + '},"action_order":'
+                    + _dumps(order)
+                    + ","
+                )
+            else:  # repeated ids (only a damaged resumed token has them): the map keeps one entry per id
+                out["actions_map"] = {a.id: a.to_json() for a in self.actions}
+                out["action_order"] = order
         if self.current_action_id:
             out["current_action_id"] = self.current_action_id
         for name in ("needs_expansion", "should_skip_entitlements_and_grants", "should_skip_grants"):
@@ -85,7 +113,9 @@ class SyncState:
         if self.completed_actions_count:
             out["completed_actions_count"] = self.completed_actions_count
         out["version"] = 1
-        return json.dumps(out, separators=(",", ":"))
+        if not head:
+            return _dumps(out)
+        return "{" + head + _dumps(out)[1:]
 
     @classmethod
     def unmarshal(cls, token: str) -> SyncState:

@@ -6,9 +6,11 @@ of the users list yields every role grant: no per-role requests, unlike the Go c
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from connector.baton import builders as b
 from connector.baton.annotations import pack
@@ -21,6 +23,7 @@ from connector.baton.pb.c1.connector.v2 import (
 )
 from connector.datadog.client import DatadogClient, included_roles
 from connector.datadog.models import Role, User
+from connector.datadog.paging import Page as DatadogPage
 from connector.datadog.paging import PagePrefetch
 from connector.datadog.resources import types
 from connector.datadog.resources.roles import MEMBER, role_resource
@@ -31,6 +34,16 @@ _STATUS = {
     "disabled": b.ResourceStatus.RESOURCE_STATUS_DISABLED,
     "pending": b.ResourceStatus.RESOURCE_STATUS_DISABLED,
 }
+# Read once: an enum wrapper's attribute is a Python-level lookup, and these are read for every synced user.
+_UNSPECIFIED = b.ResourceStatus.RESOURCE_STATUS_UNSPECIFIED
+_SERVICE, _HUMAN = b.AccountType.ACCOUNT_TYPE_SERVICE, b.AccountType.ACCOUNT_TYPE_HUMAN
+
+
+# The same two packed annotations on every enabled service account: packed once, copied in by `extend`.
+_SERVICE_ACCOUNT_CHILDREN = [
+    pack(annotation_resource_tree_pb2.ChildResourceType(resource_type_id=child.id))
+    for child in (types.SERVICE_ACCOUNT_APP_KEY, types.SERVICE_ACCOUNT_ACCESS_TOKEN)
+]
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -43,9 +56,9 @@ def user_resource(user: User, *, app_key_children: bool = False) -> resource_pb2
     b.add_user_trait(
         res,
         emails=[user.email] if user.email else [],
-        status=_STATUS.get((user.status or "").lower(), b.ResourceStatus.RESOURCE_STATUS_UNSPECIFIED),
+        status=_STATUS.get((user.status or "").lower(), _UNSPECIFIED),
         status_details=user.status or "",
-        account_type=b.AccountType.ACCOUNT_TYPE_SERVICE if user.service_account else b.AccountType.ACCOUNT_TYPE_HUMAN,
+        account_type=_SERVICE if user.service_account else _HUMAN,
         login=user.handle or user.email or "",
         profile_values={
             # The Go connector's keys first (first_name, last_name, login, user_id), then what it left out.
@@ -70,8 +83,7 @@ def user_resource(user: User, *, app_key_children: bool = False) -> resource_pb2
     if app_key_children and user.service_account and not user.disabled:
         # The engine lists this account's application keys and access tokens as children: no second walk of
         # the users list.
-        for child in (types.SERVICE_ACCOUNT_APP_KEY, types.SERVICE_ACCOUNT_ACCESS_TOKEN):
-            res.annotations.append(pack(annotation_resource_tree_pb2.ChildResourceType(resource_type_id=child.id)))
+        res.annotations.extend(_SERVICE_ACCOUNT_CHILDREN)
     return res
 
 
@@ -79,6 +91,7 @@ class UserSyncer:
     def __init__(self, client: DatadogClient, *, app_key_children: bool = False) -> None:
         self._client = client
         self._app_key_children = app_key_children
+        self._role_grants = _RoleGrants()
 
     @functools.cached_property
     def _pages(self) -> PagePrefetch[User]:
@@ -93,17 +106,14 @@ class UserSyncer:
         self, parent: resource_pb2.ResourceId | None, page_token: str
     ) -> Page[resource_pb2.Resource]:
         page = await self._pages.get(page_number(page_token))
-        roles = included_roles(page)
+        grant_of = self._role_grants.for_page(page)
         resources = [user_resource(u, app_key_children=self._app_key_children) for u in page.items]
-        # One role resource (and grant entitlement) per role and page, not one per grant: a page of 100 users
-        # names a handful of roles.
-        grant_of: dict[str, Callable[[resource_pb2.ResourceId], grant_pb2.Grant]] = {}
         grants = []
         for user, res in zip(page.items, resources, strict=True):
             for role_id in user.role_ids:
                 make = grant_of.get(role_id)
-                if make is None:
-                    make = grant_of[role_id] = b.grant_factory(_role_for_grant(role_id, roles), MEMBER)
+                if make is None:  # a role the page does not include: the grant embeds its id only
+                    make = grant_of[role_id] = b.grant_factory(_role_for_grant(role_id, {}), MEMBER)
                 grants.append(make(res.id))
         return Page(resources, next_token(page), grants=grants)
 
@@ -123,3 +133,42 @@ def _role_for_grant(role_id: str, included: dict[str, Role]) -> resource_pb2.Res
     if role is not None:
         return role_resource(role)
     return resource_pb2.Resource(id=b.resource_id(types.ROLE.id, role_id))
+
+
+GrantMaker = Callable[[resource_pb2.ResourceId], grant_pb2.Grant]
+# Roles remembered across pages; more than an org can have (Datadog's limit is far lower) means a hostile
+# listing, and the memory is dropped rather than grown.
+_MAX_REMEMBERED_ROLES = 1_000
+
+
+class _RoleGrants:
+    """The role grant factory of each role a users page includes, kept across pages.
+
+    Every page of 100 users includes the same handful of role objects: validating them and building the role
+    resource and its entitlement once per page cost ~2 µs per user (issue 12). A role is reused only while
+    Datadog sends the very same JSON object for it (`==` on the parsed JSON), so the grants are the bytes a
+    per-page build gives; any other object is validated (with the same errors) and built again.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[dict[str, Any], GrantMaker]] = {}
+
+    def for_page(self, page: DatadogPage[User]) -> dict[str, GrantMaker]:
+        raws = [
+            raw
+            for raw in page.included
+            if isinstance(raw, dict) and raw.get("type") == "roles" and isinstance(raw.get("id"), str)
+        ]
+        known = self._known
+        fresh = [raw for raw in raws if (seen := known.get(raw["id"])) is None or seen[0] != raw]
+        parsed = included_roles(dataclasses.replace(page, included=tuple(fresh))) if fresh else {}
+        if len(known) + len(parsed) > _MAX_REMEMBERED_ROLES:
+            known.clear()
+        makers: dict[str, GrantMaker] = {}
+        # The last object of an id wins, as in `included_roles`.
+        for role_id, raw in {raw["id"]: raw for raw in raws}.items():
+            seen = known.get(role_id)
+            if seen is None or seen[0] != raw:
+                seen = known[role_id] = (raw, b.grant_factory(role_resource(parsed[role_id]), MEMBER))
+            makers[role_id] = seen[1]
+        return makers

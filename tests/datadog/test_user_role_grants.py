@@ -1,0 +1,90 @@
+"""Role grants from the users walk: a role object seen on an earlier page is reused only while Datadog sends the
+very same object, so every grant is the one a build from its own page alone gives (issue 12), and a malformed
+role object is an error on whichever page it comes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from connector.datadog.errors import UnexpectedResponse
+from connector.datadog.models import User
+from connector.datadog.paging import Page
+from connector.datadog.resources.users import UserSyncer
+
+USERS = "/api/v2/users"
+
+
+def role(role_id: str, name: str, **attributes: Any) -> dict[str, Any]:
+    return {"type": "roles", "id": role_id, "attributes": {"name": name, **attributes}}
+
+
+def user(user_id: str, *role_ids: str) -> User:
+    return User.model_validate(
+        {
+            "type": "users",
+            "id": user_id,
+            "attributes": {"name": user_id, "email": f"{user_id}@example.com", "status": "Active"},
+            "relationships": {"roles": {"data": [{"type": "roles", "id": r} for r in role_ids]}},
+        }
+    )
+
+
+class Pages:
+    """A stub client serving fixed users pages (page checks already done)."""
+
+    max_concurrency = 1
+
+    def __init__(self, pages: list[tuple[list[User], list[Any]]]) -> None:
+        self._pages = pages
+
+    async def fetch_users(self, number: int) -> Page[User]:
+        items, included = self._pages[number]
+        following = number + 1 if number + 1 < len(self._pages) else None
+        return Page(items=items, number=number, next_number=following, included=tuple(included), path=USERS)
+
+
+PAGES: list[tuple[list[User], list[Any]]] = [
+    ([user("u1", "r1", "r2")], [role("r1", "Admin", user_count=3), role("r2", "Std")]),
+    ([user("u2", "r1")], [role("r1", "Admin", user_count=3)]),  # the very same object: reused
+    ([user("u3", "r1")], [role("r1", "Admin", user_count=4)]),  # changed: built again
+    ([user("u4", "r1", "r2")], [role("r1", "Old"), "not an object", role("r1", "Admin", user_count=4)]),
+    ([user("u5", "r2", "r9")], [{"type": "permissions", "id": "p1"}]),  # r2 not included this time, r9 never
+]
+
+
+async def grants_of(syncer: UserSyncer, number: int) -> list[bytes]:
+    page = await syncer.list_resources(None, str(number) if number else "")
+    return [g.SerializeToString(deterministic=True) for g in page.grants]
+
+
+async def test_each_page_grants_what_a_build_from_that_page_alone_gives() -> None:
+    walking = UserSyncer(Pages(PAGES))  # type: ignore[arg-type]
+    for number in range(len(PAGES)):
+        alone = UserSyncer(Pages(PAGES))  # type: ignore[arg-type]
+        assert await grants_of(walking, number) == await grants_of(alone, number)
+
+
+async def test_a_changed_role_object_shows_in_the_next_grants() -> None:
+    syncer = UserSyncer(Pages(PAGES))  # type: ignore[arg-type]
+    counts = []
+    for number in range(4):
+        page = await syncer.list_resources(None, str(number) if number else "")
+        counts.append(page.grants[0].entitlement.resource.profile.fields["user_count"].number_value)
+    assert counts == [3, 3, 4, 4]
+    page = await syncer.list_resources(None, "4")
+    embedded = [g.entitlement.resource for g in page.grants]
+    assert [(r.id.resource, r.display_name, len(r.annotations)) for r in embedded] == [("r2", "", 0), ("r9", "", 0)]
+
+
+async def test_a_malformed_role_object_after_a_good_one_is_still_an_error() -> None:
+    pages = [
+        PAGES[0],
+        ([user("u2", "r1")], [role("r1", "Admin", user_count=3), {**role("r1", "x"), "attributes": [1]}]),
+    ]
+    syncer = UserSyncer(Pages(pages))  # type: ignore[arg-type]
+    await syncer.list_resources(None, "")
+    with pytest.raises(UnexpectedResponse, match="included roles") as caught:
+        await syncer.list_resources(None, "1")
+    assert USERS in str(caught.value)
