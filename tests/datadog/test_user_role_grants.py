@@ -88,3 +88,20 @@ async def test_a_malformed_role_object_after_a_good_one_is_still_an_error() -> N
     with pytest.raises(UnexpectedResponse, match="included roles") as caught:
         await syncer.list_resources(None, "1")
     assert USERS in str(caught.value)
+
+
+async def test_a_listing_with_more_roles_than_are_remembered_still_grants_every_role() -> None:
+    # A hostile (or enormous) org: once the remembered roles would pass their bound the memory is dropped, and the
+    # page that crossed it still grants its roles that were already known (they are built again, not looked up).
+    from connector.datadog.resources.users import _MAX_REMEMBERED_ROLES
+
+    many = [role(f"r{i}", f"Role {i}") for i in range(_MAX_REMEMBERED_ROLES)]
+    pages: list[tuple[list[User], list[Any]]] = [
+        ([user("u1", "r0", "r1")], many),
+        ([user("u2", "r0", "new")], [*many, role("new", "New")]),
+        ([user("u3", "r1", "new")], [*many, role("new", "New")]),
+    ]
+    walking = UserSyncer(Pages(pages))  # type: ignore[arg-type]
+    for number in range(len(pages)):
+        alone = UserSyncer(Pages(pages))  # type: ignore[arg-type]
+        assert await grants_of(walking, number) == await grants_of(alone, number)

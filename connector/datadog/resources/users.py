@@ -162,8 +162,6 @@ class _RoleGrants:
         known = self._known
         fresh = [raw for raw in raws if (seen := known.get(raw["id"])) is None or seen[0] != raw]
         parsed = included_roles(dataclasses.replace(page, included=tuple(fresh))) if fresh else {}
-        if len(known) + len(parsed) > _MAX_REMEMBERED_ROLES:
-            known.clear()
         makers: dict[str, GrantMaker] = {}
         # The last object of an id wins, as in `included_roles`.
         for role_id, raw in {raw["id"]: raw for raw in raws}.items():
@@ -171,4 +169,7 @@ class _RoleGrants:
             if seen is None or seen[0] != raw:
                 seen = known[role_id] = (raw, b.grant_factory(role_resource(parsed[role_id]), MEMBER))
             makers[role_id] = seen[1]
+        if len(known) > _MAX_REMEMBERED_ROLES:
+            # Dropped only now: this page's roles that were known before it are not in `parsed`.
+            known.clear()
         return makers
