@@ -301,7 +301,8 @@ async def test_an_unfinished_run_with_a_damaged_token_starts_over(tmp_path: Path
 
 
 def _token(**action: str) -> str:
-    return json.dumps({"actions_map": {"1": {"id": "1", **action}}, "action_order": ["1"], "version": 1})
+    order = {"action_order": ["1"], "current_action_id": 1, "version": 1}
+    return json.dumps({"actions_map": {"1": {"id": "1", **action}}, **order})
 
 
 # Well-formed JSON in the token's shape whose actions this engine cannot run against the file's resource types.
@@ -316,6 +317,18 @@ _UNRUNNABLE_TOKENS = [
     _token(operation="list-grants", resource_type_id="group", page_token="abc"),  # was a ValueError from int()
     _token(operation="list-entitlements", resource_type_id="group", page_token="²"),
     _token(operation="list-grants", resource_type_id="group", page_token="9" * 30),  # was an OverflowError
+    # Ids above current_action_id: the entitlements fan-out pushes "0000000002" again, and finishing it dropped the
+    # grants phase from a sync saved as complete.
+    json.dumps(
+        {
+            "actions_map": {
+                "0000000002": {"id": "0000000002", "operation": "list-grants"},
+                "0000000003": {"id": "0000000003", "operation": "list-entitlements"},
+            },
+            "action_order": ["0000000002", "0000000003"],
+            "version": 1,
+        }
+    ),
 ]
 
 

@@ -189,10 +189,18 @@ class Syncer:
         """Raise ValueError when a parsed token's actions cannot run against this file.
 
         The token is a c1z's bytes: an action naming a type the file or this connector lacks, or a store cursor
-        that is not a row id, would otherwise stop every resume with a KeyError or ValueError.
+        that is not a row id, would otherwise stop every resume with a KeyError or ValueError; an id that a new
+        action could take would silently drop a phase from a sync saved as complete.
         """
         for action in state.actions:
             where = f"action {action.id[:32]!r}"
+            if (
+                action.id.isascii()
+                and action.id.isdigit()
+                and (len(action.id) > 18 or int(action.id) > state.current_action_id)
+            ):
+                # `push` would give a later action the same id, and finishing either would drop both.
+                raise ValueError(f"{where} has an id above the token's current_action_id")
             if action.operation not in _RESUMABLE_OPERATIONS:
                 raise ValueError(f"{where} has an operation a full sync does not run")
             for type_id in (action.resource_type_id, action.parent_resource_type_id):
