@@ -68,6 +68,7 @@ BENCHMARKS: list[Bench] = [
     Bench("idle_start", "Service mode: start-to-ready and idle memory", "benchmarks.idle_start"),
     Bench("c1z_vs_go", "c1z size: ours against a Go-written file of the same org", "benchmarks.c1z_vs_go"),
     Bench("sniffio", "httpx requests with and without sniffio installed", "benchmarks.sniffio_import"),
+    Bench("http_request_cpu", "Event-loop CPU per Datadog request", "benchmarks.http_request_cpu"),
 ]
 
 

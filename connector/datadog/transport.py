@@ -13,10 +13,12 @@ import random
 import ssl
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from json import dumps as json_dumps
 from typing import Any
 
+import httpcore
 import httpx
 from pydantic import SecretStr
 
@@ -30,6 +32,7 @@ from connector.datadog.errors import (
     error_for_response,
     scrub,
 )
+from connector.datadog.netio import HTTPCORE_ERRORS, HttpxSender, Sender, as_httpx_error, asyncio_pool
 from connector.datadog.ratelimit import RateLimiter, RateLimitHeaders, Ticket, WaitTooLong
 from connector.datadog.retry import RetryPolicy
 from connector.datadog.stats import (
@@ -59,6 +62,8 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 # bounds what one hostile or broken response can cost (decoded bytes, so a gzip bomb stops here too).
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 _INFLATE_STEP = 1024 * 1024
+# httpx's limit on a whole URL; only an absurd filter reaches it (ids are bounded by the client).
+_MAX_URL_CHARS = 65_536
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,23 +76,6 @@ class Reply:
     body: bytes | bytearray
     method: str
     path: str
-
-
-class _KeyAuth(httpx.Auth):
-    """Adds the Datadog key headers at send time, so the keys never sit in client-wide headers."""
-
-    def __init__(self, api_key: SecretStr, app_key: SecretStr | None) -> None:
-        self._api_key = api_key
-        self._app_key = app_key
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["DD-API-KEY"] = self._api_key.get_secret_value()
-        if self._app_key is not None:
-            request.headers["DD-APPLICATION-KEY"] = self._app_key.get_secret_value()
-        yield request
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(api_key=***, app_key={'***' if self._app_key else None})"
 
 
 def _secret(value: str | SecretStr) -> SecretStr:
@@ -122,9 +110,6 @@ class ApiTransport:
         if not api.get_secret_value() or not app.get_secret_value():
             raise ValueError("both the API key and the application key are required")
         self._secrets = (api, app)
-        self._auth_full = _KeyAuth(api, app)
-        # /api/v1/validate checks the API key alone; the official client sends only DD-API-KEY there.
-        self._auth_api_only = _KeyAuth(api, None)
         self.retry = retry or RetryPolicy()
         self.stats = ClientStats()
         self.max_response_bytes = max_response_bytes
@@ -148,7 +133,25 @@ class ApiTransport:
             verify=verify if verify is not None else True,
             follow_redirects=False,
         )
-        self.host = self._http.base_url.host
+        base = self._http.base_url
+        self.host = base.host
+        # Requests are sent by httpcore's pool itself, behind the transport httpx mounted for the base URL (its
+        # own, or the proxy's from HTTPS_PROXY / HTTP_PROXY / NO_PROXY, chosen once when the client was made):
+        # httpx's per-request layers (URL parsing and merging, header models, cookies, auth flow, redirects,
+        # hooks, stream wrappers) cost more CPU than the exchange itself for nothing a fixed-shape Datadog call
+        # needs, and the pool runs on asyncio protocols rather than anyio (connector/datadog/netio.py;
+        # docs/benchmarks.md, "CPU per Datadog request"). httpx has no public accessor for the mounted
+        # transport; the proxy tests pin the choice. An injected transport (tests) is sent through httpx.
+        route = self._http._transport_for_url(base)
+        pool = asyncio_pool(route) if transport is None else None
+        self.asyncio_network = pool is not None
+        self._sender: Sender = pool if pool is not None else HttpxSender(route)
+        # What `build_request` made: the base URL's path (with its trailing slash) joined with the path, the
+        # client's headers after Host, and its timeouts (per socket operation) as httpcore reads them.
+        self._scheme, self._host_bytes, self._port = base.raw_scheme, base.raw_host, base.port
+        self._path_prefix = base.raw_path.decode("ascii").rstrip("/") + "/"
+        self._headers = [(b"Host", base.netloc), *self._http.headers.raw]
+        self._extensions = {"timeout": self._http.timeout.as_dict()}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={str(self._http.base_url)!r})"
@@ -203,7 +206,6 @@ class ApiTransport:
         service access token must never be created twice, docs/spec/credentials.md §4.3).
         """
         idempotent = method.upper() != "POST" if idempotent is None else idempotent
-        auth = self._auth_api_only if api_key_only else self._auth_full
         failures = 0
         throttles = 0
         attempt = 0
@@ -218,7 +220,9 @@ class ApiTransport:
                 ) from None
             started = self._clock()
             try:
-                status, headers, body = await self._attempt(ticket, method, path, params=params, json=json, auth=auth)
+                status, headers, body = await self._attempt(
+                    ticket, method, path, params=params, json=json, api_key_only=api_key_only
+                )
             except httpx.TransportError as exc:
                 self._emit(RequestDone(group, method, None, self._clock() - started, attempt))
                 failures += 1
@@ -276,59 +280,85 @@ class ApiTransport:
         *,
         params: Mapping[str, QueryValue] | None,
         json: Any,
-        auth: httpx.Auth,
+        api_key_only: bool,
     ) -> tuple[int, httpx.Headers, bytearray]:
         headers: httpx.Headers | None = None
+        status = 0
         try:
             async with self._semaphore:
+                request = self._request(method, path, params, json, api_key_only)
                 try:
-                    request = self._http.build_request(method, path, params=params, json=json)
-                except httpx.InvalidURL as exc:
-                    # Outside httpx's TransportError family: made one of ours, with the path cut (it is too long).
-                    shown = path if len(path) <= 200 else f"{path[:200]}...({len(path)} characters)"
-                    raise Invalid(method=method, path=shown, reason=f"the request URL is invalid ({exc})") from None
-                try:
-                    # httpx's timeouts are per socket operation; a peer dripping one byte at a time would
+                    # The pool's timeouts are per socket operation; a peer dripping one byte at a time would
                     # never trip them, so the whole exchange also has a deadline.
                     async with asyncio.timeout(self._deadline):
-                        response = await self._http.send(request, auth=auth, stream=True)
+                        response = await self._sender.handle_async_request(request)
                         try:
-                            headers = response.headers
-                            body = await self._read_capped(response, method, path)
+                            status = response.status
+                            headers = httpx.Headers(response.headers)
+                            body = await self._read_capped(response, status, headers, method, path)
                         finally:
                             await response.aclose()
                 except TimeoutError:
                     raise httpx.ReadTimeout(f"no complete response within {self._deadline:g}s") from None
-            return response.status_code, headers, body
+                except HTTPCORE_ERRORS as exc:
+                    raise as_httpx_error(exc) from exc
+            return status, headers, body
         finally:
             # Also on failures and cancellation: an unreleased first request of a group would block the group.
-            self._limiter.release(ticket, headers, throttled=headers is not None and response.status_code == 429)
+            self._limiter.release(ticket, headers, throttled=headers is not None and status == 429)
 
-    async def _read_capped(self, response: httpx.Response, method: str, path: str) -> bytearray:
+    def _request(
+        self, method: str, path: str, params: Mapping[str, QueryValue] | None, json: Any, api_key_only: bool
+    ) -> httpcore.Request:
+        """The request httpx's `build_request` made, with the key headers added here (never client-wide)."""
+        target = self._path_prefix + path.lstrip("/")
+        if params:
+            target = f"{target}?{httpx.QueryParams(params)}"
+        # Path segments are percent-encoded by the client (`client._seg`) and the query by QueryParams, so
+        # anything else is refused here as httpx's URL parser refused it: one of ours, with the path cut.
+        if len(target) > _MAX_URL_CHARS or not (target.isascii() and target.isprintable()) or " " in target:
+            shown = path if len(path) <= 200 else f"{path[:200]}...({len(path)} characters)"
+            reason = "URL too long" if len(target) > _MAX_URL_CHARS else "characters a URL cannot carry"
+            raise Invalid(method=method, path=shown, reason=f"the request URL is invalid ({reason})")
+        headers = [*self._headers, (b"DD-API-KEY", self._secrets[0].get_secret_value().encode("ascii"))]
+        if not api_key_only:
+            # /api/v1/validate checks the API key alone; the official client sends only DD-API-KEY there.
+            headers.append((b"DD-APPLICATION-KEY", self._secrets[1].get_secret_value().encode("ascii")))
+        method = method.upper()
+        content = b""
+        if json is not None:
+            # As httpx encodes `json=`: compact, UTF-8, no NaN.
+            content = json_dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+            headers += [(b"Content-Length", str(len(content)).encode()), (b"Content-Type", b"application/json")]
+        elif method in ("POST", "PUT", "PATCH"):
+            headers.append((b"Content-Length", b"0"))
+        url = httpcore.URL(scheme=self._scheme, host=self._host_bytes, port=self._port, target=target.encode("ascii"))
+        return httpcore.Request(
+            method.encode("ascii"), url, headers=headers, content=content, extensions=self._extensions
+        )
+
+    async def _read_capped(
+        self, response: httpcore.Response, status: int, headers: httpx.Headers, method: str, path: str
+    ) -> bytearray:
         """The decoded body, streamed; never more than `max_response_bytes` decoded bytes are held.
 
         Decoding is done here rather than by httpx so that it is bounded too: zlib is asked for at most the room
         left under the cap, so a gzip bomb stops at the cap instead of inflating a whole chunk first.
         """
         cap = self.max_response_bytes
-        declared = response.headers.get("content-length", "")
+        declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
-            raise self._too_large(response.status_code, method, path)
-        if response.is_stream_consumed:
-            # An in-process transport (tests) handed over a response that httpx already read and decoded.
-            if len(response.content) > cap:
-                raise self._too_large(response.status_code, method, path)
-            return bytearray(response.content)
-        encoding = response.headers.get("content-encoding", "").strip().lower()
+            raise self._too_large(status, method, path)
+        encoding = headers.get("content-encoding", "").strip().lower()
         decoder = _decoder(encoding)
         if decoder is None and encoding not in ("", "identity"):
-            raise self._undecodable(response, method, path, "an unsupported Content-Encoding", retryable=False)
+            raise self._undecodable(status, headers, method, path, "an unsupported Content-Encoding", retryable=False)
         buffer = bytearray()
         try:
-            async for raw in response.aiter_raw():
+            async for raw in response.aiter_stream():
                 if decoder is None:
                     if len(buffer) + len(raw) > cap:
-                        raise self._too_large(response.status_code, method, path)
+                        raise self._too_large(status, method, path)
                     buffer += raw
                     continue
                 pending = raw
@@ -337,38 +367,36 @@ class ApiTransport:
                     room = cap - len(buffer)
                     chunk = decoder.decompress(pending, min(room + 1, _INFLATE_STEP))
                     if len(chunk) > room:
-                        raise self._too_large(response.status_code, method, path)
+                        raise self._too_large(status, method, path)
                     buffer += chunk
                     pending = decoder.unconsumed_tail
             if decoder is not None:
                 buffer += decoder.flush()
                 if len(buffer) > cap:
-                    raise self._too_large(response.status_code, method, path)
+                    raise self._too_large(status, method, path)
                 if not decoder.eof and buffer:
-                    raise self._undecodable(response, method, path, "a truncated compressed body", retryable=True)
+                    raise self._undecodable(
+                        status, headers, method, path, "a truncated compressed body", retryable=True
+                    )
         except zlib.error:
             raise self._undecodable(
-                response, method, path, "a body that is not what it claims", retryable=True
+                status, headers, method, path, "a body that is not what it claims", retryable=True
             ) from None
         return buffer
 
     def _undecodable(
-        self, response: httpx.Response, method: str, path: str, what: str, *, retryable: bool
+        self, status: int, headers: httpx.Headers, method: str, path: str, what: str, *, retryable: bool
     ) -> UnexpectedResponse:
+        # Peer text: scrubbed before it is cut, so neither a whole key nor a part of one is quoted.
+        value = scrub(headers.get("content-encoding", ""), self._secret_values())
+        shown = repr(value[:40]) if value.isprintable() else "(unprintable)"
         return UnexpectedResponse(
             method=method,
             path=path,
-            status=response.status_code,
-            messages=[
-                f"body could not be decoded: {what} (Content-Encoding {self._header_text(response, 'content-encoding')})"
-            ],
+            status=status,
+            messages=[f"body could not be decoded: {what} (Content-Encoding {shown})"],
             retryable=retryable,
         )
-
-    def _header_text(self, response: httpx.Response, name: str) -> str:
-        # Peer text: scrubbed before it is cut, so neither a whole key nor a part of one is quoted.
-        value = scrub(response.headers.get(name, ""), self._secret_values())
-        return repr(value[:40]) if value.isprintable() else "(unprintable)"
 
     def _too_large(self, status: int, method: str, path: str) -> UnexpectedResponse:
         return UnexpectedResponse(

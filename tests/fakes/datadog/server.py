@@ -18,6 +18,7 @@ import asyncio
 import hmac
 import ipaddress
 import socket
+import ssl
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterable
@@ -173,8 +174,11 @@ class FakeDatadog:
         faults: Faults | None = None,
         rate_limits: RateLimits | None = None,
         schedules_page_cap: int | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        """`tls`: a server context to answer on https (the client's TLS path), else plain http."""
         _check_loopback(host)
+        self._tls = tls
         self.host = host
         self.port = port
         self.state = State(
@@ -214,7 +218,7 @@ class FakeDatadog:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self._tls else 'http'}://{self.host}:{self.port}"
 
     @property
     def throttled(self) -> int:
@@ -257,7 +261,7 @@ class FakeDatadog:
         runner = web.AppRunner(build_app(self.state), access_log=None)
         try:
             loop.run_until_complete(runner.setup())
-            loop.run_until_complete(web.SockSite(runner, sock).start())
+            loop.run_until_complete(web.SockSite(runner, sock, ssl_context=self._tls).start())
         except BaseException as exc:  # surfaced to start()
             self._error = exc
             self._ready.set()

@@ -1,0 +1,307 @@
+"""httpcore's network layer on plain asyncio protocols, for the Datadog transport's connection pool.
+
+httpcore reaches asyncio through anyio by default: every read and write opens a cancel scope, and before each
+request and after each response the pool asks every idle connection whether its socket is readable (anyio's
+typed attributes, then a poll(2) call). On an asyncio protocol the protocol already holds what the peer sent
+and whether it closed (one poll(2) remains, for what the loop has not delivered yet), and a timeout is one timer: a Datadog request costs about a third less CPU
+(docs/benchmarks.md, "CPU per Datadog request").
+
+What httpcore's anyio backend guarantees is kept: TCP_NODELAY (asyncio's default for TCP), the timeout of each
+connect, read and write, failures raised as httpcore's ConnectError / ConnectTimeout / ReadError / ReadTimeout /
+WriteError / WriteTimeout with the OS or TLS error as their cause (`errors.describe_transport_error` reads the
+chain), TLS by `start_tls` (also inside a proxy's TLS: asyncio supports TLS in TLS since 3.11), and an idle
+connection with unread bytes or a closed peer is reported readable, so the pool drops it rather than reading a
+stale answer as the next response. Reading stops while more than `_HIGH_WATER` bytes wait unread, so a fast
+peer cannot grow the buffer past what the reader takes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import select
+import ssl
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from typing import Any, Protocol
+
+import httpcore
+import httpx
+
+__all__ = ["HTTPCORE_ERRORS", "AsyncioBackend", "HttpxSender", "Sender", "as_httpx_error", "asyncio_pool"]
+
+_HIGH_WATER = 256 * 1024
+
+
+class _Protocol(asyncio.Protocol):
+    """The receiving side of one connection: a byte buffer, end of stream, and who waits for what."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.sock: Any = None  # the TCP socket (also under TLS)
+        self.buffer = bytearray()
+        self.eof = False
+        self.lost: BaseException | None = None
+        self.closed = False
+        self.paused = False
+        self._readable: asyncio.Future[None] | None = None
+        self._writable: asyncio.Future[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.sock = transport.get_extra_info("socket")
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if len(self.buffer) > _HIGH_WATER and not self.paused and self.transport is not None:
+            self.paused = True
+            self.transport.pause_reading()
+        self._wake_reader()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        self._wake_reader()
+        return False  # the transport closes itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.eof = self.closed = True
+        self.lost = exc
+        self._wake_reader()
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+
+    def pause_writing(self) -> None:
+        if self._writable is None or self._writable.done():
+            self._writable = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+
+    def _wake_reader(self) -> None:
+        if self._readable is not None and not self._readable.done():
+            self._readable.set_result(None)
+
+    async def readable(self) -> None:
+        self._readable = asyncio.get_running_loop().create_future()
+        try:
+            await self._readable
+        finally:
+            self._readable = None
+
+    async def writable(self) -> None:
+        if self._writable is not None and not self._writable.done():
+            await self._writable
+
+
+class _Stream(httpcore.AsyncNetworkStream):
+    def __init__(self, protocol: _Protocol) -> None:
+        self._p = protocol
+
+    # The `timeout` parameters are httpcore's interface (AsyncNetworkStream / AsyncNetworkBackend).
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        p = self._p
+        if not p.buffer and not p.eof:
+            try:
+                async with asyncio.timeout(timeout):
+                    await p.readable()
+            except TimeoutError as exc:
+                raise httpcore.ReadTimeout(str(exc)) from exc
+        if p.buffer:
+            if len(p.buffer) <= max_bytes:
+                data = bytes(p.buffer)
+                p.buffer.clear()
+            else:
+                data = bytes(p.buffer[:max_bytes])
+                del p.buffer[:max_bytes]
+            if p.paused and len(p.buffer) <= _HIGH_WATER // 2 and p.transport is not None and not p.closed:
+                p.paused = False
+                p.transport.resume_reading()
+            return data
+        if p.lost is not None:
+            raise httpcore.ReadError(str(p.lost)) from p.lost
+        return b""  # the peer closed cleanly: httpcore reads that as the end of the connection
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        if not buffer:
+            return
+        p = self._p
+        if p.closed or p.transport is None or p.transport.is_closing():
+            raise httpcore.WriteError(str(p.lost) if p.lost else "the connection is closed") from p.lost
+        p.transport.write(buffer)
+        try:
+            async with asyncio.timeout(timeout):
+                await p.writable()
+        except TimeoutError as exc:
+            raise httpcore.WriteTimeout(str(exc)) from exc
+        if p.lost is not None:
+            raise httpcore.WriteError(str(p.lost)) from p.lost
+
+    async def aclose(self) -> None:
+        if self._p.transport is not None:
+            self._p.transport.close()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> httpcore.AsyncNetworkStream:
+        p = self._p
+        assert p.transport is not None
+        try:
+            async with asyncio.timeout(timeout):
+                tls = await asyncio.get_running_loop().start_tls(
+                    p.transport, p, ssl_context, server_hostname=server_hostname
+                )
+        except TimeoutError as exc:
+            p.transport.close()
+            raise httpcore.ConnectTimeout(str(exc)) from exc
+        except OSError as exc:  # ssl.SSLError included
+            p.transport.close()
+            raise httpcore.ConnectError(str(exc)) from exc
+        if tls is None:  # the peer closed during the handshake
+            raise httpcore.ConnectError("the connection closed during the TLS handshake")
+        p.transport = tls
+        return self
+
+    def get_extra_info(self, info: str) -> Any:
+        p = self._p
+        if info == "is_readable":
+            # Asked of idle connections only: any byte or a close before the next request means "do not reuse",
+            # whether the loop has delivered it yet or it still waits in the kernel (one poll, as httpcore does).
+            return bool(p.buffer) or p.eof or p.closed or _waiting_in_kernel(p.sock)
+        if p.transport is None:
+            return None
+        name = {"ssl_object": "ssl_object", "client_addr": "sockname", "server_addr": "peername", "socket": "socket"}
+        return p.transport.get_extra_info(name[info]) if info in name else None
+
+
+def _waiting_in_kernel(sock: Any) -> bool:
+    if sock is None or sock.fileno() < 0:
+        return True
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+class AsyncioBackend(httpcore.AsyncNetworkBackend):
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(timeout):
+                transport, protocol = await loop.create_connection(
+                    _Protocol,
+                    host,
+                    port,
+                    local_addr=(local_address, 0) if local_address else None,
+                    happy_eyeballs_delay=0.25,  # as anyio's connect_tcp (IPv6 and IPv4 addresses raced)
+                )
+        except TimeoutError as exc:
+            raise httpcore.ConnectTimeout(str(exc)) from exc
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+        sock = transport.get_extra_info("socket")
+        for option in socket_options or ():
+            sock.setsockopt(*option)
+        return _Stream(protocol)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+class Sender(Protocol):
+    """What the Datadog transport sends through: httpcore's pool, or `HttpxSender` around an httpx transport."""
+
+    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response: ...
+
+
+def asyncio_pool(transport: object) -> httpcore.AsyncConnectionPool | None:
+    """The httpcore pool behind an httpx transport (direct or through a proxy), given the asyncio backend.
+
+    httpx builds the pool (proxies from the environment, trust, limits) but takes no network backend and has no
+    public accessor for the pool, so its attributes are used before the pool has opened any connection. None when
+    an httpx or httpcore whose internals moved does not offer them: the caller then sends through httpx
+    (`HttpxSender`; correct, only slower) and the transport tests say so (`ApiTransport.asyncio_network`).
+    """
+    pool = getattr(transport, "_pool", None)
+    if not isinstance(pool, httpcore.AsyncConnectionPool) or pool.connections or not hasattr(pool, "_network_backend"):
+        return None
+    pool._network_backend = AsyncioBackend()
+    return pool
+
+
+class HttpxSender:
+    """An httpx transport behind the `Sender` interface: one the caller injected (tests), or the fallback.
+
+    A response the transport already read (in-process transports build it from bytes) was decoded by httpx, so
+    it is handed on without its Content-Encoding.
+    """
+
+    def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
+        self._transport = transport
+
+    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        url = request.url
+        body = b"".join([part async for part in request.stream]) if isinstance(request.stream, AsyncIterable) else b""
+        host = url.host.decode("ascii")
+        netloc = (f"[{host}]" if ":" in host else host) + (f":{url.port}" if url.port is not None else "")
+        sent = httpx.Request(
+            request.method.decode("ascii"),
+            f"{url.scheme.decode('ascii')}://{netloc}{url.target.decode('ascii')}",
+            headers=request.headers,
+            content=body,
+            extensions=request.extensions,
+        )
+        response = await self._transport.handle_async_request(sent)
+        response.request = sent
+        if response.is_stream_consumed:
+            headers = [(k, v) for k, v in response.headers.raw if k.lower() != b"content-encoding"]
+            return httpcore.Response(response.status_code, headers=headers, content=response.content)
+        return httpcore.Response(response.status_code, headers=response.headers.raw, content=_RawBody(response))
+
+
+class _RawBody:
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._response.aiter_raw():
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._response.aclose()
+
+
+_FROM_HTTPCORE: dict[type[Exception], type[httpx.TransportError]] = {
+    httpcore.TimeoutException: httpx.TimeoutException,
+    httpcore.ConnectTimeout: httpx.ConnectTimeout,
+    httpcore.ReadTimeout: httpx.ReadTimeout,
+    httpcore.WriteTimeout: httpx.WriteTimeout,
+    httpcore.PoolTimeout: httpx.PoolTimeout,
+    httpcore.NetworkError: httpx.NetworkError,
+    httpcore.ConnectError: httpx.ConnectError,
+    httpcore.ReadError: httpx.ReadError,
+    httpcore.WriteError: httpx.WriteError,
+    httpcore.ProxyError: httpx.ProxyError,
+    httpcore.UnsupportedProtocol: httpx.UnsupportedProtocol,
+    httpcore.ProtocolError: httpx.ProtocolError,
+    httpcore.LocalProtocolError: httpx.LocalProtocolError,
+    httpcore.RemoteProtocolError: httpx.RemoteProtocolError,
+}
+HTTPCORE_ERRORS = tuple(_FROM_HTTPCORE)
+
+
+def as_httpx_error(exc: Exception) -> httpx.TransportError:
+    """The httpx exception httpx's own transport would raise for an httpcore one (same name and message): the
+    retry policy and `errors.describe_transport_error` know httpx's. Raise it `from` the original."""
+    for klass in type(exc).__mro__:
+        if klass in _FROM_HTTPCORE:
+            return _FROM_HTTPCORE[klass](str(exc))
+    return httpx.TransportError(str(exc))
