@@ -311,6 +311,7 @@ _UNRUNNABLE_TOKENS = [
     _token(operation="targeted-resource-sync", resource_type_id="group", resource_id="g1"),  # never in a full sync
     _token(operation="list-entitlements", resource_type_id="nope"),  # was a KeyError
     _token(operation="list-grants", resource_type_id="nope"),
+    _token(operation="list-grants", resource_id="g1"),  # a resource without its type: was "no syncer for ''"
     _token(
         operation="list-resources", resource_type_id="group", parent_resource_type_id="nope", parent_resource_id="x"
     ),

@@ -203,8 +203,11 @@ class Syncer:
                 raise ValueError(f"{where} has an id above the token's current_action_id")
             if action.operation not in _RESUMABLE_OPERATIONS:
                 raise ValueError(f"{where} has an operation a full sync does not run")
-            for type_id in (action.resource_type_id, action.parent_resource_type_id):
-                if type_id and (type_id not in types or type_id not in self._by_type):
+            for type_id, object_id in (
+                (action.resource_type_id, action.resource_id),
+                (action.parent_resource_type_id, action.parent_resource_id),
+            ):
+                if (type_id or object_id) and (type_id not in types or type_id not in self._by_type):
                     raise ValueError(f"{where} names a resource type this sync does not have")
             cursor = action.page_token
             if (
