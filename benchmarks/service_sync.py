@@ -11,7 +11,12 @@ out to its FinishTask, and its CPU is the daemon's /proc CPU over the same span.
 - `wall_seconds` vs `network_bound_seconds` = requests * latency / 8 (the client's request concurrency);
 - `cpu_us_per_object` = sync CPU / (resources + grants in the uploaded c1z);
 - `peak_rss_mb` (`time -v`), `c1z_bytes` (the upload), `/healthz` p50/p99/max;
-- with `--profile`: the daemon runs under cProfile (per-thread CPU clock) and the CPU is summed by area.
+- the end-of-sync tail (issue 12 goal 2): from the last page stored to the c1z ready (`tail_to_file_seconds`:
+  index build, stats, compaction, compression, fsync; the store's "c1z saved" log record) and to the upload
+  done (`tail_to_upload_seconds`, adding the time between that record and the daemon's "sync uploaded"), and
+  the latter's share of the sync's wall;
+- with `--profile`: the daemon runs under cProfile (per-thread CPU clock) and the CPU is summed by area;
+- with `--loop uvloop`: the daemon runs on uvloop's event loop (benchmarks/on_uvloop.py), for comparison.
 """
 
 from __future__ import annotations
@@ -27,12 +32,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 
 from benchmarks.measure import TimedProcess, load_average, proc_cpu_seconds, redraw_memberships, wait_until
 from connector.baton.c1z.reader import C1ZReader
 from tests.fakes.c1 import FakeC1
 from tests.fakes.datadog import FakeDatadog, Org, generate_org
+from tests.fakes.datadog.web import Seen
 from tests.fakes.env import connector_env
 from tests.fakes.net import logged_health_port
 from tests.fakes.tasks import kind_task
@@ -116,12 +124,63 @@ def profile_summary(path: Path, top: int = 12) -> dict[str, object]:
     }
 
 
+def log_records(lines: Iterable[str], *events: str) -> dict[str, dict[str, object]]:
+    """The daemon's last JSON log record of each named event."""
+    found: dict[str, dict[str, object]] = {}
+    for line in lines:
+        if not line.startswith("{"):
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("event") in events:
+            found[record["event"]] = record
+    return found
+
+
+def tail(lines: Iterable[str], wall: float) -> dict[str, object]:
+    """The end-of-sync tail from the store's "c1z saved" record and the task's "sync uploaded" record."""
+    records = log_records(lines, "c1z saved", "sync uploaded")
+    saved, uploaded = records.get("c1z saved"), records.get("sync uploaded")
+    if saved is None or uploaded is None or not isinstance(saved.get("tail_seconds"), float | int):
+        return {"tail": "n/a (no 'c1z saved' record with tail_seconds in the daemon's log)"}
+    to_file = float(saved["tail_seconds"])  # type: ignore[arg-type]
+    upload = (
+        datetime.fromisoformat(str(uploaded["timestamp"])) - datetime.fromisoformat(str(saved["timestamp"]))
+    ).total_seconds()
+    return {
+        "tail_to_file_seconds": round(to_file, 2),
+        "tail_to_file_cpu_seconds": saved.get("tail_cpu_seconds"),
+        "tail_index_seconds": saved.get("index_seconds"),
+        "tail_compact_seconds": saved.get("compact_seconds"),
+        "tail_compress_seconds": saved.get("compress_seconds"),
+        "tail_upload_seconds": round(upload, 2),
+        "tail_to_upload_seconds": round(to_file + upload, 2),
+        "tail_share_of_wall": f"{100 * (to_file + upload) / wall:.1f}%",
+    }
+
+
+def timeline(seen: list[Seen], start: float) -> str:
+    """When each Datadog listing ran, in seconds after GetTask handed the sync out: where the wall goes."""
+    spans: dict[str, list[float]] = {}
+    for s in seen:
+        spans.setdefault(s.route, []).append(s.at - start)
+    return "; ".join(
+        f"{route} {min(at):.1f}-{max(at):.1f} s ({len(at)})"
+        for route, at in sorted(spans.items(), key=lambda kv: min(kv[1]))
+    )
+
+
 def main() -> dict[str, object]:
     parser = argparse.ArgumentParser()
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--users", type=int, default=USERS)
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     args = parser.parse_args()
+    if args.profile and args.loop != "asyncio":
+        parser.error("--profile runs the daemon on asyncio's loop only")
     latency = args.latency_ms / 1000
     org = build_org(users=args.users, teams=max(1, TEAMS * args.users // USERS))
     members = sum(len(t.members) for t in org.teams.values())
@@ -135,11 +194,11 @@ def main() -> dict[str, object]:
         extra = {"BATON_LOG_LEVEL": "info", "BATON_C1Z_TEMP_DIR": tmp}
         env = connector_env(dd, c1, extra)
         prof = Path(tmp) / "daemon.prof"
-        argv = (
-            [sys.executable, "-m", "benchmarks.profiled", str(prof)]
-            if args.profile
-            else [sys.executable, "-m", "connector"]
-        )
+        argv = [sys.executable, "-m", "connector"]
+        if args.profile:
+            argv = [sys.executable, "-m", "benchmarks.profiled", str(prof)]
+        elif args.loop == "uvloop":
+            argv = [sys.executable, "-m", "benchmarks.on_uvloop"]
         daemon = TimedProcess(argv, env=env, cwd=ROOT)
         try:
             wait_until(lambda: bool(c1.recorded().hellos), 120, "the daemon's Hello")
@@ -179,6 +238,7 @@ def main() -> dict[str, object]:
         result: dict[str, object] = {
             "org": f"{len(org.users)} users, {len(org.roles)} roles, {len(org.teams)} teams, {members} memberships",
             "datadog_latency_ms": args.latency_ms,
+            "event_loop": args.loop,
             "datadog_requests": requests,
             "lower_bound": lower_bound(org),
             "wall_seconds": round(wall, 2),
@@ -193,6 +253,8 @@ def main() -> dict[str, object]:
             "healthz_p50_ms": round(statistics.median(latencies), 1) if latencies else "n/a",
             "healthz_p99_ms": round(percentile(latencies, 0.99), 1) if latencies else "n/a",
             "healthz_max_ms": round(max(latencies), 1) if latencies else "n/a",
+            **tail(measured.stderr.splitlines(), wall),
+            "listing_timeline": timeline(dd.requests(), handed_out),
             "load_average": load_average(),
         }
         if args.profile:

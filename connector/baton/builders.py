@@ -37,15 +37,13 @@ def timestamp(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
     """`Timestamp.FromDatetime` (naive means UTC) without its struct_time detour: ~4x faster, same fields."""
     if moment is None:
         return None
-    micro = moment.microsecond
+    # FromDatetime's seconds are those of the whole moment in UTC, rounded down; its nanos are the moment's own
+    # microseconds (they differ from the UTC ones only under an offset with a fraction of a second).
     delta = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)) - _EPOCH
-    if delta.microseconds != micro:
-        # A UTC offset with a fraction of a second (never one of Datadog's): whole seconds as FromDatetime takes them.
-        delta = moment.replace(microsecond=0, tzinfo=moment.tzinfo or UTC) - _EPOCH
     seconds = delta.days * 86_400 + delta.seconds
     if not _MIN_SECONDS <= seconds <= _MAX_SECONDS:
         raise ValueError(f"timestamp {seconds} seconds from the epoch is out of range")
-    return timestamp_pb2.Timestamp(seconds=seconds, nanos=micro * 1000)
+    return timestamp_pb2.Timestamp(seconds=seconds, nanos=moment.microsecond * 1000)
 
 
 def profile(values: Mapping[str, Any]) -> struct_pb2.Struct:

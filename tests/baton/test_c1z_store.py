@@ -8,10 +8,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import structlog
 import zstandard
 
 from connector.baton import annotations as ann
 from connector.baton import builders as b
+from connector.baton.c1z import store as c1z_store
 from connector.baton.c1z.errors import C1ZFormatError, C1ZWriteError
 from connector.baton.c1z.reader import C1ZReader
 from connector.baton.c1z.schema import parse_sqlite_time, sqlite_time
@@ -182,6 +184,61 @@ async def test_upsert_keeps_one_row_and_the_newest_data(tmp_path: Path) -> None:
     finally:
         await store.close()
     assert not names(tmp_path), "closing removes the working directory"
+
+
+async def write_users(path: Path, first: int, count: int) -> str:
+    """A finished full sync of `count` users into `path` (a new file, or on top of the syncs already there)."""
+    store = await C1ZStore.open(path)
+    try:
+        sync_id = await store.start_sync()
+        users = [b.resource(USER, f"u{i}", f"User {i} " + "x" * 200) for i in range(first, first + count)]
+        await store.write(None, resource_types=[USER], resources=users)
+        stats = await store.end_sync("{}", supports_diff=True)
+        assert stats == {"resource_types": 1, "resources": count, "resources_by_resource_type": {"user": count}}
+        await store.keep_only(sync_id)
+        await store.save(path)
+        return sync_id
+    finally:
+        await store.close()
+
+
+async def test_a_sync_on_top_of_an_older_file_counts_and_keeps_only_its_own_rows(tmp_path: Path) -> None:
+    # A fresh file holds one sync's rows and skips the sync_id filters; a file with an older sync must not.
+    path = tmp_path / "s.c1z"
+    await write_users(path, 0, 300)
+    newer = await write_users(path, 1000, 5)  # end_sync's stats assert the 5, not 305
+    with C1ZReader(path) as reader:
+        assert [run.sync_id for run in reader.sync_runs()] == [newer]
+        assert sorted(r.id.resource for r in reader.resources("user")) == [f"u{i}" for i in range(1000, 1005)]
+    with decompressed_db(path) as db:
+        conn = sqlite3.connect(db)
+        assert conn.execute("SELECT count(*) FROM v1_resources").fetchone() == (5,)
+        assert conn.execute("PRAGMA freelist_count").fetchone() == (0,), "a small file is saved compacted"
+        conn.close()
+
+
+async def test_a_large_working_file_is_saved_as_loaded_unless_much_of_it_is_free(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Past COMPACT_MAX_BYTES of live pages the load's page order compresses better than a compact copy; but
+    # the pages an older sync leaves free would still be decompressed by every reader, so those are dropped.
+    monkeypatch.setattr(c1z_store, "COMPACT_MAX_BYTES", 0)  # every file counts as large
+    path = tmp_path / "s.c1z"
+    with structlog.testing.capture_logs() as logs:
+        await write_users(path, 0, 300)
+    saved = [entry for entry in logs if entry["event"] == "c1z saved"]
+    assert [entry["compacted"] for entry in saved] == [False]
+    assert saved[0]["tail_seconds"] >= saved[0]["index_seconds"] >= 0
+    with structlog.testing.capture_logs() as logs:
+        newer = await write_users(path, 1000, 5)  # keep_only frees the older sync's pages
+    assert [entry["compacted"] for entry in logs if entry["event"] == "c1z saved"] == [True]
+    with decompressed_db(path) as db:
+        conn = sqlite3.connect(db)
+        assert conn.execute("PRAGMA freelist_count").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM v1_resources").fetchone() == (5,)
+        conn.close()
+    with C1ZReader(path) as reader:
+        assert [run.sync_id for run in reader.sync_runs()] == [newer]
 
 
 async def test_failed_save_leaves_the_previous_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

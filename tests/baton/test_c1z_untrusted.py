@@ -300,6 +300,58 @@ async def test_an_unfinished_run_with_a_damaged_token_starts_over(tmp_path: Path
         assert [r.sync_id for r in reader.sync_runs()] == [result.sync_id]
 
 
+def _token(**action: str) -> str:
+    order = {"action_order": ["1"], "current_action_id": 1, "version": 1}
+    return json.dumps({"actions_map": {"1": {"id": "1", **action}}, **order})
+
+
+# Well-formed JSON in the token's shape whose actions this engine cannot run against the file's resource types.
+_UNRUNNABLE_TOKENS = [
+    _token(operation="bogus"),
+    _token(operation="targeted-resource-sync", resource_type_id="group", resource_id="g1"),  # never in a full sync
+    _token(operation="list-entitlements", resource_type_id="nope"),  # was a KeyError
+    _token(operation="list-grants", resource_type_id="nope"),
+    _token(operation="list-grants", resource_id="g1"),  # a resource without its type: was "no syncer for ''"
+    _token(
+        operation="list-resources", resource_type_id="group", parent_resource_type_id="nope", parent_resource_id="x"
+    ),
+    _token(operation="list-grants", resource_type_id="group", page_token="abc"),  # was a ValueError from int()
+    _token(operation="list-entitlements", resource_type_id="group", page_token="²"),
+    _token(operation="list-grants", resource_type_id="group", page_token="9" * 30),  # was an OverflowError
+    # Ids above current_action_id: the entitlements fan-out pushes "0000000002" again, and finishing it dropped the
+    # grants phase from a sync saved as complete.
+    json.dumps(
+        {
+            "actions_map": {
+                "0000000002": {"id": "0000000002", "operation": "list-grants"},
+                "0000000003": {"id": "0000000003", "operation": "list-entitlements"},
+            },
+            "action_order": ["0000000002", "0000000003"],
+            "version": 1,
+        }
+    ),
+]
+
+
+@pytest.mark.parametrize("token", _UNRUNNABLE_TOKENS, ids=range(len(_UNRUNNABLE_TOKENS)))
+async def test_an_unfinished_run_whose_token_names_what_the_engine_cannot_run_starts_over(
+    tmp_path: Path, token: str
+) -> None:
+    """Parsing is not enough: an action the engine cannot run against this file means "cannot be resumed" too
+    (a new, complete sync), not a KeyError, a ValueError or an incomplete sync saved as finished."""
+    org = Org()
+    interrupted = tmp_path / "interrupted.c1z"
+    with pytest.raises(InjectedFailure):
+        await sync_to_file(syncers(org, Faults(fail_at_call=12)), interrupted, options(concurrency=1), tmp_dir=tmp_path)
+    path = rewritten(interrupted, tmp_path, f"UPDATE v1_sync_runs SET sync_token = '{token}'")
+    result = await sync_to_file(syncers(org, Faults()), path, options(), tmp_dir=tmp_path)
+    assert not result.resumed
+    with C1ZReader(path) as reader:
+        (run,) = reader.sync_runs()
+        assert (run.sync_id, run.finished) == (result.sync_id, True)
+        assert {g.id for g in reader.grants()} == expected_grant_ids(org)
+
+
 # -- fuzz ------------------------------------------------------------------------------------------------------
 
 _SAMPLE_DB = db_of(SAMPLE)

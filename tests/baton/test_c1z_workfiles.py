@@ -157,6 +157,64 @@ async def test_a_full_disk_during_the_sync_is_reported_as_such(tmp_path: Path) -
         await store.close()
 
 
+def saved_state(path: Path) -> tuple[str, list[str]]:
+    """The saved sync's state token and its stored user ids."""
+    from connector.baton.c1z.reader import C1ZReader
+
+    with C1ZReader(path) as reader:
+        return reader.sync_runs()[0].sync_token, sorted(r.id.resource for r in reader.resources("user"))
+
+
+async def test_a_failed_page_leaves_the_token_of_the_page_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tokens are stored with the group's commit, not per page: a failed page must not take its token along.
+    path = tmp_path / "s.c1z"
+    real = rows.resource_row
+    store = await C1ZStore.create(tmp_path)
+    try:
+        await store.start_sync()
+        await store.write("after-u1", resource_types=[USER], resources=[b.resource(USER, "u1", "one")])
+        # (waits for the queued write) the open group's token is what a reader sees
+        assert [run.sync_token for run in await store.sync_runs()] == ["after-u1"]
+
+        def failing(*args: Any) -> tuple[Any, ...]:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+        monkeypatch.setattr(rows, "resource_row", failing)
+        await store.write("after-u2", resources=[b.resource(USER, "u2", "two")])
+        with pytest.raises(OSError, match="Input/output error"):
+            await store.sync_runs()
+        assert [run.sync_token for run in await store.sync_runs()] == ["after-u1"]
+        monkeypatch.setattr(rows, "resource_row", real)
+        await store.save(path, vacuum=False)
+    finally:
+        await store.close()
+    assert saved_state(path) == ("after-u1", ["u1"])
+
+
+async def test_a_group_that_sqlite_rolls_back_takes_its_tokens_along(tmp_path: Path) -> None:
+    # A full disk inside a group: whatever SQLite rolls back, the saved token never claims a page not stored.
+    path = tmp_path / "s.c1z"
+    store = await C1ZStore.create(tmp_path)
+    try:
+        await store.start_sync()
+        await store.write("after-u1", resource_types=[USER], resources=[b.resource(USER, "u1", "one")])
+        await store._call(store._db.commit)
+        pages = await store._call(lambda: int(store._db.conn.execute("PRAGMA page_count").fetchone()[0]))
+        await store._call(store._db.conn.execute, f"PRAGMA max_page_count = {pages + 2}")
+        await store.write("after-u2", resources=[b.resource(USER, "u2", "two")])  # same group as the next
+        big = [b.resource(USER, f"v{i}", "x" * 300) for i in range(2000)]
+        await store.write("after-big", resources=big)
+        with pytest.raises(DiskFullError):
+            await store.sync_runs()
+        await store.save(path, vacuum=False)
+    finally:
+        await store.close()
+    token, users = saved_state(path)
+    assert (token, users) in [("after-u1", ["u1"]), ("after-u2", ["u1", "u2"])]
+
+
 async def test_a_full_disk_while_saving_is_reported_as_such(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def no_space(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

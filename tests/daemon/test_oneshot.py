@@ -164,6 +164,30 @@ def test_signal_mid_sync_saves_the_partial_sync_says_so_and_leaves_no_temp_files
         assert runs[0].finished
 
 
+def test_sigterm_among_the_team_grants_then_a_rerun_stores_the_rows_of_a_clean_sync(tmp_path: Path) -> None:
+    # The grants pages of the resumed run find their teams in the store, not in the memory of the run that was
+    # stopped (issue 12), and the users walk's role grants are rebuilt: the rows are those of an unbroken sync.
+    from tests.baton.test_sync_engine import rows_of
+
+    def fake() -> FakeDatadog:
+        return FakeDatadog(generate_org(users=250, seed=9, teams=4), api_key=API_CANARY, app_key=APP_CANARY)
+
+    keys = {"BATON_API_KEY": API_CANARY, "BATON_APP_KEY": APP_CANARY}
+    clean, out = tmp_path / "clean.c1z", tmp_path / "sync.c1z"
+    with fake() as dd:
+        assert run("--base-url", dd.base_url, "--file", str(clean), env=keys).returncode == 0
+    with fake() as dd:
+        team = [t for t in dd.org.teams.values() if t.members][-1]
+        dd.faults.force(429, path=f"/api/v2/team/{team.id}/memberships", reset=60)
+        returncode, _, stderr = interrupt(dd, ["--file", str(out)], {}, tmp_path, signal.SIGTERM, "the memberships")
+    assert returncode == 143, stderr
+    with fake() as dd:
+        done = run("--base-url", dd.base_url, "--file", str(out), env=keys)
+    assert done.returncode == 0, done.stderr
+    assert "sync resumed" in done.stderr
+    assert rows_of(out) == rows_of(clean)
+
+
 def test_signal_before_the_sync_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "sync.c1z"
     with FakeDatadog(generate_org(users=5, seed=9), api_key=API_CANARY, app_key=APP_CANARY) as dd:

@@ -166,3 +166,16 @@ async def test_single_page_reports_where_to_continue(server: FakeDatadog, make_c
 )
 def test_next_page_number(count: int, meta: dict[str, Any] | None, expected: int | None) -> None:
     assert next_page_number(number=0, requested_size=100, count=count, meta=meta) == expected
+
+
+@pytest.mark.parametrize("token", ["x", "-1", "1.0", "²", "٣", "9" * 5000])
+def test_a_page_token_that_is_not_an_ascii_page_number_is_named_not_a_traceback(token: str) -> None:
+    # The page token of a resumed sync comes from the c1z file: untrusted. `str.isdigit` alone accepts "²" (which
+    # `int` refuses) and digit strings past `int`'s 4,300-digit limit.
+    from connector.baton.errors import InvalidArgumentError
+    from connector.datadog.resources.tokens import page_number
+
+    with pytest.raises(InvalidArgumentError, match="malformed page token"):
+        page_number(token)
+    assert page_number("") == 0
+    assert page_number("12") == 12

@@ -4,6 +4,8 @@ role object is an error on whichever page it comes."""
 
 from __future__ import annotations
 
+import gc
+import weakref
 from typing import Any
 
 import pytest
@@ -88,3 +90,36 @@ async def test_a_malformed_role_object_after_a_good_one_is_still_an_error() -> N
     with pytest.raises(UnexpectedResponse, match="included roles") as caught:
         await syncer.list_resources(None, "1")
     assert USERS in str(caught.value)
+
+
+class _Role(dict):  # type: ignore[type-arg]
+    """A role object a weak reference can follow (a plain dict cannot have one)."""
+
+
+async def test_a_role_object_is_not_held_once_a_page_without_it_is_listed() -> None:
+    # What is remembered across pages is bounded by one response: a hostile listing that sends a new ~30 MB role
+    # object on every page must not pile them up (up to 1,000 of them were kept).
+    refs: list[weakref.ref[_Role]] = []
+
+    class Fresh:
+        max_concurrency = 1
+
+        async def fetch_users(self, number: int) -> Page[User]:
+            big = _Role(role(f"r{number}", "x" * 1000))
+            refs.append(weakref.ref(big))
+            following = number + 1 if number < 3 else None
+            return Page(
+                items=[user(f"u{number}", f"r{number}")],
+                number=number,
+                next_number=following,
+                included=(big,),
+                path=USERS,
+            )
+
+    syncer = UserSyncer(Fresh())  # type: ignore[arg-type]
+    for number in range(4):
+        page = await syncer.list_resources(None, str(number) if number else "")
+        assert page.grants[0].entitlement.resource.display_name == "x" * 1000
+    del page
+    gc.collect()
+    assert [ref() is None for ref in refs[:3]] == [True, True, True], "earlier pages' role objects were let go"

@@ -109,13 +109,14 @@ DDL: tuple[str, ...] = (
 
 # Non-unique grant indexes that no read during a sync needs: a working file drops them while it loads and
 # builds them once before it is saved (building an index over sorted data is cheaper than upkeep per row).
+# The two partial indexes (`... where expansion is not null`, `... where needs_expansion = 1`) stay: almost no
+# row enters them, so their upkeep is a test per row, while building them later costs a scan of the grants
+# table each at the end of the sync (0.11 s of the tail at 100k users).
 DEFERRED_INDEXES: tuple[str, ...] = (
     "idx_grants_resource_type_id_resource_id_v1",
     "idx_grants_principal_id_v1",
     "idx_grants_entitlement_id_principal_id_v1",
     "idx_grants_entitlement_sync_grant_v1",
-    "idx_grants_sync_expansion_v1",
-    "idx_grants_sync_needs_expansion_v1",
 )
 
 # What a reader needs of a file, whatever SDK version wrote it; everything else is optional.

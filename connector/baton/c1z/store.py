@@ -9,15 +9,20 @@ A sync writes each page and the state that follows it in one unit (`write`), so 
 reason resumes exactly at the first page it had not stored. Pages are grouped into one SQLite transaction
 per `COMMIT_INTERVAL` (a savepoint per page keeps each page all-or-nothing), the non-unique grant indexes are
 built once after the load, and the working file is private and temporary: it is never resumed after a
-crash (resuming starts from the saved, fsynced c1z), so per-commit fsyncs would only cost time. The working
+crash (resuming starts from the saved, fsynced c1z, and opening one runs SQLite's `quick_check`), so
+per-commit fsyncs would only cost time, and while it loads its rollback journal lives in memory (savepoints
+and rollbacks still work; only crash recovery, which nothing uses, is lost). The state token that goes with
+the pages is stored once per group, with its commit. The working
 directory is locked for the life of the store (`workfiles`), so a start-up sweep removes only dead
-processes' files. docs/benchmarks.md ("c1z store") has the numbers behind each of these choices.
+processes' files. docs/benchmarks.md ("c1z store", "Store CPU and the end-of-sync tail") has the numbers
+behind each of these choices.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import json
 import os
@@ -57,6 +62,14 @@ RESUME_MAX_AGE = timedelta(days=7)
 COMMIT_INTERVAL = 0.5
 # Pages queued for the store thread before `write` waits (bounds the memory of objects in flight).
 MAX_PENDING_WRITES = 16
+# `save` compacts (`VACUUM INTO`) working files whose live pages take up to this size. Measured on the fake
+# Datadog's orgs with zstd's 32 MiB window: compaction makes the c1z 6-7% smaller at 10k-20k users (43-86 MB
+# files, 0.07-0.15 s), nothing at 30k (128 MB) and 5% larger at 100k (427 MB, 0.7-0.8 s of the end-of-sync
+# tail): past a few windows, the load's own page order compresses better than the compact one.
+COMPACT_MAX_BYTES = 128 << 20
+# ... and any file whose free pages are at least this share of it (an older sync deleted by `keep_only`):
+# they would compress to almost nothing (SQLite zeroes freed pages here) but every reader would decompress them.
+COMPACT_FREE_SHARE = 0.125
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -69,12 +82,27 @@ class _Db:
         self.db_path = db_path
         # Named in error messages: the c1z the file came from, or the working file itself.
         self.source = source or db_path
+        # A file this store created holds rows of the syncs it started and nothing else (see `_holds_only`).
+        self._fresh = source is None
+        self._started: set[str] = set()
         # isolation_level=None: transactions are explicit (group commit + a savepoint per page).
         self.conn = sqlite3.connect(db_path, isolation_level=None)
+        # Statements that may change a whole file (the schema step of a resumed file dropping its deferred
+        # indexes, `keep_only` deleting an older sync) run with a journal file; the load, in between, with
+        # one in memory (`start_load`).
         self.conn.execute("PRAGMA journal_mode=DELETE")
         self.conn.execute("PRAGMA synchronous=OFF")
+        self._loading = False
         self._tx_started: float | None = None
+        # The state token of the newest page in the open group, stored by the group's commit (one UPDATE
+        # per group instead of one per page: tokens are ~11 KB at 100k users). Rolled back with its page.
+        self._token: tuple[str, str] | None = None
         self._indexes_deferred = False
+        # The end-of-sync tail (issue 12 goal 2), logged by `save`: when the last page was stored, and how long
+        # the deferred index build took.
+        self._last_write_at: float | None = None
+        self._last_write_cpu = 0.0  # this thread's CPU clock then: the tail's CPU is steadier than its wall
+        self._index_seconds = 0.0
         # Set when a write failed: later writes would checkpoint past a page that is not stored, so none runs.
         self.broken: BaseException | None = None
 
@@ -91,8 +119,30 @@ class _Db:
 
     def commit(self) -> None:
         if self._tx_started is not None:
+            self._store_token()
             self.conn.execute("COMMIT")
             self._tx_started = None
+
+    def _store_token(self) -> None:
+        if self._token is not None:
+            sync_id, token = self._token
+            self.conn.execute("UPDATE v1_sync_runs SET sync_token = ? WHERE sync_id = ?", (token, sync_id))
+            self._token = None
+
+    def start_load(self) -> None:
+        """A journal in memory while the rows load: no journal file written and deleted per group (a 100k-user
+        load: -15% of the store thread's CPU, +6-8 MB peak RSS). It holds only the pages a group changes that
+        existed before it, so it stays small."""
+        self.commit()
+        self.conn.execute("PRAGMA journal_mode=MEMORY")
+        self._loading = True
+
+    def _end_load(self) -> None:
+        """Back to a journal file for the end-of-sync statements, which may change most of a resumed file."""
+        if self._loading:
+            self.commit()
+            self.conn.execute("PRAGMA journal_mode=DELETE")
+            self._loading = False
 
     @contextlib.contextmanager
     def unit(self) -> Iterator[None]:
@@ -109,6 +159,7 @@ class _Db:
                 # SQLite rolled the whole group back itself (SQLITE_FULL, I/O errors): the file is at the last
                 # commit, whose pages and checkpoint still agree.
                 self._tx_started = None
+                self._token = None
             raise
         self.conn.execute("RELEASE unit")
         if self._tx_started is not None and time.monotonic() - self._tx_started >= COMMIT_INTERVAL:
@@ -143,6 +194,7 @@ class _Db:
     def build_deferred_indexes(self) -> None:
         if not self._indexes_deferred:
             return
+        started = time.monotonic()
         self.commit()
         with self.unit():
             for statement in DDL:
@@ -150,13 +202,20 @@ class _Db:
                     self.conn.execute(statement)
         self.commit()
         self._indexes_deferred = False
+        self._index_seconds = time.monotonic() - started
 
     # -- sync runs -----------------------------------------------------------------------------------------
 
     def sync_runs(self) -> list[rows.SyncRun]:
-        return rows.read_sync_runs(self.conn)
+        runs = rows.read_sync_runs(self.conn)
+        if self._token is None:
+            return runs
+        # The open group's token is not stored yet: show it (a read must not write, e.g. after a failure).
+        sync_id, token = self._token
+        return [dataclasses.replace(r, sync_token=token) if r.sync_id == sync_id else r for r in runs]
 
     def start_sync(self, sync_id: str, sync_type: str, parent_sync_id: str) -> None:
+        self._started.add(sync_id)
         with self.unit():
             self.conn.execute(
                 "INSERT INTO v1_sync_runs (sync_id, started_at, sync_token, sync_type, parent_sync_id, "
@@ -172,6 +231,8 @@ class _Db:
             raise KeyError(f"no sync run {sync_id}")
         if row[1] is not None:
             raise ValueError(f"sync run {sync_id} is already finished")
+        if self._token is not None and self._token[0] == sync_id:
+            return self._token[1]
         return str(row[0])
 
     def write(
@@ -185,6 +246,7 @@ class _Db:
     ) -> None:
         self._check_not_broken()
         now = sqlite_time()
+        previous = self._token
         try:
             with self.unit():
                 if resource_types:
@@ -200,13 +262,18 @@ class _Db:
                 if grants:
                     self.conn.executemany(rows.UPSERT_GRANT, [rows.grant_row(x, sync_id, now) for x in grants])
                 if token is not None:
-                    self.conn.execute("UPDATE v1_sync_runs SET sync_token = ? WHERE sync_id = ?", (token, sync_id))
+                    self._token = (sync_id, token)  # stored with the group's commit
         except BaseException as exc:
+            # This page's rows are rolled back: so is its token (or the whole group's, if SQLite dropped it).
+            self._token = previous if self._tx_started is not None else None
             self.broken = exc
             raise
+        self._last_write_at = time.monotonic()
+        self._last_write_cpu = time.thread_time()
 
     def end_sync(self, sync_id: str, token: str, supports_diff: bool) -> dict[str, Any]:
         self._check_not_broken()
+        self._end_load()
         self.build_deferred_indexes()
         stats = self.compute_stats(sync_id)
         with self.unit():
@@ -218,10 +285,20 @@ class _Db:
         self.commit()
         return stats
 
+    def _holds_only(self, sync_id: str) -> bool:
+        """True when every row in the file belongs to `sync_id`: a file this store created for that one sync.
+
+        Such a file needs no `sync_id` filter, which lets the end-of-sync queries use covering indexes instead
+        of scanning the tables (a 100k-user sync: stats 0.2 s → 0.02 s, `keep_only` 0.1 s → 0).
+        """
+        return self._fresh and self._started <= {sync_id}
+
     def keep_only(self, sync_id: str) -> None:
         self._check_not_broken()
+        self._end_load()
         with self.unit():
-            for table in ("v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants", "v1_assets"):
+            tables = ("v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants", "v1_assets")
+            for table in () if self._holds_only(sync_id) else tables:
                 self.conn.execute(f"DELETE FROM {table} WHERE sync_id != ?", (sync_id,))  # noqa: S608
             self.conn.execute("DELETE FROM v1_connector_sessions")
             self.conn.execute("DELETE FROM v1_sync_runs WHERE sync_id != ?", (sync_id,))
@@ -230,16 +307,18 @@ class _Db:
     def compute_stats(self, sync_id: str) -> dict[str, Any]:
         """`c1.reader.v2.SyncStats` as Go's encoding/json writes it: snake_case, zero values omitted."""
         by_type: dict[str, dict[str, int]] = {}
+        only = self._holds_only(sync_id)
         for key, table in (
             ("resources_by_resource_type", "v1_resources"),
             ("entitlements_by_resource_type", "v1_entitlements"),
             ("grants_by_resource_type", "v1_grants"),
         ):
+            where = "" if only else "WHERE sync_id = ?"
             by_type[key] = dict(
                 self.conn.execute(
-                    f"SELECT resource_type_id, count(*) FROM {table} WHERE sync_id = ? "  # noqa: S608
+                    f"SELECT resource_type_id, count(*) FROM {table} {where} "  # noqa: S608
                     "GROUP BY resource_type_id ORDER BY resource_type_id",
-                    (sync_id,),
+                    () if only else (sync_id,),
                 ).fetchall()
             )
         type_ids = [
@@ -293,23 +372,55 @@ class _Db:
     # -- saving --------------------------------------------------------------------------------------------
 
     def save(self, c1z_path: Path, vacuum: bool) -> int:
-        """Compress into `c1z_path` atomically; `vacuum` compacts a copy first (`VACUUM INTO`).
+        """Compress into `c1z_path` atomically; `vacuum` compacts a copy first (`VACUUM INTO`) where that pays.
 
-        Compacting packs the b-tree pages that concurrent grant pages leave half full: the c1z shrinks by
-        ~13% for about a second per 400k rows. `VACUUM INTO` writes the compact copy once, with no journal
-        of the original, and leaves the working file as it is (a saved partial sync goes on being written).
+        Compacting writes each b-tree's pages together and in key order, without free pages. Up to
+        `COMPACT_MAX_BYTES` of live pages that makes the c1z smaller for little time; past it the c1z grows
+        instead and the tail would pay for nothing, unless `COMPACT_FREE_SHARE` of the file is free pages
+        (an older sync that `keep_only` deleted), which readers would otherwise decompress.
+        `VACUUM INTO` writes the compact copy once, with no journal of the original, and leaves the working
+        file as it is (a saved partial sync goes on being written).
         """
+        self._end_load()
         self.build_deferred_indexes()
         self.commit()
+        started = time.monotonic()
+        vacuum = vacuum and self._compaction_pays()
         if not vacuum:
-            return compress_atomically(self.db_path, c1z_path)
-        compact = self.db_path.with_name("compact.db")
-        compact.unlink(missing_ok=True)
-        try:
-            self.conn.execute("VACUUM INTO ?", (str(compact),))
-            return compress_atomically(compact, c1z_path)
-        finally:
+            size = compress_atomically(self.db_path, c1z_path)
+            compressed = started
+        else:
+            compact = self.db_path.with_name("compact.db")
             compact.unlink(missing_ok=True)
+            try:
+                self.conn.execute("VACUUM INTO ?", (str(compact),))
+                compressed = time.monotonic()
+                size = compress_atomically(compact, c1z_path)
+            finally:
+                compact.unlink(missing_ok=True)
+        ready = time.monotonic()
+        log.info(
+            "c1z saved",
+            bytes=size,
+            compacted=vacuum,
+            # From the end of the last stored page to the file being ready: index build, stats, compaction,
+            # compression and fsync (docs/benchmarks.md, "Store CPU and the end-of-sync tail").
+            tail_seconds=None if self._last_write_at is None else round(ready - self._last_write_at, 3),
+            tail_cpu_seconds=None
+            if self._last_write_at is None
+            else round(time.thread_time() - self._last_write_cpu, 3),
+            index_seconds=round(self._index_seconds, 3),
+            compact_seconds=round(compressed - started, 3),
+            compress_seconds=round(ready - compressed, 3),
+        )
+        self._index_seconds = 0.0
+        return size
+
+    def _compaction_pays(self) -> bool:
+        pages = int(self.conn.execute("PRAGMA page_count").fetchone()[0])
+        free = int(self.conn.execute("PRAGMA freelist_count").fetchone()[0])
+        page_size = int(self.conn.execute("PRAGMA page_size").fetchone()[0])
+        return (pages - free) * page_size <= COMPACT_MAX_BYTES or free >= COMPACT_FREE_SHARE * pages
 
     def close(self) -> None:
         self._tx_started = None
@@ -536,6 +647,7 @@ def _ready(db_path: Path, source: Path | None) -> _Db:
     db = _Db(db_path, source)
     try:
         _guarded(db, db.ensure_schema, defer_indexes=True)
+        _guarded(db, db.start_load)
     except BaseException:
         db.close()
         raise

@@ -51,6 +51,12 @@ _SKIP_BOTH_URL = ann.type_url(annotation_resource_pb2.SkipEntitlementsAndGrants)
 # How many stored resources one cursor step turns into entitlements or per-resource grant actions.
 _RESOURCE_BATCH = 200
 _MAX_WARNINGS = 10
+# What a resumed full sync's token may hold (a targeted sync is never resumed), and the longest row id cursor
+# (SQLite's INTEGER is 64-bit).
+_RESUMABLE_OPERATIONS = frozenset(
+    {st.INIT, st.LIST_RESOURCE_TYPES, st.LIST_RESOURCES, st.LIST_ENTITLEMENTS, st.LIST_GRANTS}
+)
+_MAX_CURSOR_DIGITS = 18
 
 
 class TooManyWarningsError(InternalError):
@@ -123,6 +129,10 @@ class Syncer:
                 await self._run_parallel(self._parallel_batch())
             else:
                 await self._step(top)
+            # A turn for the rest of the loop (health probes, heartbeats, the task poll) after every page: pages
+            # fetched ahead and writes queued to the store thread complete without suspending, so without this
+            # the engine could run 16 pages (~100 ms) in one go (issue 11's `/healthz` goal).
+            await asyncio.sleep(0)
         final = st.SyncState(
             current_action_id=self._state.current_action_id,
             needs_expansion=self._state.needs_expansion,
@@ -149,19 +159,23 @@ class Syncer:
             return "partial", False
         resumable = await self._store.resumable_sync("full")
         resumed_state = None
+        types: dict[str, resource_pb2.ResourceType] = {}
         if resumable is not None:
             token = await self._store.resume_sync(resumable.sync_id)
             try:
                 resumed_state = st.SyncState.unmarshal(token)
+                types = {rt.id: rt for rt in await self._store.resource_types()}
+                self._check_runnable(resumed_state, types)
             except ValueError as exc:
-                # Another SDK's token, or a damaged one: that run cannot be continued faithfully. Start a new
-                # sync; saving a finished full sync keeps only the new one.
+                # Another SDK's token, a damaged one, or one naming what this engine cannot run: that run cannot be
+                # continued faithfully. Start a new sync; saving a finished full sync keeps only the new one.
+                resumed_state = None
                 log.warning(
                     "unfinished sync cannot be resumed; starting a new one", sync_id=resumable.sync_id, reason=str(exc)
                 )
         if resumed_state is not None and (resumed_state.actions or resumed_state.completed_actions_count):
             self._state = resumed_state
-            self._types = {rt.id: rt for rt in await self._store.resource_types()}
+            self._types = types
             self._grant_listers.clear()
             self._trait_urls.clear()
             return "full", True
@@ -174,6 +188,39 @@ class Syncer:
         self._state.push(st.INIT)
         await self._checkpoint()
         return "full", False
+
+    def _check_runnable(self, state: st.SyncState, types: dict[str, resource_pb2.ResourceType]) -> None:
+        """Raise ValueError when a parsed token's actions cannot run against this file.
+
+        The token is a c1z's bytes: an action naming a type the file or this connector lacks, or a store cursor
+        that is not a row id, would otherwise stop every resume with a KeyError or ValueError; an id that a new
+        action could take would silently drop a phase from a sync saved as complete.
+        """
+        for action in state.actions:
+            where = f"action {action.id[:32]!r}"
+            if (
+                action.id.isascii()
+                and action.id.isdigit()
+                and (len(action.id) > 18 or int(action.id) > state.current_action_id)
+            ):
+                # `push` would give a later action the same id, and finishing either would drop both.
+                raise ValueError(f"{where} has an id above the token's current_action_id")
+            if action.operation not in _RESUMABLE_OPERATIONS:
+                raise ValueError(f"{where} has an operation a full sync does not run")
+            for type_id, object_id in (
+                (action.resource_type_id, action.resource_id),
+                (action.parent_resource_type_id, action.parent_resource_id),
+            ):
+                if (type_id or object_id) and (type_id not in types or type_id not in self._by_type):
+                    raise ValueError(f"{where} names a resource type this sync does not have")
+            cursor = action.page_token
+            if (
+                action.operation in (st.LIST_ENTITLEMENTS, st.LIST_GRANTS)
+                and not action.resource_id
+                and cursor
+                and not (cursor.isascii() and cursor.isdigit() and len(cursor) <= _MAX_CURSOR_DIGITS)
+            ):
+                raise ValueError(f"{where} has a store cursor that is not a row id")
 
     def _init_targeted(self) -> None:
         for rid in reversed(self._options.targeted_resources):

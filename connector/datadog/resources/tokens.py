@@ -12,7 +12,8 @@ def page_number(token: str) -> int:
     """The page a token points at ('' is the first page)."""
     if not token:
         return 0
-    if not token.isdigit():
+    # ASCII only ("²" is a digit to `isdigit` but not to `int`), and short: `int` refuses over 4,300 digits.
+    if not (token.isascii() and token.isdigit()) or len(token) > 18:
         raise InvalidArgumentError(f"malformed page token {token[:32]!r}: expected a page number")
     return int(token)
 

@@ -136,18 +136,16 @@ def _role_for_grant(role_id: str, included: dict[str, Role]) -> resource_pb2.Res
 
 
 GrantMaker = Callable[[resource_pb2.ResourceId], grant_pb2.Grant]
-# Roles remembered across pages; more than an org can have (Datadog's limit is far lower) means a hostile
-# listing, and the memory is dropped rather than grown.
-_MAX_REMEMBERED_ROLES = 1_000
 
 
 class _RoleGrants:
-    """The role grant factory of each role a users page includes, kept across pages.
+    """The role grant factory of each role a users page includes, kept for the next page.
 
     Every page of 100 users includes the same handful of role objects: validating them and building the role
     resource and its entitlement once per page cost ~2 µs per user (issue 12). A role is reused only while
     Datadog sends the very same JSON object for it (`==` on the parsed JSON), so the grants are the bytes a
-    per-page build gives; any other object is validated (with the same errors) and built again.
+    per-page build gives; any other object is validated (with the same errors) and built again. Only the last
+    page's roles are kept: never more than one response holds, however many pages a hostile listing sends.
     """
 
     def __init__(self) -> None:
@@ -162,13 +160,12 @@ class _RoleGrants:
         known = self._known
         fresh = [raw for raw in raws if (seen := known.get(raw["id"])) is None or seen[0] != raw]
         parsed = included_roles(dataclasses.replace(page, included=tuple(fresh))) if fresh else {}
-        if len(known) + len(parsed) > _MAX_REMEMBERED_ROLES:
-            known.clear()
-        makers: dict[str, GrantMaker] = {}
+        kept: dict[str, tuple[dict[str, Any], GrantMaker]] = {}
         # The last object of an id wins, as in `included_roles`.
         for role_id, raw in {raw["id"]: raw for raw in raws}.items():
             seen = known.get(role_id)
             if seen is None or seen[0] != raw:
-                seen = known[role_id] = (raw, b.grant_factory(role_resource(parsed[role_id]), MEMBER))
-            makers[role_id] = seen[1]
-        return makers
+                seen = (raw, b.grant_factory(role_resource(parsed[role_id]), MEMBER))
+            kept[role_id] = seen
+        self._known = kept
+        return {role_id: seen[1] for role_id, seen in kept.items()}

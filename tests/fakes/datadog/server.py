@@ -21,6 +21,7 @@ import socket
 import ssl
 import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import Self
@@ -143,7 +144,9 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
     with st.lock:
         st.counters[f"{request.method} {route}"] += 1
         st.statuses[(f"{request.method} {route}", response.status)] += 1
-        st.seen.append(Seen(request.method, request.path, route, tuple(request.query.items()), response.status))
+        st.seen.append(
+            Seen(request.method, request.path, route, tuple(request.query.items()), response.status, time.monotonic())
+        )
     return response
 
 

@@ -278,6 +278,7 @@ class Seen:
     route: str
     query: tuple[tuple[str, str], ...]
     status: int
+    at: float = 0.0  # time.monotonic() when answered: benchmarks place each listing on the sync's timeline
 
     def param(self, name: str) -> str | None:
         return next((v for k, v in self.query if k == name), None)

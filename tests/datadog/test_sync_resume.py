@@ -1,0 +1,81 @@
+"""A Datadog sync broken off by a bad answer in any phase, then run again, stores exactly the rows of a sync that
+was never interrupted: the resumed run starts from its saved state, rebuilds what the interrupted one only held in
+memory (the users walk's role grant factories, the resources of pending grants pages, the sync token's cached
+pieces; issue 12) and repeats no stored page."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from connector.baton.c1z.reader import C1ZReader
+from connector.baton.sync.syncer import SyncOptions, SyncResult
+from connector.baton.sync.to_file import sync_to_file
+from connector.datadog.client import DatadogClient
+from connector.datadog.connector import DatadogConnector
+from connector.datadog.errors import UnexpectedResponse
+from tests.baton.test_sync_engine import rows_of
+from tests.datadog.helpers import FAST_RETRY
+from tests.datadog.test_sync_org import ALL_ON, NOW
+from tests.fakes.datadog import FakeDatadog, generate_org
+from tests.fakes.datadog.org import Org
+
+
+def org() -> Org:
+    return generate_org(users=260, seed=7, teams=14, schedules=4, api_keys=130, clock=lambda: NOW)
+
+
+async def sync(fake: FakeDatadog, path: Path) -> SyncResult:
+    client = DatadogClient(api_key=fake.api_key, app_key=fake.app_key, base_url=fake.base_url, retry=FAST_RETRY)
+    async with client:
+        return await sync_to_file(DatadogConnector(client, ALL_ON).syncers(), path, SyncOptions())
+
+
+# (the request path that answers garbage, which of the paths of that shape): one per phase of the sync.
+BREAKS = [
+    (r"/api/v2/users", 0),  # the first users page, while the next ones are fetched ahead
+    (r"/api/v2/service_accounts/[^/]+/application_keys", 3),  # a child listing of a service account
+    (r"/api/v2/roles", 0),
+    (r"/api/v2/team", 0),
+    (r"/api/v2/on-call/schedules", 0),
+    (r"/api/v2/api_keys", 0),
+    (r"/api/v2/team/[^/]+/memberships", 0),  # grants: the first team's page
+    (r"/api/v2/team/[^/]+/memberships", 6),  # grants: with other teams' grants stored
+    (r"/api/v2/team/[^/]+/memberships", 99),  # grants: the last team
+    (r"/api/v2/on-call/schedules/[^/]+/responders", 2),
+]
+
+
+@pytest.mark.parametrize(("shape", "which"), BREAKS)
+async def test_a_sync_broken_off_in_any_phase_resumes_to_the_rows_of_a_clean_sync(
+    tmp_path: Path, shape: str, which: int
+) -> None:
+    clean = tmp_path / "clean.c1z"
+    with FakeDatadog(org()) as fake:
+        await sync(fake, clean)
+        requests = len(fake.requests())
+        paths = list(dict.fromkeys(s.path for s in fake.requests()))
+    matching = [p for p in paths if re.fullmatch(shape, p)]
+    broken = matching[min(which, len(matching) - 1)]
+
+    path = tmp_path / "sync.c1z"
+    with FakeDatadog(org()) as fake:
+        fake.faults.hostile("not-json", path=broken)
+        with pytest.raises(UnexpectedResponse):
+            await sync(fake, path)
+    with C1ZReader(path) as reader:
+        (run,) = reader.sync_runs()
+        assert not run.finished
+
+    with FakeDatadog(org()) as fake:
+        result = await sync(fake, path)
+        resumed_requests = len(fake.requests())
+    assert result.resumed
+    assert rows_of(path) == rows_of(clean)
+    with C1ZReader(path) as reader:
+        (run,) = reader.sync_runs()
+        assert (run.sync_id, run.finished) == (result.sync_id, True)
+    if broken != "/api/v2/users":
+        assert resumed_requests < requests, "stored pages are not asked for again"
