@@ -9,7 +9,8 @@ and whether it closed (one poll(2) remains, for what the loop has not delivered 
 What httpcore's anyio backend guarantees is kept: TCP_NODELAY (asyncio's default for TCP), the timeout of each
 connect, read and write, failures raised as httpcore's ConnectError / ConnectTimeout / ReadError / ReadTimeout /
 WriteError / WriteTimeout with the OS or TLS error as their cause (`errors.describe_transport_error` reads the
-chain), TLS by `start_tls` (also inside a proxy's TLS: asyncio supports TLS in TLS since 3.11), and an idle
+chain, and the text: the pool re-raises a failure `from None`, which drops a read's cause), TLS by `start_tls`
+(also inside a proxy's TLS: asyncio supports TLS in TLS since 3.11; see `_TLS_IN_TLS_SAFE`), and an idle
 connection with unread bytes or a closed peer is reported readable, so the pool drops it rather than reading a
 stale answer as the next response. Reading stops while more than `_HIGH_WATER` bytes wait unread, so a fast
 peer cannot grow the buffer past what the reader takes.

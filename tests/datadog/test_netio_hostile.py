@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import socket
 import ssl
+import struct
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -224,3 +225,33 @@ async def test_a_peer_dripping_the_body_is_cut_by_the_whole_response_deadline() 
     assert "timed out waiting for the response (no complete response within 0.5s)" in str(raised.value)
     assert raised.value.retryable
     assert 0 < sent < 100_000
+
+
+# -- a reset mid-response: named in words ------------------------------------------------------------------------
+
+
+async def test_a_connection_reset_mid_body_is_named_a_reset() -> None:
+    """httpcore's pool re-raises read errors `from None`, so the OS error is not in the chain that reaches the
+    description: the reset must still be named from the error's text, not as a class name (ReadError)."""
+
+    async def reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n{")
+        await writer.drain()
+        writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()  # RST, not FIN
+
+    server = await asyncio.start_server(reset, "127.0.0.1", 0)
+    async with server:
+        client = DatadogClient(
+            api_key=CANARY_API_KEY, app_key=CANARY_APP_KEY, base_url=f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}",
+            retry=RetryPolicy(max_attempts=2, base_delay=0.0, max_delay=0.0),
+        )  # fmt: skip
+        async with client:
+            with pytest.raises(Unavailable) as raised:
+                await client.list_users()
+            assert client.stats.retries == {"ReadError": 1}, "a GET is retried once after a reset, then reported"
+    assert str(raised.value).startswith(
+        "Datadog unavailable: GET /api/v2/users -> no response: cannot reach 127.0.0.1: connection reset"
+    )
+    assert raised.value.retryable
