@@ -42,6 +42,13 @@ def _chain(error: BaseException) -> list[BaseException]:
     return seen
 
 
+def _no_canary(error: BaseException) -> None:
+    for each in _chain(error):
+        for text in (str(each), repr(each)):
+            assert CANARY_API_KEY not in text
+            assert CANARY_APP_KEY not in text
+
+
 # -- TLS inside TLS: an https forward proxy ---------------------------------------------------------------------
 
 
@@ -125,6 +132,7 @@ async def test_a_wrong_certificate_behind_an_https_proxy_is_a_clean_tls_error(
             await client.list_users()
     assert "TLS certificate verification failed" in str(raised.value)
     assert not any(isinstance(e, TypeError) for e in _chain(raised.value))
+    _no_canary(raised.value)
     assert https_fake.count("GET", "/api/v2/users") == 0
     assert set(tls_proxy.tunnels) == {https_fake.port}
 
@@ -225,6 +233,7 @@ async def test_a_peer_dripping_the_body_is_cut_by_the_whole_response_deadline() 
     assert "timed out waiting for the response (no complete response within 0.5s)" in str(raised.value)
     assert raised.value.retryable
     assert 0 < sent < 100_000
+    _no_canary(raised.value)
 
 
 # -- a reset mid-response: named in words ------------------------------------------------------------------------
@@ -255,3 +264,47 @@ async def test_a_connection_reset_mid_body_is_named_a_reset() -> None:
         "Datadog unavailable: GET /api/v2/users -> no response: cannot reach 127.0.0.1: connection reset"
     )
     assert raised.value.retryable
+    _no_canary(raised.value)
+
+
+# -- every connection dropped at once ----------------------------------------------------------------------------
+
+
+async def test_eight_requests_in_flight_when_the_server_drops_every_connection_are_each_resent_once() -> None:
+    """The pool recovers: each GET whose connection died is resent on a new one, exactly once, and no answer is
+    read from a dead connection (exact request counts: 1 warm-up + 8 dropped + 8 resent)."""
+    body = b'{"data": [], "meta": {"page": {"total_count": 0}}}'
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    requests = 0
+    pending: list[asyncio.StreamWriter] = []
+    dropped = asyncio.Event()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal requests
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                requests += 1
+                if requests > 1 and not dropped.is_set():
+                    pending.append(writer)
+                    if len(pending) == 8:  # all eight in flight: drop them together
+                        dropped.set()
+                        for each in pending:
+                            each.close()
+                    return
+                writer.write(answer)
+                await writer.drain()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    async with server:
+        client = DatadogClient(
+            api_key=CANARY_API_KEY, app_key=CANARY_APP_KEY, base_url=f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}",
+            retry=RetryPolicy(max_attempts=2, base_delay=0.0, max_delay=0.0),
+        )  # fmt: skip
+        async with client:
+            get = client._t.request  # the transport itself: each GET stands alone (no listing guard)
+            await get("GET", "/api/v2/users/u0", group="users")  # a group's first request goes alone
+            replies = await asyncio.gather(*(get("GET", f"/api/v2/users/u{n}", group="users") for n in range(1, 9)))
+            assert sum(client.stats.retries.values()) == 8
+    assert [reply.body for reply in replies] == [body] * 8
+    assert requests == 17
