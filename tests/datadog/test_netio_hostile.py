@@ -12,6 +12,7 @@ import struct
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,6 +48,13 @@ def _no_canary(error: BaseException) -> None:
         for text in (str(each), repr(each)):
             assert CANARY_API_KEY not in text
             assert CANARY_APP_KEY not in text
+
+
+def _raw_client(server: asyncio.Server, **kwargs: Any) -> DatadogClient:
+    """A client with the canary keys for a raw loopback server; one retry unless told otherwise."""
+    kwargs.setdefault("retry", RetryPolicy(max_attempts=2, base_delay=0.0, max_delay=0.0))
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    return DatadogClient(api_key=CANARY_API_KEY, app_key=CANARY_APP_KEY, base_url=url, **kwargs)
 
 
 # -- TLS inside TLS: an https forward proxy ---------------------------------------------------------------------
@@ -222,14 +230,10 @@ async def test_a_peer_dripping_the_body_is_cut_by_the_whole_response_deadline() 
         writer.close()
 
     server = await asyncio.start_server(drip, "127.0.0.1", 0)
-    async with server:
-        client = DatadogClient(
-            api_key=CANARY_API_KEY, app_key=CANARY_APP_KEY, base_url=f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}",
-            timeout=0.2, connect_timeout=0.1, retry=RetryPolicy(max_attempts=1),
-        )  # fmt: skip
-        async with client:
-            with pytest.raises(Unavailable) as raised:
-                await client.list_users()
+    single = RetryPolicy(max_attempts=1)
+    async with server, _raw_client(server, timeout=0.2, connect_timeout=0.1, retry=single) as client:
+        with pytest.raises(Unavailable) as raised:
+            await client.list_users()
     assert "timed out waiting for the response (no complete response within 0.5s)" in str(raised.value)
     assert raised.value.retryable
     assert 0 < sent < 100_000
@@ -251,15 +255,10 @@ async def test_a_connection_reset_mid_body_is_named_a_reset() -> None:
         writer.transport.abort()  # RST, not FIN
 
     server = await asyncio.start_server(reset, "127.0.0.1", 0)
-    async with server:
-        client = DatadogClient(
-            api_key=CANARY_API_KEY, app_key=CANARY_APP_KEY, base_url=f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}",
-            retry=RetryPolicy(max_attempts=2, base_delay=0.0, max_delay=0.0),
-        )  # fmt: skip
-        async with client:
-            with pytest.raises(Unavailable) as raised:
-                await client.list_users()
-            assert client.stats.retries == {"ReadError": 1}, "a GET is retried once after a reset, then reported"
+    async with server, _raw_client(server) as client:
+        with pytest.raises(Unavailable) as raised:
+            await client.list_users()
+        assert client.stats.retries == {"ReadError": 1}, "a GET is retried once after a reset, then reported"
     assert str(raised.value).startswith(
         "Datadog unavailable: GET /api/v2/users -> no response: cannot reach 127.0.0.1: connection reset"
     )
@@ -296,15 +295,10 @@ async def test_eight_requests_in_flight_when_the_server_drops_every_connection_a
                 await writer.drain()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    async with server:
-        client = DatadogClient(
-            api_key=CANARY_API_KEY, app_key=CANARY_APP_KEY, base_url=f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}",
-            retry=RetryPolicy(max_attempts=2, base_delay=0.0, max_delay=0.0),
-        )  # fmt: skip
-        async with client:
-            get = client._t.request  # the transport itself: each GET stands alone (no listing guard)
-            await get("GET", "/api/v2/users/u0", group="users")  # a group's first request goes alone
-            replies = await asyncio.gather(*(get("GET", f"/api/v2/users/u{n}", group="users") for n in range(1, 9)))
-            assert sum(client.stats.retries.values()) == 8
+    async with server, _raw_client(server) as client:
+        get = client._t.request  # the transport itself: each GET stands alone (no listing guard)
+        await get("GET", "/api/v2/users/u0", group="users")  # a group's first request goes alone
+        replies = await asyncio.gather(*(get("GET", f"/api/v2/users/u{n}", group="users") for n in range(1, 9)))
+        assert sum(client.stats.retries.values()) == 8
     assert [reply.body for reply in replies] == [body] * 8
     assert requests == 17
