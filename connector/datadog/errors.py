@@ -235,15 +235,28 @@ def error_for_response(
     return cls(method=method, path=clean_path, status=status, messages=messages)
 
 
-def describe_transport_error(exc: BaseException, host: str, secrets: Iterable[str] = ()) -> str:
-    """What went wrong reaching `host`, in words an operator can act on (not ``ConnectError``)."""
+def _chain(exc: BaseException) -> list[BaseException]:
     chain: list[BaseException] = []
     cur: BaseException | None = exc
     while cur is not None and len(chain) < 8:
         chain.append(cur)
         cur = cur.__cause__ or cur.__context__
+    return chain
+
+
+def is_certificate_failure(exc: BaseException) -> bool:
+    """The peer's certificate was not trusted: asking again cannot help (the trust settings must change)."""
+    chain = _chain(exc)
+    return any(isinstance(e, ssl.SSLCertVerificationError) for e in chain) or any(
+        "certificate_verify_failed" in str(e).lower() for e in chain
+    )
+
+
+def describe_transport_error(exc: BaseException, host: str, secrets: Iterable[str] = ()) -> str:
+    """What went wrong reaching `host`, in words an operator can act on (not ``ConnectError``)."""
+    chain = _chain(exc)
     text = " ".join(str(e) for e in chain).lower()
-    if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain) or "certificate_verify_failed" in text:
+    if is_certificate_failure(exc):
         cause = "TLS certificate verification failed"
     elif any(isinstance(e, ssl.SSLError) for e in chain):
         cause = "TLS handshake failed"

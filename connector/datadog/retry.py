@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import httpx
 
 from connector.baton.retry import RetryPolicy as BaseRetryPolicy
+from connector.datadog.errors import is_certificate_failure
 
 __all__ = ["RetryPolicy"]
 
@@ -39,8 +40,12 @@ class RetryPolicy(BaseRetryPolicy):
 
         A request that never left (refused connection, connect timeout, no free pool slot) is safe
         to resend whatever its method. One that may have reached Datadog is only resent when the
-        call is idempotent, so a create is never duplicated by a read timeout.
+        call is idempotent, so a create is never duplicated by a read timeout. A proxy that would not open the
+        tunnel never passed the request on either. An untrusted certificate is not retried: only a change of
+        the trust settings can help, and each attempt would only delay saying so.
         """
-        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        if isinstance(exc, httpx.ConnectError) and is_certificate_failure(exc):
+            return False
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout | httpx.ProxyError):
             return True
         return idempotent and isinstance(exc, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError)

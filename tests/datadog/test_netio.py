@@ -54,6 +54,7 @@ async def test_a_server_certificate_outside_the_given_trust_is_refused(https_fak
             await client.list_users()
     assert "TLS certificate verification failed" in str(raised.value)
     assert https_fake.count("GET", "/api/v2/users") == 0
+    assert not client.stats.retries, "only new trust settings can help: one attempt, not max_attempts"
 
 
 @pytest.fixture

@@ -6,9 +6,11 @@ import asyncio
 import inspect
 import random
 import socket
+import ssl
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from connector.datadog.client import DatadogClient
@@ -162,3 +164,16 @@ def test_backoff_is_full_jitter_and_capped() -> None:
         samples = [policy.backoff(retry, rng) for _ in range(200)]
         assert all(0 <= s <= ceiling for s in samples)
         assert max(samples) > ceiling * 0.8  # spread over the whole range, not a fixed delay
+
+
+@pytest.mark.parametrize("idempotent", [True, False])
+def test_a_proxy_that_would_not_open_the_tunnel_is_retried_whatever_the_method(idempotent: bool) -> None:
+    """The CONNECT failed (a proxy's 502/503): the request never reached Datadog, so even a create is resent."""
+    assert RetryPolicy.retryable_exception(httpx.ProxyError("502 Bad Gateway"), idempotent=idempotent)
+
+
+def test_an_untrusted_certificate_is_not_retried() -> None:
+    refused = httpx.ConnectError("handshake failed")
+    refused.__cause__ = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] self-signed certificate")
+    assert not RetryPolicy.retryable_exception(refused, idempotent=True)
+    assert RetryPolicy.retryable_exception(httpx.ConnectError("connection refused"), idempotent=False)
