@@ -5,11 +5,13 @@ from the process's start until `/healthz`, then `/readyz`, first answers 200 (pr
 read from /proc after 20 s with ConductorOne asking for a poll every 5 s. `native_modules_mapped` lists the
 heavy extension modules the idle process has loaded (from /proc/PID/maps); `import_ms_top` comes from a second
 start under `python -X importtime` (each module's own import time summed by top-level package, in ms, which the
-import-time instrumentation itself inflates a little). Median of 3 starts.
+import-time instrumentation itself inflates a little). Median of 3 starts. With `--loop uvloop` the daemon runs
+on uvloop's event loop (benchmarks/on_uvloop.py), for comparison.
 """
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import json
 import re
@@ -30,7 +32,18 @@ from tests.fakes.net import logged_health_port
 
 ROOT = Path(__file__).resolve().parents[1]
 IDLE_SECONDS, STARTS = 20.0, 3
-HEAVY = ("_zstd", "zstandard", "_sqlite3", "cryptography", "aiohttp", "multidict", "yarl", "grpc", "pydantic_core")
+HEAVY = (
+    "_zstd",
+    "zstandard",
+    "_sqlite3",
+    "cryptography",
+    "aiohttp",
+    "multidict",
+    "yarl",
+    "grpc",
+    "pydantic_core",
+    "uvloop",
+)
 
 
 def status(port: int, path: str) -> int:
@@ -46,7 +59,10 @@ def status(port: int, path: str) -> int:
 
 def mapped(pid: int) -> list[str]:
     maps = Path(f"/proc/{pid}/maps").read_text()
-    libraries = [line.split()[-1] for line in maps.splitlines() if line.rstrip().endswith(".so")]
+    # Only the part below site-packages names a package: a checkout's own path may contain any name.
+    libraries = [
+        line.split()[-1].rsplit("site-packages", 1)[-1] for line in maps.splitlines() if line.rstrip().endswith(".so")
+    ]
     return sorted({name for name in HEAVY for lib in libraries if f"/{name}/" in lib or f"/{name}." in lib})
 
 
@@ -92,8 +108,12 @@ def import_times(err: bytes) -> str:
 
 
 def main() -> dict[str, object]:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
+    args = parser.parse_args()
+    module = "benchmarks.on_uvloop" if args.loop == "uvloop" else "connector"
     org = generate_org(users=200, seed=5, teams=5, schedules=0)
-    plain = [sys.executable, "-m", "connector"]
+    plain = [sys.executable, "-m", module]
     with tempfile.TemporaryDirectory() as tmp, FakeDatadog(org) as dd, FakeC1(next_poll=5.0, next_heartbeat=5.0) as c1:
         # info: the port the health server bound is logged at that level.
         extra = {"BATON_LOG_LEVEL": "info", "BATON_C1Z_TEMP_DIR": tmp}
@@ -113,10 +133,11 @@ def main() -> dict[str, object]:
             finally:
                 stop(daemon)
         with log.open("wb") as err:
-            timed = [sys.executable, "-X", "importtime", "-m", "connector"]
+            timed = [sys.executable, "-X", "importtime", "-m", module]
             stop(start(connector_env(dd, c1, extra), timed, err)[0])
         imports = import_times(log.read_bytes())
     return {
+        "event_loop": args.loop,
         "start_to_healthz_ms": round(statistics.median(healthy) * 1000),
         "start_to_readyz_ms": round(statistics.median(ready) * 1000),
         "idle_rss_mb": round(idle_rss, 1),

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import re
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.fakes.datadog import Org
+from tests.fakes.datadog import FakeDatadog, Org
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,23 @@ def _parse_time(err: str, out: str, returncode: int) -> Measured:
         + float(field(r"System time \(seconds\): ([\d.]+)")),
         peak_rss_mb=int(field(r"Maximum resident set size \(kbytes\): (\d+)")) / 1024,
     )
+
+
+def child_json(module: str, args: Sequence[str], dd: FakeDatadog) -> dict[str, float]:
+    """Run `python -m module --child ARGS BASE_URL` against `dd` and read the one JSON object it prints.
+
+    The keys travel on stdin, never in argv (which any process on the machine can read).
+    """
+    done = subprocess.run(
+        [sys.executable, "-m", module, "--child", *args, dd.base_url],
+        cwd=ROOT,
+        input=f"{dd.api_key}\n{dd.app_key}\n",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, float] = json.loads(done.stdout)
+    return result
 
 
 def proc_cpu_seconds(pid: int) -> float:

@@ -17,7 +17,8 @@ out to its FinishTask, and its CPU is the daemon's /proc CPU over the same span.
   the latter's share of the sync's wall;
 - `listing_timeline` and, per phase (`phase_*`, benchmarks/phases.py): wall vs network minimum, requests in
   flight at the fake, the daemon's CPU by thread (event loop, store, other), and the fakes' own CPU;
-- with `--profile`: the daemon runs under cProfile (per-thread CPU clock) and the CPU is summed by area.
+- with `--profile`: the daemon runs under cProfile (per-thread CPU clock) and the CPU is summed by area;
+- with `--loop uvloop`: the daemon runs on uvloop's event loop (benchmarks/on_uvloop.py), for comparison.
 """
 
 from __future__ import annotations
@@ -179,7 +180,10 @@ def main() -> dict[str, object]:
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--users", type=int, default=USERS)
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     args = parser.parse_args()
+    if args.profile and args.loop != "asyncio":
+        parser.error("--profile runs the daemon on asyncio's loop only")
     latency = args.latency_ms / 1000
     org = build_org(users=args.users, teams=max(1, TEAMS * args.users // USERS))
     members = sum(len(t.members) for t in org.teams.values())
@@ -193,11 +197,11 @@ def main() -> dict[str, object]:
         extra = {"BATON_LOG_LEVEL": "info", "BATON_C1Z_TEMP_DIR": tmp}
         env = connector_env(dd, c1, extra)
         prof = Path(tmp) / "daemon.prof"
-        argv = (
-            [sys.executable, "-m", "benchmarks.profiled", str(prof)]
-            if args.profile
-            else [sys.executable, "-m", "connector"]
-        )
+        argv = [sys.executable, "-m", "connector"]
+        if args.profile:
+            argv = [sys.executable, "-m", "benchmarks.profiled", str(prof)]
+        elif args.loop == "uvloop":
+            argv = [sys.executable, "-m", "benchmarks.on_uvloop"]
         daemon = TimedProcess(argv, env=env, cwd=ROOT)
         try:
             wait_until(lambda: bool(c1.recorded().hellos), 120, "the daemon's Hello")
@@ -239,6 +243,7 @@ def main() -> dict[str, object]:
         result: dict[str, object] = {
             "org": f"{len(org.users)} users, {len(org.roles)} roles, {len(org.teams)} teams, {members} memberships",
             "datadog_latency_ms": args.latency_ms,
+            "event_loop": args.loop,
             "datadog_requests": requests,
             "lower_bound": lower_bound(org),
             "wall_seconds": round(wall, 2),

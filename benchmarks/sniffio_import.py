@@ -14,17 +14,14 @@ import asyncio
 import importlib.abc
 import importlib.machinery
 import json
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from types import ModuleType
 
-from benchmarks.measure import load_average
+from benchmarks.measure import child_json, load_average
 from tests.fakes.datadog import FakeDatadog, generate_org
 
-ROOT = Path(__file__).resolve().parents[1]
 REQUESTS, ROUNDS = 500, 3
 
 
@@ -67,22 +64,13 @@ def child(hide: bool, base_url: str, api_key: str, app_key: str) -> dict[str, ob
 
 
 def main() -> dict[str, object]:
-    runs: dict[bool, list[dict[str, object]]] = {False: [], True: []}
+    runs: dict[bool, list[dict[str, float]]] = {False: [], True: []}
     with FakeDatadog(generate_org(users=10, seed=1)) as dd:
         for _ in range(ROUNDS):
             for hide in (False, True):
-                argv = [sys.executable, "-m", "benchmarks.sniffio_import", "--child", str(hide), dd.base_url]
-                done = subprocess.run(
-                    argv,
-                    cwd=ROOT,
-                    input=f"{dd.api_key}\n{dd.app_key}\n",  # keys on stdin, not in argv
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                runs[hide].append(json.loads(done.stdout))
+                runs[hide].append(child_json("benchmarks.sniffio_import", [str(hide)], dd))
 
-    def best(hide: bool) -> dict[str, object]:
+    def best(hide: bool) -> dict[str, float]:
         return min(runs[hide], key=lambda r: float(str(r["cpu_us_per_request"])))
 
     present, missing = best(False), best(True)

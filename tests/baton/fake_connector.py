@@ -76,7 +76,7 @@ class Faults:
             self.in_flight -= 1
 
 
-def _page_of(items: list[str], token: str, size: int) -> tuple[list[str], str]:
+def page_of(items: list[str], token: str, size: int) -> tuple[list[str], str]:
     start = int(token or 0)
     chunk = items[start : start + size]
     nxt = start + size
@@ -97,7 +97,7 @@ class UserSyncer:
         self, parent: resource_pb2.ResourceId | None, page_token: str
     ) -> Page[resource_pb2.Resource]:
         await self.faults.enter()
-        chunk, nxt = _page_of(self.org.user_ids(), page_token, self.page_size)
+        chunk, nxt = page_of(self.org.user_ids(), page_token, self.page_size)
         grants = [
             b.grant(role_resource(rid), "member", b.resource_id("user", uid))
             for uid in chunk
@@ -156,7 +156,7 @@ class GroupSyncer:
         self, parent: resource_pb2.ResourceId | None, page_token: str
     ) -> Page[resource_pb2.Resource]:
         await self.faults.enter()
-        chunk, nxt = _page_of([f"g{i}" for i in range(self.org.groups)], page_token, 3)
+        chunk, nxt = page_of([f"g{i}" for i in range(self.org.groups)], page_token, 3)
         return Page([self.group(g) for g in chunk], nxt)
 
     def entitlements(self, resource: resource_pb2.Resource) -> list[entitlement_pb2.Entitlement]:
@@ -170,7 +170,7 @@ class GroupSyncer:
         if resource.id.resource in self.faults.missing_groups:
             raise NotFoundError(f"group {resource.id.resource} vanished")
         members = self.org.group_members(int(resource.id.resource[1:]))
-        chunk, nxt = _page_of(members, page_token, self.page_size)
+        chunk, nxt = page_of(members, page_token, self.page_size)
         grants = [b.grant(resource, "member", b.resource_id("user", uid)) for uid in chunk]
         if not page_token:
             grants.append(b.grant(resource, "admin", b.resource_id("user", members[0])))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from pathlib import Path
@@ -10,11 +11,20 @@ import pytest
 
 from connector.baton import builders as b
 from connector.baton.c1z.reader import C1ZReader
+from connector.baton.connector import Page
 from connector.baton.errors import InvalidArgumentError
 from connector.baton.pb.c1.connector.v2 import resource_pb2
 from connector.baton.sync.syncer import SyncOptions
 from connector.baton.sync.to_file import sync_to_file
-from tests.baton.fake_connector import Faults, InjectedFailure, Org, expected_grant_ids, syncers
+from tests.baton.fake_connector import (
+    Faults,
+    InjectedFailure,
+    Org,
+    UserSyncer,
+    expected_grant_ids,
+    page_of,
+    syncers,
+)
 
 
 def options(**kwargs: object) -> SyncOptions:
@@ -273,3 +283,41 @@ async def test_grants_pages_use_the_resource_their_action_was_made_from(
     await sync_to_file(syncers(org, Faults()), path, options())
     with C1ZReader(path) as reader:
         assert {g.id for g in reader.grants()} == expected_grant_ids(org)
+
+
+async def test_the_engine_gives_the_loop_a_turn_after_every_page(tmp_path: Path) -> None:
+    """Pages that need no network (fetched ahead) and writes that only queue never suspend the engine; it must
+    still let the rest of the loop run between pages, or a health probe waits for a run of pages."""
+
+    class Eager(UserSyncer):
+        async def list_resources(
+            self, parent: resource_pb2.ResourceId | None, page_token: str
+        ) -> Page[resource_pb2.Resource]:
+            chunk, nxt = page_of(self.org.user_ids(), page_token, self.page_size)
+            return Page([self.user(uid) for uid in chunk], nxt)
+
+    class Counter:
+        pages = 0
+
+        def page_stored(self, phase: str, resource_type_id: str, items: int) -> None:
+            self.pages += 1
+
+    counter, longest, done = Counter(), 0, False
+
+    async def ticker() -> None:
+        nonlocal longest
+        seen = 0
+        while not done:
+            longest = max(longest, counter.pages - seen)
+            seen = counter.pages
+            await asyncio.sleep(0)
+
+    org = Org(users=200)
+    tick = asyncio.create_task(ticker())
+    try:
+        await sync_to_file([Eager(org, Faults())], tmp_path / "s.c1z", options(), observer=counter)
+    finally:
+        done = True
+        await tick
+    assert counter.pages >= 40
+    assert longest <= 2

@@ -132,6 +132,10 @@ class Syncer:
                 await self._run_parallel(*self._parallel_batch())
             else:
                 await self._step(top)
+            # A turn for the rest of the loop (health probes, heartbeats, the task poll) after every page: pages
+            # fetched ahead and writes queued to the store thread complete without suspending, so without this
+            # the engine could run 16 pages (~100 ms) in one go (issue 11's `/healthz` goal).
+            await asyncio.sleep(0)
         final = st.SyncState(
             current_action_id=self._state.current_action_id,
             needs_expansion=self._state.needs_expansion,
