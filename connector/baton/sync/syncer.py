@@ -2,8 +2,8 @@
 
 Every page is written together with the state that follows it in one all-or-nothing store call (`write`,
 run on the store's own thread), so a sync that stops for any reason resumes at the first page it had not
-stored. Per-resource grant listings are independent and run concurrently (bounded); everything else runs
-one page at a time.
+stored. Per-resource grant listings are independent and run concurrently (bounded, in a sliding window over
+the stored resources); everything else runs one page at a time.
 """
 
 from __future__ import annotations
