@@ -196,6 +196,19 @@ class Settings(BaseSettings):
             raise ValueError("must not contain whitespace or control characters")
         return value
 
+    @field_validator("api_key", "app_key")
+    @classmethod
+    def _header_safe_key(cls, value: SecretStr | None) -> SecretStr | None:
+        # Each key travels as an HTTP header: a Secret made with `echo` keeps its newline (trimmed here), and
+        # anything else outside visible ASCII could never authenticate and would fail inside the HTTP layer.
+        # The message never quotes the value.
+        if value is None:
+            return None
+        key = value.get_secret_value().strip()
+        if not key.isascii() or _UNSAFE.search(key):
+            raise ValueError("must be visible ASCII characters only (no spaces, control or non-ASCII characters)")
+        return SecretStr(key)
+
     @field_validator("health_check_bind_address")
     @classmethod
     def _bind_address(cls, value: str) -> str:

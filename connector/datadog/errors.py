@@ -259,7 +259,8 @@ def describe_transport_error(exc: BaseException, host: str, secrets: Iterable[st
         cause = "timed out waiting for a free connection"
     elif type(exc).__name__ == "RemoteProtocolError":
         cause = "the connection closed before the response was complete"
-    elif any(isinstance(e, ConnectionResetError) for e in chain):
+    elif any(isinstance(e, ConnectionResetError) for e in chain) or "connection reset" in text:
+        # By text too: httpcore's pool re-raises a failed read `from None`, dropping the OS error from the chain.
         cause = "connection reset"
     else:
         cause = type(exc).__name__

@@ -9,7 +9,8 @@ and whether it closed (one poll(2) remains, for what the loop has not delivered 
 What httpcore's anyio backend guarantees is kept: TCP_NODELAY (asyncio's default for TCP), the timeout of each
 connect, read and write, failures raised as httpcore's ConnectError / ConnectTimeout / ReadError / ReadTimeout /
 WriteError / WriteTimeout with the OS or TLS error as their cause (`errors.describe_transport_error` reads the
-chain), TLS by `start_tls` (also inside a proxy's TLS: asyncio supports TLS in TLS since 3.11), and an idle
+chain, and the text: the pool re-raises a failure `from None`, which drops a read's cause), TLS by `start_tls`
+(also inside a proxy's TLS: asyncio supports TLS in TLS since 3.11; see `_TLS_IN_TLS_SAFE`), and an idle
 connection with unread bytes or a closed peer is reported readable, so the pool drops it rather than reading a
 stale answer as the next response. Reading stops while more than `_HIGH_WATER` bytes wait unread, so a fast
 peer cannot grow the buffer past what the reader takes.
@@ -18,8 +19,10 @@ peer cannot grow the buffer past what the reader takes.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import select
 import ssl
+from asyncio import sslproto
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from typing import Any, Protocol
 
@@ -29,6 +32,11 @@ import httpx
 __all__ = ["HTTPCORE_ERRORS", "AsyncioBackend", "HttpxSender", "Sender", "as_httpx_error", "asyncio_pool"]
 
 _HIGH_WATER = 256 * 1024
+
+# CPython gh-113214 (fixed in 3.11.8 and 3.12.2): a TLS error inside a TLS transport (a certificate that fails
+# behind an https proxy) raised TypeError out of asyncio's error path instead of failing the handshake. Detected by
+# the fixed signature, so a patched build of any version counts.
+_TLS_IN_TLS_SAFE = len(inspect.signature(sslproto.SSLProtocol._abort).parameters) > 1
 
 
 class _Protocol(asyncio.Protocol):
@@ -137,8 +145,13 @@ class _Stream(httpcore.AsyncNetworkStream):
             raise httpcore.WriteError(str(p.lost)) from p.lost
 
     async def aclose(self) -> None:
-        if self._p.transport is not None:
-            self._p.transport.close()
+        transport = self._p.transport
+        if transport is not None:
+            # close() sends what it can (TLS: our close_notify) at once; abort() then drops the socket rather than
+            # let asyncio's TLS shutdown hold it open up to 30 s for a peer's close_notify that may never come.
+            # A connection the pool closes has nothing left to deliver (anyio's close also ends in an abort).
+            transport.close()
+            transport.abort()
 
     async def start_tls(
         self,
@@ -227,12 +240,17 @@ def asyncio_pool(transport: object) -> httpcore.AsyncConnectionPool | None:
 
     httpx builds the pool (proxies from the environment, trust, limits) but takes no network backend and has no
     public accessor for the pool, so its attributes are used before the pool has opened any connection. None when
-    an httpx or httpcore whose internals moved does not offer them: the caller then sends through httpx
-    (`HttpxSender`; correct, only slower) and the transport tests say so (`ApiTransport.asyncio_network`).
+    an httpx or httpcore whose internals moved does not offer them, or for an https proxy where this Python's
+    asyncio cannot fail TLS in TLS cleanly: the caller then sends through httpx (`HttpxSender`; correct, only
+    slower) and the transport tests say so (`ApiTransport.asyncio_network`).
     """
     pool = getattr(transport, "_pool", None)
     if not isinstance(pool, httpcore.AsyncConnectionPool) or pool.connections or not hasattr(pool, "_network_backend"):
         return None
+    if isinstance(pool, httpcore.AsyncHTTPProxy) and not _TLS_IN_TLS_SAFE:
+        proxy_url = getattr(pool, "_proxy_url", None)
+        if not isinstance(proxy_url, httpcore.URL) or proxy_url.scheme != b"http":
+            return None  # an https proxy on an asyncio with gh-113214: anyio's TLS (in memory) has no such bug
     pool._network_backend = AsyncioBackend()
     return pool
 

@@ -61,6 +61,9 @@ TMP, BUSY = "{tmp}", "{busy}"
 MISTAKES = [
     *(Mistake(f"bad-{n}", env={env(n): v}, names=flag(n)) for n, v in bad_values() if n in _KINDS),
     Mistake("missing-app-key", env={env("app_key"): ""}, names="--app-key (BATON_APP_KEY)"),
+    # Keys travel as HTTP headers: refused at start, never quoted (the canaries are inside the bad values).
+    Mistake("api-key-not-ascii", env={env("api_key"): API + "\u00e9"}, names="--api-key (BATON_API_KEY)"),
+    Mistake("app-key-inner-newline", env={env("app_key"): APP + "\nX-Injected: 1"}, names="--app-key (BATON_APP_KEY)"),
     Mistake("non-utf8-yaml", args=("--config", TMP + "/latin1.yaml"), names="--config"),
     Mistake("yaml-not-a-mapping", env={"BATON_CONFIG_PATH": TMP + "/list.yaml"}, names="BATON_CONFIG_PATH"),
     Mistake("missing-yaml", args=("--config", TMP + "/absent.yaml"), names="--config"),

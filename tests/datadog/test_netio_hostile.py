@@ -1,0 +1,304 @@
+"""The Datadog pool's network layer (connector/datadog/netio.py) against hostile or broken peers on 127.0.0.1 that
+the plain-http fake cannot play: a TLS proxy in front of a TLS server (TLS inside TLS), and a TLS peer that never
+answers our close. Each failure ends in a `DatadogError` naming the cause, and no socket outlives its close."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+import struct
+import threading
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connector.datadog.client import DatadogClient
+from connector.datadog.errors import Unavailable
+from connector.datadog.retry import RetryPolicy
+from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, FAST_RETRY
+from tests.fakes.c1.certs import TlsFiles, generate_tls_files
+from tests.fakes.datadog import FakeDatadog, generate_org
+
+
+def _server_context(files: TlsFiles) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(files.server_cert, files.server_key)
+    return context
+
+
+def _trusting(files: TlsFiles) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(files.ca_cert))
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _no_canary(error: BaseException) -> None:
+    for each in _chain(error):
+        for text in (str(each), repr(each)):
+            assert CANARY_API_KEY not in text
+            assert CANARY_APP_KEY not in text
+
+
+def _raw_client(server: asyncio.Server, **kwargs: Any) -> DatadogClient:
+    """A client with the canary keys for a raw loopback server; one retry unless told otherwise."""
+    kwargs.setdefault("retry", RetryPolicy(max_attempts=2, base_delay=0.0, max_delay=0.0))
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    return DatadogClient(api_key=CANARY_API_KEY, app_key=CANARY_APP_KEY, base_url=url, **kwargs)
+
+
+# -- TLS inside TLS: an https forward proxy ---------------------------------------------------------------------
+
+
+class _TlsConnectProxy:
+    """A forward proxy that itself speaks TLS (HTTPS_PROXY=https://...): CONNECT, then bytes piped both ways."""
+
+    def __init__(self) -> None:
+        self.tunnels: list[int] = []
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        port = int(head.split()[1].rsplit(b":", 1)[1])
+        self.tunnels.append(port)
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)  # the target is on loopback
+        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        # Either side may end the tunnel (or the test's loop cancel a pipe): the handler itself ends quietly.
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True)
+
+    @staticmethod
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+
+@pytest.fixture
+def proxy_tls(tmp_path: Path) -> TlsFiles:
+    return generate_tls_files(tmp_path / "proxy", common_name="tls-proxy")
+
+
+@pytest.fixture
+def target_tls(tmp_path: Path) -> TlsFiles:
+    return generate_tls_files(tmp_path / "target", common_name="fake-datadog")
+
+
+@pytest.fixture
+async def tls_proxy(proxy_tls: TlsFiles, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[_TlsConnectProxy]:
+    proxy = _TlsConnectProxy()
+    server = await asyncio.start_server(proxy.handle, "127.0.0.1", 0, ssl=_server_context(proxy_tls))
+    for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+    # httpcore checks the proxy's certificate against the default trust store, which SSL_CERT_FILE sets.
+    monkeypatch.setenv("SSL_CERT_FILE", str(proxy_tls.ca_cert))
+    async with server:
+        yield proxy
+
+
+@pytest.fixture
+def https_fake(target_tls: TlsFiles) -> Iterator[FakeDatadog]:
+    with FakeDatadog(
+        generate_org(users=30, seed=4), tls=_server_context(target_tls), api_key=CANARY_API_KEY, app_key=CANARY_APP_KEY
+    ) as server:
+        yield server
+
+
+def _client(fake: FakeDatadog, trust: ssl.SSLContext) -> DatadogClient:
+    return DatadogClient(
+        api_key=fake.api_key, app_key=fake.app_key, base_url=fake.base_url, verify=trust, retry=FAST_RETRY
+    )
+
+
+async def test_tls_inside_an_https_proxys_tls_reaches_datadog(
+    tls_proxy: _TlsConnectProxy, https_fake: FakeDatadog, target_tls: TlsFiles
+) -> None:
+    async with _client(https_fake, _trusting(target_tls)) as client:
+        page = await client.list_users()
+    assert len(page.items) == 30
+    assert tls_proxy.tunnels == [https_fake.port]
+
+
+async def test_a_wrong_certificate_behind_an_https_proxy_is_a_clean_tls_error(
+    tls_proxy: _TlsConnectProxy, https_fake: FakeDatadog, proxy_tls: TlsFiles
+) -> None:
+    """CPython before 3.11.8 / 3.12.2 (gh-113214) raised TypeError from asyncio's TLS-in-TLS error path: the
+    failed certificate check left the caller as a traceback, not as the `DatadogError` every failure must be."""
+    async with _client(https_fake, _trusting(proxy_tls)) as client:  # trusts the proxy, not Datadog
+        with pytest.raises(Unavailable) as raised:
+            await client.list_users()
+    assert "TLS certificate verification failed" in str(raised.value)
+    assert not any(isinstance(e, TypeError) for e in _chain(raised.value))
+    _no_canary(raised.value)
+    assert https_fake.count("GET", "/api/v2/users") == 0
+    assert set(tls_proxy.tunnels) == {https_fake.port}
+
+
+# -- closing: never waits on the peer ----------------------------------------------------------------------------
+
+
+class _MuteTlsPeer:
+    """A TLS server (blocking sockets, a thread) that answers one request and then never reads TLS again, so it
+    never answers our close_notify; it watches the raw socket underneath for the TCP close (FIN or reset)."""
+
+    def __init__(self, files: TlsFiles) -> None:
+        self._context = _server_context(files)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        self.tcp_closed = threading.Event()
+        self._held: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._serve, name="mute-tls-peer", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = self._listener.accept()
+            raw = conn.dup()  # the same TCP connection, read below the TLS layer
+            tls = self._context.wrap_socket(conn, server_side=True)
+            self._held += [raw, tls]  # neither is closed (nor collected) before the test ends: no close_notify
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += tls.recv(65536)
+            body = b'{"data": {"type": "users", "id": "u1", "attributes": {}}}'
+            tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body))
+            tls.sendall(body)
+            raw.settimeout(10.0)
+            while raw.recv(65536):  # our close_notify, if sent, then end of stream
+                pass
+            self.tcp_closed.set()
+
+    def close(self) -> None:
+        self._listener.close()
+        for sock in self._held:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # wakes the thread's recv
+            sock.close()
+        self._thread.join(15)
+
+
+@pytest.fixture
+def mute_tls_peer(target_tls: TlsFiles) -> Iterator[_MuteTlsPeer]:
+    peer = _MuteTlsPeer(target_tls)
+    yield peer
+    peer.close()
+
+
+async def test_closing_a_tls_connection_does_not_wait_for_the_peers_close_notify(
+    mute_tls_peer: _MuteTlsPeer, target_tls: TlsFiles
+) -> None:
+    """asyncio's TLS close waits up to 30 s for the peer's close_notify, the socket open all along: a peer that
+    never answers (a hung Datadog, each timed-out attempt) would hold a descriptor per connection that long."""
+    client = DatadogClient(
+        api_key=CANARY_API_KEY, app_key=CANARY_APP_KEY, base_url=f"https://127.0.0.1:{mute_tls_peer.port}",
+        verify=_trusting(target_tls), retry=FAST_RETRY,
+    )  # fmt: skip
+    await client._t.request("GET", "/api/v2/users/u1", group="users")
+    await client.aclose()
+    # The peer sees the TCP connection end (bounded at 5 s, well under asyncio's 30 s shutdown timeout).
+    assert await asyncio.to_thread(mute_tls_peer.tcp_closed.wait, 5.0), "the socket outlived the client's close"
+
+
+# -- a peer dripping bytes: the whole-response deadline ----------------------------------------------------------
+
+
+async def test_a_peer_dripping_the_body_is_cut_by_the_whole_response_deadline() -> None:
+    """Each byte arrives well within the read timeout, so only the deadline on the whole exchange (connect + 2 x
+    read timeout) ends it: one attempt, a retryable error naming the deadline, the body never completed."""
+    sent = 0
+
+    async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal sent
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
+        with contextlib.suppress(OSError):
+            for _ in range(100_000):
+                writer.write(b" ")
+                await writer.drain()
+                sent += 1
+                await asyncio.sleep(0.02)  # the peer's pace, well under the 0.2 s read timeout
+        writer.close()
+
+    server = await asyncio.start_server(drip, "127.0.0.1", 0)
+    single = RetryPolicy(max_attempts=1)
+    async with server, _raw_client(server, timeout=0.2, connect_timeout=0.1, retry=single) as client:
+        with pytest.raises(Unavailable) as raised:
+            await client.list_users()
+    assert "timed out waiting for the response (no complete response within 0.5s)" in str(raised.value)
+    assert raised.value.retryable
+    assert 0 < sent < 100_000
+    _no_canary(raised.value)
+
+
+# -- a reset mid-response: named in words ------------------------------------------------------------------------
+
+
+async def test_a_connection_reset_mid_body_is_named_a_reset() -> None:
+    """httpcore's pool re-raises read errors `from None`, so the OS error is not in the chain that reaches the
+    description: the reset must still be named from the error's text, not as a class name (ReadError)."""
+
+    async def reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n{")
+        await writer.drain()
+        writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()  # RST, not FIN
+
+    server = await asyncio.start_server(reset, "127.0.0.1", 0)
+    async with server, _raw_client(server) as client:
+        with pytest.raises(Unavailable) as raised:
+            await client.list_users()
+        assert client.stats.retries == {"ReadError": 1}, "a GET is retried once after a reset, then reported"
+    assert str(raised.value).startswith(
+        "Datadog unavailable: GET /api/v2/users -> no response: cannot reach 127.0.0.1: connection reset"
+    )
+    assert raised.value.retryable
+    _no_canary(raised.value)
+
+
+# -- every connection dropped at once ----------------------------------------------------------------------------
+
+
+async def test_eight_requests_in_flight_when_the_server_drops_every_connection_are_each_resent_once() -> None:
+    """The pool recovers: each GET whose connection died is resent on a new one, exactly once, and no answer is
+    read from a dead connection (exact request counts: 1 warm-up + 8 dropped + 8 resent)."""
+    body = b'{"data": [], "meta": {"page": {"total_count": 0}}}'
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    requests = 0
+    pending: list[asyncio.StreamWriter] = []
+    dropped = asyncio.Event()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal requests
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                requests += 1
+                if requests > 1 and not dropped.is_set():
+                    pending.append(writer)
+                    if len(pending) == 8:  # all eight in flight: drop them together
+                        dropped.set()
+                        for each in pending:
+                            each.close()
+                    return
+                writer.write(answer)
+                await writer.drain()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    async with server, _raw_client(server) as client:
+        get = client._t.request  # the transport itself: each GET stands alone (no listing guard)
+        await get("GET", "/api/v2/users/u0", group="users")  # a group's first request goes alone
+        replies = await asyncio.gather(*(get("GET", f"/api/v2/users/u{n}", group="users") for n in range(1, 9)))
+        assert sum(client.stats.retries.values()) == 8
+    assert [reply.body for reply in replies] == [body] * 8
+    assert requests == 17
