@@ -208,11 +208,12 @@ async def _pieces(rec: Recorded) -> dict[str, Callable[[], Awaitable[int]]]:
     for i in range(200):
         grant_engine._state.push(st.LIST_GRANTS, resource_type_id=types.TEAM.id, resource_id=f"team-{i:05d}")
     list_grants = grant_engine._state.actions[-1]
+    calls = asyncio.Semaphore(1)  # the engine's bound on connector calls (`_run_parallel`)
 
     async def engine_grants_page() -> int:
         list_grants.page_token = str(next(tokens))
         team_syncer_fixed.page.next_token = str(next(tokens))
-        await grant_engine._list_grants_page(list_grants)
+        await grant_engine._list_grants_page(list_grants, calls)
         return len(grants_page.items)
 
     return {

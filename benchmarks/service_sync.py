@@ -15,6 +15,8 @@ out to its FinishTask, and its CPU is the daemon's /proc CPU over the same span.
   index build, stats, compaction, compression, fsync; the store's "c1z saved" log record) and to the upload
   done (`tail_to_upload_seconds`, adding the time between that record and the daemon's "sync uploaded"), and
   the latter's share of the sync's wall;
+- `listing_timeline` and, per phase (`phase_*`, benchmarks/phases.py): wall vs network minimum, requests in
+  flight at the fake, the daemon's CPU by thread (event loop, store, other), and the fakes' own CPU;
 - with `--profile`: the daemon runs under cProfile (per-thread CPU clock) and the CPU is summed by area;
 - with `--loop uvloop`: the daemon runs on uvloop's event loop (benchmarks/on_uvloop.py), for comparison.
 """
@@ -36,6 +38,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
+from benchmarks import phases
 from benchmarks.measure import TimedProcess, load_average, proc_cpu_seconds, redraw_memberships, wait_until
 from connector.baton.c1z.reader import C1ZReader
 from tests.fakes.c1 import FakeC1
@@ -214,10 +217,12 @@ def main() -> dict[str, object]:
                 stdout=subprocess.PIPE,
                 text=True,
             )
+            sampler = phases.CpuSampler(daemon.pid, dd.thread_native_id).start()
             cpu_before = proc_cpu_seconds(daemon.pid)
             task_id = c1.enqueue(kind_task("sync_full"))
             wait_until(lambda: c1.task_times(task_id) is not None, 3600, "the sync's FinishTask")
             cpu = proc_cpu_seconds(daemon.pid) - cpu_before
+            sampler.stop()
             probed, _ = prober.communicate(input="", timeout=60)
         finally:
             measured = daemon.stop()
@@ -255,6 +260,7 @@ def main() -> dict[str, object]:
             "healthz_max_ms": round(max(latencies), 1) if latencies else "n/a",
             **tail(measured.stderr.splitlines(), wall),
             "listing_timeline": timeline(dd.requests(), handed_out),
+            **phases.report(dd.requests(), sampler, handed_out, finished_at, latency),
             "load_average": load_average(),
         }
         if args.profile:

@@ -2,14 +2,15 @@
 
 Every page is written together with the state that follows it in one all-or-nothing store call (`write`,
 run on the store's own thread), so a sync that stops for any reason resumes at the first page it had not
-stored. Per-resource grant listings are independent and run concurrently (bounded); everything else runs
-one page at a time.
+stored. Per-resource grant listings are independent and run concurrently (bounded, in a sliding window over
+the stored resources); everything else runs one page at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
@@ -50,6 +51,8 @@ _CHILD_TYPE_URL = ann.type_url(annotation_resource_tree_pb2.ChildResourceType)
 _SKIP_BOTH_URL = ann.type_url(annotation_resource_pb2.SkipEntitlementsAndGrants)
 # How many stored resources one cursor step turns into entitlements or per-resource grant actions.
 _RESOURCE_BATCH = 200
+# Per-resource grant pages in progress per connector call allowed at once (`SyncOptions.concurrency`).
+_GRANT_PAGES_PER_CALL = 2
 _MAX_WARNINGS = 10
 # What a resumed full sync's token may hold (a targeted sync is never resumed), and the longest row id cursor
 # (SQLite's INTEGER is 64-bit).
@@ -126,7 +129,7 @@ class Syncer:
         while self._state.actions:
             top = self._state.actions[-1]
             if top.operation == st.LIST_GRANTS and top.resource_id:
-                await self._run_parallel(self._parallel_batch())
+                await self._run_parallel(*self._parallel_batch())
             else:
                 await self._step(top)
             # A turn for the rest of the loop (health probes, heartbeats, the task poll) after every page: pages
@@ -342,48 +345,98 @@ class Syncer:
         await self._store.write(self._state.marshal(), entitlements=entitlements)
         self._observer.page_stored("entitlements", action.resource_type_id, len(entitlements))
 
-    async def _grant_actions_batch(self, action: st.Action) -> None:
-        """Turn the next stored resources of a type into per-resource grant actions (run concurrently)."""
+    async def _grant_actions_batch(self, action: st.Action) -> list[st.Action]:
+        """Turn the next stored resources of a type into per-resource grant actions (run concurrently); returns
+        them in the order they run."""
         rtype = self._types[action.resource_type_id]
         if self._type_skips(rtype, annotation_resource_pb2.SkipGrants):
             self._advance(action, "")  # no resource of the type has grants: none is read back
             await self._checkpoint()
-            return
+            return []
         batch = await self._store.resources_after(action.resource_type_id, int(action.page_token or 0), _RESOURCE_BATCH)
         self._advance(action, str(batch[-1][0]) if len(batch) == _RESOURCE_BATCH else "")
+        pushed: list[st.Action] = []
         for _, res in reversed(batch):
             if not self._skips(rtype, res, annotation_resource_pb2.SkipGrants):
-                self._state.push(st.LIST_GRANTS, resource_type_id=res.id.resource_type, resource_id=res.id.resource)
+                pushed.append(
+                    self._state.push(st.LIST_GRANTS, resource_type_id=res.id.resource_type, resource_id=res.id.resource)
+                )
                 self._grant_subjects[(res.id.resource_type, res.id.resource)] = res
         await self._checkpoint()
+        pushed.reverse()
+        return pushed
 
-    def _parallel_batch(self) -> list[st.Action]:
+    def _parallel_batch(self) -> tuple[list[st.Action], st.Action | None]:
+        """The per-resource grant actions on top of the stack (in run order), and the type-level grants action
+        right under them that makes more (None when something else is there)."""
         batch: list[st.Action] = []
         for action in reversed(self._state.actions):
             if action.operation != st.LIST_GRANTS or not action.resource_id:
-                break
+                feeder = action if action.operation == st.LIST_GRANTS and action.resource_type_id else None
+                return batch, feeder
             batch.append(action)
-        return batch
+        return batch, None
 
-    async def _run_parallel(self, actions: list[st.Action]) -> None:
-        limit = asyncio.Semaphore(max(1, self._options.concurrency))
+    async def _run_parallel(self, actions: list[st.Action], feeder: st.Action | None) -> None:
+        """Run per-resource grant actions with a sliding window, topping it up from `feeder` as it drains.
 
-        async def drain(action: st.Action) -> None:
-            async with limit:
-                while action in self._state.actions:
-                    await self._list_grants_page(action)
+        `_GRANT_PAGES_PER_CALL` x `concurrency` workers each take the next action and list its pages, at most
+        `concurrency` of them in a connector call: while some workers marshal the state and queue their page for
+        the store (or wait for the store to catch up), the others keep the connector's calls going (issue 12
+        goal 2). When fewer actions wait than there are workers,
+        the next batch of resources is turned into actions while the others run: no barrier per batch. Every
+        action stays on the stack until its last page is stored, so the token saved with any page names every
+        action not yet done, and a resumed sync runs exactly those (then the rest of `feeder`).
+        """
+        waiting = deque(actions)
+        calls = asyncio.Semaphore(max(1, self._options.concurrency))
+        workers = max(1, self._options.concurrency) * _GRANT_PAGES_PER_CALL
+        topping_up: asyncio.Task[None] | None = None
 
-        tasks = [asyncio.create_task(drain(action)) for action in actions]
+        async def top_up(source: st.Action) -> None:
+            waiting.extend(await self._grant_actions_batch(source))
+
+        def check_top_up() -> None:
+            """Start a top-up when the queue runs low; collect a finished one (raising its failure)."""
+            nonlocal topping_up
+            if topping_up is not None and topping_up.done():
+                done, topping_up = topping_up, None
+                done.result()
+            if (
+                topping_up is None
+                and len(waiting) < workers
+                and feeder is not None
+                and any(a is feeder for a in self._state.actions)
+            ):
+                topping_up = asyncio.create_task(top_up(feeder))
+
+        async def work() -> None:
+            while True:
+                check_top_up()
+                if waiting:
+                    action = waiting.popleft()
+                    while await self._list_grants_page(action, calls):
+                        pass
+                elif topping_up is not None:
+                    await asyncio.shield(topping_up)  # a worker's cancellation must not cancel the shared top-up
+                else:
+                    return
+
+        tasks = [asyncio.create_task(work()) for _ in range(workers)]
         try:
             await asyncio.gather(*tasks)
         except BaseException:
-            # The first failure stops the batch; the others' stored pages stay checkpointed for a resume.
+            # The first failure stops the run; the others' stored pages stay checkpointed for a resume.
+            if topping_up is not None:
+                tasks.append(topping_up)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
 
-    async def _list_grants_page(self, action: st.Action) -> None:
+    async def _list_grants_page(self, action: st.Action, calls: asyncio.Semaphore) -> bool:
+        """List and store the action's next grants page, the listing within `calls`; returns whether the action
+        has more pages (False: it is finished)."""
         syncer = self._syncer(action.resource_type_id)
         key = (action.resource_type_id, action.resource_id)
         # The resource as `_grant_actions_batch` read it (a resumed sync reads it again): a store round trip per
@@ -393,12 +446,13 @@ class Syncer:
             res = await self._store.get_resource(*key)
         if res is None:
             await self._warn(action, "resource is no longer in the store")
-            return
+            return False
         list_grants = self._grant_lister(action.resource_type_id, syncer)
-        page = await self._call(action, lambda: list_grants(res, action.page_token))
+        async with calls:
+            page = await self._call(action, lambda: list_grants(res, action.page_token))
         if page is None:  # finished with a warning
             self._grant_subjects.pop(key, None)
-            return
+            return False
         self._check_next_token(action, page)
         self._note_expandable(page.items)
         self._advance(action, page.next_token)
@@ -406,6 +460,7 @@ class Syncer:
             self._grant_subjects.pop(key, None)
         await self._store.write(self._state.marshal(), grants=page.items)
         self._observer.page_stored("grants", action.resource_type_id, len(page.items))
+        return bool(page.next_token)
 
     async def _targeted(self, action: st.Action) -> None:
         syncer = self._syncer(action.resource_type_id)

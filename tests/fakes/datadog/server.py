@@ -110,6 +110,7 @@ async def _hostile(request: web.Request, faults: Faults) -> web.StreamResponse |
 
 @web.middleware
 async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse:
+    arrived = time.monotonic()
     st = request.app[STATE]
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else "<unmatched>"
@@ -145,7 +146,15 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
         st.counters[f"{request.method} {route}"] += 1
         st.statuses[(f"{request.method} {route}", response.status)] += 1
         st.seen.append(
-            Seen(request.method, request.path, route, tuple(request.query.items()), response.status, time.monotonic())
+            Seen(
+                request.method,
+                request.path,
+                route,
+                tuple(request.query.items()),
+                response.status,
+                time.monotonic(),
+                arrived,
+            )
         )
     return response
 
@@ -222,6 +231,11 @@ class FakeDatadog:
     @property
     def base_url(self) -> str:
         return f"{'https' if self._tls else 'http'}://{self.host}:{self.port}"
+
+    @property
+    def thread_native_id(self) -> int | None:
+        """The OS id of the thread serving requests (benchmarks read its CPU from /proc), once started."""
+        return self._thread.native_id if self._thread is not None else None
 
     @property
     def throttled(self) -> int:

@@ -279,6 +279,8 @@ class Seen:
     query: tuple[tuple[str, str], ...]
     status: int
     at: float = 0.0  # time.monotonic() when answered: benchmarks place each listing on the sync's timeline
+    # time.monotonic() when it arrived (before the injected latency): with `at`, how many were in flight at once.
+    arrived: float = 0.0
 
     def param(self, name: str) -> str | None:
         return next((v for k, v in self.query if k == name), None)
