@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from connector.baton.c1z import store as store_module
 from connector.baton.c1z.reader import C1ZReader
 from connector.baton.connector import Page
 from connector.baton.pb.c1.connector.v2 import grant_pb2, resource_pb2
+from connector.baton.sync import syncer as syncer_module
 from connector.baton.sync.syncer import _RESOURCE_BATCH, SyncOptions
 from connector.baton.sync.to_file import sync_to_file
 from tests.baton.fake_connector import Faults, GroupSyncer, InjectedFailure, Org, RoleSyncer, UserSyncer
@@ -115,3 +117,23 @@ async def test_a_sync_interrupted_around_the_turn_of_a_batch_resumes_to_the_same
     fresh = Faults()
     await sync_to_file(_make(org, fresh), tmp_path / "again.c1z", SyncOptions(concurrency=3))
     assert resumed.calls < fresh.calls
+
+
+@pytest.mark.parametrize("concurrency", [1, 2, 3])
+async def test_a_sync_interrupted_at_any_call_while_the_store_queue_is_full_resumes_to_the_same_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, concurrency: int
+) -> None:
+    # Many small batches and a store queue that is always full: a worker whose page waits for room in the queue
+    # must not let another worker's token claim that page before it is queued (issue 12 goal 2's window).
+    monkeypatch.setattr(syncer_module, "_RESOURCE_BATCH", 3)
+    monkeypatch.setattr(store_module, "MAX_PENDING_WRITES", 1)
+    org = Org(users=7, groups=10, members_per_group=6)
+    clean = tmp_path / "clean.c1z"
+    counted = Faults()
+    await sync_to_file(_make(org, counted), clean, SyncOptions(concurrency=concurrency))
+    for fail_at in range(1, counted.calls + 1):
+        path = tmp_path / f"at{fail_at}.c1z"
+        with pytest.raises(InjectedFailure):
+            await sync_to_file(_make(org, Faults(fail_at_call=fail_at)), path, SyncOptions(concurrency=concurrency))
+        await sync_to_file(_make(org, Faults()), path, SyncOptions(concurrency=concurrency))
+        assert rows_of(path) == rows_of(clean), f"interrupted at call {fail_at}"

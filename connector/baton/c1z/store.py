@@ -576,15 +576,24 @@ class C1ZStore:
         The objects are serialized on the store thread: the caller must not change them afterwards.
         `token=None` leaves the saved state as it is.
         """
-        self._raise_write_failure()
+        await self.room()
         if self._write_failed:
             raise InternalError("an earlier page could not be stored; the sync cannot go on")
-        if len(self._pending) >= MAX_PENDING_WRITES:
-            await asyncio.wait([self._pending[0]])  # never cancels the write itself
-            self._raise_write_failure()
         self._pending.append(
             self._submit(self._db.write, self.sync_id, token, resource_types, resources, entitlements, grants)
         )
+
+    async def room(self) -> None:
+        """Wait until `write` can queue a page at once (raising an earlier write's failure).
+
+        Writers that share one state (the engine's concurrent grant listings) await this before changing the
+        state, then marshal and `write` without awaiting in between: the tokens are queued in the order they were
+        made, so none claims a page still waiting for room (its writer may be cancelled there).
+        """
+        self._raise_write_failure()
+        while len(self._pending) >= MAX_PENDING_WRITES:
+            await asyncio.wait([self._pending[0]])  # never cancels the write itself
+            self._raise_write_failure()
 
     async def checkpoint(self, token: str) -> None:
         await self.write(token)

@@ -453,6 +453,9 @@ class Syncer:
         if page is None:  # finished with a warning
             self._grant_subjects.pop(key, None)
             return False
+        # Room in the store's queue before the state moves past this page: from here to `write` nothing awaits,
+        # so no other worker's token can claim this page while it waits for room (and its worker is cancelled).
+        await self._store.room()
         self._check_next_token(action, page)
         self._note_expandable(page.items)
         self._advance(action, page.next_token)
