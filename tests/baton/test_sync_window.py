@@ -41,6 +41,10 @@ class GatedGroups(GroupSyncer):
         elif index == _RESOURCE_BATCH - 1 and not page_token:
             # A barrier per batch would never ask for the second batch while this waits: fail, do not hang.
             await asyncio.wait_for(self.second_batch_asked.wait(), 10)
+            if self.failing:
+                # Still listing when the second batch's failure stops the sync (which cancels this wait).
+                await asyncio.sleep(10)
+                raise AssertionError("the failure in the second batch never stopped the sync")
         return await super().list_grants(resource, page_token)
 
 
