@@ -119,6 +119,9 @@ class _Store:
     async def checkpoint(self, token: str) -> None:
         return None
 
+    async def room(self) -> None:
+        return None  # never a queue to wait for
+
     async def get_resource(self, type_id: str, object_id: str) -> resource_pb2.Resource | None:
         return self._resource
 
