@@ -268,8 +268,13 @@ class ApiTransport:
                 and failures < self.retry.max_attempts
                 and self.retry.retryable_status(status)
             ):
-                await self._backoff(group, f"http_{status}", failures, attempt)
-                continue
+                # A 503's Retry-After (RFC 9110 §10.2.3) is a floor under the backoff: asking sooner only adds
+                # load to a server that said when it expects to be back. Beyond the longest wait, give up now.
+                info = RateLimitHeaders.parse(headers, self._wall_clock())
+                hint = info.retry_after if info is not None else None
+                if hint is None or not self.retry.hint_exceeds_cap(hint):
+                    await self._backoff(group, f"http_{status}", failures, attempt, at_least=hint)
+                    continue
             raise self.error(status, method, path, body, headers)
 
     async def _attempt(
@@ -406,8 +411,12 @@ class ApiTransport:
             messages=[f"response body larger than the {self.max_response_bytes}-byte cap"],
         )
 
-    async def _backoff(self, group: str, reason: str, failures: int, attempt: int) -> None:
+    async def _backoff(
+        self, group: str, reason: str, failures: int, attempt: int, *, at_least: float | None = None
+    ) -> None:
         delay = self.retry.backoff(failures - 1, self._rng)
+        if at_least is not None:
+            delay = max(delay, at_least)
         self._emit(RetryScheduled(group, reason, attempt, delay))
         await self._sleep(delay)
 

@@ -177,3 +177,31 @@ def test_an_untrusted_certificate_is_not_retried() -> None:
     refused.__cause__ = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] self-signed certificate")
     assert not RetryPolicy.retryable_exception(refused, idempotent=True)
     assert RetryPolicy.retryable_exception(httpx.ConnectError("connection refused"), idempotent=False)
+
+
+async def test_a_503s_retry_after_is_a_floor_under_the_backoff(fake: FakeDatadog, make_client: ClientFactory) -> None:
+    """The server said when it expects to be back: asking sooner only adds load. The backoff alone would
+    wait milliseconds here."""
+    baseline = await _all_user_ids(make_client(fake))
+    fake.faults.force(503, times=2, path=USERS)
+    fake.faults.header_overrides["Retry-After"] = "3"
+    clock = FakeTime()
+    client = make_client(fake, sleep=clock.sleep, clock=clock.clock)
+
+    assert await _all_user_ids(client) == baseline
+    assert clock.sleeps == [3.0, 3.0]
+    assert client.stats.retries == {"http_503": 2}
+
+
+async def test_a_503_asking_for_longer_than_the_longest_wait_fails_at_once(
+    fake: FakeDatadog, make_client: ClientFactory
+) -> None:
+    fake.faults.force(503, times=1, path=USERS)
+    fake.faults.header_overrides["Retry-After"] = "3600"
+    clock = FakeTime()
+    client = make_client(fake, sleep=clock.sleep, clock=clock.clock)
+
+    with pytest.raises(Unavailable):
+        await client.list_users()
+    assert clock.sleeps == []
+    assert fake.count("GET", USERS) == 1
