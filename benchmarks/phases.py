@@ -134,13 +134,27 @@ class Phase:
     requests: list[Seen]
 
 
-def cut(seen: Sequence[Seen], started: float, finished: float) -> list[Phase]:
-    """The sync's wall cut into phases: `start`, each listing from its first request to the next one's (the
-    last to its last answer), then `tail`. Their walls add up to the sync's."""
+def _listings(seen: Sequence[Seen]) -> list[tuple[str, list[Seen]]]:
+    """The requests of each route, the routes in the order their first request arrived."""
     by_route: dict[str, list[Seen]] = {}
     for s in seen:
         by_route.setdefault(s.route, []).append(s)
-    listings = sorted(by_route.items(), key=lambda kv: min(s.arrived for s in kv[1]))
+    return sorted(by_route.items(), key=lambda kv: min(s.arrived for s in kv[1]))
+
+
+def timeline(seen: Sequence[Seen], start: float) -> str:
+    """When each listing's requests were answered, in seconds after `start`, with its request count."""
+    return "; ".join(
+        f"{route} {min(s.at for s in requests) - start:.1f}-{max(s.at for s in requests) - start:.1f} s "
+        f"({len(requests)})"
+        for route, requests in _listings(seen)
+    )
+
+
+def cut(seen: Sequence[Seen], started: float, finished: float) -> list[Phase]:
+    """The sync's wall cut into phases: `start`, each listing from its first request to the next one's (the
+    last to its last answer), then `tail`. Their walls add up to the sync's."""
+    listings = _listings(seen)
     firsts = [min(s.arrived for s in requests) for _, requests in listings]
     phases = [Phase("start", started, firsts[0] if firsts else finished, [])]
     for i, (route, requests) in enumerate(listings):

@@ -43,7 +43,6 @@ from benchmarks.measure import TimedProcess, load_average, proc_cpu_seconds, red
 from connector.baton.c1z.reader import C1ZReader
 from tests.fakes.c1 import FakeC1
 from tests.fakes.datadog import FakeDatadog, Org, generate_org
-from tests.fakes.datadog.web import Seen
 from tests.fakes.env import connector_env
 from tests.fakes.net import logged_health_port
 from tests.fakes.tasks import kind_task
@@ -164,17 +163,6 @@ def tail(lines: Iterable[str], wall: float) -> dict[str, object]:
     }
 
 
-def timeline(seen: list[Seen], start: float) -> str:
-    """When each Datadog listing ran, in seconds after GetTask handed the sync out: where the wall goes."""
-    spans: dict[str, list[float]] = {}
-    for s in seen:
-        spans.setdefault(s.route, []).append(s.at - start)
-    return "; ".join(
-        f"{route} {min(at):.1f}-{max(at):.1f} s ({len(at)})"
-        for route, at in sorted(spans.items(), key=lambda kv: min(kv[1]))
-    )
-
-
 def main() -> dict[str, object]:
     parser = argparse.ArgumentParser()
     parser.add_argument("--latency-ms", type=float, default=0.0)
@@ -259,7 +247,7 @@ def main() -> dict[str, object]:
             "healthz_p99_ms": round(percentile(latencies, 0.99), 1) if latencies else "n/a",
             "healthz_max_ms": round(max(latencies), 1) if latencies else "n/a",
             **tail(measured.stderr.splitlines(), wall),
-            "listing_timeline": timeline(dd.requests(), handed_out),
+            "listing_timeline": phases.timeline(dd.requests(), handed_out),
             **phases.report(dd.requests(), sampler, handed_out, finished_at, latency),
             "load_average": load_average(),
         }
