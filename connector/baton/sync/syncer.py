@@ -54,12 +54,12 @@ _RESOURCE_BATCH = 200
 # Per-resource grant pages in progress per connector call allowed at once (`SyncOptions.concurrency`).
 _GRANT_PAGES_PER_CALL = 2
 _MAX_WARNINGS = 10
-# What a resumed full sync's token may hold (a targeted sync is never resumed), and the longest row id cursor
-# (SQLite's INTEGER is 64-bit).
+# What a resumed full sync's token may hold (a targeted sync is never resumed), and the most digits of a number
+# in it (a row id cursor, an action id) that always fits 64 bits, as SQLite's INTEGER and the Go SDK's ids do.
 _RESUMABLE_OPERATIONS = frozenset(
     {st.INIT, st.LIST_RESOURCE_TYPES, st.LIST_RESOURCES, st.LIST_ENTITLEMENTS, st.LIST_GRANTS}
 )
-_MAX_CURSOR_DIGITS = 18
+_MAX_ID_DIGITS = 18
 
 
 class TooManyWarningsError(InternalError):
@@ -204,7 +204,7 @@ class Syncer:
             if (
                 action.id.isascii()
                 and action.id.isdigit()
-                and (len(action.id) > 18 or int(action.id) > state.current_action_id)
+                and (len(action.id) > _MAX_ID_DIGITS or int(action.id) > state.current_action_id)
             ):
                 # `push` would give a later action the same id, and finishing either would drop both.
                 raise ValueError(f"{where} has an id above the token's current_action_id")
@@ -221,7 +221,7 @@ class Syncer:
                 action.operation in (st.LIST_ENTITLEMENTS, st.LIST_GRANTS)
                 and not action.resource_id
                 and cursor
-                and not (cursor.isascii() and cursor.isdigit() and len(cursor) <= _MAX_CURSOR_DIGITS)
+                and not (cursor.isascii() and cursor.isdigit() and len(cursor) <= _MAX_ID_DIGITS)
             ):
                 raise ValueError(f"{where} has a store cursor that is not a row id")
 
