@@ -22,7 +22,7 @@ from connector.baton.pb.c1.connector.v2 import (
     resource_pb2,
 )
 from connector.datadog.client import DatadogClient, included_roles
-from connector.datadog.models import Role, User
+from connector.datadog.models import User
 from connector.datadog.paging import Page as DatadogPage
 from connector.datadog.paging import PagePrefetch
 from connector.datadog.resources import types
@@ -113,7 +113,7 @@ class UserSyncer:
             for role_id in user.role_ids:
                 make = grant_of.get(role_id)
                 if make is None:  # a role the page does not include: the grant embeds its id only
-                    make = grant_of[role_id] = b.grant_factory(_role_for_grant(role_id, {}), MEMBER)
+                    make = grant_of[role_id] = b.grant_factory(_bare_role(role_id), MEMBER)
                 grants.append(make(res.id))
         return Page(resources, next_token(page), grants=grants)
 
@@ -127,11 +127,9 @@ class UserSyncer:
         return user_resource(await self._client.get_user(resource_id.resource), app_key_children=self._app_key_children)
 
 
-def _role_for_grant(role_id: str, included: dict[str, Role]) -> resource_pb2.Resource:
-    """The role resource a grant embeds: the same bytes the roles walk stores, when Datadog included the role."""
-    role = included.get(role_id)
-    if role is not None:
-        return role_resource(role)
+def _bare_role(role_id: str) -> resource_pb2.Resource:
+    """The role resource a grant embeds when Datadog did not include the role in the page: its id only (an
+    included role's grants embed the same bytes the roles walk stores, `_RoleGrants`)."""
     return resource_pb2.Resource(id=b.resource_id(types.ROLE.id, role_id))
 
 
