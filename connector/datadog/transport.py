@@ -78,6 +78,10 @@ class Reply:
     path: str
 
 
+def _header_safe(value: str) -> bool:
+    return value.isascii() and all("!" <= c <= "~" for c in value)
+
+
 def _secret(value: str | SecretStr) -> SecretStr:
     return value if isinstance(value, SecretStr) else SecretStr(value)
 
@@ -109,6 +113,10 @@ class ApiTransport:
         api, app = _secret(api_key), _secret(app_key)
         if not api.get_secret_value() or not app.get_secret_value():
             raise ValueError("both the API key and the application key are required")
+        if not all(_header_safe(key.get_secret_value()) for key in (api, app)):
+            # They travel as headers: anything else could never authenticate (and would fail deep in the HTTP
+            # layer). Settings refuse such a key earlier, naming the setting; the value is never quoted.
+            raise ValueError("the API key and the application key must be visible ASCII characters only")
         self._secrets = (api, app)
         self.retry = retry or RetryPolicy()
         self.stats = ClientStats()

@@ -9,6 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from connector.datadog.errors import InvalidAPIKey, InvalidApplicationKey, InvalidCredentials
+from connector.datadog.transport import ApiTransport
 from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, ClientFactory
 from tests.fakes.datadog import FakeDatadog, generate_org
 
@@ -90,3 +91,14 @@ async def test_validate_sends_only_the_api_key_to_the_api_key_check(make_client:
     assert "DD-APPLICATION-KEY" not in seen[0].headers
     assert seen[1].headers["DD-APPLICATION-KEY"] == CANARY_APP_KEY
     assert str(seen[0].url).startswith("https://api.datadoghq.com/")
+
+
+@pytest.mark.parametrize("bad", ["k\u00e9y", "key\r\nX-Injected: 1", "two words", ""])
+@pytest.mark.parametrize("which", ["api_key", "app_key"])
+def test_a_key_no_header_can_carry_is_refused_when_the_client_is_made(which: str, bad: str) -> None:
+    """The transport is where the keys become headers: a key that could never authenticate is refused there,
+    whoever builds the client, and the message never quotes it."""
+    keys = {"api_key": CANARY_API_KEY, "app_key": CANARY_APP_KEY, which: CANARY_API_KEY + bad if bad else ""}
+    with pytest.raises(ValueError, match="API key and the application key") as refused:
+        ApiTransport(**keys, base_url="http://127.0.0.1:1")
+    assert CANARY_API_KEY not in str(refused.value)
