@@ -100,5 +100,5 @@ def test_a_key_no_header_can_carry_is_refused_when_the_client_is_made(which: str
     whoever builds the client, and the message never quotes it."""
     keys = {"api_key": CANARY_API_KEY, "app_key": CANARY_APP_KEY, which: CANARY_API_KEY + bad if bad else ""}
     with pytest.raises(ValueError, match="API key and the application key") as refused:
-        ApiTransport(**keys, base_url="http://127.0.0.1:1")
+        ApiTransport(api_key=keys["api_key"], app_key=keys["app_key"], base_url="http://127.0.0.1:1")
     assert CANARY_API_KEY not in str(refused.value)
