@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import cast
@@ -146,3 +147,52 @@ async def test_a_conductorone_failure_inside_a_sync_is_reported_as_such(
 
 async def _no_hello(task_id: str) -> None:
     return None
+
+
+async def test_heartbeats_go_on_during_the_upload_and_a_cancel_then_stops_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in Go, the heartbeat loop lasts as long as the task, upload included (§3.7 steps 2-5): a long upload
+    must not look like a dead task to ConductorOne, and a cancel sent meanwhile must stop it. (The loop ended
+    with the sync: no Heartbeat during the upload, and an upload ConductorOne cancelled ran on to its end.)"""
+    monkeypatch.setattr("connector.baton.tasks.full_sync.MIN_HEARTBEAT", 0.001)
+    client = StubClient()
+    uploading = asyncio.Event()
+    beats_during_upload = 0
+    upload_cancelled = False
+
+    async def heartbeat(task_id: str) -> Beat:
+        nonlocal beats_during_upload
+        if not uploading.is_set():
+            return Beat(next_heartbeat=duration_pb2.Duration(nanos=1_000_000))
+        beats_during_upload += 1
+        return Beat(cancelled=beats_during_upload >= 3, next_heartbeat=duration_pb2.Duration(nanos=1_000_000))
+
+    async def upload_asset(task_id: str, path: Path) -> int:
+        nonlocal upload_cancelled
+        uploading.set()
+        try:
+            await asyncio.Event().wait()  # a slow link: only a cancel ends it
+        except asyncio.CancelledError:
+            upload_cancelled = True
+            raise
+        raise AssertionError("unreachable")
+
+    client.heartbeat = heartbeat  # type: ignore[method-assign]
+    client.upload_asset = upload_asset  # type: ignore[attr-defined]
+    handler = FullSyncHandler(cast(BatonServiceClient, client), list, FullSyncSettings(temp_dir=tmp_path))
+    processor = TaskProcessor(
+        client.as_client(),
+        Handlers(cast(Connector, StubConnector()), provisioning=True),
+        handler,
+        hello=_no_hello,
+        finish_retry=INSTANT,
+    )
+    # The bound only turns the old hang into a failure; the test never waits for it when the code is right.
+    await asyncio.wait_for(processor.process(kind_task("sync_full")), timeout=20)
+    assert beats_during_upload == 3
+    assert upload_cancelled
+    (finish,) = client.finishes
+    assert (finish.ok, finish.code, finish.non_retryable) == (False, Code.CANCELLED, True)
+    assert "cancelled by ConductorOne" in finish.message
+    assert list(tmp_path.iterdir()) == []  # noqa: ASYNC240 - a test's temp dir
