@@ -48,6 +48,9 @@ PROVISIONING_TASKS = frozenset(
         "action_invoke",
     }
 )
+# Tasks a replay could do twice (§3.4: issuance "always NR (issuance is not idempotent)"): even one stopped by a
+# shutdown is a final failure, since what it had started may have happened.
+NOT_REPLAYABLE = frozenset({"issue_credential"})
 # Go answers these with "unsupported task type", retryable; so do we, plus every type we do not implement.
 UNSUPPORTED = "unsupported task type"
 FINISH_RETRY = RetryPolicy(base_delay=1.0, max_delay=30.0)
@@ -192,7 +195,10 @@ class TaskProcessor:
                 with contextlib.suppress(BaseException):
                     await work
             reason = self._abandon_reason or "task cancelled"
-            failure = Failure(Code.UNAVAILABLE, f"{reason}; ConductorOne may retry it", False)
+            if kind in NOT_REPLAYABLE:
+                failure = Failure(Code.UNAVAILABLE, f"{reason}; stopped mid-way, so not to be retried as is", True)
+            else:
+                failure = Failure(Code.UNAVAILABLE, f"{reason}; ConductorOne may retry it", False)
             return Outcome(failure=failure), cancelled_here
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):

@@ -244,3 +244,26 @@ async def test_a_native_library_panic_is_reported_as_a_failure_not_escaped() -> 
     (finish,) = rig.client.finishes
     assert (finish.ok, finish.message) == (False, "internal error (_NativePanic)")
     assert rig.processor.running == 0
+
+
+async def test_an_abandoned_credential_issuance_is_reported_final() -> None:
+    """§3.4: issuance is always non-retryable (it is not idempotent). One stopped by a shutdown may have minted
+    already, so its report must not invite ConductorOne to run it again (it was reported retryable, like a grant)."""
+    rig = make_rig()
+    entered = asyncio.Event()
+
+    async def issuing(kind: str, task: baton_pb2.Task) -> Outcome:
+        entered.set()
+        await asyncio.Event().wait()  # the mint is in flight
+        raise AssertionError("unreachable")
+
+    rig.processor._dispatch = issuing  # type: ignore[method-assign]
+    running = asyncio.create_task(rig.processor.process(kind_task("issue_credential")))
+    await entered.wait()
+    rig.processor.abandon_all("the connector is shutting down", finish_within=1.0)
+    await running
+    (finish,) = rig.client.finishes
+    assert (finish.ok, finish.code, finish.non_retryable) == (False, Code.UNAVAILABLE, True)
+    assert "shutting down" in finish.message
+    assert "may retry" not in finish.message
+    assert rig.observer.finished == [("issue_credential", "failed_final")]
