@@ -26,6 +26,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
+from connector.baton.c1.hostinfo import MAX_FIELD_LENGTH as MAX_HOST_ID_LENGTH
 from connector.baton.ids import parse_resource_ref
 from connector.daemon.version import package_version
 from connector.datadog.sites import SITES, base_url_for, check_transport_security
@@ -100,7 +101,7 @@ class Settings(BaseSettings):
     client_id: str = _f("", "Service mode", "ConductorOne client id; setting it switches to service mode")
     client_secret: SecretStr | None = _f(None, "Service mode", "ConductorOne client secret")
     c1_api_host: str = _f("", "Service mode", "ConductorOne API host[:port] override", hidden=True)
-    host_id: str = _f("", "Service mode", "host id reported to ConductorOne", shown="the hostname")
+    host_id: str = _f("", "Service mode", "host id reported to ConductorOne (at most 256 characters)", shown="the hostname")
     task_concurrency: int = _f(3, "Service mode", "tasks run at once", ge=1, le=100)
     skip_full_sync: bool = _f(False, "Service mode", "answer full-sync tasks with an empty sync")
     sync_interval: int = _f(0, "Service mode", "also run a full sync to --file every N seconds (0: off)", ge=0)
@@ -192,6 +193,9 @@ class Settings(BaseSettings):
         if info.field_name == "host_id":
             if _CONTROL.search(value):
                 raise ValueError("must not contain control characters")
+            if len(value) > MAX_HOST_ID_LENGTH:
+                # ConductorOne's limit on every request's host_id (§2.1); the client refused it only after start.
+                raise ValueError(f"must be at most {MAX_HOST_ID_LENGTH} characters, not {len(value)}")
         elif _UNSAFE.search(value):
             raise ValueError("must not contain whitespace or control characters")
         return value

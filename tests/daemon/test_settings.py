@@ -301,3 +301,13 @@ def test_a_variable_that_is_not_utf8_is_named(name: str, monkeypatch: pytest.Mon
 def test_a_file_name_may_hold_any_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BATON_FILE", "/data/caf\udce9.c1z")
     assert load([]).file == Path("/data/caf\udce9.c1z")
+
+
+def test_a_host_id_longer_than_conductorone_takes_is_named_at_start() -> None:
+    """ConductorOne takes a host_id of 1..256 characters on every request (spec §2.1). A longer BATON_HOST_ID
+    passed the settings and ended the started daemon as `unexpected error: ValueError` (exit 1)."""
+    assert load(["--host-id", "é" * 256]).host_id == "é" * 256
+    with pytest.raises(SettingsError) as caught:
+        load(["--host-id", "h" * 257])
+    assert str(caught.value).startswith("setting --host-id (BATON_HOST_ID): ")
+    assert "at most 256 characters" in str(caught.value)
