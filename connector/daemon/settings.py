@@ -101,7 +101,9 @@ class Settings(BaseSettings):
     client_id: str = _f("", "Service mode", "ConductorOne client id; setting it switches to service mode")
     client_secret: SecretStr | None = _f(None, "Service mode", "ConductorOne client secret")
     c1_api_host: str = _f("", "Service mode", "ConductorOne API host[:port] override", hidden=True)
-    host_id: str = _f("", "Service mode", "host id reported to ConductorOne (at most 256 characters)", shown="the hostname")
+    host_id: str = _f(
+        "", "Service mode", "host id reported to ConductorOne (at most 256 characters)", shown="the hostname"
+    )
     task_concurrency: int = _f(3, "Service mode", "tasks run at once", ge=1, le=100)
     skip_full_sync: bool = _f(False, "Service mode", "answer full-sync tasks with an empty sync")
     sync_interval: int = _f(0, "Service mode", "also run a full sync to --file every N seconds (0: off)", ge=0)
