@@ -5,6 +5,7 @@ pieces; issue 12) and repeats no stored page."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from connector.baton.sync.to_file import sync_to_file
 from connector.datadog.client import DatadogClient
 from connector.datadog.connector import DatadogConnector
 from connector.datadog.errors import UnexpectedResponse
+from tests.baton.test_c1z_untrusted import rewritten
 from tests.baton.test_sync_engine import rows_of
 from tests.datadog.helpers import FAST_RETRY
 from tests.datadog.test_sync_org import ALL_ON, NOW
@@ -79,3 +81,31 @@ async def test_a_sync_broken_off_in_any_phase_resumes_to_the_rows_of_a_clean_syn
         assert (run.sync_id, run.finished) == (result.sync_id, True)
     if broken != "/api/v2/users":
         assert resumed_requests < requests, "stored pages are not asked for again"
+
+
+async def test_an_unfinished_sync_with_the_go_connectors_page_tokens_starts_over(tmp_path: Path) -> None:
+    """An unfinished sync left in the file by the Go connector has a token of the same shape, but its page tokens
+    are pagination bags (JSON), not page numbers. Resumed, the users syncer refused the token, the sync failed and
+    was saved with it again: every later run failed the same way. It is a sync this build cannot resume: a new one
+    is made in its place."""
+    clean = tmp_path / "clean.c1z"
+    with FakeDatadog(org()) as fake:
+        await sync(fake, clean)
+    bag = json.dumps({"states": None, "current_state": {"token": "2", "type": "user", "id": ""}})
+    action = {"id": "0000000005", "operation": "list-resources", "resource_type_id": "user", "page_token": bag}
+    token = json.dumps(
+        {"actions_map": {action["id"]: action}, "action_order": [action["id"]], "current_action_id": 5, "version": 1}
+    )
+    path = rewritten(
+        clean,
+        tmp_path,
+        "UPDATE v1_sync_runs SET ended_at = NULL, started_at = datetime('now', 'localtime'), "
+        f"sync_token = '{token.replace(chr(39), chr(39) * 2)}'",
+    )
+    with FakeDatadog(org()) as fake:
+        result = await sync(fake, path)
+    assert not result.resumed
+    assert rows_of(path) == rows_of(clean)
+    with C1ZReader(path) as reader:
+        (run,) = reader.sync_runs()
+        assert (run.sync_id, run.finished) == (result.sync_id, True)

@@ -20,7 +20,7 @@ from google.protobuf import any_pb2
 from google.protobuf.message import Message
 
 from connector.baton import annotations as ann
-from connector.baton.connector import Page, ResourceGetter, ResourceSyncer, SideLoadedGrants
+from connector.baton.connector import Page, PageTokenChecker, ResourceGetter, ResourceSyncer, SideLoadedGrants
 from connector.baton.errors import InternalError, InvalidArgumentError, NotFoundError
 from connector.baton.pb.c1.connector.v2 import (
     annotation_resource_pb2,
@@ -217,13 +217,20 @@ class Syncer:
                 if (type_id or object_id) and (type_id not in types or type_id not in self._by_type):
                     raise ValueError(f"{where} names a resource type this sync does not have")
             cursor = action.page_token
+            store_cursor = action.operation in (st.LIST_ENTITLEMENTS, st.LIST_GRANTS) and not action.resource_id
             if (
-                action.operation in (st.LIST_ENTITLEMENTS, st.LIST_GRANTS)
-                and not action.resource_id
+                store_cursor
                 and cursor
                 and not (cursor.isascii() and cursor.isdigit() and len(cursor) <= _MAX_ID_DIGITS)
             ):
                 raise ValueError(f"{where} has a store cursor that is not a row id")
+            syncer = self._by_type.get(action.resource_type_id)
+            if not store_cursor and cursor and isinstance(syncer, PageTokenChecker):
+                # The connector's own cursor (the Go connector's pagination bags are JSON): refused by the syncer, it
+                # would fail this resume and every later one.
+                problem = syncer.page_token_problem(cursor)
+                if problem is not None:
+                    raise ValueError(f"{where} has a page token the connector does not read: {problem}")
 
     def _init_targeted(self) -> None:
         for rid in reversed(self._options.targeted_resources):
