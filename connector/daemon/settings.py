@@ -35,6 +35,21 @@ ENV_PREFIX = "BATON_"
 GROUPS = ("Datadog", "Sync", "Output and logging", "Service mode", "Operability", "One-shot provisioning")
 CONFIG_PATH_ENV = f"{ENV_PREFIX}CONFIG_PATH"
 _UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")
+_MAX_ARGS_NESTING = 100
+
+
+def _nesting(value: object) -> int:
+    """How deeply JSON arrays and objects nest in `value` (0 for a scalar), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, depth + 1)
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 # The one-shot provisioning actions (baton-sdk's flags of the same names); at most one per run.
@@ -236,12 +251,19 @@ class Settings(BaseSettings):
     @field_validator("invoke_action_args")
     @classmethod
     def _json_object(cls, value: str) -> str:
+        # The arguments become a protobuf Struct, built recursively (a RecursionError past a few hundred levels);
+        # ConductorOne's own Structs cannot be nested deeper than protobuf decodes (100).
+        too_deep = f"is nested deeper than {_MAX_ARGS_NESTING} levels"
         try:
             parsed = json.loads(value or "{}")
+        except RecursionError:
+            raise ValueError(too_deep) from None
         except ValueError:
             raise ValueError('is not valid JSON (expected an object, e.g. {"user_id": "…"})') from None
         if not isinstance(parsed, dict):
             raise ValueError('must be a JSON object, e.g. {"user_id": "…"}')
+        if _nesting(parsed) > _MAX_ARGS_NESTING:
+            raise ValueError(too_deep)
         return value or "{}"
 
     @field_validator("sync_resource_types", "sync_resources", mode="before")

@@ -140,6 +140,9 @@ def test_a_broken_json_resource_list_names_the_setting(value: str, monkeypatch: 
         (["-p", "--revoke-grant", "a:b:c:d:e", "--invoke-action", "x"], "cannot be combined"),
         (["-p", "--invoke-action", "x", "--invoke-action-args", "{not json"], "is not valid JSON"),
         (["-p", "--invoke-action", "x", "--invoke-action-args", "[1]"], "must be a JSON object"),
+        # Deep nesting was `unexpected error: RecursionError`, from the JSON parser or from building the Struct.
+        (["-p", "--invoke-action", "x", "--invoke-action-args", "[" * 100_000], "is nested deeper than 100 levels"),
+        (["-p", "--invoke-action", "x", "--invoke-action-args", '{"a":' * 900 + "1" + "}" * 900], "nested deeper"),
         (["--invoke-action", "x"], "needs --provisioning (BATON_PROVISIONING=true)"),
         (["-p", "--grant-entitlement", "a:b:c", "--grant-principal", "u", "--client-id", "i@h/s"], "service mode"),
     ],
@@ -167,6 +170,8 @@ def test_one_shot_actions_become_the_tasks_conductorone_would_send() -> None:
     action = build_task(load(["-p", "--invoke-action", "enable_user", "--invoke-action-args", '{"user_id": "u3"}']))
     assert action.action_invoke.name == "enable_user"
     assert action.action_invoke.args["user_id"] == "u3"
+    deep = '{"user_id": "u3", "x": ' + "[" * 99 + "]" * 99 + "}"  # 100 levels: as deep as ConductorOne's may be
+    assert build_task(load(["-p", "--invoke-action", "enable_user", "--invoke-action-args", deep])).action_invoke.args
 
 
 def test_non_utf8_and_broken_yaml_are_named(tmp_path: Path) -> None:
