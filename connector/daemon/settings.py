@@ -402,6 +402,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         raise SettingsError(f"{where}: is not valid YAML{at}") from None
+    except RecursionError:
+        raise SettingsError(f"{where}: is nested too deeply") from None
     if not isinstance(data, dict):
         raise SettingsError(f"{where}: must hold a mapping of setting: value")
     out: dict[str, Any] = {}

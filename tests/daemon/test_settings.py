@@ -189,6 +189,15 @@ def test_non_utf8_and_broken_yaml_are_named(tmp_path: Path) -> None:
         load(["--config", str(typo)])
 
 
+@pytest.mark.parametrize("text", ["site: " + "[" * 100_000, "sync_resources: " + "[" * 5000 + "]" * 5000])
+def test_a_config_file_nested_too_deeply_is_named(tmp_path: Path, text: str) -> None:
+    """PyYAML builds nested values recursively: this was `unexpected error: RecursionError`."""
+    deep = tmp_path / "deep.yaml"
+    deep.write_text(text)
+    with pytest.raises(SettingsError, match=r"--config \(BATON_CONFIG_PATH\): .*deep.yaml: is nested too deeply"):
+        load(["--config", str(deep)])
+
+
 def test_sources_and_unknown_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     from connector.daemon.settings import load_effective
 
