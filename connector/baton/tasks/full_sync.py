@@ -113,7 +113,9 @@ class FullSyncHandler:
             or settings.options.skip_entitlements_and_grants,
             skip_grants=task.skip_grants or settings.options.skip_grants,
             resource_type_ids=list(task.sync_resource_type_ids) or list(settings.default_resource_type_ids),
-            targeted_resources=[
+            # The local --sync-resources win when set, as in Go (its handler applies them after the task's).
+            targeted_resources=list(settings.options.targeted_resources)
+            or [
                 resource_pb2.ResourceId(resource_type=r.id.resource_type, resource=r.id.resource)
                 for r in task.targeted_sync_resources
             ],

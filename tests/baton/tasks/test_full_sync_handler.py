@@ -196,3 +196,34 @@ async def test_heartbeats_go_on_during_the_upload_and_a_cancel_then_stops_it(
     assert (finish.ok, finish.code, finish.non_retryable) == (False, Code.CANCELLED, True)
     assert "cancelled by ConductorOne" in finish.message
     assert list(tmp_path.iterdir()) == []  # noqa: ASYNC240 - a test's temp dir
+
+
+async def test_the_local_sync_resources_setting_makes_the_task_a_partial_sync(tmp_path: Path) -> None:
+    """BATON_SYNC_RESOURCES in service mode: as in Go, whose handler applies the local targets after the task's,
+    a sync_full task syncs only those resources. The task's own (empty) list replaced the setting, so every task
+    ran a full sync whatever the operator had set."""
+    from connector.baton import builders as b
+    from connector.baton.c1z.reader import C1ZReader
+    from connector.baton.sync.syncer import SyncOptions
+    from tests.baton.fake_connector import Faults, Org, syncers
+
+    client = StubClient()
+    seen: list[tuple[str, set[str]]] = []
+
+    async def upload_asset(task_id: str, path: Path) -> int:
+        with C1ZReader(path) as reader:
+            (run,) = reader.sync_runs()
+            seen.append((run.sync_type, {r.id.resource for r in reader.resources(sync_id=run.sync_id)}))
+        return 1
+
+    client.upload_asset = upload_asset  # type: ignore[attr-defined]
+    org = Org()
+    local = SyncOptions(targeted_resources=[b.resource_id("group", "g1")])
+    handler = FullSyncHandler(
+        cast(BatonServiceClient, client),
+        lambda: syncers(org, Faults()),
+        FullSyncSettings(temp_dir=tmp_path, options=local),
+    )
+    outcome = await handler.run(kind_task("sync_full").id, baton_pb2.Task.SyncFullTask())
+    assert outcome.ok
+    assert seen == [("partial", {"g1"})]
