@@ -257,6 +257,12 @@ def test_values_are_read_as_an_operator_means_them(monkeypatch: pytest.MonkeyPat
         (["--sync-resources", "usr:123"], "--sync-resources (BATON_SYNC_RESOURCES): 'usr'", "user"),
         (["--sync-resource-types", "schedule"], "'schedule'", "--sync-schedules"),
         (["--sync-resources", "api-key:1"], "'api-key'", "--sync-secrets"),
+        # Both known, but at odds: the sync failed blaming the connector ("returned a resource with an unknown type").
+        (
+            ["--sync-resource-types", "user,team", "--sync-resources", "user:u1,role:r1"],
+            "--sync-resources (BATON_SYNC_RESOURCES): 'role:r1' is a 'role'",
+            "--sync-resource-types (BATON_SYNC_RESOURCE_TYPES) leaves out",
+        ),
     ],
 )
 def test_an_unknown_resource_type_is_named_before_any_request(argv: list[str], named: str, hint: str) -> None:

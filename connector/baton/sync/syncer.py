@@ -473,6 +473,18 @@ class Syncer:
         return bool(page.next_token)
 
     async def _targeted(self, action: st.Action) -> None:
+        # The targets come from the request (a task, --sync-resources): a type that is unknown or left out by the
+        # type filter is its mistake, not the connector's ("no syncer", "returned a resource with an unknown type").
+        if action.resource_type_id not in self._by_type:
+            raise InvalidArgumentError(
+                f"targeted resource {action.resource_type_id!r} {action.resource_id[:64]!r}: no such resource type; "
+                f"known: {sorted(self._by_type)}"
+            )
+        if action.resource_type_id not in self._types:
+            raise InvalidArgumentError(
+                f"targeted resource {action.resource_type_id!r} {action.resource_id[:64]!r}: its resource type is left "
+                f"out by sync_resource_type_ids {sorted(self._types)}"
+            )
         syncer = self._syncer(action.resource_type_id)
         if not isinstance(syncer, ResourceGetter):
             raise InvalidArgumentError(f"resource type {action.resource_type_id!r} does not support targeted sync")
