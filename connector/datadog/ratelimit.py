@@ -180,8 +180,9 @@ class RateLimiter:
             # The window rolled over: Datadog's windows are calendar-aligned, so the next one ends
             # a whole number of periods later.
             if bucket.period:
-                periods = math.floor((now - bucket.reset_at) / bucket.period) + 1
-                bucket.reset_at += periods * bucket.period
+                # By remainder, not by counting periods: a period of 1e-320 s (a header is untrusted) makes that
+                # count infinite, and the OverflowError failed every later request of the bucket.
+                bucket.reset_at = now + bucket.period - (now - bucket.reset_at) % bucket.period
             else:
                 bucket.reset_at = None
             bucket.remaining = None if bucket.limit is None else bucket.limit - bucket.in_flight
