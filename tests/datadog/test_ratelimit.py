@@ -117,6 +117,25 @@ async def test_a_window_rolls_over_whatever_its_period(period: str) -> None:
     assert time.sleeps == []
 
 
+async def test_a_limit_under_one_request_is_no_limit_not_an_endless_wait() -> None:
+    """`X-RateLimit-Limit: 0.5` passed as a positive number and became a limit of 0: each window rolled over with
+    nothing left, and the request waited a period, then another, forever (a sync that never ended)."""
+    time = FakeTime()
+    limiter = RateLimiter(max_wait=60, clock=time.clock, sleep=time.sleep)
+    headers = {
+        "x-ratelimit-limit": "0.5",
+        "x-ratelimit-period": "10",
+        "x-ratelimit-remaining": "0",
+        "x-ratelimit-reset": "10",
+    }
+    assert RateLimitHeaders.parse(headers) == RateLimitHeaders(
+        limit=None, period=10.0, remaining=0, reset=10.0, name=None
+    )
+    limiter.release(await limiter.acquire("users"), headers)
+    await asyncio.wait_for(limiter.acquire("users"), timeout=30)  # a bound on the old endless loop only
+    assert time.sleeps == [10.0]  # this window was spent, as the server said; the next one is not
+
+
 def test_header_parsing_tolerates_garbage() -> None:
     assert RateLimitHeaders.parse({}) is None
     parsed = RateLimitHeaders.parse(
