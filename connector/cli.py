@@ -7,8 +7,10 @@ raw traceback (the traceback is logged only at debug level, for a bug report).
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
+import re
 import signal
 import sys
 import traceback
@@ -54,20 +56,56 @@ def _interrupted(sig: signal.Signals) -> int:
 
 
 def _dispatch(args: list[str]) -> int:
-    command = args[:1]
-    if command == ["inspect"]:
+    found = _command(args)
+    if isinstance(found, int):
+        return found
+    command, rest = found
+    if command == "inspect":
         from connector.daemon import inspect
+        from connector.daemon.version import package_version
 
         parser = argparse.ArgumentParser(prog="baton-datadog inspect", description="Show what a .c1z sync file holds.")
+        parser.add_argument("--version", action="version", version=f"baton-datadog {package_version()}")
         inspect.add_arguments(parser)
-        return inspect.run(parser.parse_args(args[1:]))
-    if command == ["capabilities"]:
-        return _capabilities(args[1:])
-    if command == ["config"]:
-        return _config(args[1:])
+        return inspect.run(parser.parse_args(rest))
+    if command == "capabilities":
+        return _capabilities(rest)
+    if command == "config":
+        return _config(rest)
     from connector.daemon.main import run_connector
 
     return run_connector(args)
+
+
+COMMANDS = ("inspect", "capabilities", "config")
+EXIT_USAGE = 2
+# What is quoted back when a positional argument is not a command: a mistyped command is a short word; anything
+# else may be a value that lost its flag (a key pasted after `--api-key=`), so it is only counted, never shown.
+_WORD = re.compile(r"[A-Za-z][A-Za-z-]{0,19}")
+
+
+def _command(args: list[str]) -> tuple[str | None, list[str]] | int:
+    """The command and the other arguments, wherever the command stands after leading flags (`--config x.yaml
+    config`, as baton users type it); or the exit code of a positional argument that is no command."""
+    if args[:1] and args[0] in COMMANDS:
+        return args[0], args[1:]  # the usual place: no settings parser needed (`inspect` stays light)
+    from connector.daemon.settings import first_positional
+
+    at = first_positional(args)
+    if at is None:
+        return None, args
+    if args[at] in COMMANDS:
+        return args[at], args[:at] + args[at + 1 :]
+    if _WORD.fullmatch(args[at]):
+        close = difflib.get_close_matches(args[at], COMMANDS, n=1, cutoff=0.6)
+        what = f"unknown command {args[at]!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+    else:
+        what = f"argument {at + 1} is neither a flag, a flag's value nor a command (not shown: it may be a key)"
+    print(
+        f"baton-datadog: {what}; the commands are {', '.join(COMMANDS)}, or none to sync or serve (see --help)",
+        file=sys.stderr,
+    )
+    return EXIT_USAGE
 
 
 def _capabilities(args: list[str]) -> int:

@@ -125,6 +125,10 @@ def sync_options(settings: Settings) -> SyncOptions:
             for rtype, rid in map(parse_resource_ref, settings.sync_resources)
         ],
         concurrency=settings.datadog_concurrency,
+        # The Datadog site decides whose data a sync holds: an unfinished sync of another site is not resumed.
+        # No org identity: none is known without a secret (a hash of a key stored in the file would be one) or
+        # an extra request; one --file per org (docs/c1z.md, "Resuming").
+        scope={"site": settings.site},
     )
 
 
@@ -199,7 +203,8 @@ async def run_one_shot(settings: Settings) -> int:
         sig = received[0]
         if syncing.is_set() and settings.file.exists():
             message = (
-                f"interrupted by {sig.name}: the unfinished sync was saved to {settings.file}; run again to resume it"
+                f"interrupted by {sig.name}: the unfinished sync was saved to {settings.file}; "
+                "run again with the same settings to resume it"
             )
         else:
             message = f"interrupted by {sig.name} before the sync started; nothing was written"

@@ -488,7 +488,8 @@ def build_parser(prog: str = "baton-datadog") -> argparse.ArgumentParser:
         formatter_class=_Formatter,
         allow_abbrev=False,  # like baton-sdk's flags: a typo is an error, never a silently different setting
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    # The program's name, not `prog`: `baton-datadog config --version` is the same build as `baton-datadog --version`.
+    parser.add_argument("--version", action="version", version=f"baton-datadog {package_version()}")
     parser.add_argument("--config", type=Path, help=f"YAML file of settings [{CONFIG_PATH_ENV}]")
     groups = {name: parser.add_argument_group(name) for name in GROUPS}
     for name, info in Settings.model_fields.items():
@@ -503,6 +504,27 @@ def build_parser(prog: str = "baton-datadog") -> argparse.ArgumentParser:
         else:
             group.add_argument(*names, dest=name, metavar=name.upper(), help=help_text)
     return parser
+
+
+def first_positional(argv: Sequence[str]) -> int | None:
+    """Where the first argument that is neither a flag nor a flag's value is (None: there is none).
+
+    Read with the flags of `build_parser`, so a value is skipped wherever it stands: in `--file config` and
+    `--file=config`, `config` is a file name, not the command. A flag the parser does not know is taken to have
+    no value (parsing then names it as unknown).
+    """
+    takes_value = {
+        option for action in build_parser()._actions if action.nargs != 0 for option in action.option_strings
+    }
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":  # argparse's end of flags: what follows is positional
+            return i + 1 if i + 1 < len(argv) else None
+        if not arg.startswith("-") or arg == "-":
+            return i
+        i += 2 if arg in takes_value else 1  # `--flag=value` and `-fvalue` are one argument
+    return None
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import structlog
 import zstandard
 from hypothesis import given
 from hypothesis import strategies as st
@@ -28,6 +29,7 @@ from hypothesis import strategies as st
 from connector.baton.c1z import envelope
 from connector.baton.c1z.errors import C1ZFormatError
 from connector.baton.c1z.reader import C1ZReader
+from connector.baton.sync.state import SETTINGS_KEY
 from connector.baton.sync.to_file import sync_to_file
 from connector.daemon import inspect
 from tests.baton.fake_connector import Faults, InjectedFailure, Org, expected_grant_ids, syncers
@@ -343,9 +345,17 @@ async def test_an_unfinished_run_whose_token_names_what_the_engine_cannot_run_st
     interrupted = tmp_path / "interrupted.c1z"
     with pytest.raises(InjectedFailure):
         await sync_to_file(syncers(org, Faults(fail_at_call=12)), interrupted, options(concurrency=1), tmp_dir=tmp_path)
+    with C1ZReader(interrupted) as reader:
+        recorded = json.loads(reader.sync_runs()[0].sync_token)[SETTINGS_KEY]
+    # With the settings the run was started with, so only the actions can stop the resume.
+    token = json.dumps({**json.loads(token), SETTINGS_KEY: recorded})
     path = rewritten(interrupted, tmp_path, f"UPDATE v1_sync_runs SET sync_token = '{token}'")
-    result = await sync_to_file(syncers(org, Faults()), path, options(), tmp_dir=tmp_path)
+    with structlog.testing.capture_logs() as events:
+        result = await sync_to_file(syncers(org, Faults()), path, options(), tmp_dir=tmp_path)
     assert not result.resumed
+    assert [e["event"] for e in events if e["log_level"] == "warning"] == [
+        "unfinished sync cannot be resumed; starting a new one"
+    ]
     with C1ZReader(path) as reader:
         (run,) = reader.sync_runs()
         assert (run.sync_id, run.finished) == (result.sync_id, True)

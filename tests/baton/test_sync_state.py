@@ -30,6 +30,8 @@ def reference(state: ss.SyncState) -> str:
         "completed_actions_count": state.completed_actions_count,
     }
     out |= {name: value for name, value in scalars.items() if value}
+    if state.settings is not None:
+        out[ss.SETTINGS_KEY] = state.settings
     out["version"] = 1
     return json.dumps(out, separators=(",", ":"))
 
@@ -40,6 +42,7 @@ steps = st.lists(
         st.tuples(st.just("token"), st.integers(min_value=0, max_value=50), texts),
         st.tuples(st.just("finish"), st.integers(min_value=0, max_value=50), st.just("")),
         st.tuples(st.just("flag"), st.just(""), st.just("")),
+        st.tuples(st.just("settings"), texts, texts),
     ),
     max_size=30,
 )
@@ -58,6 +61,8 @@ def test_marshal_is_the_reference_encoding_after_every_step(program: list[tuple[
             state.finish(state.actions[arg % len(state.actions)])
         elif op == "flag":
             state.needs_expansion = True
+        elif op == "settings":
+            state.settings = {**(state.settings or {}), arg: text}
         token = state.marshal()
         assert token == reference(state)
         assert ss.SyncState.unmarshal(token).marshal() == token
@@ -71,3 +76,13 @@ def test_a_resumed_token_with_a_repeated_action_id_marshals_like_json_dumps() ->
     )
     assert state.marshal() == reference(state)
     assert state.marshal().count('"page_token":"7"') == 1
+
+
+def test_recorded_settings_survive_a_round_trip_and_anything_else_is_none() -> None:
+    state = ss.SyncState(settings={"site": "datadoghq.eu", "resource_types": "role,user"})
+    state.push(ss.INIT)
+    assert ss.SyncState.unmarshal(state.marshal()).settings == state.settings
+    for recorded in ('"x"', "[]", '{"a": 1}', '{"a": ["b"]}', "null"):
+        token = f'{{"version":1,"{ss.SETTINGS_KEY}":{recorded}}}'
+        assert ss.SyncState.unmarshal(token).settings is None, recorded
+    assert ss.SyncState.unmarshal('{"version":1}').settings is None

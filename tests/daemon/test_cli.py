@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from connector.daemon.version import package_version
-from tests.daemon.cli import run_cli
+from tests.daemon.cli import last_line, run_cli
 
 CANARY = "canary-api-key-0f1e2d3c4b5a"
 
@@ -56,6 +56,91 @@ def test_capabilities_needs_no_keys_and_bad_settings_exit_2() -> None:
     done = run_cli("capabilities", "--site", "datadoghq.moon")
     assert done.returncode == 2
     assert "--site (BATON_SITE)" in done.stderr
+
+
+# Flags before the command, as baton users type them (the Go SDK's flags are global); a flag's value is never
+# taken for the command, whether it follows the flag or is joined to it with `=`.
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--log-level", "debug", "config"), {"log_level": "debug"}),
+        (("--api-key", CANARY, "config"), {"api_key": "[set, redacted]"}),
+        ((f"--api-key={CANARY}", "config"), {"api_key": "[set, redacted]"}),
+        (
+            ("--site", "datadoghq.eu", "--sync-schedules", "config", "--task-concurrency", "9"),
+            {"site": "datadoghq.eu", "sync_schedules": True, "task_concurrency": 9},
+        ),
+        (("-f", "config", "config"), {"file": "config"}),  # a file named `config`, then the command
+    ],
+    ids=["log-level", "value-after-flag", "value-joined", "flags-on-both-sides", "value-named-like-the-command"],
+)
+def test_config_is_found_after_leading_flags(args: tuple[str, ...], expected: dict[str, object]) -> None:
+    done = run_cli(*args, "--json")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)["settings"]
+    assert {name: (rows[name]["value"], rows[name]["source"]) for name in expected} == {
+        name: (value, "flag") for name, value in expected.items()
+    }
+    assert CANARY not in done.stdout + done.stderr
+
+
+def test_config_after_a_config_file_flag_reads_that_file(tmp_path: Path) -> None:
+    config = tmp_path / "x.yaml"
+    config.write_text("task-concurrency: 7\n")
+    done = run_cli("--config", str(config), "config", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["settings"]["task_concurrency"] == {
+        "value": 7,
+        "source": "file",
+        "env": "BATON_TASK_CONCURRENCY",
+    }
+
+
+def test_capabilities_is_found_after_leading_flags() -> None:
+    done = run_cli("--log-level", "debug", "--sync-secrets", "capabilities")
+    assert done.returncode == 0, done.stderr
+    types = {c["resourceType"]["id"] for c in json.loads(done.stdout)["capabilities"]["resourceTypeCapabilities"]}
+    assert "api-key" in types
+
+
+def test_inspect_file_still_works_and_help_and_version_work_in_both_places(tmp_path: Path) -> None:
+    missing = tmp_path / "absent.c1z"
+    done = run_cli("inspect", str(missing))
+    assert done.returncode == 2
+    assert str(missing) in last_line(done.stderr)
+    for args in (("--version", "inspect"), ("inspect", "--version"), ("--version", "config"), ("config", "--version")):
+        done = run_cli(*args)
+        assert (done.returncode, done.stdout.strip()) == (0, f"baton-datadog {package_version()}"), args
+    for args, shows in (
+        (("--help", "inspect"), "the .c1z file to read"),
+        (("inspect", "--help"), "the .c1z file to read"),
+        (("--help", "config"), "[BATON_TASK_CONCURRENCY]"),
+        (("config", "--help"), "[BATON_TASK_CONCURRENCY]"),
+        (("--help", "capabilities"), "[BATON_SYNC_SECRETS]"),
+    ):
+        done = run_cli(*args)
+        assert done.returncode == 0, (args, done.stderr)
+        assert shows in " ".join(done.stdout.split()), args
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("sync",), "unknown command 'sync'"),
+        (("--log-level", "debug", "cofnig"), "unknown command 'cofnig'; did you mean 'config'?"),
+        # A key that lost its flag is never quoted back.
+        (("--app-key", "x", CANARY), "argument 3 is neither a flag, a flag's value nor a command"),
+    ],
+    ids=["word", "typo-after-flags", "value-without-flag"],
+)
+def test_a_positional_that_is_no_command_is_one_line_and_exit_2(args: tuple[str, ...], says: str) -> None:
+    done = run_cli(*args)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"baton-datadog: {says}")
+    assert "the commands are inspect, capabilities, config" in line
+    assert CANARY not in line
 
 
 def test_config_shows_each_value_and_where_it_came_from_with_secrets_redacted(tmp_path: Path) -> None:

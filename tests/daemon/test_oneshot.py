@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -208,3 +209,53 @@ def test_a_bad_file_is_refused_before_any_datadog_request(fake: FakeDatadog, tmp
     assert "not a readable c1z" in done.stderr
     assert len(fake.requests()) == before
     assert notes.read_text() == "my notes\n"
+
+
+@pytest.mark.parametrize(
+    ("rerun_args", "changed"),
+    [
+        (["--sync-schedules"], "resource_types: 'role,team,user' -> 'role,schedule,team,user'"),
+        (["--skip-entitlements-and-grants"], "skip_entitlements_and_grants: 'false' -> 'true'"),
+        (["--site", "datadoghq.eu"], "site: 'datadoghq.com' -> 'datadoghq.eu'"),
+    ],
+    ids=["type-turned-on", "grants-turned-off", "other-site"],
+)
+def test_a_rerun_with_other_settings_starts_a_new_sync_and_says_what_changed(
+    tmp_path: Path, rerun_args: list[str], changed: str
+) -> None:
+    # Resuming would finish the old run's plan: a file saved as complete without the schedules just turned on,
+    # or with rows of two sites.
+    def fake() -> FakeDatadog:
+        org = generate_org(users=250, seed=9, teams=4, schedules=3)
+        return FakeDatadog(org, api_key=API_CANARY, app_key=APP_CANARY)
+
+    out = tmp_path / "sync.c1z"
+    with fake() as dd:
+        dd.faults.force(429, path="/api/v2/roles", reset=60)
+        returncode, _, stderr = interrupt(dd, ["--file", str(out)], {}, tmp_path, signal.SIGTERM, "the roles list")
+    assert returncode == 143, stderr
+    assert "run again with the same settings to resume it" in stderr
+    with C1ZReader(out) as reader:
+        (unfinished,) = reader.sync_runs()
+
+    keys = {"BATON_API_KEY": API_CANARY, "BATON_APP_KEY": APP_CANARY}
+    with fake() as dd:
+        done = run("--base-url", dd.base_url, "--file", str(out), *rerun_args, env=keys)
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    (warning,) = [
+        r for r in records if r["event"] == "unfinished sync was started with other settings; starting a new one"
+    ]
+    assert warning["level"] == "warning"
+    assert warning["sync_id"] == unfinished.sync_id
+    assert warning["changed"] == [changed]
+    assert "sync resumed" not in done.stderr
+    assert API_CANARY not in done.stdout + done.stderr
+    assert APP_CANARY not in done.stdout + done.stderr
+    with C1ZReader(out) as reader:
+        (run_,) = reader.sync_runs()
+        assert run_.finished
+        assert run_.sync_id != unfinished.sync_id
+        counts = reader.counts_by_type(run_.sync_id)
+    if "--sync-schedules" in rerun_args:
+        assert counts["schedule"]["resources"] == 3

@@ -95,6 +95,34 @@ def test_a_client_secret_conductorone_rejects_exits_1(stack: Stack) -> None:
     assert [r.ok for r in stack.c1.recorded().token_requests] == [False], "one refused token request, no retry loop"
 
 
+# A token endpoint (or whatever answers in its place) that says 200 without a usable token: a captive portal's
+# login page, JSON without `access_token`, a body over the 64 KiB cap. No refusal of the credentials: the start-up
+# Hello retries with backoff like any transient token failure, each warning naming the endpoint and what was
+# wrong, and the daemon comes up once a token is issued.
+GARBAGE_200 = [
+    (b"<html><body>Sign in to the guest Wi-Fi</body></html>", "text/html", "is not JSON (content type text/html)"),
+    (b'{"token_type": "bearer", "expires_in": 3600}', "application/json", "has no access_token"),
+    (b'{"access_token": "' + b"x" * 70_000 + b'"}', "application/json", "is larger than 65536 bytes"),
+]
+
+
+@pytest.mark.parametrize(("body", "content_type", "says"), GARBAGE_200, ids=["html", "no-access-token", "huge"])
+def test_a_token_endpoint_answering_200_garbage_at_start_up_is_retried_then_the_daemon_comes_up(
+    stack: Stack, body: bytes, content_type: str, says: str
+) -> None:
+    stack.c1.answer_token_requests(body, content_type=content_type, times=3)
+    daemon = stack.start({"BATON_BACKOFF_SCALE": "0.01"})  # waits for /readyz
+    retries = daemon.events("Hello failed; retrying")
+    assert [e["attempt"] for e in retries] == [1, 2, 3], daemon.tail()
+    endpoint = stack.c1.address  # host:port of the token endpoint
+    for event in retries:
+        assert event["level"] == "warning"
+        assert event["error"] == f"failed to get a token from {endpoint}: the HTTP 200 response {says}"
+    assert not daemon.events("ConductorOne refused the connector; check BATON_CLIENT_ID / BATON_CLIENT_SECRET")
+    assert len(stack.c1.recorded().hellos) == 1
+    assert stack.c1.client_secret not in daemon.output()
+
+
 def test_datadog_keys_datadog_rejects_exit_1(stack: Stack) -> None:
     wrong = f"e2e-wrong-app-key-{secrets.token_hex(16)}"
     daemon = stack.run_to_exit({"BATON_APP_KEY": wrong})

@@ -64,11 +64,13 @@ class C1AuthError(C1Error):
 
 
 class C1AuthUnavailableError(C1AuthError, C1TransientError):
-    """The token endpoint could not be reached or answered with a server-side failure (5xx, 408, 429)."""
+    """The token endpoint could not be reached, answered with a server-side failure (5xx, 408, 429), or answered
+    200 without a usable token (not JSON, no access_token, a body over the cap: a proxy's page, a broken gateway);
+    none of these says the credentials are wrong."""
 
 
 class C1AuthRejectedError(C1AuthError, C1FatalError):
-    """The token endpoint refused the credentials or answered something unusable (other 4xx, bad JSON)."""
+    """The token endpoint refused the credentials (any other 4xx)."""
 
 
 def classify_status(code: grpc.StatusCode) -> type[C1TransientError] | type[C1FatalError]:

@@ -172,7 +172,7 @@ class TokenSource:
             status_code = response.status_code
             if body is None:
                 raise C1AuthUnavailableError(
-                    f"failed to get a token from {self._token_host}: HTTP {status_code} response larger than "
+                    f"failed to get a token from {self._token_host}: the HTTP {status_code} response is larger than "
                     f"{MAX_TOKEN_RESPONSE_BYTES} bytes",
                     status_code=status_code,
                 )
@@ -214,20 +214,31 @@ class TokenSource:
             error_class = C1AuthUnavailableError if transient else C1AuthRejectedError
             raise error_class(message, status_code=status)
         try:
+            return self._token_from(content, requested_at=requested_at)
+        except _Unusable as exc:
+            # A 200 that holds no usable token is no refusal of the credentials: a captive portal's or a proxy's
+            # page, a gateway mid-deploy, a cut body. Transient, like a 5xx (docs/service-mode.md "Who retries
+            # what"); the message names the endpoint and what was wrong, never the body (it may echo anything).
+            kind = _content_type(response)
+            raise C1AuthUnavailableError(
+                f"failed to get a token from {self._token_host}: the HTTP 200 response {exc}"
+                + (f" (content type {kind})" if kind and kind != "application/json" else ""),
+                status_code=status,
+            ) from None
+
+    def _token_from(self, content: bytes, *, requested_at: float) -> AccessToken:
+        try:
             body = _json(content)
         except ValueError:
-            raise C1AuthRejectedError("token response is not JSON", status_code=status) from None
+            raise _Unusable("is not JSON") from None
         if not isinstance(body, dict):
-            raise C1AuthRejectedError("token response is not a JSON object", status_code=status)
+            raise _Unusable("is not a JSON object")
         value = body.get("access_token")
         if not isinstance(value, str) or not value:
-            raise C1AuthRejectedError("token response has no access_token", status_code=status)
+            raise _Unusable("has no access_token")
         if not _ACCESS_TOKEN.fullmatch(value):
             # Never quoted: it is a credential, however broken.
-            raise C1AuthRejectedError(
-                "token response has an access_token gRPC cannot send (not 1..8192 visible ASCII characters)",
-                status_code=status,
-            )
+            raise _Unusable("has an access_token gRPC cannot send (not 1..8192 visible ASCII characters)")
         expires_in = body.get("expires_in", 0)
         if (
             isinstance(expires_in, bool)
@@ -235,10 +246,10 @@ class TokenSource:
             or (isinstance(expires_in, float) and not math.isfinite(expires_in))
             or expires_in < 0
         ):
-            raise C1AuthRejectedError("token response has an invalid expires_in", status_code=status)
+            raise _Unusable("has an invalid expires_in")
         token_type = body.get("token_type", "")
         if isinstance(token_type, str) and not _TOKEN_TYPE.fullmatch(token_type):
-            raise C1AuthRejectedError("token response has an invalid token_type", status_code=status)
+            raise _Unusable("has an invalid token_type")
         return AccessToken(
             value=value,
             token_type=_normalise_token_type(token_type if isinstance(token_type, str) else ""),
@@ -249,6 +260,21 @@ class TokenSource:
     def _notify(self, *, ok: bool, status_code: int | None, started: float) -> None:
         if self._on_fetch is not None:
             self._on_fetch(TokenFetch(ok=ok, status_code=status_code, seconds=self._clock() - started))
+
+
+class _Unusable(ValueError):
+    """What is wrong with a 200 token response (words of ours, never the body's)."""
+
+
+# Content types quoted in a message: well-known ones only (the header is the peer's free text).
+_KNOWN_CONTENT_TYPES: Final = frozenset(
+    {"application/json", "text/html", "text/plain", "application/xml", "text/xml", "application/octet-stream"}
+)
+
+
+def _content_type(response: httpx.Response) -> str | None:
+    kind = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return kind if kind in _KNOWN_CONTENT_TYPES else None
 
 
 def _normalise_token_type(token_type: str) -> str:

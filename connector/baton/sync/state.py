@@ -1,7 +1,9 @@
 """The sync's resumable state: a stack of actions, serialized into `v1_sync_runs.sync_token`.
 
 The JSON follows the Go SDK's version-1 token (`actions_map`, `action_order`, `current_action_id`, ...) so
-a finished file carries the token shape Go tooling expects, and an interrupted one resumes from it.
+a finished file carries the token shape Go tooling expects, and an interrupted one resumes from it. An
+unfinished sync's token also records the settings it was started with (`SETTINGS_KEY`), so that it is resumed
+only with the same ones; Go's decoder ignores the key, and a finished token never has it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ LIST_GRANTS = "list-grants"
 TARGETED_RESOURCE_SYNC = "targeted-resource-sync"
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+SETTINGS_KEY = "py_sync_settings"
+"""The token key of an unfinished sync's settings: not one of Go's (prefixed, so a later Go field cannot clash)."""
 
 _ACTION_FIELDS = (
     "page_token",
@@ -75,6 +80,9 @@ class SyncState:
     should_skip_entitlements_and_grants: bool = False
     should_skip_grants: bool = False
     completed_actions_count: int = 0
+    # What the sync was started with beyond the skip flags above (`Syncer` decides what; never a secret, it is
+    # stored in the file); None: not recorded (a finished token, an older writer's or Go's).
+    settings: dict[str, str] | None = None
 
     def push(self, operation: str, **fields: str) -> Action:
         self.current_action_id += 1
@@ -112,6 +120,8 @@ class SyncState:
                 out[name] = True
         if self.completed_actions_count:
             out["completed_actions_count"] = self.completed_actions_count
+        if self.settings is not None:
+            out[SETTINGS_KEY] = self.settings
         out["version"] = 1
         if not head:
             return _dumps(out)
@@ -149,4 +159,12 @@ class SyncState:
             should_skip_entitlements_and_grants=bool(data.get("should_skip_entitlements_and_grants", False)),
             should_skip_grants=bool(data.get("should_skip_grants", False)),
             completed_actions_count=int(data.get("completed_actions_count", 0)),
+            settings=_settings(data.get(SETTINGS_KEY)),
         )
+
+
+def _settings(value: object) -> dict[str, str] | None:
+    """The recorded settings, or None when there are none usable (then the sync is not resumed)."""
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        return None
+    return dict(value)

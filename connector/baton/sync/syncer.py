@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import structlog
@@ -84,6 +84,11 @@ class SyncOptions:
     resource_type_ids: Sequence[str] = ()  # empty: every type
     targeted_resources: Sequence[resource_pb2.ResourceId] = ()
     concurrency: int = 8
+    # The connector's settings that shape what a sync holds beyond the above (the syncers cover which types
+    # exist), e.g. which account or region it reads. An unfinished sync is resumed only when these, the skip
+    # options and the synced types are what it was started with. Recorded in the file's sync token: never a
+    # secret, nor anything derived from one.
+    scope: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -161,6 +166,7 @@ class Syncer:
             await self._checkpoint()
             return "partial", False
         resumable = await self._store.resumable_sync("full")
+        settings = self._settings()
         resumed_state = None
         types: dict[str, resource_pb2.ResourceType] = {}
         if resumable is not None:
@@ -176,6 +182,17 @@ class Syncer:
                 log.warning(
                     "unfinished sync cannot be resumed; starting a new one", sync_id=resumable.sync_id, reason=str(exc)
                 )
+            if resumed_state is not None and (resumed_state.actions or resumed_state.completed_actions_count):
+                changed = _changes(_recorded(resumed_state), settings)
+                if changed:
+                    # Resuming would finish the old run's plan: a type turned on since would be missing from a
+                    # file saved as complete, or two sites' rows mixed. Saving the new sync drops the old run.
+                    resumed_state = None
+                    log.warning(
+                        "unfinished sync was started with other settings; starting a new one",
+                        sync_id=resumable.sync_id,
+                        changed=changed,
+                    )
         if resumed_state is not None and (resumed_state.actions or resumed_state.completed_actions_count):
             self._state = resumed_state
             self._types = types
@@ -187,10 +204,21 @@ class Syncer:
         self._state = st.SyncState(
             should_skip_entitlements_and_grants=opts.skip_entitlements_and_grants,
             should_skip_grants=opts.skip_grants,
+            settings={k: v for k, v in settings.items() if k not in _TOKEN_FLAGS},
         )
         self._state.push(st.INIT)
         await self._checkpoint()
         return "full", False
+
+    def _settings(self) -> dict[str, str]:
+        """This run's settings as an unfinished sync's token records them (the skip options are Go's own fields)."""
+        opts = self._options
+        return {
+            **opts.scope,
+            "resource_types": ",".join(sorted(set(opts.resource_type_ids or self._by_type))),
+            "skip_entitlements_and_grants": _flag(opts.skip_entitlements_and_grants),
+            "skip_grants": _flag(opts.skip_grants),
+        }
 
     def _check_runnable(self, state: st.SyncState, types: dict[str, resource_pb2.ResourceType]) -> None:
         """Raise ValueError when a parsed token's actions cannot run against this file.
@@ -618,3 +646,42 @@ class Syncer:
             if url not in present:
                 raise InternalError(f"resource {type_id}:{rid.resource} is missing its {name}")
         return [a for a in annotations if a.type_url == _CHILD_TYPE_URL] if _CHILD_TYPE_URL in present else []
+
+
+# The settings the Go token carries as its own fields (`should_skip_*`): not recorded twice.
+_TOKEN_FLAGS = ("skip_entitlements_and_grants", "skip_grants")
+# How much of a recorded value a warning shows (the token is a file's bytes).
+_SHOWN = 120
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _recorded(state: st.SyncState) -> dict[str, str] | None:
+    """The settings an unfinished sync was started with; None when its token does not record them."""
+    if state.settings is None:
+        return None
+    return {
+        **state.settings,
+        "skip_entitlements_and_grants": _flag(state.should_skip_entitlements_and_grants),
+        "skip_grants": _flag(state.should_skip_grants),
+    }
+
+
+def _changes(recorded: dict[str, str] | None, now: dict[str, str]) -> list[str]:
+    """Each setting that differs, as `name: before -> after`; empty when the sync may be resumed."""
+    if recorded is None:
+        return ["the settings it was started with are not recorded (another version or SDK wrote it)"]
+    out = []
+    for name in sorted(set(recorded) | set(now)):
+        before, after = recorded.get(name), now.get(name)
+        if before != after:
+            out.append(f"{name[:_SHOWN]}: {_shown(before)} -> {_shown(after)}")
+    return out[:20]
+
+
+def _shown(value: str | None) -> str:
+    if value is None:
+        return "(not set)"
+    return repr(value[:_SHOWN] + ("…" if len(value) > _SHOWN else ""))

@@ -292,6 +292,19 @@ async def test_upload_with_a_revoked_token_refreshes_it(
     assert all(upload.ok for upload in fake.recorded().uploads)
 
 
+async def test_upload_whose_token_refresh_gets_a_200_without_a_token_is_retried(
+    fake: FakeC1, client: BatonServiceClient, tmp_path: Path
+) -> None:
+    # Mid-run, a token refresh answered by a proxy's page: a transient failure of the upload (retried under its
+    # policy), not a refusal that fails the sync task.
+    data = _write_random(tmp_path / "f", CHUNK + 1)
+    await client.get_task()
+    fake.revoke_tokens()
+    fake.answer_token_requests(b"<html>proxy login</html>", content_type="text/html", times=1)
+    assert await client.upload_asset(kind_task("sync_full").id, tmp_path / "f") == len(data)
+    assert fake.recorded().uploads[-1].received_sha256 == hashlib.sha256(data).digest()
+
+
 async def test_upload_answered_ok_before_its_end_is_not_success(fake: FakeC1, tmp_path: Path) -> None:
     data = _write_random(tmp_path / "f", 8 * CHUNK)
     fake.accept_uploads_early(times=1)

@@ -123,6 +123,32 @@ async def test_a_token_endpoint_failure_during_a_report_does_not_lose_it(
     assert fake.recorded().tokens_issued == 2
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"<html><body>captive portal</body></html>", "text/html"),
+        (b'{"token_type": "bearer"}', "application/json"),
+        (b"{" * 10, "application/json"),
+        (b'{"access_token": "' + b"x" * 70_000 + b'"}', "application/json"),
+    ],
+    ids=["html", "no-access-token", "broken-json", "huge"],
+)
+async def test_a_token_refresh_answered_200_garbage_during_a_report_does_not_lose_it(
+    fake: FakeC1, client: BatonServiceClient, body: bytes, content_type: str
+) -> None:
+    processor, _ = _processor(client)
+    task = grant_task("role", "r1", "member", "u1")
+    await client.get_task()  # a token is cached
+    fake.revoke_tokens()  # the report's call is refused, and the refresh gets the garbage
+    fake.answer_token_requests(body, content_type=content_type, times=3)
+    with structlog.testing.capture_logs() as events:
+        await processor.process(task)
+    (report,) = fake.recorded().finish_tasks[task.id]
+    assert report.WhichOneof("final_state") == "success"
+    assert fake.recorded().tokens_issued == 2
+    assert not [e for e in events if e["log_level"] == "error"]
+
+
 async def test_a_failed_grant_is_reported_as_such_through_the_same_table(
     fake: FakeC1, client: BatonServiceClient
 ) -> None:

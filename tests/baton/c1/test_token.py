@@ -224,13 +224,45 @@ async def test_non_200_maps_to_auth_error_with_status_and_no_secret(
     ],
     ids=lambda body: body[:40].decode("ascii", "backslashreplace"),
 )
-async def test_unusable_200_is_rejected(creds: tuple[str, str], body: bytes) -> None:
+async def test_an_unusable_200_is_a_transient_failure_naming_the_endpoint(creds: tuple[str, str], body: bytes) -> None:
+    # Not a refusal of the credentials (a proxy's page, a gateway mid-deploy): retried like a 5xx, never fatal.
     async def handler(_: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=body, headers={"content-type": "application/json"})
 
-    with pytest.raises(C1AuthRejectedError) as caught:
+    with pytest.raises(C1AuthUnavailableError) as caught:
         await make_source(creds, handler).token()
     assert caught.value.status_code == 200
+    assert str(caught.value).startswith("failed to get a token from acme.conductor.one:8443: the HTTP 200 response ")
+    assert caught.value.__cause__ is None
+
+
+CANARY_TOKEN = "canary-access-token-5b4a39281706"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "says"),
+    [
+        (b"<html><body>Please log in to the guest network</body></html>", "text/html; charset=utf-8", "is not JSON"),
+        (b'{"error": "' + CANARY_TOKEN.encode() + b'"}', "application/json", "has no access_token"),
+        (b'{"access_token": "' + CANARY_TOKEN.encode() + b' x"}', "application/json", "gRPC cannot send"),
+        (CANARY_TOKEN.encode(), f"x-{CANARY_TOKEN}/weird", "is not JSON"),
+    ],
+    ids=["captive-portal-html", "json-without-token", "unsendable-token", "odd-content-type"],
+)
+async def test_an_unusable_200_says_what_was_wrong_and_never_quotes_the_body(
+    creds: tuple[str, str], body: bytes, content_type: str, says: str
+) -> None:
+    async def handler(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body, headers={"content-type": content_type})
+
+    with pytest.raises(C1AuthUnavailableError) as caught:
+        await make_source(creds, handler).token()
+    text = str(caught.value)
+    assert says in text
+    assert CANARY_TOKEN not in text
+    assert creds[1] not in text
+    # A well-known content type is named (a login page reads as HTML); the peer's free text never is.
+    assert ("(content type text/html)" in text) == content_type.startswith("text/html")
 
 
 async def test_an_absurd_expires_in_is_read_as_a_year(creds: tuple[str, str]) -> None:

@@ -32,7 +32,7 @@ from tests.fakes.c1.control import add_control_routes
 from tests.fakes.c1.creds import ClientCredentials, generate_client_credentials
 from tests.fakes.c1.front import TlsFront
 from tests.fakes.c1.service import FakeBatonService, GarbageAnswers
-from tests.fakes.c1.state import FakeState, OutageMode, Recorded
+from tests.fakes.c1.state import FakeState, OutageMode, Recorded, TokenAnswer
 from tests.fakes.c1.token_endpoint import TOKEN_PATH, add_token_routes
 
 
@@ -274,8 +274,14 @@ class FakeC1:
         self.state.accept_uploads_early(times)
 
     def fail_token_requests(self, status: int, times: int = 1) -> None:
-        """The next `times` token requests get HTTP `status`."""
-        self.state.fail_token_requests(status, times)
+        """The next `times` token requests get HTTP `status` (an OAuth `server_error` body)."""
+        self.state.script_token_answers(TokenAnswer(status, b'{"error": "server_error"}', "application/json"), times)
+
+    def answer_token_requests(
+        self, body: bytes, *, content_type: str = "application/json", status: int = 200, times: int = 1
+    ) -> None:
+        """The next `times` token requests get this answer (a captive portal's page, JSON without a token...)."""
+        self.state.script_token_answers(TokenAnswer(status, body, content_type), times)
 
     def start_outage(self, mode: OutageMode = "refuse", seconds: float | None = None) -> None:
         """`refuse`: cut open connections and drop new ones after the handshake (C1 down or unreachable).

@@ -22,6 +22,15 @@ from tests.fakes.c1.creds import ClientCredentials
 OutageMode = Literal["refuse", "unavailable"]
 
 
+@dataclass(frozen=True, slots=True)
+class TokenAnswer:
+    """A scripted answer of the token endpoint, given instead of checking the request (not recorded)."""
+
+    status: int
+    body: bytes
+    content_type: str
+
+
 @dataclass(slots=True)
 class TokenRequestRecord:
     ok: bool
@@ -107,7 +116,7 @@ class FakeState:
         self._rpc_delays: dict[str, deque[float]] = {}
         self._early_upload_oks = 0
         self._garbage: dict[str, int] = {}
-        self._token_failures: deque[int] = deque()
+        self._token_failures: deque[TokenAnswer] = deque()
         self._token_requests: list[TokenRequestRecord] = []
         self._calls: list[CallRecord] = []
         self._hellos: list[baton_pb2.BatonServiceHelloRequest] = []
@@ -146,11 +155,11 @@ class FakeState:
             self._nonces.add(nonce)
             return True
 
-    def fail_token_requests(self, status: int, times: int) -> None:
+    def script_token_answers(self, answer: TokenAnswer, times: int) -> None:
         with self.lock:
-            self._token_failures.extend([status] * times)
+            self._token_failures.extend([answer] * times)
 
-    def pop_token_failure(self) -> int | None:
+    def pop_token_failure(self) -> TokenAnswer | None:
         with self.lock:
             return self._token_failures.popleft() if self._token_failures else None
 

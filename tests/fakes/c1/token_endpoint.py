@@ -38,7 +38,9 @@ def add_token_routes(app: web.Application, state: FakeState) -> None:
             return web.json_response({"error": "temporarily_unavailable"}, status=503)
         injected = state.pop_token_failure()
         if injected is not None:
-            return web.json_response({"error": "server_error"}, status=injected)
+            return web.Response(
+                status=injected.status, body=injected.body, headers={"Content-Type": injected.content_type}
+            )
         record = TokenRequestRecord(
             ok=False,
             reason="",

@@ -1,0 +1,156 @@
+"""An unfinished sync is resumed only with the settings it was started with (the synced resource types, the skip
+options, the connector's scope such as a Datadog site); otherwise a new sync starts, with a warning naming what
+changed. Resuming the old plan would save a file as complete without a type turned on since, or mix two sites.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+
+from connector.baton.c1z.reader import C1ZReader
+from connector.baton.sync.state import SETTINGS_KEY
+from connector.baton.sync.syncer import SyncOptions, SyncResult
+from connector.baton.sync.to_file import sync_to_file
+from tests.baton.fake_connector import Faults, InjectedFailure, Org, syncers
+from tests.baton.test_c1z_untrusted import rewritten
+from tests.baton.test_sync_engine import rows_of
+
+CHANGED = "unfinished sync was started with other settings; starting a new one"
+
+
+async def interrupted(path: Path, org: Org, options: SyncOptions, fail_at: int = 2) -> str:
+    """Sync into `path` until the `fail_at`th connector call fails; the unfinished sync's token."""
+    with pytest.raises(InjectedFailure):
+        await sync_to_file(syncers(org, Faults(fail_at_call=fail_at)), path, options)
+    with C1ZReader(path) as reader:
+        (run,) = reader.sync_runs()
+        assert not run.finished
+        return run.sync_token
+
+
+async def rerun(path: Path, org: Org, options: SyncOptions) -> tuple[SyncResult, list[MutableMapping[str, Any]]]:
+    with structlog.testing.capture_logs() as events:
+        result = await sync_to_file(syncers(org, Faults()), path, options)
+    return result, [e for e in events if e["event"] == CHANGED]
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "changed"),
+    [
+        (
+            SyncOptions(resource_type_ids=["user"], concurrency=1),
+            SyncOptions(concurrency=1),
+            ["resource_types: 'user' -> 'group,role,user'"],
+        ),
+        (
+            SyncOptions(concurrency=1),
+            SyncOptions(resource_type_ids=["user", "group"], concurrency=1),
+            ["resource_types: 'group,role,user' -> 'group,user'"],
+        ),
+        (
+            SyncOptions(skip_entitlements_and_grants=True, concurrency=1),
+            SyncOptions(concurrency=1),
+            ["skip_entitlements_and_grants: 'true' -> 'false'"],
+        ),
+        (
+            SyncOptions(concurrency=1),
+            SyncOptions(skip_grants=True, concurrency=1),
+            ["skip_grants: 'false' -> 'true'"],
+        ),
+        (
+            SyncOptions(scope={"site": "datadoghq.com"}, concurrency=1),
+            SyncOptions(scope={"site": "datadoghq.eu"}, concurrency=1),
+            ["site: 'datadoghq.com' -> 'datadoghq.eu'"],
+        ),
+        (
+            SyncOptions(concurrency=1),
+            SyncOptions(scope={"site": "datadoghq.eu"}, concurrency=1),
+            ["site: (not set) -> 'datadoghq.eu'"],
+        ),
+    ],
+    ids=[
+        "type-turned-on",
+        "type-turned-off",
+        "entitlements-and-grants-turned-on",
+        "grants-turned-off",
+        "site",
+        "scope",
+    ],
+)
+async def test_other_settings_start_a_new_sync_that_holds_what_a_clean_one_does(
+    tmp_path: Path, before: SyncOptions, after: SyncOptions, changed: list[str]
+) -> None:
+    org = Org()
+    clean = tmp_path / "clean.c1z"
+    await sync_to_file(syncers(org, Faults()), clean, after)
+
+    path = tmp_path / "sync.c1z"
+    await interrupted(path, org, before)
+    result, warnings = await rerun(path, org, after)
+    assert not result.resumed
+    (warning,) = warnings
+    assert warning["changed"] == changed
+    assert warning["log_level"] == "warning"
+    assert rows_of(path) == rows_of(clean)
+    with C1ZReader(path) as reader:
+        (run,) = reader.sync_runs()  # the old unfinished run is dropped with the save
+        assert (run.sync_id, run.finished) == (result.sync_id, True)
+
+
+async def test_the_same_settings_resume_and_the_order_of_the_types_does_not_matter(tmp_path: Path) -> None:
+    org = Org()
+    path = tmp_path / "sync.c1z"
+    scope = {"site": "datadoghq.eu"}
+    await interrupted(path, org, SyncOptions(resource_type_ids=["user", "group"], scope=scope, concurrency=1))
+    result, warnings = await rerun(
+        path, org, SyncOptions(resource_type_ids=["group", "user"], scope=dict(scope), concurrency=4)
+    )
+    assert result.resumed
+    assert warnings == []
+
+
+async def test_an_unfinished_token_records_its_settings_and_a_finished_one_keeps_gos_shape(tmp_path: Path) -> None:
+    org = Org()
+    path = tmp_path / "sync.c1z"
+    options = SyncOptions(resource_type_ids=["group", "user"], skip_grants=True, scope={"site": "us5.datadoghq.com"})
+    token = json.loads(await interrupted(path, org, options, fail_at=3))
+    # The skip options stay Go's own fields; the rest is recorded once, under a key Go's decoder ignores.
+    assert token[SETTINGS_KEY] == {"site": "us5.datadoghq.com", "resource_types": "group,user"}
+    assert token["should_skip_grants"] is True
+
+    await sync_to_file(syncers(org, Faults()), path, options)
+    with C1ZReader(path) as reader:
+        (run,) = reader.sync_runs()
+    finished = json.loads(run.sync_token)
+    assert SETTINGS_KEY not in finished
+    assert set(finished) <= {"current_action_id", "needs_expansion", "completed_actions_count", "version"}
+
+
+async def test_an_unfinished_sync_without_recorded_settings_is_not_resumed(tmp_path: Path) -> None:
+    """Written by an earlier version (or another SDK): what it was started with is unknown, so it is not trusted."""
+    org = Org()
+    interrupted_path = tmp_path / "interrupted.c1z"
+    token = json.loads(await interrupted(interrupted_path, org, SyncOptions(concurrency=1)))
+    del token[SETTINGS_KEY]
+    path = rewritten(interrupted_path, tmp_path, f"UPDATE v1_sync_runs SET sync_token = '{json.dumps(token)}'")
+    result, warnings = await rerun(path, org, SyncOptions(concurrency=1))
+    assert not result.resumed
+    (warning,) = warnings
+    assert warning["changed"] == ["the settings it was started with are not recorded (another version or SDK wrote it)"]
+
+
+async def test_recorded_settings_that_are_not_text_are_not_recorded_settings(tmp_path: Path) -> None:
+    org = Org()
+    interrupted_path = tmp_path / "interrupted.c1z"
+    token = json.loads(await interrupted(interrupted_path, org, SyncOptions(concurrency=1)))
+    token[SETTINGS_KEY] = {"resource_types": ["group", "role", "user"]}
+    path = rewritten(interrupted_path, tmp_path, f"UPDATE v1_sync_runs SET sync_token = '{json.dumps(token)}'")
+    result, warnings = await rerun(path, org, SyncOptions(concurrency=1))
+    assert not result.resumed
+    assert len(warnings) == 1
