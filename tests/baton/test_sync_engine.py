@@ -272,13 +272,13 @@ async def test_a_type_that_skips_entitlements_and_grants_is_never_read_back(
     from connector.baton.c1z.store import C1ZStore
 
     read_back: list[str] = []
-    original = C1ZStore.resources_from
+    original = C1ZStore.resources_after
 
-    async def recording(self: C1ZStore, type_id: str, start: int, limit: int) -> list[tuple[int, object]]:
+    async def recording(self: C1ZStore, type_id: str, after: int, limit: int) -> list[tuple[int, object]]:
         read_back.append(type_id)
-        return await original(self, type_id, start, limit)  # type: ignore[return-value]
+        return await original(self, type_id, after, limit)  # type: ignore[return-value]
 
-    monkeypatch.setattr(C1ZStore, "resources_from", recording)
+    monkeypatch.setattr(C1ZStore, "resources_after", recording)
     org = Org()
     path = tmp_path / "sync.c1z"
     await sync_to_file(syncers(org, Faults()), path, options())

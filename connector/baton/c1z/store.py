@@ -348,13 +348,13 @@ class _Db:
             for row in rows.iter_blobs(self.conn, "v1_resource_types", sync_id)
         ]
 
-    def resources_from(
-        self, sync_id: str, resource_type_id: str, from_row_id: int, limit: int
+    def resources_after(
+        self, sync_id: str, resource_type_id: str, after_row_id: int, limit: int
     ) -> list[tuple[int, resource_pb2.Resource]]:
         found = self.conn.execute(
-            "SELECT id, data FROM v1_resources WHERE sync_id = ? AND resource_type_id = ? AND id >= ? "
+            "SELECT id, data FROM v1_resources WHERE sync_id = ? AND resource_type_id = ? AND id > ? "
             "ORDER BY id LIMIT ?",
-            (sync_id, resource_type_id, from_row_id, limit),
+            (sync_id, resource_type_id, after_row_id, limit),
         ).fetchall()
         return [(row[0], resource_pb2.Resource.FromString(row[1])) for row in found]
 
@@ -611,12 +611,11 @@ class C1ZStore:
     async def resource_types(self) -> list[resource_pb2.ResourceType]:
         return await self._call(self._db.resource_types, self.sync_id)
 
-    async def resources_from(
-        self, resource_type_id: str, from_row_id: int, limit: int
+    async def resources_after(
+        self, resource_type_id: str, after_row_id: int, limit: int
     ) -> list[tuple[int, resource_pb2.Resource]]:
-        """Stored resources of a type in row order from `from_row_id` on: the engine's resumable cursor, which (as
-        Go's store page token, c1z-format.md §2.6) names the next row to read, not the last one read."""
-        return await self._call(self._db.resources_from, self.sync_id, resource_type_id, from_row_id, limit)
+        """Stored resources of a type in row order after `after_row_id`: the engine's resumable cursor."""
+        return await self._call(self._db.resources_after, self.sync_id, resource_type_id, after_row_id, limit)
 
     async def get_resource(self, resource_type_id: str, resource_id: str) -> resource_pb2.Resource | None:
         return await self._call(self._db.get_resource, self.sync_id, resource_type_id, resource_id)
