@@ -83,24 +83,36 @@ async def test_a_sync_broken_off_in_any_phase_resumes_to_the_rows_of_a_clean_syn
         assert resumed_requests < requests, "stored pages are not asked for again"
 
 
-async def test_an_unfinished_sync_with_the_go_connectors_page_tokens_starts_over(tmp_path: Path) -> None:
-    """An unfinished sync left in the file by the Go connector has a token of the same shape, but its page tokens
-    are pagination bags (JSON), not page numbers. Resumed, the users syncer refused the token, the sync failed and
-    was saved with it again: every later run failed the same way. It is a sync this build cannot resume: a new one
-    is made in its place."""
+async def test_an_unfinished_sync_whose_page_token_the_syncer_refuses_starts_over(tmp_path: Path) -> None:
+    """A token is a file's bytes: one whose list-resources action carries a page token the Datadog syncers do not
+    read (here a Go pagination bag, JSON) failed the resume on that token, and the failed sync was saved with it
+    again, so every later run failed the same way. It is a sync this build cannot resume: a new one replaces it."""
     clean = tmp_path / "clean.c1z"
     with FakeDatadog(org()) as fake:
         await sync(fake, clean)
+    interrupted = tmp_path / "interrupted.c1z"
+    with FakeDatadog(org()) as fake:
+        fake.faults.hostile("not-json", path="/api/v2/roles")
+        with pytest.raises(UnexpectedResponse):
+            await sync(fake, interrupted)
+    with C1ZReader(interrupted) as reader:
+        (saved,) = reader.connection.execute("SELECT sync_token FROM v1_sync_runs").fetchone()
+    token = json.loads(saved)
+    assert token["actions_map"], "an unfinished sync with the settings it was started with"
+    action_id = f"{token['current_action_id'] + 1:010d}"
     bag = json.dumps({"states": None, "current_state": {"token": "2", "type": "user", "id": ""}})
-    action = {"id": "0000000005", "operation": "list-resources", "resource_type_id": "user", "page_token": bag}
-    token = json.dumps(
-        {"actions_map": {action["id"]: action}, "action_order": [action["id"]], "current_action_id": 5, "version": 1}
-    )
+    token["actions_map"][action_id] = {
+        "id": action_id,
+        "operation": "list-resources",
+        "resource_type_id": "user",
+        "page_token": bag,
+    }
+    token["action_order"].append(action_id)
+    token["current_action_id"] += 1
     path = rewritten(
-        clean,
+        interrupted,
         tmp_path,
-        "UPDATE v1_sync_runs SET ended_at = NULL, started_at = datetime('now', 'localtime'), "
-        f"sync_token = '{token.replace(chr(39), chr(39) * 2)}'",
+        f"UPDATE v1_sync_runs SET sync_token = '{json.dumps(token).replace(chr(39), chr(39) * 2)}'",
     )
     with FakeDatadog(org()) as fake:
         result = await sync(fake, path)
