@@ -61,6 +61,20 @@ class ResourceGetter(Protocol):
 
 
 @runtime_checkable
+class PageTokenChecker(Protocol):
+    """A syncer that can tell, without a request, whether a page token is one it could have written.
+
+    A resumed sync's tokens come from a c1z's bytes, possibly written by another connector build (the Go
+    connector's pagination bags are JSON): the engine starts such a sync over instead of failing every resume
+    on a token the syncer refuses.
+    """
+
+    def page_token_problem(self, page_token: str) -> str | None:
+        """What is wrong with a non-empty `page_token` of this syncer's listings, or None."""
+        ...
+
+
+@runtime_checkable
 class SideLoadedGrants(Protocol):
     """A syncer whose grants normally arrive with another type's resource pages (`Page.grants`).
 

@@ -18,7 +18,11 @@ from connector.baton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resou
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="the .c1z file to read")
-    parser.add_argument("--sync-id", default="", help="a sync run to show (default: the one Go readers pick)")
+    parser.add_argument(
+        "--sync-id",
+        default="",
+        help="a sync run to show (default: the one Go readers pick, else the newest finished one, e.g. a targeted sync)",
+    )
     shown = parser.add_mutually_exclusive_group()
     shown.add_argument("--resources", metavar="TYPE", help="list the resources of this resource type")
     shown.add_argument("--entitlements", action="store_true", help="list the entitlements")
@@ -57,7 +61,7 @@ def _unknown_choice(args: argparse.Namespace, reader: C1ZReader) -> str:
     known = [run.sync_id for run in reader.sync_runs()]
     if args.sync_id and args.sync_id not in known:
         return f"--sync-id {args.sync_id}: no such sync in {reader.path} (its syncs: {', '.join(known) or 'none'})"
-    sync_id = args.sync_id or reader.default_sync_id()
+    sync_id = args.sync_id or _default_sync_id(reader)
     types = sorted({t.id for t in reader.resource_types(sync_id)} | set(reader.counts_by_type(sync_id)))
     if args.resources and args.resources not in types:
         return (
@@ -67,8 +71,20 @@ def _unknown_choice(args: argparse.Namespace, reader: C1ZReader) -> str:
     return ""
 
 
+def _default_sync_id(reader: C1ZReader) -> str:
+    """Go's default; a file holding only finished partial syncs (a targeted one-shot run writes one) has none,
+    and its newest sync is what there is to show."""
+    try:
+        return reader.default_sync_id()
+    except LookupError:
+        finished = [r for r in reader.sync_runs() if r.finished]
+        if not finished:
+            raise
+        return max(finished, key=lambda r: (r.ended_at or "", r.sync_id)).sync_id
+
+
 def _show(out: TextIO, args: argparse.Namespace, reader: C1ZReader) -> None:
-    sync_id = args.sync_id or reader.default_sync_id()
+    sync_id = args.sync_id or _default_sync_id(reader)
     if args.resources:
         rows = [_resource_row(r) for r in reader.resources(args.resources, sync_id)]
         _emit(out, args.json, rows, ["id", "display_name", "status", "parent", "traits"])

@@ -93,6 +93,15 @@ def check_resource_types(settings: Settings) -> None:
         raise SettingsError(
             f"setting {flag(name)} ({env(name)}): {type_id!r} {why} (this run syncs: {', '.join(available)})"
         )
+    wanted = settings.sync_resource_types
+    for ref in settings.sync_resources if wanted else ():
+        type_id = parse_resource_ref(ref)[0]
+        if type_id not in wanted:
+            # Both set and at odds: the partial sync would list only `wanted` types and fail on this target.
+            raise SettingsError(
+                f"setting {flag('sync_resources')} ({env('sync_resources')}): {ref!r} is a {type_id!r}, which "
+                f"{flag('sync_resource_types')} ({env('sync_resource_types')}) leaves out (it names: {', '.join(wanted)})"
+            )
 
 
 def _with(options: DatadogOptions, switch: str) -> DatadogOptions:

@@ -26,6 +26,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
+from connector.baton.c1.hostinfo import MAX_FIELD_LENGTH as MAX_HOST_ID_LENGTH
 from connector.baton.ids import parse_resource_ref
 from connector.daemon.version import package_version
 from connector.datadog.sites import SITES, base_url_for, check_transport_security
@@ -34,6 +35,21 @@ ENV_PREFIX = "BATON_"
 GROUPS = ("Datadog", "Sync", "Output and logging", "Service mode", "Operability", "One-shot provisioning")
 CONFIG_PATH_ENV = f"{ENV_PREFIX}CONFIG_PATH"
 _UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")
+_MAX_ARGS_NESTING = 100
+
+
+def _nesting(value: object) -> int:
+    """How deeply JSON arrays and objects nest in `value` (0 for a scalar), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, depth + 1)
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 # The one-shot provisioning actions (baton-sdk's flags of the same names); at most one per run.
@@ -100,7 +116,9 @@ class Settings(BaseSettings):
     client_id: str = _f("", "Service mode", "ConductorOne client id; setting it switches to service mode")
     client_secret: SecretStr | None = _f(None, "Service mode", "ConductorOne client secret")
     c1_api_host: str = _f("", "Service mode", "ConductorOne API host[:port] override", hidden=True)
-    host_id: str = _f("", "Service mode", "host id reported to ConductorOne", shown="the hostname")
+    host_id: str = _f(
+        "", "Service mode", "host id reported to ConductorOne (at most 256 characters)", shown="the hostname"
+    )
     task_concurrency: int = _f(3, "Service mode", "tasks run at once", ge=1, le=100)
     skip_full_sync: bool = _f(False, "Service mode", "answer full-sync tasks with an empty sync")
     sync_interval: int = _f(0, "Service mode", "also run a full sync to --file every N seconds (0: off)", ge=0)
@@ -192,6 +210,9 @@ class Settings(BaseSettings):
         if info.field_name == "host_id":
             if _CONTROL.search(value):
                 raise ValueError("must not contain control characters")
+            if len(value) > MAX_HOST_ID_LENGTH:
+                # ConductorOne's limit on every request's host_id (§2.1); the client refused it only after start.
+                raise ValueError(f"must be at most {MAX_HOST_ID_LENGTH} characters, not {len(value)}")
         elif _UNSAFE.search(value):
             raise ValueError("must not contain whitespace or control characters")
         return value
@@ -230,12 +251,19 @@ class Settings(BaseSettings):
     @field_validator("invoke_action_args")
     @classmethod
     def _json_object(cls, value: str) -> str:
+        # The arguments become a protobuf Struct, built recursively (a RecursionError past a few hundred levels);
+        # ConductorOne's own Structs cannot be nested deeper than protobuf decodes (100).
+        too_deep = f"is nested deeper than {_MAX_ARGS_NESTING} levels"
         try:
             parsed = json.loads(value or "{}")
+        except RecursionError:
+            raise ValueError(too_deep) from None
         except ValueError:
             raise ValueError('is not valid JSON (expected an object, e.g. {"user_id": "…"})') from None
         if not isinstance(parsed, dict):
             raise ValueError('must be a JSON object, e.g. {"user_id": "…"}')
+        if _nesting(parsed) > _MAX_ARGS_NESTING:
+            raise ValueError(too_deep)
         return value or "{}"
 
     @field_validator("sync_resource_types", "sync_resources", mode="before")
@@ -374,6 +402,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         raise SettingsError(f"{where}: is not valid YAML{at}") from None
+    except RecursionError:
+        raise SettingsError(f"{where}: is nested too deeply") from None
     if not isinstance(data, dict):
         raise SettingsError(f"{where}: must hold a mapping of setting: value")
     out: dict[str, Any] = {}

@@ -202,10 +202,14 @@ class DatadogClient:
                 max_pages=self._max_pages,
             )
             info = parse_page_meta(envelope.meta)
+            # The size the server reports when it caps pages (schedules: 50 whatever is asked): the pages a total
+            # implies are counted at it, for the guard's budget (counted at 100, a list of more than 150 capped
+            # items failed as "past the pages the total implied") as for the pages fetched ahead.
+            size = min(info.size, PAGE_SIZE) if info.size else PAGE_SIZE
             self._listings.check(
                 (path, tuple(sorted((params or {}).items()))),
                 number=number,
-                size=PAGE_SIZE,
+                size=size,
                 total=info.total,
                 ids=[item.id for item in items],
                 next_number=next_number,
@@ -213,8 +217,6 @@ class DatadogClient:
                 path=path,
                 max_pages=self._max_pages,
             )
-            # The last page this page's total implies (at the size the server reports when it caps pages).
-            size = min(info.size, PAGE_SIZE) if info.size else PAGE_SIZE
             last = pages_for(info.total, size) - 1 if info.total is not None and next_number is not None else None
             return Page(
                 items=items,

@@ -10,14 +10,16 @@ The baton layer validates the request and encrypts the plaintext; this module ta
 matter for safety:
 
 * the name lookup before a mint refuses a second request with the same id (a retried task never mints twice);
-* a minted credential whose result cannot be returned is deleted on the spot (rollback), and the baton layer
-  calls `rollback_credential` when encrypting it fails, so no live key is left behind;
+* a minted credential whose result cannot be returned is deleted on the spot (rollback), a create whose answer
+  is lost or never awaited (cancelled at shutdown) is looked up by name and deleted, and the baton layer calls
+  `rollback_credential` when encrypting it fails, so no live key is left behind;
 * a SAT create is sent exactly once (no HTTP-level retry at all);
 * the secret exists only inside the `api_key_v2` plaintext: never in a log line, an error or a resource.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -418,9 +420,21 @@ async def _created_or_cleaned_up(
 ) -> T:
     """The create's result; when the create failed in a way that may still have created the credential (no
     answer, a 5xx, an unreadable 2xx), whatever now carries its name is deleted before the error is raised.
-    A 4xx is a refusal: nothing was created, nothing to clean up."""
+    A 4xx is a refusal: nothing was created, nothing to clean up. A create cancelled in flight (the task was
+    abandoned at shutdown) may have landed too, and its answer, the only trace of it, is gone: it is cleaned
+    up the same way before the cancellation goes on."""
     try:
         return await create
+    except asyncio.CancelledError:
+        try:
+            removed = await leftovers()
+        except ConnectorError as failure:
+            log.error("datadog issue_credential", kind=kind, name=name, outcome="cleanup_failed", error=str(failure))
+        else:
+            log.warning(
+                "datadog issue_credential", kind=kind, name=name, outcome="create_cancelled", cleaned_up=removed
+            )
+        raise
     except DatadogError as exc:
         if exc.status is not None and 400 <= exc.status < 500:
             raise

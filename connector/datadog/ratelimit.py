@@ -68,7 +68,7 @@ def retry_after_seconds(raw: str | None, now: float | None = None) -> float | No
 class RateLimitHeaders:
     """The ``X-RateLimit-*`` and ``Retry-After`` headers of one response, sanitised.
 
-    The one parser of these headers. Each value is untrusted: a limit of 0 or below, a negative or
+    The one parser of these headers. Each value is untrusted: a limit below 1, a negative or
     non-numeric value, or a non-finite one is treated as absent; windows are clamped to a day.
     """
 
@@ -82,6 +82,10 @@ class RateLimitHeaders:
     @classmethod
     def parse(cls, headers: Mapping[str, str], now: float | None = None) -> RateLimitHeaders | None:
         limit = _number(headers.get("x-ratelimit-limit"), positive=True, maximum=MAX_LIMIT)
+        if limit is not None and limit < 1:
+            # "0.5" is a limit of 0 requests: every window would open with none left, and every request wait
+            # forever, window after window.
+            limit = None
         period = _number(headers.get("x-ratelimit-period"), positive=True, maximum=MAX_HINT_SECONDS)
         remaining = _number(headers.get("x-ratelimit-remaining"), maximum=MAX_LIMIT)
         reset = _number(headers.get("x-ratelimit-reset"), maximum=MAX_HINT_SECONDS)
@@ -180,8 +184,9 @@ class RateLimiter:
             # The window rolled over: Datadog's windows are calendar-aligned, so the next one ends
             # a whole number of periods later.
             if bucket.period:
-                periods = math.floor((now - bucket.reset_at) / bucket.period) + 1
-                bucket.reset_at += periods * bucket.period
+                # By remainder, not by counting periods: a period of 1e-320 s (a header is untrusted) makes that
+                # count infinite, and the OverflowError failed every later request of the bucket.
+                bucket.reset_at = now + bucket.period - (now - bucket.reset_at) % bucket.period
             else:
                 bucket.reset_at = None
             bucket.remaining = None if bucket.limit is None else bucket.limit - bucket.in_flight

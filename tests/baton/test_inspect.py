@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -90,3 +91,27 @@ def test_an_unknown_sync_id_or_resource_type_is_named_not_an_empty_listing(
         "inspect: --resources users: no such resource type in sync 3ARefY5G8eOytquwYgm41Nq07IZ "
         "(its types: group, project, role, scoped_role, user)"
     )
+
+
+async def test_a_file_holding_only_a_targeted_sync_is_shown_not_called_empty(tmp_path: Path) -> None:
+    """A one-shot run with --sync-resources writes a file whose only sync is a finished partial one, which Go's
+    default (the latest finished full sync, else an unfinished one) does not pick: inspect said the file "holds
+    no sync run" and exited 1. It shows the newest finished sync instead."""
+    from connector.baton import builders as b
+    from connector.baton.sync.syncer import SyncOptions
+    from connector.baton.sync.to_file import sync_to_file
+    from tests.baton.fake_connector import Faults, Org, syncers
+
+    path = tmp_path / "targeted.c1z"
+    targets = [b.resource_id("group", "g1")]
+    result = await sync_to_file(syncers(Org(), Faults()), path, SyncOptions(targeted_resources=targets))
+    assert result.sync_type == "partial"
+    done = await asyncio.to_thread(inspect, str(path), "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["sync_id"] == result.sync_id
+    assert [(r["sync_id"], r["type"]) for r in summary["sync_runs"]] == [(result.sync_id, "partial")]
+    assert {c["resource_type"]: c["resources"] for c in summary["counts"]}["group"] == 1
+    grants = await asyncio.to_thread(inspect, str(path), "--grants", "--json")
+    assert grants.returncode == 0, grants.stderr
+    assert {row["entitlement"].split(":")[1] for row in json.loads(grants.stdout)} == {"g1"}

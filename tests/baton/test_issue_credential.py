@@ -732,3 +732,20 @@ def test_the_crypto_stack_is_not_imported_until_a_credential_task_runs() -> None
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+async def test_more_encryption_configs_than_any_real_request_are_refused_before_the_mint() -> None:
+    """Each config costs CPU on the event loop to check and to encrypt to, and bytes in the FinishTask: 10,000 of
+    them (800 KB of task) stalled the loop for seconds and made a report too large to be accepted, while the key
+    was live. As many as `MAX_ENCRYPTION_CONFIGS` are issued to; one more is refused with nothing minted."""
+    one = configs_of(load("age-x25519.json"))
+    stub = StubConnector()
+    code, message = await _refusal(stub, _task(configs=one * (credentials.MAX_ENCRYPTION_CONFIGS + 1)))
+    assert code == Code.INVALID_ARGUMENT
+    assert message == (
+        f"error: creating encryption manager failed: {credentials.MAX_ENCRYPTION_CONFIGS + 1} encryption configs; "
+        f"at most {credentials.MAX_ENCRYPTION_CONFIGS} are accepted"
+    )
+    assert stub.issuer.minted == []
+    outcome = await _run(stub, _task(configs=one * credentials.MAX_ENCRYPTION_CONFIGS))
+    assert len(outcome.response.encrypted_data) == credentials.MAX_ENCRYPTION_CONFIGS

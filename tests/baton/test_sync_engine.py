@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -180,6 +181,26 @@ async def test_targeted_sync_is_partial_and_holds_only_the_targets(tmp_path: Pat
         assert {g.id for g in reader.grants(sync_id=result.sync_id)} == {
             g for g in expected_grant_ids(org) if g.startswith("group:g1:")
         }
+
+
+@pytest.mark.parametrize(
+    ("target", "types", "message"),
+    [
+        (("group", "g1"), ["user"], "targeted resource 'group' 'g1': its resource type is left out by"),
+        (("nope", "x"), [], "targeted resource 'nope' 'x': no such resource type"),
+    ],
+)
+async def test_a_target_of_a_type_the_sync_does_not_list_is_the_requests_mistake(
+    tmp_path: Path, target: tuple[str, str], types: list[str], message: str
+) -> None:
+    """A task's (or --sync-resources') target of an unknown type, or of one its type filter leaves out: a clear
+    refusal naming the target, not an internal error blaming the connector ("no syncer for resource type",
+    "connector returned a resource with an unknown type")."""
+    targets = [b.resource_id(*target)]
+    with pytest.raises(InvalidArgumentError, match=re.escape(message)):
+        await sync_to_file(
+            syncers(Org(), Faults()), tmp_path / "s.c1z", options(targeted_resources=targets, resource_type_ids=types)
+        )
 
 
 async def test_resource_missing_its_trait_fails_the_sync(tmp_path: Path) -> None:

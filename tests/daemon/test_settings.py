@@ -140,6 +140,9 @@ def test_a_broken_json_resource_list_names_the_setting(value: str, monkeypatch: 
         (["-p", "--revoke-grant", "a:b:c:d:e", "--invoke-action", "x"], "cannot be combined"),
         (["-p", "--invoke-action", "x", "--invoke-action-args", "{not json"], "is not valid JSON"),
         (["-p", "--invoke-action", "x", "--invoke-action-args", "[1]"], "must be a JSON object"),
+        # Deep nesting was `unexpected error: RecursionError`, from the JSON parser or from building the Struct.
+        (["-p", "--invoke-action", "x", "--invoke-action-args", "[" * 100_000], "is nested deeper than 100 levels"),
+        (["-p", "--invoke-action", "x", "--invoke-action-args", '{"a":' * 900 + "1" + "}" * 900], "nested deeper"),
         (["--invoke-action", "x"], "needs --provisioning (BATON_PROVISIONING=true)"),
         (["-p", "--grant-entitlement", "a:b:c", "--grant-principal", "u", "--client-id", "i@h/s"], "service mode"),
     ],
@@ -167,6 +170,8 @@ def test_one_shot_actions_become_the_tasks_conductorone_would_send() -> None:
     action = build_task(load(["-p", "--invoke-action", "enable_user", "--invoke-action-args", '{"user_id": "u3"}']))
     assert action.action_invoke.name == "enable_user"
     assert action.action_invoke.args["user_id"] == "u3"
+    deep = '{"user_id": "u3", "x": ' + "[" * 99 + "]" * 99 + "}"  # 100 levels: as deep as ConductorOne's may be
+    assert build_task(load(["-p", "--invoke-action", "enable_user", "--invoke-action-args", deep])).action_invoke.args
 
 
 def test_non_utf8_and_broken_yaml_are_named(tmp_path: Path) -> None:
@@ -182,6 +187,15 @@ def test_non_utf8_and_broken_yaml_are_named(tmp_path: Path) -> None:
     typo.write_text("sync-schedule: true\n")
     with pytest.raises(SettingsError, match="did you mean BATON_SYNC_SCHEDULES"):
         load(["--config", str(typo)])
+
+
+@pytest.mark.parametrize("text", ["site: " + "[" * 100_000, "sync_resources: " + "[" * 5000 + "]" * 5000])
+def test_a_config_file_nested_too_deeply_is_named(tmp_path: Path, text: str) -> None:
+    """PyYAML builds nested values recursively: this was `unexpected error: RecursionError`."""
+    deep = tmp_path / "deep.yaml"
+    deep.write_text(text)
+    with pytest.raises(SettingsError, match=r"--config \(BATON_CONFIG_PATH\): .*deep.yaml: is nested too deeply"):
+        load(["--config", str(deep)])
 
 
 def test_sources_and_unknown_variables(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -243,6 +257,12 @@ def test_values_are_read_as_an_operator_means_them(monkeypatch: pytest.MonkeyPat
         (["--sync-resources", "usr:123"], "--sync-resources (BATON_SYNC_RESOURCES): 'usr'", "user"),
         (["--sync-resource-types", "schedule"], "'schedule'", "--sync-schedules"),
         (["--sync-resources", "api-key:1"], "'api-key'", "--sync-secrets"),
+        # Both known, but at odds: the sync failed blaming the connector ("returned a resource with an unknown type").
+        (
+            ["--sync-resource-types", "user,team", "--sync-resources", "user:u1,role:r1"],
+            "--sync-resources (BATON_SYNC_RESOURCES): 'role:r1' is a 'role'",
+            "--sync-resource-types (BATON_SYNC_RESOURCE_TYPES) leaves out",
+        ),
     ],
 )
 def test_an_unknown_resource_type_is_named_before_any_request(argv: list[str], named: str, hint: str) -> None:
@@ -301,3 +321,13 @@ def test_a_variable_that_is_not_utf8_is_named(name: str, monkeypatch: pytest.Mon
 def test_a_file_name_may_hold_any_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BATON_FILE", "/data/caf\udce9.c1z")
     assert load([]).file == Path("/data/caf\udce9.c1z")
+
+
+def test_a_host_id_longer_than_conductorone_takes_is_named_at_start() -> None:
+    """ConductorOne takes a host_id of 1..256 characters on every request (spec §2.1). A longer BATON_HOST_ID
+    passed the settings and ended the started daemon as `unexpected error: ValueError` (exit 1)."""
+    assert load(["--host-id", "é" * 256]).host_id == "é" * 256
+    with pytest.raises(SettingsError) as caught:
+        load(["--host-id", "h" * 257])
+    assert str(caught.value).startswith("setting --host-id (BATON_HOST_ID): ")
+    assert "at most 256 characters" in str(caught.value)

@@ -6,6 +6,7 @@ canary: it must never appear in a log line, an error or captured output.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -587,3 +588,46 @@ async def test_a_refused_create_needs_no_cleanup(env: Env) -> None:
     with pytest.raises(ConnectorError):
         await env.issue(sa, APP_KEY)
     assert env.fake.count("GET", SA_APP_KEYS) == 1, "only the duplicate check: a 403 created nothing"
+
+
+class HoldCreateAnswers(httpx.AsyncBaseTransport):
+    """Forwards to the fake; a credential create lands there, but its answer is held until the caller gives up."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self.created = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        creates = ("/api/v2/api_keys", "/application_keys", "/access_tokens")
+        if request.method == "POST" and request.url.path.endswith(creates):
+            await response.aread()
+            await response.aclose()
+            self.created.set()
+            await asyncio.Event().wait()  # a link that went quiet: only a cancel ends this
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_create_cancelled_in_flight_leaves_no_key_behind(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str
+) -> None:
+    """The task is abandoned (shutdown) while Datadog has made the key but its answer is still on the way: the
+    key's only trace was that answer, so it must be found by name and deleted before the cancellation goes on.
+    (It stayed live in Datadog, named after a task ConductorOne was told to retry, and the retry was then
+    refused as a duplicate.)"""
+    transport = HoldCreateAnswers()
+    client = make_client(fake, transport=transport)
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    before = (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens))
+    issuing = asyncio.create_task(env.issue(sa, kind, ["a"] if kind == SAT else []))
+    await transport.created.wait()
+    assert (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens)) != before
+    issuing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await issuing
+    assert (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens)) == before

@@ -127,13 +127,16 @@ async def test_request_count_is_one_per_hundred(
     assert [s.param("page[number]") for s in seen] == [str(i) for i in range(expected)]
 
 
-async def test_server_capping_the_page_size_loses_nothing(make_client: ClientFactory) -> None:
-    """Datadog is said to serve 50 schedules a page whatever is asked; a short page must not end the walk."""
-    with FakeDatadog(_org_schedules(120), schedules_page_cap=50) as fake:
+@pytest.mark.parametrize("count", [120, 151, 1000])
+async def test_server_capping_the_page_size_loses_nothing(make_client: ClientFactory, count: int) -> None:
+    """Datadog is said to serve 50 schedules a page whatever is asked; a short page must not end the walk, and the
+    pages are counted at that size (counted at the 100 asked for, more than 150 schedules failed the listing as
+    "page 4 is past the 3 page(s) the list's first total implied")."""
+    with FakeDatadog(_org_schedules(count), schedules_page_cap=50) as fake:
         client = make_client(fake)
         names = [s.name async for page in client.iter_schedules() for s in page.items]
-        assert names == [f"schedule {i:04d}" for i in range(120)]
-        assert fake.count("GET", "/api/v2/on-call/schedules") == 3
+        assert names == [f"schedule {i:04d}" for i in range(count)]
+        assert fake.count("GET", "/api/v2/on-call/schedules") == math.ceil(count / 50)
 
 
 async def test_single_page_reports_where_to_continue(server: FakeDatadog, make_client: ClientFactory) -> None:

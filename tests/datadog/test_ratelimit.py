@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 
 import httpx
+import pytest
 
 from connector.datadog.ratelimit import RateLimiter, RateLimitHeaders, Ticket
 from tests.datadog.helpers import ClientFactory, FakeTime
@@ -92,6 +93,47 @@ async def test_groups_sharing_a_bucket_share_its_budget() -> None:
     before = time.now
     await limiter.acquire("users")
     assert time.now - before == 4.0
+
+
+@pytest.mark.parametrize("period", ["1e-320", "5e-324", "1e-300", "60"])
+async def test_a_window_rolls_over_whatever_its_period(period: str) -> None:
+    """`X-RateLimit-Period` is untrusted: a subnormal one made the rollover count infinite, and the OverflowError
+    then failed every request of the bucket for the life of the client (a service's every later sync)."""
+    time = FakeTime()
+    limiter = RateLimiter(max_wait=60, clock=time.clock, sleep=time.sleep)
+    headers = {
+        "x-ratelimit-limit": "10",
+        "x-ratelimit-period": period,
+        "x-ratelimit-remaining": "5",
+        "x-ratelimit-reset": "0",
+        "x-ratelimit-name": "bucket",
+    }
+    limiter.release(await limiter.acquire("users"), headers)
+    for _ in range(3):
+        time.now += 0.5
+        ticket = await limiter.acquire("users")
+        assert ticket.bucket == "bucket"
+        limiter.release(ticket, headers)
+    assert time.sleeps == []
+
+
+async def test_a_limit_under_one_request_is_no_limit_not_an_endless_wait() -> None:
+    """`X-RateLimit-Limit: 0.5` passed as a positive number and became a limit of 0: each window rolled over with
+    nothing left, and the request waited a period, then another, forever (a sync that never ended)."""
+    time = FakeTime()
+    limiter = RateLimiter(max_wait=60, clock=time.clock, sleep=time.sleep)
+    headers = {
+        "x-ratelimit-limit": "0.5",
+        "x-ratelimit-period": "10",
+        "x-ratelimit-remaining": "0",
+        "x-ratelimit-reset": "10",
+    }
+    assert RateLimitHeaders.parse(headers) == RateLimitHeaders(
+        limit=None, period=10.0, remaining=0, reset=10.0, name=None
+    )
+    limiter.release(await limiter.acquire("users"), headers)
+    await asyncio.wait_for(limiter.acquire("users"), timeout=30)  # a bound on the old endless loop only
+    assert time.sleeps == [10.0]  # this window was spent, as the server said; the next one is not
 
 
 def test_header_parsing_tolerates_garbage() -> None:

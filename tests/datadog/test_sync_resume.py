@@ -5,6 +5,7 @@ pieces; issue 12) and repeats no stored page."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from connector.baton.sync.to_file import sync_to_file
 from connector.datadog.client import DatadogClient
 from connector.datadog.connector import DatadogConnector
 from connector.datadog.errors import UnexpectedResponse
+from tests.baton.test_c1z_untrusted import rewritten
 from tests.baton.test_sync_engine import rows_of
 from tests.datadog.helpers import FAST_RETRY
 from tests.datadog.test_sync_org import ALL_ON, NOW
@@ -79,3 +81,43 @@ async def test_a_sync_broken_off_in_any_phase_resumes_to_the_rows_of_a_clean_syn
         assert (run.sync_id, run.finished) == (result.sync_id, True)
     if broken != "/api/v2/users":
         assert resumed_requests < requests, "stored pages are not asked for again"
+
+
+async def test_an_unfinished_sync_whose_page_token_the_syncer_refuses_starts_over(tmp_path: Path) -> None:
+    """A token is a file's bytes: one whose list-resources action carries a page token the Datadog syncers do not
+    read (here a Go pagination bag, JSON) failed the resume on that token, and the failed sync was saved with it
+    again, so every later run failed the same way. It is a sync this build cannot resume: a new one replaces it."""
+    clean = tmp_path / "clean.c1z"
+    with FakeDatadog(org()) as fake:
+        await sync(fake, clean)
+    interrupted = tmp_path / "interrupted.c1z"
+    with FakeDatadog(org()) as fake:
+        fake.faults.hostile("not-json", path="/api/v2/roles")
+        with pytest.raises(UnexpectedResponse):
+            await sync(fake, interrupted)
+    with C1ZReader(interrupted) as reader:
+        (saved,) = reader.connection.execute("SELECT sync_token FROM v1_sync_runs").fetchone()
+    token = json.loads(saved)
+    assert token["actions_map"], "an unfinished sync with the settings it was started with"
+    action_id = f"{token['current_action_id'] + 1:010d}"
+    bag = json.dumps({"states": None, "current_state": {"token": "2", "type": "user", "id": ""}})
+    token["actions_map"][action_id] = {
+        "id": action_id,
+        "operation": "list-resources",
+        "resource_type_id": "user",
+        "page_token": bag,
+    }
+    token["action_order"].append(action_id)
+    token["current_action_id"] += 1
+    path = rewritten(
+        interrupted,
+        tmp_path,
+        f"UPDATE v1_sync_runs SET sync_token = '{json.dumps(token).replace(chr(39), chr(39) * 2)}'",
+    )
+    with FakeDatadog(org()) as fake:
+        result = await sync(fake, path)
+    assert not result.resumed
+    assert rows_of(path) == rows_of(clean)
+    with C1ZReader(path) as reader:
+        (run,) = reader.sync_runs()
+        assert (run.sync_id, run.finished) == (result.sync_id, True)

@@ -20,7 +20,7 @@ from google.protobuf import any_pb2
 from google.protobuf.message import Message
 
 from connector.baton import annotations as ann
-from connector.baton.connector import Page, ResourceGetter, ResourceSyncer, SideLoadedGrants
+from connector.baton.connector import Page, PageTokenChecker, ResourceGetter, ResourceSyncer, SideLoadedGrants
 from connector.baton.errors import InternalError, InvalidArgumentError, NotFoundError
 from connector.baton.pb.c1.connector.v2 import (
     annotation_resource_pb2,
@@ -245,13 +245,20 @@ class Syncer:
                 if (type_id or object_id) and (type_id not in types or type_id not in self._by_type):
                     raise ValueError(f"{where} names a resource type this sync does not have")
             cursor = action.page_token
+            store_cursor = action.operation in (st.LIST_ENTITLEMENTS, st.LIST_GRANTS) and not action.resource_id
             if (
-                action.operation in (st.LIST_ENTITLEMENTS, st.LIST_GRANTS)
-                and not action.resource_id
+                store_cursor
                 and cursor
                 and not (cursor.isascii() and cursor.isdigit() and len(cursor) <= _MAX_ID_DIGITS)
             ):
                 raise ValueError(f"{where} has a store cursor that is not a row id")
+            syncer = self._by_type.get(action.resource_type_id)
+            if not store_cursor and cursor and isinstance(syncer, PageTokenChecker):
+                # The connector's own cursor (the Go connector's pagination bags are JSON): refused by the syncer, it
+                # would fail this resume and every later one.
+                problem = syncer.page_token_problem(cursor)
+                if problem is not None:
+                    raise ValueError(f"{where} has a page token the connector does not read: {problem}")
 
     def _init_targeted(self) -> None:
         for rid in reversed(self._options.targeted_resources):
@@ -494,6 +501,18 @@ class Syncer:
         return bool(page.next_token)
 
     async def _targeted(self, action: st.Action) -> None:
+        # The targets come from the request (a task, --sync-resources): a type that is unknown or left out by the
+        # type filter is its mistake, not the connector's ("no syncer", "returned a resource with an unknown type").
+        if action.resource_type_id not in self._by_type:
+            raise InvalidArgumentError(
+                f"targeted resource {action.resource_type_id!r} {action.resource_id[:64]!r}: no such resource type; "
+                f"known: {sorted(self._by_type)}"
+            )
+        if action.resource_type_id not in self._types:
+            raise InvalidArgumentError(
+                f"targeted resource {action.resource_type_id!r} {action.resource_id[:64]!r}: its resource type is left "
+                f"out by sync_resource_type_ids {sorted(self._types)}"
+            )
         syncer = self._syncer(action.resource_type_id)
         if not isinstance(syncer, ResourceGetter):
             raise InvalidArgumentError(f"resource type {action.resource_type_id!r} does not support targeted sync")

@@ -36,6 +36,10 @@ Mode = resource_pb2.CredentialResourceMode
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 MAX_SECRET_TYPE_BYTES = 1024
+MAX_ENCRYPTION_CONFIGS = 64
+"""ConductorOne sends one or two (a key rotation). Each costs ~0.3 ms of CPU on the event loop to check and again to
+encrypt to, and ~700 bytes of the FinishTask: thousands would stall /healthz and heartbeats for seconds and make a
+report ConductorOne refuses as too large (retried until shutdown, the minted key unreported). Refused pre-mint."""
 INVALID_REQUEST = "invalid credential issuance request: "
 INVALID_OUTPUT = "connector returned invalid credential issuance output: "
 NOT_ROLLED_BACK = "; the minted credential could not be deleted again"
@@ -247,6 +251,12 @@ async def issue_credential(
     if issuer is None:
         raise _refuse(Code.UNIMPLEMENTED, "resource type does not have credential issuer configured")
 
+    if len(task.encryption_configs) > MAX_ENCRYPTION_CONFIGS:
+        raise _refuse(
+            Code.INVALID_ARGUMENT,
+            f"error: creating encryption manager failed: {len(task.encryption_configs)} encryption configs; "
+            f"at most {MAX_ENCRYPTION_CONFIGS} are accepted",
+        )
     # Imported here, not at module level: see the module docstring.
     from connector.baton.crypto import providers
 

@@ -1,7 +1,7 @@
-"""The sync_full task: heartbeats while a full sync runs into a private temp c1z, then upload (§3.6, §3.7).
+"""The sync_full task: heartbeats while a full sync runs into a private temp c1z and while it is uploaded (§3.6, §3.7).
 
-The heartbeat loop can cancel the sync (ConductorOne cancelled the task, or it stopped answering); the
-processor then reports the task as failed, so it is never left claimed and unfinished.
+The heartbeat loop can cancel the sync or its upload (ConductorOne cancelled the task, or it stopped answering);
+the processor then reports the task as failed, so it is never left claimed and unfinished.
 """
 
 from __future__ import annotations
@@ -74,10 +74,12 @@ class FullSyncHandler:
         workdir = await asyncio.to_thread(WorkDir.create, self._settings.temp_dir, "upload")
         path = workdir.path / "sync.c1z"  # absent: the store starts a fresh sync in it
         try:
-            sync = asyncio.create_task(self._sync(task, path), name=f"sync {task_id}")
-            beat = asyncio.create_task(self._heartbeats(task_id, first, sync), name=f"heartbeat {task_id}")
+            # The heartbeats cover the upload too (as in Go, where they last as long as the task's context): a
+            # long upload without them looks like a dead task to ConductorOne, and its cancel would go unheard.
+            work = asyncio.create_task(self._sync_and_upload(task_id, task, path), name=f"sync {task_id}")
+            beat = asyncio.create_task(self._heartbeats(task_id, first, work), name=f"heartbeat {task_id}")
             try:
-                result = await sync
+                result, size = await work
             except asyncio.CancelledError:
                 reason = beat.result() if beat.done() and not beat.cancelled() else None
                 if reason is None:
@@ -87,13 +89,18 @@ class FullSyncHandler:
                 beat.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await beat
-            size = await self._client.upload_asset(task_id, path)
             log.info("sync uploaded", task_id=task_id, bytes=size, sync_id=result.sync_id)
             if self._on_synced is not None:
                 self._on_synced(result, size)
             return Outcome()
         finally:
             await asyncio.shield(asyncio.to_thread(workdir.release))
+
+    async def _sync_and_upload(
+        self, task_id: str, task: baton_pb2.Task.SyncFullTask, path: Path
+    ) -> tuple[SyncResult, int]:
+        result = await self._sync(task, path)
+        return result, await self._client.upload_asset(task_id, path)
 
     async def _sync(self, task: baton_pb2.Task.SyncFullTask, path: Path) -> SyncResult:
         settings = self._settings
@@ -106,7 +113,9 @@ class FullSyncHandler:
             or settings.options.skip_entitlements_and_grants,
             skip_grants=task.skip_grants or settings.options.skip_grants,
             resource_type_ids=list(task.sync_resource_type_ids) or list(settings.default_resource_type_ids),
-            targeted_resources=[
+            # The local --sync-resources win when set, as in Go (its handler applies them after the task's).
+            targeted_resources=list(settings.options.targeted_resources)
+            or [
                 resource_pb2.ResourceId(resource_type=r.id.resource_type, resource=r.id.resource)
                 for r in task.targeted_sync_resources
             ],
@@ -116,12 +125,13 @@ class FullSyncHandler:
         )
 
     async def _heartbeats(
-        self, task_id: str, last: baton_pb2.BatonServiceHeartbeatResponse, sync: asyncio.Task[SyncResult]
+        self, task_id: str, last: baton_pb2.BatonServiceHeartbeatResponse, work: asyncio.Task[tuple[SyncResult, int]]
     ) -> tuple[Code, str] | None:
-        """Beat until the sync ends; cancel it and say why when ConductorOne cancels or stops answering."""
+        """Beat until the sync and its upload end; cancel them and say why when ConductorOne cancels or stops
+        answering."""
         failures = 0
         interval = _interval(last)
-        while not sync.done():
+        while not work.done():
             await asyncio.sleep(interval)
             started = time.monotonic()
             try:
@@ -130,12 +140,12 @@ class FullSyncHandler:
                 failures += 1
                 log.warning("heartbeat failed", task_id=task_id, failures=failures, error=str(exc))
                 if failures >= MAX_HEARTBEAT_FAILURES:
-                    sync.cancel()
+                    work.cancel()
                     return Code.UNAVAILABLE, f"task failed heartbeat ({failures} in a row); ConductorOne may retry it"
                 continue
             failures = 0
             if response.cancelled:
-                sync.cancel()
+                work.cancel()
                 return Code.CANCELLED, "task was cancelled by ConductorOne"
             interval = max(0.0, _interval(response) - (time.monotonic() - started))
         return None

@@ -1,7 +1,7 @@
 """Runs one ConductorOne task to completion and reports it with exactly one FinishTask.
 
 Invariant (tested): every task the processor is given ends in exactly one accepted FinishTask, or in an error
-log line naming it ("task not reported" / "invalid task"). Hello tasks are answered with a Hello carrying the
+log line naming it ("task not reported" / "invalid task" / "task id reused"). Hello tasks are answered with a Hello carrying the
 task id instead (that is their acknowledgement, §3.4).
 
 A task is validated before anything touches the connector: an id that is not 27 ASCII letters or digits cannot
@@ -48,6 +48,9 @@ PROVISIONING_TASKS = frozenset(
         "action_invoke",
     }
 )
+# Tasks a replay could do twice (§3.4: issuance "always NR (issuance is not idempotent)"): even one stopped by a
+# shutdown is a final failure, since what it had started may have happened.
+NOT_REPLAYABLE = frozenset({"issue_credential"})
 # Go answers these with "unsupported task type", retryable; so do we, plus every type we do not implement.
 UNSUPPORTED = "unsupported task type"
 FINISH_RETRY = RetryPolicy(base_delay=1.0, max_delay=30.0)
@@ -87,7 +90,8 @@ class TaskProcessor:
         self._finish_retry = finish_retry
         self._clock = clock
         self._work: dict[str, asyncio.Task[Outcome]] = {}
-        self._active: set[str] = set()
+        self._active: dict[str, baton_pb2.Task] = {}
+        """The tasks running or being reported, by id."""
         self._abandon_reason: str | None = None
         self._report_deadline: float | None = None
         self._stopping = asyncio.Event()
@@ -126,10 +130,20 @@ class TaskProcessor:
                 task_type=kind,
             )
             return
-        if task.id in self._active:
-            log.warning("task delivered again while it is still running; ignoring the copy", task_id=task.id)
+        running = self._active.get(task.id)
+        if running is not None:
+            if running == task:
+                log.warning("task delivered again while it is still running; ignoring the copy", task_id=task.id)
+            else:
+                # Another task under a running task's id: the one FinishTask that id gets is the running task's.
+                log.error(
+                    "task id reused by a different task while the first still runs; not executed, cannot be reported",
+                    task_id=task.id,
+                    task_type=kind,
+                    running_task_type=running.WhichOneof("task_type") or "unknown",
+                )
             return
-        self._active.add(task.id)
+        self._active[task.id] = task
         started = self._clock()
         label = "unreported"
         if self._observer is not None:
@@ -140,7 +154,7 @@ class TaskProcessor:
             with structlog.contextvars.bound_contextvars(task_id=task.id, task_type=kind):
                 label = await self._process(task, kind, started)
         finally:
-            self._active.discard(task.id)
+            del self._active[task.id]
             # In a finally so the in-flight gauge returns to 0 whatever happened above.
             if self._observer is not None:
                 self._observer.task_finished(kind, label, self._clock() - started)
@@ -192,7 +206,10 @@ class TaskProcessor:
                 with contextlib.suppress(BaseException):
                     await work
             reason = self._abandon_reason or "task cancelled"
-            failure = Failure(Code.UNAVAILABLE, f"{reason}; ConductorOne may retry it", False)
+            if kind in NOT_REPLAYABLE:
+                failure = Failure(Code.UNAVAILABLE, f"{reason}; stopped mid-way, so not to be retried as is", True)
+            else:
+                failure = Failure(Code.UNAVAILABLE, f"{reason}; ConductorOne may retry it", False)
             return Outcome(failure=failure), cancelled_here
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):

@@ -15,7 +15,7 @@ from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, entitlement
 from connector.datadog.client import DatadogClient
 from connector.datadog.models import AccessToken, APIKey, ApplicationKey
 from connector.datadog.resources import types
-from connector.datadog.resources.tokens import next_token, page_number
+from connector.datadog.resources.tokens import PageNumberTokens, next_token, page_number
 
 STATIC_SECRET = annotation_trait_pb2.SecretTrait.CredentialType.CREDENTIAL_TYPE_STATIC_SECRET
 
@@ -124,7 +124,7 @@ def access_token_resource(token: AccessToken, service_account: resource_pb2.Reso
     return res
 
 
-class _NoGrants:
+class _NoGrants(PageNumberTokens):
     def entitlements(self, resource: resource_pb2.Resource) -> list[entitlement_pb2.Entitlement]:
         return []
 

@@ -13,7 +13,7 @@ from connector.datadog.client import DatadogClient
 from connector.datadog.models import Role
 from connector.datadog.paging import PagePrefetch
 from connector.datadog.resources import types
-from connector.datadog.resources.tokens import next_token, page_number
+from connector.datadog.resources.tokens import PageNumberTokens, next_token, page_number
 
 MEMBER = "member"
 
@@ -43,7 +43,7 @@ def member_entitlement(res: resource_pb2.Resource) -> entitlement_pb2.Entitlemen
     )
 
 
-class RoleSyncer:
+class RoleSyncer(PageNumberTokens):
     def __init__(self, client: DatadogClient) -> None:
         self._client = client
 

@@ -8,7 +8,7 @@ from connector.baton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resou
 from connector.datadog.client import DatadogClient
 from connector.datadog.models import Schedule
 from connector.datadog.resources import types
-from connector.datadog.resources.tokens import next_token, page_number
+from connector.datadog.resources.tokens import PageNumberTokens, next_token, page_number
 
 ON_CALL = "on_call"
 
@@ -27,7 +27,7 @@ def schedule_resource(schedule: Schedule) -> resource_pb2.Resource:
     )
 
 
-class ScheduleSyncer:
+class ScheduleSyncer(PageNumberTokens):
     def __init__(self, client: DatadogClient) -> None:
         self._client = client
 

@@ -11,7 +11,7 @@ from connector.datadog.client import DatadogClient
 from connector.datadog.models import Team
 from connector.datadog.paging import PagePrefetch
 from connector.datadog.resources import types
-from connector.datadog.resources.tokens import next_token, page_number
+from connector.datadog.resources.tokens import PageNumberTokens, next_token, page_number
 
 MEMBER = "member"
 ADMIN = "admin"
@@ -31,7 +31,7 @@ def team_resource(team: Team) -> resource_pb2.Resource:
     )
 
 
-class TeamSyncer:
+class TeamSyncer(PageNumberTokens):
     def __init__(self, client: DatadogClient) -> None:
         self._client = client
 

@@ -8,14 +8,29 @@ from connector.baton.errors import InvalidArgumentError
 from connector.datadog.paging import Page
 
 
+def page_token_problem(token: str) -> str | None:
+    """What is wrong with a page token, or None ('' is the first page)."""
+    # ASCII only ("²" is a digit to `isdigit` but not to `int`), and short: `int` refuses over 4,300 digits.
+    if token and (not (token.isascii() and token.isdigit()) or len(token) > 18):
+        return f"malformed page token {token[:32]!r}: expected a page number"
+    return None
+
+
 def page_number(token: str) -> int:
     """The page a token points at ('' is the first page)."""
-    if not token:
-        return 0
-    # ASCII only ("²" is a digit to `isdigit` but not to `int`), and short: `int` refuses over 4,300 digits.
-    if not (token.isascii() and token.isdigit()) or len(token) > 18:
-        raise InvalidArgumentError(f"malformed page token {token[:32]!r}: expected a page number")
-    return int(token)
+    problem = page_token_problem(token)
+    if problem is not None:
+        raise InvalidArgumentError(problem)
+    return int(token) if token else 0
+
+
+class PageNumberTokens:
+    """Base of every Datadog syncer: its tokens are page numbers, checked before a sync resumes with them
+    (`connector.baton.connector.PageTokenChecker`)."""
+
+    @staticmethod
+    def page_token_problem(page_token: str) -> str | None:
+        return page_token_problem(page_token)
 
 
 def next_token(page: Page[Any]) -> str:

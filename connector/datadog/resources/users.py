@@ -27,7 +27,7 @@ from connector.datadog.paging import Page as DatadogPage
 from connector.datadog.paging import PagePrefetch
 from connector.datadog.resources import types
 from connector.datadog.resources.roles import MEMBER, role_resource
-from connector.datadog.resources.tokens import next_token, page_number
+from connector.datadog.resources.tokens import PageNumberTokens, next_token, page_number
 
 _STATUS = {
     "active": b.ResourceStatus.RESOURCE_STATUS_ENABLED,
@@ -87,7 +87,7 @@ def user_resource(user: User, *, app_key_children: bool = False) -> resource_pb2
     return res
 
 
-class UserSyncer:
+class UserSyncer(PageNumberTokens):
     def __init__(self, client: DatadogClient, *, app_key_children: bool = False) -> None:
         self._client = client
         self._app_key_children = app_key_children

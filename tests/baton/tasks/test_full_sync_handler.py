@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import cast
@@ -146,3 +147,83 @@ async def test_a_conductorone_failure_inside_a_sync_is_reported_as_such(
 
 async def _no_hello(task_id: str) -> None:
     return None
+
+
+async def test_heartbeats_go_on_during_the_upload_and_a_cancel_then_stops_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in Go, the heartbeat loop lasts as long as the task, upload included (§3.7 steps 2-5): a long upload
+    must not look like a dead task to ConductorOne, and a cancel sent meanwhile must stop it. (The loop ended
+    with the sync: no Heartbeat during the upload, and an upload ConductorOne cancelled ran on to its end.)"""
+    monkeypatch.setattr("connector.baton.tasks.full_sync.MIN_HEARTBEAT", 0.001)
+    client = StubClient()
+    uploading = asyncio.Event()
+    beats_during_upload = 0
+    upload_cancelled = False
+
+    async def heartbeat(task_id: str) -> Beat:
+        nonlocal beats_during_upload
+        if not uploading.is_set():
+            return Beat(next_heartbeat=duration_pb2.Duration(nanos=1_000_000))
+        beats_during_upload += 1
+        return Beat(cancelled=beats_during_upload >= 3, next_heartbeat=duration_pb2.Duration(nanos=1_000_000))
+
+    async def upload_asset(task_id: str, path: Path) -> int:
+        nonlocal upload_cancelled
+        uploading.set()
+        try:
+            await asyncio.Event().wait()  # a slow link: only a cancel ends it
+        except asyncio.CancelledError:
+            upload_cancelled = True
+            raise
+        raise AssertionError("unreachable")
+
+    client.heartbeat = heartbeat  # type: ignore[method-assign]
+    client.upload_asset = upload_asset  # type: ignore[attr-defined]
+    handler = FullSyncHandler(cast(BatonServiceClient, client), list, FullSyncSettings(temp_dir=tmp_path))
+    processor = TaskProcessor(
+        client.as_client(),
+        Handlers(cast(Connector, StubConnector()), provisioning=True),
+        handler,
+        hello=_no_hello,
+        finish_retry=INSTANT,
+    )
+    # The bound only turns the old hang into a failure; the test never waits for it when the code is right.
+    await asyncio.wait_for(processor.process(kind_task("sync_full")), timeout=20)
+    assert beats_during_upload == 3
+    assert upload_cancelled
+    (finish,) = client.finishes
+    assert (finish.ok, finish.code, finish.non_retryable) == (False, Code.CANCELLED, True)
+    assert "cancelled by ConductorOne" in finish.message
+    assert list(tmp_path.iterdir()) == []  # noqa: ASYNC240 - a test's temp dir
+
+
+async def test_the_local_sync_resources_setting_makes_the_task_a_partial_sync(tmp_path: Path) -> None:
+    """BATON_SYNC_RESOURCES in service mode: as in Go, whose handler applies the local targets after the task's,
+    a sync_full task syncs only those resources. The task's own (empty) list replaced the setting, so every task
+    ran a full sync whatever the operator had set."""
+    from connector.baton import builders as b
+    from connector.baton.c1z.reader import C1ZReader
+    from connector.baton.sync.syncer import SyncOptions
+    from tests.baton.fake_connector import Faults, Org, syncers
+
+    client = StubClient()
+    seen: list[tuple[str, set[str]]] = []
+
+    async def upload_asset(task_id: str, path: Path) -> int:
+        with C1ZReader(path) as reader:
+            (run,) = reader.sync_runs()
+            seen.append((run.sync_type, {r.id.resource for r in reader.resources(sync_id=run.sync_id)}))
+        return 1
+
+    client.upload_asset = upload_asset  # type: ignore[attr-defined]
+    org = Org()
+    local = SyncOptions(targeted_resources=[b.resource_id("group", "g1")])
+    handler = FullSyncHandler(
+        cast(BatonServiceClient, client),
+        lambda: syncers(org, Faults()),
+        FullSyncSettings(temp_dir=tmp_path, options=local),
+    )
+    outcome = await handler.run(kind_task("sync_full").id, baton_pb2.Task.SyncFullTask())
+    assert outcome.ok
+    assert seen == [("partial", {"g1"})]

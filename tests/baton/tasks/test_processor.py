@@ -24,7 +24,7 @@ from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.tasks.outcome import MAX_FAILURE_MESSAGE, Outcome
 from connector.daemon import logging as daemon_logging
 from tests.baton.tasks.stubs import make_rig
-from tests.fakes.tasks import grant_task, kind_task
+from tests.fakes.tasks import grant_task, kind_task, revoke_task
 
 GRANT = ("role", "r1", "member", "u1")
 
@@ -156,6 +156,30 @@ async def test_a_task_delivered_again_while_running_runs_once() -> None:
     assert len(rig.client.finishes) == 1
 
 
+async def test_a_different_task_under_a_running_tasks_id_is_not_run_and_is_logged_as_an_error() -> None:
+    """The invariant: a task ends in one FinishTask or an error line naming it. A *different* task reusing the id
+    of one still running can have neither a run nor a report of its own (that id's report is the running task's);
+    it was dropped with only the warning meant for a harmless redelivery."""
+    rig = make_rig()
+    rig.connector.provisioning.gate = gate = asyncio.Event()
+    first = grant_task(*GRANT)
+    running = asyncio.create_task(rig.processor.process(first))
+    await rig.connector.provisioning.entered.wait()
+    other = revoke_task("team", "t1", "admin", "u2")
+    other.id = first.id
+    with structlog.testing.capture_logs() as events:
+        await rig.processor.process(other)
+    (error,) = _errors(events)
+    assert str(error["event"]).startswith("task id reused by a different task")
+    assert (error["task_id"], error["task_type"], error["running_task_type"]) == (first.id, "revoke", "grant")
+    gate.set()
+    await running
+    assert rig.connector.provisioning.calls == ["grant"]
+    (finish,) = rig.client.finishes
+    assert (finish.task_id, finish.ok) == (first.id, True)
+    assert rig.observer.in_flight == 0
+
+
 async def test_a_report_is_retried_through_transient_and_token_failures() -> None:
     rig = make_rig()
     unavailable = C1TransientError("FinishTask: UNAVAILABLE", code=grpc.StatusCode.UNAVAILABLE)
@@ -244,3 +268,26 @@ async def test_a_native_library_panic_is_reported_as_a_failure_not_escaped() -> 
     (finish,) = rig.client.finishes
     assert (finish.ok, finish.message) == (False, "internal error (_NativePanic)")
     assert rig.processor.running == 0
+
+
+async def test_an_abandoned_credential_issuance_is_reported_final() -> None:
+    """§3.4: issuance is always non-retryable (it is not idempotent). One stopped by a shutdown may have minted
+    already, so its report must not invite ConductorOne to run it again (it was reported retryable, like a grant)."""
+    rig = make_rig()
+    entered = asyncio.Event()
+
+    async def issuing(kind: str, task: baton_pb2.Task) -> Outcome:
+        entered.set()
+        await asyncio.Event().wait()  # the mint is in flight
+        raise AssertionError("unreachable")
+
+    rig.processor._dispatch = issuing  # type: ignore[method-assign]
+    running = asyncio.create_task(rig.processor.process(kind_task("issue_credential")))
+    await entered.wait()
+    rig.processor.abandon_all("the connector is shutting down", finish_within=1.0)
+    await running
+    (finish,) = rig.client.finishes
+    assert (finish.ok, finish.code, finish.non_retryable) == (False, Code.UNAVAILABLE, True)
+    assert "shutting down" in finish.message
+    assert "may retry" not in finish.message
+    assert rig.observer.finished == [("issue_credential", "failed_final")]
