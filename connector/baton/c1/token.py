@@ -206,12 +206,17 @@ class TokenSource:
     def _parse(self, response: httpx.Response, content: bytes, *, requested_at: float) -> AccessToken:
         status = response.status_code
         if status != httpx.codes.OK:
-            message = f"failed to get a token from {self._token_host}: HTTP {status} {response.reason_phrase}".rstrip()
+            # The status's standard reason phrase, not the peer's: that is free text (a proxy may echo the request,
+            # signed assertion and all).
+            reason = httpx.codes.get_reason_phrase(status)
+            message = f"failed to get a token from {self._token_host}: HTTP {status} {reason}".rstrip()
             oauth_error = _oauth_error_code(content)
             if oauth_error:
                 message += f" ({oauth_error})"
-            transient = status >= 500 or status in _TRANSIENT_HTTP_STATUSES
-            error_class = C1AuthUnavailableError if transient else C1AuthRejectedError
+            # Only a 4xx refuses the credentials. A redirect (a captive portal, a proxy) or another 2xx says nothing
+            # about them: transient, like a 5xx or a 200 without a token.
+            rejected = 400 <= status < 500 and status not in _TRANSIENT_HTTP_STATUSES
+            error_class = C1AuthRejectedError if rejected else C1AuthUnavailableError
             raise error_class(message, status_code=status)
         try:
             return self._token_from(content, requested_at=requested_at)

@@ -201,6 +201,47 @@ async def test_non_200_maps_to_auth_error_with_status_and_no_secret(
     assert source.failure_count == 1
 
 
+async def test_a_reason_phrase_echoing_the_assertion_never_reaches_the_error(
+    creds: tuple[str, str], leak_guard: LeakGuard
+) -> None:
+    """The status line's reason phrase is the peer's free text (16 KB of anything h11 lets through): a broken proxy
+    that echoes the request's signed client assertion there put a live credential into the error and the log."""
+    sent: list[str] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        assertion = dict(x.split("=", 1) for x in request.content.decode().split("&"))["client_assertion"]
+        sent.append(assertion)
+        return httpx.Response(401, extensions={"reason_phrase": b"Unauthorized " + assertion.encode() + b"\x1b[2J"})
+
+    source = make_source(creds, handler)
+    with pytest.raises(C1AuthRejectedError) as caught:
+        await source.token()
+    (assertion,) = sent
+    leak_guard.add(assertion)
+    assert str(caught.value) == "failed to get a token from acme.conductor.one:8443: HTTP 401 Unauthorized"
+    for text in (str(caught.value), repr(caught.value)):
+        assert assertion[-20:] not in text
+        assert "\x1b" not in text
+
+
+@pytest.mark.parametrize("status", [201, 204, 301, 302, 307, 308])
+async def test_a_redirect_or_another_success_status_is_transient_not_a_refusal_of_the_credentials(
+    creds: tuple[str, str], status: int
+) -> None:
+    """A captive portal or a proxy redirects; a gateway may answer 204. None says the credentials are wrong, so
+    none may end the daemon at start-up as 'check BATON_CLIENT_ID / BATON_CLIENT_SECRET' (only a 4xx does)."""
+
+    async def handler(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, headers={"location": "https://portal.example/login"})
+
+    source = make_source(creds, handler)
+    with pytest.raises(C1AuthUnavailableError) as caught:
+        await source.token()
+    assert isinstance(caught.value, C1TransientError)
+    assert caught.value.status_code == status
+    assert str(caught.value).startswith(f"failed to get a token from acme.conductor.one:8443: HTTP {status}")
+
+
 @pytest.mark.parametrize(
     "body",
     [
