@@ -2,7 +2,11 @@
 
 The daemon starts as its own process against the fake ConductorOne and the fake Datadog. Start-to-ready is
 from the process's start until `/healthz`, then `/readyz`, first answers 200 (probed every 5 ms). Idle RSS is
-read from /proc after 20 s with ConductorOne asking for a poll every 5 s. `native_modules_mapped` lists the
+read from /proc after 20 s with ConductorOne asking for a poll every 5 s (VmRSS; beside it, its anonymous and
+file-backed parts and the PSS, which shares each library page among the processes mapping it).
+`idle_rss_mb_public_roots` is one more start trusting a public CA bundle (certifi's, plus the fakes' CA) for
+both httpx and grpc, as a daemon in production does; the others trust the fakes' one CA, which is lighter
+(each parsed CA store is ~1.6 MB). `native_modules_mapped` lists the
 heavy extension modules the idle process has loaded (from /proc/PID/maps); `import_ms_top` comes from a second
 start under `python -X importtime` (each module's own import time summed by top-level package, in ms, which the
 import-time instrumentation itself inflates a little). Median of 3 starts. With `--loop uvloop` the daemon runs
@@ -23,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import IO
+
+import certifi
 
 from benchmarks.measure import load_average, proc_rss_mb, wait_until
 from tests.fakes.c1 import FakeC1
@@ -96,6 +102,25 @@ def stop(daemon: subprocess.Popen[bytes]) -> None:
     daemon.wait(timeout=30)
 
 
+def idle_memory(pid: int) -> dict[str, float]:
+    """VmRSS and its anonymous / file-backed parts, and the PSS, in MB."""
+    rollup = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    pss = next(int(line.split()[1]) for line in rollup if line.startswith("Pss:")) / 1024
+    return {
+        "idle_rss_mb": proc_rss_mb(pid),
+        "idle_rss_anon_mb": proc_rss_mb(pid, "RssAnon"),
+        "idle_rss_file_mb": proc_rss_mb(pid, "RssFile"),
+        "idle_pss_mb": pss,
+    }
+
+
+def public_roots(c1: FakeC1, directory: str) -> dict[str, str]:
+    """Trust settings naming a public CA bundle plus the fake's CA, for httpx (SSL_CERT_FILE) and grpc."""
+    bundle = Path(directory) / "public-roots.pem"
+    bundle.write_bytes(Path(certifi.where()).read_bytes() + b"\n" + c1.ca_cert_path.read_bytes())
+    return {"SSL_CERT_FILE": str(bundle), "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": str(bundle)}
+
+
 def import_times(err: bytes) -> str:
     own: dict[str, int] = {}  # each module's own import time, summed by top-level package
     for line in err.decode(errors="replace").splitlines():
@@ -128,8 +153,14 @@ def main() -> dict[str, object]:
             daemon, _, _ = start(connector_env(dd, c1, extra), plain, err)
             try:
                 time.sleep(IDLE_SECONDS)
-                idle_rss = proc_rss_mb(daemon.pid)
+                idle = idle_memory(daemon.pid)
                 modules = mapped(daemon.pid)
+            finally:
+                stop(daemon)
+            daemon, _, _ = start(connector_env(dd, c1, extra | public_roots(c1, tmp)), plain, err)
+            try:
+                time.sleep(IDLE_SECONDS)
+                idle_public = proc_rss_mb(daemon.pid)
             finally:
                 stop(daemon)
         with log.open("wb") as err:
@@ -140,7 +171,8 @@ def main() -> dict[str, object]:
         "event_loop": args.loop,
         "start_to_healthz_ms": round(statistics.median(healthy) * 1000),
         "start_to_readyz_ms": round(statistics.median(ready) * 1000),
-        "idle_rss_mb": round(idle_rss, 1),
+        **{name: round(value, 1) for name, value in idle.items()},
+        "idle_rss_mb_public_roots": round(idle_public, 1),
         "native_modules_mapped": ", ".join(modules) or "none",
         "import_ms_top": imports,
         "load_average": load_average(),
