@@ -191,6 +191,8 @@ async def test_repeated_targeted_syncs_keep_the_full_sync_and_only_the_latest_ta
     path = tmp_path / "s.c1z"
     full = await sync_to_file(syncers(org, Faults()), path, options())
     targeted = options(targeted_resources=[b.resource_id("group", "g1")])
+    with pytest.raises(InjectedFailure):  # a failed targeted run is saved unfinished, and never resumed
+        await sync_to_file(syncers(org, Faults(fail_at_call=1)), path, targeted)
     for _ in range(3):
         last = await sync_to_file(syncers(org, Faults()), path, targeted)
     with C1ZReader(path) as reader:
