@@ -95,7 +95,11 @@ def _command(args: list[str]) -> tuple[str | None, list[str]] | int:
     if at is None:
         return None, args
     if args[at] in COMMANDS:
-        return args[at], args[:at] + args[at + 1 :]
+        # The `--` that ended the flags before the command ends with it: the command's own parser has no
+        # positional argument it could stand before, and refused it as unrecognized. (argparse never takes `--`
+        # for a flag's value, so this one is the separator.)
+        before = args[: at - 1] if at and args[at - 1] == "--" else args[:at]
+        return args[at], before + args[at + 1 :]
     if _WORD.fullmatch(args[at]):
         close = difflib.get_close_matches(args[at], COMMANDS, n=1, cutoff=0.6)
         what = f"unknown command {args[at]!r}" + (f"; did you mean {close[0]!r}?" if close else "")

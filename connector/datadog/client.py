@@ -199,6 +199,7 @@ class DatadogClient:
                 meta=envelope.meta,
                 total_required=total_required,
                 path=path,
+                status=reply.status,
                 max_pages=self._max_pages,
             )
             info = parse_page_meta(envelope.meta)
@@ -215,6 +216,7 @@ class DatadogClient:
                 next_number=next_number,
                 method="GET",
                 path=path,
+                status=reply.status,
                 max_pages=self._max_pages,
             )
             last = pages_for(info.total, size) - 1 if info.total is not None and next_number is not None else None
@@ -226,6 +228,7 @@ class DatadogClient:
                 last_number=last,
                 included=tuple(envelope.included),
                 path=path,
+                status=reply.status,
             )
 
         return check
@@ -501,7 +504,7 @@ class DatadogClient:
         if at is not None:
             params["filter[at_ts]"] = at.isoformat()
         reply = await self._t.request("GET", path, group="on_call", params=params)
-        return _responders(schedule_id, json_object(reply), path)
+        return _responders(schedule_id, json_object(reply), path, reply.status)
 
     # -- keys and service accounts ------------------------------------------------------------------
 
@@ -626,11 +629,14 @@ def _included(page: Page[Any], type_: str, model: type[R]) -> dict[str, R]:
         return index_included(page.included, type_, model)
     except ValidationError as exc:
         raise UnexpectedResponse(
-            method="GET", path=page.path, status=200, messages=[f"included {type_}: {describe_validation_error(exc)}"]
+            method="GET",
+            path=page.path,
+            status=page.status,
+            messages=[f"included {type_}: {describe_validation_error(exc)}"],
         ) from None
 
 
-def _responders(schedule_id: str, payload: Mapping[str, Any], path: str) -> ScheduleResponders:
+def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status: int) -> ScheduleResponders:
     """Every shift of the current responders; each piece of the payload is type-checked before use."""
     included = objects(payload.get("included"))
     groups = [
@@ -643,7 +649,7 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str) -> Sche
         users = index_included(included, "users", OnCallUser)
     except ValidationError as exc:
         raise UnexpectedResponse(
-            method="GET", path=path, status=200, messages=[f"included: {describe_validation_error(exc)}"]
+            method="GET", path=path, status=status, messages=[f"included: {describe_validation_error(exc)}"]
         ) from None
     if groups:
         wanted = [
@@ -661,5 +667,6 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str) -> Sche
         {"schedule_id": schedule_id, "scheduled_at": scheduled_at, "shifts": chosen, "users": users},
         method="GET",
         path=path,
+        status=status,
         what="responders",
     )

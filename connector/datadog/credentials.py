@@ -427,7 +427,7 @@ async def _created_or_cleaned_up(
         return await create
     except asyncio.CancelledError:
         try:
-            removed = await leftovers()
+            removed = await _interruptible(leftovers(), kind, name)
         except ConnectorError as failure:
             log.error("datadog issue_credential", kind=kind, name=name, outcome="cleanup_failed", error=str(failure))
         else:
@@ -439,7 +439,7 @@ async def _created_or_cleaned_up(
         if exc.status is not None and 400 <= exc.status < 500:
             raise
         try:
-            removed = await leftovers()
+            removed = await _interruptible(leftovers(), kind, name)
         except ConnectorError as failure:
             log.error("datadog issue_credential", kind=kind, name=name, outcome="cleanup_failed", error=str(failure))
             raise InternalError(
@@ -447,6 +447,23 @@ async def _created_or_cleaned_up(
                 f"it failed too ({failure}); delete it in Datadog"
             ) from None
         log.warning("datadog issue_credential", kind=kind, name=name, outcome="create_failed", cleaned_up=removed)
+        raise
+
+
+async def _interruptible(cleanup: Awaitable[int], kind: str, name: str) -> int:
+    """`cleanup`, which may itself be cancelled: the shutdown gives an abandoned task a few seconds and then cancels
+    it again, and a lookup or delete still waiting on Datadog ends there. The log line is then the only trace of a
+    credential that may be live."""
+    try:
+        return await cleanup
+    except asyncio.CancelledError:
+        log.error(
+            "datadog issue_credential",
+            kind=kind,
+            name=name,
+            outcome="cleanup_interrupted",
+            error=f'{kind} "{name}" may exist in Datadog: stopped before it could be looked up and deleted; delete it',
+        )
         raise
 
 

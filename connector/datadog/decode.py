@@ -77,13 +77,13 @@ def parse_model(model: type[M], reply: Reply) -> M:
         raise _unexpected(reply, f"body could not be interpreted ({type(exc).__name__})") from None
 
 
-def validate_model(model: type[M], raw: Any, *, method: str, path: str, what: str) -> M:
+def validate_model(model: type[M], raw: Any, *, method: str, path: str, status: int, what: str) -> M:
     """An already-parsed JSON value (e.g. an ``included`` entry) validated as `model`."""
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
         raise UnexpectedResponse(
-            method=method, path=path, status=200, messages=[f"{what}: {describe_validation_error(exc)}"]
+            method=method, path=path, status=status, messages=[f"{what}: {describe_validation_error(exc)}"]
         ) from None
 
 

@@ -79,8 +79,10 @@ class Page(Generic[T]):
     last_number: int | None = None
     # Raw JSON:API `included` resources; typed accessors live on the client.
     included: tuple[Mapping[str, Any], ...] = field(default=(), repr=False)
-    # The endpoint the page came from, so errors found later (in `included`) can name it.
+    # The endpoint the page came from and the 2xx status it answered with, so errors found later (in `included`)
+    # can name them.
     path: str = ""
+    status: int = 200
 
 
 def _count(value: Any) -> int | None:
@@ -126,13 +128,14 @@ def next_page_number(
     total_required: bool = False,
     method: str = "GET",
     path: str = "",
+    status: int,
     max_pages: int = MAX_PAGES,
 ) -> int | None:
     """The next page to fetch after page `number` held `count` items, or None; raises `UnexpectedResponse`
     when the page contradicts itself (see the module docstring)."""
 
     def bad(message: str) -> UnexpectedResponse:
-        return UnexpectedResponse(method=method, path=path, status=200, messages=[f"page {number}: {message}"])
+        return UnexpectedResponse(method=method, path=path, status=status, messages=[f"page {number}: {message}"])
 
     if count > requested_size:
         raise bad(f"{count} items, more than the page[size] of {requested_size} asked for")
@@ -185,6 +188,7 @@ class ListingGuard:
         next_number: int | None,
         method: str,
         path: str,
+        status: int,
         max_pages: int = MAX_PAGES,
     ) -> None:
         fingerprint = hash(tuple(ids))
@@ -195,14 +199,14 @@ class ListingGuard:
         else:
             if ids and fingerprint == known.fingerprint:
                 raise UnexpectedResponse(
-                    method=method, path=path, status=200, messages=[f"page {number} repeats page {number - 1}"]
+                    method=method, path=path, status=status, messages=[f"page {number} repeats page {number - 1}"]
                 )
             known.number, known.fingerprint = number, fingerprint
         if number >= known.budget:
             raise UnexpectedResponse(
                 method=method,
                 path=path,
-                status=200,
+                status=status,
                 messages=[f"page {number} is past the {known.budget - 1} page(s) the list's first total implied"],
             )
         if next_number is None:
@@ -224,7 +228,10 @@ async def paginate(fetch: Callable[[int], Awaitable[Page[T]]], *, start: int = 0
         yield page
         if page.next_number is not None and page.next_number <= number:
             raise UnexpectedResponse(
-                method="GET", path=page.path, status=200, messages=[f"next page {page.next_number} after page {number}"]
+                method="GET",
+                path=page.path,
+                status=page.status,
+                messages=[f"next page {page.next_number} after page {number}"],
             )
         number = page.next_number
 

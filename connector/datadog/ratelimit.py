@@ -9,6 +9,10 @@ same org's budget.
 
 Until the first response of an endpoint group reveals its bucket, only one request of that group
 is let through: a burst of first requests could otherwise overrun a small limit.
+
+Only the buckets an endpoint group currently points to are kept: a group is a fixed name in the client's code (a
+dozen of them), so the limiter holds at most one bucket per group, whatever names the server sends. A peer that
+names a new bucket on every response otherwise grew the table by one entry per request, without end.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import email.utils
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["MAX_HINT_SECONDS", "RateLimitHeaders", "RateLimiter", "Ticket", "WaitTooLong", "retry_after_seconds"]
 
@@ -125,6 +129,9 @@ class Ticket:
     group: str
     bucket: str | None
     waited: float
+    # The bucket the request was counted in: released against it even if the limiter has dropped it meanwhile (a
+    # group that came back to the name has a fresh bucket, which never counted this request).
+    held: _Bucket | None = field(default=None, compare=False, repr=False)
 
 
 class WaitTooLong(Exception):
@@ -170,7 +177,7 @@ class RateLimiter:
                 if bucket.remaining is not None:
                     bucket.remaining -= 1
                 bucket.in_flight += 1
-                return Ticket(group, name, waited)
+                return Ticket(group, name, waited, bucket)
             if delay > self._max_wait:
                 raise WaitTooLong(delay, name)
             if self._on_wait is not None:
@@ -196,13 +203,16 @@ class RateLimiter:
 
     def release(self, ticket: Ticket, headers: Mapping[str, str] | None, *, throttled: bool = False) -> None:
         """Account for a finished request; `headers` is None when no response arrived."""
-        if ticket.bucket is not None:
-            self._buckets[ticket.bucket].in_flight -= 1
+        if ticket.held is not None:
+            ticket.held.in_flight -= 1
         info = RateLimitHeaders.parse(headers) if headers is not None else None
         if info is not None:
             name = info.name or f"group:{ticket.group}"
             bucket = self._buckets.setdefault(name, _Bucket())
+            previous = self._bucket_of_group.get(ticket.group)
             self._bucket_of_group[ticket.group] = name
+            if previous is not None and previous != name:
+                self._forget_unused(previous)
             bucket.limit = info.limit if info.limit is not None else bucket.limit
             bucket.period = info.period if info.period is not None else bucket.period
             # A 429's Retry-After says when this bucket may be used again; otherwise the window reset does.
@@ -221,6 +231,16 @@ class RateLimiter:
             probe = self._probes.pop(ticket.group, None)
             if probe is not None:
                 probe.set()
+
+    def _forget_unused(self, name: str) -> None:
+        """Drop a bucket no group points to any more; a group that comes back to the name starts it afresh."""
+        if name not in self._bucket_of_group.values():
+            self._buckets.pop(name, None)
+
+    @property
+    def bucket_count(self) -> int:
+        """How many buckets are tracked (at most one per endpoint group)."""
+        return len(self._buckets)
 
     def throttle(self, group: str, reset: float) -> None:
         """Record a 429 that carried no usable headers: hold the group back for `reset` seconds."""

@@ -183,6 +183,27 @@ async def test_targeted_sync_is_partial_and_holds_only_the_targets(tmp_path: Pat
         }
 
 
+async def test_repeated_targeted_syncs_keep_the_full_sync_and_only_the_latest_targeted_one(tmp_path: Path) -> None:
+    """The service's periodic sync with BATON_SYNC_RESOURCES is a targeted sync into the same --file every interval:
+    each run was kept, and the file grew by one run without end. As Go's keep-limit of two: the full sync the
+    targeted ones build on, and the newest targeted one."""
+    org = Org()
+    path = tmp_path / "s.c1z"
+    full = await sync_to_file(syncers(org, Faults()), path, options())
+    targeted = options(targeted_resources=[b.resource_id("group", "g1")])
+    with pytest.raises(InjectedFailure):  # a failed targeted run is saved unfinished, and never resumed
+        await sync_to_file(syncers(org, Faults(fail_at_call=1)), path, targeted)
+    for _ in range(3):
+        last = await sync_to_file(syncers(org, Faults()), path, targeted)
+    with C1ZReader(path) as reader:
+        assert [(r.sync_id, r.sync_type) for r in reader.sync_runs()] == [
+            (full.sync_id, "full"),
+            (last.sync_id, "partial"),
+        ]
+        assert {r.id.resource for r in reader.resources(sync_id=last.sync_id)} == {"g1"}
+        assert len(list(reader.resources(sync_id=full.sync_id))) == org.users + org.groups + org.roles
+
+
 @pytest.mark.parametrize(
     ("target", "types", "message"),
     [

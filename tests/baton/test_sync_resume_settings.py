@@ -154,3 +154,21 @@ async def test_recorded_settings_that_are_not_text_are_not_recorded_settings(tmp
     result, warnings = await rerun(path, org, SyncOptions(concurrency=1))
     assert not result.resumed
     assert len(warnings) == 1
+
+
+async def test_a_token_that_records_the_current_settings_but_lists_other_types_is_not_resumed(tmp_path: Path) -> None:
+    """The token is a c1z's bytes: it may claim today's settings while the run listed other resource types. Resumed,
+    its plan would be finished and the file saved as complete without the types it never listed."""
+    org = Org()
+    clean = tmp_path / "clean.c1z"
+    await sync_to_file(syncers(org, Faults()), clean, SyncOptions(concurrency=1))
+    interrupted_path = tmp_path / "interrupted.c1z"
+    token = json.loads(await interrupted(interrupted_path, org, SyncOptions(resource_type_ids=["user"], concurrency=1)))
+    token[SETTINGS_KEY]["resource_types"] = "group,role,user"  # the lie: what a run of every type records
+    path = rewritten(interrupted_path, tmp_path, f"UPDATE v1_sync_runs SET sync_token = '{json.dumps(token)}'")
+    with structlog.testing.capture_logs() as events:
+        result = await sync_to_file(syncers(org, Faults()), path, SyncOptions(concurrency=1))
+    assert not result.resumed
+    assert rows_of(path) == rows_of(clean)
+    (refused,) = [e for e in events if e["event"] == "unfinished sync cannot be resumed; starting a new one"]
+    assert refused["reason"] == "the run listed 1 resource type(s), not the 3 this sync lists (group, role differ)"

@@ -71,8 +71,16 @@ def test_capabilities_needs_no_keys_and_bad_settings_exit_2() -> None:
             {"site": "datadoghq.eu", "sync_schedules": True, "task_concurrency": 9},
         ),
         (("-f", "config", "config"), {"file": "config"}),  # a file named `config`, then the command
+        (("--log-level", "debug", "--", "config"), {"log_level": "debug"}),  # argparse's end of flags
     ],
-    ids=["log-level", "value-after-flag", "value-joined", "flags-on-both-sides", "value-named-like-the-command"],
+    ids=[
+        "log-level",
+        "value-after-flag",
+        "value-joined",
+        "flags-on-both-sides",
+        "value-named-like-the-command",
+        "after-end-of-flags",
+    ],
 )
 def test_config_is_found_after_leading_flags(args: tuple[str, ...], expected: dict[str, object]) -> None:
     done = run_cli(*args, "--json")

@@ -15,7 +15,7 @@ import structlog
 from google.protobuf import duration_pb2
 
 from connector.baton.c1.client import RpcResult
-from connector.baton.c1.errors import C1AuthRejectedError, C1FatalError, C1TransientError
+from connector.baton.c1.errors import C1AuthRejectedError, C1FatalError, C1ResponseTooLargeError, C1TransientError
 from connector.baton.errors import Code
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.retry import RetryPolicy
@@ -73,6 +73,27 @@ async def test_poll_failures_back_off_under_the_policy_and_reset_on_success() ->
     logged = [e for e in events if e["event"] == "polling ConductorOne failed"]
     assert len(logged) == 7
     assert "connection refused" in logged[0]["error"]
+
+
+async def test_a_task_too_large_to_receive_is_told_at_error_once_per_burst_and_polled_with_backoff() -> None:
+    """ConductorOne keeps offering a task over the gRPC message limit: nothing here can make it fit, and §3.2 backs
+    off any failed poll. The operator hears it once at error (naming the limit) per run of such failures."""
+    too_large = C1ResponseTooLargeError(
+        "GetTask: ConductorOne's answer of 40000000 bytes is over the client's 33554432-byte gRPC message limit",
+        method="GetTask",
+        limit=33554432,
+    )
+    rig = make_rig()
+    rig.client.poll_script.extend([too_large] * 5 + [_next_poll(2)] + [too_large, UNAVAILABLE, too_large])
+    retry = RetryPolicy(base_delay=1.0, max_delay=8.0)
+    with structlog.testing.capture_logs() as events:
+        _, pauses = await _run(rig.client, rig.processor, pauses=9, retry=retry)
+    caps = [1.0, 2.0, 4.0, 8.0, 8.0]
+    assert all(0 <= d <= cap for d, cap in zip(pauses.delays[:5], caps, strict=True)), pauses.delays
+    told = [e for e in events if e["log_level"] == "error"]
+    assert len(told) == 2, "once for each run of failures, not once per poll"
+    assert all(e["limit_bytes"] == 33554432 and "gRPC message limit" in e["event"] for e in told)
+    assert len([e for e in events if e["event"] == "polling ConductorOne failed"]) == 4 + 2
 
 
 @pytest.mark.parametrize(

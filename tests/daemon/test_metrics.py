@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from connector.baton.c1.client import RpcResult
 from connector.baton.runtime.metrics import Metrics
 from connector.baton.sync.syncer import SyncResult
 from connector.daemon.metrics import daemon_metrics
@@ -56,3 +57,13 @@ def test_failed_tasks_are_outcomes_of_one_counter() -> None:
         (("outcome", "failed_final"), ("type", "grant")): 1
     }
     assert samples(metrics, "baton_datadog_tasks_in_flight") == {(): 0}
+
+
+def test_an_answer_over_the_message_limit_is_counted_apart_from_a_servers_resource_exhausted() -> None:
+    metrics, _ = daemon_metrics()
+    metrics.c1_call(RpcResult("GetTask", "RESOURCE_EXHAUSTED", 0.1, too_large=True))
+    metrics.c1_call(RpcResult("GetTask", "RESOURCE_EXHAUSTED", 0.1))  # the server's own (a rate limit)
+    assert samples(metrics, "baton_datadog_conductorone_responses_too_large_total") == {(("method", "GetTask"),): 1}
+    assert samples(metrics, "baton_datadog_conductorone_rpc_errors_total") == {
+        (("code", "RESOURCE_EXHAUSTED"), ("method", "GetTask")): 2
+    }

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
@@ -143,4 +145,115 @@ async def test_stop_closes_idle_keep_alive_connections() -> None:
     await asyncio.wait_for(ops.stop(), 5)  # an open keep-alive connection must not hold the shutdown
     rest = await asyncio.wait_for(reader.read(), 5)
     assert b"HTTP/1.1" not in rest  # the body of the answer at most, then the end of the stream
+    writer.close()
+
+
+# -- peers that hold a connection without doing their part ---------------------------------------------------
+# The server's limits are lowered here so the tests are quick; what is asserted is that the connection ends,
+# never how fast.
+
+
+async def _until(condition: Callable[[], bool], what: str) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(what)
+
+
+@pytest.fixture
+async def strict() -> AsyncIterator[OpsServer]:
+    ops = OpsServer(
+        Metrics("baton_datadog", "test"), Ready(), "127.0.0.1", 0,
+        request_timeout=0.5, write_timeout=0.5, max_connections=3,
+    )  # fmt: skip
+    await ops.start()
+    try:
+        yield ops
+    finally:
+        await asyncio.wait_for(ops.stop(), 10)
+
+
+async def test_a_request_dripped_a_byte_at_a_time_is_dropped(strict: OpsServer) -> None:
+    """Each byte comes well within the time allowed for a read: only a deadline on the whole request ends it."""
+    assert strict.bound_port
+    reader, writer = await asyncio.open_connection("127.0.0.1", strict.bound_port)
+    request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Drip: " + b"a" * 100 + b"\r\n\r\n"
+    answer = b""
+    for byte in request:
+        if writer.transport.is_closing() or reader.at_eof() or reader.exception():
+            break  # the server closed the connection: stop dripping
+        writer.write(bytes([byte]))
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        await asyncio.sleep(0.02)
+    with contextlib.suppress(ConnectionError):
+        answer = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    assert b"HTTP/1.1 200" not in answer, "a request that took longer than allowed is not answered"
+    assert strict.open_connections == 0
+
+
+async def test_a_request_body_that_never_ends_is_dropped(strict: OpsServer) -> None:
+    assert strict.bound_port
+    reader, writer = await asyncio.open_connection("127.0.0.1", strict.bound_port)
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nabc")
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 5)  # the answer, then the end of the connection
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    writer.close()
+    await _until(lambda: strict.open_connections == 0, "the connection is still open")
+
+
+async def test_a_peer_that_never_reads_its_metrics_is_dropped(strict: OpsServer) -> None:
+    """Thousands of pipelined /metrics requests and not one byte read: the answers fill every buffer, and the
+    server stops waiting for the peer to take them."""
+    assert strict.bound_port
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", strict.bound_port))
+    sock.setblocking(False)
+    _, writer = await asyncio.open_connection(sock=sock)
+    writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 5_000)
+    with contextlib.suppress(ConnectionError):
+        await asyncio.wait_for(writer.drain(), 10)
+    await _until(lambda: strict.open_connections == 0, "a peer that does not read still holds its connection")
+    writer.close()
+    async with httpx.AsyncClient(base_url=base(strict)) as http:
+        assert (await http.get("/healthz")).status_code == 200
+
+
+async def test_held_connections_never_lock_out_the_next_probe() -> None:
+    """At the connection cap a new connection closes the oldest: kubelet's next probe is answered."""
+    ops = OpsServer(Metrics("baton_datadog", "test"), Ready(), "127.0.0.1", 0, request_timeout=3600, max_connections=3)
+    await ops.start()
+    try:
+        assert ops.bound_port
+        held = [await asyncio.open_connection("127.0.0.1", ops.bound_port) for _ in range(5)]
+        await _until(lambda: ops.open_connections == 3, "the cap is three connections")
+        async with httpx.AsyncClient(base_url=base(ops)) as http:
+            assert (await http.get("/healthz")).status_code == 200
+        for reader, _ in held[:3]:
+            assert await asyncio.wait_for(reader.read(), 5) == b"", "the oldest connections were closed"
+        assert ops.open_connections <= 3
+        for _, writer in held:
+            writer.close()
+    finally:
+        await asyncio.wait_for(ops.stop(), 10)
+
+
+async def test_stop_does_not_wait_for_a_peer_that_does_not_read() -> None:
+    ops = OpsServer(Metrics("baton_datadog", "test"), Ready(), "127.0.0.1", 0, write_timeout=3600)
+    await ops.start()
+    assert ops.bound_port
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", ops.bound_port))
+    sock.setblocking(False)
+    _, writer = await asyncio.open_connection(sock=sock)
+    writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 5_000)
+    with contextlib.suppress(ConnectionError):
+        await asyncio.wait_for(writer.drain(), 10)
+    await asyncio.sleep(0.2)  # the server is now stuck writing to this peer
+    await asyncio.wait_for(ops.stop(), 10)
     writer.close()

@@ -631,3 +631,42 @@ async def test_a_create_cancelled_in_flight_leaves_no_key_behind(
     with pytest.raises(asyncio.CancelledError):
         await issuing
     assert (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens)) == before
+
+
+class HoldCreateAnswersAndLookups(HoldCreateAnswers):
+    """As above, and once a create has landed, the name lookups of the cleanup hang too (Datadog went quiet)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.looking_up = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.created.is_set() and request.method == "GET":
+            self.looking_up.set()
+            await asyncio.Event().wait()
+        return await super().handle_async_request(request)
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_cleanup_cut_short_by_the_shutdown_names_the_credential_that_may_be_live(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str
+) -> None:
+    """The shutdown cancels an abandoned task again after a few seconds: a cleanup still waiting on Datadog ends
+    there. The key may be live, and an error log naming it is then its only trace (there was none)."""
+    transport = HoldCreateAnswersAndLookups()
+    client = make_client(fake, transport=transport)
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    with structlog.testing.capture_logs() as events:
+        issuing = asyncio.create_task(env.issue(sa, kind, ["a"] if kind == SAT else []))
+        await transport.created.wait()
+        issuing.cancel()
+        await transport.looking_up.wait()
+        issuing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await issuing
+    (told,) = [e for e in events if e.get("outcome") == "cleanup_interrupted"]
+    assert told["log_level"] == "error"
+    assert told["name"].startswith("c1-")
+    assert "may exist in Datadog" in told["error"]
+    assert not [v for v in canaries.values if v in repr(events)], "an issued secret reached the log"

@@ -424,3 +424,43 @@ async def test_a_header_echoing_a_key_never_reaches_the_error(headers: dict[str,
     for text in (str(raised.value), repr(raised.value)):
         assert CANARY_API_KEY[:12] not in text
         assert CANARY_APP_KEY[:12] not in text
+
+
+def _user(uid: str) -> dict[str, object]:
+    return {"type": "users", "id": uid, "attributes": {"email": f"{uid}@example.com"}}
+
+
+@pytest.mark.parametrize("status", [200, 203, 205, 206])
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"data": [_user("u1")], "meta": {"page": {"total_count": 0}}}, "past the list's own total"),
+        ({"data": [_user(f"u{i}") for i in range(100)], "meta": {"page": {"total_count": 500}}}, "repeats page 0"),
+        (
+            {"data": [_user("u1")], "included": [{"type": "roles", "id": "r", "attributes": [1]}],
+             "meta": {"page": {"total_count": 1}}},
+            "included roles",
+        ),
+    ],
+)  # fmt: skip
+async def test_a_page_error_names_the_status_the_page_came_with(
+    status: int, body: dict[str, object], words: str
+) -> None:
+    """Any 2xx is a page; an error found in it names the status it came with (it said 200 whatever the answer)."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, json=body)
+
+    client = DatadogClient(
+        api_key="a" * 32, app_key="b" * 40, base_url="https://dd.example", transport=httpx.MockTransport(handler)
+    )
+
+    async def walk() -> None:
+        async for page in client.iter_users():
+            included_roles(page)
+
+    with pytest.raises(UnexpectedResponse, match=words) as raised:
+        await walk()
+    await client.aclose()
+    assert raised.value.status == status
+    assert f"-> {status}" in str(raised.value)

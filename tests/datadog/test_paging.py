@@ -168,7 +168,7 @@ async def test_single_page_reports_where_to_continue(server: FakeDatadog, make_c
     ],
 )
 def test_next_page_number(count: int, meta: dict[str, Any] | None, expected: int | None) -> None:
-    assert next_page_number(number=0, requested_size=100, count=count, meta=meta) == expected
+    assert next_page_number(number=0, requested_size=100, count=count, meta=meta, status=200) == expected
 
 
 @pytest.mark.parametrize("token", ["x", "-1", "1.0", "²", "٣", "9" * 5000])

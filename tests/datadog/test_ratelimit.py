@@ -157,3 +157,40 @@ async def test_a_cancelled_first_request_does_not_block_its_group(make_client: C
         fake.faults.latency = 0
         page = await asyncio.wait_for(client.list_roles(), 3)
         assert page.items
+
+
+async def test_a_new_bucket_name_on_every_response_does_not_grow_the_limiter() -> None:
+    """`X-RateLimit-Name` is untrusted: a peer naming a new bucket on every response added a bucket per request,
+    for the life of the client. Only the buckets a group points to are kept, at most one per group."""
+    time = FakeTime()
+    limiter = RateLimiter(max_wait=60, clock=time.clock, sleep=time.sleep)
+    for i in range(2_000):
+        group = ("users", "roles", "teams")[i % 3]
+        limiter.release(await limiter.acquire(group), _headers(100, 99, 5, name=f"bucket-{i}"))
+    assert limiter.bucket_count == 3
+
+
+async def test_a_bucket_another_group_still_uses_keeps_its_budget() -> None:
+    time = FakeTime()
+    limiter = RateLimiter(max_wait=60, clock=time.clock, sleep=time.sleep)
+    limiter.release(await limiter.acquire("users"), _headers(2, 1, 4, name="shared"))
+    limiter.release(await limiter.acquire("roles"), _headers(2, 1, 4, name="shared"))
+    # The last request "shared" allows, whose answer moves users to a bucket of its own.
+    limiter.release(await limiter.acquire("users"), _headers(2, 1, 4, name="users-only"))
+    before = time.now
+    await limiter.acquire("roles")  # "shared" is still spent: roles waits for its reset
+    assert time.now - before == 4.0
+
+
+async def test_a_request_in_flight_when_its_bucket_is_dropped_is_released_against_that_bucket() -> None:
+    time = FakeTime()
+    limiter = RateLimiter(max_wait=60, clock=time.clock, sleep=time.sleep)
+    limiter.release(await limiter.acquire("users"), _headers(2, 2, 4, name="a"))
+    old = await limiter.acquire("users")  # counted in "a"
+    limiter.release(await limiter.acquire("users"), _headers(2, 2, 4, name="b"))  # "a" is dropped
+    limiter.release(await limiter.acquire("users"), _headers(2, 1, 4, name="a"))  # a fresh "a", 1 left
+    limiter.release(old, None)  # must not free a slot in the fresh "a"
+    await limiter.acquire("users")
+    before = time.now
+    await limiter.acquire("users")
+    assert time.now - before == 4.0

@@ -25,6 +25,7 @@ from connector.baton.c1.errors import (
     C1AuthUnavailableError,
     C1Error,
     C1FatalError,
+    C1ResponseTooLargeError,
     C1TransientError,
 )
 from connector.baton.c1.token import AccessToken, TokenFetch, TokenSource
@@ -38,6 +39,7 @@ __all__ = [
     "C1Endpoints",
     "C1Error",
     "C1FatalError",
+    "C1ResponseTooLargeError",
     "C1TransientError",
     "CallTimeouts",
     "ClientId",

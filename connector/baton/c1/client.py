@@ -32,7 +32,7 @@ from google.rpc import status_pb2
 
 from connector.baton.c1 import hostinfo
 from connector.baton.c1.credentials import C1Endpoints, ClientId, ClientSecret, resolve_endpoints, split_host_port
-from connector.baton.c1.errors import C1TransientError, classify_status, network_cause
+from connector.baton.c1.errors import C1ResponseTooLargeError, C1TransientError, classify_status, network_cause
 from connector.baton.c1.token import BATON_SDK_VERSION, TokenFetch, TokenSource
 from connector.baton.pb.c1.connector.v2 import connector_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2, baton_pb2_grpc
@@ -61,8 +61,13 @@ DEFAULT_CHANNEL_OPTIONS: Final[tuple[tuple[str, int], ...]] = (
     # back; the scheduler does its own backoff on top.
     ("grpc.initial_reconnect_backoff_ms", 1_000),
     ("grpc.max_reconnect_backoff_ms", 30_000),
-    ("grpc.max_receive_message_length", 32 * 1024 * 1024),
 )
+MAX_RECEIVE_MESSAGE_BYTES: Final = 32 * 1024 * 1024
+"""The largest ConductorOne answer the client takes (gRPC's receive limit; grpc's default is 4 MiB). A larger one
+is `C1ResponseTooLargeError`."""
+# grpc's own text when an answer is over the receive limit: "Received message larger than max (N vs. M)".
+# The limit named must be ours: a server's own RESOURCE_EXHAUSTED text is not taken for it.
+_TOO_LARGE = re.compile(r"received message larger than max \((\d{1,19}) vs\. (\d{1,19})\)", re.IGNORECASE)
 
 _Response = TypeVar("_Response")
 _Metadata = tuple[tuple[str, str], ...]
@@ -106,6 +111,8 @@ class RpcResult:
     code: str
     """grpc status code name, `OK` on success."""
     seconds: float
+    too_large: bool = False
+    """The answer was over the receive limit (`code` is RESOURCE_EXHAUSTED)."""
 
 
 def grpc_root_certificates(environ: Mapping[str, str]) -> bytes | None:
@@ -170,6 +177,7 @@ class BatonServiceClient:
         upload_retry: RetryPolicy = UPLOAD_RETRY,
         on_call: Callable[[RpcResult], None] | None = None,
         owns_token_source: bool = False,
+        max_receive_bytes: int = MAX_RECEIVE_MESSAGE_BYTES,
     ) -> None:
         if not 1 <= len(host_id) <= hostinfo.MAX_FIELD_LENGTH:
             raise ValueError(f"host_id must be 1..{hostinfo.MAX_FIELD_LENGTH} characters")
@@ -183,10 +191,12 @@ class BatonServiceClient:
         self._root_certificates = root_certificates
         self._channel_options: list[tuple[str, int | str]] = [
             *DEFAULT_CHANNEL_OPTIONS,
+            ("grpc.max_receive_message_length", max_receive_bytes),
             ("grpc.primary_user_agent", self.user_agent),
             *([("grpc.http_proxy", proxy)] if proxy else []),
             *channel_options,
         ]
+        self._max_receive_bytes = max_receive_bytes
         self._upload_chunk_size = upload_chunk_size
         self._upload_retry = upload_retry
         self._on_call = on_call
@@ -415,12 +425,21 @@ class BatonServiceClient:
                 result = await attempt((("authorization", token.authorization),))
             except grpc.aio.AioRpcError as exc:
                 code: grpc.StatusCode = exc.code()
-                self._observe(method, code.name, started)
+                details = (exc.details() or "").replace(token.value, "<token>")
+                found = _TOO_LARGE.search(details) if code == grpc.StatusCode.RESOURCE_EXHAUSTED else None
+                too_large = found is not None and int(found[2]) == self._max_receive_bytes
+                self._observe(method, code.name, started, too_large=too_large)
+                if found is not None and too_large:
+                    raise C1ResponseTooLargeError(
+                        f"{method}: ConductorOne's answer of {int(found[1])} bytes is over the client's "
+                        f"{self._max_receive_bytes}-byte gRPC message limit; it was refused (RESOURCE_EXHAUSTED)",
+                        method=method,
+                        limit=self._max_receive_bytes,
+                    ) from None
                 if code == grpc.StatusCode.UNAUTHENTICATED and not auth_retry:
                     self.tokens.invalidate(token)
                     log.info("c1 rejected the access token, fetching a new one", method=method)
                     continue
-                details = (exc.details() or "").replace(token.value, "<token>")
                 error_class = classify_status(code)
                 log.debug("c1 call failed", method=method, code=code.name, details=details)
                 raise error_class(self._describe(method, code, details), code=code, method=method) from None
@@ -513,11 +532,11 @@ class BatonServiceClient:
             return sent, False
         return sent, True
 
-    def _observe(self, method: str, code: str, started: float) -> None:
+    def _observe(self, method: str, code: str, started: float, *, too_large: bool = False) -> None:
         seconds = time.monotonic() - started
         log.debug("c1 call", method=method, code=code, seconds=round(seconds, 3))
         if self._on_call is not None:
-            self._on_call(RpcResult(method=method, code=code, seconds=seconds))
+            self._on_call(RpcResult(method=method, code=code, seconds=seconds, too_large=too_large))
 
 
 _CORE_WRITE_FAILURE = "Internal error from Core"
@@ -597,6 +616,7 @@ def _to_any(message: Message) -> any_pb2.Any:
 __all__ = [
     "DEFAULT_CHANNEL_OPTIONS",
     "MAX_ANNOTATIONS",
+    "MAX_RECEIVE_MESSAGE_BYTES",
     "TASK_ID_LENGTH",
     "UPLOAD_CHUNK_SIZE",
     "UPLOAD_RETRY",

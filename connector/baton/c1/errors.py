@@ -43,6 +43,16 @@ class C1TransientError(C1Error):
     """Retrying the same call later can succeed: back off, then try again."""
 
 
+class C1ResponseTooLargeError(C1TransientError):
+    """ConductorOne's answer is larger than the client accepts (gRPC's receive limit, `limit` bytes): the client
+    refused it (RESOURCE_EXHAUSTED, raised on our side). Asking again may get a smaller answer (the task may be
+    gone or changed); nothing the connector does makes this one fit."""
+
+    def __init__(self, message: str, *, method: str, limit: int) -> None:
+        super().__init__(message, code=grpc.StatusCode.RESOURCE_EXHAUSTED, method=method)
+        self.limit = limit
+
+
 class C1FatalError(C1Error):
     """Retrying the same call will not help.
 

@@ -12,6 +12,7 @@ import math
 import re
 import ssl
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -170,6 +171,12 @@ class TokenSource:
                     f"failed to get a token from {self._token_host}: no complete answer within {self._deadline:g}s"
                 ) from None
             status_code = response.status_code
+            if body is _UNSUPPORTED_ENCODING:
+                raise C1AuthUnavailableError(
+                    f"failed to get a token from {self._token_host}: the HTTP {status_code} response is compressed "
+                    "in a way that was not asked for or is broken",
+                    status_code=status_code,
+                )
             if body is None:
                 raise C1AuthUnavailableError(
                     f"failed to get a token from {self._token_host}: the HTTP {status_code} response is larger than "
@@ -189,29 +196,54 @@ class TokenSource:
     async def _post(self, form: dict[str, str]) -> tuple[httpx.Response, bytes | None]:
         """The response and its body, read up to the cap (None above it): a peer streaming without end would
         otherwise hold the fetch forever, each chunk resetting the read timeout."""
-        request = self._http.build_request(
-            "POST", self.token_url, data=form, headers={"User-Agent": self._user_agent, "Accept": "application/json"}
-        )
+        # gzip only, as Go's client asks, and inflated here under the cap: httpx inflates a whole chunk at once,
+        # and 64 KB of zstd (which it would otherwise ask for) is gigabytes of zeros.
+        headers = {"User-Agent": self._user_agent, "Accept": "application/json", "Accept-Encoding": "gzip"}
+        request = self._http.build_request("POST", self.token_url, data=form, headers=headers)
         response = await self._http.send(request, stream=True)
         try:
+            encoding = response.headers.get("content-encoding", "").strip().lower()
+            inflate = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}.get(encoding)
+            if inflate is None and encoding not in ("", "identity"):
+                return response, _UNSUPPORTED_ENCODING
+            decoder = zlib.decompressobj(inflate) if inflate is not None else None
             body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
+            async for raw in response.aiter_raw():
+                pending = raw
+                while pending:
+                    room = MAX_TOKEN_RESPONSE_BYTES - len(body)
+                    if decoder is None:
+                        chunk, pending = pending, b""
+                    else:
+                        chunk = decoder.decompress(pending, room + 1)
+                        pending = decoder.unconsumed_tail
+                    if len(chunk) > room:
+                        return response, None
+                    body += chunk
+            if decoder is not None:
+                body += decoder.flush()
                 if len(body) > MAX_TOKEN_RESPONSE_BYTES:
                     return response, None
             return response, bytes(body)
+        except zlib.error:
+            return response, _UNSUPPORTED_ENCODING
         finally:
             await response.aclose()
 
     def _parse(self, response: httpx.Response, content: bytes, *, requested_at: float) -> AccessToken:
         status = response.status_code
         if status != httpx.codes.OK:
-            message = f"failed to get a token from {self._token_host}: HTTP {status} {response.reason_phrase}".rstrip()
+            # The status's standard reason phrase, not the peer's: that is free text (a proxy may echo the request,
+            # signed assertion and all).
+            reason = httpx.codes.get_reason_phrase(status)
+            message = f"failed to get a token from {self._token_host}: HTTP {status} {reason}".rstrip()
             oauth_error = _oauth_error_code(content)
             if oauth_error:
                 message += f" ({oauth_error})"
-            transient = status >= 500 or status in _TRANSIENT_HTTP_STATUSES
-            error_class = C1AuthUnavailableError if transient else C1AuthRejectedError
+            # Only a 4xx refuses the credentials. A redirect (a captive portal, a proxy) or another 2xx says nothing
+            # about them: transient, like a 5xx or a 200 without a token.
+            rejected = 400 <= status < 500 and status not in _TRANSIENT_HTTP_STATUSES
+            error_class = C1AuthRejectedError if rejected else C1AuthUnavailableError
             raise error_class(message, status_code=status)
         try:
             return self._token_from(content, requested_at=requested_at)
@@ -260,6 +292,10 @@ class TokenSource:
     def _notify(self, *, ok: bool, status_code: int | None, started: float) -> None:
         if self._on_fetch is not None:
             self._on_fetch(TokenFetch(ok=ok, status_code=status_code, seconds=self._clock() - started))
+
+
+# `_post`'s answer for a body it cannot decode (an encoding not asked for, or not what it claims).
+_UNSUPPORTED_ENCODING: Final = b"\0unsupported-encoding"
 
 
 class _Unusable(ValueError):

@@ -28,9 +28,20 @@ SDK_READY_PATHS = ("/ready",)
 _LIVENESS = (HEALTH_PATH, *SDK_HEALTH_PATHS)
 _READINESS = (READY_PATH, *SDK_READY_PATHS)
 
-# A probe's request is a few hundred bytes; anything larger, or a peer that goes quiet, is dropped.
+# A probe's request is a few hundred bytes; anything larger is answered 431 and dropped.
 _MAX_REQUEST_HEAD = 8 * 1024
-_IDLE_TIMEOUT = 10.0
+# A peer cannot hold a connection (a task, its buffers, a file descriptor) without doing its part:
+# - a request (its head, and a body if it sends one) must arrive whole within REQUEST_TIMEOUT of the connection
+#   or of the previous answer, so a byte dripped every few seconds, or a request never ended, ends the connection
+#   (an idle keep-alive connection too); kubelet's probes and Prometheus send a request in one go;
+# - an answer must be taken by the peer within WRITE_TIMEOUT: one that never reads its /metrics is dropped;
+# - at most MAX_CONNECTIONS are open; one more closes the oldest, so connections held open by anyone cannot
+#   lock the next kubelet probe out (a refused new connection would: the holder keeps its slots).
+# 10 s is kubelet's longest usual probe timeout; 64 connections is far above a pod's kubelet plus a few
+# scrapers and still a few hundred KB at most.
+REQUEST_TIMEOUT = 10.0
+WRITE_TIMEOUT = 10.0
+MAX_CONNECTIONS = 64
 
 _Reply = tuple[int, str, bytes]
 
@@ -41,12 +52,26 @@ def _status(status: str, code: int, **details: object) -> _Reply:
 
 
 class OpsServer:
-    def __init__(self, metrics: Metrics, readiness: Callable[[], tuple[bool, str]], host: str, port: int) -> None:
+    def __init__(
+        self,
+        metrics: Metrics,
+        readiness: Callable[[], tuple[bool, str]],
+        host: str,
+        port: int,
+        *,
+        request_timeout: float = REQUEST_TIMEOUT,
+        write_timeout: float = WRITE_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
         self._metrics = metrics
         self._readiness = readiness
         self._host, self._port = host, port
+        self._request_timeout = request_timeout
+        self._write_timeout = write_timeout
+        self._max_connections = max_connections
         self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[None]] = set()
+        # Open connections, oldest first (a dict keeps insertion order).
+        self._connections: dict[asyncio.Task[None], None] = {}
         self.bound_port: int | None = None
 
     async def start(self) -> None:
@@ -80,23 +105,48 @@ class OpsServer:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._connections.add(task)
+        while len(self._connections) >= self._max_connections:
+            oldest = next(iter(self._connections))
+            del self._connections[oldest]
+            oldest.cancel()
+        self._connections[task] = None
+        finished = False
         try:
             await self._serve(reader, writer)
+            finished = True
         except (OSError, TimeoutError, h11.ProtocolError):
             pass  # a probe that hung up, stalled or spoke garbage: nothing to answer
         except asyncio.CancelledError:
-            # stop() ends open connections. The task is asyncio's per-connection one, and Python 3.11 logs
+            # stop() or a newer connection ends it. The task is asyncio's per-connection one, and Python 3.11 logs
             # "Exception in callback" for such a task that ends cancelled: end it normally instead.
             pass
         finally:
-            self._connections.discard(task)
-            writer.close()
-            with contextlib.suppress(OSError, asyncio.CancelledError):
-                await writer.wait_closed()
+            self._connections.pop(task, None)
+            if finished or not writer.transport.get_write_buffer_size():
+                # close() sends what is still buffered of the last answer first, for WRITE_TIMEOUT at most.
+                writer.close()
+                with contextlib.suppress(OSError, TimeoutError, asyncio.CancelledError):
+                    async with asyncio.timeout(self._write_timeout):
+                        await writer.wait_closed()
+            # An answer the peer did not take is dropped, buffered bytes and all: waiting for it to read would
+            # hold this task, and stop(), for as long as the peer likes.
+            writer.transport.abort()
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._connections)
+
+    async def _send(self, writer: asyncio.StreamWriter, data: bytes) -> None:
+        writer.write(data)
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancel (stop(), a newer connection) that
+        # comes as the drain completes, and the connection went on serving.
+        async with asyncio.timeout(self._write_timeout):
+            await writer.drain()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_REQUEST_HEAD)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._request_timeout
         while True:
             try:
                 event = conn.next_event()
@@ -104,11 +154,11 @@ class OpsServer:
                 # A malformed or oversized request: answer 400 (or 431) and close, as h11 allows a server to.
                 reply = h11.Response(status_code=exc.error_status_hint, headers=[("content-length", "0")])
                 with contextlib.suppress(h11.LocalProtocolError):
-                    writer.write((conn.send(reply) or b"") + (conn.send(h11.EndOfMessage()) or b""))
-                    await writer.drain()
+                    await self._send(writer, (conn.send(reply) or b"") + (conn.send(h11.EndOfMessage()) or b""))
                 return
             if event is h11.NEED_DATA:
-                data = await asyncio.wait_for(reader.read(_MAX_REQUEST_HEAD), _IDLE_TIMEOUT)
+                async with asyncio.timeout_at(deadline):
+                    data = await reader.read(_MAX_REQUEST_HEAD)
                 conn.receive_data(data)  # b"" is the peer's end of stream
                 continue
             if isinstance(event, h11.Request):
@@ -118,11 +168,11 @@ class OpsServer:
                 if event.method != b"HEAD":
                     out += conn.send(h11.Data(data=body)) or b""
                 out += conn.send(h11.EndOfMessage()) or b""
-                writer.write(out)
-                await writer.drain()
+                await self._send(writer, out)
             elif isinstance(event, h11.ConnectionClosed) or conn.our_state is h11.MUST_CLOSE:
                 return
             if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
                 conn.start_next_cycle()  # keep-alive: the next request on the same connection
+                deadline = loop.time() + self._request_timeout
             elif conn.our_state is h11.MUST_CLOSE:
                 return

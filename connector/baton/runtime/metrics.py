@@ -96,6 +96,13 @@ class Metrics:
             registry=r,
         )
 
+        self.c1_too_large = Counter(
+            f"{prefix}_conductorone_responses_too_large_total",
+            "ConductorOne answers refused for being over the gRPC message limit",
+            ["method"],
+            registry=r,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -107,6 +114,8 @@ class Metrics:
             self.c1_last_success.set(time.time())
         else:
             self.c1_rpc_errors.labels(result.method, result.code).inc()
+        if result.too_large:
+            self.c1_too_large.labels(result.method).inc()
 
     def token_fetch(self, fetch: TokenFetch) -> None:
         self.token_fetches.labels("success" if fetch.ok else "failure").inc()

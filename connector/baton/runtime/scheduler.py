@@ -16,7 +16,7 @@ import structlog
 
 from connector.baton.c1.client import BatonServiceClient
 from connector.baton.c1.durations import clamped_seconds
-from connector.baton.c1.errors import C1Error, C1FatalError
+from connector.baton.c1.errors import C1Error, C1FatalError, C1ResponseTooLargeError
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.retry import Backoff, RetryPolicy
 from connector.baton.runtime.stopping import Stopped, until_stopped
@@ -58,6 +58,7 @@ class Scheduler:
         periodic = asyncio.create_task(self._periodic_loop(stop)) if self._periodic else None
         backoff = Backoff(self._poll_retry, bounded=False)
         delay = 0.0
+        too_large_told = False  # an answer over the receive limit was logged at error since the last good poll
         try:
             while not stop.is_set():
                 if delay > 0 and await self._wait(stop, delay):
@@ -75,10 +76,22 @@ class Scheduler:
                 except C1Error as exc:
                     self._slots.release()
                     delay = backoff.next_delay() or 0.0
+                    if isinstance(exc, C1ResponseTooLargeError) and not too_large_told:
+                        # Nothing here can make it fit, and ConductorOne keeps offering it: said once at error,
+                        # then polled with backoff (warnings) until a poll succeeds, as any failed poll (§3.2).
+                        too_large_told = True
+                        log.error(
+                            "ConductorOne's answer is over the gRPC message limit; polling goes on with backoff",
+                            error=str(exc),
+                            limit_bytes=exc.limit,
+                            retry_in_seconds=round(delay, 3),
+                        )
+                        continue
                     level = log.error if isinstance(exc, C1FatalError) else log.warning
                     level("polling ConductorOne failed", error=str(exc), retry_in_seconds=round(delay, 3))
                     continue
                 backoff.reset()
+                too_large_told = False
                 self.poll_interval = delay = (
                     clamped_seconds(response.next_poll, low=0.0, high=MAX_NEXT_POLL)
                     if response.HasField("next_poll")

@@ -163,8 +163,15 @@ class SyncState:
         )
 
 
+# A sync records a handful of settings; a token with more is not one this engine wrote, and comparing a million
+# of them took seconds on the event loop.
+_MAX_SETTINGS = 64
+
+
 def _settings(value: object) -> dict[str, str] | None:
     """The recorded settings, or None when there are none usable (then the sync is not resumed)."""
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+    if not isinstance(value, dict) or len(value) > _MAX_SETTINGS:
+        return None
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         return None
     return dict(value)

@@ -193,6 +193,13 @@ class Syncer:
                         sync_id=resumable.sync_id,
                         changed=changed,
                     )
+                elif (problem := self._listed_types_problem(resumed_state, types)) is not None:
+                    resumed_state = None
+                    log.warning(
+                        "unfinished sync cannot be resumed; starting a new one",
+                        sync_id=resumable.sync_id,
+                        reason=problem,
+                    )
         if resumed_state is not None and (resumed_state.actions or resumed_state.completed_actions_count):
             self._state = resumed_state
             self._types = types
@@ -259,6 +266,18 @@ class Syncer:
                 problem = syncer.page_token_problem(cursor)
                 if problem is not None:
                     raise ValueError(f"{where} has a page token the connector does not read: {problem}")
+
+    def _listed_types_problem(self, state: st.SyncState, types: dict[str, resource_pb2.ResourceType]) -> str | None:
+        """Why a run whose token records this run's settings still cannot be resumed: it listed other resource
+        types than this one would (the token is untrusted: it may claim settings its run did not have). Finishing
+        its plan would save a file as complete without the types it never listed."""
+        if any(a.operation in (st.INIT, st.LIST_RESOURCE_TYPES) for a in state.actions):
+            return None  # not listed yet: the resumed run lists them itself
+        wanted = set(self._options.resource_type_ids or self._by_type)
+        if set(types) == wanted:
+            return None
+        differ = ", ".join(sorted(set(types) ^ wanted)[:5])[:200]
+        return f"the run listed {len(types)} resource type(s), not the {len(wanted)} this sync lists ({differ} differ)"
 
     def _init_targeted(self) -> None:
         for rid in reversed(self._options.targeted_resources):

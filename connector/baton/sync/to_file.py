@@ -40,6 +40,11 @@ async def sync_to_file(
             raise
         if result.sync_type == "full":
             await store.keep_only(result.sync_id)
+        else:
+            # A targeted run keeps the full sync it builds on and replaces the previous targeted runs (finished,
+            # or failed and saved: a targeted run never resumes one), as Go's keep-limit of two runs would: the
+            # service's periodic sync with BATON_SYNC_RESOURCES added one run to --file every interval, without end.
+            await store.drop_other_partials(keep=result.sync_id)
         await store.save(c1z_path)
         return result
     finally:

@@ -18,6 +18,7 @@ from connector.baton.c1 import (
     parse_client_id,
     parse_client_secret,
 )
+from connector.baton.c1.client import MAX_RECEIVE_MESSAGE_BYTES
 from connector.baton.retry import RetryPolicy
 from tests.fakes.c1 import FakeC1
 
@@ -80,6 +81,7 @@ def make_client(
     timeouts: CallTimeouts | None = None,
     upload_retry: RetryPolicy = FAST_UPLOAD_RETRY,
     on_call: Callable[[RpcResult], None] | None = None,
+    max_receive_bytes: int = MAX_RECEIVE_MESSAGE_BYTES,
 ) -> BatonServiceClient:
     client_id = parse_client_id(fake.client_id)
     tokens = TokenSource(
@@ -100,6 +102,7 @@ def make_client(
         timeouts=timeouts,
         upload_retry=upload_retry,
         on_call=on_call,
+        max_receive_bytes=max_receive_bytes,
     )
 
 

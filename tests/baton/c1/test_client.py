@@ -21,6 +21,7 @@ from google.rpc import status_pb2
 from connector.baton.c1 import (
     BatonServiceClient,
     C1FatalError,
+    C1ResponseTooLargeError,
     C1TransientError,
     CallTimeouts,
     RpcResult,
@@ -454,6 +455,23 @@ async def test_on_call_hook_sees_every_attempt(fake: FakeC1) -> None:
         ("GetTask", "OK"),
     ]
     assert all(result.seconds >= 0 for result in results)
+
+
+async def test_a_task_over_the_message_limit_is_a_transient_error_naming_the_limit(fake: FakeC1) -> None:
+    """gRPC refuses an answer over the receive limit (32 MiB in production) as RESOURCE_EXHAUSTED: the error says
+    so, with the limit, so the poll loop can tell it from a server's own RESOURCE_EXHAUSTED (a rate limit)."""
+    results: list[RpcResult] = []
+    task = kind_task("grant")
+    task.grant.principal.id.resource = "u" * 5000
+    fake.enqueue(task)
+    async with make_client(fake, on_call=results.append, max_receive_bytes=4096) as client:
+        with pytest.raises(C1ResponseTooLargeError) as raised:
+            await client.get_task()
+    error = raised.value
+    assert isinstance(error, C1TransientError)
+    assert (error.limit, error.method, error.code) == (4096, "GetTask", grpc.StatusCode.RESOURCE_EXHAUSTED)
+    assert "over the client's 4096-byte gRPC message limit" in str(error)
+    assert [(r.method, r.code, r.too_large) for r in results] == [("GetTask", "RESOURCE_EXHAUSTED", True)]
 
 
 def test_constructor_validates_host_id(fake: FakeC1) -> None:

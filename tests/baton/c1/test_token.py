@@ -5,11 +5,14 @@ invalidation, error mapping without secrets, and the environment (SSL_CERT_FILE,
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+import tracemalloc
+import zlib
+from collections.abc import AsyncIterator, Callable, Coroutine
 from urllib.parse import parse_qsl
 
 import httpx
 import pytest
+import zstandard
 
 from connector.baton.c1 import (
     C1AuthError,
@@ -63,6 +66,24 @@ def creds(leak_guard: LeakGuard) -> tuple[str, str]:
     return generated.client_id, generated.client_secret
 
 
+def as_sent(handler: Handler) -> Handler:
+    """A response built whole (`content=`, `json=`) is already read, and the token source reads the raw stream as
+    a network response gives it: hand such a body over as a stream again."""
+
+    async def sent(request: httpx.Request) -> httpx.Response:
+        response = await handler(request)
+        if not response.is_stream_consumed:
+            return response
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=OneChunk(response.content),
+            extensions=response.extensions,
+        )
+
+    return sent
+
+
 def make_source(
     creds: tuple[str, str],
     handler: Handler,
@@ -74,7 +95,7 @@ def make_source(
         parse_client_id(creds[0]),
         parse_client_secret(creds[1]),
         api_host=api_host,
-        http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(as_sent(handler))),
         clock=clock or Clock(),
         on_fetch=on_fetch,
     )
@@ -201,6 +222,47 @@ async def test_non_200_maps_to_auth_error_with_status_and_no_secret(
     assert source.failure_count == 1
 
 
+async def test_a_reason_phrase_echoing_the_assertion_never_reaches_the_error(
+    creds: tuple[str, str], leak_guard: LeakGuard
+) -> None:
+    """The status line's reason phrase is the peer's free text (16 KB of anything h11 lets through): a broken proxy
+    that echoes the request's signed client assertion there put a live credential into the error and the log."""
+    sent: list[str] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        assertion = dict(x.split("=", 1) for x in request.content.decode().split("&"))["client_assertion"]
+        sent.append(assertion)
+        return httpx.Response(401, extensions={"reason_phrase": b"Unauthorized " + assertion.encode() + b"\x1b[2J"})
+
+    source = make_source(creds, handler)
+    with pytest.raises(C1AuthRejectedError) as caught:
+        await source.token()
+    (assertion,) = sent
+    leak_guard.add(assertion)
+    assert str(caught.value) == "failed to get a token from acme.conductor.one:8443: HTTP 401 Unauthorized"
+    for text in (str(caught.value), repr(caught.value)):
+        assert assertion[-20:] not in text
+        assert "\x1b" not in text
+
+
+@pytest.mark.parametrize("status", [201, 204, 301, 302, 307, 308])
+async def test_a_redirect_or_another_success_status_is_transient_not_a_refusal_of_the_credentials(
+    creds: tuple[str, str], status: int
+) -> None:
+    """A captive portal or a proxy redirects; a gateway may answer 204. None says the credentials are wrong, so
+    none may end the daemon at start-up as 'check BATON_CLIENT_ID / BATON_CLIENT_SECRET' (only a 4xx does)."""
+
+    async def handler(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, headers={"location": "https://portal.example/login"})
+
+    source = make_source(creds, handler)
+    with pytest.raises(C1AuthUnavailableError) as caught:
+        await source.token()
+    assert isinstance(caught.value, C1TransientError)
+    assert caught.value.status_code == status
+    assert str(caught.value).startswith(f"failed to get a token from acme.conductor.one:8443: HTTP {status}")
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -297,6 +359,59 @@ async def test_an_endless_token_response_is_cut_at_the_cap(creds: tuple[str, str
     with pytest.raises(C1AuthError, match="larger than"):
         await make_source(creds, handler).token()
     assert body.yielded <= 64 * 1024 // len(body.chunk) + 1
+
+
+class OneChunk(httpx.AsyncByteStream):
+    """A body arriving as it is, undecoded (`httpx.Response(content=...)` would decode it in the test itself)."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self.body
+
+
+def _compressed(encoding: str, data: bytes, times: int = 1) -> bytes:
+    out = zstandard.ZstdCompressor().compressobj() if encoding == "zstd" else zlib.compressobj(9, zlib.DEFLATED, 31)
+    return b"".join(out.compress(data) for _ in range(times)) + out.flush()
+
+
+@pytest.mark.parametrize(
+    ("encoding", "words"),
+    [("zstd", "compressed in a way that was not asked for"), ("gzip", "larger than 65536 bytes")],
+)
+async def test_a_compressed_bomb_is_refused_without_inflating_it(
+    creds: tuple[str, str], encoding: str, words: str
+) -> None:
+    """16 KB of zstd is 256 MiB of zeros, and httpx inflates a whole network chunk at once (a 64 KB chunk: GBs).
+    Only gzip is asked for, as Go does, and it is inflated here no further than the 64 KiB cap."""
+    bomb = _compressed(encoding, b"\0" * (1 << 20), times=256)
+    requests: list[httpx.Request] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        headers = {"content-type": "application/json", "content-encoding": encoding}
+        return httpx.Response(200, headers=headers, stream=OneChunk(bomb))
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(C1AuthUnavailableError, match=words):
+            await make_source(creds, handler).token()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 1024 * 1024, f"{peak / 1e6:.0f} MB held to refuse it"
+    assert requests[0].headers["accept-encoding"] == "gzip"
+
+
+async def test_a_gzipped_token_response_is_read(creds: tuple[str, str]) -> None:
+    body = _compressed("gzip", b'{"access_token": "tok-1", "token_type": "bearer", "expires_in": 60}')
+
+    async def handler(_: httpx.Request) -> httpx.Response:
+        headers = {"content-type": "application/json", "content-encoding": "gzip"}
+        return httpx.Response(200, headers=headers, stream=OneChunk(body))
+
+    assert (await make_source(creds, handler).token()).authorization == "Bearer tok-1"
 
 
 async def test_network_failure_is_transient_and_does_not_chain_the_request(creds: tuple[str, str]) -> None:
