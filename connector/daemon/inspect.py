@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from google.protobuf import json_format
 
+from connector.baton.c1z import rows
 from connector.baton.c1z.errors import C1ZFormatError
 from connector.baton.c1z.reader import C1ZReader
 from connector.baton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
@@ -77,10 +78,10 @@ def _default_sync_id(reader: C1ZReader) -> str:
     try:
         return reader.default_sync_id()
     except LookupError:
-        finished = [r for r in reader.sync_runs() if r.finished]
-        if not finished:
+        newest = rows.latest_finished(reader.sync_runs())
+        if newest is None:
             raise
-        return max(finished, key=lambda r: (r.ended_at or "", r.sync_id)).sync_id
+        return newest.sync_id
 
 
 def _show(out: TextIO, args: argparse.Namespace, reader: C1ZReader) -> None:

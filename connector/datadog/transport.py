@@ -12,7 +12,6 @@ import asyncio
 import random
 import ssl
 import time
-import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from json import dumps as json_dumps
@@ -22,6 +21,7 @@ import httpcore
 import httpx
 from pydantic import SecretStr
 
+from connector.baton.inflate import BodyTooLarge, CappedBody, UndecodableBody
 from connector.datadog.errors import (
     DatadogError,
     Invalid,
@@ -61,9 +61,15 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 # A page of 100 users with their included roles is ~100 KB; 32 MiB leaves room for any real page and
 # bounds what one hostile or broken response can cost (decoded bytes, so a gzip bomb stops here too).
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
-_INFLATE_STEP = 1024 * 1024
 # httpx's limit on a whole URL; only an absurd filter reaches it (ids are bounded by the client).
 _MAX_URL_CHARS = 65_536
+# What an undecodable body is called in the error, and whether asking again may help (a cut or garbled stream may
+# not recur; an encoding we never asked for will).
+_UNDECODABLE: dict[str, tuple[str, bool]] = {
+    "unsupported": ("an unsupported Content-Encoding", False),
+    "corrupt": ("a body that is not what it claims", True),
+    "truncated": ("a truncated compressed body", True),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,47 +361,23 @@ class ApiTransport:
     ) -> bytearray:
         """The decoded body, streamed; never more than `max_response_bytes` decoded bytes are held.
 
-        Decoding is done here rather than by httpx so that it is bounded too: zlib is asked for at most the room
-        left under the cap, so a gzip bomb stops at the cap instead of inflating a whole chunk first.
+        Decoded by `connector.baton.inflate.CappedBody` rather than by httpx, so that it is bounded too: a gzip
+        bomb stops at the cap instead of inflating a whole chunk first.
         """
         cap = self.max_response_bytes
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
             raise self._too_large(status, method, path)
-        encoding = headers.get("content-encoding", "").strip().lower()
-        decoder = _decoder(encoding)
-        if decoder is None and encoding not in ("", "identity"):
-            raise self._undecodable(status, headers, method, path, "an unsupported Content-Encoding", retryable=False)
-        buffer = bytearray()
         try:
+            body = CappedBody(headers.get("content-encoding", ""), cap)
             async for raw in response.aiter_stream():
-                if decoder is None:
-                    if len(buffer) + len(raw) > cap:
-                        raise self._too_large(status, method, path)
-                    buffer += raw
-                    continue
-                pending = raw
-                while pending:
-                    # Inflate a step at a time: at most one step beyond the buffer is ever held.
-                    room = cap - len(buffer)
-                    chunk = decoder.decompress(pending, min(room + 1, _INFLATE_STEP))
-                    if len(chunk) > room:
-                        raise self._too_large(status, method, path)
-                    buffer += chunk
-                    pending = decoder.unconsumed_tail
-            if decoder is not None:
-                buffer += decoder.flush()
-                if len(buffer) > cap:
-                    raise self._too_large(status, method, path)
-                if not decoder.eof and buffer:
-                    raise self._undecodable(
-                        status, headers, method, path, "a truncated compressed body", retryable=True
-                    )
-        except zlib.error:
-            raise self._undecodable(
-                status, headers, method, path, "a body that is not what it claims", retryable=True
-            ) from None
-        return buffer
+                body.feed(raw)
+            return body.finish()
+        except BodyTooLarge:
+            raise self._too_large(status, method, path) from None
+        except UndecodableBody as exc:
+            what, retryable = _UNDECODABLE[exc.kind]
+            raise self._undecodable(status, headers, method, path, what, retryable=retryable) from None
 
     def _undecodable(
         self, status: int, headers: httpx.Headers, method: str, path: str, what: str, *, retryable: bool
@@ -427,12 +409,3 @@ class ApiTransport:
             delay = max(delay, at_least)
         self._emit(RetryScheduled(group, reason, attempt, delay))
         await self._sleep(delay)
-
-
-def _decoder(encoding: str) -> Any:
-    """A bounded zlib decompressor for the encodings we ask for (gzip; deflate tolerated), else None."""
-    if encoding in ("gzip", "x-gzip"):
-        return zlib.decompressobj(16 + zlib.MAX_WBITS)
-    if encoding == "deflate":
-        return zlib.decompressobj()
-    return None

@@ -244,6 +244,16 @@ async def test_held_connections_never_lock_out_the_next_probe() -> None:
 
 async def test_stop_does_not_wait_for_a_peer_that_does_not_read() -> None:
     ops = OpsServer(Metrics("baton_datadog", "test"), Ready(), "127.0.0.1", 0, write_timeout=3600)
+    # The writers the server answers on, to see when it is stuck (not a fixed sleep: on a loaded machine the
+    # server may not have got there yet, and stop() would be tested against a connection it is still reading).
+    writers: list[asyncio.StreamWriter] = []
+    send = ops._send
+
+    async def recorded(writer: asyncio.StreamWriter, data: bytes) -> None:
+        writers.append(writer)
+        await send(writer, data)
+
+    ops._send = recorded  # type: ignore[method-assign]
     await ops.start()
     assert ops.bound_port
     sock = socket.socket()
@@ -254,6 +264,12 @@ async def test_stop_does_not_wait_for_a_peer_that_does_not_read() -> None:
     writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 5_000)
     with contextlib.suppress(ConnectionError):
         await asyncio.wait_for(writer.drain(), 10)
-    await asyncio.sleep(0.2)  # the server is now stuck writing to this peer
+
+    def stuck() -> bool:
+        # Over the transport's high-water mark, an answer's drain waits for the peer to read.
+        transport = writers[-1].transport if writers else None
+        return transport is not None and transport.get_write_buffer_size() > transport.get_write_buffer_limits()[1]
+
+    await _until(stuck, "the server never filled its buffers writing to this peer")
     await asyncio.wait_for(ops.stop(), 10)
     writer.close()

@@ -12,7 +12,6 @@ import math
 import re
 import ssl
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -23,6 +22,7 @@ import structlog
 from connector.baton.c1.assertion import make_client_assertion
 from connector.baton.c1.credentials import ClientId, ClientSecret, resolve_endpoints
 from connector.baton.c1.errors import C1AuthError, C1AuthRejectedError, C1AuthUnavailableError, network_cause
+from connector.baton.inflate import BodyTooLarge, CappedBody, UndecodableBody
 
 BATON_SDK_VERSION: Final = "v0.25.0"
 """The Go SDK release whose wire behaviour this package reproduces; user agents carry it as Go's do."""
@@ -171,16 +171,9 @@ class TokenSource:
                     f"failed to get a token from {self._token_host}: no complete answer within {self._deadline:g}s"
                 ) from None
             status_code = response.status_code
-            if body is _UNSUPPORTED_ENCODING:
+            if isinstance(body, str):
                 raise C1AuthUnavailableError(
-                    f"failed to get a token from {self._token_host}: the HTTP {status_code} response is compressed "
-                    "in a way that was not asked for or is broken",
-                    status_code=status_code,
-                )
-            if body is None:
-                raise C1AuthUnavailableError(
-                    f"failed to get a token from {self._token_host}: the HTTP {status_code} response is larger than "
-                    f"{MAX_TOKEN_RESPONSE_BYTES} bytes",
+                    f"failed to get a token from {self._token_host}: the HTTP {status_code} response {body}",
                     status_code=status_code,
                 )
             token = self._parse(response, body, requested_at=started)
@@ -193,40 +186,24 @@ class TokenSource:
         log.debug("c1 token fetched", token_url=self.token_url, expires_in=round(token.expires_at - started))
         return token
 
-    async def _post(self, form: dict[str, str]) -> tuple[httpx.Response, bytes | None]:
-        """The response and its body, read up to the cap (None above it): a peer streaming without end would
-        otherwise hold the fetch forever, each chunk resetting the read timeout."""
-        # gzip only, as Go's client asks, and inflated here under the cap: httpx inflates a whole chunk at once,
-        # and 64 KB of zstd (which it would otherwise ask for) is gigabytes of zeros.
+    async def _post(self, form: dict[str, str]) -> tuple[httpx.Response, bytes | str]:
+        """The response and its body, decoded and read up to the cap; or, instead of the body, what is wrong with
+        it (over the cap, or not decodable). Capped, a peer streaming without end cannot hold the fetch forever,
+        each chunk resetting the read timeout."""
+        # gzip only, as Go's client asks, and inflated under the cap by `CappedBody`: httpx inflates a whole chunk
+        # at once, and 64 KB of zstd (which it would otherwise ask for) is gigabytes of zeros.
         headers = {"User-Agent": self._user_agent, "Accept": "application/json", "Accept-Encoding": "gzip"}
         request = self._http.build_request("POST", self.token_url, data=form, headers=headers)
         response = await self._http.send(request, stream=True)
         try:
-            encoding = response.headers.get("content-encoding", "").strip().lower()
-            inflate = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}.get(encoding)
-            if inflate is None and encoding not in ("", "identity"):
-                return response, _UNSUPPORTED_ENCODING
-            decoder = zlib.decompressobj(inflate) if inflate is not None else None
-            body = bytearray()
+            body = CappedBody(response.headers.get("content-encoding", ""), MAX_TOKEN_RESPONSE_BYTES)
             async for raw in response.aiter_raw():
-                pending = raw
-                while pending:
-                    room = MAX_TOKEN_RESPONSE_BYTES - len(body)
-                    if decoder is None:
-                        chunk, pending = pending, b""
-                    else:
-                        chunk = decoder.decompress(pending, room + 1)
-                        pending = decoder.unconsumed_tail
-                    if len(chunk) > room:
-                        return response, None
-                    body += chunk
-            if decoder is not None:
-                body += decoder.flush()
-                if len(body) > MAX_TOKEN_RESPONSE_BYTES:
-                    return response, None
-            return response, bytes(body)
-        except zlib.error:
-            return response, _UNSUPPORTED_ENCODING
+                body.feed(raw)
+            return response, bytes(body.finish())
+        except BodyTooLarge:
+            return response, f"is larger than {MAX_TOKEN_RESPONSE_BYTES} bytes"
+        except UndecodableBody:
+            return response, "is compressed in a way that was not asked for or is broken"
         finally:
             await response.aclose()
 
@@ -292,10 +269,6 @@ class TokenSource:
     def _notify(self, *, ok: bool, status_code: int | None, started: float) -> None:
         if self._on_fetch is not None:
             self._on_fetch(TokenFetch(ok=ok, status_code=status_code, seconds=self._clock() - started))
-
-
-# `_post`'s answer for a body it cannot decode (an encoding not asked for, or not what it claims).
-_UNSUPPORTED_ENCODING: Final = b"\0unsupported-encoding"
 
 
 class _Unusable(ValueError):

@@ -177,10 +177,15 @@ def read_sync_runs(conn: sqlite3.Connection) -> list[SyncRun]:
     return runs
 
 
-def latest_finished_full(runs: Sequence[SyncRun]) -> SyncRun | None:
-    """The sync Go readers use by default: newest ended_at, ties broken by sync id."""
-    finished = [r for r in runs if r.finished and r.sync_type == "full"]
+def latest_finished(runs: Sequence[SyncRun], sync_type: str | None = None) -> SyncRun | None:
+    """The newest finished sync (of `sync_type`, when given): newest ended_at, ties broken by sync id."""
+    finished = [r for r in runs if r.finished and sync_type in (None, r.sync_type)]
     return max(finished, key=lambda r: (r.ended_at or "", r.sync_id), default=None)
+
+
+def latest_finished_full(runs: Sequence[SyncRun]) -> SyncRun | None:
+    """The sync Go readers use by default."""
+    return latest_finished(runs, "full")
 
 
 def default_sync(runs: Sequence[SyncRun]) -> SyncRun | None:

@@ -1,8 +1,8 @@
 """Runs one ConductorOne task to completion and reports it with exactly one FinishTask.
 
 Invariant (tested): every task the processor is given ends in exactly one accepted FinishTask, or in an error
-log line naming it ("task not reported" / "invalid task" / "task id reused"). Hello tasks are answered with a Hello carrying the
-task id instead (that is their acknowledgement, §3.4).
+log line naming it ("task not reported" / "invalid task" / "task id reused"). Hello tasks are answered with a
+Hello carrying the task id instead (that is their acknowledgement, §3.4).
 
 A task is validated before anything touches the connector: an id that is not 27 ASCII letters or digits cannot
 be reported (ConductorOne refuses such a FinishTask), so it is logged and dropped; a task without a payload is

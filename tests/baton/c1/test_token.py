@@ -414,6 +414,19 @@ async def test_a_gzipped_token_response_is_read(creds: tuple[str, str]) -> None:
     assert (await make_source(creds, handler).token()).authorization == "Bearer tok-1"
 
 
+async def test_a_gzipped_token_response_cut_short_is_broken_not_read(creds: tuple[str, str]) -> None:
+    """A gzip stream that ends early (here in its trailer, the JSON whole) is a broken answer, as Go's gzip reader
+    says (unexpected EOF): transient, never a token read from it."""
+    whole = _compressed("gzip", b'{"access_token": "tok-1", "token_type": "bearer", "expires_in": 60}')
+
+    async def handler(_: httpx.Request) -> httpx.Response:
+        headers = {"content-type": "application/json", "content-encoding": "gzip"}
+        return httpx.Response(200, headers=headers, stream=OneChunk(whole[:-4]))
+
+    with pytest.raises(C1AuthUnavailableError, match="compressed in a way that was not asked for or is broken"):
+        await make_source(creds, handler).token()
+
+
 async def test_network_failure_is_transient_and_does_not_chain_the_request(creds: tuple[str, str]) -> None:
     async def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)

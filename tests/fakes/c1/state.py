@@ -116,7 +116,7 @@ class FakeState:
         self._rpc_delays: dict[str, deque[float]] = {}
         self._early_upload_oks = 0
         self._garbage: dict[str, int] = {}
-        self._token_failures: deque[TokenAnswer] = deque()
+        self._token_answers: deque[TokenAnswer] = deque()
         self._token_requests: list[TokenRequestRecord] = []
         self._calls: list[CallRecord] = []
         self._hellos: list[baton_pb2.BatonServiceHelloRequest] = []
@@ -157,11 +157,11 @@ class FakeState:
 
     def script_token_answers(self, answer: TokenAnswer, times: int) -> None:
         with self.lock:
-            self._token_failures.extend([answer] * times)
+            self._token_answers.extend([answer] * times)
 
-    def pop_token_failure(self) -> TokenAnswer | None:
+    def pop_token_answer(self) -> TokenAnswer | None:
         with self.lock:
-            return self._token_failures.popleft() if self._token_failures else None
+            return self._token_answers.popleft() if self._token_answers else None
 
     # ---- outage and injected failures ---------------------------------------------------------------
 

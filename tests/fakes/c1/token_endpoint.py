@@ -36,7 +36,7 @@ def add_token_routes(app: web.Application, state: FakeState) -> None:
     async def token(request: web.Request) -> web.Response:
         if state.outage() == "unavailable":
             return web.json_response({"error": "temporarily_unavailable"}, status=503)
-        injected = state.pop_token_failure()
+        injected = state.pop_token_answer()
         if injected is not None:
             return web.Response(
                 status=injected.status, body=injected.body, headers={"Content-Type": injected.content_type}

@@ -1,0 +1,82 @@
+"""An HTTP body decoded under a cap: the one owner of reading an untrusted response's `Content-Encoding`.
+
+httpx inflates a whole network chunk at once before any cap is checked (64 KB of gzip or zstd can be gigabytes of
+zeros), so callers ask for gzip only, read the raw stream and feed it here: zlib is asked for no more than the room
+left under the cap, a step at a time, so a bomb stops at the cap. Used by the ConductorOne token endpoint
+(`connector/baton/c1/token.py`) and by a connector's own HTTP transport.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any, Final, Literal
+
+__all__ = ["BodyTooLarge", "CappedBody", "UndecodableBody"]
+
+# At most one step beyond the body is inflated at a time (zlib's output buffer for one call).
+_INFLATE_STEP: Final = 1024 * 1024
+
+
+class BodyTooLarge(Exception):
+    """The decoded body is over the cap."""
+
+
+class UndecodableBody(Exception):
+    """The body cannot be decoded: `unsupported` (an encoding not asked for), `corrupt` (not what the header
+    claims) or `truncated` (the compressed stream ended early). Words of ours, never the peer's."""
+
+    def __init__(self, kind: Literal["unsupported", "corrupt", "truncated"]) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+class CappedBody:
+    """Feed the raw chunks of a body as they arrive, then `finish()` for the decoded body (at most `cap` bytes)."""
+
+    def __init__(self, content_encoding: str, cap: int) -> None:
+        encoding = content_encoding.strip().lower()
+        self._decoder = _decoder(encoding)
+        if self._decoder is None and encoding not in ("", "identity"):
+            raise UndecodableBody("unsupported")
+        self._cap = cap
+        self.body = bytearray()
+
+    def feed(self, raw: bytes) -> None:
+        body, cap = self.body, self._cap
+        if self._decoder is None:
+            if len(body) + len(raw) > cap:
+                raise BodyTooLarge
+            body += raw
+            return
+        pending = raw
+        while pending:
+            room = cap - len(body)
+            try:
+                chunk = self._decoder.decompress(pending, min(room + 1, _INFLATE_STEP))
+            except zlib.error:
+                raise UndecodableBody("corrupt") from None
+            if len(chunk) > room:
+                raise BodyTooLarge
+            body += chunk
+            pending = self._decoder.unconsumed_tail
+
+    def finish(self) -> bytearray:
+        if self._decoder is not None:
+            try:
+                self.body += self._decoder.flush()
+            except zlib.error:
+                raise UndecodableBody("corrupt") from None
+            if len(self.body) > self._cap:
+                raise BodyTooLarge
+            if not self._decoder.eof and self.body:
+                raise UndecodableBody("truncated")
+        return self.body
+
+
+def _decoder(encoding: str) -> Any:
+    """A zlib decompressor for the encodings asked for (gzip; deflate tolerated), else None."""
+    if encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if encoding == "deflate":
+        return zlib.decompressobj()
+    return None
