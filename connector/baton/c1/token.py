@@ -171,12 +171,17 @@ class TokenSource:
                     f"failed to get a token from {self._token_host}: no complete answer within {self._deadline:g}s"
                 ) from None
             status_code = response.status_code
-            if isinstance(body, str):
+            if isinstance(body, str) and status_code == httpx.codes.OK:
                 raise C1AuthUnavailableError(
                     f"failed to get a token from {self._token_host}: the HTTP {status_code} response {body}",
                     status_code=status_code,
                 )
-            token = self._parse(response, body, requested_at=started)
+            # Any other status decides by itself, whatever its body: a 401 too large or too oddly encoded to read
+            # still refuses the credentials (it used to be retried at start-up forever).
+            if isinstance(body, str):
+                token = self._parse(response, b"", requested_at=started, unreadable=body)
+            else:
+                token = self._parse(response, body, requested_at=started)
         except C1AuthError:
             self.failure_count += 1
             self._notify(ok=False, status_code=status_code, started=started)
@@ -207,7 +212,9 @@ class TokenSource:
         finally:
             await response.aclose()
 
-    def _parse(self, response: httpx.Response, content: bytes, *, requested_at: float) -> AccessToken:
+    def _parse(
+        self, response: httpx.Response, content: bytes, *, requested_at: float, unreadable: str = ""
+    ) -> AccessToken:
         status = response.status_code
         if status != httpx.codes.OK:
             # The status's standard reason phrase, not the peer's: that is free text (a proxy may echo the request,
@@ -217,6 +224,8 @@ class TokenSource:
             oauth_error = _oauth_error_code(content)
             if oauth_error:
                 message += f" ({oauth_error})"
+            if unreadable:
+                message += f" (its body {unreadable})"
             # Only a 4xx refuses the credentials. A redirect (a captive portal, a proxy) or another 2xx says nothing
             # about them: transient, like a 5xx or a 200 without a token.
             rejected = 400 <= status < 500 and status not in _TRANSIENT_HTTP_STATUSES

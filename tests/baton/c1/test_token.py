@@ -427,6 +427,25 @@ async def test_a_gzipped_token_response_cut_short_is_broken_not_read(creds: tupl
         await make_source(creds, handler).token()
 
 
+@pytest.mark.parametrize("body", ["endless", "zstd"])
+async def test_a_refusal_too_large_or_too_oddly_encoded_to_read_still_refuses(
+    creds: tuple[str, str], body: str
+) -> None:
+    """The status decides a non-200 answer, not its body: a 401 whose body is over the cap or in an encoding that
+    was not asked for still refuses the credentials (it must end the start-up, not be retried forever), and
+    still says why its body was not read."""
+
+    async def handler(_: httpx.Request) -> httpx.Response:
+        if body == "endless":
+            return httpx.Response(401, headers={"content-type": "application/json"}, stream=EndlessBody())
+        headers = {"content-type": "application/json", "content-encoding": "zstd"}
+        return httpx.Response(401, headers=headers, stream=OneChunk(_compressed("zstd", b'{"error": "x"}')))
+
+    with pytest.raises(C1AuthRejectedError, match=r"HTTP 401 Unauthorized \(its body is") as caught:
+        await make_source(creds, handler).token()
+    assert caught.value.status_code == 401
+
+
 async def test_network_failure_is_transient_and_does_not_chain_the_request(creds: tuple[str, str]) -> None:
     async def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
