@@ -6,6 +6,7 @@ changed. Resuming the old plan would save a file as complete without a type turn
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 import structlog
 
 from connector.baton.c1z.reader import C1ZReader
-from connector.baton.sync.state import SETTINGS_KEY
+from connector.baton.sync.state import SETTINGS_KEY, SyncState
 from connector.baton.sync.syncer import SyncOptions, SyncResult
 from connector.baton.sync.to_file import sync_to_file
 from tests.baton.fake_connector import Faults, InjectedFailure, Org, syncers
@@ -113,6 +114,24 @@ async def test_the_same_settings_resume_and_the_order_of_the_types_does_not_matt
     )
     assert result.resumed
     assert warnings == []
+
+
+async def test_the_resumed_token_is_parsed_off_the_event_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The token is a file's bytes, as large as the file makes it: parsing it is blocking work."""
+    org = Org()
+    path = tmp_path / "sync.c1z"
+    await interrupted(path, org, SyncOptions(concurrency=1))
+    parsed_on: list[str] = []
+    unmarshal = SyncState.unmarshal
+
+    def recording(token: str) -> SyncState:
+        parsed_on.append(threading.current_thread().name)
+        return unmarshal(token)
+
+    monkeypatch.setattr(SyncState, "unmarshal", staticmethod(recording))
+    result, _ = await rerun(path, org, SyncOptions(concurrency=1))
+    assert result.resumed
+    assert parsed_on and threading.main_thread().name not in parsed_on
 
 
 async def test_an_unfinished_token_records_its_settings_and_a_finished_one_keeps_gos_shape(tmp_path: Path) -> None:

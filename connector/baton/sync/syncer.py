@@ -172,7 +172,9 @@ class Syncer:
         if resumable is not None:
             token = await self._store.resume_sync(resumable.sync_id)
             try:
-                resumed_state = st.SyncState.unmarshal(token)
+                # Off the loop: the token is a file's bytes, and a 25 MB one is a second of JSON parsing that would
+                # stall health probes and heartbeats (the service's periodic sync resumes from its --file).
+                resumed_state = await asyncio.to_thread(st.SyncState.unmarshal, token)
                 types = {rt.id: rt for rt in await self._store.resource_types()}
                 self._check_runnable(resumed_state, types)
             except ValueError as exc:
