@@ -131,7 +131,8 @@ async def test_the_resumed_token_is_parsed_off_the_event_loop(tmp_path: Path, mo
     monkeypatch.setattr(SyncState, "unmarshal", staticmethod(recording))
     result, _ = await rerun(path, org, SyncOptions(concurrency=1))
     assert result.resumed
-    assert parsed_on and threading.main_thread().name not in parsed_on
+    assert parsed_on
+    assert threading.main_thread().name not in parsed_on
 
 
 async def test_an_unfinished_token_records_its_settings_and_a_finished_one_keeps_gos_shape(tmp_path: Path) -> None:
