@@ -171,10 +171,20 @@ class TokenSource:
                     f"failed to get a token from {self._token_host}: no complete answer within {self._deadline:g}s"
                 ) from None
             status_code = response.status_code
+            if status_code != httpx.codes.OK and (
+                body is None or body is _UNSUPPORTED_ENCODING or body is _BROKEN_ENCODING
+            ):
+                body = b""  # the status is the answer; a body it cannot read only has no OAuth error code to add
             if body is _UNSUPPORTED_ENCODING:
                 raise C1AuthUnavailableError(
                     f"failed to get a token from {self._token_host}: the HTTP {status_code} response is compressed "
-                    "in a way that was not asked for or is broken",
+                    "in a way that was not asked for (only gzip is)",
+                    status_code=status_code,
+                )
+            if body is _BROKEN_ENCODING:
+                raise C1AuthUnavailableError(
+                    f"failed to get a token from {self._token_host}: the HTTP {status_code} response has a compressed "
+                    "body that is cut short or corrupt",
                     status_code=status_code,
                 )
             if body is None:
@@ -212,11 +222,15 @@ class TokenSource:
                 pending = raw
                 while pending:
                     room = MAX_TOKEN_RESPONSE_BYTES - len(body)
-                    if decoder is None:
+                    if decoder is None or inflate is None:
                         chunk, pending = pending, b""
                     else:
+                        if decoder.eof:
+                            # A gzip body may be several members end to end (RFC 1952 §2.2), which Go's reader
+                            # reads on; anything else after the end is not gzip, and zlib refuses it.
+                            decoder = zlib.decompressobj(inflate)
                         chunk = decoder.decompress(pending, room + 1)
-                        pending = decoder.unconsumed_tail
+                        pending = decoder.unused_data if decoder.eof else decoder.unconsumed_tail
                     if len(chunk) > room:
                         return response, None
                     body += chunk
@@ -224,9 +238,13 @@ class TokenSource:
                 body += decoder.flush()
                 if len(body) > MAX_TOKEN_RESPONSE_BYTES:
                     return response, None
+                if not decoder.eof:
+                    # Cut short (or empty): zlib hands out what it inflated so far without a word, and a gzip
+                    # trailer's checksum is never checked, so a token read from it would be taken unverified.
+                    return response, _BROKEN_ENCODING
             return response, bytes(body)
         except zlib.error:
-            return response, _UNSUPPORTED_ENCODING
+            return response, _BROKEN_ENCODING
         finally:
             await response.aclose()
 
@@ -294,8 +312,9 @@ class TokenSource:
             self._on_fetch(TokenFetch(ok=ok, status_code=status_code, seconds=self._clock() - started))
 
 
-# `_post`'s answer for a body it cannot decode (an encoding not asked for, or not what it claims).
+# `_post`'s answers for a body it cannot decode: an encoding not asked for; gzip (or deflate) cut short or corrupt.
 _UNSUPPORTED_ENCODING: Final = b"\0unsupported-encoding"
+_BROKEN_ENCODING: Final = b"\0broken-encoding"
 
 
 class _Unusable(ValueError):
