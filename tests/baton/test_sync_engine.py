@@ -204,6 +204,28 @@ async def test_repeated_targeted_syncs_keep_the_full_sync_and_only_the_latest_ta
         assert len(list(reader.resources(sync_id=full.sync_id))) == org.users + org.groups + org.roles
 
 
+async def test_targeted_runs_failing_run_after_run_keep_only_the_newest_failure(tmp_path: Path) -> None:
+    """A periodic targeted sync that fails every interval (Datadog down for a day, a target that always fails):
+    each failed run was saved beside the others until the next success, so the file grew by one run per interval
+    for as long as it failed. The newest finished targeted run stays: its data is still the newest there is."""
+    org = Org()
+    path = tmp_path / "s.c1z"
+    full = await sync_to_file(syncers(org, Faults()), path, options())
+    targeted = options(targeted_resources=[b.resource_id("group", "g1")])
+    good = await sync_to_file(syncers(org, Faults()), path, targeted)
+    for _ in range(3):
+        with pytest.raises(InjectedFailure):
+            await sync_to_file(syncers(org, Faults(fail_at_call=1)), path, targeted)
+    with C1ZReader(path) as reader:
+        runs = reader.sync_runs()
+        assert [(r.sync_id, r.sync_type, r.finished) for r in runs[:2]] == [
+            (full.sync_id, "full", True),
+            (good.sync_id, "partial", True),
+        ]
+        assert [(r.sync_type, r.finished) for r in runs[2:]] == [("partial", False)]
+        assert {r.id.resource for r in reader.resources(sync_id=good.sync_id)} == {"g1"}
+
+
 @pytest.mark.parametrize(
     ("target", "types", "message"),
     [

@@ -273,3 +273,41 @@ async def test_stop_does_not_wait_for_a_peer_that_does_not_read() -> None:
     await _until(stuck, "the server never filled its buffers writing to this peer")
     await asyncio.wait_for(ops.stop(), 10)
     writer.close()
+
+
+class Unflushed(OpsServer):
+    """Leaves each answer in the transport's buffer, as a peer too slow to take it does (no drain to wait for)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.answered_all = asyncio.Event()
+
+    async def _send(self, writer: asyncio.StreamWriter, data: bytes) -> None:
+        writer.write(data)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await super()._serve(reader, writer)
+        self.answered_all.set()
+
+
+async def test_a_connection_still_sending_its_last_answer_is_counted_and_ended_by_stop() -> None:
+    """Its requests are all answered ('Connection: close' on the last), but the answers are not yet taken. Such a
+    connection was no longer counted (pipelined requests sized to fill the buffers got round the cap, each one held
+    for the write timeout) and stop() did not end it: its task outlived the server."""
+    ops = Unflushed(Metrics("baton_datadog", "test"), Ready(), "127.0.0.1", 0, write_timeout=3600)
+    await ops.start()
+    assert ops.bound_port
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", ops.bound_port))
+    sock.setblocking(False)
+    _, writer = await asyncio.open_connection(sock=sock)
+    pipelined = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 5_000
+    writer.write(pipelined + b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    with contextlib.suppress(ConnectionError):
+        await asyncio.wait_for(writer.drain(), 10)
+    await asyncio.wait_for(ops.answered_all.wait(), 10)  # megabytes of answers are still to be taken
+    assert ops.open_connections == 1, "a connection still sending is an open connection"
+    await asyncio.wait_for(ops.stop(), 10)
+    assert asyncio.all_tasks() == {asyncio.current_task()}, "stop() left a connection's task running"
+    writer.close()

@@ -207,8 +207,10 @@ class TokenSource:
             return response, bytes(body.finish())
         except BodyTooLarge:
             return response, f"is larger than {MAX_TOKEN_RESPONSE_BYTES} bytes"
-        except UndecodableBody:
-            return response, "is compressed in a way that was not asked for or is broken"
+        except UndecodableBody as exc:
+            if exc.kind == "unsupported":
+                return response, "is compressed in a way that was not asked for (only gzip is)"
+            return response, "has a compressed body that is cut short or corrupt"
         finally:
             await response.aclose()
 

@@ -304,11 +304,13 @@ class _Db:
             self.conn.execute("DELETE FROM v1_sync_runs WHERE sync_id != ?", (sync_id,))
         self.commit()
 
-    def drop_other_partials(self, keep: str) -> None:
+    def drop_other_partials(self, keep: str, unfinished_only: bool) -> None:
         self._check_not_broken()
         self._end_load()
         with self.unit():
             older = "SELECT sync_id FROM v1_sync_runs WHERE sync_type = 'partial' AND sync_id != ?"
+            if unfinished_only:
+                older += " AND ended_at IS NULL"
             for table in ("v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants", "v1_assets"):
                 self.conn.execute(f"DELETE FROM {table} WHERE sync_id IN ({older})", (keep,))  # noqa: S608
             self.conn.execute(f"DELETE FROM v1_sync_runs WHERE sync_id IN ({older})", (keep,))  # noqa: S608
@@ -616,10 +618,10 @@ class C1ZStore:
         """Delete every other sync run and its rows, so the file holds exactly one sync."""
         await self._call(self._db.keep_only, sync_id)
 
-    async def drop_other_partials(self, keep: str) -> None:
-        """Delete every partial sync run but `keep`, and its rows (an unfinished one is never resumed: a targeted
-        run always starts afresh)."""
-        await self._call(self._db.drop_other_partials, keep)
+    async def drop_other_partials(self, keep: str = "", *, unfinished_only: bool = False) -> None:
+        """Delete every partial sync run but `keep` (with `unfinished_only`, every unfinished one), and its rows (an
+        unfinished one is never resumed: a targeted run always starts afresh)."""
+        await self._call(self._db.drop_other_partials, keep, unfinished_only)
 
     # -- reads the sync engine needs -----------------------------------------------------------------------
 

@@ -121,9 +121,9 @@ class OpsServer:
             # "Exception in callback" for such a task that ends cancelled: end it normally instead.
             pass
         finally:
-            self._connections.pop(task, None)
             if finished or not writer.transport.get_write_buffer_size():
-                # close() sends what is still buffered of the last answer first, for WRITE_TIMEOUT at most.
+                # close() sends what is still buffered of the last answer first, for WRITE_TIMEOUT at most. The
+                # connection is still counted meanwhile, so stop() or a newer connection at the cap ends it too.
                 writer.close()
                 with contextlib.suppress(OSError, TimeoutError, asyncio.CancelledError):
                     async with asyncio.timeout(self._write_timeout):
@@ -131,6 +131,7 @@ class OpsServer:
             # An answer the peer did not take is dropped, buffered bytes and all: waiting for it to read would
             # hold this task, and stop(), for as long as the peer likes.
             writer.transport.abort()
+            self._connections.pop(task, None)
 
     @property
     def open_connections(self) -> int:

@@ -32,6 +32,11 @@ async def sync_to_file(
     await sweep_stale(tmp_dir, c1z_path)
     store = await C1ZStore.open(c1z_path, tmp_dir)
     try:
+        if options is not None and options.targeted_resources:
+            # The targeted runs that failed before are never resumed (a targeted run starts afresh): they go now, so
+            # a periodic targeted sync failing every interval leaves one failed run in the file, not one per interval.
+            # The newest finished one stays until this run finishes.
+            await store.drop_other_partials(unfinished_only=True)
         try:
             result = await Syncer(syncers, store, options, observer).run()
         except BaseException:

@@ -350,13 +350,14 @@ async def test_a_deeply_nested_error_body_still_gives_the_status(creds: tuple[st
 @pytest.mark.parametrize("status", [200, 401, 503])
 async def test_an_endless_token_response_is_cut_at_the_cap(creds: tuple[str, str], status: int) -> None:
     """A token endpoint (or a proxy in front of it) streaming without end: each chunk would reset the read
-    timeout, so without a cap the fetch never ends and memory grows. The body is read up to 64 KiB."""
+    timeout, so without a cap the fetch never ends and memory grows. The body is read up to 64 KiB; past it, an
+    error status is still the answer (a 401 still refuses the credentials), a 200 has no token."""
     body = EndlessBody()
 
     async def handler(_: httpx.Request) -> httpx.Response:
         return httpx.Response(status, headers={"content-type": "application/json"}, stream=body)
 
-    with pytest.raises(C1AuthError, match="larger than"):
+    with pytest.raises(C1AuthError, match="larger than" if status == 200 else f"HTTP {status}"):
         await make_source(creds, handler).token()
     assert body.yielded <= 64 * 1024 // len(body.chunk) + 1
 
@@ -414,17 +415,84 @@ async def test_a_gzipped_token_response_is_read(creds: tuple[str, str]) -> None:
     assert (await make_source(creds, handler).token()).authorization == "Bearer tok-1"
 
 
-async def test_a_gzipped_token_response_cut_short_is_broken_not_read(creds: tuple[str, str]) -> None:
-    """A gzip stream that ends early (here in its trailer, the JSON whole) is a broken answer, as Go's gzip reader
-    says (unexpected EOF): transient, never a token read from it."""
-    whole = _compressed("gzip", b'{"access_token": "tok-1", "token_type": "bearer", "expires_in": 60}')
+class Parts(httpx.AsyncByteStream):
+    """A body arriving in the given network chunks, undecoded."""
+
+    def __init__(self, *parts: bytes) -> None:
+        self.parts = parts
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for part in self.parts:
+            yield part
+
+
+_TOKEN_JSON = b'{"access_token": "tok-1", "token_type": "bearer", "expires_in": 60}'
+_GZIPPED = _compressed("gzip", _TOKEN_JSON)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "parts"),
+    [
+        ("gzip", [_GZIPPED[i : i + 1] for i in range(len(_GZIPPED))]),  # chunked, a byte at a time
+        ("GZIP", [_GZIPPED]),
+        ("identity", [_TOKEN_JSON]),
+        # Several gzip members end to end are one gzip body (RFC 1952 §2.2); Go's reader reads them all.
+        ("gzip", [_compressed("gzip", _TOKEN_JSON[:10]) + _compressed("gzip", _TOKEN_JSON[10:])]),
+    ],
+    ids=["gzip-bytewise", "uppercase", "identity", "gzip-members"],
+)
+async def test_a_token_response_in_any_encoding_asked_for_is_read(
+    creds: tuple[str, str], encoding: str, parts: list[bytes]
+) -> None:
+    async def handler(_: httpx.Request) -> httpx.Response:
+        headers = {"content-type": "application/json", "content-encoding": encoding}
+        return httpx.Response(200, headers=headers, stream=Parts(*parts))
+
+    assert (await make_source(creds, handler).token()).authorization == "Bearer tok-1"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body", "words"),
+    [
+        # Cut before the trailer: zlib hands out the whole token, and the checksum was never checked.
+        ("gzip", _GZIPPED[:-8], "has a compressed body that is cut short or corrupt"),
+        ("gzip", _GZIPPED[: len(_GZIPPED) // 2], "has a compressed body that is cut short or corrupt"),
+        # No bytes at all is an empty body, whatever the header says (a 204 or a HEAD answer may say gzip).
+        ("gzip", b"", "is not JSON"),
+        ("gzip", _TOKEN_JSON, "has a compressed body that is cut short or corrupt"),
+        ("gzip", _GZIPPED + b"<html>", "has a compressed body that is cut short or corrupt"),
+        ("br", _TOKEN_JSON, "is compressed in a way that was not asked for (only gzip is)"),
+        ("gzip, gzip", _compressed("gzip", _GZIPPED), "is compressed in a way that was not asked for (only gzip is)"),
+    ],
+    ids=["no-trailer", "half", "empty", "not-gzip", "trailing-junk", "br", "gzip-twice"],
+)
+async def test_a_token_response_that_cannot_be_decoded_is_transient_and_named(
+    creds: tuple[str, str], encoding: str, body: bytes, words: str
+) -> None:
+    async def handler(_: httpx.Request) -> httpx.Response:
+        headers = {"content-type": "application/json", "content-encoding": encoding}
+        return httpx.Response(200, headers=headers, stream=OneChunk(body))
+
+    with pytest.raises(C1AuthUnavailableError) as caught:
+        await make_source(creds, handler).token()
+    assert str(caught.value) == f"failed to get a token from acme.conductor.one:8443: the HTTP 200 response {words}"
+    assert "tok-1" not in str(caught.value)
+
+
+@pytest.mark.parametrize("encoding", ["br", "gzip"])
+async def test_a_refusal_whose_body_cannot_be_decoded_still_refuses_the_credentials(
+    creds: tuple[str, str], encoding: str
+) -> None:
+    """The status is the answer: a 401 whose body is compressed some other way (or broken) only lacks its OAuth
+    error code. It was 'transient', so wrong credentials were retried for ever instead of named at start-up."""
 
     async def handler(_: httpx.Request) -> httpx.Response:
-        headers = {"content-type": "application/json", "content-encoding": "gzip"}
-        return httpx.Response(200, headers=headers, stream=OneChunk(whole[:-4]))
+        headers = {"content-type": "application/json", "content-encoding": encoding}
+        return httpx.Response(401, headers=headers, stream=OneChunk(b'{"error": "invalid_client"}'))
 
-    with pytest.raises(C1AuthUnavailableError, match="compressed in a way that was not asked for or is broken"):
+    with pytest.raises(C1AuthRejectedError) as caught:
         await make_source(creds, handler).token()
+    assert str(caught.value).startswith("failed to get a token from acme.conductor.one:8443: HTTP 401 Unauthorized")
 
 
 @pytest.mark.parametrize("body", ["endless", "zstd"])
