@@ -1,0 +1,78 @@
+"""`CappedBody`: the one decoder of an untrusted HTTP body (the token endpoint's and the Datadog transport's)."""
+
+from __future__ import annotations
+
+import zlib
+
+import pytest
+
+from connector.baton.inflate import BodyTooLarge, CappedBody, UndecodableBody
+
+DATA = b'{"data": [' + b'{"id": "x"},' * 50 + b"]}"
+
+
+def gzip(data: bytes) -> bytes:
+    out = zlib.compressobj(9, zlib.DEFLATED, 31)
+    return out.compress(data) + out.flush()
+
+
+def deflate(data: bytes) -> bytes:
+    return zlib.compress(data)
+
+
+def decoded(encoding: str, *chunks: bytes, cap: int = 1 << 20) -> bytes:
+    body = CappedBody(encoding, cap)
+    for chunk in chunks:
+        body.feed(chunk)
+    return bytes(body.finish())
+
+
+def bytewise(data: bytes) -> list[bytes]:
+    return [data[i : i + 1] for i in range(len(data))]
+
+
+def test_identity_gzip_and_deflate_decode_whole_or_a_byte_at_a_time() -> None:
+    assert decoded("", DATA) == DATA
+    assert decoded("identity", *bytewise(DATA)) == DATA
+    assert decoded("gzip", gzip(DATA)) == DATA
+    assert decoded(" GZIP ", *bytewise(gzip(DATA))) == DATA
+    assert decoded("deflate", *bytewise(deflate(DATA))) == DATA
+
+
+def test_gzip_members_end_to_end_are_one_body() -> None:
+    """RFC 1952 §2.2, and what Go's gzip reader does: it reads on after a member's end."""
+    joined = gzip(DATA[:7]) + gzip(DATA[7:30]) + gzip(DATA[30:])
+    assert decoded("gzip", joined) == DATA
+    assert decoded("gzip", *bytewise(joined)) == DATA
+
+
+@pytest.mark.parametrize(
+    ("encoding", "raw", "kind"),
+    [
+        ("gzip", gzip(DATA)[:-8], "truncated"),  # the trailer (and its checksum) missing: the JSON is whole
+        ("gzip", gzip(DATA)[:20], "truncated"),
+        ("gzip", DATA, "corrupt"),  # not gzip at all
+        ("gzip", gzip(DATA) + b"<html>", "corrupt"),  # bytes after the end that are no gzip member
+        ("deflate", deflate(DATA) + deflate(DATA), "corrupt"),  # a deflate stream has one end
+        ("br", DATA, "unsupported"),
+        ("gzip, gzip", gzip(gzip(DATA)), "unsupported"),
+    ],
+    ids=["no-trailer", "cut", "not-gzip", "trailing-junk", "deflate-twice", "br", "gzip-twice"],
+)
+def test_a_body_that_does_not_decode_says_how(encoding: str, raw: bytes, kind: str) -> None:
+    with pytest.raises(UndecodableBody) as caught:
+        decoded(encoding, raw)
+    assert caught.value.kind == kind
+
+
+def test_a_body_with_no_bytes_is_empty_whatever_its_header_says() -> None:
+    """A 204 or a HEAD answer may say gzip and carry nothing: empty, not cut short."""
+    assert decoded("gzip") == b""
+
+
+def test_a_bomb_stops_at_the_cap_without_inflating_it() -> None:
+    bomb = gzip(b"\0" * (64 << 20))  # 64 MiB of zeros in ~64 KB
+    body = CappedBody("gzip", 1 << 16)
+    with pytest.raises(BodyTooLarge):
+        body.feed(bomb)
+    assert len(body.body) <= 1 << 16
