@@ -89,7 +89,7 @@ def _command(args: list[str]) -> tuple[str | None, list[str]] | int:
     config`, as baton users type it); or the exit code of a positional argument that is no command."""
     if args[:1] and args[0] in COMMANDS:
         return args[0], args[1:]  # the usual place: no settings parser needed (`inspect` stays light)
-    from connector.daemon.settings import first_positional
+    from connector.daemon.settings import first_positional, known_flags, unknown_arguments
 
     at = first_positional(args)
     if at is None:
@@ -100,6 +100,16 @@ def _command(args: list[str]) -> tuple[str | None, list[str]] | int:
         # for a flag's value, so this one is the separator.)
         before = args[: at - 1] if at and args[at - 1] == "--" else args[:at]
         return args[at], before + args[at + 1 :]
+    flag_before = args[at - 1] if at else ""
+    if (
+        flag_before.startswith("-")
+        and flag_before != "--"
+        and "=" not in flag_before
+        and flag_before not in known_flags()
+    ):
+        # `--otel-collector-endpoint host`: the unknown flag is the mistake, and what follows it is its value.
+        print(f"baton-datadog: {unknown_arguments(args[at - 1 :])}", file=sys.stderr)
+        return EXIT_USAGE
     if _WORD.fullmatch(args[at]):
         close = difflib.get_close_matches(args[at], COMMANDS, n=1, cutoff=0.6)
         what = f"unknown command {args[at]!r}" + (f"; did you mean {close[0]!r}?" if close else "")

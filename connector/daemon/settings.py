@@ -527,6 +527,32 @@ def first_positional(argv: Sequence[str]) -> int | None:
     return None
 
 
+def known_flags() -> frozenset[str]:
+    """Every flag the settings parser knows, short and long, with `--no-` forms."""
+    return frozenset(option for action in build_parser()._actions for option in action.option_strings)
+
+
+# What an unknown flag's name may look like to be quoted back; anything else is counted, never shown.
+_FLAG_NAME = re.compile(r"--?[A-Za-z][A-Za-z0-9-]{0,59}")
+
+
+def unknown_arguments(leftover: Sequence[str]) -> str:
+    """One line about what the flags parser did not know: the first unknown flag by name (never its value: a
+    key or secret often follows a misspelt flag), with the closest known flag; other arguments only counted."""
+    flags = [arg.partition("=")[0] for arg in leftover if arg.startswith("-") and arg != "-"]
+    others = len(leftover) - (1 if flags else 0)
+    if flags and _FLAG_NAME.fullmatch(flags[0]):
+        close = difflib.get_close_matches(flags[0], sorted(known_flags()), n=1, cutoff=0.6)
+        what = f"unknown flag {flags[0]}" + (f"; did you mean {close[0]}?" if close else "")
+    elif flags:
+        what = "an unknown flag (not shown: it does not look like a flag name)"
+    else:
+        what = f"{len(leftover)} argument(s) that are neither flags nor flag values"
+        others = 0
+    more = f" ({others} more argument(s) after it, not shown: one may be a key)" if others else ""
+    return f"{what}{more}; see --help for the flags"
+
+
 @dataclass(frozen=True)
 class Effective:
     """Settings as loaded, where each came from (`flag`, `env`, `file`, `default`), and start-up warnings."""
@@ -545,7 +571,12 @@ def load_effective(argv: Sequence[str], *, prog: str = "baton-datadog") -> Effec
     """Settings, the source of each value, and warnings about unknown `BATON_*` variables (of os.environ,
     which pydantic-settings reads)."""
     environ = os.environ
-    args = {k: v for k, v in vars(build_parser(prog).parse_args(list(argv))).items() if _given(v)}
+    # parse_known_args, not parse_args: argparse's own refusal quotes what it did not know, and that may be a secret
+    # (`--client-secrett=...`, or `--app-kye` and the key after it).
+    parsed, leftover = build_parser(prog).parse_known_args(list(argv))
+    if leftover:
+        raise SettingsError(unknown_arguments(leftover))
+    args = {k: v for k, v in vars(parsed).items() if _given(v)}
     config = args.pop("config", None) or environ.get(CONFIG_PATH_ENV)
     data = read_yaml(Path(config)) if config else {}
     known = {env(name) for name in Settings.model_fields}
