@@ -67,7 +67,14 @@ def _dispatch(args: list[str]) -> int:
         parser = argparse.ArgumentParser(prog="baton-datadog inspect", description="Show what a .c1z sync file holds.")
         parser.add_argument("--version", action="version", version=f"baton-datadog {package_version()}")
         inspect.add_arguments(parser)
-        return inspect.run(parser.parse_args(rest))
+        # Not parse_args: its refusal quotes the unknown arguments, and one may be a key (`--api-key=...`).
+        parsed, leftover = parser.parse_known_args(rest)
+        if leftover:
+            from connector.daemon.settings import known_flags, unknown_arguments
+
+            print(f"baton-datadog: inspect: {unknown_arguments(leftover, known_flags(parser))}", file=sys.stderr)
+            return EXIT_USAGE
+        return inspect.run(parsed)
     if command == "capabilities":
         return _capabilities(rest)
     if command == "config":

@@ -527,29 +527,31 @@ def first_positional(argv: Sequence[str]) -> int | None:
     return None
 
 
-def known_flags() -> frozenset[str]:
-    """Every flag the settings parser knows, short and long, with `--no-` forms."""
-    return frozenset(option for action in build_parser()._actions for option in action.option_strings)
+def known_flags(parser: argparse.ArgumentParser | None = None) -> frozenset[str]:
+    """Every flag `parser` (else the settings parser) knows, short and long, with `--no-` forms."""
+    parser = parser or build_parser()
+    return frozenset(option for action in parser._actions for option in action.option_strings)
 
 
 # What an unknown flag's name may look like to be quoted back; anything else is counted, never shown.
 _FLAG_NAME = re.compile(r"--?[A-Za-z][A-Za-z0-9-]{0,59}")
 
 
-def unknown_arguments(leftover: Sequence[str]) -> str:
+def unknown_arguments(leftover: Sequence[str], known: frozenset[str] | None = None) -> str:
     """One line about what the flags parser did not know: the first unknown flag by name (never its value: a
-    key or secret often follows a misspelt flag), with the closest known flag; other arguments only counted."""
+    key or secret often follows a misspelt flag), with the closest of `known` (else the settings' flags); other
+    arguments only counted."""
     flags = [arg.partition("=")[0] for arg in leftover if arg.startswith("-") and arg != "-"]
     others = len(leftover) - (1 if flags else 0)
     if flags and _FLAG_NAME.fullmatch(flags[0]):
-        close = difflib.get_close_matches(flags[0], sorted(known_flags()), n=1, cutoff=0.6)
+        close = difflib.get_close_matches(flags[0], sorted(known or known_flags()), n=1, cutoff=0.6)
         what = f"unknown flag {flags[0]}" + (f"; did you mean {close[0]}?" if close else "")
     elif flags:
         what = "an unknown flag (not shown: it does not look like a flag name)"
     else:
-        what = f"{len(leftover)} argument(s) that are neither flags nor flag values"
+        what = f"{len(leftover)} unexpected argument(s) (not shown: one may be a key)"
         others = 0
-    more = f" ({others} more argument(s) after it, not shown: one may be a key)" if others else ""
+    more = f" and {others} other argument(s) (not shown: one may be a key)" if others else ""
     return f"{what}{more}; see --help for the flags"
 
 

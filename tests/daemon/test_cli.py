@@ -160,8 +160,18 @@ def test_a_positional_that_is_no_command_is_one_line_and_exit_2(args: tuple[str,
         # Before any command: the flag is what is wrong, not its value taken for a command.
         (("--api-kye", "abcdef"), "unknown flag --api-kye; did you mean --api-key?"),
         (("--otel-collector-endpoint", "collector", "config"), "unknown flag --otel-collector-endpoint"),
+        (("inspect", "sync.c1z", "--api-key=" + CANARY), "inspect: unknown flag --api-key"),
+        (("inspect", "sync.c1z", CANARY), "inspect: 1 unexpected argument(s) (not shown: one may be a key)"),
     ],
-    ids=["flag=value", "after-config", "after-capabilities", "before-a-word", "sdk-flag-we-lack"],
+    ids=[
+        "flag=value",
+        "after-config",
+        "after-capabilities",
+        "before-a-word",
+        "sdk-flag-we-lack",
+        "inspect-flag",
+        "inspect-extra",
+    ],
 )
 def test_an_unknown_flag_is_named_and_its_value_never_shown(args: tuple[str, ...], says: str) -> None:
     done = run_cli(*args)
