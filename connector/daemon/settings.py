@@ -575,7 +575,7 @@ def load_effective(argv: Sequence[str], *, prog: str = "baton-datadog") -> Effec
     environ = os.environ
     # parse_known_args, not parse_args: argparse's own refusal quotes what it did not know, and that may be a secret
     # (`--client-secrett=...`, or `--app-kye` and the key after it).
-    parsed, leftover = build_parser(prog).parse_known_args(list(argv))
+    parsed, leftover = build_parser(prog).parse_known_args(_explicit_booleans(argv))
     if leftover:
         raise SettingsError(unknown_arguments(leftover))
     args = {k: v for k, v in vars(parsed).items() if _given(v)}
@@ -602,6 +602,43 @@ def load_effective(argv: Sequence[str], *, prog: str = "baton-datadog") -> Effec
         for key in sorted(present - known - {CONFIG_PATH_ENV} - _OTHER_KNOWN_ENV)
     ]
     return Effective(settings, sources, warnings)
+
+
+def _boolean_flags() -> dict[str, str]:
+    """Each boolean setting's flags (long and short) and the setting's name."""
+    out: dict[str, str] = {}
+    for name, info in Settings.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        if info.annotation is bool:
+            out[flag(name)] = name
+            if extra.get("short"):
+                out[str(extra["short"])] = name
+    return out
+
+
+_BOOLEAN_FLAGS = _boolean_flags()
+_TRUE, _FALSE = frozenset({"true", "t", "1"}), frozenset({"false", "f", "0"})
+
+
+def _explicit_booleans(argv: Sequence[str]) -> list[str]:
+    """`--flag=true` and `--flag=false`, as Go's pflag takes them (and so a baton-sdk user types), become
+    `--flag` and `--no-flag`: argparse's switches take no value. Anything else after `=` is named as a mistake
+    (not quoted: a flag's value is not shown back)."""
+    out: list[str] = []
+    for at, arg in enumerate(argv):
+        if arg == "--":
+            return out + list(argv[at:])
+        name, equals, value = arg.partition("=")
+        field_name = _BOOLEAN_FLAGS.get(name)
+        if not (equals and field_name):
+            out.append(arg)
+        elif value.strip().lower() in _TRUE:
+            out.append(flag(field_name))
+        elif value.strip().lower() in _FALSE:
+            out.append(f"--no-{flag(field_name).removeprefix('--')}")
+        else:
+            raise SettingsError(f"setting {flag(field_name)} ({env(field_name)}): {name}=VALUE takes true or false")
+    return out
 
 
 def _given(value: Any) -> bool:
