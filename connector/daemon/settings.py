@@ -501,6 +501,9 @@ def build_parser(prog: str = "baton-datadog") -> argparse.ArgumentParser:
         group = groups[str(extra.get("group", "Datadog"))]
         if info.annotation is bool:
             group.add_argument(*names, dest=name, action=argparse.BooleanOptionalAction, help=help_text)
+        elif get_origin(info.annotation) is list:
+            # Repeated, a list flag adds to the list, as baton-sdk's (pflag's) string slices do.
+            group.add_argument(*names, dest=name, action="append", metavar=name.upper(), help=help_text)
         else:
             group.add_argument(*names, dest=name, metavar=name.upper(), help=help_text)
     return parser
@@ -578,7 +581,11 @@ def load_effective(argv: Sequence[str], *, prog: str = "baton-datadog") -> Effec
     parsed, leftover = build_parser(prog).parse_known_args(_explicit_booleans(argv))
     if leftover:
         raise SettingsError(unknown_arguments(leftover))
-    args = {k: v for k, v in vars(parsed).items() if _given(v)}
+    flagged = vars(parsed)
+    for name, value in flagged.items():
+        if isinstance(value, list):  # a repeated list flag: one value each time, each comma-separated or JSON
+            flagged[name] = value[0] if len(value) == 1 else ",".join(part for part in value if part.strip())
+    args = {k: v for k, v in flagged.items() if _given(v)}
     config = args.pop("config", None) or environ.get(CONFIG_PATH_ENV)
     data = read_yaml(Path(config)) if config else {}
     known = {env(name) for name in Settings.model_fields}

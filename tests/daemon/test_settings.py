@@ -356,3 +356,12 @@ def test_a_boolean_flag_with_a_value_that_is_no_boolean_is_named() -> None:
     assert "--sync-secrets (BATON_SYNC_SECRETS)" in message
     assert "true or false" in message
     assert CANARY not in message
+
+
+@pytest.mark.parametrize("flag", ["--sync-resources", "--sync-resource-types"])
+def test_a_list_flag_given_twice_keeps_both_as_baton_sdk_flags_do(flag: str) -> None:
+    # pflag's string slices append on repetition; keeping only the last would sync less than was asked, silently.
+    values = ["role:r1", "team:t1,team:t2"] if flag == "--sync-resources" else ["role", "user,team"]
+    settings = load([flag, values[0], f"{flag}={values[1]}"])
+    got = settings.sync_resources if flag == "--sync-resources" else settings.sync_resource_types
+    assert got == [part for value in values for part in value.split(",")]
