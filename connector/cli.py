@@ -176,11 +176,13 @@ def _config(args: list[str]) -> int:
 
 
 def _debugging(args: list[str]) -> bool:
-    if "--log-level=debug" in args:
+    # Case and whitespace ignored, as the settings read a log level.
+    lowered = [arg.strip().lower() for arg in args]
+    if "--log-level=debug" in lowered:
         return True
-    if "--log-level" in args:
-        i = args.index("--log-level")
-        return args[i + 1 : i + 2] == ["debug"]
+    if "--log-level" in lowered:
+        i = lowered.index("--log-level")
+        return lowered[i + 1 : i + 2] == ["debug"]
     return os.environ.get("BATON_LOG_LEVEL", "").strip().lower() == "debug"
 
 

@@ -275,6 +275,11 @@ def test_an_unexpected_error_is_one_line_and_the_traceback_only_at_debug(
     monkeypatch.setenv("BATON_LOG_LEVEL", "debug")
     assert cli.main([]) == 1
     assert "Traceback" in capsys.readouterr().err
+    monkeypatch.delenv("BATON_LOG_LEVEL")
+    # Log levels ignore case wherever they are given (README), so the traceback's switch does too.
+    for args in (["--log-level", "DEBUG"], ["--log-level=Debug"]):
+        assert cli.main(args) == 1
+        assert "Traceback" in capsys.readouterr().err, args
 
 
 def test_inspect_of_a_file_that_is_not_a_c1z_is_one_line(tmp_path: Path) -> None:
