@@ -67,7 +67,14 @@ def _dispatch(args: list[str]) -> int:
         parser = argparse.ArgumentParser(prog="baton-datadog inspect", description="Show what a .c1z sync file holds.")
         parser.add_argument("--version", action="version", version=f"baton-datadog {package_version()}")
         inspect.add_arguments(parser)
-        return inspect.run(parser.parse_args(rest))
+        # Not parse_args: its refusal quotes the unknown arguments, and one may be a key (`--api-key=...`).
+        parsed, leftover = parser.parse_known_args(rest)
+        if leftover:
+            from connector.daemon.settings import known_flags, unknown_arguments
+
+            print(f"baton-datadog: inspect: {unknown_arguments(leftover, known_flags(parser))}", file=sys.stderr)
+            return EXIT_USAGE
+        return inspect.run(parsed)
     if command == "capabilities":
         return _capabilities(rest)
     if command == "config":
@@ -89,7 +96,7 @@ def _command(args: list[str]) -> tuple[str | None, list[str]] | int:
     config`, as baton users type it); or the exit code of a positional argument that is no command."""
     if args[:1] and args[0] in COMMANDS:
         return args[0], args[1:]  # the usual place: no settings parser needed (`inspect` stays light)
-    from connector.daemon.settings import first_positional
+    from connector.daemon.settings import first_positional, known_flags, unknown_arguments
 
     at = first_positional(args)
     if at is None:
@@ -100,6 +107,16 @@ def _command(args: list[str]) -> tuple[str | None, list[str]] | int:
         # for a flag's value, so this one is the separator.)
         before = args[: at - 1] if at and args[at - 1] == "--" else args[:at]
         return args[at], before + args[at + 1 :]
+    flag_before = args[at - 1] if at else ""
+    if (
+        flag_before.startswith("-")
+        and flag_before != "--"
+        and "=" not in flag_before
+        and flag_before not in known_flags()
+    ):
+        # `--otel-collector-endpoint host`: the unknown flag is the mistake, and what follows it is its value.
+        print(f"baton-datadog: {unknown_arguments(args[at - 1 :])}", file=sys.stderr)
+        return EXIT_USAGE
     if _WORD.fullmatch(args[at]):
         close = difflib.get_close_matches(args[at], COMMANDS, n=1, cutoff=0.6)
         what = f"unknown command {args[at]!r}" + (f"; did you mean {close[0]!r}?" if close else "")
@@ -159,11 +176,13 @@ def _config(args: list[str]) -> int:
 
 
 def _debugging(args: list[str]) -> bool:
-    if "--log-level=debug" in args:
+    # Case and whitespace ignored, as the settings read a log level.
+    lowered = [arg.strip().lower() for arg in args]
+    if "--log-level=debug" in lowered:
         return True
-    if "--log-level" in args:
-        i = args.index("--log-level")
-        return args[i + 1 : i + 2] == ["debug"]
+    if "--log-level" in lowered:
+        i = lowered.index("--log-level")
+        return lowered[i + 1 : i + 2] == ["debug"]
     return os.environ.get("BATON_LOG_LEVEL", "").strip().lower() == "debug"
 
 

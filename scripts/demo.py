@@ -2,12 +2,15 @@
 
 Starts both fakes on 127.0.0.1, runs `baton-datadog` in service mode as a subprocess, queues a full sync, a
 grant and a revoke through the fake ConductorOne, prints what happened, stops the daemon with SIGTERM and
-exits 0 only if every step did what it should. The daemon's log is kept (build/demo/daemon.log) and its path
-printed, so what the daemon did can be read afterwards.
+exits 0 only if every step did what it should. The daemon's log and the c1z it uploaded are kept
+(build/demo/daemon.log, build/demo/sync.c1z; `--out DIR` puts them elsewhere) and their paths printed, so what
+the daemon did can be read afterwards, the sync with `baton-datadog inspect`.
 """
 
 from __future__ import annotations
 
+import argparse
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LOG_PATH = ROOT / "build" / "demo" / "daemon.log"
+OUT_DIR = ROOT / "build" / "demo"
 sys.path.insert(0, str(ROOT))
 
 from connector.baton.c1z.reader import C1ZReader  # noqa: E402
@@ -51,15 +54,20 @@ def describe(report: baton_pb2.BatonServiceFinishTaskRequest) -> str:
     return "success" + (f" [{', '.join(annotations)}]" if annotations else "")
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/demo.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=OUT_DIR, help=f"where the log and the c1z go (default {OUT_DIR})")
+    out = parser.parse_args(argv).out
     ok = True
     org = generate_org(users=40, seed=5, teams=5, schedules=0)
     with tempfile.TemporaryDirectory(prefix="baton-demo-") as tmp, FakeDatadog(org) as dd, FakeC1(next_poll=0.2) as c1:
         env = connector_env(
             dd, c1, {"BATON_PROVISIONING": "true", "BATON_HOST_ID": "demo-host", "BATON_C1Z_TEMP_DIR": tmp}
         )
-        log_path = LOG_PATH
-        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path = out / "daemon.log"
+        c1z_path = out / "sync.c1z"
+        out.mkdir(parents=True, exist_ok=True)
+        c1z_path.unlink(missing_ok=True)
         print(f"fake Datadog  {dd.base_url}  ({len(org.users)} users, {len(org.roles)} roles, {len(org.teams)} teams)")
         print(f"fake ConductorOne  https://{c1.address}")
         with log_path.open("w") as log_file:
@@ -83,6 +91,9 @@ def main() -> int:
                 with C1ZReader(upload.path) as reader:
                     for type_id, counts in sorted(reader.counts_by_type().items()):
                         print(f"     {type_id:<6} resources {counts['resources']:>4}  grants {counts['grants']:>4}")
+                # The fake keeps uploads in a directory it deletes on exit.
+                shutil.copyfile(upload.path, c1z_path)
+                print(f"     kept as {c1z_path} (baton-datadog inspect {c1z_path})")
                 ok &= not report.HasField("status") and upload.ok
 
                 # A low-privilege role, as a just-in-time grant would usually be.

@@ -501,6 +501,9 @@ def build_parser(prog: str = "baton-datadog") -> argparse.ArgumentParser:
         group = groups[str(extra.get("group", "Datadog"))]
         if info.annotation is bool:
             group.add_argument(*names, dest=name, action=argparse.BooleanOptionalAction, help=help_text)
+        elif get_origin(info.annotation) is list:
+            # Repeated, a list flag adds to the list, as baton-sdk's (pflag's) string slices do.
+            group.add_argument(*names, dest=name, action="append", metavar=name.upper(), help=help_text)
         else:
             group.add_argument(*names, dest=name, metavar=name.upper(), help=help_text)
     return parser
@@ -527,6 +530,34 @@ def first_positional(argv: Sequence[str]) -> int | None:
     return None
 
 
+def known_flags(parser: argparse.ArgumentParser | None = None) -> frozenset[str]:
+    """Every flag `parser` (else the settings parser) knows, short and long, with `--no-` forms."""
+    parser = parser or build_parser()
+    return frozenset(option for action in parser._actions for option in action.option_strings)
+
+
+# What an unknown flag's name may look like to be quoted back; anything else is counted, never shown.
+_FLAG_NAME = re.compile(r"--?[A-Za-z][A-Za-z0-9-]{0,59}")
+
+
+def unknown_arguments(leftover: Sequence[str], known: frozenset[str] | None = None) -> str:
+    """One line about what the flags parser did not know: the first unknown flag by name (never its value: a
+    key or secret often follows a misspelt flag), with the closest of `known` (else the settings' flags); other
+    arguments only counted."""
+    flags = [arg.partition("=")[0] for arg in leftover if arg.startswith("-") and arg != "-"]
+    others = len(leftover) - (1 if flags else 0)
+    if flags and _FLAG_NAME.fullmatch(flags[0]):
+        close = difflib.get_close_matches(flags[0], sorted(known or known_flags()), n=1, cutoff=0.6)
+        what = f"unknown flag {flags[0]}" + (f"; did you mean {close[0]}?" if close else "")
+    elif flags:
+        what = "an unknown flag (not shown: it does not look like a flag name)"
+    else:
+        what = f"{len(leftover)} unexpected argument(s) (not shown: one may be a key)"
+        others = 0
+    more = f" and {others} other argument(s) (not shown: one may be a key)" if others else ""
+    return f"{what}{more}; see --help for the flags"
+
+
 @dataclass(frozen=True)
 class Effective:
     """Settings as loaded, where each came from (`flag`, `env`, `file`, `default`), and start-up warnings."""
@@ -545,7 +576,16 @@ def load_effective(argv: Sequence[str], *, prog: str = "baton-datadog") -> Effec
     """Settings, the source of each value, and warnings about unknown `BATON_*` variables (of os.environ,
     which pydantic-settings reads)."""
     environ = os.environ
-    args = {k: v for k, v in vars(build_parser(prog).parse_args(list(argv))).items() if _given(v)}
+    # parse_known_args, not parse_args: argparse's own refusal quotes what it did not know, and that may be a secret
+    # (`--client-secrett=...`, or `--app-kye` and the key after it).
+    parsed, leftover = build_parser(prog).parse_known_args(_explicit_booleans(argv))
+    if leftover:
+        raise SettingsError(unknown_arguments(leftover))
+    flagged = vars(parsed)
+    for name, value in flagged.items():
+        if isinstance(value, list):  # a repeated list flag: one value each time, each comma-separated or JSON
+            flagged[name] = value[0] if len(value) == 1 else ",".join(part for part in value if part.strip())
+    args = {k: v for k, v in flagged.items() if _given(v)}
     config = args.pop("config", None) or environ.get(CONFIG_PATH_ENV)
     data = read_yaml(Path(config)) if config else {}
     known = {env(name) for name in Settings.model_fields}
@@ -569,6 +609,43 @@ def load_effective(argv: Sequence[str], *, prog: str = "baton-datadog") -> Effec
         for key in sorted(present - known - {CONFIG_PATH_ENV} - _OTHER_KNOWN_ENV)
     ]
     return Effective(settings, sources, warnings)
+
+
+def _boolean_flags() -> dict[str, str]:
+    """Each boolean setting's flags (long and short) and the setting's name."""
+    out: dict[str, str] = {}
+    for name, info in Settings.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        if info.annotation is bool:
+            out[flag(name)] = name
+            if extra.get("short"):
+                out[str(extra["short"])] = name
+    return out
+
+
+_BOOLEAN_FLAGS = _boolean_flags()
+_TRUE, _FALSE = frozenset({"true", "t", "1"}), frozenset({"false", "f", "0"})
+
+
+def _explicit_booleans(argv: Sequence[str]) -> list[str]:
+    """`--flag=true` and `--flag=false`, as Go's pflag takes them (and so a baton-sdk user types), become
+    `--flag` and `--no-flag`: argparse's switches take no value. Anything else after `=` is named as a mistake
+    (not quoted: a flag's value is not shown back)."""
+    out: list[str] = []
+    for at, arg in enumerate(argv):
+        if arg == "--":
+            return out + list(argv[at:])
+        name, equals, value = arg.partition("=")
+        field_name = _BOOLEAN_FLAGS.get(name)
+        if not (equals and field_name):
+            out.append(arg)
+        elif value.strip().lower() in _TRUE:
+            out.append(flag(field_name))
+        elif value.strip().lower() in _FALSE:
+            out.append(f"--no-{flag(field_name).removeprefix('--')}")
+        else:
+            raise SettingsError(f"setting {flag(field_name)} ({env(field_name)}): {name}=VALUE takes true or false")
+    return out
 
 
 def _given(value: Any) -> bool:

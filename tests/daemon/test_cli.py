@@ -151,6 +151,39 @@ def test_a_positional_that_is_no_command_is_one_line_and_exit_2(args: tuple[str,
     assert CANARY not in line
 
 
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--client-secrett=" + CANARY,), "unknown flag --client-secrett; did you mean --client-secret?"),
+        (("config", "--app-kye", CANARY), "unknown flag --app-kye; did you mean --app-key?"),
+        (("capabilities", "--api-kye", CANARY), "unknown flag --api-kye; did you mean --api-key?"),
+        # Before any command: the flag is what is wrong, not its value taken for a command.
+        (("--api-kye", "abcdef"), "unknown flag --api-kye; did you mean --api-key?"),
+        (("--otel-collector-endpoint", "collector", "config"), "unknown flag --otel-collector-endpoint"),
+        (("inspect", "sync.c1z", "--api-key=" + CANARY), "inspect: unknown flag --api-key"),
+        (("inspect", "sync.c1z", CANARY), "inspect: 1 unexpected argument(s) (not shown: one may be a key)"),
+    ],
+    ids=[
+        "flag=value",
+        "after-config",
+        "after-capabilities",
+        "before-a-word",
+        "sdk-flag-we-lack",
+        "inspect-flag",
+        "inspect-extra",
+    ],
+)
+def test_an_unknown_flag_is_named_and_its_value_never_shown(args: tuple[str, ...], says: str) -> None:
+    done = run_cli(*args)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"baton-datadog: {says}")
+    assert CANARY not in line
+    assert "abcdef" not in line
+    assert "collector " not in line
+
+
 def test_config_shows_each_value_and_where_it_came_from_with_secrets_redacted(tmp_path: Path) -> None:
     config = tmp_path / "baton.yaml"
     config.write_text("task-concurrency: 7\nsync-schedules: true\n")
@@ -242,6 +275,11 @@ def test_an_unexpected_error_is_one_line_and_the_traceback_only_at_debug(
     monkeypatch.setenv("BATON_LOG_LEVEL", "debug")
     assert cli.main([]) == 1
     assert "Traceback" in capsys.readouterr().err
+    monkeypatch.delenv("BATON_LOG_LEVEL")
+    # Log levels ignore case wherever they are given (README), so the traceback's switch does too.
+    for args in (["--log-level", "DEBUG"], ["--log-level=Debug"]):
+        assert cli.main(args) == 1
+        assert "Traceback" in capsys.readouterr().err, args
 
 
 def test_inspect_of_a_file_that_is_not_a_c1z_is_one_line(tmp_path: Path) -> None:

@@ -331,3 +331,37 @@ def test_a_host_id_longer_than_conductorone_takes_is_named_at_start() -> None:
         load(["--host-id", "h" * 257])
     assert str(caught.value).startswith("setting --host-id (BATON_HOST_ID): ")
     assert "at most 256 characters" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--provisioning=true"], True),
+        (["--provisioning=TRUE"], True),
+        (["--provisioning=1"], True),
+        (["--provisioning=false"], False),
+        (["--provisioning", "--provisioning=f"], False),
+        (["-p=true"], True),
+    ],
+)
+def test_a_boolean_flag_takes_an_explicit_value_as_baton_sdk_flags_do(argv: list[str], expected: bool) -> None:
+    # Go's flag parser (pflag) takes `--flag=true` / `--flag=false`; a Go baton user's scripts and manifests do too.
+    assert load(argv).provisioning is expected
+
+
+def test_a_boolean_flag_with_a_value_that_is_no_boolean_is_named() -> None:
+    with pytest.raises(SettingsError) as raised:
+        load(["--sync-secrets=" + CANARY])
+    message = str(raised.value)
+    assert "--sync-secrets (BATON_SYNC_SECRETS)" in message
+    assert "true or false" in message
+    assert CANARY not in message
+
+
+@pytest.mark.parametrize("flag", ["--sync-resources", "--sync-resource-types"])
+def test_a_list_flag_given_twice_keeps_both_as_baton_sdk_flags_do(flag: str) -> None:
+    # pflag's string slices append on repetition; keeping only the last would sync less than was asked, silently.
+    values = ["role:r1", "team:t1,team:t2"] if flag == "--sync-resources" else ["role", "user,team"]
+    settings = load([flag, values[0], f"{flag}={values[1]}"])
+    got = settings.sync_resources if flag == "--sync-resources" else settings.sync_resource_types
+    assert got == [part for value in values for part in value.split(",")]
