@@ -95,3 +95,17 @@ def test_a_token_recording_more_settings_than_a_sync_has_records_none() -> None:
     assert ss.SyncState.unmarshal(token).settings is None
     few = {"site": "datadoghq.com", "resource_types": "role,user"}
     assert ss.SyncState.unmarshal(json.dumps({"version": 1, ss.SETTINGS_KEY: few})).settings == few
+
+
+def test_a_token_holding_more_actions_than_a_sync_stacks_cannot_be_resumed() -> None:
+    """The engine stacks hundreds of actions at most; the parsed ones are then checked and run on the event loop,
+    so a file's million would stall it for seconds. The limit itself resumes."""
+
+    def token(count: int) -> str:
+        ids = [f"{i:010d}" for i in range(1, count + 1)]
+        actions = {i: {"id": i, "operation": ss.LIST_GRANTS, "resource_type_id": "team", "resource_id": i} for i in ids}
+        return json.dumps({"version": 1, "actions_map": actions, "action_order": ids, "current_action_id": count})
+
+    assert len(ss.SyncState.unmarshal(token(ss.MAX_ACTIONS)).actions) == ss.MAX_ACTIONS
+    with pytest.raises(ValueError, match="more than 100000 actions"):
+        ss.SyncState.unmarshal(token(ss.MAX_ACTIONS + 1))

@@ -144,13 +144,17 @@ class SyncState:
         if not isinstance(data, dict) or data.get("version") not in (1, 2):
             raise ValueError("sync token is not a version-1 state; the sync cannot be resumed")
         by_id = data.get("actions_map") or {}
+        order = data.get("action_order") or []
+        if len(order) > MAX_ACTIONS:
+            # Checked and run on the event loop after this: a file's million actions stalled it for seconds.
+            raise ValueError(f"sync token holds more than {MAX_ACTIONS} actions; the sync cannot be resumed")
         actions = [
             Action(
                 id=str(by_id[action_id]["id"]),
                 operation=str(by_id[action_id]["operation"]),
                 **{name: str(by_id[action_id].get(name, "")) for name in _ACTION_FIELDS},
             )
-            for action_id in data.get("action_order") or []
+            for action_id in order
         ]
         return cls(
             actions=actions,
@@ -163,6 +167,9 @@ class SyncState:
         )
 
 
+# The most actions a token may hold. The engine's stack holds its type-level actions, a page's child listings and
+# up to two batches of per-resource grant listings: hundreds.
+MAX_ACTIONS = 100_000
 # A sync records a handful of settings; a token with more is not one this engine wrote, and comparing a million
 # of them took seconds on the event loop.
 _MAX_SETTINGS = 64
