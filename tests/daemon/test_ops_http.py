@@ -205,18 +205,25 @@ async def test_a_request_body_that_never_ends_is_dropped(strict: OpsServer) -> N
     await _until(lambda: strict.open_connections == 0, "the connection is still open")
 
 
+async def flood_without_reading(ops: OpsServer, last: bytes = b"") -> asyncio.StreamWriter:
+    """Pipeline 5,000 /metrics requests (then `last`) on a connection with a tiny receive buffer that never reads:
+    the answers fill every buffer between the server and this peer."""
+    assert ops.bound_port
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", ops.bound_port))
+    sock.setblocking(False)
+    _, writer = await asyncio.open_connection(sock=sock)
+    writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 5_000 + last)
+    with contextlib.suppress(ConnectionError):
+        await asyncio.wait_for(writer.drain(), 10)
+    return writer
+
+
 async def test_a_peer_that_never_reads_its_metrics_is_dropped(strict: OpsServer) -> None:
     """Thousands of pipelined /metrics requests and not one byte read: the answers fill every buffer, and the
     server stops waiting for the peer to take them."""
-    assert strict.bound_port
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", strict.bound_port))
-    sock.setblocking(False)
-    _, writer = await asyncio.open_connection(sock=sock)
-    writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 5_000)
-    with contextlib.suppress(ConnectionError):
-        await asyncio.wait_for(writer.drain(), 10)
+    writer = await flood_without_reading(strict)
     await _until(lambda: strict.open_connections == 0, "a peer that does not read still holds its connection")
     writer.close()
     async with httpx.AsyncClient(base_url=base(strict)) as http:
@@ -255,15 +262,7 @@ async def test_stop_does_not_wait_for_a_peer_that_does_not_read() -> None:
 
     ops._send = recorded  # type: ignore[method-assign]
     await ops.start()
-    assert ops.bound_port
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", ops.bound_port))
-    sock.setblocking(False)
-    _, writer = await asyncio.open_connection(sock=sock)
-    writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 5_000)
-    with contextlib.suppress(ConnectionError):
-        await asyncio.wait_for(writer.drain(), 10)
+    writer = await flood_without_reading(ops)
 
     def stuck() -> bool:
         # Over the transport's high-water mark, an answer's drain waits for the peer to read.
@@ -296,16 +295,7 @@ async def test_a_connection_still_sending_its_last_answer_is_counted_and_ended_b
     for the write timeout) and stop() did not end it: its task outlived the server."""
     ops = Unflushed(Metrics("baton_datadog", "test"), Ready(), "127.0.0.1", 0, write_timeout=3600)
     await ops.start()
-    assert ops.bound_port
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", ops.bound_port))
-    sock.setblocking(False)
-    _, writer = await asyncio.open_connection(sock=sock)
-    pipelined = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 5_000
-    writer.write(pipelined + b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    with contextlib.suppress(ConnectionError):
-        await asyncio.wait_for(writer.drain(), 10)
+    writer = await flood_without_reading(ops, last=b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     await asyncio.wait_for(ops.answered_all.wait(), 10)  # megabytes of answers are still to be taken
     assert ops.open_connections == 1, "a connection still sending is an open connection"
     await asyncio.wait_for(ops.stop(), 10)
