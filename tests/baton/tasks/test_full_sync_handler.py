@@ -127,14 +127,7 @@ async def test_a_conductorone_failure_inside_a_sync_is_reported_as_such(
         client.heartbeat_script.append(error)
     else:
         client.upload_asset = _failing_upload(error)  # type: ignore[attr-defined]
-    handler = FullSyncHandler(cast(BatonServiceClient, client), list, FullSyncSettings(temp_dir=tmp_path))
-    processor = TaskProcessor(
-        client.as_client(),
-        Handlers(cast(Connector, StubConnector()), provisioning=True),
-        handler,
-        hello=_no_hello,
-        finish_retry=INSTANT,
-    )
+    processor = _processor(client, tmp_path)
     with structlog.testing.capture_logs() as events:
         await processor.process(kind_task("sync_full"))
     (finish,) = client.finishes
@@ -147,6 +140,18 @@ async def test_a_conductorone_failure_inside_a_sync_is_reported_as_such(
 
 async def _no_hello(task_id: str) -> None:
     return None
+
+
+def _processor(client: StubClient, tmp_path: Path) -> TaskProcessor:
+    """A task processor running full syncs through `client`, its files in `tmp_path`."""
+    handler = FullSyncHandler(cast(BatonServiceClient, client), list, FullSyncSettings(temp_dir=tmp_path))
+    return TaskProcessor(
+        client.as_client(),
+        Handlers(cast(Connector, StubConnector()), provisioning=True),
+        handler,
+        hello=_no_hello,
+        finish_retry=INSTANT,
+    )
 
 
 async def test_heartbeats_go_on_during_the_upload_and_a_cancel_then_stops_it(
@@ -180,14 +185,7 @@ async def test_heartbeats_go_on_during_the_upload_and_a_cancel_then_stops_it(
 
     client.heartbeat = heartbeat  # type: ignore[method-assign]
     client.upload_asset = upload_asset  # type: ignore[attr-defined]
-    handler = FullSyncHandler(cast(BatonServiceClient, client), list, FullSyncSettings(temp_dir=tmp_path))
-    processor = TaskProcessor(
-        client.as_client(),
-        Handlers(cast(Connector, StubConnector()), provisioning=True),
-        handler,
-        hello=_no_hello,
-        finish_retry=INSTANT,
-    )
+    processor = _processor(client, tmp_path)
     # The bound only turns the old hang into a failure; the test never waits for it when the code is right.
     await asyncio.wait_for(processor.process(kind_task("sync_full")), timeout=20)
     assert beats_during_upload == 3
