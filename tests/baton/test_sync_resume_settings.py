@@ -152,30 +152,32 @@ async def test_an_unfinished_token_records_its_settings_and_a_finished_one_keeps
     assert set(finished) <= {"current_action_id", "needs_expansion", "completed_actions_count", "version"}
 
 
-async def test_an_unfinished_sync_without_recorded_settings_is_not_resumed(tmp_path: Path) -> None:
-    """Written by an earlier version (or another SDK): what it was started with is unknown, so it is not trusted."""
+NOT_RECORDED = "the settings it was started with are not recorded (another version or SDK wrote it)"
+
+
+@pytest.mark.parametrize(
+    "recorded",
+    [None, {"resource_types": ["group", "role", "user"]}],
+    ids=["absent", "not-text"],
+)
+async def test_an_unfinished_sync_without_usable_recorded_settings_is_not_resumed(
+    tmp_path: Path, recorded: dict[str, Any] | None
+) -> None:
+    """Written by an earlier version (or another SDK), or recording settings that are not text: what it was started
+    with is unknown, so it is not trusted. Settings that are not text read as no record at all (a list compared as
+    a setting would also differ, and say so in other words)."""
     org = Org()
     interrupted_path = tmp_path / "interrupted.c1z"
     token = json.loads(await interrupted(interrupted_path, org, SyncOptions(concurrency=1)))
-    del token[SETTINGS_KEY]
+    if recorded is None:
+        del token[SETTINGS_KEY]
+    else:
+        token[SETTINGS_KEY] = recorded
     path = rewritten(interrupted_path, tmp_path, f"UPDATE v1_sync_runs SET sync_token = '{json.dumps(token)}'")
     result, warnings = await rerun(path, org, SyncOptions(concurrency=1))
     assert not result.resumed
     (warning,) = warnings
-    assert warning["changed"] == ["the settings it was started with are not recorded (another version or SDK wrote it)"]
-
-
-async def test_recorded_settings_that_are_not_text_are_not_recorded_settings(tmp_path: Path) -> None:
-    org = Org()
-    interrupted_path = tmp_path / "interrupted.c1z"
-    token = json.loads(await interrupted(interrupted_path, org, SyncOptions(concurrency=1)))
-    token[SETTINGS_KEY] = {"resource_types": ["group", "role", "user"]}
-    path = rewritten(interrupted_path, tmp_path, f"UPDATE v1_sync_runs SET sync_token = '{json.dumps(token)}'")
-    result, warnings = await rerun(path, org, SyncOptions(concurrency=1))
-    assert not result.resumed
-    # Read as no record at all (a list compared as a setting would also differ, and say so in other words).
-    (warning,) = warnings
-    assert warning["changed"] == ["the settings it was started with are not recorded (another version or SDK wrote it)"]
+    assert warning["changed"] == [NOT_RECORDED]
 
 
 async def test_a_token_that_records_the_current_settings_but_lists_other_types_is_not_resumed(tmp_path: Path) -> None:

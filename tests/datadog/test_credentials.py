@@ -540,24 +540,40 @@ async def test_the_secret_stays_in_the_plaintext(env: Env, kind: str) -> None:
     assert secret.encode() not in issued.secret.SerializeToString()
 
 
-class LoseCreateAnswers(httpx.AsyncBaseTransport):
-    """Forwards to the fake, then replaces the answer to a credential create (it happened, the answer is lost)."""
+class CreateAnswers(httpx.AsyncBaseTransport):
+    """Forwards to the fake; a credential create lands there, and `_instead` says what its caller gets."""
 
-    def __init__(self, replacement: httpx.Response) -> None:
+    CREATES = ("/api/v2/api_keys", "/application_keys", "/access_tokens")
+
+    def __init__(self) -> None:
         self._inner = httpx.AsyncHTTPTransport()
-        self._replacement = replacement
+        self.created = asyncio.Event()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await self._inner.handle_async_request(request)
-        creates = ("/api/v2/api_keys", "/application_keys", "/access_tokens")
-        if request.method == "POST" and request.url.path.endswith(creates):
+        if request.method == "POST" and request.url.path.endswith(self.CREATES):
             await response.aread()
             await response.aclose()
-            return self._replacement
+            self.created.set()
+            return await self._instead()
         return response
+
+    async def _instead(self) -> httpx.Response:
+        raise NotImplementedError
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+class LoseCreateAnswers(CreateAnswers):
+    """The create happened; its answer is lost and replaced."""
+
+    def __init__(self, replacement: httpx.Response) -> None:
+        super().__init__()
+        self._replacement = replacement
+
+    async def _instead(self) -> httpx.Response:
+        return self._replacement
 
 
 @pytest.mark.parametrize(
@@ -590,25 +606,12 @@ async def test_a_refused_create_needs_no_cleanup(env: Env) -> None:
     assert env.fake.count("GET", SA_APP_KEYS) == 1, "only the duplicate check: a 403 created nothing"
 
 
-class HoldCreateAnswers(httpx.AsyncBaseTransport):
-    """Forwards to the fake; a credential create lands there, but its answer is held until the caller gives up."""
+class HoldCreateAnswers(CreateAnswers):
+    """The create happened; its answer is held until the caller gives up."""
 
-    def __init__(self) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
-        self.created = asyncio.Event()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self._inner.handle_async_request(request)
-        creates = ("/api/v2/api_keys", "/application_keys", "/access_tokens")
-        if request.method == "POST" and request.url.path.endswith(creates):
-            await response.aread()
-            await response.aclose()
-            self.created.set()
-            await asyncio.Event().wait()  # a link that went quiet: only a cancel ends this
-        return response
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
+    async def _instead(self) -> httpx.Response:
+        await asyncio.Event().wait()  # a link that went quiet: only a cancel ends this
+        raise AssertionError("unreachable")
 
 
 @pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
