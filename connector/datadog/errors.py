@@ -339,7 +339,8 @@ def _python_repr_payload(text: str) -> Any:
         return None
     try:
         return ast.literal_eval(stripped)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        # TypeError: a literal that cannot be built, e.g. a dict keyed or a set holding a list ({[]: 1}).
         return None
 
 

@@ -62,6 +62,19 @@ def test_both_error_shapes_are_parsed(body: object, messages: tuple[str, ...]) -
     assert parse_error_messages(json.dumps(body).encode()) == messages
 
 
+@pytest.mark.parametrize(
+    "text", ["{'errors': {[]: 'x'}}", "{'errors': [{['a']}]}", "{'errors': {{}: 1}}", "{'errors': ['x'] + {}"]
+)
+def test_a_message_that_only_looks_like_a_python_dict_is_kept_as_text(text: str) -> None:
+    # Python literals that cannot be built (an unhashable key or set member, a broken expression): the message
+    # is quoted as sent, not an error of our own (a TypeError escaped as a traceback from the error mapping).
+    body = json.dumps({"errors": [text]}).encode()
+    assert parse_error_messages(body) == (text,)
+    error = error_for_response(409, method="POST", path="/api/v2/team/t/memberships", body=body)
+    assert type(error) is Conflict
+    assert error.messages == (text,)
+
+
 def test_non_json_bodies_become_short_text() -> None:
     assert parse_error_messages(b"<html><body><h1>502 Bad Gateway</h1></body></html>") == ("502 Bad Gateway",)
     assert parse_error_messages(b"") == ()
