@@ -32,6 +32,7 @@ from connector.datadog.errors import (
     Forbidden,
     InvalidAPIKey,
     InvalidApplicationKey,
+    NotFound,
     Unauthorized,
     UnexpectedResponse,
 )
@@ -176,10 +177,12 @@ class DatadogClient:
         number: int,
         params: Mapping[str, QueryValue] | None = None,
         total_required: bool = True,
+        collection: bool = False,
     ) -> PendingPage[R]:
         """Request and parse one page; the returned call runs the listing checks and gives the `Page`
         (`paging.next_page_number`, `paging.ListingGuard`). `total_required`: the list always reports its size
-        (every list in scope but On-Call schedules).
+        (every list in scope but On-Call schedules). `collection`: the list is one of the org's own (users, roles,
+        teams, ...), not one of an object's (a team's memberships), so a 404 cannot mean a missing object.
 
         The checks remember the previous page of the listing (`ListingGuard`), so they must run in page order:
         `PagePrefetch` fetches several pages at once but calls each page's checks when its caller asks for it.
@@ -187,7 +190,20 @@ class DatadogClient:
         if number < 0:
             raise ValueError("page numbers start at 0")
         query: dict[str, QueryValue] = {"page[size]": PAGE_SIZE, "page[number]": number, **(params or {})}
-        reply = await self._t.request("GET", path, group=group, params=query)
+        try:
+            reply = await self._t.request("GET", path, group=group, params=query)
+        except NotFound as exc:
+            if not collection:
+                raise  # the object the list belongs to is gone (a team deleted mid-sync): the caller decides
+            # A NotFound is "gone, skip it" to the sync engine: the sync would finish without any user (or the
+            # users from that page on), as if they had been deleted. The list exists; its answer was wrong.
+            raise UnexpectedResponse(
+                method="GET",
+                path=path,
+                status=exc.status,
+                messages=[*exc.messages, f"page {number}: not found, but this list always exists"],
+                retryable=True,
+            ) from None
         envelope = parse_model(envelope_type, reply)
 
         def check() -> Page[R]:
@@ -306,7 +322,9 @@ class DatadogClient:
             params["filter"] = query
         if statuses:
             params["filter[status]"] = ",".join(statuses)
-        return await self._fetch_page(ListEnvelope[User], "/api/v2/users", group="users", number=page, params=params)
+        return await self._fetch_page(
+            ListEnvelope[User], "/api/v2/users", group="users", number=page, params=params, collection=True
+        )
 
     def iter_users(self, *, query: str | None = None, statuses: Sequence[str] = ()) -> AsyncIterator[Page[User]]:
         return paginate(lambda n: self.list_users(n, query=query, statuses=statuses))
@@ -391,7 +409,9 @@ class DatadogClient:
     async def fetch_roles(self, page: int = 0, *, query: str | None = None) -> PendingPage[Role]:
         """`list_roles` with the listing checks deferred to the returned call (see `_fetch_page`)."""
         params: dict[str, QueryValue] = {"filter": query} if query else {}
-        return await self._fetch_page(ListEnvelope[Role], "/api/v2/roles", group="roles", number=page, params=params)
+        return await self._fetch_page(
+            ListEnvelope[Role], "/api/v2/roles", group="roles", number=page, params=params, collection=True
+        )
 
     def iter_roles(self, *, query: str | None = None) -> AsyncIterator[Page[Role]]:
         return paginate(lambda n: self.list_roles(n, query=query))
@@ -431,7 +451,9 @@ class DatadogClient:
     async def fetch_teams(self, page: int = 0, *, keyword: str | None = None) -> PendingPage[Team]:
         """`list_teams` with the listing checks deferred to the returned call (see `_fetch_page`)."""
         params: dict[str, QueryValue] = {"filter[keyword]": keyword} if keyword else {}
-        return await self._fetch_page(ListEnvelope[Team], "/api/v2/team", group="teams", number=page, params=params)
+        return await self._fetch_page(
+            ListEnvelope[Team], "/api/v2/team", group="teams", number=page, params=params, collection=True
+        )
 
     def iter_teams(self, *, keyword: str | None = None) -> AsyncIterator[Page[Team]]:
         return paginate(lambda n: self.list_teams(n, keyword=keyword))
@@ -479,7 +501,12 @@ class DatadogClient:
         # The one list without a documented total (docs/spec/datadog-api.md §7): bounded by MAX_PAGES instead.
         return (
             await self._fetch_page(
-                ListEnvelope[Schedule], "/api/v2/on-call/schedules", group="on_call", number=page, total_required=False
+                ListEnvelope[Schedule],
+                "/api/v2/on-call/schedules",
+                group="on_call",
+                number=page,
+                total_required=False,
+                collection=True,
             )
         )()
 
@@ -513,7 +540,7 @@ class DatadogClient:
         params: dict[str, QueryValue] = {"filter": name_filter} if name_filter else {}
         return (
             await self._fetch_page(
-                ListEnvelope[APIKey], "/api/v2/api_keys", group="api_keys", number=page, params=params
+                ListEnvelope[APIKey], "/api/v2/api_keys", group="api_keys", number=page, params=params, collection=True
             )
         )()
 

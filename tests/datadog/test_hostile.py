@@ -394,6 +394,43 @@ async def test_a_sync_hitting_an_hour_long_rate_limit_fails_at_once(
 
 
 @pytest.mark.parametrize(
+    ("path", "options"),
+    [
+        (USERS, DatadogOptions()),
+        ("/api/v2/roles", DatadogOptions()),
+        ("/api/v2/team", DatadogOptions()),
+        ("/api/v2/api_keys", DatadogOptions(sync_secrets=True)),
+        ("/api/v2/on-call/schedules", DatadogOptions(sync_schedules=True)),
+    ],
+)
+async def test_a_404_from_one_of_the_orgs_own_lists_fails_the_sync(
+    fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path, path: str, options: DatadogOptions
+) -> None:
+    """A 404 is "that object is gone" to the sync engine (a warning, the listing skipped). The org's own lists
+    always exist, so a 404 there (a proxy's misroute) must not be read so: the sync finished complete without a
+    single user, as if every user had been deleted."""
+    fake.faults.force(404, path=path, method="GET")
+    connector = DatadogConnector(_client(make_client, fake), options)
+    with pytest.raises(UnexpectedResponse) as raised:
+        await sync_to_file(connector.syncers(), tmp_path / "s.c1z", SyncOptions())
+    assert raised.value.retryable, "the sync fails retryably: ConductorOne reschedules it"
+    assert (raised.value.status, raised.value.path) == (404, path)
+    assert "not found, but this list always exists" in str(raised.value)
+
+
+async def test_a_404_from_a_teams_memberships_still_skips_that_team(
+    fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    """The team was deleted between the teams page and its memberships: the rest of the sync goes on."""
+    team = next(t for t in fake.org.teams.values() if t.members)
+    fake.faults.force(404, path=f"/api/v2/team/{team.id}/memberships", method="GET")
+    connector = DatadogConnector(_client(make_client, fake), DatadogOptions())
+    result = await sync_to_file(connector.syncers(), tmp_path / "s.c1z", SyncOptions())
+    assert [w.split(":", 1)[0] for w in result.warnings] == ["list-grants team"]
+    assert result.stats["resources_by_resource_type"]["user"] == len(fake.org.users)
+
+
+@pytest.mark.parametrize(
     "headers",
     [
         {"Content-Type": f"text/{CANARY_API_KEY}"},
