@@ -76,6 +76,7 @@ def _client(make_client: ClientFactory, fake: FakeDatadog, **kwargs: object) -> 
         ("numeric-id", "data.0.id", False, 1),
         ("gzip-bomb", "larger than the", False, 1),
         ("past-total", "past the list's own total of 0", False, 1),
+        ("empty-page", "no items, though the list's own total of 1000 says there are more", True, 1),
         ("no-total", "no usable meta total", False, 1),
     ],
 )
@@ -391,6 +392,19 @@ async def test_a_sync_hitting_an_hour_long_rate_limit_fails_at_once(
     assert raised.value.retry_after == 3600.0
     assert fake.count("GET", ROUTE) == 1
     assert clock.sleeps == []
+
+
+async def test_an_empty_page_its_own_total_contradicts_fails_the_sync(
+    fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    """Page 0 of the users is empty though its total says 1,000: the listing ended there and the sync finished
+    complete without a single user (to ConductorOne, every user deleted)."""
+    fake.faults.hostile("empty-page", path=USERS, method="GET")
+    connector = DatadogConnector(_client(make_client, fake), DatadogOptions())
+    with pytest.raises(UnexpectedResponse) as raised:
+        await sync_to_file(connector.syncers(), tmp_path / "s.c1z", SyncOptions())
+    assert raised.value.retryable, "the sync fails retryably: ConductorOne reschedules it"
+    assert "GET /api/v2/users -> 200: page 0: no items" in str(raised.value)
 
 
 @pytest.mark.parametrize(
