@@ -10,11 +10,13 @@ import asyncio
 import socket
 import ssl
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
 import pytest
 
+from connector.baton.c1z.reader import C1ZReader
 from connector.baton.sync.syncer import SyncOptions
 from connector.baton.sync.to_file import sync_to_file
 from connector.datadog.client import DatadogClient, included_roles
@@ -405,6 +407,21 @@ async def test_an_empty_page_its_own_total_contradicts_fails_the_sync(
         await sync_to_file(connector.syncers(), tmp_path / "s.c1z", SyncOptions())
     assert raised.value.retryable, "the sync fails retryably: ConductorOne reschedules it"
     assert "GET /api/v2/users -> 200: page 0: no items" in str(raised.value)
+
+
+async def test_a_user_created_past_the_last_timestamp_syncs_without_the_date(
+    fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    """9999-12-31T23:59:59-01:00 parses, but no protobuf Timestamp holds it: the sync failed with a ValueError
+    (a traceback, and every later sync the same) instead of storing the user without its creation date."""
+    user = next(iter(fake.org.users.values()))
+    user.created_at = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-1)))
+    connector = DatadogConnector(_client(make_client, fake), DatadogOptions())
+    path = tmp_path / "s.c1z"
+    await sync_to_file(connector.syncers(), path, SyncOptions())
+    with C1ZReader(path) as reader:
+        stored = next(r for r in reader.resources("user") if r.id.resource == user.id)
+    assert not stored.HasField("created_at")
 
 
 @pytest.mark.parametrize(
