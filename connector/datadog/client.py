@@ -259,11 +259,20 @@ class DatadogClient:
         json: Any = None,
         params: Mapping[str, QueryValue] | None = None,
         idempotent: bool | None = None,
+        of: str | None = None,
     ) -> R:
+        """The one object an answer holds; `of`: the id asked for, which the object must have."""
         reply = await self._t.request(method, path, group=group, json=json, params=params, idempotent=idempotent)
         envelope = parse_model(envelope_type, reply)
         if envelope.data is None:
             raise UnexpectedResponse(method=method, path=path, status=reply.status, messages=["response has no data"])
+        if of is not None and envelope.data.id.lower() != of.lower():
+            # Another object (a cache or proxy mixing up answers): deciding on it would grant on another user's
+            # roles, call a user disabled because another one is, or mint a key for another service account. Ids
+            # are compared as UUIDs are, whatever their case; the other id is not quoted (it is not ours).
+            raise UnexpectedResponse(
+                method=method, path=path, status=reply.status, messages=["the answer is about another object"]
+            )
         return envelope.data
 
     # -- validation -------------------------------------------------------------------------------
@@ -338,7 +347,7 @@ class DatadogClient:
 
     async def get_user(self, user_id: str) -> User:
         path = f"/api/v2/users/{_seg(user_id)}"
-        return await self._item(ItemEnvelope[User], "GET", path, group="users")
+        return await self._item(ItemEnvelope[User], "GET", path, group="users", of=user_id)
 
     async def create_user(
         self, email: str, *, name: str | None = None, title: str | None = None, role_ids: Iterable[str] = ()
@@ -373,7 +382,7 @@ class DatadogClient:
             raise ValueError("update_user needs at least one field to change")
         path = f"/api/v2/users/{_seg(user_id)}"
         body = {"data": {"type": "users", "id": user_id, "attributes": attributes}}
-        return await self._item(ItemEnvelope[User], "PATCH", path, group="users", json=body)
+        return await self._item(ItemEnvelope[User], "PATCH", path, group="users", json=body, of=user_id)
 
     async def disable_user(self, user_id: str) -> None:
         """Soft-disable (DELETE); Datadog answers 404 for a user that is already disabled."""
@@ -417,7 +426,8 @@ class DatadogClient:
         return paginate(lambda n: self.list_roles(n, query=query))
 
     async def get_role(self, role_id: str) -> Role:
-        return await self._item(ItemEnvelope[Role], "GET", f"/api/v2/roles/{_seg(role_id)}", group="roles")
+        path = f"/api/v2/roles/{_seg(role_id)}"
+        return await self._item(ItemEnvelope[Role], "GET", path, group="roles", of=role_id)
 
     async def list_role_users(self, role_id: str, page: int = 0) -> Page[User]:
         path = f"/api/v2/roles/{_seg(role_id)}/users"
@@ -459,7 +469,8 @@ class DatadogClient:
         return paginate(lambda n: self.list_teams(n, keyword=keyword))
 
     async def get_team(self, team_id: str) -> Team:
-        return await self._item(ItemEnvelope[Team], "GET", f"/api/v2/team/{_seg(team_id)}", group="teams")
+        path = f"/api/v2/team/{_seg(team_id)}"
+        return await self._item(ItemEnvelope[Team], "GET", path, group="teams", of=team_id)
 
     async def list_team_memberships(self, team_id: str, page: int = 0) -> Page[TeamMembership]:
         """One page of a team's memberships; ``included`` holds the member users (reduced fields)."""
@@ -512,7 +523,7 @@ class DatadogClient:
 
     async def get_schedule(self, schedule_id: str) -> Schedule:
         path = f"/api/v2/on-call/schedules/{_seg(schedule_id)}"
-        return await self._item(ItemEnvelope[Schedule], "GET", path, group="on_call")
+        return await self._item(ItemEnvelope[Schedule], "GET", path, group="on_call", of=schedule_id)
 
     def iter_schedules(self) -> AsyncIterator[Page[Schedule]]:
         return paginate(self.list_schedules)
@@ -568,7 +579,7 @@ class DatadogClient:
     async def get_application_key(self, key_id: str) -> ApplicationKey:
         """Org-wide lookup (needs org_app_keys_read); used to find a key's owning service account."""
         path = f"/api/v2/application_keys/{_seg(key_id)}"
-        return await self._item(ItemEnvelope[ApplicationKey], "GET", path, group="application_keys")
+        return await self._item(ItemEnvelope[ApplicationKey], "GET", path, group="application_keys", of=key_id)
 
     # -- minting and revoking credentials (docs/spec/credentials.md §4) -------------------------------------
     # Each create returns the new object and its secret separately: the models never hold a secret, and the

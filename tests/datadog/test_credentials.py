@@ -35,9 +35,9 @@ from connector.datadog import credentials
 from connector.datadog.client import DatadogClient
 from connector.datadog.connector import DatadogConnector, DatadogOptions
 from connector.datadog.credentials import api_key_v2, service_access_token_v2
-from connector.datadog.errors import RateLimited
+from connector.datadog.errors import RateLimited, UnexpectedResponse
 from connector.datadog.resources.keys import is_malformed_id, parse_sat_handle, sat_handle
-from tests.datadog.helpers import ClientFactory
+from tests.datadog.helpers import ClientFactory, OtherUsersAnswers
 from tests.fakes.datadog import FakeDatadog
 from tests.fakes.datadog.org import AppKey, User
 from tests.fixtures_dir import FIXTURES_DIR
@@ -595,6 +595,22 @@ async def test_a_create_whose_answer_is_lost_leaves_no_key_behind(
     with pytest.raises(ConnectorError):
         await env.issue(sa, kind, ["a"] if kind == SAT else [])
     assert (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens)) == before
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, SAT])
+async def test_no_key_is_minted_for_another_service_account_than_asked(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str
+) -> None:
+    """The service account is read first and the key minted for the id in the answer: another account's object
+    (a cache mixing up answers) had the key minted for that account and handed to this request."""
+    asked = fake.org.add_user("asked@example.com", name="Asked", service_account=True, status="Active")
+    other = fake.org.add_user("other@example.com", name="Other", service_account=True, status="Active")
+    client = make_client(fake, transport=OtherUsersAnswers(asked.id, other.id))
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    with pytest.raises(UnexpectedResponse, match="the answer is about another object"):
+        await env.issue(asked, kind, ["a"] if kind == SAT else [])
+    assert not [k for k in fake.org.app_keys.values() if k.owner_id in (asked.id, other.id)]
+    assert not [t for t in fake.org.tokens.values() if t.owner_id in (asked.id, other.id)]
 
 
 async def test_a_refused_create_needs_no_cleanup(env: Env) -> None:

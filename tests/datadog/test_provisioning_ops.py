@@ -25,11 +25,12 @@ from connector.baton.errors import (
 from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, entitlement_pb2, grant_pb2, resource_pb2
 from connector.datadog.client import DatadogClient
 from connector.datadog.connector import DatadogConnector, DatadogOptions
+from connector.datadog.errors import UnexpectedResponse
 from connector.datadog.models import TeamMembership
 from connector.datadog.paging import Page
 from connector.datadog.provisioning import InvitationNotSentError
 from connector.datadog.resources import roles, teams, types
-from tests.datadog.helpers import ClientFactory
+from tests.datadog.helpers import ClientFactory, OtherUsersAnswers
 from tests.fakes.datadog import FakeDatadog
 from tests.fakes.datadog.org import Role, Team, User
 
@@ -142,6 +143,37 @@ async def test_role_grant_answered_409_is_already_granted(env: Env) -> None:
 
     result = await env.provisioner(types.ROLE.id).grant(_principal(user), entitlement)
     assert ann.has(result.annotations, GrantAlreadyExists)
+
+
+def _mixed_up(fake: FakeDatadog, make_client: ClientFactory, asked: User, answered: User) -> Env:
+    client = make_client(fake, transport=OtherUsersAnswers(asked.id, answered.id))
+    return Env(fake, client, DatadogConnector(client, ON))
+
+
+async def test_a_grant_is_not_decided_on_another_users_roles(env: Env, make_client: ClientFactory) -> None:
+    """The role grant reads the user's roles first: another user's object holding the role made it 'already
+    granted', with no write, while the user never got the role."""
+    role, entitlement = _role(env.fake)
+    user, other = _human(env.fake), _human(env.fake, skip=1)
+    env.fake.org.assign_role(other.id, role.id)
+    mixed = _mixed_up(env.fake, make_client, user, other)
+    env.fake.reset_counters()
+    with pytest.raises(UnexpectedResponse, match="the answer is about another object"):
+        await mixed.provisioner(types.ROLE.id).grant(_principal(user), entitlement)
+    assert env.fake.count("POST", ROLE_USERS) == 0
+    assert role.id not in user.role_ids
+
+
+async def test_disable_user_is_not_decided_on_another_users_state(env: Env, make_client: ClientFactory) -> None:
+    """Another user's object, disabled, made disable_user succeed as 'already disabled' with the user active."""
+    user, other = _human(env.fake), _human(env.fake, status="Disabled")
+    mixed = _mixed_up(env.fake, make_client, user, other)
+    actions = mixed.connector.action_manager()
+    assert actions is not None
+    with pytest.raises(UnexpectedResponse, match="the answer is about another object"):
+        await actions.invoke_action("disable_user", _args(user_id=user.id))
+    assert user.status == "Active"
+    assert env.fake.count("DELETE", USER) == 0
 
 
 async def test_grant_to_a_non_user_principal_is_refused_before_any_write(env: Env) -> None:
