@@ -475,7 +475,13 @@ class DatadogClient:
     async def list_team_memberships(self, team_id: str, page: int = 0) -> Page[TeamMembership]:
         """One page of a team's memberships; ``included`` holds the member users (reduced fields)."""
         path = f"/api/v2/team/{_seg(team_id)}/memberships"
-        return (await self._fetch_page(ListEnvelope[TeamMembership], path, group="team_memberships", number=page))()
+        found = (await self._fetch_page(ListEnvelope[TeamMembership], path, group="team_memberships", number=page))()
+        if any(m.team_id is not None and m.team_id.lower() != team_id.lower() for m in found.items):
+            # Another team's memberships (answers mixed up): synced as this team's grants, or deciding a revoke.
+            raise UnexpectedResponse(
+                method="GET", path=path, status=found.status, messages=[f"page {page}: a membership of another team"]
+            )
+        return found
 
     def iter_team_memberships(self, team_id: str) -> AsyncIterator[Page[TeamMembership]]:
         return paginate(lambda n: self.list_team_memberships(team_id, n))

@@ -54,12 +54,12 @@ class FakeTime:
         await asyncio.sleep(0)
 
 
-class OtherUsersAnswers(httpx.AsyncBaseTransport):
-    """A cache or proxy mixing up answers: a read of one user gets another user's object."""
+class MixedUpAnswers(httpx.AsyncBaseTransport):
+    """A cache or proxy mixing up answers: a GET of one path gets the answer of another."""
 
     def __init__(self, asked: str, answered: str) -> None:
         self._inner = httpx.AsyncHTTPTransport()
-        self._asked, self._answered = f"/api/v2/users/{asked}", f"/api/v2/users/{answered}"
+        self._asked, self._answered = asked, answered
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.method == "GET" and request.url.path == self._asked:
@@ -68,3 +68,8 @@ class OtherUsersAnswers(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+def other_users_answers(asked: str, answered: str) -> MixedUpAnswers:
+    """A read of user `asked` gets user `answered`."""
+    return MixedUpAnswers(f"/api/v2/users/{asked}", f"/api/v2/users/{answered}")

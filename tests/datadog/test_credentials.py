@@ -37,7 +37,7 @@ from connector.datadog.connector import DatadogConnector, DatadogOptions
 from connector.datadog.credentials import api_key_v2, service_access_token_v2
 from connector.datadog.errors import RateLimited, UnexpectedResponse
 from connector.datadog.resources.keys import is_malformed_id, parse_sat_handle, sat_handle
-from tests.datadog.helpers import ClientFactory, OtherUsersAnswers
+from tests.datadog.helpers import ClientFactory, other_users_answers
 from tests.fakes.datadog import FakeDatadog
 from tests.fakes.datadog.org import AppKey, User
 from tests.fixtures_dir import FIXTURES_DIR
@@ -605,7 +605,7 @@ async def test_no_key_is_minted_for_another_service_account_than_asked(
     (a cache mixing up answers) had the key minted for that account and handed to this request."""
     asked = fake.org.add_user("asked@example.com", name="Asked", service_account=True, status="Active")
     other = fake.org.add_user("other@example.com", name="Other", service_account=True, status="Active")
-    client = make_client(fake, transport=OtherUsersAnswers(asked.id, other.id))
+    client = make_client(fake, transport=other_users_answers(asked.id, other.id))
     env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
     with pytest.raises(UnexpectedResponse, match="the answer is about another object"):
         await env.issue(asked, kind, ["a"] if kind == SAT else [])

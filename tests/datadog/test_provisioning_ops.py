@@ -30,7 +30,7 @@ from connector.datadog.models import TeamMembership
 from connector.datadog.paging import Page
 from connector.datadog.provisioning import InvitationNotSentError
 from connector.datadog.resources import roles, teams, types
-from tests.datadog.helpers import ClientFactory, OtherUsersAnswers
+from tests.datadog.helpers import ClientFactory, MixedUpAnswers, other_users_answers
 from tests.fakes.datadog import FakeDatadog
 from tests.fakes.datadog.org import Role, Team, User
 
@@ -146,7 +146,7 @@ async def test_role_grant_answered_409_is_already_granted(env: Env) -> None:
 
 
 def _mixed_up(fake: FakeDatadog, make_client: ClientFactory, asked: User, answered: User) -> Env:
-    client = make_client(fake, transport=OtherUsersAnswers(asked.id, answered.id))
+    client = make_client(fake, transport=other_users_answers(asked.id, answered.id))
     return Env(fake, client, DatadogConnector(client, ON))
 
 
@@ -174,6 +174,21 @@ async def test_disable_user_is_not_decided_on_another_users_state(env: Env, make
         await actions.invoke_action("disable_user", _args(user_id=user.id))
     assert user.status == "Active"
     assert env.fake.count("DELETE", USER) == 0
+
+
+async def test_a_revoke_is_not_decided_on_another_teams_memberships(env: Env, make_client: ClientFactory) -> None:
+    """Revoking admin reads the team's memberships first: another team's, where the user is a plain member, made
+    it 'already revoked' with the user still this team's admin."""
+    user = _human(env.fake)
+    team, other = _team(env.fake, {user.id: "admin"}), env.fake.org.add_team("Other", "other")
+    env.fake.org.add_member(other, user.id, role=None)
+    memberships = "/api/v2/team/{}/memberships"
+    client = make_client(env.fake, transport=MixedUpAnswers(memberships.format(team.id), memberships.format(other.id)))
+    provisioner = DatadogConnector(client, ON).provisioner(types.TEAM.id)
+    assert provisioner is not None
+    with pytest.raises(UnexpectedResponse, match="page 0: a membership of another team"):
+        await provisioner.revoke(_grant_of(_team_entitlement(team, teams.ADMIN), user))
+    assert _membership_role(team, user) == "admin"
 
 
 async def test_grant_to_a_non_user_principal_is_refused_before_any_write(env: Env) -> None:
