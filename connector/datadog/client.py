@@ -21,6 +21,7 @@ from pydantic import SecretStr, ValidationError
 
 from connector.baton.errors import InvalidArgumentError
 from connector.datadog.decode import (
+    check_done,
     describe_validation_error,
     json_object,
     mapping,
@@ -386,7 +387,7 @@ class DatadogClient:
 
     async def disable_user(self, user_id: str) -> None:
         """Soft-disable (DELETE); Datadog answers 404 for a user that is already disabled."""
-        await self._t.request("DELETE", f"/api/v2/users/{_seg(user_id)}", group="users")
+        check_done(await self._t.request("DELETE", f"/api/v2/users/{_seg(user_id)}", group="users"))
 
     async def enable_user(self, user_id: str) -> User:
         return await self.update_user(user_id, disabled=False)
@@ -449,8 +450,8 @@ class DatadogClient:
         body = {"data": {"type": "users", "id": user_id}}
         # Adding or removing the same user twice ends in the same state, so both are safe to retry. The answer
         # (up to a page of the role's users, each with its roles) tells nothing a caller uses: its status is
-        # the outcome, and the body is not parsed.
-        await self._t.request(method, path, group="role_users", json=body, idempotent=True)
+        # the outcome, and the body is not parsed (only checked to be Datadog's, `check_done`).
+        check_done(await self._t.request(method, path, group="role_users", json=body, idempotent=True))
 
     # -- teams --------------------------------------------------------------------------------------
 
@@ -510,7 +511,7 @@ class DatadogClient:
     async def remove_team_member(self, team_id: str, user_id: str) -> None:
         """Remove a user from a team. Raises `NotFound` when the user is not a member."""
         path = f"/api/v2/team/{_seg(team_id)}/memberships/{_seg(user_id)}"
-        await self._t.request("DELETE", path, group="team_memberships")
+        check_done(await self._t.request("DELETE", path, group="team_memberships"))
 
     # -- On-Call ------------------------------------------------------------------------------------
 
@@ -566,7 +567,7 @@ class DatadogClient:
 
     async def delete_api_key(self, key_id: str) -> None:
         """Revoke an org API key (204). Raises `NotFound` for an unknown or already deleted key."""
-        await self._t.request("DELETE", f"/api/v2/api_keys/{_seg(key_id)}", group="api_keys")
+        check_done(await self._t.request("DELETE", f"/api/v2/api_keys/{_seg(key_id)}", group="api_keys"))
 
     async def list_service_account_app_keys(
         self, service_account_id: str, page: int = 0, *, name_filter: str | None = None
@@ -609,7 +610,7 @@ class DatadogClient:
     async def delete_service_account_app_key(self, service_account_id: str, key_id: str) -> None:
         """Revoke a service account's application key (204). Raises `NotFound` when it is unknown or gone."""
         path = f"/api/v2/service_accounts/{_seg(service_account_id)}/application_keys/{_seg(key_id)}"
-        await self._t.request("DELETE", path, group="service_accounts")
+        check_done(await self._t.request("DELETE", path, group="service_accounts"))
 
     async def list_service_account_access_tokens(
         self, service_account_id: str, page: int = 0, *, name_filter: str | None = None
@@ -636,7 +637,7 @@ class DatadogClient:
 
     async def revoke_service_account_access_token(self, service_account_id: str, token_id: str) -> None:
         path = f"/api/v2/service_accounts/{_seg(service_account_id)}/access_tokens/{_seg(token_id)}"
-        await self._t.request("DELETE", path, group="service_accounts")
+        check_done(await self._t.request("DELETE", path, group="service_accounts"))
 
     async def _mint(
         self, model: type[R], path: str, body: Any, *, group: str, single_attempt: bool = False
