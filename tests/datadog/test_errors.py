@@ -15,6 +15,7 @@ from connector.datadog.errors import (
     RateLimited,
     Unauthorized,
     Unavailable,
+    UnexpectedResponse,
     error_for_response,
     parse_error_messages,
 )
@@ -73,6 +74,19 @@ def test_a_message_that_only_looks_like_a_python_dict_is_kept_as_text(text: str)
     error = error_for_response(409, method="POST", path="/api/v2/team/t/memberships", body=body)
     assert type(error) is Conflict
     assert error.messages == (text,)
+
+
+@pytest.mark.parametrize("status", [404, 409])
+@pytest.mark.parametrize(
+    "body", [b"<html><body><h1>404 Not Found</h1></body></html>", b"", b'["not found"]'], ids=["html", "empty", "list"]
+)
+def test_already_so_statuses_without_datadogs_error_body_are_not_datadogs_word(status: int, body: bytes) -> None:
+    # 404 and 409 read as "already revoked" / "already granted" / "gone": only Datadog's JSON error body says so.
+    error = error_for_response(status, method="DELETE", path="/api/v2/team/t/memberships/u", body=body)
+    assert type(error) is UnexpectedResponse
+    assert error.retryable
+    assert error.status == status
+    assert f"a {status} without Datadog's JSON error body" in str(error)
 
 
 def test_non_json_bodies_become_short_text() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import httpx
 import pytest
 from google.protobuf import struct_pb2
 
@@ -189,6 +190,33 @@ async def test_a_revoke_is_not_decided_on_another_teams_memberships(env: Env, ma
     with pytest.raises(UnexpectedResponse, match="page 0: a membership of another team"):
         await provisioner.revoke(_grant_of(_team_entitlement(team, teams.ADMIN), user))
     assert _membership_role(team, user) == "admin"
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "entitlement"),
+    [
+        (types.ROLE.id, roles.member_entitlement(b.resource(types.ROLE, "r1", "R"))),
+        (types.TEAM.id, b.entitlement(b.resource(types.TEAM, "t1", "T"), teams.MEMBER)),
+    ],
+)
+async def test_a_revoke_answered_by_a_404_page_is_not_already_revoked(
+    resource_type: str, entitlement: entitlement_pb2.Entitlement
+) -> None:
+    """A 404 is "not a member: already revoked" only in Datadog's words (a JSON error body); a proxy's or web front
+    end's 404 page was reported as GrantAlreadyRevoked with the access still there."""
+    page = httpx.Response(
+        404, text="<html><body><h1>404 Not Found</h1></body></html>", headers={"content-type": "text/html"}
+    )
+    client = DatadogClient(
+        api_key="a" * 32, app_key="b" * 40, base_url="https://dd.example", transport=httpx.MockTransport(lambda r: page)
+    )
+    async with client:
+        provisioner = DatadogConnector(client, ON).provisioner(resource_type)
+        assert provisioner is not None
+        user = b.resource(types.USER, "u1", "U")
+        grant = b.grant(entitlement.resource, entitlement.slug, user.id)
+        with pytest.raises(UnexpectedResponse, match="a 404 without Datadog's JSON error body"):
+            await provisioner.revoke(grant)
 
 
 async def test_grant_to_a_non_user_principal_is_refused_before_any_write(env: Env) -> None:
