@@ -261,8 +261,10 @@ class DatadogClient:
         params: Mapping[str, QueryValue] | None = None,
         idempotent: bool | None = None,
         of: str | None = None,
+        problem: Callable[[R], str | None] | None = None,
     ) -> R:
-        """The one object an answer holds; `of`: the id asked for, which the object must have."""
+        """The one object an answer holds; `of`: the id asked for, which the object must have; `problem`: what
+        else is wrong with the object for this call, if anything."""
         reply = await self._t.request(method, path, group=group, json=json, params=params, idempotent=idempotent)
         envelope = parse_model(envelope_type, reply)
         if envelope.data is None:
@@ -274,6 +276,9 @@ class DatadogClient:
             raise UnexpectedResponse(
                 method=method, path=path, status=reply.status, messages=["the answer is about another object"]
             )
+        wrong = problem(envelope.data) if problem is not None else None
+        if wrong is not None:
+            raise UnexpectedResponse(method=method, path=path, status=reply.status, messages=[wrong])
         return envelope.data
 
     # -- validation -------------------------------------------------------------------------------
@@ -499,14 +504,27 @@ class DatadogClient:
         }
         # A retry after a lost success answers 409, which callers already treat as "present".
         return await self._item(
-            ItemEnvelope[TeamMembership], "POST", path, group="team_memberships", json=body, idempotent=True
+            ItemEnvelope[TeamMembership],
+            "POST",
+            path,
+            group="team_memberships",
+            json=body,
+            idempotent=True,
+            problem=_membership_problem(team_id, user_id, role),
         )
 
     async def update_team_membership(self, team_id: str, user_id: str, *, role: TeamRole) -> TeamMembership:
         """Promote to admin or demote to member; demotion sends ``role: null`` ("member" is a 400)."""
         path = f"/api/v2/team/{_seg(team_id)}/memberships/{_seg(user_id)}"
         body = {"data": {"type": "team_memberships", "attributes": {"role": _wire_team_role(role)}}}
-        return await self._item(ItemEnvelope[TeamMembership], "PATCH", path, group="team_memberships", json=body)
+        return await self._item(
+            ItemEnvelope[TeamMembership],
+            "PATCH",
+            path,
+            group="team_memberships",
+            json=body,
+            problem=_membership_problem(team_id, user_id, role),
+        )
 
     async def remove_team_member(self, team_id: str, user_id: str) -> None:
         """Remove a user from a team. Raises `NotFound` when the user is not a member."""
@@ -653,6 +671,22 @@ class DatadogClient:
                 method="POST", path=path, status=reply.status, messages=["response has no data.id"]
             )
         return item, SecretStr(key) if isinstance(key, str) and key else None
+
+
+def _membership_problem(team_id: str, user_id: str, role: TeamRole) -> Callable[[TeamMembership], str | None]:
+    """What is wrong with the membership Datadog answered a change with: the answer is the outcome, and one of
+    another user or team, or with another role than asked, says the change did not happen as asked (an admin grant
+    or revoke was reported done on it)."""
+
+    def problem(membership: TeamMembership) -> str | None:
+        for given, asked in ((membership.user_id, user_id), (membership.team_id, team_id)):
+            if given is not None and given.lower() != asked.lower():
+                return "the answer is about another membership"
+        if membership.team_role != role:
+            return f"the membership's role is {membership.team_role}, not the {role} asked for"
+        return None
+
+    return problem
 
 
 def _wire_team_role(role: TeamRole) -> str | None:

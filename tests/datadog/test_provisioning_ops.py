@@ -6,6 +6,7 @@ matters how many requests the decision cost.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -217,6 +218,53 @@ async def test_a_revoke_answered_by_a_404_page_is_not_already_revoked(
         grant = b.grant(entitlement.resource, entitlement.slug, user.id)
         with pytest.raises(UnexpectedResponse, match="a 404 without Datadog's JSON error body"):
             await provisioner.revoke(grant)
+
+
+class RoleIgnored(httpx.AsyncBaseTransport):
+    """A Datadog (or a proxy rewriting bodies) that applies a membership change with another role than asked."""
+
+    def __init__(self, method: str, applied: str | None) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._method, self._applied = method, applied
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == self._method and "/memberships" in request.url.path:
+            body = json.loads(request.content)
+            body["data"]["attributes"]["role"] = self._applied
+            request = httpx.Request(request.method, request.url, json=body, headers={
+                k: v for k, v in request.headers.items() if k.lower() != "content-length"
+            })  # fmt: skip
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def test_an_admin_grant_answered_with_a_plain_membership_is_not_granted(
+    env: Env, make_client: ClientFactory
+) -> None:
+    """Datadog answered the add with role null (a plain member): the admin grant was reported done."""
+    team, user = _team(env.fake), _human(env.fake)
+    client = make_client(env.fake, transport=RoleIgnored("POST", None))
+    provisioner = DatadogConnector(client, ON).provisioner(types.TEAM.id)
+    assert provisioner is not None
+    with pytest.raises(UnexpectedResponse, match="the membership's role is member, not the admin asked for"):
+        await provisioner.grant(_principal(user), _team_entitlement(team, teams.ADMIN))
+    assert _membership_role(team, user) is None
+
+
+async def test_an_admin_revoke_answered_with_an_admin_membership_is_not_revoked(
+    env: Env, make_client: ClientFactory
+) -> None:
+    """Datadog answered the demotion with role admin: the revoke was reported done with the user still admin."""
+    user = _human(env.fake)
+    team = _team(env.fake, {user.id: "admin"})
+    client = make_client(env.fake, transport=RoleIgnored("PATCH", "admin"))
+    provisioner = DatadogConnector(client, ON).provisioner(types.TEAM.id)
+    assert provisioner is not None
+    with pytest.raises(UnexpectedResponse, match="the membership's role is admin, not the member asked for"):
+        await provisioner.revoke(_grant_of(_team_entitlement(team, teams.ADMIN), user))
+    assert _membership_role(team, user) == "admin"
 
 
 async def test_grant_to_a_non_user_principal_is_refused_before_any_write(env: Env) -> None:
