@@ -78,7 +78,7 @@ from connector.datadog.transport import (
     QueryValue,
 )
 
-__all__ = ["DatadogClient", "included_roles", "included_users"]
+__all__ = ["DatadogClient", "included_roles", "included_users", "is_path_id"]
 
 R = TypeVar("R", bound=Resource)
 
@@ -88,13 +88,18 @@ R = TypeVar("R", bound=Resource)
 _MAX_ID_CHARS = 1024
 
 
+def is_path_id(value: str) -> bool:
+    """Whether an id can name its object in a request path (`_seg`)."""
+    return bool(value) and value not in (".", "..") and len(value) <= _MAX_ID_CHARS
+
+
 def _seg(value: str) -> str:
     """One URL path segment; ids come from callers (and ConductorOne's tasks) and must not change the path.
 
     `/` is percent-encoded, but `.` and `..` are not changed by encoding and URL normalisation removes them:
     `/api/v2/team/{tid}/memberships/..` is `/api/v2/team/{tid}`. No Datadog id is one, so they are refused.
     """
-    if not value or value in (".", "..") or len(value) > _MAX_ID_CHARS:
+    if not is_path_id(value):
         shown = f"{value[:40]!a}" + (f"...({len(value)} characters)" if len(value) > 40 else "")
         raise InvalidArgumentError(f"{shown} is not a valid Datadog id (empty, a dot segment or too long)")
     return quote(value, safe="")

@@ -613,6 +613,45 @@ async def test_no_key_is_minted_for_another_service_account_than_asked(
     assert not [t for t in fake.org.tokens.values() if t.owner_id in (asked.id, other.id)]
 
 
+class OddIdCreates(httpx.AsyncBaseTransport):
+    """A Datadog that names each created credential with an id ending in a control character."""
+
+    def __init__(self, fake: FakeDatadog) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._fake = fake
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method != "POST" or not request.url.path.endswith(CreateAnswers.CREATES):
+            return response
+        body = json.loads(await response.aread())
+        await response.aclose()
+        for store in (self._fake.org.api_keys, self._fake.org.app_keys, self._fake.org.tokens):
+            created = store.pop(body["data"]["id"], None)
+            if created is not None:
+                created.id = body["data"]["id"] = created.id + "\n"
+                store[created.id] = created  # type: ignore[index]
+        return httpx.Response(response.status_code, json=body)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_credential_is_not_issued_under_an_id_it_could_not_be_revoked_by(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str
+) -> None:
+    """Its deletion refuses ids with control characters (§4.6), so ConductorOne could never revoke it: it was
+    issued all the same. Now it is deleted again at once (the id still names it in a path)."""
+    client = make_client(fake, transport=OddIdCreates(fake))
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    before = (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens))
+    with pytest.raises(InternalError, match="an id it could not be revoked by later; refusing to issue it"):
+        await env.issue(sa, kind, ["a"] if kind == SAT else [])
+    assert (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens)) == before
+
+
 async def test_a_refused_create_needs_no_cleanup(env: Env) -> None:
     sa = env.service_account()
     env.fake.faults.force(403, path=f"/api/v2/service_accounts/{sa.id}/application_keys", method="POST")
