@@ -597,11 +597,12 @@ class DatadogClient:
     ) -> Page[ApplicationKey]:
         path = f"/api/v2/service_accounts/{_seg(service_account_id)}/application_keys"
         params: dict[str, QueryValue] = {"filter": name_filter} if name_filter else {}
-        return (
+        found = (
             await self._fetch_page(
                 ListEnvelope[ApplicationKey], path, group="service_accounts", number=page, params=params
             )
         )()
+        return _owned_by(found, service_account_id)
 
     def iter_service_account_app_keys(self, service_account_id: str) -> AsyncIterator[Page[ApplicationKey]]:
         return paginate(lambda n: self.list_service_account_app_keys(service_account_id, n))
@@ -641,11 +642,12 @@ class DatadogClient:
         """One page of a service account's access tokens (SATs): metadata only, never a token value."""
         path = f"/api/v2/service_accounts/{_seg(service_account_id)}/access_tokens"
         params: dict[str, QueryValue] = {"filter": name_filter} if name_filter else {}
-        return (
+        found = (
             await self._fetch_page(
                 ListEnvelope[AccessToken], path, group="service_accounts", number=page, params=params
             )
         )()
+        return _owned_by(found, service_account_id)
 
     def iter_service_account_access_tokens(self, service_account_id: str) -> AsyncIterator[Page[AccessToken]]:
         return paginate(lambda n: self.list_service_account_access_tokens(service_account_id, n))
@@ -692,6 +694,19 @@ def _membership_problem(team_id: str, user_id: str, role: TeamRole) -> Callable[
         return None
 
     return problem
+
+
+KeyT = TypeVar("KeyT", ApplicationKey, AccessToken)
+
+
+def _owned_by(page: Page[KeyT], service_account_id: str) -> Page[KeyT]:
+    """A service account's keys or tokens, each owned by it when the answer names an owner: another account's
+    (answers mixed up) were synced as this one's, and deciding an issuance's duplicate check on them is no check."""
+    if any(k.owner_id is not None and k.owner_id.lower() != service_account_id.lower() for k in page.items):
+        raise UnexpectedResponse(
+            method="GET", path=page.path, status=page.status, messages=[f"page {page.number}: a key of another owner"]
+        )
+    return page
 
 
 def _wire_team_role(role: TeamRole) -> str | None:

@@ -31,8 +31,9 @@ from connector.datadog.errors import (
 )
 from connector.datadog.retry import RetryPolicy
 from connector.datadog.sites import InsecureBaseURL
-from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, ClientFactory, FakeTime
+from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, ClientFactory, FakeTime, MixedUpAnswers
 from tests.fakes.datadog import FakeDatadog, generate_org
+from tests.fakes.datadog.org import AppKey
 from tests.fakes.net import EndlessBody
 
 USERS = "/api/v2/users"
@@ -422,6 +423,25 @@ async def test_a_user_created_past_the_last_timestamp_syncs_without_the_date(
     with C1ZReader(path) as reader:
         stored = next(r for r in reader.resources("user") if r.id.resource == user.id)
     assert not stored.HasField("created_at")
+
+
+async def test_a_service_accounts_keys_answered_with_another_accounts_fail_the_sync(
+    fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    """Another account's keys (answers mixed up) were stored as this account's: their owner, and the identity a
+    revoke starts from, wrong in ConductorOne."""
+    org = fake.org
+    asked, other = (
+        org.add_user(f"{n}@example.com", name=n, service_account=True, status="Active") for n in ("asked", "other")
+    )
+    key = AppKey(org.new_id(), "other's key", org.new_secret(40), other.id, org.now())
+    org.app_keys[key.id] = key
+    keys = "/api/v2/service_accounts/{}/application_keys"
+    transport = MixedUpAnswers(keys.format(asked.id), keys.format(other.id))
+    options = DatadogOptions(sync_secrets=True, sync_service_account_application_keys=True)
+    connector = DatadogConnector(_client(make_client, fake, transport=transport), options)
+    with pytest.raises(UnexpectedResponse, match="page 0: a key of another owner"):
+        await sync_to_file(connector.syncers(), tmp_path / "s.c1z", SyncOptions())
 
 
 @pytest.mark.parametrize(
