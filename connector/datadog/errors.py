@@ -227,6 +227,10 @@ def error_for_response(
     clean_path = scrub(path.split("?", 1)[0], secrets)
     messages = list(parse_error_messages(body, secrets))
     cls = _BY_STATUS.get(status) or (Unavailable if status >= 500 else DatadogError)
+    if 300 <= status < 400:
+        # Never followed (both keys would go along to wherever it points); usually a base URL or site that is
+        # not Datadog's API host (`app.` instead of `api.`, http instead of https). Its Location is not quoted.
+        messages.append("a redirect, not followed: check the Datadog site or base URL")
     if cls in _ALREADY_SO and not _json_object(body):
         # 404 and 409 are taken as Datadog's word that the state is already so: a revoke "already revoked", a grant
         # "already granted", a listing "gone, skip it". Datadog says it with a JSON error body; a proxy's or a web

@@ -89,6 +89,15 @@ def test_already_so_statuses_without_datadogs_error_body_are_not_datadogs_word(s
     assert f"a {status} without Datadog's JSON error body" in str(error)
 
 
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_says_it_was_not_followed(status: int) -> None:
+    # It read 'Datadog error: GET /api/v2/users -> 301' and nothing else.
+    error = error_for_response(status, method="GET", path="/api/v2/users", body=b"")
+    assert str(error) == (
+        f"Datadog error: GET /api/v2/users -> {status}: a redirect, not followed: check the Datadog site or base URL"
+    )
+
+
 def test_non_json_bodies_become_short_text() -> None:
     assert parse_error_messages(b"<html><body><h1>502 Bad Gateway</h1></body></html>") == ("502 Bad Gateway",)
     assert parse_error_messages(b"") == ()
