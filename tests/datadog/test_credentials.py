@@ -626,11 +626,17 @@ class OddIdCreates(httpx.AsyncBaseTransport):
             return response
         body = json.loads(await response.aread())
         await response.aclose()
-        for store in (self._fake.org.api_keys, self._fake.org.app_keys, self._fake.org.tokens):
-            created = store.pop(body["data"]["id"], None)
-            if created is not None:
-                created.id = body["data"]["id"] = created.id + "\n"
-                store[created.id] = created  # type: ignore[index]
+        org, old = self._fake.org, body["data"]["id"]
+        body["data"]["id"] = new = old + "\n"
+        if old in org.api_keys:
+            org.api_keys[new] = org.api_keys.pop(old)
+            org.api_keys[new].id = new
+        elif old in org.app_keys:
+            org.app_keys[new] = org.app_keys.pop(old)
+            org.app_keys[new].id = new
+        else:
+            org.tokens[new] = org.tokens.pop(old)
+            org.tokens[new].id = new
         return httpx.Response(response.status_code, json=body)
 
     async def aclose(self) -> None:

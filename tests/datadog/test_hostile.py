@@ -478,7 +478,8 @@ async def test_a_404_from_a_teams_memberships_still_skips_that_team(
     connector = DatadogConnector(_client(make_client, fake), DatadogOptions())
     result = await sync_to_file(connector.syncers(), tmp_path / "s.c1z", SyncOptions())
     assert [w.split(":", 1)[0] for w in result.warnings] == ["list-grants team"]
-    assert result.stats["resources_by_resource_type"]["user"] == len(fake.org.users)
+    assert result.stats["resources_by_resource_type"] == {"role": len(fake.org.roles), "team": len(fake.org.teams),
+                                                          "user": len(fake.org.users)}  # fmt: skip
 
 
 @pytest.mark.parametrize(
