@@ -515,7 +515,8 @@ class DatadogClient:
             group="team_memberships",
             json=body,
             idempotent=True,
-            problem=_membership_problem(team_id, user_id, role),
+            # An admin is a member too: Datadog keeping an existing admin is what a member grant asks for.
+            problem=_membership_problem(team_id, user_id, role, or_admin=role == "member"),
         )
 
     async def update_team_membership(self, team_id: str, user_id: str, *, role: TeamRole) -> TeamMembership:
@@ -680,7 +681,9 @@ class DatadogClient:
         return item, SecretStr(key) if isinstance(key, str) and key else None
 
 
-def _membership_problem(team_id: str, user_id: str, role: TeamRole) -> Callable[[TeamMembership], str | None]:
+def _membership_problem(
+    team_id: str, user_id: str, role: TeamRole, *, or_admin: bool = False
+) -> Callable[[TeamMembership], str | None]:
     """What is wrong with the membership Datadog answered a change with: the answer is the outcome, and one of
     another user or team, or with another role than asked, says the change did not happen as asked (an admin grant
     or revoke was reported done on it)."""
@@ -689,7 +692,7 @@ def _membership_problem(team_id: str, user_id: str, role: TeamRole) -> Callable[
         for given, asked in ((membership.user_id, user_id), (membership.team_id, team_id)):
             if given is not None and given.lower() != asked.lower():
                 return "the answer is about another membership"
-        if membership.team_role != role:
+        if membership.team_role != role and not (or_admin and membership.team_role == "admin"):
             return f"the membership's role is {membership.team_role}, not the {role} asked for"
         return None
 

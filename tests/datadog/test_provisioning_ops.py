@@ -253,6 +253,19 @@ async def test_an_admin_grant_answered_with_a_plain_membership_is_not_granted(
     assert _membership_role(team, user) is None
 
 
+async def test_a_member_grant_answered_with_an_admin_membership_is_granted(
+    env: Env, make_client: ClientFactory
+) -> None:
+    # An admin is a member too: the member grant holds, whatever role Datadog kept or gave.
+    team, user = _team(env.fake), _human(env.fake)
+    client = make_client(env.fake, transport=RoleIgnored("POST", "admin"))
+    provisioner = DatadogConnector(client, ON).provisioner(types.TEAM.id)
+    assert provisioner is not None
+    result = await provisioner.grant(_principal(user), _team_entitlement(team, teams.MEMBER))
+    assert _only(result).id == f"team:{team.id}:member:user:{user.id}"
+    assert _membership_role(team, user) == "admin"
+
+
 async def test_an_admin_revoke_answered_with_an_admin_membership_is_not_revoked(
     env: Env, make_client: ClientFactory
 ) -> None:
