@@ -740,6 +740,13 @@ def _included(page: Page[Any], type_: str, model: type[R]) -> dict[str, R]:
 
 def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status: int) -> ScheduleResponders:
     """Every shift of the current responders; each piece of the payload is type-checked before use."""
+    linked = mapping(mapping(mapping(mapping(payload.get("data")).get("relationships")).get("schedule")).get("data"))
+    other = linked.get("id")
+    if isinstance(other, str) and other.lower() != schedule_id.lower():
+        # Another schedule's responders (answers mixed up) would be synced as on call for this one.
+        raise UnexpectedResponse(
+            method="GET", path=path, status=status, messages=["the answer is about another schedule"]
+        )
     included = objects(payload.get("included"))
     groups = [
         x

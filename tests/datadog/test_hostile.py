@@ -425,6 +425,20 @@ async def test_a_user_created_past_the_last_timestamp_syncs_without_the_date(
     assert not stored.HasField("created_at")
 
 
+async def test_a_schedules_responders_answered_with_another_schedules_fail_the_sync(
+    make_client: ClientFactory, tmp_path: Path
+) -> None:
+    """Another schedule's responders (answers mixed up) were stored as on call for this one."""
+    with FakeDatadog(generate_org(users=5, seed=3, teams=1, schedules=2)) as fake:
+        asked, other = list(fake.org.schedules)
+        responders = "/api/v2/on-call/schedules/{}/responders"
+        transport = MixedUpAnswers(responders.format(asked), responders.format(other))
+        options = DatadogOptions(sync_schedules=True)
+        connector = DatadogConnector(_client(make_client, fake, transport=transport), options)
+        with pytest.raises(UnexpectedResponse, match="the answer is about another schedule"):
+            await sync_to_file(connector.syncers(), tmp_path / "s.c1z", SyncOptions())
+
+
 async def test_a_service_accounts_keys_answered_with_another_accounts_fail_the_sync(
     fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path
 ) -> None:
