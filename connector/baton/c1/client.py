@@ -493,9 +493,13 @@ class BatonServiceClient:
                 call.cancel()
                 raise
             try:
-                await call
+                answer = await call
             except grpc.aio.AioRpcError as exc:
                 raise _server_status(exc, first_status[0] if first_status else None) from None
+            if answer is None:
+                # grpc.aio hands back None when the OK's answer does not decode (as for every unary call, see
+                # `_call`): a broken peer's OK is no proof the asset arrived.
+                raise grpc.aio.AioRpcError(grpc.StatusCode.INTERNAL, details=_UNDECODABLE_DETAILS)
             if not complete:
                 # An OK for a stream that never reached eof cannot mean the asset arrived whole.
                 raise grpc.aio.AioRpcError(
@@ -540,6 +544,8 @@ class BatonServiceClient:
 
 
 _CORE_WRITE_FAILURE = "Internal error from Core"
+_UNDECODABLE_DETAILS = "the response could not be deserialized"
+"""Read by `_describe` (its "deserializ"), so the error is the one every undecodable answer gets."""
 
 
 def _settled_status(call: grpc.aio.Call) -> tuple[grpc.StatusCode, str] | None:

@@ -37,6 +37,7 @@ from connector.baton.pb.c1.connector.v2 import annotation_etag_pb2, connector_pb
 from tests.baton.c1.conftest import FAST_UPLOAD_RETRY, LeakGuard, make_client
 from tests.fakes.c1 import FakeC1
 from tests.fakes.c1.proxy import ConnectProxy
+from tests.fakes.c1.service import GARBAGE
 from tests.fakes.tasks import kind_task
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -314,6 +315,24 @@ async def test_upload_answered_ok_before_its_end_is_not_success(fake: FakeC1, tm
     uploads = fake.recorded().uploads
     assert [upload.ok for upload in uploads] == [False, True]
     assert uploads[1].received_sha256 == hashlib.sha256(data).digest()
+
+
+async def test_upload_answered_ok_with_an_undecodable_answer_is_not_success(fake: FakeC1, tmp_path: Path) -> None:
+    """A broken peer's OK whose answer does not decode proves nothing arrived (grpc hands such an answer back as
+    None): the attempt fails as every undecodable answer does, and is retried under the upload's policy."""
+    _write_random(tmp_path / "f", CHUNK + 1)
+    fake.answer_raw("UploadAsset", GARBAGE, times=3)
+    async with make_client(fake, upload_retry=FAST_UPLOAD_RETRY) as client:
+        with pytest.raises(C1TransientError) as caught:
+            await client.upload_asset(kind_task("sync_full").id, tmp_path / "f")
+        assert (
+            str(caught.value)
+            == "UploadAsset: ConductorOne's response could not be decoded as UploadAssetResponse (INTERNAL)"
+        )
+        assert caught.value.code == grpc.StatusCode.INTERNAL
+        fake.answer_raw("UploadAsset", GARBAGE, times=1)
+        assert await client.upload_asset(kind_task("sync_full").id, tmp_path / "f") == CHUNK + 1
+    assert [upload.ok for upload in fake.recorded().uploads] == [True]
 
 
 async def test_upload_of_a_missing_file_sends_nothing(fake: FakeC1, client: BatonServiceClient, tmp_path: Path) -> None:

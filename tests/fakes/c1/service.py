@@ -208,9 +208,13 @@ def _duration(seconds: float, raw: tuple[int, int] | None = None) -> duration_pb
     return duration
 
 
-class GarbageAnswers(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ships no types
-    """Answers a scripted BatonService method with bytes that are no valid protobuf message (a hostile or broken
-    server). Methods without a script go on to the real servicer.
+GARBAGE = b"\x0a\xff\xff\xff\xff\x07"
+"""Field 1, length-delimited, claiming far more bytes than follow: no parser accepts it."""
+
+
+class RawAnswers(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ships no types
+    """Answers a scripted BatonService method OK with scripted bytes as its response (no valid message, a message
+    no parser of ours accepts: a hostile or broken server). Methods without a script go on to the real servicer.
     """
 
     _PREFIX = "/c1.connectorapi.baton.v1.BatonService/"
@@ -224,13 +228,24 @@ class GarbageAnswers(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc 
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         method = str(handler_call_details.method)
-        if not method.startswith(self._PREFIX) or not self._state.pop_garbage(method[len(self._PREFIX) :]):
+        body = self._state.pop_raw_answer(method[len(self._PREFIX) :]) if method.startswith(self._PREFIX) else None
+        if body is None:
             return await continuation(handler_call_details)
 
-        async def garbage(request: bytes, context: Context) -> bytes:
-            # Field 1, length-delimited, claiming far more bytes than follow: no parser accepts it.
-            return b"\x0a\xff\xff\xff\xff\x07"
+        if method.endswith("/UploadAsset"):
+
+            async def read_then_answer(requests: AsyncIterator[bytes], context: Context) -> bytes:
+                async for _ in requests:
+                    pass
+                return body
+
+            return grpc.stream_unary_rpc_method_handler(
+                read_then_answer, request_deserializer=lambda raw: raw, response_serializer=lambda raw: raw
+            )
+
+        async def answer(request: bytes, context: Context) -> bytes:
+            return body
 
         return grpc.unary_unary_rpc_method_handler(
-            garbage, request_deserializer=lambda raw: raw, response_serializer=lambda raw: raw
+            answer, request_deserializer=lambda raw: raw, response_serializer=lambda raw: raw
         )

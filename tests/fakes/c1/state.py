@@ -115,7 +115,7 @@ class FakeState:
         self._rpc_failures: dict[str, deque[grpc.StatusCode]] = {}
         self._rpc_delays: dict[str, deque[float]] = {}
         self._early_upload_oks = 0
-        self._garbage: dict[str, int] = {}
+        self._raw_answers: dict[str, deque[bytes]] = {}
         self._token_answers: deque[TokenAnswer] = deque()
         self._token_requests: list[TokenRequestRecord] = []
         self._calls: list[CallRecord] = []
@@ -194,16 +194,14 @@ class FakeState:
             queue = self._rpc_delays.get(method)
             return queue.popleft() if queue else 0.0
 
-    def answer_garbage(self, method: str, times: int) -> None:
+    def answer_raw(self, method: str, body: bytes, times: int) -> None:
         with self.lock:
-            self._garbage[method] = self._garbage.get(method, 0) + times
+            self._raw_answers.setdefault(method, deque()).extend([body] * times)
 
-    def pop_garbage(self, method: str) -> bool:
+    def pop_raw_answer(self, method: str) -> bytes | None:
         with self.lock:
-            if self._garbage.get(method, 0) > 0:
-                self._garbage[method] -= 1
-                return True
-            return False
+            queue = self._raw_answers.get(method)
+            return queue.popleft() if queue else None
 
     def accept_uploads_early(self, times: int) -> None:
         with self.lock:
