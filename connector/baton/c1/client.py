@@ -32,7 +32,14 @@ from google.rpc import status_pb2
 
 from connector.baton.c1 import hostinfo
 from connector.baton.c1.credentials import C1Endpoints, ClientId, ClientSecret, resolve_endpoints, split_host_port
-from connector.baton.c1.errors import C1ResponseTooLargeError, C1TransientError, classify_status, network_cause
+from connector.baton.c1.errors import (
+    C1ResponseTooLargeError,
+    C1TransientError,
+    C1UnreadableTaskError,
+    classify_status,
+    network_cause,
+)
+from connector.baton.c1.salvage import PartlyRead, UnreadableTask, read_get_task
 from connector.baton.c1.token import BATON_SDK_VERSION, TokenFetch, TokenSource
 from connector.baton.pb.c1.connector.v2 import connector_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2, baton_pb2_grpc
@@ -203,6 +210,8 @@ class BatonServiceClient:
         self._owns_token_source = owns_token_source
         self._channel: grpc.aio.Channel | None = None
         self._stub: baton_pb2_grpc.BatonServiceAsyncStub | None = None
+        # GetTask's answer as bytes: `salvage` reads what it can of one that does not decode whole.
+        self._raw_get_task: grpc.aio.UnaryUnaryMultiCallable | None = None
 
     @classmethod
     def from_credentials(
@@ -249,7 +258,7 @@ class BatonServiceClient:
 
     async def close(self) -> None:
         if self._channel is not None:
-            channel, self._channel, self._stub = self._channel, None, None
+            channel, self._channel, self._stub, self._raw_get_task = self._channel, None, None, None
             await channel.close()
         if self._owns_token_source:
             await self.tokens.aclose()
@@ -287,13 +296,38 @@ class BatonServiceClient:
         return response
 
     async def get_task(self) -> baton_pb2.BatonServiceGetTaskResponse:
-        """One poll. An unset `task` or a `none` task means no work; `next_poll` paces the next call (§3.2)."""
+        """One poll. An unset `task` or a `none` task means no work; `next_poll` paces the next call (§3.2).
+
+        An answer that does not decode whole is read as far as it goes (`salvage`): what decodes is returned (with
+        a warning), a task known only by its id is `C1UnreadableTaskError`.
+        """
         request = baton_pb2.BatonServiceGetTaskRequest(host_id=self.host_id)
-        stub = self._ensure_stub()
-        response: baton_pb2.BatonServiceGetTaskResponse = await self._call(
-            "GetTask", lambda md: stub.GetTask(request, metadata=md, timeout=self.timeouts.get_task)
+        self._ensure_stub()
+
+        async def attempt(md: _Metadata) -> baton_pb2.BatonServiceGetTaskResponse | PartlyRead | UnreadableTask | None:
+            assert self._raw_get_task is not None
+            raw: bytes = await self._raw_get_task(request, metadata=md, timeout=self.timeouts.get_task)
+            return read_get_task(raw)
+
+        answer: baton_pb2.BatonServiceGetTaskResponse | PartlyRead | UnreadableTask = await self._call(
+            "GetTask", attempt
         )
-        return response
+        if isinstance(answer, UnreadableTask):
+            raise C1UnreadableTaskError(
+                f"GetTask: ConductorOne's {answer.task_type or 'task'} could not be decoded ({answer.problem})",
+                task_id=answer.task_id,
+                task_type=answer.task_type,
+                problem=answer.problem,
+                next_poll=answer.next_poll,
+            )
+        if isinstance(answer, PartlyRead):
+            log.warning(
+                "ConductorOne's GetTask answer did not decode whole; reading the parts that do",
+                problem=answer.problem,
+                has_task=answer.response.HasField("task"),
+            )
+            return answer.response
+        return answer
 
     async def get_tasks(
         self, page_size: int, known_task_ids: Sequence[str] = ()
@@ -414,9 +448,14 @@ class BatonServiceClient:
             )
             # The generated stub's overloads cannot see an aio channel (grpc is untyped here).
             self._stub = cast("baton_pb2_grpc.BatonServiceAsyncStub", baton_pb2_grpc.BatonServiceStub(self._channel))
+            self._raw_get_task = self._channel.unary_unary(
+                "/c1.connectorapi.baton.v1.BatonService/GetTask",
+                request_serializer=baton_pb2.BatonServiceGetTaskRequest.SerializeToString,
+                response_deserializer=None,
+            )
         return self._stub
 
-    async def _call(self, method: str, attempt: Callable[[_Metadata], Awaitable[_Response]]) -> _Response:
+    async def _call(self, method: str, attempt: Callable[[_Metadata], Awaitable[_Response | None]]) -> _Response:
         """Run one RPC attempt with a token; on UNAUTHENTICATED drop that token and try once more."""
         for auth_retry in (False, True):
             token = await self.tokens.token()

@@ -23,7 +23,7 @@ from google.protobuf import any_pb2
 from google.rpc import status_pb2
 
 from connector.baton.c1.client import MAX_ANNOTATIONS, BatonServiceClient, task_id_problem
-from connector.baton.c1.errors import C1Error
+from connector.baton.c1.errors import C1Error, C1UnreadableTaskError
 from connector.baton.errors import Code, ConnectorError
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.retry import Backoff, RetryPolicy
@@ -115,11 +115,13 @@ class TaskProcessor:
     def running(self) -> int:
         return len(self._active)
 
-    async def process(self, task: baton_pb2.Task) -> None:
+    async def process(self, task: baton_pb2.Task, unreadable: C1UnreadableTaskError | None = None) -> None:
         """Run and report one task. Never raises, except CancelledError when this coroutine itself is cancelled
         (after the task was reported or its loss logged).
+
+        `unreadable`: the task did not decode; `task` holds only its id. It is reported failed, not run.
         """
-        kind = task.WhichOneof("task_type") or "unknown"
+        kind = (unreadable.task_type if unreadable else task.WhichOneof("task_type")) or "unknown"
         problem = task_id_problem(task.id)
         if problem is not None:
             # Nothing ran, and a FinishTask with this id would be refused: the log line is the only trace.
@@ -152,20 +154,31 @@ class TaskProcessor:
             # Bound in the context: every log line of the work below (sync engine, Datadog calls) carries the
             # task id and type, not just the processor's own lines.
             with structlog.contextvars.bound_contextvars(task_id=task.id, task_type=kind):
-                label = await self._process(task, kind, started)
+                label = await self._process(task, kind, started, unreadable)
         finally:
             del self._active[task.id]
             # In a finally so the in-flight gauge returns to 0 whatever happened above.
             if self._observer is not None:
                 self._observer.task_finished(kind, label, self._clock() - started)
 
-    async def _process(self, task: baton_pb2.Task, kind: str, started: float) -> str:
+    async def _process(
+        self, task: baton_pb2.Task, kind: str, started: float, unreadable: C1UnreadableTaskError | None
+    ) -> str:
         if kind == "hello":
             await self._answer_hello(task.id)
             return "success"
         log.info("task started")
         cancelled_here = False
-        if kind == "unknown":
+        if unreadable is not None:
+            # The same bytes will never decode here: not retryable, so ConductorOne does not offer them for ever.
+            outcome = Outcome(
+                failure=Failure(
+                    Code.INVALID_ARGUMENT,
+                    f"malformed task: it could not be decoded ({unreadable.problem}); not run",
+                    True,
+                )
+            )
+        elif kind == "unknown":
             outcome = Outcome(
                 failure=Failure(
                     Code.INVALID_ARGUMENT,
