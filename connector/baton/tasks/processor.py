@@ -55,6 +55,9 @@ NOT_REPLAYABLE = frozenset({"issue_credential"})
 UNSUPPORTED = "unsupported task type"
 FINISH_RETRY = RetryPolicy(base_delay=1.0, max_delay=30.0)
 """Backoff between FinishTask attempts; the loop itself is unbounded (it ends on acceptance, gone or stop)."""
+LAST_ATTEMPT_SECONDS = 1.0
+"""Once stopping, a FinishTask attempt gets what is left before the stop deadline, and this long when none is: a
+processor cancelled at shutdown (its handler outlived the grace) still makes one attempt, and nothing else waits."""
 _LOGGED_ID_CHARS = 40
 
 
@@ -278,7 +281,15 @@ class TaskProcessor:
         try:
             while True:
                 try:
-                    await self._finish(task_id, outcome, annotations)
+                    if not await self._attempt(task_id, outcome, annotations):
+                        self._lost(
+                            task_id,
+                            outcome,
+                            backoff.failures + 1,
+                            "no answer before the stop deadline",
+                            "the connector is shutting down",
+                        )
+                        return
                 except C1Error as exc:
                     last_error = str(exc)
                     verdict = report_verdict(exc)
@@ -318,6 +329,23 @@ class TaskProcessor:
                 error_type=type(exc).__name__,
                 exc_info=exc,
             )
+
+    async def _attempt(self, task_id: str, outcome: Outcome, annotations: Sequence[any_pb2.Any]) -> bool:
+        """One FinishTask; False when the stop deadline cut it short (see LAST_ATTEMPT_SECONDS). Without that bound a
+        stalled ConductorOne held a shutdown for the call's own deadline (30 s, more with a token fetch), past the
+        pod's kill, and the task's loss was never logged."""
+        if self._report_deadline is None:
+            await self._finish(task_id, outcome, annotations)
+            return True
+        window = asyncio.timeout(max(self._report_deadline - self._clock(), LAST_ATTEMPT_SECONDS))
+        try:
+            async with window:
+                await self._finish(task_id, outcome, annotations)
+        except TimeoutError:
+            if window.expired():
+                return False
+            raise
+        return True
 
     async def _finish(self, task_id: str, outcome: Outcome, annotations: Sequence[any_pb2.Any]) -> None:
         if outcome.failure is None:

@@ -21,6 +21,7 @@ from google.protobuf import any_pb2
 from connector.baton.c1.errors import C1FatalError, C1TransientError
 from connector.baton.errors import Code
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+from connector.baton.tasks import processor as processor_module
 from connector.baton.tasks.outcome import MAX_FAILURE_MESSAGE, Outcome
 from connector.daemon import logging as daemon_logging
 from tests.baton.tasks.stubs import make_rig
@@ -126,6 +127,38 @@ async def test_a_processor_cancelled_mid_task_reports_then_reraises() -> None:
         await running
     (finish,) = rig.client.finishes
     assert (finish.ok, finish.code, finish.non_retryable) == (False, Code.UNAVAILABLE, False)
+    assert rig.observer.in_flight == 0
+
+
+async def test_a_processor_cancelled_at_shutdown_makes_one_bounded_attempt_and_logs_the_loss(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The drain cancels a task whose handler outlived the grace and the abandon: the processor still reports it,
+    but the stop deadline has passed, so its attempt gets LAST_ATTEMPT_SECONDS. Unbounded, a ConductorOne that
+    does not answer held the exit for the FinishTask's own deadline (30 s, more with a token fetch), past the pod's
+    kill, and the task's loss was never logged."""
+    monkeypatch.setattr(processor_module, "LAST_ATTEMPT_SECONDS", 0.01)
+    rig = make_rig()
+    rig.connector.provisioning.gate = asyncio.Event()  # the grant never finishes by itself
+    rig.client.finish_gate = asyncio.Event()  # ConductorOne never answers
+    task = grant_task(*GRANT)
+    with structlog.testing.capture_logs() as events:
+        running = asyncio.create_task(rig.processor.process(task))
+        await rig.connector.provisioning.entered.wait()
+        rig.processor.stop_reporting_within(0.0)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            async with asyncio.timeout(30):  # not a measure: a failure instead of a hang (it waited for ever)
+                await running
+    assert rig.client.finish_attempts == 1
+    (lost,) = _errors(events)
+    assert (lost["event"], lost["task_id"], lost["reason"], lost["error"]) == (
+        "task not reported to ConductorOne",
+        task.id,
+        "the connector is shutting down",
+        "no answer before the stop deadline",
+    )
+    assert (lost["code"], lost["attempts"]) == ("UNAVAILABLE", 1)
     assert rig.observer.in_flight == 0
 
 
