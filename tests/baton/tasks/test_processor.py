@@ -19,7 +19,7 @@ import structlog
 from google.protobuf import any_pb2
 
 from connector.baton.c1.errors import C1FatalError, C1TransientError
-from connector.baton.errors import Code
+from connector.baton.errors import Code, ConnectorError
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.tasks import processor as processor_module
 from connector.baton.tasks.outcome import MAX_FAILURE_MESSAGE, Outcome
@@ -287,6 +287,21 @@ async def test_a_huge_peer_value_in_a_failure_does_not_make_a_huge_report_or_log
     assert len(finish.message) <= MAX_FAILURE_MESSAGE
     assert finish.message.endswith("(1000017 characters)")
     assert all(len(repr(e)) < 2 * MAX_FAILURE_MESSAGE for e in events)
+    assert rig.observer.in_flight == 0
+
+
+async def test_a_failure_quoting_text_utf8_cannot_carry_is_still_reported() -> None:
+    """Datadog's stringified-dict error bodies (`{"errors": ["{'errors': ['\\ud800']}"]}`) read as Python literals
+    can hold a lone surrogate; protobuf refuses such a string, so the FinishTask could not even be built and the
+    report was lost ("unexpected error while reporting"). The message is escaped, never dropped."""
+    rig = make_rig()
+    rig.connector.provisioning.error = ConnectorError("Datadog said: bad \ud800 role \udfff")
+    with structlog.testing.capture_logs() as events:
+        await rig.processor.process(grant_task(*GRANT))
+    (finish,) = rig.client.finishes
+    assert not finish.ok
+    assert finish.message == "Datadog said: bad \\ud800 role \\udfff"
+    assert _errors(events) == []
     assert rig.observer.in_flight == 0
 
 
