@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 import structlog
@@ -53,6 +54,11 @@ PROVISIONING_TASKS = frozenset(
 NOT_REPLAYABLE = frozenset({"issue_credential"})
 # Go answers these with "unsupported task type", retryable; so do we, plus every type we do not implement.
 UNSUPPORTED = "unsupported task type"
+MAX_REPORT_BYTES = 4 * 1024 * 1024 - 64 * 1024
+"""What a report's response and annotations may hold together. A gRPC server takes 4 MiB by default (Go's
+MaxRecvMsgSize; ConductorOne publishes no other), less room for the rest of the request (ids, a failure message of
+at most 4096 characters). A larger FinishTask is refused (RESOURCE_EXHAUSTED) at every attempt: its report was
+retried for good and its task slot held. A grant's response embeds the task's entitlement resource, as sent."""
 FINISH_RETRY = RetryPolicy(base_delay=1.0, max_delay=30.0)
 """Backoff between FinishTask attempts; the loop itself is unbounded (it ends on acceptance, gone or stop)."""
 LAST_ATTEMPT_SECONDS = 1.0
@@ -65,6 +71,41 @@ class TaskObserver(Protocol):
     def task_received(self, task_type: str) -> None: ...
 
     def task_finished(self, task_type: str, outcome: str, seconds: float) -> None: ...
+
+
+def _fitted(outcome: Outcome) -> Outcome:
+    """The outcome as it can be reported: at most MAX_ANNOTATIONS annotations, and response and annotations within
+    MAX_REPORT_BYTES. What does not fit is dropped with a warning (the response first: the outcome itself, success
+    or failure, is what the report is for; ConductorOne's next sync shows what a grant did)."""
+    annotations = list(outcome.annotations)
+    if len(annotations) > MAX_ANNOTATIONS:
+        log.warning("too many annotations for a report; sending the first ones", count=len(annotations))
+        annotations = annotations[:MAX_ANNOTATIONS]
+    response = outcome.response
+    sizes = [annotation.ByteSize() for annotation in annotations]
+    response_size = response.ByteSize() if response is not None else 0
+    if response_size + sum(sizes) <= MAX_REPORT_BYTES:
+        return replace(outcome, annotations=annotations)
+    if response is not None:
+        log.warning(
+            "task response too large to report; reporting the outcome without it",
+            response_bytes=response_size,
+            limit_bytes=MAX_REPORT_BYTES,
+        )
+    kept: list[any_pb2.Any] = []
+    used = 0
+    for annotation, size in zip(annotations, sizes, strict=True):
+        if used + size <= MAX_REPORT_BYTES:
+            kept.append(annotation)
+            used += size
+    if len(kept) < len(annotations):
+        log.warning(
+            "task annotations too large to report; sending those that fit",
+            count=len(annotations),
+            sent=len(kept),
+            limit_bytes=MAX_REPORT_BYTES,
+        )
+    return replace(outcome, response=None, annotations=kept)
 
 
 def loggable_task_id(task_id: str) -> str:
@@ -274,10 +315,8 @@ class TaskProcessor:
         backoff = Backoff(self._finish_retry, bounded=False)
         gone_answers = 0
         last_error = ""
-        annotations = list(outcome.annotations)
-        if len(annotations) > MAX_ANNOTATIONS:
-            log.warning("too many annotations for a report; sending the first ones", count=len(annotations))
-            annotations = annotations[:MAX_ANNOTATIONS]
+        outcome = _fitted(outcome)
+        annotations = outcome.annotations
         try:
             while True:
                 try:

@@ -23,6 +23,7 @@ from connector.baton.errors import Code, ConnectorError
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.tasks import processor as processor_module
 from connector.baton.tasks.outcome import MAX_FAILURE_MESSAGE, Outcome
+from connector.baton.tasks.processor import MAX_REPORT_BYTES
 from connector.daemon import logging as daemon_logging
 from tests.baton.tasks.stubs import make_rig
 from tests.fakes.tasks import grant_task, kind_task, revoke_task
@@ -271,6 +272,24 @@ async def test_more_annotations_than_the_wire_allows_are_trimmed_not_lost() -> N
     await rig.processor.process(grant_task(*GRANT))
     (finish,) = rig.client.finishes
     assert finish.annotations == 16
+
+
+async def test_annotations_too_large_for_a_report_are_dropped_and_the_rest_sent() -> None:
+    """Response and annotations must fit the 4 MiB a gRPC server takes (MAX_REPORT_BYTES): a FinishTask over it is
+    refused at every attempt. What does not fit is dropped with a warning, never the report."""
+    rig = make_rig()
+    small, huge = any_pb2.Any(type_url="t/small"), any_pb2.Any(type_url="t/huge", value=b"x" * MAX_REPORT_BYTES)
+
+    async def answer(principal: object, entitlement: object) -> Outcome:
+        return Outcome(annotations=[huge, small])
+
+    rig.processor._dispatch = lambda kind, task: answer(None, None)  # type: ignore[method-assign]
+    with structlog.testing.capture_logs() as events:
+        await rig.processor.process(grant_task(*GRANT))
+    (finish,) = rig.client.finishes
+    assert (finish.ok, finish.annotations) == (True, 1)
+    (warning,) = [e for e in events if e["event"] == "task annotations too large to report; sending those that fit"]
+    assert (warning["count"], warning["sent"]) == (2, 1)
 
 
 async def test_a_huge_peer_value_in_a_failure_does_not_make_a_huge_report_or_log_line() -> None:
