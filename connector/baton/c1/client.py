@@ -464,7 +464,7 @@ class BatonServiceClient:
                 result = await attempt((("authorization", token.authorization),))
             except grpc.aio.AioRpcError as exc:
                 code: grpc.StatusCode = exc.code()
-                details = (exc.details() or "").replace(token.value, "<token>")
+                details = self.tokens.redact(exc.details() or "")
                 found = _TOO_LARGE.search(details) if code == grpc.StatusCode.RESOURCE_EXHAUSTED else None
                 too_large = found is not None and int(found[2]) == self._max_receive_bytes
                 self._observe(method, code.name, started, too_large=too_large)

@@ -11,6 +11,7 @@ import sys
 import textwrap
 import time
 import tracemalloc
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import grpc
@@ -385,6 +386,31 @@ async def test_revoked_token_is_replaced_once(fake: FakeC1, client: BatonService
     await client.get_task()
     assert [call.code for call in fake.recorded().calls] == ["OK", "UNAUTHENTICATED", "OK"]
     assert client.tokens.fetch_count == 2
+
+
+@pytest.mark.parametrize("method", ["GetTask", "FinishTask", "UploadAsset"])
+async def test_a_peer_quoting_the_tokens_it_was_sent_never_gets_them_into_an_error(
+    fake: FakeC1, client: BatonServiceClient, tmp_path: Path, method: str
+) -> None:
+    """A hostile peer (or a proxy echoing requests) quotes bearer tokens in its status details: the one of this
+    attempt, and the one the attempt before it, refused as UNAUTHENTICATED, carried. Neither reaches the error, nor
+    (the leak guard) any log line."""
+    task_id = kind_task("sync_full").id
+    (tmp_path / "f").write_bytes(b"c1z")
+    calls: dict[str, Callable[[], Awaitable[object]]] = {
+        "GetTask": client.get_task,
+        "FinishTask": lambda: client.finish_task(task_id),
+        "UploadAsset": lambda: client.upload_asset(task_id, tmp_path / "f"),
+    }
+    await client.get_task()  # the first token
+    fake.revoke_tokens()  # the next call is refused with it, and repeated with a second one
+    fake.fail_next(method, grpc.StatusCode.INVALID_ARGUMENT, echo_tokens=True)
+    with pytest.raises(C1FatalError) as caught:
+        await calls[method]()
+    issued = fake.recorded().issued_tokens
+    assert len(issued) == 2
+    assert str(caught.value).startswith(f"{method}: INVALID_ARGUMENT: scripted INVALID_ARGUMENT; tokens seen: ")
+    assert not [token for token in issued if token in str(caught.value)]
 
 
 async def test_unauthenticated_twice_is_fatal_after_one_retry(leak_guard: LeakGuard) -> None:

@@ -34,6 +34,9 @@ class StaticTokens:
     def invalidate(self, rejected: AccessToken | None = None) -> None:
         return None
 
+    def redact(self, text: str) -> str:
+        return text.replace("static-test-token", "<token>")
+
     async def aclose(self) -> None:
         return None
 

@@ -266,9 +266,10 @@ class FakeC1:
         """Every token issued so far stops working (the next call with one gets UNAUTHENTICATED)."""
         self.state.revoke_tokens()
 
-    def fail_next(self, method: str, code: grpc.StatusCode, times: int = 1) -> None:
-        """The next `times` authenticated calls to `method` end with `code`."""
-        self.state.fail_next(method, code, times)
+    def fail_next(self, method: str, code: grpc.StatusCode, times: int = 1, *, echo_tokens: bool = False) -> None:
+        """The next `times` authenticated calls to `method` end with `code`; with `echo_tokens`, details quoting every
+        token the fake issued."""
+        self.state.fail_next(method, code, times, echo_tokens=echo_tokens)
 
     def slow_down(self, method: str, seconds: float, times: int = 1) -> None:
         """The next `times` authenticated calls to `method` wait `seconds` before being handled."""

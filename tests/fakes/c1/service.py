@@ -178,7 +178,10 @@ class FakeBatonService(baton_pb2_grpc.BatonServiceServicer):
             await asyncio.sleep(delay)
         injected = self._state.pop_rpc_failure(method)
         if injected is not None:
-            await _abort(context, record, injected, f"scripted {injected.name}")
+            code, echo_tokens = injected
+            # A hostile peer (or a proxy echoing requests) quoting bearer tokens, this call's and earlier ones.
+            echoed = f"; tokens seen: {' '.join(self._state.issued_tokens())}" if echo_tokens else ""
+            await _abort(context, record, code, f"scripted {code.name}{echoed}")
         return record
 
     async def _check_host_id(self, host_id: str, record: CallRecord, context: Context) -> None:

@@ -112,7 +112,7 @@ class FakeState:
         self._cancelled: set[str] = set()
         self._outage: OutageMode | None = None
         self._outage_until: float | None = None
-        self._rpc_failures: dict[str, deque[grpc.StatusCode]] = {}
+        self._rpc_failures: dict[str, deque[tuple[grpc.StatusCode, bool]]] = {}
         self._rpc_delays: dict[str, deque[float]] = {}
         self._early_upload_oks = 0
         self._raw_answers: dict[str, deque[bytes]] = {}
@@ -181,9 +181,9 @@ class FakeState:
                 self._outage, self._outage_until = None, None
             return self._outage
 
-    def fail_next(self, method: str, code: grpc.StatusCode, times: int) -> None:
+    def fail_next(self, method: str, code: grpc.StatusCode, times: int, *, echo_tokens: bool = False) -> None:
         with self.lock:
-            self._rpc_failures.setdefault(method, deque()).extend([code] * times)
+            self._rpc_failures.setdefault(method, deque()).extend([(code, echo_tokens)] * times)
 
     def slow_down(self, method: str, seconds: float, times: int) -> None:
         with self.lock:
@@ -214,10 +214,15 @@ class FakeState:
                 return True
             return False
 
-    def pop_rpc_failure(self, method: str) -> grpc.StatusCode | None:
+    def pop_rpc_failure(self, method: str) -> tuple[grpc.StatusCode, bool] | None:
+        """The next scripted failure of `method`: its code, and whether its details quote every token issued."""
         with self.lock:
             queue = self._rpc_failures.get(method)
             return queue.popleft() if queue else None
+
+    def issued_tokens(self) -> list[str]:
+        with self.lock:
+            return list(self._issued)
 
     # ---- tasks ----------------------------------------------------------------------------------------
 
