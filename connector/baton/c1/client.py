@@ -108,6 +108,10 @@ class CallTimeouts:
     finish_task: float | None = 30.0
     upload_attempt: float | None = 1800.0
     """For one whole UploadAsset stream, so it bounds the size of c1z a slow link can carry."""
+    upload_stall: float | None = 120.0
+    """For each message of an UploadAsset stream to be taken (a 512 KiB chunk: at least ~4 KB/s). A peer that stops
+    reading blocks our writes once its flow-control window is full; this ends the attempt then, not at
+    `upload_attempt` (three attempts held a sync task for 90 minutes while its heartbeats went on)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -508,6 +512,8 @@ class BatonServiceClient:
 
     def _describe(self, method: str, code: grpc.StatusCode, details: str) -> str:
         """The message of a failed call: the RPC, the code, and for a network failure the host and the cause."""
+        if code == grpc.StatusCode.DEADLINE_EXCEEDED and _STALLED_DETAILS.fullmatch(details):
+            return f"{method}: ConductorOne at {self.endpoints.grpc_authority} {details} ({code.name})"
         if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
             cause = network_cause(details) or ("timed out" if code == grpc.StatusCode.DEADLINE_EXCEEDED else None)
             if cause is not None:
@@ -561,19 +567,34 @@ class BatonServiceClient:
         digest = hashlib.sha256()
         sent = 0
         try:
-            await call.write(metadata_message)
+            await self._write(call, metadata_message)
             while chunk := await asyncio.to_thread(reader.read, self._upload_chunk_size):
                 digest.update(chunk)
-                await call.write(Request(data=Request.UploadData(data=chunk)))
+                await self._write(call, Request(data=Request.UploadData(data=chunk)))
                 sent += len(chunk)
-            await call.write(Request(eof=Request.UploadEOF(sha256_checksum=digest.digest())))
+            await self._write(call, Request(eof=Request.UploadEOF(sha256_checksum=digest.digest())))
             await call.done_writing()
+        except _UploadStalled:
+            raise
         except (asyncio.InvalidStateError, grpc.aio.AioRpcError):
             # The server ended the call before we finished writing. grpc then fails the write with INTERNAL
             # ("Internal error from Core") or InvalidStateError; the server's own status only comes from
             # awaiting the call, which the caller does next.
             return sent, False
         return sent, True
+
+    async def _write(self, call: grpc.aio.StreamUnaryCall, message: baton_pb2.BatonServiceUploadAssetRequest) -> None:
+        """One message of an upload, taken within `upload_stall` (see CallTimeouts)."""
+        stall = self.timeouts.upload_stall
+        if stall is None:
+            await call.write(message)
+            return
+        try:
+            async with asyncio.timeout(stall):
+                await call.write(message)
+        except TimeoutError:
+            # `_upload_once` cancels the call; this is what the attempt failed with (DEADLINE_EXCEEDED: retried).
+            raise _UploadStalled(grpc.StatusCode.DEADLINE_EXCEEDED, details=f"{_STALLED} {stall:g} s") from None
 
     def _observe(self, method: str, code: str, started: float, *, too_large: bool = False) -> None:
         seconds = time.monotonic() - started
@@ -583,8 +604,17 @@ class BatonServiceClient:
 
 
 _CORE_WRITE_FAILURE = "Internal error from Core"
+_STALLED = "took no upload data for"
+"""How `_UploadStalled`'s details begin; `_describe` words the error from them (only in their exact shape: a peer's
+DEADLINE_EXCEEDED may say anything)."""
+_STALLED_DETAILS = re.compile(re.escape(_STALLED) + r" [0-9.e+-]{1,24} s")
 _UNDECODABLE_DETAILS = "the response could not be deserialized"
 """Read by `_describe` (its "deserializ"), so the error is the one every undecodable answer gets."""
+
+
+class _UploadStalled(grpc.aio.AioRpcError):  # type: ignore[misc]  # grpc ships no types
+    """Our own end of an upload whose peer stopped taking data: not a failure of the stream's write (which
+    `_stream_upload` reads as the server having ended the call), the attempt's."""
 
 
 def _settled_status(call: grpc.aio.Call) -> tuple[grpc.StatusCode, str] | None:

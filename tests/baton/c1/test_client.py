@@ -336,6 +336,35 @@ async def test_upload_answered_ok_with_an_undecodable_answer_is_not_success(fake
     assert [upload.ok for upload in fake.recorded().uploads] == [True]
 
 
+async def test_an_upload_the_peer_stops_reading_ends_at_the_stall_bound_and_is_retried(
+    fake: FakeC1, tmp_path: Path
+) -> None:
+    """A peer alive but not reading (its flow-control window full) made our writes wait until the attempt's own
+    deadline, 30 minutes, three times over, while the sync's heartbeats went on. Each message must be taken within
+    `upload_stall`; the attempt then fails as a deadline and the next one is made."""
+    data = _write_random(tmp_path / "f", 16 * CHUNK)  # well past what the transport buffers for a stalled peer
+    fake.stall_uploads(times=2)
+    timeouts = CallTimeouts(upload_attempt=600.0, upload_stall=0.3)
+    async with make_client(fake, timeouts=timeouts, upload_retry=FAST_UPLOAD_RETRY) as client:
+        async with asyncio.timeout(120):  # not a measure: a failure instead of the 600 s attempt deadline
+            assert await client.upload_asset(kind_task("sync_full").id, tmp_path / "f") == len(data)
+    assert [call.code for call in fake.recorded().calls_to("UploadAsset")] == ["STALLED", "STALLED", "OK"]
+    assert fake.recorded().uploads[-1].received_sha256 == hashlib.sha256(data).digest()
+
+
+async def test_a_stalled_upload_names_the_stall(fake: FakeC1, tmp_path: Path) -> None:
+    _write_random(tmp_path / "f", 16 * CHUNK)
+    fake.stall_uploads(times=3)
+    timeouts = CallTimeouts(upload_attempt=600.0, upload_stall=0.3)
+    async with make_client(fake, timeouts=timeouts, upload_retry=FAST_UPLOAD_RETRY) as client:
+        with pytest.raises(C1TransientError) as caught:
+            async with asyncio.timeout(120):  # not a measure: a failure instead of the 600 s attempt deadline
+                await client.upload_asset(kind_task("sync_full").id, tmp_path / "f")
+    assert str(caught.value) == (
+        f"UploadAsset: ConductorOne at {fake.address} took no upload data for 0.3 s (DEADLINE_EXCEEDED)"
+    )
+
+
 async def test_upload_of_a_missing_file_sends_nothing(fake: FakeC1, client: BatonServiceClient, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         await client.upload_asset(kind_task("sync_full").id, tmp_path / "missing")

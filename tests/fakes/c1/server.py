@@ -275,6 +275,10 @@ class FakeC1:
         """The next `times` authenticated calls to `method` wait `seconds` before being handled."""
         self.state.slow_down(method, seconds, times)
 
+    def stall_uploads(self, times: int = 1) -> None:
+        """The next `times` uploads are never read (a peer alive but stuck): the stream waits on flow control."""
+        self.state.stall_uploads(times)
+
     def accept_uploads_early(self, times: int = 1) -> None:
         """The next `times` uploads are answered OK right after their metadata, as a broken server might."""
         self.state.accept_uploads_early(times)

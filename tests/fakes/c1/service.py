@@ -104,6 +104,10 @@ class FakeBatonService(baton_pb2_grpc.BatonServiceServicer):
         self, request_iterator: AsyncIterator[baton_pb2.BatonServiceUploadAssetRequest], context: Context
     ) -> baton_pb2.BatonServiceUploadAssetResponse:
         record = await self._enter("UploadAsset", context)
+        if self._state.pop_stalled_upload():
+            # Never reads: once its flow-control window is full, the client's writes wait (until it gives up).
+            record.code = "STALLED"
+            await asyncio.Event().wait()
         upload = UploadRecord()
         path = self._state.upload_dir / f"upload-{next(self._upload_numbers)}.bin"
         upload.path = path

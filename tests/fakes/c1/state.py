@@ -115,6 +115,7 @@ class FakeState:
         self._rpc_failures: dict[str, deque[tuple[grpc.StatusCode, bool]]] = {}
         self._rpc_delays: dict[str, deque[float]] = {}
         self._early_upload_oks = 0
+        self._stalled_uploads = 0
         self._raw_answers: dict[str, deque[bytes]] = {}
         self._token_answers: deque[TokenAnswer] = deque()
         self._token_requests: list[TokenRequestRecord] = []
@@ -202,6 +203,17 @@ class FakeState:
         with self.lock:
             queue = self._raw_answers.get(method)
             return queue.popleft() if queue else None
+
+    def stall_uploads(self, times: int) -> None:
+        with self.lock:
+            self._stalled_uploads += times
+
+    def pop_stalled_upload(self) -> bool:
+        with self.lock:
+            if self._stalled_uploads:
+                self._stalled_uploads -= 1
+                return True
+            return False
 
     def accept_uploads_early(self, times: int) -> None:
         with self.lock:
