@@ -152,17 +152,21 @@ class TaskProcessor:
             # Bound in the context: every log line of the work below (sync engine, Datadog calls) carries the
             # task id and type, not just the processor's own lines.
             with structlog.contextvars.bound_contextvars(task_id=task.id, task_type=kind):
-                label = await self._process(task, kind, started)
+                label, cancelled_here = await self._process(task, kind, started)
         finally:
             del self._active[task.id]
             # In a finally so the in-flight gauge returns to 0 whatever happened above.
             if self._observer is not None:
                 self._observer.task_finished(kind, label, self._clock() - started)
+        if cancelled_here:
+            # Reported; now let whoever cancelled us see the cancellation.
+            raise asyncio.CancelledError
 
-    async def _process(self, task: baton_pb2.Task, kind: str, started: float) -> str:
+    async def _process(self, task: baton_pb2.Task, kind: str, started: float) -> tuple[str, bool]:
+        """The outcome's label, and whether this coroutine was cancelled meanwhile (re-raised once reported)."""
         if kind == "hello":
             await self._answer_hello(task.id)
-            return "success"
+            return "success", False
         log.info("task started")
         cancelled_here = False
         if kind == "unknown":
@@ -187,17 +191,14 @@ class TaskProcessor:
                 seconds=round(seconds, 3),
             )
         await self._report(task.id, outcome)
-        if cancelled_here:
-            # Reported; now let whoever cancelled us see the cancellation.
-            raise asyncio.CancelledError
-        return outcome.label
+        return outcome.label, cancelled_here
 
     async def _run(self, kind: str, task: baton_pb2.Task) -> tuple[Outcome, bool]:
         """The handler's outcome, and whether this coroutine itself (not just the handler) was cancelled."""
         work = asyncio.create_task(self._dispatch(kind, task), name=f"task {task.id}")
         self._work[task.id] = work
         try:
-            return await work, False
+            await work
         except asyncio.CancelledError:
             current = asyncio.current_task()
             cancelled_here = current is not None and current.cancelling() > 0
@@ -205,23 +206,38 @@ class TaskProcessor:
                 work.cancel()
                 with contextlib.suppress(BaseException):
                     await work
-            reason = self._abandon_reason or "task cancelled"
-            if kind in NOT_REPLAYABLE:
-                failure = Failure(Code.UNAVAILABLE, f"{reason}; stopped mid-way, so not to be retried as is", True)
-            else:
-                failure = Failure(Code.UNAVAILABLE, f"{reason}; ConductorOne may retry it", False)
-            return Outcome(failure=failure), cancelled_here
-        except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
-                raise
-            # BaseException, not Exception: a native library's panic (pyo3's PanicException) is a BaseException,
-            # and it must end as a reported failure like any other bug, not escape the processor unreported.
-            if not isinstance(exc, TaskError | ConnectorError | TimeoutError | C1Error):
-                # Unexpected: the wire gets the terse text, the log gets the (redacted) traceback.
-                log.error("task handler raised an unexpected error", error_type=type(exc).__name__, exc_info=exc)
-            return Outcome(failure=failure_from(exc, provisioning=kind in PROVISIONING_TASKS)), False
+            if work.cancelled():
+                return self._abandoned(kind), cancelled_here
+            # The handler had already ended when we were cancelled (in the loop turn between its end and our
+            # resuming): what it did (a credential minted, a grant applied) is what gets reported.
+            return self._outcome_of(kind, work), cancelled_here
+        except BaseException:  # retrieved from the finished task just below
+            pass
         finally:
             self._work.pop(task.id, None)
+        return self._outcome_of(kind, work), False
+
+    def _abandoned(self, kind: str) -> Outcome:
+        reason = self._abandon_reason or "task cancelled"
+        if kind in NOT_REPLAYABLE:
+            failure = Failure(Code.UNAVAILABLE, f"{reason}; stopped mid-way, so not to be retried as is", True)
+        else:
+            failure = Failure(Code.UNAVAILABLE, f"{reason}; ConductorOne may retry it", False)
+        return Outcome(failure=failure)
+
+    def _outcome_of(self, kind: str, work: asyncio.Task[Outcome]) -> Outcome:
+        """The outcome of a handler that ended (not cancelled): its own, or the failure its exception maps to."""
+        exc = work.exception()
+        if exc is None:
+            return work.result()
+        if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+            raise exc
+        # BaseException, not Exception: a native library's panic (pyo3's PanicException) is a BaseException,
+        # and it must end as a reported failure like any other bug, not escape the processor unreported.
+        if not isinstance(exc, TaskError | ConnectorError | TimeoutError | C1Error):
+            # Unexpected: the wire gets the terse text, the log gets the (redacted) traceback.
+            log.error("task handler raised an unexpected error", error_type=type(exc).__name__, exc_info=exc)
+        return Outcome(failure=failure_from(exc, provisioning=kind in PROVISIONING_TASKS))
 
     async def _dispatch(self, kind: str, task: baton_pb2.Task) -> Outcome:
         h = self._handlers
