@@ -197,25 +197,24 @@ class TaskProcessor:
         """The handler's outcome, and whether this coroutine itself (not just the handler) was cancelled."""
         work = asyncio.create_task(self._dispatch(kind, task), name=f"task {task.id}")
         self._work[task.id] = work
+        cancelled_here = False
         try:
-            await work
+            # wait(), not `await work`: it raises only when this coroutine itself is cancelled, never the work's
+            # own exception or cancellation (abandon_all), which are read from the finished task below.
+            await asyncio.wait((work,))
         except asyncio.CancelledError:
-            current = asyncio.current_task()
-            cancelled_here = current is not None and current.cancelling() > 0
-            if cancelled_here and not work.done():
+            cancelled_here = True
+            if not work.done():
                 work.cancel()
                 with contextlib.suppress(BaseException):
                     await work
-            if work.cancelled():
-                return self._abandoned(kind), cancelled_here
-            # The handler had already ended when we were cancelled (in the loop turn between its end and our
-            # resuming): what it did (a credential minted, a grant applied) is what gets reported.
-            return self._outcome_of(kind, work), cancelled_here
-        except BaseException:  # retrieved from the finished task just below
-            pass
         finally:
             self._work.pop(task.id, None)
-        return self._outcome_of(kind, work), False
+        if work.cancelled():
+            return self._abandoned(kind), cancelled_here
+        # Also when we were cancelled just after the handler ended (in the loop turn before we resumed): what it
+        # did (a credential minted, a grant applied) is what gets reported, not a made-up "stopped mid-way".
+        return self._outcome_of(kind, work), cancelled_here
 
     def _abandoned(self, kind: str) -> Outcome:
         reason = self._abandon_reason or "task cancelled"
@@ -270,7 +269,24 @@ class TaskProcessor:
             log.error("hello task not answered", error_type=type(exc).__name__, exc_info=exc)
 
     async def _report(self, task_id: str, outcome: Outcome) -> None:
-        """FinishTask until accepted, known gone, or stopped; anything but acceptance is logged at error."""
+        """FinishTask until accepted, known gone, or stopped; anything but acceptance is logged at error, and a
+        success that leaves something live only the report hands over is undone (`Outcome.undo`)."""
+        if not await self._deliver(task_id, outcome) and outcome.failure is None and outcome.undo is not None:
+            undo = outcome.undo
+            try:
+                await undo.run()
+            except asyncio.CancelledError:
+                log.error("unreported work left in place: stopped before it could be undone", left_live=undo.what)
+                raise
+            except Exception as exc:
+                log.error(
+                    "unreported work left in place: undoing it failed",
+                    left_live=undo.what,
+                    error_type=type(exc).__name__,
+                )
+
+    async def _deliver(self, task_id: str, outcome: Outcome) -> bool:
+        """FinishTask until accepted (True), known gone or stopped (False, logged at error)."""
         backoff = Backoff(self._finish_retry, bounded=False)
         gone_answers = 0
         last_error = ""
@@ -287,17 +303,17 @@ class TaskProcessor:
                     verdict = report_verdict(exc)
                     if verdict is Verdict.ACCEPTED:
                         log.info("task report already on record at ConductorOne", error=last_error)
-                        return
+                        return True
                     gone_answers = gone_answers + 1 if verdict is Verdict.GONE else 0
                     if gone_answers >= GONE_CONFIRMATIONS:
                         self._lost(
                             task_id, outcome, backoff.failures + 1, last_error, "ConductorOne no longer takes it"
                         )
-                        return
+                        return False
                 else:
                     if backoff.failures:
                         log.info("task reported after retries", attempts=backoff.failures + 1)
-                    return
+                    return True
                 delay = backoff.next_delay()
                 assert delay is not None  # an unbounded Backoff always answers
                 log.warning(
@@ -308,9 +324,11 @@ class TaskProcessor:
                 )
                 if not await self._wait_before_retry(delay):
                     self._lost(task_id, outcome, backoff.failures, last_error, "the connector is shutting down")
-                    return
+                    return False
         except asyncio.CancelledError:
-            self._lost(task_id, outcome, backoff.failures, last_error or "cancelled", "the report was cancelled")
+            self._lost(
+                task_id, outcome, backoff.failures, last_error or "cancelled", "the report was cancelled", undone=False
+            )
             raise
         except Exception as exc:
             log.error(
@@ -321,6 +339,7 @@ class TaskProcessor:
                 error_type=type(exc).__name__,
                 exc_info=exc,
             )
+            return False
 
     async def _finish(self, task_id: str, outcome: Outcome, annotations: Sequence[any_pb2.Any]) -> None:
         if outcome.failure is None:
@@ -348,8 +367,14 @@ class TaskProcessor:
         await asyncio.sleep(min(delay, remaining))
         return True
 
-    def _lost(self, task_id: str, outcome: Outcome, attempts: int, error: str, reason: str) -> None:
+    def _lost(
+        self, task_id: str, outcome: Outcome, attempts: int, error: str, reason: str, *, undone: bool = True
+    ) -> None:
         failure = outcome.failure
+        extra: dict[str, str] = {}
+        if failure is None and outcome.undo is not None:
+            # Only the report would have handed it over: say what is live, and whether it is taken back now.
+            extra["left_live" if not undone else "undoing"] = outcome.undo.what
         log.error(
             "task not reported to ConductorOne",
             task_id=task_id,
@@ -359,4 +384,5 @@ class TaskProcessor:
             task_error=failure.message if failure else "",
             attempts=attempts,
             error=error,
+            **extra,
         )
