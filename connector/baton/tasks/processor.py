@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 import structlog
@@ -23,7 +24,7 @@ from google.protobuf import any_pb2
 from google.rpc import status_pb2
 
 from connector.baton.c1.client import MAX_ANNOTATIONS, BatonServiceClient, task_id_problem
-from connector.baton.c1.errors import C1Error
+from connector.baton.c1.errors import C1Error, C1UnreadableTaskError
 from connector.baton.errors import Code, ConnectorError
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.retry import Backoff, RetryPolicy
@@ -53,8 +54,16 @@ PROVISIONING_TASKS = frozenset(
 NOT_REPLAYABLE = frozenset({"issue_credential"})
 # Go answers these with "unsupported task type", retryable; so do we, plus every type we do not implement.
 UNSUPPORTED = "unsupported task type"
+MAX_REPORT_BYTES = 4 * 1024 * 1024 - 64 * 1024
+"""What a report's response and annotations may hold together. A gRPC server takes 4 MiB by default (Go's
+MaxRecvMsgSize; ConductorOne publishes no other), less room for the rest of the request (ids, a failure message of
+at most 4096 characters). A larger FinishTask is refused (RESOURCE_EXHAUSTED) at every attempt: its report was
+retried for good and its task slot held. A grant's response embeds the task's entitlement resource, as sent."""
 FINISH_RETRY = RetryPolicy(base_delay=1.0, max_delay=30.0)
 """Backoff between FinishTask attempts; the loop itself is unbounded (it ends on acceptance, gone or stop)."""
+LAST_ATTEMPT_SECONDS = 1.0
+"""Once stopping, a FinishTask attempt gets what is left before the stop deadline, and this long when none is: a
+processor cancelled at shutdown (its handler outlived the grace) still makes one attempt, and nothing else waits."""
 _LOGGED_ID_CHARS = 40
 
 
@@ -62,6 +71,41 @@ class TaskObserver(Protocol):
     def task_received(self, task_type: str) -> None: ...
 
     def task_finished(self, task_type: str, outcome: str, seconds: float) -> None: ...
+
+
+def _fitted(outcome: Outcome) -> Outcome:
+    """The outcome as it can be reported: at most MAX_ANNOTATIONS annotations, and response and annotations within
+    MAX_REPORT_BYTES. What does not fit is dropped with a warning (the response first: the outcome itself, success
+    or failure, is what the report is for; ConductorOne's next sync shows what a grant did)."""
+    annotations = list(outcome.annotations)
+    if len(annotations) > MAX_ANNOTATIONS:
+        log.warning("too many annotations for a report; sending the first ones", count=len(annotations))
+        annotations = annotations[:MAX_ANNOTATIONS]
+    response = outcome.response
+    sizes = [annotation.ByteSize() for annotation in annotations]
+    response_size = response.ByteSize() if response is not None else 0
+    if response_size + sum(sizes) <= MAX_REPORT_BYTES:
+        return replace(outcome, annotations=annotations)
+    if response is not None:
+        log.warning(
+            "task response too large to report; reporting the outcome without it",
+            response_bytes=response_size,
+            limit_bytes=MAX_REPORT_BYTES,
+        )
+    kept: list[any_pb2.Any] = []
+    used = 0
+    for annotation, size in zip(annotations, sizes, strict=True):
+        if used + size <= MAX_REPORT_BYTES:
+            kept.append(annotation)
+            used += size
+    if len(kept) < len(annotations):
+        log.warning(
+            "task annotations too large to report; sending those that fit",
+            count=len(annotations),
+            sent=len(kept),
+            limit_bytes=MAX_REPORT_BYTES,
+        )
+    return replace(outcome, response=None, annotations=kept)
 
 
 def loggable_task_id(task_id: str) -> str:
@@ -115,11 +159,13 @@ class TaskProcessor:
     def running(self) -> int:
         return len(self._active)
 
-    async def process(self, task: baton_pb2.Task) -> None:
+    async def process(self, task: baton_pb2.Task, unreadable: C1UnreadableTaskError | None = None) -> None:
         """Run and report one task. Never raises, except CancelledError when this coroutine itself is cancelled
         (after the task was reported or its loss logged).
+
+        `unreadable`: the task did not decode; `task` holds only its id. It is reported failed, not run.
         """
-        kind = task.WhichOneof("task_type") or "unknown"
+        kind = (unreadable.task_type if unreadable else task.WhichOneof("task_type")) or "unknown"
         problem = task_id_problem(task.id)
         if problem is not None:
             # Nothing ran, and a FinishTask with this id would be refused: the log line is the only trace.
@@ -152,20 +198,35 @@ class TaskProcessor:
             # Bound in the context: every log line of the work below (sync engine, Datadog calls) carries the
             # task id and type, not just the processor's own lines.
             with structlog.contextvars.bound_contextvars(task_id=task.id, task_type=kind):
-                label = await self._process(task, kind, started)
+                label, cancelled_here = await self._process(task, kind, started, unreadable)
         finally:
             del self._active[task.id]
             # In a finally so the in-flight gauge returns to 0 whatever happened above.
             if self._observer is not None:
                 self._observer.task_finished(kind, label, self._clock() - started)
+        if cancelled_here:
+            # Reported; now let whoever cancelled us see the cancellation.
+            raise asyncio.CancelledError
 
-    async def _process(self, task: baton_pb2.Task, kind: str, started: float) -> str:
+    async def _process(
+        self, task: baton_pb2.Task, kind: str, started: float, unreadable: C1UnreadableTaskError | None
+    ) -> tuple[str, bool]:
+        """The outcome's label, and whether this coroutine was cancelled meanwhile (re-raised once reported)."""
         if kind == "hello":
             await self._answer_hello(task.id)
-            return "success"
+            return "success", False
         log.info("task started")
         cancelled_here = False
-        if kind == "unknown":
+        if unreadable is not None:
+            # The same bytes will never decode here: not retryable, so ConductorOne does not offer them for ever.
+            outcome = Outcome(
+                failure=Failure(
+                    Code.INVALID_ARGUMENT,
+                    f"malformed task: it could not be decoded ({unreadable.problem}); not run",
+                    True,
+                )
+            )
+        elif kind == "unknown":
             outcome = Outcome(
                 failure=Failure(
                     Code.INVALID_ARGUMENT,
@@ -187,41 +248,52 @@ class TaskProcessor:
                 seconds=round(seconds, 3),
             )
         await self._report(task.id, outcome)
-        if cancelled_here:
-            # Reported; now let whoever cancelled us see the cancellation.
-            raise asyncio.CancelledError
-        return outcome.label
+        return outcome.label, cancelled_here
 
     async def _run(self, kind: str, task: baton_pb2.Task) -> tuple[Outcome, bool]:
         """The handler's outcome, and whether this coroutine itself (not just the handler) was cancelled."""
         work = asyncio.create_task(self._dispatch(kind, task), name=f"task {task.id}")
         self._work[task.id] = work
+        cancelled_here = False
         try:
-            return await work, False
+            # wait(), not `await work`: it raises only when this coroutine itself is cancelled, never the work's
+            # own exception or cancellation (abandon_all), which are read from the finished task below.
+            await asyncio.wait((work,))
         except asyncio.CancelledError:
-            current = asyncio.current_task()
-            cancelled_here = current is not None and current.cancelling() > 0
-            if cancelled_here and not work.done():
+            cancelled_here = True
+            if not work.done():
                 work.cancel()
                 with contextlib.suppress(BaseException):
                     await work
-            reason = self._abandon_reason or "task cancelled"
-            if kind in NOT_REPLAYABLE:
-                failure = Failure(Code.UNAVAILABLE, f"{reason}; stopped mid-way, so not to be retried as is", True)
-            else:
-                failure = Failure(Code.UNAVAILABLE, f"{reason}; ConductorOne may retry it", False)
-            return Outcome(failure=failure), cancelled_here
-        except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
-                raise
-            # BaseException, not Exception: a native library's panic (pyo3's PanicException) is a BaseException,
-            # and it must end as a reported failure like any other bug, not escape the processor unreported.
-            if not isinstance(exc, TaskError | ConnectorError | TimeoutError | C1Error):
-                # Unexpected: the wire gets the terse text, the log gets the (redacted) traceback.
-                log.error("task handler raised an unexpected error", error_type=type(exc).__name__, exc_info=exc)
-            return Outcome(failure=failure_from(exc, provisioning=kind in PROVISIONING_TASKS)), False
         finally:
             self._work.pop(task.id, None)
+        if work.cancelled():
+            return self._abandoned(kind), cancelled_here
+        # Also when we were cancelled just after the handler ended (in the loop turn before we resumed): what it
+        # did (a credential minted, a grant applied) is what gets reported, not a made-up "stopped mid-way".
+        return self._outcome_of(kind, work), cancelled_here
+
+    def _abandoned(self, kind: str) -> Outcome:
+        reason = self._abandon_reason or "task cancelled"
+        if kind in NOT_REPLAYABLE:
+            failure = Failure(Code.UNAVAILABLE, f"{reason}; stopped mid-way, so not to be retried as is", True)
+        else:
+            failure = Failure(Code.UNAVAILABLE, f"{reason}; ConductorOne may retry it", False)
+        return Outcome(failure=failure)
+
+    def _outcome_of(self, kind: str, work: asyncio.Task[Outcome]) -> Outcome:
+        """The outcome of a handler that ended (not cancelled): its own, or the failure its exception maps to."""
+        exc = work.exception()
+        if exc is None:
+            return work.result()
+        if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+            raise exc
+        # BaseException, not Exception: a native library's panic (pyo3's PanicException) is a BaseException,
+        # and it must end as a reported failure like any other bug, not escape the processor unreported.
+        if not isinstance(exc, TaskError | ConnectorError | TimeoutError | C1Error):
+            # Unexpected: the wire gets the terse text, the log gets the (redacted) traceback.
+            log.error("task handler raised an unexpected error", error_type=type(exc).__name__, exc_info=exc)
+        return Outcome(failure=failure_from(exc, provisioning=kind in PROVISIONING_TASKS))
 
     async def _dispatch(self, kind: str, task: baton_pb2.Task) -> Outcome:
         h = self._handlers
@@ -254,34 +326,57 @@ class TaskProcessor:
             log.error("hello task not answered", error_type=type(exc).__name__, exc_info=exc)
 
     async def _report(self, task_id: str, outcome: Outcome) -> None:
-        """FinishTask until accepted, known gone, or stopped; anything but acceptance is logged at error."""
+        """FinishTask until accepted, known gone, or stopped; anything but acceptance is logged at error, and a
+        success that leaves something live only the report hands over is undone (`Outcome.undo`)."""
+        if not await self._deliver(task_id, outcome) and outcome.failure is None and outcome.undo is not None:
+            undo = outcome.undo
+            try:
+                await undo.run()
+            except asyncio.CancelledError:
+                log.error("unreported work left in place: stopped before it could be undone", left_live=undo.what)
+                raise
+            except Exception as exc:
+                log.error(
+                    "unreported work left in place: undoing it failed",
+                    left_live=undo.what,
+                    error_type=type(exc).__name__,
+                )
+
+    async def _deliver(self, task_id: str, outcome: Outcome) -> bool:
+        """FinishTask until accepted (True), known gone or stopped (False, logged at error)."""
         backoff = Backoff(self._finish_retry, bounded=False)
         gone_answers = 0
         last_error = ""
-        annotations = list(outcome.annotations)
-        if len(annotations) > MAX_ANNOTATIONS:
-            log.warning("too many annotations for a report; sending the first ones", count=len(annotations))
-            annotations = annotations[:MAX_ANNOTATIONS]
+        outcome = _fitted(outcome)
+        annotations = outcome.annotations
         try:
             while True:
                 try:
-                    await self._finish(task_id, outcome, annotations)
+                    if not await self._attempt(task_id, outcome, annotations):
+                        self._lost(
+                            task_id,
+                            outcome,
+                            backoff.failures + 1,
+                            "no answer before the stop deadline",
+                            "the connector is shutting down",
+                        )
+                        return False
                 except C1Error as exc:
                     last_error = str(exc)
                     verdict = report_verdict(exc)
                     if verdict is Verdict.ACCEPTED:
                         log.info("task report already on record at ConductorOne", error=last_error)
-                        return
+                        return True
                     gone_answers = gone_answers + 1 if verdict is Verdict.GONE else 0
                     if gone_answers >= GONE_CONFIRMATIONS:
                         self._lost(
                             task_id, outcome, backoff.failures + 1, last_error, "ConductorOne no longer takes it"
                         )
-                        return
+                        return False
                 else:
                     if backoff.failures:
                         log.info("task reported after retries", attempts=backoff.failures + 1)
-                    return
+                    return True
                 delay = backoff.next_delay()
                 assert delay is not None  # an unbounded Backoff always answers
                 log.warning(
@@ -292,9 +387,11 @@ class TaskProcessor:
                 )
                 if not await self._wait_before_retry(delay):
                     self._lost(task_id, outcome, backoff.failures, last_error, "the connector is shutting down")
-                    return
+                    return False
         except asyncio.CancelledError:
-            self._lost(task_id, outcome, backoff.failures, last_error or "cancelled", "the report was cancelled")
+            self._lost(
+                task_id, outcome, backoff.failures, last_error or "cancelled", "the report was cancelled", undone=False
+            )
             raise
         except Exception as exc:
             log.error(
@@ -305,6 +402,24 @@ class TaskProcessor:
                 error_type=type(exc).__name__,
                 exc_info=exc,
             )
+            return False
+
+    async def _attempt(self, task_id: str, outcome: Outcome, annotations: Sequence[any_pb2.Any]) -> bool:
+        """One FinishTask; False when the stop deadline cut it short (see LAST_ATTEMPT_SECONDS). Without that bound a
+        stalled ConductorOne held a shutdown for the call's own deadline (30 s, more with a token fetch), past the
+        pod's kill, and the task's loss was never logged."""
+        if self._report_deadline is None:
+            await self._finish(task_id, outcome, annotations)
+            return True
+        window = asyncio.timeout(max(self._report_deadline - self._clock(), LAST_ATTEMPT_SECONDS))
+        try:
+            async with window:
+                await self._finish(task_id, outcome, annotations)
+        except TimeoutError:
+            if window.expired():
+                return False
+            raise
+        return True
 
     async def _finish(self, task_id: str, outcome: Outcome, annotations: Sequence[any_pb2.Any]) -> None:
         if outcome.failure is None:
@@ -332,8 +447,14 @@ class TaskProcessor:
         await asyncio.sleep(min(delay, remaining))
         return True
 
-    def _lost(self, task_id: str, outcome: Outcome, attempts: int, error: str, reason: str) -> None:
+    def _lost(
+        self, task_id: str, outcome: Outcome, attempts: int, error: str, reason: str, *, undone: bool = True
+    ) -> None:
         failure = outcome.failure
+        extra: dict[str, str] = {}
+        if failure is None and outcome.undo is not None:
+            # Only the report would have handed it over: say what is live, and whether it is taken back now.
+            extra["left_live" if not undone else "undoing"] = outcome.undo.what
         log.error(
             "task not reported to ConductorOne",
             task_id=task_id,
@@ -343,4 +464,5 @@ class TaskProcessor:
             task_error=failure.message if failure else "",
             attempts=attempts,
             error=error,
+            **extra,
         )
