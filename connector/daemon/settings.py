@@ -36,6 +36,7 @@ GROUPS = ("Datadog", "Sync", "Output and logging", "Service mode", "Operability"
 CONFIG_PATH_ENV = f"{ENV_PREFIX}CONFIG_PATH"
 _UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")
 _MAX_ARGS_NESTING = 100
+MAX_SYNC_INTERVAL = 366 * 24 * 3600  # seconds: a year
 
 
 def _nesting(value: object) -> int:
@@ -121,7 +122,11 @@ class Settings(BaseSettings):
     )
     task_concurrency: int = _f(3, "Service mode", "tasks run at once", ge=1, le=100)
     skip_full_sync: bool = _f(False, "Service mode", "answer full-sync tasks with an empty sync")
-    sync_interval: int = _f(0, "Service mode", "also run a full sync to --file every N seconds (0: off)", ge=0)
+    # At most a year: the interval becomes a float timer, and a number past ~1e308 ended the service as
+    # "unexpected error: OverflowError" instead of an error naming this setting.
+    sync_interval: int = _f(
+        0, "Service mode", "also run a full sync to --file every N seconds (0: off)", ge=0, le=MAX_SYNC_INTERVAL
+    )
     c1z_temp_dir: Path | None = _f(None, "Service mode", "directory for working sync files", shown="the system's")
     shutdown_grace_seconds: float = _f(25.0, "Service mode", "on SIGTERM, how long in-flight tasks may finish", ge=0)
     backoff_scale: float = _f(

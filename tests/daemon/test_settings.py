@@ -60,6 +60,9 @@ def test_base_url_overrides_the_site() -> None:
         (["--http-timeout-seconds", "soon"], "--http-timeout-seconds (BATON_HTTP_TIMEOUT_SECONDS)"),
         (["--client-id", "x@y/z"], "client-secret is required"),
         (["--log-format", "xml"], "--log-format (BATON_LOG_FORMAT)"),
+        # Past a float's range: it ended the service as "unexpected error: OverflowError" (exit 1).
+        (["--sync-interval", "1" + "0" * 400], "--sync-interval (BATON_SYNC_INTERVAL)"),
+        (["--sync-interval", str(366 * 24 * 3600 + 1)], "--sync-interval (BATON_SYNC_INTERVAL)"),
     ],
 )
 def test_bad_settings_name_the_setting(argv: list[str], named: str) -> None:
