@@ -401,14 +401,21 @@ def read_yaml(path: Path) -> dict[str, Any]:
     # Imported here: PyYAML is needed only with a config file, and most deployments use env vars alone.
     import yaml
 
+    loader = yaml.SafeLoader(text)
     try:
-        data = yaml.safe_load(text) or {}
+        node = loader.get_single_node()  # what yaml.safe_load does, with the document's lines kept for _repeated
+        repeated = _repeated(node) if node is not None else ""
+        if repeated:
+            raise SettingsError(f"{where}: {repeated}")
+        data = (loader.construct_document(node) if node is not None else None) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         raise SettingsError(f"{where}: is not valid YAML{at}") from None
     except RecursionError:
         raise SettingsError(f"{where}: is nested too deeply") from None
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         raise SettingsError(f"{where}: must hold a mapping of setting: value")
     out: dict[str, Any] = {}
@@ -419,6 +426,30 @@ def read_yaml(path: Path) -> dict[str, Any]:
         if _given(value):
             out[name] = value
     return out
+
+
+def _repeated(node: Any) -> str:
+    """A setting given twice at the top of the YAML document (as `api-key` or `api_key` too), described, or "".
+
+    PyYAML keeps the last silently, so a pasted block overrode the line above it without a word; Go's YAML
+    reader (baton-sdk's viper) refuses a repeated key. Only setting names are shown, never values.
+    """
+    import yaml
+
+    if not isinstance(node, yaml.MappingNode):
+        return ""
+    first_line: dict[str, int] = {}
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode):
+            continue
+        name = str(key.value).replace("-", "_").lower()
+        if name not in Settings.model_fields:
+            continue
+        line = key.start_mark.line + 1
+        if name in first_line:
+            return f"{name.replace('_', '-')} is set twice (lines {first_line[name]} and {line}); keep one"
+        first_line[name] = line
+    return ""
 
 
 def _named(field_name: str) -> str:

@@ -192,6 +192,24 @@ def test_non_utf8_and_broken_yaml_are_named(tmp_path: Path) -> None:
         load(["--config", str(typo)])
 
 
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        ("health-check-port: 8081\nhealth-check-port: 9090\n", "(lines 1 and 2)"),
+        (f"api-key: {CANARY}\nsite: datadoghq.eu\nAPI_KEY: {CANARY}-2\n", "(lines 1 and 3)"),
+    ],
+)
+def test_a_setting_given_twice_in_the_config_file_is_named(tmp_path: Path, text: str, lines: str) -> None:
+    """PyYAML kept the last value without a word (a pasted block silently overrode the line above it); Go's
+    YAML reader refuses a repeated key. The error names the setting and both lines, never a value."""
+    twice = tmp_path / "twice.yaml"
+    twice.write_text(text)
+    with pytest.raises(SettingsError, match=r"--config \(BATON_CONFIG_PATH\): .*twice.yaml: .* is set twice") as caught:
+        load(["--config", str(twice)])
+    assert lines in str(caught.value)
+    assert CANARY not in str(caught.value)
+
+
 @pytest.mark.parametrize("text", ["site: " + "[" * 100_000, "sync_resources: " + "[" * 5000 + "]" * 5000])
 def test_a_config_file_nested_too_deeply_is_named(tmp_path: Path, text: str) -> None:
     """PyYAML builds nested values recursively: this was `unexpected error: RecursionError`."""
