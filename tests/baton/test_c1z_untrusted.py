@@ -139,6 +139,12 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
         lambda tmp: rewritten(SAMPLE, tmp, "ALTER TABLE v1_sync_runs DROP COLUMN sync_token"),
         "lacks the column(s) sync_token",
     ),
+    # Sync runs are read before anything else: a value of the wrong type ended a sync into the file as
+    # "unexpected error: ValueError"; it is damage, found on opening (inspect: exit 2, not 1).
+    "a sync run of the wrong type": (
+        lambda tmp: rewritten(SAMPLE, tmp, "UPDATE v1_sync_runs SET started_at = 42"),
+        "v1_sync_runs row 1 holds a value of the wrong type",
+    ),
     # The file's own SQL, run on every read or write: a view over an endless recursive query hung inspect for
     # good. These are harmless stand-ins, so the test cannot hang; the refusal is what is tested.
     "a view for a table": (
@@ -181,10 +187,6 @@ def test_bad_rows_are_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     blob = rewritten(SAMPLE, tmp_path, "UPDATE v1_resources SET data = x'ffffffff'")
     code, _, err = run_inspect(blob, "--resources", "user")
     assert (code, err.startswith(f"inspect: {blob}: cannot read v1_resources")) == (1, True)
-    wrong_type = rewritten(SAMPLE, tmp_path, "UPDATE v1_sync_runs SET started_at = 42")
-    code, _, err = run_inspect(wrong_type)
-    assert code == 1
-    assert "v1_sync_runs row 1 holds a value of the wrong type" in err
 
 
 def test_the_cli_on_a_fifo_and_a_bomb_prints_one_line(tmp_path: Path) -> None:
@@ -231,6 +233,7 @@ async def test_one_shot_refuses_what_is_not_a_c1z_and_leaves_it_alone(case: str,
         "trailing bytes",
         "garbage sqlite",
         "no tables",
+        "a sync run of the wrong type",
         "a view for a table",
         "a trigger",
         "a virtual table",

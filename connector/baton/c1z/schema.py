@@ -12,6 +12,7 @@ import sqlite3
 from datetime import datetime
 from pathlib import Path
 
+from connector.baton.c1z import rows
 from connector.baton.c1z.errors import DamagedC1ZError
 
 DDL: tuple[str, ...] = (
@@ -188,6 +189,11 @@ def check_readable(db_path: Path, source: Path) -> None:
             missing = sorted(needed - have)
             if missing:
                 raise DamagedC1ZError(f"{source}: table {table} lacks the column(s) {', '.join(missing)}")
+        # Every use of a file starts from its sync runs (few rows): one of the wrong type is damage found here,
+        # where a sync into the file starts over, not a ValueError out of the resume ("unexpected error").
+        rows.read_sync_runs(conn)
+    except ValueError as exc:
+        raise DamagedC1ZError(f"{source}: {exc}") from exc
     except sqlite3.Error as exc:
         raise DamagedC1ZError(f"{source}: damaged SQLite database: {exc}") from exc
     finally:
