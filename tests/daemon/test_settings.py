@@ -386,3 +386,36 @@ def test_a_list_flag_given_twice_keeps_both_as_baton_sdk_flags_do(flag: str) -> 
     settings = load([flag, values[0], f"{flag}={values[1]}"])
     got = settings.sync_resources if flag == "--sync-resources" else settings.sync_resource_types
     assert got == [part for value in values for part in value.split(",")]
+
+
+@pytest.mark.parametrize(
+    ("argv", "idle"),
+    [
+        (["--sync-service-account-application-keys"], "--sync-service-account-application-keys"),
+        (["--allow-org-api-key-deletion", "--sync-secrets"], "--allow-org-api-key-deletion"),
+        (["--allow-org-api-key-deletion", "-p"], "--allow-org-api-key-deletion"),
+    ],
+)
+def test_a_switch_that_needs_another_is_warned_about_and_not_shown_on(argv: list[str], idle: str) -> None:
+    """Service-account keys are synced only with --sync-secrets, org key deletion needs it and provisioning too:
+    alone, the switch did nothing without a word, and the start-up line said the keys were synced."""
+    from connector.daemon.main import startup_summary
+    from connector.daemon.oneshot import idle_settings
+
+    settings = load(argv)
+    (warning,) = idle_settings(settings)
+    assert warning.startswith(f"setting {idle} (BATON_{idle[2:].upper().replace('-', '_')}) does nothing without")
+    synced = startup_summary(settings)["synced"]
+    assert isinstance(synced, dict)
+    assert synced["service_account_application_keys"] is False
+
+
+def test_switches_that_take_effect_are_not_warned_about() -> None:
+    from connector.daemon.main import startup_summary
+    from connector.daemon.oneshot import idle_settings
+
+    settings = load(["--sync-secrets", "-p", "--sync-service-account-application-keys", "--allow-org-api-key-deletion"])
+    assert idle_settings(settings) == []
+    synced = startup_summary(settings)["synced"]
+    assert isinstance(synced, dict)
+    assert synced["service_account_application_keys"] is True
