@@ -76,15 +76,20 @@ def _unknown_choice(args: argparse.Namespace, reader: C1ZReader) -> str:
     """What is wrong with `--sync-id` or `--resources` (a typo would otherwise list nothing and exit 0), or ""."""
     known = [run.sync_id for run in reader.sync_runs()]
     if args.sync_id and args.sync_id not in known:
-        return f"--sync-id {args.sync_id}: no such sync in {reader.path} (its syncs: {', '.join(known) or 'none'})"
+        return f"--sync-id {args.sync_id}: no such sync in {reader.path} (its syncs: {_some(known)})"
     sync_id = args.sync_id or _default_sync_id(reader)
     types = sorted({t.id for t in reader.resource_types(sync_id)} | set(reader.counts_by_type(sync_id)))
     if args.resources and args.resources not in types:
-        return (
-            f"--resources {args.resources}: no such resource type in sync {sync_id} "
-            f"(its types: {', '.join(types) or 'none'})"
-        )
+        return f"--resources {args.resources}: no such resource type in sync {sync_id} (its types: {_some(types)})"
     return ""
+
+
+def _some(names: Sequence[str], shown: int = 20) -> str:
+    """A list for a one-line error: a file may hold a million sync runs, and the line is not the place for them."""
+    if not names:
+        return "none"
+    more = f", and {len(names) - shown:,} more" if len(names) > shown else ""
+    return ", ".join(name[:100] for name in names[:shown]) + more
 
 
 def _default_sync_id(reader: C1ZReader) -> str:

@@ -156,3 +156,25 @@ def test_text_from_the_file_reaches_a_terminal_as_text_never_as_its_commands(tmp
     assert "\x1b" not in refused.stderr
     as_json = inspect(str(path), "--resources", "user", "--json")
     assert hostile in [row["display_name"] for row in json.loads(as_json.stdout)]
+
+
+def test_the_choices_an_error_lists_are_a_few_not_the_whole_file(tmp_path: Path) -> None:
+    """A typo in --sync-id listed every sync id of the file on the error line: a file's million runs, one line."""
+    import sqlite3
+
+    from tests.baton.test_c1z_untrusted import c1z_of, db_of
+
+    db = tmp_path / "edit.sqlite"
+    db.write_bytes(db_of(IN_PROGRESS))
+    conn = sqlite3.connect(db)
+    conn.executemany(
+        "INSERT INTO v1_sync_runs (sync_id, started_at, sync_token) VALUES (?, '2024-01-01 00:00:00', '')",
+        [(f"run-{n:05d}",) for n in range(5000)],
+    )
+    conn.commit()
+    conn.close()
+    path = tmp_path / "many.c1z"
+    path.write_bytes(c1z_of(db.read_bytes()))
+    done = inspect(str(path), "--sync-id", "nope")
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith("run-00018, and 4,981 more)")
