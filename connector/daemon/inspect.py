@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -15,6 +16,20 @@ from connector.baton.c1z import rows
 from connector.baton.c1z.errors import C1ZFormatError
 from connector.baton.c1z.reader import C1ZReader
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, entitlement_pb2, grant_pb2, resource_pb2
+
+# What a terminal would act on rather than show: C0 and C1 controls (ESC starts a command: a Datadog user's own
+# display name could set the window title, write the clipboard or erase lines of the listing; a newline forges a
+# row) and the bidirectional overrides that reorder a line. Every text from the file goes through `_shown`;
+# --json needs nothing (json.dump escapes them).
+_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _shown(text: str) -> str:
+    return _UNSHOWABLE.sub(lambda m: ascii(m[0])[1:-1], text)
+
+
+def _fail(problem: object) -> None:
+    print(f"inspect: {_shown(str(problem))}", file=sys.stderr)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,20 +54,20 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     try:
         reader = C1ZReader(args.file)
     except C1ZFormatError as exc:
-        print(f"inspect: {exc}", file=sys.stderr)
+        _fail(exc)
         return 2
     except OSError as exc:  # the temp dir: unwritable, full
-        print(f"inspect: {args.file}: cannot unpack: {exc}", file=sys.stderr)
+        _fail(f"{args.file}: cannot unpack: {exc}")
         return 2
     with reader:
         try:
             problem = _unknown_choice(args, reader)
             if problem:
-                print(f"inspect: {problem}", file=sys.stderr)
+                _fail(problem)
                 return 2
             _show(out, args, reader)
         except (C1ZFormatError, LookupError) as exc:
-            print(f"inspect: {exc}", file=sys.stderr)
+            _fail(exc)
             return 1
     return 0
 
@@ -61,15 +76,20 @@ def _unknown_choice(args: argparse.Namespace, reader: C1ZReader) -> str:
     """What is wrong with `--sync-id` or `--resources` (a typo would otherwise list nothing and exit 0), or ""."""
     known = [run.sync_id for run in reader.sync_runs()]
     if args.sync_id and args.sync_id not in known:
-        return f"--sync-id {args.sync_id}: no such sync in {reader.path} (its syncs: {', '.join(known) or 'none'})"
+        return f"--sync-id {args.sync_id}: no such sync in {reader.path} (its syncs: {_some(known)})"
     sync_id = args.sync_id or _default_sync_id(reader)
     types = sorted({t.id for t in reader.resource_types(sync_id)} | set(reader.counts_by_type(sync_id)))
     if args.resources and args.resources not in types:
-        return (
-            f"--resources {args.resources}: no such resource type in sync {sync_id} "
-            f"(its types: {', '.join(types) or 'none'})"
-        )
+        return f"--resources {args.resources}: no such resource type in sync {sync_id} (its types: {_some(types)})"
     return ""
+
+
+def _some(names: Sequence[str], shown: int = 20) -> str:
+    """A list for a one-line error: a file may hold a million sync runs, and the line is not the place for them."""
+    if not names:
+        return "none"
+    more = f", and {len(names) - shown:,} more" if len(names) > shown else ""
+    return ", ".join(name[:100] for name in names[:shown]) + more
 
 
 def _default_sync_id(reader: C1ZReader) -> str:
@@ -116,7 +136,7 @@ def _summary(out: TextIO, as_json: bool, reader: C1ZReader, sync_id: str) -> Non
         json.dump({"file": str(reader.path), "sync_id": sync_id, "sync_runs": runs, "counts": counts}, out, indent=2)
         out.write("\n")
         return
-    out.write(f"{reader.path}: showing sync {sync_id}\n\nSync runs\n")
+    out.write(_shown(f"{reader.path}: showing sync {sync_id}") + "\n\nSync runs\n")
     _table(out, runs, ["sync_id", "type", "started_at", "ended_at", "parent_sync_id"])
     out.write("\nRows per resource type\n")
     totals = {k: sum(c[k] for _, c in per_type) for k in ("resources", "entitlements", "grants")}
@@ -203,7 +223,7 @@ def _emit(out: TextIO, as_json: bool, rows: list[dict[str, Any]], columns: Seque
 
 
 def _table(out: TextIO, rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
-    materialized = [[str(row.get(c, "")) for c in columns] for row in rows]
+    materialized = [[_shown(str(row.get(c, ""))) for c in columns] for row in rows]
     widths = [max([len(c), *(len(r[i]) for r in materialized)]) for i, c in enumerate(columns)]
     out.write("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip() + "\n")
     for r in materialized:

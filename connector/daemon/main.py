@@ -43,7 +43,9 @@ def run_connector(argv: Sequence[str]) -> int:
         if secret is not None:
             logs.register_secret(secret.get_secret_value())
     logs.configure(settings.log_level, settings.resolved_log_format())
-    for warning in effective.warnings:
+    from connector.daemon.oneshot import idle_settings
+
+    for warning in [*effective.warnings, *idle_settings(settings)]:
         log.warning(warning)
     log.info("starting", **startup_summary(settings))
     try:
@@ -80,6 +82,8 @@ def _refused_upstream(exc: Exception) -> bool:
 
 def startup_summary(settings: Settings) -> dict[str, object]:
     """The effective settings that decide what this run does, for the one start-up log line (no secrets)."""
+    from connector.daemon.oneshot import datadog_options
+
     shown = redacted(settings)
     mode = "service" if settings.service_mode else "one-shot"
     action = settings.one_shot_action
@@ -93,7 +97,8 @@ def startup_summary(settings: Settings) -> dict[str, object]:
             "resource_types": settings.sync_resource_types or "all",
             "secrets": settings.sync_secrets,
             "schedules": settings.sync_schedules,
-            "service_account_application_keys": settings.sync_service_account_application_keys,
+            # What is synced: the switch does nothing without --sync-secrets (idle_settings warns).
+            "service_account_application_keys": datadog_options(settings).app_keys,
             "entitlements_and_grants": not settings.skip_entitlements_and_grants,
         },
         "concurrency": {"datadog": settings.datadog_concurrency, "tasks": settings.task_concurrency},

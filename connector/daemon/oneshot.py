@@ -70,6 +70,18 @@ def datadog_options(settings: Settings) -> DatadogOptions:
     )
 
 
+def idle_settings(settings: Settings) -> list[str]:
+    """A warning for each switch that is on but does nothing without another (the Go connector's flags depend on
+    each other the same way): the start-up line and `config` showed it on while nothing of it happened."""
+    options = datadog_options(settings)
+    idle = []
+    if settings.sync_service_account_application_keys and not options.app_keys:
+        idle.append(("sync_service_account_application_keys", "--sync-secrets"))
+    if settings.allow_org_api_key_deletion and not options.org_key_deletion:
+        idle.append(("allow_org_api_key_deletion", "--sync-secrets and --provisioning"))
+    return [f"setting {flag(name)} ({env(name)}) does nothing without {needs}; it is ignored" for name, needs in idle]
+
+
 # The settings that add resource types to a sync, for the hint when one is asked for without its setting.
 _TYPE_SWITCHES = ("sync_schedules", "sync_secrets", "sync_service_account_application_keys")
 

@@ -36,6 +36,7 @@ GROUPS = ("Datadog", "Sync", "Output and logging", "Service mode", "Operability"
 CONFIG_PATH_ENV = f"{ENV_PREFIX}CONFIG_PATH"
 _UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")
 _MAX_ARGS_NESTING = 100
+MAX_SYNC_INTERVAL = 366 * 24 * 3600  # seconds: a year
 
 
 def _nesting(value: object) -> int:
@@ -121,7 +122,11 @@ class Settings(BaseSettings):
     )
     task_concurrency: int = _f(3, "Service mode", "tasks run at once", ge=1, le=100)
     skip_full_sync: bool = _f(False, "Service mode", "answer full-sync tasks with an empty sync")
-    sync_interval: int = _f(0, "Service mode", "also run a full sync to --file every N seconds (0: off)", ge=0)
+    # At most a year: the interval becomes a float timer, and a number past ~1e308 ended the service as
+    # "unexpected error: OverflowError" instead of an error naming this setting.
+    sync_interval: int = _f(
+        0, "Service mode", "also run a full sync to --file every N seconds (0: off)", ge=0, le=MAX_SYNC_INTERVAL
+    )
     c1z_temp_dir: Path | None = _f(None, "Service mode", "directory for working sync files", shown="the system's")
     shutdown_grace_seconds: float = _f(25.0, "Service mode", "on SIGTERM, how long in-flight tasks may finish", ge=0)
     backoff_scale: float = _f(
@@ -400,14 +405,21 @@ def read_yaml(path: Path) -> dict[str, Any]:
     # Imported here: PyYAML is needed only with a config file, and most deployments use env vars alone.
     import yaml
 
+    loader = yaml.SafeLoader(text)
     try:
-        data = yaml.safe_load(text) or {}
+        node = loader.get_single_node()  # what yaml.safe_load does, with the document's lines kept for _repeated
+        repeated = _repeated(node) if node is not None else ""
+        if repeated:
+            raise SettingsError(f"{where}: {repeated}")
+        data = (loader.construct_document(node) if node is not None else None) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         raise SettingsError(f"{where}: is not valid YAML{at}") from None
     except RecursionError:
         raise SettingsError(f"{where}: is nested too deeply") from None
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         raise SettingsError(f"{where}: must hold a mapping of setting: value")
     out: dict[str, Any] = {}
@@ -418,6 +430,30 @@ def read_yaml(path: Path) -> dict[str, Any]:
         if _given(value):
             out[name] = value
     return out
+
+
+def _repeated(node: Any) -> str:
+    """A setting given twice at the top of the YAML document (as `api-key` or `api_key` too), described, or "".
+
+    PyYAML keeps the last silently, so a pasted block overrode the line above it without a word; Go's YAML
+    reader (baton-sdk's viper) refuses a repeated key. Only setting names are shown, never values.
+    """
+    import yaml
+
+    if not isinstance(node, yaml.MappingNode):
+        return ""
+    first_line: dict[str, int] = {}
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode):
+            continue
+        name = str(key.value).replace("-", "_").lower()
+        if name not in Settings.model_fields:
+            continue
+        line = key.start_mark.line + 1
+        if name in first_line:
+            return f"{name.replace('_', '-')} is set twice (lines {first_line[name]} and {line}); keep one"
+        first_line[name] = line
+    return ""
 
 
 def _named(field_name: str) -> str:

@@ -62,8 +62,13 @@ def base_url_for(site: str, base_url: str | None = None) -> str:
     """API root for a site, or the explicit `base_url` override (tests, proxies) when one is given."""
     if base_url:
         parts = urlsplit(base_url.strip())
+        # The value is never repeated: it may hold a password, or be a key set in the wrong variable.
+        if "@" in parts.netloc:
+            # httpx drops a URL's user and password (the keys authenticate), and the URL is logged and shown
+            # by `config`: refusing it keeps a password that could never work out of both.
+            raise ValueError("setting `base_url`: must not carry a user name or password")
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"setting `base_url`: expected an http(s) URL, got {base_url!r}")
+            raise ValueError("setting `base_url`: expected an http(s) URL such as https://api.datadoghq.com")
         if parts.query or parts.fragment:
             raise ValueError("setting `base_url`: must not carry a query string or fragment")
         return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"

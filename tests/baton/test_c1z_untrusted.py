@@ -66,7 +66,7 @@ def rewritten(c1z: Path, tmp: Path, *statements: str) -> Path:
     db = tmp / "edit.sqlite"
     db.write_bytes(db_of(c1z))
     conn = sqlite3.connect(db)
-    for sql in statements:
+    for sql in statements:  # one statement each
         conn.execute(sql)
     conn.commit()
     conn.close()
@@ -139,6 +139,35 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
         lambda tmp: rewritten(SAMPLE, tmp, "ALTER TABLE v1_sync_runs DROP COLUMN sync_token"),
         "lacks the column(s) sync_token",
     ),
+    # Sync runs are read before anything else: a value of the wrong type ended a sync into the file as
+    # "unexpected error: ValueError"; it is damage, found on opening (inspect: exit 2, not 1).
+    "a sync run of the wrong type": (
+        lambda tmp: rewritten(SAMPLE, tmp, "UPDATE v1_sync_runs SET started_at = 42"),
+        "v1_sync_runs row 1 holds a value of the wrong type",
+    ),
+    # The file's own SQL, run on every read or write: a view over an endless recursive query hung inspect for
+    # good. These are harmless stand-ins, so the test cannot hang; the refusal is what is tested.
+    "a view for a table": (
+        lambda tmp: rewritten(
+            SAMPLE, tmp, "ALTER TABLE v1_grants RENAME TO kept", "CREATE VIEW v1_grants AS SELECT * FROM kept"
+        ),
+        "holds a view 'v1_grants'",
+    ),
+    "a trigger": (
+        lambda tmp: rewritten(
+            SAMPLE, tmp, "CREATE TRIGGER wipe AFTER INSERT ON v1_grants BEGIN DELETE FROM v1_resources; END"
+        ),
+        "holds a trigger 'wipe'",
+    ),
+    "a virtual table": (
+        lambda tmp: rewritten(
+            SAMPLE,
+            tmp,
+            "ALTER TABLE v1_assets RENAME TO kept",
+            "CREATE VIRTUAL TABLE v1_assets USING fts5(external_id, data)",
+        ),
+        "holds a virtual table 'v1_assets'",
+    ),
 }
 
 
@@ -158,10 +187,6 @@ def test_bad_rows_are_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     blob = rewritten(SAMPLE, tmp_path, "UPDATE v1_resources SET data = x'ffffffff'")
     code, _, err = run_inspect(blob, "--resources", "user")
     assert (code, err.startswith(f"inspect: {blob}: cannot read v1_resources")) == (1, True)
-    wrong_type = rewritten(SAMPLE, tmp_path, "UPDATE v1_sync_runs SET started_at = 42")
-    code, _, err = run_inspect(wrong_type)
-    assert code == 1
-    assert "v1_sync_runs row 1 holds a value of the wrong type" in err
 
 
 def test_the_cli_on_a_fifo_and_a_bomb_prints_one_line(tmp_path: Path) -> None:
@@ -201,9 +226,22 @@ async def test_one_shot_refuses_what_is_not_a_c1z_and_leaves_it_alone(case: str,
         assert path.read_bytes() == before
 
 
-@pytest.mark.parametrize("case", ["truncated", "trailing bytes", "garbage sqlite", "no tables"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "truncated",
+        "trailing bytes",
+        "garbage sqlite",
+        "no tables",
+        "a sync run of the wrong type",
+        "a view for a table",
+        "a trigger",
+        "a virtual table",
+    ],
+)
 async def test_one_shot_restarts_over_a_damaged_c1z(case: str, tmp_path: Path) -> None:
-    """A damaged working file is detected and the sync starts over; the file ends up a complete sync."""
+    """A damaged working file is detected and the sync starts over; the file ends up a complete sync, holding
+    nothing of the old file's schema but tables and indexes."""
     make, _ = HOSTILE[case]
     path = make(tmp_path)
     org = Org()
@@ -213,6 +251,8 @@ async def test_one_shot_restarts_over_a_damaged_c1z(case: str, tmp_path: Path) -
         (run,) = reader.sync_runs()
         assert run.finished
         assert {g.id for g in reader.grants()} == expected_grant_ids(org)
+        kinds = {row[0] for row in reader.connection.execute("SELECT type FROM sqlite_master")}
+        assert kinds == {"table", "index"}
 
 
 # -- old Go SDK files (issue 8 §4) ----------------------------------------------------------------------------

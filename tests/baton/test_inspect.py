@@ -124,3 +124,66 @@ async def test_a_file_holding_only_a_targeted_sync_is_shown_not_called_empty(tmp
     grants = await asyncio.to_thread(inspect, str(path), "--grants", "--json")
     assert grants.returncode == 0, grants.stderr
     assert {row["entitlement"].split(":")[1] for row in json.loads(grants.stdout)} == {"g1"}
+
+
+def test_text_from_the_file_reaches_a_terminal_as_text_never_as_its_commands(tmp_path: Path) -> None:
+    """A Datadog user names themselves: ESC sequences in a display name (set the window title, write the
+    clipboard, erase the lines above) or a newline (a forged row) are shown escaped in the table; a resource type
+    id holding them is escaped in the error that lists the file's types. --json escapes them already."""
+    import sqlite3
+
+    from connector.baton.pb.c1.connector.v2 import resource_pb2
+    from tests.baton.test_c1z_untrusted import c1z_of, db_of
+
+    hostile = "Eve\x1b]52;c;Y2FuYXJ5\x07\x1b[2K\nforged  row\u202e"
+    db = tmp_path / "edit.sqlite"
+    db.write_bytes(db_of(IN_PROGRESS))
+    conn = sqlite3.connect(db)
+    row_id, blob = conn.execute("SELECT id, data FROM v1_resources WHERE resource_type_id = 'user' LIMIT 1").fetchone()
+    resource = resource_pb2.Resource.FromString(blob)
+    resource.display_name = hostile
+    conn.execute("UPDATE v1_resources SET data = ? WHERE id = ?", (resource.SerializeToString(), row_id))
+    conn.execute("UPDATE v1_resources SET resource_type_id = 'group\x1b[2J' WHERE resource_type_id = 'group'")
+    conn.commit()
+    conn.close()
+    path = tmp_path / "hostile.c1z"
+    path.write_bytes(c1z_of(db.read_bytes()))
+
+    listed = inspect(str(path), "--resources", "user")
+    assert listed.returncode == 0, listed.stderr
+    assert "\x1b" not in listed.stdout
+    assert "\u202e" not in listed.stdout
+    assert len(listed.stdout.splitlines()) == 1 + 10 + 1  # header, one line per user, the count
+    assert "Eve\\x1b]52;c;Y2FuYXJ5\\x07\\x1b[2K\\nforged  row\\u202e" in listed.stdout
+    summary = inspect(str(path))
+    assert summary.returncode == 0, summary.stderr
+    assert "group\\x1b[2J" in summary.stdout
+    assert "\x1b" not in summary.stdout
+    refused = inspect(str(path), "--resources", "nope")
+    assert refused.returncode == 2
+    assert "group\\x1b[2J" in refused.stderr
+    assert "\x1b" not in refused.stderr
+    as_json = inspect(str(path), "--resources", "user", "--json")
+    assert hostile in [row["display_name"] for row in json.loads(as_json.stdout)]
+
+
+def test_the_choices_an_error_lists_are_a_few_not_the_whole_file(tmp_path: Path) -> None:
+    """A typo in --sync-id listed every sync id of the file on the error line: a file's million runs, one line."""
+    import sqlite3
+
+    from tests.baton.test_c1z_untrusted import c1z_of, db_of
+
+    db = tmp_path / "edit.sqlite"
+    db.write_bytes(db_of(IN_PROGRESS))
+    conn = sqlite3.connect(db)
+    conn.executemany(
+        "INSERT INTO v1_sync_runs (sync_id, started_at, sync_token) VALUES (?, '2024-01-01 00:00:00', '')",
+        [(f"run-{n:05d}",) for n in range(5000)],
+    )
+    conn.commit()
+    conn.close()
+    path = tmp_path / "many.c1z"
+    path.write_bytes(c1z_of(db.read_bytes()))
+    done = inspect(str(path), "--sync-id", "nope")
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith("run-00018, and 4,981 more)")

@@ -69,6 +69,9 @@ def test_base_url_overrides_the_site() -> None:
         (["--http-timeout-seconds", "soon"], "--http-timeout-seconds (BATON_HTTP_TIMEOUT_SECONDS)"),
         (["--client-id", "x@y/z"], "client-secret is required"),
         (["--log-format", "xml"], "--log-format (BATON_LOG_FORMAT)"),
+        # Past a float's range: it ended the service as "unexpected error: OverflowError" (exit 1).
+        (["--sync-interval", "1" + "0" * 400], "--sync-interval (BATON_SYNC_INTERVAL)"),
+        (["--sync-interval", str(366 * 24 * 3600 + 1)], "--sync-interval (BATON_SYNC_INTERVAL)"),
     ],
 )
 def test_bad_settings_name_the_setting(argv: list[str], named: str) -> None:
@@ -196,6 +199,24 @@ def test_non_utf8_and_broken_yaml_are_named(tmp_path: Path) -> None:
     typo.write_text("sync-schedule: true\n")
     with pytest.raises(SettingsError, match="did you mean BATON_SYNC_SCHEDULES"):
         load(["--config", str(typo)])
+
+
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        ("health-check-port: 8081\nhealth-check-port: 9090\n", "(lines 1 and 2)"),
+        (f"api-key: {CANARY}\nsite: datadoghq.eu\nAPI_KEY: {CANARY}-2\n", "(lines 1 and 3)"),
+    ],
+)
+def test_a_setting_given_twice_in_the_config_file_is_named(tmp_path: Path, text: str, lines: str) -> None:
+    """PyYAML kept the last value without a word (a pasted block silently overrode the line above it); Go's
+    YAML reader refuses a repeated key. The error names the setting and both lines, never a value."""
+    twice = tmp_path / "twice.yaml"
+    twice.write_text(text)
+    with pytest.raises(SettingsError, match=r"--config \(BATON_CONFIG_PATH\): .*twice.yaml: .* is set twice") as caught:
+        load(["--config", str(twice)])
+    assert lines in str(caught.value)
+    assert CANARY not in str(caught.value)
 
 
 @pytest.mark.parametrize("text", ["site: " + "[" * 100_000, "sync_resources: " + "[" * 5000 + "]" * 5000])
@@ -403,3 +424,36 @@ def test_a_list_flag_given_twice_keeps_both_as_baton_sdk_flags_do(flag: str) -> 
     settings = load([flag, values[0], f"{flag}={values[1]}"])
     got = settings.sync_resources if flag == "--sync-resources" else settings.sync_resource_types
     assert got == [part for value in values for part in value.split(",")]
+
+
+@pytest.mark.parametrize(
+    ("argv", "idle"),
+    [
+        (["--sync-service-account-application-keys"], "--sync-service-account-application-keys"),
+        (["--allow-org-api-key-deletion", "--sync-secrets"], "--allow-org-api-key-deletion"),
+        (["--allow-org-api-key-deletion", "-p"], "--allow-org-api-key-deletion"),
+    ],
+)
+def test_a_switch_that_needs_another_is_warned_about_and_not_shown_on(argv: list[str], idle: str) -> None:
+    """Service-account keys are synced only with --sync-secrets, org key deletion needs it and provisioning too:
+    alone, the switch did nothing without a word, and the start-up line said the keys were synced."""
+    from connector.daemon.main import startup_summary
+    from connector.daemon.oneshot import idle_settings
+
+    settings = load(argv)
+    (warning,) = idle_settings(settings)
+    assert warning.startswith(f"setting {idle} (BATON_{idle[2:].upper().replace('-', '_')}) does nothing without")
+    synced = startup_summary(settings)["synced"]
+    assert isinstance(synced, dict)
+    assert synced["service_account_application_keys"] is False
+
+
+def test_switches_that_take_effect_are_not_warned_about() -> None:
+    from connector.daemon.main import startup_summary
+    from connector.daemon.oneshot import idle_settings
+
+    settings = load(["--sync-secrets", "-p", "--sync-service-account-application-keys", "--allow-org-api-key-deletion"])
+    assert idle_settings(settings) == []
+    synced = startup_summary(settings)["synced"]
+    assert isinstance(synced, dict)
+    assert synced["service_account_application_keys"] is True

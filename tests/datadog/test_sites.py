@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from connector.datadog.sites import SITES, base_url_for, resolve_site
@@ -42,3 +44,21 @@ def test_base_url_override() -> None:
         base_url_for("datadoghq.com", "ftp://example")
     with pytest.raises(ValueError, match="base_url"):
         base_url_for("datadoghq.com", "https://example.com/?x=1")
+
+
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [
+        ("http://user:canary-pw-71c3@127.0.0.1:8126", "must not carry a user name or password"),
+        ("https://canary-pw-71c3@example.com", "must not carry a user name or password"),
+        ("ftp://user:canary-pw-71c3@example.com", "must not carry a user name or password"),
+        ("canary-pw-71c3", "expected an http(s) URL"),  # a key set in the wrong variable
+        ("u:canary-pw-71c3@example.com", "expected an http(s) URL"),
+    ],
+)
+def test_a_base_url_never_echoes_what_may_be_a_secret(value: str, named: str) -> None:
+    """httpx never sends a URL's password (it would be logged and shown by `config` for nothing): refused, and
+    no refusal repeats the value."""
+    with pytest.raises(ValueError, match=re.escape(named)) as caught:
+        base_url_for("datadoghq.com", value)
+    assert "canary-pw-71c3" not in str(caught.value)

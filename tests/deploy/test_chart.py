@@ -232,6 +232,17 @@ def test_schema_is_no_looser_than_the_settings_model() -> None:
         ({"config": {"file": "/var/sync.c1z"}}, "file"),
         ({"replicaCount": "two"}, "replicaCount"),
         ({"config": {"shutdownGraceSeconds": 40}}, "terminationGracePeriodSeconds"),
+        # A variable set twice in `env`: Kubernetes kept the last without a word (config.logLevel lost to extraEnv).
+        (
+            {"config": {"logLevel": "debug"}, "extraEnv": [{"name": "BATON_LOG_LEVEL", "value": "info"}]},
+            "extraEnv sets BATON_LOG_LEVEL, which config.logLevel already sets",
+        ),
+        ({"extraEnv": [{"name": "BATON_FILE", "value": "/tmp/x.c1z"}]}, "which config.file already sets"),
+        ({"extraEnv": [{"name": "BATON_HOST_ID", "value": "one"}]}, r"which the chart \(each pod's own name\)"),
+        (
+            {"extraEnv": [{"name": "HTTPS_PROXY", "value": "http://a:3128"}, {"name": "HTTPS_PROXY", "value": "b"}]},
+            "extraEnv sets HTTPS_PROXY twice",
+        ),
     ],
 )
 def test_bad_values_are_refused(values: dict[str, Any], message: str) -> None:

@@ -149,6 +149,29 @@ baseUrl: BATON_BASE_URL
 {{- if eq (toString .Values.config.healthCheck) "false" }}
 {{- fail "config.healthCheck must not be false: the probes and /metrics need the health server" }}
 {{- end }}
+{{- /* A variable in `env` twice: Kubernetes keeps the last without a word (a config value silently lost to
+extraEnv), the API server only warns, and a later apply's merge by name may drop both. */}}
+{{- $names := include "baton-datadog.settingEnvNames" . | fromYaml }}
+{{- $chartSets := dict "BATON_HOST_ID" "the chart (each pod's own name)" }}
+{{- range (include "baton-datadog.configEnv" . | fromYamlArray) }}
+{{- $envName := .name }}
+{{- range $key, $env := $names }}
+{{- if eq $env $envName }}
+{{- $_ := set $chartSets $envName (printf "config.%s" $key) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $seen := dict }}
+{{- range .Values.extraEnv }}
+{{- $envName := toString .name }}
+{{- if hasKey $chartSets $envName }}
+{{- fail (printf "extraEnv sets %s, which %s already sets: set it in one place (of two, Kubernetes silently keeps the last)" $envName (get $chartSets $envName)) }}
+{{- end }}
+{{- if hasKey $seen $envName }}
+{{- fail (printf "extraEnv sets %s twice" $envName) }}
+{{- end }}
+{{- $_ := set $seen $envName true }}
+{{- end }}
 {{- end }}
 
 {{/* The port the connector's health server listens on: config.healthCheckPort, or the connector default when null. */}}

@@ -12,6 +12,7 @@ import sqlite3
 from datetime import datetime
 from pathlib import Path
 
+from connector.baton.c1z import rows
 from connector.baton.c1z.errors import DamagedC1ZError
 
 DDL: tuple[str, ...] = (
@@ -178,6 +179,9 @@ def check_readable(db_path: Path, source: Path) -> None:
         verdict = conn.execute("PRAGMA quick_check(1)").fetchone()
         if verdict is None or verdict[0] != "ok":
             raise DamagedC1ZError(f"{source}: damaged SQLite database ({verdict[0] if verdict else 'no verdict'})")
+        code = _schema_code(conn)
+        if code:
+            raise DamagedC1ZError(f"{source}: not a c1z database (it holds {code}; a c1z holds tables and indexes)")
         for table, needed in REQUIRED_COLUMNS.items():
             have = {str(row[1]) for row in conn.execute(f"PRAGMA table_info({table})")}
             if not have:
@@ -185,7 +189,30 @@ def check_readable(db_path: Path, source: Path) -> None:
             missing = sorted(needed - have)
             if missing:
                 raise DamagedC1ZError(f"{source}: table {table} lacks the column(s) {', '.join(missing)}")
+        # Every use of a file starts from its sync runs (few rows): one of the wrong type is damage found here,
+        # where a sync into the file starts over, not a ValueError out of the resume ("unexpected error").
+        rows.read_sync_runs(conn)
+    except ValueError as exc:
+        raise DamagedC1ZError(f"{source}: {exc}") from exc
     except sqlite3.Error as exc:
         raise DamagedC1ZError(f"{source}: damaged SQLite database: {exc}") from exc
     finally:
         conn.close()
+
+
+def _schema_code(conn: sqlite3.Connection) -> str:
+    """The first view, trigger or virtual table in the file, described, or "".
+
+    These run the file's own SQL whenever a table is read or written: a view named `v1_grants` over an endless
+    recursive query hung `inspect` for good (SIGTERM waits for SQLite to return), a trigger would run on each
+    row a resumed sync stores. Go writes none of them; plain tables and indexes cost at most a pass over the file.
+    """
+    row = conn.execute(
+        "SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger') "
+        "OR (type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%') ORDER BY rowid LIMIT 1"
+    ).fetchone()
+    if row is None:
+        return ""
+    kind = "virtual table" if row[0] == "table" else str(row[0])
+    # The name is the file's text: quoted with repr so control characters cannot shape the line.
+    return f"a {kind} {str(row[1])[:64]!r}"
