@@ -6,7 +6,7 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -106,15 +106,29 @@ def _default_sync_id(reader: C1ZReader) -> str:
 
 def _show(out: TextIO, args: argparse.Namespace, reader: C1ZReader) -> None:
     sync_id = args.sync_id or _default_sync_id(reader)
+    # Listings are read from the file as they are printed (a table reads them twice: widths, then rows), never
+    # held whole: an org's grants run to millions.
     if args.resources:
-        rows = [_resource_row(r) for r in reader.resources(args.resources, sync_id)]
-        _emit(out, args.json, rows, ["id", "display_name", "status", "parent", "traits"])
+        _emit(
+            out,
+            args.json,
+            lambda: map(_resource_row, reader.resources(args.resources, sync_id)),
+            ["id", "display_name", "status", "parent", "traits"],
+        )
     elif args.entitlements:
-        rows = [_entitlement_row(e) for e in reader.entitlements(None, sync_id)]
-        _emit(out, args.json, rows, ["id", "display_name", "slug", "purpose", "grantable_to"])
+        _emit(
+            out,
+            args.json,
+            lambda: map(_entitlement_row, reader.entitlements(None, sync_id)),
+            ["id", "display_name", "slug", "purpose", "grantable_to"],
+        )
     elif args.grants:
-        rows = [_grant_row(g) for g in reader.grants(None, sync_id)]
-        _emit(out, args.json, rows, ["id", "entitlement", "principal", "annotations"])
+        _emit(
+            out,
+            args.json,
+            lambda: map(_grant_row, reader.grants(None, sync_id)),
+            ["id", "entitlement", "principal", "annotations"],
+        )
     else:
         _summary(out, args.json, reader, sync_id)
 
@@ -137,12 +151,11 @@ def _summary(out: TextIO, as_json: bool, reader: C1ZReader, sync_id: str) -> Non
         out.write("\n")
         return
     out.write(_shown(f"{reader.path}: showing sync {sync_id}") + "\n\nSync runs\n")
-    _table(out, runs, ["sync_id", "type", "started_at", "ended_at", "parent_sync_id"])
+    _table(out, lambda: runs, ["sync_id", "type", "started_at", "ended_at", "parent_sync_id"])
     out.write("\nRows per resource type\n")
     totals = {k: sum(c[k] for _, c in per_type) for k in ("resources", "entitlements", "grants")}
-    _table(
-        out, [*counts, {"resource_type": "TOTAL", **totals}], ["resource_type", "resources", "entitlements", "grants"]
-    )
+    table = [*counts, {"resource_type": "TOTAL", **totals}]
+    _table(out, lambda: table, ["resource_type", "resources", "entitlements", "grants"])
 
 
 def _resource_row(r: resource_pb2.Resource) -> dict[str, Any]:
@@ -181,17 +194,31 @@ def _profile(r: resource_pb2.Resource) -> dict[str, Any]:
     trait's."""
     try:
         if r.HasField("profile"):
-            return json_format.MessageToDict(r.profile)
+            return _in_key_order(json_format.MessageToDict(r.profile))
         for annotation in r.annotations:
             trait_type = _PROFILE_TRAITS.get(annotation.type_url.rsplit(".", 1)[-1])
             if trait_type is None:
                 continue
             trait = trait_type()
             if annotation.Unpack(trait) and trait.HasField("profile"):
-                return json_format.MessageToDict(trait.profile)
+                return _in_key_order(json_format.MessageToDict(trait.profile))
         return {}
     except (ValueError, TypeError, json_format.Error, message.DecodeError) as exc:
         raise C1ZFormatError(f"resource {r.id.resource_type}:{r.id.resource}: unreadable profile: {exc}") from exc
+
+
+def _in_key_order(profile: dict[str, Any]) -> dict[str, Any]:
+    """A profile with its keys sorted, at every level: a Struct is a map, which protobuf iterates in no fixed
+    order, so the same file printed twice would differ."""
+    return {key: _value_in_key_order(profile[key]) for key in sorted(profile)}
+
+
+def _value_in_key_order(value: Any) -> Any:
+    if isinstance(value, dict):
+        return _in_key_order(value)
+    if isinstance(value, list):
+        return [_value_in_key_order(item) for item in value]
+    return value
 
 
 def _entitlement_row(e: entitlement_pb2.Entitlement) -> dict[str, Any]:
@@ -213,21 +240,42 @@ def _grant_row(g: grant_pb2.Grant) -> dict[str, Any]:
     }
 
 
-def _emit(out: TextIO, as_json: bool, rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
+Listing = Callable[[], Iterable[dict[str, Any]]]
+"""Each call reads the rows afresh from the start."""
+
+
+def _emit(out: TextIO, as_json: bool, listing: Listing, columns: Sequence[str]) -> None:
     if as_json:
-        json.dump(rows, out, indent=2)
-        out.write("\n")
+        _json_list(out, listing())
     else:
-        _table(out, rows, columns)
-        out.write(f"({len(rows)} rows)\n")
+        count = _table(out, listing, columns)
+        out.write(f"({count} rows)\n")
 
 
-def _table(out: TextIO, rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
-    materialized = [[_shown(str(row.get(c, ""))) for c in columns] for row in rows]
-    widths = [max([len(c), *(len(r[i]) for r in materialized)]) for i, c in enumerate(columns)]
+def _json_list(out: TextIO, listing: Iterable[dict[str, Any]]) -> None:
+    """What `json.dump(list(listing), out, indent=2)` writes, one row at a time."""
+    out.write("[")
+    empty = True
+    for row in listing:
+        out.write("\n  " if empty else ",\n  ")
+        # JSON strings escape their newlines, so these are the layout's own: each gets the list's indent.
+        out.write(json.dumps(row, indent=2).replace("\n", "\n  "))
+        empty = False
+    out.write("]\n" if empty else "\n]\n")
+
+
+def _table(out: TextIO, listing: Listing, columns: Sequence[str]) -> int:
+    """The rows as a table, read twice (the widths first); returns how many."""
+    widths = [len(c) for c in columns]
+    for row in listing():
+        widths = [max(w, len(_shown(str(row.get(c, ""))))) for w, c in zip(widths, columns, strict=True)]
     out.write("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip() + "\n")
-    for r in materialized:
-        out.write("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() + "\n")
+    count = 0
+    for row in listing():
+        values = (_shown(str(row.get(c, ""))) for c in columns)
+        out.write("  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip() + "\n")
+        count += 1
+    return count
 
 
 __all__ = ["add_arguments", "run"]

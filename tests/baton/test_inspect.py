@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -187,3 +189,51 @@ def test_the_choices_an_error_lists_are_a_few_not_the_whole_file(tmp_path: Path)
     done = inspect(str(path), "--sync-id", "nope")
     assert done.returncode == 2
     assert done.stderr.strip().endswith("run-00018, and 4,981 more)")
+
+
+ROWS = [
+    {"id": "a", "profile": {"z": 1, "nested": {"list": [1, "two\nlines"]}}, "empty": {}},
+    {"id": "b\u202e", "profile": {}, "empty": []},
+]
+
+
+@pytest.mark.parametrize("listing", [[], ROWS[:1], ROWS], ids=["none", "one", "two"])
+def test_a_json_listing_is_written_row_by_row_as_json_dump_writes_the_whole(listing: list[dict[str, object]]) -> None:
+    from connector.daemon import inspect as cli_inspect
+
+    out = io.StringIO()
+    cli_inspect._emit(out, True, lambda: iter(listing), ["id"])
+    whole = io.StringIO()
+    json.dump(listing, whole, indent=2)
+    assert out.getvalue() == whole.getvalue() + "\n"
+
+
+@pytest.mark.parametrize(("as_json", "reads_before_printing"), [(True, 0), (False, 1)], ids=["json", "table"])
+def test_a_listing_is_printed_as_it_is_read_never_held_whole(as_json: bool, reads_before_printing: int) -> None:
+    """An org's grants run to millions: a row read is out before the next is read (a table reads the listing
+    once for its column widths, then again to print)."""
+    from connector.daemon import inspect as cli_inspect
+
+    out = io.StringIO()
+    reads = 0
+
+    def listing() -> Iterator[dict[str, object]]:
+        nonlocal reads
+        reads += 1
+        yield {"id": "first"}
+        if reads > reads_before_printing:
+            assert "first" in out.getvalue()
+        yield {"id": "second-and-longer"}
+
+    cli_inspect._emit(out, as_json, listing, ["id"])
+    assert reads == reads_before_printing + 1
+    if not as_json:
+        assert out.getvalue().splitlines() == ["ID", "first", "second-and-longer", "(2 rows)"]
+
+
+def test_a_profile_is_shown_in_key_order_whatever_order_the_file_gives() -> None:
+    done = [inspect(str(EXPANDED), "--resources", "user", "--json") for _ in range(3)]
+    assert all(d.returncode == 0 for d in done)
+    assert done[0].stdout == done[1].stdout == done[2].stdout
+    first = json.loads(done[0].stdout)[0]["profile"]
+    assert list(first) == sorted(first)
