@@ -125,6 +125,14 @@ class Syncer:
         # Resources whose grant actions are on the stack, by (type, id), until their last grants page.
         self._grant_subjects: dict[tuple[str, str], resource_pb2.Resource] = {}
         self._grant_listers: dict[str, Callable[[resource_pb2.Resource, str], Awaitable[Page[grant_pb2.Grant]]]] = {}
+        # The child listings this run pushed, by (child type, parent type, parent id): a parent's children are
+        # listed once per sync, as Go de-duplicates its child actions per sync. Without it a resource listed twice
+        # had its children listed twice, and a cycle of parents and children never ended. One entry per parent
+        # with children (Datadog: two per enabled service account), not per resource.
+        self._children_pushed: set[tuple[str, str, str]] = set()
+        # A resumed run does not know what the earlier runs pushed: a parent already stored in this sync had its
+        # children pushed by the page that stored it, so the store answers for those (`_new_parents`).
+        self._resumed = False
 
     async def run(self) -> SyncResult:
         started = time.monotonic()
@@ -207,6 +215,7 @@ class Syncer:
             self._types = types
             self._grant_listers.clear()
             self._trait_urls.clear()
+            self._resumed = True
             return "full", True
         if resumed_state is None:
             await self._store.start_sync("full")
@@ -354,8 +363,11 @@ class Syncer:
             if self._grants_enabled()
             else []
         )
+        parents = [(res, packed) for res, packed in children if packed]
+        if parents and self._resumed:
+            parents = await self._new_parents(parents)
         self._advance(action, page.next_token)
-        for res, packed in children:
+        for res, packed in parents:
             for child in packed:
                 self._push_child(res, child)
         await self._store.write(self._state.marshal(), resources=page.items, grants=side_grants)
@@ -363,24 +375,29 @@ class Syncer:
         if side_grants:
             self._observer.page_stored("grants", action.resource_type_id, len(side_grants))
 
+    async def _new_parents(
+        self, parents: list[tuple[resource_pb2.Resource, list[any_pb2.Any]]]
+    ) -> list[tuple[resource_pb2.Resource, list[any_pb2.Any]]]:
+        """On a resumed run: the parents not stored in this sync yet (a stored one's children were pushed with it,
+        by this run or an earlier one: they are done or still on the stack)."""
+        keys = [(res.id.resource_type, res.id.resource) for res, _ in parents]
+        stored = await self._store.stored_resources(keys)
+        return [(res, packed) for (res, packed), key in zip(parents, keys, strict=True) if key not in stored]
+
     def _push_child(self, res: resource_pb2.Resource, packed: any_pb2.Any) -> None:
         child = annotation_resource_tree_pb2.ChildResourceType.FromString(packed.value)
         if child.resource_type_id not in self._types:
             return
-        exists = any(
-            a.operation == st.LIST_RESOURCES
-            and a.resource_type_id == child.resource_type_id
-            and a.parent_resource_id == res.id.resource
-            and a.parent_resource_type_id == res.id.resource_type
-            for a in self._state.actions
+        key = (child.resource_type_id, res.id.resource_type, res.id.resource)
+        if key in self._children_pushed:
+            return
+        self._children_pushed.add(key)
+        self._state.push(
+            st.LIST_RESOURCES,
+            resource_type_id=child.resource_type_id,
+            parent_resource_type_id=res.id.resource_type,
+            parent_resource_id=res.id.resource,
         )
-        if not exists:
-            self._state.push(
-                st.LIST_RESOURCES,
-                resource_type_id=child.resource_type_id,
-                parent_resource_type_id=res.id.resource_type,
-                parent_resource_id=res.id.resource,
-            )
 
     async def _entitlements_batch(self, action: st.Action) -> None:
         rtype = self._types[action.resource_type_id]
