@@ -551,6 +551,11 @@ class C1ZStore:
     # -- sync runs -----------------------------------------------------------------------------------------
 
     @property
+    def from_file(self) -> bool:
+        """Whether the store holds an existing c1z's rows (False: it started empty)."""
+        return not self._db._fresh
+
+    @property
     def sync_id(self) -> str:
         if self._sync_id is None:
             raise RuntimeError("no sync is active: call start_sync or resume_sync first")
