@@ -280,15 +280,30 @@ class Syncer:
 
     def _listed_types_problem(self, state: st.SyncState, types: dict[str, resource_pb2.ResourceType]) -> str | None:
         """Why a run whose token records this run's settings still cannot be resumed: it listed other resource
-        types than this one would (the token is untrusted: it may claim settings its run did not have). Finishing
-        its plan would save a file as complete without the types it never listed."""
+        types than this one would (the token is untrusted: it may claim settings its run did not have), or types
+        the syncers now define otherwise. Finishing its plan would save a file as complete without the types it
+        never listed, or with type rows that do not describe its resources."""
         if any(a.operation in (st.INIT, st.LIST_RESOURCE_TYPES) for a in state.actions):
             return None  # not listed yet: the resumed run lists them itself
         wanted = set(self._options.resource_type_ids or self._by_type)
-        if set(types) == wanted:
-            return None
-        differ = ", ".join(sorted(set(types) ^ wanted)[:5])[:200]
-        return f"the run listed {len(types)} resource type(s), not the {len(wanted)} this sync lists ({differ} differ)"
+        if set(types) != wanted:
+            differ = ", ".join(sorted(set(types) ^ wanted)[:5])[:200]
+            return (
+                f"the run listed {len(types)} resource type(s), not the {len(wanted)} this sync lists ({differ} differ)"
+            )
+        # The run goes on with the types it stored: they decide each resource's required traits and which phases
+        # a type skips. Defined otherwise now (another connector version), the file would be saved as complete
+        # with the old definitions over resources the new code built, or fail every resume on a missing trait.
+        redefined = sorted(
+            type_id
+            for type_id, stored in types.items()
+            if (syncer := self._by_type.get(type_id)) is None
+            or stored.SerializeToString(deterministic=True)
+            != syncer.resource_type().SerializeToString(deterministic=True)
+        )
+        if redefined:
+            return f"resource type(s) defined otherwise since the run started: {', '.join(redefined[:5])[:200]}"
+        return None
 
     def _init_targeted(self) -> None:
         for rid in reversed(self._options.targeted_resources):
