@@ -9,12 +9,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from google.protobuf import json_format
+from google.protobuf import json_format, message
 
 from connector.baton.c1z import rows
 from connector.baton.c1z.errors import C1ZFormatError
 from connector.baton.c1z.reader import C1ZReader
-from connector.baton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
+from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, entitlement_pb2, grant_pb2, resource_pb2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -143,12 +143,34 @@ def _resource_row(r: resource_pb2.Resource) -> dict[str, Any]:
     }
 
 
+# The traits that carry a profile, by the name ending their type URL.
+_PROFILE_TRAITS = {
+    trait.DESCRIPTOR.name: trait
+    for trait in (
+        annotation_trait_pb2.UserTrait,
+        annotation_trait_pb2.GroupTrait,
+        annotation_trait_pb2.RoleTrait,
+        annotation_trait_pb2.AppTrait,
+        annotation_trait_pb2.SecretTrait,
+    )
+}
+
+
 def _profile(r: resource_pb2.Resource) -> dict[str, Any]:
-    if not r.HasField("profile"):
-        return {}
+    """The resource's profile; for a file written by an older SDK (v0.1.x), which kept it in the trait alone, the
+    trait's."""
     try:
-        return json_format.MessageToDict(r.profile)
-    except (ValueError, TypeError, json_format.Error) as exc:
+        if r.HasField("profile"):
+            return json_format.MessageToDict(r.profile)
+        for annotation in r.annotations:
+            trait_type = _PROFILE_TRAITS.get(annotation.type_url.rsplit(".", 1)[-1])
+            if trait_type is None:
+                continue
+            trait = trait_type()
+            if annotation.Unpack(trait) and trait.HasField("profile"):
+                return json_format.MessageToDict(trait.profile)
+        return {}
+    except (ValueError, TypeError, json_format.Error, message.DecodeError) as exc:
         raise C1ZFormatError(f"resource {r.id.resource_type}:{r.id.resource}: unreadable profile: {exc}") from exc
 
 

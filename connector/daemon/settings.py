@@ -324,11 +324,15 @@ class Settings(BaseSettings):
         return self.base_url or base_url_for(self.site)
 
     def require_datadog_keys(self) -> tuple[SecretStr, SecretStr]:
-        """Both keys, or a SettingsError naming the missing one."""
-        for name in ("api_key", "app_key"):
-            value = getattr(self, name)
-            if value is None or not value.get_secret_value().strip():
-                raise SettingsError(f"missing required setting {flag(name)} ({env(name)})")
+        """Both keys, or a SettingsError naming every missing one (a first run usually lacks both)."""
+        missing = [
+            f"{flag(name)} ({env(name)})"
+            for name in ("api_key", "app_key")
+            if (value := getattr(self, name)) is None or not value.get_secret_value().strip()
+        ]
+        if missing:
+            noun = "setting" if len(missing) == 1 else "settings"
+            raise SettingsError(f"missing required {noun} {' and '.join(missing)}")
         return self.api_key, self.app_key  # type: ignore[return-value]  # both checked just above
 
     def resolved_log_format(self) -> str:
@@ -546,7 +550,9 @@ def unknown_arguments(leftover: Sequence[str], known: frozenset[str] | None = No
     arguments only counted."""
     flags = [arg.partition("=")[0] for arg in leftover if arg.startswith("-") and arg != "-"]
     others = len(leftover) - (1 if flags else 0)
-    if flags and _FLAG_NAME.fullmatch(flags[0]):
+    if flags and _FLAG_NAME.fullmatch(flags[0]) and (why := sdk_only(flags[0])) is not None:
+        what = f"{flags[0]} is {why}" + ("," if others else "")
+    elif flags and _FLAG_NAME.fullmatch(flags[0]):
         close = difflib.get_close_matches(flags[0], sorted(known or known_flags()), n=1, cutoff=0.6)
         what = f"unknown flag {flags[0]}" + (f"; did you mean {close[0]}?" if close else "")
     elif flags:
@@ -656,8 +662,43 @@ def _given(value: Any) -> bool:
 # BATON_* variables read by other parts of the process, not settings of this model.
 _OTHER_KNOWN_ENV = frozenset({f"{ENV_PREFIX}SDK_VERSION"})
 
+_OTEL = "no OpenTelemetry export: the metrics are Prometheus's, at /metrics"
+_EXTERNAL = "no external resources are merged into the sync"
+# baton-sdk's own settings (docs/spec/service-mode.md §4.3) that this connector does not implement, and why: a
+# baton user's habit (a copied Secret, a Go config file, a flag from the SDK's README) is answered with the reason,
+# not with "unknown" and a near miss that means something else.
+SDK_ONLY_SETTINGS: dict[str, str] = {
+    "ticketing": "Datadog has no ticketing; ticket tasks are answered as unsupported",
+    "log_path": "logs go to stderr only; collect them from there",
+    "log_level_debug_expires_at": "it is read in baton-sdk's lambda mode only",
+    "workers": "the sync's concurrency is --datadog-concurrency",
+    "parallel_sync": "the sync's concurrency is --datadog-concurrency",
+    "storage_engine": "c1z files are always SQLite",
+    "keep_previous_sync_c1z": "every sync reads Datadog afresh (no ETag replay)",
+    "session_store_maximum_size": "there is no session store",
+    "auth_method": "Datadog is reached with --api-key and --app-key only",
+    "external_resource_c1z": _EXTERNAL,
+    "external_resource_entitlement_id_filter": _EXTERNAL,
+    "external_resource_traits": _EXTERNAL,
+    "otel_collector_endpoint": _OTEL,
+    "otel_collector_endpoint_tls_cert_path": _OTEL,
+    "otel_collector_endpoint_tls_cert": _OTEL,
+    "otel_collector_endpoint_tls_insecure": _OTEL,
+    "otel_tracing_disabled": _OTEL,
+    "otel_logging_disabled": _OTEL,
+}
+
+
+def sdk_only(name: str) -> str | None:
+    """Why a baton-sdk setting (`ticketing`, `--ticketing`, `BATON_TICKETING`) is not one of this connector's."""
+    key = name.lstrip("-").lower().removeprefix(ENV_PREFIX.lower()).replace("-", "_")
+    reason = SDK_ONLY_SETTINGS.get(key)
+    return f"a baton-sdk setting baton-datadog does not implement ({reason})" if reason else None
+
 
 def _did_you_mean(name: str) -> str:
+    if (why := sdk_only(name)) is not None:
+        return f": {why}"
     close = difflib.get_close_matches(name.lower(), list(Settings.model_fields), n=1, cutoff=0.6)
     return f"; did you mean {env(close[0])} ({flag(close[0])})?" if close else " (not a setting of this connector)"
 

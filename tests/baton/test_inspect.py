@@ -57,6 +57,15 @@ def test_resources_of_one_type() -> None:
     assert done.stdout.strip().endswith("(10 rows)")
 
 
+def test_a_profile_an_old_sdk_kept_in_the_trait_alone_is_shown() -> None:
+    """baton-sdk v0.1.x wrote a user's profile into its UserTrait only (today's SDK copies it onto the Resource)."""
+    done = inspect(str(FIXTURE_DIR / "old-sdk-v0.1.14.moderate.c1z"), "--resources", "user", "--json")
+    assert done.returncode == 0, done.stderr
+    first = json.loads(done.stdout)[0]
+    assert first["profile"]["user_id"] == first["id"]
+    assert first["profile"]["login"].endswith("@example.com")
+
+
 def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
     missing = inspect(str(tmp_path / "nope.c1z"))
     assert missing.returncode == 2

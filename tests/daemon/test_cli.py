@@ -159,7 +159,10 @@ def test_a_positional_that_is_no_command_is_one_line_and_exit_2(args: tuple[str,
         (("capabilities", "--api-kye", CANARY), "unknown flag --api-kye; did you mean --api-key?"),
         # Before any command: the flag is what is wrong, not its value taken for a command.
         (("--api-kye", "abcdef"), "unknown flag --api-kye; did you mean --api-key?"),
-        (("--otel-collector-endpoint", "collector", "config"), "unknown flag --otel-collector-endpoint"),
+        (
+            ("--otel-collector-endpoint", "collector", "config"),
+            "--otel-collector-endpoint is a baton-sdk setting baton-datadog does not implement (no OpenTelemetry",
+        ),
         (("inspect", "sync.c1z", "--api-key=" + CANARY), "inspect: unknown flag --api-key"),
         (("inspect", "sync.c1z", CANARY), "inspect: 1 unexpected argument(s) (not shown: one may be a key)"),
     ],

@@ -15,7 +15,13 @@ import structlog
 from google.protobuf import duration_pb2
 
 from connector.baton.c1.client import RpcResult
-from connector.baton.c1.errors import C1AuthRejectedError, C1FatalError, C1ResponseTooLargeError, C1TransientError
+from connector.baton.c1.errors import (
+    C1AuthRejectedError,
+    C1FatalError,
+    C1ResponseTooLargeError,
+    C1TransientError,
+    C1UnreadableTaskError,
+)
 from connector.baton.errors import Code
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.retry import RetryPolicy
@@ -152,10 +158,35 @@ async def test_tasks_run_and_every_one_is_reported_once_and_nothing_is_left_unre
     assert unhandled == []  # no "Task exception was never retrieved"
 
 
+async def test_a_task_that_does_not_decode_is_reported_failed_once_and_polling_goes_on() -> None:
+    """Known only by its id, a task that does not decode is reported failed, non-retryable (the same bytes never
+    decode here), its type counted; read whole or not at all, it was never reported and ConductorOne kept offering
+    it, every poll failing on it."""
+    rig = make_rig()
+    poisoned, good = kind_task("grant").id, grant_task("role", "r", "member", "u")
+    unreadable = C1UnreadableTaskError(
+        "GetTask: ConductorOne's grant could not be decoded (String field had bad UTF-8)",
+        task_id=poisoned,
+        task_type="grant",
+        problem="String field had bad UTF-8",
+        next_poll=duration_pb2.Duration(seconds=4),
+    )
+    rig.client.poll_script.extend([unreadable, Response(task=good)])
+    scheduler, pauses = await _run(rig.client, rig.processor, pauses=3)
+    assert scheduler.poll_interval == 0.0  # the last answer's pace; the unreadable one's was 4 s
+    assert pauses.delays[0] == 4.0
+    (report,) = [f for f in rig.client.finishes if f.task_id == poisoned]
+    assert (report.ok, report.code, report.non_retryable) == (False, Code.INVALID_ARGUMENT, True)
+    assert report.message == "malformed task: it could not be decoded (String field had bad UTF-8); not run"
+    assert [f.task_id for f in rig.client.finishes if f.ok] == [good.id]
+    assert rig.connector.provisioning.calls == ["grant"]  # the good grant only
+    assert ("grant", "failed_final") in rig.observer.finished
+
+
 async def test_a_processor_that_raises_is_logged_not_left_unretrieved() -> None:
     rig = make_rig()
 
-    async def broken(task: baton_pb2.Task) -> None:
+    async def broken(task: baton_pb2.Task, unreadable: object = None) -> None:
         raise RuntimeError("processor bug")
 
     rig.processor.process = broken  # type: ignore[method-assign]

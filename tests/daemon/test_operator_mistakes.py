@@ -61,6 +61,12 @@ TMP, BUSY = "{tmp}", "{busy}"
 MISTAKES = [
     *(Mistake(f"bad-{n}", env={env(n): v}, names=flag(n)) for n, v in bad_values() if n in _KINDS),
     Mistake("missing-app-key", env={env("app_key"): ""}, names="--app-key (BATON_APP_KEY)"),
+    # A first run usually lacks both: one line names both, not one per attempt.
+    Mistake(
+        "missing-both-keys",
+        env={env("api_key"): "", env("app_key"): " "},
+        names="settings --api-key (BATON_API_KEY) and --app-key (BATON_APP_KEY)",
+    ),
     # Keys travel as HTTP headers: refused at start, never quoted (the canaries are inside the bad values).
     Mistake("api-key-not-ascii", env={env("api_key"): API + "\u00e9"}, names="--api-key (BATON_API_KEY)"),
     Mistake("app-key-inner-newline", env={env("app_key"): APP + "\nX-Injected: 1"}, names="--app-key (BATON_APP_KEY)"),

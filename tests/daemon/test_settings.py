@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from connector.daemon.settings import ENV_PREFIX, Settings, SettingsError, build_parser, load
+from connector.daemon.settings import (
+    ENV_PREFIX,
+    SDK_ONLY_SETTINGS,
+    Settings,
+    SettingsError,
+    build_parser,
+    env,
+    flag,
+    load,
+)
 from connector.datadog.sites import SITES
 
 CANARY = "canary-secret-5d7e1f0a9b8c"
@@ -211,6 +220,35 @@ def test_sources_and_unknown_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     assert effective.warnings == [
         "unknown environment variable BATON_SYNC_SCHEDULE; did you mean BATON_SYNC_SCHEDULES (--sync-schedules)?"
     ]
+
+
+@pytest.mark.parametrize("name", sorted(SDK_ONLY_SETTINGS))
+def test_a_baton_sdk_setting_this_connector_lacks_is_named_as_such_everywhere(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A baton user's habit (the SDK's flag, a Secret copied from a Go deployment, a Go config file) is answered
+    with why the setting is not here, never with a near miss that means something else (`--workers` is not
+    `--task-concurrency`)."""
+    from connector.daemon.settings import load_effective
+
+    why = f"a baton-sdk setting baton-datadog does not implement ({SDK_ONLY_SETTINGS[name]})"
+    with pytest.raises(SettingsError) as refused:
+        load([f"{flag(name)}=canary-{name}"])
+    assert str(refused.value).startswith(f"{flag(name)} is {why}")
+    assert f"canary-{name}" not in str(refused.value)
+
+    monkeypatch.setenv(env(name), "1")
+    assert load_effective([]).warnings == [f"unknown environment variable {env(name)}: {why}"]
+    monkeypatch.delenv(env(name))
+
+    config = tmp_path / "go.yaml"
+    config.write_text(f"{flag(name).removeprefix('--')}: '1'\n")
+    with pytest.raises(SettingsError, match=re.escape(f"unknown setting '{flag(name).removeprefix('--')}': {why}")):
+        load(["--config", str(config)])
+
+
+def test_no_setting_of_this_connector_is_called_baton_sdk_only() -> None:
+    assert not set(SDK_ONLY_SETTINGS) & set(Settings.model_fields)
 
 
 def test_an_empty_value_is_not_set_wherever_it_comes_from(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from tests.e2e.harness import Stack, assert_error, assert_success, only_finish, wait_finished
-from tests.fakes.tasks import kind_task
+from tests.fakes.tasks import BAD_UTF8_MARK, deep_action_task, grant_task, kind_task, length_delimited, with_bad_utf8
 
 
 def test_malformed_tasks_and_absurd_durations_are_survived_and_accounted_for(stack: Stack) -> None:
@@ -25,15 +25,23 @@ def test_malformed_tasks_and_absurd_durations_are_survived_and_accounted_for(sta
     sync = kind_task("sync_full")
     for task in (empty_id, short_id, huge_id, no_payload, sync):
         c1.enqueue(task)
+    # Tasks that do not decode (bad UTF-8; arguments nested past the parser's depth) are reported by their id.
+    bad_utf8, too_deep = grant_task("role", "r", "member", BAD_UTF8_MARK), kind_task("action_invoke").id
+    c1.answer_raw("GetTask", with_bad_utf8(baton_pb2.BatonServiceGetTaskResponse(task=bad_utf8)))
+    c1.answer_raw("GetTask", length_delimited(1, deep_action_task(too_deep, depth=120)))
 
-    recorded = wait_finished(daemon, c1, [no_payload.id, sync.id], timeout=20)
+    recorded = wait_finished(daemon, c1, [no_payload.id, sync.id, bad_utf8.id, too_deep], timeout=20)
     assert_error(only_finish(recorded, no_payload.id), code=3, non_retryable=False)  # INVALID_ARGUMENT
+    for unreadable in (bad_utf8.id, too_deep):
+        finish = only_finish(recorded, unreadable)
+        assert_error(finish, code=3, non_retryable=True)
+        assert "could not be decoded" in finish.status.message
     assert_success(only_finish(recorded, sync.id))
     invalid = daemon.events("invalid task from ConductorOne; not executed, cannot be reported")
     assert sorted(e["task_id"][:5] for e in invalid) == ["", "short", "xxxxx"]
     assert all(len(e["task_id"]) < 100 for e in invalid)
     assert all(e["level"] == "error" for e in invalid)
-    assert set(recorded.finish_tasks) == {no_payload.id, sync.id}
+    assert set(recorded.finish_tasks) == {no_payload.id, sync.id, bad_utf8.id, too_deep}
 
     undecodable = [e["error"] for e in daemon.events("polling ConductorOne failed")]
     assert "GetTask: ConductorOne's response could not be decoded as GetTaskResponse (INTERNAL)" in undecodable

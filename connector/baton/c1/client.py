@@ -32,7 +32,14 @@ from google.rpc import status_pb2
 
 from connector.baton.c1 import hostinfo
 from connector.baton.c1.credentials import C1Endpoints, ClientId, ClientSecret, resolve_endpoints, split_host_port
-from connector.baton.c1.errors import C1ResponseTooLargeError, C1TransientError, classify_status, network_cause
+from connector.baton.c1.errors import (
+    C1ResponseTooLargeError,
+    C1TransientError,
+    C1UnreadableTaskError,
+    classify_status,
+    network_cause,
+)
+from connector.baton.c1.salvage import PartlyRead, UnreadableTask, read_get_task
 from connector.baton.c1.token import BATON_SDK_VERSION, TokenFetch, TokenSource
 from connector.baton.pb.c1.connector.v2 import connector_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2, baton_pb2_grpc
@@ -101,6 +108,10 @@ class CallTimeouts:
     finish_task: float | None = 30.0
     upload_attempt: float | None = 1800.0
     """For one whole UploadAsset stream, so it bounds the size of c1z a slow link can carry."""
+    upload_stall: float | None = 120.0
+    """For each message of an UploadAsset stream to be taken (a 512 KiB chunk: at least ~4 KB/s). A peer that stops
+    reading blocks our writes once its flow-control window is full; this ends the attempt then, not at
+    `upload_attempt` (three attempts held a sync task for 90 minutes while its heartbeats went on)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +214,8 @@ class BatonServiceClient:
         self._owns_token_source = owns_token_source
         self._channel: grpc.aio.Channel | None = None
         self._stub: baton_pb2_grpc.BatonServiceAsyncStub | None = None
+        # GetTask's answer as bytes: `salvage` reads what it can of one that does not decode whole.
+        self._raw_get_task: grpc.aio.UnaryUnaryMultiCallable | None = None
 
     @classmethod
     def from_credentials(
@@ -249,7 +262,7 @@ class BatonServiceClient:
 
     async def close(self) -> None:
         if self._channel is not None:
-            channel, self._channel, self._stub = self._channel, None, None
+            channel, self._channel, self._stub, self._raw_get_task = self._channel, None, None, None
             await channel.close()
         if self._owns_token_source:
             await self.tokens.aclose()
@@ -287,13 +300,38 @@ class BatonServiceClient:
         return response
 
     async def get_task(self) -> baton_pb2.BatonServiceGetTaskResponse:
-        """One poll. An unset `task` or a `none` task means no work; `next_poll` paces the next call (§3.2)."""
+        """One poll. An unset `task` or a `none` task means no work; `next_poll` paces the next call (§3.2).
+
+        An answer that does not decode whole is read as far as it goes (`salvage`): what decodes is returned (with
+        a warning), a task known only by its id is `C1UnreadableTaskError`.
+        """
         request = baton_pb2.BatonServiceGetTaskRequest(host_id=self.host_id)
-        stub = self._ensure_stub()
-        response: baton_pb2.BatonServiceGetTaskResponse = await self._call(
-            "GetTask", lambda md: stub.GetTask(request, metadata=md, timeout=self.timeouts.get_task)
+        self._ensure_stub()
+
+        async def attempt(md: _Metadata) -> baton_pb2.BatonServiceGetTaskResponse | PartlyRead | UnreadableTask | None:
+            assert self._raw_get_task is not None
+            raw: bytes = await self._raw_get_task(request, metadata=md, timeout=self.timeouts.get_task)
+            return read_get_task(raw)
+
+        answer: baton_pb2.BatonServiceGetTaskResponse | PartlyRead | UnreadableTask = await self._call(
+            "GetTask", attempt
         )
-        return response
+        if isinstance(answer, UnreadableTask):
+            raise C1UnreadableTaskError(
+                f"GetTask: ConductorOne's {answer.task_type or 'task'} could not be decoded ({answer.problem})",
+                task_id=answer.task_id,
+                task_type=answer.task_type,
+                problem=answer.problem,
+                next_poll=answer.next_poll,
+            )
+        if isinstance(answer, PartlyRead):
+            log.warning(
+                "ConductorOne's GetTask answer did not decode whole; reading the parts that do",
+                problem=answer.problem,
+                has_task=answer.response.HasField("task"),
+            )
+            return answer.response
+        return answer
 
     async def get_tasks(
         self, page_size: int, known_task_ids: Sequence[str] = ()
@@ -414,9 +452,14 @@ class BatonServiceClient:
             )
             # The generated stub's overloads cannot see an aio channel (grpc is untyped here).
             self._stub = cast("baton_pb2_grpc.BatonServiceAsyncStub", baton_pb2_grpc.BatonServiceStub(self._channel))
+            self._raw_get_task = self._channel.unary_unary(
+                "/c1.connectorapi.baton.v1.BatonService/GetTask",
+                request_serializer=baton_pb2.BatonServiceGetTaskRequest.SerializeToString,
+                response_deserializer=None,
+            )
         return self._stub
 
-    async def _call(self, method: str, attempt: Callable[[_Metadata], Awaitable[_Response]]) -> _Response:
+    async def _call(self, method: str, attempt: Callable[[_Metadata], Awaitable[_Response | None]]) -> _Response:
         """Run one RPC attempt with a token; on UNAUTHENTICATED drop that token and try once more."""
         for auth_retry in (False, True):
             token = await self.tokens.token()
@@ -425,7 +468,7 @@ class BatonServiceClient:
                 result = await attempt((("authorization", token.authorization),))
             except grpc.aio.AioRpcError as exc:
                 code: grpc.StatusCode = exc.code()
-                details = (exc.details() or "").replace(token.value, "<token>")
+                details = self.tokens.redact(exc.details() or "")
                 found = _TOO_LARGE.search(details) if code == grpc.StatusCode.RESOURCE_EXHAUSTED else None
                 too_large = found is not None and int(found[2]) == self._max_receive_bytes
                 self._observe(method, code.name, started, too_large=too_large)
@@ -469,6 +512,8 @@ class BatonServiceClient:
 
     def _describe(self, method: str, code: grpc.StatusCode, details: str) -> str:
         """The message of a failed call: the RPC, the code, and for a network failure the host and the cause."""
+        if code == grpc.StatusCode.DEADLINE_EXCEEDED and _STALLED_DETAILS.fullmatch(details):
+            return f"{method}: ConductorOne at {self.endpoints.grpc_authority} {details} ({code.name})"
         if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
             cause = network_cause(details) or ("timed out" if code == grpc.StatusCode.DEADLINE_EXCEEDED else None)
             if cause is not None:
@@ -493,9 +538,13 @@ class BatonServiceClient:
                 call.cancel()
                 raise
             try:
-                await call
+                answer = await call
             except grpc.aio.AioRpcError as exc:
                 raise _server_status(exc, first_status[0] if first_status else None) from None
+            if answer is None:
+                # grpc.aio hands back None when the OK's answer does not decode (as for every unary call, see
+                # `_call`): a broken peer's OK is no proof the asset arrived.
+                raise grpc.aio.AioRpcError(grpc.StatusCode.INTERNAL, details=_UNDECODABLE_DETAILS)
             if not complete:
                 # An OK for a stream that never reached eof cannot mean the asset arrived whole.
                 raise grpc.aio.AioRpcError(
@@ -518,19 +567,34 @@ class BatonServiceClient:
         digest = hashlib.sha256()
         sent = 0
         try:
-            await call.write(metadata_message)
+            await self._write(call, metadata_message)
             while chunk := await asyncio.to_thread(reader.read, self._upload_chunk_size):
                 digest.update(chunk)
-                await call.write(Request(data=Request.UploadData(data=chunk)))
+                await self._write(call, Request(data=Request.UploadData(data=chunk)))
                 sent += len(chunk)
-            await call.write(Request(eof=Request.UploadEOF(sha256_checksum=digest.digest())))
+            await self._write(call, Request(eof=Request.UploadEOF(sha256_checksum=digest.digest())))
             await call.done_writing()
+        except _UploadStalled:
+            raise
         except (asyncio.InvalidStateError, grpc.aio.AioRpcError):
             # The server ended the call before we finished writing. grpc then fails the write with INTERNAL
             # ("Internal error from Core") or InvalidStateError; the server's own status only comes from
             # awaiting the call, which the caller does next.
             return sent, False
         return sent, True
+
+    async def _write(self, call: grpc.aio.StreamUnaryCall, message: baton_pb2.BatonServiceUploadAssetRequest) -> None:
+        """One message of an upload, taken within `upload_stall` (see CallTimeouts)."""
+        stall = self.timeouts.upload_stall
+        if stall is None:
+            await call.write(message)
+            return
+        try:
+            async with asyncio.timeout(stall):
+                await call.write(message)
+        except TimeoutError:
+            # `_upload_once` cancels the call; this is what the attempt failed with (DEADLINE_EXCEEDED: retried).
+            raise _UploadStalled(grpc.StatusCode.DEADLINE_EXCEEDED, details=f"{_STALLED} {stall:g} s") from None
 
     def _observe(self, method: str, code: str, started: float, *, too_large: bool = False) -> None:
         seconds = time.monotonic() - started
@@ -540,6 +604,17 @@ class BatonServiceClient:
 
 
 _CORE_WRITE_FAILURE = "Internal error from Core"
+_STALLED = "took no upload data for"
+"""How `_UploadStalled`'s details begin; `_describe` words the error from them (only in their exact shape: a peer's
+DEADLINE_EXCEEDED may say anything)."""
+_STALLED_DETAILS = re.compile(re.escape(_STALLED) + r" [0-9.e+-]{1,24} s")
+_UNDECODABLE_DETAILS = "the response could not be deserialized"
+"""Read by `_describe` (its "deserializ"), so the error is the one every undecodable answer gets."""
+
+
+class _UploadStalled(grpc.aio.AioRpcError):  # type: ignore[misc]  # grpc ships no types
+    """Our own end of an upload whose peer stopped taking data: not a failure of the stream's write (which
+    `_stream_upload` reads as the server having ended the call), the attempt's."""
 
 
 def _settled_status(call: grpc.aio.Call) -> tuple[grpc.StatusCode, str] | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 import grpc
+from google.protobuf import duration_pb2
 
 # §3.1: the codes on which the Go daemon gives up at startup instead of retrying. Every other code is retried
 # there, and any poll error is backed off, so everything else counts as transient.
@@ -51,6 +52,29 @@ class C1ResponseTooLargeError(C1TransientError):
     def __init__(self, message: str, *, method: str, limit: int) -> None:
         super().__init__(message, code=grpc.StatusCode.RESOURCE_EXHAUSTED, method=method)
         self.limit = limit
+
+
+class C1UnreadableTaskError(C1TransientError):
+    """GetTask handed out a task that does not decode (a string with bad UTF-8, a Struct nested past the parser's
+    limit) but whose id could be read (`task_id`, as sent: unchecked). The poller reports it failed; ConductorOne
+    would otherwise keep it claimed and offer it again, and every poll would fail on it. `task_type` is the
+    payload's type when it could be found, `problem` the parser's reason, `next_poll_seconds` the answer's pace
+    when it decoded."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        task_id: str,
+        task_type: str | None,
+        problem: str,
+        next_poll: duration_pb2.Duration | None,
+    ) -> None:
+        super().__init__(message, code=grpc.StatusCode.INTERNAL, method="GetTask")
+        self.task_id = task_id
+        self.task_type = task_type
+        self.problem = problem
+        self.next_poll = next_poll
 
 
 class C1FatalError(C1Error):

@@ -12,6 +12,7 @@ import math
 import re
 import ssl
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -41,6 +42,8 @@ _OAUTH_ERROR_CODE = re.compile(r"[a-z_]{1,64}")
 _ACCESS_TOKEN = re.compile(r"[\x21-\x7e]{1,8192}")
 # A lifetime beyond a year is read as a year (a 400-digit integer would not even convert to a float).
 _MAX_EXPIRES_IN = 365 * 24 * 3600
+_REDACTED_TOKENS = 8
+"""Tokens `redact` knows (the last ones fetched; an older one has long expired)."""
 _TOKEN_TYPE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{0,64}")
 
 log = structlog.get_logger(__name__)
@@ -113,6 +116,8 @@ class TokenSource:
         self._on_fetch = on_fetch
         self._lock = asyncio.Lock()
         self._cached: AccessToken | None = None
+        self._recent: deque[str] = deque(maxlen=_REDACTED_TOKENS)
+        """The tokens fetched last, newest first: what a peer may quote back (see `redact`)."""
         self.fetch_count = 0
         """Requests sent to the token endpoint, successful or not."""
         self.failure_count = 0
@@ -131,7 +136,15 @@ class TokenSource:
             if cached is not None and self._fresh(cached):
                 return cached
             self._cached = await self._fetch()
+            self._recent.appendleft(self._cached.value)
             return self._cached
+
+    def redact(self, text: str) -> str:
+        """`text` (a peer's words: a status's details) without any token fetched lately. A hostile peer or a proxy
+        echoing requests may quote the token of this call, or the one a refused attempt before it carried."""
+        for value in self._recent:
+            text = text.replace(value, "<token>")
+        return text
 
     def invalidate(self, rejected: AccessToken | None = None) -> None:
         """Forget the cached token (after an UNAUTHENTICATED). With `rejected`, only if it is still the cached

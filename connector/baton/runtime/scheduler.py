@@ -16,7 +16,7 @@ import structlog
 
 from connector.baton.c1.client import BatonServiceClient
 from connector.baton.c1.durations import clamped_seconds
-from connector.baton.c1.errors import C1Error, C1FatalError, C1ResponseTooLargeError
+from connector.baton.c1.errors import C1Error, C1FatalError, C1ResponseTooLargeError, C1UnreadableTaskError
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.retry import Backoff, RetryPolicy
 from connector.baton.runtime.stopping import Stopped, until_stopped
@@ -73,6 +73,15 @@ class Scheduler:
                 except Stopped:
                     self._slots.release()
                     break
+                except C1UnreadableTaskError as exc:
+                    # A task was handed out, known only by its id: reported failed under its slot like any task.
+                    backoff.reset()
+                    too_large_told = False
+                    self.poll_interval = delay = (
+                        clamped_seconds(exc.next_poll, low=0.0, high=MAX_NEXT_POLL) if exc.next_poll else 0.0
+                    )
+                    self._start(baton_pb2.Task(id=exc.task_id), exc)
+                    continue
                 except C1Error as exc:
                     self._slots.release()
                     delay = backoff.next_delay() or 0.0
@@ -113,10 +122,10 @@ class Scheduler:
                 with contextlib.suppress(asyncio.CancelledError):
                     await periodic
 
-    def _start(self, task: baton_pb2.Task) -> None:
+    def _start(self, task: baton_pb2.Task, unreadable: C1UnreadableTaskError | None = None) -> None:
         async def run_one() -> None:
             try:
-                await self._processor.process(task)
+                await self._processor.process(task, unreadable)
             finally:
                 self._slots.release()
 

@@ -27,6 +27,10 @@ class Failure:
     non_retryable: bool
 
     def __post_init__(self) -> None:
+        if not self.message.isascii():
+            # Lone surrogates (Datadog's stringified-dict error bodies, read as Python literals, can carry them) are
+            # no UTF-8: protobuf refuses the string, and the FinishTask could not be built. Escaped, never dropped.
+            self.message = self.message.encode("utf-8", "backslashreplace").decode("utf-8")
         if len(self.message) > MAX_FAILURE_MESSAGE:
             suffix = f"…({len(self.message)} characters)"
             self.message = self.message[: MAX_FAILURE_MESSAGE - len(suffix)] + suffix

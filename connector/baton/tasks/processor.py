@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 import structlog
@@ -23,7 +24,7 @@ from google.protobuf import any_pb2
 from google.rpc import status_pb2
 
 from connector.baton.c1.client import MAX_ANNOTATIONS, BatonServiceClient, task_id_problem
-from connector.baton.c1.errors import C1Error
+from connector.baton.c1.errors import C1Error, C1UnreadableTaskError
 from connector.baton.errors import Code, ConnectorError
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.retry import Backoff, RetryPolicy
@@ -53,8 +54,16 @@ PROVISIONING_TASKS = frozenset(
 NOT_REPLAYABLE = frozenset({"issue_credential"})
 # Go answers these with "unsupported task type", retryable; so do we, plus every type we do not implement.
 UNSUPPORTED = "unsupported task type"
+MAX_REPORT_BYTES = 4 * 1024 * 1024 - 64 * 1024
+"""What a report's response and annotations may hold together. A gRPC server takes 4 MiB by default (Go's
+MaxRecvMsgSize; ConductorOne publishes no other), less room for the rest of the request (ids, a failure message of
+at most 4096 characters). A larger FinishTask is refused (RESOURCE_EXHAUSTED) at every attempt: its report was
+retried for good and its task slot held. A grant's response embeds the task's entitlement resource, as sent."""
 FINISH_RETRY = RetryPolicy(base_delay=1.0, max_delay=30.0)
 """Backoff between FinishTask attempts; the loop itself is unbounded (it ends on acceptance, gone or stop)."""
+LAST_ATTEMPT_SECONDS = 1.0
+"""Once stopping, a FinishTask attempt gets what is left before the stop deadline, and this long when none is: a
+processor cancelled at shutdown (its handler outlived the grace) still makes one attempt, and nothing else waits."""
 _LOGGED_ID_CHARS = 40
 
 
@@ -62,6 +71,41 @@ class TaskObserver(Protocol):
     def task_received(self, task_type: str) -> None: ...
 
     def task_finished(self, task_type: str, outcome: str, seconds: float) -> None: ...
+
+
+def _fitted(outcome: Outcome) -> Outcome:
+    """The outcome as it can be reported: at most MAX_ANNOTATIONS annotations, and response and annotations within
+    MAX_REPORT_BYTES. What does not fit is dropped with a warning (the response first: the outcome itself, success
+    or failure, is what the report is for; ConductorOne's next sync shows what a grant did)."""
+    annotations = list(outcome.annotations)
+    if len(annotations) > MAX_ANNOTATIONS:
+        log.warning("too many annotations for a report; sending the first ones", count=len(annotations))
+        annotations = annotations[:MAX_ANNOTATIONS]
+    response = outcome.response
+    sizes = [annotation.ByteSize() for annotation in annotations]
+    response_size = response.ByteSize() if response is not None else 0
+    if response_size + sum(sizes) <= MAX_REPORT_BYTES:
+        return replace(outcome, annotations=annotations)
+    if response is not None:
+        log.warning(
+            "task response too large to report; reporting the outcome without it",
+            response_bytes=response_size,
+            limit_bytes=MAX_REPORT_BYTES,
+        )
+    kept: list[any_pb2.Any] = []
+    used = 0
+    for annotation, size in zip(annotations, sizes, strict=True):
+        if used + size <= MAX_REPORT_BYTES:
+            kept.append(annotation)
+            used += size
+    if len(kept) < len(annotations):
+        log.warning(
+            "task annotations too large to report; sending those that fit",
+            count=len(annotations),
+            sent=len(kept),
+            limit_bytes=MAX_REPORT_BYTES,
+        )
+    return replace(outcome, response=None, annotations=kept)
 
 
 def loggable_task_id(task_id: str) -> str:
@@ -115,11 +159,13 @@ class TaskProcessor:
     def running(self) -> int:
         return len(self._active)
 
-    async def process(self, task: baton_pb2.Task) -> None:
+    async def process(self, task: baton_pb2.Task, unreadable: C1UnreadableTaskError | None = None) -> None:
         """Run and report one task. Never raises, except CancelledError when this coroutine itself is cancelled
         (after the task was reported or its loss logged).
+
+        `unreadable`: the task did not decode; `task` holds only its id. It is reported failed, not run.
         """
-        kind = task.WhichOneof("task_type") or "unknown"
+        kind = (unreadable.task_type if unreadable else task.WhichOneof("task_type")) or "unknown"
         problem = task_id_problem(task.id)
         if problem is not None:
             # Nothing ran, and a FinishTask with this id would be refused: the log line is the only trace.
@@ -152,20 +198,31 @@ class TaskProcessor:
             # Bound in the context: every log line of the work below (sync engine, Datadog calls) carries the
             # task id and type, not just the processor's own lines.
             with structlog.contextvars.bound_contextvars(task_id=task.id, task_type=kind):
-                label = await self._process(task, kind, started)
+                label = await self._process(task, kind, started, unreadable)
         finally:
             del self._active[task.id]
             # In a finally so the in-flight gauge returns to 0 whatever happened above.
             if self._observer is not None:
                 self._observer.task_finished(kind, label, self._clock() - started)
 
-    async def _process(self, task: baton_pb2.Task, kind: str, started: float) -> str:
+    async def _process(
+        self, task: baton_pb2.Task, kind: str, started: float, unreadable: C1UnreadableTaskError | None
+    ) -> str:
         if kind == "hello":
             await self._answer_hello(task.id)
             return "success"
         log.info("task started")
         cancelled_here = False
-        if kind == "unknown":
+        if unreadable is not None:
+            # The same bytes will never decode here: not retryable, so ConductorOne does not offer them for ever.
+            outcome = Outcome(
+                failure=Failure(
+                    Code.INVALID_ARGUMENT,
+                    f"malformed task: it could not be decoded ({unreadable.problem}); not run",
+                    True,
+                )
+            )
+        elif kind == "unknown":
             outcome = Outcome(
                 failure=Failure(
                     Code.INVALID_ARGUMENT,
@@ -258,14 +315,20 @@ class TaskProcessor:
         backoff = Backoff(self._finish_retry, bounded=False)
         gone_answers = 0
         last_error = ""
-        annotations = list(outcome.annotations)
-        if len(annotations) > MAX_ANNOTATIONS:
-            log.warning("too many annotations for a report; sending the first ones", count=len(annotations))
-            annotations = annotations[:MAX_ANNOTATIONS]
+        outcome = _fitted(outcome)
+        annotations = outcome.annotations
         try:
             while True:
                 try:
-                    await self._finish(task_id, outcome, annotations)
+                    if not await self._attempt(task_id, outcome, annotations):
+                        self._lost(
+                            task_id,
+                            outcome,
+                            backoff.failures + 1,
+                            "no answer before the stop deadline",
+                            "the connector is shutting down",
+                        )
+                        return
                 except C1Error as exc:
                     last_error = str(exc)
                     verdict = report_verdict(exc)
@@ -305,6 +368,23 @@ class TaskProcessor:
                 error_type=type(exc).__name__,
                 exc_info=exc,
             )
+
+    async def _attempt(self, task_id: str, outcome: Outcome, annotations: Sequence[any_pb2.Any]) -> bool:
+        """One FinishTask; False when the stop deadline cut it short (see LAST_ATTEMPT_SECONDS). Without that bound a
+        stalled ConductorOne held a shutdown for the call's own deadline (30 s, more with a token fetch), past the
+        pod's kill, and the task's loss was never logged."""
+        if self._report_deadline is None:
+            await self._finish(task_id, outcome, annotations)
+            return True
+        window = asyncio.timeout(max(self._report_deadline - self._clock(), LAST_ATTEMPT_SECONDS))
+        try:
+            async with window:
+                await self._finish(task_id, outcome, annotations)
+        except TimeoutError:
+            if window.expired():
+                return False
+            raise
+        return True
 
     async def _finish(self, task_id: str, outcome: Outcome, annotations: Sequence[any_pb2.Any]) -> None:
         if outcome.failure is None:

@@ -11,6 +11,7 @@ import sys
 import textwrap
 import time
 import tracemalloc
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import grpc
@@ -37,6 +38,7 @@ from connector.baton.pb.c1.connector.v2 import annotation_etag_pb2, connector_pb
 from tests.baton.c1.conftest import FAST_UPLOAD_RETRY, LeakGuard, make_client
 from tests.fakes.c1 import FakeC1
 from tests.fakes.c1.proxy import ConnectProxy
+from tests.fakes.c1.service import GARBAGE
 from tests.fakes.tasks import kind_task
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -316,6 +318,53 @@ async def test_upload_answered_ok_before_its_end_is_not_success(fake: FakeC1, tm
     assert uploads[1].received_sha256 == hashlib.sha256(data).digest()
 
 
+async def test_upload_answered_ok_with_an_undecodable_answer_is_not_success(fake: FakeC1, tmp_path: Path) -> None:
+    """A broken peer's OK whose answer does not decode proves nothing arrived (grpc hands such an answer back as
+    None): the attempt fails as every undecodable answer does, and is retried under the upload's policy."""
+    _write_random(tmp_path / "f", CHUNK + 1)
+    fake.answer_raw("UploadAsset", GARBAGE, times=3)
+    async with make_client(fake, upload_retry=FAST_UPLOAD_RETRY) as client:
+        with pytest.raises(C1TransientError) as caught:
+            await client.upload_asset(kind_task("sync_full").id, tmp_path / "f")
+        assert (
+            str(caught.value)
+            == "UploadAsset: ConductorOne's response could not be decoded as UploadAssetResponse (INTERNAL)"
+        )
+        assert caught.value.code == grpc.StatusCode.INTERNAL
+        fake.answer_raw("UploadAsset", GARBAGE, times=1)
+        assert await client.upload_asset(kind_task("sync_full").id, tmp_path / "f") == CHUNK + 1
+    assert [upload.ok for upload in fake.recorded().uploads] == [True]
+
+
+async def test_an_upload_the_peer_stops_reading_ends_at_the_stall_bound_and_is_retried(
+    fake: FakeC1, tmp_path: Path
+) -> None:
+    """A peer alive but not reading (its flow-control window full) made our writes wait until the attempt's own
+    deadline, 30 minutes, three times over, while the sync's heartbeats went on. Each message must be taken within
+    `upload_stall`; the attempt then fails as a deadline and the next one is made."""
+    data = _write_random(tmp_path / "f", 16 * CHUNK)  # well past what the transport buffers for a stalled peer
+    fake.stall_uploads(times=2)
+    timeouts = CallTimeouts(upload_attempt=600.0, upload_stall=0.3)
+    async with make_client(fake, timeouts=timeouts, upload_retry=FAST_UPLOAD_RETRY) as client:
+        async with asyncio.timeout(120):  # not a measure: a failure instead of the 600 s attempt deadline
+            assert await client.upload_asset(kind_task("sync_full").id, tmp_path / "f") == len(data)
+    assert [call.code for call in fake.recorded().calls_to("UploadAsset")] == ["STALLED", "STALLED", "OK"]
+    assert fake.recorded().uploads[-1].received_sha256 == hashlib.sha256(data).digest()
+
+
+async def test_a_stalled_upload_names_the_stall(fake: FakeC1, tmp_path: Path) -> None:
+    _write_random(tmp_path / "f", 16 * CHUNK)
+    fake.stall_uploads(times=3)
+    timeouts = CallTimeouts(upload_attempt=600.0, upload_stall=0.3)
+    async with make_client(fake, timeouts=timeouts, upload_retry=FAST_UPLOAD_RETRY) as client:
+        with pytest.raises(C1TransientError) as caught:
+            async with asyncio.timeout(120):  # not a measure: a failure instead of the 600 s attempt deadline
+                await client.upload_asset(kind_task("sync_full").id, tmp_path / "f")
+    assert str(caught.value) == (
+        f"UploadAsset: ConductorOne at {fake.address} took no upload data for 0.3 s (DEADLINE_EXCEEDED)"
+    )
+
+
 async def test_upload_of_a_missing_file_sends_nothing(fake: FakeC1, client: BatonServiceClient, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         await client.upload_asset(kind_task("sync_full").id, tmp_path / "missing")
@@ -366,6 +415,31 @@ async def test_revoked_token_is_replaced_once(fake: FakeC1, client: BatonService
     await client.get_task()
     assert [call.code for call in fake.recorded().calls] == ["OK", "UNAUTHENTICATED", "OK"]
     assert client.tokens.fetch_count == 2
+
+
+@pytest.mark.parametrize("method", ["GetTask", "FinishTask", "UploadAsset"])
+async def test_a_peer_quoting_the_tokens_it_was_sent_never_gets_them_into_an_error(
+    fake: FakeC1, client: BatonServiceClient, tmp_path: Path, method: str
+) -> None:
+    """A hostile peer (or a proxy echoing requests) quotes bearer tokens in its status details: the one of this
+    attempt, and the one the attempt before it, refused as UNAUTHENTICATED, carried. Neither reaches the error, nor
+    (the leak guard) any log line."""
+    task_id = kind_task("sync_full").id
+    (tmp_path / "f").write_bytes(b"c1z")
+    calls: dict[str, Callable[[], Awaitable[object]]] = {
+        "GetTask": client.get_task,
+        "FinishTask": lambda: client.finish_task(task_id),
+        "UploadAsset": lambda: client.upload_asset(task_id, tmp_path / "f"),
+    }
+    await client.get_task()  # the first token
+    fake.revoke_tokens()  # the next call is refused with it, and repeated with a second one
+    fake.fail_next(method, grpc.StatusCode.INVALID_ARGUMENT, echo_tokens=True)
+    with pytest.raises(C1FatalError) as caught:
+        await calls[method]()
+    issued = fake.recorded().issued_tokens
+    assert len(issued) == 2
+    assert str(caught.value).startswith(f"{method}: INVALID_ARGUMENT: scripted INVALID_ARGUMENT; tokens seen: ")
+    assert not [token for token in issued if token in str(caught.value)]
 
 
 async def test_unauthenticated_twice_is_fatal_after_one_retry(leak_guard: LeakGuard) -> None:

@@ -8,17 +8,20 @@ error log line naming the task and its outcome.
 
 from __future__ import annotations
 
+import asyncio
 from typing import cast
 
 import grpc
 import pytest
 import structlog
 
+from connector.baton import builders as b
 from connector.baton.c1 import BatonServiceClient
-from connector.baton.connector import Connector
+from connector.baton.connector import Connector, GrantResult
+from connector.baton.pb.c1.connector.v2 import entitlement_pb2, resource_pb2
 from connector.baton.tasks.full_sync import FullSyncHandler
 from connector.baton.tasks.handlers import Handlers
-from connector.baton.tasks.processor import TaskProcessor
+from connector.baton.tasks.processor import MAX_REPORT_BYTES, TaskProcessor
 from connector.baton.tasks.report import GONE_CONFIRMATIONS
 from tests.baton.tasks.stubs import INSTANT, StubConnector, StubFullSync
 from tests.fakes.c1 import FakeC1
@@ -161,3 +164,32 @@ async def test_a_failed_grant_is_reported_as_such_through_the_same_table(
     assert report.WhichOneof("final_state") == "error"
     assert report.error.non_retryable
     assert report.status.message == "internal error (KeyError)"
+
+
+async def test_a_success_too_large_for_a_grpc_server_is_reported_without_its_response(
+    fake: FakeC1, client: BatonServiceClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A grant's response embeds the task's entitlement resource as sent (Datadog's does, once per implied grant):
+    one of 3 MiB made a FinishTask over the 4 MiB a gRPC server takes by default (the fake's too), refused
+    (RESOURCE_EXHAUSTED) at every attempt and retried for good, its task slot held. The outcome is reported
+    without the response, once, with a warning."""
+    processor, connector = _processor(client)
+    task = grant_task("role", "r1", "member", "u1")
+    task.grant.entitlement.resource.display_name = "r" * (3 * 1024 * 1024)
+
+    async def echoing(principal: resource_pb2.Resource, entitlement: entitlement_pb2.Entitlement) -> GrantResult:
+        return GrantResult(grants=[b.grant(entitlement.resource, slug, principal.id) for slug in ("admin", "member")])
+
+    monkeypatch.setattr(connector.provisioning, "grant", echoing)
+    with structlog.testing.capture_logs() as events:
+        async with asyncio.timeout(60):  # not a measure: a failure instead of retrying for ever
+            await processor.process(task)
+    (report,) = fake.recorded().finish_tasks[task.id]
+    assert report.WhichOneof("final_state") == "success"
+    assert not report.success.HasField("response")
+    assert [call.code for call in fake.recorded().calls_to("FinishTask")] == ["OK"]
+    (warning,) = [
+        e for e in events if e["event"] == "task response too large to report; reporting the outcome without it"
+    ]
+    assert warning["response_bytes"] > MAX_REPORT_BYTES
+    assert not [e for e in events if e["log_level"] == "error"]

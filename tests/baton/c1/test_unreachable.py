@@ -16,12 +16,13 @@ from connector.baton.c1 import (
     CallTimeouts,
     parse_client_id,
 )
-from connector.baton.c1.errors import network_cause
+from connector.baton.c1.errors import C1UnreadableTaskError, network_cause
 from connector.baton.pb.c1.connector.v2 import connector_pb2
+from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from tests.baton.c1.conftest import TEST_CHANNEL_OPTIONS, make_client
 from tests.fakes.c1 import FakeC1
 from tests.fakes.c1.certs import generate_tls_files
-from tests.fakes.tasks import kind_task
+from tests.fakes.tasks import BAD_UTF8_MARK, grant_task, kind_task, with_bad_utf8
 
 
 class StaticTokens:
@@ -32,6 +33,9 @@ class StaticTokens:
 
     def invalidate(self, rejected: AccessToken | None = None) -> None:
         return None
+
+    def redact(self, text: str) -> str:
+        return text.replace("static-test-token", "<token>")
 
     async def aclose(self) -> None:
         return None
@@ -122,3 +126,14 @@ async def test_an_undecodable_answer_names_the_rpc(fake: FakeC1, client: BatonSe
         f"{method}: ConductorOne's response could not be decoded as {method}Response (INTERNAL)"
     )
     await calls[method]()  # the next answer is fine again
+
+
+async def test_a_task_that_does_not_decode_is_known_by_its_id(fake: FakeC1, client: BatonServiceClient) -> None:
+    """A string with bad UTF-8 fails the whole answer: the task inside is still named, so it can be reported."""
+    task = grant_task("role", "r", "member", BAD_UTF8_MARK)
+    fake.answer_raw("GetTask", with_bad_utf8(baton_pb2.BatonServiceGetTaskResponse(task=task)))
+    with pytest.raises(C1UnreadableTaskError) as caught:
+        await client.get_task()
+    assert (caught.value.task_id, caught.value.task_type) == (task.id, "grant")
+    assert str(caught.value) == "GetTask: ConductorOne's grant could not be decoded (String field had bad UTF-8)"
+    assert (await client.get_task()).HasField("task") is False  # the next answer is read as ever

@@ -50,6 +50,8 @@ class StubClient:
     heartbeat_script: deque[BaseException | baton_pb2.BatonServiceHeartbeatResponse] = field(default_factory=deque)
     finishes: list[Finish] = field(default_factory=list)
     finish_attempts: int = 0
+    finish_gate: asyncio.Event | None = None
+    """When set, every FinishTask waits for it (a ConductorOne that does not answer)."""
     polls: int = 0
     heartbeats: int = 0
     polled: asyncio.Event = field(default_factory=asyncio.Event)
@@ -74,6 +76,8 @@ class StubClient:
         self.finish_attempts += 1
         async with self._attempted:
             self._attempted.notify_all()
+        if self.finish_gate is not None:
+            await self.finish_gate.wait()
         scripted = self.finish_script.popleft() if self.finish_script else None
         if scripted is not None:
             raise scripted

@@ -19,9 +19,11 @@ import structlog
 from google.protobuf import any_pb2
 
 from connector.baton.c1.errors import C1FatalError, C1TransientError
-from connector.baton.errors import Code
+from connector.baton.errors import Code, ConnectorError
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+from connector.baton.tasks import processor as processor_module
 from connector.baton.tasks.outcome import MAX_FAILURE_MESSAGE, Outcome
+from connector.baton.tasks.processor import MAX_REPORT_BYTES
 from connector.daemon import logging as daemon_logging
 from tests.baton.tasks.stubs import make_rig
 from tests.fakes.tasks import grant_task, kind_task, revoke_task
@@ -126,6 +128,38 @@ async def test_a_processor_cancelled_mid_task_reports_then_reraises() -> None:
         await running
     (finish,) = rig.client.finishes
     assert (finish.ok, finish.code, finish.non_retryable) == (False, Code.UNAVAILABLE, False)
+    assert rig.observer.in_flight == 0
+
+
+async def test_a_processor_cancelled_at_shutdown_makes_one_bounded_attempt_and_logs_the_loss(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The drain cancels a task whose handler outlived the grace and the abandon: the processor still reports it,
+    but the stop deadline has passed, so its attempt gets LAST_ATTEMPT_SECONDS. Unbounded, a ConductorOne that
+    does not answer held the exit for the FinishTask's own deadline (30 s, more with a token fetch), past the pod's
+    kill, and the task's loss was never logged."""
+    monkeypatch.setattr(processor_module, "LAST_ATTEMPT_SECONDS", 0.01)
+    rig = make_rig()
+    rig.connector.provisioning.gate = asyncio.Event()  # the grant never finishes by itself
+    rig.client.finish_gate = asyncio.Event()  # ConductorOne never answers
+    task = grant_task(*GRANT)
+    with structlog.testing.capture_logs() as events:
+        running = asyncio.create_task(rig.processor.process(task))
+        await rig.connector.provisioning.entered.wait()
+        rig.processor.stop_reporting_within(0.0)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            async with asyncio.timeout(30):  # not a measure: a failure instead of a hang (it waited for ever)
+                await running
+    assert rig.client.finish_attempts == 1
+    (lost,) = _errors(events)
+    assert (lost["event"], lost["task_id"], lost["reason"], lost["error"]) == (
+        "task not reported to ConductorOne",
+        task.id,
+        "the connector is shutting down",
+        "no answer before the stop deadline",
+    )
+    assert (lost["code"], lost["attempts"]) == ("UNAVAILABLE", 1)
     assert rig.observer.in_flight == 0
 
 
@@ -240,6 +274,24 @@ async def test_more_annotations_than_the_wire_allows_are_trimmed_not_lost() -> N
     assert finish.annotations == 16
 
 
+async def test_annotations_too_large_for_a_report_are_dropped_and_the_rest_sent() -> None:
+    """Response and annotations must fit the 4 MiB a gRPC server takes (MAX_REPORT_BYTES): a FinishTask over it is
+    refused at every attempt. What does not fit is dropped with a warning, never the report."""
+    rig = make_rig()
+    small, huge = any_pb2.Any(type_url="t/small"), any_pb2.Any(type_url="t/huge", value=b"x" * MAX_REPORT_BYTES)
+
+    async def answer(principal: object, entitlement: object) -> Outcome:
+        return Outcome(annotations=[huge, small])
+
+    rig.processor._dispatch = lambda kind, task: answer(None, None)  # type: ignore[method-assign]
+    with structlog.testing.capture_logs() as events:
+        await rig.processor.process(grant_task(*GRANT))
+    (finish,) = rig.client.finishes
+    assert (finish.ok, finish.annotations) == (True, 1)
+    (warning,) = [e for e in events if e["event"] == "task annotations too large to report; sending those that fit"]
+    assert (warning["count"], warning["sent"]) == (2, 1)
+
+
 async def test_a_huge_peer_value_in_a_failure_does_not_make_a_huge_report_or_log_line() -> None:
     """Handlers quote what the task named (`unknown action 'x…'`); a 1 MB name must not become a 1 MB FinishTask
     message (which ConductorOne may refuse, losing the report) nor a 1 MB log line."""
@@ -254,6 +306,21 @@ async def test_a_huge_peer_value_in_a_failure_does_not_make_a_huge_report_or_log
     assert len(finish.message) <= MAX_FAILURE_MESSAGE
     assert finish.message.endswith("(1000017 characters)")
     assert all(len(repr(e)) < 2 * MAX_FAILURE_MESSAGE for e in events)
+    assert rig.observer.in_flight == 0
+
+
+async def test_a_failure_quoting_text_utf8_cannot_carry_is_still_reported() -> None:
+    """Datadog's stringified-dict error bodies (`{"errors": ["{'errors': ['\\ud800']}"]}`) read as Python literals
+    can hold a lone surrogate; protobuf refuses such a string, so the FinishTask could not even be built and the
+    report was lost ("unexpected error while reporting"). The message is escaped, never dropped."""
+    rig = make_rig()
+    rig.connector.provisioning.error = ConnectorError("Datadog said: bad \ud800 role \udfff")
+    with structlog.testing.capture_logs() as events:
+        await rig.processor.process(grant_task(*GRANT))
+    (finish,) = rig.client.finishes
+    assert not finish.ok
+    assert finish.message == "Datadog said: bad \\ud800 role \\udfff"
+    assert _errors(events) == []
     assert rig.observer.in_flight == 0
 
 

@@ -31,7 +31,7 @@ from tests.fakes.c1.certs import TlsFiles, generate_tls_files
 from tests.fakes.c1.control import add_control_routes
 from tests.fakes.c1.creds import ClientCredentials, generate_client_credentials
 from tests.fakes.c1.front import TlsFront
-from tests.fakes.c1.service import FakeBatonService, GarbageAnswers
+from tests.fakes.c1.service import GARBAGE, FakeBatonService, RawAnswers
 from tests.fakes.c1.state import FakeState, OutageMode, Recorded, TokenAnswer
 from tests.fakes.c1.token_endpoint import TOKEN_PATH, add_token_routes
 
@@ -117,7 +117,7 @@ class FakeC1:
 
     async def _start_servers(self) -> None:
         assert self.tls is not None
-        grpc_server = grpc.aio.server(interceptors=[GarbageAnswers(self.state)])
+        grpc_server = grpc.aio.server(interceptors=[RawAnswers(self.state)])
         baton_pb2_grpc.add_BatonServiceServicer_to_server(FakeBatonService(self.state), grpc_server)
         grpc_port: int = grpc_server.add_insecure_port("127.0.0.1:0")
         await grpc_server.start()
@@ -242,7 +242,12 @@ class FakeC1:
 
     def answer_garbage(self, method: str, times: int = 1) -> None:
         """The next `times` calls to `method` get bytes that do not decode as its response."""
-        self.state.answer_garbage(method, times)
+        self.answer_raw(method, GARBAGE, times)
+
+    def answer_raw(self, method: str, body: bytes, times: int = 1) -> None:
+        """The next `times` calls to `method` are answered OK with `body` as the response's bytes, whatever they are
+        (an upload after reading its whole stream)."""
+        self.state.answer_raw(method, body, times)
 
     def set_raw_durations(
         self, *, next_poll: tuple[int, int] | None = None, next_heartbeat: tuple[int, int] | None = None
@@ -261,13 +266,18 @@ class FakeC1:
         """Every token issued so far stops working (the next call with one gets UNAUTHENTICATED)."""
         self.state.revoke_tokens()
 
-    def fail_next(self, method: str, code: grpc.StatusCode, times: int = 1) -> None:
-        """The next `times` authenticated calls to `method` end with `code`."""
-        self.state.fail_next(method, code, times)
+    def fail_next(self, method: str, code: grpc.StatusCode, times: int = 1, *, echo_tokens: bool = False) -> None:
+        """The next `times` authenticated calls to `method` end with `code`; with `echo_tokens`, details quoting every
+        token the fake issued."""
+        self.state.fail_next(method, code, times, echo_tokens=echo_tokens)
 
     def slow_down(self, method: str, seconds: float, times: int = 1) -> None:
         """The next `times` authenticated calls to `method` wait `seconds` before being handled."""
         self.state.slow_down(method, seconds, times)
+
+    def stall_uploads(self, times: int = 1) -> None:
+        """The next `times` uploads are never read (a peer alive but stuck): the stream waits on flow control."""
+        self.state.stall_uploads(times)
 
     def accept_uploads_early(self, times: int = 1) -> None:
         """The next `times` uploads are answered OK right after their metadata, as a broken server might."""

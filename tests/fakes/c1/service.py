@@ -104,6 +104,10 @@ class FakeBatonService(baton_pb2_grpc.BatonServiceServicer):
         self, request_iterator: AsyncIterator[baton_pb2.BatonServiceUploadAssetRequest], context: Context
     ) -> baton_pb2.BatonServiceUploadAssetResponse:
         record = await self._enter("UploadAsset", context)
+        if self._state.pop_stalled_upload():
+            # Never reads: once its flow-control window is full, the client's writes wait (until it gives up).
+            record.code = "STALLED"
+            await asyncio.Event().wait()
         upload = UploadRecord()
         path = self._state.upload_dir / f"upload-{next(self._upload_numbers)}.bin"
         upload.path = path
@@ -178,7 +182,10 @@ class FakeBatonService(baton_pb2_grpc.BatonServiceServicer):
             await asyncio.sleep(delay)
         injected = self._state.pop_rpc_failure(method)
         if injected is not None:
-            await _abort(context, record, injected, f"scripted {injected.name}")
+            code, echo_tokens = injected
+            # A hostile peer (or a proxy echoing requests) quoting bearer tokens, this call's and earlier ones.
+            echoed = f"; tokens seen: {' '.join(self._state.issued_tokens())}" if echo_tokens else ""
+            await _abort(context, record, code, f"scripted {code.name}{echoed}")
         return record
 
     async def _check_host_id(self, host_id: str, record: CallRecord, context: Context) -> None:
@@ -208,9 +215,13 @@ def _duration(seconds: float, raw: tuple[int, int] | None = None) -> duration_pb
     return duration
 
 
-class GarbageAnswers(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ships no types
-    """Answers a scripted BatonService method with bytes that are no valid protobuf message (a hostile or broken
-    server). Methods without a script go on to the real servicer.
+GARBAGE = b"\x0a\xff\xff\xff\xff\x07"
+"""Field 1, length-delimited, claiming far more bytes than follow: no parser accepts it."""
+
+
+class RawAnswers(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ships no types
+    """Answers a scripted BatonService method OK with scripted bytes as its response (no valid message, a message
+    no parser of ours accepts: a hostile or broken server). Methods without a script go on to the real servicer.
     """
 
     _PREFIX = "/c1.connectorapi.baton.v1.BatonService/"
@@ -224,13 +235,24 @@ class GarbageAnswers(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc 
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         method = str(handler_call_details.method)
-        if not method.startswith(self._PREFIX) or not self._state.pop_garbage(method[len(self._PREFIX) :]):
+        body = self._state.pop_raw_answer(method[len(self._PREFIX) :]) if method.startswith(self._PREFIX) else None
+        if body is None:
             return await continuation(handler_call_details)
 
-        async def garbage(request: bytes, context: Context) -> bytes:
-            # Field 1, length-delimited, claiming far more bytes than follow: no parser accepts it.
-            return b"\x0a\xff\xff\xff\xff\x07"
+        if method.endswith("/UploadAsset"):
+
+            async def read_then_answer(requests: AsyncIterator[bytes], context: Context) -> bytes:
+                async for _ in requests:
+                    pass
+                return body
+
+            return grpc.stream_unary_rpc_method_handler(
+                read_then_answer, request_deserializer=lambda raw: raw, response_serializer=lambda raw: raw
+            )
+
+        async def answer(request: bytes, context: Context) -> bytes:
+            return body
 
         return grpc.unary_unary_rpc_method_handler(
-            garbage, request_deserializer=lambda raw: raw, response_serializer=lambda raw: raw
+            answer, request_deserializer=lambda raw: raw, response_serializer=lambda raw: raw
         )

@@ -112,10 +112,11 @@ class FakeState:
         self._cancelled: set[str] = set()
         self._outage: OutageMode | None = None
         self._outage_until: float | None = None
-        self._rpc_failures: dict[str, deque[grpc.StatusCode]] = {}
+        self._rpc_failures: dict[str, deque[tuple[grpc.StatusCode, bool]]] = {}
         self._rpc_delays: dict[str, deque[float]] = {}
         self._early_upload_oks = 0
-        self._garbage: dict[str, int] = {}
+        self._stalled_uploads = 0
+        self._raw_answers: dict[str, deque[bytes]] = {}
         self._token_answers: deque[TokenAnswer] = deque()
         self._token_requests: list[TokenRequestRecord] = []
         self._calls: list[CallRecord] = []
@@ -181,9 +182,9 @@ class FakeState:
                 self._outage, self._outage_until = None, None
             return self._outage
 
-    def fail_next(self, method: str, code: grpc.StatusCode, times: int) -> None:
+    def fail_next(self, method: str, code: grpc.StatusCode, times: int, *, echo_tokens: bool = False) -> None:
         with self.lock:
-            self._rpc_failures.setdefault(method, deque()).extend([code] * times)
+            self._rpc_failures.setdefault(method, deque()).extend([(code, echo_tokens)] * times)
 
     def slow_down(self, method: str, seconds: float, times: int) -> None:
         with self.lock:
@@ -194,14 +195,23 @@ class FakeState:
             queue = self._rpc_delays.get(method)
             return queue.popleft() if queue else 0.0
 
-    def answer_garbage(self, method: str, times: int) -> None:
+    def answer_raw(self, method: str, body: bytes, times: int) -> None:
         with self.lock:
-            self._garbage[method] = self._garbage.get(method, 0) + times
+            self._raw_answers.setdefault(method, deque()).extend([body] * times)
 
-    def pop_garbage(self, method: str) -> bool:
+    def pop_raw_answer(self, method: str) -> bytes | None:
         with self.lock:
-            if self._garbage.get(method, 0) > 0:
-                self._garbage[method] -= 1
+            queue = self._raw_answers.get(method)
+            return queue.popleft() if queue else None
+
+    def stall_uploads(self, times: int) -> None:
+        with self.lock:
+            self._stalled_uploads += times
+
+    def pop_stalled_upload(self) -> bool:
+        with self.lock:
+            if self._stalled_uploads:
+                self._stalled_uploads -= 1
                 return True
             return False
 
@@ -216,10 +226,15 @@ class FakeState:
                 return True
             return False
 
-    def pop_rpc_failure(self, method: str) -> grpc.StatusCode | None:
+    def pop_rpc_failure(self, method: str) -> tuple[grpc.StatusCode, bool] | None:
+        """The next scripted failure of `method`: its code, and whether its details quote every token issued."""
         with self.lock:
             queue = self._rpc_failures.get(method)
             return queue.popleft() if queue else None
+
+    def issued_tokens(self) -> list[str]:
+        with self.lock:
+            return list(self._issued)
 
     # ---- tasks ----------------------------------------------------------------------------------------
 
