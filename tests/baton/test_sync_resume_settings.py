@@ -244,3 +244,19 @@ async def test_a_run_whose_types_the_connector_now_defines_otherwise_is_not_resu
         assert (run.sync_id, run.finished) == (result.sync_id, True)
         (stored,) = [t for t in reader.resource_types() if t.id == "group"]
         assert stored == group
+
+
+async def test_an_unfinished_run_with_an_empty_token_is_not_continued(tmp_path: Path) -> None:
+    """An empty token says nothing of the run's rows (Go's fresh state): continued under the same sync id, the rows
+    it already held stayed in the finished file whether or not the new plan listed them again, e.g. users deleted
+    since."""
+    path = tmp_path / "sync.c1z"
+    await interrupted(path, Org(users=23), SyncOptions(concurrency=1), fail_at=8)
+    emptied = rewritten(path, tmp_path, "UPDATE v1_sync_runs SET sync_token = ''")
+    org = Org(users=20)
+    result = await sync_to_file(syncers(org, Faults()), emptied, SyncOptions(concurrency=1))
+    assert not result.resumed
+    with C1ZReader(emptied) as reader:
+        (run,) = reader.sync_runs()
+        assert (run.sync_id, run.finished) == (result.sync_id, True)
+        assert sorted(r.id.resource for r in reader.resources("user")) == org.user_ids()

@@ -217,8 +217,12 @@ class Syncer:
             self._trait_urls.clear()
             self._resumed = True
             return "full", True
-        if resumed_state is None:
-            await self._store.start_sync("full")
+        if resumable is not None and resumed_state is not None:
+            # An empty token (Go's fresh state) says nothing of the rows the run already holds: continued under its
+            # sync id, they stayed in the finished file whether or not this run listed them again (users deleted
+            # since, another connector's rows). A new sync replaces it like any run that cannot be resumed.
+            log.warning("unfinished sync has an empty state; starting a new one", sync_id=resumable.sync_id)
+        await self._store.start_sync("full")
         self._state = st.SyncState(
             should_skip_entitlements_and_grants=opts.skip_entitlements_and_grants,
             should_skip_grants=opts.skip_grants,
