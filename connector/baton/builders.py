@@ -33,16 +33,27 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799
 
 
+def _epoch_seconds(moment: datetime) -> int:
+    # FromDatetime's seconds are those of the whole moment in UTC, rounded down.
+    delta = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)) - _EPOCH
+    return delta.days * 86_400 + delta.seconds
+
+
+def fits_timestamp(moment: datetime) -> bool:
+    """Whether `timestamp` can hold the moment: a datetime of year 1 or 9999 with an offset may fall outside
+    (9999-12-31T23:59:59-01:00 is in the year 10000 in UTC)."""
+    return 1 < moment.year < 9999 or _MIN_SECONDS <= _epoch_seconds(moment) <= _MAX_SECONDS
+
+
 def timestamp(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
     """`Timestamp.FromDatetime` (naive means UTC) without its struct_time detour: ~4x faster, same fields."""
     if moment is None:
         return None
-    # FromDatetime's seconds are those of the whole moment in UTC, rounded down; its nanos are the moment's own
-    # microseconds (they differ from the UTC ones only under an offset with a fraction of a second).
-    delta = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)) - _EPOCH
-    seconds = delta.days * 86_400 + delta.seconds
+    seconds = _epoch_seconds(moment)
     if not _MIN_SECONDS <= seconds <= _MAX_SECONDS:
         raise ValueError(f"timestamp {seconds} seconds from the epoch is out of range")
+    # Its nanos are the moment's own microseconds (they differ from the UTC ones only under an offset with a
+    # fraction of a second).
     return timestamp_pb2.Timestamp(seconds=seconds, nanos=moment.microsecond * 1000)
 
 

@@ -21,6 +21,7 @@ from pydantic import SecretStr, ValidationError
 
 from connector.baton.errors import InvalidArgumentError
 from connector.datadog.decode import (
+    check_done,
     describe_validation_error,
     json_object,
     mapping,
@@ -32,6 +33,7 @@ from connector.datadog.errors import (
     Forbidden,
     InvalidAPIKey,
     InvalidApplicationKey,
+    NotFound,
     Unauthorized,
     UnexpectedResponse,
 )
@@ -76,7 +78,7 @@ from connector.datadog.transport import (
     QueryValue,
 )
 
-__all__ = ["DatadogClient", "included_roles", "included_users"]
+__all__ = ["DatadogClient", "included_roles", "included_users", "is_path_id"]
 
 R = TypeVar("R", bound=Resource)
 
@@ -86,13 +88,18 @@ R = TypeVar("R", bound=Resource)
 _MAX_ID_CHARS = 1024
 
 
+def is_path_id(value: str) -> bool:
+    """Whether an id can name its object in a request path (`_seg`)."""
+    return bool(value) and value not in (".", "..") and len(value) <= _MAX_ID_CHARS
+
+
 def _seg(value: str) -> str:
     """One URL path segment; ids come from callers (and ConductorOne's tasks) and must not change the path.
 
     `/` is percent-encoded, but `.` and `..` are not changed by encoding and URL normalisation removes them:
     `/api/v2/team/{tid}/memberships/..` is `/api/v2/team/{tid}`. No Datadog id is one, so they are refused.
     """
-    if not value or value in (".", "..") or len(value) > _MAX_ID_CHARS:
+    if not is_path_id(value):
         shown = f"{value[:40]!a}" + (f"...({len(value)} characters)" if len(value) > 40 else "")
         raise InvalidArgumentError(f"{shown} is not a valid Datadog id (empty, a dot segment or too long)")
     return quote(value, safe="")
@@ -176,10 +183,12 @@ class DatadogClient:
         number: int,
         params: Mapping[str, QueryValue] | None = None,
         total_required: bool = True,
+        collection: bool = False,
     ) -> PendingPage[R]:
         """Request and parse one page; the returned call runs the listing checks and gives the `Page`
         (`paging.next_page_number`, `paging.ListingGuard`). `total_required`: the list always reports its size
-        (every list in scope but On-Call schedules).
+        (every list in scope but On-Call schedules). `collection`: the list is one of the org's own (users, roles,
+        teams, ...), not one of an object's (a team's memberships), so a 404 cannot mean a missing object.
 
         The checks remember the previous page of the listing (`ListingGuard`), so they must run in page order:
         `PagePrefetch` fetches several pages at once but calls each page's checks when its caller asks for it.
@@ -187,7 +196,20 @@ class DatadogClient:
         if number < 0:
             raise ValueError("page numbers start at 0")
         query: dict[str, QueryValue] = {"page[size]": PAGE_SIZE, "page[number]": number, **(params or {})}
-        reply = await self._t.request("GET", path, group=group, params=query)
+        try:
+            reply = await self._t.request("GET", path, group=group, params=query)
+        except NotFound as exc:
+            if not collection:
+                raise  # the object the list belongs to is gone (a team deleted mid-sync): the caller decides
+            # A NotFound is "gone, skip it" to the sync engine: the sync would finish without any user (or the
+            # users from that page on), as if they had been deleted. The list exists; its answer was wrong.
+            raise UnexpectedResponse(
+                method="GET",
+                path=path,
+                status=exc.status,
+                messages=[*exc.messages, f"page {number}: not found, but this list always exists"],
+                retryable=True,
+            ) from None
         envelope = parse_model(envelope_type, reply)
 
         def check() -> Page[R]:
@@ -243,11 +265,25 @@ class DatadogClient:
         json: Any = None,
         params: Mapping[str, QueryValue] | None = None,
         idempotent: bool | None = None,
+        of: str | None = None,
+        problem: Callable[[R], str | None] | None = None,
     ) -> R:
+        """The one object an answer holds; `of`: the id asked for, which the object must have; `problem`: what
+        else is wrong with the object for this call, if anything."""
         reply = await self._t.request(method, path, group=group, json=json, params=params, idempotent=idempotent)
         envelope = parse_model(envelope_type, reply)
         if envelope.data is None:
             raise UnexpectedResponse(method=method, path=path, status=reply.status, messages=["response has no data"])
+        if of is not None and envelope.data.id.lower() != of.lower():
+            # Another object (a cache or proxy mixing up answers): deciding on it would grant on another user's
+            # roles, call a user disabled because another one is, or mint a key for another service account. Ids
+            # are compared as UUIDs are, whatever their case; the other id is not quoted (it is not ours).
+            raise UnexpectedResponse(
+                method=method, path=path, status=reply.status, messages=["the answer is about another object"]
+            )
+        wrong = problem(envelope.data) if problem is not None else None
+        if wrong is not None:
+            raise UnexpectedResponse(method=method, path=path, status=reply.status, messages=[wrong])
         return envelope.data
 
     # -- validation -------------------------------------------------------------------------------
@@ -306,7 +342,9 @@ class DatadogClient:
             params["filter"] = query
         if statuses:
             params["filter[status]"] = ",".join(statuses)
-        return await self._fetch_page(ListEnvelope[User], "/api/v2/users", group="users", number=page, params=params)
+        return await self._fetch_page(
+            ListEnvelope[User], "/api/v2/users", group="users", number=page, params=params, collection=True
+        )
 
     def iter_users(self, *, query: str | None = None, statuses: Sequence[str] = ()) -> AsyncIterator[Page[User]]:
         return paginate(lambda n: self.list_users(n, query=query, statuses=statuses))
@@ -320,7 +358,7 @@ class DatadogClient:
 
     async def get_user(self, user_id: str) -> User:
         path = f"/api/v2/users/{_seg(user_id)}"
-        return await self._item(ItemEnvelope[User], "GET", path, group="users")
+        return await self._item(ItemEnvelope[User], "GET", path, group="users", of=user_id)
 
     async def create_user(
         self, email: str, *, name: str | None = None, title: str | None = None, role_ids: Iterable[str] = ()
@@ -355,11 +393,11 @@ class DatadogClient:
             raise ValueError("update_user needs at least one field to change")
         path = f"/api/v2/users/{_seg(user_id)}"
         body = {"data": {"type": "users", "id": user_id, "attributes": attributes}}
-        return await self._item(ItemEnvelope[User], "PATCH", path, group="users", json=body)
+        return await self._item(ItemEnvelope[User], "PATCH", path, group="users", json=body, of=user_id)
 
     async def disable_user(self, user_id: str) -> None:
         """Soft-disable (DELETE); Datadog answers 404 for a user that is already disabled."""
-        await self._t.request("DELETE", f"/api/v2/users/{_seg(user_id)}", group="users")
+        check_done(await self._t.request("DELETE", f"/api/v2/users/{_seg(user_id)}", group="users"))
 
     async def enable_user(self, user_id: str) -> User:
         return await self.update_user(user_id, disabled=False)
@@ -391,13 +429,16 @@ class DatadogClient:
     async def fetch_roles(self, page: int = 0, *, query: str | None = None) -> PendingPage[Role]:
         """`list_roles` with the listing checks deferred to the returned call (see `_fetch_page`)."""
         params: dict[str, QueryValue] = {"filter": query} if query else {}
-        return await self._fetch_page(ListEnvelope[Role], "/api/v2/roles", group="roles", number=page, params=params)
+        return await self._fetch_page(
+            ListEnvelope[Role], "/api/v2/roles", group="roles", number=page, params=params, collection=True
+        )
 
     def iter_roles(self, *, query: str | None = None) -> AsyncIterator[Page[Role]]:
         return paginate(lambda n: self.list_roles(n, query=query))
 
     async def get_role(self, role_id: str) -> Role:
-        return await self._item(ItemEnvelope[Role], "GET", f"/api/v2/roles/{_seg(role_id)}", group="roles")
+        path = f"/api/v2/roles/{_seg(role_id)}"
+        return await self._item(ItemEnvelope[Role], "GET", path, group="roles", of=role_id)
 
     async def list_role_users(self, role_id: str, page: int = 0) -> Page[User]:
         path = f"/api/v2/roles/{_seg(role_id)}/users"
@@ -419,8 +460,8 @@ class DatadogClient:
         body = {"data": {"type": "users", "id": user_id}}
         # Adding or removing the same user twice ends in the same state, so both are safe to retry. The answer
         # (up to a page of the role's users, each with its roles) tells nothing a caller uses: its status is
-        # the outcome, and the body is not parsed.
-        await self._t.request(method, path, group="role_users", json=body, idempotent=True)
+        # the outcome, and the body is not parsed (only checked to be Datadog's, `check_done`).
+        check_done(await self._t.request(method, path, group="role_users", json=body, idempotent=True))
 
     # -- teams --------------------------------------------------------------------------------------
 
@@ -431,18 +472,27 @@ class DatadogClient:
     async def fetch_teams(self, page: int = 0, *, keyword: str | None = None) -> PendingPage[Team]:
         """`list_teams` with the listing checks deferred to the returned call (see `_fetch_page`)."""
         params: dict[str, QueryValue] = {"filter[keyword]": keyword} if keyword else {}
-        return await self._fetch_page(ListEnvelope[Team], "/api/v2/team", group="teams", number=page, params=params)
+        return await self._fetch_page(
+            ListEnvelope[Team], "/api/v2/team", group="teams", number=page, params=params, collection=True
+        )
 
     def iter_teams(self, *, keyword: str | None = None) -> AsyncIterator[Page[Team]]:
         return paginate(lambda n: self.list_teams(n, keyword=keyword))
 
     async def get_team(self, team_id: str) -> Team:
-        return await self._item(ItemEnvelope[Team], "GET", f"/api/v2/team/{_seg(team_id)}", group="teams")
+        path = f"/api/v2/team/{_seg(team_id)}"
+        return await self._item(ItemEnvelope[Team], "GET", path, group="teams", of=team_id)
 
     async def list_team_memberships(self, team_id: str, page: int = 0) -> Page[TeamMembership]:
         """One page of a team's memberships; ``included`` holds the member users (reduced fields)."""
         path = f"/api/v2/team/{_seg(team_id)}/memberships"
-        return (await self._fetch_page(ListEnvelope[TeamMembership], path, group="team_memberships", number=page))()
+        found = (await self._fetch_page(ListEnvelope[TeamMembership], path, group="team_memberships", number=page))()
+        if any(m.team_id is not None and m.team_id.lower() != team_id.lower() for m in found.items):
+            # Another team's memberships (answers mixed up): synced as this team's grants, or deciding a revoke.
+            raise UnexpectedResponse(
+                method="GET", path=path, status=found.status, messages=[f"page {page}: a membership of another team"]
+            )
+        return found
 
     def iter_team_memberships(self, team_id: str) -> AsyncIterator[Page[TeamMembership]]:
         return paginate(lambda n: self.list_team_memberships(team_id, n))
@@ -459,19 +509,33 @@ class DatadogClient:
         }
         # A retry after a lost success answers 409, which callers already treat as "present".
         return await self._item(
-            ItemEnvelope[TeamMembership], "POST", path, group="team_memberships", json=body, idempotent=True
+            ItemEnvelope[TeamMembership],
+            "POST",
+            path,
+            group="team_memberships",
+            json=body,
+            idempotent=True,
+            # An admin is a member too: Datadog keeping an existing admin is what a member grant asks for.
+            problem=_membership_problem(team_id, user_id, role, or_admin=role == "member"),
         )
 
     async def update_team_membership(self, team_id: str, user_id: str, *, role: TeamRole) -> TeamMembership:
         """Promote to admin or demote to member; demotion sends ``role: null`` ("member" is a 400)."""
         path = f"/api/v2/team/{_seg(team_id)}/memberships/{_seg(user_id)}"
         body = {"data": {"type": "team_memberships", "attributes": {"role": _wire_team_role(role)}}}
-        return await self._item(ItemEnvelope[TeamMembership], "PATCH", path, group="team_memberships", json=body)
+        return await self._item(
+            ItemEnvelope[TeamMembership],
+            "PATCH",
+            path,
+            group="team_memberships",
+            json=body,
+            problem=_membership_problem(team_id, user_id, role),
+        )
 
     async def remove_team_member(self, team_id: str, user_id: str) -> None:
         """Remove a user from a team. Raises `NotFound` when the user is not a member."""
         path = f"/api/v2/team/{_seg(team_id)}/memberships/{_seg(user_id)}"
-        await self._t.request("DELETE", path, group="team_memberships")
+        check_done(await self._t.request("DELETE", path, group="team_memberships"))
 
     # -- On-Call ------------------------------------------------------------------------------------
 
@@ -479,13 +543,18 @@ class DatadogClient:
         # The one list without a documented total (docs/spec/datadog-api.md §7): bounded by MAX_PAGES instead.
         return (
             await self._fetch_page(
-                ListEnvelope[Schedule], "/api/v2/on-call/schedules", group="on_call", number=page, total_required=False
+                ListEnvelope[Schedule],
+                "/api/v2/on-call/schedules",
+                group="on_call",
+                number=page,
+                total_required=False,
+                collection=True,
             )
         )()
 
     async def get_schedule(self, schedule_id: str) -> Schedule:
         path = f"/api/v2/on-call/schedules/{_seg(schedule_id)}"
-        return await self._item(ItemEnvelope[Schedule], "GET", path, group="on_call")
+        return await self._item(ItemEnvelope[Schedule], "GET", path, group="on_call", of=schedule_id)
 
     def iter_schedules(self) -> AsyncIterator[Page[Schedule]]:
         return paginate(self.list_schedules)
@@ -513,7 +582,7 @@ class DatadogClient:
         params: dict[str, QueryValue] = {"filter": name_filter} if name_filter else {}
         return (
             await self._fetch_page(
-                ListEnvelope[APIKey], "/api/v2/api_keys", group="api_keys", number=page, params=params
+                ListEnvelope[APIKey], "/api/v2/api_keys", group="api_keys", number=page, params=params, collection=True
             )
         )()
 
@@ -522,18 +591,19 @@ class DatadogClient:
 
     async def delete_api_key(self, key_id: str) -> None:
         """Revoke an org API key (204). Raises `NotFound` for an unknown or already deleted key."""
-        await self._t.request("DELETE", f"/api/v2/api_keys/{_seg(key_id)}", group="api_keys")
+        check_done(await self._t.request("DELETE", f"/api/v2/api_keys/{_seg(key_id)}", group="api_keys"))
 
     async def list_service_account_app_keys(
         self, service_account_id: str, page: int = 0, *, name_filter: str | None = None
     ) -> Page[ApplicationKey]:
         path = f"/api/v2/service_accounts/{_seg(service_account_id)}/application_keys"
         params: dict[str, QueryValue] = {"filter": name_filter} if name_filter else {}
-        return (
+        found = (
             await self._fetch_page(
                 ListEnvelope[ApplicationKey], path, group="service_accounts", number=page, params=params
             )
         )()
+        return _owned_by(found, service_account_id)
 
     def iter_service_account_app_keys(self, service_account_id: str) -> AsyncIterator[Page[ApplicationKey]]:
         return paginate(lambda n: self.list_service_account_app_keys(service_account_id, n))
@@ -541,7 +611,7 @@ class DatadogClient:
     async def get_application_key(self, key_id: str) -> ApplicationKey:
         """Org-wide lookup (needs org_app_keys_read); used to find a key's owning service account."""
         path = f"/api/v2/application_keys/{_seg(key_id)}"
-        return await self._item(ItemEnvelope[ApplicationKey], "GET", path, group="application_keys")
+        return await self._item(ItemEnvelope[ApplicationKey], "GET", path, group="application_keys", of=key_id)
 
     # -- minting and revoking credentials (docs/spec/credentials.md §4) -------------------------------------
     # Each create returns the new object and its secret separately: the models never hold a secret, and the
@@ -565,7 +635,7 @@ class DatadogClient:
     async def delete_service_account_app_key(self, service_account_id: str, key_id: str) -> None:
         """Revoke a service account's application key (204). Raises `NotFound` when it is unknown or gone."""
         path = f"/api/v2/service_accounts/{_seg(service_account_id)}/application_keys/{_seg(key_id)}"
-        await self._t.request("DELETE", path, group="service_accounts")
+        check_done(await self._t.request("DELETE", path, group="service_accounts"))
 
     async def list_service_account_access_tokens(
         self, service_account_id: str, page: int = 0, *, name_filter: str | None = None
@@ -573,11 +643,12 @@ class DatadogClient:
         """One page of a service account's access tokens (SATs): metadata only, never a token value."""
         path = f"/api/v2/service_accounts/{_seg(service_account_id)}/access_tokens"
         params: dict[str, QueryValue] = {"filter": name_filter} if name_filter else {}
-        return (
+        found = (
             await self._fetch_page(
                 ListEnvelope[AccessToken], path, group="service_accounts", number=page, params=params
             )
         )()
+        return _owned_by(found, service_account_id)
 
     def iter_service_account_access_tokens(self, service_account_id: str) -> AsyncIterator[Page[AccessToken]]:
         return paginate(lambda n: self.list_service_account_access_tokens(service_account_id, n))
@@ -592,7 +663,7 @@ class DatadogClient:
 
     async def revoke_service_account_access_token(self, service_account_id: str, token_id: str) -> None:
         path = f"/api/v2/service_accounts/{_seg(service_account_id)}/access_tokens/{_seg(token_id)}"
-        await self._t.request("DELETE", path, group="service_accounts")
+        check_done(await self._t.request("DELETE", path, group="service_accounts"))
 
     async def _mint(
         self, model: type[R], path: str, body: Any, *, group: str, single_attempt: bool = False
@@ -608,6 +679,37 @@ class DatadogClient:
                 method="POST", path=path, status=reply.status, messages=["response has no data.id"]
             )
         return item, SecretStr(key) if isinstance(key, str) and key else None
+
+
+def _membership_problem(
+    team_id: str, user_id: str, role: TeamRole, *, or_admin: bool = False
+) -> Callable[[TeamMembership], str | None]:
+    """What is wrong with the membership Datadog answered a change with: the answer is the outcome, and one of
+    another user or team, or with another role than asked, says the change did not happen as asked (an admin grant
+    or revoke was reported done on it)."""
+
+    def problem(membership: TeamMembership) -> str | None:
+        for given, asked in ((membership.user_id, user_id), (membership.team_id, team_id)):
+            if given is not None and given.lower() != asked.lower():
+                return "the answer is about another membership"
+        if membership.team_role != role and not (or_admin and membership.team_role == "admin"):
+            return f"the membership's role is {membership.team_role}, not the {role} asked for"
+        return None
+
+    return problem
+
+
+KeyT = TypeVar("KeyT", ApplicationKey, AccessToken)
+
+
+def _owned_by(page: Page[KeyT], service_account_id: str) -> Page[KeyT]:
+    """A service account's keys or tokens, each owned by it when the answer names an owner: another account's
+    (answers mixed up) were synced as this one's, and deciding an issuance's duplicate check on them is no check."""
+    if any(k.owner_id is not None and k.owner_id.lower() != service_account_id.lower() for k in page.items):
+        raise UnexpectedResponse(
+            method="GET", path=page.path, status=page.status, messages=[f"page {page.number}: a key of another owner"]
+        )
+    return page
 
 
 def _wire_team_role(role: TeamRole) -> str | None:
@@ -638,6 +740,13 @@ def _included(page: Page[Any], type_: str, model: type[R]) -> dict[str, R]:
 
 def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status: int) -> ScheduleResponders:
     """Every shift of the current responders; each piece of the payload is type-checked before use."""
+    linked = mapping(mapping(mapping(mapping(payload.get("data")).get("relationships")).get("schedule")).get("data"))
+    other = linked.get("id")
+    if isinstance(other, str) and other.lower() != schedule_id.lower():
+        # Another schedule's responders (answers mixed up) would be synced as on call for this one.
+        raise UnexpectedResponse(
+            method="GET", path=path, status=status, messages=["the answer is about another schedule"]
+        )
     included = objects(payload.get("included"))
     groups = [
         x

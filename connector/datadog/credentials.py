@@ -41,7 +41,7 @@ from connector.baton.errors import (
 )
 from connector.baton.gostrings import go_is_blank
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, connector_pb2, resource_pb2
-from connector.datadog.client import DatadogClient
+from connector.datadog.client import DatadogClient, is_path_id
 from connector.datadog.errors import DatadogError, NotFound
 from connector.datadog.models import User
 from connector.datadog.paging import PAGE_SIZE, Page
@@ -275,6 +275,7 @@ class DatadogCredentialIssuer:
             del self._owners[next(iter(self._owners))]
 
         def build() -> IssuedCredential:
+            _check_revocable(APP_KEY, key.id)
             granted = _granted_scopes(key)
             plaintext = api_key_v2(APP_KEY, _reveal(secret), key.id, granted)
             res = b.resource(types.SERVICE_ACCOUNT_APP_KEY, key.id, name, parent=identity)
@@ -300,19 +301,23 @@ class DatadogCredentialIssuer:
             found = await self._client.list_api_keys(0, name_filter=name)
             for key in found.items:
                 if key.name == name:
-                    await _delete_org_key(self._client, key.id)
+                    # Datadog's own id, whatever it holds: the malformed-id check is for ids a task names.
+                    await _unless_gone(self._client.delete_api_key(key.id))
             return sum(key.name == name for key in found.items)
 
         key, secret = await _created_or_cleaned_up(self._client.create_api_key(name), org_key_leftovers, ORG_KEY, name)
 
         def build() -> IssuedCredential:
+            _check_revocable(ORG_KEY, key.id)
             plaintext = api_key_v2(ORG_KEY, _reveal(secret), key.id, None)
             res = b.resource(types.API_KEY, key.id, name)
             creator = b.resource_id(types.USER.id, key.created_by_id) if key.created_by_id else None
             _secret_trait(res, identity, "datadog.api_key", created_by=creator)
             return _issued(res, "api_key", plaintext)
 
-        return await _built_or_rolled_back(build, lambda: _delete_org_key(self._client, key.id), ORG_KEY, key.id)
+        return await _built_or_rolled_back(
+            build, lambda: _unless_gone(self._client.delete_api_key(key.id)), ORG_KEY, key.id
+        )
 
     async def _issue_token(
         self, identity: resource_pb2.ResourceId, scopes: list[str], name: str, request_id: str
@@ -347,6 +352,7 @@ class DatadogCredentialIssuer:
         )
 
         def build() -> IssuedCredential:
+            _check_revocable(SAT, token.id)
             if token.type != "service_access_tokens" or not _owned_by(token, sa):
                 raise InternalError(
                     "baton-datadog: Datadog answered the service access token create with another object type "
@@ -360,6 +366,16 @@ class DatadogCredentialIssuer:
 
         return await _built_or_rolled_back(
             build, lambda: _unless_gone(self._client.revoke_service_account_access_token(sa, token.id)), SAT, token.id
+        )
+
+
+def _check_revocable(kind: str, object_id: str) -> None:
+    """A credential is issued only under an id its deletion can take later (§4.6 refuses blank ids and control
+    characters; a path cannot hold '.', '..' or an id over 1,024 characters): one Datadog names otherwise could never
+    be revoked through ConductorOne. Raised inside `build`, so the credential is deleted again at once."""
+    if is_malformed_id(object_id) or not is_path_id(object_id):
+        raise InternalError(
+            f"baton-datadog: Datadog gave the new {kind} an id it could not be revoked by later; refusing to issue it"
         )
 
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from connector.datadog.errors import UnexpectedResponse
 from connector.datadog.transport import Reply
 
-__all__ = ["json_object", "parse_model", "validate_model"]
+__all__ = ["check_done", "json_object", "parse_model", "validate_model"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -47,10 +47,23 @@ def _check_body(reply: Reply) -> None:
     if not reply.body.strip():
         # A proxy hiccup or a truncated answer: worth another try later.
         raise _unexpected(reply, "empty body where JSON was expected", retryable=True)
+    _check_content_type(reply, "JSON")
+
+
+def _check_content_type(reply: Reply, expected: str) -> None:
     if not _content_type_ok(reply):
         media = reply.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         shown = repr(media) if media in _NAMED_MEDIA else "(not quoted)"
-        raise _unexpected(reply, f"content type {shown} where JSON was expected", retryable=True)
+        raise _unexpected(reply, f"content type {shown} where {expected} was expected", retryable=True)
+
+
+def check_done(reply: Reply) -> None:
+    """A write whose status is its outcome (a grant, revoke or delete): the answer must still be Datadog's, JSON or
+    nothing. A captive portal's or a web front end's 200 page is no word from Datadog, and taking its status for
+    one reported a grant or revoke done that Datadog never saw. The body itself is not parsed (nothing in it is
+    used)."""
+    if reply.body.strip():
+        _check_content_type(reply, "JSON or no body")
 
 
 def describe_validation_error(exc: ValidationError) -> str:

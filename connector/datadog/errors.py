@@ -227,12 +227,33 @@ def error_for_response(
     clean_path = scrub(path.split("?", 1)[0], secrets)
     messages = list(parse_error_messages(body, secrets))
     cls = _BY_STATUS.get(status) or (Unavailable if status >= 500 else DatadogError)
+    if 300 <= status < 400:
+        # Never followed (both keys would go along to wherever it points); usually a base URL or site that is
+        # not Datadog's API host (`app.` instead of `api.`, http instead of https). Its Location is not quoted.
+        messages.append("a redirect, not followed: check the Datadog site or base URL")
+    if cls in _ALREADY_SO and not _json_object(body):
+        # 404 and 409 are taken as Datadog's word that the state is already so: a revoke "already revoked", a grant
+        # "already granted", a listing "gone, skip it". Datadog says it with a JSON error body; a proxy's or a web
+        # front end's page saying it is no such word, and a revoke was reported done with the access still there.
+        messages.append(f"a {status} without Datadog's JSON error body, so not taken as Datadog's answer")
+        return UnexpectedResponse(method=method, path=clean_path, status=status, messages=messages, retryable=True)
     if cls is RateLimited:
         name = scrub(limit_name, secrets) if limit_name else None
         return RateLimited(
             method=method, path=clean_path, status=status, messages=messages, retry_after=retry_after, limit_name=name
         )
     return cls(method=method, path=clean_path, status=status, messages=messages)
+
+
+# The statuses whose error says "already in that state" (`connector.datadog.provisioning`).
+_ALREADY_SO = (NotFound, Conflict)
+
+
+def _json_object(body: bytes | bytearray) -> bool:
+    try:
+        return isinstance(pydantic_core.from_json(body), dict)
+    except ValueError:
+        return False
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -339,7 +360,8 @@ def _python_repr_payload(text: str) -> Any:
         return None
     try:
         return ast.literal_eval(stripped)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        # TypeError: a literal that cannot be built, e.g. a dict keyed or a set holding a list ({[]: 1}).
         return None
 
 

@@ -29,6 +29,8 @@ from pydantic import (
     model_validator,
 )
 
+from connector.baton.builders import fits_timestamp
+
 __all__ = [
     "APIKey",
     "AccessToken",
@@ -54,11 +56,17 @@ _DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
 TeamRole = Literal["member", "admin"]
 
 
+def _representable(moment: datetime | None) -> datetime | None:
+    # A moment pydantic accepts that no protobuf Timestamp holds (9999-12-31T23:59:59-01:00 is in the year 10000
+    # in UTC) would fail the resource it belongs to when built: like any timestamp that does not parse, it is none.
+    return moment if moment is None or fits_timestamp(moment) else None
+
+
 def _lenient_datetime(value: Any) -> datetime | None:
     if value is None or isinstance(value, datetime):
-        return value
+        return _representable(value)
     try:
-        return _DATETIME.validate_python(value)
+        return _representable(_DATETIME.validate_python(value))
     except ValidationError:
         return None
 
@@ -67,12 +75,26 @@ def _lenient_field(value: Any, handler: ValidatorFunctionWrapHandler) -> datetim
     # pydantic's own (Rust) datetime validation, with a failure becoming None: about 3x cheaper per field than
     # a before-validator going through a TypeAdapter, and three timestamps are read per synced user (issue 12).
     try:
-        return handler(value)  # type: ignore[no-any-return]
+        moment: datetime | None = handler(value)
     except ValidationError:
         return None
+    # Only years 1 and 9999 can fall outside a Timestamp: the common case costs no call.
+    return moment if moment is None or 1 < moment.year < 9999 else _representable(moment)
+
+
+# Past this a profile's double no longer holds a count exactly (and 10**400 cannot even be made a double).
+_MAX_COUNT = 2**53
+
+
+def _plausible_count(value: Any, handler: ValidatorFunctionWrapHandler) -> int | None:
+    # A count no org has (negative, or over _MAX_COUNT) is none, as a total that is no count is absent to the
+    # paging; it failed the resource it belongs to when its profile was built (OverflowError).
+    count: int | None = handler(value)
+    return count if count is None or 0 <= count <= _MAX_COUNT else None
 
 
 Timestamp = Annotated[datetime | None, WrapValidator(_lenient_field)]
+Count = Annotated[int | None, WrapValidator(_plausible_count)]
 
 
 def _linkage_ids(name: str, data: Any) -> tuple[str, ...]:
@@ -171,7 +193,7 @@ class Role(Resource):
     name: str = ""
     created_at: Timestamp = None
     modified_at: Timestamp = None
-    user_count: int | None = None
+    user_count: Count = None
     managed: bool | None = None
     permission_ids: tuple[str, ...] = ()
 
@@ -181,8 +203,8 @@ class Team(Resource):
     handle: str | None = None
     summary: str | None = None
     description: str | None = None
-    user_count: int | None = None
-    link_count: int | None = None
+    user_count: Count = None
+    link_count: Count = None
     is_managed: bool | None = None
     created_at: Timestamp = None
     modified_at: Timestamp = None

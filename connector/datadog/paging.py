@@ -15,7 +15,8 @@ known to cap some pages below the requested size).
 A listing is untrusted input too, so it is bounded (issue 11 §4):
 
 * a list that always reports its size (every one but schedules) without a usable total, a page with items
-  past its own total, or more items than ``page[size]`` asked for is an `UnexpectedResponse`;
+  past its own total, or more items than ``page[size]`` asked for is an `UnexpectedResponse`; so is an empty
+  page before its own total is reached (retryable: ending there would drop the items the total says follow);
 * `ListingGuard` remembers, per listing, the pages the first page's total implied: a listing may fetch at
   most that many pages plus one (items added meanwhile), and a page that repeats the previous one is an
   error; a list without a total stops at `MAX_PAGES`.
@@ -134,17 +135,24 @@ def next_page_number(
     """The next page to fetch after page `number` held `count` items, or None; raises `UnexpectedResponse`
     when the page contradicts itself (see the module docstring)."""
 
-    def bad(message: str) -> UnexpectedResponse:
-        return UnexpectedResponse(method=method, path=path, status=status, messages=[f"page {number}: {message}"])
+    def bad(message: str, *, retryable: bool = False) -> UnexpectedResponse:
+        return UnexpectedResponse(
+            method=method, path=path, status=status, messages=[f"page {number}: {message}"], retryable=retryable
+        )
 
     if count > requested_size:
         raise bad(f"{count} items, more than the page[size] of {requested_size} asked for")
     info = parse_page_meta(meta)
     if info.total is None and total_required:
         raise bad("no usable meta total (this list always reports one)")
-    if count == 0:
-        return None
     size = min(info.size, requested_size) if info.size else requested_size
+    if count == 0:
+        if info.total is not None and number * size < info.total:
+            # Ending here would finish the listing without the items its own total says follow, and the sync
+            # would report them gone. (A short page goes on to the next: the total is trusted over the count.) A
+            # list that changed between Datadog's count and its page can do this once, so a later sync may pass.
+            raise bad(f"no items, though the list's own total of {info.total} says there are more", retryable=True)
+        return None
     if info.total is not None:
         if number * size >= info.total:
             raise bad(f"{count} items past the list's own total of {info.total}")

@@ -78,6 +78,17 @@ def test_rsa_keys_under_2048_bits_are_refused_before_the_mint() -> None:
     )
 
 
+@pytest.mark.parametrize("bits", [4097, 8192, 16384])
+def test_rsa_keys_over_4096_bits_are_refused_naming_the_limit(bits: int) -> None:
+    """The age library encrypts to RSA keys of at most 4096 bits; a larger (valid) key was refused as
+    'invalid RSA public key', which sends whoever reads it looking for a broken key."""
+    jwk = {"kty": "RSA", "n": _b64url_int((1 << (bits - 1)) | 0xF1), "e": "AQAB"}
+    assert _verdict([_jwk_config(jwk)]) == (
+        "invalid encryption config 0: rpc error: code = InvalidArgument desc = "
+        f"jwk: RSA key size is too large ({bits} bits; at most 4096 supported)"
+    )
+
+
 def test_an_ed25519_value_that_is_not_a_curve_point_is_refused_before_the_mint() -> None:
     # y = 2 is not the y-coordinate of any Edwards25519 point.
     x = base64.urlsafe_b64encode((2).to_bytes(32, "little")).decode().rstrip("=")

@@ -8,6 +8,7 @@ answers IssueCredentialResponse whose ciphertexts decrypt with the vectors' keys
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import sys
@@ -15,12 +16,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, cast
 
+import grpc
 import pytest
+import structlog
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.protobuf import any_pb2, duration_pb2, timestamp_pb2
 from google.rpc import status_pb2
 
 from connector.baton.annotations import pack
+from connector.baton.c1.errors import C1FatalError, C1TransientError
 from connector.baton.connector import Connector, CredentialIssuer, IssuedCredential, ResourceDeleter
 from connector.baton.errors import Code, ConnectorError, NotFoundError
 from connector.baton.issuance import required_scopes_field
@@ -30,7 +34,9 @@ from connector.baton.tasks import credentials
 from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.outcome import TaskError
 from connector.baton.tasks.processor import TaskProcessor
+from connector.baton.tasks.report import GONE_CONFIRMATIONS
 from tests.baton.credential_vectors import configs_of, decrypt, load
+from tests.baton.tasks.stubs import INSTANT
 
 Option = connector_pb2.CapabilityDetailCredentialOption
 Mode = resource_pb2.CredentialResourceMode
@@ -749,3 +755,81 @@ async def test_more_encryption_configs_than_any_real_request_are_refused_before_
     assert stub.issuer.minted == []
     outcome = await _run(stub, _task(configs=one * credentials.MAX_ENCRYPTION_CONFIGS))
     assert len(outcome.response.encrypted_data) == credentials.MAX_ENCRYPTION_CONFIGS
+
+
+# -- a success ConductorOne never hears of -----------------------------------------------------------------
+
+
+class _RefusingClient:
+    """FinishTask never lands: every attempt answers `error`."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+        self.attempts = 0
+        self.retried = asyncio.Event()
+
+    async def finish_task(self, task_id: str, **kwargs: Any) -> None:
+        self.attempts += 1
+        if self.attempts > 1:
+            self.retried.set()
+        await asyncio.sleep(0)
+        raise self.error
+
+
+def _processor(stub: StubConnector, client: _RefusingClient) -> TaskProcessor:
+    async def hello(_: str) -> None:
+        return None
+
+    handlers = Handlers(cast(Connector, stub), provisioning=True)
+    return TaskProcessor(cast(Any, client), handlers, cast(Any, None), hello, finish_retry=INSTANT)
+
+
+async def test_an_issued_credential_whose_report_conductorone_refuses_is_deleted_again() -> None:
+    """The task is gone at ConductorOne (NOT_FOUND, confirmed): the ciphertext it was to receive is dropped, so the
+    new key is deleted in Datadog, not left live with nobody holding it (a retry of the task would then be refused
+    as a duplicate of it)."""
+    stub = StubConnector()
+    client = _RefusingClient(C1FatalError("FinishTask: NOT_FOUND", code=grpc.StatusCode.NOT_FOUND))
+    with structlog.testing.capture_logs() as events:
+        await _processor(stub, client).process(baton_pb2.Task(id=TASK_ID, issue_credential=_task()))
+    assert client.attempts == GONE_CONFIRMATIONS
+    assert stub.issuer.rolled_back == [_secret().id]
+    (lost,) = [e for e in events if e["event"] == "task not reported to ConductorOne"]
+    assert lost["outcome"] == "success"
+    assert CANARY not in repr(events)
+
+
+async def test_an_issued_credential_still_unreported_at_shutdown_is_deleted_again() -> None:
+    stub = StubConnector()
+    client = _RefusingClient(C1TransientError("FinishTask: UNAVAILABLE", code=grpc.StatusCode.UNAVAILABLE))
+    processor = _processor(stub, client)
+    running = asyncio.create_task(processor.process(baton_pb2.Task(id=TASK_ID, issue_credential=_task())))
+    await client.retried.wait()
+    processor.stop_reporting_within(0.01)
+    await running
+    assert stub.issuer.rolled_back == [_secret().id]
+
+
+async def test_an_issued_credential_whose_report_is_cancelled_is_named_live_in_the_log() -> None:
+    """Cancelled while reporting there is no time left to delete it: the error line says which credential is live."""
+    stub = StubConnector()
+    client = _RefusingClient(C1TransientError("FinishTask: UNAVAILABLE", code=grpc.StatusCode.UNAVAILABLE))
+    with structlog.testing.capture_logs() as events:
+        running = asyncio.create_task(
+            _processor(stub, client).process(baton_pb2.Task(id=TASK_ID, issue_credential=_task()))
+        )
+        await client.retried.wait()
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+    assert stub.issuer.rolled_back == []
+    (lost,) = [e for e in events if e["event"] == "task not reported to ConductorOne"]
+    assert lost["log_level"] == "error"
+    assert lost["left_live"] == 'service-account-application-key "key-1"'
+
+
+async def test_a_reported_credential_is_never_deleted() -> None:
+    stub = StubConnector()
+    client = _RefusingClient(C1FatalError("FinishTask: ALREADY_EXISTS", code=grpc.StatusCode.ALREADY_EXISTS))
+    await _processor(stub, client).process(baton_pb2.Task(id=TASK_ID, issue_credential=_task()))
+    assert stub.issuer.rolled_back == []

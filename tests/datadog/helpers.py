@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from connector.datadog.client import DatadogClient
 from connector.datadog.retry import RetryPolicy
 from tests.fixtures_dir import FIXTURES_DIR
@@ -50,3 +52,24 @@ class FakeTime:
         self.now += seconds
         # Yield like a real sleep, so a loop that never stops sleeping can still be timed out by a test.
         await asyncio.sleep(0)
+
+
+class MixedUpAnswers(httpx.AsyncBaseTransport):
+    """A cache or proxy mixing up answers: a GET of one path gets the answer of another."""
+
+    def __init__(self, asked: str, answered: str) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._asked, self._answered = asked, answered
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and request.url.path == self._asked:
+            request = httpx.Request("GET", request.url.copy_with(path=self._answered), headers=request.headers)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def other_users_answers(asked: str, answered: str) -> MixedUpAnswers:
+    """A read of user `asked` gets user `answered`."""
+    return MixedUpAnswers(f"/api/v2/users/{asked}", f"/api/v2/users/{answered}")

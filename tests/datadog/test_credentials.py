@@ -35,9 +35,9 @@ from connector.datadog import credentials
 from connector.datadog.client import DatadogClient
 from connector.datadog.connector import DatadogConnector, DatadogOptions
 from connector.datadog.credentials import api_key_v2, service_access_token_v2
-from connector.datadog.errors import RateLimited
+from connector.datadog.errors import RateLimited, UnexpectedResponse
 from connector.datadog.resources.keys import is_malformed_id, parse_sat_handle, sat_handle
-from tests.datadog.helpers import ClientFactory
+from tests.datadog.helpers import ClientFactory, other_users_answers
 from tests.fakes.datadog import FakeDatadog
 from tests.fakes.datadog.org import AppKey, User
 from tests.fixtures_dir import FIXTURES_DIR
@@ -593,6 +593,67 @@ async def test_a_create_whose_answer_is_lost_leaves_no_key_behind(
     sa = env.service_account()
     before = (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens))
     with pytest.raises(ConnectorError):
+        await env.issue(sa, kind, ["a"] if kind == SAT else [])
+    assert (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens)) == before
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, SAT])
+async def test_no_key_is_minted_for_another_service_account_than_asked(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str
+) -> None:
+    """The service account is read first and the key minted for the id in the answer: another account's object
+    (a cache mixing up answers) had the key minted for that account and handed to this request."""
+    asked = fake.org.add_user("asked@example.com", name="Asked", service_account=True, status="Active")
+    other = fake.org.add_user("other@example.com", name="Other", service_account=True, status="Active")
+    client = make_client(fake, transport=other_users_answers(asked.id, other.id))
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    with pytest.raises(UnexpectedResponse, match="the answer is about another object"):
+        await env.issue(asked, kind, ["a"] if kind == SAT else [])
+    assert not [k for k in fake.org.app_keys.values() if k.owner_id in (asked.id, other.id)]
+    assert not [t for t in fake.org.tokens.values() if t.owner_id in (asked.id, other.id)]
+
+
+class OddIdCreates(httpx.AsyncBaseTransport):
+    """A Datadog that names each created credential with an id ending in a control character."""
+
+    def __init__(self, fake: FakeDatadog) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._fake = fake
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method != "POST" or not request.url.path.endswith(CreateAnswers.CREATES):
+            return response
+        body = json.loads(await response.aread())
+        await response.aclose()
+        org, old = self._fake.org, body["data"]["id"]
+        body["data"]["id"] = new = old + "\n"
+        if old in org.api_keys:
+            org.api_keys[new] = org.api_keys.pop(old)
+            org.api_keys[new].id = new
+        elif old in org.app_keys:
+            org.app_keys[new] = org.app_keys.pop(old)
+            org.app_keys[new].id = new
+        else:
+            org.tokens[new] = org.tokens.pop(old)
+            org.tokens[new].id = new
+        return httpx.Response(response.status_code, json=body)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_credential_is_not_issued_under_an_id_it_could_not_be_revoked_by(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str
+) -> None:
+    """Its deletion refuses ids with control characters (§4.6), so ConductorOne could never revoke it: it was
+    issued all the same. Now it is deleted again at once (the id still names it in a path)."""
+    client = make_client(fake, transport=OddIdCreates(fake))
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    before = (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens))
+    with pytest.raises(InternalError, match="an id it could not be revoked by later; refusing to issue it"):
         await env.issue(sa, kind, ["a"] if kind == SAT else [])
     assert (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens)) == before
 

@@ -15,6 +15,7 @@ from connector.datadog.errors import (
     RateLimited,
     Unauthorized,
     Unavailable,
+    UnexpectedResponse,
     error_for_response,
     parse_error_messages,
 )
@@ -60,6 +61,41 @@ def test_status_maps_to_error_class(status: int, cls: type[DatadogError]) -> Non
 )
 def test_both_error_shapes_are_parsed(body: object, messages: tuple[str, ...]) -> None:
     assert parse_error_messages(json.dumps(body).encode()) == messages
+
+
+@pytest.mark.parametrize(
+    "text", ["{'errors': {[]: 'x'}}", "{'errors': [{['a']}]}", "{'errors': {{}: 1}}", "{'errors': ['x'] + {}"]
+)
+def test_a_message_that_only_looks_like_a_python_dict_is_kept_as_text(text: str) -> None:
+    # Python literals that cannot be built (an unhashable key or set member, a broken expression): the message
+    # is quoted as sent, not an error of our own (a TypeError escaped as a traceback from the error mapping).
+    body = json.dumps({"errors": [text]}).encode()
+    assert parse_error_messages(body) == (text,)
+    error = error_for_response(409, method="POST", path="/api/v2/team/t/memberships", body=body)
+    assert type(error) is Conflict
+    assert error.messages == (text,)
+
+
+@pytest.mark.parametrize("status", [404, 409])
+@pytest.mark.parametrize(
+    "body", [b"<html><body><h1>404 Not Found</h1></body></html>", b"", b'["not found"]'], ids=["html", "empty", "list"]
+)
+def test_already_so_statuses_without_datadogs_error_body_are_not_datadogs_word(status: int, body: bytes) -> None:
+    # 404 and 409 read as "already revoked" / "already granted" / "gone": only Datadog's JSON error body says so.
+    error = error_for_response(status, method="DELETE", path="/api/v2/team/t/memberships/u", body=body)
+    assert type(error) is UnexpectedResponse
+    assert error.retryable
+    assert error.status == status
+    assert f"a {status} without Datadog's JSON error body" in str(error)
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_says_it_was_not_followed(status: int) -> None:
+    # It read 'Datadog error: GET /api/v2/users -> 301' and nothing else.
+    error = error_for_response(status, method="GET", path="/api/v2/users", body=b"")
+    assert str(error) == (
+        f"Datadog error: GET /api/v2/users -> {status}: a redirect, not followed: check the Datadog site or base URL"
+    )
 
 
 def test_non_json_bodies_become_short_text() -> None:

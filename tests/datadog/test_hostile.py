@@ -10,11 +10,13 @@ import asyncio
 import socket
 import ssl
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
 import pytest
 
+from connector.baton.c1z.reader import C1ZReader
 from connector.baton.sync.syncer import SyncOptions
 from connector.baton.sync.to_file import sync_to_file
 from connector.datadog.client import DatadogClient, included_roles
@@ -29,8 +31,9 @@ from connector.datadog.errors import (
 )
 from connector.datadog.retry import RetryPolicy
 from connector.datadog.sites import InsecureBaseURL
-from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, ClientFactory, FakeTime
+from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, ClientFactory, FakeTime, MixedUpAnswers
 from tests.fakes.datadog import FakeDatadog, generate_org
+from tests.fakes.datadog.org import AppKey
 from tests.fakes.net import EndlessBody
 
 USERS = "/api/v2/users"
@@ -76,6 +79,7 @@ def _client(make_client: ClientFactory, fake: FakeDatadog, **kwargs: object) -> 
         ("numeric-id", "data.0.id", False, 1),
         ("gzip-bomb", "larger than the", False, 1),
         ("past-total", "past the list's own total of 0", False, 1),
+        ("empty-page", "no items, though the list's own total of 1000 says there are more", True, 1),
         ("no-total", "no usable meta total", False, 1),
     ],
 )
@@ -391,6 +395,105 @@ async def test_a_sync_hitting_an_hour_long_rate_limit_fails_at_once(
     assert raised.value.retry_after == 3600.0
     assert fake.count("GET", ROUTE) == 1
     assert clock.sleeps == []
+
+
+async def test_an_empty_page_its_own_total_contradicts_fails_the_sync(
+    fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    """Page 0 of the users is empty though its total says 1,000: the listing ended there and the sync finished
+    complete without a single user (to ConductorOne, every user deleted)."""
+    fake.faults.hostile("empty-page", path=USERS, method="GET")
+    connector = DatadogConnector(_client(make_client, fake), DatadogOptions())
+    with pytest.raises(UnexpectedResponse) as raised:
+        await sync_to_file(connector.syncers(), tmp_path / "s.c1z", SyncOptions())
+    assert raised.value.retryable, "the sync fails retryably: ConductorOne reschedules it"
+    assert "GET /api/v2/users -> 200: page 0: no items" in str(raised.value)
+
+
+async def test_a_user_created_past_the_last_timestamp_syncs_without_the_date(
+    fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    """9999-12-31T23:59:59-01:00 parses, but no protobuf Timestamp holds it: the sync failed with a ValueError
+    (a traceback, and every later sync the same) instead of storing the user without its creation date."""
+    user = next(iter(fake.org.users.values()))
+    user.created_at = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-1)))
+    connector = DatadogConnector(_client(make_client, fake), DatadogOptions())
+    path = tmp_path / "s.c1z"
+    await sync_to_file(connector.syncers(), path, SyncOptions())
+    with C1ZReader(path) as reader:
+        stored = next(r for r in reader.resources("user") if r.id.resource == user.id)
+    assert not stored.HasField("created_at")
+
+
+async def test_a_schedules_responders_answered_with_another_schedules_fail_the_sync(
+    make_client: ClientFactory, tmp_path: Path
+) -> None:
+    """Another schedule's responders (answers mixed up) were stored as on call for this one."""
+    with FakeDatadog(generate_org(users=5, seed=3, teams=1, schedules=2)) as fake:
+        asked, other = list(fake.org.schedules)
+        responders = "/api/v2/on-call/schedules/{}/responders"
+        transport = MixedUpAnswers(responders.format(asked), responders.format(other))
+        options = DatadogOptions(sync_schedules=True)
+        connector = DatadogConnector(_client(make_client, fake, transport=transport), options)
+        with pytest.raises(UnexpectedResponse, match="the answer is about another schedule"):
+            await sync_to_file(connector.syncers(), tmp_path / "s.c1z", SyncOptions())
+
+
+async def test_a_service_accounts_keys_answered_with_another_accounts_fail_the_sync(
+    fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    """Another account's keys (answers mixed up) were stored as this account's: their owner, and the identity a
+    revoke starts from, wrong in ConductorOne."""
+    org = fake.org
+    asked, other = (
+        org.add_user(f"{n}@example.com", name=n, service_account=True, status="Active") for n in ("asked", "other")
+    )
+    key = AppKey(org.new_id(), "other's key", org.new_secret(40), other.id, org.now())
+    org.app_keys[key.id] = key
+    keys = "/api/v2/service_accounts/{}/application_keys"
+    transport = MixedUpAnswers(keys.format(asked.id), keys.format(other.id))
+    options = DatadogOptions(sync_secrets=True, sync_service_account_application_keys=True)
+    connector = DatadogConnector(_client(make_client, fake, transport=transport), options)
+    with pytest.raises(UnexpectedResponse, match="page 0: a key of another owner"):
+        await sync_to_file(connector.syncers(), tmp_path / "s.c1z", SyncOptions())
+
+
+@pytest.mark.parametrize(
+    ("path", "options"),
+    [
+        (USERS, DatadogOptions()),
+        ("/api/v2/roles", DatadogOptions()),
+        ("/api/v2/team", DatadogOptions()),
+        ("/api/v2/api_keys", DatadogOptions(sync_secrets=True)),
+        ("/api/v2/on-call/schedules", DatadogOptions(sync_schedules=True)),
+    ],
+)
+async def test_a_404_from_one_of_the_orgs_own_lists_fails_the_sync(
+    fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path, path: str, options: DatadogOptions
+) -> None:
+    """A 404 is "that object is gone" to the sync engine (a warning, the listing skipped). The org's own lists
+    always exist, so a 404 there (a proxy's misroute) must not be read so: the sync finished complete without a
+    single user, as if every user had been deleted."""
+    fake.faults.force(404, path=path, method="GET")
+    connector = DatadogConnector(_client(make_client, fake), options)
+    with pytest.raises(UnexpectedResponse) as raised:
+        await sync_to_file(connector.syncers(), tmp_path / "s.c1z", SyncOptions())
+    assert raised.value.retryable, "the sync fails retryably: ConductorOne reschedules it"
+    assert (raised.value.status, raised.value.path) == (404, path)
+    assert "not found, but this list always exists" in str(raised.value)
+
+
+async def test_a_404_from_a_teams_memberships_still_skips_that_team(
+    fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    """The team was deleted between the teams page and its memberships: the rest of the sync goes on."""
+    team = next(t for t in fake.org.teams.values() if t.members)
+    fake.faults.force(404, path=f"/api/v2/team/{team.id}/memberships", method="GET")
+    connector = DatadogConnector(_client(make_client, fake), DatadogOptions())
+    result = await sync_to_file(connector.syncers(), tmp_path / "s.c1z", SyncOptions())
+    assert [w.split(":", 1)[0] for w in result.warnings] == ["list-grants team"]
+    assert result.stats["resources_by_resource_type"] == {"role": len(fake.org.roles), "team": len(fake.org.teams),
+                                                          "user": len(fake.org.users)}  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
-from connector.datadog.models import APIKey, ApplicationKey, ListEnvelope, Role, TeamMembership, User, index_included
+import pytest
+
+from connector.baton import builders as b
+from connector.datadog.models import (
+    AccessToken,
+    APIKey,
+    ApplicationKey,
+    ListEnvelope,
+    Role,
+    Team,
+    TeamMembership,
+    User,
+    index_included,
+)
+from connector.datadog.resources.keys import access_token_resource, api_key_resource
+from connector.datadog.resources.roles import role_resource
+from connector.datadog.resources.teams import team_resource
+from connector.datadog.resources.users import user_resource
 
 
 def test_user_flattens_jsonapi_and_ignores_unknown_fields() -> None:
@@ -25,6 +42,55 @@ def test_bad_timestamps_do_not_fail_the_page() -> None:
         {"data": [{"id": "k", "type": "api_keys", "attributes": {"created_at": "yesterday", "modified_at": None}}]}
     )
     assert page.data[0].created_at is None
+
+
+@pytest.mark.parametrize(
+    "moment", ["9999-12-31T23:59:59-01:00", "9999-12-31T23:59:59.999999-23:59", "0001-01-01T00:00:00+00:01"]
+)
+def test_a_moment_no_protobuf_timestamp_holds_is_no_timestamp(moment: str) -> None:
+    # pydantic reads these (year 9999 or 1 with an offset), but in UTC they fall outside what a Timestamp holds:
+    # building the resource raised ValueError, failing the sync (or the mint) with a traceback.
+    attributes = {"created_at": moment, "last_login_time": moment, "modified_at": moment}
+    user = User.model_validate({"id": "u", "attributes": attributes})
+    assert (user.created_at, user.last_login_time, user.modified_at) == (None, None, None)
+    assert not user_resource(user).HasField("created_at")
+    key = APIKey.model_validate(
+        {"id": "k", "attributes": {"created_at": moment, "last_used_date": {"timestamp": moment}}}
+    )
+    assert (key.created_at, key.last_used_at) == (None, None)
+    api_key_resource(key)
+    token = AccessToken.model_validate({"id": "t", "attributes": {"expires_at": moment, "last_used_at": moment}})
+    assert (token.expires_at, token.last_used_at) == (None, None)
+    access_token_resource(token, b.resource_id("user", "sa"))
+
+
+def test_the_last_moments_a_timestamp_holds_are_kept() -> None:
+    user = User.model_validate({"id": "u", "attributes": {"created_at": "9999-12-31T23:59:59+01:00"}})
+    assert user.created_at is not None
+    assert user_resource(user).created_at.seconds == 253_402_300_799 - 3600
+
+
+@pytest.mark.parametrize("count", [10**400, 2**53 + 1, -1], ids=["10**400", "2**53+1", "-1"])
+def test_a_count_no_org_has_is_no_count(count: int) -> None:
+    # 10**400 users failed the resource's profile with OverflowError (a double cannot hold it), a traceback.
+    team = (
+        ListEnvelope[Team]
+        .model_validate_json(
+            f'{{"data":[{{"id":"t","type":"team","attributes":{{"name":"x","user_count":{count},"link_count":{count}}}}}]}}'
+        )
+        .data[0]
+    )
+    assert (team.user_count, team.link_count) == (None, None)
+    assert "user_count" not in team_resource(team).profile.fields
+    role = Role.model_validate({"id": "r", "attributes": {"name": "x", "user_count": count}})
+    assert role.user_count is None
+    assert "user_count" not in role_resource(role).profile.fields
+
+
+def test_a_plausible_count_is_kept() -> None:
+    team = Team.model_validate({"id": "t", "attributes": {"user_count": 2**53}})
+    assert team_resource(team).profile.fields["user_count"].number_value == 2**53
+    assert Role.model_validate({"id": "r", "attributes": {"user_count": 0}}).user_count == 0
 
 
 def test_api_key_never_keeps_the_secret_and_reports_real_last_use() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from connector.datadog.client import DatadogClient
+from connector.datadog.errors import UnexpectedResponse
 from connector.datadog.paging import Page, next_page_number
 from tests.datadog.helpers import ClientFactory
 from tests.fakes.datadog import FakeDatadog, Org
@@ -169,6 +170,32 @@ async def test_single_page_reports_where_to_continue(server: FakeDatadog, make_c
 )
 def test_next_page_number(count: int, meta: dict[str, Any] | None, expected: int | None) -> None:
     assert next_page_number(number=0, requested_size=100, count=count, meta=meta, status=200) == expected
+
+
+@pytest.mark.parametrize(
+    ("number", "meta"),
+    [
+        (0, {"page": {"total_count": 1, "total_filtered_count": 1}}),
+        (2, {"page": {"total_filtered_count": 201}}),
+        (1, {"pagination": {"type": "number_size", "size": 100, "total": 150, "last_number": 1}}),
+        (1, {"page": {"size": 50, "total": 51, "number": 1}}),
+    ],
+)
+def test_an_empty_page_before_its_own_total_is_reached_is_an_error(number: int, meta: dict[str, Any]) -> None:
+    # Stopping would end the listing without the items the total says follow (the sync reports them gone);
+    # Datadog counting and paging a list that changed in between can do it once, so it is worth another sync.
+    with pytest.raises(UnexpectedResponse) as raised:
+        next_page_number(number=number, requested_size=100, count=0, meta=meta, status=200, path="/api/v2/users")
+    assert raised.value.retryable
+    assert f"page {number}: no items, though the list's own total of" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("number", "meta"),
+    [(0, {"page": {"total_count": 0, "total_filtered_count": 0}}), (2, {"page": {"total_filtered_count": 200}})],
+)
+def test_an_empty_page_at_its_own_total_ends_the_list(number: int, meta: dict[str, Any]) -> None:
+    assert next_page_number(number=number, requested_size=100, count=0, meta=meta, status=200) is None
 
 
 @pytest.mark.parametrize("token", ["x", "-1", "1.0", "²", "٣", "9" * 5000])

@@ -9,7 +9,7 @@ import pytest
 
 from connector.baton.errors import InvalidArgumentError
 from connector.datadog.client import DatadogClient
-from connector.datadog.errors import Conflict, Invalid, NotFound
+from connector.datadog.errors import Conflict, Invalid, NotFound, UnexpectedResponse
 from tests.fakes.datadog import FakeDatadog
 from tests.fakes.datadog.org import Role, Team, User
 
@@ -199,3 +199,50 @@ async def test_role_add_and_remove_take_the_status_as_the_outcome_without_parsin
         with pytest.raises(NotFound):
             await client.remove_user_from_role("r1", "u1")
     assert seen == [("POST", "/api/v2/roles/r1/users"), ("DELETE", "/api/v2/roles/r1/users")]
+
+
+WRITES_DECIDED_BY_STATUS: list[tuple[str, Callable[[DatadogClient], Awaitable[None]]]] = [
+    ("role grant", lambda c: c.add_user_to_role("r1", "u1")),
+    ("role revoke", lambda c: c.remove_user_from_role("r1", "u1")),
+    ("team revoke", lambda c: c.remove_team_member("t1", "u1")),
+    ("disable user", lambda c: c.disable_user("u1")),
+    ("API key delete", lambda c: c.delete_api_key("k1")),
+    ("app key delete", lambda c: c.delete_service_account_app_key("sa1", "k1")),
+    ("SAT revoke", lambda c: c.revoke_service_account_access_token("sa1", "t1")),
+]
+
+
+def _answering(response: httpx.Response) -> DatadogClient:
+    return DatadogClient(
+        api_key="a" * 32,
+        app_key="b" * 40,
+        base_url="https://dd.example",
+        transport=httpx.MockTransport(lambda request: response),
+    )
+
+
+@pytest.mark.parametrize(("what", "write"), WRITES_DECIDED_BY_STATUS, ids=[w for w, _ in WRITES_DECIDED_BY_STATUS])
+async def test_a_write_answered_by_a_web_page_is_not_done(
+    what: str, write: Callable[[DatadogClient], Awaitable[None]]
+) -> None:
+    # A captive portal's or a web front end's 200 page: its status is no word from Datadog, and a grant or revoke
+    # was reported done that Datadog never saw.
+    page = httpx.Response(
+        200, text="<html><body>Sign in to continue</body></html>", headers={"content-type": "text/html"}
+    )
+    async with _answering(page) as client:
+        with pytest.raises(UnexpectedResponse, match="content type 'text/html' where JSON or no body was expected"):
+            await write(client)
+
+
+@pytest.mark.parametrize(("what", "write"), WRITES_DECIDED_BY_STATUS, ids=[w for w, _ in WRITES_DECIDED_BY_STATUS])
+async def test_a_write_answered_with_json_or_nothing_is_done(
+    what: str, write: Callable[[DatadogClient], Awaitable[None]]
+) -> None:
+    # Datadog's own answers: JSON (the role's users), or a 204 with no body, even labelled text/html (observed).
+    for answer in (
+        httpx.Response(200, content=b'{"data":[]}', headers={"content-type": "application/json"}),
+        httpx.Response(204, headers={"content-type": "text/html; charset=utf-8"}),
+    ):
+        async with _answering(answer) as client:
+            await write(client)

@@ -6,9 +6,11 @@ matters how many requests the decision cost.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import httpx
 import pytest
 from google.protobuf import struct_pb2
 
@@ -25,11 +27,12 @@ from connector.baton.errors import (
 from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, entitlement_pb2, grant_pb2, resource_pb2
 from connector.datadog.client import DatadogClient
 from connector.datadog.connector import DatadogConnector, DatadogOptions
+from connector.datadog.errors import UnexpectedResponse
 from connector.datadog.models import TeamMembership
 from connector.datadog.paging import Page
 from connector.datadog.provisioning import InvitationNotSentError
 from connector.datadog.resources import roles, teams, types
-from tests.datadog.helpers import ClientFactory
+from tests.datadog.helpers import ClientFactory, MixedUpAnswers, other_users_answers
 from tests.fakes.datadog import FakeDatadog
 from tests.fakes.datadog.org import Role, Team, User
 
@@ -142,6 +145,139 @@ async def test_role_grant_answered_409_is_already_granted(env: Env) -> None:
 
     result = await env.provisioner(types.ROLE.id).grant(_principal(user), entitlement)
     assert ann.has(result.annotations, GrantAlreadyExists)
+
+
+def _mixed_up(fake: FakeDatadog, make_client: ClientFactory, asked: User, answered: User) -> Env:
+    client = make_client(fake, transport=other_users_answers(asked.id, answered.id))
+    return Env(fake, client, DatadogConnector(client, ON))
+
+
+async def test_a_grant_is_not_decided_on_another_users_roles(env: Env, make_client: ClientFactory) -> None:
+    """The role grant reads the user's roles first: another user's object holding the role made it 'already
+    granted', with no write, while the user never got the role."""
+    role, entitlement = _role(env.fake)
+    user, other = _human(env.fake), _human(env.fake, skip=1)
+    env.fake.org.assign_role(other.id, role.id)
+    mixed = _mixed_up(env.fake, make_client, user, other)
+    env.fake.reset_counters()
+    with pytest.raises(UnexpectedResponse, match="the answer is about another object"):
+        await mixed.provisioner(types.ROLE.id).grant(_principal(user), entitlement)
+    assert env.fake.count("POST", ROLE_USERS) == 0
+    assert role.id not in user.role_ids
+
+
+async def test_disable_user_is_not_decided_on_another_users_state(env: Env, make_client: ClientFactory) -> None:
+    """Another user's object, disabled, made disable_user succeed as 'already disabled' with the user active."""
+    user, other = _human(env.fake), _human(env.fake, status="Disabled")
+    mixed = _mixed_up(env.fake, make_client, user, other)
+    actions = mixed.connector.action_manager()
+    assert actions is not None
+    with pytest.raises(UnexpectedResponse, match="the answer is about another object"):
+        await actions.invoke_action("disable_user", _args(user_id=user.id))
+    assert user.status == "Active"
+    assert env.fake.count("DELETE", USER) == 0
+
+
+async def test_a_revoke_is_not_decided_on_another_teams_memberships(env: Env, make_client: ClientFactory) -> None:
+    """Revoking admin reads the team's memberships first: another team's, where the user is a plain member, made
+    it 'already revoked' with the user still this team's admin."""
+    user = _human(env.fake)
+    team, other = _team(env.fake, {user.id: "admin"}), env.fake.org.add_team("Other", "other")
+    env.fake.org.add_member(other, user.id, role=None)
+    memberships = "/api/v2/team/{}/memberships"
+    client = make_client(env.fake, transport=MixedUpAnswers(memberships.format(team.id), memberships.format(other.id)))
+    provisioner = DatadogConnector(client, ON).provisioner(types.TEAM.id)
+    assert provisioner is not None
+    with pytest.raises(UnexpectedResponse, match="page 0: a membership of another team"):
+        await provisioner.revoke(_grant_of(_team_entitlement(team, teams.ADMIN), user))
+    assert _membership_role(team, user) == "admin"
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "entitlement"),
+    [
+        (types.ROLE.id, roles.member_entitlement(b.resource(types.ROLE, "r1", "R"))),
+        (types.TEAM.id, b.entitlement(b.resource(types.TEAM, "t1", "T"), teams.MEMBER)),
+    ],
+)
+async def test_a_revoke_answered_by_a_404_page_is_not_already_revoked(
+    resource_type: str, entitlement: entitlement_pb2.Entitlement
+) -> None:
+    """A 404 is "not a member: already revoked" only in Datadog's words (a JSON error body); a proxy's or web front
+    end's 404 page was reported as GrantAlreadyRevoked with the access still there."""
+    page = httpx.Response(
+        404, text="<html><body><h1>404 Not Found</h1></body></html>", headers={"content-type": "text/html"}
+    )
+    client = DatadogClient(
+        api_key="a" * 32, app_key="b" * 40, base_url="https://dd.example", transport=httpx.MockTransport(lambda r: page)
+    )
+    async with client:
+        provisioner = DatadogConnector(client, ON).provisioner(resource_type)
+        assert provisioner is not None
+        user = b.resource(types.USER, "u1", "U")
+        grant = b.grant(entitlement.resource, entitlement.slug, user.id)
+        with pytest.raises(UnexpectedResponse, match="a 404 without Datadog's JSON error body"):
+            await provisioner.revoke(grant)
+
+
+class RoleIgnored(httpx.AsyncBaseTransport):
+    """A Datadog (or a proxy rewriting bodies) that applies a membership change with another role than asked."""
+
+    def __init__(self, method: str, applied: str | None) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._method, self._applied = method, applied
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == self._method and "/memberships" in request.url.path:
+            body = json.loads(request.content)
+            body["data"]["attributes"]["role"] = self._applied
+            request = httpx.Request(request.method, request.url, json=body, headers={
+                k: v for k, v in request.headers.items() if k.lower() != "content-length"
+            })  # fmt: skip
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def test_an_admin_grant_answered_with_a_plain_membership_is_not_granted(
+    env: Env, make_client: ClientFactory
+) -> None:
+    """Datadog answered the add with role null (a plain member): the admin grant was reported done."""
+    team, user = _team(env.fake), _human(env.fake)
+    client = make_client(env.fake, transport=RoleIgnored("POST", None))
+    provisioner = DatadogConnector(client, ON).provisioner(types.TEAM.id)
+    assert provisioner is not None
+    with pytest.raises(UnexpectedResponse, match="the membership's role is member, not the admin asked for"):
+        await provisioner.grant(_principal(user), _team_entitlement(team, teams.ADMIN))
+    assert _membership_role(team, user) is None
+
+
+async def test_a_member_grant_answered_with_an_admin_membership_is_granted(
+    env: Env, make_client: ClientFactory
+) -> None:
+    # An admin is a member too: the member grant holds, whatever role Datadog kept or gave.
+    team, user = _team(env.fake), _human(env.fake)
+    client = make_client(env.fake, transport=RoleIgnored("POST", "admin"))
+    provisioner = DatadogConnector(client, ON).provisioner(types.TEAM.id)
+    assert provisioner is not None
+    result = await provisioner.grant(_principal(user), _team_entitlement(team, teams.MEMBER))
+    assert _only(result).id == f"team:{team.id}:member:user:{user.id}"
+    assert _membership_role(team, user) == "admin"
+
+
+async def test_an_admin_revoke_answered_with_an_admin_membership_is_not_revoked(
+    env: Env, make_client: ClientFactory
+) -> None:
+    """Datadog answered the demotion with role admin: the revoke was reported done with the user still admin."""
+    user = _human(env.fake)
+    team = _team(env.fake, {user.id: "admin"})
+    client = make_client(env.fake, transport=RoleIgnored("PATCH", "admin"))
+    provisioner = DatadogConnector(client, ON).provisioner(types.TEAM.id)
+    assert provisioner is not None
+    with pytest.raises(UnexpectedResponse, match="the membership's role is admin, not the member asked for"):
+        await provisioner.revoke(_grant_of(_team_entitlement(team, teams.ADMIN), user))
+    assert _membership_role(team, user) == "admin"
 
 
 async def test_grant_to_a_non_user_principal_is_refused_before_any_write(env: Env) -> None:

@@ -3,7 +3,8 @@
 Ed25519 and RSA keys get an age file to the key's SSH form (pyrage), EC keys a compact JWE with
 ECDH-ES + A256GCM (jwcrypto); either is then std-base64 encoded. The JWK is parsed here with go-jose's
 rules and messages (the SDK parses it with go-jose), and two things go-jose lets through until after the
-mint are refused up front: RSA keys under 2048 bits and Ed25519 values that are not curve points.
+mint are refused up front: RSA keys under 2048 bits and Ed25519 values that are not curve points. RSA keys over
+4096 bits, which age cannot encrypt to here, are refused naming that limit.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from connector.baton.crypto.errors import ConfigError, EncryptError
 
 PROVIDER = "baton/jwk/v1"
 MIN_RSA_BITS = 2048
+MAX_RSA_BITS = 4096
+"""The largest RSA modulus the age library (pyrage's `rsa` crate) encrypts to; Go's age takes larger ones."""
 _CURVES: dict[str, tuple[int, ec.EllipticCurve]] = {
     "P-256": (32, ec.SECP256R1()),
     "P-384": (48, ec.SECP384R1()),
@@ -168,6 +171,8 @@ def _rsa(n_bytes: bytes | None, e_bytes: bytes | None) -> PublicJwk:
     # Go accepts these and fails after the mint (spec §2.2); refusing first leaves no key behind.
     if n.bit_length() < MIN_RSA_BITS:
         raise ConfigError(f"jwk: RSA key size is too small ({n.bit_length()} bits; at least {MIN_RSA_BITS} required)")
+    if n.bit_length() > MAX_RSA_BITS:
+        raise ConfigError(f"jwk: RSA key size is too large ({n.bit_length()} bits; at most {MAX_RSA_BITS} supported)")
     try:
         rsa.RSAPublicNumbers(e, n).public_key()
     except ValueError:

@@ -3,7 +3,8 @@
 Issuance runs baton-sdk's builder checks in its order with its codes and messages, then the connector's
 mint, a self-check of what it returned (§3.3), and encryption to ConductorOne's keys (§2). Every refusal
 happens before the mint where the spec allows it; when encryption still fails after the mint, the new
-credential is deleted again (`rollback_credential`) so no live key is left behind. All failures are
+credential is deleted again (`rollback_credential`) so no live key is left behind; so is one whose report the
+processor gives up (`Outcome.undo`): ConductorOne never received it. All failures are
 final (non-retryable): issuance may have happened, and a replay must never mint twice.
 
 The plaintext lives only between the mint and the encryption: it is never logged, never part of an
@@ -26,7 +27,7 @@ from connector.baton.gostrings import go_is_blank
 from connector.baton.pb.c1.config.v1 import config_pb2
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, connector_pb2, resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
-from connector.baton.tasks.outcome import Outcome, TaskError
+from connector.baton.tasks.outcome import Outcome, TaskError, Undo
 
 log = structlog.get_logger(__name__)
 
@@ -309,7 +310,13 @@ async def issue_credential(
         secret_id=issued.secret.id.resource,
         encrypted=len(encrypted),
     )
-    return Outcome(response=response, annotations=list(issued.annotations))
+    secret_id = issued.secret.id
+    # Only the report hands the new credential over: if ConductorOne never takes it, it is deleted again.
+    undo = Undo(
+        what=f'{secret_id.resource_type} "{secret_id.resource}"',
+        run=lambda: _roll_back(issuer, issued.secret, "the report did not reach ConductorOne"),
+    )
+    return Outcome(response=response, annotations=list(issued.annotations), undo=undo)
 
 
 async def _mint(

@@ -6,7 +6,7 @@ message is built from our own error types, which never hold secrets; anything el
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from google.protobuf import any_pb2
@@ -36,11 +36,22 @@ class Failure:
             self.message = self.message[: MAX_FAILURE_MESSAGE - len(suffix)] + suffix
 
 
+@dataclass(frozen=True, slots=True)
+class Undo:
+    """How to take back a success that ConductorOne will never hear of (its report was given up)."""
+
+    what: str
+    """What stays in place if it cannot run, for the error log: a kind and an id, never a secret."""
+    run: Callable[[], Awaitable[object]]
+
+
 @dataclass(slots=True)
 class Outcome:
     response: Message | None = None
     annotations: Sequence[any_pb2.Any] = field(default_factory=list)
     failure: Failure | None = None
+    undo: Undo | None = None
+    """Set when the success leaves something live that only the report hands over (a minted credential)."""
 
     @property
     def ok(self) -> bool:

@@ -198,19 +198,23 @@ class TaskProcessor:
             # Bound in the context: every log line of the work below (sync engine, Datadog calls) carries the
             # task id and type, not just the processor's own lines.
             with structlog.contextvars.bound_contextvars(task_id=task.id, task_type=kind):
-                label = await self._process(task, kind, started, unreadable)
+                label, cancelled_here = await self._process(task, kind, started, unreadable)
         finally:
             del self._active[task.id]
             # In a finally so the in-flight gauge returns to 0 whatever happened above.
             if self._observer is not None:
                 self._observer.task_finished(kind, label, self._clock() - started)
+        if cancelled_here:
+            # Reported; now let whoever cancelled us see the cancellation.
+            raise asyncio.CancelledError
 
     async def _process(
         self, task: baton_pb2.Task, kind: str, started: float, unreadable: C1UnreadableTaskError | None
-    ) -> str:
+    ) -> tuple[str, bool]:
+        """The outcome's label, and whether this coroutine was cancelled meanwhile (re-raised once reported)."""
         if kind == "hello":
             await self._answer_hello(task.id)
-            return "success"
+            return "success", False
         log.info("task started")
         cancelled_here = False
         if unreadable is not None:
@@ -244,41 +248,52 @@ class TaskProcessor:
                 seconds=round(seconds, 3),
             )
         await self._report(task.id, outcome)
-        if cancelled_here:
-            # Reported; now let whoever cancelled us see the cancellation.
-            raise asyncio.CancelledError
-        return outcome.label
+        return outcome.label, cancelled_here
 
     async def _run(self, kind: str, task: baton_pb2.Task) -> tuple[Outcome, bool]:
         """The handler's outcome, and whether this coroutine itself (not just the handler) was cancelled."""
         work = asyncio.create_task(self._dispatch(kind, task), name=f"task {task.id}")
         self._work[task.id] = work
+        cancelled_here = False
         try:
-            return await work, False
+            # wait(), not `await work`: it raises only when this coroutine itself is cancelled, never the work's
+            # own exception or cancellation (abandon_all), which are read from the finished task below.
+            await asyncio.wait((work,))
         except asyncio.CancelledError:
-            current = asyncio.current_task()
-            cancelled_here = current is not None and current.cancelling() > 0
-            if cancelled_here and not work.done():
+            cancelled_here = True
+            if not work.done():
                 work.cancel()
                 with contextlib.suppress(BaseException):
                     await work
-            reason = self._abandon_reason or "task cancelled"
-            if kind in NOT_REPLAYABLE:
-                failure = Failure(Code.UNAVAILABLE, f"{reason}; stopped mid-way, so not to be retried as is", True)
-            else:
-                failure = Failure(Code.UNAVAILABLE, f"{reason}; ConductorOne may retry it", False)
-            return Outcome(failure=failure), cancelled_here
-        except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
-                raise
-            # BaseException, not Exception: a native library's panic (pyo3's PanicException) is a BaseException,
-            # and it must end as a reported failure like any other bug, not escape the processor unreported.
-            if not isinstance(exc, TaskError | ConnectorError | TimeoutError | C1Error):
-                # Unexpected: the wire gets the terse text, the log gets the (redacted) traceback.
-                log.error("task handler raised an unexpected error", error_type=type(exc).__name__, exc_info=exc)
-            return Outcome(failure=failure_from(exc, provisioning=kind in PROVISIONING_TASKS)), False
         finally:
             self._work.pop(task.id, None)
+        if work.cancelled():
+            return self._abandoned(kind), cancelled_here
+        # Also when we were cancelled just after the handler ended (in the loop turn before we resumed): what it
+        # did (a credential minted, a grant applied) is what gets reported, not a made-up "stopped mid-way".
+        return self._outcome_of(kind, work), cancelled_here
+
+    def _abandoned(self, kind: str) -> Outcome:
+        reason = self._abandon_reason or "task cancelled"
+        if kind in NOT_REPLAYABLE:
+            failure = Failure(Code.UNAVAILABLE, f"{reason}; stopped mid-way, so not to be retried as is", True)
+        else:
+            failure = Failure(Code.UNAVAILABLE, f"{reason}; ConductorOne may retry it", False)
+        return Outcome(failure=failure)
+
+    def _outcome_of(self, kind: str, work: asyncio.Task[Outcome]) -> Outcome:
+        """The outcome of a handler that ended (not cancelled): its own, or the failure its exception maps to."""
+        exc = work.exception()
+        if exc is None:
+            return work.result()
+        if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+            raise exc
+        # BaseException, not Exception: a native library's panic (pyo3's PanicException) is a BaseException,
+        # and it must end as a reported failure like any other bug, not escape the processor unreported.
+        if not isinstance(exc, TaskError | ConnectorError | TimeoutError | C1Error):
+            # Unexpected: the wire gets the terse text, the log gets the (redacted) traceback.
+            log.error("task handler raised an unexpected error", error_type=type(exc).__name__, exc_info=exc)
+        return Outcome(failure=failure_from(exc, provisioning=kind in PROVISIONING_TASKS))
 
     async def _dispatch(self, kind: str, task: baton_pb2.Task) -> Outcome:
         h = self._handlers
@@ -311,7 +326,24 @@ class TaskProcessor:
             log.error("hello task not answered", error_type=type(exc).__name__, exc_info=exc)
 
     async def _report(self, task_id: str, outcome: Outcome) -> None:
-        """FinishTask until accepted, known gone, or stopped; anything but acceptance is logged at error."""
+        """FinishTask until accepted, known gone, or stopped; anything but acceptance is logged at error, and a
+        success that leaves something live only the report hands over is undone (`Outcome.undo`)."""
+        if not await self._deliver(task_id, outcome) and outcome.failure is None and outcome.undo is not None:
+            undo = outcome.undo
+            try:
+                await undo.run()
+            except asyncio.CancelledError:
+                log.error("unreported work left in place: stopped before it could be undone", left_live=undo.what)
+                raise
+            except Exception as exc:
+                log.error(
+                    "unreported work left in place: undoing it failed",
+                    left_live=undo.what,
+                    error_type=type(exc).__name__,
+                )
+
+    async def _deliver(self, task_id: str, outcome: Outcome) -> bool:
+        """FinishTask until accepted (True), known gone or stopped (False, logged at error)."""
         backoff = Backoff(self._finish_retry, bounded=False)
         gone_answers = 0
         last_error = ""
@@ -328,23 +360,23 @@ class TaskProcessor:
                             "no answer before the stop deadline",
                             "the connector is shutting down",
                         )
-                        return
+                        return False
                 except C1Error as exc:
                     last_error = str(exc)
                     verdict = report_verdict(exc)
                     if verdict is Verdict.ACCEPTED:
                         log.info("task report already on record at ConductorOne", error=last_error)
-                        return
+                        return True
                     gone_answers = gone_answers + 1 if verdict is Verdict.GONE else 0
                     if gone_answers >= GONE_CONFIRMATIONS:
                         self._lost(
                             task_id, outcome, backoff.failures + 1, last_error, "ConductorOne no longer takes it"
                         )
-                        return
+                        return False
                 else:
                     if backoff.failures:
                         log.info("task reported after retries", attempts=backoff.failures + 1)
-                    return
+                    return True
                 delay = backoff.next_delay()
                 assert delay is not None  # an unbounded Backoff always answers
                 log.warning(
@@ -355,9 +387,11 @@ class TaskProcessor:
                 )
                 if not await self._wait_before_retry(delay):
                     self._lost(task_id, outcome, backoff.failures, last_error, "the connector is shutting down")
-                    return
+                    return False
         except asyncio.CancelledError:
-            self._lost(task_id, outcome, backoff.failures, last_error or "cancelled", "the report was cancelled")
+            self._lost(
+                task_id, outcome, backoff.failures, last_error or "cancelled", "the report was cancelled", undone=False
+            )
             raise
         except Exception as exc:
             log.error(
@@ -368,6 +402,7 @@ class TaskProcessor:
                 error_type=type(exc).__name__,
                 exc_info=exc,
             )
+            return False
 
     async def _attempt(self, task_id: str, outcome: Outcome, annotations: Sequence[any_pb2.Any]) -> bool:
         """One FinishTask; False when the stop deadline cut it short (see LAST_ATTEMPT_SECONDS). Without that bound a
@@ -412,8 +447,14 @@ class TaskProcessor:
         await asyncio.sleep(min(delay, remaining))
         return True
 
-    def _lost(self, task_id: str, outcome: Outcome, attempts: int, error: str, reason: str) -> None:
+    def _lost(
+        self, task_id: str, outcome: Outcome, attempts: int, error: str, reason: str, *, undone: bool = True
+    ) -> None:
         failure = outcome.failure
+        extra: dict[str, str] = {}
+        if failure is None and outcome.undo is not None:
+            # Only the report would have handed it over: say what is live, and whether it is taken back now.
+            extra["left_live" if not undone else "undoing"] = outcome.undo.what
         log.error(
             "task not reported to ConductorOne",
             task_id=task_id,
@@ -423,4 +464,5 @@ class TaskProcessor:
             task_error=failure.message if failure else "",
             attempts=attempts,
             error=error,
+            **extra,
         )

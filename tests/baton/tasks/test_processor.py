@@ -358,3 +358,26 @@ async def test_an_abandoned_credential_issuance_is_reported_final() -> None:
     assert "shutting down" in finish.message
     assert "may retry" not in finish.message
     assert rig.observer.finished == [("issue_credential", "failed_final")]
+
+
+async def test_work_that_finished_before_a_cancellation_is_reported_as_it_ended() -> None:
+    """The processor is cancelled (the shutdown's last resort) in the loop turn where its handler has just finished:
+    what the handler did (a credential minted and encrypted, a grant applied) is the outcome reported, not a
+    made-up 'stopped mid-way' failure that leaves a live credential nobody is told about."""
+    rig = make_rig()
+    response = any_pb2.Any(type_url="type.googleapis.com/minted")
+    runner: asyncio.Task[None] | None = None
+
+    async def issued(kind: str, task: baton_pb2.Task) -> Outcome:
+        assert runner is not None
+        # Runs before the processor resumes from the finished handler: the cancellation arrives in that gap.
+        asyncio.get_running_loop().call_soon(runner.cancel)
+        return Outcome(response=response)
+
+    rig.processor._dispatch = issued  # type: ignore[method-assign]
+    runner = asyncio.create_task(rig.processor.process(kind_task("issue_credential")))
+    with pytest.raises(asyncio.CancelledError):
+        await runner
+    (finish,) = rig.client.finishes
+    assert (finish.ok, finish.response) == (True, response)
+    assert rig.observer.finished == [("issue_credential", "success")]

@@ -18,6 +18,7 @@ Modes (each answers in place of the real endpoint):
 * ``growing-total``: full pages of new users whose total always promises one more page;
 * ``repeat``: the same full page of users whatever page is asked for, with a large total;
 * ``past-total``: a page of users whose own total says the list is empty;
+* ``empty-page``: no users, though the page's own total says there are 1,000;
 * ``no-total``: a users page without ``meta``;
 * ``retry-after=<value>``: 429 with ``Retry-After: <value>`` and no other rate-limit header.
 """
@@ -49,6 +50,7 @@ MODES = (
     "growing-total",
     "repeat",
     "past-total",
+    "empty-page",
     "no-total",
 )
 
@@ -139,6 +141,8 @@ async def answer(request: web.Request, mode: str, *, hang_seconds: float, huge_b
         return _json({"data": users, "meta": {"page": {"total_count": 10_000, "total_filtered_count": 10_000}}})
     if mode == "past-total":
         return _json({"data": [_user("ghost")], "meta": {"page": {"total_count": 0, "total_filtered_count": 0}}})
+    if mode == "empty-page":
+        return _json({"data": [], "meta": {"page": {"total_count": 1000, "total_filtered_count": 1000}}})
     if mode == "no-total":
         return _json({"data": [_user("u1")]})
     raise ValueError(f"unknown hostile mode {mode!r}; known: {', '.join(MODES)}, retry-after=<value>")
