@@ -342,6 +342,38 @@ async def test_an_unfinished_run_with_a_damaged_token_starts_over(tmp_path: Path
         assert [r.sync_id for r in reader.sync_runs()] == [result.sync_id]
 
 
+@pytest.mark.parametrize(
+    ("fail_at_call", "damage"),
+    [
+        (12, "UPDATE v1_resource_types SET data = x'ffff'"),  # read back as the sync resumes
+        (12, "UPDATE v1_resources SET data = x'ffff' WHERE resource_type_id = 'group'"),  # entitlements phase
+        (30, "UPDATE v1_resources SET data = x'ffff' WHERE resource_type_id = 'group'"),  # pending grants pages
+    ],
+)
+async def test_an_unfinished_run_whose_rows_do_not_decode_starts_over(
+    tmp_path: Path, fail_at_call: int, damage: str
+) -> None:
+    """Rows the resumed sync reads back that do not decode (the file passed every check on opening): a new sync,
+    as for damage found on opening. The failed resume saved the same file again, so every later run failed too."""
+    org = Org()
+    interrupted = tmp_path / "interrupted.c1z"
+    with pytest.raises(InjectedFailure):
+        await sync_to_file(
+            syncers(org, Faults(fail_at_call=fail_at_call)), interrupted, options(concurrency=1), tmp_dir=tmp_path
+        )
+    path = rewritten(interrupted, tmp_path, damage)
+    with structlog.testing.capture_logs() as events:
+        result = await sync_to_file(syncers(org, Faults()), path, options(), tmp_dir=tmp_path)
+    assert not result.resumed
+    (warning,) = [e for e in events if e["log_level"] == "warning"]
+    assert warning["event"] == "existing c1z is damaged; starting a new sync instead of resuming"
+    assert warning["error"].startswith(f"{path}: a stored object does not decode")
+    with C1ZReader(path) as reader:
+        (run,) = reader.sync_runs()
+        assert (run.sync_id, run.finished) == (result.sync_id, True)
+        assert {g.id for g in reader.grants()} == expected_grant_ids(org)
+
+
 def _token(**action: str) -> str:
     order = {"action_order": ["1"], "current_action_id": 1, "version": 1}
     return json.dumps({"actions_map": {"1": {"id": "1", **action}}, **order})

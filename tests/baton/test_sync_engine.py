@@ -183,6 +183,35 @@ async def test_targeted_sync_is_partial_and_holds_only_the_targets(tmp_path: Pat
         }
 
 
+async def test_a_targeted_syncs_work_per_target_does_not_grow_with_the_targets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every target is an action on the stack until it is synced, and a targeted run is never resumed: its state
+    token (which lists them all) is not marshalled with each page. It was, so a run of n targets encoded about n²/2
+    actions (8,000 targets: 13 s of CPU; a ConductorOne task's 32 MiB may name hundreds of thousands)."""
+    from connector.baton.sync import state
+
+    encoded = 0
+    real = state.Action.encoded
+
+    def counting(self: state.Action) -> str:
+        nonlocal encoded
+        encoded += 1
+        return real(self)
+
+    monkeypatch.setattr(state.Action, "encoded", counting)
+    org = Org(users=300, groups=40)
+    targets = [b.resource_id("user", u) for u in org.user_ids()] + [b.resource_id("group", f"g{i}") for i in range(40)]
+    path = tmp_path / "s.c1z"
+    result = await sync_to_file(syncers(org, Faults()), path, options(targeted_resources=targets))
+    assert encoded <= len(targets)
+    with C1ZReader(path) as reader:
+        assert len(list(reader.resources(sync_id=result.sync_id))) == len(targets)
+        assert {g.id for g in reader.grants(sync_id=result.sync_id)} == {
+            g for g in expected_grant_ids(org) if g.startswith("group:")
+        }
+
+
 async def test_repeated_targeted_syncs_keep_the_full_sync_and_only_the_latest_targeted_one(tmp_path: Path) -> None:
     """The service's periodic sync with BATON_SYNC_RESOURCES is a targeted sync into the same --file every interval:
     each run was kept, and the file grew by one run without end. As Go's keep-limit of two: the full sync the

@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
 
+from connector.baton import builders as b
+from connector.baton.annotations import pack
 from connector.baton.c1z.reader import C1ZReader
+from connector.baton.pb.c1.connector.v2 import annotation_resource_pb2, resource_pb2
 from connector.baton.sync.state import SETTINGS_KEY, SyncState
 from connector.baton.sync.syncer import SyncOptions, SyncResult
 from connector.baton.sync.to_file import sync_to_file
-from tests.baton.fake_connector import Faults, InjectedFailure, Org, syncers
+from tests.baton.fake_connector import GROUP, Faults, GroupSyncer, InjectedFailure, Org, syncers
 from tests.baton.test_c1z_untrusted import rewritten
 from tests.baton.test_sync_engine import rows_of
 
@@ -196,3 +199,64 @@ async def test_a_token_that_records_the_current_settings_but_lists_other_types_i
     assert rows_of(path) == rows_of(clean)
     (refused,) = [e for e in events if e["event"] == "unfinished sync cannot be resumed; starting a new one"]
     assert refused["reason"] == "the run listed 1 resource type(s), not the 3 this sync lists (group, role differ)"
+
+
+@pytest.mark.parametrize(
+    "redefine",
+    [
+        lambda t: t.traits.remove(b.Trait.TRAIT_GROUP),  # resumed, every group "is missing its GroupTrait"
+        lambda t: t.annotations.append(pack(annotation_resource_pb2.SkipGrants())),  # a phase now skipped
+        lambda t: setattr(t, "description", "Groups of users"),
+    ],
+    ids=["trait", "annotation", "description"],
+)
+async def test_a_run_whose_types_the_connector_now_defines_otherwise_is_not_resumed(
+    tmp_path: Path, redefine: Callable[[resource_pb2.ResourceType], None]
+) -> None:
+    """Another connector version between the runs: the resumed run would go on with the type rows the first run
+    stored (they decide the traits required and the phases skipped) and save them as complete over resources the
+    new code built, or fail every resume on a trait the old type lacks."""
+    group = resource_pb2.ResourceType()
+    group.CopyFrom(GROUP)
+    redefine(group)
+
+    class Redefined(GroupSyncer):
+        def resource_type(self) -> resource_pb2.ResourceType:
+            return group
+
+        def group(self, gid: str) -> resource_pb2.Resource:
+            res = super().group(gid)
+            if b.Trait.TRAIT_GROUP not in group.traits:
+                del res.annotations[:]
+            return res
+
+    org = Org()
+    path = tmp_path / "sync.c1z"
+    await interrupted(path, org, SyncOptions(concurrency=1), fail_at=12)
+    now = [s if not isinstance(s, GroupSyncer) else Redefined(org, Faults()) for s in syncers(org, Faults())]
+    with structlog.testing.capture_logs() as events:
+        result = await sync_to_file(now, path, SyncOptions(concurrency=1))
+    assert not result.resumed
+    (refused,) = [e for e in events if e["event"] == "unfinished sync cannot be resumed; starting a new one"]
+    assert refused["reason"] == "resource type(s) defined otherwise since the run started: group"
+    with C1ZReader(path) as reader:
+        (run,) = reader.sync_runs()
+        assert (run.sync_id, run.finished) == (result.sync_id, True)
+        (stored,) = [t for t in reader.resource_types() if t.id == "group"]
+        assert stored == group
+
+
+async def test_an_unfinished_run_with_an_empty_token_is_not_continued(tmp_path: Path) -> None:
+    """An empty token says nothing of the run's rows (Go's fresh state): continued under the same sync id, the rows
+    it already held stayed in the finished file whether or not the new plan listed them again, e.g. users deleted
+    since."""
+    path = tmp_path / "sync.c1z"
+    await interrupted(path, Org(users=23), SyncOptions(concurrency=1), fail_at=8)
+    emptied = rewritten(path, tmp_path, "UPDATE v1_sync_runs SET sync_token = ''")
+    org = Org(users=20)
+    result = await sync_to_file(syncers(org, Faults()), emptied, SyncOptions(concurrency=1))
+    assert not result.resumed
+    with C1ZReader(emptied) as reader:
+        (run,) = reader.sync_runs()
+        assert (run.sync_id, run.finished) == (result.sync_id, True)
+        assert sorted(r.id.resource for r in reader.resources("user")) == org.user_ids()

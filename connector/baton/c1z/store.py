@@ -38,6 +38,7 @@ from typing import Any, ParamSpec, TypeVar
 import structlog
 from google.protobuf.message import DecodeError
 
+from connector.baton import ids
 from connector.baton.c1z import rows
 from connector.baton.c1z.envelope import compress_atomically, decompress_to, open_regular
 from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, disk_full, is_disk_full
@@ -377,6 +378,21 @@ class _Db:
         ).fetchone()
         return None if row is None else resource_pb2.Resource.FromString(row[0])
 
+    def stored_resources(self, sync_id: str, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (type, id) resources this sync has stored."""
+        found: set[tuple[str, str]] = set()
+        for start in range(0, len(keys), rows.BATCH_ROWS):
+            chunk = keys[start : start + rows.BATCH_ROWS]
+            marks = ",".join("?" * len(chunk))
+            query = (
+                "SELECT resource_type_id, external_id FROM v1_resources "  # noqa: S608 - only placeholders joined
+                f"WHERE sync_id = ? AND external_id IN ({marks})"
+            )
+            for type_id, external_id in self.conn.execute(query, (sync_id, *(ids.resource_key(*k) for k in chunk))):
+                # By its type column too: the ':' join is lossy ("a:b" + "c" and "a" + "b:c" share an external id).
+                found.add((type_id, external_id[len(type_id) + 1 :]))
+        return found & set(keys)
+
     def count(self, sync_id: str, table: str) -> int:
         query = f"SELECT count(*) FROM {table} WHERE sync_id = ?"  # noqa: S608 - table names are ours
         return int(self.conn.execute(query, (sync_id,)).fetchone()[0])
@@ -535,6 +551,11 @@ class C1ZStore:
     # -- sync runs -----------------------------------------------------------------------------------------
 
     @property
+    def from_file(self) -> bool:
+        """Whether the store holds an existing c1z's rows (False: it started empty)."""
+        return not self._db._fresh
+
+    @property
     def sync_id(self) -> str:
         if self._sync_id is None:
             raise RuntimeError("no sync is active: call start_sync or resume_sync first")
@@ -636,6 +657,10 @@ class C1ZStore:
 
     async def get_resource(self, resource_type_id: str, resource_id: str) -> resource_pb2.Resource | None:
         return await self._call(self._db.get_resource, self.sync_id, resource_type_id, resource_id)
+
+    async def stored_resources(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (type, id) resources the active sync has stored (after every write queued before)."""
+        return await self._call(self._db.stored_resources, self.sync_id, keys)
 
     async def count(self, table: str) -> int:
         return await self._call(self._db.count, self.sync_id, table)

@@ -92,7 +92,11 @@ class SyncState:
 
     def finish(self, action: Action) -> None:
         """Remove a completed action wherever it is on the stack (parallel actions finish out of order)."""
-        self.actions = [a for a in self.actions if a.id != action.id]
+        actions = self.actions
+        if actions and actions[-1] is action and (len(actions) == 1 or actions[-2].id != action.id):
+            actions.pop()  # the usual case, without a pass over the stack (a targeted sync stacks every target)
+        else:
+            self.actions = [a for a in actions if a.id != action.id]
         self.completed_actions_count += 1
 
     def marshal(self) -> str:

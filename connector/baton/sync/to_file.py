@@ -5,10 +5,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import structlog
 
 from connector.baton.c1z import workfiles
 from connector.baton.connector import ResourceSyncer
 from connector.baton.sync.syncer import Syncer, SyncObserver, SyncOptions, SyncResult
+
+if TYPE_CHECKING:
+    from connector.baton.c1z.store import C1ZStore
+
+log = structlog.get_logger(__name__)
 
 
 async def sync_to_file(
@@ -24,36 +32,63 @@ async def sync_to_file(
 
     On failure the unfinished sync is saved (unless `save_on_error` is off), so the next run resumes it
     instead of starting over, as the Go SDK does. An existing file that is not a c1z is refused
-    (`C1ZFormatError`) rather than overwritten.
+    (`C1ZFormatError`) rather than overwritten; a damaged one (`DamagedC1ZError`, found on opening it or in the
+    rows a resumed sync reads back) is not resumed: a new sync starts in a new file.
     """
     # Imported here: the SQLite layer loads when a sync runs, not with the idle daemon (docs/benchmarks.md).
+    from connector.baton.c1z.errors import DamagedC1ZError
     from connector.baton.c1z.store import C1ZStore
 
     await sweep_stale(tmp_dir, c1z_path)
     store = await C1ZStore.open(c1z_path, tmp_dir)
     try:
-        if options is not None and options.targeted_resources:
-            # The targeted runs that failed before are never resumed (a targeted run starts afresh): they go now, so
-            # a periodic targeted sync failing every interval leaves one failed run in the file, not one per interval.
-            # The newest finished one stays until this run finishes.
-            await store.drop_other_partials(unfinished_only=True)
-        try:
-            result = await Syncer(syncers, store, options, observer).run()
-        except BaseException:
-            if save_on_error and await store.sync_runs():
-                await store.save(c1z_path, vacuum=False)
+        return await _sync_into(store, syncers, c1z_path, options, observer, save_on_error)
+    except DamagedC1ZError as exc:
+        if not store.from_file:
             raise
-        if result.sync_type == "full":
-            await store.keep_only(result.sync_id)
-        else:
-            # A targeted run keeps the full sync it builds on and replaces the previous targeted runs (finished,
-            # or failed and saved: a targeted run never resumes one), as Go's keep-limit of two runs would: the
-            # service's periodic sync with BATON_SYNC_RESOURCES added one run to --file every interval, without end.
-            await store.drop_other_partials(keep=result.sync_id)
-        await store.save(c1z_path)
-        return result
+        # The file's rows, read back as the sync goes (a resumed sync's stored resources), do not decode: as when
+        # the damage is found on opening, start over in a new file. Saving it again would fail every later run.
+        log.warning("existing c1z is damaged; starting a new sync instead of resuming", error=str(exc))
     finally:
         await store.close()
+    store = await C1ZStore.create(tmp_dir)
+    try:
+        return await _sync_into(store, syncers, c1z_path, options, observer, save_on_error)
+    finally:
+        await store.close()
+
+
+async def _sync_into(
+    store: C1ZStore,
+    syncers: Sequence[ResourceSyncer],
+    c1z_path: Path,
+    options: SyncOptions | None,
+    observer: SyncObserver | None,
+    save_on_error: bool,
+) -> SyncResult:
+    from connector.baton.c1z.errors import DamagedC1ZError
+
+    if options is not None and options.targeted_resources:
+        # The targeted runs that failed before are never resumed (a targeted run starts afresh): they go now, so
+        # a periodic targeted sync failing every interval leaves one failed run in the file, not one per interval.
+        # The newest finished one stays until this run finishes.
+        await store.drop_other_partials(unfinished_only=True)
+    try:
+        result = await Syncer(syncers, store, options, observer).run()
+    except BaseException as exc:
+        damaged = isinstance(exc, DamagedC1ZError) and store.from_file  # `sync_to_file` starts over instead
+        if save_on_error and not damaged and await store.sync_runs():
+            await store.save(c1z_path, vacuum=False)
+        raise
+    if result.sync_type == "full":
+        await store.keep_only(result.sync_id)
+    else:
+        # A targeted run keeps the full sync it builds on and replaces the previous targeted runs (finished,
+        # or failed and saved: a targeted run never resumes one), as Go's keep-limit of two runs would: the
+        # service's periodic sync with BATON_SYNC_RESOURCES added one run to --file every interval, without end.
+        await store.drop_other_partials(keep=result.sync_id)
+    await store.save(c1z_path)
+    return result
 
 
 async def sweep_stale(tmp_dir: Path | None, c1z_path: Path | None = None) -> None:
