@@ -609,7 +609,7 @@ class DatadogClient:
                 ListEnvelope[ApplicationKey], path, group="service_accounts", number=page, params=params
             )
         )()
-        return _owned_by(found, service_account_id)
+        return _keys_of_account(found, service_account_id)
 
     def iter_service_account_app_keys(self, service_account_id: str) -> AsyncIterator[Page[ApplicationKey]]:
         return paginate(lambda n: self.list_service_account_app_keys(service_account_id, n))
@@ -654,7 +654,7 @@ class DatadogClient:
                 ListEnvelope[AccessToken], path, group="service_accounts", number=page, params=params
             )
         )()
-        return _owned_by(found, service_account_id)
+        return _keys_of_account(found, service_account_id)
 
     def iter_service_account_access_tokens(self, service_account_id: str) -> AsyncIterator[Page[AccessToken]]:
         return paginate(lambda n: self.list_service_account_access_tokens(service_account_id, n))
@@ -708,7 +708,7 @@ def _membership_problem(
 KeyT = TypeVar("KeyT", ApplicationKey, AccessToken)
 
 
-def _owned_by(page: Page[KeyT], service_account_id: str) -> Page[KeyT]:
+def _keys_of_account(page: Page[KeyT], service_account_id: str) -> Page[KeyT]:
     """A service account's keys or tokens, each owned by it when the answer names an owner: another account's
     (answers mixed up) were synced as this one's, and deciding an issuance's duplicate check on them is no check."""
     if any(_another_id(k.owner_id, service_account_id) for k in page.items):
