@@ -32,7 +32,7 @@ from connector.datadog.models import TeamMembership
 from connector.datadog.paging import Page
 from connector.datadog.provisioning import InvitationNotSentError
 from connector.datadog.resources import roles, teams, types
-from tests.datadog.helpers import ClientFactory, MixedUpAnswers, other_users_answers
+from tests.datadog.helpers import ClientFactory, MixedUpAnswers, answered_by, other_users_answers
 from tests.fakes.datadog import FakeDatadog
 from tests.fakes.datadog.org import Role, Team, User
 
@@ -208,9 +208,7 @@ async def test_a_revoke_answered_by_a_404_page_is_not_already_revoked(
     page = httpx.Response(
         404, text="<html><body><h1>404 Not Found</h1></body></html>", headers={"content-type": "text/html"}
     )
-    client = DatadogClient(
-        api_key="a" * 32, app_key="b" * 40, base_url="https://dd.example", transport=httpx.MockTransport(lambda r: page)
-    )
+    client = answered_by(lambda r: page)
     async with client:
         provisioner = DatadogConnector(client, ON).provisioner(resource_type)
         assert provisioner is not None
