@@ -137,7 +137,7 @@ def test_text_from_the_file_reaches_a_terminal_as_text_never_as_its_commands(tmp
     from connector.baton.pb.c1.connector.v2 import resource_pb2
     from tests.baton.test_c1z_untrusted import c1z_of, db_of
 
-    hostile = "Eve\x1b]52;c;Y2FuYXJ5\x07\x1b[2K\nforged  row\u202e"
+    hostile = "Eve\x1b]52;c;Y2FuYXJ5\x07\x1b[2K\nforged  row\u202e\x9b2J"  # \x9b: CSI in one (C1) character
     db = tmp_path / "edit.sqlite"
     db.write_bytes(db_of(IN_PROGRESS))
     conn = sqlite3.connect(db)
@@ -155,8 +155,9 @@ def test_text_from_the_file_reaches_a_terminal_as_text_never_as_its_commands(tmp
     assert listed.returncode == 0, listed.stderr
     assert "\x1b" not in listed.stdout
     assert "\u202e" not in listed.stdout
+    assert "\x9b" not in listed.stdout
     assert len(listed.stdout.splitlines()) == 1 + 10 + 1  # header, one line per user, the count
-    assert "Eve\\x1b]52;c;Y2FuYXJ5\\x07\\x1b[2K\\nforged  row\\u202e" in listed.stdout
+    assert "Eve\\x1b]52;c;Y2FuYXJ5\\x07\\x1b[2K\\nforged  row\\u202e\\x9b2J" in listed.stdout
     summary = inspect(str(path))
     assert summary.returncode == 0, summary.stderr
     assert "group\\x1b[2J" in summary.stdout
