@@ -238,3 +238,15 @@ def test_a_profile_is_shown_in_key_order_whatever_order_the_file_gives() -> None
     assert done[0].stdout == done[1].stdout == done[2].stdout
     first = json.loads(done[0].stdout)[0]["profile"]
     assert list(first) == sorted(first)
+
+
+def test_a_profile_is_in_key_order_at_every_level() -> None:
+    from connector.baton.pb.c1.connector.v2 import resource_pb2
+    from connector.daemon import inspect as cli_inspect
+
+    resource = resource_pb2.Resource()
+    resource.profile.update({"b": {"z": 1, "a": [{"y": 1, "x": 2}]}, "a": 1})
+    shown = cli_inspect._profile(resource)
+    assert list(shown) == ["a", "b"]
+    assert list(shown["b"]) == ["a", "z"]
+    assert list(shown["b"]["a"][0]) == ["x", "y"]
