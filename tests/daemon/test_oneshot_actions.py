@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -130,6 +131,29 @@ def test_input_mistakes_exit_2_naming_what_was_wrong(
     assert named in last_line(err)
     assert out == ""
     assert len(fake.requests(method="POST")) + len(fake.requests(method="DELETE")) == before, "nothing may change"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--revoke-grant", ""],
+        ["--revoke-grant= "],
+        ["--grant-entitlement", "", "--grant-principal", ""],
+        ["--create-account-email", ""],
+        ["--invoke-action", ""],
+    ],
+)
+def test_an_action_flag_given_an_empty_value_runs_nothing(fake: FakeDatadog, tmp_path: Path, args: list[str]) -> None:
+    """`--revoke-grant "$GRANT"` with the variable unset: an empty value meant "not set", so the run was a full
+    sync that exited 0 and the script went on as if the access had been revoked."""
+    before = len(fake.requests())
+    flags = ["--api-key", API, "--app-key", APP, "--base-url", fake.base_url, "--provisioning"]
+    done = run_cli(*flags, *args, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "the flag is given an empty value" in last_line(done.stderr)
+    assert done.stdout == ""
+    assert list(tmp_path.iterdir()) == [], "no sync file"
+    assert len(fake.requests()) == before, "not a single request"
 
 
 def test_what_datadog_refuses_is_a_runtime_failure(fake: FakeDatadog) -> None:
