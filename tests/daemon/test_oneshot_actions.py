@@ -119,6 +119,15 @@ def test_invoke_action_disables_a_user(fake: FakeDatadog) -> None:
             "can only be granted to users",
         ),
         (["--create-account-email", "not an email"], True, "is not a valid email address"),
+        # Another id's form pasted: a resource reference as the principal (it was Datadog's 404, exit 1) and a
+        # grant id as the entitlement (it was "role has no entitlement '<user id>'").
+        (["--grant-entitlement", "role:r1:member", "--grant-principal", "user:u1"], True, "give the id alone"),
+        (
+            ["--grant-entitlement", "role:r1:member:user:u1", "--grant-principal", "u1"],
+            True,
+            "is a grant id, not an entitlement id: grant 'role:r1:member' to 'u1'",
+        ),
+        (["--grant-entitlement", "role:r1:x:member", "--grant-principal", "u1"], True, "is not an entitlement id"),
         (["--create-account-name", "Jane"], True, "need --create-account-email"),
     ],
 )
