@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from connector.baton.runtime import service as runtime_service
 from connector.daemon import logging as logs
 from connector.daemon import service
 from connector.daemon.settings import load
@@ -48,7 +49,7 @@ async def test_service_mode_hands_every_fetched_token_to_the_log_redactor(monkey
         seen["on_token"] = config.on_token
         return 0
 
-    monkeypatch.setattr(service.runner, "run_service", runner)
+    monkeypatch.setattr(runtime_service, "run_service", runner)
     assert await service.run_service(load([])) == 0
     seen["on_token"]("canary-bearer-token-9f8e7d")
     assert logs.redact("authorization: Bearer canary-bearer-token-9f8e7d") == f"authorization: Bearer {logs.REDACTED}"
