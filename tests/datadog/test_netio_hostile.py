@@ -367,6 +367,39 @@ async def test_a_proxy_answering_no_http_is_named_without_quoting_its_bytes(monk
             await client.list_users()
     assert str(raised.value) == (
         "Datadog unavailable: GET /api/v2/users -> no response: cannot reach api.datadoghq.invalid: "
-        "the answer is not HTTP (illegal status line)"
+        "the answer is not valid HTTP (illegal status line)"
     )
     _no_proxy_password(raised.value)
+
+
+_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+
+
+@pytest.mark.parametrize(
+    ("answer", "named"),
+    [
+        (_HEAD + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", "illegal chunk header"),
+        (_HEAD + b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}", "conflicting Content-Length headers"),
+        (_HEAD + b"Content-Length: -1\r\n\r\n{}", "bad Content-Length"),
+    ],
+)
+async def test_a_malformed_answer_is_not_called_a_closed_connection(answer: bytes, named: str) -> None:
+    """Each read "the connection closed before the response was complete": the peer had closed nothing, it
+    answered with framing HTTP does not allow. Still retried for a GET (a broken hop may answer better next time)."""
+
+    async def malformed(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(answer)
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(malformed, "127.0.0.1", 0)
+    async with server, _raw_client(server) as client:
+        with pytest.raises(Unavailable) as raised:
+            await client.list_users()
+        assert client.stats.retries == {"RemoteProtocolError": 1}
+    assert str(raised.value) == (
+        f"Datadog unavailable: GET /api/v2/users -> no response: cannot reach 127.0.0.1: the answer is not valid HTTP "
+        f"({named})"
+    )

@@ -340,7 +340,7 @@ def _describe_http_failure(exc: httpx.HTTPError) -> str:
             return cause
         link = link.__cause__ or link.__context__
     if isinstance(exc, httpx.RemoteProtocolError):
-        return "the answer is not HTTP"  # h11's text quotes the peer's bytes: not repeated
+        return "the answer is not valid HTTP"  # h11's text may quote the peer's bytes: not repeated
     return "connection failed" if isinstance(exc, httpx.TransportError) else "request failed"
 
 
