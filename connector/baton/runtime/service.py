@@ -176,6 +176,8 @@ class ServiceConfig:
     """Seconds between periodic full syncs to `sync_file`; 0: none."""
     sync_file: Path
     shutdown_grace_seconds: float
+    on_token: Callable[[str], None] | None = None
+    """Hears each ConductorOne access token fetched (the wiring's log redactor)."""
 
 
 async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) -> int:
@@ -222,6 +224,7 @@ async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) 
         token_timeout=config.token_timeout,
         on_call=on_c1_call,
         on_token_fetch=metrics.token_fetch,
+        on_token=config.on_token,
         upload_retry=UPLOAD_RETRY.scaled(scale),
     )
     try:
