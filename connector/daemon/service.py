@@ -14,6 +14,7 @@ from connector.daemon import logging as logs
 from connector.daemon.metrics import DatadogApiMetrics, daemon_metrics
 from connector.daemon.network import Trust, outbound_trust
 from connector.daemon.oneshot import datadog_client, datadog_options, sync_options
+from connector.daemon.preflight import check_grpc_proxy
 from connector.daemon.settings import Settings, SettingsError, env, flag
 from connector.daemon.version import package_version
 from connector.datadog.client import DatadogClient
@@ -64,6 +65,7 @@ async def run_service(settings: Settings) -> int:
         name = exc.setting.removeprefix("BATON_").lower().replace("-", "_")
         raise SettingsError(f"setting {flag(name)} ({env(name)}): {exc.reason}") from None
     settings.require_datadog_keys()  # fail on a missing key before anything starts
+    check_grpc_proxy(endpoints)
     # And on an unusable CA bundle; reading it and loading the trust store is file IO, kept off the loop.
     trust = await asyncio.to_thread(outbound_trust, settings)
 

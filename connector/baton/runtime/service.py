@@ -219,7 +219,7 @@ async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) 
         host_id=host_id,
         api_host=config.api_host,
         root_certificates=config.root_certificates,
-        proxy=grpc_proxy_from_env(os.environ, config.endpoints),
+        proxy=grpc_proxy_from_env(config.endpoints),
         token_verify=config.token_verify,
         token_timeout=config.token_timeout,
         on_call=on_c1_call,

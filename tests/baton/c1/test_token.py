@@ -29,6 +29,7 @@ from tests.baton.c1.conftest import LeakGuard
 from tests.fakes.c1 import FakeC1, generate_client_credentials
 from tests.fakes.c1.proxy import ConnectProxy
 from tests.fakes.net import EndlessBody
+from tests.fakes.refusing import NOT_TLS, PROTOCOL_VERSION_ALERT, RefusingPeer, proxy_authorization
 
 Handler = Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
 
@@ -610,3 +611,53 @@ async def test_each_new_token_is_heard_before_any_call_can_carry_it(creds: tuple
     source.invalidate()
     second = await source.token()
     assert heard == [first.value, second.value] == ["tok-1", "tok-2"]
+
+
+# ---- hostile networks: TLS that is not the certificate's fault, a proxy refusing the tunnel -----------------------
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [pytest.param(PROTOCOL_VERSION_ALERT, id="tls-1.0-only"), pytest.param(NOT_TLS, id="plain-http-port")],
+)
+async def test_a_failed_tls_handshake_is_named_and_is_not_a_certificate_problem(answer: bytes) -> None:
+    """These read "connection failed": the TLS error sits four links down httpx's chain (ConnectError,
+    ConnectError, EndOfStream, the SSLError), and "wrong version number" or a protocol_version alert named no
+    cause; an operator was left without a lead. Not "TLS verification failed" either: the CA bundle is not the
+    problem."""
+    async with RefusingPeer(lambda _: answer) as peer:
+        generated = generate_client_credentials(peer.address)
+        source = TokenSource(parse_client_id(generated.client_id), parse_client_secret(generated.client_secret))
+        with pytest.raises(C1AuthUnavailableError) as caught:
+            await source.token()
+        await source.aclose()
+    assert str(caught.value) == f"failed to get a token from {peer.address}: TLS handshake failed"
+    assert peer.received[0][:1] == b"\x16"  # a ClientHello reached it
+
+
+@pytest.mark.parametrize(
+    ("status", "named"),
+    [(407, "407 Proxy Authentication Required"), (403, "403 Forbidden"), (503, "503 Service Unavailable")],
+)
+async def test_a_proxy_refusing_the_tunnel_is_named_by_its_status_never_by_its_words(
+    status: int, named: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """httpx's ProxyError read "connection failed": nothing said a proxy, let alone that it wants credentials. The
+    proxy's reason phrase (free text, here echoing the CONNECT's Proxy-Authorization) is never quoted."""
+    for name in ("NO_PROXY", "no_proxy", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+    def refuse(received: bytes) -> bytes:
+        return b"HTTP/1.1 %d %s\r\nContent-Length: 0\r\n\r\n" % (status, proxy_authorization(received))
+
+    async with RefusingPeer(refuse) as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://ops:proxy-pw-canary@{proxy.address}")
+        generated = generate_client_credentials("acme.conductor.invalid")
+        source = TokenSource(parse_client_id(generated.client_id), parse_client_secret(generated.client_secret))
+        with pytest.raises(C1AuthUnavailableError) as caught:
+            await source.token()
+        await source.aclose()
+    assert str(caught.value) == (
+        f"failed to get a token from acme.conductor.invalid: the proxy refused the tunnel (HTTP {named})"
+    )
+    assert proxy_authorization(proxy.received[0]) == b"ops:proxy-pw-canary"
