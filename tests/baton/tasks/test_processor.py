@@ -381,3 +381,60 @@ async def test_work_that_finished_before_a_cancellation_is_reported_as_it_ended(
     (finish,) = rig.client.finishes
     assert (finish.ok, finish.response) == (True, response)
     assert rig.observer.finished == [("issue_credential", "success")]
+
+
+def _json_logs(coro_factory: Any) -> Any:
+    """Run the coroutine with the daemon's JSON logging (task context included) and return the records."""
+
+    async def run() -> list[dict[str, Any]]:
+        stream = io.StringIO()
+        root = logging.getLogger()
+        saved = root.handlers[:], root.level
+        daemon_logging.configure("info", "json", stream)
+        try:
+            await coro_factory()
+        finally:
+            structlog.reset_defaults()
+            root.handlers[:], _ = saved
+            root.setLevel(saved[1])
+        return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+    return run()
+
+
+async def test_a_failed_revoke_is_an_error_naming_the_access_left_in_place() -> None:
+    # The line a security engineer acts on: which user keeps which access, without looking the task up.
+    rig = make_rig()
+    rig.connector.provisioning.error = ConnectorError("Datadog error: 403 Forbidden")
+    task = revoke_task(*GRANT)
+    records = await _json_logs(lambda: rig.processor.process(task))
+    (failed,) = [r for r in records if r["event"] == "task failed"]
+    assert failed["level"] == "error"
+    assert failed["task_id"] == task.id
+    assert failed["entitlement"] == "role:r1:member"
+    assert failed["principal"] == "user:u1"
+    assert failed["left_live"] == "role:r1:member:user:u1"
+    # Every line of the task says what it is about.
+    assert all(r.get("principal") == "user:u1" for r in records if r.get("task_id") == task.id)
+
+
+async def test_a_failed_grant_is_a_warning_naming_what_was_asked() -> None:
+    rig = make_rig()
+    rig.connector.provisioning.error = ConnectorError("Datadog error: 403 Forbidden")
+    records = await _json_logs(lambda: rig.processor.process(grant_task(*GRANT)))
+    (failed,) = [r for r in records if r["event"] == "task failed"]
+    assert failed["level"] == "warning"
+    assert (failed["entitlement"], failed["principal"]) == ("role:r1:member", "user:u1")
+    assert "left_live" not in failed
+
+
+async def test_a_peers_ids_in_the_task_context_are_escaped_and_capped() -> None:
+    rig = make_rig()
+    rig.connector.provisioning.error = ConnectorError("refused")
+    task = revoke_task("role", "r1\x1b]0;owned\x07" + "x" * 1_000_000, "member", "u1\n{\"forged\": 1}")
+    records = await _json_logs(lambda: rig.processor.process(task))
+    (failed,) = [r for r in records if r["event"] == "task failed"]
+    assert len(failed["entitlement"]) < 300
+    assert "\x1b" not in failed["entitlement"]
+    assert "\n" not in failed["principal"]
+    assert len(failed["left_live"]) < 300
