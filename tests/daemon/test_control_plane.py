@@ -15,7 +15,6 @@ import structlog
 from google.protobuf import duration_pb2
 
 from connector.baton.c1.client import RpcResult
-from connector.baton.c1.token import TokenFetch
 from connector.baton.c1.errors import (
     C1AuthRejectedError,
     C1FatalError,
@@ -23,6 +22,7 @@ from connector.baton.c1.errors import (
     C1TransientError,
     C1UnreadableTaskError,
 )
+from connector.baton.c1.token import TokenFetch
 from connector.baton.errors import Code
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.retry import RetryPolicy

@@ -232,11 +232,18 @@ class BatonServiceClient:
         timeouts: CallTimeouts | None = None,
         on_call: Callable[[RpcResult], None] | None = None,
         on_token_fetch: Callable[[TokenFetch], None] | None = None,
+        on_token: Callable[[str], None] | None = None,
         upload_retry: RetryPolicy = UPLOAD_RETRY,
     ) -> BatonServiceClient:
         """A client with its own token source, closed along with it."""
         tokens = TokenSource(
-            client_id, secret, api_host=api_host, verify=token_verify, timeout=token_timeout, on_fetch=on_token_fetch
+            client_id,
+            secret,
+            api_host=api_host,
+            verify=token_verify,
+            timeout=token_timeout,
+            on_fetch=on_token_fetch,
+            on_token=on_token,
         )
         return cls(
             client_id=client_id,

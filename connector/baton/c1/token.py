@@ -94,6 +94,7 @@ class TokenSource:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         on_fetch: Callable[[TokenFetch], None] | None = None,
+        on_token: Callable[[str], None] | None = None,
     ) -> None:
         self._client_id = client_id
         self._secret = secret
@@ -114,6 +115,8 @@ class TokenSource:
         self._clock = clock
         self._wall_clock = wall_clock
         self._on_fetch = on_fetch
+        self._on_token = on_token
+        """Hears every new token's value first (the daemon's log redactor), before any call can carry it."""
         self._lock = asyncio.Lock()
         self._cached: AccessToken | None = None
         self._recent: deque[str] = deque(maxlen=_REDACTED_TOKENS)
@@ -135,9 +138,12 @@ class TokenSource:
             cached = self._cached
             if cached is not None and self._fresh(cached):
                 return cached
-            self._cached = await self._fetch()
-            self._recent.appendleft(self._cached.value)
-            return self._cached
+            fetched = await self._fetch()
+            if self._on_token is not None:
+                self._on_token(fetched.value)
+            self._cached = fetched
+            self._recent.appendleft(fetched.value)
+            return fetched
 
     def redact(self, text: str) -> str:
         """`text` (a peer's words: a status's details) without any token fetched lately. A hostile peer or a proxy

@@ -47,9 +47,7 @@ class Metrics:
         Gauge(f"{prefix}_build_info", "Build of the running connector", ["version", "python"], registry=r).labels(
             version, platform.python_version()
         ).set(1)
-        self.ready = Gauge(
-            f"{prefix}_ready", "1 while /readyz says ready (the runner sets how it is read)", registry=r
-        )
+        self.ready = Gauge(f"{prefix}_ready", "1 while /readyz says ready (the runner sets how it is read)", registry=r)
         self.tasks_received = Counter(
             f"{prefix}_tasks_received_total", "Tasks received from ConductorOne", ["type"], registry=r
         )

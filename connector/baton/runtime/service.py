@@ -30,8 +30,8 @@ import structlog
 from connector.baton.c1 import BatonServiceClient, C1FatalError, C1TransientError, grpc_proxy_from_env
 from connector.baton.c1.client import UPLOAD_RETRY, RpcResult
 from connector.baton.c1.credentials import C1Endpoints, ClientId, ClientSecret
-from connector.baton.c1.token import TokenFetch
 from connector.baton.c1.hostinfo import build_info, default_host_id
+from connector.baton.c1.token import TokenFetch
 from connector.baton.connector import Connector
 from connector.baton.retry import Backoff, RetryPolicy
 from connector.baton.runtime.http import OpsServer
@@ -198,6 +198,8 @@ class ServiceConfig:
     """Seconds between periodic full syncs to `sync_file`; 0: none."""
     sync_file: Path
     shutdown_grace_seconds: float
+    on_token: Callable[[str], None] | None = None
+    """Hears each ConductorOne access token fetched (the wiring's log redactor)."""
 
 
 async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) -> int:
@@ -251,6 +253,7 @@ async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) 
         token_timeout=config.token_timeout,
         on_call=on_c1_call,
         on_token_fetch=on_token_fetch,
+        on_token=config.on_token,
         upload_retry=UPLOAD_RETRY.scaled(scale),
     )
     try:

@@ -90,6 +90,7 @@ def make_source(
     clock: Clock | None = None,
     on_fetch: Callable[[TokenFetch], None] | None = None,
     api_host: str | None = None,
+    on_token: Callable[[str], None] | None = None,
 ) -> TokenSource:
     return TokenSource(
         parse_client_id(creds[0]),
@@ -98,6 +99,7 @@ def make_source(
         http_client=httpx.AsyncClient(transport=httpx.MockTransport(as_sent(handler))),
         clock=clock or Clock(),
         on_fetch=on_fetch,
+        on_token=on_token,
     )
 
 
@@ -589,3 +591,22 @@ async def test_fake_outage_maps_to_transient(fake: FakeC1) -> None:
         assert refused.value.status_code is None
     assert (await source.token()).value
     await source.aclose()
+
+
+async def test_each_new_token_is_heard_before_any_call_can_carry_it(creds: tuple[str, str]) -> None:
+    """The daemon registers each token with its log redactor here: a token never reaches a caller (and so a
+    request, a peer's echo, an error) before the redactor knows it."""
+    heard: list[str] = []
+    seen_by_caller: list[str] = []
+
+    def on_token(value: str) -> None:
+        assert value not in seen_by_caller
+        heard.append(value)
+
+    source = make_source(creds, TokenServer(), on_token=on_token)
+    first = await source.token()
+    seen_by_caller.append(first.value)
+    assert await source.token() is first  # cached: nothing new to hear
+    source.invalidate()
+    second = await source.token()
+    assert heard == [first.value, second.value] == ["tok-1", "tok-2"]

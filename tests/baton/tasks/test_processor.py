@@ -10,7 +10,7 @@ import asyncio
 import io
 import json
 import logging
-from collections.abc import MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import grpc
@@ -383,23 +383,19 @@ async def test_work_that_finished_before_a_cancellation_is_reported_as_it_ended(
     assert rig.observer.finished == [("issue_credential", "success")]
 
 
-def _json_logs(coro_factory: Any) -> Any:
-    """Run the coroutine with the daemon's JSON logging (task context included) and return the records."""
-
-    async def run() -> list[dict[str, Any]]:
-        stream = io.StringIO()
-        root = logging.getLogger()
-        saved = root.handlers[:], root.level
-        daemon_logging.configure("info", "json", stream)
-        try:
-            await coro_factory()
-        finally:
-            structlog.reset_defaults()
-            root.handlers[:], _ = saved
-            root.setLevel(saved[1])
-        return [json.loads(line) for line in stream.getvalue().splitlines()]
-
-    return run()
+async def _json_logs(work: Callable[[], Awaitable[None]]) -> list[dict[str, Any]]:
+    """Run `work` with the daemon's JSON logging (the task's bound context included); the records it logged."""
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    daemon_logging.configure("info", "json", stream)
+    try:
+        await work()
+    finally:
+        structlog.reset_defaults()
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
 async def test_a_failed_revoke_is_an_error_naming_the_access_left_in_place() -> None:
@@ -431,7 +427,7 @@ async def test_a_failed_grant_is_a_warning_naming_what_was_asked() -> None:
 async def test_a_peers_ids_in_the_task_context_are_escaped_and_capped() -> None:
     rig = make_rig()
     rig.connector.provisioning.error = ConnectorError("refused")
-    task = revoke_task("role", "r1\x1b]0;owned\x07" + "x" * 1_000_000, "member", "u1\n{\"forged\": 1}")
+    task = revoke_task("role", "r1\x1b]0;owned\x07" + "x" * 1_000_000, "member", 'u1\n{"forged": 1}')
     records = await _json_logs(lambda: rig.processor.process(task))
     (failed,) = [r for r in records if r["event"] == "task failed"]
     assert len(failed["entitlement"]) < 300
