@@ -148,13 +148,15 @@ def task_target(task: baton_pb2.Task, kind: str) -> dict[str, str]:
     return {}
 
 
-def _left_live(task: baton_pb2.Task) -> str:
-    """The grant a failed revoke leaves in place, by its id (made from its parts when ConductorOne sent none)."""
+def _left_live(task: baton_pb2.Task) -> dict[str, str]:
+    """The grant a failed revoke leaves in place, by its id (made from its parts when ConductorOne sent none); none
+    for a revoke that did not decode or named no grant."""
     grant = task.revoke.grant
     principal = grant.principal.id
-    return _loggable(
-        grant.id or grant_id(grant.entitlement.id, principal.resource_type, principal.resource), _LOGGED_TARGET_CHARS
-    )
+    if not grant.id and not (grant.entitlement.id and principal.resource):
+        return {}
+    shown = grant.id or grant_id(grant.entitlement.id, principal.resource_type, principal.resource)
+    return {"left_live": _loggable(shown, _LOGGED_TARGET_CHARS)}
 
 
 class TaskProcessor:
@@ -290,7 +292,7 @@ class TaskProcessor:
                 error=outcome.failure.message,
                 non_retryable=outcome.failure.non_retryable,
                 seconds=round(seconds, 3),
-                left_live=_left_live(task),
+                **_left_live(task),
             )
         else:
             log.warning(

@@ -18,7 +18,7 @@ import pytest
 import structlog
 from google.protobuf import any_pb2
 
-from connector.baton.c1.errors import C1FatalError, C1TransientError
+from connector.baton.c1.errors import C1FatalError, C1TransientError, C1UnreadableTaskError
 from connector.baton.errors import Code, ConnectorError
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.tasks import processor as processor_module
@@ -434,3 +434,16 @@ async def test_a_peers_ids_in_the_task_context_are_escaped_and_capped() -> None:
     assert "\x1b" not in failed["entitlement"]
     assert "\n" not in failed["principal"]
     assert len(failed["left_live"]) < 300
+
+
+async def test_a_revoke_that_did_not_decode_names_no_grant_left_in_place() -> None:
+    rig = make_rig()
+    task = baton_pb2.Task(id=revoke_task(*GRANT).id)
+    unreadable = C1UnreadableTaskError(
+        "GetTask: undecodable", task_id=task.id, task_type="revoke", problem="a field of the wrong type", next_poll=None
+    )
+    records = await _json_logs(lambda: rig.processor.process(task, unreadable))
+    (failed,) = [r for r in records if r["event"] == "task failed"]
+    assert failed["level"] == "error"
+    assert "left_live" not in failed
+    assert rig.connector.provisioning.calls == []
