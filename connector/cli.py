@@ -7,14 +7,17 @@ raw traceback (the traceback is logged only at debug level, for a bug report).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
+import io
 import json
 import os
 import re
 import signal
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import TextIO
 
 from connector.daemon import logging as logs
 
@@ -34,12 +37,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Until the one-shot sync or the service installs its own handler, SIGTERM would kill the process without a
     # word (a -15 to the caller, not 143): stop like SIGINT does instead. Those handlers replace this one.
     previous = signal.signal(signal.SIGTERM, _terminated)
+    stdout = sys.stdout
+    sys.stdout = _Output(stdout)
     try:
-        return _dispatch(args)
+        code = _dispatch(args)
+        sys.stdout.flush()  # here, not at exit: a failed write is this run's failure, named below
+        return code
+    except SystemExit as done:  # --help, --version: they print, then exit
+        if done.code not in (0, None):
+            raise
+        try:
+            sys.stdout.flush()
+        except OutputError as exc:
+            return _cannot_write(exc, stdout)
+        except BrokenPipeError:
+            return _pipe_closed(stdout)
+        raise
+    except OutputError as exc:
+        return _cannot_write(exc, stdout)
     except BrokenPipeError:
         # `... | head` closed the pipe: not an error, and no traceback for the user.
-        sys.stderr.close()
-        return 0
+        return _pipe_closed(stdout)
     except KeyboardInterrupt:
         return _interrupted(signal.SIGINT)
     except _Terminated:
@@ -48,6 +66,65 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _unexpected(exc, args)
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if isinstance(sys.stdout, _Output):
+            sys.stdout = stdout
+
+
+class OutputError(OSError):
+    """Standard output could not be written (`inspect ... > /dev/full`, a full disk under a redirect): the
+    output is what failed, not the connector."""
+
+
+class _Output(io.TextIOBase):
+    """Standard output, whose write failures are `OutputError`s (a closed pipe stays a BrokenPipeError)."""
+
+    def __init__(self, inner: TextIO) -> None:
+        self._inner = inner
+
+    def write(self, text: str) -> int:
+        with self._failures():
+            return self._inner.write(text)
+
+    def flush(self) -> None:
+        with self._failures():
+            self._inner.flush()
+
+    def isatty(self) -> bool:
+        return self._inner.isatty()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]  # typeshed declares a plain attribute
+        return self._inner.encoding
+
+    def fileno(self) -> int:
+        return self._inner.fileno()
+
+    @contextlib.contextmanager
+    def _failures(self) -> Iterator[None]:
+        try:
+            yield
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(exc.errno, exc.strerror) from None
+
+
+def _cannot_write(exc: OutputError, stdout: TextIO) -> int:
+    _drop_pending(stdout)
+    print(f"baton-datadog: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
+    return EXIT_INTERNAL
+
+
+def _pipe_closed(stdout: TextIO) -> int:
+    _drop_pending(stdout)
+    sys.stderr.close()
+    return 0
+
+
+def _drop_pending(stdout: TextIO) -> None:
+    """What is still buffered has nowhere to go; written at exit, it would fail again with Python's own message."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
 
 
 def _interrupted(sig: signal.Signals) -> int:

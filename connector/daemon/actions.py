@@ -46,12 +46,20 @@ def _bad(field_name: str, message: str) -> SettingsError:
 
 
 def parse_entitlement_id(value: str, field_name: str = "grant_entitlement") -> tuple[str, str, str]:
-    """`<resource type>:<resource id>:<slug>` (the Go SDK's entitlement id) → its three parts."""
-    rtype, _, rest = value.strip().partition(":")
-    rid, _, slug = rest.rpartition(":")
-    if not rtype or not rid or not slug:
+    """`<resource type>:<resource id>:<slug>` (the Go SDK's entitlement id) → its three parts.
+
+    Datadog's ids never hold a colon (see `parse_grant_id`), so a value of more parts is some other id pasted.
+    """
+    parts = value.strip().split(":")
+    if len(parts) == 5 and all(parts):
+        raise _bad(
+            field_name,
+            f"{value!r} is a grant id, not an entitlement id: grant {':'.join(parts[:3])!r} to {parts[4]!r} "
+            "(or revoke it with --revoke-grant)",
+        )
+    if len(parts) != 3 or not all(parts):
         raise _bad(field_name, f"{value!r} is not an entitlement id (expected <resource type>:<resource id>:<slug>)")
-    return rtype, rid, slug
+    return parts[0], parts[1], parts[2]
 
 
 def parse_grant_id(value: str) -> tuple[tuple[str, str, str], str, str]:
@@ -82,6 +90,13 @@ def build_task(settings: Settings) -> baton_pb2.Task:
         principal_type = settings.grant_principal_type.strip()
         if not principal_type:
             raise _bad("grant_principal_type", "must not be empty")
+        if ":" in settings.grant_principal:
+            # `user:<id>` (a resource reference) named no Datadog user, and failed as Datadog's 404, exit 1.
+            raise _bad(
+                "grant_principal",
+                f"{settings.grant_principal.strip()!r} is not a principal id: give the id alone "
+                "(its type goes in --grant-principal-type, user by default)",
+            )
         task.grant.entitlement.CopyFrom(_entitlement(rtype, rid, slug))
         task.grant.principal.CopyFrom(
             resource_pb2.Resource(id=b.resource_id(principal_type, settings.grant_principal.strip()))

@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Exit 0 on success, 2 when the file cannot be opened as a c1z, 1 when it opens but cannot be read.
 
     Every failure is one line naming the file and what was wrong (issue 11 §9): never a traceback.
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             if problem:
                 _fail(problem)
                 return 2
-            _show(out, args, reader)
+            _show(out or sys.stdout, args, reader)  # read now: the command line wraps stdout for its failures
         except (C1ZFormatError, LookupError) as exc:
             _fail(exc)
             return 1

@@ -1,13 +1,17 @@
 """structlog configuration, in one place: JSON for containers, console for people, secrets always redacted.
 
-Every secret the process knows (Datadog keys, client secret, tokens) is registered here; a processor replaces
-any occurrence of one in any log value, so a secret that slips into an error message still never reaches a log.
+Every secret the process holds for its life (Datadog keys, client secret) is registered here, and so are the
+ConductorOne access tokens it fetched lately (they rotate, so only the newest are kept); a processor replaces any
+occurrence of one in any log value, so a secret that slips into an error message still never reaches a log.
+Credentials minted for ConductorOne are not registered: keeping them here would hold them in memory for the life
+of the process, and they are dropped as soon as their task has encrypted them (no code path logs them).
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections import deque
 from collections.abc import MutableMapping
 from typing import Any, TextIO
 
@@ -15,6 +19,9 @@ import structlog
 
 REDACTED = "[REDACTED]"
 _secrets: set[str] = set()
+# Secrets that rotate, by kind: the newest few of each (an old one may still be quoted by a peer for a while).
+_rotating: dict[str, deque[str]] = {}
+ROTATING_KEPT = 8
 _LEVELS = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
@@ -30,10 +37,21 @@ def register_secret(value: str | None) -> None:
         _secrets.add(value)
 
 
+def register_rotating_secret(kind: str, value: str) -> None:
+    """Never log this value while it is one of the newest `ROTATING_KEPT` of its kind (an access token: one an
+    hour would otherwise grow the set, and every log line's scan, for the life of the process)."""
+    if value and len(value) >= 8:
+        _rotating.setdefault(kind, deque(maxlen=ROTATING_KEPT)).appendleft(value)
+
+
 def redact(text: str) -> str:
     for secret in _secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
+    for recent in _rotating.values():
+        for secret in recent:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
     return text
 
 

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from connector.baton.c1 import C1Endpoints, grpc_proxy_from_env
 from connector.daemon.settings import SettingsError
 
 PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "GRPC_PROXY")
@@ -95,3 +96,16 @@ def _is_ipv6(entry: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def check_grpc_proxy(endpoints: C1Endpoints) -> None:
+    """Refuse an https:// proxy for ConductorOne: httpx carries the token request through it, but grpc speaks plain
+    CONNECT only and, given one, logs a line of its own and connects directly, past the proxy."""
+    proxy = grpc_proxy_from_env(endpoints)
+    if proxy is not None and urlsplit(proxy).scheme.lower() != "http":
+        # The value is not repeated: a proxy URL may carry a password.
+        raise SettingsError(
+            f"environment HTTPS_PROXY / ALL_PROXY: the proxy for ConductorOne ({endpoints.grpc_authority}) is not an "
+            "http:// proxy, and the gRPC channel can only use one (plain HTTP CONNECT); use http://host:port, or "
+            "name the ConductorOne host in NO_PROXY"
+        )

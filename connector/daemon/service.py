@@ -4,14 +4,17 @@ baton service runner (connector/baton/runtime/service.py), which does the rest."
 from __future__ import annotations
 
 import asyncio
+import functools
 
 from connector.baton.c1 import CredentialError, parse_client_id, parse_client_secret, resolve_endpoints
 from connector.baton.connector import Connector
 from connector.baton.runtime import service as runner
 from connector.baton.runtime.service import ServiceConfig, ServiceSettingError, StartupVerdict
+from connector.daemon import logging as logs
 from connector.daemon.metrics import DatadogApiMetrics, daemon_metrics
 from connector.daemon.network import Trust, outbound_trust
 from connector.daemon.oneshot import datadog_client, datadog_options, sync_options
+from connector.daemon.preflight import check_grpc_proxy
 from connector.daemon.settings import Settings, SettingsError, env, flag
 from connector.daemon.version import package_version
 from connector.datadog.client import DatadogClient
@@ -62,6 +65,7 @@ async def run_service(settings: Settings) -> int:
         name = exc.setting.removeprefix("BATON_").lower().replace("-", "_")
         raise SettingsError(f"setting {flag(name)} ({env(name)}): {exc.reason}") from None
     settings.require_datadog_keys()  # fail on a missing key before anything starts
+    check_grpc_proxy(endpoints)
     # And on an unusable CA bundle; reading it and loading the trust store is file IO, kept off the loop.
     trust = await asyncio.to_thread(outbound_trust, settings)
 
@@ -88,6 +92,7 @@ async def run_service(settings: Settings) -> int:
         sync_interval=float(settings.sync_interval),
         sync_file=settings.file,
         shutdown_grace_seconds=settings.shutdown_grace_seconds,
+        on_token=functools.partial(logs.register_rotating_secret, "c1_access_token"),
     )
     metrics, api_metrics = daemon_metrics()
     try:

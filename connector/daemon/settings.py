@@ -627,6 +627,14 @@ def load_effective(argv: Sequence[str], *, prog: str = "baton-datadog") -> Effec
     for name, value in flagged.items():
         if isinstance(value, list):  # a repeated list flag: one value each time, each comma-separated or JSON
             flagged[name] = value[0] if len(value) == 1 else ",".join(part for part in value if part.strip())
+    for name in ONE_SHOT_ACTIONS:
+        if name in flagged and not _given(flagged[name]):
+            # Everywhere else an empty value means "not set"; here that turned `--revoke-grant "$GRANT"` with the
+            # variable unset into a full sync that exited 0, as if the access had been revoked.
+            raise SettingsError(
+                f"{_named(name)}: the flag is given an empty value (an unset variable?); "
+                "nothing was run. Give it a value, or leave the flag out to sync"
+            )
     args = {k: v for k, v in flagged.items() if _given(v)}
     config = args.pop("config", None) or environ.get(CONFIG_PATH_ENV)
     data = read_yaml(Path(config)) if config else {}

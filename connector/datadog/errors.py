@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal
 import pydantic_core
 
 from connector.baton import errors as baton
+from connector.baton.proxyrefusal import proxy_refusal
 
 __all__ = [
     "Conflict",
@@ -274,6 +275,12 @@ def is_certificate_failure(exc: BaseException) -> bool:
     )
 
 
+# A Python bytes literal in an exception's text: bytes a peer sent, quoted by h11.
+_PEER_BYTES = re.compile(r"\bb(?:ytearray\()?['\"]")
+# httpcore's and h11's words for a peer that hung up before its answer was whole.
+_CLOSED_EARLY = re.compile(r"disconnected|peer closed|closed connection|incomplete")
+
+
 def describe_transport_error(exc: BaseException, host: str, secrets: Iterable[str] = ()) -> str:
     """What went wrong reaching `host`, in words an operator can act on (not ``ConnectError``)."""
     chain = _chain(exc)
@@ -292,7 +299,16 @@ def describe_transport_error(exc: BaseException, host: str, secrets: Iterable[st
         cause = "timed out waiting for the response"
     elif type(exc).__name__ == "PoolTimeout":
         cause = "timed out waiting for a free connection"
+    elif type(exc).__name__ == "ProxyError":
+        # Its text is the proxy's status line, whose reason phrase is free text: not quoted.
+        return f"cannot reach {host}: {proxy_refusal(str(exc))}"
     elif type(exc).__name__ == "RemoteProtocolError":
+        if not _CLOSED_EARLY.search(text):
+            # A malformed answer (a bad status line, chunk header or Content-Length, a head over the limit), not a
+            # closed connection. h11 quotes a line it could not parse (the peer's bytes: a proxy may echo the
+            # request there, its Proxy-Authorization too): only what kind of line it was is kept.
+            kind = _short(str(exc).split(":", 1)[0] if _PEER_BYTES.search(str(exc)) else scrub(str(exc), secrets))
+            return f"cannot reach {host}: the answer is not valid HTTP" + (f" ({kind})" if kind else "")
         cause = "the connection closed before the response was complete"
     elif any(isinstance(e, ConnectionResetError) for e in chain) or "connection reset" in text:
         # By text too: httpcore's pool re-raises a failed read `from None`, dropping the OS error from the chain.

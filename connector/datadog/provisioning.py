@@ -183,6 +183,7 @@ class _EntitlementProvisioner(ABC):
 
     async def revoke(self, grant: grant_pb2.Grant) -> list[any_pb2.Any]:
         target = self._target(grant.entitlement, grant.principal.id)
+        _check_grant_id(grant.id, target)
         outcome = await self._revoke(target)
         self._log("revoke", target, outcome)
         return [pack(annotation_grant_pb2.GrantAlreadyRevoked())] if outcome is Outcome.UNCHANGED else []
@@ -215,6 +216,22 @@ class _EntitlementProvisioner(ABC):
             entitlement=target.slug,
             user_id=target.user_id,
             outcome=outcome.value,
+        )
+
+
+def _check_grant_id(grant_id: str, target: _Target) -> None:
+    # A grant id in the SDK's form names its entitlement and principal too (`<entitlement id>:user:<user id>`);
+    # one naming another grant than its entitlement and principal do is a malformed task, and acting on either
+    # half would revoke access nobody asked to revoke (a team admin's revoke turned into removing the membership).
+    # An id without ':' is no SDK grant id (none is needed to revoke) and is not compared.
+    if ":" not in grant_id:
+        return
+    entitlement = ids.entitlement_id(target.resource.id.resource_type, target.object_id, target.slug)
+    expected = ids.grant_id(entitlement, types.USER.id, target.user_id)
+    if grant_id != expected:
+        shown = f"{grant_id[:200]!r}" + (f"...({len(grant_id)} characters)" if len(grant_id) > 200 else "")
+        raise InvalidArgumentError(
+            f"grant id {shown} does not match the grant's entitlement and principal ({expected!r}); nothing was revoked"
         )
 
 

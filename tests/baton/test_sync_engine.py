@@ -9,12 +9,13 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import structlog.testing
 
 from connector.baton import builders as b
 from connector.baton.c1z.reader import C1ZReader
 from connector.baton.connector import Page
 from connector.baton.errors import InvalidArgumentError
-from connector.baton.pb.c1.connector.v2 import resource_pb2
+from connector.baton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
 from connector.baton.sync.syncer import SyncOptions
 from connector.baton.sync.to_file import sync_to_file
 from tests.baton.fake_connector import (
@@ -289,12 +290,7 @@ async def test_resource_missing_its_trait_fails_the_sync(tmp_path: Path) -> None
         await sync_to_file([Traitless(org, faults)], tmp_path / "s.c1z", options())
 
 
-@pytest.mark.parametrize(
-    ("type_id", "object_id"), [("no-such-type", "g1"), ("group", "")], ids=["unknown type", "empty id"]
-)
-async def test_resource_of_an_unknown_type_or_without_id_fails_the_sync(
-    tmp_path: Path, type_id: str, object_id: str
-) -> None:
+async def test_resource_of_an_unknown_type_fails_the_sync(tmp_path: Path) -> None:
     from connector.baton.errors import InternalError
     from tests.baton.fake_connector import GROUP, GroupSyncer
 
@@ -302,12 +298,57 @@ async def test_resource_of_an_unknown_type_or_without_id_fails_the_sync(
 
     class Misnamed(GroupSyncer):
         def group(self, gid: str) -> resource_pb2.Resource:
-            res = b.add_group_trait(b.resource(GROUP, object_id, gid))
-            res.id.resource_type = type_id
+            res = b.add_group_trait(b.resource(GROUP, gid, gid))
+            res.id.resource_type = "no-such-type"
             return res
 
-    with pytest.raises(InternalError, match="unknown type or empty id"):
+    with pytest.raises(InternalError, match="connector returned a resource of an unknown type"):
         await sync_to_file([Misnamed(org, faults)], tmp_path / "s.c1z", options())
+
+
+async def test_records_without_an_identity_are_dropped_and_counted_not_a_failed_sync(tmp_path: Path) -> None:
+    """Go's syncer drops and counts a resource without an id, an entitlement without its resource and a grant
+    without a principal (docs/spec/c1z-format.md §5.2): one blank id from a peer must not fail every sync."""
+    from tests.baton.fake_connector import GROUP, GroupSyncer, RoleSyncer
+
+    org, faults = Org(), Faults()
+
+    class Blank(GroupSyncer):
+        def group(self, gid: str) -> resource_pb2.Resource:
+            return super().group("" if gid == "g1" else gid)
+
+        def entitlements(self, resource: resource_pb2.Resource) -> list[entitlement_pb2.Entitlement]:
+            out = super().entitlements(resource)
+            if resource.id.resource == "g2":
+                out[1].resource.id.resource = ""
+            return out
+
+        async def list_grants(self, resource: resource_pb2.Resource, page_token: str) -> Page[grant_pb2.Grant]:
+            page = await super().list_grants(resource, page_token)
+            if resource.id.resource == "g3" and not page_token:
+                page.items[0].principal.id.resource = ""
+            return page
+
+    out = tmp_path / "s.c1z"
+    with structlog.testing.capture_logs() as events:
+        result = await sync_to_file(
+            [UserSyncer(org, faults), RoleSyncer(org, faults), Blank(org, faults)], out, options()
+        )
+    with C1ZReader(out) as reader:
+        groups = {r.id.resource for r in reader.resources(GROUP.id)}
+        entitlements = {e.id for e in reader.entitlements(GROUP.id)}
+        grants = {g.id for g in reader.grants(GROUP.id)}
+    assert groups == {f"g{i}" for i in range(org.groups)} - {"g1"}
+    assert "group:g2:member" in entitlements
+    assert "group:g2:admin" not in entitlements
+    first_member = org.group_members(3)[0]
+    assert f"group:g3:member:user:{first_member}" not in grants
+    assert f"group:g4:member:user:{org.group_members(4)[0]}" in grants
+    assert result.warnings == []
+    finished = next(line for line in events if line.get("event") == "sync finished")
+    assert finished["dropped_invalid_records"] == 3
+    dropped = [line for line in events if line.get("event") == "records without an identity dropped"]
+    assert sorted(str(line["kind"]) for line in dropped) == ["entitlements", "grants", "resources"]
 
 
 async def test_repeated_page_token_is_refused(tmp_path: Path) -> None:

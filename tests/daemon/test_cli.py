@@ -5,12 +5,18 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from connector.daemon.version import package_version
-from tests.daemon.cli import last_line, run_cli
+from tests.c1z_fixtures import FIXTURE_DIR
+from tests.daemon.cli import ROOT, clean_env, last_line, run_cli
+
+# A Go-written file with ~15k grants: its listing is far more than a pipe holds.
+DEMO_C1Z = FIXTURE_DIR / "sync.36zfOAoWMxQdISbixanQCRBiX7E.expanded.c1z"
 
 CANARY = "canary-api-key-0f1e2d3c4b5a"
 
@@ -338,3 +344,49 @@ def test_a_signal_while_starting_is_an_orderly_stop(
         f"baton-datadog: interrupted by {sig.name} while starting; nothing was written"
     ]
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("config",),
+        ("config", "--json"),
+        ("capabilities",),
+        ("inspect", str(DEMO_C1Z)),
+        ("inspect", str(DEMO_C1Z), "--json"),
+    ],
+    ids=["config", "config-json", "capabilities", "inspect", "inspect-json"],
+)
+def test_output_that_cannot_be_written_is_named_not_an_unexpected_error(args: tuple[str, ...]) -> None:
+    """`... > /dev/full` (a full disk under a redirect): the output failed, not the connector; one line, exit 1."""
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "connector", *args],
+            env=clean_env(),
+            cwd=ROOT,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == ["baton-datadog: cannot write the output: No space left on device"]
+
+
+def test_a_reader_that_stops_early_is_no_error() -> None:
+    """`baton-datadog inspect f.c1z --grants | head -1`: the closed pipe ends the listing quietly, exit 0."""
+    listing = subprocess.Popen(
+        [sys.executable, "-m", "connector", "inspect", str(DEMO_C1Z), "--grants"],
+        env=clean_env(),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert listing.stdout is not None
+    assert listing.stdout.readline()
+    listing.stdout.close()
+    _, err = listing.communicate(timeout=120)
+    assert listing.returncode == 0
+    assert err == b""

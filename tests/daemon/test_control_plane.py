@@ -22,6 +22,7 @@ from connector.baton.c1.errors import (
     C1TransientError,
     C1UnreadableTaskError,
 )
+from connector.baton.c1.token import TokenFetch
 from connector.baton.errors import Code
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.retry import RetryPolicy
@@ -311,10 +312,38 @@ def test_the_window_is_three_poll_intervals_when_that_is_longer() -> None:
     readiness.contact()
     interval = 100.0
     assert readiness.window == 300.0
+    readiness.on_call(RpcResult(method="GetTask", code="UNAVAILABLE", seconds=1.0))
     clock.now += 299
     assert readiness()[0]
     clock.now += 2
     assert not readiness()[0]
+
+
+def test_time_without_any_call_is_not_an_outage() -> None:
+    # Every slot busy with a grant (no heartbeats, no polls): nothing failed, so the pod stays ready however long.
+    clock = Clock()
+    readiness = Readiness(clock=clock)
+    readiness.hello_ok = True
+    readiness.on_call(_ok("Hello"))
+    clock.now += 10 * MIN_READY_WINDOW
+    assert readiness() == (True, "")
+    readiness.on_call(RpcResult(method="Heartbeat", code="DEADLINE_EXCEEDED", seconds=30.0))
+    assert readiness() == (False, "ConductorOne not reached for 600 s (window 60 s)")
+
+
+def test_a_failed_token_fetch_is_a_failure_to_reach_conductorone() -> None:
+    # No RPC is made without a token: the fetch's failure is the only sign that ConductorOne cannot be reached.
+    clock = Clock()
+    readiness = Readiness(clock=clock)
+    readiness.hello_ok = True
+    readiness.on_call(_ok("Hello"))
+    readiness.on_token_fetch(TokenFetch(ok=True, status_code=200, seconds=0.1))
+    clock.now += MIN_READY_WINDOW + 1
+    assert readiness()[0]
+    readiness.on_token_fetch(TokenFetch(ok=False, status_code=503, seconds=0.1))
+    assert not readiness()[0]
+    readiness.on_call(_ok())
+    assert readiness() == (True, "")
 
 
 def test_draining_is_not_ready_even_with_fresh_contact() -> None:

@@ -43,6 +43,7 @@ def test_a_sync_sets_resources_and_grants_by_resource_type() -> None:
     assert samples(metrics, "baton_datadog_grants_synced") == {
         (("resource_type", "role"),): 31,
         (("resource_type", "team"),): 12,
+        (("resource_type", "user"),): 0,
     }
     assert samples(metrics, "baton_datadog_resources_synced")[(("resource_type", "user"),)] == 30
     assert samples(metrics, "baton_datadog_upload_bytes_total") == {(): 1000}
@@ -67,3 +68,43 @@ def test_an_answer_over_the_message_limit_is_counted_apart_from_a_servers_resour
     assert samples(metrics, "baton_datadog_conductorone_rpc_errors_total") == {
         (("code", "RESOURCE_EXHAUSTED"), ("method", "GetTask")): 2
     }
+
+
+def full_sync(resources: dict[str, int], grants: dict[str, int], seconds: float = 2.5) -> SyncResult:
+    # As the store writes stats: Go's encoding/json, zero values and empty maps omitted.
+    stats: dict[str, object] = {"resources_by_resource_type": resources, "grants_by_resource_type": grants}
+    return SyncResult("sync-1", "full", False, {k: v for k, v in stats.items() if v}, [], seconds)
+
+
+def test_counts_are_those_of_the_last_sync_even_when_they_fell_to_zero() -> None:
+    # The store leaves a type without grants out of grants_by_resource_type (and the whole map when no type has
+    # any); the gauges kept the previous sync's counts: every team membership removed still showed 12.
+    metrics, _ = daemon_metrics()
+    metrics.sync_succeeded(full_sync({"user": 30, "role": 3, "team": 5}, {"role": 31, "team": 12}))
+    metrics.sync_succeeded(full_sync({"user": 30, "role": 3, "team": 5}, {"role": 31}))
+    assert samples(metrics, "baton_datadog_grants_synced")[(("resource_type", "team"),)] == 0
+    metrics.sync_succeeded(full_sync({"user": 30, "role": 3, "team": 0}, {}))
+    assert set(samples(metrics, "baton_datadog_grants_synced").values()) == {0}
+    assert samples(metrics, "baton_datadog_resources_synced")[(("resource_type", "team"),)] == 0
+    # A type no longer synced at all (a sync of some types only) is not in the last sync: its series goes.
+    metrics.sync_succeeded(full_sync({"user": 31}, {}))
+    assert samples(metrics, "baton_datadog_resources_synced") == {(("resource_type", "user"),): 31}
+    assert samples(metrics, "baton_datadog_grants_synced") == {(("resource_type", "user"),): 0}
+
+
+def test_a_targeted_sync_is_not_a_full_sync() -> None:
+    # ConductorOne sends a targeted sync (a few resources, a partial sync) after a grant. It stamped the last
+    # successful sync, so BatonDatadogSyncStale stayed quiet while every full sync failed, and it replaced the
+    # org's counts by the few resources it read.
+    metrics, _ = daemon_metrics()
+    metrics.sync_succeeded(full_sync({"user": 30, "role": 3}, {"role": 31}, seconds=60.0))
+    before = samples(metrics, "baton_datadog_last_successful_sync_timestamp_seconds")
+    partial = SyncResult("sync-2", "partial", False, {"resources_by_resource_type": {"user": 1}}, [], 0.3)
+    metrics.sync_succeeded(partial, uploaded_bytes=500)
+    assert samples(metrics, "baton_datadog_last_successful_sync_timestamp_seconds") == before
+    assert samples(metrics, "baton_datadog_resources_synced") == {
+        (("resource_type", "role"),): 3,
+        (("resource_type", "user"),): 30,
+    }
+    assert samples(metrics, "baton_datadog_sync_duration_seconds_count") == {(): 1}
+    assert samples(metrics, "baton_datadog_upload_bytes_total") == {(): 500}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -118,6 +119,15 @@ def test_invoke_action_disables_a_user(fake: FakeDatadog) -> None:
             "can only be granted to users",
         ),
         (["--create-account-email", "not an email"], True, "is not a valid email address"),
+        # Another id's form pasted: a resource reference as the principal (it was Datadog's 404, exit 1) and a
+        # grant id as the entitlement (it was "role has no entitlement '<user id>'").
+        (["--grant-entitlement", "role:r1:member", "--grant-principal", "user:u1"], True, "give the id alone"),
+        (
+            ["--grant-entitlement", "role:r1:member:user:u1", "--grant-principal", "u1"],
+            True,
+            "is a grant id, not an entitlement id: grant 'role:r1:member' to 'u1'",
+        ),
+        (["--grant-entitlement", "role:r1:x:member", "--grant-principal", "u1"], True, "is not an entitlement id"),
         (["--create-account-name", "Jane"], True, "need --create-account-email"),
     ],
 )
@@ -130,6 +140,29 @@ def test_input_mistakes_exit_2_naming_what_was_wrong(
     assert named in last_line(err)
     assert out == ""
     assert len(fake.requests(method="POST")) + len(fake.requests(method="DELETE")) == before, "nothing may change"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--revoke-grant", ""],
+        ["--revoke-grant= "],
+        ["--grant-entitlement", "", "--grant-principal", ""],
+        ["--create-account-email", ""],
+        ["--invoke-action", ""],
+    ],
+)
+def test_an_action_flag_given_an_empty_value_runs_nothing(fake: FakeDatadog, tmp_path: Path, args: list[str]) -> None:
+    """`--revoke-grant "$GRANT"` with the variable unset: an empty value meant "not set", so the run was a full
+    sync that exited 0 and the script went on as if the access had been revoked."""
+    before = len(fake.requests())
+    flags = ["--api-key", API, "--app-key", APP, "--base-url", fake.base_url, "--provisioning"]
+    done = run_cli(*flags, *args, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "the flag is given an empty value" in last_line(done.stderr)
+    assert done.stdout == ""
+    assert list(tmp_path.iterdir()) == [], "no sync file"
+    assert len(fake.requests()) == before, "not a single request"
 
 
 def test_what_datadog_refuses_is_a_runtime_failure(fake: FakeDatadog) -> None:

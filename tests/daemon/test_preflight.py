@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from connector.daemon.preflight import check_environment
+from connector.baton.c1 import parse_client_id, resolve_endpoints
+from connector.daemon.preflight import check_environment, check_grpc_proxy
 from connector.daemon.settings import SettingsError
 
 
@@ -28,3 +29,40 @@ def test_a_no_proxy_entry_httpx_cannot_read_is_named(name: str, value: str) -> N
 @pytest.mark.parametrize("value", ["localhost,127.0.0.1,::1,.svc,.cluster.local,10.0.0.0/8", "*", ""])
 def test_usual_no_proxy_lists_pass(value: str) -> None:
     check_environment({"NO_PROXY": value, "HTTPS_PROXY": "http://127.0.0.1:3128"})
+
+
+_ENDPOINTS = resolve_endpoints(parse_client_id("n@acme.conductor.one/pcc"))
+
+
+def _only(monkeypatch: pytest.MonkeyPatch, **environ: str) -> None:
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.mark.parametrize("name", ["HTTPS_PROXY", "https_proxy", "ALL_PROXY"])
+def test_an_https_proxy_for_conductorone_is_refused(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """httpx sends the token request through an https:// proxy; grpc cannot use one, logs a line of its own and
+    connects directly: the token request went through the proxy and the channel past it."""
+    _only(monkeypatch, **{name: "https://ops:canary-pw@proxy.internal:3129"})
+    with pytest.raises(
+        SettingsError, match=r"ConductorOne \(acme\.conductor\.one:443\) is not an http:// proxy"
+    ) as caught:
+        check_grpc_proxy(_ENDPOINTS)
+    assert "canary-pw" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"HTTPS_PROXY": "http://proxy.internal:3128"},
+        {"HTTPS_PROXY": "https://proxy.internal:3129", "NO_PROXY": ".conductor.one"},
+        {},
+    ],
+)
+def test_an_http_proxy_or_none_for_conductorone_passes(
+    environ: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _only(monkeypatch, **environ)
+    check_grpc_proxy(_ENDPOINTS)

@@ -5,6 +5,7 @@ answers our close. Each failure ends in a `DatadogError` naming the cause, and n
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import socket
 import ssl
@@ -22,6 +23,7 @@ from connector.datadog.retry import RetryPolicy
 from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, FAST_RETRY
 from tests.fakes.c1.certs import TlsFiles, generate_tls_files
 from tests.fakes.datadog import FakeDatadog, generate_org
+from tests.fakes.refusing import RefusingPeer, proxy_authorization
 
 
 def _server_context(files: TlsFiles) -> ssl.SSLContext:
@@ -302,3 +304,102 @@ async def test_eight_requests_in_flight_when_the_server_drops_every_connection_a
         assert sum(client.stats.retries.values()) == 8
     assert [reply.body for reply in replies] == [body] * 8
     assert requests == 17
+
+
+# -- a proxy that will not open the tunnel -----------------------------------------------------------------------
+
+PROXY_PASSWORD = "proxy-pw-canary-41"
+
+
+def _through_refusing_proxy(proxy: RefusingPeer, monkeypatch: pytest.MonkeyPatch) -> DatadogClient:
+    for name in ("NO_PROXY", "no_proxy", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", f"http://ops:{PROXY_PASSWORD}@{proxy.address}")
+    return DatadogClient(
+        api_key=CANARY_API_KEY,
+        app_key=CANARY_APP_KEY,
+        base_url="https://api.datadoghq.invalid",  # only the proxy would resolve it
+        retry=RetryPolicy(max_attempts=1),
+    )
+
+
+def _no_proxy_password(error: BaseException) -> None:
+    text = str(error)
+    assert PROXY_PASSWORD not in text
+    assert base64.b64encode(f"ops:{PROXY_PASSWORD}".encode()).decode() not in text
+
+
+@pytest.mark.parametrize(
+    ("status", "named"),
+    [(407, "407 Proxy Authentication Required"), (403, "403 Forbidden"), (502, "502 Bad Gateway")],
+)
+async def test_a_proxy_refusing_the_tunnel_is_named_by_its_status_never_by_its_words(
+    status: int, named: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The error quoted the proxy's status line as the cause ("ProxyError (407 …)"): the reason phrase is the
+    proxy's free text, and one echoing the CONNECT put the proxy password of HTTPS_PROXY into the error and the
+    log. The status is named with its standard reason phrase."""
+
+    def refuse(received: bytes) -> bytes:
+        return b"HTTP/1.1 %d echo %s\r\nContent-Length: 0\r\n\r\n" % (status, proxy_authorization(received))
+
+    async with RefusingPeer(refuse) as proxy, _through_refusing_proxy(proxy, monkeypatch) as client:
+        with pytest.raises(Unavailable) as raised:
+            await client.list_users()
+    assert str(raised.value) == (
+        "Datadog unavailable: GET /api/v2/users -> no response: cannot reach api.datadoghq.invalid: "
+        f"the proxy refused the tunnel (HTTP {named})"
+    )
+    assert proxy_authorization(proxy.received[0]) == f"ops:{PROXY_PASSWORD}".encode()  # the echo had it to echo
+    _no_proxy_password(raised.value)
+    _no_canary(raised.value)
+
+
+async def test_a_proxy_answering_no_http_is_named_without_quoting_its_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """h11 quotes the line it could not parse; a proxy echoing the CONNECT there put its credentials in the error,
+    which also called the garbage 'the connection closed before the response was complete'."""
+
+    def garbage(received: bytes) -> bytes:
+        return b"\x00" + base64.b64encode(proxy_authorization(received)) + b"\r\n\r\n"
+
+    async with RefusingPeer(garbage) as proxy, _through_refusing_proxy(proxy, monkeypatch) as client:
+        with pytest.raises(Unavailable) as raised:
+            await client.list_users()
+    assert str(raised.value) == (
+        "Datadog unavailable: GET /api/v2/users -> no response: cannot reach api.datadoghq.invalid: "
+        "the answer is not valid HTTP (illegal status line)"
+    )
+    _no_proxy_password(raised.value)
+
+
+_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+
+
+@pytest.mark.parametrize(
+    ("answer", "named"),
+    [
+        (_HEAD + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", "illegal chunk header"),
+        (_HEAD + b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}", "conflicting Content-Length headers"),
+        (_HEAD + b"Content-Length: -1\r\n\r\n{}", "bad Content-Length"),
+    ],
+)
+async def test_a_malformed_answer_is_not_called_a_closed_connection(answer: bytes, named: str) -> None:
+    """Each read "the connection closed before the response was complete": the peer had closed nothing, it
+    answered with framing HTTP does not allow. Still retried for a GET (a broken hop may answer better next time)."""
+
+    async def malformed(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(answer)
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(malformed, "127.0.0.1", 0)
+    async with server, _raw_client(server) as client:
+        with pytest.raises(Unavailable) as raised:
+            await client.list_users()
+        assert client.stats.retries == {"RemoteProtocolError": 1}
+    assert str(raised.value) == (
+        f"Datadog unavailable: GET /api/v2/users -> no response: cannot reach 127.0.0.1: the answer is not valid HTTP "
+        f"({named})"
+    )

@@ -501,6 +501,45 @@ async def test_revoke_of_a_grant_carrying_only_ids(env: Env) -> None:
     assert user.id not in team.members
 
 
+async def test_a_revoke_whose_grant_id_names_another_grant_is_refused_before_any_request(env: Env) -> None:
+    """The grant's id, entitlement and principal must name one grant: acting on the entitlement of a task whose id
+    says `admin` removed a whole membership (member revoke) where a demotion was asked for, or revoked another
+    user's access."""
+    admin, other = _human(env.fake), _human(env.fake, skip=1)
+    team = _team(env.fake, members={admin.id: "admin", other.id: None})
+    member_grant = _grant_of(_team_entitlement(team, teams.MEMBER), admin)
+    disagreeing = [
+        grant_pb2.Grant(
+            id=member_grant.id.replace(":member:", ":admin:"),
+            entitlement=member_grant.entitlement,
+            principal=member_grant.principal,
+        ),
+        grant_pb2.Grant(
+            id=member_grant.id.replace(admin.id, other.id),
+            entitlement=member_grant.entitlement,
+            principal=member_grant.principal,
+        ),
+        grant_pb2.Grant(
+            id=f"role:r1:member:user:{admin.id}", entitlement=member_grant.entitlement, principal=member_grant.principal
+        ),
+    ]
+    env.fake.reset_counters()
+
+    for grant in disagreeing:
+        with pytest.raises(InvalidArgumentError, match="does not match the grant's entitlement and principal"):
+            await env.provisioner(types.TEAM.id).revoke(grant)
+    assert env.fake.requests() == []
+    assert (_membership_role(team, admin), _membership_role(team, other)) == ("admin", None)
+
+    # The id as the SDK builds it, or none at all (not needed to revoke), is acted on.
+    demote = _grant_of(_team_entitlement(team, teams.ADMIN), admin)
+    assert await env.provisioner(types.TEAM.id).revoke(demote) == []
+    assert _membership_role(team, admin) is None
+    without_id = grant_pb2.Grant(entitlement=member_grant.entitlement, principal=member_grant.principal)
+    assert await env.provisioner(types.TEAM.id).revoke(without_id) == []
+    assert admin.id not in team.members
+
+
 async def test_team_grant_and_revoke_5xx_surface_as_unavailable(env: Env) -> None:
     user = _human(env.fake)
     team = _team(env.fake, members={_human(env.fake, skip=1).id: None})

@@ -81,3 +81,14 @@ def test_sync_full_uploads_the_org_then_finishes_once(stack: Stack) -> None:
 def _read(path: Path | None) -> bytes:
     assert path is not None
     return path.read_bytes()
+
+
+def test_a_periodic_sync_to_a_local_file_is_not_a_sync_conductorone_has(stack: Stack) -> None:
+    # BATON_SYNC_INTERVAL writes --file locally and uploads nothing: it stamped the last successful sync, so
+    # BatonDatadogSyncStale ("ConductorOne's view of Datadog access is getting old") stayed quiet while every sync
+    # ConductorOne asked for failed or none was asked for.
+    daemon = stack.start({"BATON_SYNC_INTERVAL": "3600", "BATON_FILE": str(stack.root / "periodic.c1z")})
+    daemon.wait_for(lambda: daemon.events("periodic sync written"), timeout=30, what="the periodic sync")
+    assert daemon.metric("baton_datadog_last_successful_sync_timestamp_seconds") == 0
+    assert daemon.metric("baton_datadog_sync_duration_seconds_count") == 0
+    assert not stack.c1.recorded().uploads

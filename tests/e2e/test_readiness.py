@@ -13,9 +13,9 @@ import time
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tests.e2e.harness import Stack, wait_finished
+from tests.e2e.harness import Stack, assert_success, finishes, only_finish, wait_finished
 from tests.e2e.test_config_and_secrets import PREFIX, _b64, _jwk
-from tests.fakes.tasks import kind_task
+from tests.fakes.tasks import grant_task, kind_task
 
 FAST = {"BATON_READY_WINDOW_SECONDS": "1", "BATON_BACKOFF_SCALE": "0.02"}
 
@@ -62,3 +62,51 @@ def test_a_wrong_client_secret_never_becomes_ready(stack: Stack) -> None:
     assert daemon.wait_exit(10) == 1
     assert 200 not in seen
     assert other not in daemon.output()
+
+
+def test_ready_gauge_says_what_readyz_says_while_conductorone_is_out(stack: Stack) -> None:
+    # The alert BatonDatadogConductorOneUnreachable reads baton_datadog_ready: it must turn 0 with /readyz.
+    daemon = stack.start(FAST)
+    assert daemon.metric("baton_datadog_ready") == 1
+    stack.c1.start_outage("refuse")
+    daemon.wait_for(lambda: daemon.status("/readyz") == 503, timeout=15, what="/readyz to turn 503")
+    assert daemon.metric("baton_datadog_ready") == 0
+    stack.c1.end_outage()
+    daemon.wait_for(lambda: daemon.status("/readyz") == 200, timeout=15, what="/readyz to recover")
+    assert daemon.metric("baton_datadog_ready") == 1
+
+
+def test_not_ready_when_the_token_can_no_longer_be_refreshed(stack: Stack) -> None:
+    # Tokens revoked and the token endpoint failing: no RPC is even attempted, so no RPC error is counted either.
+    # /readyz and the ready gauge are what can tell; the token fetch failures are the cause named in the metrics.
+    daemon = stack.start(FAST)
+    stack.c1.fail_token_requests(503, times=1_000_000)
+    stack.c1.revoke_tokens()
+    daemon.wait_for(lambda: daemon.status("/readyz") == 503, timeout=15, what="/readyz to turn 503")
+    assert daemon.metric("baton_datadog_ready") == 0
+    assert (daemon.metric("baton_datadog_conductorone_token_fetches_total", outcome="failure") or 0) > 0
+
+
+def test_a_daemon_busy_with_its_tasks_stays_ready(stack: Stack) -> None:
+    # One slot, taken by a grant that waits on a slow Datadog: no poll is made meanwhile (a slot is taken before
+    # each poll) and a grant sends no heartbeat, so no ConductorOne RPC at all for longer than the window. Nothing
+    # failed: the pod is working, not cut off, and must not be reported unready (nor alerted on as unreachable).
+    org = stack.dd.org
+    role = next(r for r in org.roles.values() if not r.managed)
+    user = next(u.id for u in org.users.values() if u.status == "Active" and role.id not in u.role_ids)
+    daemon = stack.start({**FAST, "BATON_PROVISIONING": "true", "BATON_TASK_CONCURRENCY": "1"})
+    stack.dd.faults.latency = 1.5
+    task = grant_task("role", role.id, "member", user)
+    stack.c1.enqueue(task)
+    daemon.wait_for(
+        lambda: any(e.get("task_id") == task.id for e in daemon.events("task started")), timeout=10, what="the grant"
+    )
+    seen: set[int | None] = set()
+    gauge: set[float | None] = set()
+    while not finishes(stack.c1, task.id):
+        seen.add(daemon.status("/readyz"))
+        gauge.add(daemon.metric("baton_datadog_ready"))
+        time.sleep(0.05)
+    assert_success(only_finish(stack.c1.recorded(), task.id))
+    assert seen == {200}
+    assert gauge == {1}

@@ -10,7 +10,6 @@ or the process.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import io
 import logging
@@ -25,13 +24,15 @@ from typing import Final, TypeVar, cast
 
 import grpc
 import grpc.aio
+import httpx
 import structlog
 from google.protobuf import any_pb2
 from google.protobuf.message import Message
 from google.rpc import status_pb2
+from httpx._utils import URLPattern, get_environment_proxies
 
 from connector.baton.c1 import hostinfo
-from connector.baton.c1.credentials import C1Endpoints, ClientId, ClientSecret, resolve_endpoints, split_host_port
+from connector.baton.c1.credentials import C1Endpoints, ClientId, ClientSecret, resolve_endpoints
 from connector.baton.c1.errors import (
     C1ResponseTooLargeError,
     C1TransientError,
@@ -139,28 +140,23 @@ def grpc_root_certificates(environ: Mapping[str, str]) -> bytes | None:
     return Path(cert_file).read_bytes() if cert_file else None
 
 
-def grpc_proxy_from_env(environ: Mapping[str, str], endpoints: C1Endpoints) -> str | None:
-    """The proxy to give the channel (`proxy=`) when only upper-case proxy variables are set.
+def grpc_proxy_from_env(endpoints: C1Endpoints) -> str | None:
+    """The proxy for the gRPC channel (`proxy=`): the one the token endpoint's httpx client takes for the same host.
 
-    grpc reads only the lower-case `grpc_proxy` / `https_proxy` / `http_proxy` and `no_grpc_proxy` /
-    `no_proxy`. Go, httpx and curl also honour `HTTPS_PROXY` / `NO_PROXY`, the spelling Kubernetes manifests
-    usually use, so without this the token request would go through the proxy and the gRPC channel would not.
-    None when grpc will find a proxy by itself, or when none applies to the ConductorOne host.
+    One set of rules for the three connections (Datadog, the token endpoint, the channel), httpx's: HTTPS_PROXY /
+    ALL_PROXY in any letter case (a lower-case name wins, an empty one unsets), NO_PROXY / no_proxy entries as
+    httpx reads them (`*`, a host and its subdomains, `.host` for subdomains only, `host:port`, IP addresses).
+    grpc's own reading differs (lower-case names only, `http_proxy` for an https target, `grpc_proxy`, no
+    ALL_PROXY, its own NO_PROXY matching), and the token request and the channel took different routes; the client
+    turns grpc's reading off (`proxy=None` is a direct channel). httpx has no public accessor for this decision:
+    its own environment reader and URL patterns are used, as its client does when it is built.
     """
-    if any(environ.get(name) for name in ("grpc_proxy", "https_proxy", "http_proxy")):
-        return None
-    proxy = environ.get("HTTPS_PROXY", "").strip()
-    if not proxy:
-        return None
-    host = split_host_port(endpoints.grpc_authority)[0].lower()
-    for entry in (environ.get("NO_PROXY") or environ.get("no_proxy") or "").split(","):
-        pattern = entry.strip().lower()
-        if pattern.startswith("[") or pattern.count(":") == 1:
-            with contextlib.suppress(ValueError):
-                pattern = split_host_port(pattern)[0]
-        if pattern == "*" or (pattern and (host == pattern.lstrip(".") or host.endswith("." + pattern.lstrip(".")))):
-            return None
-    return proxy if "://" in proxy else f"http://{proxy}"
+    target = httpx.URL(f"https://{endpoints.grpc_authority}")
+    patterns = sorted((URLPattern(key), proxy) for key, proxy in get_environment_proxies().items())
+    for pattern, proxy in patterns:
+        if pattern.matches(target):
+            return proxy
+    return None
 
 
 class BatonServiceClient:
@@ -169,7 +165,8 @@ class BatonServiceClient:
     `host_id` goes on every request (callers pass BATON_HOST_ID or the hostname; see
     `hostinfo.default_host_id`). `api_host` is the BATON_C1_API_HOST value, if any. `root_certificates`
     (PEM) replaces grpc's trust roots; see `grpc_root_certificates`. `proxy` (an http:// URL) sends the
-    channel through an HTTP CONNECT proxy; see `grpc_proxy_from_env`.
+    channel through an HTTP CONNECT proxy, None connects directly whatever the environment says; see
+    `grpc_proxy_from_env`.
     """
 
     def __init__(
@@ -204,7 +201,8 @@ class BatonServiceClient:
             *DEFAULT_CHANNEL_OPTIONS,
             ("grpc.max_receive_message_length", max_receive_bytes),
             ("grpc.primary_user_agent", self.user_agent),
-            *([("grpc.http_proxy", proxy)] if proxy else []),
+            # Only the proxy given: grpc would otherwise pick one from the environment by rules of its own.
+            ("grpc.http_proxy", proxy) if proxy else ("grpc.enable_http_proxy", 0),
             *channel_options,
         ]
         self._max_receive_bytes = max_receive_bytes
@@ -232,11 +230,18 @@ class BatonServiceClient:
         timeouts: CallTimeouts | None = None,
         on_call: Callable[[RpcResult], None] | None = None,
         on_token_fetch: Callable[[TokenFetch], None] | None = None,
+        on_token: Callable[[str], None] | None = None,
         upload_retry: RetryPolicy = UPLOAD_RETRY,
     ) -> BatonServiceClient:
         """A client with its own token source, closed along with it."""
         tokens = TokenSource(
-            client_id, secret, api_host=api_host, verify=token_verify, timeout=token_timeout, on_fetch=on_token_fetch
+            client_id,
+            secret,
+            api_host=api_host,
+            verify=token_verify,
+            timeout=token_timeout,
+            on_fetch=on_token_fetch,
+            on_token=on_token,
         )
         return cls(
             client_id=client_id,

@@ -13,6 +13,8 @@ from typing import Final
 import grpc
 from google.protobuf import duration_pb2
 
+from connector.baton.proxyrefusal import proxy_refusal
+
 # §3.1: the codes on which the Go daemon gives up at startup instead of retrying. Every other code is retried
 # there, and any poll error is backed off, so everything else counts as transient.
 FATAL_CODES: Final[frozenset[grpc.StatusCode]] = frozenset(
@@ -127,19 +129,58 @@ _NETWORK_CAUSES: Final[tuple[tuple[tuple[str, ...], str], ...]] = (
         "DNS lookup failed",
     ),
     (("connection refused",), "connection refused"),
+    # The certificate first: grpc words that failure "Ssl handshake failed: ...CERTIFICATE_VERIFY_FAILED", and a
+    # name it does not cover "Custom verification check failed ... Hostname Verification Check failed".
     (
-        ("certificate_verify_failed", "certificate verify failed", "ssl handshake failed", "handshake failed"),
+        ("certificate_verify_failed", "certificate verify failed", "verification check failed"),
         "TLS verification failed",
     ),
+    # Any other failed handshake says nothing about trust: an old TLS version only, or a peer that does not speak TLS
+    # at all (a plain-HTTP port, a proxy's page); the CA bundle is not what to check.
+    (
+        (
+            "handshake failed",
+            "handshake failure",
+            "handshake_failure",
+            "wrong version number",
+            "wrong_version_number",
+            "protocol version",
+            "protocol_version",
+            "unsupported protocol",
+            "unsupported_protocol",
+            "no protocols available",
+            "no_protocols_available",
+        ),
+        "TLS handshake failed",
+    ),
+    # grpc needs HTTP/2, chosen in the handshake (ALPN): a TLS-inspecting proxy or front end without it ends here.
+    (("missing selected alpn",), "TLS handshake failed: the peer does not offer HTTP/2 (ALPN h2)"),
     (("deadline exceeded", "timed out", "timeout"), "timed out"),
-    (("connection reset", "broken pipe", "socket closed", "connection closed", "eof"), "connection closed by the peer"),
+    (
+        (
+            "connection reset",
+            "broken pipe",
+            "socket closed",
+            "connection closed",
+            "closed connection",
+            "disconnected",
+            "eof",
+        ),
+        "connection closed by the peer",
+    ),
     (("network is unreachable", "no route to host"), "network unreachable"),
 )
+
+
+# grpc's words for a proxy that answered CONNECT with anything but 2xx.
+_PROXY_REFUSED: Final = "http proxy returned response code"
 
 
 def network_cause(text: str) -> str | None:
     """A short, fixed description of why a connection failed, or None when `text` names no known cause."""
     lowered = text.lower()
+    if _PROXY_REFUSED in lowered:
+        return proxy_refusal(text)
     for needles, cause in _NETWORK_CAUSES:
         if any(needle in lowered for needle in needles):
             return cause

@@ -24,6 +24,7 @@ from connector.baton.c1.assertion import make_client_assertion
 from connector.baton.c1.credentials import ClientId, ClientSecret, resolve_endpoints
 from connector.baton.c1.errors import C1AuthError, C1AuthRejectedError, C1AuthUnavailableError, network_cause
 from connector.baton.inflate import BodyTooLarge, CappedBody, UndecodableBody
+from connector.baton.proxyrefusal import proxy_refusal
 
 BATON_SDK_VERSION: Final = "v0.25.0"
 """The Go SDK release whose wire behaviour this package reproduces; user agents carry it as Go's do."""
@@ -94,6 +95,7 @@ class TokenSource:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         on_fetch: Callable[[TokenFetch], None] | None = None,
+        on_token: Callable[[str], None] | None = None,
     ) -> None:
         self._client_id = client_id
         self._secret = secret
@@ -114,6 +116,8 @@ class TokenSource:
         self._clock = clock
         self._wall_clock = wall_clock
         self._on_fetch = on_fetch
+        self._on_token = on_token
+        """Hears every new token's value first (the daemon's log redactor), before any call can carry it."""
         self._lock = asyncio.Lock()
         self._cached: AccessToken | None = None
         self._recent: deque[str] = deque(maxlen=_REDACTED_TOKENS)
@@ -135,9 +139,12 @@ class TokenSource:
             cached = self._cached
             if cached is not None and self._fresh(cached):
                 return cached
-            self._cached = await self._fetch()
-            self._recent.appendleft(self._cached.value)
-            return self._cached
+            fetched = await self._fetch()
+            if self._on_token is not None:
+                self._on_token(fetched.value)
+            self._cached = fetched
+            self._recent.appendleft(fetched.value)
+            return fetched
 
     def redact(self, text: str) -> str:
         """`text` (a peer's words: a status's details) without any token fetched lately. A hostile peer or a proxy
@@ -326,12 +333,20 @@ def _describe_http_failure(exc: httpx.HTTPError) -> str:
     """Why the token request did not get an answer, in words (never the request, which holds the assertion)."""
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
-    # httpx wraps the OSError / ssl error; its text names the cause ("[Errno 111] Connection refused").
-    texts = [str(exc), *(str(e) for e in (exc.__cause__, exc.__context__) if e is not None)]
-    for text in texts:
-        cause = network_cause(text)
+    if isinstance(exc, httpx.ProxyError):
+        return proxy_refusal(str(exc))  # never the proxy's reason phrase: free text
+    # httpx wraps the OSError / ssl error, a TLS one several links down (ConnectError, ConnectError, anyio's
+    # EndOfStream, SSLEOFError); its text names the cause ("[Errno 111] Connection refused").
+    link: BaseException | None = exc
+    for _ in range(8):
+        if link is None:
+            break
+        cause = network_cause(str(link))
         if cause is not None:
             return cause
+        link = link.__cause__ or link.__context__
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "the answer is not valid HTTP"  # h11's text may quote the peer's bytes: not repeated
     return "connection failed" if isinstance(exc, httpx.TransportError) else "request failed"
 
 

@@ -47,7 +47,7 @@ class Metrics:
         Gauge(f"{prefix}_build_info", "Build of the running connector", ["version", "python"], registry=r).labels(
             version, platform.python_version()
         ).set(1)
-        self.ready = Gauge(f"{prefix}_ready", "1 once Hello succeeded and until draining starts", registry=r)
+        self.ready = Gauge(f"{prefix}_ready", "1 while /readyz says ready (the runner sets how it is read)", registry=r)
         self.tasks_received = Counter(
             f"{prefix}_tasks_received_total", "Tasks received from ConductorOne", ["type"], registry=r
         )
@@ -130,15 +130,27 @@ class Metrics:
         self.task_duration.labels(task_type).observe(seconds)
 
     def sync_succeeded(self, result: SyncResult, uploaded_bytes: int = 0) -> None:
-        self.sync_duration.observe(result.seconds)
-        by_type = result.stats.get("resources_by_resource_type", {})
-        if isinstance(by_type, dict):
-            for type_id, count in by_type.items():
-                self.resources_synced.labels(str(type_id)).set(float(count))
-        grants_by_type = result.stats.get("grants_by_resource_type", {})
-        if isinstance(grants_by_type, dict):
-            for type_id, count in grants_by_type.items():
-                self.grants_synced.labels(str(type_id)).set(float(count))
-        self.last_sync.set(time.time())
+        """A sync ended and its file was uploaded (`uploaded_bytes`). Only a full sync sets the sync series: a
+        targeted one (partial: the few resources ConductorOne asked for after a grant) says nothing of the org, and
+        counted as the last successful sync it kept BatonDatadogSyncStale quiet while every full sync failed."""
         if uploaded_bytes:
             self.upload_bytes.inc(uploaded_bytes)
+        if result.sync_type != "full":
+            return
+        self.sync_duration.observe(result.seconds)
+        # The counts of this sync, in full: the store leaves out a type without grants (and the whole map when
+        # none has any), and a type not synced this time is not in it; the gauges kept the previous counts. Cleared
+        # and set in one go, on the loop /metrics is rendered on, so no scrape sees half of it.
+        resources = _counts(result.stats.get("resources_by_resource_type"))
+        grants = _counts(result.stats.get("grants_by_resource_type"))
+        self.resources_synced.clear()
+        self.grants_synced.clear()
+        for type_id, count in resources.items():
+            self.resources_synced.labels(type_id).set(count)
+        for type_id in resources.keys() | grants.keys():
+            self.grants_synced.labels(type_id).set(grants.get(type_id, 0.0))
+        self.last_sync.set(time.time())
+
+
+def _counts(by_type: object) -> dict[str, float]:
+    return {str(type_id): float(count) for type_id, count in by_type.items()} if isinstance(by_type, dict) else {}

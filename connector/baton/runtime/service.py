@@ -31,6 +31,7 @@ from connector.baton.c1 import BatonServiceClient, C1FatalError, C1TransientErro
 from connector.baton.c1.client import UPLOAD_RETRY, RpcResult
 from connector.baton.c1.credentials import C1Endpoints, ClientId, ClientSecret
 from connector.baton.c1.hostinfo import build_info, default_host_id
+from connector.baton.c1.token import TokenFetch
 from connector.baton.connector import Connector
 from connector.baton.retry import Backoff, RetryPolicy
 from connector.baton.runtime.http import OpsServer
@@ -53,10 +54,15 @@ READY_WINDOW_POLLS = 3
 
 
 class Readiness:
-    """`/readyz`: ready after the first successful Hello, while ConductorOne was reached within the window.
+    """`/readyz`: ready after the first successful Hello, unless ConductorOne is failing us: an RPC or a token
+    fetch failed since the last successful RPC, and that success is older than the window.
 
     The window is max(`min_window`, 3 x the poll interval ConductorOne asked for); `min_window` is
-    BATON_READY_WINDOW_SECONDS (60 s). Any successful ConductorOne RPC counts as contact (`contact`).
+    BATON_READY_WINDOW_SECONDS (60 s). Any successful ConductorOne RPC counts as contact (`contact`), any other
+    answer or a failed token fetch as a failure (`failure`). Time without any call is not a failure: every slot
+    busy with a task that sends no heartbeat (a grant waiting on Datadog) makes no call for minutes, and such a
+    pod is working, not cut off (it was reported unready, and alerted on as ConductorOne being unreachable).
+    Every call has a deadline, so a peer that stops answering is a failure within one.
     """
 
     def __init__(
@@ -72,17 +78,33 @@ class Readiness:
         self._poll_interval = poll_interval
         self._clock = clock
         self._last_contact: float | None = None
+        self._failed_since_contact = False
 
     def contact(self) -> None:
         self._last_contact = self._clock()
+        self._failed_since_contact = False
+
+    def failure(self) -> None:
+        self._failed_since_contact = True
 
     def on_call(self, result: RpcResult) -> None:
         if result.code == "OK":
             self.contact()
+        else:
+            self.failure()
+
+    def on_token_fetch(self, fetch: TokenFetch) -> None:
+        # A successful fetch is not contact with BatonService: the call it is for says whether that works.
+        if not fetch.ok:
+            self.failure()
 
     @property
     def window(self) -> float:
         return max(self._min_window, READY_WINDOW_POLLS * self._poll_interval())
+
+    @property
+    def ready(self) -> bool:
+        return self()[0]
 
     def __call__(self) -> tuple[bool, str]:
         if self.draining:
@@ -90,7 +112,7 @@ class Readiness:
         if not self.hello_ok:
             return False, "waiting for a successful Hello to ConductorOne"
         since = self._clock() - (self._last_contact if self._last_contact is not None else -math.inf)
-        if since > self.window:
+        if self._failed_since_contact and since > self.window:
             return False, f"ConductorOne not reached for {since:.0f} s (window {self.window:.0f} s)"
         return True, ""
 
@@ -176,6 +198,8 @@ class ServiceConfig:
     """Seconds between periodic full syncs to `sync_file`; 0: none."""
     sync_file: Path
     shutdown_grace_seconds: float
+    on_token: Callable[[str], None] | None = None
+    """Hears each ConductorOne access token fetched (the wiring's log redactor)."""
 
 
 async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) -> int:
@@ -187,10 +211,13 @@ async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) 
         min_window=config.ready_window_seconds,
         poll_interval=lambda: scheduler_ref[0].poll_interval if scheduler_ref else 0.0,
     )
+    # The gauge is read from the same verdict as /readyz at each scrape, so an alert on it sees what the
+    # kubelet sees (it was set at Hello and at draining only, and stayed 1 through any outage).
+    metrics.ready.set_function(lambda: 1.0 if readiness.ready else 0.0)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, _on_signal, stop, readiness, metrics, sig)
+        loop.add_signal_handler(sig, _on_signal, stop, readiness, sig)
 
     ops = (
         OpsServer(metrics, readiness, config.health_check_bind_address, config.health_check_port)
@@ -210,6 +237,10 @@ async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) 
         metrics.c1_call(result)
         readiness.on_call(result)
 
+    def on_token_fetch(fetch: TokenFetch) -> None:
+        metrics.token_fetch(fetch)
+        readiness.on_token_fetch(fetch)
+
     host_id = config.host_id or default_host_id(os.environ)
     c1 = BatonServiceClient.from_credentials(
         config.client_id,
@@ -217,11 +248,12 @@ async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) 
         host_id=host_id,
         api_host=config.api_host,
         root_certificates=config.root_certificates,
-        proxy=grpc_proxy_from_env(os.environ, config.endpoints),
+        proxy=grpc_proxy_from_env(config.endpoints),
         token_verify=config.token_verify,
         token_timeout=config.token_timeout,
         on_call=on_c1_call,
-        on_token_fetch=metrics.token_fetch,
+        on_token_fetch=on_token_fetch,
+        on_token=config.on_token,
         upload_retry=UPLOAD_RETRY.scaled(scale),
     )
     try:
@@ -243,7 +275,6 @@ async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) 
         if not hello_ok:
             return 0 if stop.is_set() else 1
         readiness.hello_ok = True
-        metrics.ready.set(1)
         log.info("connected to ConductorOne", target=config.endpoints.grpc_target, host_id=host_id)
 
         full_sync = FullSyncHandler(
@@ -270,8 +301,13 @@ async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) 
             result = await sync_to_file(
                 connector.syncers(), config.sync_file, config.sync_options, tmp_dir=config.temp_dir
             )
-            metrics.sync_succeeded(result)
-            log.info("periodic sync written", file=str(config.sync_file), sync_id=result.sync_id)
+            # Not in the sync series: they say what ConductorOne has (BatonDatadogSyncStale), and this file stays here.
+            log.info(
+                "periodic sync written",
+                file=str(config.sync_file),
+                sync_id=result.sync_id,
+                seconds=round(result.seconds, 3),
+            )
 
         scheduler = Scheduler(
             c1,
@@ -292,11 +328,10 @@ async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) 
             await ops.stop()
 
 
-def _on_signal(stop: asyncio.Event, readiness: Readiness, metrics: Metrics, sig: signal.Signals) -> None:
+def _on_signal(stop: asyncio.Event, readiness: Readiness, sig: signal.Signals) -> None:
     if not stop.is_set():
         log.info("shutdown requested", signal=sig.name)
     readiness.draining = True
-    metrics.ready.set(0)
     stop.set()
 
 

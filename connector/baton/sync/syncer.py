@@ -121,6 +121,8 @@ class Syncer:
         self._state = st.SyncState()
         self._types: dict[str, resource_pb2.ResourceType] = {}
         self._warnings: list[str] = []
+        # Records the connector returned without an identity, dropped (Go's syncer drops and counts them too).
+        self._dropped = 0
         self._trait_urls: dict[str, list[tuple[str, str]]] = {}
         # Resources whose grant actions are on the stack, by (type, id), until their last grants page.
         self._grant_subjects: dict[tuple[str, str], resource_pb2.Resource] = {}
@@ -157,7 +159,13 @@ class Syncer:
         collected = not self._state.should_skip_entitlements_and_grants
         stats = await self._store.end_sync(final.marshal(), supports_diff=collected and sync_type == "full")
         seconds = time.monotonic() - started
-        bound.info("sync finished", seconds=round(seconds, 3), warnings=len(self._warnings), **stats)
+        bound.info(
+            "sync finished",
+            seconds=round(seconds, 3),
+            warnings=len(self._warnings),
+            dropped_invalid_records=self._dropped,
+            **stats,
+        )
         return SyncResult(self._store.sync_id, sync_type, resumed, stats, list(self._warnings), seconds)
 
     # -- start -------------------------------------------------------------------------------------------
@@ -375,10 +383,16 @@ class Syncer:
         if page is None:
             return
         self._check_next_token(action, page)
-        children = [(res, self._validate_resource(res)) for res in page.items]
+        items = self._identified(action, "resources", page.items, _resource_identified)
+        children = [(res, self._validate_resource(res)) for res in items]
         # Side-loaded grants only for entitlement types this sync covers (a type filter may exclude roles).
         side_grants = (
-            [g for g in page.grants if g.entitlement.resource.id.resource_type in self._types]
+            self._identified(
+                action,
+                "grants",
+                [g for g in page.grants if g.entitlement.resource.id.resource_type in self._types],
+                _grant_identified,
+            )
             if self._grants_enabled()
             else []
         )
@@ -389,8 +403,8 @@ class Syncer:
         for res, packed in parents:
             for child in packed:
                 self._push_child(res, child)
-        await self._store.write(self._token(), resources=page.items, grants=side_grants)
-        self._observer.page_stored("resources", action.resource_type_id, len(page.items))
+        await self._store.write(self._token(), resources=items, grants=side_grants)
+        self._observer.page_stored("resources", action.resource_type_id, len(items))
         if side_grants:
             self._observer.page_stored("grants", action.resource_type_id, len(side_grants))
 
@@ -433,9 +447,10 @@ class Syncer:
         for _, res in batch:
             if not self._skips(rtype, res, annotation_resource_pb2.SkipEntitlements):
                 entitlements.extend(syncer.entitlements(res))
+        kept = self._identified(action, "entitlements", entitlements, _entitlement_identified)
         self._advance(action, str(batch[-1][0]) if len(batch) == _RESOURCE_BATCH else "")
-        await self._store.write(self._token(), entitlements=entitlements)
-        self._observer.page_stored("entitlements", action.resource_type_id, len(entitlements))
+        await self._store.write(self._token(), entitlements=kept)
+        self._observer.page_stored("entitlements", action.resource_type_id, len(kept))
 
     async def _grant_actions_batch(self, action: st.Action) -> list[st.Action]:
         """Turn the next stored resources of a type into per-resource grant actions (run concurrently); returns
@@ -549,12 +564,13 @@ class Syncer:
         # so no other worker's token can claim this page while it waits for room (and its worker is cancelled).
         await self._store.room()
         self._check_next_token(action, page)
-        self._note_expandable(page.items)
+        grants = self._identified(action, "grants", page.items, _grant_identified)
+        self._note_expandable(grants)
         self._advance(action, page.next_token)
         if not page.next_token:
             self._grant_subjects.pop(key, None)
-        await self._store.write(self._token(), grants=page.items)
-        self._observer.page_stored("grants", action.resource_type_id, len(page.items))
+        await self._store.write(self._token(), grants=grants)
+        self._observer.page_stored("grants", action.resource_type_id, len(grants))
         return bool(page.next_token)
 
     async def _targeted(self, action: st.Action) -> None:
@@ -577,6 +593,8 @@ class Syncer:
         res = await self._call(action, lambda: syncer.get_resource(rid))
         if res is None:
             return
+        if not _resource_identified(res):
+            raise InternalError(f"connector returned the targeted resource {rid} without an id")
         self._validate_resource(res)
         rtype = self._types[action.resource_type_id]
         entitlements: list[entitlement_pb2.Entitlement] = []
@@ -689,6 +707,25 @@ class Syncer:
         urls = (_SKIP_BOTH_URL, ann.type_url(phase))
         return any(a.type_url in urls for a in rtype.annotations) or any(a.type_url in urls for a in res.annotations)
 
+    def _identified(
+        self, action: st.Action, kind: str, records: Sequence[T], identified: Callable[[T], bool]
+    ) -> Sequence[T]:
+        """The records that carry their identity; the others are dropped and counted, as Go's syncer does
+        (docs/spec/c1z-format.md §5.2): one record without an id (a peer's blank one) must not fail every sync."""
+        if all(map(identified, records)):
+            return records
+        kept = [record for record in records if identified(record)]
+        self._dropped += len(records) - len(kept)
+        log.warning(
+            "records without an identity dropped",
+            kind=kind,
+            dropped=len(records) - len(kept),
+            operation=action.operation,
+            resource_type=action.resource_type_id,
+            resource=action.resource_id,
+        )
+        return kept
+
     def _validate_resource(self, res: resource_pb2.Resource) -> list[any_pb2.Any]:
         """Check one listed resource; returns its `ChildResourceType` annotations (one pass over them)."""
         rid = res.id
@@ -697,19 +734,29 @@ class Syncer:
         if traits is None:
             rtype = self._types.get(type_id)
             if rtype is None:
-                raise InternalError(f"connector returned a resource with an unknown type or empty id: {rid}")
+                raise InternalError(f"connector returned a resource of an unknown type: {rid}")
             # What each resource of the type must carry, worked out once per type: this runs for every resource.
             traits = self._trait_urls[type_id] = [
                 (_TRAIT_URLS[t], _TRAIT_ANNOTATIONS[t].DESCRIPTOR.name) for t in rtype.traits if t in _TRAIT_URLS
             ]
-        if not rid.resource:
-            raise InternalError(f"connector returned a resource with an unknown type or empty id: {rid}")
         annotations = res.annotations
         present = {a.type_url for a in annotations}
         for url, name in traits:
             if url not in present:
                 raise InternalError(f"resource {type_id}:{rid.resource} is missing its {name}")
         return [a for a in annotations if a.type_url == _CHILD_TYPE_URL] if _CHILD_TYPE_URL in present else []
+
+
+def _resource_identified(res: resource_pb2.Resource) -> bool:
+    return bool(res.id.resource)
+
+
+def _entitlement_identified(ent: entitlement_pb2.Entitlement) -> bool:
+    return bool(ent.id) and bool(ent.resource.id.resource)
+
+
+def _grant_identified(grant: grant_pb2.Grant) -> bool:
+    return bool(grant.id) and bool(grant.principal.id.resource)
 
 
 # The settings the Go token carries as its own fields (`should_skip_*`): not recorded twice.

@@ -26,6 +26,8 @@ from google.rpc import status_pb2
 from connector.baton.c1.client import MAX_ANNOTATIONS, BatonServiceClient, task_id_problem
 from connector.baton.c1.errors import C1Error, C1UnreadableTaskError
 from connector.baton.errors import Code, ConnectorError
+from connector.baton.ids import grant_id
+from connector.baton.pb.c1.connector.v2 import resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.retry import Backoff, RetryPolicy
 from connector.baton.tasks import action_schemas
@@ -65,6 +67,7 @@ LAST_ATTEMPT_SECONDS = 1.0
 """Once stopping, a FinishTask attempt gets what is left before the stop deadline, and this long when none is: a
 processor cancelled at shutdown (its handler outlived the grace) still makes one attempt, and nothing else waits."""
 _LOGGED_ID_CHARS = 40
+_LOGGED_TARGET_CHARS = 200
 
 
 class TaskObserver(Protocol):
@@ -110,8 +113,50 @@ def _fitted(outcome: Outcome) -> Outcome:
 
 def loggable_task_id(task_id: str) -> str:
     """A task id as it may appear in a log line: escaped, and cut when absurdly long (a 1 MB id)."""
-    shown = ascii(task_id[:_LOGGED_ID_CHARS])[1:-1]
-    return shown if len(task_id) <= _LOGGED_ID_CHARS else f"{shown}...({len(task_id)} chars)"
+    return _loggable(task_id, _LOGGED_ID_CHARS)
+
+
+def _loggable(text: str, limit: int) -> str:
+    """ConductorOne's text as it may appear in a log line: escaped (no control characters, no forged line), and
+    cut when absurdly long."""
+    shown = ascii(text[:limit])[1:-1]
+    return shown if len(text) <= limit else f"{shown}...({len(text)} chars)"
+
+
+def _ref(resource_id: resource_pb2.ResourceId) -> str:
+    if not resource_id.resource_type and not resource_id.resource:
+        return ""
+    return _loggable(f"{resource_id.resource_type}:{resource_id.resource}", _LOGGED_TARGET_CHARS)
+
+
+def task_target(task: baton_pb2.Task, kind: str) -> dict[str, str]:
+    """What a grant, revoke or delete is about, as log fields bound to every line of the task: a failed revoke
+    must say who keeps which access without looking the task up (the ids are ConductorOne's, never secrets)."""
+    if kind == "grant":
+        return {
+            "entitlement": _loggable(task.grant.entitlement.id, _LOGGED_TARGET_CHARS),
+            "principal": _ref(task.grant.principal.id),
+        }
+    if kind == "revoke":
+        grant = task.revoke.grant
+        return {
+            "entitlement": _loggable(grant.entitlement.id, _LOGGED_TARGET_CHARS),
+            "principal": _ref(grant.principal.id),
+        }
+    if kind == "delete_resource":
+        return {"resource": _ref(task.delete_resource.resource_id)}
+    return {}
+
+
+def _left_live(task: baton_pb2.Task) -> dict[str, str]:
+    """The grant a failed revoke leaves in place, by its id (made from its parts when ConductorOne sent none); none
+    for a revoke that did not decode or named no grant."""
+    grant = task.revoke.grant
+    principal = grant.principal.id
+    if not grant.id and not (grant.entitlement.id and principal.resource):
+        return {}
+    shown = grant.id or grant_id(grant.entitlement.id, principal.resource_type, principal.resource)
+    return {"left_live": _loggable(shown, _LOGGED_TARGET_CHARS)}
 
 
 class TaskProcessor:
@@ -197,7 +242,7 @@ class TaskProcessor:
         try:
             # Bound in the context: every log line of the work below (sync engine, Datadog calls) carries the
             # task id and type, not just the processor's own lines.
-            with structlog.contextvars.bound_contextvars(task_id=task.id, task_type=kind):
+            with structlog.contextvars.bound_contextvars(task_id=task.id, task_type=kind, **task_target(task, kind)):
                 label, cancelled_here = await self._process(task, kind, started, unreadable)
         finally:
             del self._active[task.id]
@@ -239,6 +284,16 @@ class TaskProcessor:
         seconds = self._clock() - started
         if outcome.failure is None:
             log.info("task succeeded", seconds=round(seconds, 3))
+        elif kind == "revoke":
+            # Access that ConductorOne wants gone is still there: the security engineer's line, at error.
+            log.error(
+                "task failed",
+                code=outcome.failure.code.name,
+                error=outcome.failure.message,
+                non_retryable=outcome.failure.non_retryable,
+                seconds=round(seconds, 3),
+                **_left_live(task),
+            )
         else:
             log.warning(
                 "task failed",

@@ -39,6 +39,7 @@ from tests.baton.c1.conftest import FAST_UPLOAD_RETRY, LeakGuard, make_client
 from tests.fakes.c1 import FakeC1
 from tests.fakes.c1.proxy import ConnectProxy
 from tests.fakes.c1.service import GARBAGE
+from tests.fakes.refusing import RefusingPeer
 from tests.fakes.tasks import kind_task
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -624,21 +625,70 @@ def test_grpc_default_ssl_roots_file_path_is_honoured(fake: FakeC1, trust_fake: 
         assert getting == []  # the TLS handshake failed: no RPC reached the fake
 
 
-def test_grpc_proxy_from_env() -> None:
+_PROXY_NAMES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "grpc_proxy")
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"HTTPS_PROXY": "proxy:3128"}, "http://proxy:3128"),
+        ({"https_proxy": "http://p:1"}, "http://p:1"),
+        ({}, None),
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "other.one"}, "http://p:1"),
+        # The same route as the token request, where grpc's own reading of the environment differed:
+        ({"ALL_PROXY": "http://p:1"}, "http://p:1"),  # grpc: no ALL_PROXY
+        ({"Https_Proxy": "http://p:1"}, "http://p:1"),  # grpc: lower-case names only
+        ({"http_proxy": "http://p:1"}, None),  # grpc: http_proxy for an https target too
+        ({"grpc_proxy": "http://p:1"}, None),  # grpc only; neither httpx nor the Go SDK reads it
+        ({"https_proxy": "http://p:1", "NO_PROXY": "acme.conductor.one"}, None),  # grpc: lower-case no_proxy only
+        ({"HTTPS_PROXY": "http://p:1", "https_proxy": ""}, None),  # an empty lower-case name unsets
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": ".acme.conductor.one"}, "http://p:1"),  # subdomains only
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "acme.conductor.one:8443"}, "http://p:1"),  # another port
+    ],
+)
+def test_grpc_proxy_from_env_is_the_token_requests_proxy(
+    environ: dict[str, str], expected: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in (*_PROXY_NAMES, "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
     endpoints = resolve_endpoints(parse_client_id("n@acme.conductor.one/pcc"))
-    assert grpc_proxy_from_env({"HTTPS_PROXY": "proxy:3128"}, endpoints) == "http://proxy:3128"
-    assert grpc_proxy_from_env({"HTTPS_PROXY": "http://p:1", "https_proxy": "http://p:1"}, endpoints) is None
-    assert grpc_proxy_from_env({}, endpoints) is None
-    for no_proxy in ("*", "acme.conductor.one", ".conductor.one", "conductor.one", "x, acme.conductor.one:443"):
-        assert grpc_proxy_from_env({"HTTPS_PROXY": "http://p:1", "NO_PROXY": no_proxy}, endpoints) is None
-    assert grpc_proxy_from_env({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "other.one"}, endpoints) == "http://p:1"
+    assert grpc_proxy_from_env(endpoints) == expected
+
+
+@pytest.mark.parametrize(
+    "no_proxy", ["*", "acme.conductor.one", ".conductor.one", "conductor.one", "x, acme.conductor.one"]
+)
+def test_no_proxy_sends_the_channel_direct(no_proxy: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in _PROXY_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://p:1")
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+    assert grpc_proxy_from_env(resolve_endpoints(parse_client_id("n@acme.conductor.one/pcc"))) is None
+
+
+async def test_without_a_proxy_the_channel_ignores_the_proxy_variables_grpc_reads(
+    fake: FakeC1, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`proxy=None` is a direct channel: grpc would otherwise take `http_proxy` (or `grpc_proxy`) from the
+    environment by itself, while the token request, like the Go SDK, goes direct."""
+    async with RefusingPeer(lambda _: b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n") as proxy:
+        monkeypatch.setenv("http_proxy", f"http://{proxy.address}")
+        monkeypatch.setenv("grpc_proxy", f"http://{proxy.address}")
+        monkeypatch.delenv("no_proxy", raising=False)
+        async with make_client(fake) as client:
+            await client.get_task()
+    assert proxy.received == []
+    assert fake.recorded().calls[0].code == "OK"
 
 
 async def test_channel_goes_through_the_proxy(fake: FakeC1, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("https_proxy", "http_proxy", "grpc_proxy", "no_proxy", "NO_PROXY", "no_grpc_proxy"):
+    for name in (*_PROXY_NAMES, "no_proxy", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
     async with ConnectProxy() as proxy:
-        proxy_url = grpc_proxy_from_env({"HTTPS_PROXY": proxy.url}, resolve_endpoints(parse_client_id(fake.client_id)))
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        proxy_url = grpc_proxy_from_env(resolve_endpoints(parse_client_id(fake.client_id)))
         assert proxy_url == proxy.url
         client_id = parse_client_id(fake.client_id)
         proxied = BatonServiceClient(
@@ -651,5 +701,5 @@ async def test_channel_goes_through_the_proxy(fake: FakeC1, monkeypatch: pytest.
         )
         await proxied.get_task()
         await proxied.close()
-    assert proxy.tunnels == [fake.address]
+    assert proxy.tunnels == [fake.address, fake.address]  # the token request, then the channel
     assert fake.recorded().calls[0].code == "OK"

@@ -29,6 +29,7 @@ from tests.baton.c1.conftest import LeakGuard
 from tests.fakes.c1 import FakeC1, generate_client_credentials
 from tests.fakes.c1.proxy import ConnectProxy
 from tests.fakes.net import EndlessBody
+from tests.fakes.refusing import NOT_TLS, PROTOCOL_VERSION_ALERT, RefusingPeer, proxy_authorization
 
 Handler = Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
 
@@ -90,6 +91,7 @@ def make_source(
     clock: Clock | None = None,
     on_fetch: Callable[[TokenFetch], None] | None = None,
     api_host: str | None = None,
+    on_token: Callable[[str], None] | None = None,
 ) -> TokenSource:
     return TokenSource(
         parse_client_id(creds[0]),
@@ -98,6 +100,7 @@ def make_source(
         http_client=httpx.AsyncClient(transport=httpx.MockTransport(as_sent(handler))),
         clock=clock or Clock(),
         on_fetch=on_fetch,
+        on_token=on_token,
     )
 
 
@@ -589,3 +592,72 @@ async def test_fake_outage_maps_to_transient(fake: FakeC1) -> None:
         assert refused.value.status_code is None
     assert (await source.token()).value
     await source.aclose()
+
+
+async def test_each_new_token_is_heard_before_any_call_can_carry_it(creds: tuple[str, str]) -> None:
+    """The daemon registers each token with its log redactor here: a token never reaches a caller (and so a
+    request, a peer's echo, an error) before the redactor knows it."""
+    heard: list[str] = []
+    seen_by_caller: list[str] = []
+
+    def on_token(value: str) -> None:
+        assert value not in seen_by_caller
+        heard.append(value)
+
+    source = make_source(creds, TokenServer(), on_token=on_token)
+    first = await source.token()
+    seen_by_caller.append(first.value)
+    assert await source.token() is first  # cached: nothing new to hear
+    source.invalidate()
+    second = await source.token()
+    assert heard == [first.value, second.value] == ["tok-1", "tok-2"]
+
+
+# ---- hostile networks: TLS that is not the certificate's fault, a proxy refusing the tunnel -----------------------
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [pytest.param(PROTOCOL_VERSION_ALERT, id="tls-1.0-only"), pytest.param(NOT_TLS, id="plain-http-port")],
+)
+async def test_a_failed_tls_handshake_is_named_and_is_not_a_certificate_problem(answer: bytes) -> None:
+    """These read "connection failed": the TLS error sits four links down httpx's chain (ConnectError,
+    ConnectError, EndOfStream, the SSLError), and "wrong version number" or a protocol_version alert named no
+    cause; an operator was left without a lead. Not "TLS verification failed" either: the CA bundle is not the
+    problem."""
+    async with RefusingPeer(lambda _: answer) as peer:
+        generated = generate_client_credentials(peer.address)
+        source = TokenSource(parse_client_id(generated.client_id), parse_client_secret(generated.client_secret))
+        with pytest.raises(C1AuthUnavailableError) as caught:
+            await source.token()
+        await source.aclose()
+    assert str(caught.value) == f"failed to get a token from {peer.address}: TLS handshake failed"
+    assert peer.received[0][:1] == b"\x16"  # a ClientHello reached it
+
+
+@pytest.mark.parametrize(
+    ("status", "named"),
+    [(407, "407 Proxy Authentication Required"), (403, "403 Forbidden"), (503, "503 Service Unavailable")],
+)
+async def test_a_proxy_refusing_the_tunnel_is_named_by_its_status_never_by_its_words(
+    status: int, named: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """httpx's ProxyError read "connection failed": nothing said a proxy, let alone that it wants credentials. The
+    proxy's reason phrase (free text, here echoing the CONNECT's Proxy-Authorization) is never quoted."""
+    for name in ("NO_PROXY", "no_proxy", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+    def refuse(received: bytes) -> bytes:
+        return b"HTTP/1.1 %d %s\r\nContent-Length: 0\r\n\r\n" % (status, proxy_authorization(received))
+
+    async with RefusingPeer(refuse) as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://ops:proxy-pw-canary@{proxy.address}")
+        generated = generate_client_credentials("acme.conductor.invalid")
+        source = TokenSource(parse_client_id(generated.client_id), parse_client_secret(generated.client_secret))
+        with pytest.raises(C1AuthUnavailableError) as caught:
+            await source.token()
+        await source.aclose()
+    assert str(caught.value) == (
+        f"failed to get a token from acme.conductor.invalid: the proxy refused the tunnel (HTTP {named})"
+    )
+    assert proxy_authorization(proxy.received[0]) == b"ops:proxy-pw-canary"

@@ -20,8 +20,9 @@ from connector.baton.c1.errors import C1UnreadableTaskError, network_cause
 from connector.baton.pb.c1.connector.v2 import connector_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from tests.baton.c1.conftest import TEST_CHANNEL_OPTIONS, make_client
-from tests.fakes.c1 import FakeC1
+from tests.fakes.c1 import FakeC1, generate_client_credentials
 from tests.fakes.c1.certs import generate_tls_files
+from tests.fakes.refusing import PROTOCOL_VERSION_ALERT, RefusingPeer, proxy_authorization
 from tests.fakes.tasks import BAD_UTF8_MARK, grant_task, kind_task, with_bad_utf8
 
 
@@ -74,6 +75,35 @@ def _client(fake: FakeC1, api_host: str, roots: bytes) -> BatonServiceClient:
             "TLS verification failed",
         ),
         ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed", "TLS verification failed"),
+        (
+            "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:9: Custom verification check "
+            "failed with error: UNAUTHENTICATED: Hostname Verification Check failed.",
+            "TLS verification failed",
+        ),
+        (
+            "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:9: Tls handshake failed "
+            "(TSI_PROTOCOL_FAILURE): SSL_ERROR_SSL: error:1000042e:SSL routines:OPENSSL_internal:"
+            "TLSV1_ALERT_PROTOCOL_VERSION: Invalid certificate verification context: OK",
+            "TLS handshake failed",
+        ),
+        (
+            "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:9: Tls handshake failed "
+            "(TSI_PROTOCOL_FAILURE): SSL_ERROR_SSL: error:100000f7:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER",
+            "TLS handshake failed",
+        ),
+        ("[SSL: TLSV1_ALERT_PROTOCOL_VERSION] tlsv1 alert protocol version (_ssl.c:1006)", "TLS handshake failed"),
+        (
+            "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:9: Cannot check peer: missing "
+            "selected ALPN property.",
+            "TLS handshake failed: the peer does not offer HTTP/2 (ALPN h2)",
+        ),
+        (
+            "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:9: HTTP proxy returned "
+            "response code 407",
+            "the proxy refused the tunnel (HTTP 407 Proxy Authentication Required)",
+        ),
+        ("[SSL: UNEXPECTED_EOF_WHILE_READING] EOF occurred in violation of protocol", "connection closed by the peer"),
+        ("Server disconnected without sending a response.", "connection closed by the peer"),
         ("Deadline Exceeded", "timed out"),
         ("Socket closed", "connection closed by the peer"),
         ("something nobody has seen", None),
@@ -98,6 +128,51 @@ async def test_tls_verification_failure_names_host_and_cause(fake: FakeC1, tmp_p
     assert str(caught.value) == (
         f"GetTask: ConductorOne at {fake.address} unreachable: TLS verification failed (UNAVAILABLE)"
     )
+
+
+def _static_client(client_id: str, *, api_host: str | None = None, proxy: str | None = None) -> BatonServiceClient:
+    return BatonServiceClient(
+        client_id=parse_client_id(client_id),
+        token_source=StaticTokens(),  # type: ignore[arg-type]
+        host_id="test-host",
+        api_host=api_host,
+        proxy=proxy,
+        channel_options=TEST_CHANNEL_OPTIONS,
+        timeouts=CallTimeouts(get_task=5.0),
+    )
+
+
+async def test_a_tls_handshake_refused_for_its_version_is_not_called_a_verification_failure() -> None:
+    """A server that speaks only TLS 1.0 answers with a protocol_version alert; grpc words it "Tls handshake
+    failed ... Invalid certificate verification context", which read "TLS verification failed" and sent the
+    operator to the CA bundle."""
+    async with RefusingPeer(lambda _: PROTOCOL_VERSION_ALERT) as peer:
+        client_id = generate_client_credentials(peer.address).client_id
+        async with _static_client(client_id, api_host=peer.address) as client:
+            with pytest.raises(C1TransientError) as caught:
+                await client.get_task()
+    assert (
+        str(caught.value) == f"GetTask: ConductorOne at {peer.address} unreachable: TLS handshake failed (UNAVAILABLE)"
+    )
+
+
+async def test_a_proxy_refusing_the_tunnel_is_named_with_the_host() -> None:
+    """grpc's "HTTP proxy returned response code 407" named no cause: the error was grpc's raw details, with the
+    proxy's address where ConductorOne's belongs."""
+
+    def refuse(received: bytes) -> bytes:
+        return b"HTTP/1.1 407 %s\r\nContent-Length: 0\r\n\r\n" % proxy_authorization(received)
+
+    async with RefusingPeer(refuse) as proxy:
+        client_id = generate_client_credentials("acme.conductor.invalid").client_id
+        async with _static_client(client_id, proxy=f"http://ops:proxy-pw-canary@{proxy.address}") as client:
+            with pytest.raises(C1TransientError) as caught:
+                await client.get_task()
+    assert str(caught.value) == (
+        "GetTask: ConductorOne at acme.conductor.invalid:443 unreachable: "
+        "the proxy refused the tunnel (HTTP 407 Proxy Authentication Required) (UNAVAILABLE)"
+    )
+    assert proxy_authorization(proxy.received[0]) == b"ops:proxy-pw-canary"
 
 
 async def test_a_deadline_names_host_and_timeout(fake: FakeC1) -> None:

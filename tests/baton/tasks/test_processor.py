@@ -10,7 +10,7 @@ import asyncio
 import io
 import json
 import logging
-from collections.abc import MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import grpc
@@ -18,7 +18,7 @@ import pytest
 import structlog
 from google.protobuf import any_pb2
 
-from connector.baton.c1.errors import C1FatalError, C1TransientError
+from connector.baton.c1.errors import C1FatalError, C1TransientError, C1UnreadableTaskError
 from connector.baton.errors import Code, ConnectorError
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.tasks import processor as processor_module
@@ -381,3 +381,69 @@ async def test_work_that_finished_before_a_cancellation_is_reported_as_it_ended(
     (finish,) = rig.client.finishes
     assert (finish.ok, finish.response) == (True, response)
     assert rig.observer.finished == [("issue_credential", "success")]
+
+
+async def _json_logs(work: Callable[[], Awaitable[None]]) -> list[dict[str, Any]]:
+    """Run `work` with the daemon's JSON logging (the task's bound context included); the records it logged."""
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    daemon_logging.configure("info", "json", stream)
+    try:
+        await work()
+    finally:
+        structlog.reset_defaults()
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+async def test_a_failed_revoke_is_an_error_naming_the_access_left_in_place() -> None:
+    # The line a security engineer acts on: which user keeps which access, without looking the task up.
+    rig = make_rig()
+    rig.connector.provisioning.error = ConnectorError("Datadog error: 403 Forbidden")
+    task = revoke_task(*GRANT)
+    records = await _json_logs(lambda: rig.processor.process(task))
+    (failed,) = [r for r in records if r["event"] == "task failed"]
+    assert failed["level"] == "error"
+    assert failed["task_id"] == task.id
+    assert failed["entitlement"] == "role:r1:member"
+    assert failed["principal"] == "user:u1"
+    assert failed["left_live"] == "role:r1:member:user:u1"
+    # Every line of the task says what it is about.
+    assert all(r.get("principal") == "user:u1" for r in records if r.get("task_id") == task.id)
+
+
+async def test_a_failed_grant_is_a_warning_naming_what_was_asked() -> None:
+    rig = make_rig()
+    rig.connector.provisioning.error = ConnectorError("Datadog error: 403 Forbidden")
+    records = await _json_logs(lambda: rig.processor.process(grant_task(*GRANT)))
+    (failed,) = [r for r in records if r["event"] == "task failed"]
+    assert failed["level"] == "warning"
+    assert (failed["entitlement"], failed["principal"]) == ("role:r1:member", "user:u1")
+    assert "left_live" not in failed
+
+
+async def test_a_peers_ids_in_the_task_context_are_escaped_and_capped() -> None:
+    rig = make_rig()
+    rig.connector.provisioning.error = ConnectorError("refused")
+    task = revoke_task("role", "r1\x1b]0;owned\x07" + "x" * 1_000_000, "member", 'u1\n{"forged": 1}')
+    records = await _json_logs(lambda: rig.processor.process(task))
+    (failed,) = [r for r in records if r["event"] == "task failed"]
+    assert len(failed["entitlement"]) < 300
+    assert "\x1b" not in failed["entitlement"]
+    assert "\n" not in failed["principal"]
+    assert len(failed["left_live"]) < 300
+
+
+async def test_a_revoke_that_did_not_decode_names_no_grant_left_in_place() -> None:
+    rig = make_rig()
+    task = baton_pb2.Task(id=revoke_task(*GRANT).id)
+    unreadable = C1UnreadableTaskError(
+        "GetTask: undecodable", task_id=task.id, task_type="revoke", problem="a field of the wrong type", next_poll=None
+    )
+    records = await _json_logs(lambda: rig.processor.process(task, unreadable))
+    (failed,) = [r for r in records if r["event"] == "task failed"]
+    assert failed["level"] == "error"
+    assert "left_live" not in failed
+    assert rig.connector.provisioning.calls == []
