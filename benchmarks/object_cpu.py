@@ -116,9 +116,6 @@ class _Store:
     async def write(self, token: str | None, **rows: Any) -> None:
         self.objects += sum(len(v) for v in rows.values())
 
-    async def checkpoint(self, token: str) -> None:
-        return None
-
     async def room(self) -> None:
         return None  # never a queue to wait for
 

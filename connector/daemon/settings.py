@@ -582,8 +582,8 @@ _FLAG_NAME = re.compile(r"--?[A-Za-z][A-Za-z0-9-]{0,59}")
 
 def unknown_arguments(leftover: Sequence[str], known: frozenset[str] | None = None) -> str:
     """One line about what the flags parser did not know: the first unknown flag by name (never its value: a
-    key or secret often follows a misspelt flag), with the closest of `known` (else the settings' flags); other
-    arguments only counted."""
+    key or secret often follows a misspelt flag), with the closest of `known` (else the settings' flags), or for
+    a baton-sdk setting this connector lacks, why (`sdk_only`); other arguments only counted."""
     flags = [arg.partition("=")[0] for arg in leftover if arg.startswith("-") and arg != "-"]
     others = len(leftover) - (1 if flags else 0)
     if flags and _FLAG_NAME.fullmatch(flags[0]) and (why := sdk_only(flags[0])) is not None:

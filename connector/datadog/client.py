@@ -93,6 +93,12 @@ def is_path_id(value: str) -> bool:
     return bool(value) and value not in (".", "..") and len(value) <= _MAX_ID_CHARS
 
 
+def _another_id(given: str | None, asked: str) -> bool:
+    """Whether an answer names another object than the one asked about: `given` is the id it names (None: it names
+    none). Ids are compared as UUIDs are, whatever their case."""
+    return given is not None and given.lower() != asked.lower()
+
+
 def _seg(value: str) -> str:
     """One URL path segment; ids come from callers (and ConductorOne's tasks) and must not change the path.
 
@@ -274,10 +280,10 @@ class DatadogClient:
         envelope = parse_model(envelope_type, reply)
         if envelope.data is None:
             raise UnexpectedResponse(method=method, path=path, status=reply.status, messages=["response has no data"])
-        if of is not None and envelope.data.id.lower() != of.lower():
+        if of is not None and _another_id(envelope.data.id, of):
             # Another object (a cache or proxy mixing up answers): deciding on it would grant on another user's
-            # roles, call a user disabled because another one is, or mint a key for another service account. Ids
-            # are compared as UUIDs are, whatever their case; the other id is not quoted (it is not ours).
+            # roles, call a user disabled because another one is, or mint a key for another service account. The
+            # other id is not quoted (it is not ours).
             raise UnexpectedResponse(
                 method=method, path=path, status=reply.status, messages=["the answer is about another object"]
             )
@@ -487,7 +493,7 @@ class DatadogClient:
         """One page of a team's memberships; ``included`` holds the member users (reduced fields)."""
         path = f"/api/v2/team/{_seg(team_id)}/memberships"
         found = (await self._fetch_page(ListEnvelope[TeamMembership], path, group="team_memberships", number=page))()
-        if any(m.team_id is not None and m.team_id.lower() != team_id.lower() for m in found.items):
+        if any(_another_id(m.team_id, team_id) for m in found.items):
             # Another team's memberships (answers mixed up): synced as this team's grants, or deciding a revoke.
             raise UnexpectedResponse(
                 method="GET", path=path, status=found.status, messages=[f"page {page}: a membership of another team"]
@@ -603,7 +609,7 @@ class DatadogClient:
                 ListEnvelope[ApplicationKey], path, group="service_accounts", number=page, params=params
             )
         )()
-        return _owned_by(found, service_account_id)
+        return _keys_of_account(found, service_account_id)
 
     def iter_service_account_app_keys(self, service_account_id: str) -> AsyncIterator[Page[ApplicationKey]]:
         return paginate(lambda n: self.list_service_account_app_keys(service_account_id, n))
@@ -648,7 +654,7 @@ class DatadogClient:
                 ListEnvelope[AccessToken], path, group="service_accounts", number=page, params=params
             )
         )()
-        return _owned_by(found, service_account_id)
+        return _keys_of_account(found, service_account_id)
 
     def iter_service_account_access_tokens(self, service_account_id: str) -> AsyncIterator[Page[AccessToken]]:
         return paginate(lambda n: self.list_service_account_access_tokens(service_account_id, n))
@@ -690,7 +696,7 @@ def _membership_problem(
 
     def problem(membership: TeamMembership) -> str | None:
         for given, asked in ((membership.user_id, user_id), (membership.team_id, team_id)):
-            if given is not None and given.lower() != asked.lower():
+            if _another_id(given, asked):
                 return "the answer is about another membership"
         if membership.team_role != role and not (or_admin and membership.team_role == "admin"):
             return f"the membership's role is {membership.team_role}, not the {role} asked for"
@@ -702,10 +708,10 @@ def _membership_problem(
 KeyT = TypeVar("KeyT", ApplicationKey, AccessToken)
 
 
-def _owned_by(page: Page[KeyT], service_account_id: str) -> Page[KeyT]:
+def _keys_of_account(page: Page[KeyT], service_account_id: str) -> Page[KeyT]:
     """A service account's keys or tokens, each owned by it when the answer names an owner: another account's
     (answers mixed up) were synced as this one's, and deciding an issuance's duplicate check on them is no check."""
-    if any(k.owner_id is not None and k.owner_id.lower() != service_account_id.lower() for k in page.items):
+    if any(_another_id(k.owner_id, service_account_id) for k in page.items):
         raise UnexpectedResponse(
             method="GET", path=page.path, status=page.status, messages=[f"page {page.number}: a key of another owner"]
         )
@@ -742,7 +748,7 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
     """Every shift of the current responders; each piece of the payload is type-checked before use."""
     linked = mapping(mapping(mapping(mapping(payload.get("data")).get("relationships")).get("schedule")).get("data"))
     other = linked.get("id")
-    if isinstance(other, str) and other.lower() != schedule_id.lower():
+    if isinstance(other, str) and _another_id(other, schedule_id):
         # Another schedule's responders (answers mixed up) would be synced as on call for this one.
         raise UnexpectedResponse(
             method="GET", path=path, status=status, messages=["the answer is about another schedule"]

@@ -232,7 +232,7 @@ def error_for_response(
         # Never followed (both keys would go along to wherever it points); usually a base URL or site that is
         # not Datadog's API host (`app.` instead of `api.`, http instead of https). Its Location is not quoted.
         messages.append("a redirect, not followed: check the Datadog site or base URL")
-    if cls in _ALREADY_SO and not _json_object(body):
+    if cls in _ALREADY_SO and not _is_json_object(body):
         # 404 and 409 are taken as Datadog's word that the state is already so: a revoke "already revoked", a grant
         # "already granted", a listing "gone, skip it". Datadog says it with a JSON error body; a proxy's or a web
         # front end's page saying it is no such word, and a revoke was reported done with the access still there.
@@ -250,7 +250,8 @@ def error_for_response(
 _ALREADY_SO = (NotFound, Conflict)
 
 
-def _json_object(body: bytes | bytearray) -> bool:
+def _is_json_object(body: bytes | bytearray) -> bool:
+    # A predicate: decode.json_object (same layer) returns the object and raises on anything else.
     try:
         return isinstance(pydantic_core.from_json(body), dict)
     except ValueError:

@@ -319,3 +319,16 @@ def test_ksuid_matches_segmentio_encoding() -> None:
     assert new_ksuid(now=1_400_000_000)[:5] == "00000"
     assert new_ksuid(now=1_700_000_001) > fresh or new_ksuid(now=1_700_000_100) > fresh
     assert new_ksuid(now=1_800_000_000) > new_ksuid(now=1_700_000_000), "KSUIDs sort by time"
+
+
+async def test_stored_resources_are_told_by_type_and_id_not_by_their_joined_key() -> None:
+    """The rows are keyed by `type:id`, which two (type, id) pairs can share: ("a", "b:c") and ("a:b", "c")."""
+    kind = b.resource_type("a", "A", [])
+    store = await C1ZStore.create()
+    try:
+        await store.start_sync()
+        await store.write(None, resource_types=[kind], resources=[b.resource(kind, "b:c", "stored")])
+        assert await store.stored_resources([("a", "b:c"), ("a:b", "c")]) == {("a", "b:c")}
+        assert await store.stored_resources([("a:b", "c")]) == set()
+    finally:
+        await store.close()

@@ -137,7 +137,7 @@ def test_text_from_the_file_reaches_a_terminal_as_text_never_as_its_commands(tmp
     from connector.baton.pb.c1.connector.v2 import resource_pb2
     from tests.baton.test_c1z_untrusted import c1z_of, db_of
 
-    hostile = "Eve\x1b]52;c;Y2FuYXJ5\x07\x1b[2K\nforged  row\u202e"
+    hostile = "Eve\x1b]52;c;Y2FuYXJ5\x07\x1b[2K\nforged  row\u202e\x9b2J"  # \x9b: CSI in one (C1) character
     db = tmp_path / "edit.sqlite"
     db.write_bytes(db_of(IN_PROGRESS))
     conn = sqlite3.connect(db)
@@ -155,8 +155,9 @@ def test_text_from_the_file_reaches_a_terminal_as_text_never_as_its_commands(tmp
     assert listed.returncode == 0, listed.stderr
     assert "\x1b" not in listed.stdout
     assert "\u202e" not in listed.stdout
+    assert "\x9b" not in listed.stdout
     assert len(listed.stdout.splitlines()) == 1 + 10 + 1  # header, one line per user, the count
-    assert "Eve\\x1b]52;c;Y2FuYXJ5\\x07\\x1b[2K\\nforged  row\\u202e" in listed.stdout
+    assert "Eve\\x1b]52;c;Y2FuYXJ5\\x07\\x1b[2K\\nforged  row\\u202e\\x9b2J" in listed.stdout
     summary = inspect(str(path))
     assert summary.returncode == 0, summary.stderr
     assert "group\\x1b[2J" in summary.stdout
@@ -237,3 +238,15 @@ def test_a_profile_is_shown_in_key_order_whatever_order_the_file_gives() -> None
     assert done[0].stdout == done[1].stdout == done[2].stdout
     first = json.loads(done[0].stdout)[0]["profile"]
     assert list(first) == sorted(first)
+
+
+def test_a_profile_is_in_key_order_at_every_level() -> None:
+    from connector.baton.pb.c1.connector.v2 import resource_pb2
+    from connector.daemon import inspect as cli_inspect
+
+    resource = resource_pb2.Resource()
+    resource.profile.update({"b": {"z": 1, "a": [{"y": 1, "x": 2}]}, "a": 1})
+    shown = cli_inspect._profile(resource)
+    assert list(shown) == ["a", "b"]
+    assert list(shown["b"]) == ["a", "z"]
+    assert list(shown["b"]["a"][0]) == ["x", "y"]

@@ -109,3 +109,14 @@ def test_a_token_holding_more_actions_than_a_sync_stacks_cannot_be_resumed() -> 
     assert len(ss.SyncState.unmarshal(token(ss.MAX_ACTIONS)).actions) == ss.MAX_ACTIONS
     with pytest.raises(ValueError, match="more than 100000 actions"):
         ss.SyncState.unmarshal(token(ss.MAX_ACTIONS + 1))
+
+
+def test_finishing_an_action_a_resumed_token_names_twice_removes_it_wherever_it_stands() -> None:
+    # Finishing the top of the stack is a pop (the usual case, a targeted sync's), but not when the action below it
+    # is the same one: the repeat of a damaged token's order must go too, or the action would run again.
+    state = ss.SyncState.unmarshal(
+        '{"actions_map":{"1":{"id":"1","operation":"list-grants","page_token":"7"}},"action_order":["1","1"],'
+        '"version":1}'
+    )
+    state.finish(state.actions[-1])
+    assert state.actions == []

@@ -1,4 +1,4 @@
-"""Helpers shared by the Datadog layer tests: recordings, canary keys, fake time, retry policy."""
+"""Helpers shared by the Datadog layer tests: recordings, canary keys, fake time, retry policy, scripted answers."""
 
 from __future__ import annotations
 
@@ -68,6 +68,17 @@ class MixedUpAnswers(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+def answered_by(handler: Callable[[httpx.Request], httpx.Response], **options: Any) -> DatadogClient:
+    """A client whose every request `handler` answers in-process (no server, no network)."""
+    return DatadogClient(
+        api_key="a" * 32,
+        app_key="b" * 40,
+        base_url="https://dd.example",
+        transport=httpx.MockTransport(handler),
+        **options,
+    )
 
 
 def other_users_answers(asked: str, answered: str) -> MixedUpAnswers:

@@ -616,6 +616,8 @@ async def test_no_key_is_minted_for_another_service_account_than_asked(
 class OddIdCreates(httpx.AsyncBaseTransport):
     """A Datadog that names each created credential with an id ending in a control character."""
 
+    SUFFIX = "\n"
+
     def __init__(self, fake: FakeDatadog) -> None:
         self._inner = httpx.AsyncHTTPTransport()
         self._fake = fake
@@ -627,7 +629,7 @@ class OddIdCreates(httpx.AsyncBaseTransport):
         body = json.loads(await response.aread())
         await response.aclose()
         org, old = self._fake.org, body["data"]["id"]
-        body["data"]["id"] = new = old + "\n"
+        body["data"]["id"] = new = old + self.SUFFIX
         if old in org.api_keys:
             org.api_keys[new] = org.api_keys.pop(old)
             org.api_keys[new].id = new
@@ -656,6 +658,25 @@ async def test_a_credential_is_not_issued_under_an_id_it_could_not_be_revoked_by
     with pytest.raises(InternalError, match="an id it could not be revoked by later; refusing to issue it"):
         await env.issue(sa, kind, ["a"] if kind == SAT else [])
     assert (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens)) == before
+
+
+class LongIdCreates(OddIdCreates):
+    """A Datadog that names each created credential with an id longer than a path segment may be (1,024)."""
+
+    SUFFIX = "x" * 1024
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_credential_whose_id_no_request_path_can_hold_is_not_issued(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str
+) -> None:
+    """No request can name it, so ConductorOne could never revoke it: it is refused, not issued. Its deletion cannot
+    name it either, so the error says to delete it in Datadog."""
+    client = make_client(fake, transport=LongIdCreates(fake))
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    with pytest.raises(InternalError, match=r"failed \(InternalError\) and deleting it again failed too"):
+        await env.issue(sa, kind, ["a"] if kind == SAT else [])
 
 
 async def test_a_refused_create_needs_no_cleanup(env: Env) -> None:

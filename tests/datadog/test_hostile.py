@@ -31,7 +31,14 @@ from connector.datadog.errors import (
 )
 from connector.datadog.retry import RetryPolicy
 from connector.datadog.sites import InsecureBaseURL
-from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, ClientFactory, FakeTime, MixedUpAnswers
+from tests.datadog.helpers import (
+    CANARY_API_KEY,
+    CANARY_APP_KEY,
+    ClientFactory,
+    FakeTime,
+    MixedUpAnswers,
+    answered_by,
+)
 from tests.fakes.datadog import FakeDatadog, generate_org
 from tests.fakes.datadog.org import AppKey
 from tests.fakes.net import EndlessBody
@@ -326,10 +333,7 @@ async def test_an_endless_chunked_body_is_read_only_up_to_the_cap() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, headers={"Content-Type": "application/json"}, stream=body)
 
-    client = DatadogClient(
-        api_key="a" * 32, app_key="b" * 40, base_url="https://dd.example", max_response_bytes=cap,
-        transport=httpx.MockTransport(handler),
-    )  # fmt: skip
+    client = answered_by(handler, max_response_bytes=cap)
     with pytest.raises(UnexpectedResponse, match="larger than the 65536-byte cap"):
         await client.list_users()
     await client.aclose()
@@ -554,9 +558,7 @@ async def test_a_page_error_names_the_status_the_page_came_with(
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(status, json=body)
 
-    client = DatadogClient(
-        api_key="a" * 32, app_key="b" * 40, base_url="https://dd.example", transport=httpx.MockTransport(handler)
-    )
+    client = answered_by(handler)
 
     async def walk() -> None:
         async for page in client.iter_users():

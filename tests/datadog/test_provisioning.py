@@ -10,6 +10,7 @@ import pytest
 from connector.baton.errors import InvalidArgumentError
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import Conflict, Invalid, NotFound, UnexpectedResponse
+from tests.datadog.helpers import answered_by
 from tests.fakes.datadog import FakeDatadog
 from tests.fakes.datadog.org import Role, Team, User
 
@@ -191,9 +192,7 @@ async def test_role_add_and_remove_take_the_status_as_the_outcome_without_parsin
             return httpx.Response(404, json={"errors": ["User u1 is not a member of role r1"]})
         return httpx.Response(200, content=b"<not json>", headers={"content-type": "application/json"})
 
-    client = DatadogClient(
-        api_key="a" * 32, app_key="b" * 40, base_url="https://dd.example", transport=httpx.MockTransport(handler)
-    )
+    client = answered_by(handler)
     async with client:
         await client.add_user_to_role("r1", "u1")  # no UnexpectedResponse: the body is never read
         with pytest.raises(NotFound):
@@ -213,12 +212,7 @@ WRITES_DECIDED_BY_STATUS: list[tuple[str, Callable[[DatadogClient], Awaitable[No
 
 
 def _answering(response: httpx.Response) -> DatadogClient:
-    return DatadogClient(
-        api_key="a" * 32,
-        app_key="b" * 40,
-        base_url="https://dd.example",
-        transport=httpx.MockTransport(lambda request: response),
-    )
+    return answered_by(lambda request: response)
 
 
 @pytest.mark.parametrize(("what", "write"), WRITES_DECIDED_BY_STATUS, ids=[w for w, _ in WRITES_DECIDED_BY_STATUS])

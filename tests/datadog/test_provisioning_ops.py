@@ -32,7 +32,7 @@ from connector.datadog.models import TeamMembership
 from connector.datadog.paging import Page
 from connector.datadog.provisioning import InvitationNotSentError
 from connector.datadog.resources import roles, teams, types
-from tests.datadog.helpers import ClientFactory, MixedUpAnswers, other_users_answers
+from tests.datadog.helpers import ClientFactory, MixedUpAnswers, answered_by, other_users_answers
 from tests.fakes.datadog import FakeDatadog
 from tests.fakes.datadog.org import Role, Team, User
 
@@ -178,6 +178,19 @@ async def test_disable_user_is_not_decided_on_another_users_state(env: Env, make
     assert env.fake.count("DELETE", USER) == 0
 
 
+async def test_an_answer_naming_the_object_in_another_case_is_about_that_object() -> None:
+    """Ids are compared as UUIDs are, whatever their case: the same user with its id in capitals is no mixed-up
+    answer (refused, every read of it would fail)."""
+    asked = "3f2a9c1e-aaaa-bbbb-cccc-0123456789ab"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == f"/api/v2/users/{asked}"
+        return httpx.Response(200, json={"data": {"id": asked.upper(), "type": "users", "attributes": {}}})
+
+    async with answered_by(handler) as client:
+        assert (await client.get_user(asked)).id == asked.upper()
+
+
 async def test_a_revoke_is_not_decided_on_another_teams_memberships(env: Env, make_client: ClientFactory) -> None:
     """Revoking admin reads the team's memberships first: another team's, where the user is a plain member, made
     it 'already revoked' with the user still this team's admin."""
@@ -208,9 +221,7 @@ async def test_a_revoke_answered_by_a_404_page_is_not_already_revoked(
     page = httpx.Response(
         404, text="<html><body><h1>404 Not Found</h1></body></html>", headers={"content-type": "text/html"}
     )
-    client = DatadogClient(
-        api_key="a" * 32, app_key="b" * 40, base_url="https://dd.example", transport=httpx.MockTransport(lambda r: page)
-    )
+    client = answered_by(lambda r: page)
     async with client:
         provisioner = DatadogConnector(client, ON).provisioner(resource_type)
         assert provisioner is not None

@@ -60,8 +60,8 @@ class C1UnreadableTaskError(C1TransientError):
     """GetTask handed out a task that does not decode (a string with bad UTF-8, a Struct nested past the parser's
     limit) but whose id could be read (`task_id`, as sent: unchecked). The poller reports it failed; ConductorOne
     would otherwise keep it claimed and offer it again, and every poll would fail on it. `task_type` is the
-    payload's type when it could be found, `problem` the parser's reason, `next_poll_seconds` the answer's pace
-    when it decoded."""
+    payload's type when it could be found, `problem` the parser's reason, `next_poll` the answer's pace when it
+    decoded."""
 
     def __init__(
         self,

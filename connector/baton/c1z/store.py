@@ -628,9 +628,6 @@ class C1ZStore:
             await asyncio.wait([self._pending[0]])  # never cancels the write itself
             self._raise_write_failure()
 
-    async def checkpoint(self, token: str) -> None:
-        await self.write(token)
-
     async def end_sync(self, token: str, *, supports_diff: bool) -> dict[str, Any]:
         """Mark the active sync finished and cache its stats; returns the stats."""
         return await self._call(self._db.end_sync, self.sync_id, token, supports_diff)

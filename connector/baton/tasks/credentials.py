@@ -338,7 +338,8 @@ async def _mint(
 
 
 async def _roll_back(issuer: CredentialIssuer, secret: resource_pb2.Resource | None, why: str) -> bool:
-    """Delete a credential we minted but cannot hand over. True when it is gone (or nothing was minted)."""
+    """Delete a credential we minted but cannot hand over. True when it is gone; False (logged at error) when it
+    has no id to delete it by or its deletion failed, so it may still be live. Only a cancellation escapes it."""
     if secret is None or go_is_blank(secret.id.resource_type) or go_is_blank(secret.id.resource):
         log.error("credential minted but not returned; no id to delete it by", reason=why)
         return False

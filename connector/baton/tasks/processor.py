@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Protocol
 
@@ -403,11 +403,10 @@ class TaskProcessor:
         gone_answers = 0
         last_error = ""
         outcome = _fitted(outcome)
-        annotations = outcome.annotations
         try:
             while True:
                 try:
-                    if not await self._attempt(task_id, outcome, annotations):
+                    if not await self._attempt(task_id, outcome):
                         self._lost(
                             task_id,
                             outcome,
@@ -459,32 +458,33 @@ class TaskProcessor:
             )
             return False
 
-    async def _attempt(self, task_id: str, outcome: Outcome, annotations: Sequence[any_pb2.Any]) -> bool:
+    async def _attempt(self, task_id: str, outcome: Outcome) -> bool:
         """One FinishTask; False when the stop deadline cut it short (see LAST_ATTEMPT_SECONDS). Without that bound a
         stalled ConductorOne held a shutdown for the call's own deadline (30 s, more with a token fetch), past the
         pod's kill, and the task's loss was never logged."""
         if self._report_deadline is None:
-            await self._finish(task_id, outcome, annotations)
+            await self._finish(task_id, outcome)
             return True
         window = asyncio.timeout(max(self._report_deadline - self._clock(), LAST_ATTEMPT_SECONDS))
         try:
             async with window:
-                await self._finish(task_id, outcome, annotations)
+                await self._finish(task_id, outcome)
         except TimeoutError:
             if window.expired():
                 return False
             raise
         return True
 
-    async def _finish(self, task_id: str, outcome: Outcome, annotations: Sequence[any_pb2.Any]) -> None:
+    async def _finish(self, task_id: str, outcome: Outcome) -> None:
+        """One FinishTask of an outcome as `_fitted` made it."""
         if outcome.failure is None:
-            await self._client.finish_task(task_id, response=outcome.response, annotations=annotations)
+            await self._client.finish_task(task_id, response=outcome.response, annotations=outcome.annotations)
         else:
             await self._client.finish_task(
                 task_id,
                 error=status_pb2.Status(code=int(outcome.failure.code), message=outcome.failure.message),
                 non_retryable=outcome.failure.non_retryable,
-                annotations=annotations,
+                annotations=outcome.annotations,
             )
 
     async def _wait_before_retry(self, delay: float) -> bool:

@@ -79,3 +79,19 @@ def test_an_answer_cut_or_flipped_anywhere_is_read_without_raising(data: st.Data
     position = data.draw(st.integers(0, len(raw) - 1))
     raw[position] = data.draw(st.integers(0, 255))
     read_get_task(bytes(raw[: data.draw(st.integers(0, len(raw)))]))
+
+
+def test_of_a_repeated_id_the_last_is_read_as_a_parser_would() -> None:
+    task_id = grant_task("role", "r", "member", "u").id
+    raw = length_delimited(1, length_delimited(1, b"first") + deep_action_task(task_id, depth=120))
+    read = read_get_task(raw)
+    assert isinstance(read, UnreadableTask)
+    assert read.task_id == task_id
+
+
+def test_framing_no_message_has_reads_as_nothing() -> None:
+    task = deep_action_task(grant_task("role", "r", "member", "u").id, depth=120)
+    # A field numbered 0 (no message has one) before the task.
+    assert read_get_task(length_delimited(0, b"x") + length_delimited(1, task)) is None
+    # The task's field with another wire type than a message's (a varint): there is nothing to read it as.
+    assert read_get_task(bytes([1 << 3 | 0, 1]) + length_delimited(1, task)) is None

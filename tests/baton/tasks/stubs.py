@@ -39,6 +39,7 @@ class Finish:
     non_retryable: bool
     annotations: int
     response: Message | None
+    annotation_types: tuple[str, ...]
 
 
 @dataclass
@@ -90,6 +91,7 @@ class StubClient:
                 non_retryable,
                 len(annotations),
                 response,
+                tuple(annotation.type_url for annotation in annotations),
             )
         )
         return baton_pb2.BatonServiceFinishTaskResponse()
