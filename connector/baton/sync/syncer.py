@@ -13,7 +13,8 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import structlog
 from google.protobuf import any_pb2
@@ -383,7 +384,7 @@ class Syncer:
         if page is None:
             return
         self._check_next_token(action, page)
-        items = self._identified(action, "resources", page.items, _resource_identified)
+        items = self._identified(action, "resources", page.items, _RESOURCE_IDENTITY)
         children = [(res, self._validate_resource(res)) for res in items]
         # Side-loaded grants only for entitlement types this sync covers (a type filter may exclude roles).
         side_grants = (
@@ -391,7 +392,7 @@ class Syncer:
                 action,
                 "grants",
                 [g for g in page.grants if g.entitlement.resource.id.resource_type in self._types],
-                _grant_identified,
+                _GRANT_IDENTITY,
             )
             if self._grants_enabled()
             else []
@@ -447,7 +448,7 @@ class Syncer:
         for _, res in batch:
             if not self._skips(rtype, res, annotation_resource_pb2.SkipEntitlements):
                 entitlements.extend(syncer.entitlements(res))
-        kept = self._identified(action, "entitlements", entitlements, _entitlement_identified)
+        kept = self._identified(action, "entitlements", entitlements, _ENTITLEMENT_IDENTITY)
         self._advance(action, str(batch[-1][0]) if len(batch) == _RESOURCE_BATCH else "")
         await self._store.write(self._token(), entitlements=kept)
         self._observer.page_stored("entitlements", action.resource_type_id, len(kept))
@@ -564,7 +565,7 @@ class Syncer:
         # so no other worker's token can claim this page while it waits for room (and its worker is cancelled).
         await self._store.room()
         self._check_next_token(action, page)
-        grants = self._identified(action, "grants", page.items, _grant_identified)
+        grants = self._identified(action, "grants", page.items, _GRANT_IDENTITY)
         self._note_expandable(grants)
         self._advance(action, page.next_token)
         if not page.next_token:
@@ -593,7 +594,7 @@ class Syncer:
         res = await self._call(action, lambda: syncer.get_resource(rid))
         if res is None:
             return
-        if not _resource_identified(res):
+        if not res.id.resource:
             raise InternalError(f"connector returned the targeted resource {rid} without an id")
         self._validate_resource(res)
         rtype = self._types[action.resource_type_id]
@@ -708,13 +709,15 @@ class Syncer:
         return any(a.type_url in urls for a in rtype.annotations) or any(a.type_url in urls for a in res.annotations)
 
     def _identified(
-        self, action: st.Action, kind: str, records: Sequence[T], identified: Callable[[T], bool]
+        self, action: st.Action, kind: str, records: Sequence[T], identity: tuple[attrgetter[Any], ...]
     ) -> Sequence[T]:
-        """The records that carry their identity; the others are dropped and counted, as Go's syncer does
-        (docs/spec/c1z-format.md §5.2): one record without an id (a peer's blank one) must not fail every sync."""
-        if all(map(identified, records)):
+        """The records that carry their identity (each of `identity` non-empty); the others are dropped and counted,
+        as Go's syncer does (docs/spec/c1z-format.md §5.2): one record without an id (a peer's blank one) must not
+        fail every sync."""
+        # The usual case checked in C (`map` over attrgetters): this runs for every synced object (issue 12).
+        if all(all(map(field, records)) for field in identity):
             return records
-        kept = [record for record in records if identified(record)]
+        kept = [record for record in records if all(field(record) for field in identity)]
         self._dropped += len(records) - len(kept)
         log.warning(
             "records without an identity dropped",
@@ -747,16 +750,10 @@ class Syncer:
         return [a for a in annotations if a.type_url == _CHILD_TYPE_URL] if _CHILD_TYPE_URL in present else []
 
 
-def _resource_identified(res: resource_pb2.Resource) -> bool:
-    return bool(res.id.resource)
-
-
-def _entitlement_identified(ent: entitlement_pb2.Entitlement) -> bool:
-    return bool(ent.id) and bool(ent.resource.id.resource)
-
-
-def _grant_identified(grant: grant_pb2.Grant) -> bool:
-    return bool(grant.id) and bool(grant.principal.id.resource)
+# What a record must carry to be stored, each field non-empty.
+_RESOURCE_IDENTITY = (attrgetter("id.resource"),)
+_ENTITLEMENT_IDENTITY = (attrgetter("id"), attrgetter("resource.id.resource"))
+_GRANT_IDENTITY = (attrgetter("id"), attrgetter("principal.id.resource"))
 
 
 # The settings the Go token carries as its own fields (`should_skip_*`): not recorded twice.
