@@ -222,6 +222,27 @@ async def test_drain_cancels_a_report_still_retrying_and_it_is_logged() -> None:
     assert (lost["task_id"], lost["outcome"]) == (task.id, "success")
 
 
+async def test_a_hello_task_still_unanswered_when_the_drain_ends_is_logged_at_error() -> None:
+    """A hello task's acknowledgement is its Hello; one ConductorOne has not answered when the drain gives up is
+    cancelled like any straggler, and the log line is then its only trace (it ended without a word)."""
+
+    async def unanswered(task_id: str) -> None:
+        await asyncio.Event().wait()
+
+    rig = make_rig(hello=unanswered)
+    task = kind_task("hello")
+    stop = asyncio.Event()
+    scheduler = Scheduler(rig.client.as_client(), rig.processor, concurrency=1, wait=Pauses(stop, 1))
+    rig.client.poll_script.append(Response(task=task, next_poll=duration_pb2.Duration(seconds=1)))
+    with structlog.testing.capture_logs() as events:
+        await scheduler.run(stop)
+        await scheduler.drain(0.01, report_within=0.01)
+    assert scheduler.in_flight == 0
+    (lost,) = [e for e in events if e["event"] == "hello task not answered"]
+    assert (lost["log_level"], lost["task_id"]) == ("error", task.id)
+    assert rig.observer.in_flight == 0
+
+
 # ---- the Hello loop -----------------------------------------------------------------------------------------
 
 
