@@ -222,6 +222,65 @@ async def test_drain_cancels_a_report_still_retrying_and_it_is_logged() -> None:
     assert (lost["task_id"], lost["outcome"]) == (task.id, "success")
 
 
+async def test_a_hello_task_still_unanswered_when_the_drain_ends_is_logged_at_error() -> None:
+    """A hello task's acknowledgement is its Hello; one ConductorOne has not answered when the drain gives up is
+    cancelled like any straggler, and the log line is then its only trace (it ended without a word)."""
+
+    async def unanswered(task_id: str) -> None:
+        await asyncio.Event().wait()
+
+    rig = make_rig(hello=unanswered)
+    task = kind_task("hello")
+    stop = asyncio.Event()
+    scheduler = Scheduler(rig.client.as_client(), rig.processor, concurrency=1, wait=Pauses(stop, 1))
+    rig.client.poll_script.append(Response(task=task, next_poll=duration_pb2.Duration(seconds=1)))
+    with structlog.testing.capture_logs() as events:
+        await scheduler.run(stop)
+        await scheduler.drain(0.01, report_within=0.01)
+    assert scheduler.in_flight == 0
+    (lost,) = [e for e in events if e["event"] == "hello task not answered"]
+    assert (lost["log_level"], lost["task_id"]) == ("error", task.id)
+    assert rig.observer.in_flight == 0
+
+
+async def test_a_periodic_sync_saving_at_sigterm_does_not_hold_back_the_drain_of_the_tasks() -> None:
+    """SIGTERM stops the periodic sync, which then saves its partial sync to --file (seconds for a large org). The
+    tasks' grace runs meanwhile, not after it: the pod's termination grace (35 s) is sized for the tasks' (25 s) plus
+    their reports, and a drain begun only once the save ended was SIGKILLed with its tasks unreported, unlogged.
+    Here the save ends only once the stuck grant is reported, which only the drain's abandon can do."""
+    rig = make_rig()
+    rig.connector.provisioning.gate = asyncio.Event()  # never opens: a grant stuck on a slow Datadog
+    started, saved = asyncio.Event(), asyncio.Event()
+
+    async def periodic_sync() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            while not rig.client.finishes:  # the partial sync being saved
+                await rig.client.wait_finish_attempts(rig.client.finish_attempts + 1)
+            saved.set()
+            raise
+
+    stop = asyncio.Event()
+    scheduler = Scheduler(
+        rig.client.as_client(), rig.processor, concurrency=1, periodic=(3600.0, periodic_sync), wait=Pauses(stop, 100)
+    )
+    task = grant_task("role", "r", "member", "u")
+    rig.client.poll_script.append(Response(task=task))
+    running = asyncio.create_task(scheduler.run(stop))
+    await started.wait()
+    await rig.connector.provisioning.entered.wait()
+    stop.set()
+    # Bounds a hang only (without the fix: the run waits on the save, the save on the drain, the drain on the run).
+    await asyncio.wait_for(running, timeout=10)
+    await asyncio.wait_for(scheduler.drain(0.01, report_within=0.01), timeout=10)
+    assert saved.is_set()  # the drain waited for the periodic sync's save too
+    (report,) = rig.client.finishes
+    assert (report.task_id, report.ok, report.code) == (task.id, False, Code.UNAVAILABLE)
+    assert scheduler.in_flight == 0
+
+
 # ---- the Hello loop -----------------------------------------------------------------------------------------
 
 

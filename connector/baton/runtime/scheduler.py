@@ -52,10 +52,13 @@ class Scheduler:
         self._slots = asyncio.Semaphore(concurrency)
         self._running: set[asyncio.Task[None]] = set()
         self._periodic = periodic
+        self._periodic_run: asyncio.Task[None] | None = None
+        """The periodic sync loop; stopped by `run`, awaited by `drain` (its partial sync is saved meanwhile)."""
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until `stop` is set; tasks already started keep running (see `drain`)."""
         periodic = asyncio.create_task(self._periodic_loop(stop)) if self._periodic else None
+        self._periodic_run = periodic
         backoff = Backoff(self._poll_retry, bounded=False)
         delay = 0.0
         too_large_told = False  # an answer over the receive limit was logged at error since the last good poll
@@ -118,9 +121,10 @@ class Scheduler:
                 self._start(task)
         finally:
             if periodic is not None:
+                # Not awaited here: a stopped periodic sync saves its partial sync to the file (seconds for a large
+                # org), and the tasks' grace must run meanwhile, not after it (`drain` waits for both); the pod's
+                # termination grace is sized for the tasks' grace and their reports.
                 periodic.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await periodic
 
     def _start(self, task: baton_pb2.Task, unreadable: C1UnreadableTaskError | None = None) -> None:
         async def run_one() -> None:
@@ -147,14 +151,23 @@ class Scheduler:
         return len(self._running)
 
     async def drain(self, grace: float, report_within: float = 4.0) -> None:
-        """Let running tasks finish for `grace` seconds; abandon the rest and report them as retryable."""
-        if not self._running:
+        """Let running tasks finish for `grace` seconds; abandon the rest and report them as retryable. A stopped
+        periodic sync saving its partial sync is waited for in the same time, and cut short with the tasks."""
+        periodic = self._periodic_run
+        self._periodic_run = None
+        work: set[asyncio.Task[None]] = set(self._running)
+        if periodic is not None:
+            periodic.add_done_callback(_periodic_ended)
+            work.add(periodic)
+        if not work:
             return
-        log.info("draining", tasks=len(self._running), grace_seconds=grace)
-        _, pending = await asyncio.wait(set(self._running), timeout=grace)
+        if self._running:
+            log.info("draining", tasks=len(self._running), grace_seconds=grace)
+        _, pending = await asyncio.wait(work, timeout=grace)
         if pending:
-            log.warning("abandoning tasks still running after the grace period", tasks=len(pending))
-            self._processor.abandon_all("the connector is shutting down", finish_within=report_within)
+            if tasks := pending - {periodic}:
+                log.warning("abandoning tasks still running after the grace period", tasks=len(tasks))
+                self._processor.abandon_all("the connector is shutting down", finish_within=report_within)
             _, pending = await asyncio.wait(pending, timeout=report_within + 1.0)
         for straggler in pending:
             # Each logs its unreported task on the way out (TaskProcessor._report).
@@ -173,6 +186,12 @@ class Scheduler:
                 log.error("periodic sync failed", error=str(exc), error_type=type(exc).__name__, exc_info=exc)
             if await _wait(stop, max(0.0, interval - (time.monotonic() - started))):
                 return
+
+
+def _periodic_ended(periodic: asyncio.Task[None]) -> None:
+    """Retrieve the stopped periodic loop's end: a failure while saving is logged, not left unretrieved."""
+    if not periodic.cancelled() and (error := periodic.exception()) is not None:
+        log.error("periodic sync failed", error=str(error), error_type=type(error).__name__, exc_info=error)
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> bool:

@@ -2,7 +2,7 @@
 
 Invariant (tested): every task the processor is given ends in exactly one accepted FinishTask, or in an error
 log line naming it ("task not reported" / "invalid task" / "task id reused"). Hello tasks are answered with a
-Hello carrying the task id instead (that is their acknowledgement, §3.4).
+Hello carrying the task id instead (that is their acknowledgement, §3.4), or end in "hello task not answered".
 
 A task is validated before anything touches the connector: an id that is not 27 ASCII letters or digits cannot
 be reported (ConductorOne refuses such a FinishTask), so it is logged and dropped; a task without a payload is
@@ -374,6 +374,11 @@ class TaskProcessor:
         try:
             await self._hello(task_id)
             log.info("hello task answered")
+        except asyncio.CancelledError:
+            # Stopped (a straggler the drain cancels) before ConductorOne answered: there is no FinishTask to
+            # give up on, so this line is the only trace of the task (it ended without a word).
+            log.error("hello task not answered", reason="cancelled before ConductorOne answered", task_id=task_id)
+            raise
         except C1Error as exc:
             # The Hello is the acknowledgement; a lost one just means ConductorOne sends the task again.
             log.warning("hello task not answered", error=str(exc))

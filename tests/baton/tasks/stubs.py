@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -193,21 +193,26 @@ class Rig:
     hellos: list[str]
 
 
-def make_rig(*, finish_retry: RetryPolicy = INSTANT, client: StubClient | None = None) -> Rig:
+def make_rig(
+    *,
+    finish_retry: RetryPolicy = INSTANT,
+    client: StubClient | None = None,
+    hello: Callable[[str], Awaitable[None]] | None = None,
+) -> Rig:
     stub = client or StubClient()
     connector = StubConnector()
     full_sync = StubFullSync()
     observer = CountingObserver()
     hellos: list[str] = []
 
-    async def hello(task_id: str) -> None:
+    async def answered(task_id: str) -> None:
         hellos.append(task_id)
 
     processor = TaskProcessor(
         stub.as_client(),
         Handlers(cast(Connector, connector), provisioning=True),
         cast(FullSyncHandler, full_sync),
-        hello,
+        hello or answered,
         observer=observer,
         finish_retry=finish_retry,
     )
