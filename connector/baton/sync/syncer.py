@@ -596,7 +596,7 @@ class Syncer:
             return
         if not res.id.resource:
             raise InternalError(f"connector returned the targeted resource {rid} without an id")
-        self._validate_resource(res)
+        children = self._validate_resource(res)
         rtype = self._types[action.resource_type_id]
         entitlements: list[entitlement_pb2.Entitlement] = []
         if not self._state.should_skip_entitlements_and_grants and not self._skips(
@@ -606,6 +606,10 @@ class Syncer:
         self._state.finish(action)  # the top of the stack: before the push below, so finishing it is a pop
         if self._grants_enabled() and not self._skips(rtype, res, annotation_resource_pb2.SkipGrants):
             self._state.push(st.LIST_GRANTS, resource_type_id=rid.resource_type, resource_id=rid.resource)
+        # As in Go's targeted sync (`getSubResources`, pushed last so they run first): a target's children are
+        # listed too, so a targeted service account carries its application keys and tokens (c1z-format.md §3.3).
+        for packed in children:
+            self._push_child(res, packed)
         await self._store.write(self._token(), resources=[res], entitlements=entitlements)
 
     # -- helpers -----------------------------------------------------------------------------------------
