@@ -90,6 +90,22 @@ class SideLoadedGrants(Protocol):
 
 
 @runtime_checkable
+class ListedAsChildren(Protocol):
+    """A syncer whose resources are listed per parent: each parent resource carries a `ChildResourceType` for this
+    type, and `list_resources` without a parent lists nothing.
+
+    When the parent type is not listed in a sync (a resource-type filter without it), the engine walks the parent
+    type's listing itself, storing none of it, and lists this type under every parent that names it: a filter on
+    this type alone never gives a "successful" sync with its resources missing. That top-level action's page
+    tokens are the parent type's.
+    """
+
+    def listed_under(self) -> str:
+        """The resource type whose resources carry the `ChildResourceType` for this one."""
+        ...
+
+
+@runtime_checkable
 class ResourceProvisioner(Protocol):
     """A syncer whose entitlements ConductorOne can grant and revoke."""
 

@@ -22,6 +22,7 @@ from connector.daemon.settings import Settings
 from connector.datadog.connector import DatadogConnector, DatadogOptions
 from tests.datadog.helpers import ClientFactory
 from tests.fakes.datadog import FakeDatadog
+from tests.fakes.datadog.org import AccessToken, AppKey
 
 ROLE_USERS = "/api/v2/roles/{role_id}/users"
 
@@ -136,3 +137,72 @@ async def test_a_targeted_schedule_gets_who_is_on_call(
     # Who is on call depends on the fake's clock; every grant must be this schedule's on_call.
     assert all(g.startswith(f"schedule:{schedule.id}:on_call:user:") for g in grants)
     assert fake.count("GET", "/api/v2/on-call/schedules") == 0, "no schedules walk"
+
+
+async def test_a_targeted_service_account_lists_its_keys_and_tokens_with_the_ids_of_a_full_sync(
+    fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    """A target's ChildResourceType children are listed too, as Go's targeted sync does (`getSubResources`;
+    c1z-format.md §3.3): a targeted service account (e.g. after a key was issued to it) carries its application
+    keys and access tokens, with the same ids and parent as a full sync gives them."""
+    path = tmp_path / "sync.c1z"
+    options = DatadogOptions(sync_secrets=True, sync_service_account_application_keys=True)
+    org = fake.org
+    sa = next(u.id for u in org.users.values() if u.service_account and not u.disabled)
+    key = AppKey(org.new_id(), "sa-key", "k" * 40, sa, org.now())
+    token = AccessToken(org.new_id(), "sa-token", "t" * 40, "ddsat_x", sa, ["dashboards_read"], org.now())
+    org.app_keys[key.id], org.tokens[token.id] = key, token
+    children = ("service-account-application-key", "service-account-access-token")
+
+    def owned(reader: C1ZReader, sync_id: str) -> set[tuple[str, str, str]]:
+        return {
+            (r.id.resource_type, r.id.resource, r.parent_resource_id.resource)
+            for r in reader.resources(sync_id=sync_id)
+            if r.id.resource_type in children and r.parent_resource_id.resource == sa
+        }
+
+    full = await sync_to_file(DatadogConnector(make_client(fake), options).syncers(), path, SyncOptions())
+    targeted = await sync_to_file(
+        DatadogConnector(make_client(fake), options).syncers(),
+        path,
+        SyncOptions(targeted_resources=[b.resource_id("user", sa)]),
+    )
+    with C1ZReader(path) as reader:
+        expected = owned(reader, full.sync_id)
+        assert {t for t, _, _ in expected} == set(children), "the account must own a key and a token"
+        assert owned(reader, targeted.sync_id) == expected
+        assert {r.id.resource for r in reader.resources("user", sync_id=targeted.sync_id)} == {sa}
+
+
+async def test_a_type_filter_of_only_keys_and_tokens_holds_every_one_a_full_sync_holds(
+    fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    """Keys and tokens are listed under their service accounts; `--sync-resource-types` naming only them must
+    not give a "successful" sync without them (the Go connector walks the users itself for them): the engine
+    walks the users (storing none) for the parents (`ListedAsChildren`)."""
+    org = fake.org
+    sa = next(u.id for u in org.users.values() if u.service_account and not u.disabled)
+    key = AppKey(org.new_id(), "sa-key", "k" * 40, sa, org.now())
+    org.app_keys[key.id] = key
+    options = DatadogOptions(sync_secrets=True, sync_service_account_application_keys=True)
+    children = ["service-account-application-key", "service-account-access-token"]
+
+    def secrets(path: Path) -> list[bytes]:
+        with C1ZReader(path) as reader:
+            return sorted(
+                r.SerializeToString(deterministic=True) for r in reader.resources() if r.id.resource_type in children
+            )
+
+    await sync_to_file(DatadogConnector(make_client(fake), options).syncers(), tmp_path / "full.c1z", SyncOptions())
+    result = await sync_to_file(
+        DatadogConnector(make_client(fake), options).syncers(),
+        tmp_path / "keys.c1z",
+        SyncOptions(resource_type_ids=children),
+    )
+    assert result.sync_type == "full"
+    expected = secrets(tmp_path / "full.c1z")
+    assert len(expected) >= 2, "the org must hold a key and a token for this test to mean anything"
+    assert secrets(tmp_path / "keys.c1z") == expected
+    with C1ZReader(tmp_path / "keys.c1z") as reader:
+        assert {rt.id for rt in reader.resource_types()} == set(children)
+        assert not list(reader.resources("user")), "the users walked for the parents are not stored"

@@ -21,7 +21,14 @@ from google.protobuf import any_pb2
 from google.protobuf.message import Message
 
 from connector.baton import annotations as ann
-from connector.baton.connector import Page, PageTokenChecker, ResourceGetter, ResourceSyncer, SideLoadedGrants
+from connector.baton.connector import (
+    ListedAsChildren,
+    Page,
+    PageTokenChecker,
+    ResourceGetter,
+    ResourceSyncer,
+    SideLoadedGrants,
+)
 from connector.baton.errors import InternalError, InvalidArgumentError, NotFoundError
 from connector.baton.pb.c1.connector.v2 import (
     annotation_resource_pb2,
@@ -284,6 +291,12 @@ class Syncer:
             ):
                 raise ValueError(f"{where} has a store cursor that is not a row id")
             syncer = self._by_type.get(action.resource_type_id)
+            if (
+                isinstance(syncer, ListedAsChildren)
+                and not action.parent_resource_id
+                and syncer.listed_under() not in types
+            ):
+                syncer = self._by_type.get(syncer.listed_under())  # the action walks the parents: its tokens are theirs
             if not store_cursor and cursor and isinstance(syncer, PageTokenChecker):
                 # The connector's own cursor (the Go connector's pagination bags are JSON): refused by the syncer, it
                 # would fail this resume and every later one.
@@ -375,6 +388,9 @@ class Syncer:
 
     async def _list_resources_page(self, action: st.Action) -> None:
         syncer = self._syncer(action.resource_type_id)
+        if not action.parent_resource_id and (parent_type := self._unlisted_parent_type(syncer)):
+            await self._list_parents_page(action, parent_type)
+            return
         parent = (
             resource_pb2.ResourceId(resource_type=action.parent_resource_type_id, resource=action.parent_resource_id)
             if action.parent_resource_id
@@ -408,6 +424,34 @@ class Syncer:
         self._observer.page_stored("resources", action.resource_type_id, len(items))
         if side_grants:
             self._observer.page_stored("grants", action.resource_type_id, len(side_grants))
+
+    def _unlisted_parent_type(self, syncer: ResourceSyncer) -> str | None:
+        """The parent type a `ListedAsChildren` syncer's resources are listed under, when this sync does not list it."""
+        if not isinstance(syncer, ListedAsChildren):
+            return None
+        parent_type = syncer.listed_under()
+        return None if parent_type in self._types else parent_type
+
+    async def _list_parents_page(self, action: st.Action, parent_type: str) -> None:
+        """One page of the parent type's listing, stored nowhere: it only pushes this type's listing under every
+        parent that names it (`ListedAsChildren`), as the parents' own listing would have."""
+        syncer = self._syncer(parent_type)
+        page = await self._call(action, lambda: syncer.list_resources(None, action.page_token))
+        if page is None:
+            return
+        self._check_next_token(action, page)
+        self._advance(action, page.next_token)
+        for res in page.items:
+            if not res.id.resource:
+                continue
+            for packed in res.annotations:
+                if (
+                    packed.type_url == _CHILD_TYPE_URL
+                    and annotation_resource_tree_pb2.ChildResourceType.FromString(packed.value).resource_type_id
+                    == action.resource_type_id
+                ):
+                    self._push_child(res, packed)
+        await self._checkpoint()
 
     async def _new_parents(
         self, parents: list[tuple[resource_pb2.Resource, list[any_pb2.Any]]]
@@ -596,7 +640,7 @@ class Syncer:
             return
         if not res.id.resource:
             raise InternalError(f"connector returned the targeted resource {rid} without an id")
-        self._validate_resource(res)
+        children = self._validate_resource(res)
         rtype = self._types[action.resource_type_id]
         entitlements: list[entitlement_pb2.Entitlement] = []
         if not self._state.should_skip_entitlements_and_grants and not self._skips(
@@ -606,6 +650,10 @@ class Syncer:
         self._state.finish(action)  # the top of the stack: before the push below, so finishing it is a pop
         if self._grants_enabled() and not self._skips(rtype, res, annotation_resource_pb2.SkipGrants):
             self._state.push(st.LIST_GRANTS, resource_type_id=rid.resource_type, resource_id=rid.resource)
+        # As in Go's targeted sync (`getSubResources`, pushed last so they run first): a target's children are
+        # listed too, so a targeted service account carries its application keys and tokens (c1z-format.md §3.3).
+        for packed in children:
+            self._push_child(res, packed)
         await self._store.write(self._token(), resources=[res], entitlements=entitlements)
 
     # -- helpers -----------------------------------------------------------------------------------------

@@ -155,6 +155,10 @@ class ServiceAccountAppKeySyncer(_NoGrants):
     def resource_type(self) -> resource_pb2.ResourceType:
         return types.SERVICE_ACCOUNT_APP_KEY
 
+    def listed_under(self) -> str:
+        # Without the users in a sync (`--sync-resource-types` of this type), the engine walks them for the parents.
+        return types.USER.id
+
     async def list_resources(
         self, parent: resource_pb2.ResourceId | None, page_token: str
     ) -> Page[resource_pb2.Resource]:
@@ -172,6 +176,10 @@ class ServiceAccountAccessTokenSyncer(_NoGrants):
 
     def resource_type(self) -> resource_pb2.ResourceType:
         return types.SERVICE_ACCOUNT_ACCESS_TOKEN
+
+    def listed_under(self) -> str:
+        # Without the users in a sync (`--sync-resource-types` of this type), the engine walks them for the parents.
+        return types.USER.id
 
     async def list_resources(
         self, parent: resource_pb2.ResourceId | None, page_token: str
