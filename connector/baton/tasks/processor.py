@@ -284,23 +284,16 @@ class TaskProcessor:
         seconds = self._clock() - started
         if outcome.failure is None:
             log.info("task succeeded", seconds=round(seconds, 3))
-        elif kind == "revoke":
-            # Access that ConductorOne wants gone is still there: the security engineer's line, at error.
-            log.error(
-                "task failed",
-                code=outcome.failure.code.name,
-                error=outcome.failure.message,
-                non_retryable=outcome.failure.non_retryable,
-                seconds=round(seconds, 3),
-                **_left_live(task),
-            )
         else:
-            log.warning(
+            # A failed revoke leaves access ConductorOne wants gone in place: the security engineer's line, at error.
+            revoke = kind == "revoke"
+            (log.error if revoke else log.warning)(
                 "task failed",
                 code=outcome.failure.code.name,
                 error=outcome.failure.message,
                 non_retryable=outcome.failure.non_retryable,
                 seconds=round(seconds, 3),
+                **(_left_live(task) if revoke else {}),
             )
         await self._report(task.id, outcome)
         return outcome.label, cancelled_here

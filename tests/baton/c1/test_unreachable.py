@@ -42,13 +42,17 @@ class StaticTokens:
         return None
 
 
-def _client(fake: FakeC1, api_host: str, roots: bytes) -> BatonServiceClient:
+def _client(
+    client_id: str, *, api_host: str | None = None, roots: bytes | None = None, proxy: str | None = None
+) -> BatonServiceClient:
+    """A client with a fixed token (no token endpoint to reach), pointed where the test says."""
     return BatonServiceClient(
-        client_id=parse_client_id(fake.client_id),
+        client_id=parse_client_id(client_id),
         token_source=StaticTokens(),  # type: ignore[arg-type]
         host_id="test-host",
         api_host=api_host,
         root_certificates=roots,
+        proxy=proxy,
         channel_options=TEST_CHANNEL_OPTIONS,
         timeouts=CallTimeouts(get_task=5.0),
     )
@@ -114,7 +118,9 @@ def test_network_causes_are_named(details: str, cause: str | None) -> None:
 
 
 async def test_connection_refused_names_host_and_cause(fake: FakeC1) -> None:
-    async with _client(fake, "127.0.0.1:1", fake.ca_pem) as client:  # nothing listens on port 1
+    async with _client(
+        fake.client_id, api_host="127.0.0.1:1", roots=fake.ca_pem
+    ) as client:  # nothing listens on port 1
         with pytest.raises(C1TransientError) as caught:
             await client.get_task()
     assert str(caught.value) == "GetTask: ConductorOne at 127.0.0.1:1 unreachable: connection refused (UNAVAILABLE)"
@@ -122,23 +128,11 @@ async def test_connection_refused_names_host_and_cause(fake: FakeC1) -> None:
 
 async def test_tls_verification_failure_names_host_and_cause(fake: FakeC1, tmp_path: Path) -> None:
     other_ca = generate_tls_files(tmp_path / "other").ca_cert.read_bytes()
-    async with _client(fake, fake.address, other_ca) as client:
+    async with _client(fake.client_id, api_host=fake.address, roots=other_ca) as client:
         with pytest.raises(C1TransientError) as caught:
             await client.get_task()
     assert str(caught.value) == (
         f"GetTask: ConductorOne at {fake.address} unreachable: TLS verification failed (UNAVAILABLE)"
-    )
-
-
-def _static_client(client_id: str, *, api_host: str | None = None, proxy: str | None = None) -> BatonServiceClient:
-    return BatonServiceClient(
-        client_id=parse_client_id(client_id),
-        token_source=StaticTokens(),  # type: ignore[arg-type]
-        host_id="test-host",
-        api_host=api_host,
-        proxy=proxy,
-        channel_options=TEST_CHANNEL_OPTIONS,
-        timeouts=CallTimeouts(get_task=5.0),
     )
 
 
@@ -148,7 +142,7 @@ async def test_a_tls_handshake_refused_for_its_version_is_not_called_a_verificat
     operator to the CA bundle."""
     async with RefusingPeer(lambda _: PROTOCOL_VERSION_ALERT) as peer:
         client_id = generate_client_credentials(peer.address).client_id
-        async with _static_client(client_id, api_host=peer.address) as client:
+        async with _client(client_id, api_host=peer.address) as client:
             with pytest.raises(C1TransientError) as caught:
                 await client.get_task()
     assert (
@@ -165,7 +159,7 @@ async def test_a_proxy_refusing_the_tunnel_is_named_with_the_host() -> None:
 
     async with RefusingPeer(refuse) as proxy:
         client_id = generate_client_credentials("acme.conductor.invalid").client_id
-        async with _static_client(client_id, proxy=f"http://ops:proxy-pw-canary@{proxy.address}") as client:
+        async with _client(client_id, proxy=f"http://ops:proxy-pw-canary@{proxy.address}") as client:
             with pytest.raises(C1TransientError) as caught:
                 await client.get_task()
     assert str(caught.value) == (
