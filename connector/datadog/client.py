@@ -81,6 +81,7 @@ from connector.datadog.transport import (
 __all__ = ["DatadogClient", "included_roles", "included_users", "is_path_id"]
 
 R = TypeVar("R", bound=Resource)
+K = TypeVar("K", APIKey, ApplicationKey, AccessToken)
 
 
 # Datadog ids are UUIDs, short handles or our own `sat:` handles (~100 characters); a longer one is a malformed
@@ -628,7 +629,7 @@ class DatadogClient:
 
     async def create_api_key(self, name: str) -> tuple[APIKey, SecretStr | None]:
         body = {"data": {"type": "api_keys", "attributes": {"name": name}}}
-        return await self._mint(APIKey, "/api/v2/api_keys", body, group="api_keys")
+        return await self._mint(APIKey, "/api/v2/api_keys", body, group="api_keys", name=name)
 
     async def create_service_account_app_key(
         self, service_account_id: str, name: str, scopes: Sequence[str] = ()
@@ -638,7 +639,9 @@ class DatadogClient:
             attributes["scopes"] = list(scopes)
         path = f"/api/v2/service_accounts/{_seg(service_account_id)}/application_keys"
         body = {"data": {"type": "application_keys", "attributes": attributes}}
-        return await self._mint(ApplicationKey, path, body, group="service_accounts")
+        return await self._mint(
+            ApplicationKey, path, body, group="service_accounts", name=name, owner=service_account_id
+        )
 
     async def delete_service_account_app_key(self, service_account_id: str, key_id: str) -> None:
         """Revoke a service account's application key (204). Raises `NotFound` when it is unknown or gone."""
@@ -667,15 +670,27 @@ class DatadogClient:
         """Mint a SAT. Sent exactly once (docs/spec/credentials.md §4.3): no retry of any kind, even on a 429."""
         path = f"/api/v2/service_accounts/{_seg(service_account_id)}/access_tokens"
         body = {"data": {"type": "service_access_tokens", "attributes": {"name": name, "scopes": list(scopes)}}}
-        return await self._mint(AccessToken, path, body, group="service_accounts", single_attempt=True)
+        return await self._mint(
+            AccessToken, path, body, group="service_accounts", name=name, owner=service_account_id, single_attempt=True
+        )
 
     async def revoke_service_account_access_token(self, service_account_id: str, token_id: str) -> None:
         path = f"/api/v2/service_accounts/{_seg(service_account_id)}/access_tokens/{_seg(token_id)}"
         check_done(await self._t.request("DELETE", path, group="service_accounts"))
 
     async def _mint(
-        self, model: type[R], path: str, body: Any, *, group: str, single_attempt: bool = False
-    ) -> tuple[R, SecretStr | None]:
+        self,
+        model: type[K],
+        path: str,
+        body: Any,
+        *,
+        group: str,
+        name: str,
+        owner: str | None = None,
+        single_attempt: bool = False,
+    ) -> tuple[K, SecretStr | None]:
+        """The credential a create made, and its secret; `name`: the name it was created with, `owner`: the service
+        account it was created for."""
         reply = await self._t.request(
             "POST", path, group=group, json=body, idempotent=False, single_attempt=single_attempt
         )
@@ -686,7 +701,27 @@ class DatadogClient:
             raise UnexpectedResponse(
                 method="POST", path=path, status=reply.status, messages=["response has no data.id"]
             )
+        if _another_credential(item, body["data"]["type"], name, owner):
+            # Another credential's answer (a cache or proxy mixing up answers): issued, its secret and id went to
+            # ConductorOne as this request's, and the one this create made stayed live untraced; rolled back by
+            # the answer's id, that other credential was deleted. Raised as an unreadable answer, so the caller
+            # looks up what this create made by its name and deletes that.
+            raise UnexpectedResponse(
+                method="POST", path=path, status=reply.status, messages=["the answer is about another credential"]
+            )
         return item, SecretStr(key) if isinstance(key, str) and key else None
+
+
+def _another_credential(item: APIKey | ApplicationKey | AccessToken, type_: str, name: str, owner: str | None) -> bool:
+    """Whether a create's answer names another credential than the one created: of another type, name or owner (the
+    name and owner when the answer gives them; the type always, as JSON:API answers do)."""
+    if item.type != type_ or (item.name is not None and item.name != name):
+        return True
+    if isinstance(item, APIKey) or owner is None:
+        return False
+    if isinstance(item, AccessToken) and item.owner_type is not None and item.owner_type != "service_account":
+        return True
+    return _another_id(item.owner_id, owner)
 
 
 def _membership_problem(

@@ -353,11 +353,6 @@ class DatadogCredentialIssuer:
 
         def build() -> IssuedCredential:
             _check_revocable(SAT, token.id)
-            if token.type != "service_access_tokens" or not _owned_by(token, sa):
-                raise InternalError(
-                    "baton-datadog: Datadog answered the service access token create with another object type "
-                    "or owner; the token was revoked"
-                )
             granted = _granted_scopes(token)
             plaintext = service_access_token_v2(_reveal(secret), token.id, granted)
             res = b.resource(types.SERVICE_ACCOUNT_ACCESS_TOKEN, sat_handle(sa, token.id), name, parent=identity)

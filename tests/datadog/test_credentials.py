@@ -38,7 +38,7 @@ from connector.datadog.credentials import api_key_v2, service_access_token_v2
 from connector.datadog.errors import RateLimited, UnexpectedResponse
 from connector.datadog.resources.keys import is_malformed_id, parse_sat_handle, sat_handle
 from tests.datadog.helpers import ClientFactory, other_users_answers
-from tests.fakes.datadog import FakeDatadog
+from tests.fakes.datadog import FakeDatadog, render
 from tests.fakes.datadog.org import AppKey, User
 from tests.fixtures_dir import FIXTURES_DIR
 
@@ -755,3 +755,84 @@ async def test_a_cleanup_cut_short_by_the_shutdown_names_the_credential_that_may
     assert told["name"].startswith("c1-")
     assert "may exist in Datadog" in told["error"]
     assert not [v for v in canaries.values if v in repr(events)], "an issued secret reached the log"
+
+
+class CreatesAnsweredWithAnotherKey(CreateAnswers):
+    """The create happens; its answer is another credential's (a cache or proxy mixing up answers), secret and all."""
+
+    def __init__(self, fake: FakeDatadog) -> None:
+        super().__init__()
+        self._fake = fake
+        self.other: str | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.other is None:
+            return await self._inner.handle_async_request(request)
+        return await super().handle_async_request(request)
+
+    async def _instead(self) -> httpx.Response:
+        org, other = self._fake.org, self.other
+        if other in org.api_keys:
+            data = render.api_key(org.api_keys[other], with_key=True)
+        elif other in org.app_keys:
+            data = render.app_key(org.app_keys[other], with_key=True)
+        else:
+            data = render.access_token(org.tokens[str(other)], with_key=True)
+        return httpx.Response(201, json={"data": data})
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_create_answered_with_another_credential_issues_nothing_and_deletes_neither_wrongly(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str
+) -> None:
+    """The answer to a create is the new credential: one naming another (another request's answer) was issued as
+    this request's, its secret and id handed to ConductorOne (which would later revoke that other credential), and
+    the credential this create made stayed live with no trace. Now the answer is refused for its name, the new
+    credential is found by name and deleted, and the other one is left alone (deleting it by the answer's id would
+    revoke a credential nobody asked to revoke)."""
+    transport = CreatesAnsweredWithAnotherKey(fake)
+    client = make_client(fake, transport=transport)
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    scopes = ["a"] if kind == SAT else []
+    first = await env.issue(sa, kind, scopes, request_id="first")
+    transport.other = _document(first)["key_id"]
+    before = (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens))
+    with pytest.raises(UnexpectedResponse, match="the answer is about another credential"):
+        await env.issue(sa, kind, scopes, request_id="second")
+    assert transport.created.is_set()
+    assert (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens)) == before
+
+
+class CreatesAnsweredWithAnotherOwner(CreateAnswers):
+    """The create happens; its answer names the new credential, owned by another service account."""
+
+    def __init__(self, owner: str) -> None:
+        super().__init__()
+        self._owner = owner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method != "POST" or not request.url.path.endswith(self.CREATES):
+            return response
+        body = json.loads(await response.aread())
+        await response.aclose()
+        body["data"]["relationships"]["owned_by"]["data"]["id"] = self._owner
+        return httpx.Response(response.status_code, json=body)
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, SAT])
+async def test_a_create_answered_as_another_accounts_credential_issues_nothing(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str
+) -> None:
+    """An application key the answer says another service account owns was issued as this one's (its revocation
+    then asks the wrong account); the SAT was revoked by an id under the wrong account, which leaves it live. Both
+    are now found by name and deleted."""
+    other = fake.org.add_user("other@example.com", name="Other", service_account=True, status="Active")
+    client = make_client(fake, transport=CreatesAnsweredWithAnotherOwner(other.id))
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    before = (set(fake.org.app_keys), set(fake.org.tokens))
+    with pytest.raises(UnexpectedResponse, match="the answer is about another credential"):
+        await env.issue(sa, kind, ["a"] if kind == SAT else [])
+    assert (set(fake.org.app_keys), set(fake.org.tokens)) == before
