@@ -539,15 +539,22 @@ class AppKeyDeleter:
             else ""
         )
         owner = given or await self._owner(key_id)
-        if owner is None:
-            return []  # the key no longer exists
-        deleted = await _unless_gone(self._client.delete_service_account_app_key(_owner_id(owner, key_id), key_id))
-        if not deleted and given:
-            # A stale or wrong parent: ask Datadog who owns the key and try once more.
-            looked_up = await self._owner(key_id)
-            if looked_up is not None and looked_up != given:
-                deleted = await _unless_gone(
-                    self._client.delete_service_account_app_key(_owner_id(looked_up, key_id), key_id)
+        tried: list[str] = []
+        deleted = False
+        while owner is not None:
+            if await _unless_gone(self._client.delete_service_account_app_key(_owner_id(owner, key_id), key_id)):
+                deleted = True
+                break
+            tried.append(owner)
+            # A 404 says the key is gone, or only that it is not under this owner's path: a stale or wrong parent,
+            # or an owner the service-account path does not know (a person, a disabled service account), the key
+            # live all the same. Only the key's own lookup tells; a new owner gets one more try.
+            owner = await self._owner(key_id)
+            if owner is not None and (owner in tried or len(tried) > 1):
+                raise FailedPreconditionError(
+                    f'baton-datadog: application key "{key_id}" was NOT deleted: Datadog answers 404 to deleting it '
+                    f'as service account "{tried[-1]}"\'s key, yet still has it (its owner may be a person or a disabled '
+                    "service account); delete it in Datadog"
                 )
         log.info("datadog delete_resource", resource_type=APP_KEY, resource_id=key_id, deleted=deleted)
         return []

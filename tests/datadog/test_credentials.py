@@ -836,3 +836,33 @@ async def test_a_create_answered_as_another_accounts_credential_issues_nothing(
     with pytest.raises(UnexpectedResponse, match="the answer is about another credential"):
         await env.issue(sa, kind, ["a"] if kind == SAT else [])
     assert (set(fake.org.app_keys), set(fake.org.tokens)) == before
+
+
+@pytest.mark.parametrize("owner_kind", ["person", "disabled service account"])
+@pytest.mark.parametrize("with_parent", [True, False], ids=["parent", "no-parent"])
+async def test_an_app_key_the_service_account_path_cannot_delete_is_not_reported_deleted(
+    env: Env, owner_kind: str, with_parent: bool
+) -> None:
+    """Datadog answers 404 to deleting a key through /service_accounts/{owner}/… when the owner is no (enabled)
+    service account, while the key itself lives on: the 404 was taken as "already gone" and the key reported
+    deleted. A 404 is "gone" only when the key's own lookup says so too."""
+    owner = env.fake.org.add_user(
+        "keyholder@example.com",
+        name="Key Holder",
+        service_account=owner_kind != "person",
+        status="Disabled" if owner_kind != "person" else "Active",
+    )
+    key = AppKey(
+        id="3c7f1a52-0000-4000-8000-00000000a11e",
+        name="personal",
+        key="f" * 40,
+        owner_id=owner.id,
+        created_at=env.fake.org.now(),
+    )
+    env.fake.org.app_keys[key.id] = key
+    deleter = env.connector.resource_deleter(APP_KEY)
+    assert deleter is not None
+    parent = b.resource_id("user", owner.id) if with_parent else None
+    with pytest.raises(FailedPreconditionError, match=f'application key "{key.id}" was NOT deleted'):
+        await deleter.delete_resource(b.resource_id(APP_KEY, key.id), parent)
+    assert key.id in env.fake.org.app_keys
