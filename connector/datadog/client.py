@@ -382,7 +382,18 @@ class DatadogClient:
         roles = [{"type": "roles", "id": r} for r in role_ids]
         if roles:
             data["relationships"] = {"roles": {"data": roles}}
-        return await self._item(ItemEnvelope[User], "POST", "/api/v2/users", group="users", json={"data": data})
+        asked = email.lower()
+
+        def another_user(user: User) -> str | None:
+            # Datadog stores the address lower-cased. The answer names the user to invite: another one's (answers
+            # mixed up) had that user invited and reported as the account created.
+            return (
+                "the answer is about another user" if user.email is not None and user.email.lower() != asked else None
+            )
+
+        return await self._item(
+            ItemEnvelope[User], "POST", "/api/v2/users", group="users", json={"data": data}, problem=another_user
+        )
 
     async def update_user(
         self,
@@ -424,10 +435,15 @@ class DatadogClient:
 
     async def send_invitation(self, user_id: str) -> UserInvitation:
         invitations = await self.send_invitations([user_id])
-        if len(invitations) != 1:
-            raise UnexpectedResponse(
-                method="POST", path="/api/v2/user_invitations", status=201, messages=["expected one invitation"]
-            )
+        wrong = (
+            "expected one invitation"
+            if len(invitations) != 1
+            else "the answer is about another user"
+            if _another_id(invitations[0].user_id, user_id)
+            else None
+        )
+        if wrong is not None:
+            raise UnexpectedResponse(method="POST", path="/api/v2/user_invitations", status=201, messages=[wrong])
         return invitations[0]
 
     # -- roles --------------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ from connector.baton.pb.c1.connector.v2 import (
     resource_pb2,
 )
 from connector.datadog.client import DatadogClient
-from connector.datadog.errors import Conflict, DatadogError, NotFound
+from connector.datadog.errors import Conflict, DatadogError, Invalid, NotFound, RateLimited
 from connector.datadog.models import TeamMembership, TeamRole
 from connector.datadog.resources import roles, teams, types
 from connector.datadog.resources.keys import is_malformed_id
@@ -371,8 +371,10 @@ class InvitationNotSentError(ConnectorError):
     retryable = False
 
     def __init__(self, user_id: str, email: str, cause: ConnectorError) -> None:
+        # Only a refusal says nothing was sent: after a lost or unreadable answer the email may have gone out.
+        sent = "was NOT sent" if _refused(cause) else "may not have been sent"
         super().__init__(
-            f"Datadog user {user_id} ({email}) was created, but the invitation email was NOT sent ({cause}); "
+            f"Datadog user {user_id} ({email}) was created, but the invitation email {sent} ({cause}); "
             "the user stays Pending until invited: resend the invitation from Datadog "
             "(Organization Settings > Users)"
         )
@@ -422,9 +424,21 @@ class AccountCreator:
         except Conflict as exc:
             log.info("datadog create_account", outcome="already_exists", email=email)
             raise AlreadyExistsError(
-                f"a Datadog user with email {email} already exists (possibly disabled or still pending); "
-                "no account was created and no invitation was sent"
+                f"a Datadog user with email {email} already exists (possibly disabled, still pending, or created by "
+                "an earlier try whose answer was lost); no account was created now and no invitation was sent"
             ) from exc
+        except ConnectorError as exc:
+            if _refused(exc):
+                raise
+            # No answer, a 5xx or an answer that cannot be used: the user may exist now, and a retry would stop at
+            # "already exists". Nobody was invited.
+            log.error("datadog create_account", outcome="create_failed", email=email, error=str(exc))
+            failure = ConnectorError(
+                f"creating Datadog user {email} failed ({exc}); the user may have been created all the same, and no "
+                "invitation was sent: check Datadog (Organization Settings > Users) and invite the user from there"
+            )
+            failure.code, failure.retryable = exc.code, exc.retryable
+            raise failure from exc
         log.info("datadog create_account", outcome="created", user_id=user.id, email=email)
         try:
             invitation = await self._client.send_invitation(user.id)
@@ -448,6 +462,15 @@ class AccountCreator:
             message=f"Datadog user created; an invitation was emailed to {email}{until}. "
             "The user must accept it to sign in.",
         )
+
+
+def _refused(exc: ConnectorError) -> bool:
+    """Whether the write was refused (a 4xx), or never sent (a request refused before it left, a rate-limit wait too
+    long): then nothing was done. Anything else (no answer, a 5xx, an unusable answer) may have done it."""
+    if isinstance(exc, Invalid | RateLimited):
+        return True
+    status = exc.status if isinstance(exc, DatadogError) else None
+    return status is not None and 400 <= status < 500
 
 
 def _account_email(info: AccountInfo) -> str:

@@ -7,8 +7,9 @@ matters how many requests the decision cost.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from connector.baton.connector import AccountInfo, GrantResult, ResourceProvisio
 from connector.baton.errors import (
     AlreadyExistsError,
     Code,
+    ConnectorError,
     InvalidArgumentError,
     UnavailableError,
     UnimplementedError,
@@ -33,7 +35,7 @@ from connector.datadog.paging import Page
 from connector.datadog.provisioning import InvitationNotSentError
 from connector.datadog.resources import roles, teams, types
 from tests.datadog.helpers import ClientFactory, MixedUpAnswers, answered_by, other_users_answers
-from tests.fakes.datadog import FakeDatadog
+from tests.fakes.datadog import FakeDatadog, render
 from tests.fakes.datadog.org import Role, Team, User
 
 ON = DatadogOptions(provisioning=True)
@@ -815,3 +817,83 @@ async def test_each_decision_costs_exactly_these_requests(
         assert user.id not in team.members
     else:
         assert before is None or _membership_role(team, user) is None
+
+
+class AnsweredAbout(httpx.AsyncBaseTransport):
+    """Forwards to the fake; the answer to a POST of `path` is replaced by `answer(original body)`."""
+
+    def __init__(self, path: str, answer: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._path, self._answer = path, answer
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method != "POST" or request.url.path != self._path:
+            return response
+        body = json.loads(await response.aread())
+        await response.aclose()
+        return httpx.Response(response.status_code, json=self._answer(body))
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def test_create_account_answered_with_another_user_invites_nobody(
+    fake: FakeDatadog, make_client: ClientFactory
+) -> None:
+    """The invitation goes to the user the create's answer names: an answer about another (pending) user had that
+    user invited and reported as the account created, while the new one stayed uninvited."""
+    other = _human(fake, status="Pending")
+    transport = AnsweredAbout("/api/v2/users", lambda _: {"data": render.user(other, fake.org)})
+    client = make_client(fake, transport=transport)
+    manager = DatadogConnector(client, ON).account_manager()
+    assert manager is not None
+    fake.reset_counters()
+    with pytest.raises(ConnectorError, match="the answer is about another user") as caught:
+        await manager.create_account(_account("asked.for@example.com"))
+    assert "may have been created" in str(caught.value)
+    assert "no invitation was sent" in str(caught.value)
+    assert fake.count("POST", INVITATIONS) == 0
+    assert fake.org.user_by_email("asked.for@example.com") is not None
+
+
+async def test_create_account_whose_invitation_answer_names_another_user_is_not_invited(
+    fake: FakeDatadog, make_client: ClientFactory
+) -> None:
+    """The invitation's answer names the user it was sent to: one naming another user was reported as this user
+    invited."""
+    other = _human(fake, status="Pending")
+
+    def elsewhere(body: dict[str, Any]) -> dict[str, Any]:
+        for invitation in body["data"]:
+            invitation["relationships"]["user"]["data"]["id"] = other.id
+        return body
+
+    client = make_client(fake, transport=AnsweredAbout(INVITATIONS, elsewhere))
+    manager = DatadogConnector(client, ON).account_manager()
+    assert manager is not None
+    with pytest.raises(InvitationNotSentError, match="the answer is about another user"):
+        await manager.create_account(_account("asked.for@example.com"))
+
+
+async def test_create_account_says_the_invitation_may_have_gone_out_when_its_answer_is_lost(env: Env) -> None:
+    """A 5xx to the invitation may come after Datadog sent it: "was NOT sent" told the operator something nobody
+    knows (and a resend then emails twice). Only a refusal says it was not sent."""
+    manager = env.connector.account_manager()
+    assert manager is not None
+    env.fake.faults.force(502, path=INVITATIONS, method="POST")
+    with pytest.raises(InvitationNotSentError, match="the invitation email may not have been sent"):
+        await manager.create_account(_account("maybe.invited@example.com"))
+
+
+async def test_create_account_whose_create_answer_is_lost_says_the_user_may_exist(env: Env) -> None:
+    """A 5xx to the create may come after Datadog made the user; ConductorOne's retry then stops at "already exists,
+    no account was created", and the user stays uninvited with nothing said."""
+    manager = env.connector.account_manager()
+    assert manager is not None
+    env.fake.faults.force(503, path="/api/v2/users", method="POST")
+    env.fake.reset_counters()
+    with pytest.raises(ConnectorError, match="the user may have been created all the same") as caught:
+        await manager.create_account(_account("maybe.created@example.com"))
+    assert caught.value.code == Code.UNAVAILABLE
+    assert env.fake.count("POST", INVITATIONS) == 0
