@@ -102,6 +102,15 @@ def _another_id(given: str | None, asked: str) -> bool:
     return given is not None and given != asked and given.lower() != asked.lower()
 
 
+def _shows(shown: object, asked: object, *, email: bool) -> bool:
+    """Whether an answer's value is the one asked for: text without its surrounding whitespace, an email in any case
+    (Datadog stores it lower-cased)."""
+    if isinstance(shown, str) and isinstance(asked, str):
+        shown, asked = shown.strip(), asked.strip()
+        return shown == asked or (email and shown.lower() == asked.lower())
+    return shown == asked
+
+
 def _seg(value: str) -> str:
     """One URL path segment; ids come from callers (and ConductorOne's tasks) and must not change the path.
 
@@ -413,7 +422,18 @@ class DatadogClient:
             raise ValueError("update_user needs at least one field to change")
         path = f"/api/v2/users/{_seg(user_id)}"
         body = {"data": {"type": "users", "id": user_id, "attributes": attributes}}
-        return await self._item(ItemEnvelope[User], "PATCH", path, group="users", json=body, of=user_id)
+
+        def not_applied(user: User) -> str | None:
+            # The answer is the user as changed: a field it shows otherwise than asked (one Datadog ignores, as it
+            # may `title`, or set to something else) was not changed, and reporting the update done would be false.
+            shown: dict[str, object] = {"name": user.name, "email": user.email, "title": user.title}
+            shown["disabled"] = user.disabled
+            differ = [f for f, asked in attributes.items() if not _shows(shown[f], asked, email=f == "email")]
+            return f"the answer shows {', '.join(differ)} not changed as asked" if differ else None
+
+        return await self._item(
+            ItemEnvelope[User], "PATCH", path, group="users", json=body, of=user_id, problem=not_applied
+        )
 
     async def disable_user(self, user_id: str) -> None:
         """Soft-disable (DELETE); Datadog answers 404 for a user that is already disabled."""
