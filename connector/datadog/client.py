@@ -17,6 +17,7 @@ from typing import Any, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
+import pydantic_core
 from pydantic import SecretStr, ValidationError
 
 from connector.baton.errors import InvalidArgumentError
@@ -503,10 +504,28 @@ class DatadogClient:
     async def _role_user(self, method: str, role_id: str, user_id: str) -> None:
         path = f"/api/v2/roles/{_seg(role_id)}/users"
         body = {"data": {"type": "users", "id": user_id}}
-        # Adding or removing the same user twice ends in the same state, so both are safe to retry. The answer
-        # (up to a page of the role's users, each with its roles) tells nothing a caller uses: its status is
-        # the outcome, and the body is not parsed (only checked to be Datadog's, `check_done`).
-        check_done(await self._t.request(method, path, group="role_users", json=body, idempotent=True))
+        # Adding or removing the same user twice ends in the same state, so both are safe to retry. The status is
+        # the outcome, once the answer is Datadog's (`check_done`); the answer lists (a page of) the role's users
+        # after the change, and only a list that contradicts the status is read: one still naming the user after
+        # a removal, or one whole (its total reached) without the user after an addition, says the change did
+        # not happen (a revoke was reported done with the role still held). A body that is no such list is
+        # left alone, as before.
+        reply = await self._t.request(method, path, group="role_users", json=body, idempotent=True)
+        check_done(reply)
+        listed = _listed_ids(reply.body)
+        if listed is None:
+            return
+        ids, whole = listed
+        holds = any(not _another_id(i, user_id) for i in ids)
+        wrong = (
+            "the answer still lists the user among the role's users"
+            if method == "DELETE" and holds
+            else "the answer lists all of the role's users, without the user"
+            if method == "POST" and whole and not holds
+            else None
+        )
+        if wrong is not None:
+            raise UnexpectedResponse(method=method, path=path, status=reply.status, messages=[wrong])
 
     # -- teams --------------------------------------------------------------------------------------
 
@@ -758,6 +777,21 @@ def _another_credential(item: APIKey | ApplicationKey | AccessToken, type_: str,
     if isinstance(item, AccessToken) and item.owner_type is not None and item.owner_type != "service_account":
         return True
     return _another_id(item.owner_id, owner)
+
+
+def _listed_ids(body: bytes | bytearray) -> tuple[list[str], bool] | None:
+    """The ids a JSON:API list answer names, and whether it names them all (its `meta.page.total_count` reached);
+    None for a body that is no such list."""
+    try:
+        payload = mapping(pydantic_core.from_json(body)) if body.strip() else {}
+    except ValueError:
+        return None
+    data = payload.get("data")
+    if not isinstance(data, list):
+        return None
+    ids = [x["id"] for x in objects(data) if isinstance(x.get("id"), str)]
+    total = mapping(mapping(payload.get("meta")).get("page")).get("total_count")
+    return ids, type(total) is int and total <= len(data)
 
 
 def _membership_problem(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -181,9 +182,9 @@ async def test_an_absurdly_long_id_or_filter_is_a_clear_error_before_any_request
     assert len(fake.requests()) == sent
 
 
-async def test_role_add_and_remove_take_the_status_as_the_outcome_without_parsing_the_answer() -> None:
-    # The 200 answer lists (up to a page of) the role's users, each with its roles: nothing a grant uses, so
-    # it is not parsed. An answer that is not even JSON changes nothing; an error status still raises.
+async def test_role_add_and_remove_take_the_status_as_the_outcome_of_an_answer_that_is_no_list() -> None:
+    # The 200 answer lists (up to a page of) the role's users; only a list contradicting the status is acted on
+    # (below). An answer that is not even JSON changes nothing; an error status still raises.
     seen: list[tuple[str, str]] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -194,7 +195,7 @@ async def test_role_add_and_remove_take_the_status_as_the_outcome_without_parsin
 
     client = answered_by(handler)
     async with client:
-        await client.add_user_to_role("r1", "u1")  # no UnexpectedResponse: the body is never read
+        await client.add_user_to_role("r1", "u1")  # no UnexpectedResponse: no list, nothing contradicts the 200
         with pytest.raises(NotFound):
             await client.remove_user_from_role("r1", "u1")
     assert seen == [("POST", "/api/v2/roles/r1/users"), ("DELETE", "/api/v2/roles/r1/users")]
@@ -240,3 +241,39 @@ async def test_a_write_answered_with_json_or_nothing_is_done(
     ):
         async with _answering(answer) as client:
             await write(client)
+
+
+def _users(*ids: str, total: int | None = None) -> dict[str, Any]:
+    answer: dict[str, Any] = {"data": [{"type": "users", "id": i, "attributes": {}} for i in ids]}
+    if total is not None:
+        answer["meta"] = {"page": {"total_count": total}}
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("method", "answer", "wrong"),
+    [
+        ("DELETE", _users("u1", total=1), "the answer still lists the user among the role's users"),
+        ("DELETE", _users("u2", "U1", total=150), "the answer still lists the user among the role's users"),
+        ("POST", _users("u2", total=1), "the answer lists all of the role's users, without the user"),
+        ("POST", _users(total=0), "the answer lists all of the role's users, without the user"),
+        ("DELETE", _users(total=0), None),
+        ("DELETE", _users("u2"), None),
+        ("POST", _users("u1", total=1), None),
+        ("POST", _users("u2", total=150), None),  # a page of a longer list proves nothing
+        ("POST", _users("u2"), None),  # nor one without a total
+    ],
+)
+async def test_a_role_change_answered_with_a_list_that_contradicts_it_is_not_done(
+    method: str, answer: dict[str, Any], wrong: str | None
+) -> None:
+    """Datadog answers a role's user added or removed with (a page of) the role's users after the change: one still
+    naming the user after the removal, or the whole list without the user after the addition, was reported as the
+    revoke or grant done on the 200 alone."""
+    async with answered_by(lambda request: httpx.Response(200, json=answer)) as client:
+        change = client.remove_user_from_role if method == "DELETE" else client.add_user_to_role
+        if wrong is None:
+            await change("r1", "u1")
+        else:
+            with pytest.raises(UnexpectedResponse, match=wrong):
+                await change("r1", "u1")
