@@ -44,7 +44,7 @@ from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, connector_p
 from connector.datadog.client import DatadogClient, is_path_id
 from connector.datadog.errors import DatadogError, NotFound
 from connector.datadog.models import User
-from connector.datadog.paging import PAGE_SIZE, Page
+from connector.datadog.paging import PAGE_SIZE, Page, paginate
 from connector.datadog.resources import types
 from connector.datadog.resources.keys import is_malformed_id, parse_sat_handle, sat_handle
 
@@ -260,12 +260,12 @@ class DatadogCredentialIssuer:
         existing = await self._client.list_service_account_app_keys(sa, 0, name_filter=name)
         _refuse_duplicate(existing, name, f'application key for request "{request_id}"')
 
-        async def app_key_leftovers() -> int:
-            found = await self._client.list_service_account_app_keys(sa, 0, name_filter=name)
-            for key in found.items:
-                if key.name == name:
-                    await _unless_gone(self._client.delete_service_account_app_key(sa, key.id))
-            return sum(key.name == name for key in found.items)
+        def app_key_leftovers() -> Awaitable[int]:
+            return _delete_named(
+                lambda n: self._client.list_service_account_app_keys(sa, n, name_filter=name),
+                lambda key_id: self._client.delete_service_account_app_key(sa, key_id),
+                name,
+            )
 
         key, secret = await _created_or_cleaned_up(
             self._client.create_service_account_app_key(sa, name, scopes), app_key_leftovers, APP_KEY, name
@@ -297,13 +297,11 @@ class DatadogCredentialIssuer:
         existing = await self._client.list_api_keys(0, name_filter=name)
         _refuse_duplicate(existing, name, f'organization API key for request "{request_id}"')
 
-        async def org_key_leftovers() -> int:
-            found = await self._client.list_api_keys(0, name_filter=name)
-            for key in found.items:
-                if key.name == name:
-                    # Datadog's own id, whatever it holds: the malformed-id check is for ids a task names.
-                    await _unless_gone(self._client.delete_api_key(key.id))
-            return sum(key.name == name for key in found.items)
+        def org_key_leftovers() -> Awaitable[int]:
+            # Datadog's own ids, whatever they hold: the malformed-id check is for ids a task names.
+            return _delete_named(
+                lambda n: self._client.list_api_keys(n, name_filter=name), self._client.delete_api_key, name
+            )
 
         key, secret = await _created_or_cleaned_up(self._client.create_api_key(name), org_key_leftovers, ORG_KEY, name)
 
@@ -340,12 +338,12 @@ class DatadogCredentialIssuer:
             suffix="refusing duplicate issuance",
         )
 
-        async def token_leftovers() -> int:
-            found = await self._client.list_service_account_access_tokens(sa, 0, name_filter=name)
-            for token in found.items:
-                if token.name == name:
-                    await _unless_gone(self._client.revoke_service_account_access_token(sa, token.id))
-            return sum(token.name == name for token in found.items)
+        def token_leftovers() -> Awaitable[int]:
+            return _delete_named(
+                lambda n: self._client.list_service_account_access_tokens(sa, n, name_filter=name),
+                lambda token_id: self._client.revoke_service_account_access_token(sa, token_id),
+                name,
+            )
 
         token, secret = await _created_or_cleaned_up(
             self._client.create_service_account_access_token(sa, name, scopes), token_leftovers, SAT, name
@@ -459,6 +457,18 @@ async def _created_or_cleaned_up(
             ) from None
         log.warning("datadog issue_credential", kind=kind, name=name, outcome="create_failed", cleaned_up=removed)
         raise
+
+
+async def _delete_named(
+    list_page: Callable[[int], Awaitable[Page[Any]]], delete: Callable[[str], Awaitable[None]], name: str
+) -> int:
+    """Delete every credential carrying exactly `name`; how many there were. Every page of the name-filtered listing
+    is read first: Datadog's filter is a substring match, and the one sought may sit past a page of near matches
+    (the first page alone was read, and a credential left live was reported as never created)."""
+    named = [item.id async for page in paginate(list_page) for item in page.items if item.name == name]
+    for object_id in named:
+        await _unless_gone(delete(object_id))
+    return len(named)
 
 
 async def _interruptible(cleanup: Awaitable[int], kind: str, name: str) -> int:

@@ -39,7 +39,7 @@ from connector.datadog.errors import RateLimited, UnexpectedResponse
 from connector.datadog.resources.keys import is_malformed_id, parse_sat_handle, sat_handle
 from tests.datadog.helpers import ClientFactory, other_users_answers
 from tests.fakes.datadog import FakeDatadog, render
-from tests.fakes.datadog.org import AppKey, User
+from tests.fakes.datadog.org import AccessToken, APIKey, AppKey, User
 from tests.fixtures_dir import FIXTURES_DIR
 
 PAYLOADS = json.loads((FIXTURES_DIR / "credentials" / "datadog-payloads.json").read_text())
@@ -866,3 +866,49 @@ async def test_an_app_key_the_service_account_path_cannot_delete_is_not_reported
     with pytest.raises(FailedPreconditionError, match=f'application key "{key.id}" was NOT deleted'):
         await deleter.delete_resource(b.resource_id(APP_KEY, key.id), parent)
     assert key.id in env.fake.org.app_keys
+
+
+class CrowdedLostCreates(CreateAnswers):
+    """The create lands, others create near-named credentials at the same moment (names holding this request's and
+    sorting before it), and the create's answer is lost."""
+
+    def __init__(self, fake: FakeDatadog, sa: User, crowd: int) -> None:
+        super().__init__()
+        self._fake, self._sa, self._crowd = fake, sa, crowd
+
+    async def _instead(self) -> httpx.Response:
+        org = self._fake.org
+        for i in range(self._crowd):
+            name, key_id = f"a{i:03}-c1-2Abc_def-123", org.new_id()
+            now = org.now()
+            org.api_keys[key_id] = APIKey(
+                id=key_id, name=name, key="k" * 32, created_by=None, created_at=now, modified_at=now
+            )
+            org.app_keys[key_id] = AppKey(id=key_id, name=name, key="k" * 40, owner_id=self._sa.id, created_at=now)
+            org.tokens[key_id] = AccessToken(
+                id=key_id,
+                name=name,
+                key="k" * 40,
+                public_portion="p",
+                owner_id=self._sa.id,
+                scopes=["a"],
+                created_at=now,
+            )
+        return httpx.Response(502, text="<html><body>502 Bad Gateway</body></html>")
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_lost_create_is_found_by_name_past_a_page_of_near_matches(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str
+) -> None:
+    """The cleanup of a lost create read one page of the name-filtered listing (a substring match): the credential
+    it made, past a page of near matches, stayed live, and the error said nothing of it."""
+    sa = fake.org.add_user("robot@example.com", name="Robot", service_account=True, status="Active")
+    client = make_client(fake, transport=CrowdedLostCreates(fake, sa, 150))
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    with pytest.raises(ConnectorError, match="502"):
+        await env.issue(sa, kind, ["a"] if kind == SAT else [])
+    names = [k.name for k in fake.org.app_keys.values()] + [k.name for k in fake.org.api_keys.values()]
+    names += [t.name for t in fake.org.tokens.values()]
+    assert "c1-2Abc_def-123" not in names, "the credential the create made is live"
+    assert len([n for n in names if n.endswith("-c1-2Abc_def-123")]) == 3 * 150, "a near match was deleted"
