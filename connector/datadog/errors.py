@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal
 import pydantic_core
 
 from connector.baton import errors as baton
+from connector.baton.printable import printable
 from connector.baton.proxyrefusal import proxy_refusal
 
 __all__ = [
@@ -391,5 +392,7 @@ def _strip_html(text: str) -> str:
 
 
 def _short(text: str) -> str:
-    text = text.strip()
+    # Peer text, on one line and inert: an error reaches a terminal (a one-shot's last line, a console log) and logs,
+    # where ESC would run a terminal command and a newline forge a line.
+    text = printable(text.strip())
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"

@@ -161,3 +161,22 @@ def test_a_secret_cut_by_the_message_cap_leaves_no_prefix(body: bytes) -> None:
     error = error_for_response(403, method="GET", path="/api/v2/users", body=body, secrets=[secret])
     for text in (str(error), repr(error), *error.messages):
         assert secret[:6] not in text
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        (b'{"errors":["Forbidden\\u001b]0;owned\\u0007"]}', "Forbidden\\x1b]0;owned\\x07"),
+        (b'{"errors":["denied\\nbaton-datadog: granted role:admin"]}', "denied\\nbaton-datadog: granted role:admin"),
+        (b'{"errors":[{"detail":"no \\u202egnissim"}]}', "no \\u202egnissim"),
+        (b"<html><body>Gone\x1b[2J\xc2\x9b31m</body></html>", "Gone\\x1b[2J\\x9b31m"),
+    ],
+    ids=["osc-title", "forged-line", "bidi-override", "csi-in-html"],
+)
+def test_datadogs_messages_are_inert_text_on_one_line(body: bytes, shown: str) -> None:
+    """A Datadog message reaches a terminal (a one-shot's closing line, a console log) and the logs: ESC in it ran a
+    terminal command (set the title, clear the screen), a newline forged a line of output ("granted …") or of a
+    log. Every control or reordering character is written as its escape."""
+    (message,) = parse_error_messages(body)
+    assert message == shown
+    assert str(error_for_response(403, method="POST", path="/api/v2/roles/r1/users", body=body)).endswith(shown)
