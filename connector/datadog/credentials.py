@@ -42,7 +42,7 @@ from connector.baton.errors import (
 from connector.baton.gostrings import go_is_blank
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, connector_pb2, resource_pb2
 from connector.datadog.client import DatadogClient, is_path_id
-from connector.datadog.errors import DatadogError, NotFound
+from connector.datadog.errors import DatadogError, NotFound, scrub
 from connector.datadog.models import User
 from connector.datadog.paging import PAGE_SIZE, Page, paginate
 from connector.datadog.resources import types
@@ -283,7 +283,11 @@ class DatadogCredentialIssuer:
             return _issued(res, "application_key", plaintext)
 
         return await _built_or_rolled_back(
-            build, lambda: _unless_gone(self._client.delete_service_account_app_key(sa, key.id)), APP_KEY, key.id
+            build,
+            lambda: _unless_gone(self._client.delete_service_account_app_key(sa, key.id)),
+            APP_KEY,
+            key.id,
+            secret,
         )
 
     async def _issue_org_key(
@@ -314,7 +318,7 @@ class DatadogCredentialIssuer:
             return _issued(res, "api_key", plaintext)
 
         return await _built_or_rolled_back(
-            build, lambda: _unless_gone(self._client.delete_api_key(key.id)), ORG_KEY, key.id
+            build, lambda: _unless_gone(self._client.delete_api_key(key.id)), ORG_KEY, key.id, secret
         )
 
     async def _issue_token(
@@ -358,7 +362,11 @@ class DatadogCredentialIssuer:
             return _issued(res, "service_access_token", plaintext)
 
         return await _built_or_rolled_back(
-            build, lambda: _unless_gone(self._client.revoke_service_account_access_token(sa, token.id)), SAT, token.id
+            build,
+            lambda: _unless_gone(self._client.revoke_service_account_access_token(sa, token.id)),
+            SAT,
+            token.id,
+            secret,
         )
 
 
@@ -489,7 +497,11 @@ async def _interruptible(cleanup: Awaitable[int], kind: str, name: str) -> int:
 
 
 async def _built_or_rolled_back(
-    build: Callable[[], IssuedCredential], rollback: Callable[[], Awaitable[object]], kind: str, object_id: str
+    build: Callable[[], IssuedCredential],
+    rollback: Callable[[], Awaitable[object]],
+    kind: str,
+    object_id: str,
+    secret: SecretStr | None,
 ) -> IssuedCredential:
     """The result of `build`, or, when it fails, the just-minted credential deleted again and the error raised."""
     try:
@@ -498,16 +510,12 @@ async def _built_or_rolled_back(
         try:
             await rollback()
         except ConnectorError as failure:
-            log.error(
-                "datadog issue_credential",
-                kind=kind,
-                secret_id=object_id,
-                outcome="rollback_failed",
-                error=str(failure),
-            )
+            # Datadog's refusal is quoted, and a peer may quote the very key it would not delete: that key is live.
+            told = scrub(str(failure), [secret.get_secret_value()] if secret is not None else [])
+            log.error("datadog issue_credential", kind=kind, secret_id=object_id, outcome="rollback_failed", error=told)
             raise InternalError(
                 f'baton-datadog: issuing {kind} "{object_id}" failed ({type(exc).__name__}) and deleting it again '
-                f"failed too ({failure}); delete it in Datadog"
+                f"failed too ({told}); delete it in Datadog"
             ) from None
         log.warning("datadog issue_credential", kind=kind, secret_id=object_id, outcome="rolled_back")
         raise

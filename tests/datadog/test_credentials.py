@@ -912,3 +912,44 @@ async def test_a_lost_create_is_found_by_name_past_a_page_of_near_matches(
     names += [t.name for t in fake.org.tokens.values()]
     assert "c1-2Abc_def-123" not in names, "the credential the create made is live"
     assert len([n for n in names if n.endswith("-c1-2Abc_def-123")]) == 3 * 150, "a near match was deleted"
+
+
+class EchoingRollbacks(httpx.AsyncBaseTransport):
+    """Creates land with an id ending in a control character (so the issuance is rolled back), and the rollback's
+    DELETE is refused by a Datadog whose error message quotes the minted secret."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self.secret = ""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "DELETE" and self.secret:
+            return httpx.Response(500, json={"errors": [f"key {self.secret} is locked by an ongoing rotation"]})
+        response = await self._inner.handle_async_request(request)
+        if request.method != "POST" or not request.url.path.endswith(CreateAnswers.CREATES):
+            return response
+        body = json.loads(await response.aread())
+        await response.aclose()
+        self.secret = body["data"]["attributes"]["key"]
+        body["data"]["id"] += "\n"
+        return httpx.Response(response.status_code, json=body)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_failed_rollback_never_quotes_the_minted_secret(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str
+) -> None:
+    """The rollback's failure is logged and raised with Datadog's message in it: a message quoting the minted key put
+    the live secret in the log and in the task's error sent to ConductorOne."""
+    transport = EchoingRollbacks()
+    client = make_client(fake, transport=transport)
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    with pytest.raises(InternalError, match="deleting it again failed too") as caught:
+        await env.issue(sa, kind, ["a"] if kind == SAT else [])
+    assert transport.secret
+    canaries.values.add(transport.secret)
+    assert transport.secret not in f"{caught.value} {caught.value!r}"
