@@ -802,6 +802,10 @@ def _membership_problem(
     or revoke was reported done on it)."""
 
     def problem(membership: TeamMembership) -> str | None:
+        if membership.user_id is None:
+            # Datadog's answer always names the member; one naming nobody (a proxy's or a stub's JSON) says
+            # nothing of the change, and a grant or revoke was reported done on it.
+            return "the answer names no member"
         for given, asked in ((membership.user_id, user_id), (membership.team_id, team_id)):
             if _another_id(given, asked):
                 return "the answer is about another membership"

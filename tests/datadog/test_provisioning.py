@@ -277,3 +277,18 @@ async def test_a_role_change_answered_with_a_list_that_contradicts_it_is_not_don
         else:
             with pytest.raises(UnexpectedResponse, match=wrong):
                 await change("r1", "u1")
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+async def test_a_membership_change_answered_with_a_membership_of_nobody_is_not_done(method: str) -> None:
+    """Datadog answers a membership added or changed with the membership, naming its user: a body naming none (a
+    proxy's or a stub's JSON) was taken as the change done, the member grant or admin revoke reported done."""
+    nobody = {"data": {"id": "m1", "type": "team_memberships", "attributes": {"role": None}}}
+    async with answered_by(lambda request: httpx.Response(200, json=nobody)) as client:
+        change = (
+            client.add_team_member("t1", "u1")
+            if method == "POST"
+            else client.update_team_membership("t1", "u1", role="member")
+        )
+        with pytest.raises(UnexpectedResponse, match="the answer names no member"):
+            await change
