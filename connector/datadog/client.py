@@ -459,6 +459,8 @@ class DatadogClient:
         wrong = (
             "expected one invitation"
             if len(invitations) != 1
+            else "the answer names no user"
+            if invitations[0].user_id is None
             else "the answer is about another user"
             if _another_id(invitations[0].user_id, user_id)
             else None

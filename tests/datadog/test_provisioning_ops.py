@@ -857,23 +857,27 @@ async def test_create_account_answered_with_another_user_invites_nobody(
     assert fake.org.user_by_email("asked.for@example.com") is not None
 
 
+@pytest.mark.parametrize(("named", "says"), [("other", "the answer is about another user"), (None, "names no user")])
 async def test_create_account_whose_invitation_answer_names_another_user_is_not_invited(
-    fake: FakeDatadog, make_client: ClientFactory
+    fake: FakeDatadog, make_client: ClientFactory, named: str | None, says: str
 ) -> None:
-    """The invitation's answer names the user it was sent to: one naming another user was reported as this user
-    invited."""
+    """The invitation's answer names the user it was sent to: one naming another user, or nobody, was reported as
+    this user invited."""
     other = _human(fake, status="Pending")
 
     def elsewhere(body: dict[str, Any]) -> dict[str, Any]:
         for invitation in body["data"]:
-            invitation["relationships"]["user"]["data"]["id"] = other.id
+            if named is None:
+                del invitation["relationships"]
+            else:
+                invitation["relationships"]["user"]["data"]["id"] = other.id
         return body
 
     client = make_client(fake, transport=AnsweredAbout(INVITATIONS, elsewhere))
     manager = DatadogConnector(client, ON).account_manager()
     assert manager is not None
-    with pytest.raises(InvitationNotSentError, match="the answer is about another user"):
-        await manager.create_account(_account("asked.for@example.com"))
+    with pytest.raises(InvitationNotSentError, match=says):
+        await manager.create_account(_account(f"asked.for.{named}@example.com"))
 
 
 async def test_create_account_says_the_invitation_may_have_gone_out_when_its_answer_is_lost(env: Env) -> None:
