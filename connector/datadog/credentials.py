@@ -402,6 +402,12 @@ def _refuse_duplicate(page: Page[Any], name: str, what: str, *, suffix: str = ""
         raise FailedPreconditionError(
             f"baton-datadog: cannot rule out an existing {what}: {len(names)} or more names match; refusing to issue"
         )
+    if None in names:
+        # A match whose name the answer leaves out may be the one sought: no proof of absence either.
+        raise FailedPreconditionError(
+            f"baton-datadog: cannot rule out an existing {what}: Datadog listed a match without its name; "
+            "refusing to issue"
+        )
 
 
 def _secret_trait(
@@ -473,7 +479,11 @@ async def _delete_named(
     """Delete every credential carrying exactly `name`; how many there were. Every page of the name-filtered listing
     is read first: Datadog's filter is a substring match, and the one sought may sit past a page of near matches
     (the first page alone was read, and a credential left live was reported as never created)."""
-    named = [item.id async for page in paginate(list_page) for item in page.items if item.name == name]
+    matches = [item async for page in paginate(list_page) for item in page.items]
+    if any(item.name is None for item in matches):
+        # A match whose name the answer leaves out may be the credential sought: it cannot be told, nor deleted.
+        raise FailedPreconditionError(f'Datadog listed a match of "{name}" without its name')
+    named = [item.id for item in matches if item.name == name]
     for object_id in named:
         await _unless_gone(delete(object_id))
     return len(named)

@@ -953,3 +953,66 @@ async def test_a_failed_rollback_never_quotes_the_minted_secret(
     assert transport.secret
     canaries.values.add(transport.secret)
     assert transport.secret not in f"{caught.value} {caught.value!r}"
+
+
+class NamelessLookups(httpx.AsyncBaseTransport):
+    """The name lookups before a create answer with the matching credentials' names left out."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method != "GET" or "filter" not in request.url.params:
+            return response
+        body = json.loads(await response.aread())
+        await response.aclose()
+        for item in body["data"]:
+            item["attributes"].pop("name", None)
+        return httpx.Response(response.status_code, json=body)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_lookup_whose_matches_have_no_name_proves_no_absence(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str
+) -> None:
+    """The duplicate check looks for the exact name among what the filter matched: matches without a name were
+    taken as near matches, and a repeated request minted a second live credential."""
+    scopes = ["a"] if kind == SAT else []
+    env = Env(fake, (plain := make_client(fake)), DatadogConnector(plain, ALL_ON), canaries)
+    sa = env.service_account()
+    await env.issue(sa, kind, scopes)
+    client = make_client(fake, transport=NamelessLookups())
+    nameless = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    before = (len(fake.org.app_keys), len(fake.org.api_keys), len(fake.org.tokens))
+    with pytest.raises(FailedPreconditionError, match="cannot rule out"):
+        await nameless.issue(sa, kind, scopes)
+    assert (len(fake.org.app_keys), len(fake.org.api_keys), len(fake.org.tokens)) == before
+
+
+class NamelessLostCreates(LoseCreateAnswers, NamelessLookups):
+    """The create lands and its answer is lost; the cleanup's name lookups answer without names."""
+
+    def __init__(self) -> None:
+        LoseCreateAnswers.__init__(self, httpx.Response(502, text="<html><body>502 Bad Gateway</body></html>"))
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.created.is_set():
+            return await NamelessLookups.handle_async_request(self, request)
+        return await LoseCreateAnswers.handle_async_request(self, request)
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_lost_create_whose_lookup_has_no_names_says_the_credential_may_be_live(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str
+) -> None:
+    """Its cleanup deletes what carries the request's name: matches without a name were passed over, and the error
+    was the create's alone, with the credential it made live."""
+    client = make_client(fake, transport=NamelessLostCreates())
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    with pytest.raises(InternalError, match="it may exist; looking it up to delete it failed too"):
+        await env.issue(sa, kind, ["a"] if kind == SAT else [])
