@@ -44,7 +44,7 @@ from connector.baton.pb.c1.connector.v2 import (
     resource_pb2,
 )
 from connector.datadog.client import DatadogClient
-from connector.datadog.errors import Conflict, DatadogError, Invalid, NotFound, RateLimited
+from connector.datadog.errors import Conflict, DatadogError, Invalid, NotFound, RateLimited, UnexpectedResponse
 from connector.datadog.models import TeamMembership, TeamRole
 from connector.datadog.resources import roles, teams, types
 from connector.datadog.resources.keys import is_malformed_id
@@ -276,8 +276,21 @@ class RoleProvisioner(_EntitlementProvisioner):
         user = await self._client.get_user(target.user_id)
         if target.object_id in user.role_ids:
             return _Granted(Outcome.UNCHANGED)
-        # A 409 has been reported for repeats too; either way the user holds the role.
-        return _Granted(await _unless(Conflict, self._client.add_user_to_role(target.object_id, target.user_id)))
+        try:
+            await self._client.add_user_to_role(target.object_id, target.user_id)
+        except Conflict as exc:
+            # A 409 has been reported for repeats too (another writer granted it since the read), but the read just
+            # said the user lacks the role: only another read tells a repeat from a refusal, which was reported as
+            # the grant already there.
+            if target.object_id not in (await self._client.get_user(target.user_id)).role_ids:
+                raise UnexpectedResponse(
+                    method=exc.method,
+                    path=exc.path,
+                    status=exc.status,
+                    messages=[*exc.messages, "a conflict, yet the user does not hold the role: nothing was granted"],
+                ) from None
+            return _Granted(Outcome.UNCHANGED)
+        return _Granted(Outcome.CHANGED)
 
     async def _revoke(self, target: _Target) -> Outcome:
         # 404: the user does not have the role (or the role or user no longer exists): nothing to revoke.

@@ -140,13 +140,46 @@ async def test_role_grant_regrant_revoke_rerevoke(env: Env) -> None:
     assert fake.count("DELETE", ROLE_USERS) == 2
 
 
-async def test_role_grant_answered_409_is_already_granted(env: Env) -> None:
+class GrantedMeanwhile(httpx.AsyncBaseTransport):
+    """Another writer gives the user the role between the grant's read and its add, which Datadog answers 409."""
+
+    def __init__(self, fake: FakeDatadog, role: Role, user: User) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._fake, self._role, self._user = fake, role, user
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path == f"/api/v2/roles/{self._role.id}/users":
+            self._fake.org.assign_role(self._user.id, self._role.id)
+            return httpx.Response(409, json={"errors": ["User is already a member of the role"]})
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def test_role_grant_answered_409_after_another_writer_granted_it_is_already_granted(
+    env: Env, make_client: ClientFactory
+) -> None:
+    role, entitlement = _role(env.fake)
+    user = _human(env.fake)
+    client = make_client(env.fake, transport=GrantedMeanwhile(env.fake, role, user))
+    provisioner = DatadogConnector(client, ON).provisioner(types.ROLE.id)
+    assert provisioner is not None
+    result = await provisioner.grant(_principal(user), entitlement)
+    assert ann.has(result.annotations, GrantAlreadyExists)
+
+
+async def test_role_grant_answered_409_without_the_role_held_is_not_granted(env: Env) -> None:
+    """The read said the user lacks the role, and Datadog answered the add 409: that was reported as the grant
+    already there, with the user never given the role."""
     role, entitlement = _role(env.fake)
     user = _human(env.fake)
     env.fake.faults.force(409, path=f"/api/v2/roles/{role.id}/users", method="POST")
-
-    result = await env.provisioner(types.ROLE.id).grant(_principal(user), entitlement)
-    assert ann.has(result.annotations, GrantAlreadyExists)
+    with pytest.raises(
+        UnexpectedResponse, match="a conflict, yet the user does not hold the role: nothing was granted"
+    ):
+        await env.provisioner(types.ROLE.id).grant(_principal(user), entitlement)
+    assert role.id not in user.role_ids
 
 
 def _mixed_up(fake: FakeDatadog, make_client: ClientFactory, asked: User, answered: User) -> Env:
