@@ -42,7 +42,7 @@ from connector.baton.errors import (
 from connector.baton.gostrings import go_is_blank
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, connector_pb2, resource_pb2
 from connector.datadog.client import DatadogClient, is_path_id
-from connector.datadog.errors import DatadogError, NotFound, scrub
+from connector.datadog.errors import DatadogError, NotFound, nothing_done, scrub
 from connector.datadog.models import User
 from connector.datadog.paging import PAGE_SIZE, Page, paginate
 from connector.datadog.resources import types
@@ -443,7 +443,7 @@ async def _created_or_cleaned_up(
 ) -> T:
     """The create's result; when the create failed in a way that may still have created the credential (no
     answer, a 5xx, an unreadable 2xx), whatever now carries its name is deleted before the error is raised.
-    A 4xx is a refusal: nothing was created, nothing to clean up. A create cancelled in flight (the task was
+    A 4xx is a refusal, and a create held back unsent (`nothing_done`) was never made: nothing to clean up. A create cancelled in flight (the task was
     abandoned at shutdown) may have landed too, and its answer, the only trace of it, is gone: it is cleaned
     up the same way before the cancellation goes on."""
     try:
@@ -459,7 +459,7 @@ async def _created_or_cleaned_up(
             )
         raise
     except DatadogError as exc:
-        if exc.status is not None and 400 <= exc.status < 500:
+        if nothing_done(exc):
             raise
         try:
             removed = await _interruptible(leftovers(), kind, name)

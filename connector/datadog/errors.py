@@ -35,6 +35,7 @@ __all__ = [
     "UnexpectedResponse",
     "describe_transport_error",
     "error_for_response",
+    "nothing_done",
     "parse_error_messages",
     "scrub",
 ]
@@ -245,6 +246,17 @@ def error_for_response(
             method=method, path=clean_path, status=status, messages=messages, retry_after=retry_after, limit_name=name
         )
     return cls(method=method, path=clean_path, status=status, messages=messages)
+
+
+def nothing_done(exc: BaseException) -> bool:
+    """Whether a write that failed with `exc` certainly did nothing: Datadog refused it (a 4xx), or it was never sent
+    (its URL refused before it left, a rate-limit wait longer than allowed). Anything else (no answer, a 5xx, an
+    answer that cannot be used) may have done it."""
+    if not isinstance(exc, DatadogError):
+        return False
+    if exc.status is None:
+        return isinstance(exc, Invalid | RateLimited)  # both raised before the request left, without a status
+    return 400 <= exc.status < 500
 
 
 # The statuses whose error says "already in that state" (`connector.datadog.provisioning`).

@@ -44,7 +44,7 @@ from connector.baton.pb.c1.connector.v2 import (
     resource_pb2,
 )
 from connector.datadog.client import DatadogClient
-from connector.datadog.errors import Conflict, DatadogError, Invalid, NotFound, RateLimited, UnexpectedResponse
+from connector.datadog.errors import Conflict, DatadogError, NotFound, UnexpectedResponse, nothing_done
 from connector.datadog.models import TeamMembership, TeamRole
 from connector.datadog.resources import roles, teams, types
 from connector.datadog.resources.keys import is_malformed_id
@@ -384,7 +384,7 @@ class InvitationNotSentError(ConnectorError):
 
     def __init__(self, user_id: str, email: str, cause: ConnectorError) -> None:
         # Only a refusal says nothing was sent: after a lost or unreadable answer the email may have gone out.
-        sent = "was NOT sent" if _refused(cause) else "may not have been sent"
+        sent = "was NOT sent" if nothing_done(cause) else "may not have been sent"
         super().__init__(
             f"Datadog user {user_id} ({email}) was created, but the invitation email {sent} ({cause}); "
             "the user stays Pending until invited: resend the invitation from Datadog "
@@ -440,7 +440,7 @@ class AccountCreator:
                 "an earlier try whose answer was lost); no account was created now and no invitation was sent"
             ) from exc
         except ConnectorError as exc:
-            if _refused(exc):
+            if nothing_done(exc):
                 raise
             # No answer, a 5xx or an answer that cannot be used: the user may exist now, and a retry would stop at
             # "already exists". Nobody was invited.
@@ -474,15 +474,6 @@ class AccountCreator:
             message=f"Datadog user created; an invitation was emailed to {email}{until}. "
             "The user must accept it to sign in.",
         )
-
-
-def _refused(exc: ConnectorError) -> bool:
-    """Whether the write was refused (a 4xx), or never sent (a request refused before it left, a rate-limit wait too
-    long): then nothing was done. Anything else (no answer, a 5xx, an unusable answer) may have done it."""
-    if isinstance(exc, Invalid | RateLimited):
-        return True
-    status = exc.status if isinstance(exc, DatadogError) else None
-    return status is not None and 400 <= status < 500
 
 
 def _account_email(info: AccountInfo) -> str:

@@ -1016,3 +1016,42 @@ async def test_a_lost_create_whose_lookup_has_no_names_says_the_credential_may_b
     sa = env.service_account()
     with pytest.raises(InternalError, match="it may exist; looking it up to delete it failed too"):
         await env.issue(sa, kind, ["a"] if kind == SAT else [])
+
+
+class ExhaustedByTheLookup(httpx.AsyncBaseTransport):
+    """The duplicate check's answer says the rate limit is spent for an hour: the create cannot be sent."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method == "GET" and "filter" in request.url.params:
+            body = await response.aread()
+            await response.aclose()
+            kept = {k: v for k, v in response.headers.items() if not k.lower().startswith("x-ratelimit-")}
+            headers = {k: v for k, v in kept.items() if k.lower() not in ("content-length", "date")}
+            headers["X-RateLimit-Name"] = "exhausted"
+            headers |= {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "3600", "X-RateLimit-Limit": "100"}
+            return httpx.Response(response.status_code, content=body, headers=headers)
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_create_never_sent_is_not_reported_as_maybe_live(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str
+) -> None:
+    """A create held back by the rate limit (a wait past the longest one allowed) never left: it was treated as one
+    whose answer was lost, its cleanup was held back too, and the error told the operator to look for a credential
+    in Datadog that never existed."""
+    client = make_client(fake, transport=ExhaustedByTheLookup())
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    fake.reset_counters()
+    with pytest.raises(RateLimited) as caught:
+        await env.issue(sa, kind, ["a"] if kind == SAT else [])
+    assert "delete it in Datadog" not in str(caught.value)
+    assert not [r for r in fake.requests() if r.method == "POST"]

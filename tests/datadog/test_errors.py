@@ -17,6 +17,7 @@ from connector.datadog.errors import (
     Unavailable,
     UnexpectedResponse,
     error_for_response,
+    nothing_done,
     parse_error_messages,
 )
 from tests.datadog.helpers import ClientFactory
@@ -180,3 +181,20 @@ def test_datadogs_messages_are_inert_text_on_one_line(body: bytes, shown: str) -
     (message,) = parse_error_messages(body)
     assert message == shown
     assert str(error_for_response(403, method="POST", path="/api/v2/roles/r1/users", body=body)).endswith(shown)
+
+
+@pytest.mark.parametrize(
+    ("error", "done_nothing"),
+    [
+        (Forbidden(method="POST", path="/p", status=403), True),
+        (RateLimited(method="POST", path="/p", status=429), True),
+        (RateLimited(method="POST", path="/p", status=None, reason="wait too long"), True),
+        (Invalid(method="POST", path="/p", status=None, reason="the request URL is invalid"), True),
+        (Unavailable(method="POST", path="/p", status=502), False),
+        (Unavailable(method="POST", path="/p", status=None, reason="timed out waiting for the response"), False),
+        (UnexpectedResponse(method="POST", path="/p", status=201, messages=["response has no data.id"]), False),
+    ],
+    ids=["403", "429", "held-back", "unsendable", "502", "timeout", "unreadable-201"],
+)
+def test_a_write_certainly_did_nothing_only_when_refused_or_never_sent(error: DatadogError, done_nothing: bool) -> None:
+    assert nothing_done(error) is done_nothing
