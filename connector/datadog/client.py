@@ -506,17 +506,22 @@ class DatadogClient:
     async def _role_user(self, method: str, role_id: str, user_id: str) -> None:
         path = f"/api/v2/roles/{_seg(role_id)}/users"
         body = {"data": {"type": "users", "id": user_id}}
-        # Adding or removing the same user twice ends in the same state, so both are safe to retry. The status is
-        # the outcome, once the answer is Datadog's (`check_done`); the answer lists (a page of) the role's users
-        # after the change, and only a list that contradicts the status is read: one still naming the user after
-        # a removal, or one whole (its total reached) without the user after an addition, says the change did
-        # not happen (a revoke was reported done with the role still held). A body that is no such list is
-        # left alone, as before.
+        # Adding or removing the same user twice ends in the same state, so both are safe to retry. Datadog answers
+        # both with (a page of) the role's users after the change: an answer that is no such list (empty, garbled, a
+        # stub's) is no word from Datadog, and a grant or revoke was reported done on its 200 alone. The list itself
+        # tells only when it contradicts the status: one still naming the user after a removal, or one whole (its
+        # total reached) without the user after an addition, says the change did not happen.
         reply = await self._t.request(method, path, group="role_users", json=body, idempotent=True)
         check_done(reply)
         listed = _listed_ids(reply.body)
         if listed is None:
-            return
+            raise UnexpectedResponse(
+                method=method,
+                path=path,
+                status=reply.status,
+                messages=["the answer is not the list of the role's users"],
+                retryable=True,
+            )
         ids, whole = listed
         holds = any(not _another_id(i, user_id) for i in ids)
         wrong = (

@@ -182,23 +182,39 @@ async def test_an_absurdly_long_id_or_filter_is_a_clear_error_before_any_request
     assert len(fake.requests()) == sent
 
 
-async def test_role_add_and_remove_take_the_status_as_the_outcome_of_an_answer_that_is_no_list() -> None:
-    # The 200 answer lists (up to a page of) the role's users; only a list contradicting the status is acted on
-    # (below). An answer that is not even JSON changes nothing; an error status still raises.
+ROLE_USERS_PATH = "/api/v2/roles/r1/users"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200, content=b"<not json>", headers={"content-type": "application/json"}),
+        httpx.Response(200, content=b""),
+        httpx.Response(204),
+        httpx.Response(200, json={"errors": []}),
+        httpx.Response(200, json={"data": {"type": "users", "id": "u1"}}),
+    ],
+    ids=["garbled", "empty-200", "204", "no-data", "one-object"],
+)
+async def test_a_role_change_answered_without_the_roles_users_is_not_done(answer: httpx.Response) -> None:
+    """Datadog answers a role's user added or removed with the role's users: a 200 or 204 without that list (a
+    proxy's or a stub's, or a body cut short) was taken as the grant or revoke done, when nothing says Datadog saw
+    it. An error status still raises as itself."""
     seen: list[tuple[str, str]] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append((request.method, request.url.path))
-        if request.method == "DELETE":
+        if request.method == "DELETE" and len(seen) > 2:
             return httpx.Response(404, json={"errors": ["User u1 is not a member of role r1"]})
-        return httpx.Response(200, content=b"<not json>", headers={"content-type": "application/json"})
+        return answer
 
-    client = answered_by(handler)
-    async with client:
-        await client.add_user_to_role("r1", "u1")  # no UnexpectedResponse: no list, nothing contradicts the 200
+    async with answered_by(handler) as client:
+        for change in (client.add_user_to_role, client.remove_user_from_role):
+            with pytest.raises(UnexpectedResponse, match="the answer is not the list of the role's users"):
+                await change("r1", "u1")
         with pytest.raises(NotFound):
             await client.remove_user_from_role("r1", "u1")
-    assert seen == [("POST", "/api/v2/roles/r1/users"), ("DELETE", "/api/v2/roles/r1/users")]
+    assert seen == [("POST", ROLE_USERS_PATH), ("DELETE", ROLE_USERS_PATH), ("DELETE", ROLE_USERS_PATH)]
 
 
 WRITES_DECIDED_BY_STATUS: list[tuple[str, Callable[[DatadogClient], Awaitable[None]]]] = [
@@ -234,11 +250,12 @@ async def test_a_write_answered_by_a_web_page_is_not_done(
 async def test_a_write_answered_with_json_or_nothing_is_done(
     what: str, write: Callable[[DatadogClient], Awaitable[None]]
 ) -> None:
-    # Datadog's own answers: JSON (the role's users), or a 204 with no body, even labelled text/html (observed).
-    for answer in (
-        httpx.Response(200, content=b'{"data":[]}', headers={"content-type": "application/json"}),
-        httpx.Response(204, headers={"content-type": "text/html; charset=utf-8"}),
-    ):
+    # Datadog's own answers: JSON (the role's users), or a 204 with no body, even labelled text/html (observed; never
+    # for a role's users, which are always answered with their list).
+    answers = [httpx.Response(200, content=b'{"data":[]}', headers={"content-type": "application/json"})]
+    if not what.startswith("role "):
+        answers.append(httpx.Response(204, headers={"content-type": "text/html; charset=utf-8"}))
+    for answer in answers:
         async with _answering(answer) as client:
             await write(client)
 
