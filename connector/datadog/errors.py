@@ -58,6 +58,9 @@ class DatadogError(baton.ConnectorError):
     """
 
     kind: ClassVar[str] = "error"
+    # Set by the transport when an earlier attempt of the same call may have reached Datadog and its answer was lost
+    # (a 5xx, a timeout, a connection cut): a "not found" or "already exists" may then be that attempt's own doing.
+    after_lost_answer: bool = False
 
     def __init__(
         self,

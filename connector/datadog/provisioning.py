@@ -121,12 +121,17 @@ class Outcome(enum.Enum):
     UNCHANGED = "unchanged"
 
 
-async def _unless(already: type[DatadogError], call: Awaitable[object]) -> Outcome:
-    """CHANGED when `call` succeeds; UNCHANGED when Datadog answers with `already`, its "already so" error."""
+async def _unless(already: type[DatadogError], call: Awaitable[object], *, ours_if_retried: bool = True) -> Outcome:
+    """CHANGED when `call` succeeds; UNCHANGED when Datadog answers with `already`, its "already so" error.
+
+    `ours_if_retried`: `call` itself makes the "already so" state (an add answered 409, a removal answered 404). When
+    the answer follows a retried attempt whose answer was lost, that attempt may well have made it: the change is
+    reported done, not "already so, nothing changed", which may be false. (False for calls whose "already so" state
+    is another one's, as a demotion's 404: not a member.)"""
     try:
         await call
-    except already:
-        return Outcome.UNCHANGED
+    except already as exc:
+        return Outcome.CHANGED if ours_if_retried and exc.after_lost_answer else Outcome.UNCHANGED
     return Outcome.CHANGED
 
 
@@ -289,7 +294,8 @@ class RoleProvisioner(_EntitlementProvisioner):
                     status=exc.status,
                     messages=[*exc.messages, "a conflict, yet the user does not hold the role: nothing was granted"],
                 ) from None
-            return _Granted(Outcome.UNCHANGED)
+            # After a lost answer the role may be that attempt's doing (`_unless`).
+            return _Granted(Outcome.CHANGED if exc.after_lost_answer else Outcome.UNCHANGED)
         return _Granted(Outcome.CHANGED)
 
     async def _revoke(self, target: _Target) -> Outcome:
@@ -313,7 +319,8 @@ class TeamProvisioner(_EntitlementProvisioner):
     async def _grant_admin(self, target: _Target) -> _Granted:
         for _ in range(_RACE_ROUNDS):
             # Adding as admin first is one request for the common case, a user not yet on the team.
-            if await _unless(Conflict, self._add(target, "admin")) is Outcome.CHANGED:
+            # A 409 may be any membership's, a member's too: only the read below tells, however the add went.
+            if await _unless(Conflict, self._add(target, "admin"), ours_if_retried=False) is Outcome.CHANGED:
                 return _Granted(Outcome.CHANGED, implied=(teams.MEMBER,))
             # A membership exists: only its role tells an admin (a repeat) from a member to promote.
             membership = await self._membership(target)
@@ -349,7 +356,9 @@ class TeamProvisioner(_EntitlementProvisioner):
         # An admin, or a user the paged read did not see: absence in a paged read is no proof (pages shift
         # under concurrent writes), so only Datadog's 404 on the demotion itself may end a revoke unchanged.
         return await _unless(
-            NotFound, self._client.update_team_membership(target.object_id, target.user_id, role="member")
+            NotFound,
+            self._client.update_team_membership(target.object_id, target.user_id, role="member"),
+            ours_if_retried=False,  # a demotion's 404 is no membership, never the demotion's doing
         )
 
     async def _add(self, target: _Target, role: TeamRole) -> object:
@@ -542,11 +551,13 @@ class UserActions:
             return user.status or "Disabled"
         try:
             await self._client.disable_user(user_id)
-        except NotFound:
-            # Disabled by someone else since the read, or gone: confirm rather than assume.
+        except NotFound as exc:
+            # Disabled by someone else since the read (or by an attempt whose answer was lost), or gone: confirm
+            # rather than assume.
             if not (await self._client.get_user(user_id)).disabled:
                 raise
-            log.info("datadog disable_user", user_id=user_id, outcome=Outcome.UNCHANGED.value)
+            outcome = Outcome.CHANGED if exc.after_lost_answer else Outcome.UNCHANGED
+            log.info("datadog disable_user", user_id=user_id, outcome=outcome.value)
             return "Disabled"
         log.info("datadog disable_user", user_id=user_id, outcome=Outcome.CHANGED.value)
         return "Disabled"

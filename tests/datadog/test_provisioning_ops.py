@@ -934,3 +934,62 @@ async def test_create_account_whose_create_answer_is_lost_says_the_user_may_exis
         await manager.create_account(_account("maybe.created@example.com"))
     assert caught.value.code == Code.UNAVAILABLE
     assert env.fake.count("POST", INVITATIONS) == 0
+
+
+class FirstAnswerLost(httpx.AsyncBaseTransport):
+    """The first `method` request lands at the fake, but its answer is lost (a 502 from the way back); the retry
+    then finds the change already made."""
+
+    def __init__(self, method: str) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._method = method
+        self.lost = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method != self._method or self.lost:
+            return response
+        await response.aread()
+        await response.aclose()
+        self.lost += 1
+        return httpx.Response(502, text="<html><body>502 Bad Gateway</body></html>")
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@pytest.mark.parametrize(
+    ("rtype", "slug", "operation", "method", "before"),
+    [
+        ("role", roles.MEMBER, "revoke", "DELETE", "holder"),
+        ("team", teams.MEMBER, "grant", "POST", None),
+        ("team", teams.MEMBER, "revoke", "DELETE", "member"),
+    ],
+    ids=["role-revoke", "team-member-grant", "team-member-revoke"],
+)
+async def test_a_change_whose_answer_was_lost_is_not_reported_as_already_so(
+    env: Env, make_client: ClientFactory, rtype: str, slug: str, operation: str, method: str, before: str | None
+) -> None:
+    """The first attempt made the change and its answer was lost; the retry's 404 or 409 is that change, and it was
+    reported "already revoked" / "already granted" (the one-shot: "nothing changed") when this very call made it."""
+    user = _human(env.fake)
+    transport = FirstAnswerLost(method)
+    client = make_client(env.fake, transport=transport)
+    provisioner = DatadogConnector(client, ON).provisioner(rtype)
+    assert provisioner is not None
+    if rtype == "role":
+        role, entitlement = _role(env.fake)
+        env.fake.org.assign_role(user.id, role.id)
+    else:
+        team = _team(env.fake, {user.id: None} if before else None)
+        entitlement = _team_entitlement(team, slug)
+    if operation == "grant":
+        annotations = list((await provisioner.grant(_principal(user), entitlement)).annotations)
+    else:
+        annotations = await provisioner.revoke(_grant_of(entitlement, user))
+    assert transport.lost == 1
+    assert annotations == []
+    if rtype == "role":
+        assert role.id not in user.role_ids
+    else:
+        assert (user.id in team.members) is (operation == "grant")
