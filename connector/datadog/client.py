@@ -17,7 +17,6 @@ from typing import Any, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
-import pydantic_core
 from pydantic import SecretStr, ValidationError
 
 from connector.baton.errors import InvalidArgumentError
@@ -25,6 +24,7 @@ from connector.datadog.decode import (
     check_done,
     describe_validation_error,
     json_object,
+    listed_ids,
     mapping,
     objects,
     parse_model,
@@ -513,7 +513,7 @@ class DatadogClient:
         # total reached) without the user after an addition, says the change did not happen.
         reply = await self._t.request(method, path, group="role_users", json=body, idempotent=True)
         check_done(reply)
-        listed = _listed_ids(reply.body)
+        listed = listed_ids(reply)
         if listed is None:
             raise UnexpectedResponse(
                 method=method,
@@ -784,21 +784,6 @@ def _another_credential(item: APIKey | ApplicationKey | AccessToken, type_: str,
     if isinstance(item, AccessToken) and item.owner_type is not None and item.owner_type != "service_account":
         return True
     return _another_id(item.owner_id, owner)
-
-
-def _listed_ids(body: bytes | bytearray) -> tuple[list[str], bool] | None:
-    """The ids a JSON:API list answer names, and whether it names them all (its `meta.page.total_count` reached);
-    None for a body that is no such list."""
-    try:
-        payload = mapping(pydantic_core.from_json(body)) if body.strip() else {}
-    except ValueError:
-        return None
-    data = payload.get("data")
-    if not isinstance(data, list):
-        return None
-    ids = [x["id"] for x in objects(data) if isinstance(x.get("id"), str)]
-    total = mapping(mapping(payload.get("meta")).get("page")).get("total_count")
-    return ids, type(total) is int and total <= len(data)
 
 
 def _membership_problem(

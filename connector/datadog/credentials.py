@@ -443,9 +443,9 @@ async def _created_or_cleaned_up(
 ) -> T:
     """The create's result; when the create failed in a way that may still have created the credential (no
     answer, a 5xx, an unreadable 2xx), whatever now carries its name is deleted before the error is raised.
-    A 4xx is a refusal, and a create held back unsent (`nothing_done`) was never made: nothing to clean up. A create cancelled in flight (the task was
-    abandoned at shutdown) may have landed too, and its answer, the only trace of it, is gone: it is cleaned
-    up the same way before the cancellation goes on."""
+    A 4xx is a refusal, and a create held back unsent (`nothing_done`) was never made: nothing to clean up. A
+    create cancelled in flight (the task was abandoned at shutdown) may have landed too, and its answer, the only
+    trace of it, is gone: it is cleaned up the same way before the cancellation goes on."""
     try:
         return await create
     except asyncio.CancelledError:

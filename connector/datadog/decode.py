@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from connector.datadog.errors import UnexpectedResponse
 from connector.datadog.transport import Reply
 
-__all__ = ["check_done", "json_object", "parse_model", "validate_model"]
+__all__ = ["check_done", "json_object", "listed_ids", "parse_model", "validate_model"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -112,6 +112,22 @@ def json_object(reply: Reply) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise _unexpected(reply, f"body is a JSON {_json_type(payload)}, not an object")
     return payload
+
+
+def listed_ids(reply: Reply) -> tuple[list[str], bool] | None:
+    """The ids a JSON:API list answer names, and whether it names them all (its `meta.page.total_count` reached);
+    None for a body that is no such list (empty, not JSON, no `data` list). Read without a model: a write's answer
+    only needs its ids."""
+    try:
+        payload = mapping(pydantic_core.from_json(reply.body)) if reply.body.strip() else {}
+    except ValueError:
+        return None
+    data = payload.get("data")
+    if not isinstance(data, list):
+        return None
+    ids = [x["id"] for x in objects(data) if isinstance(x.get("id"), str)]
+    total = mapping(mapping(payload.get("meta")).get("page")).get("total_count")
+    return ids, type(total) is int and total <= len(data)
 
 
 def objects(value: Any) -> Iterable[Mapping[str, Any]]:
