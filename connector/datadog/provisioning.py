@@ -319,13 +319,17 @@ class TeamProvisioner(_EntitlementProvisioner):
     async def _grant_admin(self, target: _Target) -> _Granted:
         for _ in range(_RACE_ROUNDS):
             # Adding as admin first is one request for the common case, a user not yet on the team.
-            # A 409 may be any membership's, a member's too: only the read below tells, however the add went.
-            if await _unless(Conflict, self._add(target, "admin"), ours_if_retried=False) is Outcome.CHANGED:
+            try:
+                await self._add(target, "admin")
+            except Conflict as exc:
+                lost = exc.after_lost_answer
+            else:
                 return _Granted(Outcome.CHANGED, implied=(teams.MEMBER,))
             # A membership exists: only its role tells an admin (a repeat) from a member to promote.
             membership = await self._membership(target)
             if membership is not None and membership.team_role == "admin":
-                return _Granted(Outcome.UNCHANGED)
+                # After a lost answer the admin membership may be that add's own (`_unless`), the member one with it.
+                return _Granted(Outcome.CHANGED, implied=(teams.MEMBER,)) if lost else _Granted(Outcome.UNCHANGED)
             # A member, or a user the paged read missed while pages shifted: promoting is right either way.
             try:
                 await self._client.update_team_membership(target.object_id, target.user_id, role="admin")

@@ -964,8 +964,9 @@ class FirstAnswerLost(httpx.AsyncBaseTransport):
         ("role", roles.MEMBER, "revoke", "DELETE", "holder"),
         ("team", teams.MEMBER, "grant", "POST", None),
         ("team", teams.MEMBER, "revoke", "DELETE", "member"),
+        ("team", teams.ADMIN, "grant", "POST", None),
     ],
-    ids=["role-revoke", "team-member-grant", "team-member-revoke"],
+    ids=["role-revoke", "team-member-grant", "team-member-revoke", "team-admin-grant"],
 )
 async def test_a_change_whose_answer_was_lost_is_not_reported_as_already_so(
     env: Env, make_client: ClientFactory, rtype: str, slug: str, operation: str, method: str, before: str | None
