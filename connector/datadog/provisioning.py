@@ -135,10 +135,16 @@ async def _unless(already: type[DatadogError], call: Awaitable[object], *, ours_
     return Outcome.CHANGED
 
 
+def _q(value: str) -> str:
+    """A task's text quoted in an error: its start only, a task may carry megabytes (the error goes to ConductorOne
+    and the log)."""
+    return f"{value[:200]!r}" + (f"...({len(value)} characters)" if len(value) > 200 else "")
+
+
 def _clean_id(value: str, what: str) -> str:
     # Ids end up in URL paths; control characters there are never a real Datadog id, only a malformed task.
     if not value or not value.strip() or any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise InvalidArgumentError(f"{what} is empty or malformed: {value!r}")
+        raise InvalidArgumentError(f"{what} is empty or malformed: {_q(value)}")
     return value
 
 
@@ -203,12 +209,14 @@ class _EntitlementProvisioner(ABC):
         if principal.resource_type != types.USER.id:
             raise InvalidArgumentError(
                 f"Datadog {rtype} entitlements can only be granted to users, "
-                f"not to a principal of type {principal.resource_type!r}"
+                f"not to a principal of type {_q(principal.resource_type)}"
             )
         resource = _entitlement_resource(entitlement, rtype)
         slug = _slug(entitlement, resource.id)
         if slug not in self.slugs:
-            raise InvalidArgumentError(f"Datadog {rtype} has no entitlement {slug!r} (it has: {', '.join(self.slugs)})")
+            raise InvalidArgumentError(
+                f"Datadog {rtype} has no entitlement {_q(slug)} (it has: {', '.join(self.slugs)})"
+            )
         return _Target(resource, slug, _clean_id(principal.resource, "the principal's user id"))
 
     def _log(self, operation: str, target: _Target, outcome: Outcome) -> None:
@@ -233,9 +241,9 @@ def _check_grant_id(grant_id: str, target: _Target) -> None:
     entitlement = ids.entitlement_id(target.resource.id.resource_type, target.object_id, target.slug)
     expected = ids.grant_id(entitlement, types.USER.id, target.user_id)
     if grant_id != expected:
-        shown = f"{grant_id[:200]!r}" + (f"...({len(grant_id)} characters)" if len(grant_id) > 200 else "")
         raise InvalidArgumentError(
-            f"grant id {shown} does not match the grant's entitlement and principal ({expected!r}); nothing was revoked"
+            f"grant id {_q(grant_id)} does not match the grant's entitlement and principal ({_q(expected)}); "
+            "nothing was revoked"
         )
 
 
@@ -248,7 +256,7 @@ def _entitlement_resource(entitlement: entitlement_pb2.Entitlement, rtype: str) 
             resource = resource_pb2.Resource(id=b.resource_id(parts[0], parts[1]))
     if resource.id.resource_type != rtype:
         raise InvalidArgumentError(
-            f"expected an entitlement of a Datadog {rtype}, got one of type {resource.id.resource_type!r}"
+            f"expected an entitlement of a Datadog {rtype}, got one of type {_q(resource.id.resource_type)}"
         )
     _clean_id(resource.id.resource, f"the {rtype} id")
     return resource
@@ -260,9 +268,9 @@ def _slug(entitlement: entitlement_pb2.Entitlement, owner: resource_pb2.Resource
     prefix = ids.entitlement_id(owner.resource_type, owner.resource, "")
     from_id = entitlement.id.removeprefix(prefix) if entitlement.id.startswith(prefix) else None
     if entitlement.id and from_id is None:
-        raise InvalidArgumentError(f"entitlement {entitlement.id!r} does not belong to {prefix.rstrip(':')}")
+        raise InvalidArgumentError(f"entitlement {_q(entitlement.id)} does not belong to {_q(prefix.rstrip(':'))}")
     if entitlement.slug and from_id is not None and entitlement.slug != from_id:
-        raise InvalidArgumentError(f"entitlement {entitlement.id!r} does not match its slug {entitlement.slug!r}")
+        raise InvalidArgumentError(f"entitlement {_q(entitlement.id)} does not match its slug {_q(entitlement.slug)}")
     slug = entitlement.slug or from_id
     if not slug:
         raise InvalidArgumentError("the entitlement has neither a slug nor an id")
@@ -500,7 +508,7 @@ def _account_email(info: AccountInfo) -> str:
         raise InvalidArgumentError(f"email must be a string, not {type(raw).__name__}")
     email = raw.strip()
     if len(email) > 254 or not _EMAIL.fullmatch(email) or any(ord(c) < 32 or ord(c) == 127 for c in email):
-        raise InvalidArgumentError(f"email {raw!r} is not a valid email address")
+        raise InvalidArgumentError(f"email {_q(raw)} is not a valid email address")
     return email
 
 
@@ -539,7 +547,7 @@ class UserActions:
         handler = self._handlers.get(name)
         if handler is None:
             raise UnimplementedError(
-                f"the Datadog connector has no action {name!r} (it has: {', '.join(self.action_names())})"
+                f"the Datadog connector has no action {_q(name)} (it has: {', '.join(self.action_names())})"
             )
         user_id = _user_id_arg(args)
         status = await handler(user_id)
@@ -611,7 +619,7 @@ def _update_user_id(args: struct_pb2.Struct) -> str:
     if not rid:
         raise InvalidArgumentError("baton-datadog: user_id cannot be empty")
     if rtype != types.USER.id:
-        raise InvalidArgumentError(f"baton-datadog: user_id must identify a user, not a {rtype!r}")
+        raise InvalidArgumentError(f"baton-datadog: user_id must identify a user, not a {_q(rtype)}")
     return _clean_id(rid, "user_id")
 
 
@@ -637,7 +645,7 @@ def _user_id_arg(args: struct_pb2.Struct) -> str:
 
         rtype = text("resource_type_id", "resource_type")
         if rtype and rtype != types.USER.id:
-            raise InvalidArgumentError(f"user_id must identify a user, not a {rtype!r}")
+            raise InvalidArgumentError(f"user_id must identify a user, not a {_q(rtype)}")
         return _clean_id(text("resource_id", "resource"), "user_id")
     raise InvalidArgumentError(f"user_id must be a string or a resource id, not a {kind or 'missing value'}")
 
@@ -656,7 +664,7 @@ class ApiKeyDeleter:
     ) -> list[any_pb2.Any]:
         if resource_id.resource_type != types.API_KEY.id:
             raise InvalidArgumentError(
-                f"only {types.API_KEY.id} resources can be deleted, not {resource_id.resource_type!r}"
+                f"only {types.API_KEY.id} resources can be deleted, not {_q(resource_id.resource_type)}"
             )
         key_id = resource_id.resource
         if is_malformed_id(key_id):

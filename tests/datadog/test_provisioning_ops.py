@@ -994,3 +994,20 @@ async def test_a_change_whose_answer_was_lost_is_not_reported_as_already_so(
         assert role.id not in user.role_ids
     else:
         assert (user.id in team.members) is (operation == "grant")
+
+
+async def test_a_task_carrying_megabytes_is_refused_in_a_short_error(env: Env) -> None:
+    """Refusals quote the task's ids: a task carrying a megabyte id (ConductorOne's messages go up to 4 MB) made a
+    megabyte error, sent back to ConductorOne and written to the log, four times the size where the id held
+    control characters (each quoted as `\\x01`)."""
+    _, entitlement = _role(env.fake)
+    huge = "\x01" * 1_000_000
+    provisioner = env.provisioner(types.ROLE.id)
+    env.fake.reset_counters()
+    with pytest.raises(InvalidArgumentError, match=r"malformed: .*\.\.\.\(1000000 characters\)") as bad_principal:
+        await provisioner.grant(b.resource(types.USER, huge, "x"), entitlement)
+    foreign = entitlement_pb2.Entitlement(resource=entitlement.resource, id=huge)
+    with pytest.raises(InvalidArgumentError, match=r"does not belong to") as bad_entitlement:
+        await provisioner.grant(_principal(_human(env.fake)), foreign)
+    assert max(len(str(bad_principal.value)), len(str(bad_entitlement.value))) < 2000
+    assert env.fake.requests() == []
