@@ -276,7 +276,7 @@ class DatadogCredentialIssuer:
 
         def build() -> IssuedCredential:
             _check_revocable(APP_KEY, key.id)
-            granted = _granted_scopes(key)
+            granted = _within_asked(APP_KEY, scopes, _granted_scopes(key))
             plaintext = api_key_v2(APP_KEY, _reveal(secret), key.id, granted)
             res = b.resource(types.SERVICE_ACCOUNT_APP_KEY, key.id, name, parent=identity)
             _secret_trait(res, identity, "datadog.service_account_application_key", scopes=granted)
@@ -355,7 +355,7 @@ class DatadogCredentialIssuer:
 
         def build() -> IssuedCredential:
             _check_revocable(SAT, token.id)
-            granted = _granted_scopes(token)
+            granted = _within_asked(SAT, scopes, _granted_scopes(token))
             plaintext = service_access_token_v2(_reveal(secret), token.id, granted)
             res = b.resource(types.SERVICE_ACCOUNT_ACCESS_TOKEN, sat_handle(sa, token.id), name, parent=identity)
             _secret_trait(res, identity, "datadog.service_access_token", scopes=granted, expires_at=token.expires_at)
@@ -378,6 +378,19 @@ def _check_revocable(kind: str, object_id: str) -> None:
         raise InternalError(
             f"baton-datadog: Datadog gave the new {kind} an id it could not be revoked by later; refusing to issue it"
         )
+
+
+def _within_asked(kind: str, asked: list[str], granted: list[str] | None) -> list[str] | None:
+    """The scopes Datadog reports granting, refused when they reach beyond the ones asked for: null (an application
+    key of every permission of its owner) or a scope not asked for. A scoped credential was asked for, and one of
+    more power was issued as it. Raised inside `build`, so the credential is deleted again at once. Unreported
+    scopes stay unreported (§4.1)."""
+    if asked and granted is not None and (not granted or not set(granted) <= set(asked)):
+        raise InternalError(
+            f"baton-datadog: Datadog made the new {kind} with other scopes than asked for (unrestricted, or beyond "
+            "them); refusing to issue it"
+        )
+    return granted
 
 
 def _reveal(secret: SecretStr | None) -> str:

@@ -1055,3 +1055,53 @@ async def test_a_create_never_sent_is_not_reported_as_maybe_live(
         await env.issue(sa, kind, ["a"] if kind == SAT else [])
     assert "delete it in Datadog" not in str(caught.value)
     assert not [r for r in fake.requests() if r.method == "POST"]
+
+
+class ScopesWidened(httpx.AsyncBaseTransport):
+    """Creates land, and their answers report `scopes` as `granted` (the fake's record changed to match)."""
+
+    def __init__(self, fake: FakeDatadog, granted: list[str] | None) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._fake, self._granted = fake, granted
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method != "POST" or not request.url.path.endswith(CreateAnswers.CREATES):
+            return response
+        body = json.loads(await response.aread())
+        await response.aclose()
+        body["data"]["attributes"]["scopes"] = self._granted
+        made = self._fake.org.app_keys.get(body["data"]["id"]) or self._fake.org.tokens[body["data"]["id"]]
+        made.scopes = self._granted  # type: ignore[assignment]
+        return httpx.Response(response.status_code, json=body)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@pytest.mark.parametrize("granted", [None, ["dashboards_read", "user_access_manage"]], ids=["unrestricted", "wider"])
+@pytest.mark.parametrize("kind", [APP_KEY, SAT])
+async def test_a_credential_made_with_more_scopes_than_asked_is_not_issued(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str, granted: list[str] | None
+) -> None:
+    """ConductorOne asked for a key scoped to dashboards_read; Datadog reported making it unrestricted (every
+    permission of the service account) or with another scope too, and it was issued all the same, with those scopes
+    in its profile: a credential of more power than requested, live."""
+    client = make_client(fake, transport=ScopesWidened(fake, granted))
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    before = (set(fake.org.app_keys), set(fake.org.tokens))
+    with pytest.raises(InternalError, match="with other scopes than asked for"):
+        await env.issue(sa, kind, ["dashboards_read"])
+    assert (set(fake.org.app_keys), set(fake.org.tokens)) == before
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, SAT])
+async def test_a_credential_made_with_fewer_scopes_than_asked_is_issued_with_those(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str
+) -> None:
+    """Less power than asked is no risk: the credential is issued with the scopes Datadog reports (§4.1)."""
+    client = make_client(fake, transport=ScopesWidened(fake, ["dashboards_read"]))
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    issued = await env.issue(env.service_account(), kind, ["dashboards_read", "dashboards_write"])
+    assert _document(issued)["scopes"] == ["dashboards_read"]
