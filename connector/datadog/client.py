@@ -684,6 +684,13 @@ class DatadogClient:
         path = f"/api/v2/application_keys/{_seg(key_id)}"
         return await self._item(ItemEnvelope[ApplicationKey], "GET", path, group="application_keys", of=key_id)
 
+    async def delete_application_key(self, key_id: str) -> None:
+        """Revoke anyone's application key, org-wide (204; needs org_app_keys_write). Raises `NotFound` when it is
+        unknown or gone."""
+        check_done(
+            await self._t.request("DELETE", f"/api/v2/application_keys/{_seg(key_id)}", group="application_keys")
+        )
+
     # -- minting and revoking credentials (docs/spec/credentials.md §4) -------------------------------------
     # Each create returns the new object and its secret separately: the models never hold a secret, and the
     # secret leaves here only as a SecretStr (None when the response lacks one: the caller then revokes the

@@ -592,13 +592,22 @@ class AppKeyDeleter:
             # live all the same. Only the key's own lookup tells; a new owner gets one more try.
             owner = await self._owner(key_id)
             if owner is not None and (owner in tried or len(tried) > 1):
-                raise FailedPreconditionError(
-                    f'baton-datadog: application key "{key_id}" was NOT deleted: Datadog answers 404 to deleting it '
-                    f'as service account "{tried[-1]}"\'s key, yet still has it (its owner may be a person or a disabled '
-                    "service account); delete it in Datadog"
-                )
+                deleted = await self._delete_org_wide(key_id, tried[-1])
+                break
         log.info("datadog delete_resource", resource_type=APP_KEY, resource_id=key_id, deleted=deleted)
         return []
+
+    async def _delete_org_wide(self, key_id: str, owner: str) -> bool:
+        """The key by its id alone, through the org-wide endpoint (it needs org_app_keys_write, which the connector
+        may lack): the last way to revoke a key the service-account path will not name."""
+        try:
+            return await _unless_gone(self._client.delete_application_key(key_id))
+        except ConnectorError as exc:
+            raise FailedPreconditionError(
+                f'baton-datadog: application key "{key_id}" was NOT deleted: Datadog answers 404 to deleting it as '
+                f'service account "{owner}"\'s key, yet still has it (its owner may be a person or a disabled service '
+                f"account), and deleting it org-wide failed too ({exc}); delete it in Datadog"
+            ) from None
 
     async def _owner(self, key_id: str) -> str | None:
         try:

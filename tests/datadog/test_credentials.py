@@ -838,14 +838,16 @@ async def test_a_create_answered_as_another_accounts_credential_issues_nothing(
     assert (set(fake.org.app_keys), set(fake.org.tokens)) == before
 
 
+@pytest.mark.parametrize("org_wide", ["allowed", "forbidden"])
 @pytest.mark.parametrize("owner_kind", ["person", "disabled service account"])
 @pytest.mark.parametrize("with_parent", [True, False], ids=["parent", "no-parent"])
 async def test_an_app_key_the_service_account_path_cannot_delete_is_not_reported_deleted(
-    env: Env, owner_kind: str, with_parent: bool
+    env: Env, owner_kind: str, with_parent: bool, org_wide: str
 ) -> None:
     """Datadog answers 404 to deleting a key through /service_accounts/{owner}/… when the owner is no (enabled)
     service account, while the key itself lives on: the 404 was taken as "already gone" and the key reported
-    deleted. A 404 is "gone" only when the key's own lookup says so too."""
+    deleted. A 404 is "gone" only when the key's own lookup says so too; a key still there is deleted org-wide, and
+    when that is refused (it needs org_app_keys_write) the task fails saying the key was NOT deleted."""
     owner = env.fake.org.add_user(
         "keyholder@example.com",
         name="Key Holder",
@@ -860,11 +862,18 @@ async def test_an_app_key_the_service_account_path_cannot_delete_is_not_reported
         created_at=env.fake.org.now(),
     )
     env.fake.org.app_keys[key.id] = key
+    if org_wide == "forbidden":
+        env.fake.faults.force(403, path=f"/api/v2/application_keys/{key.id}", method="DELETE")
     deleter = env.connector.resource_deleter(APP_KEY)
     assert deleter is not None
     parent = b.resource_id("user", owner.id) if with_parent else None
-    with pytest.raises(FailedPreconditionError, match=f'application key "{key.id}" was NOT deleted'):
+    if org_wide == "allowed":
+        assert await deleter.delete_resource(b.resource_id(APP_KEY, key.id), parent) == []
+        assert key.id not in env.fake.org.app_keys
+        return
+    with pytest.raises(FailedPreconditionError, match=f'application key "{key.id}" was NOT deleted') as caught:
         await deleter.delete_resource(b.resource_id(APP_KEY, key.id), parent)
+    assert "deleting it org-wide failed too (Datadog forbidden" in str(caught.value)
     assert key.id in env.fake.org.app_keys
 
 
