@@ -24,7 +24,7 @@ from connector.datadog.decode import (
     check_done,
     describe_validation_error,
     json_object,
-    listed_ids,
+    listed,
     mapping,
     objects,
     parse_model,
@@ -513,8 +513,8 @@ class DatadogClient:
         # total reached) without the user after an addition, says the change did not happen.
         reply = await self._t.request(method, path, group="role_users", json=body, idempotent=True)
         check_done(reply)
-        listed = listed_ids(reply)
-        if listed is None:
+        answer = listed(reply)
+        if answer is None:
             raise UnexpectedResponse(
                 method=method,
                 path=path,
@@ -522,10 +522,14 @@ class DatadogClient:
                 messages=["the answer is not the list of the role's users"],
                 retryable=True,
             )
-        ids, whole = listed
-        holds = any(not _another_id(i, user_id) for i in ids)
+        users, whole = answer
+        holds = any(isinstance(u.get("id"), str) and not _another_id(u["id"], user_id) for u in users)
         wrong = (
-            "the answer still lists the user among the role's users"
+            # Each listed user names its roles, this one among them: a user without it is another role's (answers
+            # mixed up), and the list says nothing of this one.
+            "the answer is about another role"
+            if any(_lacks_role(u, role_id) for u in users)
+            else "the answer still lists the user among the role's users"
             if method == "DELETE" and holds
             else "the answer lists all of the role's users, without the user"
             if method == "POST" and whole and not holds
@@ -791,6 +795,14 @@ def _another_credential(item: APIKey | ApplicationKey | AccessToken, type_: str,
     if isinstance(item, AccessToken) and item.owner_type is not None and item.owner_type != "service_account":
         return True
     return _another_id(item.owner_id, owner)
+
+
+def _lacks_role(user: Mapping[str, Any], role_id: str) -> bool:
+    """Whether a user object names its roles (`relationships.roles.data`) without `role_id` among them."""
+    linked = mapping(mapping(user.get("relationships")).get("roles")).get("data")
+    if not isinstance(linked, list):
+        return False
+    return all(_another_id(ref.get("id") if isinstance(ref.get("id"), str) else "", role_id) for ref in objects(linked))
 
 
 def _membership_problem(

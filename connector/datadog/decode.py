@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from connector.datadog.errors import UnexpectedResponse
 from connector.datadog.transport import Reply
 
-__all__ = ["check_done", "json_object", "listed_ids", "parse_model", "validate_model"]
+__all__ = ["check_done", "json_object", "listed", "parse_model", "validate_model"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -114,10 +114,10 @@ def json_object(reply: Reply) -> dict[str, Any]:
     return payload
 
 
-def listed_ids(reply: Reply) -> tuple[list[str], bool] | None:
-    """The ids a JSON:API list answer names, and whether it names them all (its `meta.page.total_count` reached);
-    None for a body that is no such list (empty, not JSON, no `data` list). Read without a model: a write's answer
-    only needs its ids."""
+def listed(reply: Reply) -> tuple[list[Mapping[str, Any]], bool] | None:
+    """The objects a JSON:API list answer holds, and whether they are all of the list (its `meta.page.total_count`
+    reached); None for a body that is no such list (empty, not JSON, no `data` list). Read without a model: a write's
+    answer only needs a few fields of it."""
     try:
         payload = mapping(pydantic_core.from_json(reply.body)) if reply.body.strip() else {}
     except ValueError:
@@ -125,9 +125,8 @@ def listed_ids(reply: Reply) -> tuple[list[str], bool] | None:
     data = payload.get("data")
     if not isinstance(data, list):
         return None
-    ids = [x["id"] for x in objects(data) if isinstance(x.get("id"), str)]
     total = mapping(mapping(payload.get("meta")).get("page")).get("total_count")
-    return ids, type(total) is int and total <= len(data)
+    return list(objects(data)), type(total) is int and total <= len(data)
 
 
 def objects(value: Any) -> Iterable[Mapping[str, Any]]:

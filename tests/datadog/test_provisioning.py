@@ -309,3 +309,24 @@ async def test_a_membership_change_answered_with_a_membership_of_nobody_is_not_d
         )
         with pytest.raises(UnexpectedResponse, match="the answer names no member"):
             await change
+
+
+def _with_roles(user_id: str, *role_ids: str) -> dict[str, Any]:
+    roles = {"data": [{"type": "roles", "id": r} for r in role_ids]}
+    return {"type": "users", "id": user_id, "attributes": {}, "relationships": {"roles": roles}}
+
+
+@pytest.mark.parametrize("method", ["POST", "DELETE"])
+async def test_a_role_change_answered_with_another_roles_users_is_not_done(method: str) -> None:
+    """Each user in the answer names its roles, the changed one among them: an answer listing users of another role
+    (answers mixed up), where the list is partial, was taken as the change done."""
+    answer = {"data": [_with_roles("u2", "r2"), _with_roles("u1", "r2", "r3")], "meta": {"page": {"total_count": 500}}}
+    if method == "DELETE":
+        answer["data"] = answer["data"][:1]
+    async with answered_by(lambda request: httpx.Response(200, json=answer)) as client:
+        change = client.remove_user_from_role if method == "DELETE" else client.add_user_to_role
+        with pytest.raises(UnexpectedResponse, match="the answer is about another role"):
+            await change("r1", "u1")
+    same_role = {"data": [_with_roles("u1", "R1")], "meta": {"page": {"total_count": 9}}}
+    async with answered_by(lambda request: httpx.Response(200, json=same_role)) as client:
+        await client.add_user_to_role("r1", "u1")  # the role's id in another case is the role
