@@ -556,21 +556,19 @@ class UserActions:
         return ActionResult(response=response)
 
     async def _disable(self, user_id: str) -> str:
-        # Datadog answers a repeat DELETE with 404, the same as for an unknown user, so read the state first.
-        user = await self._client.get_user(user_id)
-        if user.disabled:
-            log.info("datadog disable_user", user_id=user_id, outcome=Outcome.UNCHANGED.value)
-            return user.status or "Disabled"
+        # The DELETE first: it decides. A read first made "already disabled" a read's word alone (a stale or cached
+        # answer showing the user disabled ended an offboarding with no write and the user active).
         try:
             await self._client.disable_user(user_id)
         except NotFound as exc:
-            # Disabled by someone else since the read (or by an attempt whose answer was lost), or gone: confirm
-            # rather than assume.
-            if not (await self._client.get_user(user_id)).disabled:
+            # Datadog answers 404 both for a user already disabled (by someone else, or by an attempt whose answer
+            # was lost) and for no such user: only the user's state tells (an unknown user's 404 is raised).
+            user = await self._client.get_user(user_id)
+            if not user.disabled:
                 raise
             outcome = Outcome.CHANGED if exc.after_lost_answer else Outcome.UNCHANGED
             log.info("datadog disable_user", user_id=user_id, outcome=outcome.value)
-            return "Disabled"
+            return user.status or "Disabled"
         log.info("datadog disable_user", user_id=user_id, outcome=Outcome.CHANGED.value)
         return "Disabled"
 

@@ -23,6 +23,7 @@ from connector.baton.errors import (
     Code,
     ConnectorError,
     InvalidArgumentError,
+    NotFoundError,
     UnavailableError,
     UnimplementedError,
 )
@@ -201,16 +202,25 @@ async def test_a_grant_is_not_decided_on_another_users_roles(env: Env, make_clie
     assert role.id not in user.role_ids
 
 
-async def test_disable_user_is_not_decided_on_another_users_state(env: Env, make_client: ClientFactory) -> None:
-    """Another user's object, disabled, made disable_user succeed as 'already disabled' with the user active."""
+async def test_disable_user_is_not_decided_on_a_read(env: Env, make_client: ClientFactory) -> None:
+    """A read first made "already disabled" the read's word alone: another user's object (a cache mixing up
+    answers), or a stale one, showing the user disabled ended the offboarding with no write and the user active.
+    The DELETE decides now; a read only tells a 404's "already disabled" from "no such user"."""
     user, other = _human(env.fake), _human(env.fake, status="Disabled")
     mixed = _mixed_up(env.fake, make_client, user, other)
     actions = mixed.connector.action_manager()
     assert actions is not None
-    with pytest.raises(UnexpectedResponse, match="the answer is about another object"):
-        await actions.invoke_action("disable_user", _args(user_id=user.id))
-    assert user.status == "Active"
-    assert env.fake.count("DELETE", USER) == 0
+    result = await actions.invoke_action("disable_user", _args(user_id=user.id))
+    assert result.response["success"] is True
+    assert user.status == "Disabled"
+    assert env.fake.count("DELETE", USER) == 1
+
+
+async def test_disable_user_of_nobody_is_not_found(env: Env) -> None:
+    actions = env.connector.action_manager()
+    assert actions is not None
+    with pytest.raises(NotFoundError):
+        await actions.invoke_action("disable_user", _args(user_id="00000000-0000-4000-8000-000000000000"))
 
 
 async def test_an_answer_naming_the_object_in_another_case_is_about_that_object() -> None:
@@ -742,12 +752,13 @@ async def test_disable_and_enable_user(env: Env) -> None:
     disabled = await actions.invoke_action("disable_user", _args(user_id=user.id))
     assert user.status == "Disabled"
     assert dict(disabled.response) == {"success": True, "user_id": user.id, "status": "Disabled"}
-    assert (env.fake.count("GET", USER), env.fake.count("DELETE", USER)) == (1, 1)
+    assert (env.fake.count("GET", USER), env.fake.count("DELETE", USER)) == (0, 1)  # the DELETE decides
 
     again = await actions.invoke_action("disable_user", _args(user_id=user.id))
     assert again.response["success"] is True
     assert user.status == "Disabled"
-    assert (env.fake.count("GET", USER), env.fake.count("DELETE", USER)) == (2, 1)
+    # Datadog's 404 to the repeat is "disabled or unknown": the read tells which.
+    assert (env.fake.count("GET", USER), env.fake.count("DELETE", USER)) == (1, 2)
 
     enabled = await actions.invoke_action("enable_user", _args(user_id=user.id))
     assert user.status == "Active"
