@@ -357,21 +357,22 @@ class TeamProvisioner(_EntitlementProvisioner):
         return await self._revoke_admin(target)
 
     async def _revoke_admin(self, target: _Target) -> Outcome:
-        # Demote and keep the membership (the Go connector removed the user from the team). The role has to
-        # be read first: only demoting an admin is a change; for a plain member admin is already revoked.
+        # Demote and keep the membership (the Go connector removed the user from the team). The role is read first,
+        # for the report only: a plain member's admin is already revoked. The demotion is sent whatever the read
+        # says: a list may lag behind a recent promotion (a short just-in-time window), and a revoke that ended on
+        # the read alone left the user admin, reported revoked. Demoting a member changes nothing.
         try:
             membership = await self._membership(target)
         except NotFound:
             return Outcome.UNCHANGED  # the team no longer exists, nor any admin of it
-        if membership is not None and membership.team_role != "admin":
-            return Outcome.UNCHANGED
-        # An admin, or a user the paged read did not see: absence in a paged read is no proof (pages shift
-        # under concurrent writes), so only Datadog's 404 on the demotion itself may end a revoke unchanged.
-        return await _unless(
+        # An admin, or a user the paged read did not see: absence in a paged read is no proof (pages shift under
+        # concurrent writes), so only Datadog's 404 on the demotion itself may say "not a member".
+        outcome = await _unless(
             NotFound,
             self._client.update_team_membership(target.object_id, target.user_id, role="member"),
             ours_if_retried=False,  # a demotion's 404 is no membership, never the demotion's doing
         )
+        return Outcome.UNCHANGED if membership is not None and membership.team_role != "admin" else outcome
 
     async def _add(self, target: _Target, role: TeamRole) -> object:
         return await self._client.add_team_member(target.object_id, target.user_id, role=role)

@@ -455,10 +455,46 @@ async def test_team_admin_revoke_demotes_and_keeps_the_membership(env: Env) -> N
     assert _membership_role(team, user) is None
     assert (env.fake.count("GET", MEMBERSHIPS), env.fake.count("PATCH", MEMBERSHIP)) == (1, 1)
 
-    # Now a plain member: admin is already revoked, and nothing is written.
+    # Now a plain member: admin is already revoked; the demotion is sent all the same and changes nothing.
     assert ann.has(await provisioner.revoke(_grant_of(admin, user)), GrantAlreadyRevoked)
     assert user.id in team.members
-    assert env.fake.count("PATCH", MEMBERSHIP) == 1
+    assert _membership_role(team, user) is None
+    assert env.fake.count("PATCH", MEMBERSHIP) == 2
+
+
+class LaggingMemberships(httpx.AsyncBaseTransport):
+    """A team's memberships list that lags behind a promotion: it still shows every member's role as null."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method != "GET" or not request.url.path.endswith("/memberships"):
+            return response
+        body = json.loads(await response.aread())
+        await response.aclose()
+        for membership in body["data"]:
+            membership["attributes"]["role"] = None
+        return httpx.Response(response.status_code, json=body)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def test_team_admin_revoke_is_not_ended_by_a_list_lagging_behind_the_promotion(
+    env: Env, make_client: ClientFactory
+) -> None:
+    """A just-in-time admin grant, then its revoke while the memberships list still shows the user a plain member:
+    the revoke ended on that read, "already revoked", with nothing written and the user admin."""
+    user = _human(env.fake)
+    team = _team(env.fake, members={user.id: "admin"})
+    client = make_client(env.fake, transport=LaggingMemberships())
+    provisioner = DatadogConnector(client, ON).provisioner(types.TEAM.id)
+    assert provisioner is not None
+    await provisioner.revoke(_grant_of(_team_entitlement(team, teams.ADMIN), user))
+    assert user.id in team.members
+    assert _membership_role(team, user) is None
 
 
 async def test_team_admin_revoke_of_a_non_member_is_already_revoked(env: Env) -> None:
@@ -815,7 +851,8 @@ COSTS: list[tuple[str, str, str, Held, Expected, type | None]] = [
         [("POST", MEMBERSHIPS, 409), ("GET", MEMBERSHIPS, 200), ("PATCH", MEMBERSHIP, 200)], None,
     ),
     ("team", teams.ADMIN, "revoke", "admin", [("GET", MEMBERSHIPS, 200), ("PATCH", MEMBERSHIP, 200)], None),
-    ("team", teams.ADMIN, "revoke", "member", [("GET", MEMBERSHIPS, 200)], GrantAlreadyRevoked),
+    # The demotion is sent even when the read shows a plain member: a list may lag behind a recent promotion.
+    ("team", teams.ADMIN, "revoke", "member", [("GET", MEMBERSHIPS, 200), ("PATCH", MEMBERSHIP, 200)], GrantAlreadyRevoked),
     (
         "team", teams.ADMIN, "revoke", None,
         [("GET", MEMBERSHIPS, 200), ("PATCH", MEMBERSHIP, 404)], GrantAlreadyRevoked,
