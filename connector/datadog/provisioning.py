@@ -285,17 +285,18 @@ class RoleProvisioner(_EntitlementProvisioner):
 
     async def _grant(self, target: _Target) -> _Granted:
         # Datadog answers the add with 200 whether or not the user already had the role, so only the user's
-        # role links tell a new grant from a repeat (also: an unknown user fails here, before any write).
+        # role links tell a new grant from a repeat (also: an unknown user fails here, before any write). They
+        # decide the report only: the add is sent whatever they say, as a read lagging behind a recent removal
+        # ended the grant on it, "already granted", with the role not held.
         user = await self._client.get_user(target.user_id)
-        if target.object_id in user.role_ids:
-            return _Granted(Outcome.UNCHANGED)
+        held = target.object_id in user.role_ids
         try:
             await self._client.add_user_to_role(target.object_id, target.user_id)
         except Conflict as exc:
-            # A 409 has been reported for repeats too (another writer granted it since the read), but the read just
-            # said the user lacks the role: only another read tells a repeat from a refusal, which was reported as
+            # A 409 has been reported for repeats too (another writer granted it since the read). When the read
+            # said the user lacks the role, only another read tells a repeat from a refusal, which was reported as
             # the grant already there.
-            if target.object_id not in (await self._client.get_user(target.user_id)).role_ids:
+            if not held and target.object_id not in (await self._client.get_user(target.user_id)).role_ids:
                 raise UnexpectedResponse(
                     method=exc.method,
                     path=exc.path,
@@ -303,8 +304,8 @@ class RoleProvisioner(_EntitlementProvisioner):
                     messages=[*exc.messages, "a conflict, yet the user does not hold the role: nothing was granted"],
                 ) from None
             # After a lost answer the role may be that attempt's doing (`_unless`).
-            return _Granted(Outcome.CHANGED if exc.after_lost_answer else Outcome.UNCHANGED)
-        return _Granted(Outcome.CHANGED)
+            return _Granted(Outcome.CHANGED if exc.after_lost_answer and not held else Outcome.UNCHANGED)
+        return _Granted(Outcome.UNCHANGED if held else Outcome.CHANGED)
 
     async def _revoke(self, target: _Target) -> Outcome:
         # 404: the user does not have the role (or the role or user no longer exists): nothing to revoke.
@@ -333,18 +334,21 @@ class TeamProvisioner(_EntitlementProvisioner):
                 lost = exc.after_lost_answer
             else:
                 return _Granted(Outcome.CHANGED, implied=(teams.MEMBER,))
-            # A membership exists: only its role tells an admin (a repeat) from a member to promote.
+            # A membership exists: only its role tells an admin (a repeat) from a member, for the report. The
+            # promotion is sent whatever it says: a list lagging behind a recent demotion showed an admin, and the
+            # grant ended on that read, "already granted", the user left a plain member. Promoting an admin changes
+            # nothing; a user the paged read missed while pages shifted is promoted all the same.
             membership = await self._membership(target)
-            if membership is not None and membership.team_role == "admin":
-                # After a lost answer the admin membership may be that add's own (`_unless`), the member one with it.
-                return _Granted(Outcome.CHANGED, implied=(teams.MEMBER,)) if lost else _Granted(Outcome.UNCHANGED)
-            # A member, or a user the paged read missed while pages shifted: promoting is right either way.
+            was_admin = membership is not None and membership.team_role == "admin"
             try:
                 await self._client.update_team_membership(target.object_id, target.user_id, role="admin")
             except NotFound:
                 # The membership was removed since the 409 (a concurrent revoke): start again from the add.
                 continue
-            return _Granted(Outcome.CHANGED)
+            if was_admin and lost:
+                # After a lost answer the admin membership may be that add's own (`_unless`), the member one with it.
+                return _Granted(Outcome.CHANGED, implied=(teams.MEMBER,))
+            return _Granted(Outcome.UNCHANGED if was_admin else Outcome.CHANGED)
         raise UnavailableError(
             f"the membership of user {target.user_id} in Datadog team {target.object_id} kept changing "
             "while granting admin; nothing is known to have been granted, try again"
