@@ -116,8 +116,9 @@ def json_object(reply: Reply) -> dict[str, Any]:
 
 def listed(reply: Reply) -> tuple[list[Mapping[str, Any]], bool] | None:
     """The objects a JSON:API list answer holds, and whether they are all of the list (its `meta.page.total_count`
-    reached); None for a body that is no such list (empty, not JSON, no `data` list). Read without a model: a write's
-    answer only needs a few fields of it."""
+    reached, or none at all: a first page holding nothing is an empty list, whatever total it claims); None for a
+    body that is no such list (empty, not JSON, no `data` list). Read without a model: a write's answer only needs a
+    few fields of it."""
     try:
         payload = mapping(pydantic_core.from_json(reply.body)) if reply.body.strip() else {}
     except ValueError:
@@ -126,7 +127,7 @@ def listed(reply: Reply) -> tuple[list[Mapping[str, Any]], bool] | None:
     if not isinstance(data, list):
         return None
     total = mapping(mapping(payload.get("meta")).get("page")).get("total_count")
-    return list(objects(data)), type(total) is int and total <= len(data)
+    return list(objects(data)), not data or (type(total) is int and total <= len(data))
 
 
 def objects(value: Any) -> Iterable[Mapping[str, Any]]:

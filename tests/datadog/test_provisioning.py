@@ -252,7 +252,9 @@ async def test_a_write_answered_with_json_or_nothing_is_done(
 ) -> None:
     # Datadog's own answers: JSON (the role's users), or a 204 with no body, even labelled text/html (observed; never
     # for a role's users, which are always answered with their list).
-    answers = [httpx.Response(200, content=b'{"data":[]}', headers={"content-type": "application/json"})]
+    # (After an addition the role's users include the user: an empty first page would say the role has none.)
+    listed = b'{"data":[{"type":"users","id":"u1"}]}' if what == "role grant" else b'{"data":[]}'
+    answers = [httpx.Response(200, content=listed, headers={"content-type": "application/json"})]
     if not what.startswith("role "):
         answers.append(httpx.Response(204, headers={"content-type": "text/html; charset=utf-8"}))
     for answer in answers:
@@ -274,6 +276,8 @@ def _users(*ids: str, total: int | None = None) -> dict[str, Any]:
         ("DELETE", _users("u2", "U1", total=150), "the answer still lists the user among the role's users"),
         ("POST", _users("u2", total=1), "the answer lists all of the role's users, without the user"),
         ("POST", _users(total=0), "the answer lists all of the role's users, without the user"),
+        ("POST", _users(total=1000), "the answer lists all of the role's users, without the user"),
+        ("POST", _users(), "the answer lists all of the role's users, without the user"),
         ("DELETE", _users(total=0), None),
         ("DELETE", _users("u2"), None),
         ("POST", _users("u1", total=1), None),
