@@ -59,11 +59,18 @@ def _check_content_type(reply: Reply, expected: str) -> None:
 
 def check_done(reply: Reply) -> None:
     """A write whose status is its outcome (a grant, revoke or delete): the answer must still be Datadog's, JSON or
-    nothing. A captive portal's or a web front end's 200 page is no word from Datadog, and taking its status for
-    one reported a grant or revoke done that Datadog never saw. The body itself is not parsed (nothing in it is
-    used)."""
+    nothing, and no error. A captive portal's or a web front end's 200 page is no word from Datadog, and taking its
+    status for one reported a grant or revoke done that Datadog never saw; so did a 200 carrying `errors`."""
     if reply.body.strip():
         _check_content_type(reply, "JSON or no body")
+        try:
+            payload = pydantic_core.from_json(reply.body)
+        except ValueError:
+            return  # not read: its status is the outcome (a body cut short after the change, say)
+        if isinstance(payload, dict) and payload.get("errors"):
+            # Datadog's error shape under a 2xx (a gateway's, or an API answering errors with 200): a refusal whose
+            # status alone reported the grant, revoke or delete done.
+            raise _unexpected(reply, "a success status with Datadog's error body")
 
 
 def describe_validation_error(exc: ValidationError) -> str:

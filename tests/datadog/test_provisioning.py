@@ -247,6 +247,18 @@ async def test_a_write_answered_by_a_web_page_is_not_done(
 
 
 @pytest.mark.parametrize(("what", "write"), WRITES_DECIDED_BY_STATUS, ids=[w for w, _ in WRITES_DECIDED_BY_STATUS])
+async def test_a_write_answered_success_with_an_error_body_is_not_done(
+    what: str, write: Callable[[DatadogClient], Awaitable[None]]
+) -> None:
+    """A gateway's (or an API's) refusal under a 200: `{"errors": [...]}` is Datadog's error shape, and its 200 alone
+    reported the revoke, delete or disable done."""
+    refusal = httpx.Response(200, json={"errors": ["Forbidden: user_access_manage required"]})
+    async with _answering(refusal) as client:
+        with pytest.raises(UnexpectedResponse, match="a success status with Datadog's error body"):
+            await write(client)
+
+
+@pytest.mark.parametrize(("what", "write"), WRITES_DECIDED_BY_STATUS, ids=[w for w, _ in WRITES_DECIDED_BY_STATUS])
 async def test_a_write_answered_with_json_or_nothing_is_done(
     what: str, write: Callable[[DatadogClient], Awaitable[None]]
 ) -> None:
