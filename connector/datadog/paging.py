@@ -19,13 +19,19 @@ A listing is untrusted input too, so it is bounded (issue 11 §4):
   page before its own total is reached (retryable: ending there would drop the items the total says follow);
 * `ListingGuard` remembers, per listing, the pages the first page's total implied: a listing may fetch at
   most that many pages plus one (items added meanwhile), and a page that repeats the previous one is an
-  error; a list without a total stops at `MAX_PAGES`.
+  error; a list without a total stops at `MAX_PAGES`;
+* a listing read from its first page must end with at least as many distinct items as its last total, and its
+  total must not fall between two pages (both retryable). Pages are numbered, not cursored: an item repeated on
+  the next page (one added before it meanwhile, or a peer's bug) hides one the count says exists, and an item
+  deleted from a page already read moves the next page's first item onto it, unread. Either way the listing
+  ended without an item it holds, and the sync would report that item gone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+from array import array
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -171,6 +177,12 @@ class _Listing:
     budget: int
     number: int
     fingerprint: int
+    total: int | None
+    # The hashes of the ids of every page read so far (8 bytes an item), or None when the listing was not read
+    # from page 0 (a resumed sync): its distinct items cannot be counted then.
+    seen: array[int] | None
+    # Items without an id: each is one item (the engine drops and counts them), never a repeat.
+    unnamed: int = 0
 
 
 class ListingGuard:
@@ -201,15 +213,28 @@ class ListingGuard:
     ) -> None:
         fingerprint = hash(tuple(ids))
         known = self._listings.pop(key, None)
+
+        def bad(message: str) -> UnexpectedResponse:
+            # Retryable: the list changed while it was read, and a later sync may read it whole.
+            return UnexpectedResponse(
+                method=method, path=path, status=status, messages=[f"page {number}: {message}"], retryable=True
+            )
+
         if known is None or number != known.number + 1:
             budget = min(pages_for(total, size) + 1, max_pages) if total is not None else max_pages
-            known = _Listing(budget=budget, number=number, fingerprint=fingerprint)
+            seen = array("q") if number == 0 else None
+            known = _Listing(budget=budget, number=number, fingerprint=fingerprint, total=total, seen=seen)
         else:
             if ids and fingerprint == known.fingerprint:
                 raise UnexpectedResponse(
                     method=method, path=path, status=status, messages=[f"page {number} repeats page {number - 1}"]
                 )
-            known.number, known.fingerprint = number, fingerprint
+            if total is not None and known.total is not None and total < known.total:
+                raise bad(
+                    f"the list's total fell from {known.total} to {total} while it was read, so an item may have"
+                    " moved onto a page already read"
+                )
+            known.number, known.fingerprint, known.total = number, fingerprint, total
         if number >= known.budget:
             raise UnexpectedResponse(
                 method=method,
@@ -217,7 +242,17 @@ class ListingGuard:
                 status=status,
                 messages=[f"page {number} is past the {known.budget - 1} page(s) the list's first total implied"],
             )
+        if known.seen is not None:
+            known.seen.extend(hash(i) for i in ids if i)
+            known.unnamed += sum(1 for i in ids if not i)
         if next_number is None:
+            if known.seen is not None and total is not None:
+                distinct = len(set(known.seen)) + known.unnamed
+                if distinct < total:
+                    raise bad(
+                        f"the listing held {distinct} distinct item(s), fewer than its total of {total}: items were"
+                        " repeated or moved between pages while it was read"
+                    )
             return
         self._listings[key] = known
         while len(self._listings) > self._capacity:

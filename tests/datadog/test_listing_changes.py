@@ -1,0 +1,144 @@
+"""A list that changes while it is read: Datadog pages by number, not by cursor, so an item deleted from a page
+already read moves the next page's first item onto that page, unread, and an item repeated on the next page (one
+added before it meanwhile, or a peer's bug) hides one the total says exists. The sync must fail (retryably: a
+later one may read the list whole) rather than finish without those items, which ConductorOne would take for
+deleted. A list that only grows past the page being read loses nothing and must still sync."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+
+from connector.baton.c1z.reader import C1ZReader
+from connector.baton.sync.syncer import SyncOptions
+from connector.baton.sync.to_file import sync_to_file
+from connector.datadog.connector import DatadogConnector, DatadogOptions
+from connector.datadog.errors import UnexpectedResponse
+from tests.datadog.helpers import answered_by
+
+TEAM = "team-1"
+# The listings a full sync with secrets walks by page number, and how each names its items and its total.
+LISTINGS = {
+    "users": "/api/v2/users",
+    "roles": "/api/v2/roles",
+    "teams": "/api/v2/team",
+    "team memberships": f"/api/v2/team/{TEAM}/memberships",
+    "api keys": "/api/v2/api_keys",
+}
+Ids = Callable[[int], list[str]]  # page number -> the ids the list holds when that page is read
+
+
+def _item(path: str, item_id: str) -> dict[str, Any]:
+    if path == LISTINGS["users"]:
+        return {"type": "users", "id": item_id, "attributes": {"email": f"{item_id}@example.com", "status": "Active"}}
+    if path == LISTINGS["roles"]:
+        return {"type": "roles", "id": item_id, "attributes": {"name": item_id}}
+    if path == LISTINGS["teams"]:
+        return {"type": "team", "id": item_id, "attributes": {"name": item_id, "handle": item_id, "user_count": 1}}
+    if path == LISTINGS["team memberships"]:
+        return {
+            "type": "team_memberships",
+            "id": f"TeamMembership-{TEAM}-{item_id}",
+            "attributes": {"role": None},
+            "relationships": {"user": {"data": {"type": "users", "id": item_id}}},
+        }
+    return {"type": "api_keys", "id": item_id, "attributes": {"name": item_id, "last4": "abcd"}}
+
+
+def _body(path: str, ids: list[str], number: int) -> dict[str, Any]:
+    items = [_item(path, i) for i in ids[number * 100 : (number + 1) * 100]]
+    if path.startswith("/api/v2/team"):
+        return {"data": items, "meta": {"pagination": {"type": "number_size", "total": len(ids), "size": 100}}}
+    return {"data": items, "meta": {"page": {"total_count": len(ids), "total_filtered_count": len(ids)}}}
+
+
+def _steady(path: str) -> list[str]:
+    if path == LISTINGS["teams"]:
+        return [TEAM]
+    if path == LISTINGS["team memberships"]:
+        return ["u000"]
+    prefix = "u" if path == LISTINGS["users"] else path.rsplit("/", 1)[-1][:1]
+    return [f"{prefix}{i:03d}" for i in range(3)]
+
+
+async def _sync(path: str, ids: Ids, tmp_path: Path) -> set[str]:
+    """Sync an org whose `path` list holds `ids(page)` when that page is read (every other list is small and
+    steady); the ids of the resources and grant principals stored under `path`'s type."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        number = int(parse_qs(request.url.query.decode())["page[number]"][0])
+        listed = ids(number) if request.url.path == path else _steady(request.url.path)
+        return httpx.Response(200, json=_body(request.url.path, listed, number))
+
+    client = answered_by(handler)
+    try:
+        connector = DatadogConnector(client, DatadogOptions(sync_secrets=True))
+        await sync_to_file(connector.syncers(), tmp_path / "s.c1z", SyncOptions())
+    finally:
+        await client.aclose()
+    with C1ZReader(tmp_path / "s.c1z") as reader:
+        stored = {f"{r.id.resource_type}:{r.id.resource}" for r in reader.resources()}
+        stored |= {f"member:{g.principal.id.resource}" for g in reader.grants() if g.entitlement.id.endswith(":member")}
+    return stored
+
+
+def _names(path: str) -> str:
+    return {
+        LISTINGS["users"]: "user",
+        LISTINGS["roles"]: "role",
+        LISTINGS["teams"]: "team",
+        LISTINGS["team memberships"]: "member",
+        LISTINGS["api keys"]: "api-key",
+    }[path]
+
+
+ORG = [f"x{i:03d}" for i in range(250)]
+
+
+@pytest.mark.parametrize("path", LISTINGS.values(), ids=LISTINGS.keys())
+async def test_an_item_deleted_from_a_page_already_read_fails_the_sync(path: str, tmp_path: Path) -> None:
+    """x005 is deleted after page 0 is read: x100 moves onto page 0 and page 1 starts at x101. The sync finished
+    complete without x100."""
+    shrunk = [i for i in ORG if i != "x005"]
+    with pytest.raises(UnexpectedResponse, match="total fell from 250 to 249") as raised:
+        await _sync(path, lambda number: ORG if number == 0 else shrunk, tmp_path)
+    assert raised.value.retryable
+
+
+@pytest.mark.parametrize("path", LISTINGS.values(), ids=LISTINGS.keys())
+async def test_an_item_repeated_on_the_next_page_fails_the_sync(path: str, tmp_path: Path) -> None:
+    """Page 1 starts with page 0's last item and the total stays 200: the last page ends at the total with x199
+    never sent. The sync finished complete without it."""
+    org = ORG[:200]
+    pages = {0: org, 1: [*org[:100], org[99], *org[100:199]]}
+    with pytest.raises(
+        UnexpectedResponse, match=re.escape("199 distinct item(s), fewer than its total of 200")
+    ) as raised:
+        await _sync(path, lambda number: pages[number], tmp_path)
+    assert raised.value.retryable
+
+
+async def test_one_page_holding_an_item_twice_fails_the_sync(tmp_path: Path) -> None:
+    with pytest.raises(UnexpectedResponse, match=re.escape("1 distinct item(s), fewer than its total of 2")):
+        await _sync(LISTINGS["api keys"], lambda number: ["k1", "k1"], tmp_path)
+
+
+@pytest.mark.parametrize("path", LISTINGS.values(), ids=LISTINGS.keys())
+async def test_a_list_growing_past_the_page_being_read_syncs_every_item(path: str, tmp_path: Path) -> None:
+    """Items added after the part already read shift nothing that was read: the sync finishes with all of them."""
+    grown = [*ORG, "z000", "z001"]
+    stored = await _sync(path, lambda number: ORG if number == 0 else grown, tmp_path)
+    assert {f"{_names(path)}:{i}" for i in grown} <= stored
+
+
+async def test_items_without_an_id_are_dropped_not_counted_as_repeats(tmp_path: Path) -> None:
+    """Two users without an id are two items the sync drops and counts, as before; not a repeat of each other."""
+    org = ["", "", *ORG[:98]]
+    stored = await _sync(LISTINGS["users"], lambda number: org, tmp_path)
+    assert {f"user:{i}" for i in ORG[:98]} <= stored
