@@ -443,6 +443,38 @@ async def test_a_schedules_responders_answered_with_another_schedules_fail_the_s
             await sync_to_file(connector.syncers(), tmp_path / "s.c1z", SyncOptions())
 
 
+async def test_a_responder_whose_shift_the_answer_leaves_out_fails_the_sync(tmp_path: Path) -> None:
+    """The current responder names two shifts and `included` holds one: whoever was on call in the other was synced
+    as not on call, the grant revoked to ConductorOne."""
+    schedules = {"data": [{"type": "schedules", "id": "s1", "attributes": {"name": "s1"}}], "meta": {"page": {}}}
+    responders = {
+        "data": {"id": "r", "type": "schedule_oncall_responders", "relationships": {}},
+        "included": [
+            {
+                "type": "schedule_oncall_responder",
+                "id": "r-current",
+                "attributes": {"position": "current"},
+                "relationships": {"shifts": {"data": [{"type": "shifts", "id": "a"}, {"type": "shifts", "id": "b"}]}},
+            },
+            {"type": "shifts", "id": "a", "relationships": {"user": {"data": {"type": "users", "id": "u1"}}}},
+        ],
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v2/on-call/schedules":
+            return httpx.Response(200, json=schedules)
+        if request.url.path.endswith("/responders"):
+            return httpx.Response(200, json=responders)
+        total = {"page": {"total_count": 0}, "pagination": {"total": 0}}
+        return httpx.Response(200, json={"data": [], "meta": total})
+
+    client = answered_by(handler)
+    connector = DatadogConnector(client, DatadogOptions(sync_schedules=True))
+    with pytest.raises(UnexpectedResponse, match="a current responder's shift is not in `included`"):
+        await sync_to_file(connector.syncers(), tmp_path / "s.c1z", SyncOptions())
+    await client.aclose()
+
+
 async def test_a_service_accounts_keys_answered_with_another_accounts_fail_the_sync(
     fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path
 ) -> None:
