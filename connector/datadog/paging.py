@@ -18,8 +18,8 @@ A listing is untrusted input too, so it is bounded (issue 11 §4):
   past its own total, or more items than ``page[size]`` asked for is an `UnexpectedResponse`; so is an empty
   page before its own total is reached (retryable: ending there would drop the items the total says follow);
 * `ListingGuard` remembers, per listing, the pages the first page's total implied: a listing may fetch at
-  most that many pages plus one (items added meanwhile), and a page that repeats the previous one is an
-  error; a list without a total stops at `MAX_PAGES`;
+  most that many pages plus one (items added meanwhile), and a page that repeats an earlier one of the listing
+  (a listing cycling through 2 or 3 pages) is an error; a list without a total stops at `MAX_PAGES`;
 * a listing read from its first page must end with at least as many distinct items as its last total, and its
   total must not fall between two pages (both retryable). Pages are numbered, not cursored: an item repeated on
   the next page (one added before it meanwhile, or a peer's bug) hides one the count says exists, and an item
@@ -176,7 +176,9 @@ def next_page_number(
 class _Listing:
     budget: int
     number: int
-    fingerprint: int
+    # The hash of each page's ids -> that page's number: a page repeating any earlier one is a cycle (one int per
+    # page, at most `MAX_PAGES`), caught at its first repeat rather than after the page budget.
+    pages: dict[int, int]
     total: int | None
     # The hashes of the ids of every page read so far (8 bytes an item), or None when the listing was not read
     # from page 0 (a resumed sync): its distinct items cannot be counted then.
@@ -223,18 +225,19 @@ class ListingGuard:
         if known is None or number != known.number + 1:
             budget = min(pages_for(total, size) + 1, max_pages) if total is not None else max_pages
             seen = array("q") if number == 0 else None
-            known = _Listing(budget=budget, number=number, fingerprint=fingerprint, total=total, seen=seen)
+            known = _Listing(budget=budget, number=number, pages={}, total=total, seen=seen)
         else:
-            if ids and fingerprint == known.fingerprint:
+            if ids and (earlier := known.pages.get(fingerprint)) is not None:
                 raise UnexpectedResponse(
-                    method=method, path=path, status=status, messages=[f"page {number} repeats page {number - 1}"]
+                    method=method, path=path, status=status, messages=[f"page {number} repeats page {earlier}"]
                 )
             if total is not None and known.total is not None and total < known.total:
                 raise bad(
                     f"the list's total fell from {known.total} to {total} while it was read, so an item may have"
                     " moved onto a page already read"
                 )
-            known.number, known.fingerprint, known.total = number, fingerprint, total
+            known.number, known.total = number, total
+        known.pages.setdefault(fingerprint, number)
         if number >= known.budget:
             raise UnexpectedResponse(
                 method=method,

@@ -163,6 +163,37 @@ async def test_the_same_page_twice_is_an_error(fake: FakeDatadog, make_client: C
     assert fake.count("GET", ROUTE) == 2
 
 
+@pytest.mark.parametrize("period", [2, 3])
+@pytest.mark.parametrize(
+    ("path", "meta"),
+    [
+        ("/api/v2/users", {"page": {"total_count": 1_000_000}}),
+        ("/api/v2/on-call/schedules", {"page": {"size": 100}}),  # schedules report no total
+    ],
+)
+async def test_a_listing_cycling_through_a_few_pages_fails_at_its_first_repeat(
+    period: int, path: str, meta: dict[str, object]
+) -> None:
+    """Pages 0, 1, (2,) 0, 1, ... of full pages: only a repeat of the page just before was caught, so the listing ran
+    to its page budget, 10,000 requests (the total's pages, or `MAX_PAGES` without a total)."""
+    requests: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        number = int(request.url.params["page[number]"])
+        requests.append(number)
+        kind = "users" if path == USERS else "schedules"
+        items = [{"type": kind, "id": f"{number % period}-{i}", "attributes": {}} for i in range(100)]
+        return httpx.Response(200, json={"data": items, "meta": meta})
+
+    client = answered_by(handler)
+    walk = client.iter_users() if path == USERS else client.iter_schedules()
+    with pytest.raises(UnexpectedResponse, match=f"page {period} repeats page 0"):
+        async for _ in walk:
+            pass
+    await client.aclose()
+    assert requests == list(range(period + 1))
+
+
 async def test_the_page_guard_also_holds_for_page_token_callers(fake: FakeDatadog, make_client: ClientFactory) -> None:
     """The sync engine asks for one page per call (page tokens); the guard remembers the listing across calls."""
     fake.faults.hostile("repeat", path=USERS, times=1000)
