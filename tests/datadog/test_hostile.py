@@ -501,9 +501,10 @@ async def test_a_responder_whose_shift_the_answer_leaves_out_fails_the_sync(tmp_
 
     client = answered_by(handler)
     connector = DatadogConnector(client, DatadogOptions(sync_schedules=True))
-    with pytest.raises(UnexpectedResponse, match="a current responder's shift is not in `included`"):
+    with pytest.raises(UnexpectedResponse, match="a current responder's shift is not in `included`") as raised:
         await sync_to_file(connector.syncers(), tmp_path / "s.c1z", SyncOptions())
     await client.aclose()
+    assert raised.value.retryable
 
 
 async def test_a_service_accounts_keys_answered_with_another_accounts_fail_the_sync(
