@@ -2,7 +2,8 @@
 already read moves the next page's first item onto that page, unread, and an item repeated on the next page (one
 added before it meanwhile, or a peer's bug) hides one the total says exists. The sync must fail (retryably: a
 later one may read the list whole) rather than finish without those items, which ConductorOne would take for
-deleted. A list that only grows past the page being read loses nothing and must still sync."""
+deleted. A list that only grows past the page being read loses nothing and must still sync. An item of a list
+that names no user is not lost unsaid either: the engine drops, logs and counts it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
+import structlog
 
 from connector.baton.c1z.reader import C1ZReader
 from connector.baton.sync.syncer import SyncOptions
@@ -142,3 +144,35 @@ async def test_items_without_an_id_are_dropped_not_counted_as_repeats(tmp_path: 
     org = ["", "", *ORG[:98]]
     stored = await _sync(LISTINGS["users"], lambda number: org, tmp_path)
     assert {f"user:{i}" for i in ORG[:98]} <= stored
+
+
+@pytest.mark.parametrize("path", [LISTINGS["team memberships"], "/api/v2/roles/r000/users"])
+async def test_a_grant_without_its_user_is_dropped_logged_and_counted(path: str, tmp_path: Path) -> None:
+    """A team membership naming no user (a role user without an id) was skipped by the syncer without a word; as
+    every record without an identity, the engine drops it, logs it and counts it in `sync finished`."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        number = int(parse_qs(request.url.query.decode())["page[number]"][0])
+        if request.url.path != path:
+            return httpx.Response(200, json=_body(request.url.path, _steady(request.url.path), number))
+        if path == LISTINGS["team memberships"]:
+            nameless = {"type": "team_memberships", "id": "TeamMembership-team-1-9", "attributes": {"role": None}}
+            items = [_item(path, "u001"), nameless]
+            meta: dict[str, Any] = {"pagination": {"type": "number_size", "total": 2, "size": 100}}
+        else:
+            items = [_item(LISTINGS["users"], "u001"), {"type": "users", "id": "", "attributes": {}}]
+            meta = {"page": {"total_count": 2}}
+        return httpx.Response(200, json={"data": items, "meta": meta})
+
+    client = answered_by(handler)
+    connector = DatadogConnector(client, DatadogOptions())
+    # A role's users are read by a sync that does not walk the users (the per-role endpoint).
+    options = SyncOptions(resource_type_ids=["role"] if "roles" in path else [])
+    with structlog.testing.capture_logs() as events:
+        await sync_to_file(connector.syncers(), tmp_path / "s.c1z", options)
+    await client.aclose()
+    (finished,) = [e for e in events if e["event"] == "sync finished"]
+    assert finished["dropped_invalid_records"] == 1
+    assert [e for e in events if e["event"] == "records without an identity dropped"]
+    with C1ZReader(tmp_path / "s.c1z") as reader:
+        assert {g.principal.id.resource for g in reader.grants()} >= {"u001"}
