@@ -146,26 +146,42 @@ async def test_items_without_an_id_are_dropped_not_counted_as_repeats(tmp_path: 
     assert {f"user:{i}" for i in ORG[:98]} <= stored
 
 
-@pytest.mark.parametrize("path", [LISTINGS["team memberships"], "/api/v2/roles/r000/users"])
-async def test_a_grant_without_its_user_is_dropped_logged_and_counted(path: str, tmp_path: Path) -> None:
-    """A team membership naming no user (a role user without an id) was skipped by the syncer without a word; as
-    every record without an identity, the engine drops it, logs it and counts it in `sync finished`."""
+SAT_PATH = "/api/v2/service_accounts/u000/access_tokens"
+
+
+@pytest.mark.parametrize(
+    "path", [LISTINGS["team memberships"], "/api/v2/roles/r000/users", LISTINGS["api keys"], SAT_PATH]
+)
+async def test_a_record_without_its_id_is_dropped_logged_and_counted(path: str, tmp_path: Path) -> None:
+    """A team membership naming no user, a role user, API key or access token without an id was skipped by the
+    syncer without a word; as every record without an identity, the engine drops it, logs it and counts it in
+    `sync finished`."""
 
     def handler(request: httpx.Request) -> httpx.Response:
         number = int(parse_qs(request.url.query.decode())["page[number]"][0])
+        if request.url.path == LISTINGS["users"]:
+            sa = _item(LISTINGS["users"], "u000")
+            sa["attributes"]["service_account"] = True
+            return httpx.Response(200, json={"data": [sa], "meta": {"page": {"total_count": 1}}})
         if request.url.path != path:
             return httpx.Response(200, json=_body(request.url.path, _steady(request.url.path), number))
+        meta: dict[str, Any] = {"page": {"total_count": 2}}
         if path == LISTINGS["team memberships"]:
             nameless = {"type": "team_memberships", "id": "TeamMembership-team-1-9", "attributes": {"role": None}}
             items = [_item(path, "u001"), nameless]
-            meta: dict[str, Any] = {"pagination": {"type": "number_size", "total": 2, "size": 100}}
+            meta = {"pagination": {"type": "number_size", "total": 2, "size": 100}}
+        elif path == LISTINGS["api keys"]:
+            items = [_item(path, "k1"), _item(path, "")]
+        elif path == SAT_PATH:
+            items = [{"type": "service_access_tokens", "id": i, "attributes": {"name": "t"}} for i in ("t1", "")]
         else:
             items = [_item(LISTINGS["users"], "u001"), {"type": "users", "id": "", "attributes": {}}]
-            meta = {"page": {"total_count": 2}}
         return httpx.Response(200, json={"data": items, "meta": meta})
 
     client = answered_by(handler)
-    connector = DatadogConnector(client, DatadogOptions())
+    connector = DatadogConnector(
+        client, DatadogOptions(sync_secrets=True, sync_service_account_application_keys=path == SAT_PATH)
+    )
     # A role's users are read by a sync that does not walk the users (the per-role endpoint).
     options = SyncOptions(resource_type_ids=["role"] if "roles" in path else [])
     with structlog.testing.capture_logs() as events:
@@ -175,4 +191,6 @@ async def test_a_grant_without_its_user_is_dropped_logged_and_counted(path: str,
     assert finished["dropped_invalid_records"] == 1
     assert [e for e in events if e["event"] == "records without an identity dropped"]
     with C1ZReader(tmp_path / "s.c1z") as reader:
-        assert {g.principal.id.resource for g in reader.grants()} >= {"u001"}
+        kept = {g.principal.id.resource for g in reader.grants()} | {r.display_name for r in reader.resources()}
+        assert "" not in {r.id.resource for r in reader.resources()}
+    assert {LISTINGS["api keys"]: "k1", SAT_PATH: "t"}.get(path, "u001") in kept, "the record with an id is kept"
