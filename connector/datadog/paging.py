@@ -141,9 +141,15 @@ def next_page_number(
     """The next page to fetch after page `number` held `count` items, or None; raises `UnexpectedResponse`
     when the page contradicts itself (see the module docstring)."""
 
-    def bad(message: str, *, retryable: bool = False) -> UnexpectedResponse:
+    def bad(message: str, *, changed: bool = False) -> UnexpectedResponse:
+        # `changed`: the list changed while it was read (see `ListingGuard.check`): retryable, not resumable.
         return UnexpectedResponse(
-            method=method, path=path, status=status, messages=[f"page {number}: {message}"], retryable=retryable
+            method=method,
+            path=path,
+            status=status,
+            messages=[f"page {number}: {message}"],
+            retryable=changed,
+            resumable=not changed,
         )
 
     if count > requested_size:
@@ -157,7 +163,7 @@ def next_page_number(
             # Ending here would finish the listing without the items its own total says follow, and the sync
             # would report them gone. (A short page goes on to the next: the total is trusted over the count.) A
             # list that changed between Datadog's count and its page can do this once, so a later sync may pass.
-            raise bad(f"no items, though the list's own total of {info.total} says there are more", retryable=True)
+            raise bad(f"no items, though the list's own total of {info.total} says there are more", changed=True)
         return None
     if info.total is not None:
         if number * size >= info.total:
@@ -217,9 +223,15 @@ class ListingGuard:
         known = self._listings.pop(key, None)
 
         def bad(message: str) -> UnexpectedResponse:
-            # Retryable: the list changed while it was read, and a later sync may read it whole.
+            # Retryable: the list changed while it was read, and a later sync may read it whole. Not resumable: the
+            # pages stored may be the ones the change left short.
             return UnexpectedResponse(
-                method=method, path=path, status=status, messages=[f"page {number}: {message}"], retryable=True
+                method=method,
+                path=path,
+                status=status,
+                messages=[f"page {number}: {message}"],
+                retryable=True,
+                resumable=False,
             )
 
         if known is None or number != known.number + 1:

@@ -53,11 +53,16 @@ def _item(path: str, item_id: str) -> dict[str, Any]:
     return {"type": "api_keys", "id": item_id, "attributes": {"name": item_id, "last4": "abcd"}}
 
 
+class Emptied(list[str]):
+    """A list whose pages answer no items while its total still counts these."""
+
+
 def _body(path: str, ids: list[str], number: int) -> dict[str, Any]:
-    items = [_item(path, i) for i in ids[number * 100 : (number + 1) * 100]]
+    items = [] if isinstance(ids, Emptied) else [_item(path, i) for i in ids[number * 100 : (number + 1) * 100]]
+    total = len(ids)
     if path.startswith("/api/v2/team"):
-        return {"data": items, "meta": {"pagination": {"type": "number_size", "total": len(ids), "size": 100}}}
-    return {"data": items, "meta": {"page": {"total_count": len(ids), "total_filtered_count": len(ids)}}}
+        return {"data": items, "meta": {"pagination": {"type": "number_size", "total": total, "size": 100}}}
+    return {"data": items, "meta": {"page": {"total_count": total, "total_filtered_count": total}}}
 
 
 def _steady(path: str) -> list[str]:
@@ -124,6 +129,25 @@ async def test_an_item_repeated_on_the_next_page_fails_the_sync(path: str, tmp_p
     ) as raised:
         await _sync(path, lambda number: pages[number], tmp_path)
     assert raised.value.retryable
+
+
+@pytest.mark.parametrize("change", ["total fell", "empty page"])
+async def test_a_sync_failed_on_a_changed_listing_starts_over_rather_than_resume(change: str, tmp_path: Path) -> None:
+    """The failed run stored page 0 as it was before the change. Resumed, it went on at page 1 of the changed list
+    and finished complete without x100 (which moved onto page 0): the next run must start over."""
+    shrunk = [i for i in ORG if i != "x005"]
+    if change == "total fell":
+        first: Ids = lambda number: ORG if number == 0 else shrunk  # noqa: E731
+    else:  # page 1 answered empty while the total still says 250
+        first = lambda number: ORG if number == 0 else Emptied(ORG)  # noqa: E731
+    with pytest.raises(UnexpectedResponse, match="total fell" if change == "total fell" else "no items") as raised:
+        await _sync(LISTINGS["users"], first, tmp_path)
+    assert raised.value.retryable
+    with C1ZReader(tmp_path / "s.c1z") as reader:
+        (run,) = reader.sync_runs()
+        assert not run.finished  # saved, but as a run never to resume
+    stored = await _sync(LISTINGS["users"], lambda number: shrunk, tmp_path)
+    assert {f"user:{i}" for i in shrunk} <= stored
 
 
 async def test_one_page_holding_an_item_twice_fails_the_sync(tmp_path: Path) -> None:
