@@ -20,8 +20,8 @@ A listing is untrusted input too, so it is bounded (issue 11 §4):
 * `ListingGuard` remembers, per listing, the pages the first page's total implied: a listing may fetch at
   most that many pages plus one (items added meanwhile), and a page that repeats an earlier one of the listing
   (a listing cycling through 2 or 3 pages) is an error; a list without a total stops at `MAX_PAGES`;
-* a listing read from its first page must end with at least as many distinct items as its last total, and its
-  total must not fall between two pages (both retryable). Pages are numbered, not cursored: an item repeated on
+* a listing read from its first page must end with at least as many distinct items as its first total, and its
+  total must not fall between two pages (both retryable, and the sync is not resumed). Pages are numbered, not cursored: an item repeated on
   the next page (one added before it meanwhile, or a peer's bug) hides one the count says exists, and an item
   deleted from a page already read moves the next page's first item onto it, unread. Either way the listing
   ended without an item it holds, and the sync would report that item gone.
@@ -186,6 +186,8 @@ class _Listing:
     # page, at most `MAX_PAGES`), caught at its first repeat rather than after the page budget.
     pages: dict[int, int]
     total: int | None
+    # The smallest total the listing reported (its first, as a falling total is an error), or None.
+    floor: int | None
     # The hashes of the ids of every page read so far (8 bytes an item), or None when the listing was not read
     # from page 0 (a resumed sync): its distinct items cannot be counted then.
     seen: array[int] | None
@@ -237,7 +239,7 @@ class ListingGuard:
         if known is None or number != known.number + 1:
             budget = min(pages_for(total, size) + 1, max_pages) if total is not None else max_pages
             seen = array("q") if number == 0 else None
-            known = _Listing(budget=budget, number=number, pages={}, total=total, seen=seen)
+            known = _Listing(budget=budget, number=number, pages={}, total=total, floor=total, seen=seen)
         else:
             if ids and (earlier := known.pages.get(fingerprint)) is not None:
                 raise UnexpectedResponse(
@@ -249,6 +251,8 @@ class ListingGuard:
                     " moved onto a page already read"
                 )
             known.number, known.total = number, total
+            if known.floor is None:
+                known.floor = total
         known.pages.setdefault(fingerprint, number)
         if number >= known.budget:
             raise UnexpectedResponse(
@@ -261,12 +265,16 @@ class ListingGuard:
             known.seen.extend(hash(i) for i in ids if i)
             known.unnamed += sum(1 for i in ids if not i)
         if next_number is None:
-            if known.seen is not None and total is not None:
+            # Against the first total, not the last: items added while the list was read shift the ones after them
+            # onto the next page (read twice there) and are missed themselves when added before the page being
+            # read. Nothing the org held is lost that way (the next sync has the new ones), and a large org that
+            # grows all day must not fail every sync for it; any fewer than the first total is an item lost.
+            if known.seen is not None and known.floor is not None:
                 distinct = len(set(known.seen)) + known.unnamed
-                if distinct < total:
+                if distinct < known.floor:
                     raise bad(
-                        f"the listing held {distinct} distinct item(s), fewer than its total of {total}: items were"
-                        " repeated or moved between pages while it was read"
+                        f"the listing held {distinct} distinct item(s), fewer than its total of {known.floor}: items"
+                        " were repeated or moved between pages while it was read"
                     )
             return
         self._listings[key] = known

@@ -163,6 +163,16 @@ async def test_a_list_growing_past_the_page_being_read_syncs_every_item(path: st
     assert {f"{_names(path)}:{i}" for i in grown} <= stored
 
 
+@pytest.mark.parametrize("path", LISTINGS.values(), ids=LISTINGS.keys())
+async def test_a_list_growing_before_the_page_being_read_syncs_every_item_it_held(path: str, tmp_path: Path) -> None:
+    """Two items added at the front after page 0 is read: x098 and x099 are read again on page 1, and the new items
+    are not read at all. Every item the list held when the sync began is stored (the next sync has the new ones), so
+    the sync must not fail: a large org growing all day would fail every sync."""
+    grown = ["a000", "a001", *ORG]
+    stored = await _sync(path, lambda number: ORG if number == 0 else grown, tmp_path)
+    assert {f"{_names(path)}:{i}" for i in ORG} <= stored
+
+
 async def test_items_without_an_id_are_dropped_not_counted_as_repeats(tmp_path: Path) -> None:
     """Two users without an id are two items the sync drops and counts, as before; not a repeat of each other."""
     org = ["", "", *ORG[:98]]
