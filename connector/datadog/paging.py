@@ -198,14 +198,43 @@ class _Listing:
 class ListingGuard:
     """Per-listing memory across page fetches, shared by `iter_*` walks and page-token syncers alike.
 
-    A listing is keyed by endpoint and filters (not the page number). Page 0 (or any page not following the
-    last one seen) starts it afresh: a resumed sync re-reading a page is normal, not a loop. Finished
-    listings are forgotten; at most `capacity` unfinished ones are remembered (least recently used first).
+    A listing is keyed by endpoint and filters (not the page number). A page continues the walk of its key whose
+    last page was the one before it (the latest such walk); page 0, or any page no walk is at (a resumed sync
+    re-reading a page is normal, not a loop), starts a walk of its own. Several walks of one key go on side by side:
+    the service's periodic sync and a task's sync share the client, and as one memory per key each sync's page
+    restarted the other's walk, so neither's pages were counted, bounded or compared. Finished walks are forgotten;
+    at most `capacity` unfinished ones are remembered (the least recently used key's oldest first).
     """
 
     def __init__(self, capacity: int = 4096) -> None:
         self._capacity = capacity
-        self._listings: OrderedDict[Hashable, _Listing] = OrderedDict()
+        self._listings: OrderedDict[Hashable, list[_Listing]] = OrderedDict()
+        self._walks = 0
+
+    def _take(self, key: Hashable, number: int) -> _Listing | None:
+        """The latest walk of `key` whose last page is `number - 1`, taken out of the memory."""
+        walks = self._listings.get(key)
+        if not walks:
+            return None
+        for index in range(len(walks) - 1, -1, -1):
+            if walks[index].number == number - 1:
+                self._walks -= 1
+                found = walks.pop(index)
+                if not walks:
+                    del self._listings[key]
+                return found
+        return None
+
+    def _keep(self, key: Hashable, walk: _Listing) -> None:
+        self._listings.setdefault(key, []).append(walk)
+        self._listings.move_to_end(key)
+        self._walks += 1
+        while self._walks > self._capacity:
+            oldest_key, walks = next(iter(self._listings.items()))
+            walks.pop(0)
+            self._walks -= 1
+            if not walks:
+                del self._listings[oldest_key]
 
     def check(
         self,
@@ -222,7 +251,7 @@ class ListingGuard:
         max_pages: int = MAX_PAGES,
     ) -> None:
         fingerprint = hash(tuple(ids))
-        known = self._listings.pop(key, None)
+        known = self._take(key, number)
 
         def bad(message: str) -> UnexpectedResponse:
             # Retryable: the list changed while it was read, and a later sync may read it whole. Not resumable: the
@@ -236,7 +265,7 @@ class ListingGuard:
                 resumable=False,
             )
 
-        if known is None or number != known.number + 1:
+        if known is None:
             budget = min(pages_for(total, size) + 1, max_pages) if total is not None else max_pages
             seen = array("q") if number == 0 else None
             known = _Listing(budget=budget, number=number, pages={}, total=total, floor=total, seen=seen)
@@ -277,9 +306,7 @@ class ListingGuard:
                         " were repeated or moved between pages while it was read"
                     )
             return
-        self._listings[key] = known
-        while len(self._listings) > self._capacity:
-            self._listings.popitem(last=False)
+        self._keep(key, known)
 
 
 async def paginate(fetch: Callable[[int], Awaitable[Page[T]]], *, start: int = 0) -> AsyncIterator[Page[T]]:

@@ -22,6 +22,7 @@ from connector.baton.sync.syncer import SyncOptions
 from connector.baton.sync.to_file import sync_to_file
 from connector.datadog.connector import DatadogConnector, DatadogOptions
 from connector.datadog.errors import UnexpectedResponse
+from connector.datadog.paging import ListingGuard
 from tests.datadog.helpers import answered_by
 
 TEAM = "team-1"
@@ -228,3 +229,48 @@ async def test_a_record_without_its_id_is_dropped_logged_and_counted(path: str, 
         kept = {g.principal.id.resource for g in reader.grants()} | {r.display_name for r in reader.resources()}
         assert "" not in {r.id.resource for r in reader.resources()}
     assert {LISTINGS["api keys"]: "k1", SAT_PATH: "t"}.get(path, "u001") in kept, "the record with an id is kept"
+
+
+async def test_two_syncs_walking_one_list_side_by_side_each_have_their_pages_checked() -> None:
+    """The service's periodic sync and a task's sync share the client. With one memory per list, each one's page
+    restarted the other's walk: B's page 1 followed no walk, so its listing was not counted and ended short."""
+    org = ORG[:200]
+    pages = {0: org, 1: [*org[:100], org[99], *org[100:199]]}  # page 1 repeats x099; x199 is never sent
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        number = int(parse_qs(request.url.query.decode())["page[number]"][0])
+        return httpx.Response(200, json=_body(LISTINGS["users"], pages[number], number))
+
+    client = answered_by(handler)
+    await client.list_users(0)  # sync A
+    await client.list_users(0)  # sync B
+    for _ in range(2):  # A's page 1, then B's
+        with pytest.raises(UnexpectedResponse, match="199 distinct"):
+            await client.list_users(1)
+    await client.aclose()
+
+
+def test_the_guard_remembers_at_most_its_capacity_of_unfinished_walks() -> None:
+    """Walks side by side cost memory per walk: beyond the capacity the least recently used key's oldest walk is
+    forgotten (its next page starts afresh, unchecked against it), whatever the number of walks per key."""
+    guard = ListingGuard(capacity=2)
+
+    def page(key: str, number: int, ids: list[str]) -> None:
+        guard.check(
+            key,
+            number=number,
+            size=100,
+            total=None,
+            ids=ids,
+            next_number=number + 1,
+            method="GET",
+            path=key,
+            status=200,
+        )
+
+    page("a", 0, ["x"])
+    page("b", 0, ["y"])
+    page("b", 0, ["z"])  # a second walk of b: a's is forgotten
+    page("a", 1, ["x"])  # a repeat of a's page 0, not caught: that walk is gone
+    with pytest.raises(UnexpectedResponse, match="page 1 repeats page 0"):
+        page("b", 1, ["z"])
