@@ -507,6 +507,31 @@ async def test_a_responder_whose_shift_the_answer_leaves_out_fails_the_sync(tmp_
     assert raised.value.retryable
 
 
+async def test_half_a_surrogate_pair_or_bytes_not_utf8_in_a_name_sync_as_go_does(tmp_path: Path) -> None:
+    """The JSON parser refuses a `\\ud800` escape without its pair and bytes that are not UTF-8, so one user named
+    so failed every sync ("body is not valid JSON", retried for ever). Go's decoder puts U+FFFD in their place and
+    syncs; so do we."""
+    users = (
+        b'{"data": ['
+        b'{"type": "users", "id": "u1", "attributes": {"name": "a\\ud800b \\ud83d\\ude00"}},'
+        b'{"type": "users", "id": "u2", "attributes": {"name": "c\xffd", "title": "\\\\ud800"}}'
+        b'], "meta": {"page": {"total_count": 2}}}'
+    )
+    empty = {"data": [], "meta": {"page": {"total_count": 0}, "pagination": {"total": 0}}}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == USERS:
+            return httpx.Response(200, content=users, headers={"content-type": "application/json"})
+        return httpx.Response(200, json=empty)
+
+    client = answered_by(handler)
+    await sync_to_file(DatadogConnector(client, DatadogOptions()).syncers(), tmp_path / "s.c1z", SyncOptions())
+    await client.aclose()
+    with C1ZReader(tmp_path / "s.c1z") as reader:
+        names = {r.id.resource: r.display_name for r in reader.resources("user")}
+    assert names == {"u1": "a\ufffdb \U0001f600", "u2": "c\ufffdd"}
+
+
 async def test_a_service_accounts_keys_answered_with_another_accounts_fail_the_sync(
     fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path
 ) -> None:
