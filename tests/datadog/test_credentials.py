@@ -1081,7 +1081,7 @@ class ScopesWidened(httpx.AsyncBaseTransport):
         await response.aclose()
         body["data"]["attributes"]["scopes"] = self._granted
         made = self._fake.org.app_keys.get(body["data"]["id"]) or self._fake.org.tokens[body["data"]["id"]]
-        made.scopes = self._granted  # type: ignore[assignment]
+        made.scopes = self._granted
         return httpx.Response(response.status_code, json=body)
 
     async def aclose(self) -> None:

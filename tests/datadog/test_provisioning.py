@@ -336,9 +336,8 @@ def _with_roles(user_id: str, *role_ids: str) -> dict[str, Any]:
 async def test_a_role_change_answered_with_another_roles_users_is_not_done(method: str) -> None:
     """Each user in the answer names its roles, the changed one among them: an answer listing users of another role
     (answers mixed up), where the list is partial, was taken as the change done."""
-    answer = {"data": [_with_roles("u2", "r2"), _with_roles("u1", "r2", "r3")], "meta": {"page": {"total_count": 500}}}
-    if method == "DELETE":
-        answer["data"] = answer["data"][:1]
+    users = [_with_roles("u2", "r2"), _with_roles("u1", "r2", "r3")]
+    answer = {"data": users[:1] if method == "DELETE" else users, "meta": {"page": {"total_count": 500}}}
     async with answered_by(lambda request: httpx.Response(200, json=answer)) as client:
         change = client.remove_user_from_role if method == "DELETE" else client.add_user_to_role
         with pytest.raises(UnexpectedResponse, match="the answer is about another role"):
