@@ -19,7 +19,9 @@ import structlog
 from google.protobuf import any_pb2
 
 from connector.baton.c1.errors import C1FatalError, C1TransientError, C1UnreadableTaskError
+from connector.baton.connector import AccountInfo, CreateAccountResult
 from connector.baton.errors import Code, ConnectorError
+from connector.baton.pb.c1.connector.v2 import resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.tasks import processor as processor_module
 from connector.baton.tasks.outcome import MAX_FAILURE_MESSAGE, Outcome
@@ -447,3 +449,32 @@ async def test_a_revoke_that_did_not_decode_names_no_grant_left_in_place() -> No
     assert failed["level"] == "error"
     assert "left_live" not in failed
     assert rig.connector.provisioning.calls == []
+
+
+async def test_a_create_account_profile_holding_numbers_json_cannot_carry_reaches_the_connector() -> None:
+    """NaN and infinities are valid in a Struct (Go hands the profile over as is); JSON has no words for them, and
+    reading the profile through json_format failed the task as an internal error with a traceback."""
+    rig = make_rig()
+    profiles: list[dict[str, object]] = []
+
+    class Accounts:
+        async def create_account(self, info: AccountInfo) -> CreateAccountResult:
+            profiles.append(info.profile)
+            return CreateAccountResult(resource=resource_pb2.Resource(id=resource_pb2.ResourceId(resource="u9")))
+
+    rig.connector.account_manager = lambda: Accounts()  # type: ignore[method-assign,assignment]
+    task = kind_task("create_account")
+    profile = task.create_account.account_info.profile
+    profile.update({"email": "a@example.com", "nested": {"list": [1, None, True, "x"]}})
+    profile.fields["age"].number_value = float("nan")
+    profile.fields["nested"].struct_value.fields["far"].number_value = float("-inf")
+    with structlog.testing.capture_logs() as events:
+        await rig.processor.process(task)
+    assert _errors(events) == []
+    (profile_seen,) = profiles
+    assert profile_seen["email"] == "a@example.com"
+    assert profile_seen["age"] != profile_seen["age"]  # NaN
+    assert profile_seen["nested"] == {"list": [1.0, None, True, "x"], "far": float("-inf")}
+    (finish,) = rig.client.finishes
+    assert finish.ok
+    assert rig.observer.in_flight == 0
