@@ -56,6 +56,10 @@ PROVISIONING_TASKS = frozenset(
 NOT_REPLAYABLE = frozenset({"issue_credential"})
 # Go answers these with "unsupported task type", retryable; so do we, plus every type we do not implement.
 UNSUPPORTED = "unsupported task type"
+UNREPORTED = "unreported"
+"""The outcome label of a task ConductorOne will not hear of from us: its report was given up (known gone, the stop
+deadline, cancelled), a hello task's Hello was not answered, or it could not be run or reported at all (an invalid
+id, an id reused by a different task). Not "success": the failure alert (`outcome!="success"`) must see it."""
 MAX_REPORT_BYTES = 4 * 1024 * 1024 - 64 * 1024
 """What a report's response and annotations may hold together. A gRPC server takes 4 MiB by default (Go's
 MaxRecvMsgSize; ConductorOne publishes no other), less room for the rest of the request (ids, a failure message of
@@ -220,6 +224,7 @@ class TaskProcessor:
                 task_id=loggable_task_id(task.id),
                 task_type=kind,
             )
+            self._count_unrun(kind)
             return
         running = self._active.get(task.id)
         if running is not None:
@@ -233,10 +238,11 @@ class TaskProcessor:
                     task_type=kind,
                     running_task_type=running.WhichOneof("task_type") or "unknown",
                 )
+                self._count_unrun(kind)
             return
         self._active[task.id] = task
         started = self._clock()
-        label = "unreported"
+        label = UNREPORTED
         if self._observer is not None:
             self._observer.task_received(kind)
         try:
@@ -253,13 +259,19 @@ class TaskProcessor:
             # Reported; now let whoever cancelled us see the cancellation.
             raise asyncio.CancelledError
 
+    def _count_unrun(self, kind: str) -> None:
+        """A task that is neither run nor reported, in the task series: only its error line said it was ever handed
+        out, and no alert on them could see it."""
+        if self._observer is not None:
+            self._observer.task_received(kind)
+            self._observer.task_finished(kind, UNREPORTED, 0.0)
+
     async def _process(
         self, task: baton_pb2.Task, kind: str, started: float, unreadable: C1UnreadableTaskError | None
     ) -> tuple[str, bool]:
         """The outcome's label, and whether this coroutine was cancelled meanwhile (re-raised once reported)."""
         if kind == "hello":
-            await self._answer_hello(task.id)
-            return "success", False
+            return ("success" if await self._answer_hello(task.id) else UNREPORTED), False
         log.info("task started")
         cancelled_here = False
         if unreadable is not None:
@@ -295,8 +307,9 @@ class TaskProcessor:
                 seconds=round(seconds, 3),
                 **(_left_live(task) if revoke else {}),
             )
-        await self._report(task.id, outcome)
-        return outcome.label, cancelled_here
+        delivered = await self._report(task.id, outcome)
+        # Counted as ConductorOne sees it: a success whose report was given up is no success there.
+        return (outcome.label if delivered else UNREPORTED), cancelled_here
 
     async def _run(self, kind: str, task: baton_pb2.Task) -> tuple[Outcome, bool]:
         """The handler's outcome, and whether this coroutine itself (not just the handler) was cancelled."""
@@ -363,10 +376,12 @@ class TaskProcessor:
             return await action_schemas.answer(h.connector, task)
         raise TaskError(Code.UNKNOWN, UNSUPPORTED, non_retryable=False)
 
-    async def _answer_hello(self, task_id: str) -> None:
+    async def _answer_hello(self, task_id: str) -> bool:
+        """Whether ConductorOne took the Hello that answers the task."""
         try:
             await self._hello(task_id)
             log.info("hello task answered")
+            return True
         except asyncio.CancelledError:
             # Stopped (a straggler the drain cancels) before ConductorOne answered: there is no FinishTask to
             # give up on, so this line is the only trace of the task (it ended without a word).
@@ -377,11 +392,14 @@ class TaskProcessor:
             log.warning("hello task not answered", error=str(exc))
         except Exception as exc:
             log.error("hello task not answered", error_type=type(exc).__name__, exc_info=exc)
+        return False
 
-    async def _report(self, task_id: str, outcome: Outcome) -> None:
+    async def _report(self, task_id: str, outcome: Outcome) -> bool:
         """FinishTask until accepted, known gone, or stopped; anything but acceptance is logged at error, and a
-        success that leaves something live only the report hands over is undone (`Outcome.undo`)."""
-        if not await self._deliver(task_id, outcome) and outcome.failure is None and outcome.undo is not None:
+        success that leaves something live only the report hands over is undone (`Outcome.undo`). Whether it was
+        accepted."""
+        delivered = await self._deliver(task_id, outcome)
+        if not delivered and outcome.failure is None and outcome.undo is not None:
             undo = outcome.undo
             try:
                 await undo.run()
@@ -394,6 +412,7 @@ class TaskProcessor:
                     left_live=undo.what,
                     error_type=type(exc).__name__,
                 )
+        return delivered
 
     async def _deliver(self, task_id: str, outcome: Outcome) -> bool:
         """FinishTask until accepted (True), known gone or stopped (False, logged at error)."""

@@ -27,7 +27,7 @@ from connector.baton.tasks import processor as processor_module
 from connector.baton.tasks.outcome import MAX_FAILURE_MESSAGE, Outcome
 from connector.baton.tasks.processor import MAX_REPORT_BYTES
 from connector.daemon import logging as daemon_logging
-from tests.baton.tasks.stubs import make_rig
+from tests.baton.tasks.stubs import Rig, make_rig
 from tests.fakes.tasks import grant_task, kind_task, revoke_task
 
 GRANT = ("role", "r1", "member", "u1")
@@ -477,4 +477,74 @@ async def test_a_create_account_profile_holding_numbers_json_cannot_carry_reache
     assert profile_seen["nested"] == {"list": [1.0, None, True, "x"], "far": float("-inf")}
     (finish,) = rig.client.finishes
     assert finish.ok
+    assert rig.observer.in_flight == 0
+
+
+async def _report_known_gone() -> Rig:
+    rig = make_rig()
+    rig.client.finish_script.extend([C1FatalError("FinishTask: NOT_FOUND", code=grpc.StatusCode.NOT_FOUND)] * 3)
+    await rig.processor.process(grant_task(*GRANT))
+    return rig
+
+
+async def _report_cut_by_the_stop() -> Rig:
+    rig = make_rig()
+    rig.client.finish_script.extend([C1TransientError("down", code=grpc.StatusCode.UNAVAILABLE)] * 1_000_000)
+    running = asyncio.create_task(rig.processor.process(grant_task(*GRANT)))
+    await rig.client.wait_finish_attempts(2)
+    rig.processor.stop_reporting_within(0.01)
+    await running
+    return rig
+
+
+async def _invalid_id() -> Rig:
+    rig = make_rig()
+    task = grant_task(*GRANT)
+    task.id = "short"
+    await rig.processor.process(task)
+    return rig
+
+
+async def _id_reused() -> Rig:
+    rig = make_rig()
+    rig.connector.provisioning.gate = gate = asyncio.Event()
+    first = grant_task(*GRANT)
+    running = asyncio.create_task(rig.processor.process(first))
+    await rig.connector.provisioning.entered.wait()
+    other = revoke_task("team", "t1", "admin", "u2")
+    other.id = first.id
+    await rig.processor.process(other)
+    gate.set()
+    await running
+    return rig
+
+
+async def _hello_unanswered() -> Rig:
+    async def refused(task_id: str) -> None:
+        raise C1TransientError("Hello: UNAVAILABLE", code=grpc.StatusCode.UNAVAILABLE)
+
+    rig = make_rig(hello=refused)
+    await rig.processor.process(kind_task("hello"))
+    return rig
+
+
+@pytest.mark.parametrize(
+    ("scenario", "expected"),
+    [
+        (_report_known_gone, [("grant", "unreported")]),
+        (_report_cut_by_the_stop, [("grant", "unreported")]),
+        (_invalid_id, [("grant", "unreported")]),
+        (_id_reused, [("revoke", "unreported"), ("grant", "success")]),
+        (_hello_unanswered, [("hello", "unreported")]),
+    ],
+    ids=lambda value: getattr(value, "__name__", "")[1:] or None,
+)
+async def test_a_task_conductorone_never_hears_of_is_counted_unreported_not_as_its_outcome(
+    scenario: Callable[[], Awaitable[Rig]], expected: list[tuple[str, str]]
+) -> None:
+    """The task series say what ConductorOne has: a grant done in Datadog whose report was given up is no success
+    there, and a task that could be neither run nor reported was in no series at all. Both were invisible to the
+    failure alert (`outcome!="success"`), with one error line the only trace."""
+    rig = await scenario()
+    assert rig.observer.finished == expected
     assert rig.observer.in_flight == 0
