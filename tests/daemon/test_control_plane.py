@@ -134,6 +134,28 @@ async def test_an_idle_queue_answering_next_poll_zero_is_not_polled_in_a_spin() 
     assert pauses.delays == [MIN_IDLE_POLL] * 3
 
 
+async def test_answers_holding_a_task_that_will_not_run_are_paced_as_idle_ones() -> None:
+    """ConductorOne re-offering a grant still running (waiting on Datadog, no heartbeat to tell it the task lives), or
+    a task with an invalid id, with next_poll 0: nothing runs, and the poll loop must not spin on it."""
+    rig = make_rig()
+    rig.connector.provisioning.gate = gate = asyncio.Event()
+    running = grant_task("role", "r", "member", "u")
+    invalid = grant_task("role", "r", "member", "u")
+    invalid.id = "short"
+    unreadable = C1UnreadableTaskError("GetTask: undecodable", task_id="", task_type=None, problem="x", next_poll=None)
+    rig.client.poll_script.extend([Response(task=running), Response(task=running), Response(task=invalid), unreadable])
+    stop = asyncio.Event()
+    pauses = Pauses(stop, 3)
+    scheduler = Scheduler(rig.client.as_client(), rig.processor, concurrency=2, poll_retry=INSTANT, wait=pauses)
+    await asyncio.wait_for(scheduler.run(stop), timeout=10)
+    gate.set()
+    await scheduler.drain(10.0)
+    assert rig.client.polls == 4
+    assert pauses.delays == [MIN_IDLE_POLL] * 3
+    assert [f.task_id for f in rig.client.finishes] == [running.id]
+    assert rig.connector.provisioning.calls == ["grant"]
+
+
 async def test_tasks_run_and_every_one_is_reported_once_and_nothing_is_left_unretrieved() -> None:
     rig = make_rig()
     good, no_payload = grant_task("role", "r", "member", "u"), baton_pb2.Task(id=kind_task("grant").id)

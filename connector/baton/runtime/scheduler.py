@@ -83,7 +83,7 @@ class Scheduler:
                     self.poll_interval = delay = (
                         clamped_seconds(exc.next_poll, low=0.0, high=MAX_NEXT_POLL) if exc.next_poll else 0.0
                     )
-                    self._start(baton_pb2.Task(id=exc.task_id), exc)
+                    delay = self._start(baton_pb2.Task(id=exc.task_id), delay, exc)
                     continue
                 except C1Error as exc:
                     self._slots.release()
@@ -118,7 +118,7 @@ class Scheduler:
                     # An idle answer with next_poll 0 (or unset, or negative) must not make us spin on it.
                     delay = max(delay, MIN_IDLE_POLL)
                     continue
-                self._start(task)
+                delay = self._start(task, delay)
         finally:
             if periodic is not None:
                 # Not awaited here: a stopped periodic sync saves its partial sync to the file (seconds for a large
@@ -126,7 +126,14 @@ class Scheduler:
                 # termination grace is sized for the tasks' grace and their reports.
                 periodic.cancel()
 
-    def _start(self, task: baton_pb2.Task, unreadable: C1UnreadableTaskError | None = None) -> None:
+    def _start(self, task: baton_pb2.Task, delay: float, unreadable: C1UnreadableTaskError | None = None) -> float:
+        """Hand the task to the processor; returns the pause before the next poll. A task that will not run (an invalid
+        id, a copy of a running task) paces the polls as an idle answer does: offered again and again with next_poll 0
+        (a ConductorOne re-offering a grant still waiting on Datadog), it made a poll loop without pause, and an error
+        or warning line per answer."""
+        if not self._processor.takes(task.id):
+            delay = max(delay, MIN_IDLE_POLL)
+
         async def run_one() -> None:
             try:
                 await self._processor.process(task, unreadable)
@@ -136,6 +143,7 @@ class Scheduler:
         running = asyncio.create_task(run_one())
         self._running.add(running)
         running.add_done_callback(self._settled)
+        return delay
 
     def _settled(self, running: asyncio.Task[None]) -> None:
         """Retrieve every task's end, so none is left as "Task exception was never retrieved"."""

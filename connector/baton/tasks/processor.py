@@ -208,6 +208,11 @@ class TaskProcessor:
     def running(self) -> int:
         return len(self._active)
 
+    def takes(self, task_id: str) -> bool:
+        """Whether a task of this id would run now: not one with an invalid id, nor a copy of a running task or another
+        task under its id (`process` only logs those)."""
+        return task_id_problem(task_id) is None and task_id not in self._active
+
     async def process(self, task: baton_pb2.Task, unreadable: C1UnreadableTaskError | None = None) -> None:
         """Run and report one task. Never raises, except CancelledError when this coroutine itself is cancelled
         (after the task was reported or its loss logged).
