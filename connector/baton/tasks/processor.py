@@ -393,8 +393,11 @@ class TaskProcessor:
             log.error("hello task not answered", reason="cancelled before ConductorOne answered", task_id=task_id)
             raise
         except C1Error as exc:
-            # The Hello is the acknowledgement; a lost one just means ConductorOne sends the task again.
-            log.warning("hello task not answered", error=str(exc))
+            # The Hello is the task's one acknowledgement (§3.4: Go only logs its failure): this line is the only trace
+            # of a task ConductorOne handed out and never heard back about, so at error like a report given up.
+            log.error(
+                "hello task not answered", reason="ConductorOne did not take the Hello", error=str(exc), task_id=task_id
+            )
         except Exception as exc:
             log.error("hello task not answered", error_type=type(exc).__name__, exc_info=exc)
         return False

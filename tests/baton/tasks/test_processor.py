@@ -548,3 +548,20 @@ async def test_a_task_conductorone_never_hears_of_is_counted_unreported_not_as_i
     rig = await scenario()
     assert rig.observer.finished == expected
     assert rig.observer.in_flight == 0
+
+
+async def test_a_hello_task_whose_hello_conductorone_refuses_ends_in_an_error_line_naming_it() -> None:
+    """The invariant: a task ends in its acknowledgement or an error line naming it. A hello task's only
+    acknowledgement is its Hello; a refused one was a warning, below the level the lost-task alerts and searches read."""
+
+    async def refused(task_id: str) -> None:
+        raise C1FatalError("Hello: INVALID_ARGUMENT: no", code=grpc.StatusCode.INVALID_ARGUMENT)
+
+    rig = make_rig(hello=refused)
+    task = kind_task("hello")
+    with structlog.testing.capture_logs() as events:
+        await rig.processor.process(task)
+    (lost,) = _errors(events)
+    assert (lost["event"], lost["task_id"]) == ("hello task not answered", task.id)
+    assert "INVALID_ARGUMENT" in lost["error"]
+    assert rig.client.finish_attempts == 0
