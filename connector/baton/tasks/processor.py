@@ -426,21 +426,30 @@ class TaskProcessor:
         """FinishTask until accepted (True), known gone or stopped (False, logged at error)."""
         backoff = Backoff(self._finish_retry, bounded=False)
         gone_answers = 0
+        # FinishTasks sent, the one awaiting its answer included: the loss line must say whether ConductorOne may have
+        # the report after all (an attempt it never answered may have landed), not count only the failed ones.
+        attempts = 0
+        answered = True
         last_error = ""
         outcome = _fitted(outcome)
         try:
             while True:
                 try:
-                    if not await self._attempt(task_id, outcome):
+                    attempts += 1
+                    answered = False
+                    sent = await self._attempt(task_id, outcome)
+                    answered = True
+                    if not sent:
                         self._lost(
                             task_id,
                             outcome,
-                            backoff.failures + 1,
+                            attempts,
                             "no answer before the stop deadline",
                             "the connector is shutting down",
                         )
                         return False
                 except C1Error as exc:
+                    answered = True
                     last_error = str(exc)
                     verdict = report_verdict(exc)
                     if verdict is Verdict.ACCEPTED:
@@ -448,29 +457,26 @@ class TaskProcessor:
                         return True
                     gone_answers = gone_answers + 1 if verdict is Verdict.GONE else 0
                     if gone_answers >= GONE_CONFIRMATIONS:
-                        self._lost(
-                            task_id, outcome, backoff.failures + 1, last_error, "ConductorOne no longer takes it"
-                        )
+                        self._lost(task_id, outcome, attempts, last_error, "ConductorOne no longer takes it")
                         return False
                 else:
-                    if backoff.failures:
-                        log.info("task reported after retries", attempts=backoff.failures + 1)
+                    if attempts > 1:
+                        log.info("task reported after retries", attempts=attempts)
                     return True
                 delay = backoff.next_delay()
                 assert delay is not None  # an unbounded Backoff always answers
                 log.warning(
                     "task report failed; retrying",
-                    attempt=backoff.failures,
+                    attempt=attempts,
                     retry_in_seconds=round(delay, 3),
                     error=last_error,
                 )
                 if not await self._wait_before_retry(delay):
-                    self._lost(task_id, outcome, backoff.failures, last_error, "the connector is shutting down")
+                    self._lost(task_id, outcome, attempts, last_error, "the connector is shutting down")
                     return False
         except asyncio.CancelledError:
-            self._lost(
-                task_id, outcome, backoff.failures, last_error or "cancelled", "the report was cancelled", undone=False
-            )
+            error = "cancelled while a FinishTask awaited its answer" if not answered else last_error or "cancelled"
+            self._lost(task_id, outcome, attempts, error, "the report was cancelled", undone=False)
             raise
         except Exception as exc:
             log.error(

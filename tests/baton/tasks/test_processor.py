@@ -27,7 +27,7 @@ from connector.baton.tasks import processor as processor_module
 from connector.baton.tasks.outcome import MAX_FAILURE_MESSAGE, Outcome
 from connector.baton.tasks.processor import MAX_REPORT_BYTES
 from connector.daemon import logging as daemon_logging
-from tests.baton.tasks.stubs import Rig, make_rig
+from tests.baton.tasks.stubs import Rig, StubClient, make_rig
 from tests.fakes.tasks import grant_task, kind_task, revoke_task
 
 GRANT = ("role", "r1", "member", "u1")
@@ -565,3 +565,19 @@ async def test_a_hello_task_whose_hello_conductorone_refuses_ends_in_an_error_li
     assert (lost["event"], lost["task_id"]) == ("hello task not answered", task.id)
     assert "INVALID_ARGUMENT" in lost["error"]
     assert rig.client.finish_attempts == 0
+
+
+async def test_a_report_cancelled_while_conductorone_holds_its_answer_counts_that_attempt() -> None:
+    """The loss line tells the operator whether ConductorOne may have the report after all: one FinishTask sent and
+    never answered may have landed. It said `attempts: 0`, as if nothing had been sent."""
+    rig = make_rig(client=StubClient(finish_gate=asyncio.Event()))
+    task = grant_task(*GRANT)
+    with structlog.testing.capture_logs() as events:
+        running = asyncio.create_task(rig.processor.process(task))
+        await rig.client.wait_finish_attempts(1)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+    (lost,) = _errors(events)
+    assert (lost["event"], lost["task_id"], lost["attempts"]) == ("task not reported to ConductorOne", task.id, 1)
+    assert "awaited its answer" in lost["error"]
