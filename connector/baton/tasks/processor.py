@@ -57,9 +57,10 @@ NOT_REPLAYABLE = frozenset({"issue_credential"})
 # Go answers these with "unsupported task type", retryable; so do we, plus every type we do not implement.
 UNSUPPORTED = "unsupported task type"
 UNREPORTED = "unreported"
-"""The outcome label of a task ConductorOne will not hear of from us: its report was given up (known gone, the stop
-deadline, cancelled), a hello task's Hello was not answered, or it could not be run or reported at all (an invalid
-id, an id reused by a different task). Not "success": the failure alert (`outcome!="success"`) must see it."""
+"""The outcome label of a task that ran but that ConductorOne will not hear of from us: its report was given up (known
+gone, the stop deadline, cancelled), or a hello task's Hello was not answered. Not its outcome: a grant done in
+Datadog is no success at ConductorOne, and the failure alert (`outcome!="success"`) must see it. A task that could
+not run at all is `not_run` (`TaskObserver.task_refused`)."""
 MAX_REPORT_BYTES = 4 * 1024 * 1024 - 64 * 1024
 """What a report's response and annotations may hold together. A gRPC server takes 4 MiB by default (Go's
 MaxRecvMsgSize; ConductorOne publishes no other), less room for the rest of the request (ids, a failure message of
@@ -78,6 +79,9 @@ class TaskObserver(Protocol):
     def task_received(self, task_type: str) -> None: ...
 
     def task_finished(self, task_type: str, outcome: str, seconds: float) -> None: ...
+
+    def task_refused(self, task_type: str) -> None:
+        """A task received and not run, that no FinishTask can report (its id is invalid or a running task's)."""
 
 
 def _fitted(outcome: Outcome) -> Outcome:
@@ -229,7 +233,7 @@ class TaskProcessor:
                 task_id=loggable_task_id(task.id),
                 task_type=kind,
             )
-            self._count_unrun(kind)
+            self._refused(kind)
             return
         running = self._active.get(task.id)
         if running is not None:
@@ -243,7 +247,7 @@ class TaskProcessor:
                     task_type=kind,
                     running_task_type=running.WhichOneof("task_type") or "unknown",
                 )
-                self._count_unrun(kind)
+                self._refused(kind)
             return
         self._active[task.id] = task
         started = self._clock()
@@ -264,12 +268,10 @@ class TaskProcessor:
             # Reported; now let whoever cancelled us see the cancellation.
             raise asyncio.CancelledError
 
-    def _count_unrun(self, kind: str) -> None:
-        """A task that is neither run nor reported, in the task series: only its error line said it was ever handed
-        out, and no alert on them could see it."""
+    def _refused(self, kind: str) -> None:
+        # Counted, or the alert on tasks that did not succeed would never see them: the log line was their only trace.
         if self._observer is not None:
-            self._observer.task_received(kind)
-            self._observer.task_finished(kind, UNREPORTED, 0.0)
+            self._observer.task_refused(kind)
 
     async def _process(
         self, task: baton_pb2.Task, kind: str, started: float, unreadable: C1UnreadableTaskError | None
