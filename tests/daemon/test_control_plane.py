@@ -5,6 +5,7 @@ pause and an injected clock. No server, no sleeps: each test runs in millisecond
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import socket
 from typing import cast
@@ -23,7 +24,7 @@ from connector.baton.c1.errors import (
     C1UnreadableTaskError,
 )
 from connector.baton.c1.token import TokenFetch
-from connector.baton.errors import Code
+from connector.baton.errors import Code, UnavailableError
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.retry import RetryPolicy
 from connector.baton.runtime.scheduler import MAX_NEXT_POLL, MIN_IDLE_POLL, Scheduler
@@ -301,6 +302,46 @@ async def test_a_periodic_sync_saving_at_sigterm_does_not_hold_back_the_drain_of
     (report,) = rig.client.finishes
     assert (report.task_id, report.ok, report.code) == (task.id, False, Code.UNAVAILABLE)
     assert scheduler.in_flight == 0
+
+
+@pytest.mark.parametrize("when", ["running", "saving at stop"])
+async def test_a_periodic_sync_failing_on_upstream_input_logs_its_error_without_a_traceback(when: str) -> None:
+    """A periodic sync failing on what Datadog answered (an outage, a page that does not hold) is an error of ours
+    that names its cause, not a bug: it was logged with a traceback, which no peer input may produce. A bug keeps
+    its traceback."""
+    stop = asyncio.Event()
+    failures: list[Exception] = [UnavailableError("Datadog at api.datadoghq.com unreachable: connection refused")]
+    failures.append(KeyError("a bug"))
+
+    async def periodic_sync() -> None:
+        failure = failures.pop(0)
+        if when == "saving at stop":
+            stop.set()  # and the failure comes while the stopped sync saves
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.Event().wait()
+        elif not failures:
+            stop.set()
+        raise failure
+
+    rig = make_rig()
+    with structlog.testing.capture_logs() as events:
+        while failures:
+            stop.clear()
+            scheduler = Scheduler(
+                rig.client.as_client(),
+                rig.processor,
+                concurrency=1,
+                periodic=(0.0, periodic_sync),
+                wait=Pauses(stop, 100),
+            )
+            await asyncio.wait_for(scheduler.run(stop), timeout=10)
+            await asyncio.wait_for(scheduler.drain(1.0), timeout=10)
+    upstream, bug = [e for e in events if e["event"] == "periodic sync failed"]
+    assert upstream["error_type"] == "UnavailableError"
+    assert "connection refused" in upstream["error"]
+    assert "exc_info" not in upstream
+    assert bug["error_type"] == "KeyError"
+    assert "exc_info" in bug
 
 
 # ---- the Hello loop -----------------------------------------------------------------------------------------
