@@ -16,7 +16,7 @@ import socket
 import ssl
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -318,8 +318,7 @@ class FakeC1:
         a ConductorOne deploy or a load balancer going away sends (see `TlsFront.send_goaway`)."""
         assert self._loop is not None, "start the fake first"
         assert self._front is not None
-        front = self._front
-        asyncio.run_coroutine_threadsafe(_soon(lambda: front.send_goaway(error_code, debug)), self._loop).result(30)
+        self._loop.call_soon_threadsafe(self._front.send_goaway, error_code, debug)
 
     def recorded(self) -> Recorded:
         return self.state.snapshot()
@@ -328,7 +327,3 @@ class FakeC1:
         """When GetTask handed `task_id` out and when its first FinishTask came, once it has (a benchmark's poll:
         `recorded()` deep-copies everything under the lock the gRPC handlers need, which skews timings)."""
         return self.state.task_times(task_id)
-
-
-async def _soon(action: Callable[[], None]) -> None:
-    action()
