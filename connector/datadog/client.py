@@ -79,7 +79,7 @@ from connector.datadog.transport import (
     QueryValue,
 )
 
-__all__ = ["DatadogClient", "included_roles", "included_users", "is_path_id"]
+__all__ = ["DatadogClient", "included_roles", "included_users", "is_path_id", "quoted_id"]
 
 R = TypeVar("R", bound=Resource)
 K = TypeVar("K", APIKey, ApplicationKey, AccessToken)
@@ -93,6 +93,11 @@ _MAX_ID_CHARS = 1024
 def is_path_id(value: str) -> bool:
     """Whether an id can name its object in a request path (`_seg`)."""
     return bool(value) and value not in (".", "..") and len(value) <= _MAX_ID_CHARS
+
+
+def quoted_id(value: str) -> str:
+    """An id as an error message may quote it: escaped, and cut when absurdly long (a task's 1 MB id)."""
+    return f"{value[:40]!a}" + (f"...({len(value)} characters)" if len(value) > 40 else "")
 
 
 def _another_id(given: str | None, asked: str) -> bool:
@@ -119,8 +124,7 @@ def _seg(value: str) -> str:
     `/api/v2/team/{tid}/memberships/..` is `/api/v2/team/{tid}`. No Datadog id is one, so they are refused.
     """
     if not is_path_id(value):
-        shown = f"{value[:40]!a}" + (f"...({len(value)} characters)" if len(value) > 40 else "")
-        raise InvalidArgumentError(f"{shown} is not a valid Datadog id (empty, a dot segment or too long)")
+        raise InvalidArgumentError(f"{quoted_id(value)} is not a valid Datadog id (empty, a dot segment or too long)")
     return quote(value, safe="")
 
 

@@ -43,7 +43,7 @@ from connector.baton.pb.c1.connector.v2 import (
     grant_pb2,
     resource_pb2,
 )
-from connector.datadog.client import DatadogClient
+from connector.datadog.client import DatadogClient, is_path_id, quoted_id
 from connector.datadog.errors import Conflict, DatadogError, NotFound, UnexpectedResponse, nothing_done
 from connector.datadog.models import TeamMembership, TeamRole
 from connector.datadog.resources import roles, teams, types
@@ -135,16 +135,12 @@ async def _unless(already: type[DatadogError], call: Awaitable[object], *, ours_
     return Outcome.CHANGED
 
 
-def _q(value: str) -> str:
-    """A task's text quoted in an error: its start only, a task may carry megabytes (the error goes to ConductorOne
-    and the log)."""
-    return f"{value[:200]!r}" + (f"...({len(value)} characters)" if len(value) > 200 else "")
-
-
 def _clean_id(value: str, what: str) -> str:
-    # Ids end up in URL paths; control characters there are never a real Datadog id, only a malformed task.
-    if not value or not value.strip() or any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise InvalidArgumentError(f"{what} is empty or malformed: {_q(value)}")
+    # Ids end up in URL paths and in every log line of the task: control characters are never a real Datadog id,
+    # and one no path can hold (`is_path_id`: over 1,024 characters) is refused here, before the lines that quote it
+    # (a 3 MB user id made a 3 MB log line when the request it would never fit in failed).
+    if not value.strip() or not is_path_id(value) or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidArgumentError(f"{what} is empty or malformed: {quoted_id(value)}")
     return value
 
 
@@ -209,13 +205,13 @@ class _EntitlementProvisioner(ABC):
         if principal.resource_type != types.USER.id:
             raise InvalidArgumentError(
                 f"Datadog {rtype} entitlements can only be granted to users, "
-                f"not to a principal of type {_q(principal.resource_type)}"
+                f"not to a principal of type {quoted_id(principal.resource_type)}"
             )
         resource = _entitlement_resource(entitlement, rtype)
         slug = _slug(entitlement, resource.id)
         if slug not in self.slugs:
             raise InvalidArgumentError(
-                f"Datadog {rtype} has no entitlement {_q(slug)} (it has: {', '.join(self.slugs)})"
+                f"Datadog {rtype} has no entitlement {quoted_id(slug)} (it has: {', '.join(self.slugs)})"
             )
         return _Target(resource, slug, _clean_id(principal.resource, "the principal's user id"))
 
@@ -242,8 +238,8 @@ def _check_grant_id(grant_id: str, target: _Target) -> None:
     expected = ids.grant_id(entitlement, types.USER.id, target.user_id)
     if grant_id != expected:
         raise InvalidArgumentError(
-            f"grant id {_q(grant_id)} does not match the grant's entitlement and principal ({_q(expected)}); "
-            "nothing was revoked"
+            f"grant id {quoted_id(grant_id)} does not match the grant's entitlement and principal "
+            f"({expected!r}); nothing was revoked"
         )
 
 
@@ -256,7 +252,7 @@ def _entitlement_resource(entitlement: entitlement_pb2.Entitlement, rtype: str) 
             resource = resource_pb2.Resource(id=b.resource_id(parts[0], parts[1]))
     if resource.id.resource_type != rtype:
         raise InvalidArgumentError(
-            f"expected an entitlement of a Datadog {rtype}, got one of type {_q(resource.id.resource_type)}"
+            f"expected an entitlement of a Datadog {rtype}, got one of type {quoted_id(resource.id.resource_type)}"
         )
     _clean_id(resource.id.resource, f"the {rtype} id")
     return resource
@@ -268,9 +264,13 @@ def _slug(entitlement: entitlement_pb2.Entitlement, owner: resource_pb2.Resource
     prefix = ids.entitlement_id(owner.resource_type, owner.resource, "")
     from_id = entitlement.id.removeprefix(prefix) if entitlement.id.startswith(prefix) else None
     if entitlement.id and from_id is None:
-        raise InvalidArgumentError(f"entitlement {_q(entitlement.id)} does not belong to {_q(prefix.rstrip(':'))}")
+        raise InvalidArgumentError(
+            f"entitlement {quoted_id(entitlement.id)} does not belong to {quoted_id(prefix.rstrip(':'))}"
+        )
     if entitlement.slug and from_id is not None and entitlement.slug != from_id:
-        raise InvalidArgumentError(f"entitlement {_q(entitlement.id)} does not match its slug {_q(entitlement.slug)}")
+        raise InvalidArgumentError(
+            f"entitlement {quoted_id(entitlement.id)} does not match its slug {quoted_id(entitlement.slug)}"
+        )
     slug = entitlement.slug or from_id
     if not slug:
         raise InvalidArgumentError("the entitlement has neither a slug nor an id")
@@ -513,7 +513,7 @@ def _account_email(info: AccountInfo) -> str:
         raise InvalidArgumentError(f"email must be a string, not {type(raw).__name__}")
     email = raw.strip()
     if len(email) > 254 or not _EMAIL.fullmatch(email) or any(ord(c) < 32 or ord(c) == 127 for c in email):
-        raise InvalidArgumentError(f"email {_q(raw)} is not a valid email address")
+        raise InvalidArgumentError(f"email {quoted_id(raw)} is not a valid email address")
     return email
 
 
@@ -552,7 +552,7 @@ class UserActions:
         handler = self._handlers.get(name)
         if handler is None:
             raise UnimplementedError(
-                f"the Datadog connector has no action {_q(name)} (it has: {', '.join(self.action_names())})"
+                f"the Datadog connector has no action {quoted_id(name)} (it has: {', '.join(self.action_names())})"
             )
         user_id = _user_id_arg(args)
         status = await handler(user_id)
@@ -622,7 +622,7 @@ def _update_user_id(args: struct_pb2.Struct) -> str:
     if not rid:
         raise InvalidArgumentError("baton-datadog: user_id cannot be empty")
     if rtype != types.USER.id:
-        raise InvalidArgumentError(f"baton-datadog: user_id must identify a user, not a {_q(rtype)}")
+        raise InvalidArgumentError(f"baton-datadog: user_id must identify a user, not a {quoted_id(rtype)}")
     return _clean_id(rid, "user_id")
 
 
@@ -648,7 +648,7 @@ def _user_id_arg(args: struct_pb2.Struct) -> str:
 
         rtype = text("resource_type_id", "resource_type")
         if rtype and rtype != types.USER.id:
-            raise InvalidArgumentError(f"user_id must identify a user, not a {_q(rtype)}")
+            raise InvalidArgumentError(f"user_id must identify a user, not a {quoted_id(rtype)}")
         return _clean_id(text("resource_id", "resource"), "user_id")
     raise InvalidArgumentError(f"user_id must be a string or a resource id, not a {kind or 'missing value'}")
 
@@ -667,7 +667,7 @@ class ApiKeyDeleter:
     ) -> list[any_pb2.Any]:
         if resource_id.resource_type != types.API_KEY.id:
             raise InvalidArgumentError(
-                f"only {types.API_KEY.id} resources can be deleted, not {_q(resource_id.resource_type)}"
+                f"only {types.API_KEY.id} resources can be deleted, not {quoted_id(resource_id.resource_type)}"
             )
         key_id = resource_id.resource
         if is_malformed_id(key_id):
