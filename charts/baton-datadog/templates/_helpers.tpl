@@ -122,6 +122,9 @@ baseUrl: BATON_BASE_URL
 - name: {{ $env }}
   {{- if kindIs "slice" $value }}
   value: {{ toJson $value | quote }}
+  {{- else if and (kindIs "float64" $value) (eq $value (float64 (int64 $value))) }}
+  {{- /* Helm reads every number of a values file as a float, which prints as 3.16224e+07 from 1e6 on: not an integer to the settings model. */}}
+  value: {{ int64 $value | toString | quote }}
   {{- else }}
   value: {{ toString $value | quote }}
   {{- end }}

@@ -1,0 +1,93 @@
+"""The chart under values a user may really give: large numbers, a Secret next to the chart's own credentials,
+labels and volumes that meet the chart's, security settings turned off. Whatever is given is either rendered as
+meant or refused by `helm template` with a message naming the value; never silently dropped, overridden or
+rendered into a manifest the API server rejects or that runs less safely.
+
+Skipped without the deploy tooling (requirements-deploy.txt), like test_chart.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from connector.daemon.settings import load
+from scripts import chart_tools
+from scripts.chart_tools import MONITORING_API
+from tests.deploy import checks, tooling
+
+tooling.need("helm_python")
+tooling.need("kubernetes_validate")
+
+Manifest = dict[str, Any]
+
+
+def render_docs(values: dict[str, Any], **kw: Any) -> list[Manifest]:
+    return chart_tools.manifests(chart_tools.render(values, **kw))
+
+
+def one(docs: list[Manifest], kind: str) -> Manifest:
+    (doc,) = checks.of_kind(docs, kind)
+    return doc
+
+
+def pod_spec(docs: list[Manifest]) -> Manifest:
+    spec: Manifest = one(docs, "Deployment")["spec"]["template"]["spec"]
+    return spec
+
+
+def valid(docs: list[Manifest]) -> list[Manifest]:
+    for version in chart_tools.KUBE_VERSIONS:
+        errors, _ = chart_tools.kube_errors(docs, version)
+        assert errors == []
+    return docs
+
+
+# ---- numbers ---------------------------------------------------------------------------------------------------
+
+
+def test_large_numbers_render_as_integers(clean_baton_env: pytest.MonkeyPatch) -> None:
+    """Helm reads a values file's numbers as floats, and a float of a million or more prints as `1e+06`: a weekly
+    sync interval of 2592000 s reached the pod as BATON_SYNC_INTERVAL=2.592e+06, which the connector refused."""
+    values = {
+        "secret": chart_tools.EXAMPLE_SECRET,
+        "config": {"syncInterval": 2592000, "shutdownGraceSeconds": 1000000, "readyWindowSeconds": 1500000},
+        "terminationGracePeriodSeconds": 1000001,
+        "replicaCount": 1000000,
+        "revisionHistoryLimit": 1000000,
+        "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1000000},
+        "prometheusRule": {
+            "enabled": True,
+            "noSuccessfulSyncHours": 1000000,
+            "taskFailuresThreshold": 1000000,
+            "c1UnreachableMinutes": 1000000,
+            "rateLimitWaitsThreshold": 1000000,
+        },
+    }
+    docs = valid(render_docs(values, api_versions=[MONITORING_API]))
+    env = checks.pod_environment(docs)
+    assert env["BATON_SYNC_INTERVAL"] == "2592000"
+    assert env["BATON_SHUTDOWN_GRACE_SECONDS"] == "1000000"
+    for key, value in env.items():
+        clean_baton_env.setenv(key, value)
+    settings = load([])
+    assert settings.sync_interval == 2592000
+    assert settings.ready_window_seconds == 1500000
+
+    deployment = one(docs, "Deployment")
+    assert deployment["spec"]["replicas"] == 1000000
+    assert deployment["spec"]["revisionHistoryLimit"] == 1000000
+    assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 1000001
+    assert one(docs, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 1000000
+    rules = {r["alert"]: r for g in one(docs, "PrometheusRule")["spec"]["groups"] for r in g["rules"]}
+    assert rules["BatonDatadogNeverSynced"]["for"] == "1000000h"
+    assert rules["BatonDatadogConductorOneUnreachable"]["for"] == "1000000m"
+    assert rules["BatonDatadogTaskFailures"]["expr"].endswith("> 1000000")
+    assert rules["BatonDatadogRateLimited"]["expr"].endswith("> 1000000")
+
+
+def test_a_percentage_disruption_budget_stays_a_string() -> None:
+    docs = valid(render_docs({"podDisruptionBudget": {"enabled": True, "maxUnavailable": "50%"}}))
+    assert one(docs, "PodDisruptionBudget")["spec"]["maxUnavailable"] == "50%"
+
