@@ -91,3 +91,49 @@ def test_a_percentage_disruption_budget_stays_a_string() -> None:
     docs = valid(render_docs({"podDisruptionBudget": {"enabled": True, "maxUnavailable": "50%"}}))
     assert one(docs, "PodDisruptionBudget")["spec"]["maxUnavailable"] == "50%"
 
+
+
+# ---- credentials -----------------------------------------------------------------------------------------------
+
+CREDENTIAL_ENV = {"clientId": "BATON_CLIENT_ID", "clientSecret": "BATON_CLIENT_SECRET", "apiKey": "BATON_API_KEY"}
+
+
+@pytest.mark.parametrize("key", [*CREDENTIAL_ENV, "appKey"])
+def test_chart_credentials_next_to_an_existing_secret_are_refused(key: str) -> None:
+    """With existingSecret the chart renders no Secret: a `secret.*` value given too was silently dropped."""
+    values = {"existingSecret": "datadog-acme-credentials", "secret": {key: "given-too"}}
+    with pytest.raises(Exception, match=f"secret.{key} and existingSecret are both set"):
+        chart_tools.render(values)
+
+
+def test_secret_annotations_next_to_an_existing_secret_are_refused() -> None:
+    values = {"existingSecret": "datadog-acme-credentials", "secret": {"annotations": {"a": "b"}}}
+    with pytest.raises(Exception, match="secret.annotations and existingSecret are both set"):
+        chart_tools.render(values)
+
+
+def test_chart_credentials_win_over_an_extra_env_from_secret() -> None:
+    """ConductorOne's setup-page Secret in extraEnvFrom holds credentials too; the ones set in values must win
+    (Kubernetes keeps the later of two envFrom sources with one key, and the chart's Secret came first)."""
+    setup_page = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "baton-datadog-secrets"},
+        "stringData": {"BATON_CLIENT_ID": "from-setup-page", "BATON_API_KEY": "from-setup-page", "BATON_SITE": "x"},
+    }
+    values = {
+        "secret": chart_tools.EXAMPLE_SECRET,
+        "extraEnvFrom": [{"secretRef": {"name": "baton-datadog-secrets"}}],
+    }
+    docs = render_docs(values)
+    env = checks.pod_environment([*docs, setup_page])
+    assert env["BATON_CLIENT_ID"] == chart_tools.EXAMPLE_SECRET["clientId"]
+    assert env["BATON_API_KEY"] == chart_tools.EXAMPLE_SECRET["apiKey"]
+    assert env["BATON_SITE"] == "x", "what the values do not set still comes from extraEnvFrom"
+
+
+@pytest.mark.parametrize(("key", "env"), CREDENTIAL_ENV.items())
+def test_extra_env_may_not_override_a_chart_credential(key: str, env: str) -> None:
+    values = {"secret": {key: "from-values"}, "extraEnv": [{"name": env, "value": "from-extra-env"}]}
+    with pytest.raises(Exception, match=f"extraEnv sets {env}, which secret.{key} already sets"):
+        chart_tools.render(values)

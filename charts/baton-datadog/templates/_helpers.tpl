@@ -164,6 +164,18 @@ extraEnv), the API server only warns, and a later apply's merge by name may drop
 {{- end }}
 {{- end }}
 {{- end }}
+{{- $secretKeys := dict "clientId" "BATON_CLIENT_ID" "clientSecret" "BATON_CLIENT_SECRET" "apiKey" "BATON_API_KEY" "appKey" "BATON_APP_KEY" }}
+{{- range $key, $env := $secretKeys }}
+{{- if get $.Values.secret $key }}
+{{- if $.Values.existingSecret }}
+{{- fail (printf "secret.%s and existingSecret are both set: with existingSecret the chart renders no Secret, so secret.%s would be ignored; set one of them" $key $key) }}
+{{- end }}
+{{- $_ := set $chartSets $env (printf "secret.%s" $key) }}
+{{- end }}
+{{- end }}
+{{- if and .Values.existingSecret .Values.secret.annotations }}
+{{- fail "secret.annotations and existingSecret are both set: with existingSecret the chart renders no Secret to annotate" }}
+{{- end }}
 {{- $seen := dict }}
 {{- range .Values.extraEnv }}
 {{- $envName := toString .name }}
