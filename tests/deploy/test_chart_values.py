@@ -137,3 +137,113 @@ def test_extra_env_may_not_override_a_chart_credential(key: str, env: str) -> No
     values = {"secret": {key: "from-values"}, "extraEnv": [{"name": env, "value": "from-extra-env"}]}
     with pytest.raises(Exception, match=f"extraEnv sets {env}, which secret.{key} already sets"):
         chart_tools.render(values)
+
+
+# ---- pod spec: strategy, probes, security, volumes -------------------------------------------------------------
+
+
+def test_recreate_strategy_renders_without_the_default_rolling_update() -> None:
+    """Helm merges the default `rollingUpdate` into a user's `type: Recreate`; the API server refuses both."""
+    docs = valid(render_docs({"updateStrategy": {"type": "Recreate"}}))
+    assert one(docs, "Deployment")["spec"]["strategy"] == {"type": "Recreate"}
+    rolling = one(render_docs({}), "Deployment")["spec"]["strategy"]
+    assert rolling == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+
+
+@pytest.mark.parametrize(
+    ("values", "where"),
+    [
+        ({"updateStrategy": {"type": "OnDelete"}}, "/updateStrategy/type"),
+        # Kubernetes refuses any other successThreshold for these two probes.
+        ({"livenessProbe": {"successThreshold": 2}}, "/livenessProbe/successThreshold"),
+        ({"startupProbe": {"successThreshold": 3}}, "/startupProbe/successThreshold"),
+    ],
+)
+def test_values_the_api_server_would_refuse_fail_the_render(values: dict[str, Any], where: str) -> None:
+    with pytest.raises(Exception, match=where):
+        chart_tools.render(values)
+
+
+@pytest.mark.parametrize(
+    ("values", "where"),
+    [
+        ({"securityContext": None}, "securityContext"),
+        ({"podSecurityContext": None}, "podSecurityContext"),
+        ({"securityContext": {"runAsNonRoot": False}}, "/securityContext/runAsNonRoot"),
+        ({"securityContext": {"runAsNonRoot": None}}, "runAsNonRoot"),
+        ({"securityContext": {"runAsUser": 0}}, "/securityContext/runAsUser"),
+        ({"podSecurityContext": {"runAsUser": 0}}, "/podSecurityContext/runAsUser"),
+        ({"podSecurityContext": {"runAsNonRoot": False}}, "/podSecurityContext/runAsNonRoot"),
+        ({"securityContext": {"allowPrivilegeEscalation": True}}, "/securityContext/allowPrivilegeEscalation"),
+        ({"securityContext": {"allowPrivilegeEscalation": None}}, "allowPrivilegeEscalation"),
+        ({"securityContext": {"privileged": True}}, "/securityContext/privileged"),
+        ({"securityContext": {"readOnlyRootFilesystem": False}}, "/securityContext/readOnlyRootFilesystem"),
+        ({"securityContext": {"capabilities": {"drop": []}}}, "/securityContext/capabilities/drop"),
+        ({"securityContext": {"capabilities": None}}, "capabilities"),
+        ({"securityContext": {"capabilities": {"add": ["NET_ADMIN"]}}}, "/securityContext/capabilities/add"),
+        ({"securityContext": {"seccompProfile": {"type": "Unconfined"}}}, "/securityContext/seccompProfile/type"),
+        ({"podSecurityContext": {"seccompProfile": {"type": "Unconfined"}}}, "/podSecurityContext/seccompProfile"),
+        ({"securityContext": {"seccompProfile": None}}, "seccompProfile"),
+        ({"securityContext": {"procMount": "Unmasked"}}, "/securityContext/procMount"),
+    ],
+)
+def test_the_restricted_security_context_cannot_be_loosened(values: dict[str, Any], where: str) -> None:
+    """Each of these rendered a pod that runs as root, privileged, writable or unconfined, without a word."""
+    with pytest.raises(Exception, match=where):
+        chart_tools.render(values)
+
+
+def test_a_security_context_may_still_be_tightened_or_left_to_the_platform() -> None:
+    """OpenShift assigns the UID itself: dropping runAsUser/fsGroup keeps the pod non-root and restricted."""
+    values = {
+        "securityContext": {"runAsUser": None, "runAsGroup": None},
+        "podSecurityContext": {"runAsUser": None, "runAsGroup": None, "fsGroup": None},
+    }
+    docs = valid(render_docs(values))
+    container = checks.connector_container(one(docs, "Deployment"))
+    assert container["securityContext"]["runAsNonRoot"] is True
+    assert "runAsUser" not in container["securityContext"]
+    localhost = {"seccompProfile": {"type": "Localhost", "localhostProfile": "profiles/baton.json"}}
+    docs = valid(render_docs({"securityContext": localhost}))
+    assert checks.security_problems(docs) == []
+
+
+def test_a_ca_bundle_and_a_scratch_dir_keep_the_pod_restricted() -> None:
+    values = {
+        "config": {"caBundle": "/etc/baton/ca/ca.pem"},
+        "extraVolumes": [{"name": "ca", "configMap": {"name": "corporate-ca"}}, {"name": "scratch", "emptyDir": {}}],
+        "extraVolumeMounts": [
+            {"name": "ca", "mountPath": "/etc/baton/ca", "readOnly": True},
+            {"name": "scratch", "mountPath": "/var/tmp"},
+        ],
+    }
+    docs = valid(render_docs(values))
+    assert checks.security_problems(docs) == []
+    assert [m["mountPath"] for m in checks.connector_container(one(docs, "Deployment"))["volumeMounts"]] == [
+        "/tmp",
+        "/etc/baton/ca",
+        "/var/tmp",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"extraVolumes": [{"name": "host", "hostPath": {"path": "/etc"}}]}, r"extraVolumes\[0\] \(host\) is a hostPath"),
+        ({"extraVolumes": [{"name": "tmp", "emptyDir": {}}]}, r'extraVolumes\[0\] is named "tmp", which the chart'),
+        (
+            {"extraVolumes": [{"name": "a", "emptyDir": {}}, {"name": "a", "emptyDir": {}}]},
+            r'extraVolumes\[1\] is named "a", which extraVolumes\[0\]',
+        ),
+        (
+            {"extraVolumes": [{"name": "a", "emptyDir": {}}], "extraVolumeMounts": [{"name": "a", "mountPath": "/tmp/"}]},
+            r"extraVolumeMounts\[0\] mounts on /tmp, where the chart",
+        ),
+        ({"extraVolumeMounts": [{"name": "ca", "mountPath": "/etc/ca"}]}, r'extraVolumeMounts\[0\] mounts volume "ca"'),
+    ],
+)
+def test_volumes_that_clash_with_the_chart_or_break_restricted_are_refused(
+    values: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(Exception, match=message):
+        chart_tools.render(values)

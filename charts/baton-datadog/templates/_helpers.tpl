@@ -176,6 +176,30 @@ extraEnv), the API server only warns, and a later apply's merge by name may drop
 {{- if and .Values.existingSecret .Values.secret.annotations }}
 {{- fail "secret.annotations and existingSecret are both set: with existingSecret the chart renders no Secret to annotate" }}
 {{- end }}
+{{- /* The chart's own /tmp volume and mount: a second volume of that name or a second mount on /tmp is refused by
+the API server only at install, and a hostPath volume breaks Pod Security Standard "restricted". */}}
+{{- $volumes := dict "tmp" "the chart (the /tmp emptyDir)" }}
+{{- range $i, $volume := .Values.extraVolumes }}
+{{- $name := toString $volume.name }}
+{{- if hasKey $volumes $name }}
+{{- fail (printf "extraVolumes[%d] is named %q, which %s already uses: pick another name" $i $name (get $volumes $name)) }}
+{{- end }}
+{{- if hasKey $volume "hostPath" }}
+{{- fail (printf "extraVolumes[%d] (%s) is a hostPath volume: Pod Security Standard \"restricted\" forbids it; use a ConfigMap, Secret, projected or emptyDir volume" $i $name) }}
+{{- end }}
+{{- $_ := set $volumes $name (printf "extraVolumes[%d]" $i) }}
+{{- end }}
+{{- $mounts := dict "/tmp" "the chart (the /tmp emptyDir)" }}
+{{- range $i, $mount := .Values.extraVolumeMounts }}
+{{- $path := trimSuffix "/" (toString $mount.mountPath) | default "/" }}
+{{- if hasKey $mounts $path }}
+{{- fail (printf "extraVolumeMounts[%d] mounts on %s, where %s already mounts" $i $path (get $mounts $path)) }}
+{{- end }}
+{{- if not (hasKey $volumes (toString $mount.name)) }}
+{{- fail (printf "extraVolumeMounts[%d] mounts volume %q, which is neither in extraVolumes nor the chart's tmp" $i (toString $mount.name)) }}
+{{- end }}
+{{- $_ := set $mounts $path (printf "extraVolumeMounts[%d]" $i) }}
+{{- end }}
 {{- $seen := dict }}
 {{- range .Values.extraEnv }}
 {{- $envName := toString .name }}
