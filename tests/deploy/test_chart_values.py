@@ -247,3 +247,49 @@ def test_volumes_that_clash_with_the_chart_or_break_restricted_are_refused(
 ) -> None:
     with pytest.raises(Exception, match=message):
         chart_tools.render(values)
+
+
+# ---- labels and annotations ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"commonLabels": {"app.kubernetes.io/part-of": "x"}}, "commonLabels sets app.kubernetes.io/part-of"),
+        ({"commonLabels": {"app.kubernetes.io/name": "x"}}, "commonLabels sets app.kubernetes.io/name"),
+        # A pod label replacing a selector label: the API server refuses the Deployment.
+        ({"podLabels": {"app.kubernetes.io/component": "x"}}, "podLabels sets app.kubernetes.io/component"),
+        ({"commonLabels": {"team": "a"}, "podLabels": {"team": "b"}}, "podLabels sets team"),
+        ({"serviceMonitor": {"labels": {"app.kubernetes.io/instance": "x"}}}, "serviceMonitor.labels sets"),
+        ({"prometheusRule": {"labels": {"helm.sh/chart": "x"}}}, "prometheusRule.labels sets helm.sh/chart"),
+        ({"dashboard": {"labels": {"app.kubernetes.io/version": "x"}}}, "dashboard.labels sets"),
+        ({"prometheusRule": {"additionalLabels": {"severity": "page"}}}, "additionalLabels sets severity"),
+        ({"podAnnotations": {"checksum/secret": "x"}}, "podAnnotations sets checksum/secret"),
+        ({"service": {"annotations": {"prometheus.io/port": "1"}}}, "service.annotations sets prometheus.io/port"),
+    ],
+)
+def test_a_label_or_annotation_the_chart_sets_is_refused(values: dict[str, Any], message: str) -> None:
+    """The key was rendered twice in one map: one of the two silently lost (or, for a pod label in the
+    selector, a Deployment the API server refuses)."""
+    with pytest.raises(Exception, match=message):
+        chart_tools.render(values)
+
+
+def test_labels_and_annotations_of_their_own_are_added() -> None:
+    values = {
+        "commonLabels": {"team": "security"},
+        "podLabels": {"tier": "identity"},
+        "podAnnotations": {"example.com/owner": "iam"},
+        "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
+        "prometheusRule": {"enabled": True, "additionalLabels": {"team": "security"}},
+        "metricsAnnotations": {"enabled": False},
+        "service": {"annotations": {"prometheus.io/port": "8081"}},
+        "existingSecret": "datadog-acme-credentials",
+    }
+    docs = valid(render_docs(values, api_versions=[MONITORING_API]))
+    pod = one(docs, "Deployment")["spec"]["template"]
+    assert pod["metadata"]["labels"]["team"] == "security"
+    assert pod["metadata"]["labels"]["tier"] == "identity"
+    assert pod["metadata"]["annotations"] == {"example.com/owner": "iam"}
+    assert one(docs, "ServiceMonitor")["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert one(docs, "Service")["metadata"]["annotations"] == {"prometheus.io/port": "8081"}

@@ -24,14 +24,19 @@ Names. Every resource is named from the release, so several releases (one per Da
 
 {{/* Recommended labels (https://helm.sh/docs/chart_best_practices/labels/). */}}
 {{- define "baton-datadog.labels" -}}
+{{ include "baton-datadog.chartLabels" . }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* The labels the chart itself puts on every resource; values may add labels, never replace these. */}}
+{{- define "baton-datadog.chartLabels" -}}
 helm.sh/chart: {{ include "baton-datadog.chart" . }}
 {{ include "baton-datadog.baseLabels" . }}
 app.kubernetes.io/version: {{ include "baton-datadog.imageTag" . | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: baton
-{{- with .Values.commonLabels }}
-{{ toYaml . }}
-{{- end }}
 {{- end }}
 
 {{- define "baton-datadog.baseLabels" -}}
@@ -200,6 +205,24 @@ the API server only at install, and a hostPath volume breaks Pod Security Standa
 {{- end }}
 {{- $_ := set $mounts $path (printf "extraVolumeMounts[%d]" $i) }}
 {{- end }}
+{{- /* A label or annotation key given in values that the chart also sets: the rendered YAML had the key twice,
+the API keeps one of them without a word, and a pod label replacing a selector label fails the Deployment. */}}
+{{- $chartLabels := include "baton-datadog.chartLabels" . | fromYaml }}
+{{- $_ := set $chartLabels "app.kubernetes.io/component" "connector" }}
+{{- include "baton-datadog.noClash" (list "commonLabels" .Values.commonLabels $chartLabels "the chart") }}
+{{- $allLabels := merge (deepCopy (.Values.commonLabels | default dict)) $chartLabels }}
+{{- include "baton-datadog.noClash" (list "podLabels" .Values.podLabels $allLabels "the chart or commonLabels") }}
+{{- include "baton-datadog.noClash" (list "serviceMonitor.labels" .Values.serviceMonitor.labels $allLabels "the chart or commonLabels") }}
+{{- include "baton-datadog.noClash" (list "prometheusRule.labels" .Values.prometheusRule.labels $allLabels "the chart or commonLabels") }}
+{{- include "baton-datadog.noClash" (list "dashboard.labels" .Values.dashboard.labels $allLabels "the chart or commonLabels") }}
+{{- include "baton-datadog.noClash" (list "prometheusRule.additionalLabels" .Values.prometheusRule.additionalLabels (dict "severity" "") "each alert") }}
+{{- if not .Values.existingSecret }}
+{{- include "baton-datadog.noClash" (list "podAnnotations" .Values.podAnnotations (dict "checksum/secret" "") "the chart (it rolls the pods when secret.* changes)") }}
+{{- end }}
+{{- if .Values.metricsAnnotations.enabled }}
+{{- $scrape := dict "prometheus.io/scrape" "" "prometheus.io/port" "" "prometheus.io/path" "" "prometheus.io/scheme" "" }}
+{{- include "baton-datadog.noClash" (list "service.annotations" .Values.service.annotations $scrape "metricsAnnotations.enabled (set it to false to write them yourself)") }}
+{{- end }}
 {{- $seen := dict }}
 {{- range .Values.extraEnv }}
 {{- $envName := toString .name }}
@@ -228,4 +251,16 @@ the API server only at install, and a hostPath volume breaks Pod Security Standa
 {{- end }}
 {{- end }}
 {{- join ", " $set }}
+{{- end }}
+
+{{/* Fails when the map given in values (named) has a key the chart already sets: (list name given chartKeys who). */}}
+{{- define "baton-datadog.noClash" -}}
+{{- $name := index . 0 }}
+{{- $given := index . 1 | default dict }}
+{{- $chart := index . 2 }}
+{{- range $key := keys $given | sortAlpha }}
+{{- if hasKey $chart $key }}
+{{- fail (printf "%s sets %s, which %s already sets: leave it out (of two, one is silently lost)" $name $key (index $ 3)) }}
+{{- end }}
+{{- end }}
 {{- end }}
