@@ -293,3 +293,49 @@ def test_labels_and_annotations_of_their_own_are_added() -> None:
     assert pod["metadata"]["annotations"] == {"example.com/owner": "iam"}
     assert one(docs, "ServiceMonitor")["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     assert one(docs, "Service")["metadata"]["annotations"] == {"prometheus.io/port": "8081"}
+
+
+# ---- the health server the probes point at --------------------------------------------------------------------
+
+
+def test_null_health_settings_render_what_the_probes_are_built_on() -> None:
+    """With `config.healthCheckPort: null` the probes and the Service still used 8081, while a Secret's
+    BATON_HEALTH_CHECK_PORT (or BATON_HEALTH_CHECK=false) moved or stopped the server: restarts, no metrics."""
+    user_secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "datadog-acme-credentials"},
+        "stringData": {
+            "BATON_HEALTH_CHECK": "false",
+            "BATON_HEALTH_CHECK_PORT": "9999",
+            "BATON_HEALTH_CHECK_BIND_ADDRESS": "127.0.0.1",
+        },
+    }
+    values = {
+        "existingSecret": "datadog-acme-credentials",
+        "config": {"healthCheck": None, "healthCheckPort": None, "healthCheckBindAddress": None},
+    }
+    raw = chart_tools.render(values)
+    docs = [*valid(chart_tools.manifests(raw)), user_secret]
+    env = checks.pod_environment(docs)
+    assert env["BATON_HEALTH_CHECK"] == "true"
+    assert env["BATON_HEALTH_CHECK_PORT"] == "8081"
+    assert env["BATON_HEALTH_CHECK_BIND_ADDRESS"] == "0.0.0.0"
+    assert checks.probe_problems(docs) == []
+    notes = next(text for path, text in raw.items() if path.endswith("NOTES.txt"))
+    line = next(ln for ln in notes.splitlines() if ln.startswith("Settings from values"))
+    for name in ("BATON_HEALTH_CHECK", "BATON_HEALTH_CHECK_BIND_ADDRESS", "BATON_HEALTH_CHECK_PORT"):
+        assert name in line, "NOTES name every setting rendered from values"
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "127.0.0.53", "::1", "localhost", "LOCALHOST."])
+def test_a_loopback_bind_address_is_refused(address: str) -> None:
+    """The kubelet probes the pod's own IP: a server on loopback fails every probe and is never scraped."""
+    with pytest.raises(Exception, match=f"config.healthCheckBindAddress {address} is a loopback address"):
+        chart_tools.render({"config": {"healthCheckBindAddress": address}})
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0", "::"])
+def test_any_address_binds(address: str) -> None:
+    docs = valid(render_docs({"config": {"healthCheckBindAddress": address}}))
+    assert checks.pod_environment(docs)["BATON_HEALTH_CHECK_BIND_ADDRESS"] == address

@@ -114,9 +114,12 @@ baseUrl: BATON_BASE_URL
 {{- define "baton-datadog.configEnv" -}}
 {{- $names := include "baton-datadog.settingEnvNames" . | fromYaml }}
 {{- $config := deepCopy .Values.config }}
-{{- if kindIs "invalid" $config.healthCheckBindAddress }}
-{{- /* The connector's own default, 127.0.0.1, is out of the probes' and Prometheus' reach. */}}
-{{- $_ := set $config "healthCheckBindAddress" "0.0.0.0" }}
+{{- /* What the probes, the Service and the NetworkPolicy are built on is rendered even when null: else a Secret
+(or the connector's loopback default bind address) could move or stop the server they point at. */}}
+{{- range $key, $value := dict "healthCheck" true "healthCheckBindAddress" "0.0.0.0" "healthCheckPort" 8081 }}
+{{- if kindIs "invalid" (index $config $key) }}
+{{- $_ := set $config $key $value }}
+{{- end }}
 {{- end }}
 {{- range $key, $value := $config }}
 {{- $env := get $names $key }}
@@ -156,6 +159,10 @@ baseUrl: BATON_BASE_URL
 {{- end }}
 {{- if eq (toString .Values.config.healthCheck) "false" }}
 {{- fail "config.healthCheck must not be false: the probes and /metrics need the health server" }}
+{{- end }}
+{{- $bind := toString .Values.config.healthCheckBindAddress | lower | trimSuffix "." }}
+{{- if or (hasPrefix "127." $bind) (eq $bind "::1") (eq $bind "localhost") (hasPrefix "localhost." $bind) }}
+{{- fail (printf "config.healthCheckBindAddress %s is a loopback address: the kubelet's probes and Prometheus reach the pod on its own IP; use 0.0.0.0 (or :: for IPv6)" .Values.config.healthCheckBindAddress) }}
 {{- end }}
 {{- /* A variable in `env` twice: Kubernetes keeps the last without a word (a config value silently lost to
 extraEnv), the API server only warns, and a later apply's merge by name may drop both. */}}
@@ -243,12 +250,9 @@ the API keeps one of them without a word, and a pod label replacing a selector l
 
 {{/* The `config` keys rendered as env (set in values), for NOTES.txt. */}}
 {{- define "baton-datadog.configFromValues" -}}
-{{- $names := include "baton-datadog.settingEnvNames" . | fromYaml }}
 {{- $set := list }}
-{{- range $key, $value := .Values.config }}
-{{- if not (or (kindIs "invalid" $value) (and (kindIs "string" $value) (eq $value "")) (and (kindIs "slice" $value) (empty $value))) }}
-{{- $set = append $set (get $names $key) }}
-{{- end }}
+{{- range (include "baton-datadog.configEnv" . | fromYamlArray) }}
+{{- $set = append $set .name }}
 {{- end }}
 {{- join ", " $set }}
 {{- end }}
