@@ -339,3 +339,58 @@ def test_a_loopback_bind_address_is_refused(address: str) -> None:
 def test_any_address_binds(address: str) -> None:
     docs = valid(render_docs({"config": {"healthCheckBindAddress": address}}))
     assert checks.pod_environment(docs)["BATON_HEALTH_CHECK_BIND_ADDRESS"] == address
+
+
+# ---- names -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("release", ["acme.prod", "1acme"])
+def test_a_release_name_that_cannot_name_a_service_is_refused(release: str) -> None:
+    """Helm accepts dots and a leading digit in a release name; a Service name (DNS-1035) does not, so the
+    install failed half-way, at the API server."""
+    with pytest.raises(Exception, match=f'made from the release name "{release}" is not a DNS-1035 label'):
+        chart_tools.render({}, release=release)
+    docs = valid(render_docs({"fullnameOverride": "datadog-acme"}, release=release))
+    assert one(docs, "Service")["metadata"]["name"] == "datadog-acme"
+
+
+def test_the_longest_release_name_gives_names_and_labels_kubernetes_takes() -> None:
+    release = "d" * 52 + "x"  # Helm's limit: 53
+    docs = valid(render_docs({}, release=release))
+    for doc in docs:
+        name = doc["metadata"]["name"]
+        assert len(name) <= 253
+        assert not name.endswith("-")
+    assert len(one(docs, "Service")["metadata"]["name"]) <= 63
+
+
+@pytest.mark.parametrize(
+    ("values", "where"),
+    [
+        ({"nameOverride": "My_Name"}, "/nameOverride"),
+        ({"nameOverride": "n" * 64}, "/nameOverride"),
+        ({"fullnameOverride": "acme.prod"}, "/fullnameOverride"),
+        ({"existingSecret": "My Secret"}, "/existingSecret"),
+        ({"serviceAccount": {"name": "Robot_1"}}, "/serviceAccount/name"),
+        ({"imagePullSecrets": [{"name": "Reg Cred"}]}, "/imagePullSecrets/0/name"),
+        ({"image": {"tag": "v1 2"}}, "/image/tag"),
+        ({"image": {"tag": "-v1"}}, "/image/tag"),
+        ({"image": {"tag": "v" * 129}}, "/image/tag"),
+        ({"image": {"repository": "registry.example.com/Security/baton-datadog"}}, "/image/repository"),
+        ({"image": {"repository": "registry.example.com/security/baton datadog"}}, "/image/repository"),
+    ],
+)
+def test_a_name_kubernetes_or_a_registry_would_refuse_fails_the_render(values: dict[str, Any], where: str) -> None:
+    with pytest.raises(Exception, match=where):
+        chart_tools.render(values)
+
+
+@pytest.mark.parametrize("tag", ["1.0.0-build.20261205." + "f" * 64, "_snapshot_", "v1-"])
+def test_any_valid_image_tag_gives_a_valid_version_label(tag: str) -> None:
+    """A tag may be 128 characters and end in '_', '.' or '-'; the app.kubernetes.io/version label may not."""
+    docs = valid(render_docs({"image": {"tag": tag}}))
+    label = one(docs, "Deployment")["metadata"]["labels"]["app.kubernetes.io/version"]
+    assert len(label) <= 63
+    assert label[0].isalnum()
+    assert label[-1].isalnum()
+    assert checks.connector_container(one(docs, "Deployment"))["image"].endswith(":" + tag)

@@ -34,7 +34,8 @@ Names. Every resource is named from the release, so several releases (one per Da
 {{- define "baton-datadog.chartLabels" -}}
 helm.sh/chart: {{ include "baton-datadog.chart" . }}
 {{ include "baton-datadog.baseLabels" . }}
-app.kubernetes.io/version: {{ include "baton-datadog.imageTag" . | quote }}
+{{- /* A tag may be 128 characters and end in '.', '-' or '_'; a label value may not. */}}
+app.kubernetes.io/version: {{ include "baton-datadog.imageTag" . | trunc 63 | trimAll "-._" | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: baton
 {{- end }}
@@ -147,6 +148,10 @@ baseUrl: BATON_BASE_URL
 
 {{/* Checks on combinations of values that the schema cannot express. */}}
 {{- define "baton-datadog.validate" -}}
+{{- $fullname := include "baton-datadog.fullname" . }}
+{{- if not (regexMatch "^[a-z]([-a-z0-9]*[a-z0-9])?$" $fullname) }}
+{{- fail (printf "the resource name %q made from the release name %q is not a DNS-1035 label (a Service name: lower case, digits and '-', starting with a letter): set fullnameOverride" $fullname .Release.Name) }}
+{{- end }}
 {{- $grace := 25.0 }}
 {{- if not (kindIs "invalid" .Values.config.shutdownGraceSeconds) }}
 {{- $grace = float64 .Values.config.shutdownGraceSeconds }}
