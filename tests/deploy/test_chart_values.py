@@ -394,3 +394,62 @@ def test_any_valid_image_tag_gives_a_valid_version_label(tag: str) -> None:
     assert label[0].isalnum()
     assert label[-1].isalnum()
     assert checks.connector_container(one(docs, "Deployment"))["image"].endswith(":" + tag)
+
+
+# ---- values the API server, Prometheus or the connector would refuse later --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "where"),
+    [
+        # Kubernetes env values are strings: `value: true` made a Deployment the API server refuses.
+        ({"extraEnv": [{"name": "FEATURE", "value": True}]}, "/extraEnv/0/value"),
+        ({"extraEnv": [{"name": "PROXY_PORT", "value": 3128}]}, "/extraEnv/0/value"),
+        ({"podDisruptionBudget": {"enabled": True, "maxUnavailable": -1}}, "/podDisruptionBudget/maxUnavailable"),
+        ({"podDisruptionBudget": {"enabled": True, "maxUnavailable": "half"}}, "/podDisruptionBudget/maxUnavailable"),
+        ({"tmpVolume": {"sizeLimit": "2GB"}}, "/tmpVolume/sizeLimit"),
+        # Under /tmp by its prefix only: the connector would write into the read-only root.
+        ({"config": {"file": "/tmp/../etc/sync.c1z"}}, "/config/file"),
+        ({"config": {"c1zTempDir": "/tmp/.."}}, "/config/c1zTempDir"),
+    ],
+)
+def test_values_refused_later_by_kubernetes_or_the_connector_fail_the_render(
+    values: dict[str, Any], where: str
+) -> None:
+    with pytest.raises(Exception, match=where):
+        chart_tools.render(values)
+
+
+@pytest.mark.parametrize(("interval", "timeout"), [("5s", "10s"), ("1h", "61m"), ("30s", "30001ms")])
+def test_a_scrape_timeout_above_the_interval_is_refused(interval: str, timeout: str) -> None:
+    """Prometheus refuses such a scrape config, and with it every target of the ServiceMonitor."""
+    values = {"serviceMonitor": {"enabled": True, "interval": interval, "scrapeTimeout": timeout}}
+    with pytest.raises(Exception, match=r"serviceMonitor.scrapeTimeout \(.*\) must not exceed"):
+        chart_tools.render(values, api_versions=[MONITORING_API])
+
+
+@pytest.mark.parametrize(("interval", "timeout"), [("1m", "60000ms"), ("15s", "15s"), ("1h", "59m")])
+def test_a_scrape_timeout_up_to_the_interval_renders(interval: str, timeout: str) -> None:
+    values = {"serviceMonitor": {"enabled": True, "interval": interval, "scrapeTimeout": timeout}}
+    docs = render_docs(values, api_versions=[MONITORING_API])
+    assert one(docs, "ServiceMonitor")["spec"]["endpoints"][0]["scrapeTimeout"] == timeout
+
+
+def test_the_helm_test_pod_runs_where_the_connector_may_run() -> None:
+    """On a cluster where the connector runs only on tainted or labelled nodes, the test pod stayed Pending."""
+    node_affinity = {
+        "requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": [{"key": "pool", "operator": "In", "values": ["security"]}]}]
+        }
+    }
+    values = {
+        "nodeSelector": {"pool": "security"},
+        "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "security", "effect": "NoSchedule"}],
+        "affinity": {"nodeAffinity": node_affinity},
+        "priorityClassName": "security-critical",
+    }
+    docs = valid(render_docs(values))
+    test_pod = one(docs, "Pod")["spec"]
+    connector = pod_spec(docs)
+    for key in ("nodeSelector", "tolerations", "affinity", "priorityClassName"):
+        assert test_pod[key] == connector[key], key

@@ -235,6 +235,13 @@ the API keeps one of them without a word, and a pod label replacing a selector l
 {{- $scrape := dict "prometheus.io/scrape" "" "prometheus.io/port" "" "prometheus.io/path" "" "prometheus.io/scheme" "" }}
 {{- include "baton-datadog.noClash" (list "service.annotations" .Values.service.annotations $scrape "metricsAnnotations.enabled (set it to false to write them yourself)") }}
 {{- end }}
+{{- if .Values.serviceMonitor.enabled }}
+{{- $interval := include "baton-datadog.milliseconds" .Values.serviceMonitor.interval | int64 }}
+{{- $timeout := include "baton-datadog.milliseconds" .Values.serviceMonitor.scrapeTimeout | int64 }}
+{{- if gt $timeout $interval }}
+{{- fail (printf "serviceMonitor.scrapeTimeout (%s) must not exceed serviceMonitor.interval (%s): Prometheus refuses the scrape config" .Values.serviceMonitor.scrapeTimeout .Values.serviceMonitor.interval) }}
+{{- end }}
+{{- end }}
 {{- $seen := dict }}
 {{- range .Values.extraEnv }}
 {{- $envName := toString .name }}
@@ -272,4 +279,11 @@ the API keeps one of them without a word, and a pod label replacing a selector l
 {{- fail (printf "%s sets %s, which %s already sets: leave it out (of two, one is silently lost)" $name $key (index $ 3)) }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{/* A Prometheus duration of one unit (the schema's `^[0-9]+(ms|s|m|h)$`) in milliseconds. */}}
+{{- define "baton-datadog.milliseconds" -}}
+{{- $n := regexFind "^[0-9]+" . | int64 }}
+{{- $unit := regexFind "[a-z]+$" . }}
+{{- mul $n (get (dict "ms" 1 "s" 1000 "m" 60000 "h" 3600000) $unit) }}
 {{- end }}
