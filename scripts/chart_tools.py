@@ -107,6 +107,8 @@ VALUE_SETS: tuple[ValueSet, ...] = (
                 "enabled": True,
                 "metricsFrom": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
                 "dnsTo": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}],
+                # The HTTPS_PROXY of extraEnv: the chart refuses a NetworkPolicy that would block it.
+                "extraEgress": [{"ports": [{"port": 3128, "protocol": "TCP"}]}],
             },
             "topologySpreadConstraints": [
                 {

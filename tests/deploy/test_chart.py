@@ -378,7 +378,8 @@ def test_network_policy_allows_dns_and_https_out_and_metrics_in_only() -> None:
     policy = one(docs, "NetworkPolicy")
     assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
     egress_ports = {(p["port"], p["protocol"]) for rule in policy["spec"]["egress"] for p in rule["ports"]}
-    assert egress_ports == {(53, "UDP"), (53, "TCP"), (443, "TCP")}
+    # DNS, HTTPS, and the value set's HTTPS_PROXY port through networkPolicy.extraEgress.
+    assert egress_ports == {(53, "UDP"), (53, "TCP"), (443, "TCP"), (3128, "TCP")}
     ingress_ports = [p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]]
     assert ingress_ports == ["metrics"]
     selector = policy["spec"]["podSelector"]["matchLabels"]

@@ -453,3 +453,64 @@ def test_the_helm_test_pod_runs_where_the_connector_may_run() -> None:
     connector = pod_spec(docs)
     for key in ("nodeSelector", "tolerations", "affinity", "priorityClassName"):
         assert test_pod[key] == connector[key], key
+
+
+# ---- the NetworkPolicy lets the connector reach what the values point it at ------------------------------------
+
+POLICY = {"enabled": True}
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"config": {"c1ApiHost": "example.conductor.one:8443"}}, "config.c1ApiHost dials port 8443"),
+        ({"config": {"baseUrl": "http://datadog-mock.test:8080"}}, "config.baseUrl dials port 8080"),
+        ({"extraEnv": [{"name": "HTTPS_PROXY", "value": "http://proxy.example:3128"}]}, "HTTPS_PROXY dials port 3128"),
+        ({"extraEnv": [{"name": "https_proxy", "value": "proxy.example:3128"}]}, "https_proxy dials port 3128"),
+        ({"extraEnv": [{"name": "HTTPS_PROXY", "value": "http://proxy.example"}]}, "HTTPS_PROXY dials port 80"),
+        (
+            {
+                "extraEnv": [{"name": "ALL_PROXY", "value": "http://proxy.example:3128"}],
+                "networkPolicy": {"extraEgress": [{"ports": [{"port": 8080, "protocol": "TCP"}]}]},
+            },
+            "ALL_PROXY dials port 3128",
+        ),
+    ],
+)
+def test_a_destination_the_network_policy_blocks_is_refused(values: dict[str, Any], message: str) -> None:
+    """The pod started and every call to ConductorOne or Datadog timed out: egress is DNS and 443 only."""
+    values = {**values, "networkPolicy": {**POLICY, **values.get("networkPolicy", {})}}
+    with pytest.raises(Exception, match=message + ", which the NetworkPolicy does not allow"):
+        chart_tools.render(values)
+
+
+@pytest.mark.parametrize(
+    "egress",
+    [
+        [{"ports": [{"port": 3128, "protocol": "TCP"}]}],
+        [{"ports": [{"port": 3000, "endPort": 4000, "protocol": "TCP"}]}],
+        [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}],  # no ports: every port
+    ],
+)
+def test_a_destination_extra_egress_allows_renders(egress: list[dict[str, Any]]) -> None:
+    values = {
+        "config": {"c1ApiHost": "example.conductor.one:443", "baseUrl": "https://api.datadoghq.com"},
+        "extraEnv": [{"name": "HTTPS_PROXY", "value": "http://proxy.example:3128"}],
+        "networkPolicy": {**POLICY, "extraEgress": egress},
+    }
+    docs = valid(render_docs(values))
+    assert one(docs, "NetworkPolicy")["spec"]["egress"][-1] == egress[0]
+    # Without the NetworkPolicy nothing is checked.
+    render_docs({**values, "networkPolicy": {"enabled": False}})
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"existingSecret": "datadog-acme-credentials", "extraEnvFrom": [{"secretRef": {"name": "datadog-acme-credentials"}}]},
+        {"extraEnvFrom": [{"secretRef": {"name": "datadog-acme-baton-datadog"}}]},
+    ],
+)
+def test_extra_env_from_naming_the_credentials_secret_again_is_refused(values: dict[str, Any]) -> None:
+    with pytest.raises(Exception, match=r"extraEnvFrom\[0\] names the Secret .*, which the chart already reads"):
+        chart_tools.render(values)

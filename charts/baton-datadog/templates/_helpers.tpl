@@ -242,6 +242,14 @@ the API keeps one of them without a word, and a pod label replacing a selector l
 {{- fail (printf "serviceMonitor.scrapeTimeout (%s) must not exceed serviceMonitor.interval (%s): Prometheus refuses the scrape config" .Values.serviceMonitor.scrapeTimeout .Values.serviceMonitor.interval) }}
 {{- end }}
 {{- end }}
+{{- if .Values.networkPolicy.enabled }}
+{{- include "baton-datadog.egressPortsAllowed" . }}
+{{- end }}
+{{- range $i, $source := .Values.extraEnvFrom }}
+{{- if eq (toString (($source.secretRef | default dict).name)) (include "baton-datadog.secretName" $) }}
+{{- fail (printf "extraEnvFrom[%d] names the Secret %s, which the chart already reads (existingSecret or its own): leave it out" $i (include "baton-datadog.secretName" $)) }}
+{{- end }}
+{{- end }}
 {{- $seen := dict }}
 {{- range .Values.extraEnv }}
 {{- $envName := toString .name }}
@@ -286,4 +294,47 @@ the API keeps one of them without a word, and a pod label replacing a selector l
 {{- $n := regexFind "^[0-9]+" . | int64 }}
 {{- $unit := regexFind "[a-z]+$" . }}
 {{- mul $n (get (dict "ms" 1 "s" 1000 "m" 60000 "h" 3600000) $unit) }}
+{{- end }}
+
+{{/* With the NetworkPolicy on, every port the values make the connector dial (config.c1ApiHost, config.baseUrl, a
+proxy in extraEnv) must be 443 or in networkPolicy.extraEgress: else the pod starts and every call times out. */}}
+{{- define "baton-datadog.egressPortsAllowed" -}}
+{{- $dials := list }}
+{{- with .Values.config.c1ApiHost }}
+{{- $port := regexFind "[0-9]+$" (regexFind ":[0-9]+$" .) | default "443" }}
+{{- $dials = append $dials (list "config.c1ApiHost" (int64 $port)) }}
+{{- end }}
+{{- with .Values.config.baseUrl }}
+{{- $dials = append $dials (list "config.baseUrl" (include "baton-datadog.urlPort" .)) }}
+{{- end }}
+{{- range .Values.extraEnv }}
+{{- if and (has (upper (toString .name)) (list "HTTPS_PROXY" "HTTP_PROXY" "ALL_PROXY" "GRPC_PROXY")) .value }}
+{{- $dials = append $dials (list (printf "extraEnv %s" .name) (include "baton-datadog.urlPort" .value)) }}
+{{- end }}
+{{- end }}
+{{- range $dials }}
+{{- $what := index . 0 }}
+{{- $port := index . 1 | int64 }}
+{{- $allowed := eq $port 443 }}
+{{- range $.Values.networkPolicy.extraEgress }}
+{{- if not .ports }}
+{{- $allowed = true }}
+{{- end }}
+{{- range .ports }}
+{{- if and (not (kindIs "string" .port)) (le (int64 .port) $port) (le $port (int64 (.endPort | default .port))) }}
+{{- $allowed = true }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if not $allowed }}
+{{- fail (printf "%s dials port %d, which the NetworkPolicy does not allow (DNS and 443 only): add networkPolicy.extraEgress, e.g. [{ports: [{port: %d, protocol: TCP}]}]" $what $port $port) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The port a URL dials: its own, else its scheme's (a proxy given as host:port is http). */}}
+{{- define "baton-datadog.urlPort" -}}
+{{- $url := contains "://" . | ternary . (printf "http://%s" .) }}
+{{- $port := regexFind "[0-9]+$" (regexFind ":[0-9]+$" (urlParse $url).host) }}
+{{- $port | default (eq (urlParse $url).scheme "https" | ternary "443" "80") }}
 {{- end }}
