@@ -328,10 +328,11 @@ def test_null_health_settings_render_what_the_probes_are_built_on() -> None:
         assert name in line, "NOTES name every setting rendered from values"
 
 
-@pytest.mark.parametrize("address", ["127.0.0.1", "127.0.0.53", "::1", "localhost", "LOCALHOST."])
-def test_a_loopback_bind_address_is_refused(address: str) -> None:
-    """The kubelet probes the pod's own IP: a server on loopback fails every probe and is never scraped."""
-    with pytest.raises(Exception, match=f"config.healthCheckBindAddress {address} is a loopback address"):
+@pytest.mark.parametrize("address", ["127.0.0.1", "127.0.0.53", "::1", "localhost", "LOCALHOST.", "10.1.2.3", "yes", ""])
+def test_a_bind_address_other_than_all_interfaces_is_refused(address: str) -> None:
+    """The kubelet probes the pod's own IP, which no value can know: a server on loopback, on a fixed address or
+    on a host name fails every probe and is never scraped."""
+    with pytest.raises(Exception, match="/config/healthCheckBindAddress"):
         chart_tools.render({"config": {"healthCheckBindAddress": address}})
 
 
@@ -514,3 +515,36 @@ def test_a_destination_extra_egress_allows_renders(egress: list[dict[str, Any]])
 def test_extra_env_from_naming_the_credentials_secret_again_is_refused(values: dict[str, Any]) -> None:
     with pytest.raises(Exception, match=r"extraEnvFrom\[0\] names the Secret .*, which the chart already reads"):
         chart_tools.render(values)
+
+
+# ---- YAML reads some strings as booleans, numbers or null -------------------------------------------------------
+
+
+def test_names_that_yaml_would_read_as_other_types_stay_strings() -> None:
+    """`name: yes` is a boolean and `name: null` no name at all: a release `yes` in namespace `no`, or a Secret,
+    service account or priority class named like that, rendered manifests the API server refuses."""
+    values = {
+        "fullnameOverride": "true",
+        "nameOverride": "on",
+        "existingSecret": "null",
+        "serviceAccount": {"name": "off"},
+        "priorityClassName": "yes",
+        "dashboard": {"enabled": True},
+        "networkPolicy": {"enabled": True},
+        "podDisruptionBudget": {"enabled": True},
+        "serviceMonitor": {"enabled": True},
+        "prometheusRule": {"enabled": True},
+    }
+    docs = valid(render_docs(values, release="yes", namespace="no", api_versions=[MONITORING_API]))
+    for doc in docs:
+        meta = doc["metadata"]
+        assert isinstance(meta["name"], str)
+        assert meta["namespace"] == "no"
+        assert meta["labels"]["app.kubernetes.io/instance"] == "yes"
+        assert meta["labels"]["app.kubernetes.io/name"] == "on"
+    spec = pod_spec(docs)
+    assert spec["serviceAccountName"] == "off"
+    assert spec["priorityClassName"] == "yes"
+    assert checks.connector_container(one(docs, "Deployment"))["envFrom"] == [{"secretRef": {"name": "null"}}]
+    assert one(docs, "ServiceMonitor")["spec"]["namespaceSelector"] == {"matchNames": ["no"]}
+    assert {d["metadata"]["name"] for d in docs} == {"true", "true-dashboard", "true-test", "off"}

@@ -36,13 +36,13 @@ helm.sh/chart: {{ include "baton-datadog.chart" . }}
 {{ include "baton-datadog.baseLabels" . }}
 {{- /* A tag may be 128 characters and end in '.', '-' or '_'; a label value may not. */}}
 app.kubernetes.io/version: {{ include "baton-datadog.imageTag" . | trunc 63 | trimAll "-._" | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/managed-by: {{ .Release.Service | quote }}
 app.kubernetes.io/part-of: baton
 {{- end }}
 
 {{- define "baton-datadog.baseLabels" -}}
-app.kubernetes.io/name: {{ include "baton-datadog.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/name: {{ include "baton-datadog.name" . | quote }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
 {{- end }}
 
 {{/* The connector pods (and only them: the `helm test` pod has another component, so no ReplicaSet adopts it). */}}
@@ -164,10 +164,6 @@ baseUrl: BATON_BASE_URL
 {{- end }}
 {{- if eq (toString .Values.config.healthCheck) "false" }}
 {{- fail "config.healthCheck must not be false: the probes and /metrics need the health server" }}
-{{- end }}
-{{- $bind := toString .Values.config.healthCheckBindAddress | lower | trimSuffix "." }}
-{{- if or (hasPrefix "127." $bind) (eq $bind "::1") (eq $bind "localhost") (hasPrefix "localhost." $bind) }}
-{{- fail (printf "config.healthCheckBindAddress %s is a loopback address: the kubelet's probes and Prometheus reach the pod on its own IP; use 0.0.0.0 (or :: for IPv6)" .Values.config.healthCheckBindAddress) }}
 {{- end }}
 {{- /* A variable in `env` twice: Kubernetes keeps the last without a word (a config value silently lost to
 extraEnv), the API server only warns, and a later apply's merge by name may drop both. */}}
