@@ -92,7 +92,6 @@ def test_a_percentage_disruption_budget_stays_a_string() -> None:
     assert one(docs, "PodDisruptionBudget")["spec"]["maxUnavailable"] == "50%"
 
 
-
 # ---- credentials -----------------------------------------------------------------------------------------------
 
 CREDENTIAL_ENV = {"clientId": "BATON_CLIENT_ID", "clientSecret": "BATON_CLIENT_SECRET", "apiKey": "BATON_API_KEY"}
@@ -108,7 +107,7 @@ def test_chart_credentials_next_to_an_existing_secret_are_refused(key: str) -> N
 
 def test_secret_annotations_next_to_an_existing_secret_are_refused() -> None:
     values = {"existingSecret": "datadog-acme-credentials", "secret": {"annotations": {"a": "b"}}}
-    with pytest.raises(Exception, match="secret.annotations and existingSecret are both set"):
+    with pytest.raises(Exception, match=r"secret\.annotations and existingSecret are both set"):
         chart_tools.render(values)
 
 
@@ -229,14 +228,20 @@ def test_a_ca_bundle_and_a_scratch_dir_keep_the_pod_restricted() -> None:
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"extraVolumes": [{"name": "host", "hostPath": {"path": "/etc"}}]}, r"extraVolumes\[0\] \(host\) is a hostPath"),
+        (
+            {"extraVolumes": [{"name": "host", "hostPath": {"path": "/etc"}}]},
+            r"extraVolumes\[0\] \(host\) is a hostPath",
+        ),
         ({"extraVolumes": [{"name": "tmp", "emptyDir": {}}]}, r'extraVolumes\[0\] is named "tmp", which the chart'),
         (
             {"extraVolumes": [{"name": "a", "emptyDir": {}}, {"name": "a", "emptyDir": {}}]},
             r'extraVolumes\[1\] is named "a", which extraVolumes\[0\]',
         ),
         (
-            {"extraVolumes": [{"name": "a", "emptyDir": {}}], "extraVolumeMounts": [{"name": "a", "mountPath": "/tmp/"}]},
+            {
+                "extraVolumes": [{"name": "a", "emptyDir": {}}],
+                "extraVolumeMounts": [{"name": "a", "mountPath": "/tmp/"}],
+            },
             r"extraVolumeMounts\[0\] mounts on /tmp, where the chart",
         ),
         ({"extraVolumeMounts": [{"name": "ca", "mountPath": "/etc/ca"}]}, r'extraVolumeMounts\[0\] mounts volume "ca"'),
@@ -328,7 +333,9 @@ def test_null_health_settings_render_what_the_probes_are_built_on() -> None:
         assert name in line, "NOTES name every setting rendered from values"
 
 
-@pytest.mark.parametrize("address", ["127.0.0.1", "127.0.0.53", "::1", "localhost", "LOCALHOST.", "10.1.2.3", "yes", ""])
+@pytest.mark.parametrize(
+    "address", ["127.0.0.1", "127.0.0.53", "::1", "localhost", "LOCALHOST.", "10.1.2.3", "yes", ""]
+)
 def test_a_bind_address_other_than_all_interfaces_is_refused(address: str) -> None:
     """The kubelet probes the pod's own IP, which no value can know: a server on loopback, on a fixed address or
     on a host name fails every probe and is never scraped."""
@@ -508,7 +515,10 @@ def test_a_destination_extra_egress_allows_renders(egress: list[dict[str, Any]])
 @pytest.mark.parametrize(
     "values",
     [
-        {"existingSecret": "datadog-acme-credentials", "extraEnvFrom": [{"secretRef": {"name": "datadog-acme-credentials"}}]},
+        {
+            "existingSecret": "datadog-acme-credentials",
+            "extraEnvFrom": [{"secretRef": {"name": "datadog-acme-credentials"}}],
+        },
         {"extraEnvFrom": [{"secretRef": {"name": "datadog-acme-baton-datadog"}}]},
     ],
 )
