@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 
 from connector.daemon.settings import load
 from scripts import chart_tools
@@ -184,6 +185,11 @@ def test_values_the_api_server_would_refuse_fail_the_render(values: dict[str, An
         ({"podSecurityContext": {"seccompProfile": {"type": "Unconfined"}}}, "/podSecurityContext/seccompProfile"),
         ({"securityContext": {"seccompProfile": None}}, "seccompProfile"),
         ({"securityContext": {"procMount": "Unmasked"}}, "/securityContext/procMount"),
+        ({"securityContext": {"windowsOptions": {"hostProcess": True}}}, "/securityContext/windowsOptions"),
+        ({"securityContext": {"appArmorProfile": {"type": "Unconfined"}}}, "/securityContext/appArmorProfile"),
+        ({"securityContext": {"seLinuxOptions": {"type": "spc_t"}}}, "/securityContext/seLinuxOptions"),
+        ({"podSecurityContext": {"sysctls": [{"name": "kernel.shm_rmid_forced", "value": "0"}]}}, "sysctls"),
+        ({"securityContext": {"capabilites": {"add": ["SYS_ADMIN"]}}}, "capabilites"),  # a typo: the API refuses it
     ],
 )
 def test_the_restricted_security_context_cannot_be_loosened(values: dict[str, Any], where: str) -> None:
@@ -558,3 +564,53 @@ def test_names_that_yaml_would_read_as_other_types_stay_strings() -> None:
     assert checks.connector_container(one(docs, "Deployment"))["envFrom"] == [{"secretRef": {"name": "null"}}]
     assert one(docs, "ServiceMonitor")["spec"]["namespaceSelector"] == {"matchNames": ["no"]}
     assert {d["metadata"]["name"] for d in docs} == {"true", "true-dashboard", "true-test", "off"}
+
+
+# ---- every value, given the wrong kind of thing -----------------------------------------------------------------
+
+
+def _leaves(values: dict[str, Any], path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found: list[tuple[str, ...]] = []
+    for key, value in values.items():
+        found.append((*path, key))
+        if isinstance(value, dict) and value:
+            found.extend(_leaves(value, (*path, key)))
+    return found
+
+
+def _nested(path: tuple[str, ...], value: object) -> dict[str, Any]:
+    for key in reversed(path):
+        value = {key: value}
+    assert isinstance(value, dict)
+    return value
+
+
+def _render_or_refusal(values: dict[str, Any]) -> tuple[dict[str, str] | None, str]:
+    try:
+        return chart_tools.render(values, api_versions=[MONITORING_API]), ""
+    except Exception as exc:  # a schema violation or a template `fail`: the message is what the user sees
+        return None, str(exc)
+
+
+VALUE_PATHS = _leaves(yaml.safe_load((chart_tools.CHART / "values.yaml").read_text()))
+WRONG_KINDS = {"a list": ["x"], "a map": {"x": "y"}, "the string yes": "yes"}
+
+
+@pytest.mark.parametrize("path", VALUE_PATHS, ids=".".join)
+def test_every_value_of_the_wrong_kind_is_refused_by_name_or_renders_a_valid_restricted_pod(
+    path: tuple[str, ...],
+) -> None:
+    """A values mistake fails `helm template` naming the value; it never renders a manifest the API server
+    refuses, nor a pod that is less restricted or that the probes cannot reach."""
+    for kind, wrong in WRONG_KINDS.items():
+        raw, refusal = _render_or_refusal(_nested(path, wrong))
+        if raw is None:
+            named = {path[-1], ".".join(path), "/" + "/".join(path)}
+            assert any(name in refusal for name in named), f"{kind}: the message does not name the value: {refusal}"
+            continue
+        docs = chart_tools.manifests(raw)
+        for version in chart_tools.KUBE_VERSIONS:
+            assert chart_tools.kube_errors(docs, version)[0] == [], kind
+        assert checks.security_problems(docs) == [], kind
+        assert checks.probe_problems(docs) == [], kind
+        assert checks.service_problems(docs) == [], kind
