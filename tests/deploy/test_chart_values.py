@@ -614,3 +614,38 @@ def test_every_value_of_the_wrong_kind_is_refused_by_name_or_renders_a_valid_res
         assert checks.security_problems(docs) == [], kind
         assert checks.probe_problems(docs) == [], kind
         assert checks.service_problems(docs) == [], kind
+
+
+# ---- alerts ----------------------------------------------------------------------------------------------------
+
+
+def test_a_selector_with_yaml_comment_or_colon_reaches_every_alert_whole() -> None:
+    """The expressions were plain YAML scalars: ` #` in prometheusRule.selector started a comment and cut every
+    alert's expression there without a word."""
+    selector = 'namespace="security", job="datadog-acme-baton-datadog", team=~"iam #1|ops: on-call"'
+    values = {
+        "prometheusRule": {
+            "enabled": True,
+            "selector": selector,
+            "runbookUrl": "https://wiki.example/runbook.md?ref=main",
+        }
+    }
+    docs = render_docs(values, api_versions=[MONITORING_API])
+    rules = [r for g in one(docs, "PrometheusRule")["spec"]["groups"] for r in g["rules"]]
+    assert len(rules) == 6
+    for rule in rules:
+        assert rule["expr"].count("{" + selector) >= 1, rule["alert"]
+        assert rule["expr"].count("(") == rule["expr"].count(")"), rule["alert"]
+        assert rule["annotations"]["runbook_url"] == "https://wiki.example/runbook.md?ref=main#" + rule["alert"].lower()
+
+
+@pytest.mark.parametrize(
+    ("values", "where"),
+    [
+        ({"prometheusRule": {"selector": 'job="a"\nteam="b"'}}, "/prometheusRule/selector"),
+        ({"prometheusRule": {"runbookUrl": "https://wiki.example/run book"}}, "/prometheusRule/runbookUrl"),
+    ],
+)
+def test_alert_values_that_cannot_be_one_line_are_refused(values: dict[str, Any], where: str) -> None:
+    with pytest.raises(Exception, match=where):
+        chart_tools.render(values)
