@@ -649,3 +649,42 @@ def test_a_selector_with_yaml_comment_or_colon_reaches_every_alert_whole() -> No
 def test_alert_values_that_cannot_be_one_line_are_refused(values: dict[str, Any], where: str) -> None:
     with pytest.raises(Exception, match=where):
         chart_tools.render(values)
+
+
+@pytest.mark.parametrize(
+    ("values", "where"),
+    [
+        ({"commonLabels": {"team": "Security Team"}}, "/commonLabels/team"),
+        ({"podLabels": {"bad key": "x"}}, "/podLabels"),
+        ({"nodeSelector": {"pool": "p" * 64}}, "/nodeSelector/pool"),
+        ({"serviceMonitor": {"labels": {"release": "-kps"}}}, "/serviceMonitor/labels/release"),
+        ({"dashboard": {"labels": {"grafana dashboard": "1"}}}, "/dashboard/labels"),
+        ({"podAnnotations": {"owner team": "iam"}}, "/podAnnotations"),
+        ({"service": {"annotations": {"a/b/c": "x"}}}, "/service/annotations"),
+        # Prometheus label names: letters, digits and '_'.
+        ({"prometheusRule": {"additionalLabels": {"team-name": "iam"}}}, "/prometheusRule/additionalLabels"),
+    ],
+)
+def test_a_label_or_annotation_kubernetes_would_refuse_fails_the_render(values: dict[str, Any], where: str) -> None:
+    with pytest.raises(Exception, match=where):
+        chart_tools.render(values)
+
+
+def test_prefixed_labels_and_annotations_are_taken() -> None:
+    values = {
+        "commonLabels": {"example.com/team": "security", "tier": ""},
+        "podAnnotations": {"example.com/owner": "IAM team, room 4"},
+        "prometheusRule": {"additionalLabels": {"team_name": "Identity & Access"}},
+    }
+    docs = valid(render_docs(values))
+    assert one(docs, "Deployment")["metadata"]["labels"]["example.com/team"] == "security"
+
+
+def test_service_account_annotations_without_the_service_account_are_refused() -> None:
+    """With serviceAccount.create false the chart renders no ServiceAccount: the annotations (an IAM role, say)
+    were dropped without a word."""
+    values = {
+        "serviceAccount": {"create": False, "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/x"}}
+    }
+    with pytest.raises(Exception, match=r"serviceAccount\.annotations are set but serviceAccount\.create is false"):
+        chart_tools.render(values)

@@ -186,6 +186,9 @@ extraEnv), the API server only warns, and a later apply's merge by name may drop
 {{- $_ := set $chartSets $env (printf "secret.%s" $key) }}
 {{- end }}
 {{- end }}
+{{- if and (not .Values.serviceAccount.create) .Values.serviceAccount.annotations }}
+{{- fail "serviceAccount.annotations are set but serviceAccount.create is false: the chart renders no ServiceAccount to annotate" }}
+{{- end }}
 {{- if and .Values.existingSecret .Values.secret.annotations }}
 {{- fail "secret.annotations and existingSecret are both set: with existingSecret the chart renders no Secret to annotate" }}
 {{- end }}
