@@ -154,6 +154,12 @@ def test_recreate_strategy_renders_without_the_default_rolling_update() -> None:
     ("values", "where"),
     [
         ({"updateStrategy": {"type": "OnDelete"}}, "/updateStrategy/type"),
+        (
+            {"updateStrategy": {"rollingUpdate": {"maxSurge": 0, "maxUnavailable": "0%"}}},
+            "maxSurge and maxUnavailable are both 0",
+        ),
+        # A non-root process may not bind below 1024 on most runtimes: the probes would never get an answer.
+        ({"config": {"healthCheckPort": 80}}, "/config/healthCheckPort"),
         # Kubernetes refuses any other successThreshold for these two probes.
         ({"livenessProbe": {"successThreshold": 2}}, "/livenessProbe/successThreshold"),
         ({"startupProbe": {"successThreshold": 3}}, "/startupProbe/successThreshold"),
@@ -236,9 +242,17 @@ def test_a_ca_bundle_and_a_scratch_dir_keep_the_pod_restricted() -> None:
     [
         (
             {"extraVolumes": [{"name": "host", "hostPath": {"path": "/etc"}}]},
-            r"extraVolumes\[0\] \(host\) is a hostPath",
+            r"extraVolumes\[0\] \(host\) is a hostPath volume",
         ),
         ({"extraVolumes": [{"name": "tmp", "emptyDir": {}}]}, r'extraVolumes\[0\] is named "tmp", which the chart'),
+        (
+            {"extraVolumes": [{"name": "share", "nfs": {"server": "nfs.example", "path": "/"}}]},
+            r"extraVolumes\[0\] \(share\) is a nfs volume",
+        ),
+        (
+            {"extraVolumes": [{"name": "ca", "configMap": {"name": "ca"}, "gitRepo": {"repository": "x"}}]},
+            r"extraVolumes\[0\] \(ca\) is a gitRepo volume",
+        ),
         (
             {"extraVolumes": [{"name": "a", "emptyDir": {}}, {"name": "a", "emptyDir": {}}]},
             r'extraVolumes\[1\] is named "a", which extraVolumes\[0\]',

@@ -200,8 +200,10 @@ the API server only at install, and a hostPath volume breaks Pod Security Standa
 {{- if hasKey $volumes $name }}
 {{- fail (printf "extraVolumes[%d] is named %q, which %s already uses: pick another name" $i $name (get $volumes $name)) }}
 {{- end }}
-{{- if hasKey $volume "hostPath" }}
-{{- fail (printf "extraVolumes[%d] (%s) is a hostPath volume: Pod Security Standard \"restricted\" forbids it; use a ConfigMap, Secret, projected or emptyDir volume" $i $name) }}
+{{- range $type := keys (omit $volume "name") | sortAlpha }}
+{{- if not (has $type (list "configMap" "csi" "downwardAPI" "emptyDir" "ephemeral" "persistentVolumeClaim" "projected" "secret")) }}
+{{- fail (printf "extraVolumes[%d] (%s) is a %s volume: Pod Security Standard \"restricted\" allows only configMap, csi, downwardAPI, emptyDir, ephemeral, persistentVolumeClaim, projected and secret" $i $name $type) }}
+{{- end }}
 {{- end }}
 {{- $_ := set $volumes $name (printf "extraVolumes[%d]" $i) }}
 {{- end }}
@@ -233,6 +235,12 @@ the API keeps one of them without a word, and a pod label replacing a selector l
 {{- if .Values.metricsAnnotations.enabled }}
 {{- $scrape := dict "prometheus.io/scrape" "" "prometheus.io/port" "" "prometheus.io/path" "" "prometheus.io/scheme" "" }}
 {{- include "baton-datadog.noClash" (list "service.annotations" .Values.service.annotations $scrape "metricsAnnotations.enabled (set it to false to write them yourself)") }}
+{{- end }}
+{{- $rolling := .Values.updateStrategy.rollingUpdate | default dict }}
+{{- if and (eq .Values.updateStrategy.type "RollingUpdate") (hasKey $rolling "maxSurge") (hasKey $rolling "maxUnavailable") }}
+{{- if and (has (toString $rolling.maxSurge) (list "0" "0%")) (has (toString $rolling.maxUnavailable) (list "0" "0%")) }}
+{{- fail "updateStrategy.rollingUpdate.maxSurge and maxUnavailable are both 0: a rollout could never replace a pod (the API server refuses it)" }}
+{{- end }}
 {{- end }}
 {{- if .Values.serviceMonitor.enabled }}
 {{- $interval := include "baton-datadog.milliseconds" .Values.serviceMonitor.interval | int64 }}
