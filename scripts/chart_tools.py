@@ -123,7 +123,7 @@ VALUE_SETS: tuple[ValueSet, ...] = (
     ),
     ValueSet(
         "connector-defaults",
-        "every connector setting null: only BATON_HOST_ID and the health server's settings are rendered, the connector's defaults apply",
+        "every connector setting null: only BATON_HOST_ID, the health server's settings and the shutdown grace are rendered, the connector's defaults apply",
         {"config": dict.fromkeys(yaml.safe_load((CHART / "values.yaml").read_text())["config"])},
         release="datadog-beta",
     ),

@@ -123,13 +123,14 @@ def test_rendered_settings_load_in_the_real_settings_model(name: str, clean_bato
         assert isinstance(settings.api_key, SecretStr)
         assert settings.api_key.get_secret_value() == chart_tools.EXAMPLE_SECRET["apiKey"]
     if name == "connector-defaults":
-        # A null value leaves its variable out; the health server's three settings alone fall back to the chart's
-        # values (the bind address to 0.0.0.0, not the daemon's loopback default), since the probes, the Service
-        # and Prometheus are built on them.
+        # A null value leaves its variable out; the health server's three settings and the shutdown grace alone
+        # fall back to the chart's values (the bind address to 0.0.0.0, not the daemon's loopback default), since
+        # the probes, the Service, Prometheus and terminationGracePeriodSeconds are built on them.
         assert set(env) - {"BATON_HOST_ID"} == {
             "BATON_HEALTH_CHECK",
             "BATON_HEALTH_CHECK_BIND_ADDRESS",
             "BATON_HEALTH_CHECK_PORT",
+            "BATON_SHUTDOWN_GRACE_SECONDS",
         }
         assert settings.health_check_bind_address == "0.0.0.0"
 

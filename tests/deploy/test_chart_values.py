@@ -702,3 +702,19 @@ def test_service_account_annotations_without_the_service_account_are_refused() -
     }
     with pytest.raises(Exception, match=r"serviceAccount\.annotations are set but serviceAccount\.create is false"):
         chart_tools.render(values)
+
+
+def test_a_secrets_shutdown_grace_cannot_outlast_the_termination_grace_period() -> None:
+    """With `config.shutdownGraceSeconds: null` the chart checked terminationGracePeriodSeconds against the
+    connector's default, 25, while a Secret's BATON_SHUTDOWN_GRACE_SECONDS=60 made the kubelet SIGKILL the pod
+    in the middle of a grant or revoke."""
+    user_secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "datadog-acme-credentials"},
+        "stringData": {"BATON_SHUTDOWN_GRACE_SECONDS": "60"},
+    }
+    values = {"existingSecret": "datadog-acme-credentials", "config": {"shutdownGraceSeconds": None}}
+    docs = [*valid(render_docs(values)), user_secret]
+    assert checks.pod_environment(docs)["BATON_SHUTDOWN_GRACE_SECONDS"] == "25"
+    assert checks.lifecycle_problems(docs) == []

@@ -115,9 +115,10 @@ baseUrl: BATON_BASE_URL
 {{- define "baton-datadog.configEnv" -}}
 {{- $names := include "baton-datadog.settingEnvNames" . | fromYaml }}
 {{- $config := deepCopy .Values.config }}
-{{- /* What the probes, the Service and the NetworkPolicy are built on is rendered even when null: else a Secret
-(or the connector's loopback default bind address) could move or stop the server they point at. */}}
-{{- range $key, $value := dict "healthCheck" true "healthCheckBindAddress" "0.0.0.0" "healthCheckPort" 8081 }}
+{{- /* What the pod spec is built on is rendered even when null: else a Secret (or the connector's loopback default
+bind address) could move or stop the server the probes, the Service and the NetworkPolicy point at, or make the
+shutdown grace outlast terminationGracePeriodSeconds (SIGKILL mid-task). */}}
+{{- range $key, $value := dict "healthCheck" true "healthCheckBindAddress" "0.0.0.0" "healthCheckPort" 8081 "shutdownGraceSeconds" 25 }}
 {{- if kindIs "invalid" (index $config $key) }}
 {{- $_ := set $config $key $value }}
 {{- end }}
