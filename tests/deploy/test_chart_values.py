@@ -718,3 +718,10 @@ def test_a_secrets_shutdown_grace_cannot_outlast_the_termination_grace_period() 
     docs = [*valid(render_docs(values)), user_secret]
     assert checks.pod_environment(docs)["BATON_SHUTDOWN_GRACE_SECONDS"] == "25"
     assert checks.lifecycle_problems(docs) == []
+
+
+@pytest.mark.parametrize("name", ["HTTP_PROXY", "GRPC_PROXY"])
+def test_a_proxy_variable_the_connector_does_not_route_https_through_is_not_checked(name: str) -> None:
+    """Every call is https: HTTP_PROXY is never used for it, and grpc_proxy is not read (docs/deployment.md)."""
+    values = {"extraEnv": [{"name": name, "value": "http://proxy.example:3128"}], "networkPolicy": POLICY}
+    valid(render_docs(values))

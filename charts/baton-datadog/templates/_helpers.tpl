@@ -304,8 +304,9 @@ the API keeps one of them without a word, and a pod label replacing a selector l
 {{- mul $n (get (dict "ms" 1 "s" 1000 "m" 60000 "h" 3600000) $unit) }}
 {{- end }}
 
-{{/* With the NetworkPolicy on, every port the values make the connector dial (config.c1ApiHost, config.baseUrl, a
-proxy in extraEnv) must be 443 or in networkPolicy.extraEgress: else the pod starts and every call times out. */}}
+{{/* With the NetworkPolicy on, every port the values make the connector dial (config.c1ApiHost, config.baseUrl, an
+HTTPS_PROXY or ALL_PROXY in extraEnv: the proxies it reads for https) must be 443 or in networkPolicy.extraEgress,
+else the pod starts and every call times out. */}}
 {{- define "baton-datadog.egressPortsAllowed" -}}
 {{- $dials := list }}
 {{- with .Values.config.c1ApiHost }}
@@ -316,7 +317,7 @@ proxy in extraEnv) must be 443 or in networkPolicy.extraEgress: else the pod sta
 {{- $dials = append $dials (list "config.baseUrl" (include "baton-datadog.urlPort" .)) }}
 {{- end }}
 {{- range .Values.extraEnv }}
-{{- if and (has (upper (toString .name)) (list "HTTPS_PROXY" "HTTP_PROXY" "ALL_PROXY" "GRPC_PROXY")) .value }}
+{{- if and (has (upper (toString .name)) (list "HTTPS_PROXY" "ALL_PROXY")) .value }}
 {{- $dials = append $dials (list (printf "extraEnv %s" .name) (include "baton-datadog.urlPort" .value)) }}
 {{- end }}
 {{- end }}
