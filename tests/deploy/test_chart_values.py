@@ -725,3 +725,45 @@ def test_a_proxy_variable_the_connector_does_not_route_https_through_is_not_chec
     """Every call is https: HTTP_PROXY is never used for it, and grpc_proxy is not read (docs/deployment.md)."""
     values = {"extraEnv": [{"name": name, "value": "http://proxy.example:3128"}], "networkPolicy": POLICY}
     valid(render_docs(values))
+
+
+# ---- extraEnv and the connector's case-insensitive names --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {"config": {"logLevel": "debug"}, "extraEnv": [{"name": "baton_log_level", "value": "error"}]},
+            "extraEnv sets baton_log_level, which config.logLevel already sets",
+        ),
+        (
+            {"secret": {"apiKey": "k"}, "extraEnv": [{"name": "Baton_Api_Key", "value": "other"}]},
+            "extraEnv sets Baton_Api_Key, which secret.apiKey already sets",
+        ),
+        (
+            {
+                "extraEnv": [
+                    {"name": "BATON_SYNC_SECRETS", "value": "true"},
+                    {"name": "baton_sync_secrets", "value": ""},
+                ]
+            },
+            "extraEnv sets BATON_SYNC_SECRETS twice",
+        ),
+    ],
+)
+def test_a_baton_setting_in_another_letter_case_is_the_same_setting(values: dict[str, Any], message: str) -> None:
+    """The connector reads BATON_* names in any case: `baton_log_level` silently replaced config.logLevel."""
+    with pytest.raises(Exception, match=message):
+        chart_tools.render(values)
+
+
+def test_proxy_variables_in_both_cases_stay_distinct() -> None:
+    """httpx reads both HTTPS_PROXY and https_proxy (the lower-case one wins); setting both is not a clash."""
+    values = {
+        "extraEnv": [
+            {"name": "HTTPS_PROXY", "value": "http://proxy.example:3128"},
+            {"name": "https_proxy", "value": "http://proxy.example:3128"},
+        ]
+    }
+    valid(render_docs(values))

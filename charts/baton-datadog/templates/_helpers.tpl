@@ -261,13 +261,15 @@ the API keeps one of them without a word, and a pod label replacing a selector l
 {{- $seen := dict }}
 {{- range .Values.extraEnv }}
 {{- $envName := toString .name }}
-{{- if hasKey $chartSets $envName }}
-{{- fail (printf "extraEnv sets %s, which %s already sets: set it in one place (of two, Kubernetes silently keeps the last)" $envName (get $chartSets $envName)) }}
+{{- /* The connector reads BATON_* names in any letter case: baton_log_level is BATON_LOG_LEVEL to it. */}}
+{{- $key := hasPrefix "BATON_" (upper $envName) | ternary (upper $envName) $envName }}
+{{- if hasKey $chartSets $key }}
+{{- fail (printf "extraEnv sets %s, which %s already sets: set it in one place (of two, one is silently lost)" $envName (get $chartSets $key)) }}
 {{- end }}
-{{- if hasKey $seen $envName }}
-{{- fail (printf "extraEnv sets %s twice" $envName) }}
+{{- if hasKey $seen $key }}
+{{- fail (printf "extraEnv sets %s twice" $key) }}
 {{- end }}
-{{- $_ := set $seen $envName true }}
+{{- $_ := set $seen $key true }}
 {{- end }}
 {{- end }}
 
