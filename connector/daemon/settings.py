@@ -511,23 +511,41 @@ COMMANDS = (
     ("inspect FILE", "show what a .c1z sync file holds"),
     ("capabilities", "print the connector's metadata and capabilities (what Hello sends) as JSON"),
     ("config", "print the effective settings and where each came from (secrets redacted)"),
+    ("help [COMMAND]", "show this help, or a command's"),
 )
 
 
-def build_parser(prog: str = "baton-datadog") -> argparse.ArgumentParser:
-    """Flags generated from the model, grouped; defaults are None so only given flags override env and file."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Flags generated from the model, grouped; defaults are None so only given flags override env and file.
+
+    `command` (`config`, `capabilities`) is a command that takes the settings flags: its help says what it does
+    and takes (`config` also `--json`), not the whole program's usage with a command slot it does not have."""
+    prog = "baton-datadog" + (f" {command}" if command else "")
     commands = "\n".join(f"  {name:<14} {text}" for name, text in COMMANDS)
+    if command:
+        text = next(text for name, text in COMMANDS if name == command)
+        usage = f"{prog} [FLAGS]" + (" [--json]" if command == "config" else "")
+        description = (
+            f"{text[0].upper()}{text[1:]}. It reads the settings as a run does (flags, BATON_* variables, --config)."
+        )
+    else:
+        usage = f"{prog} [COMMAND] [FLAGS]"
+        description = (
+            "Sync Datadog into a ConductorOne c1z (one-shot), or run as a ConductorOne service "
+            f"(with --client-id).\n\ncommands:\n{commands}\n  (none)         sync, or serve in service mode"
+        )
     parser = argparse.ArgumentParser(
         prog=prog,
-        usage=f"{prog} [COMMAND] [FLAGS]",
-        description="Sync Datadog into a ConductorOne c1z (one-shot), or run as a ConductorOne service "
-        f"(with --client-id).\n\ncommands:\n{commands}\n  (none)         sync, or serve in service mode",
+        usage=usage,
+        description=description,
         epilog="Every flag is also read from BATON_<FLAG> (e.g. --api-key ↔ BATON_API_KEY). "
         "Precedence: flag > environment > --config file.",
         argument_default=argparse.SUPPRESS,
         formatter_class=_Formatter,
         allow_abbrev=False,  # like baton-sdk's flags: a typo is an error, never a silently different setting
     )
+    if command == "config":
+        parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     # The program's name, not `prog`: `baton-datadog config --version` is the same build as `baton-datadog --version`.
     parser.add_argument("--version", action="version", version=f"baton-datadog {package_version()}")
     parser.add_argument("--config", type=Path, help=f"YAML file of settings [{CONFIG_PATH_ENV}]")
@@ -609,21 +627,23 @@ class Effective:
     warnings: list[str] = field(default_factory=list)
 
 
-def load(argv: Sequence[str], *, prog: str = "baton-datadog") -> Settings:
+def load(argv: Sequence[str], *, command: str | None = None) -> Settings:
     """Parse flags, then build Settings from flags, the environment and the file; raise SettingsError."""
-    return load_effective(argv, prog=prog).settings
+    return load_effective(argv, command=command).settings
 
 
-def load_effective(argv: Sequence[str], *, prog: str = "baton-datadog") -> Effective:
+def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effective:
     """Settings, the source of each value, and warnings about unknown `BATON_*` variables (of os.environ,
     which pydantic-settings reads)."""
     environ = os.environ
     # parse_known_args, not parse_args: argparse's own refusal quotes what it did not know, and that may be a secret
     # (`--client-secrett=...`, or `--app-kye` and the key after it).
-    parsed, leftover = build_parser(prog).parse_known_args(_explicit_booleans(argv))
+    parser = build_parser(command)
+    parsed, leftover = parser.parse_known_args(_explicit_booleans(argv))
     if leftover:
-        raise SettingsError(unknown_arguments(leftover))
+        raise SettingsError(unknown_arguments(leftover, known_flags(parser)))
     flagged = vars(parsed)
+    flagged.pop("json", None)  # `config --json`: how to print, not a setting
     for name, value in flagged.items():
         if isinstance(value, list):  # a repeated list flag: one value each time, each comma-separated or JSON
             flagged[name] = value[0] if len(value) == 1 else ",".join(part for part in value if part.strip())

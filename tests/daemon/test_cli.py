@@ -137,6 +137,51 @@ def test_inspect_file_still_works_and_help_and_version_work_in_both_places(tmp_p
         assert shows in " ".join(done.stdout.split()), args
 
 
+# cobra gives every baton-sdk connector a `help [COMMAND]` command; a baton user types it before trying --help.
+@pytest.mark.parametrize(
+    ("args", "shows"),
+    [
+        (("help",), "usage: baton-datadog [COMMAND] [FLAGS]"),
+        (("help", "inspect"), "the .c1z file to read"),
+        (("help", "config"), "usage: baton-datadog config [FLAGS] [--json]"),
+        (("--log-level", "debug", "help", "capabilities"), "usage: baton-datadog capabilities [FLAGS]"),
+    ],
+    ids=["program", "inspect", "config", "after-flags"],
+)
+def test_the_help_command_shows_the_programs_help_or_a_commands(args: tuple[str, ...], shows: str) -> None:
+    done = run_cli(*args)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert shows in done.stdout
+
+
+def test_help_for_no_command_is_one_line_and_exit_2() -> None:
+    done = run_cli("help", "sycn")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines() == [
+        "baton-datadog: help: unknown command 'sycn'; the commands are inspect, capabilities, config, help, "
+        "or none to sync or serve (see --help)"
+    ]
+    done = run_cli("help", CANARY)
+    assert done.returncode == 2
+    assert CANARY not in done.stderr
+
+
+def test_config_and_capabilities_help_describe_the_command_and_its_own_flags() -> None:
+    """Their help was the program's: a `[COMMAND]` slot they do not take, and no word of `config --json`."""
+    for command, usage in (("config", "[FLAGS] [--json]"), ("capabilities", "[FLAGS]")):
+        done = run_cli(command, "--help")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith(f"usage: baton-datadog {command} {usage}\n"), done.stdout[:200]
+        assert "commands:" not in done.stdout
+    assert "--json" in run_cli("config", "--help").stdout
+    assert "--json" not in run_cli("capabilities", "--help").stdout
+    done = run_cli("config", "--jsno")
+    assert (done.returncode, last_line(done.stderr)) == (
+        2,
+        "baton-datadog: unknown flag --jsno; did you mean --json?; see --help for the flags",
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [
@@ -153,7 +198,7 @@ def test_a_positional_that_is_no_command_is_one_line_and_exit_2(args: tuple[str,
     assert done.stdout == ""
     (line,) = done.stderr.splitlines()
     assert line.startswith(f"baton-datadog: {says}")
-    assert "the commands are inspect, capabilities, config" in line
+    assert "the commands are inspect, capabilities, config, help" in line
     assert CANARY not in line
 
 
