@@ -425,6 +425,13 @@ def read_yaml(path: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in data.items():
         name = str(key).replace("-", "_").lower()
+        bare = name.removeprefix(ENV_PREFIX.lower())
+        if name not in Settings.model_fields and bare != name and bare in Settings.model_fields:
+            # `BATON_API_KEY: …` copied from a Secret: "did you mean BATON_API_KEY" would name the key itself.
+            raise SettingsError(
+                f"{where}: {str(key)!r} is the environment variable's name; in this file the setting is "
+                f"{flag(bare).removeprefix('--')}"
+            )
         if name not in Settings.model_fields:
             raise SettingsError(f"{where}: unknown setting {str(key)!r}{_did_you_mean(name)}")
         if _given(value):

@@ -268,6 +268,21 @@ def test_a_baton_sdk_setting_this_connector_lacks_is_named_as_such_everywhere(
         load(["--config", str(config)])
 
 
+def test_a_variable_name_in_the_config_file_is_told_the_files_name_for_it(tmp_path: Path) -> None:
+    """`BATON_API_KEY: …` copied from a Secret into the YAML file was answered "did you mean BATON_API_KEY?"."""
+    config = tmp_path / "baton.yaml"
+    config.write_text("BATON_API_KEY: canary-api-key-in-yaml\n")
+    with pytest.raises(SettingsError) as refused:
+        load(["--config", str(config)])
+    assert str(refused.value) == (
+        f"setting --config (BATON_CONFIG_PATH): {config}: 'BATON_API_KEY' is the environment variable's name; "
+        "in this file the setting is api-key"
+    )
+    config.write_text("baton_sync_schedules: true\n")
+    with pytest.raises(SettingsError, match=r"in this file the setting is sync-schedules$"):
+        load(["--config", str(config)])
+
+
 def test_no_setting_of_this_connector_is_called_baton_sdk_only() -> None:
     assert not set(SDK_ONLY_SETTINGS) & set(Settings.model_fields)
 
