@@ -213,11 +213,18 @@ def _in_key_order(profile: dict[str, Any]) -> dict[str, Any]:
     return {key: _value_in_key_order(profile[key]) for key in sorted(profile)}
 
 
+# A Struct holds every number as a double: a count of 15 comes back as 15.0. Whole numbers up to 2**53 (all a
+# double holds exactly) are shown as the integers the connector stored, as Go's protojson prints them.
+_EXACT = 2**53
+
+
 def _value_in_key_order(value: Any) -> Any:
     if isinstance(value, dict):
         return _in_key_order(value)
     if isinstance(value, list):
         return [_value_in_key_order(item) for item in value]
+    if isinstance(value, float) and value.is_integer() and abs(value) <= _EXACT:
+        return int(value)
     return value
 
 

@@ -250,3 +250,16 @@ def test_a_profile_is_in_key_order_at_every_level() -> None:
     assert list(shown) == ["a", "b"]
     assert list(shown["b"]) == ["a", "z"]
     assert list(shown["b"]["a"][0]) == ["x", "y"]
+
+
+def test_whole_numbers_of_a_profile_are_shown_as_integers() -> None:
+    """A Struct keeps numbers as doubles, so a role's `user_count` of 15 was listed as 15.0 (Go shows 15)."""
+    from connector.baton.pb.c1.connector.v2 import resource_pb2
+    from connector.daemon import inspect as cli_inspect
+
+    resource = resource_pb2.Resource()
+    resource.profile.update({"user_count": 15, "nested": {"n": [0, -3]}, "ratio": 0.5, "huge": 2.0**60})
+    shown = cli_inspect._profile(resource)
+    assert json.dumps(shown, sort_keys=True) == (
+        '{"huge": 1.152921504606847e+18, "nested": {"n": [0, -3]}, "ratio": 0.5, "user_count": 15}'
+    )
