@@ -487,12 +487,25 @@ def allowed_values(field_name: str) -> str:
     if get_origin(annotation) is Literal:
         return "one of " + ", ".join(str(v) for v in get_args(annotation) if v != "")
     if annotation in (int, float):
-        low = next((m.ge for m in info.metadata if getattr(m, "ge", None) is not None), None)
-        high = next((m.le for m in info.metadata if getattr(m, "le", None) is not None), None)
+        bounds = {
+            sign: bound
+            for sign, attr in (("≥", "ge"), (">", "gt"), ("≤", "le"), ("<", "lt"))
+            for m in info.metadata
+            if (bound := getattr(m, attr, None)) is not None
+        }
         kind = "an integer" if annotation is int else "a number"
-        if low is not None and high is not None:
-            return f"{kind} from {low} to {high}"
-        return f"{kind} ≥ {low}" if low is not None else kind
+        if set(bounds) == {"≥", "≤"}:
+            return f"{kind} from {bounds['≥']} to {bounds['≤']}"
+        # Every bound the model enforces: `--backoff-scale 2` was refused while --help said only "a number".
+        return (
+            " and ".join(
+                [
+                    f"{kind} {sign} {bound}" if i == 0 else f"{sign} {bound}"
+                    for i, (sign, bound) in enumerate(bounds.items())
+                ]
+            )
+            or kind
+        )
     return ""
 
 

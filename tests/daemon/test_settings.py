@@ -38,6 +38,26 @@ def test_every_setting_has_a_flag_of_the_same_name() -> None:
         assert "--" + name.replace("_", "-") in flags, name
 
 
+@pytest.mark.parametrize(
+    ("name", "allowed"),
+    [
+        ("backoff_scale", "a number > 0 and ≤ 1"),
+        ("ready_window_seconds", "a number > 0"),
+        ("shutdown_grace_seconds", "a number ≥ 0"),
+        ("task_concurrency", "an integer from 1 to 100"),
+    ],
+)
+def test_help_states_every_bound_a_number_is_checked_against(name: str, allowed: str) -> None:
+    """`--backoff-scale 2` and `--ready-window-seconds 0` were refused while --help said only "a number"."""
+    from connector.daemon.settings import allowed_values
+
+    assert allowed_values(name) == allowed
+    help_text = next(a.help for a in build_parser()._actions if flag(name) in a.option_strings)
+    assert f"; {allowed})" in str(help_text)
+    with pytest.raises(SettingsError, match=re.escape(f"{flag(name)} ({env(name)})")):
+        load([flag(name), "0" if name != "shutdown_grace_seconds" else "-1"])
+
+
 def test_flag_beats_env_beats_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = tmp_path / "baton.yaml"
     config.write_text("site: datadoghq.eu\ntask-concurrency: 7\nlog-level: debug\nsync-schedules: true\n")
