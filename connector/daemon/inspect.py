@@ -150,7 +150,10 @@ def _summary(out: TextIO, as_json: bool, reader: C1ZReader, sync_id: str) -> Non
         json.dump({"file": str(reader.path), "sync_id": sync_id, "sync_runs": runs, "counts": counts}, out, indent=2)
         out.write("\n")
         return
-    out.write(_shown(f"{reader.path}: showing sync {sync_id}") + "\n\nSync runs\n")
+    # A run without an end was stopped (or is running): its counts are what it stored so far, not the org.
+    unfinished = any(run["sync_id"] == sync_id and not run["ended_at"] for run in runs)
+    note = " (unfinished: the rows it stored before it stopped)" if unfinished else ""
+    out.write(_shown(f"{reader.path}: showing sync {sync_id}{note}") + "\n\nSync runs\n")
     _table(out, lambda: runs, ["sync_id", "type", "started_at", "ended_at", "parent_sync_id"])
     out.write("\nRows per resource type\n")
     totals = {k: sum(c[k] for _, c in per_type) for k in ("resources", "entitlements", "grants")}

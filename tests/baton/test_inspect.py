@@ -263,3 +263,14 @@ def test_whole_numbers_of_a_profile_are_shown_as_integers() -> None:
     assert json.dumps(shown, sort_keys=True) == (
         '{"huge": 1.152921504606847e+18, "nested": {"n": [0, -3]}, "ratio": 0.5, "user_count": 15}'
     )
+
+
+def test_the_summary_says_when_the_sync_it_shows_is_unfinished() -> None:
+    """An interrupted one-shot sync's counts are part of the org; only an empty ENDED_AT column told so."""
+    unfinished = inspect(str(IN_PROGRESS))
+    assert unfinished.returncode == 0, unfinished.stderr
+    assert unfinished.stdout.splitlines()[0] == (
+        f"{IN_PROGRESS}: showing sync 3ARefY5G8eOytquwYgm41Nq07IZ (unfinished: the rows it stored before it stopped)"
+    )
+    finished = inspect(str(EXPANDED))
+    assert "unfinished" not in finished.stdout.splitlines()[0]
