@@ -435,8 +435,61 @@ def read_yaml(path: Path) -> dict[str, Any]:
         if name not in Settings.model_fields:
             raise SettingsError(f"{where}: unknown setting {str(key)!r}{_did_you_mean(name)}")
         if _given(value):
-            out[name] = value
+            out[name] = _as_yaml_value(name, value, where)
     return out
+
+
+def _yaml_kind(value: Any) -> str:
+    """What a YAML value is, in the file's terms (its value is never shown: it may be a key)."""
+    if isinstance(value, bool):
+        return "true/false (a YAML boolean)"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bytes):
+        return "binary data"
+    return f"a YAML {type(value).__name__}"  # a date (`2024-01-01`), a timestamp
+
+
+def _as_yaml_value(name: str, value: Any, where: str) -> Any:
+    """A YAML value of the kind the setting takes, else a SettingsError naming the setting and both kinds.
+
+    The model would take a YAML `true` as the number 1 (`sync-interval: true` is a sync every second,
+    `health-check-port: false` any free port), a number as text (YAML reads `host-id: 0123` as 83) or refuse a
+    number for a file name as "not a valid path for <class 'pathlib.Path'>": a value is taken only as written.
+    """
+    annotation = Settings.model_fields[name].annotation
+    kinds = {annotation, *get_args(annotation)}
+    text = f"{where}: {flag(name).removeprefix('--')} is"
+    if bool in kinds:
+        return value  # a switch: true/false, yes/no, "true" (the model refuses the rest, naming the setting)
+    if kinds & {int, float}:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise SettingsError(f"{text} {_yaml_kind(value)}, not a number")
+        return value
+    if get_origin(annotation) is list:
+        if not isinstance(value, list | str):
+            raise SettingsError(f"{text} {_yaml_kind(value)}, not text or a list of text{_quote_it(value)}")
+        for at, item in enumerate(value if isinstance(value, list) else [], 1):
+            if not isinstance(item, str):
+                raise SettingsError(f"{text} {_yaml_kind(item)} (item {at}), not text{_quote_it(item)}")
+        return value
+    if name == "invoke_action_args" and isinstance(value, dict):
+        try:
+            return json.dumps(value)  # the arguments written as a YAML mapping: the JSON object they stand for
+        except (TypeError, ValueError):
+            raise SettingsError(f"{text} a mapping that JSON cannot carry (a date, binary data)") from None
+    if not isinstance(value, str):
+        raise SettingsError(f"{text} {_yaml_kind(value)}, not text{_quote_it(value)}")
+    return value
+
+
+def _quote_it(value: Any) -> str:
+    """The fix for a scalar YAML read as something else (`0123`, `yes`, `2024-01-01`): quoting makes it text."""
+    return "" if isinstance(value, dict | list | bytes) else "; quote it to give text"
 
 
 def _repeated(node: Any) -> str:

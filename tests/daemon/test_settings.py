@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -301,6 +302,48 @@ def test_a_variable_name_in_the_config_file_is_told_the_files_name_for_it(tmp_pa
     config.write_text("baton_sync_schedules: true\n")
     with pytest.raises(SettingsError, match=r"in this file the setting is sync-schedules$"):
         load(["--config", str(config)])
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        # The model took a YAML boolean for the number 1 or 0: a sync every second, any free port.
+        ("sync-interval: true", "sync-interval is true/false (a YAML boolean), not a number"),
+        ("health-check-port: false", "health-check-port is true/false (a YAML boolean), not a number"),
+        # YAML 1.1 reads 0123 as 83: taken as text it would silently be another host id.
+        ("host-id: 0123", "host-id is a number, not text; quote it to give text"),
+        ("host-id: 2024-01-01", "host-id is a YAML date, not text; quote it to give text"),
+        # Was "Input is not a valid path for <class 'pathlib.Path'>".
+        ("file: 123", "file is a number, not text; quote it to give text"),
+        (f"api-key: {{k: {CANARY}}}", "api-key is a mapping, not text"),
+        ("sync-resources: [role:a, 2]", "sync-resources is a number (item 2), not text; quote it to give text"),
+        ("sync-resource-types: {role: 1}", "sync-resource-types is a mapping, not text or a list of text"),
+    ],
+)
+def test_a_config_file_value_of_the_wrong_yaml_kind_is_named_not_converted(
+    line: str, says: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "baton.yaml"
+    config.write_text(line + "\n")
+    with pytest.raises(SettingsError) as refused:
+        load(["--config", str(config)])
+    assert str(refused.value) == f"setting --config (BATON_CONFIG_PATH): {config}: {says}"
+    assert CANARY not in str(refused.value)
+
+
+def test_a_config_file_takes_values_of_the_kinds_it_would_be_written_with(tmp_path: Path) -> None:
+    config = tmp_path / "baton.yaml"
+    config.write_text(
+        "task-concurrency: 4\nshutdown-grace-seconds: 2.5\nhealth-check-port: '9090'\nprovisioning: yes\n"
+        "sync-resource-types: role\nsync-resources: [role:a, 'team:b']\nhost-id: '0123'\n"
+        "invoke-action: disable_user\ninvoke-action-args:\n  user_id: u-1\n"
+    )
+    settings = load(["--config", str(config)])
+    assert (settings.task_concurrency, settings.shutdown_grace_seconds, settings.health_check_port) == (4, 2.5, 9090)
+    assert (settings.provisioning, settings.sync_resource_types, settings.host_id) == (True, ["role"], "0123")
+    assert settings.sync_resources == ["role:a", "team:b"]
+    # The action's arguments as a YAML mapping: the JSON object they stand for.
+    assert json.loads(settings.invoke_action_args) == {"user_id": "u-1"}
 
 
 def test_no_setting_of_this_connector_is_called_baton_sdk_only() -> None:
