@@ -458,8 +458,8 @@ def _as_yaml_value(name: str, value: Any, where: str) -> Any:
     """A YAML value of the kind the setting takes, else a SettingsError naming the setting and both kinds.
 
     The model would take a YAML `true` as the number 1 (`sync-interval: true` is a sync every second,
-    `health-check-port: false` any free port), a number as text (YAML reads `host-id: 0123` as 83) or refuse a
-    number for a file name as "not a valid path for <class 'pathlib.Path'>": a value is taken only as written.
+    `health-check-port: false` any free port), and refused a number where text is expected without the fix (YAML
+    reads `host-id: 0123` as 83: quote it), for a file name as "not a valid path for <class 'pathlib.Path'>".
     """
     annotation = Settings.model_fields[name].annotation
     kinds = {annotation, *get_args(annotation)}

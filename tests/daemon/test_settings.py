@@ -310,7 +310,7 @@ def test_a_variable_name_in_the_config_file_is_told_the_files_name_for_it(tmp_pa
         # The model took a YAML boolean for the number 1 or 0: a sync every second, any free port.
         ("sync-interval: true", "sync-interval is true/false (a YAML boolean), not a number"),
         ("health-check-port: false", "health-check-port is true/false (a YAML boolean), not a number"),
-        # YAML 1.1 reads 0123 as 83: taken as text it would silently be another host id.
+        # YAML 1.1 reads 0123 as 83: quoting is the fix to name (the model said only "a valid string").
         ("host-id: 0123", "host-id is a number, not text; quote it to give text"),
         ("host-id: 2024-01-01", "host-id is a YAML date, not text; quote it to give text"),
         # Was "Input is not a valid path for <class 'pathlib.Path'>".
