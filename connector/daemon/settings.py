@@ -861,7 +861,9 @@ def describe(exc: ValidationError) -> str:
         loc = [str(part) for part in error["loc"]]
         message = error["msg"].removeprefix("Value error, ")
         if loc and loc[0] in Settings.model_fields:
-            lines.append(f"setting {flag(loc[0])} ({env(loc[0])}): {message}")
+            # A list's entry is named by its place: `[1, 2]` gave the same line twice, naming neither.
+            item = f"item {int(loc[1]) + 1}: " if len(loc) > 1 and loc[1].isdigit() else ""
+            lines.append(f"setting {flag(loc[0])} ({env(loc[0])}): {item}{message}")
         elif loc:
             lines.append(f"setting {'.'.join(loc)}: {message} (not a known setting)")
         elif message.startswith("setting "):

@@ -346,6 +346,16 @@ def test_a_config_file_takes_values_of_the_kinds_it_would_be_written_with(tmp_pa
     assert json.loads(settings.invoke_action_args) == {"user_id": "u-1"}
 
 
+def test_each_bad_entry_of_a_json_list_is_named_by_its_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BATON_SYNC_RESOURCES", '["role:a", 1, 2]')
+    with pytest.raises(SettingsError) as refused:
+        load([])
+    assert str(refused.value).splitlines() == [
+        "setting --sync-resources (BATON_SYNC_RESOURCES): item 2: Input should be a valid string",
+        "setting --sync-resources (BATON_SYNC_RESOURCES): item 3: Input should be a valid string",
+    ]
+
+
 def test_no_setting_of_this_connector_is_called_baton_sdk_only() -> None:
     assert not set(SDK_ONLY_SETTINGS) & set(Settings.model_fields)
 
