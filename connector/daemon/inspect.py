@@ -32,8 +32,14 @@ def _fail(problem: object) -> None:
     print(f"inspect: {_shown(str(problem))}", file=sys.stderr)
 
 
+# What a one-shot sync writes by default (--file), and what baton-sdk's `baton` tool reads by default (-f).
+DEFAULT_FILE = Path("sync.c1z")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", type=Path, help="the .c1z file to read")
+    parser.add_argument("file", type=Path, nargs="?", help=f"the .c1z file to read (default: {DEFAULT_FILE})")
+    # baton-sdk's `baton` tool names the file with -f/--file and the format with -o: a baton user's hands type them.
+    parser.add_argument("-f", "--file", dest="file_flag", type=Path, metavar="FILE", help="the same, as a flag")
     parser.add_argument(
         "--sync-id",
         default="",
@@ -44,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     shown.add_argument("--entitlements", action="store_true", help="list the entitlements")
     shown.add_argument("--grants", action="store_true", help="list the grants")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument(
+        "-o", "--output-format", choices=("console", "json"), default="console", help="console (tables) or json"
+    )
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -51,6 +60,12 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
     Every failure is one line naming the file and what was wrong (issue 11 §9): never a traceback.
     """
+    given = getattr(args, "file_flag", None)
+    if args.file is not None and given is not None and args.file != given:
+        _fail(f"two files given ({args.file} and --file {given}); inspect reads one")
+        return 2
+    args.file = args.file or given or DEFAULT_FILE
+    args.json = args.json or getattr(args, "output_format", "console") == "json"
     try:
         reader = C1ZReader(args.file)
     except C1ZFormatError as exc:

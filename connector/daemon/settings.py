@@ -581,7 +581,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 COMMANDS = (
-    ("inspect FILE", "show what a .c1z sync file holds"),
+    ("inspect [FILE]", "show what a .c1z sync file holds (default: sync.c1z; -f FILE and -o json as with baton)"),
     ("capabilities", "print the connector's metadata and capabilities (what Hello sends) as JSON"),
     ("config", "print the effective settings and where each came from (secrets redacted)"),
     ("help [COMMAND]", "show this help, or a command's"),
@@ -594,7 +594,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     `command` (`config`, `capabilities`) is a command that takes the settings flags: its help says what it does
     and takes (`config` also `--json`), not the whole program's usage with a command slot it does not have."""
     prog = "baton-datadog" + (f" {command}" if command else "")
-    commands = "\n".join(f"  {name:<14} {text}" for name, text in COMMANDS)
+    commands = "\n".join(f"  {name:<15} {text}" for name, text in COMMANDS)
     if command:
         text = next(text for name, text in COMMANDS if name == command)
         usage = f"{prog} [FLAGS]" + (" [--json]" if command == "config" else "")
@@ -605,7 +605,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         usage = f"{prog} [COMMAND] [FLAGS]"
         description = (
             "Sync Datadog into a ConductorOne c1z (one-shot), or run as a ConductorOne service "
-            f"(with --client-id).\n\ncommands:\n{commands}\n  (none)         sync, or serve in service mode"
+            f"(with --client-id).\n\ncommands:\n{commands}\n  (none)          sync, or serve in service mode"
         )
     parser = argparse.ArgumentParser(
         prog=prog,

@@ -274,3 +274,41 @@ def test_the_summary_says_when_the_sync_it_shows_is_unfinished() -> None:
     )
     finished = inspect(str(EXPANDED))
     assert "unfinished" not in finished.stdout.splitlines()[0]
+
+
+def test_the_file_is_read_as_baton_sdks_baton_tool_takes_it(tmp_path: Path) -> None:
+    """`baton resources -f sync.c1z -o json` is the habit (sync.c1z by default); inspect said "unknown flag -f"."""
+    import shutil
+
+    shutil.copy(IN_PROGRESS, tmp_path / "sync.c1z")
+    shutil.copy(EXPANDED, tmp_path / "other.c1z")
+
+    def sync_id(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "connector", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+            cwd=tmp_path,
+        )
+        assert done.returncode == 0, (args, done.stderr)
+        return str(json.loads(done.stdout)["sync_id"])
+
+    assert sync_id("inspect", "--json") == "3ARefY5G8eOytquwYgm41Nq07IZ"  # sync.c1z, what a one-shot run writes
+    assert sync_id("inspect", "-o", "json", "-f", "sync.c1z") == "3ARefY5G8eOytquwYgm41Nq07IZ"
+    other = sync_id("inspect", "--file", "other.c1z", "--output-format", "json")
+    assert other != "3ARefY5G8eOytquwYgm41Nq07IZ"
+    assert sync_id("--file", "other.c1z", "inspect", "--json") == other  # the flag before the command, as with baton
+    both = subprocess.run(
+        [sys.executable, "-m", "connector", "inspect", "sync.c1z", "-f", "other.c1z"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert (both.returncode, both.stderr) == (
+        2,
+        "inspect: two files given (sync.c1z and --file other.c1z); inspect reads one\n",
+    )

@@ -31,7 +31,7 @@ def test_help_lists_the_commands_and_each_settings_default_values_and_variable()
     done = run_cli("--help")
     assert done.returncode == 0
     text = " ".join(done.stdout.split())  # argparse wraps lines
-    for command in ("inspect FILE", "capabilities", "config"):
+    for command in ("inspect [FILE]", "capabilities", "config", "help [COMMAND]"):
         assert command in text
     assert "(default: 3; an integer from 1 to 100) [BATON_TASK_CONCURRENCY]" in text
     assert "(default: info; one of debug, info, warn, warning, error) [BATON_LOG_LEVEL]" in text
