@@ -274,7 +274,7 @@ def _emit(out: TextIO, as_json: bool, listing: Listing, columns: Sequence[str]) 
         _json_list(out, listing())
     else:
         count = _table(out, listing, columns)
-        out.write(f"({count} rows)\n")
+        out.write(f"({count} {'row' if count == 1 else 'rows'})\n")
 
 
 def _json_list(out: TextIO, listing: Iterable[dict[str, Any]]) -> None:

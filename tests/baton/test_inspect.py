@@ -312,3 +312,11 @@ def test_the_file_is_read_as_baton_sdks_baton_tool_takes_it(tmp_path: Path) -> N
         2,
         "inspect: two files given (sync.c1z and --file other.c1z); inspect reads one\n",
     )
+
+
+def test_a_listing_of_one_row_says_one_row() -> None:
+    from connector.daemon import inspect as cli_inspect
+
+    out = io.StringIO()
+    cli_inspect._emit(out, False, lambda: iter([{"id": "only"}]), ["id"])
+    assert out.getvalue().splitlines() == ["ID", "only", "(1 row)"]
