@@ -102,15 +102,21 @@ def startup_summary(settings: Settings) -> dict[str, object]:
             "entitlements_and_grants": not settings.skip_entitlements_and_grants,
         },
         "concurrency": {"datadog": settings.datadog_concurrency, "tasks": settings.task_concurrency},
-        "health_address": f"{settings.health_check_bind_address}:{settings.health_check_port}"
-        if settings.service_mode and settings.health_check
-        else "off",
+        "health_address": _health_address(settings),
         "file": shown["file"],
         "client_id": shown["client_id"] or None,
         "api_key": shown["api_key"],
         "app_key": shown["app_key"],
         "client_secret": shown["client_secret"],
     }
+
+
+def _health_address(settings: Settings) -> str:
+    if not (settings.service_mode and settings.health_check):
+        return "off"
+    from connector.baton.runtime.http import host_port  # service mode only: it loads the ops server's modules
+
+    return host_port(settings.health_check_bind_address, settings.health_check_port)
 
 
 async def _run(settings: Settings) -> int:

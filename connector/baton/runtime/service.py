@@ -34,7 +34,7 @@ from connector.baton.c1.hostinfo import build_info, default_host_id
 from connector.baton.c1.token import TokenFetch
 from connector.baton.connector import Connector
 from connector.baton.retry import Backoff, RetryPolicy
-from connector.baton.runtime.http import OpsServer
+from connector.baton.runtime.http import OpsServer, host_port
 from connector.baton.runtime.metrics import Metrics
 from connector.baton.runtime.scheduler import POLL_RETRY, Scheduler
 from connector.baton.runtime.stopping import Stopped, until_stopped
@@ -228,7 +228,7 @@ async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) 
         try:
             await ops.start()
         except OSError as exc:  # port in use, address not on this host, a privileged port: the operator's to fix
-            where = f"{config.health_check_bind_address}:{config.health_check_port}"
+            where = host_port(config.health_check_bind_address, config.health_check_port)
             raise ServiceSettingError(listen_fault(exc), f"cannot listen on {where}: {exc.strerror or exc}") from None
         # The bound port, not the setting: with --health-check-port 0 this line is how a caller finds it.
         log.info("health server listening", address=config.health_check_bind_address, port=ops.bound_port)
