@@ -202,7 +202,10 @@ class Settings(BaseSettings):
             urlsplit(value.strip()).port  # noqa: B018  # a port that is not a number raises here, not mid-sync
         except ValueError:
             raise ValueError("the port is not a number from 0 to 65535") from None
-        url = base_url_for("datadoghq.com", value)
+        try:
+            url = base_url_for("datadoghq.com", value)
+        except ValueError as exc:  # the line already names the setting: "base URL: " would say it twice
+            raise ValueError(str(exc).removeprefix("base URL: ")) from None
         check_transport_security(url, allow_insecure=bool(info.data.get("insecure_base_url")))
         return url
 

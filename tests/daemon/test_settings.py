@@ -356,6 +356,21 @@ def test_each_bad_entry_of_a_json_list_is_named_by_its_place(monkeypatch: pytest
     ]
 
 
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        (f"https://user:{CANARY}@api.datadoghq.com", "must not carry a user name or password"),
+        ("ftp://api.datadoghq.com", "expected an http(s) URL such as https://api.datadoghq.com"),
+        (f"https://api.datadoghq.com/?k={CANARY}", "must not carry a query string or fragment"),
+    ],
+)
+def test_a_bad_base_url_is_named_once(url: str, says: str) -> None:
+    """The line read "setting --base-url (BATON_BASE_URL): setting `base_url`: …"."""
+    with pytest.raises(SettingsError) as refused:
+        load(["--base-url", url])
+    assert str(refused.value) == f"setting --base-url (BATON_BASE_URL): {says}"
+
+
 def test_no_setting_of_this_connector_is_called_baton_sdk_only() -> None:
     assert not set(SDK_ONLY_SETTINGS) & set(Settings.model_fields)
 
