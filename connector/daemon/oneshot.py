@@ -198,6 +198,7 @@ async def run_one_shot(settings: Settings) -> int:
     assert main is not None
     received: list[signal.Signals] = []
     syncing = asyncio.Event()
+    progress = Progress(sys.stderr, live=sys.stderr.isatty())
 
     def interrupted(sig: signal.Signals) -> None:
         if not received:
@@ -208,12 +209,15 @@ async def run_one_shot(settings: Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, interrupted, sig)
     try:
-        return await _sync(settings, syncing)
+        return await _sync(settings, syncing, progress)
     except asyncio.CancelledError:
         if not received:
             raise
         sig = received[0]
-        if syncing.is_set() and settings.file.exists():
+        if progress.finished:
+            # The signal came while the finished sync was being saved: the save was completed first.
+            message = f"interrupted by {sig.name} as the sync finished: the finished sync was saved to {settings.file}"
+        elif syncing.is_set() and settings.file.exists():
             message = (
                 f"interrupted by {sig.name}: the unfinished sync was saved to {settings.file}; "
                 "run again with the same settings to resume it"
@@ -228,14 +232,13 @@ async def run_one_shot(settings: Settings) -> int:
             loop.remove_signal_handler(sig)
 
 
-async def _sync(settings: Settings, syncing: asyncio.Event) -> int:
+async def _sync(settings: Settings, syncing: asyncio.Event, progress: Progress) -> int:
     await asyncio.to_thread(check_output_file, settings.file, settings.c1z_temp_dir)
     started = time.monotonic()
     async with datadog_client(settings) as client:
         connector = DatadogConnector(client, datadog_options(settings))
         await connector.validate()
         log.info("Datadog keys valid; syncing", site=settings.site, file=str(settings.file))
-        progress = Progress(sys.stderr, live=sys.stderr.isatty())
         syncing.set()
         try:
             result = await sync_to_file(
