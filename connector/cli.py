@@ -43,6 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = _dispatch(args)
         sys.stdout.flush()  # here, not at exit: a failed write is this run's failure, named below
+        output.raise_failure()  # one a writer swallowed (argparse's print_help, for the `help` command)
         return code
     except SystemExit as done:  # --help, --version: they print, then exit
         if done.code not in (0, None):

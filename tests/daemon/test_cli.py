@@ -404,8 +404,21 @@ def test_a_signal_while_starting_is_an_orderly_stop(
         ("--help",),
         ("inspect", "--help"),
         ("--version",),
+        ("help",),  # the command prints the same help, and returns rather than exits
+        ("help", "inspect"),
     ],
-    ids=["config", "config-json", "capabilities", "inspect", "inspect-json", "help", "inspect-help", "version"],
+    ids=[
+        "config",
+        "config-json",
+        "capabilities",
+        "inspect",
+        "inspect-json",
+        "help",
+        "inspect-help",
+        "version",
+        "help-command",
+        "help-command-inspect",
+    ],
 )
 def test_output_that_cannot_be_written_is_named_not_an_unexpected_error(args: tuple[str, ...]) -> None:
     """`... > /dev/full` (a full disk under a redirect): the output failed, not the connector; one line, exit 1."""
