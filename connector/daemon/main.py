@@ -125,9 +125,13 @@ async def _run(settings: Settings) -> int:
 
         check_resource_types(settings)  # a typo in a resource type is exit 2 before any request
     if settings.service_mode:
+        from connector.baton.runtime.service import StartupRefused
         from connector.daemon.service import run_service
 
-        return await run_service(settings)
+        try:
+            return await run_service(settings)
+        except StartupRefused as exc:  # logged where it was decided; this is the closing line one-shot has too
+            return fail(str(exc), EXIT_FAILED)
     if settings.one_shot_action:
         from connector.daemon.actions import ActionFailed, run_action
 
