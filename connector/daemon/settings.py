@@ -18,7 +18,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, NoReturn, get_args, get_origin
 from urllib.parse import urlsplit
 
 from pydantic import Field, JsonValue, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
@@ -578,6 +578,17 @@ def shown_default(field_name: str) -> str:
     return str(default)
 
 
+class _SettingsParser(argparse.ArgumentParser):
+    """argparse's refusals as one SettingsError line (its own exit printed the usage above it)."""
+
+    def error(self, message: str) -> NoReturn:
+        missing = re.fullmatch(r"argument (-[^/:]+)(?:/[^:]+)?: expected one argument", message)
+        if missing:
+            # pflag takes `--api-key -x…` as the value; argparse takes `-x…` for a flag and finds no value.
+            message += f" (give it one; a value that starts with '-' is written {missing[1]}=VALUE)"
+        raise SettingsError(message)
+
+
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     def __init__(self, prog: str) -> None:
         super().__init__(prog, max_help_position=40, width=120)
@@ -610,7 +621,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             "Sync Datadog into a ConductorOne c1z (one-shot), or run as a ConductorOne service "
             f"(with --client-id).\n\ncommands:\n{commands}\n  (none)          sync, or serve in service mode"
         )
-    parser = argparse.ArgumentParser(
+    parser = _SettingsParser(
         prog=prog,
         usage=usage,
         description=description,

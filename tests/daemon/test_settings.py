@@ -371,6 +371,31 @@ def test_a_bad_base_url_is_named_once(url: str, says: str) -> None:
     assert str(refused.value) == f"setting --base-url (BATON_BASE_URL): {says}"
 
 
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (
+            ["--api-key", f"-{CANARY}"],
+            "argument --api-key: expected one argument (give it one; a value that starts with '-' is written --api-key=VALUE)",
+        ),
+        (
+            ["-f", f"-{CANARY}"],
+            "argument --file/-f: expected one argument (give it one; a value that starts with '-' is written --file=VALUE)",
+        ),
+        (
+            ["--log-level"],
+            "argument --log-level: expected one argument (give it one; a value that starts with '-' is written --log-level=VALUE)",
+        ),
+    ],
+)
+def test_a_flag_without_its_value_is_one_line_with_the_way_to_give_a_dash_value(args: list[str], says: str) -> None:
+    """pflag takes `--api-key -x…` as the value; argparse printed its usage and exited on its own."""
+    with pytest.raises(SettingsError) as refused:
+        load(args)
+    assert str(refused.value) == says
+    assert load([f"--api-key=-{CANARY}"]).api_key.get_secret_value() == f"-{CANARY}"  # type: ignore[union-attr]
+
+
 def test_no_setting_of_this_connector_is_called_baton_sdk_only() -> None:
     assert not set(SDK_ONLY_SETTINGS) & set(Settings.model_fields)
 
