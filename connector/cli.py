@@ -17,7 +17,7 @@ import signal
 import sys
 import traceback
 from collections.abc import Iterator, Sequence
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from connector.daemon import logging as logs
 
@@ -173,11 +173,19 @@ def _dispatch(args: list[str]) -> int:
     return run_connector(args)
 
 
+class _InspectParser(argparse.ArgumentParser):
+    """argparse's refusals of inspect's flags as one line (it printed its usage above them), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"baton-datadog: inspect: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
 def _inspect_parser() -> argparse.ArgumentParser:
     from connector.daemon import inspect
     from connector.daemon.version import package_version
 
-    parser = argparse.ArgumentParser(prog="baton-datadog inspect", description="Show what a .c1z sync file holds.")
+    parser = _InspectParser(prog="baton-datadog inspect", description="Show what a .c1z sync file holds.")
     parser.add_argument("--version", action="version", version=f"baton-datadog {package_version()}")
     inspect.add_arguments(parser)
     return parser

@@ -137,6 +137,20 @@ def test_inspect_file_still_works_and_help_and_version_work_in_both_places(tmp_p
         assert shows in " ".join(done.stdout.split()), args
 
 
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--resources",), "argument --resources: expected one argument"),
+        (("--grants", "--entitlements"), "argument --entitlements: not allowed with argument --grants"),
+    ],
+)
+def test_a_mistake_in_inspects_flags_is_one_line_and_exit_2(args: tuple[str, ...], says: str) -> None:
+    """argparse printed its four-line usage above the error."""
+    done = run_cli("inspect", str(DEMO_C1Z), *args)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines() == [f"baton-datadog: inspect: {says}"]
+
+
 # cobra gives every baton-sdk connector a `help [COMMAND]` command; a baton user types it before trying --help.
 @pytest.mark.parametrize(
     ("args", "shows"),
