@@ -29,7 +29,7 @@ def _shown(text: str) -> str:
 
 
 def _fail(problem: object) -> None:
-    print(f"inspect: {_shown(str(problem))}", file=sys.stderr)
+    print(f"baton-datadog: inspect: {_shown(str(problem))}", file=sys.stderr)  # as every closing line
 
 
 # What a one-shot sync writes by default (--file), and what baton-sdk's `baton` tool reads by default (-f).

@@ -93,13 +93,13 @@ def test_an_unknown_sync_id_or_resource_type_is_named_not_an_empty_listing(
     assert command.run(parser.parse_args([str(IN_PROGRESS), "--sync-id", "3ARefY5G8eOytquwYgm41Nq07IX"])) == 2
     err = capsys.readouterr().err.strip()
     assert err == (
-        f"inspect: --sync-id 3ARefY5G8eOytquwYgm41Nq07IX: no such sync in {IN_PROGRESS} "
+        f"baton-datadog: inspect: --sync-id 3ARefY5G8eOytquwYgm41Nq07IX: no such sync in {IN_PROGRESS} "
         "(its syncs: 3ARefY5G8eOytquwYgm41Nq07IZ)"
     )
     assert command.run(parser.parse_args([str(IN_PROGRESS), "--resources", "users"])) == 2
     err = capsys.readouterr().err.strip()
     assert err == (
-        "inspect: --resources users: no such resource type in sync 3ARefY5G8eOytquwYgm41Nq07IZ "
+        "baton-datadog: inspect: --resources users: no such resource type in sync 3ARefY5G8eOytquwYgm41Nq07IZ "
         "(its types: group, project, role, scoped_role, user)"
     )
 
@@ -310,7 +310,7 @@ def test_the_file_is_read_as_baton_sdks_baton_tool_takes_it(tmp_path: Path) -> N
     )
     assert (both.returncode, both.stderr) == (
         2,
-        "inspect: two files given (sync.c1z and --file other.c1z); inspect reads one\n",
+        "baton-datadog: inspect: two files given (sync.c1z and --file other.c1z); inspect reads one\n",
     )
 
 
