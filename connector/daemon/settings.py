@@ -765,7 +765,24 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
         f"unknown environment variable {key}{_did_you_mean(key.removeprefix(ENV_PREFIX).lower())}"
         for key in sorted(present - known - {CONFIG_PATH_ENV} - _OTHER_KNOWN_ENV)
     ]
+    if config and (readable := _readable_secrets(Path(config), data)):
+        warnings.append(readable)
     return Effective(settings, sources, warnings)
+
+
+def _readable_secrets(path: Path, data: Mapping[str, Any]) -> str:
+    """A warning when the --config file holds a secret and other users may read it, else ""."""
+    held = [flag(name).removeprefix("--") for name in SECRETS if name in data]
+    try:
+        mode = path.stat().st_mode
+    except OSError:  # read a moment ago; gone now is no warning's business
+        return ""
+    if not held or not mode & (stat.S_IRGRP | stat.S_IROTH):
+        return ""
+    return (
+        f"the --config file {path} holds {', '.join(held)} and other users may read it "
+        f"(mode {stat.S_IMODE(mode):04o}); chmod 600 it"
+    )
 
 
 def _boolean_flags() -> dict[str, str]:

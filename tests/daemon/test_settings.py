@@ -396,6 +396,23 @@ def test_a_flag_without_its_value_is_one_line_with_the_way_to_give_a_dash_value(
     assert load([f"--api-key=-{CANARY}"]).api_key.get_secret_value() == f"-{CANARY}"  # type: ignore[union-attr]
 
 
+def test_a_config_file_holding_a_secret_that_others_may_read_is_warned_about(tmp_path: Path) -> None:
+    from connector.daemon.settings import load_effective
+
+    config = tmp_path / "baton.yaml"
+    config.write_text(f"api-key: {CANARY}\nclient-id: a@b.conductor.one/c\nclient-secret: {CANARY}\n")
+    config.chmod(0o644)
+    warnings = load_effective(["--config", str(config)]).warnings
+    assert warnings == [
+        f"the --config file {config} holds api-key, client-secret and other users may read it (mode 0644); chmod 600 it"
+    ]
+    config.chmod(0o600)
+    assert load_effective(["--config", str(config)]).warnings == []
+    config.write_text("site: datadoghq.eu\n")  # no secret in it: nothing to protect
+    config.chmod(0o644)
+    assert load_effective(["--config", str(config)]).warnings == []
+
+
 def test_no_setting_of_this_connector_is_called_baton_sdk_only() -> None:
     assert not set(SDK_ONLY_SETTINGS) & set(Settings.model_fields)
 
