@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -32,12 +33,16 @@ def _fail(problem: object) -> None:
     print(f"baton-datadog: inspect: {_shown(str(problem))}", file=sys.stderr)  # as every closing line
 
 
-# What a one-shot sync writes by default (--file), and what baton-sdk's `baton` tool reads by default (-f).
+# What a one-shot sync (and the service's periodic sync) writes: BATON_FILE, else sync.c1z, which is also what
+# baton-sdk's `baton` tool reads by default (-f).
 DEFAULT_FILE = Path("sync.c1z")
+FILE_ENV = "BATON_FILE"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", type=Path, nargs="?", help=f"the .c1z file to read (default: {DEFAULT_FILE})")
+    parser.add_argument(
+        "file", type=Path, nargs="?", help=f"the .c1z file to read (default: ${FILE_ENV}, else {DEFAULT_FILE})"
+    )
     # baton-sdk's `baton` tool names the file with -f/--file and the format with -o: a baton user's hands type them.
     parser.add_argument("-f", "--file", dest="file_flag", type=Path, metavar="FILE", help="the same, as a flag")
     parser.add_argument(
@@ -64,7 +69,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if args.file is not None and given is not None and args.file != given:
         _fail(f"two files given ({args.file} and --file {given}); inspect reads one")
         return 2
-    args.file = args.file or given or DEFAULT_FILE
+    args.file = args.file or given or Path(os.environ.get(FILE_ENV, "").strip() or DEFAULT_FILE)
     args.json = args.json or getattr(args, "output_format", "console") == "json"
     try:
         reader = C1ZReader(args.file)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -283,6 +284,8 @@ def test_the_file_is_read_as_baton_sdks_baton_tool_takes_it(tmp_path: Path) -> N
     shutil.copy(IN_PROGRESS, tmp_path / "sync.c1z")
     shutil.copy(EXPANDED, tmp_path / "other.c1z")
 
+    without_file = {name: value for name, value in os.environ.items() if name != "BATON_FILE"}
+
     def sync_id(*args: str) -> str:
         done = subprocess.run(
             [sys.executable, "-m", "connector", *args],
@@ -291,6 +294,7 @@ def test_the_file_is_read_as_baton_sdks_baton_tool_takes_it(tmp_path: Path) -> N
             check=False,
             timeout=120,
             cwd=tmp_path,
+            env=without_file,
         )
         assert done.returncode == 0, (args, done.stderr)
         return str(json.loads(done.stdout)["sync_id"])
@@ -300,6 +304,17 @@ def test_the_file_is_read_as_baton_sdks_baton_tool_takes_it(tmp_path: Path) -> N
     other = sync_id("inspect", "--file", "other.c1z", "--output-format", "json")
     assert other != "3ARefY5G8eOytquwYgm41Nq07IZ"
     assert sync_id("--file", "other.c1z", "inspect", "--json") == other  # the flag before the command, as with baton
+    # With no file named, the one the one-shot or periodic sync writes: BATON_FILE (a pod's), else sync.c1z.
+    done = subprocess.run(
+        [sys.executable, "-m", "connector", "inspect", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        cwd=tmp_path,
+        env={**without_file, "BATON_FILE": str(tmp_path / "other.c1z")},
+    )
+    assert json.loads(done.stdout)["sync_id"] == other, done.stderr
     both = subprocess.run(
         [sys.executable, "-m", "connector", "inspect", "sync.c1z", "-f", "other.c1z"],
         capture_output=True,
