@@ -595,7 +595,10 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 COMMANDS = (
-    ("inspect [FILE]", "show what a .c1z sync file holds (default: --file's; -f FILE and -o json as with baton)"),
+    (
+        "inspect [FILE]",
+        "show what a .c1z sync file holds (default: $BATON_FILE, else sync.c1z; -f, -o json as in baton)",
+    ),
     ("capabilities", "print the connector's metadata and capabilities (what Hello sends) as JSON"),
     ("config", "print the effective settings and where each came from (secrets redacted)"),
     ("help [COMMAND]", "show this help, or a command's"),
