@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -17,16 +16,11 @@ from connector.baton.c1z import rows
 from connector.baton.c1z.errors import C1ZFormatError
 from connector.baton.c1z.reader import C1ZReader
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, entitlement_pb2, grant_pb2, resource_pb2
+from connector.baton.printable import printable
 
-# What a terminal would act on rather than show: C0 and C1 controls (ESC starts a command: a Datadog user's own
-# display name could set the window title, write the clipboard or erase lines of the listing; a newline forges a
-# row) and the bidirectional overrides that reorder a line. Every text from the file goes through `_shown`;
-# --json needs nothing (json.dump escapes them).
-_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def _shown(text: str) -> str:
-    return _UNSHOWABLE.sub(lambda m: ascii(m[0])[1:-1], text)
+# Every text from the file goes through `_shown` (a Datadog user's own display name could otherwise set the window
+# title, erase lines of the listing or forge a row); --json needs nothing (json.dump escapes them).
+_shown = printable
 
 
 def _fail(problem: object) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import structlog
 
 from connector.baton.errors import ConnectorError
+from connector.baton.printable import printable
 from connector.daemon import logging as logs
 from connector.daemon.preflight import check_environment
 from connector.daemon.settings import Settings, SettingsError, load_effective, redacted
@@ -28,8 +29,8 @@ EXIT_BAD_SETTINGS = 2
 
 
 def fail(message: str, code: int) -> int:
-    """The one closing line of a failed run (redacted: an upstream message may quote anything)."""
-    print(f"baton-datadog: {logs.redact(message)}", file=sys.stderr)
+    """The one closing line of a failed run (redacted and made inert: an upstream message may quote anything)."""
+    print(f"baton-datadog: {printable(logs.redact(message))}", file=sys.stderr)
     return code
 
 
