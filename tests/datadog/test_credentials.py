@@ -805,11 +805,12 @@ async def test_a_create_answered_with_another_credential_issues_nothing_and_dele
 
 
 class CreatesAnsweredWithAnotherOwner(CreateAnswers):
-    """The create happens; its answer names the new credential, owned by another service account."""
+    """The create happens; its answer names the new credential, owned by another service account (`owner`) or by an
+    owner of another type (`owner_type`)."""
 
-    def __init__(self, owner: str) -> None:
+    def __init__(self, owner: str | None = None, *, owner_type: str | None = None) -> None:
         super().__init__()
-        self._owner = owner
+        self._linkage = {key: value for key, value in (("id", owner), ("type", owner_type)) if value is not None}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await self._inner.handle_async_request(request)
@@ -817,7 +818,7 @@ class CreatesAnsweredWithAnotherOwner(CreateAnswers):
             return response
         body = json.loads(await response.aread())
         await response.aclose()
-        body["data"]["relationships"]["owned_by"]["data"]["id"] = self._owner
+        body["data"]["relationships"]["owned_by"]["data"].update(self._linkage)
         return httpx.Response(response.status_code, json=body)
 
 
@@ -836,6 +837,22 @@ async def test_a_create_answered_as_another_accounts_credential_issues_nothing(
     with pytest.raises(UnexpectedResponse, match="the answer is about another credential"):
         await env.issue(sa, kind, ["a"] if kind == SAT else [])
     assert (set(fake.org.app_keys), set(fake.org.tokens)) == before
+
+
+async def test_a_token_create_answered_as_a_persons_token_issues_nothing(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries
+) -> None:
+    """A service access token is owned by its service account (`owned_by` of type `service_account`); an answer
+    naming a token of the same id owned by a person (type `users`: a personal access token) is no answer to this
+    create, and issuing it would hand ConductorOne a credential acting as that person. It is refused, and the token
+    this create made is found by name and deleted."""
+    client = make_client(fake, transport=CreatesAnsweredWithAnotherOwner(owner_type="users"))
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    before = set(fake.org.tokens)
+    with pytest.raises(UnexpectedResponse, match="the answer is about another credential"):
+        await env.issue(sa, SAT, ["a"])
+    assert set(fake.org.tokens) == before
 
 
 @pytest.mark.parametrize("org_wide", ["allowed", "forbidden"])
