@@ -15,6 +15,7 @@ from google.protobuf import json_format, message
 from connector.baton.c1z import rows
 from connector.baton.c1z.errors import C1ZFormatError
 from connector.baton.c1z.reader import C1ZReader
+from connector.baton.errors import ConnectorError
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, entitlement_pb2, grant_pb2, resource_pb2
 
 # What a terminal would act on rather than show: C0 and C1 controls (ESC starts a command: a Datadog user's own
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except C1ZFormatError as exc:
         _fail(exc)
         return 2
-    except OSError as exc:  # the temp dir: unwritable, full
+    except (ConnectorError, OSError) as exc:  # the temp dir: unwritable, full, failing under the working copy
         _fail(f"{args.file}: cannot unpack: {exc}")
         return 2
     with reader:

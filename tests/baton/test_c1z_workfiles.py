@@ -22,7 +22,7 @@ import zstandard
 from connector.baton import builders as b
 from connector.baton.c1z import envelope, rows
 from connector.baton.c1z import store as store_module
-from connector.baton.c1z.errors import C1ZWriteError, DiskFullError
+from connector.baton.c1z.errors import C1ZWriteError, DiskFullError, WorkDirError
 from connector.baton.c1z.store import C1ZStore
 from connector.baton.c1z.workfiles import WorkDir, sweep_stale, sweep_stale_partials
 from connector.baton.errors import InternalError
@@ -183,7 +183,7 @@ async def test_a_failed_page_leaves_the_token_of_the_page_before(
 
         monkeypatch.setattr(rows, "resource_row", failing)
         await store.write("after-u2", resources=[b.resource(USER, "u2", "two")])
-        with pytest.raises(OSError, match="Input/output error"):
+        with pytest.raises(WorkDirError, match=r"while storing the sync: Input/output error$"):
             await store.sync_runs()
         assert [run.sync_token for run in await store.sync_runs()] == ["after-u1"]
         monkeypatch.setattr(rows, "resource_row", real)

@@ -19,7 +19,15 @@ from typing import BinaryIO, cast
 
 import zstandard
 
-from connector.baton.c1z.errors import C1ZFormatError, C1ZWriteError, DamagedC1ZError, disk_full, is_disk_full
+from connector.baton.c1z.errors import (
+    C1ZFormatError,
+    C1ZWriteError,
+    DamagedC1ZError,
+    disk_full,
+    is_disk_full,
+    working_file_failure,
+)
+from connector.baton.errors import ConnectorError
 
 MAGIC_V1 = b"C1ZF\x00"
 MAGIC_V3 = b"C1Z3\x00"
@@ -76,9 +84,29 @@ def open_regular(path: Path) -> BinaryIO:
 
 
 def decompress_to(c1z_path: Path, db_path: Path) -> None:
-    """Write the SQLite database inside `c1z_path` to `db_path`; `C1ZFormatError` naming what was wrong."""
-    with open_regular(c1z_path) as source:
-        size = os.fstat(source.fileno()).st_size
+    """Write the SQLite database inside `c1z_path` to `db_path`; `C1ZFormatError` naming what was wrong.
+
+    A failure of the disk under `db_path` (full, a file-size limit, an I/O error) is the working file's, named as
+    such (`working_file_failure`); one reading `c1z_path` is the c1z's. Neither is a bare OSError.
+    """
+    try:
+        written = _decompress(c1z_path, db_path)
+        with db_path.open("rb") as check:
+            head = check.read(len(SQLITE_HEADER))
+    except _ReadFailed as failed:
+        raise C1ZFormatError(f"{c1z_path}: cannot read: {failed.cause}") from failed.__cause__
+    except OSError as exc:
+        raise cast(ConnectorError, working_file_failure(db_path, f"decompressing {c1z_path}", exc)) from exc
+    if written < len(SQLITE_HEADER):
+        raise DamagedC1ZError(f"{c1z_path}: the body is not a SQLite database (only {written} bytes)")
+    if head != SQLITE_HEADER:
+        raise DamagedC1ZError(f"{c1z_path}: the body is not a SQLite database")
+
+
+def _decompress(c1z_path: Path, db_path: Path) -> int:
+    with open_regular(c1z_path) as opened:
+        size = os.fstat(opened.fileno()).st_size
+        source = cast(BinaryIO, _Source(opened))
         magic = source.read(len(MAGIC_V1))
         if magic == MAGIC_V3:
             raise C1ZFormatError(f"{c1z_path}: a v3 (Pebble) c1z; only the v1 SQLite format is supported")
@@ -89,20 +117,43 @@ def decompress_to(c1z_path: Path, db_path: Path) -> None:
         source.seek(len(MAGIC_V1))
         try:
             with db_path.open("wb") as target:
-                written = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW).copy_stream(
-                    source, cast(BinaryIO, _CappedWriter(target, cap, c1z_path)), read_size=_CHUNK, write_size=_CHUNK
-                )[1]
+                return int(
+                    zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW).copy_stream(
+                        source,
+                        cast(BinaryIO, _CappedWriter(target, cap, c1z_path)),
+                        read_size=_CHUNK,
+                        write_size=_CHUNK,
+                    )[1]
+                )
         except zstandard.ZstdError as exc:
             raise DamagedC1ZError(f"{c1z_path}: corrupt zstd body: {exc}") from exc
+
+
+class _ReadFailed(Exception):
+    """Reading the c1z failed (an I/O error of its disk): told apart from a failure to write the working copy."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.cause = error.strerror or type(error).__name__
+
+
+class _Source:
+    """The c1z being read: its OS errors become `_ReadFailed`."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._file.read(size)
         except OSError as exc:
-            if is_disk_full(exc):
-                raise disk_full(db_path.parent, f"decompressing {c1z_path}", exc) from exc
-            raise
-    if written < len(SQLITE_HEADER):
-        raise DamagedC1ZError(f"{c1z_path}: the body is not a SQLite database (only {written} bytes)")
-    with db_path.open("rb") as check:
-        if check.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
-            raise DamagedC1ZError(f"{c1z_path}: the body is not a SQLite database")
+            raise _ReadFailed(exc) from exc
+
+    def seek(self, offset: int) -> int:
+        try:
+            return self._file.seek(offset)
+        except OSError as exc:
+            raise _ReadFailed(exc) from exc
 
 
 class _CappedWriter:

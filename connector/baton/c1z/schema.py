@@ -13,7 +13,8 @@ from datetime import datetime
 from pathlib import Path
 
 from connector.baton.c1z import rows
-from connector.baton.c1z.errors import DamagedC1ZError
+from connector.baton.c1z.errors import DamagedC1ZError, working_file_failure
+from connector.baton.errors import ConnectorError
 
 DDL: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS v1_resource_types (
@@ -174,7 +175,7 @@ def check_readable(db_path: Path, source: Path) -> None:
     try:
         conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     except sqlite3.Error as exc:
-        raise DamagedC1ZError(f"{source}: not a readable SQLite database: {exc}") from exc
+        raise _unreadable(db_path, exc) or DamagedC1ZError(f"{source}: not a readable SQLite database: {exc}") from exc
     try:
         verdict = conn.execute("PRAGMA quick_check(1)").fetchone()
         if verdict is None or verdict[0] != "ok":
@@ -195,9 +196,14 @@ def check_readable(db_path: Path, source: Path) -> None:
     except ValueError as exc:
         raise DamagedC1ZError(f"{source}: {exc}") from exc
     except sqlite3.Error as exc:
-        raise DamagedC1ZError(f"{source}: damaged SQLite database: {exc}") from exc
+        raise _unreadable(db_path, exc) or DamagedC1ZError(f"{source}: damaged SQLite database: {exc}") from exc
     finally:
         conn.close()
+
+
+def _unreadable(db_path: Path, exc: sqlite3.Error) -> ConnectorError | None:
+    """An I/O failure of the disk under the working copy: the place's fault, not damage of the c1z."""
+    return working_file_failure(db_path, "checking the working copy", exc)
 
 
 def _schema_code(conn: sqlite3.Connection) -> str:

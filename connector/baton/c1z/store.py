@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 import structlog
 from google.protobuf.message import DecodeError
@@ -41,7 +41,7 @@ from google.protobuf.message import DecodeError
 from connector.baton import ids
 from connector.baton.c1z import rows
 from connector.baton.c1z.envelope import compress_atomically, decompress_to, open_regular
-from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, disk_full, is_disk_full
+from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, working_file_failure
 from connector.baton.c1z.schema import (
     DDL,
     DEFERRED_INDEXES,
@@ -121,7 +121,18 @@ class _Db:
     def commit(self) -> None:
         if self._tx_started is not None:
             self._store_token()
-            self.conn.execute("COMMIT")
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                # The group could not be written (an I/O error, a file-size limit): it goes, with its tokens, so
+                # the file stays at the last commit, whose pages and state agree. Left open, every later commit
+                # (the partial save's too) failed with "no transaction is active", hiding the cause.
+                if self.conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        self.conn.execute("ROLLBACK")
+                self._tx_started = None
+                self._token = None
+                raise
             self._tx_started = None
 
     def _store_token(self) -> None:
@@ -681,10 +692,13 @@ def _open_db(c1z_path: Path | None, tmp_dir: Path | None) -> tuple[_Db, WorkDir]
             except DamagedC1ZError as exc:
                 log.warning("existing c1z is damaged; starting a new sync instead of resuming", error=str(exc))
                 db_path.unlink(missing_ok=True)
-        fresh = sqlite3.connect(db_path)
-        fresh.execute("PRAGMA page_size=4096")
-        fresh.execute("PRAGMA encoding='UTF-8'")
-        fresh.close()
+        try:
+            fresh = sqlite3.connect(db_path)
+            fresh.execute("PRAGMA page_size=4096")
+            fresh.execute("PRAGMA encoding='UTF-8'")
+            fresh.close()
+        except (sqlite3.Error, OSError) as exc:
+            raise cast(Exception, working_file_failure(db_path, "creating the sync's working file", exc)) from exc
         return _ready(db_path, None), workdir
     except BaseException:
         workdir.release()
@@ -736,8 +750,11 @@ def _guarded(db: _Db, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> 
     except C1ZFormatError:
         raise
     except (sqlite3.Error, OSError) as exc:
-        if is_disk_full(exc):
-            raise disk_full(db.db_path.parent, "writing the sync's working file", exc) from exc
+        # The disk under the working file (full, a file-size limit, an I/O error, its directory removed): the
+        # place's fault, named as such. Calling it a damaged c1z started a resumed sync over and hid the cause.
+        failure = working_file_failure(db.db_path, "storing the sync", exc)
+        if failure is not None:
+            raise failure from exc
         if isinstance(exc, sqlite3.DatabaseError):
             raise DamagedC1ZError(f"{db.source}: damaged SQLite database: {exc}") from exc
         raise

@@ -77,8 +77,8 @@ async def _sync_into(
         result = await Syncer(syncers, store, options, observer).run()
     except BaseException as exc:
         damaged = isinstance(exc, DamagedC1ZError) and store.from_file  # `sync_to_file` starts over instead
-        if save_on_error and not damaged and await store.sync_runs():
-            await store.save(c1z_path, vacuum=False)
+        if save_on_error and not damaged:
+            await _save_unfinished(store, c1z_path)
         raise
     if result.sync_type == "full":
         await store.keep_only(result.sync_id)
@@ -89,6 +89,22 @@ async def _sync_into(
         await store.drop_other_partials(keep=result.sync_id)
     await store.save(c1z_path)
     return result
+
+
+async def _save_unfinished(store: C1ZStore, c1z_path: Path) -> None:
+    """Save the unfinished sync for the next run to resume. A failure to is logged, not raised: the error that
+    stopped the sync is the one to report (the save's, raised over it, hid it: a Datadog refusal reported as
+    "cannot write FILE"), and the atomic save left `c1z_path` as it was."""
+    try:
+        if await store.sync_runs():
+            await store.save(c1z_path, vacuum=False)
+    except Exception as exc:
+        log.error(
+            "the unfinished sync could not be saved; the file is left as it was",
+            file=str(c1z_path),
+            error=str(exc),
+            error_type=type(exc).__name__,
+        )
 
 
 async def sweep_stale(tmp_dir: Path | None, c1z_path: Path | None = None) -> None:
