@@ -250,3 +250,38 @@ def test_a_profile_is_in_key_order_at_every_level() -> None:
     assert list(shown) == ["a", "b"]
     assert list(shown["b"]) == ["a", "z"]
     assert list(shown["b"]["a"][0]) == ["x", "y"]
+
+
+def test_an_enum_value_this_build_does_not_name_is_shown_as_its_number(tmp_path: Path) -> None:
+    """Protobuf enums are open: a newer SDK's file (or a hostile one) may hold a status or purpose this build has no
+    name for. Listing it ended as "unexpected error: ValueError: Enum ResourceStatus has no name defined"."""
+    import sqlite3
+
+    from connector.baton.pb.c1.connector.v2 import entitlement_pb2, resource_pb2
+    from tests.baton.test_c1z_untrusted import c1z_of, db_of
+
+    db = tmp_path / "edit.sqlite"
+    db.write_bytes(db_of(EXPANDED))
+    conn = sqlite3.connect(db)
+    row_id, type_id, blob = conn.execute("SELECT id, resource_type_id, data FROM v1_resources LIMIT 1").fetchone()
+    resource = resource_pb2.Resource.FromString(blob)
+    resource.status.status = 99  # type: ignore[assignment]
+    conn.execute("UPDATE v1_resources SET data = ? WHERE id = ?", (resource.SerializeToString(), row_id))
+    row_id, blob = conn.execute("SELECT id, data FROM v1_entitlements LIMIT 1").fetchone()
+    entitlement = entitlement_pb2.Entitlement.FromString(blob)
+    entitlement.purpose = 7  # type: ignore[assignment]
+    conn.execute("UPDATE v1_entitlements SET data = ? WHERE id = ?", (entitlement.SerializeToString(), row_id))
+    conn.commit()
+    conn.close()
+    path = tmp_path / "newer.c1z"
+    path.write_bytes(c1z_of(db.read_bytes()))
+
+    for as_json in (("--json",), ()):
+        resources = inspect(str(path), "--resources", type_id, *as_json)
+        assert resources.returncode == 0, resources.stderr
+        entitlements = inspect(str(path), "--entitlements", *as_json)
+        assert entitlements.returncode == 0, entitlements.stderr
+    shown = json.loads(inspect(str(path), "--resources", type_id, "--json").stdout)
+    assert [row["status"] for row in shown if row["id"] == resource.id.resource] == ["99"]
+    shown = json.loads(inspect(str(path), "--entitlements", "--json").stdout)
+    assert [row["purpose"] for row in shown if row["id"] == entitlement.id] == ["7"]
