@@ -139,6 +139,19 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
         lambda tmp: rewritten(SAMPLE, tmp, "ALTER TABLE v1_sync_runs DROP COLUMN sync_token"),
         "lacks the column(s) sync_token",
     ),
+    # Rows are paged by id: a table whose id is not its rowid (a copy made with CREATE TABLE AS, which declares it
+    # INT) may hold NULL or repeated ids, and a listing silently missed rows (1,000 of 1,665 grants, exit 0).
+    "an id that is not the rowid": (
+        lambda tmp: rewritten(
+            SAMPLE,
+            tmp,
+            "CREATE TABLE copied AS SELECT * FROM v1_resources",
+            "DROP TABLE v1_resources",
+            "ALTER TABLE copied RENAME TO v1_resources",
+            "UPDATE v1_resources SET id = 1",
+        ),
+        "table v1_resources: its id column is not the table's integer primary key",
+    ),
     # Sync runs are read before anything else: a value of the wrong type ended a sync into the file as
     # "unexpected error: ValueError"; it is damage, found on opening (inspect: exit 2, not 1).
     "a sync run of the wrong type": (
@@ -233,6 +246,7 @@ async def test_one_shot_refuses_what_is_not_a_c1z_and_leaves_it_alone(case: str,
         "trailing bytes",
         "garbage sqlite",
         "no tables",
+        "an id that is not the rowid",
         "a sync run of the wrong type",
         "a view for a table",
         "a trigger",
