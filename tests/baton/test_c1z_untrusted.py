@@ -388,6 +388,44 @@ async def test_an_unfinished_run_whose_rows_do_not_decode_starts_over(
         assert {g.id for g in reader.grants()} == expected_grant_ids(org)
 
 
+_EMPTY_GROUPS = "UPDATE v1_resources SET data = x'' WHERE resource_type_id = 'group'"  # an empty Resource: no id
+# Another group's blob under this row's key: g1's grants would be listed as g0's.
+_SWAPPED_GROUP = (
+    "UPDATE v1_resources SET data = (SELECT data FROM v1_resources WHERE external_id = 'group:g1') "
+    "WHERE external_id = 'group:g0'"
+)
+
+
+# Stopped in the entitlements phase (12: every group is read back) or among the grants pages (30: the groups not
+# done yet are).
+@pytest.mark.parametrize(("fail_at_call", "damage"), [(12, _EMPTY_GROUPS), (30, _EMPTY_GROUPS), (12, _SWAPPED_GROUP)])
+async def test_an_unfinished_run_whose_rows_hold_other_resources_than_their_keys_starts_over(
+    tmp_path: Path, fail_at_call: int, damage: str
+) -> None:
+    """Every blob is valid protobuf of some Resource: one read back as the sync resumes must be the resource its row
+    is keyed by. An empty blob had its grants listed for an empty id, the connector's ValueError ending the sync
+    as "unexpected error" and leaving the same file to fail every later run."""
+    org = Org()
+    interrupted = tmp_path / "interrupted.c1z"
+    with pytest.raises(InjectedFailure):
+        await sync_to_file(
+            syncers(org, Faults(fail_at_call=fail_at_call)), interrupted, options(concurrency=1), tmp_dir=tmp_path
+        )
+    path = rewritten(interrupted, tmp_path, damage)
+    with structlog.testing.capture_logs() as events:
+        result = await sync_to_file(syncers(org, Faults()), path, options(), tmp_dir=tmp_path)
+    assert not result.resumed
+    (warning,) = [e for e in events if e["log_level"] == "warning"]
+    assert warning["event"] == "existing c1z is damaged; starting a new sync instead of resuming"
+    assert re.fullmatch(
+        rf"{re.escape(str(path))}: v1_resources row \d+ holds another resource than its key names", warning["error"]
+    )
+    with C1ZReader(path) as reader:
+        (run,) = reader.sync_runs()
+        assert (run.sync_id, run.finished) == (result.sync_id, True)
+        assert {g.id for g in reader.grants()} == expected_grant_ids(org)
+
+
 def _token(**action: str) -> str:
     order = {"action_order": ["1"], "current_action_id": 1, "version": 1}
     return json.dumps({"actions_map": {"1": {"id": "1", **action}}, **order})
