@@ -202,6 +202,44 @@ def test_bad_rows_are_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     assert (code, err.startswith(f"inspect: {blob}: cannot read v1_resources")) == (1, True)
 
 
+# Empty annotations (field 4, length 0) just past the cap: valid protobuf that decodes to ~30x its size in memory.
+_SWOLLEN = b"\x22\x00" * (2 << 20) + b"\x22\x00"
+
+
+@pytest.mark.parametrize(
+    ("statement", "value", "flags"),
+    [
+        # 27 KB of c1z held 50 MB of them: inspect took 1.5 GB and 42 s to list 10 users. Refused unread now.
+        (
+            "UPDATE v1_resources SET data = ? WHERE resource_type_id = 'user'",
+            _SWOLLEN,
+            ("--resources", "user"),
+        ),
+        # Text where a blob belongs: the error quoted the whole text ("Could not decode to UTF-8 column 'data' with
+        # text '...'"), a row of any size on one line.
+        ("UPDATE v1_resources SET data = CAST(data AS TEXT) || ?", "tail", ("--resources", "user")),
+        ("UPDATE v1_resource_types SET data = ?", 42, ()),
+    ],
+)
+def test_an_object_that_is_no_blob_within_the_cap_is_refused_unread(
+    tmp_path: Path, statement: str, value: object, flags: tuple[str, ...]
+) -> None:
+    db = tmp_path / "edit.sqlite"
+    db.write_bytes(db_of(SAMPLE))
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        conn.execute(statement, (value,))
+        conn.commit()
+    path = tmp_path / "swollen.c1z"
+    path.write_bytes(c1z_of(db.read_bytes()))
+    code, _, err = run_inspect(path, *flags)
+    assert code == 1
+    assert re.fullmatch(
+        rf"inspect: {re.escape(str(path))}: cannot read v1_\w+: v1_\w+ row \d+ holds an object that is not a blob of "
+        r"at most 4 MiB\n",
+        err,
+    ), err
+
+
 def test_the_cli_on_a_fifo_and_a_bomb_prints_one_line(tmp_path: Path) -> None:
     for path in (_fifo(tmp_path), _bomb(tmp_path, declared=False)):
         done = subprocess.run(
@@ -398,9 +436,24 @@ _SWAPPED_GROUP = (
 
 # Stopped in the entitlements phase (12: every group is read back) or among the grants pages (30: the groups not
 # done yet are).
-@pytest.mark.parametrize(("fail_at_call", "damage"), [(12, _EMPTY_GROUPS), (30, _EMPTY_GROUPS), (12, _SWAPPED_GROUP)])
+_OTHER = "holds another resource than its key names"
+_NO_OBJECT = "holds an object that is not a blob of at most 4 MiB"
+# Text where the blob belongs: FromString raised a TypeError, and the resume ended as "unexpected error".
+_TEXT_GROUP = "UPDATE v1_resources SET data = CAST('x' AS TEXT) WHERE external_id = 'group:g0'"
+
+
+@pytest.mark.parametrize(
+    ("fail_at_call", "damage", "found"),
+    [
+        (12, _EMPTY_GROUPS, _OTHER),
+        (30, _EMPTY_GROUPS, _OTHER),
+        (12, _SWAPPED_GROUP, _OTHER),
+        (12, _TEXT_GROUP, _NO_OBJECT),
+        (12, "UPDATE v1_resource_types SET data = 7", _NO_OBJECT),
+    ],
+)
 async def test_an_unfinished_run_whose_rows_hold_other_resources_than_their_keys_starts_over(
-    tmp_path: Path, fail_at_call: int, damage: str
+    tmp_path: Path, fail_at_call: int, damage: str, found: str
 ) -> None:
     """Every blob is valid protobuf of some Resource: one read back as the sync resumes must be the resource its row
     is keyed by. An empty blob had its grants listed for an empty id, the connector's ValueError ending the sync
@@ -417,9 +470,7 @@ async def test_an_unfinished_run_whose_rows_hold_other_resources_than_their_keys
     assert not result.resumed
     (warning,) = [e for e in events if e["log_level"] == "warning"]
     assert warning["event"] == "existing c1z is damaged; starting a new sync instead of resuming"
-    assert re.fullmatch(
-        rf"{re.escape(str(path))}: v1_resources row \d+ holds another resource than its key names", warning["error"]
-    )
+    assert re.fullmatch(rf"{re.escape(str(path))}: v1_resource(s|_types) row \d+ {found}", warning["error"])
     with C1ZReader(path) as reader:
         (run,) = reader.sync_runs()
         assert (run.sync_id, run.finished) == (result.sync_id, True)

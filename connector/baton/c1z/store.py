@@ -367,17 +367,20 @@ class _Db:
     # -- reads the sync engine needs -----------------------------------------------------------------------
 
     def resource_types(self, sync_id: str) -> list[resource_pb2.ResourceType]:
-        return [
-            resource_pb2.ResourceType.FromString(row[1])
-            for row in rows.iter_blobs(self.conn, "v1_resource_types", sync_id)
-        ]
+        try:
+            return [
+                resource_pb2.ResourceType.FromString(row[1])
+                for row in rows.iter_blobs(self.conn, "v1_resource_types", sync_id)
+            ]
+        except ValueError as exc:  # a row that is no object (rows.object_bytes)
+            raise DamagedC1ZError(f"{self.source}: {exc}") from exc
 
     def resources_after(
         self, sync_id: str, resource_type_id: str, after_row_id: int, limit: int
     ) -> list[tuple[int, resource_pb2.Resource]]:
         found = self.conn.execute(
-            "SELECT id, external_id, data FROM v1_resources WHERE sync_id = ? AND resource_type_id = ? AND id > ? "
-            "ORDER BY id LIMIT ?",
+            f"SELECT id, external_id, {rows.object_column('data')} FROM v1_resources "  # noqa: S608 - our SQL
+            "WHERE sync_id = ? AND resource_type_id = ? AND id > ? ORDER BY id LIMIT ?",
             (sync_id, resource_type_id, after_row_id, limit),
         ).fetchall()
         return [(row[0], self._stored_resource(row[0], resource_type_id, row[1], row[2])) for row in found]
@@ -385,17 +388,21 @@ class _Db:
     def get_resource(self, sync_id: str, resource_type_id: str, resource_id: str) -> resource_pb2.Resource | None:
         key = ids.resource_key(resource_type_id, resource_id)
         row = self.conn.execute(
-            "SELECT id, data FROM v1_resources WHERE sync_id = ? AND resource_type_id = ? AND external_id = ?",
+            f"SELECT id, {rows.object_column('data')} FROM v1_resources "  # noqa: S608 - our SQL
+            "WHERE sync_id = ? AND resource_type_id = ? AND external_id = ?",
             (sync_id, resource_type_id, key),
         ).fetchone()
         return None if row is None else self._stored_resource(row[0], resource_type_id, key, row[1])
 
-    def _stored_resource(self, row_id: int, type_id: str, key: object, data: bytes) -> resource_pb2.Resource:
+    def _stored_resource(self, row_id: int, type_id: str, key: object, data: object) -> resource_pb2.Resource:
         """A resource read back, which must be the one its row is keyed by. Any bytes are valid protobuf of some
         Resource (an empty blob is one without an id, another message's blob may parse as one): a resumed file's
         row holding another resource, or none, had its grants listed for an empty id, a connector's ValueError
         ending the sync ("unexpected error") instead of a new one starting."""
-        resource = resource_pb2.Resource.FromString(data)
+        try:
+            resource = resource_pb2.Resource.FromString(rows.object_bytes(data, "v1_resources", row_id))
+        except ValueError as exc:
+            raise DamagedC1ZError(f"{self.source}: {exc}") from exc
         rid = resource.id
         if not rid.resource or rid.resource_type != type_id or ids.resource_key(type_id, rid.resource) != key:
             raise DamagedC1ZError(f"{self.source}: v1_resources row {row_id} holds another resource than its key names")
