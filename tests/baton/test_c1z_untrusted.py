@@ -172,6 +172,43 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
         ),
         "holds a trigger 'wipe'",
     ),
+    # Run on every row a resumed sync stores, whatever they cost: a 4 KB file with an index on
+    # length(printf('%.*c', 100000000, 'x')) kept a one-shot sync storing 2,456 grants at 0.4 s each. Stand-ins
+    # again: the refusal is what is tested.
+    "an index on an expression": (
+        lambda tmp: rewritten(SAMPLE, tmp, "CREATE INDEX costly ON v1_grants (length(data))"),
+        "holds an index on an expression 'costly'",
+    ),
+    "a partial index of its own": (
+        lambda tmp: rewritten(SAMPLE, tmp, "CREATE INDEX costly ON v1_grants (sync_id) WHERE length(data) > 1"),
+        "holds a partial index 'costly'",
+    ),
+    "a CHECK constraint": (
+        lambda tmp: rewritten(
+            SAMPLE,
+            tmp,
+            "DROP TABLE v1_assets",
+            "CREATE TABLE v1_assets (id integer primary key, external_id text not null, content_type text not null, "
+            "data blob not null, sync_id text not null, discovered_at datetime not null, CHECK (length(data) > 0))",
+        ),
+        "holds a table with a CHECK constraint 'v1_assets'",
+    ),
+    "a generated column": (
+        lambda tmp: rewritten(
+            SAMPLE, tmp, "ALTER TABLE v1_grants ADD COLUMN size integer GENERATED ALWAYS AS (length(data)) VIRTUAL"
+        ),
+        "holds a generated column 'v1_grants.size'",
+    ),
+    "a default that is an expression": (
+        lambda tmp: rewritten(
+            SAMPLE,
+            tmp,
+            "DROP TABLE v1_assets",
+            "CREATE TABLE v1_assets (id integer primary key, external_id text not null, content_type text not null "
+            "default (lower('X')), data blob not null, sync_id text not null, discovered_at datetime not null)",
+        ),
+        "holds a default that is an expression, on 'v1_assets.content_type'",
+    ),
     "a virtual table": (
         lambda tmp: rewritten(
             SAMPLE,
@@ -289,22 +326,31 @@ async def test_one_shot_refuses_what_is_not_a_c1z_and_leaves_it_alone(case: str,
         "a view for a table",
         "a trigger",
         "a virtual table",
+        "an index on an expression",
+        "a partial index of its own",
+        "a CHECK constraint",
+        "a generated column",
+        "a default that is an expression",
     ],
 )
 async def test_one_shot_restarts_over_a_damaged_c1z(case: str, tmp_path: Path) -> None:
     """A damaged working file is detected and the sync starts over; the file ends up a complete sync, holding
-    nothing of the old file's schema but tables and indexes."""
+    nothing of the old file's schema: exactly the schema of a new file."""
     make, _ = HOSTILE[case]
     path = make(tmp_path)
     org = Org()
     result = await sync_to_file(syncers(org, Faults()), path, options(), tmp_dir=tmp_path)
     assert not result.resumed
+    clean = tmp_path / "clean.c1z"
+    await sync_to_file(syncers(org, Faults()), clean, options(), tmp_dir=tmp_path)
+    schema = "SELECT type, name, sql FROM sqlite_master ORDER BY type, name"
+    with C1ZReader(clean) as reader:
+        expected = reader.connection.execute(schema).fetchall()
     with C1ZReader(path) as reader:
         (run,) = reader.sync_runs()
         assert run.finished
         assert {g.id for g in reader.grants()} == expected_grant_ids(org)
-        kinds = {row[0] for row in reader.connection.execute("SELECT type FROM sqlite_master")}
-        assert kinds == {"table", "index"}
+        assert reader.connection.execute(schema).fetchall() == expected
 
 
 # -- old Go SDK files (issue 8 §4) ----------------------------------------------------------------------------
