@@ -126,6 +126,11 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
     "v3": (_write("v3.c1z", b"C1Z3\x00\x00\x00\x00"), "v3 (Pebble)"),
     "truncated": (_write("cut.c1z", GOOD[: len(GOOD) // 2]), "truncated"),
     "trailing bytes": (_write("tail.c1z", GOOD + b"junk"), "unexpected bytes after the zstd frame"),
+    # zstd's metadata frame (magic 0x184D2A5?, then its length): was called "truncated".
+    "a skippable frame first": (
+        _write("skip.c1z", GOOD[:5] + bytes.fromhex("532a4d1804000000") + b"meta" + GOOD[5:]),
+        "a skippable zstd frame where the database's frame belongs",
+    ),
     "garbage zstd": (_write("junk.c1z", envelope.MAGIC_V1 + b"\x28\xb5\x2f\xfd\x04\x00" + bytes(range(7, 71))), "zstd"),
     "not sqlite": (_write("text.c1z", c1z_of(b"hello, not a database" * 10)), "not a SQLite database"),
     "garbage sqlite": (

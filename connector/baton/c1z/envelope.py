@@ -43,6 +43,7 @@ MAX_DECOMPRESSED = 10 << 30
 # Real c1z files decompress 13-25x (the fixtures, ours); a file may grow at most this much, and any file may
 # reach at least the floor. A decompression bomb (32 KB -> 1 GiB) is refused before it touches the disk.
 MAX_RATIO = 1000
+_SKIPPABLE_MAGIC = 0x184D2A50  # zstd's skippable frames: 0x184D2A50-0x184D2A5F
 MIN_CAP = 64 << 20
 _CHUNK = 1 << 20
 
@@ -179,6 +180,9 @@ def _check_frame(source: BinaryIO, c1z_path: Path, size: int, cap: int) -> None:
     still open; the block walk makes both cases a clear error first.
     """
     head = source.read(18)  # the longest frame header
+    if len(head) >= 4 and int.from_bytes(head[:4], "little") & 0xFFFFFFF0 == _SKIPPABLE_MAGIC:
+        # Metadata zstd lets a stream carry; Go never writes one, and the walk below would misread it ("truncated").
+        raise DamagedC1ZError(f"{c1z_path}: a skippable zstd frame where the database's frame belongs")
     try:
         header_size = zstandard.frame_header_size(head)
         params = zstandard.get_frame_parameters(head)
