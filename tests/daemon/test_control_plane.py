@@ -23,6 +23,7 @@ from connector.baton.c1.errors import (
     C1UnreadableTaskError,
 )
 from connector.baton.c1.token import TokenFetch
+from connector.baton.c1z.errors import C1ZWriteError, WorkDirError
 from connector.baton.errors import Code
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.retry import RetryPolicy
@@ -279,6 +280,37 @@ async def test_a_periodic_sync_saving_at_sigterm_does_not_hold_back_the_drain_of
     (report,) = rig.client.finishes
     assert (report.task_id, report.ok, report.code) == (task.id, False, Code.UNAVAILABLE)
     assert scheduler.in_flight == 0
+
+
+@pytest.mark.parametrize(
+    ("error", "with_traceback"),
+    [
+        (WorkDirError("cannot use the working file /w/sync.db while storing the sync: disk I/O error"), False),
+        (C1ZWriteError("cannot write /out/sync.c1z: Read-only file system"), False),
+        (RuntimeError("a bug"), True),
+    ],
+)
+async def test_a_failed_periodic_sync_is_one_line_and_only_a_bug_logs_its_traceback(
+    error: Exception, with_traceback: bool
+) -> None:
+    """A --file whose disk fails fails every interval: its traceback was logged every interval, where the task
+    handlers log one only for a bug."""
+    rig = make_rig()
+    stop = asyncio.Event()
+
+    async def periodic_sync() -> None:
+        stop.set()
+        raise error
+
+    scheduler = Scheduler(
+        rig.client.as_client(), rig.processor, concurrency=1, periodic=(3600.0, periodic_sync), wait=Pauses(stop, 100)
+    )
+    with structlog.testing.capture_logs() as events:
+        await asyncio.wait_for(scheduler.run(stop), timeout=10)
+        await asyncio.wait_for(scheduler.drain(0.01, report_within=0.01), timeout=10)
+    (failed,) = [e for e in events if e["event"] == "periodic sync failed"]
+    assert (failed["log_level"], failed["error"], failed["error_type"]) == ("error", str(error), type(error).__name__)
+    assert ("exc_info" in failed) is with_traceback
 
 
 # ---- the Hello loop -----------------------------------------------------------------------------------------
