@@ -107,6 +107,16 @@ def _loop(tmp: Path) -> Path:
     return tmp / "a.c1z"
 
 
+def _sparse_zeros(tmp: Path) -> Path:
+    """A frame header, then 16 MiB of zeros that take no disk: read as empty zstd blocks, one per 3 bytes (a 30 MB
+    one kept inspect walking them for 45 s; gigabytes cost nothing to make)."""
+    path = tmp / "sparse.c1z"
+    with path.open("wb") as file:
+        file.write(envelope.MAGIC_V1 + bytes.fromhex("28b52ffd0400"))  # a frame header: 1 KiB window, checksum
+        file.truncate(16 << 20)
+    return path
+
+
 def _write(name: str, data: bytes) -> Callable[[Path], Path]:
     def make(tmp: Path) -> Path:
         path = tmp / name
@@ -126,6 +136,7 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
     "v3": (_write("v3.c1z", b"C1Z3\x00\x00\x00\x00"), "v3 (Pebble)"),
     "truncated": (_write("cut.c1z", GOOD[: len(GOOD) // 2]), "truncated"),
     "trailing bytes": (_write("tail.c1z", GOOD + b"junk"), "unexpected bytes after the zstd frame"),
+    "sparse zeros": (_sparse_zeros, "corrupt zstd body (an empty block before the last)"),
     # zstd's metadata frame (magic 0x184D2A5?, then its length): was called "truncated".
     "a skippable frame first": (
         _write("skip.c1z", GOOD[:5] + bytes.fromhex("532a4d1804000000") + b"meta" + GOOD[5:]),
