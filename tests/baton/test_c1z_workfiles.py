@@ -125,6 +125,21 @@ def test_leftovers_of_a_killed_process_are_removed_at_the_next_start(tmp_path: P
     assert (tmp_path / "tmp").is_dir()
 
 
+def test_a_temp_dir_without_locks_is_a_clear_error_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Some NFS and FUSE mounts refuse flock (ENOLCK): one line naming the directory and the cause, and nothing
+    left in it (was a bare OSError: "unexpected error" in one-shot, "internal error (OSError)" for a task)."""
+
+    def refused(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", refused)
+    with pytest.raises(WorkDirError) as caught:
+        WorkDir.create(tmp_path, "sync")
+    assert str(caught.value) == f"cannot lock a working directory in {tmp_path}: No locks available"
+    assert caught.value.retryable
+    assert names(tmp_path) == []
+
+
 def test_a_workdir_is_locked_until_released(tmp_path: Path) -> None:
     workdir = WorkDir.create(tmp_path, "sync")
     fd = os.open(workdir.path, os.O_RDONLY | os.O_DIRECTORY)

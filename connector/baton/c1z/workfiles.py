@@ -63,9 +63,14 @@ class WorkDir:
             except (BlockingIOError, FileNotFoundError):
                 os.close(fd)
                 continue
-            except BaseException:
+            except BaseException as exc:
                 os.close(fd)
                 shutil.rmtree(staging, ignore_errors=True)
+                if isinstance(exc, OSError):
+                    # A file system without flock (some NFS and FUSE mounts: ENOLCK, EOPNOTSUPP) or a rename it
+                    # refuses: the directory's fault, named, not a bare OSError ("unexpected error").
+                    reason = exc.strerror or type(exc).__name__
+                    raise WorkDirError(f"cannot lock a working directory in {base}: {reason}") from None
                 raise
             return cls(final, fd)
         raise WorkDirError(f"could not create a working directory in {base} (another process keeps taking it)")
