@@ -317,3 +317,25 @@ async def test_a_failed_write_saves_a_partial_sync_that_resumes_exactly(
     result = await sync_to_file(syncers(Org(), Faults()), path, options(concurrency=3), tmp_dir=tmp_path)
     assert result.resumed
     assert rows_of(path) == rows_of(clean)
+
+
+@pytest.mark.parametrize("name", ["c1z#temp", "c1z?temp", "c1z%20temp"])
+async def test_a_temp_dir_whose_name_holds_uri_characters_reads_and_resumes_its_files(
+    tmp_path: Path, name: str
+) -> None:
+    """The read-only open takes a URI: a `#`, `?` or `%` in the temp dir's path cut or changed it, SQLite opened
+    another file, and every c1z read as damaged ("no table v1_sync_runs"): the sync started over instead of
+    resuming, and inspect refused every file."""
+    from connector.baton.c1z.reader import C1ZReader
+    from tests.baton.fake_connector import InjectedFailure
+
+    temp = tmp_path / name
+    temp.mkdir()
+    path = tmp_path / "s.c1z"
+    with pytest.raises(InjectedFailure):
+        await sync_to_file(syncers(Org(), Faults(fail_at_call=6)), path, options(concurrency=1), tmp_dir=temp)
+    with C1ZReader(path, tmp_dir=temp) as reader:
+        assert [run.finished for run in reader.sync_runs()] == [False]
+    result = await sync_to_file(syncers(Org(), Faults()), path, options(concurrency=1), tmp_dir=temp)
+    assert result.resumed
+    assert names(temp) == []

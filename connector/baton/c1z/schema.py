@@ -8,6 +8,7 @@ parses such columns into time values.
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from datetime import datetime
@@ -167,6 +168,16 @@ def parse_sqlite_time(text: str) -> datetime:
     return moment
 
 
+def connect_read_only(db_path: Path) -> sqlite3.Connection:
+    """A read-only connection to `db_path`, whatever characters its path holds.
+
+    Read-only takes a URI, and a temp dir's `#`, `?` or `%` cut or changed the path in a plain `file:{path}`:
+    SQLite opened another (empty) file, and every c1z read as "no table v1_sync_runs" (a one-shot sync started over
+    from a good --file, inspect refused them all). `as_uri` percent-encodes them.
+    """
+    return sqlite3.connect(Path(os.path.abspath(db_path)).as_uri() + "?mode=ro", uri=True)
+
+
 def check_readable(db_path: Path, source: Path) -> None:
     """Refuse a damaged database or one without the tables and columns every reader needs.
 
@@ -174,7 +185,7 @@ def check_readable(db_path: Path, source: Path) -> None:
     pages; the schema check turns "no such table" deep inside a read into one clear message up front.
     """
     try:
-        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        conn = connect_read_only(db_path)
     except sqlite3.Error as exc:
         raise _unreadable(db_path, exc) or DamagedC1ZError(f"{source}: not a readable SQLite database: {exc}") from exc
     try:
