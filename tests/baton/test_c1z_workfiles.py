@@ -8,6 +8,7 @@ import fcntl
 import os
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import tempfile
@@ -339,3 +340,37 @@ async def test_a_temp_dir_whose_name_holds_uri_characters_reads_and_resumes_its_
     result = await sync_to_file(syncers(Org(), Faults()), path, options(concurrency=1), tmp_dir=temp)
     assert result.resumed
     assert names(temp) == []
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [("open", errno.EACCES), ("fsync", errno.EINVAL)],  # a drop box (mode 0333); a mount that cannot sync a directory
+)
+async def test_a_directory_that_cannot_be_synced_still_saves_the_c1z(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, call: str, error: int
+) -> None:
+    """The rename is done when the directory's fsync comes: that it cannot be made (not supported, not readable)
+    reported "cannot write FILE" with the new file in place and the old one gone."""
+    out = tmp_path / "out" / "s.c1z"
+    out.parent.mkdir()
+    real_open, real_fsync = os.open, os.fsync
+
+    def refusing_open(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if call == "open" and Path(path) == out.parent and flags == os.O_RDONLY:
+            raise PermissionError(error, os.strerror(error))
+        return real_open(path, flags, *args, **kwargs)
+
+    def refusing_fsync(fd: int) -> None:
+        if call == "fsync" and stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(error, os.strerror(error))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "open", refusing_open)
+    monkeypatch.setattr(os, "fsync", refusing_fsync)
+    result = await sync_to_file(syncers(Org(), Faults()), out, options(), tmp_dir=tmp_path)
+    monkeypatch.undo()
+    from connector.baton.c1z.reader import C1ZReader
+
+    with C1ZReader(out) as reader:
+        assert [run.sync_id for run in reader.sync_runs()] == [result.sync_id]
+    assert names(out.parent) == ["s.c1z"]

@@ -10,6 +10,7 @@ Everything here blocks: run it on the store's thread or a worker thread, never o
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import stat
@@ -17,6 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO, cast
 
+import structlog
 import zstandard
 
 from connector.baton.c1z.errors import (
@@ -28,6 +30,8 @@ from connector.baton.c1z.errors import (
     working_file_failure,
 )
 from connector.baton.errors import ConnectorError
+
+log = structlog.get_logger(__name__)
 
 MAGIC_V1 = b"C1ZF\x00"
 MAGIC_V3 = b"C1Z3\x00"
@@ -269,9 +273,21 @@ def _compress_atomically(db_path: Path, c1z_path: Path) -> int:
     return c1z_path.stat().st_size
 
 
+# A directory that cannot be synced, though the rename in it is done: a file system that does not sync directories
+# (some FUSE, SMB and NFS mounts: EINVAL, ENOTSUP) or one the process may write but not read (a drop box, mode 0333).
+_CANNOT_SYNC_DIR = frozenset({errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EACCES, errno.EPERM})
+
+
 def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
+    """Make the rename durable where the file system can; where it cannot, the c1z is saved all the same (it was
+    reported as "cannot write FILE" with the new file in place and the old one gone)."""
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        if exc.errno not in _CANNOT_SYNC_DIR:
+            raise
+        log.debug("cannot sync the directory of the saved c1z", directory=str(directory), error=exc.strerror)
