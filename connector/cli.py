@@ -38,7 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # word (a -15 to the caller, not 143): stop like SIGINT does instead. Those handlers replace this one.
     previous = signal.signal(signal.SIGTERM, _terminated)
     stdout = sys.stdout
-    sys.stdout = _Output(stdout)
+    output = _Output(stdout)
+    sys.stdout = output
     try:
         code = _dispatch(args)
         sys.stdout.flush()  # here, not at exit: a failed write is this run's failure, named below
@@ -48,6 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         try:
             sys.stdout.flush()
+            # argparse prints its help and version through a writer that ignores OSError: the failure it
+            # swallowed is only known here.
+            output.raise_failure()
         except OutputError as exc:
             return _cannot_write(exc, stdout)
         except BrokenPipeError:
@@ -80,6 +84,12 @@ class _Output(io.TextIOBase):
 
     def __init__(self, inner: TextIO) -> None:
         self._inner = inner
+        self._failure: OutputError | None = None
+
+    def raise_failure(self) -> None:
+        """Raise the first write failure again, for callers whose writer swallowed it."""
+        if self._failure is not None:
+            raise self._failure
 
     def write(self, text: str) -> int:
         with self._failures():
@@ -112,7 +122,9 @@ class _Output(io.TextIOBase):
         except BrokenPipeError:
             raise
         except OSError as exc:
-            raise OutputError(exc.errno, exc.strerror) from None
+            failure = OutputError(exc.errno, exc.strerror)
+            self._failure = self._failure or failure
+            raise failure from None
 
 
 def _cannot_write(exc: OutputError, stdout: TextIO) -> int:

@@ -199,6 +199,7 @@ async def run_one_shot(settings: Settings) -> int:
     assert main is not None
     received: list[signal.Signals] = []
     syncing = asyncio.Event()
+    progress = Progress(sys.stderr, live=sys.stderr.isatty())
 
     def interrupted(sig: signal.Signals) -> None:
         if not received:
@@ -210,13 +211,16 @@ async def run_one_shot(settings: Settings) -> int:
         loop.add_signal_handler(sig, interrupted, sig)
     before = _saved_version(settings.file)
     try:
-        return await _sync(settings, syncing)
+        return await _sync(settings, syncing, progress)
     except asyncio.CancelledError:
         if not received:
             raise
         sig = received[0]
         if not syncing.is_set():
             message = f"interrupted by {sig.name} before the sync started; nothing was written"
+        elif progress.finished:
+            # The signal came while the finished sync was being saved: the save was completed first.
+            message = f"interrupted by {sig.name} as the sync finished: the finished sync was saved to {settings.file}"
         elif _saved_version(settings.file) not in (None, before):
             message = (
                 f"interrupted by {sig.name}: the unfinished sync was saved to {settings.file}; "
@@ -243,14 +247,13 @@ def _saved_version(path: Path) -> tuple[int, int, int] | None:
     return (info.st_dev, info.st_ino, info.st_mtime_ns) if stat.S_ISREG(info.st_mode) else None
 
 
-async def _sync(settings: Settings, syncing: asyncio.Event) -> int:
+async def _sync(settings: Settings, syncing: asyncio.Event, progress: Progress) -> int:
     await asyncio.to_thread(check_output_file, settings.file, settings.c1z_temp_dir)
     started = time.monotonic()
     async with datadog_client(settings) as client:
         connector = DatadogConnector(client, datadog_options(settings))
         await connector.validate()
         log.info("Datadog keys valid; syncing", site=settings.site, file=str(settings.file))
-        progress = Progress(sys.stderr, live=sys.stderr.isatty())
         syncing.set()
         try:
             result = await sync_to_file(

@@ -21,6 +21,7 @@ class Progress:
         self._last = 0.0
         self._started = time.monotonic()
         self.counts: Counter[tuple[str, str]] = Counter()
+        self.finished = False  # every page stored: what the file gets is the finished sync
 
     def page_stored(self, phase: str, resource_type_id: str, items: int) -> None:
         self.counts[(phase, resource_type_id)] += items
@@ -31,6 +32,12 @@ class Progress:
         elif now - self._last >= self._log_every:
             self._last = now
             log.info("sync progress", **{f"{p}": n for p, n in self._totals().items()})
+
+    def sync_finished(self) -> None:
+        self.finished = True
+        if self._live:
+            self._stream.write("\r\x1b[K" + self._line(time.monotonic()).replace("syncing…", "saving… ", 1))
+            self._stream.flush()
 
     def finish(self) -> None:
         if self._live:

@@ -436,6 +436,9 @@ async def test_the_engine_gives_the_loop_a_turn_after_every_page(tmp_path: Path)
         def page_stored(self, phase: str, resource_type_id: str, items: int) -> None:
             self.pages += 1
 
+        def sync_finished(self) -> None:
+            return None
+
     counter, longest, done = Counter(), 0, False
 
     async def ticker() -> None:
@@ -455,3 +458,47 @@ async def test_the_engine_gives_the_loop_a_turn_after_every_page(tmp_path: Path)
         await tick
     assert counter.pages >= 40
     assert longest <= 2
+
+
+@pytest.mark.parametrize("step", ["keep_only", "save"])
+async def test_a_cancellation_while_the_finished_sync_is_saved_waits_for_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    """Cancelled after every page is stored (SIGINT at the last moment, a drain), the finished sync is still written
+    whole before the cancellation goes on: cancelled during `keep_only`, it used to be dropped with the file left as
+    it was; the observer is told first, so the caller can say what the file holds."""
+    from connector.baton.c1z.store import C1ZStore
+
+    reached, release = asyncio.Event(), asyncio.Event()
+    original = getattr(C1ZStore, step)
+
+    async def held(self: C1ZStore, *args: object, **kwargs: object) -> object:
+        if step == "keep_only" or kwargs.get("vacuum", True):  # the finishing save, not a partial one
+            reached.set()
+            await release.wait()
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(C1ZStore, step, held)
+
+    class Told:
+        finished = False
+
+        def page_stored(self, phase: str, resource_type_id: str, items: int) -> None:
+            assert not self.finished
+
+        def sync_finished(self) -> None:
+            self.finished = True
+
+    org, told, path = Org(), Told(), tmp_path / "sync.c1z"
+    sync = asyncio.create_task(sync_to_file(syncers(org, Faults()), path, options(), observer=told))
+    await reached.wait()
+    assert told.finished
+    sync.cancel()
+    await asyncio.sleep(0)
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await sync
+    with C1ZReader(path) as reader:
+        (run,) = reader.sync_runs()
+        assert run.finished
+        assert {g.id for g in reader.grants()} == expected_grant_ids(org)

@@ -355,8 +355,12 @@ def test_a_signal_while_starting_is_an_orderly_stop(
         ("capabilities",),
         ("inspect", str(DEMO_C1Z)),
         ("inspect", str(DEMO_C1Z), "--json"),
+        # argparse prints these itself, through a writer that swallows OSError
+        ("--help",),
+        ("inspect", "--help"),
+        ("--version",),
     ],
-    ids=["config", "config-json", "capabilities", "inspect", "inspect-json"],
+    ids=["config", "config-json", "capabilities", "inspect", "inspect-json", "help", "inspect-help", "version"],
 )
 def test_output_that_cannot_be_written_is_named_not_an_unexpected_error(args: tuple[str, ...]) -> None:
     """`... > /dev/full` (a full disk under a redirect): the output failed, not the connector; one line, exit 1."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -14,6 +15,9 @@ from pathlib import Path
 import pytest
 
 from connector.baton.c1z.reader import C1ZReader
+from connector.daemon import oneshot
+from connector.daemon.progress import Progress
+from connector.daemon.settings import Settings
 from tests.e2e.harness import wait_for
 from tests.fakes.datadog import FakeDatadog, generate_org
 
@@ -309,3 +313,25 @@ def test_a_rerun_with_other_settings_starts_a_new_sync_and_says_what_changed(
         counts = reader.counts_by_type(run_.sync_id)
     if "--sync-schedules" in rerun_args:
         assert counts["schedule"]["resources"] == 3
+
+
+async def test_a_signal_while_the_finished_sync_is_saved_says_the_file_holds_the_finished_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A signal after every page is stored lets the save finish (sync_to_file); the last line says the file holds
+    the finished sync. It used to say "the unfinished sync was saved … run again to resume it"."""
+    out = tmp_path / "sync.c1z"
+
+    async def saving(settings: Settings, syncing: asyncio.Event, progress: Progress) -> int:
+        syncing.set()
+        progress.sync_finished()  # what sync_to_file tells its observer before the finishing save
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.Event().wait()
+        return 0
+
+    monkeypatch.setattr(oneshot, "_sync", saving)
+    settings = Settings(api_key="k", app_key="a", file=out)  # type: ignore[arg-type]
+    assert await oneshot.run_one_shot(settings) == 143
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"baton-datadog: interrupted by SIGTERM as the sync finished: the finished sync was saved to {out}"
+    )

@@ -48,5 +48,7 @@ def test_malformed_tasks_and_absurd_durations_are_survived_and_accounted_for(sta
     assert daemon.events("task report failed; retrying")
     assert daemon.alive()
     assert daemon.metric("baton_datadog_tasks_in_flight") == 0
+    # The three tasks no FinishTask can name still count: the failed-tasks alert is how an SRE hears of them.
+    assert daemon.metric("baton_datadog_tasks_finished_total", type="event_feed", outcome="not_run") == 3
     assert "Traceback" not in daemon.output()
     assert "never retrieved" not in daemon.output()

@@ -129,6 +129,10 @@ class Metrics:
         self.tasks_finished.labels(task_type, outcome).inc()
         self.task_duration.labels(task_type).observe(seconds)
 
+    def task_refused(self, task_type: str) -> None:
+        self.tasks_received.labels(task_type).inc()
+        self.tasks_finished.labels(task_type, "not_run").inc()
+
     def sync_succeeded(self, result: SyncResult, uploaded_bytes: int = 0) -> None:
         """A sync ended and its file was uploaded (`uploaded_bytes`). Only a full sync sets the sync series: a
         targeted one (partial: the few resources ConductorOne asked for after a grant) says nothing of the org, and

@@ -79,9 +79,16 @@ class SyncObserver(Protocol):
 
     def page_stored(self, phase: str, resource_type_id: str, items: int) -> None: ...
 
+    def sync_finished(self) -> None:
+        """Every page is stored; the file is saved next, and that save is finished even if the sync is cancelled
+        now (`sync_to_file`)."""
+
 
 class _NullObserver:
     def page_stored(self, phase: str, resource_type_id: str, items: int) -> None:
+        return None
+
+    def sync_finished(self) -> None:
         return None
 
 

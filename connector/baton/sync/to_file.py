@@ -80,6 +80,28 @@ async def _sync_into(
         if save_on_error and not damaged:
             await _save_unfinished(store, c1z_path)
         raise
+    if observer is not None:
+        observer.sync_finished()
+    # The sync is done: what is left is local and bounded (no request). A cancellation now (SIGINT at the last
+    # moment, a drain) waits for the file to be written and then goes on, rather than dropping a finished sync
+    # (the file would keep whatever it held before) or leaving the caller unable to say what the file holds.
+    saving = asyncio.ensure_future(_keep_and_save(store, result, c1z_path))
+    cancelled = False
+    while True:
+        try:
+            await asyncio.shield(saving)
+        except asyncio.CancelledError:
+            if saving.cancelled():  # not by us: nothing of ours cancels it
+                raise
+            cancelled = True
+            continue
+        break
+    if cancelled:
+        raise asyncio.CancelledError
+    return result
+
+
+async def _keep_and_save(store: C1ZStore, result: SyncResult, c1z_path: Path) -> None:
     if result.sync_type == "full":
         await store.keep_only(result.sync_id)
     else:
@@ -88,7 +110,6 @@ async def _sync_into(
         # service's periodic sync with BATON_SYNC_RESOURCES added one run to --file every interval, without end.
         await store.drop_other_partials(keep=result.sync_id)
     await store.save(c1z_path)
-    return result
 
 
 async def _save_unfinished(store: C1ZStore, c1z_path: Path) -> None:

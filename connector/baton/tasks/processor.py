@@ -75,6 +75,9 @@ class TaskObserver(Protocol):
 
     def task_finished(self, task_type: str, outcome: str, seconds: float) -> None: ...
 
+    def task_refused(self, task_type: str) -> None:
+        """A task received and not run, that no FinishTask can report (its id is invalid or a running task's)."""
+
 
 def _fitted(outcome: Outcome) -> Outcome:
     """The outcome as it can be reported: at most MAX_ANNOTATIONS annotations, and response and annotations within
@@ -220,6 +223,7 @@ class TaskProcessor:
                 task_id=loggable_task_id(task.id),
                 task_type=kind,
             )
+            self._refused(kind)
             return
         running = self._active.get(task.id)
         if running is not None:
@@ -233,6 +237,7 @@ class TaskProcessor:
                     task_type=kind,
                     running_task_type=running.WhichOneof("task_type") or "unknown",
                 )
+                self._refused(kind)
             return
         self._active[task.id] = task
         started = self._clock()
@@ -252,6 +257,11 @@ class TaskProcessor:
         if cancelled_here:
             # Reported; now let whoever cancelled us see the cancellation.
             raise asyncio.CancelledError
+
+    def _refused(self, kind: str) -> None:
+        # Counted, or the alert on tasks that did not succeed would never see them: the log line was their only trace.
+        if self._observer is not None:
+            self._observer.task_refused(kind)
 
     async def _process(
         self, task: baton_pb2.Task, kind: str, started: float, unreadable: C1UnreadableTaskError | None

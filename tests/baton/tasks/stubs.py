@@ -182,6 +182,9 @@ class CountingObserver:
         self.in_flight -= 1
         self.finished.append((task_type, outcome))
 
+    def task_refused(self, task_type: str) -> None:
+        self.finished.append((task_type, "not_run"))
+
 
 @dataclass
 class Rig:

@@ -59,6 +59,7 @@ async def test_a_task_with_a_malformed_id_is_never_executed_and_is_logged(task_i
     assert str(error["task_id"]).startswith(shown)
     assert len(str(error["task_id"])) < 500  # a 1 MB id does not make a 1 MB log line
     assert rig.observer.in_flight == 0
+    assert rig.observer.finished == [("grant", "not_run")]  # counted, so the failed-tasks alert sees it
 
 
 async def test_a_task_without_payload_is_reported_failed_without_running_anything() -> None:
@@ -212,6 +213,7 @@ async def test_a_different_task_under_a_running_tasks_id_is_not_run_and_is_logge
     (finish,) = rig.client.finishes
     assert (finish.task_id, finish.ok) == (first.id, True)
     assert rig.observer.in_flight == 0
+    assert rig.observer.finished == [("revoke", "not_run"), ("grant", "success")]
 
 
 async def test_a_report_is_retried_through_transient_and_token_failures() -> None:
