@@ -78,7 +78,7 @@ from connector.datadog.transport import (
     QueryValue,
 )
 
-__all__ = ["DatadogClient", "included_roles", "included_users", "is_path_id"]
+__all__ = ["DatadogClient", "included_roles", "included_users", "is_path_id", "quoted_id"]
 
 R = TypeVar("R", bound=Resource)
 
@@ -91,6 +91,11 @@ _MAX_ID_CHARS = 1024
 def is_path_id(value: str) -> bool:
     """Whether an id can name its object in a request path (`_seg`)."""
     return bool(value) and value not in (".", "..") and len(value) <= _MAX_ID_CHARS
+
+
+def quoted_id(value: str) -> str:
+    """An id as an error message may quote it: escaped, and cut when absurdly long (a task's 1 MB id)."""
+    return f"{value[:40]!a}" + (f"...({len(value)} characters)" if len(value) > 40 else "")
 
 
 def _another_id(given: str | None, asked: str) -> bool:
@@ -108,8 +113,7 @@ def _seg(value: str) -> str:
     `/api/v2/team/{tid}/memberships/..` is `/api/v2/team/{tid}`. No Datadog id is one, so they are refused.
     """
     if not is_path_id(value):
-        shown = f"{value[:40]!a}" + (f"...({len(value)} characters)" if len(value) > 40 else "")
-        raise InvalidArgumentError(f"{shown} is not a valid Datadog id (empty, a dot segment or too long)")
+        raise InvalidArgumentError(f"{quoted_id(value)} is not a valid Datadog id (empty, a dot segment or too long)")
     return quote(value, safe="")
 
 
@@ -775,7 +779,18 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
             for ref in objects(mapping(mapping(g.get("relationships")).get("shifts")).get("data"))
             if isinstance(ref.get("id"), str)
         ]
-        chosen = tuple(shifts[i] for i in wanted if i in shifts)
+        if any(i not in shifts for i in wanted):
+            # The responder names a shift the answer leaves out, asked for though it was: whoever is on call in it
+            # would be synced as not on call (a revoked grant to ConductorOne). Retryable: a shift ending as the
+            # answer is built may be all it is.
+            raise UnexpectedResponse(
+                method="GET",
+                path=path,
+                status=status,
+                messages=["a current responder's shift is not in `included`"],
+                retryable=True,
+            )
+        chosen = tuple(shifts[i] for i in wanted)
     else:
         chosen = tuple(shifts.values())
     scheduled_at = mapping(mapping(payload.get("data")).get("attributes")).get("scheduled_at")

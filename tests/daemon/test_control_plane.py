@@ -5,6 +5,7 @@ pause and an injected clock. No server, no sleeps: each test runs in millisecond
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import socket
 from typing import cast
@@ -23,8 +24,7 @@ from connector.baton.c1.errors import (
     C1UnreadableTaskError,
 )
 from connector.baton.c1.token import TokenFetch
-from connector.baton.c1z.errors import C1ZWriteError, WorkDirError
-from connector.baton.errors import Code
+from connector.baton.errors import Code, UnavailableError
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.retry import RetryPolicy
 from connector.baton.runtime.scheduler import MAX_NEXT_POLL, MIN_IDLE_POLL, Scheduler
@@ -133,6 +133,28 @@ async def test_an_idle_queue_answering_next_poll_zero_is_not_polled_in_a_spin() 
     rig.client.poll_script.extend([_next_poll(0), Response(), _next_poll(-1)])
     _, pauses = await _run(rig.client, rig.processor, pauses=3)
     assert pauses.delays == [MIN_IDLE_POLL] * 3
+
+
+async def test_answers_holding_a_task_that_will_not_run_are_paced_as_idle_ones() -> None:
+    """ConductorOne re-offering a grant still running (waiting on Datadog, no heartbeat to tell it the task lives), or
+    a task with an invalid id, with next_poll 0: nothing runs, and the poll loop must not spin on it."""
+    rig = make_rig()
+    rig.connector.provisioning.gate = gate = asyncio.Event()
+    running = grant_task("role", "r", "member", "u")
+    invalid = grant_task("role", "r", "member", "u")
+    invalid.id = "short"
+    unreadable = C1UnreadableTaskError("GetTask: undecodable", task_id="", task_type=None, problem="x", next_poll=None)
+    rig.client.poll_script.extend([Response(task=running), Response(task=running), Response(task=invalid), unreadable])
+    stop = asyncio.Event()
+    pauses = Pauses(stop, 3)
+    scheduler = Scheduler(rig.client.as_client(), rig.processor, concurrency=2, poll_retry=INSTANT, wait=pauses)
+    await asyncio.wait_for(scheduler.run(stop), timeout=10)
+    gate.set()
+    await scheduler.drain(10.0)
+    assert rig.client.polls == 4
+    assert pauses.delays == [MIN_IDLE_POLL] * 3
+    assert [f.task_id for f in rig.client.finishes] == [running.id]
+    assert rig.connector.provisioning.calls == ["grant"]
 
 
 async def test_tasks_run_and_every_one_is_reported_once_and_nothing_is_left_unretrieved() -> None:
@@ -283,18 +305,18 @@ async def test_a_periodic_sync_saving_at_sigterm_does_not_hold_back_the_drain_of
 
 
 @pytest.mark.parametrize(
-    ("error", "with_traceback"),
+    ("error", "traceback"),
     [
-        (WorkDirError("cannot use the working file /w/sync.db while storing the sync: disk I/O error"), False),
-        (C1ZWriteError("cannot write /out/sync.c1z: Read-only file system"), False),
+        (UnavailableError("Datadog unavailable: GET /api/v2/users -> 503"), False),
+        (TimeoutError(), False),
         (RuntimeError("a bug"), True),
     ],
 )
-async def test_a_failed_periodic_sync_is_one_line_and_only_a_bug_logs_its_traceback(
-    error: Exception, with_traceback: bool
+async def test_a_failed_periodic_sync_is_one_error_line_with_a_traceback_only_for_a_bug(
+    error: Exception, traceback: bool
 ) -> None:
-    """A --file whose disk fails fails every interval: its traceback was logged every interval, where the task
-    handlers log one only for a bug."""
+    """A periodic sync failing on Datadog (an outage, a refusal) logged its traceback at every interval; a task's sync
+    failing the same way logs none (`TaskProcessor`), and the traceback is for bugs."""
     rig = make_rig()
     stop = asyncio.Event()
 
@@ -306,11 +328,51 @@ async def test_a_failed_periodic_sync_is_one_line_and_only_a_bug_logs_its_traceb
         rig.client.as_client(), rig.processor, concurrency=1, periodic=(3600.0, periodic_sync), wait=Pauses(stop, 100)
     )
     with structlog.testing.capture_logs() as events:
-        await asyncio.wait_for(scheduler.run(stop), timeout=10)
+        await asyncio.wait_for(scheduler.run(stop), timeout=10)  # bounds a hang only
         await asyncio.wait_for(scheduler.drain(0.01, report_within=0.01), timeout=10)
     (failed,) = [e for e in events if e["event"] == "periodic sync failed"]
-    assert (failed["log_level"], failed["error"], failed["error_type"]) == ("error", str(error), type(error).__name__)
-    assert ("exc_info" in failed) is with_traceback
+    assert (failed["log_level"], failed["error_type"]) == ("error", type(error).__name__)
+    assert ("exc_info" in failed) == traceback
+
+
+@pytest.mark.parametrize("when", ["running", "saving at stop"])
+async def test_a_periodic_sync_failing_on_upstream_input_logs_its_error_without_a_traceback(when: str) -> None:
+    """A periodic sync failing on what Datadog answered (an outage, a page that does not hold) is an error of ours
+    that names its cause, not a bug: it was logged with a traceback, which no peer input may produce. A bug keeps
+    its traceback."""
+    stop = asyncio.Event()
+    failures: list[Exception] = [UnavailableError("Datadog at api.datadoghq.com unreachable: connection refused")]
+    failures.append(KeyError("a bug"))
+
+    async def periodic_sync() -> None:
+        failure = failures.pop(0)
+        if when == "saving at stop":
+            stop.set()  # and the failure comes while the stopped sync saves
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.Event().wait()
+        elif not failures:
+            stop.set()
+        raise failure
+
+    rig = make_rig()
+    with structlog.testing.capture_logs() as events:
+        while failures:
+            stop.clear()
+            scheduler = Scheduler(
+                rig.client.as_client(),
+                rig.processor,
+                concurrency=1,
+                periodic=(0.0, periodic_sync),
+                wait=Pauses(stop, 100),
+            )
+            await asyncio.wait_for(scheduler.run(stop), timeout=10)
+            await asyncio.wait_for(scheduler.drain(1.0), timeout=10)
+    upstream, bug = [e for e in events if e["event"] == "periodic sync failed"]
+    assert upstream["error_type"] == "UnavailableError"
+    assert "connection refused" in upstream["error"]
+    assert "exc_info" not in upstream
+    assert bug["error_type"] == "KeyError"
+    assert "exc_info" in bug
 
 
 # ---- the Hello loop -----------------------------------------------------------------------------------------
