@@ -176,7 +176,7 @@ async def test_tasks_run_and_every_one_is_reported_once_and_nothing_is_left_unre
     assert scheduler.in_flight == 0
     assert rig.observer.in_flight == 0
     assert sorted(f.task_id for f in rig.client.finishes) == sorted([good.id, no_payload.id])
-    assert [f.code for f in rig.client.finishes if f.task_id == no_payload.id] == [Code.INVALID_ARGUMENT]
+    assert [f.code for f in rig.client.finishes if f.task_id == no_payload.id] == [Code.UNKNOWN]
     (invalid,) = [e for e in events if str(e["event"]).startswith("invalid task")]
     assert "5000 chars" in str(invalid["task_id"])
     assert unhandled == []  # no "Task exception was never retrieved"

@@ -33,7 +33,9 @@ def test_malformed_tasks_and_absurd_durations_are_survived_and_accounted_for(sta
     c1.answer_raw("GetTask", length_delimited(1, deep_action_task(too_deep, depth=120)))
 
     recorded = wait_finished(daemon, c1, [no_payload.id, sync.id, bad_utf8.id, too_deep], timeout=20)
-    assert_error(only_finish(recorded, no_payload.id), code=3, non_retryable=False)  # INVALID_ARGUMENT
+    # As the spec answers "anything unknown" (service-mode §8): UNKNOWN, "unsupported task type", retryable.
+    assert_error(only_finish(recorded, no_payload.id), code=2, non_retryable=False)
+    assert only_finish(recorded, no_payload.id).status.message == "unsupported task type"
     for unreadable in (bad_utf8.id, too_deep):
         finish = only_finish(recorded, unreadable)
         assert_error(finish, code=3, non_retryable=True)

@@ -291,13 +291,11 @@ class TaskProcessor:
                 )
             )
         elif kind == "unknown":
-            outcome = Outcome(
-                failure=Failure(
-                    Code.INVALID_ARGUMENT,
-                    "malformed task: no task payload (unset, or a task type this connector does not know)",
-                    False,
-                )
-            )
+            # A task type newer than our protos decodes as no payload (its field is unknown to us), the same as an
+            # unset one: docs/spec/service-mode.md §8 answers "anything unknown" as Go does, UNKNOWN and retryable,
+            # so ConductorOne may hand it to a connector version that knows it.
+            log.warning("task without a payload this connector knows; reported unsupported")
+            outcome = Outcome(failure=Failure(Code.UNKNOWN, UNSUPPORTED, False))
         else:
             outcome, cancelled_here = await self._run(kind, task)
         seconds = self._clock() - started

@@ -62,13 +62,30 @@ async def test_a_task_with_a_malformed_id_is_never_executed_and_is_logged(task_i
     assert rig.observer.finished == [("grant", "not_run")]  # counted, so the failed-tasks alert sees it
 
 
-async def test_a_task_without_payload_is_reported_failed_without_running_anything() -> None:
+def _newer_task_type(task_id: str) -> baton_pb2.Task:
+    """A task whose type a newer ConductorOne added: a field number our protos do not know (here 999, bytes)."""
+    wire = baton_pb2.Task(id=task_id).SerializeToString() + bytes([0xBA, 0x3E, 0x02]) + b"{}"
+    return baton_pb2.Task.FromString(wire)
+
+
+@pytest.mark.parametrize("make", [lambda i: baton_pb2.Task(id=i), _newer_task_type], ids=["unset", "newer-type"])
+async def test_a_task_without_a_payload_we_know_is_reported_unsupported_and_retryable(
+    make: Callable[[str], baton_pb2.Task],
+) -> None:
+    """docs/spec/service-mode.md §8: "anything unknown" gets UNKNOWN "unsupported task type", retryable, as in Go
+    (another connector version may know it). It was INVALID_ARGUMENT "malformed task"."""
     rig = make_rig()
-    task = baton_pb2.Task(id=kind_task("grant").id)
+    task = make(kind_task("grant").id)
+    assert task.WhichOneof("task_type") is None
     await rig.processor.process(task)
     (finish,) = rig.client.finishes
-    assert (finish.task_id, finish.ok, finish.code) == (task.id, False, Code.INVALID_ARGUMENT)
-    assert "no task payload" in finish.message
+    assert (finish.task_id, finish.ok, finish.code, finish.message) == (
+        task.id,
+        False,
+        Code.UNKNOWN,
+        "unsupported task type",
+    )
+    assert finish.non_retryable is False
     assert rig.connector.provisioning.calls == []
     assert rig.observer.in_flight == 0
 
