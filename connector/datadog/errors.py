@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal
 import pydantic_core
 
 from connector.baton import errors as baton
+from connector.baton.printable import printable
 from connector.baton.proxyrefusal import proxy_refusal
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "UnexpectedResponse",
     "describe_transport_error",
     "error_for_response",
+    "nothing_done",
     "parse_error_messages",
     "scrub",
 ]
@@ -56,6 +58,9 @@ class DatadogError(baton.ConnectorError):
     """
 
     kind: ClassVar[str] = "error"
+    # Set by the transport when an earlier attempt of the same call may have reached Datadog and its answer was lost
+    # (a 5xx, a timeout, a connection cut): a "not found" or "already exists" may then be that attempt's own doing.
+    after_lost_answer: bool = False
 
     def __init__(
         self,
@@ -248,6 +253,17 @@ def error_for_response(
     return cls(method=method, path=clean_path, status=status, messages=messages)
 
 
+def nothing_done(exc: BaseException) -> bool:
+    """Whether a write that failed with `exc` certainly did nothing: Datadog refused it (a 4xx), or it was never sent
+    (its URL refused before it left, a rate-limit wait longer than allowed). Anything else (no answer, a 5xx, an
+    answer that cannot be used) may have done it."""
+    if not isinstance(exc, DatadogError):
+        return False
+    if exc.status is None:
+        return isinstance(exc, Invalid | RateLimited)  # both raised before the request left, without a status
+    return 400 <= exc.status < 500
+
+
 # The statuses whose error says "already in that state" (`connector.datadog.provisioning`).
 _ALREADY_SO = (NotFound, Conflict)
 
@@ -393,5 +409,7 @@ def _strip_html(text: str) -> str:
 
 
 def _short(text: str) -> str:
-    text = text.strip()
+    # Peer text, on one line and inert: an error reaches a terminal (a one-shot's last line, a console log) and logs,
+    # where ESC would run a terminal command and a newline forge a line.
+    text = printable(text.strip())
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
