@@ -287,7 +287,7 @@ def test_an_object_that_is_no_blob_within_the_cap_is_refused_unread(
     code, _, err = run_inspect(path, *flags)
     assert code == 1
     assert re.fullmatch(
-        rf"inspect: {re.escape(str(path))}: cannot read v1_\w+: v1_\w+ row \d+ holds an object that is not a blob of "
+        rf"baton-datadog: inspect: {re.escape(str(path))}: cannot read v1_\w+: v1_\w+ row \d+ holds an object that is not a blob of "
         r"at most 4 MiB\n",
         err,
     ), err
