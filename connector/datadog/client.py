@@ -628,7 +628,7 @@ class DatadogClient:
 
     async def create_api_key(self, name: str) -> tuple[APIKey, SecretStr | None]:
         body = {"data": {"type": "api_keys", "attributes": {"name": name}}}
-        return await self._mint(APIKey, "/api/v2/api_keys", body, group="api_keys")
+        return await self._mint(APIKey, "/api/v2/api_keys", body, name, group="api_keys")
 
     async def create_service_account_app_key(
         self, service_account_id: str, name: str, scopes: Sequence[str] = ()
@@ -638,7 +638,7 @@ class DatadogClient:
             attributes["scopes"] = list(scopes)
         path = f"/api/v2/service_accounts/{_seg(service_account_id)}/application_keys"
         body = {"data": {"type": "application_keys", "attributes": attributes}}
-        return await self._mint(ApplicationKey, path, body, group="service_accounts")
+        return await self._mint(ApplicationKey, path, body, name, group="service_accounts")
 
     async def delete_service_account_app_key(self, service_account_id: str, key_id: str) -> None:
         """Revoke a service account's application key (204). Raises `NotFound` when it is unknown or gone."""
@@ -667,14 +667,14 @@ class DatadogClient:
         """Mint a SAT. Sent exactly once (docs/spec/credentials.md §4.3): no retry of any kind, even on a 429."""
         path = f"/api/v2/service_accounts/{_seg(service_account_id)}/access_tokens"
         body = {"data": {"type": "service_access_tokens", "attributes": {"name": name, "scopes": list(scopes)}}}
-        return await self._mint(AccessToken, path, body, group="service_accounts", single_attempt=True)
+        return await self._mint(AccessToken, path, body, name, group="service_accounts", single_attempt=True)
 
     async def revoke_service_account_access_token(self, service_account_id: str, token_id: str) -> None:
         path = f"/api/v2/service_accounts/{_seg(service_account_id)}/access_tokens/{_seg(token_id)}"
         check_done(await self._t.request("DELETE", path, group="service_accounts"))
 
     async def _mint(
-        self, model: type[R], path: str, body: Any, *, group: str, single_attempt: bool = False
+        self, model: type[R], path: str, body: Any, name: str, *, group: str, single_attempt: bool = False
     ) -> tuple[R, SecretStr | None]:
         reply = await self._t.request(
             "POST", path, group=group, json=body, idempotent=False, single_attempt=single_attempt
@@ -685,6 +685,12 @@ class DatadogClient:
         if item is None or not item.id:
             raise UnexpectedResponse(
                 method="POST", path=path, status=reply.status, messages=["response has no data.id"]
+            )
+        if item.name is not None and item.name != name:
+            # Not the answer to this create (a cache or proxy replaying another one): its id and secret are another
+            # credential's. A 2xx error, so the caller deletes what carries the name it created, not that id.
+            raise UnexpectedResponse(
+                method="POST", path=path, status=reply.status, messages=["the answer names another credential"]
             )
         return item, SecretStr(key) if isinstance(key, str) and key else None
 

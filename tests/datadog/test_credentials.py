@@ -613,6 +613,48 @@ async def test_no_key_is_minted_for_another_service_account_than_asked(
     assert not [t for t in fake.org.tokens.values() if t.owner_id in (asked.id, other.id)]
 
 
+class ReplayedCreateAnswers(CreateAnswers):
+    """Every create lands; from the second on, its caller gets the answer to the first (a cache or proxy replaying an
+    earlier POST's answer): another credential's id and secret value."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._first: httpx.Response | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method != "POST" or not request.url.path.endswith(self.CREATES):
+            return response
+        body = await response.aread()
+        await response.aclose()
+        if self._first is None:
+            self._first = httpx.Response(response.status_code, headers=response.headers, content=body)
+            return httpx.Response(response.status_code, headers=response.headers, content=body)
+        return httpx.Response(self._first.status_code, headers=self._first.headers, content=self._first.content)
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_create_answered_with_another_credential_issues_neither_and_leaves_neither_wrong(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str
+) -> None:
+    """The answer to a create was taken as the credential created, whatever it named: a replayed answer made the
+    task hand ConductorOne another credential (c1-<first request>) under this request, so revoking it later deleted
+    that one, while the credential this request created (c1-<second request>) stayed live with no one knowing it.
+    An answer naming another credential is now refused, and what carries this request's name is deleted; the other
+    credential is left alone."""
+    client = make_client(fake, transport=ReplayedCreateAnswers())
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    scopes = ["a"] if kind == SAT else []
+    first = await env.issue(sa, kind, scopes, request_id="first")
+    with pytest.raises(UnexpectedResponse, match="names another credential") as caught:
+        await env.issue(sa, kind, scopes, request_id="second")
+    assert _document(first)["key_value"] not in f"{caught.value} {caught.value!r}"
+    live = {k.name for k in [*fake.org.app_keys.values(), *fake.org.api_keys.values(), *fake.org.tokens.values()]}
+    assert "c1-second" not in live, "the credential the refused request created is deleted"
+    assert "c1-first" in live, "the credential the answer named is not touched"
+
+
 class OddIdCreates(httpx.AsyncBaseTransport):
     """A Datadog that names each created credential with an id ending in a control character."""
 
