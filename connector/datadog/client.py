@@ -677,7 +677,7 @@ class DatadogClient:
         self, model: type[R], path: str, body: Any, name: str, *, group: str, single_attempt: bool = False
     ) -> tuple[R, SecretStr | None]:
         reply = await self._t.request(
-            "POST", path, group=group, json=body, idempotent=False, single_attempt=single_attempt
+            "POST", path, group=group, json=body, idempotent=False, single_attempt=single_attempt, mints=True
         )
         item = parse_model(ItemEnvelope[model], reply).data  # type: ignore[valid-type]
         # The secret is read from the raw body on purpose: the models never carry it.

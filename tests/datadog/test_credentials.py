@@ -597,6 +597,48 @@ async def test_a_create_whose_answer_is_lost_leaves_no_key_behind(
     assert (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens)) == before
 
 
+class QuotedCreateAnswers(CreateAnswers):
+    """The create lands; its caller gets a gateway's error whose text quotes the upstream answer, secret and all."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__()
+        self._status = status
+        self.secrets: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method != "POST" or not request.url.path.endswith(self.CREATES):
+            return response
+        secret = json.loads(await response.aread())["data"]["attributes"]["key"]
+        await response.aclose()
+        self.secrets.append(secret)
+        upstream = json.dumps({"key": secret})
+        quoted = {"errors": [f"upstream answered {upstream}", {"title": "Bad Gateway", "detail": upstream}]}
+        return httpx.Response(self._status, json=quoted, headers={"Location": "/elsewhere"})
+
+
+@pytest.mark.parametrize("status", [502, 500, 307])
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_an_error_answer_quoting_the_created_credential_does_not_carry_it_on(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str, status: int
+) -> None:
+    """A create that may have happened gets an error answer whose text is the upstream answer (a gateway quoting it):
+    the new credential's secret went into the error, and so into the FinishTask and the log lines. A create's
+    answer is quoted only when it is a refusal (4xx: nothing was made); the credential is deleted as before."""
+    transport = QuotedCreateAnswers(status)
+    client = make_client(fake, transport=transport)
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    with pytest.raises(ConnectorError) as caught:
+        await env.issue(sa, kind, ["a"] if kind == SAT else [])
+    (secret,) = transport.secrets
+    canaries.values.add(secret)
+    assert secret not in f"{caught.value} {caught.value!r} {caught.value.args}"
+    assert f"-> {status}" in str(caught.value)
+    live = [*fake.org.app_keys.values(), *fake.org.api_keys.values(), *fake.org.tokens.values()]
+    assert secret not in [k.key for k in live], "the credential that may have been made is deleted"
+
+
 @pytest.mark.parametrize("kind", [APP_KEY, SAT])
 async def test_no_key_is_minted_for_another_service_account_than_asked(
     fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str
