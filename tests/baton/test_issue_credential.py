@@ -833,3 +833,46 @@ async def test_a_reported_credential_is_never_deleted() -> None:
     client = _RefusingClient(C1FatalError("FinishTask: ALREADY_EXISTS", code=grpc.StatusCode.ALREADY_EXISTS))
     await _processor(stub, client).process(baton_pb2.Task(id=TASK_ID, issue_credential=_task()))
     assert stub.issuer.rolled_back == []
+
+
+class _AcceptingClient:
+    """Every FinishTask lands at once; each one's arguments are kept."""
+
+    def __init__(self) -> None:
+        self.reports: list[dict[str, Any]] = []
+
+    async def finish_task(self, task_id: str, **kwargs: Any) -> None:
+        self.reports.append(kwargs)
+
+
+@pytest.mark.parametrize("rollback_fails", [False, True])
+async def test_an_issued_credential_too_large_to_report_is_deleted_and_reported_as_a_failure(
+    rollback_fails: bool,
+) -> None:
+    """A response over the report limit is dropped from the report (`task response too large to report`): for an
+    issued credential that reported a success without the credential, so ConductorOne held nothing while the key
+    stayed live in Datadog (a broken Datadog answering a multi-megabyte key, or a profile of countless scopes). The
+    credential is now deleted again and the task reported as a final failure saying why."""
+    huge = b'{"key_value":"' + CANARY.encode() + b"x" * (3 * 1024 * 1024) + b'"}'
+    stub = StubConnector()
+    stub.issuer.result = IssuedCredential(secret=_secret(), plaintexts=[_plaintext(huge)], resource_mode=DISCOVERABLE)
+    if rollback_fails:
+        stub.issuer.rollback_error = NotFoundError("the key could not be deleted")
+    client = _AcceptingClient()
+    handlers = Handlers(cast(Connector, stub), provisioning=True)
+    processor = TaskProcessor(cast(Any, client), handlers, cast(Any, None), _no_hello, finish_retry=INSTANT)
+    with structlog.testing.capture_logs() as events:
+        await processor.process(baton_pb2.Task(id=TASK_ID, issue_credential=_task()))
+    (report,) = client.reports
+    assert "response" not in report, "no success without the credential it was to carry"
+    assert report["error"].code == Code.INTERNAL
+    assert "too large to report" in report["error"].message
+    says = "again failed: delete it by hand" if rollback_fails else 'application-key "key-1" was deleted again'
+    assert says in report["error"].message
+    assert report["non_retryable"] is True
+    assert stub.issuer.rolled_back == [_secret().id]
+    assert CANARY not in repr(events) + repr(client.reports)
+
+
+async def _no_hello(_: str) -> None:
+    return None
