@@ -492,6 +492,9 @@ async def _built_or_rolled_back(
     except Exception as exc:
         try:
             await rollback()
+        except asyncio.CancelledError:
+            await _rollback_after_cancel(rollback, kind, object_id)
+            raise
         except ConnectorError as failure:
             log.error(
                 "datadog issue_credential",
@@ -506,6 +509,27 @@ async def _built_or_rolled_back(
             ) from None
         log.warning("datadog issue_credential", kind=kind, secret_id=object_id, outcome="rolled_back")
         raise
+
+
+async def _rollback_after_cancel(rollback: Callable[[], Awaitable[object]], kind: str, object_id: str) -> None:
+    """A rollback cancelled mid-way: the task abandoned at shutdown, which gives it a few seconds and then cancels it
+    again. The interrupted deletion may not have reached Datadog, and the credential's id is in no other trace: it is
+    tried once more, and when that fails or is cut short too, the error line names the credential to delete."""
+    try:
+        await rollback()
+    except (ConnectorError, asyncio.CancelledError) as failure:
+        log.error(
+            "datadog issue_credential",
+            kind=kind,
+            secret_id=object_id,
+            outcome="rollback_interrupted",
+            error=f'{kind} "{object_id}" may be live: its deletion was stopped or failed ({type(failure).__name__}); '
+            "delete it in Datadog",
+        )
+        if isinstance(failure, asyncio.CancelledError):
+            raise
+    else:
+        log.warning("datadog issue_credential", kind=kind, secret_id=object_id, outcome="rolled_back")
 
 
 # -- deletion (§4.6) -----------------------------------------------------------------------------------

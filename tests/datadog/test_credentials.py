@@ -744,6 +744,57 @@ async def test_a_credential_is_not_issued_under_an_id_it_could_not_be_revoked_by
     assert (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens)) == before
 
 
+class OddIdCreatesStalledDeletes(OddIdCreates):
+    """As above, and the first `stalls` deletions wait on Datadog until cancelled (it went quiet)."""
+
+    def __init__(self, fake: FakeDatadog, stalls: int) -> None:
+        super().__init__(fake)
+        self.stalls = stalls
+        self.deleting = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "DELETE":
+            self.deleting.set()
+            if self.stalls > 0:
+                self.stalls -= 1
+                await asyncio.Event().wait()
+        return await super().handle_async_request(request)
+
+
+@pytest.mark.parametrize("stalls", [1, 2])
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_rollback_cut_short_by_the_shutdown_is_tried_again_or_names_the_credential(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str, stalls: int
+) -> None:
+    """A credential that could not be issued (here: an id its deletion refuses) is deleted again; the task abandoned
+    at shutdown meanwhile ended that deletion at once, leaving the key live with no line naming it. The deletion now
+    gets one more try, and when it is cut short again an error line names the credential."""
+    transport = OddIdCreatesStalledDeletes(fake, stalls)
+    client = make_client(fake, transport=transport)
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    before = (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens))
+    with structlog.testing.capture_logs() as events:
+        issuing = asyncio.create_task(env.issue(sa, kind, ["a"] if kind == SAT else []))
+        for _ in range(stalls):
+            waiting = asyncio.create_task(transport.deleting.wait())
+            await asyncio.wait((waiting, issuing), return_when=asyncio.FIRST_COMPLETED)
+            waiting.cancel()
+            transport.deleting.clear()
+            issuing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await issuing
+    after = (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens))
+    if stalls == 1:
+        assert after == before, "deleted after all"
+    else:
+        assert after != before
+        (told,) = [e for e in events if e.get("outcome") == "rollback_interrupted"]
+        assert told["log_level"] == "error"
+        assert told["kind"] == kind and told["secret_id"].endswith("\n"), repr(told["secret_id"])
+        assert "delete it in Datadog" in told["error"]
+
+
 class LongIdCreates(OddIdCreates):
     """A Datadog that names each created credential with an id longer than a path segment may be (1,024)."""
 
