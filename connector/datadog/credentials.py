@@ -435,10 +435,10 @@ async def _created_or_cleaned_up(
     create: Awaitable[T], leftovers: Callable[[], Awaitable[int]], kind: str, name: str
 ) -> T:
     """The create's result; when the create failed in a way that may still have created the credential (no
-    answer, a 5xx, an unreadable 2xx), whatever now carries its name is deleted before the error is raised.
-    A 4xx is a refusal: nothing was created, nothing to clean up. A create cancelled in flight (the task was
-    abandoned at shutdown) may have landed too, and its answer, the only trace of it, is gone: it is cleaned
-    up the same way before the cancellation goes on."""
+    answer, a 5xx, an unreadable 2xx, a 4xx without Datadog's JSON error body), whatever now carries its name is
+    deleted before the error is raised. Datadog's own 4xx is a refusal: nothing was created, nothing to clean up.
+    A create cancelled in flight (the task was abandoned at shutdown) may have landed too, and its answer, the only
+    trace of it, is gone: it is cleaned up the same way before the cancellation goes on."""
     try:
         return await create
     except asyncio.CancelledError:
@@ -452,8 +452,8 @@ async def _created_or_cleaned_up(
             )
         raise
     except DatadogError as exc:
-        if exc.status is not None and 400 <= exc.status < 500:
-            raise
+        if exc.status is not None and 400 <= exc.status < 500 and exc.datadog_body:
+            raise  # Datadog refused it: nothing was made (another 4xx may be a proxy's, after the create got through)
         try:
             removed = await _interruptible(leftovers(), kind, name)
         except ConnectorError as failure:

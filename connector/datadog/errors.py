@@ -56,6 +56,9 @@ class DatadogError(baton.ConnectorError):
     """
 
     kind: ClassVar[str] = "error"
+    datadog_body: bool = False
+    """Whether the answer came with Datadog's error shape (a JSON object), not a proxy's, a load balancer's or a web
+    front end's page: only then is a 4xx Datadog's own refusal (set by `error_for_response`)."""
 
     def __init__(
         self,
@@ -238,12 +241,16 @@ def error_for_response(
         # front end's page saying it is no such word, and a revoke was reported done with the access still there.
         messages.append(f"a {status} without Datadog's JSON error body, so not taken as Datadog's answer")
         return UnexpectedResponse(method=method, path=clean_path, status=status, messages=messages, retryable=True)
+    error: DatadogError
     if cls is RateLimited:
         name = scrub(limit_name, secrets) if limit_name else None
-        return RateLimited(
+        error = RateLimited(
             method=method, path=clean_path, status=status, messages=messages, retry_after=retry_after, limit_name=name
         )
-    return cls(method=method, path=clean_path, status=status, messages=messages)
+    else:
+        error = cls(method=method, path=clean_path, status=status, messages=messages)
+    error.datadog_body = _is_json_object(body)
+    return error
 
 
 # The statuses whose error says "already in that state" (`connector.datadog.provisioning`).

@@ -639,6 +639,31 @@ async def test_an_error_answer_quoting_the_created_credential_does_not_carry_it_
     assert secret not in [k.key for k in live], "the credential that may have been made is deleted"
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(408, text="<html><body><h1>408 Request Time-out</h1></body></html>"),
+        httpx.Response(403, text="Forbidden", headers={"Content-Type": "text/plain"}),
+        httpx.Response(404, text=""),
+    ],
+    ids=["408-page", "403-text", "404-empty"],
+)
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_create_answered_by_a_4xx_that_is_not_datadogs_leaves_no_key_behind(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str, answer: httpx.Response
+) -> None:
+    """A 4xx was taken as Datadog's refusal (nothing made, nothing to clean up) whatever its body: a load balancer's or
+    a proxy's page after the create had reached Datadog left the key live. Only Datadog's JSON error body says the
+    create was refused; any other 4xx is followed by the lookup by name, as a 5xx is."""
+    client = make_client(fake, transport=LoseCreateAnswers(answer))
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    before = (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens))
+    with pytest.raises(ConnectorError):
+        await env.issue(sa, kind, ["a"] if kind == SAT else [])
+    assert (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens)) == before
+
+
 @pytest.mark.parametrize("kind", [APP_KEY, SAT])
 async def test_no_key_is_minted_for_another_service_account_than_asked(
     fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str
