@@ -81,6 +81,9 @@ from connector.datadog.transport import (
 __all__ = ["DatadogClient", "included_roles", "included_users", "is_path_id"]
 
 R = TypeVar("R", bound=Resource)
+_ECHO_CHECKED_CHARS = 8
+"""A minted secret this long or longer must not occur in the answer's metadata; a shorter one would match by chance
+(the daemon's log redactor draws the same line)."""
 
 
 # Datadog ids are UUIDs, short handles or our own `sat:` handles (~100 characters); a longer one is a malformed
@@ -691,6 +694,15 @@ class DatadogClient:
             # credential's. A 2xx error, so the caller deletes what carries the name it created, not that id.
             raise UnexpectedResponse(
                 method="POST", path=path, status=reply.status, messages=["the answer names another credential"]
+            )
+        if isinstance(key, str) and len(key) >= _ECHO_CHECKED_CHARS and key in item.model_dump_json():
+            # The secret repeated in what becomes the credential's metadata (its id, scopes, creator): that metadata
+            # goes into log lines, the task's report and the c1z in the clear. Refused; cleaned up by name.
+            raise UnexpectedResponse(
+                method="POST",
+                path=path,
+                status=reply.status,
+                messages=["the answer repeats the secret outside its key"],
             )
         return item, SecretStr(key) if isinstance(key, str) and key else None
 

@@ -832,6 +832,57 @@ async def test_a_rollback_cut_short_by_the_shutdown_is_tried_again_or_names_the_
         assert "delete it in Datadog" in told["error"]
 
 
+class EchoingCreates(httpx.AsyncBaseTransport):
+    """A Datadog whose create answer repeats the new secret in the credential's metadata (`where`)."""
+
+    def __init__(self, where: str) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._where = where
+        self.secrets: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method != "POST" or not request.url.path.endswith(CreateAnswers.CREATES):
+            return response
+        body = json.loads(await response.aread())
+        await response.aclose()
+        data = body["data"]
+        secret = data["attributes"]["key"]
+        self.secrets.append(secret)
+        if self._where == "id":
+            data["id"] = f"{data['id']}-{secret}"
+        elif self._where == "scopes":
+            data["attributes"]["scopes"] = [secret]
+        else:
+            data["relationships"] = {"created_by": {"data": {"type": "users", "id": secret}}}
+        return httpx.Response(response.status_code, json=body)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@pytest.mark.parametrize(
+    ("kind", "where"),
+    [(APP_KEY, "id"), (ORG_KEY, "id"), (SAT, "id"), (APP_KEY, "scopes"), (SAT, "scopes"), (ORG_KEY, "created_by")],
+)
+async def test_a_create_answer_repeating_the_secret_in_its_metadata_is_refused_and_cleaned_up(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str, where: str
+) -> None:
+    """Datadog's answer repeated the new secret in the credential's id, scopes or creator: that metadata went into
+    the log lines, the task's report (secret resource id, profile, SecretTrait) and later the c1z, all in the clear.
+    Such an answer is refused and what carries the request's name is deleted (never by the id, which would log it)."""
+    transport = EchoingCreates(where)
+    client = make_client(fake, transport=transport)
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    with pytest.raises(UnexpectedResponse, match="repeats the secret") as caught:
+        await env.issue(sa, kind, ["a"] if kind == SAT else [])
+    (secret,) = transport.secrets
+    canaries.values.add(secret)
+    assert secret not in f"{caught.value} {caught.value!r}"
+    assert secret not in _live_secrets(fake), "deleted again"
+
+
 class LongIdCreates(OddIdCreates):
     """A Datadog that names each created credential with an id longer than a path segment may be (1,024)."""
 
