@@ -32,6 +32,10 @@ class ConnectorError(Exception):
 
     code: Code = Code.UNKNOWN
     retryable: bool = False
+    # False: what the failed sync stored may not fit what it had still to list (a listing changed while it was read:
+    # an item moved onto a page already stored), so finishing it later would finish short. It is saved as a run
+    # never to resume (`sync_to_file`), and the next run starts over.
+    resumable: bool = True
     # Seconds the upstream asked us to wait (a rate-limit reset), when it said.
     retry_after: float | None = None
 

@@ -793,7 +793,18 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
             for ref in objects(mapping(mapping(g.get("relationships")).get("shifts")).get("data"))
             if isinstance(ref.get("id"), str)
         ]
-        chosen = tuple(shifts[i] for i in wanted if i in shifts)
+        if any(i not in shifts for i in wanted):
+            # The responder names a shift the answer leaves out, asked for though it was: whoever is on call in it
+            # would be synced as not on call (a revoked grant to ConductorOne). Retryable: a shift ending as the
+            # answer is built may be all it is.
+            raise UnexpectedResponse(
+                method="GET",
+                path=path,
+                status=status,
+                messages=["a current responder's shift is not in `included`"],
+                retryable=True,
+            )
+        chosen = tuple(shifts[i] for i in wanted)
     else:
         chosen = tuple(shifts.values())
     scheduled_at = mapping(mapping(payload.get("data")).get("attributes")).get("scheduled_at")

@@ -8,6 +8,7 @@ key echoed back by a broken proxy cannot reach a log. A faster parser (issue 12)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -77,14 +78,41 @@ def describe_validation_error(exc: ValidationError) -> str:
     return f"{exc.error_count()} invalid field(s): {shown} ({', '.join(kinds[:3])})"
 
 
+# In JSON text: an escaped backslash (kept, so the `u` after it is no escape), a surrogate pair (kept), or a lone
+# surrogate escape (replaced).
+_ESCAPES = re.compile(
+    rb"\\\\|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[dD][89a-fA-F][0-9a-fA-F]{2}"
+)
+
+
+def _unicode_repaired(body: bytes | bytearray) -> bytes | None:
+    """The body with what Go's JSON decoder replaces by U+FFFD so replaced (bytes that are not UTF-8, a `\\uD800`
+    escape of half a surrogate pair), or None when there is none. The JSON parser refuses both, so one Datadog user
+    whose name holds one failed every sync (the Go connector syncs it, U+FFFD in its place); only called once a
+    parse has failed, so a good body costs nothing."""
+    text = body.decode("utf-8", "replace").encode("utf-8")
+    if b"\\u" in text:
+        text = _ESCAPES.sub(lambda m: m[0] if len(m[0]) in (2, 12) else b"\\ufffd", text)
+    return text if text != body else None
+
+
+def _json_broken(exc: ValidationError) -> bool:
+    return any(err["type"] == "json_invalid" for err in exc.errors(include_input=False))
+
+
 def parse_model(model: type[M], reply: Reply) -> M:
     """The body validated as `model` (JSON parsed and validated in one pass, no intermediate dict)."""
     _check_body(reply)
     try:
-        return model.model_validate_json(reply.body)
+        try:
+            return model.model_validate_json(reply.body)
+        except ValidationError as exc:
+            repaired = _unicode_repaired(reply.body) if _json_broken(exc) else None
+            if repaired is None:
+                raise
+            return model.model_validate_json(repaired)
     except ValidationError as exc:
-        json_broken = any(err["type"] == "json_invalid" for err in exc.errors(include_input=False))
-        raise _unexpected(reply, describe_validation_error(exc), retryable=json_broken) from None
+        raise _unexpected(reply, describe_validation_error(exc), retryable=_json_broken(exc)) from None
     except (TypeError, ValueError, AttributeError, RecursionError) as exc:
         # Belt and braces: a validator bug must still surface as an unexpected response, not a traceback.
         raise _unexpected(reply, f"body could not be interpreted ({type(exc).__name__})") from None
@@ -106,9 +134,15 @@ def json_object(reply: Reply) -> dict[str, Any]:
     try:
         payload = pydantic_core.from_json(reply.body)
     except ValueError:
-        raise _unexpected(
-            reply, "body is not valid JSON (malformed, truncated or nested too deeply)", retryable=True
-        ) from None
+        repaired = _unicode_repaired(reply.body)
+        try:
+            if repaired is None:
+                raise
+            payload = pydantic_core.from_json(repaired)
+        except ValueError:
+            raise _unexpected(
+                reply, "body is not valid JSON (malformed, truncated or nested too deeply)", retryable=True
+            ) from None
     if not isinstance(payload, dict):
         raise _unexpected(reply, f"body is a JSON {_json_type(payload)}, not an object")
     return payload

@@ -69,12 +69,14 @@ class DatadogError(baton.ConnectorError):
         messages: Iterable[str] = (),
         reason: str | None = None,
         retryable: bool | None = None,
+        resumable: bool = True,
     ) -> None:
         self.method = method.upper()
         self.path = path
         if retryable is not None:
             # The class says whether this kind of failure is worth another try; a few decide per instance.
             self.retryable = retryable
+        self.resumable = resumable
         self.status = status
         self.messages: tuple[str, ...] = tuple(messages)
         # A short cause for failures without a body (timeouts, refused connections).

@@ -18,14 +18,20 @@ A listing is untrusted input too, so it is bounded (issue 11 §4):
   past its own total, or more items than ``page[size]`` asked for is an `UnexpectedResponse`; so is an empty
   page before its own total is reached (retryable: ending there would drop the items the total says follow);
 * `ListingGuard` remembers, per listing, the pages the first page's total implied: a listing may fetch at
-  most that many pages plus one (items added meanwhile), and a page that repeats the previous one is an
-  error; a list without a total stops at `MAX_PAGES`.
+  most that many pages plus one (items added meanwhile), and a page that repeats an earlier one of the listing
+  (a listing cycling through 2 or 3 pages) is an error; a list without a total stops at `MAX_PAGES`;
+* a listing read from its first page must end with at least as many distinct items as its first total, and its
+  total must not fall between two pages (both retryable, and the sync is not resumed). Pages are numbered, not cursored: an item repeated on
+  the next page (one added before it meanwhile, or a peer's bug) hides one the count says exists, and an item
+  deleted from a page already read moves the next page's first item onto it, unread. Either way the listing
+  ended without an item it holds, and the sync would report that item gone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+from array import array
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -135,9 +141,15 @@ def next_page_number(
     """The next page to fetch after page `number` held `count` items, or None; raises `UnexpectedResponse`
     when the page contradicts itself (see the module docstring)."""
 
-    def bad(message: str, *, retryable: bool = False) -> UnexpectedResponse:
+    def bad(message: str, *, changed: bool = False) -> UnexpectedResponse:
+        # `changed`: the list changed while it was read (see `ListingGuard.check`): retryable, not resumable.
         return UnexpectedResponse(
-            method=method, path=path, status=status, messages=[f"page {number}: {message}"], retryable=retryable
+            method=method,
+            path=path,
+            status=status,
+            messages=[f"page {number}: {message}"],
+            retryable=changed,
+            resumable=not changed,
         )
 
     if count > requested_size:
@@ -151,7 +163,7 @@ def next_page_number(
             # Ending here would finish the listing without the items its own total says follow, and the sync
             # would report them gone. (A short page goes on to the next: the total is trusted over the count.) A
             # list that changed between Datadog's count and its page can do this once, so a later sync may pass.
-            raise bad(f"no items, though the list's own total of {info.total} says there are more", retryable=True)
+            raise bad(f"no items, though the list's own total of {info.total} says there are more", changed=True)
         return None
     if info.total is not None:
         if number * size >= info.total:
@@ -166,24 +178,66 @@ def next_page_number(
     return following
 
 
+_UNNAMED = hash("")
+
+
 @dataclass(slots=True)
 class _Listing:
     budget: int
     number: int
-    fingerprint: int
+    # The hash of each page's ids -> that page's number: a page repeating any earlier one is a cycle (one int per
+    # page, at most `MAX_PAGES`), caught at its first repeat rather than after the page budget.
+    pages: dict[int, int]
+    total: int | None
+    # The smallest total the listing reported (its first, as a falling total is an error), or None.
+    floor: int | None
+    # The hashes of the ids of every page read so far (8 bytes an item), or None when the listing was not read
+    # from page 0 (a resumed sync): its distinct items cannot be counted then.
+    seen: array[int] | None
+    # Items without an id: each is one item (the engine drops and counts them), never a repeat.
+    unnamed: int = 0
 
 
 class ListingGuard:
     """Per-listing memory across page fetches, shared by `iter_*` walks and page-token syncers alike.
 
-    A listing is keyed by endpoint and filters (not the page number). Page 0 (or any page not following the
-    last one seen) starts it afresh: a resumed sync re-reading a page is normal, not a loop. Finished
-    listings are forgotten; at most `capacity` unfinished ones are remembered (least recently used first).
+    A listing is keyed by endpoint and filters (not the page number). A page continues the walk of its key whose
+    last page was the one before it (the latest such walk); page 0, or any page no walk is at (a resumed sync
+    re-reading a page is normal, not a loop), starts a walk of its own. Several walks of one key go on side by side:
+    the service's periodic sync and a task's sync share the client, and as one memory per key each sync's page
+    restarted the other's walk, so neither's pages were counted, bounded or compared. Finished walks are forgotten;
+    at most `capacity` unfinished ones are remembered (the least recently used key's oldest first).
     """
 
     def __init__(self, capacity: int = 4096) -> None:
         self._capacity = capacity
-        self._listings: OrderedDict[Hashable, _Listing] = OrderedDict()
+        self._listings: OrderedDict[Hashable, list[_Listing]] = OrderedDict()
+        self._walks = 0
+
+    def _take(self, key: Hashable, number: int) -> _Listing | None:
+        """The latest walk of `key` whose last page is `number - 1`, taken out of the memory."""
+        walks = self._listings.get(key)
+        if not walks:
+            return None
+        for index in range(len(walks) - 1, -1, -1):
+            if walks[index].number == number - 1:
+                self._walks -= 1
+                found = walks.pop(index)
+                if not walks:
+                    del self._listings[key]
+                return found
+        return None
+
+    def _keep(self, key: Hashable, walk: _Listing) -> None:
+        self._listings.setdefault(key, []).append(walk)
+        self._listings.move_to_end(key)
+        self._walks += 1
+        while self._walks > self._capacity:
+            oldest_key, walks = next(iter(self._listings.items()))
+            walks.pop(0)
+            self._walks -= 1
+            if not walks:
+                del self._listings[oldest_key]
 
     def check(
         self,
@@ -200,16 +254,38 @@ class ListingGuard:
         max_pages: int = MAX_PAGES,
     ) -> None:
         fingerprint = hash(tuple(ids))
-        known = self._listings.pop(key, None)
-        if known is None or number != known.number + 1:
+        known = self._take(key, number)
+
+        def bad(message: str) -> UnexpectedResponse:
+            # Retryable: the list changed while it was read, and a later sync may read it whole. Not resumable: the
+            # pages stored may be the ones the change left short.
+            return UnexpectedResponse(
+                method=method,
+                path=path,
+                status=status,
+                messages=[f"page {number}: {message}"],
+                retryable=True,
+                resumable=False,
+            )
+
+        if known is None:
             budget = min(pages_for(total, size) + 1, max_pages) if total is not None else max_pages
-            known = _Listing(budget=budget, number=number, fingerprint=fingerprint)
+            seen = array("q") if number == 0 else None
+            known = _Listing(budget=budget, number=number, pages={}, total=total, floor=total, seen=seen)
         else:
-            if ids and fingerprint == known.fingerprint:
+            if ids and (earlier := known.pages.get(fingerprint)) is not None:
                 raise UnexpectedResponse(
-                    method=method, path=path, status=status, messages=[f"page {number} repeats page {number - 1}"]
+                    method=method, path=path, status=status, messages=[f"page {number} repeats page {earlier}"]
                 )
-            known.number, known.fingerprint = number, fingerprint
+            if total is not None and known.total is not None and total < known.total:
+                raise bad(
+                    f"the list's total fell from {known.total} to {total} while it was read, so an item may have"
+                    " moved onto a page already read"
+                )
+            known.number, known.total = number, total
+            if known.floor is None:
+                known.floor = total
+        known.pages.setdefault(fingerprint, number)
         if number >= known.budget:
             raise UnexpectedResponse(
                 method=method,
@@ -217,11 +293,26 @@ class ListingGuard:
                 status=status,
                 messages=[f"page {number} is past the {known.budget - 1} page(s) the list's first total implied"],
             )
+        if known.seen is not None:
+            # Every id's hash (the empty id's too, taken out of the count below): `map` keeps this in C.
+            known.seen.extend(map(hash, ids))
+            known.unnamed += ids.count("")
         if next_number is None:
+            # Against the first total, not the last: items added while the list was read shift the ones after them
+            # onto the next page (read twice there) and are missed themselves when added before the page being
+            # read. Nothing the org held is lost that way (the next sync has the new ones), and a large org that
+            # grows all day must not fail every sync for it; any fewer than the first total is an item lost.
+            if known.seen is not None and known.floor is not None:
+                hashes = set(known.seen)
+                hashes.discard(_UNNAMED)
+                distinct = len(hashes) + known.unnamed
+                if distinct < known.floor:
+                    raise bad(
+                        f"the listing held {distinct} distinct item(s), fewer than its total of {known.floor}: items"
+                        " were repeated or moved between pages while it was read"
+                    )
             return
-        self._listings[key] = known
-        while len(self._listings) > self._capacity:
-            self._listings.popitem(last=False)
+        self._keep(key, known)
 
 
 async def paginate(fetch: Callable[[int], Awaitable[Page[T]]], *, start: int = 0) -> AsyncIterator[Page[T]]:

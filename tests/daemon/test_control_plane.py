@@ -23,7 +23,7 @@ from connector.baton.c1.errors import (
     C1UnreadableTaskError,
 )
 from connector.baton.c1.token import TokenFetch
-from connector.baton.errors import Code
+from connector.baton.errors import Code, UnavailableError
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.retry import RetryPolicy
 from connector.baton.runtime.scheduler import MAX_NEXT_POLL, MIN_IDLE_POLL, Scheduler
@@ -279,6 +279,37 @@ async def test_a_periodic_sync_saving_at_sigterm_does_not_hold_back_the_drain_of
     (report,) = rig.client.finishes
     assert (report.task_id, report.ok, report.code) == (task.id, False, Code.UNAVAILABLE)
     assert scheduler.in_flight == 0
+
+
+@pytest.mark.parametrize(
+    ("error", "traceback"),
+    [
+        (UnavailableError("Datadog unavailable: GET /api/v2/users -> 503"), False),
+        (TimeoutError(), False),
+        (RuntimeError("a bug"), True),
+    ],
+)
+async def test_a_failed_periodic_sync_is_one_error_line_with_a_traceback_only_for_a_bug(
+    error: Exception, traceback: bool
+) -> None:
+    """A periodic sync failing on Datadog (an outage, a refusal) logged its traceback at every interval; a task's sync
+    failing the same way logs none (`TaskProcessor`), and the traceback is for bugs."""
+    rig = make_rig()
+    stop = asyncio.Event()
+
+    async def periodic_sync() -> None:
+        stop.set()
+        raise error
+
+    scheduler = Scheduler(
+        rig.client.as_client(), rig.processor, concurrency=1, periodic=(3600.0, periodic_sync), wait=Pauses(stop, 100)
+    )
+    with structlog.testing.capture_logs() as events:
+        await asyncio.wait_for(scheduler.run(stop), timeout=10)  # bounds a hang only
+        await asyncio.wait_for(scheduler.drain(0.01, report_within=0.01), timeout=10)
+    (failed,) = [e for e in events if e["event"] == "periodic sync failed"]
+    assert (failed["log_level"], failed["error_type"]) == ("error", type(error).__name__)
+    assert ("exc_info" in failed) == traceback
 
 
 # ---- the Hello loop -----------------------------------------------------------------------------------------

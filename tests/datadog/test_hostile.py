@@ -163,6 +163,37 @@ async def test_the_same_page_twice_is_an_error(fake: FakeDatadog, make_client: C
     assert fake.count("GET", ROUTE) == 2
 
 
+@pytest.mark.parametrize("period", [2, 3])
+@pytest.mark.parametrize(
+    ("path", "meta"),
+    [
+        ("/api/v2/users", {"page": {"total_count": 1_000_000}}),
+        ("/api/v2/on-call/schedules", {"page": {"size": 100}}),  # schedules report no total
+    ],
+)
+async def test_a_listing_cycling_through_a_few_pages_fails_at_its_first_repeat(
+    period: int, path: str, meta: dict[str, object]
+) -> None:
+    """Pages 0, 1, (2,) 0, 1, ... of full pages: only a repeat of the page just before was caught, so the listing ran
+    to its page budget, 10,000 requests (the total's pages, or `MAX_PAGES` without a total)."""
+    requests: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        number = int(request.url.params["page[number]"])
+        requests.append(number)
+        kind = "users" if path == USERS else "schedules"
+        items = [{"type": kind, "id": f"{number % period}-{i}", "attributes": {}} for i in range(100)]
+        return httpx.Response(200, json={"data": items, "meta": meta})
+
+    client = answered_by(handler)
+    walk = client.iter_users() if path == USERS else client.iter_schedules()
+    with pytest.raises(UnexpectedResponse, match=f"page {period} repeats page 0"):
+        async for _ in walk:
+            pass
+    await client.aclose()
+    assert requests == list(range(period + 1))
+
+
 async def test_the_page_guard_also_holds_for_page_token_callers(fake: FakeDatadog, make_client: ClientFactory) -> None:
     """The sync engine asks for one page per call (page tokens); the guard remembers the listing across calls."""
     fake.faults.hostile("repeat", path=USERS, times=1000)
@@ -441,6 +472,64 @@ async def test_a_schedules_responders_answered_with_another_schedules_fail_the_s
         connector = DatadogConnector(_client(make_client, fake, transport=transport), options)
         with pytest.raises(UnexpectedResponse, match="the answer is about another schedule"):
             await sync_to_file(connector.syncers(), tmp_path / "s.c1z", SyncOptions())
+
+
+async def test_a_responder_whose_shift_the_answer_leaves_out_fails_the_sync(tmp_path: Path) -> None:
+    """The current responder names two shifts and `included` holds one: whoever was on call in the other was synced
+    as not on call, the grant revoked to ConductorOne."""
+    schedules = {"data": [{"type": "schedules", "id": "s1", "attributes": {"name": "s1"}}], "meta": {"page": {}}}
+    responders = {
+        "data": {"id": "r", "type": "schedule_oncall_responders", "relationships": {}},
+        "included": [
+            {
+                "type": "schedule_oncall_responder",
+                "id": "r-current",
+                "attributes": {"position": "current"},
+                "relationships": {"shifts": {"data": [{"type": "shifts", "id": "a"}, {"type": "shifts", "id": "b"}]}},
+            },
+            {"type": "shifts", "id": "a", "relationships": {"user": {"data": {"type": "users", "id": "u1"}}}},
+        ],
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v2/on-call/schedules":
+            return httpx.Response(200, json=schedules)
+        if request.url.path.endswith("/responders"):
+            return httpx.Response(200, json=responders)
+        total = {"page": {"total_count": 0}, "pagination": {"total": 0}}
+        return httpx.Response(200, json={"data": [], "meta": total})
+
+    client = answered_by(handler)
+    connector = DatadogConnector(client, DatadogOptions(sync_schedules=True))
+    with pytest.raises(UnexpectedResponse, match="a current responder's shift is not in `included`") as raised:
+        await sync_to_file(connector.syncers(), tmp_path / "s.c1z", SyncOptions())
+    await client.aclose()
+    assert raised.value.retryable
+
+
+async def test_half_a_surrogate_pair_or_bytes_not_utf8_in_a_name_sync_as_go_does(tmp_path: Path) -> None:
+    """The JSON parser refuses a `\\ud800` escape without its pair and bytes that are not UTF-8, so one user named
+    so failed every sync ("body is not valid JSON", retried for ever). Go's decoder puts U+FFFD in their place and
+    syncs; so do we."""
+    users = (
+        b'{"data": ['
+        b'{"type": "users", "id": "u1", "attributes": {"name": "a\\ud800b \\ud83d\\ude00"}},'
+        b'{"type": "users", "id": "u2", "attributes": {"name": "c\xffd", "title": "\\\\ud800"}}'
+        b'], "meta": {"page": {"total_count": 2}}}'
+    )
+    empty = {"data": [], "meta": {"page": {"total_count": 0}, "pagination": {"total": 0}}}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == USERS:
+            return httpx.Response(200, content=users, headers={"content-type": "application/json"})
+        return httpx.Response(200, json=empty)
+
+    client = answered_by(handler)
+    await sync_to_file(DatadogConnector(client, DatadogOptions()).syncers(), tmp_path / "s.c1z", SyncOptions())
+    await client.aclose()
+    with C1ZReader(tmp_path / "s.c1z") as reader:
+        names = {r.id.resource: r.display_name for r in reader.resources("user")}
+    assert names == {"u1": "a\ufffdb \U0001f600", "u2": "c\ufffdd"}
 
 
 async def test_a_service_accounts_keys_answered_with_another_accounts_fail_the_sync(

@@ -17,6 +17,7 @@ import structlog
 from connector.baton.c1.client import BatonServiceClient
 from connector.baton.c1.durations import clamped_seconds
 from connector.baton.c1.errors import C1Error, C1FatalError, C1ResponseTooLargeError, C1UnreadableTaskError
+from connector.baton.errors import ConnectorError
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.retry import Backoff, RetryPolicy
 from connector.baton.runtime.stopping import Stopped, until_stopped
@@ -183,7 +184,7 @@ class Scheduler:
             try:
                 await job()
             except Exception as exc:
-                log.error("periodic sync failed", error=str(exc), error_type=type(exc).__name__, exc_info=exc)
+                _periodic_failed(exc)
             if await _wait(stop, max(0.0, interval - (time.monotonic() - started))):
                 return
 
@@ -191,7 +192,15 @@ class Scheduler:
 def _periodic_ended(periodic: asyncio.Task[None]) -> None:
     """Retrieve the stopped periodic loop's end: a failure while saving is logged, not left unretrieved."""
     if not periodic.cancelled() and (error := periodic.exception()) is not None:
-        log.error("periodic sync failed", error=str(error), error_type=type(error).__name__, exc_info=error)
+        _periodic_failed(error)
+
+
+def _periodic_failed(error: BaseException) -> None:
+    """One error line; a traceback only for a bug. A connector's own errors (Datadog down or refusing, a full disk,
+    an unwritable --file) are what the service meets every day and say all there is to say, as a task's do
+    (`TaskProcessor`): a traceback at every interval of an outage hid the one line that mattered."""
+    bug = {} if isinstance(error, ConnectorError | TimeoutError) else {"exc_info": error}
+    log.error("periodic sync failed", error=str(error), error_type=type(error).__name__, **bug)
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> bool:

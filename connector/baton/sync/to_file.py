@@ -11,6 +11,7 @@ import structlog
 
 from connector.baton.c1z import workfiles
 from connector.baton.connector import ResourceSyncer
+from connector.baton.errors import ConnectorError
 from connector.baton.sync.syncer import Syncer, SyncObserver, SyncOptions, SyncResult
 
 if TYPE_CHECKING:
@@ -78,6 +79,14 @@ async def _sync_into(
     except BaseException as exc:
         damaged = isinstance(exc, DamagedC1ZError) and store.from_file  # `sync_to_file` starts over instead
         if save_on_error and not damaged and await store.sync_runs():
+            if isinstance(exc, ConnectorError) and not exc.resumable:
+                # Saved with an empty token: a run the next one starts over from (docs/c1z.md, "Resuming"), as
+                # resuming it would finish on top of pages the failure says may be short. Not saved at all when
+                # that cannot be written: the run in the file before this one would be resumed instead.
+                try:
+                    await store.write("")
+                except ConnectorError:
+                    raise exc from None
             await store.save(c1z_path, vacuum=False)
         raise
     if observer is not None:

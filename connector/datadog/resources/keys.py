@@ -104,7 +104,8 @@ def parse_sat_handle(handle: str) -> tuple[str, str] | None:
 def access_token_resource(token: AccessToken, service_account: resource_pb2.ResourceId) -> resource_pb2.Resource:
     res = b.resource(
         types.SERVICE_ACCOUNT_ACCESS_TOKEN,
-        sat_handle(service_account.resource, token.id),
+        # A token without an id has no handle: the engine drops, logs and counts it, as any record without an id.
+        sat_handle(service_account.resource, token.id) if token.id else "",
         token.name or token.id,
         parent=service_account,
     )
@@ -143,7 +144,8 @@ class ApiKeySyncer(_NoGrants):
         self, parent: resource_pb2.ResourceId | None, page_token: str
     ) -> Page[resource_pb2.Resource]:
         page = await self._client.list_api_keys(page_number(page_token))
-        return Page([api_key_resource(k) for k in page.items if k.id], next_token(page))
+        # A key without an id goes on: the engine drops, logs and counts it (see TeamSyncer.list_grants).
+        return Page([api_key_resource(k) for k in page.items], next_token(page))
 
 
 class ServiceAccountAppKeySyncer(_NoGrants):
@@ -187,4 +189,4 @@ class ServiceAccountAccessTokenSyncer(_NoGrants):
         if parent is None:
             return Page([])
         page = await self._client.list_service_account_access_tokens(parent.resource, page_number(page_token))
-        return Page([access_token_resource(t, parent) for t in page.items if t.id], next_token(page))
+        return Page([access_token_resource(t, parent) for t in page.items], next_token(page))

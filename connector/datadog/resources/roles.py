@@ -76,5 +76,6 @@ class RoleSyncer(PageNumberTokens):
 
     async def list_grants_directly(self, resource: resource_pb2.Resource, page_token: str) -> Page[grant_pb2.Grant]:
         page = await self._client.list_role_users(resource.id.resource, page_number(page_token))
-        grants = [b.grant(resource, MEMBER, b.resource_id(types.USER.id, u.id)) for u in page.items if u.id]
+        # A user without an id goes on too: the engine drops, logs and counts it (see TeamSyncer.list_grants).
+        grants = [b.grant(resource, MEMBER, b.resource_id(types.USER.id, u.id)) for u in page.items]
         return Page(grants, next_token(page))

@@ -80,9 +80,9 @@ class TeamSyncer(PageNumberTokens):
         grants: list[grant_pb2.Grant] = []
         member, admin = b.grant_factory(resource, MEMBER), b.grant_factory(resource, ADMIN)
         for membership in page.items:
-            if not membership.user_id:
-                continue
-            principal = b.resource_id(types.USER.id, membership.user_id)
+            # A membership naming no user goes on with an empty principal: the engine drops it, logs and counts it
+            # as it does every record without an identity, where skipping it here lost it without a word.
+            principal = b.resource_id(types.USER.id, membership.user_id or "")
             grants.append(member(principal))
             if membership.team_role == "admin":
                 grants.append(admin(principal))
