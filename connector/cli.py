@@ -34,6 +34,7 @@ def _terminated(signum: int, frame: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    logs.silence_native_logs()  # before anything imports grpc
     # Until the one-shot sync or the service installs its own handler, SIGTERM would kill the process without a
     # word (a -15 to the caller, not 143): stop like SIGINT does instead. Those handlers replace this one.
     previous = signal.signal(signal.SIGTERM, _terminated)

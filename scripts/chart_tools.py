@@ -107,6 +107,8 @@ VALUE_SETS: tuple[ValueSet, ...] = (
                 "enabled": True,
                 "metricsFrom": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
                 "dnsTo": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}],
+                # The HTTPS_PROXY of extraEnv: the chart refuses a NetworkPolicy that would block it.
+                "extraEgress": [{"ports": [{"port": 3128, "protocol": "TCP"}]}],
             },
             "topologySpreadConstraints": [
                 {
@@ -121,7 +123,7 @@ VALUE_SETS: tuple[ValueSet, ...] = (
     ),
     ValueSet(
         "connector-defaults",
-        "every connector setting null: only BATON_HOST_ID and the bind address are rendered, the connector's defaults apply",
+        "every connector setting null: only BATON_HOST_ID, the health server's settings and the shutdown grace are rendered, the connector's defaults apply",
         {"config": dict.fromkeys(yaml.safe_load((CHART / "values.yaml").read_text())["config"])},
         release="datadog-beta",
     ),

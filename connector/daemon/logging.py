@@ -10,6 +10,7 @@ of the process, and they are dropped as soon as their task has encrypted them (n
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections import deque
 from collections.abc import MutableMapping
@@ -29,6 +30,15 @@ _LEVELS = {
     "warning": logging.WARNING,
     "error": logging.ERROR,
 }
+
+
+def silence_native_logs() -> None:
+    """Keep grpc's C core from writing lines of its own to stderr. It does, in plain text, for a peer's GOAWAY (with
+    the peer's debug text, newlines and all: a ConductorOne deploy, a load balancer, or a hostile peer forging a JSON
+    line) and for a failed TLS handshake: no JSON, no redaction, and nothing our own lines lack (a call's status
+    carries the cause). An operator's own GRPC_VERBOSITY is kept. Call it before grpc is first imported: its core
+    reads the variable once, then."""
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
 
 def register_secret(value: str | None) -> None:

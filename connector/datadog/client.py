@@ -78,7 +78,7 @@ from connector.datadog.transport import (
     QueryValue,
 )
 
-__all__ = ["DatadogClient", "included_roles", "included_users", "is_path_id"]
+__all__ = ["DatadogClient", "included_roles", "included_users", "is_path_id", "quoted_id"]
 
 R = TypeVar("R", bound=Resource)
 _ECHO_CHECKED_CHARS = 8
@@ -96,6 +96,11 @@ def is_path_id(value: str) -> bool:
     return bool(value) and value not in (".", "..") and len(value) <= _MAX_ID_CHARS
 
 
+def quoted_id(value: str) -> str:
+    """An id as an error message may quote it: escaped, and cut when absurdly long (a task's 1 MB id)."""
+    return f"{value[:40]!a}" + (f"...({len(value)} characters)" if len(value) > 40 else "")
+
+
 def _another_id(given: str | None, asked: str) -> bool:
     """Whether an answer names another object than the one asked about: `given` is the id it names (None: it names
     none). Ids are compared as UUIDs are, whatever their case."""
@@ -111,8 +116,7 @@ def _seg(value: str) -> str:
     `/api/v2/team/{tid}/memberships/..` is `/api/v2/team/{tid}`. No Datadog id is one, so they are refused.
     """
     if not is_path_id(value):
-        shown = f"{value[:40]!a}" + (f"...({len(value)} characters)" if len(value) > 40 else "")
-        raise InvalidArgumentError(f"{shown} is not a valid Datadog id (empty, a dot segment or too long)")
+        raise InvalidArgumentError(f"{quoted_id(value)} is not a valid Datadog id (empty, a dot segment or too long)")
     return quote(value, safe="")
 
 

@@ -44,7 +44,7 @@ from connector.baton.pb.c1.connector.v2 import (
     grant_pb2,
     resource_pb2,
 )
-from connector.datadog.client import DatadogClient
+from connector.datadog.client import DatadogClient, is_path_id, quoted_id
 from connector.datadog.errors import Conflict, DatadogError, NotFound
 from connector.datadog.models import TeamMembership, TeamRole
 from connector.datadog.resources import roles, teams, types
@@ -132,9 +132,11 @@ async def _unless(already: type[DatadogError], call: Awaitable[object]) -> Outco
 
 
 def _clean_id(value: str, what: str) -> str:
-    # Ids end up in URL paths; control characters there are never a real Datadog id, only a malformed task.
-    if not value or not value.strip() or any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise InvalidArgumentError(f"{what} is empty or malformed: {value!r}")
+    # Ids end up in URL paths and in every log line of the task: control characters are never a real Datadog id,
+    # and one no path can hold (`is_path_id`: over 1,024 characters) is refused here, before the lines that quote it
+    # (a 3 MB user id made a 3 MB log line when the request it would never fit in failed).
+    if not value.strip() or not is_path_id(value) or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidArgumentError(f"{what} is empty or malformed: {quoted_id(value)}")
     return value
 
 

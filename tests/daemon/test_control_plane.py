@@ -5,6 +5,7 @@ pause and an injected clock. No server, no sleeps: each test runs in millisecond
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import socket
 from typing import cast
@@ -134,6 +135,28 @@ async def test_an_idle_queue_answering_next_poll_zero_is_not_polled_in_a_spin() 
     assert pauses.delays == [MIN_IDLE_POLL] * 3
 
 
+async def test_answers_holding_a_task_that_will_not_run_are_paced_as_idle_ones() -> None:
+    """ConductorOne re-offering a grant still running (waiting on Datadog, no heartbeat to tell it the task lives), or
+    a task with an invalid id, with next_poll 0: nothing runs, and the poll loop must not spin on it."""
+    rig = make_rig()
+    rig.connector.provisioning.gate = gate = asyncio.Event()
+    running = grant_task("role", "r", "member", "u")
+    invalid = grant_task("role", "r", "member", "u")
+    invalid.id = "short"
+    unreadable = C1UnreadableTaskError("GetTask: undecodable", task_id="", task_type=None, problem="x", next_poll=None)
+    rig.client.poll_script.extend([Response(task=running), Response(task=running), Response(task=invalid), unreadable])
+    stop = asyncio.Event()
+    pauses = Pauses(stop, 3)
+    scheduler = Scheduler(rig.client.as_client(), rig.processor, concurrency=2, poll_retry=INSTANT, wait=pauses)
+    await asyncio.wait_for(scheduler.run(stop), timeout=10)
+    gate.set()
+    await scheduler.drain(10.0)
+    assert rig.client.polls == 4
+    assert pauses.delays == [MIN_IDLE_POLL] * 3
+    assert [f.task_id for f in rig.client.finishes] == [running.id]
+    assert rig.connector.provisioning.calls == ["grant"]
+
+
 async def test_tasks_run_and_every_one_is_reported_once_and_nothing_is_left_unretrieved() -> None:
     rig = make_rig()
     good, no_payload = grant_task("role", "r", "member", "u"), baton_pb2.Task(id=kind_task("grant").id)
@@ -153,7 +176,7 @@ async def test_tasks_run_and_every_one_is_reported_once_and_nothing_is_left_unre
     assert scheduler.in_flight == 0
     assert rig.observer.in_flight == 0
     assert sorted(f.task_id for f in rig.client.finishes) == sorted([good.id, no_payload.id])
-    assert [f.code for f in rig.client.finishes if f.task_id == no_payload.id] == [Code.INVALID_ARGUMENT]
+    assert [f.code for f in rig.client.finishes if f.task_id == no_payload.id] == [Code.UNKNOWN]
     (invalid,) = [e for e in events if str(e["event"]).startswith("invalid task")]
     assert "5000 chars" in str(invalid["task_id"])
     assert unhandled == []  # no "Task exception was never retrieved"
@@ -310,6 +333,46 @@ async def test_a_failed_periodic_sync_is_one_error_line_with_a_traceback_only_fo
     (failed,) = [e for e in events if e["event"] == "periodic sync failed"]
     assert (failed["log_level"], failed["error_type"]) == ("error", type(error).__name__)
     assert ("exc_info" in failed) == traceback
+
+
+@pytest.mark.parametrize("when", ["running", "saving at stop"])
+async def test_a_periodic_sync_failing_on_upstream_input_logs_its_error_without_a_traceback(when: str) -> None:
+    """A periodic sync failing on what Datadog answered (an outage, a page that does not hold) is an error of ours
+    that names its cause, not a bug: it was logged with a traceback, which no peer input may produce. A bug keeps
+    its traceback."""
+    stop = asyncio.Event()
+    failures: list[Exception] = [UnavailableError("Datadog at api.datadoghq.com unreachable: connection refused")]
+    failures.append(KeyError("a bug"))
+
+    async def periodic_sync() -> None:
+        failure = failures.pop(0)
+        if when == "saving at stop":
+            stop.set()  # and the failure comes while the stopped sync saves
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.Event().wait()
+        elif not failures:
+            stop.set()
+        raise failure
+
+    rig = make_rig()
+    with structlog.testing.capture_logs() as events:
+        while failures:
+            stop.clear()
+            scheduler = Scheduler(
+                rig.client.as_client(),
+                rig.processor,
+                concurrency=1,
+                periodic=(0.0, periodic_sync),
+                wait=Pauses(stop, 100),
+            )
+            await asyncio.wait_for(scheduler.run(stop), timeout=10)
+            await asyncio.wait_for(scheduler.drain(1.0), timeout=10)
+    upstream, bug = [e for e in events if e["event"] == "periodic sync failed"]
+    assert upstream["error_type"] == "UnavailableError"
+    assert "connection refused" in upstream["error"]
+    assert "exc_info" not in upstream
+    assert bug["error_type"] == "KeyError"
+    assert "exc_info" in bug
 
 
 # ---- the Hello loop -----------------------------------------------------------------------------------------

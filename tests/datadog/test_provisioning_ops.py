@@ -7,11 +7,12 @@ matters how many requests the decision cost.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
 import pytest
+import structlog
 from google.protobuf import struct_pb2
 
 from connector.baton import annotations as ann
@@ -739,6 +740,54 @@ async def test_unknown_action_and_missing_user_id(env: Env) -> None:
         await actions.invoke_action("disable_user", _args())
     with pytest.raises(InvalidArgumentError, match="user_id"):
         await actions.invoke_action("disable_user", _args(user_id=""))
+
+
+HUGE_ID = "u" * 1_000_000
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "role grant principal",
+        "role grant role",
+        "team revoke principal",
+        "team revoke team",
+        "disable_user",
+        "update_user",
+    ],
+)
+async def test_an_id_no_path_can_hold_is_refused_at_once_and_never_quoted_whole(env: Env, call: str) -> None:
+    """A task's 1 MB id: refused before any request, and no log line or message carries it whole (update_user's
+    failure line quoted the user id as sent, 1 MB, once the request it could never fit in was refused)."""
+    user = _human(env.fake)
+    team = _team(env.fake, {user.id: "admin"})
+    _, role_entitlement = _role(env.fake)
+    actions = env.connector.action_manager()
+    assert actions is not None
+    huge_user = b.resource(types.USER, HUGE_ID, "")
+    huge_team = b.entitlement(b.resource(types.TEAM, HUGE_ID, ""), teams.ADMIN)
+    huge_role = roles.member_entitlement(b.resource(types.ROLE, HUGE_ID, ""))
+    calls: dict[str, Callable[[], Awaitable[object]]] = {
+        "role grant principal": lambda: env.provisioner(types.ROLE.id).grant(huge_user, role_entitlement),
+        "role grant role": lambda: env.provisioner(types.ROLE.id).grant(_principal(user), huge_role),
+        "team revoke principal": lambda: env.provisioner(types.TEAM.id).revoke(
+            grant_pb2.Grant(entitlement=_team_entitlement(team, teams.ADMIN), principal=huge_user)
+        ),
+        "team revoke team": lambda: env.provisioner(types.TEAM.id).revoke(
+            grant_pb2.Grant(entitlement=huge_team, principal=_principal(user))
+        ),
+        "disable_user": lambda: actions.invoke_action("disable_user", _args(user_id=HUGE_ID)),
+        "update_user": lambda: actions.invoke_action(
+            "update_user", _args(user_id={"resource_type_id": "user", "resource_id": HUGE_ID}, name="x")
+        ),
+    }
+    env.fake.reset_counters()
+    with structlog.testing.capture_logs() as events, pytest.raises(InvalidArgumentError) as caught:
+        await calls[call]()
+    assert len(str(caught.value)) < 300
+    assert all(len(repr(event)) < 2000 for event in events)
+    assert env.fake.requests() == []
+    assert _membership_role(team, user) == "admin"
 
 
 # -- what each decision costs: the exact Datadog requests of every grant and revoke ----------------------

@@ -123,9 +123,15 @@ def test_rendered_settings_load_in_the_real_settings_model(name: str, clean_bato
         assert isinstance(settings.api_key, SecretStr)
         assert settings.api_key.get_secret_value() == chart_tools.EXAMPLE_SECRET["apiKey"]
     if name == "connector-defaults":
-        # A null value leaves its variable out; the bind address alone falls back to 0.0.0.0, not the daemon's
-        # loopback default, so that probes and Prometheus reach the pod.
-        assert set(env) - {"BATON_HOST_ID"} == {"BATON_HEALTH_CHECK_BIND_ADDRESS"}
+        # A null value leaves its variable out; the health server's three settings and the shutdown grace alone
+        # fall back to the chart's values (the bind address to 0.0.0.0, not the daemon's loopback default), since
+        # the probes, the Service, Prometheus and terminationGracePeriodSeconds are built on them.
+        assert set(env) - {"BATON_HOST_ID"} == {
+            "BATON_HEALTH_CHECK",
+            "BATON_HEALTH_CHECK_BIND_ADDRESS",
+            "BATON_HEALTH_CHECK_PORT",
+            "BATON_SHUTDOWN_GRACE_SECONDS",
+        }
         assert settings.health_check_bind_address == "0.0.0.0"
 
 
@@ -373,7 +379,8 @@ def test_network_policy_allows_dns_and_https_out_and_metrics_in_only() -> None:
     policy = one(docs, "NetworkPolicy")
     assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
     egress_ports = {(p["port"], p["protocol"]) for rule in policy["spec"]["egress"] for p in rule["ports"]}
-    assert egress_ports == {(53, "UDP"), (53, "TCP"), (443, "TCP")}
+    # DNS, HTTPS, and the value set's HTTPS_PROXY port through networkPolicy.extraEgress.
+    assert egress_ports == {(53, "UDP"), (53, "TCP"), (443, "TCP"), (3128, "TCP")}
     ingress_ports = [p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]]
     assert ingress_ports == ["metrics"]
     selector = policy["spec"]["podSelector"]["matchLabels"]

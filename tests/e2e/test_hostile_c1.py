@@ -5,6 +5,8 @@ FinishTask, or an error log line naming it when it cannot be reported.
 
 from __future__ import annotations
 
+import time
+
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from tests.e2e.harness import Stack, assert_error, assert_success, only_finish, wait_finished
 from tests.fakes.tasks import BAD_UTF8_MARK, deep_action_task, grant_task, kind_task, length_delimited, with_bad_utf8
@@ -31,7 +33,9 @@ def test_malformed_tasks_and_absurd_durations_are_survived_and_accounted_for(sta
     c1.answer_raw("GetTask", length_delimited(1, deep_action_task(too_deep, depth=120)))
 
     recorded = wait_finished(daemon, c1, [no_payload.id, sync.id, bad_utf8.id, too_deep], timeout=20)
-    assert_error(only_finish(recorded, no_payload.id), code=3, non_retryable=False)  # INVALID_ARGUMENT
+    # As the spec answers "anything unknown" (service-mode §8): UNKNOWN, "unsupported task type", retryable.
+    assert_error(only_finish(recorded, no_payload.id), code=2, non_retryable=False)
+    assert only_finish(recorded, no_payload.id).status.message == "unsupported task type"
     for unreadable in (bad_utf8.id, too_deep):
         finish = only_finish(recorded, unreadable)
         assert_error(finish, code=3, non_retryable=True)
@@ -52,3 +56,22 @@ def test_malformed_tasks_and_absurd_durations_are_survived_and_accounted_for(sta
     assert daemon.metric("baton_datadog_tasks_finished_total", type="event_feed", outcome="not_run") == 3
     assert "Traceback" not in daemon.output()
     assert "never retrieved" not in daemon.output()
+
+
+def test_a_goaway_with_an_error_writes_no_plain_text_line_and_forges_none(stack: Stack) -> None:
+    """A ConductorOne deploy or a load balancer ends a connection with a GOAWAY carrying an error code and debug text.
+    grpc's C core wrote its own plain-text line about it to stderr ("I1205 ... chttp2_transport.cc ... Got goaway
+    ... Debug Text: <the peer's bytes>"): not JSON, not redacted, and a newline in the peer's text forged a JSON log
+    line of the peer's choosing. The daemon carries on."""
+    c1 = stack.c1
+    daemon = stack.start()
+    c1.slow_down("GetTask", 2, times=1)
+    polls = len(c1.recorded().calls_to("GetTask"))
+    daemon.wait_for(lambda: len(c1.recorded().calls_to("GetTask")) > polls, timeout=10, what="a poll held by C1")
+    time.sleep(0.2)  # the held call's frames are all out: the GOAWAY starts at a frame boundary
+    c1.send_goaway(debug=b'going away\n{"event": "forged by the peer", "level": "error"}\n')
+    task = kind_task("event_feed")
+    c1.enqueue(task)
+    wait_finished(daemon, c1, [task.id], timeout=30)
+    assert daemon.events("forged by the peer") == []
+    assert daemon.non_json_lines() == [], "with BATON_LOG_FORMAT=json every line is a JSON object"

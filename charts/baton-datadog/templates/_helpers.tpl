@@ -24,19 +24,25 @@ Names. Every resource is named from the release, so several releases (one per Da
 
 {{/* Recommended labels (https://helm.sh/docs/chart_best_practices/labels/). */}}
 {{- define "baton-datadog.labels" -}}
-helm.sh/chart: {{ include "baton-datadog.chart" . }}
-{{ include "baton-datadog.baseLabels" . }}
-app.kubernetes.io/version: {{ include "baton-datadog.imageTag" . | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/part-of: baton
+{{ include "baton-datadog.chartLabels" . }}
 {{- with .Values.commonLabels }}
 {{ toYaml . }}
 {{- end }}
 {{- end }}
 
+{{/* The labels the chart itself puts on every resource; values may add labels, never replace these. */}}
+{{- define "baton-datadog.chartLabels" -}}
+helm.sh/chart: {{ include "baton-datadog.chart" . }}
+{{ include "baton-datadog.baseLabels" . }}
+{{- /* A tag may be 128 characters and end in '.', '-' or '_'; a label value may not. */}}
+app.kubernetes.io/version: {{ include "baton-datadog.imageTag" . | trunc 63 | trimAll "-._" | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service | quote }}
+app.kubernetes.io/part-of: baton
+{{- end }}
+
 {{- define "baton-datadog.baseLabels" -}}
-app.kubernetes.io/name: {{ include "baton-datadog.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/name: {{ include "baton-datadog.name" . | quote }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
 {{- end }}
 
 {{/* The connector pods (and only them: the `helm test` pod has another component, so no ReplicaSet adopts it). */}}
@@ -109,9 +115,13 @@ baseUrl: BATON_BASE_URL
 {{- define "baton-datadog.configEnv" -}}
 {{- $names := include "baton-datadog.settingEnvNames" . | fromYaml }}
 {{- $config := deepCopy .Values.config }}
-{{- if kindIs "invalid" $config.healthCheckBindAddress }}
-{{- /* The connector's own default, 127.0.0.1, is out of the probes' and Prometheus' reach. */}}
-{{- $_ := set $config "healthCheckBindAddress" "0.0.0.0" }}
+{{- /* What the pod spec is built on is rendered even when null: else a Secret (or the connector's loopback default
+bind address) could move or stop the server the probes, the Service and the NetworkPolicy point at, or make the
+shutdown grace outlast terminationGracePeriodSeconds (SIGKILL mid-task). */}}
+{{- range $key, $value := dict "healthCheck" true "healthCheckBindAddress" "0.0.0.0" "healthCheckPort" 8081 "shutdownGraceSeconds" 25 }}
+{{- if kindIs "invalid" (index $config $key) }}
+{{- $_ := set $config $key $value }}
+{{- end }}
 {{- end }}
 {{- range $key, $value := $config }}
 {{- $env := get $names $key }}
@@ -122,6 +132,9 @@ baseUrl: BATON_BASE_URL
 - name: {{ $env }}
   {{- if kindIs "slice" $value }}
   value: {{ toJson $value | quote }}
+  {{- else if and (kindIs "float64" $value) (eq $value (float64 (int64 $value))) }}
+  {{- /* Helm reads every number of a values file as a float, which prints as 3.16224e+07 from 1e6 on: not an integer to the settings model. */}}
+  value: {{ int64 $value | toString | quote }}
   {{- else }}
   value: {{ toString $value | quote }}
   {{- end }}
@@ -136,6 +149,10 @@ baseUrl: BATON_BASE_URL
 
 {{/* Checks on combinations of values that the schema cannot express. */}}
 {{- define "baton-datadog.validate" -}}
+{{- $fullname := include "baton-datadog.fullname" . }}
+{{- if not (regexMatch "^[a-z]([-a-z0-9]*[a-z0-9])?$" $fullname) }}
+{{- fail (printf "the resource name %q made from the release name %q is not a DNS-1035 label (a Service name: lower case, digits and '-', starting with a letter): set fullnameOverride" $fullname .Release.Name) }}
+{{- end }}
 {{- $grace := 25.0 }}
 {{- if not (kindIs "invalid" .Values.config.shutdownGraceSeconds) }}
 {{- $grace = float64 .Values.config.shutdownGraceSeconds }}
@@ -161,16 +178,98 @@ extraEnv), the API server only warns, and a later apply's merge by name may drop
 {{- end }}
 {{- end }}
 {{- end }}
+{{- $secretKeys := dict "clientId" "BATON_CLIENT_ID" "clientSecret" "BATON_CLIENT_SECRET" "apiKey" "BATON_API_KEY" "appKey" "BATON_APP_KEY" }}
+{{- range $key, $env := $secretKeys }}
+{{- if get $.Values.secret $key }}
+{{- if $.Values.existingSecret }}
+{{- fail (printf "secret.%s and existingSecret are both set: with existingSecret the chart renders no Secret, so secret.%s would be ignored; set one of them" $key $key) }}
+{{- end }}
+{{- $_ := set $chartSets $env (printf "secret.%s" $key) }}
+{{- end }}
+{{- end }}
+{{- if and (not .Values.serviceAccount.create) .Values.serviceAccount.annotations }}
+{{- fail "serviceAccount.annotations are set but serviceAccount.create is false: the chart renders no ServiceAccount to annotate" }}
+{{- end }}
+{{- if and .Values.existingSecret .Values.secret.annotations }}
+{{- fail "secret.annotations and existingSecret are both set: with existingSecret the chart renders no Secret to annotate" }}
+{{- end }}
+{{- /* The chart's own /tmp volume and mount: a second volume of that name or a second mount on /tmp is refused by
+the API server only at install, and a hostPath volume breaks Pod Security Standard "restricted". */}}
+{{- $volumes := dict "tmp" "the chart (the /tmp emptyDir)" }}
+{{- range $i, $volume := .Values.extraVolumes }}
+{{- $name := toString $volume.name }}
+{{- if hasKey $volumes $name }}
+{{- fail (printf "extraVolumes[%d] is named %q, which %s already uses: pick another name" $i $name (get $volumes $name)) }}
+{{- end }}
+{{- range $type := keys (omit $volume "name") | sortAlpha }}
+{{- if not (has $type (list "configMap" "csi" "downwardAPI" "emptyDir" "ephemeral" "persistentVolumeClaim" "projected" "secret")) }}
+{{- fail (printf "extraVolumes[%d] (%s) is a %s volume: Pod Security Standard \"restricted\" allows only configMap, csi, downwardAPI, emptyDir, ephemeral, persistentVolumeClaim, projected and secret" $i $name $type) }}
+{{- end }}
+{{- end }}
+{{- $_ := set $volumes $name (printf "extraVolumes[%d]" $i) }}
+{{- end }}
+{{- $mounts := dict "/tmp" "the chart (the /tmp emptyDir)" }}
+{{- range $i, $mount := .Values.extraVolumeMounts }}
+{{- $path := trimSuffix "/" (toString $mount.mountPath) | default "/" }}
+{{- if hasKey $mounts $path }}
+{{- fail (printf "extraVolumeMounts[%d] mounts on %s, where %s already mounts" $i $path (get $mounts $path)) }}
+{{- end }}
+{{- if not (hasKey $volumes (toString $mount.name)) }}
+{{- fail (printf "extraVolumeMounts[%d] mounts volume %q, which is neither in extraVolumes nor the chart's tmp" $i (toString $mount.name)) }}
+{{- end }}
+{{- $_ := set $mounts $path (printf "extraVolumeMounts[%d]" $i) }}
+{{- end }}
+{{- /* A label or annotation key given in values that the chart also sets: the rendered YAML had the key twice,
+the API keeps one of them without a word, and a pod label replacing a selector label fails the Deployment. */}}
+{{- $chartLabels := include "baton-datadog.chartLabels" . | fromYaml }}
+{{- $_ := set $chartLabels "app.kubernetes.io/component" "connector" }}
+{{- include "baton-datadog.noClash" (list "commonLabels" .Values.commonLabels $chartLabels "the chart") }}
+{{- $allLabels := merge (deepCopy (.Values.commonLabels | default dict)) $chartLabels }}
+{{- include "baton-datadog.noClash" (list "podLabels" .Values.podLabels $allLabels "the chart or commonLabels") }}
+{{- include "baton-datadog.noClash" (list "serviceMonitor.labels" .Values.serviceMonitor.labels $allLabels "the chart or commonLabels") }}
+{{- include "baton-datadog.noClash" (list "prometheusRule.labels" .Values.prometheusRule.labels $allLabels "the chart or commonLabels") }}
+{{- include "baton-datadog.noClash" (list "dashboard.labels" .Values.dashboard.labels $allLabels "the chart or commonLabels") }}
+{{- include "baton-datadog.noClash" (list "prometheusRule.additionalLabels" .Values.prometheusRule.additionalLabels (dict "severity" "") "each alert") }}
+{{- if not .Values.existingSecret }}
+{{- include "baton-datadog.noClash" (list "podAnnotations" .Values.podAnnotations (dict "checksum/secret" "") "the chart (it rolls the pods when secret.* changes)") }}
+{{- end }}
+{{- if .Values.metricsAnnotations.enabled }}
+{{- $scrape := dict "prometheus.io/scrape" "" "prometheus.io/port" "" "prometheus.io/path" "" "prometheus.io/scheme" "" }}
+{{- include "baton-datadog.noClash" (list "service.annotations" .Values.service.annotations $scrape "metricsAnnotations.enabled (set it to false to write them yourself)") }}
+{{- end }}
+{{- $rolling := .Values.updateStrategy.rollingUpdate | default dict }}
+{{- if and (eq .Values.updateStrategy.type "RollingUpdate") (hasKey $rolling "maxSurge") (hasKey $rolling "maxUnavailable") }}
+{{- if and (has (toString $rolling.maxSurge) (list "0" "0%")) (has (toString $rolling.maxUnavailable) (list "0" "0%")) }}
+{{- fail "updateStrategy.rollingUpdate.maxSurge and maxUnavailable are both 0: a rollout could never replace a pod (the API server refuses it)" }}
+{{- end }}
+{{- end }}
+{{- if .Values.serviceMonitor.enabled }}
+{{- $interval := include "baton-datadog.milliseconds" .Values.serviceMonitor.interval | int64 }}
+{{- $timeout := include "baton-datadog.milliseconds" .Values.serviceMonitor.scrapeTimeout | int64 }}
+{{- if gt $timeout $interval }}
+{{- fail (printf "serviceMonitor.scrapeTimeout (%s) must not exceed serviceMonitor.interval (%s): Prometheus refuses the scrape config" .Values.serviceMonitor.scrapeTimeout .Values.serviceMonitor.interval) }}
+{{- end }}
+{{- end }}
+{{- if .Values.networkPolicy.enabled }}
+{{- include "baton-datadog.egressPortsAllowed" . }}
+{{- end }}
+{{- range $i, $source := .Values.extraEnvFrom }}
+{{- if eq (toString (($source.secretRef | default dict).name)) (include "baton-datadog.secretName" $) }}
+{{- fail (printf "extraEnvFrom[%d] names the Secret %s, which the chart already reads (existingSecret or its own): leave it out" $i (include "baton-datadog.secretName" $)) }}
+{{- end }}
+{{- end }}
 {{- $seen := dict }}
 {{- range .Values.extraEnv }}
 {{- $envName := toString .name }}
-{{- if hasKey $chartSets $envName }}
-{{- fail (printf "extraEnv sets %s, which %s already sets: set it in one place (of two, Kubernetes silently keeps the last)" $envName (get $chartSets $envName)) }}
+{{- /* The connector reads BATON_* names in any letter case: baton_log_level is BATON_LOG_LEVEL to it. */}}
+{{- $key := hasPrefix "BATON_" (upper $envName) | ternary (upper $envName) $envName }}
+{{- if hasKey $chartSets $key }}
+{{- fail (printf "extraEnv sets %s, which %s already sets: set it in one place (of two, one is silently lost)" $envName (get $chartSets $key)) }}
 {{- end }}
-{{- if hasKey $seen $envName }}
-{{- fail (printf "extraEnv sets %s twice" $envName) }}
+{{- if hasKey $seen $key }}
+{{- fail (printf "extraEnv sets %s twice" $key) }}
 {{- end }}
-{{- $_ := set $seen $envName true }}
+{{- $_ := set $seen $key true }}
 {{- end }}
 {{- end }}
 
@@ -181,12 +280,72 @@ extraEnv), the API server only warns, and a later apply's merge by name may drop
 
 {{/* The `config` keys rendered as env (set in values), for NOTES.txt. */}}
 {{- define "baton-datadog.configFromValues" -}}
-{{- $names := include "baton-datadog.settingEnvNames" . | fromYaml }}
 {{- $set := list }}
-{{- range $key, $value := .Values.config }}
-{{- if not (or (kindIs "invalid" $value) (and (kindIs "string" $value) (eq $value "")) (and (kindIs "slice" $value) (empty $value))) }}
-{{- $set = append $set (get $names $key) }}
-{{- end }}
+{{- range (include "baton-datadog.configEnv" . | fromYamlArray) }}
+{{- $set = append $set .name }}
 {{- end }}
 {{- join ", " $set }}
+{{- end }}
+
+{{/* Fails when the map given in values (named) has a key the chart already sets: (list name given chartKeys who). */}}
+{{- define "baton-datadog.noClash" -}}
+{{- $name := index . 0 }}
+{{- $given := index . 1 | default dict }}
+{{- $chart := index . 2 }}
+{{- range $key := keys $given | sortAlpha }}
+{{- if hasKey $chart $key }}
+{{- fail (printf "%s sets %s, which %s already sets: leave it out (of two, one is silently lost)" $name $key (index $ 3)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* A Prometheus duration of one unit (the schema's `^[0-9]+(ms|s|m|h)$`) in milliseconds. */}}
+{{- define "baton-datadog.milliseconds" -}}
+{{- $n := regexFind "^[0-9]+" . | int64 }}
+{{- $unit := regexFind "[a-z]+$" . }}
+{{- mul $n (get (dict "ms" 1 "s" 1000 "m" 60000 "h" 3600000) $unit) }}
+{{- end }}
+
+{{/* With the NetworkPolicy on, every port the values make the connector dial (config.c1ApiHost, config.baseUrl, an
+HTTPS_PROXY or ALL_PROXY in extraEnv: the proxies it reads for https) must be 443 or in networkPolicy.extraEgress,
+else the pod starts and every call times out. */}}
+{{- define "baton-datadog.egressPortsAllowed" -}}
+{{- $dials := list }}
+{{- with .Values.config.c1ApiHost }}
+{{- $port := regexFind "[0-9]+$" (regexFind ":[0-9]+$" .) | default "443" }}
+{{- $dials = append $dials (list "config.c1ApiHost" (int64 $port)) }}
+{{- end }}
+{{- with .Values.config.baseUrl }}
+{{- $dials = append $dials (list "config.baseUrl" (include "baton-datadog.urlPort" .)) }}
+{{- end }}
+{{- range .Values.extraEnv }}
+{{- if and (has (upper (toString .name)) (list "HTTPS_PROXY" "ALL_PROXY")) .value }}
+{{- $dials = append $dials (list (printf "extraEnv %s" .name) (include "baton-datadog.urlPort" .value)) }}
+{{- end }}
+{{- end }}
+{{- range $dials }}
+{{- $what := index . 0 }}
+{{- $port := index . 1 | int64 }}
+{{- $allowed := eq $port 443 }}
+{{- range $.Values.networkPolicy.extraEgress }}
+{{- if not .ports }}
+{{- $allowed = true }}
+{{- end }}
+{{- range .ports }}
+{{- if and (not (kindIs "string" .port)) (le (int64 .port) $port) (le $port (int64 (.endPort | default .port))) }}
+{{- $allowed = true }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if not $allowed }}
+{{- fail (printf "%s dials port %d, which the NetworkPolicy does not allow (DNS and 443 only): add networkPolicy.extraEgress, e.g. [{ports: [{port: %d, protocol: TCP}]}]" $what $port $port) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The port a URL dials: its own, else its scheme's (a proxy given as host:port is http). */}}
+{{- define "baton-datadog.urlPort" -}}
+{{- $url := contains "://" . | ternary . (printf "http://%s" .) }}
+{{- $port := regexFind "[0-9]+$" (regexFind ":[0-9]+$" (urlParse $url).host) }}
+{{- $port | default (eq (urlParse $url).scheme "https" | ternary "443" "80") }}
 {{- end }}

@@ -84,13 +84,16 @@ log = structlog.get_logger(__name__)
 
 
 class _NoDecodeTraceback(logging.Filter):
-    """grpc logs an undecodable answer with a traceback of its parser; `_call` turns it into a clear error
-    naming the RPC, so the record keeps only its one line (peer input never produces a traceback).
+    """grpc logs an undecodable answer at error with a traceback of its parser; `_call` turns it into a clear error
+    naming the RPC, which its caller retries and logs at warning, so the record keeps only its one line (peer input
+    never produces a traceback), at warning too: an error line is a task ConductorOne will never hear of, and this
+    one, naming neither an RPC nor a task, would page as one.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and "deserializ" in record.getMessage().lower():
             record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
         return True
 
 

@@ -279,12 +279,16 @@ class TokenSource:
         if not _ACCESS_TOKEN.fullmatch(value):
             # Never quoted: it is a credential, however broken.
             raise _Unusable("has an access_token gRPC cannot send (not 1..8192 visible ASCII characters)")
-        expires_in = body.get("expires_in", 0)
+        # Absent, null, zero or negative: expired at once, so this call uses it and the next one fetches anew, as the
+        # Go SDK reads them (it sets the expiry to now + expires_in, and a JSON null leaves that 0). Refusing a negative
+        # or null lifetime kept the daemon from ever starting, where Go works with the same endpoint.
+        expires_in = body.get("expires_in")
+        if expires_in is None:
+            expires_in = 0
         if (
             isinstance(expires_in, bool)
             or not isinstance(expires_in, int | float)
             or (isinstance(expires_in, float) and not math.isfinite(expires_in))
-            or expires_in < 0
         ):
             raise _Unusable("has an invalid expires_in")
         token_type = body.get("token_type", "")
@@ -294,7 +298,7 @@ class TokenSource:
             value=value,
             token_type=_normalise_token_type(token_type if isinstance(token_type, str) else ""),
             # Measured from when we asked, so a slow response cannot make us trust the token too long.
-            expires_at=requested_at + float(min(expires_in, _MAX_EXPIRES_IN)),
+            expires_at=requested_at + float(max(0, min(expires_in, _MAX_EXPIRES_IN))),
         )
 
     def _notify(self, *, ok: bool, status_code: int | None, started: float) -> None:

@@ -84,7 +84,7 @@ class Scheduler:
                     self.poll_interval = delay = (
                         clamped_seconds(exc.next_poll, low=0.0, high=MAX_NEXT_POLL) if exc.next_poll else 0.0
                     )
-                    self._start(baton_pb2.Task(id=exc.task_id), exc)
+                    delay = self._start(baton_pb2.Task(id=exc.task_id), delay, exc)
                     continue
                 except C1Error as exc:
                     self._slots.release()
@@ -119,7 +119,7 @@ class Scheduler:
                     # An idle answer with next_poll 0 (or unset, or negative) must not make us spin on it.
                     delay = max(delay, MIN_IDLE_POLL)
                     continue
-                self._start(task)
+                delay = self._start(task, delay)
         finally:
             if periodic is not None:
                 # Not awaited here: a stopped periodic sync saves its partial sync to the file (seconds for a large
@@ -127,7 +127,14 @@ class Scheduler:
                 # termination grace is sized for the tasks' grace and their reports.
                 periodic.cancel()
 
-    def _start(self, task: baton_pb2.Task, unreadable: C1UnreadableTaskError | None = None) -> None:
+    def _start(self, task: baton_pb2.Task, delay: float, unreadable: C1UnreadableTaskError | None = None) -> float:
+        """Hand the task to the processor; returns the pause before the next poll. A task that will not run (an invalid
+        id, a copy of a running task) paces the polls as an idle answer does: offered again and again with next_poll 0
+        (a ConductorOne re-offering a grant still waiting on Datadog), it made a poll loop without pause, and an error
+        or warning line per answer."""
+        if not self._processor.takes(task.id):
+            delay = max(delay, MIN_IDLE_POLL)
+
         async def run_one() -> None:
             try:
                 await self._processor.process(task, unreadable)
@@ -137,6 +144,7 @@ class Scheduler:
         running = asyncio.create_task(run_one())
         self._running.add(running)
         running.add_done_callback(self._settled)
+        return delay
 
     def _settled(self, running: asyncio.Task[None]) -> None:
         """Retrieve every task's end, so none is left as "Task exception was never retrieved"."""
@@ -196,11 +204,12 @@ def _periodic_ended(periodic: asyncio.Task[None]) -> None:
 
 
 def _periodic_failed(error: BaseException) -> None:
-    """One error line; a traceback only for a bug. A connector's own errors (Datadog down or refusing, a full disk,
-    an unwritable --file) are what the service meets every day and say all there is to say, as a task's do
-    (`TaskProcessor`): a traceback at every interval of an outage hid the one line that mattered."""
-    bug = {} if isinstance(error, ConnectorError | TimeoutError) else {"exc_info": error}
-    log.error("periodic sync failed", error=str(error), error_type=type(error).__name__, **bug)
+    """A periodic sync's failure at error. One of our own errors (Datadog down or answering what does not hold, the
+    file unwritable) names its cause and is no bug: no traceback, which no peer input may produce. Anything else is
+    a bug, logged with its traceback."""
+    expected = isinstance(error, ConnectorError | C1Error | TimeoutError | OSError)
+    trace = {} if expected else {"exc_info": error}
+    log.error("periodic sync failed", error=str(error), error_type=type(error).__name__, **trace)
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> bool:

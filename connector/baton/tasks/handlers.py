@@ -6,7 +6,7 @@ expects (docs/spec/service-mode.md §3.4). None of them talks to ConductorOne; t
 
 from __future__ import annotations
 
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import struct_pb2
 
 from connector.baton.connector import AccountInfo, Connector
 from connector.baton.errors import Code
@@ -64,7 +64,7 @@ class Handlers:
         if not task.HasField("account_info"):
             raise TaskError(Code.INVALID_ARGUMENT, "malformed create_account task: account_info is required")
         info = task.account_info
-        profile = json_format.MessageToDict(info.profile) if info.HasField("profile") else {}
+        profile = _plain_struct(info.profile) if info.HasField("profile") else {}
         result = await manager.create_account(
             AccountInfo(emails=[e.address for e in info.emails], login=info.login, profile=profile)
         )
@@ -103,3 +103,22 @@ class Handlers:
             annotations=result.annotations,
         )
         return Outcome(response=response, annotations=result.annotations)
+
+
+def _plain_struct(struct: struct_pb2.Struct) -> dict[str, object]:
+    """A task's Struct as plain Python values, whatever it holds. `json_format.MessageToDict` raises ValueError on a
+    NaN or infinite number (JSON cannot carry them), so a profile with one failed the task as an internal error with
+    a traceback; a connector reads what it needs from this and names what is wrong with it (Go hands it the Struct
+    as is)."""
+    return {key: _plain_value(value) for key, value in struct.fields.items()}
+
+
+def _plain_value(value: struct_pb2.Value) -> object:
+    kind = value.WhichOneof("kind")
+    if kind == "struct_value":
+        return _plain_struct(value.struct_value)
+    if kind == "list_value":
+        return [_plain_value(item) for item in value.list_value.values]
+    if kind in ("number_value", "string_value", "bool_value"):
+        return getattr(value, kind)
+    return None  # null_value, or no kind set

@@ -56,6 +56,11 @@ PROVISIONING_TASKS = frozenset(
 NOT_REPLAYABLE = frozenset({"issue_credential"})
 # Go answers these with "unsupported task type", retryable; so do we, plus every type we do not implement.
 UNSUPPORTED = "unsupported task type"
+UNREPORTED = "unreported"
+"""The outcome label of a task that ran but that ConductorOne will not hear of from us: its report was given up (known
+gone, the stop deadline, cancelled), or a hello task's Hello was not answered. Not its outcome: a grant done in
+Datadog is no success at ConductorOne, and the failure alert (`outcome!="success"`) must see it. A task that could
+not run at all is `not_run` (`TaskObserver.task_refused`)."""
 MAX_REPORT_BYTES = 4 * 1024 * 1024 - 64 * 1024
 """What a report's response and annotations may hold together. A gRPC server takes 4 MiB by default (Go's
 MaxRecvMsgSize; ConductorOne publishes no other), less room for the rest of the request (ids, a failure message of
@@ -213,6 +218,11 @@ class TaskProcessor:
     def running(self) -> int:
         return len(self._active)
 
+    def takes(self, task_id: str) -> bool:
+        """Whether a task of this id would run now: not one with an invalid id, nor a copy of a running task or another
+        task under its id (`process` only logs those)."""
+        return task_id_problem(task_id) is None and task_id not in self._active
+
     async def process(self, task: baton_pb2.Task, unreadable: C1UnreadableTaskError | None = None) -> None:
         """Run and report one task. Never raises, except CancelledError when this coroutine itself is cancelled
         (after the task was reported or its loss logged).
@@ -247,7 +257,7 @@ class TaskProcessor:
             return
         self._active[task.id] = task
         started = self._clock()
-        label = "unreported"
+        label = UNREPORTED
         if self._observer is not None:
             self._observer.task_received(kind)
         try:
@@ -274,8 +284,7 @@ class TaskProcessor:
     ) -> tuple[str, bool]:
         """The outcome's label, and whether this coroutine was cancelled meanwhile (re-raised once reported)."""
         if kind == "hello":
-            await self._answer_hello(task.id)
-            return "success", False
+            return ("success" if await self._answer_hello(task.id) else UNREPORTED), False
         log.info("task started")
         cancelled_here = False
         if unreadable is not None:
@@ -288,13 +297,11 @@ class TaskProcessor:
                 )
             )
         elif kind == "unknown":
-            outcome = Outcome(
-                failure=Failure(
-                    Code.INVALID_ARGUMENT,
-                    "malformed task: no task payload (unset, or a task type this connector does not know)",
-                    False,
-                )
-            )
+            # A task type newer than our protos decodes as no payload (its field is unknown to us), the same as an
+            # unset one: docs/spec/service-mode.md §8 answers "anything unknown" as Go does, UNKNOWN and retryable,
+            # so ConductorOne may hand it to a connector version that knows it.
+            log.warning("task without a payload this connector knows; reported unsupported")
+            outcome = Outcome(failure=Failure(Code.UNKNOWN, UNSUPPORTED, False))
         else:
             outcome, cancelled_here = await self._run(kind, task)
             if outcome.failure is None and outcome.undo is not None and _report_bytes(outcome) > MAX_REPORT_BYTES:
@@ -314,8 +321,9 @@ class TaskProcessor:
                 seconds=round(seconds, 3),
                 **(_left_live(task) if revoke else {}),
             )
-        await self._report(task.id, outcome)
-        return outcome.label, cancelled_here
+        delivered = await self._report(task.id, outcome)
+        # Counted as ConductorOne sees it: a success whose report was given up is no success there.
+        return (outcome.label if delivered else UNREPORTED), cancelled_here
 
     async def _run(self, kind: str, task: baton_pb2.Task) -> tuple[Outcome, bool]:
         """The handler's outcome, and whether this coroutine itself (not just the handler) was cancelled."""
@@ -400,25 +408,33 @@ class TaskProcessor:
             return await action_schemas.answer(h.connector, task)
         raise TaskError(Code.UNKNOWN, UNSUPPORTED, non_retryable=False)
 
-    async def _answer_hello(self, task_id: str) -> None:
+    async def _answer_hello(self, task_id: str) -> bool:
+        """Whether ConductorOne took the Hello that answers the task."""
         try:
             await self._hello(task_id)
             log.info("hello task answered")
+            return True
         except asyncio.CancelledError:
             # Stopped (a straggler the drain cancels) before ConductorOne answered: there is no FinishTask to
             # give up on, so this line is the only trace of the task (it ended without a word).
             log.error("hello task not answered", reason="cancelled before ConductorOne answered", task_id=task_id)
             raise
         except C1Error as exc:
-            # The Hello is the acknowledgement; a lost one just means ConductorOne sends the task again.
-            log.warning("hello task not answered", error=str(exc))
+            # The Hello is the task's one acknowledgement (§3.4: Go only logs its failure): this line is the only trace
+            # of a task ConductorOne handed out and never heard back about, so at error like a report given up.
+            log.error(
+                "hello task not answered", reason="ConductorOne did not take the Hello", error=str(exc), task_id=task_id
+            )
         except Exception as exc:
             log.error("hello task not answered", error_type=type(exc).__name__, exc_info=exc)
+        return False
 
-    async def _report(self, task_id: str, outcome: Outcome) -> None:
+    async def _report(self, task_id: str, outcome: Outcome) -> bool:
         """FinishTask until accepted, known gone, or stopped; anything but acceptance is logged at error, and a
-        success that leaves something live only the report hands over is undone (`Outcome.undo`)."""
-        if not await self._deliver(task_id, outcome) and outcome.failure is None and outcome.undo is not None:
+        success that leaves something live only the report hands over is undone (`Outcome.undo`). Whether it was
+        accepted."""
+        delivered = await self._deliver(task_id, outcome)
+        if not delivered and outcome.failure is None and outcome.undo is not None:
             undo = outcome.undo
             try:
                 await undo.run()
@@ -431,26 +447,36 @@ class TaskProcessor:
                     left_live=undo.what,
                     error_type=type(exc).__name__,
                 )
+        return delivered
 
     async def _deliver(self, task_id: str, outcome: Outcome) -> bool:
         """FinishTask until accepted (True), known gone or stopped (False, logged at error)."""
         backoff = Backoff(self._finish_retry, bounded=False)
         gone_answers = 0
+        # FinishTasks sent, the one awaiting its answer included: the loss line must say whether ConductorOne may have
+        # the report after all (an attempt it never answered may have landed), not count only the failed ones.
+        attempts = 0
+        answered = True
         last_error = ""
         outcome = _fitted(outcome)
         try:
             while True:
                 try:
-                    if not await self._attempt(task_id, outcome):
+                    attempts += 1
+                    answered = False
+                    sent = await self._attempt(task_id, outcome)
+                    answered = True
+                    if not sent:
                         self._lost(
                             task_id,
                             outcome,
-                            backoff.failures + 1,
+                            attempts,
                             "no answer before the stop deadline",
                             "the connector is shutting down",
                         )
                         return False
                 except C1Error as exc:
+                    answered = True
                     last_error = str(exc)
                     verdict = report_verdict(exc)
                     if verdict is Verdict.ACCEPTED:
@@ -458,29 +484,26 @@ class TaskProcessor:
                         return True
                     gone_answers = gone_answers + 1 if verdict is Verdict.GONE else 0
                     if gone_answers >= GONE_CONFIRMATIONS:
-                        self._lost(
-                            task_id, outcome, backoff.failures + 1, last_error, "ConductorOne no longer takes it"
-                        )
+                        self._lost(task_id, outcome, attempts, last_error, "ConductorOne no longer takes it")
                         return False
                 else:
-                    if backoff.failures:
-                        log.info("task reported after retries", attempts=backoff.failures + 1)
+                    if attempts > 1:
+                        log.info("task reported after retries", attempts=attempts)
                     return True
                 delay = backoff.next_delay()
                 assert delay is not None  # an unbounded Backoff always answers
                 log.warning(
                     "task report failed; retrying",
-                    attempt=backoff.failures,
+                    attempt=attempts,
                     retry_in_seconds=round(delay, 3),
                     error=last_error,
                 )
                 if not await self._wait_before_retry(delay):
-                    self._lost(task_id, outcome, backoff.failures, last_error, "the connector is shutting down")
+                    self._lost(task_id, outcome, attempts, last_error, "the connector is shutting down")
                     return False
         except asyncio.CancelledError:
-            self._lost(
-                task_id, outcome, backoff.failures, last_error or "cancelled", "the report was cancelled", undone=False
-            )
+            error = "cancelled while a FinishTask awaited its answer" if not answered else last_error or "cancelled"
+            self._lost(task_id, outcome, attempts, error, "the report was cancelled", undone=False)
             raise
         except Exception as exc:
             log.error(

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import io
+import json
+import logging
 import os
 import subprocess
 import sys
@@ -16,6 +19,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+import structlog
 from google.protobuf import any_pb2
 from google.rpc import status_pb2
 
@@ -35,6 +39,7 @@ from connector.baton.c1 import (
 )
 from connector.baton.c1.token import AccessToken
 from connector.baton.pb.c1.connector.v2 import annotation_etag_pb2, connector_pb2, grant_pb2, resource_pb2
+from connector.daemon import logging as daemon_logging
 from tests.baton.c1.conftest import FAST_UPLOAD_RETRY, LeakGuard, make_client
 from tests.fakes.c1 import FakeC1
 from tests.fakes.c1.proxy import ConnectProxy
@@ -317,6 +322,30 @@ async def test_upload_answered_ok_before_its_end_is_not_success(fake: FakeC1, tm
     uploads = fake.recorded().uploads
     assert [upload.ok for upload in uploads] == [False, True]
     assert uploads[1].received_sha256 == hashlib.sha256(data).digest()
+
+
+async def test_an_undecodable_answer_logs_no_error_line_and_no_traceback(fake: FakeC1) -> None:
+    """A peer's garbage answer is retried by the caller, which logs it at warning naming the RPC. grpc's own record
+    of it ("Exception deserializing message!") was at error, naming neither RPC nor task: a page for nothing, at the
+    level that means a task ConductorOne will never hear of."""
+    fake.answer_raw("Heartbeat", GARBAGE, times=1)
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    daemon_logging.configure("info", "json", stream)
+    try:
+        async with make_client(fake) as client:
+            with pytest.raises(C1TransientError, match="could not be decoded as HeartbeatResponse"):
+                await client.heartbeat(kind_task("sync_full").id)
+    finally:
+        structlog.reset_defaults()
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+    records = [json.loads(line) for line in stream.getvalue().splitlines()]
+    (grpc_line,) = [r for r in records if "deserializ" in r["event"]]
+    assert grpc_line["level"] == "warning"
+    assert "exception" not in grpc_line
+    assert [r for r in records if r["level"] in ("error", "critical")] == []
 
 
 async def test_upload_answered_ok_with_an_undecodable_answer_is_not_success(fake: FakeC1, tmp_path: Path) -> None:

@@ -151,6 +151,26 @@ async def test_zero_expires_in_means_every_call_fetches(creds: tuple[str, str]) 
     assert values == ["tok-1", "tok-2", "tok-3"]
 
 
+@pytest.mark.parametrize("expires_in", ["-1", "-86400", "null", "-1e308"])
+async def test_a_negative_or_null_expires_in_is_a_token_for_this_call_only(
+    creds: tuple[str, str], expires_in: str
+) -> None:
+    """As the Go SDK reads it (expiry = now + expires_in, null read as 0): used once, fetched anew for the next call.
+    It was refused as an unusable answer, and a daemon whose token endpoint says so never came up."""
+    fetched: list[int] = []
+
+    async def handler(_: httpx.Request) -> httpx.Response:
+        fetched.append(1)
+        body = f'{{"access_token": "tok-{len(fetched)}", "expires_in": {expires_in}}}'
+        return httpx.Response(200, content=body.encode(), headers={"content-type": "application/json"})
+
+    clock = Clock()
+    source = make_source(creds, handler, clock=clock)
+    first = await source.token()
+    assert (first.value, first.expires_at) == ("tok-1", clock.now)
+    assert (await source.token()).value == "tok-2"
+
+
 async def test_concurrent_callers_trigger_one_fetch(creds: tuple[str, str]) -> None:
     server = TokenServer(delay=0.05)
     source = make_source(creds, server)

@@ -17,7 +17,7 @@ from google.protobuf.message import Message
 from google.rpc import status_pb2
 
 from connector.baton.c1.client import BatonServiceClient
-from connector.baton.connector import Connector, GrantResult
+from connector.baton.connector import AccountInfo, Connector, CreateAccountResult, GrantResult
 from connector.baton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.retry import RetryPolicy
@@ -142,17 +142,30 @@ class StubProvisioner:
         return []
 
 
+class StubAccounts:
+    """Creates every account asked for, recording what it was given."""
+
+    def __init__(self) -> None:
+        self.created: list[AccountInfo] = []
+
+    async def create_account(self, info: AccountInfo) -> CreateAccountResult:
+        self.created.append(info)
+        return CreateAccountResult(resource=resource_pb2.Resource(id=resource_pb2.ResourceId(resource_type="user")))
+
+
 class StubConnector:
-    """A connector whose every resource type is provisioned by one `StubProvisioner`; nothing else exists."""
+    """A connector whose every resource type is provisioned by one `StubProvisioner`, and accounts created by
+    `StubAccounts`; nothing else exists."""
 
     def __init__(self) -> None:
         self.provisioning = StubProvisioner()
+        self.accounts = StubAccounts()
 
     def provisioner(self, resource_type_id: str) -> StubProvisioner:
         return self.provisioning
 
-    def account_manager(self) -> None:
-        return None
+    def account_manager(self) -> StubAccounts:
+        return self.accounts
 
     def resource_deleter(self, resource_type_id: str) -> None:
         return None

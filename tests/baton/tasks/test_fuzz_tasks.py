@@ -48,6 +48,8 @@ def _check(task: baton_pb2.Task) -> None:
         asyncio.run(asyncio.wait_for(rig.processor.process(task), timeout=10))
     kind = task.WhichOneof("task_type")
     errors = [e for e in events if e["log_level"] == "error"]
+    # Peer input is never a bug of ours: no handler may fail on it with an unexpected exception (a traceback).
+    assert [e for e in errors if e["event"] == "task handler raised an unexpected error"] == []
     assert rig.observer.in_flight == 0
     if task_id_problem(task.id) is not None:
         assert rig.client.finish_attempts == 0

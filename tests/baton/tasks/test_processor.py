@@ -25,7 +25,7 @@ from connector.baton.tasks import processor as processor_module
 from connector.baton.tasks.outcome import MAX_FAILURE_MESSAGE, Outcome
 from connector.baton.tasks.processor import MAX_REPORT_BYTES
 from connector.daemon import logging as daemon_logging
-from tests.baton.tasks.stubs import make_rig
+from tests.baton.tasks.stubs import Rig, StubClient, make_rig
 from tests.fakes.tasks import grant_task, kind_task, revoke_task
 
 GRANT = ("role", "r1", "member", "u1")
@@ -62,13 +62,30 @@ async def test_a_task_with_a_malformed_id_is_never_executed_and_is_logged(task_i
     assert rig.observer.finished == [("grant", "not_run")]  # counted, so the failed-tasks alert sees it
 
 
-async def test_a_task_without_payload_is_reported_failed_without_running_anything() -> None:
+def _newer_task_type(task_id: str) -> baton_pb2.Task:
+    """A task whose type a newer ConductorOne added: a field number our protos do not know (here 999, bytes)."""
+    wire = baton_pb2.Task(id=task_id).SerializeToString() + bytes([0xBA, 0x3E, 0x02]) + b"{}"
+    return baton_pb2.Task.FromString(wire)
+
+
+@pytest.mark.parametrize("make", [lambda i: baton_pb2.Task(id=i), _newer_task_type], ids=["unset", "newer-type"])
+async def test_a_task_without_a_payload_we_know_is_reported_unsupported_and_retryable(
+    make: Callable[[str], baton_pb2.Task],
+) -> None:
+    """docs/spec/service-mode.md §8: "anything unknown" gets UNKNOWN "unsupported task type", retryable, as in Go
+    (another connector version may know it). It was INVALID_ARGUMENT "malformed task"."""
     rig = make_rig()
-    task = baton_pb2.Task(id=kind_task("grant").id)
+    task = make(kind_task("grant").id)
+    assert task.WhichOneof("task_type") is None
     await rig.processor.process(task)
     (finish,) = rig.client.finishes
-    assert (finish.task_id, finish.ok, finish.code) == (task.id, False, Code.INVALID_ARGUMENT)
-    assert "no task payload" in finish.message
+    assert (finish.task_id, finish.ok, finish.code, finish.message) == (
+        task.id,
+        False,
+        Code.UNKNOWN,
+        "unsupported task type",
+    )
+    assert finish.non_retryable is False
     assert rig.connector.provisioning.calls == []
     assert rig.observer.in_flight == 0
 
@@ -449,3 +466,104 @@ async def test_a_revoke_that_did_not_decode_names_no_grant_left_in_place() -> No
     assert failed["level"] == "error"
     assert "left_live" not in failed
     assert rig.connector.provisioning.calls == []
+
+
+async def test_a_create_account_profile_holding_numbers_json_cannot_carry_reaches_the_connector() -> None:
+    """NaN and infinities are valid in a Struct (Go hands the profile over as is); JSON has no words for them, and
+    reading the profile through json_format failed the task as an internal error with a traceback."""
+    rig = make_rig()
+    task = kind_task("create_account")
+    profile = task.create_account.account_info.profile
+    profile.update({"email": "a@example.com", "nested": {"list": [1, None, True, "x"]}})
+    profile.fields["age"].number_value = float("nan")
+    profile.fields["nested"].struct_value.fields["far"].number_value = float("-inf")
+    with structlog.testing.capture_logs() as events:
+        await rig.processor.process(task)
+    assert _errors(events) == []
+    profiles = [info.profile for info in rig.connector.accounts.created]
+    (profile_seen,) = profiles
+    assert profile_seen["email"] == "a@example.com"
+    assert profile_seen["age"] != profile_seen["age"]  # NaN
+    assert profile_seen["nested"] == {"list": [1.0, None, True, "x"], "far": float("-inf")}
+    (finish,) = rig.client.finishes
+    assert finish.ok
+    assert rig.observer.in_flight == 0
+
+
+async def _report_known_gone() -> Rig:
+    rig = make_rig()
+    rig.client.finish_script.extend([C1FatalError("FinishTask: NOT_FOUND", code=grpc.StatusCode.NOT_FOUND)] * 3)
+    await rig.processor.process(grant_task(*GRANT))
+    return rig
+
+
+async def _report_cut_by_the_stop() -> Rig:
+    rig = make_rig()
+    rig.client.finish_script.extend([C1TransientError("down", code=grpc.StatusCode.UNAVAILABLE)] * 1_000_000)
+    running = asyncio.create_task(rig.processor.process(grant_task(*GRANT)))
+    await rig.client.wait_finish_attempts(2)
+    rig.processor.stop_reporting_within(0.01)
+    await running
+    return rig
+
+
+async def _hello_unanswered() -> Rig:
+    async def refused(task_id: str) -> None:
+        raise C1TransientError("Hello: UNAVAILABLE", code=grpc.StatusCode.UNAVAILABLE)
+
+    rig = make_rig(hello=refused)
+    await rig.processor.process(kind_task("hello"))
+    return rig
+
+
+@pytest.mark.parametrize(
+    ("scenario", "expected"),
+    [
+        (_report_known_gone, [("grant", "unreported")]),
+        (_report_cut_by_the_stop, [("grant", "unreported")]),
+        (_hello_unanswered, [("hello", "unreported")]),
+    ],
+    ids=lambda value: getattr(value, "__name__", "")[1:] or None,
+)
+async def test_a_task_conductorone_never_hears_of_is_counted_unreported_not_as_its_outcome(
+    scenario: Callable[[], Awaitable[Rig]], expected: list[tuple[str, str]]
+) -> None:
+    """The task series say what ConductorOne has: a grant done in Datadog whose report was given up is no success
+    there (it was counted as one), and neither is a hello task whose Hello went unanswered. Both were invisible to the
+    failure alert (`outcome!="success"`), with one error line the only trace."""
+    rig = await scenario()
+    assert rig.observer.finished == expected
+    assert rig.observer.in_flight == 0
+
+
+async def test_a_hello_task_whose_hello_conductorone_refuses_ends_in_an_error_line_naming_it() -> None:
+    """The invariant: a task ends in its acknowledgement or an error line naming it. A hello task's only
+    acknowledgement is its Hello; a refused one was a warning, below the level the lost-task alerts and searches read."""
+
+    async def refused(task_id: str) -> None:
+        raise C1FatalError("Hello: INVALID_ARGUMENT: no", code=grpc.StatusCode.INVALID_ARGUMENT)
+
+    rig = make_rig(hello=refused)
+    task = kind_task("hello")
+    with structlog.testing.capture_logs() as events:
+        await rig.processor.process(task)
+    (lost,) = _errors(events)
+    assert (lost["event"], lost["task_id"]) == ("hello task not answered", task.id)
+    assert "INVALID_ARGUMENT" in lost["error"]
+    assert rig.client.finish_attempts == 0
+
+
+async def test_a_report_cancelled_while_conductorone_holds_its_answer_counts_that_attempt() -> None:
+    """The loss line tells the operator whether ConductorOne may have the report after all: one FinishTask sent and
+    never answered may have landed. It said `attempts: 0`, as if nothing had been sent."""
+    rig = make_rig(client=StubClient(finish_gate=asyncio.Event()))
+    task = grant_task(*GRANT)
+    with structlog.testing.capture_logs() as events:
+        running = asyncio.create_task(rig.processor.process(task))
+        await rig.client.wait_finish_attempts(1)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+    (lost,) = _errors(events)
+    assert (lost["event"], lost["task_id"], lost["attempts"]) == ("task not reported to ConductorOne", task.id, 1)
+    assert "awaited its answer" in lost["error"]

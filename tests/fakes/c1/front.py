@@ -23,6 +23,7 @@ class TlsFront:
         self._http_port = http_port
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
+        self._grpc_clients: set[asyncio.StreamWriter] = set()
         self.connections_accepted = 0
 
     async def start(self, port: int = 0) -> int:
@@ -35,6 +36,15 @@ class TlsFront:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+
+    def send_goaway(self, error_code: int, debug: bytes) -> None:
+        """Send every gRPC client an HTTP/2 GOAWAY frame with this error code and debug data, as a server going away
+        does, the connection left open. Call it while their calls are held (`slow_down`): the server's frames have
+        all been forwarded whole, so this one starts at a frame boundary."""
+        payload = (2**31 - 1).to_bytes(4, "big") + error_code.to_bytes(4, "big") + debug
+        frame = len(payload).to_bytes(3, "big") + bytes([0x7, 0]) + bytes(4) + payload
+        for writer in self._grpc_clients:
+            writer.write(frame)
 
     def drop_all(self) -> None:
         """Cut every open connection, as a crashed or restarted server would."""
@@ -57,11 +67,14 @@ class TlsFront:
             return
         self._connections.add(writer)
         self._connections.add(backend_writer)
+        if port == self._grpc_port:
+            self._grpc_clients.add(writer)
         try:
             await asyncio.gather(_pipe(reader, backend_writer), _pipe(backend_reader, writer))
         finally:
             self._connections.discard(writer)
             self._connections.discard(backend_writer)
+            self._grpc_clients.discard(writer)
 
 
 async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:

@@ -313,6 +313,13 @@ class FakeC1:
         finally:
             self.end_outage()
 
+    def send_goaway(self, *, error_code: int = 2, debug: bytes = b"going away") -> None:
+        """Every open gRPC connection gets a GOAWAY with this HTTP/2 error code (2: INTERNAL_ERROR) and debug data, as
+        a ConductorOne deploy or a load balancer going away sends (see `TlsFront.send_goaway`)."""
+        assert self._loop is not None, "start the fake first"
+        assert self._front is not None
+        self._loop.call_soon_threadsafe(self._front.send_goaway, error_code, debug)
+
     def recorded(self) -> Recorded:
         return self.state.snapshot()
 

@@ -1,0 +1,769 @@
+"""The chart under values a user may really give: large numbers, a Secret next to the chart's own credentials,
+labels and volumes that meet the chart's, security settings turned off. Whatever is given is either rendered as
+meant or refused by `helm template` with a message naming the value; never silently dropped, overridden or
+rendered into a manifest the API server rejects or that runs less safely.
+
+Skipped without the deploy tooling (requirements-deploy.txt), like test_chart.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from connector.daemon.settings import load
+from scripts import chart_tools
+from scripts.chart_tools import MONITORING_API
+from tests.deploy import checks, tooling
+
+tooling.need("helm_python")
+tooling.need("kubernetes_validate")
+
+Manifest = dict[str, Any]
+
+
+def render_docs(values: dict[str, Any], **kw: Any) -> list[Manifest]:
+    return chart_tools.manifests(chart_tools.render(values, **kw))
+
+
+def one(docs: list[Manifest], kind: str) -> Manifest:
+    (doc,) = checks.of_kind(docs, kind)
+    return doc
+
+
+def pod_spec(docs: list[Manifest]) -> Manifest:
+    spec: Manifest = one(docs, "Deployment")["spec"]["template"]["spec"]
+    return spec
+
+
+def valid(docs: list[Manifest]) -> list[Manifest]:
+    for version in chart_tools.KUBE_VERSIONS:
+        errors, _ = chart_tools.kube_errors(docs, version)
+        assert errors == []
+    return docs
+
+
+# ---- numbers ---------------------------------------------------------------------------------------------------
+
+
+def test_large_numbers_render_as_integers(clean_baton_env: pytest.MonkeyPatch) -> None:
+    """Helm reads a values file's numbers as floats, and a float of a million or more prints as `1e+06`: a weekly
+    sync interval of 2592000 s reached the pod as BATON_SYNC_INTERVAL=2.592e+06, which the connector refused."""
+    values = {
+        "secret": chart_tools.EXAMPLE_SECRET,
+        "config": {"syncInterval": 2592000, "shutdownGraceSeconds": 1000000, "readyWindowSeconds": 1500000},
+        "terminationGracePeriodSeconds": 1000001,
+        "replicaCount": 1000000,
+        "revisionHistoryLimit": 1000000,
+        "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1000000},
+        "prometheusRule": {
+            "enabled": True,
+            "noSuccessfulSyncHours": 1000000,
+            "taskFailuresThreshold": 1000000,
+            "c1UnreachableMinutes": 1000000,
+            "rateLimitWaitsThreshold": 1000000,
+        },
+    }
+    docs = valid(render_docs(values, api_versions=[MONITORING_API]))
+    env = checks.pod_environment(docs)
+    assert env["BATON_SYNC_INTERVAL"] == "2592000"
+    assert env["BATON_SHUTDOWN_GRACE_SECONDS"] == "1000000"
+    for key, value in env.items():
+        clean_baton_env.setenv(key, value)
+    settings = load([])
+    assert settings.sync_interval == 2592000
+    assert settings.ready_window_seconds == 1500000
+
+    deployment = one(docs, "Deployment")
+    assert deployment["spec"]["replicas"] == 1000000
+    assert deployment["spec"]["revisionHistoryLimit"] == 1000000
+    assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 1000001
+    assert one(docs, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 1000000
+    rules = {r["alert"]: r for g in one(docs, "PrometheusRule")["spec"]["groups"] for r in g["rules"]}
+    assert rules["BatonDatadogNeverSynced"]["for"] == "1000000h"
+    assert rules["BatonDatadogConductorOneUnreachable"]["for"] == "1000000m"
+    assert rules["BatonDatadogTaskFailures"]["expr"].endswith("> 1000000")
+    assert rules["BatonDatadogRateLimited"]["expr"].endswith("> 1000000")
+
+
+def test_a_percentage_disruption_budget_stays_a_string() -> None:
+    docs = valid(render_docs({"podDisruptionBudget": {"enabled": True, "maxUnavailable": "50%"}}))
+    assert one(docs, "PodDisruptionBudget")["spec"]["maxUnavailable"] == "50%"
+
+
+# ---- credentials -----------------------------------------------------------------------------------------------
+
+CREDENTIAL_ENV = {"clientId": "BATON_CLIENT_ID", "clientSecret": "BATON_CLIENT_SECRET", "apiKey": "BATON_API_KEY"}
+
+
+@pytest.mark.parametrize("key", [*CREDENTIAL_ENV, "appKey"])
+def test_chart_credentials_next_to_an_existing_secret_are_refused(key: str) -> None:
+    """With existingSecret the chart renders no Secret: a `secret.*` value given too was silently dropped."""
+    values = {"existingSecret": "datadog-acme-credentials", "secret": {key: "given-too"}}
+    with pytest.raises(Exception, match=f"secret.{key} and existingSecret are both set"):
+        chart_tools.render(values)
+
+
+def test_secret_annotations_next_to_an_existing_secret_are_refused() -> None:
+    values = {"existingSecret": "datadog-acme-credentials", "secret": {"annotations": {"a": "b"}}}
+    with pytest.raises(Exception, match=r"secret\.annotations and existingSecret are both set"):
+        chart_tools.render(values)
+
+
+def test_chart_credentials_win_over_an_extra_env_from_secret() -> None:
+    """ConductorOne's setup-page Secret in extraEnvFrom holds credentials too; the ones set in values must win
+    (Kubernetes keeps the later of two envFrom sources with one key, and the chart's Secret came first)."""
+    setup_page = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "baton-datadog-secrets"},
+        "stringData": {"BATON_CLIENT_ID": "from-setup-page", "BATON_API_KEY": "from-setup-page", "BATON_SITE": "x"},
+    }
+    values = {
+        "secret": chart_tools.EXAMPLE_SECRET,
+        "extraEnvFrom": [{"secretRef": {"name": "baton-datadog-secrets"}}],
+    }
+    docs = render_docs(values)
+    env = checks.pod_environment([*docs, setup_page])
+    assert env["BATON_CLIENT_ID"] == chart_tools.EXAMPLE_SECRET["clientId"]
+    assert env["BATON_API_KEY"] == chart_tools.EXAMPLE_SECRET["apiKey"]
+    assert env["BATON_SITE"] == "x", "what the values do not set still comes from extraEnvFrom"
+
+
+@pytest.mark.parametrize(("key", "env"), CREDENTIAL_ENV.items())
+def test_extra_env_may_not_override_a_chart_credential(key: str, env: str) -> None:
+    values = {"secret": {key: "from-values"}, "extraEnv": [{"name": env, "value": "from-extra-env"}]}
+    with pytest.raises(Exception, match=f"extraEnv sets {env}, which secret.{key} already sets"):
+        chart_tools.render(values)
+
+
+# ---- pod spec: strategy, probes, security, volumes -------------------------------------------------------------
+
+
+def test_recreate_strategy_renders_without_the_default_rolling_update() -> None:
+    """Helm merges the default `rollingUpdate` into a user's `type: Recreate`; the API server refuses both."""
+    docs = valid(render_docs({"updateStrategy": {"type": "Recreate"}}))
+    assert one(docs, "Deployment")["spec"]["strategy"] == {"type": "Recreate"}
+    rolling = one(render_docs({}), "Deployment")["spec"]["strategy"]
+    assert rolling == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+
+
+@pytest.mark.parametrize(
+    ("values", "where"),
+    [
+        ({"updateStrategy": {"type": "OnDelete"}}, "/updateStrategy/type"),
+        (
+            {"updateStrategy": {"rollingUpdate": {"maxSurge": 0, "maxUnavailable": "0%"}}},
+            "maxSurge and maxUnavailable are both 0",
+        ),
+        # A non-root process may not bind below 1024 on most runtimes: the probes would never get an answer.
+        ({"config": {"healthCheckPort": 80}}, "/config/healthCheckPort"),
+        # Kubernetes refuses any other successThreshold for these two probes.
+        ({"livenessProbe": {"successThreshold": 2}}, "/livenessProbe/successThreshold"),
+        ({"startupProbe": {"successThreshold": 3}}, "/startupProbe/successThreshold"),
+    ],
+)
+def test_values_the_api_server_would_refuse_fail_the_render(values: dict[str, Any], where: str) -> None:
+    with pytest.raises(Exception, match=where):
+        chart_tools.render(values)
+
+
+@pytest.mark.parametrize(
+    ("values", "where"),
+    [
+        ({"securityContext": None}, "securityContext"),
+        ({"podSecurityContext": None}, "podSecurityContext"),
+        ({"securityContext": {"runAsNonRoot": False}}, "/securityContext/runAsNonRoot"),
+        ({"securityContext": {"runAsNonRoot": None}}, "runAsNonRoot"),
+        ({"securityContext": {"runAsUser": 0}}, "/securityContext/runAsUser"),
+        ({"podSecurityContext": {"runAsUser": 0}}, "/podSecurityContext/runAsUser"),
+        ({"podSecurityContext": {"runAsNonRoot": False}}, "/podSecurityContext/runAsNonRoot"),
+        ({"securityContext": {"allowPrivilegeEscalation": True}}, "/securityContext/allowPrivilegeEscalation"),
+        ({"securityContext": {"allowPrivilegeEscalation": None}}, "allowPrivilegeEscalation"),
+        ({"securityContext": {"privileged": True}}, "/securityContext/privileged"),
+        ({"securityContext": {"readOnlyRootFilesystem": False}}, "/securityContext/readOnlyRootFilesystem"),
+        ({"securityContext": {"capabilities": {"drop": []}}}, "/securityContext/capabilities/drop"),
+        ({"securityContext": {"capabilities": None}}, "capabilities"),
+        ({"securityContext": {"capabilities": {"add": ["NET_ADMIN"]}}}, "/securityContext/capabilities/add"),
+        ({"securityContext": {"seccompProfile": {"type": "Unconfined"}}}, "/securityContext/seccompProfile/type"),
+        ({"podSecurityContext": {"seccompProfile": {"type": "Unconfined"}}}, "/podSecurityContext/seccompProfile"),
+        ({"securityContext": {"seccompProfile": None}}, "seccompProfile"),
+        ({"securityContext": {"procMount": "Unmasked"}}, "/securityContext/procMount"),
+        ({"securityContext": {"windowsOptions": {"hostProcess": True}}}, "/securityContext/windowsOptions"),
+        ({"securityContext": {"appArmorProfile": {"type": "Unconfined"}}}, "/securityContext/appArmorProfile"),
+        ({"securityContext": {"seLinuxOptions": {"type": "spc_t"}}}, "/securityContext/seLinuxOptions"),
+        ({"podSecurityContext": {"sysctls": [{"name": "kernel.shm_rmid_forced", "value": "0"}]}}, "sysctls"),
+        ({"securityContext": {"capabilites": {"add": ["SYS_ADMIN"]}}}, "capabilites"),  # a typo: the API refuses it
+    ],
+)
+def test_the_restricted_security_context_cannot_be_loosened(values: dict[str, Any], where: str) -> None:
+    """Each of these rendered a pod that runs as root, privileged, writable or unconfined, without a word."""
+    with pytest.raises(Exception, match=where):
+        chart_tools.render(values)
+
+
+def test_a_security_context_may_still_be_tightened_or_left_to_the_platform() -> None:
+    """OpenShift assigns the UID itself: dropping runAsUser/fsGroup keeps the pod non-root and restricted."""
+    values = {
+        "securityContext": {"runAsUser": None, "runAsGroup": None},
+        "podSecurityContext": {"runAsUser": None, "runAsGroup": None, "fsGroup": None},
+    }
+    docs = valid(render_docs(values))
+    container = checks.connector_container(one(docs, "Deployment"))
+    assert container["securityContext"]["runAsNonRoot"] is True
+    assert "runAsUser" not in container["securityContext"]
+    localhost = {"seccompProfile": {"type": "Localhost", "localhostProfile": "profiles/baton.json"}}
+    docs = valid(render_docs({"securityContext": localhost}))
+    assert checks.security_problems(docs) == []
+
+
+def test_a_ca_bundle_and_a_scratch_dir_keep_the_pod_restricted() -> None:
+    values = {
+        "config": {"caBundle": "/etc/baton/ca/ca.pem"},
+        "extraVolumes": [{"name": "ca", "configMap": {"name": "corporate-ca"}}, {"name": "scratch", "emptyDir": {}}],
+        "extraVolumeMounts": [
+            {"name": "ca", "mountPath": "/etc/baton/ca", "readOnly": True},
+            {"name": "scratch", "mountPath": "/var/tmp"},
+        ],
+    }
+    docs = valid(render_docs(values))
+    assert checks.security_problems(docs) == []
+    assert [m["mountPath"] for m in checks.connector_container(one(docs, "Deployment"))["volumeMounts"]] == [
+        "/tmp",
+        "/etc/baton/ca",
+        "/var/tmp",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {"extraVolumes": [{"name": "host", "hostPath": {"path": "/etc"}}]},
+            r"extraVolumes\[0\] \(host\) is a hostPath volume",
+        ),
+        ({"extraVolumes": [{"name": "tmp", "emptyDir": {}}]}, r'extraVolumes\[0\] is named "tmp", which the chart'),
+        (
+            {"extraVolumes": [{"name": "share", "nfs": {"server": "nfs.example", "path": "/"}}]},
+            r"extraVolumes\[0\] \(share\) is a nfs volume",
+        ),
+        (
+            {"extraVolumes": [{"name": "ca", "configMap": {"name": "ca"}, "gitRepo": {"repository": "x"}}]},
+            r"extraVolumes\[0\] \(ca\) is a gitRepo volume",
+        ),
+        (
+            {"extraVolumes": [{"name": "a", "emptyDir": {}}, {"name": "a", "emptyDir": {}}]},
+            r'extraVolumes\[1\] is named "a", which extraVolumes\[0\]',
+        ),
+        (
+            {
+                "extraVolumes": [{"name": "a", "emptyDir": {}}],
+                "extraVolumeMounts": [{"name": "a", "mountPath": "/tmp/"}],
+            },
+            r"extraVolumeMounts\[0\] mounts on /tmp, where the chart",
+        ),
+        ({"extraVolumeMounts": [{"name": "ca", "mountPath": "/etc/ca"}]}, r'extraVolumeMounts\[0\] mounts volume "ca"'),
+    ],
+)
+def test_volumes_that_clash_with_the_chart_or_break_restricted_are_refused(
+    values: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(Exception, match=message):
+        chart_tools.render(values)
+
+
+# ---- labels and annotations ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"commonLabels": {"app.kubernetes.io/part-of": "x"}}, "commonLabels sets app.kubernetes.io/part-of"),
+        ({"commonLabels": {"app.kubernetes.io/name": "x"}}, "commonLabels sets app.kubernetes.io/name"),
+        # A pod label replacing a selector label: the API server refuses the Deployment.
+        ({"podLabels": {"app.kubernetes.io/component": "x"}}, "podLabels sets app.kubernetes.io/component"),
+        ({"commonLabels": {"team": "a"}, "podLabels": {"team": "b"}}, "podLabels sets team"),
+        ({"serviceMonitor": {"labels": {"app.kubernetes.io/instance": "x"}}}, "serviceMonitor.labels sets"),
+        ({"prometheusRule": {"labels": {"helm.sh/chart": "x"}}}, "prometheusRule.labels sets helm.sh/chart"),
+        ({"dashboard": {"labels": {"app.kubernetes.io/version": "x"}}}, "dashboard.labels sets"),
+        ({"prometheusRule": {"additionalLabels": {"severity": "page"}}}, "additionalLabels sets severity"),
+        ({"podAnnotations": {"checksum/secret": "x"}}, "podAnnotations sets checksum/secret"),
+        ({"service": {"annotations": {"prometheus.io/port": "1"}}}, "service.annotations sets prometheus.io/port"),
+    ],
+)
+def test_a_label_or_annotation_the_chart_sets_is_refused(values: dict[str, Any], message: str) -> None:
+    """The key was rendered twice in one map: one of the two silently lost (or, for a pod label in the
+    selector, a Deployment the API server refuses)."""
+    with pytest.raises(Exception, match=message):
+        chart_tools.render(values)
+
+
+def test_labels_and_annotations_of_their_own_are_added() -> None:
+    values = {
+        "commonLabels": {"team": "security"},
+        "podLabels": {"tier": "identity"},
+        "podAnnotations": {"example.com/owner": "iam"},
+        "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
+        "prometheusRule": {"enabled": True, "additionalLabels": {"team": "security"}},
+        "metricsAnnotations": {"enabled": False},
+        "service": {"annotations": {"prometheus.io/port": "8081"}},
+        "existingSecret": "datadog-acme-credentials",
+    }
+    docs = valid(render_docs(values, api_versions=[MONITORING_API]))
+    pod = one(docs, "Deployment")["spec"]["template"]
+    assert pod["metadata"]["labels"]["team"] == "security"
+    assert pod["metadata"]["labels"]["tier"] == "identity"
+    assert pod["metadata"]["annotations"] == {"example.com/owner": "iam"}
+    assert one(docs, "ServiceMonitor")["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert one(docs, "Service")["metadata"]["annotations"] == {"prometheus.io/port": "8081"}
+
+
+# ---- the health server the probes point at --------------------------------------------------------------------
+
+
+def test_null_health_settings_render_what_the_probes_are_built_on() -> None:
+    """With `config.healthCheckPort: null` the probes and the Service still used 8081, while a Secret's
+    BATON_HEALTH_CHECK_PORT (or BATON_HEALTH_CHECK=false) moved or stopped the server: restarts, no metrics."""
+    user_secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "datadog-acme-credentials"},
+        "stringData": {
+            "BATON_HEALTH_CHECK": "false",
+            "BATON_HEALTH_CHECK_PORT": "9999",
+            "BATON_HEALTH_CHECK_BIND_ADDRESS": "127.0.0.1",
+        },
+    }
+    values = {
+        "existingSecret": "datadog-acme-credentials",
+        "config": {"healthCheck": None, "healthCheckPort": None, "healthCheckBindAddress": None},
+    }
+    raw = chart_tools.render(values)
+    docs = [*valid(chart_tools.manifests(raw)), user_secret]
+    env = checks.pod_environment(docs)
+    assert env["BATON_HEALTH_CHECK"] == "true"
+    assert env["BATON_HEALTH_CHECK_PORT"] == "8081"
+    assert env["BATON_HEALTH_CHECK_BIND_ADDRESS"] == "0.0.0.0"
+    assert checks.probe_problems(docs) == []
+    notes = next(text for path, text in raw.items() if path.endswith("NOTES.txt"))
+    line = next(ln for ln in notes.splitlines() if ln.startswith("Settings from values"))
+    for name in ("BATON_HEALTH_CHECK", "BATON_HEALTH_CHECK_BIND_ADDRESS", "BATON_HEALTH_CHECK_PORT"):
+        assert name in line, "NOTES name every setting rendered from values"
+
+
+@pytest.mark.parametrize(
+    "address", ["127.0.0.1", "127.0.0.53", "::1", "localhost", "LOCALHOST.", "10.1.2.3", "yes", ""]
+)
+def test_a_bind_address_other_than_all_interfaces_is_refused(address: str) -> None:
+    """The kubelet probes the pod's own IP, which no value can know: a server on loopback, on a fixed address or
+    on a host name fails every probe and is never scraped."""
+    with pytest.raises(Exception, match="/config/healthCheckBindAddress"):
+        chart_tools.render({"config": {"healthCheckBindAddress": address}})
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0", "::"])
+def test_any_address_binds(address: str) -> None:
+    docs = valid(render_docs({"config": {"healthCheckBindAddress": address}}))
+    assert checks.pod_environment(docs)["BATON_HEALTH_CHECK_BIND_ADDRESS"] == address
+
+
+# ---- names -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("release", ["acme.prod", "1acme"])
+def test_a_release_name_that_cannot_name_a_service_is_refused(release: str) -> None:
+    """Helm accepts dots and a leading digit in a release name; a Service name (DNS-1035) does not, so the
+    install failed half-way, at the API server."""
+    with pytest.raises(Exception, match=f'made from the release name "{release}" is not a DNS-1035 label'):
+        chart_tools.render({}, release=release)
+    docs = valid(render_docs({"fullnameOverride": "datadog-acme"}, release=release))
+    assert one(docs, "Service")["metadata"]["name"] == "datadog-acme"
+
+
+def test_the_longest_release_name_gives_names_and_labels_kubernetes_takes() -> None:
+    release = "d" * 52 + "x"  # Helm's limit: 53
+    docs = valid(render_docs({}, release=release))
+    for doc in docs:
+        name = doc["metadata"]["name"]
+        assert len(name) <= 253
+        assert not name.endswith("-")
+    assert len(one(docs, "Service")["metadata"]["name"]) <= 63
+
+
+@pytest.mark.parametrize(
+    ("values", "where"),
+    [
+        ({"nameOverride": "My_Name"}, "/nameOverride"),
+        ({"nameOverride": "n" * 64}, "/nameOverride"),
+        ({"fullnameOverride": "acme.prod"}, "/fullnameOverride"),
+        ({"existingSecret": "My Secret"}, "/existingSecret"),
+        ({"serviceAccount": {"name": "Robot_1"}}, "/serviceAccount/name"),
+        ({"imagePullSecrets": [{"name": "Reg Cred"}]}, "/imagePullSecrets/0/name"),
+        ({"image": {"tag": "v1 2"}}, "/image/tag"),
+        ({"image": {"tag": "-v1"}}, "/image/tag"),
+        ({"image": {"tag": "v" * 129}}, "/image/tag"),
+        ({"image": {"repository": "registry.example.com/Security/baton-datadog"}}, "/image/repository"),
+        ({"image": {"repository": "registry.example.com/security/baton datadog"}}, "/image/repository"),
+    ],
+)
+def test_a_name_kubernetes_or_a_registry_would_refuse_fails_the_render(values: dict[str, Any], where: str) -> None:
+    with pytest.raises(Exception, match=where):
+        chart_tools.render(values)
+
+
+@pytest.mark.parametrize("tag", ["1.0.0-build.20261205." + "f" * 64, "_snapshot_", "v1-"])
+def test_any_valid_image_tag_gives_a_valid_version_label(tag: str) -> None:
+    """A tag may be 128 characters and end in '_', '.' or '-'; the app.kubernetes.io/version label may not."""
+    docs = valid(render_docs({"image": {"tag": tag}}))
+    label = one(docs, "Deployment")["metadata"]["labels"]["app.kubernetes.io/version"]
+    assert len(label) <= 63
+    assert label[0].isalnum()
+    assert label[-1].isalnum()
+    assert checks.connector_container(one(docs, "Deployment"))["image"].endswith(":" + tag)
+
+
+# ---- values the API server, Prometheus or the connector would refuse later --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "where"),
+    [
+        # Kubernetes env values are strings: `value: true` made a Deployment the API server refuses.
+        ({"extraEnv": [{"name": "FEATURE", "value": True}]}, "/extraEnv/0/value"),
+        ({"extraEnv": [{"name": "PROXY_PORT", "value": 3128}]}, "/extraEnv/0/value"),
+        ({"podDisruptionBudget": {"enabled": True, "maxUnavailable": -1}}, "/podDisruptionBudget/maxUnavailable"),
+        ({"podDisruptionBudget": {"enabled": True, "maxUnavailable": "half"}}, "/podDisruptionBudget/maxUnavailable"),
+        ({"tmpVolume": {"sizeLimit": "2GB"}}, "/tmpVolume/sizeLimit"),
+        # Under /tmp by its prefix only: the connector would write into the read-only root.
+        ({"config": {"file": "/tmp/../etc/sync.c1z"}}, "/config/file"),
+        ({"config": {"c1zTempDir": "/tmp/.."}}, "/config/c1zTempDir"),
+    ],
+)
+def test_values_refused_later_by_kubernetes_or_the_connector_fail_the_render(
+    values: dict[str, Any], where: str
+) -> None:
+    with pytest.raises(Exception, match=where):
+        chart_tools.render(values)
+
+
+@pytest.mark.parametrize(("interval", "timeout"), [("5s", "10s"), ("1h", "61m"), ("30s", "30001ms")])
+def test_a_scrape_timeout_above_the_interval_is_refused(interval: str, timeout: str) -> None:
+    """Prometheus refuses such a scrape config, and with it every target of the ServiceMonitor."""
+    values = {"serviceMonitor": {"enabled": True, "interval": interval, "scrapeTimeout": timeout}}
+    with pytest.raises(Exception, match=r"serviceMonitor.scrapeTimeout \(.*\) must not exceed"):
+        chart_tools.render(values, api_versions=[MONITORING_API])
+
+
+@pytest.mark.parametrize(("interval", "timeout"), [("1m", "60000ms"), ("15s", "15s"), ("1h", "59m")])
+def test_a_scrape_timeout_up_to_the_interval_renders(interval: str, timeout: str) -> None:
+    values = {"serviceMonitor": {"enabled": True, "interval": interval, "scrapeTimeout": timeout}}
+    docs = render_docs(values, api_versions=[MONITORING_API])
+    assert one(docs, "ServiceMonitor")["spec"]["endpoints"][0]["scrapeTimeout"] == timeout
+
+
+def test_the_helm_test_pod_runs_where_the_connector_may_run() -> None:
+    """On a cluster where the connector runs only on tainted or labelled nodes, the test pod stayed Pending."""
+    node_affinity = {
+        "requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": [{"key": "pool", "operator": "In", "values": ["security"]}]}]
+        }
+    }
+    values = {
+        "nodeSelector": {"pool": "security"},
+        "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "security", "effect": "NoSchedule"}],
+        "affinity": {"nodeAffinity": node_affinity},
+        "priorityClassName": "security-critical",
+    }
+    docs = valid(render_docs(values))
+    test_pod = one(docs, "Pod")["spec"]
+    connector = pod_spec(docs)
+    for key in ("nodeSelector", "tolerations", "affinity", "priorityClassName"):
+        assert test_pod[key] == connector[key], key
+
+
+# ---- the NetworkPolicy lets the connector reach what the values point it at ------------------------------------
+
+POLICY = {"enabled": True}
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"config": {"c1ApiHost": "example.conductor.one:8443"}}, "config.c1ApiHost dials port 8443"),
+        ({"config": {"baseUrl": "http://datadog-mock.test:8080"}}, "config.baseUrl dials port 8080"),
+        ({"extraEnv": [{"name": "HTTPS_PROXY", "value": "http://proxy.example:3128"}]}, "HTTPS_PROXY dials port 3128"),
+        ({"extraEnv": [{"name": "https_proxy", "value": "proxy.example:3128"}]}, "https_proxy dials port 3128"),
+        ({"extraEnv": [{"name": "HTTPS_PROXY", "value": "http://proxy.example"}]}, "HTTPS_PROXY dials port 80"),
+        (
+            {
+                "extraEnv": [{"name": "ALL_PROXY", "value": "http://proxy.example:3128"}],
+                "networkPolicy": {"extraEgress": [{"ports": [{"port": 8080, "protocol": "TCP"}]}]},
+            },
+            "ALL_PROXY dials port 3128",
+        ),
+    ],
+)
+def test_a_destination_the_network_policy_blocks_is_refused(values: dict[str, Any], message: str) -> None:
+    """The pod started and every call to ConductorOne or Datadog timed out: egress is DNS and 443 only."""
+    values = {**values, "networkPolicy": {**POLICY, **values.get("networkPolicy", {})}}
+    with pytest.raises(Exception, match=message + ", which the NetworkPolicy does not allow"):
+        chart_tools.render(values)
+
+
+@pytest.mark.parametrize(
+    "egress",
+    [
+        [{"ports": [{"port": 3128, "protocol": "TCP"}]}],
+        [{"ports": [{"port": 3000, "endPort": 4000, "protocol": "TCP"}]}],
+        [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}],  # no ports: every port
+    ],
+)
+def test_a_destination_extra_egress_allows_renders(egress: list[dict[str, Any]]) -> None:
+    values = {
+        "config": {"c1ApiHost": "example.conductor.one:443", "baseUrl": "https://api.datadoghq.com"},
+        "extraEnv": [{"name": "HTTPS_PROXY", "value": "http://proxy.example:3128"}],
+        "networkPolicy": {**POLICY, "extraEgress": egress},
+    }
+    docs = valid(render_docs(values))
+    assert one(docs, "NetworkPolicy")["spec"]["egress"][-1] == egress[0]
+    # Without the NetworkPolicy nothing is checked.
+    render_docs({**values, "networkPolicy": {"enabled": False}})
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {
+            "existingSecret": "datadog-acme-credentials",
+            "extraEnvFrom": [{"secretRef": {"name": "datadog-acme-credentials"}}],
+        },
+        {"extraEnvFrom": [{"secretRef": {"name": "datadog-acme-baton-datadog"}}]},
+    ],
+)
+def test_extra_env_from_naming_the_credentials_secret_again_is_refused(values: dict[str, Any]) -> None:
+    with pytest.raises(Exception, match=r"extraEnvFrom\[0\] names the Secret .*, which the chart already reads"):
+        chart_tools.render(values)
+
+
+# ---- YAML reads some strings as booleans, numbers or null -------------------------------------------------------
+
+
+def test_names_that_yaml_would_read_as_other_types_stay_strings() -> None:
+    """`name: yes` is a boolean and `name: null` no name at all: a release `yes` in namespace `no`, or a Secret,
+    service account or priority class named like that, rendered manifests the API server refuses."""
+    values = {
+        "fullnameOverride": "true",
+        "nameOverride": "on",
+        "existingSecret": "null",
+        "serviceAccount": {"name": "off"},
+        "priorityClassName": "yes",
+        "dashboard": {"enabled": True},
+        "networkPolicy": {"enabled": True},
+        "podDisruptionBudget": {"enabled": True},
+        "serviceMonitor": {"enabled": True},
+        "prometheusRule": {"enabled": True},
+    }
+    docs = valid(render_docs(values, release="yes", namespace="no", api_versions=[MONITORING_API]))
+    for doc in docs:
+        meta = doc["metadata"]
+        assert isinstance(meta["name"], str)
+        assert meta["namespace"] == "no"
+        assert meta["labels"]["app.kubernetes.io/instance"] == "yes"
+        assert meta["labels"]["app.kubernetes.io/name"] == "on"
+    spec = pod_spec(docs)
+    assert spec["serviceAccountName"] == "off"
+    assert spec["priorityClassName"] == "yes"
+    assert checks.connector_container(one(docs, "Deployment"))["envFrom"] == [{"secretRef": {"name": "null"}}]
+    assert one(docs, "ServiceMonitor")["spec"]["namespaceSelector"] == {"matchNames": ["no"]}
+    assert {d["metadata"]["name"] for d in docs} == {"true", "true-dashboard", "true-test", "off"}
+
+
+# ---- every value, given the wrong kind of thing -----------------------------------------------------------------
+
+
+def _leaves(values: dict[str, Any], path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found: list[tuple[str, ...]] = []
+    for key, value in values.items():
+        found.append((*path, key))
+        if isinstance(value, dict) and value:
+            found.extend(_leaves(value, (*path, key)))
+    return found
+
+
+def _nested(path: tuple[str, ...], value: object) -> dict[str, Any]:
+    for key in reversed(path):
+        value = {key: value}
+    assert isinstance(value, dict)
+    return value
+
+
+def _render_or_refusal(values: dict[str, Any]) -> tuple[dict[str, str] | None, str]:
+    try:
+        return chart_tools.render(values, api_versions=[MONITORING_API]), ""
+    except Exception as exc:  # a schema violation or a template `fail`: the message is what the user sees
+        return None, str(exc)
+
+
+VALUE_PATHS = _leaves(yaml.safe_load((chart_tools.CHART / "values.yaml").read_text()))
+WRONG_KINDS = {"a list": ["x"], "a map": {"x": "y"}, "the string yes": "yes"}
+
+
+@pytest.mark.parametrize("path", VALUE_PATHS, ids=".".join)
+def test_every_value_of_the_wrong_kind_is_refused_by_name_or_renders_a_valid_restricted_pod(
+    path: tuple[str, ...],
+) -> None:
+    """A values mistake fails `helm template` naming the value; it never renders a manifest the API server
+    refuses, nor a pod that is less restricted or that the probes cannot reach."""
+    for kind, wrong in WRONG_KINDS.items():
+        raw, refusal = _render_or_refusal(_nested(path, wrong))
+        if raw is None:
+            named = {path[-1], ".".join(path), "/" + "/".join(path)}
+            assert any(name in refusal for name in named), f"{kind}: the message does not name the value: {refusal}"
+            continue
+        docs = chart_tools.manifests(raw)
+        for version in chart_tools.KUBE_VERSIONS:
+            assert chart_tools.kube_errors(docs, version)[0] == [], kind
+        assert checks.security_problems(docs) == [], kind
+        assert checks.probe_problems(docs) == [], kind
+        assert checks.service_problems(docs) == [], kind
+
+
+# ---- alerts ----------------------------------------------------------------------------------------------------
+
+
+def test_a_selector_with_yaml_comment_or_colon_reaches_every_alert_whole() -> None:
+    """The expressions were plain YAML scalars: ` #` in prometheusRule.selector started a comment and cut every
+    alert's expression there without a word."""
+    selector = 'namespace="security", job="datadog-acme-baton-datadog", team=~"iam #1|ops: on-call"'
+    values = {
+        "prometheusRule": {
+            "enabled": True,
+            "selector": selector,
+            "runbookUrl": "https://wiki.example/runbook.md?ref=main",
+        }
+    }
+    docs = render_docs(values, api_versions=[MONITORING_API])
+    rules = [r for g in one(docs, "PrometheusRule")["spec"]["groups"] for r in g["rules"]]
+    assert len(rules) == 6
+    for rule in rules:
+        assert rule["expr"].count("{" + selector) >= 1, rule["alert"]
+        assert rule["expr"].count("(") == rule["expr"].count(")"), rule["alert"]
+        assert rule["annotations"]["runbook_url"] == "https://wiki.example/runbook.md?ref=main#" + rule["alert"].lower()
+
+
+@pytest.mark.parametrize(
+    ("values", "where"),
+    [
+        ({"prometheusRule": {"selector": 'job="a"\nteam="b"'}}, "/prometheusRule/selector"),
+        ({"prometheusRule": {"runbookUrl": "https://wiki.example/run book"}}, "/prometheusRule/runbookUrl"),
+    ],
+)
+def test_alert_values_that_cannot_be_one_line_are_refused(values: dict[str, Any], where: str) -> None:
+    with pytest.raises(Exception, match=where):
+        chart_tools.render(values)
+
+
+@pytest.mark.parametrize(
+    ("values", "where"),
+    [
+        ({"commonLabels": {"team": "Security Team"}}, "/commonLabels/team"),
+        ({"podLabels": {"bad key": "x"}}, "/podLabels"),
+        ({"nodeSelector": {"pool": "p" * 64}}, "/nodeSelector/pool"),
+        ({"serviceMonitor": {"labels": {"release": "-kps"}}}, "/serviceMonitor/labels/release"),
+        ({"dashboard": {"labels": {"grafana dashboard": "1"}}}, "/dashboard/labels"),
+        ({"podAnnotations": {"owner team": "iam"}}, "/podAnnotations"),
+        ({"service": {"annotations": {"a/b/c": "x"}}}, "/service/annotations"),
+        # Prometheus label names: letters, digits and '_'.
+        ({"prometheusRule": {"additionalLabels": {"team-name": "iam"}}}, "/prometheusRule/additionalLabels"),
+    ],
+)
+def test_a_label_or_annotation_kubernetes_would_refuse_fails_the_render(values: dict[str, Any], where: str) -> None:
+    with pytest.raises(Exception, match=where):
+        chart_tools.render(values)
+
+
+def test_prefixed_labels_and_annotations_are_taken() -> None:
+    values = {
+        "commonLabels": {"example.com/team": "security", "tier": ""},
+        "podAnnotations": {"example.com/owner": "IAM team, room 4"},
+        "prometheusRule": {"additionalLabels": {"team_name": "Identity & Access"}},
+    }
+    docs = valid(render_docs(values))
+    assert one(docs, "Deployment")["metadata"]["labels"]["example.com/team"] == "security"
+
+
+def test_service_account_annotations_without_the_service_account_are_refused() -> None:
+    """With serviceAccount.create false the chart renders no ServiceAccount: the annotations (an IAM role, say)
+    were dropped without a word."""
+    values = {
+        "serviceAccount": {"create": False, "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/x"}}
+    }
+    with pytest.raises(Exception, match=r"serviceAccount\.annotations are set but serviceAccount\.create is false"):
+        chart_tools.render(values)
+
+
+def test_a_secrets_shutdown_grace_cannot_outlast_the_termination_grace_period() -> None:
+    """With `config.shutdownGraceSeconds: null` the chart checked terminationGracePeriodSeconds against the
+    connector's default, 25, while a Secret's BATON_SHUTDOWN_GRACE_SECONDS=60 made the kubelet SIGKILL the pod
+    in the middle of a grant or revoke."""
+    user_secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "datadog-acme-credentials"},
+        "stringData": {"BATON_SHUTDOWN_GRACE_SECONDS": "60"},
+    }
+    values = {"existingSecret": "datadog-acme-credentials", "config": {"shutdownGraceSeconds": None}}
+    docs = [*valid(render_docs(values)), user_secret]
+    assert checks.pod_environment(docs)["BATON_SHUTDOWN_GRACE_SECONDS"] == "25"
+    assert checks.lifecycle_problems(docs) == []
+
+
+@pytest.mark.parametrize("name", ["HTTP_PROXY", "GRPC_PROXY"])
+def test_a_proxy_variable_the_connector_does_not_route_https_through_is_not_checked(name: str) -> None:
+    """Every call is https: HTTP_PROXY is never used for it, and grpc_proxy is not read (docs/deployment.md)."""
+    values = {"extraEnv": [{"name": name, "value": "http://proxy.example:3128"}], "networkPolicy": POLICY}
+    valid(render_docs(values))
+
+
+# ---- extraEnv and the connector's case-insensitive names --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {"config": {"logLevel": "debug"}, "extraEnv": [{"name": "baton_log_level", "value": "error"}]},
+            "extraEnv sets baton_log_level, which config.logLevel already sets",
+        ),
+        (
+            {"secret": {"apiKey": "k"}, "extraEnv": [{"name": "Baton_Api_Key", "value": "other"}]},
+            "extraEnv sets Baton_Api_Key, which secret.apiKey already sets",
+        ),
+        (
+            {
+                "extraEnv": [
+                    {"name": "BATON_SYNC_SECRETS", "value": "true"},
+                    {"name": "baton_sync_secrets", "value": ""},
+                ]
+            },
+            "extraEnv sets BATON_SYNC_SECRETS twice",
+        ),
+    ],
+)
+def test_a_baton_setting_in_another_letter_case_is_the_same_setting(values: dict[str, Any], message: str) -> None:
+    """The connector reads BATON_* names in any case: `baton_log_level` silently replaced config.logLevel."""
+    with pytest.raises(Exception, match=message):
+        chart_tools.render(values)
+
+
+def test_proxy_variables_in_both_cases_stay_distinct() -> None:
+    """httpx reads both HTTPS_PROXY and https_proxy (the lower-case one wins); setting both is not a clash."""
+    values = {
+        "extraEnv": [
+            {"name": "HTTPS_PROXY", "value": "http://proxy.example:3128"},
+            {"name": "https_proxy", "value": "http://proxy.example:3128"},
+        ]
+    }
+    valid(render_docs(values))
