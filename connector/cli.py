@@ -17,7 +17,7 @@ import signal
 import sys
 import traceback
 from collections.abc import Iterator, Sequence
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from connector.daemon import logging as logs
 
@@ -44,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = _dispatch(args)
         sys.stdout.flush()  # here, not at exit: a failed write is this run's failure, named below
+        output.raise_failure()  # one a writer swallowed (argparse's print_help, for the `help` command)
         return code
     except SystemExit as done:  # --help, --version: they print, then exit
         if done.code not in (0, None):
@@ -152,11 +153,8 @@ def _dispatch(args: list[str]) -> int:
     command, rest = found
     if command == "inspect":
         from connector.daemon import inspect
-        from connector.daemon.version import package_version
 
-        parser = argparse.ArgumentParser(prog="baton-datadog inspect", description="Show what a .c1z sync file holds.")
-        parser.add_argument("--version", action="version", version=f"baton-datadog {package_version()}")
-        inspect.add_arguments(parser)
+        parser = _inspect_parser()
         # Not parse_args: its refusal quotes the unknown arguments, and one may be a key (`--api-key=...`).
         parsed, leftover = parser.parse_known_args(rest)
         if leftover:
@@ -165,6 +163,8 @@ def _dispatch(args: list[str]) -> int:
             print(f"baton-datadog: inspect: {unknown_arguments(leftover, known_flags(parser))}", file=sys.stderr)
             return EXIT_USAGE
         return inspect.run(parsed)
+    if command == "help":
+        return _help(rest)
     if command == "capabilities":
         return _capabilities(rest)
     if command == "config":
@@ -174,7 +174,43 @@ def _dispatch(args: list[str]) -> int:
     return run_connector(args)
 
 
-COMMANDS = ("inspect", "capabilities", "config")
+class _InspectParser(argparse.ArgumentParser):
+    """argparse's refusals of inspect's flags as one line (it printed its usage above them), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"baton-datadog: inspect: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _inspect_parser() -> argparse.ArgumentParser:
+    from connector.daemon import inspect
+    from connector.daemon.version import package_version
+
+    parser = _InspectParser(prog="baton-datadog inspect", description="Show what a .c1z sync file holds.")
+    parser.add_argument("--version", action="version", version=f"baton-datadog {package_version()}")
+    inspect.add_arguments(parser)
+    return parser
+
+
+def _help(rest: list[str]) -> int:
+    """`help [COMMAND]`, as cobra gives every baton-sdk connector: the program's help, or the command's."""
+    from connector.daemon.settings import build_parser, first_positional
+
+    at = first_positional(rest)
+    topic = rest[at] if at is not None else "help"
+    if topic == "inspect":
+        _inspect_parser().print_help()
+    elif topic in ("capabilities", "config"):
+        build_parser(topic).print_help()
+    elif topic == "help":
+        build_parser().print_help()
+    else:
+        print(f"baton-datadog: help: {_not_a_command(topic, 'its topic')}", file=sys.stderr)
+        return EXIT_USAGE
+    return 0
+
+
+COMMANDS = ("inspect", "capabilities", "config", "help")
 EXIT_USAGE = 2
 # What is quoted back when a positional argument is not a command: a mistyped command is a short word; anything
 # else may be a value that lost its flag (a key pasted after `--api-key=`), so it is only counted, never shown.
@@ -207,16 +243,18 @@ def _command(args: list[str]) -> tuple[str | None, list[str]] | int:
         # `--otel-collector-endpoint host`: the unknown flag is the mistake, and what follows it is its value.
         print(f"baton-datadog: {unknown_arguments(args[at - 1 :])}", file=sys.stderr)
         return EXIT_USAGE
-    if _WORD.fullmatch(args[at]):
-        close = difflib.get_close_matches(args[at], COMMANDS, n=1, cutoff=0.6)
-        what = f"unknown command {args[at]!r}" + (f"; did you mean {close[0]!r}?" if close else "")
-    else:
-        what = f"argument {at + 1} is neither a flag, a flag's value nor a command (not shown: it may be a key)"
-    print(
-        f"baton-datadog: {what}; the commands are {', '.join(COMMANDS)}, or none to sync or serve (see --help)",
-        file=sys.stderr,
-    )
+    print(f"baton-datadog: {_not_a_command(args[at], f'argument {at + 1}')}", file=sys.stderr)
     return EXIT_USAGE
+
+
+def _not_a_command(arg: str, where: str) -> str:
+    """The line for `arg` (at `where`: `argument 3`), which is no command; quoted only when it looks like a word."""
+    if _WORD.fullmatch(arg):
+        close = difflib.get_close_matches(arg, COMMANDS, n=1, cutoff=0.6)
+        what = f"unknown command {arg!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+    else:
+        what = f"{where} is neither a flag, a flag's value nor a command (not shown: it may be a key)"
+    return f"{what}; the commands are {', '.join(COMMANDS)}, or none to sync or serve (see --help)"
 
 
 def _capabilities(args: list[str]) -> int:
@@ -229,7 +267,7 @@ def _capabilities(args: list[str]) -> int:
     from connector.datadog.connector import DatadogConnector
 
     try:
-        settings = load(args, prog="baton-datadog capabilities")
+        settings = load(args, command="capabilities")
     except SettingsError as exc:
         return fail(str(exc), EXIT_BAD_SETTINGS)
     # Metadata is built without a Datadog request, so no key is needed: the connector gets no client.
@@ -246,7 +284,7 @@ def _config(args: list[str]) -> int:
 
     as_json = "--json" in args
     try:
-        effective = load_effective([a for a in args if a != "--json"], prog="baton-datadog config")
+        effective = load_effective(args, command="config")
     except SettingsError as exc:
         return fail(str(exc), EXIT_BAD_SETTINGS)
     values = redacted(effective.settings)

@@ -23,6 +23,7 @@ from connector.baton.pb.c1.connector.v2 import (
     resource_pb2,
 )
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+from connector.baton.printable import printable
 from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.outcome import Outcome, TaskError
 from connector.daemon.oneshot import datadog_client, datadog_options
@@ -187,5 +188,5 @@ def _created(outcome: Outcome) -> str:
     resource = response.action_required.resource if which == "action_required" else response.success.resource
     created = f"created account {resource.id.resource_type}:{resource.id.resource} ({resource.display_name})"
     if which == "action_required":
-        return f"{created}; action required: {response.action_required.message}"
-    return created
+        created = f"{created}; action required: {response.action_required.message}"
+    return printable(created)  # Datadog's id and name for the user, shown on a terminal

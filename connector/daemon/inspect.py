@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
+import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -16,24 +16,29 @@ from connector.baton.c1z import rows
 from connector.baton.c1z.errors import C1ZFormatError
 from connector.baton.c1z.reader import C1ZReader
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, entitlement_pb2, grant_pb2, resource_pb2
+from connector.baton.printable import printable
 
-# What a terminal would act on rather than show: C0 and C1 controls (ESC starts a command: a Datadog user's own
-# display name could set the window title, write the clipboard or erase lines of the listing; a newline forges a
-# row) and the bidirectional overrides that reorder a line. Every text from the file goes through `_shown`;
-# --json needs nothing (json.dump escapes them).
-_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def _shown(text: str) -> str:
-    return _UNSHOWABLE.sub(lambda m: ascii(m[0])[1:-1], text)
+# Every text from the file goes through `_shown` (a Datadog user's own display name could otherwise set the window
+# title, erase lines of the listing or forge a row); --json needs nothing (json.dump escapes them).
+_shown = printable
 
 
 def _fail(problem: object) -> None:
-    print(f"inspect: {_shown(str(problem))}", file=sys.stderr)
+    print(f"baton-datadog: inspect: {_shown(str(problem))}", file=sys.stderr)  # as every closing line
+
+
+# What a one-shot sync (and the service's periodic sync) writes: BATON_FILE, else sync.c1z, which is also what
+# baton-sdk's `baton` tool reads by default (-f).
+DEFAULT_FILE = Path("sync.c1z")
+FILE_ENV = "BATON_FILE"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", type=Path, help="the .c1z file to read")
+    parser.add_argument(
+        "file", type=Path, nargs="?", help=f"the .c1z file to read (default: ${FILE_ENV}, else {DEFAULT_FILE})"
+    )
+    # baton-sdk's `baton` tool names the file with -f/--file and the format with -o: a baton user's hands type them.
+    parser.add_argument("-f", "--file", dest="file_flag", type=Path, metavar="FILE", help="the same, as a flag")
     parser.add_argument(
         "--sync-id",
         default="",
@@ -44,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     shown.add_argument("--entitlements", action="store_true", help="list the entitlements")
     shown.add_argument("--grants", action="store_true", help="list the grants")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument(
+        "-o", "--output-format", choices=("console", "json"), default="console", help="console (tables) or json"
+    )
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -51,6 +59,12 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
     Every failure is one line naming the file and what was wrong (issue 11 §9): never a traceback.
     """
+    given = getattr(args, "file_flag", None)
+    if args.file is not None and given is not None and args.file != given:
+        _fail(f"two files given ({args.file} and --file {given}); inspect reads one")
+        return 2
+    args.file = args.file or given or Path(os.environ.get(FILE_ENV, "").strip() or DEFAULT_FILE)
+    args.json = args.json or getattr(args, "output_format", "console") == "json"
     try:
         reader = C1ZReader(args.file)
     except C1ZFormatError as exc:
@@ -150,7 +164,10 @@ def _summary(out: TextIO, as_json: bool, reader: C1ZReader, sync_id: str) -> Non
         json.dump({"file": str(reader.path), "sync_id": sync_id, "sync_runs": runs, "counts": counts}, out, indent=2)
         out.write("\n")
         return
-    out.write(_shown(f"{reader.path}: showing sync {sync_id}") + "\n\nSync runs\n")
+    # A run without an end was stopped (or is running): its counts are what it stored so far, not the org.
+    unfinished = any(run["sync_id"] == sync_id and not run["ended_at"] for run in runs)
+    note = " (unfinished: the rows it stored before it stopped)" if unfinished else ""
+    out.write(_shown(f"{reader.path}: showing sync {sync_id}{note}") + "\n\nSync runs\n")
     _table(out, lambda: runs, ["sync_id", "type", "started_at", "ended_at", "parent_sync_id"])
     out.write("\nRows per resource type\n")
     totals = {k: sum(c[k] for _, c in per_type) for k in ("resources", "entitlements", "grants")}
@@ -213,11 +230,18 @@ def _in_key_order(profile: dict[str, Any]) -> dict[str, Any]:
     return {key: _value_in_key_order(profile[key]) for key in sorted(profile)}
 
 
+# A Struct holds every number as a double: a count of 15 comes back as 15.0. Whole numbers up to 2**53 (all a
+# double holds exactly) are shown as the integers the connector stored, as Go's protojson prints them.
+_EXACT = 2**53
+
+
 def _value_in_key_order(value: Any) -> Any:
     if isinstance(value, dict):
         return _in_key_order(value)
     if isinstance(value, list):
         return [_value_in_key_order(item) for item in value]
+    if isinstance(value, float) and value.is_integer() and abs(value) <= _EXACT:
+        return int(value)
     return value
 
 
@@ -249,7 +273,7 @@ def _emit(out: TextIO, as_json: bool, listing: Listing, columns: Sequence[str]) 
         _json_list(out, listing())
     else:
         count = _table(out, listing, columns)
-        out.write(f"({count} rows)\n")
+        out.write(f"({count} {'row' if count == 1 else 'rows'})\n")
 
 
 def _json_list(out: TextIO, listing: Iterable[dict[str, Any]]) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import structlog
 
 from connector.baton.errors import ConnectorError
+from connector.baton.printable import printable
 from connector.daemon import logging as logs
 from connector.daemon.preflight import check_environment
 from connector.daemon.settings import Settings, SettingsError, load_effective, redacted
@@ -28,8 +29,8 @@ EXIT_BAD_SETTINGS = 2
 
 
 def fail(message: str, code: int) -> int:
-    """The one closing line of a failed run (redacted: an upstream message may quote anything)."""
-    print(f"baton-datadog: {logs.redact(message)}", file=sys.stderr)
+    """The one closing line of a failed run (redacted and made inert: an upstream message may quote anything)."""
+    print(f"baton-datadog: {printable(logs.redact(message))}", file=sys.stderr)
     return code
 
 
@@ -102,9 +103,7 @@ def startup_summary(settings: Settings) -> dict[str, object]:
             "entitlements_and_grants": not settings.skip_entitlements_and_grants,
         },
         "concurrency": {"datadog": settings.datadog_concurrency, "tasks": settings.task_concurrency},
-        "health_address": f"{settings.health_check_bind_address}:{settings.health_check_port}"
-        if settings.service_mode and settings.health_check
-        else "off",
+        "health_address": _health_address(settings),
         "file": shown["file"],
         "client_id": shown["client_id"] or None,
         "api_key": shown["api_key"],
@@ -113,15 +112,27 @@ def startup_summary(settings: Settings) -> dict[str, object]:
     }
 
 
+def _health_address(settings: Settings) -> str:
+    if not (settings.service_mode and settings.health_check):
+        return "off"
+    from connector.baton.runtime.http import host_port  # service mode only: it loads the ops server's modules
+
+    return host_port(settings.health_check_bind_address, settings.health_check_port)
+
+
 async def _run(settings: Settings) -> int:
     if not settings.one_shot_action:
         from connector.daemon.oneshot import check_resource_types
 
         check_resource_types(settings)  # a typo in a resource type is exit 2 before any request
     if settings.service_mode:
+        from connector.baton.runtime.service import StartupRefused
         from connector.daemon.service import run_service
 
-        return await run_service(settings)
+        try:
+            return await run_service(settings)
+        except StartupRefused as exc:  # logged where it was decided; this is the closing line one-shot has too
+            return fail(str(exc), EXIT_FAILED)
     if settings.one_shot_action:
         from connector.daemon.actions import ActionFailed, run_action
 

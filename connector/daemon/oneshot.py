@@ -144,16 +144,21 @@ def sync_options(settings: Settings) -> SyncOptions:
     )
 
 
+def check_temp_dir(tmp_dir: Path | None) -> None:
+    """Refuse a --c1z-temp-dir that is not a directory, before anything starts (blocking: off the event loop)."""
+    if tmp_dir is not None and not tmp_dir.is_dir():
+        raise SettingsError(
+            f"setting {flag('c1z_temp_dir')} ({env('c1z_temp_dir')}): {tmp_dir} does not exist or is not a directory"
+        )
+
+
 def check_output_file(path: Path, tmp_dir: Path | None) -> None:
     """Refuse an output file the sync could not write or would clobber, before any Datadog request.
 
     Blocking (it may open an existing c1z): run it off the event loop.
     """
     where = f"setting {flag('file')} ({env('file')}): {path}"
-    if tmp_dir is not None and not tmp_dir.is_dir():
-        raise SettingsError(
-            f"setting {flag('c1z_temp_dir')} ({env('c1z_temp_dir')}): {tmp_dir} does not exist or is not a directory"
-        )
+    check_temp_dir(tmp_dir)
     if path.is_symlink():
         # The save writes where the link points (compress_atomically): check that place.
         try:

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, NoReturn, get_args, get_origin
 from urllib.parse import urlsplit
 
 from pydantic import Field, JsonValue, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
@@ -203,7 +203,10 @@ class Settings(BaseSettings):
             urlsplit(value.strip()).port  # noqa: B018  # a port that is not a number raises here, not mid-sync
         except ValueError:
             raise ValueError("the port is not a number from 0 to 65535") from None
-        url = base_url_for("datadoghq.com", value)
+        try:
+            url = base_url_for("datadoghq.com", value)
+        except ValueError as exc:  # the line already names the setting: "base URL: " would say it twice
+            raise ValueError(str(exc).removeprefix("base URL: ")) from None
         check_transport_security(url, allow_insecure=bool(info.data.get("insecure_base_url")))
         return url
 
@@ -438,11 +441,71 @@ def read_yaml(path: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in data.items():
         name = str(key).replace("-", "_").lower()
+        bare = name.removeprefix(ENV_PREFIX.lower())
+        if name not in Settings.model_fields and bare != name and bare in Settings.model_fields:
+            # `BATON_API_KEY: …` copied from a Secret: "did you mean BATON_API_KEY" would name the key itself.
+            raise SettingsError(
+                f"{where}: {str(key)!r} is the environment variable's name; in this file the setting is "
+                f"{flag(bare).removeprefix('--')}"
+            )
         if name not in Settings.model_fields:
             raise SettingsError(f"{where}: unknown setting {str(key)!r}{_did_you_mean(name)}")
         if _given(value):
-            out[name] = value
+            out[name] = _as_yaml_value(name, value, where)
     return out
+
+
+def _yaml_kind(value: Any) -> str:
+    """What a YAML value is, in the file's terms (its value is never shown: it may be a key)."""
+    if isinstance(value, bool):
+        return "true/false (a YAML boolean)"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bytes):
+        return "binary data"
+    return f"a YAML {type(value).__name__}"  # a date (`2024-01-01`), a timestamp
+
+
+def _as_yaml_value(name: str, value: Any, where: str) -> Any:
+    """A YAML value of the kind the setting takes, else a SettingsError naming the setting and both kinds.
+
+    The model would take a YAML `true` as the number 1 (`sync-interval: true` is a sync every second,
+    `health-check-port: false` any free port), and refused a number where text is expected without the fix (YAML
+    reads `host-id: 0123` as 83: quote it), for a file name as "not a valid path for <class 'pathlib.Path'>".
+    """
+    annotation = Settings.model_fields[name].annotation
+    kinds = {annotation, *get_args(annotation)}
+    text = f"{where}: {flag(name).removeprefix('--')} is"
+    if bool in kinds:
+        return value  # a switch: true/false, yes/no, "true" (the model refuses the rest, naming the setting)
+    if kinds & {int, float}:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise SettingsError(f"{text} {_yaml_kind(value)}, not a number")
+        return value
+    if get_origin(annotation) is list:
+        if not isinstance(value, list | str):
+            raise SettingsError(f"{text} {_yaml_kind(value)}, not text or a list of text{_quote_it(value)}")
+        for at, item in enumerate(value if isinstance(value, list) else [], 1):
+            if not isinstance(item, str):
+                raise SettingsError(f"{text} {_yaml_kind(item)} (item {at}), not text{_quote_it(item)}")
+        return value
+    if name == "invoke_action_args" and isinstance(value, dict):
+        try:
+            return json.dumps(value)  # the arguments written as a YAML mapping: the JSON object they stand for
+        except (TypeError, ValueError):
+            raise SettingsError(f"{text} a mapping that JSON cannot carry (a date, binary data)") from None
+    if not isinstance(value, str):
+        raise SettingsError(f"{text} {_yaml_kind(value)}, not text{_quote_it(value)}")
+    return value
+
+
+def _quote_it(value: Any) -> str:
+    """The fix for a scalar YAML read as something else (`0123`, `yes`, `2024-01-01`): quoting makes it text."""
+    return "" if isinstance(value, dict | list | bytes) else "; quote it to give text"
 
 
 def _repeated(node: Any) -> str:
@@ -493,12 +556,25 @@ def allowed_values(field_name: str) -> str:
     if get_origin(annotation) is Literal:
         return "one of " + ", ".join(str(v) for v in get_args(annotation) if v != "")
     if annotation in (int, float):
-        low = next((m.ge for m in info.metadata if getattr(m, "ge", None) is not None), None)
-        high = next((m.le for m in info.metadata if getattr(m, "le", None) is not None), None)
+        bounds = {
+            sign: bound
+            for sign, attr in (("≥", "ge"), (">", "gt"), ("≤", "le"), ("<", "lt"))
+            for m in info.metadata
+            if (bound := getattr(m, attr, None)) is not None
+        }
         kind = "an integer" if annotation is int else "a number"
-        if low is not None and high is not None:
-            return f"{kind} from {low} to {high}"
-        return f"{kind} ≥ {low}" if low is not None else kind
+        if set(bounds) == {"≥", "≤"}:
+            return f"{kind} from {bounds['≥']} to {bounds['≤']}"
+        # Every bound the model enforces: `--backoff-scale 2` was refused while --help said only "a number".
+        return (
+            " and ".join(
+                [
+                    f"{kind} {sign} {bound}" if i == 0 else f"{sign} {bound}"
+                    for i, (sign, bound) in enumerate(bounds.items())
+                ]
+            )
+            or kind
+        )
     return ""
 
 
@@ -515,32 +591,64 @@ def shown_default(field_name: str) -> str:
     return str(default)
 
 
+class _SettingsParser(argparse.ArgumentParser):
+    """argparse's refusals as one SettingsError line (its own exit printed the usage above it)."""
+
+    def error(self, message: str) -> NoReturn:
+        missing = re.fullmatch(r"argument (-[^/:]+)(?:/[^:]+)?: expected one argument", message)
+        if missing:
+            # pflag takes `--api-key -x…` as the value; argparse takes `-x…` for a flag and finds no value.
+            message += f" (give it one; a value that starts with '-' is written {missing[1]}=VALUE)"
+        raise SettingsError(message)
+
+
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     def __init__(self, prog: str) -> None:
         super().__init__(prog, max_help_position=40, width=120)
 
 
 COMMANDS = (
-    ("inspect FILE", "show what a .c1z sync file holds"),
+    (
+        "inspect [FILE]",
+        "show what a .c1z sync file holds (default: $BATON_FILE, else sync.c1z; -f, -o json as in baton)",
+    ),
     ("capabilities", "print the connector's metadata and capabilities (what Hello sends) as JSON"),
     ("config", "print the effective settings and where each came from (secrets redacted)"),
+    ("help [COMMAND]", "show this help, or a command's"),
 )
 
 
-def build_parser(prog: str = "baton-datadog") -> argparse.ArgumentParser:
-    """Flags generated from the model, grouped; defaults are None so only given flags override env and file."""
-    commands = "\n".join(f"  {name:<14} {text}" for name, text in COMMANDS)
-    parser = argparse.ArgumentParser(
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Flags generated from the model, grouped; defaults are None so only given flags override env and file.
+
+    `command` (`config`, `capabilities`) is a command that takes the settings flags: its help says what it does
+    and takes (`config` also `--json`), not the whole program's usage with a command slot it does not have."""
+    prog = "baton-datadog" + (f" {command}" if command else "")
+    commands = "\n".join(f"  {name:<15} {text}" for name, text in COMMANDS)
+    if command:
+        text = next(text for name, text in COMMANDS if name == command)
+        usage = f"{prog} [FLAGS]" + (" [--json]" if command == "config" else "")
+        description = (
+            f"{text[0].upper()}{text[1:]}. It reads the settings as a run does (flags, BATON_* variables, --config)."
+        )
+    else:
+        usage = f"{prog} [COMMAND] [FLAGS]"
+        description = (
+            "Sync Datadog into a ConductorOne c1z (one-shot), or run as a ConductorOne service "
+            f"(with --client-id).\n\ncommands:\n{commands}\n  (none)          sync, or serve in service mode"
+        )
+    parser = _SettingsParser(
         prog=prog,
-        usage=f"{prog} [COMMAND] [FLAGS]",
-        description="Sync Datadog into a ConductorOne c1z (one-shot), or run as a ConductorOne service "
-        f"(with --client-id).\n\ncommands:\n{commands}\n  (none)         sync, or serve in service mode",
+        usage=usage,
+        description=description,
         epilog="Every flag is also read from BATON_<FLAG> (e.g. --api-key ↔ BATON_API_KEY). "
         "Precedence: flag > environment > --config file.",
         argument_default=argparse.SUPPRESS,
         formatter_class=_Formatter,
         allow_abbrev=False,  # like baton-sdk's flags: a typo is an error, never a silently different setting
     )
+    if command == "config":
+        parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     # The program's name, not `prog`: `baton-datadog config --version` is the same build as `baton-datadog --version`.
     parser.add_argument("--version", action="version", version=f"baton-datadog {package_version()}")
     parser.add_argument("--config", type=Path, help=f"YAML file of settings [{CONFIG_PATH_ENV}]")
@@ -622,21 +730,23 @@ class Effective:
     warnings: list[str] = field(default_factory=list)
 
 
-def load(argv: Sequence[str], *, prog: str = "baton-datadog") -> Settings:
+def load(argv: Sequence[str], *, command: str | None = None) -> Settings:
     """Parse flags, then build Settings from flags, the environment and the file; raise SettingsError."""
-    return load_effective(argv, prog=prog).settings
+    return load_effective(argv, command=command).settings
 
 
-def load_effective(argv: Sequence[str], *, prog: str = "baton-datadog") -> Effective:
+def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effective:
     """Settings, the source of each value, and warnings about unknown `BATON_*` variables (of os.environ,
     which pydantic-settings reads)."""
     environ = os.environ
     # parse_known_args, not parse_args: argparse's own refusal quotes what it did not know, and that may be a secret
     # (`--client-secrett=...`, or `--app-kye` and the key after it).
-    parsed, leftover = build_parser(prog).parse_known_args(_explicit_booleans(argv))
+    parser = build_parser(command)
+    parsed, leftover = parser.parse_known_args(_explicit_booleans(argv))
     if leftover:
-        raise SettingsError(unknown_arguments(leftover))
+        raise SettingsError(unknown_arguments(leftover, known_flags(parser)))
     flagged = vars(parsed)
+    flagged.pop("json", None)  # `config --json`: how to print, not a setting
     for name, value in flagged.items():
         if isinstance(value, list):  # a repeated list flag: one value each time, each comma-separated or JSON
             flagged[name] = value[0] if len(value) == 1 else ",".join(part for part in value if part.strip())
@@ -671,7 +781,24 @@ def load_effective(argv: Sequence[str], *, prog: str = "baton-datadog") -> Effec
         f"unknown environment variable {key}{_did_you_mean(key.removeprefix(ENV_PREFIX).lower())}"
         for key in sorted(present - known - {CONFIG_PATH_ENV} - _OTHER_KNOWN_ENV)
     ]
+    if config and (readable := _readable_secrets(Path(config), data)):
+        warnings.append(readable)
     return Effective(settings, sources, warnings)
+
+
+def _readable_secrets(path: Path, data: Mapping[str, Any]) -> str:
+    """A warning when the --config file holds a secret and other users may read it, else ""."""
+    held = [flag(name).removeprefix("--") for name in SECRETS if name in data]
+    try:
+        mode = path.stat().st_mode
+    except OSError:  # read a moment ago; gone now is no warning's business
+        return ""
+    if not held or not mode & (stat.S_IRGRP | stat.S_IROTH):
+        return ""
+    return (
+        f"the --config file {path} holds {', '.join(held)} and other users may read it "
+        f"(mode {stat.S_IMODE(mode):04o}); chmod 600 it"
+    )
 
 
 def _boolean_flags() -> dict[str, str]:
@@ -781,7 +908,9 @@ def describe(exc: ValidationError) -> str:
         loc = [str(part) for part in error["loc"]]
         message = error["msg"].removeprefix("Value error, ")
         if loc and loc[0] in Settings.model_fields:
-            lines.append(f"setting {flag(loc[0])} ({env(loc[0])}): {message}")
+            # A list's entry is named by its place: `[1, 2]` gave the same line twice, naming neither.
+            item = f"item {int(loc[1]) + 1}: " if len(loc) > 1 and loc[1].isdigit() else ""
+            lines.append(f"setting {flag(loc[0])} ({env(loc[0])}): {item}{message}")
         elif loc:
             lines.append(f"setting {'.'.join(loc)}: {message} (not a known setting)")
         elif message.startswith("setting "):

@@ -24,6 +24,7 @@ from connector.datadog.decode import (
     check_done,
     describe_validation_error,
     json_object,
+    listed,
     mapping,
     objects,
     parse_model,
@@ -81,6 +82,7 @@ from connector.datadog.transport import (
 __all__ = ["DatadogClient", "included_roles", "included_users", "is_path_id", "quoted_id"]
 
 R = TypeVar("R", bound=Resource)
+K = TypeVar("K", APIKey, ApplicationKey, AccessToken)
 _ECHO_CHECKED_CHARS = 8
 """A minted secret this long or longer must not occur in the answer's metadata; a shorter one would match by chance
 (the daemon's log redactor draws the same line)."""
@@ -107,6 +109,15 @@ def _another_id(given: str | None, asked: str) -> bool:
     # Equal as sent first: it is the answer every time but a broken peer's, and costs no case folding (this runs for
     # every team membership of a sync).
     return given is not None and given != asked and given.lower() != asked.lower()
+
+
+def _shows(shown: object, asked: object, *, email: bool) -> bool:
+    """Whether an answer's value is the one asked for: text without its surrounding whitespace, an email in any case
+    (Datadog stores it lower-cased)."""
+    if isinstance(shown, str) and isinstance(asked, str):
+        shown, asked = shown.strip(), asked.strip()
+        return shown == asked or (email and shown.lower() == asked.lower())
+    return shown == asked
 
 
 def _seg(value: str) -> str:
@@ -388,7 +399,18 @@ class DatadogClient:
         roles = [{"type": "roles", "id": r} for r in role_ids]
         if roles:
             data["relationships"] = {"roles": {"data": roles}}
-        return await self._item(ItemEnvelope[User], "POST", "/api/v2/users", group="users", json={"data": data})
+        asked = email.lower()
+
+        def another_user(user: User) -> str | None:
+            # Datadog stores the address lower-cased. The answer names the user to invite: another one's (answers
+            # mixed up) had that user invited and reported as the account created.
+            return (
+                "the answer is about another user" if user.email is not None and user.email.lower() != asked else None
+            )
+
+        return await self._item(
+            ItemEnvelope[User], "POST", "/api/v2/users", group="users", json={"data": data}, problem=another_user
+        )
 
     async def update_user(
         self,
@@ -408,7 +430,18 @@ class DatadogClient:
             raise ValueError("update_user needs at least one field to change")
         path = f"/api/v2/users/{_seg(user_id)}"
         body = {"data": {"type": "users", "id": user_id, "attributes": attributes}}
-        return await self._item(ItemEnvelope[User], "PATCH", path, group="users", json=body, of=user_id)
+
+        def not_applied(user: User) -> str | None:
+            # The answer is the user as changed: a field it shows otherwise than asked (one Datadog ignores, as it
+            # may `title`, or set to something else) was not changed, and reporting the update done would be false.
+            shown: dict[str, object] = {"name": user.name, "email": user.email, "title": user.title}
+            shown["disabled"] = user.disabled
+            differ = [f for f, asked in attributes.items() if not _shows(shown[f], asked, email=f == "email")]
+            return f"the answer shows {', '.join(differ)} not changed as asked" if differ else None
+
+        return await self._item(
+            ItemEnvelope[User], "PATCH", path, group="users", json=body, of=user_id, problem=not_applied
+        )
 
     async def disable_user(self, user_id: str) -> None:
         """Soft-disable (DELETE); Datadog answers 404 for a user that is already disabled."""
@@ -430,10 +463,17 @@ class DatadogClient:
 
     async def send_invitation(self, user_id: str) -> UserInvitation:
         invitations = await self.send_invitations([user_id])
-        if len(invitations) != 1:
-            raise UnexpectedResponse(
-                method="POST", path="/api/v2/user_invitations", status=201, messages=["expected one invitation"]
-            )
+        wrong = (
+            "expected one invitation"
+            if len(invitations) != 1
+            else "the answer names no user"
+            if invitations[0].user_id is None
+            else "the answer is about another user"
+            if _another_id(invitations[0].user_id, user_id)
+            else None
+        )
+        if wrong is not None:
+            raise UnexpectedResponse(method="POST", path="/api/v2/user_invitations", status=201, messages=[wrong])
         return invitations[0]
 
     # -- roles --------------------------------------------------------------------------------------
@@ -473,10 +513,37 @@ class DatadogClient:
     async def _role_user(self, method: str, role_id: str, user_id: str) -> None:
         path = f"/api/v2/roles/{_seg(role_id)}/users"
         body = {"data": {"type": "users", "id": user_id}}
-        # Adding or removing the same user twice ends in the same state, so both are safe to retry. The answer
-        # (up to a page of the role's users, each with its roles) tells nothing a caller uses: its status is
-        # the outcome, and the body is not parsed (only checked to be Datadog's, `check_done`).
-        check_done(await self._t.request(method, path, group="role_users", json=body, idempotent=True))
+        # Adding or removing the same user twice ends in the same state, so both are safe to retry. Datadog answers
+        # both with (a page of) the role's users after the change: an answer that is no such list (empty, garbled, a
+        # stub's) is no word from Datadog, and a grant or revoke was reported done on its 200 alone. The list itself
+        # tells only when it contradicts the status: one still naming the user after a removal, or one whole (its
+        # total reached) without the user after an addition, says the change did not happen.
+        reply = await self._t.request(method, path, group="role_users", json=body, idempotent=True)
+        check_done(reply)
+        answer = listed(reply)
+        if answer is None:
+            raise UnexpectedResponse(
+                method=method,
+                path=path,
+                status=reply.status,
+                messages=["the answer is not the list of the role's users"],
+                retryable=True,
+            )
+        users, whole = answer
+        holds = any(isinstance(u.get("id"), str) and not _another_id(u["id"], user_id) for u in users)
+        wrong = (
+            # Each listed user names its roles, this one among them: a user without it is another role's (answers
+            # mixed up), and the list says nothing of this one.
+            "the answer is about another role"
+            if any(_lacks_role(u, role_id) for u in users)
+            else "the answer still lists the user among the role's users"
+            if method == "DELETE" and holds
+            else "the answer lists all of the role's users, without the user"
+            if method == "POST" and whole and not holds
+            else None
+        )
+        if wrong is not None:
+            raise UnexpectedResponse(method=method, path=path, status=reply.status, messages=[wrong])
 
     # -- teams --------------------------------------------------------------------------------------
 
@@ -628,6 +695,13 @@ class DatadogClient:
         path = f"/api/v2/application_keys/{_seg(key_id)}"
         return await self._item(ItemEnvelope[ApplicationKey], "GET", path, group="application_keys", of=key_id)
 
+    async def delete_application_key(self, key_id: str) -> None:
+        """Revoke anyone's application key, org-wide (204; needs org_app_keys_write). Raises `NotFound` when it is
+        unknown or gone."""
+        check_done(
+            await self._t.request("DELETE", f"/api/v2/application_keys/{_seg(key_id)}", group="application_keys")
+        )
+
     # -- minting and revoking credentials (docs/spec/credentials.md §4) -------------------------------------
     # Each create returns the new object and its secret separately: the models never hold a secret, and the
     # secret leaves here only as a SecretStr (None when the response lacks one: the caller then revokes the
@@ -635,7 +709,7 @@ class DatadogClient:
 
     async def create_api_key(self, name: str) -> tuple[APIKey, SecretStr | None]:
         body = {"data": {"type": "api_keys", "attributes": {"name": name}}}
-        return await self._mint(APIKey, "/api/v2/api_keys", body, name, group="api_keys")
+        return await self._mint(APIKey, "/api/v2/api_keys", body, group="api_keys", name=name)
 
     async def create_service_account_app_key(
         self, service_account_id: str, name: str, scopes: Sequence[str] = ()
@@ -645,7 +719,9 @@ class DatadogClient:
             attributes["scopes"] = list(scopes)
         path = f"/api/v2/service_accounts/{_seg(service_account_id)}/application_keys"
         body = {"data": {"type": "application_keys", "attributes": attributes}}
-        return await self._mint(ApplicationKey, path, body, name, group="service_accounts")
+        return await self._mint(
+            ApplicationKey, path, body, group="service_accounts", name=name, owner=service_account_id
+        )
 
     async def delete_service_account_app_key(self, service_account_id: str, key_id: str) -> None:
         """Revoke a service account's application key (204). Raises `NotFound` when it is unknown or gone."""
@@ -674,15 +750,27 @@ class DatadogClient:
         """Mint a SAT. Sent exactly once (docs/spec/credentials.md §4.3): no retry of any kind, even on a 429."""
         path = f"/api/v2/service_accounts/{_seg(service_account_id)}/access_tokens"
         body = {"data": {"type": "service_access_tokens", "attributes": {"name": name, "scopes": list(scopes)}}}
-        return await self._mint(AccessToken, path, body, name, group="service_accounts", single_attempt=True)
+        return await self._mint(
+            AccessToken, path, body, group="service_accounts", name=name, owner=service_account_id, single_attempt=True
+        )
 
     async def revoke_service_account_access_token(self, service_account_id: str, token_id: str) -> None:
         path = f"/api/v2/service_accounts/{_seg(service_account_id)}/access_tokens/{_seg(token_id)}"
         check_done(await self._t.request("DELETE", path, group="service_accounts"))
 
     async def _mint(
-        self, model: type[R], path: str, body: Any, name: str, *, group: str, single_attempt: bool = False
-    ) -> tuple[R, SecretStr | None]:
+        self,
+        model: type[K],
+        path: str,
+        body: Any,
+        *,
+        group: str,
+        name: str,
+        owner: str | None = None,
+        single_attempt: bool = False,
+    ) -> tuple[K, SecretStr | None]:
+        """The credential a create made, and its secret; `name`: the name it was created with, `owner`: the service
+        account it was created for."""
         reply = await self._t.request(
             "POST", path, group=group, json=body, idempotent=False, single_attempt=single_attempt, mints=True
         )
@@ -693,11 +781,13 @@ class DatadogClient:
             raise UnexpectedResponse(
                 method="POST", path=path, status=reply.status, messages=["response has no data.id"]
             )
-        if item.name is not None and item.name != name:
-            # Not the answer to this create (a cache or proxy replaying another one): its id and secret are another
-            # credential's. A 2xx error, so the caller deletes what carries the name it created, not that id.
+        if _another_credential(item, body["data"]["type"], name, owner):
+            # Another credential's answer (a cache or proxy mixing up answers): issued, its secret and id went to
+            # ConductorOne as this request's, and the one this create made stayed live untraced; rolled back by
+            # the answer's id, that other credential was deleted. Raised as an unreadable answer, so the caller
+            # looks up what this create made by its name and deletes that.
             raise UnexpectedResponse(
-                method="POST", path=path, status=reply.status, messages=["the answer names another credential"]
+                method="POST", path=path, status=reply.status, messages=["the answer is about another credential"]
             )
         if isinstance(key, str) and len(key) >= _ECHO_CHECKED_CHARS and key in item.model_dump_json():
             # The secret repeated in what becomes the credential's metadata (its id, scopes, creator): that metadata
@@ -711,6 +801,26 @@ class DatadogClient:
         return item, SecretStr(key) if isinstance(key, str) and key else None
 
 
+def _another_credential(item: APIKey | ApplicationKey | AccessToken, type_: str, name: str, owner: str | None) -> bool:
+    """Whether a create's answer names another credential than the one created: of another type, name or owner (the
+    name and owner when the answer gives them; the type always, as JSON:API answers do)."""
+    if item.type != type_ or (item.name is not None and item.name != name):
+        return True
+    if isinstance(item, APIKey) or owner is None:
+        return False
+    if isinstance(item, AccessToken) and item.owner_type is not None and item.owner_type != "service_account":
+        return True
+    return _another_id(item.owner_id, owner)
+
+
+def _lacks_role(user: Mapping[str, Any], role_id: str) -> bool:
+    """Whether a user object names its roles (`relationships.roles.data`) without `role_id` among them."""
+    linked = mapping(mapping(user.get("relationships")).get("roles")).get("data")
+    if not isinstance(linked, list):
+        return False
+    return all(_another_id(ref.get("id") if isinstance(ref.get("id"), str) else "", role_id) for ref in objects(linked))
+
+
 def _membership_problem(
     team_id: str, user_id: str, role: TeamRole, *, or_admin: bool = False
 ) -> Callable[[TeamMembership], str | None]:
@@ -719,6 +829,10 @@ def _membership_problem(
     or revoke was reported done on it)."""
 
     def problem(membership: TeamMembership) -> str | None:
+        if membership.user_id is None:
+            # Datadog's answer always names the member; one naming nobody (a proxy's or a stub's JSON) says
+            # nothing of the change, and a grant or revoke was reported done on it.
+            return "the answer names no member"
         for given, asked in ((membership.user_id, user_id), (membership.team_id, team_id)):
             if _another_id(given, asked):
                 return "the answer is about another membership"

@@ -42,9 +42,9 @@ from connector.baton.errors import (
 from connector.baton.gostrings import go_is_blank
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, connector_pb2, resource_pb2
 from connector.datadog.client import DatadogClient, is_path_id
-from connector.datadog.errors import DatadogError, NotFound
+from connector.datadog.errors import DatadogError, NotFound, nothing_done, scrub
 from connector.datadog.models import User
-from connector.datadog.paging import PAGE_SIZE, Page
+from connector.datadog.paging import PAGE_SIZE, Page, paginate
 from connector.datadog.resources import types
 from connector.datadog.resources.keys import is_malformed_id, parse_sat_handle, sat_handle
 
@@ -260,12 +260,12 @@ class DatadogCredentialIssuer:
         existing = await self._client.list_service_account_app_keys(sa, 0, name_filter=name)
         _refuse_duplicate(existing, name, f'application key for request "{request_id}"')
 
-        async def app_key_leftovers() -> int:
-            found = await self._client.list_service_account_app_keys(sa, 0, name_filter=name)
-            for key in found.items:
-                if key.name == name:
-                    await _unless_gone(self._client.delete_service_account_app_key(sa, key.id))
-            return sum(key.name == name for key in found.items)
+        def app_key_leftovers() -> Awaitable[int]:
+            return _delete_named(
+                lambda n: self._client.list_service_account_app_keys(sa, n, name_filter=name),
+                lambda key_id: self._client.delete_service_account_app_key(sa, key_id),
+                name,
+            )
 
         key, secret = await _created_or_cleaned_up(
             self._client.create_service_account_app_key(sa, name, scopes), app_key_leftovers, APP_KEY, name
@@ -276,14 +276,18 @@ class DatadogCredentialIssuer:
 
         def build() -> IssuedCredential:
             _check_revocable(APP_KEY, key.id)
-            granted = _granted_scopes(key)
+            granted = _within_asked(APP_KEY, scopes, _granted_scopes(key))
             plaintext = api_key_v2(APP_KEY, _reveal(secret), key.id, granted)
             res = b.resource(types.SERVICE_ACCOUNT_APP_KEY, key.id, name, parent=identity)
             _secret_trait(res, identity, "datadog.service_account_application_key", scopes=granted)
             return _issued(res, "application_key", plaintext)
 
         return await _built_or_rolled_back(
-            build, lambda: _unless_gone(self._client.delete_service_account_app_key(sa, key.id)), APP_KEY, key.id
+            build,
+            lambda: _unless_gone(self._client.delete_service_account_app_key(sa, key.id)),
+            APP_KEY,
+            key.id,
+            secret,
         )
 
     async def _issue_org_key(
@@ -297,13 +301,11 @@ class DatadogCredentialIssuer:
         existing = await self._client.list_api_keys(0, name_filter=name)
         _refuse_duplicate(existing, name, f'organization API key for request "{request_id}"')
 
-        async def org_key_leftovers() -> int:
-            found = await self._client.list_api_keys(0, name_filter=name)
-            for key in found.items:
-                if key.name == name:
-                    # Datadog's own id, whatever it holds: the malformed-id check is for ids a task names.
-                    await _unless_gone(self._client.delete_api_key(key.id))
-            return sum(key.name == name for key in found.items)
+        def org_key_leftovers() -> Awaitable[int]:
+            # Datadog's own ids, whatever they hold: the malformed-id check is for ids a task names.
+            return _delete_named(
+                lambda n: self._client.list_api_keys(n, name_filter=name), self._client.delete_api_key, name
+            )
 
         key, secret = await _created_or_cleaned_up(self._client.create_api_key(name), org_key_leftovers, ORG_KEY, name)
 
@@ -316,7 +318,7 @@ class DatadogCredentialIssuer:
             return _issued(res, "api_key", plaintext)
 
         return await _built_or_rolled_back(
-            build, lambda: _unless_gone(self._client.delete_api_key(key.id)), ORG_KEY, key.id
+            build, lambda: _unless_gone(self._client.delete_api_key(key.id)), ORG_KEY, key.id, secret
         )
 
     async def _issue_token(
@@ -340,12 +342,12 @@ class DatadogCredentialIssuer:
             suffix="refusing duplicate issuance",
         )
 
-        async def token_leftovers() -> int:
-            found = await self._client.list_service_account_access_tokens(sa, 0, name_filter=name)
-            for token in found.items:
-                if token.name == name:
-                    await _unless_gone(self._client.revoke_service_account_access_token(sa, token.id))
-            return sum(token.name == name for token in found.items)
+        def token_leftovers() -> Awaitable[int]:
+            return _delete_named(
+                lambda n: self._client.list_service_account_access_tokens(sa, n, name_filter=name),
+                lambda token_id: self._client.revoke_service_account_access_token(sa, token_id),
+                name,
+            )
 
         token, secret = await _created_or_cleaned_up(
             self._client.create_service_account_access_token(sa, name, scopes), token_leftovers, SAT, name
@@ -353,19 +355,18 @@ class DatadogCredentialIssuer:
 
         def build() -> IssuedCredential:
             _check_revocable(SAT, token.id)
-            if token.type != "service_access_tokens" or not _owned_by(token, sa):
-                raise InternalError(
-                    "baton-datadog: Datadog answered the service access token create with another object type "
-                    "or owner; the token was revoked"
-                )
-            granted = _granted_scopes(token)
+            granted = _within_asked(SAT, scopes, _granted_scopes(token))
             plaintext = service_access_token_v2(_reveal(secret), token.id, granted)
             res = b.resource(types.SERVICE_ACCOUNT_ACCESS_TOKEN, sat_handle(sa, token.id), name, parent=identity)
             _secret_trait(res, identity, "datadog.service_access_token", scopes=granted, expires_at=token.expires_at)
             return _issued(res, "service_access_token", plaintext)
 
         return await _built_or_rolled_back(
-            build, lambda: _unless_gone(self._client.revoke_service_account_access_token(sa, token.id)), SAT, token.id
+            build,
+            lambda: _unless_gone(self._client.revoke_service_account_access_token(sa, token.id)),
+            SAT,
+            token.id,
+            secret,
         )
 
 
@@ -377,6 +378,19 @@ def _check_revocable(kind: str, object_id: str) -> None:
         raise InternalError(
             f"baton-datadog: Datadog gave the new {kind} an id it could not be revoked by later; refusing to issue it"
         )
+
+
+def _within_asked(kind: str, asked: list[str], granted: list[str] | None) -> list[str] | None:
+    """The scopes Datadog reports granting, refused when they reach beyond the ones asked for: null (an application
+    key of every permission of its owner) or a scope not asked for. A scoped credential was asked for, and one of
+    more power was issued as it. Raised inside `build`, so the credential is deleted again at once. Unreported
+    scopes stay unreported (§4.1)."""
+    if asked and granted is not None and (not granted or not set(granted) <= set(asked)):
+        raise InternalError(
+            f"baton-datadog: Datadog made the new {kind} with other scopes than asked for (unrestricted, or beyond "
+            "them); refusing to issue it"
+        )
+    return granted
 
 
 def _reveal(secret: SecretStr | None) -> str:
@@ -400,6 +414,12 @@ def _refuse_duplicate(page: Page[Any], name: str, what: str, *, suffix: str = ""
         # Datadog's filter is a substring match: a full page without the exact name proves nothing.
         raise FailedPreconditionError(
             f"baton-datadog: cannot rule out an existing {what}: {len(names)} or more names match; refusing to issue"
+        )
+    if None in names:
+        # A match whose name the answer leaves out may be the one sought: no proof of absence either.
+        raise FailedPreconditionError(
+            f"baton-datadog: cannot rule out an existing {what}: Datadog listed a match without its name; "
+            "refusing to issue"
         )
 
 
@@ -436,9 +456,10 @@ async def _created_or_cleaned_up(
 ) -> T:
     """The create's result; when the create failed in a way that may still have created the credential (no
     answer, a 5xx, an unreadable 2xx, a 4xx without Datadog's JSON error body), whatever now carries its name is
-    deleted before the error is raised. Datadog's own 4xx is a refusal: nothing was created, nothing to clean up.
-    A create cancelled in flight (the task was abandoned at shutdown) may have landed too, and its answer, the only
-    trace of it, is gone: it is cleaned up the same way before the cancellation goes on."""
+    deleted before the error is raised. Datadog's 4xx is a refusal, and a create held back unsent (`nothing_done`)
+    was never made: nothing to clean up. A create cancelled in flight (the task was abandoned at shutdown) may have
+    landed too, and its answer, the only trace of it, is gone: it is cleaned up the same way before the cancellation
+    goes on."""
     try:
         return await create
     except asyncio.CancelledError:
@@ -452,8 +473,8 @@ async def _created_or_cleaned_up(
             )
         raise
     except DatadogError as exc:
-        if exc.status is not None and 400 <= exc.status < 500 and exc.datadog_body:
-            raise  # Datadog refused it: nothing was made (another 4xx may be a proxy's, after the create got through)
+        if nothing_done(exc):
+            raise
         try:
             removed = await _interruptible(leftovers(), kind, name)
         except ConnectorError as failure:
@@ -464,6 +485,22 @@ async def _created_or_cleaned_up(
             ) from None
         log.warning("datadog issue_credential", kind=kind, name=name, outcome="create_failed", cleaned_up=removed)
         raise
+
+
+async def _delete_named(
+    list_page: Callable[[int], Awaitable[Page[Any]]], delete: Callable[[str], Awaitable[None]], name: str
+) -> int:
+    """Delete every credential carrying exactly `name`; how many there were. Every page of the name-filtered listing
+    is read first: Datadog's filter is a substring match, and the one sought may sit past a page of near matches
+    (the first page alone was read, and a credential left live was reported as never created)."""
+    matches = [item async for page in paginate(list_page) for item in page.items]
+    if any(item.name is None for item in matches):
+        # A match whose name the answer leaves out may be the credential sought: it cannot be told, nor deleted.
+        raise FailedPreconditionError(f'Datadog listed a match of "{name}" without its name')
+    named = [item.id for item in matches if item.name == name]
+    for object_id in named:
+        await _unless_gone(delete(object_id))
+    return len(named)
 
 
 async def _interruptible(cleanup: Awaitable[int], kind: str, name: str) -> int:
@@ -484,7 +521,11 @@ async def _interruptible(cleanup: Awaitable[int], kind: str, name: str) -> int:
 
 
 async def _built_or_rolled_back(
-    build: Callable[[], IssuedCredential], rollback: Callable[[], Awaitable[object]], kind: str, object_id: str
+    build: Callable[[], IssuedCredential],
+    rollback: Callable[[], Awaitable[object]],
+    kind: str,
+    object_id: str,
+    secret: SecretStr | None,
 ) -> IssuedCredential:
     """The result of `build`, or, when it fails, the just-minted credential deleted again and the error raised."""
     try:
@@ -496,16 +537,12 @@ async def _built_or_rolled_back(
             await _rollback_after_cancel(rollback, kind, object_id)
             raise
         except ConnectorError as failure:
-            log.error(
-                "datadog issue_credential",
-                kind=kind,
-                secret_id=object_id,
-                outcome="rollback_failed",
-                error=str(failure),
-            )
+            # Datadog's refusal is quoted, and a peer may quote the very key it would not delete: that key is live.
+            told = scrub(str(failure), [secret.get_secret_value()] if secret is not None else [])
+            log.error("datadog issue_credential", kind=kind, secret_id=object_id, outcome="rollback_failed", error=told)
             raise InternalError(
                 f'baton-datadog: issuing {kind} "{object_id}" failed ({type(exc).__name__}) and deleting it again '
-                f"failed too ({failure}); delete it in Datadog"
+                f"failed too ({told}); delete it in Datadog"
             ) from None
         log.warning("datadog issue_credential", kind=kind, secret_id=object_id, outcome="rolled_back")
         raise
@@ -568,18 +605,34 @@ class AppKeyDeleter:
             else ""
         )
         owner = given or await self._owner(key_id)
-        if owner is None:
-            return []  # the key no longer exists
-        deleted = await _unless_gone(self._client.delete_service_account_app_key(_owner_id(owner, key_id), key_id))
-        if not deleted and given:
-            # A stale or wrong parent: ask Datadog who owns the key and try once more.
-            looked_up = await self._owner(key_id)
-            if looked_up is not None and looked_up != given:
-                deleted = await _unless_gone(
-                    self._client.delete_service_account_app_key(_owner_id(looked_up, key_id), key_id)
-                )
+        tried: list[str] = []
+        deleted = False
+        while owner is not None:
+            if await _unless_gone(self._client.delete_service_account_app_key(_owner_id(owner, key_id), key_id)):
+                deleted = True
+                break
+            tried.append(owner)
+            # A 404 says the key is gone, or only that it is not under this owner's path: a stale or wrong parent,
+            # or an owner the service-account path does not know (a person, a disabled service account), the key
+            # live all the same. Only the key's own lookup tells; a new owner gets one more try.
+            owner = await self._owner(key_id)
+            if owner is not None and (owner in tried or len(tried) > 1):
+                deleted = await self._delete_org_wide(key_id, tried[-1])
+                break
         log.info("datadog delete_resource", resource_type=APP_KEY, resource_id=key_id, deleted=deleted)
         return []
+
+    async def _delete_org_wide(self, key_id: str, owner: str) -> bool:
+        """The key by its id alone, through the org-wide endpoint (it needs org_app_keys_write, which the connector
+        may lack): the last way to revoke a key the service-account path will not name."""
+        try:
+            return await _unless_gone(self._client.delete_application_key(key_id))
+        except ConnectorError as exc:
+            raise FailedPreconditionError(
+                f'baton-datadog: application key "{key_id}" was NOT deleted: Datadog answers 404 to deleting it as '
+                f'service account "{owner}"\'s key, yet still has it (its owner may be a person or a disabled service '
+                f"account), and deleting it org-wide failed too ({exc}); delete it in Datadog"
+            ) from None
 
     async def _owner(self, key_id: str) -> str | None:
         try:

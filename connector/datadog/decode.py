@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from connector.datadog.errors import UnexpectedResponse
 from connector.datadog.transport import Reply
 
-__all__ = ["check_done", "json_object", "parse_model", "validate_model"]
+__all__ = ["check_done", "json_object", "listed", "parse_model", "validate_model"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -60,11 +60,18 @@ def _check_content_type(reply: Reply, expected: str) -> None:
 
 def check_done(reply: Reply) -> None:
     """A write whose status is its outcome (a grant, revoke or delete): the answer must still be Datadog's, JSON or
-    nothing. A captive portal's or a web front end's 200 page is no word from Datadog, and taking its status for
-    one reported a grant or revoke done that Datadog never saw. The body itself is not parsed (nothing in it is
-    used)."""
+    nothing, and no error. A captive portal's or a web front end's 200 page is no word from Datadog, and taking its
+    status for one reported a grant or revoke done that Datadog never saw; so did a 200 carrying `errors`."""
     if reply.body.strip():
         _check_content_type(reply, "JSON or no body")
+        try:
+            payload = pydantic_core.from_json(reply.body)
+        except ValueError:
+            return  # not read: its status is the outcome (a body cut short after the change, say)
+        if isinstance(payload, dict) and payload.get("errors"):
+            # Datadog's error shape under a 2xx (a gateway's, or an API answering errors with 200): a refusal whose
+            # status alone reported the grant, revoke or delete done.
+            raise _unexpected(reply, "a success status with Datadog's error body")
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -146,6 +153,22 @@ def json_object(reply: Reply) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise _unexpected(reply, f"body is a JSON {_json_type(payload)}, not an object")
     return payload
+
+
+def listed(reply: Reply) -> tuple[list[Mapping[str, Any]], bool] | None:
+    """The objects a JSON:API list answer holds, and whether they are all of the list (its `meta.page.total_count`
+    reached, or none at all: a first page holding nothing is an empty list, whatever total it claims); None for a
+    body that is no such list (empty, not JSON, no `data` list). Read without a model: a write's answer only needs a
+    few fields of it."""
+    try:
+        payload = mapping(pydantic_core.from_json(reply.body)) if reply.body.strip() else {}
+    except ValueError:
+        return None
+    data = payload.get("data")
+    if not isinstance(data, list):
+        return None
+    total = mapping(mapping(payload.get("meta")).get("page")).get("total_count")
+    return list(objects(data)), not data or (type(total) is int and total <= len(data))
 
 
 def objects(value: Any) -> Iterable[Mapping[str, Any]]:

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal
 import pydantic_core
 
 from connector.baton import errors as baton
+from connector.baton.printable import printable
 from connector.baton.proxyrefusal import proxy_refusal
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "UnexpectedResponse",
     "describe_transport_error",
     "error_for_response",
+    "nothing_done",
     "parse_error_messages",
     "scrub",
 ]
@@ -59,6 +61,9 @@ class DatadogError(baton.ConnectorError):
     datadog_body: bool = False
     """Whether the answer came with Datadog's error shape (a JSON object), not a proxy's, a load balancer's or a web
     front end's page: only then is a 4xx Datadog's own refusal (set by `error_for_response`)."""
+    # Set by the transport when an earlier attempt of the same call may have reached Datadog and its answer was lost
+    # (a 5xx, a timeout, a connection cut): a "not found" or "already exists" may then be that attempt's own doing.
+    after_lost_answer: bool = False
 
     def __init__(
         self,
@@ -255,6 +260,19 @@ def error_for_response(
     return error
 
 
+def nothing_done(exc: BaseException) -> bool:
+    """Whether a write that failed with `exc` certainly did nothing: Datadog refused it (its 4xx), or it was never sent
+    (its URL refused before it left, a rate-limit wait longer than allowed). Anything else (no answer, a 5xx, an
+    answer that cannot be used) may have done it."""
+    if not isinstance(exc, DatadogError):
+        return False
+    if exc.status is None:
+        return isinstance(exc, Invalid | RateLimited)  # both raised before the request left, without a status
+    # Datadog's own 4xx comes with its JSON error body; another (a proxy's or a load balancer's page) may have come
+    # after the request got through.
+    return 400 <= exc.status < 500 and exc.datadog_body
+
+
 # The statuses whose error says "already in that state" (`connector.datadog.provisioning`).
 _ALREADY_SO = (NotFound, Conflict)
 
@@ -400,5 +418,7 @@ def _strip_html(text: str) -> str:
 
 
 def _short(text: str) -> str:
-    text = text.strip()
+    # Peer text, on one line and inert: an error reaches a terminal (a one-shot's last line, a console log) and logs,
+    # where ESC would run a terminal command and a newline forge a line.
+    text = printable(text.strip())
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"

@@ -30,7 +30,6 @@ from connector.baton.connector import AccountInfo, ActionResult, CreateAccountRe
 from connector.baton.errors import (
     AlreadyExistsError,
     ConnectorError,
-    InternalError,
     InvalidArgumentError,
     UnavailableError,
     UnimplementedError,
@@ -45,7 +44,7 @@ from connector.baton.pb.c1.connector.v2 import (
     resource_pb2,
 )
 from connector.datadog.client import DatadogClient, is_path_id, quoted_id
-from connector.datadog.errors import Conflict, DatadogError, NotFound
+from connector.datadog.errors import Conflict, DatadogError, NotFound, UnexpectedResponse, nothing_done
 from connector.datadog.models import TeamMembership, TeamRole
 from connector.datadog.resources import roles, teams, types
 from connector.datadog.resources.keys import is_malformed_id
@@ -122,12 +121,17 @@ class Outcome(enum.Enum):
     UNCHANGED = "unchanged"
 
 
-async def _unless(already: type[DatadogError], call: Awaitable[object]) -> Outcome:
-    """CHANGED when `call` succeeds; UNCHANGED when Datadog answers with `already`, its "already so" error."""
+async def _unless(already: type[DatadogError], call: Awaitable[object], *, ours_if_retried: bool = True) -> Outcome:
+    """CHANGED when `call` succeeds; UNCHANGED when Datadog answers with `already`, its "already so" error.
+
+    `ours_if_retried`: `call` itself makes the "already so" state (an add answered 409, a removal answered 404). When
+    the answer follows a retried attempt whose answer was lost, that attempt may well have made it: the change is
+    reported done, not "already so, nothing changed", which may be false. (False for calls whose "already so" state
+    is another one's, as a demotion's 404: not a member.)"""
     try:
         await call
-    except already:
-        return Outcome.UNCHANGED
+    except already as exc:
+        return Outcome.CHANGED if ours_if_retried and exc.after_lost_answer else Outcome.UNCHANGED
     return Outcome.CHANGED
 
 
@@ -201,12 +205,14 @@ class _EntitlementProvisioner(ABC):
         if principal.resource_type != types.USER.id:
             raise InvalidArgumentError(
                 f"Datadog {rtype} entitlements can only be granted to users, "
-                f"not to a principal of type {principal.resource_type!r}"
+                f"not to a principal of type {quoted_id(principal.resource_type)}"
             )
         resource = _entitlement_resource(entitlement, rtype)
         slug = _slug(entitlement, resource.id)
         if slug not in self.slugs:
-            raise InvalidArgumentError(f"Datadog {rtype} has no entitlement {slug!r} (it has: {', '.join(self.slugs)})")
+            raise InvalidArgumentError(
+                f"Datadog {rtype} has no entitlement {quoted_id(slug)} (it has: {', '.join(self.slugs)})"
+            )
         return _Target(resource, slug, _clean_id(principal.resource, "the principal's user id"))
 
     def _log(self, operation: str, target: _Target, outcome: Outcome) -> None:
@@ -231,9 +237,9 @@ def _check_grant_id(grant_id: str, target: _Target) -> None:
     entitlement = ids.entitlement_id(target.resource.id.resource_type, target.object_id, target.slug)
     expected = ids.grant_id(entitlement, types.USER.id, target.user_id)
     if grant_id != expected:
-        shown = f"{grant_id[:200]!r}" + (f"...({len(grant_id)} characters)" if len(grant_id) > 200 else "")
         raise InvalidArgumentError(
-            f"grant id {shown} does not match the grant's entitlement and principal ({expected!r}); nothing was revoked"
+            f"grant id {quoted_id(grant_id)} does not match the grant's entitlement and principal "
+            f"({expected!r}); nothing was revoked"
         )
 
 
@@ -246,7 +252,7 @@ def _entitlement_resource(entitlement: entitlement_pb2.Entitlement, rtype: str) 
             resource = resource_pb2.Resource(id=b.resource_id(parts[0], parts[1]))
     if resource.id.resource_type != rtype:
         raise InvalidArgumentError(
-            f"expected an entitlement of a Datadog {rtype}, got one of type {resource.id.resource_type!r}"
+            f"expected an entitlement of a Datadog {rtype}, got one of type {quoted_id(resource.id.resource_type)}"
         )
     _clean_id(resource.id.resource, f"the {rtype} id")
     return resource
@@ -258,9 +264,13 @@ def _slug(entitlement: entitlement_pb2.Entitlement, owner: resource_pb2.Resource
     prefix = ids.entitlement_id(owner.resource_type, owner.resource, "")
     from_id = entitlement.id.removeprefix(prefix) if entitlement.id.startswith(prefix) else None
     if entitlement.id and from_id is None:
-        raise InvalidArgumentError(f"entitlement {entitlement.id!r} does not belong to {prefix.rstrip(':')}")
+        raise InvalidArgumentError(
+            f"entitlement {quoted_id(entitlement.id)} does not belong to {quoted_id(prefix.rstrip(':'))}"
+        )
     if entitlement.slug and from_id is not None and entitlement.slug != from_id:
-        raise InvalidArgumentError(f"entitlement {entitlement.id!r} does not match its slug {entitlement.slug!r}")
+        raise InvalidArgumentError(
+            f"entitlement {quoted_id(entitlement.id)} does not match its slug {quoted_id(entitlement.slug)}"
+        )
     slug = entitlement.slug or from_id
     if not slug:
         raise InvalidArgumentError("the entitlement has neither a slug nor an id")
@@ -275,12 +285,27 @@ class RoleProvisioner(_EntitlementProvisioner):
 
     async def _grant(self, target: _Target) -> _Granted:
         # Datadog answers the add with 200 whether or not the user already had the role, so only the user's
-        # role links tell a new grant from a repeat (also: an unknown user fails here, before any write).
+        # role links tell a new grant from a repeat (also: an unknown user fails here, before any write). They
+        # decide the report only: the add is sent whatever they say, as a read lagging behind a recent removal
+        # ended the grant on it, "already granted", with the role not held.
         user = await self._client.get_user(target.user_id)
-        if target.object_id in user.role_ids:
-            return _Granted(Outcome.UNCHANGED)
-        # A 409 has been reported for repeats too; either way the user holds the role.
-        return _Granted(await _unless(Conflict, self._client.add_user_to_role(target.object_id, target.user_id)))
+        held = target.object_id in user.role_ids
+        try:
+            await self._client.add_user_to_role(target.object_id, target.user_id)
+        except Conflict as exc:
+            # A 409 has been reported for repeats too (another writer granted it since the read). When the read
+            # said the user lacks the role, only another read tells a repeat from a refusal, which was reported as
+            # the grant already there.
+            if not held and target.object_id not in (await self._client.get_user(target.user_id)).role_ids:
+                raise UnexpectedResponse(
+                    method=exc.method,
+                    path=exc.path,
+                    status=exc.status,
+                    messages=[*exc.messages, "a conflict, yet the user does not hold the role: nothing was granted"],
+                ) from None
+            # After a lost answer the role may be that attempt's doing (`_unless`).
+            return _Granted(Outcome.CHANGED if exc.after_lost_answer and not held else Outcome.UNCHANGED)
+        return _Granted(Outcome.UNCHANGED if held else Outcome.CHANGED)
 
     async def _revoke(self, target: _Target) -> Outcome:
         # 404: the user does not have the role (or the role or user no longer exists): nothing to revoke.
@@ -303,19 +328,27 @@ class TeamProvisioner(_EntitlementProvisioner):
     async def _grant_admin(self, target: _Target) -> _Granted:
         for _ in range(_RACE_ROUNDS):
             # Adding as admin first is one request for the common case, a user not yet on the team.
-            if await _unless(Conflict, self._add(target, "admin")) is Outcome.CHANGED:
+            try:
+                await self._add(target, "admin")
+            except Conflict as exc:
+                lost = exc.after_lost_answer
+            else:
                 return _Granted(Outcome.CHANGED, implied=(teams.MEMBER,))
-            # A membership exists: only its role tells an admin (a repeat) from a member to promote.
+            # A membership exists: only its role tells an admin (a repeat) from a member, for the report. The
+            # promotion is sent whatever it says: a list lagging behind a recent demotion showed an admin, and the
+            # grant ended on that read, "already granted", the user left a plain member. Promoting an admin changes
+            # nothing; a user the paged read missed while pages shifted is promoted all the same.
             membership = await self._membership(target)
-            if membership is not None and membership.team_role == "admin":
-                return _Granted(Outcome.UNCHANGED)
-            # A member, or a user the paged read missed while pages shifted: promoting is right either way.
+            was_admin = membership is not None and membership.team_role == "admin"
             try:
                 await self._client.update_team_membership(target.object_id, target.user_id, role="admin")
             except NotFound:
                 # The membership was removed since the 409 (a concurrent revoke): start again from the add.
                 continue
-            return _Granted(Outcome.CHANGED)
+            if was_admin and lost:
+                # After a lost answer the admin membership may be that add's own (`_unless`), the member one with it.
+                return _Granted(Outcome.CHANGED, implied=(teams.MEMBER,))
+            return _Granted(Outcome.UNCHANGED if was_admin else Outcome.CHANGED)
         raise UnavailableError(
             f"the membership of user {target.user_id} in Datadog team {target.object_id} kept changing "
             "while granting admin; nothing is known to have been granted, try again"
@@ -328,19 +361,22 @@ class TeamProvisioner(_EntitlementProvisioner):
         return await self._revoke_admin(target)
 
     async def _revoke_admin(self, target: _Target) -> Outcome:
-        # Demote and keep the membership (the Go connector removed the user from the team). The role has to
-        # be read first: only demoting an admin is a change; for a plain member admin is already revoked.
+        # Demote and keep the membership (the Go connector removed the user from the team). The role is read first,
+        # for the report only: a plain member's admin is already revoked. The demotion is sent whatever the read
+        # says: a list may lag behind a recent promotion (a short just-in-time window), and a revoke that ended on
+        # the read alone left the user admin, reported revoked. Demoting a member changes nothing.
         try:
             membership = await self._membership(target)
         except NotFound:
             return Outcome.UNCHANGED  # the team no longer exists, nor any admin of it
-        if membership is not None and membership.team_role != "admin":
-            return Outcome.UNCHANGED
-        # An admin, or a user the paged read did not see: absence in a paged read is no proof (pages shift
-        # under concurrent writes), so only Datadog's 404 on the demotion itself may end a revoke unchanged.
-        return await _unless(
-            NotFound, self._client.update_team_membership(target.object_id, target.user_id, role="member")
+        # An admin, or a user the paged read did not see: absence in a paged read is no proof (pages shift under
+        # concurrent writes), so only Datadog's 404 on the demotion itself may say "not a member".
+        outcome = await _unless(
+            NotFound,
+            self._client.update_team_membership(target.object_id, target.user_id, role="member"),
+            ours_if_retried=False,  # a demotion's 404 is no membership, never the demotion's doing
         )
+        return Outcome.UNCHANGED if membership is not None and membership.team_role != "admin" else outcome
 
     async def _add(self, target: _Target, role: TeamRole) -> object:
         return await self._client.add_team_member(target.object_id, target.user_id, role=role)
@@ -373,8 +409,10 @@ class InvitationNotSentError(ConnectorError):
     retryable = False
 
     def __init__(self, user_id: str, email: str, cause: ConnectorError) -> None:
+        # Only a refusal says nothing was sent: after a lost or unreadable answer the email may have gone out.
+        sent = "was NOT sent" if nothing_done(cause) else "may not have been sent"
         super().__init__(
-            f"Datadog user {user_id} ({email}) was created, but the invitation email was NOT sent ({cause}); "
+            f"Datadog user {user_id} ({email}) was created, but the invitation email {sent} ({cause}); "
             "the user stays Pending until invited: resend the invitation from Datadog "
             "(Organization Settings > Users)"
         )
@@ -424,9 +462,21 @@ class AccountCreator:
         except Conflict as exc:
             log.info("datadog create_account", outcome="already_exists", email=email)
             raise AlreadyExistsError(
-                f"a Datadog user with email {email} already exists (possibly disabled or still pending); "
-                "no account was created and no invitation was sent"
+                f"a Datadog user with email {email} already exists (possibly disabled, still pending, or created by "
+                "an earlier try whose answer was lost); no account was created now and no invitation was sent"
             ) from exc
+        except ConnectorError as exc:
+            if nothing_done(exc):
+                raise
+            # No answer, a 5xx or an answer that cannot be used: the user may exist now, and a retry would stop at
+            # "already exists". Nobody was invited.
+            log.error("datadog create_account", outcome="create_failed", email=email, error=str(exc))
+            failure = ConnectorError(
+                f"creating Datadog user {email} failed ({exc}); the user may have been created all the same, and no "
+                "invitation was sent: check Datadog (Organization Settings > Users) and invite the user from there"
+            )
+            failure.code, failure.retryable = exc.code, exc.retryable
+            raise failure from exc
         log.info("datadog create_account", outcome="created", user_id=user.id, email=email)
         try:
             invitation = await self._client.send_invitation(user.id)
@@ -463,7 +513,7 @@ def _account_email(info: AccountInfo) -> str:
         raise InvalidArgumentError(f"email must be a string, not {type(raw).__name__}")
     email = raw.strip()
     if len(email) > 254 or not _EMAIL.fullmatch(email) or any(ord(c) < 32 or ord(c) == 127 for c in email):
-        raise InvalidArgumentError(f"email {raw!r} is not a valid email address")
+        raise InvalidArgumentError(f"email {quoted_id(raw)} is not a valid email address")
     return email
 
 
@@ -502,7 +552,7 @@ class UserActions:
         handler = self._handlers.get(name)
         if handler is None:
             raise UnimplementedError(
-                f"the Datadog connector has no action {name!r} (it has: {', '.join(self.action_names())})"
+                f"the Datadog connector has no action {quoted_id(name)} (it has: {', '.join(self.action_names())})"
             )
         user_id = _user_id_arg(args)
         status = await handler(user_id)
@@ -511,26 +561,24 @@ class UserActions:
         return ActionResult(response=response)
 
     async def _disable(self, user_id: str) -> str:
-        # Datadog answers a repeat DELETE with 404, the same as for an unknown user, so read the state first.
-        user = await self._client.get_user(user_id)
-        if user.disabled:
-            log.info("datadog disable_user", user_id=user_id, outcome=Outcome.UNCHANGED.value)
-            return user.status or "Disabled"
+        # The DELETE first: it decides. A read first made "already disabled" a read's word alone (a stale or cached
+        # answer showing the user disabled ended an offboarding with no write and the user active).
         try:
             await self._client.disable_user(user_id)
-        except NotFound:
-            # Disabled by someone else since the read, or gone: confirm rather than assume.
-            if not (await self._client.get_user(user_id)).disabled:
+        except NotFound as exc:
+            # Datadog answers 404 both for a user already disabled (by someone else, or by an attempt whose answer
+            # was lost) and for no such user: only the user's state tells (an unknown user's 404 is raised).
+            user = await self._client.get_user(user_id)
+            if not user.disabled:
                 raise
-            log.info("datadog disable_user", user_id=user_id, outcome=Outcome.UNCHANGED.value)
-            return "Disabled"
+            outcome = Outcome.CHANGED if exc.after_lost_answer else Outcome.UNCHANGED
+            log.info("datadog disable_user", user_id=user_id, outcome=outcome.value)
+            return user.status or "Disabled"
         log.info("datadog disable_user", user_id=user_id, outcome=Outcome.CHANGED.value)
         return "Disabled"
 
     async def _enable(self, user_id: str) -> str:
-        user = await self._client.enable_user(user_id)
-        if user.disabled:
-            raise InternalError(f"Datadog still reports user {user_id} disabled after enabling it")
+        user = await self._client.enable_user(user_id)  # an answer still showing the user disabled is an error
         log.info("datadog enable_user", user_id=user_id, status=user.status)
         return user.status or "Active"
 
@@ -574,7 +622,7 @@ def _update_user_id(args: struct_pb2.Struct) -> str:
     if not rid:
         raise InvalidArgumentError("baton-datadog: user_id cannot be empty")
     if rtype != types.USER.id:
-        raise InvalidArgumentError(f"baton-datadog: user_id must identify a user, not a {rtype!r}")
+        raise InvalidArgumentError(f"baton-datadog: user_id must identify a user, not a {quoted_id(rtype)}")
     return _clean_id(rid, "user_id")
 
 
@@ -600,7 +648,7 @@ def _user_id_arg(args: struct_pb2.Struct) -> str:
 
         rtype = text("resource_type_id", "resource_type")
         if rtype and rtype != types.USER.id:
-            raise InvalidArgumentError(f"user_id must identify a user, not a {rtype!r}")
+            raise InvalidArgumentError(f"user_id must identify a user, not a {quoted_id(rtype)}")
         return _clean_id(text("resource_id", "resource"), "user_id")
     raise InvalidArgumentError(f"user_id must be a string or a resource id, not a {kind or 'missing value'}")
 
@@ -619,7 +667,7 @@ class ApiKeyDeleter:
     ) -> list[any_pb2.Any]:
         if resource_id.resource_type != types.API_KEY.id:
             raise InvalidArgumentError(
-                f"only {types.API_KEY.id} resources can be deleted, not {resource_id.resource_type!r}"
+                f"only {types.API_KEY.id} resources can be deleted, not {quoted_id(resource_id.resource_type)}"
             )
         key_id = resource_id.resource
         if is_malformed_id(key_id):

@@ -46,6 +46,12 @@ class RetryPolicy(BaseRetryPolicy):
         """
         if isinstance(exc, httpx.ConnectError) and is_certificate_failure(exc):
             return False
-        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout | httpx.ProxyError):
+        if RetryPolicy.never_sent(exc):
             return True
         return idempotent and isinstance(exc, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError)
+
+    @staticmethod
+    def never_sent(exc: BaseException) -> bool:
+        """Whether a transport failure certainly kept the request from Datadog: no connection, no free pool slot, or a
+        proxy that would not open the tunnel."""
+        return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout | httpx.ProxyError)

@@ -66,11 +66,11 @@ def base_url_for(site: str, base_url: str | None = None) -> str:
         if "@" in parts.netloc:
             # httpx drops a URL's user and password (the keys authenticate), and the URL is logged and shown
             # by `config`: refusing it keeps a password that could never work out of both.
-            raise ValueError("setting `base_url`: must not carry a user name or password")
+            raise ValueError("base URL: must not carry a user name or password")
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("setting `base_url`: expected an http(s) URL such as https://api.datadoghq.com")
+            raise ValueError("base URL: expected an http(s) URL such as https://api.datadoghq.com")
         if parts.query or parts.fragment:
-            raise ValueError("setting `base_url`: must not carry a query string or fragment")
+            raise ValueError("base URL: must not carry a query string or fragment")
         return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
     return resolve_site(site).api_url
 

@@ -232,6 +232,8 @@ class ApiTransport:
         `mints`: the answer holds a new credential's secret; an error quotes the body of a refusal (4xx) only.
         """
         idempotent = method.upper() != "POST" if idempotent is None else idempotent
+        # Whether an attempt may have reached Datadog without its answer reaching us (then retried).
+        lost = False
         failures = 0
         throttles = 0
         attempt = 0
@@ -257,6 +259,7 @@ class ApiTransport:
                     and failures < self.retry.max_attempts
                     and self.retry.retryable_exception(exc, idempotent=idempotent)
                 ):
+                    lost = lost or not self.retry.never_sent(exc)
                     await self._backoff(group, type(exc).__name__, failures, attempt)
                     continue
                 raise Unavailable(
@@ -267,6 +270,7 @@ class ApiTransport:
                 self._emit(RequestDone(group, method, exc.status, self._clock() - started, attempt))
                 failures += 1
                 if exc.retryable and idempotent and not single_attempt and failures < self.retry.max_attempts:
+                    lost = True
                     await self._backoff(group, "unreadable_body", failures, attempt)
                     continue
                 raise
@@ -299,9 +303,12 @@ class ApiTransport:
                 info = RateLimitHeaders.parse(headers, self._wall_clock())
                 hint = info.retry_after if info is not None else None
                 if hint is None or not self.retry.hint_exceeds_cap(hint):
+                    lost = True
                     await self._backoff(group, f"http_{status}", failures, attempt, at_least=hint)
                     continue
-            raise self.error(status, method, path, body, headers, mints=mints)
+            error = self.error(status, method, path, body, headers, mints=mints)
+            error.after_lost_answer = lost
+            raise error
 
     async def _attempt(
         self,

@@ -178,7 +178,7 @@ def test_inspect_names_the_file_and_the_problem(case: str, tmp_path: Path) -> No
     code, out, err = run_inspect(path)
     assert code == 2
     assert out == ""
-    assert err.startswith(f"inspect: {path}")
+    assert err.startswith(f"baton-datadog: inspect: {path}")
     assert phrase in err
     assert len(err.splitlines()) == 1
 
@@ -186,7 +186,7 @@ def test_inspect_names_the_file_and_the_problem(case: str, tmp_path: Path) -> No
 def test_bad_rows_are_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     blob = rewritten(SAMPLE, tmp_path, "UPDATE v1_resources SET data = x'ffffffff'")
     code, _, err = run_inspect(blob, "--resources", "user")
-    assert (code, err.startswith(f"inspect: {blob}: cannot read v1_resources")) == (1, True)
+    assert (code, err.startswith(f"baton-datadog: inspect: {blob}: cannot read v1_resources")) == (1, True)
 
 
 def test_the_cli_on_a_fifo_and_a_bomb_prints_one_line(tmp_path: Path) -> None:
@@ -201,7 +201,7 @@ def test_the_cli_on_a_fifo_and_a_bomb_prints_one_line(tmp_path: Path) -> None:
         )
         assert done.returncode == 2
         assert "Traceback" not in done.stderr
-        assert done.stderr.startswith(f"inspect: {path}")
+        assert done.stderr.startswith(f"baton-datadog: inspect: {path}")
 
 
 def test_the_cap_is_stated_and_bounds_the_temp_dir(tmp_path: Path) -> None:
@@ -446,7 +446,7 @@ def _inspect_bytes(data: bytes, *flags: str) -> None:
         code, _, err = run_inspect(path, *flags)
     assert code in (0, 1, 2)
     if code:
-        assert err.startswith(f"inspect: {path}"), err
+        assert err.startswith(f"baton-datadog: inspect: {path}"), err
         assert len(err.splitlines()) == 1, err
 
 

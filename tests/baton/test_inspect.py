@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -93,13 +94,13 @@ def test_an_unknown_sync_id_or_resource_type_is_named_not_an_empty_listing(
     assert command.run(parser.parse_args([str(IN_PROGRESS), "--sync-id", "3ARefY5G8eOytquwYgm41Nq07IX"])) == 2
     err = capsys.readouterr().err.strip()
     assert err == (
-        f"inspect: --sync-id 3ARefY5G8eOytquwYgm41Nq07IX: no such sync in {IN_PROGRESS} "
+        f"baton-datadog: inspect: --sync-id 3ARefY5G8eOytquwYgm41Nq07IX: no such sync in {IN_PROGRESS} "
         "(its syncs: 3ARefY5G8eOytquwYgm41Nq07IZ)"
     )
     assert command.run(parser.parse_args([str(IN_PROGRESS), "--resources", "users"])) == 2
     err = capsys.readouterr().err.strip()
     assert err == (
-        "inspect: --resources users: no such resource type in sync 3ARefY5G8eOytquwYgm41Nq07IZ "
+        "baton-datadog: inspect: --resources users: no such resource type in sync 3ARefY5G8eOytquwYgm41Nq07IZ "
         "(its types: group, project, role, scoped_role, user)"
     )
 
@@ -250,3 +251,87 @@ def test_a_profile_is_in_key_order_at_every_level() -> None:
     assert list(shown) == ["a", "b"]
     assert list(shown["b"]) == ["a", "z"]
     assert list(shown["b"]["a"][0]) == ["x", "y"]
+
+
+def test_whole_numbers_of_a_profile_are_shown_as_integers() -> None:
+    """A Struct keeps numbers as doubles, so a role's `user_count` of 15 was listed as 15.0 (Go shows 15)."""
+    from connector.baton.pb.c1.connector.v2 import resource_pb2
+    from connector.daemon import inspect as cli_inspect
+
+    resource = resource_pb2.Resource()
+    resource.profile.update({"user_count": 15, "nested": {"n": [0, -3]}, "ratio": 0.5, "huge": 2.0**60})
+    shown = cli_inspect._profile(resource)
+    assert json.dumps(shown, sort_keys=True) == (
+        '{"huge": 1.152921504606847e+18, "nested": {"n": [0, -3]}, "ratio": 0.5, "user_count": 15}'
+    )
+
+
+def test_the_summary_says_when_the_sync_it_shows_is_unfinished() -> None:
+    """An interrupted one-shot sync's counts are part of the org; only an empty ENDED_AT column told so."""
+    unfinished = inspect(str(IN_PROGRESS))
+    assert unfinished.returncode == 0, unfinished.stderr
+    assert unfinished.stdout.splitlines()[0] == (
+        f"{IN_PROGRESS}: showing sync 3ARefY5G8eOytquwYgm41Nq07IZ (unfinished: the rows it stored before it stopped)"
+    )
+    finished = inspect(str(EXPANDED))
+    assert "unfinished" not in finished.stdout.splitlines()[0]
+
+
+def test_the_file_is_read_as_baton_sdks_baton_tool_takes_it(tmp_path: Path) -> None:
+    """`baton resources -f sync.c1z -o json` is the habit (sync.c1z by default); inspect said "unknown flag -f"."""
+    import shutil
+
+    shutil.copy(IN_PROGRESS, tmp_path / "sync.c1z")
+    shutil.copy(EXPANDED, tmp_path / "other.c1z")
+
+    without_file = {name: value for name, value in os.environ.items() if name != "BATON_FILE"}
+
+    def sync_id(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "connector", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+            cwd=tmp_path,
+            env=without_file,
+        )
+        assert done.returncode == 0, (args, done.stderr)
+        return str(json.loads(done.stdout)["sync_id"])
+
+    assert sync_id("inspect", "--json") == "3ARefY5G8eOytquwYgm41Nq07IZ"  # sync.c1z, what a one-shot run writes
+    assert sync_id("inspect", "-o", "json", "-f", "sync.c1z") == "3ARefY5G8eOytquwYgm41Nq07IZ"
+    other = sync_id("inspect", "--file", "other.c1z", "--output-format", "json")
+    assert other != "3ARefY5G8eOytquwYgm41Nq07IZ"
+    assert sync_id("--file", "other.c1z", "inspect", "--json") == other  # the flag before the command, as with baton
+    # With no file named, the one the one-shot or periodic sync writes: BATON_FILE (a pod's), else sync.c1z.
+    done = subprocess.run(
+        [sys.executable, "-m", "connector", "inspect", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        cwd=tmp_path,
+        env={**without_file, "BATON_FILE": str(tmp_path / "other.c1z")},
+    )
+    assert json.loads(done.stdout)["sync_id"] == other, done.stderr
+    both = subprocess.run(
+        [sys.executable, "-m", "connector", "inspect", "sync.c1z", "-f", "other.c1z"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert (both.returncode, both.stderr) == (
+        2,
+        "baton-datadog: inspect: two files given (sync.c1z and --file other.c1z); inspect reads one\n",
+    )
+
+
+def test_a_listing_of_one_row_says_one_row() -> None:
+    from connector.daemon import inspect as cli_inspect
+
+    out = io.StringIO()
+    cli_inspect._emit(out, False, lambda: iter([{"id": "only"}]), ["id"])
+    assert out.getvalue().splitlines() == ["ID", "only", "(1 row)"]

@@ -31,7 +31,7 @@ def test_help_lists_the_commands_and_each_settings_default_values_and_variable()
     done = run_cli("--help")
     assert done.returncode == 0
     text = " ".join(done.stdout.split())  # argparse wraps lines
-    for command in ("inspect FILE", "capabilities", "config"):
+    for command in ("inspect [FILE]", "capabilities", "config", "help [COMMAND]"):
         assert command in text
     assert "(default: 3; an integer from 1 to 100) [BATON_TASK_CONCURRENCY]" in text
     assert "(default: info; one of debug, info, warn, warning, error) [BATON_LOG_LEVEL]" in text
@@ -140,6 +140,65 @@ def test_inspect_file_still_works_and_help_and_version_work_in_both_places(tmp_p
 @pytest.mark.parametrize(
     ("args", "says"),
     [
+        (("--resources",), "argument --resources: expected one argument"),
+        (("--grants", "--entitlements"), "argument --entitlements: not allowed with argument --grants"),
+    ],
+)
+def test_a_mistake_in_inspects_flags_is_one_line_and_exit_2(args: tuple[str, ...], says: str) -> None:
+    """argparse printed its four-line usage above the error."""
+    done = run_cli("inspect", str(DEMO_C1Z), *args)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines() == [f"baton-datadog: inspect: {says}"]
+
+
+# cobra gives every baton-sdk connector a `help [COMMAND]` command; a baton user types it before trying --help.
+@pytest.mark.parametrize(
+    ("args", "shows"),
+    [
+        (("help",), "usage: baton-datadog [COMMAND] [FLAGS]"),
+        (("help", "inspect"), "the .c1z file to read"),
+        (("help", "config"), "usage: baton-datadog config [FLAGS] [--json]"),
+        (("--log-level", "debug", "help", "capabilities"), "usage: baton-datadog capabilities [FLAGS]"),
+    ],
+    ids=["program", "inspect", "config", "after-flags"],
+)
+def test_the_help_command_shows_the_programs_help_or_a_commands(args: tuple[str, ...], shows: str) -> None:
+    done = run_cli(*args)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert shows in done.stdout
+
+
+def test_help_for_no_command_is_one_line_and_exit_2() -> None:
+    done = run_cli("help", "sycn")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines() == [
+        "baton-datadog: help: unknown command 'sycn'; the commands are inspect, capabilities, config, help, "
+        "or none to sync or serve (see --help)"
+    ]
+    done = run_cli("help", CANARY)
+    assert done.returncode == 2
+    assert CANARY not in done.stderr
+
+
+def test_config_and_capabilities_help_describe_the_command_and_its_own_flags() -> None:
+    """Their help was the program's: a `[COMMAND]` slot they do not take, and no word of `config --json`."""
+    for command, usage in (("config", "[FLAGS] [--json]"), ("capabilities", "[FLAGS]")):
+        done = run_cli(command, "--help")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith(f"usage: baton-datadog {command} {usage}\n"), done.stdout[:200]
+        assert "commands:" not in done.stdout
+    assert "--json" in run_cli("config", "--help").stdout
+    assert "--json" not in run_cli("capabilities", "--help").stdout
+    done = run_cli("config", "--jsno")
+    assert (done.returncode, last_line(done.stderr)) == (
+        2,
+        "baton-datadog: unknown flag --jsno; did you mean --json?; see --help for the flags",
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
         (("sync",), "unknown command 'sync'"),
         (("--log-level", "debug", "cofnig"), "unknown command 'cofnig'; did you mean 'config'?"),
         # A key that lost its flag is never quoted back.
@@ -153,7 +212,7 @@ def test_a_positional_that_is_no_command_is_one_line_and_exit_2(args: tuple[str,
     assert done.stdout == ""
     (line,) = done.stderr.splitlines()
     assert line.startswith(f"baton-datadog: {says}")
-    assert "the commands are inspect, capabilities, config" in line
+    assert "the commands are inspect, capabilities, config, help" in line
     assert CANARY not in line
 
 
@@ -377,8 +436,21 @@ def test_a_signal_while_starting_is_an_orderly_stop(
         ("--help",),
         ("inspect", "--help"),
         ("--version",),
+        ("help",),  # the command prints the same help, and returns rather than exits
+        ("help", "inspect"),
     ],
-    ids=["config", "config-json", "capabilities", "inspect", "inspect-json", "help", "inspect-help", "version"],
+    ids=[
+        "config",
+        "config-json",
+        "capabilities",
+        "inspect",
+        "inspect-json",
+        "help",
+        "inspect-help",
+        "version",
+        "help-command",
+        "help-command-inspect",
+    ],
 )
 def test_output_that_cannot_be_written_is_named_not_an_unexpected_error(args: tuple[str, ...]) -> None:
     """`... > /dev/full` (a full disk under a redirect): the output failed, not the connector; one line, exit 1."""

@@ -28,7 +28,13 @@ from connector.baton.errors import Code, UnavailableError
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.retry import RetryPolicy
 from connector.baton.runtime.scheduler import MAX_NEXT_POLL, MIN_IDLE_POLL, Scheduler
-from connector.baton.runtime.service import MIN_READY_WINDOW, Readiness, _hello_until_ok, listen_fault
+from connector.baton.runtime.service import (
+    MIN_READY_WINDOW,
+    Readiness,
+    StartupRefused,
+    _hello_until_ok,
+    listen_fault,
+)
 from connector.baton.tasks.processor import TaskProcessor
 from tests.baton.tasks.stubs import INSTANT, StubClient, make_rig
 from tests.fakes.tasks import grant_task, kind_task
@@ -410,7 +416,8 @@ async def test_hello_stops_on_a_refusal(refusal: Exception) -> None:
         calls += 1
         raise refusal
 
-    assert not await _hello_until_ok(hello, asyncio.Event(), INSTANT)
+    with pytest.raises(StartupRefused, match=r"^ConductorOne refused the connector; check BATON_CLIENT_ID"):
+        await _hello_until_ok(hello, asyncio.Event(), INSTANT)
     assert calls == 1
 
 

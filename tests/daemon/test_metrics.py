@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
+from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.parser import text_string_to_metric_families
 
 from connector.baton.c1.client import RpcResult
@@ -108,3 +112,25 @@ def test_a_targeted_sync_is_not_a_full_sync() -> None:
     }
     assert samples(metrics, "baton_datadog_sync_duration_seconds_count") == {(): 1}
     assert samples(metrics, "baton_datadog_upload_bytes_total") == {(): 500}
+
+
+DEPLOYMENT_DOC = Path(__file__).resolve().parents[2] / "docs" / "deployment.md"
+
+
+def test_the_metrics_table_of_the_deployment_doc_names_each_series_with_its_labels() -> None:
+    """The table an SRE writes queries from: it gave `..._rate_limit_wait_seconds_total` a `cause` label it has not."""
+    metrics, _ = daemon_metrics()
+    exported = {
+        collector._name + ("_total" if collector._type == "counter" else ""): set(collector._labelnames)
+        for collector in metrics.registry._collector_to_names
+        if isinstance(collector, MetricWrapperBase) and collector._name.startswith("baton_datadog_")
+    }
+    documented: dict[str, set[str]] = {}
+    for line in DEPLOYMENT_DOC.read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if not line.startswith("| `baton_datadog_") or len(cells) < 3:
+            continue
+        labels = set(re.findall(r"[a-z_]+", re.sub(r"\([^)]*\)", "", cells[1])))
+        for name in re.findall(r"`(baton_datadog_[a-z_]+)`", cells[0]):
+            documented[name] = labels
+    assert documented == exported

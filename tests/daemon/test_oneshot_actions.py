@@ -171,3 +171,17 @@ def test_what_datadog_refuses_is_a_runtime_failure(fake: FakeDatadog) -> None:
     assert code == 1
     assert out == ""
     assert last_line(err).startswith("baton-datadog: grant-entitlement failed:")
+
+
+def test_a_refusal_whose_message_would_drive_the_terminal_is_shown_inert(fake: FakeDatadog) -> None:
+    """The closing line quotes Datadog's message: ESC in it set the operator's window title (or anything else a
+    terminal does), and its newline printed a second line, "granted everything", under the failure."""
+    role, user = pick(fake)
+    fake.faults.hostile("escape-error", path=f"/api/v2/roles/{role.id}/users", method="POST")
+    code, out, err = cli(fake, "--grant-entitlement", f"role:{role.id}:member", "--grant-principal", user.id)
+    assert code == 1
+    assert out == ""
+    assert "\x1b" not in err
+    assert "\x07" not in err
+    assert not [line for line in err.splitlines() if line.startswith("baton-datadog: granted")]
+    assert last_line(err).endswith("Forbidden\\x1b]0;owned\\x07\\nbaton-datadog: granted everything")

@@ -50,3 +50,21 @@ def test_sdk_health_settings_from_flags_and_environment(monkeypatch: pytest.Monk
     monkeypatch.setenv("BATON_HEALTH_CHECK_BIND_ADDRESS", "0.0.0.0")
     env = load([])
     assert (env.health_check, env.health_check_port, env.health_check_bind_address) == (False, 9191, "0.0.0.0")
+
+
+def test_the_start_up_line_writes_an_ipv6_health_address_in_brackets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`::1:8081` (the start-up line and the "cannot listen on" error) reads as the address ::1:8081, port unknown."""
+    from connector.baton.runtime.http import host_port
+    from connector.daemon.main import startup_summary
+
+    for name in ("BATON_HEALTH_CHECK", "BATON_HEALTH_CHECK_PORT", "BATON_HEALTH_CHECK_BIND_ADDRESS"):
+        monkeypatch.delenv(name, raising=False)
+    assert (host_port("::1", 8081), host_port("0.0.0.0", 0), host_port("pod.local", 9)) == (
+        "[::1]:8081",
+        "0.0.0.0:0",
+        "pod.local:9",
+    )
+    service = ["--client-id", "id@tenant.conductor.one/pcc", "--client-secret", "canary-ipv6-secret"]
+    settings = load([*service, "--health-check-bind-address", "::1", "--health-check-port", "8081"])
+    assert startup_summary(settings)["health_address"] == "[::1]:8081"
+    assert startup_summary(load([*service, "--no-health-check"]))["health_address"] == "off"

@@ -94,3 +94,38 @@ def test_sigterm_during_startup_exits_0_promptly(blackhole: Blackhole, stuck_on:
                 daemon.kill()
                 daemon.wait()
     assert creds.client_secret not in log_path.read_text()
+
+
+@pytest.mark.parametrize("case", ["temp-dir-missing", "periodic-file-not-a-c1z"])
+def test_service_files_it_could_never_write_are_a_setting_error_at_start(case: str, tmp_path: Path) -> None:
+    """One-shot refused them with exit 2; the service came up ready and failed every sync on them instead."""
+    from tests.daemon.cli import last_line, run_cli
+
+    creds = generate_client_credentials("tenant.example.com")
+    not_c1z = tmp_path / "notes.txt"
+    not_c1z.write_text("not a sync file\n")
+    extra = (
+        {"BATON_C1Z_TEMP_DIR": str(tmp_path / "missing")}
+        if case == "temp-dir-missing"
+        else {"BATON_SYNC_INTERVAL": "60", "BATON_FILE": str(not_c1z)}
+    )
+    with refusing_port() as refused:
+        done = run_cli(
+            env={
+                "BATON_CLIENT_ID": creds.client_id,
+                "BATON_CLIENT_SECRET": creds.client_secret,
+                "BATON_BASE_URL": f"http://127.0.0.1:{refused}",
+                "BATON_C1_API_HOST": f"127.0.0.1:{refused}",
+                "BATON_API_KEY": "k" * 32,
+                "BATON_APP_KEY": "a" * 40,
+                "BATON_HEALTH_CHECK_PORT": "0",
+                **extra,
+            },
+            timeout=60,
+        )
+    assert done.returncode == 2, done.stderr[-2000:]
+    setting = "--c1z-temp-dir (BATON_C1Z_TEMP_DIR)" if case == "temp-dir-missing" else "--file (BATON_FILE)"
+    assert last_line(done.stderr).startswith(f"baton-datadog: setting {setting}: "), done.stderr[-2000:]
+    assert "health server listening" not in done.stderr
+    assert not_c1z.read_text() == "not a sync file\n"
+    assert creds.client_secret not in done.stdout + done.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -36,6 +37,26 @@ def test_every_setting_has_a_flag_of_the_same_name() -> None:
     flags = {opt for action in parser._actions for opt in action.option_strings}
     for name in Settings.model_fields:
         assert "--" + name.replace("_", "-") in flags, name
+
+
+@pytest.mark.parametrize(
+    ("name", "allowed"),
+    [
+        ("backoff_scale", "a number > 0 and ≤ 1"),
+        ("ready_window_seconds", "a number > 0"),
+        ("shutdown_grace_seconds", "a number ≥ 0"),
+        ("task_concurrency", "an integer from 1 to 100"),
+    ],
+)
+def test_help_states_every_bound_a_number_is_checked_against(name: str, allowed: str) -> None:
+    """`--backoff-scale 2` and `--ready-window-seconds 0` were refused while --help said only "a number"."""
+    from connector.daemon.settings import allowed_values
+
+    assert allowed_values(name) == allowed
+    help_text = next(a.help for a in build_parser()._actions if flag(name) in a.option_strings)
+    assert f"; {allowed})" in str(help_text)
+    with pytest.raises(SettingsError, match=re.escape(f"{flag(name)} ({env(name)})")):
+        load([flag(name), "0" if name != "shutdown_grace_seconds" else "-1"])
 
 
 def test_flag_beats_env_beats_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -266,6 +287,130 @@ def test_a_baton_sdk_setting_this_connector_lacks_is_named_as_such_everywhere(
     config.write_text(f"{flag(name).removeprefix('--')}: '1'\n")
     with pytest.raises(SettingsError, match=re.escape(f"unknown setting '{flag(name).removeprefix('--')}': {why}")):
         load(["--config", str(config)])
+
+
+def test_a_variable_name_in_the_config_file_is_told_the_files_name_for_it(tmp_path: Path) -> None:
+    """`BATON_API_KEY: …` copied from a Secret into the YAML file was answered "did you mean BATON_API_KEY?"."""
+    config = tmp_path / "baton.yaml"
+    config.write_text("BATON_API_KEY: canary-api-key-in-yaml\n")
+    with pytest.raises(SettingsError) as refused:
+        load(["--config", str(config)])
+    assert str(refused.value) == (
+        f"setting --config (BATON_CONFIG_PATH): {config}: 'BATON_API_KEY' is the environment variable's name; "
+        "in this file the setting is api-key"
+    )
+    config.write_text("baton_sync_schedules: true\n")
+    with pytest.raises(SettingsError, match=r"in this file the setting is sync-schedules$"):
+        load(["--config", str(config)])
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        # The model took a YAML boolean for the number 1 or 0: a sync every second, any free port.
+        ("sync-interval: true", "sync-interval is true/false (a YAML boolean), not a number"),
+        ("health-check-port: false", "health-check-port is true/false (a YAML boolean), not a number"),
+        # YAML 1.1 reads 0123 as 83: quoting is the fix to name (the model said only "a valid string").
+        ("host-id: 0123", "host-id is a number, not text; quote it to give text"),
+        ("host-id: 2024-01-01", "host-id is a YAML date, not text; quote it to give text"),
+        # Was "Input is not a valid path for <class 'pathlib.Path'>".
+        ("file: 123", "file is a number, not text; quote it to give text"),
+        (f"api-key: {{k: {CANARY}}}", "api-key is a mapping, not text"),
+        ("sync-resources: [role:a, 2]", "sync-resources is a number (item 2), not text; quote it to give text"),
+        ("sync-resource-types: {role: 1}", "sync-resource-types is a mapping, not text or a list of text"),
+    ],
+)
+def test_a_config_file_value_of_the_wrong_yaml_kind_is_named_not_converted(
+    line: str, says: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "baton.yaml"
+    config.write_text(line + "\n")
+    with pytest.raises(SettingsError) as refused:
+        load(["--config", str(config)])
+    assert str(refused.value) == f"setting --config (BATON_CONFIG_PATH): {config}: {says}"
+    assert CANARY not in str(refused.value)
+
+
+def test_a_config_file_takes_values_of_the_kinds_it_would_be_written_with(tmp_path: Path) -> None:
+    config = tmp_path / "baton.yaml"
+    config.write_text(
+        "task-concurrency: 4\nshutdown-grace-seconds: 2.5\nhealth-check-port: '9090'\nprovisioning: yes\n"
+        "sync-resource-types: role\nsync-resources: [role:a, 'team:b']\nhost-id: '0123'\n"
+        "invoke-action: disable_user\ninvoke-action-args:\n  user_id: u-1\n"
+    )
+    settings = load(["--config", str(config)])
+    assert (settings.task_concurrency, settings.shutdown_grace_seconds, settings.health_check_port) == (4, 2.5, 9090)
+    assert (settings.provisioning, settings.sync_resource_types, settings.host_id) == (True, ["role"], "0123")
+    assert settings.sync_resources == ["role:a", "team:b"]
+    # The action's arguments as a YAML mapping: the JSON object they stand for.
+    assert json.loads(settings.invoke_action_args) == {"user_id": "u-1"}
+
+
+def test_each_bad_entry_of_a_json_list_is_named_by_its_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BATON_SYNC_RESOURCES", '["role:a", 1, 2]')
+    with pytest.raises(SettingsError) as refused:
+        load([])
+    assert str(refused.value).splitlines() == [
+        "setting --sync-resources (BATON_SYNC_RESOURCES): item 2: Input should be a valid string",
+        "setting --sync-resources (BATON_SYNC_RESOURCES): item 3: Input should be a valid string",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        (f"https://user:{CANARY}@api.datadoghq.com", "must not carry a user name or password"),
+        ("ftp://api.datadoghq.com", "expected an http(s) URL such as https://api.datadoghq.com"),
+        (f"https://api.datadoghq.com/?k={CANARY}", "must not carry a query string or fragment"),
+    ],
+)
+def test_a_bad_base_url_is_named_once(url: str, says: str) -> None:
+    """The line read "setting --base-url (BATON_BASE_URL): setting `base_url`: …"."""
+    with pytest.raises(SettingsError) as refused:
+        load(["--base-url", url])
+    assert str(refused.value) == f"setting --base-url (BATON_BASE_URL): {says}"
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (
+            ["--api-key", f"-{CANARY}"],
+            "argument --api-key: expected one argument (give it one; a value that starts with '-' is written --api-key=VALUE)",
+        ),
+        (
+            ["-f", f"-{CANARY}"],
+            "argument --file/-f: expected one argument (give it one; a value that starts with '-' is written --file=VALUE)",
+        ),
+        (
+            ["--log-level"],
+            "argument --log-level: expected one argument (give it one; a value that starts with '-' is written --log-level=VALUE)",
+        ),
+    ],
+)
+def test_a_flag_without_its_value_is_one_line_with_the_way_to_give_a_dash_value(args: list[str], says: str) -> None:
+    """pflag takes `--api-key -x…` as the value; argparse printed its usage and exited on its own."""
+    with pytest.raises(SettingsError) as refused:
+        load(args)
+    assert str(refused.value) == says
+    assert load([f"--api-key=-{CANARY}"]).api_key.get_secret_value() == f"-{CANARY}"  # type: ignore[union-attr]
+
+
+def test_a_config_file_holding_a_secret_that_others_may_read_is_warned_about(tmp_path: Path) -> None:
+    from connector.daemon.settings import load_effective
+
+    config = tmp_path / "baton.yaml"
+    config.write_text(f"api-key: {CANARY}\nclient-id: a@b.conductor.one/c\nclient-secret: {CANARY}\n")
+    config.chmod(0o644)
+    warnings = load_effective(["--config", str(config)]).warnings
+    assert warnings == [
+        f"the --config file {config} holds api-key, client-secret and other users may read it (mode 0644); chmod 600 it"
+    ]
+    config.chmod(0o600)
+    assert load_effective(["--config", str(config)]).warnings == []
+    config.write_text("site: datadoghq.eu\n")  # no secret in it: nothing to protect
+    config.chmod(0o644)
+    assert load_effective(["--config", str(config)]).warnings == []
 
 
 def test_no_setting_of_this_connector_is_called_baton_sdk_only() -> None:

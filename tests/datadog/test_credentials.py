@@ -38,8 +38,8 @@ from connector.datadog.credentials import api_key_v2, service_access_token_v2
 from connector.datadog.errors import RateLimited, UnexpectedResponse
 from connector.datadog.resources.keys import is_malformed_id, parse_sat_handle, sat_handle
 from tests.datadog.helpers import ClientFactory, other_users_answers
-from tests.fakes.datadog import FakeDatadog
-from tests.fakes.datadog.org import AppKey, User
+from tests.fakes.datadog import FakeDatadog, render
+from tests.fakes.datadog.org import AccessToken, APIKey, AppKey, User
 from tests.fixtures_dir import FIXTURES_DIR
 
 PAYLOADS = json.loads((FIXTURES_DIR / "credentials" / "datadog-payloads.json").read_text())
@@ -723,7 +723,7 @@ async def test_a_create_answered_with_another_credential_issues_neither_and_leav
     sa = env.service_account()
     scopes = ["a"] if kind == SAT else []
     first = await env.issue(sa, kind, scopes, request_id="first")
-    with pytest.raises(UnexpectedResponse, match="names another credential") as caught:
+    with pytest.raises(UnexpectedResponse, match="about another credential") as caught:
         await env.issue(sa, kind, scopes, request_id="second")
     assert _document(first)["key_value"] not in f"{caught.value} {caught.value!r}"
     org = fake.org
@@ -978,3 +978,362 @@ async def test_a_cleanup_cut_short_by_the_shutdown_names_the_credential_that_may
     assert told["name"].startswith("c1-")
     assert "may exist in Datadog" in told["error"]
     assert not [v for v in canaries.values if v in repr(events)], "an issued secret reached the log"
+
+
+class CreatesAnsweredWithAnotherKey(CreateAnswers):
+    """The create happens; its answer is another credential's (a cache or proxy mixing up answers), secret and all."""
+
+    def __init__(self, fake: FakeDatadog) -> None:
+        super().__init__()
+        self._fake = fake
+        self.other: str | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.other is None:
+            return await self._inner.handle_async_request(request)
+        return await super().handle_async_request(request)
+
+    async def _instead(self) -> httpx.Response:
+        org, other = self._fake.org, self.other
+        if other in org.api_keys:
+            data = render.api_key(org.api_keys[other], with_key=True)
+        elif other in org.app_keys:
+            data = render.app_key(org.app_keys[other], with_key=True)
+        else:
+            data = render.access_token(org.tokens[str(other)], with_key=True)
+        return httpx.Response(201, json={"data": data})
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_create_answered_with_another_credential_issues_nothing_and_deletes_neither_wrongly(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str
+) -> None:
+    """The answer to a create is the new credential: one naming another (another request's answer) was issued as
+    this request's, its secret and id handed to ConductorOne (which would later revoke that other credential), and
+    the credential this create made stayed live with no trace. Now the answer is refused for its name, the new
+    credential is found by name and deleted, and the other one is left alone (deleting it by the answer's id would
+    revoke a credential nobody asked to revoke)."""
+    transport = CreatesAnsweredWithAnotherKey(fake)
+    client = make_client(fake, transport=transport)
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    scopes = ["a"] if kind == SAT else []
+    first = await env.issue(sa, kind, scopes, request_id="first")
+    transport.other = _document(first)["key_id"]
+    before = (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens))
+    with pytest.raises(UnexpectedResponse, match="the answer is about another credential"):
+        await env.issue(sa, kind, scopes, request_id="second")
+    assert transport.created.is_set()
+    assert (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens)) == before
+
+
+class CreatesAnsweredWithAnotherOwner(CreateAnswers):
+    """The create happens; its answer names the new credential, owned by another service account."""
+
+    def __init__(self, owner: str) -> None:
+        super().__init__()
+        self._owner = owner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method != "POST" or not request.url.path.endswith(self.CREATES):
+            return response
+        body = json.loads(await response.aread())
+        await response.aclose()
+        body["data"]["relationships"]["owned_by"]["data"]["id"] = self._owner
+        return httpx.Response(response.status_code, json=body)
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, SAT])
+async def test_a_create_answered_as_another_accounts_credential_issues_nothing(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str
+) -> None:
+    """An application key the answer says another service account owns was issued as this one's (its revocation
+    then asks the wrong account); the SAT was revoked by an id under the wrong account, which leaves it live. Both
+    are now found by name and deleted."""
+    other = fake.org.add_user("other@example.com", name="Other", service_account=True, status="Active")
+    client = make_client(fake, transport=CreatesAnsweredWithAnotherOwner(other.id))
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    before = (set(fake.org.app_keys), set(fake.org.tokens))
+    with pytest.raises(UnexpectedResponse, match="the answer is about another credential"):
+        await env.issue(sa, kind, ["a"] if kind == SAT else [])
+    assert (set(fake.org.app_keys), set(fake.org.tokens)) == before
+
+
+@pytest.mark.parametrize("org_wide", ["allowed", "forbidden"])
+@pytest.mark.parametrize("owner_kind", ["person", "disabled service account"])
+@pytest.mark.parametrize("with_parent", [True, False], ids=["parent", "no-parent"])
+async def test_an_app_key_the_service_account_path_cannot_delete_is_not_reported_deleted(
+    env: Env, owner_kind: str, with_parent: bool, org_wide: str
+) -> None:
+    """Datadog answers 404 to deleting a key through /service_accounts/{owner}/… when the owner is no (enabled)
+    service account, while the key itself lives on: the 404 was taken as "already gone" and the key reported
+    deleted. A 404 is "gone" only when the key's own lookup says so too; a key still there is deleted org-wide, and
+    when that is refused (it needs org_app_keys_write) the task fails saying the key was NOT deleted."""
+    owner = env.fake.org.add_user(
+        "keyholder@example.com",
+        name="Key Holder",
+        service_account=owner_kind != "person",
+        status="Disabled" if owner_kind != "person" else "Active",
+    )
+    key = AppKey(
+        id="3c7f1a52-0000-4000-8000-00000000a11e",
+        name="personal",
+        key="f" * 40,
+        owner_id=owner.id,
+        created_at=env.fake.org.now(),
+    )
+    env.fake.org.app_keys[key.id] = key
+    if org_wide == "forbidden":
+        env.fake.faults.force(403, path=f"/api/v2/application_keys/{key.id}", method="DELETE")
+    deleter = env.connector.resource_deleter(APP_KEY)
+    assert deleter is not None
+    parent = b.resource_id("user", owner.id) if with_parent else None
+    if org_wide == "allowed":
+        assert await deleter.delete_resource(b.resource_id(APP_KEY, key.id), parent) == []
+        assert key.id not in env.fake.org.app_keys
+        return
+    with pytest.raises(FailedPreconditionError, match=f'application key "{key.id}" was NOT deleted') as caught:
+        await deleter.delete_resource(b.resource_id(APP_KEY, key.id), parent)
+    assert "deleting it org-wide failed too (Datadog forbidden" in str(caught.value)
+    assert key.id in env.fake.org.app_keys
+
+
+class CrowdedLostCreates(CreateAnswers):
+    """The create lands, others create near-named credentials at the same moment (names holding this request's and
+    sorting before it), and the create's answer is lost."""
+
+    def __init__(self, fake: FakeDatadog, sa: User, crowd: int) -> None:
+        super().__init__()
+        self._fake, self._sa, self._crowd = fake, sa, crowd
+
+    async def _instead(self) -> httpx.Response:
+        org = self._fake.org
+        for i in range(self._crowd):
+            name, key_id = f"a{i:03}-c1-2Abc_def-123", org.new_id()
+            now = org.now()
+            org.api_keys[key_id] = APIKey(
+                id=key_id, name=name, key="k" * 32, created_by=None, created_at=now, modified_at=now
+            )
+            org.app_keys[key_id] = AppKey(id=key_id, name=name, key="k" * 40, owner_id=self._sa.id, created_at=now)
+            org.tokens[key_id] = AccessToken(
+                id=key_id,
+                name=name,
+                key="k" * 40,
+                public_portion="p",
+                owner_id=self._sa.id,
+                scopes=["a"],
+                created_at=now,
+            )
+        return httpx.Response(502, text="<html><body>502 Bad Gateway</body></html>")
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_lost_create_is_found_by_name_past_a_page_of_near_matches(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str
+) -> None:
+    """The cleanup of a lost create read one page of the name-filtered listing (a substring match): the credential
+    it made, past a page of near matches, stayed live, and the error said nothing of it."""
+    sa = fake.org.add_user("robot@example.com", name="Robot", service_account=True, status="Active")
+    client = make_client(fake, transport=CrowdedLostCreates(fake, sa, 150))
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    with pytest.raises(ConnectorError, match="502"):
+        await env.issue(sa, kind, ["a"] if kind == SAT else [])
+    names = [k.name for k in fake.org.app_keys.values()] + [k.name for k in fake.org.api_keys.values()]
+    names += [t.name for t in fake.org.tokens.values()]
+    assert "c1-2Abc_def-123" not in names, "the credential the create made is live"
+    assert len([n for n in names if n.endswith("-c1-2Abc_def-123")]) == 3 * 150, "a near match was deleted"
+
+
+class EchoingRollbacks(httpx.AsyncBaseTransport):
+    """Creates land with an id ending in a control character (so the issuance is rolled back), and the rollback's
+    DELETE is refused by a Datadog whose error message quotes the minted secret."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self.secret = ""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "DELETE" and self.secret:
+            return httpx.Response(500, json={"errors": [f"key {self.secret} is locked by an ongoing rotation"]})
+        response = await self._inner.handle_async_request(request)
+        if request.method != "POST" or not request.url.path.endswith(CreateAnswers.CREATES):
+            return response
+        body = json.loads(await response.aread())
+        await response.aclose()
+        self.secret = body["data"]["attributes"]["key"]
+        body["data"]["id"] += "\n"
+        return httpx.Response(response.status_code, json=body)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_failed_rollback_never_quotes_the_minted_secret(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str
+) -> None:
+    """The rollback's failure is logged and raised with Datadog's message in it: a message quoting the minted key put
+    the live secret in the log and in the task's error sent to ConductorOne."""
+    transport = EchoingRollbacks()
+    client = make_client(fake, transport=transport)
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    with pytest.raises(InternalError, match="deleting it again failed too") as caught:
+        await env.issue(sa, kind, ["a"] if kind == SAT else [])
+    assert transport.secret
+    canaries.values.add(transport.secret)
+    assert transport.secret not in f"{caught.value} {caught.value!r}"
+
+
+class NamelessLookups(httpx.AsyncBaseTransport):
+    """The name lookups before a create answer with the matching credentials' names left out."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method != "GET" or "filter" not in request.url.params:
+            return response
+        body = json.loads(await response.aread())
+        await response.aclose()
+        for item in body["data"]:
+            item["attributes"].pop("name", None)
+        return httpx.Response(response.status_code, json=body)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_lookup_whose_matches_have_no_name_proves_no_absence(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str
+) -> None:
+    """The duplicate check looks for the exact name among what the filter matched: matches without a name were
+    taken as near matches, and a repeated request minted a second live credential."""
+    scopes = ["a"] if kind == SAT else []
+    env = Env(fake, (plain := make_client(fake)), DatadogConnector(plain, ALL_ON), canaries)
+    sa = env.service_account()
+    await env.issue(sa, kind, scopes)
+    client = make_client(fake, transport=NamelessLookups())
+    nameless = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    before = (len(fake.org.app_keys), len(fake.org.api_keys), len(fake.org.tokens))
+    with pytest.raises(FailedPreconditionError, match="cannot rule out"):
+        await nameless.issue(sa, kind, scopes)
+    assert (len(fake.org.app_keys), len(fake.org.api_keys), len(fake.org.tokens)) == before
+
+
+class NamelessLostCreates(LoseCreateAnswers, NamelessLookups):
+    """The create lands and its answer is lost; the cleanup's name lookups answer without names."""
+
+    def __init__(self) -> None:
+        LoseCreateAnswers.__init__(self, httpx.Response(502, text="<html><body>502 Bad Gateway</body></html>"))
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.created.is_set():
+            return await NamelessLookups.handle_async_request(self, request)
+        return await LoseCreateAnswers.handle_async_request(self, request)
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_lost_create_whose_lookup_has_no_names_says_the_credential_may_be_live(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str
+) -> None:
+    """Its cleanup deletes what carries the request's name: matches without a name were passed over, and the error
+    was the create's alone, with the credential it made live."""
+    client = make_client(fake, transport=NamelessLostCreates())
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    with pytest.raises(InternalError, match="it may exist; looking it up to delete it failed too"):
+        await env.issue(sa, kind, ["a"] if kind == SAT else [])
+
+
+class ExhaustedByTheLookup(httpx.AsyncBaseTransport):
+    """The duplicate check's answer says the rate limit is spent for an hour: the create cannot be sent."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method == "GET" and "filter" in request.url.params:
+            body = await response.aread()
+            await response.aclose()
+            kept = {k: v for k, v in response.headers.items() if not k.lower().startswith("x-ratelimit-")}
+            headers = {k: v for k, v in kept.items() if k.lower() not in ("content-length", "date")}
+            headers["X-RateLimit-Name"] = "exhausted"
+            headers |= {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "3600", "X-RateLimit-Limit": "100"}
+            return httpx.Response(response.status_code, content=body, headers=headers)
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_create_never_sent_is_not_reported_as_maybe_live(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str
+) -> None:
+    """A create held back by the rate limit (a wait past the longest one allowed) never left: it was treated as one
+    whose answer was lost, its cleanup was held back too, and the error told the operator to look for a credential
+    in Datadog that never existed."""
+    client = make_client(fake, transport=ExhaustedByTheLookup())
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    fake.reset_counters()
+    with pytest.raises(RateLimited) as caught:
+        await env.issue(sa, kind, ["a"] if kind == SAT else [])
+    assert "delete it in Datadog" not in str(caught.value)
+    assert not [r for r in fake.requests() if r.method == "POST"]
+
+
+class ScopesWidened(httpx.AsyncBaseTransport):
+    """Creates land, and their answers report `scopes` as `granted` (the fake's record changed to match)."""
+
+    def __init__(self, fake: FakeDatadog, granted: list[str] | None) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._fake, self._granted = fake, granted
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method != "POST" or not request.url.path.endswith(CreateAnswers.CREATES):
+            return response
+        body = json.loads(await response.aread())
+        await response.aclose()
+        body["data"]["attributes"]["scopes"] = self._granted
+        made = self._fake.org.app_keys.get(body["data"]["id"]) or self._fake.org.tokens[body["data"]["id"]]
+        made.scopes = self._granted
+        return httpx.Response(response.status_code, json=body)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@pytest.mark.parametrize("granted", [None, ["dashboards_read", "user_access_manage"]], ids=["unrestricted", "wider"])
+@pytest.mark.parametrize("kind", [APP_KEY, SAT])
+async def test_a_credential_made_with_more_scopes_than_asked_is_not_issued(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str, granted: list[str] | None
+) -> None:
+    """ConductorOne asked for a key scoped to dashboards_read; Datadog reported making it unrestricted (every
+    permission of the service account) or with another scope too, and it was issued all the same, with those scopes
+    in its profile: a credential of more power than requested, live."""
+    client = make_client(fake, transport=ScopesWidened(fake, granted))
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    before = (set(fake.org.app_keys), set(fake.org.tokens))
+    with pytest.raises(InternalError, match="with other scopes than asked for"):
+        await env.issue(sa, kind, ["dashboards_read"])
+    assert (set(fake.org.app_keys), set(fake.org.tokens)) == before
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, SAT])
+async def test_a_credential_made_with_fewer_scopes_than_asked_is_issued_with_those(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str
+) -> None:
+    """Less power than asked is no risk: the credential is issued with the scopes Datadog reports (§4.1)."""
+    client = make_client(fake, transport=ScopesWidened(fake, ["dashboards_read"]))
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    issued = await env.issue(env.service_account(), kind, ["dashboards_read", "dashboards_write"])
+    assert _document(issued)["scopes"] == ["dashboards_read"]

@@ -17,6 +17,7 @@ from connector.datadog.errors import (
     Unavailable,
     UnexpectedResponse,
     error_for_response,
+    nothing_done,
     parse_error_messages,
 )
 from tests.datadog.helpers import ClientFactory
@@ -161,3 +162,42 @@ def test_a_secret_cut_by_the_message_cap_leaves_no_prefix(body: bytes) -> None:
     error = error_for_response(403, method="GET", path="/api/v2/users", body=body, secrets=[secret])
     for text in (str(error), repr(error), *error.messages):
         assert secret[:6] not in text
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        (b'{"errors":["Forbidden\\u001b]0;owned\\u0007"]}', "Forbidden\\x1b]0;owned\\x07"),
+        (b'{"errors":["denied\\nbaton-datadog: granted role:admin"]}', "denied\\nbaton-datadog: granted role:admin"),
+        (b'{"errors":[{"detail":"no \\u202egnissim"}]}', "no \\u202egnissim"),
+        (b"<html><body>Gone\x1b[2J\xc2\x9b31m</body></html>", "Gone\\x1b[2J\\x9b31m"),
+    ],
+    ids=["osc-title", "forged-line", "bidi-override", "csi-in-html"],
+)
+def test_datadogs_messages_are_inert_text_on_one_line(body: bytes, shown: str) -> None:
+    """A Datadog message reaches a terminal (a one-shot's closing line, a console log) and the logs: ESC in it ran a
+    terminal command (set the title, clear the screen), a newline forged a line of output ("granted …") or of a
+    log. Every control or reordering character is written as its escape."""
+    (message,) = parse_error_messages(body)
+    assert message == shown
+    assert str(error_for_response(403, method="POST", path="/api/v2/roles/r1/users", body=body)).endswith(shown)
+
+
+@pytest.mark.parametrize(
+    ("error", "done_nothing"),
+    [
+        (error_for_response(403, method="POST", path="/p", body=b'{"errors":["Forbidden"]}'), True),
+        (error_for_response(429, method="POST", path="/p", body=b'{"errors":["Rate limit exceeded"]}'), True),
+        # A proxy's or a load balancer's page, not Datadog's word: it may come after the request got through.
+        (error_for_response(403, method="POST", path="/p", body=b"<html>Forbidden</html>"), False),
+        (error_for_response(408, method="POST", path="/p", body=b""), False),
+        (RateLimited(method="POST", path="/p", status=None, reason="wait too long"), True),
+        (Invalid(method="POST", path="/p", status=None, reason="the request URL is invalid"), True),
+        (Unavailable(method="POST", path="/p", status=502), False),
+        (Unavailable(method="POST", path="/p", status=None, reason="timed out waiting for the response"), False),
+        (UnexpectedResponse(method="POST", path="/p", status=201, messages=["response has no data.id"]), False),
+    ],
+    ids=["403", "429", "403-page", "408-empty", "held-back", "unsendable", "502", "timeout", "unreadable-201"],
+)
+def test_a_write_certainly_did_nothing_only_when_refused_or_never_sent(error: DatadogError, done_nothing: bool) -> None:
+    assert nothing_done(error) is done_nothing

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -181,23 +182,39 @@ async def test_an_absurdly_long_id_or_filter_is_a_clear_error_before_any_request
     assert len(fake.requests()) == sent
 
 
-async def test_role_add_and_remove_take_the_status_as_the_outcome_without_parsing_the_answer() -> None:
-    # The 200 answer lists (up to a page of) the role's users, each with its roles: nothing a grant uses, so
-    # it is not parsed. An answer that is not even JSON changes nothing; an error status still raises.
+ROLE_USERS_PATH = "/api/v2/roles/r1/users"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200, content=b"<not json>", headers={"content-type": "application/json"}),
+        httpx.Response(200, content=b""),
+        httpx.Response(204),
+        httpx.Response(200, json={"errors": []}),
+        httpx.Response(200, json={"data": {"type": "users", "id": "u1"}}),
+    ],
+    ids=["garbled", "empty-200", "204", "no-data", "one-object"],
+)
+async def test_a_role_change_answered_without_the_roles_users_is_not_done(answer: httpx.Response) -> None:
+    """Datadog answers a role's user added or removed with the role's users: a 200 or 204 without that list (a
+    proxy's or a stub's, or a body cut short) was taken as the grant or revoke done, when nothing says Datadog saw
+    it. An error status still raises as itself."""
     seen: list[tuple[str, str]] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append((request.method, request.url.path))
-        if request.method == "DELETE":
+        if request.method == "DELETE" and len(seen) > 2:
             return httpx.Response(404, json={"errors": ["User u1 is not a member of role r1"]})
-        return httpx.Response(200, content=b"<not json>", headers={"content-type": "application/json"})
+        return answer
 
-    client = answered_by(handler)
-    async with client:
-        await client.add_user_to_role("r1", "u1")  # no UnexpectedResponse: the body is never read
+    async with answered_by(handler) as client:
+        for change in (client.add_user_to_role, client.remove_user_from_role):
+            with pytest.raises(UnexpectedResponse, match="the answer is not the list of the role's users"):
+                await change("r1", "u1")
         with pytest.raises(NotFound):
             await client.remove_user_from_role("r1", "u1")
-    assert seen == [("POST", "/api/v2/roles/r1/users"), ("DELETE", "/api/v2/roles/r1/users")]
+    assert seen == [("POST", ROLE_USERS_PATH), ("DELETE", ROLE_USERS_PATH), ("DELETE", ROLE_USERS_PATH)]
 
 
 WRITES_DECIDED_BY_STATUS: list[tuple[str, Callable[[DatadogClient], Awaitable[None]]]] = [
@@ -230,13 +247,101 @@ async def test_a_write_answered_by_a_web_page_is_not_done(
 
 
 @pytest.mark.parametrize(("what", "write"), WRITES_DECIDED_BY_STATUS, ids=[w for w, _ in WRITES_DECIDED_BY_STATUS])
+async def test_a_write_answered_success_with_an_error_body_is_not_done(
+    what: str, write: Callable[[DatadogClient], Awaitable[None]]
+) -> None:
+    """A gateway's (or an API's) refusal under a 200: `{"errors": [...]}` is Datadog's error shape, and its 200 alone
+    reported the revoke, delete or disable done."""
+    refusal = httpx.Response(200, json={"errors": ["Forbidden: user_access_manage required"]})
+    async with _answering(refusal) as client:
+        with pytest.raises(UnexpectedResponse, match="a success status with Datadog's error body"):
+            await write(client)
+
+
+@pytest.mark.parametrize(("what", "write"), WRITES_DECIDED_BY_STATUS, ids=[w for w, _ in WRITES_DECIDED_BY_STATUS])
 async def test_a_write_answered_with_json_or_nothing_is_done(
     what: str, write: Callable[[DatadogClient], Awaitable[None]]
 ) -> None:
-    # Datadog's own answers: JSON (the role's users), or a 204 with no body, even labelled text/html (observed).
-    for answer in (
-        httpx.Response(200, content=b'{"data":[]}', headers={"content-type": "application/json"}),
-        httpx.Response(204, headers={"content-type": "text/html; charset=utf-8"}),
-    ):
+    # Datadog's own answers: JSON (the role's users), or a 204 with no body, even labelled text/html (observed; never
+    # for a role's users, which are always answered with their list).
+    # (After an addition the role's users include the user: an empty first page would say the role has none.)
+    listed = b'{"data":[{"type":"users","id":"u1"}]}' if what == "role grant" else b'{"data":[]}'
+    answers = [httpx.Response(200, content=listed, headers={"content-type": "application/json"})]
+    if not what.startswith("role "):
+        answers.append(httpx.Response(204, headers={"content-type": "text/html; charset=utf-8"}))
+    for answer in answers:
         async with _answering(answer) as client:
             await write(client)
+
+
+def _users(*ids: str, total: int | None = None) -> dict[str, Any]:
+    answer: dict[str, Any] = {"data": [{"type": "users", "id": i, "attributes": {}} for i in ids]}
+    if total is not None:
+        answer["meta"] = {"page": {"total_count": total}}
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("method", "answer", "wrong"),
+    [
+        ("DELETE", _users("u1", total=1), "the answer still lists the user among the role's users"),
+        ("DELETE", _users("u2", "U1", total=150), "the answer still lists the user among the role's users"),
+        ("POST", _users("u2", total=1), "the answer lists all of the role's users, without the user"),
+        ("POST", _users(total=0), "the answer lists all of the role's users, without the user"),
+        ("POST", _users(total=1000), "the answer lists all of the role's users, without the user"),
+        ("POST", _users(), "the answer lists all of the role's users, without the user"),
+        ("DELETE", _users(total=0), None),
+        ("DELETE", _users("u2"), None),
+        ("POST", _users("u1", total=1), None),
+        ("POST", _users("u2", total=150), None),  # a page of a longer list proves nothing
+        ("POST", _users("u2"), None),  # nor one without a total
+    ],
+)
+async def test_a_role_change_answered_with_a_list_that_contradicts_it_is_not_done(
+    method: str, answer: dict[str, Any], wrong: str | None
+) -> None:
+    """Datadog answers a role's user added or removed with (a page of) the role's users after the change: one still
+    naming the user after the removal, or the whole list without the user after the addition, was reported as the
+    revoke or grant done on the 200 alone."""
+    async with answered_by(lambda request: httpx.Response(200, json=answer)) as client:
+        change = client.remove_user_from_role if method == "DELETE" else client.add_user_to_role
+        if wrong is None:
+            await change("r1", "u1")
+        else:
+            with pytest.raises(UnexpectedResponse, match=wrong):
+                await change("r1", "u1")
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+async def test_a_membership_change_answered_with_a_membership_of_nobody_is_not_done(method: str) -> None:
+    """Datadog answers a membership added or changed with the membership, naming its user: a body naming none (a
+    proxy's or a stub's JSON) was taken as the change done, the member grant or admin revoke reported done."""
+    nobody = {"data": {"id": "m1", "type": "team_memberships", "attributes": {"role": None}}}
+    async with answered_by(lambda request: httpx.Response(200, json=nobody)) as client:
+        change = (
+            client.add_team_member("t1", "u1")
+            if method == "POST"
+            else client.update_team_membership("t1", "u1", role="member")
+        )
+        with pytest.raises(UnexpectedResponse, match="the answer names no member"):
+            await change
+
+
+def _with_roles(user_id: str, *role_ids: str) -> dict[str, Any]:
+    roles = {"data": [{"type": "roles", "id": r} for r in role_ids]}
+    return {"type": "users", "id": user_id, "attributes": {}, "relationships": {"roles": roles}}
+
+
+@pytest.mark.parametrize("method", ["POST", "DELETE"])
+async def test_a_role_change_answered_with_another_roles_users_is_not_done(method: str) -> None:
+    """Each user in the answer names its roles, the changed one among them: an answer listing users of another role
+    (answers mixed up), where the list is partial, was taken as the change done."""
+    users = [_with_roles("u2", "r2"), _with_roles("u1", "r2", "r3")]
+    answer = {"data": users[:1] if method == "DELETE" else users, "meta": {"page": {"total_count": 500}}}
+    async with answered_by(lambda request: httpx.Response(200, json=answer)) as client:
+        change = client.remove_user_from_role if method == "DELETE" else client.add_user_to_role
+        with pytest.raises(UnexpectedResponse, match="the answer is about another role"):
+            await change("r1", "u1")
+    same_role = {"data": [_with_roles("u1", "R1")], "meta": {"page": {"total_count": 9}}}
+    async with answered_by(lambda request: httpx.Response(200, json=same_role)) as client:
+        await client.add_user_to_role("r1", "u1")  # the role's id in another case is the role

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -21,7 +22,9 @@ from connector.baton.connector import AccountInfo, GrantResult, ResourceProvisio
 from connector.baton.errors import (
     AlreadyExistsError,
     Code,
+    ConnectorError,
     InvalidArgumentError,
+    NotFoundError,
     UnavailableError,
     UnimplementedError,
 )
@@ -34,7 +37,7 @@ from connector.datadog.paging import Page
 from connector.datadog.provisioning import InvitationNotSentError
 from connector.datadog.resources import roles, teams, types
 from tests.datadog.helpers import ClientFactory, MixedUpAnswers, answered_by, other_users_answers
-from tests.fakes.datadog import FakeDatadog
+from tests.fakes.datadog import FakeDatadog, render
 from tests.fakes.datadog.org import Role, Team, User
 
 ON = DatadogOptions(provisioning=True)
@@ -128,7 +131,8 @@ async def test_role_grant_regrant_revoke_rerevoke(env: Env) -> None:
     assert ann.has(again.annotations, GrantAlreadyExists)
     assert _only(again).id == _only(granted).id
     assert user.role_ids.count(role.id) == 1
-    assert (fake.count("GET", USER), fake.count("POST", ROLE_USERS)) == (2, 1)  # a repeat writes nothing
+    # A repeat is told by the read, and the add is sent all the same (the read may lag): Datadog answers it 200.
+    assert (fake.count("GET", USER), fake.count("POST", ROLE_USERS)) == (2, 2)
 
     revoked = await provisioner.revoke(_only(granted))
     assert revoked == []
@@ -139,13 +143,46 @@ async def test_role_grant_regrant_revoke_rerevoke(env: Env) -> None:
     assert fake.count("DELETE", ROLE_USERS) == 2
 
 
-async def test_role_grant_answered_409_is_already_granted(env: Env) -> None:
+class GrantedMeanwhile(httpx.AsyncBaseTransport):
+    """Another writer gives the user the role between the grant's read and its add, which Datadog answers 409."""
+
+    def __init__(self, fake: FakeDatadog, role: Role, user: User) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._fake, self._role, self._user = fake, role, user
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path == f"/api/v2/roles/{self._role.id}/users":
+            self._fake.org.assign_role(self._user.id, self._role.id)
+            return httpx.Response(409, json={"errors": ["User is already a member of the role"]})
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def test_role_grant_answered_409_after_another_writer_granted_it_is_already_granted(
+    env: Env, make_client: ClientFactory
+) -> None:
+    role, entitlement = _role(env.fake)
+    user = _human(env.fake)
+    client = make_client(env.fake, transport=GrantedMeanwhile(env.fake, role, user))
+    provisioner = DatadogConnector(client, ON).provisioner(types.ROLE.id)
+    assert provisioner is not None
+    result = await provisioner.grant(_principal(user), entitlement)
+    assert ann.has(result.annotations, GrantAlreadyExists)
+
+
+async def test_role_grant_answered_409_without_the_role_held_is_not_granted(env: Env) -> None:
+    """The read said the user lacks the role, and Datadog answered the add 409: that was reported as the grant
+    already there, with the user never given the role."""
     role, entitlement = _role(env.fake)
     user = _human(env.fake)
     env.fake.faults.force(409, path=f"/api/v2/roles/{role.id}/users", method="POST")
-
-    result = await env.provisioner(types.ROLE.id).grant(_principal(user), entitlement)
-    assert ann.has(result.annotations, GrantAlreadyExists)
+    with pytest.raises(
+        UnexpectedResponse, match="a conflict, yet the user does not hold the role: nothing was granted"
+    ):
+        await env.provisioner(types.ROLE.id).grant(_principal(user), entitlement)
+    assert role.id not in user.role_ids
 
 
 def _mixed_up(fake: FakeDatadog, make_client: ClientFactory, asked: User, answered: User) -> Env:
@@ -167,16 +204,25 @@ async def test_a_grant_is_not_decided_on_another_users_roles(env: Env, make_clie
     assert role.id not in user.role_ids
 
 
-async def test_disable_user_is_not_decided_on_another_users_state(env: Env, make_client: ClientFactory) -> None:
-    """Another user's object, disabled, made disable_user succeed as 'already disabled' with the user active."""
+async def test_disable_user_is_not_decided_on_a_read(env: Env, make_client: ClientFactory) -> None:
+    """A read first made "already disabled" the read's word alone: another user's object (a cache mixing up
+    answers), or a stale one, showing the user disabled ended the offboarding with no write and the user active.
+    The DELETE decides now; a read only tells a 404's "already disabled" from "no such user"."""
     user, other = _human(env.fake), _human(env.fake, status="Disabled")
     mixed = _mixed_up(env.fake, make_client, user, other)
     actions = mixed.connector.action_manager()
     assert actions is not None
-    with pytest.raises(UnexpectedResponse, match="the answer is about another object"):
-        await actions.invoke_action("disable_user", _args(user_id=user.id))
-    assert user.status == "Active"
-    assert env.fake.count("DELETE", USER) == 0
+    result = await actions.invoke_action("disable_user", _args(user_id=user.id))
+    assert result.response["success"] is True
+    assert user.status == "Disabled"
+    assert env.fake.count("DELETE", USER) == 1
+
+
+async def test_disable_user_of_nobody_is_not_found(env: Env) -> None:
+    actions = env.connector.action_manager()
+    assert actions is not None
+    with pytest.raises(NotFoundError):
+        await actions.invoke_action("disable_user", _args(user_id="00000000-0000-4000-8000-000000000000"))
 
 
 async def test_an_answer_naming_the_object_in_another_case_is_about_that_object() -> None:
@@ -385,7 +431,48 @@ async def test_team_admin_grant_to_an_admin_is_already_granted(env: Env) -> None
     result = await env.provisioner(types.TEAM.id).grant(_principal(user), _team_entitlement(team, teams.ADMIN))
     assert ann.has(result.annotations, GrantAlreadyExists)
     assert _membership_role(team, user) == "admin"
-    assert env.fake.count("PATCH", MEMBERSHIP) == 0
+    assert env.fake.count("PATCH", MEMBERSHIP) == 1  # the promotion is sent all the same (the read may lag)
+
+
+class LaggingRoles(httpx.AsyncBaseTransport):
+    """A user read lagging behind a removal: `GET /api/v2/users/{id}` still lists the role `stale`."""
+
+    def __init__(self, stale: str) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._stale = stale
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method != "GET" or not request.url.path.startswith("/api/v2/users/"):
+            return response
+        body = json.loads(await response.aread())
+        await response.aclose()
+        body["data"]["relationships"]["roles"]["data"].append({"type": "roles", "id": self._stale})
+        return httpx.Response(response.status_code, json=body)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def test_a_grant_is_not_ended_by_a_read_lagging_behind_a_removal(env: Env, make_client: ClientFactory) -> None:
+    """A revoke, then the grant again while the read still shows the old state: the role grant (the user's roles
+    still listing the role) and the team admin grant (the memberships still showing an admin) ended on that read,
+    "already granted", with nothing written and the access not there."""
+    user = _human(env.fake)
+    role, entitlement = _role(env.fake)
+    client = make_client(env.fake, transport=LaggingRoles(role.id))
+    provisioner = DatadogConnector(client, ON).provisioner(types.ROLE.id)
+    assert provisioner is not None
+    await provisioner.grant(_principal(user), entitlement)
+    assert role.id in user.role_ids
+
+    team = _team(env.fake, members={user.id: None})
+    admin = _team_entitlement(team, teams.ADMIN)
+    lagging = make_client(env.fake, transport=LaggingMemberships(role="admin"))
+    teams_provisioner = DatadogConnector(lagging, ON).provisioner(types.TEAM.id)
+    assert teams_provisioner is not None
+    await teams_provisioner.grant(_principal(user), admin)
+    assert _membership_role(team, user) == "admin"
 
 
 async def test_team_member_grant_never_demotes_an_admin(env: Env) -> None:
@@ -411,10 +498,48 @@ async def test_team_admin_revoke_demotes_and_keeps_the_membership(env: Env) -> N
     assert _membership_role(team, user) is None
     assert (env.fake.count("GET", MEMBERSHIPS), env.fake.count("PATCH", MEMBERSHIP)) == (1, 1)
 
-    # Now a plain member: admin is already revoked, and nothing is written.
+    # Now a plain member: admin is already revoked; the demotion is sent all the same and changes nothing.
     assert ann.has(await provisioner.revoke(_grant_of(admin, user)), GrantAlreadyRevoked)
     assert user.id in team.members
-    assert env.fake.count("PATCH", MEMBERSHIP) == 1
+    assert _membership_role(team, user) is None
+    assert env.fake.count("PATCH", MEMBERSHIP) == 2
+
+
+class LaggingMemberships(httpx.AsyncBaseTransport):
+    """A team's memberships list that lags behind a promotion or demotion: it still shows every member's role as
+    `role`."""
+
+    def __init__(self, role: str | None = None) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._role = role
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method != "GET" or not request.url.path.endswith("/memberships"):
+            return response
+        body = json.loads(await response.aread())
+        await response.aclose()
+        for membership in body["data"]:
+            membership["attributes"]["role"] = self._role
+        return httpx.Response(response.status_code, json=body)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def test_team_admin_revoke_is_not_ended_by_a_list_lagging_behind_the_promotion(
+    env: Env, make_client: ClientFactory
+) -> None:
+    """A just-in-time admin grant, then its revoke while the memberships list still shows the user a plain member:
+    the revoke ended on that read, "already revoked", with nothing written and the user admin."""
+    user = _human(env.fake)
+    team = _team(env.fake, members={user.id: "admin"})
+    client = make_client(env.fake, transport=LaggingMemberships())
+    provisioner = DatadogConnector(client, ON).provisioner(types.TEAM.id)
+    assert provisioner is not None
+    await provisioner.revoke(_grant_of(_team_entitlement(team, teams.ADMIN), user))
+    assert user.id in team.members
+    assert _membership_role(team, user) is None
 
 
 async def test_team_admin_revoke_of_a_non_member_is_already_revoked(env: Env) -> None:
@@ -708,12 +833,13 @@ async def test_disable_and_enable_user(env: Env) -> None:
     disabled = await actions.invoke_action("disable_user", _args(user_id=user.id))
     assert user.status == "Disabled"
     assert dict(disabled.response) == {"success": True, "user_id": user.id, "status": "Disabled"}
-    assert (env.fake.count("GET", USER), env.fake.count("DELETE", USER)) == (1, 1)
+    assert (env.fake.count("GET", USER), env.fake.count("DELETE", USER)) == (0, 1)  # the DELETE decides
 
     again = await actions.invoke_action("disable_user", _args(user_id=user.id))
     assert again.response["success"] is True
     assert user.status == "Disabled"
-    assert (env.fake.count("GET", USER), env.fake.count("DELETE", USER)) == (2, 1)
+    # Datadog's 404 to the repeat is "disabled or unknown": the read tells which.
+    assert (env.fake.count("GET", USER), env.fake.count("DELETE", USER)) == (1, 2)
 
     enabled = await actions.invoke_action("enable_user", _args(user_id=user.id))
     assert user.status == "Active"
@@ -800,7 +926,8 @@ COSTS: list[tuple[str, str, str, Held, Expected, type | None]] = [
     # Datadog answers a role add with 200 whether or not the user already had the role, so only a read of the
     # user tells a grant from a repeat: the one decision that needs two requests (docs/benchmarks.md).
     ("role", roles.MEMBER, "grant", None, [("GET", USER, 200), ("POST", ROLE_USERS, 200)], None),
-    ("role", roles.MEMBER, "grant", "holder", [("GET", USER, 200)], GrantAlreadyExists),
+    # The add is sent even when the read shows the role held: a read may lag behind a recent removal.
+    ("role", roles.MEMBER, "grant", "holder", [("GET", USER, 200), ("POST", ROLE_USERS, 200)], GrantAlreadyExists),
     ("role", roles.MEMBER, "revoke", "holder", [("DELETE", ROLE_USERS, 200)], None),
     ("role", roles.MEMBER, "revoke", None, [("DELETE", ROLE_USERS, 404)], GrantAlreadyRevoked),
     ("team", teams.MEMBER, "grant", None, [("POST", MEMBERSHIPS, 200)], None),
@@ -811,14 +938,15 @@ COSTS: list[tuple[str, str, str, Held, Expected, type | None]] = [
     ("team", teams.ADMIN, "grant", None, [("POST", MEMBERSHIPS, 200)], None),
     (
         "team", teams.ADMIN, "grant", "admin",
-        [("POST", MEMBERSHIPS, 409), ("GET", MEMBERSHIPS, 200)], GrantAlreadyExists,
+        [("POST", MEMBERSHIPS, 409), ("GET", MEMBERSHIPS, 200), ("PATCH", MEMBERSHIP, 200)], GrantAlreadyExists,
     ),
     (
         "team", teams.ADMIN, "grant", "member",
         [("POST", MEMBERSHIPS, 409), ("GET", MEMBERSHIPS, 200), ("PATCH", MEMBERSHIP, 200)], None,
     ),
     ("team", teams.ADMIN, "revoke", "admin", [("GET", MEMBERSHIPS, 200), ("PATCH", MEMBERSHIP, 200)], None),
-    ("team", teams.ADMIN, "revoke", "member", [("GET", MEMBERSHIPS, 200)], GrantAlreadyRevoked),
+    # The demotion is sent even when the read shows a plain member: a list may lag behind a recent promotion.
+    ("team", teams.ADMIN, "revoke", "member", [("GET", MEMBERSHIPS, 200), ("PATCH", MEMBERSHIP, 200)], GrantAlreadyRevoked),
     (
         "team", teams.ADMIN, "revoke", None,
         [("GET", MEMBERSHIPS, 200), ("PATCH", MEMBERSHIP, 404)], GrantAlreadyRevoked,
@@ -864,3 +992,164 @@ async def test_each_decision_costs_exactly_these_requests(
         assert user.id not in team.members
     else:
         assert before is None or _membership_role(team, user) is None
+
+
+class AnsweredAbout(httpx.AsyncBaseTransport):
+    """Forwards to the fake; the answer to a POST of `path` is replaced by `answer(original body)`."""
+
+    def __init__(self, path: str, answer: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._path, self._answer = path, answer
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method != "POST" or request.url.path != self._path:
+            return response
+        body = json.loads(await response.aread())
+        await response.aclose()
+        return httpx.Response(response.status_code, json=self._answer(body))
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def test_create_account_answered_with_another_user_invites_nobody(
+    fake: FakeDatadog, make_client: ClientFactory
+) -> None:
+    """The invitation goes to the user the create's answer names: an answer about another (pending) user had that
+    user invited and reported as the account created, while the new one stayed uninvited."""
+    other = _human(fake, status="Pending")
+    transport = AnsweredAbout("/api/v2/users", lambda _: {"data": render.user(other, fake.org)})
+    client = make_client(fake, transport=transport)
+    manager = DatadogConnector(client, ON).account_manager()
+    assert manager is not None
+    fake.reset_counters()
+    with pytest.raises(ConnectorError, match="the answer is about another user") as caught:
+        await manager.create_account(_account("asked.for@example.com"))
+    assert "may have been created" in str(caught.value)
+    assert "no invitation was sent" in str(caught.value)
+    assert fake.count("POST", INVITATIONS) == 0
+    assert fake.org.user_by_email("asked.for@example.com") is not None
+
+
+@pytest.mark.parametrize(("named", "says"), [("other", "the answer is about another user"), (None, "names no user")])
+async def test_create_account_whose_invitation_answer_names_another_user_is_not_invited(
+    fake: FakeDatadog, make_client: ClientFactory, named: str | None, says: str
+) -> None:
+    """The invitation's answer names the user it was sent to: one naming another user, or nobody, was reported as
+    this user invited."""
+    other = _human(fake, status="Pending")
+
+    def elsewhere(body: dict[str, Any]) -> dict[str, Any]:
+        for invitation in body["data"]:
+            if named is None:
+                del invitation["relationships"]
+            else:
+                invitation["relationships"]["user"]["data"]["id"] = other.id
+        return body
+
+    client = make_client(fake, transport=AnsweredAbout(INVITATIONS, elsewhere))
+    manager = DatadogConnector(client, ON).account_manager()
+    assert manager is not None
+    with pytest.raises(InvitationNotSentError, match=says):
+        await manager.create_account(_account(f"asked.for.{named}@example.com"))
+
+
+async def test_create_account_says_the_invitation_may_have_gone_out_when_its_answer_is_lost(env: Env) -> None:
+    """A 5xx to the invitation may come after Datadog sent it: "was NOT sent" told the operator something nobody
+    knows (and a resend then emails twice). Only a refusal says it was not sent."""
+    manager = env.connector.account_manager()
+    assert manager is not None
+    env.fake.faults.force(502, path=INVITATIONS, method="POST")
+    with pytest.raises(InvitationNotSentError, match="the invitation email may not have been sent"):
+        await manager.create_account(_account("maybe.invited@example.com"))
+
+
+async def test_create_account_whose_create_answer_is_lost_says_the_user_may_exist(env: Env) -> None:
+    """A 5xx to the create may come after Datadog made the user; ConductorOne's retry then stops at "already exists,
+    no account was created", and the user stays uninvited with nothing said."""
+    manager = env.connector.account_manager()
+    assert manager is not None
+    env.fake.faults.force(503, path="/api/v2/users", method="POST")
+    env.fake.reset_counters()
+    with pytest.raises(ConnectorError, match="the user may have been created all the same") as caught:
+        await manager.create_account(_account("maybe.created@example.com"))
+    assert caught.value.code == Code.UNAVAILABLE
+    assert env.fake.count("POST", INVITATIONS) == 0
+
+
+class FirstAnswerLost(httpx.AsyncBaseTransport):
+    """The first `method` request lands at the fake, but its answer is lost (a 502 from the way back); the retry
+    then finds the change already made."""
+
+    def __init__(self, method: str) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._method = method
+        self.lost = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method != self._method or self.lost:
+            return response
+        await response.aread()
+        await response.aclose()
+        self.lost += 1
+        return httpx.Response(502, text="<html><body>502 Bad Gateway</body></html>")
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@pytest.mark.parametrize(
+    ("rtype", "slug", "operation", "method", "before"),
+    [
+        ("role", roles.MEMBER, "revoke", "DELETE", "holder"),
+        ("team", teams.MEMBER, "grant", "POST", None),
+        ("team", teams.MEMBER, "revoke", "DELETE", "member"),
+        ("team", teams.ADMIN, "grant", "POST", None),
+    ],
+    ids=["role-revoke", "team-member-grant", "team-member-revoke", "team-admin-grant"],
+)
+async def test_a_change_whose_answer_was_lost_is_not_reported_as_already_so(
+    env: Env, make_client: ClientFactory, rtype: str, slug: str, operation: str, method: str, before: str | None
+) -> None:
+    """The first attempt made the change and its answer was lost; the retry's 404 or 409 is that change, and it was
+    reported "already revoked" / "already granted" (the one-shot: "nothing changed") when this very call made it."""
+    user = _human(env.fake)
+    transport = FirstAnswerLost(method)
+    client = make_client(env.fake, transport=transport)
+    provisioner = DatadogConnector(client, ON).provisioner(rtype)
+    assert provisioner is not None
+    if rtype == "role":
+        role, entitlement = _role(env.fake)
+        env.fake.org.assign_role(user.id, role.id)
+    else:
+        team = _team(env.fake, {user.id: None} if before else None)
+        entitlement = _team_entitlement(team, slug)
+    if operation == "grant":
+        annotations = list((await provisioner.grant(_principal(user), entitlement)).annotations)
+    else:
+        annotations = await provisioner.revoke(_grant_of(entitlement, user))
+    assert transport.lost == 1
+    assert annotations == []
+    if rtype == "role":
+        assert role.id not in user.role_ids
+    else:
+        assert (user.id in team.members) is (operation == "grant")
+
+
+async def test_a_task_carrying_megabytes_is_refused_in_a_short_error(env: Env) -> None:
+    """Refusals quote the task's ids: a task carrying a megabyte id (ConductorOne's messages go up to 4 MB) made a
+    megabyte error, sent back to ConductorOne and written to the log, four times the size where the id held
+    control characters (each quoted as `\\x01`)."""
+    _, entitlement = _role(env.fake)
+    huge = "\x01" * 1_000_000
+    provisioner = env.provisioner(types.ROLE.id)
+    env.fake.reset_counters()
+    with pytest.raises(InvalidArgumentError, match=r"malformed: .*\.\.\.\(1000000 characters\)") as bad_principal:
+        await provisioner.grant(b.resource(types.USER, huge, "x"), entitlement)
+    foreign = entitlement_pb2.Entitlement(resource=entitlement.resource, id=huge)
+    with pytest.raises(InvalidArgumentError, match=r"does not belong to") as bad_entitlement:
+        await provisioner.grant(_principal(_human(env.fake)), foreign)
+    assert max(len(str(bad_principal.value)), len(str(bad_entitlement.value))) < 2000
+    assert env.fake.requests() == []

@@ -40,9 +40,9 @@ def test_on_call_support() -> None:
 
 def test_base_url_override() -> None:
     assert base_url_for("datadoghq.com", "http://127.0.0.1:8126/") == "http://127.0.0.1:8126"
-    with pytest.raises(ValueError, match="base_url"):
+    with pytest.raises(ValueError, match="base URL: "):
         base_url_for("datadoghq.com", "ftp://example")
-    with pytest.raises(ValueError, match="base_url"):
+    with pytest.raises(ValueError, match="base URL: "):
         base_url_for("datadoghq.com", "https://example.com/?x=1")
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import httpx
 import pytest
 from google.protobuf import struct_pb2
 
@@ -82,3 +85,68 @@ async def test_update_user_failure_names_the_user_and_keeps_the_code(actions: Ac
             "update_user", _args({"resource_type_id": "user", "resource_id": "nobody"}, name="x")
         )
     assert caught.value.code == Code.NOT_FOUND
+
+
+class IgnoresAttributes(httpx.AsyncBaseTransport):
+    """A Datadog that answers a user PATCH 200 having applied only some of the attributes sent (the others dropped
+    from the request before the fake sees it), as Datadog may do with `title`."""
+
+    def __init__(self, ignored: set[str]) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._ignored = ignored
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "PATCH":
+            body = json.loads(await request.aread())
+            attributes = body["data"]["attributes"]
+            for name in self._ignored:
+                attributes.pop(name, None)
+            headers = {k: v for k, v in request.headers.items() if k.lower() != "content-length"}
+            request = httpx.Request("PATCH", request.url, headers=headers, json=body)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@pytest.mark.parametrize(
+    ("ignored", "given", "not_changed"),
+    [
+        ({"title"}, {"title": "Analyst"}, "title"),
+        ({"title"}, {"name": "Ada Lovelace", "title": "Analyst"}, "title"),
+        ({"email"}, {"email": "ada@example.com", "name": "Ada"}, "email"),
+    ],
+)
+async def test_update_user_answered_without_a_change_is_not_reported_done(
+    fake: FakeDatadog, make_client: ClientFactory, ignored: set[str], given: dict[str, str], not_changed: str
+) -> None:
+    """Datadog answers the PATCH with the user as it is now: a field it shows unchanged was reported updated all the
+    same (`{"success": true}`)."""
+    user = _human(fake)
+    client = make_client(fake, transport=IgnoresAttributes(ignored))
+    found = DatadogConnector(client, DatadogOptions(provisioning=True)).action_manager()
+    assert found is not None
+    with pytest.raises(ConnectorError, match=f"the answer shows {not_changed} not changed as asked") as caught:
+        await found.invoke_action("update_user", _args(_ref(user), **given))
+    assert str(caught.value).startswith(f"baton-datadog: failed to update user {user.id}: ")
+
+
+async def test_update_user_takes_the_email_datadog_lower_cases_as_changed(
+    fake: FakeDatadog, actions: ActionManager
+) -> None:
+    user = _human(fake)
+    result = await actions.invoke_action("update_user", _args(_ref(user), email="Ada.Lovelace@Example.COM"))
+    assert dict(result.response) == {"success": True}
+    assert user.email == "ada.lovelace@example.com"
+
+
+async def test_enable_user_answered_with_the_user_still_disabled_is_not_done(
+    fake: FakeDatadog, make_client: ClientFactory
+) -> None:
+    user = next(u for u in fake.org.users.values() if u.status == "Disabled")
+    client = make_client(fake, transport=IgnoresAttributes({"disabled"}))
+    found = DatadogConnector(client, DatadogOptions(provisioning=True)).action_manager()
+    assert found is not None
+    with pytest.raises(ConnectorError, match="the answer shows disabled not changed as asked"):
+        await found.invoke_action("enable_user", _args(_ref(user)))
+    assert user.status == "Disabled"

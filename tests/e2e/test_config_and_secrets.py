@@ -90,6 +90,12 @@ def test_a_client_secret_conductorone_rejects_exits_1(stack: Stack) -> None:
     assert daemon.process.returncode == 1, daemon.tail()
     refused = daemon.events("ConductorOne refused the connector; check BATON_CLIENT_ID / BATON_CLIENT_SECRET")
     assert refused, daemon.tail()
+    # The closing line a one-shot failure has too (the service ended on a JSON record).
+    assert (
+        daemon.stderr()
+        .splitlines()[-1]
+        .startswith("baton-datadog: ConductorOne refused the connector; check BATON_CLIENT_ID / BATON_CLIENT_SECRET: ")
+    ), daemon.tail()
     assert other not in daemon.output()
     assert stack.c1.recorded().hellos == []
     assert [r.ok for r in stack.c1.recorded().token_requests] == [False], "one refused token request, no retry loop"
@@ -128,6 +134,11 @@ def test_datadog_keys_datadog_rejects_exit_1(stack: Stack) -> None:
     daemon = stack.run_to_exit({"BATON_APP_KEY": wrong})
     assert daemon.process.returncode == 1, daemon.tail()
     assert daemon.events("Datadog rejected a key; fix BATON_API_KEY / BATON_APP_KEY"), daemon.tail()
+    assert (
+        daemon.stderr()
+        .splitlines()[-1]
+        .startswith("baton-datadog: Datadog rejected a key; fix BATON_API_KEY / BATON_APP_KEY: Datadog application key")
+    ), daemon.tail()
     assert wrong not in daemon.output()
     assert stack.c1.recorded().hellos == [], "no Hello with keys that cannot sync"
 

@@ -34,7 +34,7 @@ from connector.baton.c1.hostinfo import build_info, default_host_id
 from connector.baton.c1.token import TokenFetch
 from connector.baton.connector import Connector
 from connector.baton.retry import Backoff, RetryPolicy
-from connector.baton.runtime.http import OpsServer
+from connector.baton.runtime.http import OpsServer, host_port
 from connector.baton.runtime.metrics import Metrics
 from connector.baton.runtime.scheduler import POLL_RETRY, Scheduler
 from connector.baton.runtime.stopping import Stopped, until_stopped
@@ -228,7 +228,7 @@ async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) 
         try:
             await ops.start()
         except OSError as exc:  # port in use, address not on this host, a privileged port: the operator's to fix
-            where = f"{config.health_check_bind_address}:{config.health_check_port}"
+            where = host_port(config.health_check_bind_address, config.health_check_port)
             raise ServiceSettingError(listen_fault(exc), f"cannot listen on {where}: {exc.strerror or exc}") from None
         # The bound port, not the setting: with --health-check-port 0 this line is how a caller finds it.
         log.info("health server listening", address=config.health_check_bind_address, port=ops.bound_port)
@@ -259,8 +259,7 @@ async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) 
     try:
         connector = app.open()
         try:
-            if not await check_connector(app, connector, stop):
-                return 1
+            await check_connector(app, connector, stop)
         except Stopped:
             return 0
         build = build_info(app.build_name, app.version)
@@ -273,7 +272,7 @@ async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) 
         except Stopped:
             hello_ok = False
         if not hello_ok:
-            return 0 if stop.is_set() else 1
+            return 0  # stopped first
         readiness.hello_ok = True
         log.info("connected to ConductorOne", target=config.endpoints.grpc_target, host_id=host_id)
 
@@ -335,8 +334,13 @@ def _on_signal(stop: asyncio.Event, readiness: Readiness, sig: signal.Signals) -
     stop.set()
 
 
-async def check_connector(app: ServiceApp, connector: Connector, stop: asyncio.Event) -> bool:
-    """The connector's start-up check; False when `app` calls its error fatal (exit non-zero)."""
+class StartupRefused(Exception):
+    """A start-up answer no retry will change (keys the upstream rejects, credentials ConductorOne refuses): the
+    service ends with exit 1. It is logged where it is decided; its message is the command's closing line."""
+
+
+async def check_connector(app: ServiceApp, connector: Connector, stop: asyncio.Event) -> None:
+    """The connector's start-up check; StartupRefused when `app` calls its error fatal."""
     try:
         await until_stopped(connector.validate(), stop)
     except Exception as exc:
@@ -345,21 +349,21 @@ async def check_connector(app: ServiceApp, connector: Connector, stop: asyncio.E
             raise
         if verdict.fatal:
             log.error(verdict.message, error=str(exc), **verdict.fields)
-            return False
+            raise StartupRefused(f"{verdict.message}: {exc}") from None
         log.warning(verdict.message, error=str(exc), **verdict.fields)
-    return True
 
 
 async def _hello_until_ok(hello: Callable[[], Awaitable[None]], stop: asyncio.Event, retry: RetryPolicy) -> bool:
-    """Hello with backoff; False on a fatal answer (exit non-zero) or when stopped first."""
+    """Hello with backoff; False when stopped first, StartupRefused on a fatal answer."""
     backoff = Backoff(retry, bounded=False)
     while not stop.is_set():
         try:
             await until_stopped(hello(), stop)
             return True
         except C1FatalError as exc:
-            log.error("ConductorOne refused the connector; check BATON_CLIENT_ID / BATON_CLIENT_SECRET", error=str(exc))
-            return False
+            refused = "ConductorOne refused the connector; check BATON_CLIENT_ID / BATON_CLIENT_SECRET"
+            log.error(refused, error=str(exc))
+            raise StartupRefused(f"{refused}: {exc}") from None
         except C1TransientError as exc:
             delay = backoff.next_delay() or 0.0
             log.warning(

@@ -52,6 +52,7 @@ MODES = (
     "past-total",
     "empty-page",
     "no-total",
+    "escape-error",
 )
 
 # Built once: 64 MiB of zeros compress to ~64 KB.
@@ -145,4 +146,8 @@ async def answer(request: web.Request, mode: str, *, hang_seconds: float, huge_b
         return _json({"data": [], "meta": {"page": {"total_count": 1000, "total_filtered_count": 1000}}})
     if mode == "no-total":
         return _json({"data": [_user("u1")]})
+    if mode == "escape-error":
+        # A refusal whose message would drive a terminal (ESC ] sets the window title) and forge an output line.
+        message = "Forbidden\x1b]0;owned\x07\nbaton-datadog: granted everything"
+        return _raw(json.dumps({"errors": [message]}).encode(), status=403)
     raise ValueError(f"unknown hostile mode {mode!r}; known: {', '.join(MODES)}, retry-after=<value>")
