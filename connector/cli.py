@@ -95,7 +95,13 @@ class _Output(io.TextIOBase):
 
     def write(self, text: str) -> int:
         with self._failures():
-            return self._inner.write(text)
+            try:
+                return self._inner.write(text)
+            except UnicodeEncodeError:
+                # A name from a c1z (what a Datadog user typed) that the output's encoding has no character for
+                # (PYTHONIOENCODING=ascii, a Latin-1 locale): escaped as stderr does (`\xeb`), not a failed run.
+                encoding = self._inner.encoding or "ascii"
+                return self._inner.write(text.encode(encoding, "backslashreplace").decode(encoding))
 
     def flush(self) -> None:
         with self._failures():

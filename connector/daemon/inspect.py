@@ -15,6 +15,7 @@ from google.protobuf import json_format, message
 from connector.baton.c1z import rows
 from connector.baton.c1z.errors import C1ZFormatError
 from connector.baton.c1z.reader import C1ZReader
+from connector.baton.errors import ConnectorError
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, entitlement_pb2, grant_pb2, resource_pb2
 from connector.baton.printable import printable
 
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except C1ZFormatError as exc:
         _fail(exc)
         return 2
-    except OSError as exc:  # the temp dir: unwritable, full
+    except (ConnectorError, OSError) as exc:  # the temp dir: unwritable, full, failing under the working copy
         _fail(f"{args.file}: cannot unpack: {exc}")
         return 2
     with reader:
@@ -181,7 +182,7 @@ def _resource_row(r: resource_pb2.Resource) -> dict[str, Any]:
         if r.HasField("parent_resource_id")
         else ""
     )
-    status = resource_pb2.Status.ResourceStatus.Name(r.status.status) if r.HasField("status") else ""
+    status = _enum_name(resource_pb2.Status.ResourceStatus, r.status.status) if r.HasField("status") else ""
     traits = [a.type_url.rsplit(".", 1)[-1] for a in r.annotations if a.type_url.endswith("Trait")]
     return {
         "id": r.id.resource,
@@ -191,6 +192,15 @@ def _resource_row(r: resource_pb2.Resource) -> dict[str, Any]:
         "traits": ",".join(traits),
         "profile": _profile(r),
     }
+
+
+def _enum_name(enum: Any, value: int) -> str:
+    """The value's name, or its number when this build has none: protobuf enums are open, and a newer SDK's file
+    (or a hostile one) may hold any number, which `Name` refuses with a ValueError ("unexpected error")."""
+    try:
+        return str(enum.Name(value))
+    except ValueError:
+        return str(value)
 
 
 # The traits that carry a profile, by the name ending their type URL.
@@ -250,7 +260,7 @@ def _entitlement_row(e: entitlement_pb2.Entitlement) -> dict[str, Any]:
         "id": e.id,
         "display_name": e.display_name,
         "slug": e.slug,
-        "purpose": entitlement_pb2.Entitlement.PurposeValue.Name(e.purpose).removeprefix("PURPOSE_VALUE_"),
+        "purpose": _enum_name(entitlement_pb2.Entitlement.PurposeValue, e.purpose).removeprefix("PURPOSE_VALUE_"),
         "grantable_to": ",".join(t.id for t in e.grantable_to),
     }
 

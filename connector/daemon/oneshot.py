@@ -11,6 +11,7 @@ import dataclasses
 import os
 import signal
 import ssl
+import stat
 import sys
 import time
 from pathlib import Path
@@ -213,28 +214,42 @@ async def run_one_shot(settings: Settings) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, interrupted, sig)
+    before = _saved_version(settings.file)
     try:
         return await _sync(settings, syncing, progress)
     except asyncio.CancelledError:
         if not received:
             raise
         sig = received[0]
-        if progress.finished:
+        if not syncing.is_set():
+            message = f"interrupted by {sig.name} before the sync started; nothing was written"
+        elif progress.finished:
             # The signal came while the finished sync was being saved: the save was completed first.
             message = f"interrupted by {sig.name} as the sync finished: the finished sync was saved to {settings.file}"
-        elif syncing.is_set() and settings.file.exists():
+        elif _saved_version(settings.file) not in (None, before):
             message = (
                 f"interrupted by {sig.name}: the unfinished sync was saved to {settings.file}; "
                 "run again with the same settings to resume it"
             )
         else:
-            message = f"interrupted by {sig.name} before the sync started; nothing was written"
+            # Nothing stored yet, or the save failed (logged with its cause): the file is not this sync.
+            kept = f"{settings.file} is left as it was" if before is not None else "nothing was written"
+            message = f"interrupted by {sig.name}: the unfinished sync was not saved; {kept}"
         log.warning(message, signal=sig.name, file=str(settings.file))
         print(f"baton-datadog: {message}", file=sys.stderr)
         return 128 + int(sig)
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
+
+
+def _saved_version(path: Path) -> tuple[int, int, int] | None:
+    """Which file `path` is, or None when there is none: every save renames a new file over it (a new inode)."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino, info.st_mtime_ns) if stat.S_ISREG(info.st_mode) else None
 
 
 async def _sync(settings: Settings, syncing: asyncio.Event, progress: Progress) -> int:

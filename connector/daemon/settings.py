@@ -26,6 +26,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
+from connector.baton.c1.credentials import CredentialError, parse_client_id, split_host_port
 from connector.baton.c1.hostinfo import MAX_FIELD_LENGTH as MAX_HOST_ID_LENGTH
 from connector.baton.ids import parse_resource_ref
 from connector.daemon.version import package_version
@@ -223,6 +224,18 @@ class Settings(BaseSettings):
                 raise ValueError(f"must be at most {MAX_HOST_ID_LENGTH} characters, not {len(value)}")
         elif _UNSAFE.search(value):
             raise ValueError("must not contain whitespace or control characters")
+        elif value and info.field_name == "client_id":
+            # Checked here, before anything shows the settings (`config`, the `starting` line): a value that is no
+            # client id is most likely the client secret in the wrong variable, and must never be printed.
+            try:
+                parse_client_id(value)
+            except CredentialError as exc:
+                raise ValueError(exc.reason) from None
+        elif value and info.field_name == "c1_api_host":
+            try:
+                split_host_port(value)
+            except ValueError:
+                raise ValueError("expected host[:port], without a scheme or a path") from None
         return value
 
     @field_validator("api_key", "app_key")

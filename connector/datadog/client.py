@@ -83,6 +83,9 @@ __all__ = ["DatadogClient", "included_roles", "included_users", "is_path_id", "q
 
 R = TypeVar("R", bound=Resource)
 K = TypeVar("K", APIKey, ApplicationKey, AccessToken)
+_ECHO_CHECKED_CHARS = 8
+"""A minted secret this long or longer must not occur in the answer's metadata; a shorter one would match by chance
+(the daemon's log redactor draws the same line)."""
 
 
 # Datadog ids are UUIDs, short handles or our own `sat:` handles (~100 characters); a longer one is a malformed
@@ -769,7 +772,7 @@ class DatadogClient:
         """The credential a create made, and its secret; `name`: the name it was created with, `owner`: the service
         account it was created for."""
         reply = await self._t.request(
-            "POST", path, group=group, json=body, idempotent=False, single_attempt=single_attempt
+            "POST", path, group=group, json=body, idempotent=False, single_attempt=single_attempt, mints=True
         )
         item = parse_model(ItemEnvelope[model], reply).data  # type: ignore[valid-type]
         # The secret is read from the raw body on purpose: the models never carry it.
@@ -785,6 +788,15 @@ class DatadogClient:
             # looks up what this create made by its name and deletes that.
             raise UnexpectedResponse(
                 method="POST", path=path, status=reply.status, messages=["the answer is about another credential"]
+            )
+        if isinstance(key, str) and len(key) >= _ECHO_CHECKED_CHARS and key in item.model_dump_json():
+            # The secret repeated in what becomes the credential's metadata (its id, scopes, creator): that metadata
+            # goes into log lines, the task's report and the c1z in the clear. Refused; cleaned up by name.
+            raise UnexpectedResponse(
+                method="POST",
+                path=path,
+                status=reply.status,
+                messages=["the answer repeats the secret outside its key"],
             )
         return item, SecretStr(key) if isinstance(key, str) and key else None
 

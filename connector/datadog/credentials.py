@@ -455,10 +455,11 @@ async def _created_or_cleaned_up(
     create: Awaitable[T], leftovers: Callable[[], Awaitable[int]], kind: str, name: str
 ) -> T:
     """The create's result; when the create failed in a way that may still have created the credential (no
-    answer, a 5xx, an unreadable 2xx), whatever now carries its name is deleted before the error is raised.
-    A 4xx is a refusal, and a create held back unsent (`nothing_done`) was never made: nothing to clean up. A
-    create cancelled in flight (the task was abandoned at shutdown) may have landed too, and its answer, the only
-    trace of it, is gone: it is cleaned up the same way before the cancellation goes on."""
+    answer, a 5xx, an unreadable 2xx, a 4xx without Datadog's JSON error body), whatever now carries its name is
+    deleted before the error is raised. Datadog's 4xx is a refusal, and a create held back unsent (`nothing_done`)
+    was never made: nothing to clean up. A create cancelled in flight (the task was abandoned at shutdown) may have
+    landed too, and its answer, the only trace of it, is gone: it is cleaned up the same way before the cancellation
+    goes on."""
     try:
         return await create
     except asyncio.CancelledError:
@@ -532,6 +533,9 @@ async def _built_or_rolled_back(
     except Exception as exc:
         try:
             await rollback()
+        except asyncio.CancelledError:
+            await _rollback_after_cancel(rollback, kind, object_id)
+            raise
         except ConnectorError as failure:
             # Datadog's refusal is quoted, and a peer may quote the very key it would not delete: that key is live.
             told = scrub(str(failure), [secret.get_secret_value()] if secret is not None else [])
@@ -542,6 +546,27 @@ async def _built_or_rolled_back(
             ) from None
         log.warning("datadog issue_credential", kind=kind, secret_id=object_id, outcome="rolled_back")
         raise
+
+
+async def _rollback_after_cancel(rollback: Callable[[], Awaitable[object]], kind: str, object_id: str) -> None:
+    """A rollback cancelled mid-way: the task abandoned at shutdown, which gives it a few seconds and then cancels it
+    again. The interrupted deletion may not have reached Datadog, and the credential's id is in no other trace: it is
+    tried once more, and when that fails or is cut short too, the error line names the credential to delete."""
+    try:
+        await rollback()
+    except (ConnectorError, asyncio.CancelledError) as failure:
+        log.error(
+            "datadog issue_credential",
+            kind=kind,
+            secret_id=object_id,
+            outcome="rollback_interrupted",
+            error=f'{kind} "{object_id}" may be live: its deletion was stopped or failed ({type(failure).__name__}); '
+            "delete it in Datadog",
+        )
+        if isinstance(failure, asyncio.CancelledError):
+            raise
+    else:
+        log.warning("datadog issue_credential", kind=kind, secret_id=object_id, outcome="rolled_back")
 
 
 # -- deletion (§4.6) -----------------------------------------------------------------------------------

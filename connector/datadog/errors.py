@@ -58,6 +58,9 @@ class DatadogError(baton.ConnectorError):
     """
 
     kind: ClassVar[str] = "error"
+    datadog_body: bool = False
+    """Whether the answer came with Datadog's error shape (a JSON object), not a proxy's, a load balancer's or a web
+    front end's page: only then is a 4xx Datadog's own refusal (set by `error_for_response`)."""
     # Set by the transport when an earlier attempt of the same call may have reached Datadog and its answer was lost
     # (a 5xx, a timeout, a connection cut): a "not found" or "already exists" may then be that attempt's own doing.
     after_lost_answer: bool = False
@@ -245,23 +248,29 @@ def error_for_response(
         # front end's page saying it is no such word, and a revoke was reported done with the access still there.
         messages.append(f"a {status} without Datadog's JSON error body, so not taken as Datadog's answer")
         return UnexpectedResponse(method=method, path=clean_path, status=status, messages=messages, retryable=True)
+    error: DatadogError
     if cls is RateLimited:
         name = scrub(limit_name, secrets) if limit_name else None
-        return RateLimited(
+        error = RateLimited(
             method=method, path=clean_path, status=status, messages=messages, retry_after=retry_after, limit_name=name
         )
-    return cls(method=method, path=clean_path, status=status, messages=messages)
+    else:
+        error = cls(method=method, path=clean_path, status=status, messages=messages)
+    error.datadog_body = _is_json_object(body)
+    return error
 
 
 def nothing_done(exc: BaseException) -> bool:
-    """Whether a write that failed with `exc` certainly did nothing: Datadog refused it (a 4xx), or it was never sent
+    """Whether a write that failed with `exc` certainly did nothing: Datadog refused it (its 4xx), or it was never sent
     (its URL refused before it left, a rate-limit wait longer than allowed). Anything else (no answer, a 5xx, an
     answer that cannot be used) may have done it."""
     if not isinstance(exc, DatadogError):
         return False
     if exc.status is None:
         return isinstance(exc, Invalid | RateLimited)  # both raised before the request left, without a status
-    return 400 <= exc.status < 500
+    # Datadog's own 4xx comes with its JSON error body; another (a proxy's or a load balancer's page) may have come
+    # after the request got through.
+    return 400 <= exc.status < 500 and exc.datadog_body
 
 
 # The statuses whose error says "already in that state" (`connector.datadog.provisioning`).

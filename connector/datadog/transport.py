@@ -185,14 +185,23 @@ class ApiTransport:
         return [s.get_secret_value() for s in self._secrets]
 
     def error(
-        self, status: int, method: str, path: str, body: bytes | bytearray, headers: httpx.Headers
+        self,
+        status: int,
+        method: str,
+        path: str,
+        body: bytes | bytearray,
+        headers: httpx.Headers,
+        *,
+        mints: bool = False,
     ) -> DatadogError:
         info = RateLimitHeaders.parse(headers, self._wall_clock())
         return error_for_response(
             status,
             method=method,
             path=path,
-            body=body,
+            # Only a refusal (4xx) of a create is quoted: any other answer may come after the credential was made, and
+            # a gateway's or proxy's error page may quote the upstream answer that holds its secret.
+            body=b"" if mints and not 400 <= status < 500 else body,
             retry_after=info.wait_hint if info is not None else None,
             limit_name=info.name if info is not None else None,
             secrets=self._secret_values(),
@@ -209,6 +218,7 @@ class ApiTransport:
         idempotent: bool | None = None,
         api_key_only: bool = False,
         single_attempt: bool = False,
+        mints: bool = False,
     ) -> Reply:
         """Send one logical request, retrying per the policy; return the 2xx reply or raise a `DatadogError`.
 
@@ -218,6 +228,8 @@ class ApiTransport:
 
         `single_attempt`: send it at most once, not even resent after a 429 or a refused connection (a minted
         service access token must never be created twice, docs/spec/credentials.md §4.3).
+
+        `mints`: the answer holds a new credential's secret; an error quotes the body of a refusal (4xx) only.
         """
         idempotent = method.upper() != "POST" if idempotent is None else idempotent
         # Whether an attempt may have reached Datadog without its answer reaching us (then retried).
@@ -272,7 +284,7 @@ class ApiTransport:
                 wait = hint if hint is not None else self.retry.backoff(throttles - 1, self._rng)
                 if single_attempt or throttles > self.retry.max_rate_limit_retries or self.retry.hint_exceeds_cap(wait):
                     # "Give up now": the error carries the hint so the caller can reschedule the whole job.
-                    raise self.error(status, method, path, body, headers)
+                    raise self.error(status, method, path, body, headers, mints=mints)
                 if hint is None:
                     self._limiter.throttle(group, wait)
                 self._emit(RateLimitWait(group, info.name if info else None, wait, "429"))
@@ -294,7 +306,7 @@ class ApiTransport:
                     lost = True
                     await self._backoff(group, f"http_{status}", failures, attempt, at_least=hint)
                     continue
-            error = self.error(status, method, path, body, headers)
+            error = self.error(status, method, path, body, headers, mints=mints)
             error.after_lost_answer = lost
             raise error
 

@@ -107,6 +107,16 @@ def _loop(tmp: Path) -> Path:
     return tmp / "a.c1z"
 
 
+def _sparse_zeros(tmp: Path) -> Path:
+    """A frame header, then 16 MiB of zeros that take no disk: read as empty zstd blocks, one per 3 bytes (a 30 MB
+    one kept inspect walking them for 45 s; gigabytes cost nothing to make)."""
+    path = tmp / "sparse.c1z"
+    with path.open("wb") as file:
+        file.write(envelope.MAGIC_V1 + bytes.fromhex("28b52ffd0400"))  # a frame header: 1 KiB window, checksum
+        file.truncate(16 << 20)
+    return path
+
+
 def _write(name: str, data: bytes) -> Callable[[Path], Path]:
     def make(tmp: Path) -> Path:
         path = tmp / name
@@ -126,6 +136,12 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
     "v3": (_write("v3.c1z", b"C1Z3\x00\x00\x00\x00"), "v3 (Pebble)"),
     "truncated": (_write("cut.c1z", GOOD[: len(GOOD) // 2]), "truncated"),
     "trailing bytes": (_write("tail.c1z", GOOD + b"junk"), "unexpected bytes after the zstd frame"),
+    "sparse zeros": (_sparse_zeros, "corrupt zstd body (an empty block before the last)"),
+    # zstd's metadata frame (magic 0x184D2A5?, then its length): was called "truncated".
+    "a skippable frame first": (
+        _write("skip.c1z", GOOD[:5] + bytes.fromhex("532a4d1804000000") + b"meta" + GOOD[5:]),
+        "a skippable zstd frame where the database's frame belongs",
+    ),
     "garbage zstd": (_write("junk.c1z", envelope.MAGIC_V1 + b"\x28\xb5\x2f\xfd\x04\x00" + bytes(range(7, 71))), "zstd"),
     "not sqlite": (_write("text.c1z", c1z_of(b"hello, not a database" * 10)), "not a SQLite database"),
     "garbage sqlite": (
@@ -138,6 +154,19 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
     "missing column": (
         lambda tmp: rewritten(SAMPLE, tmp, "ALTER TABLE v1_sync_runs DROP COLUMN sync_token"),
         "lacks the column(s) sync_token",
+    ),
+    # Rows are paged by id: a table whose id is not its rowid (a copy made with CREATE TABLE AS, which declares it
+    # INT) may hold NULL or repeated ids, and a listing silently missed rows (1,000 of 1,665 grants, exit 0).
+    "an id that is not the rowid": (
+        lambda tmp: rewritten(
+            SAMPLE,
+            tmp,
+            "CREATE TABLE copied AS SELECT * FROM v1_resources",
+            "DROP TABLE v1_resources",
+            "ALTER TABLE copied RENAME TO v1_resources",
+            "UPDATE v1_resources SET id = 1",
+        ),
+        "table v1_resources: its id column is not the table's integer primary key",
     ),
     # Sync runs are read before anything else: a value of the wrong type ended a sync into the file as
     # "unexpected error: ValueError"; it is damage, found on opening (inspect: exit 2, not 1).
@@ -158,6 +187,43 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
             SAMPLE, tmp, "CREATE TRIGGER wipe AFTER INSERT ON v1_grants BEGIN DELETE FROM v1_resources; END"
         ),
         "holds a trigger 'wipe'",
+    ),
+    # Run on every row a resumed sync stores, whatever they cost: a 4 KB file with an index on
+    # length(printf('%.*c', 100000000, 'x')) kept a one-shot sync storing 2,456 grants at 0.4 s each. Stand-ins
+    # again: the refusal is what is tested.
+    "an index on an expression": (
+        lambda tmp: rewritten(SAMPLE, tmp, "CREATE INDEX costly ON v1_grants (length(data))"),
+        "holds an index on an expression 'costly'",
+    ),
+    "a partial index of its own": (
+        lambda tmp: rewritten(SAMPLE, tmp, "CREATE INDEX costly ON v1_grants (sync_id) WHERE length(data) > 1"),
+        "holds a partial index 'costly'",
+    ),
+    "a CHECK constraint": (
+        lambda tmp: rewritten(
+            SAMPLE,
+            tmp,
+            "DROP TABLE v1_assets",
+            "CREATE TABLE v1_assets (id integer primary key, external_id text not null, content_type text not null, "
+            "data blob not null, sync_id text not null, discovered_at datetime not null, CHECK (length(data) > 0))",
+        ),
+        "holds a table with a CHECK constraint 'v1_assets'",
+    ),
+    "a generated column": (
+        lambda tmp: rewritten(
+            SAMPLE, tmp, "ALTER TABLE v1_grants ADD COLUMN size integer GENERATED ALWAYS AS (length(data)) VIRTUAL"
+        ),
+        "holds a generated column 'v1_grants.size'",
+    ),
+    "a default that is an expression": (
+        lambda tmp: rewritten(
+            SAMPLE,
+            tmp,
+            "DROP TABLE v1_assets",
+            "CREATE TABLE v1_assets (id integer primary key, external_id text not null, content_type text not null "
+            "default (lower('X')), data blob not null, sync_id text not null, discovered_at datetime not null)",
+        ),
+        "holds a default that is an expression, on 'v1_assets.content_type'",
     ),
     "a virtual table": (
         lambda tmp: rewritten(
@@ -187,6 +253,44 @@ def test_bad_rows_are_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     blob = rewritten(SAMPLE, tmp_path, "UPDATE v1_resources SET data = x'ffffffff'")
     code, _, err = run_inspect(blob, "--resources", "user")
     assert (code, err.startswith(f"baton-datadog: inspect: {blob}: cannot read v1_resources")) == (1, True)
+
+
+# Empty annotations (field 4, length 0) just past the cap: valid protobuf that decodes to ~30x its size in memory.
+_SWOLLEN = b"\x22\x00" * (2 << 20) + b"\x22\x00"
+
+
+@pytest.mark.parametrize(
+    ("statement", "value", "flags"),
+    [
+        # 27 KB of c1z held 50 MB of them: inspect took 1.5 GB and 42 s to list 10 users. Refused unread now.
+        (
+            "UPDATE v1_resources SET data = ? WHERE resource_type_id = 'user'",
+            _SWOLLEN,
+            ("--resources", "user"),
+        ),
+        # Text where a blob belongs: the error quoted the whole text ("Could not decode to UTF-8 column 'data' with
+        # text '...'"), a row of any size on one line.
+        ("UPDATE v1_resources SET data = CAST(data AS TEXT) || ?", "tail", ("--resources", "user")),
+        ("UPDATE v1_resource_types SET data = ?", 42, ()),
+    ],
+)
+def test_an_object_that_is_no_blob_within_the_cap_is_refused_unread(
+    tmp_path: Path, statement: str, value: object, flags: tuple[str, ...]
+) -> None:
+    db = tmp_path / "edit.sqlite"
+    db.write_bytes(db_of(SAMPLE))
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        conn.execute(statement, (value,))
+        conn.commit()
+    path = tmp_path / "swollen.c1z"
+    path.write_bytes(c1z_of(db.read_bytes()))
+    code, _, err = run_inspect(path, *flags)
+    assert code == 1
+    assert re.fullmatch(
+        rf"baton-datadog: inspect: {re.escape(str(path))}: cannot read v1_\w+: v1_\w+ row \d+ holds an object that is not a blob of "
+        r"at most 4 MiB\n",
+        err,
+    ), err
 
 
 def test_the_cli_on_a_fifo_and_a_bomb_prints_one_line(tmp_path: Path) -> None:
@@ -233,26 +337,36 @@ async def test_one_shot_refuses_what_is_not_a_c1z_and_leaves_it_alone(case: str,
         "trailing bytes",
         "garbage sqlite",
         "no tables",
+        "an id that is not the rowid",
         "a sync run of the wrong type",
         "a view for a table",
         "a trigger",
         "a virtual table",
+        "an index on an expression",
+        "a partial index of its own",
+        "a CHECK constraint",
+        "a generated column",
+        "a default that is an expression",
     ],
 )
 async def test_one_shot_restarts_over_a_damaged_c1z(case: str, tmp_path: Path) -> None:
     """A damaged working file is detected and the sync starts over; the file ends up a complete sync, holding
-    nothing of the old file's schema but tables and indexes."""
+    nothing of the old file's schema: exactly the schema of a new file."""
     make, _ = HOSTILE[case]
     path = make(tmp_path)
     org = Org()
     result = await sync_to_file(syncers(org, Faults()), path, options(), tmp_dir=tmp_path)
     assert not result.resumed
+    clean = tmp_path / "clean.c1z"
+    await sync_to_file(syncers(org, Faults()), clean, options(), tmp_dir=tmp_path)
+    schema = "SELECT type, name, sql FROM sqlite_master ORDER BY type, name"
+    with C1ZReader(clean) as reader:
+        expected = reader.connection.execute(schema).fetchall()
     with C1ZReader(path) as reader:
         (run,) = reader.sync_runs()
         assert run.finished
         assert {g.id for g in reader.grants()} == expected_grant_ids(org)
-        kinds = {row[0] for row in reader.connection.execute("SELECT type FROM sqlite_master")}
-        assert kinds == {"table", "index"}
+        assert reader.connection.execute(schema).fetchall() == expected
 
 
 # -- old Go SDK files (issue 8 §4) ----------------------------------------------------------------------------
@@ -368,6 +482,57 @@ async def test_an_unfinished_run_whose_rows_do_not_decode_starts_over(
     (warning,) = [e for e in events if e["log_level"] == "warning"]
     assert warning["event"] == "existing c1z is damaged; starting a new sync instead of resuming"
     assert warning["error"].startswith(f"{path}: a stored object does not decode")
+    with C1ZReader(path) as reader:
+        (run,) = reader.sync_runs()
+        assert (run.sync_id, run.finished) == (result.sync_id, True)
+        assert {g.id for g in reader.grants()} == expected_grant_ids(org)
+
+
+_EMPTY_GROUPS = "UPDATE v1_resources SET data = x'' WHERE resource_type_id = 'group'"  # an empty Resource: no id
+# Another group's blob under this row's key: g1's grants would be listed as g0's.
+_SWAPPED_GROUP = (
+    "UPDATE v1_resources SET data = (SELECT data FROM v1_resources WHERE external_id = 'group:g1') "
+    "WHERE external_id = 'group:g0'"
+)
+
+
+# Stopped in the entitlements phase (12: every group is read back) or among the grants pages (30: the groups not
+# done yet are).
+_OTHER = "holds another resource than its key names"
+_NO_OBJECT = "holds an object that is not a blob of at most 4 MiB"
+# Text where the blob belongs: FromString raised a TypeError, and the resume ended as "unexpected error".
+_TEXT_GROUP = "UPDATE v1_resources SET data = CAST('x' AS TEXT) WHERE external_id = 'group:g0'"
+
+
+@pytest.mark.parametrize(
+    ("fail_at_call", "damage", "found"),
+    [
+        (12, _EMPTY_GROUPS, _OTHER),
+        (30, _EMPTY_GROUPS, _OTHER),
+        (12, _SWAPPED_GROUP, _OTHER),
+        (12, _TEXT_GROUP, _NO_OBJECT),
+        (12, "UPDATE v1_resource_types SET data = 7", _NO_OBJECT),
+    ],
+)
+async def test_an_unfinished_run_whose_rows_hold_other_resources_than_their_keys_starts_over(
+    tmp_path: Path, fail_at_call: int, damage: str, found: str
+) -> None:
+    """Every blob is valid protobuf of some Resource: one read back as the sync resumes must be the resource its row
+    is keyed by. An empty blob had its grants listed for an empty id, the connector's ValueError ending the sync
+    as "unexpected error" and leaving the same file to fail every later run."""
+    org = Org()
+    interrupted = tmp_path / "interrupted.c1z"
+    with pytest.raises(InjectedFailure):
+        await sync_to_file(
+            syncers(org, Faults(fail_at_call=fail_at_call)), interrupted, options(concurrency=1), tmp_dir=tmp_path
+        )
+    path = rewritten(interrupted, tmp_path, damage)
+    with structlog.testing.capture_logs() as events:
+        result = await sync_to_file(syncers(org, Faults()), path, options(), tmp_dir=tmp_path)
+    assert not result.resumed
+    (warning,) = [e for e in events if e["log_level"] == "warning"]
+    assert warning["event"] == "existing c1z is damaged; starting a new sync instead of resuming"
+    assert re.fullmatch(rf"{re.escape(str(path))}: v1_resource(s|_types) row \d+ {found}", warning["error"])
     with C1ZReader(path) as reader:
         (run,) = reader.sync_runs()
         assert (run.sync_id, run.finished) == (result.sync_id, True)

@@ -8,6 +8,7 @@ import fcntl
 import os
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import tempfile
@@ -22,7 +23,7 @@ import zstandard
 from connector.baton import builders as b
 from connector.baton.c1z import envelope, rows
 from connector.baton.c1z import store as store_module
-from connector.baton.c1z.errors import C1ZWriteError, DiskFullError
+from connector.baton.c1z.errors import C1ZWriteError, DiskFullError, WorkDirError
 from connector.baton.c1z.store import C1ZStore
 from connector.baton.c1z.workfiles import WorkDir, sweep_stale, sweep_stale_partials
 from connector.baton.errors import InternalError
@@ -81,7 +82,7 @@ _CHILD = textwrap.dedent(
         await store.start_sync()
         upload = WorkDir.create(tmp, "upload")
         (upload.path / "sync.c1z").write_bytes(b"C1ZF\\0partial")
-        partial = os.open(tmp / "out.c1z.live.tmp", os.O_CREAT | os.O_WRONLY)
+        partial = os.open(tmp / "out.c1z.live_k9z.tmp", os.O_CREAT | os.O_WRONLY)
         fcntl.flock(partial, fcntl.LOCK_EX)
         print("ready", flush=True)
         sys.stdin.read()
@@ -95,7 +96,9 @@ def test_leftovers_of_a_killed_process_are_removed_at_the_next_start(tmp_path: P
     work = tmp_path / "tmp"
     work.mkdir()
     out = work / "out.c1z"
-    (work / "out.c1z.dead.tmp").write_bytes(b"half a c1z")  # an interrupted save of a dead process
+    (work / "out.c1z.dead_k9z.tmp").write_bytes(b"half a c1z")  # an interrupted save of a dead process
+    for mine in ("out.c1z.backup.tmp", "out.c1z.my-notes.tmp", "out.c1z.dead_k9z.tmp.keep"):
+        (work / mine).write_text("the user's, not a save's: mkstemp's names are <file>.XXXXXXXX.tmp")
     (work / "c1z-not-ours").mkdir()
     (work / "baton-c1z-link").symlink_to(tmp_path)  # our prefix, but a symlink: never followed or removed
     child = subprocess.Popen(
@@ -108,8 +111,8 @@ def test_leftovers_of_a_killed_process_are_removed_at_the_next_start(tmp_path: P
         assert sorted(n.split("-")[2] for n in live) == ["sync", "upload"]
         # While the owner lives, a sweep (another process starting, or our own) touches none of its files.
         assert sweep_stale(work) == []
-        assert [p.name for p in sweep_stale_partials(out)] == ["out.c1z.dead.tmp"]
-        assert "out.c1z.live.tmp" in names(work)
+        assert [p.name for p in sweep_stale_partials(out)] == ["out.c1z.dead_k9z.tmp"]
+        assert "out.c1z.live_k9z.tmp" in names(work)
         child.send_signal(signal.SIGKILL)
         assert child.wait(timeout=30) == -signal.SIGKILL
     finally:
@@ -117,12 +120,34 @@ def test_leftovers_of_a_killed_process_are_removed_at_the_next_start(tmp_path: P
             child.kill()
             child.wait()
     left = names(work)
-    assert {"out.c1z.live.tmp", *live} <= set(left), "kill -9 leaves the working files behind"
+    assert {"out.c1z.live_k9z.tmp", *live} <= set(left), "kill -9 leaves the working files behind"
 
     # The next start (a sync into the same temp dir and file) removes them, and nothing that is not ours.
     asyncio.run(sync_to_file(syncers(Org(), Faults()), out, options(), tmp_dir=work))
-    assert names(work) == ["baton-c1z-link", "c1z-not-ours", "out.c1z"]
+    assert names(work) == [
+        "baton-c1z-link",
+        "c1z-not-ours",
+        "out.c1z",
+        "out.c1z.backup.tmp",
+        "out.c1z.dead_k9z.tmp.keep",
+        "out.c1z.my-notes.tmp",
+    ]
     assert (tmp_path / "tmp").is_dir()
+
+
+def test_a_temp_dir_without_locks_is_a_clear_error_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Some NFS and FUSE mounts refuse flock (ENOLCK): one line naming the directory and the cause, and nothing
+    left in it (was a bare OSError: "unexpected error" in one-shot, "internal error (OSError)" for a task)."""
+
+    def refused(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", refused)
+    with pytest.raises(WorkDirError) as caught:
+        WorkDir.create(tmp_path, "sync")
+    assert str(caught.value) == f"cannot lock a working directory in {tmp_path}: No locks available"
+    assert caught.value.retryable
+    assert names(tmp_path) == []
 
 
 def test_a_workdir_is_locked_until_released(tmp_path: Path) -> None:
@@ -183,7 +208,7 @@ async def test_a_failed_page_leaves_the_token_of_the_page_before(
 
         monkeypatch.setattr(rows, "resource_row", failing)
         await store.write("after-u2", resources=[b.resource(USER, "u2", "two")])
-        with pytest.raises(OSError, match="Input/output error"):
+        with pytest.raises(WorkDirError, match=r"while storing the sync: Input/output error$"):
             await store.sync_runs()
         assert [run.sync_token for run in await store.sync_runs()] == ["after-u1"]
         monkeypatch.setattr(rows, "resource_row", real)
@@ -302,3 +327,59 @@ async def test_a_failed_write_saves_a_partial_sync_that_resumes_exactly(
     result = await sync_to_file(syncers(Org(), Faults()), path, options(concurrency=3), tmp_dir=tmp_path)
     assert result.resumed
     assert rows_of(path) == rows_of(clean)
+
+
+@pytest.mark.parametrize("name", ["c1z#temp", "c1z?temp", "c1z%20temp"])
+async def test_a_temp_dir_whose_name_holds_uri_characters_reads_and_resumes_its_files(
+    tmp_path: Path, name: str
+) -> None:
+    """The read-only open takes a URI: a `#`, `?` or `%` in the temp dir's path cut or changed it, SQLite opened
+    another file, and every c1z read as damaged ("no table v1_sync_runs"): the sync started over instead of
+    resuming, and inspect refused every file."""
+    from connector.baton.c1z.reader import C1ZReader
+    from tests.baton.fake_connector import InjectedFailure
+
+    temp = tmp_path / name
+    temp.mkdir()
+    path = tmp_path / "s.c1z"
+    with pytest.raises(InjectedFailure):
+        await sync_to_file(syncers(Org(), Faults(fail_at_call=6)), path, options(concurrency=1), tmp_dir=temp)
+    with C1ZReader(path, tmp_dir=temp) as reader:
+        assert [run.finished for run in reader.sync_runs()] == [False]
+    result = await sync_to_file(syncers(Org(), Faults()), path, options(concurrency=1), tmp_dir=temp)
+    assert result.resumed
+    assert names(temp) == []
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [("open", errno.EACCES), ("fsync", errno.EINVAL)],  # a drop box (mode 0333); a mount that cannot sync a directory
+)
+async def test_a_directory_that_cannot_be_synced_still_saves_the_c1z(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, call: str, error: int
+) -> None:
+    """The rename is done when the directory's fsync comes: that it cannot be made (not supported, not readable)
+    reported "cannot write FILE" with the new file in place and the old one gone."""
+    out = tmp_path / "out" / "s.c1z"
+    out.parent.mkdir()
+    real_open, real_fsync = os.open, os.fsync
+
+    def refusing_open(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if call == "open" and Path(path) == out.parent and flags == os.O_RDONLY:
+            raise PermissionError(error, os.strerror(error))
+        return real_open(path, flags, *args, **kwargs)
+
+    def refusing_fsync(fd: int) -> None:
+        if call == "fsync" and stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(error, os.strerror(error))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "open", refusing_open)
+    monkeypatch.setattr(os, "fsync", refusing_fsync)
+    result = await sync_to_file(syncers(Org(), Faults()), out, options(), tmp_dir=tmp_path)
+    monkeypatch.undo()
+    from connector.baton.c1z.reader import C1ZReader
+
+    with C1ZReader(out) as reader:
+        assert [run.sync_id for run in reader.sync_runs()] == [result.sync_id]
+    assert names(out.parent) == ["s.c1z"]

@@ -335,3 +335,70 @@ def test_a_listing_of_one_row_says_one_row() -> None:
     out = io.StringIO()
     cli_inspect._emit(out, False, lambda: iter([{"id": "only"}]), ["id"])
     assert out.getvalue().splitlines() == ["ID", "only", "(1 row)"]
+
+
+def test_an_enum_value_this_build_does_not_name_is_shown_as_its_number(tmp_path: Path) -> None:
+    """Protobuf enums are open: a newer SDK's file (or a hostile one) may hold a status or purpose this build has no
+    name for. Listing it ended as "unexpected error: ValueError: Enum ResourceStatus has no name defined"."""
+    import sqlite3
+
+    from connector.baton.pb.c1.connector.v2 import entitlement_pb2, resource_pb2
+    from tests.baton.test_c1z_untrusted import c1z_of, db_of
+
+    db = tmp_path / "edit.sqlite"
+    db.write_bytes(db_of(EXPANDED))
+    conn = sqlite3.connect(db)
+    row_id, type_id, blob = conn.execute("SELECT id, resource_type_id, data FROM v1_resources LIMIT 1").fetchone()
+    resource = resource_pb2.Resource.FromString(blob)
+    resource.status.status = 99  # type: ignore[assignment]
+    conn.execute("UPDATE v1_resources SET data = ? WHERE id = ?", (resource.SerializeToString(), row_id))
+    row_id, blob = conn.execute("SELECT id, data FROM v1_entitlements LIMIT 1").fetchone()
+    entitlement = entitlement_pb2.Entitlement.FromString(blob)
+    entitlement.purpose = 7  # type: ignore[assignment]
+    conn.execute("UPDATE v1_entitlements SET data = ? WHERE id = ?", (entitlement.SerializeToString(), row_id))
+    conn.commit()
+    conn.close()
+    path = tmp_path / "newer.c1z"
+    path.write_bytes(c1z_of(db.read_bytes()))
+
+    for as_json in (("--json",), ()):
+        resources = inspect(str(path), "--resources", type_id, *as_json)
+        assert resources.returncode == 0, resources.stderr
+        entitlements = inspect(str(path), "--entitlements", *as_json)
+        assert entitlements.returncode == 0, entitlements.stderr
+    shown = json.loads(inspect(str(path), "--resources", type_id, "--json").stdout)
+    assert [row["status"] for row in shown if row["id"] == resource.id.resource] == ["99"]
+    shown = json.loads(inspect(str(path), "--entitlements", "--json").stdout)
+    assert [row["purpose"] for row in shown if row["id"] == entitlement.id] == ["7"]
+
+
+def test_a_name_the_output_encoding_cannot_show_is_escaped_not_a_failure(tmp_path: Path) -> None:
+    """A display name is whatever a Datadog user typed: on an ASCII or Latin-1 output, listing it ended with
+    "unexpected error: UnicodeEncodeError"."""
+    import os
+    import sqlite3
+
+    from connector.baton.pb.c1.connector.v2 import resource_pb2
+    from tests.baton.test_c1z_untrusted import c1z_of, db_of
+
+    db = tmp_path / "edit.sqlite"
+    db.write_bytes(db_of(IN_PROGRESS))
+    conn = sqlite3.connect(db)
+    row_id, blob = conn.execute("SELECT id, data FROM v1_resources WHERE resource_type_id = 'user' LIMIT 1").fetchone()
+    resource = resource_pb2.Resource.FromString(blob)
+    resource.display_name = "Zo\u00eb \u65e5\u672c"
+    conn.execute("UPDATE v1_resources SET data = ? WHERE id = ?", (resource.SerializeToString(), row_id))
+    conn.commit()
+    conn.close()
+    path = tmp_path / "names.c1z"
+    path.write_bytes(c1z_of(db.read_bytes()))
+    done = subprocess.run(
+        [sys.executable, "-m", "connector", "inspect", str(path), "--resources", "user"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env={**os.environ, "PYTHONIOENCODING": "ascii"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Zo\\xeb \\u65e5\\u672c" in done.stdout

@@ -663,6 +663,50 @@ async def test_a_failed_rollback_is_said_in_the_error() -> None:
     assert message.endswith("; the minted credential could not be deleted again")
 
 
+@dataclass
+class _StallingIssuer(StubIssuer):
+    """Its rollbacks wait for Datadog until cancelled, `stalls` times; later ones go through."""
+
+    stalls: int = 1
+    rollback_started: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def rollback_credential(self, secret_id: resource_pb2.ResourceId) -> None:
+        self.rollback_started.set()
+        if self.stalls > 0:
+            self.stalls -= 1
+            await asyncio.Event().wait()
+        await super().rollback_credential(secret_id)
+
+
+@pytest.mark.parametrize("stalls", [1, 2])
+async def test_a_rollback_cut_short_by_the_shutdown_is_tried_again_or_names_the_live_credential(stalls: int) -> None:
+    """The task is abandoned at shutdown (cancelled) while the rollback of a credential that could not be encrypted
+    waits on Datadog: the cancellation ended it with the credential live and no line naming it. The rollback now gets
+    one more try before the cancellation goes on, and a second cancellation is logged at error naming the credential."""
+    stub = StubConnector(issuer=_StallingIssuer(stalls=stalls))
+    stub.issuer.result = _issued(plaintexts=[_plaintext(CANARY.encode() * 50_000)])  # over JWE's 1 MiB: no encryption
+    with structlog.testing.capture_logs() as events:
+        running = asyncio.create_task(_run(stub, _task(configs=configs_of(JWE_VECTOR))))
+        started = cast(_StallingIssuer, stub.issuer).rollback_started
+        for _ in range(stalls):
+            # A rollback started, or the task ended (without trying again).
+            waiting = asyncio.create_task(started.wait())
+            await asyncio.wait((waiting, running), return_when=asyncio.FIRST_COMPLETED)
+            waiting.cancel()
+            started.clear()
+            running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+    if stalls == 1:
+        assert stub.issuer.rolled_back == [_secret().id], "deleted after all"
+    else:
+        assert stub.issuer.rolled_back == []
+        (told,) = [e for e in events if e["event"].startswith("credential rollback interrupted")]
+        assert told["log_level"] == "error"
+        assert (told["secret_type"], told["secret_id"]) == ("service-account-application-key", "key-1")
+    assert CANARY not in repr(events)
+
+
 # -- §3.4 delete_resource ---------------------------------------------------------------------------------
 
 
@@ -833,3 +877,46 @@ async def test_a_reported_credential_is_never_deleted() -> None:
     client = _RefusingClient(C1FatalError("FinishTask: ALREADY_EXISTS", code=grpc.StatusCode.ALREADY_EXISTS))
     await _processor(stub, client).process(baton_pb2.Task(id=TASK_ID, issue_credential=_task()))
     assert stub.issuer.rolled_back == []
+
+
+class _AcceptingClient:
+    """Every FinishTask lands at once; each one's arguments are kept."""
+
+    def __init__(self) -> None:
+        self.reports: list[dict[str, Any]] = []
+
+    async def finish_task(self, task_id: str, **kwargs: Any) -> None:
+        self.reports.append(kwargs)
+
+
+@pytest.mark.parametrize("rollback_fails", [False, True])
+async def test_an_issued_credential_too_large_to_report_is_deleted_and_reported_as_a_failure(
+    rollback_fails: bool,
+) -> None:
+    """A response over the report limit is dropped from the report (`task response too large to report`): for an
+    issued credential that reported a success without the credential, so ConductorOne held nothing while the key
+    stayed live in Datadog (a broken Datadog answering a multi-megabyte key, or a profile of countless scopes). The
+    credential is now deleted again and the task reported as a final failure saying why."""
+    huge = b'{"key_value":"' + CANARY.encode() + b"x" * (3 * 1024 * 1024) + b'"}'
+    stub = StubConnector()
+    stub.issuer.result = IssuedCredential(secret=_secret(), plaintexts=[_plaintext(huge)], resource_mode=DISCOVERABLE)
+    if rollback_fails:
+        stub.issuer.rollback_error = NotFoundError("the key could not be deleted")
+    client = _AcceptingClient()
+    handlers = Handlers(cast(Connector, stub), provisioning=True)
+    processor = TaskProcessor(cast(Any, client), handlers, cast(Any, None), _no_hello, finish_retry=INSTANT)
+    with structlog.testing.capture_logs() as events:
+        await processor.process(baton_pb2.Task(id=TASK_ID, issue_credential=_task()))
+    (report,) = client.reports
+    assert "response" not in report, "no success without the credential it was to carry"
+    assert report["error"].code == Code.INTERNAL
+    assert "too large to report" in report["error"].message
+    says = "again failed: delete it by hand" if rollback_fails else 'application-key "key-1" was deleted again'
+    assert says in report["error"].message
+    assert report["non_retryable"] is True
+    assert stub.issuer.rolled_back == [_secret().id]
+    assert CANARY not in repr(events) + repr(client.reports)
+
+
+async def _no_hello(_: str) -> None:
+    return None

@@ -283,6 +283,24 @@ def test_config_table_is_one_line_per_setting() -> None:
     assert CANARY not in done.stdout
 
 
+# The shape of a ConductorOne client secret (`secret-token:conductorone.com:v1:<base64url JWK>`), as a canary.
+SECRET_SHAPED = "secret-token:conductorone.com:v1:Y2FuYXJ5LWNsaWVudC1zZWNyZXQtN2Y2ZTVkNGM"
+
+
+@pytest.mark.parametrize("setting", ["BATON_CLIENT_ID", "BATON_C1_API_HOST"])
+@pytest.mark.parametrize("command", [["config"], ["config", "--json"], []])
+def test_a_client_secret_in_a_setting_that_is_shown_is_refused_unprinted(setting: str, command: list[str]) -> None:
+    """The client secret and the client id swapped (or the secret pasted into the API host): `config` printed the
+    secret as the client id's value, and the daemon logged it in its `starting` line before the service refused the
+    client id. A value that is no client id (no host) is now refused with the settings, before anything shows them."""
+    env = {"BATON_CLIENT_ID": "connector@tenant.conductor.one/pcc", "BATON_CLIENT_SECRET": "connector@tenant/pcc"}
+    done = run_cli(*command, env={**env, setting: SECRET_SHAPED, "BATON_API_KEY": CANARY, "BATON_APP_KEY": CANARY})
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert last_line(done.stderr).startswith(f"baton-datadog: setting --{setting[6:].lower().replace('_', '-')} ")
+    assert SECRET_SHAPED not in done.stdout + done.stderr
+    assert SECRET_SHAPED.rsplit(":", 1)[1] not in done.stdout + done.stderr
+
+
 def test_an_unknown_baton_variable_is_warned_about_with_the_closest_setting() -> None:
     done = run_cli("config", env={"BATON_SYNC_SCHEDULE": "true", "BATON_TOTALLY_UNRELATED": "x"})
     assert done.returncode == 0

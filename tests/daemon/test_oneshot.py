@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -104,12 +105,18 @@ def test_unknown_site_exits_2_listing_the_valid_ones() -> None:
 
 
 def interrupt(
-    dd: FakeDatadog, args: list[str], env: dict[str, str], cwd: Path, sig: signal.Signals, what: str
+    dd: FakeDatadog,
+    args: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    sig: signal.Signals,
+    what: str,
+    command: tuple[str, ...] = ("-m", "connector"),
 ) -> tuple[int, str, str]:
     """Run one-shot against `dd`; once the fake has answered a 429 (the run now waits on it), send `sig`."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "connector", "--base-url", dd.base_url, *args],
+        [sys.executable, *command, "--base-url", dd.base_url, *args],
         env={**clean, "BATON_LOG_FORMAT": "json", "BATON_API_KEY": API_CANARY, "BATON_APP_KEY": APP_CANARY, **env},
         cwd=cwd,
         stdout=subprocess.PIPE,
@@ -191,6 +198,49 @@ def test_sigterm_among_the_team_grants_then_a_rerun_stores_the_rows_of_a_clean_s
     assert done.returncode == 0, done.stderr
     assert "sync resumed" in done.stderr
     assert rows_of(out) == rows_of(clean)
+
+
+# The command, with every c1z save refused as a read-only volume would (the store's compression step).
+_SAVES_REFUSED = textwrap.dedent(
+    """
+    import sys
+    from connector.baton.c1z import store
+    from connector.baton.c1z.errors import C1ZWriteError
+
+    def refused(db_path, c1z_path):
+        raise C1ZWriteError(f"cannot write {c1z_path}: Read-only file system")
+
+    store.compress_atomically = refused
+    from connector.cli import main
+    raise SystemExit(main(sys.argv[1:]))
+    """
+)
+
+
+def test_a_signal_whose_save_fails_says_so_and_the_previous_file_is_kept(tmp_path: Path) -> None:
+    """The message said "the unfinished sync was saved to FILE" whenever FILE existed: after a failed save it named
+    the previous run's file as this sync's, and the next run would not resume what the user was told it would."""
+    out = tmp_path / "sync.c1z"
+    keys = {"BATON_API_KEY": API_CANARY, "BATON_APP_KEY": APP_CANARY}
+    with FakeDatadog(generate_org(users=250, seed=9, teams=4), api_key=API_CANARY, app_key=APP_CANARY) as dd:
+        assert run("--base-url", dd.base_url, "--file", str(out), env=keys).returncode == 0
+        before = out.read_bytes()
+        dd.faults.force(429, path="/api/v2/roles", reset=60)
+        returncode, _, stderr = interrupt(
+            dd, ["--file", str(out)], {}, tmp_path, signal.SIGTERM, "the roles", command=("-c", _SAVES_REFUSED)
+        )
+    assert returncode == 143, stderr
+    assert "Traceback" not in stderr
+    logged = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    assert any(
+        e["event"] == "the unfinished sync could not be saved; the file is left as it was"
+        and e["error"] == f"cannot write {out}: Read-only file system"
+        for e in logged
+    )
+    assert stderr.splitlines()[-1] == (
+        f"baton-datadog: interrupted by SIGTERM: the unfinished sync was not saved; {out} is left as it was"
+    )
+    assert out.read_bytes() == before
 
 
 def test_signal_before_the_sync_writes_nothing(tmp_path: Path) -> None:

@@ -597,6 +597,82 @@ async def test_a_create_whose_answer_is_lost_leaves_no_key_behind(
     assert (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens)) == before
 
 
+def _live_secrets(fake: FakeDatadog) -> set[str]:
+    org = fake.org
+    return (
+        {k.key for k in org.app_keys.values()}
+        | {k.key for k in org.api_keys.values()}
+        | {t.key for t in org.tokens.values()}
+    )
+
+
+class QuotedCreateAnswers(CreateAnswers):
+    """The create lands; its caller gets a gateway's error whose text quotes the upstream answer, secret and all."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__()
+        self._status = status
+        self.secrets: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method != "POST" or not request.url.path.endswith(self.CREATES):
+            return response
+        secret = json.loads(await response.aread())["data"]["attributes"]["key"]
+        await response.aclose()
+        self.secrets.append(secret)
+        upstream = json.dumps({"key": secret})
+        quoted = {"errors": [f"upstream answered {upstream}", {"title": "Bad Gateway", "detail": upstream}]}
+        return httpx.Response(self._status, json=quoted, headers={"Location": "/elsewhere"})
+
+
+@pytest.mark.parametrize("status", [502, 500, 307])
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_an_error_answer_quoting_the_created_credential_does_not_carry_it_on(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str, status: int
+) -> None:
+    """A create that may have happened gets an error answer whose text is the upstream answer (a gateway quoting it):
+    the new credential's secret went into the error, and so into the FinishTask and the log lines. A create's
+    answer is quoted only when it is a refusal (4xx: nothing was made); the credential is deleted as before."""
+    transport = QuotedCreateAnswers(status)
+    client = make_client(fake, transport=transport)
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    with pytest.raises(ConnectorError) as caught:
+        await env.issue(sa, kind, ["a"] if kind == SAT else [])
+    (secret,) = transport.secrets
+    canaries.values.add(secret)
+    assert secret not in f"{caught.value} {caught.value!r} {caught.value.args}"
+    assert f"-> {status}" in str(caught.value)
+    live = _live_secrets(fake)
+    assert secret not in live, "the credential that may have been made is deleted"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(408, text="<html><body><h1>408 Request Time-out</h1></body></html>"),
+        httpx.Response(403, text="Forbidden", headers={"Content-Type": "text/plain"}),
+        httpx.Response(404, text=""),
+    ],
+    ids=["408-page", "403-text", "404-empty"],
+)
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_create_answered_by_a_4xx_that_is_not_datadogs_leaves_no_key_behind(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str, answer: httpx.Response
+) -> None:
+    """A 4xx was taken as Datadog's refusal (nothing made, nothing to clean up) whatever its body: a load balancer's or
+    a proxy's page after the create had reached Datadog left the key live. Only Datadog's JSON error body says the
+    create was refused; any other 4xx is followed by the lookup by name, as a 5xx is."""
+    client = make_client(fake, transport=LoseCreateAnswers(answer))
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    before = (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens))
+    with pytest.raises(ConnectorError):
+        await env.issue(sa, kind, ["a"] if kind == SAT else [])
+    assert (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens)) == before
+
+
 @pytest.mark.parametrize("kind", [APP_KEY, SAT])
 async def test_no_key_is_minted_for_another_service_account_than_asked(
     fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str
@@ -611,6 +687,50 @@ async def test_no_key_is_minted_for_another_service_account_than_asked(
         await env.issue(asked, kind, ["a"] if kind == SAT else [])
     assert not [k for k in fake.org.app_keys.values() if k.owner_id in (asked.id, other.id)]
     assert not [t for t in fake.org.tokens.values() if t.owner_id in (asked.id, other.id)]
+
+
+class ReplayedCreateAnswers(CreateAnswers):
+    """Every create lands; from the second on, its caller gets the answer to the first (a cache or proxy replaying an
+    earlier POST's answer): another credential's id and secret value."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._first: httpx.Response | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method != "POST" or not request.url.path.endswith(self.CREATES):
+            return response
+        body = await response.aread()
+        await response.aclose()
+        if self._first is None:
+            self._first = httpx.Response(response.status_code, headers=response.headers, content=body)
+            return httpx.Response(response.status_code, headers=response.headers, content=body)
+        return httpx.Response(self._first.status_code, headers=self._first.headers, content=self._first.content)
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_create_answered_with_another_credential_issues_neither_and_leaves_neither_wrong(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str
+) -> None:
+    """The answer to a create was taken as the credential created, whatever it named: a replayed answer made the
+    task hand ConductorOne another credential (c1-<first request>) under this request, so revoking it later deleted
+    that one, while the credential this request created (c1-<second request>) stayed live with no one knowing it.
+    An answer naming another credential is now refused, and what carries this request's name is deleted; the other
+    credential is left alone."""
+    client = make_client(fake, transport=ReplayedCreateAnswers())
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    scopes = ["a"] if kind == SAT else []
+    first = await env.issue(sa, kind, scopes, request_id="first")
+    with pytest.raises(UnexpectedResponse, match="about another credential") as caught:
+        await env.issue(sa, kind, scopes, request_id="second")
+    assert _document(first)["key_value"] not in f"{caught.value} {caught.value!r}"
+    org = fake.org
+    live = {k.name for k in org.app_keys.values()} | {k.name for k in org.api_keys.values()}
+    live |= {t.name for t in org.tokens.values()}
+    assert "c1-second" not in live, "the credential the refused request created is deleted"
+    assert "c1-first" in live, "the credential the answer named is not touched"
 
 
 class OddIdCreates(httpx.AsyncBaseTransport):
@@ -658,6 +778,109 @@ async def test_a_credential_is_not_issued_under_an_id_it_could_not_be_revoked_by
     with pytest.raises(InternalError, match="an id it could not be revoked by later; refusing to issue it"):
         await env.issue(sa, kind, ["a"] if kind == SAT else [])
     assert (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens)) == before
+
+
+class OddIdCreatesStalledDeletes(OddIdCreates):
+    """As above, and the first `stalls` deletions wait on Datadog until cancelled (it went quiet)."""
+
+    def __init__(self, fake: FakeDatadog, stalls: int) -> None:
+        super().__init__(fake)
+        self.stalls = stalls
+        self.deleting = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "DELETE":
+            self.deleting.set()
+            if self.stalls > 0:
+                self.stalls -= 1
+                await asyncio.Event().wait()
+        return await super().handle_async_request(request)
+
+
+@pytest.mark.parametrize("stalls", [1, 2])
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_rollback_cut_short_by_the_shutdown_is_tried_again_or_names_the_credential(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str, stalls: int
+) -> None:
+    """A credential that could not be issued (here: an id its deletion refuses) is deleted again; the task abandoned
+    at shutdown meanwhile ended that deletion at once, leaving the key live with no line naming it. The deletion now
+    gets one more try, and when it is cut short again an error line names the credential."""
+    transport = OddIdCreatesStalledDeletes(fake, stalls)
+    client = make_client(fake, transport=transport)
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    before = (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens))
+    with structlog.testing.capture_logs() as events:
+        issuing = asyncio.create_task(env.issue(sa, kind, ["a"] if kind == SAT else []))
+        for _ in range(stalls):
+            waiting = asyncio.create_task(transport.deleting.wait())
+            await asyncio.wait((waiting, issuing), return_when=asyncio.FIRST_COMPLETED)
+            waiting.cancel()
+            transport.deleting.clear()
+            issuing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await issuing
+    after = (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens))
+    if stalls == 1:
+        assert after == before, "deleted after all"
+    else:
+        assert after != before
+        (told,) = [e for e in events if e.get("outcome") == "rollback_interrupted"]
+        assert told["log_level"] == "error"
+        assert told["kind"] == kind
+        assert told["secret_id"].endswith("\n")
+        assert "delete it in Datadog" in told["error"]
+
+
+class EchoingCreates(httpx.AsyncBaseTransport):
+    """A Datadog whose create answer repeats the new secret in the credential's metadata (`where`)."""
+
+    def __init__(self, where: str) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._where = where
+        self.secrets: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method != "POST" or not request.url.path.endswith(CreateAnswers.CREATES):
+            return response
+        body = json.loads(await response.aread())
+        await response.aclose()
+        data = body["data"]
+        secret = data["attributes"]["key"]
+        self.secrets.append(secret)
+        if self._where == "id":
+            data["id"] = f"{data['id']}-{secret}"
+        elif self._where == "scopes":
+            data["attributes"]["scopes"] = [secret]
+        else:
+            data["relationships"] = {"created_by": {"data": {"type": "users", "id": secret}}}
+        return httpx.Response(response.status_code, json=body)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@pytest.mark.parametrize(
+    ("kind", "where"),
+    [(APP_KEY, "id"), (ORG_KEY, "id"), (SAT, "id"), (APP_KEY, "scopes"), (SAT, "scopes"), (ORG_KEY, "created_by")],
+)
+async def test_a_create_answer_repeating_the_secret_in_its_metadata_is_refused_and_cleaned_up(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str, where: str
+) -> None:
+    """Datadog's answer repeated the new secret in the credential's id, scopes or creator: that metadata went into
+    the log lines, the task's report (secret resource id, profile, SecretTrait) and later the c1z, all in the clear.
+    Such an answer is refused and what carries the request's name is deleted (never by the id, which would log it)."""
+    transport = EchoingCreates(where)
+    client = make_client(fake, transport=transport)
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    with pytest.raises(UnexpectedResponse, match="repeats the secret") as caught:
+        await env.issue(sa, kind, ["a"] if kind == SAT else [])
+    (secret,) = transport.secrets
+    canaries.values.add(secret)
+    assert secret not in f"{caught.value} {caught.value!r}"
+    assert secret not in _live_secrets(fake), "deleted again"
 
 
 class LongIdCreates(OddIdCreates):

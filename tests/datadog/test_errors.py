@@ -186,15 +186,18 @@ def test_datadogs_messages_are_inert_text_on_one_line(body: bytes, shown: str) -
 @pytest.mark.parametrize(
     ("error", "done_nothing"),
     [
-        (Forbidden(method="POST", path="/p", status=403), True),
-        (RateLimited(method="POST", path="/p", status=429), True),
+        (error_for_response(403, method="POST", path="/p", body=b'{"errors":["Forbidden"]}'), True),
+        (error_for_response(429, method="POST", path="/p", body=b'{"errors":["Rate limit exceeded"]}'), True),
+        # A proxy's or a load balancer's page, not Datadog's word: it may come after the request got through.
+        (error_for_response(403, method="POST", path="/p", body=b"<html>Forbidden</html>"), False),
+        (error_for_response(408, method="POST", path="/p", body=b""), False),
         (RateLimited(method="POST", path="/p", status=None, reason="wait too long"), True),
         (Invalid(method="POST", path="/p", status=None, reason="the request URL is invalid"), True),
         (Unavailable(method="POST", path="/p", status=502), False),
         (Unavailable(method="POST", path="/p", status=None, reason="timed out waiting for the response"), False),
         (UnexpectedResponse(method="POST", path="/p", status=201, messages=["response has no data.id"]), False),
     ],
-    ids=["403", "429", "held-back", "unsendable", "502", "timeout", "unreadable-201"],
+    ids=["403", "429", "403-page", "408-empty", "held-back", "unsendable", "502", "timeout", "unreadable-201"],
 )
 def test_a_write_certainly_did_nothing_only_when_refused_or_never_sent(error: DatadogError, done_nothing: bool) -> None:
     assert nothing_done(error) is done_nothing

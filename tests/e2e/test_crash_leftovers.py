@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 
-from tests.e2e.harness import Stack
+from connector.baton.errors import Code
+from tests.e2e.harness import Stack, assert_error, only_finish
 from tests.fakes.tasks import kind_task
 
 
@@ -27,3 +29,27 @@ def test_a_restart_removes_what_a_killed_daemon_left(stack: Stack) -> None:
     second = stack.start({"BATON_C1Z_TEMP_DIR": str(work)})  # waits for /readyz
     assert list(work.iterdir()) == []
     assert second.events("removed working files of dead processes")
+
+
+def test_a_working_directory_removed_during_a_sync_is_a_retryable_failure_naming_it(stack: Stack) -> None:
+    """The disk under the sync's working file failed (here its directory went; EIO or a file-size limit alike): the
+    task ends with one FinishTask naming the file and SQLite's cause, retryable, not a hang, and not "damaged SQLite
+    database" (non-retryable: ConductorOne would not reschedule a sync the operator can fix)."""
+    c1, dd = stack.c1, stack.dd
+    work = stack.root / "work"
+    work.mkdir()
+    daemon = stack.start({"BATON_C1Z_TEMP_DIR": str(work)})
+    dd.faults.latency = 0.5
+    task = kind_task("sync_full")
+    c1.enqueue(task)
+    daemon.wait_for(lambda: daemon.events("sync started"), timeout=10, what="the sync to start")
+    (working,) = [p for p in work.iterdir() if p.name.startswith("baton-c1z-sync-")]
+    shutil.rmtree(working)
+    dd.faults.latency = 0.0
+    daemon.wait_for(lambda: task.id in c1.recorded().finish_tasks, timeout=60, what="the sync's FinishTask")
+    finish = only_finish(c1.recorded(), task.id)
+    assert_error(finish, code=Code.FAILED_PRECONDITION.value, non_retryable=False)
+    assert finish.status.message.startswith(f"cannot use the working file {working}/sync.db while storing the sync: ")
+    assert finish.status.message.endswith("(SQLITE_READONLY_DBMOVED)")
+    assert not any(u.task_id == task.id for u in c1.recorded().uploads)
+    assert list(work.iterdir()) == [], "the task's working files are removed"

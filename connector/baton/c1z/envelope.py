@@ -10,6 +10,7 @@ Everything here blocks: run it on the store's thread or a worker thread, never o
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import stat
@@ -17,9 +18,20 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO, cast
 
+import structlog
 import zstandard
 
-from connector.baton.c1z.errors import C1ZFormatError, C1ZWriteError, DamagedC1ZError, disk_full, is_disk_full
+from connector.baton.c1z.errors import (
+    C1ZFormatError,
+    C1ZWriteError,
+    DamagedC1ZError,
+    disk_full,
+    is_disk_full,
+    working_file_failure,
+)
+from connector.baton.errors import ConnectorError
+
+log = structlog.get_logger(__name__)
 
 MAGIC_V1 = b"C1ZF\x00"
 MAGIC_V3 = b"C1Z3\x00"
@@ -35,6 +47,7 @@ MAX_DECOMPRESSED = 10 << 30
 # Real c1z files decompress 13-25x (the fixtures, ours); a file may grow at most this much, and any file may
 # reach at least the floor. A decompression bomb (32 KB -> 1 GiB) is refused before it touches the disk.
 MAX_RATIO = 1000
+_SKIPPABLE_MAGIC = 0x184D2A50  # zstd's skippable frames: 0x184D2A50-0x184D2A5F
 MIN_CAP = 64 << 20
 _CHUNK = 1 << 20
 
@@ -76,9 +89,29 @@ def open_regular(path: Path) -> BinaryIO:
 
 
 def decompress_to(c1z_path: Path, db_path: Path) -> None:
-    """Write the SQLite database inside `c1z_path` to `db_path`; `C1ZFormatError` naming what was wrong."""
-    with open_regular(c1z_path) as source:
-        size = os.fstat(source.fileno()).st_size
+    """Write the SQLite database inside `c1z_path` to `db_path`; `C1ZFormatError` naming what was wrong.
+
+    A failure of the disk under `db_path` (full, a file-size limit, an I/O error) is the working file's, named as
+    such (`working_file_failure`); one reading `c1z_path` is the c1z's. Neither is a bare OSError.
+    """
+    try:
+        written = _decompress(c1z_path, db_path)
+        with db_path.open("rb") as check:
+            head = check.read(len(SQLITE_HEADER))
+    except _ReadFailed as failed:
+        raise C1ZFormatError(f"{c1z_path}: cannot read: {failed.cause}") from failed.__cause__
+    except OSError as exc:
+        raise cast(ConnectorError, working_file_failure(db_path, f"decompressing {c1z_path}", exc)) from exc
+    if written < len(SQLITE_HEADER):
+        raise DamagedC1ZError(f"{c1z_path}: the body is not a SQLite database (only {written} bytes)")
+    if head != SQLITE_HEADER:
+        raise DamagedC1ZError(f"{c1z_path}: the body is not a SQLite database")
+
+
+def _decompress(c1z_path: Path, db_path: Path) -> int:
+    with open_regular(c1z_path) as opened:
+        size = os.fstat(opened.fileno()).st_size
+        source = cast(BinaryIO, _Source(opened))
         magic = source.read(len(MAGIC_V1))
         if magic == MAGIC_V3:
             raise C1ZFormatError(f"{c1z_path}: a v3 (Pebble) c1z; only the v1 SQLite format is supported")
@@ -89,20 +122,43 @@ def decompress_to(c1z_path: Path, db_path: Path) -> None:
         source.seek(len(MAGIC_V1))
         try:
             with db_path.open("wb") as target:
-                written = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW).copy_stream(
-                    source, cast(BinaryIO, _CappedWriter(target, cap, c1z_path)), read_size=_CHUNK, write_size=_CHUNK
-                )[1]
+                return int(
+                    zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW).copy_stream(
+                        source,
+                        cast(BinaryIO, _CappedWriter(target, cap, c1z_path)),
+                        read_size=_CHUNK,
+                        write_size=_CHUNK,
+                    )[1]
+                )
         except zstandard.ZstdError as exc:
             raise DamagedC1ZError(f"{c1z_path}: corrupt zstd body: {exc}") from exc
+
+
+class _ReadFailed(Exception):
+    """Reading the c1z failed (an I/O error of its disk): told apart from a failure to write the working copy."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.cause = error.strerror or type(error).__name__
+
+
+class _Source:
+    """The c1z being read: its OS errors become `_ReadFailed`."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._file.read(size)
         except OSError as exc:
-            if is_disk_full(exc):
-                raise disk_full(db_path.parent, f"decompressing {c1z_path}", exc) from exc
-            raise
-    if written < len(SQLITE_HEADER):
-        raise DamagedC1ZError(f"{c1z_path}: the body is not a SQLite database (only {written} bytes)")
-    with db_path.open("rb") as check:
-        if check.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
-            raise DamagedC1ZError(f"{c1z_path}: the body is not a SQLite database")
+            raise _ReadFailed(exc) from exc
+
+    def seek(self, offset: int) -> int:
+        try:
+            return self._file.seek(offset)
+        except OSError as exc:
+            raise _ReadFailed(exc) from exc
 
 
 class _CappedWriter:
@@ -128,6 +184,9 @@ def _check_frame(source: BinaryIO, c1z_path: Path, size: int, cap: int) -> None:
     still open; the block walk makes both cases a clear error first.
     """
     head = source.read(18)  # the longest frame header
+    if len(head) >= 4 and int.from_bytes(head[:4], "little") & 0xFFFFFFF0 == _SKIPPABLE_MAGIC:
+        # Metadata zstd lets a stream carry; Go never writes one, and the walk below would misread it ("truncated").
+        raise DamagedC1ZError(f"{c1z_path}: a skippable zstd frame where the database's frame belongs")
     try:
         header_size = zstandard.frame_header_size(head)
         params = zstandard.get_frame_parameters(head)
@@ -151,6 +210,10 @@ def _check_frame(source: BinaryIO, c1z_path: Path, size: int, cap: int) -> None:
         last, kind, block_size = value & 1, (value >> 1) & 3, value >> 3
         if kind == 3:
             raise DamagedC1ZError(f"{c1z_path}: corrupt zstd body (reserved block type)")
+        if block_size == 0 and not last:
+            # Three bytes that hold nothing, which no encoder writes but at the end: zeros read as a run of them,
+            # so a sparse file of gigabytes of zeros (no disk used) kept this walk going for hours (30 MB: 45 s).
+            raise DamagedC1ZError(f"{c1z_path}: corrupt zstd body (an empty block before the last)")
         offset += 3 + (1 if kind == 1 else block_size)  # an RLE block stores one byte
         if offset > size:
             raise DamagedC1ZError(f"{c1z_path}: truncated (the zstd frame ends early)")
@@ -210,9 +273,21 @@ def _compress_atomically(db_path: Path, c1z_path: Path) -> int:
     return c1z_path.stat().st_size
 
 
+# A directory that cannot be synced, though the rename in it is done: a file system that does not sync directories
+# (some FUSE, SMB and NFS mounts: EINVAL, ENOTSUP) or one the process may write but not read (a drop box, mode 0333).
+_CANNOT_SYNC_DIR = frozenset({errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EACCES, errno.EPERM})
+
+
 def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
+    """Make the rename durable where the file system can; where it cannot, the c1z is saved all the same (it was
+    reported as "cannot write FILE" with the new file in place and the old one gone)."""
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        if exc.errno not in _CANNOT_SYNC_DIR:
+            raise
+        log.debug("cannot sync the directory of the saved c1z", directory=str(directory), error=exc.strerror)

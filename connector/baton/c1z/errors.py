@@ -41,8 +41,10 @@ class C1ZWriteError(ConnectorError):
 
 
 class WorkDirError(ConnectorError):
-    """The directory for working files is unusable (missing, not a directory, not writable): an operator's
-    setting, so one clear line naming it; retryable, since the directory can be fixed and the task rescheduled.
+    """The directory for working files is unusable (missing, not a directory, not writable), or the disk under a
+    working file failed (an I/O error, a file-size limit, the directory removed): an operator's setting or the
+    machine, so one clear line naming the place and the cause; retryable, since it can be fixed and the task
+    rescheduled. Never reported as a damaged c1z: the file's content is not at fault.
     """
 
     code = Code.FAILED_PRECONDITION
@@ -58,3 +60,28 @@ def is_disk_full(exc: BaseException) -> bool:
 
 def disk_full(where: Path, doing: str, exc: BaseException) -> DiskFullError:
     return DiskFullError(f"disk full: no space left in {where} while {doing} ({exc})")
+
+
+# SQLite's primary result codes for a failure of the OS or the disk under a file, not of the file's content:
+# SQLITE_PERM, SQLITE_READONLY (also a working file whose directory was removed: SQLITE_READONLY_DBMOVED),
+# SQLITE_IOERR (EIO, EFBIG past RLIMIT_FSIZE, ...), SQLITE_CANTOPEN, SQLITE_NOLFS. Python gives the extended
+# code; the primary one is its low byte.
+_SQLITE_IO_CODES = frozenset({3, 8, 10, 14, 22})
+
+
+def working_file_failure(path: Path, doing: str, exc: BaseException) -> ConnectorError | None:
+    """The clear error for an OS or disk failure on a working file (`path`), or None when `exc` is not one.
+
+    A full disk is a `DiskFullError`; any other OS refusal, or SQLite's report of one, a `WorkDirError` naming the
+    file and the cause (SQLite's own text: it does not give the OS error's).
+    """
+    if is_disk_full(exc):
+        return disk_full(path.parent, doing, exc)
+    if isinstance(exc, OSError):
+        cause = exc.strerror or type(exc).__name__
+    else:
+        code = getattr(exc, "sqlite_errorcode", None)
+        if not isinstance(code, int) or code & 0xFF not in _SQLITE_IO_CODES:
+            return None
+        cause = f"{exc} ({getattr(exc, 'sqlite_errorname', code)})"
+    return WorkDirError(f"cannot use the working file {path} while {doing}: {cause}")

@@ -19,7 +19,7 @@ from google.protobuf.message import DecodeError
 from connector.baton.c1z import rows
 from connector.baton.c1z.envelope import decompress_to
 from connector.baton.c1z.errors import C1ZFormatError
-from connector.baton.c1z.schema import check_readable
+from connector.baton.c1z.schema import check_readable, connect_read_only
 from connector.baton.c1z.workfiles import WorkDir
 from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, entitlement_pb2, grant_pb2, resource_pb2
 
@@ -34,7 +34,7 @@ class C1ZReader:
         try:
             decompress_to(c1z_path, db_path)
             check_readable(db_path, c1z_path)
-            self._conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+            self._conn = connect_read_only(db_path)
             self._grant_columns = rows.columns(self._conn, "v1_grants")
         except BaseException:
             self._workdir.release()

@@ -16,6 +16,33 @@ from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, entitlement
 GRANT_EXPANDABLE_URL = "type.googleapis.com/c1.connector.v2.GrantExpandable"
 # SQLite's default limit on bound variables is far above this, and 1,000 rows per statement is what Go uses.
 BATCH_ROWS = 1000
+# The most bytes one stored object (a row's `data` or `expansion`) may take. Real ones take hundreds (663 at most in
+# the fixtures). A c1z is untrusted, and protobuf of tiny repeated fields decodes to ~30x its size in memory: a 27 KB
+# file whose one resource was 50 MB of empty annotations took `inspect` 1.5 GB and 42 s. Larger ones are refused
+# unread (SQLite never hands them over).
+MAX_OBJECT_BYTES = 4 << 20
+_REFUSED = -1
+
+
+def object_column(column: str) -> str:
+    """SQL reading an object column: the blob, NULL, or -1 in place of anything else (text, a number, a blob over
+    `MAX_OBJECT_BYTES`), which is never fetched. `object_bytes` turns the -1 into a clear error."""
+    return (
+        f"CASE WHEN {column} IS NULL OR (typeof({column}) = 'blob' AND length({column}) <= {MAX_OBJECT_BYTES}) "
+        f"THEN {column} ELSE {_REFUSED} END"
+    )
+
+
+def object_bytes(value: Any, table: str, row_id: Any) -> bytes:
+    """An object read through `object_column`: its bytes, or a ValueError naming the row."""
+    if isinstance(value, bytes):
+        return value
+    raise ValueError(f"{table} row {row_id} holds an object that is not a blob of at most {MAX_OBJECT_BYTES >> 20} MiB")
+
+
+def optional_object_bytes(value: Any, table: str, row_id: Any) -> bytes | None:
+    """As `object_bytes`, for a column that may be NULL (no object)."""
+    return None if value is None else object_bytes(value, table, row_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,12 +230,13 @@ def iter_blobs(
     sync_id: str,
     where: str = "",
     params: Sequence[Any] = (),
-    extra_columns: str = "",
+    extra_column: str = "",  # a nullable object column, e.g. "expansion"
     page_size: int = BATCH_ROWS,
 ) -> Iterator[tuple[Any, ...]]:
-    """Rows of one sync in id order, fetched by keyset pages so memory stays flat for any row count."""
+    """Rows of one sync in id order, fetched by keyset pages so memory stays flat for any row count: (id, data,
+    extra) with each object read through `object_column` and checked (a ValueError naming the row otherwise)."""
     last_id = 0
-    select = f"id, data{', ' + extra_columns if extra_columns else ''}"
+    select = f"id, {object_column('data')}{', ' + object_column(extra_column) if extra_column else ''}"
     condition = f" AND ({where})" if where else ""
     sql = (
         f"SELECT {select} FROM {table} WHERE sync_id = ? AND id > ?{condition} "  # noqa: S608
@@ -216,7 +244,9 @@ def iter_blobs(
     )
     while True:
         rows = conn.execute(sql, (sync_id, last_id, *params, page_size)).fetchall()
-        yield from rows
+        for row in rows:
+            extra = (optional_object_bytes(row[2], table, row[0]),) if extra_column else ()
+            yield (row[0], object_bytes(row[1], table, row[0]), *extra)
         if len(rows) < page_size:
             return
         last_id = rows[-1][0]

@@ -8,12 +8,15 @@ parses such columns into time values.
 
 from __future__ import annotations
 
+import os
+import re
 import sqlite3
 from datetime import datetime
 from pathlib import Path
 
 from connector.baton.c1z import rows
-from connector.baton.c1z.errors import DamagedC1ZError
+from connector.baton.c1z.errors import DamagedC1ZError, working_file_failure
+from connector.baton.errors import ConnectorError
 
 DDL: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS v1_resource_types (
@@ -165,6 +168,16 @@ def parse_sqlite_time(text: str) -> datetime:
     return moment
 
 
+def connect_read_only(db_path: Path) -> sqlite3.Connection:
+    """A read-only connection to `db_path`, whatever characters its path holds.
+
+    Read-only takes a URI, and a temp dir's `#`, `?` or `%` cut or changed the path in a plain `file:{path}`:
+    SQLite opened another (empty) file, and every c1z read as "no table v1_sync_runs" (a one-shot sync started over
+    from a good --file, inspect refused them all). `as_uri` percent-encodes them.
+    """
+    return sqlite3.connect(Path(os.path.abspath(db_path)).as_uri() + "?mode=ro", uri=True)
+
+
 def check_readable(db_path: Path, source: Path) -> None:
     """Refuse a damaged database or one without the tables and columns every reader needs.
 
@@ -172,16 +185,18 @@ def check_readable(db_path: Path, source: Path) -> None:
     pages; the schema check turns "no such table" deep inside a read into one clear message up front.
     """
     try:
-        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        conn = connect_read_only(db_path)
     except sqlite3.Error as exc:
-        raise DamagedC1ZError(f"{source}: not a readable SQLite database: {exc}") from exc
+        raise _unreadable(db_path, exc) or DamagedC1ZError(f"{source}: not a readable SQLite database: {exc}") from exc
     try:
         verdict = conn.execute("PRAGMA quick_check(1)").fetchone()
         if verdict is None or verdict[0] != "ok":
             raise DamagedC1ZError(f"{source}: damaged SQLite database ({verdict[0] if verdict else 'no verdict'})")
         code = _schema_code(conn)
         if code:
-            raise DamagedC1ZError(f"{source}: not a c1z database (it holds {code}; a c1z holds tables and indexes)")
+            raise DamagedC1ZError(
+                f"{source}: not a c1z database (it holds {code}; a c1z holds plain tables and indexes)"
+            )
         for table, needed in REQUIRED_COLUMNS.items():
             have = {str(row[1]) for row in conn.execute(f"PRAGMA table_info({table})")}
             if not have:
@@ -189,30 +204,100 @@ def check_readable(db_path: Path, source: Path) -> None:
             missing = sorted(needed - have)
             if missing:
                 raise DamagedC1ZError(f"{source}: table {table} lacks the column(s) {', '.join(missing)}")
+            if "id" in needed and not _id_is_rowid(conn, table):
+                raise DamagedC1ZError(
+                    f"{source}: table {table}: its id column is not the table's integer primary key "
+                    "(its rows cannot be read in order)"
+                )
         # Every use of a file starts from its sync runs (few rows): one of the wrong type is damage found here,
         # where a sync into the file starts over, not a ValueError out of the resume ("unexpected error").
         rows.read_sync_runs(conn)
     except ValueError as exc:
         raise DamagedC1ZError(f"{source}: {exc}") from exc
     except sqlite3.Error as exc:
-        raise DamagedC1ZError(f"{source}: damaged SQLite database: {exc}") from exc
+        raise _unreadable(db_path, exc) or DamagedC1ZError(f"{source}: damaged SQLite database: {exc}") from exc
     finally:
         conn.close()
 
 
-def _schema_code(conn: sqlite3.Connection) -> str:
-    """The first view, trigger or virtual table in the file, described, or "".
+def _unreadable(db_path: Path, exc: sqlite3.Error) -> ConnectorError | None:
+    """An I/O failure of the disk under the working copy: the place's fault, not damage of the c1z."""
+    return working_file_failure(db_path, "checking the working copy", exc)
 
-    These run the file's own SQL whenever a table is read or written: a view named `v1_grants` over an endless
-    recursive query hung `inspect` for good (SIGTERM waits for SQLite to return), a trigger would run on each
-    row a resumed sync stores. Go writes none of them; plain tables and indexes cost at most a pass over the file.
+
+def _id_is_rowid(conn: sqlite3.Connection, table: str) -> bool:
+    """Whether `id` is the table's rowid (`id integer primary key`, as every Go-written table has it).
+
+    Readers page through rows by `id` (`WHERE id > ? ORDER BY id`): over an `id` that may repeat, be NULL or text (a
+    table declared otherwise), `inspect --grants` listed 1,000 of a file's 1,665 grants, or none, and exited 0.
+    SQLite makes `id` an alias of the rowid only for a sole primary key column declared exactly INTEGER, and then
+    builds no index for the key (it does for DESC, WITHOUT ROWID, INT, ...).
+    """
+    keys = [(str(row[1]), str(row[2]).upper()) for row in conn.execute(f"PRAGMA table_info({table})") if row[5]]
+    key_indexes = [row for row in conn.execute(f"PRAGMA index_list({table})") if row[3] == "pk"]
+    return keys == [("id", "INTEGER")] and not key_indexes
+
+
+def _schema_code(conn: sqlite3.Connection) -> str:
+    """The first piece of the file's own SQL that SQLite would run as rows are read or written, described, or "".
+
+    A view, trigger or virtual table runs whenever a table is read or written: a view named `v1_grants` over an
+    endless recursive query hung `inspect` for good (SIGTERM waits for SQLite to return), a trigger would run on each
+    row a resumed sync stores. An index on an expression, a partial index's WHERE, a CHECK constraint, a generated
+    column or a default that is an expression run on each row stored, whatever their cost: a CHECK or an index on
+    `length(printf('%.*c', 300000000, 'x'))` took a second and 300 MB per row a resumed sync wrote. Go writes none
+    of them but the two partial grant indexes (ours too, `DDL`); plain tables and indexes cost at most a pass.
     """
     row = conn.execute(
         "SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger') "
         "OR (type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%') ORDER BY rowid LIMIT 1"
     ).fetchone()
-    if row is None:
-        return ""
-    kind = "virtual table" if row[0] == "table" else str(row[0])
+    if row is not None:
+        kind = "virtual table" if row[0] == "table" else str(row[0])
+        return _described(kind, row[1])
+    objects = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE type IN ('table', 'index')")
+    for kind, name, table, sql in objects.fetchall():
+        if kind == "index":
+            if sql is None:
+                continue  # a UNIQUE or PRIMARY KEY constraint's own index: plain columns
+            if any(int(col[1]) == -2 for col in conn.execute(f"PRAGMA index_xinfo({_quoted(name)})") if col[5]):
+                return _described("index on an expression", name)
+            condition = _partial_condition(str(sql))
+            if condition is not None and condition not in _OUR_PARTIAL_CONDITIONS:
+                return _described("partial index", name)
+            continue
+        if _CHECK.search(str(sql)):
+            return _described("table with a CHECK constraint", name)
+        for column in conn.execute(f"PRAGMA table_xinfo({_quoted(table)})"):
+            if column[6] in (2, 3):
+                return _described("generated column", f"{table}.{column[1]}")
+            if column[4] is not None and not _LITERAL.fullmatch(str(column[4])):
+                return _described("default that is an expression, on", f"{table}.{column[1]}")
+    return ""
+
+
+# A default SQLite runs no code for: a number, a string, NULL (Go's: 'full', '', 0).
+_LITERAL = re.compile(r"[-+]?\d+(\.\d+)?|'(?:[^']|'')*'|NULL", re.IGNORECASE)
+_CHECK = re.compile(r"\bcheck\s*\(", re.IGNORECASE)
+
+
+_WHERE = re.compile(r"\bwhere\b", re.IGNORECASE)
+
+
+def _partial_condition(sql: str) -> str | None:
+    """A partial index's WHERE clause without case, spaces or parentheses (Go's text may differ in them), or None."""
+    parts = _WHERE.split(sql, maxsplit=1)
+    return re.sub(r"[\s()]", "", parts[1].lower()) if len(parts) == 2 else None
+
+
+_OUR_PARTIAL_CONDITIONS = frozenset(c for c in map(_partial_condition, DDL) if c is not None)
+
+
+def _quoted(name: object) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _described(kind: str, name: object) -> str:
     # The name is the file's text: quoted with repr so control characters cannot shape the line.
-    return f"a {kind} {str(row[1])[:64]!r}"
+    article = "an" if kind[0] in "aeiou" else "a"
+    return f"{article} {kind} {str(name)[:64]!r}"

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 import structlog
 from google.protobuf.message import DecodeError
@@ -41,7 +41,7 @@ from google.protobuf.message import DecodeError
 from connector.baton import ids
 from connector.baton.c1z import rows
 from connector.baton.c1z.envelope import compress_atomically, decompress_to, open_regular
-from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, disk_full, is_disk_full
+from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, working_file_failure
 from connector.baton.c1z.schema import (
     DDL,
     DEFERRED_INDEXES,
@@ -121,7 +121,18 @@ class _Db:
     def commit(self) -> None:
         if self._tx_started is not None:
             self._store_token()
-            self.conn.execute("COMMIT")
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                # The group could not be written (an I/O error, a file-size limit): it goes, with its tokens, so
+                # the file stays at the last commit, whose pages and state agree. Left open, every later commit
+                # (the partial save's too) failed with "no transaction is active", hiding the cause.
+                if self.conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        self.conn.execute("ROLLBACK")
+                self._tx_started = None
+                self._token = None
+                raise
             self._tx_started = None
 
     def _store_token(self) -> None:
@@ -356,27 +367,46 @@ class _Db:
     # -- reads the sync engine needs -----------------------------------------------------------------------
 
     def resource_types(self, sync_id: str) -> list[resource_pb2.ResourceType]:
-        return [
-            resource_pb2.ResourceType.FromString(row[1])
-            for row in rows.iter_blobs(self.conn, "v1_resource_types", sync_id)
-        ]
+        try:
+            return [
+                resource_pb2.ResourceType.FromString(row[1])
+                for row in rows.iter_blobs(self.conn, "v1_resource_types", sync_id)
+            ]
+        except ValueError as exc:  # a row that is no object (rows.object_bytes)
+            raise DamagedC1ZError(f"{self.source}: {exc}") from exc
 
     def resources_after(
         self, sync_id: str, resource_type_id: str, after_row_id: int, limit: int
     ) -> list[tuple[int, resource_pb2.Resource]]:
         found = self.conn.execute(
-            "SELECT id, data FROM v1_resources WHERE sync_id = ? AND resource_type_id = ? AND id > ? "
-            "ORDER BY id LIMIT ?",
+            f"SELECT id, external_id, {rows.object_column('data')} FROM v1_resources "  # noqa: S608 - our SQL
+            "WHERE sync_id = ? AND resource_type_id = ? AND id > ? ORDER BY id LIMIT ?",
             (sync_id, resource_type_id, after_row_id, limit),
         ).fetchall()
-        return [(row[0], resource_pb2.Resource.FromString(row[1])) for row in found]
+        return [(row[0], self._stored_resource(row[0], resource_type_id, row[1], row[2])) for row in found]
 
     def get_resource(self, sync_id: str, resource_type_id: str, resource_id: str) -> resource_pb2.Resource | None:
+        key = ids.resource_key(resource_type_id, resource_id)
         row = self.conn.execute(
-            "SELECT data FROM v1_resources WHERE sync_id = ? AND resource_type_id = ? AND external_id = ?",
-            (sync_id, resource_type_id, f"{resource_type_id}:{resource_id}"),
+            f"SELECT id, {rows.object_column('data')} FROM v1_resources "  # noqa: S608 - our SQL
+            "WHERE sync_id = ? AND resource_type_id = ? AND external_id = ?",
+            (sync_id, resource_type_id, key),
         ).fetchone()
-        return None if row is None else resource_pb2.Resource.FromString(row[0])
+        return None if row is None else self._stored_resource(row[0], resource_type_id, key, row[1])
+
+    def _stored_resource(self, row_id: int, type_id: str, key: object, data: object) -> resource_pb2.Resource:
+        """A resource read back, which must be the one its row is keyed by. Any bytes are valid protobuf of some
+        Resource (an empty blob is one without an id, another message's blob may parse as one): a resumed file's
+        row holding another resource, or none, had its grants listed for an empty id, a connector's ValueError
+        ending the sync ("unexpected error") instead of a new one starting."""
+        try:
+            resource = resource_pb2.Resource.FromString(rows.object_bytes(data, "v1_resources", row_id))
+        except ValueError as exc:
+            raise DamagedC1ZError(f"{self.source}: {exc}") from exc
+        rid = resource.id
+        if not rid.resource or rid.resource_type != type_id or ids.resource_key(type_id, rid.resource) != key:
+            raise DamagedC1ZError(f"{self.source}: v1_resources row {row_id} holds another resource than its key names")
+        return resource
 
     def stored_resources(self, sync_id: str, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which of these (type, id) resources this sync has stored."""
@@ -681,10 +711,13 @@ def _open_db(c1z_path: Path | None, tmp_dir: Path | None) -> tuple[_Db, WorkDir]
             except DamagedC1ZError as exc:
                 log.warning("existing c1z is damaged; starting a new sync instead of resuming", error=str(exc))
                 db_path.unlink(missing_ok=True)
-        fresh = sqlite3.connect(db_path)
-        fresh.execute("PRAGMA page_size=4096")
-        fresh.execute("PRAGMA encoding='UTF-8'")
-        fresh.close()
+        try:
+            fresh = sqlite3.connect(db_path)
+            fresh.execute("PRAGMA page_size=4096")
+            fresh.execute("PRAGMA encoding='UTF-8'")
+            fresh.close()
+        except (sqlite3.Error, OSError) as exc:
+            raise cast(Exception, working_file_failure(db_path, "creating the sync's working file", exc)) from exc
         return _ready(db_path, None), workdir
     except BaseException:
         workdir.release()
@@ -736,8 +769,11 @@ def _guarded(db: _Db, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> 
     except C1ZFormatError:
         raise
     except (sqlite3.Error, OSError) as exc:
-        if is_disk_full(exc):
-            raise disk_full(db.db_path.parent, "writing the sync's working file", exc) from exc
+        # The disk under the working file (full, a file-size limit, an I/O error, its directory removed): the
+        # place's fault, named as such. Calling it a damaged c1z started a resumed sync over and hid the cause.
+        failure = working_file_failure(db.db_path, "storing the sync", exc)
+        if failure is not None:
+            raise failure from exc
         if isinstance(exc, sqlite3.DatabaseError):
             raise DamagedC1ZError(f"{db.source}: damaged SQLite database: {exc}") from exc
         raise

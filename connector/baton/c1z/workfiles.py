@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -63,9 +64,14 @@ class WorkDir:
             except (BlockingIOError, FileNotFoundError):
                 os.close(fd)
                 continue
-            except BaseException:
+            except BaseException as exc:
                 os.close(fd)
                 shutil.rmtree(staging, ignore_errors=True)
+                if isinstance(exc, OSError):
+                    # A file system without flock (some NFS and FUSE mounts: ENOLCK, EOPNOTSUPP) or a rename it
+                    # refuses: the directory's fault, named, not a bare OSError ("unexpected error").
+                    reason = exc.strerror or type(exc).__name__
+                    raise WorkDirError(f"cannot lock a working directory in {base}: {reason}") from None
                 raise
             return cls(final, fd)
         raise WorkDirError(f"could not create a working directory in {base} (another process keeps taking it)")
@@ -86,9 +92,10 @@ def sweep_stale(tmp_dir: Path | None) -> list[Path]:
 
 
 def sweep_stale_partials(c1z_path: Path) -> list[Path]:
-    """Remove `<name>.*.tmp` files beside `c1z_path` that an interrupted save left (their writer holds a lock)."""
-    prefix = c1z_path.name + "."
-    return _sweep(c1z_path.parent, lambda name: name.startswith(prefix) and name.endswith(".tmp"), directory=False)
+    """Remove the `<name>.XXXXXXXX.tmp` files beside `c1z_path` that an interrupted save left (their writer holds a
+    lock). Only mkstemp's shape (8 of its characters): a user's own `sync.c1z.backup.tmp` was deleted as ours."""
+    ours = re.compile(re.escape(c1z_path.name) + r"\.[a-z0-9_]{8}\.tmp")
+    return _sweep(c1z_path.parent, lambda name: ours.fullmatch(name) is not None, directory=False)
 
 
 def _sweep(base: Path, ours: Callable[[str], bool], *, directory: bool) -> list[Path]:

@@ -78,16 +78,8 @@ async def _sync_into(
         result = await Syncer(syncers, store, options, observer).run()
     except BaseException as exc:
         damaged = isinstance(exc, DamagedC1ZError) and store.from_file  # `sync_to_file` starts over instead
-        if save_on_error and not damaged and await store.sync_runs():
-            if isinstance(exc, ConnectorError) and not exc.resumable:
-                # Saved with an empty token: a run the next one starts over from (docs/c1z.md, "Resuming"), as
-                # resuming it would finish on top of pages the failure says may be short. Not saved at all when
-                # that cannot be written: the run in the file before this one would be resumed instead.
-                try:
-                    await store.write("")
-                except ConnectorError:
-                    raise exc from None
-            await store.save(c1z_path, vacuum=False)
+        if save_on_error and not damaged:
+            await _save_unfinished(store, c1z_path, exc)
         raise
     if observer is not None:
         observer.sync_finished()
@@ -119,6 +111,29 @@ async def _keep_and_save(store: C1ZStore, result: SyncResult, c1z_path: Path) ->
         # service's periodic sync with BATON_SYNC_RESOURCES added one run to --file every interval, without end.
         await store.drop_other_partials(keep=result.sync_id)
     await store.save(c1z_path)
+
+
+async def _save_unfinished(store: C1ZStore, c1z_path: Path, failure: BaseException) -> None:
+    """Save the unfinished sync for the next run to resume. A failure to is logged, not raised: the error that
+    stopped the sync (`failure`) is the one to report (the save's, raised over it, hid it: a Datadog refusal reported
+    as "cannot write FILE"), and the atomic save left `c1z_path` as it was."""
+    try:
+        if not await store.sync_runs():
+            return
+        if isinstance(failure, ConnectorError) and not failure.resumable:
+            # Saved with an empty token: a run the next one starts over from (docs/c1z.md, "Resuming"), as resuming
+            # it would finish on top of pages the failure says may be short. Not saved at all when that cannot be
+            # written (the save raises the write's failure first): the run in the file before this one would be
+            # resumed instead.
+            await store.write("")
+        await store.save(c1z_path, vacuum=False)
+    except Exception as exc:
+        log.error(
+            "the unfinished sync could not be saved; the file is left as it was",
+            file=str(c1z_path),
+            error=str(exc),
+            error_type=type(exc).__name__,
+        )
 
 
 async def sweep_stale(tmp_dir: Path | None, c1z_path: Path | None = None) -> None:

@@ -14,6 +14,7 @@ when a credential task runs (issue 12: an idle daemon does not carry it).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -337,25 +338,31 @@ async def _mint(
         ) from None
 
 
-async def _roll_back(issuer: CredentialIssuer, secret: resource_pb2.Resource | None, why: str) -> bool:
+async def _roll_back(
+    issuer: CredentialIssuer, secret: resource_pb2.Resource | None, why: str, *, again_if_cancelled: bool = True
+) -> bool:
     """Delete a credential we minted but cannot hand over. True when it is gone; False (logged at error) when it
-    has no id to delete it by or its deletion failed, so it may still be live. Only a cancellation escapes it."""
+    has no id to delete it by or its deletion failed, so it may still be live. Only a cancellation escapes it: the
+    task abandoned at shutdown, which the processor gives a few seconds and then cancels again. The interrupted
+    deletion may not have reached the provider, so it is tried once more within those seconds; cut short again, it is
+    logged at error naming the credential (the only trace of it)."""
     if secret is None or go_is_blank(secret.id.resource_type) or go_is_blank(secret.id.resource):
         log.error("credential minted but not returned; no id to delete it by", reason=why)
         return False
+    named = {"reason": why, "secret_type": secret.id.resource_type, "secret_id": secret.id.resource}
     try:
         await issuer.rollback_credential(secret.id)
+    except asyncio.CancelledError:
+        if not again_if_cancelled:
+            log.error("credential rollback interrupted; a minted credential may still be live", **named)
+            raise
+        await _roll_back(issuer, secret, why, again_if_cancelled=False)
+        raise
     except Exception as exc:
         code = exc.code.name if isinstance(exc, ConnectorError) else type(exc).__name__
-        log.error(
-            "credential rollback failed; a minted credential is still live",
-            reason=why,
-            secret_type=secret.id.resource_type,
-            secret_id=secret.id.resource,
-            error=code,
-        )
+        log.error("credential rollback failed; a minted credential is still live", error=code, **named)
         return False
-    log.warning("credential rolled back", reason=why, secret_type=secret.id.resource_type, secret_id=secret.id.resource)
+    log.warning("credential rolled back", **named)
     return True
 
 

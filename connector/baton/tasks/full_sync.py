@@ -12,12 +12,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import cast
 
 import structlog
 
 from connector.baton.c1.client import BatonServiceClient
 from connector.baton.c1.durations import clamped_seconds
 from connector.baton.c1.errors import C1Error
+from connector.baton.c1z.errors import working_file_failure
 from connector.baton.c1z.workfiles import WorkDir
 from connector.baton.connector import ResourceSyncer
 from connector.baton.errors import Code
@@ -100,7 +102,12 @@ class FullSyncHandler:
         self, task_id: str, task: baton_pb2.Task.SyncFullTask, path: Path
     ) -> tuple[SyncResult, int]:
         result = await self._sync(task, path)
-        return result, await self._client.upload_asset(task_id, path)
+        try:
+            return result, await self._client.upload_asset(task_id, path)
+        except OSError as exc:
+            # The saved c1z cannot be read back (an I/O error of the temp volume, the file taken away): the place's
+            # fault, one line naming it, retryable; not "internal error (OSError)" and a traceback.
+            raise cast(Exception, working_file_failure(path, "uploading it", exc)) from exc
 
     async def _sync(self, task: baton_pb2.Task.SyncFullTask, path: Path) -> SyncResult:
         settings = self._settings

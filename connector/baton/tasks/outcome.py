@@ -43,6 +43,7 @@ class Undo:
     what: str
     """What stays in place if it cannot run, for the error log: a kind and an id, never a secret."""
     run: Callable[[], Awaitable[object]]
+    """Undoes it; False (or an exception) when it could not (the credential's rollback logs why)."""
 
 
 @dataclass(slots=True)

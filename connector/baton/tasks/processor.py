@@ -84,6 +84,12 @@ class TaskObserver(Protocol):
         """A task received and not run, that no FinishTask can report (its id is invalid or a running task's)."""
 
 
+def _report_bytes(outcome: Outcome) -> int:
+    """What a success's response and annotations take in a report (MAX_REPORT_BYTES bounds it)."""
+    response = outcome.response.ByteSize() if outcome.response is not None else 0
+    return response + sum(annotation.ByteSize() for annotation in outcome.annotations)
+
+
 def _fitted(outcome: Outcome) -> Outcome:
     """The outcome as it can be reported: at most MAX_ANNOTATIONS annotations, and response and annotations within
     MAX_REPORT_BYTES. What does not fit is dropped with a warning (the response first: the outcome itself, success
@@ -298,6 +304,9 @@ class TaskProcessor:
             outcome = Outcome(failure=Failure(Code.UNKNOWN, UNSUPPORTED, False))
         else:
             outcome, cancelled_here = await self._run(kind, task)
+            if outcome.failure is None and outcome.undo is not None and _report_bytes(outcome) > MAX_REPORT_BYTES:
+                outcome, cancelled = await self._undone_as_too_large(outcome)
+                cancelled_here = cancelled_here or cancelled
         seconds = self._clock() - started
         if outcome.failure is None:
             log.info("task succeeded", seconds=round(seconds, 3))
@@ -338,6 +347,24 @@ class TaskProcessor:
         # Also when we were cancelled just after the handler ended (in the loop turn before we resumed): what it
         # did (a credential minted, a grant applied) is what gets reported, not a made-up "stopped mid-way".
         return self._outcome_of(kind, work), cancelled_here
+
+    async def _undone_as_too_large(self, outcome: Outcome) -> tuple[Outcome, bool]:
+        """A success whose response is all ConductorOne would get of what it made (an issued credential), too large
+        to report: `_fitted` would send the success without it, and what was made would stay live with no one
+        holding it. It is undone instead and the task fails; the bool says whether this coroutine was cancelled."""
+        assert outcome.undo is not None
+        what, size, cancelled = outcome.undo.what, _report_bytes(outcome), False
+        try:
+            undone = await outcome.undo.run() is not False
+        except asyncio.CancelledError:
+            log.error("unreported work left in place: stopped before it could be undone", left_live=what)
+            undone, cancelled = False, True
+        except Exception as exc:
+            log.error("unreported work left in place: undoing it failed", left_live=what, error_type=type(exc).__name__)
+            undone = False
+        done = f"{what} was deleted again" if undone else f"deleting {what} again failed: delete it by hand"
+        message = f"the task's response is too large to report ({size} bytes; at most {MAX_REPORT_BYTES}); {done}"
+        return Outcome(failure=Failure(Code.INTERNAL, message, True)), cancelled
 
     def _abandoned(self, kind: str) -> Outcome:
         reason = self._abandon_reason or "task cancelled"

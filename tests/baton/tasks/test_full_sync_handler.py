@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import cast
@@ -97,6 +99,26 @@ async def test_an_unusable_temp_dir_is_a_clear_retryable_error_naming_it(tmp_pat
     assert str(temp_dir) in message
     assert ("No such file or directory" if kind == "missing" else "Not a directory") in message
     assert caught.value.retryable
+
+
+async def test_a_c1z_that_cannot_be_read_back_for_the_upload_is_a_clear_retryable_error(tmp_path: Path) -> None:
+    """The temp volume fails between the save and the upload: one line naming the file and the cause, retryable
+    (was "internal error (OSError)" to ConductorOne and a traceback in the log)."""
+    client = StubClient()
+    seen: list[Path] = []
+
+    async def upload_asset(task_id: str, path: Path) -> int:
+        seen.append(path)
+        raise OSError(errno.EIO, os.strerror(errno.EIO), str(path))
+
+    client.upload_asset = upload_asset  # type: ignore[attr-defined]
+    handler = FullSyncHandler(cast(BatonServiceClient, client), list, FullSyncSettings(temp_dir=tmp_path))
+    with pytest.raises(ConnectorError) as caught:
+        await handler.run(kind_task("sync_full").id, baton_pb2.Task.SyncFullTask())
+    (path,) = seen
+    assert str(caught.value) == f"cannot use the working file {path} while uploading it: Input/output error"
+    assert caught.value.retryable
+    assert list(tmp_path.iterdir()) == []  # noqa: ASYNC240 - a test's temp dir
 
 
 def _failing_upload(error: BaseException) -> Callable[[str, Path], Awaitable[int]]:
