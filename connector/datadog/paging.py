@@ -126,6 +126,22 @@ def pages_for(total: int, size: int) -> int:
     return max(1, math.ceil(total / size))
 
 
+def _page_error(
+    number: int, message: str, *, method: str, path: str, status: int, changed: bool = False
+) -> UnexpectedResponse:
+    """What is wrong with page `number` of a listing. `changed`: the list changed while it was read, so the error is
+    retryable (a later sync may read it whole) and not resumable (the pages stored may be the ones the change left
+    short)."""
+    return UnexpectedResponse(
+        method=method,
+        path=path,
+        status=status,
+        messages=[f"page {number}: {message}"],
+        retryable=changed,
+        resumable=not changed,
+    )
+
+
 def next_page_number(
     *,
     number: int,
@@ -142,15 +158,7 @@ def next_page_number(
     when the page contradicts itself (see the module docstring)."""
 
     def bad(message: str, *, changed: bool = False) -> UnexpectedResponse:
-        # `changed`: the list changed while it was read (see `ListingGuard.check`): retryable, not resumable.
-        return UnexpectedResponse(
-            method=method,
-            path=path,
-            status=status,
-            messages=[f"page {number}: {message}"],
-            retryable=changed,
-            resumable=not changed,
-        )
+        return _page_error(number, message, method=method, path=path, status=status, changed=changed)
 
     if count > requested_size:
         raise bad(f"{count} items, more than the page[size] of {requested_size} asked for")
@@ -257,16 +265,7 @@ class ListingGuard:
         known = self._take(key, number)
 
         def bad(message: str) -> UnexpectedResponse:
-            # Retryable: the list changed while it was read, and a later sync may read it whole. Not resumable: the
-            # pages stored may be the ones the change left short.
-            return UnexpectedResponse(
-                method=method,
-                path=path,
-                status=status,
-                messages=[f"page {number}: {message}"],
-                retryable=True,
-                resumable=False,
-            )
+            return _page_error(number, message, method=method, path=path, status=status, changed=True)
 
         if known is None:
             budget = min(pages_for(total, size) + 1, max_pages) if total is not None else max_pages

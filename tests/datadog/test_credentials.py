@@ -565,6 +565,29 @@ class CreateAnswers(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
+class RewrittenCreates(httpx.AsyncBaseTransport):
+    """Forwards to the fake; a credential create lands there, and its answer reaches the caller as `_rewrite` changes
+    it (its JSON body, in place)."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method != "POST" or not request.url.path.endswith(CreateAnswers.CREATES):
+            return response
+        body = json.loads(await response.aread())
+        await response.aclose()
+        self._rewrite(body)
+        return httpx.Response(response.status_code, json=body)
+
+    def _rewrite(self, body: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 class LoseCreateAnswers(CreateAnswers):
     """The create happened; its answer is lost and replaced."""
 
@@ -733,21 +756,16 @@ async def test_a_create_answered_with_another_credential_issues_neither_and_leav
     assert "c1-first" in live, "the credential the answer named is not touched"
 
 
-class OddIdCreates(httpx.AsyncBaseTransport):
+class OddIdCreates(RewrittenCreates):
     """A Datadog that names each created credential with an id ending in a control character."""
 
     SUFFIX = "\n"
 
     def __init__(self, fake: FakeDatadog) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
+        super().__init__()
         self._fake = fake
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self._inner.handle_async_request(request)
-        if request.method != "POST" or not request.url.path.endswith(CreateAnswers.CREATES):
-            return response
-        body = json.loads(await response.aread())
-        await response.aclose()
+    def _rewrite(self, body: dict[str, Any]) -> None:
         org, old = self._fake.org, body["data"]["id"]
         body["data"]["id"] = new = old + self.SUFFIX
         if old in org.api_keys:
@@ -759,10 +777,6 @@ class OddIdCreates(httpx.AsyncBaseTransport):
         else:
             org.tokens[new] = org.tokens.pop(old)
             org.tokens[new].id = new
-        return httpx.Response(response.status_code, json=body)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 @pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
@@ -832,20 +846,15 @@ async def test_a_rollback_cut_short_by_the_shutdown_is_tried_again_or_names_the_
         assert "delete it in Datadog" in told["error"]
 
 
-class EchoingCreates(httpx.AsyncBaseTransport):
+class EchoingCreates(RewrittenCreates):
     """A Datadog whose create answer repeats the new secret in the credential's metadata (`where`)."""
 
     def __init__(self, where: str) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
+        super().__init__()
         self._where = where
         self.secrets: list[str] = []
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self._inner.handle_async_request(request)
-        if request.method != "POST" or not request.url.path.endswith(CreateAnswers.CREATES):
-            return response
-        body = json.loads(await response.aread())
-        await response.aclose()
+    def _rewrite(self, body: dict[str, Any]) -> None:
         data = body["data"]
         secret = data["attributes"]["key"]
         self.secrets.append(secret)
@@ -855,10 +864,6 @@ class EchoingCreates(httpx.AsyncBaseTransport):
             data["attributes"]["scopes"] = [secret]
         else:
             data["relationships"] = {"created_by": {"data": {"type": "users", "id": secret}}}
-        return httpx.Response(response.status_code, json=body)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 @pytest.mark.parametrize(
@@ -1027,21 +1032,16 @@ async def test_a_create_answered_with_another_credential_issues_nothing_and_dele
     assert (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens)) == before
 
 
-class CreatesAnsweredWithAnotherOwner(CreateAnswers):
-    """The create happens; its answer names the new credential, owned by another service account."""
+class CreatesAnsweredWithAnotherOwner(RewrittenCreates):
+    """The create happens; its answer names the new credential, owned by another service account (`owner`) or by an
+    owner of another type (`owner_type`)."""
 
-    def __init__(self, owner: str) -> None:
+    def __init__(self, owner: str | None = None, *, owner_type: str | None = None) -> None:
         super().__init__()
-        self._owner = owner
+        self._linkage = {key: value for key, value in (("id", owner), ("type", owner_type)) if value is not None}
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self._inner.handle_async_request(request)
-        if request.method != "POST" or not request.url.path.endswith(self.CREATES):
-            return response
-        body = json.loads(await response.aread())
-        await response.aclose()
-        body["data"]["relationships"]["owned_by"]["data"]["id"] = self._owner
-        return httpx.Response(response.status_code, json=body)
+    def _rewrite(self, body: dict[str, Any]) -> None:
+        body["data"]["relationships"]["owned_by"]["data"].update(self._linkage)
 
 
 @pytest.mark.parametrize("kind", [APP_KEY, SAT])
@@ -1059,6 +1059,22 @@ async def test_a_create_answered_as_another_accounts_credential_issues_nothing(
     with pytest.raises(UnexpectedResponse, match="the answer is about another credential"):
         await env.issue(sa, kind, ["a"] if kind == SAT else [])
     assert (set(fake.org.app_keys), set(fake.org.tokens)) == before
+
+
+async def test_a_token_create_answered_as_a_persons_token_issues_nothing(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries
+) -> None:
+    """A service access token is owned by its service account (`owned_by` of type `service_account`); an answer
+    naming a token of the same id owned by a person (type `users`: a personal access token) is no answer to this
+    create, and issuing it would hand ConductorOne a credential acting as that person. It is refused, and the token
+    this create made is found by name and deleted."""
+    client = make_client(fake, transport=CreatesAnsweredWithAnotherOwner(owner_type="users"))
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    before = set(fake.org.tokens)
+    with pytest.raises(UnexpectedResponse, match="the answer is about another credential"):
+        await env.issue(sa, SAT, ["a"])
+    assert set(fake.org.tokens) == before
 
 
 @pytest.mark.parametrize("org_wide", ["allowed", "forbidden"])
@@ -1146,28 +1162,22 @@ async def test_a_lost_create_is_found_by_name_past_a_page_of_near_matches(
     assert len([n for n in names if n.endswith("-c1-2Abc_def-123")]) == 3 * 150, "a near match was deleted"
 
 
-class EchoingRollbacks(httpx.AsyncBaseTransport):
+class EchoingRollbacks(RewrittenCreates):
     """Creates land with an id ending in a control character (so the issuance is rolled back), and the rollback's
     DELETE is refused by a Datadog whose error message quotes the minted secret."""
 
     def __init__(self) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
+        super().__init__()
         self.secret = ""
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.method == "DELETE" and self.secret:
             return httpx.Response(500, json={"errors": [f"key {self.secret} is locked by an ongoing rotation"]})
-        response = await self._inner.handle_async_request(request)
-        if request.method != "POST" or not request.url.path.endswith(CreateAnswers.CREATES):
-            return response
-        body = json.loads(await response.aread())
-        await response.aclose()
+        return await super().handle_async_request(request)
+
+    def _rewrite(self, body: dict[str, Any]) -> None:
         self.secret = body["data"]["attributes"]["key"]
         body["data"]["id"] += "\n"
-        return httpx.Response(response.status_code, json=body)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 @pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
@@ -1289,26 +1299,17 @@ async def test_a_create_never_sent_is_not_reported_as_maybe_live(
     assert not [r for r in fake.requests() if r.method == "POST"]
 
 
-class ScopesWidened(httpx.AsyncBaseTransport):
+class ScopesWidened(RewrittenCreates):
     """Creates land, and their answers report `scopes` as `granted` (the fake's record changed to match)."""
 
     def __init__(self, fake: FakeDatadog, granted: list[str] | None) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
+        super().__init__()
         self._fake, self._granted = fake, granted
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self._inner.handle_async_request(request)
-        if request.method != "POST" or not request.url.path.endswith(CreateAnswers.CREATES):
-            return response
-        body = json.loads(await response.aread())
-        await response.aclose()
+    def _rewrite(self, body: dict[str, Any]) -> None:
         body["data"]["attributes"]["scopes"] = self._granted
         made = self._fake.org.app_keys.get(body["data"]["id"]) or self._fake.org.tokens[body["data"]["id"]]
         made.scopes = self._granted
-        return httpx.Response(response.status_code, json=body)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 @pytest.mark.parametrize("granted", [None, ["dashboards_read", "user_access_manage"]], ids=["unrestricted", "wider"])

@@ -250,6 +250,25 @@ async def test_two_syncs_walking_one_list_side_by_side_each_have_their_pages_che
     await client.aclose()
 
 
+async def test_a_walk_goes_on_from_its_own_page_when_another_walk_of_the_list_starts_meanwhile() -> None:
+    """Walks side by side are not in step: a sync starting the list (its page 0) between two pages of another must
+    not hide the other's walk, whose next page follows its own last one and is counted against its own total."""
+    org = [f"x{i:03d}" for i in range(300)]
+    pages = {0: org, 1: org, 2: [*org[:200], org[199], *org[200:299]]}  # page 2 repeats x199; x299 is never sent
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        number = int(parse_qs(request.url.query.decode())["page[number]"][0])
+        return httpx.Response(200, json=_body(LISTINGS["users"], pages[number], number))
+
+    client = answered_by(handler)
+    await client.list_users(0)  # sync A
+    await client.list_users(1)  # A
+    await client.list_users(0)  # sync B starts
+    with pytest.raises(UnexpectedResponse, match="299 distinct"):
+        await client.list_users(2)  # A's last page
+    await client.aclose()
+
+
 def test_the_guard_remembers_at_most_its_capacity_of_unfinished_walks() -> None:
     """Walks side by side cost memory per walk: beyond the capacity the least recently used key's oldest walk is
     forgotten (its next page starts afresh, unchecked against it), whatever the number of walks per key."""

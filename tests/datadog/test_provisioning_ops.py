@@ -1138,6 +1138,42 @@ async def test_a_change_whose_answer_was_lost_is_not_reported_as_already_so(
         assert (user.id in team.members) is (operation == "grant")
 
 
+class DemotionLostAsTheMemberLeaves(httpx.AsyncBaseTransport):
+    """The first PATCH of a membership never lands: its answer is a 502, and meanwhile another writer removes the
+    user from the team, so the retry finds no membership (404)."""
+
+    def __init__(self, team: Team, user_id: str) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._team, self._user_id = team, user_id
+        self.lost = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method != "PATCH" or self.lost:
+            return await self._inner.handle_async_request(request)
+        self.lost += 1
+        del self._team.members[self._user_id]
+        return httpx.Response(502, text="<html><body>502 Bad Gateway</body></html>")
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def test_a_demotion_retried_into_a_404_is_already_revoked(env: Env, make_client: ClientFactory) -> None:
+    """An add's 409 or a removal's 404 after a lost answer may be that attempt's own doing (above); a demotion's 404
+    never is: demoting makes no one a non-member. The admin grant was ended by whoever removed the user, and the
+    revoke reports it already revoked rather than done by this call."""
+    user = _human(env.fake)
+    team = _team(env.fake, {user.id: "admin"})
+    transport = DemotionLostAsTheMemberLeaves(team, user.id)
+    client = make_client(env.fake, transport=transport)
+    provisioner = DatadogConnector(client, ON).provisioner(types.TEAM.id)
+    assert provisioner is not None
+    annotations = await provisioner.revoke(_grant_of(_team_entitlement(team, teams.ADMIN), user))
+    assert transport.lost == 1
+    assert ann.has(annotations, GrantAlreadyRevoked)
+    assert [s.status for s in env.fake.requests("PATCH", MEMBERSHIP)] == [404]
+
+
 async def test_a_task_carrying_megabytes_is_refused_in_a_short_error(env: Env) -> None:
     """Refusals quote the task's ids: a task carrying a megabyte id (ConductorOne's messages go up to 4 MB) made a
     megabyte error, sent back to ConductorOne and written to the log, four times the size where the id held

@@ -76,6 +76,12 @@ CLIENT_CALLS: list[tuple[str, str, Call]] = [
     ("GET", f"/api/v2/service_accounts/{ID}/application_keys",
      lambda c, m, b: c.list_service_account_app_keys(m[1])),
     ("GET", f"/api/v2/application_keys/{ID}", lambda c, m, b: c.get_application_key(m[1])),
+    # Credential creates: the answer is checked against what was asked (type, name, owner), and real ones must pass.
+    ("POST", "/api/v2/api_keys", lambda c, m, b: c.create_api_key(b["data"]["attributes"]["name"])),
+    ("POST", f"/api/v2/service_accounts/{ID}/application_keys", lambda c, m, b: c.create_service_account_app_key(
+        m[1], b["data"]["attributes"]["name"], b["data"]["attributes"].get("scopes") or ())),
+    ("POST", f"/api/v2/service_accounts/{ID}/access_tokens", lambda c, m, b: c.create_service_account_access_token(
+        m[1], b["data"]["attributes"]["name"], b["data"]["attributes"]["scopes"])),
 ]  # fmt: skip
 
 # Endpoints the client does not call but whose objects it models: parsed with the models directly.
@@ -91,12 +97,10 @@ MODEL_PARSES: list[tuple[str, str, type[Any]]] = [
     ("POST", "/api/v2/on-call/schedules", ItemEnvelope[Schedule]),
     ("GET|PUT", f"/api/v2/on-call/schedules/{ID}", ItemEnvelope[Schedule]),
     ("GET", f"/api/v2/on-call/schedules/{ID}/on-call", ItemEnvelope[OnCallShift]),
-    ("POST", "/api/v2/api_keys", ItemEnvelope[APIKey]),
     ("GET|PATCH", f"/api/v2/api_keys/{ID}", ItemEnvelope[APIKey]),
     ("GET", "/api/v2/(current_user/)?application_keys", ListEnvelope[ApplicationKey]),
     ("POST", "/api/v2/current_user/application_keys", ItemEnvelope[ApplicationKey]),
     ("GET|PATCH", f"/api/v2/(current_user/)?application_keys/{ID}", ItemEnvelope[ApplicationKey]),
-    ("POST", f"/api/v2/service_accounts/{ID}/application_keys", ItemEnvelope[ApplicationKey]),
     ("GET", f"/api/v2/service_accounts/{ID}/application_keys/{ID}", ItemEnvelope[ApplicationKey]),
 ]
 
@@ -150,6 +154,10 @@ def _check_result(result: Any, body: Any) -> None:
         assert result.schedule_id == body["data"]["relationships"]["schedule"]["data"]["id"]
     elif isinstance(result, list):
         assert [u.id for u in result] == [u["id"] for u in body["data"]]
+    elif isinstance(result, tuple):  # a credential create: the new object and its secret
+        created, secret = result
+        assert created.id == body["data"]["id"]
+        assert secret is not None
     else:
         assert result is None, result
 
