@@ -6,6 +6,7 @@ import json
 
 import httpx
 import pytest
+import structlog.testing
 from google.protobuf import struct_pb2
 
 from connector.baton.connector import ActionManager
@@ -112,8 +113,8 @@ class IgnoresAttributes(httpx.AsyncBaseTransport):
 @pytest.mark.parametrize(
     ("ignored", "given", "not_changed"),
     [
-        ({"title"}, {"title": "Analyst"}, "title"),
-        ({"title"}, {"name": "Ada Lovelace", "title": "Analyst"}, "title"),
+        ({"name"}, {"name": "Ada Lovelace"}, "name"),
+        ({"name"}, {"name": "Ada Lovelace", "title": "Analyst"}, "name"),
         ({"email"}, {"email": "ada@example.com", "name": "Ada"}, "email"),
     ],
 )
@@ -150,3 +151,21 @@ async def test_enable_user_answered_with_the_user_still_disabled_is_not_done(
     with pytest.raises(ConnectorError, match="the answer shows disabled not changed as asked"):
         await found.invoke_action("enable_user", _args(_ref(user)))
     assert user.status == "Disabled"
+
+
+async def test_a_title_datadog_does_not_apply_is_a_warning_not_a_failed_update(
+    fake: FakeDatadog, make_client: ClientFactory
+) -> None:
+    """docs/spec/credentials.md §7 item 4: whether Datadog applies `title` is unverified; send it and do not rely on
+    it. Failing on it would fail every update naming a title; the name given with it is still checked."""
+    user = _human(fake)
+    title_before = user.title
+    client = make_client(fake, transport=IgnoresAttributes({"title"}))
+    found = DatadogConnector(client, DatadogOptions(provisioning=True)).action_manager()
+    assert found is not None
+    with structlog.testing.capture_logs() as events:
+        result = await found.invoke_action("update_user", _args(_ref(user), name="Ada Lovelace", title="Analyst"))
+    assert dict(result.response) == {"success": True}
+    assert (user.name, user.title) == ("Ada Lovelace", title_before)  # the fake did not get the title
+    (warning,) = [e for e in events if e["log_level"] == "warning"]
+    assert "title" in warning["event"]
