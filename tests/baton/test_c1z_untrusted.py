@@ -456,6 +456,28 @@ async def test_an_unfinished_run_with_a_damaged_token_starts_over(tmp_path: Path
         assert [r.sync_id for r in reader.sync_runs()] == [result.sync_id]
 
 
+async def _resumed_over_damage(tmp_path: Path, fail_at_call: int, damage: str) -> tuple[Path, str]:
+    """Interrupt a sync at `fail_at_call`, apply the SQL `damage` to its file, run again: the run must start over
+    with one warning and finish whole. Returns the file and the warning's error text."""
+    org = Org()
+    interrupted = tmp_path / "interrupted.c1z"
+    with pytest.raises(InjectedFailure):
+        await sync_to_file(
+            syncers(org, Faults(fail_at_call=fail_at_call)), interrupted, options(concurrency=1), tmp_dir=tmp_path
+        )
+    path = rewritten(interrupted, tmp_path, damage)
+    with structlog.testing.capture_logs() as events:
+        result = await sync_to_file(syncers(org, Faults()), path, options(), tmp_dir=tmp_path)
+    assert not result.resumed
+    (warning,) = [e for e in events if e["log_level"] == "warning"]
+    assert warning["event"] == "existing c1z is damaged; starting a new sync instead of resuming"
+    with C1ZReader(path) as reader:
+        (run,) = reader.sync_runs()
+        assert (run.sync_id, run.finished) == (result.sync_id, True)
+        assert {g.id for g in reader.grants()} == expected_grant_ids(org)
+    return path, str(warning["error"])
+
+
 @pytest.mark.parametrize(
     ("fail_at_call", "damage"),
     [
@@ -469,23 +491,8 @@ async def test_an_unfinished_run_whose_rows_do_not_decode_starts_over(
 ) -> None:
     """Rows the resumed sync reads back that do not decode (the file passed every check on opening): a new sync,
     as for damage found on opening. The failed resume saved the same file again, so every later run failed too."""
-    org = Org()
-    interrupted = tmp_path / "interrupted.c1z"
-    with pytest.raises(InjectedFailure):
-        await sync_to_file(
-            syncers(org, Faults(fail_at_call=fail_at_call)), interrupted, options(concurrency=1), tmp_dir=tmp_path
-        )
-    path = rewritten(interrupted, tmp_path, damage)
-    with structlog.testing.capture_logs() as events:
-        result = await sync_to_file(syncers(org, Faults()), path, options(), tmp_dir=tmp_path)
-    assert not result.resumed
-    (warning,) = [e for e in events if e["log_level"] == "warning"]
-    assert warning["event"] == "existing c1z is damaged; starting a new sync instead of resuming"
-    assert warning["error"].startswith(f"{path}: a stored object does not decode")
-    with C1ZReader(path) as reader:
-        (run,) = reader.sync_runs()
-        assert (run.sync_id, run.finished) == (result.sync_id, True)
-        assert {g.id for g in reader.grants()} == expected_grant_ids(org)
+    path, error = await _resumed_over_damage(tmp_path, fail_at_call, damage)
+    assert error.startswith(f"{path}: a stored object does not decode")
 
 
 _EMPTY_GROUPS = "UPDATE v1_resources SET data = x'' WHERE resource_type_id = 'group'"  # an empty Resource: no id
@@ -520,23 +527,8 @@ async def test_an_unfinished_run_whose_rows_hold_other_resources_than_their_keys
     """Every blob is valid protobuf of some Resource: one read back as the sync resumes must be the resource its row
     is keyed by. An empty blob had its grants listed for an empty id, the connector's ValueError ending the sync
     as "unexpected error" and leaving the same file to fail every later run."""
-    org = Org()
-    interrupted = tmp_path / "interrupted.c1z"
-    with pytest.raises(InjectedFailure):
-        await sync_to_file(
-            syncers(org, Faults(fail_at_call=fail_at_call)), interrupted, options(concurrency=1), tmp_dir=tmp_path
-        )
-    path = rewritten(interrupted, tmp_path, damage)
-    with structlog.testing.capture_logs() as events:
-        result = await sync_to_file(syncers(org, Faults()), path, options(), tmp_dir=tmp_path)
-    assert not result.resumed
-    (warning,) = [e for e in events if e["log_level"] == "warning"]
-    assert warning["event"] == "existing c1z is damaged; starting a new sync instead of resuming"
-    assert re.fullmatch(rf"{re.escape(str(path))}: v1_resource(s|_types) row \d+ {found}", warning["error"])
-    with C1ZReader(path) as reader:
-        (run,) = reader.sync_runs()
-        assert (run.sync_id, run.finished) == (result.sync_id, True)
-        assert {g.id for g in reader.grants()} == expected_grant_ids(org)
+    path, error = await _resumed_over_damage(tmp_path, fail_at_call, damage)
+    assert re.fullmatch(rf"{re.escape(str(path))}: v1_resource(s|_types) row \d+ {found}", error)
 
 
 def _token(**action: str) -> str:
