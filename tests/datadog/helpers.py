@@ -54,20 +54,31 @@ class FakeTime:
         await asyncio.sleep(0)
 
 
-class MixedUpAnswers(httpx.AsyncBaseTransport):
+class ToTheFake(httpx.AsyncBaseTransport):
+    """Forwards every request to the fake Datadog over a real connection. Subclasses change a request or an answer
+    on the way (a mixed-up cache, a lost answer, a field Datadog ignores), calling `self._inner` for the fake's."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class MixedUpAnswers(ToTheFake):
     """A cache or proxy mixing up answers: a GET of one path gets the answer of another."""
 
     def __init__(self, asked: str, answered: str) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
+        super().__init__()
         self._asked, self._answered = asked, answered
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.method == "GET" and request.url.path == self._asked:
             request = httpx.Request("GET", request.url.copy_with(path=self._answered), headers=request.headers)
         return await self._inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 def answered_by(handler: Callable[[httpx.Request], httpx.Response], **options: Any) -> DatadogClient:

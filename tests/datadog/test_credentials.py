@@ -37,7 +37,7 @@ from connector.datadog.connector import DatadogConnector, DatadogOptions
 from connector.datadog.credentials import api_key_v2, service_access_token_v2
 from connector.datadog.errors import RateLimited, UnexpectedResponse
 from connector.datadog.resources.keys import is_malformed_id, parse_sat_handle, sat_handle
-from tests.datadog.helpers import ClientFactory, other_users_answers
+from tests.datadog.helpers import ClientFactory, ToTheFake, other_users_answers
 from tests.fakes.datadog import FakeDatadog, render
 from tests.fakes.datadog.org import AccessToken, APIKey, AppKey, User
 from tests.fixtures_dir import FIXTURES_DIR
@@ -540,13 +540,13 @@ async def test_the_secret_stays_in_the_plaintext(env: Env, kind: str) -> None:
     assert secret.encode() not in issued.secret.SerializeToString()
 
 
-class CreateAnswers(httpx.AsyncBaseTransport):
+class CreateAnswers(ToTheFake):
     """Forwards to the fake; a credential create lands there, and `_instead` says what its caller gets."""
 
     CREATES = ("/api/v2/api_keys", "/application_keys", "/access_tokens")
 
     def __init__(self) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
+        super().__init__()
         self.created = asyncio.Event()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -561,16 +561,10 @@ class CreateAnswers(httpx.AsyncBaseTransport):
     async def _instead(self) -> httpx.Response:
         raise NotImplementedError
 
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
-
-class RewrittenCreates(httpx.AsyncBaseTransport):
+class RewrittenCreates(ToTheFake):
     """Forwards to the fake; a credential create lands there, and its answer reaches the caller as `_rewrite` changes
     it (its JSON body, in place)."""
-
-    def __init__(self) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await self._inner.handle_async_request(request)
@@ -583,9 +577,6 @@ class RewrittenCreates(httpx.AsyncBaseTransport):
 
     def _rewrite(self, body: dict[str, Any]) -> None:
         raise NotImplementedError
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 class LoseCreateAnswers(CreateAnswers):
@@ -1197,11 +1188,8 @@ async def test_a_failed_rollback_never_quotes_the_minted_secret(
     assert transport.secret not in f"{caught.value} {caught.value!r}"
 
 
-class NamelessLookups(httpx.AsyncBaseTransport):
+class NamelessLookups(ToTheFake):
     """The name lookups before a create answer with the matching credentials' names left out."""
-
-    def __init__(self) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await self._inner.handle_async_request(request)
@@ -1212,9 +1200,6 @@ class NamelessLookups(httpx.AsyncBaseTransport):
         for item in body["data"]:
             item["attributes"].pop("name", None)
         return httpx.Response(response.status_code, json=body)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 @pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
@@ -1260,11 +1245,8 @@ async def test_a_lost_create_whose_lookup_has_no_names_says_the_credential_may_b
         await env.issue(sa, kind, ["a"] if kind == SAT else [])
 
 
-class ExhaustedByTheLookup(httpx.AsyncBaseTransport):
+class ExhaustedByTheLookup(ToTheFake):
     """The duplicate check's answer says the rate limit is spent for an hour: the create cannot be sent."""
-
-    def __init__(self) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await self._inner.handle_async_request(request)
@@ -1277,9 +1259,6 @@ class ExhaustedByTheLookup(httpx.AsyncBaseTransport):
             headers |= {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "3600", "X-RateLimit-Limit": "100"}
             return httpx.Response(response.status_code, content=body, headers=headers)
         return response
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 @pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])

@@ -36,7 +36,7 @@ from connector.datadog.models import TeamMembership
 from connector.datadog.paging import Page
 from connector.datadog.provisioning import InvitationNotSentError
 from connector.datadog.resources import roles, teams, types
-from tests.datadog.helpers import ClientFactory, MixedUpAnswers, answered_by, other_users_answers
+from tests.datadog.helpers import ClientFactory, MixedUpAnswers, ToTheFake, answered_by, other_users_answers
 from tests.fakes.datadog import FakeDatadog, render
 from tests.fakes.datadog.org import Role, Team, User
 
@@ -143,11 +143,11 @@ async def test_role_grant_regrant_revoke_rerevoke(env: Env) -> None:
     assert fake.count("DELETE", ROLE_USERS) == 2
 
 
-class GrantedMeanwhile(httpx.AsyncBaseTransport):
+class GrantedMeanwhile(ToTheFake):
     """Another writer gives the user the role between the grant's read and its add, which Datadog answers 409."""
 
     def __init__(self, fake: FakeDatadog, role: Role, user: User) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
+        super().__init__()
         self._fake, self._role, self._user = fake, role, user
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -155,9 +155,6 @@ class GrantedMeanwhile(httpx.AsyncBaseTransport):
             self._fake.org.assign_role(self._user.id, self._role.id)
             return httpx.Response(409, json={"errors": ["User is already a member of the role"]})
         return await self._inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 async def test_role_grant_answered_409_after_another_writer_granted_it_is_already_granted(
@@ -278,11 +275,11 @@ async def test_a_revoke_answered_by_a_404_page_is_not_already_revoked(
             await provisioner.revoke(grant)
 
 
-class RoleIgnored(httpx.AsyncBaseTransport):
+class RoleIgnored(ToTheFake):
     """A Datadog (or a proxy rewriting bodies) that applies a membership change with another role than asked."""
 
     def __init__(self, method: str, applied: str | None) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
+        super().__init__()
         self._method, self._applied = method, applied
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -293,9 +290,6 @@ class RoleIgnored(httpx.AsyncBaseTransport):
                 k: v for k, v in request.headers.items() if k.lower() != "content-length"
             })  # fmt: skip
         return await self._inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 async def test_an_admin_grant_answered_with_a_plain_membership_is_not_granted(
@@ -434,11 +428,11 @@ async def test_team_admin_grant_to_an_admin_is_already_granted(env: Env) -> None
     assert env.fake.count("PATCH", MEMBERSHIP) == 1  # the promotion is sent all the same (the read may lag)
 
 
-class LaggingRoles(httpx.AsyncBaseTransport):
+class LaggingRoles(ToTheFake):
     """A user read lagging behind a removal: `GET /api/v2/users/{id}` still lists the role `stale`."""
 
     def __init__(self, stale: str) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
+        super().__init__()
         self._stale = stale
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -449,9 +443,6 @@ class LaggingRoles(httpx.AsyncBaseTransport):
         await response.aclose()
         body["data"]["relationships"]["roles"]["data"].append({"type": "roles", "id": self._stale})
         return httpx.Response(response.status_code, json=body)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 async def test_a_grant_is_not_ended_by_a_read_lagging_behind_a_removal(env: Env, make_client: ClientFactory) -> None:
@@ -505,12 +496,12 @@ async def test_team_admin_revoke_demotes_and_keeps_the_membership(env: Env) -> N
     assert env.fake.count("PATCH", MEMBERSHIP) == 2
 
 
-class LaggingMemberships(httpx.AsyncBaseTransport):
+class LaggingMemberships(ToTheFake):
     """A team's memberships list that lags behind a promotion or demotion: it still shows every member's role as
     `role`."""
 
     def __init__(self, role: str | None = None) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
+        super().__init__()
         self._role = role
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -522,9 +513,6 @@ class LaggingMemberships(httpx.AsyncBaseTransport):
         for membership in body["data"]:
             membership["attributes"]["role"] = self._role
         return httpx.Response(response.status_code, json=body)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 async def test_team_admin_revoke_is_not_ended_by_a_list_lagging_behind_the_promotion(
@@ -994,11 +982,11 @@ async def test_each_decision_costs_exactly_these_requests(
         assert before is None or _membership_role(team, user) is None
 
 
-class AnsweredAbout(httpx.AsyncBaseTransport):
+class AnsweredAbout(ToTheFake):
     """Forwards to the fake; the answer to a POST of `path` is replaced by `answer(original body)`."""
 
     def __init__(self, path: str, answer: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
+        super().__init__()
         self._path, self._answer = path, answer
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -1008,9 +996,6 @@ class AnsweredAbout(httpx.AsyncBaseTransport):
         body = json.loads(await response.aread())
         await response.aclose()
         return httpx.Response(response.status_code, json=self._answer(body))
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 async def test_create_account_answered_with_another_user_invites_nobody(
@@ -1078,12 +1063,12 @@ async def test_create_account_whose_create_answer_is_lost_says_the_user_may_exis
     assert env.fake.count("POST", INVITATIONS) == 0
 
 
-class FirstAnswerLost(httpx.AsyncBaseTransport):
+class FirstAnswerLost(ToTheFake):
     """The first `method` request lands at the fake, but its answer is lost (a 502 from the way back); the retry
     then finds the change already made."""
 
     def __init__(self, method: str) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
+        super().__init__()
         self._method = method
         self.lost = 0
 
@@ -1095,9 +1080,6 @@ class FirstAnswerLost(httpx.AsyncBaseTransport):
         await response.aclose()
         self.lost += 1
         return httpx.Response(502, text="<html><body>502 Bad Gateway</body></html>")
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 @pytest.mark.parametrize(
@@ -1138,12 +1120,12 @@ async def test_a_change_whose_answer_was_lost_is_not_reported_as_already_so(
         assert (user.id in team.members) is (operation == "grant")
 
 
-class DemotionLostAsTheMemberLeaves(httpx.AsyncBaseTransport):
+class DemotionLostAsTheMemberLeaves(ToTheFake):
     """The first PATCH of a membership never lands: its answer is a 502, and meanwhile another writer removes the
     user from the team, so the retry finds no membership (404)."""
 
     def __init__(self, team: Team, user_id: str) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
+        super().__init__()
         self._team, self._user_id = team, user_id
         self.lost = 0
 
@@ -1153,9 +1135,6 @@ class DemotionLostAsTheMemberLeaves(httpx.AsyncBaseTransport):
         self.lost += 1
         del self._team.members[self._user_id]
         return httpx.Response(502, text="<html><body>502 Bad Gateway</body></html>")
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 async def test_a_demotion_retried_into_a_404_is_already_revoked(env: Env, make_client: ClientFactory) -> None:

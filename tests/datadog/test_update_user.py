@@ -12,7 +12,7 @@ from google.protobuf import struct_pb2
 from connector.baton.connector import ActionManager
 from connector.baton.errors import Code, ConnectorError, InvalidArgumentError
 from connector.datadog.connector import DatadogConnector, DatadogOptions
-from tests.datadog.helpers import ClientFactory
+from tests.datadog.helpers import ClientFactory, ToTheFake
 from tests.fakes.datadog import FakeDatadog
 from tests.fakes.datadog.org import User
 
@@ -88,12 +88,12 @@ async def test_update_user_failure_names_the_user_and_keeps_the_code(actions: Ac
     assert caught.value.code == Code.NOT_FOUND
 
 
-class IgnoresAttributes(httpx.AsyncBaseTransport):
+class IgnoresAttributes(ToTheFake):
     """A Datadog that answers a user PATCH 200 having applied only some of the attributes sent (the others dropped
     from the request before the fake sees it), as Datadog may do with `title`."""
 
     def __init__(self, ignored: set[str]) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
+        super().__init__()
         self._ignored = ignored
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -105,9 +105,6 @@ class IgnoresAttributes(httpx.AsyncBaseTransport):
             headers = {k: v for k, v in request.headers.items() if k.lower() != "content-length"}
             request = httpx.Request("PATCH", request.url, headers=headers, json=body)
         return await self._inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 @pytest.mark.parametrize(
