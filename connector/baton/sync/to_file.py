@@ -88,15 +88,12 @@ async def _sync_into(
     # (the file would keep whatever it held before) or leaving the caller unable to say what the file holds.
     saving = asyncio.ensure_future(_keep_and_save(store, result, c1z_path))
     cancelled = False
-    while True:
+    while not saving.done():
         try:
             await asyncio.shield(saving)
         except asyncio.CancelledError:
-            if saving.cancelled():  # not by us: nothing of ours cancels it
-                raise
-            cancelled = True
-            continue
-        break
+            cancelled = True  # ours, not the save's (nothing cancels it): it goes on
+    saving.result()  # the save's own failure, if any, is the error
     if cancelled:
         raise asyncio.CancelledError
     return result
