@@ -65,7 +65,7 @@ def check_done(reply: Reply) -> None:
     if reply.body.strip():
         _check_content_type(reply, "JSON or no body")
         try:
-            payload = pydantic_core.from_json(reply.body)
+            payload = _from_json(reply.body)
         except ValueError:
             return  # not read: its status is the outcome (a body cut short after the change, say)
         if isinstance(payload, dict) and payload.get("errors"):
@@ -101,6 +101,17 @@ def _unicode_repaired(body: bytes | bytearray) -> bytes | None:
     if b"\\u" in text:
         text = _ESCAPES.sub(lambda m: m[0] if len(m[0]) in (2, 12) else b"\\ufffd", text)
     return text if text != body else None
+
+
+def _from_json(body: bytes | bytearray) -> Any:
+    """The body's JSON value, read as Go's decoder reads it (`_unicode_repaired`); ValueError when it is none."""
+    try:
+        return pydantic_core.from_json(body)
+    except ValueError:
+        repaired = _unicode_repaired(body)
+        if repaired is None:
+            raise
+        return pydantic_core.from_json(repaired)
 
 
 def _json_broken(exc: ValidationError) -> bool:
@@ -139,17 +150,11 @@ def json_object(reply: Reply) -> dict[str, Any]:
     """The body as a JSON object, for the few endpoints read without a model."""
     _check_body(reply)
     try:
-        payload = pydantic_core.from_json(reply.body)
+        payload = _from_json(reply.body)
     except ValueError:
-        repaired = _unicode_repaired(reply.body)
-        try:
-            if repaired is None:
-                raise
-            payload = pydantic_core.from_json(repaired)
-        except ValueError:
-            raise _unexpected(
-                reply, "body is not valid JSON (malformed, truncated or nested too deeply)", retryable=True
-            ) from None
+        raise _unexpected(
+            reply, "body is not valid JSON (malformed, truncated or nested too deeply)", retryable=True
+        ) from None
     if not isinstance(payload, dict):
         raise _unexpected(reply, f"body is a JSON {_json_type(payload)}, not an object")
     return payload
@@ -161,7 +166,7 @@ def listed(reply: Reply) -> tuple[list[Mapping[str, Any]], bool] | None:
     body that is no such list (empty, not JSON, no `data` list). Read without a model: a write's answer only needs a
     few fields of it."""
     try:
-        payload = mapping(pydantic_core.from_json(reply.body)) if reply.body.strip() else {}
+        payload = mapping(_from_json(reply.body)) if reply.body.strip() else {}
     except ValueError:
         return None
     data = payload.get("data")

@@ -21,10 +21,10 @@ A listing is untrusted input too, so it is bounded (issue 11 §4):
   most that many pages plus one (items added meanwhile), and a page that repeats an earlier one of the listing
   (a listing cycling through 2 or 3 pages) is an error; a list without a total stops at `MAX_PAGES`;
 * a listing read from its first page must end with at least as many distinct items as its first total, and its
-  total must not fall between two pages (both retryable, and the sync is not resumed). Pages are numbered, not cursored: an item repeated on
-  the next page (one added before it meanwhile, or a peer's bug) hides one the count says exists, and an item
-  deleted from a page already read moves the next page's first item onto it, unread. Either way the listing
-  ended without an item it holds, and the sync would report that item gone.
+  total must not fall between two pages (both retryable, and the sync is not resumed). Pages are numbered, not
+  cursored: an item repeated on the next page (one added before it meanwhile, or a peer's bug) hides one the count
+  says exists, and an item deleted from a page already read moves the next page's first item onto it, unread.
+  Either way the listing ended without an item it holds, and the sync would report that item gone.
 """
 
 from __future__ import annotations

@@ -345,3 +345,18 @@ async def test_a_role_change_answered_with_another_roles_users_is_not_done(metho
     same_role = {"data": [_with_roles("u1", "R1")], "meta": {"page": {"total_count": 9}}}
     async with answered_by(lambda request: httpx.Response(200, json=same_role)) as client:
         await client.add_user_to_role("r1", "u1")  # the role's id in another case is the role
+
+
+@pytest.mark.parametrize("name", [b"a\\ud800b", b"c\xffd"], ids=["half-a-surrogate-pair", "not-utf8"])
+async def test_a_role_change_answered_with_a_name_go_reads_is_done(name: bytes) -> None:
+    """A name the JSON parser refuses and Go's decoder reads (U+FFFD in its place) is synced (test_hostile); in the
+    role's users answering a grant or revoke it made the answer "not the list of the role's users", and every change
+    of that role's members failed while that user was on the answer's page."""
+    other = b'{"type":"users","id":"u2","attributes":{"name":"' + name + b'"}}'
+    for method, users in (("POST", b'{"type":"users","id":"u1"},' + other), ("DELETE", other)):
+        body = b'{"data":[' + users + b'],"meta":{"page":{"total_count":2}}}'
+        async with _answering(
+            httpx.Response(200, content=body, headers={"content-type": "application/json"})
+        ) as client:
+            change = client.remove_user_from_role if method == "DELETE" else client.add_user_to_role
+            await change("r1", "u1")
