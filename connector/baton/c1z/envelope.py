@@ -29,7 +29,6 @@ from connector.baton.c1z.errors import (
     is_disk_full,
     working_file_failure,
 )
-from connector.baton.errors import ConnectorError
 
 log = structlog.get_logger(__name__)
 
@@ -101,7 +100,7 @@ def decompress_to(c1z_path: Path, db_path: Path) -> None:
     except _ReadFailed as failed:
         raise C1ZFormatError(f"{c1z_path}: cannot read: {failed.cause}") from failed.__cause__
     except OSError as exc:
-        raise cast(ConnectorError, working_file_failure(db_path, f"decompressing {c1z_path}", exc)) from exc
+        raise working_file_failure(db_path, f"decompressing {c1z_path}", exc) from exc
     if written < len(SQLITE_HEADER):
         raise DamagedC1ZError(f"{c1z_path}: the body is not a SQLite database (only {written} bytes)")
     if head != SQLITE_HEADER:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 from pathlib import Path
+from typing import overload
 
 from connector.baton.errors import Code, ConnectorError
 
@@ -69,8 +70,13 @@ def disk_full(where: Path, doing: str, exc: BaseException) -> DiskFullError:
 _SQLITE_IO_CODES = frozenset({3, 8, 10, 14, 22})
 
 
+@overload
+def working_file_failure(path: Path, doing: str, exc: OSError) -> ConnectorError: ...
+@overload
+def working_file_failure(path: Path, doing: str, exc: BaseException) -> ConnectorError | None: ...
 def working_file_failure(path: Path, doing: str, exc: BaseException) -> ConnectorError | None:
-    """The clear error for an OS or disk failure on a working file (`path`), or None when `exc` is not one.
+    """The clear error for an OS or disk failure on a working file (`path`), or None when `exc` is not one (never
+    for an OSError).
 
     A full disk is a `DiskFullError`; any other OS refusal, or SQLite's report of one, a `WorkDirError` naming the
     file and the cause (SQLite's own text: it does not give the OS error's).

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import Any, ParamSpec, TypeVar
 
 import structlog
 from google.protobuf.message import DecodeError
@@ -717,7 +717,10 @@ def _open_db(c1z_path: Path | None, tmp_dir: Path | None) -> tuple[_Db, WorkDir]
             fresh.execute("PRAGMA encoding='UTF-8'")
             fresh.close()
         except (sqlite3.Error, OSError) as exc:
-            raise cast(Exception, working_file_failure(db_path, "creating the sync's working file", exc)) from exc
+            failure = working_file_failure(db_path, "creating the sync's working file", exc)
+            if failure is None:
+                raise
+            raise failure from exc
         return _ready(db_path, None), workdir
     except BaseException:
         workdir.release()

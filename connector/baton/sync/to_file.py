@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from connector.baton.c1z import workfiles
+from connector.baton.c1z.errors import DamagedC1ZError
 from connector.baton.connector import ResourceSyncer
 from connector.baton.errors import ConnectorError
 from connector.baton.sync.syncer import Syncer, SyncObserver, SyncOptions, SyncResult
@@ -37,7 +38,6 @@ async def sync_to_file(
     rows a resumed sync reads back) is not resumed: a new sync starts in a new file.
     """
     # Imported here: the SQLite layer loads when a sync runs, not with the idle daemon (docs/benchmarks.md).
-    from connector.baton.c1z.errors import DamagedC1ZError
     from connector.baton.c1z.store import C1ZStore
 
     await sweep_stale(tmp_dir, c1z_path)
@@ -67,8 +67,6 @@ async def _sync_into(
     observer: SyncObserver | None,
     save_on_error: bool,
 ) -> SyncResult:
-    from connector.baton.c1z.errors import DamagedC1ZError
-
     if options is not None and options.targeted_resources:
         # The targeted runs that failed before are never resumed (a targeted run starts afresh): they go now, so
         # a periodic targeted sync failing every interval leaves one failed run in the file, not one per interval.

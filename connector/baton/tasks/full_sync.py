@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import cast
 
 import structlog
 
@@ -107,7 +106,7 @@ class FullSyncHandler:
         except OSError as exc:
             # The saved c1z cannot be read back (an I/O error of the temp volume, the file taken away): the place's
             # fault, one line naming it, retryable; not "internal error (OSError)" and a traceback.
-            raise cast(Exception, working_file_failure(path, "uploading it", exc)) from exc
+            raise working_file_failure(path, "uploading it", exc) from exc
 
     async def _sync(self, task: baton_pb2.Task.SyncFullTask, path: Path) -> SyncResult:
         settings = self._settings

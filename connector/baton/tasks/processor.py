@@ -33,7 +33,7 @@ from connector.baton.retry import Backoff, RetryPolicy
 from connector.baton.tasks import action_schemas
 from connector.baton.tasks.full_sync import FullSyncHandler
 from connector.baton.tasks.handlers import Handlers
-from connector.baton.tasks.outcome import Failure, Outcome, TaskError, failure_from
+from connector.baton.tasks.outcome import Failure, Outcome, TaskError, Undo, failure_from
 from connector.baton.tasks.report import GONE_CONFIRMATIONS, Verdict, report_verdict
 
 log = structlog.get_logger(__name__)
@@ -123,6 +123,21 @@ def _fitted(outcome: Outcome) -> Outcome:
             limit_bytes=MAX_REPORT_BYTES,
         )
     return replace(outcome, response=None, annotations=kept)
+
+
+async def _take_back(undo: Undo) -> bool:
+    """Run `undo`; whether it took back what it names. A failure is logged at error and answers False; a
+    cancellation is logged at error and raised."""
+    try:
+        return await undo.run() is not False
+    except asyncio.CancelledError:
+        log.error("unreported work left in place: stopped before it could be undone", left_live=undo.what)
+        raise
+    except Exception as exc:
+        log.error(
+            "unreported work left in place: undoing it failed", left_live=undo.what, error_type=type(exc).__name__
+        )
+        return False
 
 
 def loggable_task_id(task_id: str) -> str:
@@ -355,13 +370,9 @@ class TaskProcessor:
         assert outcome.undo is not None
         what, size, cancelled = outcome.undo.what, _report_bytes(outcome), False
         try:
-            undone = await outcome.undo.run() is not False
+            undone = await _take_back(outcome.undo)
         except asyncio.CancelledError:
-            log.error("unreported work left in place: stopped before it could be undone", left_live=what)
             undone, cancelled = False, True
-        except Exception as exc:
-            log.error("unreported work left in place: undoing it failed", left_live=what, error_type=type(exc).__name__)
-            undone = False
         done = f"{what} was deleted again" if undone else f"deleting {what} again failed: delete it by hand"
         message = f"the task's response is too large to report ({size} bytes; at most {MAX_REPORT_BYTES}); {done}"
         return Outcome(failure=Failure(Code.INTERNAL, message, True)), cancelled
@@ -435,18 +446,7 @@ class TaskProcessor:
         accepted."""
         delivered = await self._deliver(task_id, outcome)
         if not delivered and outcome.failure is None and outcome.undo is not None:
-            undo = outcome.undo
-            try:
-                await undo.run()
-            except asyncio.CancelledError:
-                log.error("unreported work left in place: stopped before it could be undone", left_live=undo.what)
-                raise
-            except Exception as exc:
-                log.error(
-                    "unreported work left in place: undoing it failed",
-                    left_live=undo.what,
-                    error_type=type(exc).__name__,
-                )
+            await _take_back(outcome.undo)
         return delivered
 
     async def _deliver(self, task_id: str, outcome: Outcome) -> bool:
