@@ -40,6 +40,10 @@ _MAX_ARGS_NESTING = 100
 MAX_SYNC_INTERVAL = 366 * 24 * 3600  # seconds: a year
 
 
+def _no_json_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _nesting(value: object) -> int:
     """How deeply JSON arrays and objects nest in `value` (0 for a scalar), without recursion."""
     deepest, stack = 0, [(value, 0)]
@@ -276,7 +280,9 @@ class Settings(BaseSettings):
         # ConductorOne's own Structs cannot be nested deeper than protobuf decodes (100).
         too_deep = f"is nested deeper than {_MAX_ARGS_NESTING} levels"
         try:
-            parsed = json.loads(value or "{}")
+            # NaN and Infinity are no JSON (Go's reader refuses them); Python's takes them, and the printout of
+            # the arguments a successful action makes (json_format) raised on them after the action had run.
+            parsed = json.loads(value or "{}", parse_constant=_no_json_constant)
         except RecursionError:
             raise ValueError(too_deep) from None
         except ValueError:

@@ -173,6 +173,9 @@ def test_a_broken_json_resource_list_names_the_setting(value: str, monkeypatch: 
         (["-p", "--revoke-grant", "a:b:c:d:e", "--invoke-action", "x"], "cannot be combined"),
         (["-p", "--invoke-action", "x", "--invoke-action-args", "{not json"], "is not valid JSON"),
         (["-p", "--invoke-action", "x", "--invoke-action-args", "[1]"], "must be a JSON object"),
+        # Python's reader takes these; JSON (and Go's reader) does not, and the action's printout raised on them
+        (["-p", "--invoke-action", "x", "--invoke-action-args", '{"a": NaN}'], "is not valid JSON"),
+        (["-p", "--invoke-action", "x", "--invoke-action-args", '{"a": [-Infinity]}'], "is not valid JSON"),
         # Deep nesting was `unexpected error: RecursionError`, from the JSON parser or from building the Struct.
         (["-p", "--invoke-action", "x", "--invoke-action-args", "[" * 100_000], "is nested deeper than 100 levels"),
         (["-p", "--invoke-action", "x", "--invoke-action-args", '{"a":' * 900 + "1" + "}" * 900], "nested deeper"),
