@@ -59,8 +59,9 @@ class DatadogError(baton.ConnectorError):
 
     kind: ClassVar[str] = "error"
     datadog_body: bool = False
-    """Whether the answer came with Datadog's error shape (a JSON object), not a proxy's, a load balancer's or a web
-    front end's page: only then is a 4xx Datadog's own refusal (set by `error_for_response`)."""
+    """Whether the answer came with Datadog's error shape (a JSON object holding an `errors` list), not a proxy's, a
+    load balancer's, a gateway's or a web front end's answer: only then is a 4xx Datadog's own refusal (set by
+    `error_for_response`)."""
     # Set by the transport when an earlier attempt of the same call may have reached Datadog and its answer was lost
     # (a 5xx, a timeout, a connection cut): a "not found" or "already exists" may then be that attempt's own doing.
     after_lost_answer: bool = False
@@ -242,10 +243,12 @@ def error_for_response(
         # Never followed (both keys would go along to wherever it points); usually a base URL or site that is
         # not Datadog's API host (`app.` instead of `api.`, http instead of https). Its Location is not quoted.
         messages.append("a redirect, not followed: check the Datadog site or base URL")
-    if cls in _ALREADY_SO and not _is_json_object(body):
+    datadog_body = _is_datadog_error_body(body)
+    if cls in _ALREADY_SO and not datadog_body:
         # 404 and 409 are taken as Datadog's word that the state is already so: a revoke "already revoked", a grant
-        # "already granted", a listing "gone, skip it". Datadog says it with a JSON error body; a proxy's or a web
-        # front end's page saying it is no such word, and a revoke was reported done with the access still there.
+        # "already granted", a listing "gone, skip it". Datadog says it with its JSON error body; a proxy's, a gateway's
+        # or a web front end's answer saying it (in JSON or not) is no such word, and a revoke was reported done with
+        # the access still there.
         messages.append(f"a {status} without Datadog's JSON error body, so not taken as Datadog's answer")
         return UnexpectedResponse(method=method, path=clean_path, status=status, messages=messages, retryable=True)
     error: DatadogError
@@ -256,7 +259,7 @@ def error_for_response(
         )
     else:
         error = cls(method=method, path=clean_path, status=status, messages=messages)
-    error.datadog_body = _is_json_object(body)
+    error.datadog_body = datadog_body
     return error
 
 
@@ -268,8 +271,8 @@ def nothing_done(exc: BaseException) -> bool:
         return False
     if exc.status is None:
         return isinstance(exc, Invalid | RateLimited)  # both raised before the request left, without a status
-    # Datadog's own 4xx comes with its JSON error body; another (a proxy's or a load balancer's page) may have come
-    # after the request got through.
+    # Datadog's own 4xx comes with its JSON error body; another (a proxy's, a gateway's or a load balancer's answer)
+    # may have come after the request got through.
     return 400 <= exc.status < 500 and exc.datadog_body
 
 
@@ -277,12 +280,17 @@ def nothing_done(exc: BaseException) -> bool:
 _ALREADY_SO = (NotFound, Conflict)
 
 
-def _is_json_object(body: bytes | bytearray) -> bool:
+def _is_datadog_error_body(body: bytes | bytearray) -> bool:
+    """Whether `body` has Datadog's error shape: a JSON object whose `errors` is a list (`APIErrorResponse`, every
+    shape of docs/spec/datadog-api.md §2.4). A JSON object alone is not enough: gateways and front ends answer in JSON
+    too (`{"message": "Forbidden"}`, `{"status": 404, "error": "Not Found"}`), and such a 404 was Datadog's "not a
+    member" to a revoke."""
     # A predicate: decode.json_object (same layer) returns the object and raises on anything else.
     try:
-        return isinstance(pydantic_core.from_json(body), dict)
+        payload = pydantic_core.from_json(body)
     except ValueError:
         return False
+    return isinstance(payload, dict) and isinstance(payload.get("errors"), list)
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

@@ -1317,3 +1317,20 @@ async def test_a_credential_made_with_fewer_scopes_than_asked_is_issued_with_tho
     env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
     issued = await env.issue(env.service_account(), kind, ["dashboards_read", "dashboards_write"])
     assert _document(issued)["scopes"] == ["dashboards_read"]
+
+
+@pytest.mark.parametrize("status", [400, 403, 404])
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_create_answered_by_a_gateways_json_4xx_leaves_no_key_behind(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str, status: int
+) -> None:
+    """A gateway in front of Datadog answers in JSON too (`{"message": "Forbidden"}`): that JSON object was taken for
+    Datadog's refusal, so nothing was looked for, and the key the create had made stayed live and untraced."""
+    answer = httpx.Response(status, json={"message": "Forbidden"})
+    client = make_client(fake, transport=LoseCreateAnswers(answer))
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    before = (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens))
+    with pytest.raises(ConnectorError):
+        await env.issue(sa, kind, ["a"] if kind == SAT else [])
+    assert (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens)) == before

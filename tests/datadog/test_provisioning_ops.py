@@ -275,6 +275,35 @@ async def test_a_revoke_answered_by_a_404_page_is_not_already_revoked(
             await provisioner.revoke(grant)
 
 
+@pytest.mark.parametrize(
+    ("resource_type", "entitlement"),
+    [
+        (types.ROLE.id, roles.member_entitlement(b.resource(types.ROLE, "r1", "R"))),
+        (types.TEAM.id, b.entitlement(b.resource(types.TEAM, "t1", "T"), teams.MEMBER)),
+        (types.TEAM.id, b.entitlement(b.resource(types.TEAM, "t1", "T"), teams.ADMIN)),
+    ],
+    ids=["role", "team-member", "team-admin"],
+)
+@pytest.mark.parametrize("status", [404, 409])
+async def test_a_grant_or_revoke_answered_by_a_gateways_json_is_not_already_so(
+    resource_type: str, entitlement: entitlement_pb2.Entitlement, status: int
+) -> None:
+    """A JSON object is not Datadog's word: an API gateway's `{"message": "Not Found"}` (or its 409) in front of
+    Datadog was taken for Datadog's error body, and the grant reported already there, or the revoke already done,
+    with nothing changed in Datadog."""
+    page = httpx.Response(status, json={"message": "Not Found" if status == 404 else "Conflict"})
+    client = answered_by(lambda r: page)
+    async with client:
+        provisioner = DatadogConnector(client, ON).provisioner(resource_type)
+        assert provisioner is not None
+        user = b.resource(types.USER, "u1", "U")
+        grant = b.grant(entitlement.resource, entitlement.slug, user.id)
+        with pytest.raises(UnexpectedResponse, match=f"a {status} without Datadog's JSON error body"):
+            await provisioner.grant(user, entitlement)
+        with pytest.raises(UnexpectedResponse, match=f"a {status} without Datadog's JSON error body"):
+            await provisioner.revoke(grant)
+
+
 class RoleIgnored(ToTheFake):
     """A Datadog (or a proxy rewriting bodies) that applies a membership change with another role than asked."""
 
