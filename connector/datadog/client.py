@@ -38,6 +38,7 @@ from connector.datadog.errors import (
     NotFound,
     Unauthorized,
     UnexpectedResponse,
+    not_skipped,
 )
 from connector.datadog.models import (
     AccessToken,
@@ -230,15 +231,9 @@ class DatadogClient:
         except NotFound as exc:
             if not collection:
                 raise  # the object the list belongs to is gone (a team deleted mid-sync): the caller decides
-            # A NotFound is "gone, skip it" to the sync engine: the sync would finish without any user (or the
-            # users from that page on), as if they had been deleted. The list exists; its answer was wrong.
-            raise UnexpectedResponse(
-                method="GET",
-                path=path,
-                status=exc.status,
-                messages=[*exc.messages, f"page {number}: not found, but this list always exists"],
-                retryable=True,
-            ) from None
+            # The sync would finish without any user (or the users from that page on), as if they had been deleted.
+            # The list exists; its answer was wrong.
+            raise not_skipped(exc, f"page {number}: not found, but this list always exists") from None
         envelope = parse_model(envelope_type, reply)
 
         def check() -> Page[R]:

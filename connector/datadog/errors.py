@@ -35,6 +35,7 @@ __all__ = [
     "UnexpectedResponse",
     "describe_transport_error",
     "error_for_response",
+    "not_skipped",
     "nothing_done",
     "parse_error_messages",
     "scrub",
@@ -261,6 +262,21 @@ def error_for_response(
         error = cls(method=method, path=clean_path, status=status, messages=messages)
     error.datadog_body = datadog_body
     return error
+
+
+def not_skipped(exc: NotFound, why: str, *, resumable: bool = True) -> UnexpectedResponse:
+    """A 404 from a listing the sync must not skip, as the error it is. To the sync engine a NotFound is "gone, skip it"
+    (a warning), and the sync finished complete without what the listing holds: to ConductorOne, all of it deleted.
+    `why`: what the 404 contradicts. Retryable (a later sync may read the listing whole); `resumable=False` when a
+    resumed run would only ask the same listing again (its parent stored as it was when the sync listed it)."""
+    return UnexpectedResponse(
+        method=exc.method,
+        path=exc.path,
+        status=exc.status,
+        messages=[*exc.messages, why],
+        retryable=True,
+        resumable=resumable,
+    )
 
 
 def nothing_done(exc: BaseException) -> bool:

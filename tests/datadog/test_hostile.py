@@ -576,6 +576,31 @@ async def test_a_404_from_one_of_the_orgs_own_lists_fails_the_sync(
     assert "not found, but this list always exists" in str(raised.value)
 
 
+@pytest.mark.parametrize("listing", ["application_keys", "access_tokens"])
+async def test_a_404_from_a_service_accounts_keys_fails_the_sync_and_the_next_starts_over(
+    fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path, listing: str
+) -> None:
+    """An enabled service account's keys and tokens are never skipped (docs/spec/reference-connector.md §5.4, fail-hard
+    rules): a 404 was the engine's "gone, skip it", and the sync finished complete without that account's keys and
+    tokens, which ConductorOne then took as deleted while they were live. The run is not resumed: the resumed run
+    would list the same account's keys again, while a run started over lists it as it is then."""
+    org = fake.org
+    sa = org.add_user("robot@example.com", name="Robot", service_account=True, status="Active")
+    key = AppKey(org.new_id(), "deploy", org.new_secret(40), sa.id, org.now())
+    org.app_keys[key.id] = key
+    fake.faults.force(404, path=f"/api/v2/service_accounts/{sa.id}/{listing}", method="GET")
+    options = DatadogOptions(sync_secrets=True, sync_service_account_application_keys=True)
+    path = tmp_path / "s.c1z"
+    with pytest.raises(UnexpectedResponse) as raised:
+        await sync_to_file(DatadogConnector(_client(make_client, fake), options).syncers(), path, SyncOptions())
+    assert (raised.value.status, raised.value.retryable, raised.value.resumable) == (404, True, False)
+    assert "service account" in str(raised.value)
+    result = await sync_to_file(DatadogConnector(_client(make_client, fake), options).syncers(), path, SyncOptions())
+    assert not result.warnings
+    with C1ZReader(path) as reader:
+        assert key.id in {r.id.resource for r in reader.resources("service-account-application-key")}
+
+
 async def test_a_404_from_a_teams_memberships_still_skips_that_team(
     fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path
 ) -> None:
