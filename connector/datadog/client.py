@@ -318,7 +318,9 @@ class DatadogClient:
         Raises `InvalidAPIKey` or `InvalidApplicationKey`; neither message contains a key value. A 403 names
         the site in use, since a key of another Datadog site is the usual cause. The second call is the
         cheapest read the connector depends on, so a valid application key that lacks ``user_access_read``
-        is reported here rather than midway through a sync. Anything else is a `DatadogError` too.
+        is reported here rather than midway through a sync. Anything else is a `DatadogError` too, a 401 or 403
+        without Datadog's error body among them: a proxy's or a gateway's refusal says nothing of the keys (the
+        service called it a rejected key and exited, the keys being right).
         """
 
         def _site_hint(status: int | None) -> str | None:
@@ -330,6 +332,8 @@ class DatadogClient:
         try:
             reply = await self._t.request("GET", path, group="validate", api_key_only=True)
         except (Forbidden, Unauthorized) as exc:
+            if not exc.datadog_body:
+                raise
             raise InvalidAPIKey(
                 method="GET", path=path, status=exc.status, messages=exc.messages, hint=_site_hint(exc.status)
             ) from None
@@ -343,6 +347,8 @@ class DatadogClient:
         try:
             await self._t.request("GET", path, group="validate", params={"page[size]": 1, "page[number]": 0})
         except (Forbidden, Unauthorized) as exc:
+            if not exc.datadog_body:
+                raise
             raise InvalidApplicationKey(
                 method="GET", path=path, status=exc.status, messages=exc.messages, hint=_site_hint(exc.status)
             ) from None
