@@ -35,6 +35,7 @@ __all__ = [
     "UnexpectedResponse",
     "describe_transport_error",
     "error_for_response",
+    "is_datadog_error_body",
     "not_skipped",
     "nothing_done",
     "parse_error_messages",
@@ -244,7 +245,7 @@ def error_for_response(
         # Never followed (both keys would go along to wherever it points); usually a base URL or site that is
         # not Datadog's API host (`app.` instead of `api.`, http instead of https). Its Location is not quoted.
         messages.append("a redirect, not followed: check the Datadog site or base URL")
-    datadog_body = _is_datadog_error_body(body)
+    datadog_body = is_datadog_error_body(body)
     if cls in _ALREADY_SO and not datadog_body:
         # 404 and 409 are taken as Datadog's word that the state is already so: a revoke "already revoked", a grant
         # "already granted", a listing "gone, skip it". Datadog says it with its JSON error body; a proxy's, a gateway's
@@ -296,7 +297,7 @@ def nothing_done(exc: BaseException) -> bool:
 _ALREADY_SO = (NotFound, Conflict)
 
 
-def _is_datadog_error_body(body: bytes | bytearray) -> bool:
+def is_datadog_error_body(body: bytes | bytearray) -> bool:
     """Whether `body` has Datadog's error shape: a JSON object whose `errors` is a list (`APIErrorResponse`, every
     shape of docs/spec/datadog-api.md §2.4). A JSON object alone is not enough: gateways and front ends answer in JSON
     too (`{"message": "Forbidden"}`, `{"status": 404, "error": "Not Found"}`), and such a 404 was Datadog's "not a

@@ -623,9 +623,10 @@ def _live_secrets(fake: FakeDatadog) -> set[str]:
 class QuotedCreateAnswers(CreateAnswers):
     """The create lands; its caller gets a gateway's error whose text quotes the upstream answer, secret and all."""
 
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, shape: str = "datadog") -> None:
         super().__init__()
         self._status = status
+        self._shape = shape
         self.secrets: list[str] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -636,6 +637,10 @@ class QuotedCreateAnswers(CreateAnswers):
         await response.aclose()
         self.secrets.append(secret)
         upstream = json.dumps({"key": secret})
+        if self._shape == "html":
+            return httpx.Response(self._status, text=f"<html><body>upstream answered {upstream}</body></html>")
+        if self._shape == "gateway-json":
+            return httpx.Response(self._status, json={"message": f"upstream answered {upstream}"})
         quoted = {"errors": [f"upstream answered {upstream}", {"title": "Bad Gateway", "detail": upstream}]}
         return httpx.Response(self._status, json=quoted, headers={"Location": "/elsewhere"})
 
@@ -660,6 +665,28 @@ async def test_an_error_answer_quoting_the_created_credential_does_not_carry_it_
     assert f"-> {status}" in str(caught.value)
     live = _live_secrets(fake)
     assert secret not in live, "the credential that may have been made is deleted"
+
+
+@pytest.mark.parametrize("shape", ["html", "gateway-json"])
+@pytest.mark.parametrize("status", [400, 403, 408])
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_4xx_that_is_not_datadogs_quoting_the_created_credential_does_not_carry_it_on(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str, status: int, shape: str
+) -> None:
+    """A 4xx that is not Datadog's own refusal (a proxy's page, a gateway's JSON) may come after the create reached
+    Datadog, as a 5xx may, and may quote the upstream answer: quoted in the error, the new secret went on into the
+    FinishTask and the log lines. Only Datadog's refusal is quoted; the credential is deleted as before."""
+    transport = QuotedCreateAnswers(status, shape)
+    client = make_client(fake, transport=transport)
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    with pytest.raises(ConnectorError) as caught:
+        await env.issue(sa, kind, ["a"] if kind == SAT else [])
+    (secret,) = transport.secrets
+    canaries.values.add(secret)
+    assert secret not in f"{caught.value} {caught.value!r} {caught.value.args}"
+    assert f"-> {status}" in str(caught.value)
+    assert secret not in _live_secrets(fake), "the credential that may have been made is deleted"
 
 
 @pytest.mark.parametrize(
