@@ -154,7 +154,7 @@ class RateLimited(DatadogError, baton.RateLimitedError):
 
 
 class Unavailable(DatadogError, baton.UnavailableError):
-    """5xx, timeouts and connection failures that outlasted the retry policy."""
+    """5xx, 408, timeouts and connection failures that outlasted the retry policy."""
 
     kind = "unavailable"
 
@@ -209,6 +209,7 @@ _BY_STATUS: dict[int, type[DatadogError]] = {
     401: Unauthorized,
     403: Forbidden,
     404: NotFound,
+    408: Unavailable,  # a proxy's or load balancer's Request Timeout: the path to Datadog was slow, retried as a 5xx
     409: Conflict,
     422: Invalid,
     429: RateLimited,
