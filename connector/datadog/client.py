@@ -540,7 +540,7 @@ class DatadogClient:
                 retryable=True,
             )
         users, whole = answer
-        holds = any(isinstance(u.get("id"), str) and not _another_id(u["id"], user_id) for u in users)
+        holds = any(not _another_id(u["id"], user_id) for u in users)
         wrong = (
             # Each listed user names its roles, this one among them: a user without it is another role's (answers
             # mixed up), and the list says nothing of this one.
