@@ -442,7 +442,8 @@ class DatadogClient:
             # without relying on it (docs/spec/credentials.md §5 step 3, §7 item 4); failing on it would fail
             # every update that names a title. It is said in a warning instead.
             shown: dict[str, object] = {"name": user.name, "email": user.email, "title": user.title}
-            shown["disabled"] = user.disabled
+            # Only as the answer shows it: a `disabled` left out is the model's default, which says nothing.
+            shown["disabled"] = user.disabled if "disabled" in user.model_fields_set else None
             differ = [f for f, asked in attributes.items() if not _shows(shown[f], asked, email=f == "email")]
             if "title" in differ:
                 differ.remove("title")
