@@ -847,6 +847,10 @@ def _membership_problem(
         for given, asked in ((membership.user_id, user_id), (membership.team_id, team_id)):
             if _another_id(given, asked):
                 return "the answer is about another membership"
+        if "role" not in membership.model_fields_set:
+            # Datadog's answer always holds it ("admin", or null for a member); one left out read as null, a member,
+            # and a demotion was reported done on an answer that said nothing of the role.
+            return "the answer does not show the membership's role"
         if membership.team_role != role and not (or_admin and membership.team_role == "admin"):
             return f"the membership's role is {membership.team_role}, not the {role} asked for"
         return None

@@ -361,6 +361,38 @@ async def test_an_admin_revoke_answered_with_an_admin_membership_is_not_revoked(
     assert _membership_role(team, user) == "admin"
 
 
+class MembershipChangesStubbed(ToTheFake):
+    """A stub in front of Datadog answers membership changes itself, with the membership minus its `role`."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method not in ("PATCH", "POST") or "/memberships" not in request.url.path:
+            return await self._inner.handle_async_request(request)
+        team_id = request.url.path.split("/")[4]
+        user_id = request.url.path.rsplit("/", 1)[-1] if request.method == "PATCH" else ""
+        if not user_id:
+            user_id = json.loads(request.content)["data"]["relationships"]["user"]["data"]["id"]
+        membership = {
+            "type": "team_memberships",
+            "id": f"TeamMembership-{team_id}-1",
+            "attributes": {"provisioned_by": None},
+            "relationships": {"user": {"data": {"type": "users", "id": user_id}}},
+        }
+        return httpx.Response(200, json={"data": membership})
+
+
+async def test_a_membership_answer_without_its_role_is_no_demotion(env: Env, make_client: ClientFactory) -> None:
+    """Datadog's membership answers always hold `role` ("admin", or null for a member). One leaving it out says
+    nothing of the role, yet read as null, a member: the admin revoke was reported done, the user still admin."""
+    user = _human(env.fake)
+    team = _team(env.fake, {user.id: "admin"})
+    client = make_client(env.fake, transport=MembershipChangesStubbed())
+    provisioner = DatadogConnector(client, ON).provisioner(types.TEAM.id)
+    assert provisioner is not None
+    with pytest.raises(UnexpectedResponse, match="the answer does not show the membership's role"):
+        await provisioner.revoke(_grant_of(_team_entitlement(team, teams.ADMIN), user))
+    assert _membership_role(team, user) == "admin"
+
+
 async def test_grant_to_a_non_user_principal_is_refused_before_any_write(env: Env) -> None:
     _, entitlement = _role(env.fake)
     team = _team(env.fake)
