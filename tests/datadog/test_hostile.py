@@ -601,6 +601,29 @@ async def test_a_404_from_a_service_accounts_keys_fails_the_sync_and_the_next_st
         assert key.id in {r.id.resource for r in reader.resources("service-account-application-key")}
 
 
+@pytest.mark.parametrize("body", [{}, {"meta": {"page": {"total": 0}}}, {"status": "ok"}], ids=["{}", "meta", "other"])
+async def test_a_list_answer_without_data_is_no_empty_list(body: dict[str, object], tmp_path: Path) -> None:
+    """A JSON:API list answer always holds `data` (every recorded one does). A 200 JSON body without it (a gateway's
+    or a stub's) read as an empty page: On-Call schedules, the one list without a total to contradict it, synced as
+    none at all, so ConductorOne saw every schedule and its on-call grants deleted."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v2/on-call/schedules":
+            return httpx.Response(200, json=body)
+        if request.url.path == "/api/v2/team":
+            return httpx.Response(200, json={"data": [], "meta": {"pagination": {"total": 0}}})
+        return httpx.Response(200, json={"data": [], "meta": {"page": {"total_count": 0}}})
+
+    client = answered_by(handler)
+    try:
+        connector = DatadogConnector(client, DatadogOptions(sync_schedules=True))
+        with pytest.raises(UnexpectedResponse, match=r"invalid field\(s\): data \(missing\)") as raised:
+            await sync_to_file(connector.syncers(), tmp_path / "s.c1z", SyncOptions())
+    finally:
+        await client.aclose()
+    assert raised.value.path == "/api/v2/on-call/schedules"
+
+
 async def test_a_404_from_a_teams_memberships_still_skips_that_team(
     fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path
 ) -> None:
