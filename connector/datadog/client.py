@@ -899,7 +899,12 @@ def _included(page: Page[Any], type_: str, model: type[R]) -> dict[str, R]:
 
 def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status: int) -> ScheduleResponders:
     """Every shift of the current responders; each piece of the payload is type-checked before use."""
-    linked = mapping(mapping(mapping(mapping(payload.get("data")).get("relationships")).get("schedule")).get("data"))
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        # No responders answer at all (a gateway's or a stub's JSON): read as one, it said "nobody on call".
+        raise UnexpectedResponse(method="GET", path=path, status=status, messages=["the answer has no data object"])
+    relationships = mapping(data.get("relationships"))
+    linked = mapping(mapping(relationships.get("schedule")).get("data"))
     other = linked.get("id")
     if isinstance(other, str) and _another_id(other, schedule_id):
         # Another schedule's responders (answers mixed up) would be synced as on call for this one.
@@ -907,6 +912,21 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
             method="GET", path=path, status=status, messages=["the answer is about another schedule"]
         )
     included = objects(payload.get("included"))
+    named = {ref.get("id") for ref in objects(mapping(relationships.get("responders")).get("data"))}
+    if "included" in payload and not named <= {
+        x.get("id") for x in included if x.get("type") == "schedule_oncall_responder"
+    }:
+        # The responders were asked for (`include=responders`): one the answer names and `included` leaves out could
+        # be the current one, and without it every shift of the answer was taken (none, or not the current ones).
+        # Retryable, as a missing shift is. (An answer with no `included` at all, as one recorded without the include,
+        # is read as before.)
+        raise UnexpectedResponse(
+            method="GET",
+            path=path,
+            status=status,
+            messages=["a responder the answer names is not in `included`"],
+            retryable=True,
+        )
     groups = [
         x
         for x in included
@@ -940,7 +960,7 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
         chosen = tuple(shifts[i] for i in wanted)
     else:
         chosen = tuple(shifts.values())
-    scheduled_at = mapping(mapping(payload.get("data")).get("attributes")).get("scheduled_at")
+    scheduled_at = mapping(data.get("attributes")).get("scheduled_at")
     return validate_model(
         ScheduleResponders,
         {"schedule_id": schedule_id, "scheduled_at": scheduled_at, "shifts": chosen, "users": users},

@@ -507,6 +507,52 @@ async def test_a_responder_whose_shift_the_answer_leaves_out_fails_the_sync(tmp_
     assert raised.value.retryable
 
 
+async def _sync_schedule_answered(responders: dict[str, object], tmp_path: Path) -> None:
+    schedules = {"data": [{"type": "schedules", "id": "s1", "attributes": {"name": "s1"}}], "meta": {"page": {}}}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v2/on-call/schedules":
+            return httpx.Response(200, json=schedules)
+        if request.url.path.endswith("/responders"):
+            return httpx.Response(200, json=responders)
+        total = {"page": {"total_count": 0}, "pagination": {"total": 0}}
+        return httpx.Response(200, json={"data": [], "meta": total})
+
+    client = answered_by(handler)
+    try:
+        connector = DatadogConnector(client, DatadogOptions(sync_schedules=True))
+        await sync_to_file(connector.syncers(), tmp_path / "s.c1z", SyncOptions())
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize("responders", [{}, {"data": None}, {"data": [], "included": []}], ids=["{}", "null", "list"])
+async def test_a_responders_answer_without_its_data_object_is_not_nobody_on_call(
+    responders: dict[str, object], tmp_path: Path
+) -> None:
+    """A JSON body with no `data` object is no responders answer (a gateway's, a stub's): it read as "nobody on
+    call", and every on-call grant of the schedule was revoked to ConductorOne."""
+    with pytest.raises(UnexpectedResponse, match="the answer has no data object"):
+        await _sync_schedule_answered(responders, tmp_path)
+
+
+async def test_a_responder_the_answer_names_but_leaves_out_fails_the_sync(tmp_path: Path) -> None:
+    """The answer names its current responder (`relationships.responders`), asked for with `include=responders`,
+    and `included` leaves it out: with no responder to read, every shift the answer holds (here none) was taken,
+    and whoever was on call was synced as not on call."""
+    responders = {
+        "data": {
+            "id": "r",
+            "type": "schedule_oncall_responders",
+            "relationships": {"responders": {"data": [{"type": "schedule_oncall_responder", "id": "r-current"}]}},
+        },
+        "included": [],
+    }
+    with pytest.raises(UnexpectedResponse, match="a responder the answer names is not in `included`") as raised:
+        await _sync_schedule_answered(responders, tmp_path)
+    assert raised.value.retryable
+
+
 async def test_half_a_surrogate_pair_or_bytes_not_utf8_in_a_name_sync_as_go_does(tmp_path: Path) -> None:
     """The JSON parser refuses a `\\ud800` escape without its pair and bytes that are not UTF-8, so one user named
     so failed every sync ("body is not valid JSON", retried for ever). Go's decoder puts U+FFFD in their place and
