@@ -14,11 +14,10 @@ import ssl
 from collections.abc import Iterable
 from typing import Any, ClassVar, Literal
 
-import pydantic_core
-
 from connector.baton import errors as baton
 from connector.baton.printable import printable
 from connector.baton.proxyrefusal import proxy_refusal
+from connector.datadog.jsonbody import from_json
 
 __all__ = [
     "Conflict",
@@ -305,7 +304,7 @@ def is_datadog_error_body(body: bytes | bytearray) -> bool:
     member" to a revoke."""
     # A predicate: decode.json_object (same layer) returns the object and raises on anything else.
     try:
-        payload = pydantic_core.from_json(body)
+        payload = from_json(body)
     except ValueError:
         return False
     return isinstance(payload, dict) and isinstance(payload.get("errors"), list)
@@ -383,8 +382,7 @@ def parse_error_messages(body: bytes | bytearray, secrets: Iterable[str] = ()) -
         return ()
     secrets = tuple(secrets)
     try:
-        # jiter (via pydantic-core) bounds nesting depth; json.loads would raise RecursionError instead.
-        payload = pydantic_core.from_json(body)
+        payload = from_json(body)
     except ValueError:
         text = scrub(body[: _MAX_TEXT + _SECRET_SLACK].decode("utf-8", "replace"), secrets)
         return (_short(_strip_html(text[:_MAX_TEXT])),)
