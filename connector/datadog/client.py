@@ -407,10 +407,11 @@ class DatadogClient:
 
         def another_user(user: User) -> str | None:
             # Datadog stores the address lower-cased. The answer names the user to invite: another one's (answers
-            # mixed up) had that user invited and reported as the account created.
-            return (
-                "the answer is about another user" if user.email is not None and user.email.lower() != asked else None
-            )
+            # mixed up) had that user invited and reported as the account created, and so did one leaving the email
+            # out (Datadog's answer, the new user, always shows it), which says nothing of which user it is.
+            if user.email is None:
+                return "the answer does not show the user's email"
+            return "the answer is about another user" if user.email.lower() != asked else None
 
         return await self._item(
             ItemEnvelope[User], "POST", "/api/v2/users", group="users", json={"data": data}, problem=another_user

@@ -1078,6 +1078,27 @@ async def test_create_account_answered_with_another_user_invites_nobody(
     assert fake.org.user_by_email("asked.for@example.com") is not None
 
 
+async def test_create_account_answered_without_the_users_email_invites_nobody(
+    fake: FakeDatadog, make_client: ClientFactory
+) -> None:
+    """Datadog's create answer is the new user, email and all. One that leaves the email out (a stub's) named a user
+    all the same, who was invited and reported as the account created: only an answer showing the address asked for
+    says which user the create made."""
+
+    def without_email(body: dict[str, Any]) -> dict[str, Any]:
+        body["data"]["attributes"].pop("email", None)
+        return body
+
+    client = make_client(fake, transport=AnsweredAbout("/api/v2/users", without_email))
+    manager = DatadogConnector(client, ON).account_manager()
+    assert manager is not None
+    fake.reset_counters()
+    with pytest.raises(ConnectorError, match="the answer does not show the user's email") as caught:
+        await manager.create_account(_account("asked.for@example.com"))
+    assert "may have been created" in str(caught.value)
+    assert fake.count("POST", INVITATIONS) == 0
+
+
 @pytest.mark.parametrize(("named", "says"), [("other", "the answer is about another user"), (None, "names no user")])
 async def test_create_account_whose_invitation_answer_names_another_user_is_not_invited(
     fake: FakeDatadog, make_client: ClientFactory, named: str | None, says: str
