@@ -815,8 +815,9 @@ class DatadogClient:
 
 def _another_credential(item: APIKey | ApplicationKey | AccessToken, type_: str, name: str, owner: str | None) -> bool:
     """Whether a create's answer names another credential than the one created: of another type, name or owner (the
-    name and owner when the answer gives them; the type always, as JSON:API answers do)."""
-    if item.type != type_ or (item.name is not None and item.name != name):
+    owner when the answer gives it; the type and the name always, as Datadog's answer, the new credential, does: one
+    naming an id alone, taken for what was made and rolled back by that id, deleted the credential it names)."""
+    if item.type != type_ or item.name != name:
         return True
     if isinstance(item, APIKey) or owner is None:
         return False

@@ -1050,6 +1050,38 @@ async def test_a_create_answered_with_another_credential_issues_nothing_and_dele
     assert (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens)) == before
 
 
+class CreatesAnsweredWithAnotherKeysIdAlone(CreatesAnsweredWithAnotherKey):
+    """As `CreatesAnsweredWithAnotherKey`, the answer stripped to the other credential's id and type (no name, no
+    secret, no owner): a stub's or a cache's answer that names nothing but an id."""
+
+    async def _instead(self) -> httpx.Response:
+        data = json.loads((await super()._instead()).content)["data"]
+        return httpx.Response(201, json={"data": {"type": data["type"], "id": data["id"], "attributes": {}}})
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_create_answered_by_an_id_alone_deletes_no_other_credential(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str
+) -> None:
+    """Datadog's create answer is the new credential, its name among the rest. One without the name (nor the
+    secret) was taken for the credential made: with no secret to hand over, it was rolled back by the answer's id,
+    which deleted the other credential that id names, while the one this create made stayed live with no trace. An
+    answer that does not show the name asked for is no word on what was made: the new credential is found by name
+    and deleted, and the other one is left alone."""
+    transport = CreatesAnsweredWithAnotherKeysIdAlone(fake)
+    client = make_client(fake, transport=transport)
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    scopes = ["a"] if kind == SAT else []
+    first = await env.issue(sa, kind, scopes, request_id="first")
+    transport.other = _document(first)["key_id"]
+    before = (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens))
+    with pytest.raises(ConnectorError):
+        await env.issue(sa, kind, scopes, request_id="second")
+    assert transport.created.is_set()
+    assert (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens)) == before
+
+
 class CreatesAnsweredWithAnotherOwner(RewrittenCreates):
     """The create happens; its answer names the new credential, owned by another service account (`owner`) or by an
     owner of another type (`owner_type`)."""
