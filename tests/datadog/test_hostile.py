@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -507,7 +507,7 @@ async def test_a_responder_whose_shift_the_answer_leaves_out_fails_the_sync(tmp_
     assert raised.value.retryable
 
 
-async def _sync_schedule_answered(responders: dict[str, object], tmp_path: Path) -> None:
+async def _sync_schedule_answered(responders: Mapping[str, object], tmp_path: Path) -> None:
     schedules = {"data": [{"type": "schedules", "id": "s1", "attributes": {"name": "s1"}}], "meta": {"page": {}}}
 
     def handler(request: httpx.Request) -> httpx.Response:
