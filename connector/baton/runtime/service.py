@@ -200,6 +200,8 @@ class ServiceConfig:
     shutdown_grace_seconds: float
     on_token: Callable[[str], None] | None = None
     """Hears each ConductorOne access token fetched (the wiring's log redactor)."""
+    on_ready: Callable[[], None] | None = None
+    """Called once, on the loop, when the service is first ready (the first successful Hello)."""
 
 
 async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) -> int:
@@ -275,6 +277,8 @@ async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) 
             return 0  # stopped first
         readiness.hello_ok = True
         log.info("connected to ConductorOne", target=config.endpoints.grpc_target, host_id=host_id)
+        if config.on_ready is not None:
+            config.on_ready()
 
         full_sync = FullSyncHandler(
             c1,
