@@ -33,7 +33,7 @@ def _terminated(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    startgc.pause()  # until the start is over: first, before the imports below (connector/daemon/startgc.py)
+    startgc.pause()  # young collections only until the start is over: before the imports below (startgc.py)
     from connector.daemon import logging as logs
 
     args = list(sys.argv[1:] if argv is None else argv)

@@ -1,6 +1,6 @@
-"""The cyclic garbage collector is paused while the process starts, and always back on afterwards
-(connector/daemon/startgc.py): never left off after the CLI returns, on for a one-shot run's work and for every
-command, back on a moment after the service is first ready, and within a bound when the start waits."""
+"""The process starts with young garbage collections only, and always with the collector's own thresholds afterwards
+(connector/daemon/startgc.py): never left changed after the CLI returns, put back for a one-shot run's work and for
+every command, a moment after the service is first ready, and within a bound when the start waits."""
 
 from __future__ import annotations
 
@@ -14,39 +14,39 @@ import pytest
 
 from connector.daemon import startgc
 
+DEFAULT = (700, 10, 10)
+
 
 @pytest.fixture(autouse=True)
 def collector_restored() -> Iterator[None]:
-    was = gc.isenabled()
+    was = gc.get_threshold()
+    gc.set_threshold(*DEFAULT)
     yield
     startgc.resume()
-    if was:
-        gc.enable()
-    else:
-        gc.disable()
+    gc.set_threshold(*was)
 
 
-def test_resume_turns_back_on_only_what_pause_turned_off() -> None:
-    gc.enable()
+def starting() -> bool:
+    """Whether the start's thresholds are in effect: young collections only."""
+    return gc.get_threshold() == startgc.START_THRESHOLDS
+
+
+def test_resume_puts_back_the_thresholds_pause_replaced() -> None:
+    gc.set_threshold(900, 20, 30)  # someone else's choice (an embedding program): what resume puts back
     startgc.pause()
-    assert not gc.isenabled()
+    assert starting()
     assert startgc.paused()
+    startgc.pause()  # a second pause keeps the first one's saved thresholds
     startgc.resume()
-    assert gc.isenabled()
+    assert gc.get_threshold() == (900, 20, 30)
     startgc.resume()  # idempotent
+    assert gc.get_threshold() == (900, 20, 30)
     assert gc.isenabled()
-
-    gc.disable()  # someone else's choice (a profiler, an embedding program): kept
-    startgc.pause()
-    assert not startgc.paused()
-    startgc.resume()
-    assert not gc.isenabled()
 
 
 async def test_the_service_resumes_a_moment_after_ready_and_within_the_bound_whatever_it_waits_for(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    gc.enable()
     loop = asyncio.get_running_loop()
     scheduled: list[float] = []
     real_call_later = loop.call_later
@@ -62,48 +62,48 @@ async def test_the_service_resumes_a_moment_after_ready_and_within_the_bound_wha
     assert scheduled == [startgc.MAX_PAUSE_SECONDS]
     await asyncio.sleep(0)
     await asyncio.sleep(0)
-    assert gc.isenabled(), "a start that waits runs without the collector only up to the bound"
+    assert gc.get_threshold() == DEFAULT, "a start that waits runs that way only up to the bound"
 
     startgc.pause()
     startgc.resume_after_ready()
     assert scheduled[1:] == [startgc.SETTLE_SECONDS]
-    assert not gc.isenabled(), "not between Hello and the first answer of /readyz"
+    assert starting(), "not between Hello and the first answer of /readyz"
     await asyncio.sleep(0)
     await asyncio.sleep(0)
-    assert gc.isenabled()
+    assert gc.get_threshold() == DEFAULT
 
     startgc.resume_after_ready()  # nothing paused: nothing scheduled
     assert len(scheduled) == 2
 
 
 @pytest.mark.parametrize("args", [["help"], ["--version"], ["no-such-command"], ["config"]])
-def test_the_cli_leaves_the_collector_on_whatever_it_ran(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_leaves_the_collector_as_it_was_whatever_it_ran(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     from connector import cli
 
-    gc.enable()
     with contextlib.suppress(SystemExit):  # --version exits as argparse does
         cli.main(args)
     capsys.readouterr()
-    assert gc.isenabled()
+    assert gc.get_threshold() == DEFAULT
     assert not startgc.paused()
 
 
-def test_a_command_runs_with_the_collector(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_command_runs_with_the_collector_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
     from connector import cli
 
     seen: list[bool] = []
 
     def help_command(rest: list[str]) -> int:
-        seen.append(gc.isenabled())
+        seen.append(starting())
         return 0
 
     monkeypatch.setattr(cli, "_help", help_command)
-    gc.enable()
     assert cli.main(["help"]) == 0
-    assert seen == [True]
+    assert seen == [False]
 
 
-def test_a_one_shot_run_does_its_work_with_the_collector_and_the_service_starts_without(
+def test_a_one_shot_run_does_its_work_with_the_collector_as_it_was_and_the_service_starts_young_only(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from connector import cli
@@ -112,11 +112,11 @@ def test_a_one_shot_run_does_its_work_with_the_collector_and_the_service_starts_
     seen: dict[str, bool] = {}
 
     async def one_shot(settings: object) -> int:
-        seen["one-shot"] = gc.isenabled()
+        seen["one-shot"] = starting()
         return 0
 
     async def serve(settings: object) -> int:
-        seen["service"] = gc.isenabled()
+        seen["service"] = starting()
         return 0
 
     monkeypatch.setattr(oneshot, "run_one_shot", one_shot)
@@ -127,16 +127,15 @@ def test_a_one_shot_run_does_its_work_with_the_collector_and_the_service_starts_
     for name in ("BATON_LOG_LEVEL", "BATON_CLIENT_ID", "BATON_CLIENT_SECRET", "BATON_CONFIG_PATH"):
         monkeypatch.delenv(name, raising=False)
     keys = ["--api-key", "k" * 32, "--app-key", "a" * 40, "--log-format", "json"]
-    gc.enable()
     assert cli.main(keys) == 0
-    assert seen == {"one-shot": True}
+    assert seen == {"one-shot": False}
 
     from tests.fakes.c1.creds import generate_client_credentials
 
     creds = generate_client_credentials("tenant.example.com")
     assert cli.main([*keys, "--client-id", creds.client_id, "--client-secret", creds.client_secret]) == 0
-    assert seen == {"one-shot": True, "service": False}
-    assert gc.isenabled(), "and back on when the run returns"
+    assert seen == {"one-shot": False, "service": True}
+    assert gc.get_threshold() == DEFAULT, "and put back when the run returns"
 
 
 async def test_the_service_wiring_bounds_the_pause_and_resumes_after_ready(monkeypatch: pytest.MonkeyPatch) -> None:
