@@ -259,6 +259,8 @@ async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) 
         upload_retry=UPLOAD_RETRY.scaled(scale),
     )
     try:
+        # The token and the gRPC connection the Hello needs are made while the connector checks its upstream.
+        c1.warm_up()
         connector = app.open()
         try:
             await check_connector(app, connector, stop)
