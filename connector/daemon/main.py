@@ -42,7 +42,7 @@ def run_connector(argv: Sequence[str]) -> int:
         return fail(str(exc), EXIT_BAD_SETTINGS)
     settings = effective.settings
     if not settings.service_mode:
-        startgc.resume()  # a one-shot run's work starts here; only the service's start is held to a deadline
+        startgc.resume()  # a one-shot run's work starts here; the service's start goes on to its first ready
     for secret in (settings.api_key, settings.app_key, settings.client_secret):
         if secret is not None:
             logs.register_secret(secret.get_secret_value())

@@ -3,9 +3,9 @@
 A start imports ~670 modules and builds the settings: ~95,000 objects the collector tracks, nearly all of which
 live as long as the process. With the default thresholds the collector moved each of them through the middle
 generation and once through a full collection before the daemon was ready (134 young, 12 middle and one full
-collection, which found nothing to free): ~60 ms of CPU per start, for the cycles the young collections alone
-find. So `baton-datadog` starts with young collections only, each after 2,000 new objects (`START_THRESHOLDS`):
-~15 ms. Turning the collector off altogether saved those 15 ms too but left the start's young garbage in place
+collection, which found nothing to free): 41-61 ms of CPU per start on a loaded host, for the cycles the young
+collections alone find. So `baton-datadog` starts with young collections only, each after 2,000 new objects
+(`START_THRESHOLDS`): 15-17 ms. Turning the collector off altogether saved those too but left the start's young garbage in place
 until the end, and the live objects spread over more memory: +0.5 MB of idle RSS (docs/benchmarks.md,
 "Start-to-ready (helper perf36)").
 

@@ -149,8 +149,8 @@ def parse_client_secret(value: str) -> ClientSecret:
     if d is None or len(d) != _ED25519_KEY_BYTES or x is None or len(x) != _ED25519_KEY_BYTES:
         raise fail("the JWK d and x must each be 32 bytes of unpadded base64url")
     private_key = Ed25519PrivateKey.from_private_bytes(d)
-    # public_bytes_raw, not public_bytes(Encoding.Raw, ...): the serialization package would import 42 modules
-    # (SSH, PKCS12, every key type) at every start for two enum members.
+    # public_bytes_raw, not public_bytes(Encoding.Raw, ...): the serialization package (SSH and PKCS#12 loading,
+    # every other key type) added 23 modules to every service start for two enum members.
     public = private_key.public_key().public_bytes_raw()
     if public != x:
         raise fail("the JWK x does not match its private key")
