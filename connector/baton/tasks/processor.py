@@ -213,6 +213,8 @@ class TaskProcessor:
         self._abandon_reason: str | None = None
         self._report_deadline: float | None = None
         self._stopping = asyncio.Event()
+        self._windows: set[asyncio.Timeout] = set()
+        """The FinishTask attempts awaiting their answer, each under its window (`_attempt`)."""
 
     def abandon_all(self, reason: str, finish_within: float) -> None:
         """Shutdown: stop every running handler (each is then reported as a retryable failure), and give every
@@ -228,6 +230,10 @@ class TaskProcessor:
         deadline = self._clock() + seconds
         self._report_deadline = deadline if self._report_deadline is None else min(deadline, self._report_deadline)
         self._stopping.set()
+        # Attempts already awaiting an answer are held to the deadline too, not only those begun after it.
+        for window in self._windows:
+            if not window.expired():
+                window.reschedule(self._window_end())
 
     @property
     def running(self) -> int:
@@ -519,19 +525,30 @@ class TaskProcessor:
     async def _attempt(self, task_id: str, outcome: Outcome) -> bool:
         """One FinishTask; False when the stop deadline cut it short (see LAST_ATTEMPT_SECONDS). Without that bound a
         stalled ConductorOne held a shutdown for the call's own deadline (30 s, more with a token fetch), past the
-        pod's kill, and the task's loss was never logged."""
-        if self._report_deadline is None:
-            await self._finish(task_id, outcome)
-            return True
-        window = asyncio.timeout(max(self._report_deadline - self._clock(), LAST_ATTEMPT_SECONDS))
+        pod's kill, and the task's loss was never logged. The bound also reaches an attempt begun before stopping
+        (`stop_reporting_within` reschedules its window): one awaiting its answer then ran on until the drain cancelled
+        it, too late for `Outcome.undo`, and an issued credential stayed live with nobody holding it."""
+        window = asyncio.timeout_at(self._window_end())
         try:
             async with window:
-                await self._finish(task_id, outcome)
+                self._windows.add(window)
+                try:
+                    await self._finish(task_id, outcome)
+                finally:
+                    self._windows.discard(window)
         except TimeoutError:
             if window.expired():
                 return False
             raise
         return True
+
+    def _window_end(self) -> float | None:
+        """When an attempt awaiting its answer is cut (loop time): what is left before the stop deadline, at least
+        LAST_ATTEMPT_SECONDS; None (no cut) before stopping."""
+        if self._report_deadline is None:
+            return None
+        remaining = max(self._report_deadline - self._clock(), LAST_ATTEMPT_SECONDS)
+        return asyncio.get_running_loop().time() + remaining
 
     async def _finish(self, task_id: str, outcome: Outcome) -> None:
         """One FinishTask of an outcome as `_fitted` made it."""
