@@ -464,6 +464,7 @@ class TaskProcessor:
         attempts = 0
         answered = True
         last_error = ""
+        asked: float | None = None  # the retry delay ConductorOne's last refusal asked for (RetryInfo)
         outcome = _fitted(outcome)
         try:
             while True:
@@ -483,7 +484,7 @@ class TaskProcessor:
                         return False
                 except C1Error as exc:
                     answered = True
-                    last_error = str(exc)
+                    last_error, asked = str(exc), exc.retry_after
                     verdict = report_verdict(exc)
                     if verdict is Verdict.ACCEPTED:
                         log.info("task report already on record at ConductorOne", error=last_error)
@@ -496,7 +497,7 @@ class TaskProcessor:
                     if attempts > 1:
                         log.info("task reported after retries", attempts=attempts)
                     return True
-                delay = backoff.next_delay()
+                delay = backoff.next_delay(asked)
                 assert delay is not None  # an unbounded Backoff always answers
                 log.warning(
                     "task report failed; retrying",

@@ -567,3 +567,22 @@ async def test_a_report_cancelled_while_conductorone_holds_its_answer_counts_tha
     (lost,) = _errors(events)
     assert (lost["event"], lost["task_id"], lost["attempts"]) == ("task not reported to ConductorOne", task.id, 1)
     assert "awaited its answer" in lost["error"]
+
+
+async def test_a_report_waits_the_retry_delay_conductorone_asks_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A FinishTask refused with RetryInfo (RESOURCE_EXHAUSTED: slow down) is sent again after the delay asked for, not
+    on the report backoff's first step (under a second)."""
+    rig = make_rig()
+    rig.client.finish_script.append(
+        C1TransientError("FinishTask: RESOURCE_EXHAUSTED", code=grpc.StatusCode.RESOURCE_EXHAUSTED, retry_after=30.0)
+    )
+    pauses: list[float] = []
+
+    async def recorded(delay: float) -> bool:  # the pause before the next attempt, recorded instead of slept
+        pauses.append(delay)
+        return True
+
+    monkeypatch.setattr(rig.processor, "_wait_before_retry", recorded)
+    await rig.processor.process(grant_task(*GRANT))
+    assert pauses == [30.0]
+    assert [finish.ok for finish in rig.client.finishes] == [True]
