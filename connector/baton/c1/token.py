@@ -109,8 +109,8 @@ class TokenSource:
         self.token_url = resolve_endpoints(client_id, api_host).token_url
         self._token_host = httpx.URL(self.token_url).netloc.decode("ascii")
         # httpx's timeout is per socket operation; a peer dripping bytes never trips it, so the whole exchange
-        # has a deadline too.
-        self._deadline = 2 * timeout
+        # has a deadline too: `timeout` itself, the overall timeout of Go's client (§1.3, --http-timeout-seconds).
+        self._deadline = timeout
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
             trust_env=True,

@@ -403,6 +403,34 @@ def _compressed(encoding: str, data: bytes, times: int = 1) -> bytes:
     return b"".join(out.compress(data) for _ in range(times)) + out.flush()
 
 
+class _Dripping(httpx.AsyncByteStream):
+    """A body that comes one byte at a time, each well within any read timeout, and never ends."""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while True:
+            await asyncio.sleep(0.02)
+            yield b" "
+
+
+async def test_the_whole_token_exchange_is_bounded_by_the_http_timeout(creds: tuple[str, str]) -> None:
+    """§1.3: the token request's overall timeout is --http-timeout-seconds (Go's http.Client.Timeout, 300 s by
+    default). A peer dripping its answer, each byte resetting httpx's per-read timeout, held the fetch, and with it
+    every RPC waiting for a token, twice that long."""
+
+    async def handler(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "application/json"}, stream=_Dripping())
+
+    source = TokenSource(
+        parse_client_id(creds[0]),
+        parse_client_secret(creds[1]),
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+        timeout=0.3,
+    )
+    with pytest.raises(C1AuthUnavailableError) as caught:
+        await source.token()
+    assert str(caught.value) == "failed to get a token from acme.conductor.one:8443: no complete answer within 0.3s"
+
+
 @pytest.mark.parametrize(
     ("encoding", "words"),
     [("zstd", "compressed in a way that was not asked for"), ("gzip", "larger than 65536 bytes")],
