@@ -586,3 +586,32 @@ async def test_a_report_waits_the_retry_delay_conductorone_asks_for(monkeypatch:
     await rig.processor.process(grant_task(*GRANT))
     assert pauses == [30.0]
     assert [finish.ok for finish in rig.client.finishes] == [True]
+
+
+@pytest.mark.parametrize(
+    ("code", "reported"),
+    [
+        (grpc.StatusCode.DATA_LOSS, 15),  # an upload the server ended before its end
+        (grpc.StatusCode.OUT_OF_RANGE, 11),
+        (grpc.StatusCode.RESOURCE_EXHAUSTED, 8),
+        (grpc.StatusCode.OK, Code.UNKNOWN),  # no failure code: FinishTask refuses to carry it
+    ],
+)
+async def test_a_sync_failed_by_conductorone_is_reported_with_conductorones_code(
+    monkeypatch: pytest.MonkeyPatch, code: grpc.StatusCode, reported: int
+) -> None:
+    """A sync failed by ConductorOne's own answer (its Heartbeat or UploadAsset) is reported with that answer's code.
+    Codes the project's code table lacked (DATA_LOSS, OUT_OF_RANGE) were reported UNKNOWN; and an OK code, which no
+    failed report may carry, made the FinishTask unbuildable: the report was lost with an unexpected-error line."""
+    rig = make_rig()
+
+    async def failed(task_id: str, task: Any) -> Outcome:
+        raise C1TransientError(f"UploadAsset: {code.name}: the server ended the upload before its end", code=code)
+
+    monkeypatch.setattr(rig.full_sync, "run", failed)
+    task = kind_task("sync_full")
+    with structlog.testing.capture_logs() as events:
+        await rig.processor.process(task)
+    (finish,) = rig.client.finishes
+    assert (finish.ok, finish.code, finish.non_retryable) == (False, reported, False)
+    assert _errors(events) == []
