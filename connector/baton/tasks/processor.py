@@ -188,6 +188,17 @@ def _left_live(task: baton_pb2.Task) -> dict[str, str]:
     return {"left_live": _loggable(shown, _LOGGED_TARGET_CHARS)}
 
 
+def _same_work(running: baton_pb2.Task, offered: baton_pb2.Task) -> bool:
+    """Whether `offered` is a copy of the running task: the same id and payload. `status` (ConductorOne's bookkeeping,
+    which the SDK never reads, spec §2.3) and `debug` may differ on a copy ConductorOne re-offers."""
+    if running == offered:
+        return True
+    copy = baton_pb2.Task()
+    copy.CopyFrom(offered)
+    copy.status, copy.debug = running.status, running.debug
+    return copy == running
+
+
 class TaskProcessor:
     def __init__(
         self,
@@ -264,7 +275,7 @@ class TaskProcessor:
             return
         running = self._active.get(task.id)
         if running is not None:
-            if running == task:
+            if _same_work(running, task):
                 log.warning("task delivered again while it is still running; ignoring the copy", task_id=task.id)
             else:
                 # Another task under a running task's id: the one FinishTask that id gets is the running task's.

@@ -208,6 +208,29 @@ async def test_a_task_delivered_again_while_running_runs_once() -> None:
     assert len(rig.client.finishes) == 1
 
 
+async def test_a_running_task_delivered_again_with_another_status_is_a_redelivery_not_another_task() -> None:
+    """`Task.status` is ConductorOne's bookkeeping (the SDK never reads it, spec §2.3): the copy of a running task it
+    re-offers may say RUNNING where the first said PENDING. That copy was taken for a different task under the same
+    id: an error line, and a `not_run` count the failed-tasks alert pages on, for a harmless redelivery."""
+    rig = make_rig()
+    rig.connector.provisioning.gate = gate = asyncio.Event()
+    task = grant_task(*GRANT)
+    task.status = baton_pb2.Task.STATUS_PENDING
+    first = asyncio.create_task(rig.processor.process(task))
+    await rig.connector.provisioning.entered.wait()
+    again = baton_pb2.Task()
+    again.CopyFrom(task)
+    again.status = baton_pb2.Task.STATUS_RUNNING
+    with structlog.testing.capture_logs() as events:
+        await rig.processor.process(again)
+    assert _errors(events) == []
+    assert [e["event"] for e in events] == ["task delivered again while it is still running; ignoring the copy"]
+    gate.set()
+    await first
+    assert rig.connector.provisioning.calls == ["grant"]
+    assert rig.observer.finished == [("grant", "success")]
+
+
 async def test_a_different_task_under_a_running_tasks_id_is_not_run_and_is_logged_as_an_error() -> None:
     """The invariant: a task ends in one FinishTask or an error line naming it. A *different* task reusing the id
     of one still running can have neither a run nor a report of its own (that id's report is the running task's);
