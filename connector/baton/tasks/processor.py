@@ -221,6 +221,8 @@ class TaskProcessor:
         self._work: dict[str, asyncio.Task[Outcome]] = {}
         self._active: dict[str, baton_pb2.Task] = {}
         """The tasks running or being reported, by id."""
+        self._redelivered: set[str] = set()
+        """The running tasks whose redelivery was logged at warning (later copies are logged at debug)."""
         self._abandon_reason: str | None = None
         self._report_deadline: float | None = None
         self._stopping = asyncio.Event()
@@ -276,7 +278,11 @@ class TaskProcessor:
         running = self._active.get(task.id)
         if running is not None:
             if _same_work(running, task):
-                log.warning("task delivered again while it is still running; ignoring the copy", task_id=task.id)
+                # Once per running task: ConductorOne may re-offer it at every poll (10 a second at the idle pace),
+                # and a line each time flooded the log for as long as the task ran.
+                level = log.debug if task.id in self._redelivered else log.warning
+                self._redelivered.add(task.id)
+                level("task delivered again while it is still running; ignoring the copy", task_id=task.id)
             else:
                 # Another task under a running task's id: the one FinishTask that id gets is the running task's.
                 log.error(
@@ -299,6 +305,7 @@ class TaskProcessor:
                 label, cancelled_here = await self._process(task, kind, started, unreadable)
         finally:
             del self._active[task.id]
+            self._redelivered.discard(task.id)
             # In a finally so the in-flight gauge returns to 0 whatever happened above.
             if self._observer is not None:
                 self._observer.task_finished(kind, label, self._clock() - started)

@@ -208,6 +208,29 @@ async def test_a_task_delivered_again_while_running_runs_once() -> None:
     assert len(rig.client.finishes) == 1
 
 
+async def test_a_running_task_offered_at_every_poll_is_one_warning_not_one_per_poll() -> None:
+    """ConductorOne re-offering a task that still runs (a grant waiting on Datadog) gets an answer per poll, 10 a second
+    at the idle pace: a warning line for each flooded the log for as long as the task ran. One warning says it; the
+    copies after it are at debug, and the next run of that id warns again."""
+    rig = make_rig()
+    rig.connector.provisioning.gate = gate = asyncio.Event()
+    task = grant_task(*GRANT)
+    with structlog.testing.capture_logs() as events:
+        first = asyncio.create_task(rig.processor.process(task))
+        await rig.connector.provisioning.entered.wait()
+        for _ in range(50):
+            await rig.processor.process(task)
+        gate.set()
+        await first
+        second = asyncio.create_task(rig.processor.process(task))
+        await asyncio.sleep(0)
+        await rig.processor.process(task)
+        await second
+    redelivered = [e for e in events if e["event"].startswith("task delivered again")]
+    assert [e["log_level"] for e in redelivered] == ["warning"] + ["debug"] * 49 + ["warning"]
+    assert rig.connector.provisioning.calls == ["grant", "grant"]
+
+
 async def test_a_running_task_delivered_again_with_another_status_is_a_redelivery_not_another_task() -> None:
     """`Task.status` is ConductorOne's bookkeeping (the SDK never reads it, spec §2.3): the copy of a running task it
     re-offers may say RUNNING where the first said PENDING. That copy was taken for a different task under the same
