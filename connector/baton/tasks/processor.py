@@ -1,7 +1,8 @@
 """Runs one ConductorOne task to completion and reports it with exactly one FinishTask.
 
 Invariant (tested): every task the processor is given ends in exactly one accepted FinishTask, or in an error
-log line naming it ("task not reported" / "invalid task" / "task id reused"). Hello tasks are answered with a
+log line naming it ("task not reported" / "invalid task" / "task id reused"; a copy ConductorOne re-offers of a
+task already so named is a debug line). Hello tasks are answered with a
 Hello carrying the task id instead (that is their acknowledgement, §3.4), or end in "hello task not answered".
 
 A task is validated before anything touches the connector: an id that is not 27 ASCII letters or digits cannot
@@ -14,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Protocol
@@ -71,6 +74,8 @@ FINISH_RETRY = RetryPolicy(base_delay=1.0, max_delay=30.0)
 LAST_ATTEMPT_SECONDS = 1.0
 """Once stopping, a FinishTask attempt gets what is left before the stop deadline, and this long when none is: a
 processor cancelled at shutdown (its handler outlived the grace) still makes one attempt, and nothing else waits."""
+_REFUSALS_REMEMBERED = 64
+"""Unrunnable tasks whose error line is remembered, so a re-offered copy is not another (`_first_refusal`)."""
 _LOGGED_ID_CHARS = 40
 _LOGGED_TARGET_CHARS = 200
 
@@ -223,6 +228,8 @@ class TaskProcessor:
         """The tasks running or being reported, by id."""
         self._redelivered: set[str] = set()
         """The running tasks whose redelivery was logged at warning (later copies are logged at debug)."""
+        self._refusals_told: OrderedDict[bytes, None] = OrderedDict()
+        """Digests of the unrunnable tasks lately logged at error (a copy ConductorOne re-offers is logged at debug)."""
         self._abandon_reason: str | None = None
         self._report_deadline: float | None = None
         self._stopping = asyncio.Event()
@@ -266,8 +273,10 @@ class TaskProcessor:
         kind = (unreadable.task_type if unreadable else task.WhichOneof("task_type")) or "unknown"
         problem = task_id_problem(task.id)
         if problem is not None:
-            # Nothing ran, and a FinishTask with this id would be refused: the log line is the only trace.
-            log.error(
+            # Nothing ran, and a FinishTask with this id would be refused: the log line is the only trace (and the
+            # `not_run` count, for every copy).
+            level = log.error if self._first_refusal(task, kind) else log.debug
+            level(
                 "invalid task from ConductorOne; not executed, cannot be reported",
                 problem=problem,
                 task_id=loggable_task_id(task.id),
@@ -285,7 +294,8 @@ class TaskProcessor:
                 level("task delivered again while it is still running; ignoring the copy", task_id=task.id)
             else:
                 # Another task under a running task's id: the one FinishTask that id gets is the running task's.
-                log.error(
+                level = log.error if self._first_refusal(task, kind) else log.debug
+                level(
                     "task id reused by a different task while the first still runs; not executed, cannot be reported",
                     task_id=task.id,
                     task_type=kind,
@@ -312,6 +322,19 @@ class TaskProcessor:
         if cancelled_here:
             # Reported; now let whoever cancelled us see the cancellation.
             raise asyncio.CancelledError
+
+    def _first_refusal(self, task: baton_pb2.Task, kind: str) -> bool:
+        """Whether a task that can neither run nor be reported is logged at error: the first time, not the copies
+        ConductorOne re-offers (it cannot hear that the task was refused, so it offers it at every poll, 10 a second
+        at the idle pace, and each copy was an error line); those are at debug."""
+        digest = hashlib.sha256(kind.encode() + b"\0" + task.SerializeToString(deterministic=True)).digest()
+        if digest in self._refusals_told:
+            self._refusals_told.move_to_end(digest)
+            return False
+        self._refusals_told[digest] = None
+        if len(self._refusals_told) > _REFUSALS_REMEMBERED:
+            self._refusals_told.popitem(last=False)
+        return True
 
     def _refused(self, kind: str) -> None:
         # Counted, or the alert on tasks that did not succeed would never see them: the log line was their only trace.

@@ -231,6 +231,37 @@ async def test_a_running_task_offered_at_every_poll_is_one_warning_not_one_per_p
     assert rig.connector.provisioning.calls == ["grant", "grant"]
 
 
+async def test_an_unrunnable_task_offered_at_every_poll_is_one_error_line_and_every_copy_counted() -> None:
+    """A task that can neither run nor be reported (an invalid id; another task under a running task's id) is offered
+    again at every poll, since ConductorOne cannot hear it was refused: 10 a second at the idle pace, and each copy
+    was an error line. The first is at error, its copies at debug; each still counts as `not_run`, and another such
+    task gets its own error line."""
+    rig = make_rig()
+    rig.connector.provisioning.gate = gate = asyncio.Event()
+    running = grant_task(*GRANT)
+    invalid, other_invalid = kind_task("grant"), kind_task("revoke")
+    invalid.id, other_invalid.id = "short", ""
+    reuse = revoke_task("team", "t1", "admin", "u2")
+    reuse.id = running.id
+    with structlog.testing.capture_logs() as events:
+        first = asyncio.create_task(rig.processor.process(running))
+        await rig.connector.provisioning.entered.wait()
+        for _ in range(20):
+            await rig.processor.process(invalid)
+            await rig.processor.process(reuse)
+        await rig.processor.process(other_invalid)
+        gate.set()
+        await first
+    told = [(e["event"].split(";")[0], e["log_level"]) for e in events if "cannot be reported" in e["event"]]
+    invalid_lines = [level for event, level in told if event.startswith("invalid task")]
+    reuse_lines = [level for event, level in told if event.startswith("task id reused")]
+    assert invalid_lines == ["error"] + ["debug"] * 19 + ["error"]
+    assert reuse_lines == ["error"] + ["debug"] * 19
+    assert rig.observer.finished.count(("grant", "not_run")) == 20
+    assert rig.observer.finished.count(("revoke", "not_run")) == 21
+    assert rig.connector.provisioning.calls == ["grant"]
+
+
 async def test_a_running_task_delivered_again_with_another_status_is_a_redelivery_not_another_task() -> None:
     """`Task.status` is ConductorOne's bookkeeping (the SDK never reads it, spec §2.3): the copy of a running task it
     re-offers may say RUNNING where the first said PENDING. That copy was taken for a different task under the same
