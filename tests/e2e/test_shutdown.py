@@ -21,7 +21,10 @@ REPORT_WINDOW = 5.0
 
 def test_sigterm_during_a_sync_drains_reports_and_exits_zero(stack: Stack) -> None:
     c1, dd = stack.c1, stack.dd
-    daemon = stack.start({"BATON_SHUTDOWN_GRACE_SECONDS": str(GRACE)})
+    # Longer than GRACE: the readiness and metrics checks below must run while the drain lasts, and on a loaded
+    # machine (load 16) 2 s ran out before the metrics read ("nothing listens on the health port").
+    grace = 2 * GRACE
+    daemon = stack.start({"BATON_SHUTDOWN_GRACE_SECONDS": str(grace)})
     dd.faults.latency = 3.0  # every Datadog request: the sync takes far longer than the grace period
     task = kind_task("sync_full")
     c1.enqueue(task)
@@ -33,7 +36,7 @@ def test_sigterm_during_a_sync_drains_reports_and_exits_zero(stack: Stack) -> No
     daemon.send_signal(signal.SIGTERM)
     signalled = time.monotonic()
     # Readiness is the first thing to change: 503 while the process still runs and the task is unreported.
-    wait_for(lambda: daemon.status("/readyz") == 503, timeout=GRACE, what="/readyz 503 right after SIGTERM")
+    wait_for(lambda: daemon.status("/readyz") == 503, timeout=grace, what="/readyz 503 right after SIGTERM")
     assert daemon.alive()
     assert finishes(c1, task.id) == [], "the task was reported before readiness dropped"
     body = daemon.get("/readyz")
@@ -51,7 +54,7 @@ def test_sigterm_during_a_sync_drains_reports_and_exits_zero(stack: Stack) -> No
     assert exit_code == 0, daemon.tail()
     # The in-flight sync got its whole grace period (a lower bound: a busy machine only makes it longer); the
     # report of the abandoned task below proves it did not run to the end.
-    assert took >= GRACE - 0.3, f"exited {took:.1f}s after SIGTERM (grace {GRACE}s)"
+    assert took >= grace - 0.3, f"exited {took:.1f}s after SIGTERM (grace {grace}s)"
 
     # The abandoned sync is reported once, as retryable, and its working files are gone.
     finish = only_finish(c1.recorded(), task.id)
