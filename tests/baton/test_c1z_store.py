@@ -15,7 +15,7 @@ from google.protobuf.message import Message
 
 from connector.baton import annotations as ann
 from connector.baton import builders as b
-from connector.baton.c1z import rows
+from connector.baton.c1z import envelope, rows
 from connector.baton.c1z import store as c1z_store
 from connector.baton.c1z.errors import C1ZFormatError, C1ZWriteError
 from connector.baton.c1z.reader import C1ZReader
@@ -118,6 +118,35 @@ async def test_envelope_is_magic_then_one_zstd_frame_with_size_and_checksum(tmp_
     assert len(body) == params.content_size  # decompress() reads exactly one frame: no trailing bytes
     assert body.startswith(b"SQLite format 3\x00")
     assert not [n for n in names(tmp_path) if n.endswith(".tmp")], "the temp file is renamed away"
+
+
+async def test_a_large_database_is_compressed_at_the_fast_level_into_the_same_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Past LARGE_BYTES (files saved uncompacted) level 1 is as small as level 4 for half the tail's CPU; the frame
+    # stays what every reader takes: one frame with its size and checksum, the same 32 MiB window.
+    assert envelope.compression_level(envelope.LARGE_BYTES - 1) == envelope.LEVEL == 4
+    assert envelope.compression_level(envelope.LARGE_BYTES) == envelope.LARGE_LEVEL == 1
+    sizes: list[int] = []
+    chosen = envelope.compression_level
+
+    def spied(size: int) -> int:
+        sizes.append(size)
+        return chosen(size)
+
+    monkeypatch.setattr(envelope, "LARGE_BYTES", 0)  # every database counts as large
+    monkeypatch.setattr(envelope, "compression_level", spied)
+    path = tmp_path / "s.c1z"
+    sync_id = await write_sample(path)
+    assert [chosen(size) for size in sizes] == [1], "chosen once, by the database's size"
+    raw = path.read_bytes()
+    params = zstandard.get_frame_parameters(raw[5:])
+    assert params.has_checksum
+    assert params.window_size <= 1 << envelope.WINDOW_LOG  # zstd shrinks it to a smaller file's size
+    assert len(zstandard.ZstdDecompressor().decompress(raw[5:])) == params.content_size == sizes[0]
+    with C1ZReader(path) as reader:
+        assert [run.sync_id for run in reader.sync_runs()] == [sync_id]
+        assert len(list(reader.grants())) == 2
 
 
 async def test_rows_follow_the_go_conventions(tmp_path: Path) -> None:
