@@ -271,3 +271,31 @@ def test_bech32_has_no_length_limit_and_round_trips() -> None:
     text = bech32.encode("age1pq", data)
     assert len(text) > 2000
     assert bech32.decode(text) == ("age1pq", data)
+
+
+def test_an_age_recipient_over_4096_characters_is_refused_unread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """§2.1: a recipient is 1..4096 characters (a post-quantum one is ~1960). A 32 MiB task could carry one of millions:
+    the Bech32 decoder, Python per character on the event loop, held health probes and heartbeats for seconds and built
+    a list of a few hundred MB before it said "invalid recipient". Refused by its length, before any decoding."""
+
+    def never(text: str) -> tuple[str, bytes]:
+        raise AssertionError("an oversized recipient was decoded")
+
+    config = resource_pb2.EncryptionConfig(provider="baton/age/v1")
+    config.age_recipient_config.recipient = "age1" + "q" * 4093  # 4097 characters
+    monkeypatch.setattr(bech32, "decode", never)
+    assert _verdict([config]) == (
+        "invalid encryption config 0: rpc error: code = InvalidArgument desc = "
+        "age: recipient must be at most 4096 characters"
+    )
+    config.age_recipient_config.recipient = "age1" + "q" * 10_000_000
+    assert _verdict([config]) is not None
+    assert "qqqq" not in _verdict([config])  # never quoted: it may be key material
+
+
+def test_an_age_recipient_of_exactly_4096_characters_is_still_decoded() -> None:
+    config = resource_pb2.EncryptionConfig(provider="baton/age/v1")
+    config.age_recipient_config.recipient = "age1" + "q" * 4092
+    assert _verdict([config]) == (
+        "invalid encryption config 0: rpc error: code = InvalidArgument desc = age: invalid recipient"
+    )
