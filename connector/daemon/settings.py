@@ -29,6 +29,7 @@ from pydantic_settings import SettingsError as PydanticSettingsError
 
 from connector.baton.c1.credentials import CredentialError, parse_client_id, split_host_port
 from connector.baton.c1.hostinfo import MAX_FIELD_LENGTH as MAX_HOST_ID_LENGTH
+from connector.baton.gostrings import refuse_json_constant
 from connector.baton.ids import parse_resource_ref
 from connector.daemon.version import package_version
 from connector.datadog.sites import SITES, base_url_for, check_transport_security
@@ -39,10 +40,6 @@ CONFIG_PATH_ENV = f"{ENV_PREFIX}CONFIG_PATH"
 _UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")
 _MAX_ARGS_NESTING = 100
 MAX_SYNC_INTERVAL = 366 * 24 * 3600  # seconds: a year
-
-
-def _no_json_constant(name: str) -> object:
-    raise ValueError(f"{name} is not JSON")
 
 
 class _NumberOutOfRange(ValueError):
@@ -303,7 +300,7 @@ class Settings(BaseSettings):
             # NaN and Infinity are no JSON (Go's reader refuses them); Python's takes them, and the printout of
             # the arguments a successful action makes (json_format) raised on them after the action had run.
             parsed = json.loads(
-                value or "{}", parse_constant=_no_json_constant, parse_float=_float64, parse_int=_struct_int
+                value or "{}", parse_constant=refuse_json_constant, parse_float=_float64, parse_int=_struct_int
             )
         except RecursionError:
             raise ValueError(too_deep) from None
