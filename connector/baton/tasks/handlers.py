@@ -66,7 +66,13 @@ class Handlers:
         info = task.account_info
         profile = _plain_struct(info.profile) if info.HasField("profile") else {}
         result = await manager.create_account(
-            AccountInfo(emails=[e.address for e in info.emails], login=info.login, profile=profile)
+            # The primary address first (a stable sort keeps the rest in order): a connector that takes the first
+            # email took whichever ConductorOne listed first.
+            AccountInfo(
+                emails=[e.address for e in sorted(info.emails, key=lambda e: not e.is_primary)],
+                login=info.login,
+                profile=profile,
+            )
         )
         response = resource_pb2.CreateAccountResponse(annotations=result.annotations)
         if result.action_required:
