@@ -292,6 +292,25 @@ async def test_requests_that_cannot_be_served_fail_before_minting(env: Env) -> N
     assert env.fake.count("POST", "/api/v2/api_keys") == 0
 
 
+@pytest.mark.parametrize("identity", ["u" * 1025, "..", "."])
+async def test_an_org_key_for_an_identity_no_datadog_id_can_be_is_refused_before_any_request(
+    env: Env, identity: str
+) -> None:
+    """An org key's identity is not looked up (§4.2: any user may receive one), so nothing checked it: a key was
+    minted for a 1 MB identity, which every log line of the issuance then carried, as did the report's SecretTrait.
+    Like every other id a task names, a user id is one a request path can hold."""
+    options = resource_pb2.CredentialIssueOptions(
+        secret_resource_type_id=ORG_KEY, api_key=resource_pb2.CredentialIssueOptions.ApiKey()
+    )
+    env.fake.reset_counters()
+    with structlog.testing.capture_logs() as events, pytest.raises(InvalidArgumentError) as refused:
+        await env.issuer.issue_credential(b.resource_id("user", identity), options, None, "r1")
+    assert str(refused.value) == "baton-datadog: a Datadog user identity is required"
+    assert env.fake.count("POST", "/api/v2/api_keys") == 0
+    assert env.fake.count("GET", "/api/v2/api_keys") == 0
+    assert events == []
+
+
 async def test_kinds_the_flags_do_not_offer_are_refused(fake: FakeDatadog, make_client: ClientFactory) -> None:
     only_app_keys = DatadogOptions(provisioning=True, sync_secrets=True, sync_service_account_application_keys=True)
     issuer = DatadogConnector(make_client(fake), only_app_keys).credential_issuer("user")
