@@ -29,6 +29,9 @@ from connector.baton.errors import (
     UnimplementedError,
 )
 from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, entitlement_pb2, grant_pb2, resource_pb2
+from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+from connector.baton.tasks.handlers import Handlers
+from connector.baton.tasks.outcome import TaskError
 from connector.datadog.client import DatadogClient
 from connector.datadog.connector import DatadogConnector, DatadogOptions
 from connector.datadog.errors import UnexpectedResponse
@@ -752,6 +755,29 @@ async def test_create_account_sends_exactly_one_invitation(env: Env) -> None:
     assert result.resource.id == b.resource_id(types.USER.id, user.id)
     assert result.action_required
     assert "invitation was emailed" in result.message
+
+
+@pytest.mark.parametrize(
+    ("resource_type_id", "created"), [("user", True), ("", True), ("role", False), ("api-key", False)]
+)
+async def test_a_create_account_task_for_a_type_without_account_creation_creates_nothing(
+    env: Env, resource_type_id: str, created: bool
+) -> None:
+    """CreateAccountTask names the resource type of the account (field 4). Only `user` advertises
+    ACCOUNT_PROVISIONING; a task for any other type made a Datadog user (and emailed an invitation) all the same."""
+    handlers = Handlers(env.connector, provisioning=True)
+    task = baton_pb2.Task.CreateAccountTask(resource_type_id=resource_type_id)
+    task.account_info.profile.update({"email": f"typed.{resource_type_id or 'none'}@example.com"})
+    env.fake.reset_counters()
+    if created:
+        outcome = await handlers.create_account(task)
+        assert outcome.ok
+    else:
+        with pytest.raises(TaskError) as refused:
+            await handlers.create_account(task)
+        assert refused.value.code is Code.UNIMPLEMENTED
+        assert str(refused.value) == f"resource type {resource_type_id!r} does not have account creation"
+        assert env.fake.requests() == []
 
 
 async def test_create_account_for_an_existing_email_sends_nothing(env: Env) -> None:
