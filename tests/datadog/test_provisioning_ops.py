@@ -871,6 +871,39 @@ async def test_action_accepts_a_resource_id_argument(env: Env) -> None:
         await actions.invoke_action("enable_user", _args(user_id={"resource_type_id": "team", "resource_id": user.id}))
 
 
+@pytest.mark.parametrize(
+    ("name", "resource_type_id", "runs"),
+    [
+        ("update_user", "user", True),
+        ("update_user", "", True),
+        ("disable_user", "", True),
+        ("disable_user", "user", True),
+        ("update_user", "team", False),
+        ("update_user", "role", False),
+    ],
+)
+async def test_an_action_scoped_to_one_resource_type_does_not_run_for_another(
+    env: Env, name: str, resource_type_id: str, runs: bool
+) -> None:
+    """ActionInvokeTask.resource_type_id names the type whose actions are meant (the listing filters by it): the SDK
+    finds only actions scoped to that type there. The handler ignored it, so `update_user`, a `user` action, ran when
+    invoked as a `team` one. Global actions still run whatever type is named (offboarding is not refused on a
+    label)."""
+    user = _human(env.fake)
+    task = baton_pb2.Task.ActionInvokeTask(name=name, resource_type_id=resource_type_id)
+    task.args.update({"user_id": {"resource_type_id": "user", "resource_id": user.id}, "name": "Renamed"})
+    handlers = Handlers(env.connector, provisioning=True)
+    env.fake.reset_counters()
+    if runs:
+        assert (await handlers.invoke_action(task)).ok
+        return
+    with pytest.raises(TaskError) as refused:
+        await handlers.invoke_action(task)
+    assert refused.value.code is Code.UNIMPLEMENTED
+    assert str(refused.value) == f"action {name!r} not found for resource type {resource_type_id!r}"
+    assert env.fake.requests() == []
+
+
 async def test_unknown_action_and_missing_user_id(env: Env) -> None:
     actions = env.connector.action_manager()
     assert actions is not None

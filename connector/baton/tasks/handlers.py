@@ -103,6 +103,16 @@ class Handlers:
         manager = self._connector.action_manager()
         if manager is None or task.name not in manager.action_names():
             raise TaskError(Code.UNIMPLEMENTED, f"unknown action {task.name!r}")
+        if task.resource_type_id:
+            # The SDK's action manager looks a typed invocation up among the actions scoped to that type (as the
+            # listing filters by it): an action scoped to another type is not found there, and it ran anyway. A global
+            # action invoked with a type still runs (disable_user is offboarding; refusing it on a label is worse).
+            scope = next((sc.resource_type_id for sc in manager.action_schemas() if sc.name == task.name), "")
+            if scope and scope != task.resource_type_id:
+                raise TaskError(
+                    Code.UNIMPLEMENTED,
+                    f"action {task.name!r} not found for resource type {task.resource_type_id[:100]!r}",
+                )
         args = task.args if task.HasField("args") else struct_pb2.Struct()
         result = await manager.invoke_action(task.name, args)
         # Actions run to completion before the task is reported, so the status is COMPLETE; a failed action
