@@ -41,7 +41,7 @@ from connector.baton.c1.errors import (
     network_cause,
 )
 from connector.baton.c1.salvage import PartlyRead, UnreadableTask, read_get_task
-from connector.baton.c1.token import BATON_SDK_VERSION, TokenFetch, TokenSource
+from connector.baton.c1.token import BATON_SDK_VERSION, AccessToken, TokenFetch, TokenSource
 from connector.baton.pb.c1.connector.v2 import connector_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2, baton_pb2_grpc
 from connector.baton.retry import Backoff, RetryPolicy
@@ -215,6 +215,8 @@ class BatonServiceClient:
         self._owns_token_source = owns_token_source
         self._channel: grpc.aio.Channel | None = None
         self._stub: baton_pb2_grpc.BatonServiceAsyncStub | None = None
+        self._early_token: asyncio.Task[AccessToken] | None = None
+        """The fetch `warm_up` started, until the first call takes it over (its failure is that call's)."""
         # GetTask's answer as bytes: `salvage` reads what it can of one that does not decode whole.
         self._raw_get_task: grpc.aio.UnaryUnaryMultiCallable | None = None
 
@@ -268,7 +270,24 @@ class BatonServiceClient:
     async def __aexit__(self, *_: object) -> None:
         await self.close()
 
+    def warm_up(self) -> None:
+        """Start, in the background, what the first call waits for: the channel's connection (TCP, TLS, HTTP/2)
+        and an access token. The service calls it before its other start-up work (the connector's check), so the
+        Hello after it takes one round trip. The first call waits for this token fetch and fails with its error,
+        as it would have fetched; a channel that could not connect fails the call as it would have."""
+        self._ensure_stub()
+        assert self._channel is not None
+        self._channel.get_state(try_to_connect=True)
+        if self._early_token is None:
+            self._early_token = asyncio.create_task(self.tokens.token())
+
     async def close(self) -> None:
+        early, self._early_token = self._early_token, None
+        if early is not None:
+            early.cancel()
+            await asyncio.wait([early])  # never raises; the fetch's own error is of no use to anyone now
+            if not early.cancelled():
+                early.exception()  # retrieved: asyncio would log it as never retrieved
         if self._channel is not None:
             channel, self._channel, self._stub, self._raw_get_task = self._channel, None, None, None
             await channel.close()
@@ -470,6 +489,9 @@ class BatonServiceClient:
     async def _call(self, method: str, attempt: Callable[[_Metadata], Awaitable[_Response | None]]) -> _Response:
         """Run one RPC attempt with a token; on UNAUTHENTICATED drop that token and try once more."""
         for auth_retry in (False, True):
+            early, self._early_token = self._early_token, None
+            if early is not None:
+                await early  # its failure is this call's; its token is the source's cached one
             token = await self.tokens.token()
             started = time.monotonic()
             try:
