@@ -371,7 +371,7 @@ async def _hello_until_ok(hello: Callable[[], Awaitable[None]], stop: asyncio.Ev
             log.error(refused, error=str(exc))
             raise StartupRefused(f"{refused}: {exc}") from None
         except C1TransientError as exc:
-            delay = backoff.next_delay() or 0.0
+            delay = backoff.next_delay(exc.retry_after) or 0.0
             log.warning(
                 "Hello failed; retrying", attempt=backoff.failures, retry_in_seconds=round(delay, 3), error=str(exc)
             )
