@@ -567,6 +567,20 @@ async def test_a_create_account_profile_holding_numbers_json_cannot_carry_reache
     assert rig.observer.in_flight == 0
 
 
+async def test_a_create_account_task_hands_the_primary_email_first_wherever_it_is_listed() -> None:
+    """AccountInfo's emails carry `is_primary`; the connector was handed the addresses alone, in the task's order, and
+    one whose profile names no email (Datadog's) invited the first listed: a secondary address got the account."""
+    rig = make_rig()
+    task = kind_task("create_account")
+    emails = task.create_account.account_info.emails
+    emails.add(address="old@example.com")
+    emails.add(address="work@example.com", is_primary=True)
+    emails.add(address="other@example.com")
+    await rig.processor.process(task)
+    (info,) = rig.connector.accounts.created
+    assert info.emails == ["work@example.com", "old@example.com", "other@example.com"]
+
+
 async def _report_known_gone() -> Rig:
     rig = make_rig()
     rig.client.finish_script.extend([C1FatalError("FinishTask: NOT_FOUND", code=grpc.StatusCode.NOT_FOUND)] * 3)
