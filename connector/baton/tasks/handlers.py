@@ -13,6 +13,7 @@ from connector.baton.errors import Code
 from connector.baton.ksuid import new_ksuid
 from connector.baton.pb.c1.connector.v2 import action_pb2, connector_pb2, grant_pb2, resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+from connector.baton.printable import printable
 from connector.baton.tasks import credentials
 from connector.baton.tasks.outcome import Outcome, TaskError
 
@@ -93,6 +94,26 @@ class Handlers:
     async def delete_resource(self, task: Task.DeleteResourceTask) -> Outcome:
         self._require_provisioning()
         return await credentials.delete_resource(self._connector, task)
+
+    async def create_resource(self, task: Task.CreateResourceTask) -> Outcome:
+        """docs/spec/service-mode.md §3.4: CreateResource, every error non-retryable. No connector of this layer
+        creates resources, so the answer is Go's builder's for a type without a resource manager. It was "unsupported
+        task type", retryable: ConductorOne would re-offer a creation no version of this connector can do."""
+        if not task.HasField("resource"):
+            raise TaskError(Code.INVALID_ARGUMENT, "malformed create resource task")
+        self._require_provisioning()
+        type_id = printable(task.resource.id.resource_type[:100])
+        raise TaskError(Code.UNIMPLEMENTED, f"resource type {type_id} does not have resource Create() configured")
+
+    async def rotate_credentials(self, task: Task.RotateCredentialsTask) -> Outcome:
+        """docs/spec/service-mode.md §3.4: RotateCredential, every error non-retryable. No connector of this layer
+        rotates credentials (Datadog has no rotation: docs/spec/credentials.md §3.4), so the answer is Go's builder's
+        for a type without a credential manager. It was "unsupported task type", retryable: ConductorOne would
+        re-offer a rotation no version of this connector can do."""
+        if not task.HasField("resource_id"):
+            raise TaskError(Code.INVALID_ARGUMENT, "malformed rotate credentials task")
+        self._require_provisioning()
+        raise TaskError(Code.UNIMPLEMENTED, "resource type does not have credential manager configured")
 
     async def issue_credential(self, task_id: str, task: Task.IssueCredentialTask) -> Outcome:
         self._require_provisioning()
