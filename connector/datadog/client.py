@@ -38,6 +38,7 @@ from connector.datadog.errors import (
     NotFound,
     Unauthorized,
     UnexpectedResponse,
+    not_skipped,
 )
 from connector.datadog.models import (
     AccessToken,
@@ -230,15 +231,9 @@ class DatadogClient:
         except NotFound as exc:
             if not collection:
                 raise  # the object the list belongs to is gone (a team deleted mid-sync): the caller decides
-            # A NotFound is "gone, skip it" to the sync engine: the sync would finish without any user (or the
-            # users from that page on), as if they had been deleted. The list exists; its answer was wrong.
-            raise UnexpectedResponse(
-                method="GET",
-                path=path,
-                status=exc.status,
-                messages=[*exc.messages, f"page {number}: not found, but this list always exists"],
-                retryable=True,
-            ) from None
+            # The sync would finish without any user (or the users from that page on), as if they had been deleted.
+            # The list exists; its answer was wrong.
+            raise not_skipped(exc, f"page {number}: not found, but this list always exists") from None
         envelope = parse_model(envelope_type, reply)
 
         def check() -> Page[R]:
@@ -323,7 +318,9 @@ class DatadogClient:
         Raises `InvalidAPIKey` or `InvalidApplicationKey`; neither message contains a key value. A 403 names
         the site in use, since a key of another Datadog site is the usual cause. The second call is the
         cheapest read the connector depends on, so a valid application key that lacks ``user_access_read``
-        is reported here rather than midway through a sync. Anything else is a `DatadogError` too.
+        is reported here rather than midway through a sync. Anything else is a `DatadogError` too, a 401 or 403
+        without Datadog's error body among them: a proxy's or a gateway's refusal says nothing of the keys (the
+        service called it a rejected key and exited, the keys being right).
         """
 
         def _site_hint(status: int | None) -> str | None:
@@ -335,6 +332,8 @@ class DatadogClient:
         try:
             reply = await self._t.request("GET", path, group="validate", api_key_only=True)
         except (Forbidden, Unauthorized) as exc:
+            if not exc.datadog_body:
+                raise
             raise InvalidAPIKey(
                 method="GET", path=path, status=exc.status, messages=exc.messages, hint=_site_hint(exc.status)
             ) from None
@@ -348,6 +347,8 @@ class DatadogClient:
         try:
             await self._t.request("GET", path, group="validate", params={"page[size]": 1, "page[number]": 0})
         except (Forbidden, Unauthorized) as exc:
+            if not exc.datadog_body:
+                raise
             raise InvalidApplicationKey(
                 method="GET", path=path, status=exc.status, messages=exc.messages, hint=_site_hint(exc.status)
             ) from None
@@ -406,10 +407,11 @@ class DatadogClient:
 
         def another_user(user: User) -> str | None:
             # Datadog stores the address lower-cased. The answer names the user to invite: another one's (answers
-            # mixed up) had that user invited and reported as the account created.
-            return (
-                "the answer is about another user" if user.email is not None and user.email.lower() != asked else None
-            )
+            # mixed up) had that user invited and reported as the account created, and so did one leaving the email
+            # out (Datadog's answer, the new user, always shows it), which says nothing of which user it is.
+            if user.email is None:
+                return "the answer does not show the user's email"
+            return "the answer is about another user" if user.email.lower() != asked else None
 
         return await self._item(
             ItemEnvelope[User], "POST", "/api/v2/users", group="users", json={"data": data}, problem=another_user
@@ -441,7 +443,8 @@ class DatadogClient:
             # without relying on it (docs/spec/credentials.md §5 step 3, §7 item 4); failing on it would fail
             # every update that names a title. It is said in a warning instead.
             shown: dict[str, object] = {"name": user.name, "email": user.email, "title": user.title}
-            shown["disabled"] = user.disabled
+            # Only as the answer shows it: a `disabled` left out is the model's default, which says nothing.
+            shown["disabled"] = user.disabled if "disabled" in user.model_fields_set else None
             differ = [f for f, asked in attributes.items() if not _shows(shown[f], asked, email=f == "email")]
             if "title" in differ:
                 differ.remove("title")
@@ -539,7 +542,7 @@ class DatadogClient:
                 retryable=True,
             )
         users, whole = answer
-        holds = any(isinstance(u.get("id"), str) and not _another_id(u["id"], user_id) for u in users)
+        holds = any(not _another_id(u["id"], user_id) for u in users)
         wrong = (
             # Each listed user names its roles, this one among them: a user without it is another role's (answers
             # mixed up), and the list says nothing of this one.
@@ -824,8 +827,9 @@ def _holds(value: object, secret: str) -> bool:
 
 def _another_credential(item: APIKey | ApplicationKey | AccessToken, type_: str, name: str, owner: str | None) -> bool:
     """Whether a create's answer names another credential than the one created: of another type, name or owner (the
-    name and owner when the answer gives them; the type always, as JSON:API answers do)."""
-    if item.type != type_ or (item.name is not None and item.name != name):
+    owner when the answer gives it; the type and the name always, as Datadog's answer, the new credential, does: one
+    naming an id alone, taken for what was made and rolled back by that id, deleted the credential it names)."""
+    if item.type != type_ or item.name != name:
         return True
     if isinstance(item, APIKey) or owner is None:
         return False
@@ -857,6 +861,10 @@ def _membership_problem(
         for given, asked in ((membership.user_id, user_id), (membership.team_id, team_id)):
             if _another_id(given, asked):
                 return "the answer is about another membership"
+        if "role" not in membership.model_fields_set:
+            # Datadog's answer always holds it ("admin", or null for a member); one left out read as null, a member,
+            # and a demotion was reported done on an answer that said nothing of the role.
+            return "the answer does not show the membership's role"
         if membership.team_role != role and not (or_admin and membership.team_role == "admin"):
             return f"the membership's role is {membership.team_role}, not the {role} asked for"
         return None
@@ -905,7 +913,12 @@ def _included(page: Page[Any], type_: str, model: type[R]) -> dict[str, R]:
 
 def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status: int) -> ScheduleResponders:
     """Every shift of the current responders; each piece of the payload is type-checked before use."""
-    linked = mapping(mapping(mapping(mapping(payload.get("data")).get("relationships")).get("schedule")).get("data"))
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        # No responders answer at all (a gateway's or a stub's JSON): read as one, it said "nobody on call".
+        raise UnexpectedResponse(method="GET", path=path, status=status, messages=["the answer has no data object"])
+    relationships = mapping(data.get("relationships"))
+    linked = mapping(mapping(relationships.get("schedule")).get("data"))
     other = linked.get("id")
     if isinstance(other, str) and _another_id(other, schedule_id):
         # Another schedule's responders (answers mixed up) would be synced as on call for this one.
@@ -913,6 +926,21 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
             method="GET", path=path, status=status, messages=["the answer is about another schedule"]
         )
     included = objects(payload.get("included"))
+    named = {ref.get("id") for ref in objects(mapping(relationships.get("responders")).get("data"))}
+    if "included" in payload and not named <= {
+        x.get("id") for x in included if x.get("type") == "schedule_oncall_responder"
+    }:
+        # The responders were asked for (`include=responders`): one the answer names and `included` leaves out could
+        # be the current one, and without it every shift of the answer was taken (none, or not the current ones).
+        # Retryable, as a missing shift is. (An answer with no `included` at all, as one recorded without the include,
+        # is read as before.)
+        raise UnexpectedResponse(
+            method="GET",
+            path=path,
+            status=status,
+            messages=["a responder the answer names is not in `included`"],
+            retryable=True,
+        )
     groups = [
         x
         for x in included
@@ -946,7 +974,7 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
         chosen = tuple(shifts[i] for i in wanted)
     else:
         chosen = tuple(shifts.values())
-    scheduled_at = mapping(mapping(payload.get("data")).get("attributes")).get("scheduled_at")
+    scheduled_at = mapping(data.get("attributes")).get("scheduled_at")
     return validate_model(
         ScheduleResponders,
         {"schedule_id": schedule_id, "scheduled_at": scheduled_at, "shifts": chosen, "users": users},

@@ -133,17 +133,18 @@ def json_object(reply: Reply) -> dict[str, Any]:
 def listed(reply: Reply) -> tuple[list[Mapping[str, Any]], bool] | None:
     """The objects a JSON:API list answer holds, and whether they are all of the list (its `meta.page.total_count`
     reached, or none at all: a first page holding nothing is an empty list, whatever total it claims); None for a
-    body that is no such list (empty, not JSON, no `data` list). Read without a model: a write's answer only needs a
-    few fields of it."""
+    body that is no such list (empty, not JSON, no `data` list, or one holding anything but objects with an id: read
+    as an empty page, a garbled list said "the user is not listed"). Read without a model: a write's answer only
+    needs a few fields of it."""
     try:
         payload = mapping(from_json(reply.body)) if reply.body.strip() else {}
     except ValueError:
         return None
     data = payload.get("data")
-    if not isinstance(data, list):
+    if not isinstance(data, list) or not all(isinstance(x, dict) and isinstance(x.get("id"), str) for x in data):
         return None
     total = mapping(mapping(payload.get("meta")).get("page")).get("total_count")
-    return list(objects(data)), not data or (type(total) is int and total <= len(data))
+    return data, not data or (type(total) is int and total <= len(data))
 
 
 def objects(value: Any) -> Iterable[Mapping[str, Any]]:

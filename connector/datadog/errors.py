@@ -34,6 +34,8 @@ __all__ = [
     "UnexpectedResponse",
     "describe_transport_error",
     "error_for_response",
+    "is_datadog_error_body",
+    "not_skipped",
     "nothing_done",
     "parse_error_messages",
     "scrub",
@@ -58,8 +60,9 @@ class DatadogError(baton.ConnectorError):
 
     kind: ClassVar[str] = "error"
     datadog_body: bool = False
-    """Whether the answer came with Datadog's error shape (a JSON object), not a proxy's, a load balancer's or a web
-    front end's page: only then is a 4xx Datadog's own refusal (set by `error_for_response`)."""
+    """Whether the answer came with Datadog's error shape (a JSON object holding an `errors` list), not a proxy's, a
+    load balancer's, a gateway's or a web front end's answer: only then is a 4xx Datadog's own refusal (set by
+    `error_for_response`)."""
     # Set by the transport when an earlier attempt of the same call may have reached Datadog and its answer was lost
     # (a 5xx, a timeout, a connection cut): a "not found" or "already exists" may then be that attempt's own doing.
     after_lost_answer: bool = False
@@ -150,7 +153,7 @@ class RateLimited(DatadogError, baton.RateLimitedError):
 
 
 class Unavailable(DatadogError, baton.UnavailableError):
-    """5xx, timeouts and connection failures that outlasted the retry policy."""
+    """5xx, 408, timeouts and connection failures that outlasted the retry policy."""
 
     kind = "unavailable"
 
@@ -205,6 +208,7 @@ _BY_STATUS: dict[int, type[DatadogError]] = {
     401: Unauthorized,
     403: Forbidden,
     404: NotFound,
+    408: Unavailable,  # a proxy's or load balancer's Request Timeout: the path to Datadog was slow, retried as a 5xx
     409: Conflict,
     422: Invalid,
     429: RateLimited,
@@ -241,10 +245,12 @@ def error_for_response(
         # Never followed (both keys would go along to wherever it points); usually a base URL or site that is
         # not Datadog's API host (`app.` instead of `api.`, http instead of https). Its Location is not quoted.
         messages.append("a redirect, not followed: check the Datadog site or base URL")
-    if cls in _ALREADY_SO and not _is_json_object(body):
+    datadog_body = is_datadog_error_body(body)
+    if cls in _ALREADY_SO and not datadog_body:
         # 404 and 409 are taken as Datadog's word that the state is already so: a revoke "already revoked", a grant
-        # "already granted", a listing "gone, skip it". Datadog says it with a JSON error body; a proxy's or a web
-        # front end's page saying it is no such word, and a revoke was reported done with the access still there.
+        # "already granted", a listing "gone, skip it". Datadog says it with its JSON error body; a proxy's, a gateway's
+        # or a web front end's answer saying it (in JSON or not) is no such word, and a revoke was reported done with
+        # the access still there.
         messages.append(f"a {status} without Datadog's JSON error body, so not taken as Datadog's answer")
         return UnexpectedResponse(method=method, path=clean_path, status=status, messages=messages, retryable=True)
     error: DatadogError
@@ -255,8 +261,23 @@ def error_for_response(
         )
     else:
         error = cls(method=method, path=clean_path, status=status, messages=messages)
-    error.datadog_body = _is_json_object(body)
+    error.datadog_body = datadog_body
     return error
+
+
+def not_skipped(exc: NotFound, why: str, *, resumable: bool = True) -> UnexpectedResponse:
+    """A 404 from a listing the sync must not skip, as the error it is. To the sync engine a NotFound is "gone, skip it"
+    (a warning), and the sync finished complete without what the listing holds: to ConductorOne, all of it deleted.
+    `why`: what the 404 contradicts. Retryable (a later sync may read the listing whole); `resumable=False` when a
+    resumed run would only ask the same listing again (its parent stored as it was when the sync listed it)."""
+    return UnexpectedResponse(
+        method=exc.method,
+        path=exc.path,
+        status=exc.status,
+        messages=[*exc.messages, why],
+        retryable=True,
+        resumable=resumable,
+    )
 
 
 def nothing_done(exc: BaseException) -> bool:
@@ -267,8 +288,8 @@ def nothing_done(exc: BaseException) -> bool:
         return False
     if exc.status is None:
         return isinstance(exc, Invalid | RateLimited)  # both raised before the request left, without a status
-    # Datadog's own 4xx comes with its JSON error body; another (a proxy's or a load balancer's page) may have come
-    # after the request got through.
+    # Datadog's own 4xx comes with its JSON error body; another (a proxy's, a gateway's or a load balancer's answer)
+    # may have come after the request got through.
     return 400 <= exc.status < 500 and exc.datadog_body
 
 
@@ -276,12 +297,17 @@ def nothing_done(exc: BaseException) -> bool:
 _ALREADY_SO = (NotFound, Conflict)
 
 
-def _is_json_object(body: bytes | bytearray) -> bool:
+def is_datadog_error_body(body: bytes | bytearray) -> bool:
+    """Whether `body` has Datadog's error shape: a JSON object whose `errors` is a list (`APIErrorResponse`, every
+    shape of docs/spec/datadog-api.md §2.4). A JSON object alone is not enough: gateways and front ends answer in JSON
+    too (`{"message": "Forbidden"}`, `{"status": 404, "error": "Not Found"}`), and such a 404 was Datadog's "not a
+    member" to a revoke."""
     # A predicate: decode.json_object (same layer) returns the object and raises on anything else.
     try:
-        return isinstance(from_json(body), dict)
+        payload = from_json(body)
     except ValueError:
         return False
+    return isinstance(payload, dict) and isinstance(payload.get("errors"), list)
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

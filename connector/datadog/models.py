@@ -386,11 +386,15 @@ R = TypeVar("R", bound=Resource)
 
 
 class ListEnvelope(BaseModel, Generic[R]):
-    """A list response: ``data`` typed, ``included`` and ``meta`` kept raw (parsed on demand)."""
+    """A list response: ``data`` typed, ``included`` and ``meta`` kept raw (parsed on demand).
+
+    ``data`` is required: every JSON:API list answer holds it (`[]` when empty). A JSON body without it (a gateway's, a
+    stub's) read as an empty page, and a list without a total to contradict it (On-Call schedules) synced as empty.
+    """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    data: list[R] = Field(default_factory=list)
+    data: list[R]
     included: list[dict[str, Any]] = Field(default_factory=list)
     meta: dict[str, Any] | None = None
 

@@ -8,7 +8,8 @@ how the response describes the position (docs/spec/datadog-api.md §2.3):
 * On-Call schedules: ``meta.page`` with ``total``/``size``/``number``/``next_number``.
 
 `next_page_number` turns any of them into "the next page to fetch, or None". It never asks for a page
-it can tell is empty: it stops on the total when one is reported, otherwise on a short page. The
+it can tell is empty: it stops on the total when one is reported (unless a full page runs past it: then the total
+is older than the page), otherwise on a short page. The
 size used for "short" is the one the server reports when smaller than the one requested (Datadog is
 known to cap some pages below the requested size).
 
@@ -176,7 +177,11 @@ def next_page_number(
     if info.total is not None:
         if number * size >= info.total:
             raise bad(f"{count} items past the list's own total of {info.total}")
-        following = None if number * size + count >= info.total else number + 1
+        # The total ends the listing, unless a full page runs past it: the total was counted before items were added
+        # ahead of this page (a moment before the page was read), and the item they pushed onto the next page would
+        # go unread. The next page (within the guard's "first total + 1" budget) says where the list really ends.
+        overflows = count >= size and number * size + count > info.total
+        following = None if number * size + count >= info.total and not overflows else number + 1
     elif info.no_next or (info.last_number is not None and number >= info.last_number):
         following = None
     else:

@@ -11,15 +11,16 @@ from connector.datadog.errors import is_certificate_failure
 
 __all__ = ["RetryPolicy"]
 
-# 501/505 will not get better by asking again.
-_RETRYABLE_5XX = frozenset(range(500, 600)) - {501, 505}
+# 501/505 will not get better by asking again. A 408 (a proxy's or a load balancer's Request Timeout: the request did
+# not arrive whole in time) may be asked again (RFC 9110 §15.5.9).
+_RETRYABLE_STATUSES = frozenset(range(500, 600)) - {501, 505} | {408}
 
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy(BaseRetryPolicy):
     """The baton backoff policy, plus what is specific to HTTP.
 
-    Server errors, timeouts and connection failures back off exponentially with full jitter for at most
+    Server errors (and 408s), timeouts and connection failures back off exponentially with full jitter for at most
     `max_attempts` tries in total. A 429 waits for ``X-RateLimit-Reset`` instead and has its own budget,
     because being throttled says nothing about the health of the server.
     """
@@ -32,7 +33,7 @@ class RetryPolicy(BaseRetryPolicy):
 
     @staticmethod
     def retryable_status(status: int) -> bool:
-        return status in _RETRYABLE_5XX
+        return status in _RETRYABLE_STATUSES
 
     @staticmethod
     def retryable_exception(exc: BaseException, *, idempotent: bool) -> bool:

@@ -30,6 +30,7 @@ from connector.datadog.errors import (
     UnexpectedResponse,
     describe_transport_error,
     error_for_response,
+    is_datadog_error_body,
     scrub,
 )
 from connector.datadog.netio import HTTPCORE_ERRORS, HttpxSender, Sender, as_httpx_error, asyncio_pool
@@ -199,9 +200,10 @@ class ApiTransport:
             status,
             method=method,
             path=path,
-            # Only a refusal (4xx) of a create is quoted: any other answer may come after the credential was made, and
-            # a gateway's or proxy's error page may quote the upstream answer that holds its secret.
-            body=b"" if mints and not 400 <= status < 500 else body,
+            # Only Datadog's refusal (its 4xx, in its error shape) of a create is quoted: any other answer may come after
+            # the credential was made (a proxy's or a gateway's 4xx too: `errors.nothing_done`), and may quote the
+            # upstream answer that holds its secret.
+            body=b"" if mints and not (400 <= status < 500 and is_datadog_error_body(body)) else body,
             retry_after=info.wait_hint if info is not None else None,
             limit_name=info.name if info is not None else None,
             secrets=self._secret_values(),

@@ -642,9 +642,10 @@ def _live_secrets(fake: FakeDatadog) -> set[str]:
 class QuotedCreateAnswers(CreateAnswers):
     """The create lands; its caller gets a gateway's error whose text quotes the upstream answer, secret and all."""
 
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, shape: str = "datadog") -> None:
         super().__init__()
         self._status = status
+        self._shape = shape
         self.secrets: list[str] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -655,6 +656,10 @@ class QuotedCreateAnswers(CreateAnswers):
         await response.aclose()
         self.secrets.append(secret)
         upstream = json.dumps({"key": secret})
+        if self._shape == "html":
+            return httpx.Response(self._status, text=f"<html><body>upstream answered {upstream}</body></html>")
+        if self._shape == "gateway-json":
+            return httpx.Response(self._status, json={"message": f"upstream answered {upstream}"})
         quoted = {"errors": [f"upstream answered {upstream}", {"title": "Bad Gateway", "detail": upstream}]}
         return httpx.Response(self._status, json=quoted, headers={"Location": "/elsewhere"})
 
@@ -679,6 +684,28 @@ async def test_an_error_answer_quoting_the_created_credential_does_not_carry_it_
     assert f"-> {status}" in str(caught.value)
     live = _live_secrets(fake)
     assert secret not in live, "the credential that may have been made is deleted"
+
+
+@pytest.mark.parametrize("shape", ["html", "gateway-json"])
+@pytest.mark.parametrize("status", [400, 403, 408])
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_4xx_that_is_not_datadogs_quoting_the_created_credential_does_not_carry_it_on(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str, status: int, shape: str
+) -> None:
+    """A 4xx that is not Datadog's own refusal (a proxy's page, a gateway's JSON) may come after the create reached
+    Datadog, as a 5xx may, and may quote the upstream answer: quoted in the error, the new secret went on into the
+    FinishTask and the log lines. Only Datadog's refusal is quoted; the credential is deleted as before."""
+    transport = QuotedCreateAnswers(status, shape)
+    client = make_client(fake, transport=transport)
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    with pytest.raises(ConnectorError) as caught:
+        await env.issue(sa, kind, ["a"] if kind == SAT else [])
+    (secret,) = transport.secrets
+    canaries.values.add(secret)
+    assert secret not in f"{caught.value} {caught.value!r} {caught.value.args}"
+    assert f"-> {status}" in str(caught.value)
+    assert secret not in _live_secrets(fake), "the credential that may have been made is deleted"
 
 
 @pytest.mark.parametrize(
@@ -1070,6 +1097,38 @@ async def test_a_create_answered_with_another_credential_issues_nothing_and_dele
     assert (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens)) == before
 
 
+class CreatesAnsweredWithAnotherKeysIdAlone(CreatesAnsweredWithAnotherKey):
+    """As `CreatesAnsweredWithAnotherKey`, the answer stripped to the other credential's id and type (no name, no
+    secret, no owner): a stub's or a cache's answer that names nothing but an id."""
+
+    async def _instead(self) -> httpx.Response:
+        data = json.loads((await super()._instead()).content)["data"]
+        return httpx.Response(201, json={"data": {"type": data["type"], "id": data["id"], "attributes": {}}})
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_create_answered_by_an_id_alone_deletes_no_other_credential(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str
+) -> None:
+    """Datadog's create answer is the new credential, its name among the rest. One without the name (nor the
+    secret) was taken for the credential made: with no secret to hand over, it was rolled back by the answer's id,
+    which deleted the other credential that id names, while the one this create made stayed live with no trace. An
+    answer that does not show the name asked for is no word on what was made: the new credential is found by name
+    and deleted, and the other one is left alone."""
+    transport = CreatesAnsweredWithAnotherKeysIdAlone(fake)
+    client = make_client(fake, transport=transport)
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    scopes = ["a"] if kind == SAT else []
+    first = await env.issue(sa, kind, scopes, request_id="first")
+    transport.other = _document(first)["key_id"]
+    before = (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens))
+    with pytest.raises(ConnectorError):
+        await env.issue(sa, kind, scopes, request_id="second")
+    assert transport.created.is_set()
+    assert (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens)) == before
+
+
 class CreatesAnsweredWithAnotherOwner(RewrittenCreates):
     """The create happens; its answer names the new credential, owned by another service account (`owner`) or by an
     owner of another type (`owner_type`)."""
@@ -1364,3 +1423,20 @@ async def test_a_credential_made_with_fewer_scopes_than_asked_is_issued_with_tho
     env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
     issued = await env.issue(env.service_account(), kind, ["dashboards_read", "dashboards_write"])
     assert _document(issued)["scopes"] == ["dashboards_read"]
+
+
+@pytest.mark.parametrize("status", [400, 403, 404])
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
+async def test_a_create_answered_by_a_gateways_json_4xx_leaves_no_key_behind(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str, status: int
+) -> None:
+    """A gateway in front of Datadog answers in JSON too (`{"message": "Forbidden"}`): that JSON object was taken for
+    Datadog's refusal, so nothing was looked for, and the key the create had made stayed live and untraced."""
+    answer = httpx.Response(status, json={"message": "Forbidden"})
+    client = make_client(fake, transport=LoseCreateAnswers(answer))
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    before = (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens))
+    with pytest.raises(ConnectorError):
+        await env.issue(sa, kind, ["a"] if kind == SAT else [])
+    assert (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens)) == before

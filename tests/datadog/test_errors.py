@@ -217,3 +217,34 @@ def test_datadogs_messages_are_inert_text_on_one_line(body: bytes, shown: str) -
 )
 def test_a_write_certainly_did_nothing_only_when_refused_or_never_sent(error: DatadogError, done_nothing: bool) -> None:
     assert nothing_done(error) is done_nothing
+
+
+# JSON answers of the gateways and proxies that stand in front of APIs: AWS API Gateway, Kong, a Spring or Express
+# front end. Each is a JSON object, and none is Datadog's error shape (an `errors` list, docs/spec/datadog-api.md
+# §2.4), so none is Datadog's word on anything.
+GATEWAY_JSON = {
+    "api-gateway": b'{"message":"Forbidden"}',
+    "kong": b'{"message":"no Route matched with those values"}',
+    "spring": b'{"timestamp":"2026-12-05T16:00:00Z","status":404,"error":"Not Found","path":"/api/v2/x"}',
+    "errors-not-a-list": b'{"errors":"Not Found"}',
+    "empty-object": b"{}",
+}
+
+
+@pytest.mark.parametrize("status", [404, 409])
+@pytest.mark.parametrize("body", GATEWAY_JSON.values(), ids=GATEWAY_JSON.keys())
+def test_already_so_statuses_with_a_gateways_json_are_not_datadogs_word(status: int, body: bytes) -> None:
+    """A JSON object is not yet Datadog's error body: a gateway's 404 `{"message": ...}` was taken as Datadog's "not
+    a member" (a revoke reported already done, the access left in place) and its 409 as "already a member"."""
+    error = error_for_response(status, method="DELETE", path="/api/v2/team/t/memberships/u", body=body)
+    assert type(error) is UnexpectedResponse
+    assert error.retryable
+    assert f"a {status} without Datadog's JSON error body" in str(error)
+
+
+@pytest.mark.parametrize("body", GATEWAY_JSON.values(), ids=GATEWAY_JSON.keys())
+def test_a_4xx_with_a_gateways_json_is_no_proof_that_nothing_was_done(body: bytes) -> None:
+    """A create refused in a gateway's JSON may have reached Datadog first: the key it made must be looked for and
+    deleted, not left live because the answer was taken as Datadog's refusal."""
+    for status in (400, 403, 422):
+        assert not nothing_done(error_for_response(status, method="POST", path="/p", body=body))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -507,6 +507,52 @@ async def test_a_responder_whose_shift_the_answer_leaves_out_fails_the_sync(tmp_
     assert raised.value.retryable
 
 
+async def _sync_schedule_answered(responders: Mapping[str, object], tmp_path: Path) -> None:
+    schedules = {"data": [{"type": "schedules", "id": "s1", "attributes": {"name": "s1"}}], "meta": {"page": {}}}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v2/on-call/schedules":
+            return httpx.Response(200, json=schedules)
+        if request.url.path.endswith("/responders"):
+            return httpx.Response(200, json=responders)
+        total = {"page": {"total_count": 0}, "pagination": {"total": 0}}
+        return httpx.Response(200, json={"data": [], "meta": total})
+
+    client = answered_by(handler)
+    try:
+        connector = DatadogConnector(client, DatadogOptions(sync_schedules=True))
+        await sync_to_file(connector.syncers(), tmp_path / "s.c1z", SyncOptions())
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize("responders", [{}, {"data": None}, {"data": [], "included": []}], ids=["{}", "null", "list"])
+async def test_a_responders_answer_without_its_data_object_is_not_nobody_on_call(
+    responders: dict[str, object], tmp_path: Path
+) -> None:
+    """A JSON body with no `data` object is no responders answer (a gateway's, a stub's): it read as "nobody on
+    call", and every on-call grant of the schedule was revoked to ConductorOne."""
+    with pytest.raises(UnexpectedResponse, match="the answer has no data object"):
+        await _sync_schedule_answered(responders, tmp_path)
+
+
+async def test_a_responder_the_answer_names_but_leaves_out_fails_the_sync(tmp_path: Path) -> None:
+    """The answer names its current responder (`relationships.responders`), asked for with `include=responders`,
+    and `included` leaves it out: with no responder to read, every shift the answer holds (here none) was taken,
+    and whoever was on call was synced as not on call."""
+    responders = {
+        "data": {
+            "id": "r",
+            "type": "schedule_oncall_responders",
+            "relationships": {"responders": {"data": [{"type": "schedule_oncall_responder", "id": "r-current"}]}},
+        },
+        "included": [],
+    }
+    with pytest.raises(UnexpectedResponse, match="a responder the answer names is not in `included`") as raised:
+        await _sync_schedule_answered(responders, tmp_path)
+    assert raised.value.retryable
+
+
 async def test_half_a_surrogate_pair_or_bytes_not_utf8_in_a_name_sync_as_go_does(tmp_path: Path) -> None:
     """The JSON parser refuses a `\\ud800` escape without its pair and bytes that are not UTF-8, so one user named
     so failed every sync ("body is not valid JSON", retried for ever). Go's decoder puts U+FFFD in their place and
@@ -574,6 +620,54 @@ async def test_a_404_from_one_of_the_orgs_own_lists_fails_the_sync(
     assert raised.value.retryable, "the sync fails retryably: ConductorOne reschedules it"
     assert (raised.value.status, raised.value.path) == (404, path)
     assert "not found, but this list always exists" in str(raised.value)
+
+
+@pytest.mark.parametrize("listing", ["application_keys", "access_tokens"])
+async def test_a_404_from_a_service_accounts_keys_fails_the_sync_and_the_next_starts_over(
+    fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path, listing: str
+) -> None:
+    """An enabled service account's keys and tokens are never skipped (docs/spec/reference-connector.md §5.4, fail-hard
+    rules): a 404 was the engine's "gone, skip it", and the sync finished complete without that account's keys and
+    tokens, which ConductorOne then took as deleted while they were live. The run is not resumed: the resumed run
+    would list the same account's keys again, while a run started over lists it as it is then."""
+    org = fake.org
+    sa = org.add_user("robot@example.com", name="Robot", service_account=True, status="Active")
+    key = AppKey(org.new_id(), "deploy", org.new_secret(40), sa.id, org.now())
+    org.app_keys[key.id] = key
+    fake.faults.force(404, path=f"/api/v2/service_accounts/{sa.id}/{listing}", method="GET")
+    options = DatadogOptions(sync_secrets=True, sync_service_account_application_keys=True)
+    path = tmp_path / "s.c1z"
+    with pytest.raises(UnexpectedResponse) as raised:
+        await sync_to_file(DatadogConnector(_client(make_client, fake), options).syncers(), path, SyncOptions())
+    assert (raised.value.status, raised.value.retryable, raised.value.resumable) == (404, True, False)
+    assert "service account" in str(raised.value)
+    result = await sync_to_file(DatadogConnector(_client(make_client, fake), options).syncers(), path, SyncOptions())
+    assert not result.warnings
+    with C1ZReader(path) as reader:
+        assert key.id in {r.id.resource for r in reader.resources("service-account-application-key")}
+
+
+@pytest.mark.parametrize("body", [{}, {"meta": {"page": {"total": 0}}}, {"status": "ok"}], ids=["{}", "meta", "other"])
+async def test_a_list_answer_without_data_is_no_empty_list(body: dict[str, object], tmp_path: Path) -> None:
+    """A JSON:API list answer always holds `data` (every recorded one does). A 200 JSON body without it (a gateway's
+    or a stub's) read as an empty page: On-Call schedules, the one list without a total to contradict it, synced as
+    none at all, so ConductorOne saw every schedule and its on-call grants deleted."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v2/on-call/schedules":
+            return httpx.Response(200, json=body)
+        if request.url.path == "/api/v2/team":
+            return httpx.Response(200, json={"data": [], "meta": {"pagination": {"total": 0}}})
+        return httpx.Response(200, json={"data": [], "meta": {"page": {"total_count": 0}}})
+
+    client = answered_by(handler)
+    try:
+        connector = DatadogConnector(client, DatadogOptions(sync_schedules=True))
+        with pytest.raises(UnexpectedResponse, match=r"invalid field\(s\): data \(missing\)") as raised:
+            await sync_to_file(connector.syncers(), tmp_path / "s.c1z", SyncOptions())
+    finally:
+        await client.aclose()
+    assert raised.value.path == "/api/v2/on-call/schedules"
 
 
 async def test_a_404_from_a_teams_memberships_still_skips_that_team(

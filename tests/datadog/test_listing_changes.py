@@ -58,9 +58,17 @@ class Emptied(list[str]):
     """A list whose pages answer no items while its total still counts these."""
 
 
+class Counted(list[str]):
+    """A list whose pages report the total Datadog counted a moment before it read them (`counted`)."""
+
+    def __init__(self, ids: list[str], counted: int) -> None:
+        super().__init__(ids)
+        self.counted = counted
+
+
 def _body(path: str, ids: list[str], number: int) -> dict[str, Any]:
     items = [] if isinstance(ids, Emptied) else [_item(path, i) for i in ids[number * 100 : (number + 1) * 100]]
-    total = len(ids)
+    total = ids.counted if isinstance(ids, Counted) else len(ids)
     if path.startswith("/api/v2/team"):
         return {"data": items, "meta": {"pagination": {"type": "number_size", "total": total, "size": 100}}}
     return {"data": items, "meta": {"page": {"total_count": total, "total_filtered_count": total}}}
@@ -172,6 +180,18 @@ async def test_a_list_growing_before_the_page_being_read_syncs_every_item_it_hel
     grown = ["a000", "a001", *ORG]
     stored = await _sync(path, lambda number: ORG if number == 0 else grown, tmp_path)
     assert {f"{_names(path)}:{i}" for i in ORG} <= stored
+
+
+@pytest.mark.parametrize("path", LISTINGS.values(), ids=LISTINGS.keys())
+async def test_a_full_page_holding_more_than_its_total_is_not_the_end(path: str, tmp_path: Path) -> None:
+    """The list held 99 items when Datadog counted it, and two were added at the front before it read page 0: a full
+    page of 100 under a total of 99. The total was taken for the end of the list, and x098, pushed onto page 1, was
+    never read: the sync finished complete without an item the list held all along, which ConductorOne takes for
+    deleted. A full page that overflows its own total ends nothing; the next page says where the list ends."""
+    held = ORG[:99]
+    grown = ["a000", "a001", *held]
+    stored = await _sync(path, lambda number: Counted(grown, len(held)) if number == 0 else grown, tmp_path)
+    assert {f"{_names(path)}:{i}" for i in held} <= stored
 
 
 async def test_items_without_an_id_are_dropped_not_counted_as_repeats(tmp_path: Path) -> None:

@@ -217,6 +217,22 @@ async def test_a_role_change_answered_without_the_roles_users_is_not_done(answer
     assert seen == [("POST", ROLE_USERS_PATH), ("DELETE", ROLE_USERS_PATH), ("DELETE", ROLE_USERS_PATH)]
 
 
+@pytest.mark.parametrize(
+    "data",
+    [["u1"], [{"type": "users"}], [1, None], [{"type": "users", "id": 7}]],
+    ids=["ids-as-strings", "objects-without-id", "scalars", "numeric-id"],
+)
+async def test_a_role_change_answered_with_a_list_of_no_users_is_not_done(data: list[Any]) -> None:
+    """A `data` list whose items are not user objects with an id is no list of the role's users either: read as an
+    empty page of it, the user was "not listed", and a revoke (or a grant, the list not being whole) was reported
+    done on a garbled answer."""
+
+    async with answered_by(lambda request: httpx.Response(200, json={"data": data})) as client:
+        for change in (client.add_user_to_role, client.remove_user_from_role):
+            with pytest.raises(UnexpectedResponse, match="the answer is not the list of the role's users"):
+                await change("r1", "u1")
+
+
 WRITES_DECIDED_BY_STATUS: list[tuple[str, Callable[[DatadogClient], Awaitable[None]]]] = [
     ("role grant", lambda c: c.add_user_to_role("r1", "u1")),
     ("role revoke", lambda c: c.remove_user_from_role("r1", "u1")),

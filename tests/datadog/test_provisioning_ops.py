@@ -278,6 +278,35 @@ async def test_a_revoke_answered_by_a_404_page_is_not_already_revoked(
             await provisioner.revoke(grant)
 
 
+@pytest.mark.parametrize(
+    ("resource_type", "entitlement"),
+    [
+        (types.ROLE.id, roles.member_entitlement(b.resource(types.ROLE, "r1", "R"))),
+        (types.TEAM.id, b.entitlement(b.resource(types.TEAM, "t1", "T"), teams.MEMBER)),
+        (types.TEAM.id, b.entitlement(b.resource(types.TEAM, "t1", "T"), teams.ADMIN)),
+    ],
+    ids=["role", "team-member", "team-admin"],
+)
+@pytest.mark.parametrize("status", [404, 409])
+async def test_a_grant_or_revoke_answered_by_a_gateways_json_is_not_already_so(
+    resource_type: str, entitlement: entitlement_pb2.Entitlement, status: int
+) -> None:
+    """A JSON object is not Datadog's word: an API gateway's `{"message": "Not Found"}` (or its 409) in front of
+    Datadog was taken for Datadog's error body, and the grant reported already there, or the revoke already done,
+    with nothing changed in Datadog."""
+    page = httpx.Response(status, json={"message": "Not Found" if status == 404 else "Conflict"})
+    client = answered_by(lambda r: page)
+    async with client:
+        provisioner = DatadogConnector(client, ON).provisioner(resource_type)
+        assert provisioner is not None
+        user = b.resource(types.USER, "u1", "U")
+        grant = b.grant(entitlement.resource, entitlement.slug, user.id)
+        with pytest.raises(UnexpectedResponse, match=f"a {status} without Datadog's JSON error body"):
+            await provisioner.grant(user, entitlement)
+        with pytest.raises(UnexpectedResponse, match=f"a {status} without Datadog's JSON error body"):
+            await provisioner.revoke(grant)
+
+
 class RoleIgnored(ToTheFake):
     """A Datadog (or a proxy rewriting bodies) that applies a membership change with another role than asked."""
 
@@ -331,6 +360,38 @@ async def test_an_admin_revoke_answered_with_an_admin_membership_is_not_revoked(
     provisioner = DatadogConnector(client, ON).provisioner(types.TEAM.id)
     assert provisioner is not None
     with pytest.raises(UnexpectedResponse, match="the membership's role is admin, not the member asked for"):
+        await provisioner.revoke(_grant_of(_team_entitlement(team, teams.ADMIN), user))
+    assert _membership_role(team, user) == "admin"
+
+
+class MembershipChangesStubbed(ToTheFake):
+    """A stub in front of Datadog answers membership changes itself, with the membership minus its `role`."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method not in ("PATCH", "POST") or "/memberships" not in request.url.path:
+            return await self._inner.handle_async_request(request)
+        team_id = request.url.path.split("/")[4]
+        user_id = request.url.path.rsplit("/", 1)[-1] if request.method == "PATCH" else ""
+        if not user_id:
+            user_id = json.loads(request.content)["data"]["relationships"]["user"]["data"]["id"]
+        membership = {
+            "type": "team_memberships",
+            "id": f"TeamMembership-{team_id}-1",
+            "attributes": {"provisioned_by": None},
+            "relationships": {"user": {"data": {"type": "users", "id": user_id}}},
+        }
+        return httpx.Response(200, json={"data": membership})
+
+
+async def test_a_membership_answer_without_its_role_is_no_demotion(env: Env, make_client: ClientFactory) -> None:
+    """Datadog's membership answers always hold `role` ("admin", or null for a member). One leaving it out says
+    nothing of the role, yet read as null, a member: the admin revoke was reported done, the user still admin."""
+    user = _human(env.fake)
+    team = _team(env.fake, {user.id: "admin"})
+    client = make_client(env.fake, transport=MembershipChangesStubbed())
+    provisioner = DatadogConnector(client, ON).provisioner(types.TEAM.id)
+    assert provisioner is not None
+    with pytest.raises(UnexpectedResponse, match="the answer does not show the membership's role"):
         await provisioner.revoke(_grant_of(_team_entitlement(team, teams.ADMIN), user))
     assert _membership_role(team, user) == "admin"
 
@@ -1074,6 +1135,27 @@ async def test_create_account_answered_with_another_user_invites_nobody(
     assert "no invitation was sent" in str(caught.value)
     assert fake.count("POST", INVITATIONS) == 0
     assert fake.org.user_by_email("asked.for@example.com") is not None
+
+
+async def test_create_account_answered_without_the_users_email_invites_nobody(
+    fake: FakeDatadog, make_client: ClientFactory
+) -> None:
+    """Datadog's create answer is the new user, email and all. One that leaves the email out (a stub's) named a user
+    all the same, who was invited and reported as the account created: only an answer showing the address asked for
+    says which user the create made."""
+
+    def without_email(body: dict[str, Any]) -> dict[str, Any]:
+        body["data"]["attributes"].pop("email", None)
+        return body
+
+    client = make_client(fake, transport=AnsweredAbout("/api/v2/users", without_email))
+    manager = DatadogConnector(client, ON).account_manager()
+    assert manager is not None
+    fake.reset_counters()
+    with pytest.raises(ConnectorError, match="the answer does not show the user's email") as caught:
+        await manager.create_account(_account("asked.for@example.com"))
+    assert "may have been created" in str(caught.value)
+    assert fake.count("POST", INVITATIONS) == 0
 
 
 @pytest.mark.parametrize(("named", "says"), [("other", "the answer is about another user"), (None, "names no user")])

@@ -205,3 +205,32 @@ async def test_a_503_asking_for_longer_than_the_longest_wait_fails_at_once(
         await client.list_users()
     assert clock.sleeps == []
     assert fake.count("GET", USERS) == 1
+
+
+async def test_a_408_is_retried_as_a_server_error_is(fake: FakeDatadog, make_client: ClientFactory) -> None:
+    """A 408 Request Timeout (a proxy's or a load balancer's: the request did not arrive whole in time) may be asked
+    again (RFC 9110 §15.5.9). It was an unmapped error: not retried, and final, so one slow moment on the path failed
+    the whole sync for good."""
+    baseline = await _all_user_ids(make_client(fake))
+    fake.reset_counters()
+    fake.faults.force(408, times=2, path=USERS)
+    client = make_client(fake)
+    assert await _all_user_ids(client) == baseline
+    assert client.stats.retries == {"http_408": 2}
+
+
+async def test_a_408_that_outlasts_the_retries_fails_retryably(fake: FakeDatadog, make_client: ClientFactory) -> None:
+    fake.faults.force(408, times=50, path=USERS)
+    client = make_client(fake, retry=RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.002))
+    with pytest.raises(Unavailable) as raised:
+        await client.list_users()
+    assert fake.count("GET", USERS) == 3
+    assert (raised.value.status, raised.value.retryable) == (408, True)
+
+
+async def test_a_create_answered_408_is_not_resent(fake: FakeDatadog, make_client: ClientFactory) -> None:
+    fake.faults.force(408, times=1, path=USERS, method="POST")
+    client = make_client(fake)
+    with pytest.raises(Unavailable):
+        await client.create_user("new.person@example.com")
+    assert fake.count("POST", USERS) == 1

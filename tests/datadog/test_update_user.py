@@ -177,6 +177,37 @@ async def test_enable_user_answered_with_the_user_still_disabled_is_not_done(
     assert user.status == "Disabled"
 
 
+class DropsFromAnswers(ToTheFake):
+    """Datadog (or a proxy rewriting bodies) applies the PATCH but its answer leaves `attribute` out."""
+
+    def __init__(self, attribute: str) -> None:
+        super().__init__()
+        self._attribute = attribute
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method != "PATCH":
+            return response
+        body = json.loads(await response.aread())
+        await response.aclose()
+        body["data"]["attributes"].pop(self._attribute, None)
+        return httpx.Response(response.status_code, json=body)
+
+
+async def test_enable_user_answered_without_the_users_state_is_not_reported_done(
+    fake: FakeDatadog, make_client: ClientFactory
+) -> None:
+    """The answer is the user as changed, and says whether it is disabled. One leaving `disabled` out said nothing of
+    it, yet read as "not disabled" (the field's default) and the user was reported enabled, as a name left out is not
+    taken for the name asked."""
+    user = next(u for u in fake.org.users.values() if u.status == "Disabled")
+    client = make_client(fake, transport=DropsFromAnswers("disabled"))
+    found = DatadogConnector(client, DatadogOptions(provisioning=True)).action_manager()
+    assert found is not None
+    with pytest.raises(ConnectorError, match="the answer shows disabled not changed as asked"):
+        await found.invoke_action("enable_user", _args(_ref(user)))
+
+
 async def test_a_title_datadog_does_not_apply_is_a_warning_not_a_failed_update(
     fake: FakeDatadog, make_client: ClientFactory
 ) -> None:

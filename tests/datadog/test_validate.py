@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
-from connector.datadog.errors import InvalidAPIKey, InvalidApplicationKey, InvalidCredentials
+from connector.datadog.errors import DatadogError, InvalidAPIKey, InvalidApplicationKey, InvalidCredentials
 from connector.datadog.transport import ApiTransport
-from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, ClientFactory
+from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, ClientFactory, answered_by
 from tests.fakes.datadog import FakeDatadog, generate_org
 
 
@@ -102,3 +103,45 @@ def test_a_key_no_header_can_carry_is_refused_when_the_client_is_made(which: str
     with pytest.raises(ValueError, match="API key and the application key") as refused:
         ApiTransport(api_key=keys["api_key"], app_key=keys["app_key"], base_url="http://127.0.0.1:1")
     assert CANARY_API_KEY not in str(refused.value)
+
+
+_PROXY_PAGES = {
+    "html": httpx.Response(403, text="<html><body>Access denied by policy</body></html>"),
+    "gateway-json": httpx.Response(403, json={"message": "Forbidden"}),
+    "empty-401": httpx.Response(401, text=""),
+}
+
+
+@pytest.mark.parametrize("answered", _PROXY_PAGES.values(), ids=_PROXY_PAGES.keys())
+@pytest.mark.parametrize("refused", ["/api/v1/validate", "/api/v2/users"])
+async def test_a_refusal_that_is_not_datadogs_is_no_verdict_on_the_keys(refused: str, answered: httpx.Response) -> None:
+    """A 401 or 403 is Datadog's verdict on a key only with Datadog's error body. A TLS-inspecting proxy's or a
+    gateway's 403 page at the key check was "Datadog rejected a key": the daemon exited 1 telling the operator to fix
+    keys that were right. It is the 403 it is (the daemon warns and carries on; the first sync reports it)."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == refused:
+            return answered
+        if request.url.path == "/api/v1/validate":
+            return httpx.Response(200, json={"valid": True})
+        return httpx.Response(200, json={"data": [], "meta": {"page": {"total_filtered_count": 0}}})
+
+    async with answered_by(answer) as client:
+        with pytest.raises(DatadogError) as raised:
+            await client.validate()
+    assert not isinstance(raised.value, InvalidCredentials)
+    assert (raised.value.status, raised.value.path) == (answered.status_code, refused)
+
+
+@pytest.mark.parametrize(
+    ("refused", "rejected"), [("/api/v1/validate", InvalidAPIKey), ("/api/v2/users", InvalidApplicationKey)]
+)
+async def test_datadogs_own_refusal_still_names_the_key(refused: str, rejected: type[InvalidCredentials]) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == refused:
+            return httpx.Response(403, json={"errors": ["Forbidden"]})
+        return httpx.Response(200, json={"valid": True})
+
+    async with answered_by(answer) as client:
+        with pytest.raises(rejected):
+            await client.validate()

@@ -4,14 +4,18 @@ key value."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Awaitable
 from datetime import datetime
+from typing import TypeVar
 
 from connector.baton import builders as b
 from connector.baton.connector import Page
 from connector.baton.gostrings import go_is_blank, go_raw_url_b64decode
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, entitlement_pb2, grant_pb2, resource_pb2
 from connector.datadog.client import DatadogClient
+from connector.datadog.errors import NotFound, not_skipped
 from connector.datadog.models import AccessToken, APIKey, ApplicationKey
+from connector.datadog.paging import Page as DatadogPage
 from connector.datadog.resources import types
 from connector.datadog.resources.tokens import PageNumberTokens, next_token, page_number
 
@@ -144,6 +148,20 @@ class ApiKeySyncer(_NoGrants):
         return Page([api_key_resource(k) for k in page.items], next_token(page))
 
 
+K = TypeVar("K", ApplicationKey, AccessToken)
+
+
+async def _of_enabled_account(listing: Awaitable[DatadogPage[K]]) -> DatadogPage[K]:
+    """A page of an enabled service account's keys or tokens (only enabled ones are listed: `users.user_resource`).
+    A 404 fails the sync rather than skip the listing, as Go's syncer does (docs/spec/reference-connector.md §5.4,
+    fail-hard rules): skipped, the account's live keys were reported deleted."""
+    try:
+        return await listing
+    except NotFound as exc:
+        why = "not found, though the service account was enabled when listed: its keys are never skipped"
+        raise not_skipped(exc, why, resumable=False) from None
+
+
 class ServiceAccountAppKeySyncer(_NoGrants):
     """Listed per service account: enabled service-account users carry a ChildResourceType for this type."""
 
@@ -162,7 +180,9 @@ class ServiceAccountAppKeySyncer(_NoGrants):
     ) -> Page[resource_pb2.Resource]:
         if parent is None:
             return Page([])
-        page = await self._client.list_service_account_app_keys(parent.resource, page_number(page_token))
+        page = await _of_enabled_account(
+            self._client.list_service_account_app_keys(parent.resource, page_number(page_token))
+        )
         return Page([app_key_resource(k, parent) for k in page.items], next_token(page))
 
 
@@ -184,5 +204,7 @@ class ServiceAccountAccessTokenSyncer(_NoGrants):
     ) -> Page[resource_pb2.Resource]:
         if parent is None:
             return Page([])
-        page = await self._client.list_service_account_access_tokens(parent.resource, page_number(page_token))
+        page = await _of_enabled_account(
+            self._client.list_service_account_access_tokens(parent.resource, page_number(page_token))
+        )
         return Page([access_token_resource(t, parent) for t in page.items], next_token(page))
