@@ -77,8 +77,10 @@ class SettingsError(ValueError):
 class Settings(BaseSettings):
     # env_ignore_empty: `BATON_SITE=""` (a chart's or Secret's "not set") leaves the file or the default in force,
     # as viper does in the Go SDK, instead of overriding them with nothing.
+    # allow_inf_nan=False: `inf` and `nan` are no durations; taken, `config --json` and the JSON log printed
+    # `Infinity`, which no JSON reader takes.
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, extra="forbid", case_sensitive=False, env_ignore_empty=True
+        env_prefix=ENV_PREFIX, extra="forbid", case_sensitive=False, env_ignore_empty=True, allow_inf_nan=False
     )
 
     # -- Datadog ------------------------------------------------------------------------------------------

@@ -605,3 +605,23 @@ def test_switches_that_take_effect_are_not_warned_about() -> None:
     synced = startup_summary(settings)["synced"]
     assert isinstance(synced, dict)
     assert synced["service_account_application_keys"] is True
+
+
+@pytest.mark.parametrize("name", ["shutdown_grace_seconds", "ready_window_seconds", "backoff_scale"])
+@pytest.mark.parametrize("value", ["inf", "Infinity", "-inf", "nan", "1e400"])
+def test_a_number_setting_takes_only_finite_numbers(
+    name: str, value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--shutdown-grace-seconds inf` was taken: `config --json` then printed `Infinity`, which no JSON reader
+    takes, as did the JSON log line naming the grace; NaN was refused as "should be greater than or equal to 0"."""
+    named = re.escape(f"{flag(name)} ({env(name)})") + ".*finite number"
+    with pytest.raises(SettingsError, match=named):
+        load([f"{flag(name)}={value}"])
+    monkeypatch.setenv(env(name), value)
+    with pytest.raises(SettingsError, match=named):
+        load([])
+    monkeypatch.delenv(env(name))
+    in_file = tmp_path / "settings.yaml"
+    in_file.write_text(f"{flag(name).removeprefix('--')}: .inf\n")  # YAML's own infinity
+    with pytest.raises(SettingsError, match=named):
+        load(["--config", str(in_file)])
