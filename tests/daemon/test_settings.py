@@ -625,3 +625,34 @@ def test_a_number_setting_takes_only_finite_numbers(
     in_file.write_text(f"{flag(name).removeprefix('--')}: .inf\n")  # YAML's own infinity
     with pytest.raises(SettingsError, match=named):
         load(["--config", str(in_file)])
+
+
+def _alias_bomb(levels: int) -> str:
+    """A YAML mapping for `invoke-action-args` whose aliases expand to 9**levels values (billion laughs)."""
+    lines = ["invoke-action-args:", '  l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"  l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_config_file_whose_aliases_expand_without_bound_is_refused_unexpanded(tmp_path: Path) -> None:
+    """`invoke-action-args` may be a mapping, written out as JSON: 2 KB of YAML aliases expanding to 9**10 values
+    held the CPU and memory until the process was killed. Go's YAML reader refuses such excessive aliasing."""
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(_alias_bomb(10))
+    with pytest.raises(SettingsError, match=r"--config \(BATON_CONFIG_PATH\): .*bomb.yaml: holds more than"):
+        load(["--config", str(bomb)])
+    fine = tmp_path / "fine.yaml"
+    fine.write_text(_alias_bomb(3) + "sync-resources: &ids [role:a, team:b]\n")  # aliases used with measure work
+    from connector.daemon.settings import read_yaml
+
+    read = read_yaml(fine)
+    assert len(json.loads(read["invoke_action_args"])["l2"]) == 9
+    assert read["sync_resources"] == ["role:a", "team:b"]
+
+
+def test_a_config_file_too_large_for_settings_is_refused_unread(tmp_path: Path) -> None:
+    """A 50 MB file was parsed whole (a minute of CPU, then "must hold a mapping"); a settings file is a few KB."""
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"site: datadoghq.eu\n" + b"#" * (2 << 20) + b"\n")
+    with pytest.raises(SettingsError, match=r"--config \(BATON_CONFIG_PATH\): .*big.yaml: is larger than 1 MiB"):
+        load(["--config", str(big)])
