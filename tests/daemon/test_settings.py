@@ -656,3 +656,43 @@ def test_a_config_file_too_large_for_settings_is_refused_unread(tmp_path: Path) 
     big.write_bytes(b"site: datadoghq.eu\n" + b"#" * (2 << 20) + b"\n")
     with pytest.raises(SettingsError, match=r"--config \(BATON_CONFIG_PATH\): .*big.yaml: is larger than 1 MiB"):
         load(["--config", str(big)])
+
+
+@pytest.mark.parametrize(
+    ("argv", "idle"),
+    [
+        (["--sync-interval", "3600"], "--sync-interval"),
+        (["--skip-full-sync"], "--skip-full-sync"),
+        (["--task-concurrency", "7"], "--task-concurrency"),
+        (["--host-id", "pod-1"], "--host-id"),
+        (["--shutdown-grace-seconds", "5"], "--shutdown-grace-seconds"),
+        (["--ready-window-seconds", "120"], "--ready-window-seconds"),
+    ],
+)
+def test_a_service_mode_setting_without_a_client_id_is_warned_about(argv: list[str], idle: str) -> None:
+    """`baton-datadog --sync-interval 3600 --file sync.c1z` made one sync and exited 0 without a word: every
+    service-mode setting does nothing in a one-shot run, which now says so."""
+    from connector.daemon.oneshot import idle_settings
+
+    (warning,) = idle_settings(load(argv))
+    variable = "BATON_" + idle[2:].upper().replace("-", "_")
+    assert warning == f"setting {idle} ({variable}) does nothing without --client-id (service mode); it is ignored"
+
+
+def test_service_mode_settings_are_not_warned_about_where_they_apply(monkeypatch: pytest.MonkeyPatch) -> None:
+    from connector.daemon.oneshot import idle_settings
+    from tests.fakes.c1 import generate_client_credentials
+
+    creds = generate_client_credentials("tenant.example.com")
+    service = ["--client-id", creds.client_id, "--client-secret", creds.client_secret]
+    assert idle_settings(load([*service, "--sync-interval", "3600", "--task-concurrency", "7"])) == []
+    # What the image sets for both modes (Dockerfile ENV), and defaults given explicitly, are not warned about.
+    for name, value in {
+        "BATON_C1Z_TEMP_DIR": "/tmp",
+        "BATON_HEALTH_CHECK": "true",
+        "BATON_HEALTH_CHECK_BIND_ADDRESS": "0.0.0.0",
+        "BATON_HEALTH_CHECK_PORT": "8081",
+        "BATON_TASK_CONCURRENCY": "3",
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert idle_settings(load([])) == []
