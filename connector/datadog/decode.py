@@ -8,14 +8,13 @@ key echoed back by a broken proxy cannot reach a log. A faster parser (issue 12)
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
-import pydantic_core
 from pydantic import BaseModel, ValidationError
 
 from connector.datadog.errors import UnexpectedResponse
+from connector.datadog.jsonbody import from_json, unicode_repaired
 from connector.datadog.transport import Reply
 
 __all__ = ["check_done", "json_object", "listed", "parse_model", "validate_model"]
@@ -65,7 +64,7 @@ def check_done(reply: Reply) -> None:
     if reply.body.strip():
         _check_content_type(reply, "JSON or no body")
         try:
-            payload = _from_json(reply.body)
+            payload = from_json(reply.body)
         except ValueError:
             return  # not read: its status is the outcome (a body cut short after the change, say)
         if isinstance(payload, dict) and payload.get("errors"):
@@ -85,35 +84,6 @@ def describe_validation_error(exc: ValidationError) -> str:
     return f"{exc.error_count()} invalid field(s): {shown} ({', '.join(kinds[:3])})"
 
 
-# In JSON text: an escaped backslash (kept, so the `u` after it is no escape), a surrogate pair (kept), or a lone
-# surrogate escape (replaced).
-_ESCAPES = re.compile(
-    rb"\\\\|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[dD][89a-fA-F][0-9a-fA-F]{2}"
-)
-
-
-def _unicode_repaired(body: bytes | bytearray) -> bytes | None:
-    """The body with what Go's JSON decoder replaces by U+FFFD so replaced (bytes that are not UTF-8, a `\\uD800`
-    escape of half a surrogate pair), or None when there is none. The JSON parser refuses both, so one Datadog user
-    whose name holds one failed every sync (the Go connector syncs it, U+FFFD in its place); only called once a
-    parse has failed, so a good body costs nothing."""
-    text = body.decode("utf-8", "replace").encode("utf-8")
-    if b"\\u" in text:
-        text = _ESCAPES.sub(lambda m: m[0] if len(m[0]) in (2, 12) else b"\\ufffd", text)
-    return text if text != body else None
-
-
-def _from_json(body: bytes | bytearray) -> Any:
-    """The body's JSON value, read as Go's decoder reads it (`_unicode_repaired`); ValueError when it is none."""
-    try:
-        return pydantic_core.from_json(body)
-    except ValueError:
-        repaired = _unicode_repaired(body)
-        if repaired is None:
-            raise
-        return pydantic_core.from_json(repaired)
-
-
 def _json_broken(exc: ValidationError) -> bool:
     return any(err["type"] == "json_invalid" for err in exc.errors(include_input=False))
 
@@ -125,7 +95,7 @@ def parse_model(model: type[M], reply: Reply) -> M:
         try:
             return model.model_validate_json(reply.body)
         except ValidationError as exc:
-            repaired = _unicode_repaired(reply.body) if _json_broken(exc) else None
+            repaired = unicode_repaired(reply.body) if _json_broken(exc) else None
             if repaired is None:
                 raise
             return model.model_validate_json(repaired)
@@ -150,7 +120,7 @@ def json_object(reply: Reply) -> dict[str, Any]:
     """The body as a JSON object, for the few endpoints read without a model."""
     _check_body(reply)
     try:
-        payload = _from_json(reply.body)
+        payload = from_json(reply.body)
     except ValueError:
         raise _unexpected(
             reply, "body is not valid JSON (malformed, truncated or nested too deeply)", retryable=True
@@ -166,7 +136,7 @@ def listed(reply: Reply) -> tuple[list[Mapping[str, Any]], bool] | None:
     body that is no such list (empty, not JSON, no `data` list). Read without a model: a write's answer only needs a
     few fields of it."""
     try:
-        payload = mapping(_from_json(reply.body)) if reply.body.strip() else {}
+        payload = mapping(from_json(reply.body)) if reply.body.strip() else {}
     except ValueError:
         return None
     data = payload.get("data")

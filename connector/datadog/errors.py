@@ -14,11 +14,10 @@ import ssl
 from collections.abc import Iterable
 from typing import Any, ClassVar, Literal
 
-import pydantic_core
-
 from connector.baton import errors as baton
 from connector.baton.printable import printable
 from connector.baton.proxyrefusal import proxy_refusal
+from connector.datadog.jsonbody import from_json
 
 __all__ = [
     "Conflict",
@@ -280,7 +279,7 @@ _ALREADY_SO = (NotFound, Conflict)
 def _is_json_object(body: bytes | bytearray) -> bool:
     # A predicate: decode.json_object (same layer) returns the object and raises on anything else.
     try:
-        return isinstance(pydantic_core.from_json(body), dict)
+        return isinstance(from_json(body), dict)
     except ValueError:
         return False
 
@@ -357,8 +356,7 @@ def parse_error_messages(body: bytes | bytearray, secrets: Iterable[str] = ()) -
         return ()
     secrets = tuple(secrets)
     try:
-        # jiter (via pydantic-core) bounds nesting depth; json.loads would raise RecursionError instead.
-        payload = pydantic_core.from_json(body)
+        payload = from_json(body)
     except ValueError:
         text = scrub(body[: _MAX_TEXT + _SECRET_SLACK].decode("utf-8", "replace"), secrets)
         return (_short(_strip_html(text[:_MAX_TEXT])),)

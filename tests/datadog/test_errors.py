@@ -90,6 +90,22 @@ def test_already_so_statuses_without_datadogs_error_body_are_not_datadogs_word(s
     assert f"a {status} without Datadog's JSON error body" in str(error)
 
 
+@pytest.mark.parametrize(("status", "cls"), [(404, NotFound), (409, Conflict)])
+@pytest.mark.parametrize(
+    "broken", [b"J\xe9r\xf4me", b"J\\ud800r\\ud800me"], ids=["bytes-not-utf8", "lone-surrogate-escape"]
+)
+def test_datadogs_error_body_with_broken_unicode_is_still_datadogs_word(
+    status: int, cls: type[DatadogError], broken: bytes
+) -> None:
+    # Read as Go reads it (U+FFFD in place), as the sync reads answers: a 404 naming a user whose name held such a
+    # byte became a retryable "unexpected answer", and a revoke of a membership already gone retried forever.
+    body = b'{"errors": ["user ' + broken + b' not found"]}'
+    error = error_for_response(status, method="DELETE", path="/api/v2/team/t/memberships/u", body=body)
+    assert type(error) is cls
+    assert error.datadog_body
+    assert error.messages == ("user J\ufffdr\ufffdme not found",)
+
+
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
 def test_a_redirect_says_it_was_not_followed(status: int) -> None:
     # It read 'Datadog error: GET /api/v2/users -> 301' and nothing else.
