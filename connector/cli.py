@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Iterator, Sequence
 from typing import NoReturn, TextIO
 
-from connector.daemon import logging as logs
+from connector.daemon import startgc
 
 EXIT_INTERNAL = 1
 
@@ -34,6 +34,9 @@ def _terminated(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    startgc.pause()  # young collections only until the start is over: before the imports below (startgc.py)
+    from connector.daemon import logging as logs
+
     args = list(sys.argv[1:] if argv is None else argv)
     logs.silence_native_logs()  # before anything imports grpc
     # Until the one-shot sync or the service installs its own handler, SIGTERM would kill the process without a
@@ -76,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, previous)
         if isinstance(sys.stdout, _Output):
             sys.stdout = stdout
+        startgc.resume()
 
 
 def _open_standard_streams() -> None:
@@ -196,6 +200,8 @@ def _dispatch(args: list[str]) -> int:
     if isinstance(found, int):
         return found
     command, rest = found
+    if command is not None:
+        startgc.resume()  # the commands have no start to speed up; the connector's run decides for itself
     if command == "inspect":
         from connector.daemon import inspect
 
@@ -360,6 +366,8 @@ def _debugging(args: list[str]) -> bool:
 
 
 def _unexpected(exc: Exception, args: list[str]) -> int:
+    from connector.daemon import logging as logs
+
     detail = logs.redact(f"{type(exc).__name__}: {exc}")
     if _debugging(args):
         print(logs.redact("".join(traceback.format_exception(exc))), file=sys.stderr, end="")

@@ -39,10 +39,13 @@ class RetryPolicy:
         return (rng or random).uniform(0.0, ceiling)
 
     def delay(self, attempt: int, hint: float | None = None, rng: random.Random | None = None) -> float:
-        """Seconds to wait after failed attempt number `attempt` (1-based); a server hint wins over backoff."""
+        """Seconds to wait after failed attempt number `attempt` (1-based): a server hint (up to `max_hinted_delay`)
+        when it is the longer, never less than the backoff (a hint of 0 from a broken server must not make a loop
+        spin)."""
+        backoff = self.backoff(attempt - 1, rng)
         if hint is not None and hint >= 0:
-            return min(hint, self.max_hinted_delay)
-        return self.backoff(attempt - 1, rng)
+            return max(backoff, min(hint, self.max_hinted_delay))
+        return backoff
 
     def should_retry(self, attempt: int) -> bool:
         """Whether another attempt may follow attempt number `attempt` (1-based)."""

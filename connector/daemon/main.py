@@ -17,6 +17,7 @@ import structlog
 from connector.baton.errors import ConnectorError
 from connector.baton.printable import printable
 from connector.daemon import logging as logs
+from connector.daemon import startgc
 from connector.daemon.preflight import check_environment
 from connector.daemon.settings import Settings, SettingsError, load_effective, redacted
 from connector.daemon.version import package_version
@@ -40,6 +41,8 @@ def run_connector(argv: Sequence[str]) -> int:
     except SettingsError as exc:
         return fail(str(exc), EXIT_BAD_SETTINGS)
     settings = effective.settings
+    if not settings.service_mode:
+        startgc.resume()  # a one-shot run's work starts here; the service's start goes on to its first ready
     for secret in (settings.api_key, settings.app_key, settings.client_secret):
         if secret is not None:
             logs.register_secret(secret.get_secret_value())

@@ -11,6 +11,7 @@ from connector.baton.connector import Connector
 from connector.baton.runtime import service as runner
 from connector.baton.runtime.service import ServiceConfig, ServiceSettingError, StartupVerdict
 from connector.daemon import logging as logs
+from connector.daemon import startgc
 from connector.daemon.metrics import DatadogApiMetrics, daemon_metrics
 from connector.daemon.network import Trust, outbound_trust
 from connector.daemon.oneshot import (
@@ -62,6 +63,7 @@ class DatadogService:
 
 async def run_service(settings: Settings) -> int:
     assert settings.client_secret is not None  # required together with client_id by the settings model
+    startgc.bound_pause()
     try:
         client_id = parse_client_id(settings.client_id)
         secret = parse_client_secret(settings.client_secret.get_secret_value())
@@ -105,6 +107,7 @@ async def run_service(settings: Settings) -> int:
         sync_file=settings.file,
         shutdown_grace_seconds=settings.shutdown_grace_seconds,
         on_token=functools.partial(logs.register_rotating_secret, "c1_access_token"),
+        on_ready=startgc.resume_after_ready,
     )
     metrics, api_metrics = daemon_metrics()
     try:

@@ -854,6 +854,42 @@ async def test_an_issued_credential_still_unreported_at_shutdown_is_deleted_agai
     assert stub.issuer.rolled_back == [_secret().id]
 
 
+class _UnansweringClient:
+    """ConductorOne takes each FinishTask and never answers it (a stalled peer: the call waits out its own deadline)."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+        self.sent = asyncio.Event()
+
+    async def finish_task(self, task_id: str, **kwargs: Any) -> None:
+        self.attempts += 1
+        self.sent.set()
+        await asyncio.Event().wait()
+
+
+async def test_an_issued_credential_whose_report_awaits_its_answer_at_shutdown_is_deleted_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The stop deadline bounds the FinishTask already awaiting ConductorOne's answer when stopping begins, not only
+    the attempts begun after it. That attempt used to run on to its own deadline (30 s) past the drain's end; the
+    drain then cancelled it, too late to delete the key: it stayed live in Datadog with nobody holding it."""
+    monkeypatch.setattr("connector.baton.tasks.processor.LAST_ATTEMPT_SECONDS", 0.01)
+    stub = StubConnector()
+    client = _UnansweringClient()
+    processor = _processor(stub, cast(Any, client))
+    with structlog.testing.capture_logs() as events:
+        running = asyncio.create_task(processor.process(baton_pb2.Task(id=TASK_ID, issue_credential=_task())))
+        await client.sent.wait()
+        processor.stop_reporting_within(0.01)
+        async with asyncio.timeout(10):  # not a measure: a failure instead of a hang (the attempt waited for ever)
+            await running
+    assert client.attempts == 1
+    assert stub.issuer.rolled_back == [_secret().id]
+    (lost,) = [e for e in events if e["event"] == "task not reported to ConductorOne"]
+    assert (lost["reason"], lost["error"]) == ("the connector is shutting down", "no answer before the stop deadline")
+    assert lost["undoing"] == 'service-account-application-key "key-1"'
+
+
 async def test_an_issued_credential_whose_report_is_cancelled_is_named_live_in_the_log() -> None:
     """Cancelled while reporting there is no time left to delete it: the error line says which credential is live."""
     stub = StubConnector()

@@ -89,6 +89,23 @@ async def test_poll_failures_back_off_under_the_policy_and_reset_on_success() ->
     assert "connection refused" in logged[0]["error"]
 
 
+async def test_a_poll_waits_at_least_the_retry_delay_conductorone_asks_for_and_never_less_than_its_backoff() -> None:
+    """RetryInfo on a refused poll (RESOURCE_EXHAUSTED: slow down) is honoured up to the policy's cap; a hint shorter
+    than the backoff (0 s, from a broken or hostile server) does not make the loop spin."""
+    rig = make_rig()
+    asked = [30.0, 10_000.0, 0.0, 0.0]
+    rig.client.poll_script.extend(
+        C1TransientError("GetTask: RESOURCE_EXHAUSTED", code=grpc.StatusCode.RESOURCE_EXHAUSTED, retry_after=hint)
+        for hint in asked
+    )
+    retry = RetryPolicy(base_delay=1.0, max_delay=8.0, max_hinted_delay=120.0)
+    _, pauses = await _run(rig.client, rig.processor, pauses=len(asked), retry=retry)
+    assert pauses.delays[:2] == [30.0, 120.0]
+    # Each refusal was followed by a pause (the backoff's, under caps of 4 and 8 s), none by an immediate poll.
+    assert rig.client.polls == len(asked)
+    assert all(delay > 0 for delay in pauses.delays)
+
+
 async def test_a_task_too_large_to_receive_is_told_at_error_once_per_burst_and_polled_with_backoff() -> None:
     """ConductorOne keeps offering a task over the gRPC message limit: nothing here can make it fit, and §3.2 backs
     off any failed poll. The operator hears it once at error (naming the limit) per run of such failures."""
@@ -397,6 +414,23 @@ async def test_hello_is_retried_on_transient_failures_until_it_succeeds() -> Non
     retries = [e for e in events if e["event"] == "Hello failed; retrying"]
     assert [e["attempt"] for e in retries] == [1, 2, 3, 4]
     assert all(e["retry_in_seconds"] <= INSTANT.max_delay for e in retries)
+
+
+async def test_hello_waits_the_retry_delay_conductorone_asks_for() -> None:
+    answers: list[Exception | None] = [
+        C1TransientError("Hello: RESOURCE_EXHAUSTED", code=grpc.StatusCode.RESOURCE_EXHAUSTED, retry_after=0.05),
+        None,
+    ]
+
+    async def hello() -> None:
+        answer = answers.pop(0)
+        if answer is not None:
+            raise answer
+
+    with structlog.testing.capture_logs() as events:
+        assert await _hello_until_ok(hello, asyncio.Event(), INSTANT)
+    (retry,) = [e for e in events if e["event"] == "Hello failed; retrying"]
+    assert retry["retry_in_seconds"] == 0.05
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.fakes.c1.creds import generate_client_credentials
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -36,3 +38,11 @@ def test_no_connector_module_imports_the_datadog_sdk() -> None:
         "        importlib.import_module(m.name)"
     )
     assert loaded_after(code, ["datadog_api_client"]) == []
+
+
+def test_reading_the_client_secret_loads_no_key_serialization() -> None:
+    # An Ed25519 JWK needs the key type alone; the serialization package (SSH, PKCS#12, every other key type) was
+    # imported at every start for two enum members.
+    secret = generate_client_credentials("tenant.example.com").client_secret
+    code = f"from connector.baton.c1.credentials import parse_client_secret\nparse_client_secret({secret!r})"
+    assert loaded_after(code, ["cryptography.hazmat.primitives.serialization"]) == []

@@ -8,6 +8,9 @@ import signal
 import time
 
 from connector.baton.errors import Code
+from connector.baton.ksuid import new_ksuid
+from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+from tests.baton.credential_vectors import configs_of, load
 from tests.e2e.harness import Stack, assert_error, finishes, only_finish, wait_for
 from tests.fakes.tasks import kind_task
 
@@ -18,7 +21,10 @@ REPORT_WINDOW = 5.0
 
 def test_sigterm_during_a_sync_drains_reports_and_exits_zero(stack: Stack) -> None:
     c1, dd = stack.c1, stack.dd
-    daemon = stack.start({"BATON_SHUTDOWN_GRACE_SECONDS": str(GRACE)})
+    # Longer than GRACE: the readiness and metrics checks below must run while the drain lasts, and on a loaded
+    # machine (load 16) 2 s ran out before the metrics read ("nothing listens on the health port").
+    grace = 2 * GRACE
+    daemon = stack.start({"BATON_SHUTDOWN_GRACE_SECONDS": str(grace)})
     dd.faults.latency = 3.0  # every Datadog request: the sync takes far longer than the grace period
     task = kind_task("sync_full")
     c1.enqueue(task)
@@ -30,7 +36,7 @@ def test_sigterm_during_a_sync_drains_reports_and_exits_zero(stack: Stack) -> No
     daemon.send_signal(signal.SIGTERM)
     signalled = time.monotonic()
     # Readiness is the first thing to change: 503 while the process still runs and the task is unreported.
-    wait_for(lambda: daemon.status("/readyz") == 503, timeout=GRACE, what="/readyz 503 right after SIGTERM")
+    wait_for(lambda: daemon.status("/readyz") == 503, timeout=grace, what="/readyz 503 right after SIGTERM")
     assert daemon.alive()
     assert finishes(c1, task.id) == [], "the task was reported before readiness dropped"
     body = daemon.get("/readyz")
@@ -48,7 +54,7 @@ def test_sigterm_during_a_sync_drains_reports_and_exits_zero(stack: Stack) -> No
     assert exit_code == 0, daemon.tail()
     # The in-flight sync got its whole grace period (a lower bound: a busy machine only makes it longer); the
     # report of the abandoned task below proves it did not run to the end.
-    assert took >= GRACE - 0.3, f"exited {took:.1f}s after SIGTERM (grace {GRACE}s)"
+    assert took >= grace - 0.3, f"exited {took:.1f}s after SIGTERM (grace {grace}s)"
 
     # The abandoned sync is reported once, as retryable, and its working files are gone.
     finish = only_finish(c1.recorded(), task.id)
@@ -89,3 +95,35 @@ def test_sigterm_during_a_slow_poll_exits_within_the_grace_period(stack: Stack) 
     assert exit_code == 0, daemon.tail()
     # It did not wait the poll out: the fake never got to answer it.
     assert poll_hanging(), "the daemon waited for the slow poll to be answered"
+
+
+def test_sigterm_while_conductorone_holds_a_credentials_report_deletes_the_credential(stack: Stack) -> None:
+    """A credential issued, its FinishTask taken by ConductorOne and never answered, then SIGTERM: the report is given
+    up at the stop deadline and the key deleted again in Datadog, since ConductorOne never got it. The attempt already
+    awaiting its answer used to run on past the drain, which then cancelled it too late to delete: the key stayed
+    live with nobody holding it, named only by a `left_live` line."""
+    c1, dd = stack.c1, stack.dd
+    robot = dd.org.add_user("robot@example.com", name="Robot", service_account=True, status="Active")
+    issuing = ("BATON_PROVISIONING", "BATON_SYNC_SECRETS", "BATON_SYNC_SERVICE_ACCOUNT_APPLICATION_KEYS")
+    daemon = stack.start({**dict.fromkeys(issuing, "true"), "BATON_SHUTDOWN_GRACE_SECONDS": str(GRACE)})
+    c1.slow_down("FinishTask", 60.0)  # taken, and not answered before the pod is gone
+    task = baton_pb2.Task(id=new_ksuid())
+    issue = task.issue_credential
+    issue.identity_id.resource_type, issue.identity_id.resource = "user", robot.id
+    issue.credential_options.secret_resource_type_id = "service-account-application-key"
+    issue.credential_options.api_key.SetInParent()
+    issue.encryption_configs.extend(configs_of(load("jwk-ed25519.json")))
+    keys_before = set(dd.org.app_keys)
+    c1.enqueue(task)
+    daemon.wait_for(lambda: c1.recorded().calls_to("FinishTask"), timeout=15, what="the credential's report")
+    assert len(set(dd.org.app_keys) - keys_before) == 1, daemon.tail()
+
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait_exit(GRACE + REPORT_WINDOW + 5) == 0, daemon.tail()
+    assert set(dd.org.app_keys) == keys_before, "the unreported credential is still live in Datadog"
+    (lost,) = daemon.events("task not reported to ConductorOne")
+    assert (lost["task_id"], lost["reason"]) == (task.id, "the connector is shutting down")
+    assert "undoing" in lost
+    assert "left_live" not in lost
+    assert daemon.events("unreported work left in place: stopped before it could be undone") == []
+    assert "Traceback" not in daemon.output()

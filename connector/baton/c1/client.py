@@ -27,12 +27,13 @@ import grpc.aio
 import httpx
 import structlog
 from google.protobuf import any_pb2
-from google.protobuf.message import Message
-from google.rpc import status_pb2
+from google.protobuf.message import DecodeError, Message
+from google.rpc import error_details_pb2, status_pb2
 from httpx._utils import URLPattern, get_environment_proxies
 
 from connector.baton.c1 import hostinfo
 from connector.baton.c1.credentials import C1Endpoints, ClientId, ClientSecret, resolve_endpoints
+from connector.baton.c1.durations import clamped_seconds
 from connector.baton.c1.errors import (
     C1ResponseTooLargeError,
     C1TransientError,
@@ -41,7 +42,7 @@ from connector.baton.c1.errors import (
     network_cause,
 )
 from connector.baton.c1.salvage import PartlyRead, UnreadableTask, read_get_task
-from connector.baton.c1.token import BATON_SDK_VERSION, TokenFetch, TokenSource
+from connector.baton.c1.token import BATON_SDK_VERSION, AccessToken, TokenFetch, TokenSource
 from connector.baton.pb.c1.connector.v2 import connector_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2, baton_pb2_grpc
 from connector.baton.retry import Backoff, RetryPolicy
@@ -76,6 +77,11 @@ is `C1ResponseTooLargeError`."""
 # grpc's own text when an answer is over the receive limit: "Received message larger than max (N vs. M)".
 # The limit named must be ours: a server's own RESOURCE_EXHAUSTED text is not taken for it.
 _TOO_LARGE = re.compile(r"received message larger than max \((\d{1,19}) vs\. (\d{1,19})\)", re.IGNORECASE)
+
+MAX_RETRY_AFTER: Final = 3600.0
+"""The longest retry delay read from ConductorOne's RetryInfo; each loop caps it further (`max_hinted_delay`)."""
+_STATUS_DETAILS_KEY = "grpc-status-details-bin"
+_RETRY_INFO = error_details_pb2.RetryInfo
 
 _Response = TypeVar("_Response")
 _Metadata = tuple[tuple[str, str], ...]
@@ -215,6 +221,8 @@ class BatonServiceClient:
         self._owns_token_source = owns_token_source
         self._channel: grpc.aio.Channel | None = None
         self._stub: baton_pb2_grpc.BatonServiceAsyncStub | None = None
+        self._early_token: asyncio.Task[AccessToken] | None = None
+        """The fetch `warm_up` started, until the first call takes it over (its failure is that call's)."""
         # GetTask's answer as bytes: `salvage` reads what it can of one that does not decode whole.
         self._raw_get_task: grpc.aio.UnaryUnaryMultiCallable | None = None
 
@@ -268,7 +276,24 @@ class BatonServiceClient:
     async def __aexit__(self, *_: object) -> None:
         await self.close()
 
+    def warm_up(self) -> None:
+        """Start, in the background, what the first call waits for: the channel's connection (TCP, TLS, HTTP/2)
+        and an access token. The service calls it before its other start-up work (the connector's check), so the
+        Hello after it takes one round trip. The first call waits for this token fetch and fails with its error,
+        as it would have fetched; a channel that could not connect fails the call as it would have."""
+        self._ensure_stub()
+        assert self._channel is not None
+        self._channel.get_state(try_to_connect=True)
+        if self._early_token is None:
+            self._early_token = asyncio.create_task(self.tokens.token())
+
     async def close(self) -> None:
+        early, self._early_token = self._early_token, None
+        if early is not None:
+            early.cancel()
+            await asyncio.wait([early])  # never raises; the fetch's own error is of no use to anyone now
+            if not early.cancelled():
+                early.exception()  # retrieved: asyncio would log it as never retrieved
         if self._channel is not None:
             channel, self._channel, self._stub, self._raw_get_task = self._channel, None, None, None
             await channel.close()
@@ -435,7 +460,7 @@ class BatonServiceClient:
                     "UploadAsset", lambda md: self._upload_once(metadata_message, Path(path), md)
                 )
             except C1TransientError as exc:
-                delay = backoff.next_delay()
+                delay = backoff.next_delay(exc.retry_after)
                 if delay is None:
                     raise
                 log.warning(
@@ -470,6 +495,9 @@ class BatonServiceClient:
     async def _call(self, method: str, attempt: Callable[[_Metadata], Awaitable[_Response | None]]) -> _Response:
         """Run one RPC attempt with a token; on UNAUTHENTICATED drop that token and try once more."""
         for auth_retry in (False, True):
+            early, self._early_token = self._early_token, None
+            if early is not None:
+                await early  # its failure is this call's; its token is the source's cached one
             token = await self.tokens.token()
             started = time.monotonic()
             try:
@@ -493,7 +521,9 @@ class BatonServiceClient:
                     continue
                 error_class = classify_status(code)
                 log.debug("c1 call failed", method=method, code=code.name, details=details)
-                raise error_class(self._describe(method, code, details), code=code, method=method) from None
+                raise error_class(
+                    self._describe(method, code, details), code=code, method=method, retry_after=_retry_after(exc)
+                ) from None
             except Exception as exc:
                 if not type(exc).__module__.startswith("grpc"):
                     raise
@@ -665,6 +695,25 @@ def _server_status(error: grpc.aio.AioRpcError, first: tuple[grpc.StatusCode, st
     return error
 
 
+def _retry_after(error: grpc.aio.AioRpcError) -> float | None:
+    """The delay ConductorOne asked for before the next try: google.rpc.RetryInfo among the details of the status it
+    sent (the `grpc-status-details-bin` trailer), clamped to [0, MAX_RETRY_AFTER]; None when it sent none, or
+    anything that does not decode (the trailer is the peer's)."""
+    try:
+        trailers = error.trailing_metadata() or ()
+        raw = next((value for key, value in trailers if key == _STATUS_DETAILS_KEY), None)
+        if not isinstance(raw, bytes):
+            return None
+        status = status_pb2.Status.FromString(raw)
+        for detail in status.details:
+            info = _RETRY_INFO()
+            if detail.Unpack(info):  # False: a detail of another type
+                return clamped_seconds(info.retry_delay, low=0.0, high=MAX_RETRY_AFTER)
+    except (DecodeError, ValueError, TypeError):
+        return None
+    return None
+
+
 def task_id_problem(task_id: str) -> str | None:
     """What is wrong with a task id (docs/spec/service-mode.md §2.2: 27 ASCII letters or digits), or None."""
     if not task_id:
@@ -700,6 +749,7 @@ __all__ = [
     "DEFAULT_CHANNEL_OPTIONS",
     "MAX_ANNOTATIONS",
     "MAX_RECEIVE_MESSAGE_BYTES",
+    "MAX_RETRY_AFTER",
     "TASK_ID_LENGTH",
     "UPLOAD_CHUNK_SIZE",
     "UPLOAD_RETRY",

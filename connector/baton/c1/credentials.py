@@ -15,7 +15,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Final
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 CLIENT_ID_SETTING: Final = "client-id"
@@ -150,7 +149,9 @@ def parse_client_secret(value: str) -> ClientSecret:
     if d is None or len(d) != _ED25519_KEY_BYTES or x is None or len(x) != _ED25519_KEY_BYTES:
         raise fail("the JWK d and x must each be 32 bytes of unpadded base64url")
     private_key = Ed25519PrivateKey.from_private_bytes(d)
-    public = private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    # public_bytes_raw, not public_bytes(Encoding.Raw, ...): the serialization package (SSH and PKCS#12 loading,
+    # every other key type) added 23 modules to every service start for two enum members.
+    public = private_key.public_key().public_bytes_raw()
     if public != x:
         raise fail("the JWK x does not match its private key")
     return ClientSecret(private_key=private_key, kid=kid)

@@ -33,13 +33,22 @@ class C1Error(Exception):
     """Base of every error the ConductorOne client raises.
 
     `code` is the gRPC status code when there was one (None for failures that never reached a status).
-    `method` is the BatonService method name when the failure belongs to an RPC.
+    `method` is the BatonService method name when the failure belongs to an RPC. `retry_after` is the delay in
+    seconds ConductorOne asked for before the next try (google.rpc.RetryInfo in the status details), when it did.
     """
 
-    def __init__(self, message: str, *, code: grpc.StatusCode | None = None, method: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: grpc.StatusCode | None = None,
+        method: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.method = method
+        self.retry_after = retry_after
 
 
 class C1TransientError(C1Error):

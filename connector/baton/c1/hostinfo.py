@@ -65,7 +65,8 @@ def _virtualization() -> str:
 
 def _read_os_release(path: Path) -> dict[str, str]:
     try:
-        text = path.read_text(encoding="utf-8")
+        # Bytes, as gopsutil reads them: a file that is not UTF-8 must not stop every Hello (it raised out of them).
+        text = path.read_bytes().decode("utf-8", "replace")
     except OSError:
         return {}
     values: dict[str, str] = {}

@@ -15,12 +15,14 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from typing import Any, Final
 
 import httpx
 import structlog
 
-from connector.baton.c1.assertion import make_client_assertion
+from connector.baton.c1.assertion import ASSERTION_LIFETIME, make_client_assertion
 from connector.baton.c1.credentials import ClientId, ClientSecret, resolve_endpoints
 from connector.baton.c1.errors import C1AuthError, C1AuthRejectedError, C1AuthUnavailableError, network_cause
 from connector.baton.inflate import BodyTooLarge, CappedBody, UndecodableBody
@@ -46,6 +48,11 @@ _MAX_EXPIRES_IN = 365 * 24 * 3600
 _REDACTED_TOKENS = 8
 """Tokens `redact` knows (the last ones fetched; an older one has long expired)."""
 _TOKEN_TYPE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{0,64}")
+CLOCK_SKEW_NAMED: Final = ASSERTION_LIFETIME / 2
+"""Seconds between this host's clock and a refusal's `Date` past which the error names the clock: the assertion holds
+ASSERTION_LIFETIME seconds either side of this host's time, and a server may allow less."""
+_MAX_DATE_CHARS = 64
+"""An HTTP date is 29 characters; a longer `Date` is not parsed (it is the peer's free text)."""
 
 log = structlog.get_logger(__name__)
 
@@ -102,8 +109,8 @@ class TokenSource:
         self.token_url = resolve_endpoints(client_id, api_host).token_url
         self._token_host = httpx.URL(self.token_url).netloc.decode("ascii")
         # httpx's timeout is per socket operation; a peer dripping bytes never trips it, so the whole exchange
-        # has a deadline too.
-        self._deadline = 2 * timeout
+        # has a deadline too: `timeout` itself, the overall timeout of Go's client (§1.3, --http-timeout-seconds).
+        self._deadline = timeout
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
             trust_env=True,
@@ -251,6 +258,14 @@ class TokenSource:
             # Only a 4xx refuses the credentials. A redirect (a captive portal, a proxy) or another 2xx says nothing
             # about them: transient, like a 5xx or a 200 without a token.
             rejected = 400 <= status < 500 and status not in _TRANSIENT_HTTP_STATUSES
+            skew = _clock_skew(response, self._wall_clock()) if rejected else None
+            if skew is not None and abs(skew) > CLOCK_SKEW_NAMED:
+                # A refusal of an assertion dated outside the server's window reads exactly as wrong credentials do.
+                message += (
+                    f"; this host's clock is {abs(skew):.0f} s {'ahead of' if skew > 0 else 'behind'} the token "
+                    f"endpoint's (its Date header), and the client assertion holds only {ASSERTION_LIFETIME} s either "
+                    "side of this host's time: check the host's time sync (NTP)"
+                )
             error_class = C1AuthRejectedError if rejected else C1AuthUnavailableError
             raise error_class(message, status_code=status)
         try:
@@ -319,6 +334,21 @@ _KNOWN_CONTENT_TYPES: Final = frozenset(
 def _content_type(response: httpx.Response) -> str | None:
     kind = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     return kind if kind in _KNOWN_CONTENT_TYPES else None
+
+
+def _clock_skew(response: httpx.Response, now: float) -> float | None:
+    """How many seconds this host's clock (`now`, epoch seconds) is ahead of the one the response's `Date` header
+    shows (negative: behind); None when it has no Date that parses (the header is the peer's free text)."""
+    raw = response.headers.get("date", "")
+    if not raw or len(raw) > _MAX_DATE_CHARS:
+        return None
+    try:
+        sent = parsedate_to_datetime(raw)
+        if sent.tzinfo is None:  # "-0000": UTC, said without a zone
+            sent = sent.replace(tzinfo=UTC)
+        return now - sent.timestamp()
+    except (TypeError, ValueError, OverflowError, IndexError):
+        return None
 
 
 def _normalise_token_type(token_type: str) -> str:

@@ -88,7 +88,7 @@ class Scheduler:
                     continue
                 except C1Error as exc:
                     self._slots.release()
-                    delay = backoff.next_delay() or 0.0
+                    delay = backoff.next_delay(exc.retry_after) or 0.0
                     if isinstance(exc, C1ResponseTooLargeError) and not too_large_told:
                         # Nothing here can make it fit, and ConductorOne keeps offering it: said once at error,
                         # then polled with backoff (warnings) until a poll succeeds, as any failed poll (§3.2).

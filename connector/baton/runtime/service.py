@@ -200,6 +200,8 @@ class ServiceConfig:
     shutdown_grace_seconds: float
     on_token: Callable[[str], None] | None = None
     """Hears each ConductorOne access token fetched (the wiring's log redactor)."""
+    on_ready: Callable[[], None] | None = None
+    """Called once, on the loop, when the service is first ready (the first successful Hello)."""
 
 
 async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) -> int:
@@ -257,6 +259,8 @@ async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) 
         upload_retry=UPLOAD_RETRY.scaled(scale),
     )
     try:
+        # The token and the gRPC connection the Hello needs are made while the connector checks its upstream.
+        c1.warm_up()
         connector = app.open()
         try:
             await check_connector(app, connector, stop)
@@ -275,6 +279,8 @@ async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) 
             return 0  # stopped first
         readiness.hello_ok = True
         log.info("connected to ConductorOne", target=config.endpoints.grpc_target, host_id=host_id)
+        if config.on_ready is not None:
+            config.on_ready()
 
         full_sync = FullSyncHandler(
             c1,
@@ -365,7 +371,7 @@ async def _hello_until_ok(hello: Callable[[], Awaitable[None]], stop: asyncio.Ev
             log.error(refused, error=str(exc))
             raise StartupRefused(f"{refused}: {exc}") from None
         except C1TransientError as exc:
-            delay = backoff.next_delay() or 0.0
+            delay = backoff.next_delay(exc.retry_after) or 0.0
             log.warning(
                 "Hello failed; retrying", attempt=backoff.failures, retry_in_seconds=round(delay, 3), error=str(exc)
             )

@@ -92,6 +92,8 @@ def failure_from(exc: BaseException, *, provisioning: bool) -> Failure:
             code = Code.UNAVAILABLE  # no answer at all, or the token endpoint was down (not a rejected token)
         else:
             code = Code.__members__.get(exc.code.name, Code.UNKNOWN)
+            if code is Code.OK:  # no failure's code: a FinishTask refuses to carry it, and the report would be lost
+                code = Code.UNKNOWN
         return Failure(code, str(exc), provisioning)
     if isinstance(exc, TimeoutError):
         return Failure(Code.DEADLINE_EXCEEDED, "the task timed out", provisioning)

@@ -1,7 +1,8 @@
 """Runs one ConductorOne task to completion and reports it with exactly one FinishTask.
 
 Invariant (tested): every task the processor is given ends in exactly one accepted FinishTask, or in an error
-log line naming it ("task not reported" / "invalid task" / "task id reused"). Hello tasks are answered with a
+log line naming it ("task not reported" / "invalid task" / "task id reused"; a copy ConductorOne re-offers of a
+task already so named is a debug line). Hello tasks are answered with a
 Hello carrying the task id instead (that is their acknowledgement, §3.4), or end in "hello task not answered".
 
 A task is validated before anything touches the connector: an id that is not 27 ASCII letters or digits cannot
@@ -14,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Protocol
@@ -71,6 +74,8 @@ FINISH_RETRY = RetryPolicy(base_delay=1.0, max_delay=30.0)
 LAST_ATTEMPT_SECONDS = 1.0
 """Once stopping, a FinishTask attempt gets what is left before the stop deadline, and this long when none is: a
 processor cancelled at shutdown (its handler outlived the grace) still makes one attempt, and nothing else waits."""
+_REFUSALS_REMEMBERED = 64
+"""Unrunnable tasks whose error line is remembered, so a re-offered copy is not another (`_first_refusal`)."""
 _LOGGED_ID_CHARS = 40
 _LOGGED_TARGET_CHARS = 200
 
@@ -188,6 +193,17 @@ def _left_live(task: baton_pb2.Task) -> dict[str, str]:
     return {"left_live": _loggable(shown, _LOGGED_TARGET_CHARS)}
 
 
+def _same_work(running: baton_pb2.Task, offered: baton_pb2.Task) -> bool:
+    """Whether `offered` is a copy of the running task: the same id and payload. `status` (ConductorOne's bookkeeping,
+    which the SDK never reads, spec §2.3) and `debug` may differ on a copy ConductorOne re-offers."""
+    if running == offered:
+        return True
+    copy = baton_pb2.Task()
+    copy.CopyFrom(offered)
+    copy.status, copy.debug = running.status, running.debug
+    return copy == running
+
+
 class TaskProcessor:
     def __init__(
         self,
@@ -210,9 +226,15 @@ class TaskProcessor:
         self._work: dict[str, asyncio.Task[Outcome]] = {}
         self._active: dict[str, baton_pb2.Task] = {}
         """The tasks running or being reported, by id."""
+        self._redelivered: set[str] = set()
+        """The running tasks whose redelivery was logged at warning (later copies are logged at debug)."""
+        self._refusals_told: OrderedDict[bytes, None] = OrderedDict()
+        """Digests of the unrunnable tasks lately logged at error (a copy ConductorOne re-offers is logged at debug)."""
         self._abandon_reason: str | None = None
         self._report_deadline: float | None = None
         self._stopping = asyncio.Event()
+        self._windows: set[asyncio.Timeout] = set()
+        """The FinishTask attempts awaiting their answer, each under its window (`_attempt`)."""
 
     def abandon_all(self, reason: str, finish_within: float) -> None:
         """Shutdown: stop every running handler (each is then reported as a retryable failure), and give every
@@ -228,6 +250,10 @@ class TaskProcessor:
         deadline = self._clock() + seconds
         self._report_deadline = deadline if self._report_deadline is None else min(deadline, self._report_deadline)
         self._stopping.set()
+        # Attempts already awaiting an answer are held to the deadline too, not only those begun after it.
+        for window in self._windows:
+            if not window.expired():
+                window.reschedule(self._window_end())
 
     @property
     def running(self) -> int:
@@ -247,8 +273,10 @@ class TaskProcessor:
         kind = (unreadable.task_type if unreadable else task.WhichOneof("task_type")) or "unknown"
         problem = task_id_problem(task.id)
         if problem is not None:
-            # Nothing ran, and a FinishTask with this id would be refused: the log line is the only trace.
-            log.error(
+            # Nothing ran, and a FinishTask with this id would be refused: the log line is the only trace (and the
+            # `not_run` count, for every copy).
+            level = log.error if self._first_refusal(task, kind) else log.debug
+            level(
                 "invalid task from ConductorOne; not executed, cannot be reported",
                 problem=problem,
                 task_id=loggable_task_id(task.id),
@@ -258,11 +286,16 @@ class TaskProcessor:
             return
         running = self._active.get(task.id)
         if running is not None:
-            if running == task:
-                log.warning("task delivered again while it is still running; ignoring the copy", task_id=task.id)
+            if _same_work(running, task):
+                # Once per running task: ConductorOne may re-offer it at every poll (10 a second at the idle pace),
+                # and a line each time flooded the log for as long as the task ran.
+                level = log.debug if task.id in self._redelivered else log.warning
+                self._redelivered.add(task.id)
+                level("task delivered again while it is still running; ignoring the copy", task_id=task.id)
             else:
                 # Another task under a running task's id: the one FinishTask that id gets is the running task's.
-                log.error(
+                level = log.error if self._first_refusal(task, kind) else log.debug
+                level(
                     "task id reused by a different task while the first still runs; not executed, cannot be reported",
                     task_id=task.id,
                     task_type=kind,
@@ -282,12 +315,26 @@ class TaskProcessor:
                 label, cancelled_here = await self._process(task, kind, started, unreadable)
         finally:
             del self._active[task.id]
+            self._redelivered.discard(task.id)
             # In a finally so the in-flight gauge returns to 0 whatever happened above.
             if self._observer is not None:
                 self._observer.task_finished(kind, label, self._clock() - started)
         if cancelled_here:
             # Reported; now let whoever cancelled us see the cancellation.
             raise asyncio.CancelledError
+
+    def _first_refusal(self, task: baton_pb2.Task, kind: str) -> bool:
+        """Whether a task that can neither run nor be reported is logged at error: the first time, not the copies
+        ConductorOne re-offers (it cannot hear that the task was refused, so it offers it at every poll, 10 a second
+        at the idle pace, and each copy was an error line); those are at debug."""
+        digest = hashlib.sha256(kind.encode() + b"\0" + task.SerializeToString(deterministic=True)).digest()
+        if digest in self._refusals_told:
+            self._refusals_told.move_to_end(digest)
+            return False
+        self._refusals_told[digest] = None
+        if len(self._refusals_told) > _REFUSALS_REMEMBERED:
+            self._refusals_told.popitem(last=False)
+        return True
 
     def _refused(self, kind: str) -> None:
         # Counted, or the alert on tasks that did not succeed would never see them: the log line was their only trace.
@@ -458,6 +505,7 @@ class TaskProcessor:
         attempts = 0
         answered = True
         last_error = ""
+        asked: float | None = None  # the retry delay ConductorOne's last refusal asked for (RetryInfo)
         outcome = _fitted(outcome)
         try:
             while True:
@@ -477,7 +525,7 @@ class TaskProcessor:
                         return False
                 except C1Error as exc:
                     answered = True
-                    last_error = str(exc)
+                    last_error, asked = str(exc), exc.retry_after
                     verdict = report_verdict(exc)
                     if verdict is Verdict.ACCEPTED:
                         log.info("task report already on record at ConductorOne", error=last_error)
@@ -490,7 +538,7 @@ class TaskProcessor:
                     if attempts > 1:
                         log.info("task reported after retries", attempts=attempts)
                     return True
-                delay = backoff.next_delay()
+                delay = backoff.next_delay(asked)
                 assert delay is not None  # an unbounded Backoff always answers
                 log.warning(
                     "task report failed; retrying",
@@ -519,19 +567,30 @@ class TaskProcessor:
     async def _attempt(self, task_id: str, outcome: Outcome) -> bool:
         """One FinishTask; False when the stop deadline cut it short (see LAST_ATTEMPT_SECONDS). Without that bound a
         stalled ConductorOne held a shutdown for the call's own deadline (30 s, more with a token fetch), past the
-        pod's kill, and the task's loss was never logged."""
-        if self._report_deadline is None:
-            await self._finish(task_id, outcome)
-            return True
-        window = asyncio.timeout(max(self._report_deadline - self._clock(), LAST_ATTEMPT_SECONDS))
+        pod's kill, and the task's loss was never logged. The bound also reaches an attempt begun before stopping
+        (`stop_reporting_within` reschedules its window): one awaiting its answer then ran on until the drain cancelled
+        it, too late for `Outcome.undo`, and an issued credential stayed live with nobody holding it."""
+        window = asyncio.timeout_at(self._window_end())
         try:
             async with window:
-                await self._finish(task_id, outcome)
+                self._windows.add(window)
+                try:
+                    await self._finish(task_id, outcome)
+                finally:
+                    self._windows.discard(window)
         except TimeoutError:
             if window.expired():
                 return False
             raise
         return True
+
+    def _window_end(self) -> float | None:
+        """When an attempt awaiting its answer is cut (loop time): what is left before the stop deadline, at least
+        LAST_ATTEMPT_SECONDS; None (no cut) before stopping."""
+        if self._report_deadline is None:
+            return None
+        remaining = max(self._report_deadline - self._clock(), LAST_ATTEMPT_SECONDS)
+        return asyncio.get_running_loop().time() + remaining
 
     async def _finish(self, task_id: str, outcome: Outcome) -> None:
         """One FinishTask of an outcome as `_fitted` made it."""

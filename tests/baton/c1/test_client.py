@@ -20,8 +20,9 @@ from pathlib import Path
 import grpc
 import pytest
 import structlog
-from google.protobuf import any_pb2
-from google.rpc import status_pb2
+from google.protobuf import any_pb2, duration_pb2
+from google.protobuf.message import Message
+from google.rpc import error_details_pb2, status_pb2
 
 from connector.baton.c1 import (
     BatonServiceClient,
@@ -37,6 +38,7 @@ from connector.baton.c1 import (
     parse_client_secret,
     resolve_endpoints,
 )
+from connector.baton.c1.client import MAX_RETRY_AFTER
 from connector.baton.c1.token import AccessToken
 from connector.baton.pb.c1.connector.v2 import annotation_etag_pb2, connector_pb2, grant_pb2, resource_pb2
 from connector.daemon import logging as daemon_logging
@@ -49,6 +51,7 @@ from tests.fakes.tasks import kind_task
 
 ROOT = Path(__file__).resolve().parents[3]
 CHUNK = 512 * 1024
+RETRY_INFO_URL = "type.googleapis.com/google.rpc.RetryInfo"
 METADATA = connector_pb2.ConnectorMetadata(display_name="Test connector", description="for tests")
 
 
@@ -734,3 +737,54 @@ async def test_channel_goes_through_the_proxy(fake: FakeC1, monkeypatch: pytest.
         await proxied.close()
     assert proxy.tunnels == [fake.address, fake.address]  # the token request, then the channel
     assert fake.recorded().calls[0].code == "OK"
+
+
+def _status_details(*details: Message, code: grpc.StatusCode = grpc.StatusCode.RESOURCE_EXHAUSTED) -> bytes:
+    """A `grpc-status-details-bin` trailer: the google.rpc.Status of the answer, its details packed."""
+    status = status_pb2.Status(code=code.value[0], message="slow down")
+    for detail in details:
+        status.details.add().Pack(detail)
+    return status.SerializeToString()
+
+
+def _retry_info(seconds: int, nanos: int = 0) -> error_details_pb2.RetryInfo:
+    return error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=seconds, nanos=nanos))
+
+
+@pytest.mark.parametrize(
+    ("trailer", "expected"),
+    [
+        (_status_details(_retry_info(7, 500_000_000)), 7.5),
+        (_status_details(error_details_pb2.ErrorInfo(reason="QUOTA"), _retry_info(3)), 3.0),
+        (_status_details(_retry_info(-5, -1)), 0.0),
+        (_status_details(_retry_info(10**12)), MAX_RETRY_AFTER),
+        (_status_details(error_details_pb2.ErrorInfo(reason="QUOTA")), None),
+        (_status_details(), None),
+        (b"\xff\xff not a status", None),
+        (status_pb2.Status(details=[any_pb2.Any(type_url=RETRY_INFO_URL, value=b"\xff")]).SerializeToString(), None),
+    ],
+)
+async def test_the_retry_delay_conductorone_asks_for_is_carried_on_the_error(
+    fake: FakeC1, client: BatonServiceClient, trailer: bytes, expected: float | None
+) -> None:
+    """RESOURCE_EXHAUSTED (or any status) may say when to come back: google.rpc.RetryInfo in the status details
+    trailer. It was dropped, and every loop retried on its own backoff, which starts under a second. Read, clamped,
+    and anything that does not decode is no hint at all."""
+    fake.fail_next("GetTask", grpc.StatusCode.RESOURCE_EXHAUSTED, status_details=trailer)
+    with pytest.raises(C1TransientError) as caught:
+        await client.get_task()
+    assert caught.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert caught.value.retry_after == expected
+
+
+async def test_an_upload_waits_the_retry_delay_conductorone_asks_for(
+    fake: FakeC1, client: BatonServiceClient, tmp_path: Path
+) -> None:
+    data = _write_random(tmp_path / "f", CHUNK + 1)
+    fake.fail_next(
+        "UploadAsset", grpc.StatusCode.RESOURCE_EXHAUSTED, status_details=_status_details(_retry_info(0, 200_000_000))
+    )
+    with structlog.testing.capture_logs() as events:
+        assert await client.upload_asset(kind_task("sync_full").id, tmp_path / "f") == len(data)
+    (retried,) = [e for e in events if e["event"] == "c1 upload attempt failed, retrying"]
+    assert retried["retry_in"] == 0.2

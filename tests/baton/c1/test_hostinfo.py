@@ -44,6 +44,24 @@ def test_os_info_fields_are_never_empty(tmp_path: Path) -> None:
     assert bare.platform_version == bare.kernel_version
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'ID=d\xe9bian\nVERSION_ID="12"\n',  # Latin-1, not UTF-8
+        b"\xff\xfe\x00I\x00D\x00=\x00x\x00",  # UTF-16
+    ],
+    ids=["latin-1", "utf-16"],
+)
+def test_an_os_release_that_is_not_utf8_still_gives_every_field(tmp_path: Path, content: bytes) -> None:
+    """A file's bytes are untrusted: one that is not UTF-8 raised UnicodeDecodeError out of every Hello, so the
+    daemon could never start (an unexpected error naming no file). gopsutil reads it as bytes."""
+    release = tmp_path / "os-release"
+    release.write_bytes(content)
+    info = hostinfo.os_info(release)
+    assert all(getattr(info, name) for name in OS_FIELDS)
+    assert all(len(getattr(info, name)) <= hostinfo.MAX_FIELD_LENGTH for name in OS_FIELDS)
+
+
 def test_build_info_defaults_are_gos_fallbacks() -> None:
     info = hostinfo.build_info()
     assert (info.package, info.package_version) == ("/dummy/path", "0.0.0")

@@ -5,9 +5,12 @@ invalidation, error mapping without secrets, and the environment (SSL_CERT_FILE,
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 import tracemalloc
 import zlib
 from collections.abc import AsyncIterator, Callable, Coroutine
+from email.utils import formatdate
 from urllib.parse import parse_qsl
 
 import httpx
@@ -400,6 +403,34 @@ def _compressed(encoding: str, data: bytes, times: int = 1) -> bytes:
     return b"".join(out.compress(data) for _ in range(times)) + out.flush()
 
 
+class _Dripping(httpx.AsyncByteStream):
+    """A body that comes one byte at a time, each well within any read timeout, and never ends."""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while True:
+            await asyncio.sleep(0.02)
+            yield b" "
+
+
+async def test_the_whole_token_exchange_is_bounded_by_the_http_timeout(creds: tuple[str, str]) -> None:
+    """§1.3: the token request's overall timeout is --http-timeout-seconds (Go's http.Client.Timeout, 300 s by
+    default). A peer dripping its answer, each byte resetting httpx's per-read timeout, held the fetch, and with it
+    every RPC waiting for a token, twice that long."""
+
+    async def handler(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "application/json"}, stream=_Dripping())
+
+    source = TokenSource(
+        parse_client_id(creds[0]),
+        parse_client_secret(creds[1]),
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+        timeout=0.3,
+    )
+    with pytest.raises(C1AuthUnavailableError) as caught:
+        await source.token()
+    assert str(caught.value) == "failed to get a token from acme.conductor.one:8443: no complete answer within 0.3s"
+
+
 @pytest.mark.parametrize(
     ("encoding", "words"),
     [("zstd", "compressed in a way that was not asked for"), ("gzip", "larger than 65536 bytes")],
@@ -565,6 +596,60 @@ async def test_fake_accepts_our_assertion_over_tls(fake: FakeC1) -> None:
     (record,) = fake.recorded().token_requests
     assert record.ok, record.reason
     assert token.value in fake.recorded().issued_tokens
+
+
+@pytest.mark.parametrize(("skew", "says"), [(600.0, "ahead of"), (-600.0, "behind")])
+async def test_a_refusal_caused_by_this_hosts_clock_names_the_clock(fake: FakeC1, skew: float, says: str) -> None:
+    """The assertion carries this host's time and holds 120 s either side of it: a host whose clock is off is refused
+    exactly as wrong credentials are (401 invalid_client), and the daemon exited telling the operator to check
+    BATON_CLIENT_ID / BATON_CLIENT_SECRET, which are fine. The refusal's Date header shows the difference, so the
+    error names it."""
+    source = TokenSource(
+        parse_client_id(fake.client_id),
+        parse_client_secret(fake.client_secret),
+        verify=fake.ssl_context(),
+        wall_clock=lambda: time.time() + skew,
+    )
+    with pytest.raises(C1AuthRejectedError) as caught:
+        await source.token()
+    await source.aclose()
+    assert fake.recorded().token_requests[0].reason == "the assertion is not valid now"
+    message = str(caught.value)
+    host = httpx.URL(source.token_url).netloc.decode()
+    assert message.startswith(f"failed to get a token from {host}: HTTP 401 Unauthorized (invalid_client); ")
+    found = re.search(rf"this host's clock is (\d+) s {says} the token endpoint's \(its Date header\)", message)
+    assert found is not None, message
+    assert abs(int(found[1]) - 600) <= 5
+    assert "time sync" in message
+
+
+@pytest.mark.parametrize(
+    "date",
+    [
+        None,  # no Date header at all
+        "DATE",  # the refusal's own Date, as a server sends it: the clocks agree
+        "not a date",
+        "Thu, 01 Jan 99999 00:00:00 GMT",
+        "Mon, 32 Foo 2026 25:61:61 GMT",
+        "Thu, 01 Jan 1970 00:00:00 +9999",
+        "x" * 100_000,
+        "\u00e9\u00e9 \u00ff \u0085",  # not ASCII: sent as Latin-1 bytes
+    ],
+)
+async def test_a_refusal_without_a_telling_date_header_says_nothing_of_the_clock(
+    creds: tuple[str, str], date: str | None
+) -> None:
+    async def handler(_: httpx.Request) -> httpx.Response:
+        value = formatdate(usegmt=True) if date == "DATE" else date
+        headers = {} if value is None else {b"Date": value.encode("latin-1")}
+        return httpx.Response(401, json={"error": "invalid_client"}, headers=headers)
+
+    with pytest.raises(C1AuthRejectedError) as caught:
+        await make_source(creds, handler).token()
+    assert (
+        str(caught.value)
+        == "failed to get a token from acme.conductor.one:8443: HTTP 401 Unauthorized (invalid_client)"
+    )
 
 
 async def test_ssl_cert_file_decides_trust(fake: FakeC1, monkeypatch: pytest.MonkeyPatch) -> None:

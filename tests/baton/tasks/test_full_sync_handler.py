@@ -134,7 +134,7 @@ def _failing_upload(error: BaseException) -> Callable[[str, Path], Awaitable[int
         ("first heartbeat", C1TransientError("Heartbeat: UNAVAILABLE: restarting", code=S.UNAVAILABLE), Code.UNAVAILABLE),
         ("first heartbeat", C1FatalError("Heartbeat: NOT_FOUND: no such task", code=S.NOT_FOUND), Code.NOT_FOUND),
         ("first heartbeat", C1AuthUnavailableError("failed to get a token from c1.example:443: timed out"), Code.UNAVAILABLE),
-        ("upload", C1TransientError("UploadAsset: DATA_LOSS: cut short", code=S.DATA_LOSS), Code.UNKNOWN),
+        ("upload", C1TransientError("UploadAsset: DATA_LOSS: cut short", code=S.DATA_LOSS), Code.DATA_LOSS),
         ("upload", C1FatalError("UploadAsset: INVALID_ARGUMENT: bad checksum", code=S.INVALID_ARGUMENT), Code.INVALID_ARGUMENT),
     ],
 )  # fmt: skip

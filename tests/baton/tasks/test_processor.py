@@ -208,6 +208,83 @@ async def test_a_task_delivered_again_while_running_runs_once() -> None:
     assert len(rig.client.finishes) == 1
 
 
+async def test_a_running_task_offered_at_every_poll_is_one_warning_not_one_per_poll() -> None:
+    """ConductorOne re-offering a task that still runs (a grant waiting on Datadog) gets an answer per poll, 10 a second
+    at the idle pace: a warning line for each flooded the log for as long as the task ran. One warning says it; the
+    copies after it are at debug, and the next run of that id warns again."""
+    rig = make_rig()
+    rig.connector.provisioning.gate = gate = asyncio.Event()
+    task = grant_task(*GRANT)
+    with structlog.testing.capture_logs() as events:
+        first = asyncio.create_task(rig.processor.process(task))
+        await rig.connector.provisioning.entered.wait()
+        for _ in range(50):
+            await rig.processor.process(task)
+        gate.set()
+        await first
+        second = asyncio.create_task(rig.processor.process(task))
+        await asyncio.sleep(0)
+        await rig.processor.process(task)
+        await second
+    redelivered = [e for e in events if e["event"].startswith("task delivered again")]
+    assert [e["log_level"] for e in redelivered] == ["warning"] + ["debug"] * 49 + ["warning"]
+    assert rig.connector.provisioning.calls == ["grant", "grant"]
+
+
+async def test_an_unrunnable_task_offered_at_every_poll_is_one_error_line_and_every_copy_counted() -> None:
+    """A task that can neither run nor be reported (an invalid id; another task under a running task's id) is offered
+    again at every poll, since ConductorOne cannot hear it was refused: 10 a second at the idle pace, and each copy
+    was an error line. The first is at error, its copies at debug; each still counts as `not_run`, and another such
+    task gets its own error line."""
+    rig = make_rig()
+    rig.connector.provisioning.gate = gate = asyncio.Event()
+    running = grant_task(*GRANT)
+    invalid, other_invalid = kind_task("grant"), kind_task("revoke")
+    invalid.id, other_invalid.id = "short", ""
+    reuse = revoke_task("team", "t1", "admin", "u2")
+    reuse.id = running.id
+    with structlog.testing.capture_logs() as events:
+        first = asyncio.create_task(rig.processor.process(running))
+        await rig.connector.provisioning.entered.wait()
+        for _ in range(20):
+            await rig.processor.process(invalid)
+            await rig.processor.process(reuse)
+        await rig.processor.process(other_invalid)
+        gate.set()
+        await first
+    told = [(e["event"].split(";")[0], e["log_level"]) for e in events if "cannot be reported" in e["event"]]
+    invalid_lines = [level for event, level in told if event.startswith("invalid task")]
+    reuse_lines = [level for event, level in told if event.startswith("task id reused")]
+    assert invalid_lines == ["error"] + ["debug"] * 19 + ["error"]
+    assert reuse_lines == ["error"] + ["debug"] * 19
+    assert rig.observer.finished.count(("grant", "not_run")) == 20
+    assert rig.observer.finished.count(("revoke", "not_run")) == 21
+    assert rig.connector.provisioning.calls == ["grant"]
+
+
+async def test_a_running_task_delivered_again_with_another_status_is_a_redelivery_not_another_task() -> None:
+    """`Task.status` is ConductorOne's bookkeeping (the SDK never reads it, spec §2.3): the copy of a running task it
+    re-offers may say RUNNING where the first said PENDING. That copy was taken for a different task under the same
+    id: an error line, and a `not_run` count the failed-tasks alert pages on, for a harmless redelivery."""
+    rig = make_rig()
+    rig.connector.provisioning.gate = gate = asyncio.Event()
+    task = grant_task(*GRANT)
+    task.status = baton_pb2.Task.STATUS_PENDING
+    first = asyncio.create_task(rig.processor.process(task))
+    await rig.connector.provisioning.entered.wait()
+    again = baton_pb2.Task()
+    again.CopyFrom(task)
+    again.status = baton_pb2.Task.STATUS_RUNNING
+    with structlog.testing.capture_logs() as events:
+        await rig.processor.process(again)
+    assert _errors(events) == []
+    assert [e["event"] for e in events] == ["task delivered again while it is still running; ignoring the copy"]
+    gate.set()
+    await first
+    assert rig.connector.provisioning.calls == ["grant"]
+    assert rig.observer.finished == [("grant", "success")]
+
+
 async def test_a_different_task_under_a_running_tasks_id_is_not_run_and_is_logged_as_an_error() -> None:
     """The invariant: a task ends in one FinishTask or an error line naming it. A *different* task reusing the id
     of one still running can have neither a run nor a report of its own (that id's report is the running task's);
@@ -567,3 +644,51 @@ async def test_a_report_cancelled_while_conductorone_holds_its_answer_counts_tha
     (lost,) = _errors(events)
     assert (lost["event"], lost["task_id"], lost["attempts"]) == ("task not reported to ConductorOne", task.id, 1)
     assert "awaited its answer" in lost["error"]
+
+
+async def test_a_report_waits_the_retry_delay_conductorone_asks_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A FinishTask refused with RetryInfo (RESOURCE_EXHAUSTED: slow down) is sent again after the delay asked for, not
+    on the report backoff's first step (under a second)."""
+    rig = make_rig()
+    rig.client.finish_script.append(
+        C1TransientError("FinishTask: RESOURCE_EXHAUSTED", code=grpc.StatusCode.RESOURCE_EXHAUSTED, retry_after=30.0)
+    )
+    pauses: list[float] = []
+
+    async def recorded(delay: float) -> bool:  # the pause before the next attempt, recorded instead of slept
+        pauses.append(delay)
+        return True
+
+    monkeypatch.setattr(rig.processor, "_wait_before_retry", recorded)
+    await rig.processor.process(grant_task(*GRANT))
+    assert pauses == [30.0]
+    assert [finish.ok for finish in rig.client.finishes] == [True]
+
+
+@pytest.mark.parametrize(
+    ("code", "reported"),
+    [
+        (grpc.StatusCode.DATA_LOSS, 15),  # an upload the server ended before its end
+        (grpc.StatusCode.OUT_OF_RANGE, 11),
+        (grpc.StatusCode.RESOURCE_EXHAUSTED, 8),
+        (grpc.StatusCode.OK, Code.UNKNOWN),  # no failure code: FinishTask refuses to carry it
+    ],
+)
+async def test_a_sync_failed_by_conductorone_is_reported_with_conductorones_code(
+    monkeypatch: pytest.MonkeyPatch, code: grpc.StatusCode, reported: int
+) -> None:
+    """A sync failed by ConductorOne's own answer (its Heartbeat or UploadAsset) is reported with that answer's code.
+    Codes the project's code table lacked (DATA_LOSS, OUT_OF_RANGE) were reported UNKNOWN; and an OK code, which no
+    failed report may carry, made the FinishTask unbuildable: the report was lost with an unexpected-error line."""
+    rig = make_rig()
+
+    async def failed(task_id: str, task: Any) -> Outcome:
+        raise C1TransientError(f"UploadAsset: {code.name}: the server ended the upload before its end", code=code)
+
+    monkeypatch.setattr(rig.full_sync, "run", failed)
+    task = kind_task("sync_full")
+    with structlog.testing.capture_logs() as events:
+        await rig.processor.process(task)
+    (finish,) = rig.client.finishes
+    assert (finish.ok, finish.code, finish.non_retryable) == (False, reported, False)
+    assert _errors(events) == []

@@ -266,10 +266,19 @@ class FakeC1:
         """Every token issued so far stops working (the next call with one gets UNAUTHENTICATED)."""
         self.state.revoke_tokens()
 
-    def fail_next(self, method: str, code: grpc.StatusCode, times: int = 1, *, echo_tokens: bool = False) -> None:
+    def fail_next(
+        self,
+        method: str,
+        code: grpc.StatusCode,
+        times: int = 1,
+        *,
+        echo_tokens: bool = False,
+        status_details: bytes | None = None,
+    ) -> None:
         """The next `times` authenticated calls to `method` end with `code`; with `echo_tokens`, details quoting every
-        token the fake issued."""
-        self.state.fail_next(method, code, times, echo_tokens=echo_tokens)
+        token the fake issued; with `status_details`, those bytes as the `grpc-status-details-bin` trailer (a
+        serialized google.rpc.Status carrying, say, a RetryInfo)."""
+        self.state.fail_next(method, code, times, echo_tokens=echo_tokens, status_details=status_details)
 
     def slow_down(self, method: str, seconds: float, times: int = 1) -> None:
         """The next `times` authenticated calls to `method` wait `seconds` before being handled."""

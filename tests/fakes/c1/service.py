@@ -182,9 +182,11 @@ class FakeBatonService(baton_pb2_grpc.BatonServiceServicer):
             await asyncio.sleep(delay)
         injected = self._state.pop_rpc_failure(method)
         if injected is not None:
-            code, echo_tokens = injected
+            code, echo_tokens, status_details = injected
             # A hostile peer (or a proxy echoing requests) quoting bearer tokens, this call's and earlier ones.
             echoed = f"; tokens seen: {' '.join(self._state.issued_tokens())}" if echo_tokens else ""
+            if status_details is not None:
+                context.set_trailing_metadata((("grpc-status-details-bin", status_details),))
             await _abort(context, record, code, f"scripted {code.name}{echoed}")
         return record
 

@@ -112,7 +112,7 @@ class FakeState:
         self._cancelled: set[str] = set()
         self._outage: OutageMode | None = None
         self._outage_until: float | None = None
-        self._rpc_failures: dict[str, deque[tuple[grpc.StatusCode, bool]]] = {}
+        self._rpc_failures: dict[str, deque[tuple[grpc.StatusCode, bool, bytes | None]]] = {}
         self._rpc_delays: dict[str, deque[float]] = {}
         self._early_upload_oks = 0
         self._stalled_uploads = 0
@@ -182,9 +182,17 @@ class FakeState:
                 self._outage, self._outage_until = None, None
             return self._outage
 
-    def fail_next(self, method: str, code: grpc.StatusCode, times: int, *, echo_tokens: bool = False) -> None:
+    def fail_next(
+        self,
+        method: str,
+        code: grpc.StatusCode,
+        times: int,
+        *,
+        echo_tokens: bool = False,
+        status_details: bytes | None = None,
+    ) -> None:
         with self.lock:
-            self._rpc_failures.setdefault(method, deque()).extend([(code, echo_tokens)] * times)
+            self._rpc_failures.setdefault(method, deque()).extend([(code, echo_tokens, status_details)] * times)
 
     def slow_down(self, method: str, seconds: float, times: int) -> None:
         with self.lock:
@@ -226,8 +234,9 @@ class FakeState:
                 return True
             return False
 
-    def pop_rpc_failure(self, method: str) -> tuple[grpc.StatusCode, bool] | None:
-        """The next scripted failure of `method`: its code, and whether its details quote every token issued."""
+    def pop_rpc_failure(self, method: str) -> tuple[grpc.StatusCode, bool, bytes | None] | None:
+        """The next scripted failure of `method`: its code, whether its details quote every token issued, and the
+        `grpc-status-details-bin` trailer it carries (a serialized google.rpc.Status, or any bytes), if any."""
         with self.lock:
             queue = self._rpc_failures.get(method)
             return queue.popleft() if queue else None
