@@ -128,7 +128,7 @@ class GrantResult:
 class AccountInfo:
     """What ConductorOne sends to create an account: emails, login and the profile fields of the schema."""
 
-    emails: list[str]
+    emails: list[str]  # the primary one first
     login: str
     profile: dict[str, object]
 

@@ -6,6 +6,10 @@ U+001C..U+001F as space, Go does not (docs/spec/credentials.md §3.2).
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
+
 GO_WHITESPACE = (
     "\t\n\v\f\r \u0085\u00a0\u1680"
     "\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
@@ -24,6 +28,31 @@ NONBLANK_PATTERN = (
 def go_trim_space(text: str) -> str:
     """`strings.TrimSpace`: strip Go whitespace from both ends."""
     return text.strip(GO_WHITESPACE)
+
+
+_RAW_URL_ALPHABET = re.compile(r"[A-Za-z0-9_-]*")
+
+
+def go_raw_url_b64decode(text: str) -> bytes | None:
+    """`base64.RawURLEncoding.DecodeString`, or None where Go refuses the text: the URL alphabet only, no padding (a
+    length of 4n+1 cannot be), CR and LF skipped. Python's decoder drops any character outside its alphabet and also
+    takes the standard one, so it accepts text Go calls "illegal base64 data"."""
+    body = text.replace("\r", "").replace("\n", "")
+    if not _RAW_URL_ALPHABET.fullmatch(body) or len(body) % 4 == 1:
+        return None
+    try:
+        return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    except (binascii.Error, ValueError):
+        return None
+
+
+class NotJsonError(ValueError):
+    """Text Python's `json` reads but Go's refuses (NaN, Infinity, -Infinity)."""
+
+
+def refuse_json_constant(name: str) -> object:
+    """`parse_constant` for `json.loads`: NaN and Infinity are no JSON, and Go's reader refuses them."""
+    raise NotJsonError(f"invalid character {name[0]!r} looking for beginning of value")
 
 
 def go_is_blank(text: str) -> bool:

@@ -11,6 +11,7 @@ import argparse
 import difflib
 import ipaddress
 import json
+import math
 import os
 import re
 import stat
@@ -28,6 +29,7 @@ from pydantic_settings import SettingsError as PydanticSettingsError
 
 from connector.baton.c1.credentials import CredentialError, parse_client_id, split_host_port
 from connector.baton.c1.hostinfo import MAX_FIELD_LENGTH as MAX_HOST_ID_LENGTH
+from connector.baton.gostrings import refuse_json_constant
 from connector.baton.ids import parse_resource_ref
 from connector.daemon.version import package_version
 from connector.datadog.sites import SITES, base_url_for, check_transport_security
@@ -40,8 +42,23 @@ _MAX_ARGS_NESTING = 100
 MAX_SYNC_INTERVAL = 366 * 24 * 3600  # seconds: a year
 
 
-def _no_json_constant(name: str) -> object:
-    raise ValueError(f"{name} is not JSON")
+class _NumberOutOfRange(ValueError):
+    """A JSON number no float64 holds: Go's reader refuses it, and a protobuf Struct number is a float64."""
+
+
+def _float64(text: str) -> float:
+    """A JSON number as the Struct will hold it. `1e400` read as infinity (the printout of an action that had run then
+    raised on it), and a 400-digit integer made building the Struct raise OverflowError (an unexpected error)."""
+    number = float(text)  # a literal past float64's range reads as infinity
+    if not math.isfinite(number):
+        raise _NumberOutOfRange(f"the number {text[:20]}{'...' if len(text) > 20 else ''} is out of range")
+    return number
+
+
+def _struct_int(text: str) -> int:
+    """An integer literal, checked the same way: the Struct holds it as a float64 too."""
+    _float64(text)
+    return int(text)
 
 
 def _nesting(value: object) -> int:
@@ -284,9 +301,13 @@ class Settings(BaseSettings):
         try:
             # NaN and Infinity are no JSON (Go's reader refuses them); Python's takes them, and the printout of
             # the arguments a successful action makes (json_format) raised on them after the action had run.
-            parsed = json.loads(value or "{}", parse_constant=_no_json_constant)
+            parsed = json.loads(
+                value or "{}", parse_constant=refuse_json_constant, parse_float=_float64, parse_int=_struct_int
+            )
         except RecursionError:
             raise ValueError(too_deep) from None
+        except _NumberOutOfRange as exc:
+            raise ValueError(f"{exc} (a number must fit a 64-bit float)") from None
         except ValueError:
             raise ValueError('is not valid JSON (expected an object, e.g. {"user_id": "…"})') from None
         if not isinstance(parsed, dict):

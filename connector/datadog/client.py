@@ -798,7 +798,7 @@ class DatadogClient:
             raise UnexpectedResponse(
                 method="POST", path=path, status=reply.status, messages=["the answer is about another credential"]
             )
-        if isinstance(key, str) and len(key) >= _ECHO_CHECKED_CHARS and key in item.model_dump_json():
+        if isinstance(key, str) and len(key) >= _ECHO_CHECKED_CHARS and _holds(item.model_dump(), key):
             # The secret repeated in what becomes the credential's metadata (its id, scopes, creator): that metadata
             # goes into log lines, the task's report and the c1z in the clear. Refused; cleaned up by name.
             raise UnexpectedResponse(
@@ -808,6 +808,18 @@ class DatadogClient:
                 messages=["the answer repeats the secret outside its key"],
             )
         return item, SecretStr(key) if isinstance(key, str) and key else None
+
+
+def _holds(value: object, secret: str) -> bool:
+    """Whether `secret` occurs in any text of a model's dump. The values themselves, not their JSON: there a quote, a
+    backslash or a control character of the secret is escaped, and a repeat holding one was not found."""
+    if isinstance(value, str):
+        return secret in value
+    if isinstance(value, dict):
+        return any(_holds(k, secret) or _holds(v, secret) for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_holds(v, secret) for v in value)
+    return False
 
 
 def _another_credential(item: APIKey | ApplicationKey | AccessToken, type_: str, name: str, owner: str | None) -> bool:

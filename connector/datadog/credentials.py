@@ -174,7 +174,10 @@ class DatadogCredentialIssuer:
         expires_at: timestamp_pb2.Timestamp | None,
         request_id: str,
     ) -> IssuedCredential:
-        if identity_id.resource_type != types.USER.id or is_malformed_id(identity_id.resource):
+        # An id no request path can hold (over 1,024 characters, a dot segment) is no Datadog user's: an org key's
+        # identity is never looked up, so it was minted for one and every log line of the issuance quoted it.
+        identity = identity_id.resource
+        if identity_id.resource_type != types.USER.id or is_malformed_id(identity) or not is_path_id(identity):
             raise InvalidArgumentError("baton-datadog: a Datadog user identity is required")
         if not _REQUEST_ID.fullmatch(request_id):
             raise InvalidArgumentError("baton-datadog: the request id must be 1..128 letters, digits, '_' or '-'")

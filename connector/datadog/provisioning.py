@@ -511,6 +511,11 @@ def _account_email(info: AccountInfo) -> str:
         raise InvalidArgumentError("email is required to create a Datadog user")
     if not isinstance(raw, str):
         raise InvalidArgumentError(f"email must be a string, not {type(raw).__name__}")
+    return _valid_email(raw)
+
+
+def _valid_email(raw: str) -> str:
+    """An address Datadog can email, without surrounding whitespace; InvalidArgumentError naming it otherwise."""
     email = raw.strip()
     if len(email) > 254 or not _EMAIL.fullmatch(email) or any(ord(c) < 32 or ord(c) == 127 for c in email):
         raise InvalidArgumentError(f"email {quoted_id(raw)} is not a valid email address")
@@ -588,6 +593,13 @@ class UserActions:
         given = {k: v for k, v in changes.items() if v}
         if not given:
             raise InvalidArgumentError("baton-datadog: update_user requires at least one of name, email or title")
+        if "email" in given:
+            # Checked as create_account checks it: a user's address is where Datadog's mail (and password resets)
+            # go, and anything was sent (a control character, spaces, no domain) for Datadog alone to judge.
+            try:
+                given["email"] = _valid_email(given["email"])
+            except InvalidArgumentError as exc:
+                raise InvalidArgumentError(f"baton-datadog: failed to update user {user_id}: {exc}") from None
         try:
             # `title` goes in attributes too, as the Go connector sends it (spec §7 item 4: unverified upstream).
             await self._client.update_user(

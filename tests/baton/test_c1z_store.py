@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 import sqlite3
 from pathlib import Path
@@ -10,16 +11,18 @@ from pathlib import Path
 import pytest
 import structlog
 import zstandard
+from google.protobuf.message import Message
 
 from connector.baton import annotations as ann
 from connector.baton import builders as b
+from connector.baton.c1z import envelope, rows
 from connector.baton.c1z import store as c1z_store
 from connector.baton.c1z.errors import C1ZFormatError, C1ZWriteError
 from connector.baton.c1z.reader import C1ZReader
-from connector.baton.c1z.schema import parse_sqlite_time, sqlite_time
+from connector.baton.c1z.schema import DDL, parse_sqlite_time, sqlite_time
 from connector.baton.c1z.store import C1ZStore
 from connector.baton.ksuid import ksuid_timestamp, new_ksuid
-from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2
+from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, grant_pb2, resource_pb2
 from tests.c1z_fixtures import FIXTURE_DIR, decompressed_db
 
 NEWEST_GOLDEN = FIXTURE_DIR / "sync-in-progress.c1z"
@@ -115,6 +118,35 @@ async def test_envelope_is_magic_then_one_zstd_frame_with_size_and_checksum(tmp_
     assert len(body) == params.content_size  # decompress() reads exactly one frame: no trailing bytes
     assert body.startswith(b"SQLite format 3\x00")
     assert not [n for n in names(tmp_path) if n.endswith(".tmp")], "the temp file is renamed away"
+
+
+async def test_a_large_database_is_compressed_at_the_fast_level_into_the_same_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Past LARGE_BYTES (files saved uncompacted) level 1 is as small as level 4 for half the tail's CPU; the frame
+    # stays what every reader takes: one frame with its size and checksum, the same 32 MiB window.
+    assert envelope.compression_level(envelope.LARGE_BYTES - 1) == envelope.LEVEL == 4
+    assert envelope.compression_level(envelope.LARGE_BYTES) == envelope.LARGE_LEVEL == 1
+    sizes: list[int] = []
+    chosen = envelope.compression_level
+
+    def spied(size: int) -> int:
+        sizes.append(size)
+        return chosen(size)
+
+    monkeypatch.setattr(envelope, "LARGE_BYTES", 0)  # every database counts as large
+    monkeypatch.setattr(envelope, "compression_level", spied)
+    path = tmp_path / "s.c1z"
+    sync_id = await write_sample(path)
+    assert [chosen(size) for size in sizes] == [1], "chosen once, by the database's size"
+    raw = path.read_bytes()
+    params = zstandard.get_frame_parameters(raw[5:])
+    assert params.has_checksum
+    assert params.window_size <= 1 << envelope.WINDOW_LOG  # zstd shrinks it to a smaller file's size
+    assert len(zstandard.ZstdDecompressor().decompress(raw[5:])) == params.content_size == sizes[0]
+    with C1ZReader(path) as reader:
+        assert [run.sync_id for run in reader.sync_runs()] == [sync_id]
+        assert len(list(reader.grants())) == 2
 
 
 async def test_rows_follow_the_go_conventions(tmp_path: Path) -> None:
@@ -332,3 +364,171 @@ async def test_stored_resources_are_told_by_type_and_id_not_by_their_joined_key(
         assert await store.stored_resources([("a:b", "c")]) == set()
     finally:
         await store.close()
+
+
+def versioned_grant(group: resource_pb2.Resource, user: str, version: int, expands_to: str | None) -> grant_pb2.Grant:
+    """A membership grant whose blob says which write it came from, expandable to `expands_to` when given."""
+    metadata = annotation_grant_pb2.GrantMetadata()
+    metadata.metadata.update({"version": version})
+    extra: list[Message] = [metadata]
+    if expands_to is not None:
+        extra.append(annotation_grant_pb2.GrantExpandable(entitlement_ids=[expands_to]))
+    return b.grant(group, "member", b.resource_id("user", user), annotations=extra)
+
+
+def grant_rows(path: Path) -> list[tuple[object, ...]]:
+    """The saved grants in id order: every column but the row id and the time, with the blob's version."""
+    with decompressed_db(path) as db:
+        conn = sqlite3.connect(db)
+        found = conn.execute(
+            "SELECT resource_type_id, resource_id, entitlement_id, principal_resource_type_id, principal_resource_id, "
+            "external_id, expansion, needs_expansion, data FROM v1_grants ORDER BY id"
+        ).fetchall()
+        conn.close()
+    out = []
+    for *columns, expansion, needs, data in found:
+        stored = grant_pb2.Grant.FromString(data)
+        meta = annotation_grant_pb2.GrantMetadata()
+        assert stored.annotations[0].Unpack(meta)
+        entitlements = (
+            None
+            if expansion is None
+            else list(annotation_grant_pb2.GrantExpandable.FromString(expansion).entitlement_ids)
+        )
+        out.append((*columns, entitlements, needs, int(meta.metadata["version"])))  # type: ignore[arg-type]
+    return out
+
+
+# Pages of one sync that store grants again (a listing repeating an item): A three times, B and C twice, E twice
+# within one page, D once. Go's upsert keeps the first row and takes the newest data and expansion, with
+# needs_expansion recomputed from the old and new expansion at each write.
+REPEATS: list[list[tuple[str, int, str | None]]] = [
+    [("a", 1, None), ("b", 1, "group:g2:member"), ("c", 1, "group:g2:member"), ("d", 1, "group:g2:member")],
+    [
+        ("a", 2, "group:g2:member"),
+        ("b", 2, None),
+        ("c", 2, "group:g3:member"),
+        ("e", 1, None),
+        ("e", 2, "group:g2:member"),
+    ],
+    [("a", 3, "group:g2:member")],
+]
+REPEATS_SAVED = [  # (principal, expansion, needs_expansion, version of the blob), in the order first stored
+    ("a", ["group:g2:member"], 1, 3),  # none -> g2 (needs 1) -> g2 again (unchanged: still 1)
+    ("b", None, 0, 2),  # g2 -> none
+    ("c", ["group:g3:member"], 1, 2),  # g2 -> g3
+    ("d", ["group:g2:member"], 1, 1),
+    ("e", ["group:g2:member"], 1, 2),
+]
+
+
+async def store_repeats(path: Path, *, save_after_first_page: bool) -> None:
+    group = b.add_group_trait(b.resource(GROUP, "g1", "Group One"))
+    store = await C1ZStore.create()
+    try:
+        await store.start_sync()
+        await store.write(None, resource_types=[USER, GROUP], resources=[group])
+        for number, page in enumerate(REPEATS):
+            await store.write(None, grants=[versioned_grant(group, *grant) for grant in page])
+            if number == 0 and save_after_first_page:
+                await store.save(path)  # a partial save builds every index: the later pages are upserts
+        assert await store.count("v1_grants") == 5, "a grant stored twice counts once, before the save too"
+        stats = await store.end_sync("{}", supports_diff=True)
+        assert stats["grants"] == 5
+        await store.save(path)
+    finally:
+        await store.close()
+
+
+async def test_a_grant_stored_again_is_one_row_as_the_upsert_leaves_it(tmp_path: Path) -> None:
+    # The load inserts grants without the unique (external_id, sync_id) index, which is built at the end: the
+    # grants stored more than once must come out exactly as the upsert into an indexed table leaves them.
+    loaded, upserted = tmp_path / "loaded.c1z", tmp_path / "upserted.c1z"
+    await store_repeats(loaded, save_after_first_page=False)
+    await store_repeats(upserted, save_after_first_page=True)
+    rows_loaded = grant_rows(loaded)
+    assert [(r[4], r[6], r[7], r[8]) for r in rows_loaded] == REPEATS_SAVED
+    assert rows_loaded == grant_rows(upserted)
+    assert rows_loaded[0][:6] == ("group", "g1", "group:g1:member", "user", "a", "group:g1:member:user:a")
+    _, indexes = schema_of_c1z(loaded)
+    assert indexes["idx_grants_external_sync_v1"] == ("v1_grants", 1, ("external_id", "sync_id"), None)
+    with C1ZReader(loaded) as reader:
+        assert len(list(reader.grants())) == 5
+
+
+async def test_a_resumed_sync_storing_a_grant_again_keeps_its_first_row(tmp_path: Path) -> None:
+    # An interrupted sync is saved with its indexes and resumed from that file: the resumed load drops the unique
+    # index again, and a grant the first run stored is merged into that run's row (its id and time kept).
+    path = tmp_path / "s.c1z"
+    group = b.add_group_trait(b.resource(GROUP, "g1", "Group One"))
+    store = await C1ZStore.create()
+    try:
+        sync_id = await store.start_sync()
+        await store.write(None, resource_types=[USER, GROUP], resources=[group])
+        await store.write("first", grants=[versioned_grant(group, "a", 1, None), versioned_grant(group, "b", 1, None)])
+        await store.save(path)
+    finally:
+        await store.close()
+    with decompressed_db(path) as db:
+        conn = sqlite3.connect(db)
+        first_id, first_time = conn.execute(
+            "SELECT id, discovered_at FROM v1_grants WHERE external_id = 'group:g1:member:user:a'"
+        ).fetchone()
+        conn.close()
+    store = await C1ZStore.open(path)
+    try:
+        assert await store.resume_sync(sync_id) == "first"
+        await store.write("second", grants=[versioned_grant(group, "a", 2, "group:g2:member")])
+        assert await store.count("v1_grants") == 2
+        await store.end_sync("{}", supports_diff=True)
+        await store.save(path)
+    finally:
+        await store.close()
+    assert [(r[4], r[6], r[7], r[8]) for r in grant_rows(path)] == [
+        ("a", ["group:g2:member"], 1, 2),
+        ("b", None, 0, 1),
+    ]
+    with decompressed_db(path) as db:
+        conn = sqlite3.connect(db)
+        assert conn.execute(
+            "SELECT id, discovered_at FROM v1_grants WHERE external_id = 'group:g1:member:user:a'"
+        ).fetchone() == (first_id, first_time)
+        conn.close()
+
+
+def schema_of_c1z(
+    path: Path,
+) -> tuple[dict[tuple[str, str], tuple[str, int, str | None]], dict[str, tuple[object, ...]]]:
+    with decompressed_db(path) as db:
+        return schema_of(db)
+
+
+def test_merging_repeated_grants_matches_sqlite_upserts_write_by_write() -> None:
+    # The fold in `rows.merge_duplicate_grants` against SQLite running UPSERT_GRANT itself, on random histories:
+    # a first row as a resumed file may hold it (any expansion, needs_expansion 0 or 1: an expanded grant), then
+    # later writes of the same keys as `grant_row` makes them, interleaved with other keys.
+    rng = random.Random(12)
+    expansions = [None, b"", b"x", b"y"]
+    for _ in range(200):
+        upserted, loaded = sqlite3.connect(":memory:"), sqlite3.connect(":memory:")
+        for statement in DDL:
+            upserted.execute(statement)
+            if "idx_grants_external_sync_v1" not in statement:
+                loaded.execute(statement)
+        for step in range(rng.randint(1, 12)):
+            key, sync = rng.choice("abc"), rng.choice(["s1", "s2"])
+            expansion = rng.choice(expansions)
+            needs = rng.choice([0, 1]) if step < 3 else (1 if expansion else 0)
+            values = ("t", "r", "e", "pt", "p", key, expansion, needs, f"data{step}".encode(), sync, f"time{step}")
+            seen = upserted.execute(
+                "SELECT 1 FROM v1_grants WHERE external_id = ? AND sync_id = ?", (key, sync)
+            ).fetchone()
+            upserted.execute(rows.INSERT_GRANT if seen is None else rows.UPSERT_GRANT, values)
+            loaded.execute(rows.INSERT_GRANT, values)
+        rows.merge_duplicate_grants(loaded)
+        query = (
+            "SELECT external_id, sync_id, expansion, needs_expansion, data, discovered_at FROM v1_grants ORDER BY id"
+        )
+        assert loaded.execute(query).fetchall() == upserted.execute(query).fetchall()
+        upserted.close()
+        loaded.close()

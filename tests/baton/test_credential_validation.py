@@ -271,3 +271,97 @@ def test_bech32_has_no_length_limit_and_round_trips() -> None:
     text = bech32.encode("age1pq", data)
     assert len(text) > 2000
     assert bech32.decode(text) == ("age1pq", data)
+
+
+def test_an_age_recipient_over_4096_characters_is_refused_unread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """§2.1: a recipient is 1..4096 characters (a post-quantum one is ~1960). A 32 MiB task could carry one of millions:
+    the Bech32 decoder, Python per character on the event loop, held health probes and heartbeats for seconds and built
+    a list of a few hundred MB before it said "invalid recipient". Refused by its length, before any decoding."""
+
+    def never(text: str) -> tuple[str, bytes]:
+        raise AssertionError("an oversized recipient was decoded")
+
+    config = resource_pb2.EncryptionConfig(provider="baton/age/v1")
+    config.age_recipient_config.recipient = "age1" + "q" * 4093  # 4097 characters
+    monkeypatch.setattr(bech32, "decode", never)
+    assert _verdict([config]) == (
+        "invalid encryption config 0: rpc error: code = InvalidArgument desc = "
+        "age: recipient must be at most 4096 characters"
+    )
+    config.age_recipient_config.recipient = "age1" + "q" * 10_000_000
+    verdict = _verdict([config])
+    assert verdict is not None
+    assert "qqqq" not in verdict  # never quoted: it may be key material
+
+
+def test_an_age_recipient_of_exactly_4096_characters_is_still_decoded() -> None:
+    config = resource_pb2.EncryptionConfig(provider="baton/age/v1")
+    config.age_recipient_config.recipient = "age1" + "q" * 4092
+    assert _verdict([config]) == (
+        "invalid encryption config 0: rpc error: code = InvalidArgument desc = age: invalid recipient"
+    )
+
+
+def _ed25519_x_whose_standard_base64_differs() -> bytes:
+    """A real Ed25519 public key whose base64 has a character the two alphabets spell differently."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    for seed in range(256):
+        x = ed25519.Ed25519PrivateKey.from_private_bytes(bytes([seed]) * 32).public_key().public_bytes_raw()
+        if set(base64.b64encode(x).decode()) & {"+", "/"}:
+            return x
+    raise AssertionError("no such key among the seeds tried")
+
+
+def _ed25519_config(x_text: str, extra: str = "") -> resource_pb2.EncryptionConfig:
+    config = resource_pb2.EncryptionConfig(provider="baton/jwk/v1")
+    config.jwk_public_key_config.pub_key = f'{{"kty":"OKP","crv":"Ed25519","x":"{x_text}"{extra}}}'.encode()
+    return config
+
+
+ILLEGAL_BASE64 = (
+    "invalid encryption config 0: rpc error: code = InvalidArgument desc = jwk: failed to unmarshal jwk: "
+    "illegal base64 data"
+)
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        pytest.param(lambda x: base64.b64encode(x).decode().rstrip("="), id="standard alphabet"),
+        pytest.param(lambda x: (t := base64.urlsafe_b64encode(x).decode().rstrip("="))[:8] + "!*.~" + t[8:], id="junk"),
+        pytest.param(lambda x: (t := base64.urlsafe_b64encode(x).decode().rstrip("="))[:8] + "====" + t[8:], id="pad"),
+    ],
+)
+def test_a_jwk_member_go_jose_calls_illegal_base64_is_refused(spelling: Any) -> None:
+    """go-jose decodes `x`, `y`, `n`, `e` as unpadded base64url (RawURLEncoding) after trimming trailing '='. Python's
+    decoder takes the standard alphabet too and drops characters outside it, so keys ConductorOne's Go code refuses
+    were accepted here (v0.25's verdict is "illegal base64 data")."""
+    assert _verdict([_ed25519_config(spelling(_ed25519_x_whose_standard_base64_differs()))]) == ILLEGAL_BASE64
+
+
+def test_a_jwk_member_with_line_breaks_or_trailing_padding_decodes_as_in_go() -> None:
+    """Go's decoder skips CR and LF, and go-jose trims trailing '=': the same key, the same thumbprint."""
+    x = _ed25519_x_whose_standard_base64_differs()
+    plain = base64.urlsafe_b64encode(x).decode().rstrip("=")
+    (expected,) = validate_encryption_configs([_ed25519_config(plain)])
+    for spelled in (plain[:20] + "\\r\\n" + plain[20:], plain + "=", plain[:10] + "\\n" + plain[10:] + "=="):
+        (recipient,) = validate_encryption_configs([_ed25519_config(spelled)])
+        assert recipient.key_ids == expected.key_ids
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_a_jwk_holding_a_json_constant_go_refuses_is_refused(constant: str) -> None:
+    """Python's `json` reads NaN and Infinity; Go's reader (and so the SDK) refuses the key."""
+    x = base64.urlsafe_b64encode(_ed25519_x_whose_standard_base64_differs()).decode().rstrip("=")
+    verdict = _verdict([_ed25519_config(x, f',"ext":{constant}')])
+    assert verdict == (
+        "invalid encryption config 0: rpc error: code = InvalidArgument desc = jwk: failed to unmarshal jwk: "
+        f"invalid character {constant[0]!r} looking for beginning of value"
+    )
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf")])
+def test_a_jwe_key_holding_a_json_constant_is_no_json_object(number: float) -> None:
+    """§2.5 rule 5: `pub_key` is a JSON object; `{"ext":NaN}` is no JSON (Python's reader took it)."""
+    assert _jwe_refusal(_jwe(ext=number)) == "public key must be a JSON object"

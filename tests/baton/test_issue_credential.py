@@ -472,6 +472,29 @@ async def test_a_scope_that_python_but_not_go_calls_space_is_accepted() -> None:
     assert len(stub.issuer.minted) == 1
 
 
+class _CountedScope(str):
+    """A scope that counts the comparisons made with it."""
+
+    comparisons = 0
+
+    def __eq__(self, other: object) -> bool:
+        _CountedScope.comparisons += 1
+        return str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+
+def test_a_duplicate_among_many_requested_scopes_is_found_in_one_pass() -> None:
+    """The SAT's `scopes` field is checked for duplicates before the mint. Finding the duplicate compared every scope
+    with every one before it: 20,000 scopes (a fraction of a 32 MiB task) with the duplicate last held the event loop
+    3.6 s, 100,000 for minutes. One pass compares a scope only with an equal hash's."""
+    values = [_CountedScope(f"scope-{i}") for i in range(2000)] + [_CountedScope("scope-1999")]
+    _CountedScope.comparisons = 0
+    with pytest.raises(TaskError, match='duplicate scopes item "scope-1999"'):
+        credentials._check_field(values, required_scopes_field())
+    assert _CountedScope.comparisons < 100  # ~2,000,000 when each scope was compared with all before it
+
+
 async def test_an_identity_type_without_issuer_is_unimplemented() -> None:
     task = _task()
     task.identity_id.resource_type = "team"

@@ -176,6 +176,11 @@ def test_a_broken_json_resource_list_names_the_setting(value: str, monkeypatch: 
         # Python's reader takes these; JSON (and Go's reader) does not, and the action's printout raised on them
         (["-p", "--invoke-action", "x", "--invoke-action-args", '{"a": NaN}'], "is not valid JSON"),
         (["-p", "--invoke-action", "x", "--invoke-action-args", '{"a": [-Infinity]}'], "is not valid JSON"),
+        # Numbers no float64 holds (Go's reader refuses them too): 1e400 read as infinity, and the printout of the
+        # action raised on it after the action had run; a 400-digit integer raised OverflowError building the Struct.
+        (["-p", "--invoke-action", "x", "--invoke-action-args", '{"a": 1e400}'], "the number 1e400 is out of range"),
+        (["-p", "--invoke-action", "x", "--invoke-action-args", '{"a": [-2e308]}'], "the number -2e308 is out of"),
+        (["-p", "--invoke-action", "x", "--invoke-action-args", '{"a": ' + "9" * 400 + "}"], "is out of range"),
         # Deep nesting was `unexpected error: RecursionError`, from the JSON parser or from building the Struct.
         (["-p", "--invoke-action", "x", "--invoke-action-args", "[" * 100_000], "is nested deeper than 100 levels"),
         (["-p", "--invoke-action", "x", "--invoke-action-args", '{"a":' * 900 + "1" + "}" * 900], "nested deeper"),

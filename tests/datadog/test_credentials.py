@@ -10,7 +10,7 @@ import asyncio
 import base64
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -290,6 +290,25 @@ async def test_requests_that_cannot_be_served_fail_before_minting(env: Env) -> N
         )
     assert (env.fake.count("POST", SA_APP_KEYS), env.fake.count("POST", SA_TOKENS)) == (0, 0)
     assert env.fake.count("POST", "/api/v2/api_keys") == 0
+
+
+@pytest.mark.parametrize("identity", ["u" * 1025, "..", "."])
+async def test_an_org_key_for_an_identity_no_datadog_id_can_be_is_refused_before_any_request(
+    env: Env, identity: str
+) -> None:
+    """An org key's identity is not looked up (§4.2: any user may receive one), so nothing checked it: a key was
+    minted for a 1 MB identity, which every log line of the issuance then carried, as did the report's SecretTrait.
+    Like every other id a task names, a user id is one a request path can hold."""
+    options = resource_pb2.CredentialIssueOptions(
+        secret_resource_type_id=ORG_KEY, api_key=resource_pb2.CredentialIssueOptions.ApiKey()
+    )
+    env.fake.reset_counters()
+    with structlog.testing.capture_logs() as events, pytest.raises(InvalidArgumentError) as refused:
+        await env.issuer.issue_credential(b.resource_id("user", identity), options, None, "r1")
+    assert str(refused.value) == "baton-datadog: a Datadog user identity is required"
+    assert env.fake.count("POST", "/api/v2/api_keys") == 0
+    assert env.fake.count("GET", "/api/v2/api_keys") == 0
+    assert events == []
 
 
 async def test_kinds_the_flags_do_not_offer_are_refused(fake: FakeDatadog, make_client: ClientFactory) -> None:
@@ -840,14 +859,15 @@ async def test_a_rollback_cut_short_by_the_shutdown_is_tried_again_or_names_the_
 class EchoingCreates(RewrittenCreates):
     """A Datadog whose create answer repeats the new secret in the credential's metadata (`where`)."""
 
-    def __init__(self, where: str) -> None:
+    def __init__(self, where: str, spoil: str = "") -> None:
         super().__init__()
         self._where = where
+        self._spoil = spoil  # appended to the secret the answer gives
         self.secrets: list[str] = []
 
     def _rewrite(self, body: dict[str, Any]) -> None:
         data = body["data"]
-        secret = data["attributes"]["key"]
+        secret = data["attributes"]["key"] = data["attributes"]["key"] + self._spoil
         self.secrets.append(secret)
         if self._where == "id":
             data["id"] = f"{data['id']}-{secret}"
@@ -877,6 +897,33 @@ async def test_a_create_answer_repeating_the_secret_in_its_metadata_is_refused_a
     canaries.values.add(secret)
     assert secret not in f"{caught.value} {caught.value!r}"
     assert secret not in _live_secrets(fake), "deleted again"
+
+
+def _logged_anywhere(events: Sequence[Mapping[str, Any]], secret: str) -> bool:
+    return any(secret in str(value) for event in events for value in event.values())
+
+
+@pytest.mark.parametrize(
+    ("kind", "where", "spoil"),
+    [(APP_KEY, "id", '"'), (SAT, "scopes", "\\q"), (ORG_KEY, "id", "\n"), (ORG_KEY, "created_by", "\x7f\u0001")],
+)
+async def test_a_repeated_secret_holding_characters_json_escapes_is_found_all_the_same(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str, where: str, spoil: str
+) -> None:
+    """The repeat was looked for in the metadata's JSON, where a quote, a backslash or a control character in the
+    secret is escaped: such a secret was not found, the credential was issued under an id (or creator, or scope)
+    holding its secret, and the id went into log lines in the clear (or, when the id was refused as unrevocable, into
+    the rollback's lines)."""
+    transport = EchoingCreates(where, spoil)
+    client = make_client(fake, transport=transport)
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    before = (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens))
+    with structlog.testing.capture_logs() as events, pytest.raises(UnexpectedResponse, match="repeats the secret"):
+        await env.issue(sa, kind, ["a"] if kind == SAT else [])
+    (secret,) = transport.secrets
+    assert not _logged_anywhere(events, secret)
+    assert (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens)) == before, "deleted again"
 
 
 class LongIdCreates(OddIdCreates):

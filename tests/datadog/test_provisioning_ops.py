@@ -29,6 +29,9 @@ from connector.baton.errors import (
     UnimplementedError,
 )
 from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, entitlement_pb2, grant_pb2, resource_pb2
+from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+from connector.baton.tasks.handlers import Handlers
+from connector.baton.tasks.outcome import TaskError
 from connector.datadog.client import DatadogClient
 from connector.datadog.connector import DatadogConnector, DatadogOptions
 from connector.datadog.errors import UnexpectedResponse
@@ -754,6 +757,29 @@ async def test_create_account_sends_exactly_one_invitation(env: Env) -> None:
     assert "invitation was emailed" in result.message
 
 
+@pytest.mark.parametrize(
+    ("resource_type_id", "created"), [("user", True), ("", True), ("role", False), ("api-key", False)]
+)
+async def test_a_create_account_task_for_a_type_without_account_creation_creates_nothing(
+    env: Env, resource_type_id: str, created: bool
+) -> None:
+    """CreateAccountTask names the resource type of the account (field 4). Only `user` advertises
+    ACCOUNT_PROVISIONING; a task for any other type made a Datadog user (and emailed an invitation) all the same."""
+    handlers = Handlers(env.connector, provisioning=True)
+    task = baton_pb2.Task.CreateAccountTask(resource_type_id=resource_type_id)
+    task.account_info.profile.update({"email": f"typed.{resource_type_id or 'none'}@example.com"})
+    env.fake.reset_counters()
+    if created:
+        outcome = await handlers.create_account(task)
+        assert outcome.ok
+    else:
+        with pytest.raises(TaskError) as refused:
+            await handlers.create_account(task)
+        assert refused.value.code is Code.UNIMPLEMENTED
+        assert str(refused.value) == f"resource type {resource_type_id!r} does not have account creation"
+        assert env.fake.requests() == []
+
+
 async def test_create_account_for_an_existing_email_sends_nothing(env: Env) -> None:
     manager = env.connector.account_manager()
     assert manager is not None
@@ -843,6 +869,39 @@ async def test_action_accepts_a_resource_id_argument(env: Env) -> None:
     assert user.status == "Disabled"
     with pytest.raises(InvalidArgumentError, match="'team'"):
         await actions.invoke_action("enable_user", _args(user_id={"resource_type_id": "team", "resource_id": user.id}))
+
+
+@pytest.mark.parametrize(
+    ("name", "resource_type_id", "runs"),
+    [
+        ("update_user", "user", True),
+        ("update_user", "", True),
+        ("disable_user", "", True),
+        ("disable_user", "user", True),
+        ("update_user", "team", False),
+        ("update_user", "role", False),
+    ],
+)
+async def test_an_action_scoped_to_one_resource_type_does_not_run_for_another(
+    env: Env, name: str, resource_type_id: str, runs: bool
+) -> None:
+    """ActionInvokeTask.resource_type_id names the type whose actions are meant (the listing filters by it): the SDK
+    finds only actions scoped to that type there. The handler ignored it, so `update_user`, a `user` action, ran when
+    invoked as a `team` one. Global actions still run whatever type is named (offboarding is not refused on a
+    label)."""
+    user = _human(env.fake)
+    task = baton_pb2.Task.ActionInvokeTask(name=name, resource_type_id=resource_type_id)
+    task.args.update({"user_id": {"resource_type_id": "user", "resource_id": user.id}, "name": "Renamed"})
+    handlers = Handlers(env.connector, provisioning=True)
+    env.fake.reset_counters()
+    if runs:
+        assert (await handlers.invoke_action(task)).ok
+        return
+    with pytest.raises(TaskError) as refused:
+        await handlers.invoke_action(task)
+    assert refused.value.code is Code.UNIMPLEMENTED
+    assert str(refused.value) == f"action {name!r} not found for resource type {resource_type_id!r}"
+    assert env.fake.requests() == []
 
 
 async def test_unknown_action_and_missing_user_id(env: Env) -> None:

@@ -80,6 +80,33 @@ async def test_update_user_refuses_bad_arguments_without_a_request(
     assert fake.requests() == []
 
 
+@pytest.mark.parametrize(
+    "email", ["not-an-email", "ada@example.com\nbcc@evil.example", "a" * 250 + "@example.com", " "]
+)
+async def test_update_user_refuses_an_email_create_account_would_refuse_without_a_request(
+    fake: FakeDatadog, actions: ActionManager, email: str
+) -> None:
+    """The email went to Datadog unchecked (create_account checks it): an address with a control character, without a
+    domain or over 254 characters, for Datadog alone to judge, and the fake, like a lenient peer, stored it."""
+    user = _human(fake)
+    before = user.email
+    fake.reset_counters()
+    with pytest.raises(
+        InvalidArgumentError, match=f"baton-datadog: failed to update user {user.id}: email .* is not a"
+    ):
+        await actions.invoke_action("update_user", _args(_ref(user), email=email, name="Ada"))
+    assert fake.requests() == []
+    assert user.email == before
+
+
+async def test_update_user_sends_the_email_without_surrounding_whitespace(
+    fake: FakeDatadog, actions: ActionManager
+) -> None:
+    user = _human(fake)
+    await actions.invoke_action("update_user", _args(_ref(user), email="  ada@example.com\t"))
+    assert user.email == "ada@example.com"
+
+
 async def test_update_user_failure_names_the_user_and_keeps_the_code(actions: ActionManager) -> None:
     with pytest.raises(ConnectorError, match="baton-datadog: failed to update user nobody: ") as caught:
         await actions.invoke_action(

@@ -40,6 +40,13 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 # the table pages' strings far apart (docs/benchmarks.md, "c1z store"). Go's reader accepts up to 128 MiB.
 LEVEL = 4
 WINDOW_LOG = 25
+# ... except for databases of at least LARGE_BYTES, which `save` stores as loaded (not compacted: store.py's
+# COMPACT_MAX_BYTES): over those, level 1 with the same window is as small and takes half the CPU of the
+# end-of-sync tail. Measured on the fake Datadog's orgs (docs/benchmarks.md, "Store thread: the grants' unique
+# index built after the load"): 100k users, 433 MB: -0.4% bytes, 2.0-2.2 -> 1.0-1.1 s; 75k, 323 MB: -0.3%,
+# 2.1 -> 0.8-1.0 s; but 50k, 215 MB: +5% bytes; 10k, 42 MB compacted: +45%.
+LARGE_BYTES = 256 << 20
+LARGE_LEVEL = 1
 # Go's reader limits (§2.2): zstd window 128 MiB, decoded size 10 GiB.
 MAX_WINDOW = 128 << 20
 MAX_DECOMPRESSED = 10 << 30
@@ -225,6 +232,11 @@ def _check_frame(source: BinaryIO, c1z_path: Path, size: int, cap: int) -> None:
         raise DamagedC1ZError(f"{c1z_path}: {size - offset} unexpected bytes after the zstd frame")
 
 
+def compression_level(db_bytes: int) -> int:
+    """The zstd level for a database of this size (the window is WINDOW_LOG either way)."""
+    return LARGE_LEVEL if db_bytes >= LARGE_BYTES else LEVEL
+
+
 def compress_atomically(db_path: Path, c1z_path: Path) -> int:
     """Compress `db_path` into `c1z_path` via a temp file, fsync and rename; returns the bytes written.
 
@@ -244,7 +256,7 @@ def _compress_atomically(db_path: Path, c1z_path: Path) -> int:
     c1z_path.parent.mkdir(parents=True, exist_ok=True)
     size = db_path.stat().st_size
     params = zstandard.ZstdCompressionParameters.from_level(
-        LEVEL, window_log=WINDOW_LOG, write_checksum=True, write_content_size=True
+        compression_level(size), window_log=WINDOW_LOG, write_checksum=True, write_content_size=True
     )
     compressor = zstandard.ZstdCompressor(compression_params=params)
     try:

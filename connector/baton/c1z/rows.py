@@ -5,6 +5,7 @@ Kept in one place so that the writer's upserts and the reader's selects can neve
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -162,6 +163,48 @@ ON CONFLICT (external_id, sync_id) DO UPDATE SET
         ELSE v1_grants.needs_expansion
     END,
     expansion = excluded.expansion"""
+
+# The load's form while the unique (external_id, sync_id) index is deferred (schema.DEFERRED_INDEXES): a grant
+# stored twice is two rows until `merge_duplicate_grants` applies UPSERT_GRANT's update to them.
+INSERT_GRANT = """
+INSERT INTO v1_grants (resource_type_id, resource_id, entitlement_id, principal_resource_type_id,
+                       principal_resource_id, external_id, expansion, needs_expansion, data, sync_id,
+                       discovered_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+
+
+def merge_duplicate_grants(conn: sqlite3.Connection) -> int:
+    """Leave each (external_id, sync_id) of `v1_grants` in one row, as UPSERT_GRANT would have; returns rows dropped.
+
+    The upsert keeps the first row (its id, columns and discovered_at) and takes each later write's data and
+    expansion, with needs_expansion recomputed from the old and new expansion at every step, so the rows are
+    folded in id (insertion) order. Only the rows of keys stored more than once are read.
+    """
+    found = conn.execute(
+        "SELECT id, external_id, sync_id, expansion, needs_expansion FROM v1_grants "
+        "WHERE (external_id, sync_id) IN "
+        "(SELECT external_id, sync_id FROM v1_grants GROUP BY external_id, sync_id HAVING count(*) > 1) "
+        "ORDER BY external_id, sync_id, id"
+    ).fetchall()
+    dropped = 0
+    for _, group in itertools.groupby(found, key=lambda row: (row[1], row[2])):
+        first, *later = group
+        expansion, needs = first[3], first[4]
+        for row in later:
+            new = row[3]  # written by `grant_row`: bytes or None
+            if not new:
+                needs = 0
+            elif expansion is None or expansion != new:
+                needs = 1
+            expansion = new
+        conn.execute(
+            "UPDATE v1_grants SET data = (SELECT data FROM v1_grants WHERE id = ?), expansion = ?, "
+            "needs_expansion = ? WHERE id = ?",
+            (later[-1][0], expansion, needs, first[0]),
+        )
+        conn.executemany("DELETE FROM v1_grants WHERE id = ?", [(row[0],) for row in later])
+        dropped += len(later)
+    return dropped
 
 
 def columns(conn: sqlite3.Connection, table: str) -> set[str]:

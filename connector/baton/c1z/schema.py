@@ -111,8 +111,12 @@ DDL: tuple[str, ...] = (
     "CREATE UNIQUE INDEX IF NOT EXISTS idx_session_store_sync_key_v1 on v1_connector_sessions (sync_id, key)",
 )
 
-# Non-unique grant indexes that no read during a sync needs: a working file drops them while it loads and
-# builds them once before it is saved (building an index over sorted data is cheaper than upkeep per row).
+# Grant indexes that no read during a sync needs: a working file drops them while it loads and builds them
+# once before it is saved (building an index over sorted data is cheaper than upkeep per row). That includes
+# the unique (external_id, sync_id) one: grants load with a plain INSERT, and a grant stored twice is merged
+# as the upsert would have left it (`rows.merge_duplicate_grants`) before the index is built (a 100k-user
+# load: -0.7 to -1.1 s of the store thread's CPU for +0.1-0.25 s of index build; docs/benchmarks.md, "Store
+# thread: the grants' unique index built after the load").
 # The two partial indexes (`... where expansion is not null`, `... where needs_expansion = 1`) stay: almost no
 # row enters them, so their upkeep is a test per row, while building them later costs a scan of the grants
 # table each at the end of the sync (0.11 s of the tail at 100k users).
@@ -121,6 +125,7 @@ DEFERRED_INDEXES: tuple[str, ...] = (
     "idx_grants_principal_id_v1",
     "idx_grants_entitlement_id_principal_id_v1",
     "idx_grants_entitlement_sync_grant_v1",
+    "idx_grants_external_sync_v1",
 )
 
 # What a reader needs of a file, whatever SDK version wrote it; everything else is optional.

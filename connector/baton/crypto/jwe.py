@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from connector.baton.crypto import xwing
 from connector.baton.crypto.errors import ConfigError, EncryptError
-from connector.baton.gostrings import go_json, go_trim_space
+from connector.baton.gostrings import go_json, go_trim_space, refuse_json_constant
 from connector.baton.pb.c1.connector.v2 import resource_pb2
 
 PROVIDER = "baton/jwe/v1"
@@ -72,7 +72,7 @@ def _public_key(pub_key: bytes, key_id: str) -> bytes:
     if not pub_key:
         raise ConfigError("jwe: public key is required")
     try:
-        jwk = json.loads(pub_key.decode("utf-8"), object_pairs_hook=_no_duplicates)
+        jwk = json.loads(pub_key.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=refuse_json_constant)
     except ConfigError:
         raise
     except (ValueError, RecursionError):  # bad UTF-8, bad JSON, trailing data, numbers too long to convert

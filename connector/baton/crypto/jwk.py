@@ -10,7 +10,6 @@ mint are refused up front: RSA keys under 2048 bits and Ed25519 values that are 
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 import struct
@@ -20,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from connector.baton.crypto import age
 from connector.baton.crypto.errors import ConfigError, EncryptError
+from connector.baton.gostrings import NotJsonError, go_raw_url_b64decode, refuse_json_constant
 
 PROVIDER = "baton/jwk/v1"
 MIN_RSA_BITS = 2048
@@ -61,11 +61,11 @@ def _member(raw: dict[str, object], name: str) -> bytes | None:
         raise _unmarshal_error(
             f"json: cannot unmarshal {kind} into Go struct field rawJSONWebKey.{name} of type string"
         )
-    text = value.rstrip("=")
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)) if text else b""
-    except (binascii.Error, ValueError):
-        raise _unmarshal_error("illegal base64 data") from None
+    # go-jose trims trailing '=' and decodes the rest as RawURLEncoding (CR and LF skipped, nothing else).
+    decoded = go_raw_url_b64decode(value.rstrip("="))
+    if decoded is None:
+        raise _unmarshal_error("illegal base64 data")
+    return decoded
 
 
 def _text_member(raw: dict[str, object], name: str) -> str:
@@ -104,7 +104,9 @@ def parse(pub_key: bytes) -> PublicJwk:
     if not text.strip():
         raise _unmarshal_error("unexpected end of JSON input")
     try:
-        raw = json.loads(text)
+        raw = json.loads(text, parse_constant=refuse_json_constant)
+    except NotJsonError as exc:
+        raise _unmarshal_error(str(exc)) from None
     except json.JSONDecodeError as exc:
         at_end = exc.pos >= len(text.rstrip())
         raise _unmarshal_error(

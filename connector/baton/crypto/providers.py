@@ -21,6 +21,8 @@ JWK = jwk.PROVIDER
 JWK_PRIVATE_ALIAS = "baton/jwk/v1/private"
 JWE = jwe.PROVIDER
 NOT_REGISTERED = "crypto/providers: encryption provider not registered"
+MAX_AGE_RECIPIENT_CHARS = 4096
+"""`AgeRecipientConfig.recipient` is 1..4096 characters (docs/spec/credentials.md §2.1); a PQ one is ~1960."""
 
 
 class EncryptionFailedError(ConnectorError):
@@ -64,6 +66,9 @@ def _age(config: resource_pb2.EncryptionConfig) -> Recipient:
     recipient = config.age_recipient_config.recipient
     if not recipient:
         raise ConfigError("age: recipient is required")
+    if len(recipient) > MAX_AGE_RECIPIENT_CHARS:
+        # Before any decoding: the Bech32 decoder runs per character on the event loop (a 32 MiB task held it seconds).
+        raise ConfigError(f"age: recipient must be at most {MAX_AGE_RECIPIENT_CHARS} characters")
     if recipient != recipient.strip() or "\r" in recipient or "\n" in recipient:
         raise ConfigError("age: recipient must be a single canonical recipient string")
     try:

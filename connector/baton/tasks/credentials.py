@@ -124,9 +124,12 @@ def _check_field(values: Sequence[str], field: config_pb2.Field) -> None:
         raise _invalid(f"{name} must have at least {rules.min_items} item(s)")
     if rules.HasField("max_items") and len(values) > rules.max_items:
         raise _invalid(f"{name} must have at most {rules.max_items} item(s)")
-    if rules.unique and len(set(values)) != len(values):
-        duplicate = next(v for i, v in enumerate(values) if v in values[:i])
-        raise _invalid(f'duplicate {name} item "{duplicate}"')
+    if rules.unique:
+        seen: set[str] = set()
+        for value in values:  # one pass: a task may name a great many items
+            if value in seen:
+                raise _invalid(f'duplicate {name} item "{value}"')
+            seen.add(value)
     item = rules.item_rules
     pattern = None
     if item.HasField("pattern"):

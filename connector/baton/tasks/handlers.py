@@ -11,8 +11,9 @@ from google.protobuf import struct_pb2
 from connector.baton.connector import AccountInfo, Connector
 from connector.baton.errors import Code
 from connector.baton.ksuid import new_ksuid
-from connector.baton.pb.c1.connector.v2 import action_pb2, grant_pb2, resource_pb2
+from connector.baton.pb.c1.connector.v2 import action_pb2, connector_pb2, grant_pb2, resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+from connector.baton.printable import printable
 from connector.baton.tasks import credentials
 from connector.baton.tasks.outcome import Outcome, TaskError
 
@@ -63,10 +64,22 @@ class Handlers:
             raise TaskError(Code.UNIMPLEMENTED, "this connector does not create accounts")
         if not task.HasField("account_info"):
             raise TaskError(Code.INVALID_ARGUMENT, "malformed create_account task: account_info is required")
+        if task.resource_type_id and not _creates_accounts(self._connector, task.resource_type_id):
+            # An account of a type the connector never offered to create: its account manager makes one kind (a
+            # Datadog user), and made that whatever type was asked for.
+            raise TaskError(
+                Code.UNIMPLEMENTED, f"resource type {task.resource_type_id[:100]!r} does not have account creation"
+            )
         info = task.account_info
         profile = _plain_struct(info.profile) if info.HasField("profile") else {}
         result = await manager.create_account(
-            AccountInfo(emails=[e.address for e in info.emails], login=info.login, profile=profile)
+            # The primary address first (a stable sort keeps the rest in order): a connector that takes the first
+            # email took whichever ConductorOne listed first.
+            AccountInfo(
+                emails=[e.address for e in sorted(info.emails, key=lambda e: not e.is_primary)],
+                login=info.login,
+                profile=profile,
+            )
         )
         response = resource_pb2.CreateAccountResponse(annotations=result.annotations)
         if result.action_required:
@@ -82,6 +95,26 @@ class Handlers:
         self._require_provisioning()
         return await credentials.delete_resource(self._connector, task)
 
+    async def create_resource(self, task: Task.CreateResourceTask) -> Outcome:
+        """docs/spec/service-mode.md §3.4: CreateResource, every error non-retryable. No connector of this layer
+        creates resources, so the answer is Go's builder's for a type without a resource manager. It was "unsupported
+        task type", retryable: ConductorOne would re-offer a creation no version of this connector can do."""
+        if not task.HasField("resource"):
+            raise TaskError(Code.INVALID_ARGUMENT, "malformed create resource task")
+        self._require_provisioning()
+        type_id = printable(task.resource.id.resource_type[:100])
+        raise TaskError(Code.UNIMPLEMENTED, f"resource type {type_id} does not have resource Create() configured")
+
+    async def rotate_credentials(self, task: Task.RotateCredentialsTask) -> Outcome:
+        """docs/spec/service-mode.md §3.4: RotateCredential, every error non-retryable. No connector of this layer
+        rotates credentials (Datadog has no rotation: docs/spec/credentials.md §3.4), so the answer is Go's builder's
+        for a type without a credential manager. It was "unsupported task type", retryable: ConductorOne would
+        re-offer a rotation no version of this connector can do."""
+        if not task.HasField("resource_id"):
+            raise TaskError(Code.INVALID_ARGUMENT, "malformed rotate credentials task")
+        self._require_provisioning()
+        raise TaskError(Code.UNIMPLEMENTED, "resource type does not have credential manager configured")
+
     async def issue_credential(self, task_id: str, task: Task.IssueCredentialTask) -> Outcome:
         self._require_provisioning()
         return await credentials.issue_credential(self._connector, task_id, task)
@@ -91,6 +124,16 @@ class Handlers:
         manager = self._connector.action_manager()
         if manager is None or task.name not in manager.action_names():
             raise TaskError(Code.UNIMPLEMENTED, f"unknown action {task.name!r}")
+        if task.resource_type_id:
+            # The SDK's action manager looks a typed invocation up among the actions scoped to that type (as the
+            # listing filters by it): an action scoped to another type is not found there, and it ran anyway. A global
+            # action invoked with a type still runs (disable_user is offboarding; refusing it on a label is worse).
+            scope = next((sc.resource_type_id for sc in manager.action_schemas() if sc.name == task.name), "")
+            if scope and scope != task.resource_type_id:
+                raise TaskError(
+                    Code.UNIMPLEMENTED,
+                    f"action {task.name!r} not found for resource type {task.resource_type_id[:100]!r}",
+                )
         args = task.args if task.HasField("args") else struct_pb2.Struct()
         result = await manager.invoke_action(task.name, args)
         # Actions run to completion before the task is reported, so the status is COMPLETE; a failed action
@@ -103,6 +146,15 @@ class Handlers:
             annotations=result.annotations,
         )
         return Outcome(response=response, annotations=result.annotations)
+
+
+def _creates_accounts(connector: Connector, resource_type_id: str) -> bool:
+    """Whether the connector advertises account provisioning (CAPABILITY_ACCOUNT_PROVISIONING) for the type."""
+    provisioning = connector_pb2.Capability.CAPABILITY_ACCOUNT_PROVISIONING
+    return any(
+        entry.resource_type.id == resource_type_id and provisioning in entry.capabilities
+        for entry in connector.metadata().capabilities.resource_type_capabilities
+    )
 
 
 def _plain_struct(struct: struct_pb2.Struct) -> dict[str, object]:

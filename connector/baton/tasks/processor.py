@@ -57,7 +57,8 @@ PROVISIONING_TASKS = frozenset(
 # Tasks a replay could do twice (§3.4: issuance "always NR (issuance is not idempotent)"): even one stopped by a
 # shutdown is a final failure, since what it had started may have happened.
 NOT_REPLAYABLE = frozenset({"issue_credential"})
-# Go answers these with "unsupported task type", retryable; so do we, plus every type we do not implement.
+# Go answers the task types it has no handler for (event_feed, create_sync_diff, compact_syncs) with "unsupported
+# task type", retryable; so do we, plus the other types this connector does not run (§3.4).
 UNSUPPORTED = "unsupported task type"
 UNREPORTED = "unreported"
 """The outcome label of a task that ran but that ConductorOne will not hear of from us: its report was given up (known
@@ -460,6 +461,10 @@ class TaskProcessor:
             return await h.delete_resource(task.delete_resource)
         if kind == "issue_credential":
             return await h.issue_credential(task.id, task.issue_credential)
+        if kind == "create_resource":
+            return await h.create_resource(task.create_resource)
+        if kind == "rotate_credentials":
+            return await h.rotate_credentials(task.rotate_credentials)
         if kind == "action_invoke":
             return await h.invoke_action(task.action_invoke)
         if kind in action_schemas.TASK_TYPES:

@@ -4,13 +4,11 @@ key value."""
 from __future__ import annotations
 
 import base64
-import binascii
-import re
 from datetime import datetime
 
 from connector.baton import builders as b
 from connector.baton.connector import Page
-from connector.baton.gostrings import go_is_blank
+from connector.baton.gostrings import go_is_blank, go_raw_url_b64decode
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, entitlement_pb2, grant_pb2, resource_pb2
 from connector.datadog.client import DatadogClient
 from connector.datadog.models import AccessToken, APIKey, ApplicationKey
@@ -66,7 +64,6 @@ def app_key_resource(key: ApplicationKey, service_account: resource_pb2.Resource
 # -- service access tokens ---------------------------------------------------------------------------------
 
 SAT_PREFIX = "sat:"
-_B64URL_RAW = re.compile(r"[A-Za-z0-9_-]*")
 
 
 def is_malformed_id(value: str) -> bool:
@@ -87,13 +84,12 @@ def parse_sat_handle(handle: str) -> tuple[str, str] | None:
     """(service account id, token id), or None when the handle is malformed (docs/spec/credentials.md §4.6)."""
     if not handle.startswith(SAT_PREFIX):
         return None
-    # Go's decoder skips CR and LF; anything else outside the unpadded URL alphabet is refused (padding too).
-    body = handle[len(SAT_PREFIX) :].replace("\r", "").replace("\n", "")
-    if not _B64URL_RAW.fullmatch(body) or len(body) % 4 == 1:
+    decoded = go_raw_url_b64decode(handle[len(SAT_PREFIX) :])
+    if decoded is None:
         return None
     try:
-        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+        raw = decoded.decode("utf-8")
+    except UnicodeDecodeError:
         return None
     parts = raw.split("\x00")
     if len(parts) != 2 or any(is_malformed_id(p) for p in parts):

@@ -90,6 +90,43 @@ async def test_a_task_without_a_payload_we_know_is_reported_unsupported_and_retr
     assert rig.observer.in_flight == 0
 
 
+@pytest.mark.parametrize(
+    ("kind", "with_resource", "code", "message"),
+    [
+        ("rotate_credentials", True, Code.UNIMPLEMENTED, "resource type does not have credential manager configured"),
+        ("rotate_credentials", False, Code.INVALID_ARGUMENT, "malformed rotate credentials task"),
+        (
+            "create_resource",
+            True,
+            Code.UNIMPLEMENTED,
+            "resource type team\\n does not have resource Create() configured",
+        ),
+        ("create_resource", False, Code.INVALID_ARGUMENT, "malformed create resource task"),
+    ],
+    ids=["rotate", "rotate-malformed", "create", "create-malformed"],
+)
+async def test_a_rotation_or_a_resource_creation_is_refused_for_good_as_go_refuses_it(
+    kind: str, with_resource: bool, code: Code, message: str
+) -> None:
+    """docs/spec/service-mode.md §3.4: rotate_credentials and create_resource errors are non-retryable, and Go's
+    builder answers a type without a credential or resource manager with UNIMPLEMENTED. Both were answered
+    "unsupported task type", retryable, so ConductorOne would offer again what no version of this connector can do.
+    The type named is peer text: shown escaped."""
+    rig = make_rig()
+    task = kind_task(kind)
+    if with_resource and kind == "rotate_credentials":
+        task.rotate_credentials.resource_id.resource_type = "service_account"
+        task.rotate_credentials.resource_id.resource = "sa-1"
+    elif with_resource:
+        task.create_resource.resource.id.resource_type = "team\n"
+        task.create_resource.resource.display_name = "New team"
+    await rig.processor.process(task)
+    (finish,) = rig.client.finishes
+    assert (finish.ok, finish.code, finish.message, finish.non_retryable) == (False, code, message, True)
+    assert rig.connector.provisioning.calls == []
+    assert rig.observer.finished == [(kind, "failed_final")]
+
+
 async def test_a_grant_is_reported_once_with_its_response() -> None:
     rig = make_rig()
     task = grant_task(*GRANT)
@@ -565,6 +602,20 @@ async def test_a_create_account_profile_holding_numbers_json_cannot_carry_reache
     (finish,) = rig.client.finishes
     assert finish.ok
     assert rig.observer.in_flight == 0
+
+
+async def test_a_create_account_task_hands_the_primary_email_first_wherever_it_is_listed() -> None:
+    """AccountInfo's emails carry `is_primary`; the connector was handed the addresses alone, in the task's order, and
+    one whose profile names no email (Datadog's) invited the first listed: a secondary address got the account."""
+    rig = make_rig()
+    task = kind_task("create_account")
+    emails = task.create_account.account_info.emails
+    emails.add(address="old@example.com")
+    emails.add(address="work@example.com", is_primary=True)
+    emails.add(address="other@example.com")
+    await rig.processor.process(task)
+    (info,) = rig.connector.accounts.created
+    assert info.emails == ["work@example.com", "old@example.com", "other@example.com"]
 
 
 async def _report_known_gone() -> Rig:
