@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import difflib
+import errno
 import io
 import json
 import os
@@ -41,6 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Until the one-shot sync or the service installs its own handler, SIGTERM would kill the process without a
     # word (a -15 to the caller, not 143): stop like SIGINT does instead. Those handlers replace this one.
     previous = signal.signal(signal.SIGTERM, _terminated)
+    _open_standard_streams()
     stdout = sys.stdout
     output = _Output(stdout)
     sys.stdout = output
@@ -78,6 +80,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(sys.stdout, _Output):
             sys.stdout = stdout
         startgc.resume()
+
+
+def _open_standard_streams() -> None:
+    """Descriptors 0-2 that the caller closed (`2>&-`, `>&-`, a supervisor) are opened on /dev/null, and Python's
+    streams for them (None then) are made again: `sys.stderr.isatty()` ended a sync as an unexpected error, and
+    `--version >&-` was a traceback. Left closed, each number would go to the next file the run opens (the c1z, a
+    socket), where a stray write (a native library's line to fd 2) would land. A closed stdout stays a failure:
+    output written to it is "cannot write the output", as nothing can read it."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one, unless it was taken meanwhile
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+    if sys.stdout is None:
+        sys.stdout = _Closed()
+    if sys.stderr is None:
+        sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115  # the process's stream, for as long as it runs
+
+
+class _Closed(io.TextIOBase):
+    """Standard output that the caller closed: every write fails as writing to a closed descriptor does."""
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+    def fileno(self) -> int:
+        return 1
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]  # typeshed declares a plain attribute
+        return "utf-8"
 
 
 class OutputError(OSError):

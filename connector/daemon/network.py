@@ -28,12 +28,16 @@ class Trust:
     grpc_roots: bytes | None
 
 
+# Mozilla's whole bundle is about 220 KB; a file many times that is no CA bundle, and is refused unread.
+MAX_CA_BUNDLE_BYTES = 16 << 20
+
+
 def outbound_trust(settings: Settings, environ: Mapping[str, str] = os.environ) -> Trust:
     """The CA bundle setting, read once and checked; a SettingsError naming it when it is unusable."""
     if settings.ca_bundle is None:
         return Trust(httpx.create_ssl_context(trust_env=True), grpc_root_certificates(environ))
     where = f"setting {flag('ca_bundle')} ({env('ca_bundle')})"
-    pem = read_setting_file(settings.ca_bundle, f"{where}: {settings.ca_bundle}")
+    pem = read_setting_file(settings.ca_bundle, f"{where}: {settings.ca_bundle}", MAX_CA_BUNDLE_BYTES)
     try:
         context = ssl.create_default_context(cadata=pem.decode("ascii"))
     except (UnicodeDecodeError, ssl.SSLError, ValueError):

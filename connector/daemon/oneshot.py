@@ -80,7 +80,27 @@ def idle_settings(settings: Settings) -> list[str]:
         idle.append(("sync_service_account_application_keys", "--sync-secrets"))
     if settings.allow_org_api_key_deletion and not options.org_key_deletion:
         idle.append(("allow_org_api_key_deletion", "--sync-secrets and --provisioning"))
+    if not settings.service_mode:
+        # `--sync-interval 3600 --file sync.c1z` without a client id made one sync and exited 0, silently.
+        idle += [
+            (name, "--client-id (service mode)")
+            for name in _SERVICE_ONLY
+            if getattr(settings, name) != Settings.model_fields[name].default
+        ]
     return [f"setting {flag(name)} ({env(name)}) does nothing without {needs}; it is ignored" for name, needs in idle]
+
+
+# What only service mode reads (the health server's settings aside: the image sets them, for either mode).
+_SERVICE_ONLY = (
+    "sync_interval",
+    "skip_full_sync",
+    "task_concurrency",
+    "host_id",
+    "c1_api_host",
+    "shutdown_grace_seconds",
+    "backoff_scale",
+    "ready_window_seconds",
+)
 
 
 # The settings that add resource types to a sync, for the hint when one is asked for without its setting.

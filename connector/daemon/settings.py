@@ -94,8 +94,10 @@ class SettingsError(ValueError):
 class Settings(BaseSettings):
     # env_ignore_empty: `BATON_SITE=""` (a chart's or Secret's "not set") leaves the file or the default in force,
     # as viper does in the Go SDK, instead of overriding them with nothing.
+    # allow_inf_nan=False: `inf` and `nan` are no durations; taken, `config --json` and the JSON log printed
+    # `Infinity`, which no JSON reader takes.
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, extra="forbid", case_sensitive=False, env_ignore_empty=True
+        env_prefix=ENV_PREFIX, extra="forbid", case_sensitive=False, env_ignore_empty=True, allow_inf_nan=False
     )
 
     # -- Datadog ------------------------------------------------------------------------------------------
@@ -425,24 +427,41 @@ class _YamlSource(PydanticBaseSettingsSource):
         return dict(_YamlSource.data)
 
 
-def read_setting_file(path: Path, where: str) -> bytes:
+def read_setting_file(path: Path, where: str, limit: int) -> bytes:
     """A file a setting names, read whole; a SettingsError starting with `where` when it cannot be.
 
-    A FIFO would block the read forever and a directory or a device is no such file: they are refused first.
+    A FIFO would block the read forever and a directory or a device is no such file: they are refused first; a
+    file over `limit` bytes is no file of its kind and is refused unread.
     """
     try:
         if not stat.S_ISREG(path.stat().st_mode):
             raise SettingsError(f"{where}: is not a regular file")
-        return path.read_bytes()
+        with path.open("rb") as file:
+            data = file.read(limit + 1)
+        if len(data) > limit:
+            raise SettingsError(f"{where}: is larger than {_size(limit)}")
+        return data
     except OSError as exc:
         raise SettingsError(f"{where}: cannot read it: {exc.strerror or type(exc).__name__}") from None
+
+
+def _size(limit: int) -> str:
+    return f"{limit >> 20} MiB" if limit % (1 << 20) == 0 else f"{limit} bytes"
+
+
+# A settings file is a few KB: larger ones took PyYAML a minute of CPU before any error (1 MiB: about 1 s).
+MAX_CONFIG_FILE_BYTES = 1 << 20
+# Values a settings file may hold, counting an alias's value at each use: 2 KB of aliases nested ten deep stand for
+# 9**10 values, and writing `invoke-action-args` out as JSON expanded them until the process was killed. Go's YAML
+# reader (baton-sdk's viper) refuses such "excessive aliasing" too.
+MAX_CONFIG_VALUES = 100_000
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
     """The --config file as settings, with the Go SDK's kebab-case keys; a SettingsError naming what is wrong."""
     where = f"setting --config ({CONFIG_PATH_ENV}): {path}"
     try:
-        text = read_setting_file(path, where).decode("utf-8")
+        text = read_setting_file(path, where, MAX_CONFIG_FILE_BYTES).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SettingsError(f"{where}: is not UTF-8 text (bad byte at offset {exc.start})") from None
     # Imported here: PyYAML is needed only with a config file, and most deployments use env vars alone.
@@ -454,6 +473,10 @@ def read_yaml(path: Path) -> dict[str, Any]:
         repeated = _repeated(node) if node is not None else ""
         if repeated:
             raise SettingsError(f"{where}: {repeated}")
+        if node is not None and _values(node, {}) > MAX_CONFIG_VALUES:
+            raise SettingsError(
+                f"{where}: holds more than {MAX_CONFIG_VALUES:,} values (an alias counts its value at each use)"
+            )
         data = (loader.construct_document(node) if node is not None else None) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -533,6 +556,25 @@ def _as_yaml_value(name: str, value: Any, where: str) -> Any:
 def _quote_it(value: Any) -> str:
     """The fix for a scalar YAML read as something else (`0123`, `yes`, `2024-01-01`): quoting makes it text."""
     return "" if isinstance(value, dict | list | bytes) else "; quote it to give text"
+
+
+def _values(node: Any, counted: dict[int, int]) -> int:
+    """How many values the YAML node stands for once its aliases are expanded (each node is counted once: linear
+    in the file, however far its aliases would expand). A node that holds itself counts once where it recurs: the
+    value built from it is refused later as a value of the wrong kind or as JSON that cannot be written."""
+    import yaml
+
+    if id(node) in counted:
+        return counted[id(node)]
+    counted[id(node)] = 1
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        total += sum(_values(item, counted) for item in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        total += sum(_values(key, counted) + _values(value, counted) for key, value in node.value)
+    # Capped: a sum past any bound says enough, and stays a small int however far the aliases expand.
+    counted[id(node)] = min(total, MAX_CONFIG_VALUES + 1)
+    return counted[id(node)]
 
 
 def _repeated(node: Any) -> str:

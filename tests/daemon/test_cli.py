@@ -469,6 +469,23 @@ def test_output_that_cannot_be_written_is_named_not_an_unexpected_error(args: tu
     assert done.stderr.splitlines() == ["baton-datadog: cannot write the output: No space left on device"]
 
 
+@pytest.mark.parametrize("args", [("--version",), ("config",), ("config", "--json"), ("help",), ("--help",)])
+def test_output_to_a_closed_standard_output_is_named_not_a_traceback(args: tuple[str, ...]) -> None:
+    """`baton-datadog --version >&-`: Python gives no sys.stdout then, and this was a raw traceback (`config`:
+    "unexpected error: AttributeError"). Nothing can be written, which is what the line says; exit 1."""
+    done = subprocess.run(
+        ["sh", "-c", 'exec "$0" -m connector "$@" >&-', sys.executable, *args],
+        env=clean_env(),
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == ["baton-datadog: cannot write the output: Bad file descriptor"]
+
+
 def test_a_reader_that_stops_early_is_no_error() -> None:
     """`baton-datadog inspect f.c1z --grants | head -1`: the closed pipe ends the listing quietly, exit 0."""
     listing = subprocess.Popen(

@@ -55,3 +55,16 @@ def test_a_bundle_that_is_no_regular_file_is_refused_without_blocking(tmp_path: 
     for path in (fifo, tmp_path):
         with pytest.raises(SettingsError, match=r"--ca-bundle \(BATON_CA_BUNDLE\): .*not a regular file"):
             outbound_trust(Settings(ca_bundle=path), environ={})
+
+
+def test_a_bundle_far_larger_than_any_ca_bundle_is_refused_unread(tmp_path: Path) -> None:
+    """A file a setting names was read whole, however large (`--ca-bundle /var/log/huge.log` took all memory)."""
+    from connector.daemon.network import MAX_CA_BUNDLE_BYTES
+
+    tls = generate_tls_files(tmp_path)
+    big = tmp_path / "big.pem"
+    with big.open("wb") as out:
+        out.write(tls.ca_pem)
+        out.truncate(MAX_CA_BUNDLE_BYTES + 1)  # sparse: no 16 MiB written
+    with pytest.raises(SettingsError, match=r"--ca-bundle \(BATON_CA_BUNDLE\): .*big.pem: is larger than 16 MiB"):
+        outbound_trust(Settings(ca_bundle=big), environ={})

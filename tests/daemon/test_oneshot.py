@@ -335,3 +335,27 @@ async def test_a_signal_while_the_finished_sync_is_saved_says_the_file_holds_the
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"baton-datadog: interrupted by SIGTERM as the sync finished: the finished sync was saved to {out}"
     )
+
+
+def test_a_sync_with_standard_error_closed_still_writes_its_file(fake: FakeDatadog, tmp_path: Path) -> None:
+    """`baton-datadog ... 2>&-` (a cron line or a supervisor that closes stderr): the sync died on
+    "unexpected error: AttributeError: 'NoneType' object has no attribute 'isatty'", printed on stdout, and wrote
+    nothing. A closed descriptor would also be the number the next opened file takes, so stray writes to it
+    would land there: it is opened on /dev/null first."""
+    out = tmp_path / "sync.c1z"
+    args = ["--api-key", API_CANARY, "--app-key", APP_CANARY, "--base-url", fake.base_url, "--file", str(out)]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
+    done = subprocess.run(
+        ["sh", "-c", 'exec "$0" -m connector "$@" 2>&-', sys.executable, *args],
+        env=clean,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout
+    assert "error" not in done.stdout
+    assert any(line.startswith("Datadog requests") for line in done.stdout.splitlines())
+    with C1ZReader(out) as reader:
+        assert sum(1 for _ in reader.resources("user")) == 120

@@ -105,6 +105,36 @@ async def test_other_paths_and_methods_are_refused(
     assert answer.startswith(b"HTTP/1.1 %d " % status)
 
 
+async def test_a_refused_method_is_told_the_methods_the_path_takes(server: tuple[OpsServer, Ready]) -> None:
+    """RFC 9110 §15.5.6: a 405 must carry Allow; it came without one."""
+    ops, _ = server
+    answer = await raw(ops, b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    head = answer.split(b"\r\n\r\n", 1)[0].lower().split(b"\r\n")
+    assert head[0] == b"http/1.1 405 "
+    assert b"allow: get, head" in head
+
+
+@pytest.mark.parametrize(
+    ("target", "status"),
+    [
+        (b"http://127.0.0.1/healthz", 200),
+        (b"HTTP://localhost:8081/readyz?x=1", 503),
+        (b"https://pod.example/metrics", 200),
+        (b"http://127.0.0.1", 404),
+        (b"http://127.0.0.1/nope", 404),
+        (b"ftp://127.0.0.1/healthz", 404),
+    ],
+)
+async def test_a_request_target_in_absolute_form_is_served_by_its_path(
+    server: tuple[OpsServer, Ready], target: bytes, status: int
+) -> None:
+    """RFC 9112 §3.2.2: a server must accept `GET http://host/path` (what a client sends through a proxy); it was
+    answered 404, so a probe or a scrape sent that way failed on a healthy daemon."""
+    ops, _ = server
+    answer = await raw(ops, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 %d " % status), answer[:60]
+
+
 @pytest.mark.parametrize(
     "garbage",
     [

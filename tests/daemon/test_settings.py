@@ -610,3 +610,94 @@ def test_switches_that_take_effect_are_not_warned_about() -> None:
     synced = startup_summary(settings)["synced"]
     assert isinstance(synced, dict)
     assert synced["service_account_application_keys"] is True
+
+
+@pytest.mark.parametrize("name", ["shutdown_grace_seconds", "ready_window_seconds", "backoff_scale"])
+@pytest.mark.parametrize("value", ["inf", "Infinity", "-inf", "nan", "1e400"])
+def test_a_number_setting_takes_only_finite_numbers(
+    name: str, value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--shutdown-grace-seconds inf` was taken: `config --json` then printed `Infinity`, which no JSON reader
+    takes, as did the JSON log line naming the grace; NaN was refused as "should be greater than or equal to 0"."""
+    named = re.escape(f"{flag(name)} ({env(name)})") + ".*finite number"
+    with pytest.raises(SettingsError, match=named):
+        load([f"{flag(name)}={value}"])
+    monkeypatch.setenv(env(name), value)
+    with pytest.raises(SettingsError, match=named):
+        load([])
+    monkeypatch.delenv(env(name))
+    in_file = tmp_path / "settings.yaml"
+    in_file.write_text(f"{flag(name).removeprefix('--')}: .inf\n")  # YAML's own infinity
+    with pytest.raises(SettingsError, match=named):
+        load(["--config", str(in_file)])
+
+
+def _alias_bomb(levels: int) -> str:
+    """A YAML mapping for `invoke-action-args` whose aliases expand to 9**levels values (billion laughs)."""
+    lines = ["invoke-action-args:", '  l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"  l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_config_file_whose_aliases_expand_without_bound_is_refused_unexpanded(tmp_path: Path) -> None:
+    """`invoke-action-args` may be a mapping, written out as JSON: 2 KB of YAML aliases expanding to 9**10 values
+    held the CPU and memory until the process was killed. Go's YAML reader refuses such excessive aliasing."""
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(_alias_bomb(10))
+    with pytest.raises(SettingsError, match=r"--config \(BATON_CONFIG_PATH\): .*bomb.yaml: holds more than"):
+        load(["--config", str(bomb)])
+    fine = tmp_path / "fine.yaml"
+    fine.write_text(_alias_bomb(3) + "sync-resources: &ids [role:a, team:b]\n")  # aliases used with measure work
+    from connector.daemon.settings import read_yaml
+
+    read = read_yaml(fine)
+    assert len(json.loads(read["invoke_action_args"])["l2"]) == 9
+    assert read["sync_resources"] == ["role:a", "team:b"]
+
+
+def test_a_config_file_too_large_for_settings_is_refused_unread(tmp_path: Path) -> None:
+    """A 50 MB file was parsed whole (a minute of CPU, then "must hold a mapping"); a settings file is a few KB."""
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"site: datadoghq.eu\n" + b"#" * (2 << 20) + b"\n")
+    with pytest.raises(SettingsError, match=r"--config \(BATON_CONFIG_PATH\): .*big.yaml: is larger than 1 MiB"):
+        load(["--config", str(big)])
+
+
+@pytest.mark.parametrize(
+    ("argv", "idle"),
+    [
+        (["--sync-interval", "3600"], "--sync-interval"),
+        (["--skip-full-sync"], "--skip-full-sync"),
+        (["--task-concurrency", "7"], "--task-concurrency"),
+        (["--host-id", "pod-1"], "--host-id"),
+        (["--shutdown-grace-seconds", "5"], "--shutdown-grace-seconds"),
+        (["--ready-window-seconds", "120"], "--ready-window-seconds"),
+    ],
+)
+def test_a_service_mode_setting_without_a_client_id_is_warned_about(argv: list[str], idle: str) -> None:
+    """`baton-datadog --sync-interval 3600 --file sync.c1z` made one sync and exited 0 without a word: every
+    service-mode setting does nothing in a one-shot run, which now says so."""
+    from connector.daemon.oneshot import idle_settings
+
+    (warning,) = idle_settings(load(argv))
+    variable = "BATON_" + idle[2:].upper().replace("-", "_")
+    assert warning == f"setting {idle} ({variable}) does nothing without --client-id (service mode); it is ignored"
+
+
+def test_service_mode_settings_are_not_warned_about_where_they_apply(monkeypatch: pytest.MonkeyPatch) -> None:
+    from connector.daemon.oneshot import idle_settings
+    from tests.fakes.c1 import generate_client_credentials
+
+    creds = generate_client_credentials("tenant.example.com")
+    service = ["--client-id", creds.client_id, "--client-secret", creds.client_secret]
+    assert idle_settings(load([*service, "--sync-interval", "3600", "--task-concurrency", "7"])) == []
+    # What the image sets for both modes (Dockerfile ENV), and defaults given explicitly, are not warned about.
+    for name, value in {
+        "BATON_C1Z_TEMP_DIR": "/tmp",
+        "BATON_HEALTH_CHECK": "true",
+        "BATON_HEALTH_CHECK_BIND_ADDRESS": "0.0.0.0",
+        "BATON_HEALTH_CHECK_PORT": "8081",
+        "BATON_TASK_CONCURRENCY": "3",
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert idle_settings(load([])) == []

@@ -439,6 +439,16 @@ def test_any_valid_image_tag_gives_a_valid_version_label(tag: str) -> None:
         # Under /tmp by its prefix only: the connector would write into the read-only root.
         ({"config": {"file": "/tmp/../etc/sync.c1z"}}, "/config/file"),
         ({"config": {"c1zTempDir": "/tmp/.."}}, "/config/c1zTempDir"),
+        # Rendered, then refused by the connector at every start (exit 2, CrashLoopBackOff).
+        ({"config": {"syncResourceTypes": ["users"]}}, "/config/syncResourceTypes/0"),
+        ({"config": {"syncResourceTypes": ["role,team"]}}, "/config/syncResourceTypes/0"),
+        ({"config": {"syncResources": ["role"]}}, "/config/syncResources/0"),
+        ({"config": {"syncResources": ["group:abc"]}}, "/config/syncResources/0"),
+        ({"config": {"c1ApiHost": "https://acme.conductor.one"}}, "/config/c1ApiHost"),
+        ({"config": {"c1ApiHost": "acme.conductor.one:99999"}}, "/config/c1ApiHost"),
+        ({"config": {"c1ApiHost": "acme conductor one"}}, "/config/c1ApiHost"),
+        ({"config": {"baseUrl": "api.datadoghq.eu"}}, "/config/baseUrl"),
+        ({"config": {"baseUrl": "ftp://api.datadoghq.eu"}}, "/config/baseUrl"),
     ],
 )
 def test_values_refused_later_by_kubernetes_or_the_connector_fail_the_render(
@@ -446,6 +456,36 @@ def test_values_refused_later_by_kubernetes_or_the_connector_fail_the_render(
 ) -> None:
     with pytest.raises(Exception, match=where):
         chart_tools.render(values)
+
+
+def test_the_resource_types_the_chart_takes_are_the_connectors() -> None:
+    """The schema's list of resource types is the connector's, all switches on: a type it does not know crash-looped
+    the pod on "is not a resource type of this connector"."""
+    import json
+
+    from connector.daemon.oneshot import _type_ids, datadog_options
+
+    schema = json.loads((chart_tools.CHART / "values.schema.json").read_text())
+    listed = schema["properties"]["config"]["properties"]["syncResourceTypes"]["items"]["enum"]
+    every = ["--sync-secrets", "--sync-schedules", "--sync-service-account-application-keys"]
+    assert listed == _type_ids(datadog_options(load(every)))
+
+
+def test_resource_lists_and_endpoints_the_connector_takes_render(clean_baton_env: pytest.MonkeyPatch) -> None:
+    from connector.daemon.oneshot import check_resource_types
+
+    config = {
+        "syncResourceTypes": ["role", "team"],
+        "syncResources": ["role:abc", "bid:r:team/t\\/1"],
+        "c1ApiHost": "[::1]:8443",
+        "baseUrl": "https://api.datadoghq.eu/",
+    }
+    env = valid(render_docs({"config": config}))
+    (container,) = pod_spec(env)["containers"]
+    for var in container["env"]:
+        if "value" in var:
+            clean_baton_env.setenv(var["name"], var["value"])
+    check_resource_types(load([]))
 
 
 @pytest.mark.parametrize(("interval", "timeout"), [("5s", "10s"), ("1h", "61m"), ("30s", "30001ms")])

@@ -50,6 +50,17 @@ WRITE_TIMEOUT = 10.0
 MAX_CONNECTIONS = 64
 
 _Reply = tuple[int, str, bytes]
+_METHODS = "GET, HEAD"  # every path's
+
+
+def _path(target: bytes) -> str:
+    """The path of a request target: origin-form (`/healthz?x`) or absolute-form (`http://host/healthz`), which a
+    server must accept too (RFC 9112 §3.2.2: a client talking through a proxy sends it); it was answered 404."""
+    path = target.split(b"?", 1)[0]
+    scheme, sep, rest = path.partition(b"://")
+    if sep and scheme.lower() in (b"http", b"https"):
+        path = b"/" + rest.partition(b"/")[2]
+    return path.decode("ascii", errors="replace")
 
 
 def _status(status: str, code: int, **details: object) -> _Reply:
@@ -96,7 +107,7 @@ class OpsServer:
         self._server = None
 
     def _route(self, method: bytes, target: bytes) -> _Reply:
-        path = target.split(b"?", 1)[0].decode("ascii", errors="replace")
+        path = _path(target)
         if path not in (*_LIVENESS, *_READINESS, METRICS_PATH):
             return 404, "text/plain; charset=utf-8", b"404: Not Found"
         if method not in (b"GET", b"HEAD"):
@@ -171,6 +182,8 @@ class OpsServer:
             if isinstance(event, h11.Request):
                 code, content_type, body = self._route(event.method, event.target)
                 headers = [("content-type", content_type), ("content-length", str(len(body)))]
+                if code == 405:
+                    headers.append(("allow", _METHODS))  # a 405 must name what is allowed (RFC 9110 §15.5.6)
                 out = conn.send(h11.Response(status_code=code, headers=headers)) or b""
                 if event.method != b"HEAD":
                     out += conn.send(h11.Data(data=body)) or b""
