@@ -79,12 +79,15 @@ class TaskError(Exception):
 
 def failure_from(exc: BaseException, *, provisioning: bool) -> Failure:
     """Map an exception to a Failure. Provisioning-type tasks never retry (§3.4): a duplicate grant or a
-    second account is worse than a reported failure that a person looks at."""
+    second account is worse than a reported failure that a person looks at. The others (a sync, the action schema
+    reads) are reported retryable whatever failed, as Go reports them (§3.4: a sync's error is non-retryable only
+    for an ingest-invariant violation, which this connector does not check): ConductorOne decides when to try
+    again. A connector error's own `retryable` flag still decides what the engine keeps for a resume."""
     if isinstance(exc, TaskError):
         # The handler decided explicitly (e.g. "unsupported task type" stays retryable, as in Go).
         return Failure(exc.code, str(exc), exc.non_retryable)
     if isinstance(exc, ConnectorError):
-        return Failure(exc.code, str(exc), provisioning or not exc.retryable)
+        return Failure(exc.code, str(exc), provisioning)
     if isinstance(exc, C1Error):
         # ConductorOne's own answer during the task (a sync's Heartbeat or UploadAsset): its text names the RPC
         # and never a credential. A sync is safe to run again, so ConductorOne may retry it whatever the code.

@@ -127,6 +127,30 @@ async def test_a_rotation_or_a_resource_creation_is_refused_for_good_as_go_refus
     assert rig.observer.finished == [(kind, "failed_final")]
 
 
+@pytest.mark.parametrize("retryable", [False, True], ids=["final-upstream-error", "retryable-upstream-error"])
+async def test_a_failed_sync_is_reported_retryable_whatever_failed(retryable: bool) -> None:
+    """docs/spec/service-mode.md §3.4: a sync's error is non-retryable only for an ingest-invariant violation; Go
+    reports every other one retryable and ConductorOne decides when to run it again. A Datadog 403 (a key without a
+    scope) was reported non-retryable, with its code."""
+    rig = make_rig()
+
+    class Refused(ConnectorError):
+        code = Code.PERMISSION_DENIED
+
+    Refused.retryable = retryable
+
+    async def failing(task_id: str, task: object) -> Outcome:
+        raise Refused("GET /api/v2/users -> 403: Forbidden")
+
+    rig.full_sync.run = failing  # type: ignore[method-assign]
+    task = kind_task("sync_full")
+    await rig.processor.process(task)
+    (finish,) = rig.client.finishes
+    assert (finish.ok, finish.code, finish.non_retryable) == (False, Code.PERMISSION_DENIED, False)
+    assert "403" in finish.message
+    assert rig.observer.finished == [("sync_full", "failed_retryable")]
+
+
 async def test_a_grant_is_reported_once_with_its_response() -> None:
     rig = make_rig()
     task = grant_task(*GRANT)
