@@ -314,6 +314,14 @@ class Settings(BaseSettings):
             raise ValueError('must be a JSON object, e.g. {"user_id": "…"}')
         if _nesting(parsed) > _MAX_ARGS_NESTING:
             raise ValueError(too_deep)
+        try:
+            # A protobuf string is UTF-8: half a surrogate pair (`"\ud800"`, or a byte that is not UTF-8 in the
+            # variable) ended the action's run as "unexpected error: UnicodeEncodeError", the setting unnamed.
+            json.dumps(parsed, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(
+                "holds half a surrogate pair (a \\ud800-\\udfff escape without its pair), no character"
+            ) from None
         return value or "{}"
 
     @field_validator("sync_resource_types", "sync_resources", mode="before")

@@ -181,6 +181,11 @@ def test_a_broken_json_resource_list_names_the_setting(value: str, monkeypatch: 
         (["-p", "--invoke-action", "x", "--invoke-action-args", '{"a": 1e400}'], "the number 1e400 is out of range"),
         (["-p", "--invoke-action", "x", "--invoke-action-args", '{"a": [-2e308]}'], "the number -2e308 is out of"),
         (["-p", "--invoke-action", "x", "--invoke-action-args", '{"a": ' + "9" * 400 + "}"], "is out of range"),
+        # Half a surrogate pair is no character a protobuf string holds: the run ended "unexpected error:
+        # UnicodeEncodeError", the setting unnamed (in a value or a key); a byte that is not UTF-8 in the variable too.
+        (["-p", "--invoke-action", "x", "--invoke-action-args", '{"name": "\\ud800"}'], "half a surrogate pair"),
+        (["-p", "--invoke-action", "x", "--invoke-action-args", '{"\\udfff": 1}'], "half a surrogate pair"),
+        (["-p", "--invoke-action", "x", "--invoke-action-args", '{"name": "\udcff"}'], "is not valid UTF-8 text"),
         # Deep nesting was `unexpected error: RecursionError`, from the JSON parser or from building the Struct.
         (["-p", "--invoke-action", "x", "--invoke-action-args", "[" * 100_000], "is nested deeper than 100 levels"),
         (["-p", "--invoke-action", "x", "--invoke-action-args", '{"a":' * 900 + "1" + "}" * 900], "nested deeper"),
