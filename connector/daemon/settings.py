@@ -315,8 +315,8 @@ class Settings(BaseSettings):
         if _nesting(parsed) > _MAX_ARGS_NESTING:
             raise ValueError(too_deep)
         try:
-            # A protobuf string is UTF-8: half a surrogate pair (`"\ud800"`, or a byte that is not UTF-8 in the
-            # variable) ended the action's run as "unexpected error: UnicodeEncodeError", the setting unnamed.
+            # A protobuf string is UTF-8: half a surrogate pair written as a JSON escape (`"\ud800"`) ended the
+            # action's run as "unexpected error: UnicodeEncodeError", the setting unnamed.
             json.dumps(parsed, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
             raise ValueError(
