@@ -764,8 +764,21 @@ def first_positional(argv: Sequence[str]) -> int | None:
             return i + 1 if i + 1 < len(argv) else None
         if not arg.startswith("-") or arg == "-":
             return i
-        i += 2 if arg in takes_value else 1  # `--flag=value` and `-fvalue` are one argument
+        i += 2 if _value_follows(arg, takes_value) else 1  # `--flag=value` and `-fvalue` are one argument
     return None
+
+
+def _value_follows(arg: str, takes_value: set[str]) -> bool:
+    """Whether the argument after `arg` is its value: `--file`, `-f`, and as pflag reads combined short flags,
+    `-pf` (switches, then one that takes a value: the next argument), but not `-pfx.c1z` (the value is inside)."""
+    if arg in takes_value:
+        return True
+    if arg.startswith("--") or len(arg) < 3 or "=" in arg:
+        return False
+    for at, letter in enumerate(arg[1:], start=1):
+        if f"-{letter}" in takes_value:
+            return at == len(arg) - 1
+    return False
 
 
 def known_flags(parser: argparse.ArgumentParser | None = None) -> frozenset[str]:
