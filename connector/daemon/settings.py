@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, JsonValue, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
 from connector.baton.c1.credentials import CredentialError, parse_client_id, split_host_port
@@ -406,7 +406,26 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # init = parsed flags (only those given), then the environment, then the YAML file.
-        return init_settings, env_settings, _YamlSource(settings_cls)
+        return init_settings, _UpperCaseEnv(settings_cls), _YamlSource(settings_cls)
+
+
+def _read_env_name(key: str) -> bool:
+    """Whether the environment variable `key` is one the settings read: viper's AutomaticEnv (baton-sdk) looks up
+    only the upper-case name (`BATON_SITE`), so `baton_site` is not read; read case-free, it also won over the
+    upper-case value set beside it, which errors then named."""
+    return key.startswith(ENV_PREFIX) and key == key.upper()
+
+
+class _UpperCaseEnv(EnvSettingsSource):
+    """The environment, as baton-sdk reads it: the upper-case `BATON_*` names only (values compared case-free)."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        # Lower-cased, as the case-free matching of field names expects (the model's case_sensitive=False).
+        return {
+            key.lower(): value
+            for key, value in os.environ.items()
+            if _read_env_name(key) and (value or not self.env_ignore_empty)
+        }
 
 
 # Settings that are file names (any bytes but NUL), and the lone surrogates that stand for undecodable bytes.
@@ -852,8 +871,8 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
     config = args.pop("config", None) or environ.get(CONFIG_PATH_ENV)
     data = read_yaml(Path(config)) if config else {}
     known = {env(name) for name in Settings.model_fields}
-    present = {key.upper() for key in environ if key.upper().startswith(ENV_PREFIX)}
-    given = {key.upper() for key, value in environ.items() if key.upper() in present and value.strip()}
+    present = {key for key in environ if _read_env_name(key)}
+    given = {key for key, value in environ.items() if key in present and value.strip()}
     _YamlSource.data = data
     try:
         settings = Settings(**args)
@@ -870,6 +889,11 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
     warnings = [
         f"unknown environment variable {key}{_did_you_mean(key.removeprefix(ENV_PREFIX).lower())}"
         for key in sorted(present - known - {CONFIG_PATH_ENV} - _OTHER_KNOWN_ENV)
+    ]
+    warnings += [
+        f"environment variable {key} is not read: the names are upper-case, as in baton-sdk ({key.upper()})"
+        for key in sorted(environ)
+        if key.upper().startswith(ENV_PREFIX) and not _read_env_name(key)
     ]
     if config and (readable := _readable_secrets(Path(config), data)):
         warnings.append(readable)

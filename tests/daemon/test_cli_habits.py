@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from connector.daemon.settings import ENV_PREFIX, first_positional
+from connector.daemon.settings import ENV_PREFIX, first_positional, load_effective
 from tests.daemon.cli import run_cli
 
 
@@ -38,3 +38,27 @@ def test_combined_short_flags_before_the_command_are_read_as_pflag_reads_them(ar
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)["settings"]
     assert (rows["provisioning"]["value"], rows["file"]["value"]) == (True, "x.c1z")
+
+
+def test_only_upper_case_variables_are_read_as_viper_reads_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    # viper's AutomaticEnv looks up BATON_SITE only. Read case-free, `baton_site` beside it won, and an error then
+    # named BATON_SITE for a value BATON_SITE did not hold.
+    monkeypatch.setenv("BATON_SITE", "us3.datadoghq.com")
+    monkeypatch.setenv("baton_site", "datadoghq.eu")
+    monkeypatch.setenv("Baton_Provisioning", "true")
+    effective = load_effective([])
+    assert effective.settings.site == "us3.datadoghq.com"
+    assert effective.settings.provisioning is False
+    assert effective.sources["provisioning"] == "default"
+    assert (
+        "environment variable baton_site is not read: the names are upper-case, as in baton-sdk (BATON_SITE)"
+        in effective.warnings
+    )
+    assert any("Baton_Provisioning is not read" in warning for warning in effective.warnings)
+
+
+def test_a_lower_case_variable_alone_is_not_read_and_not_reported_as_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("baton_site", "nowhere")  # read, it would be refused as no Datadog site
+    effective = load_effective([])
+    assert effective.settings.site == "datadoghq.com"
+    assert not any("unknown environment variable" in warning for warning in effective.warnings)
