@@ -330,12 +330,18 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             if value.strip().startswith("["):
                 try:
-                    return json.loads(value)  # a JSON list is accepted too (the Helm chart renders one)
+                    value = json.loads(value)  # a JSON list is accepted too (the Helm chart renders one)
                 except RecursionError:  # not a ValueError, so pydantic would let it escape as a traceback
                     raise ValueError("the JSON list is nested too deeply") from None
                 except ValueError:
                     raise ValueError("is neither a comma-separated list nor a JSON list") from None
-            return [part.strip() for part in value.split(",") if part.strip()]
+            else:
+                value = value.split(",")
+        if isinstance(value, list):
+            # Each entry as the comma form reads it, whichever form (or a YAML list) gave it: `[" user"]` is `user`,
+            # and an empty entry is none. Anything but text is left for the type check to name.
+            parts = [part.strip() if isinstance(part, str) else part for part in value]
+            return [part for part in parts if part != ""]
         return value
 
     @field_validator("sync_resources")

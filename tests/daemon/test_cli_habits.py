@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from connector.daemon.settings import ENV_PREFIX, first_positional, load_effective
+from connector.daemon.settings import ENV_PREFIX, first_positional, load, load_effective
 from tests.daemon.cli import run_cli
 
 
@@ -62,3 +62,11 @@ def test_a_lower_case_variable_alone_is_not_read_and_not_reported_as_unknown(mon
     effective = load_effective([])
     assert effective.settings.site == "datadoghq.com"
     assert not any("unknown environment variable" in warning for warning in effective.warnings)
+
+
+@pytest.mark.parametrize("value", ['[" user", "team "]', " user, team ", '["user", " ", "team"]'])
+def test_a_list_setting_reads_the_same_in_its_json_and_comma_forms(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    # The comma form was stripped and the JSON form (which the Helm chart renders) was not: `[" user"]` was refused
+    # as no resource type.
+    monkeypatch.setenv("BATON_SYNC_RESOURCE_TYPES", value)
+    assert load([]).sync_resource_types == ["user", "team"]
