@@ -229,7 +229,9 @@ class _InspectParser(argparse.ArgumentParser):
     """argparse's refusals of inspect's flags as one line (it printed its usage above them), exit 2."""
 
     def error(self, message: str) -> NoReturn:
-        print(f"baton-datadog: inspect: {message}", file=sys.stderr)
+        from connector.daemon.settings import parser_refusal
+
+        print(f"baton-datadog: inspect: {parser_refusal(message)}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
 
 

@@ -697,11 +697,24 @@ class _SettingsParser(argparse.ArgumentParser):
     """argparse's refusals as one SettingsError line (its own exit printed the usage above it)."""
 
     def error(self, message: str) -> NoReturn:
+        message = parser_refusal(message)
         missing = re.fullmatch(r"argument (-[^/:]+)(?:/[^:]+)?: expected one argument", message)
         if missing:
             # pflag takes `--api-key -x…` as the value; argparse takes `-x…` for a flag and finds no value.
             message += f" (give it one; a value that starts with '-' is written {missing[1]}=VALUE)"
         raise SettingsError(message)
+
+
+_IGNORED_VALUE = re.compile(r"(argument \S+): ignored explicit argument .*", re.DOTALL)
+
+
+def parser_refusal(message: str) -> str:
+    """argparse's refusal without the value it quotes: `--no-sync-secrets=…`, `--version=…` or `-p…` (pflag: -p
+    and more short flags) gave a switch a value, and a flag's value is never shown back (it may be a key)."""
+    ignored = _IGNORED_VALUE.fullmatch(message)
+    if ignored:
+        return f"{ignored[1]}: takes no value (what was given with it is not shown: it may be a key)"
+    return message
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):

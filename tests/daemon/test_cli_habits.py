@@ -70,3 +70,23 @@ def test_a_list_setting_reads_the_same_in_its_json_and_comma_forms(monkeypatch: 
     # as no resource type.
     monkeypatch.setenv("BATON_SYNC_RESOURCE_TYPES", value)
     assert load([]).sync_resource_types == ["user", "team"]
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (("-pCANARY-5d7e1f0a", "config"), "-p"),
+        (("--no-sync-secrets=CANARY-5d7e1f0a", "config"), "--no-sync-secrets"),
+        (("config", "--json=CANARY-5d7e1f0a"), "--json"),
+        (("--version=CANARY-5d7e1f0a",), "--version"),
+        (("inspect", "--grants=CANARY-5d7e1f0a"), "--grants"),
+    ],
+)
+def test_a_value_given_to_a_switch_is_refused_without_being_shown(args: tuple[str, ...], named: str) -> None:
+    # argparse's own refusal ("ignored explicit argument '…'") quoted the value back, and it may be a key.
+    done = run_cli(*args)
+    assert done.returncode == 2
+    assert named in done.stderr
+    assert "takes no value" in done.stderr
+    assert "CANARY" not in done.stdout + done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
