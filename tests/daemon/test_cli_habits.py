@@ -90,3 +90,12 @@ def test_a_value_given_to_a_switch_is_refused_without_being_shown(args: tuple[st
     assert "takes no value" in done.stderr
     assert "CANARY" not in done.stdout + done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args", [("inspect", "--fi=x.c1z"), ("inspect", "--entit"), ("inspect", "--out", "json")])
+def test_inspect_takes_no_abbreviated_flag_as_pflag_and_the_settings_take_none(args: tuple[str, ...]) -> None:
+    # argparse's default read `--fi=x.c1z` as --file: a baton user's typo became another reading, unlike everywhere
+    # else in this CLI.
+    done = run_cli(*args)
+    assert done.returncode == 2
+    assert f"unknown flag {args[1].partition('=')[0]}" in done.stderr
