@@ -833,7 +833,11 @@ def unknown_arguments(leftover: Sequence[str], known: frozenset[str] | None = No
     """One line about what the flags parser did not know: the first unknown flag by name (never its value: a
     key or secret often follows a misspelt flag), with the closest of `known` (else the settings' flags), or for
     a baton-sdk setting this connector lacks, why (`sdk_only`); other arguments only counted."""
-    flags = [arg.partition("=")[0] for arg in leftover if arg.startswith("-") and arg != "-"]
+    # After `--` every argument is positional (argparse and pflag alike): `config -- --site` has no unknown flag,
+    # and the `--` itself is no argument to count.
+    end = leftover.index("--") if "--" in leftover else len(leftover)
+    flags = [arg.partition("=")[0] for arg in leftover[:end] if arg.startswith("-") and arg != "-"]
+    leftover = [arg for at, arg in enumerate(leftover) if at != end]
     others = len(leftover) - (1 if flags else 0)
     if flags and _FLAG_NAME.fullmatch(flags[0]) and (why := sdk_only(flags[0])) is not None:
         what = f"{flags[0]} is {why}" + ("," if others else "")

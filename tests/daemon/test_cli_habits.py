@@ -99,3 +99,22 @@ def test_inspect_takes_no_abbreviated_flag_as_pflag_and_the_settings_take_none(a
     done = run_cli(*args)
     assert done.returncode == 2
     assert f"unknown flag {args[1].partition('=')[0]}" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("config", "--", "--site"), "1 unexpected argument(s)"),
+        (("capabilities", "--", "--api-key=CANARY-5d7e1f0a"), "1 unexpected argument(s)"),
+        (("config", "--bogus", "--", "--x"), "unknown flag --bogus and 1 other argument(s)"),
+    ],
+)
+def test_what_follows_the_end_of_flags_is_counted_as_arguments_not_named_a_flag(
+    args: tuple[str, ...], says: str
+) -> None:
+    # `--` ends the flags (pflag, argparse): it was itself refused as "an unknown flag" that was not shown.
+    done = run_cli(*args)
+    assert done.returncode == 2
+    assert says in done.stderr
+    assert "does not look like a flag name" not in done.stderr
+    assert "CANARY" not in done.stderr
