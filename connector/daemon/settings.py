@@ -328,15 +328,7 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         if isinstance(value, str):
-            if value.strip().startswith("["):
-                try:
-                    value = json.loads(value)  # a JSON list is accepted too (the Helm chart renders one)
-                except RecursionError:  # not a ValueError, so pydantic would let it escape as a traceback
-                    raise ValueError("the JSON list is nested too deeply") from None
-                except ValueError:
-                    raise ValueError("is neither a comma-separated list nor a JSON list") from None
-            else:
-                value = value.split(",")
+            value = _list_entries(value)
         if isinstance(value, list):
             # Each entry as the comma form reads it, whichever form (or a YAML list) gave it: `[" user"]` is `user`,
             # and an empty entry is none. Anything but text is left for the type check to name.
@@ -634,6 +626,19 @@ def _repeated(node: Any) -> str:
     return ""
 
 
+def _list_entries(value: str) -> list[Any]:
+    """A list setting's text as entries: comma-separated, or a JSON list (the Helm chart renders one); ValueError."""
+    if not value.strip().startswith("["):
+        return value.split(",")
+    try:
+        entries = json.loads(value)
+    except RecursionError:  # not a ValueError, so pydantic would let it escape as a traceback
+        raise ValueError("the JSON list is nested too deeply") from None
+    except ValueError:
+        raise ValueError("is neither a comma-separated list nor a JSON list") from None
+    return entries if isinstance(entries, list) else [entries]
+
+
 def _named(field_name: str) -> str:
     return f"setting {flag(field_name)} ({env(field_name)})"
 
@@ -881,7 +886,14 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
     flagged.pop("json", None)  # `config --json`: how to print, not a setting
     for name, value in flagged.items():
         if isinstance(value, list):  # a repeated list flag: one value each time, each comma-separated or JSON
-            flagged[name] = value[0] if len(value) == 1 else ",".join(part for part in value if part.strip())
+            parts = [part for part in value if part.strip()]
+            try:
+                # Each read on its own: joined with commas, a JSON value among them was no longer JSON.
+                flagged[name] = (
+                    [entry for part in parts for entry in _list_entries(part)] if parts[1:] else "".join(parts)
+                )
+            except ValueError as exc:
+                raise SettingsError(f"{_named(name)}: {exc}") from None
     for name in ONE_SHOT_ACTIONS:
         if name in flagged and not _given(flagged[name]):
             # Everywhere else an empty value means "not set"; here that turned `--revoke-grant "$GRANT"` with the

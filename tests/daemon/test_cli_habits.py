@@ -118,3 +118,23 @@ def test_what_follows_the_end_of_flags_is_counted_as_arguments_not_named_a_flag(
     assert says in done.stderr
     assert "does not look like a flag name" not in done.stderr
     assert "CANARY" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--sync-resource-types", '["user"]', "--sync-resource-types", "team"], ["user", "team"]),
+        (["--sync-resource-types", "team", "--sync-resource-types", '[" user"]'], ["team", "user"]),
+        (["--sync-resource-types", "", "--sync-resource-types", "user"], ["user"]),
+        (
+            ["--sync-resources", "role:r1", "--sync-resources", '["team:t1", "team:t2"]'],
+            ["role:r1", "team:t1", "team:t2"],
+        ),
+    ],
+)
+def test_a_repeated_list_flag_reads_each_value_in_either_form(argv: list[str], expected: list[str]) -> None:
+    # The values were joined with commas before being read: a JSON one among them was refused, or (not first) kept
+    # whole as one entry `["user"]`.
+    settings = load(argv)
+    got = settings.sync_resources if argv[0] == "--sync-resources" else settings.sync_resource_types
+    assert got == expected
