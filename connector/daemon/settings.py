@@ -971,9 +971,11 @@ def _explicit_booleans(argv: Sequence[str]) -> list[str]:
     `--flag` and `--no-flag`: argparse's switches take no value. Anything else after `=` is named as a mistake
     (not quoted: a flag's value is not shown back)."""
     out: list[str] = []
-    for at, arg in enumerate(argv):
-        if arg == "--":
+    for at, whole in enumerate(argv):
+        if whole == "--":
             return out + list(argv[at:])
+        *switches, arg = _short_flags(whole)
+        out += switches
         name, equals, value = arg.partition("=")
         field_name = _BOOLEAN_FLAGS.get(name)
         if not (equals and field_name):
@@ -985,6 +987,20 @@ def _explicit_booleans(argv: Sequence[str]) -> list[str]:
         else:
             raise SettingsError(f"setting {flag(field_name)} ({env(field_name)}): {name}=VALUE takes true or false")
     return out
+
+
+def _short_flags(arg: str) -> list[str]:
+    """Combined short switches apart, as pflag reads them: `-pf=x.c1z` is `-p -f=x.c1z` (argparse read `=x.c1z`
+    as the file's name). Anything else is left whole."""
+    if arg.startswith("--") or not arg.startswith("-"):
+        return [arg]
+    for at in range(1, len(arg) - 1):
+        if f"-{arg[at]}" in _BOOLEAN_FLAGS:
+            continue
+        if at > 1 and arg[at + 1] == "=":  # switches, then a flag with its value after `=`
+            return [f"-{letter}" for letter in arg[1:at]] + [f"-{arg[at:]}"]
+        break
+    return [arg]
 
 
 def _given(value: Any) -> bool:

@@ -138,3 +138,11 @@ def test_a_repeated_list_flag_reads_each_value_in_either_form(argv: list[str], e
     settings = load(argv)
     got = settings.sync_resources if argv[0] == "--sync-resources" else settings.sync_resource_types
     assert got == expected
+
+
+@pytest.mark.parametrize("argv", [["-pf=x.c1z"], ["-pf", "x.c1z"], ["-pfx.c1z"], ["-p", "-f=x.c1z"]])
+def test_combined_short_flags_give_the_last_its_value_in_every_form_pflag_takes(argv: list[str]) -> None:
+    # `-pf=x.c1z` wrote the sync to a file named `=x.c1z`; pflag reads the value after the `=`.
+    settings = load(argv)
+    assert settings.provisioning is True
+    assert str(settings.file) == "x.c1z"
