@@ -229,7 +229,9 @@ class _InspectParser(argparse.ArgumentParser):
     """argparse's refusals of inspect's flags as one line (it printed its usage above them), exit 2."""
 
     def error(self, message: str) -> NoReturn:
-        print(f"baton-datadog: inspect: {message}", file=sys.stderr)
+        from connector.daemon.settings import parser_refusal
+
+        print(f"baton-datadog: inspect: {parser_refusal(message)}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
 
 
@@ -237,7 +239,10 @@ def _inspect_parser() -> argparse.ArgumentParser:
     from connector.daemon import inspect
     from connector.daemon.version import package_version
 
-    parser = _InspectParser(prog="baton-datadog inspect", description="Show what a .c1z sync file holds.")
+    # No abbreviations, as in pflag and the settings parser: `--fi=x` is a typo named, not --file read.
+    parser = _InspectParser(
+        prog="baton-datadog inspect", description="Show what a .c1z sync file holds.", allow_abbrev=False
+    )
     parser.add_argument("--version", action="version", version=f"baton-datadog {package_version()}")
     inspect.add_arguments(parser)
     return parser

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, JsonValue, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
 from connector.baton.c1.credentials import CredentialError, parse_client_id, split_host_port
@@ -328,14 +328,12 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         if isinstance(value, str):
-            if value.strip().startswith("["):
-                try:
-                    return json.loads(value)  # a JSON list is accepted too (the Helm chart renders one)
-                except RecursionError:  # not a ValueError, so pydantic would let it escape as a traceback
-                    raise ValueError("the JSON list is nested too deeply") from None
-                except ValueError:
-                    raise ValueError("is neither a comma-separated list nor a JSON list") from None
-            return [part.strip() for part in value.split(",") if part.strip()]
+            value = _list_entries(value)
+        if isinstance(value, list):
+            # Each entry as the comma form reads it, whichever form (or a YAML list) gave it: `[" user"]` is `user`,
+            # and an empty entry is none. Anything but text is left for the type check to name.
+            parts = [part.strip() if isinstance(part, str) else part for part in value]
+            return [part for part in parts if part != ""]
         return value
 
     @field_validator("sync_resources")
@@ -406,7 +404,26 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # init = parsed flags (only those given), then the environment, then the YAML file.
-        return init_settings, env_settings, _YamlSource(settings_cls)
+        return init_settings, _UpperCaseEnv(settings_cls), _YamlSource(settings_cls)
+
+
+def _read_env_name(key: str) -> bool:
+    """Whether the environment variable `key` is one the settings read: viper's AutomaticEnv (baton-sdk) looks up
+    only the upper-case name (`BATON_SITE`), so `baton_site` is not read; read case-free, it also won over the
+    upper-case value set beside it, which errors then named."""
+    return key.startswith(ENV_PREFIX) and key == key.upper()
+
+
+class _UpperCaseEnv(EnvSettingsSource):
+    """The environment, as baton-sdk reads it: the upper-case `BATON_*` names only (values compared case-free)."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        # Lower-cased, as the case-free matching of field names expects (the model's case_sensitive=False).
+        return {
+            key.lower(): value
+            for key, value in os.environ.items()
+            if _read_env_name(key) and (value or not self.env_ignore_empty)
+        }
 
 
 # Settings that are file names (any bytes but NUL), and the lone surrogates that stand for undecodable bytes.
@@ -609,6 +626,19 @@ def _repeated(node: Any) -> str:
     return ""
 
 
+def _list_entries(value: str) -> list[Any]:
+    """A list setting's text as entries: comma-separated, or a JSON list (the Helm chart renders one); ValueError."""
+    if not value.strip().startswith("["):
+        return value.split(",")
+    try:
+        entries = json.loads(value)
+    except RecursionError:  # not a ValueError, so pydantic would let it escape as a traceback
+        raise ValueError("the JSON list is nested too deeply") from None
+    except ValueError:
+        raise ValueError("is neither a comma-separated list nor a JSON list") from None
+    return entries if isinstance(entries, list) else [entries]
+
+
 def _named(field_name: str) -> str:
     return f"setting {flag(field_name)} ({env(field_name)})"
 
@@ -672,11 +702,24 @@ class _SettingsParser(argparse.ArgumentParser):
     """argparse's refusals as one SettingsError line (its own exit printed the usage above it)."""
 
     def error(self, message: str) -> NoReturn:
+        message = parser_refusal(message)
         missing = re.fullmatch(r"argument (-[^/:]+)(?:/[^:]+)?: expected one argument", message)
         if missing:
             # pflag takes `--api-key -x…` as the value; argparse takes `-x…` for a flag and finds no value.
             message += f" (give it one; a value that starts with '-' is written {missing[1]}=VALUE)"
         raise SettingsError(message)
+
+
+_IGNORED_VALUE = re.compile(r"(argument \S+): ignored explicit argument .*", re.DOTALL)
+
+
+def parser_refusal(message: str) -> str:
+    """argparse's refusal without the value it quotes: `--no-sync-secrets=…`, `--version=…` or `-p…` (pflag: -p
+    and more short flags) gave a switch a value, and a flag's value is never shown back (it may be a key)."""
+    ignored = _IGNORED_VALUE.fullmatch(message)
+    if ignored:
+        return f"{ignored[1]}: takes no value (what was given with it is not shown: it may be a key)"
+    return message
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -764,8 +807,21 @@ def first_positional(argv: Sequence[str]) -> int | None:
             return i + 1 if i + 1 < len(argv) else None
         if not arg.startswith("-") or arg == "-":
             return i
-        i += 2 if arg in takes_value else 1  # `--flag=value` and `-fvalue` are one argument
+        i += 2 if _value_follows(arg, takes_value) else 1  # `--flag=value` and `-fvalue` are one argument
     return None
+
+
+def _value_follows(arg: str, takes_value: set[str]) -> bool:
+    """Whether the argument after `arg` is its value: `--file`, `-f`, and as pflag reads combined short flags,
+    `-pf` (switches, then one that takes a value: the next argument), but not `-pfx.c1z` (the value is inside)."""
+    if arg in takes_value:
+        return True
+    if arg.startswith("--") or len(arg) < 3 or "=" in arg:
+        return False
+    for at, letter in enumerate(arg[1:], start=1):
+        if f"-{letter}" in takes_value:
+            return at == len(arg) - 1
+    return False
 
 
 def known_flags(parser: argparse.ArgumentParser | None = None) -> frozenset[str]:
@@ -782,7 +838,11 @@ def unknown_arguments(leftover: Sequence[str], known: frozenset[str] | None = No
     """One line about what the flags parser did not know: the first unknown flag by name (never its value: a
     key or secret often follows a misspelt flag), with the closest of `known` (else the settings' flags), or for
     a baton-sdk setting this connector lacks, why (`sdk_only`); other arguments only counted."""
-    flags = [arg.partition("=")[0] for arg in leftover if arg.startswith("-") and arg != "-"]
+    # After `--` every argument is positional (argparse and pflag alike): `config -- --site` has no unknown flag,
+    # and the `--` itself is no argument to count.
+    end = leftover.index("--") if "--" in leftover else len(leftover)
+    flags = [arg.partition("=")[0] for arg in leftover[:end] if arg.startswith("-") and arg != "-"]
+    leftover = [arg for at, arg in enumerate(leftover) if at != end]
     others = len(leftover) - (1 if flags else 0)
     if flags and _FLAG_NAME.fullmatch(flags[0]) and (why := sdk_only(flags[0])) is not None:
         what = f"{flags[0]} is {why}" + ("," if others else "")
@@ -826,7 +886,14 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
     flagged.pop("json", None)  # `config --json`: how to print, not a setting
     for name, value in flagged.items():
         if isinstance(value, list):  # a repeated list flag: one value each time, each comma-separated or JSON
-            flagged[name] = value[0] if len(value) == 1 else ",".join(part for part in value if part.strip())
+            parts = [part for part in value if part.strip()]
+            try:
+                # Each read on its own: joined with commas, a JSON value among them was no longer JSON.
+                flagged[name] = (
+                    [entry for part in parts for entry in _list_entries(part)] if parts[1:] else "".join(parts)
+                )
+            except ValueError as exc:
+                raise SettingsError(f"{_named(name)}: {exc}") from None
     for name in ONE_SHOT_ACTIONS:
         if name in flagged and not _given(flagged[name]):
             # Everywhere else an empty value means "not set"; here that turned `--revoke-grant "$GRANT"` with the
@@ -839,8 +906,8 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
     config = args.pop("config", None) or environ.get(CONFIG_PATH_ENV)
     data = read_yaml(Path(config)) if config else {}
     known = {env(name) for name in Settings.model_fields}
-    present = {key.upper() for key in environ if key.upper().startswith(ENV_PREFIX)}
-    given = {key.upper() for key, value in environ.items() if key.upper() in present and value.strip()}
+    present = {key for key in environ if _read_env_name(key)}
+    given = {key for key, value in environ.items() if key in present and value.strip()}
     _YamlSource.data = data
     try:
         settings = Settings(**args)
@@ -857,6 +924,11 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
     warnings = [
         f"unknown environment variable {key}{_did_you_mean(key.removeprefix(ENV_PREFIX).lower())}"
         for key in sorted(present - known - {CONFIG_PATH_ENV} - _OTHER_KNOWN_ENV)
+    ]
+    warnings += [
+        f"environment variable {key} is not read: the names are upper-case, as in baton-sdk ({key.upper()})"
+        for key in sorted(environ)
+        if key.upper().startswith(ENV_PREFIX) and not _read_env_name(key)
     ]
     if config and (readable := _readable_secrets(Path(config), data)):
         warnings.append(readable)
@@ -899,9 +971,11 @@ def _explicit_booleans(argv: Sequence[str]) -> list[str]:
     `--flag` and `--no-flag`: argparse's switches take no value. Anything else after `=` is named as a mistake
     (not quoted: a flag's value is not shown back)."""
     out: list[str] = []
-    for at, arg in enumerate(argv):
-        if arg == "--":
+    for at, whole in enumerate(argv):
+        if whole == "--":
             return out + list(argv[at:])
+        *switches, arg = _short_flags(whole)
+        out += switches
         name, equals, value = arg.partition("=")
         field_name = _BOOLEAN_FLAGS.get(name)
         if not (equals and field_name):
@@ -913,6 +987,20 @@ def _explicit_booleans(argv: Sequence[str]) -> list[str]:
         else:
             raise SettingsError(f"setting {flag(field_name)} ({env(field_name)}): {name}=VALUE takes true or false")
     return out
+
+
+def _short_flags(arg: str) -> list[str]:
+    """Combined short switches apart, as pflag reads them: `-pf=x.c1z` is `-p -f=x.c1z` (argparse read `=x.c1z`
+    as the file's name). Anything else is left whole."""
+    if arg.startswith("--") or not arg.startswith("-"):
+        return [arg]
+    for at in range(1, len(arg) - 1):
+        if f"-{arg[at]}" in _BOOLEAN_FLAGS:
+            continue
+        if at > 1 and arg[at + 1] == "=":  # switches, then a flag with its value after `=`
+            return [f"-{letter}" for letter in arg[1:at]] + [f"-{arg[at:]}"]
+        break
+    return [arg]
 
 
 def _given(value: Any) -> bool:
