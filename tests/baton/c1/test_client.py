@@ -790,3 +790,23 @@ async def test_an_upload_waits_the_retry_delay_conductorone_asks_for(
         assert await client.upload_asset(kind_task("sync_full").id, tmp_path / "f") == len(data)
     (retried,) = [e for e in events if e["event"] == "c1 upload attempt failed, retrying"]
     assert retried["retry_in"] == 0.2
+
+
+async def test_an_upload_ended_while_still_writing_keeps_the_retry_delay_conductorone_asks_for(
+    fake: FakeC1, client: BatonServiceClient, tmp_path: Path
+) -> None:
+    """The fake refuses the stream before reading it, which races our writes (see the fatal-failure test above):
+    when grpc's "Internal error from Core" overwrote the server's status, the status was recovered but not its
+    trailer, so ConductorOne's RetryInfo was lost and the upload retried on its own backoff (seen at load 20).
+    Repeat to hit the race."""
+    data = _write_random(tmp_path / "f", 3 * CHUNK)
+    for _ in range(10):
+        fake.fail_next(
+            "UploadAsset",
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            status_details=_status_details(_retry_info(0, 100_000_000)),
+        )
+        with structlog.testing.capture_logs() as events:
+            assert await client.upload_asset(kind_task("sync_full").id, tmp_path / "f") == len(data)
+        (retried,) = [e for e in events if e["event"] == "c1 upload attempt failed, retrying"]
+        assert retried["retry_in"] == 0.1
