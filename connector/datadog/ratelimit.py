@@ -243,7 +243,8 @@ class RateLimiter:
         return len(self._buckets)
 
     def throttle(self, group: str, reset: float) -> None:
-        """Record a 429 that carried no usable headers: hold the group back for `reset` seconds."""
+        """Record a 429: hold the group's bucket back for `reset` seconds, the wait the retry policy chose for it (the
+        headers' hint, at least a second, or the backoff when it had none)."""
         name = self._bucket_of_group.setdefault(group, f"group:{group}")
         bucket = self._buckets.setdefault(name, _Bucket())
         bucket.remaining = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 import httpx
@@ -21,8 +22,8 @@ class RetryPolicy(BaseRetryPolicy):
     """The baton backoff policy, plus what is specific to HTTP.
 
     Server errors (and 408s), timeouts and connection failures back off exponentially with full jitter for at most
-    `max_attempts` tries in total. A 429 waits for ``X-RateLimit-Reset`` instead and has its own budget,
-    because being throttled says nothing about the health of the server.
+    `max_attempts` tries in total. A 429 waits for ``X-RateLimit-Reset`` instead (at least a second,
+    `rate_limit_wait`) and has its own budget, because being throttled says nothing about the health of the server.
     """
 
     max_rate_limit_retries: int = 10
@@ -30,6 +31,27 @@ class RetryPolicy(BaseRetryPolicy):
     # and RateLimited is raised at once, so the caller reschedules instead of a sync sleeping for an hourly
     # window. Shorter than the base policy's: a Datadog call holds a sync or a grant while it waits.
     max_hinted_delay: float = 120.0
+    # The least wait after a 429 that carried a hint. X-RateLimit-Reset and Retry-After count whole seconds
+    # (docs/spec/datadog-api.md §3), so a hint under one second ("0") says the window resets within this second, not
+    # "ask again now": taken at its word, the 10 waits were spent back to back within milliseconds, and a call failed
+    # with RateLimited on a window about to reset.
+    min_rate_limit_wait: float = 1.0
+
+    def __post_init__(self) -> None:
+        # Explicitly named: a slotted dataclass has no `__class__` cell for a bare `super()`.
+        BaseRetryPolicy.__post_init__(self)
+        if self.min_rate_limit_wait < 0:
+            raise ValueError("delays must not be negative")
+
+    def rate_limit_wait(self, throttle: int, hint: float | None, rng: random.Random | None = None) -> float:
+        """Seconds to wait after 429 number `throttle` (1-based) before asking again.
+
+        The server's hint, as it is, but never less than `min_rate_limit_wait`; without a hint, the backoff. A hint
+        longer than `max_hinted_delay` is returned as it is: `hint_exceeds_cap` then says "give up now".
+        """
+        if hint is None:
+            return self.backoff(throttle - 1, rng)
+        return max(hint, self.min_rate_limit_wait)
 
     @staticmethod
     def retryable_status(status: int) -> bool:

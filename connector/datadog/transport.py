@@ -283,12 +283,13 @@ class ApiTransport:
                 throttles += 1
                 info = RateLimitHeaders.parse(headers, self._wall_clock())
                 hint = info.wait_hint if info is not None else None
-                wait = hint if hint is not None else self.retry.backoff(throttles - 1, self._rng)
+                wait = self.retry.rate_limit_wait(throttles, hint, self._rng)
+                # The group's bucket stays shut for as long as this request waits (the release counted the hint as
+                # it is): other requests of the group would spend the same second on 429s of their own.
+                self._limiter.throttle(group, wait)
                 if single_attempt or throttles > self.retry.max_rate_limit_retries or self.retry.hint_exceeds_cap(wait):
                     # "Give up now": the error carries the hint so the caller can reschedule the whole job.
                     raise self.error(status, method, path, body, headers, mints=mints)
-                if hint is None:
-                    self._limiter.throttle(group, wait)
                 self._emit(RateLimitWait(group, info.name if info else None, wait, "429"))
                 await self._sleep(wait)
                 continue

@@ -41,6 +41,21 @@ def test_scaled_keeps_a_subclass_and_its_fields() -> None:
     assert (scaled.max_rate_limit_retries, scaled.base_delay) == (3, 1.0)
 
 
+def test_a_429_waits_at_least_a_second_and_a_longer_hint_as_it_is() -> None:
+    """Rate-limit headers count whole seconds: a hint under one ("Reset: 0") is "within this second", not "now"."""
+    policy = DatadogRetryPolicy(base_delay=0.5, max_delay=30.0, max_hinted_delay=120.0)
+    assert [policy.rate_limit_wait(1, hint) for hint in (0.0, 0.25, 0.999)] == [1.0, 1.0, 1.0]
+    assert [policy.rate_limit_wait(9, hint) for hint in (1.0, 7.0, 120.0)] == [1.0, 7.0, 120.0]
+    # Beyond the cap the hint stays as it is, so the caller is told to give up now rather than wait less.
+    assert policy.rate_limit_wait(1, 3600.0) == 3600.0
+    assert policy.hint_exceeds_cap(policy.rate_limit_wait(1, 3600.0))
+    # No hint: the backoff, as any other retry.
+    assert 0.0 <= policy.rate_limit_wait(1, None, random.Random(3)) <= 0.5
+    assert DatadogRetryPolicy(min_rate_limit_wait=0.01).rate_limit_wait(1, 0.0) == 0.01
+    with pytest.raises(ValueError, match="negative"):
+        DatadogRetryPolicy(min_rate_limit_wait=-1.0)
+
+
 def test_a_bounded_loop_gives_up_when_attempts_are_spent() -> None:
     backoff = Backoff(RetryPolicy(max_attempts=3, base_delay=0.0, max_delay=0.0))
     assert backoff.next_delay() == 0.0

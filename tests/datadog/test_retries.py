@@ -17,7 +17,7 @@ from connector.datadog.client import DatadogClient
 from connector.datadog.errors import RateLimited, Unavailable
 from connector.datadog.retry import RetryPolicy
 from connector.datadog.stats import ClientEvent, RateLimitWait
-from tests.datadog.helpers import ClientFactory, FakeTime
+from tests.datadog.helpers import ClientFactory, FakeTime, ToTheFake
 from tests.fakes.datadog import FakeDatadog, generate_org
 
 USERS = "/api/v2/users"
@@ -51,7 +51,8 @@ async def test_random_faults_do_not_change_the_result(fake: FakeDatadog, make_cl
     fake.faults.error_rate = 0.3
     fake.faults.throttle_rate = 0.2
     fake.faults.throttle_reset = 0
-    client = make_client(fake, retry=RetryPolicy(max_attempts=8, base_delay=0.001, max_delay=0.005))
+    policy = RetryPolicy(max_attempts=8, base_delay=0.001, max_delay=0.005, min_rate_limit_wait=0.001)
+    client = make_client(fake, retry=policy)
     assert await _all_user_ids(client) == baseline
     assert sum(client.stats.retries.values()) + client.stats.rate_limit_waits > 0
 
@@ -111,6 +112,91 @@ async def test_a_reset_beyond_the_longest_wait_fails_fast(fake: FakeDatadog, mak
     assert clock.sleeps == []  # no waiting at all: the caller reschedules
     assert raised.value.retry_after == 3600
     assert fake.count("GET", USERS) == 1
+
+
+class WindowAboutToReset(ToTheFake):
+    """Datadog with a spent window that resets `within` seconds after the first request: until then every request is
+    answered 429 with `X-RateLimit-Reset: 0` (whole seconds: "within this second"), then the fake answers."""
+
+    def __init__(self, clock: FakeTime, within: float) -> None:
+        super().__init__()
+        self._clock, self._within = clock, within
+        self._resets_at: float | None = None
+        self.throttled = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._resets_at is None:
+            self._resets_at = self._clock.now + self._within
+        if self._clock.now < self._resets_at:
+            self.throttled += 1
+            headers = {"X-RateLimit-Limit": "100", "X-RateLimit-Period": "60", "X-RateLimit-Remaining": "0"}
+            headers |= {"X-RateLimit-Reset": "0", "X-RateLimit-Name": "fake_users"}
+            return httpx.Response(429, headers=headers, json={"errors": ["Too many requests"]})
+        return await self._inner.handle_async_request(request)
+
+
+async def test_a_window_resetting_within_the_second_is_waited_into(
+    fake: FakeDatadog, make_client: ClientFactory
+) -> None:
+    """`Reset: 0` is not "ask again now": the 10 waits were spent within milliseconds, and the listing failed with
+    RateLimited on a window 0.4 s from resetting."""
+    baseline = await _all_user_ids(make_client(fake))
+    clock = FakeTime()
+    window = WindowAboutToReset(clock, within=0.4)
+    client = make_client(fake, retry=RetryPolicy(), transport=window, sleep=clock.sleep, clock=clock.clock)
+
+    assert await _all_user_ids(client) == baseline
+    assert window.throttled == 1
+    assert clock.sleeps == [1.0]
+
+
+async def test_a_reset_of_0_waits_a_second_each_time_within_the_budget(
+    fake: FakeDatadog, make_client: ClientFactory
+) -> None:
+    baseline = await _all_user_ids(make_client(fake))
+    fake.reset_counters()
+    fake.faults.force(429, times=10, path=USERS, reset=0)
+    clock = FakeTime()
+    events: list[ClientEvent] = []
+    client = make_client(fake, retry=RetryPolicy(), sleep=clock.sleep, clock=clock.clock, on_event=events.append)
+
+    assert await _all_user_ids(client) == baseline
+    assert clock.sleeps == [1.0] * 10
+    assert [(e.cause, e.seconds) for e in events if isinstance(e, RateLimitWait)] == [("429", 1.0)] * 10
+    assert fake.count("GET", USERS) == 10 + 3
+
+
+async def test_a_throttled_group_is_held_back_while_its_request_waits(
+    fake: FakeDatadog, make_client: ClientFactory
+) -> None:
+    """The bucket stays shut as long as the throttled request waits: a second request of the group sent meanwhile
+    would land in the same spent second (the limiter took `Reset: 0` as a window already open)."""
+    first, second, third = list(fake.org.users)[:3]
+    clock = FakeTime()
+    gate = asyncio.Event()
+    sleeping: asyncio.Queue[float] = asyncio.Queue()
+
+    async def sleep(seconds: float) -> None:
+        clock.sleeps.append(seconds)
+        sleeping.put_nowait(seconds)
+        await gate.wait()
+        clock.now += seconds
+
+    client = make_client(fake, retry=RetryPolicy(), sleep=sleep, clock=clock.clock)
+    await client.get_user(first)  # the group's bucket is known: no probing one by one from here
+    fake.faults.force(429, times=1, path=USERS, reset=0)
+    throttled = asyncio.ensure_future(client.get_user(second))
+    assert await asyncio.wait_for(sleeping.get(), timeout=10) == 1.0  # the 429's wait
+    held = asyncio.ensure_future(client.get_user(third))
+    paced = asyncio.ensure_future(sleeping.get())
+    await asyncio.wait({held, paced}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+
+    assert not held.done(), "the other request went out in the throttled second"
+    assert clock.sleeps == [1.0, 1.0]
+    assert fake.count("GET", "/api/v2/users/{user_id}") == 2
+    gate.set()
+    assert [u.id for u in await asyncio.gather(throttled, held)] == [second, third]
+    assert fake.count("GET", "/api/v2/users/{user_id}") == 4
 
 
 async def test_creates_are_not_repeated_after_a_server_error(fake: FakeDatadog, make_client: ClientFactory) -> None:
