@@ -11,7 +11,7 @@ from connector.baton.errors import Code
 from connector.baton.ksuid import new_ksuid
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from tests.baton.credential_vectors import configs_of, load
-from tests.e2e.harness import Stack, assert_error, finishes, only_finish, wait_for
+from tests.e2e.harness import READY_TIMEOUT, Stack, assert_error, finishes, only_finish, wait_for
 from tests.fakes.tasks import kind_task
 
 GRACE = 2.0
@@ -28,9 +28,12 @@ def test_sigterm_during_a_sync_drains_reports_and_exits_zero(stack: Stack) -> No
     dd.faults.latency = 3.0  # every Datadog request: the sync takes far longer than the grace period
     task = kind_task("sync_full")
     c1.enqueue(task)
-    daemon.wait_for(lambda: daemon.events("sync started"), timeout=10, what="the sync to start")
+    # Bounds on the waits, not timings: at load 20 a daemon's first steps take seconds.
+    daemon.wait_for(lambda: daemon.events("sync started"), timeout=READY_TIMEOUT, what="the sync to start")
     daemon.wait_for(
-        lambda: any(b.task_id == task.id for b in c1.recorded().heartbeats), timeout=5, what="its first heartbeat"
+        lambda: any(b.task_id == task.id for b in c1.recorded().heartbeats),
+        timeout=READY_TIMEOUT,
+        what="its first heartbeat",
     )
 
     daemon.send_signal(signal.SIGTERM)
@@ -83,7 +86,7 @@ def test_sigterm_during_a_slow_poll_exits_within_the_grace_period(stack: Stack) 
         recorded = c1.recorded()  # calls are recorded on arrival, get_task_count once answered
         return len(recorded.calls_to("GetTask")) == recorded.get_task_count + 1
 
-    daemon.wait_for(poll_hanging, timeout=5, what="the slow poll to start")
+    daemon.wait_for(poll_hanging, timeout=READY_TIMEOUT, what="the slow poll to start")
     daemon.send_signal(signal.SIGTERM)
     # Nothing runs, so a daemon that does not wait for the poll may be gone before /readyz can be asked.
     wait_for(lambda: daemon.status("/readyz") != 200, timeout=GRACE, what="/readyz not 200 right after SIGTERM")

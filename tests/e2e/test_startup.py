@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.e2e.harness import Stack
+from tests.e2e.harness import READY_TIMEOUT, Stack
 
 
 def test_hello_then_ready_with_liveness_from_the_start(stack: Stack) -> None:
@@ -46,7 +46,7 @@ def test_hello_then_ready_with_liveness_from_the_start(stack: Stack) -> None:
     for name in (f.name for f in hello.os_info.DESCRIPTOR.fields):
         assert getattr(hello.os_info, name), f"os_info.{name} is empty"
     # The daemon's own polls carry the same host id.
-    daemon.wait_for(lambda: stack.c1.recorded().get_task_count > 0, timeout=5, what="a GetTask poll")
+    daemon.wait_for(lambda: stack.c1.recorded().get_task_count > 0, timeout=READY_TIMEOUT, what="a GetTask poll")
     assert daemon.non_json_lines() == [], "with BATON_LOG_FORMAT=json every line is a JSON object"
 
 

@@ -568,7 +568,7 @@ class BatonServiceClient:
         reader = await asyncio.to_thread(path.open, "rb")
         try:
             call = self._ensure_stub().UploadAsset(metadata=md, timeout=self.timeouts.upload_attempt)
-            first_status: list[tuple[grpc.StatusCode, str] | None] = []
+            first_status: list[tuple[grpc.StatusCode, str, grpc.aio.Metadata] | None] = []
             call.add_done_callback(lambda done: first_status.append(_settled_status(done)))
             try:
                 sent, complete = await self._stream_upload(call, metadata_message, reader)
@@ -655,35 +655,42 @@ class _UploadStalled(grpc.aio.AioRpcError):  # type: ignore[misc]  # grpc ships 
     `_stream_upload` reads as the server having ended the call), the attempt's."""
 
 
-def _settled_status(call: grpc.aio.Call) -> tuple[grpc.StatusCode, str] | None:
-    """The status a finished call holds right now, read without yielding to the loop.
+def _settled_status(call: grpc.aio.Call) -> tuple[grpc.StatusCode, str, grpc.aio.Metadata] | None:
+    """The status a finished call holds right now (code, details, trailers), read without yielding to the loop.
 
     Called from a done callback, which grpc runs synchronously the first time it sets the status, so this
     sees the first status even when grpc overwrites it a moment later (see `_server_status`).
     """
     # Runs inside grpc's status bookkeeping: nothing may escape from here.
+    coroutines = (call.code(), call.details(), call.trailing_metadata())
     try:
-        code_coroutine, details_coroutine = call.code(), call.details()
-        try:
-            code_coroutine.send(None)
-        except StopIteration as code_result:
+        values = []
+        for coroutine in coroutines:
             try:
-                details_coroutine.send(None)
-            except StopIteration as details_result:
-                return code_result.value, details_result.value or ""
-        code_coroutine.close()
-        details_coroutine.close()
+                coroutine.send(None)
+            except StopIteration as result:
+                values.append(result.value)
+            else:
+                return None
+        code, details, trailers = values
+        return code, details or "", trailers if trailers is not None else grpc.aio.Metadata()
     except Exception:
         log.debug("could not read an upload's first status", exc_info=True)
+    finally:
+        for coroutine in coroutines:
+            coroutine.close()
     return None
 
 
-def _server_status(error: grpc.aio.AioRpcError, first: tuple[grpc.StatusCode, str] | None) -> grpc.aio.AioRpcError:
+def _server_status(
+    error: grpc.aio.AioRpcError, first: tuple[grpc.StatusCode, str, grpc.aio.Metadata] | None
+) -> grpc.aio.AioRpcError:
     """The server's status of an upload it ended while we were still writing.
 
     grpc.aio then fails our pending write and records INTERNAL "Internal error from Core" as the call's
     status; when the server's status had arrived first, that overwrites it for good. Without the real code
-    an UNAUTHENTICATED would not refresh the token and an INVALID_ARGUMENT would be retried as transient.
+    an UNAUTHENTICATED would not refresh the token and an INVALID_ARGUMENT would be retried as transient;
+    without its trailers the retry delay ConductorOne asked for (`_retry_after`) was lost.
     """
     if (
         error.code() == grpc.StatusCode.INTERNAL
@@ -691,7 +698,7 @@ def _server_status(error: grpc.aio.AioRpcError, first: tuple[grpc.StatusCode, st
         and first is not None
         and first[1] != _CORE_WRITE_FAILURE
     ):
-        return grpc.aio.AioRpcError(first[0], error.initial_metadata(), grpc.aio.Metadata(), first[1])
+        return grpc.aio.AioRpcError(first[0], error.initial_metadata(), first[2], first[1])
     return error
 
 

@@ -73,6 +73,17 @@ def fake(leak_guard: LeakGuard) -> Iterator[FakeC1]:
         yield running
 
 
+@pytest.fixture
+def small_window_fake(leak_guard: LeakGuard) -> Iterator[FakeC1]:
+    """A fake whose gRPC server keeps its initial flow-control window, for tests of a peer that stops reading.
+    With grpc's BDP probing a peer that never reads still let about 7.5 of 8 MiB into its window, and more on a
+    busy machine (the probes' round trips grow, and the window with them): a file taken whole was no stall but an
+    upload awaiting its answer until the attempt deadline (the 120 s guard of the stall tests, hit at load 20)."""
+    with FakeC1(grpc_options=[("grpc.http2.bdp_probe", 0)]) as running:
+        leak_guard.watch(running)
+        yield running
+
+
 def make_client(
     fake: FakeC1,
     *,

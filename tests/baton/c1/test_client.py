@@ -370,12 +370,13 @@ async def test_upload_answered_ok_with_an_undecodable_answer_is_not_success(fake
 
 
 async def test_an_upload_the_peer_stops_reading_ends_at_the_stall_bound_and_is_retried(
-    fake: FakeC1, tmp_path: Path
+    small_window_fake: FakeC1, tmp_path: Path
 ) -> None:
     """A peer alive but not reading (its flow-control window full) made our writes wait until the attempt's own
     deadline, 30 minutes, three times over, while the sync's heartbeats went on. Each message must be taken within
     `upload_stall`; the attempt then fails as a deadline and the next one is made."""
-    data = _write_random(tmp_path / "f", 16 * CHUNK)  # well past what the transport buffers for a stalled peer
+    fake = small_window_fake
+    data = _write_random(tmp_path / "f", 16 * CHUNK)  # well past what its window buffers for a stalled peer
     fake.stall_uploads(times=2)
     # Not 0.3 s as below: here the last attempt must succeed, and a loaded machine can keep a live peer from taking
     # one message for that long (seen at load 20), which made it a third stall.
@@ -387,7 +388,8 @@ async def test_an_upload_the_peer_stops_reading_ends_at_the_stall_bound_and_is_r
     assert fake.recorded().uploads[-1].received_sha256 == hashlib.sha256(data).digest()
 
 
-async def test_a_stalled_upload_names_the_stall(fake: FakeC1, tmp_path: Path) -> None:
+async def test_a_stalled_upload_names_the_stall(small_window_fake: FakeC1, tmp_path: Path) -> None:
+    fake = small_window_fake
     _write_random(tmp_path / "f", 16 * CHUNK)
     fake.stall_uploads(times=3)
     timeouts = CallTimeouts(upload_attempt=600.0, upload_stall=0.3)
@@ -788,3 +790,23 @@ async def test_an_upload_waits_the_retry_delay_conductorone_asks_for(
         assert await client.upload_asset(kind_task("sync_full").id, tmp_path / "f") == len(data)
     (retried,) = [e for e in events if e["event"] == "c1 upload attempt failed, retrying"]
     assert retried["retry_in"] == 0.2
+
+
+async def test_an_upload_ended_while_still_writing_keeps_the_retry_delay_conductorone_asks_for(
+    fake: FakeC1, client: BatonServiceClient, tmp_path: Path
+) -> None:
+    """The fake refuses the stream before reading it, which races our writes (see the fatal-failure test above):
+    when grpc's "Internal error from Core" overwrote the server's status, the status was recovered but not its
+    trailer, so ConductorOne's RetryInfo was lost and the upload retried on its own backoff (seen at load 20).
+    Repeat to hit the race."""
+    data = _write_random(tmp_path / "f", 3 * CHUNK)
+    for _ in range(10):
+        fake.fail_next(
+            "UploadAsset",
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            status_details=_status_details(_retry_info(0, 100_000_000)),
+        )
+        with structlog.testing.capture_logs() as events:
+            assert await client.upload_asset(kind_task("sync_full").id, tmp_path / "f") == len(data)
+        (retried,) = [e for e in events if e["event"] == "c1 upload attempt failed, retrying"]
+        assert retried["retry_in"] == 0.1

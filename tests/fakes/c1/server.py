@@ -16,7 +16,7 @@ import socket
 import ssl
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -59,7 +59,9 @@ class FakeC1:
         next_heartbeat: float = 0.0,
         idle_task: Literal["unset", "none"] = "unset",
         state_dir: Path | None = None,
+        grpc_options: Sequence[tuple[str, int]] = (),
     ) -> None:
+        self._grpc_options = list(grpc_options)
         self._owns_dir = state_dir is None
         self.state_dir = Path(tempfile.mkdtemp(prefix="fake-c1-")) if state_dir is None else state_dir
         self._tenant_host = tenant_host
@@ -117,7 +119,7 @@ class FakeC1:
 
     async def _start_servers(self) -> None:
         assert self.tls is not None
-        grpc_server = grpc.aio.server(interceptors=[RawAnswers(self.state)])
+        grpc_server = grpc.aio.server(interceptors=[RawAnswers(self.state)], options=self._grpc_options)
         baton_pb2_grpc.add_BatonServiceServicer_to_server(FakeBatonService(self.state), grpc_server)
         grpc_port: int = grpc_server.add_insecure_port("127.0.0.1:0")
         await grpc_server.start()
