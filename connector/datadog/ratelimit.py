@@ -18,12 +18,12 @@ names a new bucket on every response otherwise grew the table by one entry per r
 from __future__ import annotations
 
 import asyncio
-import datetime
-import email.utils
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+
+from connector.baton.httpdate import http_date
 
 __all__ = ["MAX_HINT_SECONDS", "RateLimitHeaders", "RateLimiter", "Ticket", "WaitTooLong", "retry_after_seconds"]
 
@@ -58,13 +58,10 @@ def retry_after_seconds(raw: str | None, now: float | None = None) -> float | No
     seconds = _number(raw, maximum=MAX_HINT_SECONDS)
     if seconds is not None:
         return seconds
-    try:
-        when = email.utils.parsedate_to_datetime(raw.strip())
-    except (TypeError, ValueError, IndexError, OverflowError):
+    when = http_date(raw)
+    if when is None:
         return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT; a date without a zone is read as such
-        when = when.replace(tzinfo=datetime.UTC)
-    delta = when.timestamp() - (time.time() if now is None else now)
+    delta = when - (time.time() if now is None else now)
     return min(max(delta, 0.0), MAX_HINT_SECONDS)
 
 

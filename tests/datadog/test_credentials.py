@@ -664,37 +664,23 @@ class QuotedCreateAnswers(CreateAnswers):
         return httpx.Response(self._status, json=quoted, headers={"Location": "/elsewhere"})
 
 
-@pytest.mark.parametrize("status", [502, 500, 307])
+@pytest.mark.parametrize(
+    ("status", "shape"),
+    [
+        (502, "datadog"), (500, "datadog"), (307, "datadog"),
+        (400, "html"), (403, "html"), (408, "html"),
+        (400, "gateway-json"), (403, "gateway-json"), (408, "gateway-json"),
+    ],
+)  # fmt: skip
 @pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
 async def test_an_error_answer_quoting_the_created_credential_does_not_carry_it_on(
-    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str, status: int
-) -> None:
-    """A create that may have happened gets an error answer whose text is the upstream answer (a gateway quoting it):
-    the new credential's secret went into the error, and so into the FinishTask and the log lines. A create's
-    answer is quoted only when it is a refusal (4xx: nothing was made); the credential is deleted as before."""
-    transport = QuotedCreateAnswers(status)
-    client = make_client(fake, transport=transport)
-    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
-    sa = env.service_account()
-    with pytest.raises(ConnectorError) as caught:
-        await env.issue(sa, kind, ["a"] if kind == SAT else [])
-    (secret,) = transport.secrets
-    canaries.values.add(secret)
-    assert secret not in f"{caught.value} {caught.value!r} {caught.value.args}"
-    assert f"-> {status}" in str(caught.value)
-    live = _live_secrets(fake)
-    assert secret not in live, "the credential that may have been made is deleted"
-
-
-@pytest.mark.parametrize("shape", ["html", "gateway-json"])
-@pytest.mark.parametrize("status", [400, 403, 408])
-@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
-async def test_a_4xx_that_is_not_datadogs_quoting_the_created_credential_does_not_carry_it_on(
     fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, kind: str, status: int, shape: str
 ) -> None:
-    """A 4xx that is not Datadog's own refusal (a proxy's page, a gateway's JSON) may come after the create reached
-    Datadog, as a 5xx may, and may quote the upstream answer: quoted in the error, the new secret went on into the
-    FinishTask and the log lines. Only Datadog's refusal is quoted; the credential is deleted as before."""
+    """A create that may have happened gets an error answer whose text is the upstream answer (a gateway quoting it):
+    the new credential's secret went into the error, and so into the FinishTask and the log lines. That is a 5xx or
+    a redirect in Datadog's error shape, and a 4xx that is not Datadog's own refusal (a proxy's page, a gateway's
+    JSON), which may come after the create reached Datadog as a 5xx may. A create's answer is quoted only when it is
+    Datadog's refusal (nothing was made); the credential is deleted as before."""
     transport = QuotedCreateAnswers(status, shape)
     client = make_client(fake, transport=transport)
     env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)

@@ -479,7 +479,6 @@ async def test_a_schedules_responders_answered_with_another_schedules_fail_the_s
 async def test_a_responder_whose_shift_the_answer_leaves_out_fails_the_sync(tmp_path: Path) -> None:
     """The current responder names two shifts and `included` holds one: whoever was on call in the other was synced
     as not on call, the grant revoked to ConductorOne."""
-    schedules = {"data": [{"type": "schedules", "id": "s1", "attributes": {"name": "s1"}}], "meta": {"page": {}}}
     responders = {
         "data": {"id": "r", "type": "schedule_oncall_responders", "relationships": {}},
         "included": [
@@ -492,20 +491,8 @@ async def test_a_responder_whose_shift_the_answer_leaves_out_fails_the_sync(tmp_
             {"type": "shifts", "id": "a", "relationships": {"user": {"data": {"type": "users", "id": "u1"}}}},
         ],
     }
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/api/v2/on-call/schedules":
-            return httpx.Response(200, json=schedules)
-        if request.url.path.endswith("/responders"):
-            return httpx.Response(200, json=responders)
-        total = {"page": {"total_count": 0}, "pagination": {"total": 0}}
-        return httpx.Response(200, json={"data": [], "meta": total})
-
-    client = answered_by(handler)
-    connector = DatadogConnector(client, DatadogOptions(sync_schedules=True))
     with pytest.raises(UnexpectedResponse, match="a current responder's shift is not in `included`") as raised:
-        await sync_to_file(connector.syncers(), tmp_path / "s.c1z", SyncOptions())
-    await client.aclose()
+        await _sync_schedule_answered(responders, tmp_path)
     assert raised.value.retryable
 
 

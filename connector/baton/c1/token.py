@@ -15,8 +15,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC
-from email.utils import parsedate_to_datetime
 from typing import Any, Final
 
 import httpx
@@ -25,6 +23,7 @@ import structlog
 from connector.baton.c1.assertion import ASSERTION_LIFETIME, make_client_assertion
 from connector.baton.c1.credentials import ClientId, ClientSecret, resolve_endpoints
 from connector.baton.c1.errors import C1AuthError, C1AuthRejectedError, C1AuthUnavailableError, network_cause
+from connector.baton.httpdate import http_date
 from connector.baton.inflate import BodyTooLarge, CappedBody, UndecodableBody
 from connector.baton.proxyrefusal import proxy_refusal
 
@@ -51,8 +50,6 @@ _TOKEN_TYPE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{0,64}")
 CLOCK_SKEW_NAMED: Final = ASSERTION_LIFETIME / 2
 """Seconds between this host's clock and a refusal's `Date` past which the error names the clock: the assertion holds
 ASSERTION_LIFETIME seconds either side of this host's time, and a server may allow less."""
-_MAX_DATE_CHARS = 64
-"""An HTTP date is 29 characters; a longer `Date` is not parsed (it is the peer's free text)."""
 
 log = structlog.get_logger(__name__)
 
@@ -339,16 +336,8 @@ def _content_type(response: httpx.Response) -> str | None:
 def _clock_skew(response: httpx.Response, now: float) -> float | None:
     """How many seconds this host's clock (`now`, epoch seconds) is ahead of the one the response's `Date` header
     shows (negative: behind); None when it has no Date that parses (the header is the peer's free text)."""
-    raw = response.headers.get("date", "")
-    if not raw or len(raw) > _MAX_DATE_CHARS:
-        return None
-    try:
-        sent = parsedate_to_datetime(raw)
-        if sent.tzinfo is None:  # "-0000": UTC, said without a zone
-            sent = sent.replace(tzinfo=UTC)
-        return now - sent.timestamp()
-    except (TypeError, ValueError, OverflowError, IndexError):
-        return None
+    sent = http_date(response.headers.get("date", ""))
+    return None if sent is None else now - sent
 
 
 def _normalise_token_type(token_type: str) -> str:
