@@ -33,7 +33,14 @@ from connector.datadog.errors import (
     is_datadog_error_body,
     scrub,
 )
-from connector.datadog.netio import HTTPCORE_ERRORS, HttpxSender, Sender, as_httpx_error, asyncio_pool
+from connector.datadog.netio import (
+    HTTPCORE_ERRORS,
+    HttpxSender,
+    Sender,
+    as_httpx_error,
+    asyncio_pool,
+    proxy_address,
+)
 from connector.datadog.ratelimit import RateLimiter, RateLimitHeaders, Ticket, WaitTooLong
 from connector.datadog.retry import RetryPolicy
 from connector.datadog.stats import (
@@ -158,6 +165,8 @@ class ApiTransport:
         # docs/benchmarks.md, "CPU per Datadog request"). httpx has no public accessor for the mounted
         # transport; the proxy tests pin the choice. An injected transport (tests) is sent through httpx.
         route = self._http._transport_for_url(base)
+        # Named in transport errors: a refused connection or a failed lookup is the proxy's then, not Datadog's.
+        self.proxy = proxy_address(route) if transport is None else None
         pool = asyncio_pool(route) if transport is None else None
         self.asyncio_network = pool is not None
         self._sender: Sender = pool if pool is not None else HttpxSender(route)
@@ -265,7 +274,9 @@ class ApiTransport:
                     await self._backoff(group, type(exc).__name__, failures, attempt)
                     continue
                 raise Unavailable(
-                    method=method, path=path, reason=describe_transport_error(exc, self.host, self._secret_values())
+                    method=method,
+                    path=path,
+                    reason=describe_transport_error(exc, self.host, self._secret_values(), proxy=self.proxy),
                 ) from None
             except UnexpectedResponse as exc:
                 # The status line arrived but the body could not be read whole (too large, bad encoding).

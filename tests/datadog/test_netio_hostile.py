@@ -347,8 +347,8 @@ async def test_a_proxy_refusing_the_tunnel_is_named_by_its_status_never_by_its_w
         with pytest.raises(Unavailable) as raised:
             await client.list_users()
     assert str(raised.value) == (
-        "Datadog unavailable: GET /api/v2/users -> no response: cannot reach api.datadoghq.invalid: "
-        f"the proxy refused the tunnel (HTTP {named})"
+        f"Datadog unavailable: GET /api/v2/users -> no response: cannot reach api.datadoghq.invalid through the proxy "
+        f"{proxy.address}: the proxy refused the tunnel (HTTP {named})"
     )
     assert proxy_authorization(proxy.received[0]) == f"ops:{PROXY_PASSWORD}".encode()  # the echo had it to echo
     _no_proxy_password(raised.value)
@@ -366,10 +366,39 @@ async def test_a_proxy_answering_no_http_is_named_without_quoting_its_bytes(monk
         with pytest.raises(Unavailable) as raised:
             await client.list_users()
     assert str(raised.value) == (
-        "Datadog unavailable: GET /api/v2/users -> no response: cannot reach api.datadoghq.invalid: "
-        "the answer is not valid HTTP (illegal status line)"
+        f"Datadog unavailable: GET /api/v2/users -> no response: cannot reach api.datadoghq.invalid through the proxy "
+        f"{proxy.address}: the answer is not valid HTTP (illegal status line)"
     )
     _no_proxy_password(raised.value)
+
+
+async def test_a_proxy_that_refuses_connections_is_named_not_datadog(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTPS_PROXY names a port nothing listens on: the error said "cannot reach api.datadoghq.invalid: connection
+    refused", and the operator looked for a Datadog outage. Through a proxy the only connection made is the proxy's,
+    so the proxy is named (host and port, never its password), and the failure stays retryable."""
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there now: connections are refused
+    for name in ("NO_PROXY", "no_proxy", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", f"http://ops:{PROXY_PASSWORD}@127.0.0.1:{port}")
+    client = DatadogClient(
+        api_key=CANARY_API_KEY,
+        app_key=CANARY_APP_KEY,
+        base_url="https://api.datadoghq.invalid",
+        retry=RetryPolicy(max_attempts=1),
+    )
+    async with client:
+        with pytest.raises(Unavailable) as raised:
+            await client.list_users()
+    assert str(raised.value).startswith(
+        "Datadog unavailable: GET /api/v2/users -> no response: cannot reach api.datadoghq.invalid: cannot connect to "
+        f"the proxy 127.0.0.1:{port}: connection refused"
+    )
+    assert raised.value.retryable
+    _no_proxy_password(raised.value)
+    _no_canary(raised.value)
 
 
 _HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
