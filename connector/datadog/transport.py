@@ -22,6 +22,7 @@ import httpx
 from pydantic import SecretStr
 
 from connector.baton.inflate import BodyTooLarge, CappedBody, UndecodableBody
+from connector.baton.proxyenv import no_proxy_mounts
 from connector.datadog.errors import (
     DatadogError,
     Invalid,
@@ -153,6 +154,8 @@ class ApiTransport:
             # An explicit trust store (the daemon's CA-bundle setting); else httpx's default, which honours
             # SSL_CERT_FILE / SSL_CERT_DIR. Proxies come from HTTPS_PROXY / HTTP_PROXY / NO_PROXY (trust_env).
             verify=verify if verify is not None else True,
+            # NO_PROXY `api.datadoghq.com:443` names the URL's port as Go reads it: httpx alone never matched it.
+            mounts=no_proxy_mounts(),
             follow_redirects=False,
         )
         base = self._http.base_url

@@ -25,6 +25,7 @@ from connector.baton.c1.credentials import ClientId, ClientSecret, resolve_endpo
 from connector.baton.c1.errors import C1AuthError, C1AuthRejectedError, C1AuthUnavailableError, network_cause
 from connector.baton.httpdate import http_date
 from connector.baton.inflate import BodyTooLarge, CappedBody, UndecodableBody
+from connector.baton.proxyenv import no_proxy_mounts
 from connector.baton.proxyrefusal import proxy_refusal
 
 BATON_SDK_VERSION: Final = "v0.25.0"
@@ -111,6 +112,8 @@ class TokenSource:
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
             trust_env=True,
+            # NO_PROXY `host:443` as Go reads it too, as the gRPC channel's route does (`grpc_proxy_from_env`).
+            mounts=no_proxy_mounts(),
             verify=verify if verify is not None else True,
             timeout=timeout,
             follow_redirects=False,
