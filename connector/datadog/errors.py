@@ -350,7 +350,10 @@ def describe_transport_error(
         cause = "TLS certificate verification failed"
     elif any(isinstance(e, ssl.SSLError) for e in chain):
         cause = "TLS handshake failed"
-    elif any(isinstance(e, socket.gaierror) for e in chain) or "name or service not known" in text:
+    elif (
+        any(isinstance(e, socket.gaierror | UnicodeError) for e in chain)  # UnicodeError: IDNA refused the name
+        or "name or service not known" in text
+    ):
         cause = "DNS lookup failed"
         if proxy:
             where = f"cannot reach {host}: cannot connect to the proxy {proxy}"

@@ -228,6 +228,10 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
             raise httpcore.ConnectTimeout(str(exc)) from exc
         except OSError as exc:
             raise httpcore.ConnectError(str(exc)) from exc
+        except UnicodeError as exc:
+            # The resolver's IDNA encoding refused the name (an empty label, one over 63 characters): no OSError,
+            # and no connection was tried. A connection failure too, not an unexpected error.
+            raise httpcore.ConnectError(f"the host name cannot be looked up ({exc})") from exc
         sock = transport.get_extra_info("socket")
         for option in socket_options or ():
             sock.setsockopt(*option)

@@ -454,3 +454,23 @@ async def test_no_proxy_naming_datadogs_https_port_sends_requests_direct(monkeyp
                 await client.list_users()  # nothing listens on localhost:443: refused, but not by the proxy
     assert proxy.received == []
     assert "proxy" not in str(raised.value)
+
+
+async def test_a_proxy_host_name_no_resolver_takes_is_a_connection_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The resolver encodes a name with IDNA, which refuses an empty label with a UnicodeError, not an OSError: it left
+    the transport as it was, and a sync ended as an "unexpected error". A library caller's proxy (the daemon's preflight
+    refuses it first) is a failure to connect like any other, never sent, and names the proxy."""
+    for name in ("NO_PROXY", "no_proxy", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy..corp:3128")
+    client = DatadogClient(
+        api_key=CANARY_API_KEY, app_key=CANARY_APP_KEY, base_url="https://api.datadoghq.invalid",
+        retry=RetryPolicy(max_attempts=1),
+    )  # fmt: skip
+    async with client:
+        with pytest.raises(Unavailable) as raised:
+            await client.list_users()
+    assert str(raised.value).startswith(
+        "Datadog unavailable: GET /api/v2/users -> no response: cannot reach api.datadoghq.invalid: cannot connect to "
+        "the proxy proxy..corp:3128: DNS lookup failed (the host name cannot be looked up"
+    )
