@@ -434,19 +434,23 @@ async def test_a_malformed_answer_is_not_called_a_closed_connection(answer: byte
     )
 
 
-async def test_no_proxy_naming_datadogs_https_port_sends_requests_direct(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("no_proxy", ["localhost:443", "*.localhost"])
+async def test_no_proxy_forms_go_reads_send_datadog_requests_direct(
+    no_proxy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """NO_PROXY=localhost:443 names the host and the port of https://localhost, as Go's reading of NO_PROXY (the
     reference connector's) takes it and docs/deployment.md promises (`host:port`): httpx drops a default port from
-    its URLs, so the entry never matched and every Datadog request went through the proxy."""
+    its URLs, so the entry never matched and every Datadog request went through the proxy. `*.localhost` is Go's
+    `.localhost`, which httpx made `**.localhost`, matching nothing."""
     for name in ("no_proxy", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     async with RefusingPeer(lambda _: b"HTTP/1.1 407 No\r\nContent-Length: 0\r\n\r\n") as proxy:
         monkeypatch.setenv("HTTPS_PROXY", f"http://{proxy.address}")
-        monkeypatch.setenv("NO_PROXY", "localhost:443")
+        monkeypatch.setenv("NO_PROXY", no_proxy)
         client = DatadogClient(
             api_key=CANARY_API_KEY,
             app_key=CANARY_APP_KEY,
-            base_url="https://localhost",
+            base_url="https://api.localhost" if no_proxy.startswith("*") else "https://localhost",
             retry=RetryPolicy(max_attempts=1),
         )
         async with client:

@@ -685,6 +685,10 @@ _PROXY_NAMES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_P
         ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "acme.conductor.one:443"}, None),
         ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "conductor.one:443"}, None),
         ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "acme.conductor.one:80"}, "http://p:1"),  # http's, not https's
+        # `*.domain` is Go's `.domain`: httpx made it the pattern `**.domain`, which matched no host.
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "*.conductor.one"}, None),
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "*.conductor.one:443"}, None),
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "*.acme.conductor.one"}, "http://p:1"),  # subdomains only
     ],
 )
 def test_grpc_proxy_from_env_is_the_token_requests_proxy(
