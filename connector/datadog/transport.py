@@ -22,7 +22,7 @@ import httpx
 from pydantic import SecretStr
 
 from connector.baton.inflate import BodyTooLarge, CappedBody, UndecodableBody
-from connector.baton.proxyenv import no_proxy_mounts
+from connector.baton.proxyenv import environment_mounts
 from connector.datadog.errors import (
     DatadogError,
     Invalid,
@@ -144,18 +144,21 @@ class ApiTransport:
         self._wall_clock = wall_clock
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._limiter = RateLimiter(max_wait=self.retry.max_hinted_delay, on_wait=self._paced, clock=clock, sleep=sleep)
+        limits = httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency)
+        trust: ssl.SSLContext | bool = verify if verify is not None else True
         self._http = httpx.AsyncClient(
             base_url=base_url,
             timeout=httpx.Timeout(timeout, connect=min(connect_timeout, timeout)),
-            limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
+            limits=limits,
             # Only what `_read_capped` can decode with a bound (the official client asks for gzip alone too).
             headers={"Accept": "application/json", "Accept-Encoding": "gzip", "User-Agent": USER_AGENT},
             transport=transport,
             # An explicit trust store (the daemon's CA-bundle setting); else httpx's default, which honours
             # SSL_CERT_FILE / SSL_CERT_DIR. Proxies come from HTTPS_PROXY / HTTP_PROXY / NO_PROXY (trust_env).
-            verify=verify if verify is not None else True,
-            # NO_PROXY `api.datadoghq.com:443` names the URL's port as Go reads it: httpx alone never matched it.
-            mounts=no_proxy_mounts(),
+            verify=trust,
+            # The proxies as Go reads the environment: NO_PROXY `api.datadoghq.com:443` and `*.datadoghq.com` match
+            # (httpx alone never matched them), and an https:// proxy is checked with `verify` (httpx: its default).
+            mounts=environment_mounts(trust, limits=limits) if transport is None else None,
             follow_redirects=False,
         )
         base = self._http.base_url

@@ -132,6 +132,26 @@ async def test_tls_inside_an_https_proxys_tls_reaches_datadog(
     assert tls_proxy.tunnels == [https_fake.port]
 
 
+async def test_an_https_proxy_is_checked_with_the_trust_the_client_was_given(
+    tls_proxy: _TlsConnectProxy,
+    https_fake: FakeDatadog,
+    target_tls: TlsFiles,
+    proxy_tls: TlsFiles,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A TLS-inspecting proxy whose CA comes in BATON_CA_BUNDLE (the client's `verify`), not in SSL_CERT_FILE: httpx
+    checked a proxy it read from the environment with its default trust, so every request failed "TLS certificate
+    verification failed" with the right bundle given. Go's transport checks the proxy with the TLS config the origin
+    gets, and so does this client now."""
+    monkeypatch.delenv("SSL_CERT_FILE")
+    trust = _trusting(target_tls)
+    trust.load_verify_locations(cafile=str(proxy_tls.ca_cert))
+    async with _client(https_fake, trust) as client:
+        page = await client.list_users()
+    assert len(page.items) == 30
+    assert tls_proxy.tunnels == [https_fake.port]
+
+
 async def test_a_wrong_certificate_behind_an_https_proxy_is_a_clean_tls_error(
     tls_proxy: _TlsConnectProxy, https_fake: FakeDatadog, proxy_tls: TlsFiles
 ) -> None:
