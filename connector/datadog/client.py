@@ -238,6 +238,19 @@ class DatadogClient:
 
         def check() -> Page[R]:
             items = list(envelope.data)
+            if any(item.id and not is_path_id(item.id) for item in items):
+                # Every listed id names its object in later requests (a team's memberships, a schedule's responders,
+                # a service account's keys, a grant): `.`, `..` or an id no URL holds cannot, and the sync failed
+                # there with a malformed task's InvalidArgumentError that named no endpoint. The page that listed it
+                # is the wrong answer. (An empty id is an item the engine drops and counts.)
+                raise UnexpectedResponse(
+                    method="GET",
+                    path=path,
+                    status=reply.status,
+                    messages=[
+                        f"page {number}: an item's id cannot name it (a dot segment or over {_MAX_ID_CHARS} characters)"
+                    ],
+                )
             next_number = next_page_number(
                 number=number,
                 requested_size=PAGE_SIZE,

@@ -741,3 +741,43 @@ async def test_a_page_error_names_the_status_the_page_came_with(
     await client.aclose()
     assert raised.value.status == status
     assert f"-> {status}" in str(raised.value)
+
+
+@pytest.mark.parametrize("bad_id", ["..", ".", "x" * 1025], ids=["dot-dot", "dot", "long"])
+@pytest.mark.parametrize(
+    ("path", "item"),
+    [
+        ("/api/v2/team", {"type": "team", "id": None, "attributes": {"name": "t", "user_count": 2}}),
+        ("/api/v2/on-call/schedules", {"type": "schedules", "id": None, "attributes": {"name": "s"}}),
+        (USERS, {"type": "users", "id": None, "attributes": {"service_account": True, "status": "Active"}}),
+    ],
+    ids=["team", "schedule", "service-account"],
+)
+async def test_a_listed_id_no_request_path_can_hold_fails_the_sync_naming_the_list(
+    path: str, item: dict[str, object], bad_id: str, tmp_path: Path
+) -> None:
+    """A team, schedule or service account Datadog lists as `..` (or `.`, or an id no URL holds): the sync failed
+    later, asking for its memberships, responders or keys, with "'..' is not a valid Datadog id", an
+    InvalidArgumentError (a malformed task's error) that named no endpoint. The page that listed it is the answer
+    that was wrong, and is named."""
+    listed = {**item, "id": bad_id}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == path:
+            meta = (
+                {"page": {"total_count": 1}, "pagination": {"total": 1}} if path != "/api/v2/on-call/schedules" else {}
+            )
+            return httpx.Response(200, json={"data": [listed], "meta": meta})
+        if request.url.path == "/api/v2/on-call/schedules":
+            return httpx.Response(200, json={"data": [], "meta": {}})
+        return httpx.Response(200, json={"data": [], "meta": {"page": {"total_count": 0}, "pagination": {"total": 0}}})
+
+    client = answered_by(handler)
+    options = DatadogOptions(sync_schedules=True, sync_secrets=True, sync_service_account_application_keys=True)
+    try:
+        with pytest.raises(UnexpectedResponse) as raised:
+            await sync_to_file(DatadogConnector(client, options).syncers(), tmp_path / "s.c1z", SyncOptions())
+    finally:
+        await client.aclose()
+    assert (raised.value.path, raised.value.status) == (path, 200)
+    assert "page 0: an item's id cannot name it (a dot segment or over 1024 characters)" in str(raised.value)
