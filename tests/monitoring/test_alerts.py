@@ -82,6 +82,14 @@ CASES = [
         [series("baton_datadog_tasks_finished_total", "0+1x60", type="grant", outcome="success")],
         [],
     ),
+    # Six revokes failing at once, the first failures of the process: they count because the daemon exports the series
+    # at 0 from its start (tests/daemon/test_metrics.py); a series that first appears at 6 would show no increase.
+    case(
+        "40m",
+        "BatonDatadogTaskFailures",
+        [series("baton_datadog_tasks_finished_total", "0x10 6x50", type="revoke", outcome="failed_final")],
+        [fired("warning", type="revoke")],
+    ),
     # Not ready for 30 minutes; or ready, but 9 of 10 RPCs failing; vs ready with 1 in 10 failing.
     case("30m", "BatonDatadogConductorOneUnreachable", [series("baton_datadog_ready", "0x60")], [fired("critical")]),
     case(
