@@ -14,7 +14,7 @@ from connector.baton.runtime.metrics import FAILED_OUTCOMES, Metrics
 from connector.baton.sync.syncer import SyncResult
 from connector.baton.tasks.outcome import Failure, Outcome
 from connector.daemon.metrics import daemon_metrics
-from connector.datadog.stats import RequestDone
+from connector.datadog.stats import RateLimitWait, RequestDone
 
 
 def samples(metrics: Metrics, name: str) -> dict[tuple[tuple[str, str], ...], float]:
@@ -155,3 +155,14 @@ def test_task_failures_are_exported_at_zero_before_the_first_one() -> None:
     assert (
         samples(metrics, "baton_datadog_tasks_finished_total")[(("outcome", "failed_final"), ("type", "revoke"))] == 1
     )
+
+
+def test_rate_limit_waits_are_exported_at_zero_before_the_first_one() -> None:
+    """BatonDatadogRateLimited reads increase(): the waits a cause's series first appears with did not count."""
+    metrics, datadog = daemon_metrics()
+    assert samples(metrics, "baton_datadog_api_rate_limit_waits_total") == {
+        (("cause", "429"),): 0,
+        (("cause", "pacing"),): 0,
+    }
+    datadog(RateLimitWait(group="users", limit_name="users", seconds=1.0, cause="429"))
+    assert samples(metrics, "baton_datadog_api_rate_limit_waits_total")[(("cause", "429"),)] == 1
