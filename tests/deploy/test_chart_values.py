@@ -834,6 +834,10 @@ def test_alerts_that_would_select_no_series_are_refused(values: dict[str, Any], 
         chart_tools.render(values, api_versions=[MONITORING_API])
 
 
+def test_alerts_not_rendered_for_want_of_the_api_are_not_refused() -> None:
+    assert checks.of_kind(render_docs({"prometheusRule": {"enabled": True}}), "PrometheusRule") == []
+
+
 def test_alerts_without_the_service_monitor_render_with_a_selector_of_ones_own() -> None:
     values = {"prometheusRule": {"enabled": True, "selector": 'kubernetes_namespace="security", app="baton"'}}
     docs = valid(render_docs(values, api_versions=[MONITORING_API]))

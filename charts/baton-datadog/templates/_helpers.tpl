@@ -256,7 +256,7 @@ the API keeps one of them without a word, and a pod label replacing a selector l
 {{- /* The alerts' default selector is the job label this chart's ServiceMonitor gives (the Service name). Scraped
 another way (annotations, a scrape config of one's own) or with the job relabelled, the series carry another job:
 BatonDatadogDown's absent(up{...}) then pages for good and every other alert sees nothing. */}}
-{{- if and .Values.prometheusRule.enabled (not .Values.prometheusRule.selector) }}
+{{- if and .Values.prometheusRule.enabled (not .Values.prometheusRule.selector) (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1") }}
 {{- if not .Values.serviceMonitor.enabled }}
 {{- fail (printf "prometheusRule.enabled without serviceMonitor.enabled needs prometheusRule.selector: the alerts would select job=%q, the job label only the chart's ServiceMonitor gives, so BatonDatadogDown would fire for good and no other alert see a series; set prometheusRule.selector to the labels your scrape config gives (e.g. namespace=\"%s\", job=\"...\"), or enable serviceMonitor" (include "baton-datadog.fullname" .) .Release.Namespace) }}
 {{- end }}
