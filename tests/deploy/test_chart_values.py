@@ -827,6 +827,19 @@ def test_proxy_variables_in_both_cases_stay_distinct() -> None:
             },
             r"serviceMonitor.relabelings\[0\] sets the job label",
         ),
+        (
+            {
+                "prometheusRule": {"enabled": True},
+                "serviceMonitor": {
+                    "enabled": True,
+                    "metricRelabelings": [
+                        {"sourceLabels": ["__name__"], "regex": "x", "action": "keep"},
+                        {"targetLabel": "namespace", "replacement": "monitoring"},
+                    ],
+                },
+            },
+            r"serviceMonitor.metricRelabelings\[1\] sets the namespace label",
+        ),
     ],
 )
 def test_alerts_that_would_select_no_series_are_refused(values: dict[str, Any], message: str) -> None:

@@ -260,9 +260,12 @@ BatonDatadogDown's absent(up{...}) then pages for good and every other alert see
 {{- if not .Values.serviceMonitor.enabled }}
 {{- fail (printf "prometheusRule.enabled without serviceMonitor.enabled needs prometheusRule.selector: the alerts would select job=%q, the job label only the chart's ServiceMonitor gives, so BatonDatadogDown would fire for good and no other alert see a series; set prometheusRule.selector to the labels your scrape config gives (e.g. namespace=\"%s\", job=\"...\"), or enable serviceMonitor" (include "baton-datadog.fullname" .) .Release.Namespace) }}
 {{- end }}
-{{- range $i, $relabel := .Values.serviceMonitor.relabelings }}
-{{- if eq (toString ($relabel.targetLabel | default "")) "job" }}
-{{- fail (printf "serviceMonitor.relabelings[%d] sets the job label, which the alerts select on (job=%q): set prometheusRule.selector to match" $i (include "baton-datadog.fullname" $)) }}
+{{- range $list := list "relabelings" "metricRelabelings" }}
+{{- range $i, $relabel := get $.Values.serviceMonitor $list }}
+{{- $target := toString ($relabel.targetLabel | default "") }}
+{{- if has $target (list "job" "namespace") }}
+{{- fail (printf "serviceMonitor.%s[%d] sets the %s label, which the alerts select on (namespace=%q, job=%q): set prometheusRule.selector to match" $list $i $target $.Release.Namespace (include "baton-datadog.fullname" $)) }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end }}
