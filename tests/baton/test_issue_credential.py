@@ -979,3 +979,26 @@ async def test_an_issued_credential_too_large_to_report_is_deleted_and_reported_
 
 async def _no_hello(_: str) -> None:
     return None
+
+
+async def test_a_failed_credential_deletion_is_an_error_naming_the_credential_left_live() -> None:
+    """`delete_resource` is how ConductorOne revokes an issued credential (§3.4): when it fails, the credential stays
+    live, as a grant stays after a failed revoke. A failed revoke was an error line naming what is left in place;
+    a failed deletion was a warning like a failed grant's, easy to miss by whoever watches errors."""
+    stub = StubConnector()
+    stub.deleter.error = ConnectorError("Datadog error: 403 Forbidden")
+    rid = resource_pb2.ResourceId(resource_type="service-account-application-key", resource="key-1")
+    processor = TaskProcessor(
+        cast(Any, _AcceptingClient()),
+        Handlers(cast(Connector, stub), provisioning=True),
+        cast(Any, None),
+        lambda _: asyncio.sleep(0),
+        finish_retry=INSTANT,
+    )
+    with structlog.testing.capture_logs() as events:
+        await processor.process(
+            baton_pb2.Task(id=TASK_ID, delete_resource=baton_pb2.Task.DeleteResourceTask(resource_id=rid))
+        )
+    (failed,) = [e for e in events if e["event"] == "task failed"]
+    assert failed["log_level"] == "error"
+    assert failed["left_live"] == "service-account-application-key:key-1"

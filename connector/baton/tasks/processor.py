@@ -183,9 +183,13 @@ def task_target(task: baton_pb2.Task, kind: str) -> dict[str, str]:
     return {}
 
 
-def _left_live(task: baton_pb2.Task) -> dict[str, str]:
-    """The grant a failed revoke leaves in place, by its id (made from its parts when ConductorOne sent none); none
-    for a revoke that did not decode or named no grant."""
+def _left_live(task: baton_pb2.Task, kind: str) -> dict[str, str]:
+    """The grant a failed revoke leaves in place, by its id (made from its parts when ConductorOne sent none), or the
+    resource (an issued credential) a failed `delete_resource` leaves live; none for a task that did not decode or
+    named nothing."""
+    if kind == "delete_resource":
+        shown = _ref(task.delete_resource.resource_id)
+        return {"left_live": shown} if shown else {}
     grant = task.revoke.grant
     principal = grant.principal.id
     if not grant.id and not (grant.entitlement.id and principal.resource):
@@ -374,15 +378,17 @@ class TaskProcessor:
         if outcome.failure is None:
             log.info("task succeeded", seconds=round(seconds, 3))
         else:
-            # A failed revoke leaves access ConductorOne wants gone in place: the security engineer's line, at error.
-            revoke = kind == "revoke"
+            # A failed revoke leaves access ConductorOne wants gone in place, and a failed `delete_resource` (how it
+            # revokes an issued credential, docs/spec/credentials.md §3.4) a live credential: the security engineer's
+            # line, at error.
+            revoke = kind in ("revoke", "delete_resource")
             (log.error if revoke else log.warning)(
                 "task failed",
                 code=outcome.failure.code.name,
                 error=outcome.failure.message,
                 non_retryable=outcome.failure.non_retryable,
                 seconds=round(seconds, 3),
-                **(_left_live(task) if revoke else {}),
+                **(_left_live(task, kind) if revoke else {}),
             )
         delivered = await self._report(task.id, outcome)
         # Counted as ConductorOne sees it: a success whose report was given up is no success there.
