@@ -1002,3 +1002,25 @@ async def test_a_failed_credential_deletion_is_an_error_naming_the_credential_le
     (failed,) = [e for e in events if e["event"] == "task failed"]
     assert failed["log_level"] == "error"
     assert failed["left_live"] == "service-account-application-key:key-1"
+
+
+async def test_every_line_of_an_issuance_names_the_identity_and_the_kind_asked_for() -> None:
+    """A refused issuance (a duplicate, a disabled service account, a Datadog error) was logged as "task failed" with
+    the task id alone: which account a credential was asked for, and of which kind, was in no line of it. The
+    audit trail of a credential request names both, as a grant's names its entitlement and principal."""
+    stub = StubConnector()
+    stub.issuer.error = ConnectorError("refused")
+    processor = TaskProcessor(
+        cast(Any, _AcceptingClient()),
+        Handlers(cast(Connector, stub), provisioning=True),
+        cast(Any, None),
+        lambda _: asyncio.sleep(0),
+        finish_retry=INSTANT,
+    )
+    with structlog.testing.capture_logs(processors=[structlog.contextvars.merge_contextvars]) as events:
+        await processor.process(baton_pb2.Task(id=TASK_ID, issue_credential=_task()))
+    mine = [e for e in events if e.get("task_id") == TASK_ID]
+    assert {e["event"] for e in mine} >= {"task started", "task failed"}
+    for event in mine:
+        assert event["identity"] == f"{IDENTITY.resource_type}:{IDENTITY.resource}"
+        assert event["secret_type"] == "service-account-application-key"

@@ -165,8 +165,9 @@ def _ref(resource_id: resource_pb2.ResourceId) -> str:
 
 
 def task_target(task: baton_pb2.Task, kind: str) -> dict[str, str]:
-    """What a grant, revoke or delete is about, as log fields bound to every line of the task: a failed revoke
-    must say who keeps which access without looking the task up (the ids are ConductorOne's, never secrets)."""
+    """What a grant, revoke, delete or credential issuance is about, as log fields bound to every line of the task: a
+    failed revoke must say who keeps which access without looking the task up (the ids are ConductorOne's, never
+    secrets)."""
     if kind == "grant":
         return {
             "entitlement": _loggable(task.grant.entitlement.id, _LOGGED_TARGET_CHARS),
@@ -180,6 +181,13 @@ def task_target(task: baton_pb2.Task, kind: str) -> dict[str, str]:
         }
     if kind == "delete_resource":
         return {"resource": _ref(task.delete_resource.resource_id)}
+    if kind == "issue_credential":
+        # A refused issuance (a duplicate, a disabled account, the provider's error) named neither in any line.
+        issue = task.issue_credential
+        return {
+            "identity": _ref(issue.identity_id),
+            "secret_type": _loggable(issue.credential_options.secret_resource_type_id, _LOGGED_TARGET_CHARS),
+        }
     return {}
 
 
