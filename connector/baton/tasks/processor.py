@@ -18,12 +18,12 @@ import contextlib
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Protocol
 
 import structlog
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, struct_pb2
 from google.rpc import status_pb2
 
 from connector.baton.c1.client import MAX_ANNOTATIONS, BatonServiceClient, task_id_problem
@@ -181,6 +181,12 @@ def task_target(task: baton_pb2.Task, kind: str) -> dict[str, str]:
         }
     if kind == "delete_resource":
         return {"resource": _ref(task.delete_resource.resource_id)}
+    if kind == "action_invoke":
+        # A failed disable_user is an offboarding that did not happen: which action, on whom, in every line.
+        action = task.action_invoke
+        bound = {"action": _loggable(action.name, _LOGGED_TARGET_CHARS)}
+        target = _action_target(action.args)
+        return bound | ({"action_target": target} if target else {})
     if kind == "issue_credential":
         # A refused issuance (a duplicate, a disabled account, the provider's error) named neither in any line.
         issue = task.issue_credential
@@ -189,6 +195,24 @@ def task_target(task: baton_pb2.Task, kind: str) -> dict[str, str]:
             "secret_type": _loggable(issue.credential_options.secret_resource_type_id, _LOGGED_TARGET_CHARS),
         }
     return {}
+
+
+def _action_target(args: struct_pb2.Struct) -> str:
+    """The resource an action acts on: its first argument (by name) in the SDK's resource-id shape, `{resource_type_id,
+    resource_id}` (or `resource_type`, `resource`); "" when none is."""
+    for name in sorted(args.fields):
+        value = args.fields[name]
+        if value.WhichOneof("kind") == "struct_value":
+            fields = value.struct_value.fields
+            rtype = _first_text(fields, "resource_type_id", "resource_type")
+            rid = _first_text(fields, "resource_id", "resource")
+            if rid:
+                return _ref(resource_pb2.ResourceId(resource_type=rtype, resource=rid))
+    return ""
+
+
+def _first_text(fields: Mapping[str, struct_pb2.Value], *keys: str) -> str:
+    return next((fields[k].string_value for k in keys if k in fields and fields[k].string_value), "")
 
 
 def _left_live(task: baton_pb2.Task, kind: str) -> dict[str, str]:

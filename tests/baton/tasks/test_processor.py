@@ -767,3 +767,19 @@ async def test_a_sync_failed_by_conductorone_is_reported_with_conductorones_code
     (finish,) = rig.client.finishes
     assert (finish.ok, finish.code, finish.non_retryable) == (False, reported, False)
     assert _errors(events) == []
+
+
+async def test_every_line_of_an_action_names_the_action_and_the_resource_it_acts_on() -> None:
+    """A failed `disable_user` is an offboarding that did not happen; its lines said `task_type: action_invoke` and
+    nothing of which action ran, nor on whom (a refusal before any request quoted neither). The action's name and
+    its resource-id argument (the SDK's resource_id_field shape) are bound to every line, escaped and capped."""
+    rig = make_rig()
+    task = baton_pb2.Task(id=kind_task("action_invoke").id)
+    task.action_invoke.name = "disable_user"
+    task.action_invoke.args.update({"user_id": {"resource_type_id": "user", "resource_id": "u1\n"}, "note": "x"})
+    records = await _json_logs(lambda: rig.processor.process(task))
+    mine = [r for r in records if r.get("task_id") == task.id]
+    assert {r["event"] for r in mine} >= {"task started", "task failed"}
+    for record in mine:
+        assert record["action"] == "disable_user"
+        assert record["action_target"] == "user:u1\\n"
