@@ -216,11 +216,15 @@ def _first_text(fields: Mapping[str, struct_pb2.Value], *keys: str) -> str:
 
 
 def _left_live(task: baton_pb2.Task, kind: str) -> dict[str, str]:
-    """The grant a failed revoke leaves in place, by its id (made from its parts when ConductorOne sent none), or the
-    resource (an issued credential) a failed `delete_resource` leaves live; none for a task that did not decode or
-    named nothing."""
-    if kind == "delete_resource":
-        shown = _ref(task.delete_resource.resource_id)
+    """The grant a failed revoke leaves in place, by its id (made from its parts when ConductorOne sent none), the
+    resource (an issued credential) a failed `delete_resource` leaves live, or the account a failed disable leaves
+    enabled; none for a task that did not decode or named nothing."""
+    if kind in ("delete_resource", "action_invoke"):
+        shown = (
+            _ref(task.delete_resource.resource_id)
+            if kind == "delete_resource"
+            else _action_target(task.action_invoke.args)
+        )
         return {"left_live": shown} if shown else {}
     grant = task.revoke.grant
     principal = grant.principal.id
@@ -410,10 +414,12 @@ class TaskProcessor:
         if outcome.failure is None:
             log.info("task succeeded", seconds=round(seconds, 3))
         else:
-            # A failed revoke leaves access ConductorOne wants gone in place, and a failed `delete_resource` (how it
-            # revokes an issued credential, docs/spec/credentials.md §3.4) a live credential: the security engineer's
-            # line, at error.
-            revoke = kind in ("revoke", "delete_resource")
+            # A failed revoke leaves access ConductorOne wants gone in place, a failed `delete_resource` (how it
+            # revokes an issued credential, docs/spec/credentials.md §3.4) a live credential, and a failed account
+            # disable (offboarding) an account with all its access: the security engineer's line, at error.
+            revoke = kind in ("revoke", "delete_resource") or (
+                kind == "action_invoke" and self._handlers.disables_account(task.action_invoke.name)
+            )
             (log.error if revoke else log.warning)(
                 "task failed",
                 code=outcome.failure.code.name,

@@ -20,6 +20,7 @@ from google.protobuf import any_pb2
 
 from connector.baton.c1.errors import C1FatalError, C1TransientError, C1UnreadableTaskError
 from connector.baton.errors import Code, ConnectorError
+from connector.baton.pb.c1.connector.v2 import action_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.tasks import processor as processor_module
 from connector.baton.tasks.outcome import MAX_FAILURE_MESSAGE, Outcome
@@ -27,6 +28,8 @@ from connector.baton.tasks.processor import MAX_REPORT_BYTES
 from connector.daemon import logging as daemon_logging
 from tests.baton.tasks.stubs import Rig, StubClient, make_rig
 from tests.fakes.tasks import grant_task, kind_task, revoke_task
+
+ActionType = action_pb2.ActionType
 
 GRANT = ("role", "r1", "member", "u1")
 
@@ -783,3 +786,41 @@ async def test_every_line_of_an_action_names_the_action_and_the_resource_it_acts
     for record in mine:
         assert record["action"] == "disable_user"
         assert record["action_target"] == "user:u1\\n"
+
+
+class _FailingActions:
+    """Two actions, both failing: an account disable and a profile update."""
+
+    def action_names(self) -> list[str]:
+        return ["disable_user", "update_user"]
+
+    def action_schemas(self) -> list[action_pb2.BatonActionSchema]:
+        return [
+            action_pb2.BatonActionSchema(name="disable_user", action_type=[ActionType.ACTION_TYPE_ACCOUNT_DISABLE]),
+            action_pb2.BatonActionSchema(
+                name="update_user", action_type=[ActionType.ACTION_TYPE_ACCOUNT_UPDATE_PROFILE]
+            ),
+        ]
+
+    async def invoke_action(self, name: str, args: Any) -> Any:
+        raise ConnectorError("Datadog error: 403 Forbidden")
+
+
+@pytest.mark.parametrize(("action", "level"), [("disable_user", "error"), ("update_user", "warning")])
+async def test_a_failed_account_disable_is_an_error_naming_the_account_left_enabled(action: str, level: str) -> None:
+    """An account-disable action that fails is an offboarding that did not happen: the account keeps every access it
+    had, as a grant does after a failed revoke. It was a warning like any failed action; it is now the revoke's error
+    line, `left_live` naming the account. Other actions' failures stay warnings."""
+    rig = make_rig()
+    actions = _FailingActions()
+    rig.connector.action_manager = lambda: actions  # type: ignore[method-assign]
+    task = baton_pb2.Task(id=kind_task("action_invoke").id)
+    task.action_invoke.name = action
+    task.action_invoke.args.update({"user_id": {"resource_type_id": "user", "resource_id": "u1"}})
+    records = await _json_logs(lambda: rig.processor.process(task))
+    (failed,) = [r for r in records if r["event"] == "task failed"]
+    assert failed["level"] == level
+    if level == "error":
+        assert failed["left_live"] == "user:u1"
+    else:
+        assert "left_live" not in failed
