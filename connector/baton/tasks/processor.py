@@ -29,7 +29,7 @@ from google.rpc import status_pb2
 from connector.baton.c1.client import MAX_ANNOTATIONS, BatonServiceClient, task_id_problem
 from connector.baton.c1.errors import C1Error, C1UnreadableTaskError
 from connector.baton.errors import Code, ConnectorError
-from connector.baton.ids import grant_id
+from connector.baton.ids import grant_id, resource_key
 from connector.baton.pb.c1.connector.v2 import resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.retry import Backoff, RetryPolicy
@@ -194,6 +194,26 @@ def _left_live(task: baton_pb2.Task) -> dict[str, str]:
     return {"left_live": _loggable(shown, _LOGGED_TARGET_CHARS)}
 
 
+def access_key(task: baton_pb2.Task, kind: str) -> tuple[str, str] | None:
+    """The access a grant or revoke changes: the entitlement's resource (every entitlement of it: a team's member and
+    admin are one membership) and the principal. None for other tasks and for one naming neither (it fails alone)."""
+    if kind == "grant":
+        entitlement, principal = task.grant.entitlement, task.grant.principal.id
+    elif kind == "revoke":
+        entitlement, principal = task.revoke.grant.entitlement, task.revoke.grant.principal.id
+    else:
+        return None
+    owner = entitlement.resource.id
+    # A task may name the entitlement by id alone (`<type>:<id>:<slug>`, ids.entitlement_id): its resource is the
+    # id without the slug, the same key as a task that names the resource.
+    resource = (
+        resource_key(owner.resource_type, owner.resource) if owner.resource else entitlement.id.rpartition(":")[0]
+    )
+    if not resource and not principal.resource:
+        return None
+    return resource, resource_key(principal.resource_type, principal.resource)
+
+
 def _same_work(running: baton_pb2.Task, offered: baton_pb2.Task) -> bool:
     """Whether `offered` is a copy of the running task: the same id and payload. `status` (ConductorOne's bookkeeping,
     which the SDK never reads, spec §2.3) and `debug` may differ on a copy ConductorOne re-offers."""
@@ -225,6 +245,9 @@ class TaskProcessor:
         self._finish_retry = finish_retry
         self._clock = clock
         self._work: dict[str, asyncio.Task[Outcome]] = {}
+        self._last_on_access: dict[tuple[str, str], tuple[str, asyncio.Task[Outcome]]] = {}
+        """The latest grant or revoke handler started for each access (`access_key`), with its task id: the next one
+        for the same access waits for it, so they act in the order ConductorOne handed them out."""
         self._active: dict[str, baton_pb2.Task] = {}
         """The tasks running or being reported, by id."""
         self._redelivered: set[str] = set()
@@ -390,8 +413,12 @@ class TaskProcessor:
 
     async def _run(self, kind: str, task: baton_pb2.Task) -> tuple[Outcome, bool]:
         """The handler's outcome, and whether this coroutine itself (not just the handler) was cancelled."""
-        work = asyncio.create_task(self._dispatch(kind, task), name=f"task {task.id}")
+        key = access_key(task, kind)
+        before = self._last_on_access.get(key) if key is not None else None
+        work = asyncio.create_task(self._in_turn(before, kind, task), name=f"task {task.id}")
         self._work[task.id] = work
+        if key is not None:
+            self._last_on_access[key] = (task.id, work)
         cancelled_here = False
         try:
             # wait(), not `await work`: it raises only when this coroutine itself is cancelled, never the work's
@@ -405,6 +432,8 @@ class TaskProcessor:
                     await work
         finally:
             self._work.pop(task.id, None)
+            if key is not None and self._last_on_access.get(key, (None, None))[1] is work:
+                del self._last_on_access[key]
         if work.cancelled():
             return self._abandoned(kind), cancelled_here
         # Also when we were cancelled just after the handler ended (in the loop turn before we resumed): what it
@@ -446,6 +475,18 @@ class TaskProcessor:
             # Unexpected: the wire gets the terse text, the log gets the (redacted) traceback.
             log.error("task handler raised an unexpected error", error_type=type(exc).__name__, exc_info=exc)
         return Outcome(failure=failure_from(exc, provisioning=kind in PROVISIONING_TASKS))
+
+    async def _in_turn(
+        self, before: tuple[str, asyncio.Task[Outcome]] | None, kind: str, task: baton_pb2.Task
+    ) -> Outcome:
+        """The handler, once the earlier grant or revoke of the same access (`before`) has ended. Run side by side, a
+        revoke handed out right after a grant found nothing to remove yet ("already revoked"), then the grant's add
+        landed: the access stayed, reported revoked. Waiting is bounded by the earlier task's own bounds, and a task
+        abandoned while it waits has done nothing (reported retryable)."""
+        if before is not None and not before[1].done():
+            log.info("waiting for an earlier task on the same access", earlier_task_id=before[0])
+            await asyncio.wait((before[1],))
+        return await self._dispatch(kind, task)
 
     async def _dispatch(self, kind: str, task: baton_pb2.Task) -> Outcome:
         h = self._handlers

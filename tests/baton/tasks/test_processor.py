@@ -767,3 +767,44 @@ async def test_a_sync_failed_by_conductorone_is_reported_with_conductorones_code
     (finish,) = rig.client.finishes
     assert (finish.ok, finish.code, finish.non_retryable) == (False, reported, False)
     assert _errors(events) == []
+
+
+async def test_tasks_on_the_same_access_run_in_the_order_given_and_others_side_by_side() -> None:
+    """A revoke handed out while the grant of the same access still runs waits for it (run side by side, it found
+    nothing to remove yet, and the grant then landed: access kept, reported revoked). A task naming the entitlement by
+    id alone is the same access; other accesses do not wait."""
+    rig = make_rig()
+    rig.connector.provisioning.gate = gate = asyncio.Event()
+    grant = grant_task(*GRANT)
+    revoke = revoke_task(*GRANT)
+    revoke.revoke.grant.entitlement.ClearField("resource")  # by id alone: `role:r1:member`
+    other = grant_task("role", "r1", "member", "u2")
+    first = asyncio.create_task(rig.processor.process(grant))
+    await rig.connector.provisioning.entered.wait()
+    later = [asyncio.create_task(rig.processor.process(task)) for task in (revoke, other)]
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert rig.connector.provisioning.calls == ["grant", "grant"], "the other user's grant runs; the revoke waits"
+    gate.set()
+    await asyncio.gather(first, *later)
+    assert rig.connector.provisioning.calls == ["grant", "grant", "revoke"]
+    assert [f.ok for f in rig.client.finishes] == [True, True, True]
+    assert rig.observer.in_flight == 0
+
+
+async def test_a_task_waiting_for_an_earlier_one_on_the_same_access_is_abandoned_retryable_at_shutdown() -> None:
+    rig = make_rig()
+    rig.connector.provisioning.gate = asyncio.Event()
+    grant, revoke = grant_task(*GRANT), revoke_task(*GRANT)
+    first = asyncio.create_task(rig.processor.process(grant))
+    await rig.connector.provisioning.entered.wait()
+    second = asyncio.create_task(rig.processor.process(revoke))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    rig.processor.abandon_all("the connector is shutting down", finish_within=1.0)
+    await asyncio.gather(first, second)
+    assert rig.connector.provisioning.calls == ["grant"], "the waiting revoke never ran"
+    assert sorted((f.task_id, f.code, f.non_retryable) for f in rig.client.finishes) == sorted(
+        [(grant.id, Code.UNAVAILABLE, False), (revoke.id, Code.UNAVAILABLE, False)]
+    )
+    assert rig.observer.in_flight == 0
