@@ -23,11 +23,12 @@ from dataclasses import replace
 from typing import Protocol
 
 import structlog
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, struct_pb2
 from google.rpc import status_pb2
 
 from connector.baton.c1.client import MAX_ANNOTATIONS, BatonServiceClient, task_id_problem
 from connector.baton.c1.errors import C1Error, C1UnreadableTaskError
+from connector.baton.connector import ActionManager
 from connector.baton.errors import Code, ConnectorError
 from connector.baton.ids import grant_id, resource_key
 from connector.baton.pb.c1.connector.v2 import resource_pb2
@@ -214,6 +215,28 @@ def access_key(task: baton_pb2.Task, kind: str) -> tuple[str, str] | None:
     return resource, resource_key(principal.resource_type, principal.resource)
 
 
+def action_key(task: baton_pb2.Task, manager: ActionManager | None) -> tuple[str, str] | None:
+    """What an action changes: the resources its resource-id arguments name (as the action's schema declares them;
+    an id or a {resource_type_id, resource_id} value alike). None for an action naming none, or unknown here."""
+    invoke = task.action_invoke
+    schema = next((s for s in manager.action_schemas() if s.name == invoke.name), None) if manager else None
+    if schema is None:
+        return None
+    named = (invoke.args.fields.get(field.name) for field in schema.arguments if field.HasField("resource_id_field"))
+    refs = sorted(ref for value in named if value is not None and (ref := _resource_ref(value)))
+    return ("action", "\0".join(refs)) if refs else None
+
+
+def _resource_ref(value: struct_pb2.Value) -> str:
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        return value.string_value.strip()
+    if kind == "struct_value":
+        fields = value.struct_value.fields
+        return next((fields[k].string_value for k in ("resource_id", "resource") if k in fields), "")
+    return ""
+
+
 def _same_work(running: baton_pb2.Task, offered: baton_pb2.Task) -> bool:
     """Whether `offered` is a copy of the running task: the same id and payload. `status` (ConductorOne's bookkeeping,
     which the SDK never reads, spec §2.3) and `debug` may differ on a copy ConductorOne re-offers."""
@@ -246,8 +269,9 @@ class TaskProcessor:
         self._clock = clock
         self._work: dict[str, asyncio.Task[Outcome]] = {}
         self._last_on_access: dict[tuple[str, str], tuple[str, asyncio.Task[Outcome]]] = {}
-        """The latest grant or revoke handler started for each access (`access_key`), with its task id: the next one
-        for the same access waits for it, so they act in the order ConductorOne handed them out."""
+        """The latest grant, revoke or action handler started for each access (`access_key`, `action_key`), with its
+        task id: the next one for the same access waits for it, so they act in the order ConductorOne handed them
+        out."""
         self._active: dict[str, baton_pb2.Task] = {}
         """The tasks running or being reported, by id."""
         self._redelivered: set[str] = set()
@@ -413,7 +437,11 @@ class TaskProcessor:
 
     async def _run(self, kind: str, task: baton_pb2.Task) -> tuple[Outcome, bool]:
         """The handler's outcome, and whether this coroutine itself (not just the handler) was cancelled."""
-        key = access_key(task, kind)
+        key = (
+            action_key(task, self._handlers.connector.action_manager())
+            if kind == "action_invoke"
+            else access_key(task, kind)
+        )
         before = self._last_on_access.get(key) if key is not None else None
         work = asyncio.create_task(self._in_turn(before, kind, task), name=f"task {task.id}")
         self._work[task.id] = work
@@ -479,9 +507,10 @@ class TaskProcessor:
     async def _in_turn(
         self, before: tuple[str, asyncio.Task[Outcome]] | None, kind: str, task: baton_pb2.Task
     ) -> Outcome:
-        """The handler, once the earlier grant or revoke of the same access (`before`) has ended. Run side by side, a
-        revoke handed out right after a grant found nothing to remove yet ("already revoked"), then the grant's add
-        landed: the access stayed, reported revoked. Waiting is bounded by the earlier task's own bounds, and a task
+        """The handler, once the earlier task on the same access (`before`) has ended. Run side by side, a revoke
+        handed out right after a grant found nothing to remove yet ("already revoked"), then the grant's add landed:
+        the access stayed, reported revoked (and an enable and a disable of one user ended as whichever request
+        arrived last). Waiting is bounded by the earlier task's own bounds, and a task
         abandoned while it waits has done nothing (reported retryable)."""
         if before is not None and not before[1].done():
             log.info("waiting for an earlier task on the same access", earlier_task_id=before[0])
