@@ -35,6 +35,7 @@ from connector.baton.c1 import hostinfo
 from connector.baton.c1.credentials import C1Endpoints, ClientId, ClientSecret, resolve_endpoints
 from connector.baton.c1.durations import clamped_seconds
 from connector.baton.c1.errors import (
+    C1RequestTooLargeError,
     C1ResponseTooLargeError,
     C1TransientError,
     C1UnreadableTaskError,
@@ -74,8 +75,9 @@ DEFAULT_CHANNEL_OPTIONS: Final[tuple[tuple[str, int], ...]] = (
 MAX_RECEIVE_MESSAGE_BYTES: Final = 32 * 1024 * 1024
 """The largest ConductorOne answer the client takes (gRPC's receive limit; grpc's default is 4 MiB). A larger one
 is `C1ResponseTooLargeError`."""
-# grpc's own text when an answer is over the receive limit: "Received message larger than max (N vs. M)".
-# The limit named must be ours: a server's own RESOURCE_EXHAUSTED text is not taken for it.
+# grpc's own text when a message is over a receive limit: "Received message larger than max (N vs. M)". Naming our
+# limit, an answer was over it (`C1ResponseTooLargeError`); naming another, the server refused our request as over
+# its own (`C1RequestTooLargeError`: Go's server and ours say it so).
 _TOO_LARGE = re.compile(r"received message larger than max \((\d{1,19}) vs\. (\d{1,19})\)", re.IGNORECASE)
 
 MAX_RETRY_AFTER: Final = 3600.0
@@ -515,6 +517,14 @@ class BatonServiceClient:
                         f"{self._max_receive_bytes}-byte gRPC message limit; it was refused (RESOURCE_EXHAUSTED)",
                         method=method,
                         limit=self._max_receive_bytes,
+                    ) from None
+                if found is not None:
+                    # The server's own limit, which our request is over: its words, in the same shape.
+                    raise C1RequestTooLargeError(
+                        f"{method}: ConductorOne refused the request of {int(found[1])} bytes as over its "
+                        f"{int(found[2])}-byte gRPC message limit (RESOURCE_EXHAUSTED)",
+                        method=method,
+                        limit=int(found[2]),
                     ) from None
                 if code == grpc.StatusCode.UNAUTHENTICATED and not auth_retry:
                     self.tokens.invalidate(token)

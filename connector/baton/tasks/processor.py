@@ -27,7 +27,7 @@ from google.protobuf import any_pb2, struct_pb2
 from google.rpc import status_pb2
 
 from connector.baton.c1.client import MAX_ANNOTATIONS, BatonServiceClient, task_id_problem
-from connector.baton.c1.errors import C1Error, C1UnreadableTaskError
+from connector.baton.c1.errors import C1Error, C1RequestTooLargeError, C1UnreadableTaskError
 from connector.baton.connector import ActionManager
 from connector.baton.errors import Code, ConnectorError
 from connector.baton.ids import grant_id, resource_key
@@ -73,6 +73,9 @@ at most 4096 characters). A larger FinishTask is refused (RESOURCE_EXHAUSTED) at
 retried for good and its task slot held. A grant's response embeds the task's entitlement resource, as sent."""
 FINISH_RETRY = RetryPolicy(base_delay=1.0, max_delay=30.0)
 """Backoff between FinishTask attempts; the loop itself is unbounded (it ends on acceptance, gone or stop)."""
+REPORT_ROOM_BYTES = 64 * 1024
+"""What a FinishTask needs besides its response and annotations (ids, a failure message of at most 4096
+characters): a server's message limit less this is what those may hold (MAX_REPORT_BYTES for the default 4 MiB)."""
 LAST_ATTEMPT_SECONDS = 1.0
 """Once stopping, a FinishTask attempt gets what is left before the stop deadline, and this long when none is: a
 processor cancelled at shutdown (its handler outlived the grace) still makes one attempt, and nothing else waits."""
@@ -97,10 +100,11 @@ def _report_bytes(outcome: Outcome) -> int:
     return response + sum(annotation.ByteSize() for annotation in outcome.annotations)
 
 
-def _fitted(outcome: Outcome) -> Outcome:
+def _fitted(outcome: Outcome, limit: int = MAX_REPORT_BYTES) -> Outcome:
     """The outcome as it can be reported: at most MAX_ANNOTATIONS annotations, and response and annotations within
-    MAX_REPORT_BYTES. What does not fit is dropped with a warning (the response first: the outcome itself, success
-    or failure, is what the report is for; ConductorOne's next sync shows what a grant did)."""
+    `limit` bytes (MAX_REPORT_BYTES; less when ConductorOne refused a report as over its own message limit). What
+    does not fit is dropped with a warning (the response first: the outcome itself, success or failure, is what the
+    report is for; ConductorOne's next sync shows what a grant did)."""
     annotations = list(outcome.annotations)
     if len(annotations) > MAX_ANNOTATIONS:
         log.warning("too many annotations for a report; sending the first ones", count=len(annotations))
@@ -108,18 +112,18 @@ def _fitted(outcome: Outcome) -> Outcome:
     response = outcome.response
     sizes = [annotation.ByteSize() for annotation in annotations]
     response_size = response.ByteSize() if response is not None else 0
-    if response_size + sum(sizes) <= MAX_REPORT_BYTES:
+    if response_size + sum(sizes) <= limit:
         return replace(outcome, annotations=annotations)
     if response is not None:
         log.warning(
             "task response too large to report; reporting the outcome without it",
             response_bytes=response_size,
-            limit_bytes=MAX_REPORT_BYTES,
+            limit_bytes=limit,
         )
     kept: list[any_pb2.Any] = []
     used = 0
     for annotation, size in zip(annotations, sizes, strict=True):
-        if used + size <= MAX_REPORT_BYTES:
+        if used + size <= limit:
             kept.append(annotation)
             used += size
     if len(kept) < len(annotations):
@@ -127,7 +131,7 @@ def _fitted(outcome: Outcome) -> Outcome:
             "task annotations too large to report; sending those that fit",
             count=len(annotations),
             sent=len(kept),
-            limit_bytes=MAX_REPORT_BYTES,
+            limit_bytes=limit,
         )
     return replace(outcome, response=None, annotations=kept)
 
@@ -601,6 +605,13 @@ class TaskProcessor:
                 except C1Error as exc:
                     answered = True
                     last_error, asked = str(exc), exc.retry_after
+                    smaller = self._smaller(outcome, exc)
+                    if smaller is not None:
+                        # The same bytes would be refused for good (the report retried, its slot held, until the
+                        # process stopped): what does not fit is dropped, as for our own limit, and the rest sent.
+                        log.warning("task report refused as too large; sending what fits", error=last_error)
+                        outcome = smaller
+                        continue
                     verdict = report_verdict(exc)
                     if verdict is Verdict.ACCEPTED:
                         log.info("task report already on record at ConductorOne", error=last_error)
@@ -638,6 +649,16 @@ class TaskProcessor:
                 exc_info=exc,
             )
             return False
+
+    @staticmethod
+    def _smaller(outcome: Outcome, refusal: C1Error) -> Outcome | None:
+        """The outcome fitted to the message limit ConductorOne refused it as over, when that leaves it smaller; None
+        otherwise. Not for a success only its report hands over (`Outcome.undo`: an issued credential): without its
+        response nobody would hold what was made, so that report is retried as before, and undone if given up."""
+        if not isinstance(refusal, C1RequestTooLargeError) or (outcome.failure is None and outcome.undo is not None):
+            return None
+        smaller = _fitted(outcome, max(refusal.limit - REPORT_ROOM_BYTES, 0))
+        return smaller if _report_bytes(smaller) < _report_bytes(outcome) else None
 
     async def _attempt(self, task_id: str, outcome: Outcome) -> bool:
         """One FinishTask; False when the stop deadline cut it short (see LAST_ATTEMPT_SECONDS). Without that bound a
