@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import threading
 from pathlib import Path
 
 import httpx
@@ -28,15 +29,21 @@ def test_a_daemon_whose_log_pipe_breaks_keeps_working_and_reporting(stack: Stack
         )
     try:
         assert daemon.stderr is not None
-        # Read the log until the daemon is connected, then go away as a dead log reader does.
+        # Read the log until the daemon is connected, then go away as a dead log reader does. A daemon that never
+        # connects is killed (its log then ends), not waited for without end.
         port = 0
-        for line in daemon.stderr:
-            record = json.loads(line)
-            port = record.get("port", port) if record.get("event") == "health server listening" else port
-            if record.get("event") == "connected to ConductorOne":
-                break
-        else:
-            raise AssertionError(f"the daemon ended before it connected (exit {daemon.wait(READY_TIMEOUT)})")
+        guard = threading.Timer(READY_TIMEOUT, daemon.kill)
+        guard.start()
+        try:
+            for line in daemon.stderr:
+                record = json.loads(line)
+                port = record.get("port", port) if record.get("event") == "health server listening" else port
+                if record.get("event") == "connected to ConductorOne":
+                    break
+            else:
+                raise AssertionError(f"the daemon ended before it connected (exit {daemon.wait(READY_TIMEOUT)})")
+        finally:
+            guard.cancel()
         daemon.stderr.close()
 
         role = next(r for r in org.roles.values() if not r.managed)
