@@ -814,8 +814,8 @@ async def test_a_failed_account_disable_is_an_error_naming_the_account_left_enab
     had, as a grant does after a failed revoke. It was a warning like any failed action; it is now the revoke's error
     line, `left_live` naming the account. Other actions' failures stay warnings."""
     rig = make_rig()
-    actions = _FailingActions()
-    rig.connector.action_manager = lambda: actions  # type: ignore[method-assign]
+    failing = _FailingActions()
+    rig.connector.action_manager = lambda: failing  # type: ignore[method-assign,assignment]
     task = baton_pb2.Task(id=kind_task("action_invoke").id)
     task.action_invoke.name = action
     task.action_invoke.args.update({"user_id": {"resource_type_id": "user", "resource_id": "u1"}})
