@@ -127,6 +127,8 @@ def _write(name: str, data: bytes) -> Callable[[Path], Path]:
 
 
 GOOD = SAMPLE.read_bytes()
+# 80 KB that do not compress: the decompression cap (1000x the file) then admits a database of 80 MB.
+_PADDING = ("CREATE TABLE padding (noise blob)", "INSERT INTO padding VALUES (randomblob(80000))")
 HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
     "directory": (lambda tmp: tmp, "is a directory"),
     "fifo": (_fifo, "is a FIFO"),
@@ -234,6 +236,42 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
         ),
         "holds a virtual table 'v1_assets'",
     ),
+    # Every use of a file reads all its sync runs. A 1 MB file of 3 million runs took inspect 1.1 GB and three
+    # minutes; one whose token was 600 MB of one letter (incompressible padding lifts the decompression cap) took
+    # 1.2 GB. Both are refused before a run is read.
+    "many sync runs": (
+        lambda tmp: rewritten(
+            SAMPLE,
+            tmp,
+            "DROP INDEX idx_sync_runs_sync_id_v1",
+            "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 10000) "
+            "INSERT INTO v1_sync_runs (sync_id, started_at, sync_token) SELECT x, '', '' FROM n",
+        ),
+        "v1_sync_runs holds 10,001 sync runs, more than the 10,000 a c1z may hold",
+    ),
+    "a long sync id": (
+        lambda tmp: rewritten(SAMPLE, tmp, "UPDATE v1_sync_runs SET sync_id = printf('%.*c', 1025, 'k')"),
+        "v1_sync_runs row 1 holds a sync id, time or type longer than 1,024 characters",
+    ),
+    "a state token over the value limit": (
+        lambda tmp: rewritten(
+            SAMPLE, tmp, *_PADDING, f"UPDATE v1_sync_runs SET sync_token = printf('%.*c', {(64 << 20) + 1}, 'a')"
+        ),
+        "damaged SQLite database: a value larger than 64 MiB",
+    ),
+    "state tokens together over the limit": (
+        lambda tmp: rewritten(
+            SAMPLE,
+            tmp,
+            *_PADDING,
+            f"UPDATE v1_sync_runs SET sync_token = printf('%.*c', {22 << 20}, 'a')",
+            "INSERT INTO v1_sync_runs (sync_id, started_at, sync_token, ended_at) "
+            "SELECT 'b' || sync_id, started_at, sync_token, ended_at FROM v1_sync_runs",
+            "INSERT INTO v1_sync_runs (sync_id, started_at, sync_token, ended_at) "
+            "SELECT 'c' || sync_id, started_at, sync_token, ended_at FROM v1_sync_runs WHERE id = 1",
+        ),
+        "the state tokens and stats of its 3 sync runs take more than 64 MiB",
+    ),
 }
 
 
@@ -247,6 +285,19 @@ def test_inspect_names_the_file_and_the_problem(case: str, tmp_path: Path) -> No
     assert err.startswith(f"baton-datadog: inspect: {path}")
     assert phrase in err
     assert len(err.splitlines()) == 1
+
+
+def test_a_value_over_the_limit_is_refused_unread(tmp_path: Path) -> None:
+    """Any value of the file, not only the sync runs': a resource type id of 64 MiB was read, grouped and printed."""
+    path = rewritten(
+        SAMPLE,
+        tmp_path,
+        *_PADDING,
+        f"UPDATE v1_resources SET resource_type_id = printf('%.*c', {(64 << 20) + 1}, 'u') WHERE id = 1",
+    )
+    code, out, err = run_inspect(path)
+    assert (code, out) == (1, "")
+    assert err == f"baton-datadog: inspect: {path}: cannot read v1_resources: a value larger than 64 MiB\n"
 
 
 def test_bad_rows_are_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
@@ -347,6 +398,8 @@ async def test_one_shot_refuses_what_is_not_a_c1z_and_leaves_it_alone(case: str,
         "a CHECK constraint",
         "a generated column",
         "a default that is an expression",
+        "many sync runs",
+        "a state token over the value limit",
     ],
 )
 async def test_one_shot_restarts_over_a_damaged_c1z(case: str, tmp_path: Path) -> None:

@@ -46,7 +46,9 @@ class C1ZReader:
             yield
         except C1ZFormatError:
             raise
-        except (sqlite3.Error, DecodeError, ValueError, TypeError, OverflowError) as exc:
+        except sqlite3.Error as exc:
+            raise C1ZFormatError(f"{self.path}: cannot read {what}: {rows.value_problem(exc)}") from exc
+        except (DecodeError, ValueError, TypeError, OverflowError) as exc:
             raise C1ZFormatError(f"{self.path}: cannot read {what}: {exc}") from exc
 
     def __enter__(self) -> C1ZReader:

@@ -180,7 +180,7 @@ def connect_read_only(db_path: Path) -> sqlite3.Connection:
     SQLite opened another (empty) file, and every c1z read as "no table v1_sync_runs" (a one-shot sync started over
     from a good --file, inspect refused them all). `as_uri` percent-encodes them.
     """
-    return sqlite3.connect(Path(os.path.abspath(db_path)).as_uri() + "?mode=ro", uri=True)
+    return rows.bound_values(sqlite3.connect(Path(os.path.abspath(db_path)).as_uri() + "?mode=ro", uri=True))
 
 
 def check_readable(db_path: Path, source: Path) -> None:
@@ -220,7 +220,9 @@ def check_readable(db_path: Path, source: Path) -> None:
     except ValueError as exc:
         raise DamagedC1ZError(f"{source}: {exc}") from exc
     except sqlite3.Error as exc:
-        raise _unreadable(db_path, exc) or DamagedC1ZError(f"{source}: damaged SQLite database: {exc}") from exc
+        raise _unreadable(db_path, exc) or DamagedC1ZError(
+            f"{source}: damaged SQLite database: {rows.value_problem(exc)}"
+        ) from exc
     finally:
         conn.close()
 

@@ -87,7 +87,7 @@ class _Db:
         self._fresh = source is None
         self._started: set[str] = set()
         # isolation_level=None: transactions are explicit (group commit + a savepoint per page).
-        self.conn = sqlite3.connect(db_path, isolation_level=None)
+        self.conn = rows.bound_values(sqlite3.connect(db_path, isolation_level=None))
         # Statements that may change a whole file (the schema step of a resumed file dropping its deferred
         # indexes, `keep_only` deleting an older sync) run with a journal file; the load, in between, with
         # one in memory (`start_load`).
@@ -789,7 +789,7 @@ def _guarded(db: _Db, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> 
         if failure is not None:
             raise failure from exc
         if isinstance(exc, sqlite3.DatabaseError):
-            raise DamagedC1ZError(f"{db.source}: damaged SQLite database: {exc}") from exc
+            raise DamagedC1ZError(f"{db.source}: damaged SQLite database: {rows.value_problem(exc)}") from exc
         raise
     except DecodeError as exc:
         raise DamagedC1ZError(f"{db.source}: a stored object does not decode: {exc}") from exc
