@@ -298,11 +298,19 @@ def _json_list(out: TextIO, listing: Iterable[dict[str, Any]]) -> None:
     out.write("]\n" if empty else "\n]\n")
 
 
+# A column is padded to its widest value up to this many characters; a longer value is printed whole and unpadded,
+# widening its own line only. Padded to the widest, one display name of 3 MB (a user's own, or 7 KB of a hostile file)
+# made every line of the listing 3 MB: 33 MB printed for 10 users, gigabytes for an org.
+_MAX_PADDED = 64
+
+
 def _table(out: TextIO, listing: Listing, columns: Sequence[str]) -> int:
     """The rows as a table, read twice (the widths first); returns how many."""
     widths = [len(c) for c in columns]
     for row in listing():
-        widths = [max(w, len(_shown(str(row.get(c, ""))))) for w, c in zip(widths, columns, strict=True)]
+        widths = [
+            max(w, min(len(_shown(str(row.get(c, "")))), _MAX_PADDED)) for w, c in zip(widths, columns, strict=True)
+        ]
     out.write("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip() + "\n")
     count = 0
     for row in listing():

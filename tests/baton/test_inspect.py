@@ -171,6 +171,40 @@ def test_text_from_the_file_reaches_a_terminal_as_text_never_as_its_commands(tmp
     assert hostile in [row["display_name"] for row in json.loads(as_json.stdout)]
 
 
+def test_one_long_value_widens_its_own_line_not_every_line_of_the_table(tmp_path: Path) -> None:
+    """Each column was padded to its widest value: a display name of 3 MB (7 KB of c1z) made each of the listing's
+    lines 3 MB, 33 MB printed for 10 users. The long value is still printed whole."""
+    import sqlite3
+
+    from connector.baton.pb.c1.connector.v2 import resource_pb2
+    from tests.baton.test_c1z_untrusted import c1z_of, db_of
+
+    long_name = "n" * 200_000
+    db = tmp_path / "edit.sqlite"
+    db.write_bytes(db_of(IN_PROGRESS))
+    conn = sqlite3.connect(db)
+    row_id, blob = conn.execute("SELECT id, data FROM v1_resources WHERE resource_type_id = 'user' LIMIT 1").fetchone()
+    resource = resource_pb2.Resource.FromString(blob)
+    resource.display_name = long_name
+    conn.execute("UPDATE v1_resources SET data = ? WHERE id = ?", (resource.SerializeToString(), row_id))
+    conn.execute("UPDATE v1_resources SET resource_type_id = ? WHERE resource_type_id = 'group'", ("g" * 100_000,))
+    conn.commit()
+    conn.close()
+    path = tmp_path / "wide.c1z"
+    path.write_bytes(c1z_of(db.read_bytes()))
+
+    listed = inspect(str(path), "--resources", "user")
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert len(lines) == 1 + 10 + 1
+    assert sum(long_name in line for line in lines) == 1
+    assert max(len(line) for line in lines if long_name not in line) < 1_000
+    summary = inspect(str(path))
+    assert summary.returncode == 0, summary.stderr
+    assert "g" * 100_000 in summary.stdout
+    assert len(summary.stdout) < 102_000  # the long type id once, the rest of the summary as always
+
+
 def test_the_choices_an_error_lists_are_a_few_not_the_whole_file(tmp_path: Path) -> None:
     """A typo in --sync-id listed every sync id of the file on the error line: a file's million runs, one line."""
     import sqlite3
