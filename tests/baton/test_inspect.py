@@ -171,6 +171,31 @@ def test_text_from_the_file_reaches_a_terminal_as_text_never_as_its_commands(tmp
     assert hostile in [row["display_name"] for row in json.loads(as_json.stdout)]
 
 
+def test_a_file_name_that_is_not_utf8_reaches_a_terminal_escaped_and_json_as_text(tmp_path: Path) -> None:
+    """A file name is any bytes. In a UTF-8 locale (the image's C.UTF-8) Python writes the ones that are not UTF-8
+    back raw: 0x9b, a C1 CSI to an 8-bit terminal, reached it as it was. In --json they were lone surrogates
+    (`"\\udc9b"`), which strict JSON parsers refuse."""
+    path = tmp_path / os.fsdecode(b"\x9b\xff.c1z")
+    path.write_bytes(IN_PROGRESS.read_bytes())
+    for args in ((), ("--json",), ("--sync-id", "nope")):
+        done = subprocess.run(
+            [sys.executable, "-m", "connector", "inspect", str(path), *args],
+            capture_output=True,
+            check=False,
+            timeout=120,
+            env={**os.environ, "LC_ALL": "C.UTF-8", "PYTHONIOENCODING": ""},
+        )
+        output = done.stdout + done.stderr
+        assert done.returncode == (2 if "nope" in args else 0), output
+        assert b"\x9b" not in output
+        assert b"\xff" not in output
+        assert b"\\udc" not in output
+        if args == ("--json",):
+            assert json.loads(done.stdout)["file"] == f"{tmp_path}/\\x9b\\xff.c1z"
+        else:
+            assert os.fsencode(tmp_path) + b"/\\x9b\\xff.c1z" in output
+
+
 def test_one_long_value_widens_its_own_line_not_every_line_of_the_table(tmp_path: Path) -> None:
     """Each column was padded to its widest value: a display name of 3 MB (7 KB of c1z) made each of the listing's
     lines 3 MB, 33 MB printed for 10 users. The long value is still printed whole."""
