@@ -560,6 +560,7 @@ _SWAPPED_GROUP = (
 # done yet are).
 _OTHER = "holds another resource than its key names"
 _NO_OBJECT = "holds an object that is not a blob of at most 4 MiB"
+_OTHER_TYPE = "holds another resource type than its key names"
 # Text where the blob belongs: FromString raised a TypeError, and the resume ended as "unexpected error".
 _TEXT_GROUP = "UPDATE v1_resources SET data = CAST('x' AS TEXT) WHERE external_id = 'group:g0'"
 
@@ -572,6 +573,9 @@ _TEXT_GROUP = "UPDATE v1_resources SET data = CAST('x' AS TEXT) WHERE external_i
         (12, _SWAPPED_GROUP, _OTHER),
         (12, _TEXT_GROUP, _NO_OBJECT),
         (12, "UPDATE v1_resource_types SET data = 7", _NO_OBJECT),
+        # A type under another type's key: the run went on and was saved complete with `group` keyed `junk`.
+        (30, "UPDATE v1_resource_types SET external_id = 'junk' WHERE external_id = 'group'", _OTHER_TYPE),
+        (12, "UPDATE v1_resource_types SET data = x''", _OTHER_TYPE),
     ],
 )
 async def test_an_unfinished_run_whose_rows_hold_other_resources_than_their_keys_starts_over(

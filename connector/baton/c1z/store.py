@@ -376,13 +376,25 @@ class _Db:
     # -- reads the sync engine needs -----------------------------------------------------------------------
 
     def resource_types(self, sync_id: str) -> list[resource_pb2.ResourceType]:
-        try:
-            return [
-                resource_pb2.ResourceType.FromString(row[1])
-                for row in rows.iter_blobs(self.conn, "v1_resource_types", sync_id)
-            ]
-        except ValueError as exc:  # a row that is no object (rows.object_bytes)
-            raise DamagedC1ZError(f"{self.source}: {exc}") from exc
+        """The sync's stored types, each the one its row is keyed by (as `_stored_resource` checks resources): a resumed
+        run goes on with them, and one keyed `junk` holding `group` was saved as complete under the wrong key (Go's
+        lookup by id missed the type, and the stats counted a type `junk`)."""
+        found = []
+        for row_id, key, data in self.conn.execute(
+            f"SELECT id, external_id, {rows.object_column('data')} FROM v1_resource_types "  # noqa: S608 - our SQL
+            "WHERE sync_id = ? ORDER BY id",
+            (sync_id,),
+        ):
+            try:
+                rtype = resource_pb2.ResourceType.FromString(rows.object_bytes(data, "v1_resource_types", row_id))
+            except ValueError as exc:  # a row that is no object (rows.object_bytes)
+                raise DamagedC1ZError(f"{self.source}: {exc}") from exc
+            if not rtype.id or rtype.id != key:
+                raise DamagedC1ZError(
+                    f"{self.source}: v1_resource_types row {row_id} holds another resource type than its key names"
+                )
+            found.append(rtype)
+        return found
 
     def resources_after(
         self, sync_id: str, resource_type_id: str, after_row_id: int, limit: int
