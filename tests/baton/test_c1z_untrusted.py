@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from connector.baton.c1z import envelope
 from connector.baton.c1z.errors import C1ZFormatError
 from connector.baton.c1z.reader import C1ZReader
+from connector.baton.c1z.store import C1ZStore
 from connector.baton.sync.state import SETTINGS_KEY
 from connector.baton.sync.to_file import sync_to_file
 from connector.daemon import inspect
@@ -420,6 +421,37 @@ async def test_one_shot_restarts_over_a_damaged_c1z(case: str, tmp_path: Path) -
         assert run.finished
         assert {g.id for g in reader.grants()} == expected_grant_ids(org)
         assert reader.connection.execute(schema).fetchall() == expected
+
+
+async def test_the_files_query_planner_statistics_do_not_steer_the_store(tmp_path: Path) -> None:
+    """ANALYZE's `sqlite_stat1` is the file's word on its tables' shape, and SQLite plans by it: made-up figures
+    turned the lookup of a resumed run's stored parents (`stored_resources`, one per page) into a scan of every row
+    of v1_resources, and the saved file carried them on."""
+    path = rewritten(
+        SAMPLE,
+        tmp_path,
+        "ANALYZE",
+        "DELETE FROM sqlite_stat1",
+        "INSERT INTO sqlite_stat1 VALUES ('v1_resources', 'idx_resources_parent_resource_id_v1', '10000000 10000000 10000000')",
+        "INSERT INTO sqlite_stat1 VALUES ('v1_resources', NULL, '10000000')",
+    )
+    lookup = (
+        "EXPLAIN QUERY PLAN SELECT resource_type_id, external_id FROM v1_resources "
+        "WHERE sync_id = ? AND external_id IN (?, ?)"
+    )
+    saved = tmp_path / "saved.c1z"
+    store = await C1ZStore.open(path, tmp_path)
+    try:
+        plan = await store._call(lambda: store._db.conn.execute(lookup, ("s", "a", "b")).fetchall())
+        assert [step[3] for step in plan] == [
+            "SEARCH v1_resources USING INDEX idx_resources_parent_resource_id_v1 (external_id=? AND sync_id=?)"
+        ]
+        await store.save(saved)
+    finally:
+        await store.close()
+    with C1ZReader(saved) as reader:
+        schema = reader.connection.execute("SELECT name FROM sqlite_master WHERE name LIKE 'sqlite%'").fetchall()
+        assert schema == [], "the saved file holds no statistics"
 
 
 # -- old Go SDK files (issue 8 §4) ----------------------------------------------------------------------------

@@ -182,6 +182,7 @@ class _Db:
     def ensure_schema(self, *, defer_indexes: bool) -> None:
         """Bring the file to the current schema (Go's migrations: c1z-format.md §2.3); drop deferred indexes."""
         with self.unit():
+            self._forget_statistics()
             for statement in DDL:
                 if not _names_late_column(statement):
                     self.conn.execute(statement)
@@ -202,6 +203,25 @@ class _Db:
                     self.conn.execute(f"DROP INDEX IF EXISTS {name}")
                 self._indexes_deferred = True
         self.commit()
+
+    def _forget_statistics(self) -> None:
+        """Drop the file's query planner statistics (ANALYZE's `sqlite_stat*` tables; Go's `PRAGMA optimize` may write
+        them). They are the file's word on its tables' shape, and SQLite plans by them: made up, they turned the
+        lookup of a resumed run's stored parents into a scan of every row of `v1_resources`, page after page, and
+        the saved file carried them on. Without them SQLite plans by the schema, as for every file this store makes.
+        """
+        names = [
+            str(row[0])
+            for row in self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'sqlite^_stat%' ESCAPE '^'"
+            )
+        ]
+        for name in names:
+            self.conn.execute(f'DELETE FROM "{name}"')  # noqa: S608 - a sqlite_stat table's name
+        if names:
+            self.conn.execute("ANALYZE sqlite_master")  # the planner reloads the statistics: now none
+        for name in names:
+            self.conn.execute(f'DROP TABLE "{name}"')
 
     def build_deferred_indexes(self) -> None:
         if not self._indexes_deferred:
