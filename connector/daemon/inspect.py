@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from google.protobuf import json_format, message
+from google.protobuf import json_format, message, struct_pb2
 
 from connector.baton.c1z import rows
 from connector.baton.c1z.errors import C1ZFormatError
@@ -224,17 +225,37 @@ def _profile(r: resource_pb2.Resource) -> dict[str, Any]:
     trait's."""
     try:
         if r.HasField("profile"):
-            return _in_key_order(json_format.MessageToDict(r.profile))
+            return _in_key_order(_struct_dict(r.profile))
         for annotation in r.annotations:
             trait_type = _PROFILE_TRAITS.get(annotation.type_url.rsplit(".", 1)[-1])
             if trait_type is None:
                 continue
             trait = trait_type()
             if annotation.Unpack(trait) and trait.HasField("profile"):
-                return _in_key_order(json_format.MessageToDict(trait.profile))
+                return _in_key_order(_struct_dict(trait.profile))
         return {}
     except (ValueError, TypeError, json_format.Error, message.DecodeError) as exc:
         raise C1ZFormatError(f"resource {r.id.resource_type}:{r.id.resource}: unreadable profile: {exc}") from exc
+
+
+def _struct_dict(profile: struct_pb2.Struct) -> dict[str, Any]:
+    """A profile as JSON values, a number JSON cannot carry (NaN, ±infinity: a Struct holds any double) as the string
+    protojson writes for a double field. MessageToDict refuses them, and one such value in one resource's profile
+    ended the whole listing, the table too (which does not show profiles)."""
+    shown = struct_pb2.Struct()
+    shown.CopyFrom(profile)
+    pending = list(shown.fields.values())
+    while pending:
+        value = pending.pop()
+        kind = value.WhichOneof("kind")
+        if kind == "number_value" and not math.isfinite(value.number_value):
+            number = value.number_value
+            value.string_value = "NaN" if math.isnan(number) else "Infinity" if number > 0 else "-Infinity"
+        elif kind == "struct_value":
+            pending.extend(value.struct_value.fields.values())
+        elif kind == "list_value":
+            pending.extend(value.list_value.values)
+    return dict(json_format.MessageToDict(shown))
 
 
 def _in_key_order(profile: dict[str, Any]) -> dict[str, Any]:

@@ -312,6 +312,48 @@ def test_a_profile_is_in_key_order_at_every_level() -> None:
     assert list(shown["b"]["a"][0]) == ["x", "y"]
 
 
+def test_a_profile_number_json_cannot_carry_is_shown_as_protojson_writes_it(tmp_path: Path) -> None:
+    """A Struct holds any double. MessageToDict refuses NaN and infinities, and one in one resource's profile ended the
+    whole listing (exit 1): the table too, which does not show profiles, and --json after its opening bracket."""
+    import math
+    import sqlite3
+
+    from connector.baton.pb.c1.connector.v2 import resource_pb2
+    from tests.baton.test_c1z_untrusted import c1z_of, db_of
+
+    db = tmp_path / "edit.sqlite"
+    db.write_bytes(db_of(IN_PROGRESS))
+    conn = sqlite3.connect(db)
+    row_id, blob = conn.execute("SELECT id, data FROM v1_resources WHERE resource_type_id = 'user' LIMIT 1").fetchone()
+    resource = resource_pb2.Resource.FromString(blob)
+    resource.profile.fields["score"].number_value = math.inf
+    resource.profile.fields["nested"].struct_value.fields["low"].number_value = -math.inf
+    resource.profile.fields["list"].list_value.values.add().number_value = math.nan
+    resource.profile.fields["list"].list_value.values.add().number_value = 2.5
+    conn.execute("UPDATE v1_resources SET data = ? WHERE id = ?", (resource.SerializeToString(), row_id))
+    conn.commit()
+    conn.close()
+    path = tmp_path / "numbers.c1z"
+    path.write_bytes(c1z_of(db.read_bytes()))
+
+    table = inspect(str(path), "--resources", "user")
+    assert table.returncode == 0, table.stderr
+    assert len(table.stdout.splitlines()) == 1 + 10 + 1
+    listed = inspect(str(path), "--resources", "user", "--json")
+    assert listed.returncode == 0, listed.stderr
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    shown = json.loads(listed.stdout, parse_constant=refuse)
+    (profile,) = [row["profile"] for row in shown if row["id"] == resource.id.resource]
+    assert {k: profile[k] for k in ("score", "nested", "list")} == {
+        "score": "Infinity",
+        "nested": {"low": "-Infinity"},
+        "list": ["NaN", 2.5],
+    }
+
+
 def test_whole_numbers_of_a_profile_are_shown_as_integers() -> None:
     """A Struct keeps numbers as doubles, so a role's `user_count` of 15 was listed as 15.0 (Go shows 15)."""
     from connector.baton.pb.c1.connector.v2 import resource_pb2
