@@ -473,6 +473,39 @@ def test_inspect_shows_an_old_sdk_file(fixture: Path, counts: tuple[int, int, in
     assert len(json.loads(out)) == counts[2]
 
 
+def test_a_go_file_of_slim_grants_lists_what_each_grant_is(tmp_path: Path) -> None:
+    """A Go writer with `WithV2GrantsWriter` keeps only a grant's id and annotations in its blob; Go's readers rebuild
+    the entitlement {id, resource id} and principal {id} from the row's columns (c1z-format.md §2.5). Every grant was
+    listed with neither (`"entitlement": ""`, `"principal": ":"`)."""
+    from connector.baton.pb.c1.connector.v2 import grant_pb2
+
+    full = FIXTURE_DIR / "sync.36zfOAoWMxQdISbixanQCRBiX7E.expanded.c1z"
+    db = tmp_path / "edit.sqlite"
+    db.write_bytes(db_of(full))
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        for row_id, blob in conn.execute("SELECT id, data FROM v1_grants").fetchall():
+            grant = grant_pb2.Grant.FromString(blob)
+            grant.ClearField("entitlement")
+            grant.ClearField("principal")
+            conn.execute("UPDATE v1_grants SET data = ? WHERE id = ?", (grant.SerializeToString(), row_id))
+        conn.commit()
+    slim = tmp_path / "slim.c1z"
+    slim.write_bytes(c1z_of(db.read_bytes()))
+
+    code, out, err = run_inspect(full, "--grants")
+    assert code == 0, err
+    expected = json.loads(out)
+    assert all(row["entitlement"] and row["principal"] != ":" for row in expected)
+    code, out, err = run_inspect(slim, "--grants")
+    assert code == 0, err
+    assert json.loads(out) == expected
+    with C1ZReader(full) as reader:
+        whole = {g.id: (g.entitlement.id, g.entitlement.resource.id, g.principal.id) for g in reader.grants()}
+    with C1ZReader(slim) as reader:
+        stubs = {g.id: (g.entitlement.id, g.entitlement.resource.id, g.principal.id) for g in reader.grants()}
+    assert stubs == whole
+
+
 async def test_one_shot_replaces_an_old_sdk_file(tmp_path: Path) -> None:
     path = tmp_path / "sync.c1z"
     shutil.copyfile(OLD_MODERATE, path)

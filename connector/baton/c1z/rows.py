@@ -328,11 +328,14 @@ def iter_blobs(
     params: Sequence[Any] = (),
     extra_column: str = "",  # a nullable object column, e.g. "expansion"
     page_size: int = BATCH_ROWS,
+    plain_columns: Sequence[str] = (),
 ) -> Iterator[tuple[Any, ...]]:
     """Rows of one sync in id order, fetched by keyset pages so memory stays flat for any row count: (id, data,
-    extra) with each object read through `object_column` and checked (a ValueError naming the row otherwise)."""
+    extra, *plain) with each object read through `object_column` and checked (a ValueError naming the row
+    otherwise), and the plain columns as they are."""
     last_id = 0
     select = f"id, {object_column('data')}{', ' + object_column(extra_column) if extra_column else ''}"
+    select += "".join(f", {column}" for column in plain_columns)
     condition = f" AND ({where})" if where else ""
     sql = (
         f"SELECT {select} FROM {table} WHERE sync_id = ? AND id > ?{condition} "  # noqa: S608
@@ -342,7 +345,7 @@ def iter_blobs(
         rows = conn.execute(sql, (sync_id, last_id, *params, page_size)).fetchall()
         for row in rows:
             extra = (optional_object_bytes(row[2], table, row[0]),) if extra_column else ()
-            yield (row[0], object_bytes(row[1], table, row[0]), *extra)
+            yield (row[0], object_bytes(row[1], table, row[0]), *extra, *row[2 + len(extra) :])
         if len(rows) < page_size:
             return
         last_id = rows[-1][0]
