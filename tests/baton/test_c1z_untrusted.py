@@ -237,6 +237,44 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
         ),
         "holds a virtual table 'v1_assets'",
     ),
+    # Rules on which rows a write keeps. A one-shot sync into the first file stored none of its 99 grants (IGNORE on
+    # the NULL expansion most grants have) and into the second 3 of 33 resources (REPLACE: one per type), and each
+    # saved its sync as complete, without a word.
+    "a conflict clause": (
+        lambda tmp: rewritten(
+            SAMPLE,
+            tmp,
+            "DROP INDEX idx_grants_sync_expansion_v1",
+            "ALTER TABLE v1_grants DROP COLUMN expansion",
+            "ALTER TABLE v1_grants ADD COLUMN expansion blob NOT NULL ON CONFLICT IGNORE DEFAULT ''",
+        ),
+        "holds a table with a conflict clause (ON CONFLICT) 'v1_grants'",
+    ),
+    "a unique constraint that replaces rows": (
+        lambda tmp: rewritten(
+            SAMPLE,
+            tmp,
+            "CREATE TABLE copied (id integer primary key, resource_type_id text not null UNIQUE ON CONFLICT REPLACE, "
+            "external_id text not null, parent_resource_type_id text, parent_resource_id text, data blob not null, "
+            "sync_id text not null, discovered_at datetime not null)",
+            "DROP TABLE v1_resources",
+            "ALTER TABLE copied RENAME TO v1_resources",
+        ),
+        "holds a table with a conflict clause (ON CONFLICT) 'v1_resources'",
+    ),
+    "a collation": (
+        lambda tmp: rewritten(SAMPLE, tmp, "ALTER TABLE v1_assets ADD COLUMN note text COLLATE NOCASE"),
+        "holds a table comparing text by a collation of its own 'v1_assets'",
+    ),
+    "an index with a collation": (
+        lambda tmp: rewritten(
+            SAMPLE,
+            tmp,
+            "DROP INDEX idx_grants_external_sync_v1",
+            "CREATE UNIQUE INDEX idx_grants_external_sync_v1 ON v1_grants (external_id COLLATE NOCASE, sync_id)",
+        ),
+        "holds an index comparing text by a collation of its own 'idx_grants_external_sync_v1'",
+    ),
     # Every use of a file reads all its sync runs. A 1 MB file of 3 million runs took inspect 1.1 GB and three
     # minutes; one whose token was 600 MB of one letter (incompressible padding lifts the decompression cap) took
     # 1.2 GB. Both are refused before a run is read.
@@ -401,6 +439,10 @@ async def test_one_shot_refuses_what_is_not_a_c1z_and_leaves_it_alone(case: str,
         "a default that is an expression",
         "many sync runs",
         "a state token over the value limit",
+        "a conflict clause",
+        "a unique constraint that replaces rows",
+        "a collation",
+        "an index with a collation",
     ],
 )
 async def test_one_shot_restarts_over_a_damaged_c1z(case: str, tmp_path: Path) -> None:

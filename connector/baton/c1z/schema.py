@@ -254,6 +254,7 @@ def _schema_code(conn: sqlite3.Connection) -> str:
     column or a default that is an expression run on each row stored, whatever their cost: a CHECK or an index on
     `length(printf('%.*c', 300000000, 'x'))` took a second and 300 MB per row a resumed sync wrote. Go writes none
     of them but the two partial grant indexes (ours too, `DDL`); plain tables and indexes cost at most a pass.
+    A conflict clause or a collation of the file's own is a rule on which rows a write keeps (`_CONFLICT`).
     """
     row = conn.execute(
         "SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger') "
@@ -265,9 +266,12 @@ def _schema_code(conn: sqlite3.Connection) -> str:
     objects = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE type IN ('table', 'index')")
     for kind, name, table, sql in objects.fetchall():
         if kind == "index":
+            key = [col for col in conn.execute(f"PRAGMA index_xinfo({_quoted(name)})") if col[5]]
+            if any(str(col[4]).upper() != "BINARY" for col in key):
+                return _described("index comparing text by a collation of its own", name)
             if sql is None:
                 continue  # a UNIQUE or PRIMARY KEY constraint's own index: plain columns
-            if any(int(col[1]) == -2 for col in conn.execute(f"PRAGMA index_xinfo({_quoted(name)})") if col[5]):
+            if any(int(col[1]) == -2 for col in key):
                 return _described("index on an expression", name)
             condition = _partial_condition(str(sql))
             if condition is not None and condition not in _OUR_PARTIAL_CONDITIONS:
@@ -275,6 +279,10 @@ def _schema_code(conn: sqlite3.Connection) -> str:
             continue
         if _CHECK.search(str(sql)):
             return _described("table with a CHECK constraint", name)
+        if _CONFLICT.search(str(sql)):
+            return _described("table with a conflict clause (ON CONFLICT)", name)
+        if any(collation.strip("\"'[]`").upper() != "BINARY" for collation in _COLLATE.findall(str(sql))):
+            return _described("table comparing text by a collation of its own", name)
         for column in conn.execute(f"PRAGMA table_xinfo({_quoted(table)})"):
             if column[6] in (2, 3):
                 return _described("generated column", f"{table}.{column[1]}")
@@ -286,6 +294,12 @@ def _schema_code(conn: sqlite3.Connection) -> str:
 # A default SQLite runs no code for: a number, a string, NULL (Go's: 'full', '', 0).
 _LITERAL = re.compile(r"[-+]?\d+(\.\d+)?|'(?:[^']|'')*'|NULL", re.IGNORECASE)
 _CHECK = re.compile(r"\bcheck\s*\(", re.IGNORECASE)
+# A constraint's conflict clause (`NOT NULL ON CONFLICT IGNORE`, `UNIQUE ON CONFLICT REPLACE`) and a collation
+# (`COLLATE NOCASE`) decide which rows a write keeps: without a word, a sync into the file stored none of its grants
+# (IGNORE on the NULL `expansion` most grants have) or one resource per type (REPLACE on `resource_type_id`), and
+# was saved complete. Go's schema has neither.
+_CONFLICT = re.compile(r"\bon\s+conflict\b", re.IGNORECASE)
+_COLLATE = re.compile(r"\bcollate\s+(\w+|\"[^\"]*\"|'[^']*'|\[[^\]]*\]|`[^`]*`)", re.IGNORECASE)
 
 
 _WHERE = re.compile(r"\bwhere\b", re.IGNORECASE)
