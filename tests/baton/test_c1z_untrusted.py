@@ -275,6 +275,12 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
         ),
         "holds an index comparing text by a collation of its own 'idx_grants_external_sync_v1'",
     ),
+    "many tables": (
+        lambda tmp: rewritten(
+            SAMPLE, tmp, *(f"CREATE TABLE extra{n} (id integer primary key, note text)" for n in range(1000))
+        ),
+        "not a c1z database (it holds 1,022 tables, indexes and other objects; a c1z holds a few dozen, at most 1,000",
+    ),
     # Every use of a file reads all its sync runs. A 1 MB file of 3 million runs took inspect 1.1 GB and three
     # minutes; one whose token was 600 MB of one letter (incompressible padding lifts the decompression cap) took
     # 1.2 GB. Both are refused before a run is read.
@@ -443,6 +449,7 @@ async def test_one_shot_refuses_what_is_not_a_c1z_and_leaves_it_alone(case: str,
         "a unique constraint that replaces rows",
         "a collation",
         "an index with a collation",
+        "many tables",
     ],
 )
 async def test_one_shot_restarts_over_a_damaged_c1z(case: str, tmp_path: Path) -> None:
