@@ -800,3 +800,18 @@ def test_fuzz_mutated_database_in_a_valid_envelope(edits: list[tuple[int, int]],
     for at, value in edits:
         data[at] = value
     _inspect_bytes(c1z_of(bytes(data), content_size=False), *listing)
+
+
+async def test_every_connection_to_a_file_treats_its_schema_as_untrusted(tmp_path: Path) -> None:
+    """SQLite in this build trusts a database's schema by default (`trusted_schema` 1): SQL that a file brings in a
+    view, trigger, index expression or default could call functions with side effects. The schema checks refuse
+    such objects; the pragma is the second line, on the reader's connection and the store's."""
+    with C1ZReader(SAMPLE) as reader:
+        assert reader.connection.execute("PRAGMA trusted_schema").fetchone() == (0,)
+    shutil.copy(SAMPLE, tmp_path / "s.c1z")
+    store = await C1ZStore.open(tmp_path / "s.c1z")
+    try:
+        pragma = await store._call(lambda: store._db.conn.execute("PRAGMA trusted_schema").fetchall())
+        assert pragma == [(0,)]
+    finally:
+        await store.close()

@@ -24,7 +24,7 @@ BATCH_ROWS = 1000
 MAX_OBJECT_BYTES = 4 << 20
 _REFUSED = -1
 # The most bytes SQLite hands over, or works on, for any one value of a file (SQLITE_LIMIT_LENGTH, set by
-# `bound_values` on every connection to one): a larger one is SQLITE_TOOBIG before it is loaded. The largest value
+# `guard_connection` on every connection to one): a larger one is SQLITE_TOOBIG before it is loaded. The largest value
 # a c1z really holds is an unfinished sync's state token: at most 100,000 actions (state.MAX_ACTIONS) of a few
 # hundred bytes. Without it, a 1 MB file whose token or id was 600 MB of one letter took `inspect` 1.2 GB.
 MAX_VALUE_BYTES = 64 << 20
@@ -36,9 +36,14 @@ MAX_SYNC_RUN_FIELD = 1024  # characters of a sync id, a time or a type
 MAX_SYNC_RUNS_TEXT = 64 << 20  # characters of all the runs' state tokens and stats together
 
 
-def bound_values(conn: sqlite3.Connection) -> sqlite3.Connection:
-    """`conn` with SQLite refusing any value over `MAX_VALUE_BYTES` (see `value_problem`)."""
+def guard_connection(conn: sqlite3.Connection) -> sqlite3.Connection:
+    """`conn` to a file's database, with SQLite refusing any value over `MAX_VALUE_BYTES` (see `value_problem`) and
+    treating the file's schema as untrusted (`trusted_schema=OFF`: SQL in a view, trigger, index expression or
+    default that the file brings may call no function with side effects). The schema checks refuse triggers and
+    views anyway; this build of SQLite trusts a schema by default, and a check missing one shape should not be
+    the only line."""
     conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+    conn.execute("PRAGMA trusted_schema=OFF")
     return conn
 
 
