@@ -368,6 +368,33 @@ def test_an_unexpected_error_is_one_line_and_the_traceback_only_at_debug(
         assert "Traceback" in capsys.readouterr().err, args
 
 
+def test_a_debug_log_level_from_the_config_file_shows_the_traceback_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`log-level: debug` in the YAML file is the same setting as `--log-level debug` (README): the hint
+    "run with --log-level debug for the traceback" was printed to a run already at debug, with no traceback."""
+    from connector import cli
+
+    def explode(args: list[str]) -> int:
+        raise RuntimeError("the disk caught fire")
+
+    monkeypatch.setattr(cli, "_dispatch", explode)
+    monkeypatch.delenv("BATON_LOG_LEVEL", raising=False)
+    monkeypatch.delenv("BATON_CONFIG_PATH", raising=False)
+    config = tmp_path / "baton.yaml"
+    config.write_text("log-level: debug\n")
+    assert cli.main(["--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err
+    assert err.splitlines()[-1] == "baton-datadog: unexpected error: RuntimeError: the disk caught fire"
+    monkeypatch.setenv("BATON_CONFIG_PATH", str(config))
+    assert cli.main([]) == 1
+    assert "Traceback" in capsys.readouterr().err
+    # A flag still wins over the file, as for every setting.
+    assert cli.main(["--log-level", "info"]) == 1
+    assert "Traceback" not in capsys.readouterr().err
+
+
 def test_inspect_of_a_file_that_is_not_a_c1z_is_one_line(tmp_path: Path) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text("not a c1z\n")
