@@ -252,6 +252,27 @@ def test_an_unknown_flag_is_named_and_its_value_never_shown(args: tuple[str, ...
     assert "collector " not in line
 
 
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        # `config --json` exists, `capabilities` always prints JSON: `--version` was the "closest" flag.
+        (("capabilities", "--json"), "unknown flag --json; see --help"),
+        (("--token", CANARY), "unknown flag --token and 1 other argument(s)"),
+        (("--verbose",), "unknown flag --verbose; see --help"),
+        # A flag cut short still finds the one it begins.
+        (("--log", "debug"), "unknown flag --log; did you mean --log-level? and 1 other argument(s)"),
+        (("--app-kye", CANARY), "unknown flag --app-kye; did you mean --app-key?"),
+    ],
+)
+def test_the_closest_flag_is_one_the_user_could_have_meant(args: tuple[str, ...], says: str) -> None:
+    """The `--` every long flag shares made unrelated names "close": advice that does not work."""
+    done = run_cli(*args)
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"baton-datadog: {says}"), line
+    assert CANARY not in line
+
+
 def test_config_shows_each_value_and_where_it_came_from_with_secrets_redacted(tmp_path: Path) -> None:
     config = tmp_path / "baton.yaml"
     config.write_text("task-concurrency: 7\nsync-schedules: true\n")
