@@ -252,6 +252,27 @@ def test_an_unknown_flag_is_named_and_its_value_never_shown(args: tuple[str, ...
     assert "collector " not in line
 
 
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        # `config --json` exists, `capabilities` always prints JSON: `--version` was the "closest" flag.
+        (("capabilities", "--json"), "unknown flag --json; see --help"),
+        (("--token", CANARY), "unknown flag --token and 1 other argument(s)"),
+        (("--verbose",), "unknown flag --verbose; see --help"),
+        # A flag cut short still finds the one it begins.
+        (("--log", "debug"), "unknown flag --log; did you mean --log-level? and 1 other argument(s)"),
+        (("--app-kye", CANARY), "unknown flag --app-kye; did you mean --app-key?"),
+    ],
+)
+def test_the_closest_flag_is_one_the_user_could_have_meant(args: tuple[str, ...], says: str) -> None:
+    """The `--` every long flag shares made unrelated names "close": advice that does not work."""
+    done = run_cli(*args)
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"baton-datadog: {says}"), line
+    assert CANARY not in line
+
+
 def test_config_shows_each_value_and_where_it_came_from_with_secrets_redacted(tmp_path: Path) -> None:
     config = tmp_path / "baton.yaml"
     config.write_text("task-concurrency: 7\nsync-schedules: true\n")
@@ -366,6 +387,33 @@ def test_an_unexpected_error_is_one_line_and_the_traceback_only_at_debug(
     for args in (["--log-level", "DEBUG"], ["--log-level=Debug"]):
         assert cli.main(args) == 1
         assert "Traceback" in capsys.readouterr().err, args
+
+
+def test_a_debug_log_level_from_the_config_file_shows_the_traceback_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`log-level: debug` in the YAML file is the same setting as `--log-level debug` (README): the hint
+    "run with --log-level debug for the traceback" was printed to a run already at debug, with no traceback."""
+    from connector import cli
+
+    def explode(args: list[str]) -> int:
+        raise RuntimeError("the disk caught fire")
+
+    monkeypatch.setattr(cli, "_dispatch", explode)
+    monkeypatch.delenv("BATON_LOG_LEVEL", raising=False)
+    monkeypatch.delenv("BATON_CONFIG_PATH", raising=False)
+    config = tmp_path / "baton.yaml"
+    config.write_text("log-level: debug\n")
+    assert cli.main(["--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err
+    assert err.splitlines()[-1] == "baton-datadog: unexpected error: RuntimeError: the disk caught fire"
+    monkeypatch.setenv("BATON_CONFIG_PATH", str(config))
+    assert cli.main([]) == 1
+    assert "Traceback" in capsys.readouterr().err
+    # A flag still wins over the file, as for every setting.
+    assert cli.main(["--log-level", "info"]) == 1
+    assert "Traceback" not in capsys.readouterr().err
 
 
 def test_inspect_of_a_file_that_is_not_a_c1z_is_one_line(tmp_path: Path) -> None:
