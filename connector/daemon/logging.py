@@ -16,8 +16,6 @@ from collections import deque
 from collections.abc import MutableMapping
 from typing import Any, TextIO
 
-import structlog
-
 REDACTED = "[REDACTED]"
 _secrets: set[str] = set()
 # Secrets that rotate, by kind: the newest few of each (an old one may still be quoted by a peer for a while).
@@ -82,6 +80,10 @@ def _redact_processor(_: Any, __: str, event: MutableMapping[str, Any]) -> Mutab
 
 
 def configure(level: str = "info", fmt: str = "json", stream: TextIO | None = None) -> None:
+    # Imported here: the commands that never log (--help, --version, config, a refused setting) call only the
+    # functions above, and structlog was a fifth of their start.
+    import structlog
+
     out = stream or sys.stderr
     renderer: Any = (
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=out.isatty())

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.fakes.c1.creds import generate_client_credentials
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,3 +48,34 @@ def test_reading_the_client_secret_loads_no_key_serialization() -> None:
     secret = generate_client_credentials("tenant.example.com").client_secret
     code = f"from connector.baton.c1.credentials import parse_client_secret\nparse_client_secret({secret!r})"
     assert loaded_after(code, ["cryptography.hazmat.primitives.serialization"]) == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--version"], ["--help"], ["help", "config"], ["config"], ["config", "--json"], ["--site", "nowhere.example"]],
+    ids=["version", "help", "help-command", "config", "config-json", "refused-setting"],
+)
+def test_the_commands_that_only_read_settings_load_no_network_crypto_or_logging_stack(argv: list[str]) -> None:
+    # Each is answered from the settings alone, and each ran ~40 % slower with grpc, httpx, cryptography, protobuf
+    # and structlog loaded for nothing (an operator's `--help`, a probe's `--version`, every typo in a setting).
+    watched = ["grpc", "httpx", "cryptography", "google.protobuf", "structlog", "connector.baton.c1.client"]
+    code = (
+        "import contextlib, io\n"
+        "from connector.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+        "    with contextlib.suppress(SystemExit):\n"
+        f"        code = main({argv!r})\n"
+    )
+    assert loaded_after(code, watched) == []
+
+
+def test_the_c1_package_still_exports_every_name_it_lists() -> None:
+    # Its names are loaded on first use (connector/baton/c1/__init__.py): each must resolve, and only the names
+    # it lists.
+    code = (
+        "import connector.baton.c1 as c1\n"
+        "missing = [name for name in c1.__all__ if getattr(c1, name, None) is None]\n"
+        "assert not missing, missing\n"
+        "assert not hasattr(c1, 'no_such_name')\n"
+    )
+    assert loaded_after(code, ["grpc"]) == ["grpc"]
