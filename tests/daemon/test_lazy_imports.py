@@ -79,3 +79,20 @@ def test_the_c1_package_still_exports_every_name_it_lists() -> None:
         "assert not hasattr(c1, 'no_such_name')\n"
     )
     assert loaded_after(code, ["grpc"]) == ["grpc"]
+
+
+def test_a_one_shot_sync_loads_no_grpc_and_no_cryptography() -> None:
+    # It opens no channel to ConductorOne and holds no client secret; the trust roots for the channel and the
+    # proxy check for it were read through the gRPC client's module (~0.1 CPU-s of every one-shot start).
+    code = (
+        "import contextlib, io, tempfile\n"
+        "from tests.fakes.datadog import FakeDatadog, generate_org\n"
+        "from connector import cli\n"
+        "keys = ['--api-key', 'k' * 32, '--app-key', 'a' * 40]\n"
+        "org = generate_org(users=5, seed=1, teams=1)\n"
+        "with FakeDatadog(org, api_key='k' * 32, app_key='a' * 40) as fake, tempfile.TemporaryDirectory() as d:\n"
+        "    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+        "        code = cli.main([*keys, '--base-url', fake.base_url, '--file', f'{d}/sync.c1z'])\n"
+        "assert code == 0, code\n"
+    )
+    assert loaded_after(code, ["grpc", "cryptography", "connector.baton.c1.client"]) == []

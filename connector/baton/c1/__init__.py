@@ -18,7 +18,6 @@ if TYPE_CHECKING:
         CallTimeouts,
         RpcResult,
         grpc_proxy_from_env,
-        grpc_root_certificates,
     )
     from connector.baton.c1.credentials import (
         C1Endpoints,
@@ -38,6 +37,7 @@ if TYPE_CHECKING:
         C1ResponseTooLargeError,
         C1TransientError,
     )
+    from connector.baton.c1.roots import grpc_root_certificates
     from connector.baton.c1.token import AccessToken, TokenFetch, TokenSource
 
 __all__ = [
@@ -69,9 +69,8 @@ __all__ = [
 # Where each exported name lives (one module per name; the imports above say the same to the type checker).
 _HOME = {
     "make_client_assertion": "assertion",
-    **dict.fromkeys(
-        ("BatonServiceClient", "CallTimeouts", "RpcResult", "grpc_proxy_from_env", "grpc_root_certificates"), "client"
-    ),
+    **dict.fromkeys(("BatonServiceClient", "CallTimeouts", "RpcResult", "grpc_proxy_from_env"), "client"),
+    "grpc_root_certificates": "roots",
     **dict.fromkeys(
         (
             "C1Endpoints",
