@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from connector.baton.runtime.metrics import Metrics
 from connector.daemon.version import package_version
-from connector.datadog.stats import ClientEvent, RateLimitWait, RequestDone, RetryScheduled
+from connector.datadog.stats import RATE_LIMIT_CAUSES, ClientEvent, RateLimitWait, RequestDone, RetryScheduled
 
 PREFIX = "baton_datadog"
 
@@ -33,6 +33,10 @@ class DatadogApiMetrics:
         self.rate_limit_waits = Counter(
             f"{prefix}_api_rate_limit_waits_total", "Waits for a Datadog rate-limit window", ["cause"], registry=r
         )
+        # At 0 from the start, as the task failures are (connector/baton/runtime/metrics.py): BatonDatadogRateLimited
+        # reads increase(), which does not count the value a series first appears with (a first storm's waits).
+        for cause in RATE_LIMIT_CAUSES:
+            self.rate_limit_waits.labels(cause)
         self.rate_limit_wait_seconds = Counter(
             f"{prefix}_api_rate_limit_wait_seconds_total", "Seconds spent waiting for Datadog rate limits", registry=r
         )

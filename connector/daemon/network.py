@@ -10,6 +10,7 @@ NO_PROXY itself and `grpc_proxy_from_env` gives the channel the same proxy (docs
 from __future__ import annotations
 
 import os
+import re
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ class Trust:
 
 # Mozilla's whole bundle is about 220 KB; a file many times that is no CA bundle, and is refused unread.
 MAX_CA_BUNDLE_BYTES = 16 << 20
+# One PEM certificate block: base64 and whitespace between its two lines.
+_CERTIFICATE_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]*?-----END CERTIFICATE-----")
 
 
 def outbound_trust(settings: Settings, environ: Mapping[str, str] = os.environ) -> Trust:
@@ -38,7 +41,15 @@ def outbound_trust(settings: Settings, environ: Mapping[str, str] = os.environ) 
         return Trust(httpx.create_ssl_context(trust_env=True), grpc_root_certificates(environ))
     where = f"setting {flag('ca_bundle')} ({env('ca_bundle')})"
     pem = read_setting_file(settings.ca_bundle, f"{where}: {settings.ca_bundle}", MAX_CA_BUNDLE_BYTES)
+    if not pem.isascii():
+        # Text around the certificates is no part of them, and bundles carry it: comments naming a CA in UTF-8,
+        # `openssl pkcs12`'s "Bag Attributes" (a friendlyName), a byte-order mark. OpenSSL (SSL_CERT_FILE) and Go's
+        # pem.Decode skip it; `cadata` takes ASCII only, so such a bundle was refused as "not a PEM bundle". Only its
+        # certificate blocks are kept then, for both (a non-ASCII byte inside one still makes it no certificate).
+        pem = b"".join(block + b"\n" for block in _CERTIFICATE_BLOCK.findall(pem))
     try:
+        if not pem:
+            raise ValueError("no certificate")
         context = ssl.create_default_context(cadata=pem.decode("ascii"))
     except (UnicodeDecodeError, ssl.SSLError, ValueError):
         raise SettingsError(f"{where}: {settings.ca_bundle} is not a PEM bundle of CA certificates") from None

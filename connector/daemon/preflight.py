@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from connector.daemon.settings import SettingsError
+from connector.datadog.sites import host_name_resolvable
 
 if TYPE_CHECKING:
     from connector.baton.c1 import C1Endpoints
@@ -75,6 +76,11 @@ def _check_proxy(name: str, value: str) -> None:
         )
     if parts.scheme.lower() not in _PROXY_SCHEMES or not parts.hostname or (port is not None and port == 0):
         raise SettingsError(problem)
+    if not host_name_resolvable(parts.hostname):
+        # Refused by the resolver's IDNA encoding at the first request, as an "unexpected error" naming nothing.
+        raise SettingsError(
+            f"environment {name}: the proxy's host name cannot be looked up (an empty label, or one over 63 characters)"
+        )
 
 
 def _check_no_proxy(name: str, value: str) -> None:

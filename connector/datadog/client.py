@@ -97,6 +97,13 @@ log = structlog.get_logger(__name__)
 _MAX_ID_CHARS = 1024
 
 
+# The grants one answer may yield: a users page's role links, a schedule's people on call. Each grant is ~2 kB in
+# memory until the page is stored; a 29 MiB users page (under the body cap) linking one user to a million roles
+# took 2.7 GB and 17 s of the event loop. No org comes near: the largest observed has 4,376 roles, a page holds
+# 100 users, and a schedule's current responders are one per layer.
+MAX_LINKS_PER_ANSWER = 20_000
+
+
 def is_path_id(value: str) -> bool:
     """Whether an id can name its object in a request path (`_seg`)."""
     return bool(value) and value not in (".", "..") and len(value) <= _MAX_ID_CHARS
@@ -238,6 +245,26 @@ class DatadogClient:
 
         def check() -> Page[R]:
             items = list(envelope.data)
+            if any(item.id and not is_path_id(item.id) for item in items):
+                # Every listed id names its object in later requests (a team's memberships, a schedule's responders,
+                # a service account's keys, a grant): `.`, `..` or an id no URL holds cannot, and the sync failed
+                # there with a malformed task's InvalidArgumentError that named no endpoint. The page that listed it
+                # is the wrong answer. (An empty id is an item the engine drops and counts.)
+                raise UnexpectedResponse(
+                    method="GET",
+                    path=path,
+                    status=reply.status,
+                    messages=[
+                        f"page {number}: an item's id cannot name it (a dot segment or over {_MAX_ID_CHARS} characters)"
+                    ],
+                )
+            if (links := sum(item.to_many_links() for item in items)) > MAX_LINKS_PER_ANSWER:
+                raise UnexpectedResponse(
+                    method="GET",
+                    path=path,
+                    status=reply.status,
+                    messages=[f"page {number}: its items link to {links} objects, more than {MAX_LINKS_PER_ANSWER:,}"],
+                )
             next_number = next_page_number(
                 number=number,
                 requested_size=PAGE_SIZE,
@@ -975,6 +1002,13 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
     else:
         chosen = tuple(shifts.values())
     scheduled_at = mapping(data.get("attributes")).get("scheduled_at")
+    if (people := len({shift.user_id for shift in chosen if shift.user_id})) > MAX_LINKS_PER_ANSWER:
+        raise UnexpectedResponse(
+            method="GET",
+            path=path,
+            status=status,
+            messages=[f"{people} people on call at once, more than {MAX_LINKS_PER_ANSWER:,}"],
+        )
     return validate_model(
         ScheduleResponders,
         {"schedule_id": schedule_id, "scheduled_at": scheduled_at, "shifts": chosen, "users": users},

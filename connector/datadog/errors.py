@@ -333,18 +333,34 @@ _PEER_BYTES = re.compile(r"\bb(?:ytearray\()?['\"]")
 _CLOSED_EARLY = re.compile(r"disconnected|peer closed|closed connection|incomplete")
 
 
-def describe_transport_error(exc: BaseException, host: str, secrets: Iterable[str] = ()) -> str:
-    """What went wrong reaching `host`, in words an operator can act on (not ``ConnectError``)."""
+def describe_transport_error(
+    exc: BaseException, host: str, secrets: Iterable[str] = (), *, proxy: str | None = None
+) -> str:
+    """What went wrong reaching `host`, in words an operator can act on (not ``ConnectError``).
+
+    `proxy`: the ``host:port`` of the forward proxy the request went through (HTTPS_PROXY), if any. Through a proxy
+    the only TCP connection (and the only name lookup) is the proxy's, so a refused connection or a failed lookup is
+    the proxy's, not Datadog's; said as Datadog's, the operator looked for a Datadog outage or a DNS problem of
+    `host` while the proxy was down or misnamed. Any other failure names the proxy it went through as well.
+    """
     chain = _chain(exc)
     text = " ".join(str(e) for e in chain).lower()
+    where = f"cannot reach {host}" + (f" through the proxy {proxy}" if proxy else "")
     if is_certificate_failure(exc):
         cause = "TLS certificate verification failed"
     elif any(isinstance(e, ssl.SSLError) for e in chain):
         cause = "TLS handshake failed"
-    elif any(isinstance(e, socket.gaierror) for e in chain) or "name or service not known" in text:
+    elif (
+        any(isinstance(e, socket.gaierror | UnicodeError) for e in chain)  # UnicodeError: IDNA refused the name
+        or "name or service not known" in text
+    ):
         cause = "DNS lookup failed"
+        if proxy:
+            where = f"cannot reach {host}: cannot connect to the proxy {proxy}"
     elif any(isinstance(e, ConnectionRefusedError) for e in chain) or "connection refused" in text:
         cause = "connection refused"
+        if proxy:
+            where = f"cannot reach {host}: cannot connect to the proxy {proxy}"
     elif type(exc).__name__ == "ConnectTimeout":
         cause = "timed out connecting"
     elif type(exc).__name__ in ("ReadTimeout", "WriteTimeout"):
@@ -353,14 +369,14 @@ def describe_transport_error(exc: BaseException, host: str, secrets: Iterable[st
         cause = "timed out waiting for a free connection"
     elif type(exc).__name__ == "ProxyError":
         # Its text is the proxy's status line, whose reason phrase is free text: not quoted.
-        return f"cannot reach {host}: {proxy_refusal(str(exc))}"
+        return f"{where}: {proxy_refusal(str(exc))}"
     elif type(exc).__name__ == "RemoteProtocolError":
         if not _CLOSED_EARLY.search(text):
             # A malformed answer (a bad status line, chunk header or Content-Length, a head over the limit), not a
             # closed connection. h11 quotes a line it could not parse (the peer's bytes: a proxy may echo the
             # request there, its Proxy-Authorization too): only what kind of line it was is kept.
             kind = _short(str(exc).split(":", 1)[0] if _PEER_BYTES.search(str(exc)) else scrub(str(exc), secrets))
-            return f"cannot reach {host}: the answer is not valid HTTP" + (f" ({kind})" if kind else "")
+            return f"{where}: the answer is not valid HTTP" + (f" ({kind})" if kind else "")
         cause = "the connection closed before the response was complete"
     elif any(isinstance(e, ConnectionResetError) for e in chain) or "connection reset" in text:
         # By text too: httpcore's pool re-raises a failed read `from None`, dropping the OS error from the chain.
@@ -368,7 +384,7 @@ def describe_transport_error(exc: BaseException, host: str, secrets: Iterable[st
     else:
         cause = type(exc).__name__
     detail = _short(scrub(str(exc), tuple(secrets)))
-    return f"cannot reach {host}: {cause}" + (f" ({detail})" if detail and detail.lower() != cause.lower() else "")
+    return f"{where}: {cause}" + (f" ({detail})" if detail and detail.lower() != cause.lower() else "")
 
 
 def parse_error_messages(body: bytes | bytearray, secrets: Iterable[str] = ()) -> tuple[str, ...]:

@@ -103,7 +103,8 @@ def _linkage_ids(name: str, data: Any) -> tuple[str, ...]:
     if type(data) is dict and type(ref_id := data.get("id")) is str:
         return (ref_id,)
     refs = data if isinstance(data, list) else [data] if data is not None else []
-    ids: list[str] = []
+    # A dict keeps the first of each id: a link listed twice is one link (a role listed twice is one grant).
+    ids: dict[str, None] = {}
     for ref in refs:
         if not isinstance(ref, dict):
             raise ValueError(f"relationships.{name}.data holds a JSON {type(ref).__name__}, not a linkage object")
@@ -112,7 +113,7 @@ def _linkage_ids(name: str, data: Any) -> tuple[str, ...]:
             continue
         if not isinstance(ref_id, str):
             raise ValueError(f"relationships.{name}.data id is not a string")
-        ids.append(ref_id)
+        ids[ref_id] = None
     return tuple(ids)
 
 
@@ -131,6 +132,10 @@ class Resource(BaseModel):
 
     id: str
     type: str | None = None
+
+    def to_many_links(self) -> int:
+        """How many objects the to-many relationships name (each may become a grant: a user's roles)."""
+        return sum(len(getattr(self, field)) for field, to_many in self.relationship_fields.values() if to_many)
 
     @model_validator(mode="before")
     @classmethod

@@ -29,7 +29,15 @@ from typing import Any, Protocol
 import httpcore
 import httpx
 
-__all__ = ["HTTPCORE_ERRORS", "AsyncioBackend", "HttpxSender", "Sender", "as_httpx_error", "asyncio_pool"]
+__all__ = [
+    "HTTPCORE_ERRORS",
+    "AsyncioBackend",
+    "HttpxSender",
+    "Sender",
+    "as_httpx_error",
+    "asyncio_pool",
+    "proxy_address",
+]
 
 _HIGH_WATER = 256 * 1024
 
@@ -220,6 +228,10 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
             raise httpcore.ConnectTimeout(str(exc)) from exc
         except OSError as exc:
             raise httpcore.ConnectError(str(exc)) from exc
+        except UnicodeError as exc:
+            # The resolver's IDNA encoding refused the name (an empty label, one over 63 characters): no OSError,
+            # and no connection was tried. A connection failure too, not an unexpected error.
+            raise httpcore.ConnectError(f"the host name cannot be looked up ({exc})") from exc
         sock = transport.get_extra_info("socket")
         for option in socket_options or ():
             sock.setsockopt(*option)
@@ -253,6 +265,17 @@ def asyncio_pool(transport: object) -> httpcore.AsyncConnectionPool | None:
             return None  # an https proxy on an asyncio with gh-113214: anyio's TLS (in memory) has no such bug
     pool._network_backend = AsyncioBackend()
     return pool
+
+
+def proxy_address(transport: object) -> str | None:
+    """``host:port`` of the forward proxy an httpx transport sends through (chosen from HTTPS_PROXY / NO_PROXY when
+    the client was made), or None for a direct one. Never the proxy URL itself: it may carry a password."""
+    url = getattr(getattr(transport, "_pool", None), "_proxy_url", None)
+    if not isinstance(url, httpcore.URL):
+        return None
+    host = url.host.decode("ascii", "replace")
+    port = url.port if url.port is not None else 443 if url.scheme == b"https" else 80
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class HttpxSender:

@@ -12,6 +12,7 @@ __all__ = [
     "Site",
     "base_url_for",
     "check_transport_security",
+    "host_name_resolvable",
     "is_insecure",
     "resolve_site",
 ]
@@ -71,8 +72,21 @@ def base_url_for(site: str, base_url: str | None = None) -> str:
             raise ValueError("base URL: expected an http(s) URL such as https://api.datadoghq.com")
         if parts.query or parts.fragment:
             raise ValueError("base URL: must not carry a query string or fragment")
+        if not host_name_resolvable(parts.hostname or ""):
+            raise ValueError("base URL: the host name cannot be looked up (an empty label, or one over 63 characters)")
         return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
     return resolve_site(site).api_url
+
+
+def host_name_resolvable(host: str) -> bool:
+    """Whether a name can be asked of DNS at all: the resolver encodes it with Python's IDNA codec, which refuses an
+    empty label (`a..b`) or one over 63 characters with a UnicodeError, no OSError, that no connection error
+    handler expects (it ended a sync as an "unexpected error")."""
+    try:
+        host.rstrip(".").encode("idna")
+    except UnicodeError:
+        return False
+    return True
 
 
 class InsecureBaseURL(ValueError):

@@ -8,9 +8,23 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
-__all__ = ["ClientEvent", "ClientStats", "EventHook", "RateLimitWait", "RequestDone", "RetryScheduled", "status_class"]
+__all__ = [
+    "RATE_LIMIT_CAUSES",
+    "ClientEvent",
+    "ClientStats",
+    "EventHook",
+    "RateLimitCause",
+    "RateLimitWait",
+    "RequestDone",
+    "RetryScheduled",
+    "status_class",
+]
+
+RateLimitCause = Literal["pacing", "429"]
+"""Why the client waited: its own pacing before a window ran out, or a 429."""
+RATE_LIMIT_CAUSES: tuple[RateLimitCause, ...] = get_args(RateLimitCause)
 
 
 def status_class(status: int | None) -> str:
@@ -40,7 +54,7 @@ class RateLimitWait:
     group: str
     limit_name: str | None
     seconds: float
-    cause: Literal["pacing", "429"]
+    cause: RateLimitCause
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ import httpx
 from pydantic import SecretStr
 
 from connector.baton.inflate import BodyTooLarge, CappedBody, UndecodableBody
+from connector.baton.proxyenv import environment_mounts
 from connector.datadog.errors import (
     DatadogError,
     Invalid,
@@ -33,7 +34,14 @@ from connector.datadog.errors import (
     is_datadog_error_body,
     scrub,
 )
-from connector.datadog.netio import HTTPCORE_ERRORS, HttpxSender, Sender, as_httpx_error, asyncio_pool
+from connector.datadog.netio import (
+    HTTPCORE_ERRORS,
+    HttpxSender,
+    Sender,
+    as_httpx_error,
+    asyncio_pool,
+    proxy_address,
+)
 from connector.datadog.ratelimit import RateLimiter, RateLimitHeaders, Ticket, WaitTooLong
 from connector.datadog.retry import RetryPolicy
 from connector.datadog.stats import (
@@ -136,16 +144,21 @@ class ApiTransport:
         self._wall_clock = wall_clock
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._limiter = RateLimiter(max_wait=self.retry.max_hinted_delay, on_wait=self._paced, clock=clock, sleep=sleep)
+        limits = httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency)
+        trust: ssl.SSLContext | bool = verify if verify is not None else True
         self._http = httpx.AsyncClient(
             base_url=base_url,
             timeout=httpx.Timeout(timeout, connect=min(connect_timeout, timeout)),
-            limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
+            limits=limits,
             # Only what `_read_capped` can decode with a bound (the official client asks for gzip alone too).
             headers={"Accept": "application/json", "Accept-Encoding": "gzip", "User-Agent": USER_AGENT},
             transport=transport,
             # An explicit trust store (the daemon's CA-bundle setting); else httpx's default, which honours
             # SSL_CERT_FILE / SSL_CERT_DIR. Proxies come from HTTPS_PROXY / HTTP_PROXY / NO_PROXY (trust_env).
-            verify=verify if verify is not None else True,
+            verify=trust,
+            # The proxies as Go reads the environment: NO_PROXY `api.datadoghq.com:443` and `*.datadoghq.com` match
+            # (httpx alone never matched them), and an https:// proxy is checked with `verify` (httpx: its default).
+            mounts=environment_mounts(trust, limits=limits) if transport is None else None,
             follow_redirects=False,
         )
         base = self._http.base_url
@@ -158,6 +171,8 @@ class ApiTransport:
         # docs/benchmarks.md, "CPU per Datadog request"). httpx has no public accessor for the mounted
         # transport; the proxy tests pin the choice. An injected transport (tests) is sent through httpx.
         route = self._http._transport_for_url(base)
+        # Named in transport errors: a refused connection or a failed lookup is the proxy's then, not Datadog's.
+        self.proxy = proxy_address(route) if transport is None else None
         pool = asyncio_pool(route) if transport is None else None
         self.asyncio_network = pool is not None
         self._sender: Sender = pool if pool is not None else HttpxSender(route)
@@ -265,7 +280,9 @@ class ApiTransport:
                     await self._backoff(group, type(exc).__name__, failures, attempt)
                     continue
                 raise Unavailable(
-                    method=method, path=path, reason=describe_transport_error(exc, self.host, self._secret_values())
+                    method=method,
+                    path=path,
+                    reason=describe_transport_error(exc, self.host, self._secret_values(), proxy=self.proxy),
                 ) from None
             except UnexpectedResponse as exc:
                 # The status line arrived but the body could not be read whole (too large, bad encoding).

@@ -9,10 +9,12 @@ from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.parser import text_string_to_metric_families
 
 from connector.baton.c1.client import RpcResult
-from connector.baton.runtime.metrics import Metrics
+from connector.baton.errors import Code
+from connector.baton.runtime.metrics import FAILED_OUTCOMES, Metrics
 from connector.baton.sync.syncer import SyncResult
+from connector.baton.tasks.outcome import Failure, Outcome
 from connector.daemon.metrics import daemon_metrics
-from connector.datadog.stats import RequestDone
+from connector.datadog.stats import RateLimitWait, RequestDone
 
 
 def samples(metrics: Metrics, name: str) -> dict[tuple[tuple[str, str], ...], float]:
@@ -58,7 +60,7 @@ def test_failed_tasks_are_outcomes_of_one_counter() -> None:
     metrics, _ = daemon_metrics()
     metrics.task_received("grant")
     metrics.task_finished("grant", "failed_final", 0.2)
-    assert samples(metrics, "baton_datadog_tasks_finished_total") == {
+    assert {k: v for k, v in samples(metrics, "baton_datadog_tasks_finished_total").items() if v} == {
         (("outcome", "failed_final"), ("type", "grant")): 1
     }
     assert samples(metrics, "baton_datadog_tasks_in_flight") == {(): 0}
@@ -134,3 +136,33 @@ def test_the_metrics_table_of_the_deployment_doc_names_each_series_with_its_labe
         for name in re.findall(r"`(baton_datadog_[a-z_]+)`", cells[0]):
             documented[name] = labels
     assert documented == exported
+
+
+def test_task_failures_are_exported_at_zero_before_the_first_one() -> None:
+    """Prometheus sees no increase in a counter series that appears at 1: the first failed revoke of a process's
+    life never counted toward BatonDatadogTaskFailures (with taskFailuresThreshold 0, no lone failure ever fired it).
+    Every failure outcome of the tasks that change or report access is on the first scrape, at 0."""
+    metrics, _ = daemon_metrics()
+    first = samples(metrics, "baton_datadog_tasks_finished_total")
+    for task_type in ("grant", "revoke", "sync_full", "issue_credential", "create_account", "action_invoke"):
+        for outcome in ("failed_final", "failed_retryable", "not_run", "unreported"):
+            assert first[(("outcome", outcome), ("type", task_type))] == 0, (task_type, outcome)
+    assert not [k for k in first if ("outcome", "success") in k], "only failures are pre-set"
+    labels = {Outcome(failure=Failure(Code.UNKNOWN, "x", final)).label for final in (True, False)}
+    assert labels | {Outcome().label} <= {*FAILED_OUTCOMES, "success"}, "every outcome a task can end with is one"
+    metrics.task_received("revoke")
+    metrics.task_finished("revoke", "failed_final", 0.2)
+    assert (
+        samples(metrics, "baton_datadog_tasks_finished_total")[(("outcome", "failed_final"), ("type", "revoke"))] == 1
+    )
+
+
+def test_rate_limit_waits_are_exported_at_zero_before_the_first_one() -> None:
+    """BatonDatadogRateLimited reads increase(): the waits a cause's series first appears with did not count."""
+    metrics, datadog = daemon_metrics()
+    assert samples(metrics, "baton_datadog_api_rate_limit_waits_total") == {
+        (("cause", "429"),): 0,
+        (("cause", "pacing"),): 0,
+    }
+    datadog(RateLimitWait(group="users", limit_name="users", seconds=1.0, cause="429"))
+    assert samples(metrics, "baton_datadog_api_rate_limit_waits_total")[(("cause", "429"),)] == 1

@@ -68,3 +68,38 @@ def test_a_bundle_far_larger_than_any_ca_bundle_is_refused_unread(tmp_path: Path
         out.truncate(MAX_CA_BUNDLE_BYTES + 1)  # sparse: no 16 MiB written
     with pytest.raises(SettingsError, match=r"--ca-bundle \(BATON_CA_BUNDLE\): .*big.pem: is larger than 16 MiB"):
         outbound_trust(Settings(ca_bundle=big), environ={})
+
+
+@pytest.mark.parametrize(
+    "around",
+    [
+        (b"# Issuer: CN=Zertifizierungsstelle M\xc3\xbcnchen\n", b""),
+        (b"Bag Attributes\n    friendlyName: M\xc3\xbcnchen Root CA\nsubject=/CN=x\n", b""),
+        (b"\xef\xbb\xbf", b""),
+        (b"", b"# \xe2\x80\x94 end of the bundle\n"),
+    ],
+    ids=["utf8-comment", "pkcs12-bag-attributes", "byte-order-mark", "utf8-trailer"],
+)
+def test_text_around_the_certificates_that_is_not_ascii_is_skipped_as_openssl_and_go_skip_it(
+    tmp_path: Path, around: tuple[bytes, bytes]
+) -> None:
+    """A bundle with a UTF-8 comment, `openssl pkcs12`'s Bag Attributes or a byte-order mark was refused as "not a PEM
+    bundle of CA certificates", though SSL_CERT_FILE takes the same file (OpenSSL skips text between blocks) and so
+    does Go's pem.Decode: only the certificates are trust, for httpx and grpc alike."""
+    tls = generate_tls_files(tmp_path)
+    path = tmp_path / "bundle.pem"
+    path.write_bytes(around[0] + tls.ca_pem + around[1])
+    trust = outbound_trust(Settings(ca_bundle=path), environ={})
+    assert isinstance(trust.ssl_context, ssl.SSLContext)
+    (ca,) = trust.ssl_context.get_ca_certs()
+    assert ("commonName", "fake-conductorone test CA") in [rdn[0] for rdn in ca["subject"]]
+    assert trust.grpc_roots is not None
+    assert trust.grpc_roots.strip() == tls.ca_pem.strip()
+
+
+def test_a_certificate_block_with_a_byte_that_is_not_ascii_is_still_refused(tmp_path: Path) -> None:
+    tls = generate_tls_files(tmp_path)
+    path = tmp_path / "bundle.pem"
+    path.write_bytes(tls.ca_pem.replace(b"-----\n", b"-----\n\xc3\xa9", 1))
+    with pytest.raises(SettingsError, match=r"--ca-bundle \(BATON_CA_BUNDLE\): .*not a PEM bundle"):
+        outbound_trust(Settings(ca_bundle=path), environ={})

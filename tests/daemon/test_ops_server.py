@@ -68,3 +68,17 @@ def test_the_start_up_line_writes_an_ipv6_health_address_in_brackets(monkeypatch
     settings = load([*service, "--health-check-bind-address", "::1", "--health-check-port", "8081"])
     assert startup_summary(settings)["health_address"] == "[::1]:8081"
     assert startup_summary(load([*service, "--no-health-check"]))["health_address"] == "off"
+
+
+async def test_the_ipv6_any_address_serves_ipv4_probes_too() -> None:
+    """`::` is every address, IPv4 included, as Go's net.Listen (baton-sdk) and the chart's values take it: asyncio
+    bound it IPv6-only, so a kubelet probing the pod's IPv4 address had its connection refused (a restart loop)."""
+    server = OpsServer(Metrics("baton_datadog", "test"), lambda: (True, ""), "::", 0)
+    await server.start()
+    try:
+        for base in (f"http://127.0.0.1:{server.bound_port}", f"http://[::1]:{server.bound_port}"):
+            async with httpx.AsyncClient(base_url=base) as client:
+                assert (await client.get("/healthz")).status_code == 200, base
+                assert (await client.get("/readyz")).status_code == 200, base
+    finally:
+        await server.stop()

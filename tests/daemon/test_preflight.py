@@ -17,6 +17,17 @@ def test_a_socks_proxy_is_refused_by_name(value: str) -> None:
     assert "canary-pw" not in str(caught.value)
 
 
+@pytest.mark.parametrize("host", ["proxy..corp", "a" * 64 + ".corp"])
+def test_a_proxy_host_name_no_resolver_takes_is_named(host: str) -> None:
+    """An empty label or one over 63 characters: the resolver's IDNA encoding refused it with a UnicodeError at the
+    first Datadog request, and the sync ended as an "unexpected error" naming no variable."""
+    with pytest.raises(
+        SettingsError, match=r"environment HTTPS_PROXY: the proxy's host name cannot be looked up"
+    ) as caught:
+        check_environment({"HTTPS_PROXY": f"http://ops:canary-pw@{host}:3128"})
+    assert "canary-pw" not in str(caught.value)
+
+
 @pytest.mark.parametrize("name", ["NO_PROXY", "no_proxy"])
 @pytest.mark.parametrize("value", ["[::1]", "localhost,[fd00::1]:8080", "caf\udce9.example"])
 def test_a_no_proxy_entry_httpx_cannot_read_is_named(name: str, value: str) -> None:

@@ -29,6 +29,7 @@ from connector.datadog.errors import (
     UnexpectedResponse,
     describe_transport_error,
 )
+from connector.datadog.models import User
 from connector.datadog.retry import RetryPolicy
 from connector.datadog.sites import InsecureBaseURL
 from tests.datadog.helpers import (
@@ -741,3 +742,120 @@ async def test_a_page_error_names_the_status_the_page_came_with(
     await client.aclose()
     assert raised.value.status == status
     assert f"-> {status}" in str(raised.value)
+
+
+@pytest.mark.parametrize("bad_id", ["..", ".", "x" * 1025], ids=["dot-dot", "dot", "long"])
+@pytest.mark.parametrize(
+    ("path", "item"),
+    [
+        ("/api/v2/team", {"type": "team", "id": None, "attributes": {"name": "t", "user_count": 2}}),
+        ("/api/v2/on-call/schedules", {"type": "schedules", "id": None, "attributes": {"name": "s"}}),
+        (USERS, {"type": "users", "id": None, "attributes": {"service_account": True, "status": "Active"}}),
+    ],
+    ids=["team", "schedule", "service-account"],
+)
+async def test_a_listed_id_no_request_path_can_hold_fails_the_sync_naming_the_list(
+    path: str, item: dict[str, object], bad_id: str, tmp_path: Path
+) -> None:
+    """A team, schedule or service account Datadog lists as `..` (or `.`, or an id no URL holds): the sync failed
+    later, asking for its memberships, responders or keys, with "'..' is not a valid Datadog id", an
+    InvalidArgumentError (a malformed task's error) that named no endpoint. The page that listed it is the answer
+    that was wrong, and is named."""
+    listed = {**item, "id": bad_id}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == path:
+            meta = (
+                {"page": {"total_count": 1}, "pagination": {"total": 1}} if path != "/api/v2/on-call/schedules" else {}
+            )
+            return httpx.Response(200, json={"data": [listed], "meta": meta})
+        if request.url.path == "/api/v2/on-call/schedules":
+            return httpx.Response(200, json={"data": [], "meta": {}})
+        return httpx.Response(200, json={"data": [], "meta": {"page": {"total_count": 0}, "pagination": {"total": 0}}})
+
+    client = answered_by(handler)
+    options = DatadogOptions(sync_schedules=True, sync_secrets=True, sync_service_account_application_keys=True)
+    try:
+        with pytest.raises(UnexpectedResponse) as raised:
+            await sync_to_file(DatadogConnector(client, options).syncers(), tmp_path / "s.c1z", SyncOptions())
+    finally:
+        await client.aclose()
+    assert (raised.value.path, raised.value.status) == (path, 200)
+    assert "page 0: an item's id cannot name it (a dot segment or over 1024 characters)" in str(raised.value)
+
+
+# -- answers that multiply into grants: each is bounded before a grant is built ---------------------------------
+
+
+def _users_linking(roles_per_user: list[list[str]]) -> dict[str, object]:
+    users = [
+        {
+            "type": "users",
+            "id": f"u{n}",
+            "attributes": {"name": f"u{n}", "email": f"u{n}@example.com", "status": "Active"},
+            "relationships": {"roles": {"data": [{"type": "roles", "id": r} for r in roles]}},
+        }
+        for n, roles in enumerate(roles_per_user)
+    ]
+    return {"data": users, "meta": {"page": {"total_count": len(users)}}}
+
+
+async def _sync_users_answered(users: Mapping[str, object], tmp_path: Path) -> Path:
+    empty = {"data": [], "meta": {"page": {"total_count": 0}, "pagination": {"total": 0}}}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=users if request.url.path == USERS else empty)
+
+    client = answered_by(handler)
+    try:
+        await sync_to_file(DatadogConnector(client, DatadogOptions()).syncers(), tmp_path / "s.c1z", SyncOptions())
+    finally:
+        await client.aclose()
+    return tmp_path / "s.c1z"
+
+
+async def test_a_role_a_user_lists_twice_is_one_grant(tmp_path: Path) -> None:
+    """A link repeated in `relationships.roles` is the same access: it built the same grant once per copy (a million
+    copies in one page were a million grants in memory before the store merged them)."""
+    linked = _users_linking([["r1", "r1", "r2", "r1"]])["data"]
+    assert isinstance(linked, list)
+    assert User.model_validate(linked[0]).role_ids == ("r1", "r2")
+    path = await _sync_users_answered(_users_linking([["r1", "r1", "r2", "r1"], ["r2", "r2"]]), tmp_path)
+    with C1ZReader(path) as reader:
+        grants = sorted(g.id for g in reader.grants())
+    assert grants == [
+        "role:r1:member:user:u0",
+        "role:r2:member:user:u0",
+        "role:r2:member:user:u1",
+    ]
+
+
+async def test_a_users_page_linking_more_objects_than_any_org_has_fails_naming_the_page(tmp_path: Path) -> None:
+    """A 29 MiB users page (under the body cap) linking its users to a million roles built a million grants on the
+    event loop: 2.7 GB and 17 s, an out-of-memory kill at every sync. A page may link 20,000 objects (the largest
+    org observed has 4,376 roles, a page 100 users); past that it is the wrong answer, refused before any grant."""
+    many = [[f"r{k}" for k in range(10_001)], [f"s{k}" for k in range(10_000)]]
+    with pytest.raises(UnexpectedResponse) as raised:
+        await _sync_users_answered(_users_linking(many), tmp_path)
+    assert (raised.value.path, raised.value.status, raised.value.retryable) == (USERS, 200, False)
+    assert "page 0: its items link to 20001 objects, more than 20,000" in str(raised.value)
+
+
+async def test_a_page_at_the_link_bound_syncs(tmp_path: Path) -> None:
+    """The bound refuses only what no org sends: 20,000 distinct links (duplicates are not counted) sync whole."""
+    many = [[f"r{k}" for k in range(10_000)] * 2, [f"r{k}" for k in range(10_000, 20_000)]]
+    path = await _sync_users_answered(_users_linking(many), tmp_path)
+    with C1ZReader(path) as reader:
+        assert sum(1 for _ in reader.grants()) == 20_000
+
+
+async def test_a_schedule_answered_with_more_people_on_call_than_any_org_has_fails(tmp_path: Path) -> None:
+    """The responders answer is one object, not a page: 20,001 people on call at once built 20,001 grants for one
+    schedule; a hostile answer of a million shifts, a million. It is refused before any grant is built."""
+    shifts = [
+        {"type": "shifts", "id": f"sh{n}", "relationships": {"user": {"data": {"type": "users", "id": f"u{n}"}}}}
+        for n in range(20_001)
+    ]
+    responders = {"data": {"id": "r", "type": "schedule_oncall_responders", "relationships": {}}, "included": shifts}
+    with pytest.raises(UnexpectedResponse, match="20001 people on call at once, more than 20,000"):
+        await _sync_schedule_answered(responders, tmp_path)

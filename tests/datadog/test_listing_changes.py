@@ -313,3 +313,30 @@ def test_the_guard_remembers_at_most_its_capacity_of_unfinished_walks() -> None:
     page("a", 1, ["x"])  # a repeat of a's page 0, not caught: that walk is gone
     with pytest.raises(UnexpectedResponse, match="page 1 repeats page 0"):
         page("b", 1, ["z"])
+
+
+async def test_a_users_role_linkage_without_an_id_is_dropped_not_granted_on_no_role(tmp_path: Path) -> None:
+    """A user's `relationships.roles` naming a role `{"id": ""}` (a peer's blank linkage) became a grant of
+    `role::member` on a role with no id, stored and sent to ConductorOne as access to nothing. A grant's entitlement
+    without its resource's identity is an invalid record (spec c1z-format §5.2): dropped, logged and counted; the
+    user's other role grant is kept."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == LISTINGS["users"]:
+            user = _item(LISTINGS["users"], "u001")
+            user["relationships"] = {"roles": {"data": [{"type": "roles", "id": ""}, {"type": "roles", "id": "r1"}]}}
+            return httpx.Response(200, json={"data": [user], "meta": {"page": {"total_count": 1}}})
+        if request.url.path == LISTINGS["roles"]:
+            return httpx.Response(
+                200, json={"data": [_item(LISTINGS["roles"], "r1")], "meta": {"page": {"total_count": 1}}}
+            )
+        return httpx.Response(200, json={"data": [], "meta": {"page": {"total_count": 0}, "pagination": {"total": 0}}})
+
+    client = answered_by(handler)
+    with structlog.testing.capture_logs() as events:
+        await sync_to_file(DatadogConnector(client, DatadogOptions()).syncers(), tmp_path / "s.c1z", SyncOptions())
+    await client.aclose()
+    (finished,) = [e for e in events if e["event"] == "sync finished"]
+    assert finished["dropped_invalid_records"] == 1
+    with C1ZReader(tmp_path / "s.c1z") as reader:
+        assert {g.id for g in reader.grants()} == {"role:r1:member:user:u001"}

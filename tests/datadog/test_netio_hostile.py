@@ -132,6 +132,26 @@ async def test_tls_inside_an_https_proxys_tls_reaches_datadog(
     assert tls_proxy.tunnels == [https_fake.port]
 
 
+async def test_an_https_proxy_is_checked_with_the_trust_the_client_was_given(
+    tls_proxy: _TlsConnectProxy,
+    https_fake: FakeDatadog,
+    target_tls: TlsFiles,
+    proxy_tls: TlsFiles,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A TLS-inspecting proxy whose CA comes in BATON_CA_BUNDLE (the client's `verify`), not in SSL_CERT_FILE: httpx
+    checked a proxy it read from the environment with its default trust, so every request failed "TLS certificate
+    verification failed" with the right bundle given. Go's transport checks the proxy with the TLS config the origin
+    gets, and so does this client now."""
+    monkeypatch.delenv("SSL_CERT_FILE")
+    trust = _trusting(target_tls)
+    trust.load_verify_locations(cafile=str(proxy_tls.ca_cert))
+    async with _client(https_fake, trust) as client:
+        page = await client.list_users()
+    assert len(page.items) == 30
+    assert tls_proxy.tunnels == [https_fake.port]
+
+
 async def test_a_wrong_certificate_behind_an_https_proxy_is_a_clean_tls_error(
     tls_proxy: _TlsConnectProxy, https_fake: FakeDatadog, proxy_tls: TlsFiles
 ) -> None:
@@ -347,8 +367,8 @@ async def test_a_proxy_refusing_the_tunnel_is_named_by_its_status_never_by_its_w
         with pytest.raises(Unavailable) as raised:
             await client.list_users()
     assert str(raised.value) == (
-        "Datadog unavailable: GET /api/v2/users -> no response: cannot reach api.datadoghq.invalid: "
-        f"the proxy refused the tunnel (HTTP {named})"
+        f"Datadog unavailable: GET /api/v2/users -> no response: cannot reach api.datadoghq.invalid through the proxy "
+        f"{proxy.address}: the proxy refused the tunnel (HTTP {named})"
     )
     assert proxy_authorization(proxy.received[0]) == f"ops:{PROXY_PASSWORD}".encode()  # the echo had it to echo
     _no_proxy_password(raised.value)
@@ -366,10 +386,39 @@ async def test_a_proxy_answering_no_http_is_named_without_quoting_its_bytes(monk
         with pytest.raises(Unavailable) as raised:
             await client.list_users()
     assert str(raised.value) == (
-        "Datadog unavailable: GET /api/v2/users -> no response: cannot reach api.datadoghq.invalid: "
-        "the answer is not valid HTTP (illegal status line)"
+        f"Datadog unavailable: GET /api/v2/users -> no response: cannot reach api.datadoghq.invalid through the proxy "
+        f"{proxy.address}: the answer is not valid HTTP (illegal status line)"
     )
     _no_proxy_password(raised.value)
+
+
+async def test_a_proxy_that_refuses_connections_is_named_not_datadog(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTPS_PROXY names a port nothing listens on: the error said "cannot reach api.datadoghq.invalid: connection
+    refused", and the operator looked for a Datadog outage. Through a proxy the only connection made is the proxy's,
+    so the proxy is named (host and port, never its password), and the failure stays retryable."""
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there now: connections are refused
+    for name in ("NO_PROXY", "no_proxy", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", f"http://ops:{PROXY_PASSWORD}@127.0.0.1:{port}")
+    client = DatadogClient(
+        api_key=CANARY_API_KEY,
+        app_key=CANARY_APP_KEY,
+        base_url="https://api.datadoghq.invalid",
+        retry=RetryPolicy(max_attempts=1),
+    )
+    async with client:
+        with pytest.raises(Unavailable) as raised:
+            await client.list_users()
+    assert str(raised.value).startswith(
+        "Datadog unavailable: GET /api/v2/users -> no response: cannot reach api.datadoghq.invalid: cannot connect to "
+        f"the proxy 127.0.0.1:{port}: connection refused"
+    )
+    assert raised.value.retryable
+    _no_proxy_password(raised.value)
+    _no_canary(raised.value)
 
 
 _HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
@@ -402,4 +451,50 @@ async def test_a_malformed_answer_is_not_called_a_closed_connection(answer: byte
     assert str(raised.value) == (
         f"Datadog unavailable: GET /api/v2/users -> no response: cannot reach 127.0.0.1: the answer is not valid HTTP "
         f"({named})"
+    )
+
+
+@pytest.mark.parametrize("no_proxy", ["localhost:443", "*.localhost"])
+async def test_no_proxy_forms_go_reads_send_datadog_requests_direct(
+    no_proxy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NO_PROXY=localhost:443 names the host and the port of https://localhost, as Go's reading of NO_PROXY (the
+    reference connector's) takes it and docs/deployment.md promises (`host:port`): httpx drops a default port from
+    its URLs, so the entry never matched and every Datadog request went through the proxy. `*.localhost` is Go's
+    `.localhost`, which httpx made `**.localhost`, matching nothing."""
+    for name in ("no_proxy", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    async with RefusingPeer(lambda _: b"HTTP/1.1 407 No\r\nContent-Length: 0\r\n\r\n") as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://{proxy.address}")
+        monkeypatch.setenv("NO_PROXY", no_proxy)
+        client = DatadogClient(
+            api_key=CANARY_API_KEY,
+            app_key=CANARY_APP_KEY,
+            base_url="https://api.localhost" if no_proxy.startswith("*") else "https://localhost",
+            retry=RetryPolicy(max_attempts=1),
+        )
+        async with client:
+            with pytest.raises(Unavailable) as raised:
+                await client.list_users()  # nothing listens on localhost:443: refused, but not by the proxy
+    assert proxy.received == []
+    assert "proxy" not in str(raised.value)
+
+
+async def test_a_proxy_host_name_no_resolver_takes_is_a_connection_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The resolver encodes a name with IDNA, which refuses an empty label with a UnicodeError, not an OSError: it left
+    the transport as it was, and a sync ended as an "unexpected error". A library caller's proxy (the daemon's preflight
+    refuses it first) is a failure to connect like any other, never sent, and names the proxy."""
+    for name in ("NO_PROXY", "no_proxy", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy..corp:3128")
+    client = DatadogClient(
+        api_key=CANARY_API_KEY, app_key=CANARY_APP_KEY, base_url="https://api.datadoghq.invalid",
+        retry=RetryPolicy(max_attempts=1),
+    )  # fmt: skip
+    async with client:
+        with pytest.raises(Unavailable) as raised:
+            await client.list_users()
+    assert str(raised.value).startswith(
+        "Datadog unavailable: GET /api/v2/users -> no response: cannot reach api.datadoghq.invalid: cannot connect to "
+        "the proxy proxy..corp:3128: DNS lookup failed (the host name cannot be looked up"
     )

@@ -201,6 +201,21 @@ def test_the_users_secret_is_not_overridden_by_defaults() -> None:
     assert "BATON_SITE" not in text.split("Settings from values")[1].split("\n")[0]
 
 
+def test_notes_say_extra_env_from_sources_need_a_restart_after_a_change() -> None:
+    """Only the chart's own Secret rolls the pods (checksum/secret); a Secret or ConfigMap given in extraEnvFrom is
+    read at start only, and NOTES said so for existingSecret alone."""
+    values = {
+        "secret": chart_tools.EXAMPLE_SECRET,
+        "extraEnvFrom": [{"secretRef": {"name": "dd-settings"}}, {"configMapRef": {"name": "dd-proxy"}}],
+    }
+    text = next(v for k, v in chart_tools.render(values).items() if k.endswith("NOTES.txt"))
+    line = text.split("Settings also come from extraEnvFrom:", 1)[1]
+    assert 'the Secret "dd-settings", the ConfigMap "dd-proxy"' in line
+    assert f"kubectl -n {chart_tools.NAMESPACE} rollout restart deployment/{chart_tools.RELEASE}-baton-datadog" in line
+    plain = next(v for k, v in chart_tools.render({}).items() if k.endswith("NOTES.txt"))
+    assert "extraEnvFrom:" not in plain
+
+
 def test_values_that_are_set_still_win_and_notes_name_them() -> None:
     values = {"existingSecret": "baton-datadog-secrets", "config": {"site": "datadoghq.eu", "provisioning": False}}
     container = checks.connector_container(one(render_docs(values), "Deployment"))

@@ -58,6 +58,7 @@ def test_large_numbers_render_as_integers(clean_baton_env: pytest.MonkeyPatch) -
         "replicaCount": 1000000,
         "revisionHistoryLimit": 1000000,
         "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1000000},
+        "serviceMonitor": {"enabled": True},
         "prometheusRule": {
             "enabled": True,
             "noSuccessfulSyncHours": 1000000,
@@ -83,6 +84,7 @@ def test_large_numbers_render_as_integers(clean_baton_env: pytest.MonkeyPatch) -
     assert one(docs, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 1000000
     rules = {r["alert"]: r for g in one(docs, "PrometheusRule")["spec"]["groups"] for r in g["rules"]}
     assert rules["BatonDatadogNeverSynced"]["for"] == "1000000h"
+    assert "[1000001h]" in rules["BatonDatadogSyncStale"]["expr"]
     assert rules["BatonDatadogConductorOneUnreachable"]["for"] == "1000000m"
     assert rules["BatonDatadogTaskFailures"]["expr"].endswith("> 1000000")
     assert rules["BatonDatadogRateLimited"]["expr"].endswith("> 1000000")
@@ -807,3 +809,52 @@ def test_proxy_variables_in_both_cases_stay_distinct() -> None:
         ]
     }
     valid(render_docs(values))
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        # Scraped through the Service's prometheus.io annotations (or a scrape config of one's own): job is that
+        # config's, and absent(up{job="<fullname>"}) paged BatonDatadogDown for good.
+        ({"prometheusRule": {"enabled": True}}, "prometheusRule.enabled without serviceMonitor.enabled"),
+        (
+            {
+                "prometheusRule": {"enabled": True},
+                "serviceMonitor": {
+                    "enabled": True,
+                    "relabelings": [{"targetLabel": "job", "replacement": "baton", "action": "replace"}],
+                },
+            },
+            r"serviceMonitor.relabelings\[0\] sets the job label",
+        ),
+        (
+            {
+                "prometheusRule": {"enabled": True},
+                "serviceMonitor": {
+                    "enabled": True,
+                    "metricRelabelings": [
+                        {"sourceLabels": ["__name__"], "regex": "x", "action": "keep"},
+                        {"targetLabel": "namespace", "replacement": "monitoring"},
+                    ],
+                },
+            },
+            r"serviceMonitor.metricRelabelings\[1\] sets the namespace label",
+        ),
+    ],
+)
+def test_alerts_that_would_select_no_series_are_refused(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(Exception, match=message):
+        chart_tools.render(values, api_versions=[MONITORING_API])
+
+
+def test_alerts_not_rendered_for_want_of_the_api_are_not_refused() -> None:
+    assert checks.of_kind(render_docs({"prometheusRule": {"enabled": True}}), "PrometheusRule") == []
+
+
+def test_alerts_without_the_service_monitor_render_with_a_selector_of_ones_own() -> None:
+    values = {"prometheusRule": {"enabled": True, "selector": 'kubernetes_namespace="security", app="baton"'}}
+    docs = valid(render_docs(values, api_versions=[MONITORING_API]))
+    down = next(
+        r for g in one(docs, "PrometheusRule")["spec"]["groups"] for r in g["rules"] if r["alert"] == "BatonDatadogDown"
+    )
+    assert 'absent(up{kubernetes_namespace="security", app="baton"})' in down["expr"]

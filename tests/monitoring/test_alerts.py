@@ -35,6 +35,8 @@ def fired(severity: str, **labels: str) -> dict[str, str]:
 
 
 TS = "baton_datadog_last_successful_sync_timestamp_seconds"
+# 40 minutes up without a successful sync, then a failed scrape (Prometheus' staleness marker) and 4 minutes down.
+CRASH_LOOP = " 0x40 stale _x4"
 CASES = [
     # Not scraped for 10 minutes, or no target at all / one of two pods scraped.
     case("20m", "BatonDatadogDown", [series("up", "0x30")], [fired("critical")]),
@@ -46,6 +48,27 @@ CASES = [
     # Never synced for 6 h / synced once after ten minutes.
     case("7h", "BatonDatadogNeverSynced", [series(TS, "0x480")], [fired("warning")]),
     case("7h", "BatonDatadogNeverSynced", [series(TS, "0x10 600+0x470")], []),
+    # A restart forgets the last sync's time (the gauge starts at 0), and a pod killed by every sync (OOMKilled, a
+    # crash loop) leaves gaps in its series. Neither may hide a sync that stopped succeeding: the last sync at 1 m, a
+    # new pod from 1 h on (stale at 6 h 1 m)...
+    case(
+        "6h30m",
+        "BatonDatadogSyncStale",
+        [series(TS, "60x60", pod="a"), series(TS, "_x60 0x400", pod="b")],
+        [fired("warning")],
+    ),
+    # ... the same pod restarting every 45 minutes after that sync: its gauge back at 0, a failed scrape each time ...
+    case("6h30m", "BatonDatadogSyncStale", [series(TS, "60x40 stale _x4" + CRASH_LOOP * 10)], [fired("warning")]),
+    # ... and one that never got a sync through before its next restart: NeverSynced's 6 h are not reset by the gaps.
+    case("7h", "BatonDatadogNeverSynced", [series(TS, CRASH_LOOP.strip() + CRASH_LOOP * 10)], [fired("warning")]),
+    # Synced at 1 m, then restarted at 1 h and never synced again: once the old series is far behind (8 h), the
+    # never-synced alert has taken over.
+    case(
+        "8h",
+        "BatonDatadogNeverSynced",
+        [series(TS, "60x60", pod="a"), series(TS, "_x60 0x480", pod="b")],
+        [fired("warning")],
+    ),
     # A grant failing every minute / grants succeeding every minute.
     case(
         "40m",
@@ -58,6 +81,14 @@ CASES = [
         "BatonDatadogTaskFailures",
         [series("baton_datadog_tasks_finished_total", "0+1x60", type="grant", outcome="success")],
         [],
+    ),
+    # Six revokes failing at once, the first failures of the process: they count because the daemon exports the series
+    # at 0 from its start (tests/daemon/test_metrics.py); a series that first appears at 6 would show no increase.
+    case(
+        "40m",
+        "BatonDatadogTaskFailures",
+        [series("baton_datadog_tasks_finished_total", "0x10 6x50", type="revoke", outcome="failed_final")],
+        [fired("warning", type="revoke")],
     ),
     # Not ready for 30 minutes; or ready, but 9 of 10 RPCs failing; vs ready with 1 in 10 failing.
     case("30m", "BatonDatadogConductorOneUnreachable", [series("baton_datadog_ready", "0x60")], [fired("critical")]),

@@ -253,6 +253,22 @@ the API keeps one of them without a word, and a pod label replacing a selector l
 {{- if .Values.networkPolicy.enabled }}
 {{- include "baton-datadog.egressPortsAllowed" . }}
 {{- end }}
+{{- /* The alerts' default selector is the job label this chart's ServiceMonitor gives (the Service name). Scraped
+another way (annotations, a scrape config of one's own) or with the job relabelled, the series carry another job:
+BatonDatadogDown's absent(up{...}) then pages for good and every other alert sees nothing. */}}
+{{- if and .Values.prometheusRule.enabled (not .Values.prometheusRule.selector) (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1") }}
+{{- if not .Values.serviceMonitor.enabled }}
+{{- fail (printf "prometheusRule.enabled without serviceMonitor.enabled needs prometheusRule.selector: the alerts would select job=%q, the job label only the chart's ServiceMonitor gives, so BatonDatadogDown would fire for good and no other alert see a series; set prometheusRule.selector to the labels your scrape config gives (e.g. namespace=\"%s\", job=\"...\"), or enable serviceMonitor" (include "baton-datadog.fullname" .) .Release.Namespace) }}
+{{- end }}
+{{- range $list := list "relabelings" "metricRelabelings" }}
+{{- range $i, $relabel := get $.Values.serviceMonitor $list }}
+{{- $target := toString ($relabel.targetLabel | default "") }}
+{{- if has $target (list "job" "namespace") }}
+{{- fail (printf "serviceMonitor.%s[%d] sets the %s label, which the alerts select on (namespace=%q, job=%q): set prometheusRule.selector to match" $list $i $target $.Release.Namespace (include "baton-datadog.fullname" $)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- range $i, $source := .Values.extraEnvFrom }}
 {{- if eq (toString (($source.secretRef | default dict).name)) (include "baton-datadog.secretName" $) }}
 {{- fail (printf "extraEnvFrom[%d] names the Secret %s, which the chart already reads (existingSecret or its own): leave it out" $i (include "baton-datadog.secretName" $)) }}

@@ -29,7 +29,7 @@ import structlog
 from google.protobuf import any_pb2
 from google.protobuf.message import DecodeError, Message
 from google.rpc import error_details_pb2, status_pb2
-from httpx._utils import URLPattern, get_environment_proxies
+from httpx._utils import URLPattern
 
 from connector.baton.c1 import hostinfo
 from connector.baton.c1.credentials import C1Endpoints, ClientId, ClientSecret, resolve_endpoints
@@ -46,6 +46,7 @@ from connector.baton.c1.salvage import PartlyRead, UnreadableTask, read_get_task
 from connector.baton.c1.token import BATON_SDK_VERSION, AccessToken, TokenFetch, TokenSource
 from connector.baton.pb.c1.connector.v2 import connector_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2, baton_pb2_grpc
+from connector.baton.proxyenv import environment_proxies
 from connector.baton.retry import Backoff, RetryPolicy
 
 UPLOAD_CHUNK_SIZE: Final = 512 * 1024
@@ -140,14 +141,16 @@ def grpc_proxy_from_env(endpoints: C1Endpoints) -> str | None:
 
     One set of rules for the three connections (Datadog, the token endpoint, the channel), httpx's: HTTPS_PROXY /
     ALL_PROXY in any letter case (a lower-case name wins, an empty one unsets), NO_PROXY / no_proxy entries as
-    httpx reads them (`*`, a host and its subdomains, `.host` for subdomains only, `host:port`, IP addresses).
+    httpx reads them (`*`, a host and its subdomains, `.host` for subdomains only, `host:port`, IP addresses), with
+    the forms of Go's reading that httpx's misses (`host:443` for `https://host`, `*.host`: `proxyenv`).
     grpc's own reading differs (lower-case names only, `http_proxy` for an https target, `grpc_proxy`, no
     ALL_PROXY, its own NO_PROXY matching), and the token request and the channel took different routes; the client
     turns grpc's reading off (`proxy=None` is a direct channel). httpx has no public accessor for this decision:
-    its own environment reader and URL patterns are used, as its client does when it is built.
+    its own environment reader and URL patterns are used, as its client does when it is built (given the same
+    `proxyenv` mounts).
     """
     target = httpx.URL(f"https://{endpoints.grpc_authority}")
-    patterns = sorted((URLPattern(key), proxy) for key, proxy in get_environment_proxies().items())
+    patterns = sorted((URLPattern(key), proxy) for key, proxy in environment_proxies().items())
     for pattern, proxy in patterns:
         if pattern.matches(target):
             return proxy

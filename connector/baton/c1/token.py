@@ -25,6 +25,7 @@ from connector.baton.c1.credentials import ClientId, ClientSecret, resolve_endpo
 from connector.baton.c1.errors import C1AuthError, C1AuthRejectedError, C1AuthUnavailableError, network_cause
 from connector.baton.httpdate import http_date
 from connector.baton.inflate import BodyTooLarge, CappedBody, UndecodableBody
+from connector.baton.proxyenv import environment_mounts
 from connector.baton.proxyrefusal import proxy_refusal
 
 BATON_SDK_VERSION: Final = "v0.25.0"
@@ -109,9 +110,13 @@ class TokenSource:
         # has a deadline too: `timeout` itself, the overall timeout of Go's client (§1.3, --http-timeout-seconds).
         self._deadline = timeout
         self._owns_http = http_client is None
+        trust: ssl.SSLContext | bool = verify if verify is not None else True
         self._http = http_client or httpx.AsyncClient(
             trust_env=True,
-            verify=verify if verify is not None else True,
+            # The proxies as Go reads the environment (NO_PROXY `host:443`, `*.domain`; an https:// proxy checked
+            # with `verify`), as the gRPC channel's route is decided (`grpc_proxy_from_env`).
+            mounts=environment_mounts(trust),
+            verify=trust,
             timeout=timeout,
             follow_redirects=False,
         )

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
+import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -63,6 +65,19 @@ def _path(target: bytes) -> str:
     return path.decode("ascii", errors="replace")
 
 
+def _dual_stack_socket(host: str, port: int) -> socket.socket | None:
+    """A listening socket for `::` that takes IPv4 too, or None for any other address. `::` means every address, as
+    Go's net.Listen (baton-sdk's health server) and the chart's values take it; asyncio binds an IPv6 socket
+    IPv6-only, so the kubelet's probes and Prometheus, which reach a pod on its IPv4 address, were refused."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if address.version != 6 or not address.is_unspecified or not socket.has_dualstack_ipv6():
+        return None
+    return socket.create_server((host, port), family=socket.AF_INET6, dualstack_ipv6=True)
+
+
 def _status(status: str, code: int, **details: object) -> _Reply:
     body = {"status": status, "timestamp": datetime.now(UTC).isoformat(timespec="seconds"), **details}
     return code, "application/json", json.dumps(body).encode()
@@ -92,7 +107,11 @@ class OpsServer:
         self.bound_port: int | None = None
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, self._host, self._port)
+        sock = _dual_stack_socket(self._host, self._port)
+        if sock is not None:
+            self._server = await asyncio.start_server(self._accept, sock=sock)
+        else:
+            self._server = await asyncio.start_server(self._accept, self._host, self._port)
         sockets = self._server.sockets
         self.bound_port = int(sockets[0].getsockname()[1]) if sockets else self._port
 

@@ -29,8 +29,16 @@ from prometheus_client import (
 from connector.baton.c1.client import RpcResult
 from connector.baton.c1.token import TokenFetch
 from connector.baton.sync.syncer import SyncResult
+from connector.baton.tasks.outcome import FAILED_FINAL, FAILED_RETRYABLE
+from connector.baton.tasks.processor import PROVISIONING_TASKS, UNREPORTED
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+NOT_RUN = "not_run"
+"""The outcome label of a task that could neither run nor be reported (`task_refused`)."""
+FAILED_OUTCOMES = (FAILED_FINAL, FAILED_RETRYABLE, NOT_RUN, UNREPORTED)
+"""Every `outcome` of `<prefix>_tasks_finished_total` but success."""
+WATCHED_TASKS = (*sorted(PROVISIONING_TASKS), "sync_full")
+"""The task types whose failure series exist at 0 from the start (see `Metrics.__init__`)."""
 
 
 # `_created` series double the number of series and no dashboard or alert here reads them. The switch is
@@ -54,6 +62,13 @@ class Metrics:
         self.tasks_finished = Counter(
             f"{prefix}_tasks_finished_total", "Tasks finished, by outcome", ["type", "outcome"], registry=r
         )
+        # A counter series that first appears at 1 has no increase to Prometheus (increase() needs two samples), so
+        # the first failed grant, revoke or sync of a process's life was invisible to the task-failure alert, and
+        # with its threshold at 0 no lone failure ever fired it. The failures of the tasks that change or report
+        # access are therefore exported at 0 from the start.
+        for task_type in WATCHED_TASKS:
+            for outcome in FAILED_OUTCOMES:
+                self.tasks_finished.labels(task_type, outcome)
         self.tasks_in_flight = Gauge(f"{prefix}_tasks_in_flight", "Tasks running now", registry=r)
         self.task_duration = Histogram(
             f"{prefix}_task_duration_seconds",
@@ -131,7 +146,7 @@ class Metrics:
 
     def task_refused(self, task_type: str) -> None:
         self.tasks_received.labels(task_type).inc()
-        self.tasks_finished.labels(task_type, "not_run").inc()
+        self.tasks_finished.labels(task_type, NOT_RUN).inc()
 
     def sync_succeeded(self, result: SyncResult, uploaded_bytes: int = 0) -> None:
         """A sync ended and its file was uploaded (`uploaded_bytes`). Only a full sync sets the sync series: a

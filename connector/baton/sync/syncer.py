@@ -808,7 +808,13 @@ class Syncer:
 # What a record must carry to be stored, each field non-empty.
 _RESOURCE_IDENTITY = (attrgetter("id.resource"),)
 _ENTITLEMENT_IDENTITY = (attrgetter("id"), attrgetter("resource.id.resource"))
-_GRANT_IDENTITY = (attrgetter("id"), attrgetter("principal.id.resource"))
+# A grant's entitlement must name its resource too (spec c1z-format §5.2: an entitlement without resource identity
+# is invalid): a peer's blank linkage (a user's role `{"id": ""}`) made a grant of `role::member` on no role.
+_GRANT_IDENTITY = (
+    attrgetter("id"),
+    attrgetter("principal.id.resource"),
+    attrgetter("entitlement.resource.id.resource"),
+)
 
 
 # The settings the Go token carries as its own fields (`should_skip_*`): not recorded twice.

@@ -36,6 +36,10 @@ class Failure:
             self.message = self.message[: MAX_FAILURE_MESSAGE - len(suffix)] + suffix
 
 
+FAILED_FINAL = "failed_final"
+FAILED_RETRYABLE = "failed_retryable"
+
+
 @dataclass(frozen=True, slots=True)
 class Undo:
     """How to take back a success that ConductorOne will never hear of (its report was given up)."""
@@ -61,11 +65,7 @@ class Outcome:
     @property
     def label(self) -> str:
         """Low-cardinality outcome for metrics."""
-        return (
-            "success"
-            if self.failure is None
-            else ("failed_final" if self.failure.non_retryable else "failed_retryable")
-        )
+        return "success" if self.failure is None else (FAILED_FINAL if self.failure.non_retryable else FAILED_RETRYABLE)
 
 
 class TaskError(Exception):

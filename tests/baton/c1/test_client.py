@@ -680,6 +680,15 @@ _PROXY_NAMES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_P
         ({"HTTPS_PROXY": "http://p:1", "https_proxy": ""}, None),  # an empty lower-case name unsets
         ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": ".acme.conductor.one"}, "http://p:1"),  # subdomains only
         ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "acme.conductor.one:8443"}, "http://p:1"),  # another port
+        # The port the channel uses (https's 443), as Go reads it: httpx drops a default port from its URLs, so an
+        # entry naming it never matched, and the channel (and the token request) went through the proxy.
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "acme.conductor.one:443"}, None),
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "conductor.one:443"}, None),
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "acme.conductor.one:80"}, "http://p:1"),  # http's, not https's
+        # `*.domain` is Go's `.domain`: httpx made it the pattern `**.domain`, which matched no host.
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "*.conductor.one"}, None),
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "*.conductor.one:443"}, None),
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "*.acme.conductor.one"}, "http://p:1"),  # subdomains only
     ],
 )
 def test_grpc_proxy_from_env_is_the_token_requests_proxy(

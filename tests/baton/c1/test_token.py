@@ -683,6 +683,26 @@ async def test_https_proxy_is_honoured(fake: FakeC1, monkeypatch: pytest.MonkeyP
     assert fake.recorded().token_requests[0].ok
 
 
+async def test_no_proxy_naming_the_token_hosts_https_port_sends_the_request_direct(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """NO_PROXY=localhost:443 names the token endpoint's host and port (https://localhost/...), as Go reads it: httpx
+    drops a default port from its URLs, so the entry never matched and the request went to the proxy all the same
+    (the gRPC channel's route the same way, `grpc_proxy_from_env`)."""
+    for name in ("no_proxy", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    async with RefusingPeer(lambda _: b"HTTP/1.1 407 No\r\nContent-Length: 0\r\n\r\n") as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://{proxy.address}")
+        monkeypatch.setenv("NO_PROXY", "localhost:443")
+        generated = generate_client_credentials("localhost")
+        source = TokenSource(parse_client_id(generated.client_id), parse_client_secret(generated.client_secret))
+        with pytest.raises(C1AuthUnavailableError) as caught:
+            await source.token()  # nothing listens on localhost:443: refused, but not by the proxy
+        await source.aclose()
+    assert proxy.received == []
+    assert "proxy" not in str(caught.value)
+
+
 async def test_fake_outage_maps_to_transient(fake: FakeC1) -> None:
     source = TokenSource(
         parse_client_id(fake.client_id), parse_client_secret(fake.client_secret), verify=fake.ssl_context()
