@@ -9,12 +9,14 @@ of the process, and they are dropped as soon as their task has encrypted them (n
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import sys
 from collections import deque
-from collections.abc import MutableMapping
-from typing import Any, TextIO
+from collections.abc import Callable, MutableMapping
+from typing import Any, TextIO, cast
 
 REDACTED = "[REDACTED]"
 _secrets: set[str] = set()
@@ -79,12 +81,72 @@ def _redact_processor(_: Any, __: str, event: MutableMapping[str, Any]) -> Mutab
     return {k: _scrub(v) for k, v in event.items()}
 
 
+_dropped_writes = 0
+_count_dropped: Callable[[float], None] | None = None
+
+
+def count_dropped_writes(counter: Callable[[float], None]) -> None:
+    """Hand every log write lost from now on, and those lost so far, to `counter` (a metric's `inc`): the one trace
+    of lines nobody could read."""
+    global _count_dropped
+    _count_dropped = counter
+    if _dropped_writes:
+        counter(_dropped_writes)
+
+
+class _Sink(io.TextIOBase):
+    """The log's stream, whose write failures are dropped: a log line that cannot be written is lost, never the work
+    that wrote it. With the reader of a log pipe gone (a log shipper or journald restarted, `| tee` killed: EPIPE) or
+    a log file's disk full, every log call raised: a task's first line ended it before anything ran, unreported and
+    uncounted, and the daemon went on polling and dropping every task it was given. The standard library's
+    handler only prints such a failure, to the same broken stream."""
+
+    def __init__(self, inner: TextIO) -> None:
+        self._inner = inner
+
+    def write(self, text: str) -> int:
+        try:
+            return self._inner.write(text)
+        except (OSError, ValueError) as exc:  # ValueError: a stream closed under us
+            self._failed(exc)
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._inner.flush()
+        except (OSError, ValueError) as exc:
+            self._failed(exc)
+
+    def _failed(self, exc: Exception) -> None:
+        global _dropped_writes
+        _dropped_writes += 1
+        if _count_dropped is not None:
+            _count_dropped(1)
+        if isinstance(exc, BrokenPipeError):
+            # No reader will come back to this pipe: its descriptor goes to /dev/null (Python's own advice for
+            # EPIPE), so what the stream still holds drains there. Kept, it failed Python's last flush at exit, and
+            # a drained daemon exited 120, not 0. A full disk may recover, and is written to again.
+            with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+                null = os.open(os.devnull, os.O_WRONLY)
+                try:
+                    os.dup2(null, self._inner.fileno())
+                finally:
+                    os.close(null)
+
+    def isatty(self) -> bool:
+        try:
+            return self._inner.isatty()
+        except (OSError, ValueError):
+            return False
+
+
 def configure(level: str = "info", fmt: str = "json", stream: TextIO | None = None) -> None:
     # Imported here: the commands that never log (--help, --version, config, a refused setting) call only the
     # functions above, and structlog was a fifth of their start.
     import structlog
 
-    out = stream or sys.stderr
+    # Typed as the TextIO that structlog and logging ask for; they use only write, flush and isatty.
+    out = cast(TextIO, _Sink(stream or sys.stderr))
     renderer: Any = (
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=out.isatty())
     )

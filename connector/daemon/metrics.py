@@ -10,6 +10,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from connector.baton.runtime.metrics import Metrics
+from connector.daemon import logging as logs
 from connector.daemon.version import package_version
 from connector.datadog.stats import RATE_LIMIT_CAUSES, ClientEvent, RateLimitWait, RequestDone, RetryScheduled
 
@@ -56,6 +57,13 @@ class DatadogApiMetrics:
 
 
 def daemon_metrics() -> tuple[Metrics, DatadogApiMetrics]:
-    """Everything the service exports: the runner's metrics and, in the same registry, the Datadog API series."""
+    """Everything the service exports: the runner's metrics and, in the same registry, the Datadog API series and
+    the log writes lost."""
     metrics = Metrics(PREFIX, package_version())
+    dropped = Counter(
+        f"{PREFIX}_log_writes_dropped",
+        "Log writes lost because the log stream failed (broken pipe, disk full); the work went on",
+        registry=metrics.registry,
+    )
+    logs.count_dropped_writes(dropped.inc)
     return metrics, DatadogApiMetrics(metrics.registry)

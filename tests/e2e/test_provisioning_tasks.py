@@ -123,3 +123,25 @@ def test_without_provisioning_grants_and_revokes_fail_for_good(stack: Stack) -> 
     assert role_id in holder.role_ids
     assert [r for r in dd.requests() if r.method != "GET"] == [], "nothing may be written to Datadog"
     assert daemon.metric("baton_datadog_tasks_finished_total", type="grant", outcome="failed_final") == 1
+
+
+def test_a_grant_and_a_revoke_of_the_same_access_offered_together_end_in_the_order_given(stack: Stack) -> None:
+    """ConductorOne hands out a grant, then at once a revoke of the same role for the same user (a just-in-time window
+    closed early). Both run in their own task slots; the revoke must act after the grant, as ConductorOne ordered them.
+    They ran side by side: with Datadog answering in 1 s, the revoke's removal arrived while the grant was still
+    reading the user, found nothing to remove ("already revoked"), and the grant's add then landed: the user kept the
+    role, and ConductorOne was told it was revoked."""
+    c1, org = stack.c1, stack.dd.org
+    role_id, user_id = _role_and_user_without_it(org)
+    daemon = stack.start(PROVISIONING)
+    stack.dd.faults.latency = 1.0
+    grant = grant_task("role", role_id, "member", user_id)
+    revoke = revoke_task("role", role_id, "member", user_id)
+    c1.enqueue(grant)
+    c1.enqueue(revoke)
+    recorded = wait_finished(daemon, c1, [grant.id, revoke.id], timeout=30.0)
+    assert_success(only_finish(recorded, grant.id))
+    revoked = only_finish(recorded, revoke.id)
+    assert_success(revoked)
+    assert not _has(revoked.success.annotations, annotation_grant_pb2.GrantAlreadyRevoked), "the grant came first"
+    assert role_id not in org.users[user_id].role_ids, "the revoke was the last word, yet the user holds the role"

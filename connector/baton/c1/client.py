@@ -35,6 +35,7 @@ from connector.baton.c1 import hostinfo
 from connector.baton.c1.credentials import C1Endpoints, ClientId, ClientSecret, resolve_endpoints
 from connector.baton.c1.durations import clamped_seconds
 from connector.baton.c1.errors import (
+    C1RequestTooLargeError,
     C1ResponseTooLargeError,
     C1TransientError,
     C1UnreadableTaskError,
@@ -74,8 +75,9 @@ DEFAULT_CHANNEL_OPTIONS: Final[tuple[tuple[str, int], ...]] = (
 MAX_RECEIVE_MESSAGE_BYTES: Final = 32 * 1024 * 1024
 """The largest ConductorOne answer the client takes (gRPC's receive limit; grpc's default is 4 MiB). A larger one
 is `C1ResponseTooLargeError`."""
-# grpc's own text when an answer is over the receive limit: "Received message larger than max (N vs. M)".
-# The limit named must be ours: a server's own RESOURCE_EXHAUSTED text is not taken for it.
+# grpc's own text when a message is over a receive limit: "Received message larger than max (N vs. M)". Naming our
+# limit, an answer was over it (`C1ResponseTooLargeError`); naming another, the server refused our request as over
+# its own (`C1RequestTooLargeError`: Go's server and ours say it so).
 _TOO_LARGE = re.compile(r"received message larger than max \((\d{1,19}) vs\. (\d{1,19})\)", re.IGNORECASE)
 
 MAX_RETRY_AFTER: Final = 3600.0
@@ -119,9 +121,10 @@ class CallTimeouts:
     upload_attempt: float | None = 1800.0
     """For one whole UploadAsset stream, so it bounds the size of c1z a slow link can carry."""
     upload_stall: float | None = 120.0
-    """For each message of an UploadAsset stream to be taken (a 512 KiB chunk: at least ~4 KB/s). A peer that stops
-    reading blocks our writes once its flow-control window is full; this ends the attempt then, not at
-    `upload_attempt` (three attempts held a sync task for 90 minutes while its heartbeats went on)."""
+    """For each message of an UploadAsset stream to be taken (a 512 KiB chunk: at least ~4 KB/s), and for the answer
+    after the stream's end. A peer that stops reading blocks our writes once its flow-control window is full, and
+    one that took the whole asset may never answer; this ends the attempt then, not at `upload_attempt` (three
+    attempts held a sync task, and its slot, for 90 minutes while its heartbeats went on)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -504,6 +507,14 @@ class BatonServiceClient:
                         method=method,
                         limit=self._max_receive_bytes,
                     ) from None
+                if found is not None:
+                    # The server's own limit, which our request is over: its words, in the same shape.
+                    raise C1RequestTooLargeError(
+                        f"{method}: ConductorOne refused the request of {int(found[1])} bytes as over its "
+                        f"{int(found[2])}-byte gRPC message limit (RESOURCE_EXHAUSTED)",
+                        method=method,
+                        limit=int(found[2]),
+                    ) from None
                 if code == grpc.StatusCode.UNAUTHENTICATED and not auth_retry:
                     self.tokens.invalidate(token)
                     log.info("c1 rejected the access token, fetching a new one", method=method)
@@ -565,7 +576,7 @@ class BatonServiceClient:
                 call.cancel()
                 raise
             try:
-                answer = await call
+                answer = await self._answer(call)
             except grpc.aio.AioRpcError as exc:
                 raise _server_status(exc, first_status[0] if first_status else None) from None
             if answer is None:
@@ -621,7 +632,22 @@ class BatonServiceClient:
                 await call.write(message)
         except TimeoutError:
             # `_upload_once` cancels the call; this is what the attempt failed with (DEADLINE_EXCEEDED: retried).
-            raise _UploadStalled(grpc.StatusCode.DEADLINE_EXCEEDED, details=f"{_STALLED} {stall:g} s") from None
+            raise _UploadStalled(grpc.StatusCode.DEADLINE_EXCEEDED, details=_STALLED.format(f"{stall:g}")) from None
+
+    async def _answer(self, call: grpc.aio.StreamUnaryCall) -> baton_pb2.BatonServiceUploadAssetResponse | None:
+        """The upload's answer, given within `upload_stall` of the stream's end (see CallTimeouts)."""
+        answer: baton_pb2.BatonServiceUploadAssetResponse | None
+        stall = self.timeouts.upload_stall
+        if stall is None:
+            answer = await call
+            return answer
+        try:
+            async with asyncio.timeout(stall):
+                answer = await call
+        except TimeoutError:
+            call.cancel()  # the attempt failed with this (DEADLINE_EXCEEDED: retried)
+            raise _UploadStalled(grpc.StatusCode.DEADLINE_EXCEEDED, details=_UNANSWERED.format(f"{stall:g}")) from None
+        return answer
 
     def _observe(self, method: str, code: str, started: float, *, too_large: bool = False) -> None:
         seconds = time.monotonic() - started
@@ -631,17 +657,20 @@ class BatonServiceClient:
 
 
 _CORE_WRITE_FAILURE = "Internal error from Core"
-_STALLED = "took no upload data for"
-"""How `_UploadStalled`'s details begin; `_describe` words the error from them (only in their exact shape: a peer's
-DEADLINE_EXCEEDED may say anything)."""
-_STALLED_DETAILS = re.compile(re.escape(_STALLED) + r" [0-9.e+-]{1,24} s")
+_STALLED = "took no upload data for {} s"
+_UNANSWERED = "gave no answer within {} s of the upload's end"
+"""How `_UploadStalled`'s details read (`{}`: the bound); `_describe` words the error from them, only in these exact
+shapes (a peer's DEADLINE_EXCEEDED may say anything)."""
+_STALLED_DETAILS = re.compile(
+    "|".join(re.escape(shape).replace(r"\{\}", "[0-9.e+-]{1,24}") for shape in (_STALLED, _UNANSWERED))
+)
 _UNDECODABLE_DETAILS = "the response could not be deserialized"
 """Read by `_describe` (its "deserializ"), so the error is the one every undecodable answer gets."""
 
 
 class _UploadStalled(grpc.aio.AioRpcError):  # type: ignore[misc]  # grpc ships no types
-    """Our own end of an upload whose peer stopped taking data: not a failure of the stream's write (which
-    `_stream_upload` reads as the server having ended the call), the attempt's."""
+    """Our own end of an upload whose peer stopped taking data or gave no answer after its end: not a failure of the
+    stream's write (which `_stream_upload` reads as the server having ended the call), the attempt's."""
 
 
 def _settled_status(call: grpc.aio.Call) -> tuple[grpc.StatusCode, str, grpc.aio.Metadata] | None:

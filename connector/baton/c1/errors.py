@@ -65,6 +65,16 @@ class C1ResponseTooLargeError(C1TransientError):
         self.limit = limit
 
 
+class C1RequestTooLargeError(C1TransientError):
+    """ConductorOne refused our request as larger than its gRPC message limit (`limit` bytes, as its status says):
+    the same bytes will be refused again, whatever the retry. A caller that can send less (a report without its
+    response) does; nothing else helps."""
+
+    def __init__(self, message: str, *, method: str, limit: int) -> None:
+        super().__init__(message, code=grpc.StatusCode.RESOURCE_EXHAUSTED, method=method)
+        self.limit = limit
+
+
 class C1UnreadableTaskError(C1TransientError):
     """GetTask handed out a task that does not decode (a string with bad UTF-8, a Struct nested past the parser's
     limit) but whose id could be read (`task_id`, as sent: unchecked). The poller reports it failed; ConductorOne

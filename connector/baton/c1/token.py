@@ -127,7 +127,8 @@ class TokenSource:
         self._on_fetch = on_fetch
         self._on_token = on_token
         """Hears every new token's value first (the daemon's log redactor), before any call can carry it."""
-        self._lock = asyncio.Lock()
+        self._fetching: asyncio.Future[AccessToken] | None = None
+        """The fetch under way, which every caller needing a token meanwhile awaits (`token`)."""
         self._cached: AccessToken | None = None
         self._recent: deque[str] = deque(maxlen=_REDACTED_TOKENS)
         """The tokens fetched last, newest first: what a peer may quote back (see `redact`)."""
@@ -139,21 +140,35 @@ class TokenSource:
         return f"TokenSource(token_url={self.token_url!r}, fetch_count={self.fetch_count})"
 
     async def token(self) -> AccessToken:
-        """A token valid for at least `expiry_delta` more seconds, fetching one if needed."""
+        """A token valid for at least `expiry_delta` more seconds, fetching one if needed.
+
+        Callers that need one while a fetch is under way await that fetch, and share its token or its failure: they
+        used to queue and fetch again one after another, so an endpoint that was down got a request from each (a
+        poll, every report, every sync's heartbeat), and against a silent one the last caller waited that many
+        times the HTTP timeout. A caller cancelled while waiting leaves the fetch to the others (`aclose` stops it).
+        """
         cached = self._cached
         if cached is not None and self._fresh(cached):
             return cached
-        async with self._lock:
-            # Whoever held the lock before us may have fetched already.
-            cached = self._cached
-            if cached is not None and self._fresh(cached):
-                return cached
-            fetched = await self._fetch()
-            if self._on_token is not None:
-                self._on_token(fetched.value)
-            self._cached = fetched
-            self._recent.appendleft(fetched.value)
-            return fetched
+        fetching = self._fetching
+        if fetching is None:
+            fetching = self._fetching = asyncio.ensure_future(self._fetch_and_keep())
+            fetching.add_done_callback(self._fetch_ended)
+        return await asyncio.shield(fetching)
+
+    async def _fetch_and_keep(self) -> AccessToken:
+        fetched = await self._fetch()
+        if self._on_token is not None:
+            self._on_token(fetched.value)
+        self._cached = fetched
+        self._recent.appendleft(fetched.value)
+        return fetched
+
+    def _fetch_ended(self, fetching: asyncio.Future[AccessToken]) -> None:
+        if self._fetching is fetching:
+            self._fetching = None
+        if not fetching.cancelled():
+            fetching.exception()  # retrieved: every caller awaiting it may have been cancelled
 
     def redact(self, text: str) -> str:
         """`text` (a peer's words: a status's details) without any token fetched lately. A hostile peer or a proxy
@@ -170,6 +185,10 @@ class TokenSource:
             self._cached = None
 
     async def aclose(self) -> None:
+        fetching, self._fetching = self._fetching, None
+        if fetching is not None:
+            fetching.cancel()
+            await asyncio.wait([fetching])
         if self._owns_http:
             await self._http.aclose()
 

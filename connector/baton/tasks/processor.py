@@ -23,13 +23,14 @@ from dataclasses import replace
 from typing import Protocol
 
 import structlog
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, struct_pb2
 from google.rpc import status_pb2
 
 from connector.baton.c1.client import MAX_ANNOTATIONS, BatonServiceClient, task_id_problem
-from connector.baton.c1.errors import C1Error, C1UnreadableTaskError
+from connector.baton.c1.errors import C1Error, C1RequestTooLargeError, C1UnreadableTaskError
+from connector.baton.connector import ActionManager
 from connector.baton.errors import Code, ConnectorError
-from connector.baton.ids import grant_id
+from connector.baton.ids import grant_id, resource_key
 from connector.baton.pb.c1.connector.v2 import resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.retry import Backoff, RetryPolicy
@@ -72,6 +73,9 @@ at most 4096 characters). A larger FinishTask is refused (RESOURCE_EXHAUSTED) at
 retried for good and its task slot held. A grant's response embeds the task's entitlement resource, as sent."""
 FINISH_RETRY = RetryPolicy(base_delay=1.0, max_delay=30.0)
 """Backoff between FinishTask attempts; the loop itself is unbounded (it ends on acceptance, gone or stop)."""
+REPORT_ROOM_BYTES = 64 * 1024
+"""What a FinishTask needs besides its response and annotations (ids, a failure message of at most 4096
+characters): a server's message limit less this is what those may hold (MAX_REPORT_BYTES for the default 4 MiB)."""
 LAST_ATTEMPT_SECONDS = 1.0
 """Once stopping, a FinishTask attempt gets what is left before the stop deadline, and this long when none is: a
 processor cancelled at shutdown (its handler outlived the grace) still makes one attempt, and nothing else waits."""
@@ -96,10 +100,11 @@ def _report_bytes(outcome: Outcome) -> int:
     return response + sum(annotation.ByteSize() for annotation in outcome.annotations)
 
 
-def _fitted(outcome: Outcome) -> Outcome:
+def _fitted(outcome: Outcome, limit: int = MAX_REPORT_BYTES) -> Outcome:
     """The outcome as it can be reported: at most MAX_ANNOTATIONS annotations, and response and annotations within
-    MAX_REPORT_BYTES. What does not fit is dropped with a warning (the response first: the outcome itself, success
-    or failure, is what the report is for; ConductorOne's next sync shows what a grant did)."""
+    `limit` bytes (MAX_REPORT_BYTES; less when ConductorOne refused a report as over its own message limit). What
+    does not fit is dropped with a warning (the response first: the outcome itself, success or failure, is what the
+    report is for; ConductorOne's next sync shows what a grant did)."""
     annotations = list(outcome.annotations)
     if len(annotations) > MAX_ANNOTATIONS:
         log.warning("too many annotations for a report; sending the first ones", count=len(annotations))
@@ -107,18 +112,18 @@ def _fitted(outcome: Outcome) -> Outcome:
     response = outcome.response
     sizes = [annotation.ByteSize() for annotation in annotations]
     response_size = response.ByteSize() if response is not None else 0
-    if response_size + sum(sizes) <= MAX_REPORT_BYTES:
+    if response_size + sum(sizes) <= limit:
         return replace(outcome, annotations=annotations)
     if response is not None:
         log.warning(
             "task response too large to report; reporting the outcome without it",
             response_bytes=response_size,
-            limit_bytes=MAX_REPORT_BYTES,
+            limit_bytes=limit,
         )
     kept: list[any_pb2.Any] = []
     used = 0
     for annotation, size in zip(annotations, sizes, strict=True):
-        if used + size <= MAX_REPORT_BYTES:
+        if used + size <= limit:
             kept.append(annotation)
             used += size
     if len(kept) < len(annotations):
@@ -126,7 +131,7 @@ def _fitted(outcome: Outcome) -> Outcome:
             "task annotations too large to report; sending those that fit",
             count=len(annotations),
             sent=len(kept),
-            limit_bytes=MAX_REPORT_BYTES,
+            limit_bytes=limit,
         )
     return replace(outcome, response=None, annotations=kept)
 
@@ -194,6 +199,48 @@ def _left_live(task: baton_pb2.Task) -> dict[str, str]:
     return {"left_live": _loggable(shown, _LOGGED_TARGET_CHARS)}
 
 
+def access_key(task: baton_pb2.Task, kind: str) -> tuple[str, str] | None:
+    """The access a grant or revoke changes: the entitlement's resource (every entitlement of it: a team's member and
+    admin are one membership) and the principal. None for other tasks and for one naming neither (it fails alone)."""
+    if kind == "grant":
+        entitlement, principal = task.grant.entitlement, task.grant.principal.id
+    elif kind == "revoke":
+        entitlement, principal = task.revoke.grant.entitlement, task.revoke.grant.principal.id
+    else:
+        return None
+    owner = entitlement.resource.id
+    # A task may name the entitlement by id alone (`<type>:<id>:<slug>`, ids.entitlement_id): its resource is the
+    # id without the slug, the same key as a task that names the resource.
+    resource = (
+        resource_key(owner.resource_type, owner.resource) if owner.resource else entitlement.id.rpartition(":")[0]
+    )
+    if not resource and not principal.resource:
+        return None
+    return resource, resource_key(principal.resource_type, principal.resource)
+
+
+def action_key(task: baton_pb2.Task, manager: ActionManager | None) -> tuple[str, str] | None:
+    """What an action changes: the resources its resource-id arguments name (as the action's schema declares them;
+    an id or a {resource_type_id, resource_id} value alike). None for an action naming none, or unknown here."""
+    invoke = task.action_invoke
+    schema = next((s for s in manager.action_schemas() if s.name == invoke.name), None) if manager else None
+    if schema is None:
+        return None
+    named = (invoke.args.fields.get(field.name) for field in schema.arguments if field.HasField("resource_id_field"))
+    refs = sorted(ref for value in named if value is not None and (ref := _resource_ref(value)))
+    return ("action", "\0".join(refs)) if refs else None
+
+
+def _resource_ref(value: struct_pb2.Value) -> str:
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        return value.string_value.strip()
+    if kind == "struct_value":
+        fields = value.struct_value.fields
+        return next((fields[k].string_value for k in ("resource_id", "resource") if k in fields), "")
+    return ""
+
+
 def _same_work(running: baton_pb2.Task, offered: baton_pb2.Task) -> bool:
     """Whether `offered` is a copy of the running task: the same id and payload. `status` (ConductorOne's bookkeeping,
     which the SDK never reads, spec §2.3) and `debug` may differ on a copy ConductorOne re-offers."""
@@ -225,6 +272,10 @@ class TaskProcessor:
         self._finish_retry = finish_retry
         self._clock = clock
         self._work: dict[str, asyncio.Task[Outcome]] = {}
+        self._last_on_access: dict[tuple[str, str], tuple[str, asyncio.Task[Outcome]]] = {}
+        """The latest grant, revoke or action handler started for each access (`access_key`, `action_key`), with its
+        task id: the next one for the same access waits for it, so they act in the order ConductorOne handed them
+        out."""
         self._active: dict[str, baton_pb2.Task] = {}
         """The tasks running or being reported, by id."""
         self._redelivered: set[str] = set()
@@ -390,8 +441,16 @@ class TaskProcessor:
 
     async def _run(self, kind: str, task: baton_pb2.Task) -> tuple[Outcome, bool]:
         """The handler's outcome, and whether this coroutine itself (not just the handler) was cancelled."""
-        work = asyncio.create_task(self._dispatch(kind, task), name=f"task {task.id}")
+        key = (
+            action_key(task, self._handlers.connector.action_manager())
+            if kind == "action_invoke"
+            else access_key(task, kind)
+        )
+        before = self._last_on_access.get(key) if key is not None else None
+        work = asyncio.create_task(self._in_turn(before, kind, task), name=f"task {task.id}")
         self._work[task.id] = work
+        if key is not None:
+            self._last_on_access[key] = (task.id, work)
         cancelled_here = False
         try:
             # wait(), not `await work`: it raises only when this coroutine itself is cancelled, never the work's
@@ -405,6 +464,8 @@ class TaskProcessor:
                     await work
         finally:
             self._work.pop(task.id, None)
+            if key is not None and self._last_on_access.get(key, (None, None))[1] is work:
+                del self._last_on_access[key]
         if work.cancelled():
             return self._abandoned(kind), cancelled_here
         # Also when we were cancelled just after the handler ended (in the loop turn before we resumed): what it
@@ -446,6 +507,19 @@ class TaskProcessor:
             # Unexpected: the wire gets the terse text, the log gets the (redacted) traceback.
             log.error("task handler raised an unexpected error", error_type=type(exc).__name__, exc_info=exc)
         return Outcome(failure=failure_from(exc, provisioning=kind in PROVISIONING_TASKS))
+
+    async def _in_turn(
+        self, before: tuple[str, asyncio.Task[Outcome]] | None, kind: str, task: baton_pb2.Task
+    ) -> Outcome:
+        """The handler, once the earlier task on the same access (`before`) has ended. Run side by side, a revoke
+        handed out right after a grant found nothing to remove yet ("already revoked"), then the grant's add landed:
+        the access stayed, reported revoked (and an enable and a disable of one user ended as whichever request
+        arrived last). Waiting is bounded by the earlier task's own bounds, and a task
+        abandoned while it waits has done nothing (reported retryable)."""
+        if before is not None and not before[1].done():
+            log.info("waiting for an earlier task on the same access", earlier_task_id=before[0])
+            await asyncio.wait((before[1],))
+        return await self._dispatch(kind, task)
 
     async def _dispatch(self, kind: str, task: baton_pb2.Task) -> Outcome:
         h = self._handlers
@@ -531,6 +605,13 @@ class TaskProcessor:
                 except C1Error as exc:
                     answered = True
                     last_error, asked = str(exc), exc.retry_after
+                    smaller = self._smaller(outcome, exc)
+                    if smaller is not None:
+                        # The same bytes would be refused for good (the report retried, its slot held, until the
+                        # process stopped): what does not fit is dropped, as for our own limit, and the rest sent.
+                        log.warning("task report refused as too large; sending what fits", error=last_error)
+                        outcome = smaller
+                        continue
                     verdict = report_verdict(exc)
                     if verdict is Verdict.ACCEPTED:
                         log.info("task report already on record at ConductorOne", error=last_error)
@@ -568,6 +649,16 @@ class TaskProcessor:
                 exc_info=exc,
             )
             return False
+
+    @staticmethod
+    def _smaller(outcome: Outcome, refusal: C1Error) -> Outcome | None:
+        """The outcome fitted to the message limit ConductorOne refused it as over, when that leaves it smaller; None
+        otherwise. Not for a success only its report hands over (`Outcome.undo`: an issued credential): without its
+        response nobody would hold what was made, so that report is retried as before, and undone if given up."""
+        if not isinstance(refusal, C1RequestTooLargeError) or (outcome.failure is None and outcome.undo is not None):
+            return None
+        smaller = _fitted(outcome, max(refusal.limit - REPORT_ROOM_BYTES, 0))
+        return smaller if _report_bytes(smaller) < _report_bytes(outcome) else None
 
     async def _attempt(self, task_id: str, outcome: Outcome) -> bool:
         """One FinishTask; False when the stop deadline cut it short (see LAST_ATTEMPT_SECONDS). Without that bound a

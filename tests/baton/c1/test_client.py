@@ -402,6 +402,35 @@ async def test_a_stalled_upload_names_the_stall(small_window_fake: FakeC1, tmp_p
     )
 
 
+async def test_an_upload_taken_whole_and_never_answered_ends_at_the_stall_bound_and_is_retried(
+    fake: FakeC1, tmp_path: Path
+) -> None:
+    """ConductorOne takes the whole asset, eof and all, and never answers: the attempt waited for its own deadline,
+    30 minutes, three times over, holding a task slot (grants and revokes wait for slots) while the heartbeats went
+    on. The answer must come within `upload_stall` of the upload's end, as each message must be taken within it."""
+    data = _write_random(tmp_path / "f", 3 * CHUNK)
+    fake.hold_upload_answers(times=2)
+    timeouts = CallTimeouts(upload_attempt=600.0, upload_stall=2.0)
+    async with make_client(fake, timeouts=timeouts, upload_retry=FAST_UPLOAD_RETRY) as client:
+        async with asyncio.timeout(120):  # not a measure: a failure instead of the 600 s attempt deadline
+            assert await client.upload_asset(kind_task("sync_full").id, tmp_path / "f") == len(data)
+    assert [call.code for call in fake.recorded().calls_to("UploadAsset")] == ["HELD", "HELD", "OK"]
+    assert fake.recorded().uploads[-1].received_sha256 == hashlib.sha256(data).digest()
+
+
+async def test_an_upload_never_answered_names_what_is_missing(fake: FakeC1, tmp_path: Path) -> None:
+    _write_random(tmp_path / "f", CHUNK)
+    fake.hold_upload_answers(times=3)
+    timeouts = CallTimeouts(upload_attempt=600.0, upload_stall=0.3)
+    async with make_client(fake, timeouts=timeouts, upload_retry=FAST_UPLOAD_RETRY) as client:
+        with pytest.raises(C1TransientError) as caught:
+            async with asyncio.timeout(120):  # not a measure: a failure instead of the 600 s attempt deadline
+                await client.upload_asset(kind_task("sync_full").id, tmp_path / "f")
+    assert str(caught.value) == (
+        f"UploadAsset: ConductorOne at {fake.address} gave no answer within 0.3 s of the upload's end (DEADLINE_EXCEEDED)"
+    )
+
+
 async def test_upload_of_a_missing_file_sends_nothing(fake: FakeC1, client: BatonServiceClient, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         await client.upload_asset(kind_task("sync_full").id, tmp_path / "missing")

@@ -14,15 +14,18 @@ from typing import cast
 import grpc
 import pytest
 import structlog
+from google.protobuf import struct_pb2
 
 from connector.baton import builders as b
 from connector.baton.c1 import BatonServiceClient
+from connector.baton.c1.errors import C1RequestTooLargeError
 from connector.baton.connector import Connector, GrantResult
 from connector.baton.pb.c1.connector.v2 import entitlement_pb2, resource_pb2
 from connector.baton.tasks.full_sync import FullSyncHandler
 from connector.baton.tasks.handlers import Handlers
-from connector.baton.tasks.processor import MAX_REPORT_BYTES, TaskProcessor
+from connector.baton.tasks.processor import MAX_REPORT_BYTES, REPORT_ROOM_BYTES, TaskProcessor
 from connector.baton.tasks.report import GONE_CONFIRMATIONS
+from tests.baton.c1.conftest import LeakGuard, make_client
 from tests.baton.tasks.stubs import INSTANT, StubConnector, StubFullSync
 from tests.fakes.c1 import FakeC1
 from tests.fakes.tasks import grant_task
@@ -193,3 +196,60 @@ async def test_a_success_too_large_for_a_grpc_server_is_reported_without_its_res
     ]
     assert warning["response_bytes"] > MAX_REPORT_BYTES
     assert not [e for e in events if e["log_level"] == "error"]
+
+
+SMALL_LIMIT = 256 * 1024
+
+
+async def test_a_report_refused_as_over_the_servers_own_smaller_limit_is_sent_without_what_does_not_fit(
+    leak_guard: LeakGuard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ConductorOne taking less than gRPC's default 4 MiB (which MAX_REPORT_BYTES assumes) refused a grant's report
+    of 1 MiB as over its limit (RESOURCE_EXHAUSTED, "received message larger than max (N vs. M)") at every attempt:
+    the report was retried until the process stopped, its task slot held, and ConductorOne never heard of the grant.
+    The refusal names the limit: the outcome is fitted to it and sent again, once."""
+    with FakeC1(grpc_options=[("grpc.max_receive_message_length", SMALL_LIMIT)]) as fake:
+        leak_guard.watch(fake)
+        async with make_client(fake) as client:
+            processor, connector = _processor(client)
+            task = grant_task("role", "r1", "member", "u1")
+            task.grant.entitlement.resource.display_name = "r" * (1024 * 1024)
+
+            async def echoing(
+                principal: resource_pb2.Resource, entitlement: entitlement_pb2.Entitlement
+            ) -> GrantResult:
+                return GrantResult(grants=[b.grant(entitlement.resource, "member", principal.id)])
+
+            monkeypatch.setattr(connector.provisioning, "grant", echoing)
+            with structlog.testing.capture_logs() as events:
+                async with asyncio.timeout(60):  # not a measure: a failure instead of retrying for ever
+                    await processor.process(task)
+    (report,) = fake.recorded().finish_tasks[task.id]
+    assert report.WhichOneof("final_state") == "success"
+    assert not report.success.HasField("response")
+    # The refused attempt never reached the fake's handler (grpc refuses it first): its warning says it happened.
+    assert [call.code for call in fake.recorded().calls_to("FinishTask")] == ["OK"]
+    (refused,) = [e for e in events if e["event"] == "task report refused as too large; sending what fits"]
+    assert f"over its {SMALL_LIMIT}-byte gRPC message limit" in refused["error"]
+    (warning,) = [
+        e for e in events if e["event"] == "task response too large to report; reporting the outcome without it"
+    ]
+    assert warning["limit_bytes"] == SMALL_LIMIT - REPORT_ROOM_BYTES
+    assert not [e for e in events if e["log_level"] == "error"]
+
+
+async def test_a_refusal_as_over_the_servers_limit_names_the_limit() -> None:
+    with FakeC1(grpc_options=[("grpc.max_receive_message_length", SMALL_LIMIT)]) as small:
+        async with make_client(small) as client:
+            with pytest.raises(C1RequestTooLargeError) as caught:
+                await client.finish_task(grant_task("role", "r1", "member", "u1").id, response=_big_struct())
+    assert caught.value.limit == SMALL_LIMIT
+    assert caught.value.code == S.RESOURCE_EXHAUSTED
+    assert str(caught.value).startswith("FinishTask: ConductorOne refused the request of ")
+    assert str(caught.value).endswith(f" bytes as over its {SMALL_LIMIT}-byte gRPC message limit (RESOURCE_EXHAUSTED)")
+
+
+def _big_struct() -> struct_pb2.Struct:
+    big = struct_pb2.Struct()
+    big.update({"x": "y" * (2 * SMALL_LIMIT)})
+    return big

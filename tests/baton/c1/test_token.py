@@ -182,6 +182,77 @@ async def test_concurrent_callers_trigger_one_fetch(creds: tuple[str, str]) -> N
     assert len(server.requests) == 1
 
 
+async def test_callers_waiting_on_a_failing_fetch_share_its_failure(creds: tuple[str, str]) -> None:
+    """A token endpoint that is down or silent: the callers that were waiting for the fetch (a poll, the reports, the
+    syncs' heartbeats) hear its failure, and each retries under its own backoff. They used to fetch again one after
+    another: N requests to an endpoint already failing, and against a silent one the last caller waited N x the HTTP
+    timeout (a heartbeat behind four others: 2.5 minutes for one beat)."""
+    arrived, release = asyncio.Event(), asyncio.Event()
+    requests = 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal requests
+        requests += 1
+        arrived.set()
+        await release.wait()
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    source = make_source(creds, handler)
+    callers = [asyncio.create_task(source.token()) for _ in range(5)]
+    await arrived.wait()
+    release.set()
+    results = await asyncio.gather(*callers, return_exceptions=True)
+    assert all(isinstance(result, C1AuthUnavailableError) for result in results), results
+    assert requests == source.fetch_count == 1
+    # The next call, after the failure, fetches again.
+    with pytest.raises(C1AuthUnavailableError):
+        await source.token()
+    assert requests == 2
+
+
+async def test_a_caller_cancelled_while_waiting_leaves_the_fetch_to_the_others(creds: tuple[str, str]) -> None:
+    arrived, release = asyncio.Event(), asyncio.Event()
+    server = TokenServer()
+    sent = 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal sent
+        sent += 1
+        arrived.set()
+        await release.wait()
+        return await server(request)
+
+    source = make_source(creds, handler)
+    first = asyncio.create_task(source.token())
+    second = asyncio.create_task(source.token())
+    await arrived.wait()
+    first.cancel()
+    release.set()
+    assert (await second).value == "tok-1"
+    assert sent == 1, "the fetch under way was dropped with the caller that started it, and made again"
+    with pytest.raises(asyncio.CancelledError):
+        await first
+
+
+async def test_closing_the_source_stops_a_fetch_nobody_waits_for(creds: tuple[str, str]) -> None:
+    arrived, stopped = asyncio.Event(), asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        arrived.set()
+        try:
+            await asyncio.Event().wait()  # a silent endpoint
+        finally:
+            stopped.set()
+        raise AssertionError("unreachable")
+
+    source = make_source(creds, handler)
+    caller = asyncio.create_task(source.token())
+    await arrived.wait()
+    caller.cancel()
+    await source.aclose()
+    assert stopped.is_set()
+
+
 async def test_invalidate_forces_a_refetch_but_a_stale_rejection_keeps_the_newer_token(
     creds: tuple[str, str],
 ) -> None:

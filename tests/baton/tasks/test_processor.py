@@ -16,10 +16,13 @@ from typing import Any
 import grpc
 import pytest
 import structlog
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, struct_pb2
 
+from connector.baton import actions
 from connector.baton.c1.errors import C1FatalError, C1TransientError, C1UnreadableTaskError
+from connector.baton.connector import ActionResult
 from connector.baton.errors import Code, ConnectorError
+from connector.baton.pb.c1.connector.v2 import action_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.tasks import processor as processor_module
 from connector.baton.tasks.outcome import MAX_FAILURE_MESSAGE, Outcome
@@ -767,3 +770,103 @@ async def test_a_sync_failed_by_conductorone_is_reported_with_conductorones_code
     (finish,) = rig.client.finishes
     assert (finish.ok, finish.code, finish.non_retryable) == (False, reported, False)
     assert _errors(events) == []
+
+
+async def test_tasks_on_the_same_access_run_in_the_order_given_and_others_side_by_side() -> None:
+    """A revoke handed out while the grant of the same access still runs waits for it (run side by side, it found
+    nothing to remove yet, and the grant then landed: access kept, reported revoked). A task naming the entitlement by
+    id alone is the same access; other accesses do not wait."""
+    rig = make_rig()
+    rig.connector.provisioning.gate = gate = asyncio.Event()
+    grant = grant_task(*GRANT)
+    revoke = revoke_task(*GRANT)
+    revoke.revoke.grant.entitlement.ClearField("resource")  # by id alone: `role:r1:member`
+    other = grant_task("role", "r1", "member", "u2")
+    first = asyncio.create_task(rig.processor.process(grant))
+    await rig.connector.provisioning.entered.wait()
+    later = [asyncio.create_task(rig.processor.process(task)) for task in (revoke, other)]
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert rig.connector.provisioning.calls == ["grant", "grant"], "the other user's grant runs; the revoke waits"
+    gate.set()
+    await asyncio.gather(first, *later)
+    assert rig.connector.provisioning.calls == ["grant", "grant", "revoke"]
+    assert [f.ok for f in rig.client.finishes] == [True, True, True]
+    assert rig.observer.in_flight == 0
+
+
+async def test_a_task_waiting_for_an_earlier_one_on_the_same_access_is_abandoned_retryable_at_shutdown() -> None:
+    rig = make_rig()
+    rig.connector.provisioning.gate = asyncio.Event()
+    grant, revoke = grant_task(*GRANT), revoke_task(*GRANT)
+    first = asyncio.create_task(rig.processor.process(grant))
+    await rig.connector.provisioning.entered.wait()
+    second = asyncio.create_task(rig.processor.process(revoke))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    rig.processor.abandon_all("the connector is shutting down", finish_within=1.0)
+    await asyncio.gather(first, second)
+    assert rig.connector.provisioning.calls == ["grant"], "the waiting revoke never ran"
+    assert sorted((f.task_id, f.code, f.non_retryable) for f in rig.client.finishes) == sorted(
+        [(grant.id, Code.UNAVAILABLE, False), (revoke.id, Code.UNAVAILABLE, False)]
+    )
+    assert rig.observer.in_flight == 0
+
+
+class _GatedActions:
+    """`disable_user` / `enable_user` naming their user by a resource-id argument; every call waits for `gate`."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.gate = asyncio.Event()
+        self.entered = asyncio.Event()
+
+    def action_names(self) -> list[str]:
+        return ["disable_user", "enable_user"]
+
+    def action_schemas(self) -> list[action_pb2.BatonActionSchema]:
+        user = actions.resource_id_field("user_id", "User", "The user.", ["user"], required=True)
+        return [
+            actions.action_schema(name, name, name, arguments=[user], return_types=[], action_types=[])
+            for name in self.action_names()
+        ]
+
+    async def invoke_action(self, name: str, args: struct_pb2.Struct) -> ActionResult:
+        value = args.fields["user_id"]
+        who = value.string_value or value.struct_value.fields["resource_id"].string_value
+        self.calls.append((name, who))
+        self.entered.set()
+        await self.gate.wait()
+        return ActionResult(response=struct_pb2.Struct())
+
+
+def _action_task(name: str, user: str | dict[str, str]) -> baton_pb2.Task:
+    task = kind_task("action_invoke")
+    task.action_invoke.name = name
+    task.action_invoke.args.update({"user_id": user})
+    return task
+
+
+async def test_actions_on_the_same_resource_run_in_the_order_given() -> None:
+    """An enable then a disable of the same user (a just-in-time window closed early): run side by side, whichever
+    request reached the upstream last decided, and the user could stay enabled with both reported done. The user is
+    named by id or by a resource-id value alike; another user's action does not wait."""
+    rig = make_rig()
+    manager = _GatedActions()
+    rig.connector.action_manager = lambda: manager  # type: ignore[method-assign,assignment]
+    first = asyncio.create_task(rig.processor.process(_action_task("enable_user", "u1")))
+    await manager.entered.wait()
+    later = [
+        asyncio.create_task(rig.processor.process(task))
+        for task in (
+            _action_task("disable_user", {"resource_type_id": "user", "resource_id": "u1"}),
+            _action_task("disable_user", "u2"),
+        )
+    ]
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert manager.calls == [("enable_user", "u1"), ("disable_user", "u2")], "u1's disable waits for its enable"
+    manager.gate.set()
+    await asyncio.gather(first, *later)
+    assert manager.calls[-1] == ("disable_user", "u1")
+    assert [f.ok for f in rig.client.finishes] == [True, True, True]

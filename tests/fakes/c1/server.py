@@ -290,6 +290,11 @@ class FakeC1:
         """The next `times` uploads are never read (a peer alive but stuck): the stream waits on flow control."""
         self.state.stall_uploads(times)
 
+    def hold_upload_answers(self, times: int = 1) -> None:
+        """The next `times` uploads are read to their end, recorded, and never answered (a peer stuck after taking the
+        whole asset): the client waits for the answer until it gives up."""
+        self.state.hold_upload_answers(times)
+
     def accept_uploads_early(self, times: int = 1) -> None:
         """The next `times` uploads are answered OK right after their metadata, as a broken server might."""
         self.state.accept_uploads_early(times)

@@ -153,6 +153,9 @@ class FakeBatonService(baton_pb2_grpc.BatonServiceServicer):
             await _abort(context, record, grpc.StatusCode.INVALID_ARGUMENT, upload.error)
         upload.ok = True
         self._state.record_upload(upload)
+        if self._state.pop_held_upload_answer():
+            record.code = "HELD"
+            await asyncio.Event().wait()
         return baton_pb2.BatonServiceUploadAssetResponse()
 
     async def StartDebugging(

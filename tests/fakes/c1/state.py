@@ -116,6 +116,7 @@ class FakeState:
         self._rpc_delays: dict[str, deque[float]] = {}
         self._early_upload_oks = 0
         self._stalled_uploads = 0
+        self._held_upload_answers = 0
         self._raw_answers: dict[str, deque[bytes]] = {}
         self._token_answers: deque[TokenAnswer] = deque()
         self._token_requests: list[TokenRequestRecord] = []
@@ -220,6 +221,17 @@ class FakeState:
         with self.lock:
             if self._stalled_uploads:
                 self._stalled_uploads -= 1
+                return True
+            return False
+
+    def hold_upload_answers(self, times: int) -> None:
+        with self.lock:
+            self._held_upload_answers += times
+
+    def pop_held_upload_answer(self) -> bool:
+        with self.lock:
+            if self._held_upload_answers:
+                self._held_upload_answers -= 1
                 return True
             return False
 
