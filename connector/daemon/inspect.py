@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from google.protobuf import json_format, message
+from google.protobuf import json_format, message, struct_pb2
 
 from connector.baton.c1z import rows
 from connector.baton.c1z.errors import C1ZFormatError
@@ -162,7 +163,10 @@ def _summary(out: TextIO, as_json: bool, reader: C1ZReader, sync_id: str) -> Non
     per_type = sorted(reader.counts_by_type(sync_id).items())
     counts: list[dict[str, Any]] = [{"resource_type": t, **c} for t, c in per_type]
     if as_json:
-        json.dump({"file": str(reader.path), "sync_id": sync_id, "sync_runs": runs, "counts": counts}, out, indent=2)
+        # A file name is any bytes: one that is not UTF-8 is written as its escapes, as a terminal gets it. Kept as
+        # the lone surrogates Python reads it into, it made JSON that strict parsers refuse.
+        name = os.fsencode(reader.path).decode("utf-8", "backslashreplace")
+        json.dump({"file": name, "sync_id": sync_id, "sync_runs": runs, "counts": counts}, out, indent=2)
         out.write("\n")
         return
     # A run without an end was stopped (or is running): its counts are what it stored so far, not the org.
@@ -221,17 +225,37 @@ def _profile(r: resource_pb2.Resource) -> dict[str, Any]:
     trait's."""
     try:
         if r.HasField("profile"):
-            return _in_key_order(json_format.MessageToDict(r.profile))
+            return _in_key_order(_struct_dict(r.profile))
         for annotation in r.annotations:
             trait_type = _PROFILE_TRAITS.get(annotation.type_url.rsplit(".", 1)[-1])
             if trait_type is None:
                 continue
             trait = trait_type()
             if annotation.Unpack(trait) and trait.HasField("profile"):
-                return _in_key_order(json_format.MessageToDict(trait.profile))
+                return _in_key_order(_struct_dict(trait.profile))
         return {}
     except (ValueError, TypeError, json_format.Error, message.DecodeError) as exc:
         raise C1ZFormatError(f"resource {r.id.resource_type}:{r.id.resource}: unreadable profile: {exc}") from exc
+
+
+def _struct_dict(profile: struct_pb2.Struct) -> dict[str, Any]:
+    """A profile as JSON values, a number JSON cannot carry (NaN, ±infinity: a Struct holds any double) as the string
+    protojson writes for a double field. MessageToDict refuses them, and one such value in one resource's profile
+    ended the whole listing, the table too (which does not show profiles)."""
+    shown = struct_pb2.Struct()
+    shown.CopyFrom(profile)
+    pending = list(shown.fields.values())
+    while pending:
+        value = pending.pop()
+        kind = value.WhichOneof("kind")
+        if kind == "number_value" and not math.isfinite(value.number_value):
+            number = value.number_value
+            value.string_value = "NaN" if math.isnan(number) else "Infinity" if number > 0 else "-Infinity"
+        elif kind == "struct_value":
+            pending.extend(value.struct_value.fields.values())
+        elif kind == "list_value":
+            pending.extend(value.list_value.values)
+    return dict(json_format.MessageToDict(shown))
 
 
 def _in_key_order(profile: dict[str, Any]) -> dict[str, Any]:
@@ -298,11 +322,19 @@ def _json_list(out: TextIO, listing: Iterable[dict[str, Any]]) -> None:
     out.write("]\n" if empty else "\n]\n")
 
 
+# A column is padded to its widest value up to this many characters; a longer value is printed whole and unpadded,
+# widening its own line only. Padded to the widest, one display name of 3 MB (a user's own, or 7 KB of a hostile file)
+# made every line of the listing 3 MB: 33 MB printed for 10 users, gigabytes for an org.
+_MAX_PADDED = 64
+
+
 def _table(out: TextIO, listing: Listing, columns: Sequence[str]) -> int:
     """The rows as a table, read twice (the widths first); returns how many."""
     widths = [len(c) for c in columns]
     for row in listing():
-        widths = [max(w, len(_shown(str(row.get(c, ""))))) for w, c in zip(widths, columns, strict=True)]
+        widths = [
+            max(w, min(len(_shown(str(row.get(c, "")))), _MAX_PADDED)) for w, c in zip(widths, columns, strict=True)
+        ]
     out.write("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip() + "\n")
     count = 0
     for row in listing():

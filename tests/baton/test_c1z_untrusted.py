@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from connector.baton.c1z import envelope
 from connector.baton.c1z.errors import C1ZFormatError
 from connector.baton.c1z.reader import C1ZReader
+from connector.baton.c1z.store import C1ZStore
 from connector.baton.sync.state import SETTINGS_KEY
 from connector.baton.sync.to_file import sync_to_file
 from connector.daemon import inspect
@@ -127,6 +128,8 @@ def _write(name: str, data: bytes) -> Callable[[Path], Path]:
 
 
 GOOD = SAMPLE.read_bytes()
+# 80 KB that do not compress: the decompression cap (1000x the file) then admits a database of 80 MB.
+_PADDING = ("CREATE TABLE padding (noise blob)", "INSERT INTO padding VALUES (randomblob(80000))")
 HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
     "directory": (lambda tmp: tmp, "is a directory"),
     "fifo": (_fifo, "is a FIFO"),
@@ -234,6 +237,86 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
         ),
         "holds a virtual table 'v1_assets'",
     ),
+    # Rules on which rows a write keeps. A one-shot sync into the first file stored none of its 99 grants (IGNORE on
+    # the NULL expansion most grants have) and into the second 3 of 33 resources (REPLACE: one per type), and each
+    # saved its sync as complete, without a word.
+    "a conflict clause": (
+        lambda tmp: rewritten(
+            SAMPLE,
+            tmp,
+            "DROP INDEX idx_grants_sync_expansion_v1",
+            "ALTER TABLE v1_grants DROP COLUMN expansion",
+            "ALTER TABLE v1_grants ADD COLUMN expansion blob NOT NULL ON CONFLICT IGNORE DEFAULT ''",
+        ),
+        "holds a table with a conflict clause (ON CONFLICT) 'v1_grants'",
+    ),
+    "a unique constraint that replaces rows": (
+        lambda tmp: rewritten(
+            SAMPLE,
+            tmp,
+            "CREATE TABLE copied (id integer primary key, resource_type_id text not null UNIQUE ON CONFLICT REPLACE, "
+            "external_id text not null, parent_resource_type_id text, parent_resource_id text, data blob not null, "
+            "sync_id text not null, discovered_at datetime not null)",
+            "DROP TABLE v1_resources",
+            "ALTER TABLE copied RENAME TO v1_resources",
+        ),
+        "holds a table with a conflict clause (ON CONFLICT) 'v1_resources'",
+    ),
+    "a collation": (
+        lambda tmp: rewritten(SAMPLE, tmp, "ALTER TABLE v1_assets ADD COLUMN note text COLLATE NOCASE"),
+        "holds a table comparing text by a collation of its own 'v1_assets'",
+    ),
+    "an index with a collation": (
+        lambda tmp: rewritten(
+            SAMPLE,
+            tmp,
+            "DROP INDEX idx_grants_external_sync_v1",
+            "CREATE UNIQUE INDEX idx_grants_external_sync_v1 ON v1_grants (external_id COLLATE NOCASE, sync_id)",
+        ),
+        "holds an index comparing text by a collation of its own 'idx_grants_external_sync_v1'",
+    ),
+    "many tables": (
+        lambda tmp: rewritten(
+            SAMPLE, tmp, *(f"CREATE TABLE extra{n} (id integer primary key, note text)" for n in range(1000))
+        ),
+        "not a c1z database (it holds 1,022 tables, indexes and other objects; a c1z holds a few dozen, at most 1,000",
+    ),
+    # Every use of a file reads all its sync runs. A 1 MB file of 3 million runs took inspect 1.1 GB and three
+    # minutes; one whose token was 600 MB of one letter (incompressible padding lifts the decompression cap) took
+    # 1.2 GB. Both are refused before a run is read.
+    "many sync runs": (
+        lambda tmp: rewritten(
+            SAMPLE,
+            tmp,
+            "DROP INDEX idx_sync_runs_sync_id_v1",
+            "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 10000) "
+            "INSERT INTO v1_sync_runs (sync_id, started_at, sync_token) SELECT x, '', '' FROM n",
+        ),
+        "v1_sync_runs holds 10,001 sync runs, more than the 10,000 a c1z may hold",
+    ),
+    "a long sync id": (
+        lambda tmp: rewritten(SAMPLE, tmp, "UPDATE v1_sync_runs SET sync_id = printf('%.*c', 1025, 'k')"),
+        "v1_sync_runs row 1 holds a sync id, time or type longer than 1,024 characters",
+    ),
+    "a state token over the value limit": (
+        lambda tmp: rewritten(
+            SAMPLE, tmp, *_PADDING, f"UPDATE v1_sync_runs SET sync_token = printf('%.*c', {(64 << 20) + 1}, 'a')"
+        ),
+        "damaged SQLite database: a value larger than 64 MiB",
+    ),
+    "state tokens together over the limit": (
+        lambda tmp: rewritten(
+            SAMPLE,
+            tmp,
+            *_PADDING,
+            f"UPDATE v1_sync_runs SET sync_token = printf('%.*c', {22 << 20}, 'a')",
+            "INSERT INTO v1_sync_runs (sync_id, started_at, sync_token, ended_at) "
+            "SELECT 'b' || sync_id, started_at, sync_token, ended_at FROM v1_sync_runs",
+            "INSERT INTO v1_sync_runs (sync_id, started_at, sync_token, ended_at) "
+            "SELECT 'c' || sync_id, started_at, sync_token, ended_at FROM v1_sync_runs WHERE id = 1",
+        ),
+        "the state tokens and stats of its 3 sync runs take more than 64 MiB",
+    ),
 }
 
 
@@ -247,6 +330,19 @@ def test_inspect_names_the_file_and_the_problem(case: str, tmp_path: Path) -> No
     assert err.startswith(f"baton-datadog: inspect: {path}")
     assert phrase in err
     assert len(err.splitlines()) == 1
+
+
+def test_a_value_over_the_limit_is_refused_unread(tmp_path: Path) -> None:
+    """Any value of the file, not only the sync runs': a resource type id of 64 MiB was read, grouped and printed."""
+    path = rewritten(
+        SAMPLE,
+        tmp_path,
+        *_PADDING,
+        f"UPDATE v1_resources SET resource_type_id = printf('%.*c', {(64 << 20) + 1}, 'u') WHERE id = 1",
+    )
+    code, out, err = run_inspect(path)
+    assert (code, out) == (1, "")
+    assert err == f"baton-datadog: inspect: {path}: cannot read v1_resources: a value larger than 64 MiB\n"
 
 
 def test_bad_rows_are_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
@@ -347,6 +443,13 @@ async def test_one_shot_refuses_what_is_not_a_c1z_and_leaves_it_alone(case: str,
         "a CHECK constraint",
         "a generated column",
         "a default that is an expression",
+        "many sync runs",
+        "a state token over the value limit",
+        "a conflict clause",
+        "a unique constraint that replaces rows",
+        "a collation",
+        "an index with a collation",
+        "many tables",
     ],
 )
 async def test_one_shot_restarts_over_a_damaged_c1z(case: str, tmp_path: Path) -> None:
@@ -369,6 +472,37 @@ async def test_one_shot_restarts_over_a_damaged_c1z(case: str, tmp_path: Path) -
         assert reader.connection.execute(schema).fetchall() == expected
 
 
+async def test_the_files_query_planner_statistics_do_not_steer_the_store(tmp_path: Path) -> None:
+    """ANALYZE's `sqlite_stat1` is the file's word on its tables' shape, and SQLite plans by it: made-up figures
+    turned the lookup of a resumed run's stored parents (`stored_resources`, one per page) into a scan of every row
+    of v1_resources, and the saved file carried them on."""
+    path = rewritten(
+        SAMPLE,
+        tmp_path,
+        "ANALYZE",
+        "DELETE FROM sqlite_stat1",
+        "INSERT INTO sqlite_stat1 VALUES ('v1_resources', 'idx_resources_parent_resource_id_v1', '10000000 10000000 10000000')",
+        "INSERT INTO sqlite_stat1 VALUES ('v1_resources', NULL, '10000000')",
+    )
+    lookup = (
+        "EXPLAIN QUERY PLAN SELECT resource_type_id, external_id FROM v1_resources "
+        "WHERE sync_id = ? AND external_id IN (?, ?)"
+    )
+    saved = tmp_path / "saved.c1z"
+    store = await C1ZStore.open(path, tmp_path)
+    try:
+        plan = await store._call(lambda: store._db.conn.execute(lookup, ("s", "a", "b")).fetchall())
+        assert [step[3] for step in plan] == [
+            "SEARCH v1_resources USING INDEX idx_resources_parent_resource_id_v1 (external_id=? AND sync_id=?)"
+        ]
+        await store.save(saved)
+    finally:
+        await store.close()
+    with C1ZReader(saved) as reader:
+        schema = reader.connection.execute("SELECT name FROM sqlite_master WHERE name LIKE 'sqlite%'").fetchall()
+        assert schema == [], "the saved file holds no statistics"
+
+
 # -- old Go SDK files (issue 8 §4) ----------------------------------------------------------------------------
 
 
@@ -386,6 +520,39 @@ def test_inspect_shows_an_old_sdk_file(fixture: Path, counts: tuple[int, int, in
     code, out, _ = run_inspect(fixture, "--grants")
     assert code == 0
     assert len(json.loads(out)) == counts[2]
+
+
+def test_a_go_file_of_slim_grants_lists_what_each_grant_is(tmp_path: Path) -> None:
+    """A Go writer with `WithV2GrantsWriter` keeps only a grant's id and annotations in its blob; Go's readers rebuild
+    the entitlement {id, resource id} and principal {id} from the row's columns (c1z-format.md §2.5). Every grant was
+    listed with neither (`"entitlement": ""`, `"principal": ":"`)."""
+    from connector.baton.pb.c1.connector.v2 import grant_pb2
+
+    full = FIXTURE_DIR / "sync.36zfOAoWMxQdISbixanQCRBiX7E.expanded.c1z"
+    db = tmp_path / "edit.sqlite"
+    db.write_bytes(db_of(full))
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        for row_id, blob in conn.execute("SELECT id, data FROM v1_grants").fetchall():
+            grant = grant_pb2.Grant.FromString(blob)
+            grant.ClearField("entitlement")
+            grant.ClearField("principal")
+            conn.execute("UPDATE v1_grants SET data = ? WHERE id = ?", (grant.SerializeToString(), row_id))
+        conn.commit()
+    slim = tmp_path / "slim.c1z"
+    slim.write_bytes(c1z_of(db.read_bytes()))
+
+    code, out, err = run_inspect(full, "--grants")
+    assert code == 0, err
+    expected = json.loads(out)
+    assert all(row["entitlement"] and row["principal"] != ":" for row in expected)
+    code, out, err = run_inspect(slim, "--grants")
+    assert code == 0, err
+    assert json.loads(out) == expected
+    with C1ZReader(full) as reader:
+        whole = {g.id: (g.entitlement.id, g.entitlement.resource.id, g.principal.id) for g in reader.grants()}
+    with C1ZReader(slim) as reader:
+        stubs = {g.id: (g.entitlement.id, g.entitlement.resource.id, g.principal.id) for g in reader.grants()}
+    assert stubs == whole
 
 
 async def test_one_shot_replaces_an_old_sdk_file(tmp_path: Path) -> None:
@@ -507,6 +674,7 @@ _SWAPPED_GROUP = (
 # done yet are).
 _OTHER = "holds another resource than its key names"
 _NO_OBJECT = "holds an object that is not a blob of at most 4 MiB"
+_OTHER_TYPE = "holds another resource type than its key names"
 # Text where the blob belongs: FromString raised a TypeError, and the resume ended as "unexpected error".
 _TEXT_GROUP = "UPDATE v1_resources SET data = CAST('x' AS TEXT) WHERE external_id = 'group:g0'"
 
@@ -519,6 +687,9 @@ _TEXT_GROUP = "UPDATE v1_resources SET data = CAST('x' AS TEXT) WHERE external_i
         (12, _SWAPPED_GROUP, _OTHER),
         (12, _TEXT_GROUP, _NO_OBJECT),
         (12, "UPDATE v1_resource_types SET data = 7", _NO_OBJECT),
+        # A type under another type's key: the run went on and was saved complete with `group` keyed `junk`.
+        (30, "UPDATE v1_resource_types SET external_id = 'junk' WHERE external_id = 'group'", _OTHER_TYPE),
+        (12, "UPDATE v1_resource_types SET data = x''", _OTHER_TYPE),
     ],
 )
 async def test_an_unfinished_run_whose_rows_hold_other_resources_than_their_keys_starts_over(
@@ -629,3 +800,18 @@ def test_fuzz_mutated_database_in_a_valid_envelope(edits: list[tuple[int, int]],
     for at, value in edits:
         data[at] = value
     _inspect_bytes(c1z_of(bytes(data), content_size=False), *listing)
+
+
+async def test_every_connection_to_a_file_treats_its_schema_as_untrusted(tmp_path: Path) -> None:
+    """SQLite in this build trusts a database's schema by default (`trusted_schema` 1): SQL that a file brings in a
+    view, trigger, index expression or default could call functions with side effects. The schema checks refuse
+    such objects; the pragma is the second line, on the reader's connection and the store's."""
+    with C1ZReader(SAMPLE) as reader:
+        assert reader.connection.execute("PRAGMA trusted_schema").fetchone() == (0,)
+    shutil.copy(SAMPLE, tmp_path / "s.c1z")
+    store = await C1ZStore.open(tmp_path / "s.c1z")
+    try:
+        pragma = await store._call(lambda: store._db.conn.execute("PRAGMA trusted_schema").fetchall())
+        assert pragma == [(0,)]
+    finally:
+        await store.close()

@@ -383,3 +383,15 @@ async def test_a_directory_that_cannot_be_synced_still_saves_the_c1z(
     with C1ZReader(out) as reader:
         assert [run.sync_id for run in reader.sync_runs()] == [result.sync_id]
     assert names(out.parent) == ["s.c1z"]
+
+
+def test_a_killed_save_through_a_link_is_swept_where_it_was_written(tmp_path: Path) -> None:
+    """`--file` naming a link: the save writes its temp file beside the target (renaming over the link would replace
+    it), so the next start must sweep there; it swept beside the link, and the dead save's file stayed for good."""
+    real, links = tmp_path / "real", tmp_path / "links"
+    real.mkdir()
+    links.mkdir()
+    (links / "out.c1z").symlink_to(real / "sync.c1z")
+    (real / "sync.c1z.dead_k9z.tmp").write_bytes(b"half a c1z")  # an interrupted save of a dead process
+    assert [p.name for p in sweep_stale_partials(links / "out.c1z")] == ["sync.c1z.dead_k9z.tmp"]
+    assert names(real) == []

@@ -179,6 +179,65 @@ def test_text_from_the_file_reaches_a_terminal_as_text_never_as_its_commands(tmp
     assert hostile in [row["display_name"] for row in json.loads(as_json.stdout)]
 
 
+def test_a_file_name_that_is_not_utf8_reaches_a_terminal_escaped_and_json_as_text(tmp_path: Path) -> None:
+    """A file name is any bytes. In a UTF-8 locale (the image's C.UTF-8) Python writes the ones that are not UTF-8
+    back raw: 0x9b, a C1 CSI to an 8-bit terminal, reached it as it was. In --json they were lone surrogates
+    (`"\\udc9b"`), which strict JSON parsers refuse."""
+    path = tmp_path / os.fsdecode(b"\x9b\xff.c1z")
+    path.write_bytes(IN_PROGRESS.read_bytes())
+    for args in ((), ("--json",), ("--sync-id", "nope")):
+        done = subprocess.run(
+            [sys.executable, "-m", "connector", "inspect", str(path), *args],
+            capture_output=True,
+            check=False,
+            timeout=120,
+            env={**os.environ, "LC_ALL": "C.UTF-8", "PYTHONIOENCODING": ""},
+        )
+        output = done.stdout + done.stderr
+        assert done.returncode == (2 if "nope" in args else 0), output
+        assert b"\x9b" not in output
+        assert b"\xff" not in output
+        assert b"\\udc" not in output
+        if args == ("--json",):
+            assert json.loads(done.stdout)["file"] == f"{tmp_path}/\\x9b\\xff.c1z"
+        else:
+            assert os.fsencode(tmp_path) + b"/\\x9b\\xff.c1z" in output
+
+
+def test_one_long_value_widens_its_own_line_not_every_line_of_the_table(tmp_path: Path) -> None:
+    """Each column was padded to its widest value: a display name of 3 MB (7 KB of c1z) made each of the listing's
+    lines 3 MB, 33 MB printed for 10 users. The long value is still printed whole."""
+    import sqlite3
+
+    from connector.baton.pb.c1.connector.v2 import resource_pb2
+    from tests.baton.test_c1z_untrusted import c1z_of, db_of
+
+    long_name = "n" * 200_000
+    db = tmp_path / "edit.sqlite"
+    db.write_bytes(db_of(IN_PROGRESS))
+    conn = sqlite3.connect(db)
+    row_id, blob = conn.execute("SELECT id, data FROM v1_resources WHERE resource_type_id = 'user' LIMIT 1").fetchone()
+    resource = resource_pb2.Resource.FromString(blob)
+    resource.display_name = long_name
+    conn.execute("UPDATE v1_resources SET data = ? WHERE id = ?", (resource.SerializeToString(), row_id))
+    conn.execute("UPDATE v1_resources SET resource_type_id = ? WHERE resource_type_id = 'group'", ("g" * 100_000,))
+    conn.commit()
+    conn.close()
+    path = tmp_path / "wide.c1z"
+    path.write_bytes(c1z_of(db.read_bytes()))
+
+    listed = inspect(str(path), "--resources", "user")
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert len(lines) == 1 + 10 + 1
+    assert sum(long_name in line for line in lines) == 1
+    assert max(len(line) for line in lines if long_name not in line) < 1_000
+    summary = inspect(str(path))
+    assert summary.returncode == 0, summary.stderr
+    assert "g" * 100_000 in summary.stdout
+    assert len(summary.stdout) < 102_000  # the long type id once, the rest of the summary as always
+
+
 def test_the_choices_an_error_lists_are_a_few_not_the_whole_file(tmp_path: Path) -> None:
     """A typo in --sync-id listed every sync id of the file on the error line: a file's million runs, one line."""
     import sqlite3
@@ -259,6 +318,48 @@ def test_a_profile_is_in_key_order_at_every_level() -> None:
     assert list(shown) == ["a", "b"]
     assert list(shown["b"]) == ["a", "z"]
     assert list(shown["b"]["a"][0]) == ["x", "y"]
+
+
+def test_a_profile_number_json_cannot_carry_is_shown_as_protojson_writes_it(tmp_path: Path) -> None:
+    """A Struct holds any double. MessageToDict refuses NaN and infinities, and one in one resource's profile ended the
+    whole listing (exit 1): the table too, which does not show profiles, and --json after its opening bracket."""
+    import math
+    import sqlite3
+
+    from connector.baton.pb.c1.connector.v2 import resource_pb2
+    from tests.baton.test_c1z_untrusted import c1z_of, db_of
+
+    db = tmp_path / "edit.sqlite"
+    db.write_bytes(db_of(IN_PROGRESS))
+    conn = sqlite3.connect(db)
+    row_id, blob = conn.execute("SELECT id, data FROM v1_resources WHERE resource_type_id = 'user' LIMIT 1").fetchone()
+    resource = resource_pb2.Resource.FromString(blob)
+    resource.profile.fields["score"].number_value = math.inf
+    resource.profile.fields["nested"].struct_value.fields["low"].number_value = -math.inf
+    resource.profile.fields["list"].list_value.values.add().number_value = math.nan
+    resource.profile.fields["list"].list_value.values.add().number_value = 2.5
+    conn.execute("UPDATE v1_resources SET data = ? WHERE id = ?", (resource.SerializeToString(), row_id))
+    conn.commit()
+    conn.close()
+    path = tmp_path / "numbers.c1z"
+    path.write_bytes(c1z_of(db.read_bytes()))
+
+    table = inspect(str(path), "--resources", "user")
+    assert table.returncode == 0, table.stderr
+    assert len(table.stdout.splitlines()) == 1 + 10 + 1
+    listed = inspect(str(path), "--resources", "user", "--json")
+    assert listed.returncode == 0, listed.stderr
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    shown = json.loads(listed.stdout, parse_constant=refuse)
+    (profile,) = [row["profile"] for row in shown if row["id"] == resource.id.resource]
+    assert {k: profile[k] for k in ("score", "nested", "list")} == {
+        "score": "Infinity",
+        "nested": {"low": "-Infinity"},
+        "list": ["NaN", 2.5],
+    }
 
 
 def test_whole_numbers_of_a_profile_are_shown_as_integers() -> None:

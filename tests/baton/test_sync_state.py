@@ -111,6 +111,15 @@ def test_a_token_holding_more_actions_than_a_sync_stacks_cannot_be_resumed() -> 
         ss.SyncState.unmarshal(token(ss.MAX_ACTIONS + 1))
 
 
+def test_a_token_holding_more_values_than_its_actions_could_is_refused_before_it_is_parsed() -> None:
+    """The action count is checked after json.loads: 64 MiB of tiny members ({"1":{},"2":{},...}, outside the
+    order) took 800 MB to parse, from a c1z of a few MB. The largest token of MAX_ACTIONS still parses (above)."""
+    members = ",".join(f'"{i}":{{}}' for i in range(ss.MAX_TOKEN_VALUES))
+    token = '{"version":1,"actions_map":{' + members + '},"action_order":[]}'
+    with pytest.raises(ValueError, match="sync token holds more than 1,000,000 values; the sync cannot be resumed"):
+        ss.SyncState.unmarshal(token)
+
+
 def test_finishing_an_action_a_resumed_token_names_twice_removes_it_wherever_it_stands() -> None:
     # Finishing the top of the stack is a pop (the usual case, a targeted sync's), but not when the action below it
     # is the same one: the repeat of a damaged token's order must go too, or the action would run again.

@@ -9,10 +9,11 @@ The reader blocks (decompression, SQLite): it is for CLIs, tests and worker thre
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import cast
 
 from google.protobuf.message import DecodeError
 
@@ -46,7 +47,9 @@ class C1ZReader:
             yield
         except C1ZFormatError:
             raise
-        except (sqlite3.Error, DecodeError, ValueError, TypeError, OverflowError) as exc:
+        except sqlite3.Error as exc:
+            raise C1ZFormatError(f"{self.path}: cannot read {what}: {rows.value_problem(exc)}") from exc
+        except (DecodeError, ValueError, TypeError, OverflowError) as exc:
             raise C1ZFormatError(f"{self.path}: cannot read {what}: {exc}") from exc
 
     def __enter__(self) -> C1ZReader:
@@ -125,12 +128,45 @@ class C1ZReader:
     def grants(
         self, resource_type_id: str | None = None, sync_id: str | None = None, *, with_expansion: bool = True
     ) -> Iterator[grant_pb2.Grant]:
-        """Grants of a sync; `with_expansion` re-attaches the GrantExpandable that the writer moved out."""
+        """Grants of a sync; `with_expansion` re-attaches the GrantExpandable that the writer moved out, and a slim
+        grant (a Go writer's `WithV2GrantsWriter`: no entitlement or principal in the blob) gets the stubs its row's
+        columns name, as Go's readers rebuild them (c1z-format.md §2.5): it was listed with neither."""
         where, params = ("resource_type_id = ?", (resource_type_id,)) if resource_type_id else ("", ())
         extra = "expansion" if "expansion" in self._grant_columns else ""
+        stubs = _GRANT_STUB_COLUMNS if self._grant_columns.issuperset(_GRANT_STUB_COLUMNS) else ()
         with self._decoding("v1_grants"):
-            for row in rows.iter_blobs(self._conn, "v1_grants", self._sync(sync_id), where, params, extra):
+            for row in rows.iter_blobs(
+                self._conn, "v1_grants", self._sync(sync_id), where, params, extra, plain_columns=stubs
+            ):
                 grant = grant_pb2.Grant.FromString(row[1])
                 if with_expansion and extra and row[2]:
                     grant.annotations.add().Pack(annotation_grant_pb2.GrantExpandable.FromString(row[2]))
+                if stubs:
+                    _rebuild_stubs(grant, row[0], row[len(row) - len(stubs) :])
                 yield grant
+
+
+_GRANT_STUB_COLUMNS = (
+    "entitlement_id",
+    "resource_type_id",
+    "resource_id",
+    "principal_resource_type_id",
+    "principal_resource_id",
+)
+
+
+def _rebuild_stubs(grant: grant_pb2.Grant, row_id: object, values: Sequence[object]) -> None:
+    """Go's stubs for what a slim grant's blob leaves out: entitlement {id, resource.id}, principal {id}, from the
+    row's `_GRANT_STUB_COLUMNS`."""
+    if grant.HasField("entitlement") and grant.HasField("principal"):
+        return
+    if not all(isinstance(value, str) for value in values):
+        raise ValueError(f"v1_grants row {row_id} holds a value of the wrong type")
+    entitlement_id, resource_type_id, resource_id, principal_type_id, principal_id = cast("Sequence[str]", values)
+    if not grant.HasField("entitlement"):
+        grant.entitlement.id = entitlement_id
+        grant.entitlement.resource.id.resource_type = resource_type_id
+        grant.entitlement.resource.id.resource = resource_id
+    if not grant.HasField("principal"):
+        grant.principal.id.resource_type = principal_type_id
+        grant.principal.id.resource = principal_id

@@ -23,6 +23,35 @@ BATCH_ROWS = 1000
 # unread (SQLite never hands them over).
 MAX_OBJECT_BYTES = 4 << 20
 _REFUSED = -1
+# The most bytes SQLite hands over, or works on, for any one value of a file (SQLITE_LIMIT_LENGTH, set by
+# `guard_connection` on every connection to one): a larger one is SQLITE_TOOBIG before it is loaded. The largest value
+# a c1z really holds is an unfinished sync's state token: at most 100,000 actions (state.MAX_ACTIONS) of a few
+# hundred bytes. Without it, a 1 MB file whose token or id was 600 MB of one letter took `inspect` 1.2 GB.
+MAX_VALUE_BYTES = 64 << 20
+# What one file's sync runs may hold: every use of a file reads them all (to pick the run to show, resume or build
+# on). Go keeps two (its keep-limit, c1z-format.md §2.3). A 1 MB file of 3 million runs took `inspect` 1.1 GB and
+# three minutes, and a resume would have parsed each start time on the event loop.
+MAX_SYNC_RUNS = 10_000
+MAX_SYNC_RUN_FIELD = 1024  # characters of a sync id, a time or a type
+MAX_SYNC_RUNS_TEXT = 64 << 20  # characters of all the runs' state tokens and stats together
+
+
+def guard_connection(conn: sqlite3.Connection) -> sqlite3.Connection:
+    """`conn` to a file's database, with SQLite refusing any value over `MAX_VALUE_BYTES` (see `value_problem`) and
+    treating the file's schema as untrusted (`trusted_schema=OFF`: SQL in a view, trigger, index expression or
+    default that the file brings may call no function with side effects). The schema checks refuse triggers and
+    views anyway; this build of SQLite trusts a schema by default, and a check missing one shape should not be
+    the only line."""
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+    conn.execute("PRAGMA trusted_schema=OFF")
+    return conn
+
+
+def value_problem(exc: sqlite3.Error) -> str:
+    """SQLite's error in words for a message naming the file: SQLITE_TOOBIG is the file's value over the limit."""
+    if getattr(exc, "sqlite_errorname", "") == "SQLITE_TOOBIG":
+        return f"a value larger than {MAX_VALUE_BYTES >> 20} MiB"
+    return str(exc)
 
 
 def object_column(column: str) -> str:
@@ -223,7 +252,9 @@ def read_sync_runs(conn: sqlite3.Connection) -> list[SyncRun]:
         "supports_diff": "0",
         "stats": "NULL",
     }
-    picked = ", ".join(name if name in have else default for name, default in optional.items())
+    expressions = {name: name if name in have else default for name, default in optional.items()}
+    _check_sync_run_sizes(conn, expressions)
+    picked = ", ".join(expressions.values())
     sql = f"SELECT id, sync_id, started_at, ended_at, sync_token, {picked} FROM v1_sync_runs ORDER BY id"  # noqa: S608
     runs = []
     for row in conn.execute(sql):
@@ -245,6 +276,33 @@ def read_sync_runs(conn: sqlite3.Connection) -> list[SyncRun]:
             )
         )
     return runs
+
+
+def _check_sync_run_sizes(conn: sqlite3.Connection, expressions: dict[str, str]) -> None:
+    """Raise `ValueError` when the sync runs would not fit the bounds above: checked in SQL, before any is read."""
+    short = ", ".join(
+        f"coalesce(length({column}), 0)"
+        for column in ("sync_id", "started_at", "ended_at", expressions["sync_type"], expressions["parent_sync_id"])
+    )
+    text = f"coalesce(length(sync_token), 0) + coalesce(length({expressions['stats']}), 0)"
+    count, longest, total = conn.execute(
+        f"SELECT count(*), max(max({short})), total({text}) FROM v1_sync_runs"  # noqa: S608 - our SQL
+    ).fetchone()
+    if count > MAX_SYNC_RUNS:
+        raise ValueError(f"v1_sync_runs holds {count:,} sync runs, more than the {MAX_SYNC_RUNS:,} a c1z may hold")
+    if (longest or 0) > MAX_SYNC_RUN_FIELD:
+        row = conn.execute(
+            f"SELECT id FROM v1_sync_runs WHERE max({short}) > ? ORDER BY id LIMIT 1",  # noqa: S608 - our SQL
+            (MAX_SYNC_RUN_FIELD,),
+        ).fetchone()
+        raise ValueError(
+            f"v1_sync_runs row {row[0]} holds a sync id, time or type longer than {MAX_SYNC_RUN_FIELD:,} characters"
+        )
+    if total > MAX_SYNC_RUNS_TEXT:
+        raise ValueError(
+            f"v1_sync_runs: the state tokens and stats of its {count:,} sync runs take more than "
+            f"{MAX_SYNC_RUNS_TEXT >> 20} MiB"
+        )
 
 
 def latest_finished(runs: Sequence[SyncRun], sync_type: str | None = None) -> SyncRun | None:
@@ -275,11 +333,14 @@ def iter_blobs(
     params: Sequence[Any] = (),
     extra_column: str = "",  # a nullable object column, e.g. "expansion"
     page_size: int = BATCH_ROWS,
+    plain_columns: Sequence[str] = (),
 ) -> Iterator[tuple[Any, ...]]:
     """Rows of one sync in id order, fetched by keyset pages so memory stays flat for any row count: (id, data,
-    extra) with each object read through `object_column` and checked (a ValueError naming the row otherwise)."""
+    extra, *plain) with each object read through `object_column` and checked (a ValueError naming the row
+    otherwise), and the plain columns as they are."""
     last_id = 0
     select = f"id, {object_column('data')}{', ' + object_column(extra_column) if extra_column else ''}"
+    select += "".join(f", {column}" for column in plain_columns)
     condition = f" AND ({where})" if where else ""
     sql = (
         f"SELECT {select} FROM {table} WHERE sync_id = ? AND id > ?{condition} "  # noqa: S608
@@ -289,7 +350,7 @@ def iter_blobs(
         rows = conn.execute(sql, (sync_id, last_id, *params, page_size)).fetchall()
         for row in rows:
             extra = (optional_object_bytes(row[2], table, row[0]),) if extra_column else ()
-            yield (row[0], object_bytes(row[1], table, row[0]), *extra)
+            yield (row[0], object_bytes(row[1], table, row[0]), *extra, *row[2 + len(extra) :])
         if len(rows) < page_size:
             return
         last_id = rows[-1][0]

@@ -128,6 +128,11 @@ DEFERRED_INDEXES: tuple[str, ...] = (
     "idx_grants_external_sync_v1",
 )
 
+# The most tables, indexes and other objects a file's schema may hold: Go's has 7 tables and 17 indexes. Each is checked
+# (`_schema_code`) and then carried into every file saved from it: 40,000 empty ones (400 KB of c1z) took `inspect`
+# 7 s, and a sync into the file as long again per connection, saving them all.
+MAX_SCHEMA_OBJECTS = 1000
+
 # What a reader needs of a file, whatever SDK version wrote it; everything else is optional.
 REQUIRED_COLUMNS: dict[str, frozenset[str]] = {
     "v1_sync_runs": frozenset({"sync_id", "started_at", "ended_at", "sync_token"}),
@@ -180,7 +185,7 @@ def connect_read_only(db_path: Path) -> sqlite3.Connection:
     SQLite opened another (empty) file, and every c1z read as "no table v1_sync_runs" (a one-shot sync started over
     from a good --file, inspect refused them all). `as_uri` percent-encodes them.
     """
-    return sqlite3.connect(Path(os.path.abspath(db_path)).as_uri() + "?mode=ro", uri=True)
+    return rows.guard_connection(sqlite3.connect(Path(os.path.abspath(db_path)).as_uri() + "?mode=ro", uri=True))
 
 
 def check_readable(db_path: Path, source: Path) -> None:
@@ -197,6 +202,12 @@ def check_readable(db_path: Path, source: Path) -> None:
         verdict = conn.execute("PRAGMA quick_check(1)").fetchone()
         if verdict is None or verdict[0] != "ok":
             raise DamagedC1ZError(f"{source}: damaged SQLite database ({verdict[0] if verdict else 'no verdict'})")
+        objects = int(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
+        if objects > MAX_SCHEMA_OBJECTS:
+            raise DamagedC1ZError(
+                f"{source}: not a c1z database (it holds {objects:,} tables, indexes and other objects; a c1z holds "
+                f"a few dozen, at most {MAX_SCHEMA_OBJECTS:,} are read)"
+            )
         code = _schema_code(conn)
         if code:
             raise DamagedC1ZError(
@@ -220,7 +231,9 @@ def check_readable(db_path: Path, source: Path) -> None:
     except ValueError as exc:
         raise DamagedC1ZError(f"{source}: {exc}") from exc
     except sqlite3.Error as exc:
-        raise _unreadable(db_path, exc) or DamagedC1ZError(f"{source}: damaged SQLite database: {exc}") from exc
+        raise _unreadable(db_path, exc) or DamagedC1ZError(
+            f"{source}: damaged SQLite database: {rows.value_problem(exc)}"
+        ) from exc
     finally:
         conn.close()
 
@@ -252,6 +265,7 @@ def _schema_code(conn: sqlite3.Connection) -> str:
     column or a default that is an expression run on each row stored, whatever their cost: a CHECK or an index on
     `length(printf('%.*c', 300000000, 'x'))` took a second and 300 MB per row a resumed sync wrote. Go writes none
     of them but the two partial grant indexes (ours too, `DDL`); plain tables and indexes cost at most a pass.
+    A conflict clause or a collation of the file's own is a rule on which rows a write keeps (`_CONFLICT`).
     """
     row = conn.execute(
         "SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger') "
@@ -263,9 +277,12 @@ def _schema_code(conn: sqlite3.Connection) -> str:
     objects = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE type IN ('table', 'index')")
     for kind, name, table, sql in objects.fetchall():
         if kind == "index":
+            key = [col for col in conn.execute(f"PRAGMA index_xinfo({_quoted(name)})") if col[5]]
+            if any(str(col[4]).upper() != "BINARY" for col in key):
+                return _described("index comparing text by a collation of its own", name)
             if sql is None:
                 continue  # a UNIQUE or PRIMARY KEY constraint's own index: plain columns
-            if any(int(col[1]) == -2 for col in conn.execute(f"PRAGMA index_xinfo({_quoted(name)})") if col[5]):
+            if any(int(col[1]) == -2 for col in key):
                 return _described("index on an expression", name)
             condition = _partial_condition(str(sql))
             if condition is not None and condition not in _OUR_PARTIAL_CONDITIONS:
@@ -273,6 +290,10 @@ def _schema_code(conn: sqlite3.Connection) -> str:
             continue
         if _CHECK.search(str(sql)):
             return _described("table with a CHECK constraint", name)
+        if _CONFLICT.search(str(sql)):
+            return _described("table with a conflict clause (ON CONFLICT)", name)
+        if any(collation.strip("\"'[]`").upper() != "BINARY" for collation in _COLLATE.findall(str(sql))):
+            return _described("table comparing text by a collation of its own", name)
         for column in conn.execute(f"PRAGMA table_xinfo({_quoted(table)})"):
             if column[6] in (2, 3):
                 return _described("generated column", f"{table}.{column[1]}")
@@ -284,6 +305,12 @@ def _schema_code(conn: sqlite3.Connection) -> str:
 # A default SQLite runs no code for: a number, a string, NULL (Go's: 'full', '', 0).
 _LITERAL = re.compile(r"[-+]?\d+(\.\d+)?|'(?:[^']|'')*'|NULL", re.IGNORECASE)
 _CHECK = re.compile(r"\bcheck\s*\(", re.IGNORECASE)
+# A constraint's conflict clause (`NOT NULL ON CONFLICT IGNORE`, `UNIQUE ON CONFLICT REPLACE`) and a collation
+# (`COLLATE NOCASE`) decide which rows a write keeps: without a word, a sync into the file stored none of its grants
+# (IGNORE on the NULL `expansion` most grants have) or one resource per type (REPLACE on `resource_type_id`), and
+# was saved complete. Go's schema has neither.
+_CONFLICT = re.compile(r"\bon\s+conflict\b", re.IGNORECASE)
+_COLLATE = re.compile(r"\bcollate\s+(\w+|\"[^\"]*\"|'[^']*'|\[[^\]]*\]|`[^`]*`)", re.IGNORECASE)
 
 
 _WHERE = re.compile(r"\bwhere\b", re.IGNORECASE)

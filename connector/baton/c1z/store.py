@@ -87,7 +87,7 @@ class _Db:
         self._fresh = source is None
         self._started: set[str] = set()
         # isolation_level=None: transactions are explicit (group commit + a savepoint per page).
-        self.conn = sqlite3.connect(db_path, isolation_level=None)
+        self.conn = rows.guard_connection(sqlite3.connect(db_path, isolation_level=None))
         # Statements that may change a whole file (the schema step of a resumed file dropping its deferred
         # indexes, `keep_only` deleting an older sync) run with a journal file; the load, in between, with
         # one in memory (`start_load`).
@@ -182,6 +182,7 @@ class _Db:
     def ensure_schema(self, *, defer_indexes: bool) -> None:
         """Bring the file to the current schema (Go's migrations: c1z-format.md §2.3); drop deferred indexes."""
         with self.unit():
+            self._forget_statistics()
             for statement in DDL:
                 if not _names_late_column(statement):
                     self.conn.execute(statement)
@@ -202,6 +203,25 @@ class _Db:
                     self.conn.execute(f"DROP INDEX IF EXISTS {name}")
                 self._indexes_deferred = True
         self.commit()
+
+    def _forget_statistics(self) -> None:
+        """Drop the file's query planner statistics (ANALYZE's `sqlite_stat*` tables; Go's `PRAGMA optimize` may write
+        them). They are the file's word on its tables' shape, and SQLite plans by them: made up, they turned the
+        lookup of a resumed run's stored parents into a scan of every row of `v1_resources`, page after page, and
+        the saved file carried them on. Without them SQLite plans by the schema, as for every file this store makes.
+        """
+        names = [
+            str(row[0])
+            for row in self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'sqlite^_stat%' ESCAPE '^'"
+            )
+        ]
+        for name in names:
+            self.conn.execute(f'DELETE FROM "{name}"')  # noqa: S608 - a sqlite_stat table's name
+        if names:
+            self.conn.execute("ANALYZE sqlite_master")  # the planner reloads the statistics: now none
+        for name in names:
+            self.conn.execute(f'DROP TABLE "{name}"')
 
     def build_deferred_indexes(self) -> None:
         if not self._indexes_deferred:
@@ -376,13 +396,25 @@ class _Db:
     # -- reads the sync engine needs -----------------------------------------------------------------------
 
     def resource_types(self, sync_id: str) -> list[resource_pb2.ResourceType]:
-        try:
-            return [
-                resource_pb2.ResourceType.FromString(row[1])
-                for row in rows.iter_blobs(self.conn, "v1_resource_types", sync_id)
-            ]
-        except ValueError as exc:  # a row that is no object (rows.object_bytes)
-            raise DamagedC1ZError(f"{self.source}: {exc}") from exc
+        """The sync's stored types, each the one its row is keyed by (as `_stored_resource` checks resources): a resumed
+        run goes on with them, and one keyed `junk` holding `group` was saved as complete under the wrong key (Go's
+        lookup by id missed the type, and the stats counted a type `junk`)."""
+        found = []
+        for row_id, key, data in self.conn.execute(
+            f"SELECT id, external_id, {rows.object_column('data')} FROM v1_resource_types "  # noqa: S608 - our SQL
+            "WHERE sync_id = ? ORDER BY id",
+            (sync_id,),
+        ):
+            try:
+                rtype = resource_pb2.ResourceType.FromString(rows.object_bytes(data, "v1_resource_types", row_id))
+            except ValueError as exc:  # a row that is no object (rows.object_bytes)
+                raise DamagedC1ZError(f"{self.source}: {exc}") from exc
+            if not rtype.id or rtype.id != key:
+                raise DamagedC1ZError(
+                    f"{self.source}: v1_resource_types row {row_id} holds another resource type than its key names"
+                )
+            found.append(rtype)
+        return found
 
     def resources_after(
         self, sync_id: str, resource_type_id: str, after_row_id: int, limit: int
@@ -789,7 +821,7 @@ def _guarded(db: _Db, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> 
         if failure is not None:
             raise failure from exc
         if isinstance(exc, sqlite3.DatabaseError):
-            raise DamagedC1ZError(f"{db.source}: damaged SQLite database: {exc}") from exc
+            raise DamagedC1ZError(f"{db.source}: damaged SQLite database: {rows.value_problem(exc)}") from exc
         raise
     except DecodeError as exc:
         raise DamagedC1ZError(f"{db.source}: a stored object does not decode: {exc}") from exc

@@ -93,7 +93,10 @@ def sweep_stale(tmp_dir: Path | None) -> list[Path]:
 
 def sweep_stale_partials(c1z_path: Path) -> list[Path]:
     """Remove the `<name>.XXXXXXXX.tmp` files beside `c1z_path` that an interrupted save left (their writer holds a
-    lock). Only mkstemp's shape (8 of its characters): a user's own `sync.c1z.backup.tmp` was deleted as ours."""
+    lock). Only mkstemp's shape (8 of its characters): a user's own `sync.c1z.backup.tmp` was deleted as ours.
+    A link is followed as the save follows it (`envelope.compress_atomically` writes beside the target): swept
+    beside the link, a killed save's temp file beside the target stayed for good."""
+    c1z_path = Path(os.path.realpath(c1z_path))
     ours = re.compile(re.escape(c1z_path.name) + r"\.[a-z0-9_]{8}\.tmp")
     return _sweep(c1z_path.parent, lambda name: ours.fullmatch(name) is not None, directory=False)
 

@@ -136,6 +136,10 @@ class SyncState:
         """Parse a version-1 token; '' is a fresh state. Older (V0) tokens cannot be resumed faithfully."""
         if not token:
             return cls()
+        if token.count(",") >= MAX_TOKEN_VALUES:
+            # Counted before parsing: json.loads of 64 MiB of tiny members ({"1":{},"2":{},...}) took 800 MB, and the
+            # action count below is checked only after it.
+            raise ValueError(f"sync token holds more than {MAX_TOKEN_VALUES:,} values; the sync cannot be resumed")
         try:
             return cls._parse(token)
         except (KeyError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
@@ -174,6 +178,9 @@ class SyncState:
 # The most actions a token may hold. The engine's stack holds its type-level actions, a page's child listings and
 # up to two batches of per-resource grant listings: hundreds.
 MAX_ACTIONS = 100_000
+# The most JSON values (told by their separating commas) a token may hold: an action is at most 9 (its key, its id in
+# the order, 7 fields), so this is room for MAX_ACTIONS and the recorded settings.
+MAX_TOKEN_VALUES = 10 * MAX_ACTIONS
 # A sync records a handful of settings; a token with more is not one this engine wrote, and comparing a million
 # of them took seconds on the event loop.
 _MAX_SETTINGS = 64
