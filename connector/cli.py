@@ -367,7 +367,16 @@ def _debugging(args: list[str]) -> bool:
     if "--log-level" in lowered:
         i = lowered.index("--log-level")
         return lowered[i + 1 : i + 2] == ["debug"]
-    return os.environ.get("BATON_LOG_LEVEL", "").strip().lower() == "debug"
+    if os.environ.get("BATON_LOG_LEVEL", "").strip().lower() == "debug":
+        return True
+    # The log level may also come from the YAML file (`--config` / BATON_CONFIG_PATH), as every setting may:
+    # read as the run read it. Settings that do not load (or a command's own flags) mean no traceback.
+    from connector.daemon.settings import load
+
+    try:
+        return load(args).log_level == "debug"
+    except (Exception, SystemExit):
+        return False
 
 
 def _unexpected(exc: Exception, args: list[str]) -> int:

@@ -34,11 +34,15 @@ from tests.fakes.net import logged_health_port  # noqa: E402
 from tests.fakes.tasks import grant_task, kind_task, revoke_task  # noqa: E402
 
 
+class StepFailed(Exception):
+    """A demo step did not do what it should: one line for the reader, the daemon's log for the detail."""
+
+
 def wait_for(what: str, check: Callable[[], bool], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
-            raise SystemExit(f"demo: timed out waiting for {what}")
+            raise StepFailed(f"timed out waiting for {what}")
         time.sleep(0.1)
 
 
@@ -75,17 +79,23 @@ def main(argv: list[str] | None = None) -> int:
                 [sys.executable, "-m", "connector"], env=env, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT
             )
             try:
-                wait_for("the daemon's Hello", lambda: bool(c1.recorded().hellos))
+                wait_for("the daemon's Hello", lambda: bool(c1.recorded().hellos) or daemon.poll() is not None)
+                if not c1.recorded().hellos:
+                    raise StepFailed(f"the daemon exited with code {daemon.poll()} before its Hello")
                 # The daemon bound health port 0; it logged the port it got.
                 port = logged_health_port(log_path.read_text().splitlines())
-                assert port is not None, f"the daemon did not log its health port; see {log_path}"
+                if port is None:
+                    raise StepFailed("the daemon did not log its health port")
                 print(
                     f"daemon started (pid {daemon.pid}); Hello received from host {c1.recorded().hellos[0].host_id}\n"
                 )
 
                 sync = c1.enqueue(kind_task("sync_full"))
                 report = finished(c1, sync)
-                upload = next(u for u in c1.recorded().uploads if u.task_id == sync)
+                upload = next((u for u in c1.recorded().uploads if u.task_id == sync), None)
+                if upload is None:
+                    # A failed sync uploads nothing: the grant and revoke below would only repeat the failure.
+                    raise StepFailed(f"1. full sync: {describe(report)}; nothing was uploaded")
                 print(f"1. full sync: {describe(report)}; uploaded {upload.size} bytes, checksum ok={upload.ok}")
                 assert upload.path is not None
                 with C1ZReader(upload.path) as reader:
@@ -114,12 +124,18 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"\n3. revoke it: {describe(report)}; Datadog no longer has the role: {gone}")
                 ok &= gone and not report.HasField("status")
 
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as page:
-                    metrics = page.read().decode()
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as page:
+                        metrics = page.read().decode()
+                except OSError as exc:
+                    raise StepFailed(f"4. /metrics: {exc}") from exc
                 print("\n4. metrics excerpt:")
                 for line in metrics.splitlines():
                     if line.startswith(("baton_datadog_tasks_finished_total", "baton_datadog_api_requests_total")):
                         print(f"     {line}")
+            except StepFailed as failure:
+                print(failure)
+                ok = False
             finally:
                 daemon.send_signal(signal.SIGTERM)
                 try:

@@ -13,6 +13,7 @@ from xdist.scheduler import LoadScopeScheduling
 SHARED_FIXTURE_SCOPES = (
     "tests/monitoring/",  # one daemon after a full sync, and a real Prometheus scraping it (package fixture)
     "tests/daemon/test_operator_mistakes.py",  # the table of mistakes, run in one go (module fixture)
+    "tests/datadog/test_sync_resume.py",  # the clean sync every resumed one is compared with (module fixture)
 )
 
 

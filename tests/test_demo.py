@@ -6,6 +6,9 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,3 +37,28 @@ def test_the_demo_keeps_its_log_and_the_uploaded_sync_for_inspect(tmp_path: Path
     counts = {row["resource_type"]: row["resources"] for row in json.loads(inspect.stdout)["counts"]}
     # The demo's org (scripts/demo.py): 40 users, 5 roles, 5 teams.
     assert counts == {"role": 5, "team": 5, "user": 40}
+
+
+def test_a_failed_step_is_one_line_with_the_daemons_log_and_exit_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A demo on a machine where the sync fails (a full /tmp, a refused key) says which step failed and why, and
+    still prints where the daemon's log is, instead of a StopIteration traceback that hides it."""
+    from scripts import demo
+    from tests.fakes.datadog import FakeDatadog
+
+    class RefusingRoles(FakeDatadog):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            # The key check passes; the sync's roles list is refused for good, so the sync task fails.
+            self.faults.force(403, times=100, path="/api/v2/roles")
+
+    monkeypatch.setattr(demo, "FakeDatadog", RefusingRoles)
+    assert demo.main(["--out", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "1. full sync: FAILED (" in out
+    assert "nothing was uploaded" in out
+    assert (
+        f"its log ({len((tmp_path / 'daemon.log').read_text().splitlines())} lines): {tmp_path / 'daemon.log'}" in out
+    )
+    assert out.rstrip().endswith("demo FAILED")

@@ -155,8 +155,14 @@ async def run_action(settings: Settings) -> int:
 
 
 def _classified(settings: Settings, code: Code, message: str) -> Exception:
+    # The handlers' wire messages start with the connector's name (spec credentials §5); the CLI's one line
+    # already does.
+    message = message.removeprefix("baton-datadog: ")
     if code in _INPUT_MISTAKES:
         action = settings.one_shot_action or "provisioning"
+        if action == "invoke_action" and code is Code.INVALID_ARGUMENT:
+            # The action's name was checked with the settings: what the action refuses is in its arguments.
+            action = "invoke_action_args"
         return SettingsError(f"setting {flag(action)} ({env(action)}): {message}")
     return ActionFailed(message)
 

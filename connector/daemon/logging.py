@@ -18,8 +18,6 @@ from collections import deque
 from collections.abc import Callable, MutableMapping
 from typing import Any, TextIO, cast
 
-import structlog
-
 REDACTED = "[REDACTED]"
 _secrets: set[str] = set()
 # Secrets that rotate, by kind: the newest few of each (an old one may still be quoted by a peer for a while).
@@ -143,6 +141,10 @@ class _Sink(io.TextIOBase):
 
 
 def configure(level: str = "info", fmt: str = "json", stream: TextIO | None = None) -> None:
+    # Imported here: the commands that never log (--help, --version, config, a refused setting) call only the
+    # functions above, and structlog was a fifth of their start.
+    import structlog
+
     # Typed as the TextIO that structlog and logging ask for; they use only write, flush and isatty.
     out = cast(TextIO, _Sink(stream or sys.stderr))
     renderer: Any = (

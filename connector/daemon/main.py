@@ -12,18 +12,13 @@ import os
 import sys
 from collections.abc import Sequence
 
-import structlog
-
 from connector.baton.errors import ConnectorError
 from connector.baton.printable import printable
 from connector.daemon import logging as logs
 from connector.daemon import startgc
-from connector.daemon.preflight import check_environment
 from connector.daemon.settings import Settings, SettingsError, load_effective, redacted
 from connector.daemon.version import package_version
 from connector.datadog.errors import DatadogError
-
-log = structlog.get_logger(__name__)
 
 EXIT_FAILED = 1
 EXIT_BAD_SETTINGS = 2
@@ -40,6 +35,13 @@ def run_connector(argv: Sequence[str]) -> int:
         effective = load_effective(argv)
     except SettingsError as exc:
         return fail(str(exc), EXIT_BAD_SETTINGS)
+    # Loaded once the settings are good: a refused setting is answered without the logging library and what the
+    # environment checks load (httpx), as are --help and --version (tests/daemon/test_lazy_imports.py).
+    import structlog
+
+    from connector.daemon.preflight import check_environment
+
+    log = structlog.get_logger(__name__)
     settings = effective.settings
     if not settings.service_mode:
         startgc.resume()  # a one-shot run's work starts here; the service's start goes on to its first ready
@@ -71,7 +73,9 @@ def run_connector(argv: Sequence[str]) -> int:
 def _failed(exc: Exception) -> int:
     if not _refused_upstream(exc):
         raise exc  # a bug: the CLI boundary (connector/cli.py) makes it one line
-    log.error("failed", error=str(exc), error_type=type(exc).__name__)
+    import structlog
+
+    structlog.get_logger(__name__).error("failed", error=str(exc), error_type=type(exc).__name__)
     return fail(str(exc), EXIT_FAILED)
 
 

@@ -11,13 +11,16 @@ import ipaddress
 import ssl
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
 
-from connector.baton.c1 import C1Endpoints, grpc_proxy_from_env
 from connector.daemon.settings import SettingsError
 from connector.datadog.sites import host_name_resolvable
+
+if TYPE_CHECKING:
+    from connector.baton.c1 import C1Endpoints
 
 PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "GRPC_PROXY")
 # HTTP CONNECT only: grpc has no SOCKS support, and httpx needs the `socksio` extra, which is not installed.
@@ -107,6 +110,8 @@ def _is_ipv6(entry: str) -> bool:
 def check_grpc_proxy(endpoints: C1Endpoints) -> None:
     """Refuse an https:// proxy for ConductorOne: httpx carries the token request through it, but grpc speaks plain
     CONNECT only and, given one, logs a line of its own and connects directly, past the proxy."""
+    from connector.baton.c1 import grpc_proxy_from_env  # the gRPC client: service mode only, one-shot never loads it
+
     proxy = grpc_proxy_from_env(endpoints)
     if proxy is not None and urlsplit(proxy).scheme.lower() != "http":
         # The value is not repeated: a proxy URL may carry a password.

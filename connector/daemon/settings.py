@@ -847,8 +847,8 @@ def unknown_arguments(leftover: Sequence[str], known: frozenset[str] | None = No
     if flags and _FLAG_NAME.fullmatch(flags[0]) and (why := sdk_only(flags[0])) is not None:
         what = f"{flags[0]} is {why}" + ("," if others else "")
     elif flags and _FLAG_NAME.fullmatch(flags[0]):
-        close = difflib.get_close_matches(flags[0], sorted(known or known_flags()), n=1, cutoff=0.6)
-        what = f"unknown flag {flags[0]}" + (f"; did you mean {close[0]}?" if close else "")
+        close = closest_flag(flags[0], known or known_flags())
+        what = f"unknown flag {flags[0]}" + (f"; did you mean {close}?" if close else "")
     elif flags:
         what = "an unknown flag (not shown: it does not look like a flag name)"
     else:
@@ -856,6 +856,19 @@ def unknown_arguments(leftover: Sequence[str], known: frozenset[str] | None = No
         others = 0
     more = f" and {others} other argument(s) (not shown: one may be a key)" if others else ""
     return f"{what}{more}; see --help for the flags"
+
+
+def closest_flag(given: str, known: frozenset[str]) -> str | None:
+    """The known flag `given` most likely meant, if any. Names are compared without their dashes: the `--` every
+    long flag shares made `--json` "close" to `--version` and `--token` to `--site`. A flag that `given` begins
+    (`--log` of `--log-level`, the shortest of several) is the next best guess."""
+    bare = {flag_name.lstrip("-"): flag_name for flag_name in sorted(known)}
+    wanted = given.lstrip("-")
+    close = difflib.get_close_matches(wanted, list(bare), n=1, cutoff=0.6)
+    if close:
+        return bare[close[0]]
+    longer = [flag_name for name, flag_name in bare.items() if wanted and name.startswith(f"{wanted}-")]
+    return min(longer, key=lambda flag_name: (len(flag_name), flag_name), default=None)
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,20 @@ from pathlib import Path
 import pytest
 
 from tests.c1z_fixtures import FIXTURE_DIR
+from tests.daemon.cli import run_cli_in_process
 
 EXPANDED = FIXTURE_DIR / "sync.36zfOAoWMxQdISbixanQCRBiX7E.expanded.c1z"
 IN_PROGRESS = FIXTURE_DIR / "sync-in-progress.c1z"
 
 
 def inspect(*args: str) -> subprocess.CompletedProcess[str]:
+    """`baton-datadog inspect ARGS`, in this process (`run_cli_in_process`: the same entry point, exit status and
+    output). The real command runs where only a process shows the behaviour (the tests that spawn it below) and
+    where the caller is not the main thread (the CLI installs signal handlers)."""
+    return run_cli_in_process("inspect", *args, cwd=Path.cwd())
+
+
+def inspect_process(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "connector", "inspect", *args], capture_output=True, text=True, check=False, timeout=120
     )
@@ -118,13 +126,13 @@ async def test_a_file_holding_only_a_targeted_sync_is_shown_not_called_empty(tmp
     targets = [b.resource_id("group", "g1")]
     result = await sync_to_file(syncers(Org(), Faults()), path, SyncOptions(targeted_resources=targets))
     assert result.sync_type == "partial"
-    done = await asyncio.to_thread(inspect, str(path), "--json")
+    done = await asyncio.to_thread(inspect_process, str(path), "--json")
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["sync_id"] == result.sync_id
     assert [(r["sync_id"], r["type"]) for r in summary["sync_runs"]] == [(result.sync_id, "partial")]
     assert {c["resource_type"]: c["resources"] for c in summary["counts"]}["group"] == 1
-    grants = await asyncio.to_thread(inspect, str(path), "--grants", "--json")
+    grants = await asyncio.to_thread(inspect_process, str(path), "--grants", "--json")
     assert grants.returncode == 0, grants.stderr
     assert {row["entitlement"].split(":")[1] for row in json.loads(grants.stdout)} == {"g1"}
 

@@ -1,4 +1,8 @@
-"""The baton CLI conventions users know from baton-sdk: --version, capabilities, config, --help, warnings."""
+"""The baton CLI conventions users know from baton-sdk: --version, capabilities, config, --help, warnings.
+
+The commands answered from the settings alone run in this process (`run_cli_in_process`, the same entry point);
+what only a process shows (the exit status and streams of `--version`, closed and failing output, signals, a run
+refusing a secret, the start-up log line, an unexpected error) runs the real command."""
 
 from __future__ import annotations
 
@@ -13,12 +17,29 @@ import pytest
 
 from connector.daemon.version import package_version
 from tests.c1z_fixtures import FIXTURE_DIR
-from tests.daemon.cli import ROOT, clean_env, last_line, run_cli
+from tests.daemon.cli import ROOT, clean_env, last_line, run_cli, run_cli_in_process
 
 # A Go-written file with ~15k grants: its listing is far more than a pipe holds.
 DEMO_C1Z = FIXTURE_DIR / "sync.36zfOAoWMxQdISbixanQCRBiX7E.expanded.c1z"
 
 CANARY = "canary-api-key-0f1e2d3c4b5a"
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (("--help",), None),  # wrapped as the real command wraps it, its output not a terminal
+        (("config", "--jsno"), None),  # a refusal: exit 2, one line on stderr
+        (("config",), {"BATON_SYNC_SCHEDULE": "true", "BATON_API_KEY": CANARY}),  # a table and a warning
+    ],
+    ids=["help", "refusal", "config-and-warning"],
+)
+def test_the_in_process_runner_answers_exactly_as_the_command_does(
+    args: tuple[str, ...], env: dict[str, str] | None
+) -> None:
+    # The tests below that use it check what the real command would print: the same status and the same bytes.
+    real, in_process = run_cli(*args, env=env), run_cli_in_process(*args, env=env)
+    assert (in_process.returncode, in_process.stdout, in_process.stderr) == (real.returncode, real.stdout, real.stderr)
 
 
 def test_version_prints_the_package_version() -> None:
@@ -28,7 +49,7 @@ def test_version_prints_the_package_version() -> None:
 
 
 def test_help_lists_the_commands_and_each_settings_default_values_and_variable() -> None:
-    done = run_cli("--help")
+    done = run_cli_in_process("--help")
     assert done.returncode == 0
     text = " ".join(done.stdout.split())  # argparse wraps lines
     for command in ("inspect [FILE]", "capabilities", "config", "help [COMMAND]"):
@@ -40,7 +61,7 @@ def test_help_lists_the_commands_and_each_settings_default_values_and_variable()
 
 
 def test_capabilities_is_what_hello_sends_for_these_settings() -> None:
-    plain = json.loads(run_cli("capabilities").stdout)
+    plain = json.loads(run_cli_in_process("capabilities").stdout)
     assert plain["displayName"] == "Datadog"
     assert "CAPABILITY_SYNC" in plain["capabilities"]["connectorCapabilities"]
     assert "CAPABILITY_PROVISION" not in plain["capabilities"]["connectorCapabilities"]
@@ -48,7 +69,7 @@ def test_capabilities_is_what_hello_sends_for_these_settings() -> None:
     assert set(types) == {"user", "role", "team"}
     assert "CAPABILITY_PROVISION" not in types["role"]["capabilities"]
 
-    done = run_cli("capabilities", "--provisioning", "--sync-secrets")
+    done = run_cli_in_process("capabilities", "--provisioning", "--sync-secrets")
     assert done.returncode == 0, done.stderr
     full = json.loads(done.stdout)
     types = {c["resourceType"]["id"]: c for c in full["capabilities"]["resourceTypeCapabilities"]}
@@ -59,7 +80,7 @@ def test_capabilities_is_what_hello_sends_for_these_settings() -> None:
 
 
 def test_capabilities_needs_no_keys_and_bad_settings_exit_2() -> None:
-    done = run_cli("capabilities", "--site", "datadoghq.moon")
+    done = run_cli_in_process("capabilities", "--site", "datadoghq.moon")
     assert done.returncode == 2
     assert "--site (BATON_SITE)" in done.stderr
 
@@ -89,7 +110,7 @@ def test_capabilities_needs_no_keys_and_bad_settings_exit_2() -> None:
     ],
 )
 def test_config_is_found_after_leading_flags(args: tuple[str, ...], expected: dict[str, object]) -> None:
-    done = run_cli(*args, "--json")
+    done = run_cli_in_process(*args, "--json")
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)["settings"]
     assert {name: (rows[name]["value"], rows[name]["source"]) for name in expected} == {
@@ -101,7 +122,7 @@ def test_config_is_found_after_leading_flags(args: tuple[str, ...], expected: di
 def test_config_after_a_config_file_flag_reads_that_file(tmp_path: Path) -> None:
     config = tmp_path / "x.yaml"
     config.write_text("task-concurrency: 7\n")
-    done = run_cli("--config", str(config), "config", "--json")
+    done = run_cli_in_process("--config", str(config), "config", "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["settings"]["task_concurrency"] == {
         "value": 7,
@@ -111,7 +132,7 @@ def test_config_after_a_config_file_flag_reads_that_file(tmp_path: Path) -> None
 
 
 def test_capabilities_is_found_after_leading_flags() -> None:
-    done = run_cli("--log-level", "debug", "--sync-secrets", "capabilities")
+    done = run_cli_in_process("--log-level", "debug", "--sync-secrets", "capabilities")
     assert done.returncode == 0, done.stderr
     types = {c["resourceType"]["id"] for c in json.loads(done.stdout)["capabilities"]["resourceTypeCapabilities"]}
     assert "api-key" in types
@@ -119,11 +140,11 @@ def test_capabilities_is_found_after_leading_flags() -> None:
 
 def test_inspect_file_still_works_and_help_and_version_work_in_both_places(tmp_path: Path) -> None:
     missing = tmp_path / "absent.c1z"
-    done = run_cli("inspect", str(missing))
+    done = run_cli_in_process("inspect", str(missing))
     assert done.returncode == 2
     assert str(missing) in last_line(done.stderr)
     for args in (("--version", "inspect"), ("inspect", "--version"), ("--version", "config"), ("config", "--version")):
-        done = run_cli(*args)
+        done = run_cli_in_process(*args)
         assert (done.returncode, done.stdout.strip()) == (0, f"baton-datadog {package_version()}"), args
     for args, shows in (
         (("--help", "inspect"), "the .c1z file to read"),
@@ -132,7 +153,7 @@ def test_inspect_file_still_works_and_help_and_version_work_in_both_places(tmp_p
         (("config", "--help"), "[BATON_TASK_CONCURRENCY]"),
         (("--help", "capabilities"), "[BATON_SYNC_SECRETS]"),
     ):
-        done = run_cli(*args)
+        done = run_cli_in_process(*args)
         assert done.returncode == 0, (args, done.stderr)
         assert shows in " ".join(done.stdout.split()), args
 
@@ -146,7 +167,7 @@ def test_inspect_file_still_works_and_help_and_version_work_in_both_places(tmp_p
 )
 def test_a_mistake_in_inspects_flags_is_one_line_and_exit_2(args: tuple[str, ...], says: str) -> None:
     """argparse printed its four-line usage above the error."""
-    done = run_cli("inspect", str(DEMO_C1Z), *args)
+    done = run_cli_in_process("inspect", str(DEMO_C1Z), *args)
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.splitlines() == [f"baton-datadog: inspect: {says}"]
 
@@ -163,19 +184,19 @@ def test_a_mistake_in_inspects_flags_is_one_line_and_exit_2(args: tuple[str, ...
     ids=["program", "inspect", "config", "after-flags"],
 )
 def test_the_help_command_shows_the_programs_help_or_a_commands(args: tuple[str, ...], shows: str) -> None:
-    done = run_cli(*args)
+    done = run_cli_in_process(*args)
     assert (done.returncode, done.stderr) == (0, "")
     assert shows in done.stdout
 
 
 def test_help_for_no_command_is_one_line_and_exit_2() -> None:
-    done = run_cli("help", "sycn")
+    done = run_cli_in_process("help", "sycn")
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.splitlines() == [
         "baton-datadog: help: unknown command 'sycn'; the commands are inspect, capabilities, config, help, "
         "or none to sync or serve (see --help)"
     ]
-    done = run_cli("help", CANARY)
+    done = run_cli_in_process("help", CANARY)
     assert done.returncode == 2
     assert CANARY not in done.stderr
 
@@ -183,13 +204,13 @@ def test_help_for_no_command_is_one_line_and_exit_2() -> None:
 def test_config_and_capabilities_help_describe_the_command_and_its_own_flags() -> None:
     """Their help was the program's: a `[COMMAND]` slot they do not take, and no word of `config --json`."""
     for command, usage in (("config", "[FLAGS] [--json]"), ("capabilities", "[FLAGS]")):
-        done = run_cli(command, "--help")
+        done = run_cli_in_process(command, "--help")
         assert done.returncode == 0, done.stderr
         assert done.stdout.startswith(f"usage: baton-datadog {command} {usage}\n"), done.stdout[:200]
         assert "commands:" not in done.stdout
-    assert "--json" in run_cli("config", "--help").stdout
-    assert "--json" not in run_cli("capabilities", "--help").stdout
-    done = run_cli("config", "--jsno")
+    assert "--json" in run_cli_in_process("config", "--help").stdout
+    assert "--json" not in run_cli_in_process("capabilities", "--help").stdout
+    done = run_cli_in_process("config", "--jsno")
     assert (done.returncode, last_line(done.stderr)) == (
         2,
         "baton-datadog: unknown flag --jsno; did you mean --json?; see --help for the flags",
@@ -207,7 +228,7 @@ def test_config_and_capabilities_help_describe_the_command_and_its_own_flags() -
     ids=["word", "typo-after-flags", "value-without-flag"],
 )
 def test_a_positional_that_is_no_command_is_one_line_and_exit_2(args: tuple[str, ...], says: str) -> None:
-    done = run_cli(*args)
+    done = run_cli_in_process(*args)
     assert done.returncode == 2
     assert done.stdout == ""
     (line,) = done.stderr.splitlines()
@@ -242,7 +263,7 @@ def test_a_positional_that_is_no_command_is_one_line_and_exit_2(args: tuple[str,
     ],
 )
 def test_an_unknown_flag_is_named_and_its_value_never_shown(args: tuple[str, ...], says: str) -> None:
-    done = run_cli(*args)
+    done = run_cli_in_process(*args)
     assert done.returncode == 2
     assert done.stdout == ""
     (line,) = done.stderr.splitlines()
@@ -252,10 +273,31 @@ def test_an_unknown_flag_is_named_and_its_value_never_shown(args: tuple[str, ...
     assert "collector " not in line
 
 
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        # `config --json` exists, `capabilities` always prints JSON: `--version` was the "closest" flag.
+        (("capabilities", "--json"), "unknown flag --json; see --help"),
+        (("--token", CANARY), "unknown flag --token and 1 other argument(s)"),
+        (("--verbose",), "unknown flag --verbose; see --help"),
+        # A flag cut short still finds the one it begins.
+        (("--log", "debug"), "unknown flag --log; did you mean --log-level? and 1 other argument(s)"),
+        (("--app-kye", CANARY), "unknown flag --app-kye; did you mean --app-key?"),
+    ],
+)
+def test_the_closest_flag_is_one_the_user_could_have_meant(args: tuple[str, ...], says: str) -> None:
+    """The `--` every long flag shares made unrelated names "close": advice that does not work."""
+    done = run_cli(*args)
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"baton-datadog: {says}"), line
+    assert CANARY not in line
+
+
 def test_config_shows_each_value_and_where_it_came_from_with_secrets_redacted(tmp_path: Path) -> None:
     config = tmp_path / "baton.yaml"
     config.write_text("task-concurrency: 7\nsync-schedules: true\n")
-    done = run_cli(
+    done = run_cli_in_process(
         "config",
         "--json",
         "--site",
@@ -275,7 +317,7 @@ def test_config_shows_each_value_and_where_it_came_from_with_secrets_redacted(tm
 
 
 def test_config_table_is_one_line_per_setting() -> None:
-    done = run_cli("config", env={"BATON_API_KEY": CANARY})
+    done = run_cli_in_process("config", env={"BATON_API_KEY": CANARY})
     assert done.returncode == 0, done.stderr
     lines = {line.split()[0]: line.split() for line in done.stdout.splitlines()}
     assert lines["api-key"][-2:] == ["env", "BATON_API_KEY"]
@@ -294,7 +336,9 @@ def test_a_client_secret_in_a_setting_that_is_shown_is_refused_unprinted(setting
     secret as the client id's value, and the daemon logged it in its `starting` line before the service refused the
     client id. A value that is no client id (no host) is now refused with the settings, before anything shows them."""
     env = {"BATON_CLIENT_ID": "connector@tenant.conductor.one/pcc", "BATON_CLIENT_SECRET": "connector@tenant/pcc"}
-    done = run_cli(*command, env={**env, setting: SECRET_SHAPED, "BATON_API_KEY": CANARY, "BATON_APP_KEY": CANARY})
+    # config in process; the run itself as the real command (accepted by mistake, it would configure logging).
+    run = run_cli_in_process if command else run_cli
+    done = run(*command, env={**env, setting: SECRET_SHAPED, "BATON_API_KEY": CANARY, "BATON_APP_KEY": CANARY})
     assert done.returncode == 2, done.stdout + done.stderr
     assert last_line(done.stderr).startswith(f"baton-datadog: setting --{setting[6:].lower().replace('_', '-')} ")
     assert SECRET_SHAPED not in done.stdout + done.stderr
@@ -302,7 +346,7 @@ def test_a_client_secret_in_a_setting_that_is_shown_is_refused_unprinted(setting
 
 
 def test_an_unknown_baton_variable_is_warned_about_with_the_closest_setting() -> None:
-    done = run_cli("config", env={"BATON_SYNC_SCHEDULE": "true", "BATON_TOTALLY_UNRELATED": "x"})
+    done = run_cli_in_process("config", env={"BATON_SYNC_SCHEDULE": "true", "BATON_TOTALLY_UNRELATED": "x"})
     assert done.returncode == 0
     assert "unknown environment variable BATON_SYNC_SCHEDULE; did you mean BATON_SYNC_SCHEDULES" in done.stderr
     assert "BATON_TOTALLY_UNRELATED (not a setting of this connector)" in done.stderr
@@ -366,6 +410,33 @@ def test_an_unexpected_error_is_one_line_and_the_traceback_only_at_debug(
     for args in (["--log-level", "DEBUG"], ["--log-level=Debug"]):
         assert cli.main(args) == 1
         assert "Traceback" in capsys.readouterr().err, args
+
+
+def test_a_debug_log_level_from_the_config_file_shows_the_traceback_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`log-level: debug` in the YAML file is the same setting as `--log-level debug` (README): the hint
+    "run with --log-level debug for the traceback" was printed to a run already at debug, with no traceback."""
+    from connector import cli
+
+    def explode(args: list[str]) -> int:
+        raise RuntimeError("the disk caught fire")
+
+    monkeypatch.setattr(cli, "_dispatch", explode)
+    monkeypatch.delenv("BATON_LOG_LEVEL", raising=False)
+    monkeypatch.delenv("BATON_CONFIG_PATH", raising=False)
+    config = tmp_path / "baton.yaml"
+    config.write_text("log-level: debug\n")
+    assert cli.main(["--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err
+    assert err.splitlines()[-1] == "baton-datadog: unexpected error: RuntimeError: the disk caught fire"
+    monkeypatch.setenv("BATON_CONFIG_PATH", str(config))
+    assert cli.main([]) == 1
+    assert "Traceback" in capsys.readouterr().err
+    # A flag still wins over the file, as for every setting.
+    assert cli.main(["--log-level", "info"]) == 1
+    assert "Traceback" not in capsys.readouterr().err
 
 
 def test_inspect_of_a_file_that_is_not_a_c1z_is_one_line(tmp_path: Path) -> None:

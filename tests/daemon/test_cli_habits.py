@@ -8,7 +8,7 @@ import os
 import pytest
 
 from connector.daemon.settings import ENV_PREFIX, first_positional, load, load_effective
-from tests.daemon.cli import run_cli
+from tests.daemon.cli import run_cli_in_process
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +34,7 @@ def test_combined_short_flags_end_with_the_one_that_takes_the_next_argument(argv
 @pytest.mark.parametrize("args", [("-pf", "x.c1z", "config"), ("-pfx.c1z", "config"), ("config", "-pf", "x.c1z")])
 def test_combined_short_flags_before_the_command_are_read_as_pflag_reads_them(args: tuple[str, ...]) -> None:
     # `-pf x.c1z config` was "unknown flag -pf": x.c1z was taken for a command, not for -f's value.
-    done = run_cli(*args, "--json")
+    done = run_cli_in_process(*args, "--json")
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)["settings"]
     assert (rows["provisioning"]["value"], rows["file"]["value"]) == (True, "x.c1z")
@@ -84,7 +84,7 @@ def test_a_list_setting_reads_the_same_in_its_json_and_comma_forms(monkeypatch: 
 )
 def test_a_value_given_to_a_switch_is_refused_without_being_shown(args: tuple[str, ...], named: str) -> None:
     # argparse's own refusal ("ignored explicit argument '…'") quoted the value back, and it may be a key.
-    done = run_cli(*args)
+    done = run_cli_in_process(*args)
     assert done.returncode == 2
     assert named in done.stderr
     assert "takes no value" in done.stderr
@@ -96,7 +96,7 @@ def test_a_value_given_to_a_switch_is_refused_without_being_shown(args: tuple[st
 def test_inspect_takes_no_abbreviated_flag_as_pflag_and_the_settings_take_none(args: tuple[str, ...]) -> None:
     # argparse's default read `--fi=x.c1z` as --file: a baton user's typo became another reading, unlike everywhere
     # else in this CLI.
-    done = run_cli(*args)
+    done = run_cli_in_process(*args)
     assert done.returncode == 2
     assert f"unknown flag {args[1].partition('=')[0]}" in done.stderr
 
@@ -113,7 +113,7 @@ def test_what_follows_the_end_of_flags_is_counted_as_arguments_not_named_a_flag(
     args: tuple[str, ...], says: str
 ) -> None:
     # `--` ends the flags (pflag, argparse): it was itself refused as "an unknown flag" that was not shown.
-    done = run_cli(*args)
+    done = run_cli_in_process(*args)
     assert done.returncode == 2
     assert says in done.stderr
     assert "does not look like a flag name" not in done.stderr

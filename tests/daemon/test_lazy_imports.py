@@ -46,3 +46,58 @@ def test_reading_the_client_secret_loads_no_key_serialization() -> None:
     secret = generate_client_credentials("tenant.example.com").client_secret
     code = f"from connector.baton.c1.credentials import parse_client_secret\nparse_client_secret({secret!r})"
     assert loaded_after(code, ["cryptography.hazmat.primitives.serialization"]) == []
+
+
+# Each is answered from the settings alone, and each ran ~40 % slower with grpc, httpx, cryptography, protobuf and
+# structlog loaded for nothing (an operator's `--help`, a probe's `--version`, every typo in a setting).
+LIGHT_COMMANDS = (
+    ["--version"],
+    ["--help"],
+    ["help", "config"],
+    ["config"],
+    ["config", "--json"],
+    ["--site", "nowhere.example"],  # a refused setting
+)
+
+
+def test_the_commands_that_only_read_settings_load_no_network_crypto_or_logging_stack() -> None:
+    # One interpreter runs them all (what any of them loads stays loaded, so none may load a watched module).
+    watched = ["grpc", "httpx", "cryptography", "google.protobuf", "structlog", "connector.baton.c1.client"]
+    code = (
+        "import contextlib, io\n"
+        "from connector.cli import main\n"
+        f"for argv in {list(LIGHT_COMMANDS)!r}:\n"
+        "    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+        "        with contextlib.suppress(SystemExit):\n"
+        "            main(argv)\n"
+    )
+    assert loaded_after(code, watched) == []
+
+
+def test_the_c1_package_still_exports_every_name_it_lists() -> None:
+    # Its names are loaded on first use (connector/baton/c1/__init__.py): each must resolve, and only the names
+    # it lists.
+    code = (
+        "import connector.baton.c1 as c1\n"
+        "missing = [name for name in c1.__all__ if getattr(c1, name, None) is None]\n"
+        "assert not missing, missing\n"
+        "assert not hasattr(c1, 'no_such_name')\n"
+    )
+    assert loaded_after(code, ["grpc"]) == ["grpc"]
+
+
+def test_a_one_shot_sync_loads_no_grpc_and_no_cryptography() -> None:
+    # It opens no channel to ConductorOne and holds no client secret; the trust roots for the channel and the
+    # proxy check for it were read through the gRPC client's module (~0.1 CPU-s of every one-shot start).
+    code = (
+        "import contextlib, io, tempfile\n"
+        "from tests.fakes.datadog import FakeDatadog, generate_org\n"
+        "from connector import cli\n"
+        "keys = ['--api-key', 'k' * 32, '--app-key', 'a' * 40]\n"
+        "org = generate_org(users=5, seed=1, teams=1)\n"
+        "with FakeDatadog(org, api_key='k' * 32, app_key='a' * 40) as fake, tempfile.TemporaryDirectory() as d:\n"
+        "    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+        "        code = cli.main([*keys, '--base-url', fake.base_url, '--file', f'{d}/sync.c1z'])\n"
+        "assert code == 0, code\n"
+    )
+    assert loaded_after(code, ["grpc", "cryptography", "connector.baton.c1.client"]) == []

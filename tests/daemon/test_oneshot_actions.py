@@ -110,7 +110,17 @@ def test_invoke_action_disables_a_user(fake: FakeDatadog) -> None:
         (["--grant-entitlement", "role:x:member", "--grant-principal", "u"], False, "needs --provisioning"),
         (["--revoke-grant", "role:x:member"], True, "--revoke-grant (BATON_REVOKE_GRANT)"),
         (["--invoke-action", "explode"], True, "--invoke-action (BATON_INVOKE_ACTION): unknown action 'explode'"),
-        (["--invoke-action", "disable_user"], True, "--invoke-action (BATON_INVOKE_ACTION)"),
+        # The action exists: what it lacks is an argument, so the setting to fix is the arguments'.
+        (
+            ["--invoke-action", "disable_user"],
+            True,
+            "--invoke-action-args (BATON_INVOKE_ACTION_ARGS): the action needs a user_id argument",
+        ),
+        (
+            ["--invoke-action", "update_user", "--invoke-action-args", '{"user_id": "u1", "title": "SRE"}'],
+            True,
+            "setting --invoke-action-args (BATON_INVOKE_ACTION_ARGS): missing required argument user_id",
+        ),
         (["--grant-entitlement", "schedule:s1:member", "--grant-principal", "u"], True, "does not support grants"),
         (["--grant-entitlement", "role:r1:owner", "--grant-principal", "u"], True, "has no entitlement 'owner'"),
         (
@@ -138,6 +148,7 @@ def test_input_mistakes_exit_2_naming_what_was_wrong(
     code, out, err = cli(fake, *args, provisioning=provisioning)
     assert code == 2, err
     assert named in last_line(err)
+    assert last_line(err).count("baton-datadog:") == 1, "the handlers' own prefix is not repeated mid-line"
     assert out == ""
     assert len(fake.requests(method="POST")) + len(fake.requests(method="DELETE")) == before, "nothing may change"
 

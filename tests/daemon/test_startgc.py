@@ -107,7 +107,7 @@ def test_a_one_shot_run_does_its_work_with_the_collector_as_it_was_and_the_servi
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from connector import cli
-    from connector.daemon import main, oneshot, service
+    from connector.daemon import oneshot, service
 
     seen: dict[str, bool] = {}
 
@@ -123,7 +123,7 @@ def test_a_one_shot_run_does_its_work_with_the_collector_as_it_was_and_the_servi
     monkeypatch.setattr(service, "run_service", serve)
     # Logging stays as the test session set it up (configure would bind this test's captured, soon closed stderr).
     monkeypatch.setattr("connector.daemon.logging.configure", lambda *args, **kwargs: None)
-    monkeypatch.setattr(main, "check_environment", lambda environ: None)
+    monkeypatch.setattr("connector.daemon.preflight.check_environment", lambda environ: None)
     for name in ("BATON_LOG_LEVEL", "BATON_CLIENT_ID", "BATON_CLIENT_SECRET", "BATON_CONFIG_PATH"):
         monkeypatch.delenv(name, raising=False)
     keys = ["--api-key", "k" * 32, "--app-key", "a" * 40, "--log-format", "json"]

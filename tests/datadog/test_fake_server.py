@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -156,3 +157,25 @@ def test_cli_serves_a_generated_org() -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_cli_on_a_taken_port_is_one_line_naming_it() -> None:
+    """The CLI's default port, 8126, is the Datadog Agent's trace port, taken on many a Datadog user's machine:
+    a newcomer got asyncio's traceback instead of the port and the way out."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.fakes.datadog", "--port", str(port), "--users", "1"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        f"fake Datadog: cannot listen on 127.0.0.1:{port}: Address already in use; --port 0 takes any free port"
+    )

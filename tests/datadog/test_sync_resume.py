@@ -5,8 +5,10 @@ pieces; issue 12) and repeats no stored page."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -35,6 +37,26 @@ async def sync(fake: FakeDatadog, path: Path) -> SyncResult:
         return await sync_to_file(DatadogConnector(client, ALL_ON).syncers(), path, SyncOptions())
 
 
+@dataclass(frozen=True)
+class CleanSync:
+    """What a sync of `org()` that nothing interrupts stores and asks for: every test's reference."""
+
+    rows: set[tuple[str, str, bytes]]
+    requests: int
+    paths: list[str]  # each request path once, in the order first asked
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory: pytest.TempPathFactory) -> CleanSync:
+    # Once per module: the org is seeded and its clock fixed, so every clean sync stores the same rows (which is
+    # what each test compares with), and it was a third of each test's CPU.
+    path = tmp_path_factory.mktemp("clean") / "clean.c1z"
+    with FakeDatadog(org()) as fake:
+        asyncio.run(sync(fake, path))
+        requested = fake.requests()
+    return CleanSync(rows_of(path), len(requested), list(dict.fromkeys(s.path for s in requested)))
+
+
 # (the request path that answers garbage, which of the paths of that shape): one per phase of the sync.
 BREAKS = [
     (r"/api/v2/users", 0),  # the first users page, while the next ones are fetched ahead
@@ -52,14 +74,9 @@ BREAKS = [
 
 @pytest.mark.parametrize(("shape", "which"), BREAKS)
 async def test_a_sync_broken_off_in_any_phase_resumes_to_the_rows_of_a_clean_sync(
-    tmp_path: Path, shape: str, which: int
+    tmp_path: Path, clean: CleanSync, shape: str, which: int
 ) -> None:
-    clean = tmp_path / "clean.c1z"
-    with FakeDatadog(org()) as fake:
-        await sync(fake, clean)
-        requests = len(fake.requests())
-        paths = list(dict.fromkeys(s.path for s in fake.requests()))
-    matching = [p for p in paths if re.fullmatch(shape, p)]
+    matching = [p for p in clean.paths if re.fullmatch(shape, p)]
     broken = matching[min(which, len(matching) - 1)]
 
     path = tmp_path / "sync.c1z"
@@ -75,21 +92,20 @@ async def test_a_sync_broken_off_in_any_phase_resumes_to_the_rows_of_a_clean_syn
         result = await sync(fake, path)
         resumed_requests = len(fake.requests())
     assert result.resumed
-    assert rows_of(path) == rows_of(clean)
+    assert rows_of(path) == clean.rows
     with C1ZReader(path) as reader:
         (run,) = reader.sync_runs()
         assert (run.sync_id, run.finished) == (result.sync_id, True)
     if broken != "/api/v2/users":
-        assert resumed_requests < requests, "stored pages are not asked for again"
+        assert resumed_requests < clean.requests, "stored pages are not asked for again"
 
 
-async def test_an_unfinished_sync_whose_page_token_the_syncer_refuses_starts_over(tmp_path: Path) -> None:
+async def test_an_unfinished_sync_whose_page_token_the_syncer_refuses_starts_over(
+    tmp_path: Path, clean: CleanSync
+) -> None:
     """A token is a file's bytes: one whose list-resources action carries a page token the Datadog syncers do not
     read (here a Go pagination bag, JSON) failed the resume on that token, and the failed sync was saved with it
     again, so every later run failed the same way. It is a sync this build cannot resume: a new one replaces it."""
-    clean = tmp_path / "clean.c1z"
-    with FakeDatadog(org()) as fake:
-        await sync(fake, clean)
     interrupted = tmp_path / "interrupted.c1z"
     with FakeDatadog(org()) as fake:
         fake.faults.hostile("not-json", path="/api/v2/roles")
@@ -117,7 +133,7 @@ async def test_an_unfinished_sync_whose_page_token_the_syncer_refuses_starts_ove
     with FakeDatadog(org()) as fake:
         result = await sync(fake, path)
     assert not result.resumed
-    assert rows_of(path) == rows_of(clean)
+    assert rows_of(path) == clean.rows
     with C1ZReader(path) as reader:
         (run,) = reader.sync_runs()
         assert (run.sync_id, run.finished) == (result.sync_id, True)

@@ -17,7 +17,7 @@ import os
 import re
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, TypeVar, cast
@@ -42,6 +42,7 @@ from connector.baton.c1.errors import (
     classify_status,
     network_cause,
 )
+from connector.baton.c1.roots import grpc_root_certificates
 from connector.baton.c1.salvage import PartlyRead, UnreadableTask, read_get_task
 from connector.baton.c1.token import BATON_SDK_VERSION, AccessToken, TokenFetch, TokenSource
 from connector.baton.pb.c1.connector.v2 import connector_pb2
@@ -58,8 +59,6 @@ UPLOAD_RETRY: Final = RetryPolicy(max_attempts=3, base_delay=1.0, max_delay=5.0)
 
 TASK_ID_LENGTH: Final = 27
 _TASK_ID = re.compile(r"[a-zA-Z0-9]{27}")
-_GRPC_ROOTS_ENV = "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"
-_SSL_CERT_FILE_ENV = "SSL_CERT_FILE"
 
 DEFAULT_CHANNEL_OPTIONS: Final[tuple[tuple[str, int], ...]] = (
     # Pings only while a call is open and no more often than Go servers allow by default (5 min), so a
@@ -138,19 +137,6 @@ class RpcResult:
     seconds: float
     too_large: bool = False
     """The answer was over the receive limit (`code` is RESOURCE_EXHAUSTED)."""
-
-
-def grpc_root_certificates(environ: Mapping[str, str]) -> bytes | None:
-    """Trust roots to give the channel, given the process environment.
-
-    None when GRPC_DEFAULT_SSL_ROOTS_FILE_PATH is set (grpc reads that file itself) or when no override is
-    set (grpc's bundled roots). Otherwise the SSL_CERT_FILE bundle, which httpx uses for the token endpoint, so
-    one setting decides trust for both connections to ConductorOne.
-    """
-    if environ.get(_GRPC_ROOTS_ENV):
-        return None
-    cert_file = environ.get(_SSL_CERT_FILE_ENV)
-    return Path(cert_file).read_bytes() if cert_file else None
 
 
 def grpc_proxy_from_env(endpoints: C1Endpoints) -> str | None:

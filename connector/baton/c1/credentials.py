@@ -13,9 +13,10 @@ import binascii
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+if TYPE_CHECKING:  # loaded by parse_client_secret: the settings read a client id here, and --help needs no key type
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 CLIENT_ID_SETTING: Final = "client-id"
 CLIENT_SECRET_SETTING: Final = "client-secret"  # noqa: S105 - a setting's name
@@ -148,6 +149,8 @@ def parse_client_secret(value: str) -> ClientSecret:
     d, x = _b64url_decode(d_text), _b64url_decode(x_text)
     if d is None or len(d) != _ED25519_KEY_BYTES or x is None or len(x) != _ED25519_KEY_BYTES:
         raise fail("the JWK d and x must each be 32 bytes of unpadded base64url")
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     private_key = Ed25519PrivateKey.from_private_bytes(d)
     # public_bytes_raw, not public_bytes(Encoding.Raw, ...): the serialization package (SSH and PKCS#12 loading,
     # every other key type) added 23 modules to every service start for two enum members.

@@ -11,8 +11,10 @@ import platform
 import socket
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+if TYPE_CHECKING:  # loaded where a Hello is built: the settings read MAX_FIELD_LENGTH, and --help needs no protobuf
+    from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 
 HOST_ID_ENV = "BATON_HOST_ID"
 MAX_FIELD_LENGTH = 256
@@ -28,6 +30,8 @@ def build_info(
     package: str = "/dummy/path", package_version: str = "0.0.0"
 ) -> baton_pb2.BatonServiceHelloRequest.BuildInfo:
     """Go sends its runtime version, main module path and version; the defaults are Go's fallbacks."""
+    from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+
     return baton_pb2.BatonServiceHelloRequest.BuildInfo(
         lang_version=_cap(f"python{platform.python_version()}"),
         package=_cap(package),
@@ -37,6 +41,8 @@ def build_info(
 
 def os_info(os_release: Path = Path("/etc/os-release")) -> baton_pb2.BatonServiceHelloRequest.OSInfo:
     """The gopsutil `host.Info` fields, with the fallbacks of Go's `collectOSInfo`."""
+    from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+
     release = _read_os_release(os_release)
     system = platform.system().lower() or "unknown"
     kernel_version = platform.release() or "unknown"

@@ -227,3 +227,28 @@ async def _poll_with_env(values: dict[str, str]) -> baton_pb2.Task:
     async with client:
         response = await client.get_task()
     return response.task
+
+
+def test_the_cli_on_a_taken_port_is_one_line_naming_it() -> None:
+    """`python -m tests.fakes.c1 --port N` with N taken was asyncio's traceback, not the port and the way out."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.fakes.c1", "--port", str(port)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        f"fake ConductorOne: cannot listen on 127.0.0.1:{port}: Address already in use; "
+        "--port 0 (the default) takes any free port"
+    )

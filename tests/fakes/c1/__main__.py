@@ -51,7 +51,16 @@ def main(argv: list[str] | None = None) -> int:
         next_heartbeat=args.next_heartbeat,
         state_dir=args.state_dir,
     )
-    with fake:
+    try:
+        fake.start()
+    except OSError as exc:
+        print(
+            f"fake ConductorOne: cannot listen on 127.0.0.1:{args.port}: "
+            f"{os.strerror(exc.errno) if exc.errno else exc}; --port 0 (the default) takes any free port",
+            file=sys.stderr,
+        )
+        return 2
+    try:
         for kind in args.enqueue:
             task_id = fake.enqueue(kind_task(kind))
             print(f"queued {kind} task {task_id}", flush=True)
@@ -77,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{call.method} -> {call.code}", flush=True)
             printed = len(calls)
         print(json.dumps(summarize(fake.recorded()), indent=2), flush=True)
+    finally:
+        fake.stop()
     return 0
 
 

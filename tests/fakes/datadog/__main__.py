@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import sys
 import time
 
@@ -43,8 +44,17 @@ def main(argv: list[str] | None = None) -> int:
         f"(built in {time.perf_counter() - started:.2f}s)",
         file=sys.stderr,
     )
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(state, args.host, args.port))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(state, args.host, args.port))
+    except OSError as exc:
+        # The default port, 8126, is also the Datadog Agent's trace port: taken on many a Datadog user's machine.
+        print(
+            f"fake Datadog: cannot listen on {args.host}:{args.port}: {os.strerror(exc.errno) if exc.errno else exc}; "
+            "--port 0 takes any free port",
+            file=sys.stderr,
+        )
+        return 2
     return 0
 
 
