@@ -253,6 +253,13 @@ class DatadogCredentialIssuer:
             raise InvalidArgumentError(
                 f'baton-datadog: Datadog user "{identity.resource}" is not a service account{suffix}'
             )
+        if user.disabled:
+            # Disabled since the sync: its key paths answer 404 "Service account not found" (ConductorOne was told
+            # only that), and a credential of a disabled account authenticates nothing. The spec is silent: refused.
+            raise FailedPreconditionError(
+                f'baton-datadog: Datadog service account "{identity.resource}" is disabled; enable it in Datadog '
+                "before issuing it a credential"
+            )
         return user
 
     async def _issue_app_key(

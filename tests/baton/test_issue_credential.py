@@ -979,3 +979,48 @@ async def test_an_issued_credential_too_large_to_report_is_deleted_and_reported_
 
 async def _no_hello(_: str) -> None:
     return None
+
+
+async def test_a_failed_credential_deletion_is_an_error_naming_the_credential_left_live() -> None:
+    """`delete_resource` is how ConductorOne revokes an issued credential (§3.4): when it fails, the credential stays
+    live, as a grant stays after a failed revoke. A failed revoke was an error line naming what is left in place;
+    a failed deletion was a warning like a failed grant's, easy to miss by whoever watches errors."""
+    stub = StubConnector()
+    stub.deleter.error = ConnectorError("Datadog error: 403 Forbidden")
+    rid = resource_pb2.ResourceId(resource_type="service-account-application-key", resource="key-1")
+    processor = TaskProcessor(
+        cast(Any, _AcceptingClient()),
+        Handlers(cast(Connector, stub), provisioning=True),
+        cast(Any, None),
+        lambda _: asyncio.sleep(0),
+        finish_retry=INSTANT,
+    )
+    with structlog.testing.capture_logs() as events:
+        await processor.process(
+            baton_pb2.Task(id=TASK_ID, delete_resource=baton_pb2.Task.DeleteResourceTask(resource_id=rid))
+        )
+    (failed,) = [e for e in events if e["event"] == "task failed"]
+    assert failed["log_level"] == "error"
+    assert failed["left_live"] == "service-account-application-key:key-1"
+
+
+async def test_every_line_of_an_issuance_names_the_identity_and_the_kind_asked_for() -> None:
+    """A refused issuance (a duplicate, a disabled service account, a Datadog error) was logged as "task failed" with
+    the task id alone: which account a credential was asked for, and of which kind, was in no line of it. The
+    audit trail of a credential request names both, as a grant's names its entitlement and principal."""
+    stub = StubConnector()
+    stub.issuer.error = ConnectorError("refused")
+    processor = TaskProcessor(
+        cast(Any, _AcceptingClient()),
+        Handlers(cast(Connector, stub), provisioning=True),
+        cast(Any, None),
+        lambda _: asyncio.sleep(0),
+        finish_retry=INSTANT,
+    )
+    with structlog.testing.capture_logs(processors=[structlog.contextvars.merge_contextvars]) as events:
+        await processor.process(baton_pb2.Task(id=TASK_ID, issue_credential=_task()))
+    mine = [e for e in events if e.get("task_id") == TASK_ID]
+    assert {e["event"] for e in mine} >= {"task started", "task failed"}
+    for event in mine:
+        assert event["identity"] == f"{IDENTITY.resource_type}:{IDENTITY.resource}"
+        assert event["secret_type"] == "service-account-application-key"

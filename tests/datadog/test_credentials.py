@@ -292,6 +292,23 @@ async def test_requests_that_cannot_be_served_fail_before_minting(env: Env) -> N
     assert env.fake.count("POST", "/api/v2/api_keys") == 0
 
 
+@pytest.mark.parametrize("kind", [APP_KEY, SAT])
+async def test_a_service_account_disabled_since_the_sync_is_refused_naming_why(env: Env, kind: str) -> None:
+    """Disabled between the sync and the task: ConductorOne was told only "Datadog not found: GET .../application_keys
+    -> 404: Service account not found" about an account the lookup had just found. A credential of a disabled service
+    account authenticates nothing; the refusal says so before any key request."""
+    sa = env.service_account()
+    env.fake.org.update_user(sa, disabled=True)
+    with pytest.raises(FailedPreconditionError) as caught:
+        await env.issue(sa, kind, ["dashboards_read"])
+    assert str(caught.value) == (
+        f'baton-datadog: Datadog service account "{sa.id}" is disabled; enable it in Datadog before issuing it a '
+        "credential"
+    )
+    assert env.fake.count("GET", SA_APP_KEYS) + env.fake.count("GET", SA_TOKENS) == 0
+    assert (env.fake.count("POST", SA_APP_KEYS), env.fake.count("POST", SA_TOKENS)) == (0, 0)
+
+
 @pytest.mark.parametrize("identity", ["u" * 1025, "..", "."])
 async def test_an_org_key_for_an_identity_no_datadog_id_can_be_is_refused_before_any_request(
     env: Env, identity: str

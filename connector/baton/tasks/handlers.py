@@ -119,6 +119,15 @@ class Handlers:
         self._require_provisioning()
         return await credentials.issue_credential(self._connector, task_id, task)
 
+    def disables_account(self, action_name: str) -> bool:
+        """Whether the named action is an account disable (ACTION_TYPE_ACCOUNT_DISABLE): its failure leaves an
+        account ConductorOne wants off with all its access, as a failed revoke leaves a grant."""
+        manager = self._connector.action_manager()
+        disable = action_pb2.ActionType.ACTION_TYPE_ACCOUNT_DISABLE
+        return manager is not None and any(
+            schema.name == action_name and disable in schema.action_type for schema in manager.action_schemas()
+        )
+
     async def invoke_action(self, task: Task.ActionInvokeTask) -> Outcome:
         self._require_provisioning()
         manager = self._connector.action_manager()

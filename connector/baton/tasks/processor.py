@@ -18,7 +18,7 @@ import contextlib
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Protocol
 
@@ -170,8 +170,9 @@ def _ref(resource_id: resource_pb2.ResourceId) -> str:
 
 
 def task_target(task: baton_pb2.Task, kind: str) -> dict[str, str]:
-    """What a grant, revoke or delete is about, as log fields bound to every line of the task: a failed revoke
-    must say who keeps which access without looking the task up (the ids are ConductorOne's, never secrets)."""
+    """What a grant, revoke, delete or credential issuance is about, as log fields bound to every line of the task: a
+    failed revoke must say who keeps which access without looking the task up (the ids are ConductorOne's, never
+    secrets)."""
     if kind == "grant":
         return {
             "entitlement": _loggable(task.grant.entitlement.id, _LOGGED_TARGET_CHARS),
@@ -185,12 +186,51 @@ def task_target(task: baton_pb2.Task, kind: str) -> dict[str, str]:
         }
     if kind == "delete_resource":
         return {"resource": _ref(task.delete_resource.resource_id)}
+    if kind == "action_invoke":
+        # A failed disable_user is an offboarding that did not happen: which action, on whom, in every line.
+        action = task.action_invoke
+        bound = {"action": _loggable(action.name, _LOGGED_TARGET_CHARS)}
+        target = _action_target(action.args)
+        return bound | ({"action_target": target} if target else {})
+    if kind == "issue_credential":
+        # A refused issuance (a duplicate, a disabled account, the provider's error) named neither in any line.
+        issue = task.issue_credential
+        return {
+            "identity": _ref(issue.identity_id),
+            "secret_type": _loggable(issue.credential_options.secret_resource_type_id, _LOGGED_TARGET_CHARS),
+        }
     return {}
 
 
-def _left_live(task: baton_pb2.Task) -> dict[str, str]:
-    """The grant a failed revoke leaves in place, by its id (made from its parts when ConductorOne sent none); none
-    for a revoke that did not decode or named no grant."""
+def _action_target(args: struct_pb2.Struct) -> str:
+    """The resource an action acts on: its first argument (by name) in the SDK's resource-id shape, `{resource_type_id,
+    resource_id}` (or `resource_type`, `resource`); "" when none is."""
+    for name in sorted(args.fields):
+        value = args.fields[name]
+        if value.WhichOneof("kind") == "struct_value":
+            fields = value.struct_value.fields
+            rtype = _first_text(fields, "resource_type_id", "resource_type")
+            rid = _first_text(fields, "resource_id", "resource")
+            if rid:
+                return _ref(resource_pb2.ResourceId(resource_type=rtype, resource=rid))
+    return ""
+
+
+def _first_text(fields: Mapping[str, struct_pb2.Value], *keys: str) -> str:
+    return next((fields[k].string_value for k in keys if k in fields and fields[k].string_value), "")
+
+
+def _left_live(task: baton_pb2.Task, kind: str) -> dict[str, str]:
+    """The grant a failed revoke leaves in place, by its id (made from its parts when ConductorOne sent none), the
+    resource (an issued credential) a failed `delete_resource` leaves live, or the account a failed disable leaves
+    enabled; none for a task that did not decode or named nothing."""
+    if kind in ("delete_resource", "action_invoke"):
+        shown = (
+            _ref(task.delete_resource.resource_id)
+            if kind == "delete_resource"
+            else _action_target(task.action_invoke.args)
+        )
+        return {"left_live": shown} if shown else {}
     grant = task.revoke.grant
     principal = grant.principal.id
     if not grant.id and not (grant.entitlement.id and principal.resource):
@@ -425,15 +465,19 @@ class TaskProcessor:
         if outcome.failure is None:
             log.info("task succeeded", seconds=round(seconds, 3))
         else:
-            # A failed revoke leaves access ConductorOne wants gone in place: the security engineer's line, at error.
-            revoke = kind == "revoke"
+            # A failed revoke leaves access ConductorOne wants gone in place, a failed `delete_resource` (how it
+            # revokes an issued credential, docs/spec/credentials.md §3.4) a live credential, and a failed account
+            # disable (offboarding) an account with all its access: the security engineer's line, at error.
+            revoke = kind in ("revoke", "delete_resource") or (
+                kind == "action_invoke" and self._handlers.disables_account(task.action_invoke.name)
+            )
             (log.error if revoke else log.warning)(
                 "task failed",
                 code=outcome.failure.code.name,
                 error=outcome.failure.message,
                 non_retryable=outcome.failure.non_retryable,
                 seconds=round(seconds, 3),
-                **(_left_live(task) if revoke else {}),
+                **(_left_live(task, kind) if revoke else {}),
             )
         delivered = await self._report(task.id, outcome)
         # Counted as ConductorOne sees it: a success whose report was given up is no success there.

@@ -31,6 +31,8 @@ from connector.daemon import logging as daemon_logging
 from tests.baton.tasks.stubs import Rig, StubClient, make_rig
 from tests.fakes.tasks import grant_task, kind_task, revoke_task
 
+ActionType = action_pb2.ActionType
+
 GRANT = ("role", "r1", "member", "u1")
 
 
@@ -770,6 +772,60 @@ async def test_a_sync_failed_by_conductorone_is_reported_with_conductorones_code
     (finish,) = rig.client.finishes
     assert (finish.ok, finish.code, finish.non_retryable) == (False, reported, False)
     assert _errors(events) == []
+
+
+async def test_every_line_of_an_action_names_the_action_and_the_resource_it_acts_on() -> None:
+    """A failed `disable_user` is an offboarding that did not happen; its lines said `task_type: action_invoke` and
+    nothing of which action ran, nor on whom (a refusal before any request quoted neither). The action's name and
+    its resource-id argument (the SDK's resource_id_field shape) are bound to every line, escaped and capped."""
+    rig = make_rig()
+    task = baton_pb2.Task(id=kind_task("action_invoke").id)
+    task.action_invoke.name = "disable_user"
+    task.action_invoke.args.update({"user_id": {"resource_type_id": "user", "resource_id": "u1\n"}, "note": "x"})
+    records = await _json_logs(lambda: rig.processor.process(task))
+    mine = [r for r in records if r.get("task_id") == task.id]
+    assert {r["event"] for r in mine} >= {"task started", "task failed"}
+    for record in mine:
+        assert record["action"] == "disable_user"
+        assert record["action_target"] == "user:u1\\n"
+
+
+class _FailingActions:
+    """Two actions, both failing: an account disable and a profile update."""
+
+    def action_names(self) -> list[str]:
+        return ["disable_user", "update_user"]
+
+    def action_schemas(self) -> list[action_pb2.BatonActionSchema]:
+        return [
+            action_pb2.BatonActionSchema(name="disable_user", action_type=[ActionType.ACTION_TYPE_ACCOUNT_DISABLE]),
+            action_pb2.BatonActionSchema(
+                name="update_user", action_type=[ActionType.ACTION_TYPE_ACCOUNT_UPDATE_PROFILE]
+            ),
+        ]
+
+    async def invoke_action(self, name: str, args: Any) -> Any:
+        raise ConnectorError("Datadog error: 403 Forbidden")
+
+
+@pytest.mark.parametrize(("action", "level"), [("disable_user", "error"), ("update_user", "warning")])
+async def test_a_failed_account_disable_is_an_error_naming_the_account_left_enabled(action: str, level: str) -> None:
+    """An account-disable action that fails is an offboarding that did not happen: the account keeps every access it
+    had, as a grant does after a failed revoke. It was a warning like any failed action; it is now the revoke's error
+    line, `left_live` naming the account. Other actions' failures stay warnings."""
+    rig = make_rig()
+    failing = _FailingActions()
+    rig.connector.action_manager = lambda: failing  # type: ignore[method-assign,assignment]
+    task = baton_pb2.Task(id=kind_task("action_invoke").id)
+    task.action_invoke.name = action
+    task.action_invoke.args.update({"user_id": {"resource_type_id": "user", "resource_id": "u1"}})
+    records = await _json_logs(lambda: rig.processor.process(task))
+    (failed,) = [r for r in records if r["event"] == "task failed"]
+    assert failed["level"] == level
+    if level == "error":
+        assert failed["left_live"] == "user:u1"
+    else:
+        assert "left_live" not in failed
 
 
 async def test_tasks_on_the_same_access_run_in_the_order_given_and_others_side_by_side() -> None:
