@@ -162,7 +162,9 @@ class ApiTransport:
             follow_redirects=False,
         )
         base = self._http.base_url
-        self.host = base.host
+        # What a failure names: with its port when it is not the scheme's default (a wrong port in BATON_BASE_URL
+        # said only "cannot reach 127.0.0.1: connection refused"). httpx gives no port for a default one.
+        self.host = base.host if base.port is None else f"{base.host}:{base.port}"
         # Requests are sent by httpcore's pool itself, behind the transport httpx mounted for the base URL (its
         # own, or the proxy's from HTTPS_PROXY / HTTP_PROXY / NO_PROXY, chosen once when the client was made):
         # httpx's per-request layers (URL parsing and merging, header models, cookies, auth flow, redirects,

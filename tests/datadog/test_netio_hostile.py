@@ -277,12 +277,13 @@ async def test_a_connection_reset_mid_body_is_named_a_reset() -> None:
         writer.transport.abort()  # RST, not FIN
 
     server = await asyncio.start_server(reset, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
     async with server, _raw_client(server) as client:
         with pytest.raises(Unavailable) as raised:
             await client.list_users()
         assert client.stats.retries == {"ReadError": 1}, "a GET is retried once after a reset, then reported"
     assert str(raised.value).startswith(
-        "Datadog unavailable: GET /api/v2/users -> no response: cannot reach 127.0.0.1: connection reset"
+        f"Datadog unavailable: GET /api/v2/users -> no response: cannot reach 127.0.0.1:{port}: connection reset"
     )
     assert raised.value.retryable
     _no_canary(raised.value)
@@ -444,13 +445,14 @@ async def test_a_malformed_answer_is_not_called_a_closed_connection(answer: byte
         writer.close()
 
     server = await asyncio.start_server(malformed, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
     async with server, _raw_client(server) as client:
         with pytest.raises(Unavailable) as raised:
             await client.list_users()
         assert client.stats.retries == {"RemoteProtocolError": 1}
     assert str(raised.value) == (
-        f"Datadog unavailable: GET /api/v2/users -> no response: cannot reach 127.0.0.1: the answer is not valid HTTP "
-        f"({named})"
+        f"Datadog unavailable: GET /api/v2/users -> no response: cannot reach 127.0.0.1:{port}: the answer is not "
+        f"valid HTTP ({named})"
     )
 
 
