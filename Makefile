@@ -14,14 +14,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# In parallel worker processes (pytest-xdist): most tests wait on daemons, sockets and timers, so 4 workers keep
-# 2 cores busy; tests sharing a costly fixture share a worker (tests/parallel.py). Prints the wall time;
+# In parallel worker processes (pytest-xdist): most tests wait on daemons, sockets and timers, so 6 workers keep
+# 2 cores busy (on 2 idle cores, 6 took 103 s and 125 s where 4 took 122 s and 146 s, pairs run back to back on
+# 2026-12-05; this host's speed drifts between pairs); tests sharing a costly fixture share a worker (tests/parallel.py). Prints the wall time;
 # the exit status is pytest's (non-zero on any failure, 5 if nothing was collected).
 # Bytecode caches are written even where PYTHONDONTWRITEBYTECODE is set (containers, CI images): the suite starts
 # ~180 interpreters over the same sources, and without the caches each compiled every module it imported (all of
 # the connector's: 0.6-0.7 CPU-s to import, 0.45 with them) and each worker rewrote every test module's asserts
 # again (its collection: 6.7-7.6 CPU-s, 2.2-2.9 with them). __pycache__/ is git-ignored.
-TEST_WORKERS ?= 4
+TEST_WORKERS ?= 6
 test: $(STAMP)
 	@start=$$(date +%s); env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -q -n $(TEST_WORKERS) --durations=5; \
 	status=$$?; \
