@@ -11,6 +11,7 @@ dropped here because it is not a declared field and extra fields are ignored.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -133,9 +134,11 @@ class Resource(BaseModel):
     id: str
     type: str | None = None
 
-    def to_many_links(self) -> int:
-        """How many objects the to-many relationships name (each may become a grant: a user's roles)."""
-        return sum(len(getattr(self, field)) for field, to_many in self.relationship_fields.values() if to_many)
+    @classmethod
+    @functools.cache
+    def to_many_fields(cls) -> tuple[str, ...]:
+        """The fields of the to-many relationships: each object they name may become a grant (a user's roles)."""
+        return tuple(field for field, to_many in cls.relationship_fields.values() if to_many)
 
     @model_validator(mode="before")
     @classmethod
