@@ -131,7 +131,12 @@ class Settings(BaseSettings):
     provisioning: bool = _f(False, "Sync", "allow grants, revokes, account creation and user actions", short="-p")
 
     # -- output and logging -----------------------------------------------------------------------------
-    file: Path = _f(Path("sync.c1z"), "Output and logging", "one-shot output file", short="-f")
+    file: Path = _f(
+        Path("sync.c1z"),
+        "Output and logging",
+        "the c1z a one-shot sync (or service mode's --sync-interval) writes",
+        short="-f",
+    )
     log_level: Literal["debug", "info", "warn", "warning", "error"] = _f("info", "Output and logging", "log level")
     log_format: Literal["json", "console", ""] = _f(
         "", "Output and logging", "log format", shown="console on a terminal, else json"
