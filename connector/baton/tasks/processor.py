@@ -203,17 +203,31 @@ def task_target(task: baton_pb2.Task, kind: str) -> dict[str, str]:
 
 
 def _action_target(args: struct_pb2.Struct) -> str:
-    """The resource an action acts on: its first argument (by name) in the SDK's resource-id shape, `{resource_type_id,
-    resource_id}` (or `resource_type`, `resource`); "" when none is."""
+    """The resource an action acts on, for its log lines: its first argument (by name) in the SDK's resource-id shape,
+    `{resource_type_id, resource_id}` (or `resource_type`, `resource`); "" when none is. (A plain string argument may
+    be anything, an email or a title, so only the object shape names a target here.)"""
     for name in sorted(args.fields):
         value = args.fields[name]
-        if value.WhichOneof("kind") == "struct_value":
-            fields = value.struct_value.fields
-            rtype = _first_text(fields, "resource_type_id", "resource_type")
-            rid = _first_text(fields, "resource_id", "resource")
-            if rid:
-                return _ref(resource_pb2.ResourceId(resource_type=rtype, resource=rid))
+        if value.WhichOneof("kind") == "struct_value" and (named := _resource_arg(value)) is not None:
+            return _ref(named)
     return ""
+
+
+def _resource_arg(value: struct_pb2.Value) -> resource_pb2.ResourceId | None:
+    """A resource-id argument's value: an id string, or the SDK's `{resource_type_id, resource_id}` object (or
+    `resource_type`, `resource`); None for anything else or an empty id."""
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        named = resource_pb2.ResourceId(resource=value.string_value.strip())
+    elif kind == "struct_value":
+        fields = value.struct_value.fields
+        named = resource_pb2.ResourceId(
+            resource_type=_first_text(fields, "resource_type_id", "resource_type"),
+            resource=_first_text(fields, "resource_id", "resource"),
+        )
+    else:
+        return None
+    return named if named.resource else None
 
 
 def _first_text(fields: Mapping[str, struct_pb2.Value], *keys: str) -> str:
@@ -267,18 +281,8 @@ def action_key(task: baton_pb2.Task, manager: ActionManager | None) -> tuple[str
     if schema is None:
         return None
     named = (invoke.args.fields.get(field.name) for field in schema.arguments if field.HasField("resource_id_field"))
-    refs = sorted(ref for value in named if value is not None and (ref := _resource_ref(value)))
+    refs = sorted(ref.resource for value in named if value is not None and (ref := _resource_arg(value)) is not None)
     return ("action", "\0".join(refs)) if refs else None
-
-
-def _resource_ref(value: struct_pb2.Value) -> str:
-    kind = value.WhichOneof("kind")
-    if kind == "string_value":
-        return value.string_value.strip()
-    if kind == "struct_value":
-        fields = value.struct_value.fields
-        return next((fields[k].string_value for k in ("resource_id", "resource") if k in fields), "")
-    return ""
 
 
 def _same_work(running: baton_pb2.Task, offered: baton_pb2.Task) -> bool:
