@@ -944,18 +944,20 @@ def _included(page: Page[Any], type_: str, model: type[R]) -> dict[str, R]:
 
 def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status: int) -> ScheduleResponders:
     """Every shift of the current responders; each piece of the payload is type-checked before use."""
+
+    def refused(message: str, *, retryable: bool = False) -> UnexpectedResponse:
+        return UnexpectedResponse(method="GET", path=path, status=status, messages=[message], retryable=retryable)
+
     data = payload.get("data")
     if not isinstance(data, dict):
         # No responders answer at all (a gateway's or a stub's JSON): read as one, it said "nobody on call".
-        raise UnexpectedResponse(method="GET", path=path, status=status, messages=["the answer has no data object"])
+        raise refused("the answer has no data object")
     relationships = mapping(data.get("relationships"))
     linked = mapping(mapping(relationships.get("schedule")).get("data"))
     other = linked.get("id")
     if isinstance(other, str) and _another_id(other, schedule_id):
         # Another schedule's responders (answers mixed up) would be synced as on call for this one.
-        raise UnexpectedResponse(
-            method="GET", path=path, status=status, messages=["the answer is about another schedule"]
-        )
+        raise refused("the answer is about another schedule")
     included = objects(payload.get("included"))
     named = {ref.get("id") for ref in objects(mapping(relationships.get("responders")).get("data"))}
     if "included" in payload and not named <= {
@@ -965,13 +967,7 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
         # be the current one, and without it every shift of the answer was taken (none, or not the current ones).
         # Retryable, as a missing shift is. (An answer with no `included` at all, as one recorded without the include,
         # is read as before.)
-        raise UnexpectedResponse(
-            method="GET",
-            path=path,
-            status=status,
-            messages=["a responder the answer names is not in `included`"],
-            retryable=True,
-        )
+        raise refused("a responder the answer names is not in `included`", retryable=True)
     groups = [
         x
         for x in included
@@ -981,9 +977,7 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
         shifts = index_included(included, "shifts", OnCallShift)
         users = index_included(included, "users", OnCallUser)
     except ValidationError as exc:
-        raise UnexpectedResponse(
-            method="GET", path=path, status=status, messages=[f"included: {describe_validation_error(exc)}"]
-        ) from None
+        raise refused(f"included: {describe_validation_error(exc)}") from None
     if groups:
         wanted = [
             ref["id"]
@@ -995,24 +989,13 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
             # The responder names a shift the answer leaves out, asked for though it was: whoever is on call in it
             # would be synced as not on call (a revoked grant to ConductorOne). Retryable: a shift ending as the
             # answer is built may be all it is.
-            raise UnexpectedResponse(
-                method="GET",
-                path=path,
-                status=status,
-                messages=["a current responder's shift is not in `included`"],
-                retryable=True,
-            )
+            raise refused("a current responder's shift is not in `included`", retryable=True)
         chosen = tuple(shifts[i] for i in wanted)
     else:
         chosen = tuple(shifts.values())
     scheduled_at = mapping(data.get("attributes")).get("scheduled_at")
     if (people := len({shift.user_id for shift in chosen if shift.user_id})) > MAX_LINKS_PER_ANSWER:
-        raise UnexpectedResponse(
-            method="GET",
-            path=path,
-            status=status,
-            messages=[f"{people} people on call at once, more than {MAX_LINKS_PER_ANSWER:,}"],
-        )
+        raise refused(f"{people} people on call at once, more than {MAX_LINKS_PER_ANSWER:,}")
     return validate_model(
         ScheduleResponders,
         {"schedule_id": schedule_id, "scheduled_at": scheduled_at, "shifts": chosen, "users": users},
