@@ -109,6 +109,12 @@ def is_path_id(value: str) -> bool:
     return bool(value) and value not in (".", "..") and len(value) <= _MAX_ID_CHARS
 
 
+def is_usable_id(value: str) -> bool:
+    """Whether an id can name its object in every later request and log line: a path id (`is_path_id`), not blank,
+    without control characters."""
+    return is_path_id(value) and bool(value.strip()) and not any(ord(c) < 32 or ord(c) == 127 for c in value)
+
+
 def quoted_id(value: str) -> str:
     """An id as an error message may quote it: escaped, and cut when absurdly long (a task's 1 MB id)."""
     return f"{value[:40]!a}" + (f"...({len(value)} characters)" if len(value) > 40 else "")
@@ -442,7 +448,14 @@ class DatadogClient:
             # out (Datadog's answer, the new user, always shows it), which says nothing of which user it is.
             if user.email is None:
                 return "the answer does not show the user's email"
-            return "the answer is about another user" if user.email.lower() != asked else None
+            if user.email.lower() != asked:
+                return "the answer is about another user"
+            if not is_usable_id(user.id):
+                # The id names the user in the invitation and in everything ConductorOne asks later (grants, actions,
+                # each refusing such an id as malformed): an empty, dot, control-character or over-long one had an
+                # invitation sent for it and the account reported created under an id no later request can use.
+                return "the answer names the user by an id no later request can use"
+            return None
 
         return await self._item(
             ItemEnvelope[User], "POST", "/api/v2/users", group="users", json={"data": data}, problem=another_user

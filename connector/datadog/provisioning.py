@@ -43,7 +43,7 @@ from connector.baton.pb.c1.connector.v2 import (
     grant_pb2,
     resource_pb2,
 )
-from connector.datadog.client import DatadogClient, is_path_id, quoted_id
+from connector.datadog.client import DatadogClient, is_usable_id, quoted_id
 from connector.datadog.errors import Conflict, DatadogError, NotFound, UnexpectedResponse, nothing_done
 from connector.datadog.models import TeamMembership, TeamRole
 from connector.datadog.resources import roles, teams, types
@@ -139,7 +139,7 @@ def _clean_id(value: str, what: str) -> str:
     # Ids end up in URL paths and in every log line of the task: control characters are never a real Datadog id,
     # and one no path can hold (`is_path_id`: over 1,024 characters) is refused here, before the lines that quote it
     # (a 3 MB user id made a 3 MB log line when the request it would never fit in failed).
-    if not value.strip() or not is_path_id(value) or any(ord(c) < 32 or ord(c) == 127 for c in value):
+    if not is_usable_id(value):
         raise InvalidArgumentError(f"{what} is empty or malformed: {quoted_id(value)}")
     return value
 
