@@ -284,7 +284,9 @@ class ScheduleResponders(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     schedule_id: str
-    scheduled_at: datetime | None = None
+    # Lenient as every timestamp here: one that does not parse (or that no Timestamp holds) is none, where it failed
+    # every sync of the schedules; who is on call does not depend on it.
+    scheduled_at: Timestamp = None
     position: str = "current"
     shifts: tuple[OnCallShift, ...] = ()
     users: Mapping[str, OnCallUser] = Field(default_factory=dict)
