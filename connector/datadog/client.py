@@ -27,6 +27,7 @@ from connector.datadog.decode import (
     json_object,
     listed,
     mapping,
+    not_refused,
     objects,
     parse_model,
     validate_model,
@@ -333,6 +334,7 @@ class DatadogClient:
         else is wrong with the object for this call, if anything."""
         reply = await self._t.request(method, path, group=group, json=json, params=params, idempotent=idempotent)
         envelope = parse_model(envelope_type, reply)
+        not_refused(reply, envelope.errors)
         if envelope.data is None:
             raise UnexpectedResponse(method=method, path=path, status=reply.status, messages=["response has no data"])
         if of is not None and _another_id(envelope.data.id, of):
@@ -515,7 +517,9 @@ class DatadogClient:
         if not data:
             return []
         reply = await self._t.request("POST", "/api/v2/user_invitations", group="invitations", json={"data": data})
-        return list(parse_model(ListEnvelope[UserInvitation], reply).data)
+        envelope = parse_model(ListEnvelope[UserInvitation], reply)
+        not_refused(reply, envelope.errors)
+        return list(envelope.data)
 
     async def send_invitation(self, user_id: str) -> UserInvitation:
         invitations = await self.send_invitations([user_id])
@@ -830,7 +834,10 @@ class DatadogClient:
         reply = await self._t.request(
             "POST", path, group=group, json=body, idempotent=False, single_attempt=single_attempt, mints=True
         )
-        item = parse_model(ItemEnvelope[model], reply).data  # type: ignore[valid-type]
+        envelope = parse_model(ItemEnvelope[model], reply)  # type: ignore[valid-type]
+        # Raised as an unusable answer, after which the caller looks up what the create made by its name and deletes it.
+        not_refused(reply, envelope.errors)
+        item = envelope.data
         # The secret is read from the raw body on purpose: the models never carry it.
         key = mapping(mapping(json_object(reply).get("data")).get("attributes")).get("key")
         if item is None or not item.id:

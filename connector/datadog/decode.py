@@ -17,7 +17,7 @@ from connector.datadog.errors import UnexpectedResponse
 from connector.datadog.jsonbody import from_json, unicode_repaired
 from connector.datadog.transport import Reply
 
-__all__ = ["check_done", "json_object", "listed", "parse_model", "validate_model"]
+__all__ = ["check_done", "json_object", "listed", "not_refused", "parse_model", "validate_model"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -67,10 +67,18 @@ def check_done(reply: Reply) -> None:
             payload = from_json(reply.body)
         except ValueError:
             return  # not read: its status is the outcome (a body cut short after the change, say)
-        if isinstance(payload, dict) and payload.get("errors"):
+        if isinstance(payload, dict):
             # Datadog's error shape under a 2xx (a gateway's, or an API answering errors with 200): a refusal whose
             # status alone reported the grant, revoke or delete done.
-            raise _unexpected(reply, "a success status with Datadog's error body")
+            not_refused(reply, payload.get("errors"))
+
+
+def not_refused(reply: Reply, errors: Any) -> None:
+    """A 2xx answer's `errors` member, which must hold nothing: Datadog's error shape is a refusal under any status. A
+    JSON:API document never holds `data` beside `errors` either, so one that does is no success, whatever its `data`
+    shows (an update, an invitation or a new credential was reported done on the `data` of a body saying it failed)."""
+    if errors:
+        raise _unexpected(reply, "a success status with Datadog's error body")
 
 
 def describe_validation_error(exc: ValidationError) -> str:

@@ -407,6 +407,8 @@ class ListEnvelope(BaseModel, Generic[R]):
     data: list[R]
     included: list[dict[str, Any]] = Field(default_factory=list)
     meta: dict[str, Any] | None = None
+    # Kept raw, for a write answered with a list: Datadog's error shape beside `data` is a refusal (`decode.not_refused`).
+    errors: Any = None
 
 
 class ItemEnvelope(BaseModel, Generic[R]):
@@ -414,6 +416,8 @@ class ItemEnvelope(BaseModel, Generic[R]):
 
     data: R | None = None
     included: list[dict[str, Any]] = Field(default_factory=list)
+    # Kept raw: Datadog's error shape beside `data` is a refusal, whatever `data` shows (`decode.not_refused`).
+    errors: Any = None
 
 
 def index_included(included: Iterable[Any], type_: str, model: type[R]) -> dict[str, R]:
