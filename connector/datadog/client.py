@@ -138,6 +138,12 @@ def _shows(shown: object, asked: object, *, email: bool) -> bool:
     return shown == asked
 
 
+def status_contradicts(user: User) -> bool:
+    """Whether a user's `status`, when the answer shows one, says otherwise than its `disabled`: Datadog's user is
+    disabled exactly when its status is Disabled (docs/spec/datadog-api.md §4.1)."""
+    return user.status is not None and (user.status.strip().lower() == "disabled") != user.disabled
+
+
 def _seg(value: str) -> str:
     """One URL path segment; ids come from callers (and ConductorOne's tasks) and must not change the path.
 
@@ -425,9 +431,10 @@ class DatadogClient:
                 if user.service_account and (include_disabled or not user.disabled):
                     yield user
 
-    async def get_user(self, user_id: str) -> User:
+    async def get_user(self, user_id: str, *, problem: Callable[[User], str | None] | None = None) -> User:
+        """`problem`: what else is wrong with the user for this call, if anything (raised as an unusable answer)."""
         path = f"/api/v2/users/{_seg(user_id)}"
-        return await self._item(ItemEnvelope[User], "GET", path, group="users", of=user_id)
+        return await self._item(ItemEnvelope[User], "GET", path, group="users", of=user_id, problem=problem)
 
     async def create_user(
         self, email: str, *, name: str | None = None, title: str | None = None, role_ids: Iterable[str] = ()
@@ -492,6 +499,10 @@ class DatadogClient:
             # Only as the answer shows it: a `disabled` left out is the model's default, which says nothing.
             shown["disabled"] = user.disabled if "disabled" in user.model_fields_set else None
             differ = [f for f, asked in attributes.items() if not _shows(shown[f], asked, email=f == "email")]
+            if "disabled" in attributes and "disabled" not in differ and status_contradicts(user):
+                # `disabled` as asked beside a status saying otherwise (enabled, yet "Disabled"): the answer contradicts
+                # itself, and the action's own report quoted that status under "success".
+                differ.append("status")
             if "title" in differ:
                 differ.remove("title")
                 log.warning("Datadog's answer does not show the title as asked; it may not apply titles", user=user_id)
