@@ -568,7 +568,15 @@ class DatadogClient:
 
     async def list_role_users(self, role_id: str, page: int = 0) -> Page[User]:
         path = f"/api/v2/roles/{_seg(role_id)}/users"
-        return (await self._fetch_page(ListEnvelope[User], path, group="role_users", number=page))()
+        found = (await self._fetch_page(ListEnvelope[User], path, group="role_users", number=page))()
+        if any(_lacks_role(user, role_id) for user in found.items):
+            # Each listed user names its roles, this one among them: one without it is another role's (answers mixed
+            # up), synced as this role's member (and the role's real members as revoked), as a role write's answer is
+            # already refused for it.
+            raise UnexpectedResponse(
+                method="GET", path=path, status=found.status, messages=[f"page {page}: a user of another role"]
+            )
+        return found
 
     def iter_role_users(self, role_id: str) -> AsyncIterator[Page[User]]:
         return paginate(lambda n: self.list_role_users(role_id, n))
@@ -900,12 +908,19 @@ def _another_credential(item: APIKey | ApplicationKey | AccessToken, type_: str,
     return _another_id(item.owner_id, owner)
 
 
-def _lacks_role(user: Mapping[str, Any], role_id: str) -> bool:
-    """Whether a user object names its roles (`relationships.roles.data`) without `role_id` among them."""
-    linked = mapping(mapping(user.get("relationships")).get("roles")).get("data")
-    if not isinstance(linked, list):
-        return False
-    return all(_another_id(ref.get("id") if isinstance(ref.get("id"), str) else "", role_id) for ref in objects(linked))
+def _lacks_role(user: Mapping[str, Any] | User, role_id: str) -> bool:
+    """Whether a user (its JSON object, or its model) names its roles (`relationships.roles.data`) without `role_id`
+    among them: a user of another role. One naming none says nothing."""
+    if isinstance(user, User):
+        if "role_ids" not in user.model_fields_set:
+            return False
+        held: Iterable[str] = user.role_ids
+    else:
+        linked = mapping(mapping(user.get("relationships")).get("roles")).get("data")
+        if not isinstance(linked, list):
+            return False
+        held = (ref_id if isinstance(ref_id := ref.get("id"), str) else "" for ref in objects(linked))
+    return all(_another_id(held_id, role_id) for held_id in held)
 
 
 def _membership_problem(
