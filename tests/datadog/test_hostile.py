@@ -894,3 +894,34 @@ async def test_a_responders_answer_whose_scheduled_at_does_not_parse_still_syncs
     with C1ZReader(tmp_path / "s.c1z") as reader:
         grants = [g.id for g in reader.grants()]
     assert grants == ["schedule:s1:on_call:user:u1"]
+
+
+async def test_a_roles_page_of_admin_clones_is_no_page_of_grants(tmp_path: Path) -> None:
+    """The link bound is on the grants one answer may yield. A role's permissions become none, yet they were counted:
+    100 roles cloned from the admin role (about 150 permissions each, more as Datadog adds them) near the 20,000
+    links alone, and past them every sync failed on the roles page ("its items link to 25000 objects")."""
+    roles = [
+        {
+            "type": "roles",
+            "id": f"r{n}",
+            "attributes": {"name": f"admin clone {n}"},
+            "relationships": {"permissions": {"data": [{"type": "permissions", "id": f"p{k}"} for k in range(250)]}},
+        }
+        for n in range(100)
+    ]
+    empty = {"data": [], "meta": {"page": {"total_count": 0}, "pagination": {"total": 0}}}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v2/roles":
+            page = roles if request.url.params.get("page[number]") == "0" else []
+            return httpx.Response(200, json={"data": page, "meta": {"page": {"total_count": len(roles)}}})
+        return httpx.Response(200, json=empty)
+
+    client = answered_by(handler)
+    try:
+        connector = DatadogConnector(client, DatadogOptions())
+        await sync_to_file(connector.syncers(), tmp_path / "s.c1z", SyncOptions())
+    finally:
+        await client.aclose()
+    with C1ZReader(tmp_path / "s.c1z") as reader:
+        assert sum(1 for _ in reader.resources("role")) == 100
