@@ -25,6 +25,7 @@ from connector.datadog.decode import (
     check_done,
     describe_validation_error,
     json_object,
+    json_or_none,
     listed,
     mapping,
     not_refused,
@@ -514,7 +515,21 @@ class DatadogClient:
 
     async def disable_user(self, user_id: str) -> None:
         """Soft-disable (DELETE); Datadog answers 404 for a user that is already disabled."""
-        check_done(await self._t.request("DELETE", f"/api/v2/users/{_seg(user_id)}", group="users"))
+        path = f"/api/v2/users/{_seg(user_id)}"
+        reply = await self._t.request("DELETE", path, group="users")
+        check_done(reply)
+        # Datadog answers 204, no body. A 2xx whose body is this user still enabled (`disabled: false`, or a status
+        # other than Disabled) says the offboarding did not happen, and its status alone reported it done.
+        user = mapping(mapping(json_or_none(reply)).get("data"))
+        attributes = mapping(user.get("attributes"))
+        named, status = user.get("id"), attributes.get("status")
+        enabled = attributes.get("disabled") is False or (
+            isinstance(status, str) and status.strip().lower() != "disabled"
+        )
+        if enabled and not _another_id(named if isinstance(named, str) else None, user_id):
+            raise UnexpectedResponse(
+                method="DELETE", path=path, status=reply.status, messages=["the answer shows the user not disabled"]
+            )
 
     async def enable_user(self, user_id: str) -> User:
         return await self.update_user(user_id, disabled=False)

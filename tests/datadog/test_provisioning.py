@@ -290,6 +290,34 @@ async def test_a_write_answered_with_json_or_nothing_is_done(
             await write(client)
 
 
+@pytest.mark.parametrize(
+    "attributes",
+    [{"disabled": False, "status": "Active"}, {"status": "Active"}, {"disabled": False}, {"status": "Pending"}],
+    ids=["enabled", "active", "not-disabled", "pending"],
+)
+async def test_a_disable_answered_with_the_user_still_enabled_is_not_done(attributes: dict[str, Any]) -> None:
+    """Datadog answers the disable with 204 and no body; its status alone decides. A 2xx whose body is the user still
+    enabled says the offboarding did not happen, and it was reported done all the same."""
+    answer = httpx.Response(200, json={"data": {"type": "users", "id": "u1", "attributes": attributes}})
+    async with _answering(answer) as client:
+        with pytest.raises(UnexpectedResponse, match="the answer shows the user not disabled"):
+            await client.disable_user("u1")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"data": {"type": "users", "id": "u1", "attributes": {"disabled": True, "status": "Disabled"}}},
+        {"data": {"type": "users", "id": "u2", "attributes": {"disabled": False}}},
+        {"status": "ok"},
+    ],
+    ids=["disabled", "another-user", "gateway"],
+)
+async def test_a_disable_answered_with_a_body_not_showing_the_user_enabled_is_done(body: dict[str, Any]) -> None:
+    async with _answering(httpx.Response(200, json=body)) as client:
+        await client.disable_user("u1")
+
+
 _MEMBER = {"type": "team_memberships", "id": "TeamMembership-1", "relationships": {"user": {"data": {"type": "users", "id": "u1"}}}}  # fmt: skip
 # Writes whose answer is the object (or list) they made or changed, each with an answer showing it done as asked.
 WRITES_DECIDED_BY_THEIR_OBJECT: list[tuple[str, Callable[[DatadogClient], Awaitable[object]], int, Any]] = [
