@@ -91,9 +91,11 @@ class FullSyncHandler:
                 with contextlib.suppress(asyncio.CancelledError):
                     await beat
             log.info("sync uploaded", task_id=task_id, bytes=size, sync_id=result.sync_id)
-            if self._on_synced is not None:
-                self._on_synced(result, size)
-            return Outcome()
+            # Recorded once ConductorOne took the report, not at the upload: a sync whose report it refused as
+            # gone (the task expired or was reassigned) is no sync there, and the sync series (the last successful
+            # sync's time, which BatonDatadogSyncStale reads) say what ConductorOne has.
+            on_synced = self._on_synced
+            return Outcome(on_accepted=None if on_synced is None else (lambda: on_synced(result, size)))
         finally:
             await asyncio.shield(asyncio.to_thread(workdir.release))
 

@@ -616,11 +616,13 @@ class TaskProcessor:
 
     async def _report(self, task_id: str, outcome: Outcome) -> bool:
         """FinishTask until accepted, known gone, or stopped; anything but acceptance is logged at error, and a
-        success that leaves something live only the report hands over is undone (`Outcome.undo`). Whether it was
-        accepted."""
+        success that leaves something live only the report hands over is undone (`Outcome.undo`); an accepted
+        success runs its `Outcome.on_accepted`. Whether it was accepted."""
         delivered = await self._deliver(task_id, outcome)
         if not delivered and outcome.failure is None and outcome.undo is not None:
             await _take_back(outcome.undo)
+        if delivered and outcome.failure is None and outcome.on_accepted is not None:
+            outcome.on_accepted()
         return delivered
 
     async def _deliver(self, task_id: str, outcome: Outcome) -> bool:
