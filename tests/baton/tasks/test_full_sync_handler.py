@@ -301,3 +301,40 @@ async def test_the_sync_series_record_only_a_sync_whose_report_conductorone_took
     last_sync, syncs, uploaded = recorded()
     assert last_sync > 0
     assert (syncs, uploaded) == (1.0, 1000.0)
+
+
+async def test_a_sync_stopped_while_its_working_directory_is_being_made_leaves_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shutdown at the sync's first step: the drain cancels the task while a worker thread makes its private working
+    directory (mkdtemp, flock, rename; slow on a busy or network volume). The thread goes on and makes it, and
+    nobody was left to remove it: the directory stayed, locked by the live process, until the process ended, and
+    on disk until the next start's sweep. The task is reported as stopped, and the directory removed."""
+    import threading
+
+    from connector.baton.c1z.workfiles import WorkDir
+
+    entered, go_on, made = threading.Event(), threading.Event(), threading.Event()
+    real_create = WorkDir.create
+
+    def slow_create(tmp_dir: Path | None, purpose: str) -> WorkDir:
+        entered.set()
+        go_on.wait(10)
+        try:
+            return real_create(tmp_dir, purpose)
+        finally:
+            made.set()
+
+    monkeypatch.setattr(WorkDir, "create", staticmethod(slow_create))
+    client = StubClient()
+    processor = _processor(client, tmp_path)
+    running = asyncio.create_task(processor.process(kind_task("sync_full")))
+    await asyncio.to_thread(entered.wait, 10)
+    processor.abandon_all("the connector is shutting down", finish_within=5.0)
+    await asyncio.sleep(0)
+    go_on.set()
+    await asyncio.wait_for(running, timeout=10)
+    assert made.is_set()  # the directory was made before the task ended: nothing of it is left to a later moment
+    (finish,) = client.finishes
+    assert (finish.ok, finish.code, finish.non_retryable) == (False, Code.UNAVAILABLE, False)
+    assert list(tmp_path.iterdir()) == []  # noqa: ASYNC240 - a test's temp dir
