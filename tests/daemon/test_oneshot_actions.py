@@ -100,8 +100,24 @@ def test_invoke_action_disables_a_user(fake: FakeDatadog) -> None:
         fake, "--invoke-action", "disable_user", "--invoke-action-args", json.dumps({"user_id": user.id})
     )
     assert code == 0, err
-    assert out.strip() == f'invoked action \'disable_user\' with {{"user_id": "{user.id}"}}'
+    # What the action answered is printed too: the status the user is left in.
+    assert out.strip() == (
+        f'invoked action \'disable_user\' with {{"user_id": "{user.id}"}}: '
+        f'{{"status": "Disabled", "success": true, "user_id": "{user.id}"}}'
+    )
     assert fake.org.users[user.id].disabled
+
+
+def test_invoke_action_prints_the_status_the_action_left_the_user_in(fake: FakeDatadog) -> None:
+    """`--invoke-action` printed only what was asked: the state Datadog answered it left the user in (an enabled user
+    may be Active or still Pending) was in the action's answer, which was dropped."""
+    user = next(u for u in fake.org.users.values() if not u.disabled and not u.service_account)
+    args = json.dumps({"user_id": user.id})
+    assert cli(fake, "--invoke-action", "disable_user", "--invoke-action-args", args)[0] == 0
+    code, out, err = cli(fake, "--invoke-action", "enable_user", "--invoke-action-args", args)
+    assert code == 0, err
+    assert out.strip().endswith(f': {{"status": "Active", "success": true, "user_id": "{user.id}"}}')
+    assert not fake.org.users[user.id].disabled
 
 
 @pytest.mark.parametrize(
