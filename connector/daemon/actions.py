@@ -15,7 +15,7 @@ from google.protobuf import any_pb2, json_format
 from google.protobuf.descriptor import Descriptor
 
 from connector.baton import builders as b
-from connector.baton.errors import Code, ConnectorError
+from connector.baton.errors import Code, ConnectorError, InvalidPrincipalError
 from connector.baton.pb.c1.connector.v2 import (
     action_pb2,
     annotation_grant_pb2,
@@ -149,16 +149,20 @@ async def run_action(settings: Settings) -> int:
         except DatadogError as exc:
             raise ActionFailed(str(exc)) from None
         except ConnectorError as exc:
-            raise _classified(settings, exc.code, str(exc)) from None
+            setting = None
+            if isinstance(exc, InvalidPrincipalError) and kind == "grant":
+                # The principal's type and id are flags of their own: --grant-entitlement was blamed for either.
+                setting = "grant_principal_type" if exc.of_type else "grant_principal"
+            raise _classified(settings, exc.code, str(exc), setting) from None
     return 0
 
 
-def _classified(settings: Settings, code: Code, message: str) -> Exception:
+def _classified(settings: Settings, code: Code, message: str, setting: str | None = None) -> Exception:
     # The handlers' wire messages start with the connector's name (spec credentials §5); the CLI's one line
     # already does.
     message = message.removeprefix("baton-datadog: ")
     if code in _INPUT_MISTAKES:
-        action = settings.one_shot_action or "provisioning"
+        action = setting or settings.one_shot_action or "provisioning"
         if action == "invoke_action" and code is Code.INVALID_ARGUMENT:
             # The action's name was checked with the settings: what the action refuses is in its arguments.
             action = "invoke_action_args"

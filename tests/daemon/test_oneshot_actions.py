@@ -170,6 +170,34 @@ def test_input_mistakes_exit_2_naming_what_was_wrong(
 
 
 @pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (
+            ["--grant-entitlement", "role:r1:member", "--grant-principal", "t1", "--grant-principal-type", "team"],
+            "setting --grant-principal-type (BATON_GRANT_PRINCIPAL_TYPE): Datadog role entitlements can only be "
+            "granted to users, not to a principal of type 'team'",
+        ),
+        (
+            ["--grant-entitlement", "team:t1:member", "--grant-principal", "u\x01"],
+            "setting --grant-principal (BATON_GRANT_PRINCIPAL): the principal's user id is empty or malformed",
+        ),
+    ],
+)
+def test_a_refused_principal_names_the_principal_flag_not_the_entitlement(
+    fake: FakeDatadog, args: list[str], named: str
+) -> None:
+    """A principal of the wrong type, or a malformed principal id, was blamed on --grant-entitlement: the admin was
+    sent to fix the one flag that was right."""
+    before = len(fake.requests(method="POST")) + len(fake.requests(method="DELETE"))
+    code, out, err = cli(fake, *args)
+    assert code == 2, err
+    assert last_line(err).startswith(f"baton-datadog: {named}")
+    assert "--grant-entitlement" not in last_line(err)
+    assert out == ""
+    assert len(fake.requests(method="POST")) + len(fake.requests(method="DELETE")) == before, "nothing may change"
+
+
+@pytest.mark.parametrize(
     "args",
     [
         ["--revoke-grant", ""],
