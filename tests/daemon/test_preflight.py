@@ -37,7 +37,17 @@ def test_a_no_proxy_entry_httpx_cannot_read_is_named(name: str, value: str) -> N
         check_environment({name: value, "HTTPS_PROXY": "http://127.0.0.1:3128"})
 
 
-@pytest.mark.parametrize("value", ["localhost,127.0.0.1,::1,.svc,.cluster.local,10.0.0.0/8", "*", ""])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "localhost,127.0.0.1,::1,.svc,.cluster.local,10.0.0.0/8",
+        "*",
+        "",
+        # A dual-stack cluster's list: an IPv6 network was refused as "not a host name, domain, IP address or
+        # network", and the daemon did not start, though Go reads it.
+        "localhost,10.0.0.0/8,fd00::/8,::1/128",
+    ],
+)
 def test_usual_no_proxy_lists_pass(value: str) -> None:
     check_environment({"NO_PROXY": value, "HTTPS_PROXY": "http://127.0.0.1:3128"})
 
