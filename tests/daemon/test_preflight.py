@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from connector.baton.c1 import parse_client_id, resolve_endpoints
@@ -87,3 +89,18 @@ def test_an_http_proxy_or_none_for_conductorone_passes(
 ) -> None:
     _only(monkeypatch, **environ)
     check_grpc_proxy(_ENDPOINTS)
+
+
+def test_every_unusable_variable_is_named_not_only_the_first(tmp_path: Path) -> None:
+    """The check stopped at the first: a pod whose CA directory, proxy and NO_PROXY were all wrong took three
+    restarts (each a crash-loop back-off) to name them."""
+    with pytest.raises(SettingsError) as caught:
+        check_environment(
+            {
+                "SSL_CERT_DIR": str(tmp_path / "missing"),
+                "HTTPS_PROXY": "socks5://proxy:1080",
+                "NO_PROXY": "localhost,[::1]",
+            }
+        )
+    named = [problem.split(":")[0] for problem in caught.value.problems]
+    assert named == ["environment SSL_CERT_DIR", "environment HTTPS_PROXY", "environment NO_PROXY"]
