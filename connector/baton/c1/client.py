@@ -43,7 +43,7 @@ from connector.baton.c1.errors import (
     network_cause,
 )
 from connector.baton.c1.roots import grpc_root_certificates
-from connector.baton.c1.salvage import PartlyRead, UnreadableTask, read_get_task
+from connector.baton.c1.salvage import PartlyRead, UnreadableTask, decode_get_task, salvage
 from connector.baton.c1.token import BATON_SDK_VERSION, AccessToken, TokenFetch, TokenSource
 from connector.baton.pb.c1.connector.v2 import connector_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2, baton_pb2_grpc
@@ -336,7 +336,12 @@ class BatonServiceClient:
         async def attempt(md: _Metadata) -> baton_pb2.BatonServiceGetTaskResponse | PartlyRead | UnreadableTask | None:
             assert self._raw_get_task is not None
             raw: bytes = await self._raw_get_task(request, metadata=md, timeout=self.timeouts.get_task)
-            return read_get_task(raw)
+            decoded = decode_get_task(raw)
+            if isinstance(decoded, str):
+                # Off the loop: the walk of an answer of millions of fields held /healthz, heartbeats and reports
+                # for seconds (about 13 s of CPU at the receive limit).
+                return await asyncio.to_thread(salvage, raw, decoded)
+            return decoded
 
         answer: baton_pb2.BatonServiceGetTaskResponse | PartlyRead | UnreadableTask = await self._call(
             "GetTask", attempt

@@ -83,6 +83,9 @@ _REFUSALS_REMEMBERED = 64
 """Unrunnable tasks whose error line is remembered, so a re-offered copy is not another (`_first_refusal`)."""
 _LOGGED_ID_CHARS = 40
 _LOGGED_TARGET_CHARS = 200
+MAX_TARGET_ARGS = 64
+"""The most arguments an action may have for its log lines to name its target (`_action_target`): an action takes a
+handful, and a peer's million (a 32 MiB task) were sorted and read whole, on the event loop, for a log field."""
 
 
 class TaskObserver(Protocol):
@@ -205,7 +208,10 @@ def task_target(task: baton_pb2.Task, kind: str) -> dict[str, str]:
 def _action_target(args: struct_pb2.Struct) -> str:
     """The resource an action acts on, for its log lines: its first argument (by name) in the SDK's resource-id shape,
     `{resource_type_id, resource_id}` (or `resource_type`, `resource`); "" when none is. (A plain string argument may
-    be anything, an email or a title, so only the object shape names a target here.)"""
+    be anything, an email or a title, so only the object shape names a target here.) None is looked for among more
+    than MAX_TARGET_ARGS arguments."""
+    if len(args.fields) > MAX_TARGET_ARGS:
+        return ""
     for name in sorted(args.fields):
         value = args.fields[name]
         if value.WhichOneof("kind") == "struct_value" and (named := _resource_arg(value)) is not None:
@@ -626,11 +632,13 @@ class TaskProcessor:
 
     async def _report(self, task_id: str, outcome: Outcome) -> bool:
         """FinishTask until accepted, known gone, or stopped; anything but acceptance is logged at error, and a
-        success that leaves something live only the report hands over is undone (`Outcome.undo`). Whether it was
-        accepted."""
+        success that leaves something live only the report hands over is undone (`Outcome.undo`); an accepted
+        success runs its `Outcome.on_accepted`. Whether it was accepted."""
         delivered = await self._deliver(task_id, outcome)
         if not delivered and outcome.failure is None and outcome.undo is not None:
             await _take_back(outcome.undo)
+        if delivered and outcome.failure is None and outcome.on_accepted is not None:
+            outcome.on_accepted()
         return delivered
 
     async def _deliver(self, task_id: str, outcome: Outcome) -> bool:
