@@ -145,7 +145,7 @@ def grpc_proxy_from_env(endpoints: C1Endpoints) -> str | None:
     One set of rules for the three connections (Datadog, the token endpoint, the channel), httpx's: HTTPS_PROXY /
     ALL_PROXY in any letter case (a lower-case name wins, an empty one unsets), NO_PROXY / no_proxy entries as
     httpx reads them (`*`, a host and its subdomains, `.host` for subdomains only, `host:port`, IP addresses), with
-    the forms of Go's reading that httpx's misses (`host:443` for `https://host`, `*.host`: `proxyenv`).
+    the forms of Go's reading that httpx's misses (`host:443` for `https://host`, `*.host`, networks: `proxyenv`).
     grpc's own reading differs (lower-case names only, `http_proxy` for an https target, `grpc_proxy`, no
     ALL_PROXY, its own NO_PROXY matching), and the token request and the channel took different routes; the client
     turns grpc's reading off (`proxy=None` is a direct channel). httpx has no public accessor for this decision:
@@ -153,7 +153,7 @@ def grpc_proxy_from_env(endpoints: C1Endpoints) -> str | None:
     `proxyenv` mounts).
     """
     target = httpx.URL(f"https://{endpoints.grpc_authority}")
-    patterns = sorted((URLPattern(key), proxy) for key, proxy in environment_proxies().items())
+    patterns = sorted((URLPattern(key), proxy) for key, proxy in environment_proxies([str(target)]).items())
     for pattern, proxy in patterns:
         if pattern.matches(target):
             return proxy

@@ -27,7 +27,7 @@ from google.protobuf import any_pb2, struct_pb2
 from google.rpc import status_pb2
 
 from connector.baton.c1.client import MAX_ANNOTATIONS, BatonServiceClient, task_id_problem
-from connector.baton.c1.errors import C1Error, C1RequestTooLargeError, C1UnreadableTaskError
+from connector.baton.c1.errors import C1Error, C1RequestTooLargeError, C1TransientError, C1UnreadableTaskError
 from connector.baton.connector import ActionManager
 from connector.baton.errors import Code, ConnectorError
 from connector.baton.ids import grant_id, resource_key
@@ -594,9 +594,19 @@ class TaskProcessor:
         raise TaskError(Code.UNKNOWN, UNSUPPORTED, non_retryable=False)
 
     async def _answer_hello(self, task_id: str) -> bool:
-        """Whether ConductorOne took the Hello that answers the task."""
+        """Whether ConductorOne took the Hello that answers the task. A passing failure is tried again under the report
+        policy, bounded (the Hello is the task's only acknowledgement: tried once, a brief outage lost it)."""
         try:
-            await self._hello(task_id)
+            backoff = Backoff(self._finish_retry)
+            while True:
+                try:
+                    await self._hello(task_id)
+                    break
+                except C1TransientError as exc:
+                    delay = backoff.next_delay(exc.retry_after)
+                    if delay is None or not await self._wait_before_retry(delay):
+                        raise
+                    log.warning("hello task's Hello failed; retrying", retry_in_seconds=round(delay, 3), error=str(exc))
             log.info("hello task answered")
             return True
         except asyncio.CancelledError:

@@ -710,6 +710,40 @@ async def test_a_hello_task_whose_hello_conductorone_refuses_ends_in_an_error_li
     assert rig.client.finish_attempts == 0
 
 
+async def test_a_hello_task_whose_hello_meets_a_brief_outage_is_answered_on_a_retry() -> None:
+    """A hello task's Hello was tried once: a ConductorOne blip (UNAVAILABLE, a token fetch failing) lost the task's
+    only acknowledgement, though every other task's report is retried under the one backoff policy."""
+    calls: list[str] = []
+
+    async def blip_then_up(task_id: str) -> None:
+        calls.append(task_id)
+        if len(calls) < 3:
+            raise C1TransientError("Hello: UNAVAILABLE", code=grpc.StatusCode.UNAVAILABLE)
+
+    rig = make_rig(hello=blip_then_up)
+    task = kind_task("hello")
+    with structlog.testing.capture_logs() as events:
+        await rig.processor.process(task)
+    assert calls == [task.id] * 3
+    assert rig.observer.finished == [("hello", "success")]
+    assert _errors(events) == []
+    assert rig.client.finish_attempts == 0
+
+
+async def test_a_hello_task_refused_for_good_is_not_retried() -> None:
+    """Only a passing failure is tried again: a refusal (INVALID_ARGUMENT) would be refused the same way."""
+    calls: list[str] = []
+
+    async def refused(task_id: str) -> None:
+        calls.append(task_id)
+        raise C1FatalError("Hello: INVALID_ARGUMENT: no", code=grpc.StatusCode.INVALID_ARGUMENT)
+
+    rig = make_rig(hello=refused)
+    await rig.processor.process(kind_task("hello"))
+    assert len(calls) == 1
+    assert rig.observer.finished == [("hello", "unreported")]
+
+
 async def test_a_report_cancelled_while_conductorone_holds_its_answer_counts_that_attempt() -> None:
     """The loss line tells the operator whether ConductorOne may have the report after all: one FinishTask sent and
     never answered may have landed. It said `attempts: 0`, as if nothing had been sent."""
