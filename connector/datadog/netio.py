@@ -1,4 +1,4 @@
-"""httpcore's network layer on plain asyncio protocols, for the Datadog transport's connection pool.
+"""The Datadog transport's connections: kept by `OriginPool`, made by httpcore, on plain asyncio protocols.
 
 httpcore reaches asyncio through anyio by default: every read and write opens a cancel scope, and before each
 request and after each response the pool asks every idle connection whether its socket is readable (anyio's
@@ -33,6 +33,7 @@ __all__ = [
     "HTTPCORE_ERRORS",
     "AsyncioBackend",
     "HttpxSender",
+    "OriginPool",
     "Sender",
     "as_httpx_error",
     "asyncio_pool",
@@ -265,6 +266,104 @@ def asyncio_pool(transport: object) -> httpcore.AsyncConnectionPool | None:
             return None  # an https proxy on an asyncio with gh-113214: anyio's TLS (in memory) has no such bug
     pool._network_backend = AsyncioBackend()
     return pool
+
+
+class OriginPool:
+    """Keep-alive connections to the one origin the Datadog transport sends to, each made by httpcore's pool.
+
+    httpcore's pool keeps a queue of requests and, on every request and every response closed, scans each of its
+    connections several times (its idle count alone is quadratic in the pool's size): a quarter of the CPU of a
+    Datadog request (docs/benchmarks.md, "CPU per Datadog request"). Here no request waits for a connection: the
+    transport never has more requests in flight than its concurrency (`ApiTransport`'s semaphore), which is this
+    pool's `size`. A request takes the most recently used idle connection that is still usable (httpcore's own
+    `is_available` and `has_expired`: keep-alive expiry, and a peer that closed or sent unasked bytes) or a new one
+    made by `pool.create_connection`: direct, or through the proxy httpx chose from the environment, with the
+    timeouts, TLS and tunnelling of httpcore's connection classes. A connection goes back to the idle list when its
+    response is closed with the connection reusable; any failure or cancellation closes it, as in httpcore's pool.
+    """
+
+    def __init__(self, pool: httpcore.AsyncConnectionPool, size: int) -> None:
+        self._pool = pool
+        self._size = size
+        self._idle: list[httpcore.AsyncConnectionInterface] = []
+        self._open: set[httpcore.AsyncConnectionInterface] = set()
+
+    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        while True:
+            connection, reused = await self._connection_for(request.url.origin)
+            try:
+                response = await connection.handle_async_request(request)
+            except httpcore.ConnectionNotAvailable:
+                # A reused connection that stopped being usable between the check and the request: another one.
+                await self._close(connection)
+                if reused:
+                    continue
+                raise httpcore.ConnectError("a new connection could not take the request") from None
+            except BaseException:
+                await self._close(connection)
+                raise
+            stream = response.stream
+            assert isinstance(stream, AsyncIterable)
+            # The same response with its body wrapped (a new Response would check every header name and value again).
+            response.stream = _Returned(stream, self, connection)
+            return response
+
+    async def _connection_for(self, origin: httpcore.Origin) -> tuple[httpcore.AsyncConnectionInterface, bool]:
+        while self._idle:
+            connection = self._idle.pop()
+            if connection.is_available() and not connection.has_expired():
+                return connection, True
+            await self._close(connection)
+        connection = self._pool.create_connection(origin)
+        self._open.add(connection)
+        return connection, False
+
+    async def release(self, connection: httpcore.AsyncConnectionInterface) -> None:
+        """After a response is closed: keep the connection for the next request, or close it."""
+        if connection.is_idle() and len(self._idle) < self._size:
+            self._idle.append(connection)
+        else:
+            await self._close(connection)
+
+    async def _close(self, connection: httpcore.AsyncConnectionInterface) -> None:
+        self._open.discard(connection)
+        await connection.aclose()
+
+    async def aclose(self) -> None:
+        connections, self._open, self._idle = list(self._open), set(), []
+        for connection in connections:
+            await connection.aclose()
+
+
+class _Returned:
+    """A response body that hands its connection back to the `OriginPool` once closed (read to the end or not)."""
+
+    def __init__(
+        self, stream: AsyncIterable[bytes], pool: OriginPool, connection: httpcore.AsyncConnectionInterface
+    ) -> None:
+        self._stream = stream
+        self._pool = pool
+        self._connection = connection
+        self._closed = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for part in self._stream:
+                yield part
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            close = getattr(self._stream, "aclose", None)
+            if close is not None:
+                await close()
+        finally:
+            await self._pool.release(self._connection)
 
 
 def proxy_address(transport: object) -> str | None:
