@@ -299,9 +299,11 @@ class OriginPool:
                 if reused:
                     continue
                 raise httpcore.ConnectError("a new connection could not take the request") from None
-            except BaseException:
+            except BaseException as exc:
                 await self._close(connection)
-                raise
+                # `from None`, as httpcore's pool: a failed read's OS or TLS error stays out of the chain that
+                # `errors.describe_transport_error` reads (a TLS error there means a failed handshake).
+                raise exc from None
             stream = response.stream
             assert isinstance(stream, AsyncIterable)
             # The same response with its body wrapped (a new Response would check every header name and value again).
@@ -350,9 +352,9 @@ class _Returned:
         try:
             async for part in self._stream:
                 yield part
-        except BaseException:
+        except BaseException as exc:
             await self.aclose()
-            raise
+            raise exc from None  # as `OriginPool.handle_async_request`
 
     async def aclose(self) -> None:
         if self._closed:
