@@ -279,7 +279,8 @@ class OriginPool:
     `is_available` and `has_expired`: keep-alive expiry, and a peer that closed or sent unasked bytes) or a new one
     made by `pool.create_connection`: direct, or through the proxy httpx chose from the environment, with the
     timeouts, TLS and tunnelling of httpcore's connection classes. A connection goes back to the idle list when its
-    response is closed with the connection reusable; any failure or cancellation closes it, as in httpcore's pool.
+    response is closed with the connection reusable and no bytes after the answer in its parser
+    (`_holds_unread_bytes`); any failure or cancellation closes it, as in httpcore's pool.
     """
 
     def __init__(self, pool: httpcore.AsyncConnectionPool, size: int) -> None:
@@ -322,7 +323,7 @@ class OriginPool:
 
     async def release(self, connection: httpcore.AsyncConnectionInterface) -> None:
         """After a response is closed: keep the connection for the next request, or close it."""
-        if connection.is_idle() and len(self._idle) < self._size:
+        if connection.is_idle() and not _holds_unread_bytes(connection) and len(self._idle) < self._size:
             self._idle.append(connection)
         else:
             await self._close(connection)
@@ -335,6 +336,24 @@ class OriginPool:
         connections, self._open, self._idle = list(self._open), set(), []
         for connection in connections:
             await connection.aclose()
+
+
+def _holds_unread_bytes(connection: httpcore.AsyncConnectionInterface) -> bool:
+    """Whether bytes the peer sent after its answer are already in the connection's HTTP/1.1 parser (h11's).
+
+    They came in the same read as the answer, so the idle check (`has_expired`: bytes waiting in the protocol or
+    the kernel) cannot see them, and the parser would read them as the next request's answer: a stray or
+    duplicated response taken for a refused create's. The parser sits under httpcore's connection classes (direct,
+    tunnelled or forwarded, each one `_connection` deeper; tests/datadog/test_netio.py pins it there).
+    """
+    inner: object = connection
+    for _ in range(3):
+        inner = getattr(inner, "_connection", None)
+        parser = getattr(inner, "_h11_state", None)
+        if parser is not None:
+            unread: bytes = parser.trailing_data[0]
+            return bool(unread)
+    return False
 
 
 class _Returned:
