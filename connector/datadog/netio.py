@@ -288,6 +288,9 @@ class OriginPool:
         self._size = size
         self._idle: list[httpcore.AsyncConnectionInterface] = []
         self._open: set[httpcore.AsyncConnectionInterface] = set()
+        # Once closed, no connection is kept: a request in flight at the close (or sent again after it) would
+        # otherwise hand its connection back to an idle list no one closes again, its socket open for good.
+        self._closed = False
 
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
         while True:
@@ -323,7 +326,12 @@ class OriginPool:
 
     async def release(self, connection: httpcore.AsyncConnectionInterface) -> None:
         """After a response is closed: keep the connection for the next request, or close it."""
-        if connection.is_idle() and not _holds_unread_bytes(connection) and len(self._idle) < self._size:
+        if (
+            not self._closed
+            and connection.is_idle()
+            and not _holds_unread_bytes(connection)
+            and len(self._idle) < self._size
+        ):
             self._idle.append(connection)
         else:
             await self._close(connection)
@@ -333,6 +341,7 @@ class OriginPool:
         await connection.aclose()
 
     async def aclose(self) -> None:
+        self._closed = True
         connections, self._open, self._idle = list(self._open), set(), []
         for connection in connections:
             await connection.aclose()

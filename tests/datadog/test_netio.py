@@ -125,6 +125,7 @@ class _KeepAliveServer:
         self.ended = 0
         self.release = asyncio.Event()
         self.release.set()
+        self.arrived: asyncio.Queue[None] = asyncio.Queue()  # one item per request read
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -133,6 +134,7 @@ class _KeepAliveServer:
         try:
             while True:
                 await reader.readuntil(b"\r\n\r\n")
+                self.arrived.put_nowait(None)
                 await self.release.wait()
                 writer.write(head + body)
                 await writer.drain()
@@ -198,6 +200,30 @@ async def test_a_request_cancelled_while_waiting_for_its_answer_closes_its_conne
         handler.release.set()
         await client._t.request("GET", "/api/v2/users/u1", group="users")
         assert handler.connections == 2, "a connection with an answer still owed is never reused"
+
+
+async def test_closing_the_client_with_requests_in_flight_leaves_no_connection_open(
+    keepalive_server: tuple[_KeepAliveServer, str],
+) -> None:
+    """A close while answers are owed: the connections are closed under the requests, which (GETs) are sent again
+    on new ones and answered after the close. Those are not kept for a client that is gone: every connection
+    ever opened ends (a kept one would hold its socket for the life of the process)."""
+    handler, url = keepalive_server
+    client = _keepalive_client(url, 4)
+    await client._t.request("GET", "/api/v2/users/u1", group="users")  # a group's first request goes alone
+    handler.release.clear()
+    in_flight = [asyncio.create_task(client._t.request("GET", "/api/v2/users/u1", group="users")) for _ in range(3)]
+    for _ in range(4):  # the first request's, then the three held
+        await handler.arrived.get()
+    await client.aclose()
+    handler.release.set()
+    await asyncio.gather(*in_flight, return_exceptions=True)
+    for _ in range(200):  # the server sees each close once its loop runs
+        if handler.ended == handler.connections:
+            break
+        await asyncio.sleep(0.01)
+    assert handler.connections > 3, "the requests were sent again after the close"
+    assert handler.ended == handler.connections, "a connection opened around the close was kept open"
 
 
 class _StubConnection:
