@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import gc
 import os
 import socket
 import ssl
@@ -20,6 +21,7 @@ import pytest
 
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import Unavailable
+from connector.datadog.netio import AsyncioBackend
 from connector.datadog.retry import RetryPolicy
 from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, FAST_RETRY
 from tests.fakes.c1.certs import TlsFiles, generate_tls_files
@@ -535,3 +537,41 @@ async def test_a_proxy_host_name_no_resolver_takes_is_a_connection_failure(monke
         "Datadog unavailable: GET /api/v2/users -> no response: cannot reach api.datadoghq.invalid: cannot connect to "
         "the proxy proxy..corp:3128: DNS lookup failed (the host name cannot be looked up"
     )
+
+
+# -- a connect cancelled at any moment ---------------------------------------------------------------------------
+
+
+async def test_a_connect_cancelled_at_any_moment_leaves_no_socket_open() -> None:
+    """The engine cancels a listing's requests, and the whole-exchange deadline cancels too, at any await of a new
+    connection's connect. Whichever loop iteration it lands on, the socket is closed: the server sees every
+    connection it accepted end. (asyncio's own happy-eyeballs race, on 3.11, dropped a socket that connected as the
+    caller was cancelled: open until the garbage collector happened to find it, so it is kept off here.)"""
+    accepted = 0
+    ended = asyncio.Queue[None]()
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal accepted
+        accepted += 1
+        with contextlib.suppress(OSError):
+            await reader.read()  # until the client closes its end
+        ended.put_nowait(None)
+        writer.close()
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    gc.disable()
+    try:
+        async with server:
+            for moment in range(40):
+                connect = asyncio.create_task(AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=10.0))
+                for _ in range(moment):
+                    await asyncio.sleep(0)
+                connect.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await (await connect).aclose()  # it had connected before the cancel: closed as a pool would
+            for _ in range(accepted):
+                await asyncio.wait_for(ended.get(), 5.0)
+    finally:
+        gc.enable()
+    assert accepted > 0, "some of the cancels landed after the connection was made"
