@@ -88,7 +88,13 @@ def _f(
 
 
 class SettingsError(ValueError):
-    """A bad or missing setting; the message names the setting (flag and variable), never a secret value."""
+    """Bad or missing settings; each problem names its setting (flag and variable), never a secret value. Every
+    problem found is given, one line each (`main.fail_settings`): fixing them one refusal at a time took a restart
+    each, a pod's crash-loop back-off in a cluster."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
 
 
 class Settings(BaseSettings):
@@ -365,6 +371,9 @@ class Settings(BaseSettings):
             raise ValueError("--grant-entitlement needs --grant-principal (the principal's id)")
         if self.grant_principal and not self.grant_entitlement:
             raise ValueError("--grant-principal is set but --grant-entitlement is not")
+        if "grant_principal_type" in self.model_fields_set and not self.grant_entitlement:
+            # As for --grant-principal: alone, it was dropped without a word and the run was a full sync, exit 0.
+            raise ValueError("--grant-principal-type is set but --grant-entitlement is not")
         if self.invoke_action_args.strip() not in ("", "{}") and not self.invoke_action:
             raise ValueError("--invoke-action-args is set but --invoke-action is not")
         if (self.create_account_name or self.create_account_title) and not self.create_account_email:
@@ -489,6 +498,15 @@ MAX_CONFIG_VALUES = 100_000
 
 def read_yaml(path: Path) -> dict[str, Any]:
     """The --config file as settings, with the Go SDK's kebab-case keys; a SettingsError naming what is wrong."""
+    data, problems = _read_yaml(path)
+    if problems:
+        raise SettingsError(*problems)
+    return data
+
+
+def _read_yaml(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """The --config file's good settings and a problem for each bad one; a SettingsError when the file as a whole
+    cannot be read."""
     where = f"setting --config ({CONFIG_PATH_ENV}): {path}"
     try:
         text = read_setting_file(path, where, MAX_CONFIG_FILE_BYTES).decode("utf-8")
@@ -519,20 +537,24 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise SettingsError(f"{where}: must hold a mapping of setting: value")
     out: dict[str, Any] = {}
+    problems: list[str] = []
     for key, value in data.items():
         name = str(key).replace("-", "_").lower()
         bare = name.removeprefix(ENV_PREFIX.lower())
         if name not in Settings.model_fields and bare != name and bare in Settings.model_fields:
             # `BATON_API_KEY: …` copied from a Secret: "did you mean BATON_API_KEY" would name the key itself.
-            raise SettingsError(
+            problems.append(
                 f"{where}: {str(key)!r} is the environment variable's name; in this file the setting is "
                 f"{flag(bare).removeprefix('--')}"
             )
-        if name not in Settings.model_fields:
-            raise SettingsError(f"{where}: unknown setting {str(key)!r}{_did_you_mean(name)}")
-        if _given(value):
-            out[name] = _as_yaml_value(name, value, where)
-    return out
+        elif name not in Settings.model_fields:
+            problems.append(f"{where}: unknown setting {str(key)!r}{_did_you_mean(name)}")
+        elif _given(value):
+            try:
+                out[name] = _as_yaml_value(name, value, where)
+            except SettingsError as exc:
+                problems.extend(exc.problems)
+    return out, problems
 
 
 def _yaml_kind(value: Any) -> str:
@@ -922,7 +944,7 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
             )
     args = {k: v for k, v in flagged.items() if _given(v)}
     config = args.pop("config", None) or environ.get(CONFIG_PATH_ENV)
-    data = read_yaml(Path(config)) if config else {}
+    data, problems = _read_yaml(Path(config)) if config else ({}, [])
     known = {env(name) for name in Settings.model_fields}
     present = {key for key in environ if _read_env_name(key)}
     given = {key for key, value in environ.items() if key in present and value.strip()}
@@ -930,11 +952,14 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
     try:
         settings = Settings(**args)
     except ValidationError as exc:
-        raise SettingsError(describe(exc)) from None
+        # With the file's own problems: each is named at once, not one per run.
+        raise SettingsError(*problems, *describe(exc)) from None
     except PydanticSettingsError as exc:  # an environment value pydantic-settings could not even decode
-        raise SettingsError(f"settings: {exc}") from None
+        raise SettingsError(*problems, f"settings: {exc}") from None
     finally:
         _YamlSource.data = {}
+    if problems:
+        raise SettingsError(*problems)
     sources = {
         name: "flag" if name in args else "env" if env(name) in given else "file" if name in data else "default"
         for name in Settings.model_fields
@@ -1084,7 +1109,7 @@ def redacted(settings: Settings) -> dict[str, Any]:
     return out
 
 
-def describe(exc: ValidationError) -> str:
+def describe(exc: ValidationError) -> list[str]:
     """One line per problem, naming flag and variable; pydantic's `input` (which may be a secret) is left out."""
     lines = []
     for error in exc.errors(include_input=False, include_url=False):
@@ -1100,4 +1125,4 @@ def describe(exc: ValidationError) -> str:
             lines.append(message)  # a cross-field check that names its setting itself
         else:
             lines.append(f"settings: {message}")
-    return "\n".join(lines)
+    return lines
