@@ -14,7 +14,7 @@ import httpcore
 import pytest
 
 from connector.datadog.client import DatadogClient
-from connector.datadog.errors import Unavailable
+from connector.datadog.errors import Invalid, Unavailable
 from connector.datadog.netio import OriginPool
 from tests.datadog.helpers import FAST_RETRY
 from tests.fakes.c1.certs import TlsFiles, generate_tls_files
@@ -149,6 +149,7 @@ class _KeepAliveServer:
         self.ended = 0
         self.release = asyncio.Event()
         self.release.set()
+        self.arrived: asyncio.Queue[None] = asyncio.Queue()  # one item per request read
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -157,6 +158,7 @@ class _KeepAliveServer:
         try:
             while True:
                 await reader.readuntil(b"\r\n\r\n")
+                self.arrived.put_nowait(None)
                 await self.release.wait()
                 writer.write(head + body)
                 await writer.drain()
@@ -222,6 +224,30 @@ async def test_a_request_cancelled_while_waiting_for_its_answer_closes_its_conne
         handler.release.set()
         await client._t.request("GET", "/api/v2/users/u1", group="users")
         assert handler.connections == 2, "a connection with an answer still owed is never reused"
+
+
+async def test_closing_the_client_with_requests_in_flight_leaves_no_connection_open(
+    keepalive_server: tuple[_KeepAliveServer, str],
+) -> None:
+    """A close while answers are owed: the connections are closed under the requests, which (GETs) are sent again
+    on new ones and answered after the close. Those are not kept for a client that is gone: every connection
+    ever opened ends (a kept one would hold its socket for the life of the process)."""
+    handler, url = keepalive_server
+    client = _keepalive_client(url, 4)
+    await client._t.request("GET", "/api/v2/users/u1", group="users")  # a group's first request goes alone
+    handler.release.clear()
+    in_flight = [asyncio.create_task(client._t.request("GET", "/api/v2/users/u1", group="users")) for _ in range(3)]
+    for _ in range(4):  # the first request's, then the three held
+        await handler.arrived.get()
+    await client.aclose()
+    handler.release.set()
+    await asyncio.gather(*in_flight, return_exceptions=True)
+    for _ in range(200):  # the server sees each close once its loop runs
+        if handler.ended == handler.connections:
+            break
+        await asyncio.sleep(0.01)
+    assert handler.connections > 3, "the requests were sent again after the close"
+    assert handler.ended == handler.connections, "a connection opened around the close was kept open"
 
 
 class _StubConnection:
@@ -294,3 +320,67 @@ async def test_a_connection_whose_request_failed_is_closed_and_never_kept() -> N
     response = await pool.handle_async_request(_GET)
     await response.aclose()
     assert len(factory.made) == 2
+
+
+class _StrayAnswerServer:
+    """Answers a GET with its answer and, in the same write, a second answer nobody asked for (a stray or
+    duplicated response); refuses every POST with a 400. Counts connections."""
+
+    STRAY = b'HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 26\r\n\r\n{"data": {"id": "stray"}}\n'
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.posts = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        body = b'{"data": {"type": "users", "id": "u1", "attributes": {}}}'
+        refusal = b'{"errors": ["refused"]}'
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                if head.startswith(b"POST"):
+                    self.posts += 1
+                    length = int(head.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+                    await reader.readexactly(length)
+                    writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n")
+                    writer.write(b"Content-Length: %d\r\n\r\n%s" % (len(refusal), refusal))
+                else:
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+                    writer.write(b"Content-Length: %d\r\n\r\n%s%s" % (len(body), body, self.STRAY))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+@pytest.mark.parametrize("route", ["direct", "tls-through-the-proxy-tunnel"])
+async def test_an_answer_nobody_asked_for_is_never_read_as_the_next_requests_answer(
+    route: str, tls: TlsFiles, request: pytest.FixtureRequest
+) -> None:
+    """Bytes that came with an answer (in the same read) are already inside httpcore's HTTP/1.1 parser, where the
+    idle check (unread bytes, a closed peer) cannot see them: a connection holding them is closed, not reused, or
+    the stray answer would be read as the next request's own (here a refused create taken for a created one)."""
+    handler = _StrayAnswerServer()
+    context: ssl.SSLContext | None = None
+    if route != "direct":
+        request.getfixturevalue("proxy")
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls.server_cert, tls.server_key)
+    server = await asyncio.start_server(handler.handle, "127.0.0.1", 0, ssl=context)
+    port = server.sockets[0].getsockname()[1]
+    client = DatadogClient(
+        api_key="a" * 32, app_key="b" * 40, base_url=f"{'https' if context else 'http'}://127.0.0.1:{port}",
+        verify=ssl.create_default_context(cafile=str(tls.ca_cert)), retry=FAST_RETRY,
+    )  # fmt: skip
+    async with server, client:
+        assert (client._t.proxy is not None) == (route != "direct")
+        reply = await client._t.request("GET", "/api/v2/users/u1", group="users")
+        assert b'"u1"' in reply.body
+        with pytest.raises(Invalid) as raised:
+            await client._t.request("POST", "/api/v2/roles/r1/users", group="roles", json={"data": {"id": "u1"}})
+        assert raised.value.status == 400
+        assert "refused" in str(raised.value)
+        assert handler.posts == 1
+        assert handler.connections == 2, "the connection holding the stray answer was closed"
