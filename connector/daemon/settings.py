@@ -200,6 +200,11 @@ class Settings(BaseSettings):
             return data
         out: dict[str, Any] = {}
         for name, value in data.items():
+            if any("\0" in text for text in (value if isinstance(value, list) else [value]) if isinstance(text, str)):
+                # Only a YAML file can carry one (`"\0"`; argv and the environment cannot): no value of any setting
+                # holds it, and a file name with one ended the run as "unexpected error: ValueError: embedded null
+                # byte", a resource id with one was sent to Datadog.
+                raise ValueError(f"{_named(name)}: holds a NUL character (\\0), which no setting's value may")
             if isinstance(value, str):
                 value = value.strip()
                 if name not in _PATHS and _NOT_UTF8.search(value):

@@ -1,0 +1,41 @@
+"""What a user controls locally (flags, BATON_* variables, the --config file): each value at its edges is read as
+the README says, or refused in one line naming the setting, exit 2; never an unexpected error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.daemon.cli import last_line, run_cli_in_process
+
+API = "canary-api-key-71d0c2e9a4b3"
+APP = "canary-app-key-3f5a8e1d7c20"
+# Nothing listens here: a run that got past its settings would fail as exit 1, naming Datadog.
+OFFLINE = {"BATON_API_KEY": API, "BATON_APP_KEY": APP, "BATON_BASE_URL": "http://127.0.0.1:1"}
+
+
+@pytest.mark.parametrize(
+    ("yaml", "named"),
+    [
+        # File names: "unexpected error: ValueError: embedded null byte", exit 1, the setting unnamed.
+        ('file: "out\\0.c1z"\n', "--file (BATON_FILE)"),
+        ('c1z-temp-dir: "/tmp\\0x"\n', "--c1z-temp-dir (BATON_C1Z_TEMP_DIR)"),
+        ('ca-bundle: "ca\\0.pem"\n', "--ca-bundle (BATON_CA_BUNDLE)"),
+        # Ids: taken, and sent to Datadog as part of a request path.
+        ('sync-resources: ["role:a\\0b"]\n', "--sync-resources (BATON_SYNC_RESOURCES)"),
+        ('provisioning: true\nrevoke-grant: "role:r\\0:member:user:u"\n', "--revoke-grant (BATON_REVOKE_GRANT)"),
+    ],
+)
+def test_a_nul_character_from_the_config_file_is_refused_naming_the_setting(
+    yaml: str, named: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "baton.yaml"
+    config.write_text(yaml)
+    config.chmod(0o600)
+    done = run_cli_in_process("--config", str(config), env=OFFLINE, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert named in last_line(done.stderr)
+    assert "NUL character" in last_line(done.stderr)
+    assert "unexpected error" not in done.stderr
+    assert API not in done.stderr + done.stdout
