@@ -781,7 +781,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     # The program's name, not `prog`: `baton-datadog config --version` is the same build as `baton-datadog --version`.
     parser.add_argument("--version", action="version", version=f"baton-datadog {package_version()}")
-    parser.add_argument("--config", type=Path, help=f"YAML file of settings [{CONFIG_PATH_ENV}]")
+    parser.add_argument("--config", help=f"YAML file of settings [{CONFIG_PATH_ENV}]")
     groups = {name: parser.add_argument_group(name) for name in GROUPS}
     for name, info in Settings.model_fields.items():
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
@@ -926,7 +926,9 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
                 "nothing was run. Give it a value, or leave the flag out to sync"
             )
     args = {k: v for k, v in flagged.items() if _given(v)}
-    config = args.pop("config", None) or environ.get(CONFIG_PATH_ENV)
+    # Read as every other setting is (`_as_meant`): a Secret made with `echo` keeps its newline, and an empty value
+    # is "not set". As a Path, `--config ""` was `.` (refused as no regular file) and the newline part of the name.
+    config = str(args.pop("config", "")).strip() or environ.get(CONFIG_PATH_ENV, "").strip()
     data = read_yaml(Path(config)) if config else {}
     known = {env(name) for name in Settings.model_fields}
     present = {key for key in environ if _read_env_name(key)}

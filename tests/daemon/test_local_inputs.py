@@ -3,6 +3,7 @@ the README says, or refused in one line naming the setting, exit 2; never an une
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,33 @@ def test_a_nul_character_from_the_config_file_is_refused_naming_the_setting(
     assert "NUL character" in last_line(done.stderr)
     assert "unexpected error" not in done.stderr
     assert API not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "environ"),
+    [
+        # A Secret or ConfigMap made with `echo`: "cannot read it: No such file or directory", the newline unseen.
+        ((), {"BATON_CONFIG_PATH": "{config}\n"}),
+        (("--config", " {config} "), {}),
+        # Empty means "not set", the next source applies (README): the flag's "" was the directory `.`, refused.
+        (("--config", ""), {"BATON_CONFIG_PATH": "{config}"}),
+    ],
+)
+def test_the_config_file_setting_is_read_as_every_other_setting(
+    args: tuple[str, ...], environ: dict[str, str], tmp_path: Path
+) -> None:
+    config = tmp_path / "baton.yaml"
+    config.write_text("site: datadoghq.eu\n")
+    args = tuple(arg.replace("{config}", str(config)) for arg in args)
+    environ = {key: value.replace("{config}", str(config)) for key, value in environ.items()}
+    done = run_cli_in_process("config", "--json", *args, env=environ, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    site = json.loads(done.stdout)["settings"]["site"]
+    assert (site["value"], site["source"]) == ("datadoghq.eu", "file")
+
+
+def test_an_empty_config_file_setting_means_none() -> None:
+    for args, environ in [(("--config", " "), {}), ((), {"BATON_CONFIG_PATH": " \n"})]:
+        done = run_cli_in_process("config", "--json", *args, env=environ)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["settings"]["site"]["source"] == "default"
