@@ -370,6 +370,10 @@ class Settings(BaseSettings):
             raise ValueError("--grant-entitlement needs --grant-principal (the principal's id)")
         if self.grant_principal and not self.grant_entitlement:
             raise ValueError("--grant-principal is set but --grant-entitlement is not")
+        if "grant_principal_type" in self.model_fields_set and not self.grant_entitlement:
+            # Set at all, not only set to another type: it has a default, and alone it made a full sync that exited
+            # 0 without a word, as its sibling flags above are refused for.
+            raise ValueError("--grant-principal-type is set but --grant-entitlement is not")
         if self.invoke_action_args.strip() not in ("", "{}") and not self.invoke_action:
             raise ValueError("--invoke-action-args is set but --invoke-action is not")
         if (self.create_account_name or self.create_account_title) and not self.create_account_email:

@@ -70,3 +70,25 @@ def test_an_empty_config_file_setting_means_none() -> None:
         done = run_cli_in_process("config", "--json", *args, env=environ)
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["settings"]["site"]["source"] == "default"
+
+
+@pytest.mark.parametrize(
+    ("args", "environ"),
+    [
+        (("--grant-principal-type", "team"), {}),
+        ((), {"BATON_GRANT_PRINCIPAL_TYPE": "team"}),
+        # With another action, it was ignored as silently: the revoke's type is in the grant id.
+        (("-p", "--revoke-grant", "role:r:member:user:u", "--grant-principal-type", "team"), {}),
+    ],
+)
+def test_a_grant_principal_type_without_a_grant_runs_nothing(
+    args: tuple[str, ...], environ: dict[str, str], tmp_path: Path
+) -> None:
+    """Its siblings (--grant-principal, --create-account-name, --invoke-action-args) are refused without their
+    action; this one made a full sync (or the other action) and exited 0, as if the flag had done something."""
+    done = run_cli_in_process(*args, env={**OFFLINE, **environ}, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert last_line(done.stderr) == (
+        "baton-datadog: settings: --grant-principal-type is set but --grant-entitlement is not"
+    )
+    assert not (tmp_path / "sync.c1z").exists()
