@@ -92,3 +92,39 @@ def test_a_grant_principal_type_without_a_grant_runs_nothing(
         "baton-datadog: settings: --grant-principal-type is set but --grant-entitlement is not"
     )
     assert not (tmp_path / "sync.c1z").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "environ", "traceback"),
+    [
+        # The flag wins over the variable, in either form: `=info` counted as no flag.
+        (("--log-level=info",), {"BATON_LOG_LEVEL": "debug"}, False),
+        (("--log-level=INFO ",), {"BATON_LOG_LEVEL": "debug"}, False),
+        (("--log-level", "info"), {"BATON_LOG_LEVEL": "debug"}, False),
+        (("--log-level=debug",), {"BATON_LOG_LEVEL": "info"}, True),
+        # Given twice, the last one wins, as argparse reads it (the first did).
+        (("--log-level", "debug", "--log-level", "info"), {}, False),
+        (("--log-level=info", "--log-level", "debug"), {}, True),
+        # After `--` nothing is a flag.
+        (("--", "--log-level=debug"), {}, False),
+    ],
+)
+def test_the_traceback_follows_the_log_level_the_run_reads(
+    args: tuple[str, ...],
+    environ: dict[str, str],
+    traceback: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from connector import cli
+
+    def explode(args: list[str]) -> int:
+        raise RuntimeError("the disk caught fire")
+
+    monkeypatch.setattr(cli, "_dispatch", explode)
+    monkeypatch.delenv("BATON_LOG_LEVEL", raising=False)
+    monkeypatch.delenv("BATON_CONFIG_PATH", raising=False)
+    for key, value in environ.items():
+        monkeypatch.setenv(key, value)
+    assert cli.main(list(args)) == 1
+    assert ("Traceback" in capsys.readouterr().err) is traceback
