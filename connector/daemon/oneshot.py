@@ -19,7 +19,8 @@ from typing import Any
 
 import structlog
 
-from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError
+from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, WorkDirError
+from connector.baton.c1z.workfiles import WorkDir
 from connector.baton.ids import parse_resource_ref
 from connector.baton.pb.c1.connector.v2 import resource_pb2
 from connector.baton.sync.syncer import SyncOptions
@@ -166,11 +167,19 @@ def sync_options(settings: Settings) -> SyncOptions:
 
 
 def check_temp_dir(tmp_dir: Path | None) -> None:
-    """Refuse a --c1z-temp-dir that is not a directory, before anything starts (blocking: off the event loop)."""
-    if tmp_dir is not None and not tmp_dir.is_dir():
-        raise SettingsError(
-            f"setting {flag('c1z_temp_dir')} ({env('c1z_temp_dir')}): {tmp_dir} does not exist or is not a directory"
-        )
+    """Refuse a --c1z-temp-dir the sync could not make its working files in, before anything starts (blocking: off
+    the event loop). A directory is tried as the sync will use it: one that is read-only, not ours to write, or on
+    a file system without locks failed only once the sync began, after the key check, as a runtime failure (exit
+    1) that did not name the setting."""
+    if tmp_dir is None:
+        return
+    where = f"setting {flag('c1z_temp_dir')} ({env('c1z_temp_dir')})"
+    if not tmp_dir.is_dir():
+        raise SettingsError(f"{where}: {tmp_dir} does not exist or is not a directory")
+    try:
+        WorkDir.create(tmp_dir, "check").release()
+    except WorkDirError as exc:  # a full disk stays a DiskFullError: the place is right, the room is not
+        raise SettingsError(f"{where}: {exc}") from None
 
 
 def check_output_file(path: Path, tmp_dir: Path | None) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon.cli import last_line, run_cli_in_process
+from tests.daemon.cli import last_line, run_cli, run_cli_in_process
 
 API = "canary-api-key-71d0c2e9a4b3"
 APP = "canary-app-key-3f5a8e1d7c20"
@@ -128,3 +128,32 @@ def test_the_traceback_follows_the_log_level_the_run_reads(
         monkeypatch.setenv(key, value)
     assert cli.main(list(args)) == 1
     assert ("Traceback" in capsys.readouterr().err) is traceback
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc: a directory no one can make files in")
+@pytest.mark.parametrize("service", [False, True], ids=["one-shot", "service"])
+def test_a_temp_dir_no_working_file_can_be_made_in_is_a_setting_error(service: bool, tmp_path: Path) -> None:
+    """A directory, so it passed the start-up check. One-shot then failed after the key check, exit 1, as "cannot
+    create a working directory in /proc" without the setting's name; the service became ready and failed every
+    sync task. Read-only mounts and another user's directories alike; /proc refuses everyone, root too."""
+    from tests.fakes.c1.creds import generate_client_credentials
+
+    environ = {**OFFLINE, "BATON_C1Z_TEMP_DIR": "/proc"}
+    if service:
+        creds = generate_client_credentials("tenant.example.com")
+        environ |= {"BATON_CLIENT_ID": creds.client_id, "BATON_CLIENT_SECRET": creds.client_secret}
+        environ |= {"BATON_HEALTH_CHECK": "false"}
+    # The service as a process: one that got past the check would wait for ConductorOne, and be stopped here.
+    done = run_cli(env=environ, cwd=tmp_path, timeout=60) if service else run_cli_in_process(env=environ, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert last_line(done.stderr) == (
+        "baton-datadog: setting --c1z-temp-dir (BATON_C1Z_TEMP_DIR): cannot create a working directory in /proc: "
+        "No such file or directory"
+    )
+
+
+def test_the_temp_dir_check_leaves_nothing_behind(tmp_path: Path) -> None:
+    from connector.daemon.oneshot import check_temp_dir
+
+    check_temp_dir(tmp_path)
+    assert list(tmp_path.iterdir()) == []
