@@ -217,6 +217,16 @@ class Settings(BaseSettings):
                 out[name] = value
         return out
 
+    @field_validator("file", "ca_bundle", mode="before")
+    @classmethod
+    def _names_a_file(cls, value: Any, info: ValidationInfo) -> Any:
+        # A Path drops a trailing `/` (and `/.`): `--file backups/`, a directory that did not exist yet, wrote the
+        # sync to a file named `backups`, and `--ca-bundle ca.pem/` read the file that opening `ca.pem/` refuses.
+        if isinstance(value, str) and value.endswith(("/", "/.")):
+            example = f"{value.rstrip('.').rstrip('/')}/{'sync.c1z' if info.field_name == 'file' else 'ca.pem'}"
+            raise ValueError(f"{value} names a directory; name a file in it (e.g. {example})")
+        return value
+
     @field_validator("site")
     @classmethod
     def _known_site(cls, value: str) -> str:

@@ -157,3 +157,22 @@ def test_the_temp_dir_check_leaves_nothing_behind(tmp_path: Path) -> None:
 
     check_temp_dir(tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        # A directory that does not exist yet: the sync was written to a file of that name, exit 0.
+        (("--file", "backups/"), "setting --file (BATON_FILE): backups/ names a directory; name a file in it "),
+        (("--file", "backups/."), "setting --file (BATON_FILE): backups/. names a directory"),
+        (("--ca-bundle", "corp-ca.pem/"), "setting --ca-bundle (BATON_CA_BUNDLE): corp-ca.pem/ names a directory"),
+    ],
+)
+def test_a_file_setting_that_ends_like_a_directory_is_refused(
+    args: tuple[str, ...], named: str, tmp_path: Path
+) -> None:
+    (tmp_path / "corp-ca.pem").write_text("not read: the name is refused first\n")
+    done = run_cli_in_process(*args, env=OFFLINE, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert named in last_line(done.stderr)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["corp-ca.pem"]
