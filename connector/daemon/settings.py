@@ -961,7 +961,7 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
         for name in Settings.model_fields
     }
     warnings = [
-        f"unknown environment variable {key}{_did_you_mean(key.removeprefix(ENV_PREFIX).lower())}"
+        f"unknown environment variable {key}{_did_you_mean(key.removeprefix(ENV_PREFIX).lower(), variable=True)}"
         for key in sorted(present - known - {CONFIG_PATH_ENV} - _OTHER_KNOWN_ENV)
     ]
     warnings += [
@@ -1084,10 +1084,16 @@ def sdk_only(name: str) -> str | None:
     return f"a baton-sdk setting baton-datadog does not implement ({reason})" if reason else None
 
 
-def _did_you_mean(name: str) -> str:
+def _did_you_mean(name: str, *, variable: bool = False) -> str:
+    """The closest setting to `name`; for a `variable`, BATON_CONFIG_PATH is one too (it is no field of the model):
+    `BATON_CONFIG` or `BATON_CONFIG_FILE` was "not a setting of this connector", and the file it named unread."""
     if (why := sdk_only(name)) is not None:
         return f": {why}"
-    close = difflib.get_close_matches(name.lower(), list(Settings.model_fields), n=1, cutoff=0.6)
+    config = CONFIG_PATH_ENV.removeprefix(ENV_PREFIX).lower()
+    candidates = [*Settings.model_fields, *([config] if variable else [])]
+    close = difflib.get_close_matches(name.lower(), candidates, n=1, cutoff=0.6)
+    if close == [config]:
+        return f"; did you mean {CONFIG_PATH_ENV} (--config)?"
     return f"; did you mean {env(close[0])} ({flag(close[0])})?" if close else " (not a setting of this connector)"
 
 

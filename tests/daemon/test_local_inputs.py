@@ -176,3 +176,16 @@ def test_a_file_setting_that_ends_like_a_directory_is_refused(
     assert done.returncode == 2, done.stderr
     assert named in last_line(done.stderr)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["corp-ca.pem"]
+
+
+@pytest.mark.parametrize("variable", ["BATON_CONFIG", "BATON_CONFIG_FILE", "BATON_CONFIGPATH"])
+def test_a_near_miss_of_the_config_file_variable_names_it(variable: str, tmp_path: Path) -> None:
+    """The settings file's variable is no field of the model, so its near misses were "not a setting of this
+    connector" while the file they named went unread and the run used the defaults."""
+    config = tmp_path / "baton.yaml"
+    config.write_text("site: datadoghq.eu\n")
+    done = run_cli_in_process("config", env={variable: str(config)})
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        f"warning: unknown environment variable {variable}; did you mean BATON_CONFIG_PATH (--config)?"
+    ]
