@@ -305,6 +305,10 @@ def _command(args: list[str]) -> tuple[str | None, list[str]] | int:
 
 def _not_a_command(arg: str, where: str) -> str:
     """The line for `arg` (at `where`: `argument 3`), which is no command; quoted only when it looks like a word."""
+    from connector.daemon.settings import dash_lookalike
+
+    if lookalike := dash_lookalike(arg):
+        return f"{where} {lookalike}; see --help for the flags"
     if _WORD.fullmatch(arg):
         close = difflib.get_close_matches(arg, COMMANDS, n=1, cutoff=0.6)
         what = f"unknown command {arg!r}" + (f"; did you mean {close[0]!r}?" if close else "")

@@ -858,6 +858,23 @@ def known_flags(parser: argparse.ArgumentParser | None = None) -> frozenset[str]
 _FLAG_NAME = re.compile(r"--?[A-Za-z][A-Za-z0-9-]{0,59}")
 
 
+# Dashes a formatted page (a wiki, a chat, a PDF) puts where `--` was typed: the argument is then no flag at all.
+_DASH_LOOKALIKES = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d")
+
+
+def dash_lookalike(arg: str) -> str:
+    """What is wrong with an argument that starts with a dash look-alike (an en dash before `-file`, an em dash
+    before `api-key`), else "". Only the character is named, never the argument: what follows it may be a key."""
+    if arg[:1] not in _DASH_LOOKALIKES:
+        return ""
+    import unicodedata
+
+    return (
+        f"starts with {arg[0]!r} ({unicodedata.name(arg[0])}), not '-': type the flag's dashes again "
+        "(a flag copied from a formatted page?)"
+    )
+
+
 def unknown_arguments(leftover: Sequence[str], known: frozenset[str] | None = None) -> str:
     """One line about what the flags parser did not know: the first unknown flag by name (never its value: a
     key or secret often follows a misspelt flag), with the closest of `known` (else the settings' flags), or for
@@ -866,8 +883,9 @@ def unknown_arguments(leftover: Sequence[str], known: frozenset[str] | None = No
     # and the `--` itself is no argument to count.
     end = leftover.index("--") if "--" in leftover else len(leftover)
     flags = [arg.partition("=")[0] for arg in leftover[:end] if arg.startswith("-") and arg != "-"]
+    lookalike = next((problem for arg in leftover[:end] if (problem := dash_lookalike(arg))), "")
     leftover = [arg for at, arg in enumerate(leftover) if at != end]
-    others = len(leftover) - (1 if flags else 0)
+    others = len(leftover) - (1 if flags or lookalike else 0)
     if flags and _FLAG_NAME.fullmatch(flags[0]) and (why := sdk_only(flags[0])) is not None:
         what = f"{flags[0]} is {why}" + ("," if others else "")
     elif flags and _FLAG_NAME.fullmatch(flags[0]):
@@ -875,6 +893,8 @@ def unknown_arguments(leftover: Sequence[str], known: frozenset[str] | None = No
         what = f"unknown flag {flags[0]}" + (f"; did you mean {close}?" if close else "")
     elif flags:
         what = "an unknown flag (not shown: it does not look like a flag name)"
+    elif lookalike:
+        what = f"an argument {lookalike}"
     else:
         what = f"{len(leftover)} unexpected argument(s) (not shown: one may be a key)"
         others = 0

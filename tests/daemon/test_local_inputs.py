@@ -189,3 +189,22 @@ def test_a_near_miss_of_the_config_file_variable_names_it(variable: str, tmp_pat
     assert done.stderr.splitlines() == [
         f"warning: unknown environment variable {variable}; did you mean BATON_CONFIG_PATH (--config)?"
     ]
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        # No dash, so no flag: "argument 1 is neither a flag, a flag's value nor a command", the cause unseen.
+        (("\u2014api-key", API), "argument 1 starts with '\u2014' (EM DASH), not '-'"),
+        (("--site", "datadoghq.eu", "\u2013-file", "x.c1z"), "argument 3 starts with '\u2013' (EN DASH), not '-'"),
+        # After a command: "1 unexpected argument(s)".
+        (("config", "\u2212\u2212json"), "an argument starts with '\u2212' (MINUS SIGN), not '-'"),
+        (("config", f"\u2013-api-key={API}"), "an argument starts with '\u2013' (EN DASH), not '-'"),
+    ],
+)
+def test_a_flag_typed_with_a_dash_look_alike_is_named_as_such(args: tuple[str, ...], says: str) -> None:
+    done = run_cli_in_process(*args)
+    assert done.returncode == 2, done.stderr
+    assert says in last_line(done.stderr)
+    assert "type the flag's dashes again" in last_line(done.stderr)
+    assert API not in done.stderr + done.stdout
