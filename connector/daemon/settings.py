@@ -32,7 +32,7 @@ from connector.baton.c1.hostinfo import MAX_FIELD_LENGTH as MAX_HOST_ID_LENGTH
 from connector.baton.gostrings import refuse_json_constant
 from connector.baton.ids import parse_resource_ref
 from connector.daemon.version import package_version
-from connector.datadog.sites import SITES, base_url_for, check_transport_security
+from connector.datadog.sites import SITES, base_url_for, check_transport_security, resolve_site
 
 ENV_PREFIX = "BATON_"
 GROUPS = ("Datadog", "Sync", "Output and logging", "Service mode", "Operability", "One-shot provisioning")
@@ -230,10 +230,10 @@ class Settings(BaseSettings):
     @field_validator("site")
     @classmethod
     def _known_site(cls, value: str) -> str:
-        key = value.strip().lower().rstrip(".")
-        if key not in SITES:
-            raise ValueError(f"unknown Datadog site {value!r}; valid values are: {', '.join(SITES)}")
-        return key
+        try:
+            return resolve_site(value).name
+        except ValueError as exc:  # the line already names the setting
+            raise ValueError(str(exc).removeprefix("setting `site`: ")) from None
 
     @field_validator("base_url")
     @classmethod

@@ -208,3 +208,19 @@ def test_a_flag_typed_with_a_dash_look_alike_is_named_as_such(args: tuple[str, .
     assert says in last_line(done.stderr)
     assert "type the flag's dashes again" in last_line(done.stderr)
     assert API not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize("key", [API, APP, "0123456789abcdef0123456789abcdef"])
+def test_a_key_in_the_site_variable_is_not_printed(key: str) -> None:
+    """Two values of a Secret swapped: the site's refusal quoted the key, before the log redactor knew it."""
+    done = run_cli_in_process(env={**OFFLINE, "BATON_SITE": key})
+    assert done.returncode == 2, done.stderr
+    assert last_line(done.stderr).startswith("baton-datadog: setting --site (BATON_SITE): unknown Datadog site ")
+    assert key not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize("site", ["us3", "datadoghq.con", "https://app.datadoghq.com"])
+def test_a_mistyped_site_is_still_quoted(site: str) -> None:
+    done = run_cli_in_process("config", "--site", site)
+    assert done.returncode == 2, done.stderr
+    assert f"unknown Datadog site {site!r}; valid values are: datadoghq.com, " in last_line(done.stderr)
