@@ -7,12 +7,15 @@ the next run resumes it, the process says so and exits 128 + the signal number (
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import fcntl
 import os
 import signal
 import ssl
 import stat
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -204,6 +207,7 @@ def check_output_file(path: Path, tmp_dir: Path | None) -> None:
         raise SettingsError(f"{where}: the directory {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise SettingsError(f"{where}: the directory {parent} is not writable")
+    _try_saving_beside(path, where)
     if path.exists():
         if not path.is_file():
             # A device or a FIFO (`--file /dev/null`): the atomic save would replace it with a regular file.
@@ -224,6 +228,25 @@ def check_output_file(path: Path, tmp_dir: Path | None) -> None:
                 f"{where}: the existing file is not a readable c1z ({exc}); "
                 "move it away or name another file — it is never overwritten blindly"
             ) from None
+
+
+def _try_saving_beside(path: Path, where: str) -> None:
+    """Make (and remove) the temp file the save makes beside `path`, with its lock: os.access answers for root as if
+    any directory were writable (/proc, an NFS export that squashes root) and knows nothing of locks, so such a
+    --file failed only when the finished sync was saved, after the whole sync (every periodic sync, in service
+    mode). The name has the save's shape: if this process dies before removing it, the next start sweeps it."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=f"{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise SettingsError(f"{where}: the directory {path.parent} is not writable ({exc.strerror})") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        raise SettingsError(f"{where}: the directory {path.parent} cannot lock files ({exc.strerror})") from None
+    finally:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(name)
 
 
 async def run_one_shot(settings: Settings) -> int:

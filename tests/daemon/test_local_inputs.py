@@ -224,3 +224,29 @@ def test_a_mistyped_site_is_still_quoted(site: str) -> None:
     done = run_cli_in_process("config", "--site", site)
     assert done.returncode == 2, done.stderr
     assert f"unknown Datadog site {site!r}; valid values are: datadoghq.com, " in last_line(done.stderr)
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc: a directory no one can make files in")
+@pytest.mark.parametrize("service", [False, True], ids=["one-shot", "service-periodic-sync"])
+def test_a_file_whose_directory_refuses_the_save_is_a_setting_error(service: bool, tmp_path: Path) -> None:
+    """os.access answers for root as if /proc (or an NFS export that squashes root) were writable: the --file check
+    passed, and the save failed after the whole sync (in service mode, every periodic sync did)."""
+    from tests.fakes.c1.creds import generate_client_credentials
+
+    environ = {**OFFLINE, "BATON_FILE": "/proc/x.c1z"}
+    if service:
+        creds = generate_client_credentials("tenant.example.com")
+        environ |= {"BATON_CLIENT_ID": creds.client_id, "BATON_CLIENT_SECRET": creds.client_secret}
+        environ |= {"BATON_HEALTH_CHECK": "false", "BATON_SYNC_INTERVAL": "3600"}
+    done = run_cli(env=environ, cwd=tmp_path, timeout=60) if service else run_cli_in_process(env=environ, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert last_line(done.stderr).startswith(
+        "baton-datadog: setting --file (BATON_FILE): /proc/x.c1z: the directory /proc is not writable"
+    )
+
+
+def test_the_file_check_leaves_nothing_beside_the_file(tmp_path: Path) -> None:
+    from connector.daemon.oneshot import check_output_file
+
+    check_output_file(tmp_path / "sync.c1z", None)
+    assert list(tmp_path.iterdir()) == []
