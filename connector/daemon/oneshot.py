@@ -84,6 +84,10 @@ def idle_settings(settings: Settings) -> list[str]:
         idle.append(("sync_service_account_application_keys", "--sync-secrets"))
     if settings.allow_org_api_key_deletion and not options.org_key_deletion:
         idle.append(("allow_org_api_key_deletion", "--sync-secrets and --provisioning"))
+    if settings.insecure_base_url and not (settings.base_url and is_insecure(settings.base_url)):
+        # It allows plain http for --base-url, and nothing else: it does not turn certificate checks off (what
+        # "insecure" means to curl and many SDKs), which --ca-bundle is for.
+        idle.append(("insecure_base_url", "a plain-http --base-url off loopback (it never skips TLS verification)"))
     if not settings.service_mode:
         # `--sync-interval 3600 --file sync.c1z` without a client id made one sync and exited 0, silently.
         idle += [

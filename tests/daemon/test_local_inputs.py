@@ -250,3 +250,18 @@ def test_the_file_check_leaves_nothing_beside_the_file(tmp_path: Path) -> None:
 
     check_output_file(tmp_path / "sync.c1z", None)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("base_url", ["", "https://127.0.0.1:1", "http://127.0.0.1:1"])
+def test_insecure_base_url_without_a_plain_http_base_url_is_warned_about(base_url: str) -> None:
+    """It allows plain http for --base-url and nothing else; set to skip certificate checks (what "insecure" means
+    to curl and many SDKs), it did nothing, and the start-up line showed it on."""
+    from connector.daemon.oneshot import idle_settings
+    from connector.daemon.settings import load
+
+    argv = ["--insecure-base-url", *(["--base-url", base_url] if base_url else [])]
+    assert idle_settings(load(argv)) == [
+        "setting --insecure-base-url (BATON_INSECURE_BASE_URL) does nothing without a plain-http --base-url off "
+        "loopback (it never skips TLS verification); it is ignored"
+    ]
+    assert idle_settings(load(["--insecure-base-url", "--base-url", "http://10.0.0.1:8080"])) == []
