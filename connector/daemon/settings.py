@@ -964,6 +964,15 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
     # is "not set". As a Path, `--config ""` was `.` (refused as no regular file) and the newline part of the name.
     config = str(args.pop("config", "")).strip() or environ.get(CONFIG_PATH_ENV, "").strip()
     data = read_yaml(Path(config)) if config else {}
+    for name in ONE_SHOT_ACTIONS:
+        variable = environ.get(env(name))
+        if variable is not None and not variable.strip() and name not in args and name not in data:
+            # The flag's case above, as a variable: `BATON_REVOKE_GRANT="$GRANT" baton-datadog -p` with GRANT unset
+            # ran a full sync and exited 0, as if the access had been revoked.
+            raise SettingsError(
+                f"{_named(name)}: the variable is set to an empty value (an unset variable?); "
+                "nothing was run. Give it a value, or unset it to sync"
+            )
     known = {env(name) for name in Settings.model_fields}
     present = {key for key in environ if _read_env_name(key)}
     given = {key for key, value in environ.items() if key in present and value.strip()}

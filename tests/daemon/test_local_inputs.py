@@ -265,3 +265,23 @@ def test_insecure_base_url_without_a_plain_http_base_url_is_warned_about(base_ur
         "loopback (it never skips TLS verification); it is ignored"
     ]
     assert idle_settings(load(["--insecure-base-url", "--base-url", "http://10.0.0.1:8080"])) == []
+
+
+@pytest.mark.parametrize("variable", ["BATON_REVOKE_GRANT", "BATON_GRANT_ENTITLEMENT", "BATON_INVOKE_ACTION"])
+def test_a_one_shot_action_variable_set_empty_runs_nothing(variable: str, tmp_path: Path) -> None:
+    """`BATON_REVOKE_GRANT="$GRANT" baton-datadog -p` with GRANT unset: a full sync, exit 0, as if revoked (the
+    flag's empty value is refused for this reason already)."""
+    done = run_cli_in_process("-p", env={**OFFLINE, variable: ""}, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert last_line(done.stderr).startswith(f"baton-datadog: setting --{variable[6:].lower().replace('_', '-')} ")
+    assert "the variable is set to an empty value (an unset variable?); nothing was run" in last_line(done.stderr)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_action_variable_still_yields_to_a_flag_or_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "baton.yaml"
+    config.write_text("invoke-action: disable_user\n")
+    for args in (("--invoke-action", "enable_user"), ("--config", str(config))):
+        done = run_cli_in_process("config", "--json", *args, env={"BATON_INVOKE_ACTION": ""})
+        assert done.returncode == 2, done.stderr  # an action needs --provisioning: the value was read
+        assert "--invoke-action changes Datadog: it needs --provisioning" in last_line(done.stderr)
