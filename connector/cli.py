@@ -321,7 +321,7 @@ def _capabilities(args: list[str]) -> int:
     """The ConnectorMetadata Hello sends (with the capabilities the given settings enable), as JSON."""
     from google.protobuf import json_format
 
-    from connector.daemon.main import EXIT_BAD_SETTINGS, fail
+    from connector.daemon.main import fail_settings
     from connector.daemon.oneshot import datadog_options
     from connector.daemon.settings import SettingsError, load
     from connector.datadog.connector import DatadogConnector
@@ -329,7 +329,7 @@ def _capabilities(args: list[str]) -> int:
     try:
         settings = load(args, command="capabilities")
     except SettingsError as exc:
-        return fail(str(exc), EXIT_BAD_SETTINGS)
+        return fail_settings(exc)
     # Metadata is built without a Datadog request, so no key is needed: the connector gets no client.
     connector = DatadogConnector(None, datadog_options(settings))  # type: ignore[arg-type]
     metadata = json_format.MessageToDict(connector.metadata(), preserving_proto_field_name=False)
@@ -339,14 +339,14 @@ def _capabilities(args: list[str]) -> int:
 
 def _config(args: list[str]) -> int:
     """Every setting's effective value, where it came from (flag, env, file, default); secrets redacted."""
-    from connector.daemon.main import EXIT_BAD_SETTINGS, fail
+    from connector.daemon.main import fail_settings
     from connector.daemon.settings import SettingsError, env, load_effective, redacted
 
     as_json = "--json" in args
     try:
         effective = load_effective(args, command="config")
     except SettingsError as exc:
-        return fail(str(exc), EXIT_BAD_SETTINGS)
+        return fail_settings(exc)
     values = redacted(effective.settings)
     rows = {
         name: {"value": value, "source": effective.sources[name], "env": env(name)} for name, value in values.items()

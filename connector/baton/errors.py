@@ -59,6 +59,16 @@ class InvalidArgumentError(ConnectorError):
     code = Code.INVALID_ARGUMENT
 
 
+class InvalidPrincipalError(InvalidArgumentError):
+    """A grant's or revoke's principal is what was refused: its resource type (`of_type`) or its id, not the
+    entitlement. A caller that took the two from inputs of their own (the CLI's --grant-principal-type and
+    --grant-principal) names the one to fix."""
+
+    def __init__(self, message: str, *, of_type: bool) -> None:
+        super().__init__(message)
+        self.of_type = of_type
+
+
 class PermissionDeniedError(ConnectorError):
     code = Code.PERMISSION_DENIED
 

@@ -9,6 +9,10 @@ request went through the proxy the operator had excluded:
   entry naming that port never matched the URL it names. Go compares the port the connection uses: such an entry
   also exempts that scheme's URLs without a port (`https://api.datadoghq.com`).
 * `*.example.com`: Go reads it as `.example.com` (its subdomains); httpx made it the pattern `**.example.com`.
+* `10.0.0.0/8`, `fd00::/8`: Go reads a CIDR entry as a network, matched against a URL whose host is an IP address
+  (it resolves no names). httpx made an IPv4 one the one address `10.0.0.0`, and an IPv6 one a pattern that is no
+  URL, so no client could be built. A network can be no mount pattern: each client names the URLs it sends to
+  (`targets`), and each of them whose host is an address in a network gets a mount of its own.
 
 And an `https://` proxy is checked with the trust the client was given (`verify`, BATON_CA_BUNDLE's) too, as Go's
 transport checks it with the origin's TLS config: httpx gave a proxy it reads from the environment its default
@@ -18,8 +22,11 @@ refused. The default trust stays, so no proxy trusted before is refused now.
 
 from __future__ import annotations
 
+import ipaddress
 import ssl
+from collections.abc import Iterable
 from typing import Any
+from urllib.request import getproxies
 
 import certifi
 import httpx
@@ -30,11 +37,44 @@ __all__ = ["environment_mounts", "environment_proxies", "no_proxy_mounts"]
 _DEFAULT_PORTS = {443: "https", 80: "http"}
 
 
-def no_proxy_mounts() -> dict[str, None]:
+def _networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The CIDR entries of NO_PROXY, read from where httpx reads it; host bits set are allowed, as Go's ParseCIDR
+    allows them (`10.1.2.3/8` is 10.0.0.0/8)."""
+    networks = []
+    for entry in getproxies().get("no", "").split(","):
+        entry = entry.strip()
+        if "/" in entry and "://" not in entry:
+            try:
+                networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                continue  # no network: Go, too, then reads it as a host name (which matches nothing)
+    return networks
+
+
+def _httpx_proxies() -> dict[str, str | None]:
+    """httpx's reading of the environment less its patterns for CIDR entries (`all://10.0.0.0/8` matched one address,
+    `all://[fd00::/8]` is no URL): `no_proxy_mounts` matches them as networks."""
+    return {
+        key: proxy
+        for key, proxy in get_environment_proxies().items()
+        if not (proxy is None and key.startswith("all://") and "/" in key.removeprefix("all://"))
+    }
+
+
+def no_proxy_mounts(targets: Iterable[str] = ()) -> dict[str, None]:
     """httpx mount patterns for the NO_PROXY entries httpx's own reading misses (see above): give them to an httpx
-    client as ``mounts=`` (None: sent directly)."""
+    client as ``mounts=`` (None: sent directly). `targets`: the URLs the client sends to, for the CIDR entries."""
     mounts: dict[str, None] = {}
-    for key, proxy in get_environment_proxies().items():
+    networks = _networks()
+    for target in targets if networks else ():
+        host = httpx.URL(target).host
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            continue  # a name: Go matches a network against an address only
+        if any(address in network for network in networks):
+            mounts[f"all://[{host}]" if address.version == 6 else f"all://{host}"] = None
+    for key, proxy in _httpx_proxies().items():
         if proxy is not None:
             continue
         kind, _, host = key.partition("://")
@@ -51,18 +91,20 @@ def no_proxy_mounts() -> dict[str, None]:
     return mounts
 
 
-def environment_proxies() -> dict[str, str | None]:
+def environment_proxies(targets: Iterable[str] = ()) -> dict[str, str | None]:
     """httpx's reading of the environment (pattern -> proxy URL, None for "directly"), with `no_proxy_mounts`."""
-    return {**get_environment_proxies(), **no_proxy_mounts()}
+    return {**_httpx_proxies(), **no_proxy_mounts(targets)}
 
 
-def environment_mounts(verify: ssl.SSLContext | bool, **transport: Any) -> dict[str, httpx.AsyncBaseTransport | None]:
+def environment_mounts(
+    verify: ssl.SSLContext | bool, targets: Iterable[str] = (), **transport: Any
+) -> dict[str, httpx.AsyncBaseTransport | None]:
     """The ``mounts=`` of an httpx client: the proxies of the environment (each https:// one checked with `verify`, the
-    trust the client's origin gets) and `no_proxy_mounts`. `transport`: what else the client gives its transports
-    (its limits), so a proxied route is the client's own but for the proxy."""
+    trust the client's origin gets) and `no_proxy_mounts` for `targets`. `transport`: what else the client gives its
+    transports (its limits), so a proxied route is the client's own but for the proxy."""
     mounts: dict[str, httpx.AsyncBaseTransport | None] = {}
     proxy_trust: ssl.SSLContext | None = None  # one context (a copy of the CA store) for every https proxy
-    for key, url in get_environment_proxies().items():
+    for key, url in _httpx_proxies().items():
         if url is None:
             mounts[key] = None
             continue
@@ -71,7 +113,7 @@ def environment_mounts(verify: ssl.SSLContext | bool, **transport: Any) -> dict[
             proxy_trust = _proxy_trust(verify)
         proxy = httpx.Proxy(url, ssl_context=proxy_trust if https else None)
         mounts[key] = httpx.AsyncHTTPTransport(verify=verify, proxy=proxy, **transport)
-    mounts.update(no_proxy_mounts())
+    mounts.update(no_proxy_mounts(targets))
     return mounts
 
 

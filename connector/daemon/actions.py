@@ -15,8 +15,9 @@ from google.protobuf import any_pb2, json_format
 from google.protobuf.descriptor import Descriptor
 
 from connector.baton import builders as b
-from connector.baton.errors import Code, ConnectorError
+from connector.baton.errors import Code, ConnectorError, InvalidPrincipalError
 from connector.baton.pb.c1.connector.v2 import (
+    action_pb2,
     annotation_grant_pb2,
     entitlement_pb2,
     grant_pb2,
@@ -142,24 +143,26 @@ async def run_action(settings: Settings) -> int:
             elif kind == "create_account":
                 print(_created(await handlers.create_account(task.create_account)))
             else:
-                await handlers.invoke_action(task.action_invoke)
-                args = json_format.MessageToDict(task.action_invoke.args)
-                print(f"invoked action {task.action_invoke.name!r} with {json.dumps(args, sort_keys=True)}")
+                print(_invoked(task.action_invoke, await handlers.invoke_action(task.action_invoke)))
         except TaskError as exc:
             raise _classified(settings, exc.code, str(exc)) from None
         except DatadogError as exc:
             raise ActionFailed(str(exc)) from None
         except ConnectorError as exc:
-            raise _classified(settings, exc.code, str(exc)) from None
+            setting = None
+            if isinstance(exc, InvalidPrincipalError) and kind == "grant":
+                # The principal's type and id are flags of their own: --grant-entitlement was blamed for either.
+                setting = "grant_principal_type" if exc.of_type else "grant_principal"
+            raise _classified(settings, exc.code, str(exc), setting) from None
     return 0
 
 
-def _classified(settings: Settings, code: Code, message: str) -> Exception:
+def _classified(settings: Settings, code: Code, message: str, setting: str | None = None) -> Exception:
     # The handlers' wire messages start with the connector's name (spec credentials §5); the CLI's one line
     # already does.
     message = message.removeprefix("baton-datadog: ")
     if code in _INPUT_MISTAKES:
-        action = settings.one_shot_action or "provisioning"
+        action = setting or settings.one_shot_action or "provisioning"
         if action == "invoke_action" and code is Code.INVALID_ARGUMENT:
             # The action's name was checked with the settings: what the action refuses is in its arguments.
             action = "invoke_action_args"
@@ -185,6 +188,16 @@ def _revoked(task: baton_pb2.Task.RevokeTask, outcome: Outcome) -> str:
     if _has(outcome.annotations, annotation_grant_pb2.GrantAlreadyRevoked.DESCRIPTOR):
         return f"already revoked: {task.grant.id} (nothing changed)"
     return f"revoked {task.grant.id}"
+
+
+def _invoked(task: baton_pb2.Task.ActionInvokeTask, outcome: Outcome) -> str:
+    # What the action answered (a user's status after disable_user: "Disabled", or what it already was) is the
+    # admin's only word on what happened; the line named only what was asked.
+    response = outcome.response
+    assert isinstance(response, action_pb2.InvokeActionResponse)
+    args = json.dumps(json_format.MessageToDict(task.args), sort_keys=True)
+    result = json.dumps(json_format.MessageToDict(response.response), sort_keys=True)
+    return printable(f"invoked action {task.name!r} with {args}: {result}")  # the result quotes Datadog's words
 
 
 def _created(outcome: Outcome) -> str:

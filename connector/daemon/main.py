@@ -30,11 +30,19 @@ def fail(message: str, code: int) -> int:
     return code
 
 
+def fail_settings(exc: SettingsError) -> int:
+    """Refused settings: one closing line per problem (`fail` would show their line breaks as `\\n`, all on one
+    line), exit 2."""
+    for problem in exc.problems:
+        fail(problem, EXIT_BAD_SETTINGS)
+    return EXIT_BAD_SETTINGS
+
+
 def run_connector(argv: Sequence[str]) -> int:
     try:
         effective = load_effective(argv)
     except SettingsError as exc:
-        return fail(str(exc), EXIT_BAD_SETTINGS)
+        return fail_settings(exc)
     # Loaded once the settings are good: a refused setting is answered without the logging library and what the
     # environment checks load (httpx), as are --help and --version (tests/daemon/test_lazy_imports.py).
     import structlog
@@ -58,7 +66,7 @@ def run_connector(argv: Sequence[str]) -> int:
         check_environment(os.environ)
         return asyncio.run(_run(settings))
     except SettingsError as exc:
-        return fail(str(exc), EXIT_BAD_SETTINGS)
+        return fail_settings(exc)
     except OSError as exc:  # a full disk, a file or directory taken away mid-run: name the path and the cause
         # Before `Exception` (OSError is one); a socket error without a file name is not this case.
         if exc.filename is None or exc.strerror is None:

@@ -122,6 +122,7 @@ def check_resource_types(settings: Settings) -> None:
     available = _type_ids(options)
     asked = [("sync_resource_types", type_id) for type_id in settings.sync_resource_types]
     asked += [("sync_resources", parse_resource_ref(ref)[0]) for ref in settings.sync_resources]
+    problems = []  # every entry refused is named, not only the first
     for name, type_id in asked:
         if type_id in available:
             continue
@@ -131,18 +132,20 @@ def check_resource_types(settings: Settings) -> None:
             if needs
             else "is not a resource type of this connector"
         )
-        raise SettingsError(
+        problems.append(
             f"setting {flag(name)} ({env(name)}): {type_id!r} {why} (this run syncs: {', '.join(available)})"
         )
     wanted = settings.sync_resource_types
     for ref in settings.sync_resources if wanted else ():
         type_id = parse_resource_ref(ref)[0]
-        if type_id not in wanted:
+        if type_id not in wanted and type_id in available:
             # Both set and at odds: the partial sync would list only `wanted` types and fail on this target.
-            raise SettingsError(
+            problems.append(
                 f"setting {flag('sync_resources')} ({env('sync_resources')}): {ref!r} is a {type_id!r}, which "
                 f"{flag('sync_resource_types')} ({env('sync_resource_types')}) leaves out (it names: {', '.join(wanted)})"
             )
+    if problems:
+        raise SettingsError(*problems)
 
 
 def _with(options: DatadogOptions, switch: str) -> DatadogOptions:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -28,23 +29,37 @@ _PROXY_SCHEMES = ("http", "https")
 
 
 def check_environment(environ: Mapping[str, str]) -> None:
-    """Raise SettingsError for the first unusable TLS or proxy variable."""
+    """Raise SettingsError naming every unusable TLS or proxy variable (not only the first: each fix was a run)."""
+    checks: list[Callable[[], None]] = []
     cert_file = environ.get("SSL_CERT_FILE", "").strip()
     if cert_file:
-        _check_ca_file("SSL_CERT_FILE", Path(cert_file))
+        checks.append(partial(_check_ca_file, "SSL_CERT_FILE", Path(cert_file)))
     roots = environ.get("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "").strip()
     if roots:
-        _check_ca_file("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", Path(roots))
+        checks.append(partial(_check_ca_file, "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", Path(roots)))
     cert_dir = environ.get("SSL_CERT_DIR", "").strip()
-    if cert_dir and not Path(cert_dir).is_dir():
-        raise SettingsError(f"environment SSL_CERT_DIR: {cert_dir} is not a directory")
+    if cert_dir:
+        checks.append(partial(_check_ca_dir, cert_dir))
     for upper in PROXY_VARIABLES:
         for name in (upper, upper.lower()):
             value = environ.get(name, "").strip()
             if value:
-                _check_proxy(name, value)
+                checks.append(partial(_check_proxy, name, value))
     for name in ("NO_PROXY", "no_proxy"):
-        _check_no_proxy(name, environ.get(name, ""))
+        checks.append(partial(_check_no_proxy, name, environ.get(name, "")))
+    problems: list[str] = []
+    for check in checks:
+        try:
+            check()
+        except SettingsError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise SettingsError(*problems)
+
+
+def _check_ca_dir(cert_dir: str) -> None:
+    if not Path(cert_dir).is_dir():
+        raise SettingsError(f"environment SSL_CERT_DIR: {cert_dir} is not a directory")
 
 
 def _check_ca_file(name: str, path: Path) -> None:
@@ -87,8 +102,8 @@ def _check_no_proxy(name: str, value: str) -> None:
     # httpx turns each entry into a URL pattern when its client is built (`all://*example.com`, `all://[::1]`); an
     # entry it cannot parse would surface there as an InvalidURL naming no variable.
     for entry in (part.strip() for part in value.split(",")):
-        if not entry or entry == "*":
-            continue
+        if not entry or entry == "*" or _is_network(entry):
+            continue  # a network (`fd00::/8` too) is read by `proxyenv`, as Go reads it, and never made a URL
         pattern = entry if "://" in entry else f"all://[{entry}]" if _is_ipv6(entry) else f"all://*{entry}"
         try:
             httpx.URL(pattern)
@@ -97,6 +112,14 @@ def _check_no_proxy(name: str, value: str) -> None:
             raise SettingsError(
                 f"environment {name}: {entry!r} is not a host name, domain, IP address or network{hint}"
             ) from None
+
+
+def _is_network(entry: str) -> bool:
+    try:
+        ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        return False
+    return "/" in entry
 
 
 def _is_ipv6(entry: str) -> bool:

@@ -88,7 +88,13 @@ def _f(
 
 
 class SettingsError(ValueError):
-    """A bad or missing setting; the message names the setting (flag and variable), never a secret value."""
+    """Bad or missing settings; each problem names its setting (flag and variable), never a secret value. Every
+    problem found is given, one line each (`main.fail_settings`): fixing them one refusal at a time took a restart
+    each, a pod's crash-loop back-off in a cluster."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
 
 
 class Settings(BaseSettings):
@@ -381,8 +387,7 @@ class Settings(BaseSettings):
         if self.grant_principal and not self.grant_entitlement:
             raise ValueError("--grant-principal is set but --grant-entitlement is not")
         if "grant_principal_type" in self.model_fields_set and not self.grant_entitlement:
-            # Set at all, not only set to another type: it has a default, and alone it made a full sync that exited
-            # 0 without a word, as its sibling flags above are refused for.
+            # As for --grant-principal: alone, it was dropped without a word and the run was a full sync, exit 0.
             raise ValueError("--grant-principal-type is set but --grant-entitlement is not")
         if self.invoke_action_args.strip() not in ("", "{}") and not self.invoke_action:
             raise ValueError("--invoke-action-args is set but --invoke-action is not")
@@ -508,6 +513,15 @@ MAX_CONFIG_VALUES = 100_000
 
 def read_yaml(path: Path) -> dict[str, Any]:
     """The --config file as settings, with the Go SDK's kebab-case keys; a SettingsError naming what is wrong."""
+    data, problems = _read_yaml(path)
+    if problems:
+        raise SettingsError(*problems)
+    return data
+
+
+def _read_yaml(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """The --config file's good settings and a problem for each bad one; a SettingsError when the file as a whole
+    cannot be read."""
     where = f"setting --config ({CONFIG_PATH_ENV}): {path}"
     try:
         text = read_setting_file(path, where, MAX_CONFIG_FILE_BYTES).decode("utf-8")
@@ -538,20 +552,24 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise SettingsError(f"{where}: must hold a mapping of setting: value")
     out: dict[str, Any] = {}
+    problems: list[str] = []
     for key, value in data.items():
         name = str(key).replace("-", "_").lower()
         bare = name.removeprefix(ENV_PREFIX.lower())
         if name not in Settings.model_fields and bare != name and bare in Settings.model_fields:
             # `BATON_API_KEY: …` copied from a Secret: "did you mean BATON_API_KEY" would name the key itself.
-            raise SettingsError(
+            problems.append(
                 f"{where}: {str(key)!r} is the environment variable's name; in this file the setting is "
                 f"{flag(bare).removeprefix('--')}"
             )
-        if name not in Settings.model_fields:
-            raise SettingsError(f"{where}: unknown setting {str(key)!r}{_did_you_mean(name)}")
-        if _given(value):
-            out[name] = _as_yaml_value(name, value, where)
-    return out
+        elif name not in Settings.model_fields:
+            problems.append(f"{where}: unknown setting {str(key)!r}{_did_you_mean(name)}")
+        elif _given(value):
+            try:
+                out[name] = _as_yaml_value(name, value, where)
+            except SettingsError as exc:
+                problems.extend(exc.problems)
+    return out, problems
 
 
 def _yaml_kind(value: Any) -> str:
@@ -963,7 +981,7 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
     # Read as every other setting is (`_as_meant`): a Secret made with `echo` keeps its newline, and an empty value
     # is "not set". As a Path, `--config ""` was `.` (refused as no regular file) and the newline part of the name.
     config = str(args.pop("config", "")).strip() or environ.get(CONFIG_PATH_ENV, "").strip()
-    data = read_yaml(Path(config)) if config else {}
+    data, problems = _read_yaml(Path(config)) if config else ({}, [])
     for name in ONE_SHOT_ACTIONS:
         variable = environ.get(env(name))
         if variable is not None and not variable.strip() and name not in args and name not in data:
@@ -980,11 +998,14 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
     try:
         settings = Settings(**args)
     except ValidationError as exc:
-        raise SettingsError(describe(exc)) from None
+        # With the file's own problems: each is named at once, not one per run.
+        raise SettingsError(*problems, *describe(exc)) from None
     except PydanticSettingsError as exc:  # an environment value pydantic-settings could not even decode
-        raise SettingsError(f"settings: {exc}") from None
+        raise SettingsError(*problems, f"settings: {exc}") from None
     finally:
         _YamlSource.data = {}
+    if problems:
+        raise SettingsError(*problems)
     sources = {
         name: "flag" if name in args else "env" if env(name) in given else "file" if name in data else "default"
         for name in Settings.model_fields
@@ -1140,7 +1161,7 @@ def redacted(settings: Settings) -> dict[str, Any]:
     return out
 
 
-def describe(exc: ValidationError) -> str:
+def describe(exc: ValidationError) -> list[str]:
     """One line per problem, naming flag and variable; pydantic's `input` (which may be a secret) is left out."""
     lines = []
     for error in exc.errors(include_input=False, include_url=False):
@@ -1156,4 +1177,4 @@ def describe(exc: ValidationError) -> str:
             lines.append(message)  # a cross-field check that names its setting itself
         else:
             lines.append(f"settings: {message}")
-    return "\n".join(lines)
+    return lines

@@ -31,6 +31,7 @@ from connector.baton.errors import (
     AlreadyExistsError,
     ConnectorError,
     InvalidArgumentError,
+    InvalidPrincipalError,
     UnavailableError,
     UnimplementedError,
 )
@@ -203,9 +204,10 @@ class _EntitlementProvisioner(ABC):
     def _target(self, entitlement: entitlement_pb2.Entitlement, principal: resource_pb2.ResourceId) -> _Target:
         rtype = self.resource_type.id
         if principal.resource_type != types.USER.id:
-            raise InvalidArgumentError(
+            raise InvalidPrincipalError(
                 f"Datadog {rtype} entitlements can only be granted to users, "
-                f"not to a principal of type {quoted_id(principal.resource_type)}"
+                f"not to a principal of type {quoted_id(principal.resource_type)}",
+                of_type=True,
             )
         resource = _entitlement_resource(entitlement, rtype)
         slug = _slug(entitlement, resource.id)
@@ -213,7 +215,11 @@ class _EntitlementProvisioner(ABC):
             raise InvalidArgumentError(
                 f"Datadog {rtype} has no entitlement {quoted_id(slug)} (it has: {', '.join(self.slugs)})"
             )
-        return _Target(resource, slug, _clean_id(principal.resource, "the principal's user id"))
+        try:
+            user_id = _clean_id(principal.resource, "the principal's user id")
+        except InvalidArgumentError as exc:
+            raise InvalidPrincipalError(str(exc), of_type=False) from None
+        return _Target(resource, slug, user_id)
 
     def _log(self, operation: str, target: _Target, outcome: Outcome) -> None:
         log.info(

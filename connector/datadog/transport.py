@@ -146,6 +146,12 @@ class ApiTransport:
         self._limiter = RateLimiter(max_wait=self.retry.max_hinted_delay, on_wait=self._paced, clock=clock, sleep=sleep)
         limits = httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency)
         trust: ssl.SSLContext | bool = verify if verify is not None else True
+        injected = transport
+        if transport is None:
+            # httpx's own default transport, given explicitly so that the client does not read the environment's
+            # proxies itself: its reading turns an IPv6 NO_PROXY network (`fd00::/8`) into a pattern that is no
+            # URL, and no client could be built. `environment_mounts` carries every proxy it would have mounted.
+            transport = httpx.AsyncHTTPTransport(verify=trust, limits=limits)
         self._http = httpx.AsyncClient(
             base_url=base_url,
             timeout=httpx.Timeout(timeout, connect=min(connect_timeout, timeout)),
@@ -156,9 +162,10 @@ class ApiTransport:
             # An explicit trust store (the daemon's CA-bundle setting); else httpx's default, which honours
             # SSL_CERT_FILE / SSL_CERT_DIR. Proxies come from HTTPS_PROXY / HTTP_PROXY / NO_PROXY (trust_env).
             verify=trust,
-            # The proxies as Go reads the environment: NO_PROXY `api.datadoghq.com:443` and `*.datadoghq.com` match
-            # (httpx alone never matched them), and an https:// proxy is checked with `verify` (httpx: its default).
-            mounts=environment_mounts(trust, limits=limits) if transport is None else None,
+            # The proxies as Go reads the environment: NO_PROXY `api.datadoghq.com:443`, `*.datadoghq.com` and a
+            # network holding the base URL's address match (httpx alone never matched them), and an https:// proxy
+            # is checked with `verify` (httpx: its default).
+            mounts=environment_mounts(trust, [base_url], limits=limits) if injected is None else None,
             follow_redirects=False,
         )
         base = self._http.base_url
@@ -174,8 +181,8 @@ class ApiTransport:
         # transport; the proxy tests pin the choice. An injected transport (tests) is sent through httpx.
         route = self._http._transport_for_url(base)
         # Named in transport errors: a refused connection or a failed lookup is the proxy's then, not Datadog's.
-        self.proxy = proxy_address(route) if transport is None else None
-        pool = asyncio_pool(route) if transport is None else None
+        self.proxy = proxy_address(route) if injected is None else None
+        pool = asyncio_pool(route) if injected is None else None
         self.asyncio_network = pool is not None
         self._sender: Sender = pool if pool is not None else HttpxSender(route)
         # What `build_request` made: the base URL's path (with its trailing slash) joined with the path, the

@@ -572,3 +572,66 @@ def test_a_reader_that_stops_early_is_no_error() -> None:
     _, err = listing.communicate(timeout=120)
     assert listing.returncode == 0
     assert err == b""
+
+
+# -- every refused setting named at once ------------------------------------------------------------------------
+
+
+def _closing_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("baton-datadog: ")]
+
+
+def test_settings_refused_together_are_each_named_on_a_line_of_their_own() -> None:
+    """Three bad values gave one line with `\\n` written out between them (the closing line made inert), so a
+    script's `tail -1` or a log search read one run-on line."""
+    done = run_cli_in_process(
+        "config",
+        "--site",
+        "bogus",
+        env={"BATON_HTTP_TIMEOUT_SECONDS": "abc", "BATON_DATADOG_CONCURRENCY": "0"},
+    )
+    assert done.returncode == 2
+    lines = _closing_lines(done.stderr)
+    assert [line.split(":")[1].strip() for line in lines] == [
+        "setting --site (BATON_SITE)",
+        "setting --http-timeout-seconds (BATON_HTTP_TIMEOUT_SECONDS)",
+        "setting --datadog-concurrency (BATON_DATADOG_CONCURRENCY)",
+    ]
+    assert "\\n" not in done.stderr
+    assert done.stdout == ""
+
+
+def test_a_settings_file_names_every_setting_it_refuses_and_those_of_the_environment_too(tmp_path: Path) -> None:
+    """The file's check stopped at its first unknown key: each fix was a run (in a cluster a crash-loop back-off)
+    to find the next, and a bad variable beside it was named only once the file was right."""
+    config = tmp_path / "c.yaml"
+    config.write_text("sitee: datadoghq.eu\nhttp-timeout-seconds: true\nBATON_API_KEY: x\nlog-level: info\n")
+    done = run_cli_in_process("config", "--config", str(config), env={"BATON_DATADOG_CONCURRENCY": "0"})
+    assert done.returncode == 2
+    lines = _closing_lines(done.stderr)
+    assert len(lines) == 4, done.stderr
+    assert "unknown setting 'sitee'" in lines[0]
+    assert "http-timeout-seconds is true/false (a YAML boolean), not a number" in lines[1]
+    assert "'BATON_API_KEY' is the environment variable's name" in lines[2]
+    assert lines[3].startswith("baton-datadog: setting --datadog-concurrency (BATON_DATADOG_CONCURRENCY)")
+
+
+def test_every_resource_type_refused_is_named(tmp_path: Path) -> None:
+    done = run_cli(
+        "--api-key",
+        "a" * 32,
+        "--app-key",
+        "b" * 40,
+        "--sync-resource-types",
+        "nope,user,keys",
+        "--sync-resources",
+        "team:t1",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2
+    lines = _closing_lines(done.stderr)
+    assert len(lines) == 3, done.stderr
+    assert "'nope' is not a resource type" in lines[0]
+    assert "'keys' is not a resource type" in lines[1]
+    assert "'team:t1' is a 'team', which --sync-resource-types (BATON_SYNC_RESOURCE_TYPES) leaves out" in lines[2]
+    assert list(tmp_path.iterdir()) == [], "nothing synced"

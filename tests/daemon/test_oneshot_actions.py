@@ -100,8 +100,24 @@ def test_invoke_action_disables_a_user(fake: FakeDatadog) -> None:
         fake, "--invoke-action", "disable_user", "--invoke-action-args", json.dumps({"user_id": user.id})
     )
     assert code == 0, err
-    assert out.strip() == f'invoked action \'disable_user\' with {{"user_id": "{user.id}"}}'
+    # What the action answered is printed too: the status the user is left in.
+    assert out.strip() == (
+        f'invoked action \'disable_user\' with {{"user_id": "{user.id}"}}: '
+        f'{{"status": "Disabled", "success": true, "user_id": "{user.id}"}}'
+    )
     assert fake.org.users[user.id].disabled
+
+
+def test_invoke_action_prints_the_status_the_action_left_the_user_in(fake: FakeDatadog) -> None:
+    """`--invoke-action` printed only what was asked: the state Datadog answered it left the user in (an enabled user
+    may be Active or still Pending) was in the action's answer, which was dropped."""
+    user = next(u for u in fake.org.users.values() if not u.disabled and not u.service_account)
+    args = json.dumps({"user_id": user.id})
+    assert cli(fake, "--invoke-action", "disable_user", "--invoke-action-args", args)[0] == 0
+    code, out, err = cli(fake, "--invoke-action", "enable_user", "--invoke-action-args", args)
+    assert code == 0, err
+    assert out.strip().endswith(f': {{"status": "Active", "success": true, "user_id": "{user.id}"}}')
+    assert not fake.org.users[user.id].disabled
 
 
 @pytest.mark.parametrize(
@@ -149,6 +165,34 @@ def test_input_mistakes_exit_2_naming_what_was_wrong(
     assert code == 2, err
     assert named in last_line(err)
     assert last_line(err).count("baton-datadog:") == 1, "the handlers' own prefix is not repeated mid-line"
+    assert out == ""
+    assert len(fake.requests(method="POST")) + len(fake.requests(method="DELETE")) == before, "nothing may change"
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (
+            ["--grant-entitlement", "role:r1:member", "--grant-principal", "t1", "--grant-principal-type", "team"],
+            "setting --grant-principal-type (BATON_GRANT_PRINCIPAL_TYPE): Datadog role entitlements can only be "
+            "granted to users, not to a principal of type 'team'",
+        ),
+        (
+            ["--grant-entitlement", "team:t1:member", "--grant-principal", "u\x01"],
+            "setting --grant-principal (BATON_GRANT_PRINCIPAL): the principal's user id is empty or malformed",
+        ),
+    ],
+)
+def test_a_refused_principal_names_the_principal_flag_not_the_entitlement(
+    fake: FakeDatadog, args: list[str], named: str
+) -> None:
+    """A principal of the wrong type, or a malformed principal id, was blamed on --grant-entitlement: the admin was
+    sent to fix the one flag that was right."""
+    before = len(fake.requests(method="POST")) + len(fake.requests(method="DELETE"))
+    code, out, err = cli(fake, *args)
+    assert code == 2, err
+    assert last_line(err).startswith(f"baton-datadog: {named}")
+    assert "--grant-entitlement" not in last_line(err)
     assert out == ""
     assert len(fake.requests(method="POST")) + len(fake.requests(method="DELETE")) == before, "nothing may change"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from connector.baton.c1 import parse_client_id, resolve_endpoints
@@ -37,7 +39,17 @@ def test_a_no_proxy_entry_httpx_cannot_read_is_named(name: str, value: str) -> N
         check_environment({name: value, "HTTPS_PROXY": "http://127.0.0.1:3128"})
 
 
-@pytest.mark.parametrize("value", ["localhost,127.0.0.1,::1,.svc,.cluster.local,10.0.0.0/8", "*", ""])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "localhost,127.0.0.1,::1,.svc,.cluster.local,10.0.0.0/8",
+        "*",
+        "",
+        # A dual-stack cluster's list: an IPv6 network was refused as "not a host name, domain, IP address or
+        # network", and the daemon did not start, though Go reads it.
+        "localhost,10.0.0.0/8,fd00::/8,::1/128",
+    ],
+)
 def test_usual_no_proxy_lists_pass(value: str) -> None:
     check_environment({"NO_PROXY": value, "HTTPS_PROXY": "http://127.0.0.1:3128"})
 
@@ -77,3 +89,18 @@ def test_an_http_proxy_or_none_for_conductorone_passes(
 ) -> None:
     _only(monkeypatch, **environ)
     check_grpc_proxy(_ENDPOINTS)
+
+
+def test_every_unusable_variable_is_named_not_only_the_first(tmp_path: Path) -> None:
+    """The check stopped at the first: a pod whose CA directory, proxy and NO_PROXY were all wrong took three
+    restarts (each a crash-loop back-off) to name them."""
+    with pytest.raises(SettingsError) as caught:
+        check_environment(
+            {
+                "SSL_CERT_DIR": str(tmp_path / "missing"),
+                "HTTPS_PROXY": "socks5://proxy:1080",
+                "NO_PROXY": "localhost,[::1]",
+            }
+        )
+    named = [problem.split(":")[0] for problem in caught.value.problems]
+    assert named == ["environment SSL_CERT_DIR", "environment HTTPS_PROXY", "environment NO_PROXY"]

@@ -200,6 +200,25 @@ def test_one_shot_action_mistakes_name_the_flag(argv: list[str], named: str) -> 
         build_task(load(argv))
 
 
+@pytest.mark.parametrize(
+    ("argv", "environ"),
+    [
+        (["-p", "--grant-principal-type", "team", "--api-key", "a"], {}),
+        (["--grant-principal-type=user"], {}),
+        ([], {"BATON_GRANT_PRINCIPAL_TYPE": "team"}),
+    ],
+)
+def test_a_grant_principal_type_without_a_grant_is_refused_as_a_lone_principal_is(
+    argv: list[str], environ: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--grant-principal u1` alone is refused; `--grant-principal-type team` alone was dropped without a word, and the
+    run that was meant to grant something was a full sync that exited 0."""
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=re.escape("--grant-principal-type is set but --grant-entitlement is not")):
+        load(argv)
+
+
 def test_one_shot_actions_become_the_tasks_conductorone_would_send() -> None:
     from connector.daemon.actions import build_task
 

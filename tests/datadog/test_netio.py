@@ -74,6 +74,30 @@ async def test_tls_goes_through_the_proxy_tunnel(proxy: ForwardProxy, https_fake
     assert ("127.0.0.1", https_fake.port) in proxy.opened()
 
 
+@pytest.mark.parametrize("no_proxy", ["127.0.0.0/8", "10.0.0.0/8, 127.0.0.1/32", "fd00::/8,127.0.0.0/8", "127.9.9.9/8"])
+async def test_a_no_proxy_network_holding_the_hosts_address_sends_it_direct(
+    proxy: ForwardProxy, https_fake: FakeDatadog, tls: TlsFiles, monkeypatch: pytest.MonkeyPatch, no_proxy: str
+) -> None:
+    """NO_PROXY=127.0.0.0/8 names a network, as Go reads it (`http.ProxyFromEnvironment`, the reference
+    connector's): httpx made it the one address 127.0.0.0, so a base URL in it went through the proxy the operator
+    had excluded; an IPv6 network (`fd00::/8`, usual in a dual-stack cluster's list) made a pattern that is no URL,
+    and no client could be built."""
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+    async with _client(https_fake, ssl.create_default_context(cafile=str(tls.ca_cert))) as client:
+        page = await client.list_users()
+    assert len(page.items) == 100
+    assert proxy.opened() == [], "sent directly"
+
+
+async def test_a_no_proxy_network_not_holding_the_hosts_address_leaves_it_to_the_proxy(
+    proxy: ForwardProxy, https_fake: FakeDatadog, tls: TlsFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_PROXY", "10.0.0.0/8,fd00::/8")
+    async with _client(https_fake, ssl.create_default_context(cafile=str(tls.ca_cert))) as client:
+        await client.list_users()
+    assert ("127.0.0.1", https_fake.port) in proxy.opened()
+
+
 class _ClosingServer:
     """Answers each request with a keep-alive response, then closes the connection a moment later."""
 

@@ -77,3 +77,27 @@ def test_the_dashboard_covers_what_an_operator_asks() -> None:
 def test_metric_name_extraction_reads_names_not_labels_or_functions() -> None:
     expr = 'sum by (le, type) (rate(a_bucket{job=~"x", le="0.5"}[5m])) / on (job) b_total offset 5m > 0.5'
     assert rules.metric_names(expr) == {"a_bucket", "b_total"}
+
+
+def test_the_time_since_the_last_sync_is_still_shown_after_a_restart(tmp_path: Path) -> None:
+    """A restarted pod's gauge starts at 0, which the panel leaves out, and the old pod's series goes stale 5 minutes
+    after it is gone: the panel was empty ("No data") after every restart until the next sync succeeded, the moment
+    an operator looks to see how old ConductorOne's data is. Pod a synced at 1 m and was replaced at 1 h by pod b,
+    which has not synced since; at 1 h 30 m the last sync is 89 minutes old."""
+    (expr,) = [e for title, e in rules.dashboard_expressions() if title == "Time since the last successful sync"]
+    ts = "baton_datadog_last_successful_sync_timestamp_seconds"
+    job = '{namespace="%s", job="%s"' % (rules.SELECTOR["namespace"], rules.SELECTOR["job"])  # noqa: UP031
+    inputs = [
+        {"series": f'{ts}{job}, pod="a"}}', "values": "60x60"},
+        {"series": f'{ts}{job}, pod="b"}}', "values": "_x60 0x60"},
+    ]
+    expected = [{"labels": "{}", "value": 90 * 60 - 60}]
+    test = {
+        "interval": "1m",
+        "input_series": inputs,
+        "promql_expr_test": [{"expr": expr, "eval_time": "90m", "exp_samples": expected}],
+    }
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": []}))
+    (tmp_path / "tests.yaml").write_text(yaml.safe_dump({"rule_files": ["rules.yaml"], "tests": [test]}))
+    result = tools.promtool("test", "rules", tmp_path / "tests.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr

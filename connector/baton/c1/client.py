@@ -43,7 +43,7 @@ from connector.baton.c1.errors import (
     network_cause,
 )
 from connector.baton.c1.roots import grpc_root_certificates
-from connector.baton.c1.salvage import PartlyRead, UnreadableTask, read_get_task
+from connector.baton.c1.salvage import PartlyRead, UnreadableTask, decode_get_task, salvage
 from connector.baton.c1.token import BATON_SDK_VERSION, AccessToken, TokenFetch, TokenSource
 from connector.baton.pb.c1.connector.v2 import connector_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2, baton_pb2_grpc
@@ -145,7 +145,7 @@ def grpc_proxy_from_env(endpoints: C1Endpoints) -> str | None:
     One set of rules for the three connections (Datadog, the token endpoint, the channel), httpx's: HTTPS_PROXY /
     ALL_PROXY in any letter case (a lower-case name wins, an empty one unsets), NO_PROXY / no_proxy entries as
     httpx reads them (`*`, a host and its subdomains, `.host` for subdomains only, `host:port`, IP addresses), with
-    the forms of Go's reading that httpx's misses (`host:443` for `https://host`, `*.host`: `proxyenv`).
+    the forms of Go's reading that httpx's misses (`host:443` for `https://host`, `*.host`, networks: `proxyenv`).
     grpc's own reading differs (lower-case names only, `http_proxy` for an https target, `grpc_proxy`, no
     ALL_PROXY, its own NO_PROXY matching), and the token request and the channel took different routes; the client
     turns grpc's reading off (`proxy=None` is a direct channel). httpx has no public accessor for this decision:
@@ -153,7 +153,7 @@ def grpc_proxy_from_env(endpoints: C1Endpoints) -> str | None:
     `proxyenv` mounts).
     """
     target = httpx.URL(f"https://{endpoints.grpc_authority}")
-    patterns = sorted((URLPattern(key), proxy) for key, proxy in environment_proxies().items())
+    patterns = sorted((URLPattern(key), proxy) for key, proxy in environment_proxies([str(target)]).items())
     for pattern, proxy in patterns:
         if pattern.matches(target):
             return proxy
@@ -336,7 +336,12 @@ class BatonServiceClient:
         async def attempt(md: _Metadata) -> baton_pb2.BatonServiceGetTaskResponse | PartlyRead | UnreadableTask | None:
             assert self._raw_get_task is not None
             raw: bytes = await self._raw_get_task(request, metadata=md, timeout=self.timeouts.get_task)
-            return read_get_task(raw)
+            decoded = decode_get_task(raw)
+            if isinstance(decoded, str):
+                # Off the loop: the walk of an answer of millions of fields held /healthz, heartbeats and reports
+                # for seconds (about 13 s of CPU at the receive limit).
+                return await asyncio.to_thread(salvage, raw, decoded)
+            return decoded
 
         answer: baton_pb2.BatonServiceGetTaskResponse | PartlyRead | UnreadableTask = await self._call(
             "GetTask", attempt

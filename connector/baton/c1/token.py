@@ -113,9 +113,12 @@ class TokenSource:
         trust: ssl.SSLContext | bool = verify if verify is not None else True
         self._http = http_client or httpx.AsyncClient(
             trust_env=True,
-            # The proxies as Go reads the environment (NO_PROXY `host:443`, `*.domain`; an https:// proxy checked
-            # with `verify`), as the gRPC channel's route is decided (`grpc_proxy_from_env`).
-            mounts=environment_mounts(trust),
+            # The proxies as Go reads the environment (NO_PROXY `host:443`, `*.domain`, `10.0.0.0/8`; an https://
+            # proxy checked with `verify`), as the gRPC channel's route is decided (`grpc_proxy_from_env`).
+            mounts=environment_mounts(trust, [self.token_url]),
+            # Given, so that httpx does not read the proxies itself (an IPv6 NO_PROXY network made its reading fail):
+            # `environment_mounts` carries every route it would have mounted.
+            transport=httpx.AsyncHTTPTransport(verify=trust),
             verify=trust,
             timeout=timeout,
             follow_redirects=False,

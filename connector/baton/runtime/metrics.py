@@ -92,7 +92,11 @@ class Metrics:
         self.last_sync = Gauge(
             f"{prefix}_last_successful_sync_timestamp_seconds", "Unix time of the last successful sync", registry=r
         )
-        self.upload_bytes = Counter(f"{prefix}_upload_bytes_total", "Bytes of c1z uploaded to ConductorOne", registry=r)
+        self.upload_bytes = Counter(
+            f"{prefix}_upload_bytes_total",
+            "Bytes of c1z uploaded to ConductorOne, of the syncs it accepted",
+            registry=r,
+        )
         self.token_fetches = Counter(
             f"{prefix}_conductorone_token_fetches_total", "ConductorOne access-token requests", ["outcome"], registry=r
         )
@@ -149,9 +153,10 @@ class Metrics:
         self.tasks_finished.labels(task_type, NOT_RUN).inc()
 
     def sync_succeeded(self, result: SyncResult, uploaded_bytes: int = 0) -> None:
-        """A sync ended and its file was uploaded (`uploaded_bytes`). Only a full sync sets the sync series: a
-        targeted one (partial: the few resources ConductorOne asked for after a grant) says nothing of the org, and
-        counted as the last successful sync it kept BatonDatadogSyncStale quiet while every full sync failed."""
+        """A sync ended, its file was uploaded (`uploaded_bytes`) and ConductorOne accepted its report. Only a full
+        sync sets the sync series: a targeted one (partial: the few resources ConductorOne asked for after a grant)
+        says nothing of the org, and counted as the last successful sync it kept BatonDatadogSyncStale quiet while
+        every full sync failed."""
         if uploaded_bytes:
             self.upload_bytes.inc(uploaded_bytes)
         if result.sync_type != "full":

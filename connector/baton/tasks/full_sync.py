@@ -72,7 +72,7 @@ class FullSyncHandler:
         if first.cancelled:
             raise TaskError(Code.CANCELLED, "ConductorOne cancelled the task before it started")
         # A locked private directory, so a start-up sweep removes it if this process is killed (workfiles).
-        workdir = await asyncio.to_thread(WorkDir.create, self._settings.temp_dir, "upload")
+        workdir = await _made_workdir(self._settings.temp_dir)
         path = workdir.path / "sync.c1z"  # absent: the store starts a fresh sync in it
         try:
             # The heartbeats cover the upload too (as in Go, where they last as long as the task's context): a
@@ -91,9 +91,11 @@ class FullSyncHandler:
                 with contextlib.suppress(asyncio.CancelledError):
                     await beat
             log.info("sync uploaded", task_id=task_id, bytes=size, sync_id=result.sync_id)
-            if self._on_synced is not None:
-                self._on_synced(result, size)
-            return Outcome()
+            # Recorded once ConductorOne took the report, not at the upload: a sync whose report it refused as
+            # gone (the task expired or was reassigned) is no sync there, and the sync series (the last successful
+            # sync's time, which BatonDatadogSyncStale reads) say what ConductorOne has.
+            on_synced = self._on_synced
+            return Outcome(on_accepted=None if on_synced is None else (lambda: on_synced(result, size)))
         finally:
             await asyncio.shield(asyncio.to_thread(workdir.release))
 
@@ -155,6 +157,21 @@ class FullSyncHandler:
                 return Code.CANCELLED, "task was cancelled by ConductorOne"
             interval = max(0.0, _interval(response) - (time.monotonic() - started))
         return None
+
+
+async def _made_workdir(temp_dir: Path | None) -> WorkDir:
+    """The sync's private working directory, made on a worker thread. Cancelled meanwhile (the drain stops the task
+    at its first step), the thread goes on and makes it: it is removed before the cancellation goes on, or it stayed,
+    locked by this live process, until the process ended (and on disk until the next start's sweep)."""
+    creating = asyncio.ensure_future(asyncio.to_thread(WorkDir.create, temp_dir, "upload"))
+    try:
+        return await asyncio.shield(creating)
+    except asyncio.CancelledError:
+        # Bounded as the release in `run` is: the thread makes, locks and renames one directory.
+        with contextlib.suppress(Exception):
+            made = await creating
+            await asyncio.to_thread(made.release)
+        raise
 
 
 def _interval(response: baton_pb2.BatonServiceHeartbeatResponse) -> float:

@@ -57,6 +57,9 @@ class Outcome:
     failure: Failure | None = None
     undo: Undo | None = None
     """Set when the success leaves something live that only the report hands over (a minted credential)."""
+    on_accepted: Callable[[], None] | None = None
+    """Run once ConductorOne accepted the success's report: what may only be recorded of work ConductorOne has (a
+    full sync's series), not of one it never took (the report given up)."""
 
     @property
     def ok(self) -> bool:

@@ -27,7 +27,7 @@ from google.protobuf import any_pb2, struct_pb2
 from google.rpc import status_pb2
 
 from connector.baton.c1.client import MAX_ANNOTATIONS, BatonServiceClient, task_id_problem
-from connector.baton.c1.errors import C1Error, C1RequestTooLargeError, C1UnreadableTaskError
+from connector.baton.c1.errors import C1Error, C1RequestTooLargeError, C1TransientError, C1UnreadableTaskError
 from connector.baton.connector import ActionManager
 from connector.baton.errors import Code, ConnectorError
 from connector.baton.ids import grant_id, resource_key
@@ -83,6 +83,9 @@ _REFUSALS_REMEMBERED = 64
 """Unrunnable tasks whose error line is remembered, so a re-offered copy is not another (`_first_refusal`)."""
 _LOGGED_ID_CHARS = 40
 _LOGGED_TARGET_CHARS = 200
+MAX_TARGET_ARGS = 64
+"""The most arguments an action may have for its log lines to name its target (`_action_target`): an action takes a
+handful, and a peer's million (a 32 MiB task) were sorted and read whole, on the event loop, for a log field."""
 
 
 class TaskObserver(Protocol):
@@ -205,7 +208,10 @@ def task_target(task: baton_pb2.Task, kind: str) -> dict[str, str]:
 def _action_target(args: struct_pb2.Struct) -> str:
     """The resource an action acts on, for its log lines: its first argument (by name) in the SDK's resource-id shape,
     `{resource_type_id, resource_id}` (or `resource_type`, `resource`); "" when none is. (A plain string argument may
-    be anything, an email or a title, so only the object shape names a target here.)"""
+    be anything, an email or a title, so only the object shape names a target here.) None is looked for among more
+    than MAX_TARGET_ARGS arguments."""
+    if len(args.fields) > MAX_TARGET_ARGS:
+        return ""
     for name in sorted(args.fields):
         value = args.fields[name]
         if value.WhichOneof("kind") == "struct_value" and (named := _resource_arg(value)) is not None:
@@ -594,9 +600,19 @@ class TaskProcessor:
         raise TaskError(Code.UNKNOWN, UNSUPPORTED, non_retryable=False)
 
     async def _answer_hello(self, task_id: str) -> bool:
-        """Whether ConductorOne took the Hello that answers the task."""
+        """Whether ConductorOne took the Hello that answers the task. A passing failure is tried again under the report
+        policy, bounded (the Hello is the task's only acknowledgement: tried once, a brief outage lost it)."""
         try:
-            await self._hello(task_id)
+            backoff = Backoff(self._finish_retry)
+            while True:
+                try:
+                    await self._hello(task_id)
+                    break
+                except C1TransientError as exc:
+                    delay = backoff.next_delay(exc.retry_after)
+                    if delay is None or not await self._wait_before_retry(delay):
+                        raise
+                    log.warning("hello task's Hello failed; retrying", retry_in_seconds=round(delay, 3), error=str(exc))
             log.info("hello task answered")
             return True
         except asyncio.CancelledError:
@@ -616,11 +632,13 @@ class TaskProcessor:
 
     async def _report(self, task_id: str, outcome: Outcome) -> bool:
         """FinishTask until accepted, known gone, or stopped; anything but acceptance is logged at error, and a
-        success that leaves something live only the report hands over is undone (`Outcome.undo`). Whether it was
-        accepted."""
+        success that leaves something live only the report hands over is undone (`Outcome.undo`); an accepted
+        success runs its `Outcome.on_accepted`. Whether it was accepted."""
         delivered = await self._deliver(task_id, outcome)
         if not delivered and outcome.failure is None and outcome.undo is not None:
             await _take_back(outcome.undo)
+        if delivered and outcome.failure is None and outcome.on_accepted is not None:
+            outcome.on_accepted()
         return delivered
 
     async def _deliver(self, task_id: str, outcome: Outcome) -> bool:

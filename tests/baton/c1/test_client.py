@@ -732,6 +732,30 @@ def test_grpc_proxy_from_env_is_the_token_requests_proxy(
 
 
 @pytest.mark.parametrize(
+    ("api_host", "no_proxy", "expected"),
+    [
+        ("10.1.2.3:8443", "10.0.0.0/8", None),
+        ("10.1.2.3:8443", "localhost, 10.1.0.0/16 ,.svc", None),
+        ("10.1.2.3:8443", "192.168.0.0/16", "http://p:1"),
+        ("[fd00::5]:8443", "fd00::/8", None),
+        ("[fd00::5]:8443", "fc00::/16", "http://p:1"),
+        ("acme.conductor.one", "10.0.0.0/8", "http://p:1"),  # a network is matched against an address only, as Go
+    ],
+)
+def test_a_no_proxy_network_holding_the_api_hosts_address_sends_the_channel_and_the_token_direct(
+    api_host: str, no_proxy: str, expected: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BATON_C1_API_HOST at a private address and NO_PROXY naming its network, as Go reads it: httpx made
+    `10.0.0.0/8` the one address 10.0.0.0, and an IPv6 network no URL at all."""
+    for name in (*_PROXY_NAMES, "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://p:1")
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+    endpoints = resolve_endpoints(parse_client_id("n@acme.conductor.one/pcc"), api_host)
+    assert grpc_proxy_from_env(endpoints) == expected
+
+
+@pytest.mark.parametrize(
     "no_proxy", ["*", "acme.conductor.one", ".conductor.one", "conductor.one", "x, acme.conductor.one"]
 )
 def test_no_proxy_sends_the_channel_direct(no_proxy: str, monkeypatch: pytest.MonkeyPatch) -> None:

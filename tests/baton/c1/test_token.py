@@ -774,6 +774,28 @@ async def test_no_proxy_naming_the_token_hosts_https_port_sends_the_request_dire
     assert "proxy" not in str(caught.value)
 
 
+@pytest.mark.parametrize("no_proxy", ["127.0.0.0/8", "fd00::/8,127.0.0.1/32"])
+async def test_no_proxy_naming_the_api_hosts_network_sends_the_token_request_direct(
+    no_proxy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BATON_C1_API_HOST at an address and NO_PROXY naming its network, as Go reads it: httpx matched `127.0.0.0/8`
+    as the one address 127.0.0.0 (the request went to the proxy), and an IPv6 network made the client unbuildable."""
+    for name in ("no_proxy", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    async with RefusingPeer(lambda _: b"HTTP/1.1 407 No\r\nContent-Length: 0\r\n\r\n") as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://{proxy.address}")
+        monkeypatch.setenv("NO_PROXY", no_proxy)
+        generated = generate_client_credentials("localhost")
+        source = TokenSource(
+            parse_client_id(generated.client_id), parse_client_secret(generated.client_secret), api_host="127.0.0.1:9"
+        )
+        with pytest.raises(C1AuthUnavailableError) as caught:
+            await source.token()  # nothing listens on 127.0.0.1:9: refused, but not by the proxy
+        await source.aclose()
+    assert proxy.received == []
+    assert "proxy" not in str(caught.value)
+
+
 async def test_fake_outage_maps_to_transient(fake: FakeC1) -> None:
     source = TokenSource(
         parse_client_id(fake.client_id), parse_client_secret(fake.client_secret), verify=fake.ssl_context()

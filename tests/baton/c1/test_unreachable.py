@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import grpc
@@ -206,3 +206,35 @@ async def test_a_task_that_does_not_decode_is_known_by_its_id(fake: FakeC1, clie
     assert (caught.value.task_id, caught.value.task_type) == (task.id, "grant")
     assert str(caught.value) == "GetTask: ConductorOne's grant could not be decoded (String field had bad UTF-8)"
     assert (await client.get_task()).HasField("task") is False  # the next answer is read as ever
+
+
+async def test_an_answer_read_at_the_wire_level_is_read_off_the_event_loop(
+    fake: FakeC1, client: BatonServiceClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An answer that does not decode whole is walked field by field in Python (`salvage`): at the 32 MiB receive
+    limit, one of millions of small fields beside a bad string took about 13 s of CPU on the event loop, and
+    /healthz, the heartbeats of a running sync and every report waited that long, at every such poll. The walk runs
+    on a worker thread; the parser's own decode of an answer (C, 32 MiB in well under a second) stays where it was."""
+    import asyncio
+
+    from connector.baton.c1 import salvage
+
+    walked_on: list[str] = []
+    walk = salvage._fields
+
+    def recording(data: bytes, known: frozenset[int]) -> Iterator[tuple[int, bytes]]:
+        try:
+            asyncio.get_running_loop()
+            walked_on.append("the event loop")
+        except RuntimeError:
+            walked_on.append("a worker thread")
+        return walk(data, known)
+
+    monkeypatch.setattr(salvage, "_fields", recording)
+    task = grant_task("role", "r", "member", BAD_UTF8_MARK)
+    fake.answer_raw("GetTask", with_bad_utf8(baton_pb2.BatonServiceGetTaskResponse(task=task)))
+    with pytest.raises(C1UnreadableTaskError) as caught:
+        await client.get_task()
+    assert caught.value.task_id == task.id
+    assert walked_on
+    assert set(walked_on) == {"a worker thread"}

@@ -247,3 +247,94 @@ async def test_the_local_sync_resources_setting_makes_the_task_a_partial_sync(tm
     outcome = await handler.run(kind_task("sync_full").id, baton_pb2.Task.SyncFullTask())
     assert outcome.ok
     assert seen == [("partial", {"g1"})]
+
+
+async def test_the_sync_series_record_only_a_sync_whose_report_conductorone_took(tmp_path: Path) -> None:
+    """The last-successful-sync timestamp (BatonDatadogSyncStale), the counts and the duration say what ConductorOne
+    has. A sync uploaded but whose report ConductorOne then refused as gone (the task expired or was reassigned
+    meanwhile) is no sync there: it was recorded as one at the upload, so a pod whose every report was lost looked
+    fresh. It is recorded once the report is accepted, and only then."""
+    from connector.baton.runtime.metrics import Metrics
+    from connector.baton.tasks.report import GONE_CONFIRMATIONS
+
+    client = StubClient()
+
+    async def upload_asset(task_id: str, path: Path) -> int:
+        return 1000
+
+    client.upload_asset = upload_asset  # type: ignore[attr-defined]
+    gone = C1FatalError("FinishTask: NOT_FOUND: no such task", code=S.NOT_FOUND, method="FinishTask")
+    client.finish_script.extend([gone] * GONE_CONFIRMATIONS)
+    metrics = Metrics("test", "0")
+    handler = FullSyncHandler(
+        cast(BatonServiceClient, client), list, FullSyncSettings(temp_dir=tmp_path), on_synced=metrics.sync_succeeded
+    )
+    processor = TaskProcessor(
+        client.as_client(),
+        Handlers(cast(Connector, StubConnector()), provisioning=True),
+        handler,
+        hello=_no_hello,
+        finish_retry=INSTANT,
+    )
+
+    def recorded() -> tuple[float, float, float]:
+        text = metrics.render().decode()
+        series = {
+            line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines() if line.startswith("test_")
+        }
+        return (
+            series["test_last_successful_sync_timestamp_seconds"],
+            series["test_sync_duration_seconds_count"],
+            series["test_upload_bytes_total"],
+        )
+
+    with structlog.testing.capture_logs() as events:
+        await processor.process(kind_task("sync_full"))
+    assert [e["reason"] for e in events if e["event"] == "task not reported to ConductorOne"] == [
+        "ConductorOne no longer takes it"
+    ]
+    assert recorded() == (0.0, 0.0, 0.0)
+
+    await processor.process(kind_task("sync_full"))
+    (accepted,) = client.finishes
+    assert accepted.ok
+    last_sync, syncs, uploaded = recorded()
+    assert last_sync > 0
+    assert (syncs, uploaded) == (1.0, 1000.0)
+
+
+async def test_a_sync_stopped_while_its_working_directory_is_being_made_leaves_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shutdown at the sync's first step: the drain cancels the task while a worker thread makes its private working
+    directory (mkdtemp, flock, rename; slow on a busy or network volume). The thread goes on and makes it, and
+    nobody was left to remove it: the directory stayed, locked by the live process, until the process ended, and
+    on disk until the next start's sweep. The task is reported as stopped, and the directory removed."""
+    import threading
+
+    from connector.baton.c1z.workfiles import WorkDir
+
+    entered, go_on, made = threading.Event(), threading.Event(), threading.Event()
+    real_create = WorkDir.create
+
+    def slow_create(tmp_dir: Path | None, purpose: str) -> WorkDir:
+        entered.set()
+        go_on.wait(10)
+        try:
+            return real_create(tmp_dir, purpose)
+        finally:
+            made.set()
+
+    monkeypatch.setattr(WorkDir, "create", staticmethod(slow_create))
+    client = StubClient()
+    processor = _processor(client, tmp_path)
+    running = asyncio.create_task(processor.process(kind_task("sync_full")))
+    await asyncio.to_thread(entered.wait, 10)
+    processor.abandon_all("the connector is shutting down", finish_within=5.0)
+    await asyncio.sleep(0)
+    go_on.set()
+    await asyncio.wait_for(running, timeout=10)
+    assert made.is_set()  # the directory was made before the task ended: nothing of it is left to a later moment
+    (finish,) = client.finishes
+    assert (finish.ok, finish.code, finish.non_retryable) == (False, Code.UNAVAILABLE, False)
+    assert list(tmp_path.iterdir()) == []  # noqa: ASYNC240 - a test's temp dir

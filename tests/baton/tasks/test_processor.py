@@ -710,6 +710,40 @@ async def test_a_hello_task_whose_hello_conductorone_refuses_ends_in_an_error_li
     assert rig.client.finish_attempts == 0
 
 
+async def test_a_hello_task_whose_hello_meets_a_brief_outage_is_answered_on_a_retry() -> None:
+    """A hello task's Hello was tried once: a ConductorOne blip (UNAVAILABLE, a token fetch failing) lost the task's
+    only acknowledgement, though every other task's report is retried under the one backoff policy."""
+    calls: list[str] = []
+
+    async def blip_then_up(task_id: str) -> None:
+        calls.append(task_id)
+        if len(calls) < 3:
+            raise C1TransientError("Hello: UNAVAILABLE", code=grpc.StatusCode.UNAVAILABLE)
+
+    rig = make_rig(hello=blip_then_up)
+    task = kind_task("hello")
+    with structlog.testing.capture_logs() as events:
+        await rig.processor.process(task)
+    assert calls == [task.id] * 3
+    assert rig.observer.finished == [("hello", "success")]
+    assert _errors(events) == []
+    assert rig.client.finish_attempts == 0
+
+
+async def test_a_hello_task_refused_for_good_is_not_retried() -> None:
+    """Only a passing failure is tried again: a refusal (INVALID_ARGUMENT) would be refused the same way."""
+    calls: list[str] = []
+
+    async def refused(task_id: str) -> None:
+        calls.append(task_id)
+        raise C1FatalError("Hello: INVALID_ARGUMENT: no", code=grpc.StatusCode.INVALID_ARGUMENT)
+
+    rig = make_rig(hello=refused)
+    await rig.processor.process(kind_task("hello"))
+    assert len(calls) == 1
+    assert rig.observer.finished == [("hello", "unreported")]
+
+
 async def test_a_report_cancelled_while_conductorone_holds_its_answer_counts_that_attempt() -> None:
     """The loss line tells the operator whether ConductorOne may have the report after all: one FinishTask sent and
     never answered may have landed. It said `attempts: 0`, as if nothing had been sent."""
@@ -926,3 +960,62 @@ async def test_actions_on_the_same_resource_run_in_the_order_given() -> None:
     await asyncio.gather(first, *later)
     assert manager.calls[-1] == ("disable_user", "u1")
     assert [f.ok for f in rig.client.finishes] == [True, True, True]
+
+
+async def test_a_create_account_profile_is_read_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A profile is a peer's Struct of any size up to the 32 MiB receive limit, read value by value in Python: one of
+    three million numbers took 1.5 s of CPU on the event loop (no /healthz answer, no heartbeat, no report meanwhile).
+    The account's details are read on a worker thread, as other work of that size is."""
+    from connector.baton.tasks import handlers
+
+    read_on: list[str] = []
+    plain = handlers._plain_struct
+
+    def recording(struct: struct_pb2.Struct) -> dict[str, object]:
+        try:
+            asyncio.get_running_loop()
+            read_on.append("the event loop")
+        except RuntimeError:
+            read_on.append("a worker thread")
+        return plain(struct)
+
+    monkeypatch.setattr(handlers, "_plain_struct", recording)
+    rig = make_rig()
+    task = kind_task("create_account")
+    task.create_account.account_info.profile.update({"email": "a@example.com", "nested": {"n": 1}})
+    await rig.processor.process(task)
+    (info,) = rig.connector.accounts.created
+    assert info.profile == {"email": "a@example.com", "nested": {"n": 1.0}}
+    assert read_on
+    assert set(read_on) == {"a worker thread"}
+
+
+async def test_an_action_with_a_flood_of_arguments_is_not_read_whole_for_its_log_target(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An action's log target is its first resource-id argument by name; a 32 MiB task of a million arguments was
+    sorted and read whole for it, on the event loop (1.4 s of CPU at 16 MB, and again for a failure's line). An
+    action takes a handful of arguments: one with more than `MAX_TARGET_ARGS` (64) names no target in its lines."""
+    looked_at = 0
+    resource_arg = processor_module._resource_arg
+
+    def counting(value: struct_pb2.Value) -> Any:
+        nonlocal looked_at
+        looked_at += 1
+        return resource_arg(value)
+
+    monkeypatch.setattr(processor_module, "_resource_arg", counting)
+    task = baton_pb2.Task(id=kind_task("hello").id)
+    task.action_invoke.name = "disable_user"
+    for n in range(1000):
+        task.action_invoke.args.fields[f"arg{n:05}"].struct_value.fields["x"].number_value = n
+    assert processor_module.task_target(task, "action_invoke") == {"action": "disable_user"}
+    assert looked_at == 0
+
+    small = baton_pb2.Task(id=task.id)
+    small.action_invoke.name = "disable_user"
+    small.action_invoke.args.fields["user_id"].struct_value.update({"resource_type_id": "user", "resource_id": "u1"})
+    assert processor_module.task_target(small, "action_invoke") == {
+        "action": "disable_user",
+        "action_target": "user:u1",
+    }
