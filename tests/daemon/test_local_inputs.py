@@ -285,3 +285,18 @@ def test_an_empty_action_variable_still_yields_to_a_flag_or_the_file(tmp_path: P
         done = run_cli_in_process("config", "--json", *args, env={"BATON_INVOKE_ACTION": ""})
         assert done.returncode == 2, done.stderr  # an action needs --provisioning: the value was read
         assert "--invoke-action changes Datadog: it needs --provisioning" in last_line(done.stderr)
+
+
+def test_a_nul_character_is_named_beside_the_files_other_refusals(tmp_path: Path) -> None:
+    config = tmp_path / "baton.yaml"
+    config.write_text('file: "out\\0.c1z"\nhealth-check-port: 99999\n')
+    config.chmod(0o600)
+    done = run_cli_in_process("config", "--config", str(config), cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.splitlines()
+    assert (
+        "baton-datadog: setting --file (BATON_FILE): holds a NUL character (\\0), which no setting's value may" in lines
+    )
+    assert any(
+        line.startswith("baton-datadog: setting --health-check-port (BATON_HEALTH_CHECK_PORT): ") for line in lines
+    )
