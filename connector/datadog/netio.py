@@ -1,4 +1,4 @@
-"""httpcore's network layer on plain asyncio protocols, for the Datadog transport's connection pool.
+"""The Datadog transport's connections: kept by `OriginPool`, made by httpcore, on plain asyncio protocols.
 
 httpcore reaches asyncio through anyio by default: every read and write opens a cancel scope, and before each
 request and after each response the pool asks every idle connection whether its socket is readable (anyio's
@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 import select
+import socket
 import ssl
 from asyncio import sslproto
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
@@ -33,6 +35,7 @@ __all__ = [
     "HTTPCORE_ERRORS",
     "AsyncioBackend",
     "HttpxSender",
+    "OriginPool",
     "Sender",
     "as_httpx_error",
     "asyncio_pool",
@@ -205,6 +208,92 @@ def _waiting_in_kernel(sock: Any) -> bool:
     return bool(poller.poll(0))
 
 
+# How long one address may try before the next starts (RFC 8305's "Connection Attempt Delay"; anyio's too).
+_HAPPY_EYEBALLS_DELAY = 0.25
+
+
+async def _connected_socket(
+    loop: asyncio.AbstractEventLoop, host: str, port: int, local_address: str | None
+) -> socket.socket:
+    """A TCP socket connected to one of `host`'s addresses, raced as asyncio's happy eyeballs race them (families
+    interleaved, the next address after `_HAPPY_EYEBALLS_DELAY` or at once when one fails), with its errors.
+
+    Not asyncio's own race (`create_connection(happy_eyeballs_delay=...)`): on 3.11 a caller cancelled in the few
+    loop iterations after an address connected (the engine cancelling a listing, the request's deadline) left that
+    socket open, reachable by no one until the garbage collector found it. Here every socket an attempt made is
+    either returned or closed, however the race ends.
+    """
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    if not infos:
+        raise OSError("getaddrinfo() returned empty list")  # asyncio's words
+    untried = _interleaved(infos)
+    running: set[asyncio.Task[socket.socket]] = set()
+    errors: list[OSError] = []
+    winner: socket.socket | None = None
+    try:
+        while winner is None and (untried or running):
+            if untried:
+                running.add(loop.create_task(_connect_one(loop, untried.pop(0), local_address)))
+            done, running = await asyncio.wait(
+                running, timeout=_HAPPY_EYEBALLS_DELAY if untried else None, return_when=asyncio.FIRST_COMPLETED
+            )
+            for attempt in done:
+                error = attempt.exception()
+                if error is None:
+                    if winner is None:
+                        winner = attempt.result()
+                    else:
+                        attempt.result().close()
+                elif isinstance(error, OSError):
+                    errors.append(error)
+                else:
+                    raise error
+    except BaseException:
+        if winner is not None:
+            winner.close()
+        raise
+    finally:
+        for attempt in running:  # losers, or every attempt of a cancelled race: closed once they end
+            attempt.cancel()
+            attempt.add_done_callback(_close_connected)
+    if winner is not None:
+        return winner
+    # As asyncio's create_connection reports its attempts' failures.
+    if len(errors) == 1 or all(str(error) == str(errors[0]) for error in errors):
+        raise errors[0]
+    raise OSError("Multiple exceptions: {}".format(", ".join(str(error) for error in errors)))
+
+
+def _interleaved(infos: list[Any]) -> list[Any]:
+    """The addresses with their families alternating, in the resolver's order otherwise (asyncio's `interleave=1`)."""
+    by_family: dict[int, list[Any]] = {}
+    for info in infos:
+        by_family.setdefault(info[0], []).append(info)
+    ordered: list[Any] = []
+    for row in itertools.zip_longest(*by_family.values()):
+        ordered.extend(info for info in row if info is not None)
+    return ordered
+
+
+async def _connect_one(loop: asyncio.AbstractEventLoop, info: Any, local_address: str | None) -> socket.socket:
+    family, kind, proto, _, address = info
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setblocking(False)
+        if local_address:
+            sock.bind((local_address, 0))
+        await loop.sock_connect(sock, address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _close_connected(attempt: asyncio.Task[socket.socket]) -> None:
+    if not attempt.cancelled() and attempt.exception() is None:
+        attempt.result().close()
+
+
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
     async def connect_tcp(
         self,
@@ -217,13 +306,12 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):
-                transport, protocol = await loop.create_connection(
-                    _Protocol,
-                    host,
-                    port,
-                    local_addr=(local_address, 0) if local_address else None,
-                    happy_eyeballs_delay=0.25,  # as anyio's connect_tcp (IPv6 and IPv4 addresses raced)
-                )
+                sock = await _connected_socket(loop, host, port, local_address)
+                try:
+                    transport, protocol = await loop.create_connection(_Protocol, sock=sock)
+                except BaseException:
+                    sock.close()  # also once a transport has it: closing twice is harmless, leaking it is not
+                    raise
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(str(exc)) from exc
         except OSError as exc:
@@ -265,6 +353,134 @@ def asyncio_pool(transport: object) -> httpcore.AsyncConnectionPool | None:
             return None  # an https proxy on an asyncio with gh-113214: anyio's TLS (in memory) has no such bug
     pool._network_backend = AsyncioBackend()
     return pool
+
+
+class OriginPool:
+    """Keep-alive connections to the one origin the Datadog transport sends to, each made by httpcore's pool.
+
+    httpcore's pool keeps a queue of requests and, on every request and every response closed, scans each of its
+    connections several times (its idle count alone is quadratic in the pool's size): a quarter of the CPU of a
+    Datadog request (docs/benchmarks.md, "CPU per Datadog request"). Here no request waits for a connection: the
+    transport never has more requests in flight than its concurrency (`ApiTransport`'s semaphore), which is this
+    pool's `size`. A request takes the most recently used idle connection that is still usable (httpcore's own
+    `is_available` and `has_expired`: keep-alive expiry, and a peer that closed or sent unasked bytes) or a new one
+    made by `pool.create_connection`: direct, or through the proxy httpx chose from the environment, with the
+    timeouts, TLS and tunnelling of httpcore's connection classes. A connection goes back to the idle list when its
+    response is closed with the connection reusable and no bytes after the answer in its parser
+    (`_holds_unread_bytes`); any failure or cancellation closes it, as in httpcore's pool.
+    """
+
+    def __init__(self, pool: httpcore.AsyncConnectionPool, size: int) -> None:
+        self._pool = pool
+        self._size = size
+        self._idle: list[httpcore.AsyncConnectionInterface] = []
+        self._open: set[httpcore.AsyncConnectionInterface] = set()
+        # Once closed, no connection is kept: a request in flight at the close (or sent again after it) would
+        # otherwise hand its connection back to an idle list no one closes again, its socket open for good.
+        self._closed = False
+
+    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        while True:
+            connection, reused = await self._connection_for(request.url.origin)
+            try:
+                response = await connection.handle_async_request(request)
+            except httpcore.ConnectionNotAvailable:
+                # A reused connection that stopped being usable between the check and the request: another one.
+                await self._close(connection)
+                if reused:
+                    continue
+                raise httpcore.ConnectError("a new connection could not take the request") from None
+            except BaseException as exc:
+                await self._close(connection)
+                # `from None`, as httpcore's pool: a failed read's OS or TLS error stays out of the chain that
+                # `errors.describe_transport_error` reads (a TLS error there means a failed handshake).
+                raise exc from None
+            stream = response.stream
+            assert isinstance(stream, AsyncIterable)
+            # The same response with its body wrapped (a new Response would check every header name and value again).
+            response.stream = _Returned(stream, self, connection)
+            return response
+
+    async def _connection_for(self, origin: httpcore.Origin) -> tuple[httpcore.AsyncConnectionInterface, bool]:
+        while self._idle:
+            connection = self._idle.pop()
+            if connection.is_available() and not connection.has_expired():
+                return connection, True
+            await self._close(connection)
+        connection = self._pool.create_connection(origin)
+        self._open.add(connection)
+        return connection, False
+
+    async def release(self, connection: httpcore.AsyncConnectionInterface) -> None:
+        """After a response is closed: keep the connection for the next request, or close it."""
+        if (
+            not self._closed
+            and connection.is_idle()
+            and not _holds_unread_bytes(connection)
+            and len(self._idle) < self._size
+        ):
+            self._idle.append(connection)
+        else:
+            await self._close(connection)
+
+    async def _close(self, connection: httpcore.AsyncConnectionInterface) -> None:
+        self._open.discard(connection)
+        await connection.aclose()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        connections, self._open, self._idle = list(self._open), set(), []
+        for connection in connections:
+            await connection.aclose()
+
+
+def _holds_unread_bytes(connection: httpcore.AsyncConnectionInterface) -> bool:
+    """Whether bytes the peer sent after its answer are already in the connection's HTTP/1.1 parser (h11's).
+
+    They came in the same read as the answer, so the idle check (`has_expired`: bytes waiting in the protocol or
+    the kernel) cannot see them, and the parser would read them as the next request's answer: a stray or
+    duplicated response taken for a refused create's. The parser sits under httpcore's connection classes (direct,
+    tunnelled or forwarded, each one `_connection` deeper; tests/datadog/test_netio.py pins it there).
+    """
+    inner: object = connection
+    for _ in range(3):
+        inner = getattr(inner, "_connection", None)
+        parser = getattr(inner, "_h11_state", None)
+        if parser is not None:
+            unread: bytes = parser.trailing_data[0]
+            return bool(unread)
+    return False
+
+
+class _Returned:
+    """A response body that hands its connection back to the `OriginPool` once closed (read to the end or not)."""
+
+    def __init__(
+        self, stream: AsyncIterable[bytes], pool: OriginPool, connection: httpcore.AsyncConnectionInterface
+    ) -> None:
+        self._stream = stream
+        self._pool = pool
+        self._connection = connection
+        self._closed = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for part in self._stream:
+                yield part
+        except BaseException as exc:
+            await self.aclose()
+            raise exc from None  # as `OriginPool.handle_async_request`
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            close = getattr(self._stream, "aclose", None)
+            if close is not None:
+                await close()
+        finally:
+            await self._pool.release(self._connection)
 
 
 def proxy_address(transport: object) -> str | None:

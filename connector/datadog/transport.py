@@ -37,6 +37,7 @@ from connector.datadog.errors import (
 from connector.datadog.netio import (
     HTTPCORE_ERRORS,
     HttpxSender,
+    OriginPool,
     Sender,
     as_httpx_error,
     asyncio_pool,
@@ -172,8 +173,8 @@ class ApiTransport:
         # What a failure names: with its port when it is not the scheme's default (a wrong port in BATON_BASE_URL
         # said only "cannot reach 127.0.0.1: connection refused"). httpx gives no port for a default one.
         self.host = base.host if base.port is None else f"{base.host}:{base.port}"
-        # Requests are sent by httpcore's pool itself, behind the transport httpx mounted for the base URL (its
-        # own, or the proxy's from HTTPS_PROXY / HTTP_PROXY / NO_PROXY, chosen once when the client was made):
+        # Requests are sent on connections made by httpcore's pool, behind the transport httpx mounted for the base
+        # URL (its own, or the proxy's from HTTPS_PROXY / HTTP_PROXY / NO_PROXY, chosen once when the client was made):
         # httpx's per-request layers (URL parsing and merging, header models, cookies, auth flow, redirects,
         # hooks, stream wrappers) cost more CPU than the exchange itself for nothing a fixed-shape Datadog call
         # needs, and the pool runs on asyncio protocols rather than anyio (connector/datadog/netio.py;
@@ -184,7 +185,9 @@ class ApiTransport:
         self.proxy = proxy_address(route) if injected is None else None
         pool = asyncio_pool(route) if injected is None else None
         self.asyncio_network = pool is not None
-        self._sender: Sender = pool if pool is not None else HttpxSender(route)
+        # httpcore's pool makes the connections; `OriginPool` keeps them (no request ever waits for one here).
+        self._pool = OriginPool(pool, max_concurrency) if pool is not None else None
+        self._sender: Sender = self._pool if self._pool is not None else HttpxSender(route)
         # What `build_request` made: the base URL's path (with its trailing slash) joined with the path, the
         # client's headers after Host, and its timeouts (per socket operation) as httpcore reads them.
         self._scheme, self._host_bytes, self._port = base.raw_scheme, base.raw_host, base.port
@@ -196,6 +199,8 @@ class ApiTransport:
         return f"{type(self).__name__}(base_url={str(self._http.base_url)!r})"
 
     async def aclose(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
         await self._http.aclose()
 
     def _emit(self, event: ClientEvent) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import gc
+import os
 import socket
 import ssl
 import struct
@@ -19,6 +21,7 @@ import pytest
 
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import Unavailable
+from connector.datadog.netio import AsyncioBackend
 from connector.datadog.retry import RetryPolicy
 from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, FAST_RETRY
 from tests.fakes.c1.certs import TlsFiles, generate_tls_files
@@ -289,6 +292,40 @@ async def test_a_connection_reset_mid_body_is_named_a_reset() -> None:
     _no_canary(raised.value)
 
 
+@pytest.mark.parametrize("in_tls", [b"", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{"], ids=["head", "body"])
+async def test_a_tls_error_after_the_handshake_is_not_called_a_handshake_failure(
+    target_tls: TlsFiles, in_tls: bytes
+) -> None:
+    """The handshake succeeded; the peer then answered in plain text on the TLS connection (a misconfigured TLS
+    front), before its answer or in the middle of its body, so the read fails with TLS's own error. Named as the
+    failed read it is, as httpcore's pool named it: its error reaches the description without its cause (`from
+    None`), so the TLS error class is not in the chain."""
+
+    async def plain_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(in_tls)
+        await writer.drain()
+        await asyncio.sleep(0.05 if in_tls else 0)  # the head is read before the plain text arrives
+        os.write(writer.get_extra_info("socket").fileno(), b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        with contextlib.suppress(OSError):
+            await reader.read()  # until the client gives up on the connection
+        writer.close()
+
+    server = await asyncio.start_server(plain_answer, "127.0.0.1", 0, ssl=_server_context(target_tls))
+    port = server.sockets[0].getsockname()[1]
+    client = DatadogClient(
+        api_key=CANARY_API_KEY, app_key=CANARY_APP_KEY, base_url=f"https://127.0.0.1:{port}",
+        verify=_trusting(target_tls), retry=RetryPolicy(max_attempts=2, base_delay=0.0, max_delay=0.0),
+    )  # fmt: skip
+    async with server, client:
+        with pytest.raises(Unavailable) as raised:
+            await client._t.request("GET", "/api/v2/users/u1", group="users")
+        assert client.stats.retries == {"ReadError": 1}
+    assert f"cannot reach 127.0.0.1:{port}: ReadError ([SSL: WRONG_VERSION_NUMBER]" in str(raised.value)
+    assert "handshake" not in str(raised.value)
+    _no_canary(raised.value)
+
+
 # -- every connection dropped at once ----------------------------------------------------------------------------
 
 
@@ -500,3 +537,41 @@ async def test_a_proxy_host_name_no_resolver_takes_is_a_connection_failure(monke
         "Datadog unavailable: GET /api/v2/users -> no response: cannot reach api.datadoghq.invalid: cannot connect to "
         "the proxy proxy..corp:3128: DNS lookup failed (the host name cannot be looked up"
     )
+
+
+# -- a connect cancelled at any moment ---------------------------------------------------------------------------
+
+
+async def test_a_connect_cancelled_at_any_moment_leaves_no_socket_open() -> None:
+    """The engine cancels a listing's requests, and the whole-exchange deadline cancels too, at any await of a new
+    connection's connect. Whichever loop iteration it lands on, the socket is closed: the server sees every
+    connection it accepted end. (asyncio's own happy-eyeballs race, on 3.11, dropped a socket that connected as the
+    caller was cancelled: open until the garbage collector happened to find it, so it is kept off here.)"""
+    accepted = 0
+    ended = asyncio.Queue[None]()
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal accepted
+        accepted += 1
+        with contextlib.suppress(OSError):
+            await reader.read()  # until the client closes its end
+        ended.put_nowait(None)
+        writer.close()
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    gc.disable()
+    try:
+        async with server:
+            for moment in range(40):
+                connect = asyncio.create_task(AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=10.0))
+                for _ in range(moment):
+                    await asyncio.sleep(0)
+                connect.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await (await connect).aclose()  # it had connected before the cancel: closed as a pool would
+            for _ in range(accepted):
+                await asyncio.wait_for(ended.get(), 5.0)
+    finally:
+        gc.enable()
+    assert accepted > 0, "some of the cancels landed after the connection was made"
