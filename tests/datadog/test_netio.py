@@ -384,3 +384,29 @@ async def test_an_answer_nobody_asked_for_is_never_read_as_the_next_requests_ans
         assert "refused" in str(raised.value)
         assert handler.posts == 1
         assert handler.connections == 2, "the connection holding the stray answer was closed"
+
+
+async def test_requests_cancelled_at_any_moment_never_use_up_the_connections(
+    keepalive_server: tuple[_KeepAliveServer, str],
+) -> None:
+    """The engine cancels a listing's requests at any await, the deadline too. Whichever loop iteration a cancel lands
+    on, every later request still gets a connection at once (httpcore's own pool, used before OriginPool, lost one
+    now and then, and then failed every request with "timed out waiting for a free connection")."""
+    _, url = keepalive_server
+    client = DatadogClient(
+        api_key="a" * 32, app_key="b" * 40, base_url=url, retry=FAST_RETRY, max_concurrency=2, timeout=2.0
+    )
+    async with client:
+        for moment in range(60):
+            doomed = [
+                asyncio.create_task(client._t.request("GET", "/api/v2/users/u1", group="users")) for _ in range(3)
+            ]
+            for _ in range(moment):
+                await asyncio.sleep(0)
+            for task in doomed:
+                task.cancel()
+            await asyncio.gather(*doomed, return_exceptions=True)
+            await client._t.request("GET", "/api/v2/users/u1", group="users")
+        assert client.stats.retries == {}, "no request after a cancel failed for want of a connection"
+        assert client._t._pool is not None
+        assert len(client._t._pool._open) <= 2, "no connection outlives its cancelled request unclosed"
