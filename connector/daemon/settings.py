@@ -40,6 +40,9 @@ CONFIG_PATH_ENV = f"{ENV_PREFIX}CONFIG_PATH"
 _UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")
 _MAX_ARGS_NESTING = 100
 MAX_SYNC_INTERVAL = 366 * 24 * 3600  # seconds: a year
+MAX_SHUTDOWN_GRACE = 3600  # seconds: no pod waits longer for its tasks than an hour
+MIN_BACKOFF_SCALE = 0.001  # tests run at 0.01; below this the retry delays are no delays
+MAX_READY_WINDOW = 7 * 24 * 3600  # seconds: past a week /readyz would never say anything
 
 
 class _NumberOutOfRange(ValueError):
@@ -163,9 +166,17 @@ class Settings(BaseSettings):
         0, "Service mode", "also run a full sync to --file every N seconds (0: off)", ge=0, le=MAX_SYNC_INTERVAL
     )
     c1z_temp_dir: Path | None = _f(None, "Service mode", "directory for working sync files", shown="the system's")
-    shutdown_grace_seconds: float = _f(25.0, "Service mode", "on SIGTERM, how long in-flight tasks may finish", ge=0)
+    # Bounded so that a slip of the exponent is refused, naming the setting: a grace of 1e308 s waited for the
+    # SIGKILL, and a scale of 1e-320 made every retry delay zero, hammering ConductorOne through an outage.
+    shutdown_grace_seconds: float = _f(
+        25.0, "Service mode", "on SIGTERM, how long in-flight tasks may finish", ge=0, le=MAX_SHUTDOWN_GRACE
+    )
     backoff_scale: float = _f(
-        1.0, "Service mode", "multiply every ConductorOne retry delay by this (tests: 0.01)", gt=0, le=1
+        1.0,
+        "Service mode",
+        "multiply every ConductorOne retry delay by this (tests: 0.01)",
+        ge=MIN_BACKOFF_SCALE,
+        le=1,
     )
 
     # -- operability ----------------------------------------------------------------------------------------
@@ -183,7 +194,11 @@ class Settings(BaseSettings):
         None, "Operability", "PEM bundle of CAs to trust for Datadog, the token endpoint and gRPC (else SSL_CERT_FILE)"
     )
     ready_window_seconds: float = _f(
-        60.0, "Operability", "/readyz fails when ConductorOne was not reached for max(this, 3 x poll interval) s", gt=0
+        60.0,
+        "Operability",
+        "/readyz fails when ConductorOne was not reached for max(this, 3 x poll interval) s",
+        gt=0,
+        le=MAX_READY_WINDOW,
     )
 
     # -- one-shot provisioning (test an access change without ConductorOne; needs --provisioning) ---------------
@@ -1172,6 +1187,9 @@ def describe(exc: ValidationError) -> list[str]:
     for error in exc.errors(include_input=False, include_url=False):
         loc = [str(part) for part in error["loc"]]
         message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "literal_error" and len(loc) == 1 and loc[0] in Settings.model_fields:
+            # pydantic lists the empty string too, which means "the default": say what --help says.
+            message = f"Input should be {allowed_values(loc[0])}"
         if loc and loc[0] in Settings.model_fields:
             # A list's entry is named by its place: `[1, 2]` gave the same line twice, naming neither.
             item = f"item {int(loc[1]) + 1}: " if len(loc) > 1 and loc[1].isdigit() else ""
