@@ -36,8 +36,9 @@ class CappedBody:
     def __init__(self, content_encoding: str, cap: int) -> None:
         encoding = content_encoding.strip().lower()
         self._decoder = _decoder(encoding)
-        if self._decoder is None and encoding not in ("", "identity"):
-            raise UndecodableBody("unsupported")
+        # Refused at the body's first byte, not here: an answer with no body (a 204, an empty 200) has nothing to
+        # decode, whatever its header says, and refusing it failed a revoke or a delete that Datadog had done.
+        self._unsupported = self._decoder is None and encoding not in ("", "identity")
         self._cap = cap
         self._gzip = encoding in ("gzip", "x-gzip")
         self._fed = 0
@@ -45,6 +46,8 @@ class CappedBody:
 
     def feed(self, raw: bytes) -> None:
         body, cap = self.body, self._cap
+        if self._unsupported and raw:
+            raise UndecodableBody("unsupported")
         if self._decoder is None:
             if len(body) + len(raw) > cap:
                 raise BodyTooLarge

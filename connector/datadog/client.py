@@ -25,8 +25,10 @@ from connector.datadog.decode import (
     check_done,
     describe_validation_error,
     json_object,
+    json_or_none,
     listed,
     mapping,
+    not_refused,
     objects,
     parse_model,
     validate_model,
@@ -109,6 +111,12 @@ def is_path_id(value: str) -> bool:
     return bool(value) and value not in (".", "..") and len(value) <= _MAX_ID_CHARS
 
 
+def is_usable_id(value: str) -> bool:
+    """Whether an id can name its object in every later request and log line: a path id (`is_path_id`), not blank,
+    without control characters."""
+    return is_path_id(value) and bool(value.strip()) and not any(ord(c) < 32 or ord(c) == 127 for c in value)
+
+
 def quoted_id(value: str) -> str:
     """An id as an error message may quote it: escaped, and cut when absurdly long (a task's 1 MB id)."""
     return f"{value[:40]!a}" + (f"...({len(value)} characters)" if len(value) > 40 else "")
@@ -129,6 +137,12 @@ def _shows(shown: object, asked: object, *, email: bool) -> bool:
         shown, asked = shown.strip(), asked.strip()
         return shown == asked or (email and shown.lower() == asked.lower())
     return shown == asked
+
+
+def status_contradicts(user: User) -> bool:
+    """Whether a user's `status`, when the answer shows one, says otherwise than its `disabled`: Datadog's user is
+    disabled exactly when its status is Disabled (docs/spec/datadog-api.md §4.1)."""
+    return user.status is not None and (user.status.strip().lower() == "disabled") != user.disabled
 
 
 def _seg(value: str) -> str:
@@ -260,7 +274,7 @@ class DatadogClient:
                 )
             # The fields are read once per page, not per item: asked of each of the 45k items of a 25k-user sync, they
             # cost about 1.5 % of its CPU.
-            fields = type(items[0]).to_many_fields() if items else ()
+            fields = type(items[0]).granting_fields if items else ()
             links = sum(len(getattr(item, field)) for field in fields for item in items) if fields else 0
             if links > MAX_LINKS_PER_ANSWER:
                 raise UnexpectedResponse(
@@ -327,6 +341,7 @@ class DatadogClient:
         else is wrong with the object for this call, if anything."""
         reply = await self._t.request(method, path, group=group, json=json, params=params, idempotent=idempotent)
         envelope = parse_model(envelope_type, reply)
+        not_refused(reply, envelope.errors)
         if envelope.data is None:
             raise UnexpectedResponse(method=method, path=path, status=reply.status, messages=["response has no data"])
         if of is not None and _another_id(envelope.data.id, of):
@@ -417,9 +432,10 @@ class DatadogClient:
                 if user.service_account and (include_disabled or not user.disabled):
                     yield user
 
-    async def get_user(self, user_id: str) -> User:
+    async def get_user(self, user_id: str, *, problem: Callable[[User], str | None] | None = None) -> User:
+        """`problem`: what else is wrong with the user for this call, if anything (raised as an unusable answer)."""
         path = f"/api/v2/users/{_seg(user_id)}"
-        return await self._item(ItemEnvelope[User], "GET", path, group="users", of=user_id)
+        return await self._item(ItemEnvelope[User], "GET", path, group="users", of=user_id, problem=problem)
 
     async def create_user(
         self, email: str, *, name: str | None = None, title: str | None = None, role_ids: Iterable[str] = ()
@@ -442,7 +458,14 @@ class DatadogClient:
             # out (Datadog's answer, the new user, always shows it), which says nothing of which user it is.
             if user.email is None:
                 return "the answer does not show the user's email"
-            return "the answer is about another user" if user.email.lower() != asked else None
+            if user.email.lower() != asked:
+                return "the answer is about another user"
+            if not is_usable_id(user.id):
+                # The id names the user in the invitation and in everything ConductorOne asks later (grants, actions,
+                # each refusing such an id as malformed): an empty, dot, control-character or over-long one had an
+                # invitation sent for it and the account reported created under an id no later request can use.
+                return "the answer names the user by an id no later request can use"
+            return None
 
         return await self._item(
             ItemEnvelope[User], "POST", "/api/v2/users", group="users", json={"data": data}, problem=another_user
@@ -477,6 +500,10 @@ class DatadogClient:
             # Only as the answer shows it: a `disabled` left out is the model's default, which says nothing.
             shown["disabled"] = user.disabled if "disabled" in user.model_fields_set else None
             differ = [f for f, asked in attributes.items() if not _shows(shown[f], asked, email=f == "email")]
+            if "disabled" in attributes and "disabled" not in differ and status_contradicts(user):
+                # `disabled` as asked beside a status saying otherwise (enabled, yet "Disabled"): the answer contradicts
+                # itself, and the action's own report quoted that status under "success".
+                differ.append("status")
             if "title" in differ:
                 differ.remove("title")
                 log.warning("Datadog's answer does not show the title as asked; it may not apply titles", user=user_id)
@@ -488,7 +515,21 @@ class DatadogClient:
 
     async def disable_user(self, user_id: str) -> None:
         """Soft-disable (DELETE); Datadog answers 404 for a user that is already disabled."""
-        check_done(await self._t.request("DELETE", f"/api/v2/users/{_seg(user_id)}", group="users"))
+        path = f"/api/v2/users/{_seg(user_id)}"
+        reply = await self._t.request("DELETE", path, group="users")
+        check_done(reply)
+        # Datadog answers 204, no body. A 2xx whose body is this user still enabled (`disabled: false`, or a status
+        # other than Disabled) says the offboarding did not happen, and its status alone reported it done.
+        user = mapping(mapping(json_or_none(reply)).get("data"))
+        attributes = mapping(user.get("attributes"))
+        named, status = user.get("id"), attributes.get("status")
+        enabled = attributes.get("disabled") is False or (
+            isinstance(status, str) and status.strip().lower() != "disabled"
+        )
+        if enabled and not _another_id(named if isinstance(named, str) else None, user_id):
+            raise UnexpectedResponse(
+                method="DELETE", path=path, status=reply.status, messages=["the answer shows the user not disabled"]
+            )
 
     async def enable_user(self, user_id: str) -> User:
         return await self.update_user(user_id, disabled=False)
@@ -502,7 +543,9 @@ class DatadogClient:
         if not data:
             return []
         reply = await self._t.request("POST", "/api/v2/user_invitations", group="invitations", json={"data": data})
-        return list(parse_model(ListEnvelope[UserInvitation], reply).data)
+        envelope = parse_model(ListEnvelope[UserInvitation], reply)
+        not_refused(reply, envelope.errors)
+        return list(envelope.data)
 
     async def send_invitation(self, user_id: str) -> UserInvitation:
         invitations = await self.send_invitations([user_id])
@@ -540,7 +583,15 @@ class DatadogClient:
 
     async def list_role_users(self, role_id: str, page: int = 0) -> Page[User]:
         path = f"/api/v2/roles/{_seg(role_id)}/users"
-        return (await self._fetch_page(ListEnvelope[User], path, group="role_users", number=page))()
+        found = (await self._fetch_page(ListEnvelope[User], path, group="role_users", number=page))()
+        if any(_lacks_role(user, role_id) for user in found.items):
+            # Each listed user names its roles, this one among them: one without it is another role's (answers mixed
+            # up), synced as this role's member (and the role's real members as revoked), as a role write's answer is
+            # already refused for it.
+            raise UnexpectedResponse(
+                method="GET", path=path, status=found.status, messages=[f"page {page}: a user of another role"]
+            )
+        return found
 
     def iter_role_users(self, role_id: str) -> AsyncIterator[Page[User]]:
         return paginate(lambda n: self.list_role_users(role_id, n))
@@ -817,7 +868,10 @@ class DatadogClient:
         reply = await self._t.request(
             "POST", path, group=group, json=body, idempotent=False, single_attempt=single_attempt, mints=True
         )
-        item = parse_model(ItemEnvelope[model], reply).data  # type: ignore[valid-type]
+        envelope = parse_model(ItemEnvelope[model], reply)  # type: ignore[valid-type]
+        # Raised as an unusable answer, after which the caller looks up what the create made by its name and deletes it.
+        not_refused(reply, envelope.errors)
+        item = envelope.data
         # The secret is read from the raw body on purpose: the models never carry it.
         key = mapping(mapping(json_object(reply).get("data")).get("attributes")).get("key")
         if item is None or not item.id:
@@ -869,12 +923,19 @@ def _another_credential(item: APIKey | ApplicationKey | AccessToken, type_: str,
     return _another_id(item.owner_id, owner)
 
 
-def _lacks_role(user: Mapping[str, Any], role_id: str) -> bool:
-    """Whether a user object names its roles (`relationships.roles.data`) without `role_id` among them."""
-    linked = mapping(mapping(user.get("relationships")).get("roles")).get("data")
-    if not isinstance(linked, list):
-        return False
-    return all(_another_id(ref.get("id") if isinstance(ref.get("id"), str) else "", role_id) for ref in objects(linked))
+def _lacks_role(user: Mapping[str, Any] | User, role_id: str) -> bool:
+    """Whether a user (its JSON object, or its model) names its roles (`relationships.roles.data`) without `role_id`
+    among them: a user of another role. One naming none says nothing."""
+    if isinstance(user, User):
+        if "role_ids" not in user.model_fields_set:
+            return False
+        held: Iterable[str] = user.role_ids
+    else:
+        linked = mapping(mapping(user.get("relationships")).get("roles")).get("data")
+        if not isinstance(linked, list):
+            return False
+        held = (ref_id if isinstance(ref_id := ref.get("id"), str) else "" for ref in objects(linked))
+    return all(_another_id(held_id, role_id) for held_id in held)
 
 
 def _membership_problem(

@@ -17,7 +17,7 @@ from connector.datadog.errors import UnexpectedResponse
 from connector.datadog.jsonbody import from_json, unicode_repaired
 from connector.datadog.transport import Reply
 
-__all__ = ["check_done", "json_object", "listed", "parse_model", "validate_model"]
+__all__ = ["check_done", "json_object", "json_or_none", "listed", "not_refused", "parse_model", "validate_model"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -63,14 +63,31 @@ def check_done(reply: Reply) -> None:
     status for one reported a grant or revoke done that Datadog never saw; so did a 200 carrying `errors`."""
     if reply.body.strip():
         _check_content_type(reply, "JSON or no body")
-        try:
-            payload = from_json(reply.body)
-        except ValueError:
-            return  # not read: its status is the outcome (a body cut short after the change, say)
-        if isinstance(payload, dict) and payload.get("errors"):
+        # A body that is not read (cut short after the change, say) leaves the status the outcome.
+        payload = json_or_none(reply)
+        if isinstance(payload, dict):
             # Datadog's error shape under a 2xx (a gateway's, or an API answering errors with 200): a refusal whose
             # status alone reported the grant, revoke or delete done.
-            raise _unexpected(reply, "a success status with Datadog's error body")
+            not_refused(reply, payload.get("errors"))
+
+
+def json_or_none(reply: Reply) -> Any:
+    """The body's JSON value, or None when it has none (empty, or not JSON): for a write whose status is its outcome,
+    what its body says beside it."""
+    if not reply.body.strip():
+        return None
+    try:
+        return from_json(reply.body)
+    except ValueError:
+        return None
+
+
+def not_refused(reply: Reply, errors: Any) -> None:
+    """A 2xx answer's `errors` member, which must hold nothing: Datadog's error shape is a refusal under any status. A
+    JSON:API document never holds `data` beside `errors` either, so one that does is no success, whatever its `data`
+    shows (an update, an invitation or a new credential was reported done on the `data` of a body saying it failed)."""
+    if errors:
+        raise _unexpected(reply, "a success status with Datadog's error body")
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -136,10 +153,7 @@ def listed(reply: Reply) -> tuple[list[Mapping[str, Any]], bool] | None:
     body that is no such list (empty, not JSON, no `data` list, or one holding anything but objects with an id: read
     as an empty page, a garbled list said "the user is not listed"). Read without a model: a write's answer only
     needs a few fields of it."""
-    try:
-        payload = mapping(from_json(reply.body)) if reply.body.strip() else {}
-    except ValueError:
-        return None
+    payload = mapping(json_or_none(reply))
     data = payload.get("data")
     if not isinstance(data, list) or not all(isinstance(x, dict) and isinstance(x.get("id"), str) for x in data):
         return None

@@ -11,7 +11,6 @@ dropped here because it is not a declared field and extra fields are ignored.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -130,15 +129,14 @@ class Resource(BaseModel):
 
     # relationship name on the wire -> (field name, to-many?)
     relationship_fields: ClassVar[Mapping[str, tuple[str, bool]]] = {}
+    # The to-many fields each of whose linked objects becomes a grant of the item (a user's roles): what the client
+    # bounds per page (`client.MAX_LINKS_PER_ANSWER`). Links that become no grant are not counted: a roles page of 100
+    # roles cloned from the admin role (about 150 permissions each, more as Datadog adds them) nears the bound with
+    # permissions alone, and past it every sync failed on a page that grants nothing.
+    granting_fields: ClassVar[tuple[str, ...]] = ()
 
     id: str
     type: str | None = None
-
-    @classmethod
-    @functools.cache
-    def to_many_fields(cls) -> tuple[str, ...]:
-        """The fields of the to-many relationships: each object they name may become a grant (a user's roles)."""
-        return tuple(field for field, to_many in cls.relationship_fields.values() if to_many)
 
     @model_validator(mode="before")
     @classmethod
@@ -174,6 +172,7 @@ class User(Resource):
         "roles": ("role_ids", True),
         "org": ("org_id", False),
     }
+    granting_fields: ClassVar[tuple[str, ...]] = ("role_ids",)
 
     email: str | None = None
     handle: str | None = None
@@ -284,7 +283,9 @@ class ScheduleResponders(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     schedule_id: str
-    scheduled_at: datetime | None = None
+    # Lenient as every timestamp here: one that does not parse (or that no Timestamp holds) is none, where it failed
+    # every sync of the schedules; who is on call does not depend on it.
+    scheduled_at: Timestamp = None
     position: str = "current"
     shifts: tuple[OnCallShift, ...] = ()
     users: Mapping[str, OnCallUser] = Field(default_factory=dict)
@@ -405,6 +406,8 @@ class ListEnvelope(BaseModel, Generic[R]):
     data: list[R]
     included: list[dict[str, Any]] = Field(default_factory=list)
     meta: dict[str, Any] | None = None
+    # Kept raw, for a write answered with a list: Datadog's error shape beside `data` is a refusal (`decode.not_refused`).
+    errors: Any = None
 
 
 class ItemEnvelope(BaseModel, Generic[R]):
@@ -412,6 +415,8 @@ class ItemEnvelope(BaseModel, Generic[R]):
 
     data: R | None = None
     included: list[dict[str, Any]] = Field(default_factory=list)
+    # Kept raw: Datadog's error shape beside `data` is a refusal, whatever `data` shows (`decode.not_refused`).
+    errors: Any = None
 
 
 def index_included(included: Iterable[Any], type_: str, model: type[R]) -> dict[str, R]:

@@ -166,6 +166,11 @@ def next_page_number(
     info = parse_page_meta(meta)
     if info.total is None and total_required:
         raise bad("no usable meta total (this list always reports one)")
+    if info.size and count > info.size:
+        # The page contradicts its own size: every later page's place was computed at that size, and the listing
+        # ended "no items, though the total says there are more", retryable, at every sync for ever. Asking again
+        # cannot help.
+        raise bad(f"{count} items, more than the page size of {info.size} it reports")
     size = min(info.size, requested_size) if info.size else requested_size
     if count == 0:
         if info.total is not None and number * size < info.total:

@@ -105,6 +105,19 @@ class RateLimitHeaders:
         )
 
     @property
+    def window_reset(self) -> float | None:
+        """When the window resets, for pacing: ``X-RateLimit-Reset``, but no later than the ``X-RateLimit-Period`` the
+        same response states (windows are calendar-aligned, so the next reset is at most a period away).
+
+        A reset past it (an epoch time where seconds belong, a garbled header) on an answer that was not refused held
+        the bucket shut for up to a day: no request went out, so no answer could reopen it, and every request of the
+        group failed at once with RateLimited (a service's every sync and grant) until then. A 429's hint is another
+        matter: that is Datadog refusing, and it is taken as it is (`wait_hint`)."""
+        if self.reset is None or self.period is None:
+            return self.reset
+        return min(self.reset, self.period)
+
+    @property
     def wait_hint(self) -> float | None:
         """How long the server asked us to wait: ``Retry-After`` wins over ``X-RateLimit-Reset``."""
         return self.retry_after if self.retry_after is not None else self.reset
@@ -213,7 +226,7 @@ class RateLimiter:
             bucket.limit = info.limit if info.limit is not None else bucket.limit
             bucket.period = info.period if info.period is not None else bucket.period
             # A 429's Retry-After says when this bucket may be used again; otherwise the window reset does.
-            reset = info.wait_hint if throttled else info.reset
+            reset = info.wait_hint if throttled else info.window_reset
             if reset is not None:
                 bucket.reset_at = self._clock() + reset
             if throttled:

@@ -76,3 +76,15 @@ def test_a_bomb_stops_at_the_cap_without_inflating_it() -> None:
     with pytest.raises(BodyTooLarge):
         body.feed(bomb)
     assert len(body.body) <= 1 << 16
+
+
+@pytest.mark.parametrize("encoding", ["br", "zstd", "gzip, gzip", "x-unknown"])
+def test_no_bytes_in_an_encoding_not_asked_for_is_an_empty_body(encoding: str) -> None:
+    """Nothing to decode, so nothing undecodable: a 204 carrying `Content-Encoding: br` was refused as undecodable,
+    and a revoke Datadog had done was reported failed. The first byte of such a body is still refused."""
+    assert decoded(encoding) == b""
+    assert decoded(encoding, b"") == b""
+    body = CappedBody(encoding, 1 << 20)
+    with pytest.raises(UndecodableBody) as caught:
+        body.feed(b"x")
+    assert caught.value.kind == "unsupported"

@@ -859,3 +859,69 @@ async def test_a_schedule_answered_with_more_people_on_call_than_any_org_has_fai
     responders = {"data": {"id": "r", "type": "schedule_oncall_responders", "relationships": {}}, "included": shifts}
     with pytest.raises(UnexpectedResponse, match="20001 people on call at once, more than 20,000"):
         await _sync_schedule_answered(responders, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "scheduled_at",
+    ["not a time", "2026-13-45T99:00:00Z", 1e300, {"at": 1}],
+    ids=["text", "no-such-day", "huge-number", "object"],
+)
+async def test_a_responders_answer_whose_scheduled_at_does_not_parse_still_syncs_who_is_on_call(
+    scheduled_at: object, tmp_path: Path
+) -> None:
+    """Every timestamp of an answer that does not parse is none (models.py), but the responders' `scheduled_at` was
+    read strictly: one Datadog wrote otherwise failed every sync of the schedules, not retryably ("invalid field(s):
+    scheduled_at"), though who is on call does not depend on it. The on-call grant is synced, as Go's client, which
+    keeps what it cannot parse aside, does."""
+    responders = {
+        "data": {
+            "id": "r",
+            "type": "schedule_oncall_responders",
+            "attributes": {"scheduled_at": scheduled_at},
+            "relationships": {"responders": {"data": [{"type": "schedule_oncall_responder", "id": "r-current"}]}},
+        },
+        "included": [
+            {
+                "type": "schedule_oncall_responder",
+                "id": "r-current",
+                "attributes": {"position": "current"},
+                "relationships": {"shifts": {"data": [{"type": "shifts", "id": "a"}]}},
+            },
+            {"type": "shifts", "id": "a", "relationships": {"user": {"data": {"type": "users", "id": "u1"}}}},
+        ],
+    }
+    await _sync_schedule_answered(responders, tmp_path)
+    with C1ZReader(tmp_path / "s.c1z") as reader:
+        grants = [g.id for g in reader.grants()]
+    assert grants == ["schedule:s1:on_call:user:u1"]
+
+
+async def test_a_roles_page_of_admin_clones_is_no_page_of_grants(tmp_path: Path) -> None:
+    """The link bound is on the grants one answer may yield. A role's permissions become none, yet they were counted:
+    100 roles cloned from the admin role (about 150 permissions each, more as Datadog adds them) near the 20,000
+    links alone, and past them every sync failed on the roles page ("its items link to 25000 objects")."""
+    roles = [
+        {
+            "type": "roles",
+            "id": f"r{n}",
+            "attributes": {"name": f"admin clone {n}"},
+            "relationships": {"permissions": {"data": [{"type": "permissions", "id": f"p{k}"} for k in range(250)]}},
+        }
+        for n in range(100)
+    ]
+    empty = {"data": [], "meta": {"page": {"total_count": 0}, "pagination": {"total": 0}}}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v2/roles":
+            page = roles if request.url.params.get("page[number]") == "0" else []
+            return httpx.Response(200, json={"data": page, "meta": {"page": {"total_count": len(roles)}}})
+        return httpx.Response(200, json=empty)
+
+    client = answered_by(handler)
+    try:
+        connector = DatadogConnector(client, DatadogOptions())
+        await sync_to_file(connector.syncers(), tmp_path / "s.c1z", SyncOptions())
+    finally:
+        await client.aclose()
+    with C1ZReader(tmp_path / "s.c1z") as reader:
+        assert sum(1 for _ in reader.resources("role")) == 100

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from connector.datadog.client import DatadogClient
-from connector.datadog.errors import Unavailable
+from connector.datadog.errors import Unavailable, UnexpectedResponse
 from connector.datadog.netio import AsyncioBackend
 from connector.datadog.retry import RetryPolicy
 from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, FAST_RETRY
@@ -537,6 +537,63 @@ async def test_a_proxy_host_name_no_resolver_takes_is_a_connection_failure(monke
         "Datadog unavailable: GET /api/v2/users -> no response: cannot reach api.datadoghq.invalid: cannot connect to "
         "the proxy proxy..corp:3128: DNS lookup failed (the host name cannot be looked up"
     )
+
+
+# -- answers without a body: judged by the body they have, not by headers about one ------------------------------
+
+
+def _answering(answer: bytes, requests: list[bytes]) -> Any:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            while True:
+                requests.append(await reader.readuntil(b"\r\n\r\n"))
+                writer.write(answer)
+                await writer.drain()
+
+    return handle
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        b"Content-Encoding: br\r\n",
+        b"Content-Encoding: gzip\r\nContent-Encoding: gzip\r\n",
+        b"Content-Length: 99999999999\r\n",
+    ],
+    ids=["unasked-encoding", "encoding-stack", "lying-length"],
+)
+async def test_a_delete_answered_204_is_done_whatever_its_headers_say_of_a_body(headers: bytes) -> None:
+    """A 204 has no body (RFC 9110 §15.3.5; h11 reads none), yet a Content-Encoding this client cannot decode, or a
+    Content-Length over the cap, made it "body could not be decoded" / "larger than the cap", not retryable: an
+    offboarding, a revoke or a credential's deletion that Datadog had done was reported failed."""
+    requests: list[bytes] = []
+    server = await asyncio.start_server(
+        _answering(b"HTTP/1.1 204 No Content\r\n" + headers + b"\r\n", requests), "127.0.0.1", 0
+    )
+    async with server, _raw_client(server) as client:
+        await client.disable_user("u1")
+        await client.remove_team_member("t1", "u1")
+        await client.revoke_service_account_access_token("sa1", "tok1")
+    assert [r.split(b" ", 2)[:2] for r in requests] == [
+        [b"DELETE", b"/api/v2/users/u1"],
+        [b"DELETE", b"/api/v2/team/t1/memberships/u1"],
+        [b"DELETE", b"/api/v2/service_accounts/sa1/access_tokens/tok1"],
+    ]
+
+
+async def test_an_empty_list_answer_with_an_unasked_encoding_is_called_empty_and_retried() -> None:
+    """No byte to decode: the answer is empty (retryable, as any empty answer), not "an unsupported Content-Encoding",
+    which is final. A body in that encoding is still refused as one (tests/baton/test_inflate.py)."""
+    requests: list[bytes] = []
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: br\r\nContent-Length: 0\r\n\r\n"
+    server = await asyncio.start_server(_answering(answer, requests), "127.0.0.1", 0)
+    async with server, _raw_client(server) as client:
+        with pytest.raises(UnexpectedResponse) as raised:
+            await client.list_users()
+    assert (
+        str(raised.value) == "Datadog unexpected response: GET /api/v2/users -> 200: empty body where JSON was expected"
+    )
+    assert raised.value.retryable
 
 
 # -- a connect cancelled at any moment ---------------------------------------------------------------------------

@@ -8,12 +8,13 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import UnexpectedResponse
 from connector.datadog.paging import Page, next_page_number
-from tests.datadog.helpers import ClientFactory
+from tests.datadog.helpers import ClientFactory, answered_by
 from tests.fakes.datadog import FakeDatadog, Org
 from tests.fakes.datadog.org import APIKey, AppKey, Layer, Schedule
 
@@ -188,6 +189,36 @@ def test_an_empty_page_before_its_own_total_is_reached_is_an_error(number: int, 
         next_page_number(number=number, requested_size=100, count=0, meta=meta, status=200, path="/api/v2/users")
     assert raised.value.retryable
     assert f"page {number}: no items, though the list's own total of" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("size", "meta"),
+    [
+        (1, {"page": {"total_count": 250, "size": 1}}),
+        (50, {"page": {"total": 250, "size": 50, "number": 0}}),
+        (20, {"pagination": {"type": "number_size", "size": 20, "total": 250}}),
+        (10, {"pagination": {"type": "offset_limit", "limit": 10, "total": 250}}),
+    ],
+)
+async def test_a_page_holding_more_items_than_the_size_it_reports_is_named(size: int, meta: dict[str, Any]) -> None:
+    """A page contradicting its own `meta.page.size`: every later page's place was computed at that size, and the
+    walk of 250 users ended at page 3, "no items, though the list's own total of 250 says there are more", retryable,
+    at every sync for ever. The contradiction is named instead, and asking again cannot help."""
+    users = [{"type": "users", "id": f"u{n}", "attributes": {}} for n in range(250)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        number = int(request.url.params.get("page[number]", "0"))
+        return httpx.Response(200, json={"data": users[number * 100 : number * 100 + 100], "meta": meta})
+
+    async with answered_by(handler) as client:
+        with pytest.raises(UnexpectedResponse) as raised:
+            async for _ in client.iter_users():
+                pass
+    assert str(raised.value) == (
+        f"Datadog unexpected response: GET /api/v2/users -> 200: page 0: 100 items, more than the page size of {size} "
+        "it reports"
+    )
+    assert not raised.value.retryable
 
 
 @pytest.mark.parametrize(

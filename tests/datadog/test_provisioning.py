@@ -290,6 +290,67 @@ async def test_a_write_answered_with_json_or_nothing_is_done(
             await write(client)
 
 
+@pytest.mark.parametrize(
+    "attributes",
+    [{"disabled": False, "status": "Active"}, {"status": "Active"}, {"disabled": False}, {"status": "Pending"}],
+    ids=["enabled", "active", "not-disabled", "pending"],
+)
+async def test_a_disable_answered_with_the_user_still_enabled_is_not_done(attributes: dict[str, Any]) -> None:
+    """Datadog answers the disable with 204 and no body; its status alone decides. A 2xx whose body is the user still
+    enabled says the offboarding did not happen, and it was reported done all the same."""
+    answer = httpx.Response(200, json={"data": {"type": "users", "id": "u1", "attributes": attributes}})
+    async with _answering(answer) as client:
+        with pytest.raises(UnexpectedResponse, match="the answer shows the user not disabled"):
+            await client.disable_user("u1")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"data": {"type": "users", "id": "u1", "attributes": {"disabled": True, "status": "Disabled"}}},
+        {"data": {"type": "users", "id": "u2", "attributes": {"disabled": False}}},
+        {"status": "ok"},
+    ],
+    ids=["disabled", "another-user", "gateway"],
+)
+async def test_a_disable_answered_with_a_body_not_showing_the_user_enabled_is_done(body: dict[str, Any]) -> None:
+    async with _answering(httpx.Response(200, json=body)) as client:
+        await client.disable_user("u1")
+
+
+_MEMBER = {"type": "team_memberships", "id": "TeamMembership-1", "relationships": {"user": {"data": {"type": "users", "id": "u1"}}}}  # fmt: skip
+# Writes whose answer is the object (or list) they made or changed, each with an answer showing it done as asked.
+WRITES_DECIDED_BY_THEIR_OBJECT: list[tuple[str, Callable[[DatadogClient], Awaitable[object]], int, Any]] = [
+    ("update_user", lambda c: c.update_user("u1", name="N"), 200, {"type": "users", "id": "u1", "attributes": {"name": "N"}}),
+    ("enable_user", lambda c: c.enable_user("u1"), 200, {"type": "users", "id": "u1", "attributes": {"disabled": False}}),
+    ("create_user", lambda c: c.create_user("new@example.com"), 201, {"type": "users", "id": "u9", "attributes": {"email": "new@example.com"}}),
+    ("team member", lambda c: c.add_team_member("t1", "u1"), 200, {**_MEMBER, "attributes": {"role": None}}),
+    ("team admin", lambda c: c.update_team_membership("t1", "u1", role="admin"), 200, {**_MEMBER, "attributes": {"role": "admin"}}),
+    ("invitation", lambda c: c.send_invitation("u1"), 201, [{"type": "user_invitations", "id": "i1", "relationships": {"user": {"data": {"type": "users", "id": "u1"}}}}]),
+    ("api key", lambda c: c.create_api_key("c1-x"), 201, {"type": "api_keys", "id": "k1", "attributes": {"name": "c1-x", "key": "k" * 32}}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("what", "write", "status", "data"),
+    WRITES_DECIDED_BY_THEIR_OBJECT,
+    ids=[w[0] for w in WRITES_DECIDED_BY_THEIR_OBJECT],
+)
+async def test_a_write_answered_with_its_object_beside_an_error_body_is_not_done(
+    what: str, write: Callable[[DatadogClient], Awaitable[object]], status: int, data: Any
+) -> None:
+    """Datadog's error shape under a 2xx is a refusal (the writes decided by their status refuse it), and a JSON:API
+    document never holds `data` beside `errors`. The writes decided by the object they answer with read the `data`
+    alone: an update, an enabled user, a membership, an invitation or a new credential was reported done on a body
+    saying it failed. The same `data` alone is done."""
+    async with _answering(httpx.Response(status, json={"data": data})) as client:
+        await write(client)
+    refusal = httpx.Response(status, json={"data": data, "errors": ["Forbidden: user_access_manage required"]})
+    async with _answering(refusal) as client:
+        with pytest.raises(UnexpectedResponse, match="a success status with Datadog's error body"):
+            await write(client)
+
+
 def _users(*ids: str, total: int | None = None) -> dict[str, Any]:
     answer: dict[str, Any] = {"data": [{"type": "users", "id": i, "attributes": {}} for i in ids]}
     if total is not None:

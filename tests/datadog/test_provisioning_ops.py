@@ -1309,3 +1309,30 @@ async def test_a_task_carrying_megabytes_is_refused_in_a_short_error(env: Env) -
         await provisioner.grant(_principal(_human(env.fake)), foreign)
     assert max(len(str(bad_principal.value)), len(str(bad_entitlement.value))) < 2000
     assert env.fake.requests() == []
+
+
+@pytest.mark.parametrize(
+    "given", ["", " ", "..", "u\n1", "u" * 1025], ids=["empty", "blank", "dots", "newline", "long"]
+)
+async def test_create_account_answered_with_an_unusable_user_id_invites_nobody(
+    fake: FakeDatadog, make_client: ClientFactory, given: str
+) -> None:
+    """The create's answer names the new user by its id, which the invitation, ConductorOne's record of the account and
+    every later grant or action use. An id no request can carry (empty, a dot segment, a control character, over 1,024
+    characters) had an invitation sent for it, and the account was reported created under it, never to be granted
+    anything: such an answer says nothing usable of which user was made."""
+
+    def renamed(body: dict[str, Any]) -> dict[str, Any]:
+        body["data"]["id"] = given
+        return body
+
+    client = make_client(fake, transport=AnsweredAbout("/api/v2/users", renamed))
+    manager = DatadogConnector(client, ON).account_manager()
+    assert manager is not None
+    fake.reset_counters()
+    with pytest.raises(ConnectorError, match="the answer names the user by an id no later request can use") as caught:
+        await manager.create_account(_account("asked.for@example.com"))
+    assert "may have been created" in str(caught.value)
+    assert "no invitation was sent" in str(caught.value)
+    assert fake.count("POST", INVITATIONS) == 0
+    assert fake.org.user_by_email("asked.for@example.com") is not None

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from connector.datadog.ratelimit import RateLimiter, RateLimitHeaders, Ticket
-from tests.datadog.helpers import ClientFactory, FakeTime
+from tests.datadog.helpers import ClientFactory, FakeTime, answered_by
 from tests.fakes.datadog import FakeDatadog, RateLimits, generate_org
 
 
@@ -194,3 +194,56 @@ async def test_a_request_in_flight_when_its_bucket_is_dropped_is_released_agains
     before = time.now
     await limiter.acquire("users")
     assert time.now - before == 4.0
+
+
+@pytest.mark.parametrize("reset", ["86400", "1764969600", "3600.5"])
+async def test_a_reset_past_the_windows_own_period_waits_one_period_at_most(reset: str) -> None:
+    """Windows are calendar-aligned: the next reset is at most one `X-RateLimit-Period` away. A reset past it (an
+    epoch time where seconds belong, a garbled header) shut the bucket for up to a day: with `max_wait` 120 s every
+    request of the group raised RateLimited at once, none went out, and no answer could reopen the bucket, so a
+    service failed every sync and every grant of the group for that day."""
+    time = FakeTime()
+    limiter = RateLimiter(max_wait=120, clock=time.clock, sleep=time.sleep)
+    headers = {
+        "x-ratelimit-limit": "100",
+        "x-ratelimit-period": "60",
+        "x-ratelimit-remaining": "0",
+        "x-ratelimit-reset": reset,
+        "x-ratelimit-name": "bucket",
+    }
+    parsed = RateLimitHeaders.parse(headers)
+    assert parsed is not None
+    assert parsed.window_reset == 60.0
+    limiter.release(await limiter.acquire("users"), headers)
+    ticket = await limiter.acquire("users")
+    assert ticket.bucket == "bucket"
+    assert time.sleeps == [60.0]
+
+
+async def test_a_client_told_an_epoch_reset_on_a_200_asks_again_after_one_period() -> None:
+    """The same through the client: the second read of the group went nowhere, RateLimited "resets in 86400.0s"."""
+    time = FakeTime()
+    headers = {"X-RateLimit-Limit": "100", "X-RateLimit-Period": "60", "X-RateLimit-Remaining": "0"}
+    headers |= {"X-RateLimit-Reset": "1764969600", "X-RateLimit-Name": "users"}
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        return httpx.Response(200, headers=headers, json={"data": {"type": "users", "id": "u1"}})
+
+    client = answered_by(handler, sleep=time.sleep, clock=time.clock)
+    async with client:
+        await client.get_user("u1")
+        await client.get_user("u1")
+    assert asked == ["/api/v2/users/u1"] * 2
+    assert time.sleeps == [60.0]
+
+
+def test_a_reset_within_the_period_or_without_one_is_taken_as_it_is() -> None:
+    """And a 429's hint is Datadog refusing: taken as it is, past the period or not (test_retries.py)."""
+    within = RateLimitHeaders.parse({"x-ratelimit-period": "60", "x-ratelimit-reset": "7"})
+    alone = RateLimitHeaders.parse({"x-ratelimit-reset": "3000"})
+    refused = RateLimitHeaders.parse({"x-ratelimit-period": "60", "x-ratelimit-reset": "3600"})
+    assert [within and within.window_reset, alone and alone.window_reset] == [7.0, 3000.0]
+    assert refused is not None
+    assert refused.wait_hint == 3600.0

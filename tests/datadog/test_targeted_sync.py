@@ -20,7 +20,8 @@ from connector.baton.sync.to_file import sync_to_file
 from connector.daemon.oneshot import sync_options
 from connector.daemon.settings import Settings
 from connector.datadog.connector import DatadogConnector, DatadogOptions
-from tests.datadog.helpers import ClientFactory
+from connector.datadog.errors import UnexpectedResponse
+from tests.datadog.helpers import ClientFactory, MixedUpAnswers
 from tests.fakes.datadog import FakeDatadog
 from tests.fakes.datadog.org import AccessToken, AppKey
 
@@ -206,3 +207,31 @@ async def test_a_type_filter_of_only_keys_and_tokens_holds_every_one_a_full_sync
     with C1ZReader(tmp_path / "keys.c1z") as reader:
         assert {rt.id for rt in reader.resource_types()} == set(children)
         assert not list(reader.resources("user")), "the users walked for the parents are not stored"
+
+
+async def test_a_targeted_roles_users_answered_with_another_roles_fail_the_sync(
+    fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    """Answers mixed up (a cache, a proxy): the role's users page answered with another role's. Each listed user names
+    its roles, and none of these names the role asked about, yet they were stored as its members, and its real
+    members as not (to ConductorOne, their access revoked). A role write's answer is refused for the same; so is the
+    read now, naming the endpoint."""
+    by_size = sorted(
+        fake.org.roles.values(), key=lambda r: sum(r.id in u.role_ids for u in fake.org.users.values()), reverse=True
+    )
+    asked = by_size[0]
+    other = next(
+        r
+        for r in by_size[1:]
+        if {g.rsplit(":", 1)[1] for g in _role_grants(fake, r.id)}
+        - {g.rsplit(":", 1)[1] for g in _role_grants(fake, asked.id)}
+    )
+    transport = MixedUpAnswers(ROLE_USERS.format(role_id=asked.id), ROLE_USERS.format(role_id=other.id))
+    connector = DatadogConnector(make_client(fake, transport=transport), DatadogOptions())
+    with pytest.raises(UnexpectedResponse) as raised:
+        await sync_to_file(
+            connector.syncers(), tmp_path / "s.c1z", SyncOptions(targeted_resources=[b.resource_id("role", asked.id)])
+        )
+    assert str(raised.value) == (
+        f"Datadog unexpected response: GET /api/v2/roles/{asked.id}/users -> 200: page 0: a user of another role"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -11,8 +12,10 @@ from google.protobuf import struct_pb2
 
 from connector.baton.connector import ActionManager
 from connector.baton.errors import Code, ConnectorError, InvalidArgumentError
+from connector.datadog.client import DatadogClient
 from connector.datadog.connector import DatadogConnector, DatadogOptions
-from tests.datadog.helpers import ClientFactory, ToTheFake
+from connector.datadog.errors import UnexpectedResponse
+from tests.datadog.helpers import ClientFactory, ToTheFake, answered_by
 from tests.fakes.datadog import FakeDatadog
 from tests.fakes.datadog.org import User
 
@@ -224,3 +227,59 @@ async def test_a_title_datadog_does_not_apply_is_a_warning_not_a_failed_update(
     assert (user.name, user.title) == ("Ada Lovelace", title_before)  # the fake did not get the title
     (warning,) = [e for e in events if e["log_level"] == "warning"]
     assert "title" in warning["event"]
+
+
+def _user_actions(handler: Callable[[httpx.Request], httpx.Response]) -> tuple[DatadogClient, ActionManager]:
+    client = answered_by(handler)
+    found = DatadogConnector(client, DatadogOptions(provisioning=True)).action_manager()
+    assert found is not None
+    return client, found
+
+
+async def test_enable_user_answered_enabled_with_a_disabled_status_is_not_done() -> None:
+    """Datadog's user is disabled exactly when its status is Disabled. An answer showing `disabled: false` beside
+    `status: "Disabled"` contradicts itself, and the action reported success with that status in its own report."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        attributes = {"disabled": False, "status": "Disabled"}
+        return httpx.Response(200, json={"data": {"type": "users", "id": "u1", "attributes": attributes}})
+
+    client, found = _user_actions(handler)
+    async with client:
+        with pytest.raises(ConnectorError, match="the answer shows status not changed as asked"):
+            await found.invoke_action("enable_user", _args("u1"))
+
+
+@pytest.mark.parametrize("status", ["Active", "Pending"])
+async def test_disable_user_whose_404_read_shows_an_active_status_is_not_already_disabled(status: str) -> None:
+    """Datadog answers a DELETE of a user already disabled with 404, and the user's read tells that from "no such
+    user". A read showing `disabled: true` beside an Active (or Pending) status contradicts itself: the offboarding
+    was reported done ("success", and "status": "Active" in its own report) on it, the user perhaps still active."""
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.method)
+        if request.method == "DELETE":
+            return httpx.Response(404, json={"errors": ["User not found"]})
+        attributes = {"disabled": True, "status": status}
+        return httpx.Response(200, json={"data": {"type": "users", "id": "u1", "attributes": attributes}})
+
+    client, found = _user_actions(handler)
+    async with client:
+        with pytest.raises(ConnectorError, match="the user reads disabled, yet its status says otherwise") as caught:
+            await found.invoke_action("disable_user", _args("u1"))
+    assert isinstance(caught.value, UnexpectedResponse)
+    assert seen == ["DELETE", "GET"]
+
+
+async def test_disable_user_whose_404_read_shows_it_disabled_in_both_words_is_already_disabled() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "DELETE":
+            return httpx.Response(404, json={"errors": ["User not found"]})
+        attributes = {"disabled": True, "status": "Disabled"}
+        return httpx.Response(200, json={"data": {"type": "users", "id": "u1", "attributes": attributes}})
+
+    client, found = _user_actions(handler)
+    async with client:
+        result = await found.invoke_action("disable_user", _args("u1"))
+    assert dict(result.response) == {"success": True, "user_id": "u1", "status": "Disabled"}
