@@ -858,3 +858,23 @@ def test_alerts_without_the_service_monitor_render_with_a_selector_of_ones_own()
         r for g in one(docs, "PrometheusRule")["spec"]["groups"] for r in g["rules"] if r["alert"] == "BatonDatadogDown"
     )
     assert 'absent(up{kubernetes_namespace="security", app="baton"})' in down["expr"]
+
+
+# ---- replicas and disruptions ----------------------------------------------------------------------------------
+
+
+def notes_of(values: dict[str, Any]) -> str:
+    return next(text for path, text in chart_tools.render(values).items() if path.endswith("NOTES.txt"))
+
+
+def test_notes_warn_that_several_pods_lose_the_order_of_grants_and_revokes() -> None:
+    """A grant and a revoke of the same access run in the order ConductorOne handed them out only within one
+    process (docs/service-mode.md). With two pods polling the same client, the grant can go to one pod and its
+    revoke to the other: run together, the revoke finds nothing yet, reports "revoked", then the grant lands and
+    the user keeps the role. The chart called `replicaCount > 1` just "several hosts to hand tasks to"."""
+    several = notes_of({"secret": chart_tools.EXAMPLE_SECRET, "replicaCount": 2})
+    assert "WARNING: 2 pods" in several
+    assert "order" in several and "revoke" in several
+    single = notes_of({"secret": chart_tools.EXAMPLE_SECRET})
+    assert "WARNING" not in single
+
