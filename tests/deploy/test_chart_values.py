@@ -878,3 +878,13 @@ def test_notes_warn_that_several_pods_lose_the_order_of_grants_and_revokes() -> 
     single = notes_of({"secret": chart_tools.EXAMPLE_SECRET})
     assert "WARNING" not in single
 
+
+
+@pytest.mark.parametrize("max_unavailable", [0, "0%"])
+def test_a_disruption_budget_that_allows_no_eviction_is_refused(max_unavailable: int | str) -> None:
+    """A PodDisruptionBudget with maxUnavailable 0 lets no pod be evicted: every `kubectl drain` of the connector's
+    node (a node upgrade, a cluster autoscaler's scale-down) waits on it for good, whatever replicaCount is."""
+    values = {"podDisruptionBudget": {"enabled": True, "maxUnavailable": max_unavailable}}
+    with pytest.raises(Exception, match=r"podDisruptionBudget\.maxUnavailable .*no pod could ever be evicted"):
+        chart_tools.render(values)
+    assert valid(render_docs({"podDisruptionBudget": {"enabled": True, "maxUnavailable": "1%"}}))
