@@ -42,9 +42,9 @@ def test_every_setting_has_a_flag_of_the_same_name() -> None:
 @pytest.mark.parametrize(
     ("name", "allowed"),
     [
-        ("backoff_scale", "a number > 0 and ≤ 1"),
-        ("ready_window_seconds", "a number > 0"),
-        ("shutdown_grace_seconds", "a number ≥ 0"),
+        ("backoff_scale", "a number from 0.001 to 1"),
+        ("ready_window_seconds", "a number > 0 and ≤ 604800"),
+        ("shutdown_grace_seconds", "a number from 0 to 3600"),
         ("task_concurrency", "an integer from 1 to 100"),
     ],
 )
@@ -657,6 +657,17 @@ def test_a_number_setting_takes_only_finite_numbers(
     in_file.write_text(f"{flag(name).removeprefix('--')}: .inf\n")  # YAML's own infinity
     with pytest.raises(SettingsError, match=named):
         load(["--config", str(in_file)])
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("shutdown_grace_seconds", "1e308"), ("backoff_scale", "1e-320"), ("ready_window_seconds", "1e300")],
+)
+def test_a_number_setting_refuses_a_slip_of_the_exponent(name: str, value: str) -> None:
+    """A grace of 1e308 s waited for the SIGKILL, a scale of 1e-320 made every ConductorOne retry delay zero (retries
+    hammered it through an outage), and a readiness window of 1e300 s never let /readyz fail."""
+    with pytest.raises(SettingsError, match=re.escape(f"{flag(name)} ({env(name)})")):
+        load([f"{flag(name)}={value}"])
 
 
 def _alias_bomb(levels: int) -> str:
