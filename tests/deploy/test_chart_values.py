@@ -53,7 +53,8 @@ def test_large_numbers_render_as_integers(clean_baton_env: pytest.MonkeyPatch) -
     sync interval of 2592000 s reached the pod as BATON_SYNC_INTERVAL=2.592e+06, which the connector refused."""
     values = {
         "secret": chart_tools.EXAMPLE_SECRET,
-        "config": {"syncInterval": 2592000, "shutdownGraceSeconds": 1000000, "readyWindowSeconds": 1500000},
+        # The settings model bounds the grace (3600 s) and the readiness window (a week) below a million.
+        "config": {"syncInterval": 2592000, "shutdownGraceSeconds": 3600, "readyWindowSeconds": 604800},
         "terminationGracePeriodSeconds": 1000001,
         "replicaCount": 1000000,
         "revisionHistoryLimit": 1000000,
@@ -70,12 +71,12 @@ def test_large_numbers_render_as_integers(clean_baton_env: pytest.MonkeyPatch) -
     docs = valid(render_docs(values, api_versions=[MONITORING_API]))
     env = checks.pod_environment(docs)
     assert env["BATON_SYNC_INTERVAL"] == "2592000"
-    assert env["BATON_SHUTDOWN_GRACE_SECONDS"] == "1000000"
+    assert env["BATON_SHUTDOWN_GRACE_SECONDS"] == "3600"
     for key, value in env.items():
         clean_baton_env.setenv(key, value)
     settings = load([])
     assert settings.sync_interval == 2592000
-    assert settings.ready_window_seconds == 1500000
+    assert settings.ready_window_seconds == 604800
 
     deployment = one(docs, "Deployment")
     assert deployment["spec"]["replicas"] == 1000000
