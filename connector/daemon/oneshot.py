@@ -95,7 +95,15 @@ def idle_settings(settings: Settings) -> list[str]:
             for name in _SERVICE_ONLY
             if getattr(settings, name) != Settings.model_fields[name].default
         ]
-    return [f"setting {flag(name)} ({env(name)}) does nothing without {needs}; it is ignored" for name, needs in idle]
+    lines = [f"setting {flag(name)} ({env(name)}) does nothing without {needs}; it is ignored" for name, needs in idle]
+    if action := settings.one_shot_action:
+        # A one-shot action changes Datadog and exits: it syncs nothing, so `--file` got no c1z, silently.
+        lines += [
+            f"setting {flag(name)} ({env(name)}) does nothing with {flag(action)}, which syncs nothing; it is ignored"
+            for name in _SYNC_ONLY
+            if getattr(settings, name) != Settings.model_fields[name].default
+        ]
+    return lines
 
 
 # What only service mode reads (the health server's settings aside: the image sets them, for either mode).
@@ -109,6 +117,10 @@ _SERVICE_ONLY = (
     "backoff_scale",
     "ready_window_seconds",
 )
+
+
+# What only a sync reads (a one-shot action runs none).
+_SYNC_ONLY = ("file", "sync_resource_types", "sync_resources", "skip_entitlements_and_grants", "skip_grants")
 
 
 # The settings that add resource types to a sync, for the hint when one is asked for without its setting.

@@ -1187,6 +1187,9 @@ def describe(exc: ValidationError) -> list[str]:
     for error in exc.errors(include_input=False, include_url=False):
         loc = [str(part) for part in error["loc"]]
         message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "literal_error" and len(loc) == 1 and loc[0] in Settings.model_fields:
+            # pydantic lists the empty string too, which means "the default": say what --help says.
+            message = f"Input should be {allowed_values(loc[0])}"
         if loc and loc[0] in Settings.model_fields:
             # A list's entry is named by its place: `[1, 2]` gave the same line twice, naming neither.
             item = f"item {int(loc[1]) + 1}: " if len(loc) > 1 and loc[1].isdigit() else ""

@@ -300,3 +300,19 @@ def test_a_nul_character_is_named_beside_the_files_other_refusals(tmp_path: Path
     assert any(
         line.startswith("baton-datadog: setting --health-check-port (BATON_HEALTH_CHECK_PORT): ") for line in lines
     )
+
+
+def test_sync_settings_given_with_a_one_shot_action_are_warned_about() -> None:
+    """A one-shot action changes Datadog and exits without a sync: `--revoke-grant ... --file audit.c1z` wrote no file,
+    and nothing said so."""
+    from connector.daemon.oneshot import idle_settings
+    from connector.daemon.settings import load
+
+    action = ["-p", "--revoke-grant", "role:r1:member:user:u1"]
+    assert idle_settings(load([*action, "--file", "audit.c1z", "--sync-resource-types", "user"])) == [
+        "setting --file (BATON_FILE) does nothing with --revoke-grant, which syncs nothing; it is ignored",
+        "setting --sync-resource-types (BATON_SYNC_RESOURCE_TYPES) does nothing with --revoke-grant, which syncs "
+        "nothing; it is ignored",
+    ]
+    assert idle_settings(load(action)) == []
+    assert idle_settings(load(["--file", "audit.c1z"])) == [], "a sync reads them"

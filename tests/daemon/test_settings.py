@@ -100,6 +100,18 @@ def test_bad_settings_name_the_setting(argv: list[str], named: str) -> None:
         load(argv)
 
 
+@pytest.mark.parametrize(("name", "value"), [("log_format", "xml"), ("log_level", "loud")])
+def test_a_choice_refused_lists_what_help_lists(name: str, value: str) -> None:
+    """`--log-format xml` was refused with "should be 'json', 'console' or ''": the empty string (the default) is no
+    value to give; the line now lists what --help lists."""
+    from connector.daemon.settings import allowed_values
+
+    with pytest.raises(SettingsError) as raised:
+        load([flag(name), value])
+    assert str(raised.value).endswith(f"{flag(name)} ({env(name)}): Input should be {allowed_values(name)}")
+    assert "''" not in str(raised.value)
+
+
 def test_secret_values_never_appear_in_errors_or_reprs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BATON_API_KEY", CANARY)
     monkeypatch.setenv("BATON_CLIENT_SECRET", CANARY)
