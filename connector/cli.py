@@ -14,6 +14,7 @@ import io
 import json
 import os
 import re
+import resource
 import signal
 import sys
 import traceback
@@ -33,7 +34,19 @@ def _terminated(signum: int, frame: object) -> None:
     raise _Terminated
 
 
+def _no_core_dumps() -> None:
+    """Turn core dumps off for this process. The process holds the Datadog keys, the ConductorOne client secret and,
+    between a mint and its encryption, an issued credential's plaintext: a crash of any native library (OpenSSL,
+    grpc's C core, pyrage) would otherwise write all of its memory to a core file, in the working directory or to the
+    node's crash collector. Container runtimes commonly start processes with an unlimited core size (containerd's
+    LimitCORE=infinity). Only the soft limit is lowered: that is the one the kernel dumps by, and an operator who
+    needs a dump for a bug report can still raise it (`prlimit`)."""
+    with contextlib.suppress(OSError, ValueError):  # a platform without the limit: nothing to turn off
+        resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _no_core_dumps()  # first: before the settings (and so the secrets) are read
     startgc.pause()  # young collections only until the start is over: before the imports below (startgc.py)
     from connector.daemon import logging as logs
 

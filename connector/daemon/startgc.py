@@ -12,7 +12,7 @@ until the end, and the live objects spread over more memory: +0.5 MB of idle RSS
 When the start is over, the thresholds are put back, and the next collections take what the start promoted: a
 command other than the connector's run (`inspect`, `config`, ...) and a one-shot run put them back at once,
 before their work; the service a moment after it is first ready (`resume_after_ready`: the middle collection runs
-on an idle daemon, not between the Hello and the first answer of `/readyz`), and in any case `MAX_PAUSE_SECONDS`
+then, on an idle daemon, not between the Hello and the first answer of `/readyz`), and in any case `MAX_PAUSE_SECONDS`
 after its loop starts (`bound_pause`): a start that waits (ConductorOne unreachable, Hello retried for minutes)
 never runs long that way. The CLI puts them back on every way out, too.
 """
@@ -58,13 +58,23 @@ def paused() -> bool:
 def bound_pause() -> None:
     """Resume within `MAX_PAUSE_SECONDS` whatever the start waits for (call it from the running loop)."""
     if _saved is not None:
-        _loop().call_later(MAX_PAUSE_SECONDS, resume)
+        _loop().call_later(MAX_PAUSE_SECONDS, _settle)
 
 
 def resume_after_ready() -> None:
     """The service is ready: resume `SETTLE_SECONDS` later (call it from the running loop)."""
     if _saved is not None:
-        _loop().call_later(SETTLE_SECONDS, resume)
+        _loop().call_later(SETTLE_SECONDS, _settle)
+
+
+def _settle() -> None:
+    """Resume, and collect the middle generation the start filled now, while the service is idle. With the thresholds
+    back, that collection otherwise came with the next young one, at once or only after up to 700 more allocations
+    (seconds on an idle daemon), depending on where the start's own allocations had left the young count: any change
+    to what the start allocates moved it."""
+    if _saved is not None:
+        resume()
+        gc.collect(1)
 
 
 def _loop() -> asyncio.AbstractEventLoop:
