@@ -19,12 +19,14 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 RUN python3 -m venv /opt/venv
 
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements-image.txt ./
 COPY connector ./connector
 
-# Install the package (runtime dependencies only), then drop the installers from the venv: the final stage
-# never runs pip. Byte-code is compiled here because the final root filesystem is read-only.
-RUN /opt/venv/bin/pip install --no-cache-dir --only-binary=:all: --no-binary=baton-datadog . \
+# Install the package (runtime dependencies only) at the versions the tests ran against (requirements-image.txt,
+# `python scripts/deploy_image.py lock`), then drop the installers from the venv: the final stage never runs pip.
+# Byte-code is compiled here because the final root filesystem is read-only.
+RUN /opt/venv/bin/pip install --no-cache-dir --only-binary=:all: --no-binary=baton-datadog \
+        --constraint requirements-image.txt . \
     && /opt/venv/bin/pip uninstall --yes pip setuptools wheel \
     && /opt/venv/bin/python -m compileall -q /opt/venv/lib \
     && /opt/venv/bin/baton-datadog --help > /dev/null

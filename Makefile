@@ -8,10 +8,11 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Run-time dependencies at the versions the image installs (requirements-image.txt), so the tests run what ships.
+$(STAMP): pyproject.toml requirements-image.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --constraint requirements-image.txt -e '.[test]'
 	touch $(STAMP)
 
 # In parallel worker processes (pytest-xdist): most tests wait on daemons, sockets and timers, so 6 workers keep

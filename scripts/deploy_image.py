@@ -3,6 +3,7 @@
 
     python scripts/deploy_image.py build [--image localhost/baton-datadog:VERSION]
     python scripts/deploy_image.py smoke [--image localhost/baton-datadog:VERSION]
+    python scripts/deploy_image.py lock     (requirements-image.txt from the installed package)
 
 No container registry is reachable from the build machines, so `build` makes the Dockerfile's base image
 locally: a Debian bookworm rootfs (mmdebstrap: python3, python3-venv, ca-certificates) imported with podman and
@@ -62,6 +63,44 @@ PODMAN = ["podman", *STORAGE, "--cgroup-manager", "cgroupfs", "--runtime", "runc
 NONROOT = 65532
 HEALTH_TIMEOUT = 20.0
 STOP_TIMEOUT = 10
+
+
+LOCK = ROOT / "requirements-image.txt"
+LOCK_HEADER = """\
+# The run-time distributions, pinned: `make install` and the image's builder (Dockerfile) install the package
+# under these constraints, so the image runs the versions `make test` ran against, not whatever pyproject.toml's
+# ranges resolve to on build day. To move a version: upgrade it in .venv, run the tests, then rewrite this file
+# from the installed package with `python scripts/deploy_image.py lock`; tests/deploy/test_dockerfile.py fails
+# when it no longer matches the environment the tests run in.
+"""
+
+
+def runtime_lock() -> str:
+    """requirements-image.txt as this environment makes it: every distribution the installed baton-datadog needs
+    to run (its dependencies, theirs, and so on; no extras of its own, so no test tools), at its installed version."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins: dict[str, str] = {}
+    todo: list[tuple[str, frozenset[str]]] = [("baton-datadog", frozenset())]
+    seen: set[tuple[str, frozenset[str]]] = set()
+    while todo:
+        name, extras = todo.pop()
+        key = (canonicalize_name(name), extras)
+        if key in seen:
+            continue
+        seen.add(key)
+        dist = metadata.distribution(name)
+        if key[0] != "baton-datadog":
+            pins[key[0]] = dist.version
+        for line in dist.requires or []:
+            requirement = Requirement(line)
+            marker = requirement.marker
+            if marker is None or any(marker.evaluate({"extra": extra}) for extra in extras or {""}):
+                todo.append((requirement.name, frozenset(requirement.extras)))
+    return LOCK_HEADER + "".join(f"{name}=={pinned}\n" for name, pinned in sorted(pins.items()))
 
 
 def version() -> str:
@@ -363,9 +402,13 @@ def smoke(image: str) -> SmokeResult:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["build", "smoke"])
+    parser.add_argument("command", choices=["build", "smoke", "lock"])
     parser.add_argument("--image", default=default_image())
     args = parser.parse_args(argv)
+    if args.command == "lock":
+        LOCK.write_text(runtime_lock())
+        print(f"wrote {LOCK.relative_to(ROOT)}", flush=True)
+        return 0
     if shutil.which("dpkg-query") is None:
         raise SystemExit("needs a Debian machine (dpkg, apt): see docs/deployment.md")
     if args.command == "build":

@@ -53,7 +53,8 @@ def test_large_numbers_render_as_integers(clean_baton_env: pytest.MonkeyPatch) -
     sync interval of 2592000 s reached the pod as BATON_SYNC_INTERVAL=2.592e+06, which the connector refused."""
     values = {
         "secret": chart_tools.EXAMPLE_SECRET,
-        "config": {"syncInterval": 2592000, "shutdownGraceSeconds": 1000000, "readyWindowSeconds": 1500000},
+        # The settings model bounds the grace (3600 s) and the readiness window (a week) below a million.
+        "config": {"syncInterval": 2592000, "shutdownGraceSeconds": 3600, "readyWindowSeconds": 604800},
         "terminationGracePeriodSeconds": 1000001,
         "replicaCount": 1000000,
         "revisionHistoryLimit": 1000000,
@@ -70,12 +71,12 @@ def test_large_numbers_render_as_integers(clean_baton_env: pytest.MonkeyPatch) -
     docs = valid(render_docs(values, api_versions=[MONITORING_API]))
     env = checks.pod_environment(docs)
     assert env["BATON_SYNC_INTERVAL"] == "2592000"
-    assert env["BATON_SHUTDOWN_GRACE_SECONDS"] == "1000000"
+    assert env["BATON_SHUTDOWN_GRACE_SECONDS"] == "3600"
     for key, value in env.items():
         clean_baton_env.setenv(key, value)
     settings = load([])
     assert settings.sync_interval == 2592000
-    assert settings.ready_window_seconds == 1500000
+    assert settings.ready_window_seconds == 604800
 
     deployment = one(docs, "Deployment")
     assert deployment["spec"]["replicas"] == 1000000
@@ -858,3 +859,33 @@ def test_alerts_without_the_service_monitor_render_with_a_selector_of_ones_own()
         r for g in one(docs, "PrometheusRule")["spec"]["groups"] for r in g["rules"] if r["alert"] == "BatonDatadogDown"
     )
     assert 'absent(up{kubernetes_namespace="security", app="baton"})' in down["expr"]
+
+
+# ---- replicas and disruptions ----------------------------------------------------------------------------------
+
+
+def notes_of(values: dict[str, Any]) -> str:
+    return next(text for path, text in chart_tools.render(values).items() if path.endswith("NOTES.txt"))
+
+
+def test_notes_warn_that_several_pods_lose_the_order_of_grants_and_revokes() -> None:
+    """A grant and a revoke of the same access run in the order ConductorOne handed them out only within one
+    process (docs/service-mode.md). With two pods polling the same client, the grant can go to one pod and its
+    revoke to the other: run together, the revoke finds nothing yet, reports "revoked", then the grant lands and
+    the user keeps the role. The chart called `replicaCount > 1` just "several hosts to hand tasks to"."""
+    several = notes_of({"secret": chart_tools.EXAMPLE_SECRET, "replicaCount": 2})
+    assert "WARNING: 2 pods" in several
+    assert "order" in several
+    assert "revoke" in several
+    single = notes_of({"secret": chart_tools.EXAMPLE_SECRET})
+    assert "WARNING" not in single
+
+
+@pytest.mark.parametrize("max_unavailable", [0, "0%"])
+def test_a_disruption_budget_that_allows_no_eviction_is_refused(max_unavailable: int | str) -> None:
+    """A PodDisruptionBudget with maxUnavailable 0 lets no pod be evicted: every `kubectl drain` of the connector's
+    node (a node upgrade, a cluster autoscaler's scale-down) waits on it for good, whatever replicaCount is."""
+    values = {"podDisruptionBudget": {"enabled": True, "maxUnavailable": max_unavailable}}
+    with pytest.raises(Exception, match=r"podDisruptionBudget\.maxUnavailable .*no pod could ever be evicted"):
+        chart_tools.render(values)
+    assert valid(render_docs({"podDisruptionBudget": {"enabled": True, "maxUnavailable": "1%"}}))

@@ -66,7 +66,12 @@ def test_oci_labels() -> None:
 def test_build_context_is_only_what_the_image_installs() -> None:
     lines = [ln for ln in (ROOT / ".dockerignore").read_text().splitlines() if ln and not ln.startswith("#")]
     assert lines[0] == "*"
-    assert {ln for ln in lines if ln.startswith("!")} == {"!pyproject.toml", "!README.md", "!connector/"}
+    assert {ln for ln in lines if ln.startswith("!")} == {
+        "!pyproject.toml",
+        "!README.md",
+        "!requirements-image.txt",
+        "!connector/",
+    }
 
 
 def test_hadolint_is_clean() -> None:
@@ -76,3 +81,22 @@ def test_hadolint_is_clean() -> None:
     assert binary is not None
     done = subprocess.run([binary, str(DOCKERFILE)], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_image_installs_the_dependency_versions_the_tests_ran_against() -> None:
+    """`pip install .` in the builder took pyproject.toml's ranges (`cryptography>=48`, `httpx>=0.27`, ...) at
+    whatever versions the index had on build day: an image built here held cryptography 50.0.2 while `make test`
+    had run on 51.0.1, and httpcore and httpx, whose internals the connector drives, could move the same way. The
+    builder installs under requirements-image.txt, which pins every run-time distribution at its version here."""
+    from scripts import deploy_image
+
+    assert deploy_image.LOCK.read_text() == deploy_image.runtime_lock(), (
+        "requirements-image.txt is not what this environment runs: `python scripts/deploy_image.py lock`"
+    )
+    (install,) = [r for r in instructions("RUN") if "pip install" in r]
+    assert f"--constraint {deploy_image.LOCK.name} ." in install
+    assert f"COPY pyproject.toml README.md {deploy_image.LOCK.name} ./" in TEXT
+    pins = dict(line.split("==") for line in deploy_image.LOCK.read_text().splitlines() if "==" in line)
+    assert {"grpcio", "protobuf", "httpx", "httpcore", "cryptography", "pydantic-core", "certifi"} <= pins.keys()
+    assert "baton-datadog" not in pins
+    assert "pytest" not in pins, "only what the installed package needs"

@@ -243,6 +243,11 @@ the API keeps one of them without a word, and a pod label replacing a selector l
 {{- fail "updateStrategy.rollingUpdate.maxSurge and maxUnavailable are both 0: a rollout could never replace a pod (the API server refuses it)" }}
 {{- end }}
 {{- end }}
+{{- /* maxUnavailable 0 (or 0%) lets the eviction API take no pod at all: every drain of the node (an upgrade, the
+autoscaler's scale-down) waits on the connector for good. */}}
+{{- if and .Values.podDisruptionBudget.enabled (has (toString .Values.podDisruptionBudget.maxUnavailable) (list "0" "0%")) }}
+{{- fail (printf "podDisruptionBudget.maxUnavailable is %v: no pod could ever be evicted, so every drain of its node would wait for good; use 1 (or disable the budget)" .Values.podDisruptionBudget.maxUnavailable) }}
+{{- end }}
 {{- if .Values.serviceMonitor.enabled }}
 {{- $interval := include "baton-datadog.milliseconds" .Values.serviceMonitor.interval | int64 }}
 {{- $timeout := include "baton-datadog.milliseconds" .Values.serviceMonitor.scrapeTimeout | int64 }}
