@@ -305,6 +305,10 @@ def _command(args: list[str]) -> tuple[str | None, list[str]] | int:
 
 def _not_a_command(arg: str, where: str) -> str:
     """The line for `arg` (at `where`: `argument 3`), which is no command; quoted only when it looks like a word."""
+    from connector.daemon.settings import dash_lookalike
+
+    if lookalike := dash_lookalike(arg):
+        return f"{where} {lookalike}; see --help for the flags"
     if _WORD.fullmatch(arg):
         close = difflib.get_close_matches(arg, COMMANDS, n=1, cutoff=0.6)
         what = f"unknown command {arg!r}" + (f"; did you mean {close[0]!r}?" if close else "")
@@ -360,15 +364,19 @@ def _config(args: list[str]) -> int:
 
 
 def _debugging(args: list[str]) -> bool:
-    # Case and whitespace ignored, as the settings read a log level.
-    lowered = [arg.strip().lower() for arg in args]
-    if "--log-level=debug" in lowered:
-        return True
-    if "--log-level" in lowered:
-        i = lowered.index("--log-level")
-        return lowered[i + 1 : i + 2] == ["debug"]
-    if os.environ.get("BATON_LOG_LEVEL", "").strip().lower() == "debug":
-        return True
+    """Whether the run's log level is debug, with the settings' precedence (flag > BATON_LOG_LEVEL > file): read
+    by hand first, as the settings may be what failed. The last flag wins, as argparse has it; `--log-level=info`
+    used to count as no flag, so a BATON_LOG_LEVEL=debug beside it printed the traceback."""
+    flagged: str | None = None
+    for at, arg in enumerate(args):
+        if arg == "--":  # what follows is no flag
+            break
+        name, equals, value = arg.partition("=")
+        if name == "--log-level":
+            flagged = value if equals else "".join(args[at + 1 : at + 2])
+    given = flagged if flagged is not None else os.environ.get("BATON_LOG_LEVEL", "")
+    if given.strip():
+        return given.strip().lower() == "debug"  # case and whitespace ignored, as the settings read a log level
     # The log level may also come from the YAML file (`--config` / BATON_CONFIG_PATH), as every setting may:
     # read as the run read it. Settings that do not load (or a command's own flags) mean no traceback.
     from connector.daemon.settings import load

@@ -33,14 +33,18 @@ def _fail(problem: object) -> None:
 # baton-sdk's `baton` tool reads by default (-f).
 DEFAULT_FILE = Path("sync.c1z")
 FILE_ENV = "BATON_FILE"
+TEMP_DIR_ENV = "BATON_C1Z_TEMP_DIR"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "file", type=Path, nargs="?", help=f"the .c1z file to read (default: ${FILE_ENV}, else {DEFAULT_FILE})"
+        "file",
+        type=_file_arg,
+        nargs="?",
+        help=f"the .c1z file to read (default: ${FILE_ENV}, else {DEFAULT_FILE}); unpacked under ${TEMP_DIR_ENV} if set",
     )
     # baton-sdk's `baton` tool names the file with -f/--file and the format with -o: a baton user's hands type them.
-    parser.add_argument("-f", "--file", dest="file_flag", type=Path, metavar="FILE", help="the same, as a flag")
+    parser.add_argument("-f", "--file", dest="file_flag", type=_file_arg, metavar="FILE", help="the same, as a flag")
     parser.add_argument(
         "--sync-id",
         default="",
@@ -56,6 +60,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _file_arg(text: str) -> Path | None:
+    # A blank name (`-f "$UNSET"`) is no file given, as a blank BATON_FILE is: Path("") is "." and was read as one.
+    return Path(text) if text.strip() else None
+
+
+def _temp_dir() -> Path | None:
+    """Where the file is unpacked: BATON_C1Z_TEMP_DIR, as a sync's working files are (in a pod with a read-only root
+    filesystem the system's temp dir may be unwritable: `kubectl exec ... inspect` failed there), else the system's."""
+    value = os.environ.get(TEMP_DIR_ENV, "").strip()
+    return Path(value) if value else None
+
+
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Exit 0 on success, 2 when the file cannot be opened as a c1z, 1 when it opens but cannot be read.
 
@@ -68,7 +84,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     args.file = args.file or given or Path(os.environ.get(FILE_ENV, "").strip() or DEFAULT_FILE)
     args.json = args.json or getattr(args, "output_format", "console") == "json"
     try:
-        reader = C1ZReader(args.file)
+        reader = C1ZReader(args.file, _temp_dir())
     except C1ZFormatError as exc:
         _fail(exc)
         return 2

@@ -7,19 +7,23 @@ the next run resumes it, the process says so and exits 128 + the signal number (
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import fcntl
 import os
 import signal
 import ssl
 import stat
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError
+from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, WorkDirError
+from connector.baton.c1z.workfiles import WorkDir
 from connector.baton.ids import parse_resource_ref
 from connector.baton.pb.c1.connector.v2 import resource_pb2
 from connector.baton.sync.syncer import SyncOptions
@@ -80,6 +84,10 @@ def idle_settings(settings: Settings) -> list[str]:
         idle.append(("sync_service_account_application_keys", "--sync-secrets"))
     if settings.allow_org_api_key_deletion and not options.org_key_deletion:
         idle.append(("allow_org_api_key_deletion", "--sync-secrets and --provisioning"))
+    if settings.insecure_base_url and not (settings.base_url and is_insecure(settings.base_url)):
+        # It allows plain http for --base-url, and nothing else: it does not turn certificate checks off (what
+        # "insecure" means to curl and many SDKs), which --ca-bundle is for.
+        idle.append(("insecure_base_url", "a plain-http --base-url off loopback (it never skips TLS verification)"))
     if not settings.service_mode:
         # `--sync-interval 3600 --file sync.c1z` without a client id made one sync and exited 0, silently.
         idle += [
@@ -169,11 +177,19 @@ def sync_options(settings: Settings) -> SyncOptions:
 
 
 def check_temp_dir(tmp_dir: Path | None) -> None:
-    """Refuse a --c1z-temp-dir that is not a directory, before anything starts (blocking: off the event loop)."""
-    if tmp_dir is not None and not tmp_dir.is_dir():
-        raise SettingsError(
-            f"setting {flag('c1z_temp_dir')} ({env('c1z_temp_dir')}): {tmp_dir} does not exist or is not a directory"
-        )
+    """Refuse a --c1z-temp-dir the sync could not make its working files in, before anything starts (blocking: off
+    the event loop). A directory is tried as the sync will use it: one that is read-only, not ours to write, or on
+    a file system without locks failed only once the sync began, after the key check, as a runtime failure (exit
+    1) that did not name the setting."""
+    if tmp_dir is None:
+        return
+    where = f"setting {flag('c1z_temp_dir')} ({env('c1z_temp_dir')})"
+    if not tmp_dir.is_dir():
+        raise SettingsError(f"{where}: {tmp_dir} does not exist or is not a directory")
+    try:
+        WorkDir.create(tmp_dir, "check").release()
+    except WorkDirError as exc:  # a full disk stays a DiskFullError: the place is right, the room is not
+        raise SettingsError(f"{where}: {exc}") from None
 
 
 def check_output_file(path: Path, tmp_dir: Path | None) -> None:
@@ -198,6 +214,7 @@ def check_output_file(path: Path, tmp_dir: Path | None) -> None:
         raise SettingsError(f"{where}: the directory {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise SettingsError(f"{where}: the directory {parent} is not writable")
+    _try_saving_beside(path, where)
     if path.exists():
         if not path.is_file():
             # A device or a FIFO (`--file /dev/null`): the atomic save would replace it with a regular file.
@@ -218,6 +235,25 @@ def check_output_file(path: Path, tmp_dir: Path | None) -> None:
                 f"{where}: the existing file is not a readable c1z ({exc}); "
                 "move it away or name another file — it is never overwritten blindly"
             ) from None
+
+
+def _try_saving_beside(path: Path, where: str) -> None:
+    """Make (and remove) the temp file the save makes beside `path`, with its lock: os.access answers for root as if
+    any directory were writable (/proc, an NFS export that squashes root) and knows nothing of locks, so such a
+    --file failed only when the finished sync was saved, after the whole sync (every periodic sync, in service
+    mode). The name has the save's shape: if this process dies before removing it, the next start sweeps it."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=f"{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise SettingsError(f"{where}: the directory {path.parent} is not writable ({exc.strerror})") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        raise SettingsError(f"{where}: the directory {path.parent} cannot lock files ({exc.strerror})") from None
+    finally:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(name)
 
 
 async def run_one_shot(settings: Settings) -> int:

@@ -32,7 +32,7 @@ from connector.baton.c1.hostinfo import MAX_FIELD_LENGTH as MAX_HOST_ID_LENGTH
 from connector.baton.gostrings import refuse_json_constant
 from connector.baton.ids import parse_resource_ref
 from connector.daemon.version import package_version
-from connector.datadog.sites import SITES, base_url_for, check_transport_security
+from connector.datadog.sites import SITES, base_url_for, check_transport_security, resolve_site
 
 ENV_PREFIX = "BATON_"
 GROUPS = ("Datadog", "Sync", "Output and logging", "Service mode", "Operability", "One-shot provisioning")
@@ -40,6 +40,9 @@ CONFIG_PATH_ENV = f"{ENV_PREFIX}CONFIG_PATH"
 _UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")
 _MAX_ARGS_NESTING = 100
 MAX_SYNC_INTERVAL = 366 * 24 * 3600  # seconds: a year
+MAX_SHUTDOWN_GRACE = 3600  # seconds: no pod waits longer for its tasks than an hour
+MIN_BACKOFF_SCALE = 0.001  # tests run at 0.01; below this the retry delays are no delays
+MAX_READY_WINDOW = 7 * 24 * 3600  # seconds: past a week /readyz would never say anything
 
 
 class _NumberOutOfRange(ValueError):
@@ -163,9 +166,17 @@ class Settings(BaseSettings):
         0, "Service mode", "also run a full sync to --file every N seconds (0: off)", ge=0, le=MAX_SYNC_INTERVAL
     )
     c1z_temp_dir: Path | None = _f(None, "Service mode", "directory for working sync files", shown="the system's")
-    shutdown_grace_seconds: float = _f(25.0, "Service mode", "on SIGTERM, how long in-flight tasks may finish", ge=0)
+    # Bounded so that a slip of the exponent is refused, naming the setting: a grace of 1e308 s waited for the
+    # SIGKILL, and a scale of 1e-320 made every retry delay zero, hammering ConductorOne through an outage.
+    shutdown_grace_seconds: float = _f(
+        25.0, "Service mode", "on SIGTERM, how long in-flight tasks may finish", ge=0, le=MAX_SHUTDOWN_GRACE
+    )
     backoff_scale: float = _f(
-        1.0, "Service mode", "multiply every ConductorOne retry delay by this (tests: 0.01)", gt=0, le=1
+        1.0,
+        "Service mode",
+        "multiply every ConductorOne retry delay by this (tests: 0.01)",
+        ge=MIN_BACKOFF_SCALE,
+        le=1,
     )
 
     # -- operability ----------------------------------------------------------------------------------------
@@ -183,7 +194,11 @@ class Settings(BaseSettings):
         None, "Operability", "PEM bundle of CAs to trust for Datadog, the token endpoint and gRPC (else SSL_CERT_FILE)"
     )
     ready_window_seconds: float = _f(
-        60.0, "Operability", "/readyz fails when ConductorOne was not reached for max(this, 3 x poll interval) s", gt=0
+        60.0,
+        "Operability",
+        "/readyz fails when ConductorOne was not reached for max(this, 3 x poll interval) s",
+        gt=0,
+        le=MAX_READY_WINDOW,
     )
 
     # -- one-shot provisioning (test an access change without ConductorOne; needs --provisioning) ---------------
@@ -218,13 +233,33 @@ class Settings(BaseSettings):
                 out[name] = value
         return out
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # Only a YAML file can carry one (`"\0"`; argv and the environment cannot): no value of any setting holds
+        # it, and a file name with one ended the run as "unexpected error: ValueError: embedded null byte", a
+        # resource id with one was sent to Datadog. Per field, so the line names it beside any other refusal.
+        if any("\0" in text for text in (value if isinstance(value, list) else [value]) if isinstance(text, str)):
+            raise ValueError("holds a NUL character (\\0), which no setting's value may")
+        return value
+
+    @field_validator("file", "ca_bundle", mode="before")
+    @classmethod
+    def _names_a_file(cls, value: Any, info: ValidationInfo) -> Any:
+        # A Path drops a trailing `/` (and `/.`): `--file backups/`, a directory that did not exist yet, wrote the
+        # sync to a file named `backups`, and `--ca-bundle ca.pem/` read the file that opening `ca.pem/` refuses.
+        if isinstance(value, str) and value.endswith(("/", "/.")):
+            example = f"{value.rstrip('.').rstrip('/')}/{'sync.c1z' if info.field_name == 'file' else 'ca.pem'}"
+            raise ValueError(f"{value} names a directory; name a file in it (e.g. {example})")
+        return value
+
     @field_validator("site")
     @classmethod
     def _known_site(cls, value: str) -> str:
-        key = value.strip().lower().rstrip(".")
-        if key not in SITES:
-            raise ValueError(f"unknown Datadog site {value!r}; valid values are: {', '.join(SITES)}")
-        return key
+        try:
+            return resolve_site(value).name
+        except ValueError as exc:  # the line already names the setting
+            raise ValueError(str(exc).removeprefix("setting `site`: ")) from None
 
     @field_validator("base_url")
     @classmethod
@@ -798,7 +833,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     # The program's name, not `prog`: `baton-datadog config --version` is the same build as `baton-datadog --version`.
     parser.add_argument("--version", action="version", version=f"baton-datadog {package_version()}")
-    parser.add_argument("--config", type=Path, help=f"YAML file of settings [{CONFIG_PATH_ENV}]")
+    parser.add_argument("--config", help=f"YAML file of settings [{CONFIG_PATH_ENV}]")
     groups = {name: parser.add_argument_group(name) for name in GROUPS}
     for name, info in Settings.model_fields.items():
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
@@ -861,6 +896,23 @@ def known_flags(parser: argparse.ArgumentParser | None = None) -> frozenset[str]
 _FLAG_NAME = re.compile(r"--?[A-Za-z][A-Za-z0-9-]{0,59}")
 
 
+# Dashes a formatted page (a wiki, a chat, a PDF) puts where `--` was typed: the argument is then no flag at all.
+_DASH_LOOKALIKES = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d")
+
+
+def dash_lookalike(arg: str) -> str:
+    """What is wrong with an argument that starts with a dash look-alike (an en dash before `-file`, an em dash
+    before `api-key`), else "". Only the character is named, never the argument: what follows it may be a key."""
+    if arg[:1] not in _DASH_LOOKALIKES:
+        return ""
+    import unicodedata
+
+    return (
+        f"starts with {arg[0]!r} ({unicodedata.name(arg[0])}), not '-': type the flag's dashes again "
+        "(a flag copied from a formatted page?)"
+    )
+
+
 def unknown_arguments(leftover: Sequence[str], known: frozenset[str] | None = None) -> str:
     """One line about what the flags parser did not know: the first unknown flag by name (never its value: a
     key or secret often follows a misspelt flag), with the closest of `known` (else the settings' flags), or for
@@ -869,8 +921,9 @@ def unknown_arguments(leftover: Sequence[str], known: frozenset[str] | None = No
     # and the `--` itself is no argument to count.
     end = leftover.index("--") if "--" in leftover else len(leftover)
     flags = [arg.partition("=")[0] for arg in leftover[:end] if arg.startswith("-") and arg != "-"]
+    lookalike = next((problem for arg in leftover[:end] if (problem := dash_lookalike(arg))), "")
     leftover = [arg for at, arg in enumerate(leftover) if at != end]
-    others = len(leftover) - (1 if flags else 0)
+    others = len(leftover) - (1 if flags or lookalike else 0)
     if flags and _FLAG_NAME.fullmatch(flags[0]) and (why := sdk_only(flags[0])) is not None:
         what = f"{flags[0]} is {why}" + ("," if others else "")
     elif flags and _FLAG_NAME.fullmatch(flags[0]):
@@ -878,6 +931,8 @@ def unknown_arguments(leftover: Sequence[str], known: frozenset[str] | None = No
         what = f"unknown flag {flags[0]}" + (f"; did you mean {close}?" if close else "")
     elif flags:
         what = "an unknown flag (not shown: it does not look like a flag name)"
+    elif lookalike:
+        what = f"an argument {lookalike}"
     else:
         what = f"{len(leftover)} unexpected argument(s) (not shown: one may be a key)"
         others = 0
@@ -943,8 +998,19 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
                 "nothing was run. Give it a value, or leave the flag out to sync"
             )
     args = {k: v for k, v in flagged.items() if _given(v)}
-    config = args.pop("config", None) or environ.get(CONFIG_PATH_ENV)
+    # Read as every other setting is (`_as_meant`): a Secret made with `echo` keeps its newline, and an empty value
+    # is "not set". As a Path, `--config ""` was `.` (refused as no regular file) and the newline part of the name.
+    config = str(args.pop("config", "")).strip() or environ.get(CONFIG_PATH_ENV, "").strip()
     data, problems = _read_yaml(Path(config)) if config else ({}, [])
+    for name in ONE_SHOT_ACTIONS:
+        variable = environ.get(env(name))
+        if variable is not None and not variable.strip() and name not in args and name not in data:
+            # The flag's case above, as a variable: `BATON_REVOKE_GRANT="$GRANT" baton-datadog -p` with GRANT unset
+            # ran a full sync and exited 0, as if the access had been revoked.
+            raise SettingsError(
+                f"{_named(name)}: the variable is set to an empty value (an unset variable?); "
+                "nothing was run. Give it a value, or unset it to sync"
+            )
     known = {env(name) for name in Settings.model_fields}
     present = {key for key in environ if _read_env_name(key)}
     given = {key for key, value in environ.items() if key in present and value.strip()}
@@ -965,7 +1031,7 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
         for name in Settings.model_fields
     }
     warnings = [
-        f"unknown environment variable {key}{_did_you_mean(key.removeprefix(ENV_PREFIX).lower())}"
+        f"unknown environment variable {key}{_did_you_mean(key.removeprefix(ENV_PREFIX).lower(), variable=True)}"
         for key in sorted(present - known - {CONFIG_PATH_ENV} - _OTHER_KNOWN_ENV)
     ]
     warnings += [
@@ -1088,10 +1154,16 @@ def sdk_only(name: str) -> str | None:
     return f"a baton-sdk setting baton-datadog does not implement ({reason})" if reason else None
 
 
-def _did_you_mean(name: str) -> str:
+def _did_you_mean(name: str, *, variable: bool = False) -> str:
+    """The closest setting to `name`; for a `variable`, BATON_CONFIG_PATH is one too (it is no field of the model):
+    `BATON_CONFIG` or `BATON_CONFIG_FILE` was "not a setting of this connector", and the file it named unread."""
     if (why := sdk_only(name)) is not None:
         return f": {why}"
-    close = difflib.get_close_matches(name.lower(), list(Settings.model_fields), n=1, cutoff=0.6)
+    config = CONFIG_PATH_ENV.removeprefix(ENV_PREFIX).lower()
+    candidates = [*Settings.model_fields, *([config] if variable else [])]
+    close = difflib.get_close_matches(name.lower(), candidates, n=1, cutoff=0.6)
+    if close == [config]:
+        return f"; did you mean {CONFIG_PATH_ENV} (--config)?"
     return f"; did you mean {env(close[0])} ({flag(close[0])})?" if close else " (not a setting of this connector)"
 
 
@@ -1115,6 +1187,9 @@ def describe(exc: ValidationError) -> list[str]:
     for error in exc.errors(include_input=False, include_url=False):
         loc = [str(part) for part in error["loc"]]
         message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "literal_error" and len(loc) == 1 and loc[0] in Settings.model_fields:
+            # pydantic lists the empty string too, which means "the default": say what --help says.
+            message = f"Input should be {allowed_values(loc[0])}"
         if loc and loc[0] in Settings.model_fields:
             # A list's entry is named by its place: `[1, 2]` gave the same line twice, naming neither.
             item = f"item {int(loc[1]) + 1}: " if len(loc) > 1 and loc[1].isdigit() else ""

@@ -55,7 +55,11 @@ def resolve_site(site: str) -> Site:
     found = SITES.get(key)
     if found is None:
         valid = ", ".join(SITES)
-        raise ValueError(f"setting `site`: unknown Datadog site {site!r}; valid values are: {valid}")
+        # Quoted only when it could be a site (a domain name, or a short word such as `us3`): a Datadog key holds
+        # no dot and is 32 or 40 characters, and one put in the site's variable (two values of a Secret swapped)
+        # was printed in full, before any key was known to the log redactor.
+        shown = repr(site) if "." in site or len(site.strip()) < 20 else "(not shown: no domain name; a key?)"
+        raise ValueError(f"setting `site`: unknown Datadog site {shown}; valid values are: {valid}")
     return found
 
 

@@ -511,3 +511,42 @@ def test_a_name_the_output_encoding_cannot_show_is_escaped_not_a_failure(tmp_pat
     )
     assert done.returncode == 0, done.stderr
     assert "Zo\\xeb \\u65e5\\u672c" in done.stdout
+
+
+def test_a_file_that_is_no_c1z_is_named_by_its_kind_and_its_bytes_are_never_quoted(tmp_path: Path) -> None:
+    """`inspect ~/.baton/key` quoted the file's first five bytes in its refusal: the start of whatever it holds."""
+    cases = {
+        b"sk_live_CANARY0123456789": "it does not start with C1ZF\\0",
+        b"\x1f\x8b\x08\x00CANARY": "a gzip file",
+        b"SQLite format 3\x00CANARY": "a bare SQLite database",
+        b"-----BEGIN PRIVATE KEY-----\nCANARY": "a PEM file",
+    }
+    for content, named in cases.items():
+        given = tmp_path / "given.c1z"
+        given.write_bytes(content)
+        refused = inspect(str(given))
+        assert refused.returncode == 2
+        assert named in refused.stderr
+        assert "CANARY" not in refused.stderr
+        assert content[:5].decode("latin-1") not in refused.stderr.replace("SQLite database", "")
+
+
+def test_the_file_is_unpacked_under_baton_c1z_temp_dir(tmp_path: Path) -> None:
+    """A sync's working files go under BATON_C1Z_TEMP_DIR (the chart's writable volume); inspect unpacked into the
+    system's temp dir whatever it said, which a read-only root filesystem refuses (`kubectl exec ... inspect`)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    shown = run_cli_in_process("inspect", str(EXPANDED), env={"BATON_C1Z_TEMP_DIR": str(work)}, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert list(work.iterdir()) == [], "nothing is left behind in it"
+    missing = tmp_path / "no-such-dir"
+    refused = run_cli_in_process("inspect", str(EXPANDED), env={"BATON_C1Z_TEMP_DIR": str(missing)}, cwd=tmp_path)
+    assert refused.returncode == 2
+    assert str(missing) in refused.stderr, "the directory it was told to use is the one it tried"
+
+
+def test_a_blank_file_flag_reads_the_default_file_as_a_blank_baton_file_does(tmp_path: Path) -> None:
+    (tmp_path / "sync.c1z").write_bytes(EXPANDED.read_bytes())
+    shown = run_cli_in_process("inspect", "-f", "", "--json", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["file"] == "sync.c1z"

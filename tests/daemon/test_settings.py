@@ -42,9 +42,9 @@ def test_every_setting_has_a_flag_of_the_same_name() -> None:
 @pytest.mark.parametrize(
     ("name", "allowed"),
     [
-        ("backoff_scale", "a number > 0 and ≤ 1"),
-        ("ready_window_seconds", "a number > 0"),
-        ("shutdown_grace_seconds", "a number ≥ 0"),
+        ("backoff_scale", "a number from 0.001 to 1"),
+        ("ready_window_seconds", "a number > 0 and ≤ 604800"),
+        ("shutdown_grace_seconds", "a number from 0 to 3600"),
         ("task_concurrency", "an integer from 1 to 100"),
     ],
 )
@@ -98,6 +98,18 @@ def test_base_url_overrides_the_site() -> None:
 def test_bad_settings_name_the_setting(argv: list[str], named: str) -> None:
     with pytest.raises(SettingsError, match=named.replace("(", r"\(").replace(")", r"\)")):
         load(argv)
+
+
+@pytest.mark.parametrize(("name", "value"), [("log_format", "xml"), ("log_level", "loud")])
+def test_a_choice_refused_lists_what_help_lists(name: str, value: str) -> None:
+    """`--log-format xml` was refused with "should be 'json', 'console' or ''": the empty string (the default) is no
+    value to give; the line now lists what --help lists."""
+    from connector.daemon.settings import allowed_values
+
+    with pytest.raises(SettingsError) as raised:
+        load([flag(name), value])
+    assert str(raised.value).endswith(f"{flag(name)} ({env(name)}): Input should be {allowed_values(name)}")
+    assert "''" not in str(raised.value)
 
 
 def test_secret_values_never_appear_in_errors_or_reprs(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -657,6 +669,17 @@ def test_a_number_setting_takes_only_finite_numbers(
     in_file.write_text(f"{flag(name).removeprefix('--')}: .inf\n")  # YAML's own infinity
     with pytest.raises(SettingsError, match=named):
         load(["--config", str(in_file)])
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("shutdown_grace_seconds", "1e308"), ("backoff_scale", "1e-320"), ("ready_window_seconds", "1e300")],
+)
+def test_a_number_setting_refuses_a_slip_of_the_exponent(name: str, value: str) -> None:
+    """A grace of 1e308 s waited for the SIGKILL, a scale of 1e-320 made every ConductorOne retry delay zero (retries
+    hammered it through an outage), and a readiness window of 1e300 s never let /readyz fail."""
+    with pytest.raises(SettingsError, match=re.escape(f"{flag(name)} ({env(name)})")):
+        load([f"{flag(name)}={value}"])
 
 
 def _alias_bomb(levels: int) -> str:

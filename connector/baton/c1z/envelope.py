@@ -114,6 +114,25 @@ def decompress_to(c1z_path: Path, db_path: Path) -> None:
         raise DamagedC1ZError(f"{c1z_path}: the body is not a SQLite database")
 
 
+# What a file given as a c1z often is instead, named by its own signature. The bytes themselves are never quoted: the
+# path may name any file (`--file ~/.baton/secret`), and its first bytes may be the first bytes of a key.
+_SIGNATURES = (
+    (SQLITE_HEADER, "a bare SQLite database, without the c1z envelope"),
+    (b"\x28\xb5\x2f\xfd", "a bare zstd frame, without the c1z envelope"),
+    (b"\x1f\x8b", "a gzip file"),
+    (b"PK\x03\x04", "a zip archive"),
+    (b"-----BEGIN", "a PEM file"),
+)
+
+
+def _what_it_starts_as(magic: bytes, source: BinaryIO) -> str:
+    head = magic + source.read(16 - len(magic))
+    named = next((what for signature, what in _SIGNATURES if head.startswith(signature)), None)
+    if named is not None:
+        return f"{named}; a c1z starts with C1ZF\\0"
+    return "the file is empty" if not head else "it does not start with C1ZF\\0"
+
+
 def _decompress(c1z_path: Path, db_path: Path) -> int:
     with open_regular(c1z_path) as opened:
         size = os.fstat(opened.fileno()).st_size
@@ -122,7 +141,7 @@ def _decompress(c1z_path: Path, db_path: Path) -> int:
         if magic == MAGIC_V3:
             raise C1ZFormatError(f"{c1z_path}: a v3 (Pebble) c1z; only the v1 SQLite format is supported")
         if magic != MAGIC_V1:
-            raise C1ZFormatError(f"{c1z_path}: not a c1z file (bad magic {magic!r})")
+            raise C1ZFormatError(f"{c1z_path}: not a c1z file (bad magic: {_what_it_starts_as(magic, source)})")
         cap = decompression_cap(size)
         _check_frame(source, c1z_path, size, cap)
         source.seek(len(MAGIC_V1))
