@@ -310,8 +310,16 @@ async def run_one_shot(settings: Settings) -> int:
         print(f"baton-datadog: {message}", file=sys.stderr)
         return 128 + int(sig)
     finally:
+        # The run's outcome is decided (the file is written or not, the line above printed): a signal from here until
+        # the loop closes (which restores the defaults) must not change it. Removed here, the handlers went back to
+        # the defaults at once, and in asyncio's teardown a SIGTERM killed the process without a word (-15, after
+        # "wrote sync file") and a SIGINT ended it as "interrupted … while starting; nothing was written".
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
+            loop.add_signal_handler(sig, _after_the_run, sig)
+
+
+def _after_the_run(sig: signal.Signals) -> None:
+    log.warning("signal received as the run ended; the run's outcome stands", signal=sig.name)
 
 
 def _saved_version(path: Path) -> tuple[int, int, int] | None:

@@ -359,3 +359,48 @@ def test_a_sync_with_standard_error_closed_still_writes_its_file(fake: FakeDatad
     assert any(line.startswith("Datadog requests") for line in done.stdout.splitlines())
     with C1ZReader(out) as reader:
         assert sum(1 for _ in reader.resources("user")) == 120
+
+
+# A one-shot run that ends (here without a request: its sync is replaced), then a signal while asyncio's teardown
+# still runs (its tasks cancelled, its executor shut down), as a pod's SIGTERM or a Ctrl-C can land after the last line.
+_SIGNAL_AFTER_THE_RUN = textwrap.dedent(
+    """
+    import asyncio, os, signal, sys
+    from pathlib import Path
+    from connector.daemon import oneshot
+    from connector.daemon.settings import Settings
+
+    async def finished(settings, syncing, progress):
+        return 0
+
+    oneshot._sync = finished
+
+    async def main():
+        code = await oneshot.run_one_shot(Settings(api_key="k", app_key="a", file=Path(sys.argv[2])))
+        os.kill(os.getpid(), getattr(signal, sys.argv[1]))
+        await asyncio.sleep(0.2)
+        return code
+
+    print(asyncio.run(main()))
+    """
+)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_after_the_run_ended_does_not_change_its_outcome(tmp_path: Path, sig: signal.Signals) -> None:
+    """The run's handlers were removed as it returned, which put back the defaults for the rest of the process: a
+    SIGTERM in asyncio's teardown killed a finished sync's process without a word (-15 to the caller, after "wrote
+    sync file"), and a SIGINT raised KeyboardInterrupt, which the CLI reports as "interrupted by SIGINT while
+    starting; nothing was written"."""
+    done = subprocess.run(
+        [sys.executable, "-c", _SIGNAL_AFTER_THE_RUN, sig.name, str(tmp_path / "sync.c1z")],
+        env={k: v for k, v in os.environ.items() if not k.startswith("BATON_")},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "0", "the run's own exit code"
+    assert "Traceback" not in done.stdout + done.stderr
