@@ -7,7 +7,10 @@ Each flag becomes the Task ConductorOne would send and runs through the service'
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
+import sys
 from collections.abc import Sequence
 
 import structlog
@@ -27,7 +30,7 @@ from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.printable import printable
 from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.outcome import Outcome, TaskError
-from connector.daemon.oneshot import datadog_client, datadog_options
+from connector.daemon.oneshot import datadog_client, datadog_options, keep_the_outcome
 from connector.daemon.settings import Settings, SettingsError, env, flag
 from connector.datadog.connector import DatadogConnector
 from connector.datadog.errors import DatadogError
@@ -128,11 +131,50 @@ def build_task(settings: Settings) -> baton_pb2.Task:
 
 
 async def run_action(settings: Settings) -> int:
-    """Run the one-shot action; print what it did. SettingsError for input mistakes, ActionFailed otherwise."""
+    """Run the one-shot action; print what it did. SettingsError for input mistakes, ActionFailed otherwise.
+
+    SIGTERM or SIGINT stops it with a line that says whether Datadog may have been changed: it said "interrupted while
+    starting; nothing was written" even with the grant or revoke already sent, so an operator took a change that may
+    have landed for one that had not.
+    """
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+    received: list[signal.Signals] = []
+    sending: list[bool] = []  # set once the key check is done and the change itself may go out
+
+    def interrupted(sig: signal.Signals) -> None:
+        if not received:
+            received.append(sig)
+            main.cancel()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, interrupted, sig)
+    try:
+        return await _run_action(settings, sending)
+    except asyncio.CancelledError:
+        if not received:
+            raise
+        sig, what = received[0], flag(settings.one_shot_action or "")
+        message = (
+            f"interrupted by {sig.name} during {what}: its request may already have reached Datadog; check the "
+            "access (a sync, or Datadog itself) before running it again"
+            if sending
+            else f"interrupted by {sig.name} before {what} sent its change; Datadog was not changed"
+        )
+        log.warning(message, signal=sig.name)
+        print(f"baton-datadog: {message}", file=sys.stderr)
+        return 128 + int(sig)
+    finally:
+        keep_the_outcome(loop)
+
+
+async def _run_action(settings: Settings, sending: list[bool]) -> int:
     task = build_task(settings)
     async with datadog_client(settings) as client:
         connector = DatadogConnector(client, datadog_options(settings))
         await connector.validate()
+        sending.append(True)
         handlers = Handlers(connector, provisioning=settings.provisioning)
         kind = task.WhichOneof("task_type")
         try:

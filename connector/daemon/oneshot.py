@@ -310,12 +310,17 @@ async def run_one_shot(settings: Settings) -> int:
         print(f"baton-datadog: {message}", file=sys.stderr)
         return 128 + int(sig)
     finally:
-        # The run's outcome is decided (the file is written or not, the line above printed): a signal from here until
-        # the loop closes (which restores the defaults) must not change it. Removed here, the handlers went back to
-        # the defaults at once, and in asyncio's teardown a SIGTERM killed the process without a word (-15, after
-        # "wrote sync file") and a SIGINT ended it as "interrupted … while starting; nothing was written".
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, _after_the_run, sig)
+        keep_the_outcome(loop)
+
+
+def keep_the_outcome(loop: asyncio.AbstractEventLoop) -> None:
+    """At the end of a one-shot run (a sync or an action), its outcome is decided (the file written or not, the change
+    made or not, the line printed): a signal from here until the loop closes (which restores the defaults) must not
+    change it. Removed instead, the handlers went back to the defaults at once, and in asyncio's teardown a SIGTERM
+    killed the process without a word (-15, after "wrote sync file") and a SIGINT ended it as "interrupted … while
+    starting; nothing was written"."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, _after_the_run, sig)
 
 
 def _after_the_run(sig: signal.Signals) -> None:

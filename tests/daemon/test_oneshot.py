@@ -404,3 +404,29 @@ def test_a_signal_after_the_run_ended_does_not_change_its_outcome(tmp_path: Path
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "0", "the run's own exit code"
     assert "Traceback" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("held", "method", "said"),
+    [
+        ("/api/v1/validate", "GET", "before --grant-entitlement sent its change; Datadog was not changed"),
+        ("/api/v2/roles/", "POST", "during --grant-entitlement: its request may already have reached Datadog"),
+    ],
+    ids=["during-the-key-check", "during-the-grant"],
+)
+def test_a_signal_during_a_one_shot_grant_says_whether_datadog_may_have_changed(
+    tmp_path: Path, held: str, method: str, said: str
+) -> None:
+    """A grant or revoke stopped by SIGTERM said "interrupted while starting; nothing was written", its request
+    possibly already applied: an operator took a change that may have landed for one that had not."""
+    with FakeDatadog(generate_org(users=20, seed=4, teams=1), api_key=API_CANARY, app_key=APP_CANARY) as dd:
+        role = next(r for r in dd.org.roles.values() if r.name == "Datadog Read Only Role")
+        user = next(u for u in dd.org.users.values() if role.id not in u.role_ids and not u.disabled)
+        dd.faults.force(429, path=held, method=method, reset=60)  # the call waits on it: the signal lands there
+        args = ["--provisioning", "--grant-entitlement", f"role:{role.id}:member", "--grant-principal", user.id]
+        returncode, stdout, stderr = interrupt(dd, args, {}, tmp_path, signal.SIGTERM, f"the held {held}")
+    assert returncode == 143, stderr
+    assert f"baton-datadog: interrupted by SIGTERM {said}" in stderr.splitlines()[-1]
+    assert "nothing was written" not in stderr
+    assert "Traceback" not in stderr
+    assert API_CANARY not in stdout + stderr
