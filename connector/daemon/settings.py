@@ -243,6 +243,21 @@ class Settings(BaseSettings):
             raise ValueError("holds a NUL character (\\0), which no setting's value may")
         return value
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _plain_number(cls, value: Any, info: ValidationInfo) -> Any:
+        # Written as text (a flag, a variable, a quoted YAML value), a number is plain digits: int() read `0100` as
+        # 100 where baton-sdk's flag parser (Go's strconv, base 0) reads octal 64, and `1_000` or `1_0.5` (which
+        # Python and Go each take by rules of their own) was taken without a word, in every form alike.
+        kinds = _NUMBER_KINDS.get(str(info.field_name))
+        if kinds is None or not isinstance(value, str):
+            return value
+        if "_" in value:
+            raise ValueError("is not a plain decimal number: write it without '_' (e.g. 1000, not 1_000)")
+        if int in kinds and _LEADING_ZERO.fullmatch(value.strip()):
+            raise ValueError("is not a plain decimal integer: a leading 0 reads as octal in baton-sdk; drop it")
+        return value
+
     @field_validator("file", "ca_bundle", mode="before")
     @classmethod
     def _names_a_file(cls, value: Any, info: ValidationInfo) -> Any:
@@ -480,6 +495,14 @@ _PATHS = frozenset(
     name for name, info in Settings.model_fields.items() if Path in (info.annotation, *get_args(info.annotation))
 )
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
+
+# Settings that are numbers, and their kinds (int, float); an integer's text with a 0 before its digits.
+_NUMBER_KINDS = {
+    name: kinds
+    for name, info in Settings.model_fields.items()
+    if (kinds := frozenset({info.annotation, *get_args(info.annotation)}) & {int, float})
+}
+_LEADING_ZERO = re.compile(r"[+-]?0[0-9_]+")
 
 # Settings whose values are choices: compared without regard to case.
 _CASE_FREE = frozenset(

@@ -1,0 +1,68 @@
+"""How a setting's text is read when it could be read two ways: a number with `_` or a leading 0, a YAML scalar
+that YAML 1.1 and YAML 1.2 read differently, an invisible character pasted at either end of a file name or id.
+Each is read as Go's baton-sdk would, or refused in a line naming the setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from connector.daemon.settings import ENV_PREFIX, SettingsError, load
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(ENV_PREFIX):
+            monkeypatch.delenv(name)
+
+
+def _config(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "baton.yaml"
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
+    return str(path)
+
+
+def _refusal(argv: list[str]) -> str:
+    with pytest.raises(SettingsError) as caught:
+        load(argv)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["1_000", "3_600", "0100", "+0100"])
+@pytest.mark.parametrize("form", ["flag", "env", "file"])
+def test_an_integer_with_an_underscore_or_a_leading_zero_is_refused_naming_the_setting(
+    value: str, form: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Python's int() took `1_000` and read `0100` as 100, where Go's flag parser reads `0100` as octal (64).
+    argv: list[str] = []
+    if form == "flag":
+        argv = ["--sync-interval", value]
+    elif form == "env":
+        monkeypatch.setenv("BATON_SYNC_INTERVAL", value)
+    else:
+        argv = ["--config", _config(tmp_path, f'sync-interval: "{value}"\n')]
+    message = _refusal(argv)
+    assert "--sync-interval (BATON_SYNC_INTERVAL)" in message
+    assert "is not a plain decimal" in message
+
+
+@pytest.mark.parametrize("setting", ["--task-concurrency", "--health-check-port", "--http-timeout-seconds"])
+def test_every_integer_setting_refuses_an_underscore(setting: str) -> None:
+    assert f"{setting} (" in _refusal([setting, "1_0"])
+
+
+def test_a_number_setting_refuses_an_underscore() -> None:
+    assert "--shutdown-grace-seconds (" in _refusal(["--shutdown-grace-seconds", "1_0.5"])
+
+
+@pytest.mark.parametrize("value", ["0", "10", "-0", "+10", "3600"])
+def test_plain_integers_are_still_read(value: str) -> None:
+    if value.startswith("-"):
+        assert load(["--health-check-port", value]).health_check_port == 0
+    else:
+        assert load(["--sync-interval", value]).sync_interval == int(value)
