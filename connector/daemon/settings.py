@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import functools
 import ipaddress
 import json
 import math
@@ -573,7 +574,7 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], list[str]]:
     # Imported here: PyYAML is needed only with a config file, and most deployments use env vars alone.
     import yaml
 
-    loader = yaml.SafeLoader(text)
+    loader = _yaml_12_loader()(text)
     try:
         node = loader.get_single_node()  # what yaml.safe_load does, with the document's lines kept for _repeated
         repeated = _repeated(node) if node is not None else ""
@@ -661,6 +662,45 @@ def _as_yaml_value(name: str, value: Any, where: str) -> Any:
     if not isinstance(value, str):
         raise SettingsError(f"{text} {_yaml_kind(value)}, not text{_quote_it(value)}")
     return value
+
+
+@functools.cache
+def _yaml_12_loader() -> Any:
+    """PyYAML's safe loader with the plain scalars Go's YAML reader (baton-sdk's viper) reads as text kept as text.
+
+    PyYAML follows YAML 1.1: `1:30` was the number 90 (base 60), `yes`/`on`/`no`/`off` booleans and `=` a "value"
+    no constructor builds. Only YAML 1.2's booleans are implicit here, and numbers without the base-60 forms; what
+    Go's reader reads as a number too (`0x1F`, `017` octal, `1_000`) stays one. A date stays a date: refused
+    where text is expected, with "quote it".
+    """
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    dropped = {f"tag:yaml.org,2002:{kind}" for kind in ("bool", "int", "float", "value")}
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, pattern) for tag, pattern in resolvers if tag not in dropped]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+    )
+    # PyYAML's own patterns without their base-60 alternatives (`190:20:30`, `190:20:30.15`).
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:int",
+        re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
+        list("-+0123456789"),
+    )
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(
+            r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+            r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+        ),
+        list("-+0123456789."),
+    )
+    return Loader
 
 
 def _quote_it(value: Any) -> str:

@@ -66,3 +66,28 @@ def test_plain_integers_are_still_read(value: str) -> None:
         assert load(["--health-check-port", value]).health_check_port == 0
     else:
         assert load(["--sync-interval", value]).sync_interval == int(value)
+
+
+def test_a_sexagesimal_looking_number_in_the_file_is_no_number(tmp_path: Path) -> None:
+    # YAML 1.1 (PyYAML) read `1:30` as 90; Go's YAML reader reads text, no number.
+    message = _refusal(["--config", _config(tmp_path, "sync-interval: 1:30\n")])
+    assert "--sync-interval (BATON_SYNC_INTERVAL)" in message
+    assert "90" not in message
+
+
+@pytest.mark.parametrize("value", ["yes", "on", "no", "off", "1:30", "="])
+def test_a_text_setting_in_the_file_keeps_what_yaml_1_1_read_as_something_else(value: str, tmp_path: Path) -> None:
+    # PyYAML read `yes`/`on` as true and `1:30` as 90, each refused as "not text"; `=` was
+    # "not valid YAML". Go's YAML reader keeps each as the text it is.
+    settings = load(["--config", _config(tmp_path, f"host-id: {value}\n")])
+    assert settings.host_id == value
+
+
+def test_yaml_1_2_booleans_and_numbers_are_still_read(tmp_path: Path) -> None:
+    text = "sync-secrets: true\nhealth-check: False\nsync-interval: 1_000\nshutdown-grace-seconds: 2.5\nfile: ~\n"
+    settings = load(["--config", _config(tmp_path, text)])
+    assert settings.sync_secrets is True
+    assert settings.health_check is False
+    assert settings.sync_interval == 1000  # Go's YAML reader drops the `_` in a number too
+    assert settings.shutdown_grace_seconds == 2.5
+    assert str(settings.file) == "sync.c1z"
