@@ -259,6 +259,17 @@ class Settings(BaseSettings):
             raise ValueError("is not a plain decimal integer: a leading 0 reads as octal in baton-sdk; drop it")
         return value
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_invisible_edge(cls, value: Any) -> Any:
+        # `BATON_FILE` pasted from a web page: a BOM or zero-width character at an end named an odd file, or an id
+        # no one could see was wrong. Only the character is named, never the value (it may be a secret).
+        for text in value if isinstance(value, list) else [value]:
+            raw = text.get_secret_value() if isinstance(text, SecretStr) else text
+            if isinstance(raw, str) and (problem := invisible_edge(raw)):
+                raise ValueError(problem)
+        return value
+
     @field_validator("file", "ca_bundle", mode="before")
     @classmethod
     def _names_a_file(cls, value: Any, info: ValidationInfo) -> Any:
@@ -976,6 +987,25 @@ def dash_lookalike(arg: str) -> str:
     )
 
 
+# Characters that show as nothing: a BOM (U+FEFF) or zero-width one pasted with a value from a page or a file.
+_INVISIBLE = frozenset("\ufeff\u200b\u200c\u200d\u2060")
+
+
+def invisible_edge(value: str) -> str:
+    """What is wrong with a value that starts or ends with an invisible character, else "". Only the character
+    is named, never the value: it may be a key."""
+    at = "starts" if value[:1] in _INVISIBLE else "ends" if value[-1:] in _INVISIBLE else ""
+    if not at:
+        return ""
+    import unicodedata
+
+    character = value[0] if at == "starts" else value[-1]
+    return (
+        f"{at} with an invisible character, U+{ord(character):04X} ({unicodedata.name(character)}): "
+        "type the value again (pasted from a formatted page or a file with a BOM?)"
+    )
+
+
 def unknown_arguments(leftover: Sequence[str], known: frozenset[str] | None = None) -> str:
     """One line about what the flags parser did not know: the first unknown flag by name (never its value: a
     key or secret often follows a misspelt flag), with the closest of `known` (else the settings' flags), or for
@@ -1064,6 +1094,8 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
     # Read as every other setting is (`_as_meant`): a Secret made with `echo` keeps its newline, and an empty value
     # is "not set". As a Path, `--config ""` was `.` (refused as no regular file) and the newline part of the name.
     config = str(args.pop("config", "")).strip() or environ.get(CONFIG_PATH_ENV, "").strip()
+    if problem := invisible_edge(config):
+        raise SettingsError(f"setting --config ({CONFIG_PATH_ENV}): {problem}")
     data, problems = _read_yaml(Path(config)) if config else ({}, [])
     for name in ONE_SHOT_ACTIONS:
         variable = environ.get(env(name))

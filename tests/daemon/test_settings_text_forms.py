@@ -91,3 +91,46 @@ def test_yaml_1_2_booleans_and_numbers_are_still_read(tmp_path: Path) -> None:
     assert settings.sync_interval == 1000  # Go's YAML reader drops the `_` in a number too
     assert settings.shutdown_grace_seconds == 2.5
     assert str(settings.file) == "sync.c1z"
+
+
+@pytest.mark.parametrize(
+    ("character", "name"),
+    [
+        ("\ufeff", "ZERO WIDTH NO-BREAK SPACE"),
+        ("\u200b", "ZERO WIDTH SPACE"),
+        ("\u200c", "ZERO WIDTH NON-JOINER"),
+        ("\u200d", "ZERO WIDTH JOINER"),
+        ("\u2060", "WORD JOINER"),
+    ],
+)
+@pytest.mark.parametrize("at_start", [True, False])
+def test_an_invisible_character_at_either_end_of_a_file_name_or_id_is_named(
+    character: str, name: str, at_start: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def pasted(text: str) -> str:
+        return character + text if at_start else text + character
+
+    monkeypatch.setenv("BATON_FILE", pasted("out.c1z"))
+    message = _refusal(["--sync-resources", pasted("role:abc")])
+    assert "--file (BATON_FILE)" in message
+    assert "--sync-resources (BATON_SYNC_RESOURCES)" in message
+    assert name in message
+
+
+def test_an_invisible_character_is_named_without_showing_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    canary = "canary-client-secret-0e4f8a"
+    monkeypatch.setenv("BATON_CLIENT_SECRET", "\u200b" + canary)
+    monkeypatch.setenv("BATON_CLIENT_ID", "\ufeffwhatever")
+    message = _refusal([])
+    assert "ZERO WIDTH SPACE" in message
+    assert "--client-id (BATON_CLIENT_ID)" in message
+    assert canary not in message
+
+
+def test_an_invisible_character_at_the_end_of_the_config_file_name_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Was "cannot read it: No such file or directory", naming a file that looks like one that exists.
+    monkeypatch.setenv("BATON_CONFIG_PATH", _config(tmp_path, "site: datadoghq.eu\n") + "\u200b")
+    message = _refusal([])
+    assert message.startswith("setting --config (BATON_CONFIG_PATH): ends with an invisible character, U+200B")
