@@ -247,14 +247,12 @@ class Settings(BaseSettings):
     @field_validator("*", mode="before")
     @classmethod
     def _plain_number(cls, value: Any, info: ValidationInfo) -> Any:
-        # Written as text (a flag, a variable, a quoted YAML value), a number is plain digits: int() read `0100` as
-        # 100 where baton-sdk's flag parser (Go's strconv, base 0) reads octal 64, and `1_000` or `1_0.5` (which
-        # Python and Go each take by rules of their own) was taken without a word, in every form alike.
+        # Written as text (a flag, a variable, a quoted YAML value), an integer with a leading 0 is refused: int()
+        # read `0100` as 100 where baton-sdk's flag parser (Go's strconv.ParseInt, base 0) reads octal 64. Digits
+        # separated by `_` (`1_000`) mean the same number to both (Go's base 0 takes them, as Python's int() does).
         kinds = _NUMBER_KINDS.get(str(info.field_name))
         if kinds is None or not isinstance(value, str):
             return value
-        if "_" in value:
-            raise ValueError("is not a plain decimal number: write it without '_' (e.g. 1000, not 1_000)")
         if int in kinds and _LEADING_ZERO.fullmatch(value.strip()):
             raise ValueError("is not a plain decimal integer: a leading 0 reads as octal in baton-sdk; drop it")
         return value
