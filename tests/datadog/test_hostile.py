@@ -784,6 +784,53 @@ async def test_a_listed_id_no_request_path_can_hold_fails_the_sync_naming_the_li
     assert "page 0: an item's id cannot name it (a dot segment or over 1024 characters)" in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    "bad_id",
+    ["..", ".", "x" * 1025, "r\x00", "a\nb", " ", "\x7f"],
+    ids=["dot-dot", "dot", "long", "nul", "newline", "blank", "del"],
+)
+@pytest.mark.parametrize(
+    ("link", "path"),
+    [
+        ("role", USERS),
+        ("member", "/api/v2/team/{team}/memberships"),
+        ("on-call", "/api/v2/on-call/schedules/{schedule}/responders"),
+    ],
+)
+async def test_a_link_no_later_request_can_use_fails_the_sync_naming_the_answer(
+    fake: FakeDatadog, make_client: ClientFactory, link: str, path: str, bad_id: str, tmp_path: Path
+) -> None:
+    """A user's role link, a team membership's user or an on-call shift's user that is `..`, blank, holds a control
+    character or is over-long became a grant's entitlement resource or principal in the c1z: a grant ConductorOne
+    could never revoke (the revoke names it, and is refused as malformed). A listed id that cannot name its item
+    fails the sync naming its list; a link is refused the same way."""
+    org = fake.org
+    team = next(t for t in org.teams.values() if t.members)
+    schedule = next(iter(org.schedules.values()))
+    if link == "role":
+        next(iter(org.users.values())).role_ids.append(bad_id)
+    elif link == "member":
+        member = next(iter(team.members.values()))
+        member.user_id = bad_id
+    else:
+        for layer in schedule.layers:
+            layer.members = [bad_id]
+    client = _client(make_client, fake)
+    try:
+        with pytest.raises(UnexpectedResponse) as raised:
+            await sync_to_file(
+                DatadogConnector(client, DatadogOptions(sync_schedules=True)).syncers(),
+                tmp_path / "s.c1z",
+                SyncOptions(),
+            )
+    finally:
+        await client.aclose()
+    assert (raised.value.path, raised.value.status) == (path.format(team=team.id, schedule=schedule.id), 200)
+    assert "cannot name" in str(raised.value)
+    assert "blank, a dot segment, a control character or over 1024 characters" in str(raised.value)
+    assert not raised.value.retryable
+
+
 # -- answers that multiply into grants: each is bounded before a grant is built ---------------------------------
 
 
