@@ -265,18 +265,17 @@ class DatadogClient:
 
         def check() -> Page[R]:
             items = list(envelope.data)
-            if any(item.id and not is_path_id(item.id) for item in items):
+            if any(item.id and not is_usable_id(item.id) for item in items):
                 # Every listed id names its object in later requests (a team's memberships, a schedule's responders,
                 # a service account's keys, a grant): `.`, `..` or an id no URL holds cannot, and the sync failed
-                # there with a malformed task's InvalidArgumentError that named no endpoint. The page that listed it
-                # is the wrong answer. (An empty id is an item the engine drops and counts.)
+                # there with a malformed task's InvalidArgumentError that named no endpoint; a blank or
+                # control-character one was stored, and every revoke of a grant on it refused as malformed. The page
+                # that listed it is the wrong answer. (An empty id is an item the engine drops and counts.)
                 raise UnexpectedResponse(
                     method="GET",
                     path=path,
                     status=reply.status,
-                    messages=[
-                        f"page {number}: an item's id cannot name it (a dot segment or over {_MAX_ID_CHARS} characters)"
-                    ],
+                    messages=[f"page {number}: an item's id cannot name it ({_UNUSABLE_ID})"],
                 )
             if any(ref and not is_usable_id(ref) for item in items for ref in item.linked_ids()):
                 # A link's id becomes a grant's principal or entitlement resource (a user's role, a membership's user),

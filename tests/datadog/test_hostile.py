@@ -744,7 +744,11 @@ async def test_a_page_error_names_the_status_the_page_came_with(
     assert f"-> {status}" in str(raised.value)
 
 
-@pytest.mark.parametrize("bad_id", ["..", ".", "x" * 1025], ids=["dot-dot", "dot", "long"])
+@pytest.mark.parametrize(
+    "bad_id",
+    ["..", ".", "x" * 1025, "t\x00", "a\nb", " ", "\x7f"],
+    ids=["dot-dot", "dot", "long", "nul", "newline", "blank", "del"],
+)
 @pytest.mark.parametrize(
     ("path", "item"),
     [
@@ -759,8 +763,9 @@ async def test_a_listed_id_no_request_path_can_hold_fails_the_sync_naming_the_li
 ) -> None:
     """A team, schedule or service account Datadog lists as `..` (or `.`, or an id no URL holds): the sync failed
     later, asking for its memberships, responders or keys, with "'..' is not a valid Datadog id", an
-    InvalidArgumentError (a malformed task's error) that named no endpoint. The page that listed it is the answer
-    that was wrong, and is named."""
+    InvalidArgumentError (a malformed task's error) that named no endpoint. A blank or control-character id was
+    stored, and every grant on it refused in its revoke as malformed. The page that listed it is the answer that was
+    wrong, and is named."""
     listed = {**item, "id": bad_id}
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -781,7 +786,10 @@ async def test_a_listed_id_no_request_path_can_hold_fails_the_sync_naming_the_li
     finally:
         await client.aclose()
     assert (raised.value.path, raised.value.status) == (path, 200)
-    assert "page 0: an item's id cannot name it (a dot segment or over 1024 characters)" in str(raised.value)
+    assert (
+        "page 0: an item's id cannot name it (blank, a dot segment, a control character or over 1024 characters)"
+        in str(raised.value)
+    )
 
 
 @pytest.mark.parametrize(
