@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import functools
 import ipaddress
 import json
 import math
@@ -241,6 +242,32 @@ class Settings(BaseSettings):
         # resource id with one was sent to Datadog. Per field, so the line names it beside any other refusal.
         if any("\0" in text for text in (value if isinstance(value, list) else [value]) if isinstance(text, str)):
             raise ValueError("holds a NUL character (\\0), which no setting's value may")
+        return value
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _plain_number(cls, value: Any, info: ValidationInfo) -> Any:
+        # Written as text (a flag, a variable, a quoted YAML value), a number is plain digits: int() read `0100` as
+        # 100 where baton-sdk's flag parser (Go's strconv, base 0) reads octal 64, and `1_000` or `1_0.5` (which
+        # Python and Go each take by rules of their own) was taken without a word, in every form alike.
+        kinds = _NUMBER_KINDS.get(str(info.field_name))
+        if kinds is None or not isinstance(value, str):
+            return value
+        if "_" in value:
+            raise ValueError("is not a plain decimal number: write it without '_' (e.g. 1000, not 1_000)")
+        if int in kinds and _LEADING_ZERO.fullmatch(value.strip()):
+            raise ValueError("is not a plain decimal integer: a leading 0 reads as octal in baton-sdk; drop it")
+        return value
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_invisible_edge(cls, value: Any) -> Any:
+        # `BATON_FILE` pasted from a web page: a BOM or zero-width character at an end named an odd file, or an id
+        # no one could see was wrong. Only the character is named, never the value (it may be a secret).
+        for text in value if isinstance(value, list) else [value]:
+            raw = text.get_secret_value() if isinstance(text, SecretStr) else text
+            if isinstance(raw, str) and (problem := invisible_edge(raw)):
+                raise ValueError(problem)
         return value
 
     @field_validator("file", "ca_bundle", mode="before")
@@ -481,6 +508,14 @@ _PATHS = frozenset(
 )
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
 
+# Settings that are numbers, and their kinds (int, float); an integer's text with a 0 before its digits.
+_NUMBER_KINDS = {
+    name: kinds
+    for name, info in Settings.model_fields.items()
+    if (kinds := frozenset({info.annotation, *get_args(info.annotation)}) & {int, float})
+}
+_LEADING_ZERO = re.compile(r"[+-]?0[0-9_]+")
+
 # Settings whose values are choices: compared without regard to case.
 _CASE_FREE = frozenset(
     name
@@ -550,7 +585,7 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], list[str]]:
     # Imported here: PyYAML is needed only with a config file, and most deployments use env vars alone.
     import yaml
 
-    loader = yaml.SafeLoader(text)
+    loader = _yaml_12_loader()(text)
     try:
         node = loader.get_single_node()  # what yaml.safe_load does, with the document's lines kept for _repeated
         repeated = _repeated(node) if node is not None else ""
@@ -638,6 +673,45 @@ def _as_yaml_value(name: str, value: Any, where: str) -> Any:
     if not isinstance(value, str):
         raise SettingsError(f"{text} {_yaml_kind(value)}, not text{_quote_it(value)}")
     return value
+
+
+@functools.cache
+def _yaml_12_loader() -> Any:
+    """PyYAML's safe loader with the plain scalars Go's YAML reader (baton-sdk's viper) reads as text kept as text.
+
+    PyYAML follows YAML 1.1: `1:30` was the number 90 (base 60), `yes`/`on`/`no`/`off` booleans and `=` a "value"
+    no constructor builds. Only YAML 1.2's booleans are implicit here, and numbers without the base-60 forms; what
+    Go's reader reads as a number too (`0x1F`, `017` octal, `1_000`) stays one. A date stays a date: refused
+    where text is expected, with "quote it".
+    """
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    dropped = {f"tag:yaml.org,2002:{kind}" for kind in ("bool", "int", "float", "value")}
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, pattern) for tag, pattern in resolvers if tag not in dropped]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+    )
+    # PyYAML's own patterns without their base-60 alternatives (`190:20:30`, `190:20:30.15`).
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:int",
+        re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
+        list("-+0123456789"),
+    )
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(
+            r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+            r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+        ),
+        list("-+0123456789."),
+    )
+    return Loader
 
 
 def _quote_it(value: Any) -> str:
@@ -913,6 +987,25 @@ def dash_lookalike(arg: str) -> str:
     )
 
 
+# Characters that show as nothing: a BOM (U+FEFF) or zero-width one pasted with a value from a page or a file.
+_INVISIBLE = frozenset("\ufeff\u200b\u200c\u200d\u2060")
+
+
+def invisible_edge(value: str) -> str:
+    """What is wrong with a value that starts or ends with an invisible character, else "". Only the character
+    is named, never the value: it may be a key."""
+    at = "starts" if value[:1] in _INVISIBLE else "ends" if value[-1:] in _INVISIBLE else ""
+    if not at:
+        return ""
+    import unicodedata
+
+    character = value[0] if at == "starts" else value[-1]
+    return (
+        f"{at} with an invisible character, U+{ord(character):04X} ({unicodedata.name(character)}): "
+        "type the value again (pasted from a formatted page or a file with a BOM?)"
+    )
+
+
 def unknown_arguments(leftover: Sequence[str], known: frozenset[str] | None = None) -> str:
     """One line about what the flags parser did not know: the first unknown flag by name (never its value: a
     key or secret often follows a misspelt flag), with the closest of `known` (else the settings' flags), or for
@@ -1001,6 +1094,8 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
     # Read as every other setting is (`_as_meant`): a Secret made with `echo` keeps its newline, and an empty value
     # is "not set". As a Path, `--config ""` was `.` (refused as no regular file) and the newline part of the name.
     config = str(args.pop("config", "")).strip() or environ.get(CONFIG_PATH_ENV, "").strip()
+    if problem := invisible_edge(config):
+        raise SettingsError(f"setting --config ({CONFIG_PATH_ENV}): {problem}")
     data, problems = _read_yaml(Path(config)) if config else ({}, [])
     for name in ONE_SHOT_ACTIONS:
         variable = environ.get(env(name))

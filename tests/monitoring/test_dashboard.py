@@ -101,3 +101,22 @@ def test_the_time_since_the_last_sync_is_still_shown_after_a_restart(tmp_path: P
     (tmp_path / "tests.yaml").write_text(yaml.safe_dump({"rule_files": ["rules.yaml"], "tests": [test]}))
     result = tools.promtool("test", "rules", tmp_path / "tests.yaml")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_pods_ready_shows_zero_when_no_pod_is_up(tmp_path: Path) -> None:
+    """With every pod down (crash-looping, scaled to 0), `sum` and `count` over no series are empty: the panel said
+    "No data", which reads as a broken dashboard rather than as the outage it is."""
+    exprs = [e for title, e in rules.dashboard_expressions() if title.startswith("Pods ready")]
+    assert len(exprs) == 2, "ready and scraped"
+    up = 'up{namespace="%s", job="%s"}' % (rules.SELECTOR["namespace"], rules.SELECTOR["job"])  # noqa: UP031
+    test = {
+        "interval": "1m",
+        "input_series": [{"series": up, "values": "0x10"}],  # scraped and failing: no daemon answers
+        "promql_expr_test": [
+            {"expr": expr, "eval_time": "5m", "exp_samples": [{"labels": "{}", "value": 0}]} for expr in exprs
+        ],
+    }
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": []}))
+    (tmp_path / "tests.yaml").write_text(yaml.safe_dump({"rule_files": ["rules.yaml"], "tests": [test]}))
+    result = tools.promtool("test", "rules", tmp_path / "tests.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -128,8 +128,9 @@ class UserSyncer(PageNumberTokens):
 
 
 def _bare_role(role_id: str) -> resource_pb2.Resource:
-    """The role resource a grant embeds when Datadog did not include the role in the page: its id only (an
-    included role's grants embed the same bytes the roles walk stores, `_RoleGrants`)."""
+    """The role resource a grant embeds when Datadog did not include the role in the page: its id only. An included
+    role's grants embed the role as the page includes it (`_RoleGrants`), built as the roles walk builds a role but
+    from the page's copy, which carries no user count: the same ids as the stored role, not the same bytes."""
     return resource_pb2.Resource(id=b.resource_id(types.ROLE.id, role_id))
 
 
