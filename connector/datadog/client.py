@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
@@ -111,10 +112,15 @@ def is_path_id(value: str) -> bool:
     return bool(value) and value not in (".", "..") and len(value) <= _MAX_ID_CHARS
 
 
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
+_UNUSABLE_ID = f"blank, a dot segment, a control character or over {_MAX_ID_CHARS} characters"
+
+
 def is_usable_id(value: str) -> bool:
     """Whether an id can name its object in every later request and log line: a path id (`is_path_id`), not blank,
     without control characters."""
-    return is_path_id(value) and bool(value.strip()) and not any(ord(c) < 32 or ord(c) == 127 for c in value)
+    # A regex, not a loop over characters: this runs for every link of a sync (a user's roles, each membership).
+    return is_path_id(value) and bool(value.strip()) and _CONTROL_CHARACTER.search(value) is None
 
 
 def quoted_id(value: str) -> str:
@@ -259,18 +265,29 @@ class DatadogClient:
 
         def check() -> Page[R]:
             items = list(envelope.data)
-            if any(item.id and not is_path_id(item.id) for item in items):
+            if any(item.id and not is_usable_id(item.id) for item in items):
                 # Every listed id names its object in later requests (a team's memberships, a schedule's responders,
                 # a service account's keys, a grant): `.`, `..` or an id no URL holds cannot, and the sync failed
-                # there with a malformed task's InvalidArgumentError that named no endpoint. The page that listed it
-                # is the wrong answer. (An empty id is an item the engine drops and counts.)
+                # there with a malformed task's InvalidArgumentError that named no endpoint; a blank or
+                # control-character one was stored, and every revoke of a grant on it refused as malformed. The page
+                # that listed it is the wrong answer. (An empty id is an item the engine drops and counts.)
                 raise UnexpectedResponse(
                     method="GET",
                     path=path,
                     status=reply.status,
-                    messages=[
-                        f"page {number}: an item's id cannot name it (a dot segment or over {_MAX_ID_CHARS} characters)"
-                    ],
+                    messages=[f"page {number}: an item's id cannot name it ({_UNUSABLE_ID})"],
+                )
+            if any(ref and not is_usable_id(ref) for item in items for ref in item.linked_ids()):
+                # A link's id becomes a grant's principal or entitlement resource (a user's role, a membership's user),
+                # which ConductorOne names again in a revoke, refused there as malformed: a `..`, control-character
+                # or over-long link stored a grant no one could revoke. The answer is wrong as a listed id that cannot
+                # name its item is, and refused the same way; dropping the link would report the access revoked.
+                # (An empty id is a link the engine drops and counts.)
+                raise UnexpectedResponse(
+                    method="GET",
+                    path=path,
+                    status=reply.status,
+                    messages=[f"page {number}: an item links to an id that cannot name it ({_UNUSABLE_ID})"],
                 )
             # The fields are read once per page, not per item: asked of each of the 45k items of a 25k-user sync, they
             # cost about 1.5 % of its CPU.
@@ -1055,6 +1072,9 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
     else:
         chosen = tuple(shifts.values())
     scheduled_at = mapping(data.get("attributes")).get("scheduled_at")
+    if any(ref and not is_usable_id(ref) for shift in chosen for ref in shift.linked_ids()):
+        # The user becomes the principal of an on-call grant (see `_fetch_page`: a link no request can use is refused).
+        raise refused(f"a shift's user id cannot name the user ({_UNUSABLE_ID})")
     if (people := len({shift.user_id for shift in chosen if shift.user_id})) > MAX_LINKS_PER_ANSWER:
         raise refused(f"{people} people on call at once, more than {MAX_LINKS_PER_ANSWER:,}")
     return validate_model(

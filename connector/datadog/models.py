@@ -12,7 +12,7 @@ dropped here because it is not a declared field and extra fields are ignored.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
@@ -134,6 +134,10 @@ class Resource(BaseModel):
     # roles cloned from the admin role (about 150 permissions each, more as Datadog adds them) nears the bound with
     # permissions alone, and past it every sync failed on a page that grants nothing.
     granting_fields: ClassVar[tuple[str, ...]] = ()
+    # The relationship fields (to-one or to-many) whose ids name an object in the item's grants, as a principal or as
+    # an entitlement's resource (a user's roles, a membership's user): each must be an id later requests can use,
+    # as a listed item's own id must (`client.DatadogClient._fetch_page`).
+    linked_id_fields: ClassVar[tuple[str, ...]] = ()
 
     id: str
     type: str | None = None
@@ -164,6 +168,15 @@ class Resource(BaseModel):
             flat[field] = ids if to_many else (ids[0] if ids else None)
         return flat
 
+    def linked_ids(self) -> Iterator[str]:
+        """The ids of the item's `linked_id_fields` (an absent to-one link yields none)."""
+        for field in self.linked_id_fields:
+            value = getattr(self, field)
+            if isinstance(value, str):
+                yield value
+            elif value:
+                yield from value
+
 
 class User(Resource):
     """A Datadog user; service accounts are users with ``service_account`` true."""
@@ -173,6 +186,7 @@ class User(Resource):
         "org": ("org_id", False),
     }
     granting_fields: ClassVar[tuple[str, ...]] = ("role_ids",)
+    linked_id_fields: ClassVar[tuple[str, ...]] = ("role_ids",)
 
     email: str | None = None
     handle: str | None = None
@@ -225,6 +239,7 @@ class TeamMembership(Resource):
         "user": ("user_id", False),
         "team": ("team_id", False),
     }
+    linked_id_fields: ClassVar[tuple[str, ...]] = ("user_id",)
 
     # Datadog's wire values are "admin" or null; null is an ordinary member.
     role: str | None = None
@@ -263,6 +278,7 @@ class OnCallShift(Resource):
     relationship_fields: ClassVar[Mapping[str, tuple[str, bool]]] = {
         "user": ("user_id", False),
     }
+    linked_id_fields: ClassVar[tuple[str, ...]] = ("user_id",)
 
     start: Timestamp = None
     end: Timestamp = None

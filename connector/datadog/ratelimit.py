@@ -23,6 +23,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
+import httpx
+
 from connector.baton.httpdate import http_date
 
 __all__ = ["MAX_HINT_SECONDS", "RateLimitHeaders", "RateLimiter", "Ticket", "WaitTooLong", "retry_after_seconds"]
@@ -46,6 +48,18 @@ def _number(raw: str | None, *, positive: bool = False, maximum: float) -> float
     if not math.isfinite(value) or value < 0 or (positive and value <= 0):
         return None
     return min(value, maximum)
+
+
+def _first(headers: Mapping[str, str], name: str) -> str | None:
+    """The value of a header's first field line, as Go's ``Header.Get`` reads it.
+
+    httpx joins a repeated header's lines with ", " (``X-RateLimit-Remaining: 3`` twice reads "3, 3"), which no number
+    parses from: a proxy or a second filter doubling the headers turned pacing off without a word. The lines are
+    taken apart as they came, not by splitting at commas: an HTTP-date (``Retry-After``) holds one."""
+    if isinstance(headers, httpx.Headers):
+        lines = headers.get_list(name)
+        return lines[0] if lines else None
+    return headers.get(name)
 
 
 def retry_after_seconds(raw: str | None, now: float | None = None) -> float | None:
@@ -82,16 +96,16 @@ class RateLimitHeaders:
 
     @classmethod
     def parse(cls, headers: Mapping[str, str], now: float | None = None) -> RateLimitHeaders | None:
-        limit = _number(headers.get("x-ratelimit-limit"), positive=True, maximum=MAX_LIMIT)
+        limit = _number(_first(headers, "x-ratelimit-limit"), positive=True, maximum=MAX_LIMIT)
         if limit is not None and limit < 1:
             # "0.5" is a limit of 0 requests: every window would open with none left, and every request wait
             # forever, window after window.
             limit = None
-        period = _number(headers.get("x-ratelimit-period"), positive=True, maximum=MAX_HINT_SECONDS)
-        remaining = _number(headers.get("x-ratelimit-remaining"), maximum=MAX_LIMIT)
-        reset = _number(headers.get("x-ratelimit-reset"), maximum=MAX_HINT_SECONDS)
-        retry_after = retry_after_seconds(headers.get("retry-after"), now)
-        raw_name = headers.get("x-ratelimit-name") or ""
+        period = _number(_first(headers, "x-ratelimit-period"), positive=True, maximum=MAX_HINT_SECONDS)
+        remaining = _number(_first(headers, "x-ratelimit-remaining"), maximum=MAX_LIMIT)
+        reset = _number(_first(headers, "x-ratelimit-reset"), maximum=MAX_HINT_SECONDS)
+        retry_after = retry_after_seconds(_first(headers, "retry-after"), now)
+        raw_name = _first(headers, "x-ratelimit-name") or ""
         name = raw_name[:_MAX_HEADER_CHARS] if raw_name.isprintable() and raw_name.strip() else None
         if limit is None and remaining is None and reset is None and retry_after is None:
             return None

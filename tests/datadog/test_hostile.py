@@ -744,7 +744,11 @@ async def test_a_page_error_names_the_status_the_page_came_with(
     assert f"-> {status}" in str(raised.value)
 
 
-@pytest.mark.parametrize("bad_id", ["..", ".", "x" * 1025], ids=["dot-dot", "dot", "long"])
+@pytest.mark.parametrize(
+    "bad_id",
+    ["..", ".", "x" * 1025, "t\x00", "a\nb", " ", "\x7f"],
+    ids=["dot-dot", "dot", "long", "nul", "newline", "blank", "del"],
+)
 @pytest.mark.parametrize(
     ("path", "item"),
     [
@@ -759,8 +763,9 @@ async def test_a_listed_id_no_request_path_can_hold_fails_the_sync_naming_the_li
 ) -> None:
     """A team, schedule or service account Datadog lists as `..` (or `.`, or an id no URL holds): the sync failed
     later, asking for its memberships, responders or keys, with "'..' is not a valid Datadog id", an
-    InvalidArgumentError (a malformed task's error) that named no endpoint. The page that listed it is the answer
-    that was wrong, and is named."""
+    InvalidArgumentError (a malformed task's error) that named no endpoint. A blank or control-character id was
+    stored, and every grant on it refused in its revoke as malformed. The page that listed it is the answer that was
+    wrong, and is named."""
     listed = {**item, "id": bad_id}
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -781,7 +786,57 @@ async def test_a_listed_id_no_request_path_can_hold_fails_the_sync_naming_the_li
     finally:
         await client.aclose()
     assert (raised.value.path, raised.value.status) == (path, 200)
-    assert "page 0: an item's id cannot name it (a dot segment or over 1024 characters)" in str(raised.value)
+    assert (
+        "page 0: an item's id cannot name it (blank, a dot segment, a control character or over 1024 characters)"
+        in str(raised.value)
+    )
+
+
+@pytest.mark.parametrize(
+    "bad_id",
+    ["..", ".", "x" * 1025, "r\x00", "a\nb", " ", "\x7f"],
+    ids=["dot-dot", "dot", "long", "nul", "newline", "blank", "del"],
+)
+@pytest.mark.parametrize(
+    ("link", "path"),
+    [
+        ("role", USERS),
+        ("member", "/api/v2/team/{team}/memberships"),
+        ("on-call", "/api/v2/on-call/schedules/{schedule}/responders"),
+    ],
+)
+async def test_a_link_no_later_request_can_use_fails_the_sync_naming_the_answer(
+    fake: FakeDatadog, make_client: ClientFactory, link: str, path: str, bad_id: str, tmp_path: Path
+) -> None:
+    """A user's role link, a team membership's user or an on-call shift's user that is `..`, blank, holds a control
+    character or is over-long became a grant's entitlement resource or principal in the c1z: a grant ConductorOne
+    could never revoke (the revoke names it, and is refused as malformed). A listed id that cannot name its item
+    fails the sync naming its list; a link is refused the same way."""
+    org = fake.org
+    team = next(t for t in org.teams.values() if t.members)
+    schedule = next(iter(org.schedules.values()))
+    if link == "role":
+        next(iter(org.users.values())).role_ids.append(bad_id)
+    elif link == "member":
+        member = next(iter(team.members.values()))
+        member.user_id = bad_id
+    else:
+        for layer in schedule.layers:
+            layer.members = [bad_id]
+    client = _client(make_client, fake)
+    try:
+        with pytest.raises(UnexpectedResponse) as raised:
+            await sync_to_file(
+                DatadogConnector(client, DatadogOptions(sync_schedules=True)).syncers(),
+                tmp_path / "s.c1z",
+                SyncOptions(),
+            )
+    finally:
+        await client.aclose()
+    assert (raised.value.path, raised.value.status) == (path.format(team=team.id, schedule=schedule.id), 200)
+    assert "cannot name" in str(raised.value)
+    assert "blank, a dot segment, a control character or over 1024 characters" in str(raised.value)
+    assert not raised.value.retryable
 
 
 # -- answers that multiply into grants: each is bounded before a grant is built ---------------------------------

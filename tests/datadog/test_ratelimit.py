@@ -145,6 +145,59 @@ def test_header_parsing_tolerates_garbage() -> None:
     assert (parsed.remaining, parsed.reset, parsed.limit) == (None, 2.0, None)
 
 
+async def test_rate_limit_headers_sent_twice_still_pace_the_client(make_client: ClientFactory) -> None:
+    """Every X-RateLimit-* header arrives twice (a proxy adding its own copy). httpx joins the lines ("4, 1000"), which
+    parsed as no number: the client went unpaced and ran into the limit. Go's `Header.Get` reads the first line, the
+    bucket's own, and so does the parser; the second line here would allow a thousand requests and must not count."""
+    limits = RateLimits(limit=4, period=1.0, enforce=True)
+    with FakeDatadog(generate_org(users=30, seed=4, teams=2, schedules=1), rate_limits=limits) as fake:
+        fake.faults.header_repeats.update(
+            {
+                "X-RateLimit-Limit": "1000",
+                "X-RateLimit-Period": "60",
+                "X-RateLimit-Remaining": "1000",
+                "X-RateLimit-Reset": "0",
+                "X-RateLimit-Name": "another",
+            }
+        )
+        users = list(fake.org.users)[:14]
+        client = make_client(fake, max_concurrency=6)
+
+        found = await asyncio.gather(*(client.get_user(uid) for uid in users))
+
+        assert [u.id for u in found] == users
+        assert fake.throttled == 0
+        assert client.stats.rate_limit_waits > 0
+
+
+@pytest.mark.parametrize(
+    ("lines", "seconds"),
+    [
+        ([("Retry-After", "Sat, 05 Dec 2026 23:00:30 GMT"), ("Retry-After", "Sat, 05 Dec 2026 23:59:00 GMT")], 30.0),
+        ([("Retry-After", "7"), ("Retry-After", "Sat, 05 Dec 2026 23:59:00 GMT")], 7.0),
+        ([("Retry-After", "Sat, 05 Dec 2026 23:00:09 GMT"), ("Retry-After", "120")], 9.0),
+        ([("Retry-After", "12"), ("Retry-After", "120")], 12.0),
+    ],
+)
+def test_a_repeated_retry_after_is_read_from_its_first_line_whatever_its_commas(
+    lines: list[tuple[str, str]], seconds: float
+) -> None:
+    """A repeated Retry-After is its first line, as Go reads it: the lines are not found by splitting at commas, which
+    an HTTP-date holds ("Sat, 05 Dec ..."); joined, the date and a number read as neither and the hint was lost."""
+    now = 1_796_511_600.0  # Sat, 05 Dec 2026 23:00:00 GMT
+    info = RateLimitHeaders.parse(httpx.Headers(lines), now)
+    assert info is not None
+    assert info.retry_after == seconds
+
+
+def test_one_header_line_holding_two_numbers_is_no_number() -> None:
+    """Only repeated lines are taken apart: a single line "5, 7" is garbage, as it is to Go's strconv."""
+    headers = httpx.Headers({"X-RateLimit-Remaining": "5, 7", "X-RateLimit-Limit": "10"})
+    info = RateLimitHeaders.parse(headers)
+    assert info is not None
+    assert (info.limit, info.remaining) == (10, None)
+
+
 async def test_a_cancelled_first_request_does_not_block_its_group(make_client: ClientFactory) -> None:
     with FakeDatadog(generate_org(users=5, seed=4, teams=1, schedules=1)) as fake:
         fake.faults.latency = 0.5

@@ -192,7 +192,10 @@ async def list_memberships(request: web.Request) -> web.Response:
     page, meta, links = _paged(request, memberships)
     out: dict[str, Any] = {"data": [render.membership(m) for m in page]}
     if page:
-        out["included"] = [render.member_user(org.users[m.user_id], with_status=False) for m in page]
+        # A membership whose user the org lacks (a test's broken link) has no user to include, as on-call routes.
+        out["included"] = [
+            render.member_user(org.users[m.user_id], with_status=False) for m in page if m.user_id in org.users
+        ]
     return reply({**out, "meta": meta, "links": links})
 
 

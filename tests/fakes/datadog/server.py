@@ -142,6 +142,8 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
             response.headers.setdefault(key, value)
             if key in st.faults.header_overrides:
                 response.headers[key] = value
+        for key, value in st.faults.header_repeats.items():
+            response.headers.add(key, value)
     with st.lock:
         st.counters[f"{request.method} {route}"] += 1
         st.statuses[(f"{request.method} {route}", response.status)] += 1

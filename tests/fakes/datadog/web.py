@@ -194,6 +194,8 @@ class Faults:
     huge_bytes: int = 1024 * 1024
     # Header values that replace the rate-limit headers on every answer (e.g. {"X-RateLimit-Limit": "0"}).
     header_overrides: dict[str, str] = field(default_factory=dict)
+    # Header lines added after the answer's own, on every answer: a repeated header (a proxy doubling them).
+    header_repeats: dict[str, str] = field(default_factory=dict)
     rng: random.Random = field(init=False, repr=False)
     # Tests script faults from their own thread while the server thread consumes them.
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -235,6 +237,7 @@ class Faults:
             self.scripted.clear()
             self.hostile_script.clear()
             self.header_overrides.clear()
+            self.header_repeats.clear()
         self.error_rate = self.throttle_rate = self.latency = 0.0
 
 
