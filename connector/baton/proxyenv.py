@@ -32,23 +32,27 @@ import certifi
 import httpx
 from httpx._utils import URLPattern, get_environment_proxies
 
-__all__ = ["environment_mounts", "environment_proxies", "no_proxy_mounts"]
+__all__ = ["environment_mounts", "environment_proxies", "no_proxy_mounts", "no_proxy_network"]
 
 _DEFAULT_PORTS = {443: "https", 80: "http"}
 
 
+def no_proxy_network(entry: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """The network a NO_PROXY entry names (`10.0.0.0/8`, `fd00::/8`), or None for any other entry. Host bits set are
+    allowed, as Go's ParseCIDR allows them (`10.1.2.3/8` is 10.0.0.0/8); an entry with a `/` that is no network Go,
+    too, reads as a host name (which matches nothing)."""
+    entry = entry.strip()
+    if "/" not in entry or "://" in entry:
+        return None
+    try:
+        return ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        return None
+
+
 def _networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    """The CIDR entries of NO_PROXY, read from where httpx reads it; host bits set are allowed, as Go's ParseCIDR
-    allows them (`10.1.2.3/8` is 10.0.0.0/8)."""
-    networks = []
-    for entry in getproxies().get("no", "").split(","):
-        entry = entry.strip()
-        if "/" in entry and "://" not in entry:
-            try:
-                networks.append(ipaddress.ip_network(entry, strict=False))
-            except ValueError:
-                continue  # no network: Go, too, then reads it as a host name (which matches nothing)
-    return networks
+    """The CIDR entries of NO_PROXY, read from where httpx reads it."""
+    return [network for entry in getproxies().get("no", "").split(",") if (network := no_proxy_network(entry))]
 
 
 def _httpx_proxies() -> dict[str, str | None]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import sys
 from collections.abc import Sequence
 
@@ -30,7 +29,7 @@ from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.printable import printable
 from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.outcome import Outcome, TaskError
-from connector.daemon.oneshot import datadog_client, datadog_options, keep_the_outcome
+from connector.daemon.oneshot import cancel_on_signal, datadog_client, datadog_options, keep_the_outcome
 from connector.daemon.settings import Settings, SettingsError, env, flag
 from connector.datadog.connector import DatadogConnector
 from connector.datadog.errors import DatadogError
@@ -138,28 +137,19 @@ async def run_action(settings: Settings) -> int:
     have landed for one that had not.
     """
     loop = asyncio.get_running_loop()
-    main = asyncio.current_task()
-    assert main is not None
-    received: list[signal.Signals] = []
-    sending: list[bool] = []  # set once the key check is done and the change itself may go out
-
-    def interrupted(sig: signal.Signals) -> None:
-        if not received:
-            received.append(sig)
-            main.cancel()
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, interrupted, sig)
+    what = flag(settings.one_shot_action or "")
+    received = cancel_on_signal(what)
+    sending = asyncio.Event()  # set once the key check is done and the change itself may go out
     try:
         return await _run_action(settings, sending)
     except asyncio.CancelledError:
         if not received:
             raise
-        sig, what = received[0], flag(settings.one_shot_action or "")
+        sig = received[0]
         message = (
             f"interrupted by {sig.name} during {what}: its request may already have reached Datadog; check the "
             "access (a sync, or Datadog itself) before running it again"
-            if sending
+            if sending.is_set()
             else f"interrupted by {sig.name} before {what} sent its change; Datadog was not changed"
         )
         log.warning(message, signal=sig.name)
@@ -169,12 +159,12 @@ async def run_action(settings: Settings) -> int:
         keep_the_outcome(loop)
 
 
-async def _run_action(settings: Settings, sending: list[bool]) -> int:
+async def _run_action(settings: Settings, sending: asyncio.Event) -> int:
     task = build_task(settings)
     async with datadog_client(settings) as client:
         connector = DatadogConnector(client, datadog_options(settings))
         await connector.validate()
-        sending.append(True)
+        sending.set()
         handlers = Handlers(connector, provisioning=settings.provisioning)
         kind = task.WhichOneof("task_type")
         try:

@@ -271,20 +271,9 @@ def _try_saving_beside(path: Path, where: str) -> None:
 async def run_one_shot(settings: Settings) -> int:
     """The sync, interruptible: SIGTERM or SIGINT saves the unfinished sync and returns 143 or 130."""
     loop = asyncio.get_running_loop()
-    main = asyncio.current_task()
-    assert main is not None
-    received: list[signal.Signals] = []
+    received = cancel_on_signal("the sync")
     syncing = asyncio.Event()
     progress = Progress(sys.stderr, live=sys.stderr.isatty())
-
-    def interrupted(sig: signal.Signals) -> None:
-        if not received:
-            log.warning("interrupted; stopping the sync", signal=sig.name)
-            received.append(sig)
-            main.cancel()
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, interrupted, sig)
     before = _saved_version(settings.file)
     try:
         return await _sync(settings, syncing, progress)
@@ -311,6 +300,26 @@ async def run_one_shot(settings: Settings) -> int:
         return 128 + int(sig)
     finally:
         keep_the_outcome(loop)
+
+
+def cancel_on_signal(what: str) -> list[signal.Signals]:
+    """Make the first SIGTERM or SIGINT cancel the running task (a one-shot sync or action), which then says what the
+    signal left behind; returns the list the signal is recorded in (empty: the cancellation came from elsewhere).
+    Call `keep_the_outcome` once the outcome is decided."""
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+    received: list[signal.Signals] = []
+
+    def interrupted(sig: signal.Signals) -> None:
+        if not received:
+            log.warning(f"interrupted; stopping {what}", signal=sig.name)
+            received.append(sig)
+            main.cancel()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, interrupted, sig)
+    return received
 
 
 def keep_the_outcome(loop: asyncio.AbstractEventLoop) -> None:

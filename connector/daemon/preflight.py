@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from connector.baton.proxyenv import no_proxy_network
 from connector.daemon.settings import SettingsError
 from connector.datadog.sites import host_name_resolvable
 
@@ -102,7 +103,7 @@ def _check_no_proxy(name: str, value: str) -> None:
     # httpx turns each entry into a URL pattern when its client is built (`all://*example.com`, `all://[::1]`); an
     # entry it cannot parse would surface there as an InvalidURL naming no variable.
     for entry in (part.strip() for part in value.split(",")):
-        if not entry or entry == "*" or _is_network(entry):
+        if not entry or entry == "*" or no_proxy_network(entry) is not None:
             continue  # a network (`fd00::/8` too) is read by `proxyenv`, as Go reads it, and never made a URL
         pattern = entry if "://" in entry else f"all://[{entry}]" if _is_ipv6(entry) else f"all://*{entry}"
         try:
@@ -112,14 +113,6 @@ def _check_no_proxy(name: str, value: str) -> None:
             raise SettingsError(
                 f"environment {name}: {entry!r} is not a host name, domain, IP address or network{hint}"
             ) from None
-
-
-def _is_network(entry: str) -> bool:
-    try:
-        ipaddress.ip_network(entry, strict=False)
-    except ValueError:
-        return False
-    return "/" in entry
 
 
 def _is_ipv6(entry: str) -> bool:
