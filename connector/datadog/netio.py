@@ -10,7 +10,8 @@ What httpcore's anyio backend guarantees is kept: TCP_NODELAY (asyncio's default
 connect, read and write, failures raised as httpcore's ConnectError / ConnectTimeout / ReadError / ReadTimeout /
 WriteError / WriteTimeout with the OS or TLS error as their cause (`errors.describe_transport_error` reads the
 chain, and the text: the pool re-raises a failure `from None`, which drops a read's cause), TLS by `start_tls`
-(also inside a proxy's TLS: asyncio supports TLS in TLS since 3.11; see `_TLS_IN_TLS_SAFE`), and an idle
+(also inside a proxy's TLS: asyncio supports TLS in TLS since 3.11; see `_TLS_IN_TLS_SAFE`; bytes that came before
+the handshake fail it, as a TLS socket fails on them, rather than pass for the protected answer), and an idle
 connection with unread bytes or a closed peer is reported readable, so the pool drops it rather than reading a
 stale answer as the next response. Reading stops while more than `_HIGH_WATER` bytes wait unread, so a fast
 peer cannot grow the buffer past what the reader takes.
@@ -174,6 +175,15 @@ class _Stream(httpcore.AsyncNetworkStream):
         assert p.transport is not None
         try:
             async with asyncio.timeout(timeout):
+                if p.buffer:
+                    # No TLS peer speaks first: bytes taken in before the handshake (a peer, a proxy after its CONNECT
+                    # answer, anyone on the path) are no part of the TLS stream, yet the buffer would hand them out
+                    # as the first bytes of the protected answer. A TLS socket refuses them as a record that is no
+                    # TLS; so does this one (raised as the TLS error below; never quoted). Checked with no await
+                    # before `start_tls` pauses reading: later bytes reach the TLS layer itself.
+                    raise ssl.SSLError(
+                        ssl.SSL_ERROR_SSL, f"the peer sent {len(p.buffer)} bytes before the TLS handshake"
+                    )
                 tls = await asyncio.get_running_loop().start_tls(
                     p.transport, p, ssl_context, server_hostname=server_hostname
                 )
