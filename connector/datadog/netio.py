@@ -116,6 +116,9 @@ class _Protocol(asyncio.Protocol):
 class _Stream(httpcore.AsyncNetworkStream):
     def __init__(self, protocol: _Protocol) -> None:
         self._p = protocol
+        # Whether bytes of the request being sent have been handed to the transport: HTTP/1.1 writes a request whole
+        # before it reads its answer, so the first write after a read (or on a new connection) starts a request.
+        self._sending = False
 
     # The `timeout` parameters are httpcore's interface (AsyncNetworkStream / AsyncNetworkBackend).
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
@@ -126,6 +129,7 @@ class _Stream(httpcore.AsyncNetworkStream):
                     await p.readable()
             except TimeoutError as exc:
                 raise httpcore.ReadTimeout(str(exc)) from exc
+        self._sending = False
         if p.buffer:
             if len(p.buffer) <= max_bytes:
                 data = bytes(p.buffer)
@@ -146,7 +150,15 @@ class _Stream(httpcore.AsyncNetworkStream):
             return
         p = self._p
         if p.closed or p.transport is None or p.transport.is_closing():
+            if not self._sending and not p.buffer:
+                # Not a byte of this request left, and no early answer to read: the peer closed the connection after
+                # the pool's idle check (a keep-alive timeout) or as it was made. httpcore reads on after a WriteError
+                # (for a server's early answer) and finds none: "disconnected", as if the request may have reached
+                # Datadog, so a create was never sent again. Unused, the connection is replaced (`OriginPool`), or,
+                # new, fails as one that could not take the request: never sent either way.
+                raise httpcore.ConnectionNotAvailable()
             raise httpcore.WriteError(str(p.lost) if p.lost else "the connection is closed") from p.lost
+        self._sending = True
         p.transport.write(buffer)
         try:
             async with asyncio.timeout(timeout):
