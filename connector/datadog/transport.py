@@ -422,7 +422,8 @@ class ApiTransport:
         bomb stops at the cap instead of inflating a whole chunk first.
         """
         cap = self.max_response_bytes
-        declared = headers.get("content-length", "")
+        # Leading zeros are no size (h11 and Go read `00…042` as 42): left on, a small answer was "larger than the cap".
+        declared = headers.get("content-length", "").lstrip("0") or "0"
         # A 204 or 304 has no body whatever its Content-Length says (RFC 9110 §8.6; h11 reads none): refused for the
         # header, a revoke or a delete Datadog had done was reported failed.
         if status not in _NO_BODY and declared.isdigit() and (len(declared) > 18 or int(declared) > cap):

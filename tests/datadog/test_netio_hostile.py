@@ -733,3 +733,17 @@ async def test_a_proxy_adding_plain_text_after_its_connect_answer_gets_no_answer
     assert proxy.tunnels == FAST_RETRY.max_attempts  # a handshake refused is a connection never made: asked again
     assert https_fake.count("GET", "/api/v2/users") == 0
     _no_canary(raised.value)
+
+
+async def test_a_content_length_with_leading_zeros_is_the_size_it_says() -> None:
+    """`Content-Length: 00000000000000000056` is 56 bytes (HTTP allows the digits; h11 and Go read them so), but the
+    cap's check took the 20 characters for a number past any cap: a small answer, a user or a grant's membership, was
+    refused as "larger than the cap", final, without a retry."""
+    requests: list[bytes] = []
+    body = b'{"data": {"type": "users", "id": "u1", "attributes": {}}}'
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %020d\r\n\r\n" % len(body) + body
+    server = await asyncio.start_server(_answering(answer, requests), "127.0.0.1", 0)
+    async with server, _raw_client(server) as client:
+        user = await client.get_user("u1")
+    assert user.id == "u1"
+    assert len(requests) == 1
