@@ -129,6 +129,12 @@ class _Stream(httpcore.AsyncNetworkStream):
                     await p.readable()
             except TimeoutError as exc:
                 raise httpcore.ReadTimeout(str(exc)) from exc
+        elif p.buffer:
+            # Bytes already here are handed out without a wait, so the reader would not let the loop run until the
+            # buffer (up to `_HIGH_WATER` and a socket read more) is parsed: a peer sending interim answers or a body
+            # in tiny chunks held the loop (health checks, heartbeats, every other request) for seconds. One loop turn
+            # per read (httpcore reads 64 KiB at a time) bounds that; `ApiTransport` bounds a read's many chunks.
+            await asyncio.sleep(0)
         self._sending = False
         if p.buffer:
             if len(p.buffer) <= max_bytes:

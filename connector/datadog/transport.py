@@ -82,6 +82,9 @@ _UNDECODABLE: dict[str, tuple[str, bool]] = {
 }
 
 
+# How many parts of a body are read between two turns of the event loop (`_read_capped`).
+_PARTS_PER_LOOP_TURN = 256
+
 # The statuses whose answer never has a body (1xx never reach the caller: httpcore reads past them).
 _NO_BODY = frozenset({204, 304})
 
@@ -430,8 +433,15 @@ class ApiTransport:
             raise self._too_large(status, method, path)
         try:
             body = CappedBody(headers.get("content-encoding", ""), cap)
+            parts = 0
             async for raw in response.aiter_stream():
                 body.feed(raw)
+                parts += 1
+                if parts % _PARTS_PER_LOOP_TURN == 0:
+                    # The parts of one network read come without a wait: 64 KiB of one-byte chunks are 11,000 of
+                    # them, a quarter of a second of parsing with the loop held (seconds per buffer). A real answer
+                    # comes in a few large parts and never gets here.
+                    await asyncio.sleep(0)
             return body.finish()
         except BodyTooLarge:
             raise self._too_large(status, method, path) from None

@@ -747,3 +747,52 @@ async def test_a_content_length_with_leading_zeros_is_the_size_it_says() -> None
         user = await client.get_user("u1")
     assert user.id == "u1"
     assert len(requests) == 1
+
+
+# -- a peer that keeps the reader busy: the loop still turns -------------------------------------------------------
+
+
+async def test_a_body_in_one_byte_chunks_lets_the_loop_turn_while_it_is_read() -> None:
+    """The parts of a body already received come without a wait: a peer sending its answer in one-byte chunks (6 bytes
+    on the wire each, 11,000 chunks to a 64 KiB read) held the event loop, and with it the health checks, heartbeats
+    and every other request, for seconds. The loop now turns at least every 256 parts (counted, not timed)."""
+    page = b'{"data": [], "meta": {"page": {"total_count": 0, "total_filtered_count": 0}}}' + b" " * 16000
+    chunked = b"".join(b"1\r\n" + page[i : i + 1] + b"\r\n" for i in range(len(page))) + b"0\r\n\r\n"
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked
+    turns = 0
+
+    async def count_turns() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    requests: list[bytes] = []
+    server = await asyncio.start_server(_answering(answer, requests), "127.0.0.1", 0)
+    async with server, _raw_client(server) as client:
+        await client.list_users()  # the connection is made and kept: the next answer is all that is read
+        counter = asyncio.create_task(count_turns())
+        await asyncio.sleep(0)
+        turns = 0
+        page_read = await client.list_users()
+        counter.cancel()
+    assert page_read.items == []
+    assert turns >= len(page) // 256
+
+
+async def test_a_read_of_bytes_already_received_lets_the_loop_turn() -> None:
+    """Bytes already in the connection's buffer were handed out without a wait, read after read: a peer flooding
+    interim (1xx) answers, each one parsed before the next read, held the loop for as long as the buffer lasted."""
+    server = await asyncio.start_server(_answering(b"HTTP/1.1 100 Continue\r\n\r\n" * 1000, []), "127.0.0.1", 0)
+    async with server:
+        stream = await AsyncioBackend().connect_tcp("127.0.0.1", server.sockets[0].getsockname()[1], timeout=10.0)
+        try:
+            await stream.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            received = await stream.read(16)  # waits for the answer; the rest of it stays in the buffer
+            other_ran = asyncio.Event()
+            asyncio.get_running_loop().call_soon(other_ran.set)
+            received += await stream.read(16)  # no wait needed
+            assert other_ran.is_set()
+        finally:
+            await stream.aclose()
+    assert received == (b"HTTP/1.1 100 Continue\r\n\r\n" * 2)[:32]
