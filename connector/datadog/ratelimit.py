@@ -86,7 +86,8 @@ class RateLimitHeaders:
     """The ``X-RateLimit-*`` and ``Retry-After`` headers of one response, sanitised.
 
     The one parser of these headers. Each value is untrusted: a limit below 1, a negative or
-    non-numeric value, or a non-finite one is treated as absent; windows are clamped to a day.
+    non-numeric value, or a non-finite one is treated as absent; windows are clamped to a day, and a period
+    to at least a second.
     """
 
     limit: int | None
