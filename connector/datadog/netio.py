@@ -155,14 +155,16 @@ class _Stream(httpcore.AsyncNetworkStream):
         if not buffer:
             return
         p = self._p
-        if p.closed or p.transport is None or p.transport.is_closing():
-            if not self._sending and not p.buffer:
-                # Not a byte of this request left, and no early answer to read: the peer closed the connection after
-                # the pool's idle check (a keep-alive timeout) or as it was made. httpcore reads on after a WriteError
-                # (for a server's early answer) and finds none: "disconnected", as if the request may have reached
-                # Datadog, so a create was never sent again. Unused, the connection is replaced (`OriginPool`), or,
-                # new, fails as one that could not take the request: never sent either way.
-                raise httpcore.ConnectionNotAvailable()
+        closed = p.closed or p.transport is None or p.transport.is_closing()
+        if not self._sending and (closed or p.buffer):
+            # Not a byte of this request has left, and the connection cannot carry it: the peer closed it, or sent
+            # bytes that cannot be this request's answer, after the pool's idle check (a keep-alive timeout, a stray
+            # answer) or as it was made. Closed, httpcore read on after the WriteError and found nothing:
+            # "disconnected", as if the request may have reached Datadog, so a create was never sent again; bytes
+            # were read as its answer (a stray 201 for a create's). Unused, the connection is replaced (`OriginPool`)
+            # or, new, fails as one that could not take the request: never sent either way.
+            raise httpcore.ConnectionNotAvailable()
+        if closed or p.transport is None:
             raise httpcore.WriteError(str(p.lost) if p.lost else "the connection is closed") from p.lost
         self._sending = True
         p.transport.write(buffer)
