@@ -39,6 +39,9 @@ _Bytes = TypeVar("_Bytes", bytes, memoryview)
 MAX_MAP_ENTRIES: Final = 10_000
 """Entries one map of an answer may hold (a Struct's fields: an action's arguments, a profile). A task holds a handful;
 copying one grows with the square of its entries (10,000: about a millisecond)."""
+MAX_FIELDS: Final = 1_000_000
+"""Fields of any kind the weighing reads (`decode_cost_problem`) before it refuses the answer: its own cost, about a
+second of CPU on a worker thread (16 million small fields nobody decodes were 26 s)."""
 MAX_ITEMS: Final = 250_000
 """Messages and items of repeated strings an answer may hold in all (each decoded, then walked in Python by the
 handler: 10 million resource type ids cost 1.4 s on the event loop before the sync even looked at them): a targeted
@@ -73,6 +76,23 @@ class _Malformed(Exception):
     """Not even the wire framing holds."""
 
 
+class _OverBudget(Exception):
+    """More fields than a walk may read."""
+
+
+class _Budget:
+    """The fields a walk may still read (`_fields`): a walk in Python costs about 1 µs a field, and fields of no
+    interest (unknown ones, scalars) cost as much as the others."""
+
+    def __init__(self, fields: int) -> None:
+        self.left = fields
+
+    def take(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise _OverBudget
+
+
 def read_get_task(raw: bytes) -> Response | PartlyRead | UnreadableTask | None:
     """The answer decoded; else what could be read of it (`salvage`). Blocks for up to seconds on a large answer: a
     caller on an event loop weighs it on a worker thread (`decode_cost_problem`) as the client does."""
@@ -94,11 +114,12 @@ def decode_get_task(raw: bytes) -> Response | str:
 def salvage(raw: bytes, problem: str, *, decode_task: bool = True) -> PartlyRead | UnreadableTask | None:
     """What can be read of an answer that does not decode whole (`problem`: the parser's reason): the answer rebuilt
     from the parts that decode (the task, next_poll), or the task's id when the task itself does not decode (or, with
-    `decode_task` False, must not be: `problem` says why). None when not even that can be read. A walk of the fields
-    in Python, about 1 µs each: seconds of CPU for an answer of millions of small fields (up to the receive limit), so
-    callers on an event loop run it on a worker thread."""
+    `decode_task` False, must not be: `problem` says why). None when not even that can be read, or not within
+    MAX_FIELDS fields. A walk of the fields in Python, about 1 µs each: a second of CPU for an answer of a million
+    small fields, so callers on an event loop run it on a worker thread."""
+    budget = _Budget(MAX_FIELDS)
     try:
-        fields = list(_fields(raw, frozenset({_RESPONSE_TASK, _RESPONSE_NEXT_POLL})))
+        fields = list(_fields(raw, frozenset({_RESPONSE_TASK, _RESPONSE_NEXT_POLL}), budget))
         task_bytes = b"".join(value for number, value in fields if number == _RESPONSE_TASK)
         poll_bytes = b"".join(value for number, value in fields if number == _RESPONSE_NEXT_POLL)
         next_poll = _duration(poll_bytes) if poll_bytes else None
@@ -112,8 +133,8 @@ def salvage(raw: bytes, problem: str, *, decode_task: bool = True) -> PartlyRead
                 problem = problem_of(exc)
             else:
                 return PartlyRead(response, problem)
-        task_fields = list(_fields(task_bytes, frozenset({_TASK_ID, *_TASK_TYPES})))
-    except _Malformed:
+        task_fields = list(_fields(task_bytes, frozenset({_TASK_ID, *_TASK_TYPES}), budget))
+    except (_Malformed, _OverBudget):
         return None
     ids = [value for number, value in task_fields if number == _TASK_ID]
     if not ids:
@@ -136,11 +157,12 @@ def problem_of(error: DecodeError) -> str:
 
 def decode_cost_problem(raw: bytes) -> str | None:
     """What makes the answer too costly to decode (a map over MAX_MAP_ENTRIES, more than MAX_ITEMS messages and items
-    of repeated strings), or None. Every message of the answer is walked at the wire level, at any depth, as the parser
+    of repeated strings, more than MAX_FIELDS fields of any kind), or None. Every message of the answer is walked at the wire level, at any depth, as the parser
     would merge it: a singular message sent twice is one message (its maps add up), each element of a repeated one is
     its own. Framing that does not hold ends the walk of that message only: the parser refuses it there, having decoded
     what came before. About 1 µs a field, so a caller on an event loop runs it on a worker thread."""
     items = 0
+    budget = _Budget(MAX_FIELDS)
     map_entries: dict[tuple[int, int], int] = {}
     merged: dict[tuple[int, int], int] = {}
     stack: list[tuple[memoryview, descriptor.Descriptor, int]] = [(memoryview(raw), Response.DESCRIPTOR, 0)]
@@ -148,7 +170,7 @@ def decode_cost_problem(raw: bytes) -> str | None:
         data, message_type, instance = stack.pop()
         children = _weighed_fields(message_type)
         try:
-            for number, value in _fields(data, frozenset()):
+            for number, value in _fields(data, frozenset(), budget):
                 child = children.get(number)
                 if child is None:
                     continue  # a singular string or bytes, packed scalars, or a field unknown here
@@ -171,6 +193,8 @@ def decode_cost_problem(raw: bytes) -> str | None:
                 stack.append((value, field_type, child_instance))
         except _Malformed:
             continue
+        except _OverBudget:
+            return f"it holds more than {MAX_FIELDS} fields"
     return None
 
 
@@ -199,11 +223,13 @@ def _duration(raw: bytes) -> duration_pb2.Duration | None:
         return None
 
 
-def _fields(data: _Bytes, known: frozenset[int]) -> Iterator[tuple[int, _Bytes]]:
+def _fields(data: _Bytes, known: frozenset[int], budget: _Budget | None = None) -> Iterator[tuple[int, _Bytes]]:
     """(field number, bytes) of each length-delimited field of a message; other wire types are stepped over, but
-    not on a `known` field (all of them length-delimited)."""
+    not on a `known` field (all of them length-delimited). Every field read, of any type, is taken from `budget`."""
     position, end = 0, len(data)
     while position < end:
+        if budget is not None:
+            budget.take()
         key, position = _varint(data, position)
         number, wire_type = key >> 3, key & 7
         start = position

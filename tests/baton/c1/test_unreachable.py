@@ -223,13 +223,13 @@ async def test_an_answer_read_at_the_wire_level_is_read_off_the_event_loop(
     walked_on: list[str] = []
     walk = salvage._fields
 
-    def recording(data: bytes, known: frozenset[int]) -> Iterator[tuple[int, bytes]]:
+    def recording(data: bytes, known: frozenset[int], *budget: salvage._Budget) -> Iterator[tuple[int, bytes]]:
         try:
             asyncio.get_running_loop()
             walked_on.append("the event loop")
         except RuntimeError:
             walked_on.append("a worker thread")
-        return walk(data, known)
+        return walk(data, known, *budget)
 
     monkeypatch.setattr(salvage, "_fields", recording)
     task = grant_task("role", "r", "member", BAD_UTF8_MARK)
