@@ -157,10 +157,11 @@ def problem_of(error: DecodeError) -> str:
 
 def decode_cost_problem(raw: bytes) -> str | None:
     """What makes the answer too costly to decode (a map over MAX_MAP_ENTRIES, more than MAX_ITEMS messages and items
-    of repeated strings, more than MAX_FIELDS fields of any kind), or None. Every message of the answer is walked at the wire level, at any depth, as the parser
-    would merge it: a singular message sent twice is one message (its maps add up), each element of a repeated one is
-    its own. Framing that does not hold ends the walk of that message only: the parser refuses it there, having decoded
-    what came before. About 1 µs a field, so a caller on an event loop runs it on a worker thread."""
+    of repeated strings, more than MAX_FIELDS fields of any kind), or None. Every message of the answer is walked at
+    the wire level, at any depth, as the parser would merge it: a singular message sent twice is one message (its maps
+    add up), each element of a repeated one is its own. Framing that does not hold ends the walk of that message only:
+    the parser refuses it there, having decoded what came before. About 1 µs a field, so a caller on an event loop runs
+    it on a worker thread."""
     items = 0
     budget = _Budget(MAX_FIELDS)
     map_entries: dict[tuple[int, int], int] = {}

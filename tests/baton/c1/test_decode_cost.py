@@ -1,5 +1,5 @@
-"""A GetTask answer whose decode would hold the event loop is refused before it is decoded (connector/baton/c1/salvage.py
-`decode_cost_problem`).
+"""A GetTask answer whose decode would hold the event loop is refused before it is decoded
+(connector/baton/c1/salvage.py `decode_cost_problem`).
 
 The parser (upb, in C) holds the GIL for a whole decode, on a worker thread too, and maps are costly: a task whose
 Struct holds 2.4 million fields (32 MB) took 1.8 s to decode on the event loop at every poll, and the copy a running
