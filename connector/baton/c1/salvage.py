@@ -175,12 +175,13 @@ def decode_cost_problem(raw: bytes) -> str | None:
                 child = children.get(number)
                 if child is None:
                     continue  # a singular string or bytes, packed scalars, or a field unknown here
-                items += 1
+                field_type, is_map, repeated = child
+                # A packed run of numbers holds at most one item a byte; any other occurrence is one item.
+                items += len(value) if repeated and field_type is _PACKED else 1
                 if items > MAX_ITEMS:
                     return f"it holds more than {MAX_ITEMS} messages and list items"
-                field_type, is_map, repeated = child
-                if field_type is None:
-                    continue  # an item of a repeated string or bytes field
+                if not isinstance(field_type, descriptor.Descriptor):
+                    continue  # items of a repeated string, bytes or number field
                 if is_map:
                     count = map_entries[instance, number] = map_entries.get((instance, number), 0) + 1
                     if count > MAX_MAP_ENTRIES:
@@ -199,20 +200,24 @@ def decode_cost_problem(raw: bytes) -> str | None:
     return None
 
 
-_WEIGHED_FIELDS: dict[str, dict[int, tuple[descriptor.Descriptor | None, bool, bool]]] = {}
+_PACKED = "packed"
+"""The type `_weighed_fields` gives a repeated number field: its length-delimited occurrences are packed runs."""
+_Weighed = tuple[descriptor.Descriptor | str | None, bool, bool]
+_WEIGHED_FIELDS: dict[str, dict[int, _Weighed]] = {}
 
 
-def _weighed_fields(message_type: descriptor.Descriptor) -> dict[int, tuple[descriptor.Descriptor | None, bool, bool]]:
-    """The fields of `message_type` whose every occurrence is an item of its own, by number: (their message type,
-    whether a map, whether repeated); a repeated string or bytes field has no message type."""
+def _weighed_fields(message_type: descriptor.Descriptor) -> dict[int, _Weighed]:
+    """The fields of `message_type` that the parser makes items of, by number: (their message type, whether a map,
+    whether repeated); a repeated string or bytes field has None for a type, a repeated number field `_PACKED`."""
     known = _WEIGHED_FIELDS.get(message_type.full_name)
     if known is None:
         known = {}
         for field in message_type.fields:
             if field.message_type is not None:
                 known[field.number] = (field.message_type, field.message_type.GetOptions().map_entry, field.is_repeated)
-            elif field.is_repeated and field.type in (field.TYPE_STRING, field.TYPE_BYTES):
-                known[field.number] = (None, False, True)
+            elif field.is_repeated:
+                strings = field.type in (field.TYPE_STRING, field.TYPE_BYTES)
+                known[field.number] = (None if strings else _PACKED, False, True)
         _WEIGHED_FIELDS[message_type.full_name] = known
     return known
 

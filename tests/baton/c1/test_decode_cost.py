@@ -99,6 +99,16 @@ def test_the_weighing_itself_is_bounded() -> None:
     assert read_get_task(unknown_varints) is None
 
 
+def test_a_packed_run_of_numbers_counts_its_items() -> None:
+    """A resource type's traits are a packed run of numbers: 30 million in one field took 0.33 s to decode."""
+    task = Task(id=new_ksuid())
+    grantable = task.grant.entitlement.grantable_to.add(id="user")
+    grantable.traits.extend([resource_pb2.ResourceType.TRAIT_USER] * (MAX_ITEMS + 1))
+    assert decode_cost_problem(Response(task=task).SerializeToString()) == (
+        f"it holds more than {MAX_ITEMS} messages and list items"
+    )
+
+
 def test_a_map_sent_in_parts_that_the_parser_merges_counts_whole() -> None:
     """A singular field sent twice is merged by the parser, maps and all: two halves make one map of their sum."""
     half = _action_task(MAX_MAP_ENTRIES // 2 + 1)
