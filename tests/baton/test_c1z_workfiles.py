@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import fcntl
 import os
@@ -24,6 +25,7 @@ from connector.baton import builders as b
 from connector.baton.c1z import envelope, rows
 from connector.baton.c1z import store as store_module
 from connector.baton.c1z.errors import C1ZWriteError, DiskFullError, WorkDirError
+from connector.baton.c1z.reader import C1ZReader
 from connector.baton.c1z.store import C1ZStore
 from connector.baton.c1z.workfiles import WorkDir, sweep_stale, sweep_stale_partials
 from connector.baton.errors import InternalError
@@ -395,3 +397,57 @@ def test_a_killed_save_through_a_link_is_swept_where_it_was_written(tmp_path: Pa
     (real / "sync.c1z.dead_k9z.tmp").write_bytes(b"half a c1z")  # an interrupted save of a dead process
     assert [p.name for p in sweep_stale_partials(links / "out.c1z")] == ["sync.c1z.dead_k9z.tmp"]
     assert names(real) == []
+
+
+def _open_spill_files() -> list[str]:
+    """The files SQLite's sorter has spilled to and holds open (it unlinks them at once: only /proc shows them)."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if "etilqs_" in target:  # SQLite's temp file prefix
+                found.append(target)
+    return found
+
+
+# A sort larger than SQLite's page cache (2 MB): it spills, as the grant index build at the end of a large sync does.
+_SPILLING_SORT = (
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000) "
+    "SELECT randomblob(40) AS v FROM n ORDER BY v"
+)
+
+
+def _spill(conn: sqlite3.Connection) -> list[str]:
+    rows_ = conn.execute(_SPILLING_SORT)
+    try:
+        rows_.fetchone()  # the sort is done and its runs are merged from the spill files, still open
+        return _open_spill_files()
+    finally:
+        rows_.close()
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to see unlinked files")
+async def test_sqlites_own_temp_files_go_where_the_working_files_go(tmp_path: Path) -> None:
+    """A sort too large for SQLite's cache (the grant index build of a large sync, a GROUP BY of `inspect`) spills to
+    temp files. They hold the sync's ids and can be as large as an index: they belong in BATON_C1Z_TEMP_DIR with the
+    working file, not in SQLite's own pick ($TMPDIR, /var/tmp), which a read-only root refused and a small one
+    filled, reported as a full working directory."""
+    work = tmp_path / "work"
+    work.mkdir()
+    store = await C1ZStore.create(work)
+    try:
+        spilled = await store._call(lambda: _spill(store._db.conn))
+        await store.start_sync()
+        await store.write("", resource_types=[USER])
+        await store.end_sync("", supports_diff=True)
+        await store.save(tmp_path / "sync.c1z")
+    finally:
+        await store.close()
+    assert spilled, "the sort spilled"
+    assert all(path.startswith(f"{work}/etilqs_") for path in spilled), spilled
+    other = tmp_path / "other"
+    other.mkdir()
+    with C1ZReader(tmp_path / "sync.c1z", other) as reader:
+        spilled = _spill(reader.connection)
+    assert spilled
+    assert all(path.startswith(f"{other}/etilqs_") for path in spilled), spilled
