@@ -15,6 +15,7 @@ import sys
 import tempfile
 import textwrap
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +23,15 @@ import pytest
 import zstandard
 
 from connector.baton import builders as b
-from connector.baton.c1z import envelope, rows
+from connector.baton.c1z import envelope, rows, workfiles
 from connector.baton.c1z import store as store_module
-from connector.baton.c1z.errors import C1ZWriteError, DiskFullError, WorkDirError
+from connector.baton.c1z.errors import C1ZBusyError, C1ZWriteError, DiskFullError, WorkDirError
 from connector.baton.c1z.reader import C1ZReader
 from connector.baton.c1z.store import C1ZStore
 from connector.baton.c1z.workfiles import WorkDir, sweep_stale, sweep_stale_partials
 from connector.baton.errors import InternalError
 from connector.baton.sync.to_file import sync_to_file
-from tests.baton.fake_connector import Faults, Org, syncers
+from tests.baton.fake_connector import Faults, InjectedFailure, Org, syncers
 from tests.baton.test_sync_engine import options
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -451,3 +452,85 @@ async def test_sqlites_own_temp_files_go_where_the_working_files_go(tmp_path: Pa
         spilled = _spill(reader.connection)
     assert spilled
     assert all(path.startswith(f"{other}/etilqs_") for path in spilled), spilled
+
+
+@dataclass
+class _Held(Faults):
+    """A sync that stops at its `hold_at`th connector call until `go` is set, then fails if `fail` is set."""
+
+    hold_at: int = 2
+    fail: bool = False
+    reached: asyncio.Event = field(default_factory=asyncio.Event)
+    go: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def enter(self) -> None:
+        await super().enter()
+        if self.calls == self.hold_at:
+            self.reached.set()
+            await self.go.wait()
+            if self.fail:
+                raise InjectedFailure("the held sync fails")
+
+
+def _runs(path: Path, tmp_dir: Path) -> list[tuple[str, bool]]:
+    with C1ZReader(path, tmp_dir) as reader:
+        return [(run.sync_id, run.finished) for run in reader.sync_runs()]
+
+
+async def test_a_second_sync_into_the_same_file_is_refused_while_the_first_runs(tmp_path: Path) -> None:
+    """A cron job's one-shot run overlapping the last, or a one-shot run beside the service's periodic sync: each
+    saved the file it had opened plus its own sync, so the later save replaced the other's. Here the first run, which
+    opened the file before the second finished, fails and saves its unfinished sync over the second's finished one.
+    The second is refused instead, naming the file, and the finished sync that was there stays."""
+    out = tmp_path / "sync.c1z"
+    before = await sync_to_file(syncers(Org(), Faults()), out, options(), tmp_dir=tmp_path)
+    held = _Held(fail=True)
+    first = asyncio.create_task(sync_to_file(syncers(Org(), held), out, options(), tmp_dir=tmp_path))
+    await held.reached.wait()
+    try:
+        with pytest.raises(C1ZBusyError, match=f"another sync is writing {out}"):
+            await sync_to_file(syncers(Org(), Faults()), out, options(), tmp_dir=tmp_path)
+    finally:
+        held.go.set()
+    with pytest.raises(InjectedFailure):
+        await first
+    runs = _runs(out, tmp_path)
+    assert runs[0] == (before.sync_id, True), "the finished sync is kept beside the unfinished one"
+    assert len(runs) == 2
+    assert not runs[1][1]
+    assert names(tmp_path) == ["sync.c1z"], "the lock goes with the sync"
+    done = await sync_to_file(syncers(Org(), Faults()), out, options(), tmp_dir=tmp_path)
+    assert _runs(out, tmp_path) == [(done.sync_id, True)]
+
+
+async def test_a_lock_file_a_killed_sync_left_is_taken_and_removed(tmp_path: Path) -> None:
+    """The kernel drops a dead holder's lock; its file stays, and the next sync takes it like any other."""
+    out = tmp_path / "sync.c1z"
+    (tmp_path / ".sync.c1z.lock").write_bytes(b"")
+    done = await sync_to_file(syncers(Org(), Faults()), out, options(), tmp_dir=tmp_path)
+    assert _runs(out, tmp_path) == [(done.sync_id, True)]
+    assert names(tmp_path) == ["sync.c1z"]
+
+
+async def test_a_sync_cancelled_while_taking_the_lock_leaves_it_free(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A drain that cancels the service's periodic sync as it starts: the lock it was taking is dropped once taken,
+    or the next periodic sync into the file would find it held by this very process for good."""
+    out = tmp_path / "sync.c1z"
+    released = threading.Event()
+    release = workfiles.OutputLock.release
+
+    def releasing(lock: workfiles.OutputLock) -> None:
+        release(lock)
+        released.set()
+
+    monkeypatch.setattr(workfiles.OutputLock, "release", releasing)
+    starting = asyncio.create_task(sync_to_file(syncers(Org(), Faults()), out, options(), tmp_dir=tmp_path))
+    await asyncio.sleep(0)  # the task starts taking the lock on a worker thread
+    starting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await starting
+    assert await asyncio.to_thread(released.wait, 20), "the lock taken as the sync was cancelled is released"
+    done = await sync_to_file(syncers(Org(), Faults()), out, options(), tmp_dir=tmp_path)
+    assert _runs(out, tmp_path) == [(done.sync_id, True)]

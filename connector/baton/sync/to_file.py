@@ -37,6 +37,34 @@ async def sync_to_file(
     (`C1ZFormatError`) rather than overwritten; a damaged one (`DamagedC1ZError`, found on opening it or in the
     rows a resumed sync reads back) is not resumed: a new sync starts in a new file.
     """
+    # One sync at a time into a file, from its opening to its save (`workfiles.OutputLock`).
+    taking = asyncio.ensure_future(asyncio.to_thread(workfiles.OutputLock.take, c1z_path))
+    try:
+        lock = await asyncio.shield(taking)
+    except asyncio.CancelledError:
+        # Cancelled while the thread takes it: released once taken, or this process's next sync into the file (the
+        # service's next periodic one) would find it held for good.
+        taking.add_done_callback(_release_taken)
+        raise
+    try:
+        return await _sync_locked(syncers, c1z_path, options, tmp_dir, observer, save_on_error)
+    finally:
+        await asyncio.shield(asyncio.to_thread(lock.release))
+
+
+def _release_taken(taking: asyncio.Future[workfiles.OutputLock]) -> None:
+    if not taking.cancelled() and taking.exception() is None:
+        taking.result().release()
+
+
+async def _sync_locked(
+    syncers: Sequence[ResourceSyncer],
+    c1z_path: Path,
+    options: SyncOptions | None,
+    tmp_dir: Path | None,
+    observer: SyncObserver | None,
+    save_on_error: bool,
+) -> SyncResult:
     # Imported here: the SQLite layer loads when a sync runs, not with the idle daemon (docs/benchmarks.md).
     from connector.baton.c1z.store import C1ZStore
 
