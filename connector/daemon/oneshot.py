@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import fcntl
 import os
 import signal
@@ -257,7 +258,7 @@ def _try_saving_beside(path: Path, where: str) -> None:
     try:
         fd, name = tempfile.mkstemp(prefix=f"{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise SettingsError(f"{where}: the directory {path.parent} is not writable ({exc.strerror})") from None
+        raise SettingsError(f"{where}: {_why_not_beside(path, exc)}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:
@@ -266,6 +267,20 @@ def _try_saving_beside(path: Path, where: str) -> None:
         os.close(fd)
         with contextlib.suppress(OSError):
             os.unlink(name)
+
+
+def _why_not_beside(path: Path, exc: OSError) -> str:
+    """Why the save's temp file cannot be made beside `path`: "not writable" only where the directory is to blame. A
+    legal name of 243 bytes or more (the temp name adds 13, past the usual 255-byte limit) was "the directory . is not
+    writable (File name too long)", and a full disk "not writable (No space left on device)"."""
+    if exc.errno == errno.ENAMETOOLONG:
+        return (
+            f"the name is too long: the save writes {path.name}.XXXXXXXX.tmp beside it, which this file system "
+            f"refuses ({exc.strerror}); use a shorter name"
+        )
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"no space left in {path.parent} ({exc.strerror})"
+    return f"the directory {path.parent} is not writable ({exc.strerror})"
 
 
 async def run_one_shot(settings: Settings) -> int:

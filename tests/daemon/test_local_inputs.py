@@ -316,3 +316,20 @@ def test_sync_settings_given_with_a_one_shot_action_are_warned_about() -> None:
     ]
     assert idle_settings(load(action)) == []
     assert idle_settings(load(["--file", "audit.c1z"])) == [], "a sync reads them"
+
+
+def test_a_file_name_too_long_for_the_saves_temp_file_is_named_as_such_not_an_unwritable_directory(
+    tmp_path: Path,
+) -> None:
+    """A legal name of 243 to 255 bytes: the save's `<name>.XXXXXXXX.tmp` is past the file system's limit. The
+    directory is writable, and was called unwritable."""
+    from connector.daemon.oneshot import check_output_file
+    from connector.daemon.settings import SettingsError
+
+    out = tmp_path / ("a" * 246 + ".c1z")
+    with pytest.raises(SettingsError) as refused:
+        check_output_file(out, None)
+    problem = str(refused.value)
+    assert "not writable" not in problem
+    assert f"the name is too long: the save writes {out.name}.XXXXXXXX.tmp beside it" in problem
+    assert list(tmp_path.iterdir()) == []
