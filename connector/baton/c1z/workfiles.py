@@ -109,7 +109,8 @@ class OutputLock:
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)  # as the save makes it
                 doing = f"cannot make its lock file {path}: "
-                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+                # Read-only: flock needs no write access, and a lock file left read-only still serves.
+                fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
             except OSError as exc:
                 if is_disk_full(exc):
                     raise disk_full(target.parent, f"saving {target}", exc) from exc
