@@ -70,6 +70,7 @@ async def _sync_locked(
 
     await sweep_stale(tmp_dir, c1z_path)
     store = await C1ZStore.open(c1z_path, tmp_dir)
+    keeps_finished = False
     try:
         return await _sync_into(store, syncers, c1z_path, options, observer, save_on_error)
     except DamagedC1ZError as exc:
@@ -78,13 +79,30 @@ async def _sync_locked(
         # The file's rows, read back as the sync goes (a resumed sync's stored resources), do not decode: as when
         # the damage is found on opening, start over in a new file. Saving it again would fail every later run.
         log.warning("existing c1z is damaged; starting a new sync instead of resuming", error=str(exc))
+        # The damage was in the run being resumed; a finished sync beside it is still what the file is good for (what
+        # Go readers and `inspect` show). The new file holds none until the new sync finishes: if it fails, its
+        # unfinished run is not saved over that one (it was, and the finished sync was gone).
+        keeps_finished = save_on_error and await _holds_a_finished_sync(store)
     finally:
         await store.close()
     store = await C1ZStore.create(tmp_dir)
     try:
-        return await _sync_into(store, syncers, c1z_path, options, observer, save_on_error)
+        return await _sync_into(store, syncers, c1z_path, options, observer, save_on_error and not keeps_finished)
+    except Exception:
+        if keeps_finished:
+            log.warning(
+                "the new sync failed; its unfinished run is not saved over the file's finished sync", file=str(c1z_path)
+            )
+        raise
     finally:
         await store.close()
+
+
+async def _holds_a_finished_sync(store: C1ZStore) -> bool:
+    try:
+        return any(run.finished for run in await store.sync_runs())
+    except Exception:  # the runs cannot be read either: nothing there worth keeping over a resumable run
+        return False
 
 
 async def _sync_into(
