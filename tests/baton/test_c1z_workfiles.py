@@ -488,7 +488,7 @@ async def test_a_second_sync_into_the_same_file_is_refused_while_the_first_runs(
     first = asyncio.create_task(sync_to_file(syncers(Org(), held), out, options(), tmp_dir=tmp_path))
     await held.reached.wait()
     try:
-        with pytest.raises(C1ZBusyError, match=f"another sync is writing {out}"):
+        with pytest.raises(C1ZBusyError, match=f"another sync is writing {out}"):  # pytest resolves tmp_path
             await sync_to_file(syncers(Org(), Faults()), out, options(), tmp_dir=tmp_path)
     finally:
         held.go.set()
