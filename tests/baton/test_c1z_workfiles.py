@@ -512,6 +512,19 @@ async def test_a_lock_file_a_killed_sync_left_is_taken_and_removed(tmp_path: Pat
     assert names(tmp_path) == ["sync.c1z"]
 
 
+async def test_a_lock_file_that_is_not_a_regular_file_is_named_never_waited_on(tmp_path: Path) -> None:
+    """A FIFO under the lock's name: opened for reading, it waited for a writer for good."""
+    out, fifo = tmp_path / "sync.c1z", tmp_path / ".sync.c1z.lock"
+    os.mkfifo(fifo)
+    try:
+        with pytest.raises(C1ZWriteError, match=r"its lock file .*\.sync\.c1z\.lock is not a regular file"):
+            await asyncio.wait_for(sync_to_file(syncers(Org(), Faults()), out, options(), tmp_dir=tmp_path), 20)
+    finally:
+        with contextlib.suppress(OSError):  # a reader waiting on it is let go (no reader: ENXIO)
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    assert names(tmp_path) == [".sync.c1z.lock"]
+
+
 async def test_a_sync_cancelled_while_taking_the_lock_leaves_it_free(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

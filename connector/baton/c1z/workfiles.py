@@ -109,12 +109,16 @@ class OutputLock:
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)  # as the save makes it
                 doing = f"cannot make its lock file {path}: "
-                # Read-only: flock needs no write access, and a lock file left read-only still serves.
-                fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+                # Read-only: flock needs no write access, and a lock file left read-only still serves. O_NONBLOCK: a
+                # FIFO under the name must not hang the sync waiting for a writer (it is refused below).
+                fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o600)
             except OSError as exc:
                 if is_disk_full(exc):
                     raise disk_full(target.parent, f"saving {target}", exc) from exc
                 raise C1ZWriteError(f"cannot write {target}: {doing}{exc.strerror or type(exc).__name__}") from None
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise C1ZWriteError(f"cannot write {target}: its lock file {path} is not a regular file")
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 opened = os.fstat(fd)
