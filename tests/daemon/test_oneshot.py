@@ -337,6 +337,29 @@ async def test_a_signal_while_the_finished_sync_is_saved_says_the_file_holds_the
     )
 
 
+async def test_the_line_a_signal_ends_with_shows_the_files_name_inert(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every other closing line escapes what it quotes (`main.fail`); this one wrote `--file` as given, so a name
+    holding an escape sequence acted on the operator's terminal as the run ended."""
+    out = tmp_path / "sync\x1b]0;owned\x07\x1b[2J.c1z"
+
+    async def saving(settings: Settings, syncing: asyncio.Event, progress: Progress) -> int:
+        syncing.set()
+        progress.sync_finished()
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.Event().wait()
+        return 0
+
+    monkeypatch.setattr(oneshot, "_sync", saving)
+    settings = Settings(api_key="k", app_key="a", file=out)  # type: ignore[arg-type]
+    assert await oneshot.run_one_shot(settings) == 143
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert "\x1b" not in last
+    assert "\x07" not in last
+    assert last.endswith("the finished sync was saved to " + str(out).replace("\x1b", "\\x1b").replace("\x07", "\\x07"))
+
+
 def test_a_sync_with_standard_error_closed_still_writes_its_file(fake: FakeDatadog, tmp_path: Path) -> None:
     """`baton-datadog ... 2>&-` (a cron line or a supervisor that closes stderr): the sync died on
     "unexpected error: AttributeError: 'NoneType' object has no attribute 'isatty'", printed on stdout, and wrote
