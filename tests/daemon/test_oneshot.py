@@ -16,7 +16,7 @@ import pytest
 
 from connector.baton.c1z.reader import C1ZReader
 from connector.daemon import oneshot
-from connector.daemon.progress import Progress
+from connector.daemon.progress import Progress, summary_table
 from connector.daemon.settings import Settings
 from tests.e2e.harness import wait_for
 from tests.fakes.datadog import FakeDatadog, generate_org
@@ -453,3 +453,15 @@ def test_a_signal_during_a_one_shot_grant_says_whether_datadog_may_have_changed(
     assert "nothing was written" not in stderr
     assert "Traceback" not in stderr
     assert API_CANARY not in stdout + stderr
+
+
+def test_the_closing_table_shows_a_resumed_files_type_ids_inert() -> None:
+    """A resumed sync counts the rows it read back from the file, and a crafted c1z's row may name any type: an escape
+    sequence there was printed raw in the table on stdout (and acted on the terminal)."""
+    hostile = "\x1b]0;owned\x07\x1b[2J"
+    stats = {"resources_by_resource_type": {hostile: 1, "user": 2}, "resources": 3}
+    table = summary_table(stats, requests=1, rate_limit_waits=0, waited=0.0, seconds=1.0)
+    assert "\x1b" not in table
+    assert "\x07" not in table
+    assert "\\x1b]0;owned\\x07\\x1b[2J  " in table
+    assert any(line.split() == ["user", "2", "0", "0"] for line in table.splitlines())
