@@ -222,6 +222,45 @@ def test_a_security_context_may_still_be_tightened_or_left_to_the_platform() -> 
     assert checks.security_problems(docs) == []
 
 
+def effective_security(docs: list[Manifest], key: str) -> dict[str, Any]:
+    """{pod: the value each of its containers runs with}: the container's security setting, else the pod's."""
+    found: dict[str, Any] = {}
+    for label, spec in checks.pod_specs(docs):
+        pod_ctx = spec.get("securityContext") or {}
+        for container in checks.containers(spec):
+            ctx = container.get("securityContext") or {}
+            found[f"{label}/{container['name']}"] = ctx.get(key, pod_ctx.get(key))
+    return found
+
+
+def test_a_pod_security_setting_given_in_values_is_the_one_the_containers_run_with() -> None:
+    """The chart set runAsUser and runAsGroup in both security contexts, and Kubernetes takes the container's: a
+    `podSecurityContext.runAsUser` of a platform's UID range (OpenShift, a PSP-era admission policy) rendered a pod
+    that still ran as 65532, without a word. Each field now has one owner in the defaults, so what is given wins."""
+    values = {"podSecurityContext": {"runAsUser": 1000680000, "runAsGroup": 1000680000}}
+    docs = valid(render_docs(values))
+    assert set(effective_security(docs, "runAsUser").values()) == {1000680000}
+    assert set(effective_security(docs, "runAsGroup").values()) == {1000680000}
+    assert set(effective_security(render_docs({}), "runAsUser").values()) == {checks.NONROOT_UID}
+
+
+LOCALHOST_SECCOMP = {"type": "Localhost", "localhostProfile": "profiles/baton.json"}
+
+
+@pytest.mark.parametrize(
+    ("values", "key"),
+    [
+        # The container's RuntimeDefault (required there) would hide the pod's profile.
+        ({"podSecurityContext": {"seccompProfile": LOCALHOST_SECCOMP}}, "seccompProfile"),
+        ({"podSecurityContext": {"runAsUser": 1001}, "securityContext": {"runAsUser": 1002}}, "runAsUser"),
+        ({"securityContext": {"runAsGroup": 1001}}, "runAsGroup"),  # the pod's default 65532 would be ignored
+    ],
+)
+def test_a_security_field_set_in_both_contexts_to_different_values_is_refused(values: dict[str, Any], key: str) -> None:
+    with pytest.raises(Exception, match=f"podSecurityContext.{key} is .* but securityContext.{key} is"):
+        chart_tools.render(values)
+
+
 def test_a_ca_bundle_and_a_scratch_dir_keep_the_pod_restricted() -> None:
     values = {
         "config": {"caBundle": "/etc/baton/ca/ca.pem"},

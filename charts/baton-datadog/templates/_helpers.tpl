@@ -187,6 +187,16 @@ extraEnv), the API server only warns, and a later apply's merge by name may drop
 {{- $_ := set $chartSets $env (printf "secret.%s" $key) }}
 {{- end }}
 {{- end }}
+{{- /* Kubernetes takes a container's security field over the pod's: a field set in both, to different values,
+left the pod's silently ignored (a platform's UID given as podSecurityContext.runAsUser, and the pod still ran as
+the container's 65532). */}}
+{{- $containerSecurity := include "baton-datadog.containerSecurityContext" . | fromYaml }}
+{{- range $key, $podValue := .Values.podSecurityContext | default dict }}
+{{- $containerValue := get $containerSecurity $key }}
+{{- if and (not (kindIs "invalid" $podValue)) (hasKey $containerSecurity $key) (ne (toJson $podValue) (toJson $containerValue)) }}
+{{- fail (printf "podSecurityContext.%s is %s but securityContext.%s is %s: Kubernetes runs the container with the latter and ignores the former; set %s in one of them (the identity in podSecurityContext, the seccomp profile in securityContext), or the same in both" $key (toJson $podValue) $key (toJson $containerValue) $key) }}
+{{- end }}
+{{- end }}
 {{- if and (not .Values.serviceAccount.create) .Values.serviceAccount.annotations }}
 {{- fail "serviceAccount.annotations are set but serviceAccount.create is false: the chart renders no ServiceAccount to annotate" }}
 {{- end }}
@@ -292,6 +302,18 @@ BatonDatadogDown's absent(up{...}) then pages for good and every other alert see
 {{- end }}
 {{- $_ := set $seen $key true }}
 {{- end }}
+{{- end }}
+
+{{/* The connector container's securityContext, without the fields set to null in values (a platform that assigns
+the UID, e.g. OpenShift, nulls runAsUser). */}}
+{{- define "baton-datadog.containerSecurityContext" -}}
+{{- $ctx := dict }}
+{{- range $key, $value := .Values.securityContext }}
+{{- if not (kindIs "invalid" $value) }}
+{{- $_ := set $ctx $key $value }}
+{{- end }}
+{{- end }}
+{{- toYaml $ctx }}
 {{- end }}
 
 {{/* The port the connector's health server listens on: config.healthCheckPort, or the connector default when null. */}}
