@@ -261,6 +261,38 @@ def test_a_security_field_set_in_both_contexts_to_different_values_is_refused(va
         chart_tools.render(values)
 
 
+@pytest.mark.parametrize(
+    ("values", "where"),
+    [
+        ({"resources": {"requests": {"memory": "2Gi"}}}, "resources.requests.memory .2Gi. is above resources.limits"),
+        ({"resources": {"requests": {"cpu": 2}, "limits": {"cpu": "1500m"}}}, "resources.requests.cpu"),
+        ({"resources": {"requests": {"ephemeral-storage": "1G"}, "limits": {"ephemeral-storage": "1e3"}}}, "/resources"),
+        ({"resources": {"requests": {"ephemeral-storage": "2Gi"}, "limits": {"ephemeral-storage": "2G"}}}, "ephemeral"),
+        ({"tests": {"resources": {"requests": {"memory": "128Mi"}}}}, "tests.resources.requests.memory"),
+        ({"resources": {"requests": {"memory": 3000000000}}}, "resources.requests.memory"),  # a float to Helm: 3e+09
+    ],
+)
+def test_a_request_above_its_limit_is_refused_by_the_render(values: dict[str, Any], where: str) -> None:
+    """The API server refuses a container whose request is above its limit: raising only `requests.memory` past the
+    default 1Gi limit rendered fine and failed at install (or only the `helm test` pod, at `helm test`)."""
+    with pytest.raises(Exception, match=where):
+        chart_tools.render(values)
+
+
+@pytest.mark.parametrize(
+    "resources",
+    [
+        {"requests": {"memory": "1Gi"}},  # equal to the limit
+        {"requests": {"memory": "1536Mi"}, "limits": {"memory": "1.5Gi"}},
+        {"requests": {"cpu": "0.5"}, "limits": {"cpu": "500m"}},
+        {"requests": {"memory": "1000M"}, "limits": {"memory": "1Gi"}},  # 1e9 < 2^30
+        {"requests": {"memory": 268435456, "cpu": 1}, "limits": {"memory": "256Mi", "cpu": 1}},
+    ],
+)
+def test_a_request_up_to_its_limit_renders(resources: dict[str, Any]) -> None:
+    valid(render_docs({"resources": resources}))
+
+
 def test_a_ca_bundle_and_a_scratch_dir_keep_the_pod_restricted() -> None:
     values = {
         "config": {"caBundle": "/etc/baton/ca/ca.pem"},

@@ -197,6 +197,19 @@ the container's 65532). */}}
 {{- fail (printf "podSecurityContext.%s is %s but securityContext.%s is %s: Kubernetes runs the container with the latter and ignores the former; set %s in one of them (the identity in podSecurityContext, the seccomp profile in securityContext), or the same in both" $key (toJson $podValue) $key (toJson $containerValue) $key) }}
 {{- end }}
 {{- end }}
+{{- /* The API server refuses a container whose request is above its limit: raising only requests.memory past the
+default limit rendered fine and failed at install (the test pod's, at `helm test`). */}}
+{{- range $where, $resources := dict "resources" .Values.resources "tests.resources" .Values.tests.resources }}
+{{- $limits := ($resources | default dict).limits | default dict }}
+{{- range $name, $request := ($resources | default dict).requests | default dict }}
+{{- $limit := index $limits $name }}
+{{- if and (hasKey $limits $name) (not (kindIs "invalid" $request)) (not (kindIs "invalid" $limit)) }}
+{{- if gt (include "baton-datadog.quantity" $request | float64) (include "baton-datadog.quantity" $limit | float64) }}
+{{- fail (printf "%s.requests.%s (%v) is above %s.limits.%s (%v), which the API server refuses: raise the limit too" $where $name $request $where $name $limit) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- if and (not .Values.serviceAccount.create) .Values.serviceAccount.annotations }}
 {{- fail "serviceAccount.annotations are set but serviceAccount.create is false: the chart renders no ServiceAccount to annotate" }}
 {{- end }}
@@ -339,6 +352,21 @@ the UID, e.g. OpenShift, nulls runAsUser). */}}
 {{- if hasKey $chart $key }}
 {{- fail (printf "%s sets %s, which %s already sets: leave it out (of two, one is silently lost)" $name $key (index $ 3)) }}
 {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* A Kubernetes quantity (the schema's `^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$`, or a number) as a
+plain number, for comparing two of them. */}}
+{{- define "baton-datadog.quantity" -}}
+{{- if not (kindIs "string" .) }}
+{{- /* A number (Helm reads 3000000000 as the float 3e+09): the text form would parse as 3 with a suffix "e+09". */}}
+{{- float64 . }}
+{{- else }}
+{{- $text := . }}
+{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" $text }}
+{{- $suffix := trimPrefix $number $text }}
+{{- $scale := dict "" 1.0 "m" 0.001 "k" 1e3 "M" 1e6 "G" 1e9 "T" 1e12 "P" 1e15 "E" 1e18 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "Pi" 1125899906842624.0 "Ei" 1152921504606846976.0 }}
+{{- mulf (float64 $number) (get $scale $suffix) }}
 {{- end }}
 {{- end }}
 
