@@ -339,6 +339,21 @@ def test_a_ca_bundle_and_a_scratch_dir_keep_the_pod_restricted() -> None:
             r"extraVolumeMounts\[0\] mounts on /tmp, where the chart",
         ),
         ({"extraVolumeMounts": [{"name": "ca", "mountPath": "/etc/ca"}]}, r'extraVolumeMounts\[0\] mounts volume "ca"'),
+        # The same directory spelt otherwise: the API server compares the text, the runtime mounts both on /tmp.
+        *(
+            (
+                {"extraVolumes": [{"name": "a", "emptyDir": {}}], "extraVolumeMounts": [{"name": "a", "mountPath": p}]},
+                r"extraVolumeMounts\[0\] mounts on /tmp, where the chart",
+            )
+            for p in ("/tmp//", "/tmp/.", "//tmp", "/var/../tmp")
+        ),
+        (
+            {
+                "extraVolumes": [{"name": "a", "emptyDir": {}}, {"name": "b", "emptyDir": {}}],
+                "extraVolumeMounts": [{"name": "a", "mountPath": "/etc/ca"}, {"name": "b", "mountPath": "/etc//ca/"}],
+            },
+            r"extraVolumeMounts\[1\] mounts on /etc/ca, where extraVolumeMounts\[0\]",
+        ),
     ],
 )
 def test_volumes_that_clash_with_the_chart_or_break_restricted_are_refused(

@@ -233,7 +233,9 @@ the API server only at install, and a hostPath volume breaks Pod Security Standa
 {{- end }}
 {{- $mounts := dict "/tmp" "the chart (the /tmp emptyDir)" }}
 {{- range $i, $mount := .Values.extraVolumeMounts }}
-{{- $path := trimSuffix "/" (toString $mount.mountPath) | default "/" }}
+{{- /* Compared cleaned: the API server compares the text, so /tmp// passed as another path than /tmp, and the
+runtime mounted both on /tmp. */}}
+{{- $path := clean (toString $mount.mountPath) }}
 {{- if hasKey $mounts $path }}
 {{- fail (printf "extraVolumeMounts[%d] mounts on %s, where %s already mounts" $i $path (get $mounts $path)) }}
 {{- end }}
