@@ -96,6 +96,49 @@ def test_a_percentage_disruption_budget_stays_a_string() -> None:
     assert one(docs, "PodDisruptionBudget")["spec"]["maxUnavailable"] == "50%"
 
 
+# ---- sections left empty ---------------------------------------------------------------------------------------
+
+# Every section the templates read a field of. `networkPolicy:` with its lines commented out is null, and Helm drops
+# a null section with its defaults: the render died in Go's "nil pointer evaluating interface {}.enabled".
+SECTIONS = (
+    "image",
+    "secret",
+    "config",
+    "tmpVolume",
+    "serviceAccount",
+    "startupProbe",
+    "livenessProbe",
+    "readinessProbe",
+    "service",
+    "metricsAnnotations",
+    "serviceMonitor",
+    "prometheusRule",
+    "dashboard",
+    "podDisruptionBudget",
+    "networkPolicy",
+    "tests",
+)
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_a_section_left_empty_is_named(section: str) -> None:
+    with pytest.raises(Exception, match=f"missing property '{section}'"):
+        chart_tools.render({section: None}, api_versions=[MONITORING_API])
+
+
+def test_every_section_a_template_reads_is_required() -> None:
+    values = yaml.safe_load((chart_tools.CHART / "values.yaml").read_text())
+    read = {key for key, value in values.items() if isinstance(value, dict)} - {
+        "commonLabels",  # maps read whole, where null is empty
+        "podAnnotations",
+        "podLabels",
+        "nodeSelector",
+        "affinity",
+        "resources",
+    }
+    assert read - {"podSecurityContext", "securityContext", "updateStrategy"} == set(SECTIONS)
+
+
 # ---- credentials -----------------------------------------------------------------------------------------------
 
 CREDENTIAL_ENV = {"clientId": "BATON_CLIENT_ID", "clientSecret": "BATON_CLIENT_SECRET", "apiKey": "BATON_API_KEY"}
