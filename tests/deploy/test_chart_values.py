@@ -406,6 +406,62 @@ def test_volumes_that_clash_with_the_chart_or_break_restricted_are_refused(
         chart_tools.render(values)
 
 
+# The lists given whole to the pod spec: the schema took any object in them, so a value the API server refuses
+# rendered and failed only at install (each comment: the API server's rule).
+CA = {"name": "ca", "configMap": {"name": "corporate-ca"}}
+
+
+@pytest.mark.parametrize(
+    ("values", "where"),
+    [
+        # A volume name is a DNS-1123 label.
+        ({"extraVolumes": [{"name": "CA_Bundle", "emptyDir": {}}]}, "/extraVolumes/0/name"),
+        # A mount needs its volume's name and a path.
+        ({"extraVolumes": [CA], "extraVolumeMounts": [{"name": "ca"}]}, "/extraVolumeMounts/0"),
+        ({"extraVolumes": [CA], "extraVolumeMounts": [{"name": "ca", "mountPath": ""}]}, "/extraVolumeMounts/0"),
+        # An envFrom source is one Secret or ConfigMap, named by a DNS-1123 subdomain; its prefix is a variable name.
+        ({"extraEnvFrom": [{"secretRef": {"name": "Baton_Secrets"}}]}, "/extraEnvFrom/0/secretRef/name"),
+        ({"extraEnvFrom": [{"configMapRef": {}}]}, "/extraEnvFrom/0/configMapRef"),
+        ({"extraEnvFrom": [{"prefix": "DD_"}]}, "/extraEnvFrom/0"),
+        (
+            {"extraEnvFrom": [{"secretRef": {"name": "a"}, "configMapRef": {"name": "b"}}]},
+            "/extraEnvFrom/0",
+        ),
+        ({"extraEnvFrom": [{"prefix": "1=x", "configMapRef": {"name": "a"}}]}, "/extraEnvFrom/0/prefix"),
+        # An environment variable's name: printable ASCII without '=' (the rule since 1.32; older ones are stricter).
+        ({"extraEnv": [{"name": "HTTPS_PROXY=http://proxy:3128"}]}, "/extraEnv/0/name"),
+        ({"extraEnv": [{"name": "PROXY\n", "value": "x"}]}, "/extraEnv/0/name"),
+        # Tolerations: Exists or Equal; NoSchedule, PreferNoSchedule or NoExecute.
+        ({"tolerations": [{"key": "dedicated", "operator": "In", "value": "security"}]}, "/tolerations/0/operator"),
+        ({"tolerations": [{"key": "dedicated", "effect": "NoExec"}]}, "/tolerations/0/effect"),
+    ],
+)
+def test_extra_lists_the_api_server_would_refuse_fail_the_render(values: dict[str, Any], where: str) -> None:
+    with pytest.raises(Exception, match=where):
+        chart_tools.render(values)
+
+
+def test_extra_lists_the_api_server_takes_still_render() -> None:
+    values = {
+        "extraVolumes": [CA, {"name": "scratch-2", "emptyDir": {}}],
+        "extraVolumeMounts": [{"name": "ca", "mountPath": "/etc/ca", "readOnly": True}],
+        "extraEnvFrom": [
+            {"secretRef": {"name": "baton-datadog.secrets", "optional": True}},
+            {"prefix": "PROXY_", "configMapRef": {"name": "proxy"}},
+        ],
+        "extraEnv": [
+            {"name": "https_proxy", "value": "http://proxy.example:3128"},
+            {"name": "my.setting-1", "valueFrom": {"configMapKeyRef": {"name": "proxy", "key": "x"}}},
+        ],
+        "tolerations": [
+            {"key": "dedicated", "operator": "Equal", "value": "security", "effect": "NoSchedule"},
+            {"operator": "Exists"},
+            {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 60},
+        ],
+    }
+    valid(render_docs(values))
+
+
 # ---- labels and annotations ------------------------------------------------------------------------------------
 
 
