@@ -434,6 +434,16 @@ CA = {"name": "ca", "configMap": {"name": "corporate-ca"}}
         # Tolerations: Exists or Equal; NoSchedule, PreferNoSchedule or NoExecute.
         ({"tolerations": [{"key": "dedicated", "operator": "In", "value": "security"}]}, "/tolerations/0/operator"),
         ({"tolerations": [{"key": "dedicated", "effect": "NoExec"}]}, "/tolerations/0/effect"),
+        # A spread constraint needs maxSkew >= 1, a topologyKey and DoNotSchedule or ScheduleAnyway.
+        (
+            {"topologySpreadConstraints": [{"maxSkew": 0, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule"}]},
+            "/topologySpreadConstraints/0/maxSkew",
+        ),
+        (
+            {"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "Schedule"}]},
+            "/topologySpreadConstraints/0/whenUnsatisfiable",
+        ),
+        ({"topologySpreadConstraints": [{"maxSkew": 1, "whenUnsatisfiable": "DoNotSchedule"}]}, "topologyKey"),
     ],
 )
 def test_extra_lists_the_api_server_would_refuse_fail_the_render(values: dict[str, Any], where: str) -> None:
