@@ -69,6 +69,8 @@ def test_large_numbers_render_as_integers(clean_baton_env: pytest.MonkeyPatch) -
         },
     }
     docs = valid(render_docs(values, api_versions=[MONITORING_API]))
+    notes = next(v for k, v in chart_tools.render(values).items() if k.endswith("NOTES.txt"))
+    assert "1000000 pod(s)" in notes, notes.splitlines()[0]
     env = checks.pod_environment(docs)
     assert env["BATON_SYNC_INTERVAL"] == "2592000"
     assert env["BATON_SHUTDOWN_GRACE_SECONDS"] == "3600"
