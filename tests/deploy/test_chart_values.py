@@ -311,7 +311,10 @@ def test_a_security_field_set_in_both_contexts_to_different_values_is_refused(va
     [
         ({"resources": {"requests": {"memory": "2Gi"}}}, "resources.requests.memory .2Gi. is above resources.limits"),
         ({"resources": {"requests": {"cpu": 2}, "limits": {"cpu": "1500m"}}}, "resources.requests.cpu"),
-        ({"resources": {"requests": {"ephemeral-storage": "1G"}, "limits": {"ephemeral-storage": "1e3"}}}, "/resources"),
+        (
+            {"resources": {"requests": {"ephemeral-storage": "1G"}, "limits": {"ephemeral-storage": "1e3"}}},
+            "/resources",
+        ),
         ({"resources": {"requests": {"ephemeral-storage": "2Gi"}, "limits": {"ephemeral-storage": "2G"}}}, "ephemeral"),
         ({"tests": {"resources": {"requests": {"memory": "128Mi"}}}}, "tests.resources.requests.memory"),
         ({"resources": {"requests": {"memory": 3000000000}}}, "resources.requests.memory"),  # a float to Helm: 3e+09
@@ -438,7 +441,11 @@ CA = {"name": "ca", "configMap": {"name": "corporate-ca"}}
         ({"tolerations": [{"key": "dedicated", "effect": "NoExec"}]}, "/tolerations/0/effect"),
         # A spread constraint needs maxSkew >= 1, a topologyKey and DoNotSchedule or ScheduleAnyway.
         (
-            {"topologySpreadConstraints": [{"maxSkew": 0, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule"}]},
+            {
+                "topologySpreadConstraints": [
+                    {"maxSkew": 0, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule"}
+                ]
+            },
             "/topologySpreadConstraints/0/maxSkew",
         ),
         (
@@ -468,7 +475,12 @@ def test_extra_lists_the_api_server_takes_still_render() -> None:
         "tolerations": [
             {"key": "dedicated", "operator": "Equal", "value": "security", "effect": "NoSchedule"},
             {"operator": "Exists"},
-            {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 60},
+            {
+                "key": "node.kubernetes.io/unreachable",
+                "operator": "Exists",
+                "effect": "NoExecute",
+                "tolerationSeconds": 60,
+            },
         ],
     }
     valid(render_docs(values))
