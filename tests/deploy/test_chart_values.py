@@ -972,6 +972,21 @@ def test_a_secrets_shutdown_grace_cannot_outlast_the_termination_grace_period() 
     assert checks.lifecycle_problems(docs) == []
 
 
+def test_the_termination_grace_period_leaves_time_to_report_the_tasks_abandoned_at_shutdown() -> None:
+    """After its shutdown grace the connector reports each task it abandoned, retryable, for up to
+    `checks.ABANDON_REPORT_SECONDS`. The chart took terminationGracePeriodSeconds 26 with the grace at 25, so the
+    kubelet's SIGKILL could land in that window: a grant or revoke cut short and its report lost."""
+    grace = 25
+    short = grace + checks.ABANDON_REPORT_SECONDS - 1
+    with pytest.raises(Exception, match=rf"terminationGracePeriodSeconds \({short}\) must be at least"):
+        chart_tools.render({"terminationGracePeriodSeconds": short})
+    docs = valid(render_docs({"terminationGracePeriodSeconds": grace + checks.ABANDON_REPORT_SECONDS}))
+    assert checks.lifecycle_problems(docs) == []
+    deployment = one(docs, "Deployment")
+    deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = short
+    assert any("reports" in p for p in checks.lifecycle_problems(docs)), "the shared check bites too"
+
+
 @pytest.mark.parametrize("name", ["HTTP_PROXY", "GRPC_PROXY"])
 def test_a_proxy_variable_the_connector_does_not_route_https_through_is_not_checked(name: str) -> None:
     """Every call is https: HTTP_PROXY is never used for it, and grpc_proxy is not read (docs/deployment.md)."""

@@ -157,8 +157,11 @@ shutdown grace outlast terminationGracePeriodSeconds (SIGKILL mid-task). */}}
 {{- if not (kindIs "invalid" .Values.config.shutdownGraceSeconds) }}
 {{- $grace = float64 .Values.config.shutdownGraceSeconds }}
 {{- end }}
-{{- if le (float64 .Values.terminationGracePeriodSeconds) $grace }}
-{{- fail (printf "terminationGracePeriodSeconds (%v) must be greater than config.shutdownGraceSeconds (%v): the kubelet kills the pod when it runs out" .Values.terminationGracePeriodSeconds $grace) }}
+{{- /* After the grace the connector still reports the tasks it abandoned, for up to 5 s (connector/baton/runtime/
+scheduler.py, Scheduler.drain; tests/deploy/checks.py reads the number from there): a SIGKILL in that window loses
+those reports. */}}
+{{- if lt (float64 .Values.terminationGracePeriodSeconds) (addf $grace 5) }}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must be at least config.shutdownGraceSeconds (%v) + 5: after the grace the connector reports the tasks it abandoned (up to 5 s), and the kubelet kills the pod when the period runs out" (int64 .Values.terminationGracePeriodSeconds) $grace) }}
 {{- end }}
 {{- if eq (include "baton-datadog.healthPort" . | int) 0 }}
 {{- fail "config.healthCheckPort must not be 0: the probes and /metrics need a known port" }}
