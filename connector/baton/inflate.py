@@ -54,6 +54,11 @@ class CappedBody:
             body += raw
             return
         self._fed += len(raw)
+        if self._fed > _raw_cap(cap):
+            # Decoded bytes alone bounded nothing here: gzip members or deflate blocks that hold nothing (20 and 5
+            # bytes each) decode to no byte at all, so a peer could send them, and have them inflated on the event
+            # loop, without end. An encoder makes a body at most a little larger than what it decodes to.
+            raise BodyTooLarge
         pending = raw
         while pending:
             room = cap - len(body)
@@ -86,6 +91,12 @@ class CappedBody:
             if not self._decoder.eof and self._fed:
                 raise UndecodableBody("truncated")
         return self.body
+
+
+def _raw_cap(cap: int) -> int:
+    """The most encoded bytes a body decoding to at most `cap` bytes may take: twice that, and a step more (gzip's and
+    deflate's overhead is a few bytes per 64 KiB, and per member; Go's reader takes members end to end)."""
+    return 2 * cap + _INFLATE_STEP
 
 
 def _decoder(encoding: str) -> Any:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import fcntl
 import os
+import re
 import signal
 import ssl
 import stat
@@ -231,6 +233,12 @@ def check_output_file(path: Path, tmp_dir: Path | None) -> None:
         if not path.is_file():
             # A device or a FIFO (`--file /dev/null`): the atomic save would replace it with a regular file.
             raise SettingsError(f"{where} is not a regular file")
+        if _is_mount_point(path):
+            raise SettingsError(
+                f"{where} is a mount point (a file mounted on its own, as `docker run -v ./sync.c1z:/data/sync.c1z` "
+                "mounts it): the save renames a new file over it, which a mount point refuses; mount its directory "
+                "instead"
+            )
         if not os.access(path, os.R_OK | os.W_OK):
             raise SettingsError(f"{where}: the existing file is not readable and writable")
         if path.stat().st_size == 0:
@@ -257,7 +265,7 @@ def _try_saving_beside(path: Path, where: str) -> None:
     try:
         fd, name = tempfile.mkstemp(prefix=f"{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise SettingsError(f"{where}: the directory {path.parent} is not writable ({exc.strerror})") from None
+        raise SettingsError(f"{where}: {_why_not_beside(path, exc)}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:
@@ -266,6 +274,46 @@ def _try_saving_beside(path: Path, where: str) -> None:
         os.close(fd)
         with contextlib.suppress(OSError):
             os.unlink(name)
+
+
+MOUNTINFO = Path("/proc/self/mountinfo")
+_OCTAL_ESCAPE = re.compile(rb"\\([0-7]{3})")
+
+
+def _is_mount_point(path: Path) -> bool:
+    """Whether `path` is a mount point of its own (Linux: /proc/self/mountinfo; elsewhere, False). A file mounted
+    alone passed every check, and the save's rename over it failed with EBUSY after the whole sync (every periodic
+    sync, in service mode): its device is its directory's when both come from one file system, so only the mount
+    table tells."""
+    try:
+        table = MOUNTINFO.read_bytes()
+    except OSError:
+        return False
+    target = os.fsencode(os.path.realpath(path))
+    for line in table.splitlines():
+        fields = line.split(b" ")
+        # Field 5 is the mount point, with space, tab, newline and backslash written as octal escapes (\040).
+        if len(fields) > 4 and _unescaped(fields[4]) == target:
+            return True
+    return False
+
+
+def _unescaped(field: bytes) -> bytes:
+    return _OCTAL_ESCAPE.sub(lambda m: bytes([int(m[1], 8)]), field)
+
+
+def _why_not_beside(path: Path, exc: OSError) -> str:
+    """Why the save's temp file cannot be made beside `path`: "not writable" only where the directory is to blame. A
+    legal name of 243 bytes or more (the temp name adds 13, past the usual 255-byte limit) was "the directory . is not
+    writable (File name too long)", and a full disk "not writable (No space left on device)"."""
+    if exc.errno == errno.ENAMETOOLONG:
+        return (
+            f"the name is too long: the save writes {path.name}.XXXXXXXX.tmp beside it, which this file system "
+            f"refuses ({exc.strerror}); use a shorter name"
+        )
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"no space left in {path.parent} ({exc.strerror})"
+    return f"the directory {path.parent} is not writable ({exc.strerror})"
 
 
 async def run_one_shot(settings: Settings) -> int:

@@ -10,7 +10,8 @@ What httpcore's anyio backend guarantees is kept: TCP_NODELAY (asyncio's default
 connect, read and write, failures raised as httpcore's ConnectError / ConnectTimeout / ReadError / ReadTimeout /
 WriteError / WriteTimeout with the OS or TLS error as their cause (`errors.describe_transport_error` reads the
 chain, and the text: the pool re-raises a failure `from None`, which drops a read's cause), TLS by `start_tls`
-(also inside a proxy's TLS: asyncio supports TLS in TLS since 3.11; see `_TLS_IN_TLS_SAFE`), and an idle
+(also inside a proxy's TLS: asyncio supports TLS in TLS since 3.11; see `_TLS_IN_TLS_SAFE`; bytes that came before
+the handshake fail it, as a TLS socket fails on them, rather than pass for the protected answer), and an idle
 connection with unread bytes or a closed peer is reported readable, so the pool drops it rather than reading a
 stale answer as the next response. Reading stops while more than `_HIGH_WATER` bytes wait unread, so a fast
 peer cannot grow the buffer past what the reader takes.
@@ -115,6 +116,9 @@ class _Protocol(asyncio.Protocol):
 class _Stream(httpcore.AsyncNetworkStream):
     def __init__(self, protocol: _Protocol) -> None:
         self._p = protocol
+        # Whether bytes of the request being sent have been handed to the transport: HTTP/1.1 writes a request whole
+        # before it reads its answer, so the first write after a read (or on a new connection) starts a request.
+        self._sending = False
 
     # The `timeout` parameters are httpcore's interface (AsyncNetworkStream / AsyncNetworkBackend).
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
@@ -125,6 +129,13 @@ class _Stream(httpcore.AsyncNetworkStream):
                     await p.readable()
             except TimeoutError as exc:
                 raise httpcore.ReadTimeout(str(exc)) from exc
+        elif p.buffer:
+            # Bytes already here are handed out without a wait, so the reader would not let the loop run until the
+            # buffer (up to `_HIGH_WATER` and a socket read more) is parsed: a peer sending interim answers or a body
+            # in tiny chunks held the loop (health checks, heartbeats, every other request) for seconds. One loop turn
+            # per read (httpcore reads 64 KiB at a time) bounds that; `ApiTransport` bounds a read's many chunks.
+            await asyncio.sleep(0)
+        self._sending = False
         if p.buffer:
             if len(p.buffer) <= max_bytes:
                 data = bytes(p.buffer)
@@ -144,8 +155,18 @@ class _Stream(httpcore.AsyncNetworkStream):
         if not buffer:
             return
         p = self._p
-        if p.closed or p.transport is None or p.transport.is_closing():
+        closed = p.closed or p.transport is None or p.transport.is_closing()
+        if not self._sending and (closed or p.buffer):
+            # Not a byte of this request has left, and the connection cannot carry it: the peer closed it, or sent
+            # bytes that cannot be this request's answer, after the pool's idle check (a keep-alive timeout, a stray
+            # answer) or as it was made. Closed, httpcore read on after the WriteError and found nothing:
+            # "disconnected", as if the request may have reached Datadog, so a create was never sent again; bytes
+            # were read as its answer (a stray 201 for a create's). Unused, the connection is replaced (`OriginPool`)
+            # or, new, fails as one that could not take the request: never sent either way.
+            raise httpcore.ConnectionNotAvailable()
+        if closed or p.transport is None:
             raise httpcore.WriteError(str(p.lost) if p.lost else "the connection is closed") from p.lost
+        self._sending = True
         p.transport.write(buffer)
         try:
             async with asyncio.timeout(timeout):
@@ -174,6 +195,15 @@ class _Stream(httpcore.AsyncNetworkStream):
         assert p.transport is not None
         try:
             async with asyncio.timeout(timeout):
+                if p.buffer:
+                    # No TLS peer speaks first: bytes taken in before the handshake (a peer, a proxy after its CONNECT
+                    # answer, anyone on the path) are no part of the TLS stream, yet the buffer would hand them out
+                    # as the first bytes of the protected answer. A TLS socket refuses them as a record that is no
+                    # TLS; so does this one (raised as the TLS error below; never quoted). Checked with no await
+                    # before `start_tls` pauses reading: later bytes reach the TLS layer itself.
+                    raise ssl.SSLError(
+                        ssl.SSL_ERROR_SSL, f"the peer sent {len(p.buffer)} bytes before the TLS handshake"
+                    )
                 tls = await asyncio.get_running_loop().start_tls(
                     p.transport, p, ssl_context, server_hostname=server_hostname
                 )

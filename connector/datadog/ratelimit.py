@@ -35,6 +35,8 @@ __all__ = ["MAX_HINT_SECONDS", "RateLimitHeaders", "RateLimiter", "Ticket", "Wai
 MAX_HINT_SECONDS = 86_400.0
 MAX_LIMIT = 1_000_000
 _MAX_HEADER_CHARS = 64
+# The shortest `X-RateLimit-Period` taken as it is (seconds).
+_MIN_PERIOD = 1.0
 
 
 def _number(raw: str | None, *, positive: bool = False, maximum: float) -> float | None:
@@ -84,7 +86,8 @@ class RateLimitHeaders:
     """The ``X-RateLimit-*`` and ``Retry-After`` headers of one response, sanitised.
 
     The one parser of these headers. Each value is untrusted: a limit below 1, a negative or
-    non-numeric value, or a non-finite one is treated as absent; windows are clamped to a day.
+    non-numeric value, or a non-finite one is treated as absent; windows are clamped to a day, and a period
+    to at least a second.
     """
 
     limit: int | None
@@ -102,6 +105,12 @@ class RateLimitHeaders:
             # forever, window after window.
             limit = None
         period = _number(_first(headers, "x-ratelimit-period"), positive=True, maximum=MAX_HINT_SECONDS)
+        if period is not None and period < _MIN_PERIOD:
+            # Datadog's windows are whole seconds, calendar-aligned (docs/spec/datadog-api.md §3). A request held for
+            # a spent window of a microsecond woke every microsecond, each wake a RateLimitWait, for as long as the
+            # requests in flight took (up to their deadline): the loop spun (55,000 waits in a second). Taken as a
+            # window of a second, it is paced as the shortest window Datadog has.
+            period = _MIN_PERIOD
         remaining = _number(_first(headers, "x-ratelimit-remaining"), maximum=MAX_LIMIT)
         reset = _number(_first(headers, "x-ratelimit-reset"), maximum=MAX_HINT_SECONDS)
         retry_after = retry_after_seconds(_first(headers, "retry-after"), now)

@@ -82,6 +82,9 @@ _UNDECODABLE: dict[str, tuple[str, bool]] = {
 }
 
 
+# How many parts of a body are read between two turns of the event loop (`_read_capped`).
+_PARTS_PER_LOOP_TURN = 256
+
 # The statuses whose answer never has a body (1xx never reach the caller: httpcore reads past them).
 _NO_BODY = frozenset({204, 304})
 
@@ -422,15 +425,23 @@ class ApiTransport:
         bomb stops at the cap instead of inflating a whole chunk first.
         """
         cap = self.max_response_bytes
-        declared = headers.get("content-length", "")
+        # Leading zeros are no size (h11 and Go read `00…042` as 42): left on, a small answer was "larger than the cap".
+        declared = headers.get("content-length", "").lstrip("0") or "0"
         # A 204 or 304 has no body whatever its Content-Length says (RFC 9110 §8.6; h11 reads none): refused for the
         # header, a revoke or a delete Datadog had done was reported failed.
         if status not in _NO_BODY and declared.isdigit() and (len(declared) > 18 or int(declared) > cap):
             raise self._too_large(status, method, path)
         try:
             body = CappedBody(headers.get("content-encoding", ""), cap)
+            parts = 0
             async for raw in response.aiter_stream():
                 body.feed(raw)
+                parts += 1
+                if parts % _PARTS_PER_LOOP_TURN == 0:
+                    # The parts of one network read come without a wait: 64 KiB of one-byte chunks are 11,000 of
+                    # them, a quarter of a second of parsing with the loop held (seconds per buffer). A real answer
+                    # comes in a few large parts and never gets here.
+                    await asyncio.sleep(0)
             return body.finish()
         except BodyTooLarge:
             raise self._too_large(status, method, path) from None

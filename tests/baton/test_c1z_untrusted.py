@@ -815,3 +815,35 @@ async def test_every_connection_to_a_file_treats_its_schema_as_untrusted(tmp_pat
         assert pragma == [(0,)]
     finally:
         await store.close()
+
+
+async def test_a_restart_over_a_damaged_unfinished_run_that_fails_keeps_the_finished_sync_beside_it(
+    tmp_path: Path,
+) -> None:
+    """A file holding a finished sync and, beside it, an unfinished run whose rows turn out damaged as it resumes: a
+    new sync starts in a new file. When that one fails too, its partial save replaced the file, and the finished sync
+    (what Go readers and `inspect` show, what the file was good for) was gone, for a run the next one may resume. The
+    file is left as it was instead: the error says why the run failed, and the next run starts over again."""
+    org = Org()
+    path = tmp_path / "sync.c1z"
+    finished = await sync_to_file(syncers(org, Faults()), path, options(), tmp_dir=tmp_path)
+    with pytest.raises(InjectedFailure):
+        await sync_to_file(syncers(org, Faults(fail_at_call=12)), path, options(concurrency=1), tmp_dir=tmp_path)
+    damaged = rewritten(
+        path,
+        tmp_path,
+        "UPDATE v1_resources SET data = x'ffff' WHERE resource_type_id = 'group' "
+        "AND sync_id = (SELECT sync_id FROM v1_sync_runs WHERE ended_at IS NULL)",
+    )
+    before = damaged.read_bytes()
+    with structlog.testing.capture_logs() as events, pytest.raises(InjectedFailure):
+        await sync_to_file(syncers(org, Faults(fail_at_call=20)), damaged, options(), tmp_dir=tmp_path)
+    assert "existing c1z is damaged; starting a new sync instead of resuming" in [e["event"] for e in events]
+    assert damaged.read_bytes() == before, "the file keeps its finished sync"
+    with C1ZReader(damaged, tmp_path) as reader:
+        assert reader.default_sync_id() == finished.sync_id
+    done = await sync_to_file(syncers(org, Faults()), damaged, options(), tmp_dir=tmp_path)
+    with C1ZReader(damaged, tmp_path) as reader:
+        (run,) = reader.sync_runs()
+        assert (run.sync_id, run.finished) == (done.sync_id, True)
+        assert {g.id for g in reader.grants()} == expected_grant_ids(org)

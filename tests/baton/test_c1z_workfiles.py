@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import fcntl
 import os
@@ -14,6 +15,7 @@ import sys
 import tempfile
 import textwrap
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +23,15 @@ import pytest
 import zstandard
 
 from connector.baton import builders as b
-from connector.baton.c1z import envelope, rows
+from connector.baton.c1z import envelope, rows, workfiles
 from connector.baton.c1z import store as store_module
-from connector.baton.c1z.errors import C1ZWriteError, DiskFullError, WorkDirError
+from connector.baton.c1z.errors import C1ZBusyError, C1ZWriteError, DiskFullError, WorkDirError
+from connector.baton.c1z.reader import C1ZReader
 from connector.baton.c1z.store import C1ZStore
 from connector.baton.c1z.workfiles import WorkDir, sweep_stale, sweep_stale_partials
 from connector.baton.errors import InternalError
 from connector.baton.sync.to_file import sync_to_file
-from tests.baton.fake_connector import Faults, Org, syncers
+from tests.baton.fake_connector import Faults, InjectedFailure, Org, syncers
 from tests.baton.test_sync_engine import options
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -395,3 +398,152 @@ def test_a_killed_save_through_a_link_is_swept_where_it_was_written(tmp_path: Pa
     (real / "sync.c1z.dead_k9z.tmp").write_bytes(b"half a c1z")  # an interrupted save of a dead process
     assert [p.name for p in sweep_stale_partials(links / "out.c1z")] == ["sync.c1z.dead_k9z.tmp"]
     assert names(real) == []
+
+
+def _open_spill_files() -> list[str]:
+    """The files SQLite's sorter has spilled to and holds open (it unlinks them at once: only /proc shows them)."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if "etilqs_" in target:  # SQLite's temp file prefix
+                found.append(target)
+    return found
+
+
+# A sort larger than SQLite's page cache (2 MB): it spills, as the grant index build at the end of a large sync does.
+_SPILLING_SORT = (
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000) "
+    "SELECT randomblob(40) AS v FROM n ORDER BY v"
+)
+
+
+def _spill(conn: sqlite3.Connection) -> list[str]:
+    rows_ = conn.execute(_SPILLING_SORT)
+    try:
+        rows_.fetchone()  # the sort is done and its runs are merged from the spill files, still open
+        return _open_spill_files()
+    finally:
+        rows_.close()
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to see unlinked files")
+async def test_sqlites_own_temp_files_go_where_the_working_files_go(tmp_path: Path) -> None:
+    """A sort too large for SQLite's cache (the grant index build of a large sync, a GROUP BY of `inspect`) spills to
+    temp files. They hold the sync's ids and can be as large as an index: they belong in BATON_C1Z_TEMP_DIR with the
+    working file, not in SQLite's own pick ($TMPDIR, /var/tmp), which a read-only root refused and a small one
+    filled, reported as a full working directory."""
+    work = tmp_path / "work"
+    work.mkdir()
+    store = await C1ZStore.create(work)
+    try:
+        spilled = await store._call(lambda: _spill(store._db.conn))
+        await store.start_sync()
+        await store.write("", resource_types=[USER])
+        await store.end_sync("", supports_diff=True)
+        await store.save(tmp_path / "sync.c1z")
+    finally:
+        await store.close()
+    assert spilled, "the sort spilled"
+    assert all(path.startswith(f"{work}/etilqs_") for path in spilled), spilled
+    other = tmp_path / "other"
+    other.mkdir()
+    with C1ZReader(tmp_path / "sync.c1z", other) as reader:
+        spilled = _spill(reader.connection)
+    assert spilled
+    assert all(path.startswith(f"{other}/etilqs_") for path in spilled), spilled
+
+
+@dataclass
+class _Held(Faults):
+    """A sync that stops at its `hold_at`th connector call until `go` is set, then fails if `fail` is set."""
+
+    hold_at: int = 2
+    fail: bool = False
+    reached: asyncio.Event = field(default_factory=asyncio.Event)
+    go: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def enter(self) -> None:
+        await super().enter()
+        if self.calls == self.hold_at:
+            self.reached.set()
+            await self.go.wait()
+            if self.fail:
+                raise InjectedFailure("the held sync fails")
+
+
+def _runs(path: Path, tmp_dir: Path) -> list[tuple[str, bool]]:
+    with C1ZReader(path, tmp_dir) as reader:
+        return [(run.sync_id, run.finished) for run in reader.sync_runs()]
+
+
+async def test_a_second_sync_into_the_same_file_is_refused_while_the_first_runs(tmp_path: Path) -> None:
+    """A cron job's one-shot run overlapping the last, or a one-shot run beside the service's periodic sync: each
+    saved the file it had opened plus its own sync, so the later save replaced the other's. Here the first run, which
+    opened the file before the second finished, fails and saves its unfinished sync over the second's finished one.
+    The second is refused instead, naming the file, and the finished sync that was there stays."""
+    out = tmp_path / "sync.c1z"
+    before = await sync_to_file(syncers(Org(), Faults()), out, options(), tmp_dir=tmp_path)
+    held = _Held(fail=True)
+    first = asyncio.create_task(sync_to_file(syncers(Org(), held), out, options(), tmp_dir=tmp_path))
+    await held.reached.wait()
+    try:
+        with pytest.raises(C1ZBusyError, match=f"another sync is writing {out}"):  # pytest resolves tmp_path
+            await sync_to_file(syncers(Org(), Faults()), out, options(), tmp_dir=tmp_path)
+    finally:
+        held.go.set()
+    with pytest.raises(InjectedFailure):
+        await first
+    runs = _runs(out, tmp_path)
+    assert runs[0] == (before.sync_id, True), "the finished sync is kept beside the unfinished one"
+    assert len(runs) == 2
+    assert not runs[1][1]
+    assert names(tmp_path) == ["sync.c1z"], "the lock goes with the sync"
+    done = await sync_to_file(syncers(Org(), Faults()), out, options(), tmp_dir=tmp_path)
+    assert _runs(out, tmp_path) == [(done.sync_id, True)]
+
+
+async def test_a_lock_file_a_killed_sync_left_is_taken_and_removed(tmp_path: Path) -> None:
+    """The kernel drops a dead holder's lock; its file stays, and the next sync takes it like any other."""
+    out = tmp_path / "sync.c1z"
+    (tmp_path / ".sync.c1z.lock").write_bytes(b"")
+    done = await sync_to_file(syncers(Org(), Faults()), out, options(), tmp_dir=tmp_path)
+    assert _runs(out, tmp_path) == [(done.sync_id, True)]
+    assert names(tmp_path) == ["sync.c1z"]
+
+
+async def test_a_lock_file_that_is_not_a_regular_file_is_named_never_waited_on(tmp_path: Path) -> None:
+    """A FIFO under the lock's name: opened for reading, it waited for a writer for good."""
+    out, fifo = tmp_path / "sync.c1z", tmp_path / ".sync.c1z.lock"
+    os.mkfifo(fifo)
+    try:
+        with pytest.raises(C1ZWriteError, match=r"its lock file .*\.sync\.c1z\.lock is not a regular file"):
+            await asyncio.wait_for(sync_to_file(syncers(Org(), Faults()), out, options(), tmp_dir=tmp_path), 20)
+    finally:
+        with contextlib.suppress(OSError):  # a reader waiting on it is let go (no reader: ENXIO)
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    assert names(tmp_path) == [".sync.c1z.lock"]
+
+
+async def test_a_sync_cancelled_while_taking_the_lock_leaves_it_free(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A drain that cancels the service's periodic sync as it starts: the lock it was taking is dropped once taken,
+    or the next periodic sync into the file would find it held by this very process for good."""
+    out = tmp_path / "sync.c1z"
+    released = threading.Event()
+    release = workfiles.OutputLock.release
+
+    def releasing(lock: workfiles.OutputLock) -> None:
+        release(lock)
+        released.set()
+
+    monkeypatch.setattr(workfiles.OutputLock, "release", releasing)
+    starting = asyncio.create_task(sync_to_file(syncers(Org(), Faults()), out, options(), tmp_dir=tmp_path))
+    await asyncio.sleep(0)  # the task starts taking the lock on a worker thread
+    starting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await starting
+    assert await asyncio.to_thread(released.wait, 20), "the lock taken as the sync was cancelled is released"
+    done = await sync_to_file(syncers(Org(), Faults()), out, options(), tmp_dir=tmp_path)
+    assert _runs(out, tmp_path) == [(done.sync_id, True)]

@@ -88,3 +88,35 @@ def test_no_bytes_in_an_encoding_not_asked_for_is_an_empty_body(encoding: str) -
     with pytest.raises(UndecodableBody) as caught:
         body.feed(b"x")
     assert caught.value.kind == "unsupported"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "empty"),
+    [("gzip", gzip(b"")), ("deflate", zlib.compress(b"")[:2] + b"\x00\x00\x00\xff\xff")],
+    ids=["empty-gzip-members", "empty-deflate-blocks"],
+)
+def test_encoded_bytes_that_decode_to_nothing_stop_at_a_bound_too(encoding: str, empty: bytes) -> None:
+    """Only decoded bytes were counted: gzip members (or deflate blocks) holding nothing decode to no byte, so a peer
+    sending them without end was read, and inflated on the event loop, until the request's deadline (and again on
+    each retry). Encoded bytes are bounded too, at twice the cap and a step: no encoder makes a body that much
+    larger than what it decodes to."""
+    cap = 1 << 16
+    body = CappedBody(encoding, cap)
+    unit = empty if encoding == "gzip" else empty[2:]  # one zlib header, then empty stored blocks
+    if encoding == "deflate":
+        body.feed(empty[:2])
+
+    def feed_past_the_bound() -> None:
+        for _ in range((3 * cap + (1 << 20)) // len(unit)):
+            body.feed(unit)
+
+    with pytest.raises(BodyTooLarge):
+        feed_past_the_bound()
+    assert body.body == b""
+
+
+def test_an_encoded_body_as_large_as_the_cap_still_decodes() -> None:
+    """The encoded bound leaves room: incompressible data, stored, takes a few bytes more than itself."""
+    data = bytes(range(256)) * 256
+    stored = zlib.compressobj(0, zlib.DEFLATED, 31)
+    assert decoded("gzip", stored.compress(data) + stored.flush(), cap=len(data)) == data

@@ -316,3 +316,76 @@ def test_sync_settings_given_with_a_one_shot_action_are_warned_about() -> None:
     ]
     assert idle_settings(load(action)) == []
     assert idle_settings(load(["--file", "audit.c1z"])) == [], "a sync reads them"
+
+
+def test_a_file_name_too_long_for_the_saves_temp_file_is_named_as_such_not_an_unwritable_directory(
+    tmp_path: Path,
+) -> None:
+    """A legal name of 243 to 255 bytes: the save's `<name>.XXXXXXXX.tmp` is past the file system's limit. The
+    directory is writable, and was called unwritable."""
+    from connector.daemon.oneshot import check_output_file
+    from connector.daemon.settings import SettingsError
+
+    out = tmp_path / ("a" * 246 + ".c1z")
+    with pytest.raises(SettingsError) as refused:
+        check_output_file(out, None)
+    problem = str(refused.value)
+    assert "not writable" not in problem
+    assert f"the name is too long: the save writes {out.name}.XXXXXXXX.tmp beside it" in problem
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_mounted_on_its_own_is_refused_before_the_sync_not_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`docker run -v ./sync.c1z:/data/sync.c1z`: the save's rename over a mount point fails (EBUSY), and it failed
+    only after the whole sync (in service mode, after every periodic sync). Its device is its directory's, so the mount
+    table tells: here one whose mount point holds a space, which the table writes as an octal escape."""
+    from connector.daemon import oneshot
+    from connector.daemon.settings import SettingsError
+
+    data = tmp_path / "my data"
+    data.mkdir()
+    mounted, beside = data / "sync.c1z", data / "other.c1z"
+    mounted.write_bytes(b"")
+    beside.write_bytes(b"")
+    escaped = str(mounted).replace(" ", "\\040")
+    table = tmp_path / "mountinfo"
+    table.write_text(
+        "22 27 0:21 / /proc rw,relatime - proc proc rw\n"
+        f"1094 1093 254:0 /home/me/sync.c1z {escaped} rw,relatime - ext4 /dev/vda rw\n"
+    )
+    monkeypatch.setattr(oneshot, "MOUNTINFO", table)
+    with pytest.raises(SettingsError, match=r"sync\.c1z is a mount point .* mount its directory instead"):
+        oneshot.check_output_file(mounted, None)
+    oneshot.check_output_file(beside, None)  # a plain file beside it is fine
+    monkeypatch.setattr(oneshot, "MOUNTINFO", tmp_path / "absent")  # no /proc: nothing to tell, nothing refused
+    oneshot.check_output_file(mounted, None)
+
+
+def test_a_file_really_bind_mounted_is_refused(tmp_path: Path) -> None:
+    """The same with a real bind mount, in a mount namespace of its own (skipped where that is not allowed)."""
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare(1)")
+    source, mounted = tmp_path / "source.c1z", tmp_path / "sync.c1z"
+    source.write_bytes(b"")
+    mounted.write_bytes(b"")
+    check = (
+        "import sys\nfrom pathlib import Path\nfrom connector.daemon.oneshot import check_output_file\n"
+        "from connector.daemon.settings import SettingsError\n"
+        "try:\n    check_output_file(Path(sys.argv[1]), None)\nexcept SettingsError as exc:\n    print(exc)\n"
+    )
+    done = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+         'mount --bind "$1" "$2" || exit 77; exec "$3" -c "$4" "$2"', "sh",
+         str(source), str(mounted), sys.executable, check],
+        capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    if done.returncode == 77 or "unshare failed" in done.stderr or "Operation not permitted" in done.stderr:
+        pytest.skip("mount namespaces or bind mounts are not allowed here")
+    assert done.returncode == 0, done.stderr
+    assert f"{mounted} is a mount point" in done.stdout

@@ -79,3 +79,30 @@ def test_a_symlink_loop_or_a_link_into_nowhere_is_refused_before_any_request(tmp
     nowhere.symlink_to(tmp_path / "absent" / "sync.c1z")
     with pytest.raises(SettingsError, match=r"--file \(BATON_FILE\): .*absent.* does not exist"):
         check_output_file(nowhere, None)
+
+
+def test_a_run_into_a_file_another_run_is_writing_is_refused_and_leaves_it_alone(
+    fake: FakeDatadog, tmp_path: Path
+) -> None:
+    """Two one-shot runs into one --file (a cron job overlapping the last): the second is refused in one line naming
+    the file, exit 1, and the file the first is writing is left to it (docs/c1z.md)."""
+    import fcntl
+    import os
+
+    out = tmp_path / "sync.c1z"
+    shutil.copyfile(FIXTURE_DIR / "old-sdk-v0.1.14.moderate.c1z", out)
+    before = out.read_bytes()
+    lock = os.open(tmp_path / ".sync.c1z.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as the other run holds it, from its opening of the file to its save
+        code, stderr = one_shot(fake, out, tmp_path)
+    finally:
+        os.close(lock)
+    assert code == 1, stderr
+    assert "Traceback" not in stderr
+    real = Path(os.path.realpath(tmp_path))  # the lock is beside where the file really is
+    assert stderr.splitlines()[-1] == (
+        f"baton-datadog: another sync is writing {real / 'sync.c1z'} (it holds {real / '.sync.c1z.lock'}); "
+        "run again when it has ended"
+    )
+    assert out.read_bytes() == before

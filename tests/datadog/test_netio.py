@@ -6,9 +6,11 @@ deadline, caps, gzip, hostile peers) runs over this layer too, against the plain
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpcore
 import pytest
@@ -410,3 +412,116 @@ async def test_requests_cancelled_at_any_moment_never_use_up_the_connections(
         assert client.stats.retries == {}, "no request after a cancel failed for want of a connection"
         assert client._t._pool is not None
         assert len(client._t._pool._open) <= 2, "no connection outlives its cancelled request unclosed"
+
+
+class _ClosingOnCueServer:
+    """Answers every request keep-alive; closes its first connection, once idle, when told (`close_now`)."""
+
+    def __init__(self) -> None:
+        self.requests: list[bytes] = []
+        self.close_now = asyncio.Event()
+        self.closed = asyncio.Event()
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        first = not self.requests
+        body = b'{"data": {"type": "users", "id": "u1", "attributes": {}}}'
+        head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            while True:
+                self.requests.append((await reader.readuntil(b"\r\n\r\n")).split(b"\r\n")[0])
+                writer.write(head + body)
+                await writer.drain()
+                if first:
+                    await self.close_now.wait()
+                    break
+        writer.close()
+        self.closed.set()
+
+
+async def test_a_post_on_a_connection_closed_after_its_idle_check_is_sent_once_on_a_new_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The idle check and the first write are a few loop turns apart: a peer closing its idle connection then (a
+    server's or a proxy's keep-alive timeout) left the write nothing to send on, and httpcore, which reads on after a
+    failed write in case the server answered early, made it "the connection closed before the response was
+    complete". Nothing of the request had left, yet a create (not idempotent) was never retried: a user or a key not
+    made, reported as maybe made. A request none of which was written goes out on a new connection, once."""
+    handler = _ClosingOnCueServer()
+    server = await asyncio.start_server(handler.handle, "127.0.0.1", 0)
+    checked = OriginPool._connection_for
+
+    async def peer_closes_after_the_check(pool: OriginPool, origin: httpcore.Origin) -> Any:
+        connection, reused = await checked(pool, origin)
+        if reused:
+            handler.close_now.set()
+            await handler.closed.wait()
+            for _ in range(3):  # the loop delivers the close (the transport closes itself)
+                await asyncio.sleep(0)
+        return connection, reused
+
+    monkeypatch.setattr(OriginPool, "_connection_for", peer_closes_after_the_check)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    async with server, DatadogClient(api_key="a" * 32, app_key="b" * 40, base_url=url, retry=FAST_RETRY) as client:
+        await client._t.request("GET", "/api/v2/users/u1", group="users")
+        reply = await client._t.request("POST", "/api/v2/users", group="users", json={"data": {}})
+        assert reply.status == 200
+        assert client.stats.retries == {}
+    assert handler.requests == [b"GET /api/v2/users/u1 HTTP/1.1", b"POST /api/v2/users HTTP/1.1"]
+
+
+class _StrayOnCueServer:
+    """Answers every request keep-alive with its path in the body; on its first connection, once idle and when told
+    (`stray_now`), sends an answer nobody asked for (a 201 for a create), then waits for more."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[int, bytes]] = []
+        self.connections = 0
+        self.stray_now = asyncio.Event()
+        self.stray_sent = asyncio.Event()
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        number = self.connections
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            while True:
+                head = (await reader.readuntil(b"\r\n\r\n")).split(b"\r\n")[0]
+                self.requests.append((number, head))
+                body = b'{"data": {"type": "users", "id": "%s"}}' % head.split()[1].rsplit(b"/", 1)[1]
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+                await writer.drain()
+                if number == 1:
+                    await self.stray_now.wait()
+                    stray = b'{"data": {"type": "users", "id": "stray"}}'
+                    writer.write(b"HTTP/1.1 201 Created\r\nContent-Length: %d\r\n\r\n" % len(stray) + stray)
+                    await writer.drain()
+                    self.stray_sent.set()
+        writer.close()
+
+
+async def test_an_answer_that_came_after_the_idle_check_is_never_taken_for_the_next_requests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same moment as above, with an answer instead of a close: bytes that came before any byte of the request
+    left cannot be its answer, yet they were read as it (a stray 201 passed for a create's answer, the create's own
+    answer left unread). The request goes out on a new connection, once, and gets its own answer."""
+    handler = _StrayOnCueServer()
+    server = await asyncio.start_server(handler.handle, "127.0.0.1", 0)
+    checked = OriginPool._connection_for
+
+    async def stray_after_the_check(pool: OriginPool, origin: httpcore.Origin) -> Any:
+        connection, reused = await checked(pool, origin)
+        if reused:
+            handler.stray_now.set()
+            await handler.stray_sent.wait()
+            for _ in range(3):  # the loop takes the stray answer in
+                await asyncio.sleep(0)
+        return connection, reused
+
+    monkeypatch.setattr(OriginPool, "_connection_for", stray_after_the_check)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    async with server, DatadogClient(api_key="a" * 32, app_key="b" * 40, base_url=url, retry=FAST_RETRY) as client:
+        await client._t.request("GET", "/api/v2/users/u1", group="users")
+        reply = await client._t.request("POST", "/api/v2/users/created", group="users", json={"data": {}})
+    assert reply.status == 200
+    assert bytes(reply.body) == b'{"data": {"type": "users", "id": "created"}}'
+    assert handler.requests == [(1, b"GET /api/v2/users/u1 HTTP/1.1"), (2, b"POST /api/v2/users/created HTTP/1.1")]

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpcore
 import pytest
 
 from connector.datadog.client import DatadogClient
@@ -632,3 +633,166 @@ async def test_a_connect_cancelled_at_any_moment_leaves_no_socket_open() -> None
     finally:
         gc.enable()
     assert accepted > 0, "some of the cancels landed after the connection was made"
+
+
+# -- bytes before the TLS handshake ------------------------------------------------------------------------------
+
+_FORGED = b'{"data": [{"type": "users", "id": "forged", "attributes": {}}], "meta": {"page": {"total_count": 1}}}'
+_FORGED_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(_FORGED) + _FORGED
+
+
+async def test_plain_text_sent_before_the_tls_handshake_is_never_read_as_the_tls_answer(target_tls: TlsFiles) -> None:
+    """Whatever the peer (or anyone on the path, or the proxy behind a CONNECT) sent before our TLS handshake began
+    is no part of the TLS stream: no TLS peer speaks first. It waited in the connection's buffer through the
+    handshake and was then read as the first bytes of the protected answer: a forged answer passed for Datadog's
+    over a verified connection. The handshake is refused instead, as a TLS socket refuses a record that is no TLS
+    (and the bytes are never quoted). The moment is made certain here by waiting for the bytes before starting TLS,
+    as httpcore starts it on the stream `connect_tcp` returns (directly, or after a proxy's CONNECT answer)."""
+
+    sent = asyncio.Event()
+
+    async def plain_then_tls(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            writer.write(_FORGED_ANSWER)
+            await writer.drain()
+            sent.set()
+            await writer.start_tls(_server_context(target_tls))
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+            await writer.drain()
+            await reader.read()
+        writer.close()
+
+    async def answer_over_tls(stream: httpcore.AsyncNetworkStream) -> bytes:
+        stream = await stream.start_tls(_trusting(target_tls), server_hostname="localhost", timeout=10.0)
+        await stream.write(b"GET /api/v2/users HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        return await stream.read(65536)  # the forged answer, where the fix is missing
+
+    server = await asyncio.start_server(plain_then_tls, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=10.0)
+        try:
+            await asyncio.wait_for(sent.wait(), 10.0)  # the bytes are in this end's kernel buffer (loopback)
+            for _ in range(3):  # and the loop has taken them in (bytes still in the kernel go to the TLS layer)
+                await asyncio.sleep(0)
+            with pytest.raises(httpcore.ConnectError) as raised:
+                await answer_over_tls(stream)
+        finally:
+            await stream.aclose()
+    assert str(raised.value) == f"the peer sent {len(_FORGED_ANSWER)} bytes before the TLS handshake"
+    assert any(isinstance(e, ssl.SSLError) for e in _chain(raised.value))  # described as the TLS failure it is
+
+
+class _ForgingConnectProxy:
+    """A plain forward proxy that opens the tunnel to the target but follows its CONNECT answer with an answer of its
+    own making, past the 64 KiB the HTTP parser takes at once (the rest stays in the connection's buffer)."""
+
+    def __init__(self) -> None:
+        self.tunnels = 0
+        self.ended = asyncio.Queue[None]()
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await self._tunnel(reader, writer)
+        finally:
+            self.ended.put_nowait(None)
+
+    async def _tunnel(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        port = int(head.split()[1].rsplit(b":", 1)[1])
+        self.tunnels += 1
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
+        answer = b"HTTP/1.1 200 Connection established\r\n\r\n"
+        writer.write(answer + b"x" * (64 * 1024 - len(answer)) + _FORGED_ANSWER)
+        pipes = (_TlsConnectProxy._pipe(reader, up_writer), _TlsConnectProxy._pipe(up_reader, writer))
+        await asyncio.gather(*pipes, return_exceptions=True)
+
+
+async def test_a_proxy_adding_plain_text_after_its_connect_answer_gets_no_answer_past_tls(
+    https_fake: FakeDatadog, target_tls: TlsFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same through a forward proxy in front of a real TLS Datadog: the proxy must see only ciphertext and be
+    able to forge nothing, yet its own bytes after the CONNECT answer were read as Datadog's answer. The tunnel is
+    refused as a failed handshake, named with the proxy, and Datadog never gets the request."""
+    proxy = _ForgingConnectProxy()
+    server = await asyncio.start_server(proxy.handle, "127.0.0.1", 0)
+    address = f"127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", f"http://{address}")
+    async with server, _client(https_fake, _trusting(target_tls)) as client:
+        with pytest.raises(Unavailable) as raised:
+            await client.list_users()
+        for _ in range(proxy.tunnels):  # every tunnel ended, its upstream side closed too, before the fake stops
+            await asyncio.wait_for(proxy.ended.get(), 5.0)
+    assert str(raised.value).startswith(
+        f"Datadog unavailable: GET /api/v2/users -> no response: cannot reach 127.0.0.1:{https_fake.port} through the "
+        f"proxy {address}: TLS handshake failed ("
+    )
+    assert proxy.tunnels == FAST_RETRY.max_attempts  # a handshake refused is a connection never made: asked again
+    assert https_fake.count("GET", "/api/v2/users") == 0
+    _no_canary(raised.value)
+
+
+async def test_a_content_length_with_leading_zeros_is_the_size_it_says() -> None:
+    """`Content-Length: 00000000000000000056` is 56 bytes (HTTP allows the digits; h11 and Go read them so), but the
+    cap's check took the 20 characters for a number past any cap: a small answer, a user or a grant's membership, was
+    refused as "larger than the cap", final, without a retry."""
+    requests: list[bytes] = []
+    body = b'{"data": {"type": "users", "id": "u1", "attributes": {}}}'
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %020d\r\n\r\n" % len(body) + body
+    server = await asyncio.start_server(_answering(answer, requests), "127.0.0.1", 0)
+    async with server, _raw_client(server) as client:
+        user = await client.get_user("u1")
+    assert user.id == "u1"
+    assert len(requests) == 1
+
+
+# -- a peer that keeps the reader busy: the loop still turns -------------------------------------------------------
+
+
+async def test_a_body_in_one_byte_chunks_lets_the_loop_turn_while_it_is_read() -> None:
+    """The parts of a body already received come without a wait: a peer sending its answer in one-byte chunks (6 bytes
+    on the wire each, 11,000 chunks to a 64 KiB read) held the event loop, and with it the health checks, heartbeats
+    and every other request, for seconds. The loop now turns at least every 256 parts (counted, not timed)."""
+    page = b'{"data": [], "meta": {"page": {"total_count": 0, "total_filtered_count": 0}}}' + b" " * 16000
+    chunked = b"".join(b"1\r\n" + page[i : i + 1] + b"\r\n" for i in range(len(page))) + b"0\r\n\r\n"
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked
+    turns = 0
+
+    async def count_turns() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    requests: list[bytes] = []
+    server = await asyncio.start_server(_answering(answer, requests), "127.0.0.1", 0)
+    async with server, _raw_client(server) as client:
+        await client.list_users()  # the connection is made and kept: the next answer is all that is read
+        counter = asyncio.create_task(count_turns())
+        await asyncio.sleep(0)
+        turns = 0
+        page_read = await client.list_users()
+        counter.cancel()
+    assert page_read.items == []
+    assert turns >= len(page) // 256
+
+
+async def test_a_read_of_bytes_already_received_lets_the_loop_turn() -> None:
+    """Bytes already in the connection's buffer were handed out without a wait, read after read: a peer flooding
+    interim (1xx) answers, each one parsed before the next read, held the loop for as long as the buffer lasted."""
+    server = await asyncio.start_server(_answering(b"HTTP/1.1 100 Continue\r\n\r\n" * 1000, []), "127.0.0.1", 0)
+    async with server:
+        stream = await AsyncioBackend().connect_tcp("127.0.0.1", server.sockets[0].getsockname()[1], timeout=10.0)
+        try:
+            await stream.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            received = await stream.read(16)  # waits for the answer; the rest of it stays in the buffer
+            other_ran = asyncio.Event()
+            asyncio.get_running_loop().call_soon(other_ran.set)
+            received += await stream.read(16)  # no wait needed
+            assert other_ran.is_set()
+        finally:
+            await stream.aclose()
+    assert received == (b"HTTP/1.1 100 Continue\r\n\r\n" * 2)[:32]

@@ -300,3 +300,36 @@ def test_a_reset_within_the_period_or_without_one_is_taken_as_it_is() -> None:
     assert [within and within.window_reset, alone and alone.window_reset] == [7.0, 3000.0]
     assert refused is not None
     assert refused.wait_hint == 3600.0
+
+
+@pytest.mark.parametrize("period", ["0.000001", "0.5"])
+async def test_a_request_held_for_a_sub_second_window_does_not_spin(period: str) -> None:
+    """Datadog's windows are whole seconds. `X-RateLimit-Period: 0.000001` with the window spent made a request
+    waiting behind one in flight wake every microsecond, each wake a RateLimitWait (a metric), for as long as the
+    request in flight took: a busy loop of 55,000 waits a second, up to the request's deadline. It waits a second at
+    a time, as for the shortest window Datadog has."""
+    time = FakeTime()
+    waits: list[float] = []
+    limiter = RateLimiter(max_wait=60, clock=time.clock, sleep=time.sleep, on_wait=lambda g, b, s: waits.append(s))
+    headers = {
+        "x-ratelimit-limit": "1",
+        "x-ratelimit-period": period,
+        "x-ratelimit-remaining": "0",
+        "x-ratelimit-reset": period,
+        "x-ratelimit-name": "bucket",
+    }
+    assert RateLimitHeaders.parse(headers) == RateLimitHeaders(
+        limit=1, period=1.0, remaining=0, reset=float(period), name="bucket"
+    )
+    limiter.release(await limiter.acquire("users"), headers)
+    in_flight = await limiter.acquire("users")  # the window's one request
+    held = asyncio.ensure_future(limiter.acquire("users"))
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert not held.done()
+    # The first wait is the server's reset as it said; every later one a whole window.
+    assert waits[0] == pytest.approx(float(period))
+    assert len(waits) > 1
+    assert all(wait == pytest.approx(1.0) for wait in waits[1:])
+    limiter.release(in_flight, None)
+    limiter.release(await held, None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 
+from connector.baton.c1.salvage import MAX_MAP_ENTRIES
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from tests.e2e.harness import Stack, assert_error, assert_success, only_finish, wait_finished
 from tests.fakes.tasks import BAD_UTF8_MARK, deep_action_task, grant_task, kind_task, length_delimited, with_bad_utf8
@@ -75,3 +76,28 @@ def test_a_goaway_with_an_error_writes_no_plain_text_line_and_forges_none(stack:
     wait_finished(daemon, c1, [task.id], timeout=30)
     assert daemon.events("forged by the peer") == []
     assert daemon.non_json_lines() == [], "with BATON_LOG_FORMAT=json every line is a JSON object"
+
+
+def test_a_task_too_costly_to_decode_is_reported_unrun_and_the_daemon_serves_on(stack: Stack) -> None:
+    """A task whose action arguments hold more map entries than are decoded (upb holds the GIL for a whole decode, and
+    a running task offered again is copied, at a cost growing with the square of its map) is reported failed by its
+    id, unrun and non-retryable; the next task is served as ever."""
+    c1 = stack.c1
+    daemon = stack.start()
+    costly = kind_task("action_invoke")
+    costly.action_invoke.name = "disable_user"
+    for i in range(MAX_MAP_ENTRIES + 1):
+        costly.action_invoke.args.fields[f"{i:x}"].bool_value = True
+    c1.answer_raw("GetTask", baton_pb2.BatonServiceGetTaskResponse(task=costly).SerializeToString())
+    after = kind_task("event_feed")
+    c1.enqueue(after)
+    recorded = wait_finished(daemon, c1, [costly.id, after.id], timeout=30)
+    finish = only_finish(recorded, costly.id)
+    assert_error(finish, code=3, non_retryable=True)
+    assert finish.status.message == (
+        f"malformed task: it could not be decoded (a map in it (Struct.fields) holds more than {MAX_MAP_ENTRIES} "
+        "entries); not run"
+    )
+    assert_error(only_finish(recorded, after.id), code=2, non_retryable=False)
+    assert daemon.alive()
+    assert "Traceback" not in daemon.output()

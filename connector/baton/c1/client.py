@@ -43,7 +43,14 @@ from connector.baton.c1.errors import (
     network_cause,
 )
 from connector.baton.c1.roots import grpc_root_certificates
-from connector.baton.c1.salvage import PartlyRead, UnreadableTask, decode_get_task, salvage
+from connector.baton.c1.salvage import (
+    SCAN_ABOVE_BYTES,
+    PartlyRead,
+    UnreadableTask,
+    decode_cost_problem,
+    decode_get_task,
+    salvage,
+)
 from connector.baton.c1.token import BATON_SDK_VERSION, AccessToken, TokenFetch, TokenSource
 from connector.baton.pb.c1.connector.v2 import connector_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2, baton_pb2_grpc
@@ -328,7 +335,8 @@ class BatonServiceClient:
         """One poll. An unset `task` or a `none` task means no work; `next_poll` paces the next call (§3.2).
 
         An answer that does not decode whole is read as far as it goes (`salvage`): what decodes is returned (with
-        a warning), a task known only by its id is `C1UnreadableTaskError`.
+        a warning), a task known only by its id is `C1UnreadableTaskError`. So is a task too costly to decode (a map
+        of more than `salvage.MAX_MAP_ENTRIES` entries, more than `salvage.MAX_ITEMS` messages and list items).
         """
         request = baton_pb2.BatonServiceGetTaskRequest(host_id=self.host_id)
         self._ensure_stub()
@@ -336,6 +344,13 @@ class BatonServiceClient:
         async def attempt(md: _Metadata) -> baton_pb2.BatonServiceGetTaskResponse | PartlyRead | UnreadableTask | None:
             assert self._raw_get_task is not None
             raw: bytes = await self._raw_get_task(request, metadata=md, timeout=self.timeouts.get_task)
+            if len(raw) > SCAN_ABOVE_BYTES:
+                # Weighed before the parser sees it, off the loop: the parser holds the GIL for a whole decode, and a
+                # task holding a map of millions of entries held the loop for seconds, minutes once copied
+                # (`salvage.decode_cost_problem`).
+                costly = await asyncio.to_thread(decode_cost_problem, raw)
+                if costly is not None:
+                    return await asyncio.to_thread(salvage, raw, costly, decode_task=False)
             decoded = decode_get_task(raw)
             if isinstance(decoded, str):
                 # Off the loop: the walk of an answer of millions of fields held /healthz, heartbeats and reports

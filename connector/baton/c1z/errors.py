@@ -41,6 +41,14 @@ class C1ZWriteError(ConnectorError):
     retryable = True
 
 
+class C1ZBusyError(ConnectorError):
+    """Another sync (another process, or another sync of this one) is writing the same c1z: the message names the
+    file. Retryable: the other sync ends."""
+
+    code = Code.ABORTED
+    retryable = True
+
+
 class WorkDirError(ConnectorError):
     """The directory for working files is unusable (missing, not a directory, not writable), or the disk under a
     working file failed (an I/O error, a file-size limit, the directory removed): an operator's setting or the

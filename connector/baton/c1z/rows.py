@@ -6,12 +6,16 @@ Kept in one place so that the writer's upserts and the reader's selects can neve
 from __future__ import annotations
 
 import itertools
+import os
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from connector.baton import ids
+from connector.baton.c1z.workfiles import WORKDIR_PREFIX
 from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, entitlement_pb2, grant_pb2, resource_pb2
 
 GRANT_EXPANDABLE_URL = "type.googleapis.com/c1.connector.v2.GrantExpandable"
@@ -36,15 +40,47 @@ MAX_SYNC_RUN_FIELD = 1024  # characters of a sync id, a time or a type
 MAX_SYNC_RUNS_TEXT = 64 << 20  # characters of all the runs' state tokens and stats together
 
 
-def guard_connection(conn: sqlite3.Connection) -> sqlite3.Connection:
-    """`conn` to a file's database, with SQLite refusing any value over `MAX_VALUE_BYTES` (see `value_problem`) and
-    treating the file's schema as untrusted (`trusted_schema=OFF`: SQL in a view, trigger, index expression or
-    default that the file brings may call no function with side effects). The schema checks refuse triggers and
+def guard_connection(conn: sqlite3.Connection, db_path: Path) -> sqlite3.Connection:
+    """`conn` to a file's database (`db_path`, a working file), with SQLite refusing any value over `MAX_VALUE_BYTES`
+    (see `value_problem`), treating the file's schema as untrusted (`trusted_schema=OFF`: SQL in a view, trigger,
+    index expression or default that the file brings may call no function with side effects) and keeping its own
+    temp files where the working files are (`_sqlite_temp_files_beside`). The schema checks refuse triggers and
     views anyway; this build of SQLite trusts a schema by default, and a check missing one shape should not be
     the only line."""
     conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
     conn.execute("PRAGMA trusted_schema=OFF")
+    _sqlite_temp_files_beside(conn, db_path)
     return conn
+
+
+_temp_directory_lock = threading.Lock()
+_temp_directory: str | None = None
+
+
+def _sqlite_temp_files_beside(conn: sqlite3.Connection, db_path: Path) -> None:
+    """Make SQLite write its temp files (a sort that outgrows its cache spills: the grant index build at the end of
+    every large sync, a GROUP BY of `inspect`) in the temp dir that holds the working directory of `db_path`
+    (`BATON_C1Z_TEMP_DIR`, else the system's). SQLite picks its own otherwise ($SQLITE_TMPDIR, $TMPDIR, /var/tmp,
+    /tmp): the sync's ids went to a disk the operator never named, which a read-only or small root filesystem
+    refused or filled, and the failure was reported as "disk full" in the working directory, which had room.
+
+    SQLite has one such directory per process (`temp_store_directory`), and changing it while another thread uses
+    SQLite is undefined: it is set when the directory differs from the last one set, which in a run is once (the
+    temp dir is a process-wide setting). A directory SQLite refuses (not writable) leaves SQLite's own choice.
+    """
+    global _temp_directory
+    parent = db_path.parent
+    base = parent.parent if parent.name.startswith(WORKDIR_PREFIX) else parent
+    wanted = os.path.abspath(base)
+    with _temp_directory_lock:
+        if wanted == _temp_directory:
+            return
+        quoted = wanted.replace("'", "''")
+        try:
+            conn.execute(f"PRAGMA temp_store_directory = '{quoted}'")
+        except (sqlite3.Error, UnicodeEncodeError):
+            return
+        _temp_directory = wanted
 
 
 def value_problem(exc: sqlite3.Error) -> str:

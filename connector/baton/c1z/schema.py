@@ -185,7 +185,9 @@ def connect_read_only(db_path: Path) -> sqlite3.Connection:
     SQLite opened another (empty) file, and every c1z read as "no table v1_sync_runs" (a one-shot sync started over
     from a good --file, inspect refused them all). `as_uri` percent-encodes them.
     """
-    return rows.guard_connection(sqlite3.connect(Path(os.path.abspath(db_path)).as_uri() + "?mode=ro", uri=True))
+    return rows.guard_connection(
+        sqlite3.connect(Path(os.path.abspath(db_path)).as_uri() + "?mode=ro", uri=True), db_path
+    )
 
 
 def check_readable(db_path: Path, source: Path) -> None:

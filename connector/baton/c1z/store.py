@@ -87,7 +87,7 @@ class _Db:
         self._fresh = source is None
         self._started: set[str] = set()
         # isolation_level=None: transactions are explicit (group commit + a savepoint per page).
-        self.conn = rows.guard_connection(sqlite3.connect(db_path, isolation_level=None))
+        self.conn = rows.guard_connection(sqlite3.connect(db_path, isolation_level=None), db_path)
         # Statements that may change a whole file (the schema step of a resumed file dropping its deferred
         # indexes, `keep_only` deleting an older sync) run with a journal file; the load, in between, with
         # one in memory (`start_load`).

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import structlog
 
-from connector.baton.c1z.errors import WorkDirError, disk_full, is_disk_full
+from connector.baton.c1z.errors import C1ZBusyError, C1ZWriteError, WorkDirError, disk_full, is_disk_full
 
 log = structlog.get_logger(__name__)
 
@@ -81,6 +81,71 @@ class WorkDir:
         if self._fd is None:
             return
         shutil.rmtree(self.path, ignore_errors=True)
+        os.close(self._fd)
+        self._fd = None
+
+
+class OutputLock:
+    """The right to write one c1z, for a whole sync: `.<name>.lock` beside the file, `flock`ed, removed on release.
+
+    Two syncs into one file (a cron job's one-shot run overlapping the last, one beside the service's periodic sync)
+    each saved the file they had opened with their own sync added: the later save replaced the other's, and an
+    interrupted one replaced a finished sync with the older one it had opened and its own unfinished one. The file is
+    replaced by every save (a new inode), so the lock is a file of its own; the kernel drops it when its holder dies,
+    however it dies, and a lock file left by a killed process is taken by the next sync like any other.
+    """
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path = path
+        self._fd: int | None = fd
+
+    @classmethod
+    def take(cls, c1z_path: Path) -> OutputLock:
+        """Lock `c1z_path` (where a link to it points: the save writes there), or `C1ZBusyError` if a sync holds it."""
+        target = Path(os.path.realpath(c1z_path))
+        path = target.with_name(f".{target.name}.lock")
+        for _ in range(_CREATE_ATTEMPTS):
+            doing = ""
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)  # as the save makes it
+                doing = f"cannot make its lock file {path}: "
+                # Read-only: flock needs no write access, and a lock file left read-only still serves. O_NONBLOCK: a
+                # FIFO under the name must not hang the sync waiting for a writer (it is refused below).
+                fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o600)
+            except OSError as exc:
+                if is_disk_full(exc):
+                    raise disk_full(target.parent, f"saving {target}", exc) from exc
+                raise C1ZWriteError(f"cannot write {target}: {doing}{exc.strerror or type(exc).__name__}") from None
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise C1ZWriteError(f"cannot write {target}: its lock file {path} is not a regular file")
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                opened = os.fstat(fd)
+                now = os.stat(path, follow_symlinks=False)
+            except BlockingIOError:
+                os.close(fd)
+                raise C1ZBusyError(
+                    f"another sync is writing {target} (it holds {path}); run again when it has ended"
+                ) from None
+            except FileNotFoundError:
+                os.close(fd)
+                continue  # its holder removed it as we took it: the lock is a new file now
+            except OSError as exc:
+                os.close(fd)
+                reason = exc.strerror or type(exc).__name__
+                raise C1ZWriteError(f"cannot write {target}: cannot lock {path}: {reason}") from None
+            if (opened.st_dev, opened.st_ino) == (now.st_dev, now.st_ino):
+                return cls(path, fd)
+            os.close(fd)  # locked a file its holder had removed: another sync may hold the new one
+        raise C1ZBusyError(f"another sync keeps taking the lock of {target} ({path})")
+
+    def release(self) -> None:
+        """Remove the lock file, then drop the lock (in that order: who opened it before the removal sees it gone)."""
+        if self._fd is None:
+            return
+        with contextlib.suppress(OSError):
+            self.path.unlink()
         os.close(self._fd)
         self._fd = None
 

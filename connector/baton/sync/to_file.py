@@ -37,11 +37,40 @@ async def sync_to_file(
     (`C1ZFormatError`) rather than overwritten; a damaged one (`DamagedC1ZError`, found on opening it or in the
     rows a resumed sync reads back) is not resumed: a new sync starts in a new file.
     """
+    # One sync at a time into a file, from its opening to its save (`workfiles.OutputLock`).
+    taking = asyncio.ensure_future(asyncio.to_thread(workfiles.OutputLock.take, c1z_path))
+    try:
+        lock = await asyncio.shield(taking)
+    except asyncio.CancelledError:
+        # Cancelled while the thread takes it: released once taken, or this process's next sync into the file (the
+        # service's next periodic one) would find it held for good.
+        taking.add_done_callback(_release_taken)
+        raise
+    try:
+        return await _sync_locked(syncers, c1z_path, options, tmp_dir, observer, save_on_error)
+    finally:
+        await asyncio.shield(asyncio.to_thread(lock.release))
+
+
+def _release_taken(taking: asyncio.Future[workfiles.OutputLock]) -> None:
+    if not taking.cancelled() and taking.exception() is None:
+        taking.result().release()
+
+
+async def _sync_locked(
+    syncers: Sequence[ResourceSyncer],
+    c1z_path: Path,
+    options: SyncOptions | None,
+    tmp_dir: Path | None,
+    observer: SyncObserver | None,
+    save_on_error: bool,
+) -> SyncResult:
     # Imported here: the SQLite layer loads when a sync runs, not with the idle daemon (docs/benchmarks.md).
     from connector.baton.c1z.store import C1ZStore
 
     await sweep_stale(tmp_dir, c1z_path)
     store = await C1ZStore.open(c1z_path, tmp_dir)
+    keeps_finished = False
     try:
         return await _sync_into(store, syncers, c1z_path, options, observer, save_on_error)
     except DamagedC1ZError as exc:
@@ -50,13 +79,30 @@ async def sync_to_file(
         # The file's rows, read back as the sync goes (a resumed sync's stored resources), do not decode: as when
         # the damage is found on opening, start over in a new file. Saving it again would fail every later run.
         log.warning("existing c1z is damaged; starting a new sync instead of resuming", error=str(exc))
+        # The damage was in the run being resumed; a finished sync beside it is still what the file is good for (what
+        # Go readers and `inspect` show). The new file holds none until the new sync finishes: if it fails, its
+        # unfinished run is not saved over that one (it was, and the finished sync was gone).
+        keeps_finished = save_on_error and await _holds_a_finished_sync(store)
     finally:
         await store.close()
     store = await C1ZStore.create(tmp_dir)
     try:
-        return await _sync_into(store, syncers, c1z_path, options, observer, save_on_error)
+        return await _sync_into(store, syncers, c1z_path, options, observer, save_on_error and not keeps_finished)
+    except Exception:
+        if keeps_finished:
+            log.warning(
+                "the new sync failed; its unfinished run is not saved over the file's finished sync", file=str(c1z_path)
+            )
+        raise
     finally:
         await store.close()
+
+
+async def _holds_a_finished_sync(store: C1ZStore) -> bool:
+    try:
+        return any(run.finished for run in await store.sync_runs())
+    except Exception:  # the runs cannot be read either: nothing there worth keeping over a resumable run
+        return False
 
 
 async def _sync_into(
