@@ -987,6 +987,15 @@ def test_the_termination_grace_period_leaves_time_to_report_the_tasks_abandoned_
     assert any("reports" in p for p in checks.lifecycle_problems(docs)), "the shared check bites too"
 
 
+def test_notes_offer_helm_test_only_when_the_chart_has_a_test() -> None:
+    """With `tests.enabled: false` there is no test pod, and `helm test` as NOTES wrote it checked nothing and
+    reported success."""
+    notes = next(v for k, v in chart_tools.render({"tests": {"enabled": False}}).items() if k.endswith("NOTES.txt"))
+    assert "helm test" not in notes
+    notes = next(v for k, v in chart_tools.render({}).items() if k.endswith("NOTES.txt"))
+    assert f"helm test {chart_tools.RELEASE} -n {chart_tools.NAMESPACE}" in notes
+
+
 @pytest.mark.parametrize("name", ["HTTP_PROXY", "GRPC_PROXY"])
 def test_a_proxy_variable_the_connector_does_not_route_https_through_is_not_checked(name: str) -> None:
     """Every call is https: HTTP_PROXY is never used for it, and grpc_proxy is not read (docs/deployment.md)."""
