@@ -333,6 +333,9 @@ def test_a_request_above_its_limit_is_refused_by_the_render(values: dict[str, An
         {"requests": {"memory": "1Gi"}},  # equal to the limit
         {"requests": {"memory": "1536Mi"}, "limits": {"memory": "1.5Gi"}},
         {"requests": {"cpu": "0.5"}, "limits": {"cpu": "500m"}},
+        # Equal though 700 * 0.001 is 0.7000000000000001 in binary floating point.
+        {"requests": {"cpu": "700m"}, "limits": {"cpu": "0.7"}},
+        {"requests": {"cpu": "9m", "memory": "1.1Gi"}, "limits": {"cpu": "0.009", "memory": "1.1Gi"}},
         {"requests": {"memory": "1000M"}, "limits": {"memory": "1Gi"}},  # 1e9 < 2^30
         {"requests": {"memory": 268435456, "cpu": 1}, "limits": {"memory": "256Mi", "cpu": 1}},
     ],
