@@ -18,6 +18,8 @@ from collections import deque
 from collections.abc import Callable, MutableMapping
 from typing import Any, TextIO, cast
 
+from connector.baton.printable import printable
+
 REDACTED = "[REDACTED]"
 _secrets: set[str] = set()
 # Secrets that rotate, by kind: the newest few of each (an old one may still be quoted by a peer for a while).
@@ -79,6 +81,20 @@ def _scrub(value: Any) -> Any:
 
 def _redact_processor(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     return {k: _scrub(v) for k, v in event.items()}
+
+
+def _printable_processor(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Console lines only. The console renderer quotes other values (repr) but writes the event text and a traceback
+    as they are, and both can hold a peer's text (a library's message with ConductorOne's status detail, an error's
+    message): a newline there forged a log line of its own, an escape sequence acted on the operator's terminal. JSON
+    escapes what it writes. A traceback keeps its line breaks."""
+    message = event.get("event")
+    if isinstance(message, str):
+        event["event"] = printable(message)
+    trace = event.get("exception")
+    if isinstance(trace, str):
+        event["exception"] = "\n".join(map(printable, trace.split("\n")))
+    return event
 
 
 _dropped_writes = 0
@@ -157,6 +173,8 @@ def configure(level: str = "info", fmt: str = "json", stream: TextIO | None = No
         structlog.processors.format_exc_info,
         _redact_processor,
     ]
+    if fmt != "json":
+        shared.append(_printable_processor)
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, logging.INFO)),

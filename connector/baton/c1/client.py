@@ -317,11 +317,15 @@ class BatonServiceClient:
             _check_task_id(task_id)
         if not 1 <= len(connector_metadata.display_name) <= 1024:
             raise ValueError("connector_metadata.display_name is required (1..1024 characters)")
+        if os_info is None:
+            # It reads /etc/os-release and stats two files: file IO, kept off the event loop (a hung mount there
+            # would stop health checks and every task, not only this Hello).
+            os_info = await asyncio.to_thread(hostinfo.os_info)
         request = baton_pb2.BatonServiceHelloRequest(
             host_id=self.host_id,
             task_id=task_id,
             build_info=build_info or hostinfo.build_info(),
-            os_info=os_info or hostinfo.os_info(),
+            os_info=os_info,
             connector_metadata=connector_metadata,
             annotations=_check_annotations(annotations),
         )

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
@@ -59,6 +60,24 @@ def _write_random(path: Path, size: int) -> bytes:
     data = os.urandom(size)
     path.write_bytes(data)
     return data
+
+
+async def test_hello_reads_the_hosts_os_files_off_the_event_loop(
+    fake: FakeC1, client: BatonServiceClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connector.baton.c1 import hostinfo
+
+    readers: list[threading.Thread] = []
+    real = hostinfo._read_os_release
+
+    def recorded(path: Path) -> dict[str, str]:
+        readers.append(threading.current_thread())
+        return real(path)
+
+    monkeypatch.setattr(hostinfo, "_read_os_release", recorded)
+    await client.hello(METADATA)
+    assert readers
+    assert threading.main_thread() not in readers
 
 
 # ---- the happy path, call by call -----------------------------------------------------------------------------
