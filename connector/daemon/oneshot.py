@@ -25,7 +25,7 @@ from typing import Any
 import structlog
 
 from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, WorkDirError
-from connector.baton.c1z.workfiles import WorkDir
+from connector.baton.c1z.workfiles import WorkDir, save_temp_affixes
 from connector.baton.ids import parse_resource_ref
 from connector.baton.pb.c1.connector.v2 import resource_pb2
 from connector.baton.sync.syncer import SyncOptions
@@ -263,7 +263,8 @@ def _try_saving_beside(path: Path, where: str) -> None:
     --file failed only when the finished sync was saved, after the whole sync (every periodic sync, in service
     mode). The name has the save's shape: if this process dies before removing it, the next start sweeps it."""
     try:
-        fd, name = tempfile.mkstemp(prefix=f"{path.name}.", suffix=".tmp", dir=path.parent)
+        prefix, suffix = save_temp_affixes(path.name)
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
     except OSError as exc:
         raise SettingsError(f"{where}: {_why_not_beside(path, exc)}") from None
     try:
@@ -304,11 +305,12 @@ def _unescaped(field: bytes) -> bytes:
 
 def _why_not_beside(path: Path, exc: OSError) -> str:
     """Why the save's temp file cannot be made beside `path`: "not writable" only where the directory is to blame. A
-    legal name of 243 bytes or more (the temp name adds 13, past the usual 255-byte limit) was "the directory . is not
+    legal name of 237 bytes or more (the temp name adds 19, past the usual 255-byte limit) was "the directory . is not
     writable (File name too long)", and a full disk "not writable (No space left on device)"."""
     if exc.errno == errno.ENAMETOOLONG:
+        prefix, suffix = save_temp_affixes(path.name)
         return (
-            f"the name is too long: the save writes {path.name}.XXXXXXXX.tmp beside it, which this file system "
+            f"the name is too long: the save writes {prefix}XXXXXXXX{suffix} beside it, which this file system "
             f"refuses ({exc.strerror}); use a shorter name"
         )
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):

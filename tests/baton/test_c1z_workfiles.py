@@ -85,7 +85,7 @@ _CHILD = textwrap.dedent(
         await store.start_sync()
         upload = WorkDir.create(tmp, "upload")
         (upload.path / "sync.c1z").write_bytes(b"C1ZF\\0partial")
-        partial = os.open(tmp / "out.c1z.live_k9z.tmp", os.O_CREAT | os.O_WRONLY)
+        partial = os.open(tmp / ".out.c1z.save-live_k9z.tmp", os.O_CREAT | os.O_WRONLY)
         fcntl.flock(partial, fcntl.LOCK_EX)
         print("ready", flush=True)
         sys.stdin.read()
@@ -99,9 +99,16 @@ def test_leftovers_of_a_killed_process_are_removed_at_the_next_start(tmp_path: P
     work = tmp_path / "tmp"
     work.mkdir()
     out = work / "out.c1z"
-    (work / "out.c1z.dead_k9z.tmp").write_bytes(b"half a c1z")  # an interrupted save of a dead process
-    for mine in ("out.c1z.backup.tmp", "out.c1z.my-notes.tmp", "out.c1z.dead_k9z.tmp.keep"):
-        (work / mine).write_text("the user's, not a save's: mkstemp's names are <file>.XXXXXXXX.tmp")
+    (work / ".out.c1z.save-dead_k9z.tmp").write_bytes(b"half a c1z")  # an interrupted save of a dead process
+    # The user's, not a save's (a save's are .<file>.save-XXXXXXXX.tmp): mkstemp's plain <file>.XXXXXXXX.tmp shape
+    # is a dated copy's too.
+    for mine in (
+        "out.c1z.backup.tmp",
+        "out.c1z.my-notes.tmp",
+        "out.c1z.20261205.tmp",
+        ".out.c1z.save-dead_k9z.tmp.keep",
+    ):
+        (work / mine).write_text("the user's")
     (work / "c1z-not-ours").mkdir()
     (work / "baton-c1z-link").symlink_to(tmp_path)  # our prefix, but a symlink: never followed or removed
     child = subprocess.Popen(
@@ -114,8 +121,8 @@ def test_leftovers_of_a_killed_process_are_removed_at_the_next_start(tmp_path: P
         assert sorted(n.split("-")[2] for n in live) == ["sync", "upload"]
         # While the owner lives, a sweep (another process starting, or our own) touches none of its files.
         assert sweep_stale(work) == []
-        assert [p.name for p in sweep_stale_partials(out)] == ["out.c1z.dead_k9z.tmp"]
-        assert "out.c1z.live_k9z.tmp" in names(work)
+        assert [p.name for p in sweep_stale_partials(out)] == [".out.c1z.save-dead_k9z.tmp"]
+        assert ".out.c1z.save-live_k9z.tmp" in names(work)
         child.send_signal(signal.SIGKILL)
         assert child.wait(timeout=30) == -signal.SIGKILL
     finally:
@@ -123,16 +130,17 @@ def test_leftovers_of_a_killed_process_are_removed_at_the_next_start(tmp_path: P
             child.kill()
             child.wait()
     left = names(work)
-    assert {"out.c1z.live_k9z.tmp", *live} <= set(left), "kill -9 leaves the working files behind"
+    assert {".out.c1z.save-live_k9z.tmp", *live} <= set(left), "kill -9 leaves the working files behind"
 
     # The next start (a sync into the same temp dir and file) removes them, and nothing that is not ours.
     asyncio.run(sync_to_file(syncers(Org(), Faults()), out, options(), tmp_dir=work))
     assert names(work) == [
+        ".out.c1z.save-dead_k9z.tmp.keep",
         "baton-c1z-link",
         "c1z-not-ours",
         "out.c1z",
+        "out.c1z.20261205.tmp",
         "out.c1z.backup.tmp",
-        "out.c1z.dead_k9z.tmp.keep",
         "out.c1z.my-notes.tmp",
     ]
     assert (tmp_path / "tmp").is_dir()
@@ -395,8 +403,8 @@ def test_a_killed_save_through_a_link_is_swept_where_it_was_written(tmp_path: Pa
     real.mkdir()
     links.mkdir()
     (links / "out.c1z").symlink_to(real / "sync.c1z")
-    (real / "sync.c1z.dead_k9z.tmp").write_bytes(b"half a c1z")  # an interrupted save of a dead process
-    assert [p.name for p in sweep_stale_partials(links / "out.c1z")] == ["sync.c1z.dead_k9z.tmp"]
+    (real / ".sync.c1z.save-dead_k9z.tmp").write_bytes(b"half a c1z")  # an interrupted save of a dead process
+    assert [p.name for p in sweep_stale_partials(links / "out.c1z")] == [".sync.c1z.save-dead_k9z.tmp"]
     assert names(real) == []
 
 

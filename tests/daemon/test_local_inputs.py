@@ -321,7 +321,7 @@ def test_sync_settings_given_with_a_one_shot_action_are_warned_about() -> None:
 def test_a_file_name_too_long_for_the_saves_temp_file_is_named_as_such_not_an_unwritable_directory(
     tmp_path: Path,
 ) -> None:
-    """A legal name of 243 to 255 bytes: the save's `<name>.XXXXXXXX.tmp` is past the file system's limit. The
+    """A legal name of 237 to 255 bytes: the save's `.<name>.save-XXXXXXXX.tmp` is past the file system's limit. The
     directory is writable, and was called unwritable."""
     from connector.daemon.oneshot import check_output_file
     from connector.daemon.settings import SettingsError
@@ -331,7 +331,7 @@ def test_a_file_name_too_long_for_the_saves_temp_file_is_named_as_such_not_an_un
         check_output_file(out, None)
     problem = str(refused.value)
     assert "not writable" not in problem
-    assert f"the name is too long: the save writes {out.name}.XXXXXXXX.tmp beside it" in problem
+    assert f"the name is too long: the save writes .{out.name}.save-XXXXXXXX.tmp beside it" in problem
     assert list(tmp_path.iterdir()) == []
 
 

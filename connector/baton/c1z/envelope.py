@@ -29,6 +29,7 @@ from connector.baton.c1z.errors import (
     is_disk_full,
     working_file_failure,
 )
+from connector.baton.c1z.workfiles import save_temp_affixes
 
 log = structlog.get_logger(__name__)
 
@@ -279,7 +280,8 @@ def _compress_atomically(db_path: Path, c1z_path: Path) -> int:
     )
     compressor = zstandard.ZstdCompressor(compression_params=params)
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=c1z_path.name + ".", suffix=".tmp", dir=c1z_path.parent)
+        prefix, suffix = save_temp_affixes(c1z_path.name)
+        fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=c1z_path.parent)
     except OSError as exc:
         if is_disk_full(exc):
             raise disk_full(c1z_path.parent, f"saving {c1z_path}", exc) from exc

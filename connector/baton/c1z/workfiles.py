@@ -156,13 +156,21 @@ def sweep_stale(tmp_dir: Path | None) -> list[Path]:
     return _sweep(base, lambda name: name.startswith((WORKDIR_PREFIX, _STAGING_PREFIX)), directory=True)
 
 
+def save_temp_affixes(c1z_name: str) -> tuple[str, str]:
+    """mkstemp's prefix and suffix for the file a save writes beside the c1z named `c1z_name` and renames over it:
+    `.<name>.save-XXXXXXXX.tmp`, hidden and marked as a save's. `sweep_stale_partials` removes what has this shape;
+    the plain `<name>.XXXXXXXX.tmp` of mkstemp is a shape a user's own file has too (`sync.c1z.20261205.tmp`, a
+    dated copy), and the sweep deleted it."""
+    return f".{c1z_name}.save-", ".tmp"
+
+
 def sweep_stale_partials(c1z_path: Path) -> list[Path]:
-    """Remove the `<name>.XXXXXXXX.tmp` files beside `c1z_path` that an interrupted save left (their writer holds a
-    lock). Only mkstemp's shape (8 of its characters): a user's own `sync.c1z.backup.tmp` was deleted as ours.
-    A link is followed as the save follows it (`envelope.compress_atomically` writes beside the target): swept
-    beside the link, a killed save's temp file beside the target stayed for good."""
+    """Remove the temp files beside `c1z_path` that an interrupted save left (`save_temp_affixes`; a live writer holds
+    a lock on its own). A link is followed as the save follows it (`envelope.compress_atomically` writes beside the
+    target): swept beside the link, a killed save's temp file beside the target stayed for good."""
     c1z_path = Path(os.path.realpath(c1z_path))
-    ours = re.compile(re.escape(c1z_path.name) + r"\.[a-z0-9_]{8}\.tmp")
+    prefix, suffix = save_temp_affixes(c1z_path.name)
+    ours = re.compile(re.escape(prefix) + r"[a-z0-9_]{8}" + re.escape(suffix))
     return _sweep(c1z_path.parent, lambda name: ours.fullmatch(name) is not None, directory=False)
 
 
