@@ -34,6 +34,8 @@ RUN /opt/venv/bin/pip install --no-cache-dir --only-binary=:all: --no-binary=bat
 # ---- runtime ------------------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
 
+# The global ARG is in scope for FROM only: declared again, the base.name label below gets its value.
+ARG PYTHON_IMAGE
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 ARG CREATED=unknown

@@ -10,12 +10,15 @@ registry `connector.daemon.metrics.daemon_metrics` builds.
 
 from __future__ import annotations
 
+import inspect
+import math
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath
 from typing import Any
 
 from connector.baton.runtime import http
+from connector.baton.runtime.scheduler import Scheduler
 from connector.daemon.metrics import daemon_metrics
 from connector.daemon.settings import ENV_PREFIX, Settings
 
@@ -315,6 +318,11 @@ def _effective(container_ctx: Manifest, pod_ctx: Manifest, key: str) -> Any:
 # ---- lifecycle --------------------------------------------------------------------------------------------------
 
 
+ABANDON_REPORT_SECONDS = math.ceil(inspect.signature(Scheduler.drain).parameters["report_within"].default + 1.0)
+"""After the shutdown grace, how long the daemon may still spend reporting the tasks it abandoned
+(`Scheduler.drain`): the pod's termination grace period must cover both."""
+
+
 def lifecycle_problems(docs: Iterable[Manifest]) -> list[str]:
     """Each pod its own ConductorOne host; SIGKILL only after the daemon's shutdown grace."""
     docs = list(docs)
@@ -329,9 +337,10 @@ def lifecycle_problems(docs: Iterable[Manifest]) -> list[str]:
         env = {**_env_from_secrets(container, _secrets_by_name(docs)), **plain_env(container)}
         grace = float(env.get(env_name("shutdown_grace_seconds"), setting_default("shutdown_grace_seconds")))
         termination = spec.get("terminationGracePeriodSeconds", 30)
-        if not termination > grace:
+        if not termination >= grace + ABANDON_REPORT_SECONDS:
             problems.append(
-                f"{name}: terminationGracePeriodSeconds {termination} is not above the shutdown grace {grace}"
+                f"{name}: terminationGracePeriodSeconds {termination} leaves less than {ABANDON_REPORT_SECONDS} s"
+                f" after the shutdown grace {grace} for the abandoned tasks' reports"
             )
         temp = env.get(env_name("c1z_temp_dir"))
         if temp is not None and not PurePosixPath(temp).is_relative_to(WRITABLE_DIR):

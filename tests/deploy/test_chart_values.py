@@ -69,6 +69,8 @@ def test_large_numbers_render_as_integers(clean_baton_env: pytest.MonkeyPatch) -
         },
     }
     docs = valid(render_docs(values, api_versions=[MONITORING_API]))
+    notes = next(v for k, v in chart_tools.render(values).items() if k.endswith("NOTES.txt"))
+    assert "1000000 pod(s)" in notes, notes.splitlines()[0]
     env = checks.pod_environment(docs)
     assert env["BATON_SYNC_INTERVAL"] == "2592000"
     assert env["BATON_SHUTDOWN_GRACE_SECONDS"] == "3600"
@@ -94,6 +96,49 @@ def test_large_numbers_render_as_integers(clean_baton_env: pytest.MonkeyPatch) -
 def test_a_percentage_disruption_budget_stays_a_string() -> None:
     docs = valid(render_docs({"podDisruptionBudget": {"enabled": True, "maxUnavailable": "50%"}}))
     assert one(docs, "PodDisruptionBudget")["spec"]["maxUnavailable"] == "50%"
+
+
+# ---- sections left empty ---------------------------------------------------------------------------------------
+
+# Every section the templates read a field of. `networkPolicy:` with its lines commented out is null, and Helm drops
+# a null section with its defaults: the render died in Go's "nil pointer evaluating interface {}.enabled".
+SECTIONS = (
+    "image",
+    "secret",
+    "config",
+    "tmpVolume",
+    "serviceAccount",
+    "startupProbe",
+    "livenessProbe",
+    "readinessProbe",
+    "service",
+    "metricsAnnotations",
+    "serviceMonitor",
+    "prometheusRule",
+    "dashboard",
+    "podDisruptionBudget",
+    "networkPolicy",
+    "tests",
+)
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_a_section_left_empty_is_named(section: str) -> None:
+    with pytest.raises(Exception, match=f"missing property '{section}'"):
+        chart_tools.render({section: None}, api_versions=[MONITORING_API])
+
+
+def test_every_section_a_template_reads_is_required() -> None:
+    values = yaml.safe_load((chart_tools.CHART / "values.yaml").read_text())
+    read = {key for key, value in values.items() if isinstance(value, dict)} - {
+        "commonLabels",  # maps read whole, where null is empty
+        "podAnnotations",
+        "podLabels",
+        "nodeSelector",
+        "affinity",
+        "resources",
+    }
+    assert read - {"podSecurityContext", "securityContext", "updateStrategy"} == set(SECTIONS)
 
 
 # ---- credentials -----------------------------------------------------------------------------------------------
@@ -222,6 +267,83 @@ def test_a_security_context_may_still_be_tightened_or_left_to_the_platform() -> 
     assert checks.security_problems(docs) == []
 
 
+def effective_security(docs: list[Manifest], key: str) -> dict[str, Any]:
+    """{pod: the value each of its containers runs with}: the container's security setting, else the pod's."""
+    found: dict[str, Any] = {}
+    for label, spec in checks.pod_specs(docs):
+        pod_ctx = spec.get("securityContext") or {}
+        for container in checks.containers(spec):
+            ctx = container.get("securityContext") or {}
+            found[f"{label}/{container['name']}"] = ctx.get(key, pod_ctx.get(key))
+    return found
+
+
+def test_a_pod_security_setting_given_in_values_is_the_one_the_containers_run_with() -> None:
+    """The chart set runAsUser and runAsGroup in both security contexts, and Kubernetes takes the container's: a
+    `podSecurityContext.runAsUser` of a platform's UID range (OpenShift, a PSP-era admission policy) rendered a pod
+    that still ran as 65532, without a word. Each field now has one owner in the defaults, so what is given wins."""
+    values = {"podSecurityContext": {"runAsUser": 1000680000, "runAsGroup": 1000680000}}
+    docs = valid(render_docs(values))
+    assert set(effective_security(docs, "runAsUser").values()) == {1000680000}
+    assert set(effective_security(docs, "runAsGroup").values()) == {1000680000}
+    assert set(effective_security(render_docs({}), "runAsUser").values()) == {checks.NONROOT_UID}
+
+
+LOCALHOST_SECCOMP = {"type": "Localhost", "localhostProfile": "profiles/baton.json"}
+
+
+@pytest.mark.parametrize(
+    ("values", "key"),
+    [
+        # The container's RuntimeDefault (required there) would hide the pod's profile.
+        ({"podSecurityContext": {"seccompProfile": LOCALHOST_SECCOMP}}, "seccompProfile"),
+        ({"podSecurityContext": {"runAsUser": 1001}, "securityContext": {"runAsUser": 1002}}, "runAsUser"),
+        ({"securityContext": {"runAsGroup": 1001}}, "runAsGroup"),  # the pod's default 65532 would be ignored
+    ],
+)
+def test_a_security_field_set_in_both_contexts_to_different_values_is_refused(values: dict[str, Any], key: str) -> None:
+    with pytest.raises(Exception, match=f"podSecurityContext.{key} is .* but securityContext.{key} is"):
+        chart_tools.render(values)
+
+
+@pytest.mark.parametrize(
+    ("values", "where"),
+    [
+        ({"resources": {"requests": {"memory": "2Gi"}}}, "resources.requests.memory .2Gi. is above resources.limits"),
+        ({"resources": {"requests": {"cpu": 2}, "limits": {"cpu": "1500m"}}}, "resources.requests.cpu"),
+        (
+            {"resources": {"requests": {"ephemeral-storage": "1G"}, "limits": {"ephemeral-storage": "1e3"}}},
+            "/resources",
+        ),
+        ({"resources": {"requests": {"ephemeral-storage": "2Gi"}, "limits": {"ephemeral-storage": "2G"}}}, "ephemeral"),
+        ({"tests": {"resources": {"requests": {"memory": "128Mi"}}}}, "tests.resources.requests.memory"),
+        ({"resources": {"requests": {"memory": 3000000000}}}, "resources.requests.memory"),  # a float to Helm: 3e+09
+    ],
+)
+def test_a_request_above_its_limit_is_refused_by_the_render(values: dict[str, Any], where: str) -> None:
+    """The API server refuses a container whose request is above its limit: raising only `requests.memory` past the
+    default 1Gi limit rendered fine and failed at install (or only the `helm test` pod, at `helm test`)."""
+    with pytest.raises(Exception, match=where):
+        chart_tools.render(values)
+
+
+@pytest.mark.parametrize(
+    "resources",
+    [
+        {"requests": {"memory": "1Gi"}},  # equal to the limit
+        {"requests": {"memory": "1536Mi"}, "limits": {"memory": "1.5Gi"}},
+        {"requests": {"cpu": "0.5"}, "limits": {"cpu": "500m"}},
+        # Equal though 700 * 0.001 is 0.7000000000000001 in binary floating point.
+        {"requests": {"cpu": "700m"}, "limits": {"cpu": "0.7"}},
+        {"requests": {"cpu": "9m", "memory": "1.1Gi"}, "limits": {"cpu": "0.009", "memory": "1.1Gi"}},
+        {"requests": {"memory": "1000M"}, "limits": {"memory": "1Gi"}},  # 1e9 < 2^30
+        {"requests": {"memory": 268435456, "cpu": 1}, "limits": {"memory": "256Mi", "cpu": 1}},
+    ],
+)
+def test_a_request_up_to_its_limit_renders(resources: dict[str, Any]) -> None:
+    valid(render_docs({"resources": resources}))
+
+
 def test_a_ca_bundle_and_a_scratch_dir_keep_the_pod_restricted() -> None:
     values = {
         "config": {"caBundle": "/etc/baton/ca/ca.pem"},
@@ -268,6 +390,21 @@ def test_a_ca_bundle_and_a_scratch_dir_keep_the_pod_restricted() -> None:
             r"extraVolumeMounts\[0\] mounts on /tmp, where the chart",
         ),
         ({"extraVolumeMounts": [{"name": "ca", "mountPath": "/etc/ca"}]}, r'extraVolumeMounts\[0\] mounts volume "ca"'),
+        # The same directory spelt otherwise: the API server compares the text, the runtime mounts both on /tmp.
+        *(
+            (
+                {"extraVolumes": [{"name": "a", "emptyDir": {}}], "extraVolumeMounts": [{"name": "a", "mountPath": p}]},
+                r"extraVolumeMounts\[0\] mounts on /tmp, where the chart",
+            )
+            for p in ("/tmp//", "/tmp/.", "//tmp", "/var/../tmp")
+        ),
+        (
+            {
+                "extraVolumes": [{"name": "a", "emptyDir": {}}, {"name": "b", "emptyDir": {}}],
+                "extraVolumeMounts": [{"name": "a", "mountPath": "/etc/ca"}, {"name": "b", "mountPath": "/etc//ca/"}],
+            },
+            r"extraVolumeMounts\[1\] mounts on /etc/ca, where extraVolumeMounts\[0\]",
+        ),
     ],
 )
 def test_volumes_that_clash_with_the_chart_or_break_restricted_are_refused(
@@ -275,6 +412,81 @@ def test_volumes_that_clash_with_the_chart_or_break_restricted_are_refused(
 ) -> None:
     with pytest.raises(Exception, match=message):
         chart_tools.render(values)
+
+
+# The lists given whole to the pod spec: the schema took any object in them, so a value the API server refuses
+# rendered and failed only at install (each comment: the API server's rule).
+CA = {"name": "ca", "configMap": {"name": "corporate-ca"}}
+
+
+@pytest.mark.parametrize(
+    ("values", "where"),
+    [
+        # A volume name is a DNS-1123 label.
+        ({"extraVolumes": [{"name": "CA_Bundle", "emptyDir": {}}]}, "/extraVolumes/0/name"),
+        # A mount needs its volume's name and a path.
+        ({"extraVolumes": [CA], "extraVolumeMounts": [{"name": "ca"}]}, "/extraVolumeMounts/0"),
+        ({"extraVolumes": [CA], "extraVolumeMounts": [{"name": "ca", "mountPath": ""}]}, "/extraVolumeMounts/0"),
+        # An envFrom source is one Secret or ConfigMap, named by a DNS-1123 subdomain; its prefix is a variable name.
+        ({"extraEnvFrom": [{"secretRef": {"name": "Baton_Secrets"}}]}, "/extraEnvFrom/0/secretRef/name"),
+        ({"extraEnvFrom": [{"configMapRef": {}}]}, "/extraEnvFrom/0/configMapRef"),
+        ({"extraEnvFrom": [{"prefix": "DD_"}]}, "/extraEnvFrom/0"),
+        (
+            {"extraEnvFrom": [{"secretRef": {"name": "a"}, "configMapRef": {"name": "b"}}]},
+            "/extraEnvFrom/0",
+        ),
+        ({"extraEnvFrom": [{"prefix": "1=x", "configMapRef": {"name": "a"}}]}, "/extraEnvFrom/0/prefix"),
+        # An environment variable's name: printable ASCII without '=' (the rule since 1.32; older ones are stricter).
+        ({"extraEnv": [{"name": "HTTPS_PROXY=http://proxy:3128"}]}, "/extraEnv/0/name"),
+        ({"extraEnv": [{"name": "PROXY\n", "value": "x"}]}, "/extraEnv/0/name"),
+        # Tolerations: Exists or Equal; NoSchedule, PreferNoSchedule or NoExecute.
+        ({"tolerations": [{"key": "dedicated", "operator": "In", "value": "security"}]}, "/tolerations/0/operator"),
+        ({"tolerations": [{"key": "dedicated", "effect": "NoExec"}]}, "/tolerations/0/effect"),
+        # A spread constraint needs maxSkew >= 1, a topologyKey and DoNotSchedule or ScheduleAnyway.
+        (
+            {
+                "topologySpreadConstraints": [
+                    {"maxSkew": 0, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule"}
+                ]
+            },
+            "/topologySpreadConstraints/0/maxSkew",
+        ),
+        (
+            {"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "Schedule"}]},
+            "/topologySpreadConstraints/0/whenUnsatisfiable",
+        ),
+        ({"topologySpreadConstraints": [{"maxSkew": 1, "whenUnsatisfiable": "DoNotSchedule"}]}, "topologyKey"),
+    ],
+)
+def test_extra_lists_the_api_server_would_refuse_fail_the_render(values: dict[str, Any], where: str) -> None:
+    with pytest.raises(Exception, match=where):
+        chart_tools.render(values)
+
+
+def test_extra_lists_the_api_server_takes_still_render() -> None:
+    values = {
+        "extraVolumes": [CA, {"name": "scratch-2", "emptyDir": {}}],
+        "extraVolumeMounts": [{"name": "ca", "mountPath": "/etc/ca", "readOnly": True}],
+        "extraEnvFrom": [
+            {"secretRef": {"name": "baton-datadog.secrets", "optional": True}},
+            {"prefix": "PROXY_", "configMapRef": {"name": "proxy"}},
+        ],
+        "extraEnv": [
+            {"name": "https_proxy", "value": "http://proxy.example:3128"},
+            {"name": "my.setting-1", "valueFrom": {"configMapKeyRef": {"name": "proxy", "key": "x"}}},
+        ],
+        "tolerations": [
+            {"key": "dedicated", "operator": "Equal", "value": "security", "effect": "NoSchedule"},
+            {"operator": "Exists"},
+            {
+                "key": "node.kubernetes.io/unreachable",
+                "operator": "Exists",
+                "effect": "NoExecute",
+                "tolerationSeconds": 60,
+            },
+        ],
+    }
+    valid(render_docs(values))
 
 
 # ---- labels and annotations ------------------------------------------------------------------------------------
@@ -761,6 +973,30 @@ def test_a_secrets_shutdown_grace_cannot_outlast_the_termination_grace_period() 
     docs = [*valid(render_docs(values)), user_secret]
     assert checks.pod_environment(docs)["BATON_SHUTDOWN_GRACE_SECONDS"] == "25"
     assert checks.lifecycle_problems(docs) == []
+
+
+def test_the_termination_grace_period_leaves_time_to_report_the_tasks_abandoned_at_shutdown() -> None:
+    """After its shutdown grace the connector reports each task it abandoned, retryable, for up to
+    `checks.ABANDON_REPORT_SECONDS`. The chart took terminationGracePeriodSeconds 26 with the grace at 25, so the
+    kubelet's SIGKILL could land in that window: a grant or revoke cut short and its report lost."""
+    grace = 25
+    short = grace + checks.ABANDON_REPORT_SECONDS - 1
+    with pytest.raises(Exception, match=rf"terminationGracePeriodSeconds \({short}\) must be at least"):
+        chart_tools.render({"terminationGracePeriodSeconds": short})
+    docs = valid(render_docs({"terminationGracePeriodSeconds": grace + checks.ABANDON_REPORT_SECONDS}))
+    assert checks.lifecycle_problems(docs) == []
+    deployment = one(docs, "Deployment")
+    deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = short
+    assert any("reports" in p for p in checks.lifecycle_problems(docs)), "the shared check bites too"
+
+
+def test_notes_offer_helm_test_only_when_the_chart_has_a_test() -> None:
+    """With `tests.enabled: false` there is no test pod, and `helm test` as NOTES wrote it checked nothing and
+    reported success."""
+    notes = next(v for k, v in chart_tools.render({"tests": {"enabled": False}}).items() if k.endswith("NOTES.txt"))
+    assert "helm test" not in notes
+    notes = next(v for k, v in chart_tools.render({}).items() if k.endswith("NOTES.txt"))
+    assert f"helm test {chart_tools.RELEASE} -n {chart_tools.NAMESPACE}" in notes
 
 
 @pytest.mark.parametrize("name", ["HTTP_PROXY", "GRPC_PROXY"])

@@ -63,6 +63,25 @@ def test_oci_labels() -> None:
         assert f"org.opencontainers.image.{key}=" in labels
 
 
+def test_every_variable_a_stage_uses_is_declared_in_that_stage() -> None:
+    """An ARG before the first FROM is in scope for the FROM lines only: a stage sees it after an `ARG NAME` of its
+    own. The final stage's `org.opencontainers.image.base.name="${PYTHON_IMAGE}"` had none, and the built image
+    carried that label empty, so nothing reading the image could tell which base it was made from."""
+    joined = re.sub(r"\\\n\s*", " ", re.sub(r"^\s*#.*\n", "", TEXT, flags=re.M))
+    stages = re.split(r"^FROM .*$", joined, flags=re.M)[1:]
+    assert len(stages) == len(instructions("FROM"))
+    for number, stage in enumerate(stages, 1):
+        declared = set(re.findall(r"^ARG\s+([A-Za-z_][A-Za-z0-9_]*)", stage, re.M))
+        for env in re.findall(r"^ENV\s+(.*)$", stage, re.M):
+            declared |= set(re.findall(r"(?:^|\s)([A-Za-z_][A-Za-z0-9_]*)=", env))
+        used = set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", stage))
+        # Shell variables of RUN lines are the shell's; the rest are the builder's and must be declared.
+        run_text = " ".join(re.findall(r"^RUN\s+(.*)$", stage, re.M))
+        shell = set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", run_text))
+        missing = used - declared - shell - {"PATH"}
+        assert not missing, f"stage {number} uses {sorted(missing)} without declaring it (ARG NAME in that stage)"
+
+
 def test_build_context_is_only_what_the_image_installs() -> None:
     lines = [ln for ln in (ROOT / ".dockerignore").read_text().splitlines() if ln and not ln.startswith("#")]
     assert lines[0] == "*"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, cast
 
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
@@ -120,3 +121,29 @@ def test_pods_ready_shows_zero_when_no_pod_is_up(tmp_path: Path) -> None:
     (tmp_path / "tests.yaml").write_text(yaml.safe_dump({"rule_files": ["rules.yaml"], "tests": [test]}))
     result = tools.promtool("test", "rules", tmp_path / "tests.yaml")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def series_unit(panel: dict[str, Any], ref_id: str) -> str | None:
+    """The unit Grafana shows a target's series in: an override by its refId, else the panel's default."""
+    unit = panel.get("fieldConfig", {}).get("defaults", {}).get("unit")
+    for override in panel.get("fieldConfig", {}).get("overrides", []):
+        if override["matcher"] == {"id": "byFrameRefID", "options": ref_id}:
+            unit = next((p["value"] for p in override["properties"] if p["id"] == "unit"), unit)
+    return cast("str | None", unit)
+
+
+def test_every_series_is_shown_in_the_unit_it_is_measured_in() -> None:
+    """Bytes as bytes, seconds as seconds. Memory was shown with CPU in one unit ("short"): 1.3e8 beside 0.02, and
+    no axis an operator could read a pod's memory from."""
+    dashboard = json.loads(rules.DASHBOARD.read_text())
+    wrong = []
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            names = rules.metric_names(rules.substitute(target["expr"]))
+            unit = series_unit(panel, target["refId"])
+            if names and all(n.endswith("_bytes") for n in names) and unit not in ("bytes", "decbytes"):
+                wrong.append(f"{panel['title']} {target['refId']}: bytes shown as {unit}")
+            timed = [n for n in names if "_seconds" in n and not n.endswith("_total")]
+            if timed and unit != "s":
+                wrong.append(f"{panel['title']} {target['refId']}: seconds shown as {unit}")
+    assert not wrong, wrong

@@ -157,8 +157,11 @@ shutdown grace outlast terminationGracePeriodSeconds (SIGKILL mid-task). */}}
 {{- if not (kindIs "invalid" .Values.config.shutdownGraceSeconds) }}
 {{- $grace = float64 .Values.config.shutdownGraceSeconds }}
 {{- end }}
-{{- if le (float64 .Values.terminationGracePeriodSeconds) $grace }}
-{{- fail (printf "terminationGracePeriodSeconds (%v) must be greater than config.shutdownGraceSeconds (%v): the kubelet kills the pod when it runs out" .Values.terminationGracePeriodSeconds $grace) }}
+{{- /* After the grace the connector still reports the tasks it abandoned, for up to 5 s (connector/baton/runtime/
+scheduler.py, Scheduler.drain; tests/deploy/checks.py reads the number from there): a SIGKILL in that window loses
+those reports. */}}
+{{- if lt (float64 .Values.terminationGracePeriodSeconds) (addf $grace 5) }}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must be at least config.shutdownGraceSeconds (%v) + 5: after the grace the connector reports the tasks it abandoned (up to 5 s), and the kubelet kills the pod when the period runs out" (int64 .Values.terminationGracePeriodSeconds) $grace) }}
 {{- end }}
 {{- if eq (include "baton-datadog.healthPort" . | int) 0 }}
 {{- fail "config.healthCheckPort must not be 0: the probes and /metrics need a known port" }}
@@ -187,6 +190,29 @@ extraEnv), the API server only warns, and a later apply's merge by name may drop
 {{- $_ := set $chartSets $env (printf "secret.%s" $key) }}
 {{- end }}
 {{- end }}
+{{- /* Kubernetes takes a container's security field over the pod's: a field set in both, to different values,
+left the pod's silently ignored (a platform's UID given as podSecurityContext.runAsUser, and the pod still ran as
+the container's 65532). */}}
+{{- $containerSecurity := include "baton-datadog.containerSecurityContext" . | fromYaml }}
+{{- range $key, $podValue := .Values.podSecurityContext | default dict }}
+{{- $containerValue := get $containerSecurity $key }}
+{{- if and (not (kindIs "invalid" $podValue)) (hasKey $containerSecurity $key) (ne (toJson $podValue) (toJson $containerValue)) }}
+{{- fail (printf "podSecurityContext.%s is %s but securityContext.%s is %s: Kubernetes runs the container with the latter and ignores the former; set %s in one of them (the identity in podSecurityContext, the seccomp profile in securityContext), or the same in both" $key (toJson $podValue) $key (toJson $containerValue) $key) }}
+{{- end }}
+{{- end }}
+{{- /* The API server refuses a container whose request is above its limit: raising only requests.memory past the
+default limit rendered fine and failed at install (the test pod's, at `helm test`). */}}
+{{- range $where, $resources := dict "resources" .Values.resources "tests.resources" .Values.tests.resources }}
+{{- $limits := ($resources | default dict).limits | default dict }}
+{{- range $name, $request := ($resources | default dict).requests | default dict }}
+{{- $limit := index $limits $name }}
+{{- if and (hasKey $limits $name) (not (kindIs "invalid" $request)) (not (kindIs "invalid" $limit)) }}
+{{- if gt (include "baton-datadog.quantity" $request | float64) (include "baton-datadog.quantity" $limit | float64) }}
+{{- fail (printf "%s.requests.%s (%v) is above %s.limits.%s (%v), which the API server refuses: raise the limit too" $where $name $request $where $name $limit) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- if and (not .Values.serviceAccount.create) .Values.serviceAccount.annotations }}
 {{- fail "serviceAccount.annotations are set but serviceAccount.create is false: the chart renders no ServiceAccount to annotate" }}
 {{- end }}
@@ -210,7 +236,9 @@ the API server only at install, and a hostPath volume breaks Pod Security Standa
 {{- end }}
 {{- $mounts := dict "/tmp" "the chart (the /tmp emptyDir)" }}
 {{- range $i, $mount := .Values.extraVolumeMounts }}
-{{- $path := trimSuffix "/" (toString $mount.mountPath) | default "/" }}
+{{- /* Compared cleaned: the API server compares the text, so /tmp// passed as another path than /tmp, and the
+runtime mounted both on /tmp. */}}
+{{- $path := clean (toString $mount.mountPath) }}
 {{- if hasKey $mounts $path }}
 {{- fail (printf "extraVolumeMounts[%d] mounts on %s, where %s already mounts" $i $path (get $mounts $path)) }}
 {{- end }}
@@ -294,6 +322,18 @@ BatonDatadogDown's absent(up{...}) then pages for good and every other alert see
 {{- end }}
 {{- end }}
 
+{{/* The connector container's securityContext, without the fields set to null in values (a platform that assigns
+the UID, e.g. OpenShift, nulls runAsUser). */}}
+{{- define "baton-datadog.containerSecurityContext" -}}
+{{- $ctx := dict }}
+{{- range $key, $value := .Values.securityContext }}
+{{- if not (kindIs "invalid" $value) }}
+{{- $_ := set $ctx $key $value }}
+{{- end }}
+{{- end }}
+{{- toYaml $ctx }}
+{{- end }}
+
 {{/* The port the connector's health server listens on: config.healthCheckPort, or the connector default when null. */}}
 {{- define "baton-datadog.healthPort" -}}
 {{- if kindIs "invalid" .Values.config.healthCheckPort }}8081{{ else }}{{ int .Values.config.healthCheckPort }}{{ end }}
@@ -317,6 +357,21 @@ BatonDatadogDown's absent(up{...}) then pages for good and every other alert see
 {{- if hasKey $chart $key }}
 {{- fail (printf "%s sets %s, which %s already sets: leave it out (of two, one is silently lost)" $name $key (index $ 3)) }}
 {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* A Kubernetes quantity (the schema's `^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$`, or a number) as a
+plain number, for comparing two of them. */}}
+{{- define "baton-datadog.quantity" -}}
+{{- if not (kindIs "string" .) }}
+{{- /* A number (Helm reads 3000000000 as the float 3e+09): the text form would parse as 3 with a suffix "e+09". */}}
+{{- float64 . }}
+{{- else }}
+{{- $text := . }}
+{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" $text }}
+{{- $suffix := trimPrefix $number $text }}
+{{- $scale := dict "" 1.0 "m" 0.001 "k" 1e3 "M" 1e6 "G" 1e9 "T" 1e12 "P" 1e15 "E" 1e18 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "Pi" 1125899906842624.0 "Ei" 1152921504606846976.0 }}
+{{- mulf (float64 $number) (get $scale $suffix) }}
 {{- end }}
 {{- end }}
 
