@@ -83,17 +83,34 @@ def _redact_processor(_: Any, __: str, event: MutableMapping[str, Any]) -> Mutab
     return {k: _scrub(v) for k, v in event.items()}
 
 
+class _Quoted:
+    """A value the console renderer shows quoted (its `repr`, which escapes what `str.isprintable` refuses)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return repr(self.text)
+
+
 def _printable_processor(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """Console lines only. The console renderer quotes other values (repr) but writes the event text and a traceback
-    as they are, and both can hold a peer's text (a library's message with ConductorOne's status detail, an error's
-    message): a newline there forged a log line of its own, an escape sequence acted on the operator's terminal. JSON
-    escapes what it writes. A traceback keeps its line breaks."""
-    message = event.get("event")
-    if isinstance(message, str):
-        event["event"] = printable(message)
-    trace = event.get("exception")
-    if isinstance(trace, str):
-        event["exception"] = "\n".join(map(printable, trace.split("\n")))
+    """Console lines only. The console renderer writes the event text and a traceback as they are, and a value as it
+    is unless it holds a space, a newline, `=` or a quote (then repr): all can hold a peer's text (a library's
+    message with ConductorOne's status detail, an error's message, a header or id a peer sent): a newline there forged
+    a log line of its own, an escape sequence (`\x1b]0;title\x07` has none of those characters) acted on the
+    operator's terminal. Such a value is quoted as the others are. JSON escapes what it writes. A traceback keeps its
+    line breaks."""
+    for key, value in list(event.items()):
+        if key == "event":
+            if isinstance(value, str):
+                event[key] = printable(value)
+        elif key == "exception":
+            if isinstance(value, str):
+                event[key] = "\n".join(map(printable, value.split("\n")))
+        elif isinstance(value, str) and not value.isprintable():
+            event[key] = _Quoted(value)
     return event
 
 

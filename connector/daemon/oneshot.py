@@ -28,6 +28,7 @@ from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, WorkDirE
 from connector.baton.c1z.workfiles import WorkDir, save_temp_affixes
 from connector.baton.ids import parse_resource_ref
 from connector.baton.pb.c1.connector.v2 import resource_pb2
+from connector.baton.printable import printable
 from connector.baton.sync.syncer import SyncOptions
 from connector.baton.sync.to_file import sync_to_file
 from connector.daemon.network import outbound_trust
@@ -346,7 +347,8 @@ async def run_one_shot(settings: Settings) -> int:
             kept = f"{settings.file} is left as it was" if before is not None else "nothing was written"
             message = f"interrupted by {sig.name}: the unfinished sync was not saved; {kept}"
         log.warning(message, signal=sig.name, file=str(settings.file))
-        print(f"baton-datadog: {message}", file=sys.stderr)
+        # Inert as every closing line is (`main.fail`): it names `--file` as given, which may hold any character.
+        print(f"baton-datadog: {printable(message)}", file=sys.stderr)
         return 128 + int(sig)
     finally:
         keep_the_outcome(loop)

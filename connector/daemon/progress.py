@@ -8,6 +8,8 @@ from typing import Any, TextIO
 
 import structlog
 
+from connector.baton.printable import printable
+
 log = structlog.get_logger(__name__)
 
 
@@ -65,7 +67,9 @@ def summary_table(stats: dict[str, Any], requests: int, rate_limit_waits: int, w
     entitlements = stats.get("entitlements_by_resource_type", {})
     rows = [("resource type", "resources", "entitlements", "grants")]
     for type_id in sorted(resources):
-        rows.append((type_id, str(resources[type_id]), str(entitlements.get(type_id, 0)), str(grants.get(type_id, 0))))
+        # The ids are the file's: a resumed sync counts the rows it read back, whatever type a row names.
+        shown = printable(str(type_id))
+        rows.append((shown, str(resources[type_id]), str(entitlements.get(type_id, 0)), str(grants.get(type_id, 0))))
     rows.append(
         ("total", str(stats.get("resources", 0)), str(stats.get("entitlements", 0)), str(stats.get("grants", 0)))
     )

@@ -65,3 +65,15 @@ def test_json_lines_are_left_to_the_json_encoder() -> None:
     logs.configure("info", "json", out)
     structlog.get_logger("t").warning("finish refused", detail="a\nb")
     assert '"detail": "a\\nb"' in out.getvalue()  # escaped once, by JSON; not "a\\\\nb"
+
+
+def test_a_peers_escape_sequence_as_a_value_without_spaces_is_quoted_and_escaped() -> None:
+    # The renderer quotes a value only when it holds a space, a newline, `=` or a quote: an escape sequence, a C1
+    # control or a bidi override alone (a peer's header, code or id) was written raw.
+    bare = "\x1b]0;owned\x07\x1b[2J\u202eevil\x85\u2028x"
+    text = console_output(lambda: structlog.get_logger("t").warning("refused", detail=bare, plain="ok-value"))
+    assert text.count("\n") == 1
+    for raw in ("\x1b", "\x07", "\u202e", "\x85", "\u2028"):
+        assert raw not in text
+    assert "detail='\\x1b]0;owned\\x07\\x1b[2J\\u202eevil\\x85\\u2028x'" in text
+    assert "plain=ok-value" in text  # a printable value is shown as before

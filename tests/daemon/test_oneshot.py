@@ -16,7 +16,7 @@ import pytest
 
 from connector.baton.c1z.reader import C1ZReader
 from connector.daemon import oneshot
-from connector.daemon.progress import Progress
+from connector.daemon.progress import Progress, summary_table
 from connector.daemon.settings import Settings
 from tests.e2e.harness import wait_for
 from tests.fakes.datadog import FakeDatadog, generate_org
@@ -337,6 +337,29 @@ async def test_a_signal_while_the_finished_sync_is_saved_says_the_file_holds_the
     )
 
 
+async def test_the_line_a_signal_ends_with_shows_the_files_name_inert(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every other closing line escapes what it quotes (`main.fail`); this one wrote `--file` as given, so a name
+    holding an escape sequence acted on the operator's terminal as the run ended."""
+    out = tmp_path / "sync\x1b]0;owned\x07\x1b[2J.c1z"
+
+    async def saving(settings: Settings, syncing: asyncio.Event, progress: Progress) -> int:
+        syncing.set()
+        progress.sync_finished()
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.Event().wait()
+        return 0
+
+    monkeypatch.setattr(oneshot, "_sync", saving)
+    settings = Settings(api_key="k", app_key="a", file=out)  # type: ignore[arg-type]
+    assert await oneshot.run_one_shot(settings) == 143
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert "\x1b" not in last
+    assert "\x07" not in last
+    assert last.endswith("the finished sync was saved to " + str(out).replace("\x1b", "\\x1b").replace("\x07", "\\x07"))
+
+
 def test_a_sync_with_standard_error_closed_still_writes_its_file(fake: FakeDatadog, tmp_path: Path) -> None:
     """`baton-datadog ... 2>&-` (a cron line or a supervisor that closes stderr): the sync died on
     "unexpected error: AttributeError: 'NoneType' object has no attribute 'isatty'", printed on stdout, and wrote
@@ -430,3 +453,15 @@ def test_a_signal_during_a_one_shot_grant_says_whether_datadog_may_have_changed(
     assert "nothing was written" not in stderr
     assert "Traceback" not in stderr
     assert API_CANARY not in stdout + stderr
+
+
+def test_the_closing_table_shows_a_resumed_files_type_ids_inert() -> None:
+    """A resumed sync counts the rows it read back from the file, and a crafted c1z's row may name any type: an escape
+    sequence there was printed raw in the table on stdout (and acted on the terminal)."""
+    hostile = "\x1b]0;owned\x07\x1b[2J"
+    stats = {"resources_by_resource_type": {hostile: 1, "user": 2}, "resources": 3}
+    table = summary_table(stats, requests=1, rate_limit_waits=0, waited=0.0, seconds=1.0)
+    assert "\x1b" not in table
+    assert "\x07" not in table
+    assert "\\x1b]0;owned\\x07\\x1b[2J  " in table
+    assert any(line.split() == ["user", "2", "0", "0"] for line in table.splitlines())

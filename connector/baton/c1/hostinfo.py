@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import platform
 import socket
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,10 +70,21 @@ def _virtualization() -> str:
     return "none"
 
 
+# os-release files are a few hundred bytes; what lies past this is not read.
+MAX_OS_RELEASE_BYTES = 64 * 1024
+
+
 def _read_os_release(path: Path) -> dict[str, str]:
     try:
+        # O_NONBLOCK: a FIFO there must not hold the Hello (at start: readiness) waiting for a writer, and only a
+        # regular file is read, up to MAX_OS_RELEASE_BYTES (a link to /dev/zero read forever, into memory).
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                return {}
+            data = file.read(MAX_OS_RELEASE_BYTES)
         # Bytes, as gopsutil reads them: a file that is not UTF-8 must not stop every Hello (it raised out of them).
-        text = path.read_bytes().decode("utf-8", "replace")
+        text = data.decode("utf-8", "replace")
     except OSError:
         return {}
     values: dict[str, str] = {}

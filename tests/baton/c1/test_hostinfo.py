@@ -66,3 +66,27 @@ def test_build_info_defaults_are_gos_fallbacks() -> None:
     info = hostinfo.build_info()
     assert (info.package, info.package_version) == ("/dummy/path", "0.0.0")
     assert info.lang_version.startswith("python3.")
+
+
+def test_an_os_release_that_is_no_regular_file_is_not_read(tmp_path: Path) -> None:
+    """A FIFO there held the Hello (at start: readiness) for good, waiting for a writer; a device (a link to
+    /dev/zero) was read without end. Neither is an os-release: the fields fall back as for a missing file."""
+    import os
+
+    fifo = tmp_path / "os-release"
+    os.mkfifo(fifo)
+    device = tmp_path / "zero"
+    device.symlink_to("/dev/zero")
+    for path in (fifo, device, tmp_path):
+        info = hostinfo.os_info(path)
+        assert all(getattr(info, name) for name in OS_FIELDS)
+        assert info.platform == info.os
+
+
+def test_an_os_release_is_read_no_further_than_its_cap(tmp_path: Path) -> None:
+    release = tmp_path / "os-release"
+    filler = b"# " + b"x" * (hostinfo.MAX_OS_RELEASE_BYTES - 3) + b"\n"
+    release.write_bytes(b"ID=debian\n" + filler + b'VERSION_ID="12"\n')
+    info = hostinfo.os_info(release)
+    assert info.platform == "debian"
+    assert info.platform_version != "12"  # past the cap: not read
