@@ -328,7 +328,14 @@ class TeamProvisioner(_EntitlementProvisioner):
         if target.slug == teams.MEMBER:
             # 409: a membership exists, whatever its role; leaving it alone is what keeps an admin from
             # being demoted by a member grant.
-            return _Granted(await _unless(Conflict, self._add(target, "member")))
+            try:
+                await self._add(target, "member")
+            except Conflict as exc:
+                if not _already_present(exc, target.user_id) and await self._membership(target) is None:
+                    raise _not_a_member(exc) from None
+                # After a lost answer the membership may be that attempt's own (`_unless`).
+                return _Granted(Outcome.CHANGED if exc.after_lost_answer else Outcome.UNCHANGED)
+            return _Granted(Outcome.CHANGED)
         return await self._grant_admin(target)
 
     async def _grant_admin(self, target: _Target) -> _Granted:
@@ -337,7 +344,7 @@ class TeamProvisioner(_EntitlementProvisioner):
             try:
                 await self._add(target, "admin")
             except Conflict as exc:
-                lost = exc.after_lost_answer
+                conflict = exc
             else:
                 return _Granted(Outcome.CHANGED, implied=(teams.MEMBER,))
             # A membership exists: only its role tells an admin (a repeat) from a member, for the report. The
@@ -349,9 +356,12 @@ class TeamProvisioner(_EntitlementProvisioner):
             try:
                 await self._client.update_team_membership(target.object_id, target.user_id, role="admin")
             except NotFound:
+                if not _already_present(conflict, target.user_id):
+                    # No membership, and the 409 never said there was one: it refused the add for another reason.
+                    raise _not_a_member(conflict) from None
                 # The membership was removed since the 409 (a concurrent revoke): start again from the add.
                 continue
-            if was_admin and lost:
+            if was_admin and conflict.after_lost_answer:
                 # After a lost answer the admin membership may be that add's own (`_unless`), the member one with it.
                 return _Granted(Outcome.CHANGED, implied=(teams.MEMBER,))
             return _Granted(Outcome.UNCHANGED if was_admin else Outcome.CHANGED)
@@ -395,6 +405,23 @@ class TeamProvisioner(_EntitlementProvisioner):
                 if membership.user_id == target.user_id:
                     return membership
         return None
+
+
+def _already_present(conflict: Conflict, user_id: str) -> bool:
+    """Whether a membership add's 409 is Datadog's "already a member" (datadog-api §6.2: "users already present on the
+    team [<user>]"), naming this user. Only that one says a membership exists: a 409 refusing the add for another
+    reason was reported as the grant already there, with the user never added. Any other is checked by a read."""
+    user = user_id.lower()
+    return any("already present" in m.lower() and user in m.lower() for m in conflict.messages)
+
+
+def _not_a_member(conflict: Conflict) -> UnexpectedResponse:
+    return UnexpectedResponse(
+        method=conflict.method,
+        path=conflict.path,
+        status=conflict.status,
+        messages=[*conflict.messages, "a conflict, yet the user is not a member of the team: nothing was granted"],
+    )
 
 
 # -- account creation ---------------------------------------------------------------------------------

@@ -1336,3 +1336,48 @@ async def test_create_account_answered_with_an_unusable_user_id_invites_nobody(
     assert "no invitation was sent" in str(caught.value)
     assert fake.count("POST", INVITATIONS) == 0
     assert fake.org.user_by_email("asked.for@example.com") is not None
+
+
+# -- a 409 that does not say "already a member" ----------------------------------------------------------
+
+
+async def test_a_team_member_grant_answered_409_for_another_reason_is_not_already_granted(env: Env) -> None:
+    """Datadog's 409 on a membership add says "users already present on the team [<user>]" (datadog-api §6.2): only
+    that 409 is the grant already there. Any other 409 was reported GrantAlreadyExists with the user never added; a
+    read of the team now decides, and a user it does not list is an error naming the refusal."""
+    user = _human(env.fake)
+    team = _team(env.fake)
+    env.fake.faults.force(409, path=f"/api/v2/team/{team.id}/memberships", method="POST")
+
+    with pytest.raises(UnexpectedResponse, match="a conflict, yet the user is not a member of the team"):
+        await env.provisioner(types.TEAM.id).grant(_principal(user), _team_entitlement(team, teams.MEMBER))
+    assert user.id not in team.members
+
+
+async def test_a_team_member_grant_answered_409_for_another_reason_reads_an_existing_member_as_a_repeat(
+    env: Env,
+) -> None:
+    user = _human(env.fake)
+    team = _team(env.fake, members={user.id: "admin"})
+    env.fake.faults.force(409, path=f"/api/v2/team/{team.id}/memberships", method="POST")
+    env.fake.reset_counters()
+
+    result = await env.provisioner(types.TEAM.id).grant(_principal(user), _team_entitlement(team, teams.MEMBER))
+    assert ann.has(result.annotations, GrantAlreadyExists)
+    assert _membership_role(team, user) == "admin"
+    assert [(s.method, s.route) for s in env.fake.requests()] == [("POST", MEMBERSHIPS), ("GET", MEMBERSHIPS)]
+
+
+async def test_a_team_admin_grant_answered_409_for_another_reason_is_refused_not_retried_as_a_race(
+    env: Env,
+) -> None:
+    """A 409 that is no "already present" and a promotion answered 404 (no membership): the grant is refused, naming
+    the conflict, where it tried three rounds and blamed a membership that "kept changing"."""
+    user = _human(env.fake)
+    team = _team(env.fake)
+    env.fake.faults.force(409, times=3, path=f"/api/v2/team/{team.id}/memberships", method="POST")
+
+    with pytest.raises(UnexpectedResponse, match="a conflict, yet the user is not a member of the team"):
+        await env.provisioner(types.TEAM.id).grant(_principal(user), _team_entitlement(team, teams.ADMIN))
+    assert user.id not in team.members
+    assert env.fake.count("POST", MEMBERSHIPS) == 1
