@@ -142,6 +142,10 @@ def _clean_id(value: str, what: str) -> str:
     # (a 3 MB user id made a 3 MB log line when the request it would never fit in failed).
     if not is_usable_id(value):
         raise InvalidArgumentError(f"{what} is empty or malformed: {quoted_id(value)}")
+    if value != value.strip():
+        # Datadog's ids are UUIDs: `<uuid> ` names no object, and a revoke of it was answered 404 and reported
+        # GrantAlreadyRevoked, the access the task meant left in place.
+        raise InvalidArgumentError(f"{what} has surrounding whitespace: {quoted_id(value)}")
     return value
 
 

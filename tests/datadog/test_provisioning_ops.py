@@ -1381,3 +1381,38 @@ async def test_a_team_admin_grant_answered_409_for_another_reason_is_refused_not
         await env.provisioner(types.TEAM.id).grant(_principal(user), _team_entitlement(team, teams.ADMIN))
     assert user.id not in team.members
     assert env.fake.count("POST", MEMBERSHIPS) == 1
+
+
+# -- ids with surrounding whitespace ----------------------------------------------------------------------
+
+PADDED = [" {}", "{} ", "{}\u00a0", "\u2003{}"]
+
+
+@pytest.mark.parametrize("pad", PADDED)
+@pytest.mark.parametrize("where", ["principal", "team", "role"])
+async def test_a_revoke_naming_an_id_with_surrounding_whitespace_is_refused_not_already_revoked(
+    env: Env, where: str, pad: str
+) -> None:
+    """Datadog's ids are UUIDs: `<uuid> ` names nothing, so Datadog answered the revoke 404 and it was reported
+    GrantAlreadyRevoked while the user kept the role or membership the task meant. The task is refused as malformed,
+    before any request (a grant of it was refused too, by Datadog's 404 on the user)."""
+    user = _human(env.fake)
+    team = _team(env.fake, members={user.id: None})
+    role, _ = _role(env.fake)
+    env.fake.org.assign_role(user.id, role.id)
+    principal_id = pad.format(user.id) if where == "principal" else user.id
+    if where == "role":
+        rtype = types.ROLE.id
+        entitlement = roles.member_entitlement(b.resource(types.ROLE, pad.format(role.id), role.name))
+    else:
+        rtype = types.TEAM.id
+        team_id = pad.format(team.id) if where == "team" else team.id
+        entitlement = b.entitlement(b.resource(types.TEAM, team_id, team.name), teams.MEMBER)
+    grant = b.grant(entitlement.resource, entitlement.slug, b.resource_id(types.USER.id, principal_id))
+    env.fake.reset_counters()
+
+    with pytest.raises(InvalidArgumentError, match="surrounding whitespace"):
+        await env.provisioner(rtype).revoke(grant)
+    assert env.fake.requests() == []
+    assert user.id in team.members
+    assert role.id in user.role_ids
