@@ -385,10 +385,7 @@ class TeamProvisioner(_EntitlementProvisioner):
         # for the report only: a plain member's admin is already revoked. The demotion is sent whatever the read
         # says: a list may lag behind a recent promotion (a short just-in-time window), and a revoke that ended on
         # the read alone left the user admin, reported revoked. Demoting a member changes nothing.
-        try:
-            membership = await self._membership(target)
-        except NotFound:
-            return Outcome.UNCHANGED  # the team no longer exists, nor any admin of it
+        membership = await self._membership(target)
         # An admin, or a user the paged read did not see: absence in a paged read is no proof (pages shift under
         # concurrent writes), so only Datadog's 404 on the demotion itself may say "not a member".
         outcome = await _unless(
@@ -402,12 +399,19 @@ class TeamProvisioner(_EntitlementProvisioner):
         return await self._client.add_team_member(target.object_id, target.user_id, role=role)
 
     async def _membership(self, target: _Target) -> TeamMembership | None:
+        """The user's membership as the team's listing shows it, None when it shows none. For the report only: the
+        write that follows decides, so a 404 on the listing (most likely the team is gone) is None too. Taken as "the
+        team no longer exists", it ended an admin revoke with no demotion sent and the user left admin; the write's
+        own 404 says what is gone."""
         # Datadog has no GET for a single membership; walk the team's memberships and stop at the user's
         # page (one request for a team of up to 100 members).
-        async for page in self._client.iter_team_memberships(target.object_id):
-            for membership in page.items:
-                if membership.user_id == target.user_id:
-                    return membership
+        try:
+            async for page in self._client.iter_team_memberships(target.object_id):
+                for membership in page.items:
+                    if membership.user_id == target.user_id:
+                        return membership
+        except NotFound:
+            return None
         return None
 
 

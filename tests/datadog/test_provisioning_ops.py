@@ -1416,3 +1416,41 @@ async def test_a_revoke_naming_an_id_with_surrounding_whitespace_is_refused_not_
     assert env.fake.requests() == []
     assert user.id in team.members
     assert role.id in user.role_ids
+
+
+async def test_a_team_admin_revoke_whose_membership_read_answers_404_still_sends_the_demotion(env: Env) -> None:
+    """The read before an admin revoke is for the report only. A 404 on it ended the revoke "already revoked" with no
+    demotion sent (taken as "the team no longer exists"), and the user stayed admin: the demotion's own answer
+    decides, as it does for every other read."""
+    user = _human(env.fake)
+    team = _team(env.fake, members={user.id: "admin"})
+    env.fake.faults.force(404, path=f"/api/v2/team/{team.id}/memberships", method="GET")
+
+    assert await env.provisioner(types.TEAM.id).revoke(_grant_of(_team_entitlement(team, teams.ADMIN), user)) == []
+    assert _membership_role(team, user) is None
+    assert user.id in team.members
+
+
+async def test_a_team_admin_revoke_of_a_team_that_is_gone_is_already_revoked(env: Env) -> None:
+    user = _human(env.fake)
+    team = _team(env.fake, members={user.id: "admin"})
+    entitlement = _team_entitlement(team, teams.ADMIN)
+    del env.fake.org.teams[team.id]
+    env.fake.reset_counters()
+
+    assert ann.has(await env.provisioner(types.TEAM.id).revoke(_grant_of(entitlement, user)), GrantAlreadyRevoked)
+    assert [(s.method, s.route, s.status) for s in env.fake.requests()] == [
+        ("GET", MEMBERSHIPS, 404),
+        ("PATCH", MEMBERSHIP, 404),
+    ]
+
+
+async def test_a_team_admin_grant_whose_membership_read_answers_404_still_sends_the_promotion(env: Env) -> None:
+    """The same read before an admin grant's promotion: its 404 failed the grant, with the promotion never sent."""
+    user = _human(env.fake)
+    team = _team(env.fake, members={user.id: None})
+    env.fake.faults.force(404, path=f"/api/v2/team/{team.id}/memberships", method="GET")
+
+    result = await env.provisioner(types.TEAM.id).grant(_principal(user), _team_entitlement(team, teams.ADMIN))
+    assert result.annotations == []
+    assert _membership_role(team, user) == "admin"
