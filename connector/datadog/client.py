@@ -155,6 +155,12 @@ def _another_id(given: str | None, asked: str) -> bool:
     return given is not None and given != asked and given.lower() != asked.lower()
 
 
+def same_id(given: str | None, asked: str) -> bool:
+    """Whether `given` (None: no id) names the object `asked` names, by `_another_id`'s rule: a decision about which
+    object a read shows compares ids as the client's answer checks do."""
+    return given is not None and not _another_id(given, asked)
+
+
 def _shows(shown: object, asked: object, *, email: bool) -> bool:
     """Whether an answer's value is the one asked for: text without its surrounding whitespace, an email in any case
     (Datadog stores it lower-cased)."""

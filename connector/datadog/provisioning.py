@@ -44,7 +44,7 @@ from connector.baton.pb.c1.connector.v2 import (
     grant_pb2,
     resource_pb2,
 )
-from connector.datadog.client import DatadogClient, is_usable_id, quoted_id, status_contradicts
+from connector.datadog.client import DatadogClient, is_usable_id, quoted_id, same_id, status_contradicts
 from connector.datadog.errors import Conflict, DatadogError, NotFound, UnexpectedResponse, nothing_done
 from connector.datadog.models import TeamMembership, TeamRole, User
 from connector.datadog.resources import roles, teams, types
@@ -298,15 +298,14 @@ class RoleProvisioner(_EntitlementProvisioner):
         # role links tell a new grant from a repeat (also: an unknown user fails here, before any write). They
         # decide the report only: the add is sent whatever they say, as a read lagging behind a recent removal
         # ended the grant on it, "already granted", with the role not held.
-        user = await self._client.get_user(target.user_id)
-        held = target.object_id in user.role_ids
+        held = _holds(await self._client.get_user(target.user_id), target.object_id)
         try:
             await self._client.add_user_to_role(target.object_id, target.user_id)
         except Conflict as exc:
             # A 409 has been reported for repeats too (another writer granted it since the read). When the read
             # said the user lacks the role, only another read tells a repeat from a refusal, which was reported as
             # the grant already there.
-            if not held and target.object_id not in (await self._client.get_user(target.user_id)).role_ids:
+            if not held and not _holds(await self._client.get_user(target.user_id), target.object_id):
                 raise UnexpectedResponse(
                     method=exc.method,
                     path=exc.path,
@@ -320,6 +319,12 @@ class RoleProvisioner(_EntitlementProvisioner):
     async def _revoke(self, target: _Target) -> Outcome:
         # 404: the user does not have the role (or the role or user no longer exists): nothing to revoke.
         return await _unless(NotFound, self._client.remove_user_from_role(target.object_id, target.user_id))
+
+
+def _holds(user: User, role_id: str) -> bool:
+    # Ids as the client compares them (`same_id`): an exact match missed a role Datadog lists in another case, and a
+    # repeated grant was reported as a change.
+    return any(same_id(held, role_id) for held in user.role_ids)
 
 
 class TeamProvisioner(_EntitlementProvisioner):
@@ -408,7 +413,7 @@ class TeamProvisioner(_EntitlementProvisioner):
         try:
             async for page in self._client.iter_team_memberships(target.object_id):
                 for membership in page.items:
-                    if membership.user_id == target.user_id:
+                    if same_id(membership.user_id, target.user_id):
                         return membership
         except NotFound:
             return None

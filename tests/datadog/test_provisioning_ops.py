@@ -1454,3 +1454,56 @@ async def test_a_team_admin_grant_whose_membership_read_answers_404_still_sends_
     result = await env.provisioner(types.TEAM.id).grant(_principal(user), _team_entitlement(team, teams.ADMIN))
     assert result.annotations == []
     assert _membership_role(team, user) == "admin"
+
+
+# -- ids compared as UUIDs, whatever their case -------------------------------------------------------------
+
+
+class _ReadsInUpperCase(ToTheFake):
+    """Datadog's reads naming `value` in upper case (UUIDs compare without case; the client's checks take them so)."""
+
+    def __init__(self, value: str, path_part: str) -> None:
+        super().__init__()
+        self._value, self._path_part = value, path_part
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        answer = await self._inner.handle_async_request(request)
+        if request.method != "GET" or self._path_part not in request.url.path:
+            return answer
+        body = (await answer.aread()).replace(self._value.encode(), self._value.upper().encode())
+        headers = [(k, v) for k, v in answer.headers.items() if k.lower() not in ("content-length", "content-encoding")]
+        return httpx.Response(answer.status_code, headers=headers, content=body)
+
+
+async def test_a_repeated_team_admin_grant_is_already_granted_whatever_the_case_of_the_listed_id(
+    env: Env, make_client: ClientFactory
+) -> None:
+    """The membership read matched the user by exact text, where the client takes ids as UUIDs (any case): a repeated
+    admin grant was reported as a change, and a 409 checked by the read would be taken as "not a member"."""
+    user = _human(env.fake)
+    team = _team(env.fake, members={user.id: "admin"})
+    client = make_client(env.fake, transport=_ReadsInUpperCase(user.id, "/memberships"))
+    provisioner = DatadogConnector(client, ON).provisioner(types.TEAM.id)
+    assert provisioner is not None
+
+    result = await provisioner.grant(_principal(user), _team_entitlement(team, teams.ADMIN))
+    assert ann.has(result.annotations, GrantAlreadyExists)
+    env.fake.faults.force(409, path=f"/api/v2/team/{team.id}/memberships", method="POST")
+    result = await provisioner.grant(_principal(user), _team_entitlement(team, teams.MEMBER))
+    assert ann.has(result.annotations, GrantAlreadyExists)
+    assert _membership_role(team, user) == "admin"
+
+
+async def test_a_repeated_role_grant_is_already_granted_whatever_the_case_of_the_listed_role(
+    env: Env, make_client: ClientFactory
+) -> None:
+    role, entitlement = _role(env.fake)
+    user = _human(env.fake)
+    env.fake.org.assign_role(user.id, role.id)
+    client = make_client(env.fake, transport=_ReadsInUpperCase(role.id, "/api/v2/users/"))
+    provisioner = DatadogConnector(client, ON).provisioner(types.ROLE.id)
+    assert provisioner is not None
+
+    result = await provisioner.grant(_principal(user), entitlement)
+    assert ann.has(result.annotations, GrantAlreadyExists)
+    assert role.id in user.role_ids
