@@ -999,8 +999,11 @@ def _membership_problem(
             # Datadog's answer always holds it ("admin", or null for a member); one left out read as null, a member,
             # and a demotion was reported done on an answer that said nothing of the role.
             return "the answer does not show the membership's role"
-        if membership.team_role != role and not (or_admin and membership.team_role == "admin"):
-            return f"the membership's role is {membership.team_role}, not the {role} asked for"
+        # The wire value, not `team_role`: that reads anything but "admin" as a member, so a demotion answered "Admin",
+        # "admin " or "maintainer" (none of them Datadog's "admin" or null) was reported done.
+        if membership.role != _wire_team_role(role) and not (or_admin and membership.role == "admin"):
+            shown = membership.team_role if membership.role in (None, "admin") else quoted_id(membership.role)
+            return f"the membership's role is {shown}, not the {role} asked for"
         return None
 
     return problem

@@ -1507,3 +1507,38 @@ async def test_a_repeated_role_grant_is_already_granted_whatever_the_case_of_the
     result = await provisioner.grant(_principal(user), entitlement)
     assert ann.has(result.annotations, GrantAlreadyExists)
     assert role.id in user.role_ids
+
+
+class _RoleAnsweredAs(ToTheFake):
+    """A membership write answered with `role` shown as `shown` (a value Datadog never sends: "admin" or null)."""
+
+    def __init__(self, shown: str) -> None:
+        super().__init__()
+        self._shown = shown
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        answer = await self._inner.handle_async_request(request)
+        if request.method not in ("POST", "PATCH") or "/memberships" not in request.url.path:
+            return answer
+        document = json.loads(await answer.aread())
+        document["data"]["attributes"]["role"] = self._shown
+        return httpx.Response(answer.status_code, json=document)
+
+
+@pytest.mark.parametrize("shown", ["maintainer", "Admin", "admin "])
+async def test_a_demotion_answered_with_a_role_datadog_never_sends_is_not_done(
+    env: Env, make_client: ClientFactory, shown: str
+) -> None:
+    """Datadog's membership role is "admin" or null (datadog-api §6.2). Any other value read as a plain member, so a
+    demotion answered "Admin" (or "admin ", "maintainer") was reported done on an answer that does not say so."""
+    user = _human(env.fake)
+    team = _team(env.fake, members={user.id: "admin"})
+    client = make_client(env.fake, transport=_RoleAnsweredAs(shown))
+    provisioner = DatadogConnector(client, ON).provisioner(types.TEAM.id)
+    assert provisioner is not None
+
+    with pytest.raises(UnexpectedResponse, match="the membership's role is"):
+        await provisioner.revoke(_grant_of(_team_entitlement(team, teams.ADMIN), user))
+    other = _human(env.fake, skip=1)
+    with pytest.raises(UnexpectedResponse, match="the membership's role is"):
+        await provisioner.grant(_principal(other), _team_entitlement(team, teams.MEMBER))
