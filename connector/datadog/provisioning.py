@@ -398,7 +398,9 @@ class TeamProvisioner(_EntitlementProvisioner):
             self._client.update_team_membership(target.object_id, target.user_id, role="member"),
             ours_if_retried=False,  # a demotion's 404 is no membership, never the demotion's doing
         )
-        return Outcome.UNCHANGED if membership is not None and membership.team_role != "admin" else outcome
+        # Only a plain member's (Datadog's null role) admin was already revoked: a role Datadog never sends ("Admin")
+        # read as a member, and the demotion that changed it was reported GrantAlreadyRevoked.
+        return Outcome.UNCHANGED if membership is not None and membership.role is None else outcome
 
     async def _add(self, target: _Target, role: TeamRole) -> object:
         return await self._client.add_team_member(target.object_id, target.user_id, role=role)

@@ -1512,16 +1512,18 @@ async def test_a_repeated_role_grant_is_already_granted_whatever_the_case_of_the
 class _RoleAnsweredAs(ToTheFake):
     """A membership write answered with `role` shown as `shown` (a value Datadog never sends: "admin" or null)."""
 
-    def __init__(self, shown: str) -> None:
+    def __init__(self, shown: str, methods: tuple[str, ...] = ("POST", "PATCH")) -> None:
         super().__init__()
-        self._shown = shown
+        self._shown, self._methods = shown, methods
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         answer = await self._inner.handle_async_request(request)
-        if request.method not in ("POST", "PATCH") or "/memberships" not in request.url.path:
+        if request.method not in self._methods or "/memberships" not in request.url.path:
             return answer
         document = json.loads(await answer.aread())
-        document["data"]["attributes"]["role"] = self._shown
+        data = document["data"]
+        for membership in data if isinstance(data, list) else [data]:
+            membership["attributes"]["role"] = self._shown
         return httpx.Response(answer.status_code, json=document)
 
 
@@ -1542,3 +1544,19 @@ async def test_a_demotion_answered_with_a_role_datadog_never_sends_is_not_done(
     other = _human(env.fake, skip=1)
     with pytest.raises(UnexpectedResponse, match="the membership's role is"):
         await provisioner.grant(_principal(other), _team_entitlement(team, teams.MEMBER))
+
+
+async def test_an_admin_revoke_read_showing_a_role_datadog_never_sends_is_not_already_revoked(
+    env: Env, make_client: ClientFactory
+) -> None:
+    """The read before a demotion labels the report: only a plain member's (role null) admin is already revoked. A read
+    showing "Admin" counted as a member, and the demotion that changed the membership was reported
+    GrantAlreadyRevoked."""
+    user = _human(env.fake)
+    team = _team(env.fake, members={user.id: "admin"})
+    client = make_client(env.fake, transport=_RoleAnsweredAs("Admin", methods=("GET",)))
+    provisioner = DatadogConnector(client, ON).provisioner(types.TEAM.id)
+    assert provisioner is not None
+
+    assert await provisioner.revoke(_grant_of(_team_entitlement(team, teams.ADMIN), user)) == []
+    assert _membership_role(team, user) is None
