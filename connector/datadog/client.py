@@ -155,6 +155,12 @@ def _another_id(given: str | None, asked: str) -> bool:
     return given is not None and given != asked and given.lower() != asked.lower()
 
 
+def same_id(given: str | None, asked: str) -> bool:
+    """Whether `given` (None: no id) names the object `asked` names, by `_another_id`'s rule: a decision about which
+    object a read shows compares ids as the client's answer checks do."""
+    return given is not None and not _another_id(given, asked)
+
+
 def _shows(shown: object, asked: object, *, email: bool) -> bool:
     """Whether an answer's value is the one asked for: text without its surrounding whitespace, an email in any case
     (Datadog stores it lower-cased)."""
@@ -993,8 +999,11 @@ def _membership_problem(
             # Datadog's answer always holds it ("admin", or null for a member); one left out read as null, a member,
             # and a demotion was reported done on an answer that said nothing of the role.
             return "the answer does not show the membership's role"
-        if membership.team_role != role and not (or_admin and membership.team_role == "admin"):
-            return f"the membership's role is {membership.team_role}, not the {role} asked for"
+        # The wire value, not `team_role`: that reads anything but "admin" as a member, so a demotion answered "Admin",
+        # "admin " or "maintainer" (none of them Datadog's "admin" or null) was reported done.
+        if membership.role != _wire_team_role(role) and not (or_admin and membership.role == "admin"):
+            shown = membership.team_role if membership.role in (None, "admin") else quoted_id(membership.role)
+            return f"the membership's role is {shown}, not the {role} asked for"
         return None
 
     return problem

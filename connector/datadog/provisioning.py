@@ -44,7 +44,7 @@ from connector.baton.pb.c1.connector.v2 import (
     grant_pb2,
     resource_pb2,
 )
-from connector.datadog.client import DatadogClient, is_usable_id, quoted_id, status_contradicts
+from connector.datadog.client import DatadogClient, is_usable_id, quoted_id, same_id, status_contradicts
 from connector.datadog.errors import Conflict, DatadogError, NotFound, UnexpectedResponse, nothing_done
 from connector.datadog.models import TeamMembership, TeamRole, User
 from connector.datadog.resources import roles, teams, types
@@ -142,6 +142,10 @@ def _clean_id(value: str, what: str) -> str:
     # (a 3 MB user id made a 3 MB log line when the request it would never fit in failed).
     if not is_usable_id(value):
         raise InvalidArgumentError(f"{what} is empty or malformed: {quoted_id(value)}")
+    if value != value.strip():
+        # Datadog's ids are UUIDs: `<uuid> ` names no object, and a revoke of it was answered 404 and reported
+        # GrantAlreadyRevoked, the access the task meant left in place.
+        raise InvalidArgumentError(f"{what} has surrounding whitespace: {quoted_id(value)}")
     return value
 
 
@@ -294,15 +298,14 @@ class RoleProvisioner(_EntitlementProvisioner):
         # role links tell a new grant from a repeat (also: an unknown user fails here, before any write). They
         # decide the report only: the add is sent whatever they say, as a read lagging behind a recent removal
         # ended the grant on it, "already granted", with the role not held.
-        user = await self._client.get_user(target.user_id)
-        held = target.object_id in user.role_ids
+        held = _holds(await self._client.get_user(target.user_id), target.object_id)
         try:
             await self._client.add_user_to_role(target.object_id, target.user_id)
         except Conflict as exc:
             # A 409 has been reported for repeats too (another writer granted it since the read). When the read
             # said the user lacks the role, only another read tells a repeat from a refusal, which was reported as
             # the grant already there.
-            if not held and target.object_id not in (await self._client.get_user(target.user_id)).role_ids:
+            if not held and not _holds(await self._client.get_user(target.user_id), target.object_id):
                 raise UnexpectedResponse(
                     method=exc.method,
                     path=exc.path,
@@ -318,6 +321,12 @@ class RoleProvisioner(_EntitlementProvisioner):
         return await _unless(NotFound, self._client.remove_user_from_role(target.object_id, target.user_id))
 
 
+def _holds(user: User, role_id: str) -> bool:
+    # Ids as the client compares them (`same_id`): an exact match missed a role Datadog lists in another case, and a
+    # repeated grant was reported as a change.
+    return any(same_id(held, role_id) for held in user.role_ids)
+
+
 class TeamProvisioner(_EntitlementProvisioner):
     """Team `member` and `admin`. Admin implies member: granting admin adds or promotes, revoking it demotes."""
 
@@ -328,7 +337,14 @@ class TeamProvisioner(_EntitlementProvisioner):
         if target.slug == teams.MEMBER:
             # 409: a membership exists, whatever its role; leaving it alone is what keeps an admin from
             # being demoted by a member grant.
-            return _Granted(await _unless(Conflict, self._add(target, "member")))
+            try:
+                await self._add(target, "member")
+            except Conflict as exc:
+                if not _already_present(exc, target.user_id) and await self._membership(target) is None:
+                    raise _not_a_member(exc) from None
+                # After a lost answer the membership may be that attempt's own (`_unless`).
+                return _Granted(Outcome.CHANGED if exc.after_lost_answer else Outcome.UNCHANGED)
+            return _Granted(Outcome.CHANGED)
         return await self._grant_admin(target)
 
     async def _grant_admin(self, target: _Target) -> _Granted:
@@ -337,7 +353,7 @@ class TeamProvisioner(_EntitlementProvisioner):
             try:
                 await self._add(target, "admin")
             except Conflict as exc:
-                lost = exc.after_lost_answer
+                conflict = exc
             else:
                 return _Granted(Outcome.CHANGED, implied=(teams.MEMBER,))
             # A membership exists: only its role tells an admin (a repeat) from a member, for the report. The
@@ -349,9 +365,12 @@ class TeamProvisioner(_EntitlementProvisioner):
             try:
                 await self._client.update_team_membership(target.object_id, target.user_id, role="admin")
             except NotFound:
+                if not _already_present(conflict, target.user_id):
+                    # No membership, and the 409 never said there was one: it refused the add for another reason.
+                    raise _not_a_member(conflict) from None
                 # The membership was removed since the 409 (a concurrent revoke): start again from the add.
                 continue
-            if was_admin and lost:
+            if was_admin and conflict.after_lost_answer:
                 # After a lost answer the admin membership may be that add's own (`_unless`), the member one with it.
                 return _Granted(Outcome.CHANGED, implied=(teams.MEMBER,))
             return _Granted(Outcome.UNCHANGED if was_admin else Outcome.CHANGED)
@@ -371,10 +390,7 @@ class TeamProvisioner(_EntitlementProvisioner):
         # for the report only: a plain member's admin is already revoked. The demotion is sent whatever the read
         # says: a list may lag behind a recent promotion (a short just-in-time window), and a revoke that ended on
         # the read alone left the user admin, reported revoked. Demoting a member changes nothing.
-        try:
-            membership = await self._membership(target)
-        except NotFound:
-            return Outcome.UNCHANGED  # the team no longer exists, nor any admin of it
+        membership = await self._membership(target)
         # An admin, or a user the paged read did not see: absence in a paged read is no proof (pages shift under
         # concurrent writes), so only Datadog's 404 on the demotion itself may say "not a member".
         outcome = await _unless(
@@ -382,19 +398,45 @@ class TeamProvisioner(_EntitlementProvisioner):
             self._client.update_team_membership(target.object_id, target.user_id, role="member"),
             ours_if_retried=False,  # a demotion's 404 is no membership, never the demotion's doing
         )
-        return Outcome.UNCHANGED if membership is not None and membership.team_role != "admin" else outcome
+        # Only a plain member's (Datadog's null role) admin was already revoked: a role Datadog never sends ("Admin")
+        # read as a member, and the demotion that changed it was reported GrantAlreadyRevoked.
+        return Outcome.UNCHANGED if membership is not None and membership.role is None else outcome
 
     async def _add(self, target: _Target, role: TeamRole) -> object:
         return await self._client.add_team_member(target.object_id, target.user_id, role=role)
 
     async def _membership(self, target: _Target) -> TeamMembership | None:
+        """The user's membership as the team's listing shows it, None when it shows none. For the report only: the
+        write that follows decides, so a 404 on the listing (most likely the team is gone) is None too. Taken as "the
+        team no longer exists", it ended an admin revoke with no demotion sent and the user left admin; the write's
+        own 404 says what is gone."""
         # Datadog has no GET for a single membership; walk the team's memberships and stop at the user's
         # page (one request for a team of up to 100 members).
-        async for page in self._client.iter_team_memberships(target.object_id):
-            for membership in page.items:
-                if membership.user_id == target.user_id:
-                    return membership
+        try:
+            async for page in self._client.iter_team_memberships(target.object_id):
+                for membership in page.items:
+                    if same_id(membership.user_id, target.user_id):
+                        return membership
+        except NotFound:
+            return None
         return None
+
+
+def _already_present(conflict: Conflict, user_id: str) -> bool:
+    """Whether a membership add's 409 is Datadog's "already a member" (datadog-api §6.2: "users already present on the
+    team [<user>]"), naming this user. Only that one says a membership exists: a 409 refusing the add for another
+    reason was reported as the grant already there, with the user never added. Any other is checked by a read."""
+    user = user_id.lower()
+    return any("already present" in m.lower() and user in m.lower() for m in conflict.messages)
+
+
+def _not_a_member(conflict: Conflict) -> UnexpectedResponse:
+    return UnexpectedResponse(
+        method=conflict.method,
+        path=conflict.path,
+        status=conflict.status,
+        messages=[*conflict.messages, "a conflict, yet the user is not a member of the team: nothing was granted"],
+    )
 
 
 # -- account creation ---------------------------------------------------------------------------------

@@ -1336,3 +1336,227 @@ async def test_create_account_answered_with_an_unusable_user_id_invites_nobody(
     assert "no invitation was sent" in str(caught.value)
     assert fake.count("POST", INVITATIONS) == 0
     assert fake.org.user_by_email("asked.for@example.com") is not None
+
+
+# -- a 409 that does not say "already a member" ----------------------------------------------------------
+
+
+async def test_a_team_member_grant_answered_409_for_another_reason_is_not_already_granted(env: Env) -> None:
+    """Datadog's 409 on a membership add says "users already present on the team [<user>]" (datadog-api §6.2): only
+    that 409 is the grant already there. Any other 409 was reported GrantAlreadyExists with the user never added; a
+    read of the team now decides, and a user it does not list is an error naming the refusal."""
+    user = _human(env.fake)
+    team = _team(env.fake)
+    env.fake.faults.force(409, path=f"/api/v2/team/{team.id}/memberships", method="POST")
+
+    with pytest.raises(UnexpectedResponse, match="a conflict, yet the user is not a member of the team"):
+        await env.provisioner(types.TEAM.id).grant(_principal(user), _team_entitlement(team, teams.MEMBER))
+    assert user.id not in team.members
+
+
+async def test_a_team_member_grant_answered_409_for_another_reason_reads_an_existing_member_as_a_repeat(
+    env: Env,
+) -> None:
+    user = _human(env.fake)
+    team = _team(env.fake, members={user.id: "admin"})
+    env.fake.faults.force(409, path=f"/api/v2/team/{team.id}/memberships", method="POST")
+    env.fake.reset_counters()
+
+    result = await env.provisioner(types.TEAM.id).grant(_principal(user), _team_entitlement(team, teams.MEMBER))
+    assert ann.has(result.annotations, GrantAlreadyExists)
+    assert _membership_role(team, user) == "admin"
+    assert [(s.method, s.route) for s in env.fake.requests()] == [("POST", MEMBERSHIPS), ("GET", MEMBERSHIPS)]
+
+
+async def test_a_team_admin_grant_answered_409_for_another_reason_is_refused_not_retried_as_a_race(
+    env: Env,
+) -> None:
+    """A 409 that is no "already present" and a promotion answered 404 (no membership): the grant is refused, naming
+    the conflict, where it tried three rounds and blamed a membership that "kept changing"."""
+    user = _human(env.fake)
+    team = _team(env.fake)
+    env.fake.faults.force(409, times=3, path=f"/api/v2/team/{team.id}/memberships", method="POST")
+
+    with pytest.raises(UnexpectedResponse, match="a conflict, yet the user is not a member of the team"):
+        await env.provisioner(types.TEAM.id).grant(_principal(user), _team_entitlement(team, teams.ADMIN))
+    assert user.id not in team.members
+    assert env.fake.count("POST", MEMBERSHIPS) == 1
+
+
+# -- ids with surrounding whitespace ----------------------------------------------------------------------
+
+PADDED = [" {}", "{} ", "{}\u00a0", "\u2003{}"]
+
+
+@pytest.mark.parametrize("pad", PADDED)
+@pytest.mark.parametrize("where", ["principal", "team", "role"])
+async def test_a_revoke_naming_an_id_with_surrounding_whitespace_is_refused_not_already_revoked(
+    env: Env, where: str, pad: str
+) -> None:
+    """Datadog's ids are UUIDs: `<uuid> ` names nothing, so Datadog answered the revoke 404 and it was reported
+    GrantAlreadyRevoked while the user kept the role or membership the task meant. The task is refused as malformed,
+    before any request (a grant of it was refused too, by Datadog's 404 on the user)."""
+    user = _human(env.fake)
+    team = _team(env.fake, members={user.id: None})
+    role, _ = _role(env.fake)
+    env.fake.org.assign_role(user.id, role.id)
+    principal_id = pad.format(user.id) if where == "principal" else user.id
+    if where == "role":
+        rtype = types.ROLE.id
+        entitlement = roles.member_entitlement(b.resource(types.ROLE, pad.format(role.id), role.name))
+    else:
+        rtype = types.TEAM.id
+        team_id = pad.format(team.id) if where == "team" else team.id
+        entitlement = b.entitlement(b.resource(types.TEAM, team_id, team.name), teams.MEMBER)
+    grant = b.grant(entitlement.resource, entitlement.slug, b.resource_id(types.USER.id, principal_id))
+    env.fake.reset_counters()
+
+    with pytest.raises(InvalidArgumentError, match="surrounding whitespace"):
+        await env.provisioner(rtype).revoke(grant)
+    assert env.fake.requests() == []
+    assert user.id in team.members
+    assert role.id in user.role_ids
+
+
+async def test_a_team_admin_revoke_whose_membership_read_answers_404_still_sends_the_demotion(env: Env) -> None:
+    """The read before an admin revoke is for the report only. A 404 on it ended the revoke "already revoked" with no
+    demotion sent (taken as "the team no longer exists"), and the user stayed admin: the demotion's own answer
+    decides, as it does for every other read."""
+    user = _human(env.fake)
+    team = _team(env.fake, members={user.id: "admin"})
+    env.fake.faults.force(404, path=f"/api/v2/team/{team.id}/memberships", method="GET")
+
+    assert await env.provisioner(types.TEAM.id).revoke(_grant_of(_team_entitlement(team, teams.ADMIN), user)) == []
+    assert _membership_role(team, user) is None
+    assert user.id in team.members
+
+
+async def test_a_team_admin_revoke_of_a_team_that_is_gone_is_already_revoked(env: Env) -> None:
+    user = _human(env.fake)
+    team = _team(env.fake, members={user.id: "admin"})
+    entitlement = _team_entitlement(team, teams.ADMIN)
+    del env.fake.org.teams[team.id]
+    env.fake.reset_counters()
+
+    assert ann.has(await env.provisioner(types.TEAM.id).revoke(_grant_of(entitlement, user)), GrantAlreadyRevoked)
+    assert [(s.method, s.route, s.status) for s in env.fake.requests()] == [
+        ("GET", MEMBERSHIPS, 404),
+        ("PATCH", MEMBERSHIP, 404),
+    ]
+
+
+async def test_a_team_admin_grant_whose_membership_read_answers_404_still_sends_the_promotion(env: Env) -> None:
+    """The same read before an admin grant's promotion: its 404 failed the grant, with the promotion never sent."""
+    user = _human(env.fake)
+    team = _team(env.fake, members={user.id: None})
+    env.fake.faults.force(404, path=f"/api/v2/team/{team.id}/memberships", method="GET")
+
+    result = await env.provisioner(types.TEAM.id).grant(_principal(user), _team_entitlement(team, teams.ADMIN))
+    assert result.annotations == []
+    assert _membership_role(team, user) == "admin"
+
+
+# -- ids compared as UUIDs, whatever their case -------------------------------------------------------------
+
+
+class _ReadsInUpperCase(ToTheFake):
+    """Datadog's reads naming `value` in upper case (UUIDs compare without case; the client's checks take them so)."""
+
+    def __init__(self, value: str, path_part: str) -> None:
+        super().__init__()
+        self._value, self._path_part = value, path_part
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        answer = await self._inner.handle_async_request(request)
+        if request.method != "GET" or self._path_part not in request.url.path:
+            return answer
+        body = (await answer.aread()).replace(self._value.encode(), self._value.upper().encode())
+        headers = [(k, v) for k, v in answer.headers.items() if k.lower() not in ("content-length", "content-encoding")]
+        return httpx.Response(answer.status_code, headers=headers, content=body)
+
+
+async def test_a_repeated_team_admin_grant_is_already_granted_whatever_the_case_of_the_listed_id(
+    env: Env, make_client: ClientFactory
+) -> None:
+    """The membership read matched the user by exact text, where the client takes ids as UUIDs (any case): a repeated
+    admin grant was reported as a change, and a 409 checked by the read would be taken as "not a member"."""
+    user = _human(env.fake)
+    team = _team(env.fake, members={user.id: "admin"})
+    client = make_client(env.fake, transport=_ReadsInUpperCase(user.id, "/memberships"))
+    provisioner = DatadogConnector(client, ON).provisioner(types.TEAM.id)
+    assert provisioner is not None
+
+    result = await provisioner.grant(_principal(user), _team_entitlement(team, teams.ADMIN))
+    assert ann.has(result.annotations, GrantAlreadyExists)
+    env.fake.faults.force(409, path=f"/api/v2/team/{team.id}/memberships", method="POST")
+    result = await provisioner.grant(_principal(user), _team_entitlement(team, teams.MEMBER))
+    assert ann.has(result.annotations, GrantAlreadyExists)
+    assert _membership_role(team, user) == "admin"
+
+
+async def test_a_repeated_role_grant_is_already_granted_whatever_the_case_of_the_listed_role(
+    env: Env, make_client: ClientFactory
+) -> None:
+    role, entitlement = _role(env.fake)
+    user = _human(env.fake)
+    env.fake.org.assign_role(user.id, role.id)
+    client = make_client(env.fake, transport=_ReadsInUpperCase(role.id, "/api/v2/users/"))
+    provisioner = DatadogConnector(client, ON).provisioner(types.ROLE.id)
+    assert provisioner is not None
+
+    result = await provisioner.grant(_principal(user), entitlement)
+    assert ann.has(result.annotations, GrantAlreadyExists)
+    assert role.id in user.role_ids
+
+
+class _RoleAnsweredAs(ToTheFake):
+    """A membership write answered with `role` shown as `shown` (a value Datadog never sends: "admin" or null)."""
+
+    def __init__(self, shown: str, methods: tuple[str, ...] = ("POST", "PATCH")) -> None:
+        super().__init__()
+        self._shown, self._methods = shown, methods
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        answer = await self._inner.handle_async_request(request)
+        if request.method not in self._methods or "/memberships" not in request.url.path:
+            return answer
+        document = json.loads(await answer.aread())
+        data = document["data"]
+        for membership in data if isinstance(data, list) else [data]:
+            membership["attributes"]["role"] = self._shown
+        return httpx.Response(answer.status_code, json=document)
+
+
+@pytest.mark.parametrize("shown", ["maintainer", "Admin", "admin "])
+async def test_a_demotion_answered_with_a_role_datadog_never_sends_is_not_done(
+    env: Env, make_client: ClientFactory, shown: str
+) -> None:
+    """Datadog's membership role is "admin" or null (datadog-api §6.2). Any other value read as a plain member, so a
+    demotion answered "Admin" (or "admin ", "maintainer") was reported done on an answer that does not say so."""
+    user = _human(env.fake)
+    team = _team(env.fake, members={user.id: "admin"})
+    client = make_client(env.fake, transport=_RoleAnsweredAs(shown))
+    provisioner = DatadogConnector(client, ON).provisioner(types.TEAM.id)
+    assert provisioner is not None
+
+    with pytest.raises(UnexpectedResponse, match="the membership's role is"):
+        await provisioner.revoke(_grant_of(_team_entitlement(team, teams.ADMIN), user))
+    other = _human(env.fake, skip=1)
+    with pytest.raises(UnexpectedResponse, match="the membership's role is"):
+        await provisioner.grant(_principal(other), _team_entitlement(team, teams.MEMBER))
+
+
+async def test_an_admin_revoke_read_showing_a_role_datadog_never_sends_is_not_already_revoked(
+    env: Env, make_client: ClientFactory
+) -> None:
+    """The read before a demotion labels the report: only a plain member's (role null) admin is already revoked. A read
+    showing "Admin" counted as a member, and the demotion that changed the membership was reported
+    GrantAlreadyRevoked."""
+    user = _human(env.fake)
+    team = _team(env.fake, members={user.id: "admin"})
+    client = make_client(env.fake, transport=_RoleAnsweredAs("Admin", methods=("GET",)))
+    provisioner = DatadogConnector(client, ON).provisioner(types.TEAM.id)
+    assert provisioner is not None
+
+    assert await provisioner.revoke(_grant_of(_team_entitlement(team, teams.ADMIN), user)) == []
+    assert _membership_role(team, user) is None
