@@ -226,7 +226,10 @@ class Syncer:
                         sync_id=resumable.sync_id,
                         changed=changed,
                     )
-                elif (problem := self._listed_types_problem(resumed_state, types)) is not None:
+                elif (
+                    problem := self._listed_types_problem(resumed_state, types)
+                    or await self._stray_rows_problem(resumed_state, types)
+                ) is not None:
                     resumed_state = None
                     log.warning(
                         "unfinished sync cannot be resumed; starting a new one",
@@ -337,6 +340,20 @@ class Syncer:
         if redefined:
             return f"resource type(s) defined otherwise since the run started: {', '.join(redefined[:5])[:200]}"
         return None
+
+    async def _stray_rows_problem(self, state: st.SyncState, types: dict[str, resource_pb2.ResourceType]) -> str | None:
+        """Why a run that passed the checks above still cannot be resumed: it holds rows its plan never makes (the file
+        is untrusted), e.g. resources of a type it does not sync, or grants of a run that skips them. Nothing in the
+        resumed plan replaces or removes them: they would stay in the sync saved as complete, and in its stats, beside
+        what an uninterrupted sync of the org holds. Checked once per resume (a pass over each table), not per page."""
+        listed = not any(a.operation in (st.INIT, st.LIST_RESOURCE_TYPES) for a in state.actions)
+        empty: tuple[str, ...] = ()
+        if state.should_skip_entitlements_and_grants:
+            empty = ("v1_entitlements", "v1_grants")
+        elif state.should_skip_grants:
+            empty = ("v1_grants",)
+        # Before its types are listed a run has written nothing: every row is stray (`NOT IN ()` matches any).
+        return await self._store.stray_row(sorted(types) if listed else [], empty)
 
     def _init_targeted(self) -> None:
         for rid in reversed(self._options.targeted_resources):
