@@ -25,6 +25,7 @@ from connector.baton.connector import (
     ListedAsChildren,
     Page,
     PageTokenChecker,
+    PositionalPageTokens,
     ResourceGetter,
     ResourceSyncer,
     SideLoadedGrants,
@@ -242,6 +243,7 @@ class Syncer:
             self._grant_listers.clear()
             self._trait_urls.clear()
             self._resumed = True
+            self._restart_positional_listings()
             return "full", True
         if resumable is not None and resumed_state is not None:
             # An empty token (Go's fresh state) says nothing of the rows the run already holds: continued under its
@@ -293,26 +295,50 @@ class Syncer:
                 if (type_id or object_id) and (type_id not in types or type_id not in self._by_type):
                     raise ValueError(f"{where} names a resource type this sync does not have")
             cursor = action.page_token
-            store_cursor = action.operation in (st.LIST_ENTITLEMENTS, st.LIST_GRANTS) and not action.resource_id
             if (
-                store_cursor
+                _store_cursor(action)
                 and cursor
                 and not (cursor.isascii() and cursor.isdigit() and len(cursor) <= _MAX_ID_DIGITS)
             ):
                 raise ValueError(f"{where} has a store cursor that is not a row id")
-            syncer = self._by_type.get(action.resource_type_id)
-            if (
-                isinstance(syncer, ListedAsChildren)
-                and not action.parent_resource_id
-                and syncer.listed_under() not in types
-            ):
-                syncer = self._by_type.get(syncer.listed_under())  # the action walks the parents: its tokens are theirs
-            if not store_cursor and cursor and isinstance(syncer, PageTokenChecker):
+            syncer = self._page_token_owner(action, types)
+            if cursor and isinstance(syncer, PageTokenChecker):
                 # The connector's own cursor (the Go connector's pagination bags are JSON): refused by the syncer, it
                 # would fail this resume and every later one.
                 problem = syncer.page_token_problem(cursor)
                 if problem is not None:
                     raise ValueError(f"{where} has a page token the connector does not read: {problem}")
+
+    def _page_token_owner(
+        self, action: st.Action, types: Mapping[str, resource_pb2.ResourceType]
+    ) -> ResourceSyncer | None:
+        """The syncer whose page tokens `action` holds; None when its token is the store's cursor."""
+        if _store_cursor(action):
+            return None
+        syncer = self._by_type.get(action.resource_type_id)
+        if (
+            isinstance(syncer, ListedAsChildren)
+            and not action.parent_resource_id
+            and syncer.listed_under() not in types
+        ):
+            syncer = self._by_type.get(syncer.listed_under())  # the action walks the parents: its tokens are theirs
+        return syncer
+
+    def _restart_positional_listings(self) -> None:
+        """On a resume: the listings in progress whose page tokens are positions start again from their first page
+        (`PositionalPageTokens`): items that moved between the runs are read, not skipped. Costs the pages of the
+        listings that were in progress, read again; the stored ones are upserted over themselves."""
+        restarted = 0
+        for action in self._state.actions:
+            syncer = self._page_token_owner(action, self._types)
+            if action.page_token and isinstance(syncer, PositionalPageTokens) and syncer.page_tokens_are_positions():
+                action.page_token = ""
+                restarted += 1
+        if restarted:
+            log.info(
+                "resumed listings start again from their first page (their pages may have shifted since)",
+                listings=restarted,
+            )
 
     def _listed_types_problem(self, state: st.SyncState, types: dict[str, resource_pb2.ResourceType]) -> str | None:
         """Why a run whose token records this run's settings still cannot be resumed: it listed other resource
@@ -838,6 +864,11 @@ _GRANT_IDENTITY = (
 _TOKEN_FLAGS = ("skip_entitlements_and_grants", "skip_grants")
 # How much of a recorded value a warning shows (the token is a file's bytes).
 _SHOWN = 120
+
+
+def _store_cursor(action: st.Action) -> bool:
+    """Whether the action's page token is the engine's cursor over stored resources (a row id), not a connector's."""
+    return action.operation in (st.LIST_ENTITLEMENTS, st.LIST_GRANTS) and not action.resource_id
 
 
 def _flag(value: bool) -> str:
