@@ -144,7 +144,11 @@ async def test_an_unfinished_token_records_its_settings_and_a_finished_one_keeps
     options = SyncOptions(resource_type_ids=["group", "user"], skip_grants=True, scope={"site": "us5.datadoghq.com"})
     token = json.loads(await interrupted(path, org, options, fail_at=3))
     # The skip options stay Go's own fields; the rest is recorded once, under a key Go's decoder ignores.
-    assert token[SETTINGS_KEY] == {"site": "us5.datadoghq.com", "resource_types": "group,user"}
+    assert token[SETTINGS_KEY] == {
+        "site": "us5.datadoghq.com",
+        "resource_types": "group,user",
+        "connector_types": "group,role,user",
+    }
     assert token["should_skip_grants"] is True
 
     await sync_to_file(syncers(org, Faults()), path, options)

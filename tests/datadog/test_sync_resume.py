@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import structlog
 
 from connector.baton.c1z.reader import C1ZReader
 from connector.baton.sync.syncer import SyncOptions, SyncResult
 from connector.baton.sync.to_file import sync_to_file
 from connector.datadog.client import DatadogClient
-from connector.datadog.connector import DatadogConnector
+from connector.datadog.connector import DatadogConnector, DatadogOptions
 from connector.datadog.errors import UnexpectedResponse
 from tests.baton.test_c1z_untrusted import rewritten
 from tests.baton.test_sync_engine import rows_of
@@ -186,3 +187,38 @@ async def test_a_resumed_users_walk_does_not_lose_a_user_who_moved_across_its_pa
         stored = {r.id.resource for r in reader.resources("user")}
     missing = set(the_org.users) - stored
     assert not missing, f"users missing from a sync saved as complete: {sorted(missing)}"
+
+
+async def test_a_filtered_sync_resumed_after_the_connector_defines_other_types_is_not_resumed(tmp_path: Path) -> None:
+    """`--sync-resource-types user` records the same filter whatever else the settings enable, but the users a run
+    stores depend on it: with service-account application keys on, every enabled service account carries the
+    `ChildResourceType` annotations of the key types. Resumed with them off (here after the users walk, which
+    stopped the run as its last page was stored), the finished sync held users no sync with these settings makes,
+    or mixed the two: users of the early pages with the annotations, later ones without."""
+    only_users = SyncOptions(resource_type_ids=["user"])
+    without_keys = DatadogOptions(sync_schedules=True)
+    the_org = org()
+    clean = tmp_path / "clean.c1z"
+    with FakeDatadog(the_org) as fake:
+        client = DatadogClient(api_key=fake.api_key, app_key=fake.app_key, base_url=fake.base_url, retry=FAST_RETRY)
+        async with client:
+            await sync_to_file(DatadogConnector(client, without_keys).syncers(), clean, only_users)
+    path = tmp_path / "sync.c1z"
+    with FakeDatadog(the_org) as fake:
+        client = DatadogClient(api_key=fake.api_key, app_key=fake.app_key, base_url=fake.base_url, retry=FAST_RETRY)
+        async with client:
+            with pytest.raises(RuntimeError, match="stopped after the users pages"):
+                await sync_to_file(
+                    DatadogConnector(client, ALL_ON).syncers(), path, only_users, observer=_StopAfterUserPages(3)
+                )
+            with structlog.testing.capture_logs() as events:
+                result = await sync_to_file(DatadogConnector(client, without_keys).syncers(), path, only_users)
+    assert not result.resumed
+    (warning,) = [
+        e for e in events if e["event"] == "unfinished sync was started with other settings; starting a new one"
+    ]
+    assert warning["changed"] == [
+        "connector_types: 'api-key,role,schedule,service-account-access-token,service-account-application-key,team,user'"
+        " -> 'role,schedule,team,user'"
+    ]
+    assert rows_of(path) == rows_of(clean)

@@ -266,6 +266,10 @@ class Syncer:
         return {
             **opts.scope,
             "resource_types": ",".join(sorted(set(opts.resource_type_ids or self._by_type))),
+            # The types the connector defines, beside the ones synced: a resource's `ChildResourceType` annotations
+            # name other types, so with a filter the same synced types can come with other rows (Datadog's users
+            # name the service-account key types only when those are synced).
+            "connector_types": ",".join(sorted(self._by_type)),
             "skip_entitlements_and_grants": _flag(opts.skip_entitlements_and_grants),
             "skip_grants": _flag(opts.skip_grants),
         }
@@ -891,7 +895,10 @@ def _changes(recorded: dict[str, str] | None, now: dict[str, str]) -> list[str]:
     if recorded is None:
         return ["the settings it was started with are not recorded (another version or SDK wrote it)"]
     out = []
-    for name in sorted(set(recorded) | set(now)):
+    names = set(recorded) | set(now)
+    if recorded.get("resource_types") != now.get("resource_types"):
+        names.discard("connector_types")  # the synced types changed: that line says it (no filter: the same list)
+    for name in sorted(names):
         before, after = recorded.get(name), now.get(name)
         if before != after:
             out.append(f"{name[:_SHOWN]}: {_shown(before)} -> {_shown(after)}")
