@@ -75,6 +75,21 @@ class PageTokenChecker(Protocol):
 
 
 @runtime_checkable
+class PositionalPageTokens(Protocol):
+    """A syncer whose page tokens are positions in a sorted list (page numbers, offsets), not cursors.
+
+    Between an interrupted run and the one that resumes it, an item renamed, added or deleted moves others across
+    page boundaries: resumed at the saved position, a listing never reads an item that moved onto a page it had
+    already read, and the sync is saved as complete without it (ConductorOne sees it deleted). The engine restarts
+    such a listing that was in progress from its first page; the pages read again are upserted over themselves.
+    """
+
+    def page_tokens_are_positions(self) -> bool:
+        """True when a saved page token may point past items that moved since it was saved."""
+        ...
+
+
+@runtime_checkable
 class SideLoadedGrants(Protocol):
     """A syncer whose grants normally arrive with another type's resource pages (`Page.grants`).
 

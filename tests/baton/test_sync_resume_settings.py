@@ -144,7 +144,11 @@ async def test_an_unfinished_token_records_its_settings_and_a_finished_one_keeps
     options = SyncOptions(resource_type_ids=["group", "user"], skip_grants=True, scope={"site": "us5.datadoghq.com"})
     token = json.loads(await interrupted(path, org, options, fail_at=3))
     # The skip options stay Go's own fields; the rest is recorded once, under a key Go's decoder ignores.
-    assert token[SETTINGS_KEY] == {"site": "us5.datadoghq.com", "resource_types": "group,user"}
+    assert token[SETTINGS_KEY] == {
+        "site": "us5.datadoghq.com",
+        "resource_types": "group,user",
+        "connector_types": "group,role,user",
+    }
     assert token["should_skip_grants"] is True
 
     await sync_to_file(syncers(org, Faults()), path, options)
@@ -260,3 +264,79 @@ async def test_an_unfinished_run_with_an_empty_token_is_not_continued(tmp_path: 
         (run,) = reader.sync_runs()
         assert (run.sync_id, run.finished) == (result.sync_id, True)
         assert sorted(r.id.resource for r in reader.resources("user")) == org.user_ids()
+
+
+_PLANTED = "planted"  # a resource type no syncer here defines
+
+
+@pytest.mark.parametrize(
+    ("options", "plant"),
+    [
+        (
+            SyncOptions(concurrency=1),
+            "INSERT INTO v1_resources (resource_type_id, external_id, data, sync_id, discovered_at) "
+            f"SELECT '{_PLANTED}', '{_PLANTED}:' || external_id, data, sync_id, discovered_at FROM v1_resources",
+        ),
+        (
+            SyncOptions(concurrency=1),
+            "INSERT INTO v1_entitlements (resource_type_id, resource_id, external_id, data, sync_id, discovered_at) "
+            f"SELECT '{_PLANTED}', external_id, '{_PLANTED}:' || external_id, data, sync_id, discovered_at "
+            "FROM v1_resources",
+        ),
+        (
+            SyncOptions(concurrency=1),
+            "INSERT INTO v1_grants (resource_type_id, resource_id, entitlement_id, principal_resource_type_id, "
+            "principal_resource_id, external_id, data, sync_id, discovered_at) "
+            f"SELECT '{_PLANTED}', external_id, external_id, 'user', 'u0001', '{_PLANTED}:' || external_id, data, "
+            "sync_id, discovered_at FROM v1_resources",
+        ),
+        (
+            SyncOptions(skip_grants=True, concurrency=1),
+            "INSERT INTO v1_grants (resource_type_id, resource_id, entitlement_id, principal_resource_type_id, "
+            "principal_resource_id, external_id, data, sync_id, discovered_at) "
+            "SELECT resource_type_id, substr(external_id, length(resource_type_id) + 2), external_id || ':member', "
+            "'user', 'u0001', external_id || ':member:user:u0001', data, sync_id, discovered_at FROM v1_resources",
+        ),
+        (
+            SyncOptions(skip_entitlements_and_grants=True, concurrency=1),
+            "INSERT INTO v1_entitlements (resource_type_id, resource_id, external_id, data, sync_id, discovered_at) "
+            "SELECT resource_type_id, substr(external_id, length(resource_type_id) + 2), external_id || ':member', data, "
+            "sync_id, discovered_at FROM v1_resources",
+        ),
+    ],
+    ids=[
+        "resources-of-another-type",
+        "entitlements-of-another-type",
+        "grants-of-another-type",
+        "grants-skipped",
+        "entitlements-skipped",
+    ],
+)
+async def test_an_unfinished_run_holding_rows_its_plan_never_makes_is_not_resumed(
+    tmp_path: Path, options: SyncOptions, plant: str
+) -> None:
+    """The unfinished run's rows are a file's bytes: rows naming a resource type the run does not sync, or grants and
+    entitlements of a run that skips them. Resumed, they stayed in the finished sync (and in its stats) beside rows
+    no uninterrupted sync of the org holds; nothing in the plan would ever replace them. A new sync starts."""
+    org = Org()
+    clean = tmp_path / "clean.c1z"
+    clean_result = await sync_to_file(syncers(org, Faults()), clean, options)
+    interrupted_path = tmp_path / "interrupted.c1z"
+    await interrupted(interrupted_path, org, options, fail_at=5)
+    path = rewritten(interrupted_path, tmp_path, plant)
+    assert _object_rows(path) > _object_rows(interrupted_path)  # something was planted
+    with structlog.testing.capture_logs() as events:
+        result = await sync_to_file(syncers(org, Faults()), path, options)
+    assert not result.resumed
+    (refused,) = [e for e in events if e["event"] == "unfinished sync cannot be resumed; starting a new one"]
+    assert "rows" in refused["reason"]
+    assert rows_of(path) == rows_of(clean)
+    assert result.stats == clean_result.stats
+
+
+def _object_rows(path: Path) -> int:
+    with C1ZReader(path) as reader:
+        return sum(
+            reader.connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants")
+        )

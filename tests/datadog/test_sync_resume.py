@@ -1,7 +1,8 @@
 """A Datadog sync broken off by a bad answer in any phase, then run again, stores exactly the rows of a sync that
 was never interrupted: the resumed run starts from its saved state, rebuilds what the interrupted one only held in
 memory (the users walk's role grant factories, the resources of pending grants pages, the sync token's cached
-pieces; issue 12) and repeats no stored page."""
+pieces; issue 12) and repeats no page of a listing it had finished (a listing in progress starts again from its
+first page: Datadog's page numbers shift when the org changes between the runs)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import structlog
 
 from connector.baton.c1z.reader import C1ZReader
 from connector.baton.sync.syncer import SyncOptions, SyncResult
 from connector.baton.sync.to_file import sync_to_file
 from connector.datadog.client import DatadogClient
-from connector.datadog.connector import DatadogConnector
+from connector.datadog.connector import DatadogConnector, DatadogOptions
 from connector.datadog.errors import UnexpectedResponse
 from tests.baton.test_c1z_untrusted import rewritten
 from tests.baton.test_sync_engine import rows_of
@@ -137,3 +139,86 @@ async def test_an_unfinished_sync_whose_page_token_the_syncer_refuses_starts_ove
     with C1ZReader(path) as reader:
         (run,) = reader.sync_runs()
         assert (run.sync_id, run.finished) == (result.sync_id, True)
+
+
+class _StopAfterUserPages:
+    """Ends the sync (as a signal or a failure would) once `pages` users pages are stored: the saved token then holds
+    the users walk at page `pages`."""
+
+    def __init__(self, pages: int) -> None:
+        self.left = pages
+
+    def page_stored(self, phase: str, resource_type_id: str, items: int) -> None:
+        if (phase, resource_type_id) == ("resources", "user"):
+            self.left -= 1
+            if self.left == 0:
+                raise RuntimeError("stopped after the users pages")
+
+    def sync_finished(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize("moves", ["forward", "back"])
+async def test_a_resumed_users_walk_does_not_lose_a_user_who_moved_across_its_pages_between_runs(
+    tmp_path: Path, moves: str
+) -> None:
+    """Datadog's lists are paged by number over a sorted list: between the interrupted run and the resumed one a user
+    renamed (or one deleted) moves others across page boundaries. Resumed at the saved page number, the walk never
+    read a user who moved onto a page it had already read ("forward": renamed to sort first), or who was pushed
+    there by the shift ("back": an earlier user renamed to sort last). The sync was saved as complete without them,
+    and ConductorOne would see an active user deleted."""
+    the_org = org()
+    path = tmp_path / "sync.c1z"
+    with FakeDatadog(the_org) as fake:
+        client = DatadogClient(api_key=fake.api_key, app_key=fake.app_key, base_url=fake.base_url, retry=FAST_RETRY)
+        async with client:
+            with pytest.raises(RuntimeError, match="stopped after the users pages"):
+                await sync_to_file(
+                    DatadogConnector(client, ALL_ON).syncers(), path, SyncOptions(), observer=_StopAfterUserPages(2)
+                )
+    users = the_org.sorted_users()
+    mover = users[230] if moves == "forward" else users[10]
+    the_org.update_user(mover, name="!!! first" if moves == "forward" else "~~~ last")
+    with FakeDatadog(the_org) as fake:
+        result = await sync(fake, path)
+    with C1ZReader(path) as reader:
+        (run,) = reader.sync_runs()
+        assert (run.sync_id, run.finished) == (result.sync_id, True)
+        stored = {r.id.resource for r in reader.resources("user")}
+    missing = set(the_org.users) - stored
+    assert not missing, f"users missing from a sync saved as complete: {sorted(missing)}"
+
+
+async def test_a_filtered_sync_resumed_after_the_connector_defines_other_types_is_not_resumed(tmp_path: Path) -> None:
+    """`--sync-resource-types user` records the same filter whatever else the settings enable, but the users a run
+    stores depend on it: with service-account application keys on, every enabled service account carries the
+    `ChildResourceType` annotations of the key types. Resumed with them off (here after the users walk, which
+    stopped the run as its last page was stored), the finished sync held users no sync with these settings makes,
+    or mixed the two: users of the early pages with the annotations, later ones without."""
+    only_users = SyncOptions(resource_type_ids=["user"])
+    without_keys = DatadogOptions(sync_schedules=True)
+    the_org = org()
+    clean = tmp_path / "clean.c1z"
+    with FakeDatadog(the_org) as fake:
+        client = DatadogClient(api_key=fake.api_key, app_key=fake.app_key, base_url=fake.base_url, retry=FAST_RETRY)
+        async with client:
+            await sync_to_file(DatadogConnector(client, without_keys).syncers(), clean, only_users)
+    path = tmp_path / "sync.c1z"
+    with FakeDatadog(the_org) as fake:
+        client = DatadogClient(api_key=fake.api_key, app_key=fake.app_key, base_url=fake.base_url, retry=FAST_RETRY)
+        async with client:
+            with pytest.raises(RuntimeError, match="stopped after the users pages"):
+                await sync_to_file(
+                    DatadogConnector(client, ALL_ON).syncers(), path, only_users, observer=_StopAfterUserPages(3)
+                )
+            with structlog.testing.capture_logs() as events:
+                result = await sync_to_file(DatadogConnector(client, without_keys).syncers(), path, only_users)
+    assert not result.resumed
+    (warning,) = [
+        e for e in events if e["event"] == "unfinished sync was started with other settings; starting a new one"
+    ]
+    assert warning["changed"] == [
+        "connector_types: 'api-key,role,schedule,service-account-access-token,service-account-application-key,team,user'"
+        " -> 'role,schedule,team,user'"
+    ]
+    assert rows_of(path) == rows_of(clean)

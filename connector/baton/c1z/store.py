@@ -464,6 +464,25 @@ class _Db:
                 found.add((type_id, external_id[len(type_id) + 1 :]))
         return found & set(keys)
 
+    def stray_row(self, sync_id: str, type_ids: Sequence[str], empty: Sequence[str]) -> str | None:
+        """A row of the sync that names a resource type outside `type_ids`, or any row of a table in `empty`, described;
+        None when there is none. One pass over each table (the column is not the leading one of any index that also
+        holds the sync id), run once when a sync is resumed, never per page."""
+        marks = ",".join("?" * len(type_ids))
+        for table, column in (
+            ("v1_resource_types", "external_id"),
+            ("v1_resources", "resource_type_id"),
+            ("v1_entitlements", "resource_type_id"),
+            ("v1_grants", "resource_type_id"),
+        ):
+            outside = "" if table in empty else f" AND {column} NOT IN ({marks})"
+            query = f"SELECT {column} FROM {table} WHERE sync_id = ?{outside} LIMIT 1"  # noqa: S608 - our SQL
+            row = self.conn.execute(query, (sync_id, *(() if table in empty else type_ids))).fetchone()
+            if row is not None:
+                what = "rows" if table in empty else f"rows of resource type {str(row[0])[:64]!r}"
+                return f"{table} holds {what}, which this sync does not make"
+        return None
+
     def count(self, sync_id: str, table: str) -> int:
         # While the grants' unique index is deferred a grant stored twice is two rows until the merge: count it once.
         what = "DISTINCT external_id" if table == "v1_grants" and self._indexes_deferred else "*"
@@ -756,6 +775,10 @@ class C1ZStore:
     async def stored_resources(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which of these (type, id) resources the active sync has stored (after every write queued before)."""
         return await self._call(self._db.stored_resources, self.sync_id, keys)
+
+    async def stray_row(self, type_ids: Sequence[str], empty: Sequence[str] = ()) -> str | None:
+        """A row the active sync holds that names a type outside `type_ids`, or sits in a table of `empty` (`_Db.stray_row`)."""
+        return await self._call(self._db.stray_row, self.sync_id, type_ids, empty)
 
     async def count(self, table: str) -> int:
         return await self._call(self._db.count, self.sync_id, table)

@@ -25,6 +25,7 @@ from connector.baton.connector import (
     ListedAsChildren,
     Page,
     PageTokenChecker,
+    PositionalPageTokens,
     ResourceGetter,
     ResourceSyncer,
     SideLoadedGrants,
@@ -226,7 +227,10 @@ class Syncer:
                         sync_id=resumable.sync_id,
                         changed=changed,
                     )
-                elif (problem := self._listed_types_problem(resumed_state, types)) is not None:
+                elif (
+                    problem := self._listed_types_problem(resumed_state, types)
+                    or await self._stray_rows_problem(resumed_state, types)
+                ) is not None:
                     resumed_state = None
                     log.warning(
                         "unfinished sync cannot be resumed; starting a new one",
@@ -239,6 +243,7 @@ class Syncer:
             self._grant_listers.clear()
             self._trait_urls.clear()
             self._resumed = True
+            self._restart_positional_listings()
             return "full", True
         if resumable is not None and resumed_state is not None:
             # An empty token (Go's fresh state) says nothing of the rows the run already holds: continued under its
@@ -261,6 +266,10 @@ class Syncer:
         return {
             **opts.scope,
             "resource_types": ",".join(sorted(set(opts.resource_type_ids or self._by_type))),
+            # The types the connector defines, beside the ones synced: a resource's `ChildResourceType` annotations
+            # name other types, so with a filter the same synced types can come with other rows (Datadog's users
+            # name the service-account key types only when those are synced).
+            "connector_types": ",".join(sorted(self._by_type)),
             "skip_entitlements_and_grants": _flag(opts.skip_entitlements_and_grants),
             "skip_grants": _flag(opts.skip_grants),
         }
@@ -290,26 +299,50 @@ class Syncer:
                 if (type_id or object_id) and (type_id not in types or type_id not in self._by_type):
                     raise ValueError(f"{where} names a resource type this sync does not have")
             cursor = action.page_token
-            store_cursor = action.operation in (st.LIST_ENTITLEMENTS, st.LIST_GRANTS) and not action.resource_id
             if (
-                store_cursor
+                _store_cursor(action)
                 and cursor
                 and not (cursor.isascii() and cursor.isdigit() and len(cursor) <= _MAX_ID_DIGITS)
             ):
                 raise ValueError(f"{where} has a store cursor that is not a row id")
-            syncer = self._by_type.get(action.resource_type_id)
-            if (
-                isinstance(syncer, ListedAsChildren)
-                and not action.parent_resource_id
-                and syncer.listed_under() not in types
-            ):
-                syncer = self._by_type.get(syncer.listed_under())  # the action walks the parents: its tokens are theirs
-            if not store_cursor and cursor and isinstance(syncer, PageTokenChecker):
+            syncer = self._page_token_owner(action, types)
+            if cursor and isinstance(syncer, PageTokenChecker):
                 # The connector's own cursor (the Go connector's pagination bags are JSON): refused by the syncer, it
                 # would fail this resume and every later one.
                 problem = syncer.page_token_problem(cursor)
                 if problem is not None:
                     raise ValueError(f"{where} has a page token the connector does not read: {problem}")
+
+    def _page_token_owner(
+        self, action: st.Action, types: Mapping[str, resource_pb2.ResourceType]
+    ) -> ResourceSyncer | None:
+        """The syncer whose page tokens `action` holds; None when its token is the store's cursor."""
+        if _store_cursor(action):
+            return None
+        syncer = self._by_type.get(action.resource_type_id)
+        if (
+            isinstance(syncer, ListedAsChildren)
+            and not action.parent_resource_id
+            and syncer.listed_under() not in types
+        ):
+            syncer = self._by_type.get(syncer.listed_under())  # the action walks the parents: its tokens are theirs
+        return syncer
+
+    def _restart_positional_listings(self) -> None:
+        """On a resume: the listings in progress whose page tokens are positions start again from their first page
+        (`PositionalPageTokens`): items that moved between the runs are read, not skipped. Costs the pages of the
+        listings that were in progress, read again; the stored ones are upserted over themselves."""
+        restarted = 0
+        for action in self._state.actions:
+            syncer = self._page_token_owner(action, self._types)
+            if action.page_token and isinstance(syncer, PositionalPageTokens) and syncer.page_tokens_are_positions():
+                action.page_token = ""
+                restarted += 1
+        if restarted:
+            log.info(
+                "resumed listings start again from their first page (their pages may have shifted since)",
+                listings=restarted,
+            )
 
     def _listed_types_problem(self, state: st.SyncState, types: dict[str, resource_pb2.ResourceType]) -> str | None:
         """Why a run whose token records this run's settings still cannot be resumed: it listed other resource
@@ -337,6 +370,20 @@ class Syncer:
         if redefined:
             return f"resource type(s) defined otherwise since the run started: {', '.join(redefined[:5])[:200]}"
         return None
+
+    async def _stray_rows_problem(self, state: st.SyncState, types: dict[str, resource_pb2.ResourceType]) -> str | None:
+        """Why a run that passed the checks above still cannot be resumed: it holds rows its plan never makes (the file
+        is untrusted), e.g. resources of a type it does not sync, or grants of a run that skips them. Nothing in the
+        resumed plan replaces or removes them: they would stay in the sync saved as complete, and in its stats, beside
+        what an uninterrupted sync of the org holds. Checked once per resume (a pass over each table), not per page."""
+        listed = not any(a.operation in (st.INIT, st.LIST_RESOURCE_TYPES) for a in state.actions)
+        empty: tuple[str, ...] = ()
+        if state.should_skip_entitlements_and_grants:
+            empty = ("v1_entitlements", "v1_grants")
+        elif state.should_skip_grants:
+            empty = ("v1_grants",)
+        # Before its types are listed a run has written nothing: every row is stray (`NOT IN ()` matches any).
+        return await self._store.stray_row(sorted(types) if listed else [], empty)
 
     def _init_targeted(self) -> None:
         for rid in reversed(self._options.targeted_resources):
@@ -823,6 +870,11 @@ _TOKEN_FLAGS = ("skip_entitlements_and_grants", "skip_grants")
 _SHOWN = 120
 
 
+def _store_cursor(action: st.Action) -> bool:
+    """Whether the action's page token is the engine's cursor over stored resources (a row id), not a connector's."""
+    return action.operation in (st.LIST_ENTITLEMENTS, st.LIST_GRANTS) and not action.resource_id
+
+
 def _flag(value: bool) -> str:
     return "true" if value else "false"
 
@@ -843,7 +895,10 @@ def _changes(recorded: dict[str, str] | None, now: dict[str, str]) -> list[str]:
     if recorded is None:
         return ["the settings it was started with are not recorded (another version or SDK wrote it)"]
     out = []
-    for name in sorted(set(recorded) | set(now)):
+    names = set(recorded) | set(now)
+    if recorded.get("resource_types") != now.get("resource_types"):
+        names.discard("connector_types")  # the synced types changed: that line says it (no filter: the same list)
+    for name in sorted(names):
         before, after = recorded.get(name), now.get(name)
         if before != after:
             out.append(f"{name[:_SHOWN]}: {_shown(before)} -> {_shown(after)}")
