@@ -29,6 +29,7 @@ from connector.datadog.decode import (
     describe_validation_error,
     json_object,
     json_or_none,
+    json_type,
     listed,
     mapping,
     not_refused,
@@ -145,6 +146,20 @@ def all_usable_ids(values: Iterable[str]) -> bool:
 def quoted_id(value: str) -> str:
     """An id as an error message may quote it: escaped, and cut when absurdly long (a task's 1 MB id)."""
     return f"{value[:40]!a}" + (f"...({len(value)} characters)" if len(value) > 40 else "")
+
+
+def closed_set_value(value: object, allowed: Iterable[object]) -> str:
+    """A field value outside Datadog's closed set of values, as an error message may show it: quoted when it is one of
+    `allowed` but for case or surrounding whitespace (`"Admin"`), which cannot be a secret; otherwise only its JSON type
+    and length, as any other peer text (a key echoed back by a broken proxy must not reach a log)."""
+    if isinstance(value, str):
+        folded = value.strip().lower()
+        if any(isinstance(a, str) and a.lower() == folded for a in allowed):
+            return repr(value)
+        return f"a string of {len(value)} characters"
+    if value is None or isinstance(value, bool):
+        return "null" if value is None else str(value).lower()
+    return f"a JSON {json_type(value)}"
 
 
 def _another_id(given: str | None, asked: str) -> bool:

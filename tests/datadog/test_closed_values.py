@@ -1,0 +1,89 @@
+"""Values from a closed set that become access facts in the sync (a membership's role, a responder's position, a user's
+account flags): one outside Datadog's set fails the page with an error naming the field, never a default that changes
+who has access. Against the fake Datadog on 127.0.0.1 where it can send the value (docs/spec/datadog-api.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from connector.baton.c1z.reader import C1ZReader
+from connector.baton.sync.syncer import SyncOptions
+from connector.baton.sync.to_file import sync_to_file
+from connector.datadog.connector import DatadogConnector, DatadogOptions
+from connector.datadog.errors import UnexpectedResponse
+from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, ClientFactory
+from tests.fakes.datadog import FakeDatadog, generate_org
+from tests.fakes.datadog.org import Team
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeDatadog]:
+    with FakeDatadog(
+        generate_org(users=20, seed=7, teams=2, schedules=1), api_key=CANARY_API_KEY, app_key=CANARY_APP_KEY
+    ) as server:
+        yield server
+
+
+async def _sync(fake: FakeDatadog, make_client: ClientFactory, path: Path, **options: bool) -> None:
+    connector = DatadogConnector(make_client(fake), DatadogOptions(**options))  # type: ignore[arg-type]
+    await sync_to_file(connector.syncers(), path, SyncOptions())
+
+
+def _team_with_members(fake: FakeDatadog) -> Team:
+    return next(team for team in fake.org.teams.values() if team.members)
+
+
+def _no_secret(error: BaseException) -> None:
+    for text in (str(error), repr(error)):
+        assert CANARY_API_KEY not in text
+        assert CANARY_APP_KEY not in text
+
+
+@pytest.mark.parametrize(
+    ("role", "shown"),
+    [
+        ("Admin", "'Admin'"),
+        ("admin ", "'admin '"),
+        ("member", "a string of 6 characters"),  # Datadog refuses it on writes (400) and never sends it
+        (CANARY_API_KEY, f"a string of {len(CANARY_API_KEY)} characters"),  # an echoed key is never quoted
+    ],
+)
+async def test_a_membership_role_datadog_never_sends_fails_the_sync_naming_it(
+    fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path, role: str, shown: str
+) -> None:
+    """Datadog's membership role is "admin" or null (datadog-api.md §6.2). "Admin" read as an ordinary member: that
+    admin's grant was missing from ConductorOne, as if revoked, and the sync finished complete."""
+    team = _team_with_members(fake)
+    membership = next(iter(team.members.values()))
+    membership.role = role
+    with pytest.raises(UnexpectedResponse) as raised:
+        await _sync(fake, make_client, tmp_path / "s.c1z")
+    text = str(raised.value)
+    assert f"GET /api/v2/team/{team.id}/memberships -> 200" in text
+    assert f"a membership's role is {shown}, not 'admin' or null" in text
+    assert not raised.value.retryable
+    _no_secret(raised.value)
+
+
+async def test_admin_and_null_roles_sync_as_admin_and_member(
+    fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    team = _team_with_members(fake)
+    first, *rest = team.members.values()
+    first.role = "admin"
+    for membership in rest:
+        membership.role = None
+    path = tmp_path / "s.c1z"
+    await _sync(fake, make_client, path)
+    with C1ZReader(path) as reader:
+        grants = {
+            (g.entitlement.id.rsplit(":", 1)[-1], g.principal.id.resource)
+            for g in reader.grants()
+            if g.entitlement.resource.id.resource == team.id
+        }
+    assert ("admin", first.user_id) in grants
+    assert {user_id for slug, user_id in grants if slug == "admin"} == {first.user_id}
+    assert {user_id for slug, user_id in grants if slug == "member"} == set(team.members)
