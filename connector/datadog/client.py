@@ -1063,6 +1063,10 @@ def _included(page: Page[Any], type_: str, model: type[R]) -> dict[str, R]:
         ) from None
 
 
+# A schedule responder's position (datadog-api.md §7.1 `filter[position]`).
+_POSITIONS = frozenset({"previous", "current", "next"})
+
+
 def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status: int) -> ScheduleResponders:
     """Every shift of the current responders; each piece of the payload is type-checked before use."""
 
@@ -1089,11 +1093,22 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
         # Retryable, as a missing shift is. (An answer with no `included` at all, as one recorded without the include,
         # is read as before.)
         raise refused("a responder the answer names is not in `included`", retryable=True)
-    groups = [
-        x
-        for x in included
-        if x.get("type") == "schedule_oncall_responder" and mapping(x.get("attributes")).get("position") == "current"
-    ]
+    responders = [x for x in included if x.get("type") == "schedule_oncall_responder"]
+    groups = []
+    for responder in responders:
+        position = mapping(responder.get("attributes")).get("position")
+        if position not in _POSITIONS:
+            # A position Datadog never sends ("Current", none at all) left the responder out of the current ones, and
+            # with none current every shift of the answer was taken as on call (previous and next ones too).
+            shown = closed_set_value(position, _POSITIONS)
+            raise refused(f"a responder's position is {shown}, not 'previous', 'current' or 'next'")
+        if position == "current":
+            groups.append(responder)
+    if responders and not groups:
+        # Only the current responder was asked for (`filter[position]=current`) and Datadog always answers it (with no
+        # shifts when nobody is on call): an answer of other positions only is not this one, and taking its shifts
+        # synced the previous or next people as on call.
+        raise refused("the answer holds no current responder")
     try:
         shifts = index_included(included, "shifts", OnCallShift)
         users = index_included(included, "users", OnCallUser)

@@ -4,9 +4,12 @@ who has access. Against the fake Datadog on 127.0.0.1 where it can send the valu
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from connector.baton.c1z.reader import C1ZReader
@@ -14,7 +17,7 @@ from connector.baton.sync.syncer import SyncOptions
 from connector.baton.sync.to_file import sync_to_file
 from connector.datadog.connector import DatadogConnector, DatadogOptions
 from connector.datadog.errors import UnexpectedResponse
-from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, ClientFactory
+from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, ClientFactory, ToTheFake
 from tests.fakes.datadog import FakeDatadog, generate_org
 from tests.fakes.datadog.org import Team
 
@@ -27,8 +30,27 @@ def fake() -> Iterator[FakeDatadog]:
         yield server
 
 
-async def _sync(fake: FakeDatadog, make_client: ClientFactory, path: Path, **options: bool) -> None:
-    connector = DatadogConnector(make_client(fake), DatadogOptions(**options))  # type: ignore[arg-type]
+class _Rewritten(ToTheFake):
+    """The fake's answers to GETs of paths ending in `suffix`, changed by `change` (a value the fake never sends)."""
+
+    def __init__(self, suffix: str, change: Callable[[dict[str, Any]], None]) -> None:
+        super().__init__()
+        self._suffix, self._change = suffix, change
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        answer = await self._inner.handle_async_request(request)
+        if request.method != "GET" or not request.url.path.endswith(self._suffix) or answer.status_code != 200:
+            return answer
+        document = json.loads(await answer.aread())
+        self._change(document)
+        return httpx.Response(200, json=document)
+
+
+async def _sync(
+    fake: FakeDatadog, make_client: ClientFactory, path: Path, transport: ToTheFake | None = None, **options: bool
+) -> None:
+    client = make_client(fake, transport=transport) if transport is not None else make_client(fake)
+    connector = DatadogConnector(client, DatadogOptions(**options))  # type: ignore[arg-type]
     await sync_to_file(connector.syncers(), path, SyncOptions())
 
 
@@ -87,3 +109,38 @@ async def test_admin_and_null_roles_sync_as_admin_and_member(
     assert ("admin", first.user_id) in grants
     assert {user_id for slug, user_id in grants if slug == "admin"} == {first.user_id}
     assert {user_id for slug, user_id in grants if slug == "member"} == set(team.members)
+
+
+def _responders(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return [x for x in document.get("included", []) if x.get("type") == "schedule_oncall_responder"]
+
+
+def _position(shown: object) -> Callable[[dict[str, Any]], None]:
+    def change(document: dict[str, Any]) -> None:
+        for responder in _responders(document):
+            responder["attributes"]["position"] = shown
+
+    return change
+
+
+@pytest.mark.parametrize(("position", "shown"), [("Current", "'Current'"), (None, "null"), (0, "a JSON number")])
+async def test_a_responder_position_datadog_never_sends_fails_the_sync_naming_it(
+    fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path, position: object, shown: str
+) -> None:
+    """A responder's position is previous, current or next. "Current" left the responder out of the current ones, and
+    with none current every shift of the answer was synced as on call."""
+    transport = _Rewritten("/responders", _position(position))
+    with pytest.raises(UnexpectedResponse) as raised:
+        await _sync(fake, make_client, tmp_path / "s.c1z", transport, sync_schedules=True)
+    text = str(raised.value)
+    assert "/responders -> 200" in text
+    assert f"a responder's position is {shown}, not 'previous', 'current' or 'next'" in text
+
+
+async def test_responders_of_another_position_only_are_not_on_call(
+    fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    """Asked for the current responder, an answer holding only the next one: its shifts were synced as on call now."""
+    transport = _Rewritten("/responders", _position("next"))
+    with pytest.raises(UnexpectedResponse, match="the answer holds no current responder"):
+        await _sync(fake, make_client, tmp_path / "s.c1z", transport, sync_schedules=True)
