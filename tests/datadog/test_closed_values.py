@@ -144,3 +144,26 @@ async def test_responders_of_another_position_only_are_not_on_call(
     transport = _Rewritten("/responders", _position("next"))
     with pytest.raises(UnexpectedResponse, match="the answer holds no current responder"):
         await _sync(fake, make_client, tmp_path / "s.c1z", transport, sync_schedules=True)
+
+
+@pytest.mark.parametrize(
+    ("status", "disabled", "said"),
+    [
+        ("Active", True, "a user's status is 'Active', yet its disabled is true"),
+        ("Pending", True, "a user's status is 'Pending', yet its disabled is true"),
+        ("Disabled", False, "a user's status is 'Disabled', yet its disabled is false"),
+    ],
+)
+async def test_a_user_whose_status_contradicts_disabled_fails_the_sync(
+    fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path, status: str, disabled: bool, said: str
+) -> None:
+    """Datadog's user is disabled exactly when its status is Disabled (datadog-api.md §4.1). A disabled user shown
+    "Active" was synced enabled (and a disabled service account's keys synced as live)."""
+
+    def change(document: dict[str, Any]) -> None:
+        document["data"][0]["attributes"].update(status=status, disabled=disabled)
+
+    with pytest.raises(UnexpectedResponse) as raised:
+        await _sync(fake, make_client, tmp_path / "s.c1z", _Rewritten("/api/v2/users", change))
+    assert "GET /api/v2/users -> 200: page 0: " + said in str(raised.value)
+    _no_secret(raised.value)
