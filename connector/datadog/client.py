@@ -29,6 +29,7 @@ from connector.datadog.decode import (
     describe_validation_error,
     json_object,
     json_or_none,
+    json_type,
     listed,
     mapping,
     not_refused,
@@ -145,6 +146,20 @@ def all_usable_ids(values: Iterable[str]) -> bool:
 def quoted_id(value: str) -> str:
     """An id as an error message may quote it: escaped, and cut when absurdly long (a task's 1 MB id)."""
     return f"{value[:40]!a}" + (f"...({len(value)} characters)" if len(value) > 40 else "")
+
+
+def closed_set_value(value: object, allowed: Iterable[object]) -> str:
+    """A field value outside Datadog's closed set of values, as an error message may show it: quoted when it is one of
+    `allowed` but for case or surrounding whitespace (`"Admin"`), which cannot be a secret; otherwise only its JSON type
+    and length, as any other peer text (a key echoed back by a broken proxy must not reach a log)."""
+    if isinstance(value, str):
+        folded = value.strip().lower()
+        if any(isinstance(a, str) and a.lower() == folded for a in allowed):
+            return repr(value)
+        return f"a string of {len(value)} characters"
+    if value is None or isinstance(value, bool):
+        return "null" if value is None else str(value).lower()
+    return f"a JSON {json_type(value)}"
 
 
 def _another_id(given: str | None, asked: str) -> bool:
@@ -1048,6 +1063,10 @@ def _included(page: Page[Any], type_: str, model: type[R]) -> dict[str, R]:
         ) from None
 
 
+# A schedule responder's position (datadog-api.md §7.1 `filter[position]`).
+_POSITIONS = frozenset({"previous", "current", "next"})
+
+
 def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status: int) -> ScheduleResponders:
     """Every shift of the current responders; each piece of the payload is type-checked before use."""
 
@@ -1074,11 +1093,22 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
         # Retryable, as a missing shift is. (An answer with no `included` at all, as one recorded without the include,
         # is read as before.)
         raise refused("a responder the answer names is not in `included`", retryable=True)
-    groups = [
-        x
-        for x in included
-        if x.get("type") == "schedule_oncall_responder" and mapping(x.get("attributes")).get("position") == "current"
-    ]
+    responders = [x for x in included if x.get("type") == "schedule_oncall_responder"]
+    groups = []
+    for responder in responders:
+        position = mapping(responder.get("attributes")).get("position")
+        if position not in _POSITIONS:
+            # A position Datadog never sends ("Current", none at all) left the responder out of the current ones, and
+            # with none current every shift of the answer was taken as on call (previous and next ones too).
+            shown = closed_set_value(position, _POSITIONS)
+            raise refused(f"a responder's position is {shown}, not 'previous', 'current' or 'next'")
+        if position == "current":
+            groups.append(responder)
+    if responders and not groups:
+        # Only the current responder was asked for (`filter[position]=current`) and Datadog always answers it (with no
+        # shifts when nobody is on call): an answer of other positions only is not this one, and taking its shifts
+        # synced the previous or next people as on call.
+        raise refused("the answer holds no current responder")
     try:
         shifts = index_included(included, "shifts", OnCallShift)
         users = index_included(included, "users", OnCallUser)

@@ -17,7 +17,16 @@ from connector.datadog.errors import UnexpectedResponse
 from connector.datadog.jsonbody import from_json, unicode_repaired
 from connector.datadog.transport import Reply
 
-__all__ = ["check_done", "json_object", "json_or_none", "listed", "not_refused", "parse_model", "validate_model"]
+__all__ = [
+    "check_done",
+    "json_object",
+    "json_or_none",
+    "json_type",
+    "listed",
+    "not_refused",
+    "parse_model",
+    "validate_model",
+]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -143,7 +152,7 @@ def json_object(reply: Reply) -> dict[str, Any]:
             reply, "body is not valid JSON (malformed, truncated or nested too deeply)", retryable=True
         ) from None
     if not isinstance(payload, dict):
-        raise _unexpected(reply, f"body is a JSON {_json_type(payload)}, not an object")
+        raise _unexpected(reply, f"body is a JSON {json_type(payload)}, not an object")
     return payload
 
 
@@ -170,7 +179,7 @@ def mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _json_type(value: Any) -> str:
-    return {list: "array", str: "string", bool: "boolean", int: "number", float: "number"}.get(
+def json_type(value: Any) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}.get(
         type(value), "null" if value is None else "value"
     )

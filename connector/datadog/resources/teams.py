@@ -7,7 +7,8 @@ import functools
 from connector.baton import builders as b
 from connector.baton.connector import Page
 from connector.baton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
-from connector.datadog.client import DatadogClient
+from connector.datadog.client import DatadogClient, closed_set_value
+from connector.datadog.errors import UnexpectedResponse
 from connector.datadog.models import Team
 from connector.datadog.paging import PagePrefetch
 from connector.datadog.resources import types
@@ -15,6 +16,8 @@ from connector.datadog.resources.tokens import PageNumberTokens, next_token, pag
 
 MEMBER = "member"
 ADMIN = "admin"
+# A membership's role as Datadog sends it: "admin" or null, an ordinary member (datadog-api.md §6.2).
+_WIRE_ROLES = frozenset({ADMIN, None})
 
 
 def team_resource(team: Team) -> resource_pb2.Resource:
@@ -80,11 +83,21 @@ class TeamSyncer(PageNumberTokens):
         grants: list[grant_pb2.Grant] = []
         member, admin = b.grant_factory(resource, MEMBER), b.grant_factory(resource, ADMIN)
         for membership in page.items:
+            if (role := membership.role) not in _WIRE_ROLES:
+                # A role Datadog never sends ("Admin", "owner") read as an ordinary member: that admin's grant was
+                # missing from ConductorOne, as if revoked. The answer is wrong, and no reading of it is safe.
+                raise UnexpectedResponse(
+                    method="GET",
+                    path=page.path,
+                    status=page.status,
+                    messages=[f"page {page.number}: a membership's role is {closed_set_value(role, _WIRE_ROLES)}, "
+                              "not 'admin' or null"],
+                )  # fmt: skip
             # A membership naming no user goes on with an empty principal: the engine drops it, logs and counts it
             # as it does every record without an identity, where skipping it here lost it without a word.
             principal = b.resource_id(types.USER.id, membership.user_id or "")
             grants.append(member(principal))
-            if membership.team_role == "admin":
+            if role == ADMIN:
                 grants.append(admin(principal))
         return Page(grants, next_token(page))
 

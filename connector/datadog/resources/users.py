@@ -21,7 +21,8 @@ from connector.baton.pb.c1.connector.v2 import (
     grant_pb2,
     resource_pb2,
 )
-from connector.datadog.client import DatadogClient, included_roles
+from connector.datadog.client import DatadogClient, closed_set_value, included_roles
+from connector.datadog.errors import UnexpectedResponse
 from connector.datadog.models import User
 from connector.datadog.paging import Page as DatadogPage
 from connector.datadog.paging import PagePrefetch
@@ -34,6 +35,9 @@ _STATUS = {
     "disabled": b.ResourceStatus.RESOURCE_STATUS_DISABLED,
     "pending": b.ResourceStatus.RESOURCE_STATUS_DISABLED,
 }
+# Whether each status Datadog sends (lower-cased) says the user is disabled: `disabled` is true exactly when the status
+# is Disabled (datadog-api.md §4.1). Any other status is kept as it is, unspecified (reference-connector.md §3).
+_STATUS_DISABLED = {"active": False, "pending": False, "disabled": True}
 # Read once: an enum wrapper's attribute is a Python-level lookup, and these are read for every synced user.
 _UNSPECIFIED = b.ResourceStatus.RESOURCE_STATUS_UNSPECIFIED
 _SERVICE, _HUMAN = b.AccountType.ACCOUNT_TYPE_SERVICE, b.AccountType.ACCOUNT_TYPE_HUMAN
@@ -48,6 +52,17 @@ _SERVICE_ACCOUNT_CHILDREN = [
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
+
+
+def account_problem(user: User) -> str | None:
+    """What makes a user's account facts unreadable, if anything: a status saying otherwise than the `disabled` the
+    answer shows synced the user as the status says: a disabled user shown "Active" as enabled. Per user, where the
+    status is read: one dict lookup and a lower-casing."""
+    says_disabled = _STATUS_DISABLED.get((user.status or "").lower())
+    if says_disabled is not None and says_disabled != user.disabled and "disabled" in user.model_fields_set:
+        status = closed_set_value(user.status, _STATUS_DISABLED)
+        return f"a user's status is {status}, yet its disabled is {str(user.disabled).lower()}"
+    return None
 
 
 def user_resource(user: User, *, app_key_children: bool = False) -> resource_pb2.Resource:
@@ -110,6 +125,10 @@ class UserSyncer(PageNumberTokens):
         resources = [user_resource(u, app_key_children=self._app_key_children) for u in page.items]
         grants = []
         for user, res in zip(page.items, resources, strict=True):
+            if (problem := account_problem(user)) is not None:
+                raise UnexpectedResponse(
+                    method="GET", path=page.path, status=page.status, messages=[f"page {page.number}: {problem}"]
+                )
             for role_id in user.role_ids:
                 make = grant_of.get(role_id)
                 if make is None:  # a role the page does not include: the grant embeds its id only
@@ -124,7 +143,8 @@ class UserSyncer(PageNumberTokens):
         return Page([])
 
     async def get_resource(self, resource_id: resource_pb2.ResourceId) -> resource_pb2.Resource:
-        return user_resource(await self._client.get_user(resource_id.resource), app_key_children=self._app_key_children)
+        user = await self._client.get_user(resource_id.resource, problem=account_problem)
+        return user_resource(user, app_key_children=self._app_key_children)
 
 
 def _bare_role(role_id: str) -> resource_pb2.Resource:
