@@ -24,7 +24,7 @@ from typing import Any
 
 import structlog
 
-from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, WorkDirError
+from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, WorkDirError, is_disk_full
 from connector.baton.c1z.workfiles import WorkDir, save_temp_affixes
 from connector.baton.ids import parse_resource_ref
 from connector.baton.pb.c1.connector.v2 import resource_pb2
@@ -314,7 +314,7 @@ def _why_not_beside(path: Path, exc: OSError) -> str:
             f"the name is too long: the save writes {prefix}XXXXXXXX{suffix} beside it, which this file system "
             f"refuses ({exc.strerror}); use a shorter name"
         )
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+    if is_disk_full(exc):
         return f"no space left in {path.parent} ({exc.strerror})"
     return f"the directory {path.parent} is not writable ({exc.strerror})"
 

@@ -306,12 +306,7 @@ class RoleProvisioner(_EntitlementProvisioner):
             # said the user lacks the role, only another read tells a repeat from a refusal, which was reported as
             # the grant already there.
             if not held and not _holds(await self._client.get_user(target.user_id), target.object_id):
-                raise UnexpectedResponse(
-                    method=exc.method,
-                    path=exc.path,
-                    status=exc.status,
-                    messages=[*exc.messages, "a conflict, yet the user does not hold the role: nothing was granted"],
-                ) from None
+                raise _nothing_granted(exc, "the user does not hold the role") from None
             # After a lost answer the role may be that attempt's doing (`_unless`).
             return _Granted(Outcome.CHANGED if exc.after_lost_answer and not held else Outcome.UNCHANGED)
         return _Granted(Outcome.UNCHANGED if held else Outcome.CHANGED)
@@ -341,7 +336,7 @@ class TeamProvisioner(_EntitlementProvisioner):
                 await self._add(target, "member")
             except Conflict as exc:
                 if not _already_present(exc, target.user_id) and await self._membership(target) is None:
-                    raise _not_a_member(exc) from None
+                    raise _nothing_granted(exc, _NOT_A_MEMBER) from None
                 # After a lost answer the membership may be that attempt's own (`_unless`).
                 return _Granted(Outcome.CHANGED if exc.after_lost_answer else Outcome.UNCHANGED)
             return _Granted(Outcome.CHANGED)
@@ -367,7 +362,7 @@ class TeamProvisioner(_EntitlementProvisioner):
             except NotFound:
                 if not _already_present(conflict, target.user_id):
                     # No membership, and the 409 never said there was one: it refused the add for another reason.
-                    raise _not_a_member(conflict) from None
+                    raise _nothing_granted(conflict, _NOT_A_MEMBER) from None
                 # The membership was removed since the 409 (a concurrent revoke): start again from the add.
                 continue
             if was_admin and conflict.after_lost_answer:
@@ -430,12 +425,16 @@ def _already_present(conflict: Conflict, user_id: str) -> bool:
     return any("already present" in m.lower() and user in m.lower() for m in conflict.messages)
 
 
-def _not_a_member(conflict: Conflict) -> UnexpectedResponse:
+_NOT_A_MEMBER = "the user is not a member of the team"
+
+
+def _nothing_granted(conflict: Conflict, why: str) -> UnexpectedResponse:
+    """A grant's 409 that a read shows was no repeat: the add was refused, and reporting the grant there was wrong."""
     return UnexpectedResponse(
         method=conflict.method,
         path=conflict.path,
         status=conflict.status,
-        messages=[*conflict.messages, "a conflict, yet the user is not a member of the team: nothing was granted"],
+        messages=[*conflict.messages, f"a conflict, yet {why}: nothing was granted"],
     )
 
 
