@@ -143,7 +143,16 @@ def test_inspect_file_still_works_and_help_and_version_work_in_both_places(tmp_p
     done = run_cli_in_process("inspect", str(missing))
     assert done.returncode == 2
     assert str(missing) in last_line(done.stderr)
-    for args in (("--version", "inspect"), ("inspect", "--version"), ("--version", "config"), ("config", "--version")):
+    for args in (
+        ("--version", "inspect"),
+        ("inspect", "--version"),
+        ("--version", "config"),
+        ("config", "--version"),
+        ("-v",),  # cobra's short form, which every baton-sdk connector has
+        ("-v", "inspect"),
+        ("inspect", "-v"),
+        ("capabilities", "-v"),
+    ):
         done = run_cli_in_process(*args)
         assert (done.returncode, done.stdout.strip()) == (0, f"baton-datadog {package_version()}"), args
     for args, shows in (
@@ -194,7 +203,7 @@ def test_help_for_no_command_is_one_line_and_exit_2() -> None:
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.splitlines() == [
         "baton-datadog: help: unknown command 'sycn'; the commands are inspect, capabilities, config, help, "
-        "or none to sync or serve (see --help)"
+        "completion, or none to sync or serve (see --help)"
     ]
     done = run_cli_in_process("help", CANARY)
     assert done.returncode == 2
@@ -635,3 +644,64 @@ def test_every_resource_type_refused_is_named(tmp_path: Path) -> None:
     assert "'keys' is not a resource type" in lines[1]
     assert "'team:t1' is a 'team', which --sync-resource-types (BATON_SYNC_RESOURCE_TYPES) leaves out" in lines[2]
     assert list(tmp_path.iterdir()) == [], "nothing synced"
+
+
+def _bash_completes(script: str, *words: str) -> list[str]:
+    """What real bash offers for the command line `words` (the last one being completed) with `script` loaded."""
+    line = " ".join(f"'{w}'" for w in words)
+    program = f'{script}\nCOMP_WORDS=({line}); COMP_CWORD={len(words) - 1}; _baton_datadog; printf "%s\\n" "${{COMPREPLY[@]}}"'
+    done = subprocess.run(["bash", "--norc", "-c", program], capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 0, done.stderr
+    return [word for word in done.stdout.splitlines() if word]
+
+
+def test_completion_gives_each_shell_a_script_of_the_commands_and_listed_flags() -> None:
+    """cobra's `completion` command, which every baton-sdk connector has: it was "unknown command"."""
+    done = run_cli_in_process("completion", "bash")
+    assert (done.returncode, done.stderr) == (0, "")
+    bash = done.stdout
+    assert _bash_completes(bash, "baton-datadog", "--ap") == ["--api-key", "--app-key"]
+    assert _bash_completes(bash, "baton-datadog", "--delete-resource") == [
+        "--delete-resource",
+        "--delete-resource-type",
+    ]
+    assert _bash_completes(bash, "baton-datadog", "co") == ["config", "completion"]
+    assert _bash_completes(bash, "baton-datadog", "--base") == [], "a hidden flag is not offered, as in cobra"
+    assert _bash_completes(bash, "baton-datadog", "inspect", "sy") == [], "a file name: bash's default completion"
+
+    zsh = run_cli_in_process("completion", "zsh")
+    assert zsh.returncode == 0
+    assert zsh.stdout.startswith("#compdef baton-datadog\n")
+    assert "bashcompinit" in zsh.stdout
+    assert zsh.stdout.endswith(bash.split("\n", 1)[1]), "zsh runs the bash script"
+
+    fish = run_cli_in_process("completion", "fish")
+    assert fish.returncode == 0
+    assert "complete -c baton-datadog -l api-key -d 'Datadog API key (DD-API-KEY)'\n" in fish.stdout
+    assert "-l no-sync-secrets -d 'off: sync organization API keys (never their values)'\n" in fish.stdout
+    assert "-d 'show program\\'s version number and exit'" in fish.stdout
+    assert "base-url" not in fish.stdout
+
+    assert run_cli_in_process("help", "completion").stdout.startswith("usage: baton-datadog completion SHELL")
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (("completion",), "baton-datadog: completion: give one shell: one of bash, zsh, fish"),
+        (
+            ("completion", "powershell"),
+            "baton-datadog: completion: give one shell: not 'powershell'; one of bash, zsh, fish",
+        ),
+        (("completion", CANARY), "baton-datadog: completion: give one shell: one of bash, zsh, fish"),
+        (("completion", "bash", "zsh"), "baton-datadog: completion: give one shell: one of bash, zsh, fish"),
+    ],
+)
+def test_completion_without_one_known_shell_is_one_line_and_exit_2(args: tuple[str, ...], line: str) -> None:
+    done = run_cli_in_process(*args)
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", line + "\n")
+
+
+def test_dash_v_is_the_version_as_in_cobra() -> None:
+    done = run_cli("-v")
+    assert (done.returncode, done.stdout.strip()) == (0, f"baton-datadog {package_version()}")
