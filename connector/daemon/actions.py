@@ -34,6 +34,7 @@ from connector.daemon.settings import Settings, SettingsError, env, flag
 from connector.datadog.connector import DatadogConnector
 from connector.datadog.errors import DatadogError
 from connector.datadog.resources import types
+from connector.datadog.resources.keys import has_key_shape
 
 log = structlog.get_logger(__name__)
 
@@ -82,6 +83,20 @@ def parse_grant_id(value: str) -> tuple[tuple[str, str, str], str, str]:
     return (parts[0], parts[1], parts[2]), parts[3], parts[4]
 
 
+def _no_key(field_name: str, *ids: str) -> None:
+    """Refuse an id that has the shape of a Datadog key: the key itself, pasted where its id or a user's goes (the
+    admin deleting a leaked key holds the key, not its id). Sent, it was echoed in the request's URL, in the log
+    line and in the printed answer; an API key given to --delete-resource was even "deleted" (Datadog's 404 for an
+    id it has no key of), exit 0, the key still live."""
+    if any(has_key_shape(value) for value in ids):
+        raise _bad(
+            field_name,
+            "the value has the shape of a Datadog API or application key (32 or 40 hexadecimal characters), not of "
+            "an id; it was not sent to Datadog and is not shown. Give the id (a UUID: `baton-datadog inspect` "
+            "lists them)",
+        )
+
+
 def _entitlement(rtype: str, rid: str, slug: str) -> entitlement_pb2.Entitlement:
     resource = resource_pb2.Resource(id=b.resource_id(rtype, rid))
     return entitlement_pb2.Entitlement(resource=resource, id=f"{rtype}:{rid}:{slug}", slug=slug)
@@ -92,6 +107,8 @@ def build_task(settings: Settings) -> baton_pb2.Task:
     task = baton_pb2.Task()
     if settings.grant_entitlement:
         rtype, rid, slug = parse_entitlement_id(settings.grant_entitlement)
+        _no_key("grant_entitlement", rid)
+        _no_key("grant_principal", settings.grant_principal)
         principal_type = settings.grant_principal_type.strip()
         if not principal_type:
             raise _bad("grant_principal_type", "must not be empty")
@@ -108,6 +125,7 @@ def build_task(settings: Settings) -> baton_pb2.Task:
         )
     elif settings.revoke_grant:
         (rtype, rid, slug), principal_type, principal_id = parse_grant_id(settings.revoke_grant)
+        _no_key("revoke_grant", rid, principal_id)
         task.revoke.grant.CopyFrom(
             grant_pb2.Grant(
                 id=settings.revoke_grant.strip(),
@@ -124,8 +142,15 @@ def build_task(settings: Settings) -> baton_pb2.Task:
         info.profile.update(profile)
     elif settings.invoke_action:
         task.action_invoke.name = settings.invoke_action.strip()
-        task.action_invoke.args.update(json.loads(settings.invoke_action_args or "{}"))
+        args = json.loads(settings.invoke_action_args or "{}")
+        user = args.get("user_id")  # a string, or the SDK's resource id: {"resource_type_id", "resource_id"}
+        _no_key(
+            "invoke_action_args",
+            *(v for v in (user.values() if isinstance(user, dict) else [user]) if isinstance(v, str)),
+        )
+        task.action_invoke.args.update(args)
     elif settings.delete_resource:
+        _no_key("delete_resource", settings.delete_resource)
         task.delete_resource.resource_id.CopyFrom(
             b.resource_id(settings.delete_resource_type.strip(), settings.delete_resource.strip())
         )

@@ -292,3 +292,62 @@ def test_a_refusal_whose_message_would_drive_the_terminal_is_shown_inert(fake: F
     assert "\x07" not in err
     assert not [line for line in err.splitlines() if line.startswith("baton-datadog: granted")]
     assert last_line(err).endswith("Forbidden\\x1b]0;owned\\x07\\nbaton-datadog: granted everything")
+
+
+_API_SHAPE = "89c6948f6d30c01c3f252edc87ff4adf"  # an API key's shape: 32 hexadecimal characters
+_APP_SHAPE = "0123456789ABCDEF0123456789abcdef01234567"  # an application key's: 40
+_DELETION = ["--sync-secrets", "--sync-service-account-application-keys", "--allow-org-api-key-deletion"]
+
+
+@pytest.mark.parametrize(
+    ("args", "setting", "key"),
+    [
+        (
+            [*_DELETION, "--delete-resource", _API_SHAPE, "--delete-resource-type", "api-key"],
+            "delete-resource",
+            _API_SHAPE,
+        ),
+        (
+            [*_DELETION, "--delete-resource", _APP_SHAPE, "--delete-resource-type", "service-account-application-key"],
+            "delete-resource",
+            _APP_SHAPE,
+        ),
+        (["--grant-entitlement", "role:r1:member", "--grant-principal", _APP_SHAPE], "grant-principal", _APP_SHAPE),
+        (
+            ["--grant-entitlement", f"team:{_API_SHAPE}:member", "--grant-principal", "u1"],
+            "grant-entitlement",
+            _API_SHAPE,
+        ),
+        (["--revoke-grant", f"role:r1:member:user:{_APP_SHAPE}"], "revoke-grant", _APP_SHAPE),
+        (
+            ["--invoke-action", "disable_user", "--invoke-action-args", json.dumps({"user_id": _API_SHAPE})],
+            "invoke-action-args",
+            _API_SHAPE,
+        ),
+        (
+            [
+                "--invoke-action",
+                "update_user",
+                "--invoke-action-args",
+                json.dumps({"user_id": {"resource_type_id": "user", "resource_id": _APP_SHAPE}, "title": "SRE"}),
+            ],
+            "invoke-action-args",
+            _APP_SHAPE,
+        ),
+    ],
+)
+def test_a_key_given_where_an_id_goes_is_refused_unsent_and_unshown(
+    fake: FakeDatadog, args: list[str], setting: str, key: str
+) -> None:
+    """The admin revoking a leaked key holds the key, not its id. Given to --delete-resource, the key went into the
+    request's URL, the log line and the printed answer, and Datadog's 404 (no key has that id) was printed as
+    "deleted api-key:<the key> (Datadog no longer holds it)", exit 0, the key still live. Datadog's ids are UUIDs:
+    a value of a key's shape (32 or 40 hexadecimal characters) is never one, wherever an id goes."""
+    before = len(fake.requests())
+    code, out, err = cli(fake, *args)
+    assert code == 2, err
+    variable = "BATON_" + setting.upper().replace("-", "_")
+    assert last_line(err).startswith(f"baton-datadog: setting --{setting} ({variable}): the value has the shape of")
+    assert key.lower() not in (out + err).lower(), "the key is shown nowhere"
+    assert out == ""
+    assert len(fake.requests()) == before, "not a single request: the key is not sent to Datadog"
