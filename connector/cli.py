@@ -285,7 +285,8 @@ def _help(rest: list[str]) -> int:
 
 _COMPLETION_HELP = """usage: baton-datadog completion SHELL
 
-Print a completion script for SHELL (bash, zsh or fish): the commands, and the flags --help lists.
+Print a completion script for SHELL (bash, zsh or fish): the commands, and each command's flags as --help
+lists them.
   bash:  baton-datadog completion bash > /etc/bash_completion.d/baton-datadog
   zsh:   baton-datadog completion zsh > "${fpath[1]}/_baton-datadog"
   fish:  baton-datadog completion fish > ~/.config/fish/completions/baton-datadog.fish"""
@@ -304,7 +305,16 @@ def _completion(rest: list[str]) -> int:
         given = f" not {rest[0]!r};" if len(rest) == 1 and _WORD.fullmatch(rest[0]) else ""
         print(f"baton-datadog: completion: give one shell:{given} one of {', '.join(SHELLS)}", file=sys.stderr)
         return EXIT_USAGE
-    print(script(rest[0], COMMANDS, listed_flags(build_parser())), end="")
+    flags = listed_flags(build_parser())
+    # The commands whose flags are not the program's: inspect's are its own, config adds --json.
+    parsers = {
+        "inspect": _inspect_parser(),
+        **{command: build_parser(command) for command in ("capabilities", "config")},
+    }
+    own = {command: listed for command, parser in parsers.items() if (listed := listed_flags(parser)) != flags}
+    help_flag = [("--help", "show this help")]
+    words = {"completion": SHELLS, "help": COMMANDS}
+    print(script(rest[0], COMMANDS, flags, {**own, **dict.fromkeys(words, help_flag)}, words), end="")
     return 0
 
 

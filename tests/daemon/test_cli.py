@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -677,12 +678,73 @@ def test_completion_gives_each_shell_a_script_of_the_commands_and_listed_flags()
 
     fish = run_cli_in_process("completion", "fish")
     assert fish.returncode == 0
-    assert "complete -c baton-datadog -l api-key -d 'Datadog API key (DD-API-KEY)'\n" in fish.stdout
+    settings_flag = "complete -c baton-datadog -n 'not __fish_seen_subcommand_from inspect completion help' -l"
+    assert f"{settings_flag} api-key -d 'Datadog API key (DD-API-KEY)'\n" in fish.stdout
     assert "-l no-sync-secrets -d 'off: sync organization API keys (never their values)'\n" in fish.stdout
     assert "-d 'show program\\'s version number and exit'" in fish.stdout
     assert "base-url" not in fish.stdout
 
     assert run_cli_in_process("help", "completion").stdout.startswith("usage: baton-datadog completion SHELL")
+
+
+def test_completion_offers_what_the_command_on_the_line_takes() -> None:
+    """The settings' flags were offered after `inspect --`, which refuses every one of them (it reads a file and has
+    flags of its own), and file names after `completion` and `help`, which take a shell and a command."""
+    bash = run_cli_in_process("completion", "bash").stdout
+    assert _bash_completes(bash, "baton-datadog", "inspect", "--j") == ["--json"]
+    assert _bash_completes(bash, "baton-datadog", "inspect", "--ap") == [], "inspect takes no key"
+    assert _bash_completes(bash, "baton-datadog", "-f", "x.c1z", "inspect", "--g") == ["--grants"]
+    assert _bash_completes(bash, "baton-datadog", "config", "--j") == ["--json"]
+    assert _bash_completes(bash, "baton-datadog", "config", "--ap") == ["--api-key", "--app-key"]
+    assert _bash_completes(bash, "baton-datadog", "--j") == [], "--json is config's alone"
+    assert _bash_completes(bash, "baton-datadog", "completion", "") == ["bash", "zsh", "fish"]
+    assert _bash_completes(bash, "baton-datadog", "help", "c") == ["capabilities", "config", "completion"]
+    assert _bash_completes(bash, "baton-datadog", "completion", "bash", "") == [], "one shell: then file names"
+
+
+# Drives an interactive zsh on a pseudo-terminal: a widget completes the line once, then writes the buffer to a file
+# ($3), so nothing depends on when the terminal shows what.
+_ZSH_ONE_TAB = r"""
+zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z "fpath=($1 \$fpath); autoload -U compinit; compinit -u -d $1/.zcompdump"
+zpty -w z "probe() { zle complete-word; print -r -- \"\$BUFFER\" > $3; }; zle -N probe; bindkey '^T' probe"
+zpty -wn z "$2"$'\x14'
+for i in {1..600}; do [[ -s $3 ]] && break; sleep 0.1; done
+zpty -d z
+"""
+
+
+@pytest.mark.skipif(not shutil.which("zsh"), reason="zsh is not installed")
+def test_zsh_completion_installed_in_fpath_completes_the_first_tab(tmp_path: Path) -> None:
+    """Installed as `help completion` says (`_baton-datadog` in $fpath), the file is zsh's completion function: the
+    first TAB only defined and registered the bash function inside it, and completed nothing (the second did)."""
+    functions = tmp_path / "functions"
+    functions.mkdir()
+    (functions / "_baton-datadog").write_text(run_cli_in_process("completion", "zsh").stdout)
+    line = tmp_path / "line"
+    driver = ["zsh", "-f", "-c", _ZSH_ONE_TAB, "zsh", str(functions), "baton-datadog --sync-secr", str(line)]
+    subprocess.run(driver, env=clean_env(), capture_output=True, timeout=120, check=False)
+    assert line.read_text().rstrip() == "baton-datadog --sync-secrets"
+
+
+@pytest.mark.skipif(not shutil.which("fish"), reason="fish is not installed")
+def test_fish_completion_offers_what_the_command_on_the_line_takes(tmp_path: Path) -> None:
+    script = tmp_path / "baton-datadog.fish"
+    script.write_text(run_cli_in_process("completion", "fish").stdout)
+
+    def offered(line: str) -> list[str]:
+        program = f"source {script}; complete -C '{line}'"
+        done = subprocess.run(["fish", "--no-config", "-c", program], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return [entry.split("\t")[0] for entry in done.stdout.splitlines()]
+
+    assert offered("baton-datadog --ap") == ["--api-key", "--app-key"]
+    assert offered("baton-datadog inspect --j") == ["--json"]
+    assert offered("baton-datadog inspect --ap") == []
+    assert offered("baton-datadog config --j") == ["--json"]
+    assert offered("baton-datadog config --ap") == ["--api-key", "--app-key"]
+    assert sorted(offered("baton-datadog completion ")) == ["bash", "fish", "zsh"]
 
 
 @pytest.mark.parametrize(
