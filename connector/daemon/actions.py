@@ -199,6 +199,7 @@ async def _run_action(settings: Settings, sending: asyncio.Event) -> int:
         sending.set()
         handlers = Handlers(connector, provisioning=settings.provisioning)
         kind = task.WhichOneof("task_type")
+        asked = client.stats.total_requests
         try:
             if kind == "grant":
                 print(_granted(task.grant, await handlers.grant(task.grant)))
@@ -212,7 +213,14 @@ async def _run_action(settings: Settings, sending: asyncio.Event) -> int:
             else:
                 print(_invoked(task.action_invoke, await handlers.invoke_action(task.action_invoke)))
         except TaskError as exc:
-            raise _classified(settings, exc.code, str(exc)) from None
+            # The connector checks what the operator gave (ids, types, the entitlement's shape) before its first
+            # request; a refusal after Datadog was asked is Datadog's answer (a key it still holds but will not
+            # delete, an owner it does not name), not a mistake in a flag. An action's arguments are the exception:
+            # Datadog judges update_user's email, and its refusal names --invoke-action-args (README).
+            answered = kind != "action_invoke" and client.stats.total_requests > asked
+            raise (
+                ActionFailed(_unprefixed(str(exc))) if answered else _classified(settings, exc.code, str(exc))
+            ) from None
         except DatadogError as exc:
             raise ActionFailed(str(exc)) from None
         except ConnectorError as exc:
@@ -248,10 +256,14 @@ def _check_deletable(connector: DatadogConnector, type_id: str) -> None:
     raise _bad("delete_resource_type", problem)
 
 
-def _classified(settings: Settings, code: Code, message: str, setting: str | None = None) -> Exception:
+def _unprefixed(message: str) -> str:
     # The handlers' wire messages start with the connector's name (spec credentials §5); the CLI's one line
     # already does.
-    message = message.removeprefix("baton-datadog: ")
+    return message.removeprefix("baton-datadog: ")
+
+
+def _classified(settings: Settings, code: Code, message: str, setting: str | None = None) -> Exception:
+    message = _unprefixed(message)
     if code in _INPUT_MISTAKES:
         action = setting or settings.one_shot_action or "provisioning"
         if action == "invoke_action" and code is Code.INVALID_ARGUMENT:

@@ -15,7 +15,7 @@ import pytest
 from connector.datadog.resources.keys import sat_handle
 from tests.daemon.cli import last_line, run_cli
 from tests.fakes.datadog import FakeDatadog, generate_org
-from tests.fakes.datadog.org import Role, User
+from tests.fakes.datadog.org import AppKey, Role, User
 
 API = "canary-api-key-6b5a4c3d2e1f"
 APP = "canary-app-key-1f2e3d4c5b6a7980"
@@ -351,3 +351,28 @@ def test_a_key_given_where_an_id_goes_is_refused_unsent_and_unshown(
     assert key.lower() not in (out + err).lower(), "the key is shown nowhere"
     assert out == ""
     assert len(fake.requests()) == before, "not a single request: the key is not sent to Datadog"
+
+
+def test_an_application_key_datadog_will_not_delete_is_a_runtime_failure_not_a_setting(fake: FakeDatadog) -> None:
+    """A person's application key: Datadog answers 404 to deleting it as a service account's and refuses the
+    org-wide deletion (403: the connector's key lacks org_app_keys_write). The key is live, and the line said
+    `setting --delete-resource (BATON_DELETE_RESOURCE): ...`, exit 2: the operator was sent to fix a flag that was
+    right. What Datadog refused is a runtime failure (exit 1), as for the other actions."""
+    owner = next(u for u in fake.org.users.values() if not u.service_account and not u.disabled)
+    key = AppKey(fake.org.new_id(), "a person's key", fake.org.new_secret(40), owner.id, fake.org.now())
+    fake.org.app_keys[key.id] = key
+    fake.faults.force(403, path="/api/v2/application_keys/", method="DELETE")
+    code, out, err = cli(
+        fake,
+        *_DELETION,
+        "--delete-resource",
+        key.id,
+        "--delete-resource-type",
+        "service-account-application-key",
+    )
+    assert key.id in fake.org.app_keys
+    assert code == 1, err
+    assert out == ""
+    assert last_line(err).startswith("baton-datadog: delete-resource failed: ")
+    assert f'application key "{key.id}" was NOT deleted' in last_line(err)
+    assert "setting --" not in last_line(err)
