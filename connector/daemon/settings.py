@@ -1307,6 +1307,8 @@ SDK_ONLY_SETTINGS: dict[str, str] = {
     "log_event_log": "logs go to stderr only (there is no Windows event log)",
     # Variables the SDK reads directly (§4.4): storage and HTTP internals this connector does not have.
     "get_tasks": "the daemon polls with GetTask, one task per poll; there is no batched GetTasks mode",
+    # "did you mean BATON_C1Z_TEMP_DIR?" read as a typo of it; the SDK's fallback for that setting is not read here.
+    "tmpdir": "the working files' directory is --c1z-temp-dir (BATON_C1Z_TEMP_DIR) alone, else the system's",
     "skip_cleanup": "working files are always removed, and a dead process's are swept at the next start",
     "keep_sync_count": "a c1z keeps only its latest sync",
     "c1z_finalize_timeout": "a c1z is saved as its sync ends, within the sync's own bounds",
