@@ -715,7 +715,16 @@ zpty -d z
 """
 
 
-@pytest.mark.skipif(not shutil.which("zsh"), reason="zsh is not installed")
+def _shell(name: str) -> str:
+    """The shell's path; a missing one skips the test, but fails it in CI (CI=true), where .ci/run installs it."""
+    found = shutil.which(name)
+    if found:
+        return found
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{name} is required in CI: apt-get install {name} (.ci/run does)")
+    pytest.skip(f"{name} not installed: apt-get install {name} (.ci/run does)")
+
+
 def test_zsh_completion_installed_in_fpath_completes_the_first_tab(tmp_path: Path) -> None:
     """Installed as `help completion` says (`_baton-datadog` in $fpath), the file is zsh's completion function: the
     first TAB only defined and registered the bash function inside it, and completed nothing (the second did)."""
@@ -723,19 +732,19 @@ def test_zsh_completion_installed_in_fpath_completes_the_first_tab(tmp_path: Pat
     functions.mkdir()
     (functions / "_baton-datadog").write_text(run_cli_in_process("completion", "zsh").stdout)
     line = tmp_path / "line"
-    driver = ["zsh", "-f", "-c", _ZSH_ONE_TAB, "zsh", str(functions), "baton-datadog --sync-secr", str(line)]
+    driver = [_shell("zsh"), "-f", "-c", _ZSH_ONE_TAB, "zsh", str(functions), "baton-datadog --sync-secr", str(line)]
     subprocess.run(driver, env=clean_env(), capture_output=True, timeout=120, check=False)
     assert line.read_text().rstrip() == "baton-datadog --sync-secrets"
 
 
-@pytest.mark.skipif(not shutil.which("fish"), reason="fish is not installed")
 def test_fish_completion_offers_what_the_command_on_the_line_takes(tmp_path: Path) -> None:
+    fish = _shell("fish")
     script = tmp_path / "baton-datadog.fish"
     script.write_text(run_cli_in_process("completion", "fish").stdout)
 
     def offered(line: str) -> list[str]:
         program = f"source {script}; complete -C '{line}'"
-        done = subprocess.run(["fish", "--no-config", "-c", program], capture_output=True, text=True, timeout=60)
+        done = subprocess.run([fish, "--no-config", "-c", program], capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         return [entry.split("\t")[0] for entry in done.stdout.splitlines()]
 
