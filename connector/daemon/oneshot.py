@@ -36,6 +36,7 @@ from connector.daemon.progress import Progress, summary_table
 from connector.daemon.settings import Settings, SettingsError, env, flag
 from connector.datadog.client import DatadogClient
 from connector.datadog.connector import DatadogConnector, DatadogOptions
+from connector.datadog.resources import types
 from connector.datadog.sites import is_insecure
 from connector.datadog.stats import EventHook
 
@@ -99,6 +100,12 @@ def idle_settings(settings: Settings) -> list[str]:
             if getattr(settings, name) != Settings.model_fields[name].default
         ]
     lines = [f"setting {flag(name)} ({env(name)}) does nothing without {needs}; it is ignored" for name, needs in idle]
+    if settings.sync_schedules and options.site_lacks_on_call:
+        # The start-up line showed schedules synced, and none were, without a word.
+        lines.append(
+            f"setting {flag('sync_schedules')} ({env('sync_schedules')}) does nothing on site {settings.site}, "
+            "which has no Datadog On-Call; it is ignored"
+        )
     if action := settings.one_shot_action:
         # A one-shot action changes Datadog and exits: it syncs nothing, so `--file` got no c1z, silently.
         lines += [
@@ -142,11 +149,13 @@ def check_resource_types(settings: Settings) -> None:
         if type_id in available:
             continue
         needs = [switch for switch in _TYPE_SWITCHES if type_id in _type_ids(_with(options, switch))]
-        why = (
-            f"is synced only with {flag(needs[0])}" + (" and --sync-secrets" if needs[0].endswith("keys") else "")
-            if needs
-            else "is not a resource type of this connector"
-        )
+        if type_id == types.SCHEDULE.id and options.site_lacks_on_call:
+            # Not "not a resource type", nor "needs --sync-schedules" when it is set: the site is the reason.
+            why = f"is not synced on site {settings.site}, which has no Datadog On-Call"
+        elif needs:
+            why = f"is synced only with {flag(needs[0])}" + (" and --sync-secrets" if needs[0].endswith("keys") else "")
+        else:
+            why = "is not a resource type of this connector"
         problems.append(
             f"setting {flag(name)} ({env(name)}): {type_id!r} {why} (this run syncs: {', '.join(available)})"
         )

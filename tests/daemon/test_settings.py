@@ -640,6 +640,40 @@ def test_a_switch_that_needs_another_is_warned_about_and_not_shown_on(argv: list
     assert synced["service_account_application_keys"] is False
 
 
+def test_sync_schedules_on_a_site_without_on_call_is_warned_about_and_not_shown_on() -> None:
+    """Datadog has no On-Call on us2.ddog-gov.com, so the connector syncs no schedules there: the switch did nothing
+    without a word, and the start-up line said schedules were synced."""
+    from connector.daemon.main import startup_summary
+    from connector.daemon.oneshot import idle_settings
+
+    settings = load(["--site", "us2.ddog-gov.com", "--sync-schedules"])
+    assert idle_settings(settings) == [
+        "setting --sync-schedules (BATON_SYNC_SCHEDULES) does nothing on site us2.ddog-gov.com, which has no Datadog "
+        "On-Call; it is ignored"
+    ]
+    synced = startup_summary(settings)["synced"]
+    assert isinstance(synced, dict)
+    assert synced["schedules"] is False
+    on_call = load(["--site", "ddog-gov.com", "--sync-schedules"])
+    assert idle_settings(on_call) == []
+    synced = startup_summary(on_call)["synced"]
+    assert isinstance(synced, dict)
+    assert synced["schedules"] is True
+
+
+@pytest.mark.parametrize("switch", [[], ["--sync-schedules"]])
+def test_a_schedule_asked_for_on_a_site_without_on_call_names_the_site(switch: list[str]) -> None:
+    """It was refused as "not a resource type of this connector", or as needing --sync-schedules while it was set."""
+    from connector.daemon.oneshot import check_resource_types
+
+    for argv in (["--sync-resource-types", "user,schedule"], ["--sync-resources", "schedule:s1"]):
+        with pytest.raises(SettingsError) as caught:
+            check_resource_types(load(["--site", "us2.ddog-gov.com", *switch, *argv]))
+        message = str(caught.value)
+        assert "'schedule' is not synced on site us2.ddog-gov.com, which has no Datadog On-Call" in message, message
+        assert "not a resource type" not in message
+
+
 def test_switches_that_take_effect_are_not_warned_about() -> None:
     from connector.daemon.main import startup_summary
     from connector.daemon.oneshot import idle_settings
