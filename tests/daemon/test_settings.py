@@ -526,6 +526,34 @@ def test_an_unknown_resource_type_is_named_before_any_request(argv: list[str], n
     assert hint in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("argv", "target"),
+    [
+        (["--sync-secrets", "--sync-resources", "api-key:k1"], "api-key"),
+        (
+            ["--sync-secrets", "--sync-service-account-application-keys", "--sync-resources", "user:u1,bid:r:service-account-access-token/sat:abc"],
+            "service-account-access-token",
+        ),
+        (
+            ["--sync-secrets", "--sync-service-account-application-keys", "--sync-resources", "service-account-application-key:k1"],
+            "service-account-application-key",
+        ),
+    ],
+)  # fmt: skip
+def test_a_target_of_a_type_without_targeted_sync_is_named_before_any_request(argv: list[str], target: str) -> None:
+    """Keys are listed, never fetched one by one: the run checked both Datadog keys, then failed (exit 1) on
+    "resource type 'api-key' does not support targeted sync", naming no setting, and left a failed run in --file."""
+    from connector.daemon.oneshot import check_resource_types
+
+    with pytest.raises(SettingsError) as caught:
+        check_resource_types(load(argv))
+    message = str(caught.value)
+    assert "--sync-resources (BATON_SYNC_RESOURCES): " in message
+    assert f"is a {target!r}, which cannot be synced one by one" in message
+    assert "(targeted: user, role, team)" in message
+    assert message.count("setting ") == 1, "the user target is fine"
+
+
 def test_known_resource_types_pass_the_check() -> None:
     from connector.daemon.oneshot import check_resource_types
 
