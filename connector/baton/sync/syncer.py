@@ -694,6 +694,8 @@ class Syncer:
             return
         if not res.id.resource:
             raise InternalError(f"connector returned the targeted resource {rid} without an id")
+        if res.id.resource_type != rid.resource_type:
+            raise InternalError(f"connector returned a {res.id.resource_type!r} for the targeted {rid.resource_type!r}")
         children = self._validate_resource(res)
         rtype = self._types[action.resource_type_id]
         entitlements: list[entitlement_pb2.Entitlement] = []
@@ -703,7 +705,9 @@ class Syncer:
             entitlements = list(syncer.entitlements(res))
         self._state.finish(action)  # the top of the stack: before the push below, so finishing it is a pop
         if self._grants_enabled() and not self._skips(rtype, res, annotation_resource_pb2.SkipGrants):
-            self._state.push(st.LIST_GRANTS, resource_type_id=rid.resource_type, resource_id=rid.resource)
+            # The resource as the connector answered it, as it is stored: a target named otherwise (another case of a
+            # UUID) found no stored resource, and the sync ended with the target's grants missing.
+            self._state.push(st.LIST_GRANTS, resource_type_id=res.id.resource_type, resource_id=res.id.resource)
         # As in Go's targeted sync (`getSubResources`, pushed last so they run first): a target's children are
         # listed too, so a targeted service account carries its application keys and tokens (c1z-format.md §3.3).
         for packed in children:
