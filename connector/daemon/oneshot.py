@@ -36,7 +36,7 @@ from connector.baton.sync.to_file import sync_to_file
 from connector.daemon.network import outbound_trust
 from connector.daemon.progress import Progress, summary_table
 from connector.daemon.settings import Settings, SettingsError, env, flag
-from connector.datadog.client import DatadogClient
+from connector.datadog.client import UNUSABLE_ID, DatadogClient, is_usable_id, quoted_id
 from connector.datadog.connector import DatadogConnector, DatadogOptions
 from connector.datadog.resources import types
 from connector.datadog.sites import is_insecure
@@ -165,8 +165,16 @@ def check_resource_types(settings: Settings) -> None:
     # setting (the engine's "does not support targeted sync"), and left the failed run in --file.
     targeted = [s.resource_type().id for s in _syncers(options) if isinstance(s, ResourceGetter)]
     for ref in settings.sync_resources:
-        type_id = parse_resource_ref(ref)[0]
-        if type_id in available and type_id not in targeted:
+        type_id, object_id = parse_resource_ref(ref)
+        if not is_usable_id(object_id) or object_id != object_id.strip():
+            # A dot segment or an over-long id failed the sync after the key check (exit 1, no setting named); a
+            # control character or surrounding whitespace (`role: <uuid>`) was answered 404, and the run finished
+            # (exit 0) with an empty partial sync.
+            problems.append(
+                f"setting {flag('sync_resources')} ({env('sync_resources')}): {quoted_id(ref)} names no Datadog "
+                f"object (its id: {UNUSABLE_ID}; or surrounding whitespace)"
+            )
+        elif type_id in available and type_id not in targeted:
             problems.append(
                 f"setting {flag('sync_resources')} ({env('sync_resources')}): {ref!r} is a {type_id!r}, which cannot be "
                 f"synced one by one (targeted: {', '.join(targeted)}); {flag('sync_resource_types')} {type_id} syncs "

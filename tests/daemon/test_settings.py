@@ -554,6 +554,24 @@ def test_a_target_of_a_type_without_targeted_sync_is_named_before_any_request(ar
     assert message.count("setting ") == 1, "the user target is fine"
 
 
+@pytest.mark.parametrize(
+    "ref", ["role:..", "team:.", "bid:r:user/..", "user:" + "a" * 1025, "role: 0f3a", "team:0f\x013a", "role:0f\x7f3a"]
+)
+def test_a_target_whose_id_names_no_datadog_object_is_named_before_any_request(ref: str) -> None:
+    """A dot segment or an over-long id passed the settings check; the run checked both Datadog keys, then failed
+    (exit 1) on "'..' is not a valid Datadog id", naming no setting, and left a failed run in --file. An id with
+    surrounding whitespace (`role: 0f3a`) names no Datadog object either: the sync was answered 404 and finished
+    (exit 0) with an empty partial sync and a warning."""
+    from connector.daemon.oneshot import check_resource_types
+
+    with pytest.raises(SettingsError) as caught:
+        check_resource_types(load(["--sync-resources", f"user:u1,{ref}"]))
+    message = str(caught.value)
+    assert message.startswith("setting --sync-resources (BATON_SYNC_RESOURCES): "), message
+    assert "names no Datadog object" in message
+    assert message.count("setting ") == 1, "the user target is fine"
+
+
 def test_known_resource_types_pass_the_check() -> None:
     from connector.daemon.oneshot import check_resource_types
 
