@@ -27,7 +27,7 @@ import structlog
 
 from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, WorkDirError, is_disk_full
 from connector.baton.c1z.workfiles import WorkDir, save_temp_affixes
-from connector.baton.connector import ResourceGetter, ResourceSyncer
+from connector.baton.connector import ListedAsChildren, ResourceGetter, ResourceSyncer
 from connector.baton.ids import parse_resource_ref
 from connector.baton.pb.c1.connector.v2 import resource_pb2
 from connector.baton.printable import printable
@@ -163,7 +163,9 @@ def check_resource_types(settings: Settings) -> None:
         )
     # Keys are listed, never fetched one at a time: such a target failed the sync after the key check, naming no
     # setting (the engine's "does not support targeted sync"), and left the failed run in --file.
-    targeted = [s.resource_type().id for s in _syncers(options) if isinstance(s, ResourceGetter)]
+    syncers = _syncers(options)
+    targeted = [s.resource_type().id for s in syncers if isinstance(s, ResourceGetter)]
+    owners = {s.resource_type().id: s.listed_under() for s in syncers if isinstance(s, ListedAsChildren)}
     for ref in settings.sync_resources:
         type_id, object_id = parse_resource_ref(ref)
         if not is_usable_id(object_id) or object_id != object_id.strip():
@@ -175,10 +177,11 @@ def check_resource_types(settings: Settings) -> None:
                 f"object (its id: {UNUSABLE_ID}; or surrounding whitespace)"
             )
         elif type_id in available and type_id not in targeted:
+            owner = f", a {owners[type_id]!r} target those it holds" if owners.get(type_id) in targeted else ""
             problems.append(
                 f"setting {flag('sync_resources')} ({env('sync_resources')}): {ref!r} is a {type_id!r}, which cannot be "
                 f"synced one by one (targeted: {', '.join(targeted)}); {flag('sync_resource_types')} {type_id} syncs "
-                "every one"
+                f"every one{owner}"
             )
     wanted = settings.sync_resource_types
     for ref in settings.sync_resources if wanted else ():

@@ -551,6 +551,9 @@ def test_a_target_of_a_type_without_targeted_sync_is_named_before_any_request(ar
     assert "--sync-resources (BATON_SYNC_RESOURCES): " in message
     assert f"is a {target!r}, which cannot be synced one by one" in message
     assert "(targeted: user, role, team)" in message
+    assert f"--sync-resource-types {target} syncs every one" in message
+    if target != "api-key":  # listed under their service account, whose target lists them
+        assert "a 'user' target those it holds" in message
     assert message.count("setting ") == 1, "the user target is fine"
 
 
