@@ -35,8 +35,10 @@ from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.outcome import TaskError
 from connector.baton.tasks.processor import TaskProcessor
 from connector.baton.tasks.report import GONE_CONFIRMATIONS
+from tests.baton.c1.conftest import make_client
 from tests.baton.credential_vectors import configs_of, decrypt, load
 from tests.baton.tasks.stubs import INSTANT
+from tests.fakes.c1 import FakeC1
 
 Option = connector_pb2.CapabilityDetailCredentialOption
 Mode = resource_pb2.CredentialResourceMode
@@ -979,6 +981,66 @@ async def test_an_issued_credential_too_large_to_report_is_deleted_and_reported_
 
 async def _no_hello(_: str) -> None:
     return None
+
+
+class _Outcomes:
+    """The processor's observer: each task's outcome label as the metrics count it."""
+
+    def __init__(self) -> None:
+        self.finished: list[tuple[str, str]] = []
+
+    def task_received(self, task_type: str) -> None:
+        pass
+
+    def task_finished(self, task_type: str, outcome: str, seconds: float) -> None:
+        self.finished.append((task_type, outcome))
+
+    def task_refused(self, task_type: str) -> None:
+        pass
+
+
+SMALL_C1_LIMIT = 256 * 1024
+
+
+@pytest.mark.parametrize("rollback_fails", [False, True])
+async def test_an_issued_credential_refused_as_over_conductorones_own_limit_is_deleted_and_reported_as_a_failure(
+    rollback_fails: bool,
+) -> None:
+    """ConductorOne may take less than the 4 MiB our own report limit assumes, and says so when it refuses a report
+    (RESOURCE_EXHAUSTED naming its limit): the same bytes are refused at every attempt. A credential's success was
+    retried that way until the process stopped, its task slot held, ConductorOne told nothing, and the new key live
+    in Datadog with nobody holding it meanwhile. It is handled as a response over our own limit: the credential is
+    deleted again at once and the task reported as a final failure saying why (a success without its response would
+    hand over nothing)."""
+    big = b'{"key_value":"' + CANARY.encode() + b"x" * (2 * SMALL_C1_LIMIT) + b'"}'
+    stub = StubConnector()
+    stub.issuer.result = IssuedCredential(secret=_secret(), plaintexts=[_plaintext(big)], resource_mode=DISCOVERABLE)
+    if rollback_fails:
+        stub.issuer.rollback_error = NotFoundError("the key could not be deleted")
+    observer = _Outcomes()
+    with FakeC1(grpc_options=[("grpc.max_receive_message_length", SMALL_C1_LIMIT)]) as fake:
+        async with make_client(fake) as client:
+            handlers = Handlers(cast(Connector, stub), provisioning=True)
+            processor = TaskProcessor(
+                client, handlers, cast(Any, None), _no_hello, observer=observer, finish_retry=INSTANT
+            )
+            with structlog.testing.capture_logs() as events:
+                # Not a measure: ends the report's retries, as a shutdown would, should they go on for ever.
+                stopper = asyncio.get_running_loop().call_later(10, processor.stop_reporting_within, 0)
+                try:
+                    await processor.process(baton_pb2.Task(id=TASK_ID, issue_credential=_task()))
+                finally:
+                    stopper.cancel()
+        (report,) = fake.recorded().finish_tasks[TASK_ID]
+    assert report.WhichOneof("final_state") == "error", "the refused success is reported as a failure"
+    assert report.status.code == Code.INTERNAL
+    assert report.error.non_retryable
+    assert "too large to report" in report.status.message
+    says = "again failed: delete it by hand" if rollback_fails else 'application-key "key-1" was deleted again'
+    assert says in report.status.message
+    assert stub.issuer.rolled_back == [_secret().id], "deleted once, at the refusal, not at shutdown"
+    assert observer.finished == [("issue_credential", "failed_final")]
+    assert CANARY not in repr(events) + report.status.message
 
 
 async def test_a_failed_credential_deletion_is_an_error_naming_the_credential_left_live() -> None:
