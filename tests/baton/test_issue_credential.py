@@ -32,7 +32,7 @@ from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, connector_p
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.tasks import credentials
 from connector.baton.tasks.handlers import Handlers
-from connector.baton.tasks.outcome import TaskError
+from connector.baton.tasks.outcome import MAX_REPORT_BYTES, TaskError
 from connector.baton.tasks.processor import TaskProcessor
 from connector.baton.tasks.report import GONE_CONFIRMATIONS
 from tests.baton.c1.conftest import make_client
@@ -659,6 +659,48 @@ async def test_an_encryption_failure_after_the_mint_rolls_the_credential_back() 
     code, message = await _refusal(stub, _task(configs=configs_of(JWE_VECTOR)))
     assert (code, message) == (Code.UNKNOWN, "jwe: plaintext must be at most 1048576 bytes")
     assert stub.issuer.rolled_back == [_secret().id]
+
+
+async def test_ciphertexts_too_large_to_report_are_never_made_and_the_credential_is_deleted_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every plaintext is encrypted to every config (up to 64), each ciphertext at least as large as its plaintext. A
+    Datadog answering a key of megabytes had it encrypted 64 times over on the event loop (8 MB: 2 s of CPU and 700
+    MB, enough with the response's copy for the chart's 1 GiB limit to kill the pod with every task in flight), only
+    for the response to be refused as too large to report and the credential deleted. What cannot fit a report is not
+    encrypted: the credential is deleted again at once and the task fails saying why."""
+    from connector.baton.crypto import providers
+
+    encrypted: list[int] = []
+    real = providers.encrypt_all
+
+    def counting(*args: Any) -> list[resource_pb2.EncryptedData]:
+        encrypted.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(providers, "encrypt_all", counting)
+    configs = configs_of(load("age-x25519.json")) * credentials.MAX_ENCRYPTION_CONFIGS
+    just_fits = MAX_REPORT_BYTES // credentials.MAX_ENCRYPTION_CONFIGS // 2
+    stub = StubConnector()
+    stub.issuer.result = _issued(plaintexts=[_plaintext(b"k" * just_fits)])
+    outcome = await _run(stub, _task(configs=configs))
+    assert len(outcome.response.encrypted_data) == credentials.MAX_ENCRYPTION_CONFIGS
+    assert stub.issuer.rolled_back == []
+
+    huge = b'{"key_value":"' + CANARY.encode() + b"k" * (MAX_REPORT_BYTES // credentials.MAX_ENCRYPTION_CONFIGS) + b'"}'
+    for rollback_fails in (False, True):
+        encrypted.clear()
+        stub = StubConnector()
+        stub.issuer.result = _issued(plaintexts=[_plaintext(huge)])
+        if rollback_fails:
+            stub.issuer.rollback_error = ConnectorError("datadog down")
+        code, message = await _refusal(stub, _task(configs=configs))
+        assert encrypted == [], "nothing was encrypted"
+        assert code == Code.INTERNAL
+        assert message.startswith("the credential's ciphertexts would be too large to report (at least ")
+        assert message.endswith(credentials.NOT_ROLLED_BACK if rollback_fails else "bytes)")
+        assert stub.issuer.rolled_back == [_secret().id]
+        assert CANARY not in message
 
 
 class _NativePanic(BaseException):

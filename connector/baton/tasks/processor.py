@@ -37,7 +37,15 @@ from connector.baton.retry import Backoff, RetryPolicy
 from connector.baton.tasks import action_schemas
 from connector.baton.tasks.full_sync import FullSyncHandler
 from connector.baton.tasks.handlers import Handlers
-from connector.baton.tasks.outcome import Failure, Outcome, TaskError, Undo, failure_from
+from connector.baton.tasks.outcome import (
+    MAX_REPORT_BYTES,
+    REPORT_ROOM_BYTES,
+    Failure,
+    Outcome,
+    TaskError,
+    Undo,
+    failure_from,
+)
 from connector.baton.tasks.report import GONE_CONFIRMATIONS, Verdict, report_verdict
 
 log = structlog.get_logger(__name__)
@@ -66,16 +74,8 @@ UNREPORTED = "unreported"
 gone, the stop deadline, cancelled), or a hello task's Hello was not answered. Not its outcome: a grant done in
 Datadog is no success at ConductorOne, and the failure alert (`outcome!="success"`) must see it. A task that could
 not run at all is `not_run` (`TaskObserver.task_refused`)."""
-MAX_REPORT_BYTES = 4 * 1024 * 1024 - 64 * 1024
-"""What a report's response and annotations may hold together. A gRPC server takes 4 MiB by default (Go's
-MaxRecvMsgSize; ConductorOne publishes no other), less room for the rest of the request (ids, a failure message of
-at most 4096 characters). A larger FinishTask is refused (RESOURCE_EXHAUSTED) at every attempt: its report was
-retried for good and its task slot held. A grant's response embeds the task's entitlement resource, as sent."""
 FINISH_RETRY = RetryPolicy(base_delay=1.0, max_delay=30.0)
 """Backoff between FinishTask attempts; the loop itself is unbounded (it ends on acceptance, gone or stop)."""
-REPORT_ROOM_BYTES = 64 * 1024
-"""What a FinishTask needs besides its response and annotations (ids, a failure message of at most 4096
-characters): a server's message limit less this is what those may hold (MAX_REPORT_BYTES for the default 4 MiB)."""
 LAST_ATTEMPT_SECONDS = 1.0
 """Once stopping, a FinishTask attempt gets what is left before the stop deadline, and this long when none is: a
 processor cancelled at shutdown (its handler outlived the grace) still makes one attempt, and nothing else waits."""
