@@ -34,7 +34,7 @@ from connector.daemon.settings import Settings, SettingsError, env, flag
 from connector.datadog.connector import DatadogConnector
 from connector.datadog.errors import DatadogError
 from connector.datadog.resources import types
-from connector.datadog.resources.keys import has_key_shape
+from connector.datadog.resources.keys import has_key_shape, parse_sat_handle
 
 log = structlog.get_logger(__name__)
 
@@ -151,6 +151,15 @@ def build_task(settings: Settings) -> baton_pb2.Task:
         task.action_invoke.args.update(args)
     elif settings.delete_resource:
         _no_key("delete_resource", settings.delete_resource)
+        rtype = settings.delete_resource_type.strip()
+        if rtype != types.SERVICE_ACCOUNT_ACCESS_TOKEN.id and parse_sat_handle(settings.delete_resource.strip()):
+            # Deleted as an API or application key, Datadog's 404 for an id no key has was printed "deleted", exit 0,
+            # the token still live.
+            raise _bad(
+                "delete_resource_type",
+                f"the id is a service access token's handle, not an id of type {printable(repr(rtype[:100]))}: give "
+                f"--delete-resource-type {types.SERVICE_ACCOUNT_ACCESS_TOKEN.id}",
+            )
         task.delete_resource.resource_id.CopyFrom(
             b.resource_id(settings.delete_resource_type.strip(), settings.delete_resource.strip())
         )

@@ -376,3 +376,21 @@ def test_an_application_key_datadog_will_not_delete_is_a_runtime_failure_not_a_s
     assert last_line(err).startswith("baton-datadog: delete-resource failed: ")
     assert f'application key "{key.id}" was NOT deleted' in last_line(err)
     assert "setting --" not in last_line(err)
+
+
+@pytest.mark.parametrize("given", ["api-key", "service-account-application-key"])
+def test_a_token_handle_deleted_as_a_key_is_refused_naming_the_type(fake: FakeDatadog, given: str) -> None:
+    """A `sat:` handle (as a sync lists a service access token) given with the type of a key: the key's path
+    answered 404 for an id no key has, printed "deleted ... (Datadog no longer holds it)", exit 0, the token live."""
+    token = next(t for t in fake.org.tokens.values() if fake.org.users[t.owner_id].service_account)
+    handle = sat_handle(token.owner_id, token.id)
+    before = len(fake.requests())
+    code, out, err = cli(fake, *_DELETION, "--delete-resource", handle, "--delete-resource-type", given)
+    assert code == 2, err
+    assert last_line(err) == (
+        "baton-datadog: setting --delete-resource-type (BATON_DELETE_RESOURCE_TYPE): the id is a service access "
+        f"token's handle, not an id of type '{given}': give --delete-resource-type service-account-access-token"
+    )
+    assert out == ""
+    assert token.id in fake.org.tokens
+    assert len(fake.requests()) == before, "not a single request"
