@@ -92,6 +92,15 @@ CASES = [
     ),
     # Not ready for 30 minutes; or ready, but 9 of 10 RPCs failing; vs ready with 1 in 10 failing.
     case("30m", "BatonDatadogConductorOneUnreachable", [series("baton_datadog_ready", "0x60")], [fired("critical")]),
+    # Not ready for 2 hours, with a failed scrape (Prometheus' staleness marker) every 10 minutes: it fired never.
+    case(
+        "2h",
+        "BatonDatadogConductorOneUnreachable",
+        [series("baton_datadog_ready", "0x9 stale " * 14 + "0x9")],
+        [fired("critical")],
+    ),
+    # Ready again after 20 minutes not ready: quiet at once, whatever an earlier sample said.
+    case("25m", "BatonDatadogConductorOneUnreachable", [series("baton_datadog_ready", "0x20 1x40")], []),
     case(
         "30m",
         "BatonDatadogConductorOneUnreachable",
