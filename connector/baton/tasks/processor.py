@@ -767,7 +767,8 @@ class TaskProcessor:
             )
 
     async def _wait_before_retry(self, delay: float) -> bool:
-        """Sleep `delay` seconds, cut short by the stop deadline; False when the deadline has passed."""
+        """Sleep `delay` seconds, cut short by the stop deadline; False, at once, when the retry could only begin at
+        the deadline or after it."""
         if self._report_deadline is None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=delay)
@@ -776,9 +777,13 @@ class TaskProcessor:
             # Stopping started while we slept: retry now, within the deadline.
             return self._clock() < self._report_deadline
         remaining = self._report_deadline - self._clock()
-        if remaining <= 0:
+        if delay >= remaining:
+            # Not slept until the deadline to retry there: an attempt begun at it gets LAST_ATTEMPT_SECONDS (meant for
+            # a task whose handler outlived the abandon), so a report retried on a silent ConductorOne ran a second
+            # past the deadline, and an issued credential's undo, which has that second, was cancelled by the drain
+            # and left live. Given up now, the undo has the time that was left.
             return False
-        await asyncio.sleep(min(delay, remaining))
+        await asyncio.sleep(delay)
         return True
 
     def _lost(
