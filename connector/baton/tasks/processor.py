@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import time
 from collections import OrderedDict
@@ -336,7 +337,7 @@ class TaskProcessor:
         self._report_deadline: float | None = None
         self._stopping = asyncio.Event()
         self._windows: set[asyncio.Timeout] = set()
-        """The FinishTask attempts awaiting their answer, each under its window (`_attempt`)."""
+        """The FinishTasks and Hellos awaiting their answer, each under its window (`_attempt`)."""
 
     def abandon_all(self, reason: str, finish_within: float) -> None:
         """Shutdown: stop every running handler (each is then reported as a retryable failure), and give every
@@ -606,7 +607,14 @@ class TaskProcessor:
             backoff = Backoff(self._finish_retry)
             while True:
                 try:
-                    await self._hello(task_id)
+                    # Held to the stop deadline as a report is: a Hello awaiting its answer ran on until the drain
+                    # cancelled it, and the task's one trace, the line below, came a second after the deadline, when
+                    # the pod's kill may already have come.
+                    if not await self._attempt(functools.partial(self._hello, task_id)):
+                        log.error(
+                            "hello task not answered", reason="no answer before the stop deadline", task_id=task_id
+                        )
+                        return False
                     break
                 except C1TransientError as exc:
                     delay = backoff.next_delay(exc.retry_after)
@@ -657,7 +665,7 @@ class TaskProcessor:
                 try:
                     attempts += 1
                     answered = False
-                    sent = await self._attempt(task_id, outcome)
+                    sent = await self._attempt(functools.partial(self._finish, task_id, outcome))
                     answered = True
                     if not sent:
                         self._lost(
@@ -726,18 +734,19 @@ class TaskProcessor:
         smaller = _fitted(outcome, max(refusal.limit - REPORT_ROOM_BYTES, 0))
         return smaller if _report_bytes(smaller) < _report_bytes(outcome) else None
 
-    async def _attempt(self, task_id: str, outcome: Outcome) -> bool:
-        """One FinishTask; False when the stop deadline cut it short (see LAST_ATTEMPT_SECONDS). Without that bound a
-        stalled ConductorOne held a shutdown for the call's own deadline (30 s, more with a token fetch), past the
-        pod's kill, and the task's loss was never logged. The bound also reaches an attempt begun before stopping
-        (`stop_reporting_within` reschedules its window): one awaiting its answer then ran on until the drain cancelled
-        it, too late for `Outcome.undo`, and an issued credential stayed live with nobody holding it."""
+    async def _attempt(self, call: Callable[[], Awaitable[object]]) -> bool:
+        """One FinishTask, or a hello task's Hello; False when the stop deadline cut it short (see
+        LAST_ATTEMPT_SECONDS). Without that bound a stalled ConductorOne held a shutdown for the call's own deadline
+        (30 s, more with a token fetch), past the pod's kill, and the task's loss was never logged. The bound also
+        reaches an attempt begun before stopping (`stop_reporting_within` reschedules its window): one awaiting its
+        answer then ran on until the drain cancelled it, too late for `Outcome.undo`, and an issued credential stayed
+        live with nobody holding it."""
         window = asyncio.timeout_at(self._window_end())
         try:
             async with window:
                 self._windows.add(window)
                 try:
-                    await self._finish(task_id, outcome)
+                    await call()
                 finally:
                     self._windows.discard(window)
         except TimeoutError:

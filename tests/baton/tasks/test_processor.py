@@ -710,6 +710,35 @@ async def test_a_hello_task_whose_hello_conductorone_refuses_ends_in_an_error_li
     assert rig.client.finish_attempts == 0
 
 
+async def test_a_hello_task_whose_hello_conductorone_holds_at_shutdown_is_cut_at_the_stop_deadline() -> None:
+    """A hello task's Hello is held to the stop deadline as a report's FinishTask is: one awaiting its answer when the
+    process stops is cut there, and the task's one trace, its error line, is written then. It ran on until the drain
+    cancelled it a second after the deadline, when the pod's kill may already have come (the chart allows the grace
+    and 5 s)."""
+    entered = asyncio.Event()
+
+    async def silent(task_id: str) -> None:
+        entered.set()
+        await asyncio.Event().wait()  # ConductorOne never answers
+
+    rig = make_rig(hello=silent)
+    task = kind_task("hello")
+    with structlog.testing.capture_logs() as events:
+        running = asyncio.create_task(rig.processor.process(task))
+        await entered.wait()
+        rig.processor.stop_reporting_within(0.01)
+        async with asyncio.timeout(10):  # not a measure: a failure instead of a hang (it waited for the drain)
+            await running
+    (lost,) = _errors(events)
+    assert (lost["event"], lost["task_id"], lost["reason"]) == (
+        "hello task not answered",
+        task.id,
+        "no answer before the stop deadline",
+    )
+    assert rig.observer.finished == [("hello", "unreported")]
+    assert rig.observer.in_flight == 0
+
+
 async def test_a_hello_task_whose_hello_meets_a_brief_outage_is_answered_on_a_retry() -> None:
     """A hello task's Hello was tried once: a ConductorOne blip (UNAVAILABLE, a token fetch failing) lost the task's
     only acknowledgement, though every other task's report is retried under the one backoff policy."""
