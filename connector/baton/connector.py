@@ -175,16 +175,6 @@ class ResourceDeleter(Protocol):
 
 
 @dataclass(slots=True)
-class Credential:
-    """A credential issued or rotated upstream; `secret` is plaintext that the runner encrypts at once."""
-
-    resource: resource_pb2.Resource
-    secret: bytes
-    name: str
-    description: str = ""
-
-
-@dataclass(slots=True)
 class IssuedCredential:
     """What a connector minted for an `issue_credential` task (docs/spec/credentials.md §3.2 step 12).
 
@@ -217,11 +207,6 @@ class CredentialIssuer(Protocol):
     async def rollback_credential(self, secret_id: resource_pb2.ResourceId) -> None:
         """Delete what issue_credential minted: called when encrypting it failed, so no live key is left behind."""
         ...
-
-
-@runtime_checkable
-class CredentialRotator(Protocol):
-    async def rotate_credential(self, resource_id: resource_pb2.ResourceId) -> Credential: ...
 
 
 @dataclass(slots=True)

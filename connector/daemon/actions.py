@@ -1,5 +1,5 @@
 """One-shot provisioning (baton-sdk's `--grant-entitlement`, `--revoke-grant`, `--create-account-email`,
-`--invoke-action`): an admin tests an access change without ConductorOne.
+`--invoke-action`, `--delete-resource`): an admin tests an access change without ConductorOne.
 
 Each flag becomes the Task ConductorOne would send and runs through the service's own task handlers
 (connector/baton/tasks/handlers.py), so what works here works there. The outcome is one line on stdout.
@@ -33,6 +33,7 @@ from connector.daemon.oneshot import cancel_on_signal, datadog_client, datadog_o
 from connector.daemon.settings import Settings, SettingsError, env, flag
 from connector.datadog.connector import DatadogConnector
 from connector.datadog.errors import DatadogError
+from connector.datadog.resources import types
 
 log = structlog.get_logger(__name__)
 
@@ -124,6 +125,10 @@ def build_task(settings: Settings) -> baton_pb2.Task:
     elif settings.invoke_action:
         task.action_invoke.name = settings.invoke_action.strip()
         task.action_invoke.args.update(json.loads(settings.invoke_action_args or "{}"))
+    elif settings.delete_resource:
+        task.delete_resource.resource_id.CopyFrom(
+            b.resource_id(settings.delete_resource_type.strip(), settings.delete_resource.strip())
+        )
     else:
         raise SettingsError("no one-shot provisioning action was given")
     return task
@@ -163,6 +168,8 @@ async def _run_action(settings: Settings, sending: asyncio.Event) -> int:
     task = build_task(settings)
     async with datadog_client(settings) as client:
         connector = DatadogConnector(client, datadog_options(settings))
+        if task.HasField("delete_resource"):
+            _check_deletable(connector, task.delete_resource.resource_id.resource_type)
         await connector.validate()
         sending.set()
         handlers = Handlers(connector, provisioning=settings.provisioning)
@@ -174,6 +181,9 @@ async def _run_action(settings: Settings, sending: asyncio.Event) -> int:
                 print(_revoked(task.revoke, await handlers.revoke(task.revoke)))
             elif kind == "create_account":
                 print(_created(await handlers.create_account(task.create_account)))
+            elif kind == "delete_resource":
+                await handlers.delete_resource(task.delete_resource)
+                print(_deleted(task.delete_resource))
             else:
                 print(_invoked(task.action_invoke, await handlers.invoke_action(task.action_invoke)))
         except TaskError as exc:
@@ -187,6 +197,30 @@ async def _run_action(settings: Settings, sending: asyncio.Event) -> int:
                 setting = "grant_principal_type" if exc.of_type else "grant_principal"
             raise _classified(settings, exc.code, str(exc), setting) from None
     return 0
+
+
+# What lets each credential type be deleted (DatadogOptions: the Go connector's flags, docs/credentials.md).
+_KEY_FLAGS = "--provisioning, --sync-secrets and --sync-service-account-application-keys"
+_DELETION_NEEDS = {
+    types.API_KEY.id: "--provisioning, --sync-secrets and --allow-org-api-key-deletion",
+    types.SERVICE_ACCOUNT_APP_KEY.id: _KEY_FLAGS,
+    types.SERVICE_ACCOUNT_ACCESS_TOKEN.id: _KEY_FLAGS,
+}
+
+
+def _check_deletable(connector: DatadogConnector, type_id: str) -> None:
+    """Refuse, before any request, a deletion the settings do not allow, naming what would: the handler's answer
+    (ConductorOne's wire text, "does not have resource Delete() configured") does not say which flags are missing."""
+    if connector.resource_deleter(type_id) is not None:
+        return
+    needs = _DELETION_NEEDS.get(type_id)
+    problem = (
+        f"deleting resource type {type_id} needs {needs}"
+        if needs
+        else f"resource type {printable(repr(type_id[:100]))} cannot be deleted; the types that can are "
+        + ", ".join(_DELETION_NEEDS)
+    )
+    raise _bad("delete_resource_type", problem)
 
 
 def _classified(settings: Settings, code: Code, message: str, setting: str | None = None) -> Exception:
@@ -220,6 +254,14 @@ def _revoked(task: baton_pb2.Task.RevokeTask, outcome: Outcome) -> str:
     if _has(outcome.annotations, annotation_grant_pb2.GrantAlreadyRevoked.DESCRIPTOR):
         return f"already revoked: {task.grant.id} (nothing changed)"
     return f"revoked {task.grant.id}"
+
+
+def _deleted(task: baton_pb2.Task.DeleteResourceTask) -> str:
+    # Datadog answers a deletion of what is already gone with 404, which the deleter takes as done (ConductorOne's
+    # revoke of a credential must not fail because someone deleted it first): either way Datadog holds it no more.
+    # The log line `datadog delete_resource` says which (`deleted`).
+    rid = task.resource_id
+    return printable(f"deleted {rid.resource_type}:{rid.resource} (Datadog no longer holds it)")
 
 
 def _invoked(task: baton_pb2.Task.ActionInvokeTask, outcome: Outcome) -> str:

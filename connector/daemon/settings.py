@@ -80,7 +80,7 @@ def _nesting(value: object) -> int:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 # The one-shot provisioning actions (baton-sdk's flags of the same names); at most one per run.
-ONE_SHOT_ACTIONS = ("grant_entitlement", "revoke_grant", "create_account_email", "invoke_action")
+ONE_SHOT_ACTIONS = ("grant_entitlement", "revoke_grant", "create_account_email", "invoke_action", "delete_resource")
 
 
 def _f(
@@ -212,6 +212,15 @@ class Settings(BaseSettings):
     create_account_title: str = _f("", "One-shot provisioning", "with --create-account-email: the user's job title")
     invoke_action: str = _f("", "One-shot provisioning", "invoke this action (e.g. disable_user)")
     invoke_action_args: str = _f("{}", "One-shot provisioning", "with --invoke-action: its arguments as a JSON object")
+    delete_resource: str = _f(
+        "", "One-shot provisioning", "delete this credential (the id of an API key, application key or access token)"
+    )
+    delete_resource_type: str = _f(
+        "",
+        "One-shot provisioning",
+        "with --delete-resource: its resource type (api-key, service-account-application-key, "
+        "service-account-access-token)",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -438,6 +447,12 @@ class Settings(BaseSettings):
             raise ValueError("--invoke-action-args is set but --invoke-action is not")
         if (self.create_account_name or self.create_account_title) and not self.create_account_email:
             raise ValueError("--create-account-name/--create-account-title need --create-account-email")
+        if self.delete_resource and not self.delete_resource_type:
+            # As in baton-sdk, where the two flags go together: an id alone names no credential (an API key's and an
+            # application key's ids are both UUIDs).
+            raise ValueError("--delete-resource needs --delete-resource-type (the credential's resource type)")
+        if self.delete_resource_type and not self.delete_resource:
+            raise ValueError("--delete-resource-type is set but --delete-resource is not")
         return self
 
     @property
@@ -1215,6 +1230,16 @@ _OTHER_KNOWN_ENV = frozenset({f"{ENV_PREFIX}SDK_VERSION"})
 
 _OTEL = "no OpenTelemetry export: the metrics are Prometheus's, at /metrics"
 _EXTERNAL = "no external resources are merged into the sync"
+_TICKETS = "Datadog has no ticketing; ticket tasks are answered as unsupported"
+_EVENTS = "there is no event feed: access changes reach ConductorOne through full syncs"
+_DIFF = "there are no diff syncs; every sync is a full one"
+_COMPACT = "there is no compaction: each c1z holds one sync"
+_ACTIONS = "the actions are enable_user, disable_user and update_user, run with --invoke-action (README)"
+_RESOURCE_ACTIONS = "there are no per-resource actions; enable_user, disable_user and update_user are --invoke-action"
+_ROTATE = "Datadog cannot rotate a key in place; ConductorOne issues a new credential and deletes the old one instead"
+_LAMBDA = "there is no lambda mode: run the connector as a daemon (service mode) or one-shot"
+_HTTP_CACHE = "Datadog answers are never cached: every sync reads them afresh"
+_DECODER = "the c1z reader's decompression cap is fixed (docs/c1z.md)"
 # baton-sdk's own settings (docs/spec/service-mode.md §4.3) that this connector does not implement, and why: a
 # baton user's habit (a copied Secret, a Go config file, a flag from the SDK's README) is answered with the reason,
 # not with "unknown" and a near miss that means something else.
@@ -1237,6 +1262,59 @@ SDK_ONLY_SETTINGS: dict[str, str] = {
     "otel_collector_endpoint_tls_insecure": _OTEL,
     "otel_tracing_disabled": _OTEL,
     "otel_logging_disabled": _OTEL,
+    # The SDK's one-shot flags (docs/spec/service-mode.md §4.3) that run what this connector has no part for:
+    # their closest names here (`--delete-resource` → `--sync-resources`) mean something else.
+    "ticket_id": _TICKETS,
+    "create_ticket": _TICKETS,
+    "bulk_create_ticket": _TICKETS,
+    "bulk_ticket_template_path": _TICKETS,
+    "ticket_template_path": _TICKETS,
+    "get_ticket": _TICKETS,
+    "list_ticket_schemas": _TICKETS,
+    "event_feed": _EVENTS,
+    "event_feed_id": _EVENTS,
+    "event_feed_start_at": _EVENTS,
+    "event_feed_cursor": _EVENTS,
+    "diff_syncs": _DIFF,
+    "base_sync_id": _DIFF,
+    "applied_sync_id": _DIFF,
+    "compact_syncs": _COMPACT,
+    "compact_output_path": _COMPACT,
+    "compact_file_paths": _COMPACT,
+    "compact_sync_ids": _COMPACT,
+    "list_action_schemas": _ACTIONS,
+    "list_action_schemas_resource_type": _ACTIONS,
+    "invoke_action_resource_type": _RESOURCE_ACTIONS,
+    "list_resource_actions": _RESOURCE_ACTIONS,
+    "invoke_resource_action": _RESOURCE_ACTIONS,
+    "invoke_resource_action_resource_type": _RESOURCE_ACTIONS,
+    "invoke_resource_action_args": _RESOURCE_ACTIONS,
+    "rotate_credentials": _ROTATE,
+    "rotate_credentials_type": _ROTATE,
+    "create_account_login": "a Datadog user is made from its email, which is its login: --create-account-email",
+    "create_account_profile": "the profile's fields are flags: --create-account-name, --create-account-title",
+    "create_account_resource_type": "the one account type is user",
+    "lambda_client_id": _LAMBDA,
+    "lambda_client_secret": _LAMBDA,
+    "lambda_auth_jwt_signer": _LAMBDA,
+    "lambda_auth_jwt_jwks_url": _LAMBDA,
+    "lambda_auth_jwt_expected_issuer": _LAMBDA,
+    "lambda_auth_jwt_expected_subject": _LAMBDA,
+    "lambda_auth_jwt_expected_audience": _LAMBDA,
+    "log_event_log": "logs go to stderr only (there is no Windows event log)",
+    # Variables the SDK reads directly (§4.4): storage and HTTP internals this connector does not have.
+    "get_tasks": "the daemon polls with GetTask, one task per poll; there is no batched GetTasks mode",
+    "skip_cleanup": "working files are always removed, and a dead process's are swept at the next start",
+    "keep_sync_count": "a c1z keeps only its latest sync",
+    "c1z_finalize_timeout": "a c1z is saved as its sync ends, within the sync's own bounds",
+    "decoder_max_decoded_size_mb": _DECODER,
+    "decoder_max_memory_mb": _DECODER,
+    "http_cache_ttl": _HTTP_CACHE,
+    "http_cache_max_size": _HTTP_CACHE,
+    "http_cache_backend": _HTTP_CACHE,
+    "http_cache_behavior": _HTTP_CACHE,
+    "disable_http_cache": _HTTP_CACHE,
+    "debug_print_response_body": "Datadog's bodies are never logged: they hold users' personal data",
 }
 
 

@@ -482,13 +482,6 @@ class DatadogClient:
     def iter_users(self, *, query: str | None = None, statuses: Sequence[str] = ()) -> AsyncIterator[Page[User]]:
         return paginate(lambda n: self.list_users(n, query=query, statuses=statuses))
 
-    async def iter_service_accounts(self, *, include_disabled: bool = False) -> AsyncIterator[User]:
-        """Service accounts, found through the users list (Datadog has no list endpoint for them)."""
-        async for page in self.iter_users():
-            for user in page.items:
-                if user.service_account and (include_disabled or not user.disabled):
-                    yield user
-
     async def get_user(self, user_id: str, *, problem: Callable[[User], str | None] | None = None) -> User:
         """`problem`: what else is wrong with the user for this call, if anything (raised as an unusable answer)."""
         path = f"/api/v2/users/{_seg(user_id)}"
@@ -649,9 +642,6 @@ class DatadogClient:
                 method="GET", path=path, status=found.status, messages=[f"page {page}: a user of another role"]
             )
         return found
-
-    def iter_role_users(self, role_id: str) -> AsyncIterator[Page[User]]:
-        return paginate(lambda n: self.list_role_users(role_id, n))
 
     async def add_user_to_role(self, role_id: str, user_id: str) -> None:
         """Grant a role. Datadog answers 200 with the role's users whether or not the user already had it."""
@@ -891,9 +881,6 @@ class DatadogClient:
             )
         )()
         return _keys_of_account(found, service_account_id)
-
-    def iter_service_account_access_tokens(self, service_account_id: str) -> AsyncIterator[Page[AccessToken]]:
-        return paginate(lambda n: self.list_service_account_access_tokens(service_account_id, n))
 
     async def create_service_account_access_token(
         self, service_account_id: str, name: str, scopes: Sequence[str]

@@ -87,9 +87,6 @@ class ClientStats:
         else:
             self.retries[event.reason] += 1
 
-    def requests_for(self, group: str) -> int:
-        return sum(n for (g, _), n in self.requests.items() if g == group)
-
     @property
     def total_requests(self) -> int:
         return sum(self.requests.values())

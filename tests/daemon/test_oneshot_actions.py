@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from connector.datadog.resources.keys import sat_handle
 from tests.daemon.cli import last_line, run_cli
 from tests.fakes.datadog import FakeDatadog, generate_org
 from tests.fakes.datadog.org import Role, User
@@ -94,6 +95,35 @@ def test_create_account_invites_the_user(fake: FakeDatadog) -> None:
     assert out.startswith(f"created account user:{created.id} (New Hire)")
 
 
+def test_delete_resource_deletes_an_org_api_key_and_a_second_run_finds_it_gone(fake: FakeDatadog) -> None:
+    """baton-sdk's `--delete-resource` / `--delete-resource-type`: ConductorOne's revoke of a credential, run by
+    hand. It was an unknown flag, answered "did you mean --sync-resources?"."""
+    key = next(iter(fake.org.api_keys.values()))
+    flags = ["--sync-secrets", "--allow-org-api-key-deletion", "--delete-resource-type", "api-key"]
+    code, out, err = cli(fake, *flags, "--delete-resource", key.id)
+    assert code == 0, err
+    assert out.strip() == f"deleted api-key:{key.id} (Datadog no longer holds it)"
+    assert key.id not in fake.org.api_keys
+    assert key.key not in out + err, "the key's value is never shown"
+
+    code, out, err = cli(fake, *flags, "--delete-resource", key.id)
+    assert code == 0, err
+    assert out.strip() == f"deleted api-key:{key.id} (Datadog no longer holds it)"
+
+
+def test_delete_resource_revokes_a_service_access_token_by_its_handle(fake: FakeDatadog) -> None:
+    token = next(t for t in fake.org.tokens.values() if fake.org.users[t.owner_id].service_account)
+    handle = sat_handle(token.owner_id, token.id)
+    flags = ["--sync-secrets", "--sync-service-account-application-keys"]
+    code, out, err = cli(
+        fake, *flags, "--delete-resource", handle, "--delete-resource-type", "service-account-access-token"
+    )
+    assert code == 0, err
+    assert out.strip() == f"deleted service-account-access-token:{handle} (Datadog no longer holds it)"
+    assert [r.path for r in fake.requests(method="DELETE")][-1].endswith(f"/access_tokens/{token.id}")
+    assert token.key not in out + err
+
+
 def test_invoke_action_disables_a_user(fake: FakeDatadog) -> None:
     user = next(u for u in fake.org.users.values() if not u.disabled and not u.service_account)
     code, out, err = cli(
@@ -155,6 +185,27 @@ def test_invoke_action_prints_the_status_the_action_left_the_user_in(fake: FakeD
         ),
         (["--grant-entitlement", "role:r1:x:member", "--grant-principal", "u1"], True, "is not an entitlement id"),
         (["--create-account-name", "Jane"], True, "need --create-account-email"),
+        (["--delete-resource", "k1"], True, "--delete-resource needs --delete-resource-type"),
+        (["--delete-resource-type", "api-key"], True, "--delete-resource-type is set but --delete-resource is not"),
+        (["--delete-resource", "k1", "--delete-resource-type", "api-key"], False, "needs --provisioning"),
+        (
+            ["--delete-resource", "k1", "--delete-resource-type", "api-key"],
+            True,
+            "setting --delete-resource-type (BATON_DELETE_RESOURCE_TYPE): deleting resource type api-key needs "
+            "--provisioning, --sync-secrets and --allow-org-api-key-deletion",
+        ),
+        (
+            ["--delete-resource", "k1", "--delete-resource-type", "service-account-access-token", "--sync-secrets"],
+            True,
+            "deleting resource type service-account-access-token needs --provisioning, --sync-secrets and "
+            "--sync-service-account-application-keys",
+        ),
+        (
+            ["--delete-resource", "u1", "--delete-resource-type", "user"],
+            True,
+            "resource type 'user' cannot be deleted; the types that can are api-key, "
+            "service-account-application-key, service-account-access-token",
+        ),
     ],
 )
 def test_input_mistakes_exit_2_naming_what_was_wrong(
@@ -205,6 +256,7 @@ def test_a_refused_principal_names_the_principal_flag_not_the_entitlement(
         ["--grant-entitlement", "", "--grant-principal", ""],
         ["--create-account-email", ""],
         ["--invoke-action", ""],
+        ["--delete-resource", "", "--delete-resource-type", "api-key"],
     ],
 )
 def test_an_action_flag_given_an_empty_value_runs_nothing(fake: FakeDatadog, tmp_path: Path, args: list[str]) -> None:

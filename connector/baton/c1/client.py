@@ -60,7 +60,6 @@ from connector.baton.retry import Backoff, RetryPolicy
 UPLOAD_CHUNK_SIZE: Final = 512 * 1024
 MAX_UPLOAD_CHUNK_SIZE: Final = 1024 * 1024
 MAX_ANNOTATIONS: Final = 16
-MAX_PAGE_SIZE: Final = 100
 UPLOAD_RETRY: Final = RetryPolicy(max_attempts=3, base_delay=1.0, max_delay=5.0)
 """Whole-stream upload attempts; the task's own retry (ConductorOne reschedules a failed sync) is the next level."""
 
@@ -381,23 +380,6 @@ class BatonServiceClient:
             )
             return answer.response
         return answer
-
-    async def get_tasks(
-        self, page_size: int, known_task_ids: Sequence[str] = ()
-    ) -> baton_pb2.BatonServiceGetTasksResponse:
-        """The batched poll of §3.3 (BATON_GET_TASKS)."""
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
-        for task_id in known_task_ids:
-            _check_task_id(task_id)
-        request = baton_pb2.BatonServiceGetTasksRequest(
-            host_id=self.host_id, page_size=page_size, known_task_ids=known_task_ids
-        )
-        stub = self._ensure_stub()
-        response: baton_pb2.BatonServiceGetTasksResponse = await self._call(
-            "GetTasks", lambda md: stub.GetTasks(request, metadata=md, timeout=self.timeouts.get_task)
-        )
-        return response
 
     async def heartbeat(
         self, task_id: str, annotations: Sequence[any_pb2.Any] = ()

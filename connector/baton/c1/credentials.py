@@ -22,7 +22,6 @@ CLIENT_ID_SETTING: Final = "client-id"
 CLIENT_SECRET_SETTING: Final = "client-secret"  # noqa: S105 - a setting's name
 API_HOST_SETTING: Final = "BATON_C1_API_HOST"
 
-CLIENT_SECRET_PREFIX: Final = "secret-token:conductorone.com:v1:"  # noqa: S105 - the format's fixed prefix
 TOKEN_PATH: Final = "/auth/v1/token"  # noqa: S105 - a URL path
 DEFAULT_PORT: Final = 443
 

@@ -18,7 +18,6 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 MLKEM_PUBLIC_SIZE = 1184
 X25519_SIZE = 32
 PUBLIC_KEY_SIZE = MLKEM_PUBLIC_SIZE + X25519_SIZE  # 1216
-ENC_SIZE = 1088 + X25519_SIZE  # 1120
 # The X-Wing combiner label, bytes 5c 2e 2f 2f 5e 5c.
 _XWING_LABEL = b"\\.//^\\"
 

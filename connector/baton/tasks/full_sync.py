@@ -45,12 +45,6 @@ class FullSyncSettings:
     options: SyncOptions = field(default_factory=SyncOptions)
 
 
-class SyncCancelled(Exception):
-    def __init__(self, reason: str, *, by_c1: bool) -> None:
-        super().__init__(reason)
-        self.by_c1 = by_c1
-
-
 class FullSyncHandler:
     def __init__(
         self,

@@ -124,15 +124,6 @@ async def test_get_task_returns_the_enqueued_task_then_none(fake: FakeC1, client
     assert fake.recorded().get_task_count == 2
 
 
-async def test_get_tasks_skips_known_ids(fake: FakeC1, client: BatonServiceClient) -> None:
-    known, fresh = kind_task("sync_full"), kind_task("revoke")
-    fake.enqueue(known)
-    fake.enqueue(fresh)
-    response = await client.get_tasks(page_size=5, known_task_ids=[known.id])
-    assert [task.id for task in response.tasks] == [fresh.id]
-    assert fake.recorded().get_tasks_requests[0].host_id == "test-host"
-
-
 async def test_heartbeat_is_recorded_and_reports_cancellation(fake: FakeC1, client: BatonServiceClient) -> None:
     task = kind_task("sync_full")
     fake.set_polling(next_heartbeat=7)
