@@ -78,8 +78,9 @@ REPORT_ROOM_BYTES = 64 * 1024
 """What a FinishTask needs besides its response and annotations (ids, a failure message of at most 4096
 characters): a server's message limit less this is what those may hold (MAX_REPORT_BYTES for the default 4 MiB)."""
 LAST_ATTEMPT_SECONDS = 1.0
-"""Once stopping, a FinishTask attempt gets what is left before the stop deadline, and this long when none is: a
-processor cancelled at shutdown (its handler outlived the grace) still makes one attempt, and nothing else waits."""
+"""Once stopping, a FinishTask (or a hello task's Hello) attempt gets what is left before the stop deadline, and at
+least this long: a processor cancelled at shutdown (its handler outlived the grace) still makes one attempt, and
+nothing else waits. A retry is never begun at the deadline or after it (`_wait_before_retry`)."""
 _REFUSALS_REMEMBERED = 64
 """Unrunnable tasks whose error line is remembered, so a re-offered copy is not another (`_first_refusal`)."""
 _LOGGED_ID_CHARS = 40
