@@ -17,10 +17,9 @@ from connector.baton.connector import (
 from connector.baton.issuance import advertise_issuance
 from connector.baton.pb.c1.connector.v2 import connector_pb2
 from connector.datadog.client import DatadogClient
-from connector.datadog.credentials import AccessTokenDeleter, AppKeyDeleter, DatadogCredentialIssuer
+from connector.datadog.credentials import AccessTokenDeleter, ApiKeyDeleter, AppKeyDeleter, DatadogCredentialIssuer
 from connector.datadog.provisioning import (
     AccountCreator,
-    ApiKeyDeleter,
     RoleProvisioner,
     TeamProvisioner,
     UserActions,

@@ -41,7 +41,7 @@ from connector.baton.errors import (
 )
 from connector.baton.gostrings import go_is_blank
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, connector_pb2, resource_pb2
-from connector.datadog.client import DatadogClient, is_path_id
+from connector.datadog.client import DatadogClient, is_path_id, quoted_id
 from connector.datadog.errors import DatadogError, NotFound, nothing_done, scrub
 from connector.datadog.models import User
 from connector.datadog.paging import PAGE_SIZE, Page, paginate
@@ -50,6 +50,7 @@ from connector.datadog.resources.keys import is_malformed_id, parse_sat_handle, 
 
 __all__ = [
     "AccessTokenDeleter",
+    "ApiKeyDeleter",
     "AppKeyDeleter",
     "DatadogCredentialIssuer",
     "api_key_v2",
@@ -127,6 +128,7 @@ class DatadogCredentialIssuer:
         self._client = client
         self._app_keys = app_keys
         self._org_keys = org_keys
+        self._api_key_deleter = ApiKeyDeleter(client)
         self._app_key_deleter = AppKeyDeleter(client)
         self._token_deleter = AccessTokenDeleter(client)
         # Owner of each application key minted by this process: a rollback then needs no owner lookup.
@@ -235,7 +237,7 @@ class DatadogCredentialIssuer:
             parent = b.resource_id(types.USER.id, owner) if owner else None
             await self._app_key_deleter.delete_resource(secret_id, parent)
         elif kind == ORG_KEY:
-            await _delete_org_key(self._client, secret_id.resource)
+            await self._api_key_deleter.delete_resource(secret_id)
         elif kind == SAT:
             await self._token_deleter.delete_resource(secret_id)
         else:
@@ -591,10 +593,26 @@ async def _unless_gone(call: Any) -> bool:
     return True
 
 
-async def _delete_org_key(client: DatadogClient, key_id: str) -> None:
-    if is_malformed_id(key_id):
-        raise InvalidArgumentError(f'baton-datadog: API key id "{key_id}" is malformed')
-    await _unless_gone(client.delete_api_key(key_id))
+class ApiKeyDeleter:
+    """Deletes (revokes) org API keys, for `delete_resource` and for an issuance's rollback; a key that is already gone
+    counts as deleted."""
+
+    def __init__(self, client: DatadogClient) -> None:
+        self._client = client
+
+    async def delete_resource(
+        self, resource_id: resource_pb2.ResourceId, parent_resource_id: resource_pb2.ResourceId | None = None
+    ) -> list[any_pb2.Any]:
+        if resource_id.resource_type != ORG_KEY:
+            raise InvalidArgumentError(
+                f"only {ORG_KEY} resources can be deleted, not {quoted_id(resource_id.resource_type)}"
+            )
+        key_id = resource_id.resource
+        if is_malformed_id(key_id):
+            raise InvalidArgumentError(f'baton-datadog: API key id "{key_id}" is malformed')
+        deleted = await _unless_gone(self._client.delete_api_key(key_id))
+        log.info("datadog delete_resource", resource_type=ORG_KEY, resource_id=key_id, deleted=deleted)
+        return []
 
 
 class AppKeyDeleter:

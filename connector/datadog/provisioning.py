@@ -48,7 +48,6 @@ from connector.datadog.client import DatadogClient, is_usable_id, quoted_id, sam
 from connector.datadog.errors import Conflict, DatadogError, NotFound, UnexpectedResponse, nothing_done
 from connector.datadog.models import TeamMembership, TeamRole, User
 from connector.datadog.resources import roles, teams, types
-from connector.datadog.resources.keys import is_malformed_id
 from connector.datadog.resources.users import user_resource
 
 __all__ = [
@@ -56,7 +55,6 @@ __all__ = [
     "ENABLE_USER",
     "UPDATE_USER",
     "AccountCreator",
-    "ApiKeyDeleter",
     "InvitationNotSentError",
     "Outcome",
     "RoleProvisioner",
@@ -719,27 +717,3 @@ def _user_id_arg(args: struct_pb2.Struct) -> str:
             raise InvalidArgumentError(f"user_id must identify a user, not a {quoted_id(rtype)}")
         return _clean_id(text("resource_id", "resource"), "user_id")
     raise InvalidArgumentError(f"user_id must be a string or a resource id, not a {kind or 'missing value'}")
-
-
-# -- resource deletion --------------------------------------------------------------------------------
-
-
-class ApiKeyDeleter:
-    """Deletes (revokes) org API keys; a key that is already gone counts as deleted."""
-
-    def __init__(self, client: DatadogClient) -> None:
-        self._client = client
-
-    async def delete_resource(
-        self, resource_id: resource_pb2.ResourceId, parent_resource_id: resource_pb2.ResourceId | None = None
-    ) -> list[any_pb2.Any]:
-        if resource_id.resource_type != types.API_KEY.id:
-            raise InvalidArgumentError(
-                f"only {types.API_KEY.id} resources can be deleted, not {quoted_id(resource_id.resource_type)}"
-            )
-        key_id = resource_id.resource
-        if is_malformed_id(key_id):
-            raise InvalidArgumentError(f'baton-datadog: API key id "{key_id}" is malformed')
-        outcome = await _unless(NotFound, self._client.delete_api_key(key_id))
-        log.info("datadog delete_resource", resource_type=types.API_KEY.id, resource_id=key_id, outcome=outcome.value)
-        return []

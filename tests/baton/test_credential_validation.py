@@ -143,6 +143,41 @@ def test_a_jwk_with_a_number_too_long_to_convert_is_refused_cleanly() -> None:
     )
 
 
+JWK_ED25519 = load("jwk-ed25519.json")["encryption_configs"][0]["jwk_public_key_config"]["pub_key"]
+
+
+def _padded_jwk(size: int, junk: str) -> bytes:
+    """The vector's Ed25519 JWK with one extra member of repeated `junk`, and trailing spaces, making it `size` bytes."""
+    head = base64.b64decode(JWK_ED25519).decode()[:-1] + ', "junk": ['
+    count = max(0, (size - len(head) - 2) // (len(junk) + 1))
+    return (head + ",".join([junk] * count) + "]}").ljust(size).encode()
+
+
+def test_a_jwk_over_16_kib_is_refused_unparsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A public JWK is under 2 KB (an RSA-4096 one about 800 bytes); the spec bounds an X-Wing JWK at 16 KiB (§2.5)
+    and sets no bound for `baton/jwk/v1`. A 30 MB one of `{}` or `[]` members (one task can carry it) was parsed
+    whole on the event loop before any check: 800 MB of Python objects and up to 3 s of CPU, with /healthz and
+    heartbeats unanswered, and a pod with the chart's 1 GiB limit killed with every task in flight. Refused by its
+    size, before any parsing, naming the limit."""
+    config = resource_pb2.EncryptionConfig(provider="baton/jwk/v1")
+    config.jwk_public_key_config.pub_key = _padded_jwk(16384, '"a"')
+    assert len(config.jwk_public_key_config.pub_key) == 16384
+    assert _verdict([config]) is None, "a JWK of 16 KiB is still read"
+
+    def never(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("an oversized JWK was parsed")
+
+    monkeypatch.setattr(json, "loads", never)  # the reader the JWK parser uses
+    for junk in ("{}", "[]", "1"):
+        config.jwk_public_key_config.pub_key = _padded_jwk(1024 * 1024, junk)
+        assert _verdict([config]) == (
+            "invalid encryption config 0: rpc error: code = InvalidArgument desc = "
+            "jwk: public key must be at most 16384 bytes"
+        )
+    config.jwk_public_key_config.pub_key = _padded_jwk(16384, '"a"') + b" "
+    assert _verdict([config]) is not None, "one byte over is refused"
+
+
 def test_non_jwe_providers_refuse_additional_authenticated_data() -> None:
     ok = CASES[0]["config"]
     config = json_format.ParseDict(ok, resource_pb2.EncryptionConfig())

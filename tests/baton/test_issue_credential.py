@@ -32,11 +32,13 @@ from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, connector_p
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.tasks import credentials
 from connector.baton.tasks.handlers import Handlers
-from connector.baton.tasks.outcome import TaskError
+from connector.baton.tasks.outcome import MAX_REPORT_BYTES, TaskError
 from connector.baton.tasks.processor import TaskProcessor
 from connector.baton.tasks.report import GONE_CONFIRMATIONS
+from tests.baton.c1.conftest import make_client
 from tests.baton.credential_vectors import configs_of, decrypt, load
 from tests.baton.tasks.stubs import INSTANT
+from tests.fakes.c1 import FakeC1
 
 Option = connector_pb2.CapabilityDetailCredentialOption
 Mode = resource_pb2.CredentialResourceMode
@@ -659,6 +661,48 @@ async def test_an_encryption_failure_after_the_mint_rolls_the_credential_back() 
     assert stub.issuer.rolled_back == [_secret().id]
 
 
+async def test_ciphertexts_too_large_to_report_are_never_made_and_the_credential_is_deleted_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every plaintext is encrypted to every config (up to 64), each ciphertext at least as large as its plaintext. A
+    Datadog answering a key of megabytes had it encrypted 64 times over on the event loop (8 MB: 2 s of CPU and 700
+    MB, enough with the response's copy for the chart's 1 GiB limit to kill the pod with every task in flight), only
+    for the response to be refused as too large to report and the credential deleted. What cannot fit a report is not
+    encrypted: the credential is deleted again at once and the task fails saying why."""
+    from connector.baton.crypto import providers
+
+    encrypted: list[int] = []
+    real = providers.encrypt_all
+
+    def counting(*args: Any) -> list[resource_pb2.EncryptedData]:
+        encrypted.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(providers, "encrypt_all", counting)
+    configs = configs_of(load("age-x25519.json")) * credentials.MAX_ENCRYPTION_CONFIGS
+    just_fits = MAX_REPORT_BYTES // credentials.MAX_ENCRYPTION_CONFIGS // 2
+    stub = StubConnector()
+    stub.issuer.result = _issued(plaintexts=[_plaintext(b"k" * just_fits)])
+    outcome = await _run(stub, _task(configs=configs))
+    assert len(outcome.response.encrypted_data) == credentials.MAX_ENCRYPTION_CONFIGS
+    assert stub.issuer.rolled_back == []
+
+    huge = b'{"key_value":"' + CANARY.encode() + b"k" * (MAX_REPORT_BYTES // credentials.MAX_ENCRYPTION_CONFIGS) + b'"}'
+    for rollback_fails in (False, True):
+        encrypted.clear()
+        stub = StubConnector()
+        stub.issuer.result = _issued(plaintexts=[_plaintext(huge)])
+        if rollback_fails:
+            stub.issuer.rollback_error = ConnectorError("datadog down")
+        code, message = await _refusal(stub, _task(configs=configs))
+        assert encrypted == [], "nothing was encrypted"
+        assert code == Code.INTERNAL
+        assert message.startswith("the credential's ciphertexts would be too large to report (at least ")
+        assert message.endswith(credentials.NOT_ROLLED_BACK if rollback_fails else "bytes)")
+        assert stub.issuer.rolled_back == [_secret().id]
+        assert CANARY not in message
+
+
 class _NativePanic(BaseException):
     """Stands in for pyo3's PanicException (a BaseException) escaping an encryption library."""
 
@@ -979,6 +1023,66 @@ async def test_an_issued_credential_too_large_to_report_is_deleted_and_reported_
 
 async def _no_hello(_: str) -> None:
     return None
+
+
+class _Outcomes:
+    """The processor's observer: each task's outcome label as the metrics count it."""
+
+    def __init__(self) -> None:
+        self.finished: list[tuple[str, str]] = []
+
+    def task_received(self, task_type: str) -> None:
+        pass
+
+    def task_finished(self, task_type: str, outcome: str, seconds: float) -> None:
+        self.finished.append((task_type, outcome))
+
+    def task_refused(self, task_type: str) -> None:
+        pass
+
+
+SMALL_C1_LIMIT = 256 * 1024
+
+
+@pytest.mark.parametrize("rollback_fails", [False, True])
+async def test_an_issued_credential_refused_as_over_conductorones_own_limit_is_deleted_and_reported_as_a_failure(
+    rollback_fails: bool,
+) -> None:
+    """ConductorOne may take less than the 4 MiB our own report limit assumes, and says so when it refuses a report
+    (RESOURCE_EXHAUSTED naming its limit): the same bytes are refused at every attempt. A credential's success was
+    retried that way until the process stopped, its task slot held, ConductorOne told nothing, and the new key live
+    in Datadog with nobody holding it meanwhile. It is handled as a response over our own limit: the credential is
+    deleted again at once and the task reported as a final failure saying why (a success without its response would
+    hand over nothing)."""
+    big = b'{"key_value":"' + CANARY.encode() + b"x" * (2 * SMALL_C1_LIMIT) + b'"}'
+    stub = StubConnector()
+    stub.issuer.result = IssuedCredential(secret=_secret(), plaintexts=[_plaintext(big)], resource_mode=DISCOVERABLE)
+    if rollback_fails:
+        stub.issuer.rollback_error = NotFoundError("the key could not be deleted")
+    observer = _Outcomes()
+    with FakeC1(grpc_options=[("grpc.max_receive_message_length", SMALL_C1_LIMIT)]) as fake:
+        async with make_client(fake) as client:
+            handlers = Handlers(cast(Connector, stub), provisioning=True)
+            processor = TaskProcessor(
+                client, handlers, cast(Any, None), _no_hello, observer=observer, finish_retry=INSTANT
+            )
+            with structlog.testing.capture_logs() as events:
+                # Not a measure: ends the report's retries, as a shutdown would, should they go on for ever.
+                stopper = asyncio.get_running_loop().call_later(10, processor.stop_reporting_within, 0)
+                try:
+                    await processor.process(baton_pb2.Task(id=TASK_ID, issue_credential=_task()))
+                finally:
+                    stopper.cancel()
+        (report,) = fake.recorded().finish_tasks[TASK_ID]
+    assert report.WhichOneof("final_state") == "error", "the refused success is reported as a failure"
+    assert report.status.code == Code.INTERNAL
+    assert report.error.non_retryable
+    assert "too large to report" in report.status.message
+    says = "again failed: delete it by hand" if rollback_fails else 'application-key "key-1" was deleted again'
+    assert says in report.status.message
+    assert stub.issuer.rolled_back == [_secret().id], "deleted once, at the refusal, not at shutdown"
+    assert observer.finished == [("issue_credential", "failed_final")]
+    assert CANARY not in repr(events) + report.status.message
 
 
 async def test_a_failed_credential_deletion_is_an_error_naming_the_credential_left_live() -> None:

@@ -25,6 +25,10 @@ PROVIDER = "baton/jwk/v1"
 MIN_RSA_BITS = 2048
 MAX_RSA_BITS = 4096
 """The largest RSA modulus the age library (pyrage's `rsa` crate) encrypts to; Go's age takes larger ones."""
+MAX_PUB_KEY_BYTES = 16384
+"""The largest `pub_key` read. The spec sets none for `baton/jwk/v1` and 16 KiB for `baton/jwe/v1`'s (§2.5 item 4); a
+public JWK is under 2 KB (an RSA-4096 one about 800 bytes). Python's JSON reader builds every member before a check
+can look at one: a 30 MB key of `{}` members took 800 MB and seconds of the event loop, Go's reader skips them."""
 _CURVES: dict[str, tuple[int, ec.EllipticCurve]] = {
     "P-256": (32, ec.SECP256R1()),
     "P-384": (48, ec.SECP384R1()),
@@ -100,6 +104,9 @@ def _minimal(value: int) -> bytes:
 
 def parse(pub_key: bytes) -> PublicJwk:
     """Parse and check a public JWK; ConfigError with go-jose's wording when it is not usable."""
+    if len(pub_key) > MAX_PUB_KEY_BYTES:
+        # Before decoding or parsing anything: see MAX_PUB_KEY_BYTES.
+        raise ConfigError(f"jwk: public key must be at most {MAX_PUB_KEY_BYTES} bytes")
     text = pub_key.decode("utf-8", "replace")
     if not text.strip():
         raise _unmarshal_error("unexpected end of JSON input")

@@ -28,7 +28,7 @@ from connector.baton.gostrings import go_is_blank
 from connector.baton.pb.c1.config.v1 import config_pb2
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, connector_pb2, resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
-from connector.baton.tasks.outcome import Outcome, TaskError, Undo
+from connector.baton.tasks.outcome import MAX_REPORT_BYTES, Outcome, TaskError, Undo
 
 log = structlog.get_logger(__name__)
 
@@ -288,6 +288,20 @@ async def issue_credential(
         rolled_back = await _roll_back(issuer, issued.secret, "invalid output")
         suffix = "" if rolled_back else NOT_ROLLED_BACK
         raise _refuse(Code.INTERNAL, INVALID_OUTPUT + problem + suffix)
+    # Every ciphertext is at least as large as its plaintext, and each plaintext is encrypted to every config: past
+    # this the response is certain to be refused as too large to report (the processor would delete the credential
+    # then). Refused before any encryption: a key of megabytes from a broken Datadog, encrypted to 64 configs on the
+    # event loop, was seconds of CPU and most of a gigabyte of memory spent for nothing.
+    least = sum(len(plaintext.bytes) for plaintext in issued.plaintexts) * len(recipients)
+    if least > MAX_REPORT_BYTES:
+        issued.plaintexts.clear()
+        rolled_back = await _roll_back(issuer, issued.secret, "too large to report")
+        suffix = "" if rolled_back else NOT_ROLLED_BACK
+        raise _refuse(
+            Code.INTERNAL,
+            f"the credential's ciphertexts would be too large to report (at least {least} bytes for "
+            f"{len(recipients)} encryption configs; at most {MAX_REPORT_BYTES} bytes){suffix}",
+        )
     try:
         encrypted = providers.encrypt_all(recipients, issued.plaintexts)
     except BaseException as exc:  # a native library's panic too: the minted key must not outlive a failure

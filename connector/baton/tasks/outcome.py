@@ -36,6 +36,18 @@ class Failure:
             self.message = self.message[: MAX_FAILURE_MESSAGE - len(suffix)] + suffix
 
 
+REPORT_ROOM_BYTES = 64 * 1024
+"""What a FinishTask needs besides its response and annotations (ids, a failure message of at most
+MAX_FAILURE_MESSAGE characters): a server's message limit less this is what those may hold (MAX_REPORT_BYTES for the
+default 4 MiB)."""
+MAX_REPORT_BYTES = 4 * 1024 * 1024 - REPORT_ROOM_BYTES
+"""What a report's response and annotations may hold together. A gRPC server takes 4 MiB by default (Go's
+MaxRecvMsgSize; ConductorOne publishes no other), less room for the rest of the request (ids, a failure message of
+at most 4096 characters). A larger FinishTask is refused (RESOURCE_EXHAUSTED) at every attempt: its report was
+retried for good and its task slot held. A grant's response embeds the task's entitlement resource, as sent; a
+credential's, its ciphertexts."""
+
+
 FAILED_FINAL = "failed_final"
 FAILED_RETRYABLE = "failed_retryable"
 

@@ -38,7 +38,15 @@ from connector.baton.retry import Backoff, RetryPolicy
 from connector.baton.tasks import action_schemas
 from connector.baton.tasks.full_sync import FullSyncHandler
 from connector.baton.tasks.handlers import Handlers
-from connector.baton.tasks.outcome import Failure, Outcome, TaskError, Undo, failure_from
+from connector.baton.tasks.outcome import (
+    MAX_REPORT_BYTES,
+    REPORT_ROOM_BYTES,
+    Failure,
+    Outcome,
+    TaskError,
+    Undo,
+    failure_from,
+)
 from connector.baton.tasks.report import GONE_CONFIRMATIONS, Verdict, report_verdict
 
 log = structlog.get_logger(__name__)
@@ -67,16 +75,8 @@ UNREPORTED = "unreported"
 gone, the stop deadline, cancelled), or a hello task's Hello was not answered. Not its outcome: a grant done in
 Datadog is no success at ConductorOne, and the failure alert (`outcome!="success"`) must see it. A task that could
 not run at all is `not_run` (`TaskObserver.task_refused`)."""
-MAX_REPORT_BYTES = 4 * 1024 * 1024 - 64 * 1024
-"""What a report's response and annotations may hold together. A gRPC server takes 4 MiB by default (Go's
-MaxRecvMsgSize; ConductorOne publishes no other), less room for the rest of the request (ids, a failure message of
-at most 4096 characters). A larger FinishTask is refused (RESOURCE_EXHAUSTED) at every attempt: its report was
-retried for good and its task slot held. A grant's response embeds the task's entitlement resource, as sent."""
 FINISH_RETRY = RetryPolicy(base_delay=1.0, max_delay=30.0)
 """Backoff between FinishTask attempts; the loop itself is unbounded (it ends on acceptance, gone or stop)."""
-REPORT_ROOM_BYTES = 64 * 1024
-"""What a FinishTask needs besides its response and annotations (ids, a failure message of at most 4096
-characters): a server's message limit less this is what those may hold (MAX_REPORT_BYTES for the default 4 MiB)."""
 LAST_ATTEMPT_SECONDS = 1.0
 """Once stopping, a FinishTask (or a hello task's Hello) attempt gets what is left before the stop deadline, and at
 least this long: a processor cancelled at shutdown (its handler outlived the grace) still makes one attempt, and
@@ -154,6 +154,16 @@ async def _take_back(undo: Undo) -> bool:
             "unreported work left in place: undoing it failed", left_live=undo.what, error_type=type(exc).__name__
         )
         return False
+
+
+def _too_large_failure(outcome: Outcome, limit: int, *, undone: bool) -> Outcome:
+    """The final failure reported in place of a success too large to report (over `limit` bytes) whose work only its
+    response hands over (`Outcome.undo`), saying whether that work was taken back."""
+    assert outcome.undo is not None
+    what, size = outcome.undo.what, _report_bytes(outcome)
+    done = f"{what} was deleted again" if undone else f"deleting {what} again failed: delete it by hand"
+    message = f"the task's response is too large to report ({size} bytes; at most {limit}); {done}"
+    return Outcome(failure=Failure(Code.INTERNAL, message, True))
 
 
 def loggable_task_id(task_id: str) -> str:
@@ -491,9 +501,10 @@ class TaskProcessor:
                 seconds=round(seconds, 3),
                 **(_left_live(task, kind) if revoke else {}),
             )
-        delivered = await self._report(task.id, outcome)
-        # Counted as ConductorOne sees it: a success whose report was given up is no success there.
-        return (outcome.label if delivered else UNREPORTED), cancelled_here
+        reported, delivered = await self._report(task.id, outcome)
+        # Counted as ConductorOne sees it: a success whose report was given up is no success there, and one whose
+        # report had to be turned into a failure (`_deliver`) is that failure.
+        return (reported.label if delivered else UNREPORTED), cancelled_here
 
     async def _run(self, kind: str, task: baton_pb2.Task) -> tuple[Outcome, bool]:
         """The handler's outcome, and whether this coroutine itself (not just the handler) was cancelled."""
@@ -533,14 +544,12 @@ class TaskProcessor:
         to report: `_fitted` would send the success without it, and what was made would stay live with no one
         holding it. It is undone instead and the task fails; the bool says whether this coroutine was cancelled."""
         assert outcome.undo is not None
-        what, size, cancelled = outcome.undo.what, _report_bytes(outcome), False
+        cancelled = False
         try:
             undone = await _take_back(outcome.undo)
         except asyncio.CancelledError:
             undone, cancelled = False, True
-        done = f"{what} was deleted again" if undone else f"deleting {what} again failed: delete it by hand"
-        message = f"the task's response is too large to report ({size} bytes; at most {MAX_REPORT_BYTES}); {done}"
-        return Outcome(failure=Failure(Code.INTERNAL, message, True)), cancelled
+        return _too_large_failure(outcome, MAX_REPORT_BYTES, undone=undone), cancelled
 
     def _abandoned(self, kind: str) -> Outcome:
         reason = self._abandon_reason or "task cancelled"
@@ -639,19 +648,21 @@ class TaskProcessor:
             log.error("hello task not answered", error_type=type(exc).__name__, exc_info=exc)
         return False
 
-    async def _report(self, task_id: str, outcome: Outcome) -> bool:
+    async def _report(self, task_id: str, outcome: Outcome) -> tuple[Outcome, bool]:
         """FinishTask until accepted, known gone, or stopped; anything but acceptance is logged at error, and a
         success that leaves something live only the report hands over is undone (`Outcome.undo`); an accepted
-        success runs its `Outcome.on_accepted`. Whether it was accepted."""
-        delivered = await self._deliver(task_id, outcome)
-        if not delivered and outcome.failure is None and outcome.undo is not None:
-            await _take_back(outcome.undo)
-        if delivered and outcome.failure is None and outcome.on_accepted is not None:
-            outcome.on_accepted()
-        return delivered
+        success runs its `Outcome.on_accepted`. The outcome as reported (`_deliver` may have turned it into a
+        failure), and whether it was accepted."""
+        reported, delivered = await self._deliver(task_id, outcome)
+        if not delivered and reported.failure is None and reported.undo is not None:
+            await _take_back(reported.undo)
+        if delivered and reported.failure is None and reported.on_accepted is not None:
+            reported.on_accepted()
+        return reported, delivered
 
-    async def _deliver(self, task_id: str, outcome: Outcome) -> bool:
-        """FinishTask until accepted (True), known gone or stopped (False, logged at error)."""
+    async def _deliver(self, task_id: str, outcome: Outcome) -> tuple[Outcome, bool]:
+        """FinishTask until accepted (True), known gone or stopped (False, logged at error); with the outcome as last
+        sent (fitted to the limits, or the failure a success ConductorOne refuses as too large became)."""
         backoff = Backoff(self._finish_retry, bounded=False)
         gone_answers = 0
         # FinishTasks sent, the one awaiting its answer included: the loss line must say whether ConductorOne may have
@@ -676,7 +687,7 @@ class TaskProcessor:
                             "no answer before the stop deadline",
                             "the connector is shutting down",
                         )
-                        return False
+                        return outcome, False
                 except C1Error as exc:
                     answered = True
                     last_error, asked = str(exc), exc.retry_after
@@ -687,18 +698,32 @@ class TaskProcessor:
                         log.warning("task report refused as too large; sending what fits", error=last_error)
                         outcome = smaller
                         continue
+                    if isinstance(exc, C1RequestTooLargeError) and outcome.failure is None and outcome.undo is not None:
+                        # A success only its response hands over (an issued credential) cannot be sent without it,
+                        # and ConductorOne refuses these bytes for good: retried, the report held its task slot until
+                        # the process stopped, ConductorOne heard nothing, and the credential stayed live with nobody
+                        # holding it. Taken back now and reported failed, as one over our own limit is.
+                        log.warning(
+                            "task report refused as too large; taking back what only it hands over",
+                            error=last_error,
+                            undoing=outcome.undo.what,
+                        )
+                        undone = await _take_back(outcome.undo)
+                        limit = max(exc.limit - REPORT_ROOM_BYTES, 0)
+                        outcome = _fitted(_too_large_failure(outcome, limit, undone=undone), limit)
+                        continue
                     verdict = report_verdict(exc)
                     if verdict is Verdict.ACCEPTED:
                         log.info("task report already on record at ConductorOne", error=last_error)
-                        return True
+                        return outcome, True
                     gone_answers = gone_answers + 1 if verdict is Verdict.GONE else 0
                     if gone_answers >= GONE_CONFIRMATIONS:
                         self._lost(task_id, outcome, attempts, last_error, "ConductorOne no longer takes it")
-                        return False
+                        return outcome, False
                 else:
                     if attempts > 1:
                         log.info("task reported after retries", attempts=attempts)
-                    return True
+                    return outcome, True
                 delay = backoff.next_delay(asked)
                 assert delay is not None  # an unbounded Backoff always answers
                 log.warning(
@@ -709,7 +734,7 @@ class TaskProcessor:
                 )
                 if not await self._wait_before_retry(delay):
                     self._lost(task_id, outcome, attempts, last_error, "the connector is shutting down")
-                    return False
+                    return outcome, False
         except asyncio.CancelledError:
             error = "cancelled while a FinishTask awaited its answer" if not answered else last_error or "cancelled"
             self._lost(task_id, outcome, attempts, error, "the report was cancelled", undone=False)
@@ -723,13 +748,13 @@ class TaskProcessor:
                 error_type=type(exc).__name__,
                 exc_info=exc,
             )
-            return False
+            return outcome, False
 
     @staticmethod
     def _smaller(outcome: Outcome, refusal: C1Error) -> Outcome | None:
         """The outcome fitted to the message limit ConductorOne refused it as over, when that leaves it smaller; None
         otherwise. Not for a success only its report hands over (`Outcome.undo`: an issued credential): without its
-        response nobody would hold what was made, so that report is retried as before, and undone if given up."""
+        response nobody would hold what was made, so `_deliver` takes that back and reports the failure instead."""
         if not isinstance(refusal, C1RequestTooLargeError) or (outcome.failure is None and outcome.undo is not None):
             return None
         smaller = _fitted(outcome, max(refusal.limit - REPORT_ROOM_BYTES, 0))

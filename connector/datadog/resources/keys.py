@@ -12,7 +12,7 @@ from connector.baton import builders as b
 from connector.baton.connector import Page
 from connector.baton.gostrings import go_is_blank, go_raw_url_b64decode
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, entitlement_pb2, grant_pb2, resource_pb2
-from connector.datadog.client import DatadogClient
+from connector.datadog.client import DatadogClient, has_control_character
 from connector.datadog.errors import NotFound, not_skipped
 from connector.datadog.models import AccessToken, APIKey, ApplicationKey
 from connector.datadog.paging import Page as DatadogPage
@@ -72,7 +72,7 @@ SAT_PREFIX = "sat:"
 
 def is_malformed_id(value: str) -> bool:
     """The "malformed id" rule of docs/spec/credentials.md §4.6: blank (Go whitespace) or any control character."""
-    return go_is_blank(value) or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)
+    return go_is_blank(value) or has_control_character(value)
 
 
 def sat_handle(service_account_id: str, token_id: str) -> str:

@@ -23,7 +23,8 @@ from connector.baton.connector import Connector, GrantResult
 from connector.baton.pb.c1.connector.v2 import entitlement_pb2, resource_pb2
 from connector.baton.tasks.full_sync import FullSyncHandler
 from connector.baton.tasks.handlers import Handlers
-from connector.baton.tasks.processor import MAX_REPORT_BYTES, REPORT_ROOM_BYTES, TaskProcessor
+from connector.baton.tasks.outcome import MAX_REPORT_BYTES, REPORT_ROOM_BYTES
+from connector.baton.tasks.processor import TaskProcessor
 from connector.baton.tasks.report import GONE_CONFIRMATIONS
 from tests.baton.c1.conftest import LeakGuard, make_client
 from tests.baton.tasks.stubs import INSTANT, StubConnector, StubFullSync

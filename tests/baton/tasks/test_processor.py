@@ -25,8 +25,7 @@ from connector.baton.errors import Code, ConnectorError
 from connector.baton.pb.c1.connector.v2 import action_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.tasks import processor as processor_module
-from connector.baton.tasks.outcome import MAX_FAILURE_MESSAGE, Outcome
-from connector.baton.tasks.processor import MAX_REPORT_BYTES
+from connector.baton.tasks.outcome import MAX_FAILURE_MESSAGE, MAX_REPORT_BYTES, Outcome
 from connector.daemon import logging as daemon_logging
 from tests.baton.tasks.stubs import Rig, StubClient, make_rig
 from tests.fakes.tasks import grant_task, kind_task, revoke_task
