@@ -112,7 +112,8 @@ def startup_summary(settings: Settings) -> dict[str, object]:
         "synced": {
             "resource_types": settings.sync_resource_types or "all",
             "secrets": settings.sync_secrets,
-            "schedules": settings.sync_schedules,
+            # What is synced: none on a site without On-Call (idle_settings warns).
+            "schedules": datadog_options(settings).schedules,
             # What is synced: the switch does nothing without --sync-secrets (idle_settings warns).
             "service_account_application_keys": datadog_options(settings).app_keys,
             "entitlements_and_grants": not settings.skip_entitlements_and_grants,

@@ -19,6 +19,7 @@ import stat
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import structlog
 
 from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, WorkDirError, is_disk_full
 from connector.baton.c1z.workfiles import WorkDir, save_temp_affixes
+from connector.baton.connector import ListedAsChildren, ResourceGetter, ResourceSyncer
 from connector.baton.ids import parse_resource_ref
 from connector.baton.pb.c1.connector.v2 import resource_pb2
 from connector.baton.printable import printable
@@ -34,8 +36,9 @@ from connector.baton.sync.to_file import sync_to_file
 from connector.daemon.network import outbound_trust
 from connector.daemon.progress import Progress, summary_table
 from connector.daemon.settings import Settings, SettingsError, env, flag
-from connector.datadog.client import DatadogClient
+from connector.datadog.client import UNUSABLE_ID, DatadogClient, is_usable_id, quoted_id
 from connector.datadog.connector import DatadogConnector, DatadogOptions
+from connector.datadog.resources import types
 from connector.datadog.sites import is_insecure
 from connector.datadog.stats import EventHook
 
@@ -99,6 +102,12 @@ def idle_settings(settings: Settings) -> list[str]:
             if getattr(settings, name) != Settings.model_fields[name].default
         ]
     lines = [f"setting {flag(name)} ({env(name)}) does nothing without {needs}; it is ignored" for name, needs in idle]
+    if settings.sync_schedules and options.site_lacks_on_call:
+        # The start-up line showed schedules synced, and none were, without a word.
+        lines.append(
+            f"setting {flag('sync_schedules')} ({env('sync_schedules')}) does nothing on site {settings.site}, "
+            "which has no Datadog On-Call; it is ignored"
+        )
     if action := settings.one_shot_action:
         # A one-shot action changes Datadog and exits: it syncs nothing, so `--file` got no c1z, silently.
         lines += [
@@ -142,14 +151,38 @@ def check_resource_types(settings: Settings) -> None:
         if type_id in available:
             continue
         needs = [switch for switch in _TYPE_SWITCHES if type_id in _type_ids(_with(options, switch))]
-        why = (
-            f"is synced only with {flag(needs[0])}" + (" and --sync-secrets" if needs[0].endswith("keys") else "")
-            if needs
-            else "is not a resource type of this connector"
-        )
+        if type_id == types.SCHEDULE.id and options.site_lacks_on_call:
+            # Not "not a resource type", nor "needs --sync-schedules" when it is set: the site is the reason.
+            why = f"is not synced on site {settings.site}, which has no Datadog On-Call"
+        elif needs:
+            why = f"is synced only with {flag(needs[0])}" + (" and --sync-secrets" if needs[0].endswith("keys") else "")
+        else:
+            why = "is not a resource type of this connector"
         problems.append(
             f"setting {flag(name)} ({env(name)}): {type_id!r} {why} (this run syncs: {', '.join(available)})"
         )
+    # Keys are listed, never fetched one at a time: such a target failed the sync after the key check, naming no
+    # setting (the engine's "does not support targeted sync"), and left the failed run in --file.
+    syncers = _syncers(options)
+    targeted = [s.resource_type().id for s in syncers if isinstance(s, ResourceGetter)]
+    owners = {s.resource_type().id: s.listed_under() for s in syncers if isinstance(s, ListedAsChildren)}
+    for ref in settings.sync_resources:
+        type_id, object_id = parse_resource_ref(ref)
+        if not is_usable_id(object_id) or object_id != object_id.strip():
+            # A dot segment or an over-long id failed the sync after the key check (exit 1, no setting named); a
+            # control character or surrounding whitespace (`role: <uuid>`) was answered 404, and the run finished
+            # (exit 0) with an empty partial sync.
+            problems.append(
+                f"setting {flag('sync_resources')} ({env('sync_resources')}): {quoted_id(ref)} names no Datadog "
+                f"object (its id: {UNUSABLE_ID}; or surrounding whitespace)"
+            )
+        elif type_id in available and type_id not in targeted:
+            owner = f", a {owners[type_id]!r} target those it holds" if owners.get(type_id) in targeted else ""
+            problems.append(
+                f"setting {flag('sync_resources')} ({env('sync_resources')}): {ref!r} is a {type_id!r}, which cannot be "
+                f"synced one by one (targeted: {', '.join(targeted)}); {flag('sync_resource_types')} {type_id} syncs "
+                f"every one{owner}"
+            )
     wanted = settings.sync_resource_types
     for ref in settings.sync_resources if wanted else ():
         type_id = parse_resource_ref(ref)[0]
@@ -169,9 +202,13 @@ def _with(options: DatadogOptions, switch: str) -> DatadogOptions:
     return dataclasses.replace(options, **{**changes, switch: True})
 
 
+def _syncers(options: DatadogOptions) -> Sequence[ResourceSyncer]:
+    # Built without a client: only what they are (their static resource type, their interfaces) is read.
+    return DatadogConnector(None, options).syncers()  # type: ignore[arg-type]
+
+
 def _type_ids(options: DatadogOptions) -> list[str]:
-    # Syncers are built without a client: only their static resource type is read.
-    return [s.resource_type().id for s in DatadogConnector(None, options).syncers()]  # type: ignore[arg-type]
+    return [s.resource_type().id for s in _syncers(options)]
 
 
 def sync_options(settings: Settings) -> SyncOptions:

@@ -87,7 +87,15 @@ from connector.datadog.transport import (
     QueryValue,
 )
 
-__all__ = ["DatadogClient", "included_roles", "included_users", "is_path_id", "quoted_id"]
+__all__ = [
+    "UNUSABLE_ID",
+    "DatadogClient",
+    "included_roles",
+    "included_users",
+    "is_path_id",
+    "is_usable_id",
+    "quoted_id",
+]
 
 R = TypeVar("R", bound=Resource)
 K = TypeVar("K", APIKey, ApplicationKey, AccessToken)
@@ -117,7 +125,7 @@ def is_path_id(value: str) -> bool:
 
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
 _ITEM_ID = attrgetter("id")
-_UNUSABLE_ID = f"blank, a dot segment, a control character or over {_MAX_ID_CHARS} characters"
+UNUSABLE_ID = f"blank, a dot segment, a control character or over {_MAX_ID_CHARS} characters"
 
 
 def has_control_character(value: str) -> bool:
@@ -321,7 +329,7 @@ class DatadogClient:
                     method="GET",
                     path=path,
                     status=reply.status,
-                    messages=[f"page {number}: an item's id cannot name it ({_UNUSABLE_ID})"],
+                    messages=[f"page {number}: an item's id cannot name it ({UNUSABLE_ID})"],
                 )
             if not all_usable_ids(chain.from_iterable(item.linked_ids() for item in items)):
                 # A link's id becomes a grant's principal or entitlement resource (a user's role, a membership's user),
@@ -333,7 +341,7 @@ class DatadogClient:
                     method="GET",
                     path=path,
                     status=reply.status,
-                    messages=[f"page {number}: an item links to an id that cannot name it ({_UNUSABLE_ID})"],
+                    messages=[f"page {number}: an item links to an id that cannot name it ({UNUSABLE_ID})"],
                 )
             # The fields are read once per page, not per item: asked of each of the 45k items of a 25k-user sync, they
             # cost about 1.5 % of its CPU.
@@ -1125,7 +1133,7 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
     scheduled_at = mapping(data.get("attributes")).get("scheduled_at")
     if not all_usable_ids(chain.from_iterable(shift.linked_ids() for shift in chosen)):
         # The user becomes the principal of an on-call grant (see `_fetch_page`: a link no request can use is refused).
-        raise refused(f"a shift's user id cannot name the user ({_UNUSABLE_ID})")
+        raise refused(f"a shift's user id cannot name the user ({UNUSABLE_ID})")
     if (people := len({shift.user_id for shift in chosen if shift.user_id})) > MAX_LINKS_PER_ANSWER:
         raise refused(f"{people} people on call at once, more than {MAX_LINKS_PER_ANSWER:,}")
     return validate_model(

@@ -72,10 +72,15 @@ class DatadogOptions:
         return self.issues_app_keys or self.org_key_deletion
 
     @property
-    def schedules(self) -> bool:
-        # On-Call does not exist on us2.ddog-gov.com; asking would fail the sync with 404s.
+    def site_lacks_on_call(self) -> bool:
+        """Whether the site has no Datadog On-Call (us2.ddog-gov.com): no schedules are synced there, whatever is
+        asked; asking would fail the sync with 404s."""
         site = SITES.get(self.site)
-        return self.sync_schedules and (site is None or site.supports_on_call)
+        return site is not None and not site.supports_on_call
+
+    @property
+    def schedules(self) -> bool:
+        return self.sync_schedules and not self.site_lacks_on_call
 
 
 # Datadog permissions each type needs, as the Go connector advertises them (docs/spec/reference-connector.md §1e).

@@ -20,6 +20,7 @@ from connector.baton.sync.syncer import SyncOptions
 from connector.baton.sync.to_file import sync_to_file
 from tests.baton.fake_connector import (
     Faults,
+    GroupSyncer,
     InjectedFailure,
     Org,
     UserSyncer,
@@ -179,6 +180,29 @@ async def test_targeted_sync_is_partial_and_holds_only_the_targets(tmp_path: Pat
         assert partial.sync_type == "partial"
         assert partial.parent_sync_id in runs
         assert {r.id.resource for r in reader.resources(sync_id=result.sync_id)} == {"g1", "u0003"}
+        assert {g.id for g in reader.grants(sync_id=result.sync_id)} == {
+            g for g in expected_grant_ids(org) if g.startswith("group:g1:")
+        }
+
+
+async def test_a_target_named_otherwise_than_the_connector_answers_gets_the_grants_of_the_resource_answered(
+    tmp_path: Path,
+) -> None:
+    """A connector may answer a target named in another case with the resource as it names it (Datadog ids are
+    UUIDs, compared case-free: `client.same_id`). The grants were then asked for the target as named, which the
+    store holds under no such id: the sync ended "resource is no longer in the store" with the group stored and
+    none of its grants, as if every member had left it."""
+
+    class CanonicalIds(GroupSyncer):
+        async def get_resource(self, resource_id: resource_pb2.ResourceId) -> resource_pb2.Resource:
+            return await super().get_resource(b.resource_id(resource_id.resource_type, resource_id.resource.lower()))
+
+    org, faults = Org(), Faults()
+    kinds = [CanonicalIds(org, faults) if isinstance(s, GroupSyncer) else s for s in syncers(org, faults)]
+    result = await sync_to_file(kinds, tmp_path / "s.c1z", options(targeted_resources=[b.resource_id("group", "G1")]))
+    assert result.warnings == []
+    with C1ZReader(tmp_path / "s.c1z") as reader:
+        assert {r.id.resource for r in reader.resources(sync_id=result.sync_id)} == {"g1"}
         assert {g.id for g in reader.grants(sync_id=result.sync_id)} == {
             g for g in expected_grant_ids(org) if g.startswith("group:g1:")
         }

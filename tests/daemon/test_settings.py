@@ -526,6 +526,55 @@ def test_an_unknown_resource_type_is_named_before_any_request(argv: list[str], n
     assert hint in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("argv", "target"),
+    [
+        (["--sync-secrets", "--sync-resources", "api-key:k1"], "api-key"),
+        (
+            ["--sync-secrets", "--sync-service-account-application-keys", "--sync-resources", "user:u1,bid:r:service-account-access-token/sat:abc"],
+            "service-account-access-token",
+        ),
+        (
+            ["--sync-secrets", "--sync-service-account-application-keys", "--sync-resources", "service-account-application-key:k1"],
+            "service-account-application-key",
+        ),
+    ],
+)  # fmt: skip
+def test_a_target_of_a_type_without_targeted_sync_is_named_before_any_request(argv: list[str], target: str) -> None:
+    """Keys are listed, never fetched one by one: the run checked both Datadog keys, then failed (exit 1) on
+    "resource type 'api-key' does not support targeted sync", naming no setting, and left a failed run in --file."""
+    from connector.daemon.oneshot import check_resource_types
+
+    with pytest.raises(SettingsError) as caught:
+        check_resource_types(load(argv))
+    message = str(caught.value)
+    assert "--sync-resources (BATON_SYNC_RESOURCES): " in message
+    assert f"is a {target!r}, which cannot be synced one by one" in message
+    assert "(targeted: user, role, team)" in message
+    assert f"--sync-resource-types {target} syncs every one" in message
+    if target != "api-key":  # listed under their service account, whose target lists them
+        assert "a 'user' target those it holds" in message
+    assert message.count("setting ") == 1, "the user target is fine"
+
+
+@pytest.mark.parametrize(
+    "ref", ["role:..", "team:.", "bid:r:user/..", "user:" + "a" * 1025, "role: 0f3a", "team:0f\x013a", "role:0f\x7f3a"]
+)
+def test_a_target_whose_id_names_no_datadog_object_is_named_before_any_request(ref: str) -> None:
+    """A dot segment or an over-long id passed the settings check; the run checked both Datadog keys, then failed
+    (exit 1) on "'..' is not a valid Datadog id", naming no setting, and left a failed run in --file. An id with
+    surrounding whitespace (`role: 0f3a`) names no Datadog object either: the sync was answered 404 and finished
+    (exit 0) with an empty partial sync and a warning."""
+    from connector.daemon.oneshot import check_resource_types
+
+    with pytest.raises(SettingsError) as caught:
+        check_resource_types(load(["--sync-resources", f"user:u1,{ref}"]))
+    message = str(caught.value)
+    assert message.startswith("setting --sync-resources (BATON_SYNC_RESOURCES): "), message
+    assert "names no Datadog object" in message
+    assert message.count("setting ") == 1, "the user target is fine"
+
+
 def test_known_resource_types_pass_the_check() -> None:
     from connector.daemon.oneshot import check_resource_types
 
@@ -638,6 +687,40 @@ def test_a_switch_that_needs_another_is_warned_about_and_not_shown_on(argv: list
     synced = startup_summary(settings)["synced"]
     assert isinstance(synced, dict)
     assert synced["service_account_application_keys"] is False
+
+
+def test_sync_schedules_on_a_site_without_on_call_is_warned_about_and_not_shown_on() -> None:
+    """Datadog has no On-Call on us2.ddog-gov.com, so the connector syncs no schedules there: the switch did nothing
+    without a word, and the start-up line said schedules were synced."""
+    from connector.daemon.main import startup_summary
+    from connector.daemon.oneshot import idle_settings
+
+    settings = load(["--site", "us2.ddog-gov.com", "--sync-schedules"])
+    assert idle_settings(settings) == [
+        "setting --sync-schedules (BATON_SYNC_SCHEDULES) does nothing on site us2.ddog-gov.com, which has no Datadog "
+        "On-Call; it is ignored"
+    ]
+    synced = startup_summary(settings)["synced"]
+    assert isinstance(synced, dict)
+    assert synced["schedules"] is False
+    on_call = load(["--site", "ddog-gov.com", "--sync-schedules"])
+    assert idle_settings(on_call) == []
+    synced = startup_summary(on_call)["synced"]
+    assert isinstance(synced, dict)
+    assert synced["schedules"] is True
+
+
+@pytest.mark.parametrize("switch", [[], ["--sync-schedules"]])
+def test_a_schedule_asked_for_on_a_site_without_on_call_names_the_site(switch: list[str]) -> None:
+    """It was refused as "not a resource type of this connector", or as needing --sync-schedules while it was set."""
+    from connector.daemon.oneshot import check_resource_types
+
+    for argv in (["--sync-resource-types", "user,schedule"], ["--sync-resources", "schedule:s1"]):
+        with pytest.raises(SettingsError) as caught:
+            check_resource_types(load(["--site", "us2.ddog-gov.com", *switch, *argv]))
+        message = str(caught.value)
+        assert "'schedule' is not synced on site us2.ddog-gov.com, which has no Datadog On-Call" in message, message
+        assert "not a resource type" not in message
 
 
 def test_switches_that_take_effect_are_not_warned_about() -> None:

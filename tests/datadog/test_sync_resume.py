@@ -222,3 +222,35 @@ async def test_a_filtered_sync_resumed_after_the_connector_defines_other_types_i
         " -> 'role,schedule,team,user'"
     ]
     assert rows_of(path) == rows_of(clean)
+
+
+async def test_a_sync_of_only_the_keys_broken_off_in_a_service_accounts_listing_resumes(tmp_path: Path) -> None:
+    """`--sync-resource-types` of the key types alone walks the users only for their service accounts, and lists each
+    one's keys under it. The saved actions name that account as their parent, of a type the file does not hold
+    (users are not synced): the resume refused them as "a resource type this sync does not have", and every run
+    broken off there started over, so a long key sync that keeps being interrupted never finished."""
+    keys = SyncOptions(resource_type_ids=["service-account-application-key", "service-account-access-token"])
+
+    async def keys_sync(fake: FakeDatadog, path: Path) -> SyncResult:
+        client = DatadogClient(api_key=fake.api_key, app_key=fake.app_key, base_url=fake.base_url, retry=FAST_RETRY)
+        async with client:
+            return await sync_to_file(DatadogConnector(client, ALL_ON).syncers(), path, keys)
+
+    clean_path = tmp_path / "clean.c1z"
+    with FakeDatadog(org()) as fake:
+        await keys_sync(fake, clean_path)
+        requested = fake.requests()
+    accounts = [s.path for s in requested if re.fullmatch(r"/api/v2/service_accounts/[^/]+/access_tokens", s.path)]
+    assert len(accounts) > 3
+
+    path = tmp_path / "sync.c1z"
+    with FakeDatadog(org()) as fake:
+        fake.faults.hostile("not-json", path=accounts[3])
+        with pytest.raises(UnexpectedResponse):
+            await keys_sync(fake, path)
+    with FakeDatadog(org()) as fake:
+        result = await keys_sync(fake, path)
+        resumed_requests = len(fake.requests())
+    assert result.resumed
+    assert rows_of(path) == rows_of(clean_path)
+    assert resumed_requests < len(requested), "listings finished before the break are not asked for again"

@@ -659,6 +659,8 @@ def test_any_valid_image_tag_gives_a_valid_version_label(tag: str) -> None:
         ({"config": {"syncResourceTypes": ["role,team"]}}, "/config/syncResourceTypes/0"),
         ({"config": {"syncResources": ["role"]}}, "/config/syncResources/0"),
         ({"config": {"syncResources": ["group:abc"]}}, "/config/syncResources/0"),
+        ({"config": {"syncResources": ["role:abc", "api-key:abc"]}}, "/config/syncResources/1"),
+        ({"config": {"syncResources": ["service-account-access-token:sat:abc"]}}, "/config/syncResources/0"),
         ({"config": {"c1ApiHost": "https://acme.conductor.one"}}, "/config/c1ApiHost"),
         ({"config": {"c1ApiHost": "acme.conductor.one:99999"}}, "/config/c1ApiHost"),
         ({"config": {"c1ApiHost": "acme conductor one"}}, "/config/c1ApiHost"),
@@ -684,6 +686,23 @@ def test_the_resource_types_the_chart_takes_are_the_connectors() -> None:
     listed = schema["properties"]["config"]["properties"]["syncResourceTypes"]["items"]["enum"]
     every = ["--sync-secrets", "--sync-schedules", "--sync-service-account-application-keys"]
     assert listed == _type_ids(datadog_options(load(every)))
+
+
+def test_the_resources_the_chart_takes_as_targets_are_of_the_types_the_connector_can_target() -> None:
+    """A key type passed the schema and crash-looped the pod on "cannot be synced one by one"."""
+    import json
+    import re
+
+    from connector.baton.connector import ResourceGetter
+    from connector.daemon.oneshot import _syncers, datadog_options
+
+    schema = json.loads((chart_tools.CHART / "values.schema.json").read_text())
+    pattern = schema["properties"]["config"]["properties"]["syncResources"]["items"]["pattern"]
+    match = re.match(r"\^\(\(([a-z|-]+)\):", pattern)
+    assert match is not None, pattern
+    every = ["--sync-secrets", "--sync-schedules", "--sync-service-account-application-keys"]
+    targeted = [s.resource_type().id for s in _syncers(datadog_options(load(every))) if isinstance(s, ResourceGetter)]
+    assert match.group(1).split("|") == targeted
 
 
 def test_resource_lists_and_endpoints_the_connector_takes_render(clean_baton_env: pytest.MonkeyPatch) -> None:

@@ -292,11 +292,13 @@ class Syncer:
                 raise ValueError(f"{where} has an id above the token's current_action_id")
             if action.operation not in _RESUMABLE_OPERATIONS:
                 raise ValueError(f"{where} has an operation a full sync does not run")
-            for type_id, object_id in (
-                (action.resource_type_id, action.resource_id),
-                (action.parent_resource_type_id, action.parent_resource_id),
+            for type_id, object_id, unstored_ok in (
+                (action.resource_type_id, action.resource_id, False),
+                (action.parent_resource_type_id, action.parent_resource_id, self._walked_for_parents(action)),
             ):
-                if (type_id or object_id) and (type_id not in types or type_id not in self._by_type):
+                if (type_id or object_id) and (
+                    type_id not in self._by_type or (type_id not in types and not unstored_ok)
+                ):
                     raise ValueError(f"{where} names a resource type this sync does not have")
             cursor = action.page_token
             if (
@@ -312,6 +314,13 @@ class Syncer:
                 problem = syncer.page_token_problem(cursor)
                 if problem is not None:
                     raise ValueError(f"{where} has a page token the connector does not read: {problem}")
+
+    def _walked_for_parents(self, action: st.Action) -> bool:
+        """Whether the action lists children under a parent of a type this sync walks only for its children, without
+        storing it (`ListedAsChildren`, e.g. service-account keys without the users): that parent's type is in no
+        file of such a sync, and its listings are still the sync's own."""
+        syncer = self._by_type.get(action.resource_type_id)
+        return isinstance(syncer, ListedAsChildren) and syncer.listed_under() == action.parent_resource_type_id
 
     def _page_token_owner(
         self, action: st.Action, types: Mapping[str, resource_pb2.ResourceType]
@@ -694,6 +703,8 @@ class Syncer:
             return
         if not res.id.resource:
             raise InternalError(f"connector returned the targeted resource {rid} without an id")
+        if res.id.resource_type != rid.resource_type:
+            raise InternalError(f"connector returned a {res.id.resource_type!r} for the targeted {rid.resource_type!r}")
         children = self._validate_resource(res)
         rtype = self._types[action.resource_type_id]
         entitlements: list[entitlement_pb2.Entitlement] = []
@@ -703,7 +714,9 @@ class Syncer:
             entitlements = list(syncer.entitlements(res))
         self._state.finish(action)  # the top of the stack: before the push below, so finishing it is a pop
         if self._grants_enabled() and not self._skips(rtype, res, annotation_resource_pb2.SkipGrants):
-            self._state.push(st.LIST_GRANTS, resource_type_id=rid.resource_type, resource_id=rid.resource)
+            # The resource as the connector answered it, as it is stored: a target named otherwise (another case of a
+            # UUID) found no stored resource, and the sync ended with the target's grants missing.
+            self._state.push(st.LIST_GRANTS, resource_type_id=res.id.resource_type, resource_id=res.id.resource)
         # As in Go's targeted sync (`getSubResources`, pushed last so they run first): a target's children are
         # listed too, so a targeted service account carries its application keys and tokens (c1z-format.md §3.3).
         for packed in children:

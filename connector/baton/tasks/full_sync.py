@@ -112,8 +112,10 @@ class FullSyncHandler:
     async def _sync(self, task: baton_pb2.Task.SyncFullTask, path: Path) -> SyncResult:
         settings = self._settings
         if settings.skip_full_sync:
-            # Go's SkipSync: an empty but finished full sync, still uploaded.
-            return await sync_to_file([], path, settings.options, tmp_dir=settings.temp_dir, save_on_error=False)
+            # Go's SkipSync: an empty but finished full sync, still uploaded. Without the type filter and the targets:
+            # run against no syncers, they failed every task ("names unknown resource types", "no such resource type").
+            empty = replace(settings.options, resource_type_ids=(), targeted_resources=())
+            return await sync_to_file([], path, empty, tmp_dir=settings.temp_dir, save_on_error=False)
         options = replace(
             settings.options,
             skip_entitlements_and_grants=task.skip_entitlements_and_grants

@@ -249,6 +249,48 @@ async def test_the_local_sync_resources_setting_makes_the_task_a_partial_sync(tm
     assert seen == [("partial", {"g1"})]
 
 
+@pytest.mark.parametrize(
+    "local",
+    [
+        {"resource_type_ids": ["user"]},
+        {"targeted_resources": [("group", "g1")]},
+        {"resource_type_ids": ["group"], "targeted_resources": [("group", "g1")], "skip_grants": True},
+    ],
+    ids=["sync-resource-types", "sync-resources", "both"],
+)
+async def test_skip_full_sync_answers_an_empty_finished_full_sync_whatever_else_the_sync_settings_say(
+    tmp_path: Path, local: dict[str, object]
+) -> None:
+    """BATON_SKIP_FULL_SYNC answers every sync_full task with an empty, finished full sync (Go's SkipSync). With
+    BATON_SYNC_RESOURCE_TYPES or BATON_SYNC_RESOURCES set too, that empty sync ran them against no syncers and every
+    task failed ("names unknown resource types", "no such resource type"), for good."""
+    from connector.baton import builders as b
+    from connector.baton.c1z.reader import C1ZReader
+    from connector.baton.sync.syncer import SyncOptions
+    from tests.baton.fake_connector import Faults, Org, syncers
+
+    client = StubClient()
+    seen: list[tuple[str, bool, int]] = []
+
+    async def upload_asset(task_id: str, path: Path) -> int:
+        with C1ZReader(path) as reader:
+            (run,) = reader.sync_runs()
+            seen.append((run.sync_type, run.finished, sum(1 for _ in reader.resources(sync_id=run.sync_id))))
+        return 1
+
+    client.upload_asset = upload_asset  # type: ignore[attr-defined]
+    targets = [b.resource_id(*ref) for ref in cast(list[tuple[str, str]], local.pop("targeted_resources", []))]
+    options = SyncOptions(targeted_resources=targets, **local)  # type: ignore[arg-type]
+    handler = FullSyncHandler(
+        cast(BatonServiceClient, client),
+        lambda: syncers(Org(), Faults()),
+        FullSyncSettings(temp_dir=tmp_path, skip_full_sync=True, options=options),
+    )
+    outcome = await handler.run(kind_task("sync_full").id, baton_pb2.Task.SyncFullTask())
+    assert outcome.ok
+    assert seen == [("full", True, 0)]
+
+
 async def test_the_sync_series_record_only_a_sync_whose_report_conductorone_took(tmp_path: Path) -> None:
     """The last-successful-sync timestamp (BatonDatadogSyncStale), the counts and the duration say what ConductorOne
     has. A sync uploaded but whose report ConductorOne then refused as gone (the task expired or was reassigned
