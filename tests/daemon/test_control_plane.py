@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import errno
 import socket
-from typing import cast
+from typing import Any, cast
 
 import grpc
 import pytest
@@ -32,7 +32,9 @@ from connector.baton.runtime.service import (
     MIN_READY_WINDOW,
     Readiness,
     StartupRefused,
+    StartupVerdict,
     _hello_until_ok,
+    check_connector,
     listen_fault,
 )
 from connector.baton.tasks.processor import TaskProcessor
@@ -463,6 +465,56 @@ async def test_hello_gives_way_to_a_stop() -> None:
         raise C1TransientError("down")
 
     assert not await _hello_until_ok(hello, stop, RetryPolicy(base_delay=60.0, max_delay=60.0))
+
+
+# ---- the connector's start-up check ------------------------------------------------------------------------
+
+
+class Upstream:
+    """A connector whose start-up check raises `error`, or never answers when it is None."""
+
+    def __init__(self, error: Exception | None) -> None:
+        self.error = error
+        self.cancelled = False
+
+    async def validate(self) -> None:
+        if self.error is not None:
+            raise self.error
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+
+
+class KeyVerdicts:
+    """The app's reading of a check's error: a PermissionError is a refused key (fatal), any other a warning."""
+
+    def startup_verdict(self, error: Exception) -> StartupVerdict:
+        return StartupVerdict(isinstance(error, PermissionError), "the key check said no")
+
+
+async def test_a_start_up_check_without_an_answer_no_longer_holds_the_hello() -> None:
+    """An upstream that never answers (or keeps rate limiting) held the Hello, readiness and every task for as long
+    as its retries lasted; the pod read as waiting for ConductorOne. Past its bound the check is left with a
+    warning, as a failed check is, and not left running."""
+    upstream = Upstream(None)
+    with structlog.testing.capture_logs() as events:
+        await asyncio.wait_for(
+            check_connector(cast(Any, KeyVerdicts()), cast(Any, upstream), asyncio.Event(), bound=0.05), 10
+        )
+    (warning,) = [e for e in events if e["log_level"] == "warning"]
+    assert warning["event"] == "the connector's start-up check did not finish in time; continuing"
+    assert upstream.cancelled
+
+
+async def test_a_start_up_check_that_answers_in_time_keeps_its_verdict() -> None:
+    with pytest.raises(StartupRefused, match="the key check said no"):
+        await check_connector(cast(Any, KeyVerdicts()), cast(Any, Upstream(PermissionError())), asyncio.Event())
+    with structlog.testing.capture_logs() as events:
+        await check_connector(cast(Any, KeyVerdicts()), cast(Any, Upstream(TimeoutError())), asyncio.Event())
+    (warning,) = [e for e in events if e["log_level"] == "warning"]
+    assert warning["event"] == "the key check said no", "an upstream's own timeout is its error, not the bound's"
 
 
 # ---- readiness ------------------------------------------------------------------------------------------------

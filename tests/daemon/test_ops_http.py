@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import socket
 from collections.abc import AsyncIterator, Callable
@@ -326,8 +327,107 @@ async def test_a_connection_still_sending_its_last_answer_is_counted_and_ended_b
     ops = Unflushed(Metrics("baton_datadog", "test"), Ready(), "127.0.0.1", 0, write_timeout=3600)
     await ops.start()
     writer = await flood_without_reading(ops, last=b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    await asyncio.wait_for(ops.answered_all.wait(), 10)  # megabytes of answers are still to be taken
+    # megabytes of answers are still to be taken. 5,001 renders take ~3 s of CPU: the bound only stops a hang (it was
+    # 10 s, which two make test runs at load 12-19 went past with the server working all along).
+    await asyncio.wait_for(ops.answered_all.wait(), 60)
     assert ops.open_connections == 1, "a connection still sending is an open connection"
     await asyncio.wait_for(ops.stop(), 10)
     assert asyncio.all_tasks() == {asyncio.current_task()}, "stop() left a connection's task running"
+    writer.close()
+
+
+# -- peers whose bytes, once read, are work the daemon's loop does ---------------------------------------------
+# The server runs on the daemon's own loop, beside its task polls and heartbeats: one read of a peer's bytes can
+# hold thousands of requests or body chunks, and handling them all in one go held that loop for seconds.
+
+
+class TurnCounter:
+    """Counts the loop's turns: a task that steps once per turn."""
+
+    def __init__(self) -> None:
+        self.turns = 0
+        self._task = asyncio.create_task(self._step())
+
+    async def _step(self) -> None:
+        while True:
+            self.turns += 1
+            await asyncio.sleep(0)
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+def turns_at_each_answer(ops: OpsServer, counter: TurnCounter) -> list[int]:
+    """The loop turn each request was answered in, in order."""
+    seen: list[int] = []
+    route = ops._route
+
+    def recorded(method: bytes, target: bytes) -> tuple[int, str, bytes]:
+        seen.append(counter.turns)
+        return route(method, target)
+
+    ops._route = recorded  # type: ignore[method-assign]
+    return seen
+
+
+@pytest.mark.parametrize("request_line", [b"HEAD /metrics", b"GET /healthz"])
+async def test_pipelined_requests_are_answered_a_loop_turn_apart(
+    server: tuple[OpsServer, Ready], request_line: bytes
+) -> None:
+    """200 requests in one write (one read of the server's): each /metrics is rendered on the loop (HEAD too, for its
+    Content-Length), and a few thousand of them answered without a turn between held the daemon's loop for
+    seconds."""
+    ops, _ = server
+    counter = TurnCounter()
+    answered = turns_at_each_answer(ops, counter)
+    requests = 200
+    one = request_line + b" HTTP/1.1\r\nHost: x\r\n"
+    answer = await raw(ops, (one + b"\r\n") * (requests - 1) + one + b"Connection: close\r\n\r\n")
+    await counter.stop()
+    assert answer.count(b"HTTP/1.1 200 ") == requests
+    assert len(answered) == requests
+    assert all(a < b for a, b in itertools.pairwise(answered)), "two answers in one loop turn"
+
+
+async def test_a_body_of_many_chunks_is_read_a_loop_turn_per_chunk(server: tuple[OpsServer, Ready]) -> None:
+    """The health paths take no body, but a peer may send one: 5,000 one-byte chunks in one write were 5,000 parser
+    events handled in one go. The next request on the connection is answered only after a turn per chunk."""
+    ops, _ = server
+    counter = TurnCounter()
+    answered = turns_at_each_answer(ops, counter)
+    chunks = 5_000
+    answer = await raw(
+        ops,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + b"1\r\na\r\n" * chunks
+        + b"0\r\n\r\n"
+        + b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    await counter.stop()
+    assert answer.count(b"HTTP/1.1 200 ") == 2
+    first, second = answered
+    assert second - first >= chunks, f"{chunks} chunks read in {second - first} loop turns"
+
+
+async def test_a_body_streamed_faster_than_it_is_read_is_still_cut_off(strict: OpsServer) -> None:
+    """The request deadline held only while the server waited for bytes; a peer that kept its buffer full (one-byte
+    chunks, read a loop turn each) never made it wait, and kept its connection for as long as it streamed."""
+    assert strict.bound_port
+    reader, writer = await asyncio.open_connection("127.0.0.1", strict.bound_port)
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+
+    async def stream() -> None:
+        with contextlib.suppress(ConnectionError):
+            while not writer.transport.is_closing() and not reader.at_eof():
+                writer.write(b"1\r\na\r\n" * 2_000)
+                await writer.drain()
+
+    streaming = asyncio.create_task(stream())
+    await _until(lambda: strict.open_connections == 1, "the connection was never served")
+    await _until(lambda: strict.open_connections == 0, "a body that never ends still holds its connection")
+    streaming.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await streaming
     writer.close()

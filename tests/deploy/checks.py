@@ -258,7 +258,26 @@ def service_problems(docs: Iterable[Manifest]) -> list[str]:
                 problems.append(
                     f"Service {service['metadata']['name']} port 'metrics' targets {target}, the daemon listens on {port}"
                 )
+            problems.extend(_scrape_annotation_problems(service, port))
     return problems
+
+
+def _scrape_annotation_problems(service: Manifest, port: int | None) -> list[str]:
+    """prometheus.io/* annotations, when the Service asks to be scraped, name the daemon's port, path and scheme:
+    annotation-based discovery scrapes the pod's address at that port (not the Service's port)."""
+    annotations = service["metadata"].get("annotations") or {}
+    if annotations.get("prometheus.io/scrape") != "true":
+        return []
+    name = service["metadata"]["name"]
+    # Path and scheme may be left out (Prometheus' usual relabelling defaults them to /metrics and http); the port
+    # may not: without it every port of the endpoints is scraped.
+    found = {"prometheus.io/path": METRICS_PATH, "prometheus.io/scheme": "http", **annotations}
+    expected = {"prometheus.io/port": str(port), "prometheus.io/path": METRICS_PATH, "prometheus.io/scheme": "http"}
+    return [
+        f"Service {name} annotation {key}: {found.get(key)!r}, the daemon serves {want!r}"
+        for key, want in expected.items()
+        if found.get(key) != want
+    ]
 
 
 def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:

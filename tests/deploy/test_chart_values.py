@@ -737,6 +737,29 @@ def test_a_scrape_timeout_up_to_the_interval_renders(interval: str, timeout: str
     assert one(docs, "ServiceMonitor")["spec"]["endpoints"][0]["scrapeTimeout"] == timeout
 
 
+@pytest.mark.parametrize("interval", ["5m", "300s", "10m", "1h"])
+def test_a_scrape_interval_the_alerts_cannot_work_with_is_refused(interval: str) -> None:
+    """Prometheus reads a gauge from the last 5 minutes of samples: scraped every 5 minutes or more, the alerts'
+    series vanish between scrapes: scraped every 10 minutes, a pod not ready for hours never fired
+    BatonDatadogConductorOneUnreachable, and every hour BatonDatadogDown paged for a target whose scrapes all
+    succeeded (promtool; tests/monitoring/test_alerts.py holds the alerts to the longest interval accepted)."""
+    monitor = {"enabled": True, "interval": interval}
+    with pytest.raises(Exception, match=r"serviceMonitor.interval \(.*\) must be under 5m with prometheusRule.enabled"):
+        chart_tools.render(
+            {"serviceMonitor": monitor, "prometheusRule": {"enabled": True}}, api_versions=[MONITORING_API]
+        )
+    # Without the alerts, a long interval is the operator's business.
+    docs = render_docs({"serviceMonitor": monitor, "prometheusRule": {"enabled": False}}, api_versions=[MONITORING_API])
+    assert one(docs, "ServiceMonitor")["spec"]["endpoints"][0]["interval"] == interval
+
+
+@pytest.mark.parametrize("interval", ["4m", "299s", "30s"])
+def test_a_scrape_interval_under_five_minutes_renders_with_the_alerts(interval: str) -> None:
+    values = {"serviceMonitor": {"enabled": True, "interval": interval}, "prometheusRule": {"enabled": True}}
+    docs = render_docs(values, api_versions=[MONITORING_API])
+    assert one(docs, "ServiceMonitor")["spec"]["endpoints"][0]["interval"] == interval
+
+
 def test_the_helm_test_pod_runs_where_the_connector_may_run() -> None:
     """On a cluster where the connector runs only on tainted or labelled nodes, the test pod stayed Pending."""
     node_affinity = {

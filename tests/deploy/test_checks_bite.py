@@ -99,6 +99,31 @@ def test_probe_check_bites(mutation: str) -> None:
     assert checks.probe_problems(docs) != []
 
 
+def _scraped_on_the_service_port(d: list[Manifest]) -> None:
+    (service,) = checks.of_kind(d, "Service")
+    service["spec"]["ports"][0]["port"] = 80
+    service["metadata"]["annotations"]["prometheus.io/port"] = "80"  # discovery scrapes the pod, not the Service
+
+
+def _scraped_on_another_path(d: list[Manifest]) -> None:
+    (service,) = checks.of_kind(d, "Service")
+    service["metadata"]["annotations"]["prometheus.io/path"] = "/healthz"
+
+
+def _scraped_without_a_port(d: list[Manifest]) -> None:
+    (service,) = checks.of_kind(d, "Service")
+    del service["metadata"]["annotations"]["prometheus.io/port"]
+
+
+@pytest.mark.parametrize("mutation", [_scraped_on_the_service_port, _scraped_on_another_path, _scraped_without_a_port])
+def test_scrape_annotation_check_bites(mutation: Mutation) -> None:
+    docs = deploy_docs()
+    assert checks.service_problems(docs) == []
+    mutation(docs)
+    (problem,) = checks.service_problems(docs)
+    assert "annotation prometheus.io/" in problem
+
+
 def _bogus_env_name(d: list[Manifest]) -> None:
     set_env(d, "BATON_SYNC_SCHEDULE", "true")  # one letter short of BATON_SYNC_SCHEDULES
 

@@ -99,6 +99,14 @@ def test_deploy_matches_the_chart_image_and_metrics_port() -> None:
     assert [p["name"] for p in service["spec"]["ports"]] == ["metrics"]
 
 
+def test_the_metrics_service_asks_to_be_scraped() -> None:
+    """A Prometheus without the operator finds targets by the Service's prometheus.io/* annotations (the chart
+    sets them by default); the plain manifests' Service had none, so nothing scraped it."""
+    (service,) = checks.of_kind(docs(), "Service")
+    assert (service["metadata"].get("annotations") or {}).get("prometheus.io/scrape") == "true"
+    assert checks.service_problems(docs()) == []  # and the annotations name the daemon's port and path
+
+
 @pytest.mark.parametrize("version", KUBE_VERSIONS)
 def test_manifests_validate_strictly(version: str) -> None:
     tooling.need("kubernetes_validate")

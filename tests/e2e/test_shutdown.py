@@ -7,6 +7,10 @@ from __future__ import annotations
 import signal
 import time
 
+import grpc
+from google.protobuf import duration_pb2
+from google.rpc import error_details_pb2, status_pb2
+
 from connector.baton.errors import Code
 from connector.baton.ksuid import new_ksuid
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
@@ -126,6 +130,51 @@ def test_sigterm_while_conductorone_holds_a_credentials_report_deletes_the_crede
     assert set(dd.org.app_keys) == keys_before, "the unreported credential is still live in Datadog"
     (lost,) = daemon.events("task not reported to ConductorOne")
     assert (lost["task_id"], lost["reason"]) == (task.id, "the connector is shutting down")
+    assert "undoing" in lost
+    assert "left_live" not in lost
+    assert daemon.events("unreported work left in place: stopped before it could be undone") == []
+    assert "Traceback" not in daemon.output()
+
+
+def _shedding_load(seconds: int) -> bytes:
+    """The `grpc-status-details-bin` trailer of a ConductorOne shedding load: retry in `seconds`."""
+    status = status_pb2.Status(code=grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], message="shedding load")
+    status.details.add().Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=seconds)))
+    return status.SerializeToString()
+
+
+def test_a_credentials_report_whose_retry_is_due_past_the_stop_deadline_is_given_up_and_the_key_deleted(
+    stack: Stack,
+) -> None:
+    """A credential issued while ConductorOne sheds load (its FinishTask refused with a minute's RetryInfo), then
+    SIGTERM: the report is tried once more when the grace ends and refused again; its next try would come after the
+    stop deadline, so it is given up there and then, and the key is deleted again in Datadog while there is time. The
+    wait ran to the deadline and a try began there, which a ConductorOne that then stopped answering held for a second
+    more: the drain cancelled the deletion, and the key stayed live with nobody holding it."""
+    c1, dd = stack.c1, stack.dd
+    robot = dd.org.add_user("robot@example.com", name="Robot", service_account=True, status="Active")
+    issuing = ("BATON_PROVISIONING", "BATON_SYNC_SECRETS", "BATON_SYNC_SERVICE_ACCOUNT_APPLICATION_KEYS")
+    daemon = stack.start({**dict.fromkeys(issuing, "true"), "BATON_SHUTDOWN_GRACE_SECONDS": str(GRACE)})
+    c1.fail_next("FinishTask", grpc.StatusCode.RESOURCE_EXHAUSTED, times=2, status_details=_shedding_load(60))
+    c1.slow_down("FinishTask", 0.0, times=2)
+    c1.slow_down("FinishTask", 60.0)  # a third try is taken and never answered
+    task = baton_pb2.Task(id=new_ksuid())
+    issue = task.issue_credential
+    issue.identity_id.resource_type, issue.identity_id.resource = "user", robot.id
+    issue.credential_options.secret_resource_type_id = "service-account-application-key"
+    issue.credential_options.api_key.SetInParent()
+    issue.encryption_configs.extend(configs_of(load("jwk-ed25519.json")))
+    keys_before = set(dd.org.app_keys)
+    c1.enqueue(task)
+    daemon.wait_for(lambda: c1.recorded().calls_to("FinishTask"), timeout=15, what="the credential's first report")
+    assert len(set(dd.org.app_keys) - keys_before) == 1, daemon.tail()
+
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait_exit(GRACE + REPORT_WINDOW + 5) == 0, daemon.tail()
+    assert [call.code for call in c1.recorded().calls_to("FinishTask")] == ["RESOURCE_EXHAUSTED"] * 2
+    assert set(dd.org.app_keys) == keys_before, "the unreported credential is still live in Datadog"
+    (lost,) = daemon.events("task not reported to ConductorOne")
+    assert (lost["task_id"], lost["reason"], lost["attempts"]) == (task.id, "the connector is shutting down", 2)
     assert "undoing" in lost
     assert "left_live" not in lost
     assert daemon.events("unreported work left in place: stopped before it could be undone") == []

@@ -92,6 +92,15 @@ CASES = [
     ),
     # Not ready for 30 minutes; or ready, but 9 of 10 RPCs failing; vs ready with 1 in 10 failing.
     case("30m", "BatonDatadogConductorOneUnreachable", [series("baton_datadog_ready", "0x60")], [fired("critical")]),
+    # Not ready for 2 hours, with a failed scrape (Prometheus' staleness marker) every 10 minutes: it fired never.
+    case(
+        "2h",
+        "BatonDatadogConductorOneUnreachable",
+        [series("baton_datadog_ready", "0x9 stale " * 14 + "0x9")],
+        [fired("critical")],
+    ),
+    # Ready again after 20 minutes not ready: quiet at once, whatever an earlier sample said.
+    case("25m", "BatonDatadogConductorOneUnreachable", [series("baton_datadog_ready", "0x20 1x40")], []),
     case(
         "30m",
         "BatonDatadogConductorOneUnreachable",
@@ -136,6 +145,27 @@ def test_every_alert_fires_on_its_condition_and_not_otherwise(tmp_path: Path) ->
         assert any(t["alertname"] == alert and not t["exp_alerts"] for t in tested), f"{alert}: no quiet case"
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules.rule_groups(annotations=False)))
     (tmp_path / "tests.yaml").write_text(yaml.safe_dump({"rule_files": ["rules.yaml"], "tests": CASES}))
+    result = tools.promtool("test", "rules", tmp_path / "tests.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# The longest serviceMonitor.interval the chart renders with the alerts (tests/deploy/test_chart_values.py): at 5 m and
+# beyond, Prometheus' 5-minute lookback leaves the gauges unread between scrapes.
+LONGEST_SCRAPE_INTERVAL = "299s"
+SLOW_SCRAPE_CASES = [
+    {**c, "interval": LONGEST_SCRAPE_INTERVAL}
+    for c in (
+        # Not ready for hours: fires. Scraped and up all along (evaluated between two scrapes): quiet.
+        case("3h", "BatonDatadogConductorOneUnreachable", [series("baton_datadog_ready", "0x60")], [fired("critical")]),
+        case("3h2m", "BatonDatadogDown", [series("up", "1x60")], []),
+        case("3h2m", "BatonDatadogDown", [series("up", "0x60")], [fired("critical")]),
+    )
+]
+
+
+def test_the_alerts_work_at_the_longest_scrape_interval_the_chart_accepts(tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules.rule_groups(annotations=False)))
+    (tmp_path / "tests.yaml").write_text(yaml.safe_dump({"rule_files": ["rules.yaml"], "tests": SLOW_SCRAPE_CASES}))
     result = tools.promtool("test", "rules", tmp_path / "tests.yaml")
     assert result.returncode == 0, result.stdout + result.stderr
 

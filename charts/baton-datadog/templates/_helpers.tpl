@@ -282,6 +282,13 @@ autoscaler's scale-down) waits on the connector for good. */}}
 {{- if gt $timeout $interval }}
 {{- fail (printf "serviceMonitor.scrapeTimeout (%s) must not exceed serviceMonitor.interval (%s): Prometheus refuses the scrape config" .Values.serviceMonitor.scrapeTimeout .Values.serviceMonitor.interval) }}
 {{- end }}
+{{- /* Prometheus reads a gauge's value from the last 5 minutes only (its lookback delta): scraped every 5 minutes or
+more, baton_datadog_ready and up vanish between scrapes, so BatonDatadogConductorOneUnreachable's `for` starts over
+at every gap and never fires, BatonDatadogDown's absent(up) pages while every scrape succeeds, and the 10-minute
+rate() windows hold fewer than the two samples they need. */}}
+{{- if and .Values.prometheusRule.enabled (ge $interval 300000) }}
+{{- fail (printf "serviceMonitor.interval (%s) must be under 5m with prometheusRule.enabled: Prometheus forgets a series not scraped for 5 minutes, so between scrapes the alerts would see no baton_datadog_ready or up (BatonDatadogConductorOneUnreachable never fires, BatonDatadogDown pages while every scrape succeeds)" .Values.serviceMonitor.interval) }}
+{{- end }}
 {{- end }}
 {{- if .Values.networkPolicy.enabled }}
 {{- include "baton-datadog.egressPortsAllowed" . }}

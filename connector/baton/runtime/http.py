@@ -194,10 +194,21 @@ class OpsServer:
                     await self._send(writer, (conn.send(reply) or b"") + (conn.send(h11.EndOfMessage()) or b""))
                 return
             if event is h11.NEED_DATA:
+                # Checked here too: a read from a stream that already holds bytes returns without waiting, and
+                # timeout_at only fires in a wait, so a peer that kept the buffer full (a body streamed faster than
+                # it is parsed, one event a turn) was never cut off.
+                if loop.time() >= deadline:
+                    raise TimeoutError
                 async with asyncio.timeout_at(deadline):
                     data = await reader.read(_MAX_REQUEST_HEAD)
                 conn.receive_data(data)  # b"" is the peer's end of stream
                 continue
+            # A loop turn per request and per body part. A read (and the stream's buffer, which a read takes from
+            # without a turn) can hold thousands of pipelined requests or one-byte body chunks; handled in one go
+            # they held the daemon's loop, its task polls and heartbeats, for seconds (each /metrics is a render,
+            # HEAD too). A request's end is no work of its own, so a probe costs one turn.
+            if not isinstance(event, h11.EndOfMessage):
+                await asyncio.sleep(0)
             if isinstance(event, h11.Request):
                 code, content_type, body = self._route(event.method, event.target)
                 headers = [("content-type", content_type), ("content-length", str(len(body)))]

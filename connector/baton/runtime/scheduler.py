@@ -157,7 +157,10 @@ class Scheduler:
 
     @property
     def in_flight(self) -> int:
-        return len(self._running)
+        """Tasks handed to the processor that have not ended. Not `len(self._running)`: a task that ended in the loop
+        turn a wait (the drain's) timed out in is no longer pending there, but its `_settled` callback has not run yet;
+        the drain returned with it counted, though nothing ran."""
+        return sum(1 for running in self._running if not running.done())
 
     async def drain(self, grace: float, report_within: float = 4.0) -> None:
         """Let running tasks finish for `grace` seconds; abandon the rest and report them as retryable. A stopped

@@ -50,6 +50,12 @@ HELLO_RETRY = RetryPolicy(base_delay=1.0, max_delay=300.0)
 """Go's Hello backoff (1 s doubling to 5 min) with full jitter; unbounded: it ends on success, a fatal answer or
 a stop."""
 MIN_READY_WINDOW = 60.0
+STARTUP_CHECK_SECONDS = 60.0
+"""How long the Hello waits for the connector's start-up check (`Connector.validate`). Its verdict matters only when
+the upstream answers (a refused key is fatal; anything else is a warning and the service carries on), but an
+upstream that did not answer (every attempt its full HTTP timeout) or kept rate limiting (up to ten waits of two
+minutes) held the Hello, and with it readiness and every ConductorOne task, for minutes; the pod was reported not
+ready, waiting for ConductorOne, and alerted on as ConductorOne being unreachable."""
 READY_WINDOW_POLLS = 3
 
 
@@ -345,11 +351,19 @@ class StartupRefused(Exception):
     service ends with exit 1. It is logged where it is decided; its message is the command's closing line."""
 
 
-async def check_connector(app: ServiceApp, connector: Connector, stop: asyncio.Event) -> None:
-    """The connector's start-up check; StartupRefused when `app` calls its error fatal."""
+async def check_connector(
+    app: ServiceApp, connector: Connector, stop: asyncio.Event, *, bound: float = STARTUP_CHECK_SECONDS
+) -> None:
+    """The connector's start-up check; StartupRefused when `app` calls its error fatal. A check still running after
+    `bound` seconds is left (cancelled, a warning): the service carries on as after a failed one."""
+    limit = asyncio.timeout(bound)
     try:
-        await until_stopped(connector.validate(), stop)
+        async with limit:
+            await until_stopped(connector.validate(), stop)
     except Exception as exc:
+        if isinstance(exc, TimeoutError) and limit.expired():
+            log.warning("the connector's start-up check did not finish in time; continuing", seconds=bound)
+            return
         verdict = app.startup_verdict(exc)
         if verdict is None:
             raise

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -54,8 +54,13 @@ class FullSyncHandler:
         *,
         observer: SyncObserver | None = None,
         on_synced: Callable[[SyncResult, int], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._client = client
+        # The heartbeats' pacing; tests inject a clock and a sleep that records its pauses.
+        self._clock = clock
+        self._sleep = sleep
         self._syncers = syncers
         self._settings = settings
         self._observer = observer
@@ -135,23 +140,29 @@ class FullSyncHandler:
         answering."""
         failures = 0
         interval = _interval(last)
+        took = 0.0
         while not work.done():
-            await asyncio.sleep(interval)
-            started = time.monotonic()
+            # The interval runs from one Heartbeat's start to the next's, after a failure too: the pause a slow answer
+            # shortened (to nothing, when it took the whole interval) must not be kept for the failures after it,
+            # which then came back to back and cancelled the sync within milliseconds (§3.6: about 9 intervals).
+            await self._sleep(max(0.0, interval - took))
+            started = self._clock()
             try:
                 response = await self._client.heartbeat(task_id)
             except C1Error as exc:
+                took = self._clock() - started
                 failures += 1
                 log.warning("heartbeat failed", task_id=task_id, failures=failures, error=str(exc))
                 if failures >= MAX_HEARTBEAT_FAILURES:
                     work.cancel()
                     return Code.UNAVAILABLE, f"task failed heartbeat ({failures} in a row); ConductorOne may retry it"
                 continue
+            took = self._clock() - started
             failures = 0
             if response.cancelled:
                 work.cancel()
                 return Code.CANCELLED, "task was cancelled by ConductorOne"
-            interval = max(0.0, _interval(response) - (time.monotonic() - started))
+            interval = _interval(response)
         return None
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import time
 from collections import OrderedDict
@@ -77,8 +78,10 @@ not run at all is `not_run` (`TaskObserver.task_refused`)."""
 FINISH_RETRY = RetryPolicy(base_delay=1.0, max_delay=30.0)
 """Backoff between FinishTask attempts; the loop itself is unbounded (it ends on acceptance, gone or stop)."""
 LAST_ATTEMPT_SECONDS = 1.0
-"""Once stopping, a FinishTask attempt gets what is left before the stop deadline, and this long when none is: a
-processor cancelled at shutdown (its handler outlived the grace) still makes one attempt, and nothing else waits."""
+"""Once stopping, a report's first FinishTask (or a hello task's first Hello) gets what is left before the stop
+deadline, and at least this long: a processor cancelled at shutdown (its handler outlived the grace) still makes one
+attempt, and nothing else waits. A retry gets what is left, and is never begun at the deadline or after it
+(`_wait_before_retry`)."""
 _REFUSALS_REMEMBERED = 64
 """Unrunnable tasks whose error line is remembered, so a re-offered copy is not another (`_first_refusal`)."""
 _LOGGED_ID_CHARS = 40
@@ -346,7 +349,7 @@ class TaskProcessor:
         self._report_deadline: float | None = None
         self._stopping = asyncio.Event()
         self._windows: set[asyncio.Timeout] = set()
-        """The FinishTask attempts awaiting their answer, each under its window (`_attempt`)."""
+        """The FinishTasks and Hellos awaiting their answer, each under its window (`_attempt`)."""
 
     def abandon_all(self, reason: str, finish_within: float) -> None:
         """Shutdown: stop every running handler (each is then reported as a retryable failure), and give every
@@ -615,7 +618,14 @@ class TaskProcessor:
             backoff = Backoff(self._finish_retry)
             while True:
                 try:
-                    await self._hello(task_id)
+                    # Held to the stop deadline as a report is: a Hello awaiting its answer ran on until the drain
+                    # cancelled it, and the task's one trace, the line below, came a second after the deadline, when
+                    # the pod's kill may already have come.
+                    if not await self._attempt(functools.partial(self._hello, task_id), retry=backoff.failures > 0):
+                        log.error(
+                            "hello task not answered", reason="no answer before the stop deadline", task_id=task_id
+                        )
+                        return False
                     break
                 except C1TransientError as exc:
                     delay = backoff.next_delay(exc.retry_after)
@@ -668,7 +678,7 @@ class TaskProcessor:
                 try:
                     attempts += 1
                     answered = False
-                    sent = await self._attempt(task_id, outcome)
+                    sent = await self._attempt(functools.partial(self._finish, task_id, outcome), retry=attempts > 1)
                     answered = True
                     if not sent:
                         self._lost(
@@ -751,18 +761,19 @@ class TaskProcessor:
         smaller = _fitted(outcome, max(refusal.limit - REPORT_ROOM_BYTES, 0))
         return smaller if _report_bytes(smaller) < _report_bytes(outcome) else None
 
-    async def _attempt(self, task_id: str, outcome: Outcome) -> bool:
-        """One FinishTask; False when the stop deadline cut it short (see LAST_ATTEMPT_SECONDS). Without that bound a
-        stalled ConductorOne held a shutdown for the call's own deadline (30 s, more with a token fetch), past the
-        pod's kill, and the task's loss was never logged. The bound also reaches an attempt begun before stopping
-        (`stop_reporting_within` reschedules its window): one awaiting its answer then ran on until the drain cancelled
-        it, too late for `Outcome.undo`, and an issued credential stayed live with nobody holding it."""
-        window = asyncio.timeout_at(self._window_end())
+    async def _attempt(self, call: Callable[[], Awaitable[object]], *, retry: bool) -> bool:
+        """One FinishTask, or a hello task's Hello; False when the stop deadline cut it short (see
+        LAST_ATTEMPT_SECONDS). Without that bound a stalled ConductorOne held a shutdown for the call's own deadline
+        (30 s, more with a token fetch), past the pod's kill, and the task's loss was never logged. The bound also
+        reaches an attempt begun before stopping (`stop_reporting_within` reschedules its window): one awaiting its
+        answer then ran on until the drain cancelled it, too late for `Outcome.undo`, and an issued credential stayed
+        live with nobody holding it."""
+        window = asyncio.timeout_at(self._window_end(retry=retry))
         try:
             async with window:
                 self._windows.add(window)
                 try:
-                    await self._finish(task_id, outcome)
+                    await call()
                 finally:
                     self._windows.discard(window)
         except TimeoutError:
@@ -771,12 +782,16 @@ class TaskProcessor:
             raise
         return True
 
-    def _window_end(self) -> float | None:
+    def _window_end(self, *, retry: bool = False) -> float | None:
         """When an attempt awaiting its answer is cut (loop time): what is left before the stop deadline, at least
-        LAST_ATTEMPT_SECONDS; None (no cut) before stopping."""
+        LAST_ATTEMPT_SECONDS for a first attempt; None (no cut) before stopping. A retry gets no more than what is left:
+        begun in the deadline's last second, it ran up to that second past it, into the one the drain leaves an issued
+        credential's undo."""
         if self._report_deadline is None:
             return None
-        remaining = max(self._report_deadline - self._clock(), LAST_ATTEMPT_SECONDS)
+        remaining = self._report_deadline - self._clock()
+        if not retry:
+            remaining = max(remaining, LAST_ATTEMPT_SECONDS)
         return asyncio.get_running_loop().time() + remaining
 
     async def _finish(self, task_id: str, outcome: Outcome) -> None:
@@ -792,7 +807,8 @@ class TaskProcessor:
             )
 
     async def _wait_before_retry(self, delay: float) -> bool:
-        """Sleep `delay` seconds, cut short by the stop deadline; False when the deadline has passed."""
+        """Sleep `delay` seconds, cut short by the stop deadline; False, at once, when the retry could only begin at
+        the deadline or after it."""
         if self._report_deadline is None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=delay)
@@ -801,9 +817,13 @@ class TaskProcessor:
             # Stopping started while we slept: retry now, within the deadline.
             return self._clock() < self._report_deadline
         remaining = self._report_deadline - self._clock()
-        if remaining <= 0:
+        if delay >= remaining:
+            # Not slept until the deadline to retry there: an attempt begun at it gets LAST_ATTEMPT_SECONDS (meant for
+            # a task whose handler outlived the abandon), so a report retried on a silent ConductorOne ran a second
+            # past the deadline, and an issued credential's undo, which has that second, was cancelled by the drain
+            # and left live. Given up now, the undo has the time that was left.
             return False
-        await asyncio.sleep(min(delay, remaining))
+        await asyncio.sleep(delay)
         return True
 
     def _lost(

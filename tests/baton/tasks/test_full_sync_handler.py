@@ -380,3 +380,57 @@ async def test_a_sync_stopped_while_its_working_directory_is_being_made_leaves_n
     (finish,) = client.finishes
     assert (finish.ok, finish.code, finish.non_retryable) == (False, Code.UNAVAILABLE, False)
     assert list(tmp_path.iterdir()) == []  # noqa: ASYNC240 - a test's temp dir
+
+
+async def test_after_a_failed_heartbeat_the_next_waits_a_whole_interval_even_after_a_slow_one(
+    tmp_path: Path,
+) -> None:
+    """§3.6: on a failed Heartbeat the loop waits one more interval, and only 9 failures in a row (about 9 intervals
+    of ConductorOne not answering) cancel the sync. The interval runs from one Heartbeat's start to the next's, so a
+    slow answer shortens the pause after it; that shortened pause was kept for every failure after it. A successful
+    Heartbeat that took as long as the interval (a ConductorOne under load, the 1 s interval it may ask for) left a
+    pause of 0: the failures after it (a restart refusing connections for a moment) came back to back, and nine of
+    them cancelled an hour-long sync within milliseconds, in a loop that did nothing but call ConductorOne."""
+    client = StubClient()
+    now = 0.0
+    pauses: list[float] = []
+    failed = 0
+    slow_answered = False
+    uploading = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        nonlocal now
+        if slow_answered:
+            pauses.append(seconds)
+        now += seconds
+        await asyncio.sleep(0)
+
+    async def heartbeat(task_id: str) -> Beat:
+        nonlocal now, failed, slow_answered
+        if not uploading.is_set():
+            return Beat(next_heartbeat=duration_pb2.Duration(seconds=1))
+        if not slow_answered:
+            slow_answered = True
+            now += 1.5  # a slow answer, longer than the interval it asks for
+            return Beat(next_heartbeat=duration_pb2.Duration(seconds=1))
+        failed += 1
+        raise C1TransientError("Heartbeat: ConductorOne at c1.example:443 unreachable: connection refused")
+
+    async def upload_asset(task_id: str, path: Path) -> int:
+        uploading.set()
+        await asyncio.Event().wait()  # only the heartbeats' cancel ends it
+        raise AssertionError("unreachable")
+
+    client.heartbeat = heartbeat  # type: ignore[method-assign]
+    client.upload_asset = upload_asset  # type: ignore[attr-defined]
+    handler = FullSyncHandler(
+        cast(BatonServiceClient, client), list, FullSyncSettings(temp_dir=tmp_path), clock=lambda: now, sleep=sleep
+    )
+    with pytest.raises(TaskError) as caught:
+        await asyncio.wait_for(handler.run(kind_task("sync_full").id, baton_pb2.Task.SyncFullTask()), timeout=20)
+    assert caught.value.code == Code.UNAVAILABLE
+    assert "9 in a row" in str(caught.value)
+    assert failed == 9
+    # Before the first failure: what the slow answer left of its interval (nothing). After each failure: a whole one.
+    assert pauses == [0.0] + [1.0] * 8
+    assert list(tmp_path.iterdir()) == []  # noqa: ASYNC240 - a test's temp dir

@@ -246,6 +246,34 @@ async def test_a_processor_cancelled_at_shutdown_makes_one_bounded_attempt_and_l
     assert rig.observer.in_flight == 0
 
 
+async def test_a_retry_begun_before_the_stop_deadline_is_cut_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once stopping, a report's retries end at the stop deadline: a retry begun just before it gets what is left, not
+    LAST_ATTEMPT_SECONDS (the second a late report's first attempt gets, when none is left). A retry begun in the last
+    second on a ConductorOne that then held its answer ran up to that second past the deadline, into the one the
+    drain leaves an issued credential's undo. (LAST_ATTEMPT_SECONDS is raised here so that the overrun is a hang.)"""
+    monkeypatch.setattr(processor_module, "LAST_ATTEMPT_SECONDS", 60.0)
+    rig = make_rig()
+    rig.client.finish_script.append(C1TransientError("FinishTask: UNAVAILABLE", code=grpc.StatusCode.UNAVAILABLE))
+    rig.processor.stop_reporting_within(0.2)
+    task = grant_task(*GRANT)
+    with structlog.testing.capture_logs() as events:
+        running = asyncio.create_task(rig.processor.process(task))
+        await rig.client.wait_finish_attempts(1)
+        rig.client.finish_gate = asyncio.Event()  # the retry is taken and never answered
+        async with asyncio.timeout(10):  # not a measure: a failure instead of a hang (the retry got 60 s)
+            await running
+    assert rig.client.finish_attempts == 2
+    (lost,) = _errors(events)
+    assert (lost["event"], lost["task_id"], lost["reason"], lost["error"], lost["attempts"]) == (
+        "task not reported to ConductorOne",
+        task.id,
+        "the connector is shutting down",
+        "no answer before the stop deadline",
+        2,
+    )
+    assert rig.observer.in_flight == 0
+
+
 async def test_abandoned_tasks_are_reported_retryable_and_the_processor_returns() -> None:
     rig = make_rig()
     rig.connector.provisioning.gate = asyncio.Event()
@@ -707,6 +735,35 @@ async def test_a_hello_task_whose_hello_conductorone_refuses_ends_in_an_error_li
     assert (lost["event"], lost["task_id"]) == ("hello task not answered", task.id)
     assert "INVALID_ARGUMENT" in lost["error"]
     assert rig.client.finish_attempts == 0
+
+
+async def test_a_hello_task_whose_hello_conductorone_holds_at_shutdown_is_cut_at_the_stop_deadline() -> None:
+    """A hello task's Hello is held to the stop deadline as a report's FinishTask is: one awaiting its answer when the
+    process stops is cut there, and the task's one trace, its error line, is written then. It ran on until the drain
+    cancelled it a second after the deadline, when the pod's kill may already have come (the chart allows the grace
+    and 5 s)."""
+    entered = asyncio.Event()
+
+    async def silent(task_id: str) -> None:
+        entered.set()
+        await asyncio.Event().wait()  # ConductorOne never answers
+
+    rig = make_rig(hello=silent)
+    task = kind_task("hello")
+    with structlog.testing.capture_logs() as events:
+        running = asyncio.create_task(rig.processor.process(task))
+        await entered.wait()
+        rig.processor.stop_reporting_within(0.01)
+        async with asyncio.timeout(10):  # not a measure: a failure instead of a hang (it waited for the drain)
+            await running
+    (lost,) = _errors(events)
+    assert (lost["event"], lost["task_id"], lost["reason"]) == (
+        "hello task not answered",
+        task.id,
+        "no answer before the stop deadline",
+    )
+    assert rig.observer.finished == [("hello", "unreported")]
+    assert rig.observer.in_flight == 0
 
 
 async def test_a_hello_task_whose_hello_meets_a_brief_outage_is_answered_on_a_retry() -> None:
