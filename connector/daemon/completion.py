@@ -62,6 +62,9 @@ def script(
     bash = f"""_baton_datadog() {{
     local cur="${{COMP_WORDS[COMP_CWORD]}}" previous="${{COMP_WORDS[COMP_CWORD-1]}}" command="" word
     for word in "${{COMP_WORDS[@]:1:$((COMP_CWORD-1))}}"; do
+        [[ "$word" == -- ]] && return 0  # after `--` no word is a flag or a command (pflag, argparse): file names
+    done
+    for word in "${{COMP_WORDS[@]:1:$((COMP_CWORD-1))}}"; do
         case "$word" in {"|".join(commands)}) command="$word"; break ;; esac
     done
     local flags="{names}"

@@ -700,6 +700,8 @@ def test_completion_offers_what_the_command_on_the_line_takes() -> None:
     assert _bash_completes(bash, "baton-datadog", "completion", "") == ["bash", "zsh", "fish"]
     assert _bash_completes(bash, "baton-datadog", "help", "c") == ["capabilities", "config", "completion"]
     assert _bash_completes(bash, "baton-datadog", "completion", "bash", "") == [], "one shell: then file names"
+    assert _bash_completes(bash, "baton-datadog", "--", "--sy") == [], "after --, no word is a flag: file names"
+    assert _bash_completes(bash, "baton-datadog", "--", "co") == []
 
 
 # Drives an interactive zsh on a pseudo-terminal: a widget completes the line once, then writes the buffer to a file
