@@ -15,7 +15,7 @@ import pytest
 from connector.datadog.resources.keys import sat_handle
 from tests.daemon.cli import last_line, run_cli
 from tests.fakes.datadog import FakeDatadog, generate_org
-from tests.fakes.datadog.org import AppKey, Role, User
+from tests.fakes.datadog.org import AccessToken, AppKey, Role, User
 
 API = "canary-api-key-6b5a4c3d2e1f"
 APP = "canary-app-key-1f2e3d4c5b6a7980"
@@ -382,7 +382,12 @@ def test_an_application_key_datadog_will_not_delete_is_a_runtime_failure_not_a_s
 def test_a_token_handle_deleted_as_a_key_is_refused_naming_the_type(fake: FakeDatadog, given: str) -> None:
     """A `sat:` handle (as a sync lists a service access token) given with the type of a key: the key's path
     answered 404 for an id no key has, printed "deleted ... (Datadog no longer holds it)", exit 0, the token live."""
-    token = next(t for t in fake.org.tokens.values() if fake.org.users[t.owner_id].service_account)
+    robot = next(u for u in fake.org.users.values() if u.service_account)
+    # A token of its own: the module's fake is shared, and another test revokes one of the org's.
+    token = AccessToken(
+        fake.org.new_id(), "robot-token", fake.org.new_secret(40), "ddsat_x", robot.id, [], fake.org.now()
+    )
+    fake.org.tokens[token.id] = token
     handle = sat_handle(token.owner_id, token.id)
     before = len(fake.requests())
     code, out, err = cli(fake, *_DELETION, "--delete-resource", handle, "--delete-resource-type", given)
