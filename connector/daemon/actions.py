@@ -266,9 +266,9 @@ def _check_deletable(connector: DatadogConnector, type_id: str) -> None:
 
 
 def _unprefixed(message: str) -> str:
-    # The handlers' wire messages start with the connector's name (spec credentials §5); the CLI's one line
-    # already does.
-    return message.removeprefix("baton-datadog: ")
+    # The handlers' wire messages carry the connector's name (spec credentials §5), at the start or after the task's
+    # own words ("error: delete resource failed: baton-datadog: ..."); the CLI's one line already starts with it.
+    return message.removeprefix("baton-datadog: ").replace(": baton-datadog: ", ": ", 1)
 
 
 def _classified(settings: Settings, code: Code, message: str, setting: str | None = None) -> Exception:

@@ -384,6 +384,7 @@ def test_an_application_key_datadog_will_not_delete_is_a_runtime_failure_not_a_s
     assert code == 1, err
     assert out == ""
     assert last_line(err).startswith("baton-datadog: delete-resource failed: ")
+    assert last_line(err).count("baton-datadog") == 1, "the connector's name once, at the start of the line"
     assert f'application key "{key.id}" was NOT deleted' in last_line(err)
     assert "setting --" not in last_line(err)
 
