@@ -266,9 +266,9 @@ def _check_deletable(connector: DatadogConnector, type_id: str) -> None:
 
 
 def _unprefixed(message: str) -> str:
-    # The handlers' wire messages start with the connector's name (spec credentials §5); the CLI's one line
-    # already does.
-    return message.removeprefix("baton-datadog: ")
+    # The handlers' wire messages carry the connector's name (spec credentials §5), at the start or after the task's
+    # own words ("error: delete resource failed: baton-datadog: ..."); the CLI's one line already starts with it.
+    return message.removeprefix("baton-datadog: ").replace(": baton-datadog: ", ": ", 1)
 
 
 def _classified(settings: Settings, code: Code, message: str, setting: str | None = None) -> Exception:
@@ -304,10 +304,13 @@ def _revoked(task: baton_pb2.Task.RevokeTask, outcome: Outcome) -> str:
 
 def _deleted(task: baton_pb2.Task.DeleteResourceTask) -> str:
     # Datadog answers a deletion of what is already gone with 404, which the deleter takes as done (ConductorOne's
-    # revoke of a credential must not fail because someone deleted it first): either way Datadog holds it no more.
-    # The log line `datadog delete_resource` says which (`deleted`).
+    # revoke of a credential must not fail because someone deleted it first). A mistyped id is answered the same, so
+    # the line does not claim a deletion: the log line `datadog delete_resource` says which (`deleted`).
     rid = task.resource_id
-    return printable(f"deleted {rid.resource_type}:{rid.resource} (Datadog no longer holds it)")
+    return printable(
+        f"gone from Datadog: {rid.resource_type}:{rid.resource} "
+        "(deleted now, or not there before: the datadog delete_resource log line says which)"
+    )
 
 
 def _invoked(task: baton_pb2.Task.ActionInvokeTask, outcome: Outcome) -> str:

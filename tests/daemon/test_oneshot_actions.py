@@ -18,6 +18,8 @@ from tests.fakes.datadog import FakeDatadog, generate_org
 from tests.fakes.datadog.org import AccessToken, AppKey, Role, User
 
 API = "canary-api-key-6b5a4c3d2e1f"
+# A deletion's line: Datadog answers 404 both for what was deleted before and for an id that never was.
+GONE = "(deleted now, or not there before: the datadog delete_resource log line says which)"
 APP = "canary-app-key-1f2e3d4c5b6a7980"
 
 
@@ -102,13 +104,21 @@ def test_delete_resource_deletes_an_org_api_key_and_a_second_run_finds_it_gone(f
     flags = ["--sync-secrets", "--allow-org-api-key-deletion", "--delete-resource-type", "api-key"]
     code, out, err = cli(fake, *flags, "--delete-resource", key.id)
     assert code == 0, err
-    assert out.strip() == f"deleted api-key:{key.id} (Datadog no longer holds it)"
+    assert out.strip() == f"gone from Datadog: api-key:{key.id} {GONE}"
     assert key.id not in fake.org.api_keys
     assert key.key not in out + err, "the key's value is never shown"
+    assert _deletion_logged(err) is True
 
     code, out, err = cli(fake, *flags, "--delete-resource", key.id)
     assert code == 0, err
-    assert out.strip() == f"deleted api-key:{key.id} (Datadog no longer holds it)"
+    assert out.strip() == f"gone from Datadog: api-key:{key.id} {GONE}"
+    assert _deletion_logged(err) is False, "the second run found it gone, and its log line says so"
+
+
+def _deletion_logged(stderr: str) -> object:
+    """The `deleted` of the run's `datadog delete_resource` log line (JSON lines, as `cli` runs it)."""
+    records = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    return next(r["deleted"] for r in records if r.get("event") == "datadog delete_resource")
 
 
 def test_delete_resource_revokes_a_service_access_token_by_its_handle(fake: FakeDatadog) -> None:
@@ -119,7 +129,7 @@ def test_delete_resource_revokes_a_service_access_token_by_its_handle(fake: Fake
         fake, *flags, "--delete-resource", handle, "--delete-resource-type", "service-account-access-token"
     )
     assert code == 0, err
-    assert out.strip() == f"deleted service-account-access-token:{handle} (Datadog no longer holds it)"
+    assert out.strip() == f"gone from Datadog: service-account-access-token:{handle} {GONE}"
     assert [r.path for r in fake.requests(method="DELETE")][-1].endswith(f"/access_tokens/{token.id}")
     assert token.key not in out + err
 
@@ -374,6 +384,7 @@ def test_an_application_key_datadog_will_not_delete_is_a_runtime_failure_not_a_s
     assert code == 1, err
     assert out == ""
     assert last_line(err).startswith("baton-datadog: delete-resource failed: ")
+    assert last_line(err).count("baton-datadog") == 1, "the connector's name once, at the start of the line"
     assert f'application key "{key.id}" was NOT deleted' in last_line(err)
     assert "setting --" not in last_line(err)
 
