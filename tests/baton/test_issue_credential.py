@@ -975,6 +975,30 @@ async def test_an_issued_credential_whose_report_is_cancelled_is_named_live_in_t
     assert lost["left_live"] == 'service-account-application-key "key-1"'
 
 
+async def test_a_credential_deleted_again_by_the_retry_after_a_cancelled_deletion_is_not_named_live() -> None:
+    """At shutdown the report is given up and the credential's deletion starts; the drain cancels it while it waits
+    on Datadog, and `_roll_back` tries once more, which goes through: the key is gone. The processor still logged it
+    as left live twice ("stopped before it could be undone", "the report was cancelled" with `left_live`), sending
+    the security engineer after a key that no longer exists; only the deletion's own line told the truth."""
+    stub = StubConnector(issuer=_StallingIssuer(stalls=1))
+    client = _RefusingClient(C1TransientError("FinishTask: UNAVAILABLE", code=grpc.StatusCode.UNAVAILABLE))
+    processor = _processor(stub, client)
+    with structlog.testing.capture_logs() as events:
+        running = asyncio.create_task(processor.process(baton_pb2.Task(id=TASK_ID, issue_credential=_task())))
+        await client.retried.wait()
+        processor.stop_reporting_within(0.01)  # the report is given up: its deletion starts, and stalls
+        await cast(_StallingIssuer, stub.issuer).rollback_started.wait()
+        running.cancel()  # the drain's cancel; the deletion is tried once more, and lands
+        with pytest.raises(asyncio.CancelledError):
+            await running
+    assert stub.issuer.rolled_back == [_secret().id]
+    assert not [e for e in events if "left_live" in e], "a deleted credential is named live"
+    (lost,) = [e for e in events if e["event"] == "task not reported to ConductorOne"]
+    assert lost["log_level"] == "error"
+    assert lost["undoing"] == 'service-account-application-key "key-1"'
+    assert CANARY not in repr(events)
+
+
 async def test_a_reported_credential_is_never_deleted() -> None:
     stub = StubConnector()
     client = _RefusingClient(C1FatalError("FinishTask: ALREADY_EXISTS", code=grpc.StatusCode.ALREADY_EXISTS))
@@ -1018,6 +1042,31 @@ async def test_an_issued_credential_too_large_to_report_is_deleted_and_reported_
     assert says in report["error"].message
     assert report["non_retryable"] is True
     assert stub.issuer.rolled_back == [_secret().id]
+    assert CANARY not in repr(events) + repr(client.reports)
+
+
+async def test_a_too_large_credential_deleted_by_the_retry_after_a_cancelled_deletion_is_reported_deleted() -> None:
+    """The credential's response is too large to report, so it is deleted again; the drain cancels that deletion
+    while it waits on Datadog and `_roll_back` tries once more, which goes through. The failure reported to
+    ConductorOne said "deleting it again failed: delete it by hand", and a line named the key left live: someone
+    would hunt a key that is gone, and trust that line less the next time it is true."""
+    huge = b'{"key_value":"' + CANARY.encode() + b"x" * (3 * 1024 * 1024) + b'"}'
+    stub = StubConnector(issuer=_StallingIssuer(stalls=1))
+    stub.issuer.result = IssuedCredential(secret=_secret(), plaintexts=[_plaintext(huge)], resource_mode=DISCOVERABLE)
+    client = _AcceptingClient()
+    handlers = Handlers(cast(Connector, stub), provisioning=True)
+    processor = TaskProcessor(cast(Any, client), handlers, cast(Any, None), _no_hello, finish_retry=INSTANT)
+    with structlog.testing.capture_logs() as events:
+        running = asyncio.create_task(processor.process(baton_pb2.Task(id=TASK_ID, issue_credential=_task())))
+        await cast(_StallingIssuer, stub.issuer).rollback_started.wait()
+        running.cancel()  # the deletion is tried once more, and lands
+        with pytest.raises(asyncio.CancelledError):
+            await running
+    assert stub.issuer.rolled_back == [_secret().id]
+    (report,) = client.reports
+    assert "too large to report" in report["error"].message
+    assert 'application-key "key-1" was deleted again' in report["error"].message
+    assert not [e for e in events if "left_live" in e], "a deleted credential is named live"
     assert CANARY not in repr(events) + repr(client.reports)
 
 
