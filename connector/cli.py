@@ -229,6 +229,8 @@ def _dispatch(args: list[str]) -> int:
         return inspect.run(parsed)
     if command == "help":
         return _help(rest)
+    if command == "completion":
+        return _completion(rest)
     if command == "capabilities":
         return _capabilities(rest)
     if command == "config":
@@ -256,7 +258,7 @@ def _inspect_parser() -> argparse.ArgumentParser:
     parser = _InspectParser(
         prog="baton-datadog inspect", description="Show what a .c1z sync file holds.", allow_abbrev=False
     )
-    parser.add_argument("--version", action="version", version=f"baton-datadog {package_version()}")
+    parser.add_argument("-v", "--version", action="version", version=f"baton-datadog {package_version()}")
     inspect.add_arguments(parser)
     return parser
 
@@ -273,13 +275,50 @@ def _help(rest: list[str]) -> int:
         build_parser(topic).print_help()
     elif topic == "help":
         build_parser().print_help()
+    elif topic == "completion":
+        print(_COMPLETION_HELP)
     else:
         print(f"baton-datadog: help: {_not_a_command(topic, 'its topic')}", file=sys.stderr)
         return EXIT_USAGE
     return 0
 
 
-COMMANDS = ("inspect", "capabilities", "config", "help")
+_COMPLETION_HELP = """usage: baton-datadog completion SHELL
+
+Print a completion script for SHELL (bash, zsh or fish): the commands, and each command's flags as --help
+lists them.
+  bash:  baton-datadog completion bash > /etc/bash_completion.d/baton-datadog
+  zsh:   baton-datadog completion zsh > "${fpath[1]}/_baton-datadog"
+  fish:  baton-datadog completion fish > ~/.config/fish/completions/baton-datadog.fish"""
+
+
+def _completion(rest: list[str]) -> int:
+    """`completion SHELL`, as cobra gives every baton-sdk connector."""
+    from connector.daemon.completion import SHELLS, listed_flags, script
+    from connector.daemon.settings import build_parser
+
+    if rest in (["-h"], ["--help"]):
+        print(_COMPLETION_HELP)
+        return 0
+    if len(rest) != 1 or rest[0] not in SHELLS:
+        # The argument is named only when it is a shell's kind of word: it may be a key that lost its flag.
+        given = f" not {rest[0]!r};" if len(rest) == 1 and _WORD.fullmatch(rest[0]) else ""
+        print(f"baton-datadog: completion: give one shell:{given} one of {', '.join(SHELLS)}", file=sys.stderr)
+        return EXIT_USAGE
+    flags = listed_flags(build_parser())
+    # The commands whose flags are not the program's: inspect's are its own, config adds --json.
+    parsers = {
+        "inspect": _inspect_parser(),
+        **{command: build_parser(command) for command in ("capabilities", "config")},
+    }
+    own = {command: listed for command, parser in parsers.items() if (listed := listed_flags(parser)) != flags}
+    help_flag = [("--help", "show this help")]
+    words = {"completion": SHELLS, "help": COMMANDS}
+    print(script(rest[0], COMMANDS, flags, {**own, **dict.fromkeys(words, help_flag)}, words), end="")
+    return 0
+
+
+COMMANDS = ("inspect", "capabilities", "config", "help", "completion")
 EXIT_USAGE = 2
 # What is quoted back when a positional argument is not a command: a mistyped command is a short word; anything
 # else may be a value that lost its flag (a key pasted after `--api-key=`), so it is only counted, never shown.

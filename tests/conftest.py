@@ -1,5 +1,5 @@
-"""Suite-wide settings: Hypothesis profiles for the property-based fuzz tests, and how `make test -n` spreads
-tests over workers.
+"""Suite-wide settings: Hypothesis profiles for the property-based fuzz tests, which tests are slow (`make test`
+leaves them to `make test-slow`), and how `make test -n` spreads tests over workers.
 
 `ci` (the default, what `make test` and CI run) is seeded and bounded so a run is repeatable and quick; `fuzz`
 (`make fuzz`) explores far more cases with fresh randomness. Fuzz tests carry the `fuzz` marker.
@@ -29,6 +29,29 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+# The tests `make test` leaves to `make test-slow` (CI runs both: .ci/run). Each starts the connector as a process,
+# often several times (~0.35 CPU-s a start), or drives a long scenario: 200 of the ~3,100 tests and almost half of
+# the suite's CPU (80 of 172 CPU-s measured per test, 2026-12-06). Everything under a scope is marked, so a test
+# added to one of these files is slow too.
+SLOW_SCOPES = (
+    "tests/e2e/",  # the daemon as a subprocess against the fakes: syncs, grants, outages, shutdowns
+    "tests/test_demo.py",  # `make demo` itself
+    "tests/daemon/test_oneshot.py",  # one-shot syncs, interrupted and resumed, as processes
+    "tests/daemon/test_oneshot_actions.py",  # one-shot grants, revokes, actions, deletions, as processes
+    "tests/daemon/test_oneshot_existing_file.py",
+    "tests/daemon/test_oneshot_targeted.py",
+    "tests/daemon/test_operator_mistakes.py",  # the table of operator mistakes, one process each
+    "tests/baton/c1/test_decode_cost.py",  # answers of millions of fields, weighed
+    "tests/baton/test_sync_window.py",  # a sync interrupted at every call, resumed each time
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(SLOW_SCOPES):
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:

@@ -34,6 +34,7 @@ from connector.daemon.settings import Settings, SettingsError, env, flag
 from connector.datadog.connector import DatadogConnector
 from connector.datadog.errors import DatadogError
 from connector.datadog.resources import types
+from connector.datadog.resources.keys import has_key_shape, parse_sat_handle
 
 log = structlog.get_logger(__name__)
 
@@ -82,6 +83,20 @@ def parse_grant_id(value: str) -> tuple[tuple[str, str, str], str, str]:
     return (parts[0], parts[1], parts[2]), parts[3], parts[4]
 
 
+def _no_key(field_name: str, *ids: str) -> None:
+    """Refuse an id that has the shape of a Datadog key: the key itself, pasted where its id or a user's goes (the
+    admin deleting a leaked key holds the key, not its id). Sent, it was echoed in the request's URL, in the log
+    line and in the printed answer; an API key given to --delete-resource was even "deleted" (Datadog's 404 for an
+    id it has no key of), exit 0, the key still live."""
+    if any(has_key_shape(value) for value in ids):
+        raise _bad(
+            field_name,
+            "the value has the shape of a Datadog API or application key (32 or 40 hexadecimal characters), not of "
+            "an id; it was not sent to Datadog and is not shown. Give the id (a UUID: `baton-datadog inspect` "
+            "lists them)",
+        )
+
+
 def _entitlement(rtype: str, rid: str, slug: str) -> entitlement_pb2.Entitlement:
     resource = resource_pb2.Resource(id=b.resource_id(rtype, rid))
     return entitlement_pb2.Entitlement(resource=resource, id=f"{rtype}:{rid}:{slug}", slug=slug)
@@ -92,6 +107,8 @@ def build_task(settings: Settings) -> baton_pb2.Task:
     task = baton_pb2.Task()
     if settings.grant_entitlement:
         rtype, rid, slug = parse_entitlement_id(settings.grant_entitlement)
+        _no_key("grant_entitlement", rid)
+        _no_key("grant_principal", settings.grant_principal)
         principal_type = settings.grant_principal_type.strip()
         if not principal_type:
             raise _bad("grant_principal_type", "must not be empty")
@@ -108,6 +125,7 @@ def build_task(settings: Settings) -> baton_pb2.Task:
         )
     elif settings.revoke_grant:
         (rtype, rid, slug), principal_type, principal_id = parse_grant_id(settings.revoke_grant)
+        _no_key("revoke_grant", rid, principal_id)
         task.revoke.grant.CopyFrom(
             grant_pb2.Grant(
                 id=settings.revoke_grant.strip(),
@@ -124,8 +142,24 @@ def build_task(settings: Settings) -> baton_pb2.Task:
         info.profile.update(profile)
     elif settings.invoke_action:
         task.action_invoke.name = settings.invoke_action.strip()
-        task.action_invoke.args.update(json.loads(settings.invoke_action_args or "{}"))
+        args = json.loads(settings.invoke_action_args or "{}")
+        user = args.get("user_id")  # a string, or the SDK's resource id: {"resource_type_id", "resource_id"}
+        _no_key(
+            "invoke_action_args",
+            *(v for v in (user.values() if isinstance(user, dict) else [user]) if isinstance(v, str)),
+        )
+        task.action_invoke.args.update(args)
     elif settings.delete_resource:
+        _no_key("delete_resource", settings.delete_resource)
+        rtype = settings.delete_resource_type.strip()
+        if rtype != types.SERVICE_ACCOUNT_ACCESS_TOKEN.id and parse_sat_handle(settings.delete_resource.strip()):
+            # Deleted as an API or application key, Datadog's 404 for an id no key has was printed "deleted", exit 0,
+            # the token still live.
+            raise _bad(
+                "delete_resource_type",
+                f"the id is a service access token's handle, not an id of type {printable(repr(rtype[:100]))}: give "
+                f"--delete-resource-type {types.SERVICE_ACCOUNT_ACCESS_TOKEN.id}",
+            )
         task.delete_resource.resource_id.CopyFrom(
             b.resource_id(settings.delete_resource_type.strip(), settings.delete_resource.strip())
         )
@@ -174,6 +208,7 @@ async def _run_action(settings: Settings, sending: asyncio.Event) -> int:
         sending.set()
         handlers = Handlers(connector, provisioning=settings.provisioning)
         kind = task.WhichOneof("task_type")
+        asked = client.stats.total_requests
         try:
             if kind == "grant":
                 print(_granted(task.grant, await handlers.grant(task.grant)))
@@ -187,7 +222,14 @@ async def _run_action(settings: Settings, sending: asyncio.Event) -> int:
             else:
                 print(_invoked(task.action_invoke, await handlers.invoke_action(task.action_invoke)))
         except TaskError as exc:
-            raise _classified(settings, exc.code, str(exc)) from None
+            # The connector checks what the operator gave (ids, types, the entitlement's shape) before its first
+            # request; a refusal after Datadog was asked is Datadog's answer (a key it still holds but will not
+            # delete, an owner it does not name), not a mistake in a flag. An action's arguments are the exception:
+            # Datadog judges update_user's email, and its refusal names --invoke-action-args (README).
+            answered = kind != "action_invoke" and client.stats.total_requests > asked
+            raise (
+                ActionFailed(_unprefixed(str(exc))) if answered else _classified(settings, exc.code, str(exc))
+            ) from None
         except DatadogError as exc:
             raise ActionFailed(str(exc)) from None
         except ConnectorError as exc:
@@ -223,10 +265,14 @@ def _check_deletable(connector: DatadogConnector, type_id: str) -> None:
     raise _bad("delete_resource_type", problem)
 
 
-def _classified(settings: Settings, code: Code, message: str, setting: str | None = None) -> Exception:
+def _unprefixed(message: str) -> str:
     # The handlers' wire messages start with the connector's name (spec credentials §5); the CLI's one line
     # already does.
-    message = message.removeprefix("baton-datadog: ")
+    return message.removeprefix("baton-datadog: ")
+
+
+def _classified(settings: Settings, code: Code, message: str, setting: str | None = None) -> Exception:
+    message = _unprefixed(message)
     if code in _INPUT_MISTAKES:
         action = setting or settings.one_shot_action or "provisioning"
         if action == "invoke_action" and code is Code.INVALID_ARGUMENT:

@@ -884,6 +884,7 @@ COMMANDS = (
     ("capabilities", "print the connector's metadata and capabilities (what Hello sends) as JSON"),
     ("config", "print the effective settings and where each came from (secrets redacted)"),
     ("help [COMMAND]", "show this help, or a command's"),
+    ("completion SHELL", "print a completion script for bash, zsh or fish (as cobra's)"),
 )
 
 
@@ -893,7 +894,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     `command` (`config`, `capabilities`) is a command that takes the settings flags: its help says what it does
     and takes (`config` also `--json`), not the whole program's usage with a command slot it does not have."""
     prog = "baton-datadog" + (f" {command}" if command else "")
-    commands = "\n".join(f"  {name:<15} {text}" for name, text in COMMANDS)
+    width = max(len(name) for name, _ in COMMANDS)
+    commands = "\n".join(f"  {name:<{width}}  {text}" for name, text in COMMANDS)
     if command:
         text = next(text for name, text in COMMANDS if name == command)
         usage = f"{prog} [FLAGS]" + (" [--json]" if command == "config" else "")
@@ -904,7 +906,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         usage = f"{prog} [COMMAND] [FLAGS]"
         description = (
             "Sync Datadog into a ConductorOne c1z (one-shot), or run as a ConductorOne service "
-            f"(with --client-id).\n\ncommands:\n{commands}\n  (none)          sync, or serve in service mode"
+            f"(with --client-id).\n\ncommands:\n{commands}\n  {'(none)':<{width}}  sync, or serve in service mode"
         )
     parser = _SettingsParser(
         prog=prog,
@@ -919,7 +921,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     if command == "config":
         parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     # The program's name, not `prog`: `baton-datadog config --version` is the same build as `baton-datadog --version`.
-    parser.add_argument("--version", action="version", version=f"baton-datadog {package_version()}")
+    # `-v` too, as cobra gives every baton-sdk connector.
+    parser.add_argument("-v", "--version", action="version", version=f"baton-datadog {package_version()}")
     parser.add_argument("--config", help=f"YAML file of settings [{CONFIG_PATH_ENV}]")
     groups = {name: parser.add_argument_group(name) for name in GROUPS}
     for name, info in Settings.model_fields.items():
@@ -1304,6 +1307,8 @@ SDK_ONLY_SETTINGS: dict[str, str] = {
     "log_event_log": "logs go to stderr only (there is no Windows event log)",
     # Variables the SDK reads directly (§4.4): storage and HTTP internals this connector does not have.
     "get_tasks": "the daemon polls with GetTask, one task per poll; there is no batched GetTasks mode",
+    # "did you mean BATON_C1Z_TEMP_DIR?" read as a typo of it; the SDK's fallback for that setting is not read here.
+    "tmpdir": "the working files' directory is --c1z-temp-dir (BATON_C1Z_TEMP_DIR) alone, else the system's",
     "skip_cleanup": "working files are always removed, and a dead process's are swept at the next start",
     "keep_sync_count": "a c1z keeps only its latest sync",
     "c1z_finalize_timeout": "a c1z is saved as its sync ends, within the sync's own bounds",

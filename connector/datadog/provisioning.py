@@ -120,7 +120,9 @@ class Outcome(enum.Enum):
     UNCHANGED = "unchanged"
 
 
-async def _unless(already: type[DatadogError], call: Awaitable[object], *, ours_if_retried: bool = True) -> Outcome:
+async def unless_already(
+    already: type[DatadogError], call: Awaitable[object], *, ours_if_retried: bool = True
+) -> Outcome:
     """CHANGED when `call` succeeds; UNCHANGED when Datadog answers with `already`, its "already so" error.
 
     `ours_if_retried`: `call` itself makes the "already so" state (an add answered 409, a removal answered 404). When
@@ -305,13 +307,13 @@ class RoleProvisioner(_EntitlementProvisioner):
             # the grant already there.
             if not held and not _holds(await self._client.get_user(target.user_id), target.object_id):
                 raise _nothing_granted(exc, "the user does not hold the role") from None
-            # After a lost answer the role may be that attempt's doing (`_unless`).
+            # After a lost answer the role may be that attempt's doing (`unless_already`).
             return _Granted(Outcome.CHANGED if exc.after_lost_answer and not held else Outcome.UNCHANGED)
         return _Granted(Outcome.UNCHANGED if held else Outcome.CHANGED)
 
     async def _revoke(self, target: _Target) -> Outcome:
         # 404: the user does not have the role (or the role or user no longer exists): nothing to revoke.
-        return await _unless(NotFound, self._client.remove_user_from_role(target.object_id, target.user_id))
+        return await unless_already(NotFound, self._client.remove_user_from_role(target.object_id, target.user_id))
 
 
 def _holds(user: User, role_id: str) -> bool:
@@ -335,7 +337,7 @@ class TeamProvisioner(_EntitlementProvisioner):
             except Conflict as exc:
                 if not _already_present(exc, target.user_id) and await self._membership(target) is None:
                     raise _nothing_granted(exc, _NOT_A_MEMBER) from None
-                # After a lost answer the membership may be that attempt's own (`_unless`).
+                # After a lost answer the membership may be that attempt's own (`unless_already`).
                 return _Granted(Outcome.CHANGED if exc.after_lost_answer else Outcome.UNCHANGED)
             return _Granted(Outcome.CHANGED)
         return await self._grant_admin(target)
@@ -364,7 +366,7 @@ class TeamProvisioner(_EntitlementProvisioner):
                 # The membership was removed since the 409 (a concurrent revoke): start again from the add.
                 continue
             if was_admin and conflict.after_lost_answer:
-                # After a lost answer the admin membership may be that add's own (`_unless`), the member one with it.
+                # After a lost answer the admin membership may be that add's own (`unless_already`), the member one with it.
                 return _Granted(Outcome.CHANGED, implied=(teams.MEMBER,))
             return _Granted(Outcome.UNCHANGED if was_admin else Outcome.CHANGED)
         raise UnavailableError(
@@ -375,7 +377,7 @@ class TeamProvisioner(_EntitlementProvisioner):
     async def _revoke(self, target: _Target) -> Outcome:
         if target.slug == teams.MEMBER:
             # Removing the membership also ends admin, which only exists on a membership. 404: not a member.
-            return await _unless(NotFound, self._client.remove_team_member(target.object_id, target.user_id))
+            return await unless_already(NotFound, self._client.remove_team_member(target.object_id, target.user_id))
         return await self._revoke_admin(target)
 
     async def _revoke_admin(self, target: _Target) -> Outcome:
@@ -386,7 +388,7 @@ class TeamProvisioner(_EntitlementProvisioner):
         membership = await self._membership(target)
         # An admin, or a user the paged read did not see: absence in a paged read is no proof (pages shift under
         # concurrent writes), so only Datadog's 404 on the demotion itself may say "not a member".
-        outcome = await _unless(
+        outcome = await unless_already(
             NotFound,
             self._client.update_team_membership(target.object_id, target.user_id, role="member"),
             ours_if_retried=False,  # a demotion's 404 is no membership, never the demotion's doing

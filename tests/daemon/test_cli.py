@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -143,7 +144,16 @@ def test_inspect_file_still_works_and_help_and_version_work_in_both_places(tmp_p
     done = run_cli_in_process("inspect", str(missing))
     assert done.returncode == 2
     assert str(missing) in last_line(done.stderr)
-    for args in (("--version", "inspect"), ("inspect", "--version"), ("--version", "config"), ("config", "--version")):
+    for args in (
+        ("--version", "inspect"),
+        ("inspect", "--version"),
+        ("--version", "config"),
+        ("config", "--version"),
+        ("-v",),  # cobra's short form, which every baton-sdk connector has
+        ("-v", "inspect"),
+        ("inspect", "-v"),
+        ("capabilities", "-v"),
+    ):
         done = run_cli_in_process(*args)
         assert (done.returncode, done.stdout.strip()) == (0, f"baton-datadog {package_version()}"), args
     for args, shows in (
@@ -194,7 +204,7 @@ def test_help_for_no_command_is_one_line_and_exit_2() -> None:
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.splitlines() == [
         "baton-datadog: help: unknown command 'sycn'; the commands are inspect, capabilities, config, help, "
-        "or none to sync or serve (see --help)"
+        "completion, or none to sync or serve (see --help)"
     ]
     done = run_cli_in_process("help", CANARY)
     assert done.returncode == 2
@@ -635,3 +645,136 @@ def test_every_resource_type_refused_is_named(tmp_path: Path) -> None:
     assert "'keys' is not a resource type" in lines[1]
     assert "'team:t1' is a 'team', which --sync-resource-types (BATON_SYNC_RESOURCE_TYPES) leaves out" in lines[2]
     assert list(tmp_path.iterdir()) == [], "nothing synced"
+
+
+def _bash_completes(script: str, *words: str) -> list[str]:
+    """What real bash offers for the command line `words` (the last one being completed) with `script` loaded."""
+    line = " ".join(f"'{w}'" for w in words)
+    program = f'{script}\nCOMP_WORDS=({line}); COMP_CWORD={len(words) - 1}; _baton_datadog; printf "%s\\n" "${{COMPREPLY[@]}}"'
+    done = subprocess.run(["bash", "--norc", "-c", program], capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 0, done.stderr
+    return [word for word in done.stdout.splitlines() if word]
+
+
+def test_completion_gives_each_shell_a_script_of_the_commands_and_listed_flags() -> None:
+    """cobra's `completion` command, which every baton-sdk connector has: it was "unknown command"."""
+    done = run_cli_in_process("completion", "bash")
+    assert (done.returncode, done.stderr) == (0, "")
+    bash = done.stdout
+    assert _bash_completes(bash, "baton-datadog", "--ap") == ["--api-key", "--app-key"]
+    assert _bash_completes(bash, "baton-datadog", "--delete-resource") == [
+        "--delete-resource",
+        "--delete-resource-type",
+    ]
+    assert _bash_completes(bash, "baton-datadog", "co") == ["config", "completion"]
+    assert _bash_completes(bash, "baton-datadog", "--base") == [], "a hidden flag is not offered, as in cobra"
+    assert _bash_completes(bash, "baton-datadog", "inspect", "sy") == [], "a file name: bash's default completion"
+
+    zsh = run_cli_in_process("completion", "zsh")
+    assert zsh.returncode == 0
+    assert zsh.stdout.startswith("#compdef baton-datadog\n")
+    assert "bashcompinit" in zsh.stdout
+    assert zsh.stdout.endswith(bash.split("\n", 1)[1]), "zsh runs the bash script"
+
+    fish = run_cli_in_process("completion", "fish")
+    assert fish.returncode == 0
+    settings_flag = "complete -c baton-datadog -n 'not __fish_seen_subcommand_from inspect completion help' -l"
+    assert f"{settings_flag} api-key -d 'Datadog API key (DD-API-KEY)'\n" in fish.stdout
+    assert "-l no-sync-secrets -d 'off: sync organization API keys (never their values)'\n" in fish.stdout
+    assert "-d 'show program\\'s version number and exit'" in fish.stdout
+    assert "base-url" not in fish.stdout
+
+    assert run_cli_in_process("help", "completion").stdout.startswith("usage: baton-datadog completion SHELL")
+
+
+def test_completion_offers_what_the_command_on_the_line_takes() -> None:
+    """The settings' flags were offered after `inspect --`, which refuses every one of them (it reads a file and has
+    flags of its own), and file names after `completion` and `help`, which take a shell and a command."""
+    bash = run_cli_in_process("completion", "bash").stdout
+    assert _bash_completes(bash, "baton-datadog", "inspect", "--j") == ["--json"]
+    assert _bash_completes(bash, "baton-datadog", "inspect", "--ap") == [], "inspect takes no key"
+    assert _bash_completes(bash, "baton-datadog", "-f", "x.c1z", "inspect", "--g") == ["--grants"]
+    assert _bash_completes(bash, "baton-datadog", "config", "--j") == ["--json"]
+    assert _bash_completes(bash, "baton-datadog", "config", "--ap") == ["--api-key", "--app-key"]
+    assert _bash_completes(bash, "baton-datadog", "--j") == [], "--json is config's alone"
+    assert _bash_completes(bash, "baton-datadog", "completion", "") == ["bash", "zsh", "fish"]
+    assert _bash_completes(bash, "baton-datadog", "help", "c") == ["capabilities", "config", "completion"]
+    assert _bash_completes(bash, "baton-datadog", "completion", "bash", "") == [], "one shell: then file names"
+    assert _bash_completes(bash, "baton-datadog", "--", "--sy") == [], "after --, no word is a flag: file names"
+    assert _bash_completes(bash, "baton-datadog", "--", "co") == []
+
+
+# Drives an interactive zsh on a pseudo-terminal: a widget completes the line once, then writes the buffer to a file
+# ($3), so nothing depends on when the terminal shows what.
+_ZSH_ONE_TAB = r"""
+zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z "fpath=($1 \$fpath); autoload -U compinit; compinit -u -d $1/.zcompdump"
+zpty -w z "probe() { zle complete-word; print -r -- \"\$BUFFER\" > $3; }; zle -N probe; bindkey '^T' probe"
+zpty -wn z "$2"$'\x14'
+for i in {1..600}; do [[ -s $3 ]] && break; sleep 0.1; done
+zpty -d z
+"""
+
+
+def _shell(name: str) -> str:
+    """The shell's path; a missing one skips the test, but fails it in CI (CI=true), where .ci/run installs it."""
+    found = shutil.which(name)
+    if found:
+        return found
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{name} is required in CI: apt-get install {name} (.ci/run does)")
+    pytest.skip(f"{name} not installed: apt-get install {name} (.ci/run does)")
+
+
+def test_zsh_completion_installed_in_fpath_completes_the_first_tab(tmp_path: Path) -> None:
+    """Installed as `help completion` says (`_baton-datadog` in $fpath), the file is zsh's completion function: the
+    first TAB only defined and registered the bash function inside it, and completed nothing (the second did)."""
+    functions = tmp_path / "functions"
+    functions.mkdir()
+    (functions / "_baton-datadog").write_text(run_cli_in_process("completion", "zsh").stdout)
+    line = tmp_path / "line"
+    driver = [_shell("zsh"), "-f", "-c", _ZSH_ONE_TAB, "zsh", str(functions), "baton-datadog --sync-secr", str(line)]
+    subprocess.run(driver, env=clean_env(), capture_output=True, timeout=120, check=False)
+    assert line.read_text().rstrip() == "baton-datadog --sync-secrets"
+
+
+def test_fish_completion_offers_what_the_command_on_the_line_takes(tmp_path: Path) -> None:
+    fish = _shell("fish")
+    script = tmp_path / "baton-datadog.fish"
+    script.write_text(run_cli_in_process("completion", "fish").stdout)
+
+    def offered(line: str) -> list[str]:
+        program = f"source {script}; complete -C '{line}'"
+        done = subprocess.run([fish, "--no-config", "-c", program], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return [entry.split("\t")[0] for entry in done.stdout.splitlines()]
+
+    assert offered("baton-datadog --ap") == ["--api-key", "--app-key"]
+    assert offered("baton-datadog inspect --j") == ["--json"]
+    assert offered("baton-datadog inspect --ap") == []
+    assert offered("baton-datadog config --j") == ["--json"]
+    assert offered("baton-datadog config --ap") == ["--api-key", "--app-key"]
+    assert sorted(offered("baton-datadog completion ")) == ["bash", "fish", "zsh"]
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (("completion",), "baton-datadog: completion: give one shell: one of bash, zsh, fish"),
+        (
+            ("completion", "powershell"),
+            "baton-datadog: completion: give one shell: not 'powershell'; one of bash, zsh, fish",
+        ),
+        (("completion", CANARY), "baton-datadog: completion: give one shell: one of bash, zsh, fish"),
+        (("completion", "bash", "zsh"), "baton-datadog: completion: give one shell: one of bash, zsh, fish"),
+    ],
+)
+def test_completion_without_one_known_shell_is_one_line_and_exit_2(args: tuple[str, ...], line: str) -> None:
+    done = run_cli_in_process(*args)
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", line + "\n")
+
+
+def test_dash_v_is_the_version_as_in_cobra() -> None:
+    done = run_cli("-v")
+    assert (done.returncode, done.stdout.strip()) == (0, f"baton-datadog {package_version()}")

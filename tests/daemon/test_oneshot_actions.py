@@ -15,7 +15,7 @@ import pytest
 from connector.datadog.resources.keys import sat_handle
 from tests.daemon.cli import last_line, run_cli
 from tests.fakes.datadog import FakeDatadog, generate_org
-from tests.fakes.datadog.org import Role, User
+from tests.fakes.datadog.org import AccessToken, AppKey, Role, User
 
 API = "canary-api-key-6b5a4c3d2e1f"
 APP = "canary-app-key-1f2e3d4c5b6a7980"
@@ -292,3 +292,110 @@ def test_a_refusal_whose_message_would_drive_the_terminal_is_shown_inert(fake: F
     assert "\x07" not in err
     assert not [line for line in err.splitlines() if line.startswith("baton-datadog: granted")]
     assert last_line(err).endswith("Forbidden\\x1b]0;owned\\x07\\nbaton-datadog: granted everything")
+
+
+_API_SHAPE = "89c6948f6d30c01c3f252edc87ff4adf"  # an API key's shape: 32 hexadecimal characters
+_APP_SHAPE = "0123456789ABCDEF0123456789abcdef01234567"  # an application key's: 40
+_DELETION = ["--sync-secrets", "--sync-service-account-application-keys", "--allow-org-api-key-deletion"]
+
+
+@pytest.mark.parametrize(
+    ("args", "setting", "key"),
+    [
+        (
+            [*_DELETION, "--delete-resource", _API_SHAPE, "--delete-resource-type", "api-key"],
+            "delete-resource",
+            _API_SHAPE,
+        ),
+        (
+            [*_DELETION, "--delete-resource", _APP_SHAPE, "--delete-resource-type", "service-account-application-key"],
+            "delete-resource",
+            _APP_SHAPE,
+        ),
+        (["--grant-entitlement", "role:r1:member", "--grant-principal", _APP_SHAPE], "grant-principal", _APP_SHAPE),
+        (
+            ["--grant-entitlement", f"team:{_API_SHAPE}:member", "--grant-principal", "u1"],
+            "grant-entitlement",
+            _API_SHAPE,
+        ),
+        (["--revoke-grant", f"role:r1:member:user:{_APP_SHAPE}"], "revoke-grant", _APP_SHAPE),
+        (
+            ["--invoke-action", "disable_user", "--invoke-action-args", json.dumps({"user_id": _API_SHAPE})],
+            "invoke-action-args",
+            _API_SHAPE,
+        ),
+        (
+            [
+                "--invoke-action",
+                "update_user",
+                "--invoke-action-args",
+                json.dumps({"user_id": {"resource_type_id": "user", "resource_id": _APP_SHAPE}, "title": "SRE"}),
+            ],
+            "invoke-action-args",
+            _APP_SHAPE,
+        ),
+    ],
+)
+def test_a_key_given_where_an_id_goes_is_refused_unsent_and_unshown(
+    fake: FakeDatadog, args: list[str], setting: str, key: str
+) -> None:
+    """The admin revoking a leaked key holds the key, not its id. Given to --delete-resource, the key went into the
+    request's URL, the log line and the printed answer, and Datadog's 404 (no key has that id) was printed as
+    "deleted api-key:<the key> (Datadog no longer holds it)", exit 0, the key still live. Datadog's ids are UUIDs:
+    a value of a key's shape (32 or 40 hexadecimal characters) is never one, wherever an id goes."""
+    before = len(fake.requests())
+    code, out, err = cli(fake, *args)
+    assert code == 2, err
+    variable = "BATON_" + setting.upper().replace("-", "_")
+    assert last_line(err).startswith(f"baton-datadog: setting --{setting} ({variable}): the value has the shape of")
+    assert key.lower() not in (out + err).lower(), "the key is shown nowhere"
+    assert out == ""
+    assert len(fake.requests()) == before, "not a single request: the key is not sent to Datadog"
+
+
+def test_an_application_key_datadog_will_not_delete_is_a_runtime_failure_not_a_setting(fake: FakeDatadog) -> None:
+    """A person's application key: Datadog answers 404 to deleting it as a service account's and refuses the
+    org-wide deletion (403: the connector's key lacks org_app_keys_write). The key is live, and the line said
+    `setting --delete-resource (BATON_DELETE_RESOURCE): ...`, exit 2: the operator was sent to fix a flag that was
+    right. What Datadog refused is a runtime failure (exit 1), as for the other actions."""
+    owner = next(u for u in fake.org.users.values() if not u.service_account and not u.disabled)
+    key = AppKey(fake.org.new_id(), "a person's key", fake.org.new_secret(40), owner.id, fake.org.now())
+    fake.org.app_keys[key.id] = key
+    fake.faults.force(403, path="/api/v2/application_keys/", method="DELETE")
+    code, out, err = cli(
+        fake,
+        *_DELETION,
+        "--delete-resource",
+        key.id,
+        "--delete-resource-type",
+        "service-account-application-key",
+    )
+    assert key.id in fake.org.app_keys
+    assert code == 1, err
+    assert out == ""
+    assert last_line(err).startswith("baton-datadog: delete-resource failed: ")
+    assert f'application key "{key.id}" was NOT deleted' in last_line(err)
+    assert "setting --" not in last_line(err)
+
+
+@pytest.mark.parametrize("given", ["api-key", "service-account-application-key"])
+def test_a_token_handle_deleted_as_a_key_is_refused_naming_the_type(fake: FakeDatadog, given: str) -> None:
+    """A `sat:` handle (as a sync lists a service access token) given with the type of a key: the key's path
+    answered 404 for an id no key has, printed "deleted ... (Datadog no longer holds it)", exit 0, the token live."""
+    robot = next(u for u in fake.org.users.values() if u.service_account)
+    # A token of its own: the module's fake is shared, and another test revokes one of the org's.
+    token = AccessToken(
+        fake.org.new_id(), "robot-token", fake.org.new_secret(40), "ddsat_x", robot.id, [], fake.org.now()
+    )
+    fake.org.tokens[token.id] = token
+    handle = sat_handle(token.owner_id, token.id)
+    before = len(fake.requests())
+    code, out, err = cli(fake, *_DELETION, "--delete-resource", handle, "--delete-resource-type", given)
+    assert code == 2, err
+    assert last_line(err) == (
+        "baton-datadog: setting --delete-resource-type (BATON_DELETE_RESOURCE_TYPE): the id is a service access "
+        f"token's handle, not an id of type '{given}': give --delete-resource-type service-account-access-token"
+    )
+    assert out == ""
+    assert token.id in fake.org.tokens
+    assert len(fake.requests()) == before, "not a single request"

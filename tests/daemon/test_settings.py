@@ -333,6 +333,35 @@ def test_a_baton_sdk_setting_this_connector_lacks_is_named_as_such_everywhere(
         load(["--config", str(config)])
 
 
+# docs/spec/service-mode.md §4.4: the variables baton-sdk reads directly (not flags) that are no setting here.
+_SDK_DIRECT_VARIABLES = (
+    "BATON_GET_TASKS",
+    "BATON_TMPDIR",
+    "BATON_SKIP_CLEANUP",
+    "BATON_KEEP_SYNC_COUNT",
+    "BATON_DECODER_MAX_DECODED_SIZE_MB",
+    "BATON_DECODER_MAX_MEMORY_MB",
+    "BATON_C1Z_FINALIZE_TIMEOUT",
+    "BATON_HTTP_CACHE_TTL",
+    "BATON_DISABLE_HTTP_CACHE",
+    "BATON_DEBUG_PRINT_RESPONSE_BODY",
+)
+
+
+@pytest.mark.parametrize("variable", _SDK_DIRECT_VARIABLES)
+def test_each_variable_baton_sdk_reads_directly_is_answered_with_why_it_is_not_read(
+    variable: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BATON_TMPDIR (the SDK's fallback for the working files' directory) was answered "did you mean
+    BATON_C1Z_TEMP_DIR?", as if it were a typo: the operator could not tell that it is not read at all."""
+    from connector.daemon.settings import load_effective
+
+    monkeypatch.setenv(variable, "/scratch")
+    [warning] = load_effective([]).warnings
+    assert warning.startswith(f"unknown environment variable {variable}: a baton-sdk setting baton-datadog does not")
+    assert "did you mean" not in warning
+
+
 def test_a_variable_name_in_the_config_file_is_told_the_files_name_for_it(tmp_path: Path) -> None:
     """`BATON_API_KEY: …` copied from a Secret into the YAML file was answered "did you mean BATON_API_KEY?"."""
     config = tmp_path / "baton.yaml"

@@ -71,6 +71,25 @@ class ToTheFake(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
+class FirstAnswerLost(ToTheFake):
+    """The first `method` request lands at the fake, but its answer is lost (a 502 from the way back); the retry
+    then finds the change already made."""
+
+    def __init__(self, method: str) -> None:
+        super().__init__()
+        self._method = method
+        self.lost = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method != self._method or self.lost:
+            return response
+        await response.aread()
+        await response.aclose()
+        self.lost += 1
+        return httpx.Response(502, text="<html><body>502 Bad Gateway</body></html>")
+
+
 class MixedUpAnswers(ToTheFake):
     """A cache or proxy mixing up answers: a GET of one path gets the answer of another."""
 

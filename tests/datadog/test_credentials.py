@@ -37,7 +37,7 @@ from connector.datadog.connector import DatadogConnector, DatadogOptions
 from connector.datadog.credentials import api_key_v2, service_access_token_v2
 from connector.datadog.errors import RateLimited, UnexpectedResponse
 from connector.datadog.resources.keys import is_malformed_id, parse_sat_handle, sat_handle
-from tests.datadog.helpers import ClientFactory, ToTheFake, other_users_answers
+from tests.datadog.helpers import ClientFactory, FirstAnswerLost, ToTheFake, other_users_answers
 from tests.fakes.datadog import FakeDatadog, render
 from tests.fakes.datadog.org import AccessToken, APIKey, AppKey, User
 from tests.fixtures_dir import FIXTURES_DIR
@@ -425,6 +425,26 @@ async def test_deleters_remove_each_kind_and_treat_404_as_done(env: Env) -> None
         assert key_id not in env.fake.org.api_keys
         assert key_id not in env.fake.org.tokens
         assert await deleter.delete_resource(issued.secret.id) == []
+
+
+@pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY])  # a token's revoke answers 204 when it is already revoked
+async def test_a_deletion_whose_answer_was_lost_is_logged_as_deleted(
+    env: Env, make_client: ClientFactory, kind: str
+) -> None:
+    """The log line `datadog delete_resource` is the operator's word on whether this run deleted the credential
+    (README: the one-shot prints "deleted" either way). The first DELETE deleted it and its answer was lost; the
+    retry's 404 is that deletion, and the line said `deleted: false`, as if someone else had deleted it first."""
+    issued = await env.issue(env.service_account(), kind, ["a"] if kind == SAT else [], request_id=f"lost-{kind}")
+    transport = FirstAnswerLost("DELETE")
+    deleter = DatadogConnector(make_client(env.fake, transport=transport), ALL_ON).resource_deleter(kind)
+    assert deleter is not None
+    with structlog.testing.capture_logs() as events:
+        assert await deleter.delete_resource(issued.secret.id) == []
+        assert transport.lost == 1
+        assert await deleter.delete_resource(issued.secret.id) == []  # now gone: nothing deleted
+    assert [e["deleted"] for e in events if e["event"] == "datadog delete_resource"] == [True, False]
+    key_id = _document(issued)["key_id"]
+    assert key_id not in {**env.fake.org.app_keys, **env.fake.org.api_keys, **env.fake.org.tokens}
 
 
 async def test_app_key_deletion_retries_with_the_real_owner_after_a_wrong_parent(env: Env) -> None:

@@ -39,7 +39,14 @@ from connector.datadog.models import TeamMembership
 from connector.datadog.paging import Page
 from connector.datadog.provisioning import InvitationNotSentError
 from connector.datadog.resources import roles, teams, types
-from tests.datadog.helpers import ClientFactory, MixedUpAnswers, ToTheFake, answered_by, other_users_answers
+from tests.datadog.helpers import (
+    ClientFactory,
+    FirstAnswerLost,
+    MixedUpAnswers,
+    ToTheFake,
+    answered_by,
+    other_users_answers,
+)
 from tests.fakes.datadog import FakeDatadog, render
 from tests.fakes.datadog.org import Role, Team, User
 
@@ -1202,25 +1209,6 @@ async def test_create_account_whose_create_answer_is_lost_says_the_user_may_exis
         await manager.create_account(_account("maybe.created@example.com"))
     assert caught.value.code == Code.UNAVAILABLE
     assert env.fake.count("POST", INVITATIONS) == 0
-
-
-class FirstAnswerLost(ToTheFake):
-    """The first `method` request lands at the fake, but its answer is lost (a 502 from the way back); the retry
-    then finds the change already made."""
-
-    def __init__(self, method: str) -> None:
-        super().__init__()
-        self._method = method
-        self.lost = 0
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self._inner.handle_async_request(request)
-        if request.method != self._method or self.lost:
-            return response
-        await response.aread()
-        await response.aclose()
-        self.lost += 1
-        return httpx.Response(502, text="<html><body>502 Bad Gateway</body></html>")
 
 
 @pytest.mark.parametrize(

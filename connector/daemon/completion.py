@@ -1,0 +1,118 @@
+"""`baton-datadog completion SHELL`: a shell completion script, as cobra gives every baton-sdk connector
+(`baton-datadog completion bash > /etc/bash_completion.d/baton-datadog`).
+
+The script is static: the commands in the first place; after a dash, the flags `--help` lists for the command on
+the line (`inspect` has flags of its own; hidden ones are left out, as cobra leaves them out); after `completion`
+the shells and after `help` the commands; a file name anywhere else. It is made from the same parsers as `--help`,
+so a new setting is completed without touching this module.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+
+SHELLS = ("bash", "zsh", "fish")
+PROGRAM = "baton-datadog"
+
+Flags = Sequence[tuple[str, str]]
+
+
+def listed_flags(parser: argparse.ArgumentParser) -> list[tuple[str, str]]:
+    """Each long flag `--help` shows, with its help's first clause (for shells that show one)."""
+    out: list[tuple[str, str]] = []
+    for action in parser._actions:  # argparse has no public list of its arguments
+        if action.help == argparse.SUPPRESS:
+            continue
+        help_text = (action.help or "").split(" (default:")[0].split(" [BATON_")[0]
+        out += [
+            # `--no-sync-secrets` beside `--sync-secrets`: the same help would say it syncs them.
+            (option, f"off: {help_text}" if f"--{option[5:]}" in action.option_strings else help_text)
+            for option in action.option_strings
+            if option.startswith("--")
+        ]
+    return out
+
+
+def script(
+    shell: str,
+    commands: Sequence[str],
+    flags: Flags,
+    command_flags: Mapping[str, Flags] | None = None,
+    command_words: Mapping[str, Sequence[str]] | None = None,
+) -> str:
+    """The script for `shell`: `flags` are the program's; `command_flags` those of a command that has its own
+    (`inspect` takes none of the settings' flags: it reads a file); `command_words` what a command takes as its
+    argument (`completion`: the shells). Offered the settings' flags after `inspect --`, the operator picked a flag
+    inspect refuses; after `completion ` the shell got file names."""
+    own = dict(command_flags or {})
+    words = dict(command_words or {})
+    if shell == "fish":
+        return _fish(commands, flags, own, words)
+    names = " ".join(option for option, _ in flags)
+    # The command is the first word after the program that names one (flags may stand before it, as with baton).
+    cases = "".join(
+        f'        {command}) flags="{" ".join(option for option, _ in own_flags)}" ;;\n'
+        for command, own_flags in own.items()
+    )
+    arguments = "".join(
+        f'        {command}) [[ $previous == {command} ]] && COMPREPLY=($(compgen -W "{" ".join(taken)}" -- "$cur")) ;;\n'
+        for command, taken in words.items()
+    )
+    bash = f"""_baton_datadog() {{
+    local cur="${{COMP_WORDS[COMP_CWORD]}}" previous="${{COMP_WORDS[COMP_CWORD-1]}}" command="" word
+    for word in "${{COMP_WORDS[@]:1:$((COMP_CWORD-1))}}"; do
+        [[ "$word" == -- ]] && return 0  # after `--` no word is a flag or a command (pflag, argparse): file names
+    done
+    for word in "${{COMP_WORDS[@]:1:$((COMP_CWORD-1))}}"; do
+        case "$word" in {"|".join(commands)}) command="$word"; break ;; esac
+    done
+    local flags="{names}"
+    case "$command" in
+{cases}    esac
+    if [[ "$cur" == -* ]]; then
+        COMPREPLY=($(compgen -W "$flags" -- "$cur"))
+    elif [[ -z "$command" ]]; then
+        COMPREPLY=($(compgen -W "{" ".join(commands)}" -- "$cur"))
+        [[ $COMP_CWORD -eq 1 ]] || COMPREPLY=()
+    else
+        case "$command" in
+{arguments}        esac
+    fi
+}}
+complete -o default -F _baton_datadog {PROGRAM}
+# zsh, from $fpath: this file is the function _{PROGRAM}, run by the first TAB, which it completes too (bash: no-op)
+if [[ "${{funcstack[1]-}}" == "_{PROGRAM}" ]]; then _bash_complete -o default -F _baton_datadog; fi
+"""
+    if shell == "zsh":
+        # zsh runs bash's completion functions through its bashcompinit layer. Installed as `_baton-datadog` in
+        # $fpath (as `help completion` says), the file is the completion function itself: the first TAB ran it
+        # only to define and register the function above, and offered nothing; the last line completes that TAB.
+        return f"#compdef {PROGRAM}\n# zsh completion for {PROGRAM} ({PROGRAM} completion zsh)\n" + (
+            "autoload -U +X bashcompinit && bashcompinit\n" + bash
+        )
+    return f"# bash completion for {PROGRAM} ({PROGRAM} completion bash)\n" + bash
+
+
+def _fish(commands: Sequence[str], flags: Flags, own: Mapping[str, Flags], words: Mapping[str, Sequence[str]]) -> str:
+    lines = [f"# fish completion for {PROGRAM} ({PROGRAM} completion fish)"]
+    lines.append(f"complete -c {PROGRAM} -n __fish_use_subcommand -f -a '{' '.join(commands)}'")
+    # The program's flags, but not after a command that lacks them; a command that adds to them (config's --json)
+    # gets only what it adds.
+    program = set(flags)
+    apart = [command for command, listed in own.items() if not program <= set(listed)]
+    apart += [command for command in words if command not in apart]
+    unless = f" -n 'not __fish_seen_subcommand_from {' '.join(apart)}'" if apart else ""
+    lines += [f"complete -c {PROGRAM}{unless} -l {option[2:]} -d {_fish_quoted(text)}" for option, text in flags]
+    for command, listed in own.items():
+        seen = f"-n '__fish_seen_subcommand_from {command}'"
+        added = listed if command in apart else [flag for flag in listed if flag not in program]
+        lines += [f"complete -c {PROGRAM} {seen} -l {option[2:]} -d {_fish_quoted(text)}" for option, text in added]
+    for command, taken in words.items():
+        lines.append(f"complete -c {PROGRAM} -n '__fish_prev_arg_in {command}' -f -a '{' '.join(taken)}'")
+    return "\n".join(lines) + "\n"
+
+
+def _fish_quoted(text: str) -> str:
+    # Inside fish's single quotes only a backslash and a single quote are special.
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
