@@ -30,6 +30,7 @@ from connector.baton.errors import Code, ConnectorError, NotFoundError
 from connector.baton.issuance import required_scopes_field
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, connector_pb2, resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+from connector.baton.runtime.scheduler import Scheduler
 from connector.baton.tasks import credentials
 from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.outcome import MAX_REPORT_BYTES, TaskError
@@ -37,7 +38,7 @@ from connector.baton.tasks.processor import TaskProcessor
 from connector.baton.tasks.report import GONE_CONFIRMATIONS
 from tests.baton.c1.conftest import make_client
 from tests.baton.credential_vectors import configs_of, decrypt, load
-from tests.baton.tasks.stubs import INSTANT
+from tests.baton.tasks.stubs import INSTANT, StubClient
 from tests.fakes.c1 import FakeC1
 
 Option = connector_pb2.CapabilityDetailCredentialOption
@@ -975,6 +976,66 @@ async def test_an_issued_credential_whose_report_is_cancelled_is_named_live_in_t
     assert lost["left_live"] == 'service-account-application-key "key-1"'
 
 
+async def test_a_credential_deleted_again_by_the_retry_after_a_cancelled_deletion_is_not_named_live() -> None:
+    """At shutdown the report is given up and the credential's deletion starts; the drain cancels it while it waits
+    on Datadog, and `_roll_back` tries once more, which goes through: the key is gone. The processor still logged it
+    as left live twice ("stopped before it could be undone", "the report was cancelled" with `left_live`), sending
+    the security engineer after a key that no longer exists; only the deletion's own line told the truth."""
+    stub = StubConnector(issuer=_StallingIssuer(stalls=1))
+    client = _RefusingClient(C1TransientError("FinishTask: UNAVAILABLE", code=grpc.StatusCode.UNAVAILABLE))
+    processor = _processor(stub, client)
+    with structlog.testing.capture_logs() as events:
+        running = asyncio.create_task(processor.process(baton_pb2.Task(id=TASK_ID, issue_credential=_task())))
+        await client.retried.wait()
+        processor.stop_reporting_within(0.01)  # the report is given up: its deletion starts, and stalls
+        await cast(_StallingIssuer, stub.issuer).rollback_started.wait()
+        running.cancel()  # the drain's cancel; the deletion is tried once more, and lands
+        with pytest.raises(asyncio.CancelledError):
+            await running
+    assert stub.issuer.rolled_back == [_secret().id]
+    assert not [e for e in events if "left_live" in e], "a deleted credential is named live"
+    (lost,) = [e for e in events if e["event"] == "task not reported to ConductorOne"]
+    assert lost["log_level"] == "error"
+    assert lost["undoing"] == 'service-account-application-key "key-1"'
+    assert CANARY not in repr(events)
+
+
+async def test_the_drain_ends_when_a_credentials_deletion_hangs_and_names_the_credential() -> None:
+    """The report is given up at the stop deadline and the credential's deletion hangs on Datadog. The drain cancels
+    it a second after the deadline; `_roll_back` answers that cancel with one more try (the deletion may not have
+    reached Datadog), which hung too, and the drain waited for it without a bound: the process outlived its 5 s
+    after the grace until the pod's SIGKILL, and no line named the key left live. The drain now cancels that try
+    too, within the same 5 s, and the rollback's error line names the credential."""
+    stub = StubConnector(issuer=_StallingIssuer(stalls=2))  # the deletion and its once-more try both hang
+    client = StubClient()
+    client.finish_script.extend([C1TransientError("FinishTask: UNAVAILABLE")] * 1_000)
+    handlers = Handlers(cast(Connector, stub), provisioning=True)
+    processor = TaskProcessor(client.as_client(), handlers, cast(Any, None), _no_hello, finish_retry=INSTANT)
+    stop = asyncio.Event()
+
+    async def pause(stop_: asyncio.Event, seconds: float) -> bool:
+        stop.set()  # one task, then SIGTERM
+        return True
+
+    scheduler = Scheduler(client.as_client(), processor, concurrency=1, wait=pause)
+    client.poll_script.append(
+        baton_pb2.BatonServiceGetTaskResponse(
+            task=baton_pb2.Task(id=TASK_ID, issue_credential=_task()), next_poll=duration_pb2.Duration(seconds=1)
+        )
+    )
+    with structlog.testing.capture_logs() as events:
+        await scheduler.run(stop)
+        await client.wait_finish_attempts(1)
+        async with asyncio.timeout(10):  # not a measure: a failure instead of a hang (it waited for ever)
+            await scheduler.drain(0.01, report_within=0.01)
+    assert stub.issuer.rolled_back == []
+    assert scheduler.in_flight == 0
+    (told,) = [e for e in events if e["event"].startswith("credential rollback interrupted")]
+    assert told["log_level"] == "error"
+    assert (told["secret_type"], told["secret_id"]) == ("service-account-application-key", "key-1")
+    assert CANARY not in repr(events)
+
+
 async def test_a_reported_credential_is_never_deleted() -> None:
     stub = StubConnector()
     client = _RefusingClient(C1FatalError("FinishTask: ALREADY_EXISTS", code=grpc.StatusCode.ALREADY_EXISTS))
@@ -1018,6 +1079,31 @@ async def test_an_issued_credential_too_large_to_report_is_deleted_and_reported_
     assert says in report["error"].message
     assert report["non_retryable"] is True
     assert stub.issuer.rolled_back == [_secret().id]
+    assert CANARY not in repr(events) + repr(client.reports)
+
+
+async def test_a_too_large_credential_deleted_by_the_retry_after_a_cancelled_deletion_is_reported_deleted() -> None:
+    """The credential's response is too large to report, so it is deleted again; the drain cancels that deletion
+    while it waits on Datadog and `_roll_back` tries once more, which goes through. The failure reported to
+    ConductorOne said "deleting it again failed: delete it by hand", and a line named the key left live: someone
+    would hunt a key that is gone, and trust that line less the next time it is true."""
+    huge = b'{"key_value":"' + CANARY.encode() + b"x" * (3 * 1024 * 1024) + b'"}'
+    stub = StubConnector(issuer=_StallingIssuer(stalls=1))
+    stub.issuer.result = IssuedCredential(secret=_secret(), plaintexts=[_plaintext(huge)], resource_mode=DISCOVERABLE)
+    client = _AcceptingClient()
+    handlers = Handlers(cast(Connector, stub), provisioning=True)
+    processor = TaskProcessor(cast(Any, client), handlers, cast(Any, None), _no_hello, finish_retry=INSTANT)
+    with structlog.testing.capture_logs() as events:
+        running = asyncio.create_task(processor.process(baton_pb2.Task(id=TASK_ID, issue_credential=_task())))
+        await cast(_StallingIssuer, stub.issuer).rollback_started.wait()
+        running.cancel()  # the deletion is tried once more, and lands
+        with pytest.raises(asyncio.CancelledError):
+            await running
+    assert stub.issuer.rolled_back == [_secret().id]
+    (report,) = client.reports
+    assert "too large to report" in report["error"].message
+    assert 'application-key "key-1" was deleted again' in report["error"].message
+    assert not [e for e in events if "left_live" in e], "a deleted credential is named live"
     assert CANARY not in repr(events) + repr(client.reports)
 
 

@@ -30,6 +30,11 @@ MIN_IDLE_POLL = 0.1
 """Floor of the pause after an idle poll; after a task, a zero next_poll means "ask again now"."""
 POLL_RETRY = RetryPolicy(base_delay=1.0, max_delay=60.0)
 """Backoff between failed polls (Go: n² s capped at 60 s; ours: the same cap, exponential with full jitter)."""
+CANCELLED_WITHIN = 0.5
+"""The last part of the drain's second after the reports' deadline: a task still running then is cancelled, and one
+still running this long after that is cancelled again. An issued credential's deletion (its report given up) answers
+the first cancel with one more try, since the deletion may not have reached the provider; waited for without a bound,
+a provider that did not answer held the exit past the pod's kill, and no line named the credential left live."""
 
 
 class Scheduler:
@@ -180,9 +185,15 @@ class Scheduler:
             if tasks := pending - {periodic}:
                 log.warning("abandoning tasks still running after the grace period", tasks=len(tasks))
                 self._processor.abandon_all("the connector is shutting down", finish_within=report_within)
-            _, pending = await asyncio.wait(pending, timeout=report_within + 1.0)
+            _, pending = await asyncio.wait(pending, timeout=report_within + 1.0 - CANCELLED_WITHIN)
         for straggler in pending:
             # Each logs its unreported task on the way out (TaskProcessor._report).
+            straggler.cancel()
+        if pending:
+            _, pending = await asyncio.wait(pending, timeout=CANCELLED_WITHIN)
+        for straggler in pending:
+            # Its once-more try is cut too; what it leaves live is logged on the way out. Twice cancelled, a task
+            # ends: the wait below is for that, within the same second.
             straggler.cancel()
         if pending:
             await asyncio.wait(pending)

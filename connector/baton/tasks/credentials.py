@@ -332,7 +332,7 @@ async def issue_credential(
     # Only the report hands the new credential over: if ConductorOne never takes it, it is deleted again.
     undo = Undo(
         what=f'{secret_id.resource_type} "{secret_id.resource}"',
-        run=lambda: _roll_back(issuer, issued.secret, "the report did not reach ConductorOne"),
+        run=lambda: _roll_back(issuer, issued.secret, "the report did not reach ConductorOne", undo=undo),
     )
     return Outcome(response=response, annotations=list(issued.annotations), undo=undo)
 
@@ -356,13 +356,19 @@ async def _mint(
 
 
 async def _roll_back(
-    issuer: CredentialIssuer, secret: resource_pb2.Resource | None, why: str, *, again_if_cancelled: bool = True
+    issuer: CredentialIssuer,
+    secret: resource_pb2.Resource | None,
+    why: str,
+    *,
+    again_if_cancelled: bool = True,
+    undo: Undo | None = None,
 ) -> bool:
     """Delete a credential we minted but cannot hand over. True when it is gone; False (logged at error) when it
     has no id to delete it by or its deletion failed, so it may still be live. Only a cancellation escapes it: the
     task abandoned at shutdown, which the processor gives a few seconds and then cancels again. The interrupted
     deletion may not have reached the provider, so it is tried once more within those seconds; cut short again, it is
-    logged at error naming the credential (the only trace of it)."""
+    logged at error naming the credential (the only trace of it). `undo`, when this runs as one, is marked done once
+    the credential is gone, the once-more's deletion included (`Undo.done`)."""
     if secret is None or go_is_blank(secret.id.resource_type) or go_is_blank(secret.id.resource):
         log.error("credential minted but not returned; no id to delete it by", reason=why)
         return False
@@ -373,12 +379,14 @@ async def _roll_back(
         if not again_if_cancelled:
             log.error("credential rollback interrupted; a minted credential may still be live", **named)
             raise
-        await _roll_back(issuer, secret, why, again_if_cancelled=False)
+        await _roll_back(issuer, secret, why, again_if_cancelled=False, undo=undo)
         raise
     except Exception as exc:
         code = exc.code.name if isinstance(exc, ConnectorError) else type(exc).__name__
         log.error("credential rollback failed; a minted credential is still live", error=code, **named)
         return False
+    if undo is not None:
+        undo.done = True
     log.warning("credential rolled back", **named)
     return True
 

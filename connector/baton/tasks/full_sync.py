@@ -67,6 +67,7 @@ class FullSyncHandler:
         self._on_synced = on_synced
 
     async def run(self, task_id: str, task: baton_pb2.Task.SyncFullTask) -> Outcome:
+        first_started = self._clock()
         first = await self._client.heartbeat(task_id)
         if first.cancelled:
             raise TaskError(Code.CANCELLED, "ConductorOne cancelled the task before it started")
@@ -77,7 +78,9 @@ class FullSyncHandler:
             # The heartbeats cover the upload too (as in Go, where they last as long as the task's context): a
             # long upload without them looks like a dead task to ConductorOne, and its cancel would go unheard.
             work = asyncio.create_task(self._sync_and_upload(task_id, task, path), name=f"sync {task_id}")
-            beat = asyncio.create_task(self._heartbeats(task_id, first, work), name=f"heartbeat {task_id}")
+            beat = asyncio.create_task(
+                self._heartbeats(task_id, first, first_started, work), name=f"heartbeat {task_id}"
+            )
             try:
                 result, size = await work
             except asyncio.CancelledError:
@@ -134,13 +137,19 @@ class FullSyncHandler:
         )
 
     async def _heartbeats(
-        self, task_id: str, last: baton_pb2.BatonServiceHeartbeatResponse, work: asyncio.Task[tuple[SyncResult, int]]
+        self,
+        task_id: str,
+        last: baton_pb2.BatonServiceHeartbeatResponse,
+        last_started: float,
+        work: asyncio.Task[tuple[SyncResult, int]],
     ) -> tuple[Code, str] | None:
         """Beat until the sync and its upload end; cancel them and say why when ConductorOne cancels or stops
-        answering."""
+        answering. `last` is the first Heartbeat's answer, begun at `last_started` (the clock's time)."""
         failures = 0
         interval = _interval(last)
-        took = 0.0
+        # The first Heartbeat's time (and the working directory's making after it) counts too: not counted, a slow
+        # first answer stretched the gap to the second by as much.
+        took = self._clock() - last_started
         while not work.done():
             # The interval runs from one Heartbeat's start to the next's, after a failure too: the pause a slow answer
             # shortened (to nothing, when it took the whole interval) must not be kept for the failures after it,

@@ -52,7 +52,7 @@ FAILED_FINAL = "failed_final"
 FAILED_RETRYABLE = "failed_retryable"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Undo:
     """How to take back a success that ConductorOne will never hear of (its report was given up)."""
 
@@ -60,6 +60,10 @@ class Undo:
     """What stays in place if it cannot run, for the error log: a kind and an id, never a secret."""
     run: Callable[[], Awaitable[object]]
     """Undoes it; False (or an exception) when it could not (the credential's rollback logs why)."""
+    done: bool = False
+    """Set by `run` once it took back what it names. A cancelled `run` raises CancelledError, and may have taken it
+    back on its way out (the credential's rollback tries once more when cancelled): read this then, or what is gone
+    was reported left live, to ConductorOne and in the error log."""
 
 
 @dataclass(slots=True)

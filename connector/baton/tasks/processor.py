@@ -144,11 +144,12 @@ def _fitted(outcome: Outcome, limit: int = MAX_REPORT_BYTES) -> Outcome:
 
 async def _take_back(undo: Undo) -> bool:
     """Run `undo`; whether it took back what it names. A failure is logged at error and answers False; a
-    cancellation is logged at error and raised."""
+    cancellation is raised, logged at error when it left the work in place (`Undo.done` says whether it did)."""
     try:
         return await undo.run() is not False
     except asyncio.CancelledError:
-        log.error("unreported work left in place: stopped before it could be undone", left_live=undo.what)
+        if not undo.done:
+            log.error("unreported work left in place: stopped before it could be undone", left_live=undo.what)
         raise
     except Exception as exc:
         log.error(
@@ -549,7 +550,7 @@ class TaskProcessor:
         try:
             undone = await _take_back(outcome.undo)
         except asyncio.CancelledError:
-            undone, cancelled = False, True
+            undone, cancelled = outcome.undo.done, True
         return _too_large_failure(outcome, MAX_REPORT_BYTES, undone=undone), cancelled
 
     def _abandoned(self, kind: str) -> Outcome:
@@ -738,7 +739,9 @@ class TaskProcessor:
                     return outcome, False
         except asyncio.CancelledError:
             error = "cancelled while a FinishTask awaited its answer" if not answered else last_error or "cancelled"
-            self._lost(task_id, outcome, attempts, error, "the report was cancelled", undone=False)
+            # Cancelled while taking back a success ConductorOne refused as too large, the undo may have done it.
+            undone = outcome.undo is not None and outcome.undo.done
+            self._lost(task_id, outcome, attempts, error, "the report was cancelled", undone=undone)
             raise
         except Exception as exc:
             log.error(

@@ -434,3 +434,42 @@ async def test_after_a_failed_heartbeat_the_next_waits_a_whole_interval_even_aft
     # Before the first failure: what the slow answer left of its interval (nothing). After each failure: a whole one.
     assert pauses == [0.0] + [1.0] * 8
     assert list(tmp_path.iterdir()) == []  # noqa: ASYNC240 - a test's temp dir
+
+
+async def test_the_first_heartbeats_own_time_counts_in_the_interval_before_the_second(tmp_path: Path) -> None:
+    """The interval runs from one Heartbeat's start to the next's (docs/service-mode.md), the first one's too: a first
+    Heartbeat that took 20 s of a 30 s interval (a token fetched on the way, a ConductorOne under load) left a whole
+    30 s pause after it, so the second came 50 s after the first began, and each slow first answer stretched that
+    gap, never the later ones."""
+    client = StubClient()
+    now = 0.0
+    pauses: list[float] = []
+    beats = 0
+
+    async def sleep(seconds: float) -> None:
+        nonlocal now
+        pauses.append(seconds)
+        now += seconds
+        await asyncio.sleep(0)
+
+    async def heartbeat(task_id: str) -> Beat:
+        nonlocal now, beats
+        beats += 1
+        if beats == 1:
+            now += 20.0  # the first Heartbeat's slow answer
+            return Beat(next_heartbeat=duration_pb2.Duration(seconds=30))
+        return Beat(cancelled=True)  # ends the test's sync at the second
+
+    async def upload_asset(task_id: str, path: Path) -> int:
+        await asyncio.Event().wait()  # only the heartbeats' cancel ends it
+        raise AssertionError("unreachable")
+
+    client.heartbeat = heartbeat  # type: ignore[method-assign]
+    client.upload_asset = upload_asset  # type: ignore[attr-defined]
+    handler = FullSyncHandler(
+        cast(BatonServiceClient, client), list, FullSyncSettings(temp_dir=tmp_path), clock=lambda: now, sleep=sleep
+    )
+    with pytest.raises(TaskError) as caught:
+        await asyncio.wait_for(handler.run(kind_task("sync_full").id, baton_pb2.Task.SyncFullTask()), timeout=20)
+    assert caught.value.code == Code.CANCELLED
+    assert pauses == [10.0]
