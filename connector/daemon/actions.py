@@ -160,6 +160,18 @@ def build_task(settings: Settings) -> baton_pb2.Task:
                 f"the id is a service access token's handle, not an id of type {printable(repr(rtype[:100]))}: give "
                 f"--delete-resource-type {types.SERVICE_ACCOUNT_ACCESS_TOKEN.id}",
             )
+        value = settings.delete_resource.strip()
+        if rtype != types.SERVICE_ACCOUNT_ACCESS_TOKEN.id and (":" in value or "/" in value):
+            # A key's id is a UUID. With its type in front (`api-key:<id>`, as the deletion's own line, the grant ids
+            # and --sync-resources write it, or the SDK's `bid:r:api-key/<id>`) it went to Datadog as the id, whose
+            # 404 for an id no key has was printed "gone from Datadog", exit 0, the key still live.
+            alone = value.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
+            _no_key("delete_resource", alone)
+            raise _bad(
+                "delete_resource",
+                f"{printable(repr(value[:200]))} is not the id of a {printable(rtype[:100])}: give the id alone, "
+                f"{printable(repr(alone[:200]))} (its type goes in --delete-resource-type)",
+            )
         task.delete_resource.resource_id.CopyFrom(
             b.resource_id(settings.delete_resource_type.strip(), settings.delete_resource.strip())
         )

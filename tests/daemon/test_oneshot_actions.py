@@ -322,6 +322,12 @@ _DELETION = ["--sync-secrets", "--sync-service-account-application-keys", "--all
             "delete-resource",
             _APP_SHAPE,
         ),
+        (
+            # With its type in front: the id alone, which the refusal would suggest, is the key.
+            [*_DELETION, "--delete-resource", f"api-key:{_API_SHAPE}", "--delete-resource-type", "api-key"],
+            "delete-resource",
+            _API_SHAPE,
+        ),
         (["--grant-entitlement", "role:r1:member", "--grant-principal", _APP_SHAPE], "grant-principal", _APP_SHAPE),
         (
             ["--grant-entitlement", f"team:{_API_SHAPE}:member", "--grant-principal", "u1"],
@@ -409,4 +415,33 @@ def test_a_token_handle_deleted_as_a_key_is_refused_naming_the_type(fake: FakeDa
     )
     assert out == ""
     assert token.id in fake.org.tokens
+    assert len(fake.requests()) == before, "not a single request"
+
+
+@pytest.mark.parametrize(
+    ("given", "form"),
+    [
+        ("api-key", "{type}:{id}"),  # what the deletion's own line prints, and --sync-resources' form
+        ("service-account-application-key", "{type}:{id}"),
+        ("api-key", "bid:r:{type}/{id}"),  # the Go SDK's resource reference
+    ],
+)
+def test_a_key_id_given_with_its_type_is_refused_unsent(fake: FakeDatadog, given: str, form: str) -> None:
+    """A key's id with its type in front (`api-key:<id>`: how the deletion's line, --sync-resources and the grant
+    ids write it) went to Datadog as the id; Datadog's 404 for an id no key has was printed "gone from Datadog:
+    api-key:api-key:<id>", exit 0, the key still live. Key ids are UUIDs and hold no ':'; the type has its flag."""
+    owner = next(u for u in fake.org.users.values() if u.service_account)
+    key = AppKey(fake.org.new_id(), "robot key", fake.org.new_secret(40), owner.id, fake.org.now())
+    fake.org.app_keys[key.id] = key
+    key_id = key.id if given == "service-account-application-key" else next(iter(fake.org.api_keys))
+    value = form.format(type=given, id=key_id)
+    before = len(fake.requests())
+    code, out, err = cli(fake, *_DELETION, "--delete-resource", value, "--delete-resource-type", given)
+    assert code == 2, err
+    assert last_line(err) == (
+        f"baton-datadog: setting --delete-resource (BATON_DELETE_RESOURCE): {value!r} is not the id of a "
+        f"{given}: give the id alone, {key_id!r} (its type goes in --delete-resource-type)"
+    )
+    assert out == ""
+    assert key_id in fake.org.api_keys or key_id in fake.org.app_keys
     assert len(fake.requests()) == before, "not a single request"
