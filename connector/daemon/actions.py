@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 from collections.abc import Sequence
 
@@ -87,8 +88,9 @@ def _no_key(field_name: str, *ids: str) -> None:
     """Refuse an id that has the shape of a Datadog key: the key itself, pasted where its id or a user's goes (the
     admin deleting a leaked key holds the key, not its id). Sent, it was echoed in the request's URL, in the log
     line and in the printed answer; an API key given to --delete-resource was even "deleted" (Datadog's 404 for an
-    id it has no key of), exit 0, the key still live."""
-    if any(has_key_shape(value) for value in ids):
+    id it has no key of), exit 0, the key still live. Each piece of a value is judged too: with a type in front
+    (`user:<the key>`), the whole was no key's shape and the key went into the URL and the error line."""
+    if any(has_key_shape(piece) for value in ids for piece in [value, *re.split(r"[:/]", value)]):
         raise _bad(
             field_name,
             "the value has the shape of a Datadog API or application key (32 or 40 hexadecimal characters), not of "
@@ -165,8 +167,7 @@ def build_task(settings: Settings) -> baton_pb2.Task:
             # A key's id is a UUID. With its type in front (`api-key:<id>`, as the deletion's own line, the grant ids
             # and --sync-resources write it, or the SDK's `bid:r:api-key/<id>`) it went to Datadog as the id, whose
             # 404 for an id no key has was printed "gone from Datadog", exit 0, the key still live.
-            alone = value.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
-            _no_key("delete_resource", alone)
+            alone = value.rsplit(":", 1)[-1].rsplit("/", 1)[-1]  # no key's shape: _no_key judged each piece
             raise _bad(
                 "delete_resource",
                 f"{printable(repr(value[:200]))} is not the id of a {printable(rtype[:100])}: give the id alone, "

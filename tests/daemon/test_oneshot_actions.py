@@ -336,6 +336,17 @@ _DELETION = ["--sync-secrets", "--sync-service-account-application-keys", "--all
         ),
         (["--revoke-grant", f"role:r1:member:user:{_APP_SHAPE}"], "revoke-grant", _APP_SHAPE),
         (
+            ["--grant-entitlement", "role:r1:member", "--grant-principal", f"user:{_API_SHAPE}"],
+            "grant-principal",
+            _API_SHAPE,
+        ),
+        (
+            # With the type in front, as a resource reference: the key went into the URL and the error line.
+            ["--invoke-action", "disable_user", "--invoke-action-args", json.dumps({"user_id": f"user:{_API_SHAPE}"})],
+            "invoke-action-args",
+            _API_SHAPE,
+        ),
+        (
             ["--invoke-action", "disable_user", "--invoke-action-args", json.dumps({"user_id": _API_SHAPE})],
             "invoke-action-args",
             _API_SHAPE,
