@@ -311,7 +311,13 @@ def _granted(task: baton_pb2.Task.GrantTask, outcome: Outcome) -> str:
 
 def _revoked(task: baton_pb2.Task.RevokeTask, outcome: Outcome) -> str:
     if _has(outcome.annotations, annotation_grant_pb2.GrantAlreadyRevoked.DESCRIPTOR):
-        return f"already revoked: {task.grant.id} (nothing changed)"
+        # Datadog answers 404 for access not held and for a role, team or user it does not know alike, and the revoke
+        # takes both as done (ConductorOne's revoke of what is gone must not fail): "already revoked" told an admin
+        # who mistyped an id that the access was gone while it stayed.
+        return (
+            f"not in Datadog: {task.grant.id} "
+            "(nothing changed: revoked before, or an id Datadog does not know, which it answers the same)"
+        )
     return f"revoked {task.grant.id}"
 
 

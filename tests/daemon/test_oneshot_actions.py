@@ -21,6 +21,9 @@ API = "canary-api-key-6b5a4c3d2e1f"
 # A deletion's line: Datadog answers 404 both for what was deleted before and for an id that never was.
 GONE = "(deleted now, or not there before: the datadog delete_resource log line says which)"
 APP = "canary-app-key-1f2e3d4c5b6a7980"
+# A revoke's line when nothing was removed: Datadog answers 404 both for access revoked before and for an id it does
+# not know.
+NOT_HELD = "(nothing changed: revoked before, or an id Datadog does not know, which it answers the same)"
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +68,7 @@ def test_grant_then_revoke_a_role_and_both_are_idempotent(fake: FakeDatadog) -> 
 
     code, out, _ = cli(fake, "--revoke-grant", grant)
     assert code == 0
-    assert out.strip() == f"already revoked: {grant} (nothing changed)"
+    assert out.strip() == f"not in Datadog: {grant} {NOT_HELD}"
 
 
 def test_grant_team_membership(fake: FakeDatadog) -> None:
@@ -456,3 +459,24 @@ def test_a_key_id_given_with_its_type_is_refused_unsent(fake: FakeDatadog, given
     assert out == ""
     assert key_id in fake.org.api_keys or key_id in fake.org.app_keys
     assert len(fake.requests()) == before, "not a single request"
+
+
+@pytest.mark.parametrize("mistyped", ["role", "user"])
+def test_a_revoke_with_a_mistyped_id_does_not_claim_the_access_was_revoked(fake: FakeDatadog, mistyped: str) -> None:
+    """Datadog's 404 for an unknown role or user is the same as for a role not held, and the revoke takes both as
+    done (ConductorOne's revoke of access already gone must not fail). The line said "already revoked: ... (nothing
+    changed)", exit 0: the admin who mistyped an id read that the access was gone while the user still held it
+    (the README's example, run with its placeholders, said so too)."""
+    role, user = pick(fake)
+    code, out, err = cli(fake, "--grant-entitlement", f"role:{role.id}:member", "--grant-principal", user.id)
+    assert code == 0, err
+    unknown = "00000000-1111-2222-3333-444444444444"
+    grant = (
+        f"role:{unknown if mistyped == 'role' else role.id}:member:user:{unknown if mistyped == 'user' else user.id}"
+    )
+    code, out, err = cli(fake, "--revoke-grant", grant)
+    assert code == 0, err
+    assert out.strip() == f"not in Datadog: {grant} {NOT_HELD}"
+    assert "revoked:" not in out, "no claim that a revoke happened or had happened"
+    assert role.id in fake.org.users[user.id].role_ids
+    cli(fake, "--revoke-grant", f"role:{role.id}:member:user:{user.id}")
