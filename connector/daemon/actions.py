@@ -227,8 +227,12 @@ async def _run_action(settings: Settings, sending: asyncio.Event) -> int:
             # delete, an owner it does not name), not a mistake in a flag. An action's arguments are the exception:
             # Datadog judges update_user's email, and its refusal names --invoke-action-args (README).
             answered = kind != "action_invoke" and client.stats.total_requests > asked
+            # delete_resource wraps the deleter's error in ConductorOne's wire text and keeps it as the cause: the
+            # line said "delete-resource failed: error: delete resource failed: baton-datadog: ...". It says the
+            # connector's own words, as the other actions' lines do.
+            message = str(exc.__cause__ if isinstance(exc.__cause__, ConnectorError) else exc)
             raise (
-                ActionFailed(_unprefixed(str(exc))) if answered else _classified(settings, exc.code, str(exc))
+                ActionFailed(_unprefixed(message)) if answered else _classified(settings, exc.code, message)
             ) from None
         except DatadogError as exc:
             raise ActionFailed(str(exc)) from None

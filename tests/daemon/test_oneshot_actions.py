@@ -410,3 +410,39 @@ def test_a_token_handle_deleted_as_a_key_is_refused_naming_the_type(fake: FakeDa
     assert out == ""
     assert token.id in fake.org.tokens
     assert len(fake.requests()) == before, "not a single request"
+
+
+@pytest.mark.parametrize("status", [400, 403, 500])
+def test_what_datadog_answers_a_deletion_is_a_runtime_failure_in_the_deleters_own_words(
+    fake: FakeDatadog, status: int
+) -> None:
+    """The task handler wraps a deleter's error in ConductorOne's wire text, its code kept: every line said
+    "delete-resource failed: error: delete resource failed:" before Datadog's words (and a 400 was once read as the
+    operator's mistake, exit 2)."""
+    key = next(iter(fake.org.api_keys.values()))
+    fake.faults.force(status, path=f"/api/v2/api_keys/{key.id}", method="DELETE", times=5)
+    try:
+        flags = ["--sync-secrets", "--allow-org-api-key-deletion", "--delete-resource-type", "api-key"]
+        code, out, err = cli(fake, *flags, "--delete-resource", key.id)
+    finally:
+        fake.faults.clear()
+    assert code == 1, err
+    assert out == ""
+    assert last_line(err).startswith("baton-datadog: delete-resource failed: Datadog ")
+    assert f"DELETE /api/v2/api_keys/{key.id} -> {status}" in last_line(err)
+    assert "error: delete resource failed" not in err
+    assert key.id in fake.org.api_keys
+
+
+def test_a_deletion_refused_for_its_id_names_the_flag_once(fake: FakeDatadog) -> None:
+    """The deleter's refusal of a malformed id is the operator's mistake (exit 2), in the deleter's words: the line
+    read "setting --delete-resource (…): error: delete resource failed: baton-datadog: API key id … is malformed"."""
+    flags = ["--sync-secrets", "--allow-org-api-key-deletion", "--delete-resource-type", "api-key"]
+    before = len(fake.requests(method="DELETE"))
+    code, out, err = cli(fake, *flags, "--delete-resource", "k\x1b]0;owned\x07")
+    assert code == 2, err
+    assert out == ""
+    assert last_line(err) == (
+        'baton-datadog: setting --delete-resource (BATON_DELETE_RESOURCE): API key id "k\\x1b]0;owned\\x07" is malformed'
+    )
+    assert len(fake.requests(method="DELETE")) == before
