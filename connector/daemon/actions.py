@@ -33,8 +33,9 @@ from connector.daemon.oneshot import cancel_on_signal, datadog_client, datadog_o
 from connector.daemon.settings import Settings, SettingsError, env, flag
 from connector.datadog.connector import DatadogConnector
 from connector.datadog.errors import DatadogError
+from connector.datadog.keyshape import has_key_shape
 from connector.datadog.resources import types
-from connector.datadog.resources.keys import has_key_shape, parse_sat_handle
+from connector.datadog.resources.keys import parse_sat_handle
 
 log = structlog.get_logger(__name__)
 

@@ -38,8 +38,8 @@ from connector.daemon.progress import Progress, summary_table
 from connector.daemon.settings import Settings, SettingsError, env, flag
 from connector.datadog.client import UNUSABLE_ID, DatadogClient, is_usable_id, quoted_id
 from connector.datadog.connector import DatadogConnector, DatadogOptions
+from connector.datadog.keyshape import has_key_shape
 from connector.datadog.resources import types
-from connector.datadog.resources.keys import has_key_shape
 from connector.datadog.sites import is_insecure
 from connector.datadog.stats import EventHook
 
