@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import sys
 from collections.abc import Sequence
 
@@ -34,8 +33,9 @@ from connector.daemon.oneshot import cancel_on_signal, datadog_client, datadog_o
 from connector.daemon.settings import Settings, SettingsError, env, flag
 from connector.datadog.connector import DatadogConnector
 from connector.datadog.errors import DatadogError
+from connector.datadog.keyshape import holds_key_shape
 from connector.datadog.resources import types
-from connector.datadog.resources.keys import has_key_shape, parse_sat_handle
+from connector.datadog.resources.keys import parse_sat_handle
 
 log = structlog.get_logger(__name__)
 
@@ -88,9 +88,9 @@ def _no_key(field_name: str, *ids: str) -> None:
     """Refuse an id that has the shape of a Datadog key: the key itself, pasted where its id or a user's goes (the
     admin deleting a leaked key holds the key, not its id). Sent, it was echoed in the request's URL, in the log
     line and in the printed answer; an API key given to --delete-resource was even "deleted" (Datadog's 404 for an
-    id it has no key of), exit 0, the key still live. Each piece of a value is judged too: with a type in front
+    id it has no key of), exit 0, the key still live. A key anywhere in a value counts: with a type in front
     (`user:<the key>`), the whole was no key's shape and the key went into the URL and the error line."""
-    if any(has_key_shape(piece) for value in ids for piece in [value, *re.split(r"[:/]", value)]):
+    if any(holds_key_shape(value) for value in ids):
         raise _bad(
             field_name,
             "the value has the shape of a Datadog API or application key (32 or 40 hexadecimal characters), not of "
@@ -167,7 +167,7 @@ def build_task(settings: Settings) -> baton_pb2.Task:
             # A key's id is a UUID. With its type in front (`api-key:<id>`, as the deletion's own line, the grant ids
             # and --sync-resources write it, or the SDK's `bid:r:api-key/<id>`) it went to Datadog as the id, whose
             # 404 for an id no key has was printed "gone from Datadog", exit 0, the key still live.
-            alone = value.rsplit(":", 1)[-1].rsplit("/", 1)[-1]  # no key's shape: _no_key judged each piece
+            alone = value.rsplit(":", 1)[-1].rsplit("/", 1)[-1]  # no key in it: _no_key judged the value
             raise _bad(
                 "delete_resource",
                 f"{printable(repr(value[:200]))} is not the id of a {printable(rtype[:100])}: give the id alone, "
@@ -240,8 +240,12 @@ async def _run_action(settings: Settings, sending: asyncio.Event) -> int:
             # delete, an owner it does not name), not a mistake in a flag. An action's arguments are the exception:
             # Datadog judges update_user's email, and its refusal names --invoke-action-args (README).
             answered = kind != "action_invoke" and client.stats.total_requests > asked
+            # delete_resource wraps the deleter's error in ConductorOne's wire text and keeps it as the cause: the
+            # line said "delete-resource failed: error: delete resource failed: baton-datadog: ...". It says the
+            # connector's own words, as the other actions' lines do.
+            message = str(exc.__cause__ if isinstance(exc.__cause__, ConnectorError) else exc)
             raise (
-                ActionFailed(_unprefixed(str(exc))) if answered else _classified(settings, exc.code, str(exc))
+                ActionFailed(_unprefixed(message)) if answered else _classified(settings, exc.code, message)
             ) from None
         except DatadogError as exc:
             raise ActionFailed(str(exc)) from None

@@ -38,6 +38,7 @@ from connector.daemon.progress import Progress, summary_table
 from connector.daemon.settings import Settings, SettingsError, env, flag
 from connector.datadog.client import UNUSABLE_ID, DatadogClient, is_usable_id, quoted_id
 from connector.datadog.connector import DatadogConnector, DatadogOptions
+from connector.datadog.keyshape import has_key_shape
 from connector.datadog.resources import types
 from connector.datadog.sites import is_insecure
 from connector.datadog.stats import EventHook
@@ -168,7 +169,15 @@ def check_resource_types(settings: Settings) -> None:
     owners = {s.resource_type().id: s.listed_under() for s in syncers if isinstance(s, ListedAsChildren)}
     for ref in settings.sync_resources:
         type_id, object_id = parse_resource_ref(ref)
-        if not is_usable_id(object_id) or object_id != object_id.strip():
+        if has_key_shape(object_id):
+            # The key an operator holds, pasted where an id goes (as the one-shot actions refuse it): sent, it was
+            # echoed in the request's URL, and Datadog's 404 put it in the sync's warning and the log.
+            problems.append(
+                f"setting {flag('sync_resources')} ({env('sync_resources')}): a {printable(repr(type_id[:100]))} "
+                "target's id has the shape of a Datadog API or application key (32 or 40 hexadecimal characters), not "
+                "of an id; it is not sent to Datadog and not shown"
+            )
+        elif not is_usable_id(object_id) or object_id != object_id.strip():
             # A dot segment or an over-long id failed the sync after the key check (exit 1, no setting named); a
             # control character or surrounding whitespace (`role: <uuid>`) was answered 404, and the run finished
             # (exit 0) with an empty partial sync.
@@ -185,8 +194,8 @@ def check_resource_types(settings: Settings) -> None:
             )
     wanted = settings.sync_resource_types
     for ref in settings.sync_resources if wanted else ():
-        type_id = parse_resource_ref(ref)[0]
-        if type_id not in wanted and type_id in available:
+        type_id, object_id = parse_resource_ref(ref)
+        if type_id not in wanted and type_id in available and not has_key_shape(object_id):
             # Both set and at odds: the partial sync would list only `wanted` types and fail on this target.
             problems.append(
                 f"setting {flag('sync_resources')} ({env('sync_resources')}): {ref!r} is a {type_id!r}, which "

@@ -33,6 +33,7 @@ from connector.baton.c1.hostinfo import MAX_FIELD_LENGTH as MAX_HOST_ID_LENGTH
 from connector.baton.gostrings import refuse_json_constant
 from connector.baton.ids import parse_resource_ref
 from connector.daemon.version import package_version
+from connector.datadog.keyshape import holds_key_shape
 from connector.datadog.sites import SITES, base_url_for, check_transport_security, resolve_site
 
 ENV_PREFIX = "BATON_"
@@ -1343,17 +1344,28 @@ def _did_you_mean(name: str, *, variable: bool = False) -> str:
     return f"; did you mean {env(close[0])} ({flag(close[0])})?" if close else " (not a setting of this connector)"
 
 
+KEY_SHAPED = "[holds a Datadog key's shape; not shown]"
+
+
 def redacted(settings: Settings) -> dict[str, Any]:
-    """Every setting's value for display: secrets show only whether they are set."""
+    """Every setting's value for display: secrets show only whether they are set, and a value (or list entry) holding
+    a Datadog key's shape is not shown either: a key pasted where an id goes (`--sync-resources role:<key>`) is
+    refused when the run starts, but `config` printed it back."""
+
+    def shown(value: object) -> object:
+        return KEY_SHAPED if isinstance(value, str) and holds_key_shape(value) else value
+
     out: dict[str, Any] = {}
     for name in Settings.model_fields:
         value = getattr(settings, name)
         if name in SECRETS:
             out[name] = "[set, redacted]" if value is not None and value.get_secret_value() else "[not set]"
         elif isinstance(value, Path):
-            out[name] = str(value)
+            out[name] = shown(str(value))
+        elif isinstance(value, list):
+            out[name] = [shown(entry) for entry in value]
         else:
-            out[name] = value
+            out[name] = shown(value)
     return out
 
 

@@ -811,3 +811,27 @@ def test_completion_without_one_known_shell_is_one_line_and_exit_2(args: tuple[s
 def test_dash_v_is_the_version_as_in_cobra() -> None:
     done = run_cli("-v")
     assert (done.returncode, done.stdout.strip()) == (0, f"baton-datadog {package_version()}")
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_config_does_not_print_a_key_pasted_where_an_id_goes(as_json: bool) -> None:
+    """A run refuses `--sync-resources role:<key>` (and the one-shot ids) unsent and unshown, but `config` printed
+    the key back in its table. A UUID id is still shown."""
+    key = "0123456789abcdef0123456789abcdef"
+    sha_shaped = "0123456789abcdef0123456789abcdef01234567"
+    uuid = "550e8400-e29b-41d4-a716-446655440000"
+    args = [
+        "config",
+        "-p",
+        f"--sync-resources=role:{key},team:{uuid}",
+        f"--grant-entitlement=role:{uuid}:member",
+        f"--grant-principal={sha_shaped}",
+        *(["--json"] if as_json else []),
+    ]
+    done = run_cli_in_process(*args)
+    assert done.returncode == 0, done.stderr
+    assert key not in done.stdout + done.stderr
+    assert sha_shaped not in done.stdout + done.stderr
+    assert f"team:{uuid}" in done.stdout
+    assert f"role:{uuid}:member" in done.stdout
+    assert done.stdout.count("[holds a Datadog key's shape; not shown]") == 2

@@ -480,3 +480,39 @@ def test_a_revoke_with_a_mistyped_id_does_not_claim_the_access_was_revoked(fake:
     assert "revoked:" not in out, "no claim that a revoke happened or had happened"
     assert role.id in fake.org.users[user.id].role_ids
     cli(fake, "--revoke-grant", f"role:{role.id}:member:user:{user.id}")
+
+
+@pytest.mark.parametrize("status", [400, 403, 500])
+def test_what_datadog_answers_a_deletion_is_a_runtime_failure_in_the_deleters_own_words(
+    fake: FakeDatadog, status: int
+) -> None:
+    """The task handler wraps a deleter's error in ConductorOne's wire text, its code kept: every line said
+    "delete-resource failed: error: delete resource failed:" before Datadog's words (and a 400 was once read as the
+    operator's mistake, exit 2)."""
+    key = next(iter(fake.org.api_keys.values()))
+    fake.faults.force(status, path=f"/api/v2/api_keys/{key.id}", method="DELETE", times=5)
+    try:
+        flags = ["--sync-secrets", "--allow-org-api-key-deletion", "--delete-resource-type", "api-key"]
+        code, out, err = cli(fake, *flags, "--delete-resource", key.id)
+    finally:
+        fake.faults.clear()
+    assert code == 1, err
+    assert out == ""
+    assert last_line(err).startswith("baton-datadog: delete-resource failed: Datadog ")
+    assert f"DELETE /api/v2/api_keys/{key.id} -> {status}" in last_line(err)
+    assert "error: delete resource failed" not in err
+    assert key.id in fake.org.api_keys
+
+
+def test_a_deletion_refused_for_its_id_names_the_flag_once(fake: FakeDatadog) -> None:
+    """The deleter's refusal of a malformed id is the operator's mistake (exit 2), in the deleter's words: the line
+    read "setting --delete-resource (…): error: delete resource failed: baton-datadog: API key id … is malformed"."""
+    flags = ["--sync-secrets", "--allow-org-api-key-deletion", "--delete-resource-type", "api-key"]
+    before = len(fake.requests(method="DELETE"))
+    code, out, err = cli(fake, *flags, "--delete-resource", "k\x1b]0;owned\x07")
+    assert code == 2, err
+    assert out == ""
+    assert last_line(err) == (
+        'baton-datadog: setting --delete-resource (BATON_DELETE_RESOURCE): API key id "k\\x1b]0;owned\\x07" is malformed'
+    )
+    assert len(fake.requests(method="DELETE")) == before

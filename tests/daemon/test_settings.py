@@ -604,6 +604,35 @@ def test_a_target_whose_id_names_no_datadog_object_is_named_before_any_request(r
     assert message.count("setting ") == 1, "the user target is fine"
 
 
+_KEY_32 = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+_KEY_40 = "ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12"
+
+
+@pytest.mark.parametrize(
+    ("argv", "key"),
+    [
+        (["--sync-resources", f"user:u1,role:{_KEY_32}"], _KEY_32),
+        (["--sync-resources", f"bid:r:team/{_KEY_40}"], _KEY_40),
+        (["--sync-resources", f"user:{_KEY_32.upper()}"], _KEY_32),
+        # Refused by the type filter too: that line quoted the whole target.
+        (["--sync-resource-types", "user", "--sync-resources", f"role:{_KEY_40}"], _KEY_40),
+    ],
+)
+def test_a_key_given_as_a_targets_id_is_refused_unsent_and_unshown(argv: list[str], key: str) -> None:
+    """A Datadog API or application key (32 or 40 hexadecimal characters) is never the id of a user, role, team or
+    schedule (UUIDs and On-Call's short ids). Given as a target, it was sent in the request's URL, and Datadog's 404
+    put it in the sync's warning and the log, a partial sync of nothing finished with exit 0; a refusal quoted it."""
+    from connector.daemon.oneshot import check_resource_types
+
+    with pytest.raises(SettingsError) as caught:
+        check_resource_types(load(argv))
+    message = str(caught.value)
+    assert message.startswith("setting --sync-resources (BATON_SYNC_RESOURCES): "), message
+    assert "the shape of a Datadog API or application key" in message
+    assert key.lower() not in message.lower()
+    assert message.count("setting ") == 1, "one line for the one target"
+
+
 def test_known_resource_types_pass_the_check() -> None:
     from connector.daemon.oneshot import check_resource_types
 

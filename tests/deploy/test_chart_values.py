@@ -661,6 +661,9 @@ def test_any_valid_image_tag_gives_a_valid_version_label(tag: str) -> None:
         ({"config": {"syncResources": ["group:abc"]}}, "/config/syncResources/0"),
         ({"config": {"syncResources": ["role:abc", "api-key:abc"]}}, "/config/syncResources/1"),
         ({"config": {"syncResources": ["service-account-access-token:sat:abc"]}}, "/config/syncResources/0"),
+        # A Datadog key's value where the id goes: the connector refuses it at every start (it is never sent).
+        ({"config": {"syncResources": ["role:" + "0a" * 16]}}, "/config/syncResources/0"),
+        ({"config": {"syncResources": ["team:t1", "bid:r:user/" + "F1" * 20]}}, "/config/syncResources/1"),
         ({"config": {"c1ApiHost": "https://acme.conductor.one"}}, "/config/c1ApiHost"),
         ({"config": {"c1ApiHost": "acme.conductor.one:99999"}}, "/config/c1ApiHost"),
         ({"config": {"c1ApiHost": "acme conductor one"}}, "/config/c1ApiHost"),
@@ -710,7 +713,7 @@ def test_resource_lists_and_endpoints_the_connector_takes_render(clean_baton_env
 
     config = {
         "syncResourceTypes": ["role", "team"],
-        "syncResources": ["role:abc", "bid:r:team/t\\/1"],
+        "syncResources": ["role:abc", "bid:r:team/t\\/1", "role:550e8400-e29b-41d4-a716-446655440000"],
         "c1ApiHost": "[::1]:8443",
         "baseUrl": "https://api.datadoghq.eu/",
     }

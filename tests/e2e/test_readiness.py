@@ -110,3 +110,22 @@ def test_a_daemon_busy_with_its_tasks_stays_ready(stack: Stack) -> None:
     assert_success(only_finish(stack.c1.recorded(), task.id))
     assert seen == {200}
     assert gauge == {1}
+
+
+def test_not_ready_during_the_start_up_check_says_so_not_that_conductorone_is_awaited(stack: Stack) -> None:
+    """The Datadog key check runs before the Hello, for up to a minute when Datadog is slow. /readyz said "waiting for
+    a successful Hello to ConductorOne" all that time: an operator reading the probe looked at ConductorOne, which
+    had not even been asked yet, while Datadog was what kept the pod unready."""
+    stack.dd.faults.hang_seconds = 5.0
+    stack.dd.faults.hostile("hang", path="/api/v1/validate")
+    daemon = stack.start(FAST, wait_ready=False)
+    checking = "running the connector's start-up check (at most 60 s) before the Hello to ConductorOne"
+
+    def reason() -> str | None:
+        body = daemon.get("/readyz")
+        return body.json()["reason"] if body is not None and body.status_code == 503 else None
+
+    # Polled until seen: the health server listens a moment before the check begins.
+    daemon.wait_for(lambda: reason() == checking, timeout=15, what="/readyz to name the start-up check")
+    assert not stack.c1.recorded().hellos
+    daemon.wait_ready()

@@ -80,6 +80,8 @@ class Readiness:
     ) -> None:
         self.hello_ok = False
         self.draining = False
+        self.checking = False
+        """The connector's start-up check is running (`check_connector`): the Hello is not even asked yet."""
         self._min_window = min_window
         self._poll_interval = poll_interval
         self._clock = clock
@@ -115,6 +117,14 @@ class Readiness:
     def __call__(self) -> tuple[bool, str]:
         if self.draining:
             return False, "draining"
+        if self.checking:
+            # Not "waiting for a successful Hello": for up to a minute it is the upstream that holds the pod unready,
+            # and an operator reading the probe looked at ConductorOne, which had not been asked yet.
+            return (
+                False,
+                f"running the connector's start-up check (at most {STARTUP_CHECK_SECONDS:.0f} s) before the Hello to "
+                "ConductorOne",
+            )
         if not self.hello_ok:
             return False, "waiting for a successful Hello to ConductorOne"
         since = self._clock() - (self._last_contact if self._last_contact is not None else -math.inf)
@@ -268,10 +278,13 @@ async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) 
         # The token and the gRPC connection the Hello needs are made while the connector checks its upstream.
         c1.warm_up()
         connector = app.open()
+        readiness.checking = True
         try:
             await check_connector(app, connector, stop)
         except Stopped:
             return 0
+        finally:
+            readiness.checking = False
         build = build_info(app.build_name, app.version)
 
         async def hello(task_id: str = "") -> None:

@@ -405,5 +405,7 @@ async def delete_resource(connector: Connector, task: Task.DeleteResourceTask) -
     try:
         annotations = await deleter.delete_resource(rid, parent)
     except ConnectorError as exc:
-        raise _refuse(exc.code, f"error: delete resource failed: {exc}") from None
+        # The deleter's own error stays the cause: a caller that reports it in its own words (the one-shot
+        # --delete-resource) tells an upstream's answer from a refusal of what was asked by it, not by the code kept.
+        raise _refuse(exc.code, f"error: delete resource failed: {exc}") from exc
     return Outcome(response=resource_pb2.DeleteResourceResponse(annotations=annotations), annotations=annotations)

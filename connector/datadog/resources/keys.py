@@ -4,7 +4,6 @@ key value."""
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Awaitable
 from datetime import datetime
 from typing import TypeVar
@@ -68,13 +67,6 @@ def app_key_resource(key: ApplicationKey, service_account: resource_pb2.Resource
 
 # Datadog's key values: an API key is 32 hexadecimal characters, an application key 40. Its ids are UUIDs (with
 # dashes), as are the ids of users, roles, teams and the keys themselves, so no id has this shape.
-_KEY_VALUE = re.compile(r"[0-9A-Fa-f]{32}|[0-9A-Fa-f]{40}")
-
-
-def has_key_shape(value: str) -> bool:
-    """Whether `value` looks like a Datadog API or application key itself rather than an id: the key an operator
-    holds, pasted where its id (or a user's) goes. Sent, it would be echoed in a URL, the log and the answer."""
-    return _KEY_VALUE.fullmatch(value.strip()) is not None
 
 
 # -- service access tokens ---------------------------------------------------------------------------------
