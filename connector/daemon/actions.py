@@ -163,6 +163,14 @@ def build_task(settings: Settings) -> baton_pb2.Task:
                 f"--delete-resource-type {types.SERVICE_ACCOUNT_ACCESS_TOKEN.id}",
             )
         value = settings.delete_resource.strip()
+        if any(character.isspace() for character in value):
+            # No id holds whitespace (a key's is a UUID, a token's handle base64url): a row of `inspect` pasted whole
+            # (`<id>  <name>`) went to Datadog as the id, and its 404 was printed "gone from Datadog", exit 0.
+            raise _bad(
+                "delete_resource",
+                f"{printable(repr(value[:200]))} holds whitespace, which no id does (a table row pasted whole?): "
+                "give the id alone",
+            )
         if rtype != types.SERVICE_ACCOUNT_ACCESS_TOKEN.id and (":" in value or "/" in value):
             # A key's id is a UUID. With its type in front (`api-key:<id>`, as the deletion's own line, the grant ids
             # and --sync-resources write it, or the SDK's `bid:r:api-key/<id>`) it went to Datadog as the id, whose
@@ -173,9 +181,7 @@ def build_task(settings: Settings) -> baton_pb2.Task:
                 f"{printable(repr(value[:200]))} is not the id of a {printable(rtype[:100])}: give the id alone, "
                 f"{printable(repr(alone[:200]))} (its type goes in --delete-resource-type)",
             )
-        task.delete_resource.resource_id.CopyFrom(
-            b.resource_id(settings.delete_resource_type.strip(), settings.delete_resource.strip())
-        )
+        task.delete_resource.resource_id.CopyFrom(b.resource_id(settings.delete_resource_type.strip(), value))
     else:
         raise SettingsError("no one-shot provisioning action was given")
     return task

@@ -461,6 +461,24 @@ def test_a_key_id_given_with_its_type_is_refused_unsent(fake: FakeDatadog, given
     assert len(fake.requests()) == before, "not a single request"
 
 
+@pytest.mark.parametrize("given", ["api-key", "service-account-application-key", "service-account-access-token"])
+def test_a_deletion_id_holding_whitespace_is_refused_unsent(fake: FakeDatadog, given: str) -> None:
+    """A row of `baton-datadog inspect --resources api-key` pasted whole (`<id>  <name>`): Datadog's 404 for that
+    "id" was printed "gone from Datadog", exit 0, the key still live. No id holds whitespace."""
+    key = next(iter(fake.org.api_keys.values()))
+    value = f"{key.id}  {key.name}"
+    before = len(fake.requests())
+    code, out, err = cli(fake, *_DELETION, "--delete-resource", value, "--delete-resource-type", given)
+    assert code == 2, err
+    assert last_line(err) == (
+        f"baton-datadog: setting --delete-resource (BATON_DELETE_RESOURCE): {value!r} holds whitespace, which no id "
+        "does (a table row pasted whole?): give the id alone"
+    )
+    assert out == ""
+    assert key.id in fake.org.api_keys
+    assert len(fake.requests()) == before, "not a single request"
+
+
 @pytest.mark.parametrize("mistyped", ["role", "user"])
 def test_a_revoke_with_a_mistyped_id_does_not_claim_the_access_was_revoked(fake: FakeDatadog, mistyped: str) -> None:
     """Datadog's 404 for an unknown role or user is the same as for a role not held, and the revoke takes both as
