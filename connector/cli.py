@@ -294,7 +294,7 @@ lists them.
 
 def _completion(rest: list[str]) -> int:
     """`completion SHELL`, as cobra gives every baton-sdk connector."""
-    from connector.daemon.completion import SHELLS, listed_flags, script
+    from connector.daemon.completion import SHELLS, listed_flags, script, value_flags
     from connector.daemon.settings import build_parser
 
     if rest in (["-h"], ["--help"]):
@@ -314,7 +314,8 @@ def _completion(rest: list[str]) -> int:
     own = {command: listed for command, parser in parsers.items() if (listed := listed_flags(parser)) != flags}
     help_flag = [("--help", "show this help")]
     words = {"completion": SHELLS, "help": COMMANDS}
-    print(script(rest[0], COMMANDS, flags, {**own, **dict.fromkeys(words, help_flag)}, words), end="")
+    takes = value_flags(build_parser())
+    print(script(rest[0], COMMANDS, flags, {**own, **dict.fromkeys(words, help_flag)}, words, takes), end="")
     return 0
 
 

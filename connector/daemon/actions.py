@@ -33,7 +33,7 @@ from connector.daemon.oneshot import cancel_on_signal, datadog_client, datadog_o
 from connector.daemon.settings import Settings, SettingsError, env, flag
 from connector.datadog.connector import DatadogConnector
 from connector.datadog.errors import DatadogError
-from connector.datadog.keyshape import has_key_shape
+from connector.datadog.keyshape import holds_key_shape
 from connector.datadog.resources import types
 from connector.datadog.resources.keys import parse_sat_handle
 
@@ -88,8 +88,9 @@ def _no_key(field_name: str, *ids: str) -> None:
     """Refuse an id that has the shape of a Datadog key: the key itself, pasted where its id or a user's goes (the
     admin deleting a leaked key holds the key, not its id). Sent, it was echoed in the request's URL, in the log
     line and in the printed answer; an API key given to --delete-resource was even "deleted" (Datadog's 404 for an
-    id it has no key of), exit 0, the key still live."""
-    if any(has_key_shape(value) for value in ids):
+    id it has no key of), exit 0, the key still live. A key anywhere in a value counts: with a type in front
+    (`user:<the key>`), the whole was no key's shape and the key went into the URL and the error line."""
+    if any(holds_key_shape(value) for value in ids):
         raise _bad(
             field_name,
             "the value has the shape of a Datadog API or application key (32 or 40 hexadecimal characters), not of "
@@ -161,9 +162,26 @@ def build_task(settings: Settings) -> baton_pb2.Task:
                 f"the id is a service access token's handle, not an id of type {printable(repr(rtype[:100]))}: give "
                 f"--delete-resource-type {types.SERVICE_ACCOUNT_ACCESS_TOKEN.id}",
             )
-        task.delete_resource.resource_id.CopyFrom(
-            b.resource_id(settings.delete_resource_type.strip(), settings.delete_resource.strip())
-        )
+        value = settings.delete_resource.strip()
+        if any(character.isspace() for character in value):
+            # No id holds whitespace (a key's is a UUID, a token's handle base64url): a row of `inspect` pasted whole
+            # (`<id>  <name>`) went to Datadog as the id, and its 404 was printed "gone from Datadog", exit 0.
+            raise _bad(
+                "delete_resource",
+                f"{printable(repr(value[:200]))} holds whitespace, which no id does (a table row pasted whole?): "
+                "give the id alone",
+            )
+        if rtype != types.SERVICE_ACCOUNT_ACCESS_TOKEN.id and (":" in value or "/" in value):
+            # A key's id is a UUID. With its type in front (`api-key:<id>`, as the deletion's own line, the grant ids
+            # and --sync-resources write it, or the SDK's `bid:r:api-key/<id>`) it went to Datadog as the id, whose
+            # 404 for an id no key has was printed "gone from Datadog", exit 0, the key still live.
+            alone = value.rsplit(":", 1)[-1].rsplit("/", 1)[-1]  # no key in it: _no_key judged the value
+            raise _bad(
+                "delete_resource",
+                f"{printable(repr(value[:200]))} is not the id of a {printable(rtype[:100])}: give the id alone, "
+                f"{printable(repr(alone[:200]))} (its type goes in --delete-resource-type)",
+            )
+        task.delete_resource.resource_id.CopyFrom(b.resource_id(settings.delete_resource_type.strip(), value))
     else:
         raise SettingsError("no one-shot provisioning action was given")
     return task
@@ -303,7 +321,13 @@ def _granted(task: baton_pb2.Task.GrantTask, outcome: Outcome) -> str:
 
 def _revoked(task: baton_pb2.Task.RevokeTask, outcome: Outcome) -> str:
     if _has(outcome.annotations, annotation_grant_pb2.GrantAlreadyRevoked.DESCRIPTOR):
-        return f"already revoked: {task.grant.id} (nothing changed)"
+        # Datadog answers 404 for access not held and for a role, team or user it does not know alike, and the revoke
+        # takes both as done (ConductorOne's revoke of what is gone must not fail): "already revoked" told an admin
+        # who mistyped an id that the access was gone while it stayed.
+        return (
+            f"not in Datadog: {task.grant.id} "
+            "(nothing changed: revoked before, or an id Datadog does not know, which it answers the same)"
+        )
     return f"revoked {task.grant.id}"
 
 

@@ -1,7 +1,8 @@
 """`baton-datadog completion SHELL`: a shell completion script, as cobra gives every baton-sdk connector
 (`baton-datadog completion bash > /etc/bash_completion.d/baton-datadog`).
 
-The script is static: the commands in the first place; after a dash, the flags `--help` lists for the command on
+The script is static: the commands where no command stands yet (flags may come first, and a flag's value is never
+taken for one: `--file config` names a file); after a dash, the flags `--help` lists for the command on
 the line (`inspect` has flags of its own; hidden ones are left out, as cobra leaves them out); after `completion`
 the shells and after `help` the commands; a file name anywhere else. It is made from the same parsers as `--help`,
 so a new setting is completed without touching this module.
@@ -34,12 +35,24 @@ def listed_flags(parser: argparse.ArgumentParser) -> list[tuple[str, str]]:
     return out
 
 
+def value_flags(parser: argparse.ArgumentParser) -> list[str]:
+    """Every option string that takes a value, short ones too: the word after it is that value, never the command.
+    Hidden ones are left out, as from the rest of the script (`--help` does not list them)."""
+    return [
+        option
+        for action in parser._actions
+        if action.nargs != 0 and action.help != argparse.SUPPRESS
+        for option in action.option_strings
+    ]
+
+
 def script(
     shell: str,
     commands: Sequence[str],
     flags: Flags,
     command_flags: Mapping[str, Flags] | None = None,
     command_words: Mapping[str, Sequence[str]] | None = None,
+    takes_value: Sequence[str] = (),
 ) -> str:
     """The script for `shell`: `flags` are the program's; `command_flags` those of a command that has its own
     (`inspect` takes none of the settings' flags: it reads a file); `command_words` what a command takes as its
@@ -48,9 +61,10 @@ def script(
     own = dict(command_flags or {})
     words = dict(command_words or {})
     if shell == "fish":
-        return _fish(commands, flags, own, words)
+        return _fish(commands, flags, own, words, takes_value)
     names = " ".join(option for option, _ in flags)
-    # The command is the first word after the program that names one (flags may stand before it, as with baton).
+    # The command is the first word after the program that names one and is no flag's value (flags may stand before
+    # it, as with baton). Bash splits `--file=config` into `--file`, `=`, `config`.
     cases = "".join(
         f'        {command}) flags="{" ".join(option for option, _ in own_flags)}" ;;\n'
         for command, own_flags in own.items()
@@ -60,12 +74,15 @@ def script(
         for command, taken in words.items()
     )
     bash = f"""_baton_datadog() {{
-    local cur="${{COMP_WORDS[COMP_CWORD]}}" previous="${{COMP_WORDS[COMP_CWORD-1]}}" command="" word
+    local cur="${{COMP_WORDS[COMP_CWORD]}}" previous="${{COMP_WORDS[COMP_CWORD-1]}}" command="" word value=0
+    local takes=" {" ".join(takes_value)} "
     for word in "${{COMP_WORDS[@]:1:$((COMP_CWORD-1))}}"; do
         [[ "$word" == -- ]] && return 0  # after `--` no word is a flag or a command (pflag, argparse): file names
     done
     for word in "${{COMP_WORDS[@]:1:$((COMP_CWORD-1))}}"; do
+        if (( value )); then [[ "$word" == = ]] || value=0; continue; fi
         case "$word" in {"|".join(commands)}) command="$word"; break ;; esac
+        [[ "$takes" == *" $word "* ]] && value=1
     done
     local flags="{names}"
     case "$command" in
@@ -73,8 +90,7 @@ def script(
     if [[ "$cur" == -* ]]; then
         COMPREPLY=($(compgen -W "$flags" -- "$cur"))
     elif [[ -z "$command" ]]; then
-        COMPREPLY=($(compgen -W "{" ".join(commands)}" -- "$cur"))
-        [[ $COMP_CWORD -eq 1 ]] || COMPREPLY=()
+        (( value )) || COMPREPLY=($(compgen -W "{" ".join(commands)}" -- "$cur"))
     else
         case "$command" in
 {arguments}        esac
@@ -94,18 +110,45 @@ if [[ "${{funcstack[1]-}}" == "_{PROGRAM}" ]]; then _bash_complete -o default -F
     return f"# bash completion for {PROGRAM} ({PROGRAM} completion bash)\n" + bash
 
 
-def _fish(commands: Sequence[str], flags: Flags, own: Mapping[str, Flags], words: Mapping[str, Sequence[str]]) -> str:
+def _fish(
+    commands: Sequence[str],
+    flags: Flags,
+    own: Mapping[str, Flags],
+    words: Mapping[str, Sequence[str]],
+    takes_value: Sequence[str],
+) -> str:
     lines = [f"# fish completion for {PROGRAM} ({PROGRAM} completion fish)"]
-    lines.append(f"complete -c {PROGRAM} -n __fish_use_subcommand -f -a '{' '.join(commands)}'")
+    # fish's __fish_use_subcommand and __fish_seen_subcommand_from take any word for the command, a flag's value
+    # too: no command was offered after `--config x.yaml`, and `--file config` was taken for config. `none`: no
+    # command yet, and the word being completed is no flag's value.
+    lines += [
+        "function __baton_datadog_command_in --description 'whether the command on the line is one of the arguments'",
+        "    set -l command none",
+        "    set -l value 0",
+        "    for word in (commandline -opc)[2..-1]",
+        "        if test $value = 1",
+        "            set value 0",
+        "        else if contains -- $word " + " ".join(commands),
+        "            set command $word",
+        "            break",
+        "        else if contains -- $word " + " ".join(takes_value),
+        "            set value 1",
+        "        end",
+        "    end",
+        "    test $command = none -a $value = 1; and set command value",
+        "    contains -- $command $argv",
+        "end",
+    ]
+    lines.append(f"complete -c {PROGRAM} -n '__baton_datadog_command_in none' -f -a '{' '.join(commands)}'")
     # The program's flags, but not after a command that lacks them; a command that adds to them (config's --json)
     # gets only what it adds.
     program = set(flags)
     apart = [command for command, listed in own.items() if not program <= set(listed)]
     apart += [command for command in words if command not in apart]
-    unless = f" -n 'not __fish_seen_subcommand_from {' '.join(apart)}'" if apart else ""
+    unless = f" -n 'not __baton_datadog_command_in {' '.join(apart)}'" if apart else ""
     lines += [f"complete -c {PROGRAM}{unless} -l {option[2:]} -d {_fish_quoted(text)}" for option, text in flags]
     for command, listed in own.items():
-        seen = f"-n '__fish_seen_subcommand_from {command}'"
+        seen = f"-n '__baton_datadog_command_in {command}'"
         added = listed if command in apart else [flag for flag in listed if flag not in program]
         lines += [f"complete -c {PROGRAM} {seen} -l {option[2:]} -d {_fish_quoted(text)}" for option, text in added]
     for command, taken in words.items():

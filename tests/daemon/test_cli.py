@@ -678,7 +678,7 @@ def test_completion_gives_each_shell_a_script_of_the_commands_and_listed_flags()
 
     fish = run_cli_in_process("completion", "fish")
     assert fish.returncode == 0
-    settings_flag = "complete -c baton-datadog -n 'not __fish_seen_subcommand_from inspect completion help' -l"
+    settings_flag = "complete -c baton-datadog -n 'not __baton_datadog_command_in inspect completion help' -l"
     assert f"{settings_flag} api-key -d 'Datadog API key (DD-API-KEY)'\n" in fish.stdout
     assert "-l no-sync-secrets -d 'off: sync organization API keys (never their values)'\n" in fish.stdout
     assert "-d 'show program\\'s version number and exit'" in fish.stdout
@@ -702,6 +702,39 @@ def test_completion_offers_what_the_command_on_the_line_takes() -> None:
     assert _bash_completes(bash, "baton-datadog", "completion", "bash", "") == [], "one shell: then file names"
     assert _bash_completes(bash, "baton-datadog", "--", "--sy") == [], "after --, no word is a flag: file names"
     assert _bash_completes(bash, "baton-datadog", "--", "co") == []
+
+
+def test_completion_finds_the_command_after_leading_flags_and_never_in_a_flags_value() -> None:
+    """Flags may stand before the command (`baton-datadog --config x.yaml config`), and a flag's value is never the
+    command (`--file config` names a file). The commands were offered only as the first word, and a value that
+    spelt one was taken for it: after `--file inspect`, inspect's flags alone, though the run is a sync."""
+    bash = run_cli_in_process("completion", "bash").stdout
+    assert _bash_completes(bash, "baton-datadog", "--config", "x.yaml", "co") == ["config", "completion"]
+    assert _bash_completes(bash, "baton-datadog", "--provisioning", "i") == ["inspect"]
+    assert _bash_completes(bash, "baton-datadog", "--log-level", "debug", "--config", "x.yaml", "config", "--j") == [
+        "--json"
+    ]
+    assert _bash_completes(bash, "baton-datadog", "--config", "co") == [], "the value of --config: a file name"
+    assert _bash_completes(bash, "baton-datadog", "--file", "=", "co") == [], "--file=… as bash splits it"
+    assert _bash_completes(bash, "baton-datadog", "--file", "inspect", "--ap") == ["--api-key", "--app-key"]
+    assert _bash_completes(bash, "baton-datadog", "-f", "config", "--j") == [], "--json is config's alone"
+
+
+def test_fish_completion_finds_the_command_after_leading_flags(tmp_path: Path) -> None:
+    fish = _shell("fish")
+    script = tmp_path / "baton-datadog.fish"
+    script.write_text(run_cli_in_process("completion", "fish").stdout)
+
+    def offered(line: str) -> list[str]:
+        program = f"source {script}; complete -C '{line}'"
+        done = subprocess.run([fish, "--no-config", "-c", program], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return [entry.split("\t")[0] for entry in done.stdout.splitlines()]
+
+    assert sorted(offered("baton-datadog --config x.yaml co")) == ["completion", "config"]
+    assert offered("baton-datadog --log-level debug config --j") == ["--json"]
+    assert "--api-key" in offered("baton-datadog --file inspect --ap"), "a sync: --file's value is no command"
+    assert offered("baton-datadog --file config --j") == []
 
 
 # Drives an interactive zsh on a pseudo-terminal: a widget completes the line once, then writes the buffer to a file

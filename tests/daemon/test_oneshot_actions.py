@@ -21,6 +21,9 @@ API = "canary-api-key-6b5a4c3d2e1f"
 # A deletion's line: Datadog answers 404 both for what was deleted before and for an id that never was.
 GONE = "(deleted now, or not there before: the datadog delete_resource log line says which)"
 APP = "canary-app-key-1f2e3d4c5b6a7980"
+# A revoke's line when nothing was removed: Datadog answers 404 both for access revoked before and for an id it does
+# not know.
+NOT_HELD = "(nothing changed: revoked before, or an id Datadog does not know, which it answers the same)"
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +68,7 @@ def test_grant_then_revoke_a_role_and_both_are_idempotent(fake: FakeDatadog) -> 
 
     code, out, _ = cli(fake, "--revoke-grant", grant)
     assert code == 0
-    assert out.strip() == f"already revoked: {grant} (nothing changed)"
+    assert out.strip() == f"not in Datadog: {grant} {NOT_HELD}"
 
 
 def test_grant_team_membership(fake: FakeDatadog) -> None:
@@ -322,6 +325,12 @@ _DELETION = ["--sync-secrets", "--sync-service-account-application-keys", "--all
             "delete-resource",
             _APP_SHAPE,
         ),
+        (
+            # With its type in front: the id alone, which the refusal would suggest, is the key.
+            [*_DELETION, "--delete-resource", f"api-key:{_API_SHAPE}", "--delete-resource-type", "api-key"],
+            "delete-resource",
+            _API_SHAPE,
+        ),
         (["--grant-entitlement", "role:r1:member", "--grant-principal", _APP_SHAPE], "grant-principal", _APP_SHAPE),
         (
             ["--grant-entitlement", f"team:{_API_SHAPE}:member", "--grant-principal", "u1"],
@@ -329,6 +338,17 @@ _DELETION = ["--sync-secrets", "--sync-service-account-application-keys", "--all
             _API_SHAPE,
         ),
         (["--revoke-grant", f"role:r1:member:user:{_APP_SHAPE}"], "revoke-grant", _APP_SHAPE),
+        (
+            ["--grant-entitlement", "role:r1:member", "--grant-principal", f"user:{_API_SHAPE}"],
+            "grant-principal",
+            _API_SHAPE,
+        ),
+        (
+            # With the type in front, as a resource reference: the key went into the URL and the error line.
+            ["--invoke-action", "disable_user", "--invoke-action-args", json.dumps({"user_id": f"user:{_API_SHAPE}"})],
+            "invoke-action-args",
+            _API_SHAPE,
+        ),
         (
             ["--invoke-action", "disable_user", "--invoke-action-args", json.dumps({"user_id": _API_SHAPE})],
             "invoke-action-args",
@@ -410,6 +430,74 @@ def test_a_token_handle_deleted_as_a_key_is_refused_naming_the_type(fake: FakeDa
     assert out == ""
     assert token.id in fake.org.tokens
     assert len(fake.requests()) == before, "not a single request"
+
+
+@pytest.mark.parametrize(
+    ("given", "form"),
+    [
+        ("api-key", "{type}:{id}"),  # what the deletion's own line prints, and --sync-resources' form
+        ("service-account-application-key", "{type}:{id}"),
+        ("api-key", "bid:r:{type}/{id}"),  # the Go SDK's resource reference
+    ],
+)
+def test_a_key_id_given_with_its_type_is_refused_unsent(fake: FakeDatadog, given: str, form: str) -> None:
+    """A key's id with its type in front (`api-key:<id>`: how the deletion's line, --sync-resources and the grant
+    ids write it) went to Datadog as the id; Datadog's 404 for an id no key has was printed "gone from Datadog:
+    api-key:api-key:<id>", exit 0, the key still live. Key ids are UUIDs and hold no ':'; the type has its flag."""
+    owner = next(u for u in fake.org.users.values() if u.service_account)
+    key = AppKey(fake.org.new_id(), "robot key", fake.org.new_secret(40), owner.id, fake.org.now())
+    fake.org.app_keys[key.id] = key
+    key_id = key.id if given == "service-account-application-key" else next(iter(fake.org.api_keys))
+    value = form.format(type=given, id=key_id)
+    before = len(fake.requests())
+    code, out, err = cli(fake, *_DELETION, "--delete-resource", value, "--delete-resource-type", given)
+    assert code == 2, err
+    assert last_line(err) == (
+        f"baton-datadog: setting --delete-resource (BATON_DELETE_RESOURCE): {value!r} is not the id of a "
+        f"{given}: give the id alone, {key_id!r} (its type goes in --delete-resource-type)"
+    )
+    assert out == ""
+    assert key_id in fake.org.api_keys or key_id in fake.org.app_keys
+    assert len(fake.requests()) == before, "not a single request"
+
+
+@pytest.mark.parametrize("given", ["api-key", "service-account-application-key", "service-account-access-token"])
+def test_a_deletion_id_holding_whitespace_is_refused_unsent(fake: FakeDatadog, given: str) -> None:
+    """A row of `baton-datadog inspect --resources api-key` pasted whole (`<id>  <name>`): Datadog's 404 for that
+    "id" was printed "gone from Datadog", exit 0, the key still live. No id holds whitespace."""
+    key = next(iter(fake.org.api_keys.values()))
+    value = f"{key.id}  {key.name}"
+    before = len(fake.requests())
+    code, out, err = cli(fake, *_DELETION, "--delete-resource", value, "--delete-resource-type", given)
+    assert code == 2, err
+    assert last_line(err) == (
+        f"baton-datadog: setting --delete-resource (BATON_DELETE_RESOURCE): {value!r} holds whitespace, which no id "
+        "does (a table row pasted whole?): give the id alone"
+    )
+    assert out == ""
+    assert key.id in fake.org.api_keys
+    assert len(fake.requests()) == before, "not a single request"
+
+
+@pytest.mark.parametrize("mistyped", ["role", "user"])
+def test_a_revoke_with_a_mistyped_id_does_not_claim_the_access_was_revoked(fake: FakeDatadog, mistyped: str) -> None:
+    """Datadog's 404 for an unknown role or user is the same as for a role not held, and the revoke takes both as
+    done (ConductorOne's revoke of access already gone must not fail). The line said "already revoked: ... (nothing
+    changed)", exit 0: the admin who mistyped an id read that the access was gone while the user still held it
+    (the README's example, run with its placeholders, said so too)."""
+    role, user = pick(fake)
+    code, out, err = cli(fake, "--grant-entitlement", f"role:{role.id}:member", "--grant-principal", user.id)
+    assert code == 0, err
+    unknown = "00000000-1111-2222-3333-444444444444"
+    grant = (
+        f"role:{unknown if mistyped == 'role' else role.id}:member:user:{unknown if mistyped == 'user' else user.id}"
+    )
+    code, out, err = cli(fake, "--revoke-grant", grant)
+    assert code == 0, err
+    assert out.strip() == f"not in Datadog: {grant} {NOT_HELD}"
+    assert "revoked:" not in out, "no claim that a revoke happened or had happened"
+    assert role.id in fake.org.users[user.id].role_ids
+    cli(fake, "--revoke-grant", f"role:{role.id}:member:user:{user.id}")
 
 
 @pytest.mark.parametrize("status", [400, 403, 500])
