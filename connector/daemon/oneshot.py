@@ -38,7 +38,7 @@ from connector.daemon.progress import Progress, summary_table
 from connector.daemon.settings import Settings, SettingsError, env, flag
 from connector.datadog.client import UNUSABLE_ID, DatadogClient, is_usable_id, quoted_id
 from connector.datadog.connector import DatadogConnector, DatadogOptions
-from connector.datadog.keyshape import has_key_shape
+from connector.datadog.keyshape import holds_key_shape
 from connector.datadog.resources import types
 from connector.datadog.sites import is_insecure
 from connector.datadog.stats import EventHook
@@ -145,9 +145,19 @@ def check_resource_types(settings: Settings) -> None:
     naming the setting, before any request (the sync engine would only find it after the key check)."""
     options = datadog_options(settings)
     available = _type_ids(options)
-    asked = [("sync_resource_types", type_id) for type_id in settings.sync_resource_types]
-    asked += [("sync_resources", parse_resource_ref(ref)[0]) for ref in settings.sync_resources]
     problems = []  # every entry refused is named, not only the first
+    # A target holding a key, anywhere (the key an operator holds, pasted where an id goes, as the one-shot actions
+    # refuse it): sent, it was echoed in the request's URL, and Datadog's 404 put it in the sync's warning and the log;
+    # in its type, the line below quoted it. Named once, and judged no further.
+    keyed = [ref for ref in settings.sync_resources if holds_key_shape(ref)]
+    problems += [
+        f"setting {flag('sync_resources')} ({env('sync_resources')}): a target holds the shape of a Datadog API or "
+        "application key (32 or 40 hexadecimal characters), not of an id; it is not sent to Datadog and not shown"
+        for _ in keyed
+    ]
+    refs = [ref for ref in settings.sync_resources if ref not in keyed]
+    asked = [("sync_resource_types", type_id) for type_id in settings.sync_resource_types]
+    asked += [("sync_resources", parse_resource_ref(ref)[0]) for ref in refs]
     for name, type_id in asked:
         if type_id in available:
             continue
@@ -167,17 +177,9 @@ def check_resource_types(settings: Settings) -> None:
     syncers = _syncers(options)
     targeted = [s.resource_type().id for s in syncers if isinstance(s, ResourceGetter)]
     owners = {s.resource_type().id: s.listed_under() for s in syncers if isinstance(s, ListedAsChildren)}
-    for ref in settings.sync_resources:
+    for ref in refs:
         type_id, object_id = parse_resource_ref(ref)
-        if has_key_shape(object_id):
-            # The key an operator holds, pasted where an id goes (as the one-shot actions refuse it): sent, it was
-            # echoed in the request's URL, and Datadog's 404 put it in the sync's warning and the log.
-            problems.append(
-                f"setting {flag('sync_resources')} ({env('sync_resources')}): a {printable(repr(type_id[:100]))} "
-                "target's id has the shape of a Datadog API or application key (32 or 40 hexadecimal characters), not "
-                "of an id; it is not sent to Datadog and not shown"
-            )
-        elif not is_usable_id(object_id) or object_id != object_id.strip():
+        if not is_usable_id(object_id) or object_id != object_id.strip():
             # A dot segment or an over-long id failed the sync after the key check (exit 1, no setting named); a
             # control character or surrounding whitespace (`role: <uuid>`) was answered 404, and the run finished
             # (exit 0) with an empty partial sync.
@@ -193,9 +195,9 @@ def check_resource_types(settings: Settings) -> None:
                 f"every one{owner}"
             )
     wanted = settings.sync_resource_types
-    for ref in settings.sync_resources if wanted else ():
-        type_id, object_id = parse_resource_ref(ref)
-        if type_id not in wanted and type_id in available and not has_key_shape(object_id):
+    for ref in refs if wanted else ():
+        type_id = parse_resource_ref(ref)[0]
+        if type_id not in wanted and type_id in available:
             # Both set and at odds: the partial sync would list only `wanted` types and fail on this target.
             problems.append(
                 f"setting {flag('sync_resources')} ({env('sync_resources')}): {ref!r} is a {type_id!r}, which "

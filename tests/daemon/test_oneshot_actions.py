@@ -338,6 +338,27 @@ _DELETION = ["--sync-secrets", "--sync-service-account-application-keys", "--all
             _API_SHAPE,
         ),
         (["--revoke-grant", f"role:r1:member:user:{_APP_SHAPE}"], "revoke-grant", _APP_SHAPE),
+        # A key in a part that is no id (a type, a slug) went to Datadog and into the error line; one in a value that
+        # does not parse was quoted by the parse error.
+        (["--revoke-grant", _API_SHAPE], "revoke-grant", _API_SHAPE),
+        (["--revoke-grant", f"role:r1:{_API_SHAPE}:user:u1"], "revoke-grant", _API_SHAPE),
+        (
+            ["--grant-entitlement", f"{_APP_SHAPE}:r1:member", "--grant-principal", "u1"],
+            "grant-entitlement",
+            _APP_SHAPE,
+        ),
+        (["--grant-entitlement", f"role:{_API_SHAPE}", "--grant-principal", "u1"], "grant-entitlement", _API_SHAPE),
+        (
+            ["--grant-entitlement", "role:r1:member", "--grant-principal", "u1", "--grant-principal-type", _API_SHAPE],
+            "grant-principal-type",
+            _API_SHAPE,
+        ),
+        (
+            [*_DELETION, "--delete-resource", "k1", "--delete-resource-type", _API_SHAPE],
+            "delete-resource-type",
+            _API_SHAPE,
+        ),
+        (["--invoke-action", _APP_SHAPE], "invoke-action", _APP_SHAPE),
         (
             ["--grant-entitlement", "role:r1:member", "--grant-principal", f"user:{_API_SHAPE}"],
             "grant-principal",

@@ -616,6 +616,13 @@ _KEY_40 = "ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12"
         (["--sync-resources", f"user:{_KEY_32.upper()}"], _KEY_32),
         # Refused by the type filter too: that line quoted the whole target.
         (["--sync-resource-types", "user", "--sync-resources", f"role:{_KEY_40}"], _KEY_40),
+        # Inside a longer id, or in the type (whose line quoted it): the id went to Datadog, the type into the line.
+        (["--sync-resources", f"role:r-{_KEY_32}"], _KEY_32),
+        (["--sync-resources", f"role:{_KEY_32}/x"], _KEY_32),
+        (["--sync-resources", f"{_KEY_40}:r1"], _KEY_40),
+        # Not a target at all: the parse error quoted it.
+        (["--sync-resources", _KEY_32], _KEY_32),
+        (["--sync-resources", f"bid:r:role/{_KEY_40}/x"], _KEY_40),
     ],
 )
 def test_a_key_given_as_a_targets_id_is_refused_unsent_and_unshown(argv: list[str], key: str) -> None:
