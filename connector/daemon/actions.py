@@ -31,6 +31,7 @@ from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.outcome import Outcome, TaskError
 from connector.daemon.oneshot import cancel_on_signal, datadog_client, datadog_options, keep_the_outcome
 from connector.daemon.settings import Settings, SettingsError, env, flag
+from connector.datadog.client import holds_whitespace
 from connector.datadog.connector import DatadogConnector
 from connector.datadog.errors import DatadogError
 from connector.datadog.keyshape import holds_key_shape
@@ -175,7 +176,7 @@ def build_task(settings: Settings) -> baton_pb2.Task:
                 f"--delete-resource-type {types.SERVICE_ACCOUNT_ACCESS_TOKEN.id}",
             )
         value = settings.delete_resource.strip()
-        if any(character.isspace() for character in value):
+        if holds_whitespace(value):
             # No id holds whitespace (a key's is a UUID, a token's handle base64url): a row of `inspect` pasted whole
             # (`<id>  <name>`) went to Datadog as the id, and its 404 was printed "gone from Datadog", exit 0.
             raise _bad(

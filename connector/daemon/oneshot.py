@@ -36,7 +36,7 @@ from connector.baton.sync.to_file import sync_to_file
 from connector.daemon.network import outbound_trust
 from connector.daemon.progress import Progress, summary_table
 from connector.daemon.settings import Settings, SettingsError, env, flag
-from connector.datadog.client import UNUSABLE_ID, DatadogClient, is_usable_id, quoted_id
+from connector.datadog.client import UNUSABLE_ID, DatadogClient, holds_whitespace, is_usable_id, quoted_id
 from connector.datadog.connector import DatadogConnector, DatadogOptions
 from connector.datadog.keyshape import holds_key_shape
 from connector.datadog.resources import types
@@ -179,13 +179,13 @@ def check_resource_types(settings: Settings) -> None:
     owners = {s.resource_type().id: s.listed_under() for s in syncers if isinstance(s, ListedAsChildren)}
     for ref in refs:
         type_id, object_id = parse_resource_ref(ref)
-        if not is_usable_id(object_id) or object_id != object_id.strip():
+        if not is_usable_id(object_id) or holds_whitespace(object_id):
             # A dot segment or an over-long id failed the sync after the key check (exit 1, no setting named); a
-            # control character or surrounding whitespace (`role: <uuid>`) was answered 404, and the run finished
-            # (exit 0) with an empty partial sync.
+            # control character or whitespace (`role: <uuid>`, `role:<uuid> Admins`) was answered 404, and the run
+            # finished (exit 0) with an empty partial sync.
             problems.append(
                 f"setting {flag('sync_resources')} ({env('sync_resources')}): {quoted_id(ref)} names no Datadog "
-                f"object (its id: {UNUSABLE_ID}; or surrounding whitespace)"
+                f"object (its id: {UNUSABLE_ID}; or whitespace)"
             )
         elif type_id in available and type_id not in targeted:
             owner = f", a {owners[type_id]!r} target those it holds" if owners.get(type_id) in targeted else ""

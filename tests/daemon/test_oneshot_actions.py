@@ -404,6 +404,19 @@ def test_a_key_given_where_an_id_goes_is_refused_unsent_and_unshown(
     assert len(fake.requests()) == before, "not a single request: the key is not sent to Datadog"
 
 
+def test_a_revoke_of_an_inspect_row_pasted_whole_is_refused_not_printed_as_done(fake: FakeDatadog) -> None:
+    """`--revoke-grant role:<id>:member:user:<id>  Jane Doe` (the row, not the id): Datadog answered 404 for a user it
+    does not know, the line said "not in Datadog ... (nothing changed ...)", exit 0, and the user kept the role."""
+    role, user = pick(fake)
+    fake.org.assign_role(user.id, role.id)
+    code, out, err = cli(fake, "--revoke-grant", f"role:{role.id}:member:user:{user.id}  Jane Doe")
+    assert code == 2, err
+    assert out == ""
+    assert last_line(err).startswith("baton-datadog: setting --revoke-grant (BATON_REVOKE_GRANT): ")
+    assert "whitespace" in last_line(err)
+    assert role.id in fake.org.users[user.id].role_ids
+
+
 def test_an_application_key_datadog_will_not_delete_is_a_runtime_failure_not_a_setting(fake: FakeDatadog) -> None:
     """A person's application key: Datadog answers 404 to deleting it as a service account's and refuses the
     org-wide deletion (403: the connector's key lacks org_app_keys_write). The key is live, and the line said

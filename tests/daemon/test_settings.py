@@ -587,7 +587,17 @@ def test_a_target_of_a_type_without_targeted_sync_is_named_before_any_request(ar
 
 
 @pytest.mark.parametrize(
-    "ref", ["role:..", "team:.", "bid:r:user/..", "user:" + "a" * 1025, "role: 0f3a", "team:0f\x013a", "role:0f\x7f3a"]
+    "ref",
+    [
+        "role:..",
+        "team:.",
+        "bid:r:user/..",
+        "user:" + "a" * 1025,
+        "role: 0f3a",
+        "team:0f\x013a",
+        "role:0f\x7f3a",
+        "role:0f3a  Datadog Admin Role",  # a row of `inspect` pasted whole
+    ],
 )
 def test_a_target_whose_id_names_no_datadog_object_is_named_before_any_request(ref: str) -> None:
     """A dot segment or an over-long id passed the settings check; the run checked both Datadog keys, then failed
