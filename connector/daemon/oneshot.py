@@ -146,17 +146,19 @@ def check_resource_types(settings: Settings) -> None:
     options = datadog_options(settings)
     available = _type_ids(options)
     problems = []  # every entry refused is named, not only the first
-    # A target holding a key, anywhere (the key an operator holds, pasted where an id goes, as the one-shot actions
-    # refuse it): sent, it was echoed in the request's URL, and Datadog's 404 put it in the sync's warning and the log;
-    # in its type, the line below quoted it. Named once, and judged no further.
-    keyed = [ref for ref in settings.sync_resources if holds_key_shape(ref)]
+    # An entry holding a key, anywhere (the key an operator holds, pasted where a type or an id goes, as the one-shot
+    # actions refuse it): sent, it was echoed in the request's URL, and Datadog's 404 put it in the sync's warning and
+    # the log; as a type, the lines below quoted it. Named once, and judged no further.
     problems += [
-        f"setting {flag('sync_resources')} ({env('sync_resources')}): a target holds the shape of a Datadog API or "
-        "application key (32 or 40 hexadecimal characters), not of an id; it is not sent to Datadog and not shown"
-        for _ in keyed
+        f"setting {flag(name)} ({env(name)}): an entry holds the shape of a Datadog API or application key (32 or 40 "
+        "hexadecimal characters), not of a resource type or an id; it is not sent to Datadog and not shown"
+        for name in ("sync_resource_types", "sync_resources")
+        for entry in getattr(settings, name)
+        if holds_key_shape(entry)
     ]
-    refs = [ref for ref in settings.sync_resources if ref not in keyed]
-    asked = [("sync_resource_types", type_id) for type_id in settings.sync_resource_types]
+    wanted = [type_id for type_id in settings.sync_resource_types if not holds_key_shape(type_id)]
+    refs = [ref for ref in settings.sync_resources if not holds_key_shape(ref)]
+    asked = [("sync_resource_types", type_id) for type_id in wanted]
     asked += [("sync_resources", parse_resource_ref(ref)[0]) for ref in refs]
     for name, type_id in asked:
         if type_id in available:
@@ -194,7 +196,6 @@ def check_resource_types(settings: Settings) -> None:
                 f"synced one by one (targeted: {', '.join(targeted)}); {flag('sync_resource_types')} {type_id} syncs "
                 f"every one{owner}"
             )
-    wanted = settings.sync_resource_types
     for ref in refs if wanted else ():
         type_id = parse_resource_ref(ref)[0]
         if type_id not in wanted and type_id in available:

@@ -650,6 +650,23 @@ def test_a_key_given_as_a_targets_id_is_refused_unsent_and_unshown(argv: list[st
     assert message.count("setting ") == 1, "one line for the one target"
 
 
+def test_a_key_given_as_a_resource_type_is_refused_and_shown_nowhere() -> None:
+    """`--sync-resource-types user,<key>`: the refusal quoted the key ("'<key>' is not a resource type of this
+    connector"), and so did the start-up line before it ("resource_types": [..., "<key>"])."""
+    from connector.daemon.main import startup_summary
+    from connector.daemon.oneshot import check_resource_types
+
+    settings = load(["--sync-resource-types", f"user,{_KEY_32}", "--sync-resources", "role:r1"])
+    assert _KEY_32 not in json.dumps(startup_summary(settings))
+    with pytest.raises(SettingsError) as caught:
+        check_resource_types(settings)
+    message = str(caught.value)
+    assert message.startswith("setting --sync-resource-types (BATON_SYNC_RESOURCE_TYPES): "), message
+    assert "the shape of a Datadog API or application key" in message
+    assert _KEY_32 not in message
+    assert "'role:r1' is a 'role', which --sync-resource-types" in message, "the other entries are still judged"
+
+
 def test_known_resource_types_pass_the_check() -> None:
     from connector.daemon.oneshot import check_resource_types
 
