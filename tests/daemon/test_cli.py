@@ -62,6 +62,16 @@ def test_help_lists_the_commands_and_each_settings_default_values_and_variable()
     assert "[BATON_GRANT_ENTITLEMENT]" in text
 
 
+def test_the_commands_help_lists_are_the_commands_the_program_runs() -> None:
+    """Two lists name the commands: the dispatcher's (light, read before the settings module loads) and `--help`'s,
+    with each one's usage. A command added to one only was run but never shown, or shown and answered "not a
+    command"."""
+    from connector.cli import COMMANDS as RUN
+    from connector.daemon.settings import COMMANDS as SHOWN
+
+    assert [usage.split()[0] for usage, _ in SHOWN] == list(RUN)
+
+
 def test_capabilities_is_what_hello_sends_for_these_settings() -> None:
     plain = json.loads(run_cli_in_process("capabilities").stdout)
     assert plain["displayName"] == "Datadog"
