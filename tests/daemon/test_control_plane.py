@@ -467,6 +467,35 @@ async def test_hello_gives_way_to_a_stop() -> None:
     assert not await _hello_until_ok(hello, stop, RetryPolicy(base_delay=60.0, max_delay=60.0))
 
 
+class EndsAtOnce:
+    """A task processor whose tasks end in their first loop turn, reporting nothing."""
+
+    def takes(self, task_id: str) -> bool:
+        return True
+
+    async def process(self, task: baton_pb2.Task, unreadable: object = None) -> None:
+        return None
+
+    def abandon_all(self, reason: str, finish_within: float) -> None:
+        raise AssertionError("no task was left running to abandon")
+
+
+async def test_the_drain_counts_only_tasks_that_are_still_running() -> None:
+    """A task that ended in the loop turn the poll loop stopped in (its done callback not yet run) was counted by the
+    drain's "draining" line: an operator read a task being waited for where none ran. `in_flight` counts the same."""
+    rig = make_rig()
+    rig.client.poll_script.append(
+        Response(task=grant_task("role", "r", "member", "u"), next_poll=_next_poll(1).next_poll)
+    )
+    stop = asyncio.Event()
+    scheduler = Scheduler(rig.client.as_client(), cast(Any, EndsAtOnce()), concurrency=2, wait=Pauses(stop, 1))
+    await scheduler.run(stop)  # awaited in this task: the drain starts in the turn the poll loop stopped in
+    with structlog.testing.capture_logs() as events:
+        assert scheduler.in_flight == 0
+        await scheduler.drain(10.0)
+    assert [e for e in events if e["event"] == "draining"] == []
+
+
 # ---- the connector's start-up check ------------------------------------------------------------------------
 
 
