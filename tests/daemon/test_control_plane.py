@@ -546,6 +546,30 @@ async def test_a_start_up_check_that_answers_in_time_keeps_its_verdict() -> None
     assert warning["event"] == "the key check said no", "an upstream's own timeout is its error, not the bound's"
 
 
+class RefusedAtTheBound:
+    """A start-up check whose refusal comes in the very loop turn its bound expires in: the clock passes the bound
+    while the upstream answers."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._loop, self._monkeypatch = loop, monkeypatch
+
+    async def validate(self) -> None:
+        later = self._loop.time() + 3600.0
+        self._monkeypatch.setattr(self._loop, "time", lambda: later)
+        raise PermissionError("refused")
+
+
+async def test_a_start_up_check_that_finishes_as_its_bound_expires_keeps_its_verdict(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A refused key answered in the turn the 60 s bound ran out in was logged as "did not finish in time" and the
+    service carried on with keys Datadog refuses; the check did finish, and its verdict stands."""
+    upstream = RefusedAtTheBound(asyncio.get_running_loop(), monkeypatch)
+    with structlog.testing.capture_logs() as events, pytest.raises(StartupRefused, match="the key check said no"):
+        await check_connector(cast(Any, KeyVerdicts()), cast(Any, upstream), asyncio.Event(), bound=60.0)
+    assert [e["event"] for e in events] == ["the key check said no"]
+
+
 # ---- readiness ------------------------------------------------------------------------------------------------
 
 
