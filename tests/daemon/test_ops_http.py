@@ -269,6 +269,26 @@ async def test_a_request_dripped_a_byte_at_a_time_is_dropped(strict: OpsServer) 
     assert strict.open_connections == 0
 
 
+async def test_empty_lines_that_never_end_are_dropped_as_a_request_that_never_comes(strict: OpsServer) -> None:
+    """Empty lines before a request are skipped, not answered: a peer sending nothing else must still be cut off at
+    the request deadline."""
+    assert strict.bound_port
+    reader, writer = await asyncio.open_connection("127.0.0.1", strict.bound_port)
+    answer = b""
+    for _ in range(500):
+        if writer.transport.is_closing() or reader.at_eof() or reader.exception():
+            break  # the server closed the connection
+        writer.write(b"\r\n" * 64)
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        await asyncio.sleep(0.02)
+    with contextlib.suppress(ConnectionError):
+        answer = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    assert answer == b"", "nothing to answer: no request came"
+    assert strict.open_connections == 0
+
+
 async def test_a_request_body_that_never_ends_is_dropped(strict: OpsServer) -> None:
     assert strict.bound_port
     reader, writer = await asyncio.open_connection("127.0.0.1", strict.bound_port)
