@@ -312,7 +312,7 @@ def _completion(rest: list[str]) -> int:
         **{command: build_parser(command) for command in ("capabilities", "config")},
     }
     own = {command: listed for command, parser in parsers.items() if (listed := listed_flags(parser)) != flags}
-    help_flag = [("--help", "show this help")]
+    help_flag = [("--help", "show this help"), ("-h", "show this help")]
     words = {"completion": SHELLS, "help": COMMANDS}
     takes = value_flags(build_parser())
     print(script(rest[0], COMMANDS, flags, {**own, **dict.fromkeys(words, help_flag)}, words, takes), end="")

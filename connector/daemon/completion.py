@@ -20,7 +20,8 @@ Flags = Sequence[tuple[str, str]]
 
 
 def listed_flags(parser: argparse.ArgumentParser) -> list[tuple[str, str]]:
-    """Each long flag `--help` shows, with its help's first clause (for shells that show one)."""
+    """Each flag `--help` shows, long and short (`--provisioning` and `-p`, as cobra offers both), with its help's
+    first clause (for shells that show one)."""
     out: list[tuple[str, str]] = []
     for action in parser._actions:  # argparse has no public list of its arguments
         if action.help == argparse.SUPPRESS:
@@ -28,9 +29,13 @@ def listed_flags(parser: argparse.ArgumentParser) -> list[tuple[str, str]]:
         help_text = (action.help or "").split(" (default:")[0].split(" [BATON_")[0]
         out += [
             # `--no-sync-secrets` beside `--sync-secrets`: the same help would say it syncs them.
-            (option, f"off: {help_text}" if f"--{option[5:]}" in action.option_strings else help_text)
-            for option in action.option_strings
-            if option.startswith("--")
+            (
+                option,
+                f"off: {help_text}"
+                if option.startswith("--no-") and f"--{option[5:]}" in action.option_strings
+                else help_text,
+            )
+            for option in sorted(action.option_strings, key=lambda option: not option.startswith("--"))
         ]
     return out
 
@@ -146,14 +151,19 @@ def _fish(
     apart = [command for command, listed in own.items() if not program <= set(listed)]
     apart += [command for command in words if command not in apart]
     unless = f" -n 'not __baton_datadog_command_in {' '.join(apart)}'" if apart else ""
-    lines += [f"complete -c {PROGRAM}{unless} -l {option[2:]} -d {_fish_quoted(text)}" for option, text in flags]
+    lines += [f"complete -c {PROGRAM}{unless} {_fish_option(option)} -d {_fish_quoted(text)}" for option, text in flags]
     for command, listed in own.items():
         seen = f"-n '__baton_datadog_command_in {command}'"
         added = listed if command in apart else [flag for flag in listed if flag not in program]
-        lines += [f"complete -c {PROGRAM} {seen} -l {option[2:]} -d {_fish_quoted(text)}" for option, text in added]
+        lines += [f"complete -c {PROGRAM} {seen} {_fish_option(o)} -d {_fish_quoted(text)}" for o, text in added]
     for command, taken in words.items():
         lines.append(f"complete -c {PROGRAM} -n '__fish_prev_arg_in {command}' -f -a '{' '.join(taken)}'")
     return "\n".join(lines) + "\n"
+
+
+def _fish_option(option: str) -> str:
+    """fish's name for a flag: `-l api-key` for `--api-key`, `-s p` for `-p`."""
+    return f"-l {option[2:]}" if option.startswith("--") else f"-s {option[1:]}"
 
 
 def _fish_quoted(text: str) -> str:

@@ -731,6 +731,33 @@ def test_completion_finds_the_command_after_leading_flags_and_never_in_a_flags_v
     assert _bash_completes(bash, "baton-datadog", "-f", "config", "--j") == [], "--json is config's alone"
 
 
+def test_completion_offers_short_flags_beside_long_ones() -> None:
+    """cobra offers `-p` beside `--provisioning` (and `-h`, `-v`, `-f`); only the long flags were offered."""
+    bash = run_cli_in_process("completion", "bash").stdout
+    assert {"-h", "-v", "-p", "-f", "--provisioning"} <= set(_bash_completes(bash, "baton-datadog", "-"))
+    assert _bash_completes(bash, "baton-datadog", "-p") == ["-p"]
+    assert set(_bash_completes(bash, "baton-datadog", "inspect", "-")) >= {"-f", "-o", "--json"}
+    assert _bash_completes(bash, "baton-datadog", "inspect", "-p") == [], "inspect takes no -p"
+    assert _bash_completes(bash, "baton-datadog", "completion", "-") == ["--help", "-h"]
+    assert _bash_completes(bash, "baton-datadog", "-f", "x.c1z", "--j") == [], "-f's value is no command"
+
+
+def test_fish_completion_offers_short_flags_beside_long_ones(tmp_path: Path) -> None:
+    fish = _shell("fish")
+    script = tmp_path / "baton-datadog.fish"
+    script.write_text(run_cli_in_process("completion", "fish").stdout)
+
+    def offered(line: str) -> list[str]:
+        program = f"source {script}; complete -C '{line}'"
+        done = subprocess.run([fish, "--no-config", "-c", program], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return [entry.split("\t")[0] for entry in done.stdout.splitlines()]
+
+    assert {"-h", "-v", "-p", "-f"} <= set(offered("baton-datadog -"))
+    assert {"-f", "-o"} <= set(offered("baton-datadog inspect -"))
+    assert "-p" not in offered("baton-datadog inspect -")
+
+
 def test_fish_completion_finds_the_command_after_leading_flags(tmp_path: Path) -> None:
     offered = _fish_offered(tmp_path)
     assert sorted(offered("baton-datadog --config x.yaml co")) == ["completion", "config"]

@@ -467,6 +467,35 @@ async def test_hello_gives_way_to_a_stop() -> None:
     assert not await _hello_until_ok(hello, stop, RetryPolicy(base_delay=60.0, max_delay=60.0))
 
 
+class EndsAtOnce:
+    """A task processor whose tasks end in their first loop turn, reporting nothing."""
+
+    def takes(self, task_id: str) -> bool:
+        return True
+
+    async def process(self, task: baton_pb2.Task, unreadable: object = None) -> None:
+        return None
+
+    def abandon_all(self, reason: str, finish_within: float) -> None:
+        raise AssertionError("no task was left running to abandon")
+
+
+async def test_the_drain_counts_only_tasks_that_are_still_running() -> None:
+    """A task that ended in the loop turn the poll loop stopped in (its done callback not yet run) was counted by the
+    drain's "draining" line: an operator read a task being waited for where none ran. `in_flight` counts the same."""
+    rig = make_rig()
+    rig.client.poll_script.append(
+        Response(task=grant_task("role", "r", "member", "u"), next_poll=_next_poll(1).next_poll)
+    )
+    stop = asyncio.Event()
+    scheduler = Scheduler(rig.client.as_client(), cast(Any, EndsAtOnce()), concurrency=2, wait=Pauses(stop, 1))
+    await scheduler.run(stop)  # awaited in this task: the drain starts in the turn the poll loop stopped in
+    with structlog.testing.capture_logs() as events:
+        assert scheduler.in_flight == 0
+        await scheduler.drain(10.0)
+    assert [e for e in events if e["event"] == "draining"] == []
+
+
 # ---- the connector's start-up check ------------------------------------------------------------------------
 
 
@@ -515,6 +544,30 @@ async def test_a_start_up_check_that_answers_in_time_keeps_its_verdict() -> None
         await check_connector(cast(Any, KeyVerdicts()), cast(Any, Upstream(TimeoutError())), asyncio.Event())
     (warning,) = [e for e in events if e["log_level"] == "warning"]
     assert warning["event"] == "the key check said no", "an upstream's own timeout is its error, not the bound's"
+
+
+class RefusedAtTheBound:
+    """A start-up check whose refusal comes in the very loop turn its bound expires in: the clock passes the bound
+    while the upstream answers."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._loop, self._monkeypatch = loop, monkeypatch
+
+    async def validate(self) -> None:
+        later = self._loop.time() + 3600.0
+        self._monkeypatch.setattr(self._loop, "time", lambda: later)
+        raise PermissionError("refused")
+
+
+async def test_a_start_up_check_that_finishes_as_its_bound_expires_keeps_its_verdict(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A refused key answered in the turn the 60 s bound ran out in was logged as "did not finish in time" and the
+    service carried on with keys Datadog refuses; the check did finish, and its verdict stands."""
+    upstream = RefusedAtTheBound(asyncio.get_running_loop(), monkeypatch)
+    with structlog.testing.capture_logs() as events, pytest.raises(StartupRefused, match="the key check said no"):
+        await check_connector(cast(Any, KeyVerdicts()), cast(Any, upstream), asyncio.Event(), bound=60.0)
+    assert [e["event"] for e in events] == ["the key check said no"]
 
 
 # ---- readiness ------------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import re
 import socket
 from collections.abc import AsyncIterator, Callable
 
@@ -154,6 +155,49 @@ async def test_a_malformed_request_gets_a_4xx_and_the_server_stays_up(
         assert (await http.get("/healthz")).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("request_bytes", "statuses"),
+    [
+        (b"\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", [200]),
+        (b"\r\n\r\n\nGET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", [503]),
+        # An old client's POST body followed by a CRLF it did not count, then the next request on the connection.
+        (
+            b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab\r\n"
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n\r\n\r\n"
+            b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            [405, 200, 503],
+        ),
+        (b"\r\n\r\n", []),  # empty lines and the end: no request, nothing to answer
+    ],
+)
+async def test_empty_lines_before_a_request_line_are_ignored(
+    server: tuple[OpsServer, Ready], request_bytes: bytes, statuses: list[int]
+) -> None:
+    """RFC 9112 §2.2: a server SHOULD ignore at least one empty line (CRLF) received before the request line. Such a
+    request, or one pipelined after them, was answered 400 and its connection closed."""
+    ops, _ = server
+    assert ops.bound_port
+    reader, writer = await asyncio.open_connection("127.0.0.1", ops.bound_port)
+    writer.write(request_bytes)
+    writer.write_eof()  # the end of what this peer sends: the server answers it and closes
+    answer = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    assert [int(code) for code in re.findall(rb"HTTP/1\.1 (\d{3}) ", answer)] == statuses
+
+
+async def test_empty_lines_sent_apart_from_their_request_are_ignored(server: tuple[OpsServer, Ready]) -> None:
+    ops, _ = server
+    assert ops.bound_port
+    reader, writer = await asyncio.open_connection("127.0.0.1", ops.bound_port)
+    for part in (b"\r", b"\n\r\n", b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"):
+        writer.write(part)
+        await writer.drain()
+        await asyncio.sleep(0.01)  # each part a read of its own, most of the time; the answer is the same either way
+    answer = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:60]
+
+
 async def test_a_peer_that_hangs_up_mid_request_changes_nothing(server: tuple[OpsServer, Ready]) -> None:
     ops, _ = server
     assert ops.bound_port
@@ -222,6 +266,26 @@ async def test_a_request_dripped_a_byte_at_a_time_is_dropped(strict: OpsServer) 
         answer = await asyncio.wait_for(reader.read(), 5)
     writer.close()
     assert b"HTTP/1.1 200" not in answer, "a request that took longer than allowed is not answered"
+    assert strict.open_connections == 0
+
+
+async def test_empty_lines_that_never_end_are_dropped_as_a_request_that_never_comes(strict: OpsServer) -> None:
+    """Empty lines before a request are skipped, not answered: a peer sending nothing else must still be cut off at
+    the request deadline."""
+    assert strict.bound_port
+    reader, writer = await asyncio.open_connection("127.0.0.1", strict.bound_port)
+    answer = b""
+    for _ in range(500):
+        if writer.transport.is_closing() or reader.at_eof() or reader.exception():
+            break  # the server closed the connection
+        writer.write(b"\r\n" * 64)
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        await asyncio.sleep(0.02)
+    with contextlib.suppress(ConnectionError):
+        answer = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    assert answer == b"", "nothing to answer: no request came"
     assert strict.open_connections == 0
 
 

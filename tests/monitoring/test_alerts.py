@@ -42,6 +42,12 @@ CASES = [
     case("20m", "BatonDatadogDown", [series("up", "0x30")], [fired("critical")]),
     case("20m", "BatonDatadogDown", [series("process_open_fds", "1x30")], [fired("critical")]),
     case("20m", "BatonDatadogDown", [series("up", "1x30", instance="a"), series("up", "0x30", instance="b")], []),
+    # A crash-looping pod answering one scrape in ten: each answer started the 10 minutes over, so it never fired. A
+    # healthy pod missing one scrape in ten stays quiet.
+    case("2h", "BatonDatadogDown", [series("up", "0x9 1 " * 12)], [fired("critical")]),
+    case("2h", "BatonDatadogDown", [series("up", "1x9 0 " * 12)], []),
+    # Down for an hour, then answering again: quiet once most scrapes of the last 15 minutes succeeded.
+    case("1h8m", "BatonDatadogDown", [series("up", "0x60 1x30")], []),
     # The last sync finished at t=1 s and nothing since: stale after 6 h (+10 m). A sync every minute: fresh.
     case("7h", "BatonDatadogSyncStale", [series(TS, "1+0x480")], [fired("warning")]),
     case("7h", "BatonDatadogSyncStale", [series(TS, "0+60x480")], []),
@@ -159,6 +165,8 @@ SLOW_SCRAPE_CASES = [
         case("3h", "BatonDatadogConductorOneUnreachable", [series("baton_datadog_ready", "0x60")], [fired("critical")]),
         case("3h2m", "BatonDatadogDown", [series("up", "1x60")], []),
         case("3h2m", "BatonDatadogDown", [series("up", "0x60")], [fired("critical")]),
+        case("3h2m", "BatonDatadogDown", [series("up", "0x3 1 " * 12)], [fired("critical")]),
+        case("3h2m", "BatonDatadogDown", [series("up", "1x3 0 " * 12)], []),
     )
 ]
 

@@ -78,6 +78,11 @@ def _dual_stack_socket(host: str, port: int) -> socket.socket | None:
     return socket.create_server((host, port), family=socket.AF_INET6, dualstack_ipv6=True)
 
 
+def _parser() -> h11.Connection:
+    """A request's HTTP/1.1 parser; a request larger than _MAX_REQUEST_HEAD is refused (431)."""
+    return h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_REQUEST_HEAD)
+
+
 def _status(status: str, code: int, **details: object) -> _Reply:
     body = {"status": status, "timestamp": datetime.now(UTC).isoformat(timespec="seconds"), **details}
     return code, "application/json", json.dumps(body).encode()
@@ -181,7 +186,11 @@ class OpsServer:
             await writer.drain()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_REQUEST_HEAD)
+        conn = _parser()
+        # RFC 9112 §2.2: a server SHOULD ignore empty lines (CRLF) received before a request line (an old client
+        # adds one after a POST body). h11 answers them 400 ("no request line received"), so until the first byte of
+        # a request they are dropped here. A peer sending nothing else is still cut off at the request deadline.
+        before_request = True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._request_timeout
         while True:
@@ -201,6 +210,11 @@ class OpsServer:
                     raise TimeoutError
                 async with asyncio.timeout_at(deadline):
                     data = await reader.read(_MAX_REQUEST_HEAD)
+                if before_request and data:
+                    data = data.lstrip(b"\r\n")
+                    if not data:
+                        continue
+                    before_request = False
                 conn.receive_data(data)  # b"" is the peer's end of stream
                 continue
             # A loop turn per request and per body part. A read (and the stream's buffer, which a read takes from
@@ -222,7 +236,20 @@ class OpsServer:
             elif isinstance(event, h11.ConnectionClosed) or conn.our_state is h11.MUST_CLOSE:
                 return
             if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
-                conn.start_next_cycle()  # keep-alive: the next request on the same connection
+                # Keep-alive: the next request on the same connection.
+                pipelined, closed = conn.trailing_data
+                if pipelined[:1] in (b"\r", b"\n"):
+                    # Empty lines before a pipelined request: h11 has them in its buffer, where start_next_cycle
+                    # would leave them to be answered 400. What follows them goes to a new parser.
+                    pipelined = pipelined.lstrip(b"\r\n")
+                    conn = _parser()
+                    if pipelined:
+                        conn.receive_data(pipelined)
+                    if closed:
+                        conn.receive_data(b"")
+                else:
+                    conn.start_next_cycle()
+                before_request = not pipelined
                 deadline = loop.time() + self._request_timeout
             elif conn.our_state is h11.MUST_CLOSE:
                 return

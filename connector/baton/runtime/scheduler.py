@@ -172,14 +172,16 @@ class Scheduler:
         periodic sync saving its partial sync is waited for in the same time, and cut short with the tasks."""
         periodic = self._periodic_run
         self._periodic_run = None
-        work: set[asyncio.Task[None]] = set(self._running)
+        # The tasks that have not ended, as `in_flight` counts them: one that ended in this loop turn (its `_settled`
+        # not run yet) was counted in the "draining" line, though nothing ran.
+        work: set[asyncio.Task[None]] = {running for running in self._running if not running.done()}
+        if work:
+            log.info("draining", tasks=len(work), grace_seconds=grace)
         if periodic is not None:
             periodic.add_done_callback(_periodic_ended)
             work.add(periodic)
         if not work:
             return
-        if self._running:
-            log.info("draining", tasks=len(self._running), grace_seconds=grace)
         _, pending = await asyncio.wait(work, timeout=grace)
         if pending:
             if tasks := pending - {periodic}:

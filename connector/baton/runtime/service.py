@@ -370,20 +370,30 @@ async def check_connector(
     """The connector's start-up check; StartupRefused when `app` calls its error fatal. A check still running after
     `bound` seconds is left (cancelled, a warning): the service carries on as after a failed one."""
     limit = asyncio.timeout(bound)
+    check = asyncio.ensure_future(connector.validate())
+    error: BaseException | None
     try:
         async with limit:
-            await until_stopped(connector.validate(), stop)
+            await until_stopped(check, stop)
+        return
     except Exception as exc:
+        error = exc
         if isinstance(exc, TimeoutError) and limit.expired():
-            log.warning("the connector's start-up check did not finish in time; continuing", seconds=bound)
-            return
-        verdict = app.startup_verdict(exc)
-        if verdict is None:
-            raise
-        if verdict.fatal:
-            log.error(verdict.message, error=str(exc), **verdict.fields)
-            raise StartupRefused(f"{verdict.message}: {exc}") from None
-        log.warning(verdict.message, error=str(exc), **verdict.fields)
+            if not check.done() or check.cancelled():
+                log.warning("the connector's start-up check did not finish in time; continuing", seconds=bound)
+                return
+            # The check ended in the loop turn the bound ran out in: it did finish, and its verdict stands (a refused
+            # key was logged as a check not finished in time, and the service ran on with keys the upstream refuses).
+            error = check.exception()
+    if error is None:
+        return
+    verdict = app.startup_verdict(error) if isinstance(error, Exception) else None
+    if verdict is None:
+        raise error
+    if verdict.fatal:
+        log.error(verdict.message, error=str(error), **verdict.fields)
+        raise StartupRefused(f"{verdict.message}: {error}") from None
+    log.warning(verdict.message, error=str(error), **verdict.fields)
 
 
 async def _hello_until_ok(hello: Callable[[], Awaitable[None]], stop: asyncio.Event, retry: RetryPolicy) -> bool:
