@@ -31,6 +31,7 @@ from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.outcome import Outcome, TaskError
 from connector.daemon.oneshot import cancel_on_signal, datadog_client, datadog_options, keep_the_outcome
 from connector.daemon.settings import Settings, SettingsError, env, flag
+from connector.datadog.client import holds_whitespace
 from connector.datadog.connector import DatadogConnector
 from connector.datadog.errors import DatadogError
 from connector.datadog.keyshape import holds_key_shape
@@ -104,13 +105,27 @@ def _entitlement(rtype: str, rid: str, slug: str) -> entitlement_pb2.Entitlement
     return entitlement_pb2.Entitlement(resource=resource, id=f"{rtype}:{rid}:{slug}", slug=slug)
 
 
+# The flags that name what an action acts on, each judged whole by `_no_key` before it is parsed: a key in a part no
+# per-part check looked at (a type, a slug) went to Datadog and into the error line, and one in a value that does not
+# parse was quoted by the parse error ("'<the key>' is not a grant id").
+_NAMING_FLAGS = (
+    "grant_entitlement",
+    "grant_principal",
+    "grant_principal_type",
+    "revoke_grant",
+    "invoke_action",
+    "delete_resource",
+    "delete_resource_type",
+)
+
+
 def build_task(settings: Settings) -> baton_pb2.Task:
     """The Task ConductorOne would send for the one-shot action in `settings` (a SettingsError if malformed)."""
+    for name in _NAMING_FLAGS:
+        _no_key(name, getattr(settings, name))
     task = baton_pb2.Task()
     if settings.grant_entitlement:
         rtype, rid, slug = parse_entitlement_id(settings.grant_entitlement)
-        _no_key("grant_entitlement", rid)
-        _no_key("grant_principal", settings.grant_principal)
         principal_type = settings.grant_principal_type.strip()
         if not principal_type:
             raise _bad("grant_principal_type", "must not be empty")
@@ -127,7 +142,6 @@ def build_task(settings: Settings) -> baton_pb2.Task:
         )
     elif settings.revoke_grant:
         (rtype, rid, slug), principal_type, principal_id = parse_grant_id(settings.revoke_grant)
-        _no_key("revoke_grant", rid, principal_id)
         task.revoke.grant.CopyFrom(
             grant_pb2.Grant(
                 id=settings.revoke_grant.strip(),
@@ -152,7 +166,6 @@ def build_task(settings: Settings) -> baton_pb2.Task:
         )
         task.action_invoke.args.update(args)
     elif settings.delete_resource:
-        _no_key("delete_resource", settings.delete_resource)
         rtype = settings.delete_resource_type.strip()
         if rtype != types.SERVICE_ACCOUNT_ACCESS_TOKEN.id and parse_sat_handle(settings.delete_resource.strip()):
             # Deleted as an API or application key, Datadog's 404 for an id no key has was printed "deleted", exit 0,
@@ -163,7 +176,7 @@ def build_task(settings: Settings) -> baton_pb2.Task:
                 f"--delete-resource-type {types.SERVICE_ACCOUNT_ACCESS_TOKEN.id}",
             )
         value = settings.delete_resource.strip()
-        if any(character.isspace() for character in value):
+        if holds_whitespace(value):
             # No id holds whitespace (a key's is a UUID, a token's handle base64url): a row of `inspect` pasted whole
             # (`<id>  <name>`) went to Datadog as the id, and its 404 was printed "gone from Datadog", exit 0.
             raise _bad(

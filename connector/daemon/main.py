@@ -110,7 +110,8 @@ def startup_summary(settings: Settings) -> dict[str, object]:
         "api_url": settings.api_url,
         "provisioning": settings.provisioning,
         "synced": {
-            "resource_types": settings.sync_resource_types or "all",
+            # As `config` shows them: a key pasted as a type is refused after this line, which must not print it.
+            "resource_types": shown["sync_resource_types"] or "all",
             "secrets": settings.sync_secrets,
             # What is synced: none on a site without On-Call (idle_settings warns).
             "schedules": datadog_options(settings).schedules,

@@ -36,9 +36,9 @@ from connector.baton.sync.to_file import sync_to_file
 from connector.daemon.network import outbound_trust
 from connector.daemon.progress import Progress, summary_table
 from connector.daemon.settings import Settings, SettingsError, env, flag
-from connector.datadog.client import UNUSABLE_ID, DatadogClient, is_usable_id, quoted_id
+from connector.datadog.client import UNUSABLE_ID, DatadogClient, holds_whitespace, is_usable_id, quoted_id
 from connector.datadog.connector import DatadogConnector, DatadogOptions
-from connector.datadog.keyshape import has_key_shape
+from connector.datadog.keyshape import holds_key_shape
 from connector.datadog.resources import types
 from connector.datadog.sites import is_insecure
 from connector.datadog.stats import EventHook
@@ -145,9 +145,21 @@ def check_resource_types(settings: Settings) -> None:
     naming the setting, before any request (the sync engine would only find it after the key check)."""
     options = datadog_options(settings)
     available = _type_ids(options)
-    asked = [("sync_resource_types", type_id) for type_id in settings.sync_resource_types]
-    asked += [("sync_resources", parse_resource_ref(ref)[0]) for ref in settings.sync_resources]
     problems = []  # every entry refused is named, not only the first
+    # An entry holding a key, anywhere (the key an operator holds, pasted where a type or an id goes, as the one-shot
+    # actions refuse it): sent, it was echoed in the request's URL, and Datadog's 404 put it in the sync's warning and
+    # the log; as a type, the lines below quoted it. Named once, and judged no further.
+    problems += [
+        f"setting {flag(name)} ({env(name)}): an entry holds the shape of a Datadog API or application key (32 or 40 "
+        "hexadecimal characters), not of a resource type or an id; it is not sent to Datadog and not shown"
+        for name in ("sync_resource_types", "sync_resources")
+        for entry in getattr(settings, name)
+        if holds_key_shape(entry)
+    ]
+    wanted = [type_id for type_id in settings.sync_resource_types if not holds_key_shape(type_id)]
+    refs = [ref for ref in settings.sync_resources if not holds_key_shape(ref)]
+    asked = [("sync_resource_types", type_id) for type_id in wanted]
+    asked += [("sync_resources", parse_resource_ref(ref)[0]) for ref in refs]
     for name, type_id in asked:
         if type_id in available:
             continue
@@ -167,23 +179,15 @@ def check_resource_types(settings: Settings) -> None:
     syncers = _syncers(options)
     targeted = [s.resource_type().id for s in syncers if isinstance(s, ResourceGetter)]
     owners = {s.resource_type().id: s.listed_under() for s in syncers if isinstance(s, ListedAsChildren)}
-    for ref in settings.sync_resources:
+    for ref in refs:
         type_id, object_id = parse_resource_ref(ref)
-        if has_key_shape(object_id):
-            # The key an operator holds, pasted where an id goes (as the one-shot actions refuse it): sent, it was
-            # echoed in the request's URL, and Datadog's 404 put it in the sync's warning and the log.
-            problems.append(
-                f"setting {flag('sync_resources')} ({env('sync_resources')}): a {printable(repr(type_id[:100]))} "
-                "target's id has the shape of a Datadog API or application key (32 or 40 hexadecimal characters), not "
-                "of an id; it is not sent to Datadog and not shown"
-            )
-        elif not is_usable_id(object_id) or object_id != object_id.strip():
+        if not is_usable_id(object_id) or holds_whitespace(object_id):
             # A dot segment or an over-long id failed the sync after the key check (exit 1, no setting named); a
-            # control character or surrounding whitespace (`role: <uuid>`) was answered 404, and the run finished
-            # (exit 0) with an empty partial sync.
+            # control character or whitespace (`role: <uuid>`, `role:<uuid> Admins`) was answered 404, and the run
+            # finished (exit 0) with an empty partial sync.
             problems.append(
                 f"setting {flag('sync_resources')} ({env('sync_resources')}): {quoted_id(ref)} names no Datadog "
-                f"object (its id: {UNUSABLE_ID}; or surrounding whitespace)"
+                f"object (its id: {UNUSABLE_ID}; or whitespace)"
             )
         elif type_id in available and type_id not in targeted:
             owner = f", a {owners[type_id]!r} target those it holds" if owners.get(type_id) in targeted else ""
@@ -192,10 +196,9 @@ def check_resource_types(settings: Settings) -> None:
                 f"synced one by one (targeted: {', '.join(targeted)}); {flag('sync_resource_types')} {type_id} syncs "
                 f"every one{owner}"
             )
-    wanted = settings.sync_resource_types
-    for ref in settings.sync_resources if wanted else ():
-        type_id, object_id = parse_resource_ref(ref)
-        if type_id not in wanted and type_id in available and not has_key_shape(object_id):
+    for ref in refs if wanted else ():
+        type_id = parse_resource_ref(ref)[0]
+        if type_id not in wanted and type_id in available:
             # Both set and at odds: the partial sync would list only `wanted` types and fail on this target.
             problems.append(
                 f"setting {flag('sync_resources')} ({env('sync_resources')}): {ref!r} is a {type_id!r}, which "

@@ -421,7 +421,17 @@ class Settings(BaseSettings):
     @classmethod
     def _resource_refs(cls, value: list[str]) -> list[str]:
         for ref in value:
-            parse_resource_ref(ref)  # ValueError names the bad entry
+            try:
+                parse_resource_ref(ref)  # ValueError names the bad entry
+            except ValueError:
+                if holds_key_shape(ref):
+                    # The entry is quoted otherwise: a key pasted alone (`--sync-resources <key>`) was printed back.
+                    raise ValueError(
+                        "an entry holds the shape of a Datadog API or application key (32 or 40 hexadecimal "
+                        "characters), not of a target; it is not shown. Give <resource type>:<resource id> or "
+                        "bid:r:<type>/<id>"
+                    ) from None
+                raise
         return value
 
     @model_validator(mode="after")

@@ -90,6 +90,7 @@ from connector.datadog.transport import (
 __all__ = [
     "UNUSABLE_ID",
     "DatadogClient",
+    "holds_whitespace",
     "included_roles",
     "included_users",
     "is_path_id",
@@ -133,6 +134,16 @@ def has_control_character(value: str) -> bool:
     characters: this runs for every link of a sync (a user's roles, each membership), and on ids a task names, of any
     length up to the message limit (a 30 MB one held the event loop 1.5 s)."""
     return _CONTROL_CHARACTER.search(value) is not None
+
+
+_WHITESPACE = re.compile(r"\s")
+
+
+def holds_whitespace(value: str) -> bool:
+    """Whether `value` holds whitespace anywhere, which no Datadog id does (UUIDs; On-Call's short ids): an id a task
+    or an operator gives with it (`<uuid> `, a row of `inspect` pasted whole: `<uuid>  Jane Doe`) names no object, and
+    Datadog's 404 for it reads as "already gone". Not part of `is_usable_id`, which judges Datadog's own answers."""
+    return _WHITESPACE.search(value) is not None
 
 
 def is_usable_id(value: str) -> bool:

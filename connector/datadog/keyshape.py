@@ -8,19 +8,11 @@ from __future__ import annotations
 
 import re
 
-_KEY_VALUE = re.compile(r"[0-9A-Fa-f]{32}|[0-9A-Fa-f]{40}")
-
-
-def has_key_shape(value: str) -> bool:
-    """Whether `value` looks like a Datadog API or application key itself rather than an id: the key an operator
-    holds, pasted where its id (or a user's) goes. Sent, it would be echoed in a URL, the log and the answer."""
-    return _KEY_VALUE.fullmatch(value.strip()) is not None
-
-
 _KEY_IN_TEXT = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{40}|[0-9A-Fa-f]{32})(?![0-9A-Fa-f])")
 
 
 def holds_key_shape(text: str) -> bool:
-    """Whether `text` holds a run of exactly 32 or 40 hexadecimal characters, a Datadog key's shape, anywhere (an id
-    of `role:<key>`, a JSON argument): a UUID's dashes keep ids out of it."""
+    """Whether `text` holds a run of exactly 32 or 40 hexadecimal characters, a Datadog key's shape, anywhere: the key
+    an operator holds, pasted where an id goes, alone, with a type in front (`role:<key>`) or in a longer value. Sent,
+    it would be echoed in a URL, the log and the answer. A UUID's dashes keep ids out of it."""
     return _KEY_IN_TEXT.search(text) is not None

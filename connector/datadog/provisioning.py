@@ -1,4 +1,5 @@
-"""Provisioning for Datadog: role and team grants and revokes, account creation, user actions, API-key deletion.
+"""Provisioning for Datadog: role and team grants and revokes, account creation, user actions. Credential deletion
+(org API keys included) is connector/datadog/credentials.py's.
 
 ConductorOne uses these for just-in-time access, where a grant that silently did nothing or a revoke reported
 done while access remains is a security incident. So every decision is taken from Datadog's own answers at
@@ -44,7 +45,14 @@ from connector.baton.pb.c1.connector.v2 import (
     grant_pb2,
     resource_pb2,
 )
-from connector.datadog.client import DatadogClient, is_usable_id, quoted_id, same_id, status_contradicts
+from connector.datadog.client import (
+    DatadogClient,
+    holds_whitespace,
+    is_usable_id,
+    quoted_id,
+    same_id,
+    status_contradicts,
+)
 from connector.datadog.errors import Conflict, DatadogError, NotFound, UnexpectedResponse, nothing_done
 from connector.datadog.models import TeamMembership, TeamRole, User
 from connector.datadog.resources import roles, teams, types
@@ -60,6 +68,7 @@ __all__ = [
     "RoleProvisioner",
     "TeamProvisioner",
     "UserActions",
+    "unless_already",
 ]
 
 log = structlog.get_logger(__name__)
@@ -142,10 +151,11 @@ def _clean_id(value: str, what: str) -> str:
     # (a 3 MB user id made a 3 MB log line when the request it would never fit in failed).
     if not is_usable_id(value):
         raise InvalidArgumentError(f"{what} is empty or malformed: {quoted_id(value)}")
-    if value != value.strip():
-        # Datadog's ids are UUIDs: `<uuid> ` names no object, and a revoke of it was answered 404 and reported
-        # GrantAlreadyRevoked, the access the task meant left in place.
-        raise InvalidArgumentError(f"{what} has surrounding whitespace: {quoted_id(value)}")
+    if holds_whitespace(value):
+        # Datadog's ids are UUIDs: `<uuid> ` or `<uuid> Jane Doe` (a row of `inspect` pasted whole) names no object,
+        # and a revoke of it was answered 404 and reported GrantAlreadyRevoked, the access the task meant left in place.
+        where = "surrounding whitespace" if value != value.strip() else "whitespace, which no Datadog id holds"
+        raise InvalidArgumentError(f"{what} has {where}: {quoted_id(value)}")
     return value
 
 

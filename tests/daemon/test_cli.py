@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ import pytest
 from connector.daemon.version import package_version
 from tests.c1z_fixtures import FIXTURE_DIR
 from tests.daemon.cli import ROOT, clean_env, last_line, run_cli, run_cli_in_process
+from tests.programs import need_program
 
 # A Go-written file with ~15k grants: its listing is far more than a pipe holds.
 DEMO_C1Z = FIXTURE_DIR / "sync.36zfOAoWMxQdISbixanQCRBiX7E.expanded.c1z"
@@ -59,6 +60,16 @@ def test_help_lists_the_commands_and_each_settings_default_values_and_variable()
     assert "(default: info; one of debug, info, warn, warning, error) [BATON_LOG_LEVEL]" in text
     assert "(default: datadoghq.com; one of datadoghq.com, us3.datadoghq.com" in text
     assert "[BATON_GRANT_ENTITLEMENT]" in text
+
+
+def test_the_commands_help_lists_are_the_commands_the_program_runs() -> None:
+    """Two lists name the commands: the dispatcher's (light, read before the settings module loads) and `--help`'s,
+    with each one's usage. A command added to one only was run but never shown, or shown and answered "not a
+    command"."""
+    from connector.cli import COMMANDS as RUN
+    from connector.daemon.settings import COMMANDS as SHOWN
+
+    assert [usage.split()[0] for usage, _ in SHOWN] == list(RUN)
 
 
 def test_capabilities_is_what_hello_sends_for_these_settings() -> None:
@@ -748,16 +759,7 @@ def test_fish_completion_offers_short_flags_beside_long_ones(tmp_path: Path) -> 
 
 
 def test_fish_completion_finds_the_command_after_leading_flags(tmp_path: Path) -> None:
-    fish = _shell("fish")
-    script = tmp_path / "baton-datadog.fish"
-    script.write_text(run_cli_in_process("completion", "fish").stdout)
-
-    def offered(line: str) -> list[str]:
-        program = f"source {script}; complete -C '{line}'"
-        done = subprocess.run([fish, "--no-config", "-c", program], capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-        return [entry.split("\t")[0] for entry in done.stdout.splitlines()]
-
+    offered = _fish_offered(tmp_path)
     assert sorted(offered("baton-datadog --config x.yaml co")) == ["completion", "config"]
     assert offered("baton-datadog --log-level debug config --j") == ["--json"]
     assert "--api-key" in offered("baton-datadog --file inspect --ap"), "a sync: --file's value is no command"
@@ -778,13 +780,23 @@ zpty -d z
 
 
 def _shell(name: str) -> str:
-    """The shell's path; a missing one skips the test, but fails it in CI (CI=true), where .ci/run installs it."""
-    found = shutil.which(name)
-    if found:
-        return found
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{name} is required in CI: apt-get install {name} (.ci/run does)")
-    pytest.skip(f"{name} not installed: apt-get install {name} (.ci/run does)")
+    """The shell's path; a missing one skips the test, but fails it in CI, where .ci/run installs it."""
+    return need_program(name, name)
+
+
+def _fish_offered(tmp_path: Path) -> Callable[[str], list[str]]:
+    """What fish offers for a line, with the completion script installed."""
+    fish = _shell("fish")
+    script = tmp_path / "baton-datadog.fish"
+    script.write_text(run_cli_in_process("completion", "fish").stdout)
+
+    def offered(line: str) -> list[str]:
+        program = f"source {script}; complete -C '{line}'"
+        done = subprocess.run([fish, "--no-config", "-c", program], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return [entry.split("\t")[0] for entry in done.stdout.splitlines()]
+
+    return offered
 
 
 def test_zsh_completion_installed_in_fpath_completes_the_first_tab(tmp_path: Path) -> None:
@@ -800,16 +812,7 @@ def test_zsh_completion_installed_in_fpath_completes_the_first_tab(tmp_path: Pat
 
 
 def test_fish_completion_offers_what_the_command_on_the_line_takes(tmp_path: Path) -> None:
-    fish = _shell("fish")
-    script = tmp_path / "baton-datadog.fish"
-    script.write_text(run_cli_in_process("completion", "fish").stdout)
-
-    def offered(line: str) -> list[str]:
-        program = f"source {script}; complete -C '{line}'"
-        done = subprocess.run([fish, "--no-config", "-c", program], capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-        return [entry.split("\t")[0] for entry in done.stdout.splitlines()]
-
+    offered = _fish_offered(tmp_path)
     assert offered("baton-datadog --ap") == ["--api-key", "--app-key"]
     assert offered("baton-datadog inspect --j") == ["--json"]
     assert offered("baton-datadog inspect --ap") == []

@@ -338,6 +338,27 @@ _DELETION = ["--sync-secrets", "--sync-service-account-application-keys", "--all
             _API_SHAPE,
         ),
         (["--revoke-grant", f"role:r1:member:user:{_APP_SHAPE}"], "revoke-grant", _APP_SHAPE),
+        # A key in a part that is no id (a type, a slug) went to Datadog and into the error line; one in a value that
+        # does not parse was quoted by the parse error.
+        (["--revoke-grant", _API_SHAPE], "revoke-grant", _API_SHAPE),
+        (["--revoke-grant", f"role:r1:{_API_SHAPE}:user:u1"], "revoke-grant", _API_SHAPE),
+        (
+            ["--grant-entitlement", f"{_APP_SHAPE}:r1:member", "--grant-principal", "u1"],
+            "grant-entitlement",
+            _APP_SHAPE,
+        ),
+        (["--grant-entitlement", f"role:{_API_SHAPE}", "--grant-principal", "u1"], "grant-entitlement", _API_SHAPE),
+        (
+            ["--grant-entitlement", "role:r1:member", "--grant-principal", "u1", "--grant-principal-type", _API_SHAPE],
+            "grant-principal-type",
+            _API_SHAPE,
+        ),
+        (
+            [*_DELETION, "--delete-resource", "k1", "--delete-resource-type", _API_SHAPE],
+            "delete-resource-type",
+            _API_SHAPE,
+        ),
+        (["--invoke-action", _APP_SHAPE], "invoke-action", _APP_SHAPE),
         (
             ["--grant-entitlement", "role:r1:member", "--grant-principal", f"user:{_API_SHAPE}"],
             "grant-principal",
@@ -381,6 +402,19 @@ def test_a_key_given_where_an_id_goes_is_refused_unsent_and_unshown(
     assert key.lower() not in (out + err).lower(), "the key is shown nowhere"
     assert out == ""
     assert len(fake.requests()) == before, "not a single request: the key is not sent to Datadog"
+
+
+def test_a_revoke_of_an_inspect_row_pasted_whole_is_refused_not_printed_as_done(fake: FakeDatadog) -> None:
+    """`--revoke-grant role:<id>:member:user:<id>  Jane Doe` (the row, not the id): Datadog answered 404 for a user it
+    does not know, the line said "not in Datadog ... (nothing changed ...)", exit 0, and the user kept the role."""
+    role, user = pick(fake)
+    fake.org.assign_role(user.id, role.id)
+    code, out, err = cli(fake, "--revoke-grant", f"role:{role.id}:member:user:{user.id}  Jane Doe")
+    assert code == 2, err
+    assert out == ""
+    assert last_line(err).startswith("baton-datadog: setting --revoke-grant (BATON_REVOKE_GRANT): ")
+    assert "whitespace" in last_line(err)
+    assert role.id in fake.org.users[user.id].role_ids
 
 
 def test_an_application_key_datadog_will_not_delete_is_a_runtime_failure_not_a_setting(fake: FakeDatadog) -> None:

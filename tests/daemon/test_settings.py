@@ -587,7 +587,17 @@ def test_a_target_of_a_type_without_targeted_sync_is_named_before_any_request(ar
 
 
 @pytest.mark.parametrize(
-    "ref", ["role:..", "team:.", "bid:r:user/..", "user:" + "a" * 1025, "role: 0f3a", "team:0f\x013a", "role:0f\x7f3a"]
+    "ref",
+    [
+        "role:..",
+        "team:.",
+        "bid:r:user/..",
+        "user:" + "a" * 1025,
+        "role: 0f3a",
+        "team:0f\x013a",
+        "role:0f\x7f3a",
+        "role:0f3a  Datadog Admin Role",  # a row of `inspect` pasted whole
+    ],
 )
 def test_a_target_whose_id_names_no_datadog_object_is_named_before_any_request(ref: str) -> None:
     """A dot segment or an over-long id passed the settings check; the run checked both Datadog keys, then failed
@@ -616,6 +626,13 @@ _KEY_40 = "ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12"
         (["--sync-resources", f"user:{_KEY_32.upper()}"], _KEY_32),
         # Refused by the type filter too: that line quoted the whole target.
         (["--sync-resource-types", "user", "--sync-resources", f"role:{_KEY_40}"], _KEY_40),
+        # Inside a longer id, or in the type (whose line quoted it): the id went to Datadog, the type into the line.
+        (["--sync-resources", f"role:r-{_KEY_32}"], _KEY_32),
+        (["--sync-resources", f"role:{_KEY_32}/x"], _KEY_32),
+        (["--sync-resources", f"{_KEY_40}:r1"], _KEY_40),
+        # Not a target at all: the parse error quoted it.
+        (["--sync-resources", _KEY_32], _KEY_32),
+        (["--sync-resources", f"bid:r:role/{_KEY_40}/x"], _KEY_40),
     ],
 )
 def test_a_key_given_as_a_targets_id_is_refused_unsent_and_unshown(argv: list[str], key: str) -> None:
@@ -631,6 +648,23 @@ def test_a_key_given_as_a_targets_id_is_refused_unsent_and_unshown(argv: list[st
     assert "the shape of a Datadog API or application key" in message
     assert key.lower() not in message.lower()
     assert message.count("setting ") == 1, "one line for the one target"
+
+
+def test_a_key_given_as_a_resource_type_is_refused_and_shown_nowhere() -> None:
+    """`--sync-resource-types user,<key>`: the refusal quoted the key ("'<key>' is not a resource type of this
+    connector"), and so did the start-up line before it ("resource_types": [..., "<key>"])."""
+    from connector.daemon.main import startup_summary
+    from connector.daemon.oneshot import check_resource_types
+
+    settings = load(["--sync-resource-types", f"user,{_KEY_32}", "--sync-resources", "role:r1"])
+    assert _KEY_32 not in json.dumps(startup_summary(settings))
+    with pytest.raises(SettingsError) as caught:
+        check_resource_types(settings)
+    message = str(caught.value)
+    assert message.startswith("setting --sync-resource-types (BATON_SYNC_RESOURCE_TYPES): "), message
+    assert "the shape of a Datadog API or application key" in message
+    assert _KEY_32 not in message
+    assert "'role:r1' is a 'role', which --sync-resource-types" in message, "the other entries are still judged"
 
 
 def test_known_resource_types_pass_the_check() -> None:

@@ -1406,6 +1406,36 @@ async def test_a_revoke_naming_an_id_with_surrounding_whitespace_is_refused_not_
     assert role.id in user.role_ids
 
 
+@pytest.mark.parametrize("where", ["principal", "team", "role"])
+async def test_a_revoke_naming_an_id_with_whitespace_inside_is_refused_not_already_revoked(
+    env: Env, where: str
+) -> None:
+    """A row of `inspect` pasted whole (`<uuid>  Jane Doe`) names nothing either: only surrounding whitespace was
+    refused, so Datadog answered the revoke 404 and it was reported GrantAlreadyRevoked (the one-shot printed "not in
+    Datadog", exit 0) while the user kept the role or membership."""
+    user = _human(env.fake)
+    team = _team(env.fake, members={user.id: None})
+    role, _ = _role(env.fake)
+    env.fake.org.assign_role(user.id, role.id)
+    row = "{}  Jane Doe"
+    principal_id = row.format(user.id) if where == "principal" else user.id
+    if where == "role":
+        rtype = types.ROLE.id
+        entitlement = roles.member_entitlement(b.resource(types.ROLE, row.format(role.id), role.name))
+    else:
+        rtype = types.TEAM.id
+        team_id = row.format(team.id) if where == "team" else team.id
+        entitlement = b.entitlement(b.resource(types.TEAM, team_id, team.name), teams.MEMBER)
+    grant = b.grant(entitlement.resource, entitlement.slug, b.resource_id(types.USER.id, principal_id))
+    env.fake.reset_counters()
+
+    with pytest.raises(InvalidArgumentError, match="whitespace, which no Datadog id holds"):
+        await env.provisioner(rtype).revoke(grant)
+    assert env.fake.requests() == []
+    assert user.id in team.members
+    assert role.id in user.role_ids
+
+
 async def test_a_team_admin_revoke_whose_membership_read_answers_404_still_sends_the_demotion(env: Env) -> None:
     """The read before an admin revoke is for the report only. A 404 on it ended the revoke "already revoked" with no
     demotion sent (taken as "the team no longer exists"), and the user stayed admin: the demotion's own answer

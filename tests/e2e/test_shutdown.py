@@ -80,6 +80,17 @@ def test_sigterm_when_idle_exits_at_once(stack: Stack) -> None:
     assert daemon.wait_exit(10) == 0, daemon.tail()
 
 
+def _app_key_issuance(service_account_id: str) -> baton_pb2.Task:
+    """An issue_credential task for an application key of the service account, encrypted to one Ed25519 JWK."""
+    task = baton_pb2.Task(id=new_ksuid())
+    issue = task.issue_credential
+    issue.identity_id.resource_type, issue.identity_id.resource = "user", service_account_id
+    issue.credential_options.secret_resource_type_id = "service-account-application-key"
+    issue.credential_options.api_key.SetInParent()
+    issue.encryption_configs.extend(configs_of(load("jwk-ed25519.json")))
+    return task
+
+
 def test_sigterm_during_a_slow_poll_exits_within_the_grace_period(stack: Stack) -> None:
     c1 = stack.c1
     daemon = stack.start({"BATON_SHUTDOWN_GRACE_SECONDS": str(GRACE)})
@@ -114,12 +125,7 @@ def test_sigterm_while_conductorone_holds_a_credentials_report_deletes_the_crede
     issuing = ("BATON_PROVISIONING", "BATON_SYNC_SECRETS", "BATON_SYNC_SERVICE_ACCOUNT_APPLICATION_KEYS")
     daemon = stack.start({**dict.fromkeys(issuing, "true"), "BATON_SHUTDOWN_GRACE_SECONDS": str(GRACE)})
     c1.slow_down("FinishTask", 60.0)  # taken, and not answered before the pod is gone
-    task = baton_pb2.Task(id=new_ksuid())
-    issue = task.issue_credential
-    issue.identity_id.resource_type, issue.identity_id.resource = "user", robot.id
-    issue.credential_options.secret_resource_type_id = "service-account-application-key"
-    issue.credential_options.api_key.SetInParent()
-    issue.encryption_configs.extend(configs_of(load("jwk-ed25519.json")))
+    task = _app_key_issuance(robot.id)
     keys_before = set(dd.org.app_keys)
     c1.enqueue(task)
     daemon.wait_for(lambda: c1.recorded().calls_to("FinishTask"), timeout=15, what="the credential's report")
@@ -158,12 +164,7 @@ def test_a_credentials_report_whose_retry_is_due_past_the_stop_deadline_is_given
     c1.fail_next("FinishTask", grpc.StatusCode.RESOURCE_EXHAUSTED, times=2, status_details=_shedding_load(60))
     c1.slow_down("FinishTask", 0.0, times=2)
     c1.slow_down("FinishTask", 60.0)  # a third try is taken and never answered
-    task = baton_pb2.Task(id=new_ksuid())
-    issue = task.issue_credential
-    issue.identity_id.resource_type, issue.identity_id.resource = "user", robot.id
-    issue.credential_options.secret_resource_type_id = "service-account-application-key"
-    issue.credential_options.api_key.SetInParent()
-    issue.encryption_configs.extend(configs_of(load("jwk-ed25519.json")))
+    task = _app_key_issuance(robot.id)
     keys_before = set(dd.org.app_keys)
     c1.enqueue(task)
     daemon.wait_for(lambda: c1.recorded().calls_to("FinishTask"), timeout=15, what="the credential's first report")

@@ -1,28 +1,19 @@
 """Prometheus' own tools (Debian package `prometheus`: `promtool`, `prometheus`), found or skipped.
 
-Locally a missing tool skips the test; in CI (CI=true, where .ci/run installs the package) it fails it, so the
-checks cannot silently stop running.
+Locally a missing tool skips the test; in CI it fails it (tests/programs.py).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
-INSTALL_HINT = "apt-get install prometheus (.ci/run does)"
+from tests.programs import need_program
 
 
 def need(tool: str) -> str:
-    found = shutil.which(tool)
-    if found:
-        return found
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{tool} is required in CI: {INSTALL_HINT}")
-    pytest.skip(f"{tool} not installed: {INSTALL_HINT}")
+    return need_program(tool, "prometheus")
 
 
 def promtool(*args: str | Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -65,10 +65,6 @@ def app_key_resource(key: ApplicationKey, service_account: resource_pb2.Resource
     return res
 
 
-# Datadog's key values: an API key is 32 hexadecimal characters, an application key 40. Its ids are UUIDs (with
-# dashes), as are the ids of users, roles, teams and the keys themselves, so no id has this shape.
-
-
 # -- service access tokens ---------------------------------------------------------------------------------
 
 SAT_PREFIX = "sat:"
