@@ -53,3 +53,29 @@ def test_a_working_directory_removed_during_a_sync_is_a_retryable_failure_naming
     assert finish.status.message.endswith("(SQLITE_READONLY_DBMOVED)")
     assert not any(u.task_id == task.id for u in c1.recorded().uploads)
     assert list(work.iterdir()) == [], "the task's working files are removed"
+
+
+def test_a_restart_removes_the_partial_save_a_killed_periodic_sync_left_before_it_is_ready(stack: Stack) -> None:
+    """A daemon killed while its periodic sync (BATON_SYNC_INTERVAL) saved `--file` left the save's temp file beside
+    it, a whole c1z's size. The restart removes it with the temp dir's leftovers, before the Hello: it was removed
+    only by the first periodic sync, after the daemon was ready, and never while ConductorOne was unreachable (a crash
+    loop then kept one more such file per kill)."""
+    out = stack.root / "out"
+    out.mkdir()
+    c1z = out / "periodic.c1z"
+    # What a save killed mid-write leaves: its mkstemp file, no longer locked by anyone (the kernel dropped the lock).
+    left = out / ".periodic.c1z.save-k9x2ab7q.tmp"
+    left.write_bytes(b"\x00" * 4096)
+    users_file = out / "periodic.c1z.20261205.tmp"  # a user's dated copy: not ours, kept
+    users_file.write_bytes(b"mine")
+
+    daemon = stack.start({"BATON_SYNC_INTERVAL": "3600", "BATON_FILE": str(c1z)})
+    events = daemon.events()
+    swept = [i for i, e in enumerate(events) if e.get("event") == "removed working files of dead processes"]
+    beside = [i for i in swept if events[i].get("directory") == str(out)]
+    (connected,) = [i for i, e in enumerate(events) if e.get("event") == "connected to ConductorOne"]
+    assert beside, "the partial save beside --file was not removed"
+    assert beside[0] < connected, "the partial save beside --file was removed only after the Hello"
+    assert not left.exists()
+    assert users_file.read_bytes() == b"mine"
+    daemon.wait_for(lambda: daemon.events("periodic sync written"), timeout=30, what="the periodic sync")

@@ -221,8 +221,10 @@ class ServiceConfig:
 
 
 async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) -> int:
-    # Working files that a killed earlier run left in the temp dir (issue 11 §8); a live process's stay.
-    await sweep_stale(config.temp_dir)
+    # Working files that a killed earlier run left in the temp dir (issue 11 §8), and the temp file of a periodic
+    # sync's save it was killed in, beside --file (a whole c1z's size): left to the first periodic sync, after the
+    # Hello, a crash loop with ConductorOne unreachable kept one more per kill. A live process's stay.
+    await sweep_stale(config.temp_dir, config.sync_file if config.sync_interval else None)
     scale = config.backoff_scale
     scheduler_ref: list[Scheduler] = []
     readiness = Readiness(
