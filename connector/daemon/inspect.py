@@ -144,7 +144,7 @@ def _show(out: TextIO, args: argparse.Namespace, reader: C1ZReader) -> None:
         _emit(
             out,
             args.json,
-            lambda: map(_resource_row, reader.resources(args.resources, sync_id)),
+            lambda: (_resource_row(r, reader.path) for r in reader.resources(args.resources, sync_id)),
             ["id", "display_name", "status", "parent", "traits"],
         )
     elif args.entitlements:
@@ -196,7 +196,7 @@ def _summary(out: TextIO, as_json: bool, reader: C1ZReader, sync_id: str) -> Non
     _table(out, lambda: table, ["resource_type", "resources", "entitlements", "grants"])
 
 
-def _resource_row(r: resource_pb2.Resource) -> dict[str, Any]:
+def _resource_row(r: resource_pb2.Resource, path: Path) -> dict[str, Any]:
     parent = (
         f"{r.parent_resource_id.resource_type}:{r.parent_resource_id.resource}"
         if r.HasField("parent_resource_id")
@@ -210,8 +210,19 @@ def _resource_row(r: resource_pb2.Resource) -> dict[str, Any]:
         "status": status.removeprefix("RESOURCE_STATUS_"),
         "parent": parent,
         "traits": ",".join(traits),
-        "profile": _profile(r),
+        "profile": _readable_profile(r, path),
     }
+
+
+def _readable_profile(r: resource_pb2.Resource, path: Path) -> dict[str, Any]:
+    # Every failure line of inspect names the file first, as the reader's own do (issue 11 §9); this one named only
+    # the resource, so an operator inspecting several files could not tell which one was damaged.
+    try:
+        return _profile(r)
+    except (ValueError, TypeError, json_format.Error, message.DecodeError) as exc:
+        raise C1ZFormatError(
+            f"{path}: resource {r.id.resource_type}:{r.id.resource}: unreadable profile: {exc}"
+        ) from exc
 
 
 def _enum_name(enum: Any, value: int) -> str:
@@ -238,20 +249,17 @@ _PROFILE_TRAITS = {
 
 def _profile(r: resource_pb2.Resource) -> dict[str, Any]:
     """The resource's profile; for a file written by an older SDK (v0.1.x), which kept it in the trait alone, the
-    trait's."""
-    try:
-        if r.HasField("profile"):
-            return _in_key_order(_struct_dict(r.profile))
-        for annotation in r.annotations:
-            trait_type = _PROFILE_TRAITS.get(annotation.type_url.rsplit(".", 1)[-1])
-            if trait_type is None:
-                continue
-            trait = trait_type()
-            if annotation.Unpack(trait) and trait.HasField("profile"):
-                return _in_key_order(_struct_dict(trait.profile))
-        return {}
-    except (ValueError, TypeError, json_format.Error, message.DecodeError) as exc:
-        raise C1ZFormatError(f"resource {r.id.resource_type}:{r.id.resource}: unreadable profile: {exc}") from exc
+    trait's. A trait that does not decode raises (protobuf's DecodeError)."""
+    if r.HasField("profile"):
+        return _in_key_order(_struct_dict(r.profile))
+    for annotation in r.annotations:
+        trait_type = _PROFILE_TRAITS.get(annotation.type_url.rsplit(".", 1)[-1])
+        if trait_type is None:
+            continue
+        trait = trait_type()
+        if annotation.Unpack(trait) and trait.HasField("profile"):
+            return _in_key_order(_struct_dict(trait.profile))
+    return {}
 
 
 def _struct_dict(profile: struct_pb2.Struct) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import structlog
 import zstandard
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from connector.baton.c1z import envelope
@@ -795,6 +795,8 @@ def test_fuzz_mutated_c1z_bytes(edits: list[tuple[int, int]], cut: int | None) -
     edits=st.lists(st.tuples(st.integers(0, len(_SAMPLE_DB) - 1), st.integers(0, 255)), min_size=1, max_size=16),
     listing=st.sampled_from([(), ("--grants",), ("--entitlements",), ("--resources", "user")]),
 )
+# A byte of a user's trait zeroed: its profile did not decode, and the failure line named no file (make fuzz).
+@example(edits=[(138954, 0)], listing=("--resources", "user"))
 def test_fuzz_mutated_database_in_a_valid_envelope(edits: list[tuple[int, int]], listing: tuple[str, ...]) -> None:
     data = bytearray(_SAMPLE_DB)
     for at, value in edits:

@@ -362,6 +362,39 @@ def test_a_profile_number_json_cannot_carry_is_shown_as_protojson_writes_it(tmp_
     }
 
 
+def test_an_unreadable_profile_is_one_line_naming_the_file_and_the_resource(tmp_path: Path) -> None:
+    """Every failure of inspect names the file first. A user whose trait (where an older SDK kept the profile) does
+    not decode was "inspect: resource user:<id>: unreadable profile: ...", which file unsaid (found by `make fuzz`)."""
+    import sqlite3
+
+    from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, resource_pb2
+    from tests.baton.test_c1z_untrusted import c1z_of, db_of
+
+    db = tmp_path / "edit.sqlite"
+    db.write_bytes(db_of(IN_PROGRESS))
+    conn = sqlite3.connect(db)
+    row_id, blob = conn.execute("SELECT id, data FROM v1_resources WHERE resource_type_id = 'user' LIMIT 1").fetchone()
+    resource = resource_pb2.Resource.FromString(blob)
+    resource.ClearField("profile")
+    del resource.annotations[:]
+    trait = resource.annotations.add()
+    trait.type_url = "type.googleapis.com/" + annotation_trait_pb2.UserTrait.DESCRIPTOR.full_name
+    trait.value = b"\xff"  # a field tag with no field after it: no message decodes from it
+    conn.execute("UPDATE v1_resources SET data = ? WHERE id = ?", (resource.SerializeToString(), row_id))
+    conn.commit()
+    conn.close()
+    path = tmp_path / "damaged.c1z"
+    path.write_bytes(c1z_of(db.read_bytes()))
+
+    for listing in (("--resources", "user"), ("--resources", "user", "--json")):
+        done = inspect(str(path), *listing)
+        assert done.returncode == 1
+        (line,) = done.stderr.splitlines()
+        assert line.startswith(
+            f"baton-datadog: inspect: {path}: resource user:{resource.id.resource}: unreadable profile"
+        )
+
+
 def test_whole_numbers_of_a_profile_are_shown_as_integers() -> None:
     """A Struct keeps numbers as doubles, so a role's `user_count` of 15 was listed as 15.0 (Go shows 15)."""
     from connector.baton.pb.c1.connector.v2 import resource_pb2
