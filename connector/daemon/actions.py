@@ -166,8 +166,8 @@ def build_task(settings: Settings) -> baton_pb2.Task:
         )
         task.action_invoke.args.update(args)
     elif settings.delete_resource:
-        rtype = settings.delete_resource_type.strip()
-        if rtype != types.SERVICE_ACCOUNT_ACCESS_TOKEN.id and parse_sat_handle(settings.delete_resource.strip()):
+        rtype, value = settings.delete_resource_type.strip(), settings.delete_resource.strip()
+        if rtype != types.SERVICE_ACCOUNT_ACCESS_TOKEN.id and parse_sat_handle(value):
             # Deleted as an API or application key, Datadog's 404 for an id no key has was printed "deleted", exit 0,
             # the token still live.
             raise _bad(
@@ -175,7 +175,6 @@ def build_task(settings: Settings) -> baton_pb2.Task:
                 f"the id is a service access token's handle, not an id of type {printable(repr(rtype[:100]))}: give "
                 f"--delete-resource-type {types.SERVICE_ACCOUNT_ACCESS_TOKEN.id}",
             )
-        value = settings.delete_resource.strip()
         if holds_whitespace(value):
             # No id holds whitespace (a key's is a UUID, a token's handle base64url): a row of `inspect` pasted whole
             # (`<id>  <name>`) went to Datadog as the id, and its 404 was printed "gone from Datadog", exit 0.
@@ -194,7 +193,7 @@ def build_task(settings: Settings) -> baton_pb2.Task:
                 f"{printable(repr(value[:200]))} is not the id of a {printable(rtype[:100])}: give the id alone, "
                 f"{printable(repr(alone[:200]))} (its type goes in --delete-resource-type)",
             )
-        task.delete_resource.resource_id.CopyFrom(b.resource_id(settings.delete_resource_type.strip(), value))
+        task.delete_resource.resource_id.CopyFrom(b.resource_id(rtype, value))
     else:
         raise SettingsError("no one-shot provisioning action was given")
     return task

@@ -743,16 +743,7 @@ def test_completion_offers_short_flags_beside_long_ones() -> None:
 
 
 def test_fish_completion_offers_short_flags_beside_long_ones(tmp_path: Path) -> None:
-    fish = _shell("fish")
-    script = tmp_path / "baton-datadog.fish"
-    script.write_text(run_cli_in_process("completion", "fish").stdout)
-
-    def offered(line: str) -> list[str]:
-        program = f"source {script}; complete -C '{line}'"
-        done = subprocess.run([fish, "--no-config", "-c", program], capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-        return [entry.split("\t")[0] for entry in done.stdout.splitlines()]
-
+    offered = _fish_offered(tmp_path)
     assert {"-h", "-v", "-p", "-f"} <= set(offered("baton-datadog -"))
     assert {"-f", "-o"} <= set(offered("baton-datadog inspect -"))
     assert "-p" not in offered("baton-datadog inspect -")

@@ -252,19 +252,8 @@ async def strict() -> AsyncIterator[OpsServer]:
 async def test_a_request_dripped_a_byte_at_a_time_is_dropped(strict: OpsServer) -> None:
     """Each byte comes well within the time allowed for a read: only a deadline on the whole request ends it."""
     assert strict.bound_port
-    reader, writer = await asyncio.open_connection("127.0.0.1", strict.bound_port)
     request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Drip: " + b"a" * 100 + b"\r\n\r\n"
-    answer = b""
-    for byte in request:
-        if writer.transport.is_closing() or reader.at_eof() or reader.exception():
-            break  # the server closed the connection: stop dripping
-        writer.write(bytes([byte]))
-        with contextlib.suppress(ConnectionError):
-            await writer.drain()
-        await asyncio.sleep(0.02)
-    with contextlib.suppress(ConnectionError):
-        answer = await asyncio.wait_for(reader.read(), 5)
-    writer.close()
+    answer = await _drip(strict, [bytes([byte]) for byte in request])
     assert b"HTTP/1.1 200" not in answer, "a request that took longer than allowed is not answered"
     assert strict.open_connections == 0
 
@@ -273,18 +262,7 @@ async def test_empty_lines_that_never_end_are_dropped_as_a_request_that_never_co
     """Empty lines before a request are skipped, not answered: a peer sending nothing else must still be cut off at
     the request deadline."""
     assert strict.bound_port
-    reader, writer = await asyncio.open_connection("127.0.0.1", strict.bound_port)
-    answer = b""
-    for _ in range(500):
-        if writer.transport.is_closing() or reader.at_eof() or reader.exception():
-            break  # the server closed the connection
-        writer.write(b"\r\n" * 64)
-        with contextlib.suppress(ConnectionError):
-            await writer.drain()
-        await asyncio.sleep(0.02)
-    with contextlib.suppress(ConnectionError):
-        answer = await asyncio.wait_for(reader.read(), 5)
-    writer.close()
+    answer = await _drip(strict, [b"\r\n" * 64] * 500)
     assert answer == b"", "nothing to answer: no request came"
     assert strict.open_connections == 0
 
@@ -495,3 +473,21 @@ async def test_a_body_streamed_faster_than_it_is_read_is_still_cut_off(strict: O
     with contextlib.suppress(asyncio.CancelledError):
         await streaming
     writer.close()
+
+
+async def _drip(server: OpsServer, pieces: list[bytes]) -> bytes:
+    """Send `pieces` one every 20 ms until the server closes the connection, then read what it answered."""
+    assert server.bound_port
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.bound_port)
+    answer = b""
+    for piece in pieces:
+        if writer.transport.is_closing() or reader.at_eof() or reader.exception():
+            break  # the server closed the connection: stop dripping
+        writer.write(piece)
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        await asyncio.sleep(0.02)
+    with contextlib.suppress(ConnectionError):
+        answer = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    return answer
