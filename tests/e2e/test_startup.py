@@ -68,8 +68,9 @@ def test_healthz_and_readyz_bodies(stack: Stack) -> None:
 
 
 def test_json_log_format_applies_to_every_line_even_library_logs(stack: Stack) -> None:
-    # Debug level lets httpx, httpcore and grpc log through the standard library: with BATON_LOG_FORMAT=json a
-    # log pipeline parsing JSON must still get one JSON object per line from them.
+    # Libraries (httpcore, grpc, asyncio) log through the standard library (their warnings only, at any level: their
+    # debug lines quote a peer's bytes): with BATON_LOG_FORMAT=json a log pipeline parsing JSON must still get one
+    # JSON object per line from them.
     daemon = stack.start({"BATON_LOG_LEVEL": "debug"})
     daemon.stop()
     assert daemon.events("c1 call"), "debug logging was on"
