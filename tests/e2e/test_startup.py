@@ -78,6 +78,16 @@ def test_json_log_format_applies_to_every_line_even_library_logs(stack: Stack) -
     assert plain == [], f"{len(plain)} non-JSON log lines, e.g. {plain[:3]}"
 
 
+def test_at_debug_no_librarys_line_below_warning_is_written(stack: Stack) -> None:
+    """Service mode at debug: httpcore's trace quoted every response header of Datadog and the token endpoint (a
+    credential a peer echoed in one reached the log, unknown to the redactor). Our own debug lines are written."""
+    daemon = stack.start({"BATON_LOG_LEVEL": "debug"})
+    daemon.stop()
+    assert daemon.events("c1 call"), "debug logging was on"
+    chatter = [r for r in daemon.events() if "logger" in r and r.get("level") in ("debug", "info")]
+    assert chatter == [], f"{len(chatter)} library lines below warning, e.g. {chatter[:2]}"
+
+
 def test_the_start_collects_young_garbage_only_and_the_ready_daemon_all_of_it(stack: Stack) -> None:
     """The start collects its young garbage only (connector/daemon/startgc.py): the ~95,000 objects the imports
     and the settings build were moved through the middle generation and once through a full collection, which
