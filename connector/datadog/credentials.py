@@ -20,8 +20,10 @@ matter for safety:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import structlog
@@ -41,7 +43,7 @@ from connector.baton.errors import (
 )
 from connector.baton.gostrings import go_is_blank
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, connector_pb2, resource_pb2
-from connector.datadog.client import DatadogClient, is_path_id, quoted_id
+from connector.datadog.client import DatadogClient, holds_whitespace, is_path_id, quoted_id
 from connector.datadog.errors import DatadogError, NotFound, nothing_done, scrub
 from connector.datadog.models import User
 from connector.datadog.paging import PAGE_SIZE, Page, paginate
@@ -385,9 +387,10 @@ class DatadogCredentialIssuer:
 
 def _check_revocable(kind: str, object_id: str) -> None:
     """A credential is issued only under an id its deletion can take later (§4.6 refuses blank ids and control
-    characters; a path cannot hold '.', '..' or an id over 1,024 characters): one Datadog names otherwise could never
-    be revoked through ConductorOne. Raised inside `build`, so the credential is deleted again at once."""
-    if is_malformed_id(object_id) or not is_path_id(object_id):
+    characters, `_refuse_whitespace` whitespace; a path cannot hold '.', '..' or an id over 1,024 characters): one
+    Datadog names otherwise could never be revoked through ConductorOne. Raised inside `build`, so the credential is
+    deleted again at once."""
+    if is_malformed_id(object_id) or holds_whitespace(object_id) or not is_path_id(object_id):
         raise InternalError(
             f"baton-datadog: Datadog gave the new {kind} an id it could not be revoked by later; refusing to issue it"
         )
@@ -592,6 +595,46 @@ async def _unless_gone(call: Any) -> bool:
     return await unless_already(NotFound, call) is Outcome.CHANGED
 
 
+_found: ContextVar[list[bool | None] | None] = ContextVar("datadog_deletions_found", default=None)
+
+
+@contextlib.contextmanager
+def deletions_found() -> Iterator[list[bool | None]]:
+    """What each deletion run inside this block found, in order: True when Datadog deleted the credential (it held
+    the id), False when it answered that it has none by that id (404: deleted before, or an id it never had), None
+    when its answer does not tell (a token's revocation answers 204 for a token revoked before too). For a caller
+    that reports a deletion in its own words (the one-shot --delete-resource), which the task's answer cannot carry:
+    §4.6 sends no annotations either way."""
+    found: list[bool | None] = []
+    token = _found.set(found)
+    try:
+        yield found
+    finally:
+        _found.reset(token)
+
+
+def _finished(deleted: bool, *, tells: bool = True, **named: str) -> None:
+    """A deletion's one record: the log line `datadog delete_resource`, and what `deletions_found` hands its caller
+    (`tells`: whether Datadog's success answers only for a credential it held)."""
+    log.info("datadog delete_resource", **named, deleted=deleted)
+    found = _found.get()
+    if found is not None:
+        found.append(deleted if tells or not deleted else None)
+
+
+def _refuse_whitespace(what: str, object_id: str) -> None:
+    """No Datadog id holds whitespace (UUIDs, as every credential this connector issues is named by; see
+    `_check_revocable`). §4.6 judges an id with spaces around it well-formed, and Go sends it: it names no key,
+    Datadog's 404 reads as "already gone", and ConductorOne is told the credential is deleted while the key under the
+    id without the whitespace stays live. The deletion fails instead, unsent, saying nothing was deleted: the one
+    truthful report (trimming would guess at an id the task did not name)."""
+    if holds_whitespace(object_id):
+        raise InvalidArgumentError(
+            f"baton-datadog: {what} {quoted_id(object_id)} has whitespace, which no Datadog id holds: "
+            "nothing was deleted"
+        )
+
+
 class ApiKeyDeleter:
     """Deletes (revokes) org API keys, for `delete_resource` and for an issuance's rollback; a key that is already gone
     counts as deleted."""
@@ -609,8 +652,9 @@ class ApiKeyDeleter:
         key_id = resource_id.resource
         if is_malformed_id(key_id):
             raise InvalidArgumentError(f'baton-datadog: API key id "{key_id}" is malformed')
+        _refuse_whitespace("API key id", key_id)
         deleted = await _unless_gone(self._client.delete_api_key(key_id))
-        log.info("datadog delete_resource", resource_type=ORG_KEY, resource_id=key_id, deleted=deleted)
+        _finished(deleted, resource_type=ORG_KEY, resource_id=key_id)
         return []
 
 
@@ -626,6 +670,7 @@ class AppKeyDeleter:
         key_id = resource_id.resource
         if resource_id.resource_type != APP_KEY or is_malformed_id(key_id):
             raise InvalidArgumentError(f'baton-datadog: application key id "{key_id}" is malformed')
+        _refuse_whitespace("application key id", key_id)
         given = (
             parent_resource_id.resource
             if parent_resource_id is not None and parent_resource_id.resource_type == types.USER.id
@@ -646,7 +691,7 @@ class AppKeyDeleter:
             if owner is not None and (owner in tried or len(tried) > 1):
                 deleted = await self._delete_org_wide(key_id, tried[-1])
                 break
-        log.info("datadog delete_resource", resource_type=APP_KEY, resource_id=key_id, deleted=deleted)
+        _finished(deleted, resource_type=APP_KEY, resource_id=key_id)
         return []
 
     async def _delete_org_wide(self, key_id: str, owner: str) -> bool:
@@ -692,6 +737,10 @@ class AccessTokenDeleter:
         if parsed is None:
             raise InvalidArgumentError("baton-datadog: malformed service access token handle")
         sa, token_id = parsed
+        _refuse_whitespace("service access token handle's service account id", sa)
+        _refuse_whitespace("service access token handle's token id", token_id)
         deleted = await _unless_gone(self._client.revoke_service_account_access_token(sa, token_id))
-        log.info("datadog delete_resource", resource_type=SAT, service_account=sa, token_id=token_id, deleted=deleted)
+        # Datadog answers 204 for a token revoked before (observed) as for one revoked now: a success is no sign it
+        # held the token.
+        _finished(deleted, tells=False, resource_type=SAT, service_account=sa, token_id=token_id)
         return []
