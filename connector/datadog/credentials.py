@@ -43,7 +43,7 @@ from connector.baton.errors import (
 )
 from connector.baton.gostrings import go_is_blank
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, connector_pb2, resource_pb2
-from connector.datadog.client import DatadogClient, holds_whitespace, is_path_id, quoted_id
+from connector.datadog.client import DatadogClient, is_path_id, quoted_id
 from connector.datadog.errors import DatadogError, NotFound, nothing_done, scrub
 from connector.datadog.models import User
 from connector.datadog.paging import PAGE_SIZE, Page, paginate
@@ -387,10 +387,9 @@ class DatadogCredentialIssuer:
 
 def _check_revocable(kind: str, object_id: str) -> None:
     """A credential is issued only under an id its deletion can take later (§4.6 refuses blank ids and control
-    characters, `_refuse_whitespace` whitespace; a path cannot hold '.', '..' or an id over 1,024 characters): one
-    Datadog names otherwise could never be revoked through ConductorOne. Raised inside `build`, so the credential is
-    deleted again at once."""
-    if is_malformed_id(object_id) or holds_whitespace(object_id) or not is_path_id(object_id):
+    characters; a path cannot hold '.', '..' or an id over 1,024 characters): one Datadog names otherwise could never
+    be revoked through ConductorOne. Raised inside `build`, so the credential is deleted again at once."""
+    if is_malformed_id(object_id) or not is_path_id(object_id):
         raise InternalError(
             f"baton-datadog: Datadog gave the new {kind} an id it could not be revoked by later; refusing to issue it"
         )
@@ -622,19 +621,6 @@ def _finished(deleted: bool, *, tells: bool = True, **named: str) -> None:
         found.append(deleted if tells or not deleted else None)
 
 
-def _refuse_whitespace(what: str, object_id: str) -> None:
-    """No Datadog id holds whitespace (UUIDs, as every credential this connector issues is named by; see
-    `_check_revocable`). §4.6 judges an id with spaces around it well-formed, and Go sends it: it names no key,
-    Datadog's 404 reads as "already gone", and ConductorOne is told the credential is deleted while the key under the
-    id without the whitespace stays live. The deletion fails instead, unsent, saying nothing was deleted: the one
-    truthful report (trimming would guess at an id the task did not name)."""
-    if holds_whitespace(object_id):
-        raise InvalidArgumentError(
-            f"baton-datadog: {what} {quoted_id(object_id)} has whitespace, which no Datadog id holds: "
-            "nothing was deleted"
-        )
-
-
 class ApiKeyDeleter:
     """Deletes (revokes) org API keys, for `delete_resource` and for an issuance's rollback; a key that is already gone
     counts as deleted."""
@@ -652,7 +638,6 @@ class ApiKeyDeleter:
         key_id = resource_id.resource
         if is_malformed_id(key_id):
             raise InvalidArgumentError(f'baton-datadog: API key id "{key_id}" is malformed')
-        _refuse_whitespace("API key id", key_id)
         deleted = await _unless_gone(self._client.delete_api_key(key_id))
         _finished(deleted, resource_type=ORG_KEY, resource_id=key_id)
         return []
@@ -670,7 +655,6 @@ class AppKeyDeleter:
         key_id = resource_id.resource
         if resource_id.resource_type != APP_KEY or is_malformed_id(key_id):
             raise InvalidArgumentError(f'baton-datadog: application key id "{key_id}" is malformed')
-        _refuse_whitespace("application key id", key_id)
         given = (
             parent_resource_id.resource
             if parent_resource_id is not None and parent_resource_id.resource_type == types.USER.id
@@ -737,8 +721,6 @@ class AccessTokenDeleter:
         if parsed is None:
             raise InvalidArgumentError("baton-datadog: malformed service access token handle")
         sa, token_id = parsed
-        _refuse_whitespace("service access token handle's service account id", sa)
-        _refuse_whitespace("service access token handle's token id", token_id)
         deleted = await _unless_gone(self._client.revoke_service_account_access_token(sa, token_id))
         # Datadog answers 204 for a token revoked before (observed) as for one revoked now: a success is no sign it
         # held the token.
