@@ -497,6 +497,19 @@ async def test_malformed_ids_are_refused_without_a_request(env: Env, kind: str, 
     assert env.fake.requests() == []
 
 
+@pytest.mark.parametrize("object_id", ["abc def", " 0f1e2d3c"])
+async def test_an_id_spec_4_6_calls_well_formed_is_sent_as_given_and_its_404_is_success(
+    env: Env, object_id: str
+) -> None:
+    # §4.6: only a blank id or a control character is malformed. Any other id goes to Datadog as given, as Go sends
+    # it, and the 404 for an id Datadog never had is success (ConductorOne's contract; the one-shot flag is stricter).
+    deleter = env.connector.resource_deleter(ORG_KEY)
+    assert deleter is not None
+    env.fake.reset_counters()
+    assert await deleter.delete_resource(b.resource_id(ORG_KEY, object_id)) == []
+    assert [s.method for s in env.fake.requests()] == ["DELETE"]
+
+
 # -- metadata (§3.7) ---------------------------------------------------------------------------------------
 
 
