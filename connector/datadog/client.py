@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import httpx
 import structlog
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr
 
 from connector.baton.errors import InvalidArgumentError
 from connector.datadog.decode import (
@@ -35,6 +35,7 @@ from connector.datadog.decode import (
     not_refused,
     objects,
     parse_model,
+    unlisted,
     validate_model,
 )
 from connector.datadog.errors import (
@@ -50,6 +51,7 @@ from connector.datadog.models import (
     AccessToken,
     APIKey,
     ApplicationKey,
+    InvalidIncluded,
     ItemEnvelope,
     ListEnvelope,
     OnCallShift,
@@ -582,7 +584,9 @@ class DatadogClient:
             if "title" in differ:
                 differ.remove("title")
                 log.warning("Datadog's answer does not show the title as asked; it may not apply titles", user=user_id)
-            return f"the answer shows {', '.join(differ)} not changed as asked" if differ else None
+            # The answer's paths as well: "name" alone did not say whether Datadog sent another name, null or none.
+            where = ", ".join(f"data.attributes.{f}" for f in differ)
+            return f"the answer shows {', '.join(differ)} not changed as asked ({where})" if differ else None
 
         return await self._item(
             ItemEnvelope[User], "PATCH", path, group="users", json=body, of=user_id, problem=not_applied
@@ -663,8 +667,12 @@ class DatadogClient:
             # Each listed user names its roles, this one among them: one without it is another role's (answers mixed
             # up), synced as this role's member (and the role's real members as revoked), as a role write's answer is
             # already refused for it.
+            stray = next(i for i, user in enumerate(found.items) if _lacks_role(user, role_id))
             raise UnexpectedResponse(
-                method="GET", path=path, status=found.status, messages=[f"page {page}: a user of another role"]
+                method="GET",
+                path=path,
+                status=found.status,
+                messages=[f"page {page}: a user of another role (data[{stray}].relationships.roles.data lacks it)"],
             )
         return found
 
@@ -692,7 +700,7 @@ class DatadogClient:
                 method=method,
                 path=path,
                 status=reply.status,
-                messages=["the answer is not the list of the role's users"],
+                messages=[f"the answer is not the list of the role's users: {unlisted(reply)}"],
                 retryable=True,
             )
         users, whole = answer
@@ -700,8 +708,8 @@ class DatadogClient:
         wrong = (
             # Each listed user names its roles, this one among them: a user without it is another role's (answers
             # mixed up), and the list says nothing of this one.
-            "the answer is about another role"
-            if any(_lacks_role(u, role_id) for u in users)
+            f"the answer is about another role (data[{stray}].relationships.roles.data lacks it)"
+            if (stray := next((i for i, u in enumerate(users) if _lacks_role(u, role_id)), None)) is not None
             else "the answer still lists the user among the role's users"
             if method == "DELETE" and holds
             else "the answer lists all of the role's users, without the user"
@@ -947,13 +955,16 @@ class DatadogClient:
             raise UnexpectedResponse(
                 method="POST", path=path, status=reply.status, messages=["response has no data.id"]
             )
-        if _another_credential(item, body["data"]["type"], name, owner):
+        if (other := _another_credential(item, body["data"]["type"], name, owner)) is not None:
             # Another credential's answer (a cache or proxy mixing up answers): issued, its secret and id went to
             # ConductorOne as this request's, and the one this create made stayed live untraced; rolled back by
             # the answer's id, that other credential was deleted. Raised as an unreadable answer, so the caller
             # looks up what this create made by its name and deletes that.
             raise UnexpectedResponse(
-                method="POST", path=path, status=reply.status, messages=["the answer is about another credential"]
+                method="POST",
+                path=path,
+                status=reply.status,
+                messages=[f"the answer is about another credential (its {other} is not the one asked for)"],
             )
         if isinstance(key, str) and len(key) >= _ECHO_CHECKED_CHARS and _holds(item.model_dump(), key):
             # The secret repeated in what becomes the credential's metadata (its id, scopes, creator): that metadata
@@ -979,17 +990,22 @@ def _holds(value: object, secret: str) -> bool:
     return False
 
 
-def _another_credential(item: APIKey | ApplicationKey | AccessToken, type_: str, name: str, owner: str | None) -> bool:
-    """Whether a create's answer names another credential than the one created: of another type, name or owner (the
-    owner when the answer gives it; the type and the name always, as Datadog's answer, the new credential, does: one
-    naming an id alone, taken for what was made and rolled back by that id, deleted the credential it names)."""
-    if item.type != type_ or item.name != name:
-        return True
+def _another_credential(
+    item: APIKey | ApplicationKey | AccessToken, type_: str, name: str, owner: str | None
+) -> str | None:
+    """Where a create's answer names another credential than the one created (the answer's path of its type, name or
+    owner), None when it names this one. The owner is compared when the answer gives it; the type and the name
+    always, as Datadog's answer, the new credential, does: one naming an id alone, taken for what was made and rolled
+    back by that id, deleted the credential it names."""
+    if item.type != type_:
+        return "data.type"
+    if item.name != name:
+        return "data.attributes.name"
     if isinstance(item, APIKey) or owner is None:
-        return False
+        return None
     if isinstance(item, AccessToken) and item.owner_type is not None and item.owner_type != "service_account":
-        return True
-    return _another_id(item.owner_id, owner)
+        return "data.relationships.owned_by.data.type"
+    return "data.relationships.owned_by.data.id" if _another_id(item.owner_id, owner) else None
 
 
 def _lacks_role(user: Mapping[str, Any] | User, role_id: str) -> bool:
@@ -1018,19 +1034,22 @@ def _membership_problem(
         if membership.user_id is None:
             # Datadog's answer always names the member; one naming nobody (a proxy's or a stub's JSON) says
             # nothing of the change, and a grant or revoke was reported done on it.
-            return "the answer names no member"
-        for given, asked in ((membership.user_id, user_id), (membership.team_id, team_id)):
+            return "the answer names no member (data.relationships.user.data.id: missing)"
+        for given, asked, where in (
+            (membership.user_id, user_id, "data.relationships.user.data.id"),
+            (membership.team_id, team_id, "data.relationships.team.data.id, or the team in data.id"),
+        ):
             if _another_id(given, asked):
-                return "the answer is about another membership"
+                return f"the answer is about another membership ({where})"
         if "role" not in membership.model_fields_set:
             # Datadog's answer always holds it ("admin", or null for a member); one left out read as null, a member,
             # and a demotion was reported done on an answer that said nothing of the role.
-            return "the answer does not show the membership's role"
+            return "the answer does not show the membership's role (data.attributes.role: missing)"
         # The wire value, not `team_role`: that reads anything but "admin" as a member, so a demotion answered "Admin",
         # "admin " or "maintainer" (none of them Datadog's "admin" or null) was reported done.
         if membership.role != _wire_team_role(role) and not (or_admin and membership.role == "admin"):
             shown = membership.team_role if membership.role in (None, "admin") else quoted_id(membership.role)
-            return f"the membership's role is {shown}, not the {role} asked for"
+            return f"the membership's role is {shown}, not the {role} asked for (data.attributes.role)"
         return None
 
     return problem
@@ -1066,12 +1085,12 @@ def included_users(page: Page[Any]) -> dict[str, User]:
 def _included(page: Page[Any], type_: str, model: type[R]) -> dict[str, R]:
     try:
         return index_included(page.included, type_, model)
-    except ValidationError as exc:
+    except InvalidIncluded as exc:
         raise UnexpectedResponse(
             method="GET",
             path=page.path,
             status=page.status,
-            messages=[f"included {type_}: {describe_validation_error(exc)}"],
+            messages=[f"included {type_}: {describe_validation_error(exc.error, exc.raw, at=exc.at)}"],
         ) from None
 
 
@@ -1124,8 +1143,8 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
     try:
         shifts = index_included(included, "shifts", OnCallShift)
         users = index_included(included, "users", OnCallUser)
-    except ValidationError as exc:
-        raise refused(f"included: {describe_validation_error(exc)}") from None
+    except InvalidIncluded as exc:
+        raise refused(describe_validation_error(exc.error, exc.raw, at=exc.at)) from None
     if groups:
         wanted = [
             ref["id"]

@@ -30,11 +30,13 @@ from pydantic import (
 )
 
 from connector.baton.builders import fits_timestamp
+from connector.datadog.decode import shape_error
 
 __all__ = [
     "APIKey",
     "AccessToken",
     "ApplicationKey",
+    "InvalidIncluded",
     "ItemEnvelope",
     "ListEnvelope",
     "OnCallShift",
@@ -102,17 +104,20 @@ def _linkage_ids(name: str, data: Any) -> tuple[str, ...]:
     # The usual shapes first (every user has two relationships): a to-one object with a string id, a to-many list.
     if type(data) is dict and type(ref_id := data.get("id")) is str:
         return (ref_id,)
+    if data is not None and not isinstance(data, dict | list):
+        raise shape_error(("relationships", name, "data"), "an object, an array or null")
     refs = data if isinstance(data, list) else [data] if data is not None else []
     # A dict keeps the first of each id: a link listed twice is one link (a role listed twice is one grant).
     ids: dict[str, None] = {}
-    for ref in refs:
+    for position, ref in enumerate(refs):
+        where: tuple[int | str, ...] = ("relationships", name, "data") + ((position,) if refs is data else ())
         if not isinstance(ref, dict):
-            raise ValueError(f"relationships.{name}.data holds a JSON {type(ref).__name__}, not a linkage object")
+            raise shape_error(where, "a linkage object")
         ref_id = ref.get("id")
         if ref_id is None:
             continue
         if not isinstance(ref_id, str):
-            raise ValueError(f"relationships.{name}.data id is not a string")
+            raise shape_error((*where, "id"), "a string")
         ids[ref_id] = None
     return tuple(ids)
 
@@ -121,8 +126,9 @@ class Resource(BaseModel):
     """A JSON:API resource flattened to one level.
 
     The flattening checks the JSON:API shape itself (``attributes`` and ``relationships`` are objects,
-    linkage ids are strings); field types are then pydantic's job. Any mismatch is a ValueError, which
-    pydantic reports as a validation error and the client as `UnexpectedResponse`.
+    linkage ids are strings); field types are then pydantic's job. Any mismatch is a `decode.shape_error` naming
+    where in the resource it is, which pydantic reports as a validation error and the client as `UnexpectedResponse`
+    naming the whole path.
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -149,10 +155,10 @@ class Resource(BaseModel):
             return raw
         attributes = raw.get("attributes")
         if attributes is not None and not isinstance(attributes, dict):
-            raise ValueError("attributes is not a JSON object")
+            raise shape_error(("attributes",), "an object")
         relationships = raw.get("relationships")
         if relationships is not None and not isinstance(relationships, dict):
-            raise ValueError("relationships is not a JSON object")
+            raise shape_error(("relationships",), "an object")
         flat: dict[str, Any] = dict(attributes or {})
         flat["id"] = raw.get("id")
         flat["type"] = raw.get("type")
@@ -161,7 +167,7 @@ class Resource(BaseModel):
             if rel is None:
                 continue
             if not isinstance(rel, dict):
-                raise ValueError(f"relationships.{wire_name} is not a JSON object")
+                raise shape_error(("relationships", wire_name), "an object")
             if "data" not in rel:
                 continue
             ids = _linkage_ids(wire_name, rel["data"])
@@ -384,10 +390,15 @@ class AccessToken(Resource):
     @classmethod
     def _owner_type_of(cls, raw: Any) -> Any:
         # The flattening keeps only linkage ids; issuance must also check the owner's type (credentials.md §4.3).
-        if isinstance(raw, dict) and "relationships" in raw:
-            linkage = ((raw.get("relationships") or {}).get("owned_by") or {}).get("data")
-            if isinstance(linkage, dict) and isinstance(linkage.get("type"), str):
-                raw = {**raw, "attributes": {**(raw.get("attributes") or {}), "owner_type": linkage["type"]}}
+        # Only members of the right JSON type are read: one of another is left for the flattening to name (read as
+        # absent here, `attributes: []` was replaced by an object and taken, and `relationships: []` failed with an
+        # AttributeError that named nothing).
+        if not isinstance(raw, dict) or not isinstance(relationships := raw.get("relationships"), dict):
+            return raw
+        owner, attributes = relationships.get("owned_by"), raw.get("attributes")
+        linkage = owner.get("data") if isinstance(owner, dict) else None
+        if isinstance(linkage, dict) and isinstance(linkage.get("type"), str) and isinstance(attributes, dict | None):
+            raw = {**raw, "attributes": {**(attributes or {}), "owner_type": linkage["type"]}}
         return raw
 
     @property
@@ -435,13 +446,25 @@ class ItemEnvelope(BaseModel, Generic[R]):
     errors: Any = None
 
 
+class InvalidIncluded(Exception):
+    """An ``included`` entry of the asked type with the wrong shape: where it is in the answer (``included[3]``), the
+    entry, and pydantic's account of it, for `decode.describe_validation_error` to name the field's whole path."""
+
+    def __init__(self, position: int, raw: Any, error: ValidationError) -> None:
+        super().__init__(f"included[{position}]")
+        self.at, self.raw, self.error = f"included[{position}]", raw, error
+
+
 def index_included(included: Iterable[Any], type_: str, model: type[R]) -> dict[str, R]:
     """Parse the `included` resources of one JSON:API type, keyed by id; others are skipped unparsed.
 
-    Raises ValidationError for an entry of that type with the wrong shape (the client names the endpoint).
+    Raises `InvalidIncluded` for an entry of that type with the wrong shape (the client names the endpoint).
     """
-    return {
-        raw["id"]: model.model_validate(raw)
-        for raw in included
-        if isinstance(raw, dict) and raw.get("type") == type_ and isinstance(raw.get("id"), str)
-    }
+    found: dict[str, R] = {}
+    for position, raw in enumerate(included):
+        if isinstance(raw, dict) and raw.get("type") == type_ and isinstance(raw_id := raw.get("id"), str):
+            try:
+                found[raw_id] = model.model_validate(raw)
+            except ValidationError as exc:
+                raise InvalidIncluded(position, raw, exc) from None
+    return found

@@ -1,0 +1,249 @@
+"""A field of the wrong JSON type in any answer the Datadog layer reads fails with an error that names the endpoint, the
+field's path in the answer (`data[0].relationships.roles.data[0].id`) and the JSON type expected and found: what the
+on-call engineer needs to tell Datadog what it sent wrong, from the error alone. Never an exception's class name, a
+pydantic dump or a Python repr of the value (which could hold a secret or forge a log line).
+
+Table-driven against the fake Datadog on 127.0.0.1: each call's real answer is taken, every member of its first items
+is changed in turn to each wrong JSON type (or removed), and the same call is made again through the real client.
+A member the connector does not read may change freely (the call succeeds); one it reads fails, naming it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import model_validator
+
+from connector.datadog.client import DatadogClient
+from connector.datadog.decode import parse_model
+from connector.datadog.errors import DatadogError, UnexpectedResponse
+from connector.datadog.models import ItemEnvelope, Resource
+from connector.datadog.transport import Reply
+from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, ClientFactory
+from tests.fakes.datadog import FakeDatadog, generate_org
+
+# The wrong values: each would show in a message that quoted it.
+CANARY = "QUOTED-CANARY-7f3e"
+WRONG: dict[str, Any] = {
+    "a string": CANARY,
+    "a number": 918273645,
+    "an object": {"canary": CANARY},
+    "an array": [CANARY],
+    "null": None,
+}
+REMOVED = "removed"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One client call, the request whose answer is changed, and how much of the answer is walked."""
+
+    name: str
+    method: str
+    path: Callable[[FakeDatadog], str]
+    run: Callable[[DatadogClient, FakeDatadog], Awaitable[Any]]
+
+
+def _sa(fake: FakeDatadog) -> str:
+    return next(u.id for u in fake.org.users.values() if u.service_account and not u.disabled)
+
+
+def _human(fake: FakeDatadog) -> str:
+    return next(u.id for u in fake.org.users.values() if not u.service_account and u.status == "Active")
+
+
+def _team(fake: FakeDatadog) -> str:
+    return next(t.id for t in fake.org.teams.values() if t.members)
+
+
+def _member(fake: FakeDatadog) -> str:
+    return next(iter(fake.org.teams[_team(fake)].members))
+
+
+def _schedule(fake: FakeDatadog) -> str:
+    return next(iter(fake.org.schedules))
+
+
+def _role(fake: FakeDatadog) -> str:
+    return next(r.id for r in fake.org.roles.values() if fake.org.role_members.get(r.id))
+
+
+CALLS = [
+    Call("users", "GET", lambda f: "/api/v2/users", lambda c, f: c.list_users()),
+    Call("user", "GET", lambda f: f"/api/v2/users/{_human(f)}", lambda c, f: c.get_user(_human(f))),
+    Call("roles", "GET", lambda f: "/api/v2/roles", lambda c, f: c.list_roles()),
+    Call("role users", "GET", lambda f: f"/api/v2/roles/{_role(f)}/users", lambda c, f: c.list_role_users(_role(f))),
+    Call("teams", "GET", lambda f: "/api/v2/team", lambda c, f: c.list_teams()),
+    Call(
+        "memberships",
+        "GET",
+        lambda f: f"/api/v2/team/{_team(f)}/memberships",
+        lambda c, f: c.list_team_memberships(_team(f)),
+    ),
+    Call("schedules", "GET", lambda f: "/api/v2/on-call/schedules", lambda c, f: c.list_schedules()),
+    Call("api keys", "GET", lambda f: "/api/v2/api_keys", lambda c, f: c.list_api_keys()),
+    Call(
+        "application keys",
+        "GET",
+        lambda f: f"/api/v2/service_accounts/{_sa(f)}/application_keys",
+        lambda c, f: c.list_service_account_app_keys(_sa(f)),
+    ),
+    Call(
+        "access tokens",
+        "GET",
+        lambda f: f"/api/v2/service_accounts/{_sa(f)}/access_tokens",
+        lambda c, f: c.list_service_account_access_tokens(_sa(f)),
+    ),
+    Call(
+        "access token issued",
+        "POST",
+        lambda f: f"/api/v2/service_accounts/{_sa(f)}/access_tokens",
+        lambda c, f: c.create_service_account_access_token(_sa(f), "wrong-types", ["dashboards_read"]),
+    ),
+    Call(
+        "application key issued",
+        "POST",
+        lambda f: f"/api/v2/service_accounts/{_sa(f)}/application_keys",
+        lambda c, f: c.create_service_account_app_key(_sa(f), "wrong-types"),
+    ),
+    Call("api key issued", "POST", lambda f: "/api/v2/api_keys", lambda c, f: c.create_api_key("wrong-types")),
+    Call(
+        "user updated",
+        "PATCH",
+        lambda f: f"/api/v2/users/{_human(f)}",
+        lambda c, f: c.update_user(_human(f), name="Renamed"),
+    ),
+    Call(
+        "team membership changed",
+        "PATCH",
+        lambda f: f"/api/v2/team/{_team(f)}/memberships/{_member(f)}",
+        lambda c, f: c.update_team_membership(_team(f), _member(f), role="admin"),
+    ),
+]
+
+
+def _members(value: Any, path: str = "") -> Iterator[tuple[str, tuple[str | int, ...]]]:
+    """Each member's path as the answer's own (`data[0].attributes.email`) and as keys, walking the first element of
+    each array only (every element is read alike)."""
+    if isinstance(value, dict):
+        for key, child in value.items():
+            sub = f"{path}.{key}" if path else key
+            yield sub, (key,)
+            yield from ((p, (key, *k)) for p, k in _members(child, sub))
+    elif isinstance(value, list) and value:
+        yield f"{path}[0]", (0,)
+        yield from ((p, (0, *k)) for p, k in _members(value[0], f"{path}[0]"))
+
+
+def _changed(body: Any, keys: tuple[str | int, ...], wrong: str, _sent: Any = None) -> Any:
+    body = copy.deepcopy(body)
+    parent = body
+    for key in keys[:-1]:
+        parent = parent[key]
+    if wrong == REMOVED:
+        del parent[keys[-1]]
+    else:
+        parent[keys[-1]] = copy.deepcopy(WRONG[wrong])
+    return body
+
+
+def _type_of(value: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
+        type(value), "null" if value is None else "a number"
+    )
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeDatadog]:
+    with FakeDatadog(
+        generate_org(users=30, seed=3, teams=2, schedules=1), api_key=CANARY_API_KEY, app_key=CANARY_APP_KEY
+    ) as server:
+        yield server
+
+
+@pytest.mark.parametrize("call", CALLS, ids=[c.name for c in CALLS])
+async def test_a_member_of_the_wrong_json_type_is_named_by_its_path(
+    fake: FakeDatadog, make_client: ClientFactory, call: Call
+) -> None:
+    client = make_client(fake)
+    answers: list[Any] = []
+
+    def keep(body: Any) -> Any:
+        answers.append(body)
+        return body
+
+    fake.faults.rewrite(keep, path=call.path(fake), method=call.method)
+    await call.run(client, fake)
+    assert answers, f"{call.name}: the fake never answered {call.method} {call.path(fake)}"
+    original = answers[0]
+    unnamed: list[str] = []
+    for path, keys in _members(original):
+        current = _type_of(_value_at(original, keys))
+        # An array's element is changed, never removed: a list one item shorter is no wrong type.
+        for wrong in (*WRONG, REMOVED) if isinstance(keys[-1], str) else WRONG:
+            if wrong == current:
+                continue
+            fake.faults.rewrite(partial(_changed, original, keys, wrong), path=call.path(fake), method=call.method)
+            try:
+                await call.run(client, fake)
+            except DatadogError as exc:
+                text = f"{exc} {exc!r}"
+                # A member null or gone may be named by what lacks it (a user's roles lacking the role asked about).
+                named = path in str(exc) or (wrong in ("null", REMOVED) and any(p in str(exc) for p in _within(path)))
+                if not named or CANARY in text or "918273645" in text or "Error" in str(exc):
+                    unnamed.append(f"{path} <- {wrong}: {exc}")
+            finally:
+                fake.faults.clear()
+    assert not unnamed, "\n".join(unnamed)
+
+
+def _within(path: str) -> Iterator[str]:
+    """The members holding `path` below a resource's own level (`data[0].relationships.roles.data` for one of its
+    links' ids), each of which may be what an error names as lacking it."""
+    while (cut := max(path.rfind("."), path.rfind("["))) > 0:
+        path = path[:cut]
+        if path.count(".") + path.count("[") >= 3:
+            yield path
+
+
+def _value_at(body: Any, keys: tuple[str | int, ...]) -> Any:
+    for key in keys:
+        body = body[key]
+    return body
+
+
+class _FaultyReader(Resource):
+    """A model whose own check has a fault (it reads `relationships` as an object without looking)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _faulty(cls, raw: Any) -> Any:
+        raw["relationships"].get("owned_by")
+        return raw
+
+
+def test_a_readers_own_fault_still_names_where_the_answer_was_odd() -> None:
+    """A validator raising anything but pydantic's errors (an AttributeError on a `relationships` that is an array) was
+    reported as "body could not be interpreted (AttributeError)": the on-call engineer learnt the class of a Python
+    exception, not what Datadog sent. The answer is walked again for the member of the wrong JSON type."""
+    body = {"data": {"id": "k", "type": "x", "relationships": [CANARY]}}
+    reply = Reply(
+        status=200,
+        headers=httpx.Headers({"content-type": "application/json"}),
+        body=json.dumps(body).encode(),
+        method="POST",
+        path="/api/v2/service_accounts/sa/access_tokens",
+    )
+    with pytest.raises(UnexpectedResponse) as raised:
+        parse_model(ItemEnvelope[_FaultyReader], reply)
+    assert str(raised.value) == (
+        "Datadog unexpected response: POST /api/v2/service_accounts/sa/access_tokens -> 200: body could not be "
+        "interpreted: data.relationships (expected an object, got an array)"
+    )
