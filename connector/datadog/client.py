@@ -25,6 +25,8 @@ from pydantic import SecretStr
 
 from connector.baton.errors import InvalidArgumentError
 from connector.datadog.decode import (
+    WrongType,
+    a_json_type,
     check_done,
     describe_validation_error,
     json_object,
@@ -35,6 +37,8 @@ from connector.datadog.decode import (
     not_refused,
     objects,
     parse_model,
+    typed,
+    typed_objects,
     unlisted,
     validate_model,
 )
@@ -1107,15 +1111,33 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
     data = payload.get("data")
     if not isinstance(data, dict):
         # No responders answer at all (a gateway's or a stub's JSON): read as one, it said "nobody on call".
-        raise refused("the answer has no data object")
-    relationships = mapping(data.get("relationships"))
-    linked = mapping(mapping(relationships.get("schedule")).get("data"))
-    other = linked.get("id")
+        raise refused(f"the answer has no data object (data: expected an object, got {a_json_type(data)})")
+    try:
+        # Every member read is of the JSON type the reader needs, or absent: one of another type, read as absent, said
+        # what its absence says (an `included` or a shift list of the wrong type: nobody on call).
+        relationships = typed(data.get("relationships"), dict, "data.relationships") or {}
+        schedule = typed(relationships.get("schedule"), dict, "data.relationships.schedule") or {}
+        linked = typed(schedule.get("data"), dict, "data.relationships.schedule.data") or {}
+        other = typed(linked.get("id"), str, "data.relationships.schedule.data.id")
+        responders_of = typed(relationships.get("responders"), dict, "data.relationships.responders") or {}
+        refs = typed_objects(responders_of.get("data"), "data.relationships.responders.data")
+        for j, ref in enumerate(refs):
+            # A linkage object always names its object (JSON:API): one naming none, or by a value of another type, was
+            # reported as a responder `included` leaves out.
+            typed(ref.get("id"), str, f"data.relationships.responders.data[{j}].id", required=True)
+        included = typed_objects(payload.get("included"), "included")
+        for j, entry in enumerate(included):
+            # Every resource has both (JSON:API); they are what the links are matched to below (an id that was an
+            # object failed the read with a TypeError naming nothing, one of another type left a responder unfound).
+            typed(entry.get("id"), str, f"included[{j}].id", required=True)
+            typed(entry.get("type"), str, f"included[{j}].type", required=True)
+        scheduled_at = (typed(data.get("attributes"), dict, "data.attributes") or {}).get("scheduled_at")
+    except WrongType as exc:
+        raise refused(str(exc)) from None
     if isinstance(other, str) and _another_id(other, schedule_id):
         # Another schedule's responders (answers mixed up) would be synced as on call for this one.
         raise refused("the answer is about another schedule")
-    included = objects(payload.get("included"))
-    named = {ref.get("id") for ref in objects(mapping(relationships.get("responders")).get("data"))}
+    named = {ref.get("id") for ref in refs}
     if "included" in payload and not named <= {
         x.get("id") for x in included if x.get("type") == "schedule_oncall_responder"
     }:
@@ -1124,17 +1146,28 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
         # Retryable, as a missing shift is. (An answer with no `included` at all, as one recorded without the include,
         # is read as before.)
         raise refused("a responder the answer names is not in `included`", retryable=True)
-    responders = [x for x in included if x.get("type") == "schedule_oncall_responder"]
+    responders = [(i, x) for i, x in enumerate(included) if x.get("type") == "schedule_oncall_responder"]
     groups = []
-    for responder in responders:
-        position = mapping(responder.get("attributes")).get("position")
-        if position not in _POSITIONS:
+    for i, responder in responders:
+        try:
+            position = (typed(responder.get("attributes"), dict, f"included[{i}].attributes") or {}).get("position")
+            shifts_of = typed(responder.get("relationships"), dict, f"included[{i}].relationships") or {}
+            shift_refs = typed(shifts_of.get("shifts"), dict, f"included[{i}].relationships.shifts") or {}
+            wanted_refs = typed_objects(shift_refs.get("data"), f"included[{i}].relationships.shifts.data")
+            for j, ref in enumerate(wanted_refs):
+                # A shift named by an id of another type was left out: whoever is on call in it, synced as not.
+                typed(ref.get("id"), str, f"included[{i}].relationships.shifts.data[{j}].id", required=True)
+        except WrongType as exc:
+            raise refused(str(exc)) from None
+        # A string first: an object is no set member, and failed the read with a TypeError naming nothing.
+        if not isinstance(position, str) or position not in _POSITIONS:
             # A position Datadog never sends ("Current", none at all) left the responder out of the current ones, and
             # with none current every shift of the answer was taken as on call (previous and next ones too).
             shown = closed_set_value(position, _POSITIONS)
-            raise refused(f"a responder's position is {shown}, not 'previous', 'current' or 'next'")
+            where = f"included[{i}].attributes.position"
+            raise refused(f"a responder's position is {shown}, not 'previous', 'current' or 'next' ({where})")
         if position == "current":
-            groups.append(responder)
+            groups.append(wanted_refs)
     if responders and not groups:
         # Only the current responder was asked for (`filter[position]=current`) and Datadog always answers it (with no
         # shifts when nobody is on call): an answer of other positions only is not this one, and taking its shifts
@@ -1146,12 +1179,7 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
     except InvalidIncluded as exc:
         raise refused(describe_validation_error(exc.error, exc.raw, at=exc.at)) from None
     if groups:
-        wanted = [
-            ref["id"]
-            for g in groups
-            for ref in objects(mapping(mapping(g.get("relationships")).get("shifts")).get("data"))
-            if isinstance(ref.get("id"), str)
-        ]
+        wanted = [ref["id"] for refs_of in groups for ref in refs_of if isinstance(ref.get("id"), str)]
         if any(i not in shifts for i in wanted):
             # The responder names a shift the answer leaves out, asked for though it was: whoever is on call in it
             # would be synced as not on call (a revoked grant to ConductorOne). Retryable: a shift ending as the
@@ -1160,7 +1188,6 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
         chosen = tuple(shifts[i] for i in wanted)
     else:
         chosen = tuple(shifts.values())
-    scheduled_at = mapping(data.get("attributes")).get("scheduled_at")
     if not all_usable_ids(chain.from_iterable(shift.linked_ids() for shift in chosen)):
         # The user becomes the principal of an on-call grant (see `_fetch_page`: a link no request can use is refused).
         raise refused(f"a shift's user id cannot name the user ({UNUSABLE_ID})")

@@ -21,6 +21,7 @@ from connector.datadog.keyshape import holds_key_shape
 from connector.datadog.transport import Reply
 
 __all__ = [
+    "WrongType",
     "check_done",
     "json_object",
     "json_or_none",
@@ -30,6 +31,8 @@ __all__ = [
     "parse_model",
     "shape_error",
     "shape_problem",
+    "typed",
+    "typed_objects",
     "unlisted",
     "validate_model",
 ]
@@ -310,6 +313,35 @@ def listed(reply: Reply) -> tuple[list[Mapping[str, Any]], bool] | None:
         return None
     total = mapping(mapping(payload.get("meta")).get("page")).get("total_count")
     return data, not data or (type(total) is int and total <= len(data))
+
+
+class WrongType(ValueError):
+    """A member of an answer read without a model (`typed`) of another JSON type than the reader needs; its text is
+    the member's path and the types expected and found, never the value."""
+
+
+_TYPE_WORDS: dict[type, str] = {dict: "an object", list: "an array", str: "a string"}
+
+
+def typed(
+    value: Any, kind: type[dict[str, Any]] | type[list[Any]] | type[str], path: str, *, required: bool = False
+) -> Any:
+    """`value` if it is of the JSON type `kind` (object, array or string), or null/absent (None) unless `required`;
+    `WrongType` naming `path` otherwise. For answers read without a model: read as absent, a member of the wrong type
+    said what its absence says (an `included` that is an object: nobody on call)."""
+    if isinstance(value, kind) or (value is None and not required):
+        return value
+    raise WrongType(f"{path} (expected {_TYPE_WORDS[kind]}, got {a_json_type(value)})")
+
+
+def typed_objects(value: Any, path: str) -> list[Mapping[str, Any]]:
+    """The objects of the array at `path` (none when it is null or absent); `WrongType` for anything else, or for an
+    element that is no object."""
+    items: list[Any] = typed(value, list, path) or []
+    for position, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise WrongType(f"{path}[{position}] (expected an object, got {a_json_type(item)})")
+    return items
 
 
 def unlisted(reply: Reply) -> str:

@@ -88,6 +88,12 @@ CALLS = [
         lambda c, f: c.list_team_memberships(_team(f)),
     ),
     Call("schedules", "GET", lambda f: "/api/v2/on-call/schedules", lambda c, f: c.list_schedules()),
+    Call(
+        "responders",
+        "GET",
+        lambda f: f"/api/v2/on-call/schedules/{_schedule(f)}/responders",
+        lambda c, f: c.get_schedule_responders(_schedule(f)),
+    ),
     Call("api keys", "GET", lambda f: "/api/v2/api_keys", lambda c, f: c.list_api_keys()),
     Call(
         "application keys",
@@ -217,6 +223,67 @@ def _value_at(body: Any, keys: tuple[str | int, ...]) -> Any:
     for key in keys:
         body = body[key]
     return body
+
+
+def _responder(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    return next((i, x) for i, x in enumerate(body["included"]) if x["type"] == "schedule_oncall_responder")
+
+
+def _no_responders_member(body: dict[str, Any]) -> str:
+    body["data"]["relationships"]["responders"] = "current"
+    body["included"] = {"responders": body["included"]}
+    return "data.relationships.responders (expected an object, got a string)"
+
+
+def _responder_id_object(body: dict[str, Any]) -> str:
+    i, responder = _responder(body)
+    responder["id"] = {"id": responder["id"]}
+    return f"included[{i}].id (expected a string, got an object)"
+
+
+def _position_object(body: dict[str, Any]) -> str:
+    i, responder = _responder(body)
+    responder["attributes"]["position"] = {"value": "current"}
+    where = f"included[{i}].attributes.position"
+    return f"a responder's position is a JSON object, not 'previous', 'current' or 'next' ({where})"
+
+
+def _shift_links_object(body: dict[str, Any]) -> str:
+    i, responder = _responder(body)
+    shifts = responder["relationships"]["shifts"]
+    shifts["data"] = shifts["data"][0]
+    return f"included[{i}].relationships.shifts.data (expected an array, got an object)"
+
+
+def _shift_link_id_number(body: dict[str, Any]) -> str:
+    i, responder = _responder(body)
+    responder["relationships"]["shifts"]["data"][0]["id"] = 7
+    return f"included[{i}].relationships.shifts.data[0].id (expected a string, got a number)"
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [_no_responders_member, _responder_id_object, _position_object, _shift_links_object, _shift_link_id_number],
+)
+async def test_a_responders_answer_of_the_wrong_shape_is_refused_naming_the_member(
+    fake: FakeDatadog, make_client: ClientFactory, edit: Callable[[dict[str, Any]], str]
+) -> None:
+    """The responders answer is read without a model. A member of the wrong JSON type was read as absent: links that
+    are no array, or a shift named by a number, said nobody was on call (every on-call grant revoked at the next sync);
+    an id or a position that is an object failed with a TypeError naming nothing. Each is refused, naming the member."""
+    schedule_id = _schedule(fake)
+    client = make_client(fake)
+    assert (await client.get_schedule_responders(schedule_id)).user_ids, "the fake's schedule has someone on call"
+    expected: list[str] = []
+
+    def changed(body: dict[str, Any]) -> dict[str, Any]:
+        expected.append(edit(body))
+        return body
+
+    fake.faults.rewrite(changed, path=f"/api/v2/on-call/schedules/{schedule_id}/responders")
+    with pytest.raises(DatadogError) as raised:
+        await client.get_schedule_responders(schedule_id)
+    assert expected[0] in str(raised.value)
 
 
 class _FaultyReader(Resource):
