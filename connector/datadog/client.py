@@ -26,7 +26,6 @@ from pydantic import SecretStr
 from connector.baton.errors import InvalidArgumentError
 from connector.datadog.decode import (
     WrongType,
-    a_json_type,
     check_done,
     describe_validation_error,
     json_object,
@@ -51,6 +50,7 @@ from connector.datadog.errors import (
     UnexpectedResponse,
     not_skipped,
 )
+from connector.datadog.jsonbody import a_json_type
 from connector.datadog.models import (
     AccessToken,
     APIKey,

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from connector.datadog.errors import UnexpectedResponse
-from connector.datadog.jsonbody import from_json, unicode_repaired
+from connector.datadog.jsonbody import a_json_type, from_json, json_type, unicode_repaired
 from connector.datadog.keyshape import holds_key_shape
 from connector.datadog.transport import Reply
 
@@ -370,15 +370,3 @@ def objects(value: Any) -> Iterable[Mapping[str, Any]]:
 
 def mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {}
-
-
-def a_json_type(value: Any) -> str:
-    """`json_type` as said after "got": "a string", "an array", "null"."""
-    name = json_type(value)
-    return name if name == "null" else f"an {name}" if name[0] in "aeiou" else f"a {name}"
-
-
-def json_type(value: Any) -> str:
-    return {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}.get(
-        type(value), "null" if value is None else "value"
-    )

@@ -53,8 +53,8 @@ from connector.datadog.client import (
     same_id,
     status_contradicts,
 )
-from connector.datadog.decode import a_json_type
 from connector.datadog.errors import Conflict, DatadogError, NotFound, UnexpectedResponse, nothing_done
+from connector.datadog.jsonbody import a_json_type
 from connector.datadog.models import TeamMembership, TeamRole, User
 from connector.datadog.resources import roles, teams, types
 from connector.datadog.resources.users import user_resource
