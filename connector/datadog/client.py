@@ -970,6 +970,15 @@ class DatadogClient:
                 status=reply.status,
                 messages=[f"the answer is about another credential (its {other} is not the one asked for)"],
             )
+        if key is not None and not isinstance(key, str):
+            # A secret of another JSON type is none that can be handed over: refused as an unusable answer (what the
+            # create made is then found by its name and deleted), naming where, never quoting it.
+            raise UnexpectedResponse(
+                method="POST",
+                path=path,
+                status=reply.status,
+                messages=[f"data.attributes.key (expected a string, got {a_json_type(key)})"],
+            )
         if isinstance(key, str) and len(key) >= _ECHO_CHECKED_CHARS and _holds(item.model_dump(), key):
             # The secret repeated in what becomes the credential's metadata (its id, scopes, creator): that metadata
             # goes into log lines, the task's report and the c1z in the clear. Refused; cleaned up by name.

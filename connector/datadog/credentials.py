@@ -410,7 +410,10 @@ def _within_asked(kind: str, asked: list[str], granted: list[str] | None) -> lis
 
 def _reveal(secret: SecretStr | None) -> str:
     if secret is None:
-        raise InternalError("baton-datadog: Datadog returned no secret value for the new credential")
+        raise InternalError(
+            "baton-datadog: Datadog returned no secret value for the new credential "
+            "(data.attributes.key: missing, null or empty)"
+        )
     return secret.get_secret_value()
 
 
