@@ -20,6 +20,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictInt,
     TypeAdapter,
     ValidationError,
     ValidationInfo,
@@ -96,7 +98,11 @@ def _plausible_count(value: Any, handler: ValidatorFunctionWrapHandler) -> int |
 
 
 Timestamp = Annotated[datetime | None, WrapValidator(_lenient_field)]
-Count = Annotated[int | None, WrapValidator(_plausible_count)]
+Count = Annotated[StrictInt | None, WrapValidator(_plausible_count)]
+# JSON's true or false, nothing else. pydantic's lax booleans took "yes", "off", "0" or 1 from a broken peer as one
+# (`disabled: "no"` an enabled user, `service_account: "1"` a service account) where Datadog sends only booleans:
+# refused, and named like any member of the wrong JSON type. Counts alike ("5", 5.0).
+Flag = StrictBool
 
 
 def _linkage_ids(name: str, data: Any) -> tuple[str, ...]:
@@ -201,10 +207,10 @@ class User(Resource):
     icon: str | None = None
     # "Active", "Pending" (invited, never logged in) or "Disabled"; On-Call payloads use lower case.
     status: str | None = None
-    disabled: bool = False
-    verified: bool | None = None
-    service_account: bool = False
-    mfa_enabled: bool | None = None
+    disabled: Flag = False
+    verified: Flag | None = None
+    service_account: Flag = False
+    mfa_enabled: Flag | None = None
     created_at: Timestamp = None
     modified_at: Timestamp = None
     last_login_time: Timestamp = None
@@ -221,7 +227,7 @@ class Role(Resource):
     created_at: Timestamp = None
     modified_at: Timestamp = None
     user_count: Count = None
-    managed: bool | None = None
+    managed: Flag | None = None
     permission_ids: tuple[str, ...] = ()
 
 
@@ -232,7 +238,7 @@ class Team(Resource):
     description: str | None = None
     user_count: Count = None
     link_count: Count = None
-    is_managed: bool | None = None
+    is_managed: Flag | None = None
     created_at: Timestamp = None
     modified_at: Timestamp = None
 
@@ -332,11 +338,11 @@ class APIKey(Resource):
     name: str | None = None
     last4: str | None = None
     category: str | None = None
-    remote_config_read_enabled: bool | None = None
+    remote_config_read_enabled: Flag | None = None
     created_at: Timestamp = None
     modified_at: Timestamp = None
     date_last_used: Timestamp = None
-    used_in_last_24_hours: bool | None = None
+    used_in_last_24_hours: Flag | None = None
     last_used_date: Mapping[str, Any] | None = None
     created_by_id: str | None = None
     modified_by_id: str | None = None

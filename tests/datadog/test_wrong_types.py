@@ -314,3 +314,42 @@ def test_a_readers_own_fault_still_names_where_the_answer_was_odd() -> None:
         "Datadog unexpected response: POST /api/v2/service_accounts/sa/access_tokens -> 200: body could not be "
         "interpreted: data.relationships (expected an object, got an array)"
     )
+
+
+@pytest.mark.parametrize(
+    ("member", "value", "expected"),
+    [
+        ("disabled", "false", "a boolean, got a string"),
+        ("disabled", 0, "a boolean, got a number"),
+        ("service_account", "yes", "a boolean, got a string"),
+        ("verified", 1, "a boolean, got a number"),
+    ],
+)
+async def test_a_boolean_sent_as_another_json_type_is_refused_not_coerced(
+    fake: FakeDatadog, make_client: ClientFactory, member: str, value: object, expected: str
+) -> None:
+    """pydantic's lax mode read "false", "yes", "off", 0 or 1 as booleans: `disabled: "no"` was an enabled user,
+    `service_account: "1"` a service account, decided on a value Datadog never sends. Each is a member of the wrong
+    JSON type, refused and named like any other."""
+
+    def changed(body: dict[str, Any]) -> dict[str, Any]:
+        body["data"][0]["attributes"][member] = value
+        return body
+
+    fake.faults.rewrite(changed, path="/api/v2/users", method="GET")
+    with pytest.raises(UnexpectedResponse) as raised:
+        await make_client(fake).list_users()
+    assert f"data[0].attributes.{member} (expected {expected})" in str(raised.value)
+
+
+async def test_a_count_sent_as_a_string_is_refused_not_coerced(fake: FakeDatadog, make_client: ClientFactory) -> None:
+    """A team's `user_count` of "5" was read as 5: a count is a JSON number, and a string there is the wrong type."""
+
+    def changed(body: dict[str, Any]) -> dict[str, Any]:
+        body["data"][0]["attributes"]["user_count"] = "5"
+        return body
+
+    fake.faults.rewrite(changed, path="/api/v2/team", method="GET")
+    with pytest.raises(UnexpectedResponse) as raised:
+        await make_client(fake).list_teams()
+    assert "data[0].attributes.user_count (expected a whole number, got a string)" in str(raised.value)
