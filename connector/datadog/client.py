@@ -471,12 +471,16 @@ class DatadogClient:
             raise InvalidAPIKey(
                 method="GET", path=path, status=exc.status, messages=exc.messages, hint=_site_hint(exc.status)
             ) from None
-        valid = json_object(reply).get("valid")
+        answer = json_object(reply)
+        valid = answer.get("valid")
         if valid is False:
             raise InvalidAPIKey(method="GET", path=path, status=reply.status, messages=["valid is false"])
         if valid is not True:
             # Not a rejection (Datadog rejects with 403): a body we cannot read says nothing about the key.
-            raise UnexpectedResponse(method="GET", path=path, status=reply.status, messages=["no boolean `valid`"])
+            got = "missing" if "valid" not in answer else f"expected a boolean, got {a_json_type(valid)}"
+            raise UnexpectedResponse(
+                method="GET", path=path, status=reply.status, messages=[f"no boolean `valid` (valid: {got})"]
+            )
         path = "/api/v2/users"
         try:
             await self._t.request("GET", path, group="validate", params={"page[size]": 1, "page[number]": 0})
