@@ -637,11 +637,11 @@ class DatadogClient:
     async def send_invitation(self, user_id: str) -> UserInvitation:
         invitations = await self.send_invitations([user_id])
         wrong = (
-            "expected one invitation"
+            f"expected one invitation (data holds {len(invitations)})"
             if len(invitations) != 1
-            else "the answer names no user"
+            else "the answer names no user (data[0].relationships.user.data.id: missing)"
             if invitations[0].user_id is None
-            else "the answer is about another user"
+            else "the answer is about another user (data[0].relationships.user.data.id)"
             if _another_id(invitations[0].user_id, user_id)
             else None
         )

@@ -63,6 +63,10 @@ def _team(fake: FakeDatadog) -> str:
     return next(t.id for t in fake.org.teams.values() if t.members)
 
 
+def _app_key(fake: FakeDatadog) -> str:
+    return next(iter(fake.org.app_keys))
+
+
 def _member(fake: FakeDatadog) -> str:
     return next(iter(fake.org.teams[_team(fake)].members))
 
@@ -95,6 +99,26 @@ CALLS = [
         lambda c, f: c.get_schedule_responders(_schedule(f)),
     ),
     Call("api keys", "GET", lambda f: "/api/v2/api_keys", lambda c, f: c.list_api_keys()),
+    Call("role", "GET", lambda f: f"/api/v2/roles/{_role(f)}", lambda c, f: c.get_role(_role(f))),
+    Call("team", "GET", lambda f: f"/api/v2/team/{_team(f)}", lambda c, f: c.get_team(_team(f))),
+    Call(
+        "schedule",
+        "GET",
+        lambda f: f"/api/v2/on-call/schedules/{_schedule(f)}",
+        lambda c, f: c.get_schedule(_schedule(f)),
+    ),
+    Call(
+        "application key",
+        "GET",
+        lambda f: f"/api/v2/application_keys/{_app_key(f)}",
+        lambda c, f: c.get_application_key(_app_key(f)),
+    ),
+    Call(
+        "invitation sent",
+        "POST",
+        lambda f: "/api/v2/user_invitations",
+        lambda c, f: c.send_invitation(_human(f)),
+    ),
     Call(
         "application keys",
         "GET",
