@@ -52,7 +52,12 @@ class Call:
 
 
 def _sa(fake: FakeDatadog) -> str:
-    return next(u.id for u in fake.org.users.values() if u.service_account and not u.disabled)
+    """The service account holding an application key (its listing has an item to change)."""
+    return next(k.owner_id for k in fake.org.app_keys.values() if fake.org.users[k.owner_id].service_account)
+
+
+def _token_owner(fake: FakeDatadog) -> str:
+    return next(t.owner_id for t in fake.org.tokens.values())
 
 
 def _human(fake: FakeDatadog) -> str:
@@ -128,8 +133,8 @@ CALLS = [
     Call(
         "access tokens",
         "GET",
-        lambda f: f"/api/v2/service_accounts/{_sa(f)}/access_tokens",
-        lambda c, f: c.list_service_account_access_tokens(_sa(f)),
+        lambda f: f"/api/v2/service_accounts/{_token_owner(f)}/access_tokens",
+        lambda c, f: c.list_service_account_access_tokens(_token_owner(f)),
     ),
     Call(
         "access token issued",
@@ -377,3 +382,49 @@ async def test_a_count_sent_as_a_string_is_refused_not_coerced(fake: FakeDatadog
     with pytest.raises(UnexpectedResponse) as raised:
         await make_client(fake).list_teams()
     assert "data[0].attributes.user_count (expected a whole number, got a string)" in str(raised.value)
+
+
+def _listed_id(body: dict[str, Any]) -> str:
+    body["data"][1]["id"] = ".."
+    return "an item's id cannot name it (blank, a dot segment, a control character or over 1024 characters): data[1].id"
+
+
+def _linked_id(body: dict[str, Any]) -> str:
+    body["data"][1]["relationships"]["roles"]["data"] = [{"type": "roles", "id": "a\nb"}]
+    return (
+        "an item links to an id that cannot name it (blank, a dot segment, a control character or over 1024 "
+        "characters): data[1].relationships.roles.data"
+    )
+
+
+@pytest.mark.parametrize("edit", [_listed_id, _linked_id])
+async def test_an_id_no_request_can_use_is_named_by_its_path(
+    fake: FakeDatadog, make_client: ClientFactory, edit: Callable[[dict[str, Any]], str]
+) -> None:
+    """A page holding an id (or a link's id) no later request can use was refused without saying which item held it:
+    the on-call engineer had a page of 100 users to search. The error names the member."""
+    expected: list[str] = []
+
+    def changed(body: dict[str, Any]) -> dict[str, Any]:
+        expected.append(edit(body))
+        return body
+
+    fake.faults.rewrite(changed, path="/api/v2/users", method="GET")
+    with pytest.raises(UnexpectedResponse) as raised:
+        await make_client(fake).list_users()
+    assert f"page 0: {expected[0]}" in str(raised.value)
+    assert "a\nb" not in str(raised.value)
+
+
+async def test_a_key_of_another_owner_is_named_by_its_path(fake: FakeDatadog, make_client: ClientFactory) -> None:
+    """A service account's keys listing holding another account's key said "a key of another owner", not which."""
+
+    def changed(body: dict[str, Any]) -> dict[str, Any]:
+        body["data"][0]["relationships"]["owned_by"]["data"]["id"] = "00000000-0000-4000-8000-000000000000"
+        return body
+
+    sa = _sa(fake)
+    fake.faults.rewrite(changed, path=f"/api/v2/service_accounts/{sa}/application_keys", method="GET")
+    with pytest.raises(UnexpectedResponse) as raised:
+        await make_client(fake).list_service_account_app_keys(sa)
+    assert "page 0: a key of another owner (data[0].relationships.owned_by.data.id)" in str(raised.value)
