@@ -440,7 +440,7 @@ class DatadogClient:
             # roles, call a user disabled because another one is, or mint a key for another service account. The
             # other id is not quoted (it is not ours).
             raise UnexpectedResponse(
-                method=method, path=path, status=reply.status, messages=["the answer is about another object"]
+                method=method, path=path, status=reply.status, messages=["the answer is about another object (data.id)"]
             )
         wrong = problem(envelope.data) if problem is not None else None
         if wrong is not None:
@@ -618,7 +618,10 @@ class DatadogClient:
         )
         if enabled and not _another_id(named if isinstance(named, str) else None, user_id):
             raise UnexpectedResponse(
-                method="DELETE", path=path, status=reply.status, messages=["the answer shows the user not disabled"]
+                method="DELETE",
+                path=path,
+                status=reply.status,
+                messages=["the answer shows the user not disabled (data.attributes.disabled, .status)"],
             )
 
     async def enable_user(self, user_id: str) -> User:

@@ -428,3 +428,17 @@ async def test_a_key_of_another_owner_is_named_by_its_path(fake: FakeDatadog, ma
     with pytest.raises(UnexpectedResponse) as raised:
         await make_client(fake).list_service_account_app_keys(sa)
     assert "page 0: a key of another owner (data[0].relationships.owned_by.data.id)" in str(raised.value)
+
+
+async def test_an_answer_about_another_object_names_the_member(fake: FakeDatadog, make_client: ClientFactory) -> None:
+    """A read answered with another object's id said "the answer is about another object", not which member said so."""
+    user_id = _human(fake)
+
+    def changed(body: dict[str, Any]) -> dict[str, Any]:
+        body["data"]["id"] = "00000000-0000-4000-8000-000000000000"
+        return body
+
+    fake.faults.rewrite(changed, path=f"/api/v2/users/{user_id}", method="GET")
+    with pytest.raises(UnexpectedResponse) as raised:
+        await make_client(fake).get_user(user_id)
+    assert str(raised.value).endswith("-> 200: the answer is about another object (data.id)")
