@@ -28,7 +28,7 @@ import structlog
 from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, WorkDirError, is_disk_full
 from connector.baton.c1z.workfiles import WorkDir, save_temp_affixes
 from connector.baton.connector import ListedAsChildren, ResourceGetter, ResourceSyncer
-from connector.baton.ids import parse_resource_ref
+from connector.baton.ids import parse_resource_ref, quoted_id
 from connector.baton.pb.c1.connector.v2 import resource_pb2
 from connector.baton.printable import printable
 from connector.baton.sync.syncer import SyncOptions
@@ -36,7 +36,7 @@ from connector.baton.sync.to_file import sync_to_file
 from connector.daemon.network import outbound_trust
 from connector.daemon.progress import Progress, summary_table
 from connector.daemon.settings import Settings, SettingsError, env, flag
-from connector.datadog.client import UNUSABLE_ID, DatadogClient, holds_whitespace, is_usable_id, quoted_id
+from connector.datadog.client import UNUSABLE_ID, DatadogClient, holds_whitespace, is_usable_id
 from connector.datadog.connector import DatadogConnector, DatadogOptions
 from connector.datadog.keyshape import holds_key_shape
 from connector.datadog.resources import types
