@@ -1,0 +1,195 @@
+"""The generic baton layer runs a connector that is not Datadog's: the wiki connector of `wiki.py`, on
+`connector.baton` alone, through the service runner (`run_service`) against the fake ConductorOne over real gRPC and
+TLS on 127.0.0.1. A full sync uploads a c1z the project's reader opens, a grant and a revoke change the wiki and are
+reported, and nothing of the Datadog or daemon layers is imported on the way.
+
+This is the worked example of docs/service-mode.md ("A second connector"): what a second connector writes is
+`wiki.py` plus the `ServiceConfig` below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import structlog
+
+from connector.baton import builders as b
+from connector.baton.c1 import parse_client_id, parse_client_secret, resolve_endpoints
+from connector.baton.c1z.reader import C1ZReader
+from connector.baton.ksuid import new_ksuid
+from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, grant_pb2, resource_pb2
+from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+from connector.baton.runtime.metrics import Metrics
+from connector.baton.runtime.service import ServiceConfig, run_service
+from connector.baton.sync.syncer import SyncOptions
+from tests.baton.second_connector.wiki import ACCOUNT, SPACE, Wiki, WikiApp
+from tests.fakes.c1 import FakeC1
+from tests.fakes.tasks import kind_task
+
+PREFIX = "baton_wiki"
+NOT_OURS = ("connector.datadog", "connector.daemon", "connector.cli")
+
+
+def _wiki() -> Wiki:
+    return Wiki(
+        accounts={"ana@wiki.example": "Ana", "bo@wiki.example": "Bo"},
+        spaces={"7": "Handbook", "12": "Incidents", "105": "Payroll"},
+        members={("7", "reader", "ana@wiki.example"), ("12", "editor", "bo@wiki.example")},
+    )
+
+
+def _config(fake: FakeC1, tmp_path: Path) -> ServiceConfig:
+    client_id = parse_client_id(fake.client_id)
+    return ServiceConfig(
+        client_id=client_id,
+        secret=parse_client_secret(fake.client_secret),
+        endpoints=resolve_endpoints(client_id),
+        api_host=None,
+        host_id="wiki-test-host",
+        root_certificates=fake.ca_pem,
+        token_verify=fake.ssl_context(),
+        token_timeout=10.0,
+        backoff_scale=0.01,
+        ready_window_seconds=60.0,
+        health_check=True,
+        health_check_bind_address="127.0.0.1",
+        health_check_port=0,
+        temp_dir=tmp_path,
+        skip_full_sync=False,
+        sync_resource_types=(),
+        sync_options=SyncOptions(),
+        provisioning=True,
+        task_concurrency=2,
+        sync_interval=0.0,
+        sync_file=tmp_path / "sync.c1z",
+        shutdown_grace_seconds=5.0,
+    )
+
+
+def _space_task(kind: str, space: str, level: str, email: str) -> baton_pb2.Task:
+    res = resource_pb2.Resource(id=b.resource_id(SPACE.id, space))
+    entitlement = b.entitlement(res, level)
+    principal = resource_pb2.Resource(id=b.resource_id(ACCOUNT.id, email))
+    task = baton_pb2.Task(id=new_ksuid())
+    if kind == "grant":
+        task.grant.entitlement.CopyFrom(entitlement)
+        task.grant.principal.CopyFrom(principal)
+    else:
+        task.revoke.grant.CopyFrom(b.grant(res, level, principal.id))
+    return task
+
+
+async def _finished(fake: FakeC1, task_id: str) -> baton_pb2.BatonServiceFinishTaskRequest:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        reports = (await asyncio.to_thread(fake.recorded)).finish_tasks.get(task_id)
+        if reports:
+            assert len(reports) == 1, f"task {task_id} reported {len(reports)} times"
+            return reports[0]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"task {task_id} not reported within 60 s")
+
+
+async def test_a_second_connector_syncs_grants_and_revokes_through_the_generic_service_runner(tmp_path: Path) -> None:
+    wiki = _wiki()
+    app = WikiApp(wiki)
+    metrics = Metrics(PREFIX, app.version)
+    with FakeC1() as fake, structlog.testing.capture_logs() as events:
+        service = asyncio.create_task(run_service(_config(fake, tmp_path), app, metrics))
+        try:
+            sync = await _finished(fake, fake.enqueue(kind_task("sync_full")))
+            assert sync.WhichOneof("final_state") == "success", sync
+            grant = await _finished(fake, fake.enqueue(_space_task("grant", "105", "editor", "ana@wiki.example")))
+            assert grant.WhichOneof("final_state") == "success", grant
+            revoke = await _finished(fake, fake.enqueue(_space_task("revoke", "7", "reader", "ana@wiki.example")))
+            assert revoke.WhichOneof("final_state") == "success", revoke
+            again = await _finished(fake, fake.enqueue(_space_task("revoke", "7", "reader", "ana@wiki.example")))
+            listening = next(e for e in events if e["event"] == "health server listening")
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{listening['port']}") as ops:
+                ready, scrape = await ops.get("/readyz"), await ops.get("/metrics")
+        finally:
+            os.kill(os.getpid(), signal.SIGTERM)  # what Kubernetes sends: the runner drains and returns
+            code = await asyncio.wait_for(service, timeout=30)
+        recorded = await asyncio.to_thread(fake.recorded)
+        (upload,) = [u for u in recorded.uploads if u.task_id == sync.task_id]
+        assert upload.ok
+        assert upload.path is not None
+        uploaded = tmp_path / "uploaded.c1z"  # the fake's files go with it
+        shutil.copyfile(upload.path, uploaded)
+    assert code == 0
+    assert app.closed
+
+    # ConductorOne was told who this is, and the connector's own name went out with the Hello.
+    hello = recorded.hellos[0]
+    assert hello.connector_metadata.display_name == "Wiki"
+    assert (hello.build_info.package, hello.build_info.package_version) == ("baton-wiki", "0.0.1")
+
+    # The sync's upload is a c1z the project's reader opens, holding the wiki as it was.
+    with C1ZReader(uploaded) as reader:
+        assert {t.id for t in reader.resource_types()} == {ACCOUNT.id, SPACE.id}
+        assert {r.id.resource for r in reader.resources()} == {"ana@wiki.example", "bo@wiki.example", "7", "12", "105"}
+        assert {e.id for e in reader.entitlements()} == {
+            f"space:{n}:{level}" for n in ("7", "12", "105") for level in ("reader", "editor")
+        }
+        assert {g.id for g in reader.grants()} == {
+            "space:7:reader:wiki_account:ana@wiki.example",
+            "space:12:editor:wiki_account:bo@wiki.example",
+        }
+
+    # The grant and the revoke changed the wiki, and ConductorOne heard what each did.
+    assert wiki.writes[:2] == [
+        ("add", "105", "editor", "ana@wiki.example"),
+        ("remove", "7", "reader", "ana@wiki.example"),
+    ]
+    assert wiki.members == {("105", "editor", "ana@wiki.example"), ("12", "editor", "bo@wiki.example")}
+    granted = grant_pb2.GrantManagerServiceGrantResponse()
+    assert grant.success.response.Unpack(granted)
+    assert [g.id for g in granted.grants] == ["space:105:editor:wiki_account:ana@wiki.example"]
+    assert again.WhichOneof("final_state") == "success"
+    assert any(a.Is(annotation_grant_pb2.GrantAlreadyRevoked.DESCRIPTOR) for a in again.success.annotations)
+
+    # The operator surface speaks of this connector only: ready, its metrics under its own prefix.
+    assert ready.status_code == 200
+    assert f'{PREFIX}_tasks_finished_total{{outcome="success",type="grant"}} 1.0' in scrape.text
+    assert "datadog" not in scrape.text.lower()
+
+
+def test_the_second_connector_and_the_runner_import_nothing_of_the_datadog_or_daemon_layers() -> None:
+    """In a fresh interpreter (this session has imported everything): the test module, its connector and the fakes
+    load no module of connector.datadog, connector.daemon or connector.cli. A generic piece that grew a dependency
+    on either fails here, and the test above with it."""
+    code = (
+        "import importlib, json, sys\n"
+        "importlib.import_module('tests.baton.second_connector.test_service')\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True, cwd=root
+    )
+    loaded = json.loads(done.stdout)
+    assert "connector.baton.runtime.service" in loaded
+    assert "tests.baton.second_connector.wiki" in loaded
+    assert [name for name in loaded if name.startswith(NOT_OURS)] == []
+
+
+@pytest.mark.parametrize("bad", ["connector.datadog", "connector.daemon.settings"])
+def test_the_import_check_sees_a_layer_crossing(bad: str) -> None:
+    """The check above is not vacuous: a module of a forbidden layer, once imported, is seen."""
+    code = f"import importlib, json, sys\nimportlib.import_module({bad!r})\nprint(json.dumps(sorted(sys.modules)))\n"
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True, cwd=root
+    )
+    assert [name for name in json.loads(done.stdout) if name.startswith(NOT_OURS)]
+
