@@ -77,9 +77,12 @@ class Readiness:
         min_window: float = MIN_READY_WINDOW,
         poll_interval: Callable[[], float] = lambda: 0.0,
         clock: Callable[[], float] = time.monotonic,
+        stop: asyncio.Event | None = None,
     ) -> None:
         self.hello_ok = False
         self.draining = False
+        """A signal asked the service to stop; so does `stop` once set (the runner's caller asked)."""
+        self._stop = stop
         self.checking = False
         """The connector's start-up check is running (`check_connector`): the Hello is not even asked yet."""
         self._min_window = min_window
@@ -115,7 +118,7 @@ class Readiness:
         return self()[0]
 
     def __call__(self) -> tuple[bool, str]:
-        if self.draining:
+        if self.draining or (self._stop is not None and self._stop.is_set()):
             return False, "draining"
         if self.checking:
             # Not "waiting for a successful Hello": for up to a minute it is the upstream that holds the pod unready,
@@ -220,24 +223,50 @@ class ServiceConfig:
     """Called once, on the loop, when the service is first ready (the first successful Hello)."""
 
 
-async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) -> int:
+async def run_service(
+    config: ServiceConfig, app: ServiceApp, metrics: Metrics, *, stop: asyncio.Event | None = None
+) -> int:
+    """Serve ConductorOne's tasks with `app`'s connector until SIGTERM or SIGINT, or until `stop` is set: a program
+    embedding the runner stops it the way the kubelet does, with the same drain (running grants are waited for and
+    reported). The signal handlers are the runner's while it runs only."""
     # Working files that a killed earlier run left in the temp dir (issue 11 §8), and the temp file of a periodic
     # sync's save it was killed in, beside --file (a whole c1z's size): left to the first periodic sync, after the
     # Hello, a crash loop with ConductorOne unreachable kept one more per kill. A live process's stay.
     await sweep_stale(config.temp_dir, config.sync_file if config.sync_interval else None)
-    scale = config.backoff_scale
+    stop = asyncio.Event() if stop is None else stop
     scheduler_ref: list[Scheduler] = []
     readiness = Readiness(
         min_window=config.ready_window_seconds,
         poll_interval=lambda: scheduler_ref[0].poll_interval if scheduler_ref else 0.0,
+        stop=stop,
     )
     # The gauge is read from the same verdict as /readyz at each scrape, so an alert on it sees what the
     # kubelet sees (it was set at Hello and at draining only, and stayed 1 through any outage).
     metrics.ready.set_function(lambda: 1.0 if readiness.ready else 0.0)
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in _SIGNALS:
         loop.add_signal_handler(sig, _on_signal, stop, readiness, sig)
+    try:
+        return await _serve(config, app, metrics, stop, readiness, scheduler_ref)
+    finally:
+        # Left on the loop, they kept the signals once the runner had returned: a program closing down after it (or
+        # running it again) never heard SIGTERM or Ctrl-C, which set an event nobody waited on.
+        for sig in _SIGNALS:
+            loop.remove_signal_handler(sig)
+
+
+_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+async def _serve(
+    config: ServiceConfig,
+    app: ServiceApp,
+    metrics: Metrics,
+    stop: asyncio.Event,
+    readiness: Readiness,
+    scheduler_ref: list[Scheduler],
+) -> int:
+    scale = config.backoff_scale
 
     ops = (
         OpsServer(metrics, readiness, config.health_check_bind_address, config.health_check_port)

@@ -193,3 +193,30 @@ def test_the_import_check_sees_a_layer_crossing(bad: str) -> None:
     )
     assert [name for name in json.loads(done.stdout) if name.startswith(NOT_OURS)]
 
+
+async def test_the_runner_stops_when_its_caller_asks_draining_a_grant_and_leaves_no_signal_handler(
+    tmp_path: Path,
+) -> None:
+    """A program that embeds the runner (a supervisor of its own, a test) stops it without a process signal: `stop`
+    takes the same path as SIGTERM, so a grant the upstream is still applying is waited for and reported. Once the
+    runner has returned, SIGTERM and SIGINT are the program's again (a handler left on the loop swallowed them)."""
+    wiki = _wiki()
+    wiki.hold = asyncio.Event()
+    app = WikiApp(wiki)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    with FakeC1() as fake:
+        service = asyncio.create_task(
+            run_service(_config(fake, tmp_path), app, Metrics(PREFIX, app.version), stop=stop)
+        )
+        task_id = fake.enqueue(_space_task("grant", "105", "editor", "bo@wiki.example"))
+        await asyncio.wait_for(wiki.granting.wait(), timeout=60)
+        stop.set()
+        loop.call_later(0.2, wiki.hold.set)  # the upstream answers during the drain
+        assert await asyncio.wait_for(service, timeout=30) == 0
+        (report,) = (await asyncio.to_thread(fake.recorded)).finish_tasks[task_id]
+    assert report.WhichOneof("final_state") == "success"
+    assert ("105", "editor", "bo@wiki.example") in wiki.members
+    assert app.closed
+    assert not loop.remove_signal_handler(signal.SIGTERM)
+    assert not loop.remove_signal_handler(signal.SIGINT)
