@@ -27,7 +27,7 @@ from connector.baton import builders as b
 from connector.baton.c1 import parse_client_id, parse_client_secret, resolve_endpoints
 from connector.baton.c1z.reader import C1ZReader
 from connector.baton.ksuid import new_ksuid
-from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, grant_pb2, resource_pb2
+from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, connector_pb2, grant_pb2, resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.runtime.metrics import Metrics
 from connector.baton.runtime.service import ServiceConfig, run_service
@@ -37,6 +37,7 @@ from tests.fakes.c1 import FakeC1
 from tests.fakes.tasks import kind_task
 
 PREFIX = "baton_wiki"
+Cap = connector_pb2.Capability
 NOT_OURS = ("connector.datadog", "connector.daemon", "connector.cli")
 
 
@@ -132,6 +133,13 @@ async def test_a_second_connector_syncs_grants_and_revokes_through_the_generic_s
     # ConductorOne was told who this is, and the connector's own name went out with the Hello.
     hello = recorded.hellos[0]
     assert hello.connector_metadata.display_name == "Wiki"
+    # What it can do, derived by the generic layer from what it implements: ConductorOne offers grants of spaces only.
+    capabilities = hello.connector_metadata.capabilities
+    assert {c.resource_type.id: list(c.capabilities) for c in capabilities.resource_type_capabilities} == {
+        ACCOUNT.id: [Cap.CAPABILITY_SYNC],
+        SPACE.id: [Cap.CAPABILITY_SYNC, Cap.CAPABILITY_PROVISION],
+    }
+    assert list(capabilities.connector_capabilities) == [Cap.CAPABILITY_PROVISION, Cap.CAPABILITY_SYNC]
     assert (hello.build_info.package, hello.build_info.package_version) == ("baton-wiki", "0.0.1")
 
     # The sync's upload is a c1z the project's reader opens, holding the wiki as it was.

@@ -19,6 +19,7 @@ from google.protobuf import any_pb2
 from connector.baton import builders as b
 from connector.baton import ids
 from connector.baton.annotations import pack
+from connector.baton.capabilities import connector_capabilities
 from connector.baton.connector import (
     AccountManager,
     ActionManager,
@@ -159,7 +160,11 @@ class WikiConnector:
         self._syncers: list[ResourceSyncer] = [AccountSyncer(wiki), self._spaces]
 
     def metadata(self) -> connector_pb2.ConnectorMetadata:
-        return connector_pb2.ConnectorMetadata(display_name="Wiki", description="A second connector, as a test fixture")
+        return connector_pb2.ConnectorMetadata(
+            display_name="Wiki",
+            description="A second connector, as a test fixture",
+            capabilities=connector_capabilities(self, permissions={SPACE.id: ("spaces:admin",)}),
+        )
 
     async def validate(self) -> None:
         if not self._wiki.token_valid:
