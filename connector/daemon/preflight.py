@@ -124,15 +124,10 @@ def _is_ipv6(entry: str) -> bool:
 
 
 def check_grpc_proxy(endpoints: C1Endpoints) -> None:
-    """Refuse an https:// proxy for ConductorOne: httpx carries the token request through it, but grpc speaks plain
-    CONNECT only and, given one, logs a line of its own and connects directly, past the proxy."""
-    from connector.baton.c1 import grpc_proxy_from_env  # the gRPC client: service mode only, one-shot never loads it
+    """Refuse a proxy the gRPC channel cannot use (`grpc_proxy_problem`: the runner refuses it too, for any
+    connector); here it is a setting to fix, exit 2, before anything starts."""
+    from connector.baton.c1 import grpc_proxy_problem  # the gRPC client: service mode only, one-shot never loads it
 
-    proxy = grpc_proxy_from_env(endpoints)
-    if proxy is not None and urlsplit(proxy).scheme.lower() != "http":
-        # The value is not repeated: a proxy URL may carry a password.
-        raise SettingsError(
-            f"environment HTTPS_PROXY / ALL_PROXY: the proxy for ConductorOne ({endpoints.grpc_authority}) is not an "
-            "http:// proxy, and the gRPC channel can only use one (plain HTTP CONNECT); use http://host:port, or "
-            "name the ConductorOne host in NO_PROXY"
-        )
+    problem = grpc_proxy_problem(endpoints)
+    if problem is not None:
+        raise SettingsError(problem)

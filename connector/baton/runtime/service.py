@@ -27,7 +27,13 @@ from typing import Protocol
 
 import structlog
 
-from connector.baton.c1 import BatonServiceClient, C1FatalError, C1TransientError, grpc_proxy_from_env
+from connector.baton.c1 import (
+    BatonServiceClient,
+    C1FatalError,
+    C1TransientError,
+    grpc_proxy_from_env,
+    grpc_proxy_problem,
+)
 from connector.baton.c1.client import UPLOAD_RETRY, RpcResult
 from connector.baton.c1.credentials import C1Endpoints, ClientId, ClientSecret
 from connector.baton.c1.hostinfo import build_info, default_host_id
@@ -229,6 +235,11 @@ async def run_service(
     """Serve ConductorOne's tasks with `app`'s connector until SIGTERM or SIGINT, or until `stop` is set: a program
     embedding the runner stops it the way the kubelet does, with the same drain (running grants are waited for and
     reported). The signal handlers are the runner's while it runs only."""
+    problem = grpc_proxy_problem(config.endpoints)
+    if problem is not None:
+        # Refused for every connector, not by one wiring's preflight only: given the proxy, the channel went past it.
+        log.error(problem)
+        raise StartupRefused(problem)
     # Working files that a killed earlier run left in the temp dir (issue 11 §8), and the temp file of a periodic
     # sync's save it was killed in, beside --file (a whole c1z's size): left to the first periodic sync, after the
     # Hello, a crash loop with ConductorOne unreachable kept one more per kill. A live process's stay.

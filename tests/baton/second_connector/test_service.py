@@ -30,7 +30,7 @@ from connector.baton.ksuid import new_ksuid
 from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, connector_pb2, grant_pb2, resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.runtime.metrics import Metrics
-from connector.baton.runtime.service import ServiceConfig, run_service
+from connector.baton.runtime.service import ServiceConfig, StartupRefused, run_service
 from connector.baton.sync.syncer import SyncOptions
 from tests.baton.second_connector.wiki import ACCOUNT, SPACE, Wiki, WikiApp
 from tests.fakes.c1 import FakeC1
@@ -228,3 +228,22 @@ async def test_the_runner_stops_when_its_caller_asks_draining_a_grant_and_leaves
     assert app.closed
     assert not loop.remove_signal_handler(signal.SIGTERM)
     assert not loop.remove_signal_handler(signal.SIGINT)
+
+
+async def test_a_proxy_the_grpc_channel_cannot_use_is_refused_before_anything_connects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An https:// proxy: httpx would carry the token request through it, but grpc speaks plain CONNECT only and,
+    given one, connects directly, past the proxy the operator set. The runner refuses it (exit 1, the variable named,
+    its value, which may carry a password, not repeated) for every connector, not only in the Datadog wiring."""
+    monkeypatch.setenv("HTTPS_PROXY", "https://user:proxy-canary-password@127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    app = WikiApp(_wiki())
+    with FakeC1() as fake:
+        with pytest.raises(StartupRefused) as refused:
+            await asyncio.wait_for(run_service(_config(fake, tmp_path), app, Metrics(PREFIX, app.version)), 30)
+        assert fake.connections_accepted == 0
+    assert "HTTPS_PROXY" in str(refused.value)
+    assert "not an http:// proxy" in str(refused.value)
+    assert "proxy-canary-password" not in str(refused.value)
