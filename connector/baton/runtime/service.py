@@ -39,6 +39,7 @@ from connector.baton.c1.credentials import C1Endpoints, ClientId, ClientSecret
 from connector.baton.c1.hostinfo import build_info, default_host_id
 from connector.baton.c1.token import TokenFetch
 from connector.baton.connector import Connector
+from connector.baton.errors import ConnectorError
 from connector.baton.retry import Backoff, RetryPolicy
 from connector.baton.runtime.http import OpsServer, host_port
 from connector.baton.runtime.metrics import Metrics
@@ -63,6 +64,8 @@ upstream that did not answer (every attempt its full HTTP timeout) or kept rate 
 minutes) held the Hello, and with it readiness and every ConductorOne task, for minutes; the pod was reported not
 ready, waiting for ConductorOne, and alerted on as ConductorOne being unreachable."""
 READY_WINDOW_POLLS = 3
+CHECK_FAILED = "the connector's start-up check failed; continuing"
+"""The warning for a `ConnectorError` of the start-up check that the app's `startup_verdict` does not classify."""
 
 
 class Readiness:
@@ -187,7 +190,8 @@ class ServiceApp(Protocol):
         ...
 
     def startup_verdict(self, error: Exception) -> StartupVerdict | None:
-        """What `error` from `Connector.validate` means; None: not the connector's (it propagates)."""
+        """What `error` from `Connector.validate` means. None: a ConnectorError is a warning (CHECK_FAILED) and the
+        service carries on; any other error is not the connector's and propagates."""
         ...
 
     async def aclose(self) -> None:
@@ -430,6 +434,11 @@ async def check_connector(
     if error is None:
         return
     verdict = app.startup_verdict(error) if isinstance(error, Exception) else None
+    if verdict is None and isinstance(error, ConnectorError):
+        # The error `Connector.validate` is documented to raise, which the app did not call fatal: an upstream the
+        # check could not use. It ended `run_service` with the exception, and a second connector's upstream outage at
+        # start was a crash loop.
+        verdict = StartupVerdict(False, CHECK_FAILED)
     if verdict is None:
         raise error
     if verdict.fatal:

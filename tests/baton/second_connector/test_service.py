@@ -90,9 +90,11 @@ def _space_task(kind: str, space: str, level: str, email: str) -> baton_pb2.Task
     return task
 
 
-async def _finished(fake: FakeC1, task_id: str) -> baton_pb2.BatonServiceFinishTaskRequest:
+async def _finished(fake: FakeC1, task_id: str, service: asyncio.Task[int]) -> baton_pb2.BatonServiceFinishTaskRequest:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
+        if service.done():
+            raise AssertionError(f"the runner ended before task {task_id} was reported: {service.exception()!r}")
         reports = (await asyncio.to_thread(fake.recorded)).finish_tasks.get(task_id)
         if reports:
             assert len(reports) == 1, f"task {task_id} reported {len(reports)} times"
@@ -108,13 +110,19 @@ async def test_a_second_connector_syncs_grants_and_revokes_through_the_generic_s
     with FakeC1() as fake, structlog.testing.capture_logs() as events:
         service = asyncio.create_task(run_service(_config(fake, tmp_path), app, metrics))
         try:
-            sync = await _finished(fake, fake.enqueue(kind_task("sync_full")))
+            sync = await _finished(fake, fake.enqueue(kind_task("sync_full")), service)
             assert sync.WhichOneof("final_state") == "success", sync
-            grant = await _finished(fake, fake.enqueue(_space_task("grant", "105", "editor", "ana@wiki.example")))
+            grant = await _finished(
+                fake, fake.enqueue(_space_task("grant", "105", "editor", "ana@wiki.example")), service
+            )
             assert grant.WhichOneof("final_state") == "success", grant
-            revoke = await _finished(fake, fake.enqueue(_space_task("revoke", "7", "reader", "ana@wiki.example")))
+            revoke = await _finished(
+                fake, fake.enqueue(_space_task("revoke", "7", "reader", "ana@wiki.example")), service
+            )
             assert revoke.WhichOneof("final_state") == "success", revoke
-            again = await _finished(fake, fake.enqueue(_space_task("revoke", "7", "reader", "ana@wiki.example")))
+            again = await _finished(
+                fake, fake.enqueue(_space_task("revoke", "7", "reader", "ana@wiki.example")), service
+            )
             listening = next(e for e in events if e["event"] == "health server listening")
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{listening['port']}") as ops:
                 ready, scrape = await ops.get("/readyz"), await ops.get("/metrics")
@@ -247,3 +255,24 @@ async def test_a_proxy_the_grpc_channel_cannot_use_is_refused_before_anything_co
     assert "HTTPS_PROXY" in str(refused.value)
     assert "not an http:// proxy" in str(refused.value)
     assert "proxy-canary-password" not in str(refused.value)
+
+
+async def test_an_upstream_down_at_start_is_a_warning_even_when_the_app_does_not_classify_it(tmp_path: Path) -> None:
+    """`Connector.validate` raises the baton layer's ConnectorError; an app whose `startup_verdict` names only the
+    errors it knows to be fatal (the wiki's refused token) still gets a service that carries on through an upstream
+    outage, as the runner promises (an outage must not stop the service), not an exception out of `run_service`."""
+    wiki = _wiki()
+    wiki.down = True
+    app = WikiApp(wiki)
+    stop = asyncio.Event()
+    with FakeC1() as fake, structlog.testing.capture_logs() as events:
+        service = asyncio.create_task(
+            run_service(_config(fake, tmp_path), app, Metrics(PREFIX, app.version), stop=stop)
+        )
+        grant = await _finished(fake, fake.enqueue(_space_task("grant", "7", "editor", "bo@wiki.example")), service)
+        stop.set()
+        assert await asyncio.wait_for(service, timeout=30) == 0
+    assert grant.WhichOneof("final_state") == "success"
+    (warned,) = [e for e in events if e["event"] == "the connector's start-up check failed; continuing"]
+    assert warned["log_level"] == "warning"
+    assert warned["error"] == "the wiki did not answer"

@@ -31,7 +31,7 @@ from connector.baton.connector import (
     ResourceProvisioner,
     ResourceSyncer,
 )
-from connector.baton.errors import InvalidPrincipalError, NotFoundError, UnauthenticatedError
+from connector.baton.errors import InvalidPrincipalError, NotFoundError, UnauthenticatedError, UnavailableError
 from connector.baton.pb.c1.connector.v2 import (
     annotation_grant_pb2,
     connector_pb2,
@@ -54,6 +54,8 @@ class Wiki:
     spaces: dict[str, str] = field(default_factory=dict)  # number -> title
     members: set[tuple[str, str, str]] = field(default_factory=set)  # (space, level, e-mail)
     token_valid: bool = True
+    down: bool = False
+    """The wiki does not answer (its start-up check fails with UnavailableError)."""
     writes: list[tuple[str, str, str, str]] = field(default_factory=list)  # ("add" | "remove", space, level, e-mail)
     hold: asyncio.Event | None = None
     """When set to an event, a grant waits for it before writing (a slow upstream); `granting` is set meanwhile."""
@@ -167,6 +169,8 @@ class WikiConnector:
         )
 
     async def validate(self) -> None:
+        if self._wiki.down:
+            raise UnavailableError("the wiki did not answer")
         if not self._wiki.token_valid:
             raise UnauthenticatedError("the wiki refused the API token")
 
