@@ -12,7 +12,7 @@ from google.protobuf import any_pb2, struct_pb2
 from connector.baton.capabilities import connector_capabilities
 from connector.baton.connector import AccountManager, ActionManager, ActionResult, ResourceDeleter
 from connector.baton.pb.c1.connector.v2 import action_pb2, connector_pb2, resource_pb2
-from tests.baton.second_connector.wiki import ACCOUNT, SPACE, Wiki, WikiConnector
+from tests.baton.second_connector.wiki import ACCOUNT, SPACE, TOKEN, Wiki, WikiConnector
 
 Cap = connector_pb2.Capability
 
@@ -50,7 +50,7 @@ class FullWiki(WikiConnector):
         return Accounts()  # type: ignore[return-value]  # create_account is never called here
 
     def resource_deleter(self, resource_type_id: str) -> ResourceDeleter | None:
-        return Deleter() if resource_type_id == SPACE.id else None
+        return Deleter() if resource_type_id == SPACE.id else super().resource_deleter(resource_type_id)
 
     def action_manager(self) -> ActionManager | None:
         return Actions()
@@ -64,9 +64,11 @@ def test_each_type_advertises_what_its_connector_implements_for_it_in_the_sdks_o
     capabilities = connector_capabilities(
         FullWiki(Wiki(accounts={}, spaces={})), accounts_of=ACCOUNT.id, permissions={SPACE.id: ("spaces:admin",)}
     )
+    issuing = [Cap.CAPABILITY_CREDENTIAL_ISSUE, Cap.CAPABILITY_CREDENTIAL_ENCRYPTION_JWE_XWING_V1]
     assert _by_type(capabilities) == {
-        ACCOUNT.id: [Cap.CAPABILITY_SYNC, Cap.CAPABILITY_ACCOUNT_PROVISIONING],
+        ACCOUNT.id: [Cap.CAPABILITY_SYNC, Cap.CAPABILITY_ACCOUNT_PROVISIONING, *issuing],
         SPACE.id: [Cap.CAPABILITY_SYNC, Cap.CAPABILITY_PROVISION, Cap.CAPABILITY_RESOURCE_DELETE],
+        TOKEN.id: [Cap.CAPABILITY_SYNC, Cap.CAPABILITY_RESOURCE_DELETE],
     }
     assert list(capabilities.connector_capabilities) == sorted(
         {
@@ -75,6 +77,7 @@ def test_each_type_advertises_what_its_connector_implements_for_it_in_the_sdks_o
             Cap.CAPABILITY_ACCOUNT_PROVISIONING,
             Cap.CAPABILITY_RESOURCE_DELETE,
             Cap.CAPABILITY_ACTIONS,
+            *issuing,
         }
     )
     (space,) = [c for c in capabilities.resource_type_capabilities if c.resource_type.id == SPACE.id]

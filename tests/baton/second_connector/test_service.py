@@ -32,7 +32,8 @@ from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.runtime.metrics import Metrics
 from connector.baton.runtime.service import ServiceConfig, StartupRefused, run_service
 from connector.baton.sync.syncer import SyncOptions
-from tests.baton.second_connector.wiki import ACCOUNT, SPACE, Wiki, WikiApp
+from tests.baton.credential_vectors import configs_of, decrypt, load
+from tests.baton.second_connector.wiki import ACCOUNT, SPACE, TOKEN, Wiki, WikiApp
 from tests.fakes.c1 import FakeC1
 from tests.fakes.tasks import kind_task
 
@@ -141,18 +142,20 @@ async def test_a_second_connector_syncs_grants_and_revokes_through_the_generic_s
     # ConductorOne was told who this is, and the connector's own name went out with the Hello.
     hello = recorded.hellos[0]
     assert hello.connector_metadata.display_name == "Wiki"
-    # What it can do, derived by the generic layer from what it implements: ConductorOne offers grants of spaces only.
+    # What it can do, derived by the generic layer from what it implements: ConductorOne offers grants of spaces only,
+    # tokens issued to accounts, and their deletion.
     capabilities = hello.connector_metadata.capabilities
+    issuing = [Cap.CAPABILITY_CREDENTIAL_ISSUE, Cap.CAPABILITY_CREDENTIAL_ENCRYPTION_JWE_XWING_V1]
     assert {c.resource_type.id: list(c.capabilities) for c in capabilities.resource_type_capabilities} == {
-        ACCOUNT.id: [Cap.CAPABILITY_SYNC],
+        ACCOUNT.id: [Cap.CAPABILITY_SYNC, *issuing],
         SPACE.id: [Cap.CAPABILITY_SYNC, Cap.CAPABILITY_PROVISION],
+        TOKEN.id: [Cap.CAPABILITY_SYNC, Cap.CAPABILITY_RESOURCE_DELETE],
     }
-    assert list(capabilities.connector_capabilities) == [Cap.CAPABILITY_PROVISION, Cap.CAPABILITY_SYNC]
     assert (hello.build_info.package, hello.build_info.package_version) == ("baton-wiki", "0.0.1")
 
     # The sync's upload is a c1z the project's reader opens, holding the wiki as it was.
     with C1ZReader(uploaded) as reader:
-        assert {t.id for t in reader.resource_types()} == {ACCOUNT.id, SPACE.id}
+        assert {t.id for t in reader.resource_types()} == {ACCOUNT.id, SPACE.id, TOKEN.id}
         assert {r.id.resource for r in reader.resources()} == {"ana@wiki.example", "bo@wiki.example", "7", "12", "105"}
         assert {e.id for e in reader.entitlements()} == {
             f"space:{n}:{level}" for n in ("7", "12", "105") for level in ("reader", "editor")
@@ -178,6 +181,41 @@ async def test_a_second_connector_syncs_grants_and_revokes_through_the_generic_s
     assert ready.status_code == 200
     assert f'{PREFIX}_tasks_finished_total{{outcome="success",type="grant"}} 1.0' in scrape.text
     assert "datadog" not in scrape.text.lower()
+
+
+async def test_a_second_connector_issues_a_credential_encrypted_to_conductorone_and_deletes_it(tmp_path: Path) -> None:
+    """The generic issuance path (docs/spec/credentials.md §3): the request checked against the wiki's advertised
+    descriptor, the token minted, encrypted to ConductorOne's key and reported; then ConductorOne's delete_resource
+    revokes it."""
+    wiki = _wiki()
+    app = WikiApp(wiki)
+    stop = asyncio.Event()
+    vector = load("jwk-ed25519.json")
+    issue = baton_pb2.Task(id=new_ksuid())
+    issue.issue_credential.identity_id.CopyFrom(b.resource_id(ACCOUNT.id, "bo@wiki.example"))
+    issue.issue_credential.credential_options.secret_resource_type_id = TOKEN.id
+    issue.issue_credential.credential_options.token.SetInParent()
+    issue.issue_credential.encryption_configs.extend(configs_of(vector))
+    with FakeC1() as fake:
+        service = asyncio.create_task(
+            run_service(_config(fake, tmp_path), app, Metrics(PREFIX, app.version), stop=stop)
+        )
+        issued = await _finished(fake, fake.enqueue(issue), service)
+        assert issued.WhichOneof("final_state") == "success", issued
+        response = resource_pb2.IssueCredentialResponse()
+        assert issued.success.response.Unpack(response)
+        (token_id,) = wiki.tokens
+        assert response.secret.id == b.resource_id(TOKEN.id, token_id)
+        (encrypted,) = response.encrypted_data
+        plaintext = decrypt(encrypted.provider, encrypted.encrypted_bytes, vector["private_keys"][0])
+        assert plaintext == wiki.tokens[token_id][1].encode()
+        delete = baton_pb2.Task(id=new_ksuid())
+        delete.delete_resource.resource_id.CopyFrom(response.secret.id)
+        deleted = await _finished(fake, fake.enqueue(delete), service)
+        stop.set()
+        assert await asyncio.wait_for(service, timeout=30) == 0
+    assert deleted.WhichOneof("final_state") == "success", deleted
+    assert wiki.tokens == {}
 
 
 def test_the_second_connector_and_the_runner_import_nothing_of_the_datadog_or_daemon_layers() -> None:

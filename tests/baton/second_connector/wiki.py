@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, timestamp_pb2
 
 from connector.baton import builders as b
 from connector.baton import ids
@@ -26,6 +26,7 @@ from connector.baton.connector import (
     Connector,
     CredentialIssuer,
     GrantResult,
+    IssuedCredential,
     Page,
     ResourceDeleter,
     ResourceProvisioner,
@@ -44,6 +45,7 @@ from connector.baton.runtime.service import StartupVerdict
 ACCOUNT = b.resource_type("wiki_account", "Wiki account", [b.Trait.TRAIT_USER])
 SPACE = b.resource_type("space", "Space", [b.Trait.TRAIT_GROUP])
 SPACE_LEVELS = ("reader", "editor")
+TOKEN = b.resource_type("wiki_api_token", "Wiki API token", [b.Trait.TRAIT_SECRET])
 
 
 @dataclass
@@ -57,6 +59,7 @@ class Wiki:
     down: bool = False
     """The wiki does not answer (its start-up check fails with UnavailableError)."""
     writes: list[tuple[str, str, str, str]] = field(default_factory=list)  # ("add" | "remove", space, level, e-mail)
+    tokens: dict[str, tuple[str, str]] = field(default_factory=dict)  # token id -> (account e-mail, token value)
     hold: asyncio.Event | None = None
     """When set to an event, a grant waits for it before writing (a slow upstream); `granting` is set meanwhile."""
     granting: asyncio.Event = field(default_factory=asyncio.Event)
@@ -155,11 +158,86 @@ class SpaceSyncer:
         return space, level, principal.resource
 
 
+class TokenSyncer:
+    """The accounts' API tokens, as secrets (their values are never synced)."""
+
+    def __init__(self, wiki: Wiki) -> None:
+        self._wiki = wiki
+
+    def resource_type(self) -> resource_pb2.ResourceType:
+        return TOKEN
+
+    async def list_resources(
+        self, parent: resource_pb2.ResourceId | None, page_token: str
+    ) -> Page[resource_pb2.Resource]:
+        return Page([token_resource(token_id, email) for token_id, (email, _) in sorted(self._wiki.tokens.items())])
+
+    def entitlements(self, resource: resource_pb2.Resource) -> list[entitlement_pb2.Entitlement]:
+        return []
+
+    async def list_grants(self, resource: resource_pb2.Resource, page_token: str) -> Page[grant_pb2.Grant]:
+        return Page([])
+
+
+def token_resource(token_id: str, email: str) -> resource_pb2.Resource:
+    return b.add_secret_trait(
+        b.resource(TOKEN, token_id, f"token {token_id}"), identity=b.resource_id(ACCOUNT.id, email)
+    )
+
+
+class TokenIssuer:
+    """Mints an account's API token for ConductorOne (which receives it encrypted), and deletes it again."""
+
+    def __init__(self, wiki: Wiki) -> None:
+        self._wiki = wiki
+
+    def credential_issue_details(self) -> connector_pb2.CredentialDetailsCredentialIssue:
+        return connector_pb2.CredentialDetailsCredentialIssue(
+            options=[
+                connector_pb2.CredentialIssueOptionDescriptor(
+                    option=connector_pb2.CAPABILITY_DETAIL_CREDENTIAL_OPTION_TOKEN,
+                    resource_mode=resource_pb2.CREDENTIAL_RESOURCE_MODE_DISCOVERABLE,
+                    secret_resource_type_id=TOKEN.id,
+                )
+            ],
+            preferred_option=connector_pb2.CAPABILITY_DETAIL_CREDENTIAL_OPTION_TOKEN,
+        )
+
+    async def issue_credential(
+        self,
+        identity_id: resource_pb2.ResourceId,
+        options: resource_pb2.CredentialIssueOptions,
+        expires_at: timestamp_pb2.Timestamp | None,
+        request_id: str,
+    ) -> IssuedCredential:
+        email = identity_id.resource
+        if email not in self._wiki.accounts:
+            raise NotFoundError(f"no wiki account {email!r}")
+        token_id, value = f"tok-{len(self._wiki.tokens) + 1}", f"wiki-secret-{request_id}"
+        self._wiki.tokens[token_id] = (email, value)
+        return IssuedCredential(
+            secret=token_resource(token_id, email),
+            plaintexts=[resource_pb2.PlaintextData(name="token", bytes=value.encode())],
+            resource_mode=resource_pb2.CREDENTIAL_RESOURCE_MODE_DISCOVERABLE,
+        )
+
+    async def rollback_credential(self, secret_id: resource_pb2.ResourceId) -> None:
+        self._wiki.tokens.pop(secret_id.resource, None)
+
+    async def delete_resource(
+        self, resource_id: resource_pb2.ResourceId, parent_resource_id: resource_pb2.ResourceId | None = None
+    ) -> list[any_pb2.Any]:
+        if self._wiki.tokens.pop(resource_id.resource, None) is None:
+            raise NotFoundError(f"no wiki token {resource_id.resource!r}")
+        return []
+
+
 class WikiConnector:
     def __init__(self, wiki: Wiki) -> None:
         self._wiki = wiki
         self._spaces = SpaceSyncer(wiki)
-        self._syncers: list[ResourceSyncer] = [AccountSyncer(wiki), self._spaces]
+        self._tokens = TokenIssuer(wiki)
+        self._syncers: list[ResourceSyncer] = [AccountSyncer(wiki), self._spaces, TokenSyncer(wiki)]
 
     def metadata(self) -> connector_pb2.ConnectorMetadata:
         return connector_pb2.ConnectorMetadata(
@@ -184,10 +262,10 @@ class WikiConnector:
         return None
 
     def resource_deleter(self, resource_type_id: str) -> ResourceDeleter | None:
-        return None
+        return self._tokens if resource_type_id == TOKEN.id else None
 
     def credential_issuer(self, resource_type_id: str) -> CredentialIssuer | None:
-        return None
+        return self._tokens if resource_type_id == ACCOUNT.id else None
 
     def action_manager(self) -> ActionManager | None:
         return None
