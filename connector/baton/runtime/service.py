@@ -40,6 +40,7 @@ from connector.baton.c1.hostinfo import build_info, default_host_id
 from connector.baton.c1.token import TokenFetch
 from connector.baton.connector import Connector
 from connector.baton.errors import ConnectorError
+from connector.baton.ids import quoted_id
 from connector.baton.retry import Backoff, RetryPolicy
 from connector.baton.runtime.http import OpsServer, host_port
 from connector.baton.runtime.metrics import Metrics
@@ -324,6 +325,9 @@ async def _serve(
         # The token and the gRPC connection the Hello needs are made while the connector checks its upstream.
         c1.warm_up()
         connector = app.open()
+        unsynced = unsynced_types_setting(config, connector)
+        if unsynced is not None:
+            raise unsynced
         readiness.checking = True
         try:
             await check_connector(app, connector, stop)
@@ -396,6 +400,30 @@ async def _serve(
         await app.aclose()
         if ops is not None:
             await ops.stop()
+
+
+MAX_TYPES_NAMED = 10
+"""The most unknown resource types a refusal quotes (a setting may list hundreds)."""
+
+
+def unsynced_types_setting(config: ServiceConfig, connector: Connector) -> ServiceSettingError | None:
+    """The setting that names a resource type `connector` does not sync (types to sync, or the type of a resource to
+    sync), or None. Every sync would fail on it ("names unknown resource types") while the pod stayed ready: a setting
+    to fix, refused before the Hello, for any connector (a wiring may check it sooner, with its own words)."""
+    known = sorted({syncer.resource_type().id for syncer in connector.syncers()})
+    asked = {
+        "sync_resource_types": [*config.sync_resource_types, *config.sync_options.resource_type_ids],
+        "sync_resources": [target.resource_type for target in config.sync_options.targeted_resources],
+    }
+    for setting, type_ids in asked.items():
+        unknown = sorted(set(type_ids) - set(known))
+        if unknown:
+            named = ", ".join(quoted_id(type_id) for type_id in unknown[:MAX_TYPES_NAMED])
+            more = f" and {len(unknown) - MAX_TYPES_NAMED} more" if len(unknown) > MAX_TYPES_NAMED else ""
+            return ServiceSettingError(
+                setting, f"no resource type {named}{more} is synced by this connector (it syncs: {', '.join(known)})"
+            )
+    return None
 
 
 def _on_signal(stop: asyncio.Event, readiness: Readiness, sig: signal.Signals) -> None:

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -30,7 +31,7 @@ from connector.baton.ksuid import new_ksuid
 from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, connector_pb2, grant_pb2, resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.runtime.metrics import Metrics
-from connector.baton.runtime.service import ServiceConfig, StartupRefused, run_service
+from connector.baton.runtime.service import ServiceConfig, ServiceSettingError, StartupRefused, run_service
 from connector.baton.sync.syncer import SyncOptions
 from tests.baton.credential_vectors import configs_of, decrypt, load
 from tests.baton.second_connector.wiki import ACCOUNT, SPACE, TOKEN, Wiki, WikiApp
@@ -314,3 +315,32 @@ async def test_an_upstream_down_at_start_is_a_warning_even_when_the_app_does_not
     (warned,) = [e for e in events if e["event"] == "the connector's start-up check failed; continuing"]
     assert warned["log_level"] == "warning"
     assert warned["error"] == "the wiki did not answer"
+
+
+@pytest.mark.parametrize(
+    ("setting", "change"),
+    [
+        ("sync_resource_types", {"sync_resource_types": ("spaces",)}),
+        ("sync_resource_types", {"sync_options": SyncOptions(resource_type_ids=("space", "page"))}),
+        (
+            "sync_resources",
+            {"sync_options": SyncOptions(targeted_resources=(b.resource_id("page", "1"),))},
+        ),
+    ],
+)
+async def test_a_resource_type_the_connector_does_not_sync_is_a_setting_refused_before_the_hello(
+    tmp_path: Path, setting: str, change: dict[str, object]
+) -> None:
+    """A typo in the types or targets to sync made every sync task fail ("names unknown resource types") while the pod
+    stayed ready; the Datadog wiring checked it before start, a second connector's did not. The runner checks them
+    against the connector's syncers and names the setting, before ConductorOne is told the connector is there."""
+    app = WikiApp(_wiki())
+    with FakeC1() as fake:
+        config = replace(_config(fake, tmp_path), **change)  # type: ignore[arg-type]
+        with pytest.raises(ServiceSettingError) as refused:
+            await asyncio.wait_for(run_service(config, app, Metrics(PREFIX, app.version)), 10)
+        assert (await asyncio.to_thread(fake.recorded)).hellos == []
+    assert refused.value.setting == setting
+    assert "'page'" in refused.value.reason or "'spaces'" in refused.value.reason
+    assert "space, wiki_account, wiki_api_token" in refused.value.reason
+    assert app.closed
