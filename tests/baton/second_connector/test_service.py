@@ -109,10 +109,13 @@ async def test_a_second_connector_syncs_grants_and_revokes_through_the_generic_s
     wiki = _wiki()
     app = WikiApp(wiki)
     metrics = Metrics(PREFIX, app.version)
+    stop = asyncio.Event()
+    serving = False
     with FakeC1() as fake, structlog.testing.capture_logs() as events:
-        service = asyncio.create_task(run_service(_config(fake, tmp_path), app, metrics))
+        service = asyncio.create_task(run_service(_config(fake, tmp_path), app, metrics, stop=stop))
         try:
             sync = await _finished(fake, fake.enqueue(kind_task("sync_full")), service)
+            serving = True  # the runner's signal handlers are in place
             assert sync.WhichOneof("final_state") == "success", sync
             grant = await _finished(
                 fake, fake.enqueue(_space_task("grant", "105", "editor", "ana@wiki.example")), service
@@ -129,7 +132,10 @@ async def test_a_second_connector_syncs_grants_and_revokes_through_the_generic_s
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{listening['port']}") as ops:
                 ready, scrape = await ops.get("/readyz"), await ops.get("/metrics")
         finally:
-            os.kill(os.getpid(), signal.SIGTERM)  # what Kubernetes sends: the runner drains and returns
+            if serving and not service.done():
+                os.kill(os.getpid(), signal.SIGTERM)  # what Kubernetes sends: the runner drains and returns
+            else:
+                stop.set()  # the test failed before the runner was serving: SIGTERM would end pytest
             code = await asyncio.wait_for(service, timeout=30)
         recorded = await asyncio.to_thread(fake.recorded)
         (upload,) = [u for u in recorded.uploads if u.task_id == sync.task_id]
@@ -139,6 +145,7 @@ async def test_a_second_connector_syncs_grants_and_revokes_through_the_generic_s
         shutil.copyfile(upload.path, uploaded)
     assert code == 0
     assert app.closed
+    assert [e["signal"] for e in events if e["event"] == "shutdown requested"] == ["SIGTERM"]
 
     # ConductorOne was told who this is, and the connector's own name went out with the Hello.
     hello = recorded.hellos[0]
