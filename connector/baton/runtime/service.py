@@ -33,6 +33,7 @@ from connector.baton.c1 import (
     C1TransientError,
     grpc_proxy_from_env,
     grpc_proxy_problem,
+    grpc_root_certificates,
 )
 from connector.baton.c1.client import UPLOAD_RETRY, RpcResult
 from connector.baton.c1.credentials import C1Endpoints, ClientId, ClientSecret
@@ -211,7 +212,11 @@ class ServiceConfig:
     host_id: str
     """Empty: derived from the environment (`default_host_id`)."""
     root_certificates: bytes | None
+    """PEM roots the gRPC channel trusts. None: the environment's, as the token request's are (`grpc_root_certificates`:
+    SSL_CERT_FILE, which httpx reads too, unless GRPC_DEFAULT_SSL_ROOTS_FILE_PATH is set), never grpc's bundled roots
+    alone while the token request trusts SSL_CERT_FILE."""
     token_verify: ssl.SSLContext | None
+    """The token request's trust. None: httpx's default, which reads SSL_CERT_FILE."""
     token_timeout: float
     backoff_scale: float
     ready_window_seconds: float
@@ -245,6 +250,7 @@ async def run_service(
         # Refused for every connector, not by one wiring's preflight only: given the proxy, the channel went past it.
         log.error(problem)
         raise StartupRefused(problem)
+    roots = config.root_certificates if config.root_certificates is not None else await _environment_roots()
     # Working files that a killed earlier run left in the temp dir (issue 11 §8), and the temp file of a periodic
     # sync's save it was killed in, beside --file (a whole c1z's size): left to the first periodic sync, after the
     # Hello, a crash loop with ConductorOne unreachable kept one more per kill. A live process's stay.
@@ -263,7 +269,7 @@ async def run_service(
     for sig in _SIGNALS:
         loop.add_signal_handler(sig, _on_signal, stop, readiness, sig)
     try:
-        return await _serve(config, app, metrics, stop, readiness, scheduler_ref)
+        return await _serve(config, app, metrics, stop, readiness, scheduler_ref, roots)
     finally:
         # Left on the loop, they kept the signals once the runner had returned: a program closing down after it (or
         # running it again) never heard SIGTERM or Ctrl-C, which set an event nobody waited on.
@@ -274,6 +280,19 @@ async def run_service(
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
+async def _environment_roots() -> bytes | None:
+    """The gRPC channel's roots from the environment (a file read, off the loop); StartupRefused when SSL_CERT_FILE
+    names a file that cannot be read."""
+    try:
+        return await asyncio.to_thread(grpc_root_certificates, os.environ)
+    except OSError as exc:
+        refused = (
+            f"environment SSL_CERT_FILE: cannot read {os.environ.get('SSL_CERT_FILE', '')!a}: {exc.strerror or exc}"
+        )
+        log.error(refused)
+        raise StartupRefused(refused) from None
+
+
 async def _serve(
     config: ServiceConfig,
     app: ServiceApp,
@@ -281,6 +300,7 @@ async def _serve(
     stop: asyncio.Event,
     readiness: Readiness,
     scheduler_ref: list[Scheduler],
+    roots: bytes | None,
 ) -> int:
     scale = config.backoff_scale
 
@@ -312,7 +332,7 @@ async def _serve(
         config.secret,
         host_id=host_id,
         api_host=config.api_host,
-        root_certificates=config.root_certificates,
+        root_certificates=roots,
         proxy=grpc_proxy_from_env(config.endpoints),
         token_verify=config.token_verify,
         token_timeout=config.token_timeout,

@@ -351,3 +351,37 @@ async def test_a_resource_type_the_connector_does_not_sync_is_a_setting_refused_
     assert "'page'" in refused.value.reason or "'spaces'" in refused.value.reason
     assert "space, wiki_account, wiki_api_token" in refused.value.reason
     assert app.closed
+
+
+async def test_left_to_the_environment_both_connections_to_conductorone_trust_the_same_roots(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connector that gives the runner no trust settings of its own: SSL_CERT_FILE (a company's CA) is what the
+    token request trusts (httpx reads it), and the gRPC channel must trust the same, not grpc's bundled roots (the
+    token came and every Hello failed its TLS handshake, retried for ever)."""
+    app = WikiApp(_wiki())
+    stop = asyncio.Event()
+    with FakeC1() as fake:
+        monkeypatch.setenv("SSL_CERT_FILE", str(fake.ca_cert_path))
+        monkeypatch.delenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", raising=False)
+        config = replace(_config(fake, tmp_path), root_certificates=None, token_verify=None)
+        service = asyncio.create_task(run_service(config, app, Metrics(PREFIX, app.version), stop=stop))
+        try:
+            sync = await _finished(fake, fake.enqueue(kind_task("sync_full")), service)
+        finally:
+            stop.set()
+            await asyncio.wait_for(service, timeout=30)
+    assert sync.WhichOneof("final_state") == "success"
+
+
+async def test_an_unreadable_ssl_cert_file_is_refused_at_start_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-such-bundle.pem"))
+    monkeypatch.delenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", raising=False)
+    app = WikiApp(_wiki())
+    with FakeC1() as fake:
+        config = replace(_config(fake, tmp_path), root_certificates=None, token_verify=None)
+        with pytest.raises(StartupRefused, match=r"^environment SSL_CERT_FILE: cannot read '.*no-such-bundle\.pem'"):
+            await asyncio.wait_for(run_service(config, app, Metrics(PREFIX, app.version)), 10)
+        assert fake.connections_accepted == 0
