@@ -37,12 +37,21 @@ from connector.baton.c1 import (
 )
 from connector.baton.c1.client import UPLOAD_RETRY, RpcResult
 from connector.baton.c1.credentials import C1Endpoints, ClientId, ClientSecret
+from connector.baton.c1.hostinfo import MAX_FIELD_LENGTH as MAX_HOST_ID_LENGTH
 from connector.baton.c1.hostinfo import build_info, default_host_id
 from connector.baton.c1.token import TokenFetch
 from connector.baton.connector import Connector
 from connector.baton.errors import ConnectorError
 from connector.baton.ids import quoted_id
 from connector.baton.retry import Backoff, RetryPolicy
+from connector.baton.runtime.bounds import (
+    MAX_READY_WINDOW,
+    MAX_SHUTDOWN_GRACE,
+    MAX_SYNC_INTERVAL,
+    MAX_TASK_CONCURRENCY,
+    MAX_TOKEN_TIMEOUT,
+    MIN_BACKOFF_SCALE,
+)
 from connector.baton.runtime.http import OpsServer, host_port
 from connector.baton.runtime.metrics import Metrics
 from connector.baton.runtime.scheduler import POLL_RETRY, Scheduler
@@ -237,6 +246,25 @@ class ServiceConfig:
     """Hears each ConductorOne access token fetched (the wiring's log redactor)."""
     on_ready: Callable[[], None] | None = None
     """Called once, on the loop, when the service is first ready (the first successful Hello)."""
+
+    def __post_init__(self) -> None:
+        """ServiceSettingError naming the first setting out of its bounds (connector/baton/runtime/bounds.py): the
+        wiring checks them in its own words, and a wiring that did not got a runner that never polled or never
+        waited between retries, with no error at all."""
+        ranges: tuple[tuple[str, float, float, float], ...] = (
+            ("task_concurrency", self.task_concurrency, 1, MAX_TASK_CONCURRENCY),
+            ("backoff_scale", self.backoff_scale, MIN_BACKOFF_SCALE, 1),
+            ("shutdown_grace_seconds", self.shutdown_grace_seconds, 0, MAX_SHUTDOWN_GRACE),
+            ("sync_interval", self.sync_interval, 0, MAX_SYNC_INTERVAL),
+            ("ready_window_seconds", self.ready_window_seconds, math.ulp(0.0), MAX_READY_WINDOW),
+            ("token_timeout", self.token_timeout, math.ulp(0.0), MAX_TOKEN_TIMEOUT),
+            ("health_check_port", self.health_check_port, 0, 65535),
+            ("host_id", len(self.host_id), 0, MAX_HOST_ID_LENGTH),
+        )
+        for setting, value, low, high in ranges:
+            if not low <= value <= high:  # NaN too
+                what = f"{value} characters" if setting == "host_id" else repr(value)
+                raise ServiceSettingError(setting, f"{what} is out of range [{low:g}, {high:g}]")
 
 
 async def run_service(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import shutil
 import signal
@@ -35,7 +36,7 @@ from connector.baton.runtime.service import ServiceConfig, ServiceSettingError, 
 from connector.baton.sync.syncer import SyncOptions
 from tests.baton.credential_vectors import configs_of, decrypt, load
 from tests.baton.second_connector.wiki import ACCOUNT, SPACE, TOKEN, Wiki, WikiApp
-from tests.fakes.c1 import FakeC1
+from tests.fakes.c1 import ClientCredentials, FakeC1, generate_client_credentials
 from tests.fakes.tasks import kind_task
 
 PREFIX = "baton_wiki"
@@ -52,15 +53,21 @@ def _wiki() -> Wiki:
 
 
 def _config(fake: FakeC1, tmp_path: Path) -> ServiceConfig:
-    client_id = parse_client_id(fake.client_id)
+    return replace(
+        _settings(fake.credentials, tmp_path), root_certificates=fake.ca_pem, token_verify=fake.ssl_context()
+    )
+
+
+def _settings(credentials: ClientCredentials, tmp_path: Path) -> ServiceConfig:
+    client_id = parse_client_id(credentials.client_id)
     return ServiceConfig(
         client_id=client_id,
-        secret=parse_client_secret(fake.client_secret),
+        secret=parse_client_secret(credentials.client_secret),
         endpoints=resolve_endpoints(client_id),
         api_host=None,
         host_id="wiki-test-host",
-        root_certificates=fake.ca_pem,
-        token_verify=fake.ssl_context(),
+        root_certificates=None,
+        token_verify=None,
         token_timeout=10.0,
         backoff_scale=0.01,
         ready_window_seconds=60.0,
@@ -385,3 +392,28 @@ async def test_an_unreadable_ssl_cert_file_is_refused_at_start_naming_it(
         with pytest.raises(StartupRefused, match=r"^environment SSL_CERT_FILE: cannot read '.*no-such-bundle\.pem'"):
             await asyncio.wait_for(run_service(config, app, Metrics(PREFIX, app.version)), 10)
         assert fake.connections_accepted == 0
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("task_concurrency", 0),  # no task slot: the runner never polled, and said ready
+        ("backoff_scale", 1e-320),  # every retry delay zero: ConductorOne hammered through an outage
+        ("backoff_scale", math.nan),
+        ("shutdown_grace_seconds", 1e308),  # waited for the SIGKILL
+        ("shutdown_grace_seconds", -1.0),
+        ("sync_interval", math.inf),
+        ("ready_window_seconds", 0.0),
+        ("token_timeout", -5.0),
+        ("health_check_port", 70000),
+        ("host_id", "h" * 257),  # ConductorOne's limit on every request's host_id
+    ],
+)
+def test_a_setting_the_runner_cannot_run_with_is_refused_naming_it(setting: str, value: object) -> None:
+    """The runner's own bounds (connector/baton/runtime/bounds.py), checked when its settings are made: a second
+    connector's wiring that did not bound a value got a runner that misbehaved without any error."""
+    good = _settings(generate_client_credentials("127.0.0.1:9"), Path("/never-used"))
+    with pytest.raises(ServiceSettingError) as refused:
+        replace(good, **{setting: value})  # type: ignore[arg-type]
+    assert refused.value.setting == setting
+    assert "out of range" in refused.value.reason
