@@ -25,8 +25,8 @@ from typing import Any
 
 import structlog
 
-from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, WorkDirError, is_disk_full
-from connector.baton.c1z.workfiles import WorkDir, save_temp_affixes
+from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, is_disk_full
+from connector.baton.c1z.workfiles import save_temp_affixes, temp_dir_problem
 from connector.baton.connector import ListedAsChildren, ResourceGetter, ResourceSyncer
 from connector.baton.ids import parse_resource_ref, quoted_id
 from connector.baton.pb.c1.connector.v2 import resource_pb2
@@ -245,15 +245,9 @@ def check_temp_dir(tmp_dir: Path | None) -> None:
     the event loop). A directory is tried as the sync will use it: one that is read-only, not ours to write, or on
     a file system without locks failed only once the sync began, after the key check, as a runtime failure (exit
     1) that did not name the setting."""
-    if tmp_dir is None:
-        return
-    where = f"setting {flag('c1z_temp_dir')} ({env('c1z_temp_dir')})"
-    if not tmp_dir.is_dir():
-        raise SettingsError(f"{where}: {tmp_dir} does not exist or is not a directory")
-    try:
-        WorkDir.create(tmp_dir, "check").release()
-    except WorkDirError as exc:  # a full disk stays a DiskFullError: the place is right, the room is not
-        raise SettingsError(f"{where}: {exc}") from None
+    problem = temp_dir_problem(tmp_dir)
+    if problem is not None:
+        raise SettingsError(f"setting {flag('c1z_temp_dir')} ({env('c1z_temp_dir')}): {problem}")
 
 
 def check_output_file(path: Path, tmp_dir: Path | None) -> None:

@@ -40,6 +40,7 @@ from connector.baton.c1.credentials import C1Endpoints, ClientId, ClientSecret
 from connector.baton.c1.hostinfo import MAX_FIELD_LENGTH as MAX_HOST_ID_LENGTH
 from connector.baton.c1.hostinfo import build_info, default_host_id
 from connector.baton.c1.token import TokenFetch
+from connector.baton.c1z.workfiles import temp_dir_problem
 from connector.baton.connector import Connector
 from connector.baton.errors import ConnectorError
 from connector.baton.ids import quoted_id
@@ -279,6 +280,10 @@ async def run_service(
         log.error(problem)
         raise StartupRefused(problem)
     roots = config.root_certificates if config.root_certificates is not None else await _environment_roots()
+    # Every sync would fail on it while the pod stayed ready: a setting to fix (a wiring may check it sooner).
+    unusable = await asyncio.to_thread(temp_dir_problem, config.temp_dir)
+    if unusable is not None:
+        raise ServiceSettingError("c1z_temp_dir", unusable)
     # Working files that a killed earlier run left in the temp dir (issue 11 §8), and the temp file of a periodic
     # sync's save it was killed in, beside --file (a whole c1z's size): left to the first periodic sync, after the
     # Hello, a crash loop with ConductorOne unreachable kept one more per kill. A live process's stay.

@@ -417,3 +417,22 @@ def test_a_setting_the_runner_cannot_run_with_is_refused_naming_it(setting: str,
         replace(good, **{setting: value})  # type: ignore[arg-type]
     assert refused.value.setting == setting
     assert "out of range" in refused.value.reason
+
+
+@pytest.mark.parametrize("kind", ["missing", "a file"])
+async def test_a_temp_dir_no_sync_could_work_in_is_a_setting_refused_before_the_hello(
+    tmp_path: Path, kind: str
+) -> None:
+    """Every sync task failed on it ("cannot create a working directory in ...") while the pod stayed ready: the
+    Datadog wiring refused it at start, a second connector's did not. The runner tries it as a sync will use it."""
+    temp = tmp_path / "temp"
+    if kind == "a file":
+        temp.write_text("not a directory")
+    app = WikiApp(_wiki())
+    with FakeC1() as fake:
+        config = replace(_config(fake, tmp_path), temp_dir=temp)
+        with pytest.raises(ServiceSettingError) as refused:
+            await asyncio.wait_for(run_service(config, app, Metrics(PREFIX, app.version)), 10)
+        assert fake.connections_accepted == 0
+    assert refused.value.setting == "c1z_temp_dir"
+    assert refused.value.reason == f"{temp} does not exist or is not a directory"
