@@ -299,15 +299,19 @@ async def run_service(
     # kubelet sees (it was set at Hello and at draining only, and stayed 1 through any outage).
     metrics.ready.set_function(lambda: 1.0 if readiness.ready else 0.0)
     loop = asyncio.get_running_loop()
+    previous = {sig: signal.getsignal(sig) for sig in _SIGNALS}
     for sig in _SIGNALS:
         loop.add_signal_handler(sig, _on_signal, stop, readiness, sig)
     try:
         return await _serve(config, app, metrics, stop, readiness, scheduler_ref, roots)
     finally:
         # Left on the loop, they kept the signals once the runner had returned: a program closing down after it (or
-        # running it again) never heard SIGTERM or Ctrl-C, which set an event nobody waited on.
+        # running it again) never heard SIGTERM or Ctrl-C, which set an event nobody waited on. The handlers the
+        # program had are put back (the CLI's SIGTERM stops like Ctrl-C; the default would end it without a word).
         for sig in _SIGNALS:
             loop.remove_signal_handler(sig)
+            if previous[sig] is not None:
+                signal.signal(sig, previous[sig])
 
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)

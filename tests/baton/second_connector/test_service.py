@@ -263,7 +263,7 @@ def test_the_import_check_sees_a_layer_crossing(bad: str) -> None:
     assert [name for name in json.loads(done.stdout) if name.startswith(NOT_OURS)]
 
 
-async def test_the_runner_stops_when_its_caller_asks_draining_a_grant_and_leaves_no_signal_handler(
+async def test_the_runner_stops_when_its_caller_asks_draining_a_grant_and_gives_the_signals_back(
     tmp_path: Path,
 ) -> None:
     """A program that embeds the runner (a supervisor of its own, a test) stops it without a process signal: `stop`
@@ -274,6 +274,23 @@ async def test_the_runner_stops_when_its_caller_asks_draining_a_grant_and_leaves
     app = WikiApp(wiki)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    programs = {signal.SIGTERM: lambda *_: None, signal.SIGINT: lambda *_: None}
+    saved = {sig: signal.signal(sig, handler) for sig, handler in programs.items()}
+    try:
+        await _stop_and_drain(tmp_path, wiki, app, stop, loop)
+        # The loop holds none of the runner's any more, and the program's own are back.
+        assert not loop.remove_signal_handler(signal.SIGTERM)
+        assert not loop.remove_signal_handler(signal.SIGINT)
+        assert {sig: signal.getsignal(sig) for sig in programs} == programs
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+async def _stop_and_drain(
+    tmp_path: Path, wiki: Wiki, app: WikiApp, stop: asyncio.Event, loop: asyncio.AbstractEventLoop
+) -> None:
+    assert wiki.hold is not None
     with FakeC1() as fake:
         service = asyncio.create_task(
             run_service(_config(fake, tmp_path), app, Metrics(PREFIX, app.version), stop=stop)
@@ -287,8 +304,6 @@ async def test_the_runner_stops_when_its_caller_asks_draining_a_grant_and_leaves
     assert report.WhichOneof("final_state") == "success"
     assert ("105", "editor", "bo@wiki.example") in wiki.members
     assert app.closed
-    assert not loop.remove_signal_handler(signal.SIGTERM)
-    assert not loop.remove_signal_handler(signal.SIGINT)
 
 
 async def test_a_proxy_the_grpc_channel_cannot_use_is_refused_before_anything_connects(
