@@ -379,12 +379,12 @@ async def _serve(
         upload_retry=UPLOAD_RETRY.scaled(scale),
     )
     try:
-        # The token and the gRPC connection the Hello needs are made while the connector checks its upstream.
-        c1.warm_up()
         connector = app.open()
         unsynced = unsynced_types_setting(config, connector)
         if unsynced is not None:
-            raise unsynced
+            raise unsynced  # before any connection: ConductorOne never hears of a service that cannot sync
+        # The token and the gRPC connection the Hello needs are made while the connector checks its upstream.
+        c1.warm_up()
         readiness.checking = True
         try:
             await check_connector(app, connector, stop)

@@ -368,7 +368,7 @@ async def test_a_resource_type_the_connector_does_not_sync_is_a_setting_refused_
         config = replace(_config(fake, tmp_path), **change)  # type: ignore[arg-type]
         with pytest.raises(ServiceSettingError) as refused:
             await asyncio.wait_for(run_service(config, app, Metrics(PREFIX, app.version)), 10)
-        assert (await asyncio.to_thread(fake.recorded)).hellos == []
+        assert fake.connections_accepted == 0
     assert refused.value.setting == setting
     assert "'page'" in refused.value.reason or "'spaces'" in refused.value.reason
     assert "space, wiki_account, wiki_api_token" in refused.value.reason
