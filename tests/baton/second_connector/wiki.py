@@ -108,6 +108,11 @@ class SpaceSyncer:
             [self._space(numbers[at])] if at < len(numbers) else [], str(at + 1) if at + 1 < len(numbers) else ""
         )
 
+    def page_tokens_are_positions(self) -> bool:
+        # A page token is an index into the sorted spaces (`PositionalPageTokens`): a space added or deleted between
+        # an interrupted sync and its resumption moves the others, so the engine restarts this listing on resume.
+        return True
+
     def entitlements(self, resource: resource_pb2.Resource) -> list[entitlement_pb2.Entitlement]:
         return [b.entitlement(resource, level, grantable_to=[ACCOUNT]) for level in SPACE_LEVELS]
 
