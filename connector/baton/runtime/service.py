@@ -19,6 +19,7 @@ import os
 import signal
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -273,7 +274,10 @@ async def run_service(
 ) -> int:
     """Serve ConductorOne's tasks with `app`'s connector until SIGTERM or SIGINT, or until `stop` is set: a program
     embedding the runner stops it the way the kubelet does, with the same drain (running grants are waited for and
-    reported). The signal handlers are the runner's while it runs only."""
+    reported). The signal handlers are the runner's while it runs only, and only on the main thread: elsewhere
+    `stop` is required, and the only way it stops."""
+    if stop is None and threading.current_thread() is not threading.main_thread():
+        raise ValueError("run_service on a thread other than the main one takes a stop event: no signal can stop it")
     problem = grpc_proxy_problem(config.endpoints)
     if problem is not None:
         # Refused for every connector, not by one wiring's preflight only: given the proxy, the channel went past it.
@@ -299,8 +303,11 @@ async def run_service(
     # kubelet sees (it was set at Hello and at draining only, and stayed 1 through any outage).
     metrics.ready.set_function(lambda: 1.0 if readiness.ready else 0.0)
     loop = asyncio.get_running_loop()
-    previous = {sig: signal.getsignal(sig) for sig in _SIGNALS}
-    for sig in _SIGNALS:
+    # Signals reach the main thread only, and asyncio refuses a handler anywhere else (a RuntimeError at start): a
+    # runner on a worker thread's loop leaves them to the program, which stops it through `stop`.
+    watched = _SIGNALS if threading.current_thread() is threading.main_thread() else ()
+    previous = {sig: signal.getsignal(sig) for sig in watched}
+    for sig in watched:
         loop.add_signal_handler(sig, _on_signal, stop, readiness, sig)
     try:
         return await _serve(config, app, metrics, stop, readiness, scheduler_ref, roots)
@@ -308,7 +315,7 @@ async def run_service(
         # Left on the loop, they kept the signals once the runner had returned: a program closing down after it (or
         # running it again) never heard SIGTERM or Ctrl-C, which set an event nobody waited on. The handlers the
         # program had are put back (the CLI's SIGTERM stops like Ctrl-C; the default would end it without a word).
-        for sig in _SIGNALS:
+        for sig in watched:
             loop.remove_signal_handler(sig)
             if previous[sig] is not None:
                 signal.signal(sig, previous[sig])

@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -451,3 +452,57 @@ async def test_a_temp_dir_no_sync_could_work_in_is_a_setting_refused_before_the_
         assert fake.connections_accepted == 0
     assert refused.value.setting == "c1z_temp_dir"
     assert refused.value.reason == f"{temp} does not exist or is not a directory"
+
+
+def test_a_runner_on_a_thread_of_its_own_serves_and_stops_through_its_stop_event(tmp_path: Path) -> None:
+    """Signals reach the main thread only, and asyncio refuses a signal handler anywhere else: a program running the
+    service beside a framework of its own (the runner on a worker thread's loop) got a RuntimeError at start. There the
+    runner leaves the signals to the program, and `stop` is how it is stopped."""
+    app = WikiApp(_wiki())
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    outcome: list[object] = []
+
+    def serve(config: ServiceConfig) -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            outcome.append(loop.run_until_complete(run_service(config, app, Metrics(PREFIX, app.version), stop=stop)))
+        except BaseException as exc:
+            outcome.append(exc)
+        finally:
+            loop.close()
+
+    with FakeC1() as fake:
+        worker = threading.Thread(target=serve, args=(_config(fake, tmp_path),), name="wiki-service")
+        worker.start()
+        task_id = fake.enqueue(_space_task("grant", "7", "editor", "bo@wiki.example"))
+        deadline = time.monotonic() + 60
+        while not fake.recorded().finish_tasks.get(task_id) and worker.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if worker.is_alive():
+            loop.call_soon_threadsafe(stop.set)
+        worker.join(timeout=30)
+        (report,) = fake.recorded().finish_tasks.get(task_id, [None])
+    assert outcome == [0]
+    assert report is not None
+    assert report.WhichOneof("final_state") == "success"
+
+
+def test_a_runner_off_the_main_thread_without_a_stop_event_is_refused(tmp_path: Path) -> None:
+    """Nothing could stop it but cancellation, which skips the drain: a programming error, named at once."""
+    app = WikiApp(_wiki())
+    outcome: list[BaseException] = []
+    config = _settings(generate_client_credentials("127.0.0.1:9"), tmp_path)
+
+    def serve() -> None:
+        try:
+            asyncio.run(run_service(config, app, Metrics(PREFIX, app.version)))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=serve)
+    worker.start()
+    worker.join(timeout=30)
+    (error,) = outcome
+    assert isinstance(error, ValueError)
+    assert "takes a stop event" in str(error)
