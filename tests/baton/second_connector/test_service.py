@@ -4,7 +4,10 @@ TLS on 127.0.0.1. A full sync uploads a c1z the project's reader opens, a grant 
 reported, and nothing of the Datadog or daemon layers is imported on the way.
 
 This is the worked example of docs/service-mode.md ("A second connector"): what a second connector writes is
-`wiki.py` plus the `ServiceConfig` below.
+`wiki.py` plus the `ServiceConfig` below. The other tests specify what the runner promises any connector, not only
+the Datadog wiring: a stop without a signal, and signals given back; refusals at start of what every sync or call
+would fail on (a proxy grpc cannot use, types it does not sync, an unusable temp dir, settings out of bounds); one
+trust for both connections to ConductorOne; an upstream outage at start that does not stop the service.
 """
 
 from __future__ import annotations
