@@ -460,10 +460,13 @@ async def _serve(
         log.info("stopped")
         return 0
     finally:
-        await c1.close()
-        await app.aclose()
-        if ops is not None:
-            await ops.stop()
+        # In this order, each whatever the one before raised: a connector's failing `aclose` left the health port
+        # bound in a program that embedded the runner.
+        async with contextlib.AsyncExitStack() as closing:
+            if ops is not None:
+                closing.push_async_callback(ops.stop)
+            closing.push_async_callback(app.aclose)
+            closing.push_async_callback(c1.close)
 
 
 MAX_TYPES_NAMED = 10

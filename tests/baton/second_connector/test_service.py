@@ -509,3 +509,27 @@ def test_a_runner_off_the_main_thread_without_a_stop_event_is_refused(tmp_path: 
     (error,) = outcome
     assert isinstance(error, ValueError)
     assert "takes a stop event" in str(error)
+
+
+async def test_a_connector_whose_close_fails_still_has_the_health_server_and_the_channel_closed(tmp_path: Path) -> None:
+    """`ServiceApp.aclose` is the connector's code: its failure is the runner's error to raise, after the runner has
+    closed what it opened (the health port stayed bound in the program that embedded the runner)."""
+
+    class FailingClose(WikiApp):
+        async def aclose(self) -> None:
+            await super().aclose()
+            raise RuntimeError("the wiki client did not close")
+
+    app = FailingClose(_wiki())
+    stop = asyncio.Event()
+    with FakeC1() as fake, structlog.testing.capture_logs() as events:
+        service = asyncio.create_task(
+            run_service(_config(fake, tmp_path), app, Metrics(PREFIX, app.version), stop=stop)
+        )
+        await _finished(fake, fake.enqueue(kind_task("sync_full")), service)
+        port = next(e for e in events if e["event"] == "health server listening")["port"]
+        stop.set()
+        with pytest.raises(RuntimeError, match="the wiki client did not close"):
+            await asyncio.wait_for(service, timeout=30)
+    with pytest.raises(ConnectionRefusedError):
+        await asyncio.open_connection("127.0.0.1", port)
