@@ -59,7 +59,7 @@ from connector.baton.runtime.metrics import Metrics
 from connector.baton.runtime.scheduler import POLL_RETRY, Scheduler
 from connector.baton.runtime.stopping import Stopped, until_stopped
 from connector.baton.sync.syncer import SyncOptions
-from connector.baton.sync.to_file import sweep_stale, sync_to_file
+from connector.baton.sync.to_file import output_file_problem, sweep_stale, sync_to_file
 from connector.baton.tasks.full_sync import FullSyncHandler, FullSyncSettings
 from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.processor import FINISH_RETRY, TaskProcessor
@@ -288,6 +288,11 @@ async def run_service(
     unusable = await asyncio.to_thread(temp_dir_problem, config.temp_dir)
     if unusable is not None:
         raise ServiceSettingError("c1z_temp_dir", unusable)
+    if config.sync_interval:
+        # So would every periodic sync's save, after the whole sync.
+        unwritable = await asyncio.to_thread(output_file_problem, config.sync_file, config.temp_dir)
+        if unwritable is not None:
+            raise ServiceSettingError("file", f"{config.sync_file}{unwritable}")
     # Working files that a killed earlier run left in the temp dir (issue 11 §8), and the temp file of a periodic
     # sync's save it was killed in, beside --file (a whole c1z's size): left to the first periodic sync, after the
     # Hello, a crash loop with ConductorOne unreachable kept one more per kill. A live process's stay.

@@ -533,3 +533,18 @@ async def test_a_connector_whose_close_fails_still_has_the_health_server_and_the
             await asyncio.wait_for(service, timeout=30)
     with pytest.raises(ConnectionRefusedError):
         await asyncio.open_connection("127.0.0.1", port)
+
+
+async def test_a_periodic_sync_file_no_save_could_write_is_a_setting_refused_before_the_hello(tmp_path: Path) -> None:
+    """With a periodic sync, a --file every save would fail on (a directory here) failed each sync after the whole
+    sync, logged and nothing else; the Datadog wiring refused it at start, a second connector's did not."""
+    folder = tmp_path / "syncs"
+    folder.mkdir()
+    app = WikiApp(_wiki())
+    with FakeC1() as fake:
+        config = replace(_config(fake, tmp_path), sync_interval=3600.0, sync_file=folder)
+        with pytest.raises(ServiceSettingError) as refused:
+            await asyncio.wait_for(run_service(config, app, Metrics(PREFIX, app.version)), 10)
+        assert fake.connections_accepted == 0
+    assert refused.value.setting == "file"
+    assert refused.value.reason == f"{folder} is a directory; name a file in it (e.g. {folder / 'sync.c1z'})"
