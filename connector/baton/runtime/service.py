@@ -45,6 +45,7 @@ from connector.baton.c1z.workfiles import temp_dir_problem
 from connector.baton.connector import Connector
 from connector.baton.errors import ConnectorError
 from connector.baton.ids import quoted_id
+from connector.baton.netenv import environment_problems
 from connector.baton.retry import Backoff, RetryPolicy
 from connector.baton.runtime.bounds import (
     MAX_READY_WINDOW,
@@ -278,6 +279,12 @@ async def run_service(
     `stop` is required, and the only way it stops."""
     if stop is None and threading.current_thread() is not threading.main_thread():
         raise ValueError("run_service on a thread other than the main one takes a stop event: no signal can stop it")
+    # What httpx and grpc read by themselves, deep in the first request, named before anything connects (a file read).
+    unusable_variables = await asyncio.to_thread(environment_problems, os.environ)
+    if unusable_variables:
+        for unusable_variable in unusable_variables:
+            log.error(unusable_variable)
+        raise StartupRefused("; ".join(unusable_variables))
     problem = grpc_proxy_problem(config.endpoints)
     if problem is not None:
         # Refused for every connector, not by one wiring's preflight only: given the proxy, the channel went past it.

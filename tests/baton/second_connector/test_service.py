@@ -408,7 +408,7 @@ async def test_an_unreadable_ssl_cert_file_is_refused_at_start_naming_it(
     app = WikiApp(_wiki())
     with FakeC1() as fake:
         config = replace(_config(fake, tmp_path), root_certificates=None, token_verify=None)
-        with pytest.raises(StartupRefused, match=r"^environment SSL_CERT_FILE: cannot read '.*no-such-bundle\.pem'"):
+        with pytest.raises(StartupRefused, match=r"^environment SSL_CERT_FILE: .*no-such-bundle\.pem does not exist"):
             await asyncio.wait_for(run_service(config, app, Metrics(PREFIX, app.version)), 10)
         assert fake.connections_accepted == 0
 
@@ -548,3 +548,30 @@ async def test_a_periodic_sync_file_no_save_could_write_is_a_setting_refused_bef
         assert fake.connections_accepted == 0
     assert refused.value.setting == "file"
     assert refused.value.reason == f"{folder} is a directory; name a file in it (e.g. {folder / 'sync.c1z'})"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("HTTPS_PROXY", "http://ops:proxy-canary-password@[bad", "environment HTTPS_PROXY: not a proxy URL"),
+        ("https_proxy", "http://ops:proxy-canary-password@proxy:notaport", "environment https_proxy: not a proxy URL"),
+        ("NO_PROXY", "[::1]", "environment NO_PROXY: '[::1]' is not a host name"),
+        ("SSL_CERT_DIR", "/nonexistent-ca-dir", "environment SSL_CERT_DIR: /nonexistent-ca-dir is not a directory"),
+    ],
+)
+async def test_an_environment_variable_the_network_libraries_cannot_use_is_refused_at_start_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, named: str
+) -> None:
+    """httpx and grpc read these by themselves, deep in the first request: the runner ended with "Invalid IPv6 URL" or
+    an InvalidURL naming no variable, or retried a token request for ever. Refused before anything connects, every
+    variable named, a proxy's value (it may carry a password) never repeated."""
+    for other in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "SSL_CERT_DIR", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(other, raising=False)
+    monkeypatch.setenv(variable, value)
+    app = WikiApp(_wiki())
+    with FakeC1() as fake:
+        with pytest.raises(StartupRefused) as refused:
+            await asyncio.wait_for(run_service(_config(fake, tmp_path), app, Metrics(PREFIX, app.version)), 10)
+        assert fake.connections_accepted == 0
+    assert str(refused.value).startswith(named)
+    assert "proxy-canary-password" not in str(refused.value)
