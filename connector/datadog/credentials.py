@@ -45,7 +45,7 @@ from connector.datadog.client import DatadogClient, is_path_id, quoted_id
 from connector.datadog.errors import DatadogError, NotFound, nothing_done, scrub
 from connector.datadog.models import User
 from connector.datadog.paging import PAGE_SIZE, Page, paginate
-from connector.datadog.provisioning import Outcome, unless_already
+from connector.datadog.provisioning import Effect, unless_already
 from connector.datadog.resources import types
 from connector.datadog.resources.keys import is_malformed_id, parse_sat_handle, sat_handle
 
@@ -589,7 +589,7 @@ async def _unless_gone(call: Any) -> bool:
     """True when deleted now, False when Datadog says it was already gone (404 counts as success). A 404 answering
     the retry of an attempt whose answer was lost is that attempt's deletion (`unless_already`): it was logged
     `deleted: false`, as if someone else had deleted the credential first."""
-    return await unless_already(NotFound, call) is Outcome.CHANGED
+    return await unless_already(NotFound, call) is Effect.CHANGED
 
 
 class ApiKeyDeleter:
