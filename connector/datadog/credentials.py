@@ -20,7 +20,6 @@ matter for safety:
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -70,7 +69,6 @@ DISCOVERABLE = resource_pb2.CredentialResourceMode.CREDENTIAL_RESOURCE_MODE_DISC
 STATIC_SECRET = annotation_trait_pb2.SecretTrait.CredentialType.CREDENTIAL_TYPE_STATIC_SECRET
 
 _OWNERS_KEPT = 1024
-_REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 # -- the api_key_v2 plaintext (§4.5) -------------------------------------------------------------------
@@ -182,7 +180,7 @@ class DatadogCredentialIssuer:
         identity = identity_id.resource
         if identity_id.resource_type != types.USER.id or is_malformed_id(identity) or not is_path_id(identity):
             raise InvalidArgumentError("baton-datadog: a Datadog user identity is required")
-        if not _REQUEST_ID.fullmatch(request_id):
+        if not issuance.REQUEST_ID.fullmatch(request_id):
             raise InvalidArgumentError("baton-datadog: the request id must be 1..128 letters, digits, '_' or '-'")
         kind = options.secret_resource_type_id
         name = f"c1-{request_id}"

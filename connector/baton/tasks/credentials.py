@@ -25,6 +25,7 @@ from google.protobuf import timestamp_pb2
 from connector.baton.connector import Connector, CredentialIssuer, IssuedCredential
 from connector.baton.errors import Code, ConnectorError
 from connector.baton.gostrings import go_is_blank
+from connector.baton.issuance import REQUEST_ID
 from connector.baton.pb.c1.config.v1 import config_pb2
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, connector_pb2, resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
@@ -36,7 +37,6 @@ Task = baton_pb2.Task
 Option = connector_pb2.CapabilityDetailCredentialOption
 Mode = resource_pb2.CredentialResourceMode
 
-REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 MAX_SECRET_TYPE_BYTES = 1024
 MAX_ENCRYPTION_CONFIGS = 64
 """ConductorOne sends one or two (a key rotation). Each costs ~0.3 ms of CPU on the event loop to check and again to
