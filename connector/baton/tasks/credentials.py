@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 import structlog
 from google.protobuf import timestamp_pb2
 
+from connector.baton.annotations import type_url
 from connector.baton.connector import Connector, CredentialIssuer, IssuedCredential
 from connector.baton.errors import Code, ConnectorError
 from connector.baton.gostrings import go_is_blank
@@ -51,7 +52,7 @@ _KINDS = {
     "token": Option.CAPABILITY_DETAIL_CREDENTIAL_OPTION_TOKEN,
     "client_secret": Option.CAPABILITY_DETAIL_CREDENTIAL_OPTION_CLIENT_SECRET,
 }
-_SECRET_TRAIT_URL = "type.googleapis.com/" + annotation_trait_pb2.SecretTrait.DESCRIPTOR.full_name
+_SECRET_TRAIT_URL = type_url(annotation_trait_pb2.SecretTrait)
 
 
 def _refuse(code: Code, message: str) -> TaskError:
