@@ -590,17 +590,9 @@ MAX_CONFIG_FILE_BYTES = 1 << 20
 MAX_CONFIG_VALUES = 100_000
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
-    """The --config file as settings, with the Go SDK's kebab-case keys; a SettingsError naming what is wrong."""
-    data, problems = _read_yaml(path)
-    if problems:
-        raise SettingsError(*problems)
-    return data
-
-
-def _read_yaml(path: Path) -> tuple[dict[str, Any], list[str]]:
-    """The --config file's good settings and a problem for each bad one; a SettingsError when the file as a whole
-    cannot be read."""
+def read_yaml(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """The --config file's good settings (keyed by field name) and a problem for each bad one, which `load_effective`
+    reports with the rest; a SettingsError when the file as a whole cannot be read."""
     where = f"setting --config ({CONFIG_PATH_ENV}): {path}"
     try:
         text = read_setting_file(path, where, MAX_CONFIG_FILE_BYTES).decode("utf-8")
@@ -1123,7 +1115,7 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
     config = str(args.pop("config", "")).strip() or environ.get(CONFIG_PATH_ENV, "").strip()
     if problem := invisible_edge(config):
         raise SettingsError(f"setting --config ({CONFIG_PATH_ENV}): {problem}")
-    data, problems = _read_yaml(Path(config)) if config else ({}, [])
+    data, problems = read_yaml(Path(config)) if config else ({}, [])
     for name in ONE_SHOT_ACTIONS:
         variable = environ.get(env(name))
         if variable is not None and not variable.strip() and name not in args and name not in data:
