@@ -1,7 +1,8 @@
 """Async Datadog API client for the connector: typed reads, provisioning calls, key validation.
 
-Reads come in two forms: ``list_*(page)`` returns one `Page` (with ``next_number`` for token-based
-syncers) and ``iter_*()`` walks every page. Every list request sends ``page[size]=100``.
+Reads come as ``list_*(page)``, one `Page` (with ``next_number`` for token-based syncers), or ``fetch_*(page)``,
+the same with the listing checks deferred (`PagePrefetch` fetches ahead with it); `paging.paginate` walks every page
+of a ``list_*``. Every list request sends ``page[size]=100``.
 """
 
 from __future__ import annotations
@@ -504,9 +505,6 @@ class DatadogClient:
             ListEnvelope[User], "/api/v2/users", group="users", number=page, params=params, collection=True
         )
 
-    def iter_users(self, *, query: str | None = None, statuses: Sequence[str] = ()) -> AsyncIterator[Page[User]]:
-        return paginate(lambda n: self.list_users(n, query=query, statuses=statuses))
-
     async def get_user(self, user_id: str, *, problem: Callable[[User], str | None] | None = None) -> User:
         """`problem`: what else is wrong with the user for this call, if anything (raised as an unusable answer)."""
         path = f"/api/v2/users/{_seg(user_id)}"
@@ -649,9 +647,6 @@ class DatadogClient:
             ListEnvelope[Role], "/api/v2/roles", group="roles", number=page, params=params, collection=True
         )
 
-    def iter_roles(self, *, query: str | None = None) -> AsyncIterator[Page[Role]]:
-        return paginate(lambda n: self.list_roles(n, query=query))
-
     async def get_role(self, role_id: str) -> Role:
         path = f"/api/v2/roles/{_seg(role_id)}"
         return await self._item(ItemEnvelope[Role], "GET", path, group="roles", of=role_id)
@@ -723,9 +718,6 @@ class DatadogClient:
         return await self._fetch_page(
             ListEnvelope[Team], "/api/v2/team", group="teams", number=page, params=params, collection=True
         )
-
-    def iter_teams(self, *, keyword: str | None = None) -> AsyncIterator[Page[Team]]:
-        return paginate(lambda n: self.list_teams(n, keyword=keyword))
 
     async def get_team(self, team_id: str) -> Team:
         path = f"/api/v2/team/{_seg(team_id)}"
@@ -804,9 +796,6 @@ class DatadogClient:
         path = f"/api/v2/on-call/schedules/{_seg(schedule_id)}"
         return await self._item(ItemEnvelope[Schedule], "GET", path, group="on_call", of=schedule_id)
 
-    def iter_schedules(self) -> AsyncIterator[Page[Schedule]]:
-        return paginate(self.list_schedules)
-
     async def get_schedule_responders(self, schedule_id: str, *, at: datetime | None = None) -> ScheduleResponders:
         """Everyone on call for a schedule now (or at `at`), one shift per concurrent responder.
 
@@ -834,9 +823,6 @@ class DatadogClient:
             )
         )()
 
-    def iter_api_keys(self) -> AsyncIterator[Page[APIKey]]:
-        return paginate(self.list_api_keys)
-
     async def delete_api_key(self, key_id: str) -> None:
         """Revoke an org API key (204). Raises `NotFound` for an unknown or already deleted key."""
         check_done(await self._t.request("DELETE", f"/api/v2/api_keys/{_seg(key_id)}", group="api_keys"))
@@ -852,9 +838,6 @@ class DatadogClient:
             )
         )()
         return _keys_of_account(found, service_account_id)
-
-    def iter_service_account_app_keys(self, service_account_id: str) -> AsyncIterator[Page[ApplicationKey]]:
-        return paginate(lambda n: self.list_service_account_app_keys(service_account_id, n))
 
     async def get_application_key(self, key_id: str) -> ApplicationKey:
         """Org-wide lookup (needs org_app_keys_read); used to find a key's owning service account."""
