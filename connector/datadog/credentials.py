@@ -39,14 +39,22 @@ from connector.baton.errors import (
     NotFoundError,
 )
 from connector.baton.gostrings import go_is_blank
-from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, connector_pb2, resource_pb2
+from connector.baton.pb.c1.connector.v2 import connector_pb2, resource_pb2
 from connector.datadog.client import DatadogClient, is_path_id, quoted_id
 from connector.datadog.errors import DatadogError, NotFound, nothing_done, scrub
 from connector.datadog.models import User
 from connector.datadog.paging import PAGE_SIZE, Page, paginate
 from connector.datadog.provisioning import Effect, unless_already
 from connector.datadog.resources import types
-from connector.datadog.resources.keys import is_malformed_id, parse_sat_handle, sat_handle
+from connector.datadog.resources.keys import (
+    ACCESS_TOKEN_DETAIL,
+    API_KEY_DETAIL,
+    APP_KEY_DETAIL,
+    STATIC_SECRET,
+    is_malformed_id,
+    parse_sat_handle,
+    sat_handle,
+)
 
 __all__ = [
     "AccessTokenDeleter",
@@ -66,7 +74,6 @@ SAT = types.SERVICE_ACCOUNT_ACCESS_TOKEN.id
 
 Option = connector_pb2.CapabilityDetailCredentialOption
 DISCOVERABLE = resource_pb2.CredentialResourceMode.CREDENTIAL_RESOURCE_MODE_DISCOVERABLE
-STATIC_SECRET = annotation_trait_pb2.SecretTrait.CredentialType.CREDENTIAL_TYPE_STATIC_SECRET
 
 _OWNERS_KEPT = 1024
 
@@ -290,7 +297,7 @@ class DatadogCredentialIssuer:
             granted = _within_asked(APP_KEY, scopes, _granted_scopes(key))
             plaintext = api_key_v2(APP_KEY, _reveal(secret), key.id, granted)
             res = b.resource(types.SERVICE_ACCOUNT_APP_KEY, key.id, name, parent=identity)
-            _secret_trait(res, identity, "datadog.service_account_application_key", scopes=granted)
+            _secret_trait(res, identity, APP_KEY_DETAIL, scopes=granted)
             return _issued(res, "application_key", plaintext)
 
         return await _built_or_rolled_back(
@@ -325,7 +332,7 @@ class DatadogCredentialIssuer:
             plaintext = api_key_v2(ORG_KEY, _reveal(secret), key.id, None)
             res = b.resource(types.API_KEY, key.id, name)
             creator = b.resource_id(types.USER.id, key.created_by_id) if key.created_by_id else None
-            _secret_trait(res, identity, "datadog.api_key", created_by=creator)
+            _secret_trait(res, identity, API_KEY_DETAIL, created_by=creator)
             return _issued(res, "api_key", plaintext)
 
         return await _built_or_rolled_back(
@@ -369,7 +376,7 @@ class DatadogCredentialIssuer:
             granted = _within_asked(SAT, scopes, _granted_scopes(token))
             plaintext = service_access_token_v2(_reveal(secret), token.id, granted)
             res = b.resource(types.SERVICE_ACCOUNT_ACCESS_TOKEN, sat_handle(sa, token.id), name, parent=identity)
-            _secret_trait(res, identity, "datadog.service_access_token", scopes=granted, expires_at=token.expires_at)
+            _secret_trait(res, identity, ACCESS_TOKEN_DETAIL, scopes=granted, expires_at=token.expires_at)
             return _issued(res, "service_access_token", plaintext)
 
         return await _built_or_rolled_back(
