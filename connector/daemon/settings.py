@@ -1250,7 +1250,7 @@ _DECODER = "the c1z reader's decompression cap is fixed (docs/c1z.md)"
 # baton user's habit (a copied Secret, a Go config file, a flag from the SDK's README) is answered with the reason,
 # not with "unknown" and a near miss that means something else.
 SDK_ONLY_SETTINGS: dict[str, str] = {
-    "ticketing": "Datadog has no ticketing; ticket tasks are answered as unsupported",
+    "ticketing": _TICKETS,
     "log_path": "logs go to stderr only; collect them from there",
     "log_level_debug_expires_at": "it is read in baton-sdk's lambda mode only",
     "workers": "the sync's concurrency is --datadog-concurrency",
