@@ -101,3 +101,18 @@ def test_the_check_reads_citations_and_headings() -> None:
 
 def test_every_cited_section_exists() -> None:
     assert _unresolved(_tracked()) == []
+
+
+def test_every_cited_document_is_in_the_repository() -> None:
+    """A path to a document (`docs/c1z.md`, `tests/fixtures/datadog/README.md`) names a file here, not one a
+    rename or a deletion left behind. The reference specs (docs/spec/) also cite the Go repositories' own documents,
+    and are left out."""
+    path = re.compile(r"(?<![\w./:-])((?:docs|tests|benchmarks|deploy|charts|scripts)/[\w./-]*[\w-]\.md)\b")
+    missing = [
+        f"{name}: {m.group(1)}"
+        for name in _tracked()
+        if not name.startswith("docs/spec/")
+        for m in path.finditer((REPO / name).read_text(errors="replace"))
+        if not (REPO / m.group(1)).is_file()
+    ]
+    assert missing == []
