@@ -93,7 +93,6 @@ __all__ = [
     "DatadogClient",
     "holds_whitespace",
     "included_roles",
-    "included_users",
     "is_path_id",
     "is_usable_id",
     "quoted_id",
@@ -1039,22 +1038,15 @@ def _wire_team_role(role: TeamRole) -> str | None:
 
 
 def included_roles(page: Page[Any]) -> dict[str, Role]:
-    return _included(page, "roles", Role)
-
-
-def included_users(page: Page[Any]) -> dict[str, User]:
-    return _included(page, "users", User)
-
-
-def _included(page: Page[Any], type_: str, model: type[R]) -> dict[str, R]:
+    """The roles a users page's ``included`` holds, by id; a role that does not parse fails the page."""
     try:
-        return index_included(page.included, type_, model)
+        return index_included(page.included, "roles", Role)
     except ValidationError as exc:
         raise UnexpectedResponse(
             method="GET",
             path=page.path,
             status=page.status,
-            messages=[f"included {type_}: {describe_validation_error(exc)}"],
+            messages=[f"included roles: {describe_validation_error(exc)}"],
         ) from None
 
 
