@@ -172,8 +172,12 @@ class DatadogCredentialIssuer:
                     input_fields=[issuance.required_scopes_field()],
                 )
             )
-        preferred = Option.CAPABILITY_DETAIL_CREDENTIAL_OPTION_API_KEY if self._app_keys or self._org_keys else 0
-        return connector_pb2.CredentialDetailsCredentialIssue(options=options, preferred_option=preferred)  # type: ignore[arg-type]
+        preferred = (
+            Option.CAPABILITY_DETAIL_CREDENTIAL_OPTION_API_KEY
+            if self._app_keys or self._org_keys
+            else Option.CAPABILITY_DETAIL_CREDENTIAL_OPTION_UNSPECIFIED
+        )
+        return connector_pb2.CredentialDetailsCredentialIssue(options=options, preferred_option=preferred)
 
     async def issue_credential(
         self,
