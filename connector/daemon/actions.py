@@ -30,9 +30,9 @@ from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.outcome import Outcome, TaskError
 from connector.daemon.oneshot import cancel_on_signal, datadog_client, datadog_options, keep_the_outcome
 from connector.daemon.settings import Settings, SettingsError, env, flag
-from connector.datadog.client import holds_whitespace
 from connector.datadog.connector import DatadogConnector
 from connector.datadog.errors import DatadogError
+from connector.datadog.idrules import holds_whitespace
 from connector.datadog.keyshape import holds_key_shape
 from connector.datadog.resources import types
 from connector.datadog.resources.keys import parse_sat_handle

@@ -40,8 +40,9 @@ from connector.baton.errors import (
 )
 from connector.baton.gostrings import go_is_blank
 from connector.baton.pb.c1.connector.v2 import connector_pb2, resource_pb2
-from connector.datadog.client import DatadogClient, is_path_id, quoted_id
+from connector.datadog.client import DatadogClient
 from connector.datadog.errors import DatadogError, NotFound, nothing_done, scrub
+from connector.datadog.idrules import is_path_id, quoted_id
 from connector.datadog.models import User
 from connector.datadog.paging import PAGE_SIZE, Page, paginate
 from connector.datadog.provisioning import Effect, unless_already

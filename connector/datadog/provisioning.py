@@ -45,15 +45,9 @@ from connector.baton.pb.c1.connector.v2 import (
     grant_pb2,
     resource_pb2,
 )
-from connector.datadog.client import (
-    DatadogClient,
-    holds_whitespace,
-    is_usable_id,
-    quoted_id,
-    same_id,
-    status_contradicts,
-)
+from connector.datadog.client import DatadogClient, status_contradicts
 from connector.datadog.errors import Conflict, DatadogError, NotFound, UnexpectedResponse, nothing_done
+from connector.datadog.idrules import holds_whitespace, is_usable_id, quoted_id, same_id
 from connector.datadog.models import TeamMembership, TeamRole, User
 from connector.datadog.resources import roles, teams, types
 from connector.datadog.resources.users import user_resource

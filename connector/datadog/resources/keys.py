@@ -12,8 +12,9 @@ from connector.baton import builders as b
 from connector.baton.connector import Page
 from connector.baton.gostrings import go_is_blank, go_raw_url_b64decode
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, entitlement_pb2, grant_pb2, resource_pb2
-from connector.datadog.client import DatadogClient, has_control_character
+from connector.datadog.client import DatadogClient
 from connector.datadog.errors import NotFound, not_skipped
+from connector.datadog.idrules import has_control_character
 from connector.datadog.models import AccessToken, APIKey, ApplicationKey
 from connector.datadog.paging import Page as DatadogPage
 from connector.datadog.resources import types
