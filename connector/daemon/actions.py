@@ -31,6 +31,7 @@ from connector.baton.tasks.outcome import Outcome, TaskError
 from connector.daemon.oneshot import cancel_on_signal, datadog_client, datadog_options, keep_the_outcome
 from connector.daemon.settings import Settings, SettingsError, env, flag
 from connector.datadog.connector import DatadogConnector
+from connector.datadog.credentials import deletions_found
 from connector.datadog.errors import DatadogError
 from connector.datadog.idrules import holds_whitespace
 from connector.datadog.keyshape import holds_key_shape
@@ -247,8 +248,9 @@ async def _run_action(settings: Settings, sending: asyncio.Event) -> int:
             elif kind == "create_account":
                 print(_created(await handlers.create_account(task.create_account)))
             elif kind == "delete_resource":
-                await handlers.delete_resource(task.delete_resource)
-                print(_deleted(task.delete_resource))
+                with deletions_found() as found:
+                    await handlers.delete_resource(task.delete_resource)
+                print(_deleted(task.delete_resource, found))
             else:
                 print(_invoked(task.action_invoke, await handlers.invoke_action(task.action_invoke)))
         except TaskError as exc:
@@ -338,15 +340,22 @@ def _revoked(task: baton_pb2.Task.RevokeTask, outcome: Outcome) -> str:
     return f"revoked {task.grant.id}"
 
 
-def _deleted(task: baton_pb2.Task.DeleteResourceTask) -> str:
+def _deleted(task: baton_pb2.Task.DeleteResourceTask, found: Sequence[bool | None]) -> str:
     # Datadog answers a deletion of what is already gone with 404, which the deleter takes as done (ConductorOne's
-    # revoke of a credential must not fail because someone deleted it first). A mistyped id is answered the same, so
-    # the line does not claim a deletion: the log line `datadog delete_resource` says which (`deleted`).
+    # revoke of a credential must not fail because someone deleted it first). A mistyped id is answered the same:
+    # "gone from Datadog" was printed for a well-formed id Datadog never had, as for a key deleted now. What Datadog
+    # answered this deletion tells the two apart, with no request more.
     rid = task.resource_id
-    return printable(
-        f"gone from Datadog: {rid.resource_type}:{rid.resource} "
-        "(deleted now, or not there before: the datadog delete_resource log line says which)"
-    )
+    named = f"{rid.resource_type}:{rid.resource}"
+    if list(found) == [True]:
+        return printable(f"deleted from Datadog: {named}")
+    if list(found) == [False]:
+        return printable(
+            f"not in Datadog: {named} (nothing deleted: deleted before, or an id Datadog does not know, which it "
+            "answers the same)"
+        )
+    # A token's revocation answers 204 whether Datadog held the token or not: its success tells nothing more.
+    return printable(f"gone from Datadog: {named} (Datadog answers alike whether it held it or not)")
 
 
 def _invoked(task: baton_pb2.Task.ActionInvokeTask, outcome: Outcome) -> str:

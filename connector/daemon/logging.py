@@ -207,7 +207,13 @@ def configure(level: str = "info", fmt: str = "json", stream: TextIO | None = No
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
     )
+    # A library's own lines below WARNING are never written, at any --log-level: they quote the peer's bytes.
+    # httpcore's debug trace holds every response header and the reason phrase, and a Datadog or proxy echoing one
+    # (an issued credential in a header) reached the log at debug. The redactor knows only the secrets this process
+    # keeps for its life, not a credential it issued nor a key in another spelling, so such lines cannot be cleaned
+    # and are not written. The handler's own level holds when a library lowers its logger's level itself.
+    # Our own debug lines (structlog's, which say what each call did) are unaffected.
+    handler.setLevel(logging.WARNING)
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    # httpx logs every request line at INFO; keep library chatter at WARNING unless debugging.
-    root.setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
+    root.setLevel(logging.WARNING)

@@ -197,6 +197,17 @@ def check_resource_types(settings: Settings) -> None:
                 f"synced one by one (targeted: {', '.join(targeted)}); {flag('sync_resource_types')} {type_id} syncs "
                 f"every one{owner}"
             )
+        elif ":" in object_id:
+            # No Datadog id holds ':' (UUIDs; On-Call's short ids), and ConductorOne's ids join on it: an entitlement
+            # or grant id pasted as a target (`role:<uuid>:member`, from `inspect`) was read as the id `<uuid>:member`,
+            # answered 404, and the run finished (exit 0) with an empty partial sync. The Go SDK's baton id form
+            # (`bid:r:role/<uuid>:member`) names the same id, and is judged alike. After the type's own
+            # refusal: a token's handle (`sat:...`) holds one, and its type cannot be targeted at all.
+            problems.append(
+                f"setting {flag('sync_resources')} ({env('sync_resources')}): {quoted_id(ref)} names no Datadog "
+                f"object (its id holds ':', which no Datadog id does: an entitlement or grant id pasted? give "
+                f"{printable(type_id[:100])}:<id>, the id alone)"
+            )
     for ref in refs if wanted else ():
         type_id = parse_resource_ref(ref)[0]
         if type_id not in wanted and type_id in available:

@@ -20,7 +20,9 @@ matter for safety:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import structlog
@@ -602,6 +604,33 @@ async def _unless_gone(call: Any) -> bool:
     return await unless_already(NotFound, call) is Effect.CHANGED
 
 
+_found: ContextVar[list[bool | None] | None] = ContextVar("datadog_deletions_found", default=None)
+
+
+@contextlib.contextmanager
+def deletions_found() -> Iterator[list[bool | None]]:
+    """What each deletion run inside this block found, in order: True when Datadog deleted the credential (it held
+    the id), False when it answered that it has none by that id (404: deleted before, or an id it never had), None
+    when its answer does not tell (a token's revocation answers 204 for a token revoked before too). For a caller
+    that reports a deletion in its own words (the one-shot --delete-resource), which the task's answer cannot carry:
+    §4.6 sends no annotations either way."""
+    found: list[bool | None] = []
+    token = _found.set(found)
+    try:
+        yield found
+    finally:
+        _found.reset(token)
+
+
+def _finished(deleted: bool, *, tells: bool = True, **named: str) -> None:
+    """A deletion's one record: the log line `datadog delete_resource`, and what `deletions_found` hands its caller
+    (`tells`: whether Datadog's success answers only for a credential it held)."""
+    log.info("datadog delete_resource", **named, deleted=deleted)
+    found = _found.get()
+    if found is not None:
+        found.append(deleted if tells or not deleted else None)
+
+
 class ApiKeyDeleter:
     """Deletes (revokes) org API keys, for `delete_resource` and for an issuance's rollback; a key that is already gone
     counts as deleted."""
@@ -620,7 +649,7 @@ class ApiKeyDeleter:
         if is_malformed_id(key_id):
             raise InvalidArgumentError(f'baton-datadog: API key id "{key_id}" is malformed')
         deleted = await _unless_gone(self._client.delete_api_key(key_id))
-        log.info("datadog delete_resource", resource_type=ORG_KEY, resource_id=key_id, deleted=deleted)
+        _finished(deleted, resource_type=ORG_KEY, resource_id=key_id)
         return []
 
 
@@ -656,7 +685,7 @@ class AppKeyDeleter:
             if owner is not None and (owner in tried or len(tried) > 1):
                 deleted = await self._delete_org_wide(key_id, tried[-1])
                 break
-        log.info("datadog delete_resource", resource_type=APP_KEY, resource_id=key_id, deleted=deleted)
+        _finished(deleted, resource_type=APP_KEY, resource_id=key_id)
         return []
 
     async def _delete_org_wide(self, key_id: str, owner: str) -> bool:
@@ -703,5 +732,7 @@ class AccessTokenDeleter:
             raise InvalidArgumentError("baton-datadog: malformed service access token handle")
         sa, token_id = parsed
         deleted = await _unless_gone(self._client.revoke_service_account_access_token(sa, token_id))
-        log.info("datadog delete_resource", resource_type=SAT, service_account=sa, token_id=token_id, deleted=deleted)
+        # Datadog answers 204 for a token revoked before (observed) as for one revoked now: a success is no sign it
+        # held the token.
+        _finished(deleted, tells=False, resource_type=SAT, service_account=sa, token_id=token_id)
         return []

@@ -362,7 +362,7 @@ class TeamProvisioner(_EntitlementProvisioner):
             # promotion is sent whatever it says: a list lagging behind a recent demotion showed an admin, and the
             # grant ended on that read, "already granted", the user left a plain member. Promoting an admin changes
             # nothing; a user the paged read missed while pages shifted is promoted all the same.
-            membership = await self._membership(target)
+            membership = await self._membership_for_report(target)
             was_admin = membership is not None and membership.team_role == "admin"
             try:
                 await self._client.update_team_membership(target.object_id, target.user_id, role="admin")
@@ -392,7 +392,7 @@ class TeamProvisioner(_EntitlementProvisioner):
         # for the report only: a plain member's admin is already revoked. The demotion is sent whatever the read
         # says: a list may lag behind a recent promotion (a short just-in-time window), and a revoke that ended on
         # the read alone left the user admin, reported revoked. Demoting a member changes nothing.
-        membership = await self._membership(target)
+        membership = await self._membership_for_report(target)
         # An admin, or a user the paged read did not see: absence in a paged read is no proof (pages shift under
         # concurrent writes), so only Datadog's 404 on the demotion itself may say "not a member".
         outcome = await unless_already(
@@ -406,6 +406,24 @@ class TeamProvisioner(_EntitlementProvisioner):
 
     async def _add(self, target: _Target, role: TeamRole) -> object:
         return await self._client.add_team_member(target.object_id, target.user_id, role=role)
+
+    async def _membership_for_report(self, target: _Target) -> TeamMembership | None:
+        """`_membership` for a report only ("already so" or "changed"), None when the read fails: the write that
+        follows decides, and must be sent whatever the read met. A large team's walk is many pages (100 for 10,000
+        members), and a member leaving while they were read fails it (`ListingGuard`: the total fell), as may a 5xx
+        or a 429 on any one of them; that failure ended the admin grant or revoke with its promotion or demotion
+        never sent, a just-in-time admin left admin for as long as the team kept changing. Without the read the
+        report says Datadog was changed, as for a user the read did not find."""
+        try:
+            return await self._membership(target)
+        except DatadogError as exc:
+            log.warning(
+                "datadog team membership read failed; the write decides",
+                team_id=target.object_id,
+                user_id=target.user_id,
+                error=str(exc),
+            )
+            return None
 
     async def _membership(self, target: _Target) -> TeamMembership | None:
         """The user's membership as the team's listing shows it, None when it shows none. For the report only: the

@@ -18,8 +18,9 @@ from tests.fakes.datadog import FakeDatadog, generate_org
 from tests.fakes.datadog.org import AccessToken, AppKey, Role, User
 
 API = "canary-api-key-6b5a4c3d2e1f"
-# A deletion's line: Datadog answers 404 both for what was deleted before and for an id that never was.
-GONE = "(deleted now, or not there before: the datadog delete_resource log line says which)"
+# A deletion's line when nothing was deleted: Datadog answers 404 both for what was deleted before and for an id
+# that never was.
+NOT_THERE = "(nothing deleted: deleted before, or an id Datadog does not know, which it answers the same)"
 APP = "canary-app-key-1f2e3d4c5b6a7980"
 # A revoke's line when nothing was removed: Datadog answers 404 both for access revoked before and for an id it does
 # not know.
@@ -107,15 +108,30 @@ def test_delete_resource_deletes_an_org_api_key_and_a_second_run_finds_it_gone(f
     flags = ["--sync-secrets", "--allow-org-api-key-deletion", "--delete-resource-type", "api-key"]
     code, out, err = cli(fake, *flags, "--delete-resource", key.id)
     assert code == 0, err
-    assert out.strip() == f"gone from Datadog: api-key:{key.id} {GONE}"
+    assert out.strip() == f"deleted from Datadog: api-key:{key.id}"
     assert key.id not in fake.org.api_keys
     assert key.key not in out + err, "the key's value is never shown"
     assert _deletion_logged(err) is True
 
     code, out, err = cli(fake, *flags, "--delete-resource", key.id)
     assert code == 0, err
-    assert out.strip() == f"gone from Datadog: api-key:{key.id} {GONE}"
+    assert out.strip() == f"not in Datadog: api-key:{key.id} {NOT_THERE}"
     assert _deletion_logged(err) is False, "the second run found it gone, and its log line says so"
+
+
+def test_a_deletion_of_a_well_formed_id_datadog_never_had_says_nothing_was_deleted(fake: FakeDatadog) -> None:
+    """A mistyped key id (a UUID all the same) was printed "gone from Datadog", as a key deleted by this very run:
+    an admin took a key still live for revoked. The line says what Datadog answered, with no request more."""
+    keys = dict(fake.org.api_keys)
+    never = "00000000-0000-4000-8000-00000000dead"
+    assert never not in keys
+    fake.reset_counters()
+    flags = ["--sync-secrets", "--allow-org-api-key-deletion", "--delete-resource-type", "api-key"]
+    code, out, err = cli(fake, *flags, "--delete-resource", never)
+    assert code == 0, err
+    assert out.strip() == f"not in Datadog: api-key:{never} {NOT_THERE}"
+    assert [r.path for r in fake.requests(method="DELETE")] == [f"/api/v2/api_keys/{never}"]
+    assert fake.org.api_keys == keys
 
 
 def _deletion_logged(stderr: str) -> object:
@@ -132,7 +148,10 @@ def test_delete_resource_revokes_a_service_access_token_by_its_handle(fake: Fake
         fake, *flags, "--delete-resource", handle, "--delete-resource-type", "service-account-access-token"
     )
     assert code == 0, err
-    assert out.strip() == f"gone from Datadog: service-account-access-token:{handle} {GONE}"
+    # Datadog answers a token's revocation alike whether it held the token: the line claims no more than that.
+    assert out.strip() == (
+        f"gone from Datadog: service-account-access-token:{handle} (Datadog answers alike whether it held it or not)"
+    )
     assert [r.path for r in fake.requests(method="DELETE")][-1].endswith(f"/access_tokens/{token.id}")
     assert token.key not in out + err
 

@@ -461,6 +461,29 @@ async def test_a_deletion_whose_answer_was_lost_is_logged_as_deleted(
     assert key_id not in {**env.fake.org.app_keys, **env.fake.org.api_keys, **env.fake.org.tokens}
 
 
+@pytest.mark.parametrize(
+    ("kind", "held", "never_had"),
+    # A token's revocation answers 204 for a token it holds and for one it does not alike: no sign either way.
+    [(APP_KEY, True, False), (ORG_KEY, True, False), (SAT, None, None)],
+)
+async def test_what_each_deletion_found_is_handed_to_the_caller_that_asks(
+    env: Env, kind: str, held: bool | None, never_had: bool | None
+) -> None:
+    """`deletions_found`: whether Datadog held the id (True) or answered 404 (False), or None when its answer does
+    not tell, for the one-shot's line, which the task's answer cannot carry (§4.6: no annotations either way)."""
+    issued = await env.issue(env.service_account(), kind, ["a"] if kind == SAT else [], request_id=f"found-{kind}")
+    deleter = env.connector.resource_deleter(kind)
+    assert deleter is not None
+    with credentials.deletions_found() as found:
+        assert await deleter.delete_resource(issued.secret.id) == []
+    assert found == [held]
+    never = b.resource_id(kind, sat_handle("sa-never", "tok-never") if kind == SAT else "id-never")
+    with credentials.deletions_found() as found:
+        assert await deleter.delete_resource(never) == []
+    assert found == [never_had]
+    assert await deleter.delete_resource(never) == []  # outside a block: nothing is kept
+
+
 async def test_app_key_deletion_retries_with_the_real_owner_after_a_wrong_parent(env: Env) -> None:
     sa, other = env.service_account(), env.fake.org.add_user("other@example.com", service_account=True, status="Active")
     issued = await env.issue(sa, APP_KEY)
@@ -486,6 +509,19 @@ async def test_malformed_ids_are_refused_without_a_request(env: Env, kind: str, 
     with pytest.raises(InvalidArgumentError, match=message):
         await deleter.delete_resource(b.resource_id(kind, object_id))
     assert env.fake.requests() == []
+
+
+@pytest.mark.parametrize("object_id", ["abc def", " 0f1e2d3c"])
+async def test_an_id_spec_4_6_calls_well_formed_is_sent_as_given_and_its_404_is_success(
+    env: Env, object_id: str
+) -> None:
+    # §4.6: only a blank id or a control character is malformed. Any other id goes to Datadog as given, as Go sends
+    # it, and the 404 for an id Datadog never had is success (ConductorOne's contract; the one-shot flag is stricter).
+    deleter = env.connector.resource_deleter(ORG_KEY)
+    assert deleter is not None
+    env.fake.reset_counters()
+    assert await deleter.delete_resource(b.resource_id(ORG_KEY, object_id)) == []
+    assert [s.method for s in env.fake.requests()] == ["DELETE"]
 
 
 # -- metadata (§3.7) ---------------------------------------------------------------------------------------

@@ -56,3 +56,35 @@ def test_a_target_whose_id_holds_whitespace_is_refused_by_the_chart_as_by_the_co
     with pytest.raises(SettingsError, match="names no Datadog object"):
         check_resource_types(load(["--sync-resources", entry]))
     assert re.search(str(_items()["pattern"]), entry) is None
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "role:550e8400-e29b-41d4-a716-446655440000:member",  # an entitlement id of `inspect`, pasted as a target
+        "team:t1:member:user:u1",  # a grant id
+        "bid:r:role/550e8400-e29b-41d4-a716-446655440000:member",
+        "bid:r:user/u0/team/t1:member",
+    ],
+)
+def test_a_target_whose_id_holds_a_colon_is_refused_by_the_chart_as_by_the_connector(
+    entry: str, clean_baton_env: pytest.MonkeyPatch
+) -> None:
+    """No Datadog id holds ':', and ConductorOne's ids join on it: `role:<uuid>:member` was taken for the id
+    `<uuid>:member`, answered 404, and the run was an empty partial sync, exit 0. The connector refuses such a target
+    at every start, and the chart at render."""
+    from connector.daemon.oneshot import check_resource_types
+
+    with pytest.raises(SettingsError, match="holds ':', which no Datadog id does"):
+        check_resource_types(load(["--sync-resources", entry]))
+    assert re.search(str(_items()["pattern"]), entry) is None
+
+
+@pytest.mark.parametrize("entry", ["role:550e8400-e29b-41d4-a716-446655440000", "schedule:3b5f7a", "bid:r:team/t1"])
+def test_a_target_of_a_plain_id_passes_the_chart_and_the_connector(
+    entry: str, clean_baton_env: pytest.MonkeyPatch
+) -> None:
+    from connector.daemon.oneshot import check_resource_types
+
+    check_resource_types(load(["--sync-schedules", "--sync-resources", entry]))
+    assert re.search(str(_items()["pattern"]), entry) is not None

@@ -68,13 +68,24 @@ def test_healthz_and_readyz_bodies(stack: Stack) -> None:
 
 
 def test_json_log_format_applies_to_every_line_even_library_logs(stack: Stack) -> None:
-    # Debug level lets httpx, httpcore and grpc log through the standard library: with BATON_LOG_FORMAT=json a
-    # log pipeline parsing JSON must still get one JSON object per line from them.
+    # Libraries (httpcore, grpc, asyncio) log through the standard library (their warnings only, at any level: their
+    # debug lines quote a peer's bytes): with BATON_LOG_FORMAT=json a log pipeline parsing JSON must still get one
+    # JSON object per line from them.
     daemon = stack.start({"BATON_LOG_LEVEL": "debug"})
     daemon.stop()
     assert daemon.events("c1 call"), "debug logging was on"
     plain = daemon.non_json_lines()
     assert plain == [], f"{len(plain)} non-JSON log lines, e.g. {plain[:3]}"
+
+
+def test_at_debug_no_librarys_line_below_warning_is_written(stack: Stack) -> None:
+    """Service mode at debug: httpcore's trace quoted every response header of Datadog and the token endpoint (a
+    credential a peer echoed in one reached the log, unknown to the redactor). Our own debug lines are written."""
+    daemon = stack.start({"BATON_LOG_LEVEL": "debug"})
+    daemon.stop()
+    assert daemon.events("c1 call"), "debug logging was on"
+    chatter = [r for r in daemon.events() if "logger" in r and r.get("level") in ("debug", "info")]
+    assert chatter == [], f"{len(chatter)} library lines below warning, e.g. {chatter[:2]}"
 
 
 def test_the_start_collects_young_garbage_only_and_the_ready_daemon_all_of_it(stack: Stack) -> None:

@@ -1,0 +1,116 @@
+"""A library's own log lines below WARNING are never written, at any level: they quote a peer's bytes.
+
+httpcore's debug trace quotes every response header and the reason phrase. At `--log-level debug` a Datadog or a
+proxy that echoed an issued credential in a header put it in the log: the redactor knows the secrets the process
+keeps (the Datadog keys, the client secret, recent access tokens), never a credential it issued. Both commands that
+log (one-shot and service mode) configure logging through `connector.daemon.logging.configure`, tested here in both
+formats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections.abc import Iterator
+
+import pytest
+import structlog
+
+from connector.daemon import logging as logs
+from connector.datadog.client import DatadogClient
+from connector.datadog.errors import DatadogError
+from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY
+
+ISSUED = "canary-issued-credential-0a1b2c3d4e5f"
+CLIENT_SECRET = "canary-client-secret-77e1d0c9"
+BEARER = "canary-bearer-token-9f8e7d6c"
+CANARIES = (ISSUED, CLIENT_SECRET, BEARER, CANARY_API_KEY, CANARY_APP_KEY)
+LIBRARIES = ("httpcore", "httpcore.http11", "httpx", "h11", "h2", "hpack", "grpc", "grpc._cython", "asyncio", "urllib3")
+
+
+@pytest.fixture(autouse=True)
+def restore_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(logs, "_secrets", set())
+    monkeypatch.setattr(logs, "_rotating", {})
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    levels = {name: logging.getLogger(name).level for name in LIBRARIES}
+    try:
+        yield
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+        logs.configure("info", "json", io.StringIO())
+
+
+async def _echoing_peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A Datadog (or a proxy) that puts every canary in its reason phrase and in headers of its answer."""
+    await reader.readuntil(b"\r\n\r\n")
+    body = b'{"errors": ["no"]}'
+    headers = b"".join(b"X-Echo-%d: %s\r\n" % (n, canary.encode()) for n, canary in enumerate(CANARIES))
+    writer.write(
+        b"HTTP/1.1 400 Bad "
+        + ISSUED.encode()
+        + b"\r\nContent-Type: application/json\r\n"
+        + headers
+        + b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+        + body
+    )
+    await writer.drain()
+    writer.close()
+
+
+async def _one_request_to_an_echoing_peer() -> None:
+    server = await asyncio.start_server(_echoing_peer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = DatadogClient(
+        api_key=CANARY_API_KEY, app_key=CANARY_APP_KEY, base_url=f"http://127.0.0.1:{port}", allow_insecure_http=True
+    )
+    try:
+        with pytest.raises(DatadogError):
+            await client.get_application_key("k1")
+    finally:
+        await client.aclose()
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+async def test_no_header_a_peer_echoes_reaches_the_log_at_debug(fmt: str) -> None:
+    out = io.StringIO()
+    logs.configure("debug", fmt, out)
+    logs.register_secret(CANARY_API_KEY)
+    logs.register_secret(CANARY_APP_KEY)
+    logs.register_secret(CLIENT_SECRET)
+    logs.register_rotating_secret("c1_access_token", BEARER)
+    await _one_request_to_an_echoing_peer()
+    structlog.get_logger("t").debug("our own debug line")
+    text = out.getvalue()
+    assert "our own debug line" in text, "debug logging was on"
+    for canary in CANARIES:
+        assert canary not in text
+    assert "httpcore" not in text
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+@pytest.mark.parametrize("level", ["debug", "info"])
+def test_a_librarys_lines_below_warning_are_never_written_even_at_its_own_debug_level(fmt: str, level: str) -> None:
+    out = io.StringIO()
+    logs.configure(level, fmt, out)
+    for name in LIBRARIES:
+        library = logging.getLogger(name)
+        library.setLevel(logging.DEBUG)  # a library (or a plugin) lowering its own logger's level
+        library.debug("receive_response_headers.complete return_value=%r", [(b"X-Echo", ISSUED.encode())])
+        library.info("HTTP Request: GET /api/v2/users %s", ISSUED)
+    assert out.getvalue() == ""
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_a_librarys_warnings_are_still_written(fmt: str) -> None:
+    out = io.StringIO()
+    logs.configure("debug", fmt, out)
+    logging.getLogger("asyncio").warning("Executing %s took 1.2 seconds", "<Task>")
+    assert "Executing <Task> took 1.2 seconds" in out.getvalue()
