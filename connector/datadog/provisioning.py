@@ -118,8 +118,8 @@ _RACE_ROUNDS = 3
 
 
 class Effect(enum.Enum):
-    """What a grant, revoke or action did in Datadog (its log line's `outcome`); the task's report is
-    `connector.baton.tasks.outcome.Outcome`, a different thing."""
+    """What a grant, revoke or action did in Datadog (its log line's `outcome`): not the task's report, which the
+    task runner (the baton layer's `Outcome`) makes of the result."""
 
     CHANGED = "changed"
     # Datadog was already in the requested state; reported with an idempotency annotation.
