@@ -6,13 +6,14 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from connector.baton.hostnames import host_name_resolvable
+
 __all__ = [
     "SITES",
     "InsecureBaseURL",
     "Site",
     "base_url_for",
     "check_transport_security",
-    "host_name_resolvable",
     "is_insecure",
     "resolve_site",
 ]
@@ -21,7 +22,6 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class Site:
     name: str
-    region: str
     # Datadog documents On-Call as unavailable on us2.ddog-gov.com; the schedules syncer needs to know
     # so it can skip instead of failing the whole sync with a 404.
     supports_on_call: bool = True
@@ -31,20 +31,21 @@ class Site:
         return f"https://api.{self.name}"
 
 
-# The nine values accepted by Datadog's own clients (v1 spec at HEAD and datadog-api-client 2.62.0).
+# The nine values accepted by Datadog's own clients (v1 spec at HEAD and datadog-api-client 2.62.0), each with the
+# region Datadog's documentation names it by.
 # The Go connector only knew the first six; ap2, uk1 and us2-gov are the reason this list exists.
 SITES: dict[str, Site] = {
     s.name: s
     for s in (
-        Site("datadoghq.com", "US1"),
-        Site("us3.datadoghq.com", "US3"),
-        Site("us5.datadoghq.com", "US5"),
-        Site("datadoghq.eu", "EU1"),
-        Site("ddog-gov.com", "US1-FED"),
-        Site("ap1.datadoghq.com", "AP1"),
-        Site("ap2.datadoghq.com", "AP2"),
-        Site("uk1.datadoghq.com", "UK1"),
-        Site("us2.ddog-gov.com", "US2-FED", supports_on_call=False),
+        Site("datadoghq.com"),  # US1
+        Site("us3.datadoghq.com"),  # US3
+        Site("us5.datadoghq.com"),  # US5
+        Site("datadoghq.eu"),  # EU1
+        Site("ddog-gov.com"),  # US1-FED
+        Site("ap1.datadoghq.com"),  # AP1
+        Site("ap2.datadoghq.com"),  # AP2
+        Site("uk1.datadoghq.com"),  # UK1
+        Site("us2.ddog-gov.com", supports_on_call=False),  # US2-FED
     )
 }
 
@@ -80,17 +81,6 @@ def base_url_for(site: str, base_url: str | None = None) -> str:
             raise ValueError("base URL: the host name cannot be looked up (an empty label, or one over 63 characters)")
         return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
     return resolve_site(site).api_url
-
-
-def host_name_resolvable(host: str) -> bool:
-    """Whether a name can be asked of DNS at all: the resolver encodes it with Python's IDNA codec, which refuses an
-    empty label (`a..b`) or one over 63 characters with a UnicodeError, no OSError, that no connection error
-    handler expects (it ended a sync as an "unexpected error")."""
-    try:
-        host.rstrip(".").encode("idna")
-    except UnicodeError:
-        return False
-    return True
 
 
 class InsecureBaseURL(ValueError):

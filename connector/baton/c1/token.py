@@ -137,7 +137,6 @@ class TokenSource:
         """The tokens fetched last, newest first: what a peer may quote back (see `redact`)."""
         self.fetch_count = 0
         """Requests sent to the token endpoint, successful or not."""
-        self.failure_count = 0
 
     def __repr__(self) -> str:
         return f"TokenSource(token_url={self.token_url!r}, fetch_count={self.fetch_count})"
@@ -234,7 +233,6 @@ class TokenSource:
             else:
                 token = self._parse(response, body, requested_at=started)
         except C1AuthError:
-            self.failure_count += 1
             self._notify(ok=False, status_code=status_code, started=started)
             log.warning("c1 token request failed", token_url=self.token_url, http_status=status_code)
             raise
