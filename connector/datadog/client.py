@@ -640,6 +640,10 @@ class DatadogClient:
                 retryable=True,
             )
         users, whole = answer
+        if (shape := _role_links_problem(users)) is not None:
+            # Read as absent, a role link of the wrong JSON type made its user "another role's" (or said nothing of
+            # the user's roles at all): the answer is named as what it is.
+            raise UnexpectedResponse(method=method, path=path, status=reply.status, messages=[shape])
         holds = any(not another_id(u["id"], user_id) for u in users)
         wrong = (
             # Each listed user names its roles, this one among them: a user without it is another role's (answers
@@ -939,6 +943,20 @@ def _another_credential(
     if isinstance(item, AccessToken) and item.owner_type is not None and item.owner_type != "service_account":
         return "data.relationships.owned_by.data.type"
     return "data.relationships.owned_by.data.id" if another_id(item.owner_id, owner) else None
+
+
+def _role_links_problem(users: Sequence[Mapping[str, Any]]) -> str | None:
+    """The first role link of a role write's answer (`data[i].relationships.roles.data`) of the wrong JSON type, as its
+    path and the types expected and found; None when every one is of the right type (or absent)."""
+    try:
+        for i, user in enumerate(users):
+            relationships = typed(user.get("relationships"), dict, f"data[{i}].relationships") or {}
+            roles = typed(relationships.get("roles"), dict, f"data[{i}].relationships.roles") or {}
+            for j, ref in enumerate(typed_objects(roles.get("data"), f"data[{i}].relationships.roles.data")):
+                typed(ref.get("id"), str, f"data[{i}].relationships.roles.data[{j}].id")
+    except WrongType as exc:
+        return str(exc)
+    return None
 
 
 def _lacks_role(user: Mapping[str, Any] | User, role_id: str) -> bool:

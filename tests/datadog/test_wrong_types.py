@@ -156,6 +156,12 @@ CALLS = [
         lambda c, f: c.update_user(_human(f), name="Renamed"),
     ),
     Call(
+        "role granted",
+        "POST",
+        lambda f: f"/api/v2/roles/{_role(f)}/users",
+        lambda c, f: c.add_user_to_role(_role(f), _human(f)),
+    ),
+    Call(
         "team membership changed",
         "PATCH",
         lambda f: f"/api/v2/team/{_team(f)}/memberships/{_member(f)}",
