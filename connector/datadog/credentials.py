@@ -569,8 +569,15 @@ async def _built_or_rolled_back(
             # Datadog's refusal is quoted, and a peer may quote the very key it would not delete: that key is live.
             told = scrub(str(failure), [secret.get_secret_value()] if secret is not None else [])
             log.error("datadog issue_credential", kind=kind, secret_id=object_id, outcome="rollback_failed", error=told)
+            # Why the issuing failed in its own words (scrubbed as the deletion's are), not its exception's class name:
+            # "failed (InternalError)" told the on-call engineer nothing of what Datadog answered.
+            why = (
+                scrub(str(exc), [secret.get_secret_value()] if secret is not None else [])
+                if isinstance(exc, ConnectorError)
+                else f"an unexpected {type(exc).__name__} in the connector"
+            )
             raise InternalError(
-                f'baton-datadog: issuing {kind} "{object_id}" failed ({type(exc).__name__}) and deleting it again '
+                f'baton-datadog: issuing {kind} "{object_id}" failed ({why}) and deleting it again '
                 f"failed too ({told}); delete it in Datadog"
             ) from None
         log.warning("datadog issue_credential", kind=kind, secret_id=object_id, outcome="rolled_back")
