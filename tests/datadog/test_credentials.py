@@ -1581,3 +1581,28 @@ async def test_a_secret_of_the_wrong_json_type_is_named_and_its_credential_delet
     assert "QUOTED-CANARY" not in text
     assert "918273645" not in text
     assert not [k for k in fake.org.app_keys.values() if k.owner_id == sa.id], "deleted again"
+
+
+async def test_a_rollback_retried_after_the_shutdown_says_what_datadog_answered(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries
+) -> None:
+    """The deletion tried once more after the shutdown cut the first one short failed, and its error line said
+    "its deletion was stopped or failed (Forbidden)": the class of an exception, not Datadog's answer. It says what
+    Datadog answered (the request and status, and Datadog's words)."""
+    transport = OddIdCreatesStalledDeletes(fake, 1)
+    client = make_client(fake, transport=transport)
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    with structlog.testing.capture_logs() as events:
+        issuing = asyncio.create_task(env.issue(sa, APP_KEY))
+        waiting = asyncio.create_task(transport.deleting.wait())
+        await asyncio.wait((waiting, issuing), return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        fake.faults.force(403, method="DELETE", times=10)
+        issuing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await issuing
+    (told,) = [e for e in events if e.get("outcome") == "rollback_interrupted"]
+    assert "its deletion was stopped or failed (Datadog forbidden: DELETE " in told["error"]
+    assert "-> 403: Internal Server Error" in told["error"]
+    assert "(Forbidden)" not in told["error"]
