@@ -30,6 +30,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from connector.baton.builders import fits_timestamp
 from connector.datadog.decode import shape_error
@@ -110,22 +111,30 @@ def _linkage_ids(name: str, data: Any) -> tuple[str, ...]:
     # The usual shapes first (every user has two relationships): a to-one object with a string id, a to-many list.
     if type(data) is dict and type(ref_id := data.get("id")) is str:
         return (ref_id,)
-    if data is not None and not isinstance(data, dict | list):
-        raise shape_error(("relationships", name, "data"), "an object, an array or null")
     refs = data if isinstance(data, list) else [data] if data is not None else []
     # A dict keeps the first of each id: a link listed twice is one link (a role listed twice is one grant).
     ids: dict[str, None] = {}
-    for position, ref in enumerate(refs):
-        where: tuple[int | str, ...] = ("relationships", name, "data") + ((position,) if refs is data else ())
+    for ref in refs:
         if not isinstance(ref, dict):
-            raise shape_error(where, "a linkage object")
+            raise _linkage_error(name, data, ref)
         ref_id = ref.get("id")
         if ref_id is None:
             continue
         if not isinstance(ref_id, str):
-            raise shape_error((*where, "id"), "a string")
+            raise _linkage_error(name, data, ref)
         ids[ref_id] = None
     return tuple(ids)
+
+
+def _linkage_error(name: str, data: Any, ref: Any) -> PydanticCustomError:
+    """Where a relationship's linkage has the wrong JSON type: worked out only once it failed, so a good link costs
+    the sync nothing more (users' role links are read per user)."""
+    where: tuple[int | str, ...] = ("relationships", name, "data")
+    if isinstance(data, list):
+        where += (next(i for i, x in enumerate(data) if x is ref),)
+    elif not isinstance(data, dict):
+        return shape_error(where, "an object, an array or null")
+    return shape_error((*where, "id"), "a string") if isinstance(ref, dict) else shape_error(where, "a linkage object")
 
 
 class Resource(BaseModel):
