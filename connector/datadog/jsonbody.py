@@ -12,6 +12,8 @@ from typing import Any
 
 import pydantic_core
 
+from connector.baton.jsontypes import a_json_type, json_type
+
 __all__ = ["a_json_type", "from_json", "json_type", "unicode_repaired"]
 
 # In JSON text: an escaped backslash (kept, so the `u` after it is no escape), a surrogate pair (kept), or a lone
@@ -40,15 +42,3 @@ def from_json(body: bytes | bytearray) -> Any:
         if repaired is None:
             raise
         return pydantic_core.from_json(repaired)
-
-
-def a_json_type(value: Any) -> str:
-    """`json_type` as said after "got": "a string", "an array", "null"."""
-    name = json_type(value)
-    return name if name == "null" else f"an {name}" if name[0] in "aeiou" else f"a {name}"
-
-
-def json_type(value: Any) -> str:
-    return {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}.get(
-        type(value), "null" if value is None else "value"
-    )
