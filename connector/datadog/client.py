@@ -538,10 +538,21 @@ class DatadogClient:
         user = mapping(mapping(json_or_none(reply)).get("data"))
         attributes = mapping(user.get("attributes"))
         named, status = user.get("id"), attributes.get("status")
-        enabled = attributes.get("disabled") is False or (
-            isinstance(status, str) and status.strip().lower() != "disabled"
+        about_this_user = not another_id(named if isinstance(named, str) else None, user_id)
+        disabled = attributes.get("disabled")
+        wrong = (
+            f"data.attributes.disabled (expected a boolean, got {a_json_type(disabled)})"
+            if disabled is not None and not isinstance(disabled, bool)
+            else f"data.attributes.status (expected a string, got {a_json_type(status)})"
+            if status is not None and not isinstance(status, str)
+            else None
         )
-        if enabled and not another_id(named if isinstance(named, str) else None, user_id):
+        if wrong is not None and about_this_user:
+            # This user's state of another JSON type (`disabled: "false"`, a status that is a number) was read as
+            # absent, and the offboarding reported done on an answer that may say otherwise.
+            raise UnexpectedResponse(method="DELETE", path=path, status=reply.status, messages=[wrong])
+        enabled = disabled is False or (isinstance(status, str) and status.strip().lower() != "disabled")
+        if enabled and about_this_user:
             raise UnexpectedResponse(
                 method="DELETE",
                 path=path,
