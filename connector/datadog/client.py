@@ -470,14 +470,14 @@ class DatadogClient:
             # mixed up) had that user invited and reported as the account created, and so did one leaving the email
             # out (Datadog's answer, the new user, always shows it), which says nothing of which user it is.
             if user.email is None:
-                return "the answer does not show the user's email"
+                return "the answer does not show the user's email (data.attributes.email: missing or null)"
             if user.email.lower() != asked:
-                return "the answer is about another user"
+                return "the answer is about another user (data.attributes.email)"
             if not is_usable_id(user.id):
                 # The id names the user in the invitation and in everything ConductorOne asks later (grants, actions,
                 # each refusing such an id as malformed): an empty, dot, control-character or over-long one had an
                 # invitation sent for it and the account reported created under an id no later request can use.
-                return "the answer names the user by an id no later request can use"
+                return "the answer names the user by an id no later request can use (data.id)"
             return None
 
         return await self._item(

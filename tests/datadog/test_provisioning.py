@@ -460,3 +460,21 @@ async def test_a_disable_answered_with_the_users_state_of_the_wrong_json_type_is
         with pytest.raises(UnexpectedResponse) as raised:
             await client.disable_user("u1")
     assert str(raised.value).endswith(f"-> 200: {said}")
+
+
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        ({"type": "users", "id": "u9", "attributes": {"email": None}}, "(data.attributes.email: missing or null)"),
+        ({"type": "users", "id": "u9", "attributes": {}}, "(data.attributes.email: missing or null)"),
+        ({"type": "users", "id": "u9", "attributes": {"email": "other@example.com"}}, "(data.attributes.email)"),
+        ({"type": "users", "id": "..", "attributes": {"email": "new@example.com"}}, "(data.id)"),
+    ],
+)
+async def test_a_create_user_answer_refused_names_the_member(data: dict[str, Any], said: str) -> None:
+    """The account creation's answer refused for its email or id said so without the member ("the answer is about
+    another user"): the on-call engineer could not tell a missing email from another one, or from the id."""
+    async with _answering(httpx.Response(201, json={"data": data})) as client:
+        with pytest.raises(UnexpectedResponse) as raised:
+            await client.create_user("new@example.com")
+    assert str(raised.value).endswith(said)
