@@ -35,6 +35,7 @@ from connector.baton.c1 import hostinfo
 from connector.baton.c1.credentials import C1Endpoints, ClientId, ClientSecret, resolve_endpoints
 from connector.baton.c1.durations import clamped_seconds
 from connector.baton.c1.errors import (
+    MAX_RETRY_AFTER,
     C1RequestTooLargeError,
     C1ResponseTooLargeError,
     C1TransientError,
@@ -86,8 +87,6 @@ is `C1ResponseTooLargeError`."""
 # its own (`C1RequestTooLargeError`: Go's server and ours say it so).
 _TOO_LARGE = re.compile(r"received message larger than max \((\d{1,19}) vs\. (\d{1,19})\)", re.IGNORECASE)
 
-MAX_RETRY_AFTER: Final = 3600.0
-"""The longest retry delay read from ConductorOne's RetryInfo; each loop caps it further (`max_hinted_delay`)."""
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
 _RETRY_INFO = error_details_pb2.RetryInfo
 

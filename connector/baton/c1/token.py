@@ -22,8 +22,14 @@ import structlog
 
 from connector.baton.c1.assertion import ASSERTION_LIFETIME, make_client_assertion
 from connector.baton.c1.credentials import ClientId, ClientSecret, resolve_endpoints
-from connector.baton.c1.errors import C1AuthError, C1AuthRejectedError, C1AuthUnavailableError, network_cause
-from connector.baton.httpdate import http_date
+from connector.baton.c1.errors import (
+    MAX_RETRY_AFTER,
+    C1AuthError,
+    C1AuthRejectedError,
+    C1AuthUnavailableError,
+    network_cause,
+)
+from connector.baton.httpdate import first_field_line, http_date, retry_after_seconds
 from connector.baton.inflate import BodyTooLarge, CappedBody, UndecodableBody
 from connector.baton.proxyenv import environment_mounts
 from connector.baton.proxyrefusal import proxy_refusal
@@ -290,8 +296,17 @@ class TokenSource:
                     f"endpoint's (its Date header), and the client assertion holds only {ASSERTION_LIFETIME} s either "
                     "side of this host's time: check the host's time sync (NTP)"
                 )
-            error_class = C1AuthRejectedError if rejected else C1AuthUnavailableError
-            raise error_class(message, status_code=status)
+            if rejected:
+                raise C1AuthRejectedError(message, status_code=status)
+            # A 429 or a 503 may say when to ask again (RFC 9110 §10.2.3): the loop of the call that needed the token
+            # waits at least that long (it was never read, and each loop asked again on its own backoff, the report's
+            # from under a second).
+            wait = retry_after_seconds(
+                first_field_line(response.headers, "retry-after"), maximum=MAX_RETRY_AFTER, now=self._wall_clock()
+            )
+            if wait:
+                message += f" (it asked to wait {math.ceil(wait)} s)"
+            raise C1AuthUnavailableError(message, status_code=status, retry_after=wait)
         try:
             return self._token_from(content, requested_at=requested_at)
         except _Unusable as exc:

@@ -851,6 +851,17 @@ async def test_the_retry_delay_conductorone_asks_for_is_carried_on_the_error(
     assert caught.value.retry_after == expected
 
 
+async def test_the_wait_a_rate_limited_token_endpoint_asks_for_is_carried_on_the_rpcs_error(
+    fake: FakeC1, client: BatonServiceClient
+) -> None:
+    await client.get_task()  # a token is cached
+    fake.revoke_tokens()
+    fake.fail_token_requests(429, retry_after=["30"])
+    with pytest.raises(C1TransientError) as caught:
+        await client.get_task()
+    assert caught.value.retry_after == 30
+
+
 async def test_an_upload_waits_the_retry_delay_conductorone_asks_for(
     fake: FakeC1, client: BatonServiceClient, tmp_path: Path
 ) -> None:

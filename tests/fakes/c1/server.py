@@ -299,9 +299,12 @@ class FakeC1:
         """The next `times` uploads are answered OK right after their metadata, as a broken server might."""
         self.state.accept_uploads_early(times)
 
-    def fail_token_requests(self, status: int, times: int = 1) -> None:
-        """The next `times` token requests get HTTP `status` (an OAuth `server_error` body)."""
-        self.state.script_token_answers(TokenAnswer(status, b'{"error": "server_error"}', "application/json"), times)
+    def fail_token_requests(self, status: int, times: int = 1, *, retry_after: Sequence[str] = ()) -> None:
+        """The next `times` token requests get HTTP `status` (an OAuth `server_error` body), with a `Retry-After`
+        line for each value of `retry_after` (delta-seconds or an HTTP-date, sent as given)."""
+        headers = tuple(("Retry-After", value) for value in retry_after)
+        answer = TokenAnswer(status, b'{"error": "server_error"}', "application/json", headers)
+        self.state.script_token_answers(answer, times)
 
     def answer_token_requests(
         self, body: bytes, *, content_type: str = "application/json", status: int = 200, times: int = 1

@@ -29,6 +29,8 @@ class TokenAnswer:
     status: int
     body: bytes
     content_type: str
+    headers: tuple[tuple[str, str], ...] = ()
+    """More headers (a `Retry-After`), each line as given."""
 
 
 @dataclass(slots=True)
