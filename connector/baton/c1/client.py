@@ -36,6 +36,7 @@ from connector.baton.c1.credentials import C1Endpoints, ClientId, ClientSecret, 
 from connector.baton.c1.durations import clamped_seconds
 from connector.baton.c1.errors import (
     MAX_RETRY_AFTER,
+    C1AuthError,
     C1RequestTooLargeError,
     C1ResponseTooLargeError,
     C1TransientError,
@@ -456,7 +457,9 @@ class BatonServiceClient:
                 sent: int = await self._call(
                     "UploadAsset", lambda md: self._upload_once(metadata_message, Path(path), md)
                 )
-            except C1TransientError as exc:
+            except (C1TransientError, C1AuthError) as exc:
+                # A token endpoint refusing the refresh mid-run (a 400 or a 401 passing by, credentials being rotated)
+                # is retried as a report's is: it failed a whole sync, already built, on one answer.
                 delay = backoff.next_delay(exc.retry_after)
                 if delay is None:
                     raise

@@ -628,7 +628,11 @@ class TaskProcessor:
                         )
                         return False
                     break
-                except C1TransientError as exc:
+                except C1Error as exc:
+                    # What a report retries, the Hello does too (bounded): a token endpoint refusing one refresh (a 400
+                    # or a 401 mid-run, a clock step, credentials being rotated) ended the task unanswered at once.
+                    if not isinstance(exc, C1TransientError) and report_verdict(exc) is not Verdict.RETRY:
+                        raise
                     delay = backoff.next_delay(exc.retry_after)
                     if delay is None or not await self._wait_before_retry(delay):
                         raise

@@ -27,6 +27,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 from connector.baton.c1 import (
     BatonServiceClient,
+    C1AuthRejectedError,
     C1FatalError,
     C1ResponseTooLargeError,
     C1TransientError,
@@ -325,6 +326,33 @@ async def test_upload_whose_token_refresh_gets_a_200_without_a_token_is_retried(
     fake.answer_token_requests(b"<html>proxy login</html>", content_type="text/html", times=1)
     assert await client.upload_asset(kind_task("sync_full").id, tmp_path / "f") == len(data)
     assert fake.recorded().uploads[-1].received_sha256 == hashlib.sha256(data).digest()
+
+
+@pytest.mark.parametrize("status", [400, 401, 403])
+async def test_upload_whose_token_refresh_is_refused_once_is_retried(
+    fake: FakeC1, client: BatonServiceClient, tmp_path: Path, status: int
+) -> None:
+    """Mid-run, one refusal from the token endpoint (a 400 invalid_grant passing by, credentials being rotated) is
+    retried as a report's is (docs/service-mode.md, "When a report fails"): it failed the whole sync, already built,
+    on that one answer, and ConductorOne ran it again from the start."""
+    data = _write_random(tmp_path / "f", CHUNK + 1)
+    await client.get_task()
+    fake.revoke_tokens()
+    fake.fail_token_requests(status, times=1)
+    assert await client.upload_asset(kind_task("sync_full").id, tmp_path / "f") == len(data)
+    assert fake.recorded().uploads[-1].received_sha256 == hashlib.sha256(data).digest()
+
+
+async def test_upload_whose_token_refresh_is_refused_every_time_gives_up_after_its_attempts(
+    fake: FakeC1, client: BatonServiceClient, tmp_path: Path
+) -> None:
+    _write_random(tmp_path / "f", CHUNK + 1)
+    await client.get_task()
+    fake.revoke_tokens()
+    fake.fail_token_requests(401, times=FAST_UPLOAD_RETRY.max_attempts)
+    with pytest.raises(C1AuthRejectedError):
+        await client.upload_asset(kind_task("sync_full").id, tmp_path / "f")
+    assert fake.recorded().uploads == []
 
 
 async def test_upload_answered_ok_before_its_end_is_not_success(fake: FakeC1, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ import structlog
 from google.protobuf import any_pb2, struct_pb2
 
 from connector.baton import actions
-from connector.baton.c1.errors import C1FatalError, C1TransientError, C1UnreadableTaskError
+from connector.baton.c1.errors import C1AuthRejectedError, C1FatalError, C1TransientError, C1UnreadableTaskError
 from connector.baton.connector import ActionResult
 from connector.baton.errors import Code, ConnectorError
 from connector.baton.pb.c1.connector.v2 import action_pb2
@@ -784,6 +784,39 @@ async def test_a_hello_task_whose_hello_meets_a_brief_outage_is_answered_on_a_re
     assert rig.observer.finished == [("hello", "success")]
     assert _errors(events) == []
     assert rig.client.finish_attempts == 0
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        C1AuthRejectedError(
+            "failed to get a token from c1.example: HTTP 400 Bad Request (invalid_grant)", status_code=400
+        ),
+        C1FatalError("Hello: UNAUTHENTICATED: token expired", code=grpc.StatusCode.UNAUTHENTICATED),
+        C1FatalError("Hello: PERMISSION_DENIED: rotating", code=grpc.StatusCode.PERMISSION_DENIED),
+    ],
+    ids=["token-endpoint-400", "unauthenticated-twice", "permission-denied"],
+)
+async def test_a_hello_task_whose_hello_meets_what_a_report_retries_is_answered_on_a_retry(
+    refusal: C1FatalError,
+) -> None:
+    """Mid-run, a token endpoint refusing one refresh (a 400 invalid_grant, a 401) or a Hello refused as a report's
+    FinishTask would be and retried (the report table: credentials being rotated, a clock stepped back) ended the hello
+    task unanswered at once, its only acknowledgement lost, while a report beside it went on and landed."""
+    calls: list[str] = []
+
+    async def refused_once(task_id: str) -> None:
+        calls.append(task_id)
+        if len(calls) == 1:
+            raise refusal
+
+    rig = make_rig(hello=refused_once)
+    task = kind_task("hello")
+    with structlog.testing.capture_logs() as events:
+        await rig.processor.process(task)
+    assert calls == [task.id] * 2
+    assert rig.observer.finished == [("hello", "success")]
+    assert _errors(events) == []
 
 
 async def test_a_hello_task_refused_for_good_is_not_retried() -> None:
