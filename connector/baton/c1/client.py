@@ -494,17 +494,19 @@ class BatonServiceClient:
 
     async def _call(self, method: str, attempt: Callable[[_Metadata], Awaitable[_Response | None]]) -> _Response:
         """Run one RPC attempt with a token; on UNAUTHENTICATED drop that token and try once more."""
+        carried: list[str] = []  # the tokens this call's attempts carried: never quoted back, however old
         for auth_retry in (False, True):
             early, self._early_token = self._early_token, None
             if early is not None:
                 await early  # its failure is this call's; its token is the source's cached one
             token = await self.tokens.token()
+            carried.append(token.value)
             started = time.monotonic()
             try:
                 result = await attempt((("authorization", token.authorization),))
             except grpc.aio.AioRpcError as exc:
                 code: grpc.StatusCode = exc.code()
-                details = self.tokens.redact(exc.details() or "")
+                details = self.tokens.redact(exc.details() or "", carried)
                 found = _TOO_LARGE.search(details) if code == grpc.StatusCode.RESOURCE_EXHAUSTED else None
                 too_large = found is not None and int(found[2]) == self._max_receive_bytes
                 self._observe(method, code.name, started, too_large=too_large)

@@ -13,7 +13,7 @@ import re
 import ssl
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -179,10 +179,13 @@ class TokenSource:
         if not fetching.cancelled():
             fetching.exception()  # retrieved: every caller awaiting it may have been cancelled
 
-    def redact(self, text: str) -> str:
-        """`text` (a peer's words: a status's details) without any token fetched lately. A hostile peer or a proxy
-        echoing requests may quote the token of this call, or the one a refused attempt before it carried."""
-        for value in self._recent:
+    def redact(self, text: str, carried: Iterable[str] = ()) -> str:
+        """`text` (a peer's words: a status's details) without the tokens the call `carried` (its attempt's, and the one
+        a refused attempt before it carried), nor any token fetched lately. A hostile peer or a proxy echoing requests
+        may quote them. The call's own are named by the caller: with tokens advertised for less than the refresh
+        margin every call fetches its own, and a call held long enough saw more than the remembered ones fetched after
+        its own, which then came back unredacted."""
+        for value in (*carried, *self._recent):
             text = text.replace(value, "<token>")
         return text
 

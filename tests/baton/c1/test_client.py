@@ -546,6 +546,38 @@ async def test_a_peer_quoting_the_tokens_it_was_sent_never_gets_them_into_an_err
     assert not [token for token in issued if token in str(caught.value)]
 
 
+async def _until(condition: Callable[[], bool]) -> None:
+    """Wait for a condition the fake's thread makes true (bounded: a failure instead of a hang, not a measure)."""
+    async with asyncio.timeout(30):
+        while not condition():  # noqa: ASYNC110  (the fake's state lives on another thread: no event to await)
+            await asyncio.sleep(0.01)
+
+
+async def test_a_call_outlived_by_many_fresher_tokens_still_never_gets_its_own_into_an_error(
+    leak_guard: LeakGuard,
+) -> None:
+    """With tokens advertised for less than the refresh margin (`expires_in` 0 to 10 s) every call fetches its own. A
+    FinishTask ConductorOne holds while the poll loop goes on saw more than 8 newer tokens fetched meanwhile, and its
+    own token, no longer among the ones redacted, came back in the error (and the log line) from a peer or a proxy
+    echoing the request's `authorization` header."""
+    with FakeC1(expires_in=3) as fake:
+        leak_guard.watch(fake)
+        async with make_client(fake) as client:
+            release = fake.hold_next("FinishTask")
+            fake.fail_next("FinishTask", grpc.StatusCode.UNAVAILABLE, echo_tokens="own")
+            finishing = asyncio.create_task(client.finish_task(kind_task("sync_full").id))
+            await _until(lambda: bool(fake.recorded().calls_to("FinishTask")))
+            (own,) = fake.recorded().issued_tokens
+            for _ in range(12):
+                await client.get_task()  # each with a token of its own
+            release.set()
+            with pytest.raises(C1TransientError) as caught:
+                await finishing
+        assert len(fake.recorded().issued_tokens) == 13
+        assert "authorization: Bearer <token>" in str(caught.value)
+        assert own not in str(caught.value)
+
+
 async def test_unauthenticated_twice_is_fatal_after_one_retry(leak_guard: LeakGuard) -> None:
     with FakeC1(token_lifetime=0) as fake:
         leak_guard.watch(fake)
