@@ -37,6 +37,7 @@ from connector.baton.c1.durations import clamped_seconds
 from connector.baton.c1.errors import (
     MAX_RETRY_AFTER,
     C1AuthError,
+    C1Error,
     C1RequestTooLargeError,
     C1ResponseTooLargeError,
     C1TransientError,
@@ -457,9 +458,14 @@ class BatonServiceClient:
                 sent: int = await self._call(
                     "UploadAsset", lambda md: self._upload_once(metadata_message, Path(path), md)
                 )
-            except (C1TransientError, C1AuthError) as exc:
-                # A token endpoint refusing the refresh mid-run (a 400 or a 401 passing by, credentials being rotated)
-                # is retried as a report's is: it failed a whole sync, already built, on one answer.
+            except C1Error as exc:
+                # A token endpoint refusing the refresh mid-run (a 400 or a 401 passing by, credentials being rotated),
+                # or the upload refusing the fresh token `_call` fetched after a first refusal (a clock stepped, an
+                # auth service mid-deploy), is retried as a report's is: it failed a whole sync, already built, on one
+                # answer.
+                passing = isinstance(exc, C1TransientError | C1AuthError) or exc.code == grpc.StatusCode.UNAUTHENTICATED
+                if not passing:
+                    raise
                 delay = backoff.next_delay(exc.retry_after)
                 if delay is None:
                     raise

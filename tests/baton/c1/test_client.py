@@ -343,6 +343,19 @@ async def test_upload_whose_token_refresh_is_refused_once_is_retried(
     assert fake.recorded().uploads[-1].received_sha256 == hashlib.sha256(data).digest()
 
 
+async def test_upload_refusing_even_the_fresh_token_once_is_retried(
+    fake: FakeC1, client: BatonServiceClient, tmp_path: Path
+) -> None:
+    """UNAUTHENTICATED to the first attempt and to its fresh-token retry (a clock stepped, an auth service mid-deploy)
+    is what the report table retries ("token revoked, clock skew, credentials being rotated"): the upload tries again
+    within its attempts, instead of failing the whole sync on it."""
+    data = _write_random(tmp_path / "f", CHUNK + 1)
+    fake.fail_next("UploadAsset", grpc.StatusCode.UNAUTHENTICATED, times=2)
+    assert await client.upload_asset(kind_task("sync_full").id, tmp_path / "f") == len(data)
+    codes = [call.code for call in fake.recorded().calls_to("UploadAsset")]
+    assert codes == ["UNAUTHENTICATED", "UNAUTHENTICATED", "OK"]
+
+
 async def test_upload_whose_token_refresh_is_refused_every_time_gives_up_after_its_attempts(
     fake: FakeC1, client: BatonServiceClient, tmp_path: Path
 ) -> None:
