@@ -7,17 +7,11 @@ the next run resumes it, the process says so and exits 128 + the signal number (
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-import errno
-import fcntl
-import os
-import re
 import signal
 import ssl
 import stat
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,18 +19,17 @@ from typing import Any
 
 import structlog
 
-from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, WorkDirError, is_disk_full
-from connector.baton.c1z.workfiles import WorkDir, save_temp_affixes
+from connector.baton.c1z.workfiles import temp_dir_problem
 from connector.baton.connector import ListedAsChildren, ResourceGetter, ResourceSyncer
-from connector.baton.ids import parse_resource_ref
+from connector.baton.ids import parse_resource_ref, quoted_id
 from connector.baton.pb.c1.connector.v2 import resource_pb2
 from connector.baton.printable import printable
 from connector.baton.sync.syncer import SyncOptions
-from connector.baton.sync.to_file import sync_to_file
+from connector.baton.sync.to_file import output_file_problem, sync_to_file
 from connector.daemon.network import outbound_trust
 from connector.daemon.progress import Progress, summary_table
 from connector.daemon.settings import Settings, SettingsError, env, flag
-from connector.datadog.client import UNUSABLE_ID, DatadogClient, holds_whitespace, is_usable_id, quoted_id
+from connector.datadog.client import UNUSABLE_ID, DatadogClient, holds_whitespace, is_usable_id
 from connector.datadog.connector import DatadogConnector, DatadogOptions
 from connector.datadog.keyshape import holds_key_shape
 from connector.datadog.resources import types
@@ -256,15 +249,9 @@ def check_temp_dir(tmp_dir: Path | None) -> None:
     the event loop). A directory is tried as the sync will use it: one that is read-only, not ours to write, or on
     a file system without locks failed only once the sync began, after the key check, as a runtime failure (exit
     1) that did not name the setting."""
-    if tmp_dir is None:
-        return
-    where = f"setting {flag('c1z_temp_dir')} ({env('c1z_temp_dir')})"
-    if not tmp_dir.is_dir():
-        raise SettingsError(f"{where}: {tmp_dir} does not exist or is not a directory")
-    try:
-        WorkDir.create(tmp_dir, "check").release()
-    except WorkDirError as exc:  # a full disk stays a DiskFullError: the place is right, the room is not
-        raise SettingsError(f"{where}: {exc}") from None
+    problem = temp_dir_problem(tmp_dir)
+    if problem is not None:
+        raise SettingsError(f"setting {flag('c1z_temp_dir')} ({env('c1z_temp_dir')}): {problem}")
 
 
 def check_output_file(path: Path, tmp_dir: Path | None) -> None:
@@ -272,111 +259,10 @@ def check_output_file(path: Path, tmp_dir: Path | None) -> None:
 
     Blocking (it may open an existing c1z): run it off the event loop.
     """
-    where = f"setting {flag('file')} ({env('file')}): {path}"
     check_temp_dir(tmp_dir)
-    if path.is_symlink():
-        # The save writes where the link points (compress_atomically): check that place.
-        try:
-            path = Path(os.path.realpath(path, strict=True))
-        except FileNotFoundError:
-            path = Path(os.path.realpath(path))
-        except OSError as exc:
-            raise SettingsError(f"{where}: a symbolic link that cannot be followed ({exc.strerror})") from None
-    if path.is_dir():
-        raise SettingsError(f"{where} is a directory; name a file in it (e.g. {path / 'sync.c1z'})")
-    parent = path.parent
-    if not parent.is_dir():
-        raise SettingsError(f"{where}: the directory {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise SettingsError(f"{where}: the directory {parent} is not writable")
-    _try_saving_beside(path, where)
-    if path.exists():
-        if not path.is_file():
-            # A device or a FIFO (`--file /dev/null`): the atomic save would replace it with a regular file.
-            raise SettingsError(f"{where} is not a regular file")
-        if _is_mount_point(path):
-            raise SettingsError(
-                f"{where} is a mount point (a file mounted on its own, as `docker run -v ./sync.c1z:/data/sync.c1z` "
-                "mounts it): the save renames a new file over it, which a mount point refuses; mount its directory "
-                "instead"
-            )
-        if not os.access(path, os.R_OK | os.W_OK):
-            raise SettingsError(f"{where}: the existing file is not readable and writable")
-        if path.stat().st_size == 0:
-            return  # an empty file is a fresh start (as the store treats it)
-        from connector.baton.c1z.reader import C1ZReader  # SQLite only when a file is there to check
-
-        try:
-            with C1ZReader(path, tmp_dir):
-                pass
-        except DamagedC1ZError:
-            return  # a c1z with a broken body: the store starts a new sync in its place and warns (not refused)
-        except C1ZFormatError as exc:
-            raise SettingsError(
-                f"{where}: the existing file is not a readable c1z ({exc}); "
-                "move it away or name another file — it is never overwritten blindly"
-            ) from None
-
-
-def _try_saving_beside(path: Path, where: str) -> None:
-    """Make (and remove) the temp file the save makes beside `path`, with its lock: os.access answers for root as if
-    any directory were writable (/proc, an NFS export that squashes root) and knows nothing of locks, so such a
-    --file failed only when the finished sync was saved, after the whole sync (every periodic sync, in service
-    mode). The name has the save's shape: if this process dies before removing it, the next start sweeps it."""
-    try:
-        prefix, suffix = save_temp_affixes(path.name)
-        fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
-    except OSError as exc:
-        raise SettingsError(f"{where}: {_why_not_beside(path, exc)}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        raise SettingsError(f"{where}: the directory {path.parent} cannot lock files ({exc.strerror})") from None
-    finally:
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            os.unlink(name)
-
-
-MOUNTINFO = Path("/proc/self/mountinfo")
-_OCTAL_ESCAPE = re.compile(rb"\\([0-7]{3})")
-
-
-def _is_mount_point(path: Path) -> bool:
-    """Whether `path` is a mount point of its own (Linux: /proc/self/mountinfo; elsewhere, False). A file mounted
-    alone passed every check, and the save's rename over it failed with EBUSY after the whole sync (every periodic
-    sync, in service mode): its device is its directory's when both come from one file system, so only the mount
-    table tells."""
-    try:
-        table = MOUNTINFO.read_bytes()
-    except OSError:
-        return False
-    target = os.fsencode(os.path.realpath(path))
-    for line in table.splitlines():
-        fields = line.split(b" ")
-        # Field 5 is the mount point, with space, tab, newline and backslash written as octal escapes (\040).
-        if len(fields) > 4 and _unescaped(fields[4]) == target:
-            return True
-    return False
-
-
-def _unescaped(field: bytes) -> bytes:
-    return _OCTAL_ESCAPE.sub(lambda m: bytes([int(m[1], 8)]), field)
-
-
-def _why_not_beside(path: Path, exc: OSError) -> str:
-    """Why the save's temp file cannot be made beside `path`: "not writable" only where the directory is to blame. A
-    legal name of 237 bytes or more (the temp name adds 19, past the usual 255-byte limit) was "the directory . is not
-    writable (File name too long)", and a full disk "not writable (No space left on device)"."""
-    if exc.errno == errno.ENAMETOOLONG:
-        prefix, suffix = save_temp_affixes(path.name)
-        return (
-            f"the name is too long: the save writes {prefix}XXXXXXXX{suffix} beside it, which this file system "
-            f"refuses ({exc.strerror}); use a shorter name"
-        )
-    if is_disk_full(exc):
-        return f"no space left in {path.parent} ({exc.strerror})"
-    return f"the directory {path.parent} is not writable ({exc.strerror})"
+    problem = output_file_problem(path, tmp_dir)
+    if problem is not None:
+        raise SettingsError(f"setting {flag('file')} ({env('file')}): {path}{problem}")
 
 
 async def run_one_shot(settings: Settings) -> int:

@@ -32,6 +32,14 @@ from connector.baton.c1.credentials import CredentialError, parse_client_id, spl
 from connector.baton.c1.hostinfo import MAX_FIELD_LENGTH as MAX_HOST_ID_LENGTH
 from connector.baton.gostrings import refuse_json_constant
 from connector.baton.ids import parse_resource_ref
+from connector.baton.runtime.bounds import (
+    MAX_READY_WINDOW,
+    MAX_SHUTDOWN_GRACE,
+    MAX_SYNC_INTERVAL,
+    MAX_TASK_CONCURRENCY,
+    MAX_TOKEN_TIMEOUT,
+    MIN_BACKOFF_SCALE,
+)
 from connector.daemon.version import package_version
 from connector.datadog.keyshape import holds_key_shape
 from connector.datadog.sites import SITES, base_url_for, check_transport_security, resolve_site
@@ -41,10 +49,6 @@ GROUPS = ("Datadog", "Sync", "Output and logging", "Service mode", "Operability"
 CONFIG_PATH_ENV = f"{ENV_PREFIX}CONFIG_PATH"
 _UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")
 _MAX_ARGS_NESTING = 100
-MAX_SYNC_INTERVAL = 366 * 24 * 3600  # seconds: a year
-MAX_SHUTDOWN_GRACE = 3600  # seconds: no pod waits longer for its tasks than an hour
-MIN_BACKOFF_SCALE = 0.001  # tests run at 0.01; below this the retry delays are no delays
-MAX_READY_WINDOW = 7 * 24 * 3600  # seconds: past a week /readyz would never say anything
 
 
 class _NumberOutOfRange(ValueError):
@@ -120,7 +124,7 @@ class Settings(BaseSettings):
         False, "Datadog", "allow a plain-http base URL off loopback (sends both keys unencrypted)", hidden=True
     )
     base_url: str = _f("", "Datadog", "API root override, for tests", hidden=True)
-    http_timeout_seconds: int = _f(30, "Datadog", "per-request HTTP timeout in seconds", ge=1, le=1800)
+    http_timeout_seconds: int = _f(30, "Datadog", "per-request HTTP timeout in seconds", ge=1, le=MAX_TOKEN_TIMEOUT)
     datadog_concurrency: int = _f(8, "Datadog", "Datadog requests in flight at once", ge=1, le=64)
 
     # -- what to sync ---------------------------------------------------------------------------------------
@@ -160,7 +164,7 @@ class Settings(BaseSettings):
     host_id: str = _f(
         "", "Service mode", "host id reported to ConductorOne (at most 256 characters)", shown="the hostname"
     )
-    task_concurrency: int = _f(3, "Service mode", "tasks run at once", ge=1, le=100)
+    task_concurrency: int = _f(3, "Service mode", "tasks run at once", ge=1, le=MAX_TASK_CONCURRENCY)
     skip_full_sync: bool = _f(False, "Service mode", "answer full-sync tasks with an empty sync")
     # At most a year: the interval becomes a float timer, and a number past ~1e308 ended the service as
     # "unexpected error: OverflowError" instead of an error naming this setting.

@@ -24,6 +24,7 @@ import structlog
 from pydantic import SecretStr, ValidationError
 
 from connector.baton.errors import InvalidArgumentError
+from connector.baton.ids import quoted_id
 from connector.datadog.decode import (
     check_done,
     describe_validation_error,
@@ -95,7 +96,6 @@ __all__ = [
     "included_users",
     "is_path_id",
     "is_usable_id",
-    "quoted_id",
 ]
 
 R = TypeVar("R", bound=Resource)
@@ -166,11 +166,6 @@ def all_usable_ids(values: Iterable[str]) -> bool:
         and all(map(str.strip, ids))
         and not has_control_character("".join(ids))
     )
-
-
-def quoted_id(value: str) -> str:
-    """An id as an error message may quote it: escaped, and cut when absurdly long (a task's 1 MB id)."""
-    return f"{value[:40]!a}" + (f"...({len(value)} characters)" if len(value) > 40 else "")
 
 
 def closed_set_value(value: object, allowed: Iterable[object]) -> str:

@@ -5,16 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from connector.baton.capabilities import connector_capabilities
 from connector.baton.connector import (
     AccountManager,
     ActionManager,
     CredentialIssuer,
     ResourceDeleter,
-    ResourceGetter,
     ResourceProvisioner,
     ResourceSyncer,
 )
-from connector.baton.issuance import advertise_issuance
 from connector.baton.pb.c1.connector.v2 import connector_pb2
 from connector.datadog.client import DatadogClient
 from connector.datadog.credentials import AccessTokenDeleter, ApiKeyDeleter, AppKeyDeleter, DatadogCredentialIssuer
@@ -35,8 +34,6 @@ from connector.datadog.resources.schedules import ScheduleSyncer
 from connector.datadog.resources.teams import TeamSyncer
 from connector.datadog.resources.users import UserSyncer
 from connector.datadog.sites import SITES
-
-Capability = connector_pb2.Capability
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +90,6 @@ _PERMISSIONS: dict[str, tuple[str, ...]] = {
     types.SERVICE_ACCOUNT_APP_KEY.id: ("service_account_write", "org_app_keys_read"),
     types.SERVICE_ACCOUNT_ACCESS_TOKEN.id: ("service_account_write",),
 }
-_SECRET_TYPES = (types.API_KEY.id, types.SERVICE_ACCOUNT_APP_KEY.id, types.SERVICE_ACCOUNT_ACCESS_TOKEN.id)
 
 
 class DatadogConnector:
@@ -122,57 +118,22 @@ class DatadogConnector:
 
     def metadata(self) -> connector_pb2.ConnectorMetadata:
         accounts = self.account_manager()
-        per_type = [self._capability(s) for s in self.syncers()]
-        capabilities = connector_pb2.ConnectorCapabilities(
-            resource_type_capabilities=per_type, connector_capabilities=self._connector_capabilities(per_type)
-        )
-        # CREDENTIAL_ISSUE (+ the X-Wing JWE capability) and the descriptors, checked by the SDK's rules.
-        advertise_issuance(capabilities, self)
         return connector_pb2.ConnectorMetadata(
             account_creation_schema=accounts.account_creation_schema() if accounts is not None else None,
             display_name="Datadog",
             help_url="/docs/baton/datadog",
             description="Syncs Datadog users, roles, teams, On-Call schedules and keys; grants and revokes "
             "role and team membership.",
-            capabilities=capabilities,
+            capabilities=connector_capabilities(self, accounts_of=types.USER.id, permissions=self._permissions()),
         )
 
-    def _capability(self, syncer: ResourceSyncer) -> connector_pb2.ResourceTypeCapability:
-        # In the SDK's order (docs/spec/credentials.md §3.7): SYNC, TARGETED_SYNC, PROVISION, ACCOUNT_PROVISIONING,
-        # RESOURCE_DELETE; `metadata` then appends issuance (advertise_issuance). No SYNC_SECRETS: the SDK builder
-        # never derives it and the Go connector's capabilities (§3.7, all flags on) do not carry it.
-        rtype = syncer.resource_type()
-        caps = [Capability.CAPABILITY_SYNC]
-        permissions = list(_PERMISSIONS.get(rtype.id, ()))
-        if isinstance(syncer, ResourceGetter):
-            # A targeted role still gets its grants: the engine asks the per-role endpoint when users are not walked.
-            caps.append(Capability.CAPABILITY_TARGETED_SYNC)
-        if self.options.provisioning and rtype.id in (types.ROLE.id, types.TEAM.id):
-            caps.append(Capability.CAPABILITY_PROVISION)
-        if rtype.id == types.USER.id and self.options.provisioning:
-            caps.append(Capability.CAPABILITY_ACCOUNT_PROVISIONING)
-        if rtype.id in _SECRET_TYPES and self.resource_deleter(rtype.id) is not None:
-            caps.append(Capability.CAPABILITY_RESOURCE_DELETE)
-        if rtype.id == types.API_KEY.id and self.options.org_key_deletion:
-            permissions += ["api_keys_write", "api_keys_delete"]
-        return connector_pb2.ResourceTypeCapability(
-            resource_type=rtype,
-            capabilities=caps,
-            permissions=connector_pb2.CapabilityPermissions(
-                permissions=[connector_pb2.CapabilityPermission(permission=p) for p in permissions]
-            ),
-        )
-
-    def _connector_capabilities(
-        self, per_type: Sequence[connector_pb2.ResourceTypeCapability]
-    ) -> list[connector_pb2.Capability.ValueType]:
-        # The union of the per-type capabilities plus the connector-wide ones, sorted by number as the SDK does.
-        caps = {c for t in per_type for c in t.capabilities}
-        if Capability.CAPABILITY_TARGETED_SYNC in caps:
-            caps.add(Capability.CAPABILITY_SERVICE_MODE_TARGETED_SYNC)
-        if self.options.provisioning:
-            caps |= {Capability.CAPABILITY_PROVISION, Capability.CAPABILITY_ACTIONS}
-        return sorted(caps)
+    def _permissions(self) -> dict[str, tuple[str, ...]]:
+        if not self.options.org_key_deletion:
+            return _PERMISSIONS
+        return {
+            **_PERMISSIONS,
+            types.API_KEY.id: (*_PERMISSIONS[types.API_KEY.id], "api_keys_write", "api_keys_delete"),
+        }
 
     # -- provisioning (connector/datadog/provisioning.py) -------------------------------------------------
     # Every lookup answers None unless provisioning is on: the task runner then fails the task as "provisioning

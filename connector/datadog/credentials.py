@@ -42,8 +42,9 @@ from connector.baton.errors import (
     NotFoundError,
 )
 from connector.baton.gostrings import go_is_blank
+from connector.baton.ids import quoted_id
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, connector_pb2, resource_pb2
-from connector.datadog.client import DatadogClient, is_path_id, quoted_id
+from connector.datadog.client import DatadogClient, is_path_id
 from connector.datadog.errors import DatadogError, NotFound, nothing_done, scrub
 from connector.datadog.models import User
 from connector.datadog.paging import PAGE_SIZE, Page, paginate

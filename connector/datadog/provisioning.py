@@ -36,6 +36,7 @@ from connector.baton.errors import (
     UnavailableError,
     UnimplementedError,
 )
+from connector.baton.ids import quoted_id
 from connector.baton.pb.c1.config.v1 import config_pb2
 from connector.baton.pb.c1.connector.v2 import (
     action_pb2,
@@ -49,7 +50,6 @@ from connector.datadog.client import (
     DatadogClient,
     holds_whitespace,
     is_usable_id,
-    quoted_id,
     same_id,
     status_contradicts,
 )
@@ -204,7 +204,8 @@ class _EntitlementProvisioner(ABC):
 
     async def revoke(self, grant: grant_pb2.Grant) -> list[any_pb2.Any]:
         target = self._target(grant.entitlement, grant.principal.id)
-        _check_grant_id(grant.id, target)
+        entitlement = ids.entitlement_id(target.resource.id.resource_type, target.object_id, target.slug)
+        ids.check_grant_id(grant.id, entitlement, types.USER.id, target.user_id)
         outcome = await self._revoke(target)
         self._log("revoke", target, outcome)
         return [pack(annotation_grant_pb2.GrantAlreadyRevoked())] if outcome is Outcome.UNCHANGED else []
@@ -224,7 +225,7 @@ class _EntitlementProvisioner(ABC):
                 of_type=True,
             )
         resource = _entitlement_resource(entitlement, rtype)
-        slug = _slug(entitlement, resource.id)
+        slug = ids.entitlement_slug(entitlement, resource.id)
         if slug not in self.slugs:
             raise InvalidArgumentError(
                 f"Datadog {rtype} has no entitlement {quoted_id(slug)} (it has: {', '.join(self.slugs)})"
@@ -247,22 +248,6 @@ class _EntitlementProvisioner(ABC):
         )
 
 
-def _check_grant_id(grant_id: str, target: _Target) -> None:
-    # A grant id in the SDK's form names its entitlement and principal too (`<entitlement id>:user:<user id>`);
-    # one naming another grant than its entitlement and principal do is a malformed task, and acting on either
-    # half would revoke access nobody asked to revoke (a team admin's revoke turned into removing the membership).
-    # An id without ':' is no SDK grant id (none is needed to revoke) and is not compared.
-    if ":" not in grant_id:
-        return
-    entitlement = ids.entitlement_id(target.resource.id.resource_type, target.object_id, target.slug)
-    expected = ids.grant_id(entitlement, types.USER.id, target.user_id)
-    if grant_id != expected:
-        raise InvalidArgumentError(
-            f"grant id {quoted_id(grant_id)} does not match the grant's entitlement and principal "
-            f"({expected!r}); nothing was revoked"
-        )
-
-
 def _entitlement_resource(entitlement: entitlement_pb2.Entitlement, rtype: str) -> resource_pb2.Resource:
     resource = entitlement.resource
     if not resource.id.resource and entitlement.id:
@@ -276,25 +261,6 @@ def _entitlement_resource(entitlement: entitlement_pb2.Entitlement, rtype: str) 
         )
     _clean_id(resource.id.resource, f"the {rtype} id")
     return resource
-
-
-def _slug(entitlement: entitlement_pb2.Entitlement, owner: resource_pb2.ResourceId) -> str:
-    # Grants embed the entitlement without its slug, so the id is the other source; when both are given
-    # they must agree, since acting on the wrong one would grant or revoke the wrong access.
-    prefix = ids.entitlement_id(owner.resource_type, owner.resource, "")
-    from_id = entitlement.id.removeprefix(prefix) if entitlement.id.startswith(prefix) else None
-    if entitlement.id and from_id is None:
-        raise InvalidArgumentError(
-            f"entitlement {quoted_id(entitlement.id)} does not belong to {quoted_id(prefix.rstrip(':'))}"
-        )
-    if entitlement.slug and from_id is not None and entitlement.slug != from_id:
-        raise InvalidArgumentError(
-            f"entitlement {quoted_id(entitlement.id)} does not match its slug {quoted_id(entitlement.slug)}"
-        )
-    slug = entitlement.slug or from_id
-    if not slug:
-        raise InvalidArgumentError("the entitlement has neither a slug nor an id")
-    return slug
 
 
 class RoleProvisioner(_EntitlementProvisioner):

@@ -6,13 +6,14 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from connector.baton.hostnames import host_name_resolvable
+
 __all__ = [
     "SITES",
     "InsecureBaseURL",
     "Site",
     "base_url_for",
     "check_transport_security",
-    "host_name_resolvable",
     "is_insecure",
     "resolve_site",
 ]
@@ -80,17 +81,6 @@ def base_url_for(site: str, base_url: str | None = None) -> str:
             raise ValueError("base URL: the host name cannot be looked up (an empty label, or one over 63 characters)")
         return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
     return resolve_site(site).api_url
-
-
-def host_name_resolvable(host: str) -> bool:
-    """Whether a name can be asked of DNS at all: the resolver encodes it with Python's IDNA codec, which refuses an
-    empty label (`a..b`) or one over 63 characters with a UnicodeError, no OSError, that no connection error
-    handler expects (it ended a sync as an "unexpected error")."""
-    try:
-        host.rstrip(".").encode("idna")
-    except UnicodeError:
-        return False
-    return True
 
 
 class InsecureBaseURL(ValueError):

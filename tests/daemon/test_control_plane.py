@@ -653,6 +653,16 @@ def test_draining_is_not_ready_even_with_fresh_contact() -> None:
     assert readiness() == (False, "draining")
 
 
+def test_a_stop_asked_by_the_runners_caller_is_draining_as_a_signal_is() -> None:
+    stop = asyncio.Event()
+    readiness = Readiness(clock=Clock(), stop=stop)
+    readiness.hello_ok = True
+    readiness.contact()
+    assert readiness() == (True, "")
+    stop.set()
+    assert readiness() == (False, "draining")
+
+
 def test_a_stub_client_is_a_client() -> None:
     # The stub answers what the scheduler and processor call; the cast is the only seam.
     assert cast(object, StubClient().as_client()) is not None

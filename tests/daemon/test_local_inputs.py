@@ -341,6 +341,7 @@ def test_a_file_mounted_on_its_own_is_refused_before_the_sync_not_after(
     """`docker run -v ./sync.c1z:/data/sync.c1z`: the save's rename over a mount point fails (EBUSY), and it failed
     only after the whole sync (in service mode, after every periodic sync). Its device is its directory's, so the mount
     table tells: here one whose mount point holds a space, which the table writes as an octal escape."""
+    from connector.baton.sync import to_file
     from connector.daemon import oneshot
     from connector.daemon.settings import SettingsError
 
@@ -355,11 +356,11 @@ def test_a_file_mounted_on_its_own_is_refused_before_the_sync_not_after(
         "22 27 0:21 / /proc rw,relatime - proc proc rw\n"
         f"1094 1093 254:0 /home/me/sync.c1z {escaped} rw,relatime - ext4 /dev/vda rw\n"
     )
-    monkeypatch.setattr(oneshot, "MOUNTINFO", table)
+    monkeypatch.setattr(to_file, "MOUNTINFO", table)  # the check's owner (the runner makes it too)
     with pytest.raises(SettingsError, match=r"sync\.c1z is a mount point .* mount its directory instead"):
         oneshot.check_output_file(mounted, None)
     oneshot.check_output_file(beside, None)  # a plain file beside it is fine
-    monkeypatch.setattr(oneshot, "MOUNTINFO", tmp_path / "absent")  # no /proc: nothing to tell, nothing refused
+    monkeypatch.setattr(to_file, "MOUNTINFO", tmp_path / "absent")  # no /proc: nothing to tell, nothing refused
     oneshot.check_output_file(mounted, None)
 
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         CallTimeouts,
         RpcResult,
         grpc_proxy_from_env,
+        grpc_proxy_problem,
     )
     from connector.baton.c1.credentials import (
         C1Endpoints,
@@ -59,6 +60,7 @@ __all__ = [
     "TokenFetch",
     "TokenSource",
     "grpc_proxy_from_env",
+    "grpc_proxy_problem",
     "grpc_root_certificates",
     "make_client_assertion",
     "parse_client_id",
@@ -69,7 +71,9 @@ __all__ = [
 # Where each exported name lives (one module per name; the imports above say the same to the type checker).
 _HOME = {
     "make_client_assertion": "assertion",
-    **dict.fromkeys(("BatonServiceClient", "CallTimeouts", "RpcResult", "grpc_proxy_from_env"), "client"),
+    **dict.fromkeys(
+        ("BatonServiceClient", "CallTimeouts", "RpcResult", "grpc_proxy_from_env", "grpc_proxy_problem"), "client"
+    ),
     "grpc_root_certificates": "roots",
     **dict.fromkeys(
         (

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, TypeVar, cast
+from urllib.parse import urlsplit
 
 import grpc
 import grpc.aio
@@ -164,6 +165,23 @@ def grpc_proxy_from_env(endpoints: C1Endpoints) -> str | None:
     for pattern, proxy in patterns:
         if pattern.matches(target):
             return proxy
+    return None
+
+
+def grpc_proxy_problem(endpoints: C1Endpoints) -> str | None:
+    """What is wrong with the proxy the environment gives the gRPC channel (`grpc_proxy_from_env`), or None.
+
+    httpx carries the token request through an https:// proxy, but grpc speaks plain CONNECT only and, given one,
+    logs a line of its own and connects directly, past the proxy the operator set. The value is not repeated: a proxy
+    URL may carry a password.
+    """
+    proxy = grpc_proxy_from_env(endpoints)
+    if proxy is not None and urlsplit(proxy).scheme.lower() != "http":
+        return (
+            f"environment HTTPS_PROXY / ALL_PROXY: the proxy for ConductorOne ({endpoints.grpc_authority}) is not an "
+            "http:// proxy, and the gRPC channel can only use one (plain HTTP CONNECT); use http://host:port, or "
+            "name the ConductorOne host in NO_PROXY"
+        )
     return None
 
 
@@ -798,6 +816,7 @@ __all__ = [
     "CallTimeouts",
     "RpcResult",
     "grpc_proxy_from_env",
+    "grpc_proxy_problem",
     "grpc_root_certificates",
     "task_id_problem",
 ]

@@ -150,6 +150,22 @@ class OutputLock:
         self._fd = None
 
 
+def temp_dir_problem(tmp_dir: Path | None) -> str | None:
+    """What makes `tmp_dir` a place no sync can make its working files in, or None (None: the system's temp dir).
+    Tried as a sync will use it: one that is read-only, not ours to write, or on a file system without locks failed
+    only once a sync began. Blocking: run it off the event loop. A full disk is a problem too (the place is right,
+    the room is not: its message says so)."""
+    if tmp_dir is None:
+        return None
+    if not tmp_dir.is_dir():
+        return f"{tmp_dir} does not exist or is not a directory"
+    try:
+        WorkDir.create(tmp_dir, "check").release()
+    except WorkDirError as exc:
+        return str(exc)
+    return None
+
+
 def sweep_stale(tmp_dir: Path | None) -> list[Path]:
     """Remove working directories that dead processes left in `tmp_dir`; returns what was removed."""
     base = Path(tmp_dir) if tmp_dir is not None else Path(tempfile.gettempdir())

@@ -19,6 +19,7 @@ import os
 import signal
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,19 +28,39 @@ from typing import Protocol
 
 import structlog
 
-from connector.baton.c1 import BatonServiceClient, C1FatalError, C1TransientError, grpc_proxy_from_env
+from connector.baton.c1 import (
+    BatonServiceClient,
+    C1FatalError,
+    C1TransientError,
+    grpc_proxy_from_env,
+    grpc_proxy_problem,
+    grpc_root_certificates,
+)
 from connector.baton.c1.client import UPLOAD_RETRY, RpcResult
 from connector.baton.c1.credentials import C1Endpoints, ClientId, ClientSecret
+from connector.baton.c1.hostinfo import MAX_FIELD_LENGTH as MAX_HOST_ID_LENGTH
 from connector.baton.c1.hostinfo import build_info, default_host_id
 from connector.baton.c1.token import TokenFetch
+from connector.baton.c1z.workfiles import temp_dir_problem
 from connector.baton.connector import Connector
+from connector.baton.errors import ConnectorError
+from connector.baton.ids import quoted_id
+from connector.baton.netenv import environment_problems
 from connector.baton.retry import Backoff, RetryPolicy
+from connector.baton.runtime.bounds import (
+    MAX_READY_WINDOW,
+    MAX_SHUTDOWN_GRACE,
+    MAX_SYNC_INTERVAL,
+    MAX_TASK_CONCURRENCY,
+    MAX_TOKEN_TIMEOUT,
+    MIN_BACKOFF_SCALE,
+)
 from connector.baton.runtime.http import OpsServer, host_port
 from connector.baton.runtime.metrics import Metrics
 from connector.baton.runtime.scheduler import POLL_RETRY, Scheduler
 from connector.baton.runtime.stopping import Stopped, until_stopped
 from connector.baton.sync.syncer import SyncOptions
-from connector.baton.sync.to_file import sweep_stale, sync_to_file
+from connector.baton.sync.to_file import output_file_problem, sweep_stale, sync_to_file
 from connector.baton.tasks.full_sync import FullSyncHandler, FullSyncSettings
 from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.processor import FINISH_RETRY, TaskProcessor
@@ -57,6 +78,8 @@ upstream that did not answer (every attempt its full HTTP timeout) or kept rate 
 minutes) held the Hello, and with it readiness and every ConductorOne task, for minutes; the pod was reported not
 ready, waiting for ConductorOne, and alerted on as ConductorOne being unreachable."""
 READY_WINDOW_POLLS = 3
+CHECK_FAILED = "the connector's start-up check failed; continuing"
+"""The warning for a `ConnectorError` of the start-up check that the app's `startup_verdict` does not classify."""
 
 
 class Readiness:
@@ -77,9 +100,12 @@ class Readiness:
         min_window: float = MIN_READY_WINDOW,
         poll_interval: Callable[[], float] = lambda: 0.0,
         clock: Callable[[], float] = time.monotonic,
+        stop: asyncio.Event | None = None,
     ) -> None:
         self.hello_ok = False
         self.draining = False
+        """A signal asked the service to stop; so does `stop` once set (the runner's caller asked)."""
+        self._stop = stop
         self.checking = False
         """The connector's start-up check is running (`check_connector`): the Hello is not even asked yet."""
         self._min_window = min_window
@@ -115,7 +141,7 @@ class Readiness:
         return self()[0]
 
     def __call__(self) -> tuple[bool, str]:
-        if self.draining:
+        if self.draining or (self._stop is not None and self._stop.is_set()):
             return False, "draining"
         if self.checking:
             # Not "waiting for a successful Hello": for up to a minute it is the upstream that holds the pod unready,
@@ -178,7 +204,8 @@ class ServiceApp(Protocol):
         ...
 
     def startup_verdict(self, error: Exception) -> StartupVerdict | None:
-        """What `error` from `Connector.validate` means; None: not the connector's (it propagates)."""
+        """What `error` from `Connector.validate` means. None: a ConnectorError is a warning (CHECK_FAILED) and the
+        service carries on; any other error is not the connector's and propagates."""
         ...
 
     async def aclose(self) -> None:
@@ -197,7 +224,11 @@ class ServiceConfig:
     host_id: str
     """Empty: derived from the environment (`default_host_id`)."""
     root_certificates: bytes | None
+    """PEM roots the gRPC channel trusts. None: the environment's, as the token request's are (`grpc_root_certificates`:
+    SSL_CERT_FILE, which httpx reads too, unless GRPC_DEFAULT_SSL_ROOTS_FILE_PATH is set), never grpc's bundled roots
+    alone while the token request trusts SSL_CERT_FILE."""
     token_verify: ssl.SSLContext | None
+    """The token request's trust. None: httpx's default, which reads SSL_CERT_FILE."""
     token_timeout: float
     backoff_scale: float
     ready_window_seconds: float
@@ -219,25 +250,115 @@ class ServiceConfig:
     on_ready: Callable[[], None] | None = None
     """Called once, on the loop, when the service is first ready (the first successful Hello)."""
 
+    def __post_init__(self) -> None:
+        """ServiceSettingError naming the first setting out of its bounds (connector/baton/runtime/bounds.py): the
+        wiring checks them in its own words, and a wiring that did not got a runner that never polled or never
+        waited between retries, with no error at all."""
+        ranges: tuple[tuple[str, float, float, float], ...] = (
+            ("task_concurrency", self.task_concurrency, 1, MAX_TASK_CONCURRENCY),
+            ("backoff_scale", self.backoff_scale, MIN_BACKOFF_SCALE, 1),
+            ("shutdown_grace_seconds", self.shutdown_grace_seconds, 0, MAX_SHUTDOWN_GRACE),
+            ("sync_interval", self.sync_interval, 0, MAX_SYNC_INTERVAL),
+            ("ready_window_seconds", self.ready_window_seconds, math.ulp(0.0), MAX_READY_WINDOW),
+            ("token_timeout", self.token_timeout, math.ulp(0.0), MAX_TOKEN_TIMEOUT),
+            ("health_check_port", self.health_check_port, 0, 65535),
+            ("host_id", len(self.host_id), 0, MAX_HOST_ID_LENGTH),
+        )
+        for setting, value, low, high in ranges:
+            if not low <= value <= high:  # NaN too
+                what = f"{value} characters" if setting == "host_id" else repr(value)
+                raise ServiceSettingError(setting, f"{what} is out of range [{low:g}, {high:g}]")
 
-async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) -> int:
+
+async def run_service(
+    config: ServiceConfig, app: ServiceApp, metrics: Metrics, *, stop: asyncio.Event | None = None
+) -> int:
+    """Serve ConductorOne's tasks with `app`'s connector until SIGTERM or SIGINT, or until `stop` is set: a program
+    embedding the runner stops it the way the kubelet does, with the same drain (running grants are waited for and
+    reported). The signal handlers are the runner's while it runs only, and only on the main thread: elsewhere
+    `stop` is required, and the only way it stops."""
+    if stop is None and threading.current_thread() is not threading.main_thread():
+        raise ValueError("run_service on a thread other than the main one takes a stop event: no signal can stop it")
+    # What httpx and grpc read by themselves, deep in the first request, named before anything connects (a file read).
+    unusable_variables = await asyncio.to_thread(environment_problems, os.environ)
+    if unusable_variables:
+        for unusable_variable in unusable_variables:
+            log.error(unusable_variable)
+        raise StartupRefused("; ".join(unusable_variables))
+    problem = grpc_proxy_problem(config.endpoints)
+    if problem is not None:
+        # Refused for every connector, not by one wiring's preflight only: given the proxy, the channel went past it.
+        log.error(problem)
+        raise StartupRefused(problem)
+    roots = config.root_certificates if config.root_certificates is not None else await _environment_roots()
+    # Every sync would fail on it while the pod stayed ready: a setting to fix (a wiring may check it sooner).
+    unusable = await asyncio.to_thread(temp_dir_problem, config.temp_dir)
+    if unusable is not None:
+        raise ServiceSettingError("c1z_temp_dir", unusable)
+    if config.sync_interval:
+        # So would every periodic sync's save, after the whole sync.
+        unwritable = await asyncio.to_thread(output_file_problem, config.sync_file, config.temp_dir)
+        if unwritable is not None:
+            raise ServiceSettingError("file", f"{config.sync_file}{unwritable}")
     # Working files that a killed earlier run left in the temp dir (issue 11 §8), and the temp file of a periodic
     # sync's save it was killed in, beside --file (a whole c1z's size): left to the first periodic sync, after the
     # Hello, a crash loop with ConductorOne unreachable kept one more per kill. A live process's stay.
     await sweep_stale(config.temp_dir, config.sync_file if config.sync_interval else None)
-    scale = config.backoff_scale
+    stop = asyncio.Event() if stop is None else stop
     scheduler_ref: list[Scheduler] = []
     readiness = Readiness(
         min_window=config.ready_window_seconds,
         poll_interval=lambda: scheduler_ref[0].poll_interval if scheduler_ref else 0.0,
+        stop=stop,
     )
     # The gauge is read from the same verdict as /readyz at each scrape, so an alert on it sees what the
     # kubelet sees (it was set at Hello and at draining only, and stayed 1 through any outage).
     metrics.ready.set_function(lambda: 1.0 if readiness.ready else 0.0)
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    # Signals reach the main thread only, and asyncio refuses a handler anywhere else (a RuntimeError at start): a
+    # runner on a worker thread's loop leaves them to the program, which stops it through `stop`.
+    watched = _SIGNALS if threading.current_thread() is threading.main_thread() else ()
+    previous = {sig: signal.getsignal(sig) for sig in watched}
+    for sig in watched:
         loop.add_signal_handler(sig, _on_signal, stop, readiness, sig)
+    try:
+        return await _serve(config, app, metrics, stop, readiness, scheduler_ref, roots)
+    finally:
+        # Left on the loop, they kept the signals once the runner had returned: a program closing down after it (or
+        # running it again) never heard SIGTERM or Ctrl-C, which set an event nobody waited on. The handlers the
+        # program had are put back (the CLI's SIGTERM stops like Ctrl-C; the default would end it without a word).
+        for sig in watched:
+            loop.remove_signal_handler(sig)
+            if previous[sig] is not None:
+                signal.signal(sig, previous[sig])
+
+
+_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+async def _environment_roots() -> bytes | None:
+    """The gRPC channel's roots from the environment (a file read, off the loop); StartupRefused when SSL_CERT_FILE
+    names a file that cannot be read."""
+    try:
+        return await asyncio.to_thread(grpc_root_certificates, os.environ)
+    except OSError as exc:
+        refused = (
+            f"environment SSL_CERT_FILE: cannot read {os.environ.get('SSL_CERT_FILE', '')!a}: {exc.strerror or exc}"
+        )
+        log.error(refused)
+        raise StartupRefused(refused) from None
+
+
+async def _serve(
+    config: ServiceConfig,
+    app: ServiceApp,
+    metrics: Metrics,
+    stop: asyncio.Event,
+    readiness: Readiness,
+    scheduler_ref: list[Scheduler],
+    roots: bytes | None,
+) -> int:
+    scale = config.backoff_scale
 
     ops = (
         OpsServer(metrics, readiness, config.health_check_bind_address, config.health_check_port)
@@ -267,7 +388,7 @@ async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) 
         config.secret,
         host_id=host_id,
         api_host=config.api_host,
-        root_certificates=config.root_certificates,
+        root_certificates=roots,
         proxy=grpc_proxy_from_env(config.endpoints),
         token_verify=config.token_verify,
         token_timeout=config.token_timeout,
@@ -277,9 +398,12 @@ async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) 
         upload_retry=UPLOAD_RETRY.scaled(scale),
     )
     try:
+        connector = app.open()
+        unsynced = unsynced_types_setting(config, connector)
+        if unsynced is not None:
+            raise unsynced  # before any connection: ConductorOne never hears of a service that cannot sync
         # The token and the gRPC connection the Hello needs are made while the connector checks its upstream.
         c1.warm_up()
-        connector = app.open()
         readiness.checking = True
         try:
             await check_connector(app, connector, stop)
@@ -348,10 +472,37 @@ async def run_service(config: ServiceConfig, app: ServiceApp, metrics: Metrics) 
         log.info("stopped")
         return 0
     finally:
-        await c1.close()
-        await app.aclose()
-        if ops is not None:
-            await ops.stop()
+        # In this order, each whatever the one before raised: a connector's failing `aclose` left the health port
+        # bound in a program that embedded the runner.
+        async with contextlib.AsyncExitStack() as closing:
+            if ops is not None:
+                closing.push_async_callback(ops.stop)
+            closing.push_async_callback(app.aclose)
+            closing.push_async_callback(c1.close)
+
+
+MAX_TYPES_NAMED = 10
+"""The most unknown resource types a refusal quotes (a setting may list hundreds)."""
+
+
+def unsynced_types_setting(config: ServiceConfig, connector: Connector) -> ServiceSettingError | None:
+    """The setting that names a resource type `connector` does not sync (types to sync, or the type of a resource to
+    sync), or None. Every sync would fail on it ("names unknown resource types") while the pod stayed ready: a setting
+    to fix, refused before the Hello, for any connector (a wiring may check it sooner, with its own words)."""
+    known = sorted({syncer.resource_type().id for syncer in connector.syncers()})
+    asked = {
+        "sync_resource_types": [*config.sync_resource_types, *config.sync_options.resource_type_ids],
+        "sync_resources": [target.resource_type for target in config.sync_options.targeted_resources],
+    }
+    for setting, type_ids in asked.items():
+        unknown = sorted(set(type_ids) - set(known))
+        if unknown:
+            named = ", ".join(quoted_id(type_id) for type_id in unknown[:MAX_TYPES_NAMED])
+            more = f" and {len(unknown) - MAX_TYPES_NAMED} more" if len(unknown) > MAX_TYPES_NAMED else ""
+            return ServiceSettingError(
+                setting, f"no resource type {named}{more} is synced by this connector (it syncs: {', '.join(known)})"
+            )
+    return None
 
 
 def _on_signal(stop: asyncio.Event, readiness: Readiness, sig: signal.Signals) -> None:
@@ -390,6 +541,11 @@ async def check_connector(
     if error is None:
         return
     verdict = app.startup_verdict(error) if isinstance(error, Exception) else None
+    if verdict is None and isinstance(error, ConnectorError):
+        # The error `Connector.validate` is documented to raise, which the app did not call fatal: an upstream the
+        # check could not use. It ended `run_service` with the exception, and a second connector's upstream outage at
+        # start was a crash loop.
+        verdict = StartupVerdict(False, CHECK_FAILED)
     if verdict is None:
         raise error
     if verdict.fatal:

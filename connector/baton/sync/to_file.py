@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
+import fcntl
+import os
+import re
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,7 +16,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from connector.baton.c1z import workfiles
-from connector.baton.c1z.errors import DamagedC1ZError
+from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, is_disk_full
 from connector.baton.connector import ResourceSyncer
 from connector.baton.errors import ConnectorError
 from connector.baton.sync.syncer import Syncer, SyncObserver, SyncOptions, SyncResult
@@ -186,3 +192,116 @@ async def sweep_stale(tmp_dir: Path | None, c1z_path: Path | None = None) -> Non
             workfiles.sweep_stale_partials(c1z_path)
 
     await asyncio.to_thread(sweep)
+
+
+MOUNTINFO = Path("/proc/self/mountinfo")
+_OCTAL_ESCAPE = re.compile(rb"\\([0-7]{3})")
+
+
+def output_file_problem(path: Path, tmp_dir: Path | None) -> str | None:
+    """What makes `path` a c1z a sync could not be saved to (or would clobber), as the words that follow the path in
+    a message (": the directory ... does not exist", " is a directory; ..."), or None. Found before any upstream
+    request: each of these failed only when the finished sync was saved, after the whole sync (in service mode, after
+    every periodic sync). The temp dir is `temp_dir_problem`'s. Blocking (it may open an existing c1z): run it off the
+    event loop."""
+    if path.is_symlink():
+        # The save writes where the link points (compress_atomically): check that place.
+        try:
+            path = Path(os.path.realpath(path, strict=True))
+        except FileNotFoundError:
+            path = Path(os.path.realpath(path))
+        except OSError as exc:
+            return f": a symbolic link that cannot be followed ({exc.strerror})"
+    if path.is_dir():
+        return f" is a directory; name a file in it (e.g. {path / 'sync.c1z'})"
+    parent = path.parent
+    if not parent.is_dir():
+        return f": the directory {parent} does not exist"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f": the directory {parent} is not writable"
+    beside = _saving_beside_problem(path)
+    if beside is not None:
+        return f": {beside}"
+    if not path.exists():
+        return None
+    if not path.is_file():
+        # A device or a FIFO (`--file /dev/null`): the atomic save would replace it with a regular file.
+        return " is not a regular file"
+    if _is_mount_point(path):
+        return (
+            " is a mount point (a file mounted on its own, as `docker run -v ./sync.c1z:/data/sync.c1z` mounts it): "
+            "the save renames a new file over it, which a mount point refuses; mount its directory instead"
+        )
+    if not os.access(path, os.R_OK | os.W_OK):
+        return ": the existing file is not readable and writable"
+    if path.stat().st_size == 0:
+        return None  # an empty file is a fresh start (as the store treats it)
+    from connector.baton.c1z.reader import C1ZReader  # SQLite only when a file is there to check
+
+    try:
+        with C1ZReader(path, tmp_dir):
+            pass
+    except DamagedC1ZError:
+        return None  # a c1z with a broken body: the store starts a new sync in its place and warns (not refused)
+    except C1ZFormatError as exc:
+        return (
+            f": the existing file is not a readable c1z ({exc}); "
+            "move it away or name another file — it is never overwritten blindly"
+        )
+    return None
+
+
+def _saving_beside_problem(path: Path) -> str | None:
+    """Make (and remove) the temp file the save makes beside `path`, with its lock: os.access answers for root as if
+    any directory were writable (/proc, an NFS export that squashes root) and knows nothing of locks. The name has the
+    save's shape: if this process dies before removing it, the next start sweeps it."""
+    try:
+        prefix, suffix = workfiles.save_temp_affixes(path.name)
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
+    except OSError as exc:
+        return _why_not_beside(path, exc)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        return f"the directory {path.parent} cannot lock files ({exc.strerror})"
+    finally:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+    return None
+
+
+def _is_mount_point(path: Path) -> bool:
+    """Whether `path` is a mount point of its own (Linux: /proc/self/mountinfo; elsewhere, False). A file mounted
+    alone passed every check, and the save's rename over it failed with EBUSY: its device is its directory's when
+    both come from one file system, so only the mount table tells."""
+    try:
+        table = MOUNTINFO.read_bytes()
+    except OSError:
+        return False
+    target = os.fsencode(os.path.realpath(path))
+    for line in table.splitlines():
+        fields = line.split(b" ")
+        # Field 5 is the mount point, with space, tab, newline and backslash written as octal escapes (\040).
+        if len(fields) > 4 and _unescaped(fields[4]) == target:
+            return True
+    return False
+
+
+def _unescaped(field: bytes) -> bytes:
+    return _OCTAL_ESCAPE.sub(lambda m: bytes([int(m[1], 8)]), field)
+
+
+def _why_not_beside(path: Path, exc: OSError) -> str:
+    """Why the save's temp file cannot be made beside `path`: "not writable" only where the directory is to blame. A
+    legal name of 237 bytes or more (the temp name adds 19, past the usual 255-byte limit) was "the directory . is not
+    writable (File name too long)", and a full disk "not writable (No space left on device)"."""
+    if exc.errno == errno.ENAMETOOLONG:
+        prefix, suffix = workfiles.save_temp_affixes(path.name)
+        return (
+            f"the name is too long: the save writes {prefix}XXXXXXXX{suffix} beside it, which this file system "
+            f"refuses ({exc.strerror}); use a shorter name"
+        )
+    if is_disk_full(exc):
+        return f"no space left in {path.parent} ({exc.strerror})"
+    return f"the directory {path.parent} is not writable ({exc.strerror})"

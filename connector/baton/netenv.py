@@ -1,0 +1,108 @@
+"""Checks of the process environment the network libraries read by themselves, for every connection a connector
+makes (its upstream's, the token endpoint's, the gRPC channel to ConductorOne).
+
+httpx and grpc read `SSL_CERT_FILE`, `SSL_CERT_DIR`, `GRPC_DEFAULT_SSL_ROOTS_FILE_PATH` and the proxy variables on
+their own, deep inside the first request: a typo there surfaced as an SSLError, an InvalidURL or a ValueError ("Invalid
+IPv6 URL") with no name on it, or as a connection that failed for ever. `environment_problems` names each such
+variable, every one at once (each fix was a run); a proxy's value is never repeated (it may carry a password). The
+service runner refuses to start on them; a wiring may word them its own way sooner (the Datadog daemon's preflight).
+Blocking (it loads CA files): run it off the event loop.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import ssl
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from connector.baton.hostnames import host_name_resolvable
+from connector.baton.proxyenv import no_proxy_network
+
+PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "GRPC_PROXY")
+# HTTP CONNECT only: grpc has no SOCKS support, and httpx needs the `socksio` extra, which is not installed.
+_PROXY_SCHEMES = ("http", "https")
+
+
+def environment_problems(environ: Mapping[str, str]) -> list[str]:
+    """Every unusable TLS or proxy variable of `environ`, one message each naming it (none: [])."""
+    problems: list[str | None] = []
+    cert_file = environ.get("SSL_CERT_FILE", "").strip()
+    if cert_file:
+        problems.append(_ca_file_problem("SSL_CERT_FILE", Path(cert_file)))
+    roots = environ.get("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "").strip()
+    if roots:
+        problems.append(_ca_file_problem("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", Path(roots)))
+    cert_dir = environ.get("SSL_CERT_DIR", "").strip()
+    if cert_dir and not Path(cert_dir).is_dir():
+        problems.append(f"environment SSL_CERT_DIR: {cert_dir} is not a directory")
+    for upper in PROXY_VARIABLES:
+        for name in (upper, upper.lower()):
+            value = environ.get(name, "").strip()
+            if value:
+                problems.append(_proxy_problem(name, value))
+    for name in ("NO_PROXY", "no_proxy"):
+        problems.append(_no_proxy_problem(name, environ.get(name, "")))
+    return [problem for problem in problems if problem is not None]
+
+
+def _ca_file_problem(name: str, path: Path) -> str | None:
+    if not path.is_file():
+        return f"environment {name}: {path} does not exist or is not a file"
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except PermissionError:
+        return f"environment {name}: {path} is not readable"
+    except (ssl.SSLError, ValueError, UnicodeDecodeError):
+        return f"environment {name}: {path} holds no PEM certificate"
+    return None
+
+
+def _proxy_problem(name: str, value: str) -> str | None:
+    # Like httpx, curl and Go, a bare host:port means http://host:port.
+    url = value if "://" in value else f"http://{value}"
+    # The value is not repeated: a proxy URL may carry a password.
+    problem = f"environment {name}: not a proxy URL (expected http://host:port or http://user:password@host:port)"
+    if any(char.isspace() or ord(char) < 32 for char in value):
+        return problem
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return problem
+    if parts.scheme.lower().startswith("socks"):
+        return f"environment {name}: SOCKS proxies are not supported; use an HTTP proxy (http://host:port)"
+    if parts.scheme.lower() not in _PROXY_SCHEMES or not parts.hostname or (port is not None and port == 0):
+        return problem
+    if not host_name_resolvable(parts.hostname):
+        # Refused by the resolver's IDNA encoding at the first request, as an "unexpected error" naming nothing.
+        return (
+            f"environment {name}: the proxy's host name cannot be looked up (an empty label, or one over 63 characters)"
+        )
+    return None
+
+
+def _no_proxy_problem(name: str, value: str) -> str | None:
+    # httpx turns each entry into a URL pattern when its client is built (`all://*example.com`, `all://[::1]`); an
+    # entry it cannot parse would surface there as an InvalidURL naming no variable.
+    for entry in (part.strip() for part in value.split(",")):
+        if not entry or entry == "*" or no_proxy_network(entry) is not None:
+            continue  # a network (`fd00::/8` too) is read by `proxyenv`, as Go reads it, and never made a URL
+        pattern = entry if "://" in entry else f"all://[{entry}]" if _is_ipv6(entry) else f"all://*{entry}"
+        try:
+            httpx.URL(pattern)
+        except (httpx.InvalidURL, UnicodeError):
+            hint = "; write an IPv6 address without brackets (::1)" if "[" in entry else ""
+            return f"environment {name}: {entry!r} is not a host name, domain, IP address or network{hint}"
+    return None
+
+
+def _is_ipv6(entry: str) -> bool:
+    try:
+        ipaddress.IPv6Address(entry.split("/")[0])
+    except ValueError:
+        return False
+    return True
