@@ -11,10 +11,12 @@ import socket
 from typing import Any, cast
 
 import grpc
+import httpx
 import pytest
 import structlog
 from google.protobuf import duration_pb2
 
+from connector.baton.c1 import TokenSource, parse_client_id, parse_client_secret
 from connector.baton.c1.client import RpcResult
 from connector.baton.c1.errors import (
     C1AuthRejectedError,
@@ -39,6 +41,7 @@ from connector.baton.runtime.service import (
 )
 from connector.baton.tasks.processor import TaskProcessor
 from tests.baton.tasks.stubs import INSTANT, StubClient, make_rig
+from tests.fakes.c1 import generate_client_credentials
 from tests.fakes.tasks import grant_task, kind_task
 
 Response = baton_pb2.BatonServiceGetTaskResponse
@@ -643,6 +646,43 @@ def test_a_failed_token_fetch_is_a_failure_to_reach_conductorone() -> None:
     assert not readiness()[0]
     readiness.on_call(_ok())
     assert readiness() == (True, "")
+
+
+async def test_a_token_request_unanswered_for_longer_than_the_window_is_a_failure_to_reach_conductorone() -> None:
+    """A token endpoint that takes the request and never answers fails the fetch only at the token timeout
+    (BATON_HTTP_TIMEOUT_SECONDS, up to 30 min); meanwhile no call is made and none fails, and the pod stayed ready for
+    that long while nothing reached ConductorOne. Past the window the request under way is the failure."""
+    clock = Clock()
+    taken = asyncio.Event()
+
+    async def silent(_: httpx.Request) -> httpx.Response:
+        taken.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    credentials = generate_client_credentials("acme.conductor.one")
+    tokens = TokenSource(
+        parse_client_id(credentials.client_id),
+        parse_client_secret(credentials.client_secret),
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(silent)),
+        timeout=1800.0,
+        clock=clock,
+    )
+    readiness = Readiness(clock=clock)
+    readiness.token_asked_since = lambda: tokens.asking_since
+    readiness.hello_ok = True
+    readiness.on_call(_ok("Hello"))
+    fetching = asyncio.create_task(tokens.token())
+    await taken.wait()
+    clock.now += MIN_READY_WINDOW
+    assert readiness() == (True, "")  # not yet longer than the window
+    clock.now += 1
+    ready, reason = readiness()
+    assert not ready
+    assert reason.endswith("; a token request unanswered for 61 s")
+    fetching.cancel()
+    await tokens.aclose()
+    assert tokens.asking_since is None
 
 
 def test_draining_is_not_ready_even_with_fresh_contact() -> None:

@@ -143,6 +143,10 @@ class TokenSource:
         """The tokens fetched last, newest first: what a peer may quote back (see `redact`)."""
         self.fetch_count = 0
         """Requests sent to the token endpoint, successful or not."""
+        self.asking_since: float | None = None
+        """When (on `clock`) the request under way was sent; None when none is. Readiness reads it: a request that
+        hangs fails only at the token timeout (BATON_HTTP_TIMEOUT_SECONDS, up to 30 min), and meanwhile no call is
+        made and none fails."""
         self.failure_count = 0
 
     def __repr__(self) -> str:
@@ -215,7 +219,7 @@ class TokenSource:
             "grant_type": "client_credentials",
         }
         self.fetch_count += 1
-        started = self._clock()
+        started = self.asking_since = self._clock()
         status_code: int | None = None
         try:
             try:
@@ -247,6 +251,8 @@ class TokenSource:
             self._notify(ok=False, status_code=status_code, started=started)
             log.warning("c1 token request failed", token_url=self.token_url, http_status=status_code)
             raise
+        finally:
+            self.asking_since = None
         self._notify(ok=True, status_code=status_code, started=started)
         log.debug("c1 token fetched", token_url=self.token_url, expires_in=round(token.expires_at - started))
         return token
