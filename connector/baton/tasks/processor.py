@@ -344,6 +344,8 @@ class TaskProcessor:
         """The tasks running or being reported, by id."""
         self._redelivered: set[str] = set()
         """The running tasks whose redelivery was logged at warning (later copies are logged at debug)."""
+        self._report_retrying: dict[str, Callable[[], None]] = {}
+        """What to call, once, when a running task's report is first to be retried (`process`)."""
         self._refusals_told: OrderedDict[bytes, None] = OrderedDict()
         """Digests of the unrunnable tasks lately logged at error (a copy ConductorOne re-offers is logged at debug)."""
         self._abandon_reason: str | None = None
@@ -380,11 +382,19 @@ class TaskProcessor:
         task under its id (`process` only logs those)."""
         return task_id_problem(task_id) is None and task_id not in self._active
 
-    async def process(self, task: baton_pb2.Task, unreadable: C1UnreadableTaskError | None = None) -> None:
+    async def process(
+        self,
+        task: baton_pb2.Task,
+        unreadable: C1UnreadableTaskError | None = None,
+        *,
+        report_retrying: Callable[[], None] | None = None,
+    ) -> None:
         """Run and report one task. Never raises, except CancelledError when this coroutine itself is cancelled
         (after the task was reported or its loss logged).
 
         `unreadable`: the task did not decode; `task` holds only its id. It is reported failed, not run.
+        `report_retrying`: called (once) when the task's report failed and is to be tried again: its work is done,
+        and the caller may give the task's slot to the next task (`Scheduler`).
         """
         kind = (unreadable.task_type if unreadable else task.WhichOneof("task_type")) or "unknown"
         problem = task_id_problem(task.id)
@@ -420,6 +430,8 @@ class TaskProcessor:
                 self._refused(kind)
             return
         self._active[task.id] = task
+        if report_retrying is not None:
+            self._report_retrying[task.id] = report_retrying
         started = self._clock()
         label = UNREPORTED
         if self._observer is not None:
@@ -431,6 +443,7 @@ class TaskProcessor:
                 label, cancelled_here = await self._process(task, kind, started, unreadable)
         finally:
             del self._active[task.id]
+            self._report_retrying.pop(task.id, None)
             self._redelivered.discard(task.id)
             # In a finally so the in-flight gauge returns to 0 whatever happened above.
             if self._observer is not None:
@@ -732,6 +745,8 @@ class TaskProcessor:
                     return outcome, True
                 delay = backoff.next_delay(asked)
                 assert delay is not None  # an unbounded Backoff always answers
+                if (retrying := self._report_retrying.pop(task_id, None)) is not None:
+                    retrying()
                 log.warning(
                     "task report failed; retrying",
                     attempt=attempts,
