@@ -88,3 +88,45 @@ def test_importing_the_whole_baton_layer_loads_nothing_of_datadog_or_the_daemon(
     loaded = json.loads(done.stdout)
     assert "connector.baton.runtime.service" in loaded  # the walk reached the service runner
     assert [m for m in loaded if m.startswith(BATON_MUST_NOT_IMPORT)] == []
+
+
+# Classes of the Datadog layer that share a name with a different baton class, each with why the name stays. A
+# datadog module meeting both imports one under another name (`DatadogPage`).
+SHARED_CLASS_NAMES = {
+    "Page": "a page of a Datadog listing, by number; baton's is a syncer's page, by token",
+    "AccessToken": "a Datadog service access token; baton's is ConductorOne's OAuth token (they never meet)",
+}
+
+
+def _classes(layer: str) -> dict[str, list[str]]:
+    """Each top-level class name of a layer, with the names of the classes it derives from."""
+    found: dict[str, list[str]] = {}
+    for path in _sources(layer):
+        if "pb" in path.relative_to(ROOT).parts:
+            continue
+        tree = ast.parse(path.read_text(), str(path))
+        # A base imported under another name (`RetryPolicy as BaseRetryPolicy`) is known by its own.
+        imported = {
+            alias.asname: alias.name
+            for node in tree.body
+            if isinstance(node, ast.ImportFrom)
+            for alias in node.names
+            if alias.asname
+        }
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef):
+                bases = (ast.unparse(base).rpartition(".")[2] for base in node.bases)
+                found[node.name] = [imported.get(base, base) for base in bases]
+    return found
+
+
+def test_a_datadog_class_takes_no_baton_class_name_for_another_thing() -> None:
+    """The team guide's "names that don't collide across layers": a reader of `Outcome` in the Datadog layer took it
+    for the task report's `Outcome`. A class that extends the baton class of its name (`RetryPolicy`) is that
+    concept; any other shared name is listed above with why."""
+    baton, datadog = _classes("baton"), _classes("datadog")
+    # The walk reads both layers, and sees through an aliased base.
+    assert "Outcome" in baton
+    assert datadog["RetryPolicy"] == ["RetryPolicy"]
+    shared = {name for name, bases in datadog.items() if name in baton and name not in bases}
+    assert shared == set(SHARED_CLASS_NAMES)

@@ -14,12 +14,13 @@ M = TypeVar("M", bound=Message)
 def pack(message: Message) -> any_pb2.Any:
     packed = any_pb2.Any()
     # Deterministic so a resource's blob is the same on every run (the c1z diff relies on stable bytes).
-    packed.type_url = "type.googleapis.com/" + message.DESCRIPTOR.full_name
+    packed.type_url = type_url(type(message))
     packed.value = message.SerializeToString(deterministic=True)
     return packed
 
 
 def type_url(message_class: type[Message]) -> str:
+    """The type URL an annotation of this class carries, as the Go SDK packs it: the one place it is spelled."""
     return "type.googleapis.com/" + message_class.DESCRIPTOR.full_name
 
 

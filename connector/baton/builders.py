@@ -191,19 +191,21 @@ def add_user_trait(
 def add_group_trait(
     res: resource_pb2.Resource, *, profile_values: Mapping[str, Any] | None = None
 ) -> resource_pb2.Resource:
-    trait = annotation_trait_pb2.GroupTrait()
-    struct = profile(profile_values) if profile_values is not None else None
-    if struct is not None:
-        trait.profile.CopyFrom(struct)
-    res.annotations.append(pack(trait))
-    _set_shared_fields(res, profile_struct=struct, status=None)
-    return res
+    return _add_profile_trait(res, annotation_trait_pb2.GroupTrait(), profile_values)
 
 
 def add_role_trait(
     res: resource_pb2.Resource, *, profile_values: Mapping[str, Any] | None = None
 ) -> resource_pb2.Resource:
-    trait = annotation_trait_pb2.RoleTrait()
+    return _add_profile_trait(res, annotation_trait_pb2.RoleTrait(), profile_values)
+
+
+def _add_profile_trait(
+    res: resource_pb2.Resource,
+    trait: annotation_trait_pb2.GroupTrait | annotation_trait_pb2.RoleTrait,
+    profile_values: Mapping[str, Any] | None,
+) -> resource_pb2.Resource:
+    """A trait that carries only a profile (a group's, a role's): the same profile on the resource too."""
     struct = profile(profile_values) if profile_values is not None else None
     if struct is not None:
         trait.profile.CopyFrom(struct)

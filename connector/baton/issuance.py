@@ -6,11 +6,14 @@
   The connector decides which kinds it offers (its flags); this only assembles and checks.
 - `required_scopes_field`: the `scopes` input field of §3.7 (the Go connector's SAT descriptor).
 - `api_key_v2`: the Multipass `api_key_v2` JSON plaintext, byte for byte as the Go connector writes it.
+- `REQUEST_ID`: the request-id rule, which the task layer checks and a connector may check again.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
+from typing import Final
 
 from connector.baton.connector import Connector
 from connector.baton.gostrings import NONBLANK_PATTERN, go_json
@@ -19,6 +22,9 @@ from connector.baton.pb.c1.connector.v2 import connector_pb2
 
 Capability = connector_pb2.Capability
 Option = connector_pb2.CapabilityDetailCredentialOption
+REQUEST_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,128}")
+"""An IssueCredentialRequest's `request_id` (the task's id; §3.2, check 6): a connector names what it mints after it
+(`c1-<request id>`), so one that checks it again uses this same rule."""
 ISSUE_CAPABILITIES = (
     Capability.CAPABILITY_CREDENTIAL_ISSUE,
     Capability.CAPABILITY_CREDENTIAL_ENCRYPTION_JWE_XWING_V1,

@@ -21,11 +21,6 @@ def new_ksuid(now: float | None = None) -> str:
     return _encode(raw)
 
 
-def ksuid_timestamp(ksuid: str) -> int:
-    """Unix seconds at which the KSUID was made."""
-    return int.from_bytes(_decode(ksuid)[:4], "big") + _EPOCH
-
-
 def _encode(raw: bytes) -> str:
     number = int.from_bytes(raw, "big")
     digits: list[str] = []
@@ -33,15 +28,3 @@ def _encode(raw: bytes) -> str:
         number, rem = divmod(number, 62)
         digits.append(_ALPHABET[rem])
     return "".join(reversed(digits)).rjust(_ENCODED_LEN, "0")
-
-
-def _decode(ksuid: str) -> bytes:
-    if len(ksuid) != _ENCODED_LEN:
-        raise ValueError(f"a KSUID has {_ENCODED_LEN} characters, got {len(ksuid)}")
-    number = 0
-    for char in ksuid:
-        index = _ALPHABET.find(char)
-        if index < 0:
-            raise ValueError(f"invalid KSUID character {char!r}")
-        number = number * 62 + index
-    return number.to_bytes(20, "big")

@@ -13,10 +13,10 @@ import sys
 from collections.abc import Sequence
 
 import structlog
-from google.protobuf import any_pb2, json_format
-from google.protobuf.descriptor import Descriptor
+from google.protobuf import json_format
 
 from connector.baton import builders as b
+from connector.baton.annotations import has
 from connector.baton.errors import Code, ConnectorError, InvalidPrincipalError
 from connector.baton.pb.c1.connector.v2 import (
     action_pb2,
@@ -31,10 +31,10 @@ from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.outcome import Outcome, TaskError
 from connector.daemon.oneshot import cancel_on_signal, datadog_client, datadog_options, keep_the_outcome
 from connector.daemon.settings import Settings, SettingsError, env, flag
-from connector.datadog.client import holds_whitespace
 from connector.datadog.connector import DatadogConnector
 from connector.datadog.credentials import deletions_found
 from connector.datadog.errors import DatadogError
+from connector.datadog.idrules import holds_whitespace
 from connector.datadog.keyshape import holds_key_shape
 from connector.datadog.resources import types
 from connector.datadog.resources.keys import parse_sat_handle
@@ -319,22 +319,18 @@ def _classified(settings: Settings, code: Code, message: str, setting: str | Non
     return ActionFailed(message)
 
 
-def _has(annotations: Sequence[any_pb2.Any], descriptor: Descriptor) -> bool:
-    return any(a.Is(descriptor) for a in annotations)
-
-
 def _granted(task: baton_pb2.Task.GrantTask, outcome: Outcome) -> str:
     response = outcome.response
     assert isinstance(response, grant_pb2.GrantManagerServiceGrantResponse)
     ids = ", ".join(g.id for g in response.grants) or "none reported"
     principal = f"{task.principal.id.resource_type}:{task.principal.id.resource}"
-    if _has(outcome.annotations, annotation_grant_pb2.GrantAlreadyExists.DESCRIPTOR):
+    if has(outcome.annotations, annotation_grant_pb2.GrantAlreadyExists):
         return f"already granted: {task.entitlement.id} to {principal} (nothing changed; grants: {ids})"
     return f"granted {task.entitlement.id} to {principal} (grants: {ids})"
 
 
 def _revoked(task: baton_pb2.Task.RevokeTask, outcome: Outcome) -> str:
-    if _has(outcome.annotations, annotation_grant_pb2.GrantAlreadyRevoked.DESCRIPTOR):
+    if has(outcome.annotations, annotation_grant_pb2.GrantAlreadyRevoked):
         # Datadog answers 404 for access not held and for a role, team or user it does not know alike, and the revoke
         # takes both as done (ConductorOne's revoke of what is gone must not fail): "already revoked" told an admin
         # who mistyped an id that the access was gone while it stayed.

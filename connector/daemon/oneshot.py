@@ -29,8 +29,9 @@ from connector.baton.sync.to_file import output_file_problem, sync_to_file
 from connector.daemon.network import outbound_trust
 from connector.daemon.progress import Progress, summary_table
 from connector.daemon.settings import Settings, SettingsError, env, flag
-from connector.datadog.client import UNUSABLE_ID, DatadogClient, holds_whitespace, is_usable_id
+from connector.datadog.client import DatadogClient
 from connector.datadog.connector import DatadogConnector, DatadogOptions
+from connector.datadog.idrules import UNUSABLE_ID, holds_whitespace, is_usable_id
 from connector.datadog.keyshape import holds_key_shape
 from connector.datadog.resources import types
 from connector.datadog.sites import is_insecure

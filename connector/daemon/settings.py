@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import functools
 import ipaddress
 import json
 import math
@@ -39,6 +38,14 @@ from connector.baton.runtime.bounds import (
     MAX_TASK_CONCURRENCY,
     MAX_TOKEN_TIMEOUT,
     MIN_BACKOFF_SCALE,
+)
+from connector.daemon.config_yaml import (
+    MAX_CONFIG_VALUES,
+    expanded_values,
+    quote_it,
+    repeated_setting,
+    yaml_12_loader,
+    yaml_kind,
 )
 from connector.daemon.version import package_version
 from connector.datadog.keyshape import holds_key_shape
@@ -588,23 +595,11 @@ def _size(limit: int) -> str:
 
 # A settings file is a few KB: larger ones took PyYAML a minute of CPU before any error (1 MiB: about 1 s).
 MAX_CONFIG_FILE_BYTES = 1 << 20
-# Values a settings file may hold, counting an alias's value at each use: 2 KB of aliases nested ten deep stand for
-# 9**10 values, and writing `invoke-action-args` out as JSON expanded them until the process was killed. Go's YAML
-# reader (baton-sdk's viper) refuses such "excessive aliasing" too.
-MAX_CONFIG_VALUES = 100_000
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
-    """The --config file as settings, with the Go SDK's kebab-case keys; a SettingsError naming what is wrong."""
-    data, problems = _read_yaml(path)
-    if problems:
-        raise SettingsError(*problems)
-    return data
-
-
-def _read_yaml(path: Path) -> tuple[dict[str, Any], list[str]]:
-    """The --config file's good settings and a problem for each bad one; a SettingsError when the file as a whole
-    cannot be read."""
+def read_yaml(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """The --config file's good settings (keyed by field name) and a problem for each bad one, which `load_effective`
+    reports with the rest; a SettingsError when the file as a whole cannot be read."""
     where = f"setting --config ({CONFIG_PATH_ENV}): {path}"
     try:
         text = read_setting_file(path, where, MAX_CONFIG_FILE_BYTES).decode("utf-8")
@@ -613,13 +608,13 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], list[str]]:
     # Imported here: PyYAML is needed only with a config file, and most deployments use env vars alone.
     import yaml
 
-    loader = _yaml_12_loader()(text)
+    loader = yaml_12_loader()(text)
     try:
-        node = loader.get_single_node()  # what yaml.safe_load does, with the document's lines kept for _repeated
-        repeated = _repeated(node) if node is not None else ""
+        node = loader.get_single_node()  # what yaml.safe_load does, with the document's lines kept for repeated_setting
+        repeated = repeated_setting(node, Settings.model_fields) if node is not None else ""
         if repeated:
             raise SettingsError(f"{where}: {repeated}")
-        if node is not None and _values(node, {}) > MAX_CONFIG_VALUES:
+        if node is not None and expanded_values(node, {}) > MAX_CONFIG_VALUES:
             raise SettingsError(
                 f"{where}: holds more than {MAX_CONFIG_VALUES:,} values (an alias counts its value at each use)"
             )
@@ -655,21 +650,6 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], list[str]]:
     return out, problems
 
 
-def _yaml_kind(value: Any) -> str:
-    """What a YAML value is, in the file's terms (its value is never shown: it may be a key)."""
-    if isinstance(value, bool):
-        return "true/false (a YAML boolean)"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, bytes):
-        return "binary data"
-    return f"a YAML {type(value).__name__}"  # a date (`2024-01-01`), a timestamp
-
-
 def _as_yaml_value(name: str, value: Any, where: str) -> Any:
     """A YAML value of the kind the setting takes, else a SettingsError naming the setting and both kinds.
 
@@ -684,14 +664,14 @@ def _as_yaml_value(name: str, value: Any, where: str) -> Any:
         return value  # a switch: true/false, yes/no, "true" (the model refuses the rest, naming the setting)
     if kinds & {int, float}:
         if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise SettingsError(f"{text} {_yaml_kind(value)}, not a number")
+            raise SettingsError(f"{text} {yaml_kind(value)}, not a number")
         return value
     if get_origin(annotation) is list:
         if not isinstance(value, list | str):
-            raise SettingsError(f"{text} {_yaml_kind(value)}, not text or a list of text{_quote_it(value)}")
+            raise SettingsError(f"{text} {yaml_kind(value)}, not text or a list of text{quote_it(value)}")
         for at, item in enumerate(value if isinstance(value, list) else [], 1):
             if not isinstance(item, str):
-                raise SettingsError(f"{text} {_yaml_kind(item)} (item {at}), not text{_quote_it(item)}")
+                raise SettingsError(f"{text} {yaml_kind(item)} (item {at}), not text{quote_it(item)}")
         return value
     if name == "invoke_action_args" and isinstance(value, dict):
         try:
@@ -699,95 +679,8 @@ def _as_yaml_value(name: str, value: Any, where: str) -> Any:
         except (TypeError, ValueError):
             raise SettingsError(f"{text} a mapping that JSON cannot carry (a date, binary data)") from None
     if not isinstance(value, str):
-        raise SettingsError(f"{text} {_yaml_kind(value)}, not text{_quote_it(value)}")
+        raise SettingsError(f"{text} {yaml_kind(value)}, not text{quote_it(value)}")
     return value
-
-
-@functools.cache
-def _yaml_12_loader() -> Any:
-    """PyYAML's safe loader with the plain scalars Go's YAML reader (baton-sdk's viper) reads as text kept as text.
-
-    PyYAML follows YAML 1.1: `1:30` was the number 90 (base 60), `yes`/`on`/`no`/`off` booleans and `=` a "value"
-    no constructor builds. Only YAML 1.2's booleans are implicit here, and numbers without the base-60 forms; what
-    Go's reader reads as a number too (`0x1F`, `017` octal, `1_000`) stays one. A date stays a date: refused
-    where text is expected, with "quote it".
-    """
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    dropped = {f"tag:yaml.org,2002:{kind}" for kind in ("bool", "int", "float", "value")}
-    Loader.yaml_implicit_resolvers = {
-        first: [(tag, pattern) for tag, pattern in resolvers if tag not in dropped]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-    Loader.add_implicit_resolver(
-        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-    )
-    # PyYAML's own patterns without their base-60 alternatives (`190:20:30`, `190:20:30.15`).
-    Loader.add_implicit_resolver(
-        "tag:yaml.org,2002:int",
-        re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
-        list("-+0123456789"),
-    )
-    Loader.add_implicit_resolver(
-        "tag:yaml.org,2002:float",
-        re.compile(
-            r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
-            r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
-        ),
-        list("-+0123456789."),
-    )
-    return Loader
-
-
-def _quote_it(value: Any) -> str:
-    """The fix for a scalar YAML read as something else (`0123`, `yes`, `2024-01-01`): quoting makes it text."""
-    return "" if isinstance(value, dict | list | bytes) else "; quote it to give text"
-
-
-def _values(node: Any, counted: dict[int, int]) -> int:
-    """How many values the YAML node stands for once its aliases are expanded (each node is counted once: linear
-    in the file, however far its aliases would expand). A node that holds itself counts once where it recurs: the
-    value built from it is refused later as a value of the wrong kind or as JSON that cannot be written."""
-    import yaml
-
-    if id(node) in counted:
-        return counted[id(node)]
-    counted[id(node)] = 1
-    total = 1
-    if isinstance(node, yaml.SequenceNode):
-        total += sum(_values(item, counted) for item in node.value)
-    elif isinstance(node, yaml.MappingNode):
-        total += sum(_values(key, counted) + _values(value, counted) for key, value in node.value)
-    # Capped: a sum past any bound says enough, and stays a small int however far the aliases expand.
-    counted[id(node)] = min(total, MAX_CONFIG_VALUES + 1)
-    return counted[id(node)]
-
-
-def _repeated(node: Any) -> str:
-    """A setting given twice at the top of the YAML document (as `api-key` or `api_key` too), described, or "".
-
-    PyYAML keeps the last silently, so a pasted block overrode the line above it without a word; Go's YAML
-    reader (baton-sdk's viper) refuses a repeated key. Only setting names are shown, never values.
-    """
-    import yaml
-
-    if not isinstance(node, yaml.MappingNode):
-        return ""
-    first_line: dict[str, int] = {}
-    for key, _ in node.value:
-        if not isinstance(key, yaml.ScalarNode):
-            continue
-        name = str(key.value).replace("-", "_").lower()
-        if name not in Settings.model_fields:
-            continue
-        line = key.start_mark.line + 1
-        if name in first_line:
-            return f"{name.replace('_', '-')} is set twice (lines {first_line[name]} and {line}); keep one"
-        first_line[name] = line
-    return ""
 
 
 def _list_entries(value: str) -> list[Any]:
@@ -1127,7 +1020,7 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
     config = str(args.pop("config", "")).strip() or environ.get(CONFIG_PATH_ENV, "").strip()
     if problem := invisible_edge(config):
         raise SettingsError(f"setting --config ({CONFIG_PATH_ENV}): {problem}")
-    data, problems = _read_yaml(Path(config)) if config else ({}, [])
+    data, problems = read_yaml(Path(config)) if config else ({}, [])
     for name in ONE_SHOT_ACTIONS:
         variable = environ.get(env(name))
         if variable is not None and not variable.strip() and name not in args and name not in data:
@@ -1262,7 +1155,7 @@ _DECODER = "the c1z reader's decompression cap is fixed (docs/c1z.md)"
 # baton user's habit (a copied Secret, a Go config file, a flag from the SDK's README) is answered with the reason,
 # not with "unknown" and a near miss that means something else.
 SDK_ONLY_SETTINGS: dict[str, str] = {
-    "ticketing": "Datadog has no ticketing; ticket tasks are answered as unsupported",
+    "ticketing": _TICKETS,
     "log_path": "logs go to stderr only; collect them from there",
     "log_level_debug_expires_at": "it is read in baton-sdk's lambda mode only",
     "workers": "the sync's concurrency is --datadog-concurrency",

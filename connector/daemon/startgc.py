@@ -7,7 +7,7 @@ collection, which found nothing to free): 41-61 ms of CPU per start on a loaded 
 collections alone find. So `baton-datadog` starts with young collections only, each after 2,000 new objects
 (`START_THRESHOLDS`): 15-17 ms. Turning the collector off altogether saved those too but left the start's young garbage in place
 until the end, and the live objects spread over more memory: +0.5 MB of idle RSS (docs/benchmarks.md,
-"Start-to-ready (helper perf36)").
+"Start-to-ready (issue 12 goal 6, helper perf36)").
 
 When the start is over, the thresholds are put back, and the next collections take what the start promoted: a
 command other than the connector's run (`inspect`, `config`, ...) and a one-shot run put them back at once,

@@ -1,14 +1,14 @@
 """Async Datadog API client for the connector: typed reads, provisioning calls, key validation.
 
-Reads come in two forms: ``list_*(page)`` returns one `Page` (with ``next_number`` for token-based
-syncers) and ``iter_*()`` walks every page. Every list request sends ``page[size]=100``.
+Reads come as ``list_*(page)``, one `Page` (with ``next_number`` for token-based syncers), or ``fetch_*(page)``,
+the same with the listing checks deferred (`PagePrefetch` fetches ahead with it); `paging.paginate` walks every page
+of a ``list_*``. Every list request sends ``page[size]=100``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-import re
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
@@ -47,6 +47,7 @@ from connector.datadog.errors import (
     UnexpectedResponse,
     not_skipped,
 )
+from connector.datadog.idrules import UNUSABLE_ID, all_usable_ids, another_id, is_path_id, is_usable_id
 from connector.datadog.models import (
     AccessToken,
     APIKey,
@@ -89,12 +90,9 @@ from connector.datadog.transport import (
 )
 
 __all__ = [
-    "UNUSABLE_ID",
     "DatadogClient",
-    "holds_whitespace",
+    "all_usable_ids",
     "included_roles",
-    "included_users",
-    "is_path_id",
     "is_usable_id",
 ]
 
@@ -107,65 +105,11 @@ _ECHO_CHECKED_CHARS = 8
 log = structlog.get_logger(__name__)
 
 
-# Datadog ids are UUIDs, short handles or our own `sat:` handles (~100 characters); a longer one is a malformed
-# task, and a 100 KB one would make httpx refuse the URL with an exception outside the DatadogError hierarchy.
-_MAX_ID_CHARS = 1024
-
-
 # The grants one answer may yield: a users page's role links, a schedule's people on call. Each grant is ~2 kB in
 # memory until the page is stored; a 29 MiB users page (under the body cap) linking one user to a million roles
 # took 2.7 GB and 17 s of the event loop. No org comes near: the largest observed has 4,376 roles, a page holds
 # 100 users, and a schedule's current responders are one per layer.
 MAX_LINKS_PER_ANSWER = 20_000
-
-
-def is_path_id(value: str) -> bool:
-    """Whether an id can name its object in a request path (`_seg`)."""
-    return bool(value) and value not in (".", "..") and len(value) <= _MAX_ID_CHARS
-
-
-_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
-_ITEM_ID = attrgetter("id")
-UNUSABLE_ID = f"blank, a dot segment, a control character or over {_MAX_ID_CHARS} characters"
-
-
-def has_control_character(value: str) -> bool:
-    """Whether `value` holds a C0 control character or DEL, which no Datadog id does. A regex, not a loop over
-    characters: this runs for every link of a sync (a user's roles, each membership), and on ids a task names, of any
-    length up to the message limit (a 30 MB one held the event loop 1.5 s)."""
-    return _CONTROL_CHARACTER.search(value) is not None
-
-
-_WHITESPACE = re.compile(r"\s")
-
-
-def holds_whitespace(value: str) -> bool:
-    """Whether `value` holds whitespace anywhere, which no Datadog id does (UUIDs; On-Call's short ids): an id a task
-    or an operator gives with it (`<uuid> `, a row of `inspect` pasted whole: `<uuid>  Jane Doe`) names no object, and
-    Datadog's 404 for it reads as "already gone". Not part of `is_usable_id`, which judges Datadog's own answers."""
-    return _WHITESPACE.search(value) is not None
-
-
-def is_usable_id(value: str) -> bool:
-    """Whether an id can name its object in every later request and log line: a path id (`is_path_id`), not blank,
-    without control characters."""
-    return is_path_id(value) and bool(value.strip()) and not has_control_character(value)
-
-
-def all_usable_ids(values: Iterable[str]) -> bool:
-    """`is_usable_id` of every non-empty value (an empty id is an item or link the engine drops and counts).
-
-    Each page's ids and links are checked together, in a few passes in C: one Python call per id cost ~2 % of a
-    sync's CPU (issue 12). The joined text holds a control character exactly when one of the ids does.
-    """
-    ids = list(filter(None, values))
-    return not ids or (
-        max(map(len, ids)) <= _MAX_ID_CHARS
-        and "." not in ids
-        and ".." not in ids
-        and all(map(str.strip, ids))
-        and not has_control_character("".join(ids))
-    )
 
 
 def closed_set_value(value: object, allowed: Iterable[object]) -> str:
@@ -182,18 +126,7 @@ def closed_set_value(value: object, allowed: Iterable[object]) -> str:
     return f"a JSON {json_type(value)}"
 
 
-def _another_id(given: str | None, asked: str) -> bool:
-    """Whether an answer names another object than the one asked about: `given` is the id it names (None: it names
-    none). Ids are compared as UUIDs are, whatever their case."""
-    # Equal as sent first: it is the answer every time but a broken peer's, and costs no case folding (this runs for
-    # every team membership of a sync).
-    return given is not None and given != asked and given.lower() != asked.lower()
-
-
-def same_id(given: str | None, asked: str) -> bool:
-    """Whether `given` (None: no id) names the object `asked` names, by `_another_id`'s rule: a decision about which
-    object a read shows compares ids as the client's answer checks do."""
-    return given is not None and not _another_id(given, asked)
+_ITEM_ID = attrgetter("id")
 
 
 def _shows(shown: object, asked: object, *, email: bool) -> bool:
@@ -421,7 +354,7 @@ class DatadogClient:
         not_refused(reply, envelope.errors)
         if envelope.data is None:
             raise UnexpectedResponse(method=method, path=path, status=reply.status, messages=["response has no data"])
-        if of is not None and _another_id(envelope.data.id, of):
+        if of is not None and another_id(envelope.data.id, of):
             # Another object (a cache or proxy mixing up answers): deciding on it would grant on another user's
             # roles, call a user disabled because another one is, or mint a key for another service account. The
             # other id is not quoted (it is not ours).
@@ -498,9 +431,6 @@ class DatadogClient:
         return await self._fetch_page(
             ListEnvelope[User], "/api/v2/users", group="users", number=page, params=params, collection=True
         )
-
-    def iter_users(self, *, query: str | None = None, statuses: Sequence[str] = ()) -> AsyncIterator[Page[User]]:
-        return paginate(lambda n: self.list_users(n, query=query, statuses=statuses))
 
     async def get_user(self, user_id: str, *, problem: Callable[[User], str | None] | None = None) -> User:
         """`problem`: what else is wrong with the user for this call, if anything (raised as an unusable answer)."""
@@ -596,7 +526,7 @@ class DatadogClient:
         enabled = attributes.get("disabled") is False or (
             isinstance(status, str) and status.strip().lower() != "disabled"
         )
-        if enabled and not _another_id(named if isinstance(named, str) else None, user_id):
+        if enabled and not another_id(named if isinstance(named, str) else None, user_id):
             raise UnexpectedResponse(
                 method="DELETE", path=path, status=reply.status, messages=["the answer shows the user not disabled"]
             )
@@ -625,7 +555,7 @@ class DatadogClient:
             else "the answer names no user"
             if invitations[0].user_id is None
             else "the answer is about another user"
-            if _another_id(invitations[0].user_id, user_id)
+            if another_id(invitations[0].user_id, user_id)
             else None
         )
         if wrong is not None:
@@ -643,9 +573,6 @@ class DatadogClient:
         return await self._fetch_page(
             ListEnvelope[Role], "/api/v2/roles", group="roles", number=page, params=params, collection=True
         )
-
-    def iter_roles(self, *, query: str | None = None) -> AsyncIterator[Page[Role]]:
-        return paginate(lambda n: self.list_roles(n, query=query))
 
     async def get_role(self, role_id: str) -> Role:
         path = f"/api/v2/roles/{_seg(role_id)}"
@@ -691,7 +618,7 @@ class DatadogClient:
                 retryable=True,
             )
         users, whole = answer
-        holds = any(not _another_id(u["id"], user_id) for u in users)
+        holds = any(not another_id(u["id"], user_id) for u in users)
         wrong = (
             # Each listed user names its roles, this one among them: a user without it is another role's (answers
             # mixed up), and the list says nothing of this one.
@@ -719,9 +646,6 @@ class DatadogClient:
             ListEnvelope[Team], "/api/v2/team", group="teams", number=page, params=params, collection=True
         )
 
-    def iter_teams(self, *, keyword: str | None = None) -> AsyncIterator[Page[Team]]:
-        return paginate(lambda n: self.list_teams(n, keyword=keyword))
-
     async def get_team(self, team_id: str) -> Team:
         path = f"/api/v2/team/{_seg(team_id)}"
         return await self._item(ItemEnvelope[Team], "GET", path, group="teams", of=team_id)
@@ -730,7 +654,7 @@ class DatadogClient:
         """One page of a team's memberships; ``included`` holds the member users (reduced fields)."""
         path = f"/api/v2/team/{_seg(team_id)}/memberships"
         found = (await self._fetch_page(ListEnvelope[TeamMembership], path, group="team_memberships", number=page))()
-        if any(_another_id(m.team_id, team_id) for m in found.items):
+        if any(another_id(m.team_id, team_id) for m in found.items):
             # Another team's memberships (answers mixed up): synced as this team's grants, or deciding a revoke.
             raise UnexpectedResponse(
                 method="GET", path=path, status=found.status, messages=[f"page {page}: a membership of another team"]
@@ -799,9 +723,6 @@ class DatadogClient:
         path = f"/api/v2/on-call/schedules/{_seg(schedule_id)}"
         return await self._item(ItemEnvelope[Schedule], "GET", path, group="on_call", of=schedule_id)
 
-    def iter_schedules(self) -> AsyncIterator[Page[Schedule]]:
-        return paginate(self.list_schedules)
-
     async def get_schedule_responders(self, schedule_id: str, *, at: datetime | None = None) -> ScheduleResponders:
         """Everyone on call for a schedule now (or at `at`), one shift per concurrent responder.
 
@@ -829,9 +750,6 @@ class DatadogClient:
             )
         )()
 
-    def iter_api_keys(self) -> AsyncIterator[Page[APIKey]]:
-        return paginate(self.list_api_keys)
-
     async def delete_api_key(self, key_id: str) -> None:
         """Revoke an org API key (204). Raises `NotFound` for an unknown or already deleted key."""
         check_done(await self._t.request("DELETE", f"/api/v2/api_keys/{_seg(key_id)}", group="api_keys"))
@@ -847,9 +765,6 @@ class DatadogClient:
             )
         )()
         return _keys_of_account(found, service_account_id)
-
-    def iter_service_account_app_keys(self, service_account_id: str) -> AsyncIterator[Page[ApplicationKey]]:
-        return paginate(lambda n: self.list_service_account_app_keys(service_account_id, n))
 
     async def get_application_key(self, key_id: str) -> ApplicationKey:
         """Org-wide lookup (needs org_app_keys_read); used to find a key's owning service account."""
@@ -984,7 +899,7 @@ def _another_credential(item: APIKey | ApplicationKey | AccessToken, type_: str,
         return False
     if isinstance(item, AccessToken) and item.owner_type is not None and item.owner_type != "service_account":
         return True
-    return _another_id(item.owner_id, owner)
+    return another_id(item.owner_id, owner)
 
 
 def _lacks_role(user: Mapping[str, Any] | User, role_id: str) -> bool:
@@ -999,7 +914,7 @@ def _lacks_role(user: Mapping[str, Any] | User, role_id: str) -> bool:
         if not isinstance(linked, list):
             return False
         held = (ref_id if isinstance(ref_id := ref.get("id"), str) else "" for ref in objects(linked))
-    return all(_another_id(held_id, role_id) for held_id in held)
+    return all(another_id(held_id, role_id) for held_id in held)
 
 
 def _membership_problem(
@@ -1015,7 +930,7 @@ def _membership_problem(
             # nothing of the change, and a grant or revoke was reported done on it.
             return "the answer names no member"
         for given, asked in ((membership.user_id, user_id), (membership.team_id, team_id)):
-            if _another_id(given, asked):
+            if another_id(given, asked):
                 return "the answer is about another membership"
         if "role" not in membership.model_fields_set:
             # Datadog's answer always holds it ("admin", or null for a member); one left out read as null, a member,
@@ -1037,7 +952,7 @@ KeyT = TypeVar("KeyT", ApplicationKey, AccessToken)
 def _keys_of_account(page: Page[KeyT], service_account_id: str) -> Page[KeyT]:
     """A service account's keys or tokens, each owned by it when the answer names an owner: another account's
     (answers mixed up) were synced as this one's, and deciding an issuance's duplicate check on them is no check."""
-    if any(_another_id(k.owner_id, service_account_id) for k in page.items):
+    if any(another_id(k.owner_id, service_account_id) for k in page.items):
         raise UnexpectedResponse(
             method="GET", path=page.path, status=page.status, messages=[f"page {page.number}: a key of another owner"]
         )
@@ -1051,22 +966,15 @@ def _wire_team_role(role: TeamRole) -> str | None:
 
 
 def included_roles(page: Page[Any]) -> dict[str, Role]:
-    return _included(page, "roles", Role)
-
-
-def included_users(page: Page[Any]) -> dict[str, User]:
-    return _included(page, "users", User)
-
-
-def _included(page: Page[Any], type_: str, model: type[R]) -> dict[str, R]:
+    """The roles a users page's ``included`` holds, by id; a role that does not parse fails the page."""
     try:
-        return index_included(page.included, type_, model)
+        return index_included(page.included, "roles", Role)
     except ValidationError as exc:
         raise UnexpectedResponse(
             method="GET",
             path=page.path,
             status=page.status,
-            messages=[f"included {type_}: {describe_validation_error(exc)}"],
+            messages=[f"included roles: {describe_validation_error(exc)}"],
         ) from None
 
 
@@ -1087,7 +995,7 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
     relationships = mapping(data.get("relationships"))
     linked = mapping(mapping(relationships.get("schedule")).get("data"))
     other = linked.get("id")
-    if isinstance(other, str) and _another_id(other, schedule_id):
+    if isinstance(other, str) and another_id(other, schedule_id):
         # Another schedule's responders (answers mixed up) would be synced as on call for this one.
         raise refused("the answer is about another schedule")
     included = objects(payload.get("included"))

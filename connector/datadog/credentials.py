@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -43,14 +42,23 @@ from connector.baton.errors import (
 )
 from connector.baton.gostrings import go_is_blank
 from connector.baton.ids import quoted_id
-from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, connector_pb2, resource_pb2
-from connector.datadog.client import DatadogClient, is_path_id
+from connector.baton.pb.c1.connector.v2 import connector_pb2, resource_pb2
+from connector.datadog.client import DatadogClient
 from connector.datadog.errors import DatadogError, NotFound, nothing_done, scrub
+from connector.datadog.idrules import is_path_id
 from connector.datadog.models import User
 from connector.datadog.paging import PAGE_SIZE, Page, paginate
-from connector.datadog.provisioning import Outcome, unless_already
+from connector.datadog.provisioning import Effect, unless_already
 from connector.datadog.resources import types
-from connector.datadog.resources.keys import is_malformed_id, parse_sat_handle, sat_handle
+from connector.datadog.resources.keys import (
+    ACCESS_TOKEN_DETAIL,
+    API_KEY_DETAIL,
+    APP_KEY_DETAIL,
+    STATIC_SECRET,
+    is_malformed_id,
+    parse_sat_handle,
+    sat_handle,
+)
 
 __all__ = [
     "AccessTokenDeleter",
@@ -70,10 +78,8 @@ SAT = types.SERVICE_ACCOUNT_ACCESS_TOKEN.id
 
 Option = connector_pb2.CapabilityDetailCredentialOption
 DISCOVERABLE = resource_pb2.CredentialResourceMode.CREDENTIAL_RESOURCE_MODE_DISCOVERABLE
-STATIC_SECRET = annotation_trait_pb2.SecretTrait.CredentialType.CREDENTIAL_TYPE_STATIC_SECRET
 
 _OWNERS_KEPT = 1024
-_REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 # -- the api_key_v2 plaintext (§4.5) -------------------------------------------------------------------
@@ -170,8 +176,12 @@ class DatadogCredentialIssuer:
                     input_fields=[issuance.required_scopes_field()],
                 )
             )
-        preferred = Option.CAPABILITY_DETAIL_CREDENTIAL_OPTION_API_KEY if self._app_keys or self._org_keys else 0
-        return connector_pb2.CredentialDetailsCredentialIssue(options=options, preferred_option=preferred)  # type: ignore[arg-type]
+        preferred = (
+            Option.CAPABILITY_DETAIL_CREDENTIAL_OPTION_API_KEY
+            if self._app_keys or self._org_keys
+            else Option.CAPABILITY_DETAIL_CREDENTIAL_OPTION_UNSPECIFIED
+        )
+        return connector_pb2.CredentialDetailsCredentialIssue(options=options, preferred_option=preferred)
 
     async def issue_credential(
         self,
@@ -185,7 +195,7 @@ class DatadogCredentialIssuer:
         identity = identity_id.resource
         if identity_id.resource_type != types.USER.id or is_malformed_id(identity) or not is_path_id(identity):
             raise InvalidArgumentError("baton-datadog: a Datadog user identity is required")
-        if not _REQUEST_ID.fullmatch(request_id):
+        if not issuance.REQUEST_ID.fullmatch(request_id):
             raise InvalidArgumentError("baton-datadog: the request id must be 1..128 letters, digits, '_' or '-'")
         kind = options.secret_resource_type_id
         name = f"c1-{request_id}"
@@ -295,7 +305,7 @@ class DatadogCredentialIssuer:
             granted = _within_asked(APP_KEY, scopes, _granted_scopes(key))
             plaintext = api_key_v2(APP_KEY, _reveal(secret), key.id, granted)
             res = b.resource(types.SERVICE_ACCOUNT_APP_KEY, key.id, name, parent=identity)
-            _secret_trait(res, identity, "datadog.service_account_application_key", scopes=granted)
+            _secret_trait(res, identity, APP_KEY_DETAIL, scopes=granted)
             return _issued(res, "application_key", plaintext)
 
         return await _built_or_rolled_back(
@@ -330,7 +340,7 @@ class DatadogCredentialIssuer:
             plaintext = api_key_v2(ORG_KEY, _reveal(secret), key.id, None)
             res = b.resource(types.API_KEY, key.id, name)
             creator = b.resource_id(types.USER.id, key.created_by_id) if key.created_by_id else None
-            _secret_trait(res, identity, "datadog.api_key", created_by=creator)
+            _secret_trait(res, identity, API_KEY_DETAIL, created_by=creator)
             return _issued(res, "api_key", plaintext)
 
         return await _built_or_rolled_back(
@@ -374,7 +384,7 @@ class DatadogCredentialIssuer:
             granted = _within_asked(SAT, scopes, _granted_scopes(token))
             plaintext = service_access_token_v2(_reveal(secret), token.id, granted)
             res = b.resource(types.SERVICE_ACCOUNT_ACCESS_TOKEN, sat_handle(sa, token.id), name, parent=identity)
-            _secret_trait(res, identity, "datadog.service_access_token", scopes=granted, expires_at=token.expires_at)
+            _secret_trait(res, identity, ACCESS_TOKEN_DETAIL, scopes=granted, expires_at=token.expires_at)
             return _issued(res, "service_access_token", plaintext)
 
         return await _built_or_rolled_back(
@@ -592,7 +602,7 @@ async def _unless_gone(call: Any) -> bool:
     """True when deleted now, False when Datadog says it was already gone (404 counts as success). A 404 answering
     the retry of an attempt whose answer was lost is that attempt's deletion (`unless_already`): it was logged
     `deleted: false`, as if someone else had deleted the credential first."""
-    return await unless_already(NotFound, call) is Outcome.CHANGED
+    return await unless_already(NotFound, call) is Effect.CHANGED
 
 
 _found: ContextVar[list[bool | None] | None] = ContextVar("datadog_deletions_found", default=None)

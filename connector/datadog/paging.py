@@ -217,7 +217,7 @@ class _Listing:
 
 
 class ListingGuard:
-    """Per-listing memory across page fetches, shared by `iter_*` walks and page-token syncers alike.
+    """Per-listing memory across page fetches, shared by `paginate` walks and page-token syncers alike.
 
     A listing is keyed by endpoint and filters (not the page number). A page continues the walk of its key whose
     last page was the one before it (the latest such walk); page 0, or any page no walk is at (a resumed sync

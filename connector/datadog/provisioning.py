@@ -46,14 +46,9 @@ from connector.baton.pb.c1.connector.v2 import (
     grant_pb2,
     resource_pb2,
 )
-from connector.datadog.client import (
-    DatadogClient,
-    holds_whitespace,
-    is_usable_id,
-    same_id,
-    status_contradicts,
-)
+from connector.datadog.client import DatadogClient, status_contradicts
 from connector.datadog.errors import Conflict, DatadogError, NotFound, UnexpectedResponse, nothing_done
+from connector.datadog.idrules import holds_whitespace, is_usable_id, same_id
 from connector.datadog.models import TeamMembership, TeamRole, User
 from connector.datadog.resources import roles, teams, types
 from connector.datadog.resources.users import user_resource
@@ -63,8 +58,8 @@ __all__ = [
     "ENABLE_USER",
     "UPDATE_USER",
     "AccountCreator",
+    "Effect",
     "InvitationNotSentError",
-    "Outcome",
     "RoleProvisioner",
     "TeamProvisioner",
     "UserActions",
@@ -123,7 +118,10 @@ ACTION_SCHEMAS = (
 _RACE_ROUNDS = 3
 
 
-class Outcome(enum.Enum):
+class Effect(enum.Enum):
+    """What a grant, revoke or action did in Datadog (its log line's `outcome`): not the task's report, which the
+    task runner (the baton layer's `Outcome`) makes of the result."""
+
     CHANGED = "changed"
     # Datadog was already in the requested state; reported with an idempotency annotation.
     UNCHANGED = "unchanged"
@@ -131,7 +129,7 @@ class Outcome(enum.Enum):
 
 async def unless_already(
     already: type[DatadogError], call: Awaitable[object], *, ours_if_retried: bool = True
-) -> Outcome:
+) -> Effect:
     """CHANGED when `call` succeeds; UNCHANGED when Datadog answers with `already`, its "already so" error.
 
     `ours_if_retried`: `call` itself makes the "already so" state (an add answered 409, a removal answered 404). When
@@ -141,8 +139,8 @@ async def unless_already(
     try:
         await call
     except already as exc:
-        return Outcome.CHANGED if ours_if_retried and exc.after_lost_answer else Outcome.UNCHANGED
-    return Outcome.CHANGED
+        return Effect.CHANGED if ours_if_retried and exc.after_lost_answer else Effect.UNCHANGED
+    return Effect.CHANGED
 
 
 def _clean_id(value: str, what: str) -> str:
@@ -177,7 +175,7 @@ class _Target:
 
 @dataclass(frozen=True, slots=True)
 class _Granted:
-    outcome: Outcome
+    outcome: Effect
     # Entitlements the change gave besides the requested one (a team admin added from scratch is also a
     # member), returned so ConductorOne records them now rather than at the next sync.
     implied: tuple[str, ...] = ()
@@ -199,7 +197,7 @@ class _EntitlementProvisioner(ABC):
         # The same builder and principal id as the syncers, so the ids match the synced grants exactly.
         principal_id = b.resource_id(types.USER.id, target.user_id)
         grants = [b.grant(target.resource, slug, principal_id) for slug in (target.slug, *done.implied)]
-        already = done.outcome is Outcome.UNCHANGED
+        already = done.outcome is Effect.UNCHANGED
         return GrantResult(grants, [pack(annotation_grant_pb2.GrantAlreadyExists())] if already else [])
 
     async def revoke(self, grant: grant_pb2.Grant) -> list[any_pb2.Any]:
@@ -208,13 +206,13 @@ class _EntitlementProvisioner(ABC):
         ids.check_grant_id(grant.id, entitlement, types.USER.id, target.user_id)
         outcome = await self._revoke(target)
         self._log("revoke", target, outcome)
-        return [pack(annotation_grant_pb2.GrantAlreadyRevoked())] if outcome is Outcome.UNCHANGED else []
+        return [pack(annotation_grant_pb2.GrantAlreadyRevoked())] if outcome is Effect.UNCHANGED else []
 
     @abstractmethod
     async def _grant(self, target: _Target) -> _Granted: ...
 
     @abstractmethod
-    async def _revoke(self, target: _Target) -> Outcome: ...
+    async def _revoke(self, target: _Target) -> Effect: ...
 
     def _target(self, entitlement: entitlement_pb2.Entitlement, principal: resource_pb2.ResourceId) -> _Target:
         rtype = self.resource_type.id
@@ -236,7 +234,7 @@ class _EntitlementProvisioner(ABC):
             raise InvalidPrincipalError(str(exc), of_type=False) from None
         return _Target(resource, slug, user_id)
 
-    def _log(self, operation: str, target: _Target, outcome: Outcome) -> None:
+    def _log(self, operation: str, target: _Target, outcome: Effect) -> None:
         log.info(
             f"datadog {operation}",
             operation=operation,
@@ -284,10 +282,10 @@ class RoleProvisioner(_EntitlementProvisioner):
             if not held and not _holds(await self._client.get_user(target.user_id), target.object_id):
                 raise _nothing_granted(exc, "the user does not hold the role") from None
             # After a lost answer the role may be that attempt's doing (`unless_already`).
-            return _Granted(Outcome.CHANGED if exc.after_lost_answer and not held else Outcome.UNCHANGED)
-        return _Granted(Outcome.UNCHANGED if held else Outcome.CHANGED)
+            return _Granted(Effect.CHANGED if exc.after_lost_answer and not held else Effect.UNCHANGED)
+        return _Granted(Effect.UNCHANGED if held else Effect.CHANGED)
 
-    async def _revoke(self, target: _Target) -> Outcome:
+    async def _revoke(self, target: _Target) -> Effect:
         # 404: the user does not have the role (or the role or user no longer exists): nothing to revoke.
         return await unless_already(NotFound, self._client.remove_user_from_role(target.object_id, target.user_id))
 
@@ -314,8 +312,8 @@ class TeamProvisioner(_EntitlementProvisioner):
                 if not _already_present(exc, target.user_id) and await self._membership(target) is None:
                     raise _nothing_granted(exc, _NOT_A_MEMBER) from None
                 # After a lost answer the membership may be that attempt's own (`unless_already`).
-                return _Granted(Outcome.CHANGED if exc.after_lost_answer else Outcome.UNCHANGED)
-            return _Granted(Outcome.CHANGED)
+                return _Granted(Effect.CHANGED if exc.after_lost_answer else Effect.UNCHANGED)
+            return _Granted(Effect.CHANGED)
         return await self._grant_admin(target)
 
     async def _grant_admin(self, target: _Target) -> _Granted:
@@ -326,7 +324,7 @@ class TeamProvisioner(_EntitlementProvisioner):
             except Conflict as exc:
                 conflict = exc
             else:
-                return _Granted(Outcome.CHANGED, implied=(teams.MEMBER,))
+                return _Granted(Effect.CHANGED, implied=(teams.MEMBER,))
             # A membership exists: only its role tells an admin (a repeat) from a member, for the report. The
             # promotion is sent whatever it says: a list lagging behind a recent demotion showed an admin, and the
             # grant ended on that read, "already granted", the user left a plain member. Promoting an admin changes
@@ -343,20 +341,20 @@ class TeamProvisioner(_EntitlementProvisioner):
                 continue
             if was_admin and conflict.after_lost_answer:
                 # After a lost answer the admin membership may be that add's own (`unless_already`), the member one with it.
-                return _Granted(Outcome.CHANGED, implied=(teams.MEMBER,))
-            return _Granted(Outcome.UNCHANGED if was_admin else Outcome.CHANGED)
+                return _Granted(Effect.CHANGED, implied=(teams.MEMBER,))
+            return _Granted(Effect.UNCHANGED if was_admin else Effect.CHANGED)
         raise UnavailableError(
             f"the membership of user {target.user_id} in Datadog team {target.object_id} kept changing "
             "while granting admin; nothing is known to have been granted, try again"
         )
 
-    async def _revoke(self, target: _Target) -> Outcome:
+    async def _revoke(self, target: _Target) -> Effect:
         if target.slug == teams.MEMBER:
             # Removing the membership also ends admin, which only exists on a membership. 404: not a member.
             return await unless_already(NotFound, self._client.remove_team_member(target.object_id, target.user_id))
         return await self._revoke_admin(target)
 
-    async def _revoke_admin(self, target: _Target) -> Outcome:
+    async def _revoke_admin(self, target: _Target) -> Effect:
         # Demote and keep the membership (the Go connector removed the user from the team). The role is read first,
         # for the report only: a plain member's admin is already revoked. The demotion is sent whatever the read
         # says: a list may lag behind a recent promotion (a short just-in-time window), and a revoke that ended on
@@ -371,7 +369,7 @@ class TeamProvisioner(_EntitlementProvisioner):
         )
         # Only a plain member's (Datadog's null role) admin was already revoked: a role Datadog never sends ("Admin")
         # read as a member, and the demotion that changed it was reported GrantAlreadyRevoked.
-        return Outcome.UNCHANGED if membership is not None and membership.role is None else outcome
+        return Effect.UNCHANGED if membership is not None and membership.role is None else outcome
 
     async def _add(self, target: _Target, role: TeamRole) -> object:
         return await self._client.add_team_member(target.object_id, target.user_id, role=role)
@@ -617,10 +615,10 @@ class UserActions:
             user = await self._client.get_user(user_id, problem=_disabled_in_words_too)
             if not user.disabled:
                 raise
-            outcome = Outcome.CHANGED if exc.after_lost_answer else Outcome.UNCHANGED
+            outcome = Effect.CHANGED if exc.after_lost_answer else Effect.UNCHANGED
             log.info("datadog disable_user", user_id=user_id, outcome=outcome.value)
             return user.status or "Disabled"
-        log.info("datadog disable_user", user_id=user_id, outcome=Outcome.CHANGED.value)
+        log.info("datadog disable_user", user_id=user_id, outcome=Effect.CHANGED.value)
         return "Disabled"
 
     async def _enable(self, user_id: str) -> str:
@@ -651,7 +649,7 @@ class UserActions:
             failure = ConnectorError(f"baton-datadog: failed to update user {user_id}: {exc}")
             failure.code, failure.retryable = exc.code, exc.retryable
             raise failure from exc
-        log.info("datadog update_user", user_id=user_id, fields=sorted(given), outcome=Outcome.CHANGED.value)
+        log.info("datadog update_user", user_id=user_id, fields=sorted(given), outcome=Effect.CHANGED.value)
         response = struct_pb2.Struct()
         response.update({"success": True})
         return ActionResult(response=response)

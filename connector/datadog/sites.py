@@ -22,7 +22,6 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class Site:
     name: str
-    region: str
     # Datadog documents On-Call as unavailable on us2.ddog-gov.com; the schedules syncer needs to know
     # so it can skip instead of failing the whole sync with a 404.
     supports_on_call: bool = True
@@ -32,20 +31,21 @@ class Site:
         return f"https://api.{self.name}"
 
 
-# The nine values accepted by Datadog's own clients (v1 spec at HEAD and datadog-api-client 2.62.0).
+# The nine values accepted by Datadog's own clients (v1 spec at HEAD and datadog-api-client 2.62.0), each with the
+# region Datadog's documentation names it by.
 # The Go connector only knew the first six; ap2, uk1 and us2-gov are the reason this list exists.
 SITES: dict[str, Site] = {
     s.name: s
     for s in (
-        Site("datadoghq.com", "US1"),
-        Site("us3.datadoghq.com", "US3"),
-        Site("us5.datadoghq.com", "US5"),
-        Site("datadoghq.eu", "EU1"),
-        Site("ddog-gov.com", "US1-FED"),
-        Site("ap1.datadoghq.com", "AP1"),
-        Site("ap2.datadoghq.com", "AP2"),
-        Site("uk1.datadoghq.com", "UK1"),
-        Site("us2.ddog-gov.com", "US2-FED", supports_on_call=False),
+        Site("datadoghq.com"),  # US1
+        Site("us3.datadoghq.com"),  # US3
+        Site("us5.datadoghq.com"),  # US5
+        Site("datadoghq.eu"),  # EU1
+        Site("ddog-gov.com"),  # US1-FED
+        Site("ap1.datadoghq.com"),  # AP1
+        Site("ap2.datadoghq.com"),  # AP2
+        Site("uk1.datadoghq.com"),  # UK1
+        Site("us2.ddog-gov.com", supports_on_call=False),  # US2-FED
     )
 }
 

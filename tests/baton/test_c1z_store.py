@@ -21,7 +21,7 @@ from connector.baton.c1z.errors import C1ZFormatError, C1ZWriteError
 from connector.baton.c1z.reader import C1ZReader
 from connector.baton.c1z.schema import DDL, parse_sqlite_time, sqlite_time
 from connector.baton.c1z.store import C1ZStore
-from connector.baton.ksuid import ksuid_timestamp, new_ksuid
+from connector.baton.ksuid import new_ksuid
 from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, grant_pb2, resource_pb2
 from tests.c1z_fixtures import FIXTURE_DIR, decompressed_db
 
@@ -335,6 +335,17 @@ def test_sqlite_time_is_go_layout_in_local_time() -> None:
     assert sqlite_time(datetime(2025, 12, 17, 16, 31, 25).astimezone()) == "2025-12-17 16:31:25"
     assert parse_sqlite_time("2025-12-17 16:31:25.05872") == datetime(2025, 12, 17, 16, 31, 25, 58720)
     assert parse_sqlite_time("2025-12-17 16:31:25.123456789") == datetime(2025, 12, 17, 16, 31, 25, 123456)
+
+
+def ksuid_timestamp(ksuid: str) -> int:
+    """Unix seconds at which a KSUID was made (segmentio/ksuid: base 62, digits-upper-lower, 4 bytes of seconds
+    since 1,400,000,000 first): the product only makes KSUIDs, so their reading lives here."""
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    assert len(ksuid) == 27
+    number = 0
+    for char in ksuid:
+        number = number * 62 + alphabet.index(char)
+    return int.from_bytes(number.to_bytes(20, "big")[:4], "big") + 1_400_000_000
 
 
 def test_ksuid_matches_segmentio_encoding() -> None:

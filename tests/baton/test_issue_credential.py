@@ -14,6 +14,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal, cast
 
 import grpc
@@ -1214,3 +1215,14 @@ async def test_every_line_of_an_issuance_names_the_identity_and_the_kind_asked_f
     for event in mine:
         assert event["identity"] == f"{IDENTITY.resource_type}:{IDENTITY.resource}"
         assert event["secret_type"] == "service-account-application-key"
+
+
+def test_the_request_id_rule_is_written_once() -> None:
+    """docs/spec/credentials.md §3.2's request-id rule is `issuance.REQUEST_ID`: the task layer checks it, and the
+    Datadog issuer (which names what it mints `c1-<request id>`) checks it again with the same rule, not a copy of
+    the pattern that could drift from it."""
+    from connector.baton import issuance
+
+    package = Path(issuance.__file__).parent.parent
+    holders = [path for path in package.rglob("*.py") if issuance.REQUEST_ID.pattern in path.read_text()]
+    assert holders == [Path(issuance.__file__)]

@@ -189,7 +189,7 @@ async def test_a_target_named_otherwise_than_the_connector_answers_gets_the_gran
     tmp_path: Path,
 ) -> None:
     """A connector may answer a target named in another case with the resource as it names it (Datadog ids are
-    UUIDs, compared case-free: `client.same_id`). The grants were then asked for the target as named, which the
+    UUIDs, compared case-free: `idrules.same_id`). The grants were then asked for the target as named, which the
     store holds under no such id: the sync ended "resource is no longer in the store" with the group stored and
     none of its grants, as if every member had left it."""
 

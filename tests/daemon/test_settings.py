@@ -875,7 +875,8 @@ def test_a_config_file_whose_aliases_expand_without_bound_is_refused_unexpanded(
     fine.write_text(_alias_bomb(3) + "sync-resources: &ids [role:a, team:b]\n")  # aliases used with measure work
     from connector.daemon.settings import read_yaml
 
-    read = read_yaml(fine)
+    read, problems = read_yaml(fine)
+    assert problems == []
     assert len(json.loads(read["invoke_action_args"])["l2"]) == 9
     assert read["sync_resources"] == ["role:a", "team:b"]
 

@@ -215,6 +215,20 @@ async def test_issues_a_service_account_application_key_that_works(env: Env) -> 
     assert await _works(env.fake, {"DD-API-KEY": env.fake.api_key, "DD-APPLICATION-KEY": doc["key_value"]})
 
 
+def test_each_kinds_credential_detail_is_spelled_once() -> None:
+    """A key synced (resources/keys.py) and one just issued (credentials.py) carry the same SecretTrait
+    `credential_detail`, so each kind's is spelled in one place: two copies of the literal drift apart unseen, and
+    ConductorOne would see two kinds of credential."""
+    from pathlib import Path
+
+    from connector.datadog.resources import keys
+
+    layer = Path(keys.__file__).parent.parent
+    details = ("datadog.api_key", "datadog.service_account_application_key", "datadog.service_access_token")
+    spelled = {d: [p.name for p in layer.rglob("*.py") if f'"{d}"' in p.read_text()] for d in details}
+    assert spelled == {detail: ["keys.py"] for detail in details}
+
+
 async def test_issues_an_org_api_key_for_any_user(env: Env) -> None:
     human = next(u for u in env.fake.org.users.values() if not u.service_account)
     issued = await env.issue(human, ORG_KEY)

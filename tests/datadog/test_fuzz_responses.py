@@ -20,8 +20,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.datadog.client import DatadogClient, included_roles, included_users
+from connector.datadog.client import DatadogClient, included_roles
 from connector.datadog.errors import DatadogError
+from connector.datadog.paging import paginate
 from connector.datadog.retry import RetryPolicy
 from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, FakeTime
 
@@ -169,27 +170,26 @@ def _run(script: list[Answer], call: Callable[[DatadogClient], Awaitable[Any]]) 
 
 
 async def _walk_users(client: DatadogClient) -> None:
-    async for page in client.iter_users():
+    async for page in paginate(client.list_users):
         included_roles(page)
-        included_users(page)
 
 
 async def _walk_teams(client: DatadogClient) -> None:
-    async for page in client.iter_teams():
+    async for page in paginate(client.list_teams):
         for team in page.items:
             assert isinstance(team.id, str)
 
 
 async def _walk_schedules(client: DatadogClient) -> None:
-    async for _ in client.iter_schedules():
+    async for _ in paginate(client.list_schedules):
         pass
 
 
 CALLS: dict[str, Callable[[DatadogClient], Awaitable[Any]]] = {
     "validate": lambda c: c.validate(),
-    "iter_users": _walk_users,
-    "iter_teams": _walk_teams,
-    "iter_schedules": _walk_schedules,
+    "walk_users": _walk_users,
+    "walk_teams": _walk_teams,
+    "walk_schedules": _walk_schedules,
     "get_user": lambda c: c.get_user("u1"),
     "responders": lambda c: c.get_schedule_responders("s1"),
     "add_user_to_role": lambda c: c.add_user_to_role("r1", "u1"),

@@ -30,6 +30,7 @@ from connector.datadog.errors import (
     describe_transport_error,
 )
 from connector.datadog.models import User
+from connector.datadog.paging import paginate
 from connector.datadog.retry import RetryPolicy
 from connector.datadog.sites import InsecureBaseURL
 from tests.datadog.helpers import (
@@ -138,7 +139,7 @@ async def test_endless_pages_without_a_total_stop_at_the_ceiling(fake: FakeDatad
     fake.faults.hostile("endless", path="/api/v2/on-call/schedules", times=1000)
     client = _client(make_client, fake, max_pages=7)
     with pytest.raises(UnexpectedResponse, match="did not end within 7 pages"):
-        async for _ in client.iter_schedules():
+        async for _ in paginate(client.list_schedules):
             pass
     assert fake.count("GET", "/api/v2/on-call/schedules") == 7
 
@@ -149,7 +150,7 @@ async def test_a_total_that_keeps_growing_allows_only_the_first_total_plus_one_p
     fake.faults.hostile("growing-total", path=USERS, times=1000)
     client = _client(make_client, fake)
     with pytest.raises(UnexpectedResponse, match="past the 2 page"):
-        async for _ in client.iter_users():
+        async for _ in paginate(client.list_users):
             pass
     # Page 0 said 200 users (2 pages); one more is allowed for users added meanwhile; the 4th is refused.
     assert fake.count("GET", ROUTE) == 4
@@ -159,7 +160,7 @@ async def test_the_same_page_twice_is_an_error(fake: FakeDatadog, make_client: C
     fake.faults.hostile("repeat", path=USERS, times=1000)
     client = _client(make_client, fake)
     with pytest.raises(UnexpectedResponse, match="page 1 repeats page 0"):
-        async for _ in client.iter_users():
+        async for _ in paginate(client.list_users):
             pass
     assert fake.count("GET", ROUTE) == 2
 
@@ -187,7 +188,7 @@ async def test_a_listing_cycling_through_a_few_pages_fails_at_its_first_repeat(
         return httpx.Response(200, json={"data": items, "meta": meta})
 
     client = answered_by(handler)
-    walk = client.iter_users() if path == USERS else client.iter_schedules()
+    walk = paginate(client.list_users) if path == USERS else paginate(client.list_schedules)
     with pytest.raises(UnexpectedResponse, match=f"page {period} repeats page 0"):
         async for _ in walk:
             pass
@@ -734,7 +735,7 @@ async def test_a_page_error_names_the_status_the_page_came_with(
     client = answered_by(handler)
 
     async def walk() -> None:
-        async for page in client.iter_users():
+        async for page in paginate(client.list_users):
             included_roles(page)
 
     with pytest.raises(UnexpectedResponse, match=words) as raised:

@@ -18,6 +18,7 @@ import pytest
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import Invalid, Unavailable
 from connector.datadog.netio import OriginPool
+from connector.datadog.paging import paginate
 from tests.datadog.helpers import FAST_RETRY
 from tests.fakes.c1.certs import TlsFiles, generate_tls_files
 from tests.fakes.datadog import FakeDatadog, generate_org
@@ -48,7 +49,7 @@ async def test_a_sync_over_tls_runs_on_the_asyncio_layer_with_the_given_trust(
 ) -> None:
     async with _client(https_fake, ssl.create_default_context(cafile=str(tls.ca_cert))) as client:
         assert client._t.asyncio_network, "the pool runs on connector/datadog/netio.py"
-        users = [user async for page in client.iter_users() for user in page.items]
+        users = [user async for page in paginate(client.list_users) for user in page.items]
     assert len(users) == 120
     assert https_fake.count("GET", "/api/v2/users") == 2  # 100 + 20: one request per page, none repeated
 

@@ -13,7 +13,7 @@ import pytest
 
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import UnexpectedResponse
-from connector.datadog.paging import Page, next_page_number
+from connector.datadog.paging import Page, next_page_number, paginate
 from tests.datadog.helpers import ClientFactory, answered_by
 from tests.fakes.datadog import FakeDatadog, Org
 from tests.fakes.datadog.org import APIKey, AppKey, Layer, Schedule
@@ -90,19 +90,19 @@ def _org_app_keys(n: int) -> Org:
 
 Walk = Callable[[DatadogClient], AsyncIterator[Page[Any]]]
 KINDS: dict[str, tuple[Callable[[int], Org], Walk, str]] = {
-    "users": (_org_users, lambda c: c.iter_users(), "/api/v2/users"),
-    "roles": (_org_roles, lambda c: c.iter_roles(query="bucket"), "/api/v2/roles"),
-    "teams": (_org_teams, lambda c: c.iter_teams(), "/api/v2/team"),
+    "users": (_org_users, lambda c: paginate(c.list_users), "/api/v2/users"),
+    "roles": (_org_roles, lambda c: paginate(lambda n: c.list_roles(n, query="bucket")), "/api/v2/roles"),
+    "teams": (_org_teams, lambda c: paginate(c.list_teams), "/api/v2/team"),
     "team_memberships": (
         _org_members,
         lambda c: c.iter_team_memberships("11111111-1111-4111-8111-111111111111"),
         "/api/v2/team/{team_id}/memberships",
     ),
-    "schedules": (_org_schedules, lambda c: c.iter_schedules(), "/api/v2/on-call/schedules"),
-    "api_keys": (_org_api_keys, lambda c: c.iter_api_keys(), "/api/v2/api_keys"),
+    "schedules": (_org_schedules, lambda c: paginate(c.list_schedules), "/api/v2/on-call/schedules"),
+    "api_keys": (_org_api_keys, lambda c: paginate(c.list_api_keys), "/api/v2/api_keys"),
     "sa_app_keys": (
         _org_app_keys,
-        lambda c: c.iter_service_account_app_keys(SA_ID),
+        lambda c: paginate(lambda n: c.list_service_account_app_keys(SA_ID, n)),
         "/api/v2/service_accounts/{sa_id}/application_keys",
     ),
 }
@@ -136,7 +136,7 @@ async def test_server_capping_the_page_size_loses_nothing(make_client: ClientFac
     "page 4 is past the 3 page(s) the list's first total implied")."""
     with FakeDatadog(_org_schedules(count), schedules_page_cap=50) as fake:
         client = make_client(fake)
-        names = [s.name async for page in client.iter_schedules() for s in page.items]
+        names = [s.name async for page in paginate(client.list_schedules) for s in page.items]
         assert names == [f"schedule {i:04d}" for i in range(count)]
         assert fake.count("GET", "/api/v2/on-call/schedules") == math.ceil(count / 50)
 
@@ -212,7 +212,7 @@ async def test_a_page_holding_more_items_than_the_size_it_reports_is_named(size:
 
     async with answered_by(handler) as client:
         with pytest.raises(UnexpectedResponse) as raised:
-            async for _ in client.iter_users():
+            async for _ in paginate(client.list_users):
                 pass
     assert str(raised.value) == (
         f"Datadog unexpected response: GET /api/v2/users -> 200: page 0: 100 items, more than the page size of {size} "

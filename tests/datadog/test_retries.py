@@ -15,6 +15,7 @@ import pytest
 
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import RateLimited, Unavailable
+from connector.datadog.paging import paginate
 from connector.datadog.retry import RetryPolicy
 from connector.datadog.stats import ClientEvent, RateLimitWait
 from tests.datadog.helpers import ClientFactory, FakeTime, ToTheFake
@@ -30,7 +31,7 @@ def fake() -> Iterator[FakeDatadog]:
 
 
 async def _all_user_ids(client: DatadogClient) -> list[str]:
-    return [u.id async for page in client.iter_users() for u in page.items]
+    return [u.id async for page in paginate(client.list_users) for u in page.items]
 
 
 async def test_server_errors_are_retried_to_the_same_result(fake: FakeDatadog, make_client: ClientFactory) -> None:

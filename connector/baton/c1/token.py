@@ -147,7 +147,6 @@ class TokenSource:
         """When (on `clock`) the request under way was sent; None when none is. Readiness reads it: a request that
         hangs fails only at the token timeout (BATON_HTTP_TIMEOUT_SECONDS, up to 30 min), and meanwhile no call is
         made and none fails."""
-        self.failure_count = 0
 
     def __repr__(self) -> str:
         return f"TokenSource(token_url={self.token_url!r}, fetch_count={self.fetch_count})"
@@ -247,7 +246,6 @@ class TokenSource:
             else:
                 token = self._parse(response, body, requested_at=started)
         except C1AuthError:
-            self.failure_count += 1
             self._notify(ok=False, status_code=status_code, started=started)
             log.warning("c1 token request failed", token_url=self.token_url, http_status=status_code)
             raise

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from connector.baton import ids
+from connector.baton.annotations import type_url
 from connector.baton.c1z.workfiles import WORKDIR_PREFIX
 from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, entitlement_pb2, grant_pb2, resource_pb2
 
-GRANT_EXPANDABLE_URL = "type.googleapis.com/c1.connector.v2.GrantExpandable"
+GRANT_EXPANDABLE_URL = type_url(annotation_grant_pb2.GrantExpandable)
 # SQLite's default limit on bound variables is far above this, and 1,000 rows per statement is what Go uses.
 BATCH_ROWS = 1000
 # The most bytes one stored object (a row's `data` or `expansion`) may take. Real ones take hundreds (663 at most in

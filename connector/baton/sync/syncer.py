@@ -32,6 +32,7 @@ from connector.baton.connector import (
 )
 from connector.baton.errors import InternalError, InvalidArgumentError, NotFoundError
 from connector.baton.pb.c1.connector.v2 import (
+    annotation_grant_pb2,
     annotation_resource_pb2,
     annotation_resource_tree_pb2,
     annotation_trait_pb2,
@@ -58,6 +59,7 @@ _TRAIT_ANNOTATIONS: dict[int, type[Message]] = {
 _TRAIT_URLS = {trait: ann.type_url(message) for trait, message in _TRAIT_ANNOTATIONS.items()}
 _CHILD_TYPE_URL = ann.type_url(annotation_resource_tree_pb2.ChildResourceType)
 _SKIP_BOTH_URL = ann.type_url(annotation_resource_pb2.SkipEntitlementsAndGrants)
+_EXPANDABLE_URL = ann.type_url(annotation_grant_pb2.GrantExpandable)
 # How many stored resources one cursor step turns into entitlements or per-resource grant actions.
 _RESOURCE_BATCH = 200
 # Per-resource grant pages in progress per connector call allowed at once (`SyncOptions.concurrency`).
@@ -807,7 +809,7 @@ class Syncer:
 
     def _note_expandable(self, grants: Sequence[grant_pb2.Grant]) -> None:
         if not self._state.needs_expansion and any(
-            a.type_url == "type.googleapis.com/c1.connector.v2.GrantExpandable" for g in grants for a in g.annotations
+            a.type_url == _EXPANDABLE_URL for g in grants for a in g.annotations
         ):
             self._state.needs_expansion = True
 

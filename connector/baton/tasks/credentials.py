@@ -22,9 +22,11 @@ from datetime import UTC, datetime
 import structlog
 from google.protobuf import timestamp_pb2
 
+from connector.baton.annotations import type_url
 from connector.baton.connector import Connector, CredentialIssuer, IssuedCredential
 from connector.baton.errors import Code, ConnectorError
 from connector.baton.gostrings import go_is_blank
+from connector.baton.issuance import REQUEST_ID
 from connector.baton.pb.c1.config.v1 import config_pb2
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, connector_pb2, resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
@@ -36,7 +38,6 @@ Task = baton_pb2.Task
 Option = connector_pb2.CapabilityDetailCredentialOption
 Mode = resource_pb2.CredentialResourceMode
 
-REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 MAX_SECRET_TYPE_BYTES = 1024
 MAX_ENCRYPTION_CONFIGS = 64
 """ConductorOne sends one or two (a key rotation). Each costs ~0.3 ms of CPU on the event loop to check and again to
@@ -51,7 +52,7 @@ _KINDS = {
     "token": Option.CAPABILITY_DETAIL_CREDENTIAL_OPTION_TOKEN,
     "client_secret": Option.CAPABILITY_DETAIL_CREDENTIAL_OPTION_CLIENT_SECRET,
 }
-_SECRET_TRAIT_URL = "type.googleapis.com/" + annotation_trait_pb2.SecretTrait.DESCRIPTOR.full_name
+_SECRET_TRAIT_URL = type_url(annotation_trait_pb2.SecretTrait)
 
 
 def _refuse(code: Code, message: str) -> TaskError:

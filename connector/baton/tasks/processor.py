@@ -489,8 +489,8 @@ class TaskProcessor:
             )
         elif kind == "unknown":
             # A task type newer than our protos decodes as no payload (its field is unknown to us), the same as an
-            # unset one: docs/spec/service-mode.md §8 answers "anything unknown" as Go does, UNKNOWN and retryable,
-            # so ConductorOne may hand it to a connector version that knows it.
+            # unset one: docs/spec/service-mode.md §0.2 (item 8) answers "anything unknown" as Go does, UNKNOWN and
+            # retryable, so ConductorOne may hand it to a connector version that knows it.
             log.warning("task without a payload this connector knows; reported unsupported")
             outcome = Outcome(failure=Failure(Code.UNKNOWN, UNSUPPORTED, False))
         else:

@@ -12,14 +12,20 @@ from connector.baton import builders as b
 from connector.baton.connector import Page
 from connector.baton.gostrings import go_is_blank, go_raw_url_b64decode
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, entitlement_pb2, grant_pb2, resource_pb2
-from connector.datadog.client import DatadogClient, has_control_character
+from connector.datadog.client import DatadogClient
 from connector.datadog.errors import NotFound, not_skipped
+from connector.datadog.idrules import has_control_character
 from connector.datadog.models import AccessToken, APIKey, ApplicationKey
 from connector.datadog.paging import Page as DatadogPage
 from connector.datadog.resources import types
 from connector.datadog.resources.tokens import PageNumberTokens, next_token, page_number
 
 STATIC_SECRET = annotation_trait_pb2.SecretTrait.CredentialType.CREDENTIAL_TYPE_STATIC_SECRET
+# The SecretTrait's `credential_detail` of each kind: the same on a key synced here and on one just issued
+# (connector/datadog/credentials.py), so ConductorOne sees one kind of credential either way.
+API_KEY_DETAIL = "datadog.api_key"
+APP_KEY_DETAIL = "datadog.service_account_application_key"
+ACCESS_TOKEN_DETAIL = "datadog.service_access_token"  # noqa: S105 - a kind's name
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -42,7 +48,7 @@ def api_key_resource(key: APIKey) -> resource_pb2.Resource:
         last_used_at=key.last_used_at,
         created_by=b.resource_id(types.USER.id, key.created_by_id) if key.created_by_id else None,
         credential_type=STATIC_SECRET,
-        credential_detail="datadog.api_key",
+        credential_detail=API_KEY_DETAIL,
     )
     return res
 
@@ -60,7 +66,7 @@ def app_key_resource(key: ApplicationKey, service_account: resource_pb2.Resource
         last_used_at=key.last_used_at,
         identity=service_account,
         credential_type=STATIC_SECRET,
-        credential_detail="datadog.service_account_application_key",
+        credential_detail=APP_KEY_DETAIL,
     )
     return res
 
@@ -120,7 +126,7 @@ def access_token_resource(token: AccessToken, service_account: resource_pb2.Reso
         expires_at=token.expires_at,
         identity=service_account,
         credential_type=STATIC_SECRET,
-        credential_detail="datadog.service_access_token",
+        credential_detail=ACCESS_TOKEN_DETAIL,
     )
     return res
 

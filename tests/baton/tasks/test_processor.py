@@ -76,8 +76,8 @@ def _newer_task_type(task_id: str) -> baton_pb2.Task:
 async def test_a_task_without_a_payload_we_know_is_reported_unsupported_and_retryable(
     make: Callable[[str], baton_pb2.Task],
 ) -> None:
-    """docs/spec/service-mode.md §8: "anything unknown" gets UNKNOWN "unsupported task type", retryable, as in Go
-    (another connector version may know it). It was INVALID_ARGUMENT "malformed task"."""
+    """docs/spec/service-mode.md §0.2 (item 8): "anything unknown" gets UNKNOWN "unsupported task type", retryable,
+    as in Go (another connector version may know it). It was INVALID_ARGUMENT "malformed task"."""
     rig = make_rig()
     task = make(kind_task("grant").id)
     assert task.WhichOneof("task_type") is None

@@ -1,0 +1,74 @@
+"""Datadog ids as the client sends and reads them: which can name an object in a request path and a log line,
+and when two name the same object (how an error quotes one is `connector.baton.ids.quoted_id`). Pure functions of the text, used by the client's
+answer checks and by everything that takes an id from a task or an operator before any request."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+# Datadog ids are UUIDs, short handles or our own `sat:` handles (~100 characters); a longer one is a malformed
+# task, and a 100 KB one would make httpx refuse the URL with an exception outside the DatadogError hierarchy.
+_MAX_ID_CHARS = 1024
+
+
+def is_path_id(value: str) -> bool:
+    """Whether an id can name its object in a request path (the client's `_seg`)."""
+    return bool(value) and value not in (".", "..") and len(value) <= _MAX_ID_CHARS
+
+
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
+UNUSABLE_ID = f"blank, a dot segment, a control character or over {_MAX_ID_CHARS} characters"
+
+
+def has_control_character(value: str) -> bool:
+    """Whether `value` holds a C0 control character or DEL, which no Datadog id does. A regex, not a loop over
+    characters: this runs for every link of a sync (a user's roles, each membership), and on ids a task names, of any
+    length up to the message limit (a 30 MB one held the event loop 1.5 s)."""
+    return _CONTROL_CHARACTER.search(value) is not None
+
+
+_WHITESPACE = re.compile(r"\s")
+
+
+def holds_whitespace(value: str) -> bool:
+    """Whether `value` holds whitespace anywhere, which no Datadog id does (UUIDs; On-Call's short ids): an id a task
+    or an operator gives with it (`<uuid> `, a row of `inspect` pasted whole: `<uuid>  Jane Doe`) names no object, and
+    Datadog's 404 for it reads as "already gone". Not part of `is_usable_id`, which judges Datadog's own answers."""
+    return _WHITESPACE.search(value) is not None
+
+
+def is_usable_id(value: str) -> bool:
+    """Whether an id can name its object in every later request and log line: a path id (`is_path_id`), not blank,
+    without control characters."""
+    return is_path_id(value) and bool(value.strip()) and not has_control_character(value)
+
+
+def all_usable_ids(values: Iterable[str]) -> bool:
+    """`is_usable_id` of every non-empty value (an empty id is an item or link the engine drops and counts).
+
+    Each page's ids and links are checked together, in a few passes in C: one Python call per id cost ~2 % of a
+    sync's CPU (issue 12). The joined text holds a control character exactly when one of the ids does.
+    """
+    ids = list(filter(None, values))
+    return not ids or (
+        max(map(len, ids)) <= _MAX_ID_CHARS
+        and "." not in ids
+        and ".." not in ids
+        and all(map(str.strip, ids))
+        and not has_control_character("".join(ids))
+    )
+
+
+def another_id(given: str | None, asked: str) -> bool:
+    """Whether an answer names another object than the one asked about: `given` is the id it names (None: it names
+    none). Ids are compared as UUIDs are, whatever their case."""
+    # Equal as sent first: it is the answer every time but a broken peer's, and costs no case folding (this runs for
+    # every team membership of a sync).
+    return given is not None and given != asked and given.lower() != asked.lower()
+
+
+def same_id(given: str | None, asked: str) -> bool:
+    """Whether `given` (None: no id) names the object `asked` names, by `another_id`'s rule: a decision about which
+    object a read shows compares ids as the client's answer checks do."""
+    return given is not None and not another_id(given, asked)
