@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Protocol
 
+import grpc
 import structlog
 from google.protobuf import any_pb2, struct_pb2
 from google.rpc import status_pb2
@@ -690,6 +691,7 @@ class TaskProcessor:
         answered = True
         last_error = ""
         asked: float | None = None  # the retry delay ConductorOne's last refusal asked for (RetryInfo)
+        sent_unanswered = False  # an attempt ConductorOne took and never answered (DEADLINE_EXCEEDED)
         outcome = _fitted(outcome)
         try:
             while True:
@@ -736,8 +738,18 @@ class TaskProcessor:
                         log.info("task report already on record at ConductorOne", error=last_error)
                         return outcome, True
                     gone_answers = gone_answers + 1 if verdict is Verdict.GONE else 0
+                    # Sent and never answered: it may have landed, and the task then left the queue (a finished task
+                    # does), so "gone" can be ConductorOne holding this very report.
+                    sent_unanswered = sent_unanswered or exc.code == grpc.StatusCode.DEADLINE_EXCEEDED
                     if gone_answers >= GONE_CONFIRMATIONS:
-                        self._lost(task_id, outcome, attempts, last_error, "ConductorOne no longer takes it")
+                        self._lost(
+                            task_id,
+                            outcome,
+                            attempts,
+                            last_error,
+                            "ConductorOne no longer takes it",
+                            may_have_landed=sent_unanswered,
+                        )
                         return outcome, False
                 else:
                     if attempts > 1:
@@ -849,13 +861,26 @@ class TaskProcessor:
         return True
 
     def _lost(
-        self, task_id: str, outcome: Outcome, attempts: int, error: str, reason: str, *, undone: bool = True
+        self,
+        task_id: str,
+        outcome: Outcome,
+        attempts: int,
+        error: str,
+        reason: str,
+        *,
+        undone: bool = True,
+        may_have_landed: bool = False,
     ) -> None:
         failure = outcome.failure
-        extra: dict[str, str] = {}
+        extra: dict[str, str | bool] = {}
         if failure is None and outcome.undo is not None:
             # Only the report would have handed it over: say what is live, and whether it is taken back now.
             extra["left_live" if not undone else "undoing"] = outcome.undo.what
+        if may_have_landed:
+            # An earlier attempt went unanswered and may have landed: ConductorOne may show this outcome after all (and
+            # an issued credential as issued, though it is deleted now). The operator is told to look, not that
+            # ConductorOne never heard of it.
+            extra["may_have_landed"] = True
         log.error(
             "task not reported to ConductorOne",
             task_id=task_id,

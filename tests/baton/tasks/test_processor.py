@@ -833,6 +833,41 @@ async def test_a_hello_task_refused_for_good_is_not_retried() -> None:
     assert rig.observer.finished == [("hello", "unreported")]
 
 
+@pytest.mark.parametrize(
+    ("first", "may_have_landed"),
+    [
+        (
+            C1TransientError(
+                "FinishTask: ConductorOne at c1:443 unreachable: timed out", code=grpc.StatusCode.DEADLINE_EXCEEDED
+            ),
+            True,
+        ),
+        (C1TransientError("FinishTask: UNAVAILABLE: connection refused", code=grpc.StatusCode.UNAVAILABLE), False),
+    ],
+    ids=["unanswered", "refused"],
+)
+async def test_a_report_known_gone_after_an_unanswered_attempt_says_it_may_have_landed(
+    first: C1TransientError, may_have_landed: bool
+) -> None:
+    """A FinishTask that timed out was sent, and may have landed: the task then left ConductorOne's queue, and the
+    retries' NOT_FOUND may be ConductorOne holding this very report. The loss line said only "no longer takes it", and
+    an operator took the task as never reported (an issued credential as never handed over, though it is deleted
+    now); it now says the report may have landed, so that ConductorOne is looked at."""
+    rig = make_rig()
+    gone = C1FatalError("FinishTask: NOT_FOUND: no such task", code=grpc.StatusCode.NOT_FOUND)
+    rig.client.finish_script.extend([first, gone, gone, gone])
+    task = grant_task(*GRANT)
+    with structlog.testing.capture_logs() as events:
+        await rig.processor.process(task)
+    (lost,) = _errors(events)
+    assert (lost["event"], lost["task_id"], lost["reason"]) == (
+        "task not reported to ConductorOne",
+        task.id,
+        "ConductorOne no longer takes it",
+    )
+    assert lost.get("may_have_landed", False) is may_have_landed
+
+
 async def test_a_report_cancelled_while_conductorone_holds_its_answer_counts_that_attempt() -> None:
     """The loss line tells the operator whether ConductorOne may have the report after all: one FinishTask sent and
     never answered may have landed. It said `attempts: 0`, as if nothing had been sent."""
