@@ -12,6 +12,7 @@ Blocking (it loads CA files): run it off the event loop.
 from __future__ import annotations
 
 import ipaddress
+import os
 import ssl
 from collections.abc import Mapping
 from pathlib import Path
@@ -36,9 +37,12 @@ def environment_problems(environ: Mapping[str, str]) -> list[str]:
     roots = environ.get("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "").strip()
     if roots:
         problems.append(_ca_file_problem("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", Path(roots)))
-    cert_dir = environ.get("SSL_CERT_DIR", "").strip()
-    if cert_dir and not Path(cert_dir).is_dir():
-        problems.append(f"environment SSL_CERT_DIR: {cert_dir} is not a directory")
+    # A list, as OpenSSL reads it (httpx hands the value to it as `capath`) and Go too: `/etc/ssl/certs:/ca` trusts
+    # both. It was checked as one path and refused, and a deployment that works started nowhere. An empty entry
+    # (`/etc/ssl/certs:`) names nothing, as OpenSSL skips it; a named one that is no directory is a typo.
+    for cert_dir in environ.get("SSL_CERT_DIR", "").strip().split(os.pathsep):
+        if cert_dir and not Path(cert_dir).is_dir():
+            problems.append(f"environment SSL_CERT_DIR: {cert_dir} is not a directory")
     for upper in PROXY_VARIABLES:
         for name in (upper, upper.lower()):
             value = environ.get(name, "").strip()

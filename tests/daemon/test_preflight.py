@@ -104,3 +104,18 @@ def test_every_unusable_variable_is_named_not_only_the_first(tmp_path: Path) -> 
         )
     named = [problem.split(":")[0] for problem in caught.value.problems]
     assert named == ["environment SSL_CERT_DIR", "environment HTTPS_PROXY", "environment NO_PROXY"]
+
+
+def test_an_ssl_cert_dir_list_is_read_as_openssl_reads_it(tmp_path: Path) -> None:
+    """SSL_CERT_DIR is a list of directories (`:`-separated) for OpenSSL, which httpx hands it to, and for Go: the
+    system's CA directory and a mounted one (`/etc/ssl/certs:/etc/corp-ca`) trust both. Checked as one path, such a
+    list was "not a directory" and a deployment that works did not start. An empty entry names nothing (OpenSSL skips
+    it); an entry that names no directory is named, alone."""
+    system, corporate = tmp_path / "certs", tmp_path / "corp-ca"
+    system.mkdir()
+    corporate.mkdir()
+    check_environment({"SSL_CERT_DIR": f"{system}:{corporate}"})
+    check_environment({"SSL_CERT_DIR": f"{system}:"})
+    with pytest.raises(SettingsError) as caught:
+        check_environment({"SSL_CERT_DIR": f"{system}:{tmp_path / 'missing'}:{corporate}"})
+    assert caught.value.problems == (f"environment SSL_CERT_DIR: {tmp_path / 'missing'} is not a directory",)
