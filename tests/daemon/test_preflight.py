@@ -9,6 +9,7 @@ import pytest
 from connector.baton.c1 import parse_client_id, resolve_endpoints
 from connector.daemon.preflight import check_environment, check_grpc_proxy
 from connector.daemon.settings import SettingsError
+from tests.fakes.c1.certs import generate_tls_files
 
 
 @pytest.mark.parametrize("value", ["socks5://127.0.0.1:1080", "socks5h://user:canary-pw@127.0.0.1:1080"])
@@ -119,3 +120,36 @@ def test_an_ssl_cert_dir_list_is_read_as_openssl_reads_it(tmp_path: Path) -> Non
     with pytest.raises(SettingsError) as caught:
         check_environment({"SSL_CERT_DIR": f"{system}:{tmp_path / 'missing'}:{corporate}"})
     assert caught.value.problems == (f"environment SSL_CERT_DIR: {tmp_path / 'missing'} is not a directory",)
+
+
+@pytest.mark.parametrize("name", ["SSL_CERT_FILE", "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "SSL_CERT_DIR"])
+@pytest.mark.parametrize("edge", ["\n", " ", "\t"])
+def test_a_path_variable_is_read_as_it_is_with_a_line_break_named(name: str, edge: str, tmp_path: Path) -> None:
+    """httpx, OpenSSL and grpc take these paths as they are: a value ending in a line break (a ConfigMap key made
+    `--from-file`) names no file, and the run ended as "unexpected error: FileNotFoundError" naming no variable (for
+    SSL_CERT_DIR OpenSSL skips the directory silently, and every TLS handshake fails). The check stripped it and
+    passed it; it is named now, whichever end holds it, and a value of whitespace alone is no unset variable."""
+    tls = generate_tls_files(tmp_path)
+    target = str(tmp_path) if name == "SSL_CERT_DIR" else str(tls.ca_cert)
+    check_environment({name: target})
+    for value in (target + edge, edge + target, edge):
+        with pytest.raises(SettingsError) as caught:
+            check_environment({name: value})
+        assert caught.value.problems == (
+            f"environment {name}: the value begins or ends with whitespace (a line break from a file?), which is "
+            "read as part of the path; remove it",
+        )
+
+
+@pytest.mark.parametrize("name", ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "HTTP_PROXY"])
+@pytest.mark.parametrize("value", ["http://ops:canary-pw@127.0.0.1:3128\n", " http://127.0.0.1:3128", " "])
+def test_a_proxy_value_is_read_as_it_is_with_a_line_break_named(name: str, value: str) -> None:
+    """urllib (which httpx asks) takes any value but "" as the proxy, and httpx refuses a line break in its URL when
+    a client is built: the run ended as "unexpected error: InvalidURL" naming no variable. The value, which may hold
+    a password, is still never repeated."""
+    with pytest.raises(SettingsError) as caught:
+        check_environment({name: value})
+    (problem,) = caught.value.problems
+    assert problem.startswith(f"environment {name}: not a proxy URL")
+    assert problem.endswith("it holds whitespace or a control character (a line break from a file?)")
+    assert "canary-pw" not in problem
