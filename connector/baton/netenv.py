@@ -23,7 +23,9 @@ import httpx
 from connector.baton.hostnames import host_name_resolvable
 from connector.baton.proxyenv import no_proxy_network
 
-PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "GRPC_PROXY")
+# The proxies httpx reads (and hands the gRPC channel: `grpc_proxy_from_env`). grpc's own `grpc_proxy` is read by
+# nobody: the channel's reading of the environment is turned off (docs/deployment.md).
+PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
 # HTTP CONNECT only: grpc has no SOCKS support, and httpx needs the `socksio` extra, which is not installed.
 _PROXY_SCHEMES = ("http", "https")
 
@@ -45,12 +47,15 @@ def environment_problems(environ: Mapping[str, str]) -> list[str]:
         if cert_dir and not Path(cert_dir).is_dir():
             problems.append(f"environment SSL_CERT_DIR: {cert_dir} is not a directory")
     for upper in PROXY_VARIABLES:
-        for name in (upper, upper.lower()):
-            # As it is: urllib (which httpx asks) takes any value but "" as a proxy, and httpx refuses a space or a
-            # line break in its URL (`_proxy_problem` names the variable).
-            value = environ.get(name, "")
-            if value:
-                problems.append(_proxy_problem(name, value))
+        # The one in effect, as urllib (which httpx asks) reads them: the lower-case name whenever it is set, "" unsetting
+        # the proxy, the upper-case one then read by nobody. Both were judged, and a platform's HTTPS_PROXY that a pod
+        # overrode (`https_proxy=http://corp:3128`, or "" for none) refused a start that would have worked.
+        name = upper.lower() if upper.lower() in environ else upper
+        # As it is: urllib takes any value but "" as a proxy, and httpx refuses a space or a line break in its URL
+        # (`_proxy_problem` names the variable).
+        value = environ.get(name, "")
+        if value:
+            problems.append(_proxy_problem(name, value))
     for name in ("NO_PROXY", "no_proxy"):
         problems.append(_no_proxy_problem(name, environ.get(name, "")))  # httpx strips each entry itself
     return [problem for problem in problems if problem is not None]

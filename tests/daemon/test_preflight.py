@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.baton.c1 import parse_client_id, resolve_endpoints
+from connector.baton.c1 import grpc_proxy_from_env, parse_client_id, resolve_endpoints
 from connector.daemon.preflight import check_environment, check_grpc_proxy
 from connector.daemon.settings import SettingsError
 from tests.fakes.c1.certs import generate_tls_files
@@ -153,3 +153,32 @@ def test_a_proxy_value_is_read_as_it_is_with_a_line_break_named(name: str, value
     assert problem.startswith(f"environment {name}: not a proxy URL")
     assert problem.endswith("it holds whitespace or a control character (a line break from a file?)")
     assert "canary-pw" not in problem
+
+
+@pytest.mark.parametrize("lower", ["http://ops:canary-pw@corp-proxy.internal:3128", ""])
+def test_an_upper_case_proxy_a_lower_case_one_overrides_is_not_judged(
+    lower: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """httpx (through urllib) takes the lower-case name whenever it is set, "" unsetting the proxy (docs/deployment.md:
+    "a lower-case one wins"), and the gRPC channel takes what httpx takes. A platform's HTTPS_PROXY that the pod
+    overrides is read by nobody: judged, a SOCKS one refused a start that would have worked."""
+    environ = {"HTTPS_PROXY": "socks5://platform-proxy:1080", "https_proxy": lower}
+    check_environment(environ)
+    _only(monkeypatch, **environ)
+    assert grpc_proxy_from_env(_ENDPOINTS) == (lower or None)  # what every client uses
+    check_grpc_proxy(_ENDPOINTS)
+
+
+@pytest.mark.parametrize("name", ["GRPC_PROXY", "grpc_proxy"])
+def test_grpc_proxy_is_read_by_nobody_and_not_judged(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The channel's own reading of the environment is off (docs/deployment.md: `grpc_proxy` is not read): a value
+    there changes nothing, and refused nothing either."""
+    check_environment({name: "socks5://leftover:1080"})
+    _only(monkeypatch, **{name: "socks5://leftover:1080"})
+    assert grpc_proxy_from_env(_ENDPOINTS) is None
+
+
+def test_the_lower_case_proxy_in_effect_is_still_judged() -> None:
+    with pytest.raises(SettingsError) as caught:
+        check_environment({"HTTPS_PROXY": "http://corp-proxy.internal:3128", "https_proxy": "socks5://p:1080"})
+    assert [problem.split(":")[0] for problem in caught.value.problems] == ["environment https_proxy"]
