@@ -68,7 +68,8 @@ def _as_read(environ: Mapping[str, str], name: str, problems: list[str | None]) 
     """The path variable `name` as httpx, OpenSSL and grpc read it: as it is, any value but "" set. A value with a
     line break at its end (a ConfigMap key made from a file, `--from-file`) passed a check that stripped it, and the
     first request failed on the path with the line break, as an "unexpected error: FileNotFoundError" naming no
-    variable (OpenSSL skips such a directory silently: every TLS handshake failed). "" (no problem appended) then."""
+    variable (OpenSSL skips such a directory silently: every TLS handshake failed). Such a value is named in
+    `problems`, and "" returned for it: it is judged no further."""
     value = environ.get(name, "")
     if value == value.strip():
         return value
