@@ -1,11 +1,17 @@
-"""An HTTP-date (RFC 9110 §5.6.7) from a peer's header, as epoch seconds: the one reader of `Date` and `Retry-After`."""
+"""An HTTP-date (RFC 9110 §5.6.7) from a peer's header, as epoch seconds: the one reader of `Date` and `Retry-After`
+(the Datadog transport's pacing and the ConductorOne token endpoint's both read it here)."""
 
 from __future__ import annotations
 
 import datetime
 import email.utils
+import math
+import time
+from collections.abc import Mapping
 
-__all__ = ["MAX_HTTP_DATE_CHARS", "http_date"]
+import httpx
+
+__all__ = ["MAX_HTTP_DATE_CHARS", "first_field_line", "http_date", "retry_after_seconds"]
 
 MAX_HTTP_DATE_CHARS = 64
 """An HTTP-date is 29 characters; a longer value is the peer's free text and is not parsed."""
@@ -23,3 +29,36 @@ def http_date(raw: str) -> float | None:
         return when.timestamp()
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
+
+
+def first_field_line(headers: Mapping[str, str], name: str) -> str | None:
+    """The value of a header's first field line, as Go's ``Header.Get`` reads it.
+
+    httpx joins a repeated header's lines with ", " (``X-RateLimit-Remaining: 3`` twice reads "3, 3"), which no number
+    parses from: a proxy or a second filter doubling the headers turned pacing off without a word. The lines are
+    taken apart as they came, not by splitting at commas: an HTTP-date (``Retry-After``) holds one."""
+    if isinstance(headers, httpx.Headers):
+        lines = headers.get_list(name)
+        return lines[0] if lines else None
+    return headers.get(name)
+
+
+def retry_after_seconds(raw: str | None, *, maximum: float, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds from now: delta-seconds or an HTTP-date (RFC 9110 §10.2.3), at most `maximum`; None
+    for anything else (the header is the peer's free text: negative, non-finite, too long to be either form).
+
+    `now` is the wall-clock time (epoch seconds) an HTTP-date is measured from; a date gone by is 0.
+    """
+    if raw is None or len(raw) > MAX_HTTP_DATE_CHARS:
+        return None
+    try:
+        seconds = float(raw.strip())
+    except ValueError:
+        when = http_date(raw)
+        if when is None:
+            return None
+        delta = when - (time.time() if now is None else now)
+        return min(max(delta, 0.0), maximum)
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return min(seconds, maximum)

@@ -12,6 +12,7 @@ Blocking (it loads CA files): run it off the event loop.
 from __future__ import annotations
 
 import ipaddress
+import os
 import ssl
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,7 +23,9 @@ import httpx
 from connector.baton.hostnames import host_name_resolvable
 from connector.baton.proxyenv import no_proxy_network
 
-PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "GRPC_PROXY")
+# The proxies httpx reads (and hands the gRPC channel: `grpc_proxy_from_env`). grpc's own `grpc_proxy` is read by
+# nobody: the channel's reading of the environment is turned off (docs/deployment.md).
+PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
 # HTTP CONNECT only: grpc has no SOCKS support, and httpx needs the `socksio` extra, which is not installed.
 _PROXY_SCHEMES = ("http", "https")
 
@@ -30,23 +33,51 @@ _PROXY_SCHEMES = ("http", "https")
 def environment_problems(environ: Mapping[str, str]) -> list[str]:
     """Every unusable TLS or proxy variable of `environ`, one message each naming it (none: [])."""
     problems: list[str | None] = []
-    cert_file = environ.get("SSL_CERT_FILE", "").strip()
-    if cert_file:
-        problems.append(_ca_file_problem("SSL_CERT_FILE", Path(cert_file)))
-    roots = environ.get("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "").strip()
-    if roots:
-        problems.append(_ca_file_problem("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", Path(roots)))
-    cert_dir = environ.get("SSL_CERT_DIR", "").strip()
-    if cert_dir and not Path(cert_dir).is_dir():
-        problems.append(f"environment SSL_CERT_DIR: {cert_dir} is not a directory")
+    paths = {name: _as_read(environ, name, problems) for name in _PATH_VARIABLES}
+    if paths["SSL_CERT_FILE"]:
+        problems.append(_ca_file_problem("SSL_CERT_FILE", Path(paths["SSL_CERT_FILE"])))
+    if paths["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"]:
+        problems.append(
+            _ca_file_problem("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", Path(paths["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"]))
+        )
+    # A list, as OpenSSL reads it (httpx hands the value to it as `capath`) and Go too: `/etc/ssl/certs:/ca` trusts
+    # both. It was checked as one path and refused, and a deployment that works started nowhere. An empty entry
+    # (`/etc/ssl/certs:`) names nothing, as OpenSSL skips it; a named one that is no directory is a typo.
+    for cert_dir in paths["SSL_CERT_DIR"].split(os.pathsep):
+        if cert_dir and not Path(cert_dir).is_dir():
+            problems.append(f"environment SSL_CERT_DIR: {cert_dir} is not a directory")
     for upper in PROXY_VARIABLES:
-        for name in (upper, upper.lower()):
-            value = environ.get(name, "").strip()
-            if value:
-                problems.append(_proxy_problem(name, value))
+        # The one in effect, as urllib (which httpx asks) reads them: the lower-case name whenever it is set, "" unsetting
+        # the proxy, the upper-case one then read by nobody. Both were judged, and a platform's HTTPS_PROXY that a pod
+        # overrode (`https_proxy=http://corp:3128`, or "" for none) refused a start that would have worked.
+        name = upper.lower() if upper.lower() in environ else upper
+        # As it is: urllib takes any value but "" as a proxy, and httpx refuses a space or a line break in its URL
+        # (`_proxy_problem` names the variable).
+        value = environ.get(name, "")
+        if value:
+            problems.append(_proxy_problem(name, value))
     for name in ("NO_PROXY", "no_proxy"):
-        problems.append(_no_proxy_problem(name, environ.get(name, "")))
+        problems.append(_no_proxy_problem(name, environ.get(name, "")))  # httpx strips each entry itself
     return [problem for problem in problems if problem is not None]
+
+
+_PATH_VARIABLES = ("SSL_CERT_FILE", "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "SSL_CERT_DIR")
+
+
+def _as_read(environ: Mapping[str, str], name: str, problems: list[str | None]) -> str:
+    """The path variable `name` as httpx, OpenSSL and grpc read it: as it is, any value but "" set. A value with a
+    line break at its end (a ConfigMap key made from a file, `--from-file`) passed a check that stripped it, and the
+    first request failed on the path with the line break, as an "unexpected error: FileNotFoundError" naming no
+    variable (OpenSSL skips such a directory silently: every TLS handshake failed). Such a value is named in
+    `problems`, and "" returned for it: it is judged no further."""
+    value = environ.get(name, "")
+    if value == value.strip():
+        return value
+    problems.append(
+        f"environment {name}: the value begins or ends with whitespace (a line break from a file?), which is read "
+        "as part of the path; remove it"
+    )
+    return ""
 
 
 def _ca_file_problem(name: str, path: Path) -> str | None:
@@ -67,7 +98,7 @@ def _proxy_problem(name: str, value: str) -> str | None:
     # The value is not repeated: a proxy URL may carry a password.
     problem = f"environment {name}: not a proxy URL (expected http://host:port or http://user:password@host:port)"
     if any(char.isspace() or ord(char) < 32 for char in value):
-        return problem
+        return f"{problem}: it holds whitespace or a control character (a line break from a file?)"
     try:
         parts = urlsplit(url)
         port = parts.port

@@ -15,7 +15,7 @@ import logging
 import os
 import sys
 from collections import deque
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, TextIO, cast
 
 from connector.baton.printable import printable
@@ -41,6 +41,21 @@ def silence_native_logs() -> None:
     carries the cause). An operator's own GRPC_VERBOSITY is kept. Call it before grpc is first imported: its core
     reads the variable once, then."""
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+
+
+def native_log_warning(environ: Mapping[str, str]) -> str | None:
+    """A start-up warning when the operator's own GRPC_VERBOSITY lets grpc's C core write its trace: those lines go
+    to stderr in plain text, past the redactor, and with GRPC_TRACE (`http`, `all`) they quote every header of every
+    call to ConductorOne, its access token included. Kept, as `silence_native_logs` keeps it (debugging a TLS or proxy
+    problem needs it), but never silently. grpc reads the level case-insensitively; the value named is ours, never the
+    variable's own text."""
+    level = environ.get("GRPC_VERBOSITY", "").strip().upper()
+    if level not in ("DEBUG", "INFO"):
+        return None
+    return (
+        f"GRPC_VERBOSITY is {level}: grpc's C core writes lines of its own to stderr, unredacted, and with GRPC_TRACE "
+        "they include ConductorOne's access token; unset it once the debugging is done"
+    )
 
 
 def register_secret(value: str | None) -> None:

@@ -59,7 +59,8 @@ def run_connector(argv: Sequence[str]) -> int:
     logs.configure(settings.log_level, settings.resolved_log_format())
     from connector.daemon.oneshot import idle_settings
 
-    for warning in [*effective.warnings, *idle_settings(settings)]:
+    native = logs.native_log_warning(os.environ)
+    for warning in [*effective.warnings, *idle_settings(settings), *([native] if native else [])]:
         log.warning(warning)
     log.info("starting", **startup_summary(settings))
     try:

@@ -14,13 +14,7 @@ from connector.daemon import logging as logs
 from connector.daemon import startgc
 from connector.daemon.metrics import DatadogApiMetrics, daemon_metrics
 from connector.daemon.network import Trust, outbound_trust
-from connector.daemon.oneshot import (
-    check_output_file,
-    check_temp_dir,
-    datadog_client,
-    datadog_options,
-    sync_options,
-)
+from connector.daemon.oneshot import datadog_client, datadog_options, sync_options
 from connector.daemon.preflight import check_grpc_proxy
 from connector.daemon.settings import Settings, SettingsError, env, flag
 from connector.daemon.version import package_version
@@ -73,12 +67,9 @@ async def run_service(settings: Settings) -> int:
         name = exc.setting.removeprefix("BATON_").lower().replace("-", "_")
         raise SettingsError(f"setting {flag(name)} ({env(name)}): {exc.reason}") from None
     settings.require_datadog_keys()  # fail on a missing key before anything starts
-    # As one-shot does: a pod whose every sync would fail on its files is a setting to fix, not a ready pod (a
-    # temp dir that goes away later is a retryable task failure). The periodic sync writes --file as one-shot does.
-    if settings.sync_interval:
-        await asyncio.to_thread(check_output_file, settings.file, settings.c1z_temp_dir)
-    else:
-        await asyncio.to_thread(check_temp_dir, settings.c1z_temp_dir)
+    # --c1z-temp-dir and the periodic sync's --file are checked by the runner, before anything connects, and refused
+    # as a ServiceSettingError worded below as one-shot words them. Not here too: checking an existing --file
+    # decompresses all of it, and every start read a large org's c1z twice for one answer.
     check_grpc_proxy(endpoints)
     # And on an unusable CA bundle; reading it and loading the trust store is file IO, kept off the loop.
     trust = await asyncio.to_thread(outbound_trust, settings)

@@ -23,11 +23,10 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
-import httpx
+from connector.baton.httpdate import first_field_line as _first
+from connector.baton.httpdate import retry_after_seconds as _retry_after
 
-from connector.baton.httpdate import http_date
-
-__all__ = ["MAX_HINT_SECONDS", "RateLimitHeaders", "RateLimiter", "Ticket", "WaitTooLong", "retry_after_seconds"]
+__all__ = ["MAX_HINT_SECONDS", "RateLimitHeaders", "RateLimiter", "Ticket", "WaitTooLong"]
 
 
 # Bounds on what a peer may tell us. A window longer than a day, or a limit of billions, is not a rate limit
@@ -50,35 +49,6 @@ def _number(raw: str | None, *, positive: bool = False, maximum: float) -> float
     if not math.isfinite(value) or value < 0 or (positive and value <= 0):
         return None
     return min(value, maximum)
-
-
-def _first(headers: Mapping[str, str], name: str) -> str | None:
-    """The value of a header's first field line, as Go's ``Header.Get`` reads it.
-
-    httpx joins a repeated header's lines with ", " (``X-RateLimit-Remaining: 3`` twice reads "3, 3"), which no number
-    parses from: a proxy or a second filter doubling the headers turned pacing off without a word. The lines are
-    taken apart as they came, not by splitting at commas: an HTTP-date (``Retry-After``) holds one."""
-    if isinstance(headers, httpx.Headers):
-        lines = headers.get_list(name)
-        return lines[0] if lines else None
-    return headers.get(name)
-
-
-def retry_after_seconds(raw: str | None, now: float | None = None) -> float | None:
-    """``Retry-After`` as seconds from now: delta-seconds or an HTTP-date (RFC 9110 §10.2.3), bounded.
-
-    `now` is the wall-clock time (epoch seconds) an HTTP-date is measured from.
-    """
-    if raw is None or len(raw) > _MAX_HEADER_CHARS:
-        return None
-    seconds = _number(raw, maximum=MAX_HINT_SECONDS)
-    if seconds is not None:
-        return seconds
-    when = http_date(raw)
-    if when is None:
-        return None
-    delta = when - (time.time() if now is None else now)
-    return min(max(delta, 0.0), MAX_HINT_SECONDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +83,7 @@ class RateLimitHeaders:
             period = _MIN_PERIOD
         remaining = _number(_first(headers, "x-ratelimit-remaining"), maximum=MAX_LIMIT)
         reset = _number(_first(headers, "x-ratelimit-reset"), maximum=MAX_HINT_SECONDS)
-        retry_after = retry_after_seconds(_first(headers, "retry-after"), now)
+        retry_after = _retry_after(_first(headers, "retry-after"), maximum=MAX_HINT_SECONDS, now=now)
         raw_name = _first(headers, "x-ratelimit-name") or ""
         name = raw_name[:_MAX_HEADER_CHARS] if raw_name.isprintable() and raw_name.strip() else None
         if limit is None and remaining is None and reset is None and retry_after is None:

@@ -11,10 +11,12 @@ import socket
 from typing import Any, cast
 
 import grpc
+import httpx
 import pytest
 import structlog
 from google.protobuf import duration_pb2
 
+from connector.baton.c1 import TokenSource, parse_client_id, parse_client_secret
 from connector.baton.c1.client import RpcResult
 from connector.baton.c1.errors import (
     C1AuthRejectedError,
@@ -27,6 +29,7 @@ from connector.baton.c1.token import TokenFetch
 from connector.baton.errors import Code, UnavailableError
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.retry import RetryPolicy
+from connector.baton.runtime import scheduler as scheduler_module
 from connector.baton.runtime.scheduler import MAX_NEXT_POLL, MIN_IDLE_POLL, Scheduler
 from connector.baton.runtime.service import (
     MIN_READY_WINDOW,
@@ -39,7 +42,8 @@ from connector.baton.runtime.service import (
 )
 from connector.baton.tasks.processor import TaskProcessor
 from tests.baton.tasks.stubs import INSTANT, StubClient, make_rig
-from tests.fakes.tasks import grant_task, kind_task
+from tests.fakes.c1 import generate_client_credentials
+from tests.fakes.tasks import grant_task, kind_task, revoke_task
 
 Response = baton_pb2.BatonServiceGetTaskResponse
 UNAVAILABLE = C1TransientError("GetTask: ConductorOne at c1:443 unreachable: connection refused (UNAVAILABLE)")
@@ -207,6 +211,85 @@ async def test_tasks_run_and_every_one_is_reported_once_and_nothing_is_left_unre
     assert unhandled == []  # no "Task exception was never retrieved"
 
 
+class RefusesOneReport(StubClient):
+    """A ConductorOne whose FinishTask refuses one task's report (PERMISSION_DENIED, which the report table retries)
+    until `accept` is set, while GetTask and every other report work."""
+
+    def __init__(self, refused: str) -> None:
+        super().__init__()
+        self.refused = refused
+        self.accept = asyncio.Event()
+        self.retried = asyncio.Event()
+
+    async def finish_task(self, task_id: str, **kwargs: Any) -> baton_pb2.BatonServiceFinishTaskResponse:
+        if task_id == self.refused and not self.accept.is_set():
+            if self.finish_attempts:
+                self.retried.set()
+            self.finish_attempts += 1
+            raise C1FatalError("FinishTask: PERMISSION_DENIED: not now", code=grpc.StatusCode.PERMISSION_DENIED)
+        return await super().finish_task(task_id, **kwargs)
+
+
+async def test_a_report_retried_for_good_gives_its_task_slot_to_the_next_task() -> None:
+    """With one task slot, a grant whose FinishTask ConductorOne keeps refusing (while GetTask answers) held the slot
+    for as long as its report was retried, until the process stopped: the revoke queued behind it never ran, and the
+    access stayed. Its work done, a retrying report gives its slot back; it still lands once ConductorOne takes it."""
+    grant = grant_task("role", "r", "member", "u")
+    revoke = revoke_task("role", "r2", "member", "u2")
+    client = RefusesOneReport(grant.id)
+    rig = make_rig(client=client)
+    client.poll_script.extend([Response(task=grant), Response(task=revoke)])
+    stop = asyncio.Event()
+    scheduler = Scheduler(
+        client.as_client(), rig.processor, concurrency=1, poll_retry=INSTANT, wait=Pauses(stop, 10**9)
+    )
+    polling = asyncio.create_task(scheduler.run(stop))
+    async with asyncio.timeout(10):  # not a measure: a failure instead of a hang
+        await client.retried.wait()
+        while revoke.id not in {finish.task_id for finish in client.finishes}:
+            await client.wait_finish_attempts(client.finish_attempts + 1)
+    assert rig.connector.provisioning.calls == ["grant", "revoke"]
+    assert grant.id not in {finish.task_id for finish in client.finishes}  # still being retried
+    client.accept.set()
+    async with asyncio.timeout(10):
+        while grant.id not in {finish.task_id for finish in client.finishes}:
+            await client.wait_finish_attempts(client.finish_attempts + 1)
+    stop.set()
+    await polling
+    await scheduler.drain(1.0)
+    assert [finish.ok for finish in client.finishes] == [True, True]
+    assert scheduler.in_flight == 0
+
+
+async def test_past_the_bound_a_retrying_report_keeps_its_slot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each retrying report holds its outcome (up to MAX_REPORT_BYTES): past RETRYING_REPORTS_MAX of them without a
+    slot, the next one keeps its slot, as every one did before, so memory stays bounded whatever ConductorOne refuses."""
+    monkeypatch.setattr(scheduler_module, "RETRYING_REPORTS_MAX", 0)
+    grant = grant_task("role", "r", "member", "u")
+    revoke = revoke_task("role", "r2", "member", "u2")
+    client = RefusesOneReport(grant.id)
+    rig = make_rig(client=client)
+    client.poll_script.extend([Response(task=grant), Response(task=revoke)])
+    stop = asyncio.Event()
+    scheduler = Scheduler(
+        client.as_client(), rig.processor, concurrency=1, poll_retry=INSTANT, wait=Pauses(stop, 10**9)
+    )
+    polling = asyncio.create_task(scheduler.run(stop))
+    async with asyncio.timeout(10):
+        await client.retried.wait()
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert rig.connector.provisioning.calls == ["grant"]  # the slot is still the grant's
+    client.accept.set()
+    async with asyncio.timeout(10):
+        while revoke.id not in {finish.task_id for finish in client.finishes}:
+            await client.wait_finish_attempts(client.finish_attempts + 1)
+    stop.set()
+    await polling
+    await scheduler.drain(1.0)
+    assert rig.connector.provisioning.calls == ["grant", "revoke"]
+
+
 async def test_a_task_that_does_not_decode_is_reported_failed_once_and_polling_goes_on() -> None:
     """Known only by its id, a task that does not decode is reported failed, non-retryable (the same bytes never
     decode here), its type counted; read whole or not at all, it was never reported and ConductorOne kept offering
@@ -235,7 +318,9 @@ async def test_a_task_that_does_not_decode_is_reported_failed_once_and_polling_g
 async def test_a_processor_that_raises_is_logged_not_left_unretrieved() -> None:
     rig = make_rig()
 
-    async def broken(task: baton_pb2.Task, unreadable: object = None) -> None:
+    async def broken(
+        task: baton_pb2.Task, unreadable: C1UnreadableTaskError | None = None, *, report_retrying: object = None
+    ) -> None:
         raise RuntimeError("processor bug")
 
     rig.processor.process = broken  # type: ignore[method-assign]
@@ -473,7 +558,7 @@ class EndsAtOnce:
     def takes(self, task_id: str) -> bool:
         return True
 
-    async def process(self, task: baton_pb2.Task, unreadable: object = None) -> None:
+    async def process(self, task: baton_pb2.Task, unreadable: object = None, *, report_retrying: object = None) -> None:
         return None
 
     def abandon_all(self, reason: str, finish_within: float) -> None:
@@ -643,6 +728,43 @@ def test_a_failed_token_fetch_is_a_failure_to_reach_conductorone() -> None:
     assert not readiness()[0]
     readiness.on_call(_ok())
     assert readiness() == (True, "")
+
+
+async def test_a_token_request_unanswered_for_longer_than_the_window_is_a_failure_to_reach_conductorone() -> None:
+    """A token endpoint that takes the request and never answers fails the fetch only at the token timeout
+    (BATON_HTTP_TIMEOUT_SECONDS, up to 30 min); meanwhile no call is made and none fails, and the pod stayed ready for
+    that long while nothing reached ConductorOne. Past the window the request under way is the failure."""
+    clock = Clock()
+    taken = asyncio.Event()
+
+    async def silent(_: httpx.Request) -> httpx.Response:
+        taken.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    credentials = generate_client_credentials("acme.conductor.one")
+    tokens = TokenSource(
+        parse_client_id(credentials.client_id),
+        parse_client_secret(credentials.client_secret),
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(silent)),
+        timeout=1800.0,
+        clock=clock,
+    )
+    readiness = Readiness(clock=clock)
+    readiness.token_asked_since = lambda: tokens.asking_since
+    readiness.hello_ok = True
+    readiness.on_call(_ok("Hello"))
+    fetching = asyncio.create_task(tokens.token())
+    await taken.wait()
+    clock.now += MIN_READY_WINDOW
+    assert readiness() == (True, "")  # not yet longer than the window
+    clock.now += 1
+    ready, reason = readiness()
+    assert not ready
+    assert reason.endswith("; a token request unanswered for 61 s")
+    fetching.cancel()
+    await tokens.aclose()
+    assert tokens.asking_since is None
 
 
 def test_draining_is_not_ready_even_with_fresh_contact() -> None:

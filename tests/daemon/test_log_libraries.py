@@ -114,3 +114,28 @@ def test_a_librarys_warnings_are_still_written(fmt: str) -> None:
     logs.configure("debug", fmt, out)
     logging.getLogger("asyncio").warning("Executing %s took 1.2 seconds", "<Task>")
     assert "Executing <Task> took 1.2 seconds" in out.getvalue()
+
+
+@pytest.mark.parametrize("level", ["debug", "DEBUG", " Info "])
+def test_a_grpc_verbosity_that_lets_its_core_trace_through_is_warned_about_at_start(
+    level: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """grpc's C core writes its trace to stderr past the redactor; with GRPC_TRACE=http it quotes ConductorOne's
+    access token. The operator's own GRPC_VERBOSITY is kept (debugging a TLS problem needs it), never silently."""
+    from connector.daemon.main import run_connector
+
+    monkeypatch.setenv("GRPC_VERBOSITY", level)
+    monkeypatch.setenv(
+        "SSL_CERT_FILE", "/nonexistent/ca.pem"
+    )  # the run stops at the environment check, after the warnings
+    assert run_connector(["--api-key", CANARY_API_KEY, "--app-key", CANARY_APP_KEY, "--log-format", "json"]) == 2
+    warned = [line for line in capsys.readouterr().err.splitlines() if "GRPC_VERBOSITY" in line]
+    assert len(warned) == 1
+    assert f"GRPC_VERBOSITY is {level.strip().upper()}" in warned[0]
+    assert "access token" in warned[0]
+
+
+@pytest.mark.parametrize("level", [None, "NONE", "error", "", "debugging"])
+def test_a_grpc_verbosity_that_keeps_the_core_quiet_is_not_warned_about(level: str | None) -> None:
+    environ = {} if level is None else {"GRPC_VERBOSITY": level}
+    assert logs.native_log_warning(environ) is None

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from connector.baton.c1 import parse_client_id, resolve_endpoints
+from connector.baton.c1 import grpc_proxy_from_env, parse_client_id, resolve_endpoints
 from connector.daemon.preflight import check_environment, check_grpc_proxy
 from connector.daemon.settings import SettingsError
+from tests.fakes.c1.certs import generate_tls_files
 
 
 @pytest.mark.parametrize("value", ["socks5://127.0.0.1:1080", "socks5h://user:canary-pw@127.0.0.1:1080"])
@@ -104,3 +105,80 @@ def test_every_unusable_variable_is_named_not_only_the_first(tmp_path: Path) -> 
         )
     named = [problem.split(":")[0] for problem in caught.value.problems]
     assert named == ["environment SSL_CERT_DIR", "environment HTTPS_PROXY", "environment NO_PROXY"]
+
+
+def test_an_ssl_cert_dir_list_is_read_as_openssl_reads_it(tmp_path: Path) -> None:
+    """SSL_CERT_DIR is a list of directories (`:`-separated) for OpenSSL, which httpx hands it to, and for Go: the
+    system's CA directory and a mounted one (`/etc/ssl/certs:/etc/corp-ca`) trust both. Checked as one path, such a
+    list was "not a directory" and a deployment that works did not start. An empty entry names nothing (OpenSSL skips
+    it); an entry that names no directory is named, alone."""
+    system, corporate = tmp_path / "certs", tmp_path / "corp-ca"
+    system.mkdir()
+    corporate.mkdir()
+    check_environment({"SSL_CERT_DIR": f"{system}:{corporate}"})
+    check_environment({"SSL_CERT_DIR": f"{system}:"})
+    with pytest.raises(SettingsError) as caught:
+        check_environment({"SSL_CERT_DIR": f"{system}:{tmp_path / 'missing'}:{corporate}"})
+    assert caught.value.problems == (f"environment SSL_CERT_DIR: {tmp_path / 'missing'} is not a directory",)
+
+
+@pytest.mark.parametrize("name", ["SSL_CERT_FILE", "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "SSL_CERT_DIR"])
+@pytest.mark.parametrize("edge", ["\n", " ", "\t"])
+def test_a_path_variable_is_read_as_it_is_with_a_line_break_named(name: str, edge: str, tmp_path: Path) -> None:
+    """httpx, OpenSSL and grpc take these paths as they are: a value ending in a line break (a ConfigMap key made
+    `--from-file`) names no file, and the run ended as "unexpected error: FileNotFoundError" naming no variable (for
+    SSL_CERT_DIR OpenSSL skips the directory silently, and every TLS handshake fails). The check stripped it and
+    passed it; it is named now, whichever end holds it, and a value of whitespace alone is no unset variable."""
+    tls = generate_tls_files(tmp_path)
+    target = str(tmp_path) if name == "SSL_CERT_DIR" else str(tls.ca_cert)
+    check_environment({name: target})
+    for value in (target + edge, edge + target, edge):
+        with pytest.raises(SettingsError) as caught:
+            check_environment({name: value})
+        assert caught.value.problems == (
+            f"environment {name}: the value begins or ends with whitespace (a line break from a file?), which is "
+            "read as part of the path; remove it",
+        )
+
+
+@pytest.mark.parametrize("name", ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "HTTP_PROXY"])
+@pytest.mark.parametrize("value", ["http://ops:canary-pw@127.0.0.1:3128\n", " http://127.0.0.1:3128", " "])
+def test_a_proxy_value_is_read_as_it_is_with_a_line_break_named(name: str, value: str) -> None:
+    """urllib (which httpx asks) takes any value but "" as the proxy, and httpx refuses a line break in its URL when
+    a client is built: the run ended as "unexpected error: InvalidURL" naming no variable. The value, which may hold
+    a password, is still never repeated."""
+    with pytest.raises(SettingsError) as caught:
+        check_environment({name: value})
+    (problem,) = caught.value.problems
+    assert problem.startswith(f"environment {name}: not a proxy URL")
+    assert problem.endswith("it holds whitespace or a control character (a line break from a file?)")
+    assert "canary-pw" not in problem
+
+
+@pytest.mark.parametrize("lower", ["http://ops:canary-pw@corp-proxy.internal:3128", ""])
+def test_an_upper_case_proxy_a_lower_case_one_overrides_is_not_judged(
+    lower: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """httpx (through urllib) takes the lower-case name whenever it is set, "" unsetting the proxy (docs/deployment.md:
+    "a lower-case one wins"), and the gRPC channel takes what httpx takes. A platform's HTTPS_PROXY that the pod
+    overrides is read by nobody: judged, a SOCKS one refused a start that would have worked."""
+    environ = {"HTTPS_PROXY": "socks5://platform-proxy:1080", "https_proxy": lower}
+    check_environment(environ)
+    _only(monkeypatch, **environ)
+    assert grpc_proxy_from_env(_ENDPOINTS) == (lower or None)  # what every client uses
+    check_grpc_proxy(_ENDPOINTS)
+
+
+@pytest.mark.parametrize("name", ["GRPC_PROXY", "grpc_proxy"])
+def test_grpc_proxy_is_read_by_nobody_and_not_judged(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The channel's own reading of the environment is off (docs/deployment.md: `grpc_proxy` is not read): a value
+    there changes nothing, and refused nothing either."""
+    check_environment({name: "socks5://leftover:1080"})
+    _only(monkeypatch, **{name: "socks5://leftover:1080"})
+    assert grpc_proxy_from_env(_ENDPOINTS) is None
+
+
+def test_the_lower_case_proxy_in_effect_is_still_judged() -> None:
+    with pytest.raises(SettingsError) as caught:
+        check_environment({"HTTPS_PROXY": "http://corp-proxy.internal:3128", "https_proxy": "socks5://p:1080"})
+    assert [problem.split(":")[0] for problem in caught.value.problems] == ["environment https_proxy"]

@@ -36,6 +36,9 @@ from connector.baton.c1 import hostinfo
 from connector.baton.c1.credentials import C1Endpoints, ClientId, ClientSecret, resolve_endpoints
 from connector.baton.c1.durations import clamped_seconds
 from connector.baton.c1.errors import (
+    MAX_RETRY_AFTER,
+    C1AuthError,
+    C1Error,
     C1RequestTooLargeError,
     C1ResponseTooLargeError,
     C1TransientError,
@@ -87,8 +90,6 @@ is `C1ResponseTooLargeError`."""
 # its own (`C1RequestTooLargeError`: Go's server and ours say it so).
 _TOO_LARGE = re.compile(r"received message larger than max \((\d{1,19}) vs\. (\d{1,19})\)", re.IGNORECASE)
 
-MAX_RETRY_AFTER: Final = 3600.0
-"""The longest retry delay read from ConductorOne's RetryInfo; each loop caps it further (`max_hinted_delay`)."""
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
 _RETRY_INFO = error_details_pb2.RetryInfo
 
@@ -475,7 +476,14 @@ class BatonServiceClient:
                 sent: int = await self._call(
                     "UploadAsset", lambda md: self._upload_once(metadata_message, Path(path), md)
                 )
-            except C1TransientError as exc:
+            except C1Error as exc:
+                # A token endpoint refusing the refresh mid-run (a 400 or a 401 passing by, credentials being rotated),
+                # or the upload refusing the fresh token `_call` fetched after a first refusal (a clock stepped, an
+                # auth service mid-deploy), is retried as a report's is: it failed a whole sync, already built, on one
+                # answer.
+                passing = isinstance(exc, C1TransientError | C1AuthError) or exc.code == grpc.StatusCode.UNAUTHENTICATED
+                if not passing:
+                    raise
                 delay = backoff.next_delay(exc.retry_after)
                 if delay is None:
                     raise
@@ -510,17 +518,19 @@ class BatonServiceClient:
 
     async def _call(self, method: str, attempt: Callable[[_Metadata], Awaitable[_Response | None]]) -> _Response:
         """Run one RPC attempt with a token; on UNAUTHENTICATED drop that token and try once more."""
+        carried: list[str] = []  # the tokens this call's attempts carried: never quoted back, however old
         for auth_retry in (False, True):
             early, self._early_token = self._early_token, None
             if early is not None:
                 await early  # its failure is this call's; its token is the source's cached one
             token = await self.tokens.token()
+            carried.append(token.value)
             started = time.monotonic()
             try:
                 result = await attempt((("authorization", token.authorization),))
             except grpc.aio.AioRpcError as exc:
                 code: grpc.StatusCode = exc.code()
-                details = self.tokens.redact(exc.details() or "")
+                details = self.tokens.redact(exc.details() or "", carried)
                 found = _TOO_LARGE.search(details) if code == grpc.StatusCode.RESOURCE_EXHAUSTED else None
                 too_large = found is not None and int(found[2]) == self._max_receive_bytes
                 self._observe(method, code.name, started, too_large=too_large)

@@ -29,6 +29,11 @@ FATAL_CODES: Final[frozenset[grpc.StatusCode]] = frozenset(
 )
 
 
+MAX_RETRY_AFTER: Final = 3600.0
+"""The longest retry delay read from ConductorOne (a RetryInfo, the token endpoint's `Retry-After`); each loop caps it
+further (`max_hinted_delay`)."""
+
+
 class C1Error(Exception):
     """Base of every error the ConductorOne client raises.
 
@@ -113,15 +118,15 @@ class C1AuthError(C1Error):
     concrete subclasses are raised, so an `except C1TransientError` / `except C1FatalError` also sorts these.
     """
 
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
-        super().__init__(message, code=grpc.StatusCode.UNAUTHENTICATED)
+    def __init__(self, message: str, *, status_code: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message, code=grpc.StatusCode.UNAUTHENTICATED, retry_after=retry_after)
         self.status_code = status_code
 
 
 class C1AuthUnavailableError(C1AuthError, C1TransientError):
     """The token endpoint could not be reached, answered with a server-side failure (5xx, 408, 429), or answered
     200 without a usable token (not JSON, no access_token, a body over the cap: a proxy's page, a broken gateway);
-    none of these says the credentials are wrong."""
+    none of these says the credentials are wrong. `retry_after` is the wait its `Retry-After` asked for, if any."""
 
 
 class C1AuthRejectedError(C1AuthError, C1FatalError):

@@ -13,7 +13,7 @@ import re
 import ssl
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -22,8 +22,14 @@ import structlog
 
 from connector.baton.c1.assertion import ASSERTION_LIFETIME, make_client_assertion
 from connector.baton.c1.credentials import ClientId, ClientSecret, resolve_endpoints
-from connector.baton.c1.errors import C1AuthError, C1AuthRejectedError, C1AuthUnavailableError, network_cause
-from connector.baton.httpdate import http_date
+from connector.baton.c1.errors import (
+    MAX_RETRY_AFTER,
+    C1AuthError,
+    C1AuthRejectedError,
+    C1AuthUnavailableError,
+    network_cause,
+)
+from connector.baton.httpdate import first_field_line, http_date, retry_after_seconds
 from connector.baton.inflate import BodyTooLarge, CappedBody, UndecodableBody
 from connector.baton.proxyenv import environment_mounts
 from connector.baton.proxyrefusal import proxy_refusal
@@ -137,6 +143,10 @@ class TokenSource:
         """The tokens fetched last, newest first: what a peer may quote back (see `redact`)."""
         self.fetch_count = 0
         """Requests sent to the token endpoint, successful or not."""
+        self.asking_since: float | None = None
+        """When (on `clock`) the request under way was sent; None when none is. Readiness reads it: a request that
+        hangs fails only at the token timeout (BATON_HTTP_TIMEOUT_SECONDS, up to 30 min), and meanwhile no call is
+        made and none fails."""
 
     def __repr__(self) -> str:
         return f"TokenSource(token_url={self.token_url!r}, fetch_count={self.fetch_count})"
@@ -172,10 +182,13 @@ class TokenSource:
         if not fetching.cancelled():
             fetching.exception()  # retrieved: every caller awaiting it may have been cancelled
 
-    def redact(self, text: str) -> str:
-        """`text` (a peer's words: a status's details) without any token fetched lately. A hostile peer or a proxy
-        echoing requests may quote the token of this call, or the one a refused attempt before it carried."""
-        for value in self._recent:
+    def redact(self, text: str, carried: Iterable[str] = ()) -> str:
+        """`text` (a peer's words: a status's details) without the tokens the call `carried` (its attempt's, and the one
+        a refused attempt before it carried), nor any token fetched lately. A hostile peer or a proxy echoing requests
+        may quote them. The call's own are named by the caller: with tokens advertised for less than the refresh
+        margin every call fetches its own, and a call held long enough saw more than the remembered ones fetched after
+        its own, which then came back unredacted."""
+        for value in (*carried, *self._recent):
             text = text.replace(value, "<token>")
         return text
 
@@ -205,7 +218,7 @@ class TokenSource:
             "grant_type": "client_credentials",
         }
         self.fetch_count += 1
-        started = self._clock()
+        started = self.asking_since = self._clock()
         status_code: int | None = None
         try:
             try:
@@ -236,6 +249,8 @@ class TokenSource:
             self._notify(ok=False, status_code=status_code, started=started)
             log.warning("c1 token request failed", token_url=self.token_url, http_status=status_code)
             raise
+        finally:
+            self.asking_since = None
         self._notify(ok=True, status_code=status_code, started=started)
         log.debug("c1 token fetched", token_url=self.token_url, expires_in=round(token.expires_at - started))
         return token
@@ -288,8 +303,17 @@ class TokenSource:
                     f"endpoint's (its Date header), and the client assertion holds only {ASSERTION_LIFETIME} s either "
                     "side of this host's time: check the host's time sync (NTP)"
                 )
-            error_class = C1AuthRejectedError if rejected else C1AuthUnavailableError
-            raise error_class(message, status_code=status)
+            if rejected:
+                raise C1AuthRejectedError(message, status_code=status)
+            # A 429 or a 503 may say when to ask again (RFC 9110 §10.2.3): the loop of the call that needed the token
+            # waits at least that long (it was never read, and each loop asked again on its own backoff, the report's
+            # from under a second).
+            wait = retry_after_seconds(
+                first_field_line(response.headers, "retry-after"), maximum=MAX_RETRY_AFTER, now=self._wall_clock()
+            )
+            if wait:
+                message += f" (it asked to wait {math.ceil(wait)} s)"
+            raise C1AuthUnavailableError(message, status_code=status, retry_after=wait)
         try:
             return self._token_from(content, requested_at=requested_at)
         except _Unusable as exc:

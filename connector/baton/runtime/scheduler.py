@@ -37,6 +37,10 @@ the first cancel with one more try, since the deletion may not have reached the 
 a provider that did not answer held the exit past the pod's kill, and no line named the credential left live."""
 
 
+RETRYING_REPORTS_MAX = 16
+"""The most tasks whose report is being retried that do not hold a task slot (`Scheduler._start`)."""
+
+
 class Scheduler:
     def __init__(
         self,
@@ -56,6 +60,8 @@ class Scheduler:
         """The last `next_poll` ConductorOne asked for, clamped (readiness derives its window from it)."""
         self._processor = processor
         self._slots = asyncio.Semaphore(concurrency)
+        self._retrying_reports = 0
+        """Tasks whose report is being retried and which gave their slot back (`_start`)."""
         self._running: set[asyncio.Task[None]] = set()
         self._periodic = periodic
         self._periodic_run: asyncio.Task[None] | None = None
@@ -139,12 +145,30 @@ class Scheduler:
         or warning line per answer."""
         if not self._processor.takes(task.id):
             delay = max(delay, MIN_IDLE_POLL)
+        held, handed_back = True, False
+
+        def report_retrying() -> None:
+            # The task's work is done and only its report is being retried (a FinishTask refused again and again while
+            # GetTask answers: an UNAUTHENTICATED or PERMISSION_DENIED for it, ConductorOne's FinishTask down): its
+            # slot serves the next task. Held, a few such reports held every slot until the process stopped, and no
+            # task ran meanwhile, a just-in-time revoke included. At most RETRYING_REPORTS_MAX of them (each holds its
+            # outcome, up to MAX_REPORT_BYTES); past that a retrying report keeps its slot, as before.
+            nonlocal held, handed_back
+            if held and self._retrying_reports < RETRYING_REPORTS_MAX:
+                held, handed_back = False, True
+                self._retrying_reports += 1
+                self._slots.release()
 
         async def run_one() -> None:
+            nonlocal held
             try:
-                await self._processor.process(task, unreadable)
+                await self._processor.process(task, unreadable, report_retrying=report_retrying)
             finally:
-                self._slots.release()
+                if held:
+                    held = False
+                    self._slots.release()
+                if handed_back:
+                    self._retrying_reports -= 1
 
         running = asyncio.create_task(run_one())
         self._running.add(running)

@@ -84,7 +84,8 @@ CHECK_FAILED = "the connector's start-up check failed; continuing"
 
 class Readiness:
     """`/readyz`: ready after the first successful Hello, unless ConductorOne is failing us: an RPC or a token
-    fetch failed since the last successful RPC, and that success is older than the window.
+    fetch failed since the last successful RPC (or a token request has been under way for longer than the window:
+    `token_asked_since`), and that success is older than the window.
 
     The window is max(`min_window`, 3 x the poll interval ConductorOne asked for); `min_window` is
     BATON_READY_WINDOW_SECONDS (60 s). Any successful ConductorOne RPC counts as contact (`contact`), any other
@@ -111,6 +112,9 @@ class Readiness:
         self._min_window = min_window
         self._poll_interval = poll_interval
         self._clock = clock
+        self.token_asked_since: Callable[[], float | None] = lambda: None
+        """When the token request under way was sent (`TokenSource.asking_since`, on `clock`), or None; set once the
+        client exists."""
         self._last_contact: float | None = None
         self._failed_since_contact = False
 
@@ -153,9 +157,18 @@ class Readiness:
             )
         if not self.hello_ok:
             return False, "waiting for a successful Hello to ConductorOne"
-        since = self._clock() - (self._last_contact if self._last_contact is not None else -math.inf)
-        if self._failed_since_contact and since > self.window:
-            return False, f"ConductorOne not reached for {since:.0f} s (window {self.window:.0f} s)"
+        now = self._clock()
+        since = now - (self._last_contact if self._last_contact is not None else -math.inf)
+        # A token request unanswered for longer than the window is a failure already: it fails only at the token
+        # timeout (BATON_HTTP_TIMEOUT_SECONDS, up to 30 min), and meanwhile no call is made and none fails: the pod
+        # stayed ready for as long, nothing reaching ConductorOne.
+        asked = self.token_asked_since()
+        unanswered = asked is not None and now - asked > self.window
+        if (self._failed_since_contact or unanswered) and since > self.window:
+            reason = f"ConductorOne not reached for {since:.0f} s (window {self.window:.0f} s)"
+            if asked is not None and unanswered:
+                reason += f"; a token request unanswered for {now - asked:.0f} s"
+            return False, reason
         return True, ""
 
 
@@ -397,6 +410,7 @@ async def _serve(
         on_token=config.on_token,
         upload_retry=UPLOAD_RETRY.scaled(scale),
     )
+    readiness.token_asked_since = lambda: c1.tokens.asking_since  # both on time.monotonic
     try:
         connector = app.open()
         unsynced = unsynced_types_setting(config, connector)

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Protocol
 
+import grpc
 import structlog
 from google.protobuf import any_pb2, struct_pb2
 from google.rpc import status_pb2
@@ -344,6 +345,8 @@ class TaskProcessor:
         """The tasks running or being reported, by id."""
         self._redelivered: set[str] = set()
         """The running tasks whose redelivery was logged at warning (later copies are logged at debug)."""
+        self._report_retrying: dict[str, Callable[[], None]] = {}
+        """What to call, once, when a running task's report is first to be retried (`process`)."""
         self._refusals_told: OrderedDict[bytes, None] = OrderedDict()
         """Digests of the unrunnable tasks lately logged at error (a copy ConductorOne re-offers is logged at debug)."""
         self._abandon_reason: str | None = None
@@ -380,11 +383,19 @@ class TaskProcessor:
         task under its id (`process` only logs those)."""
         return task_id_problem(task_id) is None and task_id not in self._active
 
-    async def process(self, task: baton_pb2.Task, unreadable: C1UnreadableTaskError | None = None) -> None:
+    async def process(
+        self,
+        task: baton_pb2.Task,
+        unreadable: C1UnreadableTaskError | None = None,
+        *,
+        report_retrying: Callable[[], None] | None = None,
+    ) -> None:
         """Run and report one task. Never raises, except CancelledError when this coroutine itself is cancelled
         (after the task was reported or its loss logged).
 
         `unreadable`: the task did not decode; `task` holds only its id. It is reported failed, not run.
+        `report_retrying`: called (once) when the task's report failed and is to be tried again: its work is done,
+        and the caller may give the task's slot to the next task (`Scheduler`).
         """
         kind = (unreadable.task_type if unreadable else task.WhichOneof("task_type")) or "unknown"
         problem = task_id_problem(task.id)
@@ -420,6 +431,8 @@ class TaskProcessor:
                 self._refused(kind)
             return
         self._active[task.id] = task
+        if report_retrying is not None:
+            self._report_retrying[task.id] = report_retrying
         started = self._clock()
         label = UNREPORTED
         if self._observer is not None:
@@ -431,6 +444,7 @@ class TaskProcessor:
                 label, cancelled_here = await self._process(task, kind, started, unreadable)
         finally:
             del self._active[task.id]
+            self._report_retrying.pop(task.id, None)
             self._redelivered.discard(task.id)
             # In a finally so the in-flight gauge returns to 0 whatever happened above.
             if self._observer is not None:
@@ -628,7 +642,11 @@ class TaskProcessor:
                         )
                         return False
                     break
-                except C1TransientError as exc:
+                except C1Error as exc:
+                    # What a report retries, the Hello does too (bounded): a token endpoint refusing one refresh (a 400
+                    # or a 401 mid-run, a clock step, credentials being rotated) ended the task unanswered at once.
+                    if not isinstance(exc, C1TransientError) and report_verdict(exc) is not Verdict.RETRY:
+                        raise
                     delay = backoff.next_delay(exc.retry_after)
                     if delay is None or not await self._wait_before_retry(delay):
                         raise
@@ -673,6 +691,7 @@ class TaskProcessor:
         answered = True
         last_error = ""
         asked: float | None = None  # the retry delay ConductorOne's last refusal asked for (RetryInfo)
+        sent_unanswered = False  # an attempt ConductorOne took and never answered (DEADLINE_EXCEEDED)
         outcome = _fitted(outcome)
         try:
             while True:
@@ -719,8 +738,18 @@ class TaskProcessor:
                         log.info("task report already on record at ConductorOne", error=last_error)
                         return outcome, True
                     gone_answers = gone_answers + 1 if verdict is Verdict.GONE else 0
+                    # Sent and never answered: it may have landed, and the task then left the queue (a finished task
+                    # does), so "gone" can be ConductorOne holding this very report.
+                    sent_unanswered = sent_unanswered or exc.code == grpc.StatusCode.DEADLINE_EXCEEDED
                     if gone_answers >= GONE_CONFIRMATIONS:
-                        self._lost(task_id, outcome, attempts, last_error, "ConductorOne no longer takes it")
+                        self._lost(
+                            task_id,
+                            outcome,
+                            attempts,
+                            last_error,
+                            "ConductorOne no longer takes it",
+                            may_have_landed=sent_unanswered,
+                        )
                         return outcome, False
                 else:
                     if attempts > 1:
@@ -728,6 +757,8 @@ class TaskProcessor:
                     return outcome, True
                 delay = backoff.next_delay(asked)
                 assert delay is not None  # an unbounded Backoff always answers
+                if (retrying := self._report_retrying.pop(task_id, None)) is not None:
+                    retrying()
                 log.warning(
                     "task report failed; retrying",
                     attempt=attempts,
@@ -830,13 +861,26 @@ class TaskProcessor:
         return True
 
     def _lost(
-        self, task_id: str, outcome: Outcome, attempts: int, error: str, reason: str, *, undone: bool = True
+        self,
+        task_id: str,
+        outcome: Outcome,
+        attempts: int,
+        error: str,
+        reason: str,
+        *,
+        undone: bool = True,
+        may_have_landed: bool = False,
     ) -> None:
         failure = outcome.failure
-        extra: dict[str, str] = {}
+        extra: dict[str, str | bool] = {}
         if failure is None and outcome.undo is not None:
             # Only the report would have handed it over: say what is live, and whether it is taken back now.
             extra["left_live" if not undone else "undoing"] = outcome.undo.what
+        if may_have_landed:
+            # An earlier attempt went unanswered and may have landed: ConductorOne may show this outcome after all (and
+            # an issued credential as issued, though it is deleted now). The operator is told to look, not that
+            # ConductorOne never heard of it.
+            extra["may_have_landed"] = True
         log.error(
             "task not reported to ConductorOne",
             task_id=task_id,

@@ -27,6 +27,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 from connector.baton.c1 import (
     BatonServiceClient,
+    C1AuthRejectedError,
     C1FatalError,
     C1ResponseTooLargeError,
     C1TransientError,
@@ -327,6 +328,46 @@ async def test_upload_whose_token_refresh_gets_a_200_without_a_token_is_retried(
     assert fake.recorded().uploads[-1].received_sha256 == hashlib.sha256(data).digest()
 
 
+@pytest.mark.parametrize("status", [400, 401, 403])
+async def test_upload_whose_token_refresh_is_refused_once_is_retried(
+    fake: FakeC1, client: BatonServiceClient, tmp_path: Path, status: int
+) -> None:
+    """Mid-run, one refusal from the token endpoint (a 400 invalid_grant passing by, credentials being rotated) is
+    retried as a report's is (docs/service-mode.md, "When a report fails"): it failed the whole sync, already built,
+    on that one answer, and ConductorOne ran it again from the start."""
+    data = _write_random(tmp_path / "f", CHUNK + 1)
+    await client.get_task()
+    fake.revoke_tokens()
+    fake.fail_token_requests(status, times=1)
+    assert await client.upload_asset(kind_task("sync_full").id, tmp_path / "f") == len(data)
+    assert fake.recorded().uploads[-1].received_sha256 == hashlib.sha256(data).digest()
+
+
+async def test_upload_refusing_even_the_fresh_token_once_is_retried(
+    fake: FakeC1, client: BatonServiceClient, tmp_path: Path
+) -> None:
+    """UNAUTHENTICATED to the first attempt and to its fresh-token retry (a clock stepped, an auth service mid-deploy)
+    is what the report table retries ("token revoked, clock skew, credentials being rotated"): the upload tries again
+    within its attempts, instead of failing the whole sync on it."""
+    data = _write_random(tmp_path / "f", CHUNK + 1)
+    fake.fail_next("UploadAsset", grpc.StatusCode.UNAUTHENTICATED, times=2)
+    assert await client.upload_asset(kind_task("sync_full").id, tmp_path / "f") == len(data)
+    codes = [call.code for call in fake.recorded().calls_to("UploadAsset")]
+    assert codes == ["UNAUTHENTICATED", "UNAUTHENTICATED", "OK"]
+
+
+async def test_upload_whose_token_refresh_is_refused_every_time_gives_up_after_its_attempts(
+    fake: FakeC1, client: BatonServiceClient, tmp_path: Path
+) -> None:
+    _write_random(tmp_path / "f", CHUNK + 1)
+    await client.get_task()
+    fake.revoke_tokens()
+    fake.fail_token_requests(401, times=FAST_UPLOAD_RETRY.max_attempts)
+    with pytest.raises(C1AuthRejectedError):
+        await client.upload_asset(kind_task("sync_full").id, tmp_path / "f")
+    assert fake.recorded().uploads == []
+
+
 async def test_upload_answered_ok_before_its_end_is_not_success(fake: FakeC1, tmp_path: Path) -> None:
     data = _write_random(tmp_path / "f", 8 * CHUNK)
     fake.accept_uploads_early(times=1)
@@ -516,6 +557,38 @@ async def test_a_peer_quoting_the_tokens_it_was_sent_never_gets_them_into_an_err
     assert len(issued) == 2
     assert str(caught.value).startswith(f"{method}: INVALID_ARGUMENT: scripted INVALID_ARGUMENT; tokens seen: ")
     assert not [token for token in issued if token in str(caught.value)]
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Wait for a condition the fake's thread makes true (bounded: a failure instead of a hang, not a measure)."""
+    async with asyncio.timeout(30):
+        while not condition():  # noqa: ASYNC110  (the fake's state lives on another thread: no event to await)
+            await asyncio.sleep(0.01)
+
+
+async def test_a_call_outlived_by_many_fresher_tokens_still_never_gets_its_own_into_an_error(
+    leak_guard: LeakGuard,
+) -> None:
+    """With tokens advertised for less than the refresh margin (`expires_in` 0 to 10 s) every call fetches its own. A
+    FinishTask ConductorOne holds while the poll loop goes on saw more than 8 newer tokens fetched meanwhile, and its
+    own token, no longer among the ones redacted, came back in the error (and the log line) from a peer or a proxy
+    echoing the request's `authorization` header."""
+    with FakeC1(expires_in=3) as fake:
+        leak_guard.watch(fake)
+        async with make_client(fake) as client:
+            release = fake.hold_next("FinishTask")
+            fake.fail_next("FinishTask", grpc.StatusCode.UNAVAILABLE, echo_tokens="own")
+            finishing = asyncio.create_task(client.finish_task(kind_task("sync_full").id))
+            await _until(lambda: bool(fake.recorded().calls_to("FinishTask")))
+            (own,) = fake.recorded().issued_tokens
+            for _ in range(12):
+                await client.get_task()  # each with a token of its own
+            release.set()
+            with pytest.raises(C1TransientError) as caught:
+                await finishing
+        assert len(fake.recorded().issued_tokens) == 13
+        assert "authorization: Bearer <token>" in str(caught.value)
+        assert own not in str(caught.value)
 
 
 async def test_unauthenticated_twice_is_fatal_after_one_retry(leak_guard: LeakGuard) -> None:
@@ -849,6 +922,17 @@ async def test_the_retry_delay_conductorone_asks_for_is_carried_on_the_error(
         await client.get_task()
     assert caught.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert caught.value.retry_after == expected
+
+
+async def test_the_wait_a_rate_limited_token_endpoint_asks_for_is_carried_on_the_rpcs_error(
+    fake: FakeC1, client: BatonServiceClient
+) -> None:
+    await client.get_task()  # a token is cached
+    fake.revoke_tokens()
+    fake.fail_token_requests(429, retry_after=["30"])
+    with pytest.raises(C1TransientError) as caught:
+        await client.get_task()
+    assert caught.value.retry_after == 30
 
 
 async def test_an_upload_waits_the_retry_delay_conductorone_asks_for(

@@ -130,6 +130,26 @@ async def test_a_token_endpoint_failure_during_a_report_does_not_lose_it(
     assert fake.recorded().tokens_issued == 2
 
 
+@pytest.mark.parametrize("status", [429, 503])
+async def test_a_report_waits_the_retry_after_the_token_endpoint_asks_for(
+    fake: FakeC1, client: BatonServiceClient, status: int
+) -> None:
+    """The token endpoint's Retry-After is what ConductorOne asks of the report's next attempt, as a RetryInfo is: the
+    loop waits at least that long (here 1 s; the policy's own backoff is milliseconds) instead of asking at once."""
+    processor, _ = _processor(client)
+    task = grant_task("role", "r1", "member", "u1")
+    await client.get_task()  # a token is cached
+    fake.revoke_tokens()  # the report's call is refused, and the refresh hits the scripted failure
+    fake.fail_token_requests(status, retry_after=["1"])
+    with structlog.testing.capture_logs() as events:
+        await processor.process(task)
+    (report,) = fake.recorded().finish_tasks[task.id]
+    assert report.WhichOneof("final_state") == "success"
+    (retried,) = [e for e in events if e["event"] == "task report failed; retrying"]
+    assert retried["retry_in_seconds"] >= 1
+    assert "(it asked to wait 1 s)" in retried["error"]
+
+
 @pytest.mark.parametrize(
     ("body", "content_type"),
     [

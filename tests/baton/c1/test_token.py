@@ -28,6 +28,7 @@ from connector.baton.c1 import (
     parse_client_id,
     parse_client_secret,
 )
+from connector.baton.c1.errors import MAX_RETRY_AFTER
 from tests.baton.c1.conftest import LeakGuard
 from tests.fakes.c1 import FakeC1, generate_client_credentials
 from tests.fakes.c1.proxy import ConnectProxy
@@ -808,6 +809,75 @@ async def test_fake_outage_maps_to_transient(fake: FakeC1) -> None:
             await source.token()
         assert refused.value.status_code is None
     assert (await source.token()).value
+    await source.aclose()
+
+
+def _source_on(fake: FakeC1, clock: Clock) -> TokenSource:
+    return TokenSource(
+        parse_client_id(fake.client_id), parse_client_secret(fake.client_secret), verify=fake.ssl_context(), clock=clock
+    )
+
+
+@pytest.mark.parametrize("status", [429, 503])
+@pytest.mark.parametrize("form", ["delta-seconds", "http-date"])
+async def test_the_wait_a_retry_after_asks_for_is_carried_on_the_error(fake: FakeC1, status: int, form: str) -> None:
+    """A rate-limited (429) or overloaded (503) token endpoint says when to ask again: the error carries it, so the
+    loop of the call that needed the token (a report, the poll, the Hello) waits at least that long. It was never
+    read, and each loop asked again on its own backoff, the report's from under a second."""
+    source = _source_on(fake, Clock())
+    value = "120" if form == "delta-seconds" else formatdate(time.time() + 120, usegmt=True)
+    fake.fail_token_requests(status, retry_after=[value])
+    with pytest.raises(C1AuthUnavailableError) as caught:
+        await source.token()
+    assert caught.value.retry_after is not None
+    assert 118 <= caught.value.retry_after <= 120
+    assert str(caught.value).startswith(f"failed to get a token from {fake.address}: HTTP {status} ")
+    assert str(caught.value).endswith(" (it asked to wait 120 s)") or form == "http-date"
+    assert (await source.token()).value  # the wait is the caller's loop's to keep, not the source's
+    await source.aclose()
+
+
+@pytest.mark.parametrize(
+    "values",
+    [["soon"], ["-5"], ["nan"], ["inf"], ["1" * 80], [""]],
+    ids=["text", "negative", "nan", "inf", "too-long", "empty"],
+)
+async def test_a_retry_after_that_is_no_wait_is_no_hint(fake: FakeC1, values: list[str]) -> None:
+    source = _source_on(fake, Clock())
+    fake.fail_token_requests(429, retry_after=values)
+    with pytest.raises(C1AuthUnavailableError) as caught:
+        await source.token()
+    assert caught.value.retry_after is None
+    assert "asked to wait" not in str(caught.value)
+    await source.aclose()
+
+
+async def test_a_repeated_retry_after_is_read_from_its_first_line(fake: FakeC1) -> None:
+    source = _source_on(fake, Clock())
+    fake.fail_token_requests(429, retry_after=["30", "3000"])
+    with pytest.raises(C1AuthUnavailableError) as caught:
+        await source.token()
+    assert caught.value.retry_after == 30
+    await source.aclose()
+
+
+async def test_an_absurd_retry_after_is_capped_as_a_retry_info_is(fake: FakeC1) -> None:
+    """A day-long Retry-After (a broken or hostile endpoint) is carried capped as a RetryInfo is: an unbounded loop
+    waits at most its `max_hinted_delay`, and the bounded upload gives up at once (the sync fails retryably)."""
+    source = _source_on(fake, Clock())
+    fake.fail_token_requests(503, retry_after=["86400"])
+    with pytest.raises(C1AuthUnavailableError) as caught:
+        await source.token()
+    assert caught.value.retry_after == MAX_RETRY_AFTER
+    await source.aclose()
+
+
+async def test_a_refusal_with_a_retry_after_is_still_a_refusal(fake: FakeC1) -> None:
+    source = _source_on(fake, Clock())
+    fake.fail_token_requests(401, retry_after=["60"])
+    with pytest.raises(C1AuthRejectedError) as caught:
+        await source.token()
+    assert caught.value.retry_after is None
     await source.aclose()
 
 

@@ -19,7 +19,7 @@ import structlog
 from google.protobuf import any_pb2, struct_pb2
 
 from connector.baton import actions
-from connector.baton.c1.errors import C1FatalError, C1TransientError, C1UnreadableTaskError
+from connector.baton.c1.errors import C1AuthRejectedError, C1FatalError, C1TransientError, C1UnreadableTaskError
 from connector.baton.connector import ActionResult
 from connector.baton.errors import Code, ConnectorError
 from connector.baton.pb.c1.connector.v2 import action_pb2
@@ -786,6 +786,39 @@ async def test_a_hello_task_whose_hello_meets_a_brief_outage_is_answered_on_a_re
     assert rig.client.finish_attempts == 0
 
 
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        C1AuthRejectedError(
+            "failed to get a token from c1.example: HTTP 400 Bad Request (invalid_grant)", status_code=400
+        ),
+        C1FatalError("Hello: UNAUTHENTICATED: token expired", code=grpc.StatusCode.UNAUTHENTICATED),
+        C1FatalError("Hello: PERMISSION_DENIED: rotating", code=grpc.StatusCode.PERMISSION_DENIED),
+    ],
+    ids=["token-endpoint-400", "unauthenticated-twice", "permission-denied"],
+)
+async def test_a_hello_task_whose_hello_meets_what_a_report_retries_is_answered_on_a_retry(
+    refusal: C1FatalError,
+) -> None:
+    """Mid-run, a token endpoint refusing one refresh (a 400 invalid_grant, a 401) or a Hello refused as a report's
+    FinishTask would be and retried (the report table: credentials being rotated, a clock stepped back) ended the hello
+    task unanswered at once, its only acknowledgement lost, while a report beside it went on and landed."""
+    calls: list[str] = []
+
+    async def refused_once(task_id: str) -> None:
+        calls.append(task_id)
+        if len(calls) == 1:
+            raise refusal
+
+    rig = make_rig(hello=refused_once)
+    task = kind_task("hello")
+    with structlog.testing.capture_logs() as events:
+        await rig.processor.process(task)
+    assert calls == [task.id] * 2
+    assert rig.observer.finished == [("hello", "success")]
+    assert _errors(events) == []
+
+
 async def test_a_hello_task_refused_for_good_is_not_retried() -> None:
     """Only a passing failure is tried again: a refusal (INVALID_ARGUMENT) would be refused the same way."""
     calls: list[str] = []
@@ -798,6 +831,41 @@ async def test_a_hello_task_refused_for_good_is_not_retried() -> None:
     await rig.processor.process(kind_task("hello"))
     assert len(calls) == 1
     assert rig.observer.finished == [("hello", "unreported")]
+
+
+@pytest.mark.parametrize(
+    ("first", "may_have_landed"),
+    [
+        (
+            C1TransientError(
+                "FinishTask: ConductorOne at c1:443 unreachable: timed out", code=grpc.StatusCode.DEADLINE_EXCEEDED
+            ),
+            True,
+        ),
+        (C1TransientError("FinishTask: UNAVAILABLE: connection refused", code=grpc.StatusCode.UNAVAILABLE), False),
+    ],
+    ids=["unanswered", "refused"],
+)
+async def test_a_report_known_gone_after_an_unanswered_attempt_says_it_may_have_landed(
+    first: C1TransientError, may_have_landed: bool
+) -> None:
+    """A FinishTask that timed out was sent, and may have landed: the task then left ConductorOne's queue, and the
+    retries' NOT_FOUND may be ConductorOne holding this very report. The loss line said only "no longer takes it", and
+    an operator took the task as never reported (an issued credential as never handed over, though it is deleted
+    now); it now says the report may have landed, so that ConductorOne is looked at."""
+    rig = make_rig()
+    gone = C1FatalError("FinishTask: NOT_FOUND: no such task", code=grpc.StatusCode.NOT_FOUND)
+    rig.client.finish_script.extend([first, gone, gone, gone])
+    task = grant_task(*GRANT)
+    with structlog.testing.capture_logs() as events:
+        await rig.processor.process(task)
+    (lost,) = _errors(events)
+    assert (lost["event"], lost["task_id"], lost["reason"]) == (
+        "task not reported to ConductorOne",
+        task.id,
+        "ConductorOne no longer takes it",
+    )
+    assert lost.get("may_have_landed", False) is may_have_landed
 
 
 async def test_a_report_cancelled_while_conductorone_holds_its_answer_counts_that_attempt() -> None:

@@ -274,17 +274,22 @@ class FakeC1:
         code: grpc.StatusCode,
         times: int = 1,
         *,
-        echo_tokens: bool = False,
+        echo_tokens: bool | Literal["own"] = False,
         status_details: bytes | None = None,
     ) -> None:
         """The next `times` authenticated calls to `method` end with `code`; with `echo_tokens`, details quoting every
-        token the fake issued; with `status_details`, those bytes as the `grpc-status-details-bin` trailer (a
+        token the fake issued (`"own"`: only the call's own `authorization` header, as a proxy echoing it would); with `status_details`, those bytes as the `grpc-status-details-bin` trailer (a
         serialized google.rpc.Status carrying, say, a RetryInfo)."""
         self.state.fail_next(method, code, times, echo_tokens=echo_tokens, status_details=status_details)
 
     def slow_down(self, method: str, seconds: float, times: int = 1) -> None:
         """The next `times` authenticated calls to `method` wait `seconds` before being handled."""
         self.state.slow_down(method, seconds, times)
+
+    def hold_next(self, method: str) -> threading.Event:
+        """The next authenticated call to `method` is held, after its scripted delay and before its scripted failure,
+        until the returned event is set (a ConductorOne slow to answer, for exactly as long as the test needs)."""
+        return self.state.hold_next(method)
 
     def stall_uploads(self, times: int = 1) -> None:
         """The next `times` uploads are never read (a peer alive but stuck): the stream waits on flow control."""
@@ -299,9 +304,12 @@ class FakeC1:
         """The next `times` uploads are answered OK right after their metadata, as a broken server might."""
         self.state.accept_uploads_early(times)
 
-    def fail_token_requests(self, status: int, times: int = 1) -> None:
-        """The next `times` token requests get HTTP `status` (an OAuth `server_error` body)."""
-        self.state.script_token_answers(TokenAnswer(status, b'{"error": "server_error"}', "application/json"), times)
+    def fail_token_requests(self, status: int, times: int = 1, *, retry_after: Sequence[str] = ()) -> None:
+        """The next `times` token requests get HTTP `status` (an OAuth `server_error` body), with a `Retry-After`
+        line for each value of `retry_after` (delta-seconds or an HTTP-date, sent as given)."""
+        headers = tuple(("Retry-After", value) for value in retry_after)
+        answer = TokenAnswer(status, b'{"error": "server_error"}', "application/json", headers)
+        self.state.script_token_answers(answer, times)
 
     def answer_token_requests(
         self, body: bytes, *, content_type: str = "application/json", status: int = 200, times: int = 1

@@ -183,11 +183,17 @@ class FakeBatonService(baton_pb2_grpc.BatonServiceServicer):
         delay = self._state.pop_rpc_delay(method)
         if delay:
             await asyncio.sleep(delay)
+        hold = self._state.pop_rpc_hold(method)
+        if hold is not None:
+            # Until the test releases it (a bound, so a test that never does cannot hang the fake's teardown).
+            await asyncio.to_thread(hold.wait, HOLD_LIMIT_SECONDS)
         injected = self._state.pop_rpc_failure(method)
         if injected is not None:
             code, echo_tokens, status_details = injected
             # A hostile peer (or a proxy echoing requests) quoting bearer tokens, this call's and earlier ones.
             echoed = f"; tokens seen: {' '.join(self._state.issued_tokens())}" if echo_tokens else ""
+            if echo_tokens == "own":  # a proxy echoing this request's headers: only the token it carried
+                echoed = f"; authorization: {authorization}"
             if status_details is not None:
                 context.set_trailing_metadata((("grpc-status-details-bin", status_details),))
             await _abort(context, record, code, f"scripted {code.name}{echoed}")
@@ -200,6 +206,9 @@ class FakeBatonService(baton_pb2_grpc.BatonServiceServicer):
     async def _check_task_id(self, task_id: str, record: CallRecord, context: Context) -> None:
         if not _TASK_ID.fullmatch(task_id):
             await _abort(context, record, grpc.StatusCode.INVALID_ARGUMENT, "task_id must be 27 alphanumerics")
+
+
+HOLD_LIMIT_SECONDS = 60.0
 
 
 class _UploadError(Exception):

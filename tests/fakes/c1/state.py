@@ -29,6 +29,8 @@ class TokenAnswer:
     status: int
     body: bytes
     content_type: str
+    headers: tuple[tuple[str, str], ...] = ()
+    """More headers (a `Retry-After`), each line as given."""
 
 
 @dataclass(slots=True)
@@ -112,8 +114,9 @@ class FakeState:
         self._cancelled: set[str] = set()
         self._outage: OutageMode | None = None
         self._outage_until: float | None = None
-        self._rpc_failures: dict[str, deque[tuple[grpc.StatusCode, bool, bytes | None]]] = {}
+        self._rpc_failures: dict[str, deque[tuple[grpc.StatusCode, bool | Literal["own"], bytes | None]]] = {}
         self._rpc_delays: dict[str, deque[float]] = {}
+        self._rpc_holds: dict[str, deque[threading.Event]] = {}
         self._early_upload_oks = 0
         self._stalled_uploads = 0
         self._held_upload_answers = 0
@@ -189,7 +192,7 @@ class FakeState:
         code: grpc.StatusCode,
         times: int,
         *,
-        echo_tokens: bool = False,
+        echo_tokens: bool | Literal["own"] = False,
         status_details: bytes | None = None,
     ) -> None:
         with self.lock:
@@ -198,6 +201,17 @@ class FakeState:
     def slow_down(self, method: str, seconds: float, times: int) -> None:
         with self.lock:
             self._rpc_delays.setdefault(method, deque()).extend([seconds] * times)
+
+    def hold_next(self, method: str) -> threading.Event:
+        release = threading.Event()
+        with self.lock:
+            self._rpc_holds.setdefault(method, deque()).append(release)
+        return release
+
+    def pop_rpc_hold(self, method: str) -> threading.Event | None:
+        with self.lock:
+            queue = self._rpc_holds.get(method)
+            return queue.popleft() if queue else None
 
     def pop_rpc_delay(self, method: str) -> float:
         with self.lock:
@@ -246,7 +260,7 @@ class FakeState:
                 return True
             return False
 
-    def pop_rpc_failure(self, method: str) -> tuple[grpc.StatusCode, bool, bytes | None] | None:
+    def pop_rpc_failure(self, method: str) -> tuple[grpc.StatusCode, bool | Literal["own"], bytes | None] | None:
         """The next scripted failure of `method`: its code, whether its details quote every token issued, and the
         `grpc-status-details-bin` trailer it carries (a serialized google.rpc.Status, or any bytes), if any."""
         with self.lock:

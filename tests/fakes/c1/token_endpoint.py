@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 from cryptography.exceptions import InvalidSignature
+from multidict import CIMultiDict
 
 from tests.fakes.c1.creds import b64url_decode
 from tests.fakes.c1.state import FakeState, TokenRequestRecord
@@ -38,9 +39,8 @@ def add_token_routes(app: web.Application, state: FakeState) -> None:
             return web.json_response({"error": "temporarily_unavailable"}, status=503)
         injected = state.pop_token_answer()
         if injected is not None:
-            return web.Response(
-                status=injected.status, body=injected.body, headers={"Content-Type": injected.content_type}
-            )
+            headers = CIMultiDict([("Content-Type", injected.content_type), *injected.headers])
+            return web.Response(status=injected.status, body=injected.body, headers=headers)
         record = TokenRequestRecord(
             ok=False,
             reason="",
