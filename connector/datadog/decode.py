@@ -167,12 +167,18 @@ def _described(err: ErrorDetails, raw: Any, at: str) -> str:
     loc: tuple[int | str, ...] = tuple(err["loc"])
     kind = err["type"]
     ctx = err.get("ctx") or {}
+    # Where in `loc` a resource's field is named: `raw` is the resource itself (an `included` entry, named by `at`), or
+    # an answer holding it as `data` (one object) or `data[i]` (a list's).
+    field = 0 if at else 2 if loc[:1] == ("data",) and len(loc) > 1 and isinstance(loc[1], int) else 1
     if kind == SHAPE_ERROR:
         # A model's own JSON:API check: `at` is the path inside the resource, `expected` its JSON type (our words).
+        # That path is the wire's own (`relationships.roles.data`), no field to look for under `attributes`.
+        if len(loc) <= field:
+            field = -1
         loc, expected = loc + tuple(ctx.get("at", ())), str(ctx.get("expected", ""))
     else:
         expected = _EXPECTED.get(kind, "")
-    path, found = _wire_path(raw, loc)
+    path, found = _wire_path(raw, loc, field)
     path = _joined(at, path) or "the body"
     if kind == "missing":
         return f"{path} (missing)"
@@ -182,20 +188,22 @@ def _described(err: ErrorDetails, raw: Any, at: str) -> str:
     return f"{path} (expected {expected}{got})"
 
 
-def _wire_path(raw: Any, loc: tuple[int | str, ...]) -> tuple[str, Any]:
+def _wire_path(raw: Any, loc: tuple[int | str, ...], field: int = -1) -> tuple[str, Any]:
     """`loc` (pydantic's location of a failure) as a path in the answer, and the value found there (`_ABSENT` when
-    none, `_UNREAD` when `raw` was not read). The models flatten each JSON:API resource (its attributes become
-    fields), so a field that the resource holds under `attributes` is named there."""
+    none, `_UNREAD` when `raw` was not read). `loc[field]` names a field of a resource, which the models flatten as
+    `Resource._flatten_jsonapi` does: a resource holding `attributes` or `relationships` has every field but its `id`
+    and `type` read from its `attributes`, and is named there (a member of the same name beside them was not read)."""
     path, node = "", raw
-    for key in loc:
+    for step, key in enumerate(loc):
         if isinstance(key, int):
             path += f"[{key}]"
             node = node[key] if isinstance(node, list) and 0 <= key < len(node) else _gone(node)
             continue
         name = _shown_name(key)
-        attributes = node.get("attributes") if isinstance(node, dict) and key not in node else None
-        if isinstance(attributes, dict) and key in attributes:
-            path, node = _joined(path, "attributes"), attributes
+        flattened = isinstance(node, dict) and ("attributes" in node or "relationships" in node)
+        if step == field and flattened and key not in ("id", "type"):
+            attributes = node.get("attributes")
+            path, node = _joined(path, "attributes"), attributes if isinstance(attributes, dict) else {}
         path = _joined(path, name)
         node = node.get(key, _ABSENT) if isinstance(node, dict) else _gone(node)
     return path, node

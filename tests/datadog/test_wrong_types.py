@@ -479,9 +479,9 @@ async def test_a_page_failing_on_every_item_is_walked_only_for_the_places_it_nam
     walked: list[tuple[int | str, ...]] = []
     walk = decode._wire_path
 
-    def counted(raw: Any, loc: tuple[int | str, ...]) -> tuple[str, Any]:
+    def counted(raw: Any, loc: tuple[int | str, ...], *field: int) -> tuple[str, Any]:
         walked.append(loc)
-        return walk(raw, loc)
+        return walk(raw, loc, *field)
 
     monkeypatch.setattr(decode, "_wire_path", counted)
     fake.faults.rewrite(_every_user_disabled_as(0), path="/api/v2/users", method="GET")
@@ -489,3 +489,38 @@ async def test_a_page_failing_on_every_item_is_walked_only_for_the_places_it_nam
         await make_client(fake).list_users()
     assert len(fake.org.users) > 6
     assert walked == [("data", i, "disabled") for i in range(6)]
+
+
+async def test_a_member_is_named_where_it_was_read_not_where_its_name_also_occurs(
+    fake: FakeDatadog, make_client: ClientFactory
+) -> None:
+    """A resource's fields are read from its `attributes` (all but `id` and `type`): a member of the same name beside
+    them (`data.email`, a broken peer's) is not what failed. The path named was that other member's, and the type
+    "found" its type, so the message read "expected a string, got a string"."""
+    user_id = _human(fake)
+
+    def changed(body: dict[str, Any]) -> dict[str, Any]:
+        body["data"]["email"] = "beside@example.com"
+        body["data"]["attributes"]["email"] = 918273645
+        return body
+
+    fake.faults.rewrite(changed, path=f"/api/v2/users/{user_id}", method="GET")
+    with pytest.raises(UnexpectedResponse) as raised:
+        await make_client(fake).get_user(user_id)
+    assert str(raised.value).endswith("1 invalid field(s): data.attributes.email (expected a string, got a number)")
+
+
+async def test_a_listed_member_is_named_where_it_was_read(fake: FakeDatadog, make_client: ClientFactory) -> None:
+    """As for one object, for each item of a list: `data[0].attributes.disabled` failed, not `data[0].disabled`."""
+
+    def changed(body: dict[str, Any]) -> dict[str, Any]:
+        body["data"][0]["disabled"] = False
+        body["data"][0]["attributes"]["disabled"] = "no"
+        return body
+
+    fake.faults.rewrite(changed, path="/api/v2/users", method="GET")
+    with pytest.raises(UnexpectedResponse) as raised:
+        await make_client(fake).list_users()
+    assert str(raised.value).endswith(
+        "1 invalid field(s): data[0].attributes.disabled (expected a boolean, got a string)"
+    )
