@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from connector.baton.jsontypes import a_json_kind
 from connector.datadog.errors import UnexpectedResponse
 from connector.datadog.jsonbody import a_json_type, from_json, json_type, unicode_repaired
 from connector.datadog.keyshape import holds_key_shape
@@ -341,9 +342,6 @@ class WrongType(ValueError):
     the member's path and the types expected and found, never the value."""
 
 
-_TYPE_WORDS: dict[type, str] = {dict: "an object", list: "an array", str: "a string"}
-
-
 def typed(
     value: Any, kind: type[dict[str, Any]] | type[list[Any]] | type[str], path: str, *, required: bool = False
 ) -> Any:
@@ -352,7 +350,7 @@ def typed(
     said what its absence says (an `included` that is an object: nobody on call)."""
     if isinstance(value, kind) or (value is None and not required):
         return value
-    raise WrongType(f"{path} (expected {_TYPE_WORDS[kind]}, got {a_json_type(value)})")
+    raise WrongType(f"{path} (expected {a_json_kind(kind)}, got {a_json_type(value)})")
 
 
 def typed_objects(value: Any, path: str) -> list[Mapping[str, Any]]:
