@@ -524,3 +524,21 @@ async def test_a_listed_member_is_named_where_it_was_read(fake: FakeDatadog, mak
     assert str(raised.value).endswith(
         "1 invalid field(s): data[0].attributes.disabled (expected a boolean, got a string)"
     )
+
+
+async def test_a_membership_of_another_team_is_named_by_its_path(fake: FakeDatadog, make_client: ClientFactory) -> None:
+    """A team's memberships listing holding another team's membership said "a membership of another team", not which
+    item, nor that its team came from its relationship (or, without one, from its id), as a key of another owner is."""
+    team = next(t for t in fake.org.teams.values() if len(t.members) > 1)
+
+    def changed(body: dict[str, Any]) -> dict[str, Any]:
+        other = {"type": "team", "id": "00000000-0000-4000-8000-000000000000"}
+        body["data"][1].setdefault("relationships", {})["team"] = {"data": other}
+        return body
+
+    fake.faults.rewrite(changed, path=f"/api/v2/team/{team.id}/memberships", method="GET")
+    with pytest.raises(UnexpectedResponse) as raised:
+        await make_client(fake).list_team_memberships(team.id)
+    assert str(raised.value).endswith(
+        "page 0: a membership of another team (data[1].relationships.team.data.id, or without it the team in data[1].id)"
+    )
