@@ -21,11 +21,12 @@ from urllib.parse import quote
 
 import httpx
 import structlog
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr
 
 from connector.baton.errors import InvalidArgumentError
 from connector.baton.ids import quoted_id
 from connector.datadog.decode import (
+    WrongType,
     check_done,
     describe_validation_error,
     json_object,
@@ -36,6 +37,9 @@ from connector.datadog.decode import (
     not_refused,
     objects,
     parse_model,
+    typed,
+    typed_objects,
+    unlisted,
     validate_model,
 )
 from connector.datadog.errors import (
@@ -48,10 +52,12 @@ from connector.datadog.errors import (
     not_skipped,
 )
 from connector.datadog.idrules import UNUSABLE_ID, all_usable_ids, another_id, is_path_id, is_usable_id
+from connector.datadog.jsonbody import a_json_type
 from connector.datadog.models import (
     AccessToken,
     APIKey,
     ApplicationKey,
+    InvalidIncluded,
     ItemEnvelope,
     ListEnvelope,
     OnCallShift,
@@ -268,7 +274,7 @@ class DatadogClient:
                     method="GET",
                     path=path,
                     status=reply.status,
-                    messages=[f"page {number}: an item's id cannot name it ({UNUSABLE_ID})"],
+                    messages=[f"page {number}: an item's id cannot name it ({UNUSABLE_ID}): {_unusable_item(items)}"],
                 )
             if not all_usable_ids(chain.from_iterable(item.linked_ids() for item in items)):
                 # A link's id becomes a grant's principal or entitlement resource (a user's role, a membership's user),
@@ -280,7 +286,10 @@ class DatadogClient:
                     method="GET",
                     path=path,
                     status=reply.status,
-                    messages=[f"page {number}: an item links to an id that cannot name it ({UNUSABLE_ID})"],
+                    messages=[
+                        f"page {number}: an item links to an id that cannot name it ({UNUSABLE_ID}): "
+                        + _unusable_link(items)
+                    ],
                 )
             # The fields are read once per page, not per item: asked of each of the 45k items of a 25k-user sync, they
             # cost about 1.5 % of its CPU.
@@ -359,7 +368,7 @@ class DatadogClient:
             # roles, call a user disabled because another one is, or mint a key for another service account. The
             # other id is not quoted (it is not ours).
             raise UnexpectedResponse(
-                method=method, path=path, status=reply.status, messages=["the answer is about another object"]
+                method=method, path=path, status=reply.status, messages=["the answer is about another object (data.id)"]
             )
         wrong = problem(envelope.data) if problem is not None else None
         if wrong is not None:
@@ -393,12 +402,16 @@ class DatadogClient:
             raise InvalidAPIKey(
                 method="GET", path=path, status=exc.status, messages=exc.messages, hint=_site_hint(exc.status)
             ) from None
-        valid = json_object(reply).get("valid")
+        answer = json_object(reply)
+        valid = answer.get("valid")
         if valid is False:
             raise InvalidAPIKey(method="GET", path=path, status=reply.status, messages=["valid is false"])
         if valid is not True:
             # Not a rejection (Datadog rejects with 403): a body we cannot read says nothing about the key.
-            raise UnexpectedResponse(method="GET", path=path, status=reply.status, messages=["no boolean `valid`"])
+            got = "missing" if "valid" not in answer else f"expected a boolean, got {a_json_type(valid)}"
+            raise UnexpectedResponse(
+                method="GET", path=path, status=reply.status, messages=[f"no boolean `valid` (valid: {got})"]
+            )
         path = "/api/v2/users"
         try:
             await self._t.request("GET", path, group="validate", params={"page[size]": 1, "page[number]": 0})
@@ -457,14 +470,14 @@ class DatadogClient:
             # mixed up) had that user invited and reported as the account created, and so did one leaving the email
             # out (Datadog's answer, the new user, always shows it), which says nothing of which user it is.
             if user.email is None:
-                return "the answer does not show the user's email"
+                return "the answer does not show the user's email (data.attributes.email: missing or null)"
             if user.email.lower() != asked:
-                return "the answer is about another user"
+                return "the answer is about another user (data.attributes.email)"
             if not is_usable_id(user.id):
                 # The id names the user in the invitation and in everything ConductorOne asks later (grants, actions,
                 # each refusing such an id as malformed): an empty, dot, control-character or over-long one had an
                 # invitation sent for it and the account reported created under an id no later request can use.
-                return "the answer names the user by an id no later request can use"
+                return "the answer names the user by an id no later request can use (data.id)"
             return None
 
         return await self._item(
@@ -507,7 +520,9 @@ class DatadogClient:
             if "title" in differ:
                 differ.remove("title")
                 log.warning("Datadog's answer does not show the title as asked; it may not apply titles", user=user_id)
-            return f"the answer shows {', '.join(differ)} not changed as asked" if differ else None
+            # The answer's paths as well: "name" alone did not say whether Datadog sent another name, null or none.
+            where = ", ".join(f"data.attributes.{f}" for f in differ)
+            return f"the answer shows {', '.join(differ)} not changed as asked ({where})" if differ else None
 
         return await self._item(
             ItemEnvelope[User], "PATCH", path, group="users", json=body, of=user_id, problem=not_applied
@@ -523,12 +538,26 @@ class DatadogClient:
         user = mapping(mapping(json_or_none(reply)).get("data"))
         attributes = mapping(user.get("attributes"))
         named, status = user.get("id"), attributes.get("status")
-        enabled = attributes.get("disabled") is False or (
-            isinstance(status, str) and status.strip().lower() != "disabled"
+        about_this_user = not another_id(named if isinstance(named, str) else None, user_id)
+        disabled = attributes.get("disabled")
+        wrong = (
+            f"data.attributes.disabled (expected a boolean, got {a_json_type(disabled)})"
+            if disabled is not None and not isinstance(disabled, bool)
+            else f"data.attributes.status (expected a string, got {a_json_type(status)})"
+            if status is not None and not isinstance(status, str)
+            else None
         )
-        if enabled and not another_id(named if isinstance(named, str) else None, user_id):
+        if wrong is not None and about_this_user:
+            # This user's state of another JSON type (`disabled: "false"`, a status that is a number) was read as
+            # absent, and the offboarding reported done on an answer that may say otherwise.
+            raise UnexpectedResponse(method="DELETE", path=path, status=reply.status, messages=[wrong])
+        enabled = disabled is False or (isinstance(status, str) and status.strip().lower() != "disabled")
+        if enabled and about_this_user:
             raise UnexpectedResponse(
-                method="DELETE", path=path, status=reply.status, messages=["the answer shows the user not disabled"]
+                method="DELETE",
+                path=path,
+                status=reply.status,
+                messages=["the answer shows the user not disabled (data.attributes.disabled, .status)"],
             )
 
     async def enable_user(self, user_id: str) -> User:
@@ -550,11 +579,11 @@ class DatadogClient:
     async def send_invitation(self, user_id: str) -> UserInvitation:
         invitations = await self.send_invitations([user_id])
         wrong = (
-            "expected one invitation"
+            f"expected one invitation (data holds {len(invitations)})"
             if len(invitations) != 1
-            else "the answer names no user"
+            else "the answer names no user (data[0].relationships.user.data.id: missing)"
             if invitations[0].user_id is None
-            else "the answer is about another user"
+            else "the answer is about another user (data[0].relationships.user.data.id)"
             if another_id(invitations[0].user_id, user_id)
             else None
         )
@@ -585,8 +614,12 @@ class DatadogClient:
             # Each listed user names its roles, this one among them: one without it is another role's (answers mixed
             # up), synced as this role's member (and the role's real members as revoked), as a role write's answer is
             # already refused for it.
+            stray = next(i for i, user in enumerate(found.items) if _lacks_role(user, role_id))
             raise UnexpectedResponse(
-                method="GET", path=path, status=found.status, messages=[f"page {page}: a user of another role"]
+                method="GET",
+                path=path,
+                status=found.status,
+                messages=[f"page {page}: a user of another role (data[{stray}].relationships.roles.data lacks it)"],
             )
         return found
 
@@ -614,16 +647,20 @@ class DatadogClient:
                 method=method,
                 path=path,
                 status=reply.status,
-                messages=["the answer is not the list of the role's users"],
+                messages=[f"the answer is not the list of the role's users: {unlisted(reply)}"],
                 retryable=True,
             )
         users, whole = answer
+        if (shape := _role_links_problem(users)) is not None:
+            # Read as absent, a role link of the wrong JSON type made its user "another role's" (or said nothing of
+            # the user's roles at all): the answer is named as what it is.
+            raise UnexpectedResponse(method=method, path=path, status=reply.status, messages=[shape])
         holds = any(not another_id(u["id"], user_id) for u in users)
         wrong = (
             # Each listed user names its roles, this one among them: a user without it is another role's (answers
             # mixed up), and the list says nothing of this one.
-            "the answer is about another role"
-            if any(_lacks_role(u, role_id) for u in users)
+            f"the answer is about another role (data[{stray}].relationships.roles.data lacks it)"
+            if (stray := next((i for i, u in enumerate(users) if _lacks_role(u, role_id)), None)) is not None
             else "the answer still lists the user among the role's users"
             if method == "DELETE" and holds
             else "the answer lists all of the role's users, without the user"
@@ -857,13 +894,25 @@ class DatadogClient:
             raise UnexpectedResponse(
                 method="POST", path=path, status=reply.status, messages=["response has no data.id"]
             )
-        if _another_credential(item, body["data"]["type"], name, owner):
+        if (other := _another_credential(item, body["data"]["type"], name, owner)) is not None:
             # Another credential's answer (a cache or proxy mixing up answers): issued, its secret and id went to
             # ConductorOne as this request's, and the one this create made stayed live untraced; rolled back by
             # the answer's id, that other credential was deleted. Raised as an unreadable answer, so the caller
             # looks up what this create made by its name and deletes that.
             raise UnexpectedResponse(
-                method="POST", path=path, status=reply.status, messages=["the answer is about another credential"]
+                method="POST",
+                path=path,
+                status=reply.status,
+                messages=[f"the answer is about another credential (its {other} is not the one asked for)"],
+            )
+        if key is not None and not isinstance(key, str):
+            # A secret of another JSON type is none that can be handed over: refused as an unusable answer (what the
+            # create made is then found by its name and deleted), naming where, never quoting it.
+            raise UnexpectedResponse(
+                method="POST",
+                path=path,
+                status=reply.status,
+                messages=[f"data.attributes.key (expected a string, got {a_json_type(key)})"],
             )
         if isinstance(key, str) and len(key) >= _ECHO_CHECKED_CHARS and _holds(item.model_dump(), key):
             # The secret repeated in what becomes the credential's metadata (its id, scopes, creator): that metadata
@@ -889,17 +938,36 @@ def _holds(value: object, secret: str) -> bool:
     return False
 
 
-def _another_credential(item: APIKey | ApplicationKey | AccessToken, type_: str, name: str, owner: str | None) -> bool:
-    """Whether a create's answer names another credential than the one created: of another type, name or owner (the
-    owner when the answer gives it; the type and the name always, as Datadog's answer, the new credential, does: one
-    naming an id alone, taken for what was made and rolled back by that id, deleted the credential it names)."""
-    if item.type != type_ or item.name != name:
-        return True
+def _another_credential(
+    item: APIKey | ApplicationKey | AccessToken, type_: str, name: str, owner: str | None
+) -> str | None:
+    """Where a create's answer names another credential than the one created (the answer's path of its type, name or
+    owner), None when it names this one. The owner is compared when the answer gives it; the type and the name
+    always, as Datadog's answer, the new credential, does: one naming an id alone, taken for what was made and rolled
+    back by that id, deleted the credential it names."""
+    if item.type != type_:
+        return "data.type"
+    if item.name != name:
+        return "data.attributes.name"
     if isinstance(item, APIKey) or owner is None:
-        return False
+        return None
     if isinstance(item, AccessToken) and item.owner_type is not None and item.owner_type != "service_account":
-        return True
-    return another_id(item.owner_id, owner)
+        return "data.relationships.owned_by.data.type"
+    return "data.relationships.owned_by.data.id" if another_id(item.owner_id, owner) else None
+
+
+def _role_links_problem(users: Sequence[Mapping[str, Any]]) -> str | None:
+    """The first role link of a role write's answer (`data[i].relationships.roles.data`) of the wrong JSON type, as its
+    path and the types expected and found; None when every one is of the right type (or absent)."""
+    try:
+        for i, user in enumerate(users):
+            relationships = typed(user.get("relationships"), dict, f"data[{i}].relationships") or {}
+            roles = typed(relationships.get("roles"), dict, f"data[{i}].relationships.roles") or {}
+            for j, ref in enumerate(typed_objects(roles.get("data"), f"data[{i}].relationships.roles.data")):
+                typed(ref.get("id"), str, f"data[{i}].relationships.roles.data[{j}].id")
+    except WrongType as exc:
+        return str(exc)
+    return None
 
 
 def _lacks_role(user: Mapping[str, Any] | User, role_id: str) -> bool:
@@ -928,19 +996,22 @@ def _membership_problem(
         if membership.user_id is None:
             # Datadog's answer always names the member; one naming nobody (a proxy's or a stub's JSON) says
             # nothing of the change, and a grant or revoke was reported done on it.
-            return "the answer names no member"
-        for given, asked in ((membership.user_id, user_id), (membership.team_id, team_id)):
+            return "the answer names no member (data.relationships.user.data.id: missing)"
+        for given, asked, where in (
+            (membership.user_id, user_id, "data.relationships.user.data.id"),
+            (membership.team_id, team_id, "data.relationships.team.data.id, or the team in data.id"),
+        ):
             if another_id(given, asked):
-                return "the answer is about another membership"
+                return f"the answer is about another membership ({where})"
         if "role" not in membership.model_fields_set:
             # Datadog's answer always holds it ("admin", or null for a member); one left out read as null, a member,
             # and a demotion was reported done on an answer that said nothing of the role.
-            return "the answer does not show the membership's role"
+            return "the answer does not show the membership's role (data.attributes.role: missing)"
         # The wire value, not `team_role`: that reads anything but "admin" as a member, so a demotion answered "Admin",
         # "admin " or "maintainer" (none of them Datadog's "admin" or null) was reported done.
         if membership.role != _wire_team_role(role) and not (or_admin and membership.role == "admin"):
             shown = membership.team_role if membership.role in (None, "admin") else quoted_id(membership.role)
-            return f"the membership's role is {shown}, not the {role} asked for"
+            return f"the membership's role is {shown}, not the {role} asked for (data.attributes.role)"
         return None
 
     return problem
@@ -949,12 +1020,32 @@ def _membership_problem(
 KeyT = TypeVar("KeyT", ApplicationKey, AccessToken)
 
 
+def _unusable_item(items: Sequence[Resource]) -> str:
+    """The path of the first listed id no request can use (only called once the page was found to hold one)."""
+    return next((f"data[{i}].id" for i, item in enumerate(items) if item.id and not is_usable_id(item.id)), "data")
+
+
+def _unusable_link(items: Sequence[Resource]) -> str:
+    """The path of the first link whose id no request can use (only called once the page was found to hold one)."""
+    for i, item in enumerate(items):
+        wire = {field: name for name, (field, _) in type(item).relationship_fields.items()}
+        for field in type(item).linked_id_fields:
+            value = getattr(item, field)
+            if not all_usable_ids((value,) if isinstance(value, str) else value or ()):
+                return f"data[{i}].relationships.{wire.get(field, field)}.data"
+    return "data"
+
+
 def _keys_of_account(page: Page[KeyT], service_account_id: str) -> Page[KeyT]:
     """A service account's keys or tokens, each owned by it when the answer names an owner: another account's
     (answers mixed up) were synced as this one's, and deciding an issuance's duplicate check on them is no check."""
     if any(another_id(k.owner_id, service_account_id) for k in page.items):
+        stray = next(i for i, k in enumerate(page.items) if another_id(k.owner_id, service_account_id))
         raise UnexpectedResponse(
-            method="GET", path=page.path, status=page.status, messages=[f"page {page.number}: a key of another owner"]
+            method="GET",
+            path=page.path,
+            status=page.status,
+            messages=[f"page {page.number}: a key of another owner (data[{stray}].relationships.owned_by.data.id)"],
         )
     return page
 
@@ -969,12 +1060,12 @@ def included_roles(page: Page[Any]) -> dict[str, Role]:
     """The roles a users page's ``included`` holds, by id; a role that does not parse fails the page."""
     try:
         return index_included(page.included, "roles", Role)
-    except ValidationError as exc:
+    except InvalidIncluded as exc:
         raise UnexpectedResponse(
             method="GET",
             path=page.path,
             status=page.status,
-            messages=[f"included roles: {describe_validation_error(exc)}"],
+            messages=[f"included roles: {describe_validation_error(exc.error, exc.raw, at=exc.at)}"],
         ) from None
 
 
@@ -991,15 +1082,33 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
     data = payload.get("data")
     if not isinstance(data, dict):
         # No responders answer at all (a gateway's or a stub's JSON): read as one, it said "nobody on call".
-        raise refused("the answer has no data object")
-    relationships = mapping(data.get("relationships"))
-    linked = mapping(mapping(relationships.get("schedule")).get("data"))
-    other = linked.get("id")
+        raise refused(f"the answer has no data object (data: expected an object, got {a_json_type(data)})")
+    try:
+        # Every member read is of the JSON type the reader needs, or absent: one of another type, read as absent, said
+        # what its absence says (an `included` or a shift list of the wrong type: nobody on call).
+        relationships = typed(data.get("relationships"), dict, "data.relationships") or {}
+        schedule = typed(relationships.get("schedule"), dict, "data.relationships.schedule") or {}
+        linked = typed(schedule.get("data"), dict, "data.relationships.schedule.data") or {}
+        other = typed(linked.get("id"), str, "data.relationships.schedule.data.id")
+        responders_of = typed(relationships.get("responders"), dict, "data.relationships.responders") or {}
+        refs = typed_objects(responders_of.get("data"), "data.relationships.responders.data")
+        for j, ref in enumerate(refs):
+            # A linkage object always names its object (JSON:API): one naming none, or by a value of another type, was
+            # reported as a responder `included` leaves out.
+            typed(ref.get("id"), str, f"data.relationships.responders.data[{j}].id", required=True)
+        included = typed_objects(payload.get("included"), "included")
+        for j, entry in enumerate(included):
+            # Every resource has both (JSON:API); they are what the links are matched to below (an id that was an
+            # object failed the read with a TypeError naming nothing, one of another type left a responder unfound).
+            typed(entry.get("id"), str, f"included[{j}].id", required=True)
+            typed(entry.get("type"), str, f"included[{j}].type", required=True)
+        scheduled_at = (typed(data.get("attributes"), dict, "data.attributes") or {}).get("scheduled_at")
+    except WrongType as exc:
+        raise refused(str(exc)) from None
     if isinstance(other, str) and another_id(other, schedule_id):
         # Another schedule's responders (answers mixed up) would be synced as on call for this one.
         raise refused("the answer is about another schedule")
-    included = objects(payload.get("included"))
-    named = {ref.get("id") for ref in objects(mapping(relationships.get("responders")).get("data"))}
+    named = {ref.get("id") for ref in refs}
     if "included" in payload and not named <= {
         x.get("id") for x in included if x.get("type") == "schedule_oncall_responder"
     }:
@@ -1008,17 +1117,28 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
         # Retryable, as a missing shift is. (An answer with no `included` at all, as one recorded without the include,
         # is read as before.)
         raise refused("a responder the answer names is not in `included`", retryable=True)
-    responders = [x for x in included if x.get("type") == "schedule_oncall_responder"]
+    responders = [(i, x) for i, x in enumerate(included) if x.get("type") == "schedule_oncall_responder"]
     groups = []
-    for responder in responders:
-        position = mapping(responder.get("attributes")).get("position")
-        if position not in _POSITIONS:
+    for i, responder in responders:
+        try:
+            position = (typed(responder.get("attributes"), dict, f"included[{i}].attributes") or {}).get("position")
+            shifts_of = typed(responder.get("relationships"), dict, f"included[{i}].relationships") or {}
+            shift_refs = typed(shifts_of.get("shifts"), dict, f"included[{i}].relationships.shifts") or {}
+            wanted_refs = typed_objects(shift_refs.get("data"), f"included[{i}].relationships.shifts.data")
+            for j, ref in enumerate(wanted_refs):
+                # A shift named by an id of another type was left out: whoever is on call in it, synced as not.
+                typed(ref.get("id"), str, f"included[{i}].relationships.shifts.data[{j}].id", required=True)
+        except WrongType as exc:
+            raise refused(str(exc)) from None
+        # A string first: an object is no set member, and failed the read with a TypeError naming nothing.
+        if not isinstance(position, str) or position not in _POSITIONS:
             # A position Datadog never sends ("Current", none at all) left the responder out of the current ones, and
             # with none current every shift of the answer was taken as on call (previous and next ones too).
             shown = closed_set_value(position, _POSITIONS)
-            raise refused(f"a responder's position is {shown}, not 'previous', 'current' or 'next'")
+            where = f"included[{i}].attributes.position"
+            raise refused(f"a responder's position is {shown}, not 'previous', 'current' or 'next' ({where})")
         if position == "current":
-            groups.append(responder)
+            groups.append(wanted_refs)
     if responders and not groups:
         # Only the current responder was asked for (`filter[position]=current`) and Datadog always answers it (with no
         # shifts when nobody is on call): an answer of other positions only is not this one, and taking its shifts
@@ -1027,15 +1147,10 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
     try:
         shifts = index_included(included, "shifts", OnCallShift)
         users = index_included(included, "users", OnCallUser)
-    except ValidationError as exc:
-        raise refused(f"included: {describe_validation_error(exc)}") from None
+    except InvalidIncluded as exc:
+        raise refused(describe_validation_error(exc.error, exc.raw, at=exc.at)) from None
     if groups:
-        wanted = [
-            ref["id"]
-            for g in groups
-            for ref in objects(mapping(mapping(g.get("relationships")).get("shifts")).get("data"))
-            if isinstance(ref.get("id"), str)
-        ]
+        wanted = [ref["id"] for refs_of in groups for ref in refs_of if isinstance(ref.get("id"), str)]
         if any(i not in shifts for i in wanted):
             # The responder names a shift the answer leaves out, asked for though it was: whoever is on call in it
             # would be synced as not on call (a revoked grant to ConductorOne). Retryable: a shift ending as the
@@ -1044,7 +1159,6 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
         chosen = tuple(shifts[i] for i in wanted)
     else:
         chosen = tuple(shifts.values())
-    scheduled_at = mapping(data.get("attributes")).get("scheduled_at")
     if not all_usable_ids(chain.from_iterable(shift.linked_ids() for shift in chosen)):
         # The user becomes the principal of an on-call grant (see `_fetch_page`: a link no request can use is refused).
         raise refused(f"a shift's user id cannot name the user ({UNUSABLE_ID})")

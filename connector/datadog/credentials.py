@@ -421,7 +421,10 @@ def _within_asked(kind: str, asked: list[str], granted: list[str] | None) -> lis
 
 def _reveal(secret: SecretStr | None) -> str:
     if secret is None:
-        raise InternalError("baton-datadog: Datadog returned no secret value for the new credential")
+        raise InternalError(
+            "baton-datadog: Datadog returned no secret value for the new credential "
+            "(data.attributes.key: missing, null or empty)"
+        )
     return secret.get_secret_value()
 
 
@@ -560,34 +563,49 @@ async def _built_or_rolled_back(
         try:
             await rollback()
         except asyncio.CancelledError:
-            await _rollback_after_cancel(rollback, kind, object_id)
+            await _rollback_after_cancel(rollback, kind, object_id, secret)
             raise
         except ConnectorError as failure:
             # Datadog's refusal is quoted, and a peer may quote the very key it would not delete: that key is live.
             told = scrub(str(failure), [secret.get_secret_value()] if secret is not None else [])
             log.error("datadog issue_credential", kind=kind, secret_id=object_id, outcome="rollback_failed", error=told)
+            # Why the issuing failed in its own words (scrubbed as the deletion's are), not its exception's class name:
+            # "failed (InternalError)" told the on-call engineer nothing of what Datadog answered.
+            why = (
+                scrub(str(exc), [secret.get_secret_value()] if secret is not None else [])
+                if isinstance(exc, ConnectorError)
+                else f"an unexpected {type(exc).__name__} in the connector"
+            )
             raise InternalError(
-                f'baton-datadog: issuing {kind} "{object_id}" failed ({type(exc).__name__}) and deleting it again '
+                f'baton-datadog: issuing {kind} "{object_id}" failed ({why}) and deleting it again '
                 f"failed too ({told}); delete it in Datadog"
             ) from None
         log.warning("datadog issue_credential", kind=kind, secret_id=object_id, outcome="rolled_back")
         raise
 
 
-async def _rollback_after_cancel(rollback: Callable[[], Awaitable[object]], kind: str, object_id: str) -> None:
+async def _rollback_after_cancel(
+    rollback: Callable[[], Awaitable[object]], kind: str, object_id: str, secret: SecretStr | None
+) -> None:
     """A rollback cancelled mid-way: the task abandoned at shutdown, which gives it a few seconds and then cancels it
     again. The interrupted deletion may not have reached Datadog, and the credential's id is in no other trace: it is
     tried once more, and when that fails or is cut short too, the error line names the credential to delete."""
     try:
         await rollback()
     except (ConnectorError, asyncio.CancelledError) as failure:
+        # What stopped the deletion in words (Datadog's refusal scrubbed of the new secret, which a peer may quote),
+        # not the class of its exception: "(UnexpectedResponse)" told nothing of what Datadog answered.
+        why = (
+            "stopped at shutdown"
+            if isinstance(failure, asyncio.CancelledError)
+            else scrub(str(failure), [secret.get_secret_value()] if secret is not None else [])
+        )
         log.error(
             "datadog issue_credential",
             kind=kind,
             secret_id=object_id,
             outcome="rollback_interrupted",
-            error=f'{kind} "{object_id}" may be live: its deletion was stopped or failed ({type(failure).__name__}); '
-            "delete it in Datadog",
+            error=f'{kind} "{object_id}" may be live: its deletion was stopped or failed ({why}); delete it in Datadog',
         )
         if isinstance(failure, asyncio.CancelledError):
             raise

@@ -8,16 +8,20 @@ key echoed back by a broken proxy cannot reach a log. A faster parser (issue 12)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from connector.datadog.errors import UnexpectedResponse
-from connector.datadog.jsonbody import from_json, unicode_repaired
+from connector.datadog.jsonbody import a_json_type, from_json, json_type, unicode_repaired
+from connector.datadog.keyshape import holds_key_shape
 from connector.datadog.transport import Reply
 
 __all__ = [
+    "WrongType",
     "check_done",
     "json_object",
     "json_or_none",
@@ -25,12 +29,42 @@ __all__ = [
     "listed",
     "not_refused",
     "parse_model",
+    "shape_error",
+    "shape_problem",
+    "typed",
+    "typed_objects",
+    "unlisted",
     "validate_model",
 ]
 
 M = TypeVar("M", bound=BaseModel)
 
 _MAX_LOCATIONS = 5
+# The error type of a model's own JSON:API check (`shape_error`).
+SHAPE_ERROR = "jsonapi_shape"
+# What each of pydantic's type errors expected, in JSON's words.
+_EXPECTED = {
+    "string_type": "a string",
+    "string_unicode": "a string",
+    "bool_type": "a boolean",
+    "bool_parsing": "a boolean",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "list_type": "an array",
+    "tuple_type": "an array",
+    "dict_type": "an object",
+    "mapping_type": "an object",
+    "model_type": "an object",
+    "model_attributes_type": "an object",
+}
+# A field name that is ours (a model's), shown as is; anything else in a path is the peer's text.
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+# No value at a path: the body was not read again (`_UNREAD`), or it has nothing there (`_ABSENT`).
+_UNREAD: Any = object()
+_ABSENT: Any = object()
 # Content types named in an error. Anything else is not quoted: a header is peer text and may echo a key.
 _NAMED_MEDIA = frozenset(
     {"text/html", "text/plain", "text/xml", "text/csv", "text/javascript", "application/xml",
@@ -99,19 +133,124 @@ def not_refused(reply: Reply, errors: Any) -> None:
         raise _unexpected(reply, "a success status with Datadog's error body")
 
 
-def describe_validation_error(exc: ValidationError) -> str:
-    """Where the shape was wrong and how, never the offending values (they may echo secrets)."""
-    errors = exc.errors(include_input=False, include_url=False, include_context=False)
+def shape_error(at: tuple[int | str, ...], expected: str) -> PydanticCustomError:
+    """A model's own JSON:API check failing at `at` (a path inside the resource, e.g. ``("relationships",
+    "owned_by")``): pydantic reports it at the resource, and `describe_validation_error` names the whole path."""
+    return PydanticCustomError(SHAPE_ERROR, "expected {expected}", {"at": at, "expected": expected})
+
+
+def describe_validation_error(exc: ValidationError, raw: Any = _UNREAD, *, at: str = "") -> str:
+    """Where the shape was wrong and how, as the answer's own path (`data[3].attributes.email`) and the JSON type
+    expected and found: never the offending values (they may echo secrets, or forge a log line). `raw`: the JSON value
+    validated (parsed again only now that it failed: a good answer costs nothing), whose walk names a flattened field
+    under `attributes` and tells what was found; `at`: the path of `raw` in the answer (an `included` entry's)."""
+    errors = exc.errors(include_input=False, include_url=False, include_context=True)
     if any(err["type"] == "json_invalid" for err in errors):
         return "body is not valid JSON (malformed, truncated or nested too deeply)"
-    where = sorted({".".join(str(p) for p in err["loc"]) or "<body>" for err in errors})
-    kinds = sorted({err["type"] for err in errors})
-    shown = ", ".join(where[:_MAX_LOCATIONS]) + (", …" if len(where) > _MAX_LOCATIONS else "")
-    return f"{exc.error_count()} invalid field(s): {shown} ({', '.join(kinds[:3])})"
+    where = sorted({_described(err, raw, at) for err in errors})
+    shown = "; ".join(where[:_MAX_LOCATIONS]) + ("; …" if len(where) > _MAX_LOCATIONS else "")
+    return f"{exc.error_count()} invalid field(s): {shown}"
+
+
+def _described(err: ErrorDetails, raw: Any, at: str) -> str:
+    loc: tuple[int | str, ...] = tuple(err["loc"])
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind == SHAPE_ERROR:
+        # A model's own JSON:API check: `at` is the path inside the resource, `expected` its JSON type (our words).
+        loc, expected = loc + tuple(ctx.get("at", ())), str(ctx.get("expected", ""))
+    else:
+        expected = _EXPECTED.get(kind, "")
+    path, found = _wire_path(raw, loc)
+    path = _joined(at, path) or "the body"
+    if kind == "missing":
+        return f"{path} (missing)"
+    if not expected:
+        return f"{path} (not as expected: {kind})"
+    got = "" if found is _UNREAD else ", got nothing" if found is _ABSENT else f", got {a_json_type(found)}"
+    return f"{path} (expected {expected}{got})"
+
+
+def _wire_path(raw: Any, loc: tuple[int | str, ...]) -> tuple[str, Any]:
+    """`loc` (pydantic's location of a failure) as a path in the answer, and the value found there (`_ABSENT` when
+    none, `_UNREAD` when `raw` was not read). The models flatten each JSON:API resource (its attributes become
+    fields), so a field that the resource holds under `attributes` is named there."""
+    path, node = "", raw
+    for key in loc:
+        if isinstance(key, int):
+            path += f"[{key}]"
+            node = node[key] if isinstance(node, list) and 0 <= key < len(node) else _gone(node)
+            continue
+        name = _shown_name(key)
+        attributes = node.get("attributes") if isinstance(node, dict) and key not in node else None
+        if isinstance(attributes, dict) and key in attributes:
+            path, node = _joined(path, "attributes"), attributes
+        path = _joined(path, name)
+        node = node.get(key, _ABSENT) if isinstance(node, dict) else _gone(node)
+    return path, node
+
+
+def _shown_name(key: str) -> str:
+    # A model's field names and Datadog's member names are words; a key that is no word, or has a key's shape, is the
+    # peer's text (a map's key, a relationship's name) and is not quoted.
+    return key if _NAME.fullmatch(key) and not holds_key_shape(key) else "[a key]"
+
+
+def _gone(node: Any) -> Any:
+    return _UNREAD if node is _UNREAD else _ABSENT
+
+
+def _joined(head: str, tail: str) -> str:
+    return f"{head}.{tail}" if head and tail and not tail.startswith("[") else head + tail
+
+
+def shape_problem(raw: Any) -> str | None:
+    """The first place a JSON:API answer's members have the wrong JSON type, as a path and the type expected and
+    found; None when there is none. For a failure no validator named (a reader's own fault): the operator still
+    learns where the answer was odd, never an exception's class name."""
+    if not isinstance(raw, dict):
+        return f"the body (expected an object, got {a_json_type(raw)})"
+    data = raw.get("data")
+    resources = [("data", data)] if isinstance(data, dict) else []
+    if isinstance(data, list):
+        resources = [(f"data[{i}]", x) for i, x in enumerate(data)]
+    elif data is not None and not isinstance(data, dict):
+        return f"data (expected an object or an array, got {a_json_type(data)})"
+    included = raw.get("included")
+    if included is not None and not isinstance(included, list):
+        return f"included (expected an array, got {a_json_type(included)})"
+    resources += [(f"included[{i}]", x) for i, x in enumerate(included or ())]
+    for path, resource in resources:
+        if not isinstance(resource, dict):
+            return f"{path} (expected an object, got {a_json_type(resource)})"
+        for member in ("attributes", "relationships", "meta"):
+            value = resource.get(member)
+            if value is not None and not isinstance(value, dict):
+                return f"{path}.{member} (expected an object, got {a_json_type(value)})"
+        for name, rel in (resource.get("relationships") or {}).items():
+            shown = _joined(f"{path}.relationships", _shown_name(name))
+            if not isinstance(rel, dict):
+                return f"{shown} (expected an object, got {a_json_type(rel)})"
+            linkage = rel.get("data")
+            for i, ref in enumerate(linkage if isinstance(linkage, list) else [linkage] if linkage is not None else []):
+                where = f"{shown}.data" + (f"[{i}]" if isinstance(linkage, list) else "")
+                if not isinstance(ref, dict):
+                    return f"{where} (expected an object, got {a_json_type(ref)})"
+                if ref.get("id") is not None and not isinstance(ref["id"], str):
+                    return f"{where}.id (expected a string, got {a_json_type(ref['id'])})"
+    return None
 
 
 def _json_broken(exc: ValidationError) -> bool:
     return any(err["type"] == "json_invalid" for err in exc.errors(include_input=False))
+
+
+def _read_again(body: bytes | bytearray) -> Any:
+    """The body's JSON value for naming what failed (read only after a failure), `_UNREAD` if it has none."""
+    try:
+        return from_json(body)
+    except ValueError:
+        return _UNREAD
 
 
 def parse_model(model: type[M], reply: Reply) -> M:
@@ -126,10 +265,16 @@ def parse_model(model: type[M], reply: Reply) -> M:
                 raise
             return model.model_validate_json(repaired)
     except ValidationError as exc:
-        raise _unexpected(reply, describe_validation_error(exc), retryable=_json_broken(exc)) from None
-    except (TypeError, ValueError, AttributeError, RecursionError) as exc:
-        # Belt and braces: a validator bug must still surface as an unexpected response, not a traceback.
-        raise _unexpected(reply, f"body could not be interpreted ({type(exc).__name__})") from None
+        broken = _json_broken(exc)
+        raw = _UNREAD if broken else _read_again(reply.body)
+        raise _unexpected(reply, describe_validation_error(exc, raw), retryable=broken) from None
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, RecursionError):
+        # Belt and braces: a validator's own fault must still surface as an unexpected response naming where the answer
+        # was odd, not as a traceback or an exception's class name.
+        problem = shape_problem(_read_again(reply.body))
+        raise _unexpected(
+            reply, f"body could not be interpreted: {problem or 'no member of the wrong type found'}"
+        ) from None
 
 
 def validate_model(model: type[M], raw: Any, *, method: str, path: str, status: int, what: str) -> M:
@@ -138,7 +283,7 @@ def validate_model(model: type[M], raw: Any, *, method: str, path: str, status: 
         return model.model_validate(raw)
     except ValidationError as exc:
         raise UnexpectedResponse(
-            method=method, path=path, status=status, messages=[f"{what}: {describe_validation_error(exc)}"]
+            method=method, path=path, status=status, messages=[f"{what}: {describe_validation_error(exc, raw)}"]
         ) from None
 
 
@@ -170,6 +315,54 @@ def listed(reply: Reply) -> tuple[list[Mapping[str, Any]], bool] | None:
     return data, not data or (type(total) is int and total <= len(data))
 
 
+class WrongType(ValueError):
+    """A member of an answer read without a model (`typed`) of another JSON type than the reader needs; its text is
+    the member's path and the types expected and found, never the value."""
+
+
+_TYPE_WORDS: dict[type, str] = {dict: "an object", list: "an array", str: "a string"}
+
+
+def typed(
+    value: Any, kind: type[dict[str, Any]] | type[list[Any]] | type[str], path: str, *, required: bool = False
+) -> Any:
+    """`value` if it is of the JSON type `kind` (object, array or string), or null/absent (None) unless `required`;
+    `WrongType` naming `path` otherwise. For answers read without a model: read as absent, a member of the wrong type
+    said what its absence says (an `included` that is an object: nobody on call)."""
+    if isinstance(value, kind) or (value is None and not required):
+        return value
+    raise WrongType(f"{path} (expected {_TYPE_WORDS[kind]}, got {a_json_type(value)})")
+
+
+def typed_objects(value: Any, path: str) -> list[Mapping[str, Any]]:
+    """The objects of the array at `path` (none when it is null or absent); `WrongType` for anything else, or for an
+    element that is no object."""
+    items: list[Any] = typed(value, list, path) or []
+    for position, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise WrongType(f"{path}[{position}] (expected an object, got {a_json_type(item)})")
+    return items
+
+
+def unlisted(reply: Reply) -> str:
+    """Why `listed` found no list in the answer: where, and what was there. Only called once it found none."""
+    payload = json_or_none(reply)
+    if payload is None:
+        return "the body is empty or not JSON"
+    if not isinstance(payload, dict):
+        return f"the body (expected an object, got {a_json_type(payload)})"
+    data = payload.get("data")
+    if not isinstance(data, list):
+        return "data " + ("(missing)" if "data" not in payload else f"(expected an array, got {a_json_type(data)})")
+    for position, item in enumerate(data):
+        if not isinstance(item, dict):
+            return f"data[{position}] (expected an object, got {a_json_type(item)})"
+        if not isinstance(item.get("id"), str):
+            got = "missing" if "id" not in item else f"expected a string, got {a_json_type(item['id'])}"
+            return f"data[{position}].id ({got})"
+    return "no member of the wrong type found"
+
+
 def objects(value: Any) -> Iterable[Mapping[str, Any]]:
     """The JSON objects in `value` if it is a list; anything else holds none."""
     return [x for x in value if isinstance(x, dict)] if isinstance(value, list) else []
@@ -177,9 +370,3 @@ def objects(value: Any) -> Iterable[Mapping[str, Any]]:
 
 def mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {}
-
-
-def json_type(value: Any) -> str:
-    return {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}.get(
-        type(value), "null" if value is None else "value"
-    )

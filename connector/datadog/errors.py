@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Literal
 from connector.baton import errors as baton
 from connector.baton.printable import printable
 from connector.baton.proxyrefusal import proxy_refusal
-from connector.datadog.jsonbody import from_json
+from connector.datadog.jsonbody import a_json_type, from_json
 
 __all__ = [
     "Conflict",
@@ -411,9 +411,14 @@ def _messages_of(payload: Any) -> list[str]:
         errors = payload.get("errors")
         if isinstance(errors, list):
             out: list[str] = []
-            for item in errors[:_MAX_MESSAGES]:
-                out.extend(_messages_of_item(item))
+            for position, item in enumerate(errors[:_MAX_MESSAGES]):
+                out.extend(_messages_of_item(item, position))
             return out
+        if errors is not None and not isinstance(errors, str):
+            # Datadog's error shape with its list of another type: said so, where the answer was read as saying nothing.
+            return [f"errors (expected an array, got {a_json_type(errors)})"]
+        if isinstance(errors, str):
+            return [errors]
         for key in ("error", "message", "detail", "title"):
             value = payload.get(key)
             if isinstance(value, str):
@@ -424,17 +429,19 @@ def _messages_of(payload: Any) -> list[str]:
     return []
 
 
-def _messages_of_item(item: Any) -> list[str]:
+def _messages_of_item(item: Any, position: int) -> list[str]:
     if isinstance(item, str):
         nested = _python_repr_payload(item)
         return _messages_of(nested) if nested is not None else [item]
     if isinstance(item, dict):
         text = item.get("detail") or item.get("title")
         if not isinstance(text, str):
-            return [str(item)]
+            # Python's repr of the object was the message: not Datadog's words, and whatever it held (a key echoed
+            # back, a forged line in a repr'd string) quoted as if they were. Where it is and what it lacks instead.
+            return [f"errors[{position}] (an object without a string detail or title)"]
         pointer = item.get("source", {}).get("pointer") if isinstance(item.get("source"), dict) else None
         return [f"{text} ({pointer})" if isinstance(pointer, str) else text]
-    return [str(item)]
+    return [f"errors[{position}] (expected a string or an object, got {a_json_type(item)})"]
 
 
 def _python_repr_payload(text: str) -> Any:

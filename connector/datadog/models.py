@@ -20,6 +20,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictInt,
     TypeAdapter,
     ValidationError,
     ValidationInfo,
@@ -28,13 +30,16 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from connector.baton.builders import fits_timestamp
+from connector.datadog.decode import shape_error
 
 __all__ = [
     "APIKey",
     "AccessToken",
     "ApplicationKey",
+    "InvalidIncluded",
     "ItemEnvelope",
     "ListEnvelope",
     "OnCallShift",
@@ -94,7 +99,11 @@ def _plausible_count(value: Any, handler: ValidatorFunctionWrapHandler) -> int |
 
 
 Timestamp = Annotated[datetime | None, WrapValidator(_lenient_field)]
-Count = Annotated[int | None, WrapValidator(_plausible_count)]
+Count = Annotated[StrictInt | None, WrapValidator(_plausible_count)]
+# JSON's true or false, nothing else. pydantic's lax booleans took "yes", "off", "0" or 1 from a broken peer as one
+# (`disabled: "no"` an enabled user, `service_account: "1"` a service account) where Datadog sends only booleans:
+# refused, and named like any member of the wrong JSON type. Counts alike ("5", 5.0).
+Flag = StrictBool
 
 
 def _linkage_ids(name: str, data: Any) -> tuple[str, ...]:
@@ -107,22 +116,34 @@ def _linkage_ids(name: str, data: Any) -> tuple[str, ...]:
     ids: dict[str, None] = {}
     for ref in refs:
         if not isinstance(ref, dict):
-            raise ValueError(f"relationships.{name}.data holds a JSON {type(ref).__name__}, not a linkage object")
+            raise _linkage_error(name, data, ref)
         ref_id = ref.get("id")
         if ref_id is None:
             continue
         if not isinstance(ref_id, str):
-            raise ValueError(f"relationships.{name}.data id is not a string")
+            raise _linkage_error(name, data, ref)
         ids[ref_id] = None
     return tuple(ids)
+
+
+def _linkage_error(name: str, data: Any, ref: Any) -> PydanticCustomError:
+    """Where a relationship's linkage has the wrong JSON type: worked out only once it failed, so a good link costs
+    the sync nothing more (users' role links are read per user)."""
+    where: tuple[int | str, ...] = ("relationships", name, "data")
+    if isinstance(data, list):
+        where += (next(i for i, x in enumerate(data) if x is ref),)
+    elif not isinstance(data, dict):
+        return shape_error(where, "an object, an array or null")
+    return shape_error((*where, "id"), "a string") if isinstance(ref, dict) else shape_error(where, "a linkage object")
 
 
 class Resource(BaseModel):
     """A JSON:API resource flattened to one level.
 
     The flattening checks the JSON:API shape itself (``attributes`` and ``relationships`` are objects,
-    linkage ids are strings); field types are then pydantic's job. Any mismatch is a ValueError, which
-    pydantic reports as a validation error and the client as `UnexpectedResponse`.
+    linkage ids are strings); field types are then pydantic's job. Any mismatch is a `decode.shape_error` naming
+    where in the resource it is, which pydantic reports as a validation error and the client as `UnexpectedResponse`
+    naming the whole path.
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -149,10 +170,10 @@ class Resource(BaseModel):
             return raw
         attributes = raw.get("attributes")
         if attributes is not None and not isinstance(attributes, dict):
-            raise ValueError("attributes is not a JSON object")
+            raise shape_error(("attributes",), "an object")
         relationships = raw.get("relationships")
         if relationships is not None and not isinstance(relationships, dict):
-            raise ValueError("relationships is not a JSON object")
+            raise shape_error(("relationships",), "an object")
         flat: dict[str, Any] = dict(attributes or {})
         flat["id"] = raw.get("id")
         flat["type"] = raw.get("type")
@@ -161,7 +182,7 @@ class Resource(BaseModel):
             if rel is None:
                 continue
             if not isinstance(rel, dict):
-                raise ValueError(f"relationships.{wire_name} is not a JSON object")
+                raise shape_error(("relationships", wire_name), "an object")
             if "data" not in rel:
                 continue
             ids = _linkage_ids(wire_name, rel["data"])
@@ -195,10 +216,10 @@ class User(Resource):
     icon: str | None = None
     # "Active", "Pending" (invited, never logged in) or "Disabled"; On-Call payloads use lower case.
     status: str | None = None
-    disabled: bool = False
-    verified: bool | None = None
-    service_account: bool = False
-    mfa_enabled: bool | None = None
+    disabled: Flag = False
+    verified: Flag | None = None
+    service_account: Flag = False
+    mfa_enabled: Flag | None = None
     created_at: Timestamp = None
     modified_at: Timestamp = None
     last_login_time: Timestamp = None
@@ -215,7 +236,7 @@ class Role(Resource):
     created_at: Timestamp = None
     modified_at: Timestamp = None
     user_count: Count = None
-    managed: bool | None = None
+    managed: Flag | None = None
     permission_ids: tuple[str, ...] = ()
 
 
@@ -226,7 +247,7 @@ class Team(Resource):
     description: str | None = None
     user_count: Count = None
     link_count: Count = None
-    is_managed: bool | None = None
+    is_managed: Flag | None = None
     created_at: Timestamp = None
     modified_at: Timestamp = None
 
@@ -326,11 +347,11 @@ class APIKey(Resource):
     name: str | None = None
     last4: str | None = None
     category: str | None = None
-    remote_config_read_enabled: bool | None = None
+    remote_config_read_enabled: Flag | None = None
     created_at: Timestamp = None
     modified_at: Timestamp = None
     date_last_used: Timestamp = None
-    used_in_last_24_hours: bool | None = None
+    used_in_last_24_hours: Flag | None = None
     last_used_date: Mapping[str, Any] | None = None
     created_by_id: str | None = None
     modified_by_id: str | None = None
@@ -384,10 +405,15 @@ class AccessToken(Resource):
     @classmethod
     def _owner_type_of(cls, raw: Any) -> Any:
         # The flattening keeps only linkage ids; issuance must also check the owner's type (credentials.md §4.3).
-        if isinstance(raw, dict) and "relationships" in raw:
-            linkage = ((raw.get("relationships") or {}).get("owned_by") or {}).get("data")
-            if isinstance(linkage, dict) and isinstance(linkage.get("type"), str):
-                raw = {**raw, "attributes": {**(raw.get("attributes") or {}), "owner_type": linkage["type"]}}
+        # Only members of the right JSON type are read: one of another is left for the flattening to name (read as
+        # absent here, `attributes: []` was replaced by an object and taken, and `relationships: []` failed with an
+        # AttributeError that named nothing).
+        if not isinstance(raw, dict) or not isinstance(relationships := raw.get("relationships"), dict):
+            return raw
+        owner, attributes = relationships.get("owned_by"), raw.get("attributes")
+        linkage = owner.get("data") if isinstance(owner, dict) else None
+        if isinstance(linkage, dict) and isinstance(linkage.get("type"), str) and isinstance(attributes, dict | None):
+            raw = {**raw, "attributes": {**(attributes or {}), "owner_type": linkage["type"]}}
         return raw
 
     @property
@@ -435,13 +461,25 @@ class ItemEnvelope(BaseModel, Generic[R]):
     errors: Any = None
 
 
+class InvalidIncluded(Exception):
+    """An ``included`` entry of the asked type with the wrong shape: where it is in the answer (``included[3]``), the
+    entry, and pydantic's account of it, for `decode.describe_validation_error` to name the field's whole path."""
+
+    def __init__(self, position: int, raw: Any, error: ValidationError) -> None:
+        super().__init__(f"included[{position}]")
+        self.at, self.raw, self.error = f"included[{position}]", raw, error
+
+
 def index_included(included: Iterable[Any], type_: str, model: type[R]) -> dict[str, R]:
     """Parse the `included` resources of one JSON:API type, keyed by id; others are skipped unparsed.
 
-    Raises ValidationError for an entry of that type with the wrong shape (the client names the endpoint).
+    Raises `InvalidIncluded` for an entry of that type with the wrong shape (the client names the endpoint).
     """
-    return {
-        raw["id"]: model.model_validate(raw)
-        for raw in included
-        if isinstance(raw, dict) and raw.get("type") == type_ and isinstance(raw.get("id"), str)
-    }
+    found: dict[str, R] = {}
+    for position, raw in enumerate(included):
+        if isinstance(raw, dict) and raw.get("type") == type_ and isinstance(raw_id := raw.get("id"), str):
+            try:
+                found[raw_id] = model.model_validate(raw)
+            except ValidationError as exc:
+                raise InvalidIncluded(position, raw, exc) from None
+    return found

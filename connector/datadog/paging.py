@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from connector.datadog.errors import UnexpectedResponse
+from connector.datadog.jsonbody import a_json_type
 
 __all__ = [
     "MAX_PAGES",
@@ -123,6 +124,29 @@ def parse_page_meta(meta: Any) -> PageMeta:
     return PageMeta()
 
 
+def _unusable_total(meta: Any) -> str:
+    """Where a list's total is missing or unusable, and what was found there: the on-call engineer reading "no usable
+    total" could not tell a missing `meta` from a total sent as a string. Only called once the total failed."""
+    if meta is None:
+        return "meta (missing)"
+    if not isinstance(meta, Mapping):
+        return f"meta (expected an object, got {a_json_type(meta)})"
+    if "page" not in meta and "pagination" not in meta:
+        return "meta.page or meta.pagination (missing)"
+    name = "pagination" if "pagination" in meta and "page" not in meta else "page"
+    block = meta.get(name)
+    if not isinstance(block, Mapping):
+        return f"meta.{name} " + ("(missing)" if block is None else f"(expected an object, got {a_json_type(block)})")
+    fields = ("total_filtered_count", "total_count", "total") if name == "page" else ("total",)
+    field_name = next((f for f in fields if f in block), fields[0])
+    value = block.get(field_name)
+    if field_name not in block:
+        return f"meta.{name}.{field_name} (missing)"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"meta.{name}.{field_name} (a number no list has: below 0 or over {_MAX_TOTAL:,})"
+    return f"meta.{name}.{field_name} (expected a whole number, got {a_json_type(value)})"
+
+
 def pages_for(total: int, size: int) -> int:
     return max(1, math.ceil(total / size))
 
@@ -165,7 +189,7 @@ def next_page_number(
         raise bad(f"{count} items, more than the page[size] of {requested_size} asked for")
     info = parse_page_meta(meta)
     if info.total is None and total_required:
-        raise bad("no usable meta total (this list always reports one)")
+        raise bad(f"no usable meta total (this list always reports one): {_unusable_total(meta)}")
     if info.size and count > info.size:
         # The page contradicts its own size: every later page's place was computed at that size, and the listing
         # ended "no items, though the total says there are more", retryable, at every sync for ever. Asking again

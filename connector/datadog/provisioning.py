@@ -49,6 +49,7 @@ from connector.baton.pb.c1.connector.v2 import (
 from connector.datadog.client import DatadogClient, status_contradicts
 from connector.datadog.errors import Conflict, DatadogError, NotFound, UnexpectedResponse, nothing_done
 from connector.datadog.idrules import holds_whitespace, is_usable_id, same_id
+from connector.datadog.jsonbody import a_json_type
 from connector.datadog.models import TeamMembership, TeamRole, User
 from connector.datadog.resources import roles, teams, types
 from connector.datadog.resources.users import user_resource
@@ -549,7 +550,8 @@ def _account_email(info: AccountInfo) -> str:
     if raw is None:
         raise InvalidArgumentError("email is required to create a Datadog user")
     if not isinstance(raw, str):
-        raise InvalidArgumentError(f"email must be a string, not {type(raw).__name__}")
+        # In JSON's words: the profile is a Struct, and "float" or "dict" named Python's types, not what was sent.
+        raise InvalidArgumentError(f"the account profile's email must be a string, not {a_json_type(raw)}")
     return _valid_email(raw)
 
 
@@ -566,7 +568,7 @@ def _optional_text(profile: Mapping[str, object], field: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InvalidArgumentError(f"{field} must be a string, not {type(value).__name__}")
+        raise InvalidArgumentError(f"the account profile's {field} must be a string, not {a_json_type(value)}")
     return value.strip() or None
 
 
@@ -666,9 +668,12 @@ def _disabled_in_words_too(user: User) -> str | None:
 
 def _update_user_id(args: struct_pb2.Struct) -> str:
     """The `user_id` resource-id argument of update_user (docs/spec/credentials.md §5 step 1)."""
+    missing = "baton-datadog: missing required argument user_id"
     value = args.fields.get("user_id")
     if value is None or value.WhichOneof("kind") != "struct_value":
-        raise InvalidArgumentError("baton-datadog: missing required argument user_id")
+        # The spec's words, and what was there instead: a plain string id and no argument read alike.
+        got = "nothing" if value is None else _struct_value_type(value)
+        raise InvalidArgumentError(f"{missing} (user_id: expected a resource id object, got {got})")
     fields = value.struct_value.fields
 
     def text(*keys: str) -> str | None:
@@ -678,12 +683,38 @@ def _update_user_id(args: struct_pb2.Struct) -> str:
 
     rtype, rid = text("resource_type_id", "resource_type"), text("resource_id", "resource")
     if rtype is None or rid is None:
-        raise InvalidArgumentError("baton-datadog: missing required argument user_id")
+        key = "resource_type_id" if rtype is None else "resource_id"
+        raise InvalidArgumentError(f"{missing} ({_struct_member(fields, key, _ALIASES[key])})")
     if not rid:
         raise InvalidArgumentError("baton-datadog: user_id cannot be empty")
     if rtype != types.USER.id:
         raise InvalidArgumentError(f"baton-datadog: user_id must identify a user, not a {quoted_id(rtype)}")
     return _clean_id(rid, "user_id")
+
+
+# A resource id's members, and the SDK's older names for them.
+_ALIASES = {"resource_type_id": "resource_type", "resource_id": "resource"}
+# A Struct value's kind in JSON's words.
+_STRUCT_KINDS = {
+    "string_value": "a string",
+    "number_value": "a number",
+    "bool_value": "a boolean",
+    "struct_value": "an object",
+    "list_value": "an array",
+    "null_value": "null",
+}
+
+
+def _struct_value_type(value: struct_pb2.Value) -> str:
+    return _STRUCT_KINDS.get(value.WhichOneof("kind") or "", "an empty value")
+
+
+def _struct_member(fields: Mapping[str, struct_pb2.Value], key: str, alias: str) -> str:
+    """What a resource id's `key` (or its `alias`) holds, when it is no string: its path and JSON type."""
+    name = key if key in fields else alias if alias in fields else None
+    if name is None:
+        return f"user_id.{key}: missing"
+    return f"user_id.{name}: expected a string, got {_struct_value_type(fields[name])}"
 
 
 def _text_arg(args: struct_pb2.Struct, name: str) -> str:
@@ -702,6 +733,11 @@ def _user_id_arg(args: struct_pb2.Struct) -> str:
     if kind == "struct_value":
         # The SDK's resource-id field: {"resource_type_id", "resource_id"} (or "resource_type", "resource").
         fields = value.struct_value.fields
+        for key, alias in _ALIASES.items():
+            given = [fields[k] for k in (key, alias) if k in fields]
+            if given and not any(v.HasField("string_value") for v in given):
+                # A number or an object there read as "" and was refused as an empty id, naming nothing sent.
+                raise InvalidArgumentError(_struct_member(fields, key, alias))
 
         def text(*keys: str) -> str:
             return next((fields[k].string_value for k in keys if k in fields and fields[k].string_value), "")
@@ -710,4 +746,4 @@ def _user_id_arg(args: struct_pb2.Struct) -> str:
         if rtype and rtype != types.USER.id:
             raise InvalidArgumentError(f"user_id must identify a user, not a {quoted_id(rtype)}")
         return _clean_id(text("resource_id", "resource"), "user_id")
-    raise InvalidArgumentError(f"user_id must be a string or a resource id, not a {kind or 'missing value'}")
+    raise InvalidArgumentError(f"user_id must be a string or a resource id, not {_struct_value_type(value)}")

@@ -167,3 +167,26 @@ async def test_a_user_whose_status_contradicts_disabled_fails_the_sync(
         await _sync(fake, make_client, tmp_path / "s.c1z", _Rewritten("/api/v2/users", change))
     assert "GET /api/v2/users -> 200: page 0: " + said in str(raised.value)
     _no_secret(raised.value)
+
+
+async def test_the_item_a_closed_set_value_fails_the_page_for_is_named_by_its_path(
+    fake: FakeDatadog, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    """The failure said "page 0: a user's status is …" or "a membership's role is …" without which of the page's
+    items: the on-call engineer searched up to 100 of them. The member is named (`data[2].attributes.status`)."""
+
+    def contradict(document: dict[str, Any]) -> None:
+        document["data"][2]["attributes"].update(status="Active", disabled=True)
+
+    with pytest.raises(UnexpectedResponse) as raised:
+        await _sync(fake, make_client, tmp_path / "u.c1z", _Rewritten("/api/v2/users", contradict))
+    assert "yet its disabled is true (data[2].attributes.status, .disabled)" in str(raised.value)
+
+    team = next(team for team in fake.org.teams.values() if len(team.members) >= 2)
+
+    def promote(document: dict[str, Any]) -> None:
+        document["data"][1]["attributes"]["role"] = "Admin"
+
+    with pytest.raises(UnexpectedResponse) as raised:
+        await _sync(fake, make_client, tmp_path / "t.c1z", _Rewritten(f"/api/v2/team/{team.id}/memberships", promote))
+    assert "a membership's role is 'Admin', not 'admin' or null (data[1].attributes.role)" in str(raised.value)

@@ -1061,7 +1061,12 @@ async def test_a_credential_whose_id_no_request_path_can_hold_is_not_issued(
     client = make_client(fake, transport=LongIdCreates(fake))
     env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
     sa = env.service_account()
-    with pytest.raises(InternalError, match=r"failed \(InternalError\) and deleting it again failed too"):
+    # The issuing's failure in its own words, not "failed (InternalError)": its exception's class said nothing.
+    with pytest.raises(
+        InternalError,
+        match=r"failed \(baton-datadog: Datadog gave the new [a-z-]+ an id it could not be revoked by later; refusing "
+        r"to issue it\) and deleting it again failed too",
+    ):
         await env.issue(sa, kind, ["a"] if kind == SAT else [])
 
 
@@ -1533,3 +1538,71 @@ async def test_a_create_answered_by_a_gateways_json_4xx_leaves_no_key_behind(
     with pytest.raises(ConnectorError):
         await env.issue(sa, kind, ["a"] if kind == SAT else [])
     assert (set(fake.org.app_keys), set(fake.org.api_keys), set(fake.org.tokens)) == before
+
+
+class KeyOfAnotherType(RewrittenCreates):
+    """A Datadog whose create answer gives the new secret (`data.attributes.key`) as another JSON value, or none."""
+
+    def __init__(self, value: object) -> None:
+        super().__init__()
+        self._value = value
+
+    def _rewrite(self, body: dict[str, Any]) -> None:
+        attributes = body["data"]["attributes"]
+        if self._value == "removed":
+            del attributes["key"]
+        else:
+            attributes["key"] = self._value
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (918273645, "data.attributes.key (expected a string, got a number)"),
+        ({"value": "QUOTED-CANARY"}, "data.attributes.key (expected a string, got an object)"),
+        (["QUOTED-CANARY"], "data.attributes.key (expected a string, got an array)"),
+        (None, "data.attributes.key: missing, null or empty"),
+        ("removed", "data.attributes.key: missing, null or empty"),
+    ],
+)
+async def test_a_secret_of_the_wrong_json_type_is_named_and_its_credential_deleted(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, value: object, shown: str
+) -> None:
+    """The new secret as a number, an object or an array was read as no secret, and the failure said only "Datadog
+    returned no secret value": not where, not what came instead. The error names `data.attributes.key` and the JSON
+    type, quotes nothing of it, and the credential the create made is deleted again."""
+    client = make_client(fake, transport=KeyOfAnotherType(value))
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    with pytest.raises(ConnectorError) as caught:
+        await env.issue(sa, APP_KEY)
+    text = f"{caught.value} {caught.value!r}"
+    assert shown in text
+    assert "QUOTED-CANARY" not in text
+    assert "918273645" not in text
+    assert not [k for k in fake.org.app_keys.values() if k.owner_id == sa.id], "deleted again"
+
+
+async def test_a_rollback_retried_after_the_shutdown_says_what_datadog_answered(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries
+) -> None:
+    """The deletion tried once more after the shutdown cut the first one short failed, and its error line said
+    "its deletion was stopped or failed (Forbidden)": the class of an exception, not Datadog's answer. It says what
+    Datadog answered (the request and status, and Datadog's words)."""
+    transport = OddIdCreatesStalledDeletes(fake, 1)
+    client = make_client(fake, transport=transport)
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    with structlog.testing.capture_logs() as events:
+        issuing = asyncio.create_task(env.issue(sa, APP_KEY))
+        waiting = asyncio.create_task(transport.deleting.wait())
+        await asyncio.wait((waiting, issuing), return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        fake.faults.force(403, method="DELETE", times=10)
+        issuing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await issuing
+    (told,) = [e for e in events if e.get("outcome") == "rollback_interrupted"]
+    assert "its deletion was stopped or failed (Datadog forbidden: DELETE " in told["error"]
+    assert "-> 403: Internal Server Error" in told["error"]
+    assert "(Forbidden)" not in told["error"]

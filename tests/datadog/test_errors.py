@@ -248,3 +248,32 @@ def test_a_4xx_with_a_gateways_json_is_no_proof_that_nothing_was_done(body: byte
     deleted, not left live because the answer was taken as Datadog's refusal."""
     for status in (400, 403, 422):
         assert not nothing_done(error_for_response(status, method="POST", path="/p", body=body))
+
+
+@pytest.mark.parametrize(
+    ("errors", "shown"),
+    [
+        ([{"code": 403, "meta": {"key": "QUOTED-CANARY"}}], "errors[0] (an object without a string detail or title)"),
+        (
+            ["first", {"detail": 7, "title": ["QUOTED-CANARY"]}],
+            "errors[1] (an object without a string detail or title)",
+        ),
+        ([["QUOTED-CANARY"]], "errors[0] (expected a string or an object, got an array)"),
+        ([918273645], "errors[0] (expected a string or an object, got a number)"),
+        ([None], "errors[0] (expected a string or an object, got null)"),
+        ({"detail": "QUOTED-CANARY"}, "errors (expected an array, got an object)"),
+    ],
+)
+def test_an_error_body_of_the_wrong_shape_is_named_by_its_path_not_quoted_as_a_python_repr(
+    errors: object, shown: str
+) -> None:
+    """An error item that is no string and no object with a string detail or title was shown as Python's repr of it
+    ("{'code': 403, 'meta': {...}}", "[918273645]", "None"): not Datadog's words, and whatever it held quoted as if it
+    were. An `errors` of another type than an array said nothing at all. Each is named by its path and JSON type."""
+    error = error_for_response(403, method="GET", path="/api/v2/users", body=json.dumps({"errors": errors}).encode())
+    assert error.messages[-1] == shown
+    for text in (str(error), repr(error)):
+        assert "QUOTED-CANARY" not in text
+        assert "918273645" not in text
+        assert "{'" not in text
+        assert "None" not in text

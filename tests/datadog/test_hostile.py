@@ -85,7 +85,7 @@ def _client(make_client: ClientFactory, fake: FakeDatadog, **kwargs: object) -> 
         ("html", "content type 'text/html'", True, 1),
         ("empty", "empty body", True, 1),
         ("wrong-types", "invalid field", False, 1),
-        ("numeric-id", "data.0.id", False, 1),
+        ("numeric-id", "data[0].id (expected a string, got a number)", False, 1),
         ("gzip-bomb", "larger than the", False, 1),
         ("past-total", "past the list's own total of 0", False, 1),
         ("empty-page", "no items, though the list's own total of 1000 says there are more", True, 1),

@@ -438,3 +438,43 @@ async def test_a_role_change_answered_with_a_name_go_reads_is_done(name: bytes) 
         ) as client:
             change = client.remove_user_from_role if method == "DELETE" else client.add_user_to_role
             await change("r1", "u1")
+
+
+@pytest.mark.parametrize(
+    ("attributes", "said"),
+    [
+        ({"disabled": "false"}, "data.attributes.disabled (expected a boolean, got a string)"),
+        ({"disabled": 0}, "data.attributes.disabled (expected a boolean, got a number)"),
+        ({"status": 1}, "data.attributes.status (expected a string, got a number)"),
+        ({"disabled": True, "status": ["Active"]}, "data.attributes.status (expected a string, got an array)"),
+    ],
+)
+async def test_a_disable_answered_with_the_users_state_of_the_wrong_json_type_is_not_done(
+    attributes: dict[str, Any], said: str
+) -> None:
+    """The user's `disabled` or `status` of another JSON type in a disable's answer was read as absent, and the
+    offboarding reported done on an answer that may say the user is still enabled (`"false"`). It fails, naming the
+    member and the JSON types, so ConductorOne does not take the access as removed."""
+    answer = httpx.Response(200, json={"data": {"type": "users", "id": "u1", "attributes": attributes}})
+    async with _answering(answer) as client:
+        with pytest.raises(UnexpectedResponse) as raised:
+            await client.disable_user("u1")
+    assert str(raised.value).endswith(f"-> 200: {said}")
+
+
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        ({"type": "users", "id": "u9", "attributes": {"email": None}}, "(data.attributes.email: missing or null)"),
+        ({"type": "users", "id": "u9", "attributes": {}}, "(data.attributes.email: missing or null)"),
+        ({"type": "users", "id": "u9", "attributes": {"email": "other@example.com"}}, "(data.attributes.email)"),
+        ({"type": "users", "id": "..", "attributes": {"email": "new@example.com"}}, "(data.id)"),
+    ],
+)
+async def test_a_create_user_answer_refused_names_the_member(data: dict[str, Any], said: str) -> None:
+    """The account creation's answer refused for its email or id said so without the member ("the answer is about
+    another user"): the on-call engineer could not tell a missing email from another one, or from the id."""
+    async with _answering(httpx.Response(201, json={"data": data})) as client:
+        with pytest.raises(UnexpectedResponse) as raised:
+            await client.create_user("new@example.com")
+    assert str(raised.value).endswith(said)

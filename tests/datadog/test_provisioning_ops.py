@@ -875,6 +875,29 @@ async def test_create_account_rejects_a_bad_email(env: Env, email: object) -> No
     assert env.fake.requests() == []
 
 
+@pytest.mark.parametrize(
+    ("profile", "message"),
+    [
+        ({"email": 42.0}, "the account profile's email must be a string, not a number"),
+        ({"email": {"address": "a@example.com"}}, "the account profile's email must be a string, not an object"),
+        ({"email": "a@example.com", "name": ["Ada"]}, "the account profile's name must be a string, not an array"),
+        ({"email": "a@example.com", "title": True}, "the account profile's title must be a string, not a boolean"),
+    ],
+)
+async def test_a_profile_value_of_the_wrong_json_type_is_named_in_json_words(
+    env: Env, profile: dict[str, object], message: str
+) -> None:
+    """The profile ConductorOne sends is a Struct (JSON values): "email must be a string, not float" (or dict, list)
+    named Python's types, not what was sent, and not where it was."""
+    manager = env.connector.account_manager()
+    assert manager is not None
+    env.fake.reset_counters()
+    with pytest.raises(InvalidArgumentError) as raised:
+        await manager.create_account(AccountInfo(emails=[], login="", profile=profile))
+    assert str(raised.value) == message
+    assert env.fake.requests() == []
+
+
 async def test_create_account_uses_the_emails_list_when_the_profile_has_none(env: Env) -> None:
     manager = env.connector.account_manager()
     assert manager is not None

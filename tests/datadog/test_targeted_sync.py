@@ -234,4 +234,5 @@ async def test_a_targeted_roles_users_answered_with_another_roles_fail_the_sync(
         )
     assert str(raised.value) == (
         f"Datadog unexpected response: GET /api/v2/roles/{asked.id}/users -> 200: page 0: a user of another role"
+        " (data[0].relationships.roles.data lacks it)"
     )

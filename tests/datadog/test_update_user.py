@@ -283,3 +283,48 @@ async def test_disable_user_whose_404_read_shows_it_disabled_in_both_words_is_al
     async with client:
         result = await found.invoke_action("disable_user", _args("u1"))
     assert dict(result.response) == {"success": True, "user_id": "u1", "status": "Disabled"}
+
+
+@pytest.mark.parametrize(
+    ("action", "args", "message"),
+    [
+        (
+            "update_user",
+            _args({"resource_type_id": "user", "resource_id": 1234}, name="x"),
+            "baton-datadog: missing required argument user_id (user_id.resource_id: expected a string, got a number)",
+        ),
+        (
+            "update_user",
+            _args({"resource_type": ["user"], "resource": "u1"}, name="x"),
+            "baton-datadog: missing required argument user_id (user_id.resource_type: expected a string, got an array)",
+        ),
+        (
+            "update_user",
+            _args({"resource_type_id": "user"}, name="x"),
+            "baton-datadog: missing required argument user_id (user_id.resource_id: missing)",
+        ),
+        (
+            "update_user",
+            _args("plain-string", name="x"),
+            "baton-datadog: missing required argument user_id (user_id: expected a resource id object, got a string)",
+        ),
+        (
+            "disable_user",
+            _args({"resource_type_id": "user", "resource_id": {"id": "u1"}}),
+            "user_id.resource_id: expected a string, got an object",
+        ),
+        ("disable_user", _args(12.5), "user_id must be a string or a resource id, not a number"),
+    ],
+)
+async def test_an_action_argument_of_the_wrong_json_type_is_named_with_its_path(
+    fake: FakeDatadog, actions: ActionManager, action: str, args: struct_pb2.Struct, message: str
+) -> None:
+    """ConductorOne's arguments are JSON values (a Struct). One of the wrong type was "missing required argument
+    user_id" whatever it was (a number where the id goes, an array for its type), "user_id is empty or malformed" for
+    an object where the id goes, or named by protobuf's oneof ("not a number_value"): the on-call engineer could not
+    tell what ConductorOne sent. Each names the member and the JSON types, and nothing is sent to Datadog."""
+    fake.reset_counters()
+    with pytest.raises(InvalidArgumentError) as raised:
+        await actions.invoke_action(action, args)
+    assert str(raised.value) == message
+    assert fake.requests() == []

@@ -145,3 +145,24 @@ async def test_datadogs_own_refusal_still_names_the_key(refused: str, rejected: 
     async with answered_by(answer) as client:
         with pytest.raises(rejected):
             await client.validate()
+
+
+@pytest.mark.parametrize(
+    ("edit", "shown"),
+    [
+        ({"valid": "true"}, "no boolean `valid` (valid: expected a boolean, got a string)"),
+        ({"valid": 1}, "no boolean `valid` (valid: expected a boolean, got a number)"),
+        ({"valid": None}, "no boolean `valid` (valid: expected a boolean, got null)"),
+        ({}, "no boolean `valid` (valid: missing)"),
+    ],
+)
+async def test_a_key_check_answer_of_the_wrong_json_type_says_what_came_instead(
+    canary_fake: FakeDatadog, make_client: ClientFactory, edit: dict[str, object], shown: str
+) -> None:
+    """The start-up key check's answer without a boolean `valid` said only "no boolean `valid`": a string "true", a 1,
+    a null and no member at all read alike. It says which, and is no rejection of the key."""
+    canary_fake.faults.rewrite(lambda _body: edit, path="/api/v1/validate", method="GET")
+    with pytest.raises(DatadogError) as raised:
+        await make_client(canary_fake).validate()
+    assert not isinstance(raised.value, InvalidCredentials)
+    assert str(raised.value) == f"Datadog unexpected response: GET /api/v1/validate -> 200: {shown}"

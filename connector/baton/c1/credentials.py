@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
+from connector.baton.jsontypes import a_json_type
+
 if TYPE_CHECKING:  # loaded by parse_client_secret: the settings read a client id here, and --help needs no key type
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -139,12 +141,13 @@ def parse_client_secret(value: str) -> ClientSecret:
     if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
         raise fail("the JWK must be an Ed25519 key (kty OKP, crv Ed25519)")
     d_text, x_text, kid = jwk.get("d"), jwk.get("x"), jwk.get("kid")
+    # A member of another JSON type is named as such, never quoted: "no d" was said of a `d` that was a number.
     if not isinstance(d_text, str):
-        raise fail("the JWK is not a private key (no d)")
+        raise fail("the JWK is not a private key (no d)" if d_text is None else f"the JWK d is {a_json_type(d_text)}")
     if not isinstance(x_text, str):
-        raise fail("the JWK has no public key (x)")
+        raise fail("the JWK has no public key (x)" if x_text is None else f"the JWK x is {a_json_type(x_text)}")
     if kid is not None and not isinstance(kid, str):
-        raise fail("the JWK kid must be a string")
+        raise fail(f"the JWK kid must be a string, not {a_json_type(kid)}")
     d, x = _b64url_decode(d_text), _b64url_decode(x_text)
     if d is None or len(d) != _ED25519_KEY_BYTES or x is None or len(x) != _ED25519_KEY_BYTES:
         raise fail("the JWK d and x must each be 32 bytes of unpadded base64url")

@@ -86,12 +86,14 @@ class TeamSyncer(PageNumberTokens):
             if (role := membership.role) not in _WIRE_ROLES:
                 # A role Datadog never sends ("Admin", "owner") read as an ordinary member: that admin's grant was
                 # missing from ConductorOne, as if revoked. The answer is wrong, and no reading of it is safe.
+                # Which item, found only now that one failed (identity: equal memberships may be listed twice).
+                at = next(i for i, listed in enumerate(page.items) if listed is membership)
                 raise UnexpectedResponse(
                     method="GET",
                     path=page.path,
                     status=page.status,
                     messages=[f"page {page.number}: a membership's role is {closed_set_value(role, _WIRE_ROLES)}, "
-                              "not 'admin' or null"],
+                              f"not 'admin' or null (data[{at}].attributes.role)"],
                 )  # fmt: skip
             # A membership naming no user goes on with an empty principal: the engine drops it, logs and counts it
             # as it does every record without an identity, where skipping it here lost it without a word.

@@ -126,8 +126,13 @@ class UserSyncer(PageNumberTokens):
         grants = []
         for user, res in zip(page.items, resources, strict=True):
             if (problem := account_problem(user)) is not None:
+                # Which item, found only now that one failed (identity: equal users may be listed twice).
+                at = next(i for i, listed in enumerate(page.items) if listed is user)
                 raise UnexpectedResponse(
-                    method="GET", path=page.path, status=page.status, messages=[f"page {page.number}: {problem}"]
+                    method="GET",
+                    path=page.path,
+                    status=page.status,
+                    messages=[f"page {page.number}: {problem} (data[{at}].attributes.status, .disabled)"],
                 )
             for role_id in user.role_ids:
                 make = grant_of.get(role_id)

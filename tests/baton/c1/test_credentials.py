@@ -226,3 +226,22 @@ def test_malformed_api_host_names_the_setting(api_host: str) -> None:
     with pytest.raises(CredentialError) as caught:
         resolve_endpoints(parse_client_id("n@acme.conductor.one/pcc"), api_host)
     assert caught.value.setting == "BATON_C1_API_HOST"
+
+
+@pytest.mark.parametrize(
+    ("member", "value", "said"),
+    [
+        ("d", 12345, "the JWK d is a number"),
+        ("d", {"k": "v"}, "the JWK d is an object"),
+        ("x", ["x"], "the JWK x is an array"),
+        ("kid", 7, "the JWK kid must be a string, not a number"),
+    ],
+)
+def test_a_secret_member_of_the_wrong_json_type_is_named_as_such(member: str, value: object, said: str) -> None:
+    """A `d` that was a number read "the JWK is not a private key (no d)", an `x` that was an array "has no public
+    key": the operator looked for a missing member that was there, of another JSON type. The type is named; the value
+    never is."""
+    d, x = _raw(Ed25519PrivateKey.generate())
+    with pytest.raises(CredentialError) as caught:
+        parse_client_secret(_secret_from_jwk({"kty": "OKP", "crv": "Ed25519", "x": x, "d": d, member: value}))
+    assert str(caught.value) == f"client-secret: invalid client secret: {said}"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import ipaddress
+import json
 import socket
 import ssl
 import sys
@@ -108,6 +109,16 @@ async def _hostile(request: web.Request, faults: Faults) -> web.StreamResponse |
     return await hostile.answer(request, mode, hang_seconds=faults.hang_seconds, huge_bytes=faults.huge_bytes)
 
 
+def _rewritten(request: web.Request, response: web.StreamResponse, faults: Faults) -> web.StreamResponse:
+    edit = faults.take_rewrite(request.method, request.path)
+    # The fake's JSON answers are built by `reply` (a string payload); an answer without a body is left as it is.
+    body = getattr(response, "body", None)
+    text = body if isinstance(body, bytes) else getattr(body, "_value", None)
+    if edit is None or not isinstance(text, bytes) or not text:
+        return response
+    return reply(edit(json.loads(text)), response.status, response.content_type)
+
+
 @web.middleware
 async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse:
     arrived = time.monotonic()
@@ -132,7 +143,7 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
                     # Exactly what the mode sends: no rate-limit headers of the fake's own.
                     response, limit_headers = hostile_answer, {}
                 else:
-                    response = await handler(request)
+                    response = _rewritten(request, await handler(request), st.faults)
     except Abort as abort:
         response = abort.response
     except web.HTTPException as exc:

@@ -190,6 +190,8 @@ class Faults:
     # (mode, path prefix or None, method or None) of hostile answers (see hostile.py), served in place of the
     # endpoint after the key check.
     hostile_script: list[tuple[str, str | None, str | None]] = field(default_factory=list)
+    # (edit, path prefix or None, method or None): the endpoint's own JSON answer, changed by `edit` before it is sent.
+    rewrites: list[tuple[Callable[[Any], Any], str | None, str | None]] = field(default_factory=list)
     hang_seconds: float = 5.0
     huge_bytes: int = 1024 * 1024
     # Header values that replace the rate-limit headers on every answer (e.g. {"X-RateLimit-Limit": "0"}).
@@ -223,6 +225,22 @@ class Faults:
                     return mode
         return None
 
+    def rewrite(
+        self, edit: Callable[[Any], Any], *, times: int = 1, path: str | None = None, method: str | None = None
+    ) -> None:
+        """Send the next `times` matching answers of the endpoint as `edit` changes their JSON body (`edit` returns
+        the body to send): a real answer with one field of the wrong type, say."""
+        with self.lock:
+            self.rewrites.extend([(edit, path, method.upper() if method else None)] * times)
+
+    def take_rewrite(self, method: str, path: str) -> Callable[[Any], Any] | None:
+        with self.lock:
+            for i, (edit, prefix, want) in enumerate(self.rewrites):
+                if (prefix is None or path.startswith(prefix)) and (want is None or want == method):
+                    del self.rewrites[i]
+                    return edit
+        return None
+
     def take_scripted(self, method: str, path: str) -> tuple[int, int] | None:
         """(status, reset) of the first scripted fault matching this request, consumed."""
         with self.lock:
@@ -236,6 +254,7 @@ class Faults:
         with self.lock:
             self.scripted.clear()
             self.hostile_script.clear()
+            self.rewrites.clear()
             self.header_overrides.clear()
             self.header_repeats.clear()
         self.error_rate = self.throttle_rate = self.latency = 0.0
