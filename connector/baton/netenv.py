@@ -25,7 +25,8 @@ from connector.baton.proxyenv import no_proxy_network
 
 # The proxies httpx reads (and hands the gRPC channel: `grpc_proxy_from_env`). grpc's own `grpc_proxy` is read by
 # nobody: the channel's reading of the environment is turned off (docs/deployment.md).
-PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
+_PROXY_VARIABLE_SCHEMES = ("https", "http", "all")
+"""The `<scheme>_proxy` variables httpx reads a proxy from (`proxy_variables_in_effect`); NO_PROXY is `no`."""
 # HTTP CONNECT only: grpc has no SOCKS support, and httpx needs the `socksio` extra, which is not installed.
 _PROXY_SCHEMES = ("http", "https")
 
@@ -46,19 +47,39 @@ def environment_problems(environ: Mapping[str, str]) -> list[str]:
     for cert_dir in paths["SSL_CERT_DIR"].split(os.pathsep):
         if cert_dir and not Path(cert_dir).is_dir():
             problems.append(f"environment SSL_CERT_DIR: {cert_dir} is not a directory")
-    for upper in PROXY_VARIABLES:
-        # The one in effect, as urllib (which httpx asks) reads them: the lower-case name whenever it is set, "" unsetting
-        # the proxy, the upper-case one then read by nobody. Both were judged, and a platform's HTTPS_PROXY that a pod
-        # overrode (`https_proxy=http://corp:3128`, or "" for none) refused a start that would have worked.
-        name = upper.lower() if upper.lower() in environ else upper
+    in_effect = proxy_variables_in_effect(environ)
+    for scheme in _PROXY_VARIABLE_SCHEMES:
         # As it is: urllib takes any value but "" as a proxy, and httpx refuses a space or a line break in its URL
         # (`_proxy_problem` names the variable).
-        value = environ.get(name, "")
-        if value:
-            problems.append(_proxy_problem(name, value))
-    for name in ("NO_PROXY", "no_proxy"):
-        problems.append(_no_proxy_problem(name, environ.get(name, "")))  # httpx strips each entry itself
+        if (found := in_effect.get(scheme)) is not None:
+            problems.append(_proxy_problem(*found))
+    if (found := in_effect.get("no")) is not None:
+        problems.append(_no_proxy_problem(*found))  # httpx strips each entry itself
     return [problem for problem in problems if problem is not None]
+
+
+def proxy_variables_in_effect(environ: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """Scheme (`https`, `no`, ...) -> the name and value of the `<scheme>_proxy` variable in effect, read as urllib's
+    `getproxies_environment` (which httpx asks) reads `os.environ`: first any variable whose name ends in `_proxy` in
+    any letter case (`HTTPS_proxy`, `Https_Proxy`) with a value, then those whose name ends in lower-case `_proxy`,
+    in the environment's order, each overriding, "" unsetting. Judged by the two spellings alone, a mixed-case one
+    that urllib took passed the check: a SOCKS proxy there ended the first request with an ImportError naming no
+    variable, and a bad NO_PROXY entry with an InvalidURL."""
+    in_effect: dict[str, tuple[str, str]] = {}
+    for name, value in environ.items():
+        if value and name[-6:].lower() == "_proxy":
+            in_effect[name[:-6].lower()] = (name, value)
+    if "REQUEST_METHOD" in environ:
+        # urllib's CGI rule (CVE-2016-1000110): an HTTP_PROXY a web server may have set from a request header is not
+        # taken by the first pass; a lower-case `http_proxy` still is, by the second.
+        in_effect.pop("http", None)
+    for name, value in environ.items():
+        if name[-6:] == "_proxy":
+            if value:
+                in_effect[name[:-6].lower()] = (name, value)
+            else:
+                in_effect.pop(name[:-6].lower(), None)
+    return in_effect
 
 
 _PATH_VARIABLES = ("SSL_CERT_FILE", "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "SSL_CERT_DIR")

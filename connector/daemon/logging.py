@@ -38,24 +38,35 @@ def silence_native_logs() -> None:
     """Keep grpc's C core from writing lines of its own to stderr. It does, in plain text, for a peer's GOAWAY (with
     the peer's debug text, newlines and all: a ConductorOne deploy, a load balancer, or a hostile peer forging a JSON
     line) and for a failed TLS handshake: no JSON, no redaction, and nothing our own lines lack (a call's status
-    carries the cause). An operator's own GRPC_VERBOSITY is kept. Call it before grpc is first imported: its core
-    reads the variable once, then."""
-    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+    carries the cause). An operator's own GRPC_VERBOSITY is kept, but an empty one is no setting: grpc reads it as
+    unset, and its default writes the core's lines (a chart's `value: ""` let them through). Call it before grpc is
+    first imported: its core reads the variable once, then."""
+    if not os.environ.get("GRPC_VERBOSITY"):
+        os.environ["GRPC_VERBOSITY"] = "NONE"
 
 
 def native_log_warning(environ: Mapping[str, str]) -> str | None:
     """A start-up warning when the operator's own GRPC_VERBOSITY lets grpc's C core write its trace: those lines go
     to stderr in plain text, past the redactor, and with GRPC_TRACE (`http`, `all`) they quote every header of every
     call to ConductorOne, its access token included. Kept, as `silence_native_logs` keeps it (debugging a TLS or proxy
-    problem needs it), but never silently. grpc reads the level case-insensitively; the value named is ours, never the
-    variable's own text."""
-    level = environ.get("GRPC_VERBOSITY", "").strip().upper()
-    if level not in ("DEBUG", "INFO"):
-        return None
+    problem needs it), but never silently. Judged as grpc reads it: case-insensitively, whitespace and all, and only
+    ERROR and NONE keep the trace in; any other value (`WARNING`, `NONE ` with a trailing space, a typo) is no level to
+    grpc, which then writes at its default, the trace included. The value named is ours, never the variable's own
+    text."""
+    raw = environ.get("GRPC_VERBOSITY")
+    if not raw or raw.upper() in _QUIET_GRPC_VERBOSITY:
+        return None  # unset or empty: NONE (`silence_native_logs`)
+    level = raw.strip().upper()
+    named = f"is {level}" if level in ("DEBUG", "INFO") else "is set to a value grpc does not read as ERROR or NONE"
     return (
-        f"GRPC_VERBOSITY is {level}: grpc's C core writes lines of its own to stderr, unredacted, and with GRPC_TRACE "
+        f"GRPC_VERBOSITY {named}: grpc's C core writes lines of its own to stderr, unredacted, and with GRPC_TRACE "
         "they include ConductorOne's access token; unset it once the debugging is done"
     )
+
+
+_QUIET_GRPC_VERBOSITY = ("ERROR", "NONE")
+"""The GRPC_VERBOSITY values (upper-cased) that keep grpc's core trace off stderr; an empty value is set to NONE at
+start (`silence_native_logs`)."""
 
 
 def register_secret(value: str | None) -> None:

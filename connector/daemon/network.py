@@ -3,8 +3,9 @@ setting, `--ca-bundle` / BATON_CA_BUNDLE: a PEM file, typically a TLS-inspecting
 
 Without it the httpx clients share one context with httpx's default trust (which honours SSL_CERT_FILE /
 SSL_CERT_DIR): each context holds its own copy of the CA store, ~1 MB of idle memory apiece (docs/benchmarks.md).
-The gRPC channel takes SSL_CERT_FILE too (`grpc_root_certificates`). Proxies need nothing here: httpx reads HTTPS_PROXY / HTTP_PROXY /
-NO_PROXY itself and `grpc_proxy_from_env` gives the channel the same proxy (docs/deployment.md).
+The gRPC channel takes SSL_CERT_FILE, else SSL_CERT_DIR's CAs, too (`grpc_root_certificates`). Proxies need nothing
+here: httpx reads HTTPS_PROXY / HTTP_PROXY / NO_PROXY itself and `grpc_proxy_from_env` gives the channel the same
+proxy (docs/deployment.md).
 """
 
 from __future__ import annotations

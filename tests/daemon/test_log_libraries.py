@@ -12,6 +12,9 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -135,7 +138,59 @@ def test_a_grpc_verbosity_that_lets_its_core_trace_through_is_warned_about_at_st
     assert "access token" in warned[0]
 
 
-@pytest.mark.parametrize("level", [None, "NONE", "error", "", "debugging"])
+@pytest.mark.parametrize("level", [None, "NONE", "error", "", "Error", "nOnE"])
 def test_a_grpc_verbosity_that_keeps_the_core_quiet_is_not_warned_about(level: str | None) -> None:
     environ = {} if level is None else {"GRPC_VERBOSITY": level}
     assert logs.native_log_warning(environ) is None
+
+
+@pytest.mark.parametrize("level", ["debugging", "WARNING", "warn", "NONE ", " error", "0", "canary-7f3e9a"])
+def test_a_grpc_verbosity_grpc_does_not_read_as_a_quiet_level_is_warned_about(level: str) -> None:
+    """grpc takes only DEBUG, INFO, ERROR and NONE (any case, no whitespace stripped); any other value is no level, and
+    it writes at its default, which lets GRPC_TRACE through with the access token: `NONE ` with a trailing space (a
+    chart's quoting) or a `WARNING` the operator took for quiet leaked it with no word at start. The warning says so
+    without quoting the variable's own text."""
+    warning = logs.native_log_warning({"GRPC_VERBOSITY": level})
+    assert warning is not None
+    assert "does not read as ERROR or NONE" in warning
+    assert "access token" in warning
+    assert "canary-7f3e9a" not in warning
+
+
+_GRPC_CALL_WITH_A_TOKEN = f"""
+import asyncio
+from connector.daemon import logging as logs
+
+logs.silence_native_logs()
+import grpc
+
+
+async def call() -> None:
+    channel = grpc.aio.insecure_channel("127.0.0.1:1")
+    try:
+        await channel.unary_unary("/c1.Baton/GetTask")(
+            b"", metadata=(("authorization", "Bearer {BEARER}"),), timeout=2
+        )
+    except grpc.aio.AioRpcError:
+        pass
+    await channel.close()
+
+asyncio.run(call())
+"""
+
+
+@pytest.mark.parametrize("level", [None, ""])
+def test_grpc_core_trace_stays_off_stderr_when_the_operator_set_no_verbosity(level: str | None) -> None:
+    """With GRPC_TRACE=http grpc's core writes every header of a call to stderr, the bearer token included, unless its
+    verbosity is ERROR or NONE. An empty GRPC_VERBOSITY (a chart's `value: ""`) is no setting to grpc, and it was kept
+    as the operator's own, so the real library wrote the token out; it is NONE like an unset one."""
+    env = {key: value for key, value in os.environ.items() if key != "GRPC_VERBOSITY"}
+    env["GRPC_TRACE"] = "http,api"
+    if level is not None:
+        env["GRPC_VERBOSITY"] = level
+    done = subprocess.run(
+        [sys.executable, "-c", _GRPC_CALL_WITH_A_TOKEN], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert BEARER not in done.stderr
+    assert done.stderr == ""

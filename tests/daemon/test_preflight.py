@@ -182,3 +182,41 @@ def test_the_lower_case_proxy_in_effect_is_still_judged() -> None:
     with pytest.raises(SettingsError) as caught:
         check_environment({"HTTPS_PROXY": "http://corp-proxy.internal:3128", "https_proxy": "socks5://p:1080"})
     assert [problem.split(":")[0] for problem in caught.value.problems] == ["environment https_proxy"]
+
+
+@pytest.mark.parametrize("name", ["HTTPS_proxy", "Https_Proxy", "ALL_proxy", "Http_Proxy"])
+def test_a_proxy_variable_in_any_letter_case_urllib_takes_is_judged(name: str) -> None:
+    """urllib (which httpx asks) takes a `<scheme>_proxy` variable in any letter case: a SOCKS proxy in `HTTPS_proxy`
+    passed the check, which read the two usual spellings alone, and the first request ended with an ImportError
+    naming no variable. It is named as it is spelled."""
+    with pytest.raises(SettingsError) as caught:
+        check_environment({name: "socks5://ops:canary-pw@127.0.0.1:1080"})
+    (problem,) = caught.value.problems
+    assert problem.startswith(f"environment {name}: SOCKS proxies are not supported")
+    assert "canary-pw" not in problem
+
+
+def test_a_mixed_case_proxy_overriding_the_upper_case_one_is_the_one_judged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A name ending in lower-case `_proxy` is urllib's second pass: it overrides an HTTPS_PROXY, which nobody reads
+    then, and what every client uses is the one judged."""
+    environ = {"HTTPS_PROXY": "http://corp-proxy.internal:3128", "HTTPS_proxy": "socks5://p:1080"}
+    with pytest.raises(SettingsError) as caught:
+        check_environment(environ)
+    assert [problem.split(":")[0] for problem in caught.value.problems] == ["environment HTTPS_proxy"]
+    fine = {"HTTPS_PROXY": "socks5://platform-proxy:1080", "HTTPS_proxy": "http://127.0.0.1:3128"}
+    check_environment(fine)
+    _only(monkeypatch, **fine)
+    assert grpc_proxy_from_env(_ENDPOINTS) == "http://127.0.0.1:3128"  # what every client uses
+
+
+@pytest.mark.parametrize("name", ["No_Proxy", "NO_proxy"])
+def test_a_no_proxy_in_any_letter_case_urllib_takes_is_judged(name: str) -> None:
+    """A bad NO_PROXY entry under a mixed-case name surfaced as an InvalidURL naming no variable when the first client
+    was built."""
+    with pytest.raises(SettingsError, match=f"environment {name}: '\\[::1\\]' is not a host name"):
+        check_environment({name: "localhost,[::1]", "HTTPS_PROXY": "http://127.0.0.1:3128"})
+
+
+def test_a_no_proxy_a_lower_case_one_overrides_is_not_judged() -> None:
+    """As for the proxies: urllib reads `no_proxy` when it is set, and the NO_PROXY beside it is read by nobody."""
+    check_environment({"NO_PROXY": "[::1]", "no_proxy": "localhost,::1", "HTTPS_PROXY": "http://127.0.0.1:3128"})

@@ -238,10 +238,10 @@ class ServiceConfig:
     """Empty: derived from the environment (`default_host_id`)."""
     root_certificates: bytes | None
     """PEM roots the gRPC channel trusts. None: the environment's, as the token request's are (`grpc_root_certificates`:
-    SSL_CERT_FILE, which httpx reads too, unless GRPC_DEFAULT_SSL_ROOTS_FILE_PATH is set), never grpc's bundled roots
-    alone while the token request trusts SSL_CERT_FILE."""
+    SSL_CERT_FILE, else SSL_CERT_DIR's CAs, which httpx reads too, unless GRPC_DEFAULT_SSL_ROOTS_FILE_PATH is set),
+    never grpc's bundled roots alone while the token request trusts SSL_CERT_FILE or SSL_CERT_DIR."""
     token_verify: ssl.SSLContext | None
-    """The token request's trust. None: httpx's default, which reads SSL_CERT_FILE."""
+    """The token request's trust. None: httpx's default, which reads SSL_CERT_FILE, else SSL_CERT_DIR."""
     token_timeout: float
     backoff_scale: float
     ready_window_seconds: float

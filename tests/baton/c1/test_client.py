@@ -9,6 +9,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -771,6 +772,46 @@ def test_grpc_default_ssl_roots_file_path_is_honoured(fake: FakeC1, trust_fake: 
         assert result.returncode == 3, result.stderr
         assert "UNAVAILABLE" in result.stderr
         assert getting == []  # the TLS handshake failed: no RPC reached the fake
+
+
+def _openssl_subject_hash(cert: Path) -> str:
+    """The name OpenSSL looks a CA up by in a hashed directory (`c_rehash`), from the openssl command."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to name a CA file as OpenSSL looks it up")
+    done = subprocess.run(
+        ["openssl", "x509", "-hash", "-noout", "-in", str(cert)], capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def test_the_channel_trusts_the_cas_of_ssl_cert_dir_as_the_token_request_does(fake: FakeC1, tmp_path: Path) -> None:
+    """With SSL_CERT_DIR alone (a TLS-inspecting proxy's CA added to a hashed directory), httpx trusts that directory
+    for the token request, and the channel was given nothing of it: its handshake failed on grpc's bundled roots while
+    the token came, and the pod never reached ConductorOne. The directory's CAs are the channel's roots too."""
+    cert_dir = tmp_path / "certs"
+    cert_dir.mkdir()
+    (cert_dir / f"{_openssl_subject_hash(fake.ca_cert_path)}.0").write_bytes(fake.ca_cert_path.read_bytes())
+    (cert_dir / "README").write_text("not a certificate: OpenSSL reads only hashed names, and so do the roots\n")
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if "PROXY" not in key.upper()
+        and key not in ("SSL_CERT_FILE", "SSL_CERT_DIR", "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH")
+    }
+    env.update(
+        BATON_CLIENT_ID=fake.client_id,
+        BATON_CLIENT_SECRET=fake.client_secret,
+        SSL_CERT_DIR=f"{tmp_path / 'missing'}:{cert_dir}:",  # a list, as OpenSSL reads it
+        PYTHONPATH=str(ROOT),
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", _ROOTS_SCRIPT], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert [call.code for call in fake.recorded().calls] == ["OK"]
+    roots = grpc_root_certificates({"SSL_CERT_DIR": str(cert_dir)})
+    assert roots is not None
+    assert roots.strip() == fake.ca_cert_path.read_bytes().strip()
 
 
 _PROXY_NAMES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "grpc_proxy")
