@@ -64,7 +64,8 @@ _EXPECTED = {
     "model_attributes_type": "an object",
 }
 # A field name that is ours (a model's), shown as is; anything else in a path is the peer's text.
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
+_MAX_NAME_DIGITS = 4
 # No value at a path: the body was not read again (`_UNREAD`), or it has nothing there (`_ABSENT`).
 _UNREAD: Any = object()
 _ABSENT: Any = object()
@@ -211,9 +212,12 @@ def _wire_path(raw: Any, loc: tuple[int | str, ...], field: int = -1) -> tuple[s
 
 
 def _shown_name(key: str) -> str:
-    # A model's field names and Datadog's member names are words; a key that is no word, or has a key's shape, is the
-    # peer's text (a map's key, a relationship's name) and is not quoted.
-    return key if _NAME.fullmatch(key) and not holds_key_shape(key) else "[a key]"
+    # A model's field names and Datadog's member names are short words (`used_in_last_24_hours`, 21 characters, two
+    # digits); a key that is no such word is the peer's text (a map's key, a relationship's name) and is not quoted. A
+    # secret echoed as a member name is long or dense in digits: a key's shape (32 or 40 hex), a token of 32 or more
+    # characters, or a shorter one with more than a few digits is never shown.
+    shown = _NAME.fullmatch(key) and sum(c.isdigit() for c in key) <= _MAX_NAME_DIGITS and not holds_key_shape(key)
+    return key if shown else "[a key]"
 
 
 def _gone(node: Any) -> Any:

@@ -332,6 +332,16 @@ class _FaultyReader(Resource):
         return raw
 
 
+class _OwnerReader(Resource):
+    """A model whose own check reads `relationships.owned_by` without looking whether it is there."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _faulty(cls, raw: Any) -> Any:
+        raw["relationships"]["owned_by"]
+        return raw
+
+
 def test_a_readers_own_fault_still_names_where_the_answer_was_odd() -> None:
     """A validator raising anything but pydantic's errors (an AttributeError on a `relationships` that is an array) was
     reported as "body could not be interpreted (AttributeError)": the on-call engineer learnt the class of a Python
@@ -350,6 +360,33 @@ def test_a_readers_own_fault_still_names_where_the_answer_was_odd() -> None:
         "Datadog unexpected response: POST /api/v2/service_accounts/sa/access_tokens -> 200: body could not be "
         "interpreted: data.relationships (expected an object, got an array)"
     )
+
+
+@pytest.mark.parametrize(
+    "echoed",
+    [
+        "ddsat_" + "0123456789abcdef" * 3,  # a token's prefix and 48 characters
+        "Zx9Qm2Lp7Rt5Vw3Ny8Kb4Hd6Jf1Gc0Sa",  # 32 characters of base62
+        "tok_A1b2C3d4E5",  # short, but dense in digits
+        CANARY_APP_KEY,
+    ],
+)
+def test_a_secret_echoed_as_a_member_name_is_never_shown_in_the_path(echoed: str) -> None:
+    """A member name is the peer's text: a broken proxy or Datadog echoing a secret as a relationship's name put it
+    in the error, since any word of up to 64 characters was shown. Only short words with few digits are, as every
+    member name Datadog sends is (`used_in_last_24_hours`)."""
+    body = {"data": {"id": "k", "type": "x", "relationships": {echoed: [1]}}}  # no `owned_by`: the reader fails
+    reply = Reply(
+        status=200,
+        headers=httpx.Headers({"content-type": "application/json"}),
+        body=json.dumps(body).encode(),
+        method="POST",
+        path="/api/v2/service_accounts/sa/access_tokens",
+    )
+    with pytest.raises(UnexpectedResponse) as raised:
+        parse_model(ItemEnvelope[_OwnerReader], reply)
+    assert echoed not in str(raised.value)
+    assert "data.relationships[a key] (expected an object, got an array)" in str(raised.value)
 
 
 @pytest.mark.parametrize(
