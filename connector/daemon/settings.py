@@ -204,7 +204,9 @@ class Settings(BaseSettings):
         8081, "Operability", "health and metrics port (0: any free port, logged)", ge=0, le=65535
     )
     ca_bundle: Path | None = _f(
-        None, "Operability", "PEM bundle of CAs to trust for Datadog, the token endpoint and gRPC (else SSL_CERT_FILE)"
+        None,
+        "Operability",
+        "PEM bundle of CAs to trust for Datadog, the token endpoint and gRPC (else SSL_CERT_FILE, else SSL_CERT_DIR)",
     )
     ready_window_seconds: float = _f(
         60.0,
