@@ -191,7 +191,7 @@ def build_task(settings: Settings) -> baton_pb2.Task:
             alone = value.rsplit(":", 1)[-1].rsplit("/", 1)[-1]  # no key in it: _no_key judged the value
             raise _bad(
                 "delete_resource",
-                f"{printable(repr(value[:200]))} is not the id of a {printable(rtype[:100])}: give the id alone, "
+                f"{printable(repr(value[:200]))} is not a bare {printable(rtype[:100])} id: give the id alone, "
                 f"{printable(repr(alone[:200]))} (its type goes in --delete-resource-type)",
             )
         task.delete_resource.resource_id.CopyFrom(b.resource_id(rtype, value))

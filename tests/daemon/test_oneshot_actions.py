@@ -506,8 +506,8 @@ def test_a_key_id_given_with_its_type_is_refused_unsent(fake: FakeDatadog, given
     code, out, err = cli(fake, *_DELETION, "--delete-resource", value, "--delete-resource-type", given)
     assert code == 2, err
     assert last_line(err) == (
-        f"baton-datadog: setting --delete-resource (BATON_DELETE_RESOURCE): {value!r} is not the id of a "
-        f"{given}: give the id alone, {key_id!r} (its type goes in --delete-resource-type)"
+        f"baton-datadog: setting --delete-resource (BATON_DELETE_RESOURCE): {value!r} is not a bare "
+        f"{given} id: give the id alone, {key_id!r} (its type goes in --delete-resource-type)"
     )
     assert out == ""
     assert key_id in fake.org.api_keys or key_id in fake.org.app_keys
