@@ -227,7 +227,10 @@ class Settings(BaseSettings):
     invoke_action: str = _f("", "One-shot provisioning", "invoke this action (e.g. disable_user)")
     invoke_action_args: str = _f("{}", "One-shot provisioning", "with --invoke-action: its arguments as a JSON object")
     delete_resource: str = _f(
-        "", "One-shot provisioning", "delete this credential (the id of an API key, application key or access token)"
+        "",
+        "One-shot provisioning",
+        "delete this credential (the id of an API key or application key, or an access token's sat:… id, as a sync "
+        "lists them)",
     )
     delete_resource_type: str = _f(
         "",
