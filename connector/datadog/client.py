@@ -692,9 +692,15 @@ class DatadogClient:
         path = f"/api/v2/team/{_seg(team_id)}/memberships"
         found = (await self._fetch_page(ListEnvelope[TeamMembership], path, group="team_memberships", number=page))()
         if any(another_id(m.team_id, team_id) for m in found.items):
-            # Another team's memberships (answers mixed up): synced as this team's grants, or deciding a revoke.
+            # Another team's memberships (answers mixed up): synced as this team's grants, or deciding a revoke. Named
+            # by where its team was read, as a key of another owner is (the item found only now that one failed).
+            stray = next(i for i, m in enumerate(found.items) if another_id(m.team_id, team_id))
+            where = f"data[{stray}].relationships.team.data.id, or without it the team in data[{stray}].id"
             raise UnexpectedResponse(
-                method="GET", path=path, status=found.status, messages=[f"page {page}: a membership of another team"]
+                method="GET",
+                path=path,
+                status=found.status,
+                messages=[f"page {page}: a membership of another team ({where})"],
             )
         return found
 

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from connector.baton.jsontypes import a_json_kind
 from connector.datadog.errors import UnexpectedResponse
 from connector.datadog.jsonbody import a_json_type, from_json, json_type, unicode_repaired
 from connector.datadog.keyshape import holds_key_shape
@@ -40,6 +41,8 @@ __all__ = [
 M = TypeVar("M", bound=BaseModel)
 
 _MAX_LOCATIONS = 5
+# The most failures looked at to find `_MAX_LOCATIONS` places to name (several may be said alike).
+_MAX_DESCRIBED = 100
 # The error type of a model's own JSON:API check (`shape_error`).
 SHAPE_ERROR = "jsonapi_shape"
 # What each of pydantic's type errors expected, in JSON's words.
@@ -61,7 +64,8 @@ _EXPECTED = {
     "model_attributes_type": "an object",
 }
 # A field name that is ours (a model's), shown as is; anything else in a path is the peer's text.
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
+_MAX_NAME_DIGITS = 4
 # No value at a path: the body was not read again (`_UNREAD`), or it has nothing there (`_ABSENT`).
 _UNREAD: Any = object()
 _ABSENT: Any = object()
@@ -144,11 +148,20 @@ def describe_validation_error(exc: ValidationError, raw: Any = _UNREAD, *, at: s
     expected and found: never the offending values (they may echo secrets, or forge a log line). `raw`: the JSON value
     validated (parsed again only now that it failed: a good answer costs nothing), whose walk names a flattened field
     under `attributes` and tells what was found; `at`: the path of `raw` in the answer (an `included` entry's)."""
-    errors = exc.errors(include_input=False, include_url=False, include_context=True)
-    if any(err["type"] == "json_invalid" for err in errors):
+    if _json_broken(exc):
         return "body is not valid JSON (malformed, truncated or nested too deeply)"
-    where = sorted({_described(err, raw, at) for err in errors})
-    shown = "; ".join(where[:_MAX_LOCATIONS]) + ("; …" if len(where) > _MAX_LOCATIONS else "")
+    # The first few in the answer's order (pydantic reports them so), and only those are walked: a hostile page under
+    # the body cap fails on a million items, and describing each held the event loop for seconds more, to show five.
+    # (Sorted as text, they also read "data[0], data[1000000], ..." as if those were the first.)
+    errors = exc.errors(include_input=False, include_url=False, include_context=True)
+    where: list[str] = []
+    for err in errors[:_MAX_DESCRIBED]:
+        if (described := _described(err, raw, at)) not in where:
+            where.append(described)
+            if len(where) > _MAX_LOCATIONS:
+                break
+    more = len(where) > _MAX_LOCATIONS or len(errors) > _MAX_DESCRIBED
+    shown = "; ".join(where[:_MAX_LOCATIONS]) + ("; …" if more else "")
     return f"{exc.error_count()} invalid field(s): {shown}"
 
 
@@ -156,12 +169,18 @@ def _described(err: ErrorDetails, raw: Any, at: str) -> str:
     loc: tuple[int | str, ...] = tuple(err["loc"])
     kind = err["type"]
     ctx = err.get("ctx") or {}
+    # Where in `loc` a resource's field is named: `raw` is the resource itself (an `included` entry, named by `at`), or
+    # an answer holding it as `data` (one object) or `data[i]` (a list's).
+    field = 0 if at else 2 if loc[:1] == ("data",) and len(loc) > 1 and isinstance(loc[1], int) else 1
     if kind == SHAPE_ERROR:
         # A model's own JSON:API check: `at` is the path inside the resource, `expected` its JSON type (our words).
+        # That path is the wire's own (`relationships.roles.data`), no field to look for under `attributes`.
+        if len(loc) <= field:
+            field = -1
         loc, expected = loc + tuple(ctx.get("at", ())), str(ctx.get("expected", ""))
     else:
         expected = _EXPECTED.get(kind, "")
-    path, found = _wire_path(raw, loc)
+    path, found = _wire_path(raw, loc, field)
     path = _joined(at, path) or "the body"
     if kind == "missing":
         return f"{path} (missing)"
@@ -171,29 +190,34 @@ def _described(err: ErrorDetails, raw: Any, at: str) -> str:
     return f"{path} (expected {expected}{got})"
 
 
-def _wire_path(raw: Any, loc: tuple[int | str, ...]) -> tuple[str, Any]:
+def _wire_path(raw: Any, loc: tuple[int | str, ...], field: int = -1) -> tuple[str, Any]:
     """`loc` (pydantic's location of a failure) as a path in the answer, and the value found there (`_ABSENT` when
-    none, `_UNREAD` when `raw` was not read). The models flatten each JSON:API resource (its attributes become
-    fields), so a field that the resource holds under `attributes` is named there."""
+    none, `_UNREAD` when `raw` was not read). `loc[field]` names a field of a resource, which the models flatten as
+    `Resource._flatten_jsonapi` does: a resource holding `attributes` or `relationships` has every field but its `id`
+    and `type` read from its `attributes`, and is named there (a member of the same name beside them was not read)."""
     path, node = "", raw
-    for key in loc:
+    for step, key in enumerate(loc):
         if isinstance(key, int):
             path += f"[{key}]"
             node = node[key] if isinstance(node, list) and 0 <= key < len(node) else _gone(node)
             continue
         name = _shown_name(key)
-        attributes = node.get("attributes") if isinstance(node, dict) and key not in node else None
-        if isinstance(attributes, dict) and key in attributes:
-            path, node = _joined(path, "attributes"), attributes
+        flattened = isinstance(node, dict) and ("attributes" in node or "relationships" in node)
+        if step == field and flattened and key not in ("id", "type"):
+            attributes = node.get("attributes")
+            path, node = _joined(path, "attributes"), attributes if isinstance(attributes, dict) else {}
         path = _joined(path, name)
         node = node.get(key, _ABSENT) if isinstance(node, dict) else _gone(node)
     return path, node
 
 
 def _shown_name(key: str) -> str:
-    # A model's field names and Datadog's member names are words; a key that is no word, or has a key's shape, is the
-    # peer's text (a map's key, a relationship's name) and is not quoted.
-    return key if _NAME.fullmatch(key) and not holds_key_shape(key) else "[a key]"
+    # A model's field names and Datadog's member names are short words (`used_in_last_24_hours`, 21 characters, two
+    # digits); a key that is no such word is the peer's text (a map's key, a relationship's name) and is not quoted. A
+    # secret echoed as a member name is long or dense in digits: a key's shape (32 or 40 hex), a token of 32 or more
+    # characters, or a shorter one with more than a few digits is never shown.
+    shown = _NAME.fullmatch(key) and sum(c.isdigit() for c in key) <= _MAX_NAME_DIGITS and not holds_key_shape(key)
+    return key if shown else "[a key]"
 
 
 def _gone(node: Any) -> Any:
@@ -242,7 +266,9 @@ def shape_problem(raw: Any) -> str | None:
 
 
 def _json_broken(exc: ValidationError) -> bool:
-    return any(err["type"] == "json_invalid" for err in exc.errors(include_input=False))
+    # A body that is no JSON fails before any field is read, with that one error: the count alone spares listing the
+    # million errors of a page whose every item is wrong (three such lists were built per failed page).
+    return exc.error_count() == 1 and exc.errors(include_input=False, include_url=False)[0]["type"] == "json_invalid"
 
 
 def _read_again(body: bytes | bytearray) -> Any:
@@ -320,9 +346,6 @@ class WrongType(ValueError):
     the member's path and the types expected and found, never the value."""
 
 
-_TYPE_WORDS: dict[type, str] = {dict: "an object", list: "an array", str: "a string"}
-
-
 def typed(
     value: Any, kind: type[dict[str, Any]] | type[list[Any]] | type[str], path: str, *, required: bool = False
 ) -> Any:
@@ -331,7 +354,7 @@ def typed(
     said what its absence says (an `included` that is an object: nobody on call)."""
     if isinstance(value, kind) or (value is None and not required):
         return value
-    raise WrongType(f"{path} (expected {_TYPE_WORDS[kind]}, got {a_json_type(value)})")
+    raise WrongType(f"{path} (expected {a_json_kind(kind)}, got {a_json_type(value)})")
 
 
 def typed_objects(value: Any, path: str) -> list[Mapping[str, Any]]:

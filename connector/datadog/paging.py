@@ -133,7 +133,9 @@ def _unusable_total(meta: Any) -> str:
         return f"meta (expected an object, got {a_json_type(meta)})"
     if "page" not in meta and "pagination" not in meta:
         return "meta.page or meta.pagination (missing)"
-    name = "pagination" if "pagination" in meta and "page" not in meta else "page"
+    # The block `parse_page_meta` read: `page` when it is an object, else `pagination` (a `page` of another type or null
+    # is passed over, and named only when there is no `pagination` to read instead).
+    name = "page" if isinstance(meta.get("page"), Mapping) or "pagination" not in meta else "pagination"
     block = meta.get(name)
     if not isinstance(block, Mapping):
         return f"meta.{name} " + ("(missing)" if block is None else f"(expected an object, got {a_json_type(block)})")

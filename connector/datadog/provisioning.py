@@ -37,6 +37,7 @@ from connector.baton.errors import (
     UnimplementedError,
 )
 from connector.baton.ids import quoted_id
+from connector.baton.jsontypes import a_json_kind
 from connector.baton.pb.c1.config.v1 import config_pb2
 from connector.baton.pb.c1.connector.v2 import (
     action_pb2,
@@ -694,19 +695,22 @@ def _update_user_id(args: struct_pb2.Struct) -> str:
 
 # A resource id's members, and the SDK's older names for them.
 _ALIASES = {"resource_type_id": "resource_type", "resource_id": "resource"}
-# A Struct value's kind in JSON's words.
-_STRUCT_KINDS = {
-    "string_value": "a string",
-    "number_value": "a number",
-    "bool_value": "a boolean",
-    "struct_value": "an object",
-    "list_value": "an array",
-    "null_value": "null",
+# The Python type of each kind of Struct value, whose JSON type `a_json_kind` names.
+_STRUCT_KINDS: dict[str, type] = {
+    "string_value": str,
+    "number_value": float,
+    "bool_value": bool,
+    "struct_value": dict,
+    "list_value": list,
 }
 
 
 def _struct_value_type(value: struct_pb2.Value) -> str:
-    return _STRUCT_KINDS.get(value.WhichOneof("kind") or "", "an empty value")
+    """A Struct value's kind in JSON's words ("a string", "null")."""
+    kind = value.WhichOneof("kind")
+    if kind is None:
+        return "an empty value"
+    return "null" if kind == "null_value" else a_json_kind(_STRUCT_KINDS[kind])
 
 
 def _struct_member(fields: Mapping[str, struct_pb2.Value], key: str, alias: str) -> str:

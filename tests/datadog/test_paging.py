@@ -240,3 +240,23 @@ def test_a_page_token_that_is_not_an_ascii_page_number_is_named_not_a_traceback(
         page_number(token)
     assert page_number("") == 0
     assert page_number("12") == 12
+
+
+@pytest.mark.parametrize(
+    ("meta", "named"),
+    [
+        (
+            {"page": None, "pagination": {"total": "40"}},
+            "meta.pagination.total (expected a whole number, got a string)",
+        ),
+        ({"page": [], "pagination": {}}, "meta.pagination.total (missing)"),
+        ({"page": {"total_count": "40"}, "pagination": {"total": 40}}, "meta.page.total_count (expected a whole"),
+        ({"page": "40"}, "meta.page (expected an object, got a string)"),
+    ],
+)
+def test_an_unusable_total_is_named_where_the_reader_looked_for_it(meta: dict[str, Any], named: str) -> None:
+    """A `meta.page` that is no object is not read (the reader goes on to `meta.pagination`): an answer whose
+    `pagination.total` was the wrong type was reported as "meta.page (missing)", a member that was not the one read."""
+    with pytest.raises(UnexpectedResponse) as raised:
+        next_page_number(number=0, requested_size=100, count=1, meta=meta, total_required=True, status=200)
+    assert f"no usable meta total (this list always reports one): {named}" in str(raised.value)

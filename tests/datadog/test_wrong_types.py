@@ -21,6 +21,7 @@ import httpx
 import pytest
 from pydantic import model_validator
 
+from connector.datadog import decode
 from connector.datadog.client import DatadogClient
 from connector.datadog.decode import parse_model
 from connector.datadog.errors import DatadogError, UnexpectedResponse
@@ -331,6 +332,16 @@ class _FaultyReader(Resource):
         return raw
 
 
+class _OwnerReader(Resource):
+    """A model whose own check reads `relationships.owned_by` without looking whether it is there."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _faulty(cls, raw: Any) -> Any:
+        raw["relationships"]["owned_by"]
+        return raw
+
+
 def test_a_readers_own_fault_still_names_where_the_answer_was_odd() -> None:
     """A validator raising anything but pydantic's errors (an AttributeError on a `relationships` that is an array) was
     reported as "body could not be interpreted (AttributeError)": the on-call engineer learnt the class of a Python
@@ -349,6 +360,33 @@ def test_a_readers_own_fault_still_names_where_the_answer_was_odd() -> None:
         "Datadog unexpected response: POST /api/v2/service_accounts/sa/access_tokens -> 200: body could not be "
         "interpreted: data.relationships (expected an object, got an array)"
     )
+
+
+@pytest.mark.parametrize(
+    "echoed",
+    [
+        "ddsat_" + "0123456789abcdef" * 3,  # a token's prefix and 48 characters
+        "Zx9Qm2Lp7Rt5Vw3Ny8Kb4Hd6Jf1Gc0Sa",  # 32 characters of base62
+        "tok_A1b2C3d4E5",  # short, but dense in digits
+        CANARY_APP_KEY,
+    ],
+)
+def test_a_secret_echoed_as_a_member_name_is_never_shown_in_the_path(echoed: str) -> None:
+    """A member name is the peer's text: a broken proxy or Datadog echoing a secret as a relationship's name put it
+    in the error, since any word of up to 64 characters was shown. Only short words with few digits are, as every
+    member name Datadog sends is (`used_in_last_24_hours`)."""
+    body = {"data": {"id": "k", "type": "x", "relationships": {echoed: [1]}}}  # no `owned_by`: the reader fails
+    reply = Reply(
+        status=200,
+        headers=httpx.Headers({"content-type": "application/json"}),
+        body=json.dumps(body).encode(),
+        method="POST",
+        path="/api/v2/service_accounts/sa/access_tokens",
+    )
+    with pytest.raises(UnexpectedResponse) as raised:
+        parse_model(ItemEnvelope[_OwnerReader], reply)
+    assert echoed not in str(raised.value)
+    assert "data.relationships[a key] (expected an object, got an array)" in str(raised.value)
 
 
 @pytest.mark.parametrize(
@@ -448,3 +486,96 @@ async def test_an_answer_about_another_object_names_the_member(fake: FakeDatadog
     with pytest.raises(UnexpectedResponse) as raised:
         await make_client(fake).get_user(user_id)
     assert str(raised.value).endswith("-> 200: the answer is about another object (data.id)")
+
+
+def _every_user_disabled_as(value: object) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def changed(body: dict[str, Any]) -> dict[str, Any]:
+        for user in body["data"]:
+            user["attributes"]["disabled"] = value
+        return body
+
+    return changed
+
+
+async def test_the_places_named_are_the_first_in_the_answer(fake: FakeDatadog, make_client: ClientFactory) -> None:
+    """Of a page whose every item is wrong, the first five are named, in the answer's order: sorted as text, the message
+    read "data[0], data[10], data[11], ..." (or "data[1000000]" second, on a hostile page), as if those came first."""
+    fake.faults.rewrite(_every_user_disabled_as("no"), path="/api/v2/users", method="GET")
+    with pytest.raises(UnexpectedResponse) as raised:
+        await make_client(fake).list_users()
+    named = "; ".join(f"data[{i}].attributes.disabled (expected a boolean, got a string)" for i in range(5))
+    assert str(raised.value).endswith(f"{len(fake.org.users)} invalid field(s): {named}; …")
+
+
+async def test_a_page_failing_on_every_item_is_walked_only_for_the_places_it_names(
+    fake: FakeDatadog, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The error names five places; each failure walked in the answer to name it cost the event loop seconds on a
+    hostile page under the body cap (a million items, each wrong), all to show those five. Only the failures it names
+    are walked, and one more to know there are more."""
+    walked: list[tuple[int | str, ...]] = []
+    walk = decode._wire_path
+
+    def counted(raw: Any, loc: tuple[int | str, ...], *field: int) -> tuple[str, Any]:
+        walked.append(loc)
+        return walk(raw, loc, *field)
+
+    monkeypatch.setattr(decode, "_wire_path", counted)
+    fake.faults.rewrite(_every_user_disabled_as(0), path="/api/v2/users", method="GET")
+    with pytest.raises(UnexpectedResponse, match=r"data\[4\]\.attributes\.disabled \(expected a boolean"):
+        await make_client(fake).list_users()
+    assert len(fake.org.users) > 6
+    assert walked == [("data", i, "disabled") for i in range(6)]
+
+
+async def test_a_member_is_named_where_it_was_read_not_where_its_name_also_occurs(
+    fake: FakeDatadog, make_client: ClientFactory
+) -> None:
+    """A resource's fields are read from its `attributes` (all but `id` and `type`): a member of the same name beside
+    them (`data.email`, a broken peer's) is not what failed. The path named was that other member's, and the type
+    "found" its type, so the message read "expected a string, got a string"."""
+    user_id = _human(fake)
+
+    def changed(body: dict[str, Any]) -> dict[str, Any]:
+        body["data"]["email"] = "beside@example.com"
+        body["data"]["attributes"]["email"] = 918273645
+        return body
+
+    fake.faults.rewrite(changed, path=f"/api/v2/users/{user_id}", method="GET")
+    with pytest.raises(UnexpectedResponse) as raised:
+        await make_client(fake).get_user(user_id)
+    assert str(raised.value).endswith("1 invalid field(s): data.attributes.email (expected a string, got a number)")
+
+
+async def test_a_listed_member_is_named_where_it_was_read(fake: FakeDatadog, make_client: ClientFactory) -> None:
+    """As for one object, for each item of a list: `data[0].attributes.disabled` failed, not `data[0].disabled`."""
+
+    def changed(body: dict[str, Any]) -> dict[str, Any]:
+        body["data"][0]["disabled"] = False
+        body["data"][0]["attributes"]["disabled"] = "no"
+        return body
+
+    fake.faults.rewrite(changed, path="/api/v2/users", method="GET")
+    with pytest.raises(UnexpectedResponse) as raised:
+        await make_client(fake).list_users()
+    assert str(raised.value).endswith(
+        "1 invalid field(s): data[0].attributes.disabled (expected a boolean, got a string)"
+    )
+
+
+async def test_a_membership_of_another_team_is_named_by_its_path(fake: FakeDatadog, make_client: ClientFactory) -> None:
+    """A team's memberships listing holding another team's membership said "a membership of another team", not which
+    item, nor that its team came from its relationship (or, without one, from its id), as a key of another owner is."""
+    team = next(t for t in fake.org.teams.values() if len(t.members) > 1)
+
+    def changed(body: dict[str, Any]) -> dict[str, Any]:
+        other = {"type": "team", "id": "00000000-0000-4000-8000-000000000000"}
+        body["data"][1].setdefault("relationships", {})["team"] = {"data": other}
+        return body
+
+    fake.faults.rewrite(changed, path=f"/api/v2/team/{team.id}/memberships", method="GET")
+    with pytest.raises(UnexpectedResponse) as raised:
+        await make_client(fake).list_team_memberships(team.id)
+    assert str(raised.value).endswith(
+        "page 0: a membership of another team (data[1].relationships.team.data.id, or without it the team in data[1].id)"
+    )
