@@ -191,7 +191,7 @@ def build_task(settings: Settings) -> baton_pb2.Task:
             alone = value.rsplit(":", 1)[-1].rsplit("/", 1)[-1]  # no key in it: _no_key judged the value
             raise _bad(
                 "delete_resource",
-                f"{printable(repr(value[:200]))} is not the id of a {printable(rtype[:100])}: give the id alone, "
+                f"{printable(repr(value[:200]))} is not a bare {printable(rtype[:100])} id: give the id alone, "
                 f"{printable(repr(alone[:200]))} (its type goes in --delete-resource-type)",
             )
         task.delete_resource.resource_id.CopyFrom(b.resource_id(rtype, value))
@@ -236,6 +236,7 @@ async def _run_action(settings: Settings, sending: asyncio.Event) -> int:
         connector = DatadogConnector(client, datadog_options(settings))
         if task.HasField("delete_resource"):
             _check_deletable(connector, task.delete_resource.resource_id.resource_type)
+            _check_token_handle(task.delete_resource.resource_id)
         await connector.validate()
         sending.set()
         handlers = Handlers(connector, provisioning=settings.provisioning)
@@ -300,6 +301,22 @@ def _check_deletable(connector: DatadogConnector, type_id: str) -> None:
         + ", ".join(_DELETION_NEEDS)
     )
     raise _bad("delete_resource_type", problem)
+
+
+def _check_token_handle(resource_id: resource_pb2.ResourceId) -> None:
+    """A service access token is deleted by its `sat:` handle, as a sync lists it. The token's own id (what Datadog's
+    pages show) names no service account, and the deleter's refusal, "malformed service access token handle" (the
+    spec's words for ConductorOne), names nothing --help or the README says: the operator is told what the flag
+    takes and where a sync lists it. After `_check_deletable`, which names the flags a deletion needs first."""
+    if (
+        resource_id.resource_type == types.SERVICE_ACCOUNT_ACCESS_TOKEN.id
+        and parse_sat_handle(resource_id.resource) is None
+    ):
+        raise _bad(
+            "delete_resource",
+            f"{printable(repr(resource_id.resource[:200]))} is not a service access token's id: give the sat:… id "
+            f"a sync lists it under (baton-datadog inspect FILE --resources {types.SERVICE_ACCOUNT_ACCESS_TOKEN.id})",
+        )
 
 
 def _unprefixed(message: str) -> str:

@@ -204,7 +204,9 @@ class Settings(BaseSettings):
         8081, "Operability", "health and metrics port (0: any free port, logged)", ge=0, le=65535
     )
     ca_bundle: Path | None = _f(
-        None, "Operability", "PEM bundle of CAs to trust for Datadog, the token endpoint and gRPC (else SSL_CERT_FILE)"
+        None,
+        "Operability",
+        "PEM bundle of CAs to trust for Datadog, the token endpoint and gRPC (else SSL_CERT_FILE, else SSL_CERT_DIR)",
     )
     ready_window_seconds: float = _f(
         60.0,
@@ -225,7 +227,10 @@ class Settings(BaseSettings):
     invoke_action: str = _f("", "One-shot provisioning", "invoke this action (e.g. disable_user)")
     invoke_action_args: str = _f("{}", "One-shot provisioning", "with --invoke-action: its arguments as a JSON object")
     delete_resource: str = _f(
-        "", "One-shot provisioning", "delete this credential (the id of an API key, application key or access token)"
+        "",
+        "One-shot provisioning",
+        "delete this credential (the id of an API key or application key, or an access token's sat:… id, as a sync "
+        "lists them)",
     )
     delete_resource_type: str = _f(
         "",

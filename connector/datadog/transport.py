@@ -168,7 +168,8 @@ class ApiTransport:
             headers={"Accept": "application/json", "Accept-Encoding": "gzip", "User-Agent": USER_AGENT},
             transport=transport,
             # An explicit trust store (the daemon's CA-bundle setting); else httpx's default, which honours
-            # SSL_CERT_FILE / SSL_CERT_DIR. Proxies come from HTTPS_PROXY / HTTP_PROXY / NO_PROXY (trust_env).
+            # SSL_CERT_FILE / SSL_CERT_DIR. Proxies come from the environment as urllib reads it (trust_env):
+            # HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY in any letter case (docs/deployment.md).
             verify=trust,
             # The proxies as Go reads the environment: NO_PROXY `api.datadoghq.com:443`, `*.datadoghq.com` and a
             # network holding the base URL's address match (httpx alone never matched them), and an https:// proxy

@@ -485,6 +485,33 @@ def test_a_token_handle_deleted_as_a_key_is_refused_naming_the_type(fake: FakeDa
     assert len(fake.requests()) == before, "not a single request"
 
 
+@pytest.mark.parametrize("form", ["{token}", "{owner}/{token}", "sat:{token}"])
+def test_a_token_deleted_by_anything_but_its_handle_is_refused_naming_the_handle(fake: FakeDatadog, form: str) -> None:
+    """A service access token is deleted by the `sat:` handle a sync lists it under (README, "One-shot
+    provisioning"); the token's own UUID, which Datadog's pages show, names no service account. Such a value was
+    refused as a "malformed service access token handle", a phrase nothing in --help or the README uses, and the
+    operator was left to guess what a handle is. The refusal says what the flag takes and where to find it."""
+    robot = next(u for u in fake.org.users.values() if u.service_account)
+    token = AccessToken(
+        fake.org.new_id(), "robot-token", fake.org.new_secret(40), "ddsat_x", robot.id, [], fake.org.now()
+    )
+    fake.org.tokens[token.id] = token
+    value = form.format(token=token.id, owner=robot.id)
+    before = len(fake.requests())
+    code, out, err = cli(
+        fake, *_DELETION, "--delete-resource", value, "--delete-resource-type", "service-account-access-token"
+    )
+    assert code == 2, err
+    assert last_line(err) == (
+        f"baton-datadog: setting --delete-resource (BATON_DELETE_RESOURCE): {value!r} is not a service access "
+        "token's id: give the sat:… id a sync lists it under (baton-datadog inspect FILE --resources "
+        "service-account-access-token)"
+    )
+    assert out == ""
+    assert token.id in fake.org.tokens
+    assert len(fake.requests()) == before, "not a single request"
+
+
 @pytest.mark.parametrize(
     ("given", "form"),
     [
@@ -506,8 +533,8 @@ def test_a_key_id_given_with_its_type_is_refused_unsent(fake: FakeDatadog, given
     code, out, err = cli(fake, *_DELETION, "--delete-resource", value, "--delete-resource-type", given)
     assert code == 2, err
     assert last_line(err) == (
-        f"baton-datadog: setting --delete-resource (BATON_DELETE_RESOURCE): {value!r} is not the id of a "
-        f"{given}: give the id alone, {key_id!r} (its type goes in --delete-resource-type)"
+        f"baton-datadog: setting --delete-resource (BATON_DELETE_RESOURCE): {value!r} is not a bare "
+        f"{given} id: give the id alone, {key_id!r} (its type goes in --delete-resource-type)"
     )
     assert out == ""
     assert key_id in fake.org.api_keys or key_id in fake.org.app_keys
