@@ -342,18 +342,23 @@ class _OwnerReader(Resource):
         return raw
 
 
-def test_a_readers_own_fault_still_names_where_the_answer_was_odd() -> None:
-    """A validator raising anything but pydantic's errors (an AttributeError on a `relationships` that is an array) was
-    reported as "body could not be interpreted (AttributeError)": the on-call engineer learnt the class of a Python
-    exception, not what Datadog sent. The answer is walked again for the member of the wrong JSON type."""
-    body = {"data": {"id": "k", "type": "x", "relationships": [CANARY]}}
-    reply = Reply(
+def _token_created(body: dict[str, Any]) -> Reply:
+    """A service access token's create answered with `body` (200, JSON)."""
+    return Reply(
         status=200,
         headers=httpx.Headers({"content-type": "application/json"}),
         body=json.dumps(body).encode(),
         method="POST",
         path="/api/v2/service_accounts/sa/access_tokens",
     )
+
+
+def test_a_readers_own_fault_still_names_where_the_answer_was_odd() -> None:
+    """A validator raising anything but pydantic's errors (an AttributeError on a `relationships` that is an array) was
+    reported as "body could not be interpreted (AttributeError)": the on-call engineer learnt the class of a Python
+    exception, not what Datadog sent. The answer is walked again for the member of the wrong JSON type."""
+    body = {"data": {"id": "k", "type": "x", "relationships": [CANARY]}}
+    reply = _token_created(body)
     with pytest.raises(UnexpectedResponse) as raised:
         parse_model(ItemEnvelope[_FaultyReader], reply)
     assert str(raised.value) == (
@@ -376,13 +381,7 @@ def test_a_secret_echoed_as_a_member_name_is_never_shown_in_the_path(echoed: str
     in the error, since any word of up to 64 characters was shown. Only short words with few digits are, as every
     member name Datadog sends is (`used_in_last_24_hours`)."""
     body = {"data": {"id": "k", "type": "x", "relationships": {echoed: [1]}}}  # no `owned_by`: the reader fails
-    reply = Reply(
-        status=200,
-        headers=httpx.Headers({"content-type": "application/json"}),
-        body=json.dumps(body).encode(),
-        method="POST",
-        path="/api/v2/service_accounts/sa/access_tokens",
-    )
+    reply = _token_created(body)
     with pytest.raises(UnexpectedResponse) as raised:
         parse_model(ItemEnvelope[_OwnerReader], reply)
     assert echoed not in str(raised.value)
