@@ -15,7 +15,8 @@ from connector.baton.errors import Code
 from connector.baton.ksuid import new_ksuid
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from tests.baton.credential_vectors import configs_of, load
-from tests.e2e.harness import READY_TIMEOUT, Stack, assert_error, finishes, only_finish, wait_for
+from tests.e2e.harness import READY_TIMEOUT, Daemon, Stack, assert_error, finishes, only_finish, wait_for
+from tests.fakes.datadog.org import User
 from tests.fakes.tasks import kind_task
 
 GRACE = 2.0
@@ -80,6 +81,13 @@ def test_sigterm_when_idle_exits_at_once(stack: Stack) -> None:
     assert daemon.wait_exit(10) == 0, daemon.tail()
 
 
+def _issuing_daemon(stack: Stack) -> tuple[User, Daemon]:
+    """A service account, and the daemon started to issue its application keys, with the test's shutdown grace."""
+    robot = stack.dd.org.add_user("robot@example.com", name="Robot", service_account=True, status="Active")
+    issuing = ("BATON_PROVISIONING", "BATON_SYNC_SECRETS", "BATON_SYNC_SERVICE_ACCOUNT_APPLICATION_KEYS")
+    return robot, stack.start({**dict.fromkeys(issuing, "true"), "BATON_SHUTDOWN_GRACE_SECONDS": str(GRACE)})
+
+
 def _app_key_issuance(service_account_id: str) -> baton_pb2.Task:
     """An issue_credential task for an application key of the service account, encrypted to one Ed25519 JWK."""
     task = baton_pb2.Task(id=new_ksuid())
@@ -121,9 +129,7 @@ def test_sigterm_while_conductorone_holds_a_credentials_report_deletes_the_crede
     awaiting its answer used to run on past the drain, which then cancelled it too late to delete: the key stayed
     live with nobody holding it, named only by a `left_live` line."""
     c1, dd = stack.c1, stack.dd
-    robot = dd.org.add_user("robot@example.com", name="Robot", service_account=True, status="Active")
-    issuing = ("BATON_PROVISIONING", "BATON_SYNC_SECRETS", "BATON_SYNC_SERVICE_ACCOUNT_APPLICATION_KEYS")
-    daemon = stack.start({**dict.fromkeys(issuing, "true"), "BATON_SHUTDOWN_GRACE_SECONDS": str(GRACE)})
+    robot, daemon = _issuing_daemon(stack)
     c1.slow_down("FinishTask", 60.0)  # taken, and not answered before the pod is gone
     task = _app_key_issuance(robot.id)
     keys_before = set(dd.org.app_keys)
@@ -158,9 +164,7 @@ def test_a_credentials_report_whose_retry_is_due_past_the_stop_deadline_is_given
     wait ran to the deadline and a try began there, which a ConductorOne that then stopped answering held for a second
     more: the drain cancelled the deletion, and the key stayed live with nobody holding it."""
     c1, dd = stack.c1, stack.dd
-    robot = dd.org.add_user("robot@example.com", name="Robot", service_account=True, status="Active")
-    issuing = ("BATON_PROVISIONING", "BATON_SYNC_SECRETS", "BATON_SYNC_SERVICE_ACCOUNT_APPLICATION_KEYS")
-    daemon = stack.start({**dict.fromkeys(issuing, "true"), "BATON_SHUTDOWN_GRACE_SECONDS": str(GRACE)})
+    robot, daemon = _issuing_daemon(stack)
     c1.fail_next("FinishTask", grpc.StatusCode.RESOURCE_EXHAUSTED, times=2, status_details=_shedding_load(60))
     c1.slow_down("FinishTask", 0.0, times=2)
     c1.slow_down("FinishTask", 60.0)  # a third try is taken and never answered
