@@ -41,7 +41,7 @@ from connector.baton.runtime.service import (
     listen_fault,
 )
 from connector.baton.tasks.processor import TaskProcessor
-from tests.baton.tasks.stubs import INSTANT, StubClient, make_rig
+from tests.baton.tasks.stubs import INSTANT, Rig, StubClient, make_rig
 from tests.fakes.c1 import generate_client_credentials
 from tests.fakes.tasks import grant_task, kind_task, revoke_task
 
@@ -230,10 +230,11 @@ class RefusesOneReport(StubClient):
         return await super().finish_task(task_id, **kwargs)
 
 
-async def test_a_report_retried_for_good_gives_its_task_slot_to_the_next_task() -> None:
-    """With one task slot, a grant whose FinishTask ConductorOne keeps refusing (while GetTask answers) held the slot
-    for as long as its report was retried, until the process stopped: the revoke queued behind it never ran, and the
-    access stayed. Its work done, a retrying report gives its slot back; it still lands once ConductorOne takes it."""
+def _grant_then_revoke_on_one_slot() -> tuple[
+    baton_pb2.Task, baton_pb2.Task, RefusesOneReport, Rig, Scheduler, asyncio.Event
+]:
+    """A grant whose report ConductorOne refuses until `accept` is set, then a revoke, polled by a scheduler of one
+    task slot: the grant, the revoke, the client, the rig, the scheduler and the event that stops its polling."""
     grant = grant_task("role", "r", "member", "u")
     revoke = revoke_task("role", "r2", "member", "u2")
     client = RefusesOneReport(grant.id)
@@ -243,6 +244,14 @@ async def test_a_report_retried_for_good_gives_its_task_slot_to_the_next_task() 
     scheduler = Scheduler(
         client.as_client(), rig.processor, concurrency=1, poll_retry=INSTANT, wait=Pauses(stop, 10**9)
     )
+    return grant, revoke, client, rig, scheduler, stop
+
+
+async def test_a_report_retried_for_good_gives_its_task_slot_to_the_next_task() -> None:
+    """With one task slot, a grant whose FinishTask ConductorOne keeps refusing (while GetTask answers) held the slot
+    for as long as its report was retried, until the process stopped: the revoke queued behind it never ran, and the
+    access stayed. Its work done, a retrying report gives its slot back; it still lands once ConductorOne takes it."""
+    grant, revoke, client, rig, scheduler, stop = _grant_then_revoke_on_one_slot()
     polling = asyncio.create_task(scheduler.run(stop))
     async with asyncio.timeout(10):  # not a measure: a failure instead of a hang
         await client.retried.wait()
@@ -265,15 +274,7 @@ async def test_past_the_bound_a_retrying_report_keeps_its_slot(monkeypatch: pyte
     """Each retrying report holds its outcome (up to MAX_REPORT_BYTES): past RETRYING_REPORTS_MAX of them without a
     slot, the next one keeps its slot, as every one did before, so memory stays bounded whatever ConductorOne refuses."""
     monkeypatch.setattr(scheduler_module, "RETRYING_REPORTS_MAX", 0)
-    grant = grant_task("role", "r", "member", "u")
-    revoke = revoke_task("role", "r2", "member", "u2")
-    client = RefusesOneReport(grant.id)
-    rig = make_rig(client=client)
-    client.poll_script.extend([Response(task=grant), Response(task=revoke)])
-    stop = asyncio.Event()
-    scheduler = Scheduler(
-        client.as_client(), rig.processor, concurrency=1, poll_retry=INSTANT, wait=Pauses(stop, 10**9)
-    )
+    _, revoke, client, rig, scheduler, stop = _grant_then_revoke_on_one_slot()
     polling = asyncio.create_task(scheduler.run(stop))
     async with asyncio.timeout(10):
         await client.retried.wait()
