@@ -145,7 +145,7 @@ class Scheduler:
         or warning line per answer."""
         if not self._processor.takes(task.id):
             delay = max(delay, MIN_IDLE_POLL)
-        held, handed_back = True, False
+        handed_back = False  # the slot, given back while the report is retried (`report_retrying`)
 
         def report_retrying() -> None:
             # The task's work is done and only its report is being retried (a FinishTask refused again and again while
@@ -153,22 +153,20 @@ class Scheduler:
             # slot serves the next task. Held, a few such reports held every slot until the process stopped, and no
             # task ran meanwhile, a just-in-time revoke included. At most RETRYING_REPORTS_MAX of them (each holds its
             # outcome, up to MAX_REPORT_BYTES); past that a retrying report keeps its slot, as before.
-            nonlocal held, handed_back
-            if held and self._retrying_reports < RETRYING_REPORTS_MAX:
-                held, handed_back = False, True
+            nonlocal handed_back
+            if not handed_back and self._retrying_reports < RETRYING_REPORTS_MAX:
+                handed_back = True
                 self._retrying_reports += 1
                 self._slots.release()
 
         async def run_one() -> None:
-            nonlocal held
             try:
                 await self._processor.process(task, unreadable, report_retrying=report_retrying)
             finally:
-                if held:
-                    held = False
-                    self._slots.release()
                 if handed_back:
                     self._retrying_reports -= 1
+                else:
+                    self._slots.release()
 
         running = asyncio.create_task(run_one())
         self._running.add(running)
