@@ -74,34 +74,35 @@ async def run_service(settings: Settings) -> int:
     # And on an unusable CA bundle; reading it and loading the trust store is file IO, kept off the loop.
     trust = await asyncio.to_thread(outbound_trust, settings)
 
-    config = ServiceConfig(
-        client_id=client_id,
-        secret=secret,
-        endpoints=endpoints,
-        api_host=settings.c1_api_host or None,
-        host_id=settings.host_id,
-        root_certificates=trust.grpc_roots,
-        token_verify=trust.ssl_context,
-        token_timeout=float(settings.http_timeout_seconds),
-        backoff_scale=settings.backoff_scale,
-        ready_window_seconds=settings.ready_window_seconds,
-        health_check=settings.health_check,
-        health_check_bind_address=settings.health_check_bind_address,
-        health_check_port=settings.health_check_port,
-        temp_dir=settings.c1z_temp_dir,
-        skip_full_sync=settings.skip_full_sync,
-        sync_resource_types=settings.sync_resource_types,
-        sync_options=sync_options(settings),
-        provisioning=settings.provisioning,
-        task_concurrency=settings.task_concurrency,
-        sync_interval=float(settings.sync_interval),
-        sync_file=settings.file,
-        shutdown_grace_seconds=settings.shutdown_grace_seconds,
-        on_token=functools.partial(logs.register_rotating_secret, "c1_access_token"),
-        on_ready=startgc.resume_after_ready,
-    )
-    metrics, api_metrics = daemon_metrics()
     try:
+        # In the try: the config refuses a setting out of the runner's bounds (`ServiceSettingError`) when it is made.
+        config = ServiceConfig(
+            client_id=client_id,
+            secret=secret,
+            endpoints=endpoints,
+            api_host=settings.c1_api_host or None,
+            host_id=settings.host_id,
+            root_certificates=trust.grpc_roots,
+            token_verify=trust.ssl_context,
+            token_timeout=float(settings.http_timeout_seconds),
+            backoff_scale=settings.backoff_scale,
+            ready_window_seconds=settings.ready_window_seconds,
+            health_check=settings.health_check,
+            health_check_bind_address=settings.health_check_bind_address,
+            health_check_port=settings.health_check_port,
+            temp_dir=settings.c1z_temp_dir,
+            skip_full_sync=settings.skip_full_sync,
+            sync_resource_types=settings.sync_resource_types,
+            sync_options=sync_options(settings),
+            provisioning=settings.provisioning,
+            task_concurrency=settings.task_concurrency,
+            sync_interval=float(settings.sync_interval),
+            sync_file=settings.file,
+            shutdown_grace_seconds=settings.shutdown_grace_seconds,
+            on_token=functools.partial(logs.register_rotating_secret, "c1_access_token"),
+            on_ready=startgc.resume_after_ready,
+        )
+        metrics, api_metrics = daemon_metrics()
         return await runner.run_service(config, DatadogService(settings, trust, api_metrics), metrics)
     except ServiceSettingError as exc:
         raise SettingsError(f"setting {flag(exc.setting)} ({env(exc.setting)}): {exc.reason}") from None

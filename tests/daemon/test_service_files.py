@@ -79,3 +79,16 @@ async def test_a_file_refused_by_the_runner_names_the_setting_as_one_shot_does(
     else:
         assert problem.startswith(f"setting --file (BATON_FILE): {not_c1z}: the existing file is not a readable c1z")
     assert not_c1z.read_text() == "not a sync file\n"
+
+
+async def test_a_setting_within_the_daemons_bounds_but_not_the_runners_is_a_settings_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runner's config refuses a value out of its own bounds when it is made: made outside the wiring's handler,
+    a bound the two layers did not share came out as a ServiceSettingError traceback instead of exit 2 naming the
+    setting."""
+    monkeypatch.setattr(runner, "MAX_TASK_CONCURRENCY", 2)
+    with pytest.raises(
+        SettingsError, match=r"setting --task-concurrency \(BATON_TASK_CONCURRENCY\): 3 is out of range"
+    ):
+        await run_service(_settings(tmp_path, task_concurrency=3))
