@@ -64,7 +64,7 @@ _EXPECTED = {
     "model_attributes_type": "an object",
 }
 # A field name that is ours (a model's), shown as is; anything else in a path is the peer's text.
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,30}")
 _MAX_NAME_DIGITS = 4
 # No value at a path: the body was not read again (`_UNREAD`), or it has nothing there (`_ABSENT`).
 _UNREAD: Any = object()

@@ -372,6 +372,7 @@ def test_a_readers_own_fault_still_names_where_the_answer_was_odd() -> None:
     [
         "ddsat_" + "0123456789abcdef" * 3,  # a token's prefix and 48 characters
         "Zx9Qm2Lp7Rt5Vw3Ny8Kb4Hd6Jf1Gc0Sa",  # 32 characters of base62
+        "ZxQmLpRtVwNyKbHdJfGcSaPoIuYtReWq",  # 32 letters, no digit at all
         "tok_A1b2C3d4E5",  # short, but dense in digits
         CANARY_APP_KEY,
     ],
