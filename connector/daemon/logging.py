@@ -56,7 +56,7 @@ def native_log_warning(environ: Mapping[str, str]) -> str | None:
     raw = environ.get("GRPC_VERBOSITY")
     if not raw or raw.upper() in _QUIET_GRPC_VERBOSITY:
         return None  # unset or empty: NONE (`silence_native_logs`)
-    level = raw.strip().upper()
+    level = raw.upper()  # as grpc compares it: `" debug"` is no DEBUG to it, only a value it does not read
     named = f"is {level}" if level in ("DEBUG", "INFO") else "is set to a value grpc does not read as ERROR or NONE"
     return (
         f"GRPC_VERBOSITY {named}: grpc's C core writes lines of its own to stderr, unredacted, and with GRPC_TRACE "
