@@ -395,10 +395,11 @@ class TeamProvisioner(_EntitlementProvisioner):
             return None
 
     async def _membership(self, target: _Target) -> TeamMembership | None:
-        """The user's membership as the team's listing shows it, None when it shows none. For the report only: the
-        write that follows decides, so a 404 on the listing (most likely the team is gone) is None too. Taken as "the
-        team no longer exists", it ended an admin revoke with no demotion sent and the user left admin; the write's
-        own 404 says what is gone."""
+        """The user's membership as the team's listing shows it, None when it shows none; a 404 on the listing (most
+        likely the team is gone) is None too. It decides one thing: whether a member grant's 409 was for this user
+        (`_grant`). Everywhere else it only tells the report "already so" from "changed" (`_membership_for_report`),
+        and the write decides: taken as "the team no longer exists", a 404 here ended an admin revoke with no
+        demotion sent and the user left admin; the write's own 404 says what is gone."""
         # Datadog has no GET for a single membership; walk the team's memberships and stop at the user's
         # page (one request for a team of up to 100 members).
         try:
