@@ -35,7 +35,7 @@ from connector.datadog.connector import DatadogConnector
 from connector.datadog.credentials import deletions_found
 from connector.datadog.errors import DatadogError
 from connector.datadog.idrules import holds_whitespace
-from connector.datadog.keyshape import holds_key_shape
+from connector.datadog.keyshape import KEY_SHAPE, holds_key_shape
 from connector.datadog.resources import types
 from connector.datadog.resources.keys import parse_sat_handle
 
@@ -95,9 +95,8 @@ def _no_key(field_name: str, *ids: str) -> None:
     if any(holds_key_shape(value) for value in ids):
         raise _bad(
             field_name,
-            "the value has the shape of a Datadog API or application key (32 or 40 hexadecimal characters), not of "
-            "an id; it was not sent to Datadog and is not shown. Give the id (a UUID: `baton-datadog inspect` "
-            "lists them)",
+            f"the value has {KEY_SHAPE}, not of an id; it was not sent to Datadog and is not shown. Give the id (a "
+            "UUID: `baton-datadog inspect` lists them)",
         )
 
 

@@ -32,7 +32,7 @@ from connector.daemon.settings import Settings, SettingsError, env, flag
 from connector.datadog.client import DatadogClient
 from connector.datadog.connector import DatadogConnector, DatadogOptions
 from connector.datadog.idrules import UNUSABLE_ID, holds_whitespace, is_usable_id
-from connector.datadog.keyshape import holds_key_shape
+from connector.datadog.keyshape import KEY_SHAPE, holds_key_shape
 from connector.datadog.resources import types
 from connector.datadog.sites import is_insecure
 from connector.datadog.stats import EventHook
@@ -144,8 +144,8 @@ def check_resource_types(settings: Settings) -> None:
     # actions refuse it): sent, it was echoed in the request's URL, and Datadog's 404 put it in the sync's warning and
     # the log; as a type, the lines below quoted it. Named once, and judged no further.
     problems += [
-        f"setting {flag(name)} ({env(name)}): an entry holds the shape of a Datadog API or application key (32 or 40 "
-        "hexadecimal characters), not of a resource type or an id; it is not sent to Datadog and not shown"
+        f"setting {flag(name)} ({env(name)}): an entry holds {KEY_SHAPE}, not of a resource type or an id; it is not "
+        "sent to Datadog and not shown"
         for name in ("sync_resource_types", "sync_resources")
         for entry in getattr(settings, name)
         if holds_key_shape(entry)

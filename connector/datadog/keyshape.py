@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+KEY_SHAPE = "the shape of a Datadog API or application key (32 or 40 hexadecimal characters)"
+"""How a refusal names what `holds_key_shape` found (never the value itself)."""
 _KEY_IN_TEXT = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{40}|[0-9A-Fa-f]{32})(?![0-9A-Fa-f])")
 
 
