@@ -567,12 +567,12 @@ async def _built_or_rolled_back(
             raise
         except ConnectorError as failure:
             # Datadog's refusal is quoted, and a peer may quote the very key it would not delete: that key is live.
-            told = scrub(str(failure), [secret.get_secret_value()] if secret is not None else [])
+            told = _without_secret(failure, secret)
             log.error("datadog issue_credential", kind=kind, secret_id=object_id, outcome="rollback_failed", error=told)
             # Why the issuing failed in its own words (scrubbed as the deletion's are), not its exception's class name:
             # "failed (InternalError)" told the on-call engineer nothing of what Datadog answered.
             why = (
-                scrub(str(exc), [secret.get_secret_value()] if secret is not None else [])
+                _without_secret(exc, secret)
                 if isinstance(exc, ConnectorError)
                 else f"an unexpected {type(exc).__name__} in the connector"
             )
@@ -582,6 +582,11 @@ async def _built_or_rolled_back(
             ) from None
         log.warning("datadog issue_credential", kind=kind, secret_id=object_id, outcome="rolled_back")
         raise
+
+
+def _without_secret(error: BaseException, secret: SecretStr | None) -> str:
+    """An error's text with the new secret scrubbed out: a peer refusing to delete a key may quote the very key."""
+    return scrub(str(error), [secret.get_secret_value()] if secret is not None else [])
 
 
 async def _rollback_after_cancel(
@@ -595,11 +600,7 @@ async def _rollback_after_cancel(
     except (ConnectorError, asyncio.CancelledError) as failure:
         # What stopped the deletion in words (Datadog's refusal scrubbed of the new secret, which a peer may quote),
         # not the class of its exception: "(UnexpectedResponse)" told nothing of what Datadog answered.
-        why = (
-            "stopped at shutdown"
-            if isinstance(failure, asyncio.CancelledError)
-            else scrub(str(failure), [secret.get_secret_value()] if secret is not None else [])
-        )
+        why = "stopped at shutdown" if isinstance(failure, asyncio.CancelledError) else _without_secret(failure, secret)
         log.error(
             "datadog issue_credential",
             kind=kind,
