@@ -345,8 +345,6 @@ class TaskProcessor:
         """The tasks running or being reported, by id."""
         self._redelivered: set[str] = set()
         """The running tasks whose redelivery was logged at warning (later copies are logged at debug)."""
-        self._report_retrying: dict[str, Callable[[], None]] = {}
-        """What to call, once, when a running task's report is first to be retried (`process`)."""
         self._refusals_told: OrderedDict[bytes, None] = OrderedDict()
         """Digests of the unrunnable tasks lately logged at error (a copy ConductorOne re-offers is logged at debug)."""
         self._abandon_reason: str | None = None
@@ -431,8 +429,6 @@ class TaskProcessor:
                 self._refused(kind)
             return
         self._active[task.id] = task
-        if report_retrying is not None:
-            self._report_retrying[task.id] = report_retrying
         started = self._clock()
         label = UNREPORTED
         if self._observer is not None:
@@ -441,10 +437,9 @@ class TaskProcessor:
             # Bound in the context: every log line of the work below (sync engine, Datadog calls) carries the
             # task id and type, not just the processor's own lines.
             with structlog.contextvars.bound_contextvars(task_id=task.id, task_type=kind, **task_target(task, kind)):
-                label, cancelled_here = await self._process(task, kind, started, unreadable)
+                label, cancelled_here = await self._process(task, kind, started, unreadable, report_retrying)
         finally:
             del self._active[task.id]
-            self._report_retrying.pop(task.id, None)
             self._redelivered.discard(task.id)
             # In a finally so the in-flight gauge returns to 0 whatever happened above.
             if self._observer is not None:
@@ -472,7 +467,12 @@ class TaskProcessor:
             self._observer.task_refused(kind)
 
     async def _process(
-        self, task: baton_pb2.Task, kind: str, started: float, unreadable: C1UnreadableTaskError | None
+        self,
+        task: baton_pb2.Task,
+        kind: str,
+        started: float,
+        unreadable: C1UnreadableTaskError | None,
+        report_retrying: Callable[[], None] | None,
     ) -> tuple[str, bool]:
         """The outcome's label, and whether this coroutine was cancelled meanwhile (re-raised once reported)."""
         if kind == "hello":
@@ -517,7 +517,7 @@ class TaskProcessor:
                 seconds=round(seconds, 3),
                 **(_left_live(task, kind) if revoke else {}),
             )
-        reported, delivered = await self._report(task.id, outcome)
+        reported, delivered = await self._report(task.id, outcome, report_retrying)
         # Counted as ConductorOne sees it: a success whose report was given up is no success there, and one whose
         # report had to be turned into a failure (`_deliver`) is that failure.
         return (reported.label if delivered else UNREPORTED), cancelled_here
@@ -668,21 +668,26 @@ class TaskProcessor:
             log.error("hello task not answered", error_type=type(exc).__name__, exc_info=exc)
         return False
 
-    async def _report(self, task_id: str, outcome: Outcome) -> tuple[Outcome, bool]:
+    async def _report(
+        self, task_id: str, outcome: Outcome, report_retrying: Callable[[], None] | None
+    ) -> tuple[Outcome, bool]:
         """FinishTask until accepted, known gone, or stopped; anything but acceptance is logged at error, and a
         success that leaves something live only the report hands over is undone (`Outcome.undo`); an accepted
         success runs its `Outcome.on_accepted`. The outcome as reported (`_deliver` may have turned it into a
         failure), and whether it was accepted."""
-        reported, delivered = await self._deliver(task_id, outcome)
+        reported, delivered = await self._deliver(task_id, outcome, report_retrying)
         if not delivered and reported.failure is None and reported.undo is not None:
             await _take_back(reported.undo)
         if delivered and reported.failure is None and reported.on_accepted is not None:
             reported.on_accepted()
         return reported, delivered
 
-    async def _deliver(self, task_id: str, outcome: Outcome) -> tuple[Outcome, bool]:
+    async def _deliver(
+        self, task_id: str, outcome: Outcome, report_retrying: Callable[[], None] | None
+    ) -> tuple[Outcome, bool]:
         """FinishTask until accepted (True), known gone or stopped (False, logged at error); with the outcome as last
-        sent (fitted to the limits, or the failure a success ConductorOne refuses as too large became)."""
+        sent (fitted to the limits, or the failure a success ConductorOne refuses as too large became).
+        `report_retrying` is called before the first retry (`process`)."""
         backoff = Backoff(self._finish_retry, bounded=False)
         gone_answers = 0
         # FinishTasks sent, the one awaiting its answer included: the loss line must say whether ConductorOne may have
@@ -757,8 +762,9 @@ class TaskProcessor:
                     return outcome, True
                 delay = backoff.next_delay(asked)
                 assert delay is not None  # an unbounded Backoff always answers
-                if (retrying := self._report_retrying.pop(task_id, None)) is not None:
-                    retrying()
+                if report_retrying is not None:
+                    report_retrying()
+                    report_retrying = None  # once: the caller gives the task's slot back
                 log.warning(
                     "task report failed; retrying",
                     attempt=attempts,
