@@ -95,12 +95,7 @@ from connector.datadog.transport import (
     QueryValue,
 )
 
-__all__ = [
-    "DatadogClient",
-    "all_usable_ids",
-    "included_roles",
-    "is_usable_id",
-]
+__all__ = ["DatadogClient", "included_roles"]
 
 R = TypeVar("R", bound=Resource)
 K = TypeVar("K", APIKey, ApplicationKey, AccessToken)

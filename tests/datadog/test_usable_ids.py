@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from connector.datadog.client import all_usable_ids, is_usable_id
+from connector.datadog.idrules import all_usable_ids, is_usable_id
 
 GOOD = ["8d4c7a1e-02f1-4c55-9a5b-0d5e6f7a8b9c", "abc-123", "sat:svc-1", "a.b", "...", "x" * 1024, "é-ü", "a b"]
 BAD = [".", "..", " ", "\t", "\u3000", "x" * 1025, "a\x00b", "a\nb", "\x1f", "a\x7f", "\x85"]
