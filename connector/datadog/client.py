@@ -25,13 +25,13 @@ from pydantic import SecretStr
 
 from connector.baton.errors import InvalidArgumentError
 from connector.baton.ids import quoted_id
+from connector.baton.jsontypes import a_json_type, json_type
 from connector.datadog.decode import (
     WrongType,
     check_done,
     describe_validation_error,
     json_object,
     json_or_none,
-    json_type,
     listed,
     mapping,
     not_refused,
@@ -52,7 +52,6 @@ from connector.datadog.errors import (
     not_skipped,
 )
 from connector.datadog.idrules import UNUSABLE_ID, all_usable_ids, another_id, is_path_id, is_usable_id
-from connector.datadog.jsonbody import a_json_type
 from connector.datadog.models import (
     AccessToken,
     APIKey,

@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from connector.baton.jsontypes import a_json_kind
+from connector.baton.jsontypes import a_json_kind, a_json_type, json_type
 from connector.datadog.errors import UnexpectedResponse
-from connector.datadog.jsonbody import a_json_type, from_json, json_type, unicode_repaired
+from connector.datadog.jsonbody import from_json, unicode_repaired
 from connector.datadog.keyshape import holds_key_shape
 from connector.datadog.transport import Reply
 
@@ -26,7 +26,6 @@ __all__ = [
     "check_done",
     "json_object",
     "json_or_none",
-    "json_type",
     "listed",
     "not_refused",
     "parse_model",

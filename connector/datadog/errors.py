@@ -15,9 +15,10 @@ from collections.abc import Iterable
 from typing import Any, ClassVar, Literal
 
 from connector.baton import errors as baton
+from connector.baton.jsontypes import a_json_type
 from connector.baton.printable import printable
 from connector.baton.proxyrefusal import proxy_refusal
-from connector.datadog.jsonbody import a_json_type, from_json
+from connector.datadog.jsonbody import from_json
 
 __all__ = [
     "Conflict",

@@ -12,9 +12,7 @@ from typing import Any
 
 import pydantic_core
 
-from connector.baton.jsontypes import a_json_type, json_type
-
-__all__ = ["a_json_type", "from_json", "json_type", "unicode_repaired"]
+__all__ = ["from_json", "unicode_repaired"]
 
 # In JSON text: an escaped backslash (kept, so the `u` after it is no escape), a surrogate pair (kept), or a lone
 # surrogate escape (replaced).

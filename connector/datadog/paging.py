@@ -38,8 +38,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mappin
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from connector.baton.jsontypes import a_json_type
 from connector.datadog.errors import UnexpectedResponse
-from connector.datadog.jsonbody import a_json_type
 
 __all__ = [
     "MAX_PAGES",

@@ -37,7 +37,7 @@ from connector.baton.errors import (
     UnimplementedError,
 )
 from connector.baton.ids import quoted_id
-from connector.baton.jsontypes import a_json_kind
+from connector.baton.jsontypes import a_json_kind, a_json_type
 from connector.baton.pb.c1.config.v1 import config_pb2
 from connector.baton.pb.c1.connector.v2 import (
     action_pb2,
@@ -50,7 +50,6 @@ from connector.baton.pb.c1.connector.v2 import (
 from connector.datadog.client import DatadogClient, status_contradicts
 from connector.datadog.errors import Conflict, DatadogError, NotFound, UnexpectedResponse, nothing_done
 from connector.datadog.idrules import holds_whitespace, is_usable_id, same_id
-from connector.datadog.jsonbody import a_json_type
 from connector.datadog.models import TeamMembership, TeamRole, User
 from connector.datadog.resources import roles, teams, types
 from connector.datadog.resources.users import user_resource
