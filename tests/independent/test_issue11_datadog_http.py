@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from connector.datadog.client import DatadogClient
-from connector.datadog.errors import DatadogError, Unavailable, UnexpectedResponse
+from connector.datadog.errors import DatadogError, RateLimited, Unavailable, UnexpectedResponse
 from connector.datadog.retry import RetryPolicy
+from tests.datadog.helpers import FakeTime
 from tests.independent.rawpeer import JSON, Answer, CloseAfter, RawPeer, Stall, http
 
 API_KEY = "indep-canary-api-5b1d0c3e9f7a2468ace1"
@@ -311,4 +312,40 @@ async def test_pacing_headers_that_are_garbage_never_hold_the_next_request_for_e
 
     result, peer = await _outcome([http(200, GRANTED, [*headers, *JSON])], twice)
     assert result is None
+    assert len(peer.requests) == 2
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [(b"Retry-After", b"99999")],
+        [(b"Retry-After", b"1764969600")],
+        [(b"Retry-After", b"Fri, 31 Dec 9999 23:59:59 GMT")],
+        [(b"X-RateLimit-Remaining", b"0"), (b"X-RateLimit-Reset", b"86400")],
+    ],
+    ids=["huge-seconds", "epoch-as-seconds", "far-date", "day-long-reset"],
+)
+@pytest.mark.parametrize("call", [grant, revoke])
+async def test_one_answer_asking_for_a_day_fails_its_call_at_once_but_does_not_shut_the_endpoint_for_the_day(
+    headers: list[tuple[bytes, bytes]], call: Call
+) -> None:
+    """A 429 asking for longer than the client waits (120 s) fails the call at once, retryably, so ConductorOne can
+    run it again later. It used to shut the endpoint's rate-limit bucket for as long as the answer said (up to a day,
+    the clamp): every later grant and revoke of roles, a just-in-time revoke included, failed at once with "rate limit
+    window resets in 86399s" without a request, so no answer of Datadog's could ever reopen it, until the process
+    restarted. Once the longest wait has passed, the next call asks Datadog again."""
+    time = FakeTime()
+    throttled = http(429, b'{"errors":["Too many requests"]}', [*headers, *JSON])
+    body = GRANTED if call is grant else REVOKED
+    async with RawPeer([throttled, http(200, body)]) as peer:
+        client = _client(peer, retry=RetryPolicy(), sleep=time.sleep, clock=time.clock)
+        try:
+            with pytest.raises(RateLimited) as first:
+                await call(client)
+            assert first.value.retry_after is not None
+            assert first.value.retry_after > 120
+            time.now += RetryPolicy().max_hinted_delay + 1
+            await asyncio.wait_for(call(client), timeout=10)
+        finally:
+            await client.aclose()
     assert len(peer.requests) == 2
