@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -52,12 +53,17 @@ class RawPeer:
     requests: list[bytes] = field(default_factory=list)
     """Each request's head and body, as sent."""
     connections: int = 0
+    tls: ssl.SSLContext | None = None
+    """A server context: the peer speaks HTTPS (the token endpoint's scheme)."""
+    address: str = ""
+    """`127.0.0.1:<port>`, once started (and still after it is shut, for the assertions about it)."""
     _server: asyncio.Server | None = None
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
     _closing: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def __aenter__(self) -> RawPeer:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
+        self.address = f"127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
         return self
 
     async def __aexit__(self, *_: object) -> None:
@@ -70,8 +76,7 @@ class RawPeer:
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+        return f"{'https' if self.tls else 'http'}://{self.address}"
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -92,7 +97,7 @@ class RawPeer:
                     await self._closing.wait()
                 if not isinstance(answer, bytes):
                     return
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, ssl.SSLError):
             pass
         finally:
             self._writers.discard(writer)
