@@ -349,3 +349,57 @@ async def test_one_answer_asking_for_a_day_fails_its_call_at_once_but_does_not_s
         finally:
             await client.aclose()
     assert len(peer.requests) == 2
+
+
+# -- writes whose status is their outcome --------------------------------------------------------------------------
+
+
+def remove_team_member(dd: DatadogClient) -> Awaitable[None]:
+    return dd.remove_team_member("t-1", USER)
+
+
+def disable_user(dd: DatadogClient) -> Awaitable[None]:
+    return dd.disable_user(USER)
+
+
+def delete_app_key(dd: DatadogClient) -> Awaitable[None]:
+    return dd.delete_service_account_app_key("sa-1", "k-1")
+
+
+def revoke_token(dd: DatadogClient) -> Awaitable[None]:
+    return dd.revoke_service_account_access_token("sa-1", "t-1")
+
+
+DECIDED_BY_STATUS = [remove_team_member, disable_user, delete_key, delete_app_key, revoke_token]
+PAGE = b"<html><body><h1>Service Temporarily Unavailable</h1></body></html>"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        http(200, PAGE),
+        http(200, PAGE, ()),
+        http(200, PAGE, [(b"Content-Type", b"application/vnd.api+json")]),
+        http(200, b'{"data":' * 100_000 + b"null" + b"}" * 100_000),
+        http(202, b"OK"),
+    ],
+    ids=["page-labelled-json", "page-unlabelled", "page-labelled-json-api", "json-too-deep", "202-text"],
+)
+@pytest.mark.parametrize("call", DECIDED_BY_STATUS)
+async def test_a_revoke_delete_or_disable_answered_by_a_body_that_is_not_json_is_not_done(
+    answer: bytes, call: Call
+) -> None:
+    """Datadog answers these writes with 204 and no body (or JSON). A 2xx whose body is not JSON (a web front end's or
+    a proxy's page, labelled as JSON or not labelled at all) is no word from Datadog: its status alone reported an
+    offboarding, a team removal or a credential's deletion done that Datadog never saw, while a page labelled
+    text/html was already refused."""
+    result, _ = await _outcome([answer], call)
+    error = _refused(result, UnexpectedResponse, "not JSON")
+    assert error.retryable
+
+
+@pytest.mark.parametrize("answer", [http(204, b""), http(200, b""), http(200, b"{}"), http(200, b'{"data":null}')])
+@pytest.mark.parametrize("call", DECIDED_BY_STATUS)
+async def test_a_revoke_delete_or_disable_answered_with_json_or_nothing_is_done(answer: bytes, call: Call) -> None:
+    result, _ = await _outcome([answer], call)
+    assert result is None
