@@ -187,3 +187,22 @@ def test_polling_and_heartbeats_survive_every_status_code(stack: Stack, method: 
         assert finish.WhichOneof("final_state") in ("success", "error")
     assert daemon.alive()
     _no_traceback(daemon)
+
+
+def test_a_syncs_upload_refused_with_any_status_once_still_ends_in_one_report(stack: Stack) -> None:
+    """The upload is retried on what a retry can help (its three attempts), and a refusal no retry helps fails the sync
+    retryably, so ConductorOne runs it again: never a sync reported done without its file, never none at all."""
+    daemon = stack.start(FAST)
+    for code in (c for c in grpc.StatusCode if c is not grpc.StatusCode.OK):
+        stack.c1.fail_next("UploadAsset", code)
+        task = kind_task("sync_full")
+        stack.c1.enqueue(task)
+        finish = only_finish(wait_finished(daemon, stack.c1, [task.id], timeout=60), task.id)
+        uploads = [u for u in stack.c1.recorded().uploads if u.task_id == task.id]
+        if finish.WhichOneof("final_state") == "success":
+            assert any(u.ok for u in uploads), code
+        else:
+            assert not finish.error.non_retryable, code
+            assert "UploadAsset" in finish.status.message, (code, finish.status.message)
+    assert daemon.alive()
+    _no_traceback(daemon)
