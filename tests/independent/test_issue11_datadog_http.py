@@ -206,14 +206,12 @@ async def test_framing_no_http_peer_writes_is_a_named_failure(head: bytes) -> No
 
 
 async def test_a_peer_that_stalls_after_its_headers_fails_within_the_documented_deadline() -> None:
-    """connect + 2 x timeout (docs/service-mode.md): here 1 s + 2 x 0.5 s, for each of the attempts."""
+    """connect + 2 x timeout (docs/service-mode.md): here 1 s + 2 x 0.5 s for each attempt, where the peer never ends
+    (`_outcome` fails the test past its own bound: no wall-clock assertion)."""
     stall = Stall(http(200, b"", [(b"Content-Length", b"100"), *JSON]) + b'{"data":')
-    loop = asyncio.get_running_loop()
-    started = loop.time()
     result, peer = await _outcome([stall], revoke, timeout=0.5, retry=RetryPolicy(max_attempts=2, base_delay=0.001))
     _refused(result, Unavailable, "timed out")
     assert len(peer.requests) == 2
-    assert loop.time() - started < 2 * (1 + 2 * 0.5) + 5
 
 
 # -- encodings ---------------------------------------------------------------------------------------------------

