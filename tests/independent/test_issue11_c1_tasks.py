@@ -206,3 +206,31 @@ def test_a_syncs_upload_refused_with_any_status_once_still_ends_in_one_report(st
             assert "UploadAsset" in finish.status.message, (code, finish.status.message)
     assert daemon.alive()
     _no_traceback(daemon)
+
+
+FATAL_AT_HELLO = {
+    grpc.StatusCode.PERMISSION_DENIED,
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.UNIMPLEMENTED,
+    grpc.StatusCode.FAILED_PRECONDITION,
+    grpc.StatusCode.NOT_FOUND,
+}
+"""docs/spec/service-mode.md §3.1: the codes on which Go gives up at start-up (UNAUTHENTICATED too, but only after the
+client's one retry with a fresh token, which a single refusal never reaches)."""
+
+
+@pytest.mark.parametrize("code", [c for c in grpc.StatusCode if c is not grpc.StatusCode.OK], ids=lambda c: c.name)
+def test_a_hello_refused_once_with_any_status_is_retried_or_ends_the_process_with_one_clear_line(
+    stack: Stack, code: grpc.StatusCode
+) -> None:
+    stack.c1.fail_next("Hello", code)
+    if code in FATAL_AT_HELLO:
+        daemon = stack.run_to_exit(FAST)
+        assert daemon.process.returncode == 1, daemon.tail()
+        closing = daemon.stderr().splitlines()[-1]
+        assert closing.startswith("baton-datadog: ConductorOne refused the connector"), daemon.tail()
+        assert code.name in closing
+    else:
+        daemon = stack.start(FAST)  # ready: the Hello was retried
+        assert len(stack.c1.recorded().hellos) == 1
+    _no_traceback(daemon)
