@@ -59,6 +59,7 @@ class RawPeer:
     """`127.0.0.1:<port>`, once started (and still after it is shut, for the assertions about it)."""
     _server: asyncio.Server | None = None
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
+    _handlers: set[asyncio.Task[None]] = field(default_factory=set)
     _closing: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def __aenter__(self) -> RawPeer:
@@ -72,6 +73,10 @@ class RawPeer:
         self._server.close()
         for writer in list(self._writers):
             writer.transport.abort()
+        # Each handler ends on its aborted connection: waited for, so none is left for the loop's end to cancel (which
+        # asyncio's stream callback then logs as an error).
+        if self._handlers:
+            await asyncio.wait(self._handlers, timeout=5)
         await self._server.wait_closed()
 
     @property
@@ -81,6 +86,9 @@ class RawPeer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         self._writers.add(writer)
+        handler = asyncio.current_task()
+        if handler is not None:
+            self._handlers.add(handler)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -101,5 +109,7 @@ class RawPeer:
             pass
         finally:
             self._writers.discard(writer)
+            if handler is not None:
+                self._handlers.discard(handler)
             with contextlib.suppress(Exception):
                 writer.close()
