@@ -396,7 +396,7 @@ else the pod starts and every call times out. */}}
 {{- $dials := list }}
 {{- with .Values.config.c1ApiHost }}
 {{- $port := regexFind "[0-9]+$" (regexFind ":[0-9]+$" .) | default "443" }}
-{{- $dials = append $dials (list "config.c1ApiHost" (int64 $port)) }}
+{{- $dials = append $dials (list "config.c1ApiHost" (include "baton-datadog.decimal" $port)) }}
 {{- end }}
 {{- with .Values.config.baseUrl }}
 {{- $dials = append $dials (list "config.baseUrl" (include "baton-datadog.urlPort" .)) }}
@@ -408,6 +408,9 @@ else the pod starts and every call times out. */}}
 {{- end }}
 {{- range $dials }}
 {{- $what := index . 0 }}
+{{- if eq (toString (index . 1)) "" }}
+{{- fail (printf "%s is not a URL the connector can read (expected http://host:port, or http://user:password@host:port for a proxy; the connector refuses it at start): its value is not shown, as it may hold a password" $what) }}
+{{- end }}
 {{- $port := index . 1 | int64 }}
 {{- $allowed := eq $port 443 }}
 {{- range $.Values.networkPolicy.extraEgress }}
@@ -426,9 +429,33 @@ else the pod starts and every call times out. */}}
 {{- end }}
 {{- end }}
 
-{{/* The port a URL dials: its own, else its scheme's (a proxy given as host:port is http). */}}
+{{/* The port a URL dials, read as the connector reads it (Python's urlsplit): the host part ends at the first '/',
+'?' or '#' and follows the last '@'; its own port, else its scheme's (a proxy given as host:port is http). "" for a
+value the connector refuses at start (no host, a port that is no number from 1 to 65535, whitespace, an unpaired
+bracket). Not Go's urlParse: its error quotes the whole value, a proxy's password with it, and it refused passwords
+the connector takes (a '%' that starts no escape). */}}
 {{- define "baton-datadog.urlPort" -}}
 {{- $url := contains "://" . | ternary . (printf "http://%s" .) }}
-{{- $port := regexFind "[0-9]+$" (regexFind ":[0-9]+$" (urlParse $url).host) }}
-{{- $port | default (eq (urlParse $url).scheme "https" | ternary "443" "80") }}
+{{- $parts := regexSplit "://" $url 2 }}
+{{- $scheme := lower (index $parts 0) }}
+{{- $host := regexReplaceAll "^(?s).*@" (regexReplaceAll "(?s)[/?#].*$" (index $parts 1) "") "" }}
+{{- $port := "" }}
+{{- if regexMatch "^\\[[^\\[\\]]+\\](:[0-9]*)?$" $host }}
+{{- $port = regexReplaceAll "^\\[[^\\]]*\\]:?" $host "" }}
+{{- else if regexMatch "^[^:\\[\\]]+(:[0-9]*)?$" $host }}
+{{- $port = regexReplaceAll "^[^:]*:?" $host "" }}
+{{- else }}
+{{- $host = "" }}
+{{- end }}
+{{- if and $host (not (regexMatch "[\\s\\x00-\\x1f\\x7f]" .)) }}
+{{- $port = include "baton-datadog.decimal" ($port | default (eq $scheme "https" | ternary "443" "80")) }}
+{{- if and (gt (len $port) 0) (le (len $port) 5) (gt (int64 $port) 0) (le (int64 $port) 65535) }}
+{{- $port }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Digits as the connector reads a port, in base 10: sprig's int64 read a leading 0 as octal (010 as 8, 08080 as 0). */}}
+{{- define "baton-datadog.decimal" -}}
+{{- regexReplaceAll "^0+([0-9])" (toString .) "${1}" }}
 {{- end }}
