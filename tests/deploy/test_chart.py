@@ -16,7 +16,7 @@ import yaml
 from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 
-from connector.daemon.settings import Settings, load
+from connector.daemon.settings import Settings, SettingsError, load, require_service_mode
 from connector.datadog.sites import SITES
 from scripts import chart_tools
 from scripts.chart_tools import CHART, KUBE_VERSIONS, MONITORING_API, ROOT, VALUE_SETS
@@ -167,6 +167,8 @@ CHART_DEFAULTS = {
     "health_check": True,
     "health_check_bind_address": "0.0.0.0",
     "health_check_port": 8081,
+    # Else a Secret without the ConductorOne credentials made the pod run one-shot syncs, restarted after each.
+    "require_service_mode": True,
 }
 
 
@@ -174,6 +176,22 @@ def test_only_what_the_pod_needs_is_set_by_default() -> None:
     for key, value in VALUES["config"].items():
         assert value == CHART_DEFAULTS.get(FIELD_OF_KEY[key]), f"config.{key} must be null unless the pod needs it"
     assert checks.setting_default("health_check_port") == CHART_DEFAULTS["health_check_port"]
+
+
+@pytest.mark.parametrize("name", ["defaults", "setup-page-secret", "existing-secret"])
+def test_a_pod_without_conductorone_credentials_refuses_to_start(
+    name: str, clean_baton_env: pytest.MonkeyPatch
+) -> None:
+    """A Secret without BATON_CLIENT_ID and BATON_CLIENT_SECRET made the pod run a one-shot sync of the org and exit
+    0, restarted for good (tests/deploy/test_manifests.py runs it): the chart's pod refuses to start instead."""
+    env = checks.pod_environment(docs_of(name), host_id=f"{chart_tools.RELEASE}-baton-datadog-7d9f-x2x4z")
+    for key, value in env.items():
+        if key not in ("BATON_CLIENT_ID", "BATON_CLIENT_SECRET"):
+            clean_baton_env.setenv(key, value)
+    with pytest.raises(
+        SettingsError, match=r"^setting --client-id \(BATON_CLIENT_ID\): missing: --require-service-mode"
+    ):
+        require_service_mode(load([]))
 
 
 SETUP_PAGE_SETTINGS = {
