@@ -29,10 +29,11 @@ from typing import Any
 from urllib.request import getproxies
 
 import certifi
+import httpcore
 import httpx
 from httpx._utils import URLPattern, get_environment_proxies
 
-__all__ = ["environment_mounts", "environment_proxies", "no_proxy_mounts", "no_proxy_network"]
+__all__ = ["environment_mounts", "environment_proxies", "no_proxy_mounts", "no_proxy_network", "proxy_address"]
 
 _DEFAULT_PORTS = {443: "https", 80: "http"}
 
@@ -131,3 +132,14 @@ def _proxy_trust(verify: ssl.SSLContext | bool) -> ssl.SSLContext | None:
     for der in verify.get_ca_certs(binary_form=True):
         context.load_verify_locations(cadata=der)
     return context
+
+
+def proxy_address(transport: object) -> str | None:
+    """``host:port`` of the forward proxy an httpx transport sends through (chosen from HTTPS_PROXY / NO_PROXY when
+    the client was made), or None for a direct one. Never the proxy URL itself: it may carry a password."""
+    url = getattr(getattr(transport, "_pool", None), "_proxy_url", None)
+    if not isinstance(url, httpcore.URL):
+        return None
+    host = url.host.decode("ascii", "replace")
+    port = url.port if url.port is not None else 443 if url.scheme == b"https" else 80
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
