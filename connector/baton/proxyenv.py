@@ -33,7 +33,14 @@ import httpcore
 import httpx
 from httpx._utils import URLPattern, get_environment_proxies
 
-__all__ = ["environment_mounts", "environment_proxies", "no_proxy_mounts", "no_proxy_network", "proxy_address"]
+__all__ = [
+    "environment_mounts",
+    "environment_proxies",
+    "no_proxy_mounts",
+    "no_proxy_network",
+    "proxy_address",
+    "proxy_url_address",
+]
 
 _DEFAULT_PORTS = {443: "https", 80: "http"}
 
@@ -140,6 +147,18 @@ def proxy_address(transport: object) -> str | None:
     url = getattr(getattr(transport, "_pool", None), "_proxy_url", None)
     if not isinstance(url, httpcore.URL):
         return None
-    host = url.host.decode("ascii", "replace")
-    port = url.port if url.port is not None else 443 if url.scheme == b"https" else 80
+    return _host_port(url.host.decode("ascii", "replace"), url.port, https=url.scheme == b"https")
+
+
+def proxy_url_address(url: str) -> str | None:
+    """``host:port`` of a proxy URL (the gRPC channel's), None when it does not parse. Never the URL: its password."""
+    try:
+        parsed = httpx.URL(url if "://" in url else f"http://{url}")
+    except httpx.InvalidURL:
+        return None
+    return _host_port(parsed.host, parsed.port, https=parsed.scheme == "https") if parsed.host else None
+
+
+def _host_port(host: str, port: int | None, *, https: bool) -> str:
+    port = port if port is not None else 443 if https else 80
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
