@@ -310,6 +310,18 @@ BatonDatadogDown's absent(up{...}) then pages for good and every other alert see
 {{- end }}
 {{- end }}
 {{- end }}
+{{- with .Values.prometheusRule.selector }}
+{{- /* Pasted into the braces of every alert's selectors, with more matchers after it: anything but a list of
+matchers (braces around it, as PromQL writes a selector; a missing or a trailing comma; an unquoted value) gave
+rules Prometheus cannot parse, which the operator's admission webhook refuses at install and, without one, drops
+with every alert of the group, in silence. Strings as PromQL quotes them: "...", '...' or in backticks. */}}
+{{- $backtick := "\x60" }}
+{{- $string := printf "(\"([^\"\\\\]|\\\\.)*\"|'([^'\\\\]|\\\\.)*'|%s[^%s]*%s)" $backtick $backtick $backtick }}
+{{- $matcher := printf "\\s*[a-zA-Z_][a-zA-Z0-9_]*\\s*(=~|!~|!=|=)\\s*%s\\s*" $string }}
+{{- if not (regexMatch (printf "^%s(,%s)*$" $matcher $matcher) .) }}
+{{- fail "prometheusRule.selector is not a list of PromQL label matchers (name=\"value\", comma-separated, without braces), e.g. namespace=\"security\", job=\"datadog-acme-baton-datadog\": every alert's expression holds it, and Prometheus would load none of them" }}
+{{- end }}
+{{- end }}
 {{- range $i, $source := .Values.extraEnvFrom }}
 {{- if eq (toString (($source.secretRef | default dict).name)) (include "baton-datadog.secretName" $) }}
 {{- fail (printf "extraEnvFrom[%d] names the Secret %s, which the chart already reads (existingSecret or its own): leave it out" $i (include "baton-datadog.secretName" $)) }}
