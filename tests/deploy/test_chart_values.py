@@ -639,6 +639,43 @@ def test_any_valid_image_tag_gives_a_valid_version_label(tag: str) -> None:
     assert checks.connector_container(one(docs, "Deployment"))["image"].endswith(":" + tag)
 
 
+# ---- working paths exist in the pod --------------------------------------------------------------------------
+
+CA_VOLUME = {
+    "extraVolumes": [{"name": "work", "emptyDir": {}}],
+    "extraVolumeMounts": [{"name": "work", "mountPath": "/tmp/work"}],
+}
+
+
+@pytest.mark.parametrize(
+    ("config", "named"),
+    [
+        ({"c1zTempDir": "/tmp/baton"}, "config.c1zTempDir is /tmp/baton"),
+        ({"c1zTempDir": "/tmp/work2"}, "config.c1zTempDir is /tmp/work2"),
+        ({"file": "/tmp/out/sync.c1z", "syncInterval": 3600}, "config.file is in /tmp/out"),
+    ],
+)
+def test_a_working_directory_that_never_exists_in_the_pod_is_refused(config: dict[str, Any], named: str) -> None:
+    """/tmp is an emptyDir, empty when the pod starts: a directory under it exists only where a volume is mounted.
+    `c1zTempDir: /tmp/baton` rendered, and the connector refused it at every start ("does not exist or is not a
+    directory", exit 2): CrashLoopBackOff."""
+    with pytest.raises(Exception, match=named + r", which does not exist in the pod"):
+        chart_tools.render({**CA_VOLUME, "config": config})
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"c1zTempDir": "/tmp", "file": "/tmp/sync.c1z", "syncInterval": 3600},
+        {"c1zTempDir": "/tmp/", "file": "/tmp//sync.c1z"},
+        {"c1zTempDir": "/tmp/work", "file": "/tmp/work/sync.c1z", "syncInterval": 3600},  # a volume mounted there
+        {"c1zTempDir": "/tmp/work/sub"},  # in the mounted volume: whether it is there is the volume's
+    ],
+)
+def test_working_directories_the_pod_has_render(config: dict[str, Any]) -> None:
+    valid(render_docs({**CA_VOLUME, "config": config}))
+
+
 # ---- values the API server, Prometheus or the connector would refuse later --------------------------------------
 
 

@@ -248,6 +248,27 @@ runtime mounted both on /tmp. */}}
 {{- end }}
 {{- $_ := set $mounts $path (printf "extraVolumeMounts[%d]" $i) }}
 {{- end }}
+{{- /* /tmp is an emptyDir, empty when the pod starts: a directory under it exists only where a volume is mounted (on
+it or above it). `c1zTempDir: /tmp/baton` rendered, and the connector refused it at every start (it does not exist). */}}
+{{- $workdirs := list }}
+{{- with .Values.config.c1zTempDir }}
+{{- $workdirs = append $workdirs (list (printf "config.c1zTempDir is %s" (clean .)) (clean .)) }}
+{{- end }}
+{{- with .Values.config.file }}
+{{- $workdirs = append $workdirs (list (printf "config.file is in %s" (dir .)) (dir .)) }}
+{{- end }}
+{{- range $workdirs }}
+{{- $path := index . 1 }}
+{{- $there := eq $path "/tmp" }}
+{{- range $mount := keys $mounts }}
+{{- if and (ne $mount "/tmp") (or (eq $path $mount) (hasPrefix (printf "%s/" $mount) $path)) }}
+{{- $there = true }}
+{{- end }}
+{{- end }}
+{{- if not $there }}
+{{- fail (printf "%s, which does not exist in the pod: /tmp is an emptyDir, empty when the pod starts, and the connector refuses a directory that is not there; use /tmp itself, or mount a volume at that path (extraVolumes, extraVolumeMounts)" (index . 0)) }}
+{{- end }}
+{{- end }}
 {{- /* A label or annotation key given in values that the chart also sets: the rendered YAML had the key twice,
 the API keeps one of them without a word, and a pod label replacing a selector label fails the Deployment. */}}
 {{- $chartLabels := include "baton-datadog.chartLabels" . | fromYaml }}
