@@ -351,7 +351,8 @@ with every alert of the group, in silence. Strings as PromQL quotes them: "...",
 {{- $seen := dict }}
 {{- range .Values.extraEnv }}
 {{- $envName := toString .name }}
-{{- /* The connector reads BATON_* names in any letter case: baton_log_level is BATON_LOG_LEVEL to it. */}}
+{{- /* A BATON_* name in another letter case is the same setting spelt wrong: the connector reads upper-case names
+only and warns about baton_log_level without reading it, so beside config.logLevel it would be lost. */}}
 {{- $key := hasPrefix "BATON_" (upper $envName) | ternary (upper $envName) $envName }}
 {{- if hasKey $chartSets $key }}
 {{- fail (printf "extraEnv sets %s, which %s already sets: set it in one place (of two, one is silently lost)" $envName (get $chartSets $key)) }}
