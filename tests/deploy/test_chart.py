@@ -405,6 +405,7 @@ def test_prometheus_rule_alerts_on_the_daemon_metrics() -> None:
         "BatonDatadogSyncStale": "baton_datadog_last_successful_sync_timestamp_seconds",
         "BatonDatadogNeverSynced": "baton_datadog_last_successful_sync_timestamp_seconds",
         "BatonDatadogTaskFailures": "baton_datadog_tasks_finished_total",
+        "BatonDatadogAccessChangeUnreported": "baton_datadog_tasks_finished_total",
         "BatonDatadogConductorOneUnreachable": "baton_datadog_conductorone_rpc_errors_total",
         "BatonDatadogRateLimited": "baton_datadog_api_rate_limit_waits_total",
     }

@@ -1035,7 +1035,7 @@ def test_a_selector_with_yaml_comment_or_colon_reaches_every_alert_whole() -> No
     }
     docs = render_docs(values, api_versions=[MONITORING_API])
     rules = [r for g in one(docs, "PrometheusRule")["spec"]["groups"] for r in g["rules"]]
-    assert len(rules) == 6
+    assert len(rules) == 7
     for rule in rules:
         assert rule["expr"].count("{" + selector) >= 1, rule["alert"]
         assert rule["expr"].count("(") == rule["expr"].count(")"), rule["alert"]
