@@ -38,6 +38,7 @@ from connector.datadog.decode import (
     objects,
     parse_model,
     typed,
+    typed_moment,
     typed_objects,
     unlisted,
     validate_model,
@@ -889,7 +890,8 @@ class DatadogClient:
         not_refused(reply, envelope.errors)
         item = envelope.data
         # The secret is read from the raw body on purpose: the models never carry it.
-        key = mapping(mapping(json_object(reply).get("data")).get("attributes")).get("key")
+        attributes = mapping(mapping(json_object(reply).get("data")).get("attributes"))
+        key = attributes.get("key")
         if item is None or not item.id:
             raise UnexpectedResponse(
                 method="POST", path=path, status=reply.status, messages=["response has no data.id"]
@@ -914,6 +916,15 @@ class DatadogClient:
                 status=reply.status,
                 messages=[f"data.attributes.key (expected a string, got {a_json_type(key)})"],
             )
+        if isinstance(item, AccessToken):
+            # The token's expiry goes into its report as ConductorOne's record of when it stops working (credentials.md
+            # §4.3 step 7): read strictly, not as the sync reads timestamps (`typed_moment`). Refused as an unusable
+            # answer, so the token the create made is found by its name and revoked.
+            try:
+                expires_at = typed_moment(attributes.get("expires_at"), "data.attributes.expires_at")
+            except WrongType as exc:
+                raise UnexpectedResponse(method="POST", path=path, status=reply.status, messages=[str(exc)]) from None
+            item = item.model_copy(update={"expires_at": expires_at})
         if isinstance(key, str) and len(key) >= _ECHO_CHECKED_CHARS and _holds(item.model_dump(), key):
             # The secret repeated in what becomes the credential's metadata (its id, scopes, creator): that metadata
             # goes into log lines, the task's report and the c1z in the clear. Refused; cleaned up by name.

@@ -1583,6 +1583,57 @@ async def test_a_secret_of_the_wrong_json_type_is_named_and_its_credential_delet
     assert not [k for k in fake.org.app_keys.values() if k.owner_id == sa.id], "deleted again"
 
 
+@pytest.mark.parametrize(
+    ("expiry", "shown"),
+    [
+        (1767225600, "expected an RFC 3339 date-time, got a number"),
+        ("1767225600", "expected an RFC 3339 date-time, got a string that is none"),
+        ("QUOTED-CANARY", "expected an RFC 3339 date-time, got a string that is none"),
+        ("9999-12-31T23:59:59-05:00", "expected an RFC 3339 date-time, got one outside the years 1 to 9999"),
+        (["2030-01-01T00:00:00Z"], "expected an RFC 3339 date-time, got an array"),
+    ],
+)
+async def test_a_service_access_token_whose_expiry_cannot_be_read_is_not_issued(
+    env: Env, expiry: object, shown: str
+) -> None:
+    """The expiry Datadog reports for a new token is the one ConductorOne records for it (§4.3 step 7). Read as the
+    sync reads timestamps, a number became a moment of 1970 (the token issued as long expired), and a string that is
+    no date-time (or one past the year 9999) became none (the token issued as never expiring). Datadog sends an RFC
+    3339 string or null; anything else is an answer of the wrong shape, named, and the token is revoked again."""
+    sa = env.service_account()
+
+    def expiring(body: Any) -> Any:
+        body["data"]["attributes"]["expires_at"] = expiry
+        return body
+
+    env.fake.faults.rewrite(expiring, path=f"/api/v2/service_accounts/{sa.id}/access_tokens", method="POST")
+    with pytest.raises(UnexpectedResponse) as caught:
+        await env.issue(sa, SAT, ["dashboards_read"])
+    assert f"data.attributes.expires_at ({shown}" in str(caught.value)
+    assert "QUOTED-CANARY" not in str(caught.value)
+    assert not [t for t in env.fake.org.tokens.values() if t.owner_id == sa.id], "revoked again"
+
+
+@pytest.mark.parametrize(
+    ("expiry", "expected"),
+    [(None, None), ("2030-01-01T00:00:00.123456789Z", timestamp_pb2.Timestamp(seconds=1893456000, nanos=123456000))],
+)
+async def test_a_service_access_tokens_expiry_is_issued_as_datadog_reports_it(
+    env: Env, expiry: str | None, expected: timestamp_pb2.Timestamp | None
+) -> None:
+    """Null (Datadog's answer for a token without expiry) is no expiry; a date-time, nanoseconds and all, is the
+    trait's expires_at."""
+    sa = env.service_account()
+
+    def expiring(body: Any) -> Any:
+        body["data"]["attributes"]["expires_at"] = expiry
+        return body
+
+    env.fake.faults.rewrite(expiring, path=f"/api/v2/service_accounts/{sa.id}/access_tokens", method="POST")
+    trait = _trait((await env.issue(sa, SAT, ["dashboards_read"])).secret)
+    assert (trait.expires_at if trait.HasField("expires_at") else None) == expected
+
+
 async def test_a_rollback_retried_after_the_shutdown_says_what_datadog_answered(
     fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries
 ) -> None:
