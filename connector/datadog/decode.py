@@ -38,6 +38,7 @@ __all__ = [
     "typed_objects",
     "unlisted",
     "validate_model",
+    "year_first",
 ]
 
 M = TypeVar("M", bound=BaseModel)
@@ -359,6 +360,13 @@ def typed(
     raise WrongType(f"{path} (expected {a_json_kind(kind)}, got {a_json_type(value)})")
 
 
+def year_first(text: str) -> bool:
+    """Whether a string starts as Datadog's moments do, RFC 3339 date-times: year first, a '-' at index 4. A string of
+    digits does not, though pydantic's lax datetime reads one as seconds since 1970 (and Python's ISO 8601 reader,
+    basic format, as a date)."""
+    return text[4:5] == "-"
+
+
 def typed_moment(value: Any, path: str) -> datetime | None:
     """The moment an RFC 3339 date-time string at `path` names, None for null or absent; `WrongType` for anything else,
     or for a date-time a protobuf Timestamp cannot hold (outside the years 1 to 9999). For a moment a report states as
@@ -371,9 +379,11 @@ def typed_moment(value: Any, path: str) -> datetime | None:
     if not isinstance(value, str):
         raise WrongType(f"{path} ({expected}, got {a_json_type(value)})")
     try:
-        moment = datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value) if year_first(value) else None
     except ValueError:
-        raise WrongType(f"{path} ({expected}, got a string that is none)") from None
+        moment = None
+    if moment is None:
+        raise WrongType(f"{path} ({expected}, got a string that is none)")
     if not fits_timestamp(moment):
         raise WrongType(f"{path} ({expected}, got one outside the years 1 to 9999 a Timestamp holds)")
     return moment
