@@ -191,7 +191,13 @@ class Resource(BaseModel):
                 raise shape_error(("relationships", wire_name), "an object")
             if "data" not in rel:
                 continue
-            ids = _linkage_ids(wire_name, rel["data"])
+            data = rel["data"]
+            if not to_many and type(data) is list:
+                # A to-one link is one linkage object or null (JSON:API). An array was read as its first element, the
+                # rest dropped unseen: a token whose owner link was `[{"type": "users", ...}]` (a person's) was issued
+                # as its service account's, the owner's type not read at all.
+                raise shape_error(("relationships", wire_name, "data"), "an object or null")
+            ids = _linkage_ids(wire_name, data)
             flat[field] = ids if to_many else (ids[0] if ids else None)
         return flat
 

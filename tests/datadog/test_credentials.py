@@ -1272,6 +1272,26 @@ async def test_a_token_create_answered_as_a_persons_token_issues_nothing(
     assert set(fake.org.tokens) == before
 
 
+@pytest.mark.parametrize("kind", [APP_KEY, SAT])
+async def test_a_create_answer_whose_owner_link_is_an_array_issues_nothing(env: Env, kind: str) -> None:
+    """`owned_by` is a to-one link: its `data` is one linkage object (JSON:API), never an array. Given as an array, it
+    was read as its first element, and for a token its `type` not at all: a person's token (`"type": "users"`) passed
+    the owner check as the service account's and was issued. An answer of the wrong shape, named; what the create made
+    is found by name and deleted."""
+    sa = env.service_account()
+
+    def listed_owner(body: Any) -> Any:
+        body["data"]["relationships"]["owned_by"]["data"] = [{"type": "users", "id": sa.id}]
+        return body
+
+    path = f"/api/v2/service_accounts/{sa.id}/{'access_tokens' if kind == SAT else 'application_keys'}"
+    env.fake.faults.rewrite(listed_owner, path=path, method="POST")
+    before = (set(env.fake.org.app_keys), set(env.fake.org.tokens))
+    with pytest.raises(UnexpectedResponse, match=r"data\.relationships\.owned_by\.data \(expected an object"):
+        await env.issue(sa, kind, ["dashboards_read"] if kind == SAT else [])
+    assert (set(env.fake.org.app_keys), set(env.fake.org.tokens)) == before
+
+
 @pytest.mark.parametrize("org_wide", ["allowed", "forbidden"])
 @pytest.mark.parametrize("owner_kind", ["person", "disabled service account"])
 @pytest.mark.parametrize("with_parent", [True, False], ids=["parent", "no-parent"])
