@@ -962,8 +962,8 @@ def _another_credential(
         return "data.attributes.name"
     if isinstance(item, APIKey) or owner is None:
         return None
-    if isinstance(item, AccessToken) and item.owner_type is not None and item.owner_type != "service_account":
-        return "data.relationships.owned_by.data.type"
+    if isinstance(item, AccessToken):
+        return item.owner_mismatch(owner)
     return "data.relationships.owned_by.data.id" if another_id(item.owner_id, owner) else None
 
 

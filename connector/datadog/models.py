@@ -34,6 +34,7 @@ from pydantic_core import PydanticCustomError
 
 from connector.baton.builders import fits_timestamp
 from connector.datadog.decode import shape_error
+from connector.datadog.idrules import another_id
 
 __all__ = [
     "APIKey",
@@ -431,6 +432,20 @@ class AccessToken(Resource):
     @property
     def scopes_reported(self) -> bool:
         return "scopes" in self.model_fields_set
+
+    def owner_mismatch(self, service_account_id: str) -> str | None:
+        """Where the owner this token's answer names is not the service account `service_account_id`, as the path of
+        the member that differs; None when it is, or when the answer names no owner. docs/spec/credentials.md §4.3:
+        `owned_by.data`, when present, is `{id: <the account>, type: "service_account"}`. One rule for the duplicate
+        check's listing and the create's answer: the create's let an owner of no type (missing, null, a number) pass
+        as the service account, while the listing refused one."""
+        if self.owner_id is None and self.owner_type is None:
+            return None
+        if self.owner_type != "service_account":
+            return "data.relationships.owned_by.data.type"
+        if self.owner_id is None or another_id(self.owner_id, service_account_id):
+            return "data.relationships.owned_by.data.id"
+        return None
 
 
 class UserInvitation(Resource):

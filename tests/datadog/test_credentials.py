@@ -1292,6 +1292,29 @@ async def test_a_create_answer_whose_owner_link_is_an_array_issues_nothing(env: 
     assert (set(env.fake.org.app_keys), set(env.fake.org.tokens)) == before
 
 
+@pytest.mark.parametrize("owner_type", ["removed", 5, None], ids=["no type", "a number", "null"])
+async def test_a_token_create_answered_with_an_owner_of_no_type_issues_nothing(env: Env, owner_type: object) -> None:
+    """§4.3: a token's owner, when the answer gives one, is `{id: <the service account>, type: "service_account"}`; the
+    duplicate check already refuses a listed token whose owner has no such type. The create's answer was let through
+    with the owner's type missing, null or a number (read as none): a person's token, or anyone's, answered as this
+    create's passed and was issued. It is refused alike, and the token this create made is found by name and revoked."""
+    sa = env.service_account()
+
+    def untyped_owner(body: Any) -> Any:
+        linkage = body["data"]["relationships"]["owned_by"]["data"]
+        if owner_type == "removed":
+            del linkage["type"]
+        else:
+            linkage["type"] = owner_type
+        return body
+
+    env.fake.faults.rewrite(untyped_owner, path=f"/api/v2/service_accounts/{sa.id}/access_tokens", method="POST")
+    before = set(env.fake.org.tokens)
+    with pytest.raises(UnexpectedResponse, match=r"another credential \(its data\.relationships\.owned_by\.data\.type"):
+        await env.issue(sa, SAT, ["dashboards_read"])
+    assert set(env.fake.org.tokens) == before
+
+
 @pytest.mark.parametrize("org_wide", ["allowed", "forbidden"])
 @pytest.mark.parametrize("owner_kind", ["person", "disabled service account"])
 @pytest.mark.parametrize("with_parent", [True, False], ids=["parent", "no-parent"])
