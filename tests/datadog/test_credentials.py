@@ -1315,6 +1315,37 @@ async def test_a_token_create_answered_with_an_owner_of_no_type_issues_nothing(e
     assert set(env.fake.org.tokens) == before
 
 
+@pytest.mark.parametrize(
+    "linkage",
+    [{"type": "users"}, {}, {"type": None}, {"type": "service_account", "id": None}],
+    ids=["a person's", "no type", "null type", "no id"],
+)
+async def test_a_duplicate_check_listing_a_token_of_another_owner_kind_mints_nothing(
+    env: Env, linkage: dict[str, Any]
+) -> None:
+    """The duplicate check lists the service account's tokens near the new name; one whose owner is not that account
+    as a service account (§4.3 step 4) makes the listing no proof of anything, and nothing is minted. An owner link
+    with a type but no id was let through."""
+    sa = env.service_account()
+    env.fake.org.tokens["near"] = AccessToken(
+        id="near", name="x-c1-2Abc_def-123", key="k" * 40, public_portion="p", owner_id=sa.id, scopes=["a"],
+        created_at=env.fake.org.now(),
+    )  # fmt: skip
+
+    def other_owner(body: Any) -> Any:
+        owner = body["data"][0]["relationships"]["owned_by"]["data"]
+        owner.pop("type")
+        owner.update(linkage)
+        if owner.get("id", "") is None:
+            del owner["id"]
+        return body
+
+    env.fake.faults.rewrite(other_owner, path=f"/api/v2/service_accounts/{sa.id}/access_tokens", method="GET")
+    with pytest.raises(InternalError, match="that is not a service access token of service account"):
+        await env.issue(sa, SAT, ["dashboards_read"])
+    assert env.fake.count("POST", SA_TOKENS) == 0
+
+
 @pytest.mark.parametrize("org_wide", ["allowed", "forbidden"])
 @pytest.mark.parametrize("owner_kind", ["person", "disabled service account"])
 @pytest.mark.parametrize("with_parent", [True, False], ids=["parent", "no-parent"])
