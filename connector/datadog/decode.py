@@ -370,9 +370,9 @@ def year_first(text: str) -> bool:
 def typed_moment(value: Any, path: str) -> datetime | None:
     """The moment an RFC 3339 date-time string at `path` names, None for null or absent; `WrongType` for anything else,
     or for a date-time a protobuf Timestamp cannot hold (outside the years 1 to 9999). For a moment a report states as
-    fact (an issued token's expiry): the models' lenient `Timestamp`, right for a sync's display fields, read a number
-    as seconds since 1970 and anything unreadable as none, so a token was issued as expired in 1970, or as never
-    expiring. Naive date-times are UTC, as `builders.timestamp` takes them."""
+    fact (an issued token's expiry): the models' lenient `Timestamp`, right for a sync's display fields, reads anything
+    unreadable as none, and a token was issued as never expiring. Naive date-times are UTC, as `builders.timestamp`
+    takes them."""
     if value is None:
         return None
     expected = "expected an RFC 3339 date-time"
