@@ -917,9 +917,9 @@ class DatadogClient:
                 messages=[f"data.attributes.key (expected a string, got {a_json_type(key)})"],
             )
         if isinstance(item, AccessToken):
-            # The token's expiry goes into its report as ConductorOne's record of when it stops working (credentials.md
-            # §4.3 step 7): read strictly, not as the sync reads timestamps (`typed_moment`). Refused as an unusable
-            # answer, so the token the create made is found by its name and revoked.
+            # The token's expiry goes into its report as ConductorOne's record of when it stops working
+            # (docs/spec/credentials.md §4.3 step 7): read strictly, not as the sync reads timestamps (`typed_moment`).
+            # Refused as an unusable answer, so the token the create made is found by its name and revoked.
             try:
                 expires_at = typed_moment(attributes.get("expires_at"), "data.attributes.expires_at")
             except WrongType as exc:
