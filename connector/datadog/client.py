@@ -963,7 +963,8 @@ def _another_credential(
     if isinstance(item, APIKey) or owner is None:
         return None
     if isinstance(item, AccessToken):
-        return item.owner_mismatch(owner)
+        mismatch = item.owner_mismatch(owner)
+        return f"data.{mismatch}" if mismatch is not None else None
     return "data.relationships.owned_by.data.id" if another_id(item.owner_id, owner) else None
 
 
@@ -1049,15 +1050,21 @@ def _unusable_link(items: Sequence[Resource]) -> str:
 
 def _keys_of_account(page: Page[KeyT], service_account_id: str) -> Page[KeyT]:
     """A service account's keys or tokens, each owned by it when the answer names an owner: another account's
-    (answers mixed up) were synced as this one's, and deciding an issuance's duplicate check on them is no check."""
-    if any(another_id(k.owner_id, service_account_id) for k in page.items):
-        stray = next(i for i, k in enumerate(page.items) if another_id(k.owner_id, service_account_id))
-        raise UnexpectedResponse(
-            method="GET",
-            path=page.path,
-            status=page.status,
-            messages=[f"page {page.number}: a key of another owner (data[{stray}].relationships.owned_by.data.id)"],
-        )
+    (answers mixed up) were synced as this one's, and deciding an issuance's duplicate check on them is no check. A
+    token's owner must be the account as a service account too (`AccessToken.owner_mismatch`): a person's token was
+    synced as the account's, and its revocation sent under the account's path, where Datadog has no such token."""
+    for position, key in enumerate(page.items):
+        if isinstance(key, AccessToken):
+            mismatch = key.owner_mismatch(service_account_id)
+        else:
+            mismatch = "relationships.owned_by.data.id" if another_id(key.owner_id, service_account_id) else None
+        if mismatch is not None:
+            raise UnexpectedResponse(
+                method="GET",
+                path=page.path,
+                status=page.status,
+                messages=[f"page {page.number}: a key of another owner (data[{position}].{mismatch})"],
+            )
     return page
 
 

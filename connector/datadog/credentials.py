@@ -356,8 +356,8 @@ class DatadogCredentialIssuer:
         sa = (await self._service_account(identity, "")).id
         existing = await self._client.list_service_account_access_tokens(sa, 0, name_filter=name)
         for token in existing.items:
-            # The owner is optional in the listing; when given it must be this service account.
-            if token.type != "service_access_tokens" or token.owner_mismatch(sa) is not None:
+            # Its owner, when named, is this service account already (the listing refuses any other).
+            if token.type != "service_access_tokens":
                 raise InternalError(
                     f'baton-datadog: Datadog listed access token "{token.id}" that is not a service access token '
                     f'of service account "{sa}"; refusing to issue'

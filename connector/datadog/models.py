@@ -435,16 +435,17 @@ class AccessToken(Resource):
 
     def owner_mismatch(self, service_account_id: str) -> str | None:
         """Where the owner this token's answer names is not the service account `service_account_id`, as the path of
-        the member that differs; None when it is, or when the answer names no owner. docs/spec/credentials.md §4.3:
-        `owned_by.data`, when present, is `{id: <the account>, type: "service_account"}`. One rule for the duplicate
-        check's listing and the create's answer: the create's let an owner of no type (missing, null, a number) pass
-        as the service account, while the listing refused one."""
+        the member that differs within the token's object; None when it is, or when the answer names no owner.
+        docs/spec/credentials.md §4.3: `owned_by.data`, when present, is `{id: <the account>, type: "service_account"}`.
+        One rule for a service account's token listing (a sync's, the duplicate check's) and a create's answer: the
+        create's let an owner of no type (missing, null, a number) pass as the service account, and the sync's a
+        person's token."""
         if self.owner_id is None and self.owner_type is None:
             return None
         if self.owner_type != "service_account":
-            return "data.relationships.owned_by.data.type"
+            return "relationships.owned_by.data.type"
         if self.owner_id is None or another_id(self.owner_id, service_account_id):
-            return "data.relationships.owned_by.data.id"
+            return "relationships.owned_by.data.id"
         return None
 
 

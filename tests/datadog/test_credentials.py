@@ -1325,7 +1325,7 @@ async def test_a_duplicate_check_listing_a_token_of_another_owner_kind_mints_not
 ) -> None:
     """The duplicate check lists the service account's tokens near the new name; one whose owner is not that account
     as a service account (§4.3 step 4) makes the listing no proof of anything, and nothing is minted. An owner link
-    with a type but no id was let through."""
+    with a type but no id was let through. The listing itself is refused, as a sync's is."""
     sa = env.service_account()
     env.fake.org.tokens["near"] = AccessToken(
         id="near", name="x-c1-2Abc_def-123", key="k" * 40, public_portion="p", owner_id=sa.id, scopes=["a"],
@@ -1341,7 +1341,26 @@ async def test_a_duplicate_check_listing_a_token_of_another_owner_kind_mints_not
         return body
 
     env.fake.faults.rewrite(other_owner, path=f"/api/v2/service_accounts/{sa.id}/access_tokens", method="GET")
-    with pytest.raises(InternalError, match="that is not a service access token of service account"):
+    with pytest.raises(UnexpectedResponse, match=r"a key of another owner \(data\[0\]\.relationships\.owned_by"):
+        await env.issue(sa, SAT, ["dashboards_read"])
+    assert env.fake.count("POST", SA_TOKENS) == 0
+
+
+async def test_a_duplicate_check_listing_another_kind_of_token_mints_nothing(env: Env) -> None:
+    """§4.3 step 4: every listed entry is a `service_access_tokens` one; a personal access token there makes the
+    listing no proof of absence."""
+    sa = env.service_account()
+    env.fake.org.tokens["near"] = AccessToken(
+        id="near", name="x-c1-2Abc_def-123", key="k" * 40, public_portion="p", owner_id=sa.id, scopes=["a"],
+        created_at=env.fake.org.now(),
+    )  # fmt: skip
+
+    def personal(body: Any) -> Any:
+        body["data"][0]["type"] = "personal_access_tokens"
+        return body
+
+    env.fake.faults.rewrite(personal, path=f"/api/v2/service_accounts/{sa.id}/access_tokens", method="GET")
+    with pytest.raises(InternalError, match='listed access token "near" that is not a service access token'):
         await env.issue(sa, SAT, ["dashboards_read"])
     assert env.fake.count("POST", SA_TOKENS) == 0
 
