@@ -261,7 +261,7 @@ def check_output_file(path: Path, tmp_dir: Path | None) -> None:
     Blocking (it may open an existing c1z): run it off the event loop.
     """
     check_temp_dir(tmp_dir)
-    problem = output_file_problem(path, tmp_dir)
+    problem = output_file_problem(path, tmp_dir, types.TYPE_IDS)
     if problem is not None:
         raise SettingsError(f"setting {flag('file')} ({env('file')}): {path}{problem}")
 
