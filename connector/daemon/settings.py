@@ -1187,6 +1187,7 @@ SDK_ONLY_SETTINGS: dict[str, str] = {
     "ticket_template_path": _TICKETS,
     "get_ticket": _TICKETS,
     "list_ticket_schemas": _TICKETS,
+    "list_schemas": _TICKETS,  # list_ticket_schemas' name in baton-sdk's cobra-only releases (pkg/cli/cli.go)
     "event_feed": _EVENTS,
     "event_feed_id": _EVENTS,
     "event_feed_start_at": _EVENTS,

@@ -489,6 +489,18 @@ def test_a_config_file_holding_a_secret_that_others_may_read_is_warned_about(tmp
     assert load_effective(["--config", str(config)]).warnings == []
 
 
+@pytest.mark.parametrize("args", [["--list-schemas"], ["--list-schemas=true"]])
+def test_the_ticket_schema_flag_of_older_baton_sdk_releases_is_named_as_such(args: list[str]) -> None:
+    """baton-sdk's releases before its field schema called `--list-ticket-schemas` `--list-schemas` (with
+    `--create-ticket`, `--get-ticket` and `--ticket-id`, which are named): a Go user's script got "unknown flag" and no
+    reason, unlike every other SDK flag."""
+    with pytest.raises(SettingsError) as refused:
+        load(args)
+    assert str(refused.value).startswith(
+        "--list-schemas is a baton-sdk setting baton-datadog does not implement (Datadog has no ticketing"
+    )
+
+
 def test_no_setting_of_this_connector_is_called_baton_sdk_only() -> None:
     assert not set(SDK_ONLY_SETTINGS) & set(Settings.model_fields)
 
