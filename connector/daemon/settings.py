@@ -1065,7 +1065,26 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
     ]
     if config and (readable := _readable_secrets(Path(config), data)):
         warnings.append(readable)
+    if not config and _is_file(SDK_DEFAULT_CONFIG):
+        warnings.append(
+            f"./{SDK_DEFAULT_CONFIG} is not read: baton-sdk reads it by default, this connector only a file it is "
+            f"given (settings from the working directory could send the keys elsewhere); to use it, give "
+            f"--config {SDK_DEFAULT_CONFIG} ({CONFIG_PATH_ENV})"
+        )
     return Effective(settings, sources, warnings)
+
+
+SDK_DEFAULT_CONFIG = ".baton.yaml"
+"""The file baton-sdk reads from the working directory when no config path is given (docs/spec/service-mode.md
+§4.1). Not read here unless named: a Go user's settings in it were ignored without a word (another site, the
+provisioning switch off), so its presence is warned about."""
+
+
+def _is_file(path: str) -> bool:
+    try:
+        return Path(path).is_file()
+    except OSError:  # a working directory we may not look into: nothing to warn about
+        return False
 
 
 def _readable_secrets(path: Path, data: Mapping[str, Any]) -> str:

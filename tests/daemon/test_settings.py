@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -939,3 +940,35 @@ def test_service_mode_settings_are_not_warned_about_where_they_apply(monkeypatch
     }.items():
         monkeypatch.setenv(name, value)
     assert idle_settings(load([])) == []
+
+
+def test_baton_sdks_default_config_file_is_named_when_present_and_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """baton-sdk reads ./.baton.yaml when no config path is given (docs/spec/service-mode.md §4.1). This connector
+    reads only a file it is given: a Go user's .baton.yaml (here: another site, the secrets synced) was ignored
+    without a word, and the run went to the default site. Its presence is warned about, naming the flag that reads
+    it; named, it is read as any --config file."""
+    from connector.daemon.settings import load_effective
+
+    for name in [key for key in os.environ if key.startswith(ENV_PREFIX)]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    warning = (
+        "./.baton.yaml is not read: baton-sdk reads it by default, this connector only a file it is given (settings "
+        "from the working directory could send the keys elsewhere); to use it, give --config .baton.yaml "
+        "(BATON_CONFIG_PATH)"
+    )
+    assert warning not in load_effective([]).warnings  # no such file: nothing to say
+
+    (tmp_path / ".baton.yaml").write_text("site: datadoghq.eu\nsync-secrets: true\n")
+    effective = load_effective([])
+    assert warning in effective.warnings
+    assert (effective.settings.site, effective.sources["site"]) == ("datadoghq.com", "default")
+
+    for named in (["--config", ".baton.yaml"], []):
+        if not named:
+            monkeypatch.setenv("BATON_CONFIG_PATH", ".baton.yaml")
+        effective = load_effective(named)
+        assert warning not in effective.warnings
+        assert (effective.settings.site, effective.sources["site"]) == ("datadoghq.eu", "file")
