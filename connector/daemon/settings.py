@@ -294,6 +294,21 @@ class Settings(BaseSettings):
                 raise ValueError(problem)
         return value
 
+    @field_validator("api_key", "app_key", "client_id", "client_secret", mode="before")
+    @classmethod
+    def _not_in_quotes(cls, value: Any) -> Any:
+        # `BATON_API_KEY="..."` in an env file: a shell takes the quotes off, `docker run --env-file` and a Secret
+        # made from the file keep them, and they went out as part of the credential. Datadog rejected a right key as
+        # "of another Datadog site"; ConductorOne's id went to the token endpoint. No credential of either holds a
+        # quote (hexadecimal keys, `<name>@<host>/<suffix>`, `secret-token:...`). The value is never shown.
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(raw, str) and len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
+            raise ValueError(
+                "is wrapped in quotes, which would be sent as part of it (an env file read by `docker run --env-file` "
+                "or made into a Secret keeps them): remove them"
+            )
+        return value
+
     @field_validator("file", "ca_bundle", mode="before")
     @classmethod
     def _names_a_file(cls, value: Any, info: ValidationInfo) -> Any:

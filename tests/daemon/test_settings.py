@@ -972,3 +972,51 @@ def test_baton_sdks_default_config_file_is_named_when_present_and_not_read(
         effective = load_effective(named)
         assert warning not in effective.warnings
         assert (effective.settings.site, effective.sources["site"]) == ("datadoghq.eu", "file")
+
+
+@pytest.mark.parametrize("quote", ['"', "'"])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("api_key", "3e9f0c7a1b2d4e6f8a9b0c1d2e3f4a5b"),
+        ("app_key", "8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b"),
+        ("client_id", "737a2e2d8b2e0e15e2d76467@tenant.example.com/pcc"),
+        ("client_secret", "secret-token:conductorone.com:v1:e30"),
+    ],
+)
+def test_a_credential_kept_in_its_quotes_is_refused_unshown(
+    name: str, value: str, quote: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`BATON_API_KEY="..."` in an env file: a shell takes the quotes off, `docker run --env-file` (and a Secret made
+    from the file) keeps them, and they were sent as part of the credential: Datadog rejected a right key "of another
+    Datadog site", ConductorOne's id went to the token endpoint. No Datadog key or ConductorOne credential holds a
+    quote: refused before anything is sent, naming the setting and the quotes, never the value."""
+    from connector.daemon.settings import load_effective
+
+    for key in [key for key in os.environ if key.startswith(ENV_PREFIX)]:
+        monkeypatch.delenv(key)
+    quoted = f"{quote}{value}{quote}"
+    expected = (
+        f"setting {flag(name)} ({env(name)}): is wrapped in quotes, which would be sent as part of it (an env file "
+        "read by `docker run --env-file` or made into a Secret keeps them): remove them"
+    )
+    monkeypatch.setenv(env(name), quoted + "\n")
+    with pytest.raises(SettingsError) as refused:
+        load_effective([])
+    assert str(refused.value) == expected
+    monkeypatch.delenv(env(name))
+
+    config = tmp_path / "baton.yaml"
+    config.write_text(f"{flag(name).removeprefix('--')}: {json.dumps(quoted)}\n")  # quoted twice: the inner ones stay
+    config.chmod(0o600)
+    with pytest.raises(SettingsError) as refused:
+        load_effective(["--config", str(config)])
+    assert str(refused.value) == expected
+    assert value[:12] not in str(refused.value)
+
+    monkeypatch.setenv(env(name), value)  # the same value without its quotes is taken
+    partner = {"client_id": ("client_secret", "secret-token:conductorone.com:v1:e30")}.get(name)
+    partner = partner or {"client_secret": ("client_id", "a@tenant.example.com/pcc")}.get(name)
+    if partner:  # service mode takes both
+        monkeypatch.setenv(env(partner[0]), partner[1])
+    assert load_effective([]).sources[name] == "env"
