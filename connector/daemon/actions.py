@@ -100,6 +100,15 @@ def _no_key(field_name: str, *ids: str) -> None:
         )
 
 
+def _typed_alone(value: str) -> str | None:
+    """The id in `value` when it is a typed reference (`user:<id>`, the SDK's `bid:r:user/<id>`), where an operator's
+    flag takes a bare id (a Datadog id is a UUID, with neither `:` nor `/`); None when it holds neither. Its caller
+    judged the value for a key's shape first (`_no_key`): the part quoted back holds none."""
+    if ":" not in value and "/" not in value:
+        return None
+    return value.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
+
+
 def _entitlement(rtype: str, rid: str, slug: str) -> entitlement_pb2.Entitlement:
     resource = resource_pb2.Resource(id=b.resource_id(rtype, rid))
     return entitlement_pb2.Entitlement(resource=resource, id=f"{rtype}:{rid}:{slug}", slug=slug)
@@ -164,6 +173,15 @@ def build_task(settings: Settings) -> baton_pb2.Task:
             "invoke_action_args",
             *(v for v in (user.values() if isinstance(user, dict) else [user]) if isinstance(v, str)),
         )
+        bare = user.get("resource_id", user.get("resource")) if isinstance(user, dict) else user
+        if isinstance(bare, str) and (alone := _typed_alone(bare.strip())) is not None:
+            # `user:<id>` (as a grant id and --sync-resources write it) or the SDK's `bid:r:user/<id>` went to Datadog
+            # as the id: its 404 failed the action, exit 1, naming an id no one had meant.
+            raise _bad(
+                "invoke_action_args",
+                f"user_id {printable(repr(bare.strip()[:200]))} is not a bare user id: give the id alone, "
+                f"{printable(repr(alone[:200]))}",
+            )
         task.action_invoke.args.update(args)
     elif settings.delete_resource:
         rtype, value = settings.delete_resource_type.strip(), settings.delete_resource.strip()
@@ -183,11 +201,10 @@ def build_task(settings: Settings) -> baton_pb2.Task:
                 f"{printable(repr(value[:200]))} holds whitespace, which no id does (a table row pasted whole?): "
                 "give the id alone",
             )
-        if rtype != types.SERVICE_ACCOUNT_ACCESS_TOKEN.id and (":" in value or "/" in value):
+        if rtype != types.SERVICE_ACCOUNT_ACCESS_TOKEN.id and (alone := _typed_alone(value)) is not None:
             # A key's id is a UUID. With its type in front (`api-key:<id>`, as the deletion's own line, the grant ids
             # and --sync-resources write it, or the SDK's `bid:r:api-key/<id>`) it went to Datadog as the id, whose
             # 404 for an id no key has was printed "gone from Datadog", exit 0, the key still live.
-            alone = value.rsplit(":", 1)[-1].rsplit("/", 1)[-1]  # no key in it: _no_key judged the value
             raise _bad(
                 "delete_resource",
                 f"{printable(repr(value[:200]))} is not a bare {printable(rtype[:100])} id: give the id alone, "

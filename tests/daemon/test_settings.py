@@ -1020,3 +1020,32 @@ def test_a_credential_kept_in_its_quotes_is_refused_unshown(
     if partner:  # service mode takes both
         monkeypatch.setenv(env(partner[0]), partner[1])
     assert load_effective([]).sources[name] == "env"
+
+
+USER_UUID = "a0116be5-ab0c-4681-88f8-e3d0d3290a4c"
+
+
+@pytest.mark.parametrize(
+    "user_id",
+    [
+        f"user:{USER_UUID}",  # as a grant id, --sync-resources and the deletion lines write it
+        f"bid:r:user/{USER_UUID}",  # the Go SDK's resource reference
+        {"resource_type_id": "user", "resource_id": f"user:{USER_UUID}"},
+        {"resource_type": "user", "resource": f" user:{USER_UUID} "},
+    ],
+    ids=["typed", "bid", "resource id typed", "resource id typed, padded"],
+)
+def test_an_actions_user_id_with_its_type_in_front_is_refused_naming_the_bare_id(user_id: object) -> None:
+    """`--grant-principal user:<id>` and `--delete-resource api-key:<id>` are refused, naming the id to give; an
+    action's `user_id` so written went to Datadog as the id (GET /api/v2/users/user%3A<id>): its 404 failed the
+    action, exit 1, as "not found" of an id no one had meant. A Datadog id is a UUID, with neither `:` nor `/`."""
+    from connector.daemon.actions import build_task
+
+    args = json.dumps({"user_id": user_id})
+    with pytest.raises(SettingsError) as refused:
+        build_task(load(["-p", "--invoke-action", "disable_user", "--invoke-action-args", args]))
+    assert str(refused.value).startswith("setting --invoke-action-args (BATON_INVOKE_ACTION_ARGS): user_id '")
+    assert str(refused.value).endswith(f"' is not a bare user id: give the id alone, '{USER_UUID}'")
+    bare = json.dumps({"user_id": USER_UUID})
+    task = build_task(load(["-p", "--invoke-action", "disable_user", "--invoke-action-args", bare]))
+    assert task.action_invoke.args["user_id"] == USER_UUID
