@@ -407,7 +407,8 @@ def _created(outcome: Outcome) -> str:
     assert isinstance(response, resource_pb2.CreateAccountResponse)
     which = response.WhichOneof("result")
     resource = response.action_required.resource if which == "action_required" else response.success.resource
-    created = f"created account {resource.id.resource_type}:{resource.id.resource} ({resource.display_name})"
+    named = f" ({resource.display_name})" if resource.display_name else ""  # an account made without a name: no "()"
+    created = f"created account {resource.id.resource_type}:{resource.id.resource}{named}"
     if which == "action_required":
         created = f"{created}; action required: {response.action_required.message}"
     return printable(created)  # Datadog's id and name for the user, shown on a terminal
