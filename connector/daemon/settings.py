@@ -1080,6 +1080,15 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
     ]
     if config and (readable := _readable_secrets(Path(config), data)):
         warnings.append(readable)
+    warnings += [
+        f"environment variable {key} is not read: this connector reads {env(name)} ({flag(name)}), as baton-sdk "
+        "names it; none is given"
+        for key, name in _DATADOG_CLIENT_ENV.items()
+        if environ.get(key, "").strip()
+        and sources[name] == "default"
+        # A DD_SITE naming the default site changes nothing (a pod's Datadog agent settings): no word for it.
+        and not (name == "site" and environ[key].strip().lower().rstrip(".") == settings.site)
+    ]
     if not config and _is_file(SDK_DEFAULT_CONFIG):
         warnings.append(
             f"./{SDK_DEFAULT_CONFIG} is not read: baton-sdk reads it by default, this connector only a file it is "
@@ -1088,6 +1097,17 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
         )
     return Effective(settings, sources, warnings)
 
+
+# The variables Datadog's own clients and tools read (docs/spec/datadog-api.md §1.2). Set in a Datadog user's shell,
+# they were ignored without a word: the sync went to the default site with the keys of another, and was refused as
+# "the key may belong to another Datadog site", or it stopped at "missing required settings". Not read here either
+# (the settings are baton-sdk's, and a shell's DD_SITE may be meant for another tool): named when the setting is not.
+_DATADOG_CLIENT_ENV = {
+    "DD_SITE": "site",
+    "DD_API_KEY": "api_key",
+    "DD_APP_KEY": "app_key",
+    "DD_APPLICATION_KEY": "app_key",
+}
 
 SDK_DEFAULT_CONFIG = ".baton.yaml"
 """The file baton-sdk reads from the working directory when no config path is given (docs/spec/service-mode.md

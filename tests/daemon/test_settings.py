@@ -1049,3 +1049,42 @@ def test_an_actions_user_id_with_its_type_in_front_is_refused_naming_the_bare_id
     bare = json.dumps({"user_id": USER_UUID})
     task = build_task(load(["-p", "--invoke-action", "disable_user", "--invoke-action-args", bare]))
     assert task.action_invoke.args["user_id"] == USER_UUID
+
+
+@pytest.mark.parametrize(
+    ("variable", "name"),
+    [("DD_SITE", "site"), ("DD_API_KEY", "api_key"), ("DD_APP_KEY", "app_key"), ("DD_APPLICATION_KEY", "app_key")],
+)
+def test_datadogs_own_variables_are_named_when_their_setting_is_not_given(
+    variable: str, name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Datadog user's shell has DD_SITE, DD_API_KEY and DD_APP_KEY (what Datadog's clients read): they were
+    ignored without a word, and the sync went to the default site with another site's keys ("the key may belong to
+    another Datadog site"). Named, never read, never shown; no word once the setting is given."""
+    from connector.daemon.settings import load_effective
+
+    for key in [key for key in os.environ if key.startswith((ENV_PREFIX, "DD_"))]:
+        monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    value = "datadoghq.eu" if name == "site" else "3e9f0c7a1b2d4e6f8a9b0c1d2e3f4a5b"
+    monkeypatch.setenv(variable, value)
+    effective = load_effective([])
+    assert effective.warnings == [
+        f"environment variable {variable} is not read: this connector reads {env(name)} ({flag(name)}), as baton-sdk "
+        "names it; none is given"
+    ]
+    assert effective.sources[name] == "default"
+    assert value not in " ".join(effective.warnings)
+    monkeypatch.setenv(env(name), value)
+    assert load_effective([]).warnings == []
+
+
+def test_a_dd_site_naming_the_default_site_is_not_warned_about(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pod's Datadog agent settings often hold DD_SITE: naming the site this run uses anyway, it changes nothing."""
+    from connector.daemon.settings import load_effective
+
+    for key in [key for key in os.environ if key.startswith((ENV_PREFIX, "DD_"))]:
+        monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DD_SITE", " DatadogHQ.com ")
+    assert load_effective([]).warnings == []
