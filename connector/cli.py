@@ -331,7 +331,7 @@ def _command(args: list[str]) -> tuple[str | None, list[str]] | int:
     config`, as baton users type it); or the exit code of a positional argument that is no command."""
     if args[:1] and args[0] in COMMANDS:
         return args[0], args[1:]  # the usual place: no settings parser needed (`inspect` stays light)
-    from connector.daemon.settings import first_positional, known_flags, unknown_arguments
+    from connector.daemon.settings import first_positional, known_flags, switch_value, unknown_arguments
 
     at = first_positional(args)
     if at is None:
@@ -351,6 +351,9 @@ def _command(args: list[str]) -> tuple[str | None, list[str]] | int:
     ):
         # `--otel-collector-endpoint host`: the unknown flag is the mistake, and what follows it is its value.
         print(f"baton-datadog: {unknown_arguments(args[at - 1 :])}", file=sys.stderr)
+        return EXIT_USAGE
+    if (mistake := switch_value(flag_before, args[at])) is not None:
+        print(f"baton-datadog: {mistake}", file=sys.stderr)
         return EXIT_USAGE
     print(f"baton-datadog: {_not_a_command(args[at], f'argument {at + 1}')}", file=sys.stderr)
     return EXIT_USAGE

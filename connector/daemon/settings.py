@@ -1153,6 +1153,19 @@ _BOOLEAN_FLAGS = _boolean_flags()
 _TRUE, _FALSE = frozenset({"true", "t", "1"}), frozenset({"false", "f", "0"})
 
 
+def switch_value(switch: str, value: str) -> str | None:
+    """What is wrong when `value`, a positional argument, is a truth value right after the switch `switch`
+    (`-p false`, `--sync-secrets true`), else None. pflag takes a switch's value only after `=` (so does this CLI);
+    the word was refused as "unknown command 'false'", which said neither what was meant nor how to write it."""
+    if switch not in _BOOLEAN_FLAGS or value.lower() not in _TRUE | _FALSE:
+        return None
+    negation = f"; or {flag(_BOOLEAN_FLAGS[switch]).replace('--', '--no-', 1)}" if value.lower() in _FALSE else ""
+    return (
+        f"{value!r} after the switch {switch} is no command: a switch takes its value after '=', as in baton-sdk: "
+        f"{switch}={value}{negation}"
+    )
+
+
 def _explicit_booleans(argv: Sequence[str]) -> list[str]:
     """`--flag=true` and `--flag=false`, as Go's pflag takes them (and so a baton-sdk user types), become
     `--flag` and `--no-flag`: argparse's switches take no value. Anything else after `=` is named as a mistake
