@@ -522,6 +522,23 @@ class Settings(BaseSettings):
             raise SettingsError(f"missing required {noun} {' and '.join(missing)}")
         return self.api_key, self.app_key  # type: ignore[return-value]  # both checked just above
 
+    def check_not_placeholders(self) -> None:
+        """A SettingsError naming each credential still holding deploy/baton-datadog-secrets.yaml's placeholder.
+
+        Applied unedited (the file says to replace them, and a first try often does not), the placeholders went out as
+        the credentials: the API key was rejected as "the key may belong to another Datadog site", the client secret as
+        "the key part is not unpadded base64url". Not a check of the settings model (`load`): the manifests' tests
+        load the placeholders as a pod would. Before anything connects; the value is never shown."""
+        held = [
+            f"setting {flag(name)} ({env(name)}): is still the placeholder of deploy/baton-datadog-secrets.yaml (it "
+            f"starts with {PLACEHOLDER}): put the real value in the Secret"
+            for name in ("client_id", "client_secret", "api_key", "app_key")
+            if (value := getattr(self, name))
+            and (value.get_secret_value() if isinstance(value, SecretStr) else value).upper().startswith(PLACEHOLDER)
+        ]
+        if held:
+            raise SettingsError(*held)
+
     def resolved_log_format(self) -> str:
         return self.log_format or ("console" if sys.stderr.isatty() else "json")
 
@@ -1108,6 +1125,9 @@ _DATADOG_CLIENT_ENV = {
     "DD_APP_KEY": "app_key",
     "DD_APPLICATION_KEY": "app_key",
 }
+
+PLACEHOLDER = "REPLACE-ME"
+"""How every credential of deploy/baton-datadog-secrets.yaml starts until it is filled in."""
 
 SDK_DEFAULT_CONFIG = ".baton.yaml"
 """The file baton-sdk reads from the working directory when no config path is given (docs/spec/service-mode.md
