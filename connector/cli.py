@@ -359,13 +359,30 @@ def _command(args: list[str]) -> tuple[str | None, list[str]] | int:
     return EXIT_USAGE
 
 
+# Commands a baton user knows from elsewhere, and what does their work here: the `baton` tool reads a c1z with
+# `baton resources -f sync.c1z` (and grants, entitlements, stats, syncs, resource-types); other CLIs print their
+# version with a `version` command. Each was "unknown command" and the list of commands, none of which said which.
+_INSPECT = "the baton tool's command; here: baton-datadog inspect"
+_ELSEWHERE = {
+    "version": "the version is --version (or -v)",
+    "resources": f"{_INSPECT} --resources TYPE",
+    "entitlements": f"{_INSPECT} --entitlements",
+    "grants": f"{_INSPECT} --grants",
+    "stats": f"{_INSPECT} (rows per resource type)",
+    "syncs": f"{_INSPECT} (its sync runs)",
+    "resource-types": f"{_INSPECT} (rows per resource type)",
+}
+
+
 def _not_a_command(arg: str, where: str) -> str:
     """The line for `arg` (at `where`: `argument 3`), which is no command; quoted only when it looks like a word."""
     from connector.daemon.settings import dash_lookalike
 
     if lookalike := dash_lookalike(arg):
         return f"{where} {lookalike}; see --help for the flags"
-    if _WORD.fullmatch(arg):
+    if _WORD.fullmatch(arg) and (instead := _ELSEWHERE.get(arg.lower())):
+        what = f"unknown command {arg!r}; {instead}"
+    elif _WORD.fullmatch(arg):
         close = difflib.get_close_matches(arg, COMMANDS, n=1, cutoff=0.6)
         what = f"unknown command {arg!r}" + (f"; did you mean {close[0]!r}?" if close else "")
     else:

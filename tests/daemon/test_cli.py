@@ -259,6 +259,27 @@ def test_a_positional_that_is_no_command_is_one_line_and_exit_2(args: tuple[str,
 
 
 @pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        ("version", "the version is --version (or -v)"),
+        ("grants", "the baton tool's command; here: baton-datadog inspect --grants"),
+        ("resources", "the baton tool's command; here: baton-datadog inspect --resources TYPE"),
+        ("entitlements", "the baton tool's command; here: baton-datadog inspect --entitlements"),
+        ("stats", "the baton tool's command; here: baton-datadog inspect (rows per resource type)"),
+    ],
+)
+def test_a_command_of_the_baton_tool_names_what_does_its_work_here(command: str, says: str) -> None:
+    """A baton user reads a c1z with `baton grants -f sync.c1z`, and types `baton-datadog grants` from habit: it was
+    "unknown command" and the list of commands, none of which said that `inspect --grants` is the one."""
+    done = run_cli_in_process(command)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        f"baton-datadog: unknown command {command!r}; {says}; the commands are inspect, capabilities, config, help, "
+        "completion, or none to sync or serve (see --help)\n"
+    )
+
+
+@pytest.mark.parametrize(
     ("args", "says"),
     [
         (("-p", "false"), "'false' after the switch -p is no command: a switch takes its value after '=', as in "
