@@ -677,6 +677,16 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], list[str]]:
                 f"{where}: {str(key)!r} is the environment variable's name; in this file the setting is "
                 f"{flag(bare).removeprefix('--')}"
             )
+        elif (
+            name not in Settings.model_fields
+            and (snake := _CAMEL_HUMP.sub("_", str(key)).lower()) in Settings.model_fields
+        ):
+            # `syncSchedules: true` copied from the chart's `config` values: "did you mean BATON_SYNC_SCHEDULES
+            # (--sync-schedules)?" named a variable and a flag, neither of them what the file takes.
+            problems.append(
+                f"{where}: {str(key)!r} is camelCase (as the chart's values are written); in this file the setting is "
+                f"{flag(snake).removeprefix('--')}"
+            )
         elif name not in Settings.model_fields:
             problems.append(f"{where}: unknown setting {str(key)!r}{_did_you_mean(name)}")
         elif _given(value):
@@ -685,6 +695,10 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], list[str]]:
             except SettingsError as exc:
                 problems.extend(exc.problems)
     return out, problems
+
+
+_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+"""Where a camelCase name (the chart's `syncSchedules`, `c1zTempDir`) has a word boundary."""
 
 
 def _as_yaml_value(name: str, value: Any, where: str) -> Any:

@@ -1088,3 +1088,23 @@ def test_a_dd_site_naming_the_default_site_is_not_warned_about(tmp_path: Path, m
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DD_SITE", " DatadogHQ.com ")
     assert load_effective([]).warnings == []
+
+
+@pytest.mark.parametrize(
+    ("key", "setting"),
+    [("syncSchedules", "sync-schedules"), ("c1zTempDir", "c1z-temp-dir"), ("apiKey", "api-key")],
+)
+def test_a_camel_case_key_in_the_config_file_is_told_the_files_name_for_it(
+    key: str, setting: str, tmp_path: Path
+) -> None:
+    """The chart's `config` values are camelCase (`syncSchedules: true`); copied into a --config file for a local run,
+    each was "unknown setting 'syncSchedules'; did you mean BATON_SYNC_SCHEDULES (--sync-schedules)?", a variable and
+    a flag, neither what the file takes. As for a BATON_* name used as a key, the file's name for it is given."""
+    config = tmp_path / "baton.yaml"
+    config.write_text(f"{key}: '1'\n")
+    with pytest.raises(SettingsError) as refused:
+        load(["--config", str(config)])
+    assert str(refused.value) == (
+        f"setting --config (BATON_CONFIG_PATH): {config}: {key!r} is camelCase (as the chart's values are written); "
+        f"in this file the setting is {setting}"
+    )
