@@ -1129,7 +1129,8 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
     return Effective(settings, sources, warnings)
 
 
-# The variables Datadog's own clients and tools read (docs/spec/datadog-api.md §1.2). Set in a Datadog user's shell,
+# The variables Datadog's own clients read (docs/spec/datadog-api.md §1.2), and the DATADOG_* forms its CI tool and
+# Terraform provider read too. Set in a Datadog user's shell,
 # they were ignored without a word: the sync went to the default site with the keys of another, and was refused as
 # "the key may belong to another Datadog site", or it stopped at "missing required settings". Not read here either
 # (the settings are baton-sdk's, and a shell's DD_SITE may be meant for another tool): named when the setting is not.
@@ -1138,6 +1139,9 @@ _DATADOG_CLIENT_ENV = {
     "DD_API_KEY": "api_key",
     "DD_APP_KEY": "app_key",
     "DD_APPLICATION_KEY": "app_key",
+    "DATADOG_SITE": "site",
+    "DATADOG_API_KEY": "api_key",
+    "DATADOG_APP_KEY": "app_key",
 }
 
 PLACEHOLDER = "REPLACE-ME"

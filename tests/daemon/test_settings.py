@@ -1053,7 +1053,15 @@ def test_an_actions_user_id_with_its_type_in_front_is_refused_naming_the_bare_id
 
 @pytest.mark.parametrize(
     ("variable", "name"),
-    [("DD_SITE", "site"), ("DD_API_KEY", "api_key"), ("DD_APP_KEY", "app_key"), ("DD_APPLICATION_KEY", "app_key")],
+    [
+        ("DD_SITE", "site"),
+        ("DD_API_KEY", "api_key"),
+        ("DD_APP_KEY", "app_key"),
+        ("DD_APPLICATION_KEY", "app_key"),
+        ("DATADOG_SITE", "site"),  # datadog-ci's and the Terraform provider's forms
+        ("DATADOG_API_KEY", "api_key"),
+        ("DATADOG_APP_KEY", "app_key"),
+    ],
 )
 def test_datadogs_own_variables_are_named_when_their_setting_is_not_given(
     variable: str, name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -1063,7 +1071,7 @@ def test_datadogs_own_variables_are_named_when_their_setting_is_not_given(
     another Datadog site"). Named, never read, never shown; no word once the setting is given."""
     from connector.daemon.settings import load_effective
 
-    for key in [key for key in os.environ if key.startswith((ENV_PREFIX, "DD_"))]:
+    for key in [key for key in os.environ if key.startswith((ENV_PREFIX, "DD_", "DATADOG_"))]:
         monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
     value = "datadoghq.eu" if name == "site" else "3e9f0c7a1b2d4e6f8a9b0c1d2e3f4a5b"
@@ -1083,7 +1091,7 @@ def test_a_dd_site_naming_the_default_site_is_not_warned_about(tmp_path: Path, m
     """A pod's Datadog agent settings often hold DD_SITE: naming the site this run uses anyway, it changes nothing."""
     from connector.daemon.settings import load_effective
 
-    for key in [key for key in os.environ if key.startswith((ENV_PREFIX, "DD_"))]:
+    for key in [key for key in os.environ if key.startswith((ENV_PREFIX, "DD_", "DATADOG_"))]:
         monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DD_SITE", " DatadogHQ.com ")
