@@ -29,10 +29,18 @@ from typing import Any
 from urllib.request import getproxies
 
 import certifi
+import httpcore
 import httpx
 from httpx._utils import URLPattern, get_environment_proxies
 
-__all__ = ["environment_mounts", "environment_proxies", "no_proxy_mounts", "no_proxy_network"]
+__all__ = [
+    "environment_mounts",
+    "environment_proxies",
+    "no_proxy_mounts",
+    "no_proxy_network",
+    "proxy_address",
+    "proxy_url_address",
+]
 
 _DEFAULT_PORTS = {443: "https", 80: "http"}
 
@@ -131,3 +139,26 @@ def _proxy_trust(verify: ssl.SSLContext | bool) -> ssl.SSLContext | None:
     for der in verify.get_ca_certs(binary_form=True):
         context.load_verify_locations(cadata=der)
     return context
+
+
+def proxy_address(transport: object) -> str | None:
+    """``host:port`` of the forward proxy an httpx transport sends through (chosen from HTTPS_PROXY / NO_PROXY when
+    the client was made), or None for a direct one. Never the proxy URL itself: it may carry a password."""
+    url = getattr(getattr(transport, "_pool", None), "_proxy_url", None)
+    if not isinstance(url, httpcore.URL):
+        return None
+    return _host_port(url.host.decode("ascii", "replace"), url.port, https=url.scheme == b"https")
+
+
+def proxy_url_address(url: str) -> str | None:
+    """``host:port`` of a proxy URL (the gRPC channel's), None when it does not parse. Never the URL: its password."""
+    try:
+        parsed = httpx.URL(url if "://" in url else f"http://{url}")
+    except httpx.InvalidURL:
+        return None
+    return _host_port(parsed.host, parsed.port, https=parsed.scheme == "https") if parsed.host else None
+
+
+def _host_port(host: str, port: int | None, *, https: bool) -> str:
+    port = port if port is not None else 443 if https else 80
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -16,7 +16,7 @@ from connector.baton.errors import ConnectorError
 from connector.baton.printable import printable
 from connector.daemon import logging as logs
 from connector.daemon import startgc
-from connector.daemon.settings import Settings, SettingsError, load_effective, redacted
+from connector.daemon.settings import Settings, SettingsError, load_effective, redacted, require_service_mode
 from connector.daemon.version import package_version
 from connector.datadog.errors import DatadogError
 
@@ -41,6 +41,7 @@ def fail_settings(exc: SettingsError) -> int:
 def run_connector(argv: Sequence[str]) -> int:
     try:
         effective = load_effective(argv)
+        require_service_mode(effective.settings)
     except SettingsError as exc:
         return fail_settings(exc)
     # Loaded once the settings are good: a refused setting is answered without the logging library and what the

@@ -171,6 +171,14 @@ class Settings(BaseSettings):
     host_id: str = _f(
         "", "Service mode", "host id reported to ConductorOne (at most 256 characters)", shown="the hostname"
     )
+    # Without a client id the process runs a one-shot sync and exits 0 (as baton-sdk does). Under a Deployment that is
+    # a Secret missing its ConductorOne keys: the pod synced the whole org, exited and was restarted to sync it again,
+    # for good, and no task ever ran. The chart and deploy/ set this, so such a pod ends at start naming them.
+    require_service_mode: bool = _f(
+        False,
+        "Service mode",
+        "refuse to start without --client-id and --client-secret rather than run a one-shot sync and exit",
+    )
     task_concurrency: int = _f(3, "Service mode", "tasks run at once", ge=1, le=MAX_TASK_CONCURRENCY)
     skip_full_sync: bool = _f(False, "Service mode", "answer full-sync tasks with an empty sync")
     # At most a year: the interval becomes a float timer, and a number past ~1e308 ended the service as
@@ -745,6 +753,19 @@ def _list_entries(value: str) -> list[Any]:
     except ValueError:
         raise ValueError("is neither a comma-separated list nor a JSON list") from None
     return entries if isinstance(entries, list) else [entries]
+
+
+def require_service_mode(settings: Settings) -> None:
+    """SettingsError when `--require-service-mode` is set and the client id is not, so the run would be a one-shot one.
+
+    Checked when the run starts, not by the model: `config` still shows such a pod's settings, to find what is
+    missing, and whatever loads a pod's settings without its Secret still loads them."""
+    if settings.require_service_mode and not settings.service_mode:
+        raise SettingsError(
+            f"{_named('client_id')}: missing: {flag('require_service_mode')} ({env('require_service_mode')}) is set, "
+            "and service mode needs the ConductorOne client id and secret (in Kubernetes, in the Secret the pod reads); "
+            "without them the run would be a one-shot sync that exits, and the pod would be restarted to run it again"
+        )
 
 
 def _named(field_name: str) -> str:

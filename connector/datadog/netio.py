@@ -40,7 +40,6 @@ __all__ = [
     "Sender",
     "as_httpx_error",
     "asyncio_pool",
-    "proxy_address",
 ]
 
 _HIGH_WATER = 256 * 1024
@@ -511,17 +510,6 @@ class _Returned:
                 await close()
         finally:
             await self._pool.release(self._connection)
-
-
-def proxy_address(transport: object) -> str | None:
-    """``host:port`` of the forward proxy an httpx transport sends through (chosen from HTTPS_PROXY / NO_PROXY when
-    the client was made), or None for a direct one. Never the proxy URL itself: it may carry a password."""
-    url = getattr(getattr(transport, "_pool", None), "_proxy_url", None)
-    if not isinstance(url, httpcore.URL):
-        return None
-    host = url.host.decode("ascii", "replace")
-    port = url.port if url.port is not None else 443 if url.scheme == b"https" else 80
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class HttpxSender:

@@ -22,7 +22,7 @@ import httpx
 from pydantic import SecretStr
 
 from connector.baton.inflate import BodyTooLarge, CappedBody, UndecodableBody
-from connector.baton.proxyenv import environment_mounts
+from connector.baton.proxyenv import environment_mounts, proxy_address
 from connector.datadog.errors import (
     DatadogError,
     Invalid,
@@ -41,7 +41,6 @@ from connector.datadog.netio import (
     Sender,
     as_httpx_error,
     asyncio_pool,
-    proxy_address,
 )
 from connector.datadog.ratelimit import RateLimiter, RateLimitHeaders, Ticket, WaitTooLong
 from connector.datadog.retry import RetryPolicy

@@ -5,10 +5,17 @@ Skipped without the deploy tooling (requirements-deploy.txt), so a plain `make t
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import json
 import re
+import socket
+import subprocess
+import sys
+import threading
 import tomllib
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,7 +23,9 @@ import yaml
 from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 
-from connector.daemon.settings import Settings, load
+from connector.baton.runtime.http import OpsServer
+from connector.baton.runtime.metrics import Metrics
+from connector.daemon.settings import Settings, SettingsError, load, require_service_mode
 from connector.datadog.sites import SITES
 from scripts import chart_tools
 from scripts.chart_tools import CHART, KUBE_VERSIONS, MONITORING_API, ROOT, VALUE_SETS
@@ -167,6 +176,8 @@ CHART_DEFAULTS = {
     "health_check": True,
     "health_check_bind_address": "0.0.0.0",
     "health_check_port": 8081,
+    # Else a Secret without the ConductorOne credentials made the pod run one-shot syncs, restarted after each.
+    "require_service_mode": True,
 }
 
 
@@ -174,6 +185,22 @@ def test_only_what_the_pod_needs_is_set_by_default() -> None:
     for key, value in VALUES["config"].items():
         assert value == CHART_DEFAULTS.get(FIELD_OF_KEY[key]), f"config.{key} must be null unless the pod needs it"
     assert checks.setting_default("health_check_port") == CHART_DEFAULTS["health_check_port"]
+
+
+@pytest.mark.parametrize("name", ["defaults", "setup-page-secret", "existing-secret"])
+def test_a_pod_without_conductorone_credentials_refuses_to_start(
+    name: str, clean_baton_env: pytest.MonkeyPatch
+) -> None:
+    """A Secret without BATON_CLIENT_ID and BATON_CLIENT_SECRET made the pod run a one-shot sync of the org and exit
+    0, restarted for good (tests/deploy/test_manifests.py runs it): the chart's pod refuses to start instead."""
+    env = checks.pod_environment(docs_of(name), host_id=f"{chart_tools.RELEASE}-baton-datadog-7d9f-x2x4z")
+    for key, value in env.items():
+        if key not in ("BATON_CLIENT_ID", "BATON_CLIENT_SECRET"):
+            clean_baton_env.setenv(key, value)
+    with pytest.raises(
+        SettingsError, match=r"^setting --client-id \(BATON_CLIENT_ID\): missing: --require-service-mode"
+    ):
+        require_service_mode(load([]))
 
 
 SETUP_PAGE_SETTINGS = {
@@ -422,6 +449,70 @@ def test_helm_test_hook_checks_health_through_the_service() -> None:
     assert pod["spec"]["restartPolicy"] == "Never"
     deployment = one(docs_of("everything"), "Deployment")
     assert pod["spec"]["containers"][0]["image"] == checks.connector_container(deployment)["image"]
+
+
+def helm_test_script(values: dict[str, Any]) -> str:
+    raw = chart_tools.render(values)
+    (path,) = [p for p, text in raw.items() if "/templates/tests/" in p and text.strip()]
+    pod = chart_tools.load_yaml_documents(raw[path])[0]
+    assert pod["spec"]["containers"][0]["command"] == ["python3", "-c"]
+    (script,) = pod["spec"]["containers"][0]["args"]
+    service = f"http://{chart_tools.RELEASE}-baton-datadog.{chart_tools.NAMESPACE}.svc:8081"
+    assert service in script
+    return str(script).replace(service, "http://127.0.0.1:{port}")
+
+
+@contextlib.contextmanager
+def health_server(readiness: tuple[bool, str]) -> Iterator[int]:
+    """The connector's own health server on a loopback port, in a thread, answering `readiness` on /readyz."""
+    loop = asyncio.new_event_loop()
+    server = OpsServer(Metrics("baton_datadog", "0.0.0"), lambda: readiness, "127.0.0.1", 0)
+    loop.run_until_complete(server.start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        assert server.bound_port
+        yield server.bound_port
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+
+def run_helm_test(script: str, port: int) -> subprocess.CompletedProcess[str]:
+    # Its pauses between tries taken out: what is under test is what it says, not how long it waits.
+    code = "import time\ntime.sleep = lambda seconds: None\n" + script.replace("{port}", str(port))
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_helm_test_passes_against_a_ready_pod() -> None:
+    with health_server((True, "")) as port:
+        done = run_helm_test(helm_test_script({}), port)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["/healthz 200", "/readyz 200", "/metrics 200"]
+
+
+def test_helm_test_says_why_the_pod_is_not_ready() -> None:
+    """A pod answering /readyz with 503 made `helm test` print "/readyz: no answer" after its tries: urllib raises a
+    503 as an OSError, so the reason the pod gave (the Hello to ConductorOne not yet answered, the credentials
+    refused, a drain) was never shown, and the operator looked for a network problem."""
+    reason = "waiting for a successful Hello to ConductorOne"
+    with health_server((False, reason)) as port:
+        done = run_helm_test(helm_test_script({}), port)
+    assert done.returncode == 1
+    assert done.stdout.splitlines()[:2] == ["/healthz 200", f"/readyz: answered 503 ({reason}); retrying"]
+    assert done.stderr.splitlines() == [f"/readyz: answered 503 ({reason}) to each of 30 tries"]
+
+
+def test_helm_test_says_when_nothing_answers() -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: every connection is refused
+        done = run_helm_test(helm_test_script({}), closed.getsockname()[1])
+    assert done.returncode == 1
+    (last,) = done.stderr.splitlines()
+    assert last.startswith("/healthz: no answer ("), last
+    assert last.endswith(") to each of 30 tries"), last
 
 
 # ---- versions --------------------------------------------------------------------------------------------------

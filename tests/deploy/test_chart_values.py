@@ -639,6 +639,43 @@ def test_any_valid_image_tag_gives_a_valid_version_label(tag: str) -> None:
     assert checks.connector_container(one(docs, "Deployment"))["image"].endswith(":" + tag)
 
 
+# ---- working paths exist in the pod --------------------------------------------------------------------------
+
+CA_VOLUME = {
+    "extraVolumes": [{"name": "work", "emptyDir": {}}],
+    "extraVolumeMounts": [{"name": "work", "mountPath": "/tmp/work"}],
+}
+
+
+@pytest.mark.parametrize(
+    ("config", "named"),
+    [
+        ({"c1zTempDir": "/tmp/baton"}, "config.c1zTempDir is /tmp/baton"),
+        ({"c1zTempDir": "/tmp/work2"}, "config.c1zTempDir is /tmp/work2"),
+        ({"file": "/tmp/out/sync.c1z", "syncInterval": 3600}, "config.file is in /tmp/out"),
+    ],
+)
+def test_a_working_directory_that_never_exists_in_the_pod_is_refused(config: dict[str, Any], named: str) -> None:
+    """/tmp is an emptyDir, empty when the pod starts: a directory under it exists only where a volume is mounted.
+    `c1zTempDir: /tmp/baton` rendered, and the connector refused it at every start ("does not exist or is not a
+    directory", exit 2): CrashLoopBackOff."""
+    with pytest.raises(Exception, match=named + r", which does not exist in the pod"):
+        chart_tools.render({**CA_VOLUME, "config": config})
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"c1zTempDir": "/tmp", "file": "/tmp/sync.c1z", "syncInterval": 3600},
+        {"c1zTempDir": "/tmp/", "file": "/tmp//sync.c1z"},
+        {"c1zTempDir": "/tmp/work", "file": "/tmp/work/sync.c1z", "syncInterval": 3600},  # a volume mounted there
+        {"c1zTempDir": "/tmp/work/sub"},  # in the mounted volume: whether it is there is the volume's
+    ],
+)
+def test_working_directories_the_pod_has_render(config: dict[str, Any]) -> None:
+    valid(render_docs({**CA_VOLUME, "config": config}))
+
+
 # ---- values the API server, Prometheus or the connector would refuse later --------------------------------------
 
 
@@ -810,6 +847,58 @@ def test_a_destination_the_network_policy_blocks_is_refused(values: dict[str, An
     values = {**values, "networkPolicy": {**POLICY, **values.get("networkPolicy", {})}}
     with pytest.raises(Exception, match=message + ", which the NetworkPolicy does not allow"):
         chart_tools.render(values)
+
+
+# A canary standing for a proxy's password: nothing the chart prints may hold it.
+PROXY_PASSWORD = "Canary-Proxy-Pw-7"
+
+
+@pytest.mark.parametrize(
+    "proxy",
+    [
+        f"http://user:{PROXY_PASSWORD}/x@proxy.example:3128",  # a '/' in the password ends the host part
+        f"http://user:{PROXY_PASSWORD}#x@proxy.example:3128",  # so does a '#'
+        f"http://user:{PROXY_PASSWORD} x@proxy.example:3128",  # whitespace
+        f"http://user:{PROXY_PASSWORD}@[proxy.example:3128",  # an unterminated bracket
+        f"http://user:{PROXY_PASSWORD}@proxy.example:99999",  # no port
+        f"http://user:{PROXY_PASSWORD}@proxy.example:0",
+        f"http://user:{PROXY_PASSWORD}@:3128",  # no host
+    ],
+)
+def test_a_proxy_url_the_connector_cannot_read_is_refused_without_showing_it(proxy: str) -> None:
+    """A proxy URL holds the proxy's password. Go's URL parser (the chart's `urlParse`) quoted the whole value in its
+    error, password and all, into `helm install`'s output, CI logs and a GitOps controller's events. The connector
+    refuses such a value at start naming the variable only; the chart now does the same at render."""
+    from connector.baton.netenv import environment_problems
+
+    (problem,) = environment_problems({"HTTPS_PROXY": proxy})
+    assert problem.startswith("environment HTTPS_PROXY: not a proxy URL"), "the connector refuses it too"
+    values = {"extraEnv": [{"name": "HTTPS_PROXY", "value": proxy}], "networkPolicy": POLICY}
+    with pytest.raises(Exception, match="extraEnv HTTPS_PROXY is not a URL the connector can read") as caught:
+        chart_tools.render(values)
+    assert PROXY_PASSWORD not in str(caught.value)
+    assert "urlParse" not in str(caught.value), "one line naming the value, not a template trace"
+
+
+@pytest.mark.parametrize(
+    ("values", "port"),
+    [
+        # The connector reads a port as a decimal number; the chart read a leading 0 as octal (port 8, or 0).
+        ({"extraEnv": [{"name": "HTTPS_PROXY", "value": "http://proxy.example:010"}]}, 10),
+        ({"extraEnv": [{"name": "HTTPS_PROXY", "value": "http://proxy.example:08080"}]}, 8080),
+        ({"config": {"c1ApiHost": "example.conductor.one:0844"}}, 844),
+        ({"config": {"baseUrl": "https://datadog-mock.test:010/"}}, 10),
+        # A password the connector sends as written (a '%' that starts no escape): Go's parser refused it, quoted.
+        ({"extraEnv": [{"name": "HTTPS_PROXY", "value": f"http://u:{PROXY_PASSWORD}%zz@proxy.example:3128"}]}, 3128),
+        ({"extraEnv": [{"name": "HTTPS_PROXY", "value": f"http://u:{PROXY_PASSWORD}@[fd00::1]:3128/"}]}, 3128),
+    ],
+)
+def test_the_port_checked_is_the_one_the_connector_dials(values: dict[str, Any], port: int) -> None:
+    with pytest.raises(Exception, match=f"dials port {port}, which the NetworkPolicy does not allow") as caught:
+        chart_tools.render({**values, "networkPolicy": POLICY})
+    assert PROXY_PASSWORD not in str(caught.value)
+    allowed = {"enabled": True, "extraEgress": [{"ports": [{"port": port, "protocol": "TCP"}]}]}
+    valid(render_docs({**values, "networkPolicy": allowed}))
 
 
 @pytest.mark.parametrize(

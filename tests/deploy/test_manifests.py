@@ -3,6 +3,7 @@ validation runs when kubernetes-validate is installed (`make chart-check`)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +12,9 @@ import yaml
 from connector.daemon.settings import load
 from scripts import chart_tools
 from scripts.chart_tools import DEPLOY, KUBE_VERSIONS
+from tests.daemon.cli import last_line, run_cli
 from tests.deploy import checks, tooling
+from tests.fakes.datadog import FakeDatadog, generate_org
 
 Manifest = dict[str, Any]
 
@@ -85,6 +88,28 @@ def test_the_pod_environment_loads_in_the_settings_model(clean_baton_env: pytest
     assert settings.provisioning, 'the Secret\'s quoted "true" reaches the settings model as true'
     assert settings.health_check_bind_address == "0.0.0.0"
     assert str(settings.c1z_temp_dir) == "/tmp"
+
+
+def test_a_pod_whose_secret_lacks_the_conductorone_credentials_refuses_to_start(tmp_path: Path) -> None:
+    """Without BATON_CLIENT_ID and BATON_CLIENT_SECRET in its Secret (one made by hand with the Datadog keys alone, or
+    a key misnamed), the pod ran a one-shot sync of the whole Datadog org, wrote it where nothing reads it and exited
+    0; the kubelet started it again to do the same, every few minutes for good, and no grant or revoke ever ran. It
+    now ends at start with a settings error naming what is missing, before any request to Datadog."""
+    env = checks.pod_environment(docs(), host_id="baton-datadog-5c9f7-abcde")
+    del env["BATON_CLIENT_ID"], env["BATON_CLIENT_SECRET"]
+    with FakeDatadog(generate_org(users=3, seed=1)) as dd:
+        env |= {"BATON_API_KEY": dd.api_key, "BATON_APP_KEY": dd.app_key, "BATON_BASE_URL": dd.base_url}
+        env |= {"BATON_C1Z_TEMP_DIR": str(tmp_path), "BATON_HEALTH_CHECK_PORT": "0"}
+        done = run_cli(env=env, cwd=tmp_path)
+        assert dd.requests() == []
+    assert done.returncode == 2, done.stderr
+    assert last_line(done.stderr) == (
+        "baton-datadog: setting --client-id (BATON_CLIENT_ID): missing: --require-service-mode "
+        "(BATON_REQUIRE_SERVICE_MODE) is set, and service mode needs the ConductorOne client id and secret (in "
+        "Kubernetes, in the Secret the pod reads); without them the run would be a one-shot sync that exits, and the "
+        "pod would be restarted to run it again"
+    )
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_deploy_matches_the_chart_image_and_metrics_port() -> None:

@@ -7,8 +7,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
+from tests.deploy import tooling
 from tests.monitoring import rules, tools
 
 L = rules.SELECTOR
@@ -197,3 +199,46 @@ def test_every_alert_links_to_its_runbook_section() -> None:
         section = runbook.split(f"## {rule['alert']}", 1)[1].split("\n## ", 1)[0]
         for part in ("What it means", "How to confirm", "What to do"):
             assert part in section, f"{rule['alert']}: runbook section lacks {part!r}"
+
+
+def _alerts_rendered_with(selector: str) -> dict[str, Any]:
+    from scripts import chart_tools
+
+    tooling.need("helm_python")
+    values = {"prometheusRule": {"enabled": True, "selector": selector}}
+    docs = chart_tools.manifests(chart_tools.render(values, api_versions=[chart_tools.MONITORING_API]))
+    (rule,) = [d for d in docs if d["kind"] == "PrometheusRule"]
+    return {"groups": rule["spec"]["groups"]}
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [
+        'namespace="security", job="kubernetes-service-endpoints", service="datadog-acme"',
+        "namespace='security',job=~`datadog-.*`",
+        'namespace!="", job!~"other|\\"quoted\\""',
+    ],
+)
+def test_a_selector_of_label_matchers_gives_rules_prometheus_loads(selector: str, tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(_alerts_rendered_with(selector)))
+    result = tools.promtool("check", "rules", path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [
+        '{namespace="security", job="datadog-acme"}',  # a selector as PromQL writes it, braces and all
+        'namespace="security" job="datadog-acme"',  # no comma
+        'namespace="security",',  # each alert adds matchers after it: a double comma
+        "namespace=security",  # an unquoted value
+        "   ",
+    ],
+)
+def test_a_selector_prometheus_could_not_parse_is_refused_at_render(selector: str) -> None:
+    """The selector is pasted into every alert's expression. One that is no list of label matchers (braces around
+    it, as PromQL writes a selector) rendered fine and gave rules Prometheus cannot parse: the operator's admission
+    webhook refuses them at install, and without it the whole group is dropped, every alert with it, in silence."""
+    with pytest.raises(Exception, match=r"prometheusRule\.selector is not a list of PromQL label matchers"):
+        _alerts_rendered_with(selector)

@@ -106,6 +106,7 @@ logFormat: BATON_LOG_FORMAT
 healthCheck: BATON_HEALTH_CHECK
 healthCheckBindAddress: BATON_HEALTH_CHECK_BIND_ADDRESS
 healthCheckPort: BATON_HEALTH_CHECK_PORT
+requireServiceMode: BATON_REQUIRE_SERVICE_MODE
 caBundle: BATON_CA_BUNDLE
 c1ApiHost: BATON_C1_API_HOST
 baseUrl: BATON_BASE_URL
@@ -247,6 +248,27 @@ runtime mounted both on /tmp. */}}
 {{- end }}
 {{- $_ := set $mounts $path (printf "extraVolumeMounts[%d]" $i) }}
 {{- end }}
+{{- /* /tmp is an emptyDir, empty when the pod starts: a directory under it exists only where a volume is mounted (on
+it or above it). `c1zTempDir: /tmp/baton` rendered, and the connector refused it at every start (it does not exist). */}}
+{{- $workdirs := list }}
+{{- with .Values.config.c1zTempDir }}
+{{- $workdirs = append $workdirs (list (printf "config.c1zTempDir is %s" (clean .)) (clean .)) }}
+{{- end }}
+{{- with .Values.config.file }}
+{{- $workdirs = append $workdirs (list (printf "config.file is in %s" (dir .)) (dir .)) }}
+{{- end }}
+{{- range $workdirs }}
+{{- $path := index . 1 }}
+{{- $there := eq $path "/tmp" }}
+{{- range $mount := keys $mounts }}
+{{- if and (ne $mount "/tmp") (or (eq $path $mount) (hasPrefix (printf "%s/" $mount) $path)) }}
+{{- $there = true }}
+{{- end }}
+{{- end }}
+{{- if not $there }}
+{{- fail (printf "%s, which does not exist in the pod: /tmp is an emptyDir, empty when the pod starts, and the connector refuses a directory that is not there; use /tmp itself, or mount a volume at that path (extraVolumes, extraVolumeMounts)" (index . 0)) }}
+{{- end }}
+{{- end }}
 {{- /* A label or annotation key given in values that the chart also sets: the rendered YAML had the key twice,
 the API keeps one of them without a word, and a pod label replacing a selector label fails the Deployment. */}}
 {{- $chartLabels := include "baton-datadog.chartLabels" . | fromYaml }}
@@ -309,6 +331,18 @@ BatonDatadogDown's absent(up{...}) then pages for good and every other alert see
 {{- end }}
 {{- end }}
 {{- end }}
+{{- with .Values.prometheusRule.selector }}
+{{- /* Pasted into the braces of every alert's selectors, with more matchers after it: anything but a list of
+matchers (braces around it, as PromQL writes a selector; a missing or a trailing comma; an unquoted value) gave
+rules Prometheus cannot parse, which the operator's admission webhook refuses at install and, without one, drops
+with every alert of the group, in silence. Strings as PromQL quotes them: "...", '...' or in backticks. */}}
+{{- $backtick := "\x60" }}
+{{- $string := printf "(\"([^\"\\\\]|\\\\.)*\"|'([^'\\\\]|\\\\.)*'|%s[^%s]*%s)" $backtick $backtick $backtick }}
+{{- $matcher := printf "\\s*[a-zA-Z_][a-zA-Z0-9_]*\\s*(=~|!~|!=|=)\\s*%s\\s*" $string }}
+{{- if not (regexMatch (printf "^%s(,%s)*$" $matcher $matcher) .) }}
+{{- fail "prometheusRule.selector is not a list of PromQL label matchers (name=\"value\", comma-separated, without braces), e.g. namespace=\"security\", job=\"datadog-acme-baton-datadog\": every alert's expression holds it, and Prometheus would load none of them" }}
+{{- end }}
+{{- end }}
 {{- range $i, $source := .Values.extraEnvFrom }}
 {{- if eq (toString (($source.secretRef | default dict).name)) (include "baton-datadog.secretName" $) }}
 {{- fail (printf "extraEnvFrom[%d] names the Secret %s, which the chart already reads (existingSecret or its own): leave it out" $i (include "baton-datadog.secretName" $)) }}
@@ -317,7 +351,8 @@ BatonDatadogDown's absent(up{...}) then pages for good and every other alert see
 {{- $seen := dict }}
 {{- range .Values.extraEnv }}
 {{- $envName := toString .name }}
-{{- /* The connector reads BATON_* names in any letter case: baton_log_level is BATON_LOG_LEVEL to it. */}}
+{{- /* A BATON_* name in another letter case is the same setting spelt wrong: the connector reads upper-case names
+only and warns about baton_log_level without reading it, so beside config.logLevel it would be lost. */}}
 {{- $key := hasPrefix "BATON_" (upper $envName) | ternary (upper $envName) $envName }}
 {{- if hasKey $chartSets $key }}
 {{- fail (printf "extraEnv sets %s, which %s already sets: set it in one place (of two, one is silently lost)" $envName (get $chartSets $key)) }}
@@ -396,7 +431,7 @@ else the pod starts and every call times out. */}}
 {{- $dials := list }}
 {{- with .Values.config.c1ApiHost }}
 {{- $port := regexFind "[0-9]+$" (regexFind ":[0-9]+$" .) | default "443" }}
-{{- $dials = append $dials (list "config.c1ApiHost" (int64 $port)) }}
+{{- $dials = append $dials (list "config.c1ApiHost" (include "baton-datadog.decimal" $port)) }}
 {{- end }}
 {{- with .Values.config.baseUrl }}
 {{- $dials = append $dials (list "config.baseUrl" (include "baton-datadog.urlPort" .)) }}
@@ -408,6 +443,9 @@ else the pod starts and every call times out. */}}
 {{- end }}
 {{- range $dials }}
 {{- $what := index . 0 }}
+{{- if eq (toString (index . 1)) "" }}
+{{- fail (printf "%s is not a URL the connector can read (expected http://host:port, or http://user:password@host:port for a proxy; the connector refuses it at start): its value is not shown, as it may hold a password" $what) }}
+{{- end }}
 {{- $port := index . 1 | int64 }}
 {{- $allowed := eq $port 443 }}
 {{- range $.Values.networkPolicy.extraEgress }}
@@ -426,9 +464,33 @@ else the pod starts and every call times out. */}}
 {{- end }}
 {{- end }}
 
-{{/* The port a URL dials: its own, else its scheme's (a proxy given as host:port is http). */}}
+{{/* The port a URL dials, read as the connector reads it (Python's urlsplit): the host part ends at the first '/',
+'?' or '#' and follows the last '@'; its own port, else its scheme's (a proxy given as host:port is http). "" for a
+value the connector refuses at start (no host, a port that is no number from 1 to 65535, whitespace, an unpaired
+bracket). Not Go's urlParse: its error quotes the whole value, a proxy's password with it, and it refused passwords
+the connector takes (a '%' that starts no escape). */}}
 {{- define "baton-datadog.urlPort" -}}
 {{- $url := contains "://" . | ternary . (printf "http://%s" .) }}
-{{- $port := regexFind "[0-9]+$" (regexFind ":[0-9]+$" (urlParse $url).host) }}
-{{- $port | default (eq (urlParse $url).scheme "https" | ternary "443" "80") }}
+{{- $parts := regexSplit "://" $url 2 }}
+{{- $scheme := lower (index $parts 0) }}
+{{- $host := regexReplaceAll "^(?s).*@" (regexReplaceAll "(?s)[/?#].*$" (index $parts 1) "") "" }}
+{{- $port := "" }}
+{{- if regexMatch "^\\[[^\\[\\]]+\\](:[0-9]*)?$" $host }}
+{{- $port = regexReplaceAll "^\\[[^\\]]*\\]:?" $host "" }}
+{{- else if regexMatch "^[^:\\[\\]]+(:[0-9]*)?$" $host }}
+{{- $port = regexReplaceAll "^[^:]*:?" $host "" }}
+{{- else }}
+{{- $host = "" }}
+{{- end }}
+{{- if and $host (not (regexMatch "[\\s\\x00-\\x1f\\x7f]" .)) }}
+{{- $port = include "baton-datadog.decimal" ($port | default (eq $scheme "https" | ternary "443" "80")) }}
+{{- if and (gt (len $port) 0) (le (len $port) 5) (gt (int64 $port) 0) (le (int64 $port) 65535) }}
+{{- $port }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Digits as the connector reads a port, in base 10: sprig's int64 read a leading 0 as octal (010 as 8, 08080 as 0). */}}
+{{- define "baton-datadog.decimal" -}}
+{{- regexReplaceAll "^0+([0-9])" (toString .) "${1}" }}
 {{- end }}

@@ -58,7 +58,7 @@ from connector.baton.c1.salvage import (
 from connector.baton.c1.token import BATON_SDK_VERSION, AccessToken, TokenFetch, TokenSource
 from connector.baton.pb.c1.connector.v2 import connector_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2, baton_pb2_grpc
-from connector.baton.proxyenv import environment_proxies
+from connector.baton.proxyenv import environment_proxies, proxy_url_address
 from connector.baton.retry import Backoff, RetryPolicy
 
 UPLOAD_CHUNK_SIZE: Final = 512 * 1024
@@ -231,6 +231,9 @@ class BatonServiceClient:
             ("grpc.http_proxy", proxy) if proxy else ("grpc.enable_http_proxy", 0),
             *channel_options,
         ]
+        # Named in a network failure: through a proxy the channel connects to the proxy alone, so a refused
+        # connection or a failed lookup is the proxy's, not ConductorOne's.
+        self._proxy_address = proxy_url_address(proxy) if proxy else None
         self._max_receive_bytes = max_receive_bytes
         self._upload_chunk_size = upload_chunk_size
         self._upload_retry = upload_retry
@@ -588,6 +591,8 @@ class BatonServiceClient:
             return f"{method}: ConductorOne at {self.endpoints.grpc_authority} {details} ({code.name})"
         if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
             cause = network_cause(details) or ("timed out" if code == grpc.StatusCode.DEADLINE_EXCEEDED else None)
+            if cause in ("connection refused", "DNS lookup failed") and self._proxy_address is not None:
+                cause = f"cannot connect to the proxy {self._proxy_address}: {cause}"
             if cause is not None:
                 return f"{method}: ConductorOne at {self.endpoints.grpc_authority} unreachable: {cause} ({code.name})"
         if code == grpc.StatusCode.INTERNAL and "deserializ" in details.lower():

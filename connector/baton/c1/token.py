@@ -31,7 +31,7 @@ from connector.baton.c1.errors import (
 )
 from connector.baton.httpdate import first_field_line, http_date, retry_after_seconds
 from connector.baton.inflate import BodyTooLarge, CappedBody, UndecodableBody
-from connector.baton.proxyenv import environment_mounts
+from connector.baton.proxyenv import environment_mounts, proxy_address
 from connector.baton.proxyrefusal import proxy_refusal
 
 BATON_SDK_VERSION: Final = "v0.25.0"
@@ -128,6 +128,12 @@ class TokenSource:
             verify=trust,
             timeout=timeout,
             follow_redirects=False,
+        )
+        # Named in a transport error: through a proxy the only connection made is the proxy's, so a refused
+        # connection or a failed lookup is the proxy's, not ConductorOne's. httpx has no public accessor for the
+        # route it mounted (the Datadog client reads it the same way); a client given by the caller is not looked at.
+        self.proxy = (
+            proxy_address(self._http._transport_for_url(httpx.URL(self.token_url))) if self._owns_http else None
         )
         self._user_agent = user_agent
         self._expiry_delta = expiry_delta
@@ -227,7 +233,7 @@ class TokenSource:
             except httpx.HTTPError as exc:
                 # `from None`: httpx errors hold the request, and the request holds the signed assertion.
                 raise C1AuthUnavailableError(
-                    f"failed to get a token from {self._token_host}: {_describe_http_failure(exc)}"
+                    f"failed to get a token from {self._token_host}: {_describe_http_failure(exc, self.proxy)}"
                 ) from None
             except TimeoutError:
                 raise C1AuthUnavailableError(
@@ -401,18 +407,33 @@ def _normalise_token_type(token_type: str) -> str:
     return token_type
 
 
-def _describe_http_failure(exc: httpx.HTTPError) -> str:
-    """Why the token request did not get an answer, in words (never the request, which holds the assertion)."""
-    if isinstance(exc, httpx.TimeoutException):
-        return "timed out"
+def _describe_http_failure(exc: httpx.HTTPError, proxy: str | None = None) -> str:
+    """Why the token request did not get an answer, in words (never the request, which holds the assertion).
+
+    `proxy`: the ``host:port`` of the forward proxy the request went through, if any: a refused connection or a
+    failed lookup is then the proxy's, and any other failure names it too."""
     if isinstance(exc, httpx.ProxyError):
         return proxy_refusal(str(exc))  # never the proxy's reason phrase: free text
+    cause = _transport_cause(exc)
+    if proxy is None:
+        return cause
+    if cause in ("connection refused", "DNS lookup failed"):
+        return f"cannot connect to the proxy {proxy}: {cause}"
+    return f"{cause} (through the proxy {proxy})"
+
+
+def _transport_cause(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
     # httpx wraps the OSError / ssl error, a TLS one several links down (ConnectError, ConnectError, anyio's
-    # EndOfStream, SSLEOFError); its text names the cause ("[Errno 111] Connection refused").
+    # EndOfStream, SSLEOFError); its text names the cause ("[Errno 111] Connection refused"), except a refused connect
+    # made by anyio or asyncio ("All connection attempts failed", "Connect call failed"): its type says it.
     link: BaseException | None = exc
     for _ in range(8):
         if link is None:
             break
+        if isinstance(link, ConnectionRefusedError):
+            return "connection refused"
         cause = network_cause(str(link))
         if cause is not None:
             return cause

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import time
 import tracemalloc
 import zlib
@@ -794,6 +795,60 @@ async def test_no_proxy_naming_the_api_hosts_network_sends_the_token_request_dir
         await source.aclose()
     assert proxy.received == []
     assert "proxy" not in str(caught.value)
+
+
+PROXY_VARIABLES = (
+    "NO_PROXY",
+    "no_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+)
+
+
+async def test_a_refused_connection_is_named_as_such(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token endpoint that refused the connection read "connection failed": a refused connect's text is anyio's
+    "All connection attempts failed" and asyncio's "Connect call failed", which name no cause; only a
+    ConnectionRefusedError down the chain says it. The gRPC channel said "connection refused" for the same port."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    generated = generate_client_credentials("acme.conductor.invalid")
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: every connection is refused
+        port = closed.getsockname()[1]
+        source = TokenSource(
+            parse_client_id(generated.client_id),
+            parse_client_secret(generated.client_secret),
+            api_host=f"127.0.0.1:{port}",
+        )
+        with pytest.raises(C1AuthUnavailableError) as caught:
+            await source.token()
+        await source.aclose()
+    assert str(caught.value) == f"failed to get a token from 127.0.0.1:{port}: connection refused"
+
+
+async def test_a_proxy_that_cannot_be_reached_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through HTTPS_PROXY the only connection made is the proxy's: its refusal read "connection failed", and the
+    operator looked at ConductorOne and the egress to it, where the proxy was down or its port wrong. The proxy is
+    named by host and port, never by its URL, which holds its password."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    generated = generate_client_credentials("acme.conductor.invalid")
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        monkeypatch.setenv("HTTPS_PROXY", f"http://ops:proxy-pw-canary@127.0.0.1:{port}")
+        source = TokenSource(parse_client_id(generated.client_id), parse_client_secret(generated.client_secret))
+        with pytest.raises(C1AuthUnavailableError) as caught:
+            await source.token()
+        await source.aclose()
+    assert str(caught.value) == (
+        f"failed to get a token from acme.conductor.invalid: cannot connect to the proxy 127.0.0.1:{port}: "
+        "connection refused"
+    )
 
 
 async def test_fake_outage_maps_to_transient(fake: FakeC1) -> None:

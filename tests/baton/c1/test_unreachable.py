@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -169,6 +170,23 @@ async def test_a_proxy_refusing_the_tunnel_is_named_with_the_host() -> None:
         "the proxy refused the tunnel (HTTP 407 Proxy Authentication Required) (UNAVAILABLE)"
     )
     assert proxy_authorization(proxy.received[0]) == b"ops:proxy-pw-canary"
+
+
+async def test_a_proxy_that_cannot_be_reached_is_named() -> None:
+    """Through a proxy the channel connects to the proxy alone: its refusal read "ConductorOne at <host> unreachable:
+    connection refused", and the operator checked ConductorOne's egress while the proxy was down or its port wrong.
+    Named by host and port, never by its URL, which holds its password."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: every connection is refused
+        port = closed.getsockname()[1]
+        client_id = generate_client_credentials("acme.conductor.invalid").client_id
+        async with _client(client_id, proxy=f"http://ops:proxy-pw-canary@127.0.0.1:{port}") as client:
+            with pytest.raises(C1TransientError) as caught:
+                await client.get_task()
+    assert str(caught.value) == (
+        f"GetTask: ConductorOne at acme.conductor.invalid:443 unreachable: cannot connect to the proxy 127.0.0.1:{port}: "
+        "connection refused (UNAVAILABLE)"
+    )
 
 
 async def test_a_deadline_names_host_and_timeout(fake: FakeC1) -> None:
