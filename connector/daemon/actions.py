@@ -34,7 +34,7 @@ from connector.daemon.settings import Settings, SettingsError, env, flag
 from connector.datadog.connector import DatadogConnector
 from connector.datadog.credentials import deletions_found
 from connector.datadog.errors import DatadogError
-from connector.datadog.idrules import holds_whitespace
+from connector.datadog.idrules import holds_whitespace, is_email_address
 from connector.datadog.keyshape import KEY_SHAPE, holds_key_shape
 from connector.datadog.resources import types
 from connector.datadog.resources.keys import parse_sat_handle
@@ -109,6 +109,16 @@ def _typed_alone(value: str) -> str | None:
     return value.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
 
 
+def _no_email(field_name: str, value: str) -> None:
+    """Refuse an email address given as a user's id (`is_email_address`), naming what to give instead."""
+    if is_email_address(value):
+        raise _bad(
+            field_name,
+            f"{printable(repr(value.strip()[:200]))} is an email address, not a Datadog user id: give the user's id "
+            "(a UUID; `baton-datadog inspect --resources user` lists them with their names)",
+        )
+
+
 def _entitlement(rtype: str, rid: str, slug: str) -> entitlement_pb2.Entitlement:
     resource = resource_pb2.Resource(id=b.resource_id(rtype, rid))
     return entitlement_pb2.Entitlement(resource=resource, id=f"{rtype}:{rid}:{slug}", slug=slug)
@@ -145,12 +155,14 @@ def build_task(settings: Settings) -> baton_pb2.Task:
                 f"{settings.grant_principal.strip()!r} is not a principal id: give the id alone "
                 "(its type goes in --grant-principal-type, user by default)",
             )
+        _no_email("grant_principal", settings.grant_principal)
         task.grant.entitlement.CopyFrom(_entitlement(rtype, rid, slug))
         task.grant.principal.CopyFrom(
             resource_pb2.Resource(id=b.resource_id(principal_type, settings.grant_principal.strip()))
         )
     elif settings.revoke_grant:
         (rtype, rid, slug), principal_type, principal_id = parse_grant_id(settings.revoke_grant)
+        _no_email("revoke_grant", principal_id)
         task.revoke.grant.CopyFrom(
             grant_pb2.Grant(
                 id=settings.revoke_grant.strip(),
@@ -174,6 +186,8 @@ def build_task(settings: Settings) -> baton_pb2.Task:
             *(v for v in (user.values() if isinstance(user, dict) else [user]) if isinstance(v, str)),
         )
         bare = user.get("resource_id", user.get("resource")) if isinstance(user, dict) else user
+        if isinstance(bare, str):
+            _no_email("invoke_action_args", bare)
         if isinstance(bare, str) and (alone := _typed_alone(bare.strip())) is not None:
             # `user:<id>` (as a grant id and --sync-resources write it) or the SDK's `bid:r:user/<id>` went to Datadog
             # as the id: its 404 failed the action, exit 1, naming an id no one had meant.

@@ -1116,3 +1116,44 @@ def test_a_camel_case_key_in_the_config_file_is_told_the_files_name_for_it(
         f"setting --config (BATON_CONFIG_PATH): {config}: {key!r} is camelCase (as the chart's values are written); "
         f"in this file the setting is {setting}"
     )
+
+
+ARGS = "invoke_action_args"
+JANE_RESOURCE = {"resource_type_id": "user", "resource_id": "jane@example.com"}
+EMAIL_IS_NO_ID = (
+    "'jane@example.com' is an email address, not a Datadog user id: give the user's id (a UUID; `baton-datadog "
+    "inspect --resources user` lists them with their names)"
+)
+
+
+@pytest.mark.parametrize(
+    ("argv", "setting"),
+    [
+        (["--grant-entitlement", "role:r1:member", "--grant-principal", "jane@example.com"], "grant_principal"),
+        (["--revoke-grant", "role:r1:member:user:jane@example.com"], "revoke_grant"),
+        (["--invoke-action", "disable_user", "--invoke-action-args", '{"user_id": "jane@example.com"}'], ARGS),
+        (["--invoke-action", "enable_user", "--invoke-action-args", json.dumps({"user_id": JANE_RESOURCE})], ARGS),
+    ],
+    ids=["grant", "revoke", "action", "action-resource-id"],
+)
+def test_an_email_given_as_a_users_id_is_refused_naming_what_to_give(argv: list[str], setting: str) -> None:
+    """An admin knows a user by email, and Datadog by a UUID. `--revoke-grant role:<id>:member:user:jane@example.com`
+    was answered 404 and printed "not in Datadog ... (nothing changed)", exit 0, while Jane kept the role under her
+    real id: a revoke that looked done. No Datadog id holds '@': refused before any request, naming the setting."""
+    from connector.daemon.actions import build_task
+
+    with pytest.raises(SettingsError) as refused:
+        build_task(load(["-p", *argv]))
+    assert str(refused.value) == f"setting {flag(setting)} ({env(setting)}): {EMAIL_IS_NO_ID}"
+
+
+def test_an_email_given_as_a_targets_id_is_refused_before_any_request() -> None:
+    """`--sync-resources user:jane@example.com` was answered 404 and finished, exit 0, as an empty partial sync."""
+    from connector.daemon.oneshot import check_resource_types
+
+    with pytest.raises(SettingsError) as refused:
+        check_resource_types(load(["--sync-resources", "user:jane@example.com"]))
+    assert str(refused.value) == (
+        "setting --sync-resources (BATON_SYNC_RESOURCES): 'user:jane@example.com' names no Datadog object (its id is "
+        "an email address; a user's id is a UUID: `baton-datadog inspect --resources user` lists them with their names)"
+    )
