@@ -38,6 +38,7 @@ from connector.datadog.decode import (
     objects,
     parse_model,
     typed,
+    typed_moment,
     typed_objects,
     unlisted,
     validate_model,
@@ -908,7 +909,8 @@ class DatadogClient:
         not_refused(reply, envelope.errors)
         item = envelope.data
         # The secret is read from the raw body on purpose: the models never carry it.
-        key = mapping(mapping(json_object(reply).get("data")).get("attributes")).get("key")
+        attributes = mapping(mapping(json_object(reply).get("data")).get("attributes"))
+        key = attributes.get("key")
         if item is None or not item.id:
             raise UnexpectedResponse(
                 method="POST", path=path, status=reply.status, messages=["response has no data.id"]
@@ -933,6 +935,15 @@ class DatadogClient:
                 status=reply.status,
                 messages=[f"data.attributes.key (expected a string, got {a_json_type(key)})"],
             )
+        if isinstance(item, AccessToken):
+            # The token's expiry goes into its report as ConductorOne's record of when it stops working
+            # (docs/spec/credentials.md §4.3 step 7): read strictly, not as the sync reads timestamps (`typed_moment`).
+            # Refused as an unusable answer, so the token the create made is found by its name and revoked.
+            try:
+                expires_at = typed_moment(attributes.get("expires_at"), "data.attributes.expires_at")
+            except WrongType as exc:
+                raise UnexpectedResponse(method="POST", path=path, status=reply.status, messages=[str(exc)]) from None
+            item = item.model_copy(update={"expires_at": expires_at})
         if isinstance(key, str) and len(key) >= _ECHO_CHECKED_CHARS and _holds(item.model_dump(), key):
             # The secret repeated in what becomes the credential's metadata (its id, scopes, creator): that metadata
             # goes into log lines, the task's report and the c1z in the clear. Refused; cleaned up by name.
@@ -970,8 +981,9 @@ def _another_credential(
         return "data.attributes.name"
     if isinstance(item, APIKey) or owner is None:
         return None
-    if isinstance(item, AccessToken) and item.owner_type is not None and item.owner_type != "service_account":
-        return "data.relationships.owned_by.data.type"
+    if isinstance(item, AccessToken):
+        mismatch = item.owner_mismatch(owner)
+        return f"data.{mismatch}" if mismatch is not None else None
     return "data.relationships.owned_by.data.id" if another_id(item.owner_id, owner) else None
 
 
@@ -1057,15 +1069,21 @@ def _unusable_link(items: Sequence[Resource]) -> str:
 
 def _keys_of_account(page: Page[KeyT], service_account_id: str) -> Page[KeyT]:
     """A service account's keys or tokens, each owned by it when the answer names an owner: another account's
-    (answers mixed up) were synced as this one's, and deciding an issuance's duplicate check on them is no check."""
-    if any(another_id(k.owner_id, service_account_id) for k in page.items):
-        stray = next(i for i, k in enumerate(page.items) if another_id(k.owner_id, service_account_id))
-        raise UnexpectedResponse(
-            method="GET",
-            path=page.path,
-            status=page.status,
-            messages=[f"page {page.number}: a key of another owner (data[{stray}].relationships.owned_by.data.id)"],
-        )
+    (answers mixed up) were synced as this one's, and deciding an issuance's duplicate check on them is no check. A
+    token's owner must be the account as a service account too (`AccessToken.owner_mismatch`): a person's token was
+    synced as the account's, and its revocation sent under the account's path, where Datadog has no such token."""
+    for position, key in enumerate(page.items):
+        if isinstance(key, AccessToken):
+            mismatch = key.owner_mismatch(service_account_id)
+        else:
+            mismatch = "relationships.owned_by.data.id" if another_id(key.owner_id, service_account_id) else None
+        if mismatch is not None:
+            raise UnexpectedResponse(
+                method="GET",
+                path=page.path,
+                status=page.status,
+                messages=[f"page {page.number}: a key of another owner (data[{position}].{mismatch})"],
+            )
     return page
 
 

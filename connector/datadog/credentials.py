@@ -356,7 +356,8 @@ class DatadogCredentialIssuer:
         sa = (await self._service_account(identity, "")).id
         existing = await self._client.list_service_account_access_tokens(sa, 0, name_filter=name)
         for token in existing.items:
-            if token.type != "service_access_tokens" or not _owned_by(token, sa):
+            # Its owner, when named, is this service account already (the listing refuses any other).
+            if token.type != "service_access_tokens":
                 raise InternalError(
                     f'baton-datadog: Datadog listed access token "{token.id}" that is not a service access token '
                     f'of service account "{sa}"; refusing to issue'
@@ -426,11 +427,6 @@ def _reveal(secret: SecretStr | None) -> str:
             "(data.attributes.key: missing, null or empty)"
         )
     return secret.get_secret_value()
-
-
-def _owned_by(token: Any, sa: str) -> bool:
-    # The owner is optional in the response; when given it must be this service account.
-    return token.owner_id is None or (token.owner_id == sa and token.owner_type == "service_account")
 
 
 def _refuse_duplicate(page: Page[Any], name: str, what: str, *, suffix: str = "") -> None:

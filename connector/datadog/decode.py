@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from connector.baton.builders import fits_timestamp
 from connector.baton.jsontypes import a_json_kind, a_json_type, json_type
 from connector.datadog.errors import UnexpectedResponse
 from connector.datadog.jsonbody import from_json, unicode_repaired
@@ -32,9 +34,11 @@ __all__ = [
     "shape_error",
     "shape_problem",
     "typed",
+    "typed_moment",
     "typed_objects",
     "unlisted",
     "validate_model",
+    "year_first",
 ]
 
 M = TypeVar("M", bound=BaseModel)
@@ -354,6 +358,35 @@ def typed(
     if isinstance(value, kind) or (value is None and not required):
         return value
     raise WrongType(f"{path} (expected {a_json_kind(kind)}, got {a_json_type(value)})")
+
+
+def year_first(text: str) -> bool:
+    """Whether a string starts as Datadog's moments do, RFC 3339 date-times: year first, a '-' at index 4. A string of
+    digits does not, though pydantic's lax datetime reads one as seconds since 1970 (and Python's ISO 8601 reader,
+    basic format, as a date)."""
+    return text[4:5] == "-"
+
+
+def typed_moment(value: Any, path: str) -> datetime | None:
+    """The moment an RFC 3339 date-time string at `path` names, None for null or absent; `WrongType` for anything else,
+    or for a date-time a protobuf Timestamp cannot hold (outside the years 1 to 9999). For a moment a report states as
+    fact (an issued token's expiry): the models' lenient `Timestamp`, right for a sync's display fields, reads anything
+    unreadable as none, and a token was issued as never expiring. Naive date-times are UTC, as `builders.timestamp`
+    takes them."""
+    if value is None:
+        return None
+    expected = "expected an RFC 3339 date-time"
+    if not isinstance(value, str):
+        raise WrongType(f"{path} ({expected}, got {a_json_type(value)})")
+    try:
+        moment = datetime.fromisoformat(value) if year_first(value) else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise WrongType(f"{path} ({expected}, got a string that is none)")
+    if not fits_timestamp(moment):
+        raise WrongType(f"{path} ({expected}, got one outside the years 1 to 9999 a Timestamp holds)")
+    return moment
 
 
 def typed_objects(value: Any, path: str) -> list[Mapping[str, Any]]:

@@ -34,6 +34,7 @@ from pydantic_core import PydanticCustomError
 
 from connector.baton.builders import fits_timestamp
 from connector.datadog.decode import shape_error
+from connector.datadog.idrules import another_id
 
 __all__ = [
     "APIKey",
@@ -79,6 +80,12 @@ def _lenient_datetime(value: Any) -> datetime | None:
 def _lenient_field(value: Any, handler: ValidatorFunctionWrapHandler) -> datetime | None:
     # pydantic's own (Rust) datetime validation, with a failure becoming None: about 3x cheaper per field than
     # a before-validator going through a TypeAdapter, and three timestamps are read per synced user (issue 12).
+    # Datadog sends its moments as RFC 3339 strings or null. pydantic's lax datetime also reads a number, or a string
+    # of digits, as seconds since 1970, and a wrong answer's value was reported as a moment of 1970 (a synced token
+    # expired then, a user last logged in then): like any timestamp that does not read, it is none.
+    # (`decode.year_first`'s test, inlined: this runs for every timestamp of a sync.)
+    if (type(value) is not str or value[4:5] != "-") and value is not None and not isinstance(value, datetime):
+        return None
     try:
         moment: datetime | None = handler(value)
     except ValidationError:
@@ -185,7 +192,13 @@ class Resource(BaseModel):
                 raise shape_error(("relationships", wire_name), "an object")
             if "data" not in rel:
                 continue
-            ids = _linkage_ids(wire_name, rel["data"])
+            data = rel["data"]
+            if not to_many and type(data) is list:
+                # A to-one link is one linkage object or null (JSON:API). An array was read as its first element, the
+                # rest dropped unseen: a token whose owner link was `[{"type": "users", ...}]` (a person's) was issued
+                # as its service account's, the owner's type not read at all.
+                raise shape_error(("relationships", wire_name, "data"), "an object or null")
+            ids = _linkage_ids(wire_name, data)
             flat[field] = ids if to_many else (ids[0] if ids else None)
         return flat
 
@@ -419,6 +432,21 @@ class AccessToken(Resource):
     @property
     def scopes_reported(self) -> bool:
         return "scopes" in self.model_fields_set
+
+    def owner_mismatch(self, service_account_id: str) -> str | None:
+        """Where the owner this token's answer names is not the service account `service_account_id`, as the path of
+        the member that differs within the token's object; None when it is, or when the answer names no owner.
+        docs/spec/credentials.md §4.3: `owned_by.data`, when present, is `{id: <the account>, type: "service_account"}`.
+        One rule for a service account's token listing (a sync's, the duplicate check's) and a create's answer: the
+        create's let an owner of no type (missing, null, a number) pass as the service account, and the sync's a
+        person's token."""
+        if self.owner_id is None and self.owner_type is None:
+            return None
+        if self.owner_type != "service_account":
+            return "relationships.owned_by.data.type"
+        if self.owner_id is None or another_id(self.owner_id, service_account_id):
+            return "relationships.owned_by.data.id"
+        return None
 
 
 class UserInvitation(Resource):

@@ -1272,6 +1272,99 @@ async def test_a_token_create_answered_as_a_persons_token_issues_nothing(
     assert set(fake.org.tokens) == before
 
 
+@pytest.mark.parametrize("kind", [APP_KEY, SAT])
+async def test_a_create_answer_whose_owner_link_is_an_array_issues_nothing(env: Env, kind: str) -> None:
+    """`owned_by` is a to-one link: its `data` is one linkage object (JSON:API), never an array. Given as an array, it
+    was read as its first element, and for a token its `type` not at all: a person's token (`"type": "users"`) passed
+    the owner check as the service account's and was issued. An answer of the wrong shape, named; what the create made
+    is found by name and deleted."""
+    sa = env.service_account()
+
+    def listed_owner(body: Any) -> Any:
+        body["data"]["relationships"]["owned_by"]["data"] = [{"type": "users", "id": sa.id}]
+        return body
+
+    path = f"/api/v2/service_accounts/{sa.id}/{'access_tokens' if kind == SAT else 'application_keys'}"
+    env.fake.faults.rewrite(listed_owner, path=path, method="POST")
+    before = (set(env.fake.org.app_keys), set(env.fake.org.tokens))
+    with pytest.raises(UnexpectedResponse, match=r"data\.relationships\.owned_by\.data \(expected an object"):
+        await env.issue(sa, kind, ["dashboards_read"] if kind == SAT else [])
+    assert (set(env.fake.org.app_keys), set(env.fake.org.tokens)) == before
+
+
+@pytest.mark.parametrize("owner_type", ["removed", 5, None], ids=["no type", "a number", "null"])
+async def test_a_token_create_answered_with_an_owner_of_no_type_issues_nothing(env: Env, owner_type: object) -> None:
+    """§4.3: a token's owner, when the answer gives one, is `{id: <the service account>, type: "service_account"}`; the
+    duplicate check already refuses a listed token whose owner has no such type. The create's answer was let through
+    with the owner's type missing, null or a number (read as none): a person's token, or anyone's, answered as this
+    create's passed and was issued. It is refused alike, and the token this create made is found by name and revoked."""
+    sa = env.service_account()
+
+    def untyped_owner(body: Any) -> Any:
+        linkage = body["data"]["relationships"]["owned_by"]["data"]
+        if owner_type == "removed":
+            del linkage["type"]
+        else:
+            linkage["type"] = owner_type
+        return body
+
+    env.fake.faults.rewrite(untyped_owner, path=f"/api/v2/service_accounts/{sa.id}/access_tokens", method="POST")
+    before = set(env.fake.org.tokens)
+    with pytest.raises(UnexpectedResponse, match=r"another credential \(its data\.relationships\.owned_by\.data\.type"):
+        await env.issue(sa, SAT, ["dashboards_read"])
+    assert set(env.fake.org.tokens) == before
+
+
+@pytest.mark.parametrize(
+    "linkage",
+    [{"type": "users"}, {}, {"type": None}, {"type": "service_account", "id": None}],
+    ids=["a person's", "no type", "null type", "no id"],
+)
+async def test_a_duplicate_check_listing_a_token_of_another_owner_kind_mints_nothing(
+    env: Env, linkage: dict[str, Any]
+) -> None:
+    """The duplicate check lists the service account's tokens near the new name; one whose owner is not that account
+    as a service account (§4.3 step 4) makes the listing no proof of anything, and nothing is minted. An owner link
+    with a type but no id was let through. The listing itself is refused, as a sync's is."""
+    sa = env.service_account()
+    env.fake.org.tokens["near"] = AccessToken(
+        id="near", name="x-c1-2Abc_def-123", key="k" * 40, public_portion="p", owner_id=sa.id, scopes=["a"],
+        created_at=env.fake.org.now(),
+    )  # fmt: skip
+
+    def other_owner(body: Any) -> Any:
+        owner = body["data"][0]["relationships"]["owned_by"]["data"]
+        owner.pop("type")
+        owner.update(linkage)
+        if owner.get("id", "") is None:
+            del owner["id"]
+        return body
+
+    env.fake.faults.rewrite(other_owner, path=f"/api/v2/service_accounts/{sa.id}/access_tokens", method="GET")
+    with pytest.raises(UnexpectedResponse, match=r"a key of another owner \(data\[0\]\.relationships\.owned_by"):
+        await env.issue(sa, SAT, ["dashboards_read"])
+    assert env.fake.count("POST", SA_TOKENS) == 0
+
+
+async def test_a_duplicate_check_listing_another_kind_of_token_mints_nothing(env: Env) -> None:
+    """§4.3 step 4: every listed entry is a `service_access_tokens` one; a personal access token there makes the
+    listing no proof of absence."""
+    sa = env.service_account()
+    env.fake.org.tokens["near"] = AccessToken(
+        id="near", name="x-c1-2Abc_def-123", key="k" * 40, public_portion="p", owner_id=sa.id, scopes=["a"],
+        created_at=env.fake.org.now(),
+    )  # fmt: skip
+
+    def personal(body: Any) -> Any:
+        body["data"][0]["type"] = "personal_access_tokens"
+        return body
+
+    env.fake.faults.rewrite(personal, path=f"/api/v2/service_accounts/{sa.id}/access_tokens", method="GET")
+    with pytest.raises(InternalError, match='listed access token "near" that is not a service access token'):
+        await env.issue(sa, SAT, ["dashboards_read"])
+    assert env.fake.count("POST", SA_TOKENS) == 0
+
+
 @pytest.mark.parametrize("org_wide", ["allowed", "forbidden"])
 @pytest.mark.parametrize("owner_kind", ["person", "disabled service account"])
 @pytest.mark.parametrize("with_parent", [True, False], ids=["parent", "no-parent"])
@@ -1581,6 +1674,57 @@ async def test_a_secret_of_the_wrong_json_type_is_named_and_its_credential_delet
     assert "QUOTED-CANARY" not in text
     assert "918273645" not in text
     assert not [k for k in fake.org.app_keys.values() if k.owner_id == sa.id], "deleted again"
+
+
+@pytest.mark.parametrize(
+    ("expiry", "shown"),
+    [
+        (1767225600, "expected an RFC 3339 date-time, got a number"),
+        ("1767225600", "expected an RFC 3339 date-time, got a string that is none"),
+        ("QUOTED-CANARY", "expected an RFC 3339 date-time, got a string that is none"),
+        ("9999-12-31T23:59:59-05:00", "expected an RFC 3339 date-time, got one outside the years 1 to 9999"),
+        (["2030-01-01T00:00:00Z"], "expected an RFC 3339 date-time, got an array"),
+    ],
+)
+async def test_a_service_access_token_whose_expiry_cannot_be_read_is_not_issued(
+    env: Env, expiry: object, shown: str
+) -> None:
+    """The expiry Datadog reports for a new token is the one ConductorOne records for it (§4.3 step 7). Read as the
+    sync reads timestamps, a number became a moment of 1970 (the token issued as long expired), and a string that is
+    no date-time (or one past the year 9999) became none (the token issued as never expiring). Datadog sends an RFC
+    3339 string or null; anything else is an answer of the wrong shape, named, and the token is revoked again."""
+    sa = env.service_account()
+
+    def expiring(body: Any) -> Any:
+        body["data"]["attributes"]["expires_at"] = expiry
+        return body
+
+    env.fake.faults.rewrite(expiring, path=f"/api/v2/service_accounts/{sa.id}/access_tokens", method="POST")
+    with pytest.raises(UnexpectedResponse) as caught:
+        await env.issue(sa, SAT, ["dashboards_read"])
+    assert f"data.attributes.expires_at ({shown}" in str(caught.value)
+    assert "QUOTED-CANARY" not in str(caught.value)
+    assert not [t for t in env.fake.org.tokens.values() if t.owner_id == sa.id], "revoked again"
+
+
+@pytest.mark.parametrize(
+    ("expiry", "expected"),
+    [(None, None), ("2030-01-01T00:00:00.123456789Z", timestamp_pb2.Timestamp(seconds=1893456000, nanos=123456000))],
+)
+async def test_a_service_access_tokens_expiry_is_issued_as_datadog_reports_it(
+    env: Env, expiry: str | None, expected: timestamp_pb2.Timestamp | None
+) -> None:
+    """Null (Datadog's answer for a token without expiry) is no expiry; a date-time, nanoseconds and all, is the
+    trait's expires_at."""
+    sa = env.service_account()
+
+    def expiring(body: Any) -> Any:
+        body["data"]["attributes"]["expires_at"] = expiry
+        return body
+
+    env.fake.faults.rewrite(expiring, path=f"/api/v2/service_accounts/{sa.id}/access_tokens", method="POST")
+    trait = _trait((await env.issue(sa, SAT, ["dashboards_read"])).secret)
+    assert (trait.expires_at if trait.HasField("expires_at") else None) == expected
 
 
 async def test_a_rollback_retried_after_the_shutdown_says_what_datadog_answered(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connector.baton import builders as b
+from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2
 from connector.datadog.models import (
     AccessToken,
     APIKey,
@@ -62,6 +63,23 @@ def test_a_moment_no_protobuf_timestamp_holds_is_no_timestamp(moment: str) -> No
     token = AccessToken.model_validate({"id": "t", "attributes": {"expires_at": moment, "last_used_at": moment}})
     assert (token.expires_at, token.last_used_at) == (None, None)
     access_token_resource(token, b.resource_id("user", "sa"))
+
+
+@pytest.mark.parametrize("moment", ["1767225600", "1767225600.5", "0"])
+def test_a_number_or_a_string_of_digits_is_no_timestamp(moment: str) -> None:
+    # Datadog sends its moments as RFC 3339 strings. pydantic's lax datetime read a number (or digits in a string) as
+    # seconds since 1970: a synced token of a broken answer was said to have expired in 1970, a user to have logged in
+    # then. Like any timestamp that does not read, it is none. The bodies are read as the sync reads them (JSON).
+    for value in (moment, f'"{moment}"'):
+        attributes = f'"created_at":{value},"last_login_time":{value},"modified_at":{value}'
+        user = User.model_validate_json(f'{{"id":"u","attributes":{{{attributes}}}}}')
+        assert (user.created_at, user.last_login_time, user.modified_at) == (None, None, None)
+        assert not user_resource(user).HasField("created_at")
+        token = AccessToken.model_validate_json(f'{{"id":"t","attributes":{{"expires_at":{value}}}}}')
+        assert token.expires_at is None
+        trait = annotation_trait_pb2.SecretTrait()
+        assert access_token_resource(token, b.resource_id("user", "sa")).annotations[0].Unpack(trait)
+        assert not trait.HasField("expires_at")
 
 
 def test_the_last_moments_a_timestamp_holds_are_kept() -> None:

@@ -474,6 +474,33 @@ async def test_a_key_of_another_owner_is_named_by_its_path(fake: FakeDatadog, ma
     assert "page 0: a key of another owner (data[0].relationships.owned_by.data.id)" in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    ("linkage", "member"),
+    [({"type": "users"}, "type"), ({"type": None}, "type"), ({"type": 5}, "type"), ({"id": None}, "id")],
+    ids=["a person's", "null type", "a number type", "no id"],
+)
+async def test_a_token_of_another_owner_kind_is_named_by_its_path(
+    fake: FakeDatadog, make_client: ClientFactory, linkage: dict[str, Any], member: str
+) -> None:
+    """A service account's tokens listing holding a token whose owner is no service account (a person's token, or an
+    owner of no type) was synced as that account's token, its revocation sent under the account's path (where Datadog
+    has no such token: "revoked", the token live). The listing fails as for another account's key, naming the member,
+    as the issuance's duplicate check and a create's answer judge a token's owner (AccessToken.owner_mismatch)."""
+
+    def changed(body: dict[str, Any]) -> dict[str, Any]:
+        owner = body["data"][0]["relationships"]["owned_by"]["data"]
+        owner.update(linkage)
+        if owner.get("id", "") is None:
+            del owner["id"]
+        return body
+
+    sa = _token_owner(fake)
+    fake.faults.rewrite(changed, path=f"/api/v2/service_accounts/{sa}/access_tokens", method="GET")
+    with pytest.raises(UnexpectedResponse) as raised:
+        await make_client(fake).list_service_account_access_tokens(sa)
+    assert f"page 0: a key of another owner (data[0].relationships.owned_by.data.{member})" in str(raised.value)
+
+
 async def test_an_answer_about_another_object_names_the_member(fake: FakeDatadog, make_client: ClientFactory) -> None:
     """A read answered with another object's id said "the answer is about another object", not which member said so."""
     user_id = _human(fake)

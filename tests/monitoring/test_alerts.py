@@ -98,6 +98,31 @@ CASES = [
         [series("baton_datadog_tasks_finished_total", "0x10 6x50", type="revoke", outcome="failed_final")],
         [fired("warning", type="revoke")],
     ),
+    # One revoke whose report ConductorOne never received: fires at once, whatever taskFailuresThreshold says, and
+    # stays firing for the hour. A sync or a hello unreported is not a change of access (TaskFailures covers them),
+    # and a revoke reported as failed is not unreported.
+    case(
+        "12m",
+        "BatonDatadogAccessChangeUnreported",
+        [series("baton_datadog_tasks_finished_total", "0x10 1x60", type="revoke", outcome="unreported")],
+        [fired("critical", type="revoke")],
+    ),
+    case(
+        "65m",
+        "BatonDatadogAccessChangeUnreported",
+        [series("baton_datadog_tasks_finished_total", "0x10 1x60", type="issue_credential", outcome="unreported")],
+        [fired("critical", type="issue_credential")],
+    ),
+    case(
+        "40m",
+        "BatonDatadogAccessChangeUnreported",
+        [
+            series("baton_datadog_tasks_finished_total", "0x10 1x60", type="sync_full", outcome="unreported"),
+            series("baton_datadog_tasks_finished_total", "0x10 1x60", type="hello", outcome="unreported"),
+            series("baton_datadog_tasks_finished_total", "0x10 5x60", type="revoke", outcome="failed_final"),
+        ],
+        [],
+    ),
     # Not ready for 30 minutes; or ready, but 9 of 10 RPCs failing; vs ready with 1 in 10 failing.
     case("30m", "BatonDatadogConductorOneUnreachable", [series("baton_datadog_ready", "0x60")], [fired("critical")]),
     # Not ready for 2 hours, with a failed scrape (Prometheus' staleness marker) every 10 minutes: it fired never.
@@ -143,6 +168,16 @@ CASES = [
         [],
     ),
 ]
+
+
+def test_the_unreported_change_alert_watches_every_task_that_changes_access() -> None:
+    """The alert names the types in its expression; a task type the daemon adds to PROVISIONING_TASKS must not go
+    unwatched."""
+    from connector.baton.tasks.processor import PROVISIONING_TASKS
+
+    (rule,) = [r for r in rules.alert_rules() if r["alert"] == "BatonDatadogAccessChangeUnreported"]
+    (types,) = re.findall(r'type=~"([^"]*)"', rule["expr"])
+    assert sorted(types.split("|")) == sorted(PROVISIONING_TASKS)
 
 
 def test_every_alert_fires_on_its_condition_and_not_otherwise(tmp_path: Path) -> None:
