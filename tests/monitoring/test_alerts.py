@@ -113,6 +113,30 @@ CASES = [
         [series("baton_datadog_tasks_finished_total", "0x10 1x60", type="issue_credential", outcome="unreported")],
         [fired("critical", type="issue_credential")],
     ),
+    # A restart: the container's counter back at 0 after one unreported revoke (a failed scrape between) still fires
+    # for the rest of the hour, the reset not read as a decrease; a new pod's series (another pod label) starting at
+    # 0 fires on its first one; a restart with nothing unreported (0, a gap, 0) fires never.
+    case(
+        "30m",
+        "BatonDatadogAccessChangeUnreported",
+        [series("baton_datadog_tasks_finished_total", "0x10 1x5 stale 0x40", type="revoke", outcome="unreported")],
+        [fired("critical", type="revoke")],
+    ),
+    case(
+        "30m",
+        "BatonDatadogAccessChangeUnreported",
+        [
+            series("baton_datadog_tasks_finished_total", "0x10 stale", type="grant", outcome="unreported", pod="a"),
+            series("baton_datadog_tasks_finished_total", "_x12 0x5 1x40", type="grant", outcome="unreported", pod="b"),
+        ],
+        [fired("critical", type="grant")],
+    ),
+    case(
+        "30m",
+        "BatonDatadogAccessChangeUnreported",
+        [series("baton_datadog_tasks_finished_total", "0x10 stale 0x40", type="revoke", outcome="unreported")],
+        [],
+    ),
     case(
         "40m",
         "BatonDatadogAccessChangeUnreported",
