@@ -635,7 +635,7 @@ class DatadogClient:
         # tells only when it contradicts the status: one still naming the user after a removal, or one whole (its
         # total reached) without the user after an addition, says the change did not happen.
         reply = await self._t.request(method, path, group="role_users", json=body, idempotent=True)
-        check_done(reply)
+        check_done(reply, body_read_after=True)
         answer = listed(reply)
         if answer is None:
             raise UnexpectedResponse(

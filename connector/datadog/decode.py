@@ -112,14 +112,25 @@ def _check_content_type(reply: Reply, expected: str) -> None:
         raise _unexpected(reply, f"content type {shown} where {expected} was expected", retryable=True)
 
 
-def check_done(reply: Reply) -> None:
+def check_done(reply: Reply, *, body_read_after: bool = False) -> None:
     """A write whose status is its outcome (a grant, revoke or delete): the answer must still be Datadog's, JSON or
     nothing, and no error. A captive portal's or a web front end's 200 page is no word from Datadog, and taking its
-    status for one reported a grant or revoke done that Datadog never saw; so did a 200 carrying `errors`."""
+    status for one reported a grant or revoke done that Datadog never saw; so did a 200 carrying `errors`, and a body
+    that is not JSON whatever its label (a page labelled JSON or not labelled at all; JSON nested past the parser's
+    depth): an offboarding, a team removal or a credential's deletion was reported done on it.
+
+    `body_read_after`: the caller reads the body itself and names what it lacks (a role change's list of the role's
+    users), so a body that is not JSON is left to it."""
     if reply.body.strip():
         _check_content_type(reply, "JSON or no body")
-        # A body that is not read (cut short after the change, say) leaves the status the outcome.
-        payload = json_or_none(reply)
+        # A body cut short is the transport's to find (its length or chunks not whole) and ask again: one whose framing
+        # is whole and that still is not JSON is another server's answer, not a cut one.
+        try:
+            payload = from_json(reply.body)
+        except ValueError:
+            if body_read_after:
+                return
+            raise _unexpected(reply, "the body is not JSON, so not Datadog's answer", retryable=True) from None
         if isinstance(payload, dict):
             # Datadog's error shape under a 2xx (a gateway's, or an API answering errors with 200): a refusal whose
             # status alone reported the grant, revoke or delete done.

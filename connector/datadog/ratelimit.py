@@ -218,10 +218,11 @@ class RateLimiter:
                 self._forget_unused(previous)
             bucket.limit = info.limit if info.limit is not None else bucket.limit
             bucket.period = info.period if info.period is not None else bucket.period
-            # A 429's Retry-After says when this bucket may be used again; otherwise the window reset does.
+            # A 429's Retry-After says when this bucket may be asked again (`_retried_at`); otherwise the window reset
+            # does.
             reset = info.wait_hint if throttled else info.window_reset
             if reset is not None:
-                bucket.reset_at = self._clock() + reset
+                bucket.reset_at = self._retried_at(reset) if throttled else self._clock() + reset
             if throttled:
                 bucket.remaining = 0
             elif info.remaining is not None:
@@ -247,8 +248,19 @@ class RateLimiter:
 
     def throttle(self, group: str, reset: float) -> None:
         """Record a 429: hold the group's bucket back for `reset` seconds, the wait the retry policy chose for it (the
-        headers' hint, at least a second, or the backoff when it had none)."""
+        headers' hint, at least a second, or the backoff when it had none), and never past the longest wait."""
         name = self._bucket_of_group.setdefault(group, f"group:{group}")
         bucket = self._buckets.setdefault(name, _Bucket())
         bucket.remaining = 0
-        bucket.reset_at = self._clock() + reset
+        bucket.reset_at = self._retried_at(reset)
+
+    def _retried_at(self, wait: float) -> float:
+        """When a bucket a 429 shut (asking for `wait` seconds) is asked again: no later than the longest wait
+        (`max_wait`). Shut for as long as the 429 asked (a day, the clamp, for `Retry-After: 99999` or an epoch time
+        where seconds belong), every later request of the group failed at once with RateLimited and none went out, so
+        no answer of Datadog's could reopen the bucket: each grant and revoke of the group (a just-in-time revoke too),
+        and each sync ConductorOne ran again, failed for that day. The call told to wait longer still gives up at once
+        (`ApiTransport.request`); once the longest wait has passed, one request asks Datadog again, and a window still
+        spent is answered by another 429 that shuts the bucket again. (A window spent on a 2xx is Datadog's pacing, not
+        a refusal: held as long as it says, and no longer than its own period, `RateLimitHeaders.window_reset`.)"""
+        return self._clock() + min(wait, self._max_wait)

@@ -82,6 +82,11 @@ def of_kind(docs: Iterable[Manifest], kind: str) -> list[Manifest]:
     return [doc for doc in docs if doc.get("kind") == kind]
 
 
+def is_test_hook(doc: Manifest) -> bool:
+    """Made by `helm test` only (and deleted after it), not installed with the release."""
+    return bool((doc.get("metadata", {}).get("annotations") or {}).get("helm.sh/hook") == "test")
+
+
 def connector_deployments(docs: Iterable[Manifest]) -> list[Manifest]:
     return of_kind(docs, "Deployment")
 

@@ -52,7 +52,9 @@ def render_docs(values: dict[str, Any], **kw: Any) -> list[Manifest]:
 
 
 def one(docs: list[Manifest], kind: str) -> Manifest:
-    (doc,) = checks.of_kind(docs, kind)
+    """The one object of `kind`; of the NetworkPolicies, the release's (`helm test` brings its own for its pod)."""
+    found = checks.of_kind(docs, kind)
+    (doc,) = [d for d in found if not checks.is_test_hook(d)] if kind == "NetworkPolicy" else found
     return doc
 
 
@@ -450,6 +452,39 @@ def test_helm_test_hook_checks_health_through_the_service() -> None:
     assert pod["spec"]["restartPolicy"] == "Never"
     deployment = one(docs_of("everything"), "Deployment")
     assert pod["spec"]["containers"][0]["image"] == checks.connector_container(deployment)["image"]
+
+
+def test_helm_test_has_its_own_way_out_where_the_release_has_a_network_policy() -> None:
+    """In a namespace whose default policy denies egress, the connector's policy let the test pod in but nothing let
+    it out: `helm test` said "no answer" of a healthy pod. With the chart's NetworkPolicy, the test brings one for its
+    pod alone, made before the pod and deleted with it, letting out DNS and the connector pods' health port only."""
+    docs = docs_of("everything")
+    (test_pod,) = [d for d in checks.of_kind(docs, "Pod") if checks.is_test_hook(d)]
+    (policy,) = [d for d in checks.of_kind(docs, "NetworkPolicy") if checks.is_test_hook(d)]
+    annotations = policy["metadata"]["annotations"]
+    assert int(annotations["helm.sh/hook-weight"]) < int(
+        test_pod["metadata"]["annotations"].get("helm.sh/hook-weight", 0)
+    )
+    assert "hook-succeeded" in annotations["helm.sh/hook-delete-policy"]
+    selected = policy["spec"]["podSelector"]["matchLabels"]
+    assert selected.items() <= test_pod["metadata"]["labels"].items()
+    connector = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert not selected.items() <= connector.items(), "the connector pods keep their own policy"
+    assert policy["spec"]["policyTypes"] == ["Egress"]
+    dns, health = policy["spec"]["egress"]
+    assert {(p["port"], p["protocol"]) for p in dns["ports"]} == {(53, "UDP"), (53, "TCP")}
+    assert dns["to"] == one(docs, "NetworkPolicy")["spec"]["egress"][0]["to"], "DNS goes where the connector's goes"
+    assert health["ports"] == [{"port": "metrics", "protocol": "TCP"}]
+    (peer,) = health["to"]
+    assert peer["podSelector"]["matchLabels"].items() <= connector.items()
+    # The connector's policy lets the test pod in on that port.
+    (ingress,) = one(docs, "NetworkPolicy")["spec"]["ingress"]
+    assert any(
+        p.get("podSelector", {}).get("matchLabels", {}).items() <= test_pod["metadata"]["labels"].items()
+        for p in ingress["from"]
+    )
+    # No NetworkPolicy for the release, none for the test either.
+    assert checks.of_kind(docs_of("defaults"), "NetworkPolicy") == []
 
 
 def helm_test_script(values: dict[str, Any]) -> str:

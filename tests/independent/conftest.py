@@ -1,0 +1,5 @@
+"""The end-to-end fixtures (both fakes on 127.0.0.1, and the daemons run against them, leak-checked at teardown)."""
+
+from tests.e2e.conftest import fake_c1, fake_datadog, stack
+
+__all__ = ["fake_c1", "fake_datadog", "stack"]
