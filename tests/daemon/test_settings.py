@@ -953,8 +953,10 @@ def test_a_one_shot_action_where_service_mode_is_required_names_the_action_and_t
         require_service_mode(settings)
     message = str(refused.value)
     assert message.startswith(f"{action[0]} is a one-shot action"), message
-    assert "client-id" not in message and "missing" not in message
-    assert "--no-require-service-mode" in message and f"{env('require_service_mode')}=false" in message
+    assert "client-id" not in message
+    assert "missing" not in message
+    assert "--no-require-service-mode" in message
+    assert f"{env('require_service_mode')}=false" in message
     # Without the setting (on a workstation), the same action still loads and runs one-shot.
     monkeypatch.delenv(env("require_service_mode"))
     require_service_mode(load(["-p", *action]))
