@@ -760,12 +760,23 @@ def require_service_mode(settings: Settings) -> None:
 
     Checked when the run starts, not by the model: `config` still shows such a pod's settings, to find what is
     missing, and whatever loads a pod's settings without its Secret still loads them."""
-    if settings.require_service_mode and not settings.service_mode:
+    if not settings.require_service_mode or settings.service_mode:
+        return
+    action = settings.one_shot_action
+    if action is not None:
+        # Asked for on purpose (a revoke by hand in the pod, whose environment sets this): "the client id is missing"
+        # sent the operator to add it, and with it the action is refused as one that cannot run in service mode.
+        # Named as what it is, with the way to run it.
         raise SettingsError(
-            f"{_named('client_id')}: missing: {flag('require_service_mode')} ({env('require_service_mode')}) is set, "
-            "and service mode needs the ConductorOne client id and secret (in Kubernetes, in the Secret the pod reads); "
-            "without them the run would be a one-shot sync that exits, and the pod would be restarted to run it again"
+            f"{flag(action)} is a one-shot action, and {flag('require_service_mode')} ({env('require_service_mode')}) "
+            "is set (the chart and deploy/ set it in the pod): run the action with --no-require-service-mode or "
+            f"{env('require_service_mode')}=false"
         )
+    raise SettingsError(
+        f"{_named('client_id')}: missing: {flag('require_service_mode')} ({env('require_service_mode')}) is set, "
+        "and service mode needs the ConductorOne client id and secret (in Kubernetes, in the Secret the pod reads); "
+        "without them the run would be a one-shot sync that exits, and the pod would be restarted to run it again"
+    )
 
 
 def _named(field_name: str) -> str:

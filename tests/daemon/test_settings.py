@@ -1157,3 +1157,36 @@ def test_an_email_given_as_a_targets_id_is_refused_before_any_request() -> None:
         "setting --sync-resources (BATON_SYNC_RESOURCES): 'user:jane@example.com' names no Datadog object (its id is "
         "an email address; a user's id is a UUID: `baton-datadog inspect --resources user` lists them with their names)"
     )
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        ["--revoke-grant", "role:r1:member:user:u2"],
+        ["--grant-entitlement", "team:t1:admin", "--grant-principal", "u1"],
+        ["--invoke-action", "disable_user", "--invoke-action-args", '{"user_id": "u3"}'],
+        ["--delete-resource", "k1", "--delete-resource-type", "api-key"],
+        ["--create-account-email", "a@b.co"],
+    ],
+)
+def test_a_one_shot_action_where_service_mode_is_required_names_the_action_and_the_way_out(
+    action: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the pod the chart and deploy/ set BATON_REQUIRE_SERVICE_MODE, and a one-shot action run there (an urgent
+    revoke by hand, `kubectl exec`) was told the ConductorOne client id was missing: given it, the action is refused
+    again, as one that cannot run in service mode. The refusal names the action and how to run it."""
+    from connector.daemon.settings import require_service_mode
+
+    monkeypatch.setenv(env("require_service_mode"), "true")
+    settings = load(["-p", *action])
+    with pytest.raises(SettingsError) as refused:
+        require_service_mode(settings)
+    message = str(refused.value)
+    assert message.startswith(f"{action[0]} is a one-shot action"), message
+    assert "client-id" not in message
+    assert "missing" not in message
+    assert "--no-require-service-mode" in message
+    assert f"{env('require_service_mode')}=false" in message
+    # Without the setting (on a workstation), the same action still loads and runs one-shot.
+    monkeypatch.delenv(env("require_service_mode"))
+    require_service_mode(load(["-p", *action]))
