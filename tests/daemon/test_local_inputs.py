@@ -275,8 +275,8 @@ def test_a_file_another_connector_wrote_is_refused_and_kept(
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert last_line(done.stderr) == (
-        f"baton-datadog: setting --file (BATON_FILE): sync.c1z: the existing file holds another connector's sync "
-        f"(resource types {named}; this connector writes api-key, role, schedule, service-account-access-token, "
+        f"baton-datadog: setting --file (BATON_FILE): sync.c1z: the existing file holds another connector's sync, "
+        f"or a newer release's of this one (resource types {named}; this connector writes api-key, role, schedule, service-account-access-token, "
         "service-account-application-key, team, user); move it away or name another file — it is never overwritten "
         "blindly"
     )

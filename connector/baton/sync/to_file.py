@@ -261,10 +261,12 @@ def output_file_problem(path: Path, tmp_dir: Path | None, resource_types: Collec
         return None
     named = ", ".join(quoted_id(type_id) for type_id in foreign[:_FOREIGN_TYPES_NAMED])
     more = " and more" if len(foreign) > _FOREIGN_TYPES_NAMED else ""
-    # Replacing it lost that connector's whole sync without a word.
+    # Replacing it lost that connector's whole sync without a word. A newer release of this connector that added a
+    # type writes such a file too: after a rollback the file is refused as well, and the words say so.
     return (
-        f": the existing file holds another connector's sync (resource types {named}{more}; this connector writes "
-        f"{', '.join(sorted(resource_types))}); move it away or name another file — it is never overwritten blindly"
+        f": the existing file holds another connector's sync, or a newer release's of this one (resource types "
+        f"{named}{more}; this connector writes {', '.join(sorted(resource_types))}); move it away or name another "
+        "file — it is never overwritten blindly"
     )
 
 

@@ -573,8 +573,8 @@ async def test_a_periodic_sync_file_of_another_connector_is_refused_before_the_h
         assert fake.connections_accepted == 0
     assert refused.value.setting == "file"
     assert refused.value.reason == (
-        f"{out}: the existing file holds another connector's sync (resource types 'group', 'project', 'role', 'user'; "
-        "this connector writes space, wiki_account, wiki_api_token); move it away or name another file — it is never "
+        f"{out}: the existing file holds another connector's sync, or a newer release's of this one (resource types "
+        "'group', 'project', 'role', 'user'; this connector writes space, wiki_account, wiki_api_token); move it away or name another file — it is never "
         "overwritten blindly"
     )
     assert out.read_bytes() == before
