@@ -331,7 +331,7 @@ def _command(args: list[str]) -> tuple[str | None, list[str]] | int:
     config`, as baton users type it); or the exit code of a positional argument that is no command."""
     if args[:1] and args[0] in COMMANDS:
         return args[0], args[1:]  # the usual place: no settings parser needed (`inspect` stays light)
-    from connector.daemon.settings import first_positional, known_flags, unknown_arguments
+    from connector.daemon.settings import first_positional, known_flags, switch_value, unknown_arguments
 
     at = first_positional(args)
     if at is None:
@@ -352,8 +352,26 @@ def _command(args: list[str]) -> tuple[str | None, list[str]] | int:
         # `--otel-collector-endpoint host`: the unknown flag is the mistake, and what follows it is its value.
         print(f"baton-datadog: {unknown_arguments(args[at - 1 :])}", file=sys.stderr)
         return EXIT_USAGE
+    if (mistake := switch_value(flag_before, args[at])) is not None:
+        print(f"baton-datadog: {mistake}", file=sys.stderr)
+        return EXIT_USAGE
     print(f"baton-datadog: {_not_a_command(args[at], f'argument {at + 1}')}", file=sys.stderr)
     return EXIT_USAGE
+
+
+# Commands a baton user knows from elsewhere, and what does their work here: the `baton` tool reads a c1z with
+# `baton resources -f sync.c1z` (and grants, entitlements, stats, syncs, resource-types); other CLIs print their
+# version with a `version` command. Each was "unknown command" and the list of commands, none of which said which.
+_INSPECT = "the baton tool's command; here: baton-datadog inspect"
+_ELSEWHERE = {
+    "version": "the version is --version (or -v)",
+    "resources": f"{_INSPECT} --resources TYPE",
+    "entitlements": f"{_INSPECT} --entitlements",
+    "grants": f"{_INSPECT} --grants",
+    "stats": f"{_INSPECT} (rows per resource type)",
+    "syncs": f"{_INSPECT} (its sync runs)",
+    "resource-types": f"{_INSPECT} (rows per resource type)",
+}
 
 
 def _not_a_command(arg: str, where: str) -> str:
@@ -362,7 +380,9 @@ def _not_a_command(arg: str, where: str) -> str:
 
     if lookalike := dash_lookalike(arg):
         return f"{where} {lookalike}; see --help for the flags"
-    if _WORD.fullmatch(arg):
+    if _WORD.fullmatch(arg) and (instead := _ELSEWHERE.get(arg.lower())):
+        what = f"unknown command {arg!r}; {instead}"
+    elif _WORD.fullmatch(arg):
         close = difflib.get_close_matches(arg, COMMANDS, n=1, cutoff=0.6)
         what = f"unknown command {arg!r}" + (f"; did you mean {close[0]!r}?" if close else "")
     else:

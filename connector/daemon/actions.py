@@ -34,7 +34,7 @@ from connector.daemon.settings import Settings, SettingsError, env, flag
 from connector.datadog.connector import DatadogConnector
 from connector.datadog.credentials import deletions_found
 from connector.datadog.errors import DatadogError
-from connector.datadog.idrules import holds_whitespace
+from connector.datadog.idrules import holds_whitespace, is_email_address
 from connector.datadog.keyshape import KEY_SHAPE, holds_key_shape
 from connector.datadog.resources import types
 from connector.datadog.resources.keys import parse_sat_handle
@@ -100,6 +100,25 @@ def _no_key(field_name: str, *ids: str) -> None:
         )
 
 
+def _typed_alone(value: str) -> str | None:
+    """The id in `value` when it is a typed reference (`user:<id>`, the SDK's `bid:r:user/<id>`), where an operator's
+    flag takes a bare id (a Datadog id is a UUID, with neither `:` nor `/`); None when it holds neither. Its caller
+    judged the value for a key's shape first (`_no_key`): the part quoted back holds none."""
+    if ":" not in value and "/" not in value:
+        return None
+    return value.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
+
+
+def _no_email(field_name: str, value: str) -> None:
+    """Refuse an email address given as a user's id (`is_email_address`), naming what to give instead."""
+    if is_email_address(value):
+        raise _bad(
+            field_name,
+            f"{printable(repr(value.strip()[:200]))} is an email address, not a Datadog user id: give the user's id "
+            "(a UUID; `baton-datadog inspect --resources user` lists them with their names)",
+        )
+
+
 def _entitlement(rtype: str, rid: str, slug: str) -> entitlement_pb2.Entitlement:
     resource = resource_pb2.Resource(id=b.resource_id(rtype, rid))
     return entitlement_pb2.Entitlement(resource=resource, id=f"{rtype}:{rid}:{slug}", slug=slug)
@@ -136,12 +155,14 @@ def build_task(settings: Settings) -> baton_pb2.Task:
                 f"{settings.grant_principal.strip()!r} is not a principal id: give the id alone "
                 "(its type goes in --grant-principal-type, user by default)",
             )
+        _no_email("grant_principal", settings.grant_principal)
         task.grant.entitlement.CopyFrom(_entitlement(rtype, rid, slug))
         task.grant.principal.CopyFrom(
             resource_pb2.Resource(id=b.resource_id(principal_type, settings.grant_principal.strip()))
         )
     elif settings.revoke_grant:
         (rtype, rid, slug), principal_type, principal_id = parse_grant_id(settings.revoke_grant)
+        _no_email("revoke_grant", principal_id)
         task.revoke.grant.CopyFrom(
             grant_pb2.Grant(
                 id=settings.revoke_grant.strip(),
@@ -164,6 +185,17 @@ def build_task(settings: Settings) -> baton_pb2.Task:
             "invoke_action_args",
             *(v for v in (user.values() if isinstance(user, dict) else [user]) if isinstance(v, str)),
         )
+        bare = user.get("resource_id", user.get("resource")) if isinstance(user, dict) else user
+        if isinstance(bare, str):
+            _no_email("invoke_action_args", bare)
+        if isinstance(bare, str) and (alone := _typed_alone(bare.strip())) is not None:
+            # `user:<id>` (as a grant id and --sync-resources write it) or the SDK's `bid:r:user/<id>` went to Datadog
+            # as the id: its 404 failed the action, exit 1, naming an id no one had meant.
+            raise _bad(
+                "invoke_action_args",
+                f"user_id {printable(repr(bare.strip()[:200]))} is not a bare user id: give the id alone, "
+                f"{printable(repr(alone[:200]))}",
+            )
         task.action_invoke.args.update(args)
     elif settings.delete_resource:
         rtype, value = settings.delete_resource_type.strip(), settings.delete_resource.strip()
@@ -183,11 +215,10 @@ def build_task(settings: Settings) -> baton_pb2.Task:
                 f"{printable(repr(value[:200]))} holds whitespace, which no id does (a table row pasted whole?): "
                 "give the id alone",
             )
-        if rtype != types.SERVICE_ACCOUNT_ACCESS_TOKEN.id and (":" in value or "/" in value):
+        if rtype != types.SERVICE_ACCOUNT_ACCESS_TOKEN.id and (alone := _typed_alone(value)) is not None:
             # A key's id is a UUID. With its type in front (`api-key:<id>`, as the deletion's own line, the grant ids
             # and --sync-resources write it, or the SDK's `bid:r:api-key/<id>`) it went to Datadog as the id, whose
             # 404 for an id no key has was printed "gone from Datadog", exit 0, the key still live.
-            alone = value.rsplit(":", 1)[-1].rsplit("/", 1)[-1]  # no key in it: _no_key judged the value
             raise _bad(
                 "delete_resource",
                 f"{printable(repr(value[:200]))} is not a bare {printable(rtype[:100])} id: give the id alone, "
@@ -390,7 +421,8 @@ def _created(outcome: Outcome) -> str:
     assert isinstance(response, resource_pb2.CreateAccountResponse)
     which = response.WhichOneof("result")
     resource = response.action_required.resource if which == "action_required" else response.success.resource
-    created = f"created account {resource.id.resource_type}:{resource.id.resource} ({resource.display_name})"
+    named = f" ({resource.display_name})" if resource.display_name else ""  # an account made without a name: no "()"
+    created = f"created account {resource.id.resource_type}:{resource.id.resource}{named}"
     if which == "action_required":
         created = f"{created}; action required: {response.action_required.message}"
     return printable(created)  # Datadog's id and name for the user, shown on a terminal

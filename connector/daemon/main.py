@@ -140,6 +140,7 @@ def _health_address(settings: Settings) -> str:
 
 
 async def _run(settings: Settings) -> int:
+    settings.check_not_placeholders()
     if not settings.one_shot_action:
         from connector.daemon.oneshot import check_resource_types
 

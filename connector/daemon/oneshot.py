@@ -31,7 +31,7 @@ from connector.daemon.progress import Progress, summary_table
 from connector.daemon.settings import Settings, SettingsError, env, flag
 from connector.datadog.client import DatadogClient
 from connector.datadog.connector import DatadogConnector, DatadogOptions
-from connector.datadog.idrules import UNUSABLE_ID, holds_whitespace, is_usable_id
+from connector.datadog.idrules import UNUSABLE_ID, holds_whitespace, is_email_address, is_usable_id
 from connector.datadog.keyshape import KEY_SHAPE, holds_key_shape
 from connector.datadog.resources import types
 from connector.datadog.sites import is_insecure
@@ -183,6 +183,13 @@ def check_resource_types(settings: Settings) -> None:
                 f"setting {flag('sync_resources')} ({env('sync_resources')}): {quoted_id(ref)} names no Datadog "
                 f"object (its id: {UNUSABLE_ID}; or whitespace)"
             )
+        elif is_email_address(object_id):
+            # `user:jane@example.com`: answered 404, and the run finished (exit 0) with an empty partial sync.
+            problems.append(
+                f"setting {flag('sync_resources')} ({env('sync_resources')}): {quoted_id(ref)} names no Datadog "
+                "object (its id is an email address; a user's id is a UUID: `baton-datadog inspect --resources user` "
+                "lists them with their names)"
+            )
         elif type_id in available and type_id not in targeted:
             owner = f", a {owners[type_id]!r} target those it holds" if owners.get(type_id) in targeted else ""
             problems.append(
@@ -261,7 +268,7 @@ def check_output_file(path: Path, tmp_dir: Path | None) -> None:
     Blocking (it may open an existing c1z): run it off the event loop.
     """
     check_temp_dir(tmp_dir)
-    problem = output_file_problem(path, tmp_dir)
+    problem = output_file_problem(path, tmp_dir, types.TYPE_IDS)
     if problem is not None:
         raise SettingsError(f"setting {flag('file')} ({env('file')}): {path}{problem}")
 

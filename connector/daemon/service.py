@@ -21,6 +21,7 @@ from connector.daemon.version import package_version
 from connector.datadog.client import DatadogClient
 from connector.datadog.connector import DatadogConnector
 from connector.datadog.errors import DatadogError, InvalidCredentials
+from connector.datadog.resources import types
 
 
 class DatadogService:
@@ -99,6 +100,7 @@ async def run_service(settings: Settings) -> int:
             sync_interval=float(settings.sync_interval),
             sync_file=settings.file,
             shutdown_grace_seconds=settings.shutdown_grace_seconds,
+            sync_file_resource_types=types.TYPE_IDS,
             on_token=functools.partial(logs.register_rotating_secret, "c1_access_token"),
             on_ready=startgc.resume_after_ready,
         )

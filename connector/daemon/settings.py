@@ -302,6 +302,21 @@ class Settings(BaseSettings):
                 raise ValueError(problem)
         return value
 
+    @field_validator("api_key", "app_key", "client_id", "client_secret", mode="before")
+    @classmethod
+    def _not_in_quotes(cls, value: Any) -> Any:
+        # `BATON_API_KEY="..."` in an env file: a shell takes the quotes off, `docker run --env-file` and a Secret
+        # made from the file keep them, and they went out as part of the credential. Datadog rejected a right key as
+        # "of another Datadog site"; ConductorOne's id went to the token endpoint. No credential of either holds a
+        # quote (hexadecimal keys, `<name>@<host>/<suffix>`, `secret-token:...`). The value is never shown.
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(raw, str) and len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
+            raise ValueError(
+                "is wrapped in quotes, which would be sent as part of it (an env file read by `docker run --env-file` "
+                "or made into a Secret keeps them): remove them"
+            )
+        return value
+
     @field_validator("file", "ca_bundle", mode="before")
     @classmethod
     def _names_a_file(cls, value: Any, info: ValidationInfo) -> Any:
@@ -515,6 +530,23 @@ class Settings(BaseSettings):
             raise SettingsError(f"missing required {noun} {' and '.join(missing)}")
         return self.api_key, self.app_key  # type: ignore[return-value]  # both checked just above
 
+    def check_not_placeholders(self) -> None:
+        """A SettingsError naming each credential still holding deploy/baton-datadog-secrets.yaml's placeholder.
+
+        Applied unedited (the file says to replace them, and a first try often does not), the placeholders went out as
+        the credentials: the API key was rejected as "the key may belong to another Datadog site", the client secret as
+        "the key part is not unpadded base64url". Not a check of the settings model (`load`): the manifests' tests
+        load the placeholders as a pod would. Before anything connects; the value is never shown."""
+        held = [
+            f"setting {flag(name)} ({env(name)}): is still the placeholder of deploy/baton-datadog-secrets.yaml (it "
+            f"starts with {PLACEHOLDER}): put the real value in the Secret"
+            for name in ("client_id", "client_secret", "api_key", "app_key")
+            if (value := getattr(self, name))
+            and (value.get_secret_value() if isinstance(value, SecretStr) else value).upper().startswith(PLACEHOLDER)
+        ]
+        if held:
+            raise SettingsError(*held)
+
     def resolved_log_format(self) -> str:
         return self.log_format or ("console" if sys.stderr.isatty() else "json")
 
@@ -653,6 +685,16 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], list[str]]:
                 f"{where}: {str(key)!r} is the environment variable's name; in this file the setting is "
                 f"{flag(bare).removeprefix('--')}"
             )
+        elif (
+            name not in Settings.model_fields
+            and (snake := _CAMEL_HUMP.sub("_", str(key)).lower()) in Settings.model_fields
+        ):
+            # `syncSchedules: true` copied from the chart's `config` values: "did you mean BATON_SYNC_SCHEDULES
+            # (--sync-schedules)?" named a variable and a flag, neither of them what the file takes.
+            problems.append(
+                f"{where}: {str(key)!r} is camelCase (as the chart's values are written); in this file the setting is "
+                f"{flag(snake).removeprefix('--')}"
+            )
         elif name not in Settings.model_fields:
             problems.append(f"{where}: unknown setting {str(key)!r}{_did_you_mean(name)}")
         elif _given(value):
@@ -661,6 +703,10 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], list[str]]:
             except SettingsError as exc:
                 problems.extend(exc.problems)
     return out, problems
+
+
+_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+"""Where a camelCase name (the chart's `syncSchedules`, `c1zTempDir`) has a word boundary."""
 
 
 def _as_yaml_value(name: str, value: Any, where: str) -> Any:
@@ -714,12 +760,23 @@ def require_service_mode(settings: Settings) -> None:
 
     Checked when the run starts, not by the model: `config` still shows such a pod's settings, to find what is
     missing, and whatever loads a pod's settings without its Secret still loads them."""
-    if settings.require_service_mode and not settings.service_mode:
+    if not settings.require_service_mode or settings.service_mode:
+        return
+    action = settings.one_shot_action
+    if action is not None:
+        # Asked for on purpose (a revoke by hand in the pod, whose environment sets this): "the client id is missing"
+        # sent the operator to add it, and with it the action is refused as one that cannot run in service mode.
+        # Named as what it is, with the way to run it.
         raise SettingsError(
-            f"{_named('client_id')}: missing: {flag('require_service_mode')} ({env('require_service_mode')}) is set, "
-            "and service mode needs the ConductorOne client id and secret (in Kubernetes, in the Secret the pod reads); "
-            "without them the run would be a one-shot sync that exits, and the pod would be restarted to run it again"
+            f"{flag(action)} is a one-shot action, and {flag('require_service_mode')} ({env('require_service_mode')}) "
+            "is set (the chart and deploy/ set it in the pod): run the action with --no-require-service-mode or "
+            f"{env('require_service_mode')}=false"
         )
+    raise SettingsError(
+        f"{_named('client_id')}: missing: {flag('require_service_mode')} ({env('require_service_mode')}) is set, "
+        "and service mode needs the ConductorOne client id and secret (in Kubernetes, in the Secret the pod reads); "
+        "without them the run would be a one-shot sync that exits, and the pod would be restarted to run it again"
+    )
 
 
 def _named(field_name: str) -> str:
@@ -1086,7 +1143,53 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
     ]
     if config and (readable := _readable_secrets(Path(config), data)):
         warnings.append(readable)
+    warnings += [
+        f"environment variable {key} is not read: this connector reads {env(name)} ({flag(name)}), as baton-sdk "
+        "names it; none is given"
+        for key, name in _DATADOG_CLIENT_ENV.items()
+        if environ.get(key, "").strip()
+        and sources[name] == "default"
+        # A DD_SITE naming the default site changes nothing (a pod's Datadog agent settings): no word for it.
+        and not (name == "site" and environ[key].strip().lower().rstrip(".") == settings.site)
+    ]
+    if not config and _is_file(SDK_DEFAULT_CONFIG):
+        warnings.append(
+            f"./{SDK_DEFAULT_CONFIG} is not read: baton-sdk reads it by default, this connector only a file it is "
+            f"given (settings from the working directory could send the keys elsewhere); to use it, give "
+            f"--config {SDK_DEFAULT_CONFIG} ({CONFIG_PATH_ENV})"
+        )
     return Effective(settings, sources, warnings)
+
+
+# The variables Datadog's own clients read (docs/spec/datadog-api.md §1.2), and the DATADOG_* forms its CI tool and
+# Terraform provider read too. Set in a Datadog user's shell,
+# they were ignored without a word: the sync went to the default site with the keys of another, and was refused as
+# "the key may belong to another Datadog site", or it stopped at "missing required settings". Not read here either
+# (the settings are baton-sdk's, and a shell's DD_SITE may be meant for another tool): named when the setting is not.
+_DATADOG_CLIENT_ENV = {
+    "DD_SITE": "site",
+    "DD_API_KEY": "api_key",
+    "DD_APP_KEY": "app_key",
+    "DD_APPLICATION_KEY": "app_key",
+    "DATADOG_SITE": "site",
+    "DATADOG_API_KEY": "api_key",
+    "DATADOG_APP_KEY": "app_key",
+}
+
+PLACEHOLDER = "REPLACE-ME"
+"""How every credential of deploy/baton-datadog-secrets.yaml starts until it is filled in."""
+
+SDK_DEFAULT_CONFIG = ".baton.yaml"
+"""The file baton-sdk reads from the working directory when no config path is given (docs/spec/service-mode.md
+§4.1). Not read here unless named: a Go user's settings in it were ignored without a word (another site, the
+provisioning switch off), so its presence is warned about."""
+
+
+def _is_file(path: str) -> bool:
+    try:
+        return Path(path).is_file()
+    except OSError:  # a working directory we may not look into: nothing to warn about
+        return False
 
 
 def _readable_secrets(path: Path, data: Mapping[str, Any]) -> str:
@@ -1118,6 +1221,19 @@ def _boolean_flags() -> dict[str, str]:
 
 _BOOLEAN_FLAGS = _boolean_flags()
 _TRUE, _FALSE = frozenset({"true", "t", "1"}), frozenset({"false", "f", "0"})
+
+
+def switch_value(switch: str, value: str) -> str | None:
+    """What is wrong when `value`, a positional argument, is a truth value right after the switch `switch`
+    (`-p false`, `--sync-secrets true`), else None. pflag takes a switch's value only after `=` (so does this CLI);
+    the word was refused as "unknown command 'false'", which said neither what was meant nor how to write it."""
+    if switch not in _BOOLEAN_FLAGS or value.lower() not in _TRUE | _FALSE:
+        return None
+    negation = f"; or {flag(_BOOLEAN_FLAGS[switch]).replace('--', '--no-', 1)}" if value.lower() in _FALSE else ""
+    return (
+        f"{value!r} after the switch {switch} is no command: a switch takes its value after '=', as in baton-sdk: "
+        f"{switch}={value}{negation}"
+    )
 
 
 def _explicit_booleans(argv: Sequence[str]) -> list[str]:
@@ -1208,6 +1324,7 @@ SDK_ONLY_SETTINGS: dict[str, str] = {
     "ticket_template_path": _TICKETS,
     "get_ticket": _TICKETS,
     "list_ticket_schemas": _TICKETS,
+    "list_schemas": _TICKETS,  # list_ticket_schemas' name in baton-sdk's cobra-only releases (pkg/cli/cli.go)
     "event_feed": _EVENTS,
     "event_feed_id": _EVENTS,
     "event_feed_start_at": _EVENTS,

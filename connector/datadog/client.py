@@ -53,6 +53,7 @@ from connector.datadog.errors import (
     not_skipped,
 )
 from connector.datadog.idrules import UNUSABLE_ID, all_usable_ids, another_id, is_path_id, is_usable_id
+from connector.datadog.keyshape import rejected_key_hints
 from connector.datadog.models import (
     AccessToken,
     APIKey,
@@ -188,6 +189,11 @@ class DatadogClient:
         # How many requests may be in flight at once: `PagePrefetch` fetches that many pages ahead.
         self.max_concurrency = max_concurrency
         self._listings = ListingGuard()
+        # Only what the keys' shapes say of a rejection is kept here, never the keys (the transport holds those).
+        self._key_hints = rejected_key_hints(
+            api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key,
+            app_key.get_secret_value() if isinstance(app_key, SecretStr) else app_key,
+        )
         self._t = ApiTransport(
             api_key=api_key,
             app_key=app_key,
@@ -376,17 +382,22 @@ class DatadogClient:
         """Check both keys: the API key alone first, then a call that needs the application key.
 
         Raises `InvalidAPIKey` or `InvalidApplicationKey`; neither message contains a key value. A 403 names
-        the site in use, since a key of another Datadog site is the usual cause. The second call is the
+        the site in use, since a key of another Datadog site is the usual cause, unless the key has the other kind's
+        shape (keyshape.rejected_key_hints: two keys swapped, one given twice). The second call is the
         cheapest read the connector depends on, so a valid application key that lacks ``user_access_read``
         is reported here rather than midway through a sync. Anything else is a `DatadogError` too, a 401 or 403
         without Datadog's error body among them: a proxy's or a gateway's refusal says nothing of the keys (the
         service called it a rejected key and exited, the keys being right).
         """
 
-        def _site_hint(status: int | None) -> str | None:
+        def _hint(status: int | None, shape: str | None) -> str | None:
+            if shape is not None:
+                return shape  # a key of the other kind: its site is not the question
             if status != 403:
                 return None
             return f"the key may belong to another Datadog site; this connector uses site {self.site} ({self.base_url})"
+
+        api_shape, app_shape = self._key_hints
 
         path = "/api/v1/validate"
         try:
@@ -395,7 +406,11 @@ class DatadogClient:
             if not exc.datadog_body:
                 raise
             raise InvalidAPIKey(
-                method="GET", path=path, status=exc.status, messages=exc.messages, hint=_site_hint(exc.status)
+                method="GET",
+                path=path,
+                status=exc.status,
+                messages=exc.messages,
+                hint=_hint(exc.status, api_shape),
             ) from None
         answer = json_object(reply)
         valid = answer.get("valid")
@@ -414,7 +429,11 @@ class DatadogClient:
             if not exc.datadog_body:
                 raise
             raise InvalidApplicationKey(
-                method="GET", path=path, status=exc.status, messages=exc.messages, hint=_site_hint(exc.status)
+                method="GET",
+                path=path,
+                status=exc.status,
+                messages=exc.messages,
+                hint=_hint(exc.status, app_shape),
             ) from None
 
     # -- users --------------------------------------------------------------------------------------

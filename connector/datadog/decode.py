@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from connector.baton.builders import fits_timestamp
@@ -24,6 +24,7 @@ from connector.datadog.keyshape import holds_key_shape
 from connector.datadog.transport import Reply
 
 __all__ = [
+    "DATETIME",
     "WrongType",
     "check_done",
     "json_object",
@@ -42,6 +43,10 @@ __all__ = [
 ]
 
 M = TypeVar("M", bound=BaseModel)
+
+DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
+"""pydantic's reading of a date-time, the one the models' timestamps get: every reading of a moment Datadog sends goes
+through it (with `year_first` before it), so an issuance and a sync never read one string as two moments."""
 
 _MAX_LOCATIONS = 5
 # The most failures looked at to find `_MAX_LOCATIONS` places to name (several may be said alike).
@@ -390,8 +395,10 @@ def typed_moment(value: Any, path: str) -> datetime | None:
     if not isinstance(value, str):
         raise WrongType(f"{path} ({expected}, got {a_json_type(value)})")
     try:
-        moment = datetime.fromisoformat(value) if year_first(value) else None
-    except ValueError:
+        # pydantic's reader, as the sync's: Python's own ISO 8601 reader refused RFC 3339's lower-case `t` and `z`
+        # (the token revoked) and took strings the sync reads as none (`...+05`, an ISO week date).
+        moment = DATETIME.validate_python(value) if year_first(value) else None
+    except ValidationError:
         moment = None
     if moment is None:
         raise WrongType(f"{path} ({expected}, got a string that is none)")

@@ -38,6 +38,14 @@ def holds_whitespace(value: str) -> bool:
     return _WHITESPACE.search(value) is not None
 
 
+def is_email_address(value: str) -> bool:
+    """Whether an id an operator gave is an email address, which no Datadog id is (a user's is a UUID; the email is
+    what an admin knows of a user). Sent as a user's id, Datadog answered 404, and a revoke reported "not in
+    Datadog", exit 0, the access held under the user's real id left in place. For operator flags: a task's ids are
+    judged by the spec's rules, not this one."""
+    return "@" in value
+
+
 def is_usable_id(value: str) -> bool:
     """Whether an id can name its object in every later request and log line: a path id (`is_path_id`), not blank,
     without control characters."""

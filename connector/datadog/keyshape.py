@@ -18,3 +18,25 @@ def holds_key_shape(text: str) -> bool:
     an operator holds, pasted where an id goes, alone, with a type in front (`role:<key>`) or in a longer value. Sent,
     it would be echoed in a URL, the log and the answer. A UUID's dashes keep ids out of it."""
     return _KEY_IN_TEXT.search(text) is not None
+
+
+_API_KEY = re.compile(r"[0-9A-Fa-f]{32}")
+_APP_KEY = re.compile(r"[0-9A-Fa-f]{40}")
+
+
+def rejected_key_hints(api_key: str, app_key: str) -> tuple[str | None, str | None]:
+    """Why Datadog may reject each key, from the keys' shapes alone (an API key is 32 hexadecimal characters, an
+    application key 40), or None: (for the API key, for the application key). Two values of a Secret swapped, or one
+    key given twice, were reported as "the key may belong to another Datadog site", which sent a newcomer to check
+    the site. Never a key itself, nor any part of one."""
+    api, app = api_key.strip(), app_key.strip()
+    api_hint = app_hint = None
+    if _APP_KEY.fullmatch(api):
+        swapped = _API_KEY.fullmatch(app) is not None
+        api_hint = "the API key given has an application key's shape (40 hexadecimal characters; an API key has 32)"
+        api_hint += "; the application key given has an API key's: the two look swapped" if swapped else ""
+    if _API_KEY.fullmatch(app):
+        twice = app == api
+        app_hint = "the application key given has an API key's shape (32 hexadecimal characters; an application key "
+        app_hint += "has 40): it is the API key given twice" if twice else "has 40): is it an API key?"
+    return api_hint, app_hint

@@ -22,7 +22,6 @@ from pydantic import (
     Field,
     StrictBool,
     StrictInt,
-    TypeAdapter,
     ValidationError,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
@@ -33,7 +32,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from connector.baton.builders import fits_timestamp
-from connector.datadog.decode import shape_error
+from connector.datadog.decode import DATETIME, shape_error
 from connector.datadog.idrules import another_id
 
 __all__ = [
@@ -57,8 +56,6 @@ __all__ = [
     "index_included",
 ]
 
-_DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
-
 TeamRole = Literal["member", "admin"]
 
 
@@ -72,7 +69,7 @@ def _lenient_datetime(value: Any) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return _representable(value)
     try:
-        return _representable(_DATETIME.validate_python(value))
+        return _representable(DATETIME.validate_python(value))
     except ValidationError:
         return None
 

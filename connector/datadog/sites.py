@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -22,6 +24,8 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class Site:
     name: str
+    region: str
+    """The name Datadog's documentation and site selector give it (US1, EU1, US1-FED): what a user may type."""
     # Datadog documents On-Call as unavailable on us2.ddog-gov.com; the schedules syncer needs to know
     # so it can skip instead of failing the whole sync with a 404.
     supports_on_call: bool = True
@@ -37,15 +41,15 @@ class Site:
 SITES: dict[str, Site] = {
     s.name: s
     for s in (
-        Site("datadoghq.com"),  # US1
-        Site("us3.datadoghq.com"),  # US3
-        Site("us5.datadoghq.com"),  # US5
-        Site("datadoghq.eu"),  # EU1
-        Site("ddog-gov.com"),  # US1-FED
-        Site("ap1.datadoghq.com"),  # AP1
-        Site("ap2.datadoghq.com"),  # AP2
-        Site("uk1.datadoghq.com"),  # UK1
-        Site("us2.ddog-gov.com", supports_on_call=False),  # US2-FED
+        Site("datadoghq.com", "US1"),
+        Site("us3.datadoghq.com", "US3"),
+        Site("us5.datadoghq.com", "US5"),
+        Site("datadoghq.eu", "EU1"),
+        Site("ddog-gov.com", "US1-FED"),
+        Site("ap1.datadoghq.com", "AP1"),
+        Site("ap2.datadoghq.com", "AP2"),
+        Site("uk1.datadoghq.com", "UK1"),
+        Site("us2.ddog-gov.com", "US2-FED", supports_on_call=False),
     )
 }
 
@@ -60,8 +64,29 @@ def resolve_site(site: str) -> Site:
         # no dot and is 32 or 40 characters, and one put in the site's variable (two values of a Secret swapped)
         # was printed in full, before any key was known to the log redactor.
         shown = repr(site) if "." in site or len(site.strip()) < 20 else "(not shown: no domain name; a key?)"
-        raise ValueError(f"setting `site`: unknown Datadog site {shown}; valid values are: {valid}")
+        meant = _meant_site(key)
+        hint = f"; did you mean {meant}?" if meant else ""
+        raise ValueError(f"setting `site`: unknown Datadog site {shown}; valid values are: {valid}{hint}")
     return found
+
+
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
+_BY_REGION = {s.region.lower(): s.name for s in SITES.values()} | {"eu": "datadoghq.eu"}
+
+
+def _meant_site(value: str) -> str | None:
+    """The site a mistyped `site` value most likely means, or None: what the browser's address bar shows
+    (`https://app.datadoghq.eu/`), the API's host (`api.us3.datadoghq.com`), a region's name (`EU1`, `us1-fed`), or
+    a typo (`datadoghq.con`). Only named, never taken: the site decides where both keys are sent."""
+    host = _SCHEME.sub("", value).split("/", 1)[0].split("?", 1)[0].rstrip(".")
+    for prefix in ("app.", "api."):
+        host = host.removeprefix(prefix)
+    if host in SITES:
+        return host
+    if host in _BY_REGION:
+        return _BY_REGION[host]
+    close = difflib.get_close_matches(host, list(SITES), n=1, cutoff=0.9)
+    return close[0] if close else None
 
 
 def base_url_for(site: str, base_url: str | None = None) -> str:

@@ -16,8 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The caller's environment without any BATON_*, TLS or proxy variable, plus JSON logs and `extra`."""
-    drop = ("BATON_", "SSL_CERT", "GRPC_", "HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
+    """The caller's environment without any BATON_*, TLS, proxy or Datadog client (DD_*, DATADOG_*: warned about)
+    variable, plus JSON logs and `extra`."""
+    drop = ("BATON_", "SSL_CERT", "GRPC_", "HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY", "DD_", "DATADOG_")
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(drop)}
     return {**env, "BATON_LOG_FORMAT": "json", **(extra or {})}
 

@@ -259,6 +259,45 @@ def test_a_positional_that_is_no_command_is_one_line_and_exit_2(args: tuple[str,
 
 
 @pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        ("version", "the version is --version (or -v)"),
+        ("grants", "the baton tool's command; here: baton-datadog inspect --grants"),
+        ("resources", "the baton tool's command; here: baton-datadog inspect --resources TYPE"),
+        ("entitlements", "the baton tool's command; here: baton-datadog inspect --entitlements"),
+        ("stats", "the baton tool's command; here: baton-datadog inspect (rows per resource type)"),
+    ],
+)
+def test_a_command_of_the_baton_tool_names_what_does_its_work_here(command: str, says: str) -> None:
+    """A baton user reads a c1z with `baton grants -f sync.c1z`, and types `baton-datadog grants` from habit: it was
+    "unknown command" and the list of commands, none of which said that `inspect --grants` is the one."""
+    done = run_cli_in_process(command)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        f"baton-datadog: unknown command {command!r}; {says}; the commands are inspect, capabilities, config, help, "
+        "completion, or none to sync or serve (see --help)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("-p", "false"), "'false' after the switch -p is no command: a switch takes its value after '=', as in "
+         "baton-sdk: -p=false; or --no-provisioning"),
+        (("--sync-secrets", "TRUE", "config"), "'TRUE' after the switch --sync-secrets is no command: a switch takes "
+         "its value after '=', as in baton-sdk: --sync-secrets=TRUE"),
+    ],
+    ids=["short", "long-before-a-command"],
+)  # fmt: skip
+def test_a_truth_value_after_a_switch_says_how_a_switch_takes_its_value(args: tuple[str, ...], says: str) -> None:
+    """`-p false`, meant to turn provisioning off: pflag (and this CLI) takes a switch's value only after `=`, and the
+    word was refused as "unknown command 'false'", which named neither the switch nor how to write it."""
+    done = run_cli_in_process(*args)
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", f"baton-datadog: {says}\n")
+    assert run_cli_in_process("--file", "false", "config").returncode == 0, "a flag's value is never taken for one"
+
+
+@pytest.mark.parametrize(
     ("args", "says"),
     [
         (("--client-secrett=" + CANARY,), "unknown flag --client-secrett; did you mean --client-secret?"),

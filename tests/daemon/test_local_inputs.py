@@ -245,6 +245,45 @@ def test_a_file_whose_directory_refuses_the_save_is_a_setting_error(service: boo
     )
 
 
+@pytest.mark.parametrize(
+    ("fixture", "named"),
+    [
+        ("sync.36zfOAoWMxQdISbixanQCRBiX7E.expanded.c1z", "'group', 'project'"),  # a finished sync
+        ("sync-in-progress.c1z", "'group', 'project', 'scoped_role'"),  # an unfinished one
+    ],
+)
+@pytest.mark.parametrize("service", [False, True], ids=["one-shot", "service-periodic-sync"])
+def test_a_file_another_connector_wrote_is_refused_and_kept(
+    fixture: str, named: str, service: bool, tmp_path: Path
+) -> None:
+    """`sync.c1z` is every baton connector's default name: run in the folder where another connector (here a Go one, of
+    groups and projects) left its file, the sync replaced that connector's whole sync without a word. A file naming a
+    resource type this connector never writes is another connector's: refused before any request, and left as it
+    was. The Go Datadog connector's files (the same types) are still replaced (test_oneshot_existing_file.py)."""
+    from tests.c1z_fixtures import FIXTURE_DIR
+    from tests.fakes.c1.creds import generate_client_credentials
+
+    out = tmp_path / "sync.c1z"
+    out.write_bytes((FIXTURE_DIR / fixture).read_bytes())
+    before = out.read_bytes()
+    environ = dict(OFFLINE)
+    if service:
+        creds = generate_client_credentials("tenant.example.com")
+        environ |= {"BATON_CLIENT_ID": creds.client_id, "BATON_CLIENT_SECRET": creds.client_secret}
+        environ |= {"BATON_HEALTH_CHECK": "false", "BATON_SYNC_INTERVAL": "3600"}
+    done = run_cli(env=environ, cwd=tmp_path, timeout=60) if service else run_cli_in_process(env=environ, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert last_line(done.stderr) == (
+        f"baton-datadog: setting --file (BATON_FILE): sync.c1z: the existing file holds another connector's sync, "
+        f"or a newer release's of this one (resource types {named}; this connector writes api-key, role, schedule, service-account-access-token, "
+        "service-account-application-key, team, user); move it away or name another file — it is never overwritten "
+        "blindly"
+    )
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sync.c1z"], "nothing left beside it"
+
+
 def test_the_file_check_leaves_nothing_beside_the_file(tmp_path: Path) -> None:
     from connector.daemon.oneshot import check_output_file
 

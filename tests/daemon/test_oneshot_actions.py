@@ -101,6 +101,16 @@ def test_create_account_invites_the_user(fake: FakeDatadog) -> None:
     assert out.startswith(f"created account user:{created.id} (New Hire)")
 
 
+def test_an_account_created_without_a_name_is_printed_without_an_empty_name(fake: FakeDatadog) -> None:
+    """`--create-account-email` alone (its name is optional) printed `created account user:<id> ()`."""
+    email = "nameless.hire@example.com"
+    code, out, err = cli(fake, "--create-account-email", email)
+    assert code == 0, err
+    created = fake.org.user_by_email(email)
+    assert created is not None
+    assert out.startswith(f"created account user:{created.id}; action required: ")
+
+
 def test_delete_resource_deletes_an_org_api_key_and_a_second_run_finds_it_gone(fake: FakeDatadog) -> None:
     """baton-sdk's `--delete-resource` / `--delete-resource-type`: ConductorOne's revoke of a credential, run by
     hand. It was an unknown flag, answered "did you mean --sync-resources?"."""

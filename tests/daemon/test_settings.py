@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -489,6 +490,18 @@ def test_a_config_file_holding_a_secret_that_others_may_read_is_warned_about(tmp
     assert load_effective(["--config", str(config)]).warnings == []
 
 
+@pytest.mark.parametrize("args", [["--list-schemas"], ["--list-schemas=true"]])
+def test_the_ticket_schema_flag_of_older_baton_sdk_releases_is_named_as_such(args: list[str]) -> None:
+    """baton-sdk's releases before its field schema called `--list-ticket-schemas` `--list-schemas` (with
+    `--create-ticket`, `--get-ticket` and `--ticket-id`, which are named): a Go user's script got "unknown flag" and no
+    reason, unlike every other SDK flag."""
+    with pytest.raises(SettingsError) as refused:
+        load(args)
+    assert str(refused.value).startswith(
+        "--list-schemas is a baton-sdk setting baton-datadog does not implement (Datadog has no ticketing"
+    )
+
+
 def test_no_setting_of_this_connector_is_called_baton_sdk_only() -> None:
     assert not set(SDK_ONLY_SETTINGS) & set(Settings.model_fields)
 
@@ -927,3 +940,253 @@ def test_service_mode_settings_are_not_warned_about_where_they_apply(monkeypatch
     }.items():
         monkeypatch.setenv(name, value)
     assert idle_settings(load([])) == []
+
+
+def test_baton_sdks_default_config_file_is_named_when_present_and_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """baton-sdk reads ./.baton.yaml when no config path is given (docs/spec/service-mode.md §4.1). This connector
+    reads only a file it is given: a Go user's .baton.yaml (here: another site, the secrets synced) was ignored
+    without a word, and the run went to the default site. Its presence is warned about, naming the flag that reads
+    it; named, it is read as any --config file."""
+    from connector.daemon.settings import load_effective
+
+    for name in [key for key in os.environ if key.startswith(ENV_PREFIX)]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    warning = (
+        "./.baton.yaml is not read: baton-sdk reads it by default, this connector only a file it is given (settings "
+        "from the working directory could send the keys elsewhere); to use it, give --config .baton.yaml "
+        "(BATON_CONFIG_PATH)"
+    )
+    assert warning not in load_effective([]).warnings  # no such file: nothing to say
+
+    (tmp_path / ".baton.yaml").write_text("site: datadoghq.eu\nsync-secrets: true\n")
+    effective = load_effective([])
+    assert warning in effective.warnings
+    assert (effective.settings.site, effective.sources["site"]) == ("datadoghq.com", "default")
+
+    for named in (["--config", ".baton.yaml"], []):
+        if not named:
+            monkeypatch.setenv("BATON_CONFIG_PATH", ".baton.yaml")
+        effective = load_effective(named)
+        assert warning not in effective.warnings
+        assert (effective.settings.site, effective.sources["site"]) == ("datadoghq.eu", "file")
+
+
+@pytest.mark.parametrize("quote", ['"', "'"])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("api_key", "3e9f0c7a1b2d4e6f8a9b0c1d2e3f4a5b"),
+        ("app_key", "8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b"),
+        ("client_id", "737a2e2d8b2e0e15e2d76467@tenant.example.com/pcc"),
+        ("client_secret", "secret-token:conductorone.com:v1:e30"),
+    ],
+)
+def test_a_credential_kept_in_its_quotes_is_refused_unshown(
+    name: str, value: str, quote: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`BATON_API_KEY="..."` in an env file: a shell takes the quotes off, `docker run --env-file` (and a Secret made
+    from the file) keeps them, and they were sent as part of the credential: Datadog rejected a right key "of another
+    Datadog site", ConductorOne's id went to the token endpoint. No Datadog key or ConductorOne credential holds a
+    quote: refused before anything is sent, naming the setting and the quotes, never the value."""
+    from connector.daemon.settings import load_effective
+
+    for key in [key for key in os.environ if key.startswith(ENV_PREFIX)]:
+        monkeypatch.delenv(key)
+    quoted = f"{quote}{value}{quote}"
+    expected = (
+        f"setting {flag(name)} ({env(name)}): is wrapped in quotes, which would be sent as part of it (an env file "
+        "read by `docker run --env-file` or made into a Secret keeps them): remove them"
+    )
+    monkeypatch.setenv(env(name), quoted + "\n")
+    with pytest.raises(SettingsError) as refused:
+        load_effective([])
+    assert str(refused.value) == expected
+    monkeypatch.delenv(env(name))
+
+    config = tmp_path / "baton.yaml"
+    config.write_text(f"{flag(name).removeprefix('--')}: {json.dumps(quoted)}\n")  # quoted twice: the inner ones stay
+    config.chmod(0o600)
+    with pytest.raises(SettingsError) as refused:
+        load_effective(["--config", str(config)])
+    assert str(refused.value) == expected
+    assert value[:12] not in str(refused.value)
+
+    monkeypatch.setenv(env(name), value)  # the same value without its quotes is taken
+    partner = {"client_id": ("client_secret", "secret-token:conductorone.com:v1:e30")}.get(name)
+    partner = partner or {"client_secret": ("client_id", "a@tenant.example.com/pcc")}.get(name)
+    if partner:  # service mode takes both
+        monkeypatch.setenv(env(partner[0]), partner[1])
+    assert load_effective([]).sources[name] == "env"
+
+
+USER_UUID = "a0116be5-ab0c-4681-88f8-e3d0d3290a4c"
+
+
+@pytest.mark.parametrize(
+    "user_id",
+    [
+        f"user:{USER_UUID}",  # as a grant id, --sync-resources and the deletion lines write it
+        f"bid:r:user/{USER_UUID}",  # the Go SDK's resource reference
+        {"resource_type_id": "user", "resource_id": f"user:{USER_UUID}"},
+        {"resource_type": "user", "resource": f" user:{USER_UUID} "},
+    ],
+    ids=["typed", "bid", "resource id typed", "resource id typed, padded"],
+)
+def test_an_actions_user_id_with_its_type_in_front_is_refused_naming_the_bare_id(user_id: object) -> None:
+    """`--grant-principal user:<id>` and `--delete-resource api-key:<id>` are refused, naming the id to give; an
+    action's `user_id` so written went to Datadog as the id (GET /api/v2/users/user%3A<id>): its 404 failed the
+    action, exit 1, as "not found" of an id no one had meant. A Datadog id is a UUID, with neither `:` nor `/`."""
+    from connector.daemon.actions import build_task
+
+    args = json.dumps({"user_id": user_id})
+    with pytest.raises(SettingsError) as refused:
+        build_task(load(["-p", "--invoke-action", "disable_user", "--invoke-action-args", args]))
+    assert str(refused.value).startswith("setting --invoke-action-args (BATON_INVOKE_ACTION_ARGS): user_id '")
+    assert str(refused.value).endswith(f"' is not a bare user id: give the id alone, '{USER_UUID}'")
+    bare = json.dumps({"user_id": USER_UUID})
+    task = build_task(load(["-p", "--invoke-action", "disable_user", "--invoke-action-args", bare]))
+    assert task.action_invoke.args["user_id"] == USER_UUID
+
+
+@pytest.mark.parametrize(
+    ("variable", "name"),
+    [
+        ("DD_SITE", "site"),
+        ("DD_API_KEY", "api_key"),
+        ("DD_APP_KEY", "app_key"),
+        ("DD_APPLICATION_KEY", "app_key"),
+        ("DATADOG_SITE", "site"),  # datadog-ci's and the Terraform provider's forms
+        ("DATADOG_API_KEY", "api_key"),
+        ("DATADOG_APP_KEY", "app_key"),
+    ],
+)
+def test_datadogs_own_variables_are_named_when_their_setting_is_not_given(
+    variable: str, name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Datadog user's shell has DD_SITE, DD_API_KEY and DD_APP_KEY (what Datadog's clients read): they were
+    ignored without a word, and the sync went to the default site with another site's keys ("the key may belong to
+    another Datadog site"). Named, never read, never shown; no word once the setting is given."""
+    from connector.daemon.settings import load_effective
+
+    for key in [key for key in os.environ if key.startswith((ENV_PREFIX, "DD_", "DATADOG_"))]:
+        monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    value = "datadoghq.eu" if name == "site" else "3e9f0c7a1b2d4e6f8a9b0c1d2e3f4a5b"
+    monkeypatch.setenv(variable, value)
+    effective = load_effective([])
+    assert effective.warnings == [
+        f"environment variable {variable} is not read: this connector reads {env(name)} ({flag(name)}), as baton-sdk "
+        "names it; none is given"
+    ]
+    assert effective.sources[name] == "default"
+    assert value not in " ".join(effective.warnings)
+    monkeypatch.setenv(env(name), value)
+    assert load_effective([]).warnings == []
+
+
+def test_a_dd_site_naming_the_default_site_is_not_warned_about(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pod's Datadog agent settings often hold DD_SITE: naming the site this run uses anyway, it changes nothing."""
+    from connector.daemon.settings import load_effective
+
+    for key in [key for key in os.environ if key.startswith((ENV_PREFIX, "DD_", "DATADOG_"))]:
+        monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DD_SITE", " DatadogHQ.com ")
+    assert load_effective([]).warnings == []
+
+
+@pytest.mark.parametrize(
+    ("key", "setting"),
+    [("syncSchedules", "sync-schedules"), ("c1zTempDir", "c1z-temp-dir"), ("apiKey", "api-key")],
+)
+def test_a_camel_case_key_in_the_config_file_is_told_the_files_name_for_it(
+    key: str, setting: str, tmp_path: Path
+) -> None:
+    """The chart's `config` values are camelCase (`syncSchedules: true`); copied into a --config file for a local run,
+    each was "unknown setting 'syncSchedules'; did you mean BATON_SYNC_SCHEDULES (--sync-schedules)?", a variable and
+    a flag, neither what the file takes. As for a BATON_* name used as a key, the file's name for it is given."""
+    config = tmp_path / "baton.yaml"
+    config.write_text(f"{key}: '1'\n")
+    with pytest.raises(SettingsError) as refused:
+        load(["--config", str(config)])
+    assert str(refused.value) == (
+        f"setting --config (BATON_CONFIG_PATH): {config}: {key!r} is camelCase (as the chart's values are written); "
+        f"in this file the setting is {setting}"
+    )
+
+
+ARGS = "invoke_action_args"
+JANE_RESOURCE = {"resource_type_id": "user", "resource_id": "jane@example.com"}
+EMAIL_IS_NO_ID = (
+    "'jane@example.com' is an email address, not a Datadog user id: give the user's id (a UUID; `baton-datadog "
+    "inspect --resources user` lists them with their names)"
+)
+
+
+@pytest.mark.parametrize(
+    ("argv", "setting"),
+    [
+        (["--grant-entitlement", "role:r1:member", "--grant-principal", "jane@example.com"], "grant_principal"),
+        (["--revoke-grant", "role:r1:member:user:jane@example.com"], "revoke_grant"),
+        (["--invoke-action", "disable_user", "--invoke-action-args", '{"user_id": "jane@example.com"}'], ARGS),
+        (["--invoke-action", "enable_user", "--invoke-action-args", json.dumps({"user_id": JANE_RESOURCE})], ARGS),
+    ],
+    ids=["grant", "revoke", "action", "action-resource-id"],
+)
+def test_an_email_given_as_a_users_id_is_refused_naming_what_to_give(argv: list[str], setting: str) -> None:
+    """An admin knows a user by email, and Datadog by a UUID. `--revoke-grant role:<id>:member:user:jane@example.com`
+    was answered 404 and printed "not in Datadog ... (nothing changed)", exit 0, while Jane kept the role under her
+    real id: a revoke that looked done. No Datadog id holds '@': refused before any request, naming the setting."""
+    from connector.daemon.actions import build_task
+
+    with pytest.raises(SettingsError) as refused:
+        build_task(load(["-p", *argv]))
+    assert str(refused.value) == f"setting {flag(setting)} ({env(setting)}): {EMAIL_IS_NO_ID}"
+
+
+def test_an_email_given_as_a_targets_id_is_refused_before_any_request() -> None:
+    """`--sync-resources user:jane@example.com` was answered 404 and finished, exit 0, as an empty partial sync."""
+    from connector.daemon.oneshot import check_resource_types
+
+    with pytest.raises(SettingsError) as refused:
+        check_resource_types(load(["--sync-resources", "user:jane@example.com"]))
+    assert str(refused.value) == (
+        "setting --sync-resources (BATON_SYNC_RESOURCES): 'user:jane@example.com' names no Datadog object (its id is "
+        "an email address; a user's id is a UUID: `baton-datadog inspect --resources user` lists them with their names)"
+    )
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        ["--revoke-grant", "role:r1:member:user:u2"],
+        ["--grant-entitlement", "team:t1:admin", "--grant-principal", "u1"],
+        ["--invoke-action", "disable_user", "--invoke-action-args", '{"user_id": "u3"}'],
+        ["--delete-resource", "k1", "--delete-resource-type", "api-key"],
+        ["--create-account-email", "a@b.co"],
+    ],
+)
+def test_a_one_shot_action_where_service_mode_is_required_names_the_action_and_the_way_out(
+    action: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the pod the chart and deploy/ set BATON_REQUIRE_SERVICE_MODE, and a one-shot action run there (an urgent
+    revoke by hand, `kubectl exec`) was told the ConductorOne client id was missing: given it, the action is refused
+    again, as one that cannot run in service mode. The refusal names the action and how to run it."""
+    from connector.daemon.settings import require_service_mode
+
+    monkeypatch.setenv(env("require_service_mode"), "true")
+    settings = load(["-p", *action])
+    with pytest.raises(SettingsError) as refused:
+        require_service_mode(settings)
+    message = str(refused.value)
+    assert message.startswith(f"{action[0]} is a one-shot action"), message
+    assert "client-id" not in message
+    assert "missing" not in message
+    assert "--no-require-service-mode" in message
+    assert f"{env('require_service_mode')}=false" in message
+    # Without the setting (on a workstation), the same action still loads and runs one-shot.
+    monkeypatch.delenv(env("require_service_mode"))
+    require_service_mode(load(["-p", *action]))

@@ -155,3 +155,43 @@ def test_included_resources_are_parsed_by_type_only() -> None:
         {"type": "permissions", "id": "p", "attributes": {"name": "x"}},
     ]
     assert list(index_included(included, "roles", Role)) == ["r"]
+
+
+# Datadog's own form, RFC 3339's other spellings (lower-case t and z, a space for the T, no seconds fraction or nine
+# digits of it), and strings that are no RFC 3339 date-time though one ISO 8601 reader or another takes them.
+MOMENT_FORMS = [
+    "2026-04-08T16:46:16.769979863Z",
+    "2026-05-28T14:36:45.255584+00:00",
+    "2026-04-08t08:58:54z",
+    "2026-04-08 08:58:54Z",
+    "2026-04-08T08:58:54-00:00",
+    "2026-04-08T08:58:54+0530",
+    "2026-04-08T08:58:54+05",
+    "2026-04-08T08:58:54 +00:00",
+    "2026-04-08T08:58:54.Z",
+    "2026-04-08T08",
+    "2026-04-08",
+    "2026-W15-3",
+    "2026-098",
+    "2026-04-08T24:00:00Z",
+    "1767225600",
+    "9999-12-31T23:59:59-05:00",
+]
+
+
+@pytest.mark.parametrize("moment", MOMENT_FORMS)
+def test_a_new_tokens_expiry_is_read_as_the_sync_reads_that_tokens(moment: str) -> None:
+    """The expiry an issuance reports (`decode.typed_moment`, strict) and the one every later sync reports for the same
+    token (the models' lenient timestamp) are one reading of one string: the issuance read it with Python's ISO 8601
+    reader, the sync with pydantic's, and they differed both ways. `2026-04-08t08:58:54z` (RFC 3339 allows the lower
+    case) failed the issuance, its token revoked, though the sync reads it; `2026-04-08T08:58:54+05` or an ISO week
+    date was issued with an expiry the sync then reported as none. Strict means refused where the sync reads none."""
+    from connector.datadog.decode import WrongType, typed_moment
+
+    synced = AccessToken.model_validate_json(f'{{"id":"t","attributes":{{"expires_at":"{moment}"}}}}').expires_at
+    try:
+        issued = typed_moment(moment, "data.attributes.expires_at")
+    except WrongType:
+        issued = None
+    assert issued == synced
+    assert (issued is None) == (synced is None)

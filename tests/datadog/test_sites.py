@@ -62,3 +62,36 @@ def test_a_base_url_never_echoes_what_may_be_a_secret(value: str, named: str) ->
     with pytest.raises(ValueError, match=re.escape(named)) as caught:
         base_url_for("datadoghq.com", value)
     assert "canary-pw-71c3" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "meant"),
+    [
+        ("https://datadoghq.eu", "datadoghq.eu"),  # a URL, as a browser shows it
+        ("datadoghq.eu/", "datadoghq.eu"),
+        ("https://app.datadoghq.com/dashboard/lists", "datadoghq.com"),
+        ("app.us3.datadoghq.com", "us3.datadoghq.com"),  # the web app's host
+        ("api.datadoghq.eu", "datadoghq.eu"),  # the API's host
+        ("EU", "datadoghq.eu"),  # a region, as Datadog's documentation and site selector name it
+        ("us1", "datadoghq.com"),
+        ("US1-FED", "ddog-gov.com"),
+        ("us2-fed", "us2.ddog-gov.com"),
+        ("datadoghq.con", "datadoghq.com"),  # a typo
+        ("datadog.com", "datadoghq.com"),
+    ],
+)
+def test_an_unknown_site_names_the_one_it_most_likely_means(value: str, meant: str) -> None:
+    """A newcomer copies the site from the address bar or types its region: "unknown Datadog site" and a list of
+    nine names did not say which one was meant, nor what was wrong with the value. The site is only named, never
+    taken from such a value: it decides where both keys are sent."""
+    with pytest.raises(ValueError, match="unknown Datadog site") as raised:
+        resolve_site(value)
+    assert str(raised.value).startswith(f"setting `site`: unknown Datadog site {value!r}; valid values are: ")
+    assert str(raised.value).endswith(f"; did you mean {meant}?")
+
+
+@pytest.mark.parametrize("value", ["datadoghq", "xyz", "example.com", "0123456789abcdef0123456789abcdef"])
+def test_an_unknown_site_like_none_is_not_given_a_guess(value: str) -> None:
+    with pytest.raises(ValueError, match="unknown Datadog site") as raised:
+        resolve_site(value)
+    assert "did you mean" not in str(raised.value)

@@ -166,3 +166,81 @@ async def test_a_key_check_answer_of_the_wrong_json_type_says_what_came_instead(
         await make_client(canary_fake).validate()
     assert not isinstance(raised.value, InvalidCredentials)
     assert str(raised.value) == f"Datadog unexpected response: GET /api/v1/validate -> 200: {shown}"
+
+
+HEX_API_KEY = "3e9f0c7a1b2d4e6f8a9b0c1d2e3f4a5b"  # an API key's shape: 32 hexadecimal characters
+HEX_APP_KEY = "8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b"  # an application key's: 40
+
+
+@pytest.fixture
+def hex_fake() -> Iterator[FakeDatadog]:
+    with FakeDatadog(generate_org(users=5, seed=1), api_key=HEX_API_KEY, app_key=HEX_APP_KEY) as fake:
+        yield fake
+
+
+@pytest.mark.parametrize(
+    ("api_key", "app_key", "rejected", "hint"),
+    [
+        (
+            HEX_APP_KEY,
+            HEX_API_KEY,
+            InvalidAPIKey,
+            "the API key given has an application key's shape (40 hexadecimal characters; an API key has 32); the "
+            "application key given has an API key's: the two look swapped",
+        ),
+        (
+            HEX_APP_KEY,
+            HEX_APP_KEY,
+            InvalidAPIKey,
+            "the API key given has an application key's shape (40 hexadecimal characters; an API key has 32)",
+        ),
+        (
+            HEX_API_KEY,
+            HEX_API_KEY,
+            InvalidApplicationKey,
+            "the application key given has an API key's shape (32 hexadecimal characters; an application key has 40): "
+            "it is the API key given twice",
+        ),
+        (
+            HEX_API_KEY,
+            "0123456789abcdef0123456789abcdef",
+            InvalidApplicationKey,
+            "the application key given has an API key's shape (32 hexadecimal characters; an application key has 40): "
+            "is it an API key?",
+        ),
+    ],
+    ids=["swapped", "app key twice", "api key twice", "another api key"],
+)
+async def test_a_key_of_the_other_kind_is_named_by_its_shape_not_its_site(
+    hex_fake: FakeDatadog,
+    make_client: ClientFactory,
+    caplog: pytest.LogCaptureFixture,
+    api_key: str,
+    app_key: str,
+    rejected: type[InvalidCredentials],
+    hint: str,
+) -> None:
+    """An API key is 32 hexadecimal characters, an application key 40. Two values of a Secret swapped, or one key given
+    for both, were rejected with "the key may belong to another Datadog site": a newcomer checked the site, which was
+    right. The shapes say which key is of the other kind; neither key, nor any part of one, is shown."""
+    caplog.set_level(logging.DEBUG)
+    client = make_client(hex_fake, api_key=SecretStr(api_key), app_key=SecretStr(app_key))
+    with pytest.raises(rejected) as raised:
+        await client.validate()
+    assert raised.value.hint == hint
+    assert str(raised.value).endswith(f"({hint})")
+    assert "another Datadog site" not in str(raised.value)
+    for text in (str(raised.value), repr(raised.value), repr(client), caplog.text):
+        for key in (HEX_API_KEY, HEX_APP_KEY, app_key):
+            assert key[:8] not in text
+
+
+async def test_a_rejected_key_of_its_own_shape_still_names_the_site(
+    hex_fake: FakeDatadog, make_client: ClientFactory
+) -> None:
+    """A key of the right shape that Datadog rejects is most often one of another site: that hint stays."""
+    client = make_client(hex_fake, api_key=SecretStr("f" * 32))
+    with pytest.raises(InvalidAPIKey) as raised:
+        await client.validate()
+    assert raised.value.hint is not None
+    assert raised.value.hint.startswith("the key may belong to another Datadog site; this connector uses site ")

@@ -551,6 +551,54 @@ def test_helm_test_says_when_nothing_answers() -> None:
     assert last.endswith(") to each of 30 tries"), last
 
 
+@contextlib.contextmanager
+def not_http_server(answer: bytes) -> Iterator[int]:
+    """A loopback port whose listener answers every connection with `answer` and closes it: not HTTP (a TLS-only
+    port, a mesh sidecar, another program on the port)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                with contextlib.suppress(OSError):
+                    conn.recv(4096)
+                    conn.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        listener.close()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [b"\x15\x03\x01\x00\x02\x02\x46", b"SSH-2.0-OpenSSH_9.6\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab"],
+    ids=["a TLS alert", "another protocol", "a body cut short"],
+)
+def test_helm_test_says_what_answered_when_it_is_not_http(answer: bytes) -> None:
+    """An answer that is not HTTP, or one cut short, ended `helm test` at once with a Python traceback of
+    http.client (BadStatusLine, IncompleteRead are no OSError): no retry, and nothing saying what answered. It is
+    retried and named like no answer at all."""
+    with not_http_server(answer) as port:
+        done = run_helm_test(helm_test_script({}), port)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr, done.stderr
+    (last,) = done.stderr.splitlines()
+    assert last.startswith("/healthz: not an HTTP answer ("), last
+    assert last.endswith(") to each of 30 tries"), last
+
+
 # ---- versions --------------------------------------------------------------------------------------------------
 
 

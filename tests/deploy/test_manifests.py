@@ -141,3 +141,23 @@ def test_manifests_validate_strictly(version: str) -> None:
     built = chart_tools.kustomize_build()
     if built is not None:
         assert chart_tools.kube_errors(built, version) == ([], [])
+
+
+def test_the_secrets_placeholders_applied_unedited_are_named_before_anything_connects() -> None:
+    """`kubectl apply -k deploy/` before filling in the Secret (the file says to, a first try often does not): the
+    placeholders went out as the credentials, and the pod crash-looped on "the key part is not unpadded base64url"
+    or, the secret filled in, on Datadog's "the key may belong to another Datadog site". Each placeholder is named,
+    exit 2, before any connection (ConductorOne's and Datadog's hosts here are unreachable: nothing is tried)."""
+    from tests.daemon.cli import last_line, run_cli_in_process
+
+    environ = checks.pod_environment(docs())
+    environ |= {"BATON_BASE_URL": "http://127.0.0.1:1", "BATON_C1_API_HOST": "127.0.0.1:1", "BATON_HEALTH_CHECK": "0"}
+    done = run_cli_in_process(env=environ)
+    assert done.returncode == 2, done.stderr
+    refused = [line for line in done.stderr.splitlines() if line.startswith("baton-datadog: ")]
+    assert refused == [
+        f"baton-datadog: setting --{name} (BATON_{name.upper().replace('-', '_')}): is still the placeholder of "
+        "deploy/baton-datadog-secrets.yaml (it starts with REPLACE-ME): put the real value in the Secret"
+        for name in ("client-id", "client-secret", "api-key", "app-key")
+    ]
+    assert last_line(done.stderr) == refused[-1]

@@ -9,7 +9,7 @@ The reader blocks (decompression, SQLite): it is for CLIs, tests and worker thre
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -108,6 +108,17 @@ class C1ZReader:
                 resource_pb2.ResourceType.FromString(row[1])
                 for row in rows.iter_blobs(self._conn, "v1_resource_types", sid)
             ]
+
+    def resource_types_outside(self, known: Collection[str], limit: int) -> list[str]:
+        """Up to `limit` resource type ids the file names, in any of its syncs, that are not in `known`: a file of
+        another connector holds its own types. Each is cut to 64 characters (a file's value is untrusted)."""
+        marks = ", ".join("?" * len(known)) or "NULL"
+        query = (
+            "SELECT DISTINCT substr(type_id, 1, 64) FROM (SELECT external_id AS type_id FROM v1_resource_types "  # noqa: S608
+            f"UNION SELECT resource_type_id FROM v1_resources) WHERE type_id NOT IN ({marks}) LIMIT ?"
+        )
+        with self._decoding("the resource types"):
+            return sorted(str(row[0]) for row in self._conn.execute(query, (*known, limit)))
 
     def resources(
         self, resource_type_id: str | None = None, sync_id: str | None = None

@@ -258,6 +258,10 @@ class ServiceConfig:
     """Seconds between periodic full syncs to `sync_file`; 0: none."""
     sync_file: Path
     shutdown_grace_seconds: float
+    sync_file_resource_types: frozenset[str] = frozenset()
+    """Every resource type id the connector's syncs may write (whichever this run syncs): an existing `sync_file`
+    naming another is another connector's, refused at start rather than replaced by the first periodic sync. Empty:
+    not checked."""
     on_token: Callable[[str], None] | None = None
     """Hears each ConductorOne access token fetched (the wiring's log redactor)."""
     on_ready: Callable[[], None] | None = None
@@ -310,7 +314,9 @@ async def run_service(
         raise ServiceSettingError("c1z_temp_dir", unusable)
     if config.sync_interval:
         # So would every periodic sync's save, after the whole sync.
-        unwritable = await asyncio.to_thread(output_file_problem, config.sync_file, config.temp_dir)
+        unwritable = await asyncio.to_thread(
+            output_file_problem, config.sync_file, config.temp_dir, config.sync_file_resource_types
+        )
         if unwritable is not None:
             raise ServiceSettingError("file", f"{config.sync_file}{unwritable}")
     # Working files that a killed earlier run left in the temp dir (issue 11 §8), and the temp file of a periodic

@@ -9,7 +9,7 @@ import fcntl
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +19,7 @@ from connector.baton.c1z import workfiles
 from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, is_disk_full
 from connector.baton.connector import ResourceSyncer
 from connector.baton.errors import ConnectorError
+from connector.baton.ids import quoted_id
 from connector.baton.sync.syncer import Syncer, SyncObserver, SyncOptions, SyncResult
 
 if TYPE_CHECKING:
@@ -198,12 +199,16 @@ MOUNTINFO = Path("/proc/self/mountinfo")
 _OCTAL_ESCAPE = re.compile(rb"\\([0-7]{3})")
 
 
-def output_file_problem(path: Path, tmp_dir: Path | None) -> str | None:
+def output_file_problem(path: Path, tmp_dir: Path | None, resource_types: Collection[str] = ()) -> str | None:
     """What makes `path` a c1z a sync could not be saved to (or would clobber), as the words that follow the path in
     a message (": the directory ... does not exist", " is a directory; ..."), or None. Found before any upstream
     request: each of these failed only when the finished sync was saved, after the whole sync (in service mode, after
     every periodic sync). The temp dir is `temp_dir_problem`'s. Blocking (it may open an existing c1z): run it off the
-    event loop."""
+    event loop.
+
+    `resource_types`: every resource type id the connector's syncs may write (not only this run's). An existing c1z
+    naming another type is another connector's (`sync.c1z` is every baton connector's default name): refused, not
+    replaced by this connector's sync. Empty: not checked."""
     if path.is_symlink():
         # The save writes where the link points (compress_atomically): check that place.
         try:
@@ -239,8 +244,7 @@ def output_file_problem(path: Path, tmp_dir: Path | None) -> str | None:
     from connector.baton.c1z.reader import C1ZReader  # SQLite only when a file is there to check
 
     try:
-        with C1ZReader(path, tmp_dir):
-            pass
+        reader = C1ZReader(path, tmp_dir)
     except DamagedC1ZError:
         return None  # a c1z with a broken body: the store starts a new sync in its place and warns (not refused)
     except C1ZFormatError as exc:
@@ -248,7 +252,26 @@ def output_file_problem(path: Path, tmp_dir: Path | None) -> str | None:
             f": the existing file is not a readable c1z ({exc}); "
             "move it away or name another file — it is never overwritten blindly"
         )
-    return None
+    with reader:
+        try:
+            foreign = reader.resource_types_outside(resource_types, _FOREIGN_TYPES_NAMED + 1) if resource_types else []
+        except C1ZFormatError:
+            return None  # tables it cannot read: damage, which the store handles as above
+    if not foreign:
+        return None
+    named = ", ".join(quoted_id(type_id) for type_id in foreign[:_FOREIGN_TYPES_NAMED])
+    more = " and more" if len(foreign) > _FOREIGN_TYPES_NAMED else ""
+    # Replacing it lost that connector's whole sync without a word. A newer release of this connector that added a
+    # type writes such a file too: after a rollback the file is refused as well, and the words say so.
+    return (
+        f": the existing file holds another connector's sync, or a newer release's of this one (resource types "
+        f"{named}{more}; this connector writes {', '.join(sorted(resource_types))}); move it away or name another "
+        "file — it is never overwritten blindly"
+    )
+
+
+_FOREIGN_TYPES_NAMED = 5
+"""The most foreign resource types a refusal of another connector's file quotes."""
 
 
 def _saving_beside_problem(path: Path) -> str | None:

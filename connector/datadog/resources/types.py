@@ -32,3 +32,9 @@ SERVICE_ACCOUNT_ACCESS_TOKEN = b.resource_type(
     description="A standalone Datadog service access token owned by one service account; "
     "authenticated with Authorization: Bearer.",
 )
+
+TYPE_IDS = frozenset(
+    t.id for t in (USER, ROLE, TEAM, SCHEDULE, API_KEY, SERVICE_ACCOUNT_APP_KEY, SERVICE_ACCOUNT_ACCESS_TOKEN)
+)
+"""Every type a sync of this connector (or of the Go one, which has the same ids) may write, whichever are synced: an
+existing --file naming another type is another connector's (connector/baton/sync/to_file.py, output_file_problem)."""

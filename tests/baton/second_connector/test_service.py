@@ -42,6 +42,7 @@ from tests.baton.credential_vectors import configs_of, decrypt, load
 from tests.baton.second_connector.wiki import ACCOUNT, SPACE, TOKEN, Wiki, WikiApp
 from tests.fakes.c1 import ClientCredentials, FakeC1, generate_client_credentials
 from tests.fakes.tasks import kind_task
+from tests.fixtures_dir import FIXTURES_DIR
 
 PREFIX = "baton_wiki"
 Cap = connector_pb2.Capability
@@ -548,6 +549,35 @@ async def test_a_periodic_sync_file_no_save_could_write_is_a_setting_refused_bef
         assert fake.connections_accepted == 0
     assert refused.value.setting == "file"
     assert refused.value.reason == f"{folder} is a directory; name a file in it (e.g. {folder / 'sync.c1z'})"
+
+
+async def test_a_periodic_sync_file_of_another_connector_is_refused_before_the_hello_and_kept(
+    tmp_path: Path,
+) -> None:
+    """`sync.c1z` is every baton connector's default: a periodic sync into a file another connector wrote (a Go
+    connector's, of groups and projects) replaced its whole sync with the wiki's, without a word. The types a
+    connector's syncs may write are its wiring's to give; a file naming another is refused, named, and kept."""
+    out = tmp_path / "sync.c1z"
+    shutil.copyfile(FIXTURES_DIR / "c1z" / "sync.36zfOAoWMxQdISbixanQCRBiX7E.expanded.c1z", out)
+    before = out.read_bytes()
+    app = WikiApp(_wiki())
+    with FakeC1() as fake:
+        config = replace(
+            _config(fake, tmp_path),
+            sync_interval=3600.0,
+            sync_file=out,
+            sync_file_resource_types=frozenset({ACCOUNT.id, SPACE.id, TOKEN.id}),
+        )
+        with pytest.raises(ServiceSettingError) as refused:
+            await asyncio.wait_for(run_service(config, app, Metrics(PREFIX, app.version)), 10)
+        assert fake.connections_accepted == 0
+    assert refused.value.setting == "file"
+    assert refused.value.reason == (
+        f"{out}: the existing file holds another connector's sync, or a newer release's of this one (resource types "
+        "'group', 'project', 'role', 'user'; this connector writes space, wiki_account, wiki_api_token); move it away or name another file — it is never "
+        "overwritten blindly"
+    )
+    assert out.read_bytes() == before
 
 
 @pytest.mark.parametrize(
