@@ -257,6 +257,10 @@ def error_for_response(
     error: DatadogError
     if cls is RateLimited:
         name = scrub(limit_name, secrets) if limit_name else None
+        if retry_after is not None:
+            # Said in the text ConductorOne shows for the failed task and the sync's error line: the status alone did
+            # not tell a minute's window from an hour's.
+            messages.append(f"Datadog asks to wait {retry_after:g} s")
         error = RateLimited(
             method=method, path=clean_path, status=status, messages=messages, retry_after=retry_after, limit_name=name
         )

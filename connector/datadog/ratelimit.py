@@ -123,6 +123,8 @@ class _Bucket:
     remaining: int | None = None
     reset_at: float | None = None
     in_flight: int = 0
+    # When the window a 429 asked for ends, while that is later than the longest wait (`RateLimiter._shut`).
+    refused_until: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +177,16 @@ class RateLimiter:
                 await probe.wait()
                 continue
             bucket = self._buckets[name]
-            delay = self._delay_needed(bucket)
+            if (refused := self._refused_for(bucket)) is not None:
+                if refused > self._max_wait:
+                    raise WaitTooLong(refused, name)
+                if refused == 0:
+                    # The one request that asks Datadog again, the longest wait after the last.
+                    bucket.in_flight += 1
+                    return Ticket(group, name, waited, bucket)
+                delay = refused
+            else:
+                delay = self._delay_needed(bucket)
             if delay <= 0:
                 if bucket.remaining is not None:
                     bucket.remaining -= 1
@@ -187,6 +198,25 @@ class RateLimiter:
                 self._on_wait(group, name, delay)
             waited += delay
             await self._sleep(delay)
+
+    def _refused_for(self, bucket: _Bucket) -> float | None:
+        """While the window a 429 asked for (longer than the longest wait) still runs: how long a request must wait,
+        0 when it is the one that asks Datadog again (the bucket then stays shut for another longest wait), or None
+        when no such window runs (the bucket paces as usual)."""
+        if bucket.refused_until is None:
+            return None
+        now = self._clock()
+        if now >= bucket.refused_until:
+            # The window asked for is over: the bucket paces as usual from its end, not from when the next request
+            # would have asked again.
+            if bucket.reset_at is not None:
+                bucket.reset_at = min(bucket.reset_at, bucket.refused_until)
+            bucket.refused_until = None
+            return None
+        if bucket.reset_at is None or now >= bucket.reset_at:
+            bucket.reset_at = now + self._max_wait
+            return 0.0
+        return bucket.refused_until - now
 
     def _delay_needed(self, bucket: _Bucket) -> float:
         now = self._clock()
@@ -218,19 +248,28 @@ class RateLimiter:
                 self._forget_unused(previous)
             bucket.limit = info.limit if info.limit is not None else bucket.limit
             bucket.period = info.period if info.period is not None else bucket.period
-            # A 429's Retry-After says when this bucket may be asked again (`_retried_at`); otherwise the window reset
-            # does.
+            # A 429's Retry-After says when this bucket may be asked again (`_shut`); otherwise the window reset does.
             reset = info.wait_hint if throttled else info.window_reset
-            if reset is not None:
-                bucket.reset_at = self._retried_at(reset) if throttled else self._clock() + reset
             if throttled:
+                if reset is not None:
+                    self._shut(bucket, reset)
                 bucket.remaining = 0
-            elif info.remaining is not None:
-                bucket.remaining = info.remaining - bucket.in_flight
+            else:
+                if reset is not None:
+                    bucket.reset_at = self._clock() + reset
+                if info.remaining is not None:
+                    bucket.remaining = info.remaining - bucket.in_flight
         elif headers is not None and ticket.group not in self._bucket_of_group:
             # No rate-limit headers on this endpoint: nothing to pace, stop probing one by one.
             self._bucket_of_group[ticket.group] = f"group:{ticket.group}"
             self._buckets.setdefault(f"group:{ticket.group}", _Bucket())
+        if headers is not None and not throttled and ticket.held is not None and ticket.held.refused_until is not None:
+            # Answered, not refused: whatever a 429 asked for before, Datadog takes this bucket's requests again (its
+            # window was bogus, or ended early). Without pacing headers to say otherwise, the bucket opens now, not
+            # when the next request would have asked again.
+            ticket.held.refused_until = None
+            if info is None and ticket.held.reset_at is not None:
+                ticket.held.reset_at = min(ticket.held.reset_at, self._clock())
         if ticket.bucket is None:
             probe = self._probes.pop(ticket.group, None)
             if probe is not None:
@@ -248,19 +287,24 @@ class RateLimiter:
 
     def throttle(self, group: str, reset: float) -> None:
         """Record a 429: hold the group's bucket back for `reset` seconds, the wait the retry policy chose for it (the
-        headers' hint, at least a second, or the backoff when it had none), and never past the longest wait."""
+        headers' hint, at least a second, or the backoff when it had none), as `_shut` says."""
         name = self._bucket_of_group.setdefault(group, f"group:{group}")
         bucket = self._buckets.setdefault(name, _Bucket())
         bucket.remaining = 0
-        bucket.reset_at = self._retried_at(reset)
+        self._shut(bucket, reset)
 
-    def _retried_at(self, wait: float) -> float:
-        """When a bucket a 429 shut (asking for `wait` seconds) is asked again: no later than the longest wait
-        (`max_wait`). Shut for as long as the 429 asked (a day, the clamp, for `Retry-After: 99999` or an epoch time
-        where seconds belong), every later request of the group failed at once with RateLimited and none went out, so
+    def _shut(self, bucket: _Bucket, wait: float) -> None:
+        """A 429 asked the bucket to wait `wait` seconds. Up to the longest wait (`max_wait`), it is held shut that
+        long. A longer window (an hourly bucket's, or a bogus `Retry-After: 99999`) fails every request of the group
+        at once, naming the wait, except one request each longest wait, which asks Datadog again (`_refused_for`).
+
+        Shut for the whole window (a day, the clamp, for an epoch time where seconds belong), no request went out, so
         no answer of Datadog's could reopen the bucket: each grant and revoke of the group (a just-in-time revoke too),
-        and each sync ConductorOne ran again, failed for that day. The call told to wait longer still gives up at once
-        (`ApiTransport.request`); once the longest wait has passed, one request asks Datadog again, and a window still
-        spent is answered by another 429 that shuts the bucket again. (A window spent on a 2xx is Datadog's pacing, not
-        a refusal: held as long as it says, and no longer than its own period, `RateLimitHeaders.window_reset`.)"""
-        return self._clock() + min(wait, self._max_wait)
+        and each sync ConductorOne ran again, failed for that day. Reopened whole after the longest wait, every request
+        that had come meanwhile was held up to 120 s and then sent at once: a burst of 429s each longest wait, each
+        counted against the org's limit, for as long as an hourly window ran. (A window spent on a 2xx is Datadog's
+        pacing, not a refusal: held as long as it says, and no longer than its own period,
+        `RateLimitHeaders.window_reset`.)"""
+        now = self._clock()
+        bucket.reset_at = now + min(wait, self._max_wait)
+        bucket.refused_until = now + wait if wait > self._max_wait else None

@@ -8,7 +8,9 @@ import contextlib
 import httpx
 import pytest
 
+from connector.datadog.errors import RateLimited
 from connector.datadog.ratelimit import RateLimiter, RateLimitHeaders, Ticket
+from connector.datadog.retry import RetryPolicy
 from tests.datadog.helpers import ClientFactory, FakeTime, answered_by
 from tests.fakes.datadog import FakeDatadog, RateLimits, generate_org
 
@@ -333,3 +335,54 @@ async def test_a_request_held_for_a_sub_second_window_does_not_spin(period: str)
     assert all(wait == pytest.approx(1.0) for wait in waits[1:])
     limiter.release(in_flight, None)
     limiter.release(await held, None)
+
+
+async def test_a_429_asking_for_an_hour_lets_one_request_ask_again_per_longest_wait_not_every_waiting_call(
+    make_client: ClientFactory,
+) -> None:
+    """Datadog's hourly buckets (key creation, some searches: docs/spec/datadog-api.md §3) answer a 429 whose window
+    runs for most of an hour. The client waits at most 120 s (the retry policy's `max_hinted_delay`) and, so that a
+    bogus hint cannot shut an endpoint for a day, asks Datadog again after that wait, with one request. Every other
+    call while the window the 429 asked for still runs fails at once, retryably, naming the wait: holding each for up
+    to 120 s and then letting them all out together sent a burst of requests every 120 s, each one more 429 counted
+    against the org's limit, and each call failed in the end anyway."""
+    limits = RateLimits(limit=3, period=3600.0, enforce=True)
+    with FakeDatadog(generate_org(users=10, seed=4, teams=1, schedules=1), rate_limits=limits) as fake:
+        # The fake's window is calendar-aligned on its clock: pinned, it has 2600 s to run whenever the test runs.
+        fake.state.clock = lambda: 1000.0
+        headers = {"DD-API-KEY": fake.api_key, "DD-APPLICATION-KEY": fake.app_key}
+        users = list(fake.org.users)
+        async with httpx.AsyncClient(base_url=fake.base_url, headers=headers) as other:
+            # Another client of the org spends the hour's budget.
+            for user in users[:3]:
+                assert (await other.get(f"/api/v2/users/{user}")).status_code == 200
+        time = FakeTime()
+        policy = RetryPolicy()
+        client = make_client(fake, retry=policy, clock=time.clock, sleep=time.sleep, max_concurrency=6)
+
+        with pytest.raises(RateLimited) as first:
+            await client.get_user(users[0])
+        assert first.value.retry_after is not None
+        assert first.value.retry_after > policy.max_hinted_delay
+        assert fake.throttled == 1
+
+        for round_ in range(3):
+            # Several calls at once, each within the window the 429 asked for.
+            outcomes = await asyncio.wait_for(
+                asyncio.gather(*(client.get_user(u) for u in users[:6]), return_exceptions=True), timeout=10
+            )
+            assert all(isinstance(o, RateLimited) for o in outcomes), outcomes
+            waits = [o.retry_after for o in outcomes if isinstance(o, RateLimited)]
+            assert all(w is not None and w > policy.max_hinted_delay for w in waits), waits
+            # Right after the 429 none asks; after each longest wait, exactly one does.
+            assert fake.throttled == 1 + round_
+            time.now += policy.max_hinted_delay + 1
+
+        # The window ends (or the hint was bogus): the one request that asks again is answered, and that answer, not
+        # the hint, reopens the bucket for every call.
+        fake.state.clock = lambda: 3600.0 + 1000.0
+        await client.get_user(users[0])
+        # The new hour's budget is 3: that request spent one.
+        found = await asyncio.gather(*(client.get_user(u) for u in users[:2]))
+        assert [u.id for u in found] == users[:2]
+        assert fake.throttled == 3

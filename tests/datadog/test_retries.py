@@ -115,6 +115,25 @@ async def test_a_reset_beyond_the_longest_wait_fails_fast(fake: FakeDatadog, mak
     assert fake.count("GET", USERS) == 1
 
 
+async def test_a_rate_limited_call_says_how_long_datadog_asked_to_wait(
+    fake: FakeDatadog, make_client: ClientFactory
+) -> None:
+    """The failure's text is what ConductorOne shows for a failed grant or revoke and what the sync's error line says:
+    "-> 429: Too many requests" alone left the operator to guess whether the endpoint's window was a minute or an
+    hour. The wait is said with it, for the call that got the 429 and for the calls refused while its window runs."""
+    fake.faults.force(429, times=1, path=USERS, reset=3600)
+    clock = FakeTime()
+    client = make_client(fake, retry=RetryPolicy(max_hinted_delay=60), sleep=clock.sleep, clock=clock.clock)
+    with pytest.raises(RateLimited) as refused:
+        await client.list_users()
+    assert "429" in str(refused.value)
+    assert "wait 3600 s" in str(refused.value)
+    with pytest.raises(RateLimited) as held:
+        await client.list_users()
+    assert "resets in 3600" in str(held.value)
+    assert fake.count("GET", USERS) == 1
+
+
 class WindowAboutToReset(ToTheFake):
     """Datadog with a spent window that resets `within` seconds after the first request: until then every request is
     answered 429 with `X-RateLimit-Reset: 0` (whole seconds: "within this second"), then the fake answers."""

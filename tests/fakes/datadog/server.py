@@ -185,6 +185,10 @@ def _check_loopback(host: str) -> None:
         raise ValueError(f"the fake Datadog only listens on loopback addresses, not {host!r}")
 
 
+_SHUTDOWN_SECONDS = 1.0
+"""How long `stop` lets requests still in flight finish before cutting them off."""
+
+
 class FakeDatadog:
     """A fake Datadog API on 127.0.0.1, served from a background thread (port 0 = ephemeral)."""
 
@@ -288,7 +292,9 @@ class FakeDatadog:
     def _serve(self, sock: socket.socket) -> None:
         loop = asyncio.new_event_loop()
         self._loop = loop
-        runner = web.AppRunner(build_app(self.state), access_log=None)
+        # A request held by the latency fault (30 s, say) is cut off at stop: aiohttp's 60 s default for in-flight
+        # handlers outlasted `stop`'s 10 s join, so each such test spent 10 s in teardown and left the thread behind.
+        runner = web.AppRunner(build_app(self.state), access_log=None, shutdown_timeout=_SHUTDOWN_SECONDS)
         try:
             loop.run_until_complete(runner.setup())
             loop.run_until_complete(web.SockSite(runner, sock, ssl_context=self._tls).start())
@@ -301,6 +307,11 @@ class FakeDatadog:
             loop.run_forever()
         finally:
             loop.run_until_complete(runner.cleanup())
+            # Handlers still held past the shutdown timeout are cancelled and awaited, so none is destroyed pending.
+            if pending := asyncio.all_tasks(loop):
+                for task in pending:
+                    task.cancel()
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.close()
 
     def stop(self) -> None:
