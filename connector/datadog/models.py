@@ -190,10 +190,11 @@ class Resource(BaseModel):
             if "data" not in rel:
                 continue
             data = rel["data"]
-            if not to_many and type(data) is list:
+            if not to_many and type(data) is list and data:
                 # A to-one link is one linkage object or null (JSON:API). An array was read as its first element, the
                 # rest dropped unseen: a token whose owner link was `[{"type": "users", ...}]` (a person's) was issued
-                # as its service account's, the owner's type not read at all.
+                # as its service account's, the owner's type not read at all. An empty one links nothing, as null does:
+                # read as null, it hides nothing, where refused it failed the whole sync over a link no grant needs.
                 raise shape_error(("relationships", wire_name, "data"), "an object or null")
             ids = _linkage_ids(wire_name, data)
             flat[field] = ids if to_many else (ids[0] if ids else None)

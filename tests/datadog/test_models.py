@@ -23,6 +23,19 @@ from connector.datadog.resources.teams import team_resource
 from connector.datadog.resources.users import user_resource
 
 
+def test_a_to_one_link_given_as_an_empty_array_links_nothing_as_null_does() -> None:
+    """An array of one or more for a to-one link is refused (its first element was read as the link, the rest
+    unseen); an empty one says what null says, and failing a whole sync on it hid nothing and lost the sync."""
+    empty = {"type": "users", "id": "u1", "attributes": {}, "relationships": {"org": {"data": []}}}
+    null = {"type": "users", "id": "u1", "attributes": {}, "relationships": {"org": {"data": None}}}
+    assert User.model_validate(empty) == User.model_validate(null)
+    assert User.model_validate(empty).org_id is None
+    membership = {"type": "team_memberships", "id": "m1", "relationships": {"user": {"data": []}}}
+    assert TeamMembership.model_validate(membership).user_id is None
+    with pytest.raises(ValueError, match="expected an object or null"):
+        User.model_validate({**empty, "relationships": {"org": {"data": [{"type": "orgs", "id": "o"}]}}})
+
+
 def test_user_flattens_jsonapi_and_ignores_unknown_fields() -> None:
     user = User.model_validate(
         {
