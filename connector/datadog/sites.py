@@ -72,6 +72,8 @@ def resolve_site(site: str) -> Site:
 
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
 _BY_REGION = {s.region.lower(): s.name for s in SITES.values()} | {"eu": "datadoghq.eu"}
+_REGION_LABEL = re.compile(r"[a-z]{2}[0-9]")
+"""A host's first label shaped like a region's name (`us1`, `eu1`, `ap2`)."""
 
 
 def _meant_site(value: str) -> str | None:
@@ -85,6 +87,12 @@ def _meant_site(value: str) -> str | None:
         return host
     if host in _BY_REGION:
         return _BY_REGION[host]
+    label, _, rest = host.partition(".")
+    if rest and _REGION_LABEL.fullmatch(label):
+        # A region written as a subdomain (`us1.datadoghq.com`, `eu1.datadoghq.com`): its region's site, or no guess.
+        # Spelling would name another region's site of the same length (us5 for us1, uk1 for eu1), and the keys
+        # sent there are refused as "of another Datadog site": they look wrong when the site is.
+        return _BY_REGION.get(label) or _BY_REGION.get(f"{label}-fed")
     close = difflib.get_close_matches(host, list(SITES), n=1, cutoff=0.9)
     return close[0] if close else None
 

@@ -77,6 +77,11 @@ def test_a_base_url_never_echoes_what_may_be_a_secret(value: str, named: str) ->
         ("US1-FED", "ddog-gov.com"),
         ("us2-fed", "us2.ddog-gov.com"),
         ("datadoghq.con", "datadoghq.com"),  # a typo
+        # A region as a subdomain: its region's site, not a same-length site of another region by spelling.
+        ("us1.datadoghq.com", "datadoghq.com"),
+        ("eu1.datadoghq.com", "datadoghq.eu"),
+        ("us2.datadoghq.com", "us2.ddog-gov.com"),
+        ("https://app.us1.datadoghq.com/", "datadoghq.com"),
         ("datadog.com", "datadoghq.com"),
     ],
 )
@@ -90,7 +95,9 @@ def test_an_unknown_site_names_the_one_it_most_likely_means(value: str, meant: s
     assert str(raised.value).endswith(f"; did you mean {meant}?")
 
 
-@pytest.mark.parametrize("value", ["datadoghq", "xyz", "example.com", "0123456789abcdef0123456789abcdef"])
+@pytest.mark.parametrize(
+    "value", ["datadoghq", "xyz", "example.com", "0123456789abcdef0123456789abcdef", "us7.datadoghq.com"]
+)
 def test_an_unknown_site_like_none_is_not_given_a_guess(value: str) -> None:
     with pytest.raises(ValueError, match="unknown Datadog site") as raised:
         resolve_site(value)
