@@ -32,7 +32,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from connector.baton.builders import fits_timestamp
-from connector.datadog.decode import DATETIME, shape_error
+from connector.datadog.decode import DATETIME, shape_error, year_first
 from connector.datadog.idrules import another_id
 
 __all__ = [
@@ -68,6 +68,8 @@ def _representable(moment: datetime | None) -> datetime | None:
 def _lenient_datetime(value: Any) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return _representable(value)
+    if type(value) is not str or not year_first(value):
+        return None  # a number, or a string of digits: seconds since 1970 to pydantic, no moment Datadog sends
     try:
         return _representable(DATETIME.validate_python(value))
     except ValidationError:

@@ -36,6 +36,18 @@ def test_a_to_one_link_given_as_an_empty_array_links_nothing_as_null_does() -> N
         User.model_validate({**empty, "relationships": {"org": {"data": [{"type": "orgs", "id": "o"}]}}})
 
 
+@pytest.mark.parametrize("stamp", [5, 1700000000, "1700000000", 1.5e9, True])
+def test_an_api_keys_last_use_given_as_a_number_is_none_as_every_timestamp_is(stamp: object) -> None:
+    """A number, or a string of digits, is no moment Datadog sends; read as seconds since 1970 it reported a key's last
+    use at a time that never was, while its other timestamps given so were none."""
+    key = APIKey.model_validate(
+        {"type": "api_keys", "id": "k1", "attributes": {"name": "k", "last_used_date": {"timestamp": stamp}}}
+    )
+    assert key.last_used_at is None
+    real = {"type": "api_keys", "id": "k1", "attributes": {"last_used_date": {"timestamp": "2026-04-08T08:58:54Z"}}}
+    assert APIKey.model_validate(real).last_used_at is not None
+
+
 def test_user_flattens_jsonapi_and_ignores_unknown_fields() -> None:
     user = User.model_validate(
         {
