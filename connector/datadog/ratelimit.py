@@ -125,6 +125,9 @@ class _Bucket:
     in_flight: int = 0
     # When the window a 429 asked for ends, while that is later than the longest wait (`RateLimiter._shut`).
     refused_until: float | None = None
+    # How many times a 429 shut it: a ticket admitted before the latest shut was sent before Datadog refused, and its
+    # answer says nothing of the window since (`RateLimiter.release`).
+    shuts: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +140,8 @@ class Ticket:
     # The bucket the request was counted in: released against it even if the limiter has dropped it meanwhile (a
     # group that came back to the name has a fresh bucket, which never counted this request).
     held: _Bucket | None = field(default=None, compare=False, repr=False)
+    # `held.shuts` when admitted.
+    shuts_seen: int = field(default=0, compare=False, repr=False)
 
 
 class WaitTooLong(Exception):
@@ -183,7 +188,7 @@ class RateLimiter:
                 if refused == 0:
                     # The one request that asks Datadog again, the longest wait after the last.
                     bucket.in_flight += 1
-                    return Ticket(group, name, waited, bucket)
+                    return Ticket(group, name, waited, bucket, bucket.shuts)
                 delay = refused
             else:
                 delay = self._delay_needed(bucket)
@@ -191,7 +196,7 @@ class RateLimiter:
                 if bucket.remaining is not None:
                     bucket.remaining -= 1
                 bucket.in_flight += 1
-                return Ticket(group, name, waited, bucket)
+                return Ticket(group, name, waited, bucket, bucket.shuts)
             if delay > self._max_wait:
                 raise WaitTooLong(delay, name)
             if self._on_wait is not None:
@@ -263,10 +268,18 @@ class RateLimiter:
             # No rate-limit headers on this endpoint: nothing to pace, stop probing one by one.
             self._bucket_of_group[ticket.group] = f"group:{ticket.group}"
             self._buckets.setdefault(f"group:{ticket.group}", _Bucket())
-        if headers is not None and not throttled and ticket.held is not None and ticket.held.refused_until is not None:
-            # Answered, not refused: whatever a 429 asked for before, Datadog takes this bucket's requests again (its
-            # window was bogus, or ended early). Without pacing headers to say otherwise, the bucket opens now, not
-            # when the next request would have asked again.
+        if (
+            headers is not None
+            and not throttled
+            and ticket.held is not None
+            and ticket.held.refused_until is not None
+            and ticket.shuts_seen == ticket.held.shuts
+        ):
+            # Answered, not refused, and sent after the 429 that shut the bucket: whatever it asked for, Datadog takes
+            # this bucket's requests again (its window was bogus, or ended early). Without pacing headers to say
+            # otherwise, the bucket opens now, not when the next request would have asked again. An answer to a
+            # request sent before that 429 (one of the 8 in flight beside it) proves nothing of the window, and opening
+            # on it brought back the bursts of 429s `_shut` stops.
             ticket.held.refused_until = None
             if info is None and ticket.held.reset_at is not None:
                 ticket.held.reset_at = min(ticket.held.reset_at, self._clock())
@@ -306,5 +319,6 @@ class RateLimiter:
         pacing, not a refusal: held as long as it says, and no longer than its own period,
         `RateLimitHeaders.window_reset`.)"""
         now = self._clock()
+        bucket.shuts += 1
         bucket.reset_at = now + min(wait, self._max_wait)
         bucket.refused_until = now + wait if wait > self._max_wait else None

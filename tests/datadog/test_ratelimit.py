@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from connector.datadog.errors import RateLimited
-from connector.datadog.ratelimit import RateLimiter, RateLimitHeaders, Ticket
+from connector.datadog.ratelimit import RateLimiter, RateLimitHeaders, Ticket, WaitTooLong
 from connector.datadog.retry import RetryPolicy
 from tests.datadog.helpers import ClientFactory, FakeTime, answered_by
 from tests.fakes.datadog import FakeDatadog, RateLimits, generate_org
@@ -386,3 +386,24 @@ async def test_a_429_asking_for_an_hour_lets_one_request_ask_again_per_longest_w
         found = await asyncio.gather(*(client.get_user(u) for u in users[:2]))
         assert [u.id for u in found] == users[:2]
         assert fake.throttled == 3
+
+
+async def test_an_answer_to_a_request_sent_before_the_429_does_not_reopen_its_window() -> None:
+    """Eight requests are in flight together. One is refused with a 429 asking for an hour; another, sent beside it,
+    then answers 200 without pacing headers. That answer says nothing of the hour since: the bucket reopened on it, and
+    every waiting call went out at once into the refused window. Only a request sent after the 429 (the one that asks
+    again each longest wait) may reopen it."""
+    time = FakeTime()
+    limiter = RateLimiter(max_wait=120, clock=time.clock, sleep=time.sleep)
+    limiter.release(await limiter.acquire("roles"), _headers(100, 90, 5))
+    refused = await limiter.acquire("roles")
+    beside = await limiter.acquire("roles")
+    limiter.release(refused, {"retry-after": "3600", "x-ratelimit-name": "bucket"}, throttled=True)
+    limiter.release(beside, {"content-type": "application/json"})
+    with pytest.raises(WaitTooLong):
+        await limiter.acquire("roles")
+    # The longest wait later, one request asks again; its 200 does reopen the bucket.
+    time.now += 120
+    asker = await limiter.acquire("roles")
+    limiter.release(asker, {"content-type": "application/json"})
+    assert isinstance(await limiter.acquire("roles"), Ticket)
