@@ -45,6 +45,7 @@ from connector.baton.c1.errors import (
     C1UnreadableTaskError,
     classify_status,
     network_cause,
+    proxy_connect_failure,
 )
 from connector.baton.c1.roots import grpc_root_certificates
 from connector.baton.c1.salvage import (
@@ -591,9 +592,8 @@ class BatonServiceClient:
             return f"{method}: ConductorOne at {self.endpoints.grpc_authority} {details} ({code.name})"
         if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
             cause = network_cause(details) or ("timed out" if code == grpc.StatusCode.DEADLINE_EXCEEDED else None)
-            if cause in ("connection refused", "DNS lookup failed") and self._proxy_address is not None:
-                cause = f"cannot connect to the proxy {self._proxy_address}: {cause}"
             if cause is not None:
+                cause = proxy_connect_failure(cause, self._proxy_address) or cause
                 return f"{method}: ConductorOne at {self.endpoints.grpc_authority} unreachable: {cause} ({code.name})"
         if code == grpc.StatusCode.INTERNAL and "deserializ" in details.lower():
             return self._undecodable(method)

@@ -137,6 +137,10 @@ def classify_status(code: grpc.StatusCode) -> type[C1TransientError] | type[C1Fa
     return C1FatalError if code in FATAL_CODES else C1TransientError
 
 
+# Two causes `proxy_connect_failure` tells apart: the connection made was the proxy's.
+CONNECTION_REFUSED: Final = "connection refused"
+DNS_FAILED: Final = "DNS lookup failed"
+
 # What a network failure was, read from grpc's status details or an OSError/ssl message: the operator gets
 # "connection refused", not "UNAVAILABLE" or "ConnectError". Checked in order; the first match names the cause.
 _NETWORK_CAUSES: Final[tuple[tuple[tuple[str, ...], str], ...]] = (
@@ -150,9 +154,9 @@ _NETWORK_CAUSES: Final[tuple[tuple[tuple[str, ...], str], ...]] = (
             "no address associated",
             "getaddrinfo",
         ),
-        "DNS lookup failed",
+        DNS_FAILED,
     ),
-    (("connection refused",), "connection refused"),
+    (("connection refused",), CONNECTION_REFUSED),
     # The certificate first: grpc words that failure "Ssl handshake failed: ...CERTIFICATE_VERIFY_FAILED", and a
     # name it does not cover "Custom verification check failed ... Hostname Verification Check failed".
     (
@@ -198,6 +202,15 @@ _NETWORK_CAUSES: Final[tuple[tuple[tuple[str, ...], str], ...]] = (
 
 # grpc's words for a proxy that answered CONNECT with anything but 2xx.
 _PROXY_REFUSED: Final = "http proxy returned response code"
+
+
+def proxy_connect_failure(cause: str, proxy: str | None) -> str | None:
+    """`cause` (a `network_cause`) as the forward proxy's failure, when the call went through `proxy` (``host:port``)
+    and the cause is one of connecting: the connection made was the proxy's, so a refused one or a failed lookup is
+    the proxy's, not ConductorOne's. None otherwise. One rule for the gRPC channel and the token request."""
+    if proxy is not None and cause in (CONNECTION_REFUSED, DNS_FAILED):
+        return f"cannot connect to the proxy {proxy}: {cause}"
+    return None
 
 
 def network_cause(text: str) -> str | None:

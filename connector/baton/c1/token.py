@@ -23,11 +23,13 @@ import structlog
 from connector.baton.c1.assertion import ASSERTION_LIFETIME, make_client_assertion
 from connector.baton.c1.credentials import ClientId, ClientSecret, resolve_endpoints
 from connector.baton.c1.errors import (
+    CONNECTION_REFUSED,
     MAX_RETRY_AFTER,
     C1AuthError,
     C1AuthRejectedError,
     C1AuthUnavailableError,
     network_cause,
+    proxy_connect_failure,
 )
 from connector.baton.httpdate import first_field_line, http_date, retry_after_seconds
 from connector.baton.inflate import BodyTooLarge, CappedBody, UndecodableBody
@@ -417,9 +419,7 @@ def _describe_http_failure(exc: httpx.HTTPError, proxy: str | None = None) -> st
     cause = _transport_cause(exc)
     if proxy is None:
         return cause
-    if cause in ("connection refused", "DNS lookup failed"):
-        return f"cannot connect to the proxy {proxy}: {cause}"
-    return f"{cause} (through the proxy {proxy})"
+    return proxy_connect_failure(cause, proxy) or f"{cause} (through the proxy {proxy})"
 
 
 def _transport_cause(exc: httpx.HTTPError) -> str:
@@ -433,7 +433,7 @@ def _transport_cause(exc: httpx.HTTPError) -> str:
         if link is None:
             break
         if isinstance(link, ConnectionRefusedError):
-            return "connection refused"
+            return CONNECTION_REFUSED
         cause = network_cause(str(link))
         if cause is not None:
             return cause
