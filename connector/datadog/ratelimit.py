@@ -260,10 +260,20 @@ class RateLimiter:
                     self._shut(bucket, reset)
                 bucket.remaining = 0
             else:
-                if reset is not None:
-                    bucket.reset_at = self._clock() + reset
                 if info.remaining is not None:
                     bucket.remaining = info.remaining - bucket.in_flight
+                if reset is not None and (
+                    reset > self._max_wait
+                    and bucket.period is None
+                    and bucket.remaining is not None
+                    and bucket.remaining <= 0
+                ):
+                    # A spent window longer than any wait, with no period to bound it (Datadog states one on every
+                    # answer; a proxy or a garbled header may not): held as stated, no request went out for up to a
+                    # day and nothing could reopen it. Held as a long 429 is: one request asks again each longest wait.
+                    self._shut(bucket, reset)
+                elif reset is not None:
+                    bucket.reset_at = self._clock() + reset
         elif headers is not None and ticket.group not in self._bucket_of_group:
             # No rate-limit headers on this endpoint: nothing to pace, stop probing one by one.
             self._bucket_of_group[ticket.group] = f"group:{ticket.group}"

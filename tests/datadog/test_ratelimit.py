@@ -407,3 +407,38 @@ async def test_an_answer_to_a_request_sent_before_the_429_does_not_reopen_its_wi
     asker = await limiter.acquire("roles")
     limiter.release(asker, {"content-type": "application/json"})
     assert isinstance(await limiter.acquire("roles"), Ticket)
+
+
+async def test_a_spent_window_of_a_day_without_a_period_lets_one_request_ask_again_each_longest_wait() -> None:
+    """A 2xx saying nothing remains until a reset a day away, with no X-RateLimit-Period to bound it (Datadog states
+    one on every answer; a proxy or a garbled header may drop it): every request of the group failed at once for the
+    day, and none went out, so no answer could reopen the bucket. Now one asks again each longest wait."""
+    time = FakeTime()
+    limiter = RateLimiter(max_wait=120, clock=time.clock, sleep=time.sleep)
+    spent = {"x-ratelimit-limit": "10", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "86400"}
+    limiter.release(await limiter.acquire("roles"), {**spent, "x-ratelimit-name": "b"})
+    with pytest.raises(WaitTooLong):
+        await limiter.acquire("roles")
+    time.now += 120
+    asker = await limiter.acquire("roles")
+    limiter.release(asker, {"x-ratelimit-limit": "10", "x-ratelimit-remaining": "9", "x-ratelimit-name": "b"})
+    assert isinstance(await limiter.acquire("roles"), Ticket)
+
+
+async def test_a_spent_window_within_its_stated_period_is_held_as_stated() -> None:
+    """With the period stated, Datadog's own pacing is held as it says (an hourly key-creation window included)."""
+    time = FakeTime()
+    limiter = RateLimiter(max_wait=120, clock=time.clock, sleep=time.sleep)
+    hourly = {"x-ratelimit-limit": "3", "x-ratelimit-period": "3600", "x-ratelimit-remaining": "0"}
+    limiter.release(await limiter.acquire("keys"), {**hourly, "x-ratelimit-reset": "2600", "x-ratelimit-name": "k"})
+    time.now += 120
+    with pytest.raises(WaitTooLong):
+        await limiter.acquire("keys")
+
+
+async def test_a_far_reset_with_nothing_said_of_what_remains_holds_nothing() -> None:
+    time = FakeTime()
+    limiter = RateLimiter(max_wait=120, clock=time.clock, sleep=time.sleep)
+    limiter.release(await limiter.acquire("roles"), {"x-ratelimit-reset": "86400", "x-ratelimit-name": "b"})
+    assert isinstance(await limiter.acquire("roles"), Ticket)
+    assert time.sleeps == []
