@@ -262,15 +262,11 @@ class RateLimiter:
             else:
                 if info.remaining is not None:
                     bucket.remaining = info.remaining - bucket.in_flight
-                if reset is not None and (
-                    reset > self._max_wait
-                    and bucket.period is None
-                    and bucket.remaining is not None
-                    and bucket.remaining <= 0
-                ):
+                spent = bucket.remaining is not None and bucket.remaining <= 0
+                if reset is not None and reset > self._max_wait and bucket.period is None and spent:
                     # A spent window longer than any wait, with no period to bound it (Datadog states one on every
-                    # answer; a proxy or a garbled header may not): held as stated, no request went out for up to a
-                    # day and nothing could reopen it. Held as a long 429 is: one request asks again each longest wait.
+                    # answer; a proxy or a garbled header may not). Held as stated, no request went out for up to a
+                    # day and nothing could reopen it; held as a long 429 is, one request asks again each longest wait.
                     self._shut(bucket, reset)
                 elif reset is not None:
                     bucket.reset_at = self._clock() + reset
