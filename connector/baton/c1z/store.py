@@ -8,7 +8,7 @@ that runs on the thread. Jobs run in submission order, so a page submitted befor
 A sync writes each page and the state that follows it in one unit (`write`), so a sync that stops for any
 reason resumes exactly at the first page it had not stored. Pages are grouped into one SQLite transaction
 per `COMMIT_INTERVAL` (a savepoint per page keeps each page all-or-nothing), the grant indexes (the unique one too) are
-built once after the load, and the working file is private and temporary: it is never resumed after a
+built once after the load (a new file's resources' unique index before the first read of them), and the working file is private and temporary: it is never resumed after a
 crash (resuming starts from the saved, fsynced c1z, and opening one runs SQLite's `quick_check`), so
 per-commit fsyncs would only cost time, and while it loads its rollback journal lives in memory (savepoints
 and rollbacks still work; only crash recovery, which nothing uses, is lost). The state token that goes with
@@ -45,6 +45,7 @@ from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, working_
 from connector.baton.c1z.schema import (
     DDL,
     DEFERRED_INDEXES,
+    RESOURCE_KEY_INDEX,
     SYNC_RUN_COLUMNS_ADDED_LATER,
     check_readable,
     parse_sqlite_time,
@@ -99,6 +100,8 @@ class _Db:
         # per group instead of one per page: tokens are ~11 KB at 100k users). Rolled back with its page.
         self._token: tuple[str, str] | None = None
         self._indexes_deferred = False
+        # Only in a file this store created: a resumed one reads its resources at once (`stored_resources`).
+        self._resource_index_deferred = False
         # The end-of-sync tail (issue 12 goal 2), logged by `save`: when the last page was stored, and how long
         # the deferred index build took.
         self._last_write_at: float | None = None
@@ -202,6 +205,9 @@ class _Db:
                 for name in DEFERRED_INDEXES:
                     self.conn.execute(f"DROP INDEX IF EXISTS {name}")
                 self._indexes_deferred = True
+                if self._fresh:
+                    self.conn.execute(f"DROP INDEX IF EXISTS {RESOURCE_KEY_INDEX}")
+                    self._resource_index_deferred = True
         self.commit()
 
     def _forget_statistics(self) -> None:
@@ -224,10 +230,11 @@ class _Db:
             self.conn.execute(f'DROP TABLE "{name}"')
 
     def build_deferred_indexes(self) -> None:
-        if not self._indexes_deferred:
+        if not (self._indexes_deferred or self._resource_index_deferred):
             return
         started = time.monotonic()
         self.commit()
+        self._build_resource_index()
         with self.unit():
             for statement in DDL:
                 if any(f" {name} " in statement for name in DEFERRED_INDEXES):
@@ -242,6 +249,21 @@ class _Db:
         self.commit()
         self._indexes_deferred = False
         self._index_seconds = time.monotonic() - started
+
+    def _build_resource_index(self) -> None:
+        """Build the resources' unique index if it is still deferred (schema.RESOURCE_KEY_INDEX): before any read of
+        `v1_resources` during the sync, and with the other deferred indexes. A resource stored twice before it is
+        merged first, as the upsert would have left it; from then on resources are upserted."""
+        if not self._resource_index_deferred:
+            return
+        statement = next(s for s in DDL if f" {RESOURCE_KEY_INDEX} " in s)
+        with self.unit():
+            try:
+                self.conn.execute(statement)
+            except sqlite3.IntegrityError:
+                rows.merge_duplicate_resources(self.conn)
+                self.conn.execute(statement)
+        self._resource_index_deferred = False
 
     # -- sync runs -----------------------------------------------------------------------------------------
 
@@ -293,7 +315,9 @@ class _Db:
                         rows.UPSERT_RESOURCE_TYPE, [rows.resource_type_row(x, sync_id, now) for x in resource_types]
                     )
                 if resources:
-                    self.conn.executemany(rows.UPSERT_RESOURCE, [rows.resource_row(x, sync_id, now) for x in resources])
+                    # While the unique index is deferred, a plain INSERT; `_build_resource_index` merges repeats.
+                    insert = rows.INSERT_RESOURCE if self._resource_index_deferred else rows.UPSERT_RESOURCE
+                    self.conn.executemany(insert, [rows.resource_row(x, sync_id, now) for x in resources])
                 if entitlements:
                     self.conn.executemany(
                         rows.UPSERT_ENTITLEMENT, [rows.entitlement_row(x, sync_id, now) for x in entitlements]
@@ -419,6 +443,7 @@ class _Db:
     def resources_after(
         self, sync_id: str, resource_type_id: str, after_row_id: int, limit: int
     ) -> list[tuple[int, resource_pb2.Resource]]:
+        self._build_resource_index()  # a resource stored twice is listed once, at its first row
         found = self.conn.execute(
             f"SELECT id, external_id, {rows.object_column('data')} FROM v1_resources "  # noqa: S608 - our SQL
             "WHERE sync_id = ? AND resource_type_id = ? AND id > ? ORDER BY id LIMIT ?",
@@ -427,6 +452,7 @@ class _Db:
         return [(row[0], self._stored_resource(row[0], resource_type_id, row[1], row[2])) for row in found]
 
     def get_resource(self, sync_id: str, resource_type_id: str, resource_id: str) -> resource_pb2.Resource | None:
+        self._build_resource_index()
         key = ids.resource_key(resource_type_id, resource_id)
         row = self.conn.execute(
             f"SELECT id, {rows.object_column('data')} FROM v1_resources "  # noqa: S608 - our SQL
@@ -451,6 +477,7 @@ class _Db:
 
     def stored_resources(self, sync_id: str, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which of these (type, id) resources this sync has stored."""
+        self._build_resource_index()
         found: set[tuple[str, str]] = set()
         for start in range(0, len(keys), rows.BATCH_ROWS):
             chunk = keys[start : start + rows.BATCH_ROWS]
@@ -484,8 +511,9 @@ class _Db:
         return None
 
     def count(self, sync_id: str, table: str) -> int:
-        # While the grants' unique index is deferred a grant stored twice is two rows until the merge: count it once.
-        what = "DISTINCT external_id" if table == "v1_grants" and self._indexes_deferred else "*"
+        # While a unique index is deferred an object stored twice is two rows until the merge: count it once.
+        deferred = self._indexes_deferred if table == "v1_grants" else self._resource_index_deferred
+        what = "DISTINCT external_id" if table in ("v1_grants", "v1_resources") and deferred else "*"
         query = f"SELECT count({what}) FROM {table} WHERE sync_id = ?"  # noqa: S608 - table names are ours
         return int(self.conn.execute(query, (sync_id,)).fetchone()[0])
 
