@@ -120,6 +120,35 @@ async def test_envelope_is_magic_then_one_zstd_frame_with_size_and_checksum(tmp_
     assert not [n for n in names(tmp_path) if n.endswith(".tmp")], "the temp file is renamed away"
 
 
+def page_size_of(path: Path) -> int:
+    with decompressed_db(path) as db:
+        conn = sqlite3.connect(db)
+        size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+        conn.close()
+    return size
+
+
+async def test_a_new_file_has_16_kib_pages_and_an_existing_one_keeps_its_own(tmp_path: Path) -> None:
+    # Fewer, larger pages cost the store less CPU than SQLite's default 4096 (c1z_store.PAGE_SIZE); Go reads any size.
+    new = tmp_path / "new.c1z"
+    await write_sample(new)
+    assert page_size_of(new) == c1z_store.PAGE_SIZE == 16384
+    with C1ZReader(new) as reader:
+        assert len(list(reader.grants())) == 2
+    go_written = tmp_path / "go.c1z"
+    go_written.write_bytes(NEWEST_GOLDEN.read_bytes())
+    assert page_size_of(go_written) == 4096
+    store = await C1ZStore.open(go_written)
+    try:
+        await store.start_sync()
+        await store.write(None, resource_types=[USER], resources=[b.resource(USER, "u1", "User One")])
+        await store.end_sync("{}", supports_diff=True)
+        await store.save(go_written)
+    finally:
+        await store.close()
+    assert page_size_of(go_written) == 4096, "a file's page size is the file's"
+
+
 async def test_a_large_database_is_compressed_at_the_fast_level_into_the_same_frame(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

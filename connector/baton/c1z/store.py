@@ -72,6 +72,12 @@ COMPACT_MAX_BYTES = 128 << 20
 # ... and any file whose free pages are at least this share of it (an older sync deleted by `keep_only`):
 # they would compress to almost nothing (SQLite zeroes freed pages here) but every reader would decompress them.
 COMPACT_FREE_SHARE = 0.125
+# The page size of a file this store creates (Go's files and SQLite's default: 4096; SQLite reads any, c1z-format.md
+# §2.3). Larger pages are fewer pages to write, read and link: on a 100k-user sync the end-of-sync tail took
+# 1.63-1.67 s of store CPU against 1.88-1.93 s (two alternated one-shot runs each; system CPU 0.9-1.05 against
+# 1.2-1.4 s), the c1z is 0.4% smaller (10k users, compacted: 3.04 against 3.13 MB), peak RSS +2-3 MB. 8 KiB gave
+# about half of that.
+PAGE_SIZE = 16384
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -832,8 +838,11 @@ def _open_db(c1z_path: Path | None, tmp_dir: Path | None) -> tuple[_Db, WorkDir]
                 db_path.unlink(missing_ok=True)
         try:
             fresh = sqlite3.connect(db_path)
-            fresh.execute("PRAGMA page_size=4096")
+            fresh.execute(f"PRAGMA page_size={PAGE_SIZE}")
             fresh.execute("PRAGMA encoding='UTF-8'")
+            # Both take effect when the file's first page is written: closed before that, the file stayed empty and
+            # the next connection made it with SQLite's defaults.
+            fresh.execute("VACUUM")
             fresh.close()
         except (sqlite3.Error, OSError) as exc:
             failure = working_file_failure(db_path, "creating the sync's working file", exc)
