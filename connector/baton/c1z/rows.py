@@ -209,8 +209,8 @@ INSERT INTO v1_resources (resource_type_id, external_id, parent_resource_type_id
 VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (external_id, sync_id) DO UPDATE SET data = excluded.data"""
 
-# The load's form while that index is deferred (schema.RESOURCE_KEY_INDEX): a resource stored twice is two rows until
-# `merge_duplicate_resources` applies UPSERT_RESOURCE's update to them.
+# The load's form while the unique index is deferred (schema.DEFERRED_RESOURCE_INDEXES): a resource stored twice is two
+# rows until `merge_duplicate_resources` applies UPSERT_RESOURCE's update to them.
 INSERT_RESOURCE = """
 INSERT INTO v1_resources (resource_type_id, external_id, parent_resource_type_id, parent_resource_id,
                           data, sync_id, discovered_at)

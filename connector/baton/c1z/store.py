@@ -45,7 +45,7 @@ from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, working_
 from connector.baton.c1z.schema import (
     DDL,
     DEFERRED_INDEXES,
-    RESOURCE_KEY_INDEX,
+    DEFERRED_RESOURCE_INDEXES,
     SYNC_RUN_COLUMNS_ADDED_LATER,
     check_readable,
     parse_sqlite_time,
@@ -107,7 +107,7 @@ class _Db:
         self._token: tuple[str, str] | None = None
         self._indexes_deferred = False
         # Only in a file this store created: a resumed one reads its resources at once (`stored_resources`).
-        self._resource_index_deferred = False
+        self._resource_indexes_deferred = False
         # The end-of-sync tail (issue 12 goal 2), logged by `save`: when the last page was stored, and how long
         # the deferred index build took.
         self._last_write_at: float | None = None
@@ -212,8 +212,9 @@ class _Db:
                     self.conn.execute(f"DROP INDEX IF EXISTS {name}")
                 self._indexes_deferred = True
                 if self._fresh:
-                    self.conn.execute(f"DROP INDEX IF EXISTS {RESOURCE_KEY_INDEX}")
-                    self._resource_index_deferred = True
+                    for name in DEFERRED_RESOURCE_INDEXES:
+                        self.conn.execute(f"DROP INDEX IF EXISTS {name}")
+                    self._resource_indexes_deferred = True
         self.commit()
 
     def _forget_statistics(self) -> None:
@@ -236,40 +237,37 @@ class _Db:
             self.conn.execute(f'DROP TABLE "{name}"')
 
     def build_deferred_indexes(self) -> None:
-        if not (self._indexes_deferred or self._resource_index_deferred):
+        if not (self._indexes_deferred or self._resource_indexes_deferred):
             return
         started = time.monotonic()
         self.commit()
-        self._build_resource_index()
-        with self.unit():
-            for statement in DDL:
-                if any(f" {name} " in statement for name in DEFERRED_INDEXES):
-                    try:
-                        self.conn.execute(statement)
-                    except sqlite3.IntegrityError:
-                        # The unique index, over a grant stored more than once during the load (a listing that
-                        # repeats an item): merged as the upsert would have, then built. Nothing is built twice
-                        # when there are none, the usual case.
-                        rows.merge_duplicate_grants(self.conn)
-                        self.conn.execute(statement)
+        self._build_resource_indexes()
+        if self._indexes_deferred:
+            self._create_indexes(DEFERRED_INDEXES, rows.merge_duplicate_grants)
         self.commit()
         self._indexes_deferred = False
         self._index_seconds = time.monotonic() - started
 
-    def _build_resource_index(self) -> None:
-        """Build the resources' unique index if it is still deferred (schema.RESOURCE_KEY_INDEX): before any read of
-        `v1_resources` during the sync, and with the other deferred indexes. A resource stored twice before it is
-        merged first, as the upsert would have left it; from then on resources are upserted."""
-        if not self._resource_index_deferred:
-            return
-        statement = next(s for s in DDL if f" {RESOURCE_KEY_INDEX} " in s)
+    def _build_resource_indexes(self) -> None:
+        """Build the resources' indexes if they are still deferred (schema.DEFERRED_RESOURCE_INDEXES): before any read of
+        `v1_resources` during the sync, and with the other deferred indexes. From then on resources are upserted."""
+        if self._resource_indexes_deferred:
+            self._create_indexes(DEFERRED_RESOURCE_INDEXES, rows.merge_duplicate_resources)
+            self._resource_indexes_deferred = False
+
+    def _create_indexes(self, names: Sequence[str], merge: Callable[[sqlite3.Connection], int]) -> None:
+        """Create the deferred indexes `names`, in the schema's order."""
         with self.unit():
-            try:
-                self.conn.execute(statement)
-            except sqlite3.IntegrityError:
-                rows.merge_duplicate_resources(self.conn)
-                self.conn.execute(statement)
-        self._resource_index_deferred = False
+            for statement in DDL:
+                if any(f" {name} " in statement for name in names):
+                    try:
+                        self.conn.execute(statement)
+                    except sqlite3.IntegrityError:
+                        # The unique index, over an object stored more than once during the load (a listing that
+                        # repeats an item): merged as the upsert would have, then built. Nothing is built twice
+                        # when there are none, the usual case.
+                        merge(self.conn)
+                        self.conn.execute(statement)
 
     # -- sync runs -----------------------------------------------------------------------------------------
 
@@ -321,8 +319,8 @@ class _Db:
                         rows.UPSERT_RESOURCE_TYPE, [rows.resource_type_row(x, sync_id, now) for x in resource_types]
                     )
                 if resources:
-                    # While the unique index is deferred, a plain INSERT; `_build_resource_index` merges repeats.
-                    insert = rows.INSERT_RESOURCE if self._resource_index_deferred else rows.UPSERT_RESOURCE
+                    # While the unique index is deferred, a plain INSERT; `_build_resource_indexes` merges repeats.
+                    insert = rows.INSERT_RESOURCE if self._resource_indexes_deferred else rows.UPSERT_RESOURCE
                     self.conn.executemany(insert, [rows.resource_row(x, sync_id, now) for x in resources])
                 if entitlements:
                     self.conn.executemany(
@@ -449,7 +447,7 @@ class _Db:
     def resources_after(
         self, sync_id: str, resource_type_id: str, after_row_id: int, limit: int
     ) -> list[tuple[int, resource_pb2.Resource]]:
-        self._build_resource_index()  # a resource stored twice is listed once, at its first row
+        self._build_resource_indexes()  # a resource stored twice is listed once, at its first row
         found = self.conn.execute(
             f"SELECT id, external_id, {rows.object_column('data')} FROM v1_resources "  # noqa: S608 - our SQL
             "WHERE sync_id = ? AND resource_type_id = ? AND id > ? ORDER BY id LIMIT ?",
@@ -458,7 +456,7 @@ class _Db:
         return [(row[0], self._stored_resource(row[0], resource_type_id, row[1], row[2])) for row in found]
 
     def get_resource(self, sync_id: str, resource_type_id: str, resource_id: str) -> resource_pb2.Resource | None:
-        self._build_resource_index()
+        self._build_resource_indexes()
         key = ids.resource_key(resource_type_id, resource_id)
         row = self.conn.execute(
             f"SELECT id, {rows.object_column('data')} FROM v1_resources "  # noqa: S608 - our SQL
@@ -483,7 +481,7 @@ class _Db:
 
     def stored_resources(self, sync_id: str, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which of these (type, id) resources this sync has stored."""
-        self._build_resource_index()
+        self._build_resource_indexes()
         found: set[tuple[str, str]] = set()
         for start in range(0, len(keys), rows.BATCH_ROWS):
             chunk = keys[start : start + rows.BATCH_ROWS]
@@ -518,7 +516,7 @@ class _Db:
 
     def count(self, sync_id: str, table: str) -> int:
         # While a unique index is deferred an object stored twice is two rows until the merge: count it once.
-        deferred = self._indexes_deferred if table == "v1_grants" else self._resource_index_deferred
+        deferred = self._indexes_deferred if table == "v1_grants" else self._resource_indexes_deferred
         what = "DISTINCT external_id" if table in ("v1_grants", "v1_resources") and deferred else "*"
         query = f"SELECT count({what}) FROM {table} WHERE sync_id = ?"  # noqa: S608 - table names are ours
         return int(self.conn.execute(query, (sync_id,)).fetchone()[0])
