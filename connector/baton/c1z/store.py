@@ -5,17 +5,16 @@ one SQLite connection (sqlite3's same-thread check enforces it), and every SQLit
 fsync and file operation runs there. `C1ZStore` is the async face the sync engine awaits; `_Db` is the part
 that runs on the thread. Jobs run in submission order, so a page submitted before another is stored first.
 
-A sync writes each page and the state that follows it in one unit (`write`), so a sync that stops for any
-reason resumes exactly at the first page it had not stored. Pages are grouped into one SQLite transaction
-per `COMMIT_INTERVAL` (a savepoint per page keeps each page all-or-nothing), the grant indexes (the unique one too) are
-built once after the load (a new file's resources' unique index before the first read of them), and the working file is private and temporary: it is never resumed after a
-crash (resuming starts from the saved, fsynced c1z, and opening one runs SQLite's `quick_check`), so
-per-commit fsyncs would only cost time, and while it loads its rollback journal lives in memory (savepoints
-and rollbacks still work; only crash recovery, which nothing uses, is lost). The state token that goes with
-the pages is stored once per group, with its commit. The working
-directory is locked for the life of the store (`workfiles`), so a start-up sweep removes only dead
-processes' files. docs/benchmarks.md ("c1z store", "Store CPU and the end-of-sync tail") has the numbers
-behind each of these choices.
+A sync writes each page and the state that follows it in one unit (`write`), so a sync that stops for any reason
+resumes exactly at the first page it had not stored. Pages are grouped into one SQLite transaction per
+`COMMIT_INTERVAL` (a savepoint per page keeps each page all-or-nothing), the grant indexes (the unique one too) are
+built once after the load (a new file's resource indexes before the first read of its resources), and the working
+file is private and temporary: it is never resumed after a crash (resuming starts from the saved, fsynced c1z, and
+opening one runs SQLite's `quick_check`), so per-commit fsyncs would only cost time, and while it loads its rollback
+journal lives in memory (savepoints and rollbacks still work; only crash recovery, which nothing uses, is lost). The
+state token that goes with the pages is stored once per group, with its commit. The working directory is locked for
+the life of the store (`workfiles`), so a start-up sweep removes only dead processes' files. docs/benchmarks.md
+("c1z store", "Store CPU and the end-of-sync tail") has the numbers behind each of these choices.
 """
 
 from __future__ import annotations
@@ -75,8 +74,8 @@ COMPACT_FREE_SHARE = 0.125
 # The page size of a file this store creates (Go's files and SQLite's default: 4096; SQLite reads any, c1z-format.md
 # §2.3). Larger pages are fewer pages to write, read and link: on a 100k-user sync the end-of-sync tail took
 # 1.63-1.67 s of store CPU against 1.88-1.93 s (two alternated one-shot runs each; system CPU 0.9-1.05 against
-# 1.2-1.4 s), the c1z is 0.4% smaller (10k users, compacted: 3.04 against 3.13 MB), peak RSS +2-3 MB. 8 KiB gave
-# about half of that.
+# 1.2-1.4 s), the c1z 0.4% smaller (10k users, compacted: 3.04 against 3.13 MB, -2.9%), peak RSS +2-3 MB. 8 KiB
+# gave about half of that.
 PAGE_SIZE = 16384
 
 P = ParamSpec("P")
