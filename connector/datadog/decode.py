@@ -135,6 +135,21 @@ def check_done(reply: Reply, *, body_read_after: bool = False) -> None:
             # Datadog's error shape under a 2xx (a gateway's, or an API answering errors with 200): a refusal whose
             # status alone reported the grant, revoke or delete done.
             not_refused(reply, payload.get("errors"))
+        if not body_read_after and not _json_api_document(payload):
+            # Datadog answers these writes 204 with no body, and its JSON answers are JSON:API documents
+            # (docs/spec/datadog-api.md §2.1, §2.5). A gateway's or a stub's own JSON under a 2xx (`{"message": "ok"}`,
+            # `[]`, `true`) is no word from Datadog, as the same JSON under a 404 is not (`is_datadog_error_body`): a
+            # revoke, an offboarding or a credential's deletion was reported done on it, nothing done in Datadog.
+            raise _unexpected(reply, "the body is no JSON:API document, so not Datadog's answer", retryable=True)
+
+
+# The top-level members of a JSON:API document (jsonapi.org 1.1 §7.1) besides `errors`, which `not_refused` reads.
+_JSON_API_MEMBERS = frozenset(("data", "meta", "included", "links", "jsonapi"))
+
+
+def _json_api_document(payload: Any) -> bool:
+    """Whether a 2xx write's JSON body is one Datadog could send: a JSON:API document, or an empty object."""
+    return isinstance(payload, dict) and (not payload or not _JSON_API_MEMBERS.isdisjoint(payload))
 
 
 def json_or_none(reply: Reply) -> Any:
