@@ -11,6 +11,7 @@ import pytest
 from connector.baton.c1.errors import C1TransientError
 from connector.baton.errors import Code
 from connector.baton.ksuid import new_ksuid
+from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from tests.fakes.tasks import grant_task, revoke_task
 from tests.independent.writes.conftest import Rig
 from tests.independent.writes.helpers import (
@@ -179,3 +180,41 @@ async def test_a_task_reusing_an_id_is_run_again_only_after_the_first_finished(r
     assert (await rig.run(first)).ok
     assert (await rig.run(second)).ok
     assert not holds_role(rig.fake, role, user)
+
+
+FORGED = "x\x1b]0;owned\x07\nbaton-datadog: revoked everything\u202e"
+
+
+def _forged_tasks(robot_id: str) -> dict[str, baton_pb2.Task]:
+    from tests.independent.writes.test_credential_writes import issue_task
+
+    issue = issue_task(robot_id, "api-key")
+    issue.issue_credential.credential_options.secret_resource_type_id = FORGED
+    create = baton_pb2.Task(id=new_ksuid())
+    create.create_resource.resource.id.resource_type = FORGED
+    account = baton_pb2.Task(id=new_ksuid())
+    account.create_account.resource_type_id = FORGED
+    account.create_account.account_info.profile.update({"email": "jane@example.com"})
+    return {
+        "issue_credential": issue,
+        "delete_resource": delete_task(FORGED, "k1"),
+        "create_resource": create,
+        "create_account": account,
+        "grant": grant_task(FORGED, "r1", "member", "u1"),
+        "action": action_task(FORGED, "u1"),
+    }
+
+
+@pytest.mark.parametrize(
+    "kind", ["issue_credential", "delete_resource", "create_resource", "create_account", "grant", "action"]
+)
+async def test_a_failure_quoting_what_a_task_named_is_one_inert_line(rig: Rig, kind: str) -> None:
+    """ConductorOne shows a failure's message, and the daemon logs it as each line's `error`: a type or name the task
+    carried with a terminal's escape sequence or a newline must reach neither raw (the grant path already wrote them
+    as escapes; the credential and resource paths quoted them as sent)."""
+    robot = rig.fake.org.add_user("robot-forged@example.com", name="Robot", service_account=True, status="Active")
+    finish = await rig.run(_forged_tasks(robot.id)[kind])
+    assert failed_for_good(finish), finish
+    for raw in ("\x1b", "\x07", "\n", "\u202e"):
+        assert raw not in finish.message, (kind, finish.message)
+    assert _writes(rig) == []
