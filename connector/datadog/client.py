@@ -518,6 +518,12 @@ class DatadogClient:
         body = {"data": {"type": "users", "id": user_id, "attributes": attributes}}
 
         def not_applied(user: User) -> str | None:
+            if user.status is None:
+                # Datadog's answer is the whole user, its status always shown (docs/spec/datadog-api.md §4.1), and no
+                # request carries one: an answer without it (a stub or mock integration reflecting the request, which
+                # names this user and each field as asked) passed every check below, and an enable or an update was
+                # reported done with nothing sent to Datadog.
+                return "the answer does not show the user's status (data.attributes.status: missing or null)"
             # The answer is the user as changed: a field it shows otherwise than asked (ignored, or set to something
             # else) was not changed, and reporting the update done would be false. Except `title`: Datadog's user
             # model may not take it (the Go client sends it as an extra property), and the spec says to send it

@@ -6,9 +6,9 @@ from connector.baton.ksuid import new_ksuid
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 
 
-def action_task(name: str, user_id: str, **args: str) -> baton_pb2.Task:
+def action_task(action: str, user_id: str, **args: str) -> baton_pb2.Task:
     task = baton_pb2.Task(id=new_ksuid())
-    task.action_invoke.name = name
+    task.action_invoke.name = action
     task.action_invoke.args.update({"user_id": {"resource_type_id": "user", "resource_id": user_id}, **args})
     return task
 

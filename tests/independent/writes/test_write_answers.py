@@ -225,3 +225,30 @@ async def test_a_disable_answered_2xx_by_a_gateways_json_is_not_reported_done(ri
     finish = await rig.run(action_task("disable_user", user.id))
     assert failed_for_good(finish), finish
     assert not rig.fake.org.users[user.id].disabled
+
+
+@pytest.mark.parametrize(
+    ("action", "args"),
+    [("enable_user", {}), ("update_user", {"name": "Ada Lovelace"}), ("update_user", {"email": "ada@example.com"})],
+    ids=["enable", "update-name", "update-email"],
+)
+async def test_a_user_change_answered_by_an_echo_of_the_request_is_not_reported_done(
+    rig: Rig, action: str, args: dict[str, str]
+) -> None:
+    """A stub or mock integration on the path that reflects the request: the PATCH body names the user and the
+    attributes asked, so the echo passed every check of the answer (this user, each field as asked) and the change
+    was reported done with nothing sent to Datadog. Datadog's answer is the whole user, its `status` always shown
+    (datadog-api.md §4.1; the recorded PATCH answer has it), which no request carries."""
+    from tests.independent.writes.helpers import USER
+    from tests.independent.writes.tasks import action_task
+    from tests.independent.writes.wire import echoed
+
+    user = human(rig.fake)
+    if action == "enable_user":
+        rig.fake.org.update_user(user, disabled=True)
+    before = (user.name, user.email, user.status)
+    rig.wire.on("PATCH", USER, echoed(200), times=10)
+    finish = await rig.run(action_task(action, user.id, **args))
+    assert failed_for_good(finish), finish
+    assert (user.name, user.email, user.status) == before
+    assert "status" in finish.message

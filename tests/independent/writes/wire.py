@@ -7,7 +7,9 @@ A rule matches one method and a path (a regular expression, matched whole) and i
 * `landed_then(status, body, content_type)`: the request reaches Datadog (the change is made), the answer is replaced;
 * `landed_then_lost(exc)`: the request reaches Datadog, then the connection fails (a reset, a timeout) before the
   answer arrives;
-* `edited(edit)`: Datadog's own JSON answer, changed by `edit` on its way back.
+* `edited(edit)`: Datadog's own JSON answer, changed by `edit` on its way back;
+* `echoed(status)`: the request never reaches Datadog; its own body is the answer (a stub or mock integration that
+  reflects what it is sent).
 """
 
 from __future__ import annotations
@@ -39,6 +41,13 @@ def _response(status: int, body: bytes | str | Any, content_type: str | None) ->
 def answer(status: int, body: bytes | str | Any = b"", content_type: str | None = JSON) -> Action:
     async def act(request: httpx.Request, wire: Wire) -> httpx.Response:
         return _response(status, body, content_type)
+
+    return act
+
+
+def echoed(status: int = 200) -> Action:
+    async def act(request: httpx.Request, wire: Wire) -> httpx.Response:
+        return _response(status, request.content, JSON)
 
     return act
 
@@ -127,7 +136,7 @@ class Wire(ToTheFake):
         if rule is None:
             status, headers, body = await self._forward(request)
             return httpx.Response(status, content=body, headers=headers)
-        if rule.action.__qualname__.startswith("answer"):
+        if rule.action.__qualname__.startswith(("answer", "echoed")):
             self.seen.append(Seen(request.method, request.url.path, request.content, "wire"))
         return await rule.action(request, self)
 
