@@ -304,3 +304,17 @@ async def test_a_credential_delete_whose_answer_is_lost_is_reported_deleted(rig:
     finish = await rig.run(delete_task(secret.resource_type, secret.resource))
     assert finish.ok, finish
     assert _live(rig.fake) == set()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_an_issuance_whose_report_is_given_up_leaves_no_live_credential(rig: Rig, kind: str) -> None:
+    """ConductorOne refuses the report for good (INVALID_ARGUMENT three times: the task is known gone): it never
+    received the ciphertext, so nobody holds the secret, and the credential is deleted again."""
+    robot = _robot(rig.fake)
+    for _ in range(3):
+        rig.c1.finish_script.append(
+            C1TransientError("FinishTask: INVALID_ARGUMENT", code=grpc.StatusCode.INVALID_ARGUMENT)
+        )
+    await rig.processor.process(issue_task(robot.id, kind))
+    assert rig.c1.finishes == []
+    assert _live(rig.fake) == set()

@@ -9,6 +9,8 @@ import httpx
 import pytest
 
 from connector.baton.errors import Code
+from connector.baton.ksuid import new_ksuid
+from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from tests.fakes.tasks import grant_task, revoke_task
 from tests.independent.writes.conftest import Rig
 from tests.independent.writes.helpers import (
@@ -118,3 +120,53 @@ async def test_a_long_rate_limit_mid_revoke_fails_the_revoke_and_leaves_it_unrep
     finish = await rig.run(revoke_task("team", team.id, "admin", user.id))
     assert failed_for_good(finish), finish
     assert team.members[user.id].role == "admin"
+
+
+INVITATIONS = r"/api/v2/user_invitations"
+USERS = r"/api/v2/users"
+
+
+def _account_task(email: str) -> baton_pb2.Task:
+    task = baton_pb2.Task(id=new_ksuid())
+    task.create_account.resource_type_id = "user"
+    task.create_account.account_info.profile.update({"email": email, "name": "Jane Doe"})
+    return task
+
+
+async def test_an_account_whose_create_answer_is_lost_is_not_reported_created_nor_invited(rig: Rig) -> None:
+    """POST /api/v2/users is never resent (a create is not idempotent): the user may exist, nobody is invited, and the
+    failure says both, so whoever reads it invites the user by hand."""
+    rig.wire.on("POST", USERS, landed_then_lost(httpx.ReadTimeout))
+    finish = await rig.run(_account_task("jane.lost@example.com"))
+    assert failed_for_good(finish), finish
+    assert "may have been created" in finish.message
+    assert "no invitation was sent" in finish.message
+    assert rig.wire.reached("POST", USERS) == 1
+    assert rig.wire.reached("POST", INVITATIONS) == 0
+
+
+async def test_an_account_whose_invitation_answer_is_lost_is_not_invited_twice(rig: Rig) -> None:
+    rig.wire.on("POST", INVITATIONS, landed_then_lost(httpx.RemoteProtocolError))
+    finish = await rig.run(_account_task("jane.invited@example.com"))
+    assert failed_for_good(finish), finish
+    assert "may not have been sent" in finish.message, "the email may well have gone out"
+    assert rig.wire.reached("POST", INVITATIONS) == 1, "an invitation is never sent twice"
+    assert rig.fake.org.user_by_email("jane.invited@example.com") is not None
+
+
+async def test_the_same_account_delivered_twice_creates_one_user_and_one_invitation(rig: Rig) -> None:
+    task = _account_task("jane.twice@example.com")
+    first = await rig.run(task)
+    second = await rig.run(task)
+    assert first.ok, first
+    assert failed_for_good(second, Code.ALREADY_EXISTS), second
+    assert rig.wire.reached("POST", INVITATIONS) == 1
+
+
+async def test_an_enable_whose_answer_is_lost_is_reported_done(rig: Rig) -> None:
+    user = human(rig.fake)
+    rig.fake.org.update_user(user, disabled=True)
+    rig.wire.on("PATCH", USER, landed_then_lost(httpx.ReadTimeout))
+    finish = await rig.run(action_task("enable_user", user.id))
+    assert finish.ok, finish
+    assert not rig.fake.org.users[user.id].disabled
