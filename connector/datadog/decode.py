@@ -112,6 +112,10 @@ def _check_content_type(reply: Reply, expected: str) -> None:
         raise _unexpected(reply, f"content type {shown} where {expected} was expected", retryable=True)
 
 
+# The statuses with which Datadog says a write whose status is its outcome was done (`check_done`).
+_DONE_STATUSES = frozenset((200, 201, 204))
+
+
 def check_done(reply: Reply, *, body_read_after: bool = False) -> None:
     """A write whose status is its outcome (a grant, revoke or delete): the answer must still be Datadog's, JSON or
     nothing, and no error. A captive portal's or a web front end's 200 page is no word from Datadog, and taking its
@@ -121,6 +125,11 @@ def check_done(reply: Reply, *, body_read_after: bool = False) -> None:
 
     `body_read_after`: the caller reads the body itself and names what it lacks (a role change's list of the role's
     users), so a body that is not JSON is left to it."""
+    if reply.status not in _DONE_STATUSES:
+        # Datadog answers these writes 204, or 200 with the role's users (docs/spec/datadog-api.md §2.5). A 202 says the
+        # request was accepted and its processing not completed (RFC 9110 §15.3.3); 203, 205, 206 are a proxy's or
+        # another server's words. A revoke or an offboarding was reported done on them, the access maybe still held.
+        raise _unexpected(reply, f"HTTP {reply.status} is no completed change (Datadog answers 200, 201 or 204)")
     if reply.body.strip():
         _check_content_type(reply, "JSON or no body")
         # A body cut short is the transport's to find (its length or chunks not whole) and ask again: one whose framing

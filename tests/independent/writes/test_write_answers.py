@@ -252,3 +252,34 @@ async def test_a_user_change_answered_by_an_echo_of_the_request_is_not_reported_
     assert failed_for_good(finish), finish
     assert (user.name, user.email, user.status) == before
     assert "status" in finish.message
+
+
+@pytest.mark.parametrize("status", [202, 203, 205, 206])
+@pytest.mark.parametrize(
+    ("kind", "method", "path"),
+    [("team", "DELETE", MEMBERSHIP), ("role", "DELETE", ROLE_USERS), ("disable", "DELETE", r"/api/v2/users/[^/]+")],
+)
+async def test_a_removal_answered_with_a_status_that_is_no_completion_is_not_reported_done(
+    rig: Rig, status: int, kind: str, method: str, path: str
+) -> None:
+    """Datadog answers these writes 204 (a removal) or 200 (a role's users after the change): datadog-api.md §2.5. A
+    202 says the request was accepted and its processing not completed (RFC 9110 §15.3.3), and 203, 205 and 206 are
+    a proxy's or another server's words: the access may well still be held, and the revoke or offboarding was
+    reported done on them."""
+    from tests.independent.writes.tasks import action_task
+
+    user = human(rig.fake)
+    role, team = new_role(rig.fake), new_team(rig.fake, {user.id: None})
+    rig.fake.org.assign_role(user.id, role.id)
+    listed = {"data": [], "meta": {"page": {"total_count": 0}}} if kind == "role" else b""
+    rig.wire.on(method, path, answer(status, listed, "application/json" if kind == "role" else None), times=10)
+    task = (
+        action_task("disable_user", user.id)
+        if kind == "disable"
+        else revoke_task(kind, role.id if kind == "role" else team.id, "member", user.id)
+    )
+    finish = await rig.run(task)
+    assert failed_for_good(finish), finish
+    assert holds_role(rig.fake, role, user)
+    assert user.id in team.members
+    assert not rig.fake.org.users[user.id].disabled
