@@ -268,19 +268,20 @@ async def _issued(rig: Rig, kind: str) -> resource_pb2.ResourceId:
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize(
-    ("body", "content_type"),
+    ("status", "body", "content_type"),
     [
-        (b"<html>deleted</html>", "text/html"),
-        (b"not json", "application/json"),
-        (b'{"errors": ["nope"]}', "application/json"),
+        (200, b"<html>deleted</html>", "text/html"),
+        (200, b"not json", "application/json"),
+        (200, b'{"errors": ["nope"]}', "application/json"),
+        (202, b"", None),
     ],
-    ids=["html", "not-json", "errors"],
+    ids=["html", "not-json", "errors", "202-accepted"],
 )
 async def test_a_credential_delete_answered_2xx_by_something_else_is_not_reported_deleted(
-    rig: Rig, kind: str, body: bytes, content_type: str
+    rig: Rig, kind: str, status: int, body: bytes, content_type: str | None
 ) -> None:
     secret = await _issued(rig, kind)
-    rig.wire.on("DELETE", DELETE_PATHS[kind], answer(200, body, content_type), times=10)
+    rig.wire.on("DELETE", DELETE_PATHS[kind], answer(status, body, content_type), times=10)
     finish = await rig.run(delete_task(secret.resource_type, secret.resource))
     assert failed_for_good(finish), finish
     assert len(_live(rig.fake)) == 1
