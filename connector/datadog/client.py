@@ -28,6 +28,7 @@ from connector.baton.ids import quoted_id
 from connector.baton.jsontypes import a_json_type, json_type
 from connector.datadog.decode import (
     WrongType,
+    check_completed,
     check_done,
     describe_validation_error,
     json_object,
@@ -360,6 +361,8 @@ class DatadogClient:
         """The one object an answer holds; `of`: the id asked for, which the object must have; `problem`: what
         else is wrong with the object for this call, if anything."""
         reply = await self._t.request(method, path, group=group, json=json, params=params, idempotent=idempotent)
+        if method != "GET":
+            check_completed(reply)
         envelope = parse_model(envelope_type, reply)
         not_refused(reply, envelope.errors)
         if envelope.data is None:
@@ -592,6 +595,7 @@ class DatadogClient:
         if not data:
             return []
         reply = await self._t.request("POST", "/api/v2/user_invitations", group="invitations", json={"data": data})
+        check_completed(reply)
         envelope = parse_model(ListEnvelope[UserInvitation], reply)
         not_refused(reply, envelope.errors)
         return list(envelope.data)

@@ -26,6 +26,7 @@ from connector.datadog.transport import Reply
 __all__ = [
     "DATETIME",
     "WrongType",
+    "check_completed",
     "check_done",
     "json_object",
     "json_or_none",
@@ -112,8 +113,17 @@ def _check_content_type(reply: Reply, expected: str) -> None:
         raise _unexpected(reply, f"content type {shown} where {expected} was expected", retryable=True)
 
 
-# The statuses with which Datadog says a write whose status is its outcome was done (`check_done`).
+# The statuses with which Datadog answers a write it completed (`check_completed`).
 _DONE_STATUSES = frozenset((200, 201, 204))
+
+
+def check_completed(reply: Reply) -> None:
+    """A write's 2xx must be one Datadog answers a completed change with: 200, 201 or 204 (docs/spec/datadog-api.md
+    §2.5). A 202 says the request was accepted and its processing not completed (RFC 9110 §15.3.3), whatever its body
+    shows; 203, 205 and 206 are a proxy's or another server's words. A revoke, an offboarding, a promotion or an
+    update was reported done on them, the access maybe still held (or not yet given)."""
+    if reply.status not in _DONE_STATUSES:
+        raise _unexpected(reply, f"HTTP {reply.status} is no completed change (Datadog answers 200, 201 or 204)")
 
 
 def check_done(reply: Reply, *, body_read_after: bool = False) -> None:
@@ -125,11 +135,7 @@ def check_done(reply: Reply, *, body_read_after: bool = False) -> None:
 
     `body_read_after`: the caller reads the body itself and names what it lacks (a role change's list of the role's
     users), so a body that is not JSON is left to it."""
-    if reply.status not in _DONE_STATUSES:
-        # Datadog answers these writes 204, or 200 with the role's users (docs/spec/datadog-api.md §2.5). A 202 says the
-        # request was accepted and its processing not completed (RFC 9110 §15.3.3); 203, 205, 206 are a proxy's or
-        # another server's words. A revoke or an offboarding was reported done on them, the access maybe still held.
-        raise _unexpected(reply, f"HTTP {reply.status} is no completed change (Datadog answers 200, 201 or 204)")
+    check_completed(reply)
     if reply.body.strip():
         _check_content_type(reply, "JSON or no body")
         # A body cut short is the transport's to find (its length or chunks not whole) and ask again: one whose framing

@@ -283,3 +283,51 @@ async def test_a_removal_answered_with_a_status_that_is_no_completion_is_not_rep
     assert holds_role(rig.fake, role, user)
     assert user.id in team.members
     assert not rig.fake.org.users[user.id].disabled
+
+
+def _membership_body(team_id: str, user_id: str, role: str | None) -> dict[str, object]:
+    return {
+        "data": {
+            "type": "team_memberships",
+            "id": f"TeamMembership-{team_id}-1",
+            "attributes": {"role": role},
+            "relationships": {
+                "user": {"data": {"type": "users", "id": user_id}},
+                "team": {"data": {"type": "team", "id": team_id}},
+            },
+        }
+    }
+
+
+@pytest.mark.parametrize("status", [202, 203])
+async def test_a_change_answered_202_with_the_object_as_asked_is_not_reported_done(rig: Rig, status: int) -> None:
+    """The sibling of the removals above for the writes answered with their object (a membership added or promoted, a
+    user updated): a 202 showing the object as asked describes a change not completed, whatever the body says."""
+    from tests.independent.writes.helpers import USER
+    from tests.independent.writes.tasks import action_task
+
+    user = human(rig.fake)
+    team = new_team(rig.fake)
+    rig.wire.on("POST", MEMBERSHIPS, answer(status, _membership_body(team.id, user.id, "admin")))
+    granted = await rig.run(grant_task("team", team.id, "admin", user.id))
+    assert failed_for_good(granted), granted
+    assert user.id not in team.members
+
+    member = human(rig.fake, 1)
+    rig.fake.org.add_member(team, member.id)
+    rig.wire.on("PATCH", MEMBERSHIP, answer(status, _membership_body(team.id, member.id, "admin")), times=10)
+    promoted = await rig.run(grant_task("team", team.id, "admin", member.id))
+    assert failed_for_good(promoted), promoted
+    assert team.members[member.id].role is None
+
+    shown = {
+        "data": {
+            "type": "users",
+            "id": user.id,
+            "attributes": {"name": "Ada Lovelace", "email": user.email, "status": "Active", "disabled": False},
+        }
+    }
+    rig.wire.on("PATCH", USER, answer(status, shown), times=10)
+    updated = await rig.run(action_task("update_user", user.id, name="Ada Lovelace"))
+    assert failed_for_good(updated), updated
+    assert rig.fake.org.users[user.id].name != "Ada Lovelace"
