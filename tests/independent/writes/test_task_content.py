@@ -218,3 +218,26 @@ async def test_a_failure_quoting_what_a_task_named_is_one_inert_line(rig: Rig, k
     for raw in ("\x1b", "\x07", "\n", "\u202e"):
         assert raw not in finish.message, (kind, finish.message)
     assert _writes(rig) == []
+
+
+async def test_a_revoke_redelivered_while_its_report_is_retried_is_neither_run_again_nor_reported_twice(
+    rig: Rig,
+) -> None:
+    """ConductorOne, having no FinishTask yet, offers the revoke again while its report is being retried: the copy is
+    ignored (its outcome is the one being reported), the removal is sent once, and one report is accepted."""
+    import asyncio
+
+    user = human(rig.fake)
+    team = new_team(rig.fake, {user.id: None})
+    task = revoke_task("team", team.id, "member", user.id)
+    gate = asyncio.Event()
+    rig.c1.finish_gate = gate
+    first = asyncio.create_task(rig.processor.process(task))
+    await rig.c1.wait_finish_attempts(1)
+    await rig.processor.process(task)  # the copy: returns at once
+    gate.set()
+    await first
+    assert [f.task_id for f in rig.c1.finishes] == [task.id]
+    assert rig.c1.finishes[0].ok
+    assert rig.wire.reached("DELETE", r"/api/v2/team/[^/]+/memberships/[^/]+") == 1
+    assert user.id not in team.members
