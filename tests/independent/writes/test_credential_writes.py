@@ -121,7 +121,9 @@ async def test_an_unusable_encryption_config_fails_the_task_before_anything_is_m
     finish = await rig.run(issue_task(robot.id, kind, configs))
     assert failed_for_good(finish, Code.INVALID_ARGUMENT), finish
     assert words in finish.message, finish.message
-    assert _mint_requests(rig) == 0
+    assert rig.wire.seen == [], (
+        "Datadog is not even asked (the identity's read, the duplicate check) before the refusal"
+    )
     assert _live(rig.fake) == set()
 
 
@@ -319,3 +321,28 @@ async def test_an_issuance_whose_report_is_given_up_leaves_no_live_credential(ri
     await rig.processor.process(issue_task(robot.id, kind))
     assert rig.c1.finishes == []
     assert _live(rig.fake) == set()
+
+
+async def test_a_rollback_answered_by_a_gateway_is_not_taken_for_a_deleted_credential(rig: Rig) -> None:
+    """A mint reporting wider scopes than asked (null: unrestricted) is rolled back. When the rollback's DELETE is
+    answered by a gateway's own JSON, the key was never deleted: the failure must say so and name it for deletion by
+    hand, never report it rolled back (it would stay live with nobody knowing of it)."""
+    from tests.independent.writes.wire import edited
+
+    robot = _robot(rig.fake)
+    task = issue_task(robot.id, "service-account-application-key")
+    task.issue_credential.credential_options.api_key.scopes.append("dashboards_read")
+
+    def unrestricted(body: dict[str, Any]) -> dict[str, Any]:
+        body["data"]["attributes"]["scopes"] = None
+        return body
+
+    rig.wire.on("POST", MINT_PATHS["service-account-application-key"], edited(unrestricted))
+    rig.wire.on("DELETE", DELETE_PATHS["service-account-application-key"], answer(200, {"message": "ok"}), times=10)
+    finish = await rig.run(task)
+    assert failed_for_good(finish), finish
+    (key_id,) = _live(rig.fake)
+    assert key_id in finish.message
+    assert "delete it in Datadog" in finish.message
+    for secret in _minted(rig.fake):
+        assert secret not in finish.message
