@@ -693,6 +693,8 @@ class DatadogClient:
         )
         if wrong is not None:
             raise UnexpectedResponse(method=method, path=path, status=reply.status, messages=[wrong])
+        # A list that says the change was made, under a status that says it was not completed (a 202), is no more.
+        check_completed(reply)
 
     # -- teams --------------------------------------------------------------------------------------
 

@@ -123,7 +123,9 @@ def check_completed(reply: Reply) -> None:
     shows; 203, 205 and 206 are a proxy's or another server's words. A revoke, an offboarding, a promotion or an
     update was reported done on them, the access maybe still held (or not yet given)."""
     if reply.status not in _DONE_STATUSES:
-        raise _unexpected(reply, f"HTTP {reply.status} is no completed change (Datadog answers 200, 201 or 204)")
+        raise _unexpected(
+            reply, f"HTTP {reply.status} is no completed change (Datadog answers 200, 201 or 204)", retryable=True
+        )
 
 
 def check_done(reply: Reply, *, body_read_after: bool = False) -> None:
@@ -134,8 +136,8 @@ def check_done(reply: Reply, *, body_read_after: bool = False) -> None:
     depth): an offboarding, a team removal or a credential's deletion was reported done on it.
 
     `body_read_after`: the caller reads the body itself and names what it lacks (a role change's list of the role's
-    users), so a body that is not JSON is left to it."""
-    check_completed(reply)
+    users), so a body that is not JSON is left to it, and so is the status (`check_completed`), checked once the body
+    has been named."""
     if reply.body.strip():
         _check_content_type(reply, "JSON or no body")
         # A body cut short is the transport's to find (its length or chunks not whole) and ask again: one whose framing
@@ -156,6 +158,8 @@ def check_done(reply: Reply, *, body_read_after: bool = False) -> None:
             # `[]`, `true`) is no word from Datadog, as the same JSON under a 404 is not (`is_datadog_error_body`): a
             # revoke, an offboarding or a credential's deletion was reported done on it, nothing done in Datadog.
             raise _unexpected(reply, "the body is no JSON:API document, so not Datadog's answer", retryable=True)
+    if not body_read_after:
+        check_completed(reply)
 
 
 # The top-level members of a JSON:API document (jsonapi.org 1.1 §7.1) besides `errors`, which `not_refused` reads.
