@@ -331,3 +331,30 @@ async def test_a_change_answered_202_with_the_object_as_asked_is_not_reported_do
     updated = await rig.run(action_task("update_user", user.id, name="Ada Lovelace"))
     assert failed_for_good(updated), updated
     assert rig.fake.org.users[user.id].name != "Ada Lovelace"
+
+
+@pytest.mark.parametrize("kind", ["role-grant", "team-member", "team-admin", "admin-revoke", "account", "issue"])
+async def test_any_write_answered_by_an_echo_of_its_request_is_not_reported_done(rig: Rig, kind: str) -> None:
+    """Every write that sends a body, answered by a stub reflecting it: none reaches Datadog, none is reported done.
+    (A removal sends no body; its echo is an empty 200, which Datadog's 204 is read as: left as the project decided,
+    tests/independent/test_issue11_datadog_http.py.)"""
+    from tests.independent.writes.test_credential_writes import issue_task
+    from tests.independent.writes.test_lost_answers import _account_task
+    from tests.independent.writes.wire import echoed
+
+    user, member = human(rig.fake), human(rig.fake, 1)
+    role, team = new_role(rig.fake), new_team(rig.fake, {member.id: "admin"})
+    robot = rig.fake.org.add_user("robot-echo@example.com", name="Robot", service_account=True, status="Active")
+    task = {
+        "role-grant": lambda: grant_task("role", role.id, "member", user.id),
+        "team-member": lambda: grant_task("team", team.id, "member", user.id),
+        "team-admin": lambda: grant_task("team", team.id, "admin", user.id),
+        "admin-revoke": lambda: revoke_task("team", team.id, "admin", member.id),
+        "account": lambda: _account_task("echo@example.com"),
+        "issue": lambda: issue_task(robot.id, "service-account-application-key"),
+    }[kind]()
+    for method in ("POST", "PATCH", "DELETE"):
+        rig.wire.on(method, r"/api/v2/.*", echoed(200), times=100)
+    finish = await rig.run(task)
+    assert failed_for_good(finish), finish
+    assert all(s.method == "GET" for s in rig.wire.seen if s.by == "datadog"), "no write reached Datadog"
