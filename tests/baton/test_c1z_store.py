@@ -128,12 +128,20 @@ def page_size_of(path: Path) -> int:
     return size
 
 
-async def test_a_new_file_has_16_kib_pages_and_an_existing_one_keeps_its_own(tmp_path: Path) -> None:
-    # Fewer, larger pages cost the store less CPU than SQLite's default 4096 (c1z_store.PAGE_SIZE); Go reads any size.
+async def test_a_new_file_has_the_page_size_it_asks_for_and_an_existing_one_keeps_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # c1z-format.md §2.9 recommends 4096. The pragma takes effect only when the file's first page is written: set on
+    # a connection closed before that, it was lost and the file took whatever size the SQLite build defaults to.
+    assert c1z_store.PAGE_SIZE == 4096
     new = tmp_path / "new.c1z"
     await write_sample(new)
-    assert page_size_of(new) == c1z_store.PAGE_SIZE == 16384
-    with C1ZReader(new) as reader:
+    assert page_size_of(new) == 4096
+    monkeypatch.setattr(c1z_store, "PAGE_SIZE", 8192)
+    other = tmp_path / "other.c1z"
+    await write_sample(other)
+    assert page_size_of(other) == 8192, "the store's page size is applied, not SQLite's default"
+    with C1ZReader(other) as reader:
         assert len(list(reader.grants())) == 2
     go_written = tmp_path / "go.c1z"
     go_written.write_bytes(NEWEST_GOLDEN.read_bytes())

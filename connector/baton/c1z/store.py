@@ -71,12 +71,12 @@ COMPACT_MAX_BYTES = 128 << 20
 # ... and any file whose free pages are at least this share of it (an older sync deleted by `keep_only`):
 # they would compress to almost nothing (SQLite zeroes freed pages here) but every reader would decompress them.
 COMPACT_FREE_SHARE = 0.125
-# The page size of a file this store creates (Go's files and SQLite's default: 4096; SQLite reads any, c1z-format.md
-# §2.3). Larger pages are fewer pages to write, read and link: on a 100k-user sync the end-of-sync tail took
-# 1.63-1.67 s of store CPU against 1.88-1.93 s (two alternated one-shot runs each; system CPU 0.9-1.05 against
-# 1.2-1.4 s), the c1z 0.4% smaller (10k users, compacted: 3.04 against 3.13 MB, -2.9%), peak RSS +2-3 MB. 8 KiB
-# gave about half of that.
-PAGE_SIZE = 16384
+# The page size of a file this store creates: 4096, as c1z-format.md §2.9 recommends and Go's files have (§2.3).
+# SQLite reads any size, and 16 KiB pages were measured cheaper (the 100k-user end-of-sync tail 1.63-1.67 s of store
+# CPU against 1.88-1.93 s, the 10k org's c1z -2.9%, peak RSS +2-3 MB; docs/benchmarks.md, "Store thread: resource
+# indexes at the first read"), but that is a few percent of a sync for a file unlike every one ConductorOne's tools
+# were tested with: not taken.
+PAGE_SIZE = 4096
 
 P = ParamSpec("P")
 R = TypeVar("R")
