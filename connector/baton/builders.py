@@ -125,7 +125,7 @@ def resource(
     out_id.resource_type = rtype.id
     out_id.resource = object_id
     for annotation in annotations:
-        out.annotations.append(pack(annotation))
+        pack_into(out.annotations, annotation)
     if parent is not None:
         out.parent_resource_id.CopyFrom(parent)
     return out
@@ -229,7 +229,7 @@ def _add_profile_trait(
     struct = profile(profile_values) if profile_values is not None else None
     if struct is not None:
         trait.profile.CopyFrom(struct)
-    res.annotations.append(pack(trait))
+    pack_into(res.annotations, trait)
     _set_shared_fields(res, profile_struct=struct, status=None)
     return res
 
@@ -265,7 +265,7 @@ def add_secret_trait(
         trait.created_by_id.CopyFrom(created_by)
     if identity is not None:
         trait.identity_id.CopyFrom(identity)
-    res.annotations.append(pack(trait))
+    pack_into(res.annotations, trait)
     _set_shared_fields(res, profile_struct=struct, status=None, created=created)
     return res
 
