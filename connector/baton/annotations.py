@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import TypeVar
 
 from google.protobuf import any_pb2
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 from google.protobuf.message import Message
 
 M = TypeVar("M", bound=Message)
@@ -17,6 +18,12 @@ def pack(message: Message) -> any_pb2.Any:
     packed.type_url = type_url(type(message))
     packed.value = message.SerializeToString(deterministic=True)
     return packed
+
+
+def pack_into(annotations: RepeatedCompositeFieldContainer[any_pb2.Any], message: Message) -> None:
+    """`annotations.append(pack(message))` with the Any made in place: no second message to copy (issue 12: a
+    synced user's trait is packed this way)."""
+    annotations.add(type_url=type_url(type(message)), value=message.SerializeToString(deterministic=True))
 
 
 def type_url(message_class: type[Message]) -> str:

@@ -14,7 +14,7 @@ from google.protobuf import struct_pb2, timestamp_pb2
 from google.protobuf.message import Message
 
 from connector.baton import ids
-from connector.baton.annotations import pack
+from connector.baton.annotations import pack, pack_into
 from connector.baton.pb.c1.connector.v2 import (
     annotation_trait_pb2,
     entitlement_pb2,
@@ -49,12 +49,18 @@ def timestamp(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
     """`Timestamp.FromDatetime` (naive means UTC) without its struct_time detour: ~4x faster, same fields."""
     if moment is None:
         return None
+    seconds, nanos = _timestamp_fields(moment)
+    return timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos)
+
+
+def _timestamp_fields(moment: datetime) -> tuple[int, int]:
+    """A Timestamp's (seconds, nanos) for the moment, for setting in place; ValueError when out of its range."""
     seconds = _epoch_seconds(moment)
     if not _MIN_SECONDS <= seconds <= _MAX_SECONDS:
         raise ValueError(f"timestamp {seconds} seconds from the epoch is out of range")
     # Its nanos are the moment's own microseconds (they differ from the UTC ones only under an offset with a
     # fraction of a second).
-    return timestamp_pb2.Timestamp(seconds=seconds, nanos=moment.microsecond * 1000)
+    return seconds, moment.microsecond * 1000
 
 
 def profile(values: Mapping[str, Any]) -> struct_pb2.Struct:
@@ -113,12 +119,13 @@ def resource(
     annotations: Iterable[Message] = (),
     description: str = "",
 ) -> resource_pb2.Resource:
-    out = resource_pb2.Resource(
-        id=resource_id(rtype.id, object_id),
-        display_name=display_name,
-        annotations=[pack(a) for a in annotations],
-        description=description,
-    )
+    # The id set in place, not made apart and copied in: 3.7 → 1.8 µs in upb, for every synced object (issue 12).
+    out = resource_pb2.Resource(display_name=display_name, description=description)
+    out_id = out.id
+    out_id.resource_type = rtype.id
+    out_id.resource = object_id
+    for annotation in annotations:
+        pack_into(out.annotations, annotation)
     if parent is not None:
         out.parent_resource_id.CopyFrom(parent)
     return out
@@ -157,8 +164,10 @@ def add_user_trait(
     """Attach a UserTrait; the first email is primary, as `WithEmail(email, true)` does in the Go connectors.
 
     `status` is a `ResourceStatus`; the deprecated trait status enum uses the same numbers. Built for every
-    synced user (issue 12): the profile is filled in place in the resource and copied once into the trait, and
-    the trait is made by one constructor call (each message made or copied from Python costs ~1 µs in upb).
+    synced user (issue 12), so every sub-message is set in place in its parent, never built apart and copied in
+    (a sub-message made from Python and copied costs about twice its fields set in place, in upb): the profile is
+    filled in the resource and copied once into the trait, and the trait is serialized straight into a new
+    annotation. With `resource`'s id set alike, a Datadog user's resource went from 43.5 to 32.1 µs (2026-12-06).
     """
     struct: struct_pb2.Struct | None = None
     if profile_values is not None:
@@ -168,23 +177,34 @@ def add_user_trait(
             struct = res.profile
             struct.SetInParent()
             _fill_profile(struct, profile_values)
-    created = timestamp(created_at)
-    trait = annotation_trait_pb2.UserTrait(
-        emails=[annotation_trait_pb2.UserTrait.Email(address=e, is_primary=i == 0) for i, e in enumerate(emails)],
-        status=annotation_trait_pb2.UserTrait.Status(status=status, details=status_details),  # type: ignore[arg-type]
-        account_type=account_type,  # type: ignore[arg-type]
-        login=login,
-        profile=struct,
-        created_at=created,
-        last_login=timestamp(last_login),
-        mfa_status=None if mfa_enabled is None else annotation_trait_pb2.UserTrait.MFAStatus(mfa_enabled=mfa_enabled),
-    )
-    res.annotations.append(pack(trait))
+    created = None if created_at is None else _timestamp_fields(created_at)
+    trait = annotation_trait_pb2.UserTrait(account_type=account_type, login=login)  # type: ignore[arg-type]
+    add_email = trait.emails.add
+    for i, email in enumerate(emails):
+        add_email(address=email, is_primary=i == 0)
+    # Each sub-message is present once a field of it is set, even to its default (as the constructor made it).
+    trait_status = trait.status
+    trait_status.status = status  # type: ignore[assignment]
+    trait_status.details = status_details
+    if struct is not None:
+        trait.profile.CopyFrom(struct)
+    if created is not None:
+        trait_created = trait.created_at
+        trait_created.seconds, trait_created.nanos = created
+    if last_login is not None:
+        trait_login = trait.last_login
+        trait_login.seconds, trait_login.nanos = _timestamp_fields(last_login)
+    if mfa_enabled is not None:
+        trait.mfa_status.mfa_enabled = mfa_enabled
+    pack_into(res.annotations, trait)
     # The SDK's With*Trait copies deprecated trait fields onto the Resource (the profile is there already).
     if not res.HasField("status"):
-        res.status.CopyFrom(resource_pb2.Status(status=status, details=status_details))  # type: ignore[arg-type]
+        res_status = res.status
+        res_status.status = status  # type: ignore[assignment]
+        res_status.details = status_details
     if created is not None and not res.HasField("created_at"):
-        res.created_at.CopyFrom(created)
+        res_created = res.created_at
+        res_created.seconds, res_created.nanos = created
     return res
 
 
@@ -209,7 +229,7 @@ def _add_profile_trait(
     struct = profile(profile_values) if profile_values is not None else None
     if struct is not None:
         trait.profile.CopyFrom(struct)
-    res.annotations.append(pack(trait))
+    pack_into(res.annotations, trait)
     _set_shared_fields(res, profile_struct=struct, status=None)
     return res
 
@@ -245,7 +265,7 @@ def add_secret_trait(
         trait.created_by_id.CopyFrom(created_by)
     if identity is not None:
         trait.identity_id.CopyFrom(identity)
-    res.annotations.append(pack(trait))
+    pack_into(res.annotations, trait)
     _set_shared_fields(res, profile_struct=struct, status=None, created=created)
     return res
 

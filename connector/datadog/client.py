@@ -28,6 +28,7 @@ from connector.baton.ids import quoted_id
 from connector.baton.jsontypes import a_json_type, json_type
 from connector.datadog.decode import (
     WrongType,
+    check_completed,
     check_done,
     describe_validation_error,
     json_object,
@@ -361,6 +362,8 @@ class DatadogClient:
         """The one object an answer holds; `of`: the id asked for, which the object must have; `problem`: what
         else is wrong with the object for this call, if anything."""
         reply = await self._t.request(method, path, group=group, json=json, params=params, idempotent=idempotent)
+        if method != "GET":
+            check_completed(reply)
         envelope = parse_model(envelope_type, reply)
         not_refused(reply, envelope.errors)
         if envelope.data is None:
@@ -519,6 +522,12 @@ class DatadogClient:
         body = {"data": {"type": "users", "id": user_id, "attributes": attributes}}
 
         def not_applied(user: User) -> str | None:
+            if user.status is None:
+                # Datadog's answer is the whole user, its status always shown (docs/spec/datadog-api.md §4.1), and no
+                # request carries one: an answer without it (a stub or mock integration reflecting the request, which
+                # names this user and each field as asked) passed every check below, and an enable or an update was
+                # reported done with nothing sent to Datadog.
+                return "the answer does not show the user's status (data.attributes.status: missing or null)"
             # The answer is the user as changed: a field it shows otherwise than asked (ignored, or set to something
             # else) was not changed, and reporting the update done would be false. Except `title`: Datadog's user
             # model may not take it (the Go client sends it as an extra property), and the spec says to send it
@@ -587,6 +596,7 @@ class DatadogClient:
         if not data:
             return []
         reply = await self._t.request("POST", "/api/v2/user_invitations", group="invitations", json={"data": data})
+        check_completed(reply)
         envelope = parse_model(ListEnvelope[UserInvitation], reply)
         not_refused(reply, envelope.errors)
         return list(envelope.data)
@@ -684,6 +694,8 @@ class DatadogClient:
         )
         if wrong is not None:
             raise UnexpectedResponse(method=method, path=path, status=reply.status, messages=[wrong])
+        # A list that says the change was made, under a status that says it was not completed (a 202), is no more.
+        check_completed(reply)
 
     # -- teams --------------------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from connector.datadog.transport import Reply
 __all__ = [
     "DATETIME",
     "WrongType",
+    "check_completed",
     "check_done",
     "json_object",
     "json_or_none",
@@ -112,6 +113,21 @@ def _check_content_type(reply: Reply, expected: str) -> None:
         raise _unexpected(reply, f"content type {shown} where {expected} was expected", retryable=True)
 
 
+# The statuses with which Datadog answers a write it completed (`check_completed`).
+_DONE_STATUSES = frozenset((200, 201, 204))
+
+
+def check_completed(reply: Reply) -> None:
+    """A write's 2xx must be one Datadog answers a completed change with: 200, 201 or 204 (docs/spec/datadog-api.md
+    §2.5). A 202 says the request was accepted and its processing not completed (RFC 9110 §15.3.3), whatever its body
+    shows; 203, 205 and 206 are a proxy's or another server's words. A revoke, an offboarding, a promotion or an
+    update was reported done on them, the access maybe still held (or not yet given)."""
+    if reply.status not in _DONE_STATUSES:
+        raise _unexpected(
+            reply, f"HTTP {reply.status} is no completed change (Datadog answers 200, 201 or 204)", retryable=True
+        )
+
+
 def check_done(reply: Reply, *, body_read_after: bool = False) -> None:
     """A write whose status is its outcome (a grant, revoke or delete): the answer must still be Datadog's, JSON or
     nothing, and no error. A captive portal's or a web front end's 200 page is no word from Datadog, and taking its
@@ -120,7 +136,8 @@ def check_done(reply: Reply, *, body_read_after: bool = False) -> None:
     depth): an offboarding, a team removal or a credential's deletion was reported done on it.
 
     `body_read_after`: the caller reads the body itself and names what it lacks (a role change's list of the role's
-    users), so a body that is not JSON is left to it."""
+    users), so a body that is not JSON is left to it, and so is the status (`check_completed`), checked once the body
+    has been named."""
     if reply.body.strip():
         _check_content_type(reply, "JSON or no body")
         # A body cut short is the transport's to find (its length or chunks not whole) and ask again: one whose framing
@@ -135,6 +152,23 @@ def check_done(reply: Reply, *, body_read_after: bool = False) -> None:
             # Datadog's error shape under a 2xx (a gateway's, or an API answering errors with 200): a refusal whose
             # status alone reported the grant, revoke or delete done.
             not_refused(reply, payload.get("errors"))
+        if not body_read_after and not _json_api_document(payload):
+            # Datadog answers these writes 204 with no body, and its JSON answers are JSON:API documents
+            # (docs/spec/datadog-api.md §2.1, §2.5). A gateway's or a stub's own JSON under a 2xx (`{"message": "ok"}`,
+            # `[]`, `true`) is no word from Datadog, as the same JSON under a 404 is not (`is_datadog_error_body`): a
+            # revoke, an offboarding or a credential's deletion was reported done on it, nothing done in Datadog.
+            raise _unexpected(reply, "the body is no JSON:API document, so not Datadog's answer", retryable=True)
+    if not body_read_after:
+        check_completed(reply)
+
+
+# The top-level members of a JSON:API document (jsonapi.org 1.1 §7.1) besides `errors`, which `not_refused` reads.
+_JSON_API_MEMBERS = frozenset(("data", "meta", "included", "links", "jsonapi"))
+
+
+def _json_api_document(payload: Any) -> bool:
+    """Whether a 2xx write's JSON body is one Datadog could send: a JSON:API document, or an empty object."""
+    return isinstance(payload, dict) and (not payload or not _JSON_API_MEMBERS.isdisjoint(payload))
 
 
 def json_or_none(reply: Reply) -> Any:

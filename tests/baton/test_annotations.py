@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from connector.baton import annotations as ann
-from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2
+from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, grant_pb2
 
 PACKAGE = Path(ann.__file__).parent.parent
 
@@ -29,3 +29,11 @@ def test_what_pack_writes_is_what_has_and_pick_find() -> None:
     assert ann.pick(packed, annotation_grant_pb2.GrantExpandable) == annotation_grant_pb2.GrantExpandable(
         entitlement_ids=["e"]
     )
+
+
+def test_pack_into_adds_what_pack_makes() -> None:
+    grant = grant_pb2.Grant(annotations=[ann.pack(annotation_grant_pb2.GrantImmutable())])
+    message = annotation_grant_pb2.GrantExpandable(entitlement_ids=["e2", "e1"])
+    ann.pack_into(grant.annotations, message)
+    assert list(grant.annotations) == [ann.pack(annotation_grant_pb2.GrantImmutable()), ann.pack(message)]
+    assert ann.pick(grant.annotations, annotation_grant_pb2.GrantExpandable) == message

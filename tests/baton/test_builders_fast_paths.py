@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connector.baton import builders as b
-from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, resource_pb2
+from connector.baton.pb.c1.connector.v2 import annotation_resource_tree_pb2, annotation_trait_pb2, resource_pb2
 
 scalars = st.one_of(
     st.none(),
@@ -148,3 +148,63 @@ def test_add_user_trait_is_the_field_by_field_build(
     )
     reference = _user_trait_reference(fresh(), emails, profile_values, created_at, last_login, mfa_enabled)
     assert built.SerializeToString(deterministic=True) == reference.SerializeToString(deterministic=True)
+
+
+@pytest.mark.parametrize("object_id", ["u1", ""])
+@pytest.mark.parametrize("with_extras", [False, True])
+def test_resource_is_the_constructor_build(object_id: str, with_extras: bool) -> None:
+    """The id is set field by field in place: an empty one is still present, as the constructor made it."""
+    rtype = b.resource_type("user", "User")
+    extras: dict[str, Any] = {}
+    if with_extras:
+        extras = {
+            "parent": b.resource_id("team", "t1"),
+            "annotations": [annotation_resource_tree_pb2.ChildResourceType(resource_type_id="app")],
+            "description": "about",
+        }
+    built = b.resource(rtype, object_id, "", **extras)
+    reference = resource_pb2.Resource(
+        id=resource_pb2.ResourceId(resource_type="user", resource=object_id),
+        annotations=[
+            any_pb2.Any(type_url="type.googleapis.com/" + a.DESCRIPTOR.full_name, value=a.SerializeToString())
+            for a in extras.get("annotations", [])
+        ],
+        description=extras.get("description", ""),
+        parent_resource_id=extras.get("parent"),
+    )
+    assert built.SerializeToString(deterministic=True) == reference.SerializeToString(deterministic=True)
+    assert built.HasField("id")
+
+
+def test_add_user_trait_keeps_sub_messages_of_default_values() -> None:
+    """A status of 0 with no details, a moment of the epoch, MFA off: each sub-message is set field by field in
+    place, and stays present (an empty message on the wire) as when it was built apart and copied in."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+
+    def fresh() -> resource_pb2.Resource:
+        return b.resource(b.resource_type("user", "User"), "u1", "User 1")
+
+    built = b.add_user_trait(
+        fresh(),
+        emails=[""],
+        status=b.ResourceStatus.RESOURCE_STATUS_UNSPECIFIED,
+        account_type=b.AccountType.ACCOUNT_TYPE_UNSPECIFIED,
+        created_at=epoch,
+        last_login=epoch,
+        mfa_enabled=False,
+    )
+    UserTrait = annotation_trait_pb2.UserTrait
+    trait = UserTrait(
+        emails=[UserTrait.Email(address="", is_primary=True)],
+        status=UserTrait.Status(),
+        created_at=timestamp_pb2.Timestamp(),
+        last_login=timestamp_pb2.Timestamp(),
+        mfa_status=UserTrait.MFAStatus(mfa_enabled=False),
+    )
+    reference = fresh()
+    reference.annotations.add().Pack(trait, deterministic=True)
+    reference.status.CopyFrom(resource_pb2.Status())
+    reference.created_at.CopyFrom(timestamp_pb2.Timestamp())
+    assert built.SerializeToString(deterministic=True) == reference.SerializeToString(deterministic=True)
+    assert built.HasField("status")
+    assert built.HasField("created_at")

@@ -120,6 +120,43 @@ async def test_envelope_is_magic_then_one_zstd_frame_with_size_and_checksum(tmp_
     assert not [n for n in names(tmp_path) if n.endswith(".tmp")], "the temp file is renamed away"
 
 
+def page_size_of(path: Path) -> int:
+    with decompressed_db(path) as db:
+        conn = sqlite3.connect(db)
+        size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+        conn.close()
+    return size
+
+
+async def test_a_new_file_has_the_page_size_it_asks_for_and_an_existing_one_keeps_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # c1z-format.md §2.9 recommends 4096. The pragma takes effect only when the file's first page is written: set on
+    # a connection closed before that, it was lost and the file took whatever size the SQLite build defaults to.
+    assert c1z_store.PAGE_SIZE == 4096
+    new = tmp_path / "new.c1z"
+    await write_sample(new)
+    assert page_size_of(new) == 4096
+    monkeypatch.setattr(c1z_store, "PAGE_SIZE", 8192)
+    other = tmp_path / "other.c1z"
+    await write_sample(other)
+    assert page_size_of(other) == 8192, "the store's page size is applied, not SQLite's default"
+    with C1ZReader(other) as reader:
+        assert len(list(reader.grants())) == 2
+    go_written = tmp_path / "go.c1z"
+    go_written.write_bytes(NEWEST_GOLDEN.read_bytes())
+    assert page_size_of(go_written) == 4096
+    store = await C1ZStore.open(go_written)
+    try:
+        await store.start_sync()
+        await store.write(None, resource_types=[USER], resources=[b.resource(USER, "u1", "User One")])
+        await store.end_sync("{}", supports_diff=True)
+        await store.save(go_written)
+    finally:
+        await store.close()
+    assert page_size_of(go_written) == 4096, "a file's page size is the file's"
+
+
 async def test_a_large_database_is_compressed_at_the_fast_level_into_the_same_frame(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -539,6 +576,149 @@ def test_merging_repeated_grants_matches_sqlite_upserts_write_by_write() -> None
         rows.merge_duplicate_grants(loaded)
         query = (
             "SELECT external_id, sync_id, expansion, needs_expansion, data, discovered_at FROM v1_grants ORDER BY id"
+        )
+        assert loaded.execute(query).fetchall() == upserted.execute(query).fetchall()
+        upserted.close()
+        loaded.close()
+
+
+# Pages of one sync that store resources again (a listing repeating an item): u1 three times (twice within one
+# page), g1 twice. Go's upsert keeps the first row (its id, parent and time) and takes the newest data.
+RESOURCE_PAGES: list[list[tuple[str, str, str | None]]] = [  # (type, id, parent group)
+    [("user", "u1", None), ("group", "g1", None), ("user", "u2", "g1")],
+    [("user", "u1", None), ("user", "u3", None), ("user", "u1", "g1")],
+    [("group", "g1", None), ("user", "u2", None)],
+]
+RESOURCES_SAVED = [  # (external id, parent type, parent id, display name = the write it came from), first stored first
+    ("user:u1", None, None, "user u1 page 1 item 2"),
+    ("group:g1", None, None, "group g1 page 2 item 0"),
+    ("user:u2", "group", "g1", "user u2 page 2 item 1"),
+    ("user:u3", None, None, "user u3 page 1 item 1"),
+]
+
+
+def versioned_resource(kind: str, object_id: str, parent: str | None, page: int, item: int) -> resource_pb2.Resource:
+    rtype = USER if kind == "user" else GROUP
+    return b.resource(
+        rtype,
+        object_id,
+        f"{kind} {object_id} page {page} item {item}",
+        parent=None if parent is None else b.resource_id("group", parent),
+    )
+
+
+def resource_rows(path: Path) -> list[tuple[object, ...]]:
+    """The saved resources in id order: key, parent columns and the blob's display name."""
+    with decompressed_db(path) as db:
+        conn = sqlite3.connect(db)
+        found = conn.execute(
+            "SELECT external_id, parent_resource_type_id, parent_resource_id, data FROM v1_resources ORDER BY id"
+        ).fetchall()
+        conn.close()
+    return [(*columns, resource_pb2.Resource.FromString(data).display_name) for *columns, data in found]
+
+
+async def store_resource_repeats(path: Path, *, read_after_first_page: bool) -> list[str]:
+    """The pages above in one sync; returns the display names `resources_after` lists for users after the last."""
+    store = await C1ZStore.create()
+    try:
+        await store.start_sync()
+        await store.write(None, resource_types=[USER, GROUP])
+        for number, page in enumerate(RESOURCE_PAGES):
+            resources = [versioned_resource(*item, number, i) for i, item in enumerate(page)]
+            await store.write(None, resources=resources)
+            if number == 0 and read_after_first_page:
+                # A read during the load builds the index first: the later pages are upserts.
+                assert await store.get_resource("user", "u1") is not None
+        assert await store.count("v1_resources") == 4, "a resource stored twice counts once, before any read too"
+        listed = [res.display_name for _, res in await store.resources_after("user", 0, 10)]
+        stats = await store.end_sync("{}", supports_diff=True)
+        assert stats["resources"] == 4
+        await store.save(path)
+        return listed
+    finally:
+        await store.close()
+
+
+async def test_a_resource_stored_again_is_one_row_as_the_upsert_leaves_it(tmp_path: Path) -> None:
+    # A new file loads its resources without the unique (external_id, sync_id) index until the first read of them:
+    # the resources stored more than once must come out exactly as the upsert into an indexed table leaves them.
+    loaded, upserted = tmp_path / "loaded.c1z", tmp_path / "upserted.c1z"
+    listed = await store_resource_repeats(loaded, read_after_first_page=False)
+    assert listed == ["user u1 page 1 item 2", "user u2 page 2 item 1", "user u3 page 1 item 1"], (
+        "listed once each, at the first row, with the newest data"
+    )
+    assert await store_resource_repeats(upserted, read_after_first_page=True) == listed
+    assert resource_rows(loaded) == RESOURCES_SAVED
+    assert resource_rows(upserted) == RESOURCES_SAVED
+    _, indexes = schema_of_c1z(loaded)
+    assert indexes["idx_resources_parent_resource_id_v1"] == ("v1_resources", 1, ("external_id", "sync_id"), None)
+    with C1ZReader(loaded) as reader:
+        assert len(list(reader.resources())) == 4
+
+
+async def test_reads_during_the_load_see_each_resource_once(tmp_path: Path) -> None:
+    # Every read of the resources during a sync (the engine's cursor, a lookup, a resumed run's parents) must see a
+    # resource stored twice as one, the newest.
+    store = await C1ZStore.create(tmp_path)
+    try:
+        await store.start_sync()
+        await store.write(None, resource_types=[USER], resources=[b.resource(USER, "u1", "old")])
+        await store.write(None, resources=[b.resource(USER, "u1", "new"), b.resource(USER, "u2", "two")])
+        got = await store.get_resource("user", "u1")
+        assert got is not None
+        assert got.display_name == "new"
+        assert await store.stored_resources([("user", "u1"), ("user", "u9")]) == {("user", "u1")}
+        batch = await store.resources_after("user", 0, 10)
+        assert [res.display_name for _, res in batch] == ["new", "two"]
+        await store.write(None, resources=[b.resource(USER, "u2", "newer")])  # after a read: an upsert
+        assert [res.display_name for _, res in await store.resources_after("user", batch[0][0], 10)] == ["newer"]
+        assert await store.count("v1_resources") == 2
+    finally:
+        await store.close()
+
+
+async def test_a_resumed_sync_storing_a_resource_again_keeps_its_first_row(tmp_path: Path) -> None:
+    path = tmp_path / "s.c1z"
+    store = await C1ZStore.create()
+    try:
+        sync_id = await store.start_sync()
+        await store.write("first", resource_types=[USER], resources=[b.resource(USER, "u1", "first run")])
+        await store.save(path)
+    finally:
+        await store.close()
+    store = await C1ZStore.open(path)
+    try:
+        assert await store.resume_sync(sync_id) == "first"
+        await store.write("second", resources=[b.resource(USER, "u1", "resumed"), b.resource(USER, "u2", "new")])
+        await store.end_sync("{}", supports_diff=True)
+        await store.save(path)
+    finally:
+        await store.close()
+    assert resource_rows(path) == [("user:u1", None, None, "resumed"), ("user:u2", None, None, "new")]
+
+
+def test_merging_repeated_resources_matches_sqlite_upserts_write_by_write() -> None:
+    # The fold in `rows.merge_duplicate_resources` against SQLite running UPSERT_RESOURCE itself, on random
+    # histories of a few keys in two syncs, interleaved.
+    rng = random.Random(13)
+    for _ in range(200):
+        upserted, loaded = sqlite3.connect(":memory:"), sqlite3.connect(":memory:")
+        for statement in DDL:
+            upserted.execute(statement)
+            if "idx_resources_parent_resource_id_v1" not in statement:
+                loaded.execute(statement)
+        for step in range(rng.randint(1, 12)):
+            key, sync = rng.choice(["t:a", "t:b", "u:a"]), rng.choice(["s1", "s2"])
+            parent = rng.choice([(None, None), ("g", f"p{step}")])
+            values = (key[0], key, *parent, f"data{step}".encode(), sync, f"time{step}")
+            upserted.execute(rows.UPSERT_RESOURCE, values)
+            loaded.execute(rows.INSERT_RESOURCE, values)
+        rows.merge_duplicate_resources(loaded)
+        # In id order; the ids themselves may differ (a merged repeat's id is not reused), as for grants.
+        query = (
+            "SELECT resource_type_id, external_id, parent_resource_type_id, parent_resource_id, data, sync_id, "
+            "discovered_at FROM v1_resources ORDER BY id"
         )
         assert loaded.execute(query).fetchall() == upserted.execute(query).fetchall()
         upserted.close()

@@ -123,3 +123,66 @@ async def test_a_role_object_is_not_held_once_a_page_without_it_is_listed() -> N
     del page
     gc.collect()
     assert [ref() is None for ref in refs[:3]] == [True, True, True], "earlier pages' role objects were let go"
+
+
+# r1 leaves and comes back as an equal object (a reused build), with other permissions (the same build: the role
+# resource holds none), and with a changed name (a new build); r2 comes back malformed beside facts seen before.
+RETURNING: list[tuple[list[User], list[Any]]] = [
+    ([user("u1", "r1", "r2")], [role("r1", "Admin"), role("r2", "Std")]),
+    ([user("u2", "r2")], [role("r2", "Std")]),
+    ([user("u3", "r1")], [role("r1", "Admin")]),
+    ([user("u4", "r2")], [role("r2", "Std")]),
+    (
+        [user("u5", "r1")],
+        [{**role("r1", "Admin"), "relationships": {"permissions": {"data": [{"type": "permissions", "id": "p"}]}}}],
+    ),
+    ([user("u6", "r1")], [role("r1", "Admin 2")]),
+]
+
+
+async def test_a_role_object_back_after_other_pages_grants_what_its_own_page_alone_gives() -> None:
+    walking = UserSyncer(Pages(RETURNING))  # type: ignore[arg-type]
+    for number in range(len(RETURNING)):
+        alone = UserSyncer(Pages(RETURNING))  # type: ignore[arg-type]
+        assert await grants_of(walking, number) == await grants_of(alone, number)
+    walking = UserSyncer(Pages(RETURNING))  # type: ignore[arg-type]
+    names = []
+    for number in range(len(RETURNING)):
+        page = await walking.list_resources(None, str(number) if number else "")
+        names.append(page.grants[0].entitlement.resource.display_name)
+    assert names == ["Admin", "Std", "Admin", "Std", "Admin", "Admin 2"]
+
+
+async def test_a_malformed_role_object_with_facts_built_before_is_still_an_error() -> None:
+    malformed = {**role("r1", "Admin"), "relationships": {"permissions": {"data": [{"type": "permissions", "id": 7}]}}}
+    pages = [RETURNING[0], RETURNING[1], ([user("u3", "r1")], [malformed])]
+    syncer = UserSyncer(Pages(pages))  # type: ignore[arg-type]
+    for number in range(2):
+        await syncer.list_resources(None, str(number) if number else "")
+    with pytest.raises(UnexpectedResponse, match="included roles") as caught:
+        await syncer.list_resources(None, "2")
+    assert "permissions" in str(caught.value)
+
+
+async def test_the_roles_built_and_kept_are_bounded_in_number_and_size() -> None:
+    # A hostile listing naming a new role on every page, or one role of a huge name: what is kept stays small.
+    class Fresh:
+        max_concurrency = 1
+
+        async def fetch_users(self, number: int) -> Page[User]:
+            name = "x" * 5000 if number % 2 else f"role {number}"
+            return Page(
+                items=[user(f"u{number}", f"r{number}")],
+                number=number,
+                next_number=number + 1 if number < 599 else None,
+                included=(role(f"r{number}", name),),
+                path=USERS,
+            )
+
+    syncer = UserSyncer(Fresh())  # type: ignore[arg-type]
+    for number in range(600):
+        page = await syncer.list_resources(None, str(number) if number else "")
+        assert page.grants[0].entitlement.resource.id.resource == f"r{number}"
+    built = syncer._role_grants._built
+    assert 0 < len(built) <= 256
+    assert all(len(name) < 5000 for _, name, _, _ in built)

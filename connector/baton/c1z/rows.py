@@ -209,6 +209,13 @@ INSERT INTO v1_resources (resource_type_id, external_id, parent_resource_type_id
 VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (external_id, sync_id) DO UPDATE SET data = excluded.data"""
 
+# The load's form while the unique index is deferred (schema.DEFERRED_RESOURCE_INDEXES): a resource stored twice is two
+# rows until `merge_duplicate_resources` applies UPSERT_RESOURCE's update to them.
+INSERT_RESOURCE = """
+INSERT INTO v1_resources (resource_type_id, external_id, parent_resource_type_id, parent_resource_id,
+                          data, sync_id, discovered_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)"""
+
 UPSERT_ENTITLEMENT = """
 INSERT INTO v1_entitlements (resource_type_id, resource_id, external_id, data, sync_id, discovered_at)
 VALUES (?, ?, ?, ?, ?, ?)
@@ -239,22 +246,42 @@ INSERT INTO v1_grants (resource_type_id, resource_id, entitlement_id, principal_
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 
 
+def _stored_more_than_once(conn: sqlite3.Connection, table: str, columns: str) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows of `table` whose (external_id, sync_id) is stored more than once, one list per key in id (insertion)
+    order: (id, external_id, sync_id, *columns). Only those rows are read."""
+    found = conn.execute(
+        f"SELECT id, external_id, sync_id{columns} FROM {table} "  # noqa: S608 - our table and column names
+        "WHERE (external_id, sync_id) IN "
+        f"(SELECT external_id, sync_id FROM {table} GROUP BY external_id, sync_id HAVING count(*) > 1) "
+        "ORDER BY external_id, sync_id, id"
+    ).fetchall()
+    for _, group in itertools.groupby(found, key=lambda row: (row[1], row[2])):
+        yield list(group)
+
+
+def merge_duplicate_resources(conn: sqlite3.Connection) -> int:
+    """Leave each (external_id, sync_id) of `v1_resources` in one row, as UPSERT_RESOURCE would have; returns rows
+    dropped. The upsert keeps the first row (its id, columns and discovered_at) and takes the last write's data."""
+    dropped = 0
+    for first, *later in _stored_more_than_once(conn, "v1_resources", ""):
+        conn.execute(
+            "UPDATE v1_resources SET data = (SELECT data FROM v1_resources WHERE id = ?) WHERE id = ?",
+            (later[-1][0], first[0]),
+        )
+        conn.executemany("DELETE FROM v1_resources WHERE id = ?", [(row[0],) for row in later])
+        dropped += len(later)
+    return dropped
+
+
 def merge_duplicate_grants(conn: sqlite3.Connection) -> int:
     """Leave each (external_id, sync_id) of `v1_grants` in one row, as UPSERT_GRANT would have; returns rows dropped.
 
     The upsert keeps the first row (its id, columns and discovered_at) and takes each later write's data and
     expansion, with needs_expansion recomputed from the old and new expansion at every step, so the rows are
-    folded in id (insertion) order. Only the rows of keys stored more than once are read.
+    folded in id (insertion) order.
     """
-    found = conn.execute(
-        "SELECT id, external_id, sync_id, expansion, needs_expansion FROM v1_grants "
-        "WHERE (external_id, sync_id) IN "
-        "(SELECT external_id, sync_id FROM v1_grants GROUP BY external_id, sync_id HAVING count(*) > 1) "
-        "ORDER BY external_id, sync_id, id"
-    ).fetchall()
     dropped = 0
-    for _, group in itertools.groupby(found, key=lambda row: (row[1], row[2])):
-        first, *later = group
+    for first, *later in _stored_more_than_once(conn, "v1_grants", ", expansion, needs_expansion"):
         expansion, needs = first[3], first[4]
         for row in later:
             new = row[3]  # written by `grant_row`: bytes or None

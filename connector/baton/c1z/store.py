@@ -5,17 +5,16 @@ one SQLite connection (sqlite3's same-thread check enforces it), and every SQLit
 fsync and file operation runs there. `C1ZStore` is the async face the sync engine awaits; `_Db` is the part
 that runs on the thread. Jobs run in submission order, so a page submitted before another is stored first.
 
-A sync writes each page and the state that follows it in one unit (`write`), so a sync that stops for any
-reason resumes exactly at the first page it had not stored. Pages are grouped into one SQLite transaction
-per `COMMIT_INTERVAL` (a savepoint per page keeps each page all-or-nothing), the grant indexes (the unique one too) are
-built once after the load, and the working file is private and temporary: it is never resumed after a
-crash (resuming starts from the saved, fsynced c1z, and opening one runs SQLite's `quick_check`), so
-per-commit fsyncs would only cost time, and while it loads its rollback journal lives in memory (savepoints
-and rollbacks still work; only crash recovery, which nothing uses, is lost). The state token that goes with
-the pages is stored once per group, with its commit. The working
-directory is locked for the life of the store (`workfiles`), so a start-up sweep removes only dead
-processes' files. docs/benchmarks.md ("c1z store", "Store CPU and the end-of-sync tail") has the numbers
-behind each of these choices.
+A sync writes each page and the state that follows it in one unit (`write`), so a sync that stops for any reason
+resumes exactly at the first page it had not stored. Pages are grouped into one SQLite transaction per
+`COMMIT_INTERVAL` (a savepoint per page keeps each page all-or-nothing), the grant indexes (the unique one too) are
+built once after the load (a new file's resource indexes before the first read of its resources), and the working
+file is private and temporary: it is never resumed after a crash (resuming starts from the saved, fsynced c1z, and
+opening one runs SQLite's `quick_check`), so per-commit fsyncs would only cost time, and while it loads its rollback
+journal lives in memory (savepoints and rollbacks still work; only crash recovery, which nothing uses, is lost). The
+state token that goes with the pages is stored once per group, with its commit. The working directory is locked for
+the life of the store (`workfiles`), so a start-up sweep removes only dead processes' files. docs/benchmarks.md
+("c1z store", "Store CPU and the end-of-sync tail") has the numbers behind each of these choices.
 """
 
 from __future__ import annotations
@@ -45,6 +44,7 @@ from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, working_
 from connector.baton.c1z.schema import (
     DDL,
     DEFERRED_INDEXES,
+    DEFERRED_RESOURCE_INDEXES,
     SYNC_RUN_COLUMNS_ADDED_LATER,
     check_readable,
     parse_sqlite_time,
@@ -71,6 +71,12 @@ COMPACT_MAX_BYTES = 128 << 20
 # ... and any file whose free pages are at least this share of it (an older sync deleted by `keep_only`):
 # they would compress to almost nothing (SQLite zeroes freed pages here) but every reader would decompress them.
 COMPACT_FREE_SHARE = 0.125
+# The page size of a file this store creates: 4096, as c1z-format.md §2.9 recommends and Go's files have (§2.3).
+# SQLite reads any size, and 16 KiB pages were measured cheaper (the 100k-user end-of-sync tail 1.63-1.67 s of store
+# CPU against 1.88-1.93 s, the 10k org's c1z -2.9%, peak RSS +2-3 MB; docs/benchmarks.md, "Store thread: resource
+# indexes at the first read"), but that is a few percent of a sync for a file unlike every one ConductorOne's tools
+# were tested with: not taken.
+PAGE_SIZE = 4096
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -99,6 +105,8 @@ class _Db:
         # per group instead of one per page: tokens are ~11 KB at 100k users). Rolled back with its page.
         self._token: tuple[str, str] | None = None
         self._indexes_deferred = False
+        # Only in a file this store created: a resumed one reads its resources at once (`stored_resources`).
+        self._resource_indexes_deferred = False
         # The end-of-sync tail (issue 12 goal 2), logged by `save`: when the last page was stored, and how long
         # the deferred index build took.
         self._last_write_at: float | None = None
@@ -202,6 +210,10 @@ class _Db:
                 for name in DEFERRED_INDEXES:
                     self.conn.execute(f"DROP INDEX IF EXISTS {name}")
                 self._indexes_deferred = True
+                if self._fresh:
+                    for name in DEFERRED_RESOURCE_INDEXES:
+                        self.conn.execute(f"DROP INDEX IF EXISTS {name}")
+                    self._resource_indexes_deferred = True
         self.commit()
 
     def _forget_statistics(self) -> None:
@@ -224,24 +236,37 @@ class _Db:
             self.conn.execute(f'DROP TABLE "{name}"')
 
     def build_deferred_indexes(self) -> None:
-        if not self._indexes_deferred:
+        if not (self._indexes_deferred or self._resource_indexes_deferred):
             return
         started = time.monotonic()
         self.commit()
-        with self.unit():
-            for statement in DDL:
-                if any(f" {name} " in statement for name in DEFERRED_INDEXES):
-                    try:
-                        self.conn.execute(statement)
-                    except sqlite3.IntegrityError:
-                        # The unique index, over a grant stored more than once during the load (a listing that
-                        # repeats an item): merged as the upsert would have, then built. Nothing is built twice
-                        # when there are none, the usual case.
-                        rows.merge_duplicate_grants(self.conn)
-                        self.conn.execute(statement)
+        self._build_resource_indexes()
+        if self._indexes_deferred:
+            self._create_indexes(DEFERRED_INDEXES, rows.merge_duplicate_grants)
         self.commit()
         self._indexes_deferred = False
         self._index_seconds = time.monotonic() - started
+
+    def _build_resource_indexes(self) -> None:
+        """Build the resources' indexes if they are still deferred (schema.DEFERRED_RESOURCE_INDEXES): before any read of
+        `v1_resources` during the sync, and with the other deferred indexes. From then on resources are upserted."""
+        if self._resource_indexes_deferred:
+            self._create_indexes(DEFERRED_RESOURCE_INDEXES, rows.merge_duplicate_resources)
+            self._resource_indexes_deferred = False
+
+    def _create_indexes(self, names: Sequence[str], merge: Callable[[sqlite3.Connection], int]) -> None:
+        """Create the deferred indexes `names`, in the schema's order."""
+        with self.unit():
+            for statement in DDL:
+                if any(f" {name} " in statement for name in names):
+                    try:
+                        self.conn.execute(statement)
+                    except sqlite3.IntegrityError:
+                        # The unique index, over an object stored more than once during the load (a listing that
+                        # repeats an item): merged as the upsert would have, then built. Nothing is built twice
+                        # when there are none, the usual case.
+                        merge(self.conn)
+                        self.conn.execute(statement)
 
     # -- sync runs -----------------------------------------------------------------------------------------
 
@@ -293,7 +318,9 @@ class _Db:
                         rows.UPSERT_RESOURCE_TYPE, [rows.resource_type_row(x, sync_id, now) for x in resource_types]
                     )
                 if resources:
-                    self.conn.executemany(rows.UPSERT_RESOURCE, [rows.resource_row(x, sync_id, now) for x in resources])
+                    # While the unique index is deferred, a plain INSERT; `_build_resource_indexes` merges repeats.
+                    insert = rows.INSERT_RESOURCE if self._resource_indexes_deferred else rows.UPSERT_RESOURCE
+                    self.conn.executemany(insert, [rows.resource_row(x, sync_id, now) for x in resources])
                 if entitlements:
                     self.conn.executemany(
                         rows.UPSERT_ENTITLEMENT, [rows.entitlement_row(x, sync_id, now) for x in entitlements]
@@ -419,6 +446,7 @@ class _Db:
     def resources_after(
         self, sync_id: str, resource_type_id: str, after_row_id: int, limit: int
     ) -> list[tuple[int, resource_pb2.Resource]]:
+        self._build_resource_indexes()  # a resource stored twice is listed once, at its first row
         found = self.conn.execute(
             f"SELECT id, external_id, {rows.object_column('data')} FROM v1_resources "  # noqa: S608 - our SQL
             "WHERE sync_id = ? AND resource_type_id = ? AND id > ? ORDER BY id LIMIT ?",
@@ -427,6 +455,7 @@ class _Db:
         return [(row[0], self._stored_resource(row[0], resource_type_id, row[1], row[2])) for row in found]
 
     def get_resource(self, sync_id: str, resource_type_id: str, resource_id: str) -> resource_pb2.Resource | None:
+        self._build_resource_indexes()
         key = ids.resource_key(resource_type_id, resource_id)
         row = self.conn.execute(
             f"SELECT id, {rows.object_column('data')} FROM v1_resources "  # noqa: S608 - our SQL
@@ -451,6 +480,7 @@ class _Db:
 
     def stored_resources(self, sync_id: str, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which of these (type, id) resources this sync has stored."""
+        self._build_resource_indexes()
         found: set[tuple[str, str]] = set()
         for start in range(0, len(keys), rows.BATCH_ROWS):
             chunk = keys[start : start + rows.BATCH_ROWS]
@@ -484,8 +514,9 @@ class _Db:
         return None
 
     def count(self, sync_id: str, table: str) -> int:
-        # While the grants' unique index is deferred a grant stored twice is two rows until the merge: count it once.
-        what = "DISTINCT external_id" if table == "v1_grants" and self._indexes_deferred else "*"
+        # While a unique index is deferred an object stored twice is two rows until the merge: count it once.
+        deferred = self._indexes_deferred if table == "v1_grants" else self._resource_indexes_deferred
+        what = "DISTINCT external_id" if table in ("v1_grants", "v1_resources") and deferred else "*"
         query = f"SELECT count({what}) FROM {table} WHERE sync_id = ?"  # noqa: S608 - table names are ours
         return int(self.conn.execute(query, (sync_id,)).fetchone()[0])
 
@@ -804,8 +835,11 @@ def _open_db(c1z_path: Path | None, tmp_dir: Path | None) -> tuple[_Db, WorkDir]
                 db_path.unlink(missing_ok=True)
         try:
             fresh = sqlite3.connect(db_path)
-            fresh.execute("PRAGMA page_size=4096")
+            fresh.execute(f"PRAGMA page_size={PAGE_SIZE}")
             fresh.execute("PRAGMA encoding='UTF-8'")
+            # Both take effect when the file's first page is written: closed before that, the file stayed empty and
+            # the next connection made it with SQLite's defaults.
+            fresh.execute("VACUUM")
             fresh.close()
         except (sqlite3.Error, OSError) as exc:
             failure = working_file_failure(db_path, "creating the sync's working file", exc)

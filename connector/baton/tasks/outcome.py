@@ -14,6 +14,7 @@ from google.protobuf.message import Message
 
 from connector.baton.c1.errors import C1AuthUnavailableError, C1Error
 from connector.baton.errors import Code, ConnectorError
+from connector.baton.printable import printable
 
 MAX_FAILURE_MESSAGE = 4096
 """Characters of a failure message kept: handlers quote what a task named (a 1 MB action name), and the message
@@ -27,6 +28,11 @@ class Failure:
     non_retryable: bool
 
     def __post_init__(self) -> None:
+        # One line of inert text, whatever a handler quoted of what the task named (a secret type, a resource type or
+        # an action name ConductorOne sent with ESC sequences and newlines): the message is ConductorOne's to show and
+        # every log line's `error`, as Datadog's own words already are (`errors.printable`). Cut after, so the cut
+        # counts the escapes.
+        self.message = printable(self.message)
         if not self.message.isascii():
             # Lone surrogates (Datadog's stringified-dict error bodies, read as Python literals, can carry them) are
             # no UTF-8: protobuf refuses the string, and the FinishTask could not be built. Escaped, never dropped.

@@ -18,16 +18,21 @@ from connector.datadog.resources.tokens import PageNumberTokens, next_token, pag
 MEMBER = "member"
 
 
+RoleFacts = tuple[str, str, int | None, bool | None]
+
+
+def role_facts(role: Role) -> RoleFacts:
+    """All `role_resource` reads of a role: roles with the same facts build the same resource (the users walk reuses
+    a built one on them)."""
+    return role.id, role.name, role.user_count, role.managed
+
+
 def role_resource(role: Role) -> resource_pb2.Resource:
-    res = b.resource(types.ROLE, role.id, role.name)
+    role_id, name, user_count, managed = role_facts(role)
+    res = b.resource(types.ROLE, role_id, name)
     return b.add_role_trait(
         res,
-        profile_values={
-            "role_name": role.name,
-            "role_id": role.id,
-            "user_count": role.user_count,
-            "managed": role.managed,
-        },
+        profile_values={"role_name": name, "role_id": role_id, "user_count": user_count, "managed": managed},
     )
 
 

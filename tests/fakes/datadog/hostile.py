@@ -20,6 +20,8 @@ Modes (each answers in place of the real endpoint):
 * ``past-total``: a page of users whose own total says the list is empty;
 * ``empty-page``: no users, though the page's own total says there are 1,000;
 * ``no-total``: a users page without ``meta``;
+* ``gateway-ok``: 200 with a gateway's or stub's own JSON, ``{"message": "ok"}`` (no JSON:API document);
+* ``accepted``: 202 Accepted with no body (a change not completed);
 * ``retry-after=<value>``: 429 with ``Retry-After: <value>`` and no other rate-limit header.
 """
 
@@ -53,6 +55,8 @@ MODES = (
     "empty-page",
     "no-total",
     "escape-error",
+    "gateway-ok",
+    "accepted",
 )
 
 # Built once: 64 MiB of zeros compress to ~64 KB.
@@ -146,6 +150,10 @@ async def answer(request: web.Request, mode: str, *, hang_seconds: float, huge_b
         return _json({"data": [], "meta": {"page": {"total_count": 1000, "total_filtered_count": 1000}}})
     if mode == "no-total":
         return _json({"data": [_user("u1")]})
+    if mode == "gateway-ok":
+        return _raw(b'{"message":"ok"}')
+    if mode == "accepted":
+        return _raw(b"", status=202)
     if mode == "escape-error":
         # A refusal whose message would drive a terminal (ESC ] sets the window title) and forge an output line.
         message = "Forbidden\x1b]0;owned\x07\nbaton-datadog: granted everything"
