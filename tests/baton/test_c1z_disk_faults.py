@@ -178,3 +178,38 @@ async def test_a_group_whose_commit_fails_goes_with_its_token_and_the_partial_sa
         (run,) = reader.sync_runs()
         assert run.sync_token == "after-u1"
         assert [r.id.resource for r in reader.resources("user")] == ["u1"]
+
+
+async def test_resource_indexes_built_by_a_read_stay_built_when_a_later_group_fails(tmp_path: Path) -> None:
+    """A new file loads its resources without their indexes until the first read (`DEFERRED_RESOURCE_INDEXES`). The
+    build and its merge of a resource stored twice are committed before the store counts them built: left in the open
+    group, a group that then failed to commit took them with it, and the resource stored twice was listed twice and
+    saved twice, in a partial c1z with no index on its resources."""
+    path = tmp_path / "s.c1z"
+    store = await C1ZStore.create(tmp_path)
+    try:
+        await store.start_sync()
+        await store.write("p1", resource_types=[USER], resources=[b.resource(USER, "u1", "old")])
+        await store.write("p2", resources=[b.resource(USER, "u1", "new"), b.resource(USER, "u2", "two")])
+        listed = await store.resources_after("user", 0, 10)
+        assert [r.display_name for _, r in listed] == ["new", "two"]
+        real = store._db.conn
+        store._db.conn = _CommitFails(real)  # type: ignore[assignment]
+        await store.write("p3", resources=[b.resource(USER, "u3", "three")])
+        with pytest.raises(WorkDirError):
+            await store._call(store._db.commit)
+        store._db.conn = real
+        listed = await store.resources_after("user", 0, 10)
+        assert [r.display_name for _, r in listed] == ["new", "two"]
+        await store.save(path, vacuum=False)
+    finally:
+        await store.close()
+    with C1ZReader(path) as reader:
+        assert [r.display_name for r in reader.resources("user")] == ["new", "two"]
+    (tmp_path / "check.db").write_bytes(zstandard.ZstdDecompressor().decompress(path.read_bytes()[5:]))
+    conn = sqlite3.connect(tmp_path / "check.db")
+    try:
+        indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'v1_resources'")}
+    finally:
+        conn.close()
+    assert set(store_module.DEFERRED_RESOURCE_INDEXES) <= indexes

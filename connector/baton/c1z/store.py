@@ -251,7 +251,12 @@ class _Db:
         """Build the resources' indexes if they are still deferred (schema.DEFERRED_RESOURCE_INDEXES): before any read of
         `v1_resources` during the sync, and with the other deferred indexes. From then on resources are upserted."""
         if self._resource_indexes_deferred:
+            # Committed on their own, before the flag says built: left in the open group, a group that failed to
+            # commit later (a full disk, a file-size limit) took the merge and the indexes with it while the flag
+            # stayed cleared, and a resource stored twice was listed twice and saved twice in the partial c1z.
+            self.commit()
             self._create_indexes(DEFERRED_RESOURCE_INDEXES, rows.merge_duplicate_resources)
+            self.commit()
             self._resource_indexes_deferred = False
 
     def _create_indexes(self, names: Sequence[str], merge: Callable[[sqlite3.Connection], int]) -> None:
