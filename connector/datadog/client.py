@@ -362,10 +362,11 @@ class DatadogClient:
         """The one object an answer holds; `of`: the id asked for, which the object must have; `problem`: what
         else is wrong with the object for this call, if anything."""
         reply = await self._t.request(method, path, group=group, json=json, params=params, idempotent=idempotent)
-        if method != "GET":
-            check_completed(reply)
         envelope = parse_model(envelope_type, reply)
         not_refused(reply, envelope.errors)
+        if method != "GET":
+            # After the body's own words (another server's page, Datadog's refusal), which say more than the status.
+            check_completed(reply)
         if envelope.data is None:
             raise UnexpectedResponse(method=method, path=path, status=reply.status, messages=["response has no data"])
         if of is not None and another_id(envelope.data.id, of):
@@ -523,8 +524,8 @@ class DatadogClient:
 
         def not_applied(user: User) -> str | None:
             if user.status is None:
-                # Datadog's answer is the whole user, its status always shown (docs/spec/datadog-api.md §4.1), and no
-                # request carries one: an answer without it (a stub or mock integration reflecting the request, which
+                # Datadog's answer is the whole user, its status observed in every one (docs/spec/datadog-api.md
+                # §4.1), and no request carries one: an answer without it (a stub or mock integration reflecting the request, which
                 # names this user and each field as asked) passed every check below, and an enable or an update was
                 # reported done with nothing sent to Datadog.
                 return "the answer does not show the user's status (data.attributes.status: missing or null)"
@@ -596,9 +597,9 @@ class DatadogClient:
         if not data:
             return []
         reply = await self._t.request("POST", "/api/v2/user_invitations", group="invitations", json={"data": data})
-        check_completed(reply)
         envelope = parse_model(ListEnvelope[UserInvitation], reply)
         not_refused(reply, envelope.errors)
+        check_completed(reply)
         return list(envelope.data)
 
     async def send_invitation(self, user_id: str) -> UserInvitation:

@@ -126,6 +126,10 @@ def check_completed(reply: Reply) -> None:
         raise _unexpected(
             reply, f"HTTP {reply.status} is no completed change (Datadog answers 200, 201 or 204)", retryable=True
         )
+    if reply.status == 201 and reply.method == "DELETE":
+        # 201 Created says something was made: no answer of Datadog's to a removal (it answers 204), and a stub's or a
+        # proxy's empty 201 reported an offboarding, a team removal or a key's deletion done.
+        raise _unexpected(reply, "HTTP 201 Created answers no removal (Datadog answers a DELETE 204)", retryable=True)
 
 
 def check_done(reply: Reply, *, body_read_after: bool = False) -> None:

@@ -25,6 +25,7 @@ from connector.baton import builders as b
 from connector.baton.c1z import store as store_module
 from connector.baton.c1z.errors import C1ZWriteError, WorkDirError
 from connector.baton.c1z.reader import C1ZReader
+from connector.baton.c1z.schema import DEFERRED_RESOURCE_INDEXES
 from connector.baton.c1z.store import C1ZStore
 from connector.baton.sync.to_file import sync_to_file
 from tests.baton.fake_connector import Faults, InjectedFailure, Org, syncers
@@ -212,4 +213,4 @@ async def test_resource_indexes_built_by_a_read_stay_built_when_a_later_group_fa
         indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'v1_resources'")}
     finally:
         conn.close()
-    assert set(store_module.DEFERRED_RESOURCE_INDEXES) <= indexes
+    assert set(DEFERRED_RESOURCE_INDEXES) <= indexes

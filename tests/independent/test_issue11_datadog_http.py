@@ -401,3 +401,36 @@ async def test_a_revoke_delete_or_disable_answered_by_a_body_that_is_not_json_is
 async def test_a_revoke_delete_or_disable_answered_with_json_or_nothing_is_done(answer: bytes, call: Call) -> None:
     result, _ = await _outcome([answer], call)
     assert result is None
+
+
+@pytest.mark.parametrize("answer", [http(201, b""), http(201, b"{}")])
+@pytest.mark.parametrize("call", DECIDED_BY_STATUS)
+async def test_a_removal_answered_201_created_is_not_done(answer: bytes, call: Call) -> None:
+    """Datadog answers a DELETE 204: 201 Created says something was made, which no removal does. A stub's or a proxy's
+    empty 201 reported an offboarding, a team removal or a credential's deletion done."""
+    result, _ = await _outcome([answer], call)
+    error = _refused(result, UnexpectedResponse, "HTTP 201 Created answers no removal")
+    assert error.retryable
+
+
+def enable_user(dd: DatadogClient) -> Awaitable[object]:
+    return dd.enable_user(USER)
+
+
+def invite(dd: DatadogClient) -> Awaitable[object]:
+    return dd.send_invitation(USER)
+
+
+@pytest.mark.parametrize("call", [enable_user, invite, disable_user])
+async def test_a_write_answered_under_an_odd_2xx_is_named_by_its_body_first(call: Call) -> None:
+    """A 206 carrying a web page and a 202 carrying Datadog's refusal: each write names what the body is (the page's
+    content type; Datadog's error shape, final as a refusal is) before the status, whichever check it goes through."""
+    page = http(206, PAGE, [(b"Content-Type", b"text/html")])
+    result, _ = await _outcome([page], call, retry=RetryPolicy(max_attempts=1))
+    _refused(result, UnexpectedResponse, "content type")
+    if call is invite:
+        return  # an invitations answer without `data` is refused as such first, whatever its status
+    refusal = http(202, json.dumps({"errors": ["Forbidden: missing user_access_manage"]}).encode())
+    result, _ = await _outcome([refusal], call, retry=RetryPolicy(max_attempts=1))
+    error = _refused(result, UnexpectedResponse, "a success status with Datadog's error body")
+    assert not error.retryable

@@ -31,12 +31,10 @@ class Failure:
         # One line of inert text, whatever a handler quoted of what the task named (a secret type, a resource type or
         # an action name ConductorOne sent with ESC sequences and newlines): the message is ConductorOne's to show and
         # every log line's `error`, as Datadog's own words already are (`errors.printable`). Cut after, so the cut
-        # counts the escapes.
+        # counts the escapes. It escapes lone surrogates too (Datadog's stringified-dict error bodies, read as Python
+        # literals, can carry them): they are no UTF-8, protobuf refuses the string, and the FinishTask could not be
+        # built.
         self.message = printable(self.message)
-        if not self.message.isascii():
-            # Lone surrogates (Datadog's stringified-dict error bodies, read as Python literals, can carry them) are
-            # no UTF-8: protobuf refuses the string, and the FinishTask could not be built. Escaped, never dropped.
-            self.message = self.message.encode("utf-8", "backslashreplace").decode("utf-8")
         if len(self.message) > MAX_FAILURE_MESSAGE:
             suffix = f"…({len(self.message)} characters)"
             self.message = self.message[: MAX_FAILURE_MESSAGE - len(suffix)] + suffix
