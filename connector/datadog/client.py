@@ -62,6 +62,7 @@ from connector.datadog.models import (
     InvalidIncluded,
     ItemEnvelope,
     ListEnvelope,
+    ListPage,
     OnCallShift,
     OnCallUser,
     Resource,
@@ -234,7 +235,7 @@ class DatadogClient:
 
     async def _fetch_page(
         self,
-        envelope_type: type[ListEnvelope[R]],
+        envelope_type: type[ListPage[R]],
         path: str,
         *,
         group: str,
@@ -338,7 +339,7 @@ class DatadogClient:
                 next_number=next_number,
                 total=info.total,
                 last_number=last,
-                included=tuple(envelope.included),
+                included=tuple(envelope.included) if isinstance(envelope, ListEnvelope) else (),
                 path=path,
                 status=reply.status,
             )
@@ -715,9 +716,10 @@ class DatadogClient:
         return await self._item(ItemEnvelope[Team], "GET", path, group="teams", of=team_id)
 
     async def list_team_memberships(self, team_id: str, page: int = 0) -> Page[TeamMembership]:
-        """One page of a team's memberships; ``included`` holds the member users (reduced fields)."""
+        """One page of a team's memberships. The answer's ``included`` (the member users, reduced fields) is not read:
+        the page's `included` is empty."""
         path = f"/api/v2/team/{_seg(team_id)}/memberships"
-        found = (await self._fetch_page(ListEnvelope[TeamMembership], path, group="team_memberships", number=page))()
+        found = (await self._fetch_page(ListPage[TeamMembership], path, group="team_memberships", number=page))()
         if any(another_id(m.team_id, team_id) for m in found.items):
             # Another team's memberships (answers mixed up): synced as this team's grants, or deciding a revoke. Named
             # by where its team was read, as a key of another owner is (the item found only now that one failed).

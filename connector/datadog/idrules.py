@@ -21,10 +21,20 @@ _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
 UNUSABLE_ID = f"blank, a dot segment, a control character or over {_MAX_ID_CHARS} characters"
 
 
+_CONTROL_BYTES = bytes(range(0x20)) + b"\x7f"
+# The longest text checked through its bytes: two copies of it are made (a task's 30 MB id would be 60 MB more).
+_BYTES_CHECKED = 1 << 16
+
+
 def has_control_character(value: str) -> bool:
     """Whether `value` holds a C0 control character or DEL, which no Datadog id does. A regex, not a loop over
     characters: this runs for every link of a sync (a user's roles, each membership), and on ids a task names, of any
     length up to the message limit (a 30 MB one held the event loop 1.5 s)."""
+    if value.isascii() and len(value) <= _BYTES_CHECKED:
+        # The usual text (a page's ids joined): its bytes with the control ones deleted, in C. A memberships page's
+        # ids and links (1,615 characters): 2.2 us against 17.1 for the regex's character class (issue 12).
+        data = value.encode("ascii")
+        return len(data.translate(None, _CONTROL_BYTES)) != len(data)
     return _CONTROL_CHARACTER.search(value) is not None
 
 

@@ -1,5 +1,6 @@
 """The sync token is the Go SDK's version-1 JSON, byte for byte whatever path wrote it: `marshal` reuses each
-action's encoding between pages (issue 12), and a page token changed in place must show in the next token."""
+action's encoding between pages (issue 12), and a page token (or any field) changed in place must show in the next
+token."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ steps = st.lists(
     st.one_of(
         st.tuples(st.just("push"), texts, texts),
         st.tuples(st.just("token"), st.integers(min_value=0, max_value=50), texts),
+        st.tuples(st.just("field"), st.integers(min_value=0, max_value=50), texts),
         st.tuples(st.just("finish"), st.integers(min_value=0, max_value=50), st.just("")),
         st.tuples(st.just("flag"), st.just(""), st.just("")),
         st.tuples(st.just("settings"), texts, texts),
@@ -57,6 +59,11 @@ def test_marshal_is_the_reference_encoding_after_every_step(program: list[tuple[
             state.push(ss.LIST_GRANTS, resource_type_id=arg, resource_id=text)
         elif op == "token" and state.actions:
             state.actions[arg % len(state.actions)].page_token = text
+        elif op == "field" and state.actions:
+            # Any field changed in place shows, the id too (its JSON is cached apart for the order).
+            action = state.actions[arg % len(state.actions)]
+            name = ("id", "resource_id", "parent_resource_id", "operation")[arg % 4]
+            setattr(action, name, text)
         elif op == "finish" and state.actions:
             state.finish(state.actions[arg % len(state.actions)])
         elif op == "flag":

@@ -606,3 +606,24 @@ async def test_a_membership_of_another_team_is_named_by_its_path(fake: FakeDatad
     assert str(raised.value).endswith(
         "page 0: a membership of another team (data[1].relationships.team.data.id, or without it the team in data[1].id)"
     )
+
+
+@pytest.mark.parametrize(
+    "included", [CANARY, 918273645, [None, 5, {"type": "users", "id": [CANARY], "attributes": []}]]
+)
+async def test_a_memberships_answer_is_read_without_its_included(
+    fake: FakeDatadog, make_client: ClientFactory, included: Any
+) -> None:
+    """Nothing reads a team's memberships answer's `included` (its member users), so it is not decoded (issue 12): one
+    of any shape fails no listing, and the page holds the answer's memberships and no included object."""
+    team = next(t for t in fake.org.teams.values() if len(t.members) > 1)
+
+    def changed(body: dict[str, Any]) -> dict[str, Any]:
+        assert body["included"]  # the fake includes the member users, as Datadog does
+        body["included"] = included
+        return body
+
+    fake.faults.rewrite(changed, path=f"/api/v2/team/{team.id}/memberships", method="GET")
+    page = await make_client(fake).list_team_memberships(team.id)
+    assert page.included == ()
+    assert sorted(m.user_id or "" for m in page.items) == sorted(team.members)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 INIT = "init"
@@ -23,6 +24,9 @@ _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 SETTINGS_KEY = "py_sync_settings"
 """The token key of an unfinished sync's settings: not one of Go's (prefixed, so a later Go field cannot clash)."""
+
+_ENCODED = attrgetter("_encoded")
+_ID_JSON = attrgetter("_id_json")
 
 _ACTION_FIELDS = (
     "page_token",
@@ -42,18 +46,26 @@ class Action:
     resource_id: str = ""
     parent_resource_type_id: str = ""
     parent_resource_id: str = ""
-    # `"<id>":{...}` as `SyncState.marshal` writes it, and the page token it was written with: the token is
-    # marshalled with every stored page while up to hundreds of actions sit on the stack (issue 12), and only
-    # `page_token` changes once an action is pushed.
-    _encoded: tuple[str, str] | None = field(default=None, init=False, repr=False, compare=False)
+    # `"<id>":{...}` as `SyncState.marshal` writes it, and `"<id>"` alone (for `action_order`); None once any field
+    # changes (`__setattr__`). The token is marshalled with every stored page while up to hundreds of actions sit on the
+    # stack (issue 12), and a page changes one action: `marshal` collects the cached pieces with `map` in C and encodes
+    # only the actions whose piece is gone.
+    _encoded: str | None = field(default=None, init=False, repr=False, compare=False)
+    _id_json: str | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name[0] != "_":
+            object.__setattr__(self, "_encoded", None)
 
     def encoded(self) -> str:
         """This action as a member of the token's ``actions_map`` (`json.dumps` with the token's separators)."""
-        cached = self._encoded
-        if cached is not None and cached[0] == self.page_token:
-            return cached[1]
-        text = _dumps(self.id) + ":" + _dumps(self.to_json())
-        self._encoded = (self.page_token, text)
+        text = self._encoded
+        if text is None:
+            id_json = _dumps(self.id)
+            text = id_json + ":" + _dumps(self.to_json())
+            object.__setattr__(self, "_id_json", id_json)
+            object.__setattr__(self, "_encoded", text)
         return text
 
     def to_json(self) -> dict[str, str]:
@@ -102,21 +114,26 @@ class SyncState:
     def marshal(self) -> str:
         """The version-1 token: `json.dumps` of the Go SDK's shape, compact, keys in the order below."""
         out: dict[str, Any] = {}
-        head = ""
-        if self.actions:
-            order = [a.id for a in self.actions]
-            if len(set(order)) == len(order):
-                # The usual case, from cached pieces (`Action.encoded`): byte for byte the encoding below.
-                head = (
-                    '"actions_map":{'
-                    + ",".join([a.encoded() for a in self.actions])
-                    + '},"action_order":'
-                    + _dumps(order)
-                    + ","
-                )
+        head: list[str] = []
+        actions = self.actions
+        if actions:
+            pieces = list(map(_ENCODED, actions))
+            # The actions changed since the last token (a page's, a pushed batch's): found by `list.index` in C.
+            at = -1
+            try:
+                while True:
+                    at = pieces.index(None, at + 1)
+                    pieces[at] = actions[at].encoded()
+            except ValueError:
+                pass
+            ids = list(map(_ID_JSON, actions))  # set by `encoded` with the piece, so none is missing here
+            if len(set(ids)) == len(ids):
+                # The usual case, from the cached pieces: byte for byte the encoding below (ids are unique exactly
+                # when their JSON strings are).
+                head = ['{"actions_map":{', ",".join(pieces), '},"action_order":[', ",".join(ids), "],"]
             else:  # repeated ids (only a damaged resumed token has them): the map keeps one entry per id
-                out["actions_map"] = {a.id: a.to_json() for a in self.actions}
-                out["action_order"] = order
+                out["actions_map"] = {a.id: a.to_json() for a in actions}
+                out["action_order"] = [a.id for a in actions]
         if self.current_action_id:
             out["current_action_id"] = self.current_action_id
         for name in ("needs_expansion", "should_skip_entitlements_and_grants", "should_skip_grants"):
@@ -129,7 +146,8 @@ class SyncState:
         out["version"] = 1
         if not head:
             return _dumps(out)
-        return "{" + head + _dumps(out)[1:]
+        head.append(_dumps(out)[1:])
+        return "".join(head)  # one copy of the ~30 KB of a 200-action stack, not one per `+`
 
     @classmethod
     def unmarshal(cls, token: str) -> SyncState:
