@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -542,8 +543,11 @@ def test_a_signal_while_starting_is_an_orderly_stop(
 
     def slow_start(args: list[str]) -> int:
         os.kill(os.getpid(), sig)
-        for _ in range(10_000_000):  # the handler runs between two bytecodes, well before this ends
-            pass
+        # The handler runs when the sleep returns to Python: bounded by time, not by a count of loops a loaded host
+        # can run through before the signal is handled.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            time.sleep(0.01)
         raise AssertionError("the signal did not stop the start-up")
 
     monkeypatch.setattr(cli, "_dispatch", slow_start)
