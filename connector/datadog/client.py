@@ -525,9 +525,9 @@ class DatadogClient:
         def not_applied(user: User) -> str | None:
             if user.status is None:
                 # Datadog's answer is the whole user, its status observed in every one (docs/spec/datadog-api.md
-                # §4.1), and no request carries one: an answer without it (a stub or mock integration reflecting the request, which
-                # names this user and each field as asked) passed every check below, and an enable or an update was
-                # reported done with nothing sent to Datadog.
+                # §4.1), and no request carries one: an answer without it (a stub or mock integration reflecting the
+                # request, which names this user and each field as asked) passed every check below, and an enable or
+                # an update was reported done with nothing sent to Datadog.
                 return "the answer does not show the user's status (data.attributes.status: missing or null)"
             # The answer is the user as changed: a field it shows otherwise than asked (ignored, or set to something
             # else) was not changed, and reporting the update done would be false. Except `title`: Datadog's user
