@@ -9,6 +9,7 @@ import json
 import re
 import socket
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -278,8 +279,8 @@ async def test_a_request_body_that_never_ends_is_dropped(strict: OpsServer) -> N
     await _until(lambda: strict.open_connections == 0, "the connection is still open")
 
 
-async def flood_without_reading(ops: OpsServer, last: bytes = b"") -> asyncio.StreamWriter:
-    """Pipeline 5,000 /metrics requests (then `last`) on a connection with a tiny receive buffer that never reads:
+async def flood_without_reading(ops: OpsServer, last: bytes = b"", count: int = 5_000) -> asyncio.StreamWriter:
+    """Pipeline `count` /metrics requests (then `last`) on a connection with a tiny receive buffer that never reads:
     the answers fill every buffer between the server and this peer."""
     assert ops.bound_port
     sock = socket.socket()
@@ -287,7 +288,7 @@ async def flood_without_reading(ops: OpsServer, last: bytes = b"") -> asyncio.St
     sock.connect(("127.0.0.1", ops.bound_port))
     sock.setblocking(False)
     _, writer = await asyncio.open_connection(sock=sock)
-    writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 5_000 + last)
+    writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * count + last)
     with contextlib.suppress(ConnectionError):
         await asyncio.wait_for(writer.drain(), 10)
     return writer
@@ -347,6 +348,14 @@ async def test_stop_does_not_wait_for_a_peer_that_does_not_read() -> None:
     writer.close()
 
 
+def _largest_send_buffer() -> int:
+    """The most a TCP socket's send buffer grows to here (`net.ipv4.tcp_wmem`'s maximum; 4 MiB is Linux's default)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/tcp_wmem").read_text().split()[2])
+    except (OSError, IndexError, ValueError):
+        return 4 << 20
+
+
 class Unflushed(OpsServer):
     """Leaves each answer in the transport's buffer, as a peer too slow to take it does (no drain to wait for)."""
 
@@ -366,11 +375,16 @@ async def test_a_connection_still_sending_its_last_answer_is_counted_and_ended_b
     """Its requests are all answered ('Connection: close' on the last), but the answers are not yet taken. Such a
     connection was no longer counted (pipelined requests sized to fill the buffers got round the cap, each one held
     for the write timeout) and stop() did not end it: its task outlived the server."""
-    ops = Unflushed(Metrics("baton_datadog", "test"), Ready(), "127.0.0.1", 0, write_timeout=3600)
+    metrics = Metrics("baton_datadog", "test")
+    ops = Unflushed(metrics, Ready(), "127.0.0.1", 0, write_timeout=3600)
     await ops.start()
-    writer = await flood_without_reading(ops, last=b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    # megabytes of answers are still to be taken. 5,001 renders take ~3 s of CPU: the bound only stops a hang (it was
-    # 10 s, which two make test runs at load 12-19 went past with the server working all along).
+    # Enough answers to be twice what the kernel can hold between the two (the server's largest send buffer, the
+    # peer's 4 KiB receive buffer doubled), so megabytes are still to be taken once all are answered; 5,000 (40 MB)
+    # took 18 s on a slow host and went past a 60 s bound at load 14-18.
+    count = 2 * (_largest_send_buffer() + 64 * 1024) // len(metrics.render()) + 1
+    last = b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    writer = await flood_without_reading(ops, last=last, count=count)
+    # The bound only stops a hang.
     await asyncio.wait_for(ops.answered_all.wait(), 60)
     assert ops.open_connections == 1, "a connection still sending is an open connection"
     await asyncio.wait_for(ops.stop(), 10)
