@@ -380,11 +380,10 @@ def _not_a_command(arg: str, where: str) -> str:
 
     if lookalike := dash_lookalike(arg):
         return f"{where} {lookalike}; see --help for the flags"
-    if _WORD.fullmatch(arg) and (instead := _ELSEWHERE.get(arg.lower())):
-        what = f"unknown command {arg!r}; {instead}"
-    elif _WORD.fullmatch(arg):
+    if _WORD.fullmatch(arg):
         close = difflib.get_close_matches(arg, COMMANDS, n=1, cutoff=0.6)
-        what = f"unknown command {arg!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+        instead = _ELSEWHERE.get(arg.lower()) or (f"did you mean {close[0]!r}?" if close else None)
+        what = f"unknown command {arg!r}" + (f"; {instead}" if instead else "")
     else:
         what = f"{where} is neither a flag, a flag's value nor a command (not shown: it may be a key)"
     return f"{what}; the commands are {', '.join(COMMANDS)}, or none to sync or serve (see --help)"

@@ -188,14 +188,14 @@ def build_task(settings: Settings) -> baton_pb2.Task:
         bare = user.get("resource_id", user.get("resource")) if isinstance(user, dict) else user
         if isinstance(bare, str):
             _no_email("invoke_action_args", bare)
-        if isinstance(bare, str) and (alone := _typed_alone(bare.strip())) is not None:
-            # `user:<id>` (as a grant id and --sync-resources write it) or the SDK's `bid:r:user/<id>` went to Datadog
-            # as the id: its 404 failed the action, exit 1, naming an id no one had meant.
-            raise _bad(
-                "invoke_action_args",
-                f"user_id {printable(repr(bare.strip()[:200]))} is not a bare user id: give the id alone, "
-                f"{printable(repr(alone[:200]))}",
-            )
+            if (alone := _typed_alone(bare.strip())) is not None:
+                # `user:<id>` (as a grant id and --sync-resources write it) or the SDK's `bid:r:user/<id>` went to
+                # Datadog as the id: its 404 failed the action, exit 1, naming an id no one had meant.
+                raise _bad(
+                    "invoke_action_args",
+                    f"user_id {printable(repr(bare.strip()[:200]))} is not a bare user id: give the id alone, "
+                    f"{printable(repr(alone[:200]))}",
+                )
         task.action_invoke.args.update(args)
     elif settings.delete_resource:
         rtype, value = settings.delete_resource_type.strip(), settings.delete_resource.strip()

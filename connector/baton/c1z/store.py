@@ -520,8 +520,8 @@ class _Db:
 
     def count(self, sync_id: str, table: str) -> int:
         # While a unique index is deferred an object stored twice is two rows until the merge: count it once.
-        deferred = self._indexes_deferred if table == "v1_grants" else self._resource_indexes_deferred
-        what = "DISTINCT external_id" if table in ("v1_grants", "v1_resources") and deferred else "*"
+        deferred = {"v1_grants": self._indexes_deferred, "v1_resources": self._resource_indexes_deferred}
+        what = "DISTINCT external_id" if deferred.get(table) else "*"
         query = f"SELECT count({what}) FROM {table} WHERE sync_id = ?"  # noqa: S608 - table names are ours
         return int(self.conn.execute(query, (sync_id,)).fetchone()[0])
 
