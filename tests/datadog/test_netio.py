@@ -80,6 +80,41 @@ async def test_tls_goes_through_the_proxy_tunnel(proxy: ForwardProxy, https_fake
     assert ("127.0.0.1", https_fake.port) in proxy.opened()
 
 
+def _anyio_locks(connection: object) -> list[str]:
+    """The locks of httpcore's own kind (anyio's on asyncio: every acquire a turn of the event loop) left on a kept
+    connection and the connections under it, found by type whatever their attribute is called."""
+    found: list[str] = []
+    inner: object = connection
+    while inner is not None:
+        for name, value in vars(inner).items():
+            kind = type(value)
+            if kind.__module__.startswith(("httpcore.", "anyio.")) and "Lock" in kind.__name__:
+                found.append(f"{type(inner).__name__}.{name}")
+        inner = getattr(inner, "_connection", None)
+    return found
+
+
+@pytest.mark.parametrize("through_proxy", [False, True])
+async def test_a_kept_connection_takes_its_locks_without_a_turn_of_the_event_loop(
+    through_proxy: bool, https_fake: FakeDatadog, tls: TlsFiles, request: pytest.FixtureRequest
+) -> None:
+    """httpcore's locks are anyio's, whose acquire yields to the loop even when free: three extra loop turns per
+    request (docs/benchmarks.md, "CPU per Datadog request"). A kept connection has asyncio's in their place, direct
+    and through a proxy's tunnel; should an httpcore upgrade add or rename a lock, this names it."""
+    if through_proxy:
+        request.getfixturevalue("proxy")
+    async with _client(https_fake, ssl.create_default_context(cafile=str(tls.ca_cert))) as client:
+        for _ in range(3):
+            await client.list_users()
+        pool = client._t._pool
+        assert pool is not None
+        (kept,) = pool._idle
+        assert _anyio_locks(kept) == []
+        locks = [value for inner in (kept, kept._connection) for value in vars(inner).values()]  # type: ignore[attr-defined]
+        assert sum(isinstance(value, asyncio.Lock) for value in locks) == 2
+    assert https_fake.count("GET", "/api/v2/users") == 3
+
+
 @pytest.mark.parametrize("no_proxy", ["127.0.0.0/8", "10.0.0.0/8, 127.0.0.1/32", "fd00::/8,127.0.0.0/8", "127.9.9.9/8"])
 async def test_a_no_proxy_network_holding_the_hosts_address_sends_it_direct(
     proxy: ForwardProxy, https_fake: FakeDatadog, tls: TlsFiles, monkeypatch: pytest.MonkeyPatch, no_proxy: str
