@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import httpcore
+import httpx
 import pytest
 
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import Invalid, Unavailable
 from connector.datadog.netio import OriginPool
 from connector.datadog.paging import paginate
-from tests.datadog.helpers import FAST_RETRY
+from tests.datadog.helpers import FAST_RETRY, answered_by
 from tests.fakes.c1.certs import TlsFiles, generate_tls_files
 from tests.fakes.datadog import FakeDatadog, generate_org
 from tests.fakes.proxy import ForwardProxy
@@ -561,3 +562,30 @@ async def test_an_answer_that_came_after_the_idle_check_is_never_taken_for_the_n
     assert reply.status == 200
     assert bytes(reply.body) == b'{"data": {"type": "users", "id": "created"}}'
     assert handler.requests == [(1, b"GET /api/v2/users/u1 HTTP/1.1"), (2, b"POST /api/v2/users/created HTTP/1.1")]
+
+
+_QUERIES: list[dict[str, str | int | bool]] = [
+    {"page[size]": 100, "page[number]": 0},
+    {"filter": "ann o'neil+test@example.com", "sort": "-name", "include": "roles,users"},
+    {"filter[keyword]": "a&b=c#d?e/f%20g", "flag": True, "other": False, "negative": -3},
+    {"ünïcode kéy": "日本語 ∑ \u00a0", "empty": "", "tilde~dot.dash-under_score": "~.-_"},
+    {"page[number]": 2**70, "controls": "\t\r\n\x00\x7f", "brackets[]": '[]{}|\\^`"<>'},
+]
+
+
+@pytest.mark.parametrize("params", _QUERIES)
+async def test_the_query_sent_is_the_one_httpx_writes_for_the_same_parameters(
+    params: dict[str, str | int | bool],
+) -> None:
+    """The transport writes a request's query itself (not through httpx.QueryParams, for CPU); what Datadog receives
+    must be byte for byte what httpx sent for the same parameters, whatever characters they hold."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"data": []})
+
+    client = answered_by(handler)
+    async with client:
+        await client._t.request("GET", "/api/v2/users", group="users", params=params)
+    assert seen[0].url.raw_path == b"/api/v2/users?" + str(httpx.QueryParams(params)).encode("ascii")
