@@ -107,6 +107,10 @@ class _Protocol(asyncio.Protocol):
         finally:
             self._readable = None
 
+    def must_wait_to_write(self) -> bool:
+        """Whether the transport asked us to stop writing (its buffer is over its high-water mark) and has not resumed."""
+        return self._writable is not None and not self._writable.done()
+
     async def writable(self) -> None:
         if self._writable is not None and not self._writable.done():
             await self._writable
@@ -167,11 +171,14 @@ class _Stream(httpcore.AsyncNetworkStream):
             raise httpcore.WriteError(str(p.lost) if p.lost else "the connection is closed") from p.lost
         self._sending = True
         p.transport.write(buffer)
-        try:
-            async with asyncio.timeout(timeout):
-                await p.writable()
-        except TimeoutError as exc:
-            raise httpcore.WriteTimeout(str(exc)) from exc
+        if p.must_wait_to_write():
+            # A timer only for a wait: one per write was a third of a request's timers, each a TimerHandle pushed onto
+            # (and, cancelled, left in) the loop's heap: 2.9 % of a request's instructions (callgrind, perf50).
+            try:
+                async with asyncio.timeout(timeout):
+                    await p.writable()
+            except TimeoutError as exc:
+                raise httpcore.WriteTimeout(str(exc)) from exc
         if p.lost is not None:
             raise httpcore.WriteError(str(p.lost)) from p.lost
 
