@@ -90,6 +90,23 @@ _PARTS_PER_LOOP_TURN = 256
 _NO_BODY = frozenset({204, 304})
 
 
+class _Empty:
+    """The body of a request without one, as a stream with no parts.
+
+    Given `b""`, httpcore made a stream of one empty part: an async generator (registered with the loop's hooks) and an
+    empty h11 `Data` event sent through h11's state machine, neither putting a byte on the wire: 3.5 % of a GET's
+    instructions (callgrind, perf50). With no parts, h11 sends only the end of the message, as before."""
+
+    def __aiter__(self) -> _Empty:
+        return self
+
+    async def __anext__(self) -> bytes:
+        raise StopAsyncIteration
+
+
+_EMPTY = _Empty()
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     """A finished 2xx response: the body is read in full (and no larger than the cap)."""
@@ -430,7 +447,7 @@ class ApiTransport:
             # /api/v1/validate checks the API key alone; the official client sends only DD-API-KEY there.
             headers.append((b"DD-APPLICATION-KEY", self._secrets[1].get_secret_value().encode("ascii")))
         method = method.upper()
-        content = b""
+        content: bytes | _Empty = _EMPTY
         if json is not None:
             # As httpx encodes `json=`: compact, UTF-8, no NaN.
             content = json_dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()

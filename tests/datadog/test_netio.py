@@ -589,3 +589,44 @@ async def test_the_query_sent_is_the_one_httpx_writes_for_the_same_parameters(
     async with client:
         await client._t.request("GET", "/api/v2/users", group="users", params=params)
     assert seen[0].url.raw_path == b"/api/v2/users?" + str(httpx.QueryParams(params)).encode("ascii")
+
+
+async def test_requests_without_a_body_put_only_their_head_on_the_wire_and_keep_the_connection() -> None:
+    """A GET, a DELETE and a POST without a body (`Content-Length: 0`) are their head and nothing else, and a POST
+    with a body is its head and exactly its body: one after another on one kept connection (a stray byte or a
+    missing end of message would be read as the start of the next request, or refused by h11)."""
+    received: list[tuple[bytes, bytes]] = []
+    connections = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.split(b"Content-Length: ", 1)[1].split(b"\r\n", 1)[0]) if b"Length" in head else 0
+                received.append((head, await reader.readexactly(length)))
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+                await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    async with server, DatadogClient(api_key="a" * 32, app_key="b" * 40, base_url=url, retry=FAST_RETRY) as client:
+        await client._t.request("GET", "/api/v2/users", group="users", params={"page[size]": 1})
+        await client._t.request("DELETE", "/api/v2/users/u1", group="users")
+        await client._t.request("POST", "/api/v2/users/u1/disable", group="users")
+        await client._t.request("POST", "/api/v2/users", group="users", json={"data": 1})
+        await client._t.request("GET", "/api/v2/users/u1", group="users")
+    assert [head.split(b" ", 2)[:2] for head, _ in received] == [
+        [b"GET", b"/api/v2/users?page%5Bsize%5D=1"],
+        [b"DELETE", b"/api/v2/users/u1"],
+        [b"POST", b"/api/v2/users/u1/disable"],
+        [b"POST", b"/api/v2/users"],
+        [b"GET", b"/api/v2/users/u1"],
+    ]
+    assert [body for _, body in received] == [b"", b"", b"", b'{"data":1}', b""]
+    assert [b"Content-Length" in head for head, _ in received] == [False, False, True, True, False]
+    assert b"Content-Length: 0\r\n" in received[2][0]
+    assert not any(b"Transfer-Encoding" in head for head, _ in received)
+    assert connections == 1, "each request ended where its head (and body) did: the connection was kept"
