@@ -11,6 +11,8 @@ from collections.abc import Collection, Mapping
 
 import httpx
 
+from connector.baton.headers import HeaderLines
+
 __all__ = ["MAX_HTTP_DATE_CHARS", "first_field_line", "first_field_lines", "http_date", "retry_after_seconds"]
 
 MAX_HTTP_DATE_CHARS = 64
@@ -37,6 +39,8 @@ def first_field_line(headers: Mapping[str, str], name: str) -> str | None:
     httpx joins a repeated header's lines with ", " (``X-RateLimit-Remaining: 3`` twice reads "3, 3"), which no number
     parses from: a proxy or a second filter doubling the headers turned pacing off without a word. The lines are
     taken apart as they came, not by splitting at commas: an HTTP-date (``Retry-After``) holds one."""
+    if isinstance(headers, HeaderLines):
+        return headers.first(name)
     if isinstance(headers, httpx.Headers):
         lines = headers.get_list(name)
         return lines[0] if lines else None
@@ -49,6 +53,8 @@ def first_field_lines(headers: Mapping[str, str], names: Collection[str]) -> dic
     The Datadog transport reads six headers of every answer (`ratelimit.RateLimitHeaders`): one `get_list` each
     scanned and decoded every line six times, 60 Python calls a request (4 %) and 2 % of its instructions
     (docs/benchmarks.md, "CPU per Datadog request", perf50)."""
+    if isinstance(headers, HeaderLines):
+        return {name: line for name in names if (line := headers.first(name)) is not None}
     if isinstance(headers, httpx.Headers):
         found: dict[str, str] = {}
         for name, value in headers.multi_items():  # names in lower case, in the order they came

@@ -23,6 +23,7 @@ import httpcore
 import httpx
 from pydantic import SecretStr
 
+from connector.baton.headers import HeaderLines
 from connector.baton.inflate import BodyTooLarge, CappedBody, UndecodableBody
 from connector.baton.proxyenv import environment_mounts, proxy_address
 from connector.datadog.errors import (
@@ -112,7 +113,7 @@ class Reply:
     """A finished 2xx response: the body is read in full (and no larger than the cap)."""
 
     status: int
-    headers: httpx.Headers
+    headers: Mapping[str, str]
     # The buffer the body was streamed into, handed on as is: copying it to `bytes` would double the peak.
     body: bytes | bytearray
     method: str
@@ -270,7 +271,7 @@ class ApiTransport:
         method: str,
         path: str,
         body: bytes | bytearray,
-        headers: httpx.Headers,
+        headers: Mapping[str, str],
         *,
         mints: bool = False,
     ) -> DatadogError:
@@ -403,8 +404,8 @@ class ApiTransport:
         params: Mapping[str, QueryValue] | None,
         json: Any,
         api_key_only: bool,
-    ) -> tuple[int, httpx.Headers, bytearray]:
-        headers: httpx.Headers | None = None
+    ) -> tuple[int, HeaderLines, bytearray]:
+        headers: HeaderLines | None = None
         status = 0
         try:
             async with self._semaphore:
@@ -416,7 +417,7 @@ class ApiTransport:
                         response = await self._sender.handle_async_request(request)
                         try:
                             status = response.status
-                            headers = httpx.Headers(response.headers)
+                            headers = HeaderLines(response.headers)
                             body = await self._read_capped(response, status, headers, method, path)
                         finally:
                             await response.aclose()
@@ -460,7 +461,7 @@ class ApiTransport:
         )
 
     async def _read_capped(
-        self, response: httpcore.Response, status: int, headers: httpx.Headers, method: str, path: str
+        self, response: httpcore.Response, status: int, headers: HeaderLines, method: str, path: str
     ) -> bytearray:
         """The decoded body, streamed; never more than `max_response_bytes` decoded bytes are held.
 
@@ -493,7 +494,7 @@ class ApiTransport:
             raise self._undecodable(status, headers, method, path, what, retryable=retryable) from None
 
     def _undecodable(
-        self, status: int, headers: httpx.Headers, method: str, path: str, what: str, *, retryable: bool
+        self, status: int, headers: HeaderLines, method: str, path: str, what: str, *, retryable: bool
     ) -> UnexpectedResponse:
         # Peer text: scrubbed before it is cut, so neither a whole key nor a part of one is quoted.
         value = scrub(headers.get("content-encoding", ""), self._secret_values())
