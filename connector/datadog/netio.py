@@ -100,12 +100,21 @@ class _Protocol(asyncio.Protocol):
         if self._readable is not None and not self._readable.done():
             self._readable.set_result(None)
 
-    async def readable(self) -> None:
-        self._readable = asyncio.get_running_loop().create_future()
+    async def readable(self, timeout: float | None) -> None:  # noqa: ASYNC109
+        """Wait for bytes, the end of the stream or the connection's loss; TimeoutError after `timeout` seconds.
+
+        The timeout is a timer that fails the wait, not `asyncio.timeout`: that cancels the task and takes the
+        cancellation back, with a context manager, a task lookup and a state machine around the one timer, at each
+        wait of every read: 1.4 % of a request's instructions (callgrind, perf50)."""
+        loop = asyncio.get_running_loop()
+        waiter = self._readable = loop.create_future()
+        timer = None if timeout is None else loop.call_later(timeout, _time_out, waiter)
         try:
-            await self._readable
+            await waiter
         finally:
             self._readable = None
+            if timer is not None:
+                timer.cancel()
 
     def must_wait_to_write(self) -> bool:
         """Whether the transport asked us to stop writing (its buffer is over its high-water mark) and has not resumed."""
@@ -114,6 +123,11 @@ class _Protocol(asyncio.Protocol):
     async def writable(self) -> None:
         if self._writable is not None and not self._writable.done():
             await self._writable
+
+
+def _time_out(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
 
 
 class _Stream(httpcore.AsyncNetworkStream):
@@ -128,8 +142,7 @@ class _Stream(httpcore.AsyncNetworkStream):
         p = self._p
         if not p.buffer and not p.eof:
             try:
-                async with asyncio.timeout(timeout):
-                    await p.readable()
+                await p.readable(timeout)
             except TimeoutError as exc:
                 raise httpcore.ReadTimeout(str(exc)) from exc
         elif p.buffer:

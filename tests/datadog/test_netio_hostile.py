@@ -834,3 +834,33 @@ async def test_a_write_the_peer_never_takes_ends_at_the_write_timeout_and_one_it
         accepted.join(5)
         for sock in [*held, listener]:
             sock.close()
+
+
+async def test_a_read_ends_at_its_timeout_as_a_read_timeout_and_the_connection_can_still_be_read() -> None:
+    """The read timeout fails the one wait for bytes: httpcore's ReadTimeout after the timeout (not the whole-exchange
+    deadline's, which comes seconds later), and a read after it takes the bytes that came meanwhile."""
+    sent = asyncio.Event()
+    go = asyncio.Event()
+
+    async def late(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await go.wait()
+        writer.write(b"late bytes")
+        await writer.drain()
+        sent.set()
+        await reader.read()  # until the client closes
+        writer.close()
+
+    server = await asyncio.start_server(late, "127.0.0.1", 0)
+    async with server:
+        stream = await AsyncioBackend().connect_tcp("127.0.0.1", server.sockets[0].getsockname()[1], timeout=10.0)
+        try:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            with pytest.raises(httpcore.ReadTimeout):
+                await stream.read(65536, timeout=0.2)
+            assert 0.15 <= loop.time() - started < 5
+            go.set()
+            await sent.wait()
+            assert await stream.read(65536, timeout=5.0) == b"late bytes"
+        finally:
+            await stream.aclose()
