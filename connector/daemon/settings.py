@@ -41,6 +41,7 @@ from connector.baton.runtime.bounds import (
 )
 from connector.daemon.config_yaml import (
     MAX_CONFIG_VALUES,
+    NUMBER_TOO_LONG,
     expanded_values,
     quote_it,
     repeated_setting,
@@ -653,7 +654,15 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], list[str]]:
     # Imported here: PyYAML is needed only with a config file, and most deployments use env vars alone.
     import yaml
 
-    loader = yaml_12_loader()(text)
+    try:
+        # The reader checks every character as it is made: a control character (a raw NUL, an ESC) ended the run as
+        # "unexpected error: ReaderError", exit 1.
+        loader = yaml_12_loader()(text)
+    except yaml.reader.ReaderError as exc:
+        raise SettingsError(
+            f"{where}: holds a character YAML does not allow (U+{exc.character:04X} at offset {exc.position}); "
+            "remove it"
+        ) from None
     try:
         node = loader.get_single_node()  # what yaml.safe_load does, with the document's lines kept for repeated_setting
         repeated = repeated_setting(node, Settings.model_fields) if node is not None else ""
@@ -667,6 +676,8 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], list[str]]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        if getattr(exc, "problem", None) == NUMBER_TOO_LONG:
+            raise SettingsError(f"{where}: holds {NUMBER_TOO_LONG}{at}") from None
         raise SettingsError(f"{where}: is not valid YAML{at}") from None
     except RecursionError:
         raise SettingsError(f"{where}: is nested too deeply") from None
