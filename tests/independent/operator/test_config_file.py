@@ -60,9 +60,14 @@ HOSTILE_FILES = [
     ("utf-16", _write_bytes("site: datadoghq.eu\n".encode("utf-16")), "is not UTF-8 text"),
     ("latin-1", _write_bytes(b"host-id: caf\xe9\n"), "is not UTF-8 text"),
     ("python-tag", _write("site: !!python/object/apply:os.system ['true']\n"), "is not valid YAML (line 1"),
-    ("alias-bomb", _write("a: &a [x,x,x,x,x,x,x,x,x,x]\n" + "".join(
-        f"{n}: &{n} [{', '.join(['*' + p] * 10)}]\n" for p, n in zip("abcdef", "bcdefg", strict=True)
-    )), "holds more than 100,000 values"),
+    (
+        "alias-bomb",
+        _write(
+            "a: &a [x,x,x,x,x,x,x,x,x,x]\n"
+            + "".join(f"{n}: &{n} [{', '.join(['*' + p] * 10)}]\n" for p, n in zip("abcdef", "bcdefg", strict=True))
+        ),
+        "holds more than 100,000 values",
+    ),
     ("over-1-mib", _write("host-id: " + "h" * (1 << 20) + "\n"), "is larger than 1 MiB"),
     # A raw control character (not the escape `"\\0"`): YAML's reader refuses it as the loader is made, and its
     # ReaderError was "unexpected error", exit 1.
