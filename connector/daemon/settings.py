@@ -78,6 +78,21 @@ def _struct_int(text: str) -> int:
     return int(text)
 
 
+class _RepeatedKey(ValueError):
+    """A JSON object that names one key twice; the message is the key, quoted and cut short."""
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different. Python's reader, like Go's, keeps the last of a repeated key
+    without a word: `{"user_id": "<the user meant>", "user_id": "<another>"}` disabled the other user."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _RepeatedKey(repr(key[:100]))
+        out[key] = value
+    return out
+
+
 def _nesting(value: object) -> int:
     """How deeply JSON arrays and objects nest in `value` (0 for a scalar), without recursion."""
     deepest, stack = 0, [(value, 0)]
@@ -423,10 +438,16 @@ class Settings(BaseSettings):
             # NaN and Infinity are no JSON (Go's reader refuses them); Python's takes them, and the printout of
             # the arguments a successful action makes (json_format) raised on them after the action had run.
             parsed = json.loads(
-                value or "{}", parse_constant=refuse_json_constant, parse_float=_float64, parse_int=_struct_int
+                value or "{}",
+                parse_constant=refuse_json_constant,
+                parse_float=_float64,
+                parse_int=_struct_int,
+                object_pairs_hook=_once_each,
             )
         except RecursionError:
             raise ValueError(too_deep) from None
+        except _RepeatedKey as exc:
+            raise ValueError(f"gives {exc} twice: keep one (only one of them would be used)") from None
         except _NumberOutOfRange as exc:
             raise ValueError(f"{exc} (a number must fit a 64-bit float)") from None
         except ValueError:
