@@ -1,0 +1,77 @@
+"""An independent attack on the health server's bind settings and its answers to odd requests.
+
+A listen that fails names the setting at fault: an address no socket can bind is the bind address's, never the
+port's (any port from 0 to 65535 binds). And a request the SDK's paths were never meant for gets an HTTP answer,
+the server staying up for the next probe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+
+import httpx
+import pytest
+
+from connector.baton.runtime.http import OpsServer
+from connector.baton.runtime.metrics import Metrics
+from connector.baton.runtime.service import listen_fault
+
+
+@pytest.mark.parametrize("address", ["fe80::1", "::ffff:127.0.0.1"], ids=["link-local-without-interface", "v4-mapped"])
+async def test_an_address_no_socket_can_bind_is_the_bind_addresss_fault(address: str) -> None:
+    ops = OpsServer(Metrics("baton_datadog", "test"), lambda: (True, "ready"), address, 0)
+    with pytest.raises(OSError, match="attempting to bind") as caught:
+        await ops.start()
+    assert listen_fault(caught.value) == "health_check_bind_address", caught.value
+
+
+@pytest.mark.parametrize(
+    ("code", "setting"),
+    [
+        (errno.EINVAL, "health_check_bind_address"),
+        (errno.EAFNOSUPPORT, "health_check_bind_address"),  # `::1` on a host without IPv6
+        (errno.EADDRINUSE, "health_check_port"),
+    ],
+)
+def test_each_listen_error_names_one_setting(code: int, setting: str) -> None:
+    assert listen_fault(OSError(code, "x")) == setting
+
+
+async def _raw(port: int, request: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request)
+    await writer.drain()
+    try:
+        return await asyncio.wait_for(reader.read(), 5)
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"404"),
+        (b"GET /healthz/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"404"),
+        (b"GET //healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"404"),
+        (b"GET /%68ealthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"404"),  # not decoded into a path
+        (b"GET /ready?verbose=1&x=%ff HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"200"),
+        (b"GET /live HTTP/1.0\r\n\r\n", b"200"),
+        (b"TRACE /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"405"),
+        (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", b"404"),  # an HTTP/2 preface: answered in HTTP/1.1, then closed
+        (b"GET /\xff HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"400"),
+    ],
+)
+async def test_an_odd_request_gets_an_http_answer_and_the_next_probe_is_served(
+    request_bytes: bytes, status: bytes
+) -> None:
+    ops = OpsServer(Metrics("baton_datadog", "test"), lambda: (True, "ready"), "127.0.0.1", 0)
+    await ops.start()
+    try:
+        assert ops.bound_port
+        answer = await _raw(ops.bound_port, request_bytes)
+        assert answer.startswith(b"HTTP/1.1 " + status), answer[:80]
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ops.bound_port}") as http:
+            assert (await http.get("/healthz")).status_code == 200
+    finally:
+        await ops.stop()
