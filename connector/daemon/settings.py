@@ -417,7 +417,7 @@ class Settings(BaseSettings):
         # would fail later as a DNS error that reads like a problem with the port.
         host = value.strip()
         try:
-            ipaddress.ip_address(host)
+            address = ipaddress.ip_address(host)
         except ValueError:
             labels = host.rstrip(".").split(".")
             if not all(_HOST_LABEL.fullmatch(label) for label in labels):
@@ -426,6 +426,14 @@ class Settings(BaseSettings):
                 ) from None
             if labels[-1].isdigit():
                 raise ValueError(f"{value!r} is not a valid IP address") from None
+            return host
+        if address.is_multicast or address == ipaddress.IPv4Address("255.255.255.255"):
+            # Linux lets a TCP socket listen there, and no probe or scrape can ever connect to it (ENETUNREACH): the
+            # log said "health server listening" while the kubelet's probes failed and restarted the pod.
+            raise ValueError(
+                f"{value!r} is a multicast or broadcast address, which nothing can connect to; "
+                "use this host's address, 127.0.0.1 or 0.0.0.0"
+            )
         return host
 
     @field_validator("invoke_action_args")

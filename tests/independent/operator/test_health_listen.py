@@ -16,6 +16,7 @@ import pytest
 from connector.baton.runtime.http import OpsServer
 from connector.baton.runtime.metrics import Metrics
 from connector.baton.runtime.service import listen_fault
+from connector.daemon.settings import SettingsError, load
 
 
 @pytest.mark.parametrize("address", ["fe80::1", "::ffff:127.0.0.1"], ids=["link-local-without-interface", "v4-mapped"])
@@ -75,3 +76,18 @@ async def test_an_odd_request_gets_an_http_answer_and_the_next_probe_is_served(
             assert (await http.get("/healthz")).status_code == 200
     finally:
         await ops.stop()
+
+
+@pytest.mark.parametrize("address", ["224.0.0.1", "239.255.255.250", "255.255.255.255", "ff02::1"])
+def test_an_address_nothing_can_connect_to_is_refused_naming_the_setting(address: str) -> None:
+    """Linux lets a TCP socket listen on a multicast or the broadcast address; every connection to it fails."""
+    with pytest.raises(SettingsError) as caught:
+        load(["--health-check-bind-address", address])
+    (problem,) = caught.value.problems
+    assert problem.startswith("setting --health-check-bind-address (BATON_HEALTH_CHECK_BIND_ADDRESS): ")
+    assert "multicast or broadcast address, which nothing can connect to" in problem
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0", "::", "127.0.0.1", "::1", "10.1.2.3", "255.255.255.254"])
+def test_addresses_a_probe_can_reach_are_taken(address: str) -> None:
+    assert load(["--health-check-bind-address", address]).health_check_bind_address == address
