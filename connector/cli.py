@@ -432,6 +432,7 @@ def _capabilities(args: list[str]) -> int:
 
 def _config(args: list[str]) -> int:
     """Every setting's effective value, where it came from (flag, env, file, default); secrets redacted."""
+    from connector.baton.printable import printable
     from connector.daemon.main import fail_settings
     from connector.daemon.settings import SettingsError, env, load_effective, redacted
 
@@ -452,7 +453,9 @@ def _config(args: list[str]) -> int:
         shown = json.dumps(row["value"], default=str)
         print(f"{name.replace('_', '-'):<{width}}  {shown:<30}  {row['source']:<7}  {row['env']}")
     for warning in effective.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        # Inert, as every closing line is: a warning names what the environment or the command line gave (an
+        # unknown variable's name, the --config path), which may hold any character, a terminal's escapes too.
+        print(f"warning: {printable(warning)}", file=sys.stderr)
     return 0
 
 
@@ -481,6 +484,7 @@ def _debugging(args: list[str]) -> bool:
 
 
 def _unexpected(exc: Exception, args: list[str]) -> int:
+    from connector.baton.printable import printable
     from connector.daemon import logging as logs
 
     detail = logs.redact(f"{type(exc).__name__}: {exc}")
@@ -489,7 +493,7 @@ def _unexpected(exc: Exception, args: list[str]) -> int:
         hint = ""
     else:
         hint = " (run with --log-level debug for the traceback)"
-    print(f"baton-datadog: unexpected error: {detail}{hint}", file=sys.stderr)
+    print(f"baton-datadog: unexpected error: {printable(detail)}{hint}", file=sys.stderr)
     return EXIT_INTERNAL
 
 
