@@ -27,9 +27,10 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
-from connector.baton.c1.credentials import CredentialError, parse_client_id, split_host_port
+from connector.baton.c1.credentials import UNRESOLVABLE, CredentialError, parse_client_id, split_host_port
 from connector.baton.c1.hostinfo import MAX_FIELD_LENGTH as MAX_HOST_ID_LENGTH
 from connector.baton.gostrings import refuse_json_constant
+from connector.baton.hostnames import host_name_resolvable
 from connector.baton.ids import parse_resource_ref
 from connector.baton.runtime.bounds import (
     MAX_READY_WINDOW,
@@ -392,9 +393,11 @@ class Settings(BaseSettings):
                 raise ValueError(exc.reason) from None
         elif value and info.field_name == "c1_api_host":
             try:
-                split_host_port(value)
+                hostname, _ = split_host_port(value)
             except ValueError:
                 raise ValueError("expected host[:port], without a scheme or a path") from None
+            if not value.startswith("[") and not host_name_resolvable(hostname):
+                raise ValueError(UNRESOLVABLE)
         return value
 
     @field_validator("api_key", "app_key")
