@@ -607,11 +607,14 @@ class _UpperCaseEnv(EnvSettingsSource):
     """The environment, as baton-sdk reads it: the upper-case `BATON_*` names only (values compared case-free)."""
 
     def _load_env_vars(self) -> Mapping[str, str | None]:
-        # Lower-cased, as the case-free matching of field names expects (the model's case_sensitive=False).
+        # Lower-cased, as the case-free matching of field names expects (the model's case_sensitive=False). A value
+        # of whitespace alone is "not set", as an empty one is (env_ignore_empty) and as `config` reports it: taken,
+        # it won over the --config file's value and was then dropped as blank (`_as_meant`), so `BATON_SITE=" "`
+        # put the default site in place of the file's, and `config` said the value came from the file.
         return {
             key.lower(): value
             for key, value in os.environ.items()
-            if _read_env_name(key) and (value or not self.env_ignore_empty)
+            if _read_env_name(key) and (value.strip() or not self.env_ignore_empty)
         }
 
 

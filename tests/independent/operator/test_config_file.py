@@ -157,3 +157,18 @@ def test_flag_beats_environment_beats_file_and_config_says_where_each_came_from(
     assert rows["host-id"][1:3] == ['"from-file"', "file"]
     assert rows["api-key"][1:4] == ['"[set,', 'redacted]"', "env"]
     assert_quiet(done.stdout, done.stderr)
+
+
+@pytest.mark.parametrize("blank", ["", " ", "\n", "\t \r\n"])
+def test_a_blank_variable_leaves_the_files_value_in_force_and_config_says_so(tmp_path: Path, blank: str) -> None:
+    """A blank variable is "not set" (a chart's or Secret's empty value): whitespace alone (a Secret made with `echo`)
+    won over the file and was then dropped, so the default site replaced the file's, and `config` said "file"."""
+    config = tmp_path / "c.yaml"
+    config.write_text("site: datadoghq.eu\ntask-concurrency: 5\nsync-schedules: true\n")
+    env = {**KEYS, "BATON_SITE": blank, "BATON_TASK_CONCURRENCY": blank, "BATON_SYNC_SCHEDULES": blank}
+    done = run_cli_in_process("config", "--json", "--config", str(config), env=env)
+    assert done.returncode == 0, done.stderr
+    shown = json.loads(done.stdout)["settings"]
+    assert shown["site"] == {"value": "datadoghq.eu", "source": "file", "env": "BATON_SITE"}
+    assert shown["task_concurrency"]["value"] == 5
+    assert shown["sync_schedules"]["value"] is True
