@@ -420,7 +420,9 @@ def _check_arguments(connector: DatadogConnector, task: baton_pb2.Task.ActionInv
     takes = [field.name for field in schema.arguments]
     unknown = sorted(name for name in task.args.fields if name not in takes)
     if unknown:
-        named = ", ".join(repr(name[:100]) for name in unknown[:5]) + (" and more" if len(unknown) > 5 else "")
+        # A Datadog key pasted as a name is not repeated back, as `_no_key` keeps it out of what is shown.
+        shown = [f"(a name with {KEY_SHAPE})" if holds_key_shape(name) else repr(name[:100]) for name in unknown[:5]]
+        named = ", ".join(shown) + (" and more" if len(unknown) > 5 else "")
         raise _bad(
             "invoke_action_args",
             f"action {task.name!r} takes no argument {named}; it takes {', '.join(takes)}; nothing was sent",

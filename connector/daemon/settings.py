@@ -50,7 +50,7 @@ from connector.daemon.config_yaml import (
     yaml_kind,
 )
 from connector.daemon.version import package_version
-from connector.datadog.keyshape import holds_key_shape
+from connector.datadog.keyshape import KEY_SHAPE, holds_key_shape
 from connector.datadog.sites import SITES, base_url_for, check_transport_security, resolve_site
 
 ENV_PREFIX = "BATON_"
@@ -89,7 +89,8 @@ def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise _RepeatedKey(repr(key[:100]))
+            # A key pasted as a name is not repeated back (`_no_key`'s rule for what an operator's flag holds).
+            raise _RepeatedKey("a name with " + KEY_SHAPE if holds_key_shape(key) else repr(key[:100]))
         out[key] = value
     return out
 

@@ -46,3 +46,14 @@ def test_keys_that_differ_only_in_case_or_in_nesting_are_different_keys() -> Non
     args = '{"user_id": "u1", "User_Id": "u2", "x": {"user_id": "u3"}}'
     given = load(["--provisioning", "--invoke-action", "disable_user", "--invoke-action-args", args])
     assert json.loads(given.invoke_action_args) == {"user_id": "u1", "User_Id": "u2", "x": {"user_id": "u3"}}
+
+
+def test_a_repeated_name_with_a_keys_shape_is_not_shown() -> None:
+    key = "0123456789abcdef0123456789abcdef"  # an API key's shape, pasted as an argument's name
+    with pytest.raises(SettingsError) as caught:
+        load(
+            ["--provisioning", "--invoke-action", "disable_user", "--invoke-action-args", f'{{"{key}": 1, "{key}": 2}}']
+        )
+    (problem,) = caught.value.problems
+    assert key not in problem
+    assert "gives a name with the shape of a Datadog API or application key" in problem

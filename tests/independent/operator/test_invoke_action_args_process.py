@@ -86,3 +86,16 @@ def test_the_arguments_an_action_takes_still_run_it(fake: FakeDatadog) -> None:
     assert done.returncode == 0, done.stderr
     assert fake.org.users[user].title == "SRE"
     assert_quiet(done.stdout, done.stderr)
+
+
+def test_an_unknown_argument_with_a_keys_shape_is_not_shown(fake: FakeDatadog) -> None:
+    user = _user(fake)
+    done = run_cli(
+        "--api-key", API_KEY, "--app-key", APP_KEY, "--base-url", fake.base_url, "--provisioning",
+        "--invoke-action", "disable_user",
+        "--invoke-action-args", json.dumps({"user_id": user, "0123456789abcdef0123456789abcdef0123abcd": True}),
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "0123456789abcdef" not in done.stderr
+    assert "takes no argument (a name with the shape of a Datadog API or application key" in last_line(done.stderr)
+    assert not fake.org.users[user].disabled
