@@ -7,6 +7,7 @@ raw traceback (the traceback is logged only at debug level, for a bug report).
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import difflib
 import errno
@@ -32,6 +33,22 @@ class _Terminated(BaseException):
 
 def _terminated(signum: int, frame: object) -> None:
     raise _Terminated
+
+
+def _exiting(signum: int, frame: object) -> None:
+    """The run is over, its outcome decided, written and its exit code chosen; the process is only exiting. The run's
+    own handlers are gone by then (asyncio's restore the defaults when its loop closes), and a SIGTERM there killed a
+    finished sync's process without a word (-15, after its summary and "wrote sync file"), a SIGINT ended it with -2:
+    a supervisor or a script took a saved sync for a failed one. The first such signal is let go and the exit code
+    stands; a second one ends the process at once, as the default would (a wait on a thread stays stoppable)."""
+    signal.signal(signum, signal.SIG_DFL)
+
+
+def _ignore_while_exiting() -> None:
+    """At exit, once the interpreter has waited for the threads: the rest of its teardown (tens of milliseconds) runs
+    no Python handler (it puts the default back for each), so a signal there is ignored rather than kill the process."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def _no_core_dumps() -> None:
@@ -90,6 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _unexpected(exc, args)
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if argv is None:  # the process's own run (`baton-datadog`, `python -m connector`), not a caller's call
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, _exiting)
+            atexit.register(_ignore_while_exiting)
         if isinstance(sys.stdout, _Output):
             sys.stdout = stdout
         startgc.resume()
@@ -411,6 +432,7 @@ def _capabilities(args: list[str]) -> int:
 
 def _config(args: list[str]) -> int:
     """Every setting's effective value, where it came from (flag, env, file, default); secrets redacted."""
+    from connector.baton.printable import printable
     from connector.daemon.main import fail_settings
     from connector.daemon.settings import SettingsError, env, load_effective, redacted
 
@@ -431,7 +453,9 @@ def _config(args: list[str]) -> int:
         shown = json.dumps(row["value"], default=str)
         print(f"{name.replace('_', '-'):<{width}}  {shown:<30}  {row['source']:<7}  {row['env']}")
     for warning in effective.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        # Inert, as every closing line is: a warning names what the environment or the command line gave (an
+        # unknown variable's name, the --config path), which may hold any character, a terminal's escapes too.
+        print(f"warning: {printable(warning)}", file=sys.stderr)
     return 0
 
 
@@ -460,6 +484,7 @@ def _debugging(args: list[str]) -> bool:
 
 
 def _unexpected(exc: Exception, args: list[str]) -> int:
+    from connector.baton.printable import printable
     from connector.daemon import logging as logs
 
     detail = logs.redact(f"{type(exc).__name__}: {exc}")
@@ -468,7 +493,7 @@ def _unexpected(exc: Exception, args: list[str]) -> int:
         hint = ""
     else:
         hint = " (run with --log-level debug for the traceback)"
-    print(f"baton-datadog: unexpected error: {detail}{hint}", file=sys.stderr)
+    print(f"baton-datadog: unexpected error: {printable(detail)}{hint}", file=sys.stderr)
     return EXIT_INTERNAL
 
 

@@ -267,6 +267,8 @@ async def _run_action(settings: Settings, sending: asyncio.Event) -> int:
         if task.HasField("delete_resource"):
             _check_deletable(connector, task.delete_resource.resource_id.resource_type)
             _check_token_handle(task.delete_resource.resource_id)
+        if task.HasField("action_invoke"):
+            _check_arguments(connector, task.action_invoke)
         await connector.validate()
         sending.set()
         handlers = Handlers(connector, provisioning=settings.provisioning)
@@ -404,6 +406,27 @@ def _deleted(task: baton_pb2.Task.DeleteResourceTask, found: Sequence[bool | Non
         )
     # A token's revocation answers 204 whether Datadog held the token or not: its success tells nothing more.
     return printable(f"gone from Datadog: {named} (Datadog answers alike whether it held it or not)")
+
+
+def _check_arguments(connector: DatadogConnector, task: baton_pb2.Task.ActionInvokeTask) -> None:
+    """Refuse an argument the action does not take, before any request. The action ran without it: a typo (`nmae`)
+    was an update that changed the other fields only, and `{"user_id": ..., "dry_run": true}` disabled the user,
+    exit 0. Only here: ConductorOne builds a task's arguments from the action's own schema. An unknown action is the
+    handler's to name."""
+    manager = connector.action_manager()
+    schema = next((s for s in manager.action_schemas() if s.name == task.name), None) if manager else None
+    if schema is None:
+        return
+    takes = [field.name for field in schema.arguments]
+    unknown = sorted(name for name in task.args.fields if name not in takes)
+    if unknown:
+        # A Datadog key pasted as a name is not repeated back, as `_no_key` keeps it out of what is shown.
+        shown = [f"(a name with {KEY_SHAPE})" if holds_key_shape(name) else repr(name[:100]) for name in unknown[:5]]
+        named = ", ".join(shown) + (" and more" if len(unknown) > 5 else "")
+        raise _bad(
+            "invoke_action_args",
+            f"action {task.name!r} takes no argument {named}; it takes {', '.join(takes)}; nothing was sent",
+        )
 
 
 def _invoked(task: baton_pb2.Task.ActionInvokeTask, outcome: Outcome) -> str:

@@ -61,6 +61,7 @@ def yaml_12_loader() -> Any:
         re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
         list("-+0123456789"),
     )
+    Loader.add_constructor("tag:yaml.org,2002:int", _bounded_int)
     Loader.add_implicit_resolver(
         "tag:yaml.org,2002:float",
         re.compile(
@@ -70,6 +71,20 @@ def yaml_12_loader() -> Any:
         list("-+0123456789."),
     )
     return Loader
+
+
+NUMBER_TOO_LONG = "a number too long to read (more than 4,300 digits)"
+
+
+def _bounded_int(loader: Any, node: Any) -> int:
+    """PyYAML's integer, or a YAML error at the number's line: a decimal integer of more than 4,300 digits is past
+    Python's conversion limit, and its ValueError ended the run as "unexpected error", exit 1, naming no setting."""
+    import yaml
+
+    try:
+        return int(yaml.SafeLoader.construct_yaml_int(loader, node))
+    except ValueError:
+        raise yaml.constructor.ConstructorError(None, None, NUMBER_TOO_LONG, node.start_mark) from None
 
 
 def quote_it(value: Any) -> str:

@@ -16,6 +16,7 @@ from google.protobuf import json_format, message, struct_pb2
 from connector.baton.c1z import rows
 from connector.baton.c1z.errors import C1ZFormatError
 from connector.baton.c1z.reader import C1ZReader
+from connector.baton.c1z.workfiles import temp_dir_problem
 from connector.baton.errors import ConnectorError
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, entitlement_pb2, grant_pb2, resource_pb2
 from connector.baton.printable import printable
@@ -83,8 +84,14 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return 2
     args.file = args.file or given or Path(os.environ.get(FILE_ENV, "").strip() or DEFAULT_FILE)
     args.json = args.json or getattr(args, "output_format", "console") == "json"
+    tmp_dir = _temp_dir()
+    if (unusable := temp_dir_problem(tmp_dir)) is not None:
+        # Named as the variable it came from: "<file>: cannot unpack: cannot create a working directory in ..."
+        # named the file, which was fine, and not the variable to fix.
+        _fail(f"environment {TEMP_DIR_ENV}: {unusable}")
+        return 2
     try:
-        reader = C1ZReader(args.file, _temp_dir())
+        reader = C1ZReader(args.file, tmp_dir)
     except C1ZFormatError as exc:
         _fail(exc)
         return 2

@@ -27,9 +27,10 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
-from connector.baton.c1.credentials import CredentialError, parse_client_id, split_host_port
+from connector.baton.c1.credentials import UNRESOLVABLE, CredentialError, parse_client_id, split_host_port
 from connector.baton.c1.hostinfo import MAX_FIELD_LENGTH as MAX_HOST_ID_LENGTH
 from connector.baton.gostrings import refuse_json_constant
+from connector.baton.hostnames import host_name_resolvable
 from connector.baton.ids import parse_resource_ref
 from connector.baton.runtime.bounds import (
     MAX_READY_WINDOW,
@@ -41,6 +42,7 @@ from connector.baton.runtime.bounds import (
 )
 from connector.daemon.config_yaml import (
     MAX_CONFIG_VALUES,
+    NUMBER_TOO_LONG,
     expanded_values,
     quote_it,
     repeated_setting,
@@ -48,7 +50,7 @@ from connector.daemon.config_yaml import (
     yaml_kind,
 )
 from connector.daemon.version import package_version
-from connector.datadog.keyshape import holds_key_shape
+from connector.datadog.keyshape import KEY_SHAPE, holds_key_shape
 from connector.datadog.sites import SITES, base_url_for, check_transport_security, resolve_site
 
 ENV_PREFIX = "BATON_"
@@ -75,6 +77,22 @@ def _struct_int(text: str) -> int:
     """An integer literal, checked the same way: the Struct holds it as a float64 too."""
     _float64(text)
     return int(text)
+
+
+class _RepeatedKey(ValueError):
+    """A JSON object that names one key twice; the message is the key, quoted and cut short."""
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different. Python's reader, like Go's, keeps the last of a repeated key
+    without a word: `{"user_id": "<the user meant>", "user_id": "<another>"}` disabled the other user."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            # A key pasted as a name is not repeated back (`_no_key`'s rule for what an operator's flag holds).
+            raise _RepeatedKey("a name with " + KEY_SHAPE if holds_key_shape(key) else repr(key[:100]))
+        out[key] = value
+    return out
 
 
 def _nesting(value: object) -> int:
@@ -376,9 +394,11 @@ class Settings(BaseSettings):
                 raise ValueError(exc.reason) from None
         elif value and info.field_name == "c1_api_host":
             try:
-                split_host_port(value)
+                hostname, _ = split_host_port(value)
             except ValueError:
                 raise ValueError("expected host[:port], without a scheme or a path") from None
+            if not value.startswith("[") and not host_name_resolvable(hostname):
+                raise ValueError(UNRESOLVABLE)
         return value
 
     @field_validator("api_key", "app_key")
@@ -401,7 +421,7 @@ class Settings(BaseSettings):
         # would fail later as a DNS error that reads like a problem with the port.
         host = value.strip()
         try:
-            ipaddress.ip_address(host)
+            address = ipaddress.ip_address(host)
         except ValueError:
             labels = host.rstrip(".").split(".")
             if not all(_HOST_LABEL.fullmatch(label) for label in labels):
@@ -410,6 +430,14 @@ class Settings(BaseSettings):
                 ) from None
             if labels[-1].isdigit():
                 raise ValueError(f"{value!r} is not a valid IP address") from None
+            return host
+        if address.is_multicast or address == ipaddress.IPv4Address("255.255.255.255"):
+            # Linux lets a TCP socket listen there, and no probe or scrape can ever connect to it (ENETUNREACH): the
+            # log said "health server listening" while the kubelet's probes failed and restarted the pod.
+            raise ValueError(
+                f"{value!r} is a multicast or broadcast address, which nothing can connect to; "
+                "use this host's address, 127.0.0.1 or 0.0.0.0"
+            )
         return host
 
     @field_validator("invoke_action_args")
@@ -422,10 +450,16 @@ class Settings(BaseSettings):
             # NaN and Infinity are no JSON (Go's reader refuses them); Python's takes them, and the printout of
             # the arguments a successful action makes (json_format) raised on them after the action had run.
             parsed = json.loads(
-                value or "{}", parse_constant=refuse_json_constant, parse_float=_float64, parse_int=_struct_int
+                value or "{}",
+                parse_constant=refuse_json_constant,
+                parse_float=_float64,
+                parse_int=_struct_int,
+                object_pairs_hook=_once_each,
             )
         except RecursionError:
             raise ValueError(too_deep) from None
+        except _RepeatedKey as exc:
+            raise ValueError(f"gives {exc} twice: keep one (only one of them would be used)") from None
         except _NumberOutOfRange as exc:
             raise ValueError(f"{exc} (a number must fit a 64-bit float)") from None
         except ValueError:
@@ -574,11 +608,14 @@ class _UpperCaseEnv(EnvSettingsSource):
     """The environment, as baton-sdk reads it: the upper-case `BATON_*` names only (values compared case-free)."""
 
     def _load_env_vars(self) -> Mapping[str, str | None]:
-        # Lower-cased, as the case-free matching of field names expects (the model's case_sensitive=False).
+        # Lower-cased, as the case-free matching of field names expects (the model's case_sensitive=False). A value
+        # of whitespace alone is "not set", as an empty one is (env_ignore_empty) and as `config` reports it: taken,
+        # it won over the --config file's value and was then dropped as blank (`_as_meant`), so `BATON_SITE=" "`
+        # put the default site in place of the file's, and `config` said the value came from the file.
         return {
             key.lower(): value
             for key, value in os.environ.items()
-            if _read_env_name(key) and (value or not self.env_ignore_empty)
+            if _read_env_name(key) and (value.strip() or not self.env_ignore_empty)
         }
 
 
@@ -653,7 +690,15 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], list[str]]:
     # Imported here: PyYAML is needed only with a config file, and most deployments use env vars alone.
     import yaml
 
-    loader = yaml_12_loader()(text)
+    try:
+        # The reader checks every character as it is made: a control character (a raw NUL, an ESC) ended the run as
+        # "unexpected error: ReaderError", exit 1.
+        loader = yaml_12_loader()(text)
+    except yaml.reader.ReaderError as exc:
+        raise SettingsError(
+            f"{where}: holds a character YAML does not allow (U+{exc.character:04X} at offset {exc.position}); "
+            "remove it"
+        ) from None
     try:
         node = loader.get_single_node()  # what yaml.safe_load does, with the document's lines kept for repeated_setting
         repeated = repeated_setting(node, Settings.model_fields) if node is not None else ""
@@ -667,6 +712,8 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], list[str]]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        if getattr(exc, "problem", None) == NUMBER_TOO_LONG:
+            raise SettingsError(f"{where}: holds {NUMBER_TOO_LONG}{at}") from None
         raise SettingsError(f"{where}: is not valid YAML{at}") from None
     except RecursionError:
         raise SettingsError(f"{where}: is nested too deeply") from None

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
+from connector.baton.hostnames import host_name_resolvable
 from connector.baton.jsontypes import a_json_type
 
 if TYPE_CHECKING:  # loaded by parse_client_secret: the settings read a client id here, and --help needs no key type
@@ -106,9 +107,13 @@ def parse_client_id(value: str) -> ClientId:
     if any(char.isspace() for char in text):
         raise CredentialError(CLIENT_ID_SETTING, "invalid client id: it must not contain whitespace")
     try:
-        split_host_port(host)
+        hostname, _ = split_host_port(host)
     except ValueError:
         raise CredentialError(CLIENT_ID_SETTING, "invalid client id: the host part is not host[:port]") from None
+    if not host.startswith("[") and not host_name_resolvable(hostname):
+        # The resolver refuses the name before any lookup: it was "DNS lookup failed" at every Hello, retried for
+        # good, the pod never ready, as if ConductorOne were down.
+        raise CredentialError(CLIENT_ID_SETTING, f"invalid client id: {UNRESOLVABLE}")
     return ClientId(value=text, client_name=name, token_host=host, suffix=suffix)
 
 
@@ -162,6 +167,9 @@ def parse_client_secret(value: str) -> ClientSecret:
     return ClientSecret(private_key=private_key, kid=kid)
 
 
+UNRESOLVABLE = "the host name cannot be looked up (an empty label, or one over 63 characters)"
+
+
 def split_host_port(hostport: str) -> tuple[str, int | None]:
     """`host[:port]` or `[v6]:port` into host (no brackets) and port (None when absent). ValueError when malformed."""
     if hostport.startswith("["):
@@ -190,9 +198,11 @@ def resolve_endpoints(client_id: ClientId, api_host: str | None = None) -> C1End
     if api_host:
         override = api_host.strip()
         try:
-            split_host_port(override)
+            hostname, _ = split_host_port(override)
         except ValueError:
             raise CredentialError(API_HOST_SETTING, "expected host[:port], without a scheme or a path") from None
+        if not override.startswith("[") and not host_name_resolvable(hostname):
+            raise CredentialError(API_HOST_SETTING, UNRESOLVABLE)
         host = override
     name, port = split_host_port(host)
     bracketed = f"[{name}]" if ":" in name else name

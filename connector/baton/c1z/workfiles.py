@@ -27,6 +27,7 @@ from pathlib import Path
 import structlog
 
 from connector.baton.c1z.errors import C1ZBusyError, C1ZWriteError, WorkDirError, disk_full, is_disk_full
+from connector.baton.pathnames import name_too_long
 
 log = structlog.get_logger(__name__)
 
@@ -157,6 +158,8 @@ def temp_dir_problem(tmp_dir: Path | None) -> str | None:
     the room is not: its message says so)."""
     if tmp_dir is None:
         return None
+    if (too_long := name_too_long(tmp_dir)) is not None:
+        return f"{tmp_dir}: {too_long}"
     if not tmp_dir.is_dir():
         return f"{tmp_dir} does not exist or is not a directory"
     try:

@@ -30,9 +30,14 @@ def host_port(host: str, port: int) -> str:
 HEALTH_PATH = "/healthz"
 READY_PATH = "/readyz"
 METRICS_PATH = "/metrics"
-# baton-sdk's health server paths (its --health-check settings), kept as aliases of ours.
+# baton-sdk's health server paths (its --health-check settings), kept as aliases of ours and answered in the SDK's
+# words: its statuses (`healthy`, `alive`, `ready`; `not_ready` with `details.error`), whatever the method
+# (docs/spec/service-mode.md §5, "Routes accept any method"). They answered `ok`, and 405 to a POST, so a check
+# written against the SDK's server failed on a healthy daemon. `/health` stays a liveness answer: the SDK's calls the
+# connector's Validate (a Datadog request per probe), which a liveness probe must not depend on.
 SDK_HEALTH_PATHS = ("/health", "/live")
 SDK_READY_PATHS = ("/ready",)
+_SDK_STATUS = {"/health": "healthy", "/live": "alive", "/ready": "ready"}
 _LIVENESS = (HEALTH_PATH, *SDK_HEALTH_PATHS)
 _READINESS = (READY_PATH, *SDK_READY_PATHS)
 
@@ -134,13 +139,16 @@ class OpsServer:
         path = _path(target)
         if path not in (*_LIVENESS, *_READINESS, METRICS_PATH):
             return 404, "text/plain; charset=utf-8", b"404: Not Found"
-        if method not in (b"GET", b"HEAD"):
+        sdk = path in _SDK_STATUS
+        if method not in (b"GET", b"HEAD") and not sdk:
             return 405, "text/plain; charset=utf-8", b"405: Method Not Allowed"
         if path in _LIVENESS:
-            return _status("ok", 200)
+            return _status(_SDK_STATUS.get(path, "ok"), 200)
         if path in _READINESS:
             ready, why = self._readiness()
-            return _status("ready", 200) if ready else _status("not_ready", 503, reason=why)
+            if ready:
+                return _status("ready", 200)
+            return _status("not_ready", 503, reason=why, **({"details": {"error": why}} if sdk else {}))
         return 200, CONTENT_TYPE, self._metrics.render()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -172,10 +172,16 @@ class Readiness:
         return True, ""
 
 
+_ADDRESS_FAULTS = frozenset({errno.EADDRNOTAVAIL, errno.EINVAL, errno.EAFNOSUPPORT})
+"""A listen's errors that only the address causes: not on this host; one no socket can bind (a link-local IPv6
+address without its interface, `fe80::1`; an IPv4-mapped one, `::ffff:127.0.0.1`), which was blamed on the port
+(any port from 0 to 65535 binds); IPv6 on a host without it."""
+
+
 def listen_fault(exc: OSError) -> str:
-    """Which setting a failed listen is the operator's to fix: an address that does not resolve or is not on this
-    host is the bind address's fault; anything else (in use, privileged) is the port's."""
-    if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+    """Which setting a failed listen is the operator's to fix: an address that does not resolve, is not on this
+    host or cannot be bound is the bind address's fault; anything else (in use, privileged) is the port's."""
+    if isinstance(exc, socket.gaierror) or exc.errno in _ADDRESS_FAULTS:
         return "health_check_bind_address"
     return "health_check_port"
 
