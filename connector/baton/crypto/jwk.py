@@ -34,6 +34,7 @@ _CURVES: dict[str, tuple[int, ec.EllipticCurve]] = {
     "P-384": (48, ec.SECP384R1()),
     "P-521": (66, ec.SECP521R1()),
 }
+_JSON_WHITESPACE = " \t\r\n"
 _GO_TYPES = {list: "array", str: "string", bool: "bool", int: "number", float: "number", dict: "object"}
 
 
@@ -108,14 +109,14 @@ def parse(pub_key: bytes) -> PublicJwk:
         # Before decoding or parsing anything: see MAX_PUB_KEY_BYTES.
         raise ConfigError(f"jwk: public key must be at most {MAX_PUB_KEY_BYTES} bytes")
     text = pub_key.decode("utf-8", "replace")
-    if not text.strip():
+    if not text.strip(_JSON_WHITESPACE):  # Go's JSON whitespace, not Python's: U+001C is a character to Go
         raise _unmarshal_error("unexpected end of JSON input")
     try:
         raw = json.loads(text, parse_constant=refuse_json_constant)
     except NotJsonError as exc:
         raise _unmarshal_error(str(exc)) from None
     except json.JSONDecodeError as exc:
-        at_end = exc.pos >= len(text.rstrip())
+        at_end = exc.pos >= len(text.rstrip(_JSON_WHITESPACE))
         raise _unmarshal_error(
             "unexpected end of JSON input" if at_end else f"invalid JSON at offset {exc.pos}"
         ) from None
