@@ -561,7 +561,8 @@ async def test_invalid_output_whose_rollback_fails_says_so() -> None:
     assert await _refusal(stub, _task()) == (
         Code.INTERNAL,
         "connector returned invalid credential issuance output: resource mode does not match the advertised "
-        "resource mode; the minted credential could not be deleted again",
+        "resource mode; the minted credential could not be deleted again: service-account-application-key "
+        "'key-1' may still be live",
     )
 
 
@@ -700,7 +701,8 @@ async def test_ciphertexts_too_large_to_report_are_never_made_and_the_credential
         assert encrypted == [], "nothing was encrypted"
         assert code == Code.INTERNAL
         assert message.startswith("the credential's ciphertexts would be too large to report (at least ")
-        assert message.endswith(credentials.NOT_ROLLED_BACK if rollback_fails else "bytes)")
+        left_live = f"{credentials.NOT_ROLLED_BACK}: service-account-application-key 'key-1' may still be live"
+        assert message.endswith(left_live if rollback_fails else "bytes)")
         assert stub.issuer.rolled_back == [_secret().id]
         assert CANARY not in message
 
@@ -729,7 +731,9 @@ async def test_a_failed_rollback_is_said_in_the_error() -> None:
     stub.issuer.rollback_error = ConnectorError("datadog down")
     code, message = await _refusal(stub, _task(configs=configs_of(JWE_VECTOR)))
     assert code == Code.UNKNOWN
-    assert message.endswith("; the minted credential could not be deleted again")
+    assert message.endswith(
+        "; the minted credential could not be deleted again: service-account-application-key 'key-1' may still be live"
+    )
 
 
 @dataclass

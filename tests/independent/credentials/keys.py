@@ -102,3 +102,22 @@ def jwe_config(**jwk_changes: Any) -> dict[str, Any]:
 def jwe_pub() -> str:
     config = JWE_VECTOR["encryption_configs"][0]
     return str(json.loads(base64.b64decode(config["jwk_public_key_config"]["pub_key"]))["pub"])
+
+
+def age_identity() -> Any:
+    """The pyrage identity of `age_x25519()`'s recipient."""
+    import pyrage
+
+    scalar = X25519.private_bytes_raw()
+    return pyrage.x25519.Identity.from_str(bech32.encode("age-secret-key-", scalar).upper())
+
+
+def opened(encrypted: bytes) -> bytes:
+    """What an `age_x25519()` config's EncryptedData holds."""
+    import pyrage
+
+    return bytes(pyrage.decrypt(encrypted, [age_identity()]))
+
+
+REFUSED_AGE = age_x25519()[:-1] + ("q" if not age_x25519().endswith("q") else "p")
+"""An age recipient whose checksum does not hold."""
