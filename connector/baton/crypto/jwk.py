@@ -197,13 +197,16 @@ def _rsa(n_bytes: bytes | None, e_bytes: bytes | None) -> PublicJwk:
 
 def encrypt(key: PublicJwk, plaintext: bytes) -> bytes:
     """The `encrypted_bytes` of one plaintext: std base64 of the age file or of the compact JWE."""
+    inner: bytes | None
     try:
         if key.kty == "EC":
             inner = _compact_jwe(dict(key.ec_jwk), plaintext)
         else:
             inner = age.encrypt_ssh(key.ssh_line, plaintext)
     except Exception:  # library errors may say anything; only the key type leaves this function
-        raise EncryptError(f"jwk: encrypting to the {key.kty} key failed") from None
+        inner = None
+    if inner is None:
+        raise EncryptError(f"jwk: encrypting to the {key.kty} key failed")  # outside the handler (errors.py)
     return base64.b64encode(inner)
 
 

@@ -7,6 +7,7 @@ v0.25.0's `ValidateEncryptionConfigs` messages (tests/fixtures/credentials/valid
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -125,12 +126,11 @@ def _encrypt_one(recipient: Recipient, data: bytes) -> bytes:
         return jwk.encrypt(recipient.jwk, data)
     if recipient.jwe is not None:
         return jwe.encrypt(recipient.jwe, data)
-    try:
+    with contextlib.suppress(Exception):  # library errors may say anything; only the recipient kind leaves here
         if recipient.age_kind == "pq":
             return age.encrypt_pq(recipient.age_public_key, data)
         return age.encrypt_x25519(recipient.age_recipient, data)
-    except Exception:  # library errors may say anything; only the recipient kind leaves this function
-        raise EncryptError(f"age: encrypting to the {recipient.age_kind} recipient failed") from None
+    raise EncryptError(f"age: encrypting to the {recipient.age_kind} recipient failed")  # outside it (errors.py)
 
 
 def encrypt_all(
@@ -143,7 +143,11 @@ def encrypt_all(
             try:
                 encrypted = _encrypt_one(recipient, plaintext.bytes)
             except EncryptError as exc:
-                raise EncryptionFailedError(str(exc)) from None
+                failure = str(exc)
+            else:
+                failure = ""
+            if failure:
+                raise EncryptionFailedError(failure)  # outside the handler (errors.py)
             out.append(
                 resource_pb2.EncryptedData(
                     provider=recipient.provider,
