@@ -362,12 +362,15 @@ async def _mint(
     try:
         return await issuer.issue_credential(identity_id, options, expires_at, request_id)
     except ConnectorError as exc:
-        raise _refuse(exc.code, f"error: issue credential for identity failed: {exc}") from None
+        failure = _refuse(exc.code, f"error: issue credential for identity failed: {exc}")
     except Exception as exc:
         # Unknown exception text may quote anything; keep only its type.
-        raise _refuse(
+        failure = _refuse(
             Code.UNKNOWN, f"error: issue credential for identity failed: internal error ({type(exc).__name__})"
-        ) from None
+        )
+    # Raised outside the handlers, so the connector's exception is not kept as this one's context: a failure after a
+    # mint may hold the new secret in it (a peer's answer quoting it), and a renderer walking the chain would show it.
+    raise failure
 
 
 async def _roll_back(

@@ -5,6 +5,7 @@ failed encryption leaves no plaintext in the exception chain a log would render.
 
 from __future__ import annotations
 
+import json
 import logging
 import traceback
 from collections.abc import MutableMapping
@@ -14,7 +15,10 @@ import pytest
 
 from connector.baton.crypto import providers
 from connector.baton.pb.c1.connector.v2 import resource_pb2
+from connector.baton.tasks import credentials as issuing
+from connector.baton.tasks.outcome import TaskError
 from tests.baton.credential_vectors import configs_of, load, vector_files
+from tests.fakes.datadog.org import AccessToken, APIKey, AppKey
 from tests.independent.credentials.issuing import KINDS, MINT_PATHS, issue_task, robot
 from tests.independent.credentials.keys import (
     PQ_VECTOR,
@@ -27,7 +31,7 @@ from tests.independent.credentials.keys import (
     parsed,
 )
 from tests.independent.writes.conftest import Rig
-from tests.independent.writes.wire import edited
+from tests.independent.writes.wire import answer, edited
 
 CANARY = "CANARY7e3a"
 
@@ -202,3 +206,80 @@ def test_no_private_key_of_the_vectors_reaches_an_error_or_a_thumbprint(vector: 
     said = repr(recipients) + str(out[0].key_ids) + out[0].key_id
     for secret in secrets:
         assert secret not in said
+
+
+def _newest_secret(rig: Rig) -> str:
+    org = rig.fake.org
+    made: list[AccessToken | APIKey | AppKey] = [*org.app_keys.values(), *org.api_keys.values(), *org.tokens.values()]
+    return max(made, key=lambda c: c.created_at).key
+
+
+def _quoting_the_newest_secret(rig: Rig) -> Any:
+    """A DELETE refused (403, Datadog's JSON error body) with a message quoting the credential's own secret."""
+    import httpx
+
+    async def act(request: httpx.Request, wire: Any) -> httpx.Response:
+        secret = _newest_secret(rig)
+        body = json.dumps({"errors": [f"refusing to delete the key {secret}"]})
+        return httpx.Response(403, content=body.encode(), headers={"Content-Type": "application/json"})
+
+    return act
+
+
+def _unrestricted(body: dict[str, Any]) -> dict[str, Any]:
+    body["data"]["attributes"]["scopes"] = None
+    return body
+
+
+ROLLBACK_DELETES = {
+    "service-account-application-key": r"/api/v2/service_accounts/[^/]+/application_keys/[^/]+",
+    "service-account-access-token": r"/api/v2/service_accounts/[^/]+/access_tokens/[^/]+",
+}
+
+
+@pytest.mark.parametrize("kind", list(ROLLBACK_DELETES))
+async def test_a_rollback_refused_in_words_quoting_the_secret_keeps_it_in_no_exception(rig: Rig, kind: str) -> None:
+    """A credential made wider than asked is deleted again at once (§4.1); Datadog refuses the deletion quoting the
+    key. The failure's words are scrubbed, and the raw refusal is not kept inside the exception either."""
+    rig.wire.on("POST", MINT_PATHS[kind], edited(_unrestricted))
+    rig.wire.on("DELETE", ROLLBACK_DELETES[kind], _quoting_the_newest_secret(rig), times=20)
+    task = issue_task(robot(rig.fake).id, kind, scopes=("dashboards_read",))
+    with pytest.raises(TaskError) as failed:
+        await issuing.issue_credential(rig.connector, task.id, task.issue_credential)
+    assert "delete it in Datadog" in str(failed.value)
+    assert CANARY not in _everything_in(failed.value)
+
+
+def _landed_then_quoted(rig: Rig, status: int) -> Any:
+    """The create reaches Datadog (the credential is made), and the answer is an error quoting the new secret."""
+    import httpx
+
+    async def act(request: httpx.Request, wire: Any) -> httpx.Response:
+        await wire.forward(request)
+        secret = _newest_secret(rig)
+        body = json.dumps({"errors": [f"created {secret} but could not answer"]})
+        return httpx.Response(status, content=body.encode(), headers={"Content-Type": "application/json"})
+
+    return act
+
+
+LOOKUPS = {
+    "service-account-application-key": r"/api/v2/service_accounts/[^/]+/application_keys",
+    "api-key": r"/api/v2/api_keys",
+    "service-account-access-token": r"/api/v2/service_accounts/[^/]+/access_tokens",
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_lost_create_quoting_the_secret_whose_cleanup_fails_keeps_it_in_no_exception(
+    rig: Rig, kind: str
+) -> None:
+    rig.wire.on("POST", MINT_PATHS[kind], _landed_then_quoted(rig, 502))
+    task = issue_task(robot(rig.fake).id, kind)
+    # The duplicate check passes; the cleanup's lookups after the failed create are refused.
+    rig.wire.on("GET", LOOKUPS[kind], edited(lambda body: body), times=1)
+    rig.wire.on("GET", LOOKUPS[kind], answer(403, {"errors": ["Forbidden"]}), times=20)
+    with pytest.raises(TaskError) as failed:
+        await issuing.issue_credential(rig.connector, task.id, task.issue_credential)
+    assert "delete it in Datadog" in str(failed.value)
+    assert CANARY not in _everything_in(failed.value)
