@@ -510,6 +510,10 @@ async def _created_or_cleaned_up(
             )
         else:
             log.warning("datadog issue_credential", kind=kind, name=name, outcome="create_failed", cleaned_up=removed)
+            # The failure says what became of what the create may have made: "-> 201: empty body" alone did not tell
+            # whether a live credential was left.
+            found = f"deleted again ({removed} found)" if removed else "none found"
+            exc.messages = (*exc.messages, f'the {kind} it may have made was looked up by its name "{name}": {found}')
             raise
     # Raised outside the handlers: its words are all it carries, not the create's failure (an answer that may hold the
     # new secret) as its context (`_rollback_refused`).
@@ -561,9 +565,6 @@ async def _built_or_rolled_back(
         return build()
     except Exception as exc:
         told = await _rollback_refused(rollback, kind, object_id, secret)
-        if told is None:
-            log.warning("datadog issue_credential", kind=kind, secret_id=object_id, outcome="rolled_back")
-            raise
         # Why the issuing failed in its own words (scrubbed as the deletion's are), not its exception's class name:
         # "failed (InternalError)" told the on-call engineer nothing of what Datadog answered.
         why = (
@@ -571,10 +572,15 @@ async def _built_or_rolled_back(
             if isinstance(exc, ConnectorError)
             else f"an unexpected {type(exc).__name__} in the connector"
         )
-        error = InternalError(
-            f'baton-datadog: issuing {kind} "{object_id}" failed ({why}) and deleting it again '
-            f"failed too ({told}); delete it in Datadog"
-        )
+        if told is None:
+            log.warning("datadog issue_credential", kind=kind, secret_id=object_id, outcome="rolled_back")
+            # Said in the failure too: the report of a failure after a 201 did not tell whether a credential was left.
+            error = InternalError(f'{why}; the new {kind} "{object_id}" was deleted again')
+        else:
+            error = InternalError(
+                f'baton-datadog: issuing {kind} "{object_id}" failed ({why}) and deleting it again '
+                f"failed too ({told}); delete it in Datadog"
+            )
     # Raised outside the handler: the scrubbed words are all it carries, no exception of the failure as its context.
     raise error
 

@@ -638,7 +638,9 @@ async def test_invalid_output_is_internal_and_rolled_back(
     stub.issuer.result = issued
     assert await _refusal(stub, _task()) == (
         Code.INTERNAL,
-        "connector returned invalid credential issuance output: " + why,
+        "connector returned invalid credential issuance output: "
+        + why
+        + (credentials.ROLLED_BACK if rollback else ""),
     )
     assert stub.issuer.rolled_back == ([issued.secret.id] if rollback else [])
     assert issued.plaintexts == []  # dropped at once
@@ -649,7 +651,8 @@ async def test_a_jwe_request_takes_exactly_one_plaintext() -> None:
     stub.issuer.result = _issued(plaintexts=[_plaintext(), _plaintext(name="second")])
     assert await _refusal(stub, _task(configs=configs_of(JWE_VECTOR))) == (
         Code.INTERNAL,
-        "connector returned invalid credential issuance output: baton/jwe/v1 requires exactly one plaintext",
+        "connector returned invalid credential issuance output: baton/jwe/v1 requires exactly one plaintext"
+        + credentials.ROLLED_BACK,
     )
 
 
@@ -660,7 +663,7 @@ async def test_an_encryption_failure_after_the_mint_rolls_the_credential_back() 
     stub = StubConnector()
     stub.issuer.result = _issued(plaintexts=[_plaintext(CANARY.encode() * 50_000)])  # over JWE's 1 MiB
     code, message = await _refusal(stub, _task(configs=configs_of(JWE_VECTOR)))
-    assert (code, message) == (Code.UNKNOWN, "jwe: plaintext must be at most 1048576 bytes")
+    assert (code, message) == (Code.UNKNOWN, "jwe: plaintext must be at most 1048576 bytes" + credentials.ROLLED_BACK)
     assert stub.issuer.rolled_back == [_secret().id]
 
 
@@ -702,7 +705,7 @@ async def test_ciphertexts_too_large_to_report_are_never_made_and_the_credential
         assert code == Code.INTERNAL
         assert message.startswith("the credential's ciphertexts would be too large to report (at least ")
         left_live = f"{credentials.NOT_ROLLED_BACK}: service-account-application-key 'key-1' may still be live"
-        assert message.endswith(left_live if rollback_fails else "bytes)")
+        assert message.endswith(left_live if rollback_fails else "bytes)" + credentials.ROLLED_BACK)
         assert stub.issuer.rolled_back == [_secret().id]
         assert CANARY not in message
 
@@ -721,7 +724,10 @@ async def test_a_native_panic_during_encryption_still_rolls_the_credential_back(
     stub = StubConnector()
     stub.issuer.result = _issued()
     code, message = await _refusal(stub, _task())
-    assert (code, message) == (Code.UNKNOWN, "encryption failed: internal error (_NativePanic)")
+    assert (code, message) == (
+        Code.UNKNOWN,
+        "encryption failed: internal error (_NativePanic); the minted credential was deleted again",
+    )
     assert stub.issuer.rolled_back == [_secret().id]
 
 

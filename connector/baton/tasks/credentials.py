@@ -48,6 +48,9 @@ report ConductorOne refuses as too large (retried until shutdown, the minted key
 INVALID_REQUEST = "invalid credential issuance request: "
 INVALID_OUTPUT = "connector returned invalid credential issuance output: "
 NOT_ROLLED_BACK = "; the minted credential could not be deleted again"
+ROLLED_BACK = "; the minted credential was deleted again"
+"""Said by every failure after a mint whose credential was deleted again: without it, a report of a failure after a
+201 did not tell ConductorOne (or the person reading it) whether a live credential was left."""
 _NAMED_CHARS = 256
 """The most of a credential's id a failure quotes: a whole SAT handle (~110) fits, a hostile id does not swell it."""
 _KINDS = {
@@ -291,7 +294,7 @@ async def issue_credential(
     if problem is not None:
         issued.plaintexts.clear()
         rolled_back = await _roll_back(issuer, issued.secret, "invalid output")
-        suffix = "" if rolled_back else _not_rolled_back(issued.secret)
+        suffix = ROLLED_BACK if rolled_back else _not_rolled_back(issued.secret)
         raise _refuse(Code.INTERNAL, INVALID_OUTPUT + problem + suffix)
     # Every ciphertext is at least as large as its plaintext, and each plaintext is encrypted to every config: past
     # this the response is certain to be refused as too large to report (the processor would delete the credential
@@ -301,7 +304,7 @@ async def issue_credential(
     if least > MAX_REPORT_BYTES:
         issued.plaintexts.clear()
         rolled_back = await _roll_back(issuer, issued.secret, "too large to report")
-        suffix = "" if rolled_back else _not_rolled_back(issued.secret)
+        suffix = ROLLED_BACK if rolled_back else _not_rolled_back(issued.secret)
         raise _refuse(
             Code.INTERNAL,
             f"the credential's ciphertexts would be too large to report (at least {least} bytes for "
@@ -313,7 +316,7 @@ async def issue_credential(
         if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
             raise
         rolled_back = await _roll_back(issuer, issued.secret, "encryption failed")
-        suffix = "" if rolled_back else _not_rolled_back(issued.secret)
+        suffix = ROLLED_BACK if rolled_back else _not_rolled_back(issued.secret)
         if isinstance(exc, ConnectorError):
             raise _refuse(exc.code, f"{exc}{suffix}") from None
         raise _refuse(Code.UNKNOWN, f"encryption failed: internal error ({type(exc).__name__}){suffix}") from None
