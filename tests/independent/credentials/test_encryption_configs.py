@@ -75,6 +75,10 @@ def _rsa_bits(bits: int) -> dict[str, Any]:
     return rsa_jwk(n)
 
 
+def ec_jwk_with(**extra: Any) -> dict[str, Any]:
+    return {**ec_jwk("P-256"), **extra}
+
+
 def _p384_as(crv: str) -> dict[str, Any]:
     return {**ec_jwk("P-384"), "crv": crv}
 
@@ -121,6 +125,37 @@ REFUSED: dict[str, tuple[dict[str, Any], str | None]] = {
     "rsa-even-exponent": (jwk_config(rsa_jwk(rsa_modulus(2048), e=65536)), None),
     "rsa-exponent-one": (jwk_config(rsa_jwk(rsa_modulus(2048), e=1)), None),
     "rsa-n-missing": (jwk_config({"kty": "RSA", "e": "AQAB"}), None),
+    # baton/jwk/v1: members go-jose reads besides the key's own, checked as its JSON reader checks them (§2.2 item 1)
+    "member-kid-a-number": (
+        jwk_config(ed25519_jwk(kid=5)),
+        UNMARSHAL + "json: cannot unmarshal number into Go struct field rawJSONWebKey.kid of type string",
+    ),
+    "member-use-an-object": (
+        jwk_config(ed25519_jwk(use={"enc": True})),
+        UNMARSHAL + "json: cannot unmarshal object into Go struct field rawJSONWebKey.use of type string",
+    ),
+    "member-alg-a-list": (
+        jwk_config(ec_jwk_with(alg=["ECDH-ES"])),
+        UNMARSHAL + "json: cannot unmarshal array into Go struct field rawJSONWebKey.alg of type string",
+    ),
+    "member-private-half-illegal-base64": (jwk_config(ed25519_jwk(d="not base64!")), UNMARSHAL + "illegal base64 data"),
+    "member-private-half-a-number": (
+        jwk_config({**rsa_jwk(rsa_modulus(2048)), "d": 7}),
+        UNMARSHAL + "json: cannot unmarshal number into Go struct field rawJSONWebKey.d of type string",
+    ),
+    "member-x5c-a-string": (
+        jwk_config(ed25519_jwk(x5c="MIIB")),
+        UNMARSHAL + "json: cannot unmarshal string into Go struct field rawJSONWebKey.x5c of type []string",
+    ),
+    "member-x5c-of-numbers": (
+        jwk_config(ed25519_jwk(x5c=[1])),
+        UNMARSHAL + "json: cannot unmarshal number into Go struct field rawJSONWebKey.x5c of type string",
+    ),
+    # Go's reader type-checks every occurrence of a member, the one a later duplicate replaces too.
+    "member-kid-duplicated-first-a-number": (
+        jwk_config(b'{"kid":5,"kty":"OKP","crv":"Ed25519","x":"' + b64u(ED_X).encode() + b'","kid":"k"}'),
+        UNMARSHAL + "json: cannot unmarshal number into Go struct field rawJSONWebKey.kid of type string",
+    ),
     # baton/jwk/v1: the JSON itself
     "jwk-array": (jwk_config(b"[]"), None),
     "jwk-string": (jwk_config(b'"OKP"'), None),
@@ -290,4 +325,22 @@ async def test_a_jwk_carrying_its_private_half_is_issued_to_its_public_half(rig:
     """§2.1: the jwk check accepts a JWK with a private member (only the public half is used)."""
     config = jwk_config(ed25519_jwk(d=b64u(bytes(32))))
     finish = await rig.run(issue_task(robot(rig.fake).id, "service-account-application-key", [config]))
+    assert finish.ok, finish
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"kid": "k-1", "use": "enc", "alg": "ECDH-ES", "x5u": "https://example.com/k"},
+        {"unknown": {"nested": [1, {"a": None}]}, "KTY": 5},
+        {"kid": None, "d": None, "x5c": None},
+        {"x5c": []},
+    ],
+    ids=["every-text-member", "unknown-members-of-any-type", "nulls", "empty-x5c"],
+)
+async def test_members_go_reads_without_complaint_are_accepted(rig: Rig, extra: dict[str, Any]) -> None:
+    """Unknown members are ignored, member names match case-sensitively (go-jose's own JSON reader), null is absent."""
+    finish = await rig.run(
+        issue_task(robot(rig.fake).id, "service-account-application-key", [jwk_config(ed25519_jwk(**extra))])
+    )
     assert finish.ok, finish
