@@ -638,9 +638,7 @@ async def test_invalid_output_is_internal_and_rolled_back(
     stub.issuer.result = issued
     assert await _refusal(stub, _task()) == (
         Code.INTERNAL,
-        "connector returned invalid credential issuance output: "
-        + why
-        + (credentials.ROLLED_BACK if rollback else ""),
+        "connector returned invalid credential issuance output: " + why + (credentials.ROLLED_BACK if rollback else ""),
     )
     assert stub.issuer.rolled_back == ([issued.secret.id] if rollback else [])
     assert issued.plaintexts == []  # dropped at once
