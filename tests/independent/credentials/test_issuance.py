@@ -212,12 +212,11 @@ ODD_REQUEST_IDS = {
 
 
 @pytest.mark.parametrize("name", list(ODD_REQUEST_IDS))
-@pytest.mark.parametrize("kind", KINDS)
-async def test_a_request_id_the_rule_does_not_allow_is_refused_before_datadog_is_asked(
-    rig: Rig, name: str, kind: str
-) -> None:
+async def test_a_request_id_the_rule_does_not_allow_is_refused_before_datadog_is_asked(rig: Rig, name: str) -> None:
     """§3.2 step 6: the builder checks the request id (the task id) before it calls the connector; the name
-    `c1-<request id>` is never searched for nor minted. Called as the handler is, past the processor's own check."""
+    `c1-<request id>` is never searched for nor minted. Called as the handler is, past the processor's own check;
+    each kind in turn (the rule is the builder's, the same for all)."""
+    kind = KINDS[list(ODD_REQUEST_IDS).index(name) % len(KINDS)]
     task = issue_task(robot(rig.fake).id, kind)
     with pytest.raises(TaskError) as refused:
         await issuing.issue_credential(rig.connector, ODD_REQUEST_IDS[name], task.issue_credential)
