@@ -435,3 +435,30 @@ async def test_the_plaintext_spells_hostile_values_as_go_does_in_the_specs_membe
     )
     assert opened(data.encrypted_bytes) == expected.encode()
     assert json.loads(expected)["key_value"] == HOSTILE_KEY
+
+
+ODD_LOOKUPS: dict[str, Any] = {
+    "gateway-json": answer(200, {"message": "ok"}),
+    "html": answer(200, b"<html>ok</html>", "text/html"),
+    "empty-200": answer(200, b"", None),
+    "data-null": answer(200, {"data": None}),
+    "data-an-object": answer(200, {"data": {"id": "x", "type": "application_keys"}}),
+    "data-missing-meta-only": answer(200, {"meta": {"page": {"total_filtered_count": 0}}}),
+    "404-not-datadogs": answer(404, {"status": 404, "error": "Not Found"}),
+    "202-accepted": answer(202, b"", None),
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("odd", list(ODD_LOOKUPS))
+async def test_a_duplicate_check_answered_oddly_mints_nothing(rig: Rig, kind: str, odd: str) -> None:
+    """§4.1 step 3: the lookup of `c1-<request id>` must prove the name absent; an answer that is no listing proves
+    nothing, and a second credential for a retried request would be live with nobody holding it."""
+    sa = robot(rig.fake)
+    lookup = MINT_PATHS[kind]
+    rig.wire.on("GET", lookup, ODD_LOOKUPS[odd], times=20)
+    before = credentials(rig.fake)
+    finish = await rig.run(issue_task(sa.id, kind))
+    assert failed_for_good(finish), finish
+    assert credentials(rig.fake) == before
+    assert not any(s.method == "POST" for s in rig.wire.seen), "no create is sent"
