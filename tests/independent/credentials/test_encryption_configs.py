@@ -28,6 +28,7 @@ from tests.independent.credentials.keys import (
     jwe_config,
     jwe_pub,
     jwk_config,
+    parsed,
     rsa_jwk,
     rsa_modulus,
 )
@@ -353,3 +354,42 @@ async def test_an_rsa_key_at_either_size_limit_is_issued_to(rig: Rig, bits: int)
     config = jwk_config(_rsa_bits(bits))
     finish = await rig.run(issue_task(robot(rig.fake).id, "service-account-application-key", [config]))
     assert finish.ok, finish
+
+
+def _non_canonical(text: str) -> str:
+    """The same bytes with the unused low bits of the last base64url character set (Go's RawURLEncoding is lenient)."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    spare = {2: 0b1111, 3: 0b11}[len(text) % 4]
+    return text[:-1] + alphabet[alphabet.index(text[-1]) | spare]
+
+
+def _thumbprint(jwk: dict[str, Any]) -> str:
+    from connector.baton.crypto import providers
+
+    (recipient,) = providers.validate_encryption_configs([parsed(jwk_config(jwk))])
+    assert recipient.key_ids == (recipient.key_id,)
+    return recipient.key_id
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    ["padded", "non-canonical-bits", "line-breaks", "rsa-leading-zero", "rsa-exponent-leading-zeros"],
+)
+def test_another_spelling_of_the_same_key_has_the_same_thumbprint(spelling: str) -> None:
+    """§2.2 item 2: the thumbprint is recomputed from the key's numbers, never hashed from the strings received."""
+    ed, rsa_key = ed25519_jwk(), rsa_jwk(rsa_modulus(2048))
+    if spelling.startswith("rsa"):
+        n = base64.urlsafe_b64decode(rsa_key["n"] + "==")
+        bent = (
+            {**rsa_key, "n": b64u(b"\x00" + n)}
+            if spelling == "rsa-leading-zero"
+            else {**rsa_key, "e": b64u(b"\x00\x00\x01\x00\x01")}
+        )
+        assert _thumbprint(bent) == _thumbprint(rsa_key)
+        return
+    x = ed["x"]
+    bent_x = {"padded": x + "=", "non-canonical-bits": _non_canonical(x), "line-breaks": x[:10] + "\r\n" + x[10:]}[
+        spelling
+    ]
+    assert bent_x != x
+    assert _thumbprint({**ed, "x": bent_x}) == _thumbprint(ed)
