@@ -32,13 +32,23 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
+LAST4_CHARS = 4
+
+
+def _last4(value: str | None) -> str | None:
+    """A key's `last4` as Datadog sends it (its last four characters), or None for anything longer: the profile is
+    written to the c1z and shown in ConductorOne, and a peer sending more there (up to the whole key) would put a
+    live secret in both."""
+    return value if value is not None and len(value) <= LAST4_CHARS else None
+
+
 def api_key_resource(key: APIKey) -> resource_pb2.Resource:
     res = b.resource(types.API_KEY, key.id, key.name or key.id)
     b.add_secret_trait(
         res,
         profile_values={
             "name": key.name,
-            "last4": key.last4,
+            "last4": _last4(key.last4),
             "category": key.category,
             "created_at": _iso(key.created_at),
             "created_by": key.created_by_id,
@@ -55,7 +65,7 @@ def api_key_resource(key: APIKey) -> resource_pb2.Resource:
 
 def app_key_resource(key: ApplicationKey, service_account: resource_pb2.ResourceId) -> resource_pb2.Resource:
     res = b.resource(types.SERVICE_ACCOUNT_APP_KEY, key.id, key.name or key.id, parent=service_account)
-    profile: dict[str, object] = {"name": key.name, "last4": key.last4, "created_at": _iso(key.created_at)}
+    profile: dict[str, object] = {"name": key.name, "last4": _last4(key.last4), "created_at": _iso(key.created_at)}
     # Three states, as in the Go connector: absent (not reported), [] (unscoped: Datadog sends null), or the list.
     if key.scopes_reported:
         profile["scopes"] = list(key.scopes or [])
