@@ -4,9 +4,10 @@ key value."""
 from __future__ import annotations
 
 import base64
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable
 from datetime import datetime
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from connector.baton import builders as b
 from connector.baton.connector import Page
@@ -178,49 +179,49 @@ async def _of_enabled_account(listing: Awaitable[DatadogPage[K]]) -> DatadogPage
         raise not_skipped(exc, why, resumable=False) from None
 
 
-class ServiceAccountAppKeySyncer(_NoGrants):
-    """Listed per service account: enabled service-account users carry a ChildResourceType for this type."""
+class _PerServiceAccount(_NoGrants, ABC, Generic[K]):
+    """Keys or tokens listed per service account: enabled service-account users carry a ChildResourceType for each
+    such type (and the same flags gate both)."""
 
     def __init__(self, client: DatadogClient) -> None:
         self._client = client
 
+    def listed_under(self) -> str:
+        # Without the users in a sync (`--sync-resource-types` of this type), the engine walks them for the parents.
+        return types.USER.id
+
+    @abstractmethod
+    def _list(self, account_id: str, number: int) -> Awaitable[DatadogPage[K]]: ...
+
+    @abstractmethod
+    def _build(self, item: K, account: resource_pb2.ResourceId) -> resource_pb2.Resource: ...
+
+    async def list_resources(
+        self, parent: resource_pb2.ResourceId | None, page_token: str
+    ) -> Page[resource_pb2.Resource]:
+        if parent is None:
+            return Page([])
+        page = await _of_enabled_account(self._list(parent.resource, page_number(page_token)))
+        return Page([self._build(item, parent) for item in page.items], next_token(page))
+
+
+class ServiceAccountAppKeySyncer(_PerServiceAccount[ApplicationKey]):
     def resource_type(self) -> resource_pb2.ResourceType:
         return types.SERVICE_ACCOUNT_APP_KEY
 
-    def listed_under(self) -> str:
-        # Without the users in a sync (`--sync-resource-types` of this type), the engine walks them for the parents.
-        return types.USER.id
+    def _list(self, account_id: str, number: int) -> Awaitable[DatadogPage[ApplicationKey]]:
+        return self._client.list_service_account_app_keys(account_id, number)
 
-    async def list_resources(
-        self, parent: resource_pb2.ResourceId | None, page_token: str
-    ) -> Page[resource_pb2.Resource]:
-        if parent is None:
-            return Page([])
-        page = await _of_enabled_account(
-            self._client.list_service_account_app_keys(parent.resource, page_number(page_token))
-        )
-        return Page([app_key_resource(k, parent) for k in page.items], next_token(page))
+    def _build(self, item: ApplicationKey, account: resource_pb2.ResourceId) -> resource_pb2.Resource:
+        return app_key_resource(item, account)
 
 
-class ServiceAccountAccessTokenSyncer(_NoGrants):
-    """Listed per service account, like the application keys (and gated by the same flags)."""
-
-    def __init__(self, client: DatadogClient) -> None:
-        self._client = client
-
+class ServiceAccountAccessTokenSyncer(_PerServiceAccount[AccessToken]):
     def resource_type(self) -> resource_pb2.ResourceType:
         return types.SERVICE_ACCOUNT_ACCESS_TOKEN
 
-    def listed_under(self) -> str:
-        # Without the users in a sync (`--sync-resource-types` of this type), the engine walks them for the parents.
-        return types.USER.id
+    def _list(self, account_id: str, number: int) -> Awaitable[DatadogPage[AccessToken]]:
+        return self._client.list_service_account_access_tokens(account_id, number)
 
-    async def list_resources(
-        self, parent: resource_pb2.ResourceId | None, page_token: str
-    ) -> Page[resource_pb2.Resource]:
-        if parent is None:
-            return Page([])
-        page = await _of_enabled_account(
-            self._client.list_service_account_access_tokens(parent.resource, page_number(page_token))
-        )
-        return Page([access_token_resource(t, parent) for t in page.items], next_token(page))
+    def _build(self, item: AccessToken, account: resource_pb2.ResourceId) -> resource_pb2.Resource:
+        return access_token_resource(item, account)
