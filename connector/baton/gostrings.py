@@ -30,6 +30,12 @@ def go_trim_space(text: str) -> str:
     return text.strip(GO_WHITESPACE)
 
 
+def go_to_lower(text: str) -> str:
+    """`strings.ToLower` as far as it decides a match with ASCII names: Go lower-cases each character by itself
+    (simple case mapping), so U+0130 (I with a dot) becomes "i"; Python's full mapping makes it "i" + U+0307."""
+    return text.replace("\u0130", "i").lower()
+
+
 _RAW_URL_ALPHABET = re.compile(r"[A-Za-z0-9_-]*")
 
 

@@ -279,7 +279,7 @@ class DatadogClient:
                     status=reply.status,
                     messages=[f"page {number}: an item's id cannot name it ({UNUSABLE_ID}): {_unusable_item(items)}"],
                 )
-            if not all_usable_ids(chain.from_iterable(item.linked_ids() for item in items)):
+            if not all_usable_ids(_linked_ids(items)):
                 # A link's id becomes a grant's principal or entitlement resource (a user's role, a membership's user),
                 # which ConductorOne names again in a revoke, refused there as malformed: a `..`, control-character
                 # or over-long link stored a grant no one could revoke. The answer is wrong as a listed id that cannot
@@ -1069,6 +1069,20 @@ KeyT = TypeVar("KeyT", ApplicationKey, AccessToken)
 def _unusable_item(items: Sequence[Resource]) -> str:
     """The path of the first listed id no request can use (only called once the page was found to hold one)."""
     return next((f"data[{i}].id" for i, item in enumerate(items) if item.id and not is_usable_id(item.id)), "data")
+
+
+def _linked_ids(items: Sequence[Resource]) -> Iterable[str | None]:
+    """`Resource.linked_ids` of every item of a page (whose items are of one model), read field by field in C; None
+    for an absent to-one link, which `all_usable_ids` drops as it drops an empty id. The check of a users page's links
+    0.92 -> 0.35 µs per user against a generator per item (issue 12)."""
+    if not items:
+        return ()
+    model = type(items[0])
+    to_many = dict(model.relationship_fields.values())
+    return chain.from_iterable(
+        chain.from_iterable(map(attrgetter(field), items)) if to_many[field] else map(attrgetter(field), items)
+        for field in model.linked_id_fields
+    )
 
 
 def _unusable_link(items: Sequence[Resource]) -> str:

@@ -504,12 +504,20 @@ async def _created_or_cleaned_up(
             removed = await _interruptible(leftovers(), kind, name)
         except ConnectorError as failure:
             log.error("datadog issue_credential", kind=kind, name=name, outcome="cleanup_failed", error=str(failure))
-            raise InternalError(
+            error = InternalError(
                 f'baton-datadog: creating {kind} "{name}" failed ({exc}) and it may exist; looking it up to delete '
                 f"it failed too ({failure}); delete it in Datadog"
-            ) from None
-        log.warning("datadog issue_credential", kind=kind, name=name, outcome="create_failed", cleaned_up=removed)
-        raise
+            )
+        else:
+            log.warning("datadog issue_credential", kind=kind, name=name, outcome="create_failed", cleaned_up=removed)
+            # The failure says what became of what the create may have made: "-> 201: empty body" alone did not tell
+            # whether a live credential was left.
+            found = f"deleted again ({removed} found)" if removed else "none found"
+            exc.messages = (*exc.messages, f'the {kind} it may have made was looked up by its name "{name}": {found}')
+            raise
+    # Raised outside the handlers: its words are all it carries, not the create's failure (an answer that may hold the
+    # new secret) as its context (`_rollback_refused`).
+    raise error
 
 
 async def _delete_named(
@@ -556,28 +564,44 @@ async def _built_or_rolled_back(
     try:
         return build()
     except Exception as exc:
-        try:
-            await rollback()
-        except asyncio.CancelledError:
-            await _rollback_after_cancel(rollback, kind, object_id, secret)
-            raise
-        except ConnectorError as failure:
-            # Datadog's refusal is quoted, and a peer may quote the very key it would not delete: that key is live.
-            told = _without_secret(failure, secret)
-            log.error("datadog issue_credential", kind=kind, secret_id=object_id, outcome="rollback_failed", error=told)
-            # Why the issuing failed in its own words (scrubbed as the deletion's are), not its exception's class name:
-            # "failed (InternalError)" told the on-call engineer nothing of what Datadog answered.
-            why = (
-                _without_secret(exc, secret)
-                if isinstance(exc, ConnectorError)
-                else f"an unexpected {type(exc).__name__} in the connector"
-            )
-            raise InternalError(
+        told = await _rollback_refused(rollback, kind, object_id, secret)
+        # Why the issuing failed in its own words (scrubbed as the deletion's are), not its exception's class name:
+        # "failed (InternalError)" told the on-call engineer nothing of what Datadog answered.
+        why = (
+            _without_secret(exc, secret)
+            if isinstance(exc, ConnectorError)
+            else f"an unexpected {type(exc).__name__} in the connector"
+        )
+        if told is None:
+            log.warning("datadog issue_credential", kind=kind, secret_id=object_id, outcome="rolled_back")
+            # Said in the failure too: the report of a failure after a 201 did not tell whether a credential was left.
+            error = InternalError(f'{why}; the new {kind} "{object_id}" was deleted again')
+        else:
+            error = InternalError(
                 f'baton-datadog: issuing {kind} "{object_id}" failed ({why}) and deleting it again '
                 f"failed too ({told}); delete it in Datadog"
-            ) from None
-        log.warning("datadog issue_credential", kind=kind, secret_id=object_id, outcome="rolled_back")
+            )
+    # Raised outside the handler: the scrubbed words are all it carries, no exception of the failure as its context.
+    raise error
+
+
+async def _rollback_refused(
+    rollback: Callable[[], Awaitable[object]], kind: str, object_id: str, secret: SecretStr | None
+) -> str | None:
+    """Delete the just-minted credential: None when done, else Datadog's refusal in words, scrubbed of the secret. The
+    refusal itself is not raised on: a peer may quote the very key it would not delete, and an exception keeps its
+    text (as the `__context__` of whatever is raised while handling it) where a renderer walking the chain finds it."""
+    try:
+        await rollback()
+    except asyncio.CancelledError:
+        await _rollback_after_cancel(rollback, kind, object_id, secret)
         raise
+    except ConnectorError as failure:
+        told = _without_secret(failure, secret)
+    else:
+        return None
+    log.error("datadog issue_credential", kind=kind, secret_id=object_id, outcome="rollback_failed", error=told)
+    return told
 
 
 def _without_secret(error: BaseException, secret: SecretStr | None) -> str:

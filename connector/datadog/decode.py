@@ -328,8 +328,8 @@ def _json_broken(exc: ValidationError) -> bool:
     return exc.error_count() == 1 and exc.errors(include_input=False, include_url=False)[0]["type"] == "json_invalid"
 
 
-def _read_again(body: bytes | bytearray) -> Any:
-    """The body's JSON value for naming what failed (read only after a failure), `_UNREAD` if it has none."""
+def _json_value(body: bytes | bytearray) -> Any:
+    """The body's JSON value, `_UNREAD` if it has none."""
     try:
         return from_json(body)
     except ValueError:
@@ -337,9 +337,17 @@ def _read_again(body: bytes | bytearray) -> Any:
 
 
 def parse_model(model: type[M], reply: Reply) -> M:
-    """The body validated as `model` (JSON parsed and validated in one pass, no intermediate dict)."""
+    """The body parsed as JSON, then validated as `model`; a body that is no JSON is validated as it is, for pydantic's
+    own account of it."""
     _check_body(reply)
     try:
+        # Parsed first, then validated from the Python value: the models' before-validators need every resource as
+        # Python dicts anyway, and validating those is cheaper than pydantic's JSON mode building them. Decoding a users
+        # page with its checks 119,560 -> 108,997 instructions per user (-8.8 %), memberships 67,069 -> 65,205
+        # (callgrind; issue 12). Both modes accept and refuse the same values here (tests/datadog/test_parse_model.py).
+        value = _json_value(reply.body)
+        if value is not _UNREAD:
+            return model.model_validate(value)
         try:
             return model.model_validate_json(reply.body)
         except ValidationError as exc:
@@ -349,12 +357,12 @@ def parse_model(model: type[M], reply: Reply) -> M:
             return model.model_validate_json(repaired)
     except ValidationError as exc:
         broken = _json_broken(exc)
-        raw = _UNREAD if broken else _read_again(reply.body)
+        raw = _UNREAD if broken else value
         raise _unexpected(reply, describe_validation_error(exc, raw), retryable=broken) from None
     except (TypeError, ValueError, AttributeError, KeyError, IndexError, RecursionError):
         # Belt and braces: a validator's own fault must still surface as an unexpected response naming where the answer
         # was odd, not as a traceback or an exception's class name.
-        problem = shape_problem(_read_again(reply.body))
+        problem = shape_problem(_json_value(reply.body))
         raise _unexpected(
             reply, f"body could not be interpreted: {problem or 'no member of the wrong type found'}"
         ) from None

@@ -62,8 +62,9 @@ def is_usable_id(value: str) -> bool:
     return is_path_id(value) and bool(value.strip()) and not has_control_character(value)
 
 
-def all_usable_ids(values: Iterable[str]) -> bool:
-    """`is_usable_id` of every non-empty value (an empty id is an item or link the engine drops and counts).
+def all_usable_ids(values: Iterable[str | None]) -> bool:
+    """`is_usable_id` of every non-empty value (an empty id is an item or link the engine drops and counts; None, an
+    absent link, is none).
 
     Each page's ids and links are checked together, in a few passes in C: one Python call per id cost ~2 % of a
     sync's CPU (issue 12). The joined text holds a control character exactly when one of the ids does.

@@ -561,7 +561,8 @@ async def test_invalid_output_whose_rollback_fails_says_so() -> None:
     assert await _refusal(stub, _task()) == (
         Code.INTERNAL,
         "connector returned invalid credential issuance output: resource mode does not match the advertised "
-        "resource mode; the minted credential could not be deleted again",
+        "resource mode; the minted credential could not be deleted again: service-account-application-key "
+        "'key-1' may still be live",
     )
 
 
@@ -637,7 +638,7 @@ async def test_invalid_output_is_internal_and_rolled_back(
     stub.issuer.result = issued
     assert await _refusal(stub, _task()) == (
         Code.INTERNAL,
-        "connector returned invalid credential issuance output: " + why,
+        "connector returned invalid credential issuance output: " + why + (credentials.ROLLED_BACK if rollback else ""),
     )
     assert stub.issuer.rolled_back == ([issued.secret.id] if rollback else [])
     assert issued.plaintexts == []  # dropped at once
@@ -648,7 +649,8 @@ async def test_a_jwe_request_takes_exactly_one_plaintext() -> None:
     stub.issuer.result = _issued(plaintexts=[_plaintext(), _plaintext(name="second")])
     assert await _refusal(stub, _task(configs=configs_of(JWE_VECTOR))) == (
         Code.INTERNAL,
-        "connector returned invalid credential issuance output: baton/jwe/v1 requires exactly one plaintext",
+        "connector returned invalid credential issuance output: baton/jwe/v1 requires exactly one plaintext"
+        + credentials.ROLLED_BACK,
     )
 
 
@@ -659,7 +661,7 @@ async def test_an_encryption_failure_after_the_mint_rolls_the_credential_back() 
     stub = StubConnector()
     stub.issuer.result = _issued(plaintexts=[_plaintext(CANARY.encode() * 50_000)])  # over JWE's 1 MiB
     code, message = await _refusal(stub, _task(configs=configs_of(JWE_VECTOR)))
-    assert (code, message) == (Code.UNKNOWN, "jwe: plaintext must be at most 1048576 bytes")
+    assert (code, message) == (Code.UNKNOWN, "jwe: plaintext must be at most 1048576 bytes" + credentials.ROLLED_BACK)
     assert stub.issuer.rolled_back == [_secret().id]
 
 
@@ -700,7 +702,8 @@ async def test_ciphertexts_too_large_to_report_are_never_made_and_the_credential
         assert encrypted == [], "nothing was encrypted"
         assert code == Code.INTERNAL
         assert message.startswith("the credential's ciphertexts would be too large to report (at least ")
-        assert message.endswith(credentials.NOT_ROLLED_BACK if rollback_fails else "bytes)")
+        left_live = f"{credentials.NOT_ROLLED_BACK}: service-account-application-key 'key-1' may still be live"
+        assert message.endswith(left_live if rollback_fails else "bytes)" + credentials.ROLLED_BACK)
         assert stub.issuer.rolled_back == [_secret().id]
         assert CANARY not in message
 
@@ -719,7 +722,10 @@ async def test_a_native_panic_during_encryption_still_rolls_the_credential_back(
     stub = StubConnector()
     stub.issuer.result = _issued()
     code, message = await _refusal(stub, _task())
-    assert (code, message) == (Code.UNKNOWN, "encryption failed: internal error (_NativePanic)")
+    assert (code, message) == (
+        Code.UNKNOWN,
+        "encryption failed: internal error (_NativePanic); the minted credential was deleted again",
+    )
     assert stub.issuer.rolled_back == [_secret().id]
 
 
@@ -729,7 +735,9 @@ async def test_a_failed_rollback_is_said_in_the_error() -> None:
     stub.issuer.rollback_error = ConnectorError("datadog down")
     code, message = await _refusal(stub, _task(configs=configs_of(JWE_VECTOR)))
     assert code == Code.UNKNOWN
-    assert message.endswith("; the minted credential could not be deleted again")
+    assert message.endswith(
+        "; the minted credential could not be deleted again: service-account-application-key 'key-1' may still be live"
+    )
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import structlog
 
 from connector.baton import builders as b
 from connector.baton.c1z.reader import C1ZReader
@@ -16,7 +17,7 @@ from connector.baton.connector import Page, SideLoadedGrants
 from connector.baton.pb.c1.connector.v2 import grant_pb2, resource_pb2
 from connector.baton.sync.syncer import SyncOptions
 from connector.baton.sync.to_file import sync_to_file
-from tests.baton.fake_connector import USER, Faults, GroupSyncer, Org, RoleSyncer, UserSyncer
+from tests.baton.fake_connector import GROUP, USER, Faults, GroupSyncer, Org, RoleSyncer, UserSyncer
 
 
 class DirectRoleSyncer(RoleSyncer):
@@ -74,3 +75,42 @@ async def test_a_targeted_role_reads_its_grants_directly(tmp_path: Path) -> None
     grants = await _run(tmp_path, org, roles, targeted_resources=[b.resource_id("role", "r1")])
     assert grants == _role_grants(org, "r1")
     assert roles.calls == 1
+
+
+@pytest.mark.parametrize("blank", ["id", "principal", "entitlement resource"])
+async def test_a_side_loaded_grant_without_an_identity_is_dropped_and_counted(tmp_path: Path, blank: str) -> None:
+    """As a listed grant is (docs/spec/c1z-format.md §5.2): the page's other grants are stored. A grant of a type the
+    sync leaves out (groups here) is left out, and not counted as dropped."""
+    org = Org()
+    blanked: list[str] = []
+
+    class Blank(UserSyncer):
+        async def list_resources(
+            self, parent: resource_pb2.ResourceId | None, page_token: str
+        ) -> Page[resource_pb2.Resource]:
+            page = await super().list_resources(parent, page_token)
+            if not page_token:
+                grant = page.grants[0]
+                blanked.append(grant.id)
+                if blank == "id":
+                    grant.id = ""
+                elif blank == "principal":
+                    grant.principal.id.resource = ""
+                else:
+                    grant.entitlement.resource.id.resource = ""
+                group = b.add_group_trait(b.resource(GROUP, "g0", "g0"))
+                page.grants.append(b.grant(group, "member", page.items[0].id))
+            return page
+
+    path = tmp_path / "s.c1z"
+    with structlog.testing.capture_logs() as events:
+        result = await sync_to_file(
+            [Blank(org, Faults()), DirectRoleSyncer(org, Faults())],
+            path,
+            SyncOptions(resource_type_ids=["user", "role"]),
+        )
+    with C1ZReader(path) as reader:
+        stored = {g.id for g in reader.grants(sync_id=result.sync_id)}
+    assert stored == _role_grants(org) - set(blanked)
+    finished = next(line for line in events if line.get("event") == "sync finished")
+    assert finished["dropped_invalid_records"] == 1

@@ -17,7 +17,7 @@ from connector.datadog.models import (
     User,
     index_included,
 )
-from connector.datadog.resources.keys import access_token_resource, api_key_resource
+from connector.datadog.resources.keys import access_token_resource, api_key_resource, app_key_resource
 from connector.datadog.resources.roles import role_resource
 from connector.datadog.resources.teams import team_resource
 from connector.datadog.resources.users import user_resource
@@ -154,6 +154,20 @@ def test_api_key_never_keeps_the_secret_and_reports_real_last_use() -> None:
     assert key.last_used_at is not None
     assert key.last_used_at.month == 3
     assert (key.created_by_id, key.modified_by_id) == ("u", None)
+
+
+@pytest.mark.parametrize("last4", ["abcd", "abc", "", "abcde", "s3cr3t-whole-key-sent-as-last4-0123"])
+def test_a_keys_last4_is_recorded_only_when_it_is_at_most_four_characters(last4: str) -> None:
+    # The profile goes into the c1z and ConductorOne: a peer sending more than the last four (the whole key) there
+    # must not have it written anywhere.
+    attributes = {"name": "n", "last4": last4}
+    org_key = api_key_resource(APIKey.model_validate({"id": "k", "type": "api_keys", "attributes": attributes}))
+    owner = b.resource_id("user", "u")
+    app_key = app_key_resource(ApplicationKey.model_validate({"id": "a", "attributes": attributes}), owner)
+    for res in (org_key, app_key):
+        written = res.SerializeToString()
+        assert (b"last4" in written) == (len(last4) <= 4)
+        assert (last4.encode() in written) == (len(last4) <= 4)
 
 
 def test_application_key_scopes_have_three_states() -> None:

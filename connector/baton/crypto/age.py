@@ -64,7 +64,10 @@ def _encrypt(plaintext: bytes, recipient: pyrage.x25519.Recipient | pyrage.ssh.R
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # a Rust panic arrives as pyo3's PanicException, which is not an Exception
-        raise AgeLibraryError(f"age: encryption failed ({type(exc).__name__})") from None
+        failure = type(exc).__name__
+    # Raised outside the handler, so the library's exception (whose text may quote the plaintext) is not even kept as
+    # the suppressed context of this one (crypto/errors.py).
+    raise AgeLibraryError(f"age: encryption failed ({failure})")
 
 
 def encrypt_x25519(recipient: str, plaintext: bytes) -> bytes:

@@ -22,4 +22,8 @@ class ConfigError(ValueError):
 
 
 class EncryptError(RuntimeError):
-    """Encryption failed after validation passed (the credential may already be minted)."""
+    """Encryption failed after validation passed (the credential may already be minted).
+
+    Raised outside the handler of the library's exception, not `from None` inside it: `from None` only hides the
+    library's exception from renderers, it stays this one's `__context__`, and its text (a Rust panic's, OpenSSL's)
+    may quote the plaintext, which a renderer walking the whole chain or an error reporter would then show."""

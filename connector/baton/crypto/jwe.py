@@ -119,7 +119,11 @@ def encrypt(recipient: Recipient, plaintext: bytes) -> bytes:
     try:
         enc, ciphertext = xwing.seal(recipient.public_key, b"", aad, plaintext)
     except Exception:  # OpenSSL errors may say anything; only the provider's name leaves this function
-        raise EncryptError("jwe: X-Wing encryption failed") from None
+        sealed = False
+    else:
+        sealed = True
+    if not sealed:
+        raise EncryptError("jwe: X-Wing encryption failed")  # outside the handler: no context kept (errors.py)
     envelope = {
         "protected": recipient.protected,
         "encrypted_key": _b64url(enc),

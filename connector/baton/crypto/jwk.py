@@ -34,7 +34,22 @@ _CURVES: dict[str, tuple[int, ec.EllipticCurve]] = {
     "P-384": (48, ec.SECP384R1()),
     "P-521": (66, ec.SECP521R1()),
 }
-_GO_TYPES = {list: "array", str: "string", bool: "bool", int: "number", float: "number", dict: "object"}
+_JSON_WHITESPACE = " \t\r\n"
+
+
+class _Object(list[tuple[str, object]]):
+    """A JSON object as its members in document order, duplicates kept: Go's reader type-checks every occurrence."""
+
+
+_GO_TYPES = {
+    _Object: "object",
+    list: "array",
+    str: "string",
+    bool: "bool",
+    int: "number",
+    float: "number",
+    dict: "object",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,14 +123,14 @@ def parse(pub_key: bytes) -> PublicJwk:
         # Before decoding or parsing anything: see MAX_PUB_KEY_BYTES.
         raise ConfigError(f"jwk: public key must be at most {MAX_PUB_KEY_BYTES} bytes")
     text = pub_key.decode("utf-8", "replace")
-    if not text.strip():
+    if not text.strip(_JSON_WHITESPACE):  # Go's JSON whitespace, not Python's: U+001C is a character to Go
         raise _unmarshal_error("unexpected end of JSON input")
     try:
-        raw = json.loads(text, parse_constant=refuse_json_constant)
+        parsed = json.loads(text, parse_constant=refuse_json_constant, object_pairs_hook=_Object)
     except NotJsonError as exc:
         raise _unmarshal_error(str(exc)) from None
     except json.JSONDecodeError as exc:
-        at_end = exc.pos >= len(text.rstrip())
+        at_end = exc.pos >= len(text.rstrip(_JSON_WHITESPACE))
         raise _unmarshal_error(
             "unexpected end of JSON input" if at_end else f"invalid JSON at offset {exc.pos}"
         ) from None
@@ -123,11 +138,13 @@ def parse(pub_key: bytes) -> PublicJwk:
         raise _unmarshal_error("JSON nested too deeply") from None
     except ValueError:  # e.g. an integer literal longer than Python converts
         raise _unmarshal_error("JSON number out of range") from None
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        kind = _GO_TYPES.get(type(raw), "value")
+    if parsed is None:
+        parsed = _Object()
+    if not isinstance(parsed, _Object):
+        kind = _GO_TYPES.get(type(parsed), "value")
         raise _unmarshal_error(f"json: cannot unmarshal {kind} into Go value of type jose.rawJSONWebKey")
+    _check_members(parsed)
+    raw = dict(parsed)  # the last occurrence of a member wins, as in Go
     kty = _text_member(raw, "kty")
     crv = _text_member(raw, "crv")
     if kty == "OKP":
@@ -140,6 +157,34 @@ def parse(pub_key: bytes) -> PublicJwk:
         # go-jose parses symmetric keys; the provider then refuses them with a plain (non-status) error.
         raise ConfigError("jwk: unsupported key type", status=False)
     raise _unmarshal_error(f"go-jose/go-jose: unknown json web key type '{kty}'")
+
+
+_TEXT_MEMBERS = frozenset({"use", "kty", "kid", "crv", "alg", "x5u", "x5t", "x5t#S256"})
+_BYTES_MEMBERS = frozenset({"k", "x", "y", "n", "e", "d", "p", "q", "dp", "dq", "qi"})
+
+
+def _check_members(members: _Object) -> None:
+    """Every member go-jose's rawJSONWebKey reads, checked as its JSON reader does before the key is looked at: the
+    strings are strings, the base64url members decode (a private half too: it is read, though only the public half
+    is used), `x5c` is a list of strings. Go refused `{"kid": 5}` or a `d` of illegal base64; they were used here."""
+    for name, value in members:
+        if name in _TEXT_MEMBERS:
+            _text_member({name: value}, name)
+        elif name in _BYTES_MEMBERS:
+            _member({name: value}, name)
+        elif name == "x5c" and value is not None:
+            items = value if isinstance(value, list) and not isinstance(value, _Object) else None
+            if items is None:
+                kind = _GO_TYPES.get(type(value), "value")
+                raise _unmarshal_error(
+                    f"json: cannot unmarshal {kind} into Go struct field rawJSONWebKey.x5c of type []string"
+                )
+            for item in items:
+                if not isinstance(item, str):
+                    kind = _GO_TYPES.get(type(item), "value")
+                    raise _unmarshal_error(
+                        f"json: cannot unmarshal {kind} into Go struct field rawJSONWebKey.x5c of type string"
+                    )
 
 
 def _okp(crv: str, x: bytes | None) -> PublicJwk:
@@ -196,13 +241,16 @@ def _rsa(n_bytes: bytes | None, e_bytes: bytes | None) -> PublicJwk:
 
 def encrypt(key: PublicJwk, plaintext: bytes) -> bytes:
     """The `encrypted_bytes` of one plaintext: std base64 of the age file or of the compact JWE."""
+    inner: bytes | None
     try:
         if key.kty == "EC":
             inner = _compact_jwe(dict(key.ec_jwk), plaintext)
         else:
             inner = age.encrypt_ssh(key.ssh_line, plaintext)
     except Exception:  # library errors may say anything; only the key type leaves this function
-        raise EncryptError(f"jwk: encrypting to the {key.kty} key failed") from None
+        inner = None
+    if inner is None:
+        raise EncryptError(f"jwk: encrypting to the {key.kty} key failed")  # outside the handler (errors.py)
     return base64.b64encode(inner)
 
 

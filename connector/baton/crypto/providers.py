@@ -7,6 +7,7 @@ v0.25.0's `ValidateEncryptionConfigs` messages (tests/fixtures/credentials/valid
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from connector.baton.crypto import age, jwe, jwk
 from connector.baton.crypto.errors import ConfigError, EncryptError
 from connector.baton.errors import ConnectorError, InvalidArgumentError
+from connector.baton.gostrings import go_to_lower, go_trim_space
 from connector.baton.pb.c1.connector.v2 import resource_pb2
 
 AGE = "baton/age/v1"
@@ -45,7 +47,9 @@ class Recipient:
 
 def resolve_provider(config: resource_pb2.EncryptionConfig) -> str:
     """The canonical provider of a config: explicit (case and spaces ignored) or inferred from the oneof."""
-    name = config.provider.strip().lower()
+    # The SDK's `strings.ToLower(strings.TrimSpace(…))`: Python's strip() also takes U+001C..U+001F, so a provider
+    # Go calls unregistered was used.
+    name = go_to_lower(go_trim_space(config.provider))
     if not name:
         arm = config.WhichOneof("config")
         if arm == "age_recipient_config":
@@ -69,7 +73,8 @@ def _age(config: resource_pb2.EncryptionConfig) -> Recipient:
     if len(recipient) > MAX_AGE_RECIPIENT_CHARS:
         # Before any decoding: the Bech32 decoder runs per character on the event loop (a 32 MiB task held it seconds).
         raise ConfigError(f"age: recipient must be at most {MAX_AGE_RECIPIENT_CHARS} characters")
-    if recipient != recipient.strip() or "\r" in recipient or "\n" in recipient:
+    # Go's TrimSpace: a recipient ending in U+001F is no recipient to Go ("invalid recipient"), not one with spaces.
+    if recipient != go_trim_space(recipient) or "\r" in recipient or "\n" in recipient:
         raise ConfigError("age: recipient must be a single canonical recipient string")
     try:
         kind, public_key = age.parse_recipient(recipient)
@@ -121,12 +126,11 @@ def _encrypt_one(recipient: Recipient, data: bytes) -> bytes:
         return jwk.encrypt(recipient.jwk, data)
     if recipient.jwe is not None:
         return jwe.encrypt(recipient.jwe, data)
-    try:
+    with contextlib.suppress(Exception):  # library errors may say anything; only the recipient kind leaves here
         if recipient.age_kind == "pq":
             return age.encrypt_pq(recipient.age_public_key, data)
         return age.encrypt_x25519(recipient.age_recipient, data)
-    except Exception:  # library errors may say anything; only the recipient kind leaves this function
-        raise EncryptError(f"age: encrypting to the {recipient.age_kind} recipient failed") from None
+    raise EncryptError(f"age: encrypting to the {recipient.age_kind} recipient failed")  # outside it (errors.py)
 
 
 def encrypt_all(
@@ -139,7 +143,11 @@ def encrypt_all(
             try:
                 encrypted = _encrypt_one(recipient, plaintext.bytes)
             except EncryptError as exc:
-                raise EncryptionFailedError(str(exc)) from None
+                failure = str(exc)
+            else:
+                failure = ""
+            if failure:
+                raise EncryptionFailedError(failure)  # outside the handler (errors.py)
             out.append(
                 resource_pb2.EncryptedData(
                     provider=recipient.provider,

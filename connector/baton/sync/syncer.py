@@ -467,17 +467,7 @@ class Syncer:
         self._check_next_token(action, page)
         items = self._identified(action, "resources", page.items, _RESOURCE_IDENTITY)
         children = [(res, self._validate_resource(res)) for res in items]
-        # Side-loaded grants only for entitlement types this sync covers (a type filter may exclude roles).
-        side_grants = (
-            self._identified(
-                action,
-                "grants",
-                [g for g in page.grants if g.entitlement.resource.id.resource_type in self._types],
-                _GRANT_IDENTITY,
-            )
-            if self._grants_enabled()
-            else []
-        )
+        side_grants = self._side_grants(action, page.grants) if self._grants_enabled() else []
         parents = [(res, packed) for res, packed in children if packed]
         if parents and self._resumed:
             parents = await self._new_parents(parents)
@@ -489,6 +479,23 @@ class Syncer:
         self._observer.page_stored("resources", action.resource_type_id, len(items))
         if side_grants:
             self._observer.page_stored("grants", action.resource_type_id, len(side_grants))
+
+    def _side_grants(self, action: st.Action, grants: Sequence[grant_pb2.Grant]) -> Sequence[grant_pb2.Grant]:
+        """A resources page's side-loaded grants, only those for entitlement types this sync covers (a type filter may
+        exclude roles), each carrying its identity (`_identified`)."""
+        # The usual case in one pass in C: each grant's entitlement resource id read once for its type and its identity.
+        # A users page's 115 grants: 294 -> 212 µs (issue 12).
+        rids = list(map(_ENTITLEMENT_RESOURCE_ID, grants))
+        types = self._types
+        if (
+            all(map(types.__contains__, map(_RESOURCE_TYPE, rids)))
+            and all(map(_RESOURCE, rids))
+            and all(map(_ID, grants))
+            and all(map(_PRINCIPAL_RESOURCE, grants))
+        ):
+            return grants
+        covered = [grant for grant, rid in zip(grants, rids, strict=True) if rid.resource_type in types]
+        return self._identified(action, "grants", covered, _GRANT_IDENTITY)
 
     def _unlisted_parent_type(self, syncer: ResourceSyncer) -> str | None:
         """The parent type a `ListedAsChildren` syncer's resources are listed under, when this sync does not list it."""
@@ -872,11 +879,10 @@ _RESOURCE_IDENTITY = (attrgetter("id.resource"),)
 _ENTITLEMENT_IDENTITY = (attrgetter("id"), attrgetter("resource.id.resource"))
 # A grant's entitlement must name its resource too (spec c1z-format §5.2: an entitlement without resource identity
 # is invalid): a peer's blank linkage (a user's role `{"id": ""}`) made a grant of `role::member` on no role.
-_GRANT_IDENTITY = (
-    attrgetter("id"),
-    attrgetter("principal.id.resource"),
-    attrgetter("entitlement.resource.id.resource"),
-)
+_ID, _PRINCIPAL_RESOURCE = attrgetter("id"), attrgetter("principal.id.resource")
+_GRANT_IDENTITY = (_ID, _PRINCIPAL_RESOURCE, attrgetter("entitlement.resource.id.resource"))
+_ENTITLEMENT_RESOURCE_ID = attrgetter("entitlement.resource.id")
+_RESOURCE_TYPE, _RESOURCE = attrgetter("resource_type"), attrgetter("resource")
 
 
 # The settings the Go token carries as its own fields (`should_skip_*`): not recorded twice.

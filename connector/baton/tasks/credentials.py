@@ -48,6 +48,11 @@ report ConductorOne refuses as too large (retried until shutdown, the minted key
 INVALID_REQUEST = "invalid credential issuance request: "
 INVALID_OUTPUT = "connector returned invalid credential issuance output: "
 NOT_ROLLED_BACK = "; the minted credential could not be deleted again"
+ROLLED_BACK = "; the minted credential was deleted again"
+"""Said by every failure after a mint whose credential was deleted again: without it, a report of a failure after a
+201 did not tell ConductorOne (or the person reading it) whether a live credential was left."""
+_NAMED_CHARS = 256
+"""The most of a credential's id a failure quotes: a whole SAT handle (~110) fits, a hostile id does not swell it."""
 _KINDS = {
     "api_key": Option.CAPABILITY_DETAIL_CREDENTIAL_OPTION_API_KEY,
     "keypair": Option.CAPABILITY_DETAIL_CREDENTIAL_OPTION_KEYPAIR,
@@ -289,7 +294,7 @@ async def issue_credential(
     if problem is not None:
         issued.plaintexts.clear()
         rolled_back = await _roll_back(issuer, issued.secret, "invalid output")
-        suffix = "" if rolled_back else NOT_ROLLED_BACK
+        suffix = ROLLED_BACK if rolled_back else _not_rolled_back(issued.secret)
         raise _refuse(Code.INTERNAL, INVALID_OUTPUT + problem + suffix)
     # Every ciphertext is at least as large as its plaintext, and each plaintext is encrypted to every config: past
     # this the response is certain to be refused as too large to report (the processor would delete the credential
@@ -299,7 +304,7 @@ async def issue_credential(
     if least > MAX_REPORT_BYTES:
         issued.plaintexts.clear()
         rolled_back = await _roll_back(issuer, issued.secret, "too large to report")
-        suffix = "" if rolled_back else NOT_ROLLED_BACK
+        suffix = ROLLED_BACK if rolled_back else _not_rolled_back(issued.secret)
         raise _refuse(
             Code.INTERNAL,
             f"the credential's ciphertexts would be too large to report (at least {least} bytes for "
@@ -311,7 +316,7 @@ async def issue_credential(
         if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
             raise
         rolled_back = await _roll_back(issuer, issued.secret, "encryption failed")
-        suffix = "" if rolled_back else NOT_ROLLED_BACK
+        suffix = ROLLED_BACK if rolled_back else _not_rolled_back(issued.secret)
         if isinstance(exc, ConnectorError):
             raise _refuse(exc.code, f"{exc}{suffix}") from None
         raise _refuse(Code.UNKNOWN, f"encryption failed: internal error ({type(exc).__name__}){suffix}") from None
@@ -340,6 +345,16 @@ async def issue_credential(
     return Outcome(response=response, annotations=list(issued.annotations), undo=undo)
 
 
+def _not_rolled_back(secret: resource_pb2.Resource | None) -> str:
+    """A failure's last words when the credential it minted could not be deleted again: which credential is left live,
+    when it has an id. The report is all ConductorOne (and the person reading it) gets: "the minted credential" alone
+    named nothing to delete, and the id was only in a log line."""
+    if secret is None or go_is_blank(secret.id.resource_type) or go_is_blank(secret.id.resource):
+        return NOT_ROLLED_BACK
+    rid = secret.id
+    return f"{NOT_ROLLED_BACK}: {rid.resource_type} {rid.resource[:_NAMED_CHARS]!a} may still be live"
+
+
 async def _mint(
     issuer: CredentialIssuer,
     identity_id: resource_pb2.ResourceId,
@@ -350,12 +365,15 @@ async def _mint(
     try:
         return await issuer.issue_credential(identity_id, options, expires_at, request_id)
     except ConnectorError as exc:
-        raise _refuse(exc.code, f"error: issue credential for identity failed: {exc}") from None
+        failure = _refuse(exc.code, f"error: issue credential for identity failed: {exc}")
     except Exception as exc:
         # Unknown exception text may quote anything; keep only its type.
-        raise _refuse(
+        failure = _refuse(
             Code.UNKNOWN, f"error: issue credential for identity failed: internal error ({type(exc).__name__})"
-        ) from None
+        )
+    # Raised outside the handlers, so the connector's exception is not kept as this one's context: a failure after a
+    # mint may hold the new secret in it (a peer's answer quoting it), and a renderer walking the chain would show it.
+    raise failure
 
 
 async def _roll_back(

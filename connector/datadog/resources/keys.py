@@ -4,9 +4,10 @@ key value."""
 from __future__ import annotations
 
 import base64
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable
 from datetime import datetime
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from connector.baton import builders as b
 from connector.baton.connector import Page
@@ -32,13 +33,23 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
+LAST4_CHARS = 4
+
+
+def _last4(value: str | None) -> str | None:
+    """A key's `last4` as Datadog sends it (its last four characters), or None for anything longer: the profile is
+    written to the c1z and shown in ConductorOne, and a peer sending more there (up to the whole key) would put a
+    live secret in both."""
+    return value if value is not None and len(value) <= LAST4_CHARS else None
+
+
 def api_key_resource(key: APIKey) -> resource_pb2.Resource:
     res = b.resource(types.API_KEY, key.id, key.name or key.id)
     b.add_secret_trait(
         res,
         profile_values={
             "name": key.name,
-            "last4": key.last4,
+            "last4": _last4(key.last4),
             "category": key.category,
             "created_at": _iso(key.created_at),
             "created_by": key.created_by_id,
@@ -55,7 +66,7 @@ def api_key_resource(key: APIKey) -> resource_pb2.Resource:
 
 def app_key_resource(key: ApplicationKey, service_account: resource_pb2.ResourceId) -> resource_pb2.Resource:
     res = b.resource(types.SERVICE_ACCOUNT_APP_KEY, key.id, key.name or key.id, parent=service_account)
-    profile: dict[str, object] = {"name": key.name, "last4": key.last4, "created_at": _iso(key.created_at)}
+    profile: dict[str, object] = {"name": key.name, "last4": _last4(key.last4), "created_at": _iso(key.created_at)}
     # Three states, as in the Go connector: absent (not reported), [] (unscoped: Datadog sends null), or the list.
     if key.scopes_reported:
         profile["scopes"] = list(key.scopes or [])
@@ -168,49 +179,49 @@ async def _of_enabled_account(listing: Awaitable[DatadogPage[K]]) -> DatadogPage
         raise not_skipped(exc, why, resumable=False) from None
 
 
-class ServiceAccountAppKeySyncer(_NoGrants):
-    """Listed per service account: enabled service-account users carry a ChildResourceType for this type."""
+class _PerServiceAccount(_NoGrants, ABC, Generic[K]):
+    """Keys or tokens listed per service account: enabled service-account users carry a ChildResourceType for each
+    such type (and the same flags gate both)."""
 
     def __init__(self, client: DatadogClient) -> None:
         self._client = client
 
+    def listed_under(self) -> str:
+        # Without the users in a sync (`--sync-resource-types` of this type), the engine walks them for the parents.
+        return types.USER.id
+
+    @abstractmethod
+    def _list(self, account_id: str, number: int) -> Awaitable[DatadogPage[K]]: ...
+
+    @abstractmethod
+    def _build(self, item: K, account: resource_pb2.ResourceId) -> resource_pb2.Resource: ...
+
+    async def list_resources(
+        self, parent: resource_pb2.ResourceId | None, page_token: str
+    ) -> Page[resource_pb2.Resource]:
+        if parent is None:
+            return Page([])
+        page = await _of_enabled_account(self._list(parent.resource, page_number(page_token)))
+        return Page([self._build(item, parent) for item in page.items], next_token(page))
+
+
+class ServiceAccountAppKeySyncer(_PerServiceAccount[ApplicationKey]):
     def resource_type(self) -> resource_pb2.ResourceType:
         return types.SERVICE_ACCOUNT_APP_KEY
 
-    def listed_under(self) -> str:
-        # Without the users in a sync (`--sync-resource-types` of this type), the engine walks them for the parents.
-        return types.USER.id
+    def _list(self, account_id: str, number: int) -> Awaitable[DatadogPage[ApplicationKey]]:
+        return self._client.list_service_account_app_keys(account_id, number)
 
-    async def list_resources(
-        self, parent: resource_pb2.ResourceId | None, page_token: str
-    ) -> Page[resource_pb2.Resource]:
-        if parent is None:
-            return Page([])
-        page = await _of_enabled_account(
-            self._client.list_service_account_app_keys(parent.resource, page_number(page_token))
-        )
-        return Page([app_key_resource(k, parent) for k in page.items], next_token(page))
+    def _build(self, item: ApplicationKey, account: resource_pb2.ResourceId) -> resource_pb2.Resource:
+        return app_key_resource(item, account)
 
 
-class ServiceAccountAccessTokenSyncer(_NoGrants):
-    """Listed per service account, like the application keys (and gated by the same flags)."""
-
-    def __init__(self, client: DatadogClient) -> None:
-        self._client = client
-
+class ServiceAccountAccessTokenSyncer(_PerServiceAccount[AccessToken]):
     def resource_type(self) -> resource_pb2.ResourceType:
         return types.SERVICE_ACCOUNT_ACCESS_TOKEN
 
-    def listed_under(self) -> str:
-        # Without the users in a sync (`--sync-resource-types` of this type), the engine walks them for the parents.
-        return types.USER.id
+    def _list(self, account_id: str, number: int) -> Awaitable[DatadogPage[AccessToken]]:
+        return self._client.list_service_account_access_tokens(account_id, number)
 
-    async def list_resources(
-        self, parent: resource_pb2.ResourceId | None, page_token: str
-    ) -> Page[resource_pb2.Resource]:
-        if parent is None:
-            return Page([])
-        page = await _of_enabled_account(
-            self._client.list_service_account_access_tokens(parent.resource, page_number(page_token))
-        )
-        return Page([access_token_resource(t, parent) for t in page.items], next_token(page))
+    def _build(self, item: AccessToken, account: resource_pb2.ResourceId) -> resource_pb2.Resource:
+        return access_token_resource(item, account)

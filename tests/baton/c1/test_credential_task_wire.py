@@ -61,7 +61,7 @@ async def test_a_failed_encryption_is_final_and_rolled_back(
     assert request.error.non_retryable
     assert (request.status.code, request.status.message) == (
         Code.UNKNOWN,
-        "jwe: plaintext must be at most 1048576 bytes",
+        "jwe: plaintext must be at most 1048576 bytes; the minted credential was deleted again",
     )
     assert [s.resource for s in stub.issuer.rolled_back] == ["key-1"]
 

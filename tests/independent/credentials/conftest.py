@@ -1,0 +1,9 @@
+"""The rig of tests/independent/writes (the real processor, handlers, connector and client against the fake Datadog
+behind a scriptable wire, a recording ConductorOne) reused as it is: this suite attacks the same code from other
+sides."""
+
+from __future__ import annotations
+
+from tests.independent.writes.conftest import fake, logs, rig
+
+__all__ = ["fake", "logs", "rig"]
