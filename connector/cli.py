@@ -40,15 +40,39 @@ def _exiting(signum: int, frame: object) -> None:
     own handlers are gone by then (asyncio's restore the defaults when its loop closes), and a SIGTERM there killed a
     finished sync's process without a word (-15, after its summary and "wrote sync file"), a SIGINT ended it with -2:
     a supervisor or a script took a saved sync for a failed one. The first such signal is let go and the exit code
-    stands; a second one ends the process at once, as the default would (a wait on a thread stays stoppable)."""
+    stands; a second one ends the process at once, as the default would (a teardown stuck on a stalled pipe stays
+    stoppable)."""
     signal.signal(signum, signal.SIG_DFL)
 
 
-def _ignore_while_exiting() -> None:
-    """At exit, once the interpreter has waited for the threads: the rest of its teardown (tens of milliseconds) runs
-    no Python handler (it puts the default back for each), so a signal there is ignored rather than kill the process."""
+_exit_guarded = False
+
+
+def _quiet_finalization() -> None:
+    """The last exit callback (registered when this module is imported, before the libraries register theirs; they run
+    last-registered first): the interpreter's finalization that follows runs no Python handler (it puts the default
+    back for each), so a first signal there is ignored rather than kill the process. A signal already let go by
+    `_exiting` has put the default back, and the next one still ends the process."""
+    if not _exit_guarded:
+        return
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, signal.SIG_IGN)
+        if signal.getsignal(sig) is _exiting:
+            signal.signal(sig, signal.SIG_IGN)
+
+
+atexit.register(_quiet_finalization)
+
+
+def run() -> int:
+    """The process's entry point (`baton-datadog`, `python -m connector`): `main`, then a first SIGTERM or SIGINT
+    while the process exits leaves the exit code alone (`_exiting`). Only here: a test or a program calling `main`
+    keeps its own handlers (a Ctrl-C after `main` returned was swallowed, and a second `main` ignored one)."""
+    global _exit_guarded
+    code = main()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exiting)
+    _exit_guarded = True
+    return code
 
 
 def _no_core_dumps() -> None:
@@ -107,10 +131,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _unexpected(exc, args)
     finally:
         signal.signal(signal.SIGTERM, previous)
-        if argv is None:  # the process's own run (`baton-datadog`, `python -m connector`), not a caller's call
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(sig, _exiting)
-            atexit.register(_ignore_while_exiting)
         if isinstance(sys.stdout, _Output):
             sys.stdout = stdout
         startgc.resume()

@@ -204,8 +204,10 @@ class CredentialIssuer(Protocol):
         request_id: str,
     ) -> IssuedCredential: ...
 
-    async def rollback_credential(self, secret_id: resource_pb2.ResourceId) -> None:
-        """Delete what issue_credential minted: called when encrypting it failed, so no live key is left behind."""
+    async def rollback_credential(self, secret_id: resource_pb2.ResourceId) -> bool:
+        """Delete what issue_credential minted: called when encrypting it failed, so no live key is left behind. True
+        when the provider deleted it; False when it answered that it has no such credential: nothing was deleted, and
+        one minted a moment ago may still be live (the failure must not say it was deleted). A failure raises."""
         ...
 
 

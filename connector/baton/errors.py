@@ -97,3 +97,31 @@ class RateLimitedError(ConnectorError):
 
 class InternalError(ConnectorError):
     code = Code.INTERNAL
+
+
+_CLASS_OF: dict[Code, type[ConnectorError]] = {
+    cls.code: cls
+    for cls in (
+        NotFoundError,
+        AlreadyExistsError,
+        InvalidArgumentError,
+        PermissionDeniedError,
+        UnauthenticatedError,
+        FailedPreconditionError,
+        UnimplementedError,
+        UnavailableError,
+        RateLimitedError,
+        InternalError,
+    )
+}
+
+
+def error_with_code(code: Code, message: str) -> ConnectorError:
+    """`message` as an error of `code`: that code's class here (callers tell errors by class), else a ConnectorError
+    carrying the code (Unknown is its own). For a failure reported in new words with the code of the one it follows."""
+    cls = _CLASS_OF.get(code)
+    if cls is not None:
+        return cls(message)
+    error = ConnectorError(message)
+    error.code = code
+    return error

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 from collections.abc import Container
 from typing import Any
 
@@ -74,17 +75,22 @@ def yaml_12_loader() -> Any:
 
 
 NUMBER_TOO_LONG = "a number too long to read (more than 4,300 digits)"
+NOT_A_NUMBER = "a value read as a number that is none (`0x_`, `0b_`); quote it to give text"
+INT_PROBLEMS = (NUMBER_TOO_LONG, NOT_A_NUMBER)
 
 
 def _bounded_int(loader: Any, node: Any) -> int:
-    """PyYAML's integer, or a YAML error at the number's line: a decimal integer of more than 4,300 digits is past
-    Python's conversion limit, and its ValueError ended the run as "unexpected error", exit 1, naming no setting."""
+    """PyYAML's integer, or a YAML error at the value's line. A decimal integer of more than 4,300 digits is past
+    Python's conversion limit; a prefix with only underscores after it (`0x_`, `0b_`) matches the resolver's pattern
+    and is no number. Their ValueError ended the run as "unexpected error", exit 1, naming no setting."""
     import yaml
 
     try:
         return int(yaml.SafeLoader.construct_yaml_int(loader, node))
     except ValueError:
-        raise yaml.constructor.ConstructorError(None, None, NUMBER_TOO_LONG, node.start_mark) from None
+        limit, digits = sys.get_int_max_str_digits(), sum(char.isdigit() for char in str(node.value))
+        problem = NUMBER_TOO_LONG if 0 < limit < digits else NOT_A_NUMBER
+    raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
 
 
 def quote_it(value: Any) -> str:

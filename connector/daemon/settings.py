@@ -41,8 +41,8 @@ from connector.baton.runtime.bounds import (
     MIN_BACKOFF_SCALE,
 )
 from connector.daemon.config_yaml import (
+    INT_PROBLEMS,
     MAX_CONFIG_VALUES,
-    NUMBER_TOO_LONG,
     expanded_values,
     quote_it,
     repeated_setting,
@@ -712,8 +712,8 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], list[str]]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        if getattr(exc, "problem", None) == NUMBER_TOO_LONG:
-            raise SettingsError(f"{where}: holds {NUMBER_TOO_LONG}{at}") from None
+        if (problem := getattr(exc, "problem", None)) in INT_PROBLEMS:
+            raise SettingsError(f"{where}: holds {problem}{at}") from None
         raise SettingsError(f"{where}: is not valid YAML{at}") from None
     except RecursionError:
         raise SettingsError(f"{where}: is nested too deeply") from None

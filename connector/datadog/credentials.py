@@ -34,11 +34,13 @@ from connector.baton import issuance
 from connector.baton.connector import IssuedCredential
 from connector.baton.errors import (
     AlreadyExistsError,
+    Code,
     ConnectorError,
     FailedPreconditionError,
     InternalError,
     InvalidArgumentError,
     NotFoundError,
+    error_with_code,
 )
 from connector.baton.gostrings import go_is_blank
 from connector.baton.ids import quoted_id
@@ -243,20 +245,27 @@ class DatadogCredentialIssuer:
         if options.WhichOneof("options") != arm:
             raise InvalidArgumentError(f'baton-datadog: a "{kind}" credential needs the {arm} credential option')
 
-    async def rollback_credential(self, secret_id: resource_pb2.ResourceId) -> None:
-        """Delete a credential this issuer minted (404 = already gone)."""
+    async def rollback_credential(self, secret_id: resource_pb2.ResourceId) -> bool:
+        """Delete a credential this issuer minted: True when Datadog deleted it, False when it answered that it has no
+        such credential (404, which §4.6 counts a success for a revocation): nothing was deleted, and one minted a
+        moment ago may still be live."""
         kind = secret_id.resource_type
-        if kind == APP_KEY:
-            owner = self._owners.get(secret_id.resource)
-            parent = b.resource_id(types.USER.id, owner) if owner else None
-            await self._app_key_deleter.delete_resource(secret_id, parent)
-        elif kind == ORG_KEY:
-            await self._api_key_deleter.delete_resource(secret_id)
-        elif kind == SAT:
-            await self._token_deleter.delete_resource(secret_id)
-        else:
-            raise InvalidArgumentError(f'baton-datadog: unsupported credential secret resource type "{kind}"')
-        log.info("datadog rollback_credential", kind=kind, secret_id=secret_id.resource, outcome="deleted")
+        with deletions_found() as found:
+            if kind == APP_KEY:
+                owner = self._owners.get(secret_id.resource)
+                parent = b.resource_id(types.USER.id, owner) if owner else None
+                await self._app_key_deleter.delete_resource(secret_id, parent)
+            elif kind == ORG_KEY:
+                await self._api_key_deleter.delete_resource(secret_id)
+            elif kind == SAT:
+                await self._token_deleter.delete_resource(secret_id)
+            else:
+                raise InvalidArgumentError(f'baton-datadog: unsupported credential secret resource type "{kind}"')
+        # None: a token's revocation, whose success does not tell whether Datadog held it, but leaves it revoked.
+        deleted = bool(found) and found[-1] is not False
+        outcome = "deleted" if deleted else "not_found"
+        log.info("datadog rollback_credential", kind=kind, secret_id=secret_id.resource, outcome=outcome)
+        return deleted
 
     # -- the three kinds ----------------------------------------------------------------------------------
 
@@ -286,7 +295,7 @@ class DatadogCredentialIssuer:
         existing = await self._client.list_service_account_app_keys(sa, 0, name_filter=name)
         _refuse_duplicate(existing, name, f'application key for request "{request_id}"')
 
-        def app_key_leftovers() -> Awaitable[int]:
+        def app_key_leftovers() -> Awaitable[tuple[int, int]]:
             return _delete_named(
                 lambda n: self._client.list_service_account_app_keys(sa, n, name_filter=name),
                 lambda key_id: self._client.delete_service_account_app_key(sa, key_id),
@@ -327,7 +336,7 @@ class DatadogCredentialIssuer:
         existing = await self._client.list_api_keys(0, name_filter=name)
         _refuse_duplicate(existing, name, f'organization API key for request "{request_id}"')
 
-        def org_key_leftovers() -> Awaitable[int]:
+        def org_key_leftovers() -> Awaitable[tuple[int, int]]:
             # Datadog's own ids, whatever they hold: the malformed-id check is for ids a task names.
             return _delete_named(
                 lambda n: self._client.list_api_keys(n, name_filter=name), self._client.delete_api_key, name
@@ -369,7 +378,7 @@ class DatadogCredentialIssuer:
             suffix="refusing duplicate issuance",
         )
 
-        def token_leftovers() -> Awaitable[int]:
+        def token_leftovers() -> Awaitable[tuple[int, int]]:
             return _delete_named(
                 lambda n: self._client.list_service_account_access_tokens(sa, n, name_filter=name),
                 lambda token_id: self._client.revoke_service_account_access_token(sa, token_id),
@@ -477,7 +486,7 @@ def _issued(res: resource_pb2.Resource, plaintext_name: str, plaintext: bytes) -
 
 
 async def _created_or_cleaned_up(
-    create: Awaitable[T], leftovers: Callable[[], Awaitable[int]], kind: str, name: str
+    create: Awaitable[T], leftovers: Callable[[], Awaitable[tuple[int, int]]], kind: str, name: str
 ) -> T:
     """The create's result; when the create failed in a way that may still have created the credential (no
     answer, a 5xx, an unreadable 2xx, a 4xx without Datadog's JSON error body), whatever now carries its name is
@@ -489,19 +498,17 @@ async def _created_or_cleaned_up(
         return await create
     except asyncio.CancelledError:
         try:
-            removed = await _interruptible(leftovers(), kind, name)
+            found, removed = await _interruptible(leftovers(), kind, name)
         except ConnectorError as failure:
             log.error("datadog issue_credential", kind=kind, name=name, outcome="cleanup_failed", error=str(failure))
         else:
-            log.warning(
-                "datadog issue_credential", kind=kind, name=name, outcome="create_cancelled", cleaned_up=removed
-            )
+            _log_cleanup("create_cancelled", kind, name, found, removed)
         raise
     except DatadogError as exc:
         if nothing_done(exc):
             raise
         try:
-            removed = await _interruptible(leftovers(), kind, name)
+            found, removed = await _interruptible(leftovers(), kind, name)
         except ConnectorError as failure:
             log.error("datadog issue_credential", kind=kind, name=name, outcome="cleanup_failed", error=str(failure))
             error = InternalError(
@@ -509,11 +516,21 @@ async def _created_or_cleaned_up(
                 f"it failed too ({failure}); delete it in Datadog"
             )
         else:
-            log.warning("datadog issue_credential", kind=kind, name=name, outcome="create_failed", cleaned_up=removed)
+            _log_cleanup("create_failed", kind, name, found, removed)
             # The failure says what became of what the create may have made: "-> 201: empty body" alone did not tell
-            # whether a live credential was left.
-            found = f"deleted again ({removed} found)" if removed else "none found"
-            exc.messages = (*exc.messages, f'the {kind} it may have made was looked up by its name "{name}": {found}')
+            # whether a live credential was left. After what it said (Datadog's words, else the transport's reason).
+            if not found:
+                became = "none found"
+            elif removed == found:
+                became = f"deleted again ({found} found)"
+            else:
+                # A 404 to the DELETE: Datadog says it has no such one, so nothing was deleted, and what the create
+                # made may still be live.
+                became = (
+                    f"{found} found, and Datadog answered that it has no such one when deleting {found - removed}: "
+                    "it may still be live, check in Datadog"
+                )
+            exc.messages = (*exc.details, f'the {kind} it may have made was looked up by its name "{name}": {became}')
             raise
     # Raised outside the handlers: its words are all it carries, not the create's failure (an answer that may hold the
     # new secret) as its context (`_rollback_refused`).
@@ -522,21 +539,36 @@ async def _created_or_cleaned_up(
 
 async def _delete_named(
     list_page: Callable[[int], Awaitable[Page[Any]]], delete: Callable[[str], Awaitable[None]], name: str
-) -> int:
-    """Delete every credential carrying exactly `name`; how many there were. Every page of the name-filtered listing
-    is read first: Datadog's filter is a substring match, and the one sought may sit past a page of near matches
-    (the first page alone was read, and a credential left live was reported as never created)."""
+) -> tuple[int, int]:
+    """Delete every credential carrying exactly `name`: how many there were, and how many Datadog deleted (a DELETE
+    answered 404 deleted nothing: Datadog says it has no such one). Every page of the name-filtered listing is read
+    first: Datadog's filter is a substring match, and the one sought may sit past a page of near matches (the first
+    page alone was read, and a credential left live was reported as never created)."""
     matches = [item async for page in paginate(list_page) for item in page.items]
     if any(item.name is None for item in matches):
         # A match whose name the answer leaves out may be the credential sought: it cannot be told, nor deleted.
         raise FailedPreconditionError(f'Datadog listed a match of "{name}" without its name')
     named = [item.id for item in matches if item.name == name]
-    for object_id in named:
-        await _unless_gone(delete(object_id))
-    return len(named)
+    deleted = [await _unless_gone(delete(object_id)) for object_id in named]
+    return len(named), sum(deleted)
 
 
-async def _interruptible(cleanup: Awaitable[int], kind: str, name: str) -> int:
+def _log_cleanup(outcome: str, kind: str, name: str, found: int, removed: int) -> None:
+    if removed == found:
+        log.warning("datadog issue_credential", kind=kind, name=name, outcome=outcome, cleaned_up=removed)
+    else:
+        log.error(
+            "datadog issue_credential",
+            kind=kind,
+            name=name,
+            outcome=outcome,
+            cleaned_up=removed,
+            error=f'{kind} "{name}": {found - removed} of {found} found by the name answered 404 to their deletion; '
+            "they may still be live: check in Datadog",
+        )
+
+
+async def _interruptible(cleanup: Awaitable[tuple[int, int]], kind: str, name: str) -> tuple[int, int]:
     """`cleanup`, which may itself be cancelled: the shutdown gives an abandoned task a few seconds and then cancels
     it again, and a lookup or delete still waiting on Datadog ends there. The log line is then the only trace of a
     credential that may be live."""
@@ -555,16 +587,18 @@ async def _interruptible(cleanup: Awaitable[int], kind: str, name: str) -> int:
 
 async def _built_or_rolled_back(
     build: Callable[[], IssuedCredential],
-    rollback: Callable[[], Awaitable[object]],
+    rollback: Callable[[], Awaitable[bool]],
     kind: str,
     object_id: str,
     secret: SecretStr | None,
 ) -> IssuedCredential:
-    """The result of `build`, or, when it fails, the just-minted credential deleted again and the error raised."""
+    """The result of `build`, or, when it fails, the just-minted credential deleted again and the error raised with
+    the build failure's code (§3.2 step 12: Unknown for an exception with none), saying what became of the credential.
+    `rollback` answers whether Datadog deleted it (False: it answered 404, it has no such one)."""
     try:
         return build()
     except Exception as exc:
-        told = await _rollback_refused(rollback, kind, object_id, secret)
+        deleted, told = await _rollback_refused(rollback, kind, object_id, secret)
         # Why the issuing failed in its own words (scrubbed as the deletion's are), not its exception's class name:
         # "failed (InternalError)" told the on-call engineer nothing of what Datadog answered.
         why = (
@@ -572,36 +606,53 @@ async def _built_or_rolled_back(
             if isinstance(exc, ConnectorError)
             else f"an unexpected {type(exc).__name__} in the connector"
         )
-        if told is None:
-            log.warning("datadog issue_credential", kind=kind, secret_id=object_id, outcome="rolled_back")
-            # Said in the failure too: the report of a failure after a 201 did not tell whether a credential was left.
-            error = InternalError(f'{why}; the new {kind} "{object_id}" was deleted again')
-        else:
-            error = InternalError(
+        code = exc.code if isinstance(exc, ConnectorError) else Code.UNKNOWN
+        if told is not None:
+            message = (
                 f'baton-datadog: issuing {kind} "{object_id}" failed ({why}) and deleting it again '
                 f"failed too ({told}); delete it in Datadog"
             )
+        elif deleted:
+            log.warning("datadog issue_credential", kind=kind, secret_id=object_id, outcome="rolled_back")
+            # Said in the failure too: the report of a failure after a 201 did not tell whether a credential was left.
+            message = f'{why}; the new {kind} "{object_id}" was deleted again'
+        else:
+            # Only a confirmed deletion is reported as one: Datadog's 404 deleted nothing, and the key it made a moment
+            # ago may still be live.
+            log.error(
+                "datadog issue_credential",
+                kind=kind,
+                secret_id=object_id,
+                outcome="rollback_not_found",
+                error=f'{kind} "{object_id}" may still be live: Datadog answered its deletion 404; check in Datadog',
+            )
+            message = (
+                f'{why}; deleting the new {kind} "{object_id}" again, Datadog answered that it has no such {kind}: '
+                "it may still be live, check in Datadog"
+            )
+        error = error_with_code(code, message)
     # Raised outside the handler: the scrubbed words are all it carries, no exception of the failure as its context.
     raise error
 
 
 async def _rollback_refused(
-    rollback: Callable[[], Awaitable[object]], kind: str, object_id: str, secret: SecretStr | None
-) -> str | None:
-    """Delete the just-minted credential: None when done, else Datadog's refusal in words, scrubbed of the secret. The
-    refusal itself is not raised on: a peer may quote the very key it would not delete, and an exception keeps its
-    text (as the `__context__` of whatever is raised while handling it) where a renderer walking the chain finds it."""
+    rollback: Callable[[], Awaitable[bool]], kind: str, object_id: str, secret: SecretStr | None
+) -> tuple[bool, str | None]:
+    """Delete the just-minted credential: whether Datadog deleted it (False: it answered 404), and Datadog's refusal
+    in words, scrubbed of the secret, when the deletion failed (None otherwise). The refusal itself is not raised on: a
+    peer may quote the very key it would not delete, and an exception keeps its text (as the `__context__` of whatever
+    is raised while handling it) where a renderer walking the chain finds it."""
     try:
-        await rollback()
+        deleted = await rollback()
     except asyncio.CancelledError:
         await _rollback_after_cancel(rollback, kind, object_id, secret)
         raise
     except ConnectorError as failure:
         told = _without_secret(failure, secret)
     else:
-        return None
+        return deleted, None
     log.error("datadog issue_credential", kind=kind, secret_id=object_id, outcome="rollback_failed", error=told)
-    return told
+    return False, told
 
 
 def _without_secret(error: BaseException, secret: SecretStr | None) -> str:
@@ -610,13 +661,13 @@ def _without_secret(error: BaseException, secret: SecretStr | None) -> str:
 
 
 async def _rollback_after_cancel(
-    rollback: Callable[[], Awaitable[object]], kind: str, object_id: str, secret: SecretStr | None
+    rollback: Callable[[], Awaitable[bool]], kind: str, object_id: str, secret: SecretStr | None
 ) -> None:
     """A rollback cancelled mid-way: the task abandoned at shutdown, which gives it a few seconds and then cancels it
     again. The interrupted deletion may not have reached Datadog, and the credential's id is in no other trace: it is
     tried once more, and when that fails or is cut short too, the error line names the credential to delete."""
     try:
-        await rollback()
+        deleted = await rollback()
     except (ConnectorError, asyncio.CancelledError) as failure:
         # What stopped the deletion in words (Datadog's refusal scrubbed of the new secret, which a peer may quote),
         # not the class of its exception: "(UnexpectedResponse)" told nothing of what Datadog answered.
@@ -631,7 +682,16 @@ async def _rollback_after_cancel(
         if isinstance(failure, asyncio.CancelledError):
             raise
     else:
-        log.warning("datadog issue_credential", kind=kind, secret_id=object_id, outcome="rolled_back")
+        if deleted:
+            log.warning("datadog issue_credential", kind=kind, secret_id=object_id, outcome="rolled_back")
+        else:
+            log.error(
+                "datadog issue_credential",
+                kind=kind,
+                secret_id=object_id,
+                outcome="rollback_not_found",
+                error=f'{kind} "{object_id}" may still be live: Datadog answered its deletion 404; check in Datadog',
+            )
 
 
 # -- deletion (§4.6) -----------------------------------------------------------------------------------

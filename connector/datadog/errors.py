@@ -91,10 +91,19 @@ class DatadogError(baton.ConnectorError):
         self.reason = reason
         super().__init__(str(self))
 
+    @property
+    def details(self) -> tuple[str, ...]:
+        """What `str()` says after the status: Datadog's messages, else the transport's reason. Words of our own go
+        after these (`messages=(*exc.details, note)`): added to `messages` alone, they hid the reason of a failure
+        that had no answer ("-> no response: <note>", the timeout or reset unsaid)."""
+        if "; ".join(self.messages):
+            return self.messages
+        return (self.reason,) if self.reason else ()
+
     def __str__(self) -> str:
         status = self.status if self.status is not None else "no response"
         text = f"Datadog {self.kind}: {self.method} {self.path} -> {status}"
-        detail = "; ".join(self.messages) or self.reason
+        detail = "; ".join(self.details)
         return f"{text}: {detail}" if detail else text
 
     def __repr__(self) -> str:
@@ -279,7 +288,7 @@ def not_skipped(exc: NotFound, why: str, *, resumable: bool = True) -> Unexpecte
         method=exc.method,
         path=exc.path,
         status=exc.status,
-        messages=[*exc.messages, why],
+        messages=[*exc.details, why],
         retryable=True,
         resumable=resumable,
     )

@@ -428,7 +428,7 @@ def _nothing_granted(conflict: Conflict, why: str) -> UnexpectedResponse:
         method=conflict.method,
         path=conflict.path,
         status=conflict.status,
-        messages=[*conflict.messages, f"a conflict, yet {why}: nothing was granted"],
+        messages=[*conflict.details, f"a conflict, yet {why}: nothing was granted"],
     )
 
 

@@ -107,6 +107,8 @@ class StubIssuer:
     result: IssuedCredential | None = None
     error: BaseException | None = None
     rollback_error: BaseException | None = None
+    rollback_deletes: bool = True
+    """What a rollback answers: False is the provider's "no such credential" (nothing deleted)."""
     minted: list[tuple[Any, ...]] = field(default_factory=list)
     rolled_back: list[resource_pb2.ResourceId] = field(default_factory=list)
 
@@ -132,10 +134,11 @@ class StubIssuer:
             annotations=[pack(connector_pb2.ConnectorServiceCleanupResponse())],
         )
 
-    async def rollback_credential(self, secret_id: resource_pb2.ResourceId) -> None:
+    async def rollback_credential(self, secret_id: resource_pb2.ResourceId) -> bool:
         self.rolled_back.append(secret_id)
         if self.rollback_error is not None:
             raise self.rollback_error
+        return self.rollback_deletes
 
 
 @dataclass
@@ -566,6 +569,20 @@ async def test_invalid_output_whose_rollback_fails_says_so() -> None:
     )
 
 
+async def test_invalid_output_whose_rollback_finds_no_such_credential_never_says_deleted() -> None:
+    """The provider answered the deletion that it has no such credential: nothing was deleted, and the one just minted
+    may still be live. The report names it, never "the minted credential was deleted again"."""
+    stub = StubConnector()
+    stub.issuer.result = _issued(resource_mode=Mode.CREDENTIAL_RESOURCE_MODE_VIRTUAL)
+    stub.issuer.rollback_deletes = False
+    assert await _refusal(stub, _task()) == (
+        Code.INTERNAL,
+        "connector returned invalid credential issuance output: resource mode does not match the advertised "
+        "resource mode; deleting the minted credential again was answered that there is no such credential: "
+        "service-account-application-key 'key-1' may still be live, check for it",
+    )
+
+
 # -- §3.3 output validation: Internal, and the minted credential is deleted again -------------------------
 
 
@@ -747,12 +764,12 @@ class _StallingIssuer(StubIssuer):
     stalls: int = 1
     rollback_started: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def rollback_credential(self, secret_id: resource_pb2.ResourceId) -> None:
+    async def rollback_credential(self, secret_id: resource_pb2.ResourceId) -> bool:
         self.rollback_started.set()
         if self.stalls > 0:
             self.stalls -= 1
             await asyncio.Event().wait()
-        await super().rollback_credential(secret_id)
+        return await super().rollback_credential(secret_id)
 
 
 @pytest.mark.parametrize("stalls", [1, 2])
@@ -1062,19 +1079,19 @@ class _AcceptingClient:
         self.reports.append(kwargs)
 
 
-@pytest.mark.parametrize("rollback_fails", [False, True])
-async def test_an_issued_credential_too_large_to_report_is_deleted_and_reported_as_a_failure(
-    rollback_fails: bool,
-) -> None:
+@pytest.mark.parametrize("rollback", ["deletes", "fails", "no-such"])
+async def test_an_issued_credential_too_large_to_report_is_deleted_and_reported_as_a_failure(rollback: str) -> None:
     """A response over the report limit is dropped from the report (`task response too large to report`): for an
     issued credential that reported a success without the credential, so ConductorOne held nothing while the key
     stayed live in Datadog (a broken Datadog answering a multi-megabyte key, or a profile of countless scopes). The
-    credential is now deleted again and the task reported as a final failure saying why."""
+    credential is now deleted again and the task reported as a final failure saying why. A deletion the provider
+    answered with "no such credential" deleted nothing: never reported as a deletion."""
     huge = b'{"key_value":"' + CANARY.encode() + b"x" * (3 * 1024 * 1024) + b'"}'
     stub = StubConnector()
     stub.issuer.result = IssuedCredential(secret=_secret(), plaintexts=[_plaintext(huge)], resource_mode=DISCOVERABLE)
-    if rollback_fails:
+    if rollback == "fails":
         stub.issuer.rollback_error = NotFoundError("the key could not be deleted")
+    stub.issuer.rollback_deletes = rollback != "no-such"
     client = _AcceptingClient()
     handlers = Handlers(cast(Connector, stub), provisioning=True)
     processor = TaskProcessor(cast(Any, client), handlers, cast(Any, None), _no_hello, finish_retry=INSTANT)
@@ -1084,7 +1101,7 @@ async def test_an_issued_credential_too_large_to_report_is_deleted_and_reported_
     assert "response" not in report, "no success without the credential it was to carry"
     assert report["error"].code == Code.INTERNAL
     assert "too large to report" in report["error"].message
-    says = "again failed: delete it by hand" if rollback_fails else 'application-key "key-1" was deleted again'
+    says = 'application-key "key-1" was deleted again' if rollback == "deletes" else "again failed: delete it by hand"
     assert says in report["error"].message
     assert report["non_retryable"] is True
     assert stub.issuer.rolled_back == [_secret().id]

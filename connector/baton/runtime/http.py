@@ -31,10 +31,11 @@ HEALTH_PATH = "/healthz"
 READY_PATH = "/readyz"
 METRICS_PATH = "/metrics"
 # baton-sdk's health server paths (its --health-check settings), kept as aliases of ours and answered in the SDK's
-# words: its statuses (`healthy`, `alive`, `ready`; `not_ready` with `details.error`), whatever the method
-# (docs/spec/service-mode.md §5, "Routes accept any method"). They answered `ok`, and 405 to a POST, so a check
-# written against the SDK's server failed on a healthy daemon. `/health` stays a liveness answer: the SDK's calls the
-# connector's Validate (a Datadog request per probe), which a liveness probe must not depend on.
+# words: its statuses (`healthy`, `alive`, `ready`; `not_ready` with `details.error`), whatever the method but
+# CONNECT (docs/spec/service-mode.md §5, "Routes accept any method"; `_route` says why not CONNECT). They answered
+# `ok`, and 405 to a POST, so a check written against the SDK's server failed on a healthy daemon. `/health` stays a
+# liveness answer: the SDK's calls the connector's Validate (a Datadog request per probe), which a liveness probe must
+# not depend on.
 SDK_HEALTH_PATHS = ("/health", "/live")
 SDK_READY_PATHS = ("/ready",)
 _SDK_STATUS = {"/health": "healthy", "/live": "alive", "/ready": "ready"}
@@ -140,7 +141,9 @@ class OpsServer:
         if path not in (*_LIVENESS, *_READINESS, METRICS_PATH):
             return 404, "text/plain; charset=utf-8", b"404: Not Found"
         sdk = path in _SDK_STATUS
-        if method not in (b"GET", b"HEAD") and not sdk:
+        # CONNECT is the one method even the SDK's paths refuse: in HTTP/1.1 a 2xx to it switches the connection to a
+        # tunnel (h11 will not send a body after it), and the client got nothing at all.
+        if method not in (b"GET", b"HEAD") and (not sdk or method == b"CONNECT"):
             return 405, "text/plain; charset=utf-8", b"405: Method Not Allowed"
         if path in _LIVENESS:
             return _status(_SDK_STATUS.get(path, "ok"), 200)

@@ -15,6 +15,7 @@ when a credential task runs (issue 12: an idle daemon does not carry it).
 from __future__ import annotations
 
 import asyncio
+import enum
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -51,6 +52,9 @@ NOT_ROLLED_BACK = "; the minted credential could not be deleted again"
 ROLLED_BACK = "; the minted credential was deleted again"
 """Said by every failure after a mint whose credential was deleted again: without it, a report of a failure after a
 201 did not tell ConductorOne (or the person reading it) whether a live credential was left."""
+NO_SUCH_CREDENTIAL = "; deleting the minted credential again was answered that there is no such credential"
+"""Said when the provider answered the deletion that it has no such credential (a 404): nothing was deleted, and the
+credential minted a moment ago may still be live. Never "was deleted again": only a confirmed deletion is one."""
 _NAMED_CHARS = 256
 """The most of a credential's id a failure quotes: a whole SAT handle (~110) fits, a hostile id does not swell it."""
 _KINDS = {
@@ -293,8 +297,7 @@ async def issue_credential(
     problem = _output_problem(issued, identity_id, descriptor, expires_at, single_plaintext=single)
     if problem is not None:
         issued.plaintexts.clear()
-        rolled_back = await _roll_back(issuer, issued.secret, "invalid output")
-        suffix = ROLLED_BACK if rolled_back else _not_rolled_back(issued.secret)
+        suffix = _after(await _roll_back(issuer, issued.secret, "invalid output"), issued.secret)
         raise _refuse(Code.INTERNAL, INVALID_OUTPUT + problem + suffix)
     # Every ciphertext is at least as large as its plaintext, and each plaintext is encrypted to every config: past
     # this the response is certain to be refused as too large to report (the processor would delete the credential
@@ -303,8 +306,7 @@ async def issue_credential(
     least = sum(len(plaintext.bytes) for plaintext in issued.plaintexts) * len(recipients)
     if least > MAX_REPORT_BYTES:
         issued.plaintexts.clear()
-        rolled_back = await _roll_back(issuer, issued.secret, "too large to report")
-        suffix = ROLLED_BACK if rolled_back else _not_rolled_back(issued.secret)
+        suffix = _after(await _roll_back(issuer, issued.secret, "too large to report"), issued.secret)
         raise _refuse(
             Code.INTERNAL,
             f"the credential's ciphertexts would be too large to report (at least {least} bytes for "
@@ -315,8 +317,7 @@ async def issue_credential(
     except BaseException as exc:  # a native library's panic too: the minted key must not outlive a failure
         if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
             raise
-        rolled_back = await _roll_back(issuer, issued.secret, "encryption failed")
-        suffix = ROLLED_BACK if rolled_back else _not_rolled_back(issued.secret)
+        suffix = _after(await _roll_back(issuer, issued.secret, "encryption failed"), issued.secret)
         if isinstance(exc, ConnectorError):
             raise _refuse(exc.code, f"{exc}{suffix}") from None
         raise _refuse(Code.UNKNOWN, f"encryption failed: internal error ({type(exc).__name__}){suffix}") from None
@@ -340,19 +341,40 @@ async def issue_credential(
     # Only the report hands the new credential over: if ConductorOne never takes it, it is deleted again.
     undo = Undo(
         what=f'{secret_id.resource_type} "{secret_id.resource}"',
-        run=lambda: _roll_back(issuer, issued.secret, "the report did not reach ConductorOne", undo=undo),
+        run=lambda: _undone(issuer, issued.secret, undo),
     )
     return Outcome(response=response, annotations=list(issued.annotations), undo=undo)
 
 
-def _not_rolled_back(secret: resource_pb2.Resource | None) -> str:
-    """A failure's last words when the credential it minted could not be deleted again: which credential is left live,
-    when it has an id. The report is all ConductorOne (and the person reading it) gets: "the minted credential" alone
-    named nothing to delete, and the id was only in a log line."""
+class RolledBack(enum.Enum):
+    """What became of a minted credential the task deleted again (`_roll_back`)."""
+
+    DELETED = "deleted"
+    NO_SUCH = "no such credential"
+    """The provider answered that it has none by that id: nothing was deleted, it may still be live."""
+    FAILED = "failed"
+    """No id to delete it by, or its deletion failed: it may still be live."""
+
+
+def _after(rolled_back: RolledBack, secret: resource_pb2.Resource | None) -> str:
+    """A failure's last words after a mint: what became of the credential. When it may be live, which one, when it
+    has an id: the report is all ConductorOne (and the person reading it) gets, "the minted credential" alone named
+    nothing to delete, and the id was only in a log line."""
+    if rolled_back is RolledBack.DELETED:
+        return ROLLED_BACK
+    said = NO_SUCH_CREDENTIAL if rolled_back is RolledBack.NO_SUCH else NOT_ROLLED_BACK
     if secret is None or go_is_blank(secret.id.resource_type) or go_is_blank(secret.id.resource):
-        return NOT_ROLLED_BACK
+        return said
     rid = secret.id
-    return f"{NOT_ROLLED_BACK}: {rid.resource_type} {rid.resource[:_NAMED_CHARS]!a} may still be live"
+    named = f"{rid.resource_type} {rid.resource[:_NAMED_CHARS]!a} may still be live"
+    return f"{said}: {named}, check for it" if rolled_back is RolledBack.NO_SUCH else f"{said}: {named}"
+
+
+async def _undone(issuer: CredentialIssuer, secret: resource_pb2.Resource | None, undo: Undo) -> bool:
+    """The undo of an issuance whose report was given up: whether the credential was deleted (a provider's "no such
+    credential" is no deletion: it may still be live, and is reported left live)."""
+    rolled_back = await _roll_back(issuer, secret, "the report did not reach ConductorOne", undo=undo)
+    return rolled_back is RolledBack.DELETED
 
 
 async def _mint(
@@ -383,19 +405,20 @@ async def _roll_back(
     *,
     again_if_cancelled: bool = True,
     undo: Undo | None = None,
-) -> bool:
-    """Delete a credential we minted but cannot hand over. True when it is gone; False (logged at error) when it
-    has no id to delete it by or its deletion failed, so it may still be live. Only a cancellation escapes it: the
-    task abandoned at shutdown, which the processor gives a few seconds and then cancels again. The interrupted
+) -> RolledBack:
+    """Delete a credential we minted but cannot hand over, and say what became of it: DELETED when the provider
+    deleted it; NO_SUCH when it answered that it has no such credential (nothing was deleted, it may still be live);
+    FAILED (logged at error) when it has no id to delete it by or its deletion failed. Only a cancellation escapes it:
+    the task abandoned at shutdown, which the processor gives a few seconds and then cancels again. The interrupted
     deletion may not have reached the provider, so it is tried once more within those seconds; cut short again, it is
     logged at error naming the credential (the only trace of it). `undo`, when this runs as one, is marked done once
-    the credential is gone, the once-more's deletion included (`Undo.done`)."""
+    the credential is deleted, the once-more's deletion included (`Undo.done`)."""
     if secret is None or go_is_blank(secret.id.resource_type) or go_is_blank(secret.id.resource):
         log.error("credential minted but not returned; no id to delete it by", reason=why)
-        return False
+        return RolledBack.FAILED
     named = {"reason": why, "secret_type": secret.id.resource_type, "secret_id": secret.id.resource}
     try:
-        await issuer.rollback_credential(secret.id)
+        deleted = await issuer.rollback_credential(secret.id)
     except asyncio.CancelledError:
         if not again_if_cancelled:
             log.error("credential rollback interrupted; a minted credential may still be live", **named)
@@ -405,11 +428,14 @@ async def _roll_back(
     except Exception as exc:
         code = exc.code.name if isinstance(exc, ConnectorError) else type(exc).__name__
         log.error("credential rollback failed; a minted credential is still live", error=code, **named)
-        return False
+        return RolledBack.FAILED
+    if not deleted:
+        log.error("credential rollback answered that there is no such credential; it may still be live", **named)
+        return RolledBack.NO_SUCH
     if undo is not None:
         undo.done = True
     log.warning("credential rolled back", **named)
-    return True
+    return RolledBack.DELETED
 
 
 async def delete_resource(connector: Connector, task: Task.DeleteResourceTask) -> Outcome:

@@ -226,8 +226,8 @@ class TokenIssuer:
             resource_mode=resource_pb2.CREDENTIAL_RESOURCE_MODE_DISCOVERABLE,
         )
 
-    async def rollback_credential(self, secret_id: resource_pb2.ResourceId) -> None:
-        self._wiki.tokens.pop(secret_id.resource, None)
+    async def rollback_credential(self, secret_id: resource_pb2.ResourceId) -> bool:
+        return self._wiki.tokens.pop(secret_id.resource, None) is not None
 
     async def delete_resource(
         self, resource_id: resource_pb2.ResourceId, parent_resource_id: resource_pb2.ResourceId | None = None

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from connector.baton.errors import Code
@@ -22,7 +23,7 @@ from tests.independent.credentials.issuing import KINDS, MINT_PATHS, PREFIX, cre
 from tests.independent.credentials.keys import REFUSED_AGE, jwe_config, opened
 from tests.independent.writes.conftest import Rig
 from tests.independent.writes.helpers import failed_for_good
-from tests.independent.writes.wire import answer, edited, landed_then
+from tests.independent.writes.wire import answer, edited, landed_then, landed_then_lost
 
 INVALID_REQUEST = "invalid credential issuance request: "
 REQUEST_ID_RULE = (
@@ -462,3 +463,117 @@ async def test_a_duplicate_check_answered_oddly_mints_nothing(rig: Rig, kind: st
     assert failed_for_good(finish), finish
     assert credentials(rig.fake) == before
     assert not any(s.method == "POST" for s in rig.wire.seen), "no create is sent"
+
+
+LOSSES: dict[str, tuple[type[httpx.TransportError], str]] = {
+    "reset": (httpx.RemoteProtocolError, "the connection was reset before the answer arrived"),
+    "read-timeout": (httpx.ReadTimeout, "timed out waiting for the response"),
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("loss", list(LOSSES))
+async def test_a_mint_left_unanswered_says_why_and_what_its_lookup_found(rig: Rig, kind: str, loss: str) -> None:
+    """A create that got no answer at all (a reset, a timeout) has no Datadog words, only the transport's reason: the
+    report keeps that reason ("-> no response" alone said nothing of why) and adds what the lookup by its name did."""
+    exc, why = LOSSES[loss]
+    before = credentials(rig.fake)
+    rig.wire.on("POST", MINT_PATHS[kind], landed_then_lost(exc))
+    task = issue_task(robot(rig.fake).id, kind)
+    finish = await rig.run(task)
+    assert failed_for_good(finish, Code.UNAVAILABLE), finish
+    assert credentials(rig.fake) == before
+    assert why in finish.message, finish.message
+    assert finish.message.endswith(
+        f'it may have made was looked up by its name "c1-{task.id}": deleted again (1 found)'
+    ), finish.message
+
+
+NO_SUCH = answer(404, {"errors": ["Not found"]})
+"""Datadog's own 404 (its error shape): it says it has no credential by that id. Nothing was deleted by the call."""
+ORG_WIDE_APP_KEY = r"/api/v2/application_keys/[^/]+"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_rollback_answered_404_is_never_reported_as_a_deletion(rig: Rig, kind: str) -> None:
+    """A mint without a usable secret is rolled back on the Datadog side; Datadog answers its DELETE that it has no
+    such credential. Nothing was deleted, and the one just made may still be live: the report must not say "deleted
+    again", and must say what is true and name it."""
+    before = credentials(rig.fake)
+
+    def secretless(body: dict[str, Any]) -> dict[str, Any]:
+        body["data"]["attributes"].pop("key")
+        return body
+
+    rig.wire.on("POST", MINT_PATHS[kind], edited(secretless))
+    rig.wire.on("DELETE", DELETE_PATHS[kind], NO_SUCH, times=20)
+    finish = await rig.run(issue_task(robot(rig.fake).id, kind))
+    assert failed_for_good(finish, Code.INTERNAL), finish
+    (left,) = credentials(rig.fake) - before
+    assert "deleted again" not in finish.message, finish.message
+    assert left in finish.message
+    assert "Datadog answered that it has no such" in finish.message, finish.message
+    assert "may still be live" in finish.message, finish.message
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_an_encryption_failure_whose_rollback_is_answered_404_names_the_credential_that_may_be_live(
+    rig: Rig, kind: str
+) -> None:
+    """The task layer's rollback (the encryption failed after the mint) answered 404 by Datadog: nothing was deleted,
+    the report says so and names the credential, never "the minted credential was deleted again"."""
+    before = credentials(rig.fake)
+    rig.wire.on("POST", MINT_PATHS[kind], edited(_huge_key))
+    rig.wire.on("DELETE", DELETE_PATHS[kind], NO_SUCH, times=20)
+    rig.wire.on("DELETE", ORG_WIDE_APP_KEY, NO_SUCH, times=20)
+    finish = await rig.run(issue_task(robot(rig.fake).id, kind, [jwe_config()]))
+    assert failed_for_good(finish), finish
+    (left,) = credentials(rig.fake) - before
+    secret_id = left if kind != "service-account-access-token" else sat_handle(robot_id(rig), left)
+    assert "deleted again" not in finish.message, finish.message
+    assert finish.message.startswith("jwe: plaintext must be at most 1048576 bytes; "), finish.message
+    assert finish.message.endswith(
+        f"; deleting the minted credential again was answered that there is no such credential: "
+        f"{kind} '{secret_id}' may still be live, check for it"
+    ), finish.message
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_lost_mint_whose_leftover_delete_is_answered_404_is_not_reported_deleted(rig: Rig, kind: str) -> None:
+    """The lookup after a lost create finds the credential by its name, and Datadog answers its DELETE 404: nothing
+    was deleted, and the report must not say "deleted again"."""
+    before = credentials(rig.fake)
+    rig.wire.on("POST", MINT_PATHS[kind], landed_then_lost(httpx.RemoteProtocolError))
+    rig.wire.on("DELETE", DELETE_PATHS[kind], NO_SUCH, times=20)
+    task = issue_task(robot(rig.fake).id, kind)
+    finish = await rig.run(task)
+    assert failed_for_good(finish), finish
+    assert len(credentials(rig.fake) - before) == 1
+    assert "deleted again" not in finish.message, finish.message
+    assert finish.message.endswith(
+        f'it may have made was looked up by its name "c1-{task.id}": 1 found, and Datadog answered that it has no '
+        "such one when deleting 1: it may still be live, check in Datadog"
+    ), finish.message
+
+
+def _bug(*args: object, **kwargs: object) -> bytes:
+    raise TypeError("a bug in the connector")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_build_failure_without_a_code_is_reported_unknown_and_rolled_back(
+    rig: Rig, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """§3.2 step 12: an error of the connector's with no code is reported Unknown. A bug after the mint (here: in
+    writing the plaintext) still deletes the credential again, and the report says so."""
+    from connector.datadog import credentials as datadog_credentials
+
+    monkeypatch.setattr(datadog_credentials, "api_key_v2", _bug)
+    monkeypatch.setattr(datadog_credentials, "service_access_token_v2", _bug)
+    before = credentials(rig.fake)
+    finish = await rig.run(issue_task(robot(rig.fake).id, kind))
+    assert failed_for_good(finish, Code.UNKNOWN), finish
+    assert credentials(rig.fake) == before
+    assert finish.message.startswith("error: issue credential for identity failed: "), finish.message
+    assert "TypeError" in finish.message, finish.message
+    assert "was deleted again" in finish.message, finish.message

@@ -78,6 +78,9 @@ HOSTILE_FILES = [
     ("huge-int", _write(f"site: datadoghq.eu\ntask-concurrency: {_HUGE_INT}\n"), "a number too long to read"),
     ("huge-int-nested", _write(f"invoke-action-args: {{a: [{_HUGE_INT}]}}\n"), "a number too long to read"),
     ("huge-int-tagged", _write(f"sync-interval: !!int '{_HUGE_INT}'\n"), "a number too long to read"),
+    # A prefix with only underscores after it matches the integer pattern and is no number: not "too long" either.
+    ("hex-prefix-only", _write("health-check-port: 0x_\n"), "a value read as a number that is none"),
+    ("binary-prefix-only", _write("log-level: -0b__\n"), "a value read as a number that is none"),
 ]
 
 

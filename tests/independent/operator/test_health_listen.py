@@ -140,6 +140,14 @@ async def test_our_own_paths_keep_their_words_and_methods(path: bytes, status: s
     assert answer.startswith(b"HTTP/1.1 405 ")
 
 
+@pytest.mark.parametrize("path", [b"/health", b"/live", b"/ready"])
+async def test_a_connect_to_the_sdks_paths_is_refused_in_words_not_dropped(path: bytes) -> None:
+    # A 2xx to CONNECT switches an HTTP/1.1 connection to a tunnel: the answer's body could not be sent, and the
+    # client got an empty reply.
+    answer = await _answer_raw(b"CONNECT " + path + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 405 "), answer
+
+
 async def _answer_raw(request: bytes) -> bytes:
     ops = OpsServer(Metrics("baton_datadog", "test"), lambda: (True, ""), "127.0.0.1", 0)
     await ops.start()
