@@ -7,11 +7,13 @@ import datetime
 import email.utils
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import httpx
 
-__all__ = ["MAX_HTTP_DATE_CHARS", "first_field_line", "http_date", "retry_after_seconds"]
+from connector.baton.headers import HeaderLines
+
+__all__ = ["MAX_HTTP_DATE_CHARS", "first_field_line", "first_field_lines", "http_date", "retry_after_seconds"]
 
 MAX_HTTP_DATE_CHARS = 64
 """An HTTP-date is 29 characters; a longer value is the peer's free text and is not parsed."""
@@ -37,10 +39,29 @@ def first_field_line(headers: Mapping[str, str], name: str) -> str | None:
     httpx joins a repeated header's lines with ", " (``X-RateLimit-Remaining: 3`` twice reads "3, 3"), which no number
     parses from: a proxy or a second filter doubling the headers turned pacing off without a word. The lines are
     taken apart as they came, not by splitting at commas: an HTTP-date (``Retry-After``) holds one."""
+    if isinstance(headers, HeaderLines):
+        return headers.first(name)
     if isinstance(headers, httpx.Headers):
         lines = headers.get_list(name)
         return lines[0] if lines else None
     return headers.get(name)
+
+
+def first_field_lines(headers: Mapping[str, str], names: Collection[str]) -> dict[str, str]:
+    """`first_field_line` of each of `names` (lower case) that `headers` holds, read in one pass over the lines.
+
+    The Datadog transport reads six headers of every answer (`ratelimit.RateLimitHeaders`): one `get_list` each
+    scanned and decoded every line six times, 60 Python calls a request (4 %) and 2 % of its instructions
+    (docs/benchmarks.md, "CPU per Datadog request", perf50)."""
+    if isinstance(headers, HeaderLines):
+        return {name: line for name in names if (line := headers.first(name)) is not None}
+    if isinstance(headers, httpx.Headers):
+        found: dict[str, str] = {}
+        for name, value in headers.multi_items():  # names in lower case, in the order they came
+            if name in names and name not in found:
+                found[name] = value
+        return found
+    return {name: line for name in names if (line := headers.get(name)) is not None}
 
 
 def retry_after_seconds(raw: str | None, *, maximum: float, now: float | None = None) -> float | None:

@@ -42,13 +42,22 @@ class DatadogApiMetrics:
             f"{prefix}_api_rate_limit_wait_seconds_total", "Seconds spent waiting for Datadog rate limits", registry=r
         )
         self.retries = Counter(f"{prefix}_api_retries_total", "Datadog requests retried", ["reason"], registry=r)
+        # Each request's two series, looked up once per endpoint group and status label rather than per request:
+        # `labels()` checks the values and takes a lock each time. 7.1 -> 3.5 us per request (37.8k -> 20.1k
+        # instructions, callgrind; 1.2 % of a Datadog request's; perf50). Bounded as the labels are: a dozen groups
+        # (names in the client's code) by at most eleven status labels (h11 reads three-digit statuses).
+        self._done: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
 
     def __call__(self, event: ClientEvent) -> None:
         """The Datadog client's `on_event` hook."""
         if isinstance(event, RequestDone):
             # 429 apart from the other 4xx: rate limiting is an operating condition, the rest are bugs or access.
-            self.requests.labels(event.group, "429" if event.status == 429 else event.status_class).inc()
-            self.request_seconds.labels(event.group).observe(event.seconds)
+            key = (event.group, "429" if event.status == 429 else event.status_class)
+            series = self._done.get(key)
+            if series is None:
+                series = self._done[key] = self.requests.labels(*key), self.request_seconds.labels(event.group)
+            series[0].inc()
+            series[1].observe(event.seconds)
         elif isinstance(event, RateLimitWait):
             self.rate_limit_waits.labels(event.cause).inc()
             self.rate_limit_wait_seconds.inc(event.seconds)

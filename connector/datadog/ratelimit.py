@@ -23,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
-from connector.baton.httpdate import first_field_line as _first
+from connector.baton.httpdate import first_field_lines
 from connector.baton.httpdate import retry_after_seconds as _retry_after
 
 __all__ = ["MAX_HINT_SECONDS", "RateLimitHeaders", "RateLimiter", "Ticket", "WaitTooLong"]
@@ -36,6 +36,16 @@ MAX_LIMIT = 1_000_000
 _MAX_HEADER_CHARS = 64
 # The shortest `X-RateLimit-Period` taken as it is (seconds).
 _MIN_PERIOD = 1.0
+_HEADERS = frozenset(
+    {
+        "x-ratelimit-limit",
+        "x-ratelimit-period",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+        "x-ratelimit-name",
+        "retry-after",
+    }
+)
 
 
 def _number(raw: str | None, *, positive: bool = False, maximum: float) -> float | None:
@@ -69,22 +79,25 @@ class RateLimitHeaders:
 
     @classmethod
     def parse(cls, headers: Mapping[str, str], now: float | None = None) -> RateLimitHeaders | None:
-        limit = _number(_first(headers, "x-ratelimit-limit"), positive=True, maximum=MAX_LIMIT)
+        lines = first_field_lines(headers, _HEADERS)
+        if not lines:
+            return None
+        limit = _number(lines.get("x-ratelimit-limit"), positive=True, maximum=MAX_LIMIT)
         if limit is not None and limit < 1:
             # "0.5" is a limit of 0 requests: every window would open with none left, and every request wait
             # forever, window after window.
             limit = None
-        period = _number(_first(headers, "x-ratelimit-period"), positive=True, maximum=MAX_HINT_SECONDS)
+        period = _number(lines.get("x-ratelimit-period"), positive=True, maximum=MAX_HINT_SECONDS)
         if period is not None and period < _MIN_PERIOD:
             # Datadog's windows are whole seconds, calendar-aligned (docs/spec/datadog-api.md §3). A request held for
             # a spent window of a microsecond woke every microsecond, each wake a RateLimitWait, for as long as the
             # requests in flight took (up to their deadline): the loop spun (55,000 waits in a second). Taken as a
             # window of a second, it is paced as the shortest window Datadog has.
             period = _MIN_PERIOD
-        remaining = _number(_first(headers, "x-ratelimit-remaining"), maximum=MAX_LIMIT)
-        reset = _number(_first(headers, "x-ratelimit-reset"), maximum=MAX_HINT_SECONDS)
-        retry_after = _retry_after(_first(headers, "retry-after"), maximum=MAX_HINT_SECONDS, now=now)
-        raw_name = _first(headers, "x-ratelimit-name") or ""
+        remaining = _number(lines.get("x-ratelimit-remaining"), maximum=MAX_LIMIT)
+        reset = _number(lines.get("x-ratelimit-reset"), maximum=MAX_HINT_SECONDS)
+        retry_after = _retry_after(lines.get("retry-after"), maximum=MAX_HINT_SECONDS, now=now)
+        raw_name = lines.get("x-ratelimit-name", "")
         name = raw_name[:_MAX_HEADER_CHARS] if raw_name.isprintable() and raw_name.strip() else None
         if limit is None and remaining is None and reset is None and retry_after is None:
             return None

@@ -14,13 +14,16 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from json import dumps as json_dumps
 from typing import Any
+from urllib.parse import quote_plus
 
 import httpcore
 import httpx
 from pydantic import SecretStr
 
+from connector.baton.headers import HeaderLines
 from connector.baton.inflate import BodyTooLarge, CappedBody, UndecodableBody
 from connector.baton.proxyenv import environment_mounts, proxy_address
 from connector.datadog.errors import (
@@ -88,16 +91,57 @@ _PARTS_PER_LOOP_TURN = 256
 _NO_BODY = frozenset({204, 304})
 
 
+class _Empty:
+    """The body of a request without one, as a stream with no parts.
+
+    Given `b""`, httpcore made a stream of one empty part: an async generator (registered with the loop's hooks) and an
+    empty h11 `Data` event sent through h11's state machine, neither putting a byte on the wire: 3.5 % of a GET's
+    instructions (callgrind, perf50). With no parts, h11 sends only the end of the message, as before."""
+
+    def __aiter__(self) -> _Empty:
+        return self
+
+    async def __anext__(self) -> bytes:
+        raise StopAsyncIteration
+
+
+_EMPTY = _Empty()
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     """A finished 2xx response: the body is read in full (and no larger than the cap)."""
 
     status: int
-    headers: httpx.Headers
+    headers: Mapping[str, str]
     # The buffer the body was streamed into, handed on as is: copying it to `bytes` would double the peak.
     body: bytes | bytearray
     method: str
     path: str
+
+
+@lru_cache(maxsize=64)
+def _query_key(key: str) -> str:
+    # The keys are the client's own few names (`page[size]`, `filter[keyword]`...), quoted once each.
+    return quote_plus(key)
+
+
+def _query(params: Mapping[str, QueryValue]) -> str:
+    """The query string `httpx.QueryParams(params)` writes (urllib's `urlencode`: `quote_plus` of each key and value;
+    True and False as "true" and "false"; an int as its digits, which need no quoting), without building the
+    QueryParams: that and urlencode were 98 Python calls of a Datadog request's 1,376 and 4.5 % of its instructions
+    (docs/benchmarks.md, "CPU per Datadog request", perf50). tests/datadog/test_netio.py compares the two on hostile
+    keys and values."""
+    parts = []
+    for key, value in params.items():
+        if value is True or value is False:
+            text = "true" if value else "false"
+        elif type(value) is int:
+            text = str(value)
+        else:
+            text = quote_plus(str(value))
+        parts.append(f"{_query_key(key)}={text}")
+    return "&".join(parts)
 
 
 def _header_safe(value: str) -> bool:
@@ -227,7 +271,7 @@ class ApiTransport:
         method: str,
         path: str,
         body: bytes | bytearray,
-        headers: httpx.Headers,
+        headers: Mapping[str, str],
         *,
         mints: bool = False,
     ) -> DatadogError:
@@ -360,8 +404,8 @@ class ApiTransport:
         params: Mapping[str, QueryValue] | None,
         json: Any,
         api_key_only: bool,
-    ) -> tuple[int, httpx.Headers, bytearray]:
-        headers: httpx.Headers | None = None
+    ) -> tuple[int, HeaderLines, bytearray]:
+        headers: HeaderLines | None = None
         status = 0
         try:
             async with self._semaphore:
@@ -373,7 +417,7 @@ class ApiTransport:
                         response = await self._sender.handle_async_request(request)
                         try:
                             status = response.status
-                            headers = httpx.Headers(response.headers)
+                            headers = HeaderLines(response.headers)
                             body = await self._read_capped(response, status, headers, method, path)
                         finally:
                             await response.aclose()
@@ -392,7 +436,7 @@ class ApiTransport:
         """The request httpx's `build_request` made, with the key headers added here (never client-wide)."""
         target = self._path_prefix + path.lstrip("/")
         if params:
-            target = f"{target}?{httpx.QueryParams(params)}"
+            target = f"{target}?{_query(params)}"
         # Path segments are percent-encoded by the client (`client._seg`) and the query by QueryParams, so
         # anything else is refused here as httpx's URL parser refused it: one of ours, with the path cut.
         if len(target) > _MAX_URL_CHARS or not (target.isascii() and target.isprintable()) or " " in target:
@@ -404,7 +448,7 @@ class ApiTransport:
             # /api/v1/validate checks the API key alone; the official client sends only DD-API-KEY there.
             headers.append((b"DD-APPLICATION-KEY", self._secrets[1].get_secret_value().encode("ascii")))
         method = method.upper()
-        content = b""
+        content: bytes | _Empty = _EMPTY
         if json is not None:
             # As httpx encodes `json=`: compact, UTF-8, no NaN.
             content = json_dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
@@ -417,7 +461,7 @@ class ApiTransport:
         )
 
     async def _read_capped(
-        self, response: httpcore.Response, status: int, headers: httpx.Headers, method: str, path: str
+        self, response: httpcore.Response, status: int, headers: HeaderLines, method: str, path: str
     ) -> bytearray:
         """The decoded body, streamed; never more than `max_response_bytes` decoded bytes are held.
 
@@ -450,7 +494,7 @@ class ApiTransport:
             raise self._undecodable(status, headers, method, path, what, retryable=retryable) from None
 
     def _undecodable(
-        self, status: int, headers: httpx.Headers, method: str, path: str, what: str, *, retryable: bool
+        self, status: int, headers: HeaderLines, method: str, path: str, what: str, *, retryable: bool
     ) -> UnexpectedResponse:
         # Peer text: scrubbed before it is cut, so neither a whole key nor a part of one is quoted.
         value = scrub(headers.get("content-encoding", ""), self._secret_values())

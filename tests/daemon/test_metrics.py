@@ -38,6 +38,28 @@ def test_datadog_429s_are_counted_apart_from_other_4xx() -> None:
     }
 
 
+def test_each_request_counts_in_its_own_groups_and_status_classes_series_however_they_interleave() -> None:
+    """The hook keeps each group and status class's series once looked up: requests of two groups, each status
+    class seen again after others, land each in its own counter and its group's latency histogram."""
+    metrics, datadog = daemon_metrics()
+    events = [("users", 200, 0.5), ("roles", 200, 1.5), ("users", 503, 0.25), ("users", 200, 0.5), ("roles", 201, 2.0)]
+    for group, status, seconds in events * 3:
+        datadog(RequestDone(group=group, method="GET", status=status, seconds=seconds, attempt=1))
+    assert samples(metrics, "baton_datadog_api_requests_total") == {
+        (("group", "users"), ("status", "2xx")): 6,
+        (("group", "users"), ("status", "5xx")): 3,
+        (("group", "roles"), ("status", "2xx")): 6,
+    }
+    assert samples(metrics, "baton_datadog_api_request_duration_seconds_count") == {
+        (("group", "users"),): 9,
+        (("group", "roles"),): 6,
+    }
+    assert samples(metrics, "baton_datadog_api_request_duration_seconds_sum") == {
+        (("group", "users"),): 3.75,
+        (("group", "roles"),): 10.5,
+    }
+
+
 def test_a_sync_sets_resources_and_grants_by_resource_type() -> None:
     metrics, _ = daemon_metrics()
     stats: dict[str, object] = {

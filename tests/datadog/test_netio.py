@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import httpcore
+import httpx
 import pytest
 
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import Invalid, Unavailable
 from connector.datadog.netio import OriginPool
 from connector.datadog.paging import paginate
-from tests.datadog.helpers import FAST_RETRY
+from tests.datadog.helpers import FAST_RETRY, answered_by
 from tests.fakes.c1.certs import TlsFiles, generate_tls_files
 from tests.fakes.datadog import FakeDatadog, generate_org
 from tests.fakes.proxy import ForwardProxy
@@ -78,6 +79,41 @@ async def test_tls_goes_through_the_proxy_tunnel(proxy: ForwardProxy, https_fake
         page = await client.list_users()
     assert len(page.items) == 100
     assert ("127.0.0.1", https_fake.port) in proxy.opened()
+
+
+def _anyio_locks(connection: object) -> list[str]:
+    """The locks of httpcore's own kind (anyio's on asyncio: every acquire a turn of the event loop) left on a kept
+    connection and the connections under it, found by type whatever their attribute is called."""
+    found: list[str] = []
+    inner: object = connection
+    while inner is not None:
+        for name, value in vars(inner).items():
+            kind = type(value)
+            if kind.__module__.startswith(("httpcore.", "anyio.")) and "Lock" in kind.__name__:
+                found.append(f"{type(inner).__name__}.{name}")
+        inner = getattr(inner, "_connection", None)
+    return found
+
+
+@pytest.mark.parametrize("through_proxy", [False, True])
+async def test_a_kept_connection_takes_its_locks_without_a_turn_of_the_event_loop(
+    through_proxy: bool, https_fake: FakeDatadog, tls: TlsFiles, request: pytest.FixtureRequest
+) -> None:
+    """httpcore's locks are anyio's, whose acquire yields to the loop even when free: three extra loop turns per
+    request (docs/benchmarks.md, "CPU per Datadog request"). A kept connection has asyncio's in their place, direct
+    and through a proxy's tunnel; should an httpcore upgrade add or rename a lock, this names it."""
+    if through_proxy:
+        request.getfixturevalue("proxy")
+    async with _client(https_fake, ssl.create_default_context(cafile=str(tls.ca_cert))) as client:
+        for _ in range(3):
+            await client.list_users()
+        pool = client._t._pool
+        assert pool is not None
+        (kept,) = pool._idle
+        assert _anyio_locks(kept) == []
+        locks = [value for inner in (kept, kept._connection) for value in vars(inner).values()]  # type: ignore[attr-defined]
+        assert sum(isinstance(value, asyncio.Lock) for value in locks) == 2
+    assert https_fake.count("GET", "/api/v2/users") == 3
 
 
 @pytest.mark.parametrize("no_proxy", ["127.0.0.0/8", "10.0.0.0/8, 127.0.0.1/32", "fd00::/8,127.0.0.0/8", "127.9.9.9/8"])
@@ -526,3 +562,71 @@ async def test_an_answer_that_came_after_the_idle_check_is_never_taken_for_the_n
     assert reply.status == 200
     assert bytes(reply.body) == b'{"data": {"type": "users", "id": "created"}}'
     assert handler.requests == [(1, b"GET /api/v2/users/u1 HTTP/1.1"), (2, b"POST /api/v2/users/created HTTP/1.1")]
+
+
+_QUERIES: list[dict[str, str | int | bool]] = [
+    {"page[size]": 100, "page[number]": 0},
+    {"filter": "ann o'neil+test@example.com", "sort": "-name", "include": "roles,users"},
+    {"filter[keyword]": "a&b=c#d?e/f%20g", "flag": True, "other": False, "negative": -3},
+    {"ünïcode kéy": "日本語 ∑ \u00a0", "empty": "", "tilde~dot.dash-under_score": "~.-_"},
+    {"page[number]": 2**70, "controls": "\t\r\n\x00\x7f", "brackets[]": '[]{}|\\^`"<>'},
+]
+
+
+@pytest.mark.parametrize("params", _QUERIES)
+async def test_the_query_sent_is_the_one_httpx_writes_for_the_same_parameters(
+    params: dict[str, str | int | bool],
+) -> None:
+    """The transport writes a request's query itself (not through httpx.QueryParams, for CPU); what Datadog receives
+    must be byte for byte what httpx sent for the same parameters, whatever characters they hold."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"data": []})
+
+    client = answered_by(handler)
+    async with client:
+        await client._t.request("GET", "/api/v2/users", group="users", params=params)
+    assert seen[0].url.raw_path == b"/api/v2/users?" + str(httpx.QueryParams(params)).encode("ascii")
+
+
+async def test_requests_without_a_body_put_only_their_head_on_the_wire_and_keep_the_connection() -> None:
+    """A GET, a DELETE and a POST without a body (`Content-Length: 0`) are their head and nothing else, and a POST
+    with a body is its head and exactly its body: one after another on one kept connection (a stray byte or a
+    missing end of message would be read as the start of the next request, or refused by h11)."""
+    received: list[tuple[bytes, bytes]] = []
+    connections = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.split(b"Content-Length: ", 1)[1].split(b"\r\n", 1)[0]) if b"Length" in head else 0
+                received.append((head, await reader.readexactly(length)))
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+                await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    async with server, DatadogClient(api_key="a" * 32, app_key="b" * 40, base_url=url, retry=FAST_RETRY) as client:
+        await client._t.request("GET", "/api/v2/users", group="users", params={"page[size]": 1})
+        await client._t.request("DELETE", "/api/v2/users/u1", group="users")
+        await client._t.request("POST", "/api/v2/users/u1/disable", group="users")
+        await client._t.request("POST", "/api/v2/users", group="users", json={"data": 1})
+        await client._t.request("GET", "/api/v2/users/u1", group="users")
+    assert [head.split(b" ", 2)[:2] for head, _ in received] == [
+        [b"GET", b"/api/v2/users?page%5Bsize%5D=1"],
+        [b"DELETE", b"/api/v2/users/u1"],
+        [b"POST", b"/api/v2/users/u1/disable"],
+        [b"POST", b"/api/v2/users"],
+        [b"GET", b"/api/v2/users/u1"],
+    ]
+    assert [body for _, body in received] == [b"", b"", b"", b'{"data":1}', b""]
+    assert [b"Content-Length" in head for head, _ in received] == [False, False, True, True, False]
+    assert b"Content-Length: 0\r\n" in received[2][0]
+    assert not any(b"Transfer-Encoding" in head for head, _ in received)
+    assert connections == 1, "each request ended where its head (and body) did: the connection was kept"

@@ -799,3 +799,68 @@ async def test_a_read_of_bytes_already_received_lets_the_loop_turn() -> None:
         finally:
             await stream.aclose()
     assert received == (b"HTTP/1.1 100 Continue\r\n\r\n" * 2)[:32]
+
+
+# -- a peer that never reads what we send: the write timeout ---------------------------------------------------
+
+
+def _largest_send_buffer() -> int:
+    """The most a TCP socket's send buffer grows to here (`net.ipv4.tcp_wmem`'s maximum; 4 MiB is Linux's default)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/tcp_wmem").read_text().split()[2])
+    except (OSError, IndexError, ValueError):
+        return 4 << 20
+
+
+async def test_a_write_the_peer_never_takes_ends_at_the_write_timeout_and_one_it_takes_waits_for_nothing() -> None:
+    """The write timeout is started only when the transport has asked us to stop writing (its buffer past the
+    high-water mark): a write the kernel takes at once (every Datadog request) sets no timer, and one that a peer
+    never reads still ends at the timeout as httpcore's WriteTimeout, never a hang."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # inherited by the accepted socket
+    held: list[socket.socket] = []
+    accepted = threading.Thread(target=lambda: held.append(listener.accept()[0]), daemon=True)
+    accepted.start()
+    stream = await AsyncioBackend().connect_tcp("127.0.0.1", listener.getsockname()[1], timeout=5)
+    try:
+        await stream.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", timeout=0.001)  # taken at once: no wait to time out
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(httpcore.WriteTimeout):
+            await stream.write(b"x" * (2 * _largest_send_buffer() + (1 << 20)), timeout=0.3)
+        assert loop.time() - started < 10
+    finally:
+        await stream.aclose()
+        accepted.join(5)
+        for sock in [*held, listener]:
+            sock.close()
+
+
+async def test_a_read_ends_at_its_timeout_as_a_read_timeout_and_the_connection_can_still_be_read() -> None:
+    """The read timeout fails the one wait for bytes: httpcore's ReadTimeout after the timeout (not the whole-exchange
+    deadline's, which comes seconds later), and a read after it takes the bytes that came meanwhile."""
+    sent = asyncio.Event()
+    go = asyncio.Event()
+
+    async def late(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await go.wait()
+        writer.write(b"late bytes")
+        await writer.drain()
+        sent.set()
+        await reader.read()  # until the client closes
+        writer.close()
+
+    server = await asyncio.start_server(late, "127.0.0.1", 0)
+    async with server:
+        stream = await AsyncioBackend().connect_tcp("127.0.0.1", server.sockets[0].getsockname()[1], timeout=10.0)
+        try:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            with pytest.raises(httpcore.ReadTimeout):
+                await stream.read(65536, timeout=0.2)
+            assert 0.15 <= loop.time() - started < 5
+            go.set()
+            await sent.wait()
+            assert await stream.read(65536, timeout=5.0) == b"late bytes"
+        finally:
+            await stream.aclose()

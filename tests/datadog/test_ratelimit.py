@@ -442,3 +442,26 @@ async def test_a_far_reset_with_nothing_said_of_what_remains_holds_nothing() -> 
     limiter.release(await limiter.acquire("roles"), {"x-ratelimit-reset": "86400", "x-ratelimit-name": "b"})
     assert isinstance(await limiter.acquire("roles"), Ticket)
     assert time.sleeps == []
+
+
+def test_the_headers_are_found_in_any_letter_case_among_others_each_by_its_first_line() -> None:
+    """The six headers are read in one pass over an answer's lines: each by its first line, in any letter case,
+    wherever it stands among the others; a bucket name alone (no number) is no rate-limit information."""
+    lines = [
+        ("Content-Type", "application/json"),
+        ("x-RATELIMIT-remaining", "41"),
+        ("X-RateLimit-Name", "users_bucket"),
+        ("Date", "Sat, 05 Dec 2026 23:00:00 GMT"),
+        ("X-Ratelimit-Limit", "60"),
+        ("X-RateLimit-Remaining", "999"),
+        ("X-RateLimit-Name", "another"),
+        ("x-ratelimit-period", "10"),
+        ("X-RateLimit-Reset", "7"),
+        ("Retry-After", "3"),
+        ("X-Unrelated", "1"),
+    ]
+    assert RateLimitHeaders.parse(httpx.Headers(lines)) == RateLimitHeaders(
+        limit=60, period=10.0, remaining=41, reset=7.0, name="users_bucket", retry_after=3.0
+    )
+    assert RateLimitHeaders.parse(httpx.Headers([("X-RateLimit-Name", "users_bucket"), ("Date", "x")])) is None
+    assert RateLimitHeaders.parse(httpx.Headers([("Content-Type", "application/json")])) is None
