@@ -613,19 +613,13 @@ async def _built_or_rolled_back(
                 f"failed too ({told}); delete it in Datadog"
             )
         elif deleted:
-            log.warning("datadog issue_credential", kind=kind, secret_id=object_id, outcome="rolled_back")
+            _log_rollback(kind, object_id, deleted=True)
             # Said in the failure too: the report of a failure after a 201 did not tell whether a credential was left.
             message = f'{why}; the new {kind} "{object_id}" was deleted again'
         else:
             # Only a confirmed deletion is reported as one: Datadog's 404 deleted nothing, and the key it made a moment
             # ago may still be live.
-            log.error(
-                "datadog issue_credential",
-                kind=kind,
-                secret_id=object_id,
-                outcome="rollback_not_found",
-                error=f'{kind} "{object_id}" may still be live: Datadog answered its deletion 404; check in Datadog',
-            )
+            _log_rollback(kind, object_id, deleted=False)
             message = (
                 f'{why}; deleting the new {kind} "{object_id}" again, Datadog answered that it has no such {kind}: '
                 "it may still be live, check in Datadog"
@@ -682,16 +676,21 @@ async def _rollback_after_cancel(
         if isinstance(failure, asyncio.CancelledError):
             raise
     else:
-        if deleted:
-            log.warning("datadog issue_credential", kind=kind, secret_id=object_id, outcome="rolled_back")
-        else:
-            log.error(
-                "datadog issue_credential",
-                kind=kind,
-                secret_id=object_id,
-                outcome="rollback_not_found",
-                error=f'{kind} "{object_id}" may still be live: Datadog answered its deletion 404; check in Datadog',
-            )
+        _log_rollback(kind, object_id, deleted=deleted)
+
+
+def _log_rollback(kind: str, object_id: str, *, deleted: bool) -> None:
+    """A rollback that reached Datadog: deleted, or answered 404 (nothing deleted; the credential may still be live)."""
+    if deleted:
+        log.warning("datadog issue_credential", kind=kind, secret_id=object_id, outcome="rolled_back")
+        return
+    log.error(
+        "datadog issue_credential",
+        kind=kind,
+        secret_id=object_id,
+        outcome="rollback_not_found",
+        error=f'{kind} "{object_id}" may still be live: Datadog answered its deletion 404; check in Datadog',
+    )
 
 
 # -- deletion (§4.6) -----------------------------------------------------------------------------------
