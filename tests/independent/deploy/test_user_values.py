@@ -131,13 +131,15 @@ def test_null_means_not_set_so_the_secret_decides_and_notes_do_not_claim_it() ->
         assert variable not in from_values_line(notes)
 
 
-def test_an_empty_list_is_not_set_as_values_yaml_documents() -> None:
+def test_an_empty_list_or_string_is_not_set_as_the_chart_documents() -> None:
     """values.yaml, "Connector settings": a value left null is not rendered; the configEnv helper leaves out an empty
-    list as well ("A null, empty string or empty list is left out"): an empty list of resource types would only be
-    refused by the connector."""
-    docs, notes = render({"existingSecret": PAGE_SECRET, "config": {"syncResourceTypes": [], "syncResources": []}})
-    assert not {"BATON_SYNC_RESOURCE_TYPES", "BATON_SYNC_RESOURCES"} & set(env_names(docs))
+    string or list as well ("A null, empty string or empty list is left out"), as the connector itself reads an
+    empty variable as not set. Where the schema takes "" at all (logFormat), the Secret then decides."""
+    config = {"syncResourceTypes": [], "syncResources": [], "logFormat": ""}
+    docs, notes = render({"existingSecret": PAGE_SECRET, "config": config})
+    assert not {"BATON_SYNC_RESOURCE_TYPES", "BATON_SYNC_RESOURCES", "BATON_LOG_FORMAT"} & set(env_names(docs))
     assert "BATON_SYNC_RESOURCE" not in from_values_line(notes)
+    assert "BATON_LOG_FORMAT" not in from_values_line(notes)
 
 
 # ---- --set strings that look like numbers or booleans ----------------------------------------------------------
