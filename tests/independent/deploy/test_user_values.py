@@ -456,3 +456,15 @@ def test_the_plain_deployment_takes_the_secret_exactly_as_the_setup_page_shows()
     assert not secret_keys & {e["name"] for e in c["env"]}
     assert CHART.exists()
     assert yaml.safe_load((CHART / "values.yaml").read_text())["extraEnvFrom"] == []
+
+
+def test_alert_thresholds_set_to_zero_alert_on_the_first_event() -> None:
+    """0 is a threshold a user means ("any failure"), not "unset, take the default 5 / 100"."""
+    values = copy.deepcopy(ON) | {
+        "prometheusRule": {"enabled": True, "taskFailuresThreshold": 0, "rateLimitWaitsThreshold": 0}
+    }
+    docs, _ = render(values, api_versions=[MONITORING_API])
+    (rule,) = [d for d in docs if d["kind"] == "PrometheusRule"]
+    exprs = {r["alert"]: r["expr"] for r in rule["spec"]["groups"][0]["rules"]}
+    assert exprs["BatonDatadogTaskFailures"].rstrip().endswith("> 0")
+    assert exprs["BatonDatadogRateLimited"].rstrip().endswith("> 0")
