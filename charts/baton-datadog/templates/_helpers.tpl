@@ -360,6 +360,11 @@ only and warns about baton_log_level without reading it, so beside config.logLev
 {{- if hasKey $seen $key }}
 {{- fail (printf "extraEnv sets %s twice" $key) }}
 {{- end }}
+{{- /* A credential as a plain value sits in clear text in the Deployment (readable by anyone who may read
+Deployments, kept in every ReplicaSet and in the release history): the credentials reach the pod only from a Secret. */}}
+{{- if and (has $key (values $secretKeys)) (hasKey . "value") }}
+{{- fail (printf "extraEnv sets %s as a plain value, in clear text in the Deployment: credentials come only from a Secret; use secret.*, existingSecret, extraEnvFrom or valueFrom.secretKeyRef" $key) }}
+{{- end }}
 {{- $_ := set $seen $key true }}
 {{- end }}
 {{- end }}
@@ -381,11 +386,17 @@ the UID, e.g. OpenShift, nulls runAsUser). */}}
 {{- if kindIs "invalid" .Values.config.healthCheckPort }}8081{{ else }}{{ int .Values.config.healthCheckPort }}{{ end }}
 {{- end }}
 
-{{/* The `config` keys rendered as env (set in values), for NOTES.txt. */}}
+{{/* The BATON_* settings rendered as env (set in values), for NOTES.txt: the `config` keys, and the BATON_* names of
+extraEnv (allowed for a setting whose config value is null), which win over a Secret just the same. */}}
 {{- define "baton-datadog.configFromValues" -}}
 {{- $set := list }}
 {{- range (include "baton-datadog.configEnv" . | fromYamlArray) }}
 {{- $set = append $set .name }}
+{{- end }}
+{{- range .Values.extraEnv }}
+{{- if hasPrefix "BATON_" (toString .name) }}
+{{- $set = append $set (printf "%s (extraEnv)" .name) }}
+{{- end }}
 {{- end }}
 {{- join ", " $set }}
 {{- end }}
