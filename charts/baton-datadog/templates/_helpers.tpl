@@ -279,6 +279,11 @@ the API keeps one of them without a word, and a pod label replacing a selector l
 {{- include "baton-datadog.noClash" (list "serviceMonitor.labels" .Values.serviceMonitor.labels $allLabels "the chart or commonLabels") }}
 {{- include "baton-datadog.noClash" (list "prometheusRule.labels" .Values.prometheusRule.labels $allLabels "the chart or commonLabels") }}
 {{- include "baton-datadog.noClash" (list "dashboard.labels" .Values.dashboard.labels $allLabels "the chart or commonLabels") }}
+{{- /* Grafana's sidecar finds dashboards by label: with none of its own (commonLabels count, as the clash check above
+sends a sidecar label already in commonLabels there), the ConfigMap is one nothing loads. */}}
+{{- if and .Values.dashboard.enabled (not (merge (deepCopy (.Values.commonLabels | default dict)) (.Values.dashboard.labels | default dict))) }}
+{{- fail "dashboard.labels: the dashboard needs a label Grafana's sidecar looks for (e.g. grafana_dashboard: \"1\"), here or in commonLabels" }}
+{{- end }}
 {{- include "baton-datadog.noClash" (list "prometheusRule.additionalLabels" .Values.prometheusRule.additionalLabels (dict "severity" "") "each alert") }}
 {{- if not .Values.existingSecret }}
 {{- include "baton-datadog.noClash" (list "podAnnotations" .Values.podAnnotations (dict "checksum/secret" "") "the chart (it rolls the pods when secret.* changes)") }}
@@ -361,8 +366,9 @@ only and warns about baton_log_level without reading it, so beside config.logLev
 {{- fail (printf "extraEnv sets %s twice" $key) }}
 {{- end }}
 {{- /* A credential as a plain value sits in clear text in the Deployment (readable by anyone who may read
-Deployments, kept in every ReplicaSet and in the release history): the credentials reach the pod only from a Secret. */}}
-{{- if and (has $key (values $secretKeys)) (hasKey . "value") }}
+Deployments, kept in every ReplicaSet and in the release history): the credentials reach the pod only from a Secret.
+An empty value beside valueFrom is what tools that fill every field write, and holds nothing. */}}
+{{- if and (has $key (values $secretKeys)) .value }}
 {{- fail (printf "extraEnv sets %s as a plain value, in clear text in the Deployment: credentials come only from a Secret; use secret.*, existingSecret, extraEnvFrom or valueFrom.secretKeyRef" $key) }}
 {{- end }}
 {{- $_ := set $seen $key true }}

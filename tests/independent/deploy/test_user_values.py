@@ -231,6 +231,27 @@ def test_a_credential_from_another_secret_by_reference_is_taken() -> None:
     assert "BATON_API_KEY" in from_values_line(notes)
 
 
+def test_an_empty_value_beside_a_secret_reference_is_taken_as_kubernetes_takes_it() -> None:
+    # Tools that fill every field write `value: ""` beside `valueFrom`; it holds nothing in clear text.
+    ref = {"secretKeyRef": {"name": "vault-synced", "key": "dd-api-key"}}
+    docs, _ = render(
+        {"existingSecret": PAGE_SECRET, "extraEnv": [{"name": "BATON_API_KEY", "value": "", "valueFrom": ref}]}
+    )
+    (entry,) = [e for e in container(docs)["env"] if e["name"] == "BATON_API_KEY"]
+    assert entry["valueFrom"] == ref
+
+
+def test_credentials_all_given_by_secret_references_are_not_called_missing() -> None:
+    # The chart's own refusal sends a user to valueFrom.secretKeyRef: NOTES must not then warn that the connector will
+    # exit for want of credentials.
+    names = ["BATON_CLIENT_ID", "BATON_CLIENT_SECRET", "BATON_API_KEY", "BATON_APP_KEY"]
+    extra = [{"name": n, "valueFrom": {"secretKeyRef": {"name": "vault-synced", "key": n.lower()}}} for n in names]
+    _, notes = render({"extraEnv": extra})
+    assert "credentials are missing" not in notes
+    _, notes = render({"extraEnv": extra[:3]})
+    assert "credentials are missing" in notes
+
+
 def test_a_config_value_beats_the_same_key_in_extra_env_from_and_notes_say_which() -> None:
     values = {
         "existingSecret": "acme-credentials",
@@ -299,8 +320,19 @@ def test_a_chart_value_given_as_null_is_refused_by_name(path: tuple[str, ...]) -
 
 def test_a_dashboard_without_any_label_is_refused() -> None:
     """Grafana's sidecar finds dashboards by label: removing the default one left a ConfigMap nothing loads."""
-    with pytest.raises(Exception, match="dashboard/labels"):
+    with pytest.raises(Exception, match=r"dashboard\.labels: the dashboard needs a label"):
         render({"dashboard": {"enabled": True, "labels": {"grafana_dashboard": None}}})
+    # The sidecar's label in commonLabels is what the chart's clash check asks for: it counts.
+    docs, _ = render(
+        {
+            "commonLabels": {"grafana_dashboard": "1"},
+            "dashboard": {"enabled": True, "labels": {"grafana_dashboard": None}},
+        }
+    )
+    (cm,) = [d for d in docs if d["kind"] == "ConfigMap"]
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    # A dashboard that is off needs no label.
+    render({"dashboard": {"enabled": False, "labels": {"grafana_dashboard": None}}})
     docs, _ = render({"dashboard": {"enabled": True, "labels": {"my_sidecar": "yes"}}})
     (cm,) = [d for d in docs if d["kind"] == "ConfigMap"]
     assert cm["metadata"]["labels"]["my_sidecar"] == "yes"
