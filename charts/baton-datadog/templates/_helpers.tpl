@@ -354,6 +354,13 @@ with every alert of the group, in silence. Strings as PromQL quotes them: "...",
 {{- end }}
 {{- end }}
 {{- $seen := dict }}
+{{- range $i, $entry := .Values.extraEnv }}
+{{- /* Checked here, not by the schema's pattern: a schema error quotes the value, and a name holding '=' is most
+likely NAME=value written as the name, a credential among them. This message names the entry, not its text. */}}
+{{- if not (regexMatch "^[ -<>-~]+$" (toString $entry.name)) }}
+{{- fail (printf "values /extraEnv/%d/name: a variable name is printable ASCII without '=' (was NAME=value written as the name? put the value in value or valueFrom); the name is not shown, as it may hold a value" $i) }}
+{{- end }}
+{{- end }}
 {{- range .Values.extraEnv }}
 {{- $envName := toString .name }}
 {{- /* A BATON_* name in another letter case is the same setting spelt wrong: the connector reads upper-case names

@@ -231,6 +231,15 @@ def test_a_credential_from_another_secret_by_reference_is_taken() -> None:
     assert "BATON_API_KEY" in from_values_line(notes)
 
 
+def test_a_variable_name_holding_a_value_is_refused_without_quoting_it() -> None:
+    # `BATON_API_KEY=<key>` written as the name: the schema's pattern error quoted it whole into helm's output.
+    canary = "CANARY0123456789abcdef"
+    ref = {"secretKeyRef": {"name": "x", "key": "y"}}
+    with pytest.raises(Exception, match="/extraEnv/0/name") as raised:
+        render({"existingSecret": PAGE_SECRET, "extraEnv": [{"name": f"BATON_API_KEY={canary}", "valueFrom": ref}]})
+    assert canary not in str(raised.value)
+
+
 def test_an_empty_value_beside_a_secret_reference_is_taken_as_kubernetes_takes_it() -> None:
     # Tools that fill every field write `value: ""` beside `valueFrom`; it holds nothing in clear text.
     ref = {"secretKeyRef": {"name": "vault-synced", "key": "dd-api-key"}}
