@@ -48,20 +48,12 @@ def first_field_line(headers: Mapping[str, str], name: str) -> str | None:
 
 
 def first_field_lines(headers: Mapping[str, str], names: Collection[str]) -> dict[str, str]:
-    """`first_field_line` of each of `names` (lower case) that `headers` holds, read in one pass over the lines.
+    """`first_field_line` of each of `names` (lower case) that `headers` holds, absent ones left out.
 
-    The Datadog transport reads six headers of every answer (`ratelimit.RateLimitHeaders`): one `get_list` each
-    scanned and decoded every line six times, 60 Python calls a request (4 %) and 2 % of its instructions
-    (docs/benchmarks.md, "CPU per Datadog request", perf50)."""
-    if isinstance(headers, HeaderLines):
-        return {name: line for name in names if (line := headers.first(name)) is not None}
-    if isinstance(headers, httpx.Headers):
-        found: dict[str, str] = {}
-        for name, value in headers.multi_items():  # names in lower case, in the order they came
-            if name in names and name not in found:
-                found[name] = value
-        return found
-    return {name: line for name in names if (line := headers.get(name)) is not None}
+    The Datadog transport reads six headers of every answer (`ratelimit.RateLimitHeaders`) from a `HeaderLines`, where
+    each is one dict lookup: httpx's `get_list` scanned and decoded every line for each, 60 Python calls a request (4 %)
+    and 2 % of its instructions (docs/benchmarks.md, "CPU per Datadog request", perf50)."""
+    return {name: line for name in names if (line := first_field_line(headers, name)) is not None}
 
 
 def retry_after_seconds(raw: str | None, *, maximum: float, now: float | None = None) -> float | None:
