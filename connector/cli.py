@@ -45,16 +45,11 @@ def _exiting(signum: int, frame: object) -> None:
     signal.signal(signum, signal.SIG_DFL)
 
 
-_exit_guarded = False
-
-
 def _quiet_finalization() -> None:
     """The last exit callback (registered when this module is imported, before the libraries register theirs; they run
     last-registered first): the interpreter's finalization that follows runs no Python handler (it puts the default
     back for each), so a first signal there is ignored rather than kill the process. A signal already let go by
     `_exiting` has put the default back, and the next one still ends the process."""
-    if not _exit_guarded:
-        return
     for sig in (signal.SIGTERM, signal.SIGINT):
         if signal.getsignal(sig) is _exiting:
             signal.signal(sig, signal.SIG_IGN)
@@ -67,11 +62,9 @@ def run() -> int:
     """The process's entry point (`baton-datadog`, `python -m connector`): `main`, then a first SIGTERM or SIGINT
     while the process exits leaves the exit code alone (`_exiting`). Only here: a test or a program calling `main`
     keeps its own handlers (a Ctrl-C after `main` returned was swallowed, and a second `main` ignored one)."""
-    global _exit_guarded
     code = main()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exiting)
-    _exit_guarded = True
     return code
 
 

@@ -281,7 +281,7 @@ the API keeps one of them without a word, and a pod label replacing a selector l
 {{- include "baton-datadog.noClash" (list "dashboard.labels" .Values.dashboard.labels $allLabels "the chart or commonLabels") }}
 {{- /* Grafana's sidecar finds dashboards by label: with none of its own (commonLabels count, as the clash check above
 sends a sidecar label already in commonLabels there), the ConfigMap is one nothing loads. */}}
-{{- if and .Values.dashboard.enabled (not (merge (deepCopy (.Values.commonLabels | default dict)) (.Values.dashboard.labels | default dict))) }}
+{{- if and .Values.dashboard.enabled (not (or .Values.commonLabels .Values.dashboard.labels)) }}
 {{- fail "dashboard.labels: the dashboard needs a label Grafana's sidecar looks for (e.g. grafana_dashboard: \"1\"), here or in commonLabels" }}
 {{- end }}
 {{- include "baton-datadog.noClash" (list "prometheusRule.additionalLabels" .Values.prometheusRule.additionalLabels (dict "severity" "") "each alert") }}

@@ -48,7 +48,6 @@ _GO_TYPES = {
     bool: "bool",
     int: "number",
     float: "number",
-    dict: "object",
 }
 
 

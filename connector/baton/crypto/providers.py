@@ -143,11 +143,9 @@ def encrypt_all(
             try:
                 encrypted = _encrypt_one(recipient, plaintext.bytes)
             except EncryptError as exc:
-                failure = str(exc)
-            else:
-                failure = ""
-            if failure:
-                raise EncryptionFailedError(failure)  # outside the handler (errors.py)
+                # Its text is ours, and it is raised with no context of its own (errors.py): nothing of the library's
+                # (which may quote the plaintext) is kept behind this one.
+                raise EncryptionFailedError(str(exc)) from None
             out.append(
                 resource_pb2.EncryptedData(
                     provider=recipient.provider,

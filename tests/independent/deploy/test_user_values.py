@@ -259,6 +259,10 @@ def test_credentials_all_given_by_secret_references_are_not_called_missing() -> 
     assert "credentials are missing" not in notes
     _, notes = render({"extraEnv": extra[:3]})
     assert "credentials are missing" in notes
+    # The connector reads upper-case names only: a lower-case one supplies nothing.
+    lower = {**extra[3], "name": extra[3]["name"].lower()}
+    _, notes = render({"extraEnv": [*extra[:3], lower]})
+    assert "credentials are missing" in notes
 
 
 def test_a_config_value_beats_the_same_key_in_extra_env_from_and_notes_say_which() -> None:
