@@ -12,7 +12,7 @@ dropped here because it is not a declared field and extra fields are ignored.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, cast
 
@@ -200,15 +200,6 @@ class Resource(BaseModel):
             ids = _linkage_ids(wire_name, data)
             flat[field] = ids if to_many else (ids[0] if ids else None)
         return flat
-
-    def linked_ids(self) -> Iterator[str]:
-        """The ids of the item's `linked_id_fields` (an absent to-one link yields none)."""
-        for field in self.linked_id_fields:
-            value = getattr(self, field)
-            if isinstance(value, str):
-                yield value
-            elif value:
-                yield from value
 
 
 class User(Resource):
