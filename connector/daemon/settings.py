@@ -27,10 +27,9 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
-from connector.baton.c1.credentials import UNRESOLVABLE, CredentialError, parse_client_id, split_host_port
+from connector.baton.c1.credentials import CredentialError, host_port_problem, parse_client_id
 from connector.baton.c1.hostinfo import MAX_FIELD_LENGTH as MAX_HOST_ID_LENGTH
 from connector.baton.gostrings import refuse_json_constant
-from connector.baton.hostnames import host_name_resolvable
 from connector.baton.ids import parse_resource_ref
 from connector.baton.runtime.bounds import (
     MAX_READY_WINDOW,
@@ -392,13 +391,8 @@ class Settings(BaseSettings):
                 parse_client_id(value)
             except CredentialError as exc:
                 raise ValueError(exc.reason) from None
-        elif value and info.field_name == "c1_api_host":
-            try:
-                hostname, _ = split_host_port(value)
-            except ValueError:
-                raise ValueError("expected host[:port], without a scheme or a path") from None
-            if not value.startswith("[") and not host_name_resolvable(hostname):
-                raise ValueError(UNRESOLVABLE)
+        elif value and info.field_name == "c1_api_host" and (problem := host_port_problem(value)) is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("api_key", "app_key")

@@ -106,14 +106,9 @@ def parse_client_id(value: str) -> ClientId:
         raise CredentialError(CLIENT_ID_SETTING, "invalid client id: the client name and the host must not be empty")
     if any(char.isspace() for char in text):
         raise CredentialError(CLIENT_ID_SETTING, "invalid client id: it must not contain whitespace")
-    try:
-        hostname, _ = split_host_port(host)
-    except ValueError:
-        raise CredentialError(CLIENT_ID_SETTING, "invalid client id: the host part is not host[:port]") from None
-    if not host.startswith("[") and not host_name_resolvable(hostname):
-        # The resolver refuses the name before any lookup: it was "DNS lookup failed" at every Hello, retried for
-        # good, the pod never ready, as if ConductorOne were down.
-        raise CredentialError(CLIENT_ID_SETTING, f"invalid client id: {UNRESOLVABLE}")
+    if (problem := host_port_problem(host)) is not None:
+        problem = "the host part is not host[:port]" if problem == NOT_HOST_PORT else problem
+        raise CredentialError(CLIENT_ID_SETTING, f"invalid client id: {problem}")
     return ClientId(value=text, client_name=name, token_host=host, suffix=suffix)
 
 
@@ -168,6 +163,20 @@ def parse_client_secret(value: str) -> ClientSecret:
 
 
 UNRESOLVABLE = "the host name cannot be looked up (an empty label, or one over 63 characters)"
+NOT_HOST_PORT = "expected host[:port], without a scheme or a path"
+
+
+def host_port_problem(hostport: str) -> str | None:
+    """What is wrong with a ConductorOne `host[:port]` (`NOT_HOST_PORT` or `UNRESOLVABLE`), None when nothing is. A name
+    the resolver refuses before any lookup was "DNS lookup failed" at every Hello, retried for good, the pod never
+    ready, as if ConductorOne were down."""
+    try:
+        hostname, _ = split_host_port(hostport)
+    except ValueError:
+        return NOT_HOST_PORT
+    if not hostport.startswith("[") and not host_name_resolvable(hostname):
+        return UNRESOLVABLE
+    return None
 
 
 def split_host_port(hostport: str) -> tuple[str, int | None]:
@@ -197,12 +206,8 @@ def resolve_endpoints(client_id: ClientId, api_host: str | None = None) -> C1End
     host = client_id.token_host
     if api_host:
         override = api_host.strip()
-        try:
-            hostname, _ = split_host_port(override)
-        except ValueError:
-            raise CredentialError(API_HOST_SETTING, "expected host[:port], without a scheme or a path") from None
-        if not override.startswith("[") and not host_name_resolvable(hostname):
-            raise CredentialError(API_HOST_SETTING, UNRESOLVABLE)
+        if (problem := host_port_problem(override)) is not None:
+            raise CredentialError(API_HOST_SETTING, problem)
         host = override
     name, port = split_host_port(host)
     bracketed = f"[{name}]" if ":" in name else name
