@@ -69,16 +69,21 @@ def _unmarshal_error(message: str) -> ConfigError:
     return ConfigError(f"jwk: failed to unmarshal jwk: {message}")
 
 
+def _field_type_error(value: object, field: str, go_type: str) -> ConfigError:
+    """Go's JSON reader's words for a member of rawJSONWebKey holding the wrong JSON type."""
+    kind = _GO_TYPES.get(type(value), "value")
+    return _unmarshal_error(
+        f"json: cannot unmarshal {kind} into Go struct field rawJSONWebKey.{field} of type {go_type}"
+    )
+
+
 def _member(raw: dict[str, object], name: str) -> bytes | None:
     """A base64url member as go-jose's byteBuffer reads it (absent or null → None)."""
     value = raw.get(name)
     if value is None:
         return None
     if not isinstance(value, str):
-        kind = _GO_TYPES.get(type(value), "value")
-        raise _unmarshal_error(
-            f"json: cannot unmarshal {kind} into Go struct field rawJSONWebKey.{name} of type string"
-        )
+        raise _field_type_error(value, name, "string")
     # go-jose trims trailing '=' and decodes the rest as RawURLEncoding (CR and LF skipped, nothing else).
     decoded = go_raw_url_b64decode(value.rstrip("="))
     if decoded is None:
@@ -91,10 +96,7 @@ def _text_member(raw: dict[str, object], name: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        kind = _GO_TYPES.get(type(value), "value")
-        raise _unmarshal_error(
-            f"json: cannot unmarshal {kind} into Go struct field rawJSONWebKey.{name} of type string"
-        )
+        raise _field_type_error(value, name, "string")
     return value
 
 
@@ -174,16 +176,10 @@ def _check_members(members: _Object) -> None:
         elif name == "x5c" and value is not None:
             items = value if isinstance(value, list) and not isinstance(value, _Object) else None
             if items is None:
-                kind = _GO_TYPES.get(type(value), "value")
-                raise _unmarshal_error(
-                    f"json: cannot unmarshal {kind} into Go struct field rawJSONWebKey.x5c of type []string"
-                )
+                raise _field_type_error(value, "x5c", "[]string")
             for item in items:
                 if not isinstance(item, str):
-                    kind = _GO_TYPES.get(type(item), "value")
-                    raise _unmarshal_error(
-                        f"json: cannot unmarshal {kind} into Go struct field rawJSONWebKey.x5c of type string"
-                    )
+                    raise _field_type_error(item, "x5c", "string")
 
 
 def _okp(crv: str, x: bytes | None) -> PublicJwk:
