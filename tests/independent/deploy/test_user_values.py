@@ -260,7 +260,7 @@ def test_credentials_all_given_by_secret_references_are_not_called_missing() -> 
     _, notes = render({"extraEnv": extra[:3]})
     assert "credentials are missing" in notes
     # The connector reads upper-case names only: a lower-case one supplies nothing.
-    lower = {**extra[3], "name": extra[3]["name"].lower()}
+    lower = {**extra[3], "name": names[3].lower()}
     _, notes = render({"extraEnv": [*extra[:3], lower]})
     assert "credentials are missing" in notes
 
