@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from connector.baton.hostnames import host_name_resolvable
+from connector.baton.hostnames import host_name_resolvable, is_loopback_host
 
 __all__ = [
     "SITES",
@@ -110,6 +109,10 @@ def base_url_for(site: str, base_url: str | None = None) -> str:
             raise ValueError("base URL: expected an http(s) URL such as https://api.datadoghq.com")
         if parts.query or parts.fragment:
             raise ValueError("base URL: must not carry a query string or fragment")
+        if parts.port == 0:
+            # No server listens on port 0: the connection went to the scheme's default port (80, 443), another
+            # service than the one named, with both keys, while every error named port 0.
+            raise ValueError("base URL: port 0 is no port a server listens on; give the API's port or none")
         if not host_name_resolvable(parts.hostname or ""):
             raise ValueError("base URL: the host name cannot be looked up (an empty label, or one over 63 characters)")
         return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
@@ -121,17 +124,10 @@ class InsecureBaseURL(ValueError):
 
 
 def is_insecure(base_url: str) -> bool:
-    """True for an ``http://`` root whose host is not a loopback address (``localhost`` counts as loopback)."""
+    """True for an ``http://`` root whose host is not loopback (`is_loopback_host`: ``localhost`` or a loopback
+    address)."""
     parts = urlsplit(base_url)
-    if parts.scheme != "http":
-        return False
-    host = (parts.hostname or "").rstrip(".").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return False
-    try:
-        return not ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return True
+    return parts.scheme == "http" and not is_loopback_host(parts.hostname or "")
 
 
 def check_transport_security(base_url: str, *, allow_insecure: bool) -> None:

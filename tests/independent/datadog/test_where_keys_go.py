@@ -1,0 +1,78 @@
+"""Where the two keys are sent: a base URL that names one place and connects to another, and a plain-http URL on
+this machine that an environment proxy carried across the network in clear."""
+
+from __future__ import annotations
+
+import pytest
+
+from connector.baton.hostnames import is_loopback_host
+from connector.datadog.sites import base_url_for, is_insecure
+from tests.daemon.cli import run_cli_in_process
+from tests.independent.datadog.peer import API_KEY, APP_KEY, client, user, users_page
+from tests.independent.rawpeer import RawPeer, http
+
+KEYS = {"BATON_API_KEY": API_KEY, "BATON_APP_KEY": APP_KEY}
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:0", "https://127.0.0.1:0/api", "https://dd.example:00"])
+def test_a_base_url_on_port_0_is_refused_before_any_key_is_sent(url: str) -> None:
+    """Port 0 connected to the scheme's default port (80, 443), another service than the one named, with both keys,
+    while every error named port 0 ("cannot reach 127.0.0.1:0: connection refused ... ('127.0.0.1', 80)")."""
+    with pytest.raises(ValueError, match="port 0"):
+        base_url_for("datadoghq.com", url)
+    result = run_cli_in_process("config", env={**KEYS, "BATON_BASE_URL": url})
+    assert result.returncode == 2, result
+    assert "--base-url (BATON_BASE_URL)" in result.stderr, result.stderr
+    assert "port 0" in result.stderr, result.stderr
+    assert API_KEY not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("localhost", True),
+        ("LOCALHOST.", True),
+        ("127.0.0.1", True),
+        ("127.255.0.9", True),
+        ("::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("api.localhost", False),
+        ("localhost.evil.example", False),
+        ("127.0.0.1.nip.io", False),
+        ("0.0.0.0", False),
+        ("::ffff:10.0.0.1", False),
+        ("", False),
+    ],
+)
+def test_loopback_is_localhost_or_a_loopback_address_and_nothing_a_resolver_may_send_elsewhere(
+    host: str, loopback: bool
+) -> None:
+    """`api.localhost` is asked of DNS by glibc's resolver (and its search list may make it any host): plain http to it
+    now needs --insecure-base-url. An IPv4-mapped loopback address is loopback (it was refused as off the machine)."""
+    assert is_loopback_host(host) is loopback
+    url = f"http://[{host}]:8080" if ":" in host else f"http://{host}:8080"
+    if host:
+        assert is_insecure(url) is not loopback
+
+
+@pytest.mark.parametrize("name", ["127.0.0.1", "localhost"])
+async def test_plain_http_to_this_machine_never_goes_through_the_environment_proxy(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plain-http loopback URL is allowed without --insecure-base-url because nothing leaves the machine. Through
+    HTTP_PROXY (set for the rest of the company's traffic) both keys crossed the network to the proxy in clear, and
+    the request reached the proxy's own loopback. Go never proxies localhost or a loopback address."""
+    page = users_page(user("u-1"))
+    async with RawPeer([http(200, page)]) as proxy, RawPeer([http(200, page)]) as datadog:
+        for variable in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy"):
+            monkeypatch.delenv(variable, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy.base_url)
+        dd = client(datadog.base_url.replace("127.0.0.1", name))
+        try:
+            listed = await dd.list_users(0)
+        finally:
+            await dd.aclose()
+    assert [item.id for item in listed.items] == ["u-1"]
+    assert proxy.requests == []
+    assert len(datadog.requests) == 1
+    assert API_KEY.encode() in datadog.requests[0]
