@@ -11,6 +11,7 @@ import pytest
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import RateLimited, Unavailable
 from connector.datadog.retry import RetryPolicy
+from tests.datadog.helpers import FakeTime
 from tests.independent.datadog.peer import Call, outcome, refused, user, users_page
 from tests.independent.rawpeer import JSON, Answer, http
 
@@ -29,7 +30,9 @@ def create_key(dd: DatadogClient) -> Awaitable[object]:
 @pytest.mark.parametrize("call", [list_users, create_key])
 async def test_429_for_ever_costs_a_bounded_number_of_requests_and_names_the_429(call: Call) -> None:
     forever = http(429, THROTTLED, [(b"X-RateLimit-Reset", b"0"), *JSON])
-    result, peer = await outcome([forever], call, retry=RetryPolicy(max_attempts=3, base_delay=0.001))
+    time = FakeTime()  # each reset of 0 waits a second (the window's shortest): on a clock that only the waits move
+    retry = RetryPolicy(max_attempts=3, base_delay=0.001)
+    result, peer = await outcome([forever], call, retry=retry, sleep=time.sleep, clock=time.clock)
     error = refused(result, RateLimited, "429", "Too many requests")
     assert error.retryable
     assert 1 < len(peer.requests) <= 20
@@ -42,7 +45,9 @@ async def test_a_mix_of_5xx_and_429_ends_in_the_last_status_within_the_budget() 
         http(502, b"<html>bad gateway</html>", [(b"Content-Type", b"text/html")]),
         http(504, b"{}"),
     ]
-    result, peer = await outcome(answers, list_users, retry=RetryPolicy(max_attempts=3, base_delay=0.001))
+    time = FakeTime()
+    retry = RetryPolicy(max_attempts=3, base_delay=0.001)
+    result, peer = await outcome(answers, list_users, retry=retry, sleep=time.sleep, clock=time.clock)
     refused(result, Unavailable, "GET /api/v2/users", "504")
     assert len(peer.requests) <= 6
 
