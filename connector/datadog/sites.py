@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from connector.baton.hostnames import host_name_resolvable, is_loopback_host
+from connector.datadog.keyshape import shown_value
 
 __all__ = [
     "SITES",
@@ -61,8 +62,10 @@ def resolve_site(site: str) -> Site:
         valid = ", ".join(SITES)
         # Quoted only when it could be a site (a domain name, or a short word such as `us3`): a Datadog key holds
         # no dot and is 32 or 40 characters, and one put in the site's variable (two values of a Secret swapped)
-        # was printed in full, before any key was known to the log redactor.
-        shown = repr(site) if "." in site or len(site.strip()) < 20 else "(not shown: no domain name; a key?)"
+        # was printed in full, before any key was known to the log redactor. Nor a URL's password, a key in a
+        # query string, or the whole of a value of any length (`shown_value`).
+        could_be_a_site = "." in site or len(site.strip()) < 20
+        shown = shown_value(site) if could_be_a_site else "(not shown: no domain name; a key?)"
         meant = _meant_site(key)
         hint = f"; did you mean {meant}?" if meant else ""
         raise ValueError(f"setting `site`: unknown Datadog site {shown}; valid values are: {valid}{hint}")
@@ -79,7 +82,7 @@ def _meant_site(value: str) -> str | None:
     """The site a mistyped `site` value most likely means, or None: what the browser's address bar shows
     (`https://app.datadoghq.eu/`), the API's host (`api.us3.datadoghq.com`), a region's name (`EU1`, `us1-fed`), or
     a typo (`datadoghq.con`). Only named, never taken: the site decides where both keys are sent."""
-    host = _SCHEME.sub("", value).split("/", 1)[0].split("?", 1)[0].rstrip(".")
+    host = _SCHEME.sub("", value).split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1].rstrip(".")
     for prefix in ("app.", "api."):
         host = host.removeprefix(prefix)
     if host in SITES:

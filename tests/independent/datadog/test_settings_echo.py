@@ -1,0 +1,59 @@
+"""A refused `--site` (or health bind address) is named without repeating what may be a secret or a screenful: a URL
+pasted with its password, a key in a query string, a value of any length. `--base-url` already never repeats its
+value; the site's refusal quoted whatever held a dot, in full, before any key was known to the log redactor."""
+
+from __future__ import annotations
+
+import pytest
+
+from connector.datadog.keyshape import SHOWN_CHARACTERS, shown_value
+from tests.daemon.cli import last_line, run_cli_in_process
+from tests.independent.datadog.peer import API_KEY, APP_KEY
+
+KEYS = {"BATON_API_KEY": API_KEY, "BATON_APP_KEY": APP_KEY}
+PASSWORD = "attack303canarypw"
+HEX = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    ("site", "meant"),
+    [
+        (f"https://admin:{PASSWORD}@api.datadoghq.eu/", "datadoghq.eu"),
+        (f"admin:{PASSWORD}@us3.datadoghq.com", "us3.datadoghq.com"),
+        (f"api.datadoghq.eu?api_key={HEX}", "datadoghq.eu"),
+        (f"{HEX}.datadoghq.com", None),
+    ],
+    ids=["url-password", "bare-password", "key-in-query", "key-as-label"],
+)
+def test_a_refused_site_never_repeats_a_password_or_a_key_and_still_names_the_site_it_means(
+    site: str, meant: str | None
+) -> None:
+    result = run_cli_in_process("config", env={**KEYS, "BATON_SITE": site})
+    assert result.returncode == 2
+    line = last_line(result.stderr)
+    assert "--site (BATON_SITE)" in line, line
+    assert "(not shown" in line, line
+    for secret in (PASSWORD, HEX, API_KEY, APP_KEY):
+        assert secret not in result.stderr + result.stdout
+    if meant is not None:
+        assert f"did you mean {meant}?" in line, line
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("BATON_SITE", "a." * 60_000), ("BATON_HEALTH_CHECK_BIND_ADDRESS", "x_" * 50_000)],
+    ids=["site", "bind-address"],
+)
+def test_a_refused_value_of_any_length_is_quoted_by_its_first_characters(setting: str, value: str) -> None:
+    result = run_cli_in_process("config", env={**KEYS, setting: value})
+    assert result.returncode == 2
+    line = last_line(result.stderr)
+    assert len(line) < 1_000, line[:300]
+    assert f"the first {SHOWN_CHARACTERS} of {len(value):,} characters" in line, line
+
+
+def test_a_short_value_is_quoted_as_it_was_given() -> None:
+    assert shown_value("datadoghq.con") == "'datadoghq.con'"
+    result = run_cli_in_process("config", env={**KEYS, "BATON_SITE": "datadoghq.con"})
+    assert "unknown Datadog site 'datadoghq.con'" in result.stderr, result.stderr
+    assert "did you mean datadoghq.com?" in result.stderr
