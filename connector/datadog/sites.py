@@ -65,7 +65,7 @@ def resolve_site(site: str) -> Site:
         # was printed in full, before any key was known to the log redactor. Nor a URL's password, a key in a
         # query string, or the whole of a value of any length (`shown_value`).
         could_be_a_site = "." in site or len(site.strip()) < 20
-        shown = shown_value(site) if could_be_a_site else "(not shown: no domain name; a key?)"
+        shown = shown_value(site, url=True) if could_be_a_site else "(not shown: no domain name; a key?)"
         meant = _meant_site(key)
         hint = f"; did you mean {meant}?" if meant else ""
         raise ValueError(f"setting `site`: unknown Datadog site {shown}; valid values are: {valid}{hint}")

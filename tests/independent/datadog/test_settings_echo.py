@@ -57,3 +57,32 @@ def test_a_short_value_is_quoted_as_it_was_given() -> None:
     result = run_cli_in_process("config", env={**KEYS, "BATON_SITE": "datadoghq.con"})
     assert "unknown Datadog site 'datadoghq.con'" in result.stderr, result.stderr
     assert "did you mean datadoghq.com?" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "setting"),
+    [
+        (("--grant-entitlement", "y" * 100_000, "--grant-principal", "u-1"), "--grant-entitlement"),
+        (("--grant-entitlement", "a:b:c:d:" + "y" * 100_000, "--grant-principal", "u-1"), "--grant-entitlement"),
+        (("--revoke-grant", "y" * 100_000), "--revoke-grant"),
+        (("--sync-resource-types", "y" * 100_000), "--sync-resource-types"),
+    ],
+    ids=["entitlement", "grant-as-entitlement", "grant", "resource-type"],
+)
+def test_a_refused_one_shot_id_of_any_length_is_quoted_by_its_first_characters(
+    args: tuple[str, ...], setting: str
+) -> None:
+    """The siblings of the site's refusal: each quoted the whole value on one line (100 KB here)."""
+    env = {**KEYS, "BATON_BASE_URL": "http://127.0.0.1:1", "BATON_PROVISIONING": "true"}
+    result = run_cli_in_process(*args, env=env)
+    assert result.returncode == 2, result.stderr[-500:]
+    line = last_line(result.stderr)
+    assert setting in line, line[:300]
+    assert len(line) < 1_000, line[:300]
+    assert f"the first {SHOWN_CHARACTERS} of" in line, line[:300]
+
+
+def test_an_email_address_in_an_id_is_still_shown() -> None:
+    env = {**KEYS, "BATON_BASE_URL": "http://127.0.0.1:1", "BATON_PROVISIONING": "true"}
+    result = run_cli_in_process("--grant-entitlement", "role:jane@example.com", "--grant-principal", "u-1", env=env)
+    assert "'role:jane@example.com' is not an entitlement id" in result.stderr, result.stderr
