@@ -3,9 +3,11 @@ this machine that an environment proxy carried across the network in clear."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from connector.baton.hostnames import is_loopback_host
+from connector.baton.proxyenv import environment_mounts, proxy_address
 from connector.datadog.sites import base_url_for, is_insecure
 from tests.daemon.cli import run_cli_in_process
 from tests.independent.datadog.peer import API_KEY, APP_KEY, client, user, users_page
@@ -76,3 +78,26 @@ async def test_plain_http_to_this_machine_never_goes_through_the_environment_pro
     assert proxy.requests == []
     assert len(datadog.requests) == 1
     assert API_KEY.encode() in datadog.requests[0]
+
+
+@pytest.mark.parametrize(
+    ("target", "proxied"),
+    [
+        ("http://[::1]:8080", False),
+        ("http://[::ffff:127.0.0.1]:8080", False),
+        ("http://LOCALHOST:8080", False),
+        ("http://127.0.0.2:8080", False),
+        ("http://api.localhost:8080", True),
+        ("http://10.0.0.1:8080", True),
+        ("https://127.0.0.1:8443", True),
+    ],
+)
+def test_which_routes_the_environment_proxy_takes(target: str, proxied: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plain http on this machine is direct; https keeps its tunnel (the keys are encrypted inside it), and a name
+    the resolver may send anywhere keeps the proxy, as its plain http needs --insecure-base-url anyway."""
+    for variable in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://10.9.9.9:3128")
+    monkeypatch.setenv("HTTPS_PROXY", "http://10.9.9.9:3128")
+    routes = httpx.AsyncClient(mounts=environment_mounts(False, [target]))
+    assert (proxy_address(routes._transport_for_url(httpx.URL(target))) == "10.9.9.9:3128") is proxied
