@@ -211,3 +211,31 @@ async def test_a_transfer_coding_other_than_chunked_is_not_http() -> None:
 async def test_a_nul_in_a_header_value_is_not_http() -> None:
     result, _ = await outcome([http(200, PAGE, [(b"X-Trace", b"a\x00b"), *JSON])], list_users)
     refused(result, DatadogError, "not valid HTTP")
+
+
+# -- memory -------------------------------------------------------------------------------------------------------
+
+
+def _page_with_filler(filler: bytes) -> bytes:
+    return PAGE.replace(b'"meta": {', b'"meta": {"x": ' + filler + b", ")
+
+
+@pytest.mark.parametrize("item", [b"{}", b"[]", b"0"], ids=["objects", "arrays", "numbers"])
+async def test_a_page_of_more_json_values_than_any_answer_holds_is_refused_before_it_is_parsed(item: bytes) -> None:
+    """32 MiB of `{},` under the response cap are 11 million objects: 1.1 GB of Python objects, past the deployment's
+    1 GiB memory limit (charts/…/values.yaml), so one such answer restarted the pod at every sync. 1.2 million values
+    (3.6 MB) stand for them here."""
+    filler = b"[" + b",".join([item] * 1_200_000) + b"]"
+    result, peer = await outcome([http(200, _page_with_filler(filler))], list_users)
+    refused(result, UnexpectedResponse, "GET /api/v2/users", "more than 1,000,000 JSON values")
+    assert len(peer.requests) == 1
+
+
+async def test_a_page_under_the_value_bound_is_read_whatever_its_size() -> None:
+    """The bound counts values, not bytes: 4 MB of text (one value) or 900,000 numbers are read."""
+    text = b'"' + b"a" * (4 * 1024 * 1024) + b'"'
+    result, _ = await outcome([http(200, _page_with_filler(text))], list_users)
+    assert _user_ids(result) == ["u-1"]
+    numbers = b"[" + b",".join([b"0"] * 900_000) + b"]"
+    result, _ = await outcome([http(200, _page_with_filler(numbers))], list_users)
+    assert _user_ids(result) == ["u-1"]
