@@ -132,6 +132,10 @@ def _delete_key(fake: FakeDatadog) -> tuple[str, ...]:
     )
 
 
+def _create_account(_: FakeDatadog) -> tuple[str, ...]:
+    return ("-p", "--create-account-email", "new.hire.303@example.com", "--create-account-name", "New Hire")
+
+
 Args = Callable[[FakeDatadog], tuple[str, ...]]
 
 
@@ -141,8 +145,9 @@ Args = Callable[[FakeDatadog], tuple[str, ...]]
         (_grant, "/api/v2/roles/", "POST"),
         (_revoke, "/api/v2/roles/", "DELETE"),
         (_delete_key, "/api/v2/api_keys/", "DELETE"),
+        (_create_account, "/api/v2/users", "POST"),
     ],
-    ids=["grant", "revoke", "delete-key"],
+    ids=["grant", "revoke", "delete-key", "create-account"],
 )
 @pytest.mark.parametrize(
     ("mode", "words"),

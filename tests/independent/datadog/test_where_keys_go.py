@@ -8,6 +8,7 @@ import pytest
 
 from connector.baton.hostnames import is_loopback_host
 from connector.baton.proxyenv import environment_mounts, proxy_address
+from connector.datadog.errors import DatadogError
 from connector.datadog.sites import base_url_for, is_insecure
 from tests.daemon.cli import run_cli_in_process
 from tests.independent.datadog.peer import API_KEY, APP_KEY, client, user, users_page
@@ -101,3 +102,21 @@ def test_which_routes_the_environment_proxy_takes(target: str, proxied: bool, mo
     monkeypatch.setenv("HTTPS_PROXY", "http://10.9.9.9:3128")
     routes = httpx.AsyncClient(mounts=environment_mounts(False, [target]))
     assert (proxy_address(routes._transport_for_url(httpx.URL(target))) == "10.9.9.9:3128") is proxied
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+async def test_the_key_check_redirected_elsewhere_never_follows_with_the_keys(status: int) -> None:
+    """The first request of every run (the API key alone): a redirect to another origin is never followed."""
+    async with RawPeer([http(200, b'{"valid": true}')]) as elsewhere:
+        location = f"{elsewhere.base_url}/api/v1/validate".encode()
+        async with RawPeer([http(status, b"", [(b"Location", location)])]) as datadog:
+            dd = client(datadog.base_url)
+            try:
+                with pytest.raises(DatadogError) as caught:
+                    await dd.validate()
+            finally:
+                await dd.aclose()
+    assert elsewhere.connections == 0
+    assert "redirect" in str(caught.value)
+    assert str(status) in str(caught.value)
+    assert elsewhere.address not in str(caught.value)
