@@ -62,7 +62,10 @@ async def test_a_certificate_for_another_address_is_named_by_the_address(tls_fil
 
 async def test_a_trusted_certificate_is_a_working_connection(tls_files: TlsFiles) -> None:
     trust = ssl.create_default_context(cafile=str(tls_files.ca_cert))
-    answers: list[Answer] = [http(200, b'{"valid": true}'), http(200, b'{"data": [], "meta": {"page": {"total_count": 0}}}')]
+    answers: list[Answer] = [
+        http(200, b'{"valid": true}'),
+        http(200, b'{"data": [], "meta": {"page": {"total_count": 0}}}'),
+    ]
     async with RawPeer(answers, tls=_server_context(tls_files)) as peer:
         dd = client(peer.base_url, verify=trust)
         try:
