@@ -3,6 +3,8 @@ a proxy's), and `--help` and `config` load no network stack."""
 
 from __future__ import annotations
 
+import ipaddress
+
 
 def host_name_resolvable(host: str) -> bool:
     """Whether a name can be asked of DNS at all: the resolver encodes it with Python's IDNA codec, which refuses an
@@ -17,19 +19,19 @@ def host_name_resolvable(host: str) -> bool:
 
 def is_loopback_host(host: str) -> bool:
     """Whether traffic to `host` (a URL's host, IPv6 without brackets) stays on this machine: `localhost` or a loopback
-    address (an IPv4-mapped one too), as Go's proxy selection reads it (`httpproxy.useProxy`). A subdomain of
-    `localhost` is not: the resolver (glibc's) asks DNS for it, and the DNS search list may make it any host.
+    address (an IPv4-mapped one too; an IPv6 one with a zone), as Go's proxy selection reads it
+    (`httpproxy.useProxy`). Not a subdomain of `localhost`, nor `localhost.` or `127.0.0.1.` with a trailing dot:
+    glibc's resolver answers only the bare `localhost` from /etc/hosts without DNS, and asks DNS for the others, whose
+    search list may make them any host. Nor an IPv4 address with a `%zone`, which no resolver reads as one.
 
     The one reading of "loopback" for both of its uses: a plain-http Datadog URL is allowed on it without
     `--insecure-base-url`, and no request to it goes through an environment proxy (which would carry the keys in
     clear across the network to the proxy, and reach the proxy's own loopback, not this machine's)."""
-    import ipaddress  # here: `--help` and `config` load this module, and only URL checks need it
-
-    name = host.strip().strip("[]").rstrip(".").lower()
+    name = host.strip().strip("[]").lower()
     if name == "localhost":
         return True
     try:
-        address = ipaddress.ip_address(name.split("%", 1)[0])
+        address = ipaddress.ip_address(name)  # an IPv6 zone (`::1%lo`) is read; an IPv4 one is refused
     except ValueError:
         return False
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:

@@ -28,9 +28,11 @@ def grant_id(entitlement: str, principal_type: str, principal_id: str) -> str:
     return f"{entitlement}:{principal_type}:{principal_id}"
 
 
-def quoted_id(value: str) -> str:
-    """An id as an error message may quote it: escaped, and cut when absurdly long (a task's 1 MB id)."""
-    return f"{value[:40]!a}" + (f"...({len(value)} characters)" if len(value) > 40 else "")
+def quoted_id(value: str, limit: int = 40) -> str:
+    """An id, or any value, as an error message may quote it: escaped, and cut after `limit` characters when absurdly
+    long (a task's 1 MB id, a 100 KB flag). The one way a refusal quotes what it refuses; `keyshape.shown_value` adds
+    what must never be quoted at all."""
+    return f"{value[:limit]!a}" + (f"...({len(value)} characters)" if len(value) > limit else "")
 
 
 def entitlement_slug(entitlement: entitlement_pb2.Entitlement, owner: resource_pb2.ResourceId) -> str:

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from connector.baton.hostnames import host_name_resolvable
+from connector.baton.ids import quoted_id
 from connector.baton.pathnames import name_too_long
 from connector.baton.proxyenv import no_proxy_network
 
@@ -153,7 +154,9 @@ def _no_proxy_problem(name: str, value: str) -> str | None:
             httpx.URL(pattern)
         except (httpx.InvalidURL, UnicodeError):
             hint = "; write an IPv6 address without brackets (::1)" if "[" in entry else ""
-            return f"environment {name}: {entry!r} is not a host name, domain, IP address or network{hint}"
+            return (
+                f"environment {name}: {quoted_id(entry, 100)} is not a host name, domain, IP address or network{hint}"
+            )
     return None
 
 

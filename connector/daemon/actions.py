@@ -117,7 +117,7 @@ def _no_email(field_name: str, value: str) -> None:
     if is_email_address(value):
         raise _bad(
             field_name,
-            f"{printable(repr(value.strip()[:200]))} is an email address, not a Datadog user id: give the user's id "
+            f"{shown_value(value.strip())} is an email address, not a Datadog user id: give the user's id "
             "(a UUID; `baton-datadog inspect --resources user` lists them with their names)",
         )
 
@@ -155,7 +155,7 @@ def build_task(settings: Settings) -> baton_pb2.Task:
             # `user:<id>` (a resource reference) named no Datadog user, and failed as Datadog's 404, exit 1.
             raise _bad(
                 "grant_principal",
-                f"{settings.grant_principal.strip()!r} is not a principal id: give the id alone "
+                f"{shown_value(settings.grant_principal.strip())} is not a principal id: give the id alone "
                 "(its type goes in --grant-principal-type, user by default)",
             )
         _no_email("grant_principal", settings.grant_principal)
@@ -196,8 +196,8 @@ def build_task(settings: Settings) -> baton_pb2.Task:
                 # Datadog as the id: its 404 failed the action, exit 1, naming an id no one had meant.
                 raise _bad(
                     "invoke_action_args",
-                    f"user_id {printable(repr(bare.strip()[:200]))} is not a bare user id: give the id alone, "
-                    f"{printable(repr(alone[:200]))}",
+                    f"user_id {shown_value(bare.strip())} is not a bare user id: give the id alone, "
+                    f"{shown_value(alone)}",
                 )
         task.action_invoke.args.update(args)
     elif settings.delete_resource:
@@ -207,7 +207,7 @@ def build_task(settings: Settings) -> baton_pb2.Task:
             # the token still live.
             raise _bad(
                 "delete_resource_type",
-                f"the id is a service access token's handle, not an id of type {printable(repr(rtype[:100]))}: give "
+                f"the id is a service access token's handle, not an id of type {shown_value(rtype)}: give "
                 f"--delete-resource-type {types.SERVICE_ACCOUNT_ACCESS_TOKEN.id}",
             )
         if holds_whitespace(value):
@@ -215,7 +215,7 @@ def build_task(settings: Settings) -> baton_pb2.Task:
             # (`<id>  <name>`) went to Datadog as the id, and its 404 was printed "gone from Datadog", exit 0.
             raise _bad(
                 "delete_resource",
-                f"{printable(repr(value[:200]))} holds whitespace, which no id does (a table row pasted whole?): "
+                f"{shown_value(value)} holds whitespace, which no id does (a table row pasted whole?): "
                 "give the id alone",
             )
         if rtype != types.SERVICE_ACCOUNT_ACCESS_TOKEN.id and (alone := _typed_alone(value)) is not None:
@@ -224,8 +224,8 @@ def build_task(settings: Settings) -> baton_pb2.Task:
             # 404 for an id no key has was printed "gone from Datadog", exit 0, the key still live.
             raise _bad(
                 "delete_resource",
-                f"{printable(repr(value[:200]))} is not a bare {printable(rtype[:100])} id: give the id alone, "
-                f"{printable(repr(alone[:200]))} (its type goes in --delete-resource-type)",
+                f"{shown_value(value)} is not a bare {printable(rtype[:100])} id: give the id alone, "
+                f"{shown_value(alone)} (its type goes in --delete-resource-type)",
             )
         task.delete_resource.resource_id.CopyFrom(b.resource_id(rtype, value))
     else:
@@ -332,7 +332,7 @@ def _check_deletable(connector: DatadogConnector, type_id: str) -> None:
     problem = (
         f"deleting resource type {type_id} needs {needs}"
         if needs
-        else f"resource type {printable(repr(type_id[:100]))} cannot be deleted; the types that can are "
+        else f"resource type {shown_value(type_id)} cannot be deleted; the types that can are "
         + ", ".join(_DELETION_NEEDS)
     )
     raise _bad("delete_resource_type", problem)
@@ -349,7 +349,7 @@ def _check_token_handle(resource_id: resource_pb2.ResourceId) -> None:
     ):
         raise _bad(
             "delete_resource",
-            f"{printable(repr(resource_id.resource[:200]))} is not a service access token's id: give the sat:… id "
+            f"{shown_value(resource_id.resource)} is not a service access token's id: give the sat:… id "
             f"a sync lists it under (baton-datadog inspect FILE --resources {types.SERVICE_ACCOUNT_ACCESS_TOKEN.id})",
         )
 

@@ -21,7 +21,7 @@ import structlog
 
 from connector.baton.c1z.workfiles import temp_dir_problem
 from connector.baton.connector import ListedAsChildren, ResourceGetter, ResourceSyncer
-from connector.baton.ids import parse_resource_ref, quoted_id
+from connector.baton.ids import parse_resource_ref
 from connector.baton.pb.c1.connector.v2 import resource_pb2
 from connector.baton.printable import printable
 from connector.baton.sync.syncer import SyncOptions
@@ -180,20 +180,23 @@ def check_resource_types(settings: Settings) -> None:
             # control character or whitespace (`role: <uuid>`, `role:<uuid> Admins`) was answered 404, and the run
             # finished (exit 0) with an empty partial sync.
             problems.append(
-                f"setting {flag('sync_resources')} ({env('sync_resources')}): {quoted_id(ref)} names no Datadog "
+                f"setting {flag('sync_resources')} ({env('sync_resources')}): {shown_value(ref)} names no Datadog "
                 f"object (its id: {UNUSABLE_ID}; or whitespace)"
             )
         elif is_email_address(object_id):
             # `user:jane@example.com`: answered 404, and the run finished (exit 0) with an empty partial sync.
             problems.append(
-                f"setting {flag('sync_resources')} ({env('sync_resources')}): {quoted_id(ref)} names no Datadog "
+                f"setting {flag('sync_resources')} ({env('sync_resources')}): {shown_value(ref)} names no Datadog "
                 "object (its id is an email address; a user's id is a UUID: `baton-datadog inspect --resources user` "
                 "lists them with their names)"
             )
         elif type_id in available and type_id not in targeted:
-            owner = f", a {owners[type_id]!r} target those it holds" if owners.get(type_id) in targeted else ""
+            owner = (
+                f", a {shown_value(owners[type_id])} target those it holds" if owners.get(type_id) in targeted else ""
+            )
             problems.append(
-                f"setting {flag('sync_resources')} ({env('sync_resources')}): {ref!r} is a {type_id!r}, which cannot be "
+                f"setting {flag('sync_resources')} ({env('sync_resources')}): {shown_value(ref)} is a {shown_value(type_id)}, "
+                f"which cannot be "
                 f"synced one by one (targeted: {', '.join(targeted)}); {flag('sync_resource_types')} {type_id} syncs "
                 f"every one{owner}"
             )
@@ -204,7 +207,7 @@ def check_resource_types(settings: Settings) -> None:
             # (`bid:r:role/<uuid>:member`) names the same id, and is judged alike. After the type's own
             # refusal: a token's handle (`sat:...`) holds one, and its type cannot be targeted at all.
             problems.append(
-                f"setting {flag('sync_resources')} ({env('sync_resources')}): {quoted_id(ref)} names no Datadog "
+                f"setting {flag('sync_resources')} ({env('sync_resources')}): {shown_value(ref)} names no Datadog "
                 f"object (its id holds ':', which no Datadog id does: an entitlement or grant id pasted? give "
                 f"{printable(type_id[:100])}:<id>, the id alone)"
             )
@@ -213,7 +216,7 @@ def check_resource_types(settings: Settings) -> None:
         if type_id not in wanted and type_id in available:
             # Both set and at odds: the partial sync would list only `wanted` types and fail on this target.
             problems.append(
-                f"setting {flag('sync_resources')} ({env('sync_resources')}): {ref!r} is a {type_id!r}, which "
+                f"setting {flag('sync_resources')} ({env('sync_resources')}): {shown_value(ref)} is a {shown_value(type_id)}, which "
                 f"{flag('sync_resource_types')} ({env('sync_resource_types')}) leaves out (it names: {', '.join(wanted)})"
             )
     if problems:

@@ -341,7 +341,7 @@ class Settings(BaseSettings):
         # sync to a file named `backups`, and `--ca-bundle ca.pem/` read the file that opening `ca.pem/` refuses.
         if isinstance(value, str) and value.endswith(("/", "/.")):
             example = f"{value.rstrip('.').rstrip('/')}/{'sync.c1z' if info.field_name == 'file' else 'ca.pem'}"
-            raise ValueError(f"{value} names a directory; name a file in it (e.g. {example})")
+            raise ValueError(f"{shown_value(value)} names a directory; name a file in it (e.g. {shown_value(example)})")
         return value
 
     @field_validator("site")
@@ -362,7 +362,7 @@ class Settings(BaseSettings):
         try:
             urlsplit(value.strip()).port  # noqa: B018  # a port that is not a number raises here, not mid-sync
         except ValueError:
-            raise ValueError("the port is not a number from 0 to 65535") from None
+            raise ValueError("the port is not a number from 1 to 65535") from None
         try:
             url = base_url_for("datadoghq.com", value)
         except ValueError as exc:  # the line already names the setting: "base URL: " would say it twice
@@ -420,16 +420,16 @@ class Settings(BaseSettings):
             labels = host.rstrip(".").split(".")
             if not all(_HOST_LABEL.fullmatch(label) for label in labels):
                 raise ValueError(
-                    f"{shown_value(value)} is not an IP address or host name (e.g. 127.0.0.1, 0.0.0.0 or ::)"
+                    f"{shown_value(value, url=True)} is not an IP address or host name (e.g. 127.0.0.1, 0.0.0.0 or ::)"
                 ) from None
             if labels[-1].isdigit():
-                raise ValueError(f"{shown_value(value)} is not a valid IP address") from None
+                raise ValueError(f"{shown_value(value, url=True)} is not a valid IP address") from None
             return host
         if address.is_multicast or address == ipaddress.IPv4Address("255.255.255.255"):
             # Linux lets a TCP socket listen there, and no probe or scrape can ever connect to it (ENETUNREACH): the
             # log said "health server listening" while the kubelet's probes failed and restarted the pod.
             raise ValueError(
-                f"{shown_value(value)} is a multicast or broadcast address, which nothing can connect to; "
+                f"{shown_value(value, url=True)} is a multicast or broadcast address, which nothing can connect to; "
                 "use this host's address, 127.0.0.1 or 0.0.0.0"
             )
         return host

@@ -1,12 +1,14 @@
 """A Datadog key's shape (32 or 40 hexadecimal characters), told apart from an id's (a UUID, with dashes).
 
-In a module of its own, with nothing but `re`: the settings use it to show a value, and the commands that only read
+In a module of its own, with nothing but `re` and the id quoting: the settings use it to show a value, and the commands that only read
 settings must not load the Datadog client (tests/daemon/test_lazy_imports.py).
 """
 
 from __future__ import annotations
 
 import re
+
+from connector.baton.ids import quoted_id
 
 KEY_SHAPE = "the shape of a Datadog API or application key (32 or 40 hexadecimal characters)"
 """How a refusal names what `holds_key_shape` found (never the value itself)."""
@@ -25,7 +27,7 @@ SHOWN_CHARACTERS = 100
 
 
 def shown_value(value: str, *, url: bool = False) -> str:
-    """How an error quotes a value an operator gave (a setting's, refused): `repr` of at most `SHOWN_CHARACTERS` of it,
+    """How an error quotes a value an operator gave (a setting's, refused): `quoted_id`, cut after `SHOWN_CHARACTERS`,
     or why it is not shown. Never a value holding a key's shape (a key set in the wrong variable), nor, for a value
     that may be a URL (`url`), one with an '@' (`https://user:password@host`): such an error is printed and logged
     before any key is known to the log redactor. An id's '@' is an email address's, shown."""
@@ -33,9 +35,7 @@ def shown_value(value: str, *, url: bool = False) -> str:
         return f"(not shown: it holds {KEY_SHAPE})"
     if url and "@" in value:
         return "(not shown: it holds an '@', as a URL carrying a user name or password does)"
-    if len(value) > SHOWN_CHARACTERS:
-        return repr(value[:SHOWN_CHARACTERS]) + f" (the first {SHOWN_CHARACTERS} of {len(value):,} characters)"
-    return repr(value)
+    return quoted_id(value, SHOWN_CHARACTERS)
 
 
 _API_KEY = re.compile(r"[0-9A-Fa-f]{32}")

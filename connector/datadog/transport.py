@@ -73,11 +73,12 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 # A page of 100 users with their included roles is ~100 KB; 32 MiB leaves room for any real page and
 # bounds what one hostile or broken response can cost (decoded bytes, so a gzip bomb stops here too).
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
-# The most JSON values (objects, arrays, array items and members) one answer may hold, counted in its bytes before
-# anything parses it: each needs a `{`, a `[` or a `,` (those inside strings count too, so this is an upper bound). A
-# real answer holds a few thousand (a users page at the link bound ~60,000); the 32 MiB cap alone let through 11
-# million empty objects, whose Python objects cost 1.1 GB, past the deployment's 1 GiB memory limit: one hostile
-# answer restarted the pod at every sync. A million costs ~100 MB at most.
+# The most `{`, `[` and `,` bytes one answer may hold, counted before anything parses it: a rough measure of its JSON
+# values (a container's first item needs no comma, a member is a key and a value, a string's commas count too), not
+# an exact one. A real answer holds a few thousand (a users page at the link bound ~60,000); the 32 MiB cap alone let
+# through 11 million empty objects, whose Python objects cost 1.1 GB, past the deployment's 1 GiB memory limit: one
+# hostile answer restarted the pod at every sync. Just under the bound, the costliest answer measured (31.5 MiB of
+# one-member objects with long non-ASCII strings) parses to ~200 MB.
 MAX_RESPONSE_VALUES = 1_000_000
 # httpx's limit on a whole URL; only an absurd filter reaches it (ids are bounded by the client).
 _MAX_URL_CHARS = 65_536
@@ -498,15 +499,16 @@ class ApiTransport:
         except UndecodableBody as exc:
             what, retryable = _UNDECODABLE[exc.kind]
             raise self._undecodable(status, headers, method, path, what, retryable=retryable) from None
-        # A body shorter than the bound cannot exceed it (each value takes a byte): a real page costs no count.
+        # A body shorter than the bound cannot hold more such bytes: a real page costs no count.
         if len(decoded) > MAX_RESPONSE_VALUES and _values_over(decoded, MAX_RESPONSE_VALUES):
             raise UnexpectedResponse(
                 method=method,
                 path=path,
                 status=status,
                 messages=[
-                    f"the body holds more than {MAX_RESPONSE_VALUES:,} JSON values, more than any Datadog answer "
-                    "(not parsed: their objects would cost gigabytes)"
+                    f"the body holds more than {MAX_RESPONSE_VALUES:,} of the bytes '{{', '[' and ',' that separate "
+                    "JSON values, far more than any Datadog answer (not parsed: its objects could cost more memory "
+                    "than the connector has)"
                 ],
             )
         return decoded
@@ -544,7 +546,7 @@ class ApiTransport:
 
 
 def _values_over(body: bytearray, bound: int) -> bool:
-    """Whether `body` may hold more than `bound` JSON values: its `{`, `[` and `,` bytes, counted in C."""
+    """Whether `body` holds more than `bound` of the bytes `{`, `[` and `,` (`MAX_RESPONSE_VALUES`), counted in C."""
     count = 0
     for byte in (b",", b"{", b"["):
         count += body.count(byte)

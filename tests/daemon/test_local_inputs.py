@@ -163,9 +163,9 @@ def test_the_temp_dir_check_leaves_nothing_behind(tmp_path: Path) -> None:
     ("args", "named"),
     [
         # A directory that does not exist yet: the sync was written to a file of that name, exit 0.
-        (("--file", "backups/"), "setting --file (BATON_FILE): backups/ names a directory; name a file in it "),
-        (("--file", "backups/."), "setting --file (BATON_FILE): backups/. names a directory"),
-        (("--ca-bundle", "corp-ca.pem/"), "setting --ca-bundle (BATON_CA_BUNDLE): corp-ca.pem/ names a directory"),
+        (("--file", "backups/"), "setting --file (BATON_FILE): 'backups/' names a directory; name a file in it "),
+        (("--file", "backups/."), "setting --file (BATON_FILE): 'backups/.' names a directory"),
+        (("--ca-bundle", "corp-ca.pem/"), "setting --ca-bundle (BATON_CA_BUNDLE): 'corp-ca.pem/' names a directory"),
     ],
 )
 def test_a_file_setting_that_ends_like_a_directory_is_refused(

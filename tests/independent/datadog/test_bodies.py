@@ -227,7 +227,7 @@ async def test_a_page_of_more_json_values_than_any_answer_holds_is_refused_befor
     (3.6 MB) stand for them here."""
     filler = b"[" + b",".join([item] * 1_200_000) + b"]"
     result, peer = await outcome([http(200, _page_with_filler(filler))], list_users)
-    refused(result, UnexpectedResponse, "GET /api/v2/users", "more than 1,000,000 JSON values")
+    refused(result, UnexpectedResponse, "GET /api/v2/users", "more than 1,000,000 of the bytes")
     assert len(peer.requests) == 1
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from connector.datadog.keyshape import SHOWN_CHARACTERS, shown_value
+from connector.datadog.keyshape import shown_value
 from tests.daemon.cli import last_line, run_cli_in_process
 from tests.independent.datadog.peer import API_KEY, APP_KEY
 
@@ -49,7 +49,7 @@ def test_a_refused_value_of_any_length_is_quoted_by_its_first_characters(setting
     assert result.returncode == 2
     line = last_line(result.stderr)
     assert len(line) < 1_000, line[:300]
-    assert f"the first {SHOWN_CHARACTERS} of {len(value):,} characters" in line, line
+    assert f"...({len(value)} characters)" in line, line
 
 
 def test_a_short_value_is_quoted_as_it_was_given() -> None:
@@ -66,20 +66,47 @@ def test_a_short_value_is_quoted_as_it_was_given() -> None:
         (("--grant-entitlement", "a:b:c:d:" + "y" * 100_000, "--grant-principal", "u-1"), "--grant-entitlement"),
         (("--revoke-grant", "y" * 100_000), "--revoke-grant"),
         (("--sync-resource-types", "y" * 100_000), "--sync-resource-types"),
+        (("--grant-entitlement", "role:r:member", "--grant-principal", "user:" + "y" * 100_000), "--grant-principal"),
+        (("--sync-resources", "role:" + "y" * 100_000, "--sync-resource-types", "user"), "--sync-resources"),
+        (("--sync-resources", "user:" + "y" * 100_000, "--sync-resource-types", "role"), "--sync-resources"),
+        (("--file", "d" * 100_000 + "/"), "--file"),
+        (("--ca-bundle", "d" * 100_000 + "/"), "--ca-bundle"),
     ],
-    ids=["entitlement", "grant-as-entitlement", "grant", "resource-type"],
+    ids=[
+        "entitlement",
+        "grant-as-entitlement",
+        "grant",
+        "resource-type",
+        "principal",
+        "target-left-out",
+        "target-left-out-of-types",
+        "file",
+        "ca-bundle",
+    ],
 )
 def test_a_refused_one_shot_id_of_any_length_is_quoted_by_its_first_characters(
     args: tuple[str, ...], setting: str
 ) -> None:
-    """The siblings of the site's refusal: each quoted the whole value on one line (100 KB here)."""
+    """The siblings of the site's refusal: each quoted the whole value on one line (100 KB here; a path ending in '/'
+    twice). Every refusal quotes a value one way (`quoted_id`): its first characters, then how many it has."""
     env = {**KEYS, "BATON_BASE_URL": "http://127.0.0.1:1", "BATON_PROVISIONING": "true"}
     result = run_cli_in_process(*args, env=env)
     assert result.returncode == 2, result.stderr[-500:]
     line = last_line(result.stderr)
     assert setting in line, line[:300]
     assert len(line) < 1_000, line[:300]
-    assert f"the first {SHOWN_CHARACTERS} of" in line, line[:300]
+    assert "...(1000" in line, line[:300]
+
+
+@pytest.mark.parametrize(
+    "address", [f"http://admin:{PASSWORD}@0.0.0.0", f"admin:{PASSWORD}@127.0.0.1", f"{PASSWORD}@::"]
+)
+def test_a_refused_bind_address_never_repeats_a_password(address: str) -> None:
+    """A bind address never holds an '@': one that does is a URL pasted with its password, refused unquoted."""
+    result = run_cli_in_process("config", env={**KEYS, "BATON_HEALTH_CHECK_BIND_ADDRESS": address})
+    assert result.returncode == 2
+    assert "--health-check-bind-address" in last_line(result.stderr)
+    assert PASSWORD not in result.stderr + result.stdout
 
 
 def test_an_email_address_in_an_id_is_still_shown() -> None:

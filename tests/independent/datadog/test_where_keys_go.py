@@ -34,7 +34,11 @@ def test_a_base_url_on_port_0_is_refused_before_any_key_is_sent(url: str) -> Non
     ("host", "loopback"),
     [
         ("localhost", True),
-        ("LOCALHOST.", True),
+        ("LOCALHOST", True),
+        ("localhost.", False),
+        ("127.0.0.1.", False),
+        ("127.0.0.1%evil.example", False),
+        ("::1%lo", True),
         ("127.0.0.1", True),
         ("127.255.0.9", True),
         ("::1", True),
@@ -50,8 +54,9 @@ def test_a_base_url_on_port_0_is_refused_before_any_key_is_sent(url: str) -> Non
 def test_loopback_is_localhost_or_a_loopback_address_and_nothing_a_resolver_may_send_elsewhere(
     host: str, loopback: bool
 ) -> None:
-    """`api.localhost` is asked of DNS by glibc's resolver (and its search list may make it any host): plain http to it
-    now needs --insecure-base-url. An IPv4-mapped loopback address is loopback (it was refused as off the machine)."""
+    """`api.localhost`, `localhost.` and `127.0.0.1.` are asked of DNS by glibc's resolver (whose search list may make
+    them any host), and an IPv4 address takes no zone: plain http to them needs --insecure-base-url. An IPv4-mapped
+    loopback address is loopback (it was refused as off the machine), and so is an IPv6 one with a zone."""
     assert is_loopback_host(host) is loopback
     url = f"http://[{host}]:8080" if ":" in host else f"http://{host}:8080"
     if host:
