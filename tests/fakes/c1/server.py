@@ -33,7 +33,7 @@ from tests.fakes.c1.creds import ClientCredentials, generate_client_credentials
 from tests.fakes.c1.front import TlsFront
 from tests.fakes.c1.service import GARBAGE, FakeBatonService, RawAnswers
 from tests.fakes.c1.state import FakeState, OutageMode, Recorded, TokenAnswer
-from tests.fakes.c1.token_endpoint import TOKEN_PATH, add_token_routes
+from tests.fakes.c1.token_endpoint import TOKEN_HOLD, TOKEN_PATH, add_token_routes
 
 
 class FakeC1:
@@ -251,6 +251,18 @@ class FakeC1:
         (an upload after reading its whole stream)."""
         self.state.answer_raw(method, body, times)
 
+    def take_reports_then_answer_raw(self, body: bytes, times: int = 1) -> None:
+        """The next `times` FinishTasks are taken (recorded as accepted) and answered OK with `body` as the response's
+        bytes: an answer that does not decode, or one over the client's receive limit. The report landed; only its
+        answer is unreadable."""
+        self.state.take_reports_then_answer_raw(body, times)
+
+    def refuse_repeated_reports(self) -> None:
+        """From now on a FinishTask for a task already reported is refused FAILED_PRECONDITION, as a ConductorOne
+        whose task is closed would."""
+        with self.state.lock:
+            self.state.refuse_repeated_reports = True
+
     def set_raw_durations(
         self, *, next_poll: tuple[int, int] | None = None, next_heartbeat: tuple[int, int] | None = None
     ) -> None:
@@ -290,6 +302,11 @@ class FakeC1:
         """The next authenticated call to `method` is held, after its scripted delay and before its scripted failure,
         until the returned event is set (a ConductorOne slow to answer, for exactly as long as the test needs)."""
         return self.state.hold_next(method)
+
+    def hold_next_token_request(self) -> threading.Event:
+        """The next token request is held, unanswered, until the returned event is set (a token endpoint that
+        accepts and never answers)."""
+        return self.state.hold_next(TOKEN_HOLD)
 
     def stall_uploads(self, times: int = 1) -> None:
         """The next `times` uploads are never read (a peer alive but stuck): the stream waits on flow control."""
