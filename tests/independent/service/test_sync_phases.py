@@ -1,0 +1,168 @@
+"""A full sync's conversation with a hostile ConductorOne: its Heartbeats and its UploadAsset answered with every
+status code, garbage, `cancelled`, a GOAWAY mid-stream, or never (docs/spec/service-mode.md §3.6, §3.7).
+
+What must hold: the sync task ends in exactly one accepted FinishTask; a failure ConductorOne can retry is reported
+retryable; a task ConductorOne cancelled is not reported as a success; no more than the spec's three upload attempts;
+no working file is left behind.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+import pytest
+
+from connector.baton.c1z.reader import C1ZReader
+from tests.fakes.tasks import kind_task
+from tests.independent.service.rig import Running, running
+
+Code = grpc.StatusCode
+
+
+def _left_files(tmp_path: Path) -> list[Path]:
+    return [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "sync.c1z"]
+
+
+async def _sync(rig: Running) -> str:
+    return rig.fake.enqueue(kind_task("sync_full"))
+
+
+@pytest.mark.parametrize(
+    ("code", "times"),
+    [
+        (Code.UNAVAILABLE, 1),
+        (Code.NOT_FOUND, 1),
+        (Code.PERMISSION_DENIED, 1),
+        (Code.INVALID_ARGUMENT, 1),
+        (Code.RESOURCE_EXHAUSTED, 1),
+        (Code.FAILED_PRECONDITION, 1),
+        (Code.UNAUTHENTICATED, 2),
+        (Code.INTERNAL, 1),
+    ],
+)
+async def test_a_refused_first_heartbeat_fails_the_sync_retryably_once_and_uploads_nothing(
+    tmp_path: Path, code: grpc.StatusCode, times: int
+) -> None:
+    async with running(tmp_path) as rig:
+        rig.fake.fail_next("Heartbeat", code, times=times)
+        task_id = await _sync(rig)
+        report = await rig.finished(task_id)
+        assert report.WhichOneof("final_state") == "error"
+        assert not report.error.non_retryable, report
+        assert report.status.code != 0
+        assert "Heartbeat" in report.status.message
+        assert rig.fake.recorded().uploads == []
+        # The next sync, with ConductorOne answering again, goes through.
+        again = await rig.finished(await _sync(rig))
+        assert again.WhichOneof("final_state") == "success"
+    assert _left_files(tmp_path) == []
+
+
+async def test_a_first_heartbeat_that_does_not_decode_fails_the_sync_retryably(tmp_path: Path) -> None:
+    async with running(tmp_path) as rig:
+        rig.fake.answer_garbage("Heartbeat")
+        report = await rig.finished(await _sync(rig))
+        assert report.WhichOneof("final_state") == "error"
+        assert not report.error.non_retryable
+        assert rig.fake.recorded().uploads == []
+
+
+async def test_a_task_cancelled_before_its_first_heartbeat_is_not_run_and_reported_cancelled(tmp_path: Path) -> None:
+    async with running(tmp_path) as rig:
+        task = kind_task("sync_full")
+        rig.fake.cancel_task(task.id)
+        rig.fake.enqueue(task)
+        report = await rig.finished(task.id)
+        assert report.WhichOneof("final_state") == "error"
+        assert report.status.code == Code.CANCELLED.value[0]
+        assert rig.fake.recorded().uploads == []
+
+
+async def test_a_task_cancelled_during_its_upload_is_not_reported_a_success(tmp_path: Path) -> None:
+    async with running(tmp_path) as rig:
+        rig.fake.set_polling(next_heartbeat=1.0)
+        rig.fake.hold_upload_answers(times=1)
+        task = kind_task("sync_full")
+        rig.fake.enqueue(task)
+        await rig.until("the upload", lambda: rig.fake.recorded().uploads)
+        rig.fake.cancel_task(task.id)
+        report = await rig.finished(task.id, within=20)
+        assert report.WhichOneof("final_state") == "error"
+        assert report.status.code == Code.CANCELLED.value[0]
+        assert report.error.non_retryable
+    assert _left_files(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "code",
+    [Code.UNAVAILABLE, Code.INTERNAL, Code.INVALID_ARGUMENT, Code.RESOURCE_EXHAUSTED, Code.DATA_LOSS, Code.ABORTED],
+)
+async def test_an_upload_refused_every_time_is_tried_three_times_then_reported_retryable(
+    tmp_path: Path, code: grpc.StatusCode
+) -> None:
+    async with running(tmp_path) as rig:
+        rig.fake.fail_next("UploadAsset", code, times=3)
+        report = await rig.finished(await _sync(rig))
+        assert report.WhichOneof("final_state") == "error"
+        assert not report.error.non_retryable
+        # At most the spec's three attempts (§3.7); a refusal no retry can change may end them sooner.
+        assert 1 <= len(rig.fake.recorded().calls_to("UploadAsset")) <= 3
+    assert _left_files(tmp_path) == []
+
+
+async def test_an_upload_taken_on_the_third_try_is_whole_and_reported_once(tmp_path: Path) -> None:
+    async with running(tmp_path) as rig:
+        rig.fake.fail_next("UploadAsset", Code.UNAVAILABLE, times=2)
+        task_id = await _sync(rig)
+        report = await rig.finished(task_id)
+        assert report.WhichOneof("final_state") == "success"
+        uploads = [u for u in rig.fake.recorded().uploads if u.ok]
+        assert len(uploads) == 1
+        assert uploads[0].task_id == task_id
+        assert uploads[0].received_sha256 == uploads[0].computed_sha256
+        assert uploads[0].path is not None
+        with C1ZReader(uploads[0].path) as reader:
+            assert reader.sync_runs()
+
+
+async def test_an_upload_answered_ok_with_garbage_is_not_taken_for_an_upload(tmp_path: Path) -> None:
+    async with running(tmp_path) as rig:
+        rig.fake.answer_garbage("UploadAsset", times=3)
+        report = await rig.finished(await _sync(rig))
+        assert report.WhichOneof("final_state") == "error"
+        assert not report.error.non_retryable
+
+
+def _cut_connections(rig: Running) -> None:
+    """ConductorOne's connections are cut (a restart, a load balancer's reset); new ones are taken at once."""
+    rig.fake.start_outage("refuse", seconds=0.0)
+
+
+async def test_a_connection_cut_while_the_upload_awaits_its_answer_is_retried_and_the_sync_reported_once(
+    tmp_path: Path,
+) -> None:
+    async with running(tmp_path) as rig:
+        rig.fake.hold_upload_answers(times=1)
+        task_id = await _sync(rig)
+        await rig.until("the held upload", lambda: rig.fake.recorded().uploads)
+        _cut_connections(rig)
+        report = await rig.finished(task_id)
+        assert report.WhichOneof("final_state") == "success", report
+        assert 2 <= len(rig.fake.recorded().calls_to("UploadAsset")) <= 3
+
+
+@pytest.mark.parametrize("code", [Code.UNAVAILABLE, Code.NOT_FOUND, Code.UNAUTHENTICATED])
+async def test_periodic_heartbeats_failing_a_few_times_do_not_stop_the_sync(
+    tmp_path: Path, code: grpc.StatusCode
+) -> None:
+    async with running(tmp_path) as rig:
+        rig.fake.set_polling(next_heartbeat=1.0)
+        rig.fake.hold_upload_answers(times=1)
+        task_id = await _sync(rig)
+        await rig.until("the held upload", lambda: rig.fake.recorded().uploads)
+        rig.fake.fail_next("Heartbeat", code, times=2 if code != Code.UNAUTHENTICATED else 4)
+        await rig.until("two failed heartbeats", lambda: len(rig.logged("heartbeat failed")) >= 2, within=10)
+        _cut_connections(rig)  # ends the held upload: it is tried again
+        report = await rig.finished(task_id, within=20)
+        assert report.WhichOneof("final_state") == "success", report
