@@ -22,7 +22,7 @@ def test_malformed_tasks_and_absurd_durations_are_survived_and_accounted_for(sta
     # Answers that do not decode: a clear error naming the RPC, retried, never a traceback; a report ConductorOne
     # took and answered so is delivered, not sent again (nor given up on a closed task's refusals).
     c1.answer_garbage("GetTask", times=2)
-    c1.take_reports_then_answer_raw(GARBAGE)
+    c1.take_then_answer_raw("FinishTask", GARBAGE)
     c1.refuse_repeated_reports()
 
     empty_id, short_id, huge_id = (kind_task("event_feed") for _ in range(3))

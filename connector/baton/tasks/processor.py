@@ -29,7 +29,13 @@ from google.protobuf import any_pb2, struct_pb2
 from google.rpc import status_pb2
 
 from connector.baton.c1.client import MAX_ANNOTATIONS, BatonServiceClient, task_id_problem
-from connector.baton.c1.errors import C1Error, C1RequestTooLargeError, C1TransientError, C1UnreadableTaskError
+from connector.baton.c1.errors import (
+    C1Error,
+    C1RequestTooLargeError,
+    C1TransientError,
+    C1UnreadableAnswerError,
+    C1UnreadableTaskError,
+)
 from connector.baton.connector import ActionManager
 from connector.baton.errors import Code, ConnectorError
 from connector.baton.ids import grant_id, resource_key
@@ -643,6 +649,11 @@ class TaskProcessor:
                         return False
                     break
                 except C1Error as exc:
+                    if isinstance(exc, C1UnreadableAnswerError):
+                        # ConductorOne took the Hello and answered it; only the answer could not be read. Sent again
+                        # and again, it ended "not answered" though ConductorOne had it from the first.
+                        log.info("hello task's Hello taken; its answer could not be read", error=str(exc))
+                        break
                     # What a report retries, the Hello does too (bounded): a token endpoint refusing one refresh (a 400
                     # or a 401 mid-run, a clock step, credentials being rotated) ended the task unanswered at once.
                     if not isinstance(exc, C1TransientError) and report_verdict(exc) is not Verdict.RETRY:

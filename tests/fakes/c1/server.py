@@ -251,11 +251,11 @@ class FakeC1:
         (an upload after reading its whole stream)."""
         self.state.answer_raw(method, body, times)
 
-    def take_reports_then_answer_raw(self, body: bytes, times: int = 1) -> None:
-        """The next `times` FinishTasks are taken (recorded as accepted) and answered OK with `body` as the response's
-        bytes: an answer that does not decode, or one over the client's receive limit. The report landed; only its
-        answer is unreadable."""
-        self.state.take_reports_then_answer_raw(body, times)
+    def take_then_answer_raw(self, method: str, body: bytes, times: int = 1) -> None:
+        """The next `times` calls to `method` (`FinishTask` or `Hello`) are taken (recorded as accepted) and answered
+        OK with `body` as the response's bytes: an answer that does not decode, or one over the client's receive
+        limit. The call landed; only its answer is unreadable."""
+        self.state.take_then_answer_raw(method, body, times)
 
     def refuse_repeated_reports(self) -> None:
         """From now on a FinishTask for a task already reported is refused FAILED_PRECONDITION, as a ConductorOne

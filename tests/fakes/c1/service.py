@@ -252,13 +252,18 @@ class RawAnswers(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ship
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         method = str(handler_call_details.method)
-        if method == self._PREFIX + "FinishTask" and (taken := self._state.pop_taken_then_raw()) is not None:
+        name = method[len(self._PREFIX) :] if method.startswith(self._PREFIX) else ""
+        if name in ("FinishTask", "Hello") and (taken := self._state.pop_taken_then_raw(name)) is not None:
             state = self._state
 
             async def take_then_answer(request: bytes, context: Context) -> bytes:
-                report = baton_pb2.BatonServiceFinishTaskRequest.FromString(request)
-                state.record_finish_attempt(report)
-                state.record_finish(report)
+                # Recorded as the servicer records what it accepts; then answered with the scripted bytes.
+                if name == "FinishTask":
+                    report = baton_pb2.BatonServiceFinishTaskRequest.FromString(request)
+                    state.record_finish_attempt(report)
+                    state.record_finish(report)
+                else:
+                    state.record_hello(baton_pb2.BatonServiceHelloRequest.FromString(request))
                 return taken
 
             return grpc.unary_unary_rpc_method_handler(

@@ -123,7 +123,7 @@ class FakeState:
         self._stalled_uploads = 0
         self._held_upload_answers = 0
         self._raw_answers: dict[str, deque[bytes]] = {}
-        self._taken_then_raw: deque[bytes] = deque()
+        self._taken_then_raw: dict[str, deque[bytes]] = {}
         self.refuse_repeated_reports = False
         """A FinishTask for a task already reported is refused FAILED_PRECONDITION, as a server that closed the task
         (which the fake otherwise records again, so a test can count)."""
@@ -234,13 +234,14 @@ class FakeState:
         with self.lock:
             self._raw_answers.setdefault(method, deque()).extend([body] * times)
 
-    def take_reports_then_answer_raw(self, body: bytes, times: int) -> None:
+    def take_then_answer_raw(self, method: str, body: bytes, times: int) -> None:
         with self.lock:
-            self._taken_then_raw.extend([body] * times)
+            self._taken_then_raw.setdefault(method, deque()).extend([body] * times)
 
-    def pop_taken_then_raw(self) -> bytes | None:
+    def pop_taken_then_raw(self, method: str) -> bytes | None:
         with self.lock:
-            return self._taken_then_raw.popleft() if self._taken_then_raw else None
+            queue = self._taken_then_raw.get(method)
+            return queue.popleft() if queue else None
 
     def is_reported(self, task_id: str) -> bool:
         with self.lock:

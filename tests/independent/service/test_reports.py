@@ -134,7 +134,7 @@ async def test_a_report_conductorone_took_but_answered_unreadably_is_not_sent_ag
     deleted though ConductorOne handed it over)."""
     async with running(tmp_path) as rig:
         rig.fake.refuse_repeated_reports()
-        rig.fake.take_reports_then_answer_raw(answer)
+        rig.fake.take_then_answer_raw("FinishTask", answer)
         task = space_task("grant", "105", "editor", "bo@wiki.example")
         rig.fake.enqueue(task)
         report = await rig.finished(task.id)
