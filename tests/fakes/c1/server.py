@@ -354,12 +354,15 @@ class FakeC1:
         finally:
             self.end_outage()
 
-    def send_goaway(self, *, error_code: int = 2, debug: bytes = b"going away") -> None:
+    def send_goaway(
+        self, *, error_code: int = 2, debug: bytes = b"going away", last_stream_id: int = 2**31 - 1
+    ) -> None:
         """Every open gRPC connection gets a GOAWAY with this HTTP/2 error code (2: INTERNAL_ERROR) and debug data, as
-        a ConductorOne deploy or a load balancer going away sends (see `TlsFront.send_goaway`)."""
+        a ConductorOne deploy or a load balancer going away sends (see `TlsFront.send_goaway`). Streams above
+        `last_stream_id` (by default none) were not processed and end: 0 ends every call in flight."""
         assert self._loop is not None, "start the fake first"
         assert self._front is not None
-        self._loop.call_soon_threadsafe(self._front.send_goaway, error_code, debug)
+        self._loop.call_soon_threadsafe(self._front.send_goaway, error_code, debug, last_stream_id)
 
     def recorded(self) -> Recorded:
         return self.state.snapshot()

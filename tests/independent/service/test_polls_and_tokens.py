@@ -174,3 +174,25 @@ async def test_an_unusable_token_answer_mid_run_is_retried_and_the_task_reported
         report = await rig.finished(task.id)
         assert report.WhichOneof("final_state") == "success"
         assert not rig.service.done()
+
+
+async def test_tokens_advertised_as_already_expired_serve_concurrent_work_with_one_fetch_per_call(
+    tmp_path: Path,
+) -> None:
+    """expires_in 0 makes every call fetch its own token (§1.5, as Go's oauth2 does); several calls at once must
+    neither livelock on each other's fresh-but-expired tokens nor fetch more than one per call."""
+    async with running(tmp_path, task_concurrency=4) as rig:
+        rig.fake.set_token_expiry(0, token_lifetime=3600)
+        tasks = [
+            space_task("grant", space, level, email)
+            for space in ("7", "105")
+            for level in ("reader", "editor")
+            for email in ("ana@wiki.example", "bo@wiki.example")
+        ]
+        for task in tasks:
+            rig.fake.enqueue(task)
+        for task in tasks:
+            assert (await rig.finished(task.id)).WhichOneof("final_state") == "success"
+        recorded = rig.fake.recorded()
+        assert recorded.tokens_issued <= len(recorded.calls) + 1
+        assert all(r.ok for r in recorded.token_requests)

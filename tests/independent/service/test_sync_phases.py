@@ -166,3 +166,18 @@ async def test_periodic_heartbeats_failing_a_few_times_do_not_stop_the_sync(
         _cut_connections(rig)  # ends the held upload: it is tried again
         report = await rig.finished(task_id, within=20)
         assert report.WhichOneof("final_state") == "success", report
+
+
+@pytest.mark.parametrize("error_code", [0, 2], ids=["NO_ERROR", "INTERNAL_ERROR"])
+async def test_a_goaway_that_ends_the_upload_in_flight_is_retried_and_the_sync_reported_once(
+    tmp_path: Path, error_code: int
+) -> None:
+    async with running(tmp_path) as rig:
+        rig.fake.hold_upload_answers(times=1)
+        task_id = await _sync(rig)
+        await rig.until("the held upload", lambda: rig.fake.recorded().uploads)
+        # Stream 0: no stream of the connection was processed, the held upload included (a server going away).
+        rig.fake.send_goaway(error_code=error_code, debug=b"deploy", last_stream_id=0)
+        report = await rig.finished(task_id)
+        assert report.WhichOneof("final_state") == "success", report
+        assert 2 <= len(rig.fake.recorded().calls_to("UploadAsset")) <= 3
