@@ -181,3 +181,38 @@ async def test_a_goaway_that_ends_the_upload_in_flight_is_retried_and_the_sync_r
         report = await rig.finished(task_id)
         assert report.WhichOneof("final_state") == "success", report
         assert 2 <= len(rig.fake.recorded().calls_to("UploadAsset")) <= 3
+
+
+async def test_a_sync_naming_resource_types_or_targets_the_connector_lacks_is_reported_once_and_uploads_nothing(
+    tmp_path: Path,
+) -> None:
+    async with running(tmp_path) as rig:
+        unknown_type = kind_task("sync_full")
+        unknown_type.sync_full.sync_resource_type_ids.extend(["no_such_type", "\x1b[2J" * 1000])
+        unknown_target = kind_task("sync_full")
+        target = unknown_target.sync_full.targeted_sync_resources.add()
+        target.id.resource_type, target.id.resource = "no_such_type", "x" * 100_000
+        empty_target = kind_task("sync_full")
+        empty_target.sync_full.targeted_sync_resources.add()
+        for task in (unknown_type, unknown_target, empty_target):
+            rig.fake.enqueue(task)
+            report = await rig.finished(task.id)
+            assert report.WhichOneof("final_state") == "error", report
+            assert len(report.status.message) <= 4096
+            assert "\x1b" not in report.status.message
+        assert rig.fake.recorded().uploads == []
+    assert _left_files(tmp_path) == []
+
+
+async def test_a_sync_with_every_option_set_at_once_is_reported_once(tmp_path: Path) -> None:
+    async with running(tmp_path) as rig:
+        task = kind_task("sync_full")
+        task.sync_full.skip_expand_grants = True
+        task.sync_full.skip_entitlements_and_grants = True
+        task.sync_full.skip_grants = True
+        task.sync_full.storage_engine = "pebble"
+        task.sync_full.sync_resource_type_ids.append("space")
+        rig.fake.enqueue(task)
+        report = await rig.finished(task.id)
+        assert report.WhichOneof("final_state") == "success", report
+        assert len([u for u in rig.fake.recorded().uploads if u.ok]) == 1
