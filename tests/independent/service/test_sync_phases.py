@@ -12,6 +12,8 @@ from pathlib import Path
 
 import grpc
 import pytest
+from google.protobuf import duration_pb2
+from google.rpc import error_details_pb2, status_pb2
 
 from connector.baton.c1z.reader import C1ZReader
 from tests.fakes.tasks import kind_task
@@ -216,3 +218,30 @@ async def test_a_sync_with_every_option_set_at_once_is_reported_once(tmp_path: P
         report = await rig.finished(task.id)
         assert report.WhichOneof("final_state") == "success", report
         assert len([u for u in rig.fake.recorded().uploads if u.ok]) == 1
+
+
+def _retry_after(seconds: int) -> bytes:
+    status = status_pb2.Status(code=Code.RESOURCE_EXHAUSTED.value[0], message="slow down")
+    status.details.add().Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=seconds)))
+    return status.SerializeToString()
+
+
+async def test_an_upload_asked_to_wait_longer_than_its_policy_allows_gives_up_at_once_retryably(
+    tmp_path: Path,
+) -> None:
+    async with running(tmp_path) as rig:
+        rig.fake.fail_next("UploadAsset", Code.RESOURCE_EXHAUSTED, times=3, status_details=_retry_after(3600))
+        report = await rig.finished(await _sync(rig))
+        assert report.WhichOneof("final_state") == "error"
+        assert not report.error.non_retryable
+        assert len(rig.fake.recorded().calls_to("UploadAsset")) == 1
+
+
+async def test_an_upload_asked_to_wait_a_moment_waits_and_goes_through(tmp_path: Path) -> None:
+    async with running(tmp_path) as rig:
+        rig.fake.fail_next("UploadAsset", Code.RESOURCE_EXHAUSTED, times=1, status_details=_retry_after(1))
+        report = await rig.finished(await _sync(rig))
+        assert report.WhichOneof("final_state") == "success"
+        waits = [e["retry_in"] for e in rig.logged("c1 upload attempt failed, retrying")]
+        assert waits
+        assert waits[0] >= 1

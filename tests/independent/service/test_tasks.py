@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import grpc
 import pytest
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import error_details_pb2, status_pb2
 
 from connector.baton.ksuid import new_ksuid
 from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2
@@ -237,3 +239,22 @@ async def test_a_hello_task_whose_hello_conductorone_took_but_answered_unreadabl
         )
         assert not rig.logged("hello task not answered")
         assert [h.task_id for h in rig.fake.recorded().hellos].count(task.id) == 1
+
+
+async def test_a_task_offered_again_while_its_report_is_being_retried_is_not_run_again(tmp_path: Path) -> None:
+    status = status_pb2.Status(code=grpc.StatusCode.UNAVAILABLE.value[0], message="later")
+    status.details.add().Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=1)))
+    async with running(tmp_path) as rig:
+        rig.fake.fail_next(
+            "FinishTask", grpc.StatusCode.UNAVAILABLE, times=2, status_details=status.SerializeToString()
+        )
+        task = space_task("grant", "105", "editor", "bo@wiki.example")
+        rig.fake.enqueue(task)
+        await rig.until("the first refusal", lambda: rig.logged("task report failed; retrying"))
+        rig.fake.enqueue(task)  # ConductorOne, not having heard, offers it again
+        rig.fake.enqueue(task)
+        await rig.until(
+            "the copies", lambda: rig.logged("task delivered again while it is still running; ignoring the copy")
+        )
+        await rig.finished(task.id)
+        assert rig.wiki.writes.count(("add", "105", "editor", "bo@wiki.example")) == 1
