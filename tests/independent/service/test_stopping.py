@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import grpc
+import pytest
 from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
@@ -101,6 +102,7 @@ async def test_a_stop_while_the_upload_awaits_its_answer(tmp_path: Path) -> None
     assert _left_files(tmp_path) == []
 
 
+@pytest.mark.slow  # the report keeps trying for the grace and 4 s more, by design
 async def test_a_stop_while_a_report_awaits_a_token_the_endpoint_never_gives(tmp_path: Path) -> None:
     async with running(tmp_path, shutdown_grace_seconds=GRACE) as rig:
         rig.wiki.hold = asyncio.Event()
@@ -119,6 +121,7 @@ async def test_a_stop_while_a_report_awaits_a_token_the_endpoint_never_gives(tmp
         assert ("7", "editor", "ana@wiki.example") in rig.wiki.members
 
 
+@pytest.mark.slow  # the report keeps trying for the grace and 4 s more, by design
 async def test_a_stop_while_a_report_gets_no_answer(tmp_path: Path) -> None:
     async with running(tmp_path, shutdown_grace_seconds=GRACE) as rig:
         release = rig.fake.hold_next("FinishTask")

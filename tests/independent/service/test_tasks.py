@@ -161,7 +161,7 @@ async def test_a_different_task_under_a_running_tasks_id_is_not_run(tmp_path: Pa
 
 
 async def test_grants_arriving_while_a_sync_runs_are_served_beside_it(tmp_path: Path) -> None:
-    async with running(tmp_path) as rig:
+    async with running(tmp_path, shutdown_grace_seconds=0.5) as rig:
         rig.fake.hold_upload_answers(times=1)
         sync = kind_task("sync_full")
         rig.fake.enqueue(sync)
