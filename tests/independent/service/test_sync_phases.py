@@ -245,3 +245,18 @@ async def test_an_upload_asked_to_wait_a_moment_waits_and_goes_through(tmp_path:
         waits = [e["retry_in"] for e in rig.logged("c1 upload attempt failed, retrying")]
         assert waits
         assert waits[0] >= 1
+
+
+async def test_two_syncs_at_once_upload_each_its_own_file_and_leave_nothing_behind(tmp_path: Path) -> None:
+    async with running(tmp_path, task_concurrency=3) as rig:
+        rig.fake.hold_upload_answers(times=1)
+        first = await _sync(rig)
+        await rig.until("the held upload", lambda: rig.fake.recorded().uploads)
+        second = await _sync(rig)
+        assert (await rig.finished(second)).WhichOneof("final_state") == "success"
+        _cut_connections(rig)  # ends the held upload: it is tried again
+        assert (await rig.finished(first)).WhichOneof("final_state") == "success"
+        uploads = [u for u in rig.fake.recorded().uploads if u.ok]
+        assert {u.task_id for u in uploads} == {first, second}
+        assert all(u.received_sha256 == u.computed_sha256 for u in uploads)
+    assert _left_files(tmp_path) == []
