@@ -659,9 +659,13 @@ class TaskProcessor:
                     if not isinstance(exc, C1TransientError) and report_verdict(exc) is not Verdict.RETRY:
                         raise
                     delay = backoff.next_delay(exc.retry_after)
-                    if delay is None or not await self._wait_before_retry(delay):
+                    if delay is None:
                         raise
+                    # Said before the wait, as a report's retry is: said after it, a wait of ConductorOne's asking (up
+                    # to minutes) passed without a word of why the task was not answered yet.
                     log.warning("hello task's Hello failed; retrying", retry_in_seconds=round(delay, 3), error=str(exc))
+                    if not await self._wait_before_retry(delay):
+                        raise
             log.info("hello task answered")
             return True
         except asyncio.CancelledError:

@@ -147,3 +147,43 @@ async def test_a_stop_while_a_poll_gets_no_answer_takes_no_new_task(tmp_path: Pa
             release.set()
         # The held poll was abandoned: the task it would have handed out was never taken.
         assert rig.wiki.writes == []
+
+
+def _wait_a_minute(code: grpc.StatusCode) -> bytes:
+    status = status_pb2.Status(code=code.value[0], message="later")
+    status.details.add().Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=60)))
+    return status.SerializeToString()
+
+
+async def test_a_stop_while_the_upload_waits_out_conductorones_retry_hint(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running(tmp_path, shutdown_grace_seconds=GRACE) as rig:
+        rig.fake.fail_next(
+            "UploadAsset", Code.RESOURCE_EXHAUSTED, times=1, status_details=_wait_a_minute(Code.RESOURCE_EXHAUSTED)
+        )
+        task = kind_task("sync_full")
+        rig.fake.enqueue(task)
+        await rig.until("the refused upload", lambda: rig.logged("c1 upload attempt failed, retrying"))
+        assert await _stopped(rig) < BOUND
+        assert _accounted(rig, task.id) == "reported"
+        report = rig.fake.recorded().finish_tasks[task.id][0]
+        assert report.WhichOneof("final_state") == "error"
+        assert not report.error.non_retryable
+    assert _left_files(tmp_path) == []
+    assert "never retrieved" not in caplog.text
+
+
+async def test_a_stop_while_a_hello_tasks_hello_waits_out_a_retry_hint(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running(tmp_path, shutdown_grace_seconds=GRACE) as rig:
+        rig.fake.fail_next("Hello", Code.UNAVAILABLE, times=5, status_details=_wait_a_minute(Code.UNAVAILABLE))
+        task = kind_task("hello")
+        rig.fake.enqueue(task)
+        await rig.until("the refused hello", lambda: rig.logged("hello task's Hello failed; retrying"))
+        assert await _stopped(rig) < BOUND
+        lost = [e for e in rig.logged("hello task not answered") if e.get("task_id") == task.id]
+        assert len(lost) == 1
+        assert lost[0]["log_level"] == "error"
+    assert "never retrieved" not in caplog.text
