@@ -8,6 +8,7 @@ no working file is left behind.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import grpc
@@ -16,6 +17,7 @@ from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 from connector.baton.c1z.reader import C1ZReader
+from tests.baton.second_connector.wiki import SpaceSyncer
 from tests.fakes.tasks import kind_task
 from tests.independent.service.rig import Running, running
 
@@ -259,4 +261,54 @@ async def test_two_syncs_at_once_upload_each_its_own_file_and_leave_nothing_behi
         uploads = [u for u in rig.fake.recorded().uploads if u.ok]
         assert {u.task_id for u in uploads} == {first, second}
         assert all(u.received_sha256 == u.computed_sha256 for u in uploads)
+    assert _left_files(tmp_path) == []
+
+
+@pytest.fixture
+def slow_listing(monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """The wiki's space listing waits for the returned event on its second page: a sync in progress for as long as a
+    test needs (set in the test's loop)."""
+    release = asyncio.Event()
+    original = SpaceSyncer.list_resources
+
+    async def held(self: SpaceSyncer, parent: object, page_token: str) -> object:
+        if page_token:
+            await release.wait()
+        return await original(self, parent, page_token)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SpaceSyncer, "list_resources", held)
+    return release
+
+
+async def test_a_task_cancelled_mid_sync_stops_the_sync_reports_it_cancelled_and_leaves_nothing(
+    tmp_path: Path, slow_listing: asyncio.Event
+) -> None:
+    async with running(tmp_path) as rig:
+        rig.fake.set_polling(next_heartbeat=1.0)
+        task = kind_task("sync_full")
+        rig.fake.enqueue(task)
+        await rig.until("the sync under way", lambda: rig.fake.recorded().heartbeats)
+        rig.fake.cancel_task(task.id)
+        report = await rig.finished(task.id, within=20)
+        assert report.WhichOneof("final_state") == "error"
+        assert report.status.code == Code.CANCELLED.value[0]
+        assert rig.fake.recorded().uploads == []
+        slow_listing.set()
+        # The store and the slots are free again: the next sync goes through.
+        assert (await rig.finished(await _sync(rig))).WhichOneof("final_state") == "success"
+    assert _left_files(tmp_path) == []
+
+
+async def test_a_stop_mid_sync_reports_it_retryable_and_leaves_nothing(
+    tmp_path: Path, slow_listing: asyncio.Event
+) -> None:
+    async with running(tmp_path, shutdown_grace_seconds=0.5) as rig:
+        task = kind_task("sync_full")
+        rig.fake.enqueue(task)
+        await rig.until("the sync under way", lambda: rig.fake.recorded().heartbeats)
+        rig.stop.set()
+        assert await asyncio.wait_for(rig.service, timeout=30) == 0
+        report = rig.fake.recorded().finish_tasks[task.id][0]
+        assert report.WhichOneof("final_state") == "error"
+        assert not report.error.non_retryable
     assert _left_files(tmp_path) == []
