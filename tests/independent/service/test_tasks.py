@@ -258,3 +258,17 @@ async def test_a_task_offered_again_while_its_report_is_being_retried_is_not_run
         )
         await rig.finished(task.id)
         assert rig.wiki.writes.count(("add", "105", "editor", "bo@wiki.example")) == 1
+
+
+async def test_a_task_of_a_type_newer_than_this_build_is_reported_unsupported_and_retryable(tmp_path: Path) -> None:
+    """An unknown oneof case reads as a task without a payload: "anything unknown" (docs/spec/service-mode.md §0.2,
+    item 8) is FinishTask UNKNOWN "unsupported task type", retryable."""
+    async with running(tmp_path) as rig:
+        task_id = new_ksuid()
+        raw = baton_pb2.Task(id=task_id).SerializeToString() + length_delimited(150, length_delimited(1, b"future"))
+        rig.fake.enqueue(baton_pb2.Task.FromString(raw))
+        report = await rig.finished(task_id)
+        assert report.WhichOneof("final_state") == "error"
+        assert report.status.code == grpc.StatusCode.UNKNOWN.value[0]
+        assert report.status.message == "unsupported task type"
+        assert not report.error.non_retryable
