@@ -652,7 +652,9 @@ class TaskProcessor:
                     if isinstance(exc, C1UnreadableAnswerError):
                         # ConductorOne took the Hello and answered it; only the answer could not be read. Sent again
                         # and again, it ended "not answered" though ConductorOne had it from the first.
-                        log.info("hello task's Hello taken; its answer could not be read", error=str(exc))
+                        log.warning(
+                            "hello task's Hello taken by ConductorOne; its answer could not be read", error=str(exc)
+                        )
                         break
                     # What a report retries, the Hello does too (bounded): a token endpoint refusing one refresh (a 400
                     # or a 401 mid-run, a clock step, credentials being rotated) ended the task unanswered at once.
@@ -754,6 +756,10 @@ class TaskProcessor:
                         outcome = _fitted(_too_large_failure(outcome, limit, undone=undone), limit)
                         continue
                     verdict = report_verdict(exc)
+                    if verdict is Verdict.ACCEPTED and isinstance(exc, C1UnreadableAnswerError):
+                        # Taken (gRPC's OK came with an answer), but the answer is a peer's misbehaviour worth a look.
+                        log.warning("task report taken by ConductorOne; its answer could not be read", error=last_error)
+                        return outcome, True
                     if verdict is Verdict.ACCEPTED:
                         log.info("task report already on record at ConductorOne", error=last_error)
                         return outcome, True

@@ -144,5 +144,8 @@ async def test_a_report_conductorone_took_but_answered_unreadably_is_not_sent_ag
         await rig.finished(nxt.id)
         assert len(_attempts(rig.fake, task.id)) == 1, "a report ConductorOne took was sent again"
         assert not rig.logged("task not reported to ConductorOne")
+        (taken,) = rig.logged("task report taken by ConductorOne; its answer could not be read")
+        assert taken["log_level"] == "warning"
+        assert "FinishTask" in taken["error"]
         assert rig.metric("tasks_finished_total", type="grant", outcome="success") == 2
         assert rig.metric("tasks_finished_total", type="grant", outcome="unreported") == 0
