@@ -10,6 +10,7 @@ import time
 from connector.baton.c1.salvage import MAX_MAP_ENTRIES
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from tests.e2e.harness import Stack, assert_error, assert_success, only_finish, wait_finished
+from tests.fakes.c1.service import GARBAGE
 from tests.fakes.tasks import BAD_UTF8_MARK, deep_action_task, grant_task, kind_task, length_delimited, with_bad_utf8
 
 
@@ -18,9 +19,11 @@ def test_malformed_tasks_and_absurd_durations_are_survived_and_accounted_for(sta
     # Negative poll pace (read as 0: the idle floor applies) and a heartbeat pace far past what a timedelta holds.
     c1.set_raw_durations(next_poll=(-5, -1), next_heartbeat=(10**12, 0))
     daemon = stack.start({"BATON_BACKOFF_SCALE": "0.02"})
-    # Answers that do not decode: a clear error naming the RPC, retried, never a traceback.
+    # Answers that do not decode: a clear error naming the RPC, retried, never a traceback; a report ConductorOne
+    # took and answered so is delivered, not sent again (nor given up on a closed task's refusals).
     c1.answer_garbage("GetTask", times=2)
-    c1.answer_garbage("FinishTask", times=1)
+    c1.take_then_answer_raw("FinishTask", GARBAGE)
+    c1.refuse_repeated_reports()
 
     empty_id, short_id, huge_id = (kind_task("event_feed") for _ in range(3))
     empty_id.id, short_id.id, huge_id.id = "", "short", "x" * 1_000_000
@@ -50,7 +53,9 @@ def test_malformed_tasks_and_absurd_durations_are_survived_and_accounted_for(sta
 
     undecodable = [e["error"] for e in daemon.events("polling ConductorOne failed")]
     assert "GetTask: ConductorOne's response could not be decoded as GetTaskResponse (INTERNAL)" in undecodable
-    assert daemon.events("task report failed; retrying")
+    assert not daemon.events("task report failed; retrying")
+    assert not daemon.events("task not reported to ConductorOne")
+    assert len(recorded.finish_attempts) == len(recorded.finish_tasks) == 4
     assert daemon.alive()
     assert daemon.metric("baton_datadog_tasks_in_flight") == 0
     # The three tasks no FinishTask can name still count: the failed-tasks alert is how an SRE hears of them.

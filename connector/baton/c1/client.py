@@ -42,6 +42,7 @@ from connector.baton.c1.errors import (
     C1RequestTooLargeError,
     C1ResponseTooLargeError,
     C1TransientError,
+    C1UnreadableAnswerError,
     C1UnreadableTaskError,
     classify_status,
     network_cause,
@@ -577,7 +578,7 @@ class BatonServiceClient:
             if result is None:
                 # grpc.aio hands back None (after logging) when the answer does not decode as the response type.
                 self._observe(method, "INTERNAL", started)
-                raise C1TransientError(self._undecodable(method), code=grpc.StatusCode.INTERNAL, method=method)
+                raise C1UnreadableAnswerError(self._undecodable(method), code=grpc.StatusCode.INTERNAL, method=method)
             self._observe(method, "OK", started)
             return result
         raise AssertionError("unreachable")  # pragma: no cover

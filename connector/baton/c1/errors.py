@@ -60,7 +60,14 @@ class C1TransientError(C1Error):
     """Retrying the same call later can succeed: back off, then try again."""
 
 
-class C1ResponseTooLargeError(C1TransientError):
+class C1UnreadableAnswerError(C1TransientError):
+    """ConductorOne answered the call with a response message, which a unary server sends only when it handled the
+    call, but the client could not read it (it does not decode as the RPC's response, or it is over the receive
+    limit). The call landed: a poll may be repeated for a readable answer, but a report must not be sent again
+    (`report_verdict`)."""
+
+
+class C1ResponseTooLargeError(C1UnreadableAnswerError):
     """ConductorOne's answer is larger than the client accepts (gRPC's receive limit, `limit` bytes): the client
     refused it (RESOURCE_EXHAUSTED, raised on our side). Asking again may get a smaller answer (the task may be
     gone or changed); nothing the connector does makes this one fit."""

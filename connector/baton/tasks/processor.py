@@ -29,7 +29,13 @@ from google.protobuf import any_pb2, struct_pb2
 from google.rpc import status_pb2
 
 from connector.baton.c1.client import MAX_ANNOTATIONS, BatonServiceClient, task_id_problem
-from connector.baton.c1.errors import C1Error, C1RequestTooLargeError, C1TransientError, C1UnreadableTaskError
+from connector.baton.c1.errors import (
+    C1Error,
+    C1RequestTooLargeError,
+    C1TransientError,
+    C1UnreadableAnswerError,
+    C1UnreadableTaskError,
+)
 from connector.baton.connector import ActionManager
 from connector.baton.errors import Code, ConnectorError
 from connector.baton.ids import grant_id, resource_key
@@ -643,14 +649,25 @@ class TaskProcessor:
                         return False
                     break
                 except C1Error as exc:
+                    if isinstance(exc, C1UnreadableAnswerError):
+                        # ConductorOne took the Hello and answered it; only the answer could not be read. Sent again
+                        # and again, it ended "not answered" though ConductorOne had it from the first.
+                        log.warning(
+                            "hello task's Hello taken by ConductorOne; its answer could not be read", error=str(exc)
+                        )
+                        break
                     # What a report retries, the Hello does too (bounded): a token endpoint refusing one refresh (a 400
                     # or a 401 mid-run, a clock step, credentials being rotated) ended the task unanswered at once.
                     if not isinstance(exc, C1TransientError) and report_verdict(exc) is not Verdict.RETRY:
                         raise
                     delay = backoff.next_delay(exc.retry_after)
-                    if delay is None or not await self._wait_before_retry(delay):
+                    if delay is None:
                         raise
+                    # Said before the wait, as a report's retry is: said after it, a wait of ConductorOne's asking (up
+                    # to minutes) passed without a word of why the task was not answered yet.
                     log.warning("hello task's Hello failed; retrying", retry_in_seconds=round(delay, 3), error=str(exc))
+                    if not await self._wait_before_retry(delay):
+                        raise
             log.info("hello task answered")
             return True
         except asyncio.CancelledError:
@@ -739,6 +756,10 @@ class TaskProcessor:
                         outcome = _fitted(_too_large_failure(outcome, limit, undone=undone), limit)
                         continue
                     verdict = report_verdict(exc)
+                    if verdict is Verdict.ACCEPTED and isinstance(exc, C1UnreadableAnswerError):
+                        # Taken (gRPC's OK came with an answer), but the answer is a peer's misbehaviour worth a look.
+                        log.warning("task report taken by ConductorOne; its answer could not be read", error=last_error)
+                        return outcome, True
                     if verdict is Verdict.ACCEPTED:
                         log.info("task report already on record at ConductorOne", error=last_error)
                         return outcome, True

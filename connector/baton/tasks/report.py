@@ -13,12 +13,13 @@ from typing import Final
 
 import grpc
 
-from connector.baton.c1.errors import C1AuthError, C1Error
+from connector.baton.c1.errors import C1AuthError, C1Error, C1UnreadableAnswerError
 
 
 class Verdict(enum.Enum):
     ACCEPTED = "accepted"
-    """ALREADY_EXISTS: an earlier attempt landed and only its answer was lost."""
+    """ALREADY_EXISTS: an earlier attempt landed and only its answer was lost; or this attempt's answer came and could
+    not be read (it landed)."""
     RETRY = "retry"
     """Transient, or a problem an operator or ConductorOne can fix while we wait: keep trying until stopped."""
     GONE = "gone"
@@ -51,6 +52,11 @@ def report_verdict(error: C1Error) -> Verdict:
     """
     if isinstance(error, C1AuthError):
         return Verdict.RETRY
+    if isinstance(error, C1UnreadableAnswerError):
+        # ConductorOne handled the report and answered it (annotations the SDK never reads, §2.1); only the answer
+        # could not be read. Sent again, a closed task refuses it, and a delivered report was called lost (an issued
+        # credential ConductorOne holds was deleted).
+        return Verdict.ACCEPTED
     if error.code == grpc.StatusCode.ALREADY_EXISTS:
         return Verdict.ACCEPTED
     if error.code in _GONE_CODES:

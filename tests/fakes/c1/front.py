@@ -37,11 +37,11 @@ class TlsFront:
             self._server.close()
             await self._server.wait_closed()
 
-    def send_goaway(self, error_code: int, debug: bytes) -> None:
+    def send_goaway(self, error_code: int, debug: bytes, last_stream_id: int = 2**31 - 1) -> None:
         """Send every gRPC client an HTTP/2 GOAWAY frame with this error code and debug data, as a server going away
         does, the connection left open. Call it while their calls are held (`slow_down`): the server's frames have
         all been forwarded whole, so this one starts at a frame boundary."""
-        payload = (2**31 - 1).to_bytes(4, "big") + error_code.to_bytes(4, "big") + debug
+        payload = last_stream_id.to_bytes(4, "big") + error_code.to_bytes(4, "big") + debug
         frame = len(payload).to_bytes(3, "big") + bytes([0x7, 0]) + bytes(4) + payload
         for writer in self._grpc_clients:
             writer.write(frame)

@@ -33,7 +33,7 @@ from tests.fakes.c1.creds import ClientCredentials, generate_client_credentials
 from tests.fakes.c1.front import TlsFront
 from tests.fakes.c1.service import GARBAGE, FakeBatonService, RawAnswers
 from tests.fakes.c1.state import FakeState, OutageMode, Recorded, TokenAnswer
-from tests.fakes.c1.token_endpoint import TOKEN_PATH, add_token_routes
+from tests.fakes.c1.token_endpoint import TOKEN_HOLD, TOKEN_PATH, add_token_routes
 
 
 class FakeC1:
@@ -251,6 +251,18 @@ class FakeC1:
         (an upload after reading its whole stream)."""
         self.state.answer_raw(method, body, times)
 
+    def take_then_answer_raw(self, method: str, body: bytes, times: int = 1) -> None:
+        """The next `times` calls to `method` (`FinishTask` or `Hello`) are taken (recorded as accepted) and answered
+        OK with `body` as the response's bytes: an answer that does not decode, or one over the client's receive
+        limit. The call landed; only its answer is unreadable."""
+        self.state.take_then_answer_raw(method, body, times)
+
+    def refuse_repeated_reports(self) -> None:
+        """From now on a FinishTask for a task already reported is refused FAILED_PRECONDITION, as a ConductorOne
+        whose task is closed would."""
+        with self.state.lock:
+            self.state.refuse_repeated_reports = True
+
     def set_raw_durations(
         self, *, next_poll: tuple[int, int] | None = None, next_heartbeat: tuple[int, int] | None = None
     ) -> None:
@@ -290,6 +302,11 @@ class FakeC1:
         """The next authenticated call to `method` is held, after its scripted delay and before its scripted failure,
         until the returned event is set (a ConductorOne slow to answer, for exactly as long as the test needs)."""
         return self.state.hold_next(method)
+
+    def hold_next_token_request(self) -> threading.Event:
+        """The next token request is held, unanswered, until the returned event is set (a token endpoint that
+        accepts and never answers)."""
+        return self.state.hold_next(TOKEN_HOLD)
 
     def stall_uploads(self, times: int = 1) -> None:
         """The next `times` uploads are never read (a peer alive but stuck): the stream waits on flow control."""
@@ -337,12 +354,15 @@ class FakeC1:
         finally:
             self.end_outage()
 
-    def send_goaway(self, *, error_code: int = 2, debug: bytes = b"going away") -> None:
+    def send_goaway(
+        self, *, error_code: int = 2, debug: bytes = b"going away", last_stream_id: int = 2**31 - 1
+    ) -> None:
         """Every open gRPC connection gets a GOAWAY with this HTTP/2 error code (2: INTERNAL_ERROR) and debug data, as
-        a ConductorOne deploy or a load balancer going away sends (see `TlsFront.send_goaway`)."""
+        a ConductorOne deploy or a load balancer going away sends (see `TlsFront.send_goaway`). Streams above
+        `last_stream_id` (by default none) were not processed and end: 0 ends every call in flight."""
         assert self._loop is not None, "start the fake first"
         assert self._front is not None
-        self._loop.call_soon_threadsafe(self._front.send_goaway, error_code, debug)
+        self._loop.call_soon_threadsafe(self._front.send_goaway, error_code, debug, last_stream_id)
 
     def recorded(self) -> Recorded:
         return self.state.snapshot()

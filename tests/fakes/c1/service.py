@@ -87,6 +87,7 @@ class FakeBatonService(baton_pb2_grpc.BatonServiceServicer):
     async def FinishTask(
         self, request: baton_pb2.BatonServiceFinishTaskRequest, context: Context
     ) -> baton_pb2.BatonServiceFinishTaskResponse:
+        self._state.record_finish_attempt(request)
         record = await self._enter("FinishTask", context)
         await self._check_host_id(request.host_id, record, context)
         await self._check_task_id(request.task_id, record, context)
@@ -97,6 +98,8 @@ class FakeBatonService(baton_pb2_grpc.BatonServiceServicer):
             await _abort(context, record, grpc.StatusCode.INVALID_ARGUMENT, "status is set on success")
         if state == "error" and (not request.HasField("status") or request.status.code == 0):
             await _abort(context, record, grpc.StatusCode.INVALID_ARGUMENT, "an error needs a non-OK status")
+        if self._state.refuse_repeated_reports and self._state.is_reported(request.task_id):
+            await _abort(context, record, grpc.StatusCode.FAILED_PRECONDITION, "the task is already finished")
         self._state.record_finish(request)
         return baton_pb2.BatonServiceFinishTaskResponse()
 
@@ -249,6 +252,23 @@ class RawAnswers(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ship
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         method = str(handler_call_details.method)
+        name = method[len(self._PREFIX) :] if method.startswith(self._PREFIX) else ""
+        if name in ("FinishTask", "Hello") and (taken := self._state.pop_taken_then_raw(name)) is not None:
+            state = self._state
+
+            async def take_then_answer(request: bytes, context: Context) -> bytes:
+                # Recorded as the servicer records what it accepts; then answered with the scripted bytes.
+                if name == "FinishTask":
+                    report = baton_pb2.BatonServiceFinishTaskRequest.FromString(request)
+                    state.record_finish_attempt(report)
+                    state.record_finish(report)
+                else:
+                    state.record_hello(baton_pb2.BatonServiceHelloRequest.FromString(request))
+                return taken
+
+            return grpc.unary_unary_rpc_method_handler(
+                take_then_answer, request_deserializer=lambda raw: raw, response_serializer=lambda raw: raw
+            )
         body = self._state.pop_raw_answer(method[len(self._PREFIX) :]) if method.startswith(self._PREFIX) else None
         if body is None:
             return await continuation(handler_call_details)

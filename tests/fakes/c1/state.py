@@ -81,6 +81,8 @@ class Recorded:
     finish_tasks: dict[str, list[baton_pb2.BatonServiceFinishTaskRequest]]
     uploads: list[UploadRecord]
     issued_tokens: list[str]
+    finish_attempts: list[baton_pb2.BatonServiceFinishTaskRequest] = field(default_factory=list)
+    """Every FinishTask request that reached the service, refused or not, in order (what each attempt carried)."""
     handed_out_at: dict[str, float] = field(default_factory=dict)
     """Monotonic time at which GetTask/GetTasks gave each task to the daemon (for latency benchmarks)."""
     first_finished_at: dict[str, float] = field(default_factory=dict)
@@ -121,6 +123,10 @@ class FakeState:
         self._stalled_uploads = 0
         self._held_upload_answers = 0
         self._raw_answers: dict[str, deque[bytes]] = {}
+        self._taken_then_raw: dict[str, deque[bytes]] = {}
+        self.refuse_repeated_reports = False
+        """A FinishTask for a task already reported is refused FAILED_PRECONDITION, as a server that closed the task
+        (which the fake otherwise records again, so a test can count)."""
         self._token_answers: deque[TokenAnswer] = deque()
         self._token_requests: list[TokenRequestRecord] = []
         self._calls: list[CallRecord] = []
@@ -129,6 +135,7 @@ class FakeState:
         self._get_tasks_requests: list[baton_pb2.BatonServiceGetTasksRequest] = []
         self._heartbeats: list[baton_pb2.BatonServiceHeartbeatRequest] = []
         self._finish_tasks: dict[str, list[baton_pb2.BatonServiceFinishTaskRequest]] = {}
+        self._finish_attempts: list[baton_pb2.BatonServiceFinishTaskRequest] = []
         self._uploads: list[UploadRecord] = []
         self._issued: list[str] = []
         self._handed_out_at: dict[str, float] = {}
@@ -208,6 +215,11 @@ class FakeState:
             self._rpc_holds.setdefault(method, deque()).append(release)
         return release
 
+    def holds_pending(self, method: str) -> int:
+        """How many holds of `method` no call has taken yet (0: the held call has arrived)."""
+        with self.lock:
+            return len(self._rpc_holds.get(method, ()))
+
     def pop_rpc_hold(self, method: str) -> threading.Event | None:
         with self.lock:
             queue = self._rpc_holds.get(method)
@@ -221,6 +233,19 @@ class FakeState:
     def answer_raw(self, method: str, body: bytes, times: int) -> None:
         with self.lock:
             self._raw_answers.setdefault(method, deque()).extend([body] * times)
+
+    def take_then_answer_raw(self, method: str, body: bytes, times: int) -> None:
+        with self.lock:
+            self._taken_then_raw.setdefault(method, deque()).extend([body] * times)
+
+    def pop_taken_then_raw(self, method: str) -> bytes | None:
+        with self.lock:
+            queue = self._taken_then_raw.get(method)
+            return queue.popleft() if queue else None
+
+    def is_reported(self, task_id: str) -> bool:
+        with self.lock:
+            return task_id in self._finish_tasks
 
     def pop_raw_answer(self, method: str) -> bytes | None:
         with self.lock:
@@ -334,6 +359,10 @@ class FakeState:
             self._finish_tasks.setdefault(request.task_id, []).append(copy.deepcopy(request))
             self._first_finished_at.setdefault(request.task_id, time.monotonic())
 
+    def record_finish_attempt(self, request: baton_pb2.BatonServiceFinishTaskRequest) -> None:
+        with self.lock:
+            self._finish_attempts.append(copy.deepcopy(request))
+
     def record_upload(self, record: UploadRecord) -> None:
         with self.lock:
             self._uploads.append(record)
@@ -356,6 +385,7 @@ class FakeState:
                 finish_tasks=copy.deepcopy(self._finish_tasks),
                 uploads=copy.deepcopy(self._uploads),
                 issued_tokens=list(self._issued),
+                finish_attempts=copy.deepcopy(self._finish_attempts),
                 handed_out_at=dict(self._handed_out_at),
                 first_finished_at=dict(self._first_finished_at),
             )

@@ -7,6 +7,7 @@ wrong claim from a wrong signature. The checks are deliberately strict (exact ke
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -33,10 +34,19 @@ class _Rejected(Exception):
     pass
 
 
+TOKEN_HOLD = "token request"
+"""The key of a held token request among the fake's holds (`FakeC1.hold_next_token_request`)."""
+TOKEN_HOLD_LIMIT_SECONDS = 60.0
+
+
 def add_token_routes(app: web.Application, state: FakeState) -> None:
     async def token(request: web.Request) -> web.Response:
         if state.outage() == "unavailable":
             return web.json_response({"error": "temporarily_unavailable"}, status=503)
+        hold = state.pop_rpc_hold(TOKEN_HOLD)
+        if hold is not None:
+            # A token endpoint that took the request and does not answer, until the test releases it (bounded).
+            await asyncio.to_thread(hold.wait, TOKEN_HOLD_LIMIT_SECONDS)
         injected = state.pop_token_answer()
         if injected is not None:
             headers = CIMultiDict([("Content-Type", injected.content_type), *injected.headers])
