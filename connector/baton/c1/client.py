@@ -596,7 +596,10 @@ class BatonServiceClient:
             if cause is not None:
                 cause = proxy_connect_failure(cause, self._proxy_address) or cause
                 return f"{method}: ConductorOne at {self.endpoints.grpc_authority} unreachable: {cause} ({code.name})"
-        if code == grpc.StatusCode.INTERNAL and "deserializ" in details.lower():
+        if code == grpc.StatusCode.INTERNAL and "deserializ" in details.lower() and "request" not in details.lower():
+            # grpc's words for an answer it could not decode ("the response could not be deserialized" of a streamed
+            # call's). A Python server's "Exception deserializing request!" is its refusal of ours: quoted below as its
+            # words, not blamed on its answer.
             return self._undecodable(method)
         # Peer text is capped: a hostile server's megabyte of details must not flood a log line.
         return f"{method}: {code.name}: {details[:500]}"

@@ -61,16 +61,17 @@ class C1TransientError(C1Error):
 
 
 class C1UnreadableAnswerError(C1TransientError):
-    """ConductorOne answered the call with a response message, which a unary server sends only when it handled the
-    call, but the client could not read it (it does not decode as the RPC's response, or it is over the receive
-    limit). The call landed: a poll may be repeated for a readable answer, but a report must not be sent again
-    (`report_verdict`)."""
+    """ConductorOne answered the call with status OK and a response message, which a unary server sends only when it
+    handled the call, but the message does not decode as the RPC's response (grpc.aio hands it back as None, and
+    only after it checked the OK). The call landed: a poll may be repeated for a readable answer, but a report must
+    not be sent again (`report_verdict`)."""
 
 
-class C1ResponseTooLargeError(C1UnreadableAnswerError):
-    """ConductorOne's answer is larger than the client accepts (gRPC's receive limit, `limit` bytes): the client
-    refused it (RESOURCE_EXHAUSTED, raised on our side). Asking again may get a smaller answer (the task may be
-    gone or changed); nothing the connector does makes this one fit."""
+class C1ResponseTooLargeError(C1TransientError):
+    """ConductorOne's answer is larger than the client accepts (gRPC's receive limit, `limit` bytes), told by grpc's
+    words in a RESOURCE_EXHAUSTED naming that limit. A server can send the same words with a refusal, so it is no
+    proof the call landed: a report so answered is sent again. Asking again may get a smaller answer (the task may
+    be gone or changed); nothing the connector does makes this one fit."""
 
     def __init__(self, message: str, *, method: str, limit: int) -> None:
         super().__init__(message, code=grpc.StatusCode.RESOURCE_EXHAUSTED, method=method)

@@ -757,7 +757,7 @@ class TaskProcessor:
                         continue
                     verdict = report_verdict(exc)
                     if verdict is Verdict.ACCEPTED and isinstance(exc, C1UnreadableAnswerError):
-                        # Taken (gRPC's OK came with an answer), but the answer is a peer's misbehaviour worth a look.
+                        # Taken (gRPC's OK came with an answer that does not decode): a peer's misbehaviour worth a look.
                         log.warning("task report taken by ConductorOne; its answer could not be read", error=last_error)
                         return outcome, True
                     if verdict is Verdict.ACCEPTED:

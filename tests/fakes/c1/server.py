@@ -288,11 +288,15 @@ class FakeC1:
         *,
         echo_tokens: bool | Literal["own"] = False,
         status_details: bytes | None = None,
+        message: str | None = None,
     ) -> None:
         """The next `times` authenticated calls to `method` end with `code`; with `echo_tokens`, details quoting every
-        token the fake issued (`"own"`: only the call's own `authorization` header, as a proxy echoing it would); with `status_details`, those bytes as the `grpc-status-details-bin` trailer (a
-        serialized google.rpc.Status carrying, say, a RetryInfo)."""
-        self.state.fail_next(method, code, times, echo_tokens=echo_tokens, status_details=status_details)
+        token the fake issued (`"own"`: only the call's own `authorization` header, as a proxy echoing it would); with
+        `status_details`, those bytes as the `grpc-status-details-bin` trailer (a serialized google.rpc.Status
+        carrying, say, a RetryInfo); with `message`, those words as the status's details instead of the fake's own."""
+        self.state.fail_next(
+            method, code, times, echo_tokens=echo_tokens, status_details=status_details, message=message
+        )
 
     def slow_down(self, method: str, seconds: float, times: int = 1) -> None:
         """The next `times` authenticated calls to `method` wait `seconds` before being handled."""

@@ -192,14 +192,14 @@ class FakeBatonService(baton_pb2_grpc.BatonServiceServicer):
             await asyncio.to_thread(hold.wait, HOLD_LIMIT_SECONDS)
         injected = self._state.pop_rpc_failure(method)
         if injected is not None:
-            code, echo_tokens, status_details = injected
+            code, echo_tokens, status_details, message = injected
             # A hostile peer (or a proxy echoing requests) quoting bearer tokens, this call's and earlier ones.
             echoed = f"; tokens seen: {' '.join(self._state.issued_tokens())}" if echo_tokens else ""
             if echo_tokens == "own":  # a proxy echoing this request's headers: only the token it carried
                 echoed = f"; authorization: {authorization}"
             if status_details is not None:
                 context.set_trailing_metadata((("grpc-status-details-bin", status_details),))
-            await _abort(context, record, code, f"scripted {code.name}{echoed}")
+            await _abort(context, record, code, f"{message or f'scripted {code.name}'}{echoed}")
         return record
 
     async def _check_host_id(self, host_id: str, record: CallRecord, context: Context) -> None:

@@ -20,6 +20,8 @@ from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from tests.fakes.c1.creds import ClientCredentials
 
 OutageMode = Literal["refuse", "unavailable"]
+# A scripted failure of an RPC: its code, whether its details quote tokens, its status-details trailer, its words.
+ScriptedFailure = tuple[grpc.StatusCode, bool | Literal["own"], bytes | None, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +118,7 @@ class FakeState:
         self._cancelled: set[str] = set()
         self._outage: OutageMode | None = None
         self._outage_until: float | None = None
-        self._rpc_failures: dict[str, deque[tuple[grpc.StatusCode, bool | Literal["own"], bytes | None]]] = {}
+        self._rpc_failures: dict[str, deque[ScriptedFailure]] = {}
         self._rpc_delays: dict[str, deque[float]] = {}
         self._rpc_holds: dict[str, deque[threading.Event]] = {}
         self._early_upload_oks = 0
@@ -201,9 +203,11 @@ class FakeState:
         *,
         echo_tokens: bool | Literal["own"] = False,
         status_details: bytes | None = None,
+        message: str | None = None,
     ) -> None:
         with self.lock:
-            self._rpc_failures.setdefault(method, deque()).extend([(code, echo_tokens, status_details)] * times)
+            failure = (code, echo_tokens, status_details, message)
+            self._rpc_failures.setdefault(method, deque()).extend([failure] * times)
 
     def slow_down(self, method: str, seconds: float, times: int) -> None:
         with self.lock:
@@ -285,9 +289,10 @@ class FakeState:
                 return True
             return False
 
-    def pop_rpc_failure(self, method: str) -> tuple[grpc.StatusCode, bool | Literal["own"], bytes | None] | None:
-        """The next scripted failure of `method`: its code, whether its details quote every token issued, and the
-        `grpc-status-details-bin` trailer it carries (a serialized google.rpc.Status, or any bytes), if any."""
+    def pop_rpc_failure(self, method: str) -> ScriptedFailure | None:
+        """The next scripted failure of `method`: its code, whether its details quote every token issued, the
+        `grpc-status-details-bin` trailer it carries (a serialized google.rpc.Status, or any bytes), if any, and the
+        words of its details, if given."""
         with self.lock:
             queue = self._rpc_failures.get(method)
             return queue.popleft() if queue else None

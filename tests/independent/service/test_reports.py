@@ -125,17 +125,16 @@ def _too_large_answer() -> bytes:
     return answer.SerializeToString()
 
 
-@pytest.mark.parametrize("answer", [GARBAGE, _too_large_answer()], ids=["undecodable", "over-the-receive-limit"])
 async def test_a_report_conductorone_took_but_answered_unreadably_is_not_sent_again_nor_called_lost(
-    tmp_path: Path, answer: bytes
+    tmp_path: Path,
 ) -> None:
-    """The report landed (the server answered it OK with a message: a unary server sends one only on success); only
-    its answer, which carries nothing the SDK reads (§2.1: annotations), could not be read. Sent again, a ConductorOne
-    that closed the task refuses it, and the daemon called a delivered report lost (an issued credential would be
-    deleted though ConductorOne handed it over)."""
+    """The report landed (the server answered it OK with a message: a unary server sends one only on success, and
+    grpc.aio decodes it only after the OK); only its answer, which carries nothing the SDK reads (§2.1: annotations),
+    could not be read. Sent again, a ConductorOne that closed the task refuses it, and the daemon called a delivered
+    report lost (an issued credential would be deleted though ConductorOne handed it over)."""
     async with running(tmp_path) as rig:
         rig.fake.refuse_repeated_reports()
-        rig.fake.take_then_answer_raw("FinishTask", answer)
+        rig.fake.take_then_answer_raw("FinishTask", GARBAGE)
         task = space_task("grant", "105", "editor", "bo@wiki.example")
         rig.fake.enqueue(task)
         report = await rig.finished(task.id)
@@ -150,3 +149,39 @@ async def test_a_report_conductorone_took_but_answered_unreadably_is_not_sent_ag
         assert taken["log_level"] == "warning"
         assert "FinishTask" in taken["error"]
         assert rig.metric("tasks_finished_total", type="grant", outcome="unreported") == 0
+
+
+@pytest.mark.parametrize("took", [True, False], ids=["answer-over-the-limit", "refusal-in-the-same-words"])
+async def test_a_report_answered_over_the_receive_limit_is_sent_again(tmp_path: Path, took: bool) -> None:
+    """grpc tells an answer over the client's limit as RESOURCE_EXHAUSTED, in words a server can send with a refusal of
+    its own: that is no proof the report landed, so it is sent again (a copy ConductorOne already holds is at worst
+    refused; a report taken as landed on a refusal would be lost, and a credential left live with nobody holding it)."""
+    async with running(tmp_path) as rig:
+        if took:
+            rig.fake.take_then_answer_raw("FinishTask", _too_large_answer())
+        else:
+            rig.fake.fail_next(
+                "FinishTask",
+                Code.RESOURCE_EXHAUSTED,
+                message="grpc: received message larger than max (40000000 vs. 33554432)",
+            )
+        task = space_task("grant", "105", "editor", "bo@wiki.example")
+        rig.fake.enqueue(task)
+        await rig.until("the report sent again", lambda: len(_attempts(rig.fake, task.id)) >= 2)
+        reports = rig.fake.recorded().finish_tasks.get(task.id, [])
+        assert [r.WhichOneof("final_state") for r in reports] == ["success"] * (2 if took else 1)
+        assert not rig.logged("task report taken by ConductorOne; its answer could not be read")
+
+
+async def test_a_server_that_could_not_read_the_report_is_quoted_not_blamed_on_its_answer(tmp_path: Path) -> None:
+    """A Python gRPC server that cannot decode our request answers INTERNAL "Exception deserializing request!": the
+    report did not land, and is sent again. Its error named "ConductorOne's response could not be decoded", the words
+    of an answer that landed, so a log reader could not tell the two apart."""
+    async with running(tmp_path) as rig:
+        rig.fake.fail_next("FinishTask", Code.INTERNAL, message="Exception deserializing request!")
+        task = space_task("grant", "105", "editor", "bo@wiki.example")
+        rig.fake.enqueue(task)
+        assert (await rig.finished(task.id)).WhichOneof("final_state") == "success"
+        (retried,) = rig.logged("task report failed; retrying")
+        assert "Exception deserializing request!" in retried["error"]
+        assert "could not be decoded" not in retried["error"]
