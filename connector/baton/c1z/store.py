@@ -47,6 +47,7 @@ from connector.baton.c1z.schema import (
     DEFERRED_RESOURCE_INDEXES,
     SYNC_RUN_COLUMNS_ADDED_LATER,
     check_readable,
+    connect_read_only,
     parse_sqlite_time,
     sqlite_time,
 )
@@ -591,10 +592,15 @@ def _names_late_column(statement: str) -> bool:
 class C1ZStore:
     """The working SQLite file of one c1z, behind its own thread. Create with `await C1ZStore.open(...)`."""
 
-    def __init__(self, db: _Db, workdir: WorkDir, executor: ThreadPoolExecutor) -> None:
+    def __init__(
+        self, db: _Db, workdir: WorkDir, executor: ThreadPoolExecutor, *, set_aside_finished: bool = False
+    ) -> None:
         self._db = db
         self._workdir = workdir
         self._executor = executor
+        # The c1z was found damaged on opening (the store started empty instead) and holds a finished sync all the
+        # same: what Go readers and `inspect` may still show. `sync_to_file` does not save a failed run over it.
+        self.set_aside_finished = set_aside_finished
         self._sync_id: str | None = None
         self._closed = False
         # Writes submitted but not awaited (see `write`), oldest first.
@@ -625,13 +631,13 @@ class C1ZStore:
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="c1z-store")
         opening = executor.submit(_open_db, c1z_path, tmp_dir)
         try:
-            db, workdir = await asyncio.wrap_future(opening)
+            db, workdir, set_aside_finished = await asyncio.wrap_future(opening)
         except BaseException:
             # Cancelled while the thread was still opening: close what it opens, right after (same thread).
             executor.submit(_discard, opening)
             executor.shutdown(wait=False)
             raise
-        return cls(db, workdir, executor)
+        return cls(db, workdir, executor, set_aside_finished=set_aside_finished)
 
     def _submit(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> asyncio.Future[R]:
         if self._closed:
@@ -820,23 +826,26 @@ class C1ZStore:
         return await self._call(self._db.count, self.sync_id, table)
 
 
-def _open_db(c1z_path: Path | None, tmp_dir: Path | None) -> tuple[_Db, WorkDir]:
-    """On the store thread: a locked working directory, the decompressed file (if any), the schema checked.
+def _open_db(c1z_path: Path | None, tmp_dir: Path | None) -> tuple[_Db, WorkDir, bool]:
+    """On the store thread: a locked working directory, the decompressed file (if any), the schema checked; and
+    whether a damaged file set aside holds a finished sync (`C1ZStore.set_aside_finished`).
 
     A damaged c1z (right magic, broken body) is not resumed: the sync starts over in a fresh file, with a
     warning naming the file and the damage. Anything that is not a c1z at all is refused.
     """
     workdir = WorkDir.create(tmp_dir, "sync")
     db_path = workdir.path / "sync.db"
+    set_aside_finished = False
     try:
         source = c1z_path if c1z_path is not None and _has_content(c1z_path) else None
         if source is not None:
             try:
                 decompress_to(source, db_path)
                 check_readable(db_path, source)
-                return _ready(db_path, source), workdir
+                return _ready(db_path, source), workdir, False
             except DamagedC1ZError as exc:
                 log.warning("existing c1z is damaged; starting a new sync instead of resuming", error=str(exc))
+                set_aside_finished = _holds_a_finished_run(db_path)
                 db_path.unlink(missing_ok=True)
         try:
             fresh = sqlite3.connect(db_path)
@@ -851,10 +860,37 @@ def _open_db(c1z_path: Path | None, tmp_dir: Path | None) -> tuple[_Db, WorkDir]
             if failure is None:
                 raise
             raise failure from exc
-        return _ready(db_path, None), workdir
+        return _ready(db_path, None), workdir, set_aside_finished
     except BaseException:
         workdir.release()
         raise
+
+
+def _holds_a_finished_run(db_path: Path) -> bool:
+    """Whether the working copy of a c1z found damaged still records a finished sync run; False when that cannot be
+    told. A failed restart saved its unfinished run over such a file, and the finished sync (a trigger or an index of
+    the file's own beside it, a later run's row of the wrong type) was gone for good.
+
+    The file's own SQL is never run: `v1_sync_runs` must be a plain table and `ended_at` a plain column of it (not a
+    view, a virtual table or a generated column, `schema._schema_code`); the one row read is found by its rowid."""
+    if not db_path.is_file():
+        return False
+    try:
+        conn = connect_read_only(db_path)
+    except sqlite3.Error:
+        return False
+    try:
+        kind = conn.execute("SELECT type, sql FROM sqlite_master WHERE name = 'v1_sync_runs'").fetchall()
+        if len(kind) != 1 or kind[0][0] != "table" or not str(kind[0][1]).upper().startswith("CREATE TABLE"):
+            return False
+        plain = [c for c in conn.execute("PRAGMA table_xinfo(v1_sync_runs)") if c[1] == "ended_at" and c[6] == 0]
+        if not plain:
+            return False
+        return conn.execute("SELECT 1 FROM v1_sync_runs WHERE ended_at IS NOT NULL LIMIT 1").fetchone() is not None
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
 
 
 def _ready(db_path: Path, source: Path | None) -> _Db:
@@ -883,9 +919,10 @@ def _has_content(path: Path) -> bool:
         return bool(file.read(1))
 
 
-def _discard(opening: Future[tuple[_Db, WorkDir]]) -> None:
+def _discard(opening: Future[tuple[_Db, WorkDir, bool]]) -> None:
     if not opening.cancelled() and opening.exception() is None:
-        _close(*opening.result())
+        db, workdir, _ = opening.result()
+        _close(db, workdir)
 
 
 def _close(db: _Db, workdir: WorkDir) -> None:

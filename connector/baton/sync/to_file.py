@@ -78,11 +78,14 @@ async def _sync_locked(
 
     await sweep_stale(tmp_dir, c1z_path)
     store = await C1ZStore.open(c1z_path, tmp_dir)
-    keeps_finished = False
+    # Damage found on opening (the store started empty): a finished sync in the file is kept from a failed run as
+    # below, when damage is found as the run resumes.
+    keeps_finished = save_on_error and store.set_aside_finished
     try:
-        return await _sync_into(store, syncers, c1z_path, options, observer, save_on_error)
+        return await _sync_into(store, syncers, c1z_path, options, observer, save_on_error and not keeps_finished)
     except DamagedC1ZError as exc:
         if not store.from_file:
+            _not_saved_over_finished(keeps_finished, c1z_path)
             raise
         # The file's rows, read back as the sync goes (a resumed sync's stored resources), do not decode: as when
         # the damage is found on opening, start over in a new file. Saving it again would fail every later run.
@@ -91,19 +94,26 @@ async def _sync_locked(
         # Go readers and `inspect` show). The new file holds none until the new sync finishes: if it fails, its
         # unfinished run is not saved over that one (it was, and the finished sync was gone).
         keeps_finished = save_on_error and await _holds_a_finished_sync(store)
+    except Exception:
+        _not_saved_over_finished(keeps_finished, c1z_path)
+        raise
     finally:
         await store.close()
     store = await C1ZStore.create(tmp_dir)
     try:
         return await _sync_into(store, syncers, c1z_path, options, observer, save_on_error and not keeps_finished)
     except Exception:
-        if keeps_finished:
-            log.warning(
-                "the new sync failed; its unfinished run is not saved over the file's finished sync", file=str(c1z_path)
-            )
+        _not_saved_over_finished(keeps_finished, c1z_path)
         raise
     finally:
         await store.close()
+
+
+def _not_saved_over_finished(keeps_finished: bool, c1z_path: Path) -> None:
+    if keeps_finished:
+        log.warning(
+            "the new sync failed; its unfinished run is not saved over the file's finished sync", file=str(c1z_path)
+        )
 
 
 async def _holds_a_finished_sync(store: C1ZStore) -> bool:

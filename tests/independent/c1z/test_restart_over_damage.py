@@ -1,0 +1,96 @@
+"""A one-shot sync over a damaged `--file` starts over (docs/c1z.md); an existing good sync is never destroyed by a
+failed run.
+
+A file can be refused on opening as damaged (its SQL of its own, a run of the wrong type) while it still records a
+finished sync: what Go readers and `inspect` of an older release show. When the new sync fails too, its partial
+save replaced the file, and that finished sync was gone for a run the next one might resume. The file is left as it
+was instead, as when the damage is found as a run resumes (tests/baton/test_c1z_untrusted.py); a damaged file that
+records no finished sync is still replaced by the partial save, which the next run resumes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import structlog
+
+from connector.baton.c1z.reader import C1ZReader
+from connector.baton.sync.to_file import sync_to_file
+from tests.baton.fake_connector import Faults, InjectedFailure, Org, expected_grant_ids, syncers
+from tests.baton.test_sync_engine import options
+from tests.independent.c1z.hostile import edited, leftovers
+
+_DAMAGE_ON_OPENING = {
+    # The later, unfinished run's row holds a number where a time belongs (schema.check_readable reads every run).
+    "an unfinished run of the wrong type": "UPDATE v1_sync_runs SET started_at = 42 WHERE ended_at IS NULL",
+    "a trigger": "CREATE TRIGGER noisy AFTER INSERT ON v1_grants BEGIN SELECT 1; END",
+    "an index on an expression": "CREATE INDEX costly ON v1_grants (length(data))",
+    "a view": "CREATE VIEW extra AS SELECT 1",
+}
+
+NOT_SAVED = "the new sync failed; its unfinished run is not saved over the file's finished sync"
+DAMAGED = "existing c1z is damaged; starting a new sync instead of resuming"
+
+
+async def _finished_then_interrupted(path: Path, tmp: Path, org: Org) -> str:
+    """`path` holding a finished sync and, after it, an unfinished one; returns the finished sync's id."""
+    finished = await sync_to_file(syncers(org, Faults()), path, options(), tmp_dir=tmp)
+    with pytest.raises(InjectedFailure):
+        await sync_to_file(syncers(org, Faults(fail_at_call=12)), path, options(concurrency=1), tmp_dir=tmp)
+    return finished.sync_id
+
+
+@pytest.mark.parametrize("case", sorted(_DAMAGE_ON_OPENING))
+async def test_a_failed_restart_leaves_a_file_with_a_finished_sync_as_it_was(case: str, tmp_path: Path) -> None:
+    org = Org()
+    finished = await _finished_then_interrupted(tmp_path / "sync.c1z", tmp_path, org)
+    damaged = edited(tmp_path / "sync.c1z", tmp_path / "damaged.c1z", _DAMAGE_ON_OPENING[case])
+    before = damaged.read_bytes()
+    with structlog.testing.capture_logs() as events, pytest.raises(InjectedFailure):
+        await sync_to_file(syncers(org, Faults(fail_at_call=20)), damaged, options(), tmp_dir=tmp_path)
+    said = [e["event"] for e in events if e["log_level"] == "warning"]
+    assert said == [DAMAGED, NOT_SAVED]
+    assert damaged.read_bytes() == before, "the finished sync is still there"
+    assert leftovers(tmp_path, tmp_path / "sync.c1z", damaged) == []
+
+    done = await sync_to_file(syncers(org, Faults()), damaged, options(), tmp_dir=tmp_path)
+    assert not done.resumed
+    with C1ZReader(damaged, tmp_path) as reader:
+        (run,) = reader.sync_runs()
+        assert (run.sync_id, run.finished) == (done.sync_id, True)
+        assert run.sync_id != finished
+        assert {g.id for g in reader.grants()} == expected_grant_ids(org)
+
+
+async def test_a_failed_restart_over_a_damaged_file_without_a_finished_sync_is_saved_to_resume(
+    tmp_path: Path,
+) -> None:
+    """Nothing in the file is worth more than the new run's progress: it is saved, and the next run resumes it."""
+    org = Org()
+    path = tmp_path / "sync.c1z"
+    with pytest.raises(InjectedFailure):
+        await sync_to_file(syncers(org, Faults(fail_at_call=12)), path, options(concurrency=1), tmp_dir=tmp_path)
+    damaged = edited(path, tmp_path / "damaged.c1z", _DAMAGE_ON_OPENING["a trigger"])
+    with structlog.testing.capture_logs() as events, pytest.raises(InjectedFailure):
+        await sync_to_file(syncers(org, Faults(fail_at_call=20)), damaged, options(concurrency=1), tmp_dir=tmp_path)
+    assert NOT_SAVED not in [e["event"] for e in events]
+    with C1ZReader(damaged, tmp_path) as reader:
+        (partial,) = reader.sync_runs()
+        assert not partial.finished
+    done = await sync_to_file(syncers(org, Faults()), damaged, options(), tmp_dir=tmp_path)
+    assert (done.resumed, done.sync_id) == (True, partial.sync_id)
+    with C1ZReader(damaged, tmp_path) as reader:
+        assert {g.id for g in reader.grants()} == expected_grant_ids(org)
+
+
+async def test_a_truncated_file_is_replaced_by_the_partial_save(tmp_path: Path) -> None:
+    """Damage in the envelope: no sync of the file can be read, so the failed run's progress is what is kept."""
+    org = Org()
+    path = tmp_path / "sync.c1z"
+    await sync_to_file(syncers(org, Faults()), path, options(), tmp_dir=tmp_path)
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(InjectedFailure):
+        await sync_to_file(syncers(org, Faults(fail_at_call=20)), path, options(concurrency=1), tmp_dir=tmp_path)
+    with C1ZReader(path, tmp_path) as reader:
+        assert [r.finished for r in reader.sync_runs()] == [False]
