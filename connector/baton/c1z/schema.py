@@ -241,6 +241,16 @@ def check_readable(db_path: Path, source: Path) -> None:
                     f"{source}: table {table}: its id column is not the table's integer primary key "
                     "(its rows cannot be read in order)"
                 )
+            if "id" in needed:
+                # Readers page from id 0 up (`rows.iter_blobs`, the engine's `resources_after` cursor): a row whose id
+                # is 0 or less (SQLite allows any 64-bit rowid; Go's start at 1) was never listed, and `inspect
+                # --grants` printed none of a file's 99 grants beside a summary counting them, and exited 0.
+                lowest = conn.execute(f"SELECT min(id) FROM {table}").fetchone()[0]  # noqa: S608 - our table names
+                if lowest is not None and lowest < 1:
+                    raise DamagedC1ZError(
+                        f"{source}: table {table} holds a row whose id is {lowest}, not 1 or more "
+                        "(its rows cannot be read in order)"
+                    )
         # Every use of a file starts from its sync runs (few rows): one of the wrong type is damage found here,
         # where a sync into the file starts over, not a ValueError out of the resume ("unexpected error").
         rows.read_sync_runs(conn)

@@ -134,6 +134,14 @@ MISSING: dict[str, tuple[tuple[str, ...], str]] = {
     # The file cannot attach another database by itself; an ATTACH's traces are schema objects (a view naming the
     # attached schema), refused as every view is.
     "a view over an attached schema": (("CREATE VIEW peek AS SELECT * FROM v1_grants",), "holds a view 'peek'"),
+    # SQLite allows any 64-bit rowid; readers page from id 0 up: these rows were never listed (exit 0).
+    **{
+        f"a row id of 0 or less in {table}": (
+            (f"UPDATE {table} SET id = -id WHERE id = (SELECT max(id) FROM {table})",),
+            f"table {table} holds a row whose id is -",
+        )
+        for table in ("v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants")
+    },
     "a sync id of invalid UTF-8": (
         ("UPDATE v1_sync_runs SET sync_id = CAST(x'ff1b5b326a' AS TEXT)",),
         "Could not decode to UTF-8 column 'sync_id'",
