@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import os
 import re
+import resource
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from connector.baton.c1z.envelope import decompression_cap
 from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError
 from connector.baton.c1z.reader import C1ZReader
 from connector.baton.sync.to_file import sync_to_file
@@ -209,3 +213,42 @@ async def test_an_empty_file_is_where_a_one_shot_sync_starts_afresh(tmp_path: Pa
     with C1ZReader(path, tmp_path) as reader:
         assert reader.default_sync_id() == result.sync_id
     assert leftovers(tmp_path, path) == []
+
+
+def _rle_bomb(path: Path, gibibytes: int) -> Path:
+    """A frame of RLE blocks of 128 KiB of zeros, 4 bytes each, after a raw block holding SQLite's header: ~32 KB of
+    file per GiB out, made without compressing anything. No content size: the reader learns the size by writing."""
+    header = b"SQLite format 3\x00"
+    blocks = (gibibytes << 30) // (128 << 10)
+    rle = (((128 << 10) << 3) | (1 << 1)).to_bytes(3, "little") + b"\x00"
+    last = (((128 << 10) << 3) | (1 << 1) | 1).to_bytes(3, "little") + b"\x00"
+    frame_ = bytes.fromhex("28b52ffd") + bytes([0x00, (17 - 10) << 3])  # no size, no checksum, a 128 KiB window
+    path.write_bytes(MAGIC + frame_ + ((len(header) << 3).to_bytes(3, "little") + header) + rle * (blocks - 1) + last)
+    return path
+
+
+def test_a_bomb_is_stopped_at_the_cap_with_disk_and_memory_bounded(tmp_path: Path) -> None:
+    """4 GiB out of 128 KB. The process may write no more than the cap (a file-size limit just above it: past it
+    the error would be "File too large") and use no more than 1 GiB of address space; the line names the cap."""
+    bomb = _rle_bomb(tmp_path / "bomb.c1z", 4)
+    cap = decompression_cap(bomb.stat().st_size)
+
+    def limits() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (cap + (1 << 20), cap + (1 << 20)))
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "connector", "inspect", str(bomb)],
+        env={**os.environ, "BATON_C1Z_TEMP_DIR": str(tmp_path)},
+        preexec_fn=limits,  # the limits of the child alone, set before it runs anything
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        f"baton-datadog: inspect: {bomb}: decompresses to more than {cap:,} bytes, the cap for a file of this size "
+        "(1000x its size, at least 64 MiB, at most 10 GiB)\n"
+    )
+    assert leftovers(tmp_path, bomb) == []
