@@ -292,6 +292,7 @@ def _schema_code(conn: sqlite3.Connection) -> str:
     `length(printf('%.*c', 300000000, 'x'))` took a second and 300 MB per row a resumed sync wrote. Go writes none
     of them but the two partial grant indexes (ours too, `DDL`); plain tables and indexes cost at most a pass.
     A conflict clause or a collation of the file's own is a rule on which rows a write keeps (`_CONFLICT`).
+    AUTOINCREMENT takes a write's ids from a counter of the file's own, which may have none left.
     """
     row = conn.execute(
         "SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger') "
@@ -316,6 +317,10 @@ def _schema_code(conn: sqlite3.Connection) -> str:
             continue
         if _CHECK.search(str(sql)):
             return _described("table with a CHECK constraint", name)
+        if _AUTOINCREMENT.search(str(sql)):
+            # Its ids come from `sqlite_sequence`, the file's own counter: at 2^63-1 every row stored fails as
+            # SQLITE_FULL, and every sync into the file ended as "disk full: no space left in" the working directory.
+            return _described("table whose ids are AUTOINCREMENT", name)
         if _CONFLICT.search(str(sql)):
             return _described("table with a conflict clause (ON CONFLICT)", name)
         if any(collation.strip("\"'[]`").upper() != "BINARY" for collation in _COLLATE.findall(str(sql))):
@@ -331,6 +336,7 @@ def _schema_code(conn: sqlite3.Connection) -> str:
 # A default SQLite runs no code for: a number, a string, NULL (Go's: 'full', '', 0).
 _LITERAL = re.compile(r"[-+]?\d+(\.\d+)?|'(?:[^']|'')*'|NULL", re.IGNORECASE)
 _CHECK = re.compile(r"\bcheck\s*\(", re.IGNORECASE)
+_AUTOINCREMENT = re.compile(r"\bautoincrement\b", re.IGNORECASE)
 # A constraint's conflict clause (`NOT NULL ON CONFLICT IGNORE`, `UNIQUE ON CONFLICT REPLACE`) and a collation
 # (`COLLATE NOCASE`) decide which rows a write keeps: without a word, a sync into the file stored none of its grants
 # (IGNORE on the NULL `expansion` most grants have) or one resource per type (REPLACE on `resource_type_id`), and

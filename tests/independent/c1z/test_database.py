@@ -142,6 +142,32 @@ MISSING: dict[str, tuple[tuple[str, ...], str]] = {
         )
         for table in ("v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants")
     },
+    # The ids a write takes come from the file's own counter, here at its end: every sync into the file failed as
+    # "disk full: no space left in" the working directory, retryable, for good.
+    "an AUTOINCREMENT counter at its end": (
+        (
+            "ALTER TABLE v1_assets RENAME TO old_assets",
+            "CREATE TABLE v1_assets (id integer primary key autoincrement, external_id text not null, content_type "
+            "text not null, data blob not null, sync_id text not null, discovered_at datetime not null)",
+            "UPDATE sqlite_sequence SET seq = 9223372036854775807",
+            "INSERT INTO sqlite_sequence (name, seq) SELECT 'v1_assets', 9223372036854775807 WHERE changes() = 0",
+            "DROP TABLE old_assets",
+        ),
+        "holds a table whose ids are AUTOINCREMENT 'v1_assets'",
+    ),
+    "an AUTOINCREMENT table of grants": (
+        (
+            "ALTER TABLE v1_grants RENAME TO old_grants",
+            "CREATE TABLE v1_grants (id integer primary key autoincrement, resource_type_id text not null, "
+            "resource_id text not null, entitlement_id text not null, principal_resource_type_id text not null, "
+            "principal_resource_id text not null, external_id text not null, expansion blob, needs_expansion integer "
+            "not null default 0, data blob not null, sync_id text not null, discovered_at datetime not null)",
+            "INSERT INTO v1_grants SELECT * FROM old_grants",
+            "UPDATE sqlite_sequence SET seq = 9223372036854775807 WHERE name = 'v1_grants'",
+            "DROP TABLE old_grants",
+        ),
+        "holds a table whose ids are AUTOINCREMENT 'v1_grants'",
+    ),
     "a sync id of invalid UTF-8": (
         ("UPDATE v1_sync_runs SET sync_id = CAST(x'ff1b5b326a' AS TEXT)",),
         "Could not decode to UTF-8 column 'sync_id'",
