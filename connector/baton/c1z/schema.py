@@ -264,6 +264,30 @@ def check_readable(db_path: Path, source: Path) -> None:
         conn.close()
 
 
+# SQLite's file format write version (header byte 18): 1 (rollback journal) or 2 (WAL). A file of a later version
+# opens read-only, whatever the file system allows.
+_WRITE_VERSION_AT = 18
+_WRITE_VERSIONS = (1, 2)
+
+
+def check_writable(db_path: Path, source: Path) -> None:
+    """Refuse a database that SQLite reads but will not write (`source` is what the error names), as damage: a sync
+    into the file starts over in a new one. Its header's write version made every sync into it fail as SQLITE_READONLY
+    ("cannot use the working file ... attempt to write a readonly database"), blamed on the working directory, for
+    good."""
+    try:
+        with db_path.open("rb") as file:
+            header = file.read(_WRITE_VERSION_AT + 1)
+    except OSError as exc:
+        raise working_file_failure(db_path, "checking the working copy", exc) from exc
+    version = header[_WRITE_VERSION_AT] if len(header) > _WRITE_VERSION_AT else None
+    if version not in _WRITE_VERSIONS:
+        raise DamagedC1ZError(
+            f"{source}: a SQLite file of write version {version} (SQLite writes versions 1 and 2: it can be read, "
+            "not written)"
+        )
+
+
 def _unreadable(db_path: Path, exc: sqlite3.Error) -> ConnectorError | None:
     """An I/O failure of the disk under the working copy: the place's fault, not damage of the c1z."""
     return working_file_failure(db_path, "checking the working copy", exc)

@@ -47,6 +47,7 @@ from connector.baton.c1z.schema import (
     DEFERRED_RESOURCE_INDEXES,
     SYNC_RUN_COLUMNS_ADDED_LATER,
     check_readable,
+    check_writable,
     connect_read_only,
     parse_sqlite_time,
     sqlite_time,
@@ -842,6 +843,7 @@ def _open_db(c1z_path: Path | None, tmp_dir: Path | None) -> tuple[_Db, WorkDir,
             try:
                 decompress_to(source, db_path)
                 check_readable(db_path, source)
+                check_writable(db_path, source)
                 return _ready(db_path, source), workdir, False
             except DamagedC1ZError as exc:
                 log.warning("existing c1z is damaged; starting a new sync instead of resuming", error=str(exc))

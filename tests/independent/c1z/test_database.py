@@ -314,3 +314,44 @@ async def test_of_many_runs_the_newest_unfinished_one_is_resumed_and_alone_kept(
     with C1ZReader(many, tmp_path) as reader:
         assert [r.sync_id for r in reader.sync_runs()] == [result.sync_id]
         assert {g.id for g in reader.grants()} == expected_grant_ids(org)
+
+
+# -- the SQLite file header (https://www.sqlite.org/fileformat.html §1.3), byte by byte ----------------------------
+
+HEADERS: dict[str, dict[int, int]] = {
+    "a write version SQLite does not write": {18: 3},
+    "a read version SQLite does not read": {19: 3},
+    "255 reserved bytes per page": {20: 255},
+    "a maximum payload fraction other than 64": {21: 10},
+    "a page size of 1": {16: 0, 17: 1},
+    "a page size that is no power of two": {16: 0x0B, 17: 0xB8},
+    "schema format 5": {47: 5},
+    "incremental vacuum without auto-vacuum": {67: 1},
+    "2^31 pages": {28: 0x7F, 29: 0xFF, 30: 0xFF, 31: 0xFF},
+}
+
+
+def _patched(good: Path, out: Path, patch: dict[int, int]) -> Path:
+    db = bytearray(database_of(good))
+    for offset, value in patch.items():
+        db[offset] = value
+    out.write_bytes(envelope(bytes(db)))
+    return out
+
+
+@pytest.mark.parametrize("case", sorted(HEADERS))
+async def test_a_header_sqlite_cannot_use_is_never_blamed_on_the_working_directory(
+    case: str, good: Path, tmp_path: Path
+) -> None:
+    """Each header is one line from `inspect` or read as it is, and a one-shot sync starts a whole new file: a write
+    version of 3 opened read-only, and every sync into the file failed as "cannot use the working file ... attempt to
+    write a readonly database" (WorkDirError: the temp dir named as the cause, retryable, for good)."""
+    path = _patched(good, tmp_path / "header.c1z", HEADERS[case])
+    code, _, err = run_inspect(path)
+    assert code in (0, 2), err
+    if code:
+        assert err.startswith(f"baton-datadog: inspect: {path}: ")
+        assert err.count("\n") == 1
+    work = tmp_path / "work"
+    work.mkdir()
+    await _one_shot_into(path, work)
