@@ -28,6 +28,12 @@ class DamagedC1ZError(C1ZFormatError):
     """
 
 
+class OpeningStopped(Exception):
+    """Whoever waited for a c1z being opened stopped waiting (a cancelled sync: SIGTERM): the opening ends at its next
+    chunk or SQLite step instead of decompressing and checking the rest of a file of up to 10 GiB, which the exit
+    waited for. Never reported: nobody awaits it."""
+
+
 class DiskFullError(ConnectorError):
     """No space left for the working files or the c1z; retryable, since a later attempt may find room."""
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import threading
 from datetime import datetime
 from pathlib import Path
 
 from connector.baton.c1z import rows
-from connector.baton.c1z.errors import DamagedC1ZError, working_file_failure
+from connector.baton.c1z.errors import DamagedC1ZError, OpeningStopped, working_file_failure
 from connector.baton.errors import ConnectorError
 
 DDL: tuple[str, ...] = (
@@ -204,16 +205,18 @@ def connect_read_only(db_path: Path) -> sqlite3.Connection:
     )
 
 
-def check_readable(db_path: Path, source: Path) -> None:
+def check_readable(db_path: Path, source: Path, stop: threading.Event | None = None) -> None:
     """Refuse a damaged database or one without the tables and columns every reader needs.
 
     `source` (the c1z the file came from) is what the error names. SQLite's own `quick_check` finds damaged
-    pages; the schema check turns "no such table" deep inside a read into one clear message up front.
+    pages; the schema check turns "no such table" deep inside a read into one clear message up front. `stop` set:
+    SQLite stops at its next steps (`stop_when`), raising `OpeningStopped`.
     """
     try:
         conn = connect_read_only(db_path)
     except sqlite3.Error as exc:
         raise _unreadable(db_path, exc) or DamagedC1ZError(f"{source}: not a readable SQLite database: {exc}") from exc
+    stop_when(conn, stop)
     try:
         verdict = conn.execute("PRAGMA quick_check(1)").fetchone()
         if verdict is None or verdict[0] != "ok":
@@ -257,6 +260,8 @@ def check_readable(db_path: Path, source: Path) -> None:
     except ValueError as exc:
         raise DamagedC1ZError(f"{source}: {exc}") from exc
     except sqlite3.Error as exc:
+        if stop is not None and stop.is_set():
+            raise OpeningStopped(f"{source}: no longer awaited") from exc
         raise _unreadable(db_path, exc) or DamagedC1ZError(
             f"{source}: damaged SQLite database: {rows.value_problem(exc)}"
         ) from exc
@@ -286,6 +291,18 @@ def check_writable(db_path: Path, source: Path) -> None:
             f"{source}: a SQLite file of write version {version} (SQLite writes versions 1 and 2: it can be read, "
             "not written)"
         )
+
+
+# SQLite virtual machine steps between two looks at a `stop` (`stop_when`): a few milliseconds of work.
+_STEPS_PER_LOOK = 1000
+
+
+def stop_when(conn: sqlite3.Connection, stop: threading.Event | None) -> None:
+    """Make every statement of `conn` fail ("interrupted") once `stop` is set; None: clear that."""
+    if stop is None:
+        conn.set_progress_handler(None, 0)
+    else:
+        conn.set_progress_handler(stop.is_set, _STEPS_PER_LOOK)
 
 
 def _unreadable(db_path: Path, exc: sqlite3.Error) -> ConnectorError | None:

@@ -26,6 +26,7 @@ import functools
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -40,7 +41,7 @@ from google.protobuf.message import DecodeError
 from connector.baton import ids
 from connector.baton.c1z import rows
 from connector.baton.c1z.envelope import compress_atomically, decompress_to, open_regular
-from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, working_file_failure
+from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, OpeningStopped, working_file_failure
 from connector.baton.c1z.schema import (
     DDL,
     DEFERRED_INDEXES,
@@ -51,6 +52,7 @@ from connector.baton.c1z.schema import (
     connect_read_only,
     parse_sqlite_time,
     sqlite_time,
+    stop_when,
 )
 from connector.baton.c1z.workfiles import WorkDir
 from connector.baton.errors import InternalError
@@ -630,11 +632,14 @@ class C1ZStore:
     @classmethod
     async def _start(cls, c1z_path: Path | None, tmp_dir: Path | None) -> C1ZStore:
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="c1z-store")
-        opening = executor.submit(_open_db, c1z_path, tmp_dir)
+        stop = threading.Event()
+        opening = executor.submit(_open_db, c1z_path, tmp_dir, stop)
         try:
             db, workdir, set_aside_finished = await asyncio.wrap_future(opening)
         except BaseException:
-            # Cancelled while the thread was still opening: close what it opens, right after (same thread).
+            # Cancelled while the thread was still opening: it stops at its next chunk or SQLite step (SIGTERM waited for
+            # the whole of a large file to be decompressed and checked), and what it opened is closed right after.
+            stop.set()
             executor.submit(_discard, opening)
             executor.shutdown(wait=False)
             raise
@@ -827,12 +832,15 @@ class C1ZStore:
         return await self._call(self._db.count, self.sync_id, table)
 
 
-def _open_db(c1z_path: Path | None, tmp_dir: Path | None) -> tuple[_Db, WorkDir, bool]:
+def _open_db(
+    c1z_path: Path | None, tmp_dir: Path | None, stop: threading.Event | None = None
+) -> tuple[_Db, WorkDir, bool]:
     """On the store thread: a locked working directory, the decompressed file (if any), the schema checked; and
     whether a damaged file set aside holds a finished sync (`C1ZStore.set_aside_finished`).
 
     A damaged c1z (right magic, broken body) is not resumed: the sync starts over in a fresh file, with a
-    warning naming the file and the damage. Anything that is not a c1z at all is refused.
+    warning naming the file and the damage. Anything that is not a c1z at all is refused. `stop` set (the caller
+    gave up): `OpeningStopped` at the next chunk or SQLite step, the working directory removed.
     """
     workdir = WorkDir.create(tmp_dir, "sync")
     db_path = workdir.path / "sync.db"
@@ -841,11 +849,13 @@ def _open_db(c1z_path: Path | None, tmp_dir: Path | None) -> tuple[_Db, WorkDir,
         source = c1z_path if c1z_path is not None and _has_content(c1z_path) else None
         if source is not None:
             try:
-                decompress_to(source, db_path)
-                check_readable(db_path, source)
+                decompress_to(source, db_path, stop)
+                check_readable(db_path, source, stop)
                 check_writable(db_path, source)
-                return _ready(db_path, source), workdir, False
+                return _ready(db_path, source, stop), workdir, False
             except DamagedC1ZError as exc:
+                if stop is not None and stop.is_set():
+                    raise OpeningStopped(f"{source}: no longer awaited") from exc  # SQLite's "interrupted"
                 log.warning("existing c1z is damaged; starting a new sync instead of resuming", error=str(exc))
                 set_aside_finished = _holds_a_finished_run(db_path)
                 db_path.unlink(missing_ok=True)
@@ -895,11 +905,13 @@ def _holds_a_finished_run(db_path: Path) -> bool:
         conn.close()
 
 
-def _ready(db_path: Path, source: Path | None) -> _Db:
+def _ready(db_path: Path, source: Path | None, stop: threading.Event | None = None) -> _Db:
     db = _Db(db_path, source)
     try:
+        stop_when(db.conn, stop)  # a resumed file's schema step may build its missing indexes over every row
         _guarded(db, db.ensure_schema, defer_indexes=True)
         _guarded(db, db.start_load)
+        stop_when(db.conn, None)
     except BaseException:
         db.close()
         raise

@@ -9,9 +9,10 @@ import fcntl
 import os
 import re
 import tempfile
-from collections.abc import Collection, Sequence
+import threading
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import structlog
 
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from connector.baton.c1z.store import C1ZStore
 
 log = structlog.get_logger(__name__)
+
+R = TypeVar("R")
 
 
 async def sync_to_file(
@@ -210,7 +213,9 @@ MOUNTINFO = Path("/proc/self/mountinfo")
 _OCTAL_ESCAPE = re.compile(rb"\\([0-7]{3})")
 
 
-def output_file_problem(path: Path, tmp_dir: Path | None, resource_types: Collection[str] = ()) -> str | None:
+def output_file_problem(
+    path: Path, tmp_dir: Path | None, resource_types: Collection[str] = (), stop: threading.Event | None = None
+) -> str | None:
     """What makes `path` a c1z a sync could not be saved to (or would clobber), as the words that follow the path in
     a message (": the directory ... does not exist", " is a directory; ..."), or None. Found before any upstream
     request: each of these failed only when the finished sync was saved, after the whole sync (in service mode, after
@@ -219,7 +224,7 @@ def output_file_problem(path: Path, tmp_dir: Path | None, resource_types: Collec
 
     `resource_types`: every resource type id the connector's syncs may write (not only this run's). An existing c1z
     naming another type is another connector's (`sync.c1z` is every baton connector's default name): refused, not
-    replaced by this connector's sync. Empty: not checked."""
+    replaced by this connector's sync. Empty: not checked. `stop`: see `problem_off_the_loop`."""
     if (too_long := name_too_long(path)) is not None:
         return f": {too_long}"
     if path.is_symlink():
@@ -257,7 +262,7 @@ def output_file_problem(path: Path, tmp_dir: Path | None, resource_types: Collec
     from connector.baton.c1z.reader import C1ZReader  # SQLite only when a file is there to check
 
     try:
-        reader = C1ZReader(path, tmp_dir)
+        reader = C1ZReader(path, tmp_dir, stop)
     except DamagedC1ZError:
         return None  # a c1z with a broken body: the store starts a new sync in its place and warns (not refused)
     except C1ZFormatError as exc:
@@ -281,6 +286,18 @@ def output_file_problem(path: Path, tmp_dir: Path | None, resource_types: Collec
         f"{named}{more}; this connector writes {', '.join(sorted(resource_types))}); move it away or name another "
         "file — it is never overwritten blindly"
     )
+
+
+async def problem_off_the_loop(check: Callable[[threading.Event], R]) -> R:
+    """`check(stop)` (`output_file_problem` or a caller's check around it) on a worker thread. Cancelled (SIGTERM at
+    start-up), `stop` is set, so the reading of an existing c1z ends at its next chunk or SQLite step: the exit waited
+    for the whole of a file of up to 10 GiB to be unpacked and checked."""
+    stop = threading.Event()
+    try:
+        return await asyncio.to_thread(check, stop)
+    except asyncio.CancelledError:
+        stop.set()
+        raise
 
 
 _FOREIGN_TYPES_NAMED = 5
