@@ -46,6 +46,7 @@ from connector.baton.c1z.schema import (
     DDL,
     DEFERRED_INDEXES,
     DEFERRED_RESOURCE_INDEXES,
+    REQUIRED_COLUMNS,
     SYNC_RUN_COLUMNS_ADDED_LATER,
     check_readable,
     check_writable,
@@ -375,10 +376,11 @@ class _Db:
         self._end_load()
         with self.unit():
             tables = ("v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants", "v1_assets")
+            # IS NOT: a row whose sync id is NULL (a file's table need not say NOT NULL) is no row of this sync either.
             for table in () if self._holds_only(sync_id) else tables:
-                self.conn.execute(f"DELETE FROM {table} WHERE sync_id != ?", (sync_id,))  # noqa: S608
+                self.conn.execute(f"DELETE FROM {table} WHERE sync_id IS NOT ?", (sync_id,))  # noqa: S608
             self.conn.execute("DELETE FROM v1_connector_sessions")
-            self.conn.execute("DELETE FROM v1_sync_runs WHERE sync_id != ?", (sync_id,))
+            self.conn.execute("DELETE FROM v1_sync_runs WHERE sync_id IS NOT ?", (sync_id,))
         self.commit()
 
     def drop_other_partials(self, keep: str, unfinished_only: bool) -> None:
@@ -520,6 +522,24 @@ class _Db:
             if row is not None:
                 what = "rows" if table in empty else f"rows of resource type {str(row[0])[:64]!r}"
                 return f"{table} holds {what}, which this sync does not make"
+        return self._mistyped_row(sync_id)
+
+    def _mistyped_row(self, sync_id: str) -> str | None:
+        """A row of the sync whose key or object is of the wrong type (NULL, a blob for an id, text for an object), or a
+        row that belongs to no sync by its sync id's type, described; None when there is none. A file's table need not
+        say NOT NULL (the reader needs its columns, not their constraints): such a row of a resumed run was never read
+        again (its type, its id or its sync matched nothing), and the run was saved as complete without it and without
+        what hung on it (a group's grants), or with its NULL object, which the saved file's own reader refused. One pass
+        over each table, once per resume, as `stray_row`'s."""
+        for table, needed in REQUIRED_COLUMNS.items():
+            if table == "v1_sync_runs":
+                continue
+            texts = sorted(needed - {"id", "data", "sync_id"})
+            wrong = " OR ".join([*(f"typeof({column}) != 'text'" for column in texts), "typeof(data) != 'blob'"])
+            query = f"SELECT id FROM {table} WHERE typeof(sync_id) != 'text' OR (sync_id = ? AND ({wrong})) LIMIT 1"  # noqa: S608 - our SQL
+            row = self.conn.execute(query, (sync_id,)).fetchone()
+            if row is not None:
+                return f"{table} row {row[0]} holds an id, sync id or object of the wrong type"
         return None
 
     def count(self, sync_id: str, table: str) -> int:

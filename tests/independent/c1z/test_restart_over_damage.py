@@ -94,3 +94,52 @@ async def test_a_truncated_file_is_replaced_by_the_partial_save(tmp_path: Path) 
         await sync_to_file(syncers(org, Faults(fail_at_call=20)), path, options(concurrency=1), tmp_dir=tmp_path)
     with C1ZReader(path, tmp_path) as reader:
         assert [r.finished for r in reader.sync_runs()] == [False]
+
+
+# The unfinished run's rows in a file whose tables do not say NOT NULL (the reader needs the columns, not their
+# constraints): each row below is one the resumed plan never reads again, or reads as nothing.
+_RESOURCES_WITHOUT_CONSTRAINTS = (
+    "ALTER TABLE v1_resources RENAME TO old_resources",
+    "CREATE TABLE v1_resources (id integer primary key, resource_type_id text, external_id text, "
+    "parent_resource_type_id text, parent_resource_id text, data blob, sync_id text, discovered_at datetime)",
+    "INSERT INTO v1_resources SELECT * FROM old_resources",
+    "DROP TABLE old_resources",
+)
+_WRONG_ROWS = {
+    "a NULL resource type": "UPDATE v1_resources SET resource_type_id = NULL WHERE external_id = 'group:g3'",
+    "a NULL external id": "UPDATE v1_resources SET external_id = NULL WHERE external_id = 'group:g3'",
+    "a NULL sync id": "UPDATE v1_resources SET sync_id = NULL WHERE external_id = 'group:g3'",
+    "a NULL object": "UPDATE v1_resources SET data = NULL WHERE external_id = 'group:g3'",
+    # FromString raised a TypeError on it, and the resume ended as "unexpected error" (tests/baton/test_c1z_untrusted.py).
+    "an object that is text": "UPDATE v1_resources SET data = CAST('x' AS TEXT) WHERE external_id = 'group:g3'",
+    "an external id that is a blob": (
+        "UPDATE v1_resources SET external_id = CAST(external_id AS BLOB) WHERE external_id = 'group:g3'"
+    ),
+}
+
+
+@pytest.mark.parametrize("fail_at_call", [12, 30])  # in the entitlements phase; among the grants pages
+@pytest.mark.parametrize("case", sorted(_WRONG_ROWS))
+async def test_a_resumed_run_whose_rows_are_of_the_wrong_type_starts_over_whole(
+    case: str, fail_at_call: int, tmp_path: Path
+) -> None:
+    """Resumed as it was, the run was saved as complete without group g3's grants (its row was never read again), or
+    with its NULL object, which the saved file's own reader then refused; the NULL-sync row was kept in the new file
+    (`keep_only` compared it with `!=`). The resume finds such rows and starts a new run; the file ends whole."""
+    org = Org()
+    path = tmp_path / "sync.c1z"
+    with pytest.raises(InjectedFailure):
+        await sync_to_file(
+            syncers(org, Faults(fail_at_call=fail_at_call)), path, options(concurrency=1), tmp_dir=tmp_path
+        )
+    damaged = edited(path, tmp_path / "damaged.c1z", *_RESOURCES_WITHOUT_CONSTRAINTS, _WRONG_ROWS[case])
+    result = await sync_to_file(syncers(org, Faults()), damaged, options(), tmp_dir=tmp_path)
+    assert not result.resumed
+    with C1ZReader(damaged, tmp_path) as reader:
+        (run,) = reader.sync_runs()
+        assert (run.sync_id, run.finished) == (result.sync_id, True)
+        assert {g.id for g in reader.grants()} == expected_grant_ids(org)
+        assert sum(1 for _ in reader.resources()) == org.users + org.groups + org.roles
+        assert reader.connection.execute("SELECT count(*) FROM v1_resources").fetchone() == (
+            org.users + org.groups + org.roles,
+        ), "no row of the old run is left"
