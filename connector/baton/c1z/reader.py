@@ -113,14 +113,9 @@ class C1ZReader:
 
     def resource_types_outside(self, known: Collection[str], limit: int) -> list[str]:
         """Up to `limit` resource type ids the file names, in any of its syncs, that are not in `known`: a file of
-        another connector holds its own types. Each is cut to 64 characters (a file's value is untrusted)."""
-        marks = ", ".join("?" * len(known)) or "NULL"
-        query = (
-            "SELECT DISTINCT substr(type_id, 1, 64) FROM (SELECT external_id AS type_id FROM v1_resource_types "  # noqa: S608
-            f"UNION SELECT resource_type_id FROM v1_resources) WHERE type_id NOT IN ({marks}) LIMIT ?"
-        )
+        another connector holds its own types (`rows.types_outside`)."""
         with self._decoding("the resource types"):
-            return sorted(str(row[0]) for row in self._conn.execute(query, (*known, limit)))
+            return rows.types_outside(self._conn, known, limit)
 
     def resources(
         self, resource_type_id: str | None = None, sync_id: str | None = None

@@ -29,7 +29,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -850,6 +850,10 @@ class C1ZStore:
 
     async def count(self, table: str) -> int:
         return await self._call(self._db.count, self.sync_id, table)
+
+    async def types_outside(self, known: Collection[str], limit: int) -> list[str]:
+        """Up to `limit` resource type ids the file names, in any of its syncs, outside `known` (`rows.types_outside`)."""
+        return await self._call(rows.types_outside, self._db.conn, known, limit)
 
 
 def _open_db(

@@ -476,7 +476,11 @@ async def _serve(
 
         async def periodic_sync() -> None:
             result = await sync_to_file(
-                connector.syncers(), config.sync_file, config.sync_options, tmp_dir=config.temp_dir
+                connector.syncers(),
+                config.sync_file,
+                config.sync_options,
+                tmp_dir=config.temp_dir,
+                known_types=config.sync_file_resource_types,
             )
             # Not in the sync series: they say what ConductorOne has (BatonDatadogSyncStale), and this file stays here.
             log.info(

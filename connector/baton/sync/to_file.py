@@ -40,8 +40,14 @@ async def sync_to_file(
     tmp_dir: Path | None = None,
     observer: SyncObserver | None = None,
     save_on_error: bool = True,
+    known_types: Collection[str] = (),
 ) -> SyncResult:
     """Sync into `c1z_path`. On success the file holds exactly this one finished sync.
+
+    `known_types`: every resource type id the connector's syncs may write. An existing file naming another is another
+    connector's (or a newer release's): refused (`C1ZFormatError`) and left as it is, as `output_file_problem` refuses
+    it before a run; checked again here because a service's periodic syncs run long after that check. Empty: not
+    checked.
 
     On failure the unfinished sync is saved (unless `save_on_error` is off), so the next run resumes it
     instead of starting over, as the Go SDK does. An existing file that is not a c1z is refused
@@ -58,7 +64,7 @@ async def sync_to_file(
         taking.add_done_callback(_release_taken)
         raise
     try:
-        return await _sync_locked(syncers, c1z_path, options, tmp_dir, observer, save_on_error)
+        return await _sync_locked(syncers, c1z_path, options, tmp_dir, observer, save_on_error, known_types)
     finally:
         await asyncio.shield(asyncio.to_thread(lock.release))
 
@@ -75,6 +81,7 @@ async def _sync_locked(
     tmp_dir: Path | None,
     observer: SyncObserver | None,
     save_on_error: bool,
+    known_types: Collection[str],
 ) -> SyncResult:
     # Imported here: the SQLite layer loads when a sync runs, not with the idle daemon (docs/benchmarks.md).
     from connector.baton.c1z.store import C1ZStore
@@ -85,6 +92,10 @@ async def _sync_locked(
     # below, when damage is found as the run resumes.
     keeps_finished = save_on_error and store.set_aside_finished
     try:
+        if known_types and store.from_file:
+            foreign = await store.types_outside(known_types, _FOREIGN_TYPES_NAMED + 1)
+            if foreign:
+                raise C1ZFormatError(f"{c1z_path}: {_another_connectors(foreign, known_types)}")
         return await _sync_into(store, syncers, c1z_path, options, observer, save_on_error and not keeps_finished)
     except DamagedC1ZError as exc:
         if not store.from_file:
@@ -277,12 +288,17 @@ def output_file_problem(
             return None  # tables it cannot read: damage, which the store handles as above
     if not foreign:
         return None
+    return f": {_another_connectors(foreign, resource_types)}"
+
+
+def _another_connectors(foreign: Sequence[str], resource_types: Collection[str]) -> str:
+    """The words refusing a file that names the resource types `foreign`, outside `resource_types`."""
     named = ", ".join(quoted_id(type_id) for type_id in foreign[:_FOREIGN_TYPES_NAMED])
     more = " and more" if len(foreign) > _FOREIGN_TYPES_NAMED else ""
     # Replacing it lost that connector's whole sync without a word. A newer release of this connector that added a
     # type writes such a file too: after a rollback the file is refused as well, and the words say so.
     return (
-        f": the existing file holds another connector's sync, or a newer release's of this one (resource types "
+        f"the existing file holds another connector's sync, or a newer release's of this one (resource types "
         f"{named}{more}; this connector writes {', '.join(sorted(resource_types))}); move it away or name another "
         "file — it is never overwritten blindly"
     )
