@@ -390,8 +390,14 @@ class _Db:
             older = "SELECT sync_id FROM v1_sync_runs WHERE sync_type = 'partial' AND sync_id != ?"
             if unfinished_only:
                 older += " AND ended_at IS NULL"
+            # And rows of no run (a NULL sync id, one no run has: a damaged file's), which no reader ever shows and every
+            # save carried on.
+            runs = "SELECT sync_id FROM v1_sync_runs WHERE sync_id IS NOT NULL"
             for table in ("v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants", "v1_assets"):
-                self.conn.execute(f"DELETE FROM {table} WHERE sync_id IN ({older})", (keep,))  # noqa: S608
+                self.conn.execute(
+                    f"DELETE FROM {table} WHERE sync_id IN ({older}) OR sync_id IS NULL OR sync_id NOT IN ({runs})",  # noqa: S608
+                    (keep,),
+                )
             self.conn.execute(f"DELETE FROM v1_sync_runs WHERE sync_id IN ({older})", (keep,))  # noqa: S608
         self.commit()
 

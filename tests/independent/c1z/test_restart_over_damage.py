@@ -143,3 +143,33 @@ async def test_a_resumed_run_whose_rows_are_of_the_wrong_type_starts_over_whole(
         assert reader.connection.execute("SELECT count(*) FROM v1_resources").fetchone() == (
             org.users + org.groups + org.roles,
         ), "no row of the old run is left"
+
+
+@pytest.mark.parametrize("targeted", [False, True], ids=["full", "targeted"])
+async def test_rows_of_no_sync_are_not_carried_into_the_saved_file(targeted: bool, tmp_path: Path) -> None:
+    """Rows whose sync id is NULL, or names no run, belong to no sync of the file: a full sync's save (`keep_only`)
+    kept the NULL ones (`sync_id != ?` is NULL for them), a targeted one's (`drop_other_partials`) kept both."""
+    from connector.baton import builders as b
+
+    org = Org()
+    path = tmp_path / "sync.c1z"
+    await sync_to_file(syncers(org, Faults()), path, options(), tmp_dir=tmp_path)
+    damaged = edited(
+        path,
+        tmp_path / "orphans.c1z",
+        *_RESOURCES_WITHOUT_CONSTRAINTS,
+        "INSERT INTO v1_resources (resource_type_id, external_id, data, sync_id, discovered_at) "
+        "SELECT resource_type_id, external_id || '-orphan', data, NULL, discovered_at FROM v1_resources WHERE id = 1 "
+        "UNION ALL SELECT resource_type_id, external_id || '-gone', data, 'no-such-run', discovered_at "
+        "FROM v1_resources WHERE id = 1",
+    )
+    extra = {"targeted_resources": [b.resource_id("group", "g1")]} if targeted else {}
+    await sync_to_file(syncers(org, Faults()), damaged, options(**extra), tmp_dir=tmp_path)
+    with C1ZReader(damaged, tmp_path) as reader:
+        runs = [r.sync_id for r in reader.sync_runs()]
+        stray = reader.connection.execute(
+            "SELECT count(*) FROM v1_resources WHERE sync_id IS NULL OR sync_id NOT IN "
+            "(SELECT sync_id FROM v1_sync_runs)"
+        ).fetchone()
+    assert len(runs) == (2 if targeted else 1)
+    assert stray == (0,)
