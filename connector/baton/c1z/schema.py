@@ -147,6 +147,11 @@ DEFERRED_RESOURCE_INDEXES: tuple[str, ...] = (
 # (`_schema_code`) and then carried into every file saved from it: 40,000 empty ones (400 KB of c1z) took `inspect`
 # 7 s, and a sync into the file as long again per connection, saving them all.
 MAX_SCHEMA_OBJECTS = 1000
+# The most bytes of SQL the file's schema may take: Go's takes about 5 KB. `_schema_code` reads all of it and searches
+# it: a 615 KB file whose four extra tables carried 60 MB comments each (`CREATE TABLE x (a /* ... */)`) took
+# `inspect` 11 s and 341 MB, and the cap on the database (10 GiB) would let the text grow to gigabytes, all read at
+# once. Counted in SQLite, before any of it is read.
+MAX_SCHEMA_SQL_BYTES = 1 << 20
 
 # What a reader needs of a file, whatever SDK version wrote it; everything else is optional.
 REQUIRED_COLUMNS: dict[str, frozenset[str]] = {
@@ -226,6 +231,12 @@ def check_readable(db_path: Path, source: Path, stop: threading.Event | None = N
             raise DamagedC1ZError(
                 f"{source}: not a c1z database (it holds {objects:,} tables, indexes and other objects; a c1z holds "
                 f"a few dozen, at most {MAX_SCHEMA_OBJECTS:,} are read)"
+            )
+        sql_bytes = int(conn.execute("SELECT total(length(CAST(sql AS BLOB))) FROM sqlite_master").fetchone()[0])
+        if sql_bytes > MAX_SCHEMA_SQL_BYTES:
+            raise DamagedC1ZError(
+                f"{source}: not a c1z database (its schema's SQL takes {sql_bytes:,} bytes; a c1z's takes a few KB, "
+                f"at most {MAX_SCHEMA_SQL_BYTES:,} are read)"
             )
         code = _schema_code(conn)
         if code:
