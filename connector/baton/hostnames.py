@@ -13,3 +13,25 @@ def host_name_resolvable(host: str) -> bool:
     except UnicodeError:
         return False
     return True
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether traffic to `host` (a URL's host, IPv6 without brackets) stays on this machine: `localhost` or a loopback
+    address (an IPv4-mapped one too), as Go's proxy selection reads it (`httpproxy.useProxy`). A subdomain of
+    `localhost` is not: the resolver (glibc's) asks DNS for it, and the DNS search list may make it any host.
+
+    The one reading of "loopback" for both of its uses: a plain-http Datadog URL is allowed on it without
+    `--insecure-base-url`, and no request to it goes through an environment proxy (which would carry the keys in
+    clear across the network to the proxy, and reach the proxy's own loopback, not this machine's)."""
+    import ipaddress  # here: `--help` and `config` load this module, and only URL checks need it
+
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(name.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback

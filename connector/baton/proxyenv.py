@@ -18,6 +18,9 @@ And an `https://` proxy is checked with the trust the client was given (`verify`
 transport checks it with the origin's TLS config: httpx gave a proxy it reads from the environment its default
 trust alone (the system's, certifi's, SSL_CERT_FILE), so a TLS-inspecting proxy whose CA came in the bundle was
 refused. The default trust stays, so no proxy trusted before is refused now.
+
+And a plain-http target on this machine (`hostnames.is_loopback_host`) is never proxied, as Go never proxies one:
+the keys it carries would cross the network in clear (`no_proxy_mounts`). An https one may still be tunnelled.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ import certifi
 import httpcore
 import httpx
 from httpx._utils import URLPattern, get_environment_proxies
+
+from connector.baton.hostnames import is_loopback_host
 
 __all__ = [
     "environment_mounts",
@@ -77,6 +82,13 @@ def no_proxy_mounts(targets: Iterable[str] = ()) -> dict[str, None]:
     """httpx mount patterns for the NO_PROXY entries httpx's own reading misses (see above): give them to an httpx
     client as ``mounts=`` (None: sent directly). `targets`: the URLs the client sends to, for the CIDR entries."""
     mounts: dict[str, None] = {}
+    for target in targets:
+        url = httpx.URL(target)
+        if url.scheme == "http" and is_loopback_host(url.host):
+            # Plain http to this machine is never sent through a proxy (Go never proxies localhost or a loopback
+            # address at all): such a URL is allowed without --insecure-base-url because it stays on the machine, and
+            # through HTTP_PROXY both Datadog keys crossed the network in clear, to the proxy's own loopback.
+            mounts[f"http://[{url.host}]" if ":" in url.host else f"http://{url.host}"] = None
     networks = _networks()
     for target in targets if networks else ():
         host = httpx.URL(target).host

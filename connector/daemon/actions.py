@@ -35,7 +35,7 @@ from connector.datadog.connector import DatadogConnector
 from connector.datadog.credentials import deletions_found
 from connector.datadog.errors import DatadogError
 from connector.datadog.idrules import holds_whitespace, is_email_address
-from connector.datadog.keyshape import KEY_SHAPE, holds_key_shape
+from connector.datadog.keyshape import KEY_SHAPE, holds_key_shape, shown_value
 from connector.datadog.resources import types
 from connector.datadog.resources.keys import parse_sat_handle
 
@@ -63,11 +63,14 @@ def parse_entitlement_id(value: str, field_name: str = "grant_entitlement") -> t
     if len(parts) == 5 and all(parts):
         raise _bad(
             field_name,
-            f"{value!r} is a grant id, not an entitlement id: grant {':'.join(parts[:3])!r} to {parts[4]!r} "
+            f"{shown_value(value)} is a grant id, not an entitlement id: grant {shown_value(':'.join(parts[:3]))} to "
+            f"{shown_value(parts[4])} "
             "(or revoke it with --revoke-grant)",
         )
     if len(parts) != 3 or not all(parts):
-        raise _bad(field_name, f"{value!r} is not an entitlement id (expected <resource type>:<resource id>:<slug>)")
+        raise _bad(
+            field_name, f"{shown_value(value)} is not an entitlement id (expected <resource type>:<resource id>:<slug>)"
+        )
     return parts[0], parts[1], parts[2]
 
 
@@ -80,7 +83,7 @@ def parse_grant_id(value: str) -> tuple[tuple[str, str, str], str, str]:
     if len(parts) != 5 or not all(parts):
         raise _bad(
             "revoke_grant",
-            f"{value!r} is not a grant id "
+            f"{shown_value(value)} is not a grant id "
             "(expected <resource type>:<resource id>:<slug>:<principal type>:<principal id>)",
         )
     return (parts[0], parts[1], parts[2]), parts[3], parts[4]

@@ -34,7 +34,7 @@ from connector.daemon.settings import Settings, SettingsError, env, flag
 from connector.datadog.client import DatadogClient
 from connector.datadog.connector import DatadogConnector, DatadogOptions
 from connector.datadog.idrules import UNUSABLE_ID, holds_whitespace, is_email_address, is_usable_id
-from connector.datadog.keyshape import KEY_SHAPE, holds_key_shape
+from connector.datadog.keyshape import KEY_SHAPE, holds_key_shape, shown_value
 from connector.datadog.resources import types
 from connector.datadog.sites import is_insecure
 from connector.datadog.stats import EventHook
@@ -168,7 +168,7 @@ def check_resource_types(settings: Settings) -> None:
         else:
             why = "is not a resource type of this connector"
         problems.append(
-            f"setting {flag(name)} ({env(name)}): {type_id!r} {why} (this run syncs: {', '.join(available)})"
+            f"setting {flag(name)} ({env(name)}): {shown_value(type_id)} {why} (this run syncs: {', '.join(available)})"
         )
     # Keys are listed, never fetched one at a time: such a target failed the sync after the key check, naming no
     # setting (the engine's "does not support targeted sync"), and left the failed run in --file.

@@ -49,7 +49,7 @@ from connector.daemon.config_yaml import (
     yaml_kind,
 )
 from connector.daemon.version import package_version
-from connector.datadog.keyshape import KEY_SHAPE, holds_key_shape
+from connector.datadog.keyshape import KEY_SHAPE, holds_key_shape, shown_value
 from connector.datadog.sites import SITES, base_url_for, check_transport_security, resolve_site
 
 ENV_PREFIX = "BATON_"
@@ -420,16 +420,16 @@ class Settings(BaseSettings):
             labels = host.rstrip(".").split(".")
             if not all(_HOST_LABEL.fullmatch(label) for label in labels):
                 raise ValueError(
-                    f"{value!r} is not an IP address or host name (e.g. 127.0.0.1, 0.0.0.0 or ::)"
+                    f"{shown_value(value)} is not an IP address or host name (e.g. 127.0.0.1, 0.0.0.0 or ::)"
                 ) from None
             if labels[-1].isdigit():
-                raise ValueError(f"{value!r} is not a valid IP address") from None
+                raise ValueError(f"{shown_value(value)} is not a valid IP address") from None
             return host
         if address.is_multicast or address == ipaddress.IPv4Address("255.255.255.255"):
             # Linux lets a TCP socket listen there, and no probe or scrape can ever connect to it (ENETUNREACH): the
             # log said "health server listening" while the kubelet's probes failed and restarted the pod.
             raise ValueError(
-                f"{value!r} is a multicast or broadcast address, which nothing can connect to; "
+                f"{shown_value(value)} is a multicast or broadcast address, which nothing can connect to; "
                 "use this host's address, 127.0.0.1 or 0.0.0.0"
             )
         return host

@@ -20,6 +20,24 @@ def holds_key_shape(text: str) -> bool:
     return _KEY_IN_TEXT.search(text) is not None
 
 
+# The most of a value an error quotes: a line that names a setting, not a screenful of what was given.
+SHOWN_CHARACTERS = 100
+
+
+def shown_value(value: str, *, url: bool = False) -> str:
+    """How an error quotes a value an operator gave (a setting's, refused): `repr` of at most `SHOWN_CHARACTERS` of it,
+    or why it is not shown. Never a value holding a key's shape (a key set in the wrong variable), nor, for a value
+    that may be a URL (`url`), one with an '@' (`https://user:password@host`): such an error is printed and logged
+    before any key is known to the log redactor. An id's '@' is an email address's, shown."""
+    if holds_key_shape(value):
+        return f"(not shown: it holds {KEY_SHAPE})"
+    if url and "@" in value:
+        return "(not shown: it holds an '@', as a URL carrying a user name or password does)"
+    if len(value) > SHOWN_CHARACTERS:
+        return repr(value[:SHOWN_CHARACTERS]) + f" (the first {SHOWN_CHARACTERS} of {len(value):,} characters)"
+    return repr(value)
+
+
 _API_KEY = re.compile(r"[0-9A-Fa-f]{32}")
 _APP_KEY = re.compile(r"[0-9A-Fa-f]{40}")
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from connector.baton.hostnames import host_name_resolvable
+from connector.baton.hostnames import host_name_resolvable, is_loopback_host
+from connector.datadog.keyshape import shown_value
 
 __all__ = [
     "SITES",
@@ -62,8 +62,10 @@ def resolve_site(site: str) -> Site:
         valid = ", ".join(SITES)
         # Quoted only when it could be a site (a domain name, or a short word such as `us3`): a Datadog key holds
         # no dot and is 32 or 40 characters, and one put in the site's variable (two values of a Secret swapped)
-        # was printed in full, before any key was known to the log redactor.
-        shown = repr(site) if "." in site or len(site.strip()) < 20 else "(not shown: no domain name; a key?)"
+        # was printed in full, before any key was known to the log redactor. Nor a URL's password, a key in a
+        # query string, or the whole of a value of any length (`shown_value`).
+        could_be_a_site = "." in site or len(site.strip()) < 20
+        shown = shown_value(site, url=True) if could_be_a_site else "(not shown: no domain name; a key?)"
         meant = _meant_site(key)
         hint = f"; did you mean {meant}?" if meant else ""
         raise ValueError(f"setting `site`: unknown Datadog site {shown}; valid values are: {valid}{hint}")
@@ -80,7 +82,7 @@ def _meant_site(value: str) -> str | None:
     """The site a mistyped `site` value most likely means, or None: what the browser's address bar shows
     (`https://app.datadoghq.eu/`), the API's host (`api.us3.datadoghq.com`), a region's name (`EU1`, `us1-fed`), or
     a typo (`datadoghq.con`). Only named, never taken: the site decides where both keys are sent."""
-    host = _SCHEME.sub("", value).split("/", 1)[0].split("?", 1)[0].rstrip(".")
+    host = _SCHEME.sub("", value).split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1].rstrip(".")
     for prefix in ("app.", "api."):
         host = host.removeprefix(prefix)
     if host in SITES:
@@ -110,6 +112,10 @@ def base_url_for(site: str, base_url: str | None = None) -> str:
             raise ValueError("base URL: expected an http(s) URL such as https://api.datadoghq.com")
         if parts.query or parts.fragment:
             raise ValueError("base URL: must not carry a query string or fragment")
+        if parts.port == 0:
+            # No server listens on port 0: the connection went to the scheme's default port (80, 443), another
+            # service than the one named, with both keys, while every error named port 0.
+            raise ValueError("base URL: port 0 is no port a server listens on; give the API's port or none")
         if not host_name_resolvable(parts.hostname or ""):
             raise ValueError("base URL: the host name cannot be looked up (an empty label, or one over 63 characters)")
         return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
@@ -121,17 +127,10 @@ class InsecureBaseURL(ValueError):
 
 
 def is_insecure(base_url: str) -> bool:
-    """True for an ``http://`` root whose host is not a loopback address (``localhost`` counts as loopback)."""
+    """True for an ``http://`` root whose host is not loopback (`is_loopback_host`: ``localhost`` or a loopback
+    address)."""
     parts = urlsplit(base_url)
-    if parts.scheme != "http":
-        return False
-    host = (parts.hostname or "").rstrip(".").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return False
-    try:
-        return not ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return True
+    return parts.scheme == "http" and not is_loopback_host(parts.hostname or "")
 
 
 def check_transport_security(base_url: str, *, allow_insecure: bool) -> None:

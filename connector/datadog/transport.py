@@ -73,6 +73,12 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 # A page of 100 users with their included roles is ~100 KB; 32 MiB leaves room for any real page and
 # bounds what one hostile or broken response can cost (decoded bytes, so a gzip bomb stops here too).
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+# The most JSON values (objects, arrays, array items and members) one answer may hold, counted in its bytes before
+# anything parses it: each needs a `{`, a `[` or a `,` (those inside strings count too, so this is an upper bound). A
+# real answer holds a few thousand (a users page at the link bound ~60,000); the 32 MiB cap alone let through 11
+# million empty objects, whose Python objects cost 1.1 GB, past the deployment's 1 GiB memory limit: one hostile
+# answer restarted the pod at every sync. A million costs ~100 MB at most.
+MAX_RESPONSE_VALUES = 1_000_000
 # httpx's limit on a whole URL; only an absurd filter reaches it (ids are bounded by the client).
 _MAX_URL_CHARS = 65_536
 # What an undecodable body is called in the error, and whether asking again may help (a cut or garbled stream may
@@ -486,12 +492,24 @@ class ApiTransport:
                     # them, a quarter of a second of parsing with the loop held (seconds per buffer). A real answer
                     # comes in a few large parts and never gets here.
                     await asyncio.sleep(0)
-            return body.finish()
+            decoded = body.finish()
         except BodyTooLarge:
             raise self._too_large(status, method, path) from None
         except UndecodableBody as exc:
             what, retryable = _UNDECODABLE[exc.kind]
             raise self._undecodable(status, headers, method, path, what, retryable=retryable) from None
+        # A body shorter than the bound cannot exceed it (each value takes a byte): a real page costs no count.
+        if len(decoded) > MAX_RESPONSE_VALUES and _values_over(decoded, MAX_RESPONSE_VALUES):
+            raise UnexpectedResponse(
+                method=method,
+                path=path,
+                status=status,
+                messages=[
+                    f"the body holds more than {MAX_RESPONSE_VALUES:,} JSON values, more than any Datadog answer "
+                    "(not parsed: their objects would cost gigabytes)"
+                ],
+            )
+        return decoded
 
     def _undecodable(
         self, status: int, headers: HeaderLines, method: str, path: str, what: str, *, retryable: bool
@@ -523,3 +541,13 @@ class ApiTransport:
             delay = max(delay, at_least)
         self._emit(RetryScheduled(group, reason, attempt, delay))
         await self._sleep(delay)
+
+
+def _values_over(body: bytearray, bound: int) -> bool:
+    """Whether `body` may hold more than `bound` JSON values: its `{`, `[` and `,` bytes, counted in C."""
+    count = 0
+    for byte in (b",", b"{", b"["):
+        count += body.count(byte)
+        if count > bound:
+            return True
+    return False
