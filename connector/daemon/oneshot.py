@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import signal
 import ssl
 import stat
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,7 +27,7 @@ from connector.baton.ids import parse_resource_ref
 from connector.baton.pb.c1.connector.v2 import resource_pb2
 from connector.baton.printable import printable
 from connector.baton.sync.syncer import SyncOptions
-from connector.baton.sync.to_file import output_file_problem, sync_to_file
+from connector.baton.sync.to_file import output_file_problem, problem_off_the_loop, sync_to_file
 from connector.daemon.network import outbound_trust
 from connector.daemon.progress import Progress, summary_table
 from connector.daemon.settings import Settings, SettingsError, env, flag
@@ -265,13 +267,13 @@ def check_temp_dir(tmp_dir: Path | None) -> None:
         raise SettingsError(f"setting {flag('c1z_temp_dir')} ({env('c1z_temp_dir')}): {problem}")
 
 
-def check_output_file(path: Path, tmp_dir: Path | None) -> None:
+def check_output_file(path: Path, tmp_dir: Path | None, stop: threading.Event | None = None) -> None:
     """Refuse an output file the sync could not write or would clobber, before any Datadog request.
 
-    Blocking (it may open an existing c1z): run it off the event loop.
+    Blocking (it may open an existing c1z): run it off the event loop (`problem_off_the_loop`).
     """
     check_temp_dir(tmp_dir)
-    problem = output_file_problem(path, tmp_dir, types.TYPE_IDS)
+    problem = output_file_problem(path, tmp_dir, types.TYPE_IDS, stop)
     if problem is not None:
         raise SettingsError(f"setting {flag('file')} ({env('file')}): {path}{problem}")
 
@@ -355,7 +357,7 @@ def _saved_version(path: Path) -> tuple[int, int, int] | None:
 
 
 async def _sync(settings: Settings, syncing: asyncio.Event, progress: Progress) -> int:
-    await asyncio.to_thread(check_output_file, settings.file, settings.c1z_temp_dir)
+    await problem_off_the_loop(functools.partial(check_output_file, settings.file, settings.c1z_temp_dir))
     started = time.monotonic()
     async with datadog_client(settings) as client:
         connector = DatadogConnector(client, datadog_options(settings))

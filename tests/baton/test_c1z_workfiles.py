@@ -291,10 +291,10 @@ async def test_a_store_opening_cancelled_midway_leaves_nothing(tmp_path: Path, m
     started, release = threading.Event(), threading.Event()
     real = envelope.decompress_to
 
-    def slow(c1z: Path, db: Path) -> None:
+    def slow(c1z: Path, db: Path, stop: threading.Event | None = None) -> None:
         started.set()
         release.wait(timeout=30)
-        real(c1z, db)
+        real(c1z, db, stop)
 
     monkeypatch.setattr(store_module, "decompress_to", slow)
     out = tmp_path / "s.c1z"

@@ -40,7 +40,7 @@ async def test_an_existing_sync_file_is_read_once_at_start(tmp_path: Path, monke
     shutil.copyfile(fixture_paths()[0], existing)
     decompressed: list[Path] = []
 
-    def counted(c1z: Path, db: Path) -> None:
+    def counted(c1z: Path, db: Path, stop: object = None) -> None:
         decompressed.append(c1z)
         decompress_to(c1z, db)
 

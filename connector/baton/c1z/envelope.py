@@ -12,9 +12,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import itertools
 import os
 import stat
 import tempfile
+import threading
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -25,6 +27,7 @@ from connector.baton.c1z.errors import (
     C1ZFormatError,
     C1ZWriteError,
     DamagedC1ZError,
+    OpeningStopped,
     disk_full,
     is_disk_full,
     working_file_failure,
@@ -95,14 +98,15 @@ def open_regular(path: Path) -> BinaryIO:
         raise
 
 
-def decompress_to(c1z_path: Path, db_path: Path) -> None:
+def decompress_to(c1z_path: Path, db_path: Path, stop: threading.Event | None = None) -> None:
     """Write the SQLite database inside `c1z_path` to `db_path`; `C1ZFormatError` naming what was wrong.
 
     A failure of the disk under `db_path` (full, a file-size limit, an I/O error) is the working file's, named as
-    such (`working_file_failure`); one reading `c1z_path` is the c1z's. Neither is a bare OSError.
+    such (`working_file_failure`); one reading `c1z_path` is the c1z's. Neither is a bare OSError. `stop` set: raises
+    `OpeningStopped` at the next chunk.
     """
     try:
-        written = _decompress(c1z_path, db_path)
+        written = _decompress(c1z_path, db_path, stop)
         with db_path.open("rb") as check:
             head = check.read(len(SQLITE_HEADER))
     except _ReadFailed as failed:
@@ -134,7 +138,7 @@ def _what_it_starts_as(magic: bytes, source: BinaryIO) -> str:
     return "the file is empty" if not head else "it does not start with C1ZF\\0"
 
 
-def _decompress(c1z_path: Path, db_path: Path) -> int:
+def _decompress(c1z_path: Path, db_path: Path, stop: threading.Event | None) -> int:
     with open_regular(c1z_path) as opened:
         size = os.fstat(opened.fileno()).st_size
         source = cast(BinaryIO, _Source(opened))
@@ -144,14 +148,14 @@ def _decompress(c1z_path: Path, db_path: Path) -> int:
         if magic != MAGIC_V1:
             raise C1ZFormatError(f"{c1z_path}: not a c1z file (bad magic: {_what_it_starts_as(magic, source)})")
         cap = decompression_cap(size)
-        _check_frame(source, c1z_path, size, cap)
+        _check_frame(source, c1z_path, size, cap, stop)
         source.seek(len(MAGIC_V1))
         try:
             with db_path.open("wb") as target:
                 return int(
                     zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW).copy_stream(
                         source,
-                        cast(BinaryIO, _CappedWriter(target, cap, c1z_path)),
+                        cast(BinaryIO, _CappedWriter(target, cap, c1z_path, stop)),
                         read_size=_CHUNK,
                         write_size=_CHUNK,
                     )[1]
@@ -188,12 +192,14 @@ class _Source:
 
 
 class _CappedWriter:
-    """A file wrapper that refuses to grow past the decompression cap."""
+    """A file wrapper that refuses to grow past the decompression cap, or at all once `stop` is set."""
 
-    def __init__(self, target: BinaryIO, cap: int, c1z_path: Path) -> None:
+    def __init__(self, target: BinaryIO, cap: int, c1z_path: Path, stop: threading.Event | None) -> None:
         self._target, self._cap, self._path, self._written = target, cap, c1z_path, 0
+        self._stop = stop
 
     def write(self, data: bytes) -> int:
+        _check_stop(self._stop, self._path)
         self._written += len(data)
         if self._written > self._cap:
             raise C1ZFormatError(
@@ -203,7 +209,16 @@ class _CappedWriter:
         return self._target.write(data)
 
 
-def _check_frame(source: BinaryIO, c1z_path: Path, size: int, cap: int) -> None:
+def _check_stop(stop: threading.Event | None, c1z_path: Path) -> None:
+    if stop is not None and stop.is_set():
+        raise OpeningStopped(f"{c1z_path}: no longer awaited")
+
+
+# Blocks the frame walk reads between two looks at `stop`: a file of 4-byte blocks is read at ~5 MB/s.
+_BLOCKS_PER_LOOK = 1 << 16
+
+
+def _check_frame(source: BinaryIO, c1z_path: Path, size: int, cap: int, stop: threading.Event | None = None) -> None:
     """Walk the zstd frame's block headers (no decompression): one whole frame, nothing after it, size in cap.
 
     The decoder itself cannot tell a truncated stream from a finished one, and a truncated SQLite file may
@@ -227,7 +242,9 @@ def _check_frame(source: BinaryIO, c1z_path: Path, size: int, cap: int) -> None:
             "of this size"
         )
     offset = len(MAGIC_V1) + header_size
-    while True:
+    for walked in itertools.count():
+        if walked % _BLOCKS_PER_LOOK == 0:
+            _check_stop(stop, c1z_path)
         source.seek(offset)
         block = source.read(3)
         if len(block) < 3:

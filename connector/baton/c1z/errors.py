@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import overload
 
 from connector.baton.errors import Code, ConnectorError
+from connector.baton.printable import printable
 
 
 class C1ZFormatError(ConnectorError):
@@ -15,8 +16,9 @@ class C1ZFormatError(ConnectorError):
     code = Code.FAILED_PRECONDITION
 
     def __init__(self, message: str) -> None:
-        # One line, whatever SQLite or a hostile file put into the text.
-        super().__init__(" ".join(message.split()))
+        # One line, whatever SQLite or a hostile file put into the text, and nothing a terminal would act on: SQLite's
+        # "Could not decode to UTF-8 column 'sync_id' with text '...'" quotes the file's bytes, an ESC among them.
+        super().__init__(printable(" ".join(message.split())))
 
 
 class DamagedC1ZError(C1ZFormatError):
@@ -24,6 +26,12 @@ class DamagedC1ZError(C1ZFormatError):
 
     A one-shot sync that finds its `--file` damaged starts over instead of resuming (and says so).
     """
+
+
+class OpeningStopped(Exception):
+    """Whoever waited for a c1z being opened stopped waiting (a cancelled sync: SIGTERM): the opening ends at its next
+    chunk or SQLite step instead of decompressing and checking the rest of a file of up to 10 GiB, which the exit
+    waited for. Never reported: nobody awaits it."""
 
 
 class DiskFullError(ConnectorError):

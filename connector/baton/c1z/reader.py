@@ -9,6 +9,7 @@ The reader blocks (decompression, SQLite): it is for CLIs, tests and worker thre
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,13 +29,14 @@ from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, entitlement
 class C1ZReader:
     """Opens a c1z by decompressing it into a private, locked temp directory; use as a context manager."""
 
-    def __init__(self, c1z_path: Path, tmp_dir: Path | None = None) -> None:
+    def __init__(self, c1z_path: Path, tmp_dir: Path | None = None, stop: threading.Event | None = None) -> None:
+        """`stop` set while the file is unpacked and checked (its reader gave up waiting): `OpeningStopped` soon."""
         self.path = c1z_path
         self._workdir = WorkDir.create(tmp_dir, "read")
         db_path = self._workdir.path / "sync.db"
         try:
-            decompress_to(c1z_path, db_path)
-            check_readable(db_path, c1z_path)
+            decompress_to(c1z_path, db_path, stop)
+            check_readable(db_path, c1z_path, stop)
             self._conn = connect_read_only(db_path)
             self._grant_columns = rows.columns(self._conn, "v1_grants")
         except BaseException:
@@ -111,14 +113,9 @@ class C1ZReader:
 
     def resource_types_outside(self, known: Collection[str], limit: int) -> list[str]:
         """Up to `limit` resource type ids the file names, in any of its syncs, that are not in `known`: a file of
-        another connector holds its own types. Each is cut to 64 characters (a file's value is untrusted)."""
-        marks = ", ".join("?" * len(known)) or "NULL"
-        query = (
-            "SELECT DISTINCT substr(type_id, 1, 64) FROM (SELECT external_id AS type_id FROM v1_resource_types "  # noqa: S608
-            f"UNION SELECT resource_type_id FROM v1_resources) WHERE type_id NOT IN ({marks}) LIMIT ?"
-        )
+        another connector holds its own types (`rows.types_outside`)."""
         with self._decoding("the resource types"):
-            return sorted(str(row[0]) for row in self._conn.execute(query, (*known, limit)))
+            return rows.types_outside(self._conn, known, limit)
 
     def resources(
         self, resource_type_id: str | None = None, sync_id: str | None = None

@@ -9,7 +9,7 @@ import itertools
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -367,6 +367,17 @@ def _check_sync_run_sizes(conn: sqlite3.Connection, expressions: dict[str, str])
             f"v1_sync_runs: the state tokens and stats of its {count:,} sync runs take more than "
             f"{MAX_SYNC_RUNS_TEXT >> 20} MiB"
         )
+
+
+def types_outside(conn: sqlite3.Connection, known: Collection[str], limit: int) -> list[str]:
+    """Up to `limit` resource type ids the file names, in any of its syncs, that are not in `known`, sorted: a file of
+    another connector holds its own types. Each is cut to 64 characters (a file's value is untrusted)."""
+    marks = ", ".join("?" * len(known)) or "NULL"
+    query = (
+        "SELECT DISTINCT substr(type_id, 1, 64) FROM (SELECT external_id AS type_id FROM v1_resource_types "  # noqa: S608
+        f"UNION SELECT resource_type_id FROM v1_resources) WHERE type_id NOT IN ({marks}) LIMIT ?"
+    )
+    return sorted(str(row[0]) for row in conn.execute(query, (*known, limit)))
 
 
 def latest_finished(runs: Sequence[SyncRun], sync_type: str | None = None) -> SyncRun | None:

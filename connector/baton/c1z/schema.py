@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import threading
 from datetime import datetime
 from pathlib import Path
 
 from connector.baton.c1z import rows
-from connector.baton.c1z.errors import DamagedC1ZError, working_file_failure
+from connector.baton.c1z.errors import DamagedC1ZError, OpeningStopped, working_file_failure
 from connector.baton.errors import ConnectorError
 
 DDL: tuple[str, ...] = (
@@ -146,6 +147,11 @@ DEFERRED_RESOURCE_INDEXES: tuple[str, ...] = (
 # (`_schema_code`) and then carried into every file saved from it: 40,000 empty ones (400 KB of c1z) took `inspect`
 # 7 s, and a sync into the file as long again per connection, saving them all.
 MAX_SCHEMA_OBJECTS = 1000
+# The most bytes of SQL the file's schema may take: Go's takes about 5 KB. `_schema_code` reads all of it and searches
+# it: a 615 KB file whose four extra tables carried 60 MB comments each (`CREATE TABLE x (a /* ... */)`) took
+# `inspect` 11 s and 341 MB, and the cap on the database (10 GiB) would let the text grow to gigabytes, all read at
+# once. Counted in SQLite, before any of it is read.
+MAX_SCHEMA_SQL_BYTES = 1 << 20
 
 # What a reader needs of a file, whatever SDK version wrote it; everything else is optional.
 REQUIRED_COLUMNS: dict[str, frozenset[str]] = {
@@ -204,16 +210,18 @@ def connect_read_only(db_path: Path) -> sqlite3.Connection:
     )
 
 
-def check_readable(db_path: Path, source: Path) -> None:
+def check_readable(db_path: Path, source: Path, stop: threading.Event | None = None) -> None:
     """Refuse a damaged database or one without the tables and columns every reader needs.
 
     `source` (the c1z the file came from) is what the error names. SQLite's own `quick_check` finds damaged
-    pages; the schema check turns "no such table" deep inside a read into one clear message up front.
+    pages; the schema check turns "no such table" deep inside a read into one clear message up front. `stop` set:
+    SQLite stops at its next steps (`stop_when`), raising `OpeningStopped`.
     """
     try:
         conn = connect_read_only(db_path)
     except sqlite3.Error as exc:
         raise _unreadable(db_path, exc) or DamagedC1ZError(f"{source}: not a readable SQLite database: {exc}") from exc
+    stop_when(conn, stop)
     try:
         verdict = conn.execute("PRAGMA quick_check(1)").fetchone()
         if verdict is None or verdict[0] != "ok":
@@ -223,6 +231,12 @@ def check_readable(db_path: Path, source: Path) -> None:
             raise DamagedC1ZError(
                 f"{source}: not a c1z database (it holds {objects:,} tables, indexes and other objects; a c1z holds "
                 f"a few dozen, at most {MAX_SCHEMA_OBJECTS:,} are read)"
+            )
+        sql_bytes = int(conn.execute("SELECT total(length(CAST(sql AS BLOB))) FROM sqlite_master").fetchone()[0])
+        if sql_bytes > MAX_SCHEMA_SQL_BYTES:
+            raise DamagedC1ZError(
+                f"{source}: not a c1z database (its schema's SQL takes {sql_bytes:,} bytes; a c1z's takes a few KB, "
+                f"at most {MAX_SCHEMA_SQL_BYTES:,} are read)"
             )
         code = _schema_code(conn)
         if code:
@@ -241,17 +255,65 @@ def check_readable(db_path: Path, source: Path) -> None:
                     f"{source}: table {table}: its id column is not the table's integer primary key "
                     "(its rows cannot be read in order)"
                 )
+            if "id" in needed:
+                # Readers page from id 0 up (`rows.iter_blobs`, the engine's `resources_after` cursor): a row whose id
+                # is 0 or less (SQLite allows any 64-bit rowid; Go's start at 1) was never listed, and `inspect
+                # --grants` printed none of a file's 99 grants beside a summary counting them, and exited 0.
+                lowest = conn.execute(f"SELECT min(id) FROM {table}").fetchone()[0]  # noqa: S608 - our table names
+                if lowest is not None and lowest < 1:
+                    raise DamagedC1ZError(
+                        f"{source}: table {table} holds a row whose id is {lowest}, not 1 or more "
+                        "(its rows cannot be read in order)"
+                    )
         # Every use of a file starts from its sync runs (few rows): one of the wrong type is damage found here,
         # where a sync into the file starts over, not a ValueError out of the resume ("unexpected error").
         rows.read_sync_runs(conn)
     except ValueError as exc:
         raise DamagedC1ZError(f"{source}: {exc}") from exc
     except sqlite3.Error as exc:
+        if stop is not None and stop.is_set():
+            raise OpeningStopped(f"{source}: no longer awaited") from exc
         raise _unreadable(db_path, exc) or DamagedC1ZError(
             f"{source}: damaged SQLite database: {rows.value_problem(exc)}"
         ) from exc
     finally:
         conn.close()
+
+
+# SQLite's file format write version (header byte 18): 1 (rollback journal) or 2 (WAL). A file of a later version
+# opens read-only, whatever the file system allows.
+_WRITE_VERSION_AT = 18
+_WRITE_VERSIONS = (1, 2)
+
+
+def check_writable(db_path: Path, source: Path) -> None:
+    """Refuse a database that SQLite reads but will not write (`source` is what the error names), as damage: a sync
+    into the file starts over in a new one. Its header's write version made every sync into it fail as SQLITE_READONLY
+    ("cannot use the working file ... attempt to write a readonly database"), blamed on the working directory, for
+    good."""
+    try:
+        with db_path.open("rb") as file:
+            header = file.read(_WRITE_VERSION_AT + 1)
+    except OSError as exc:
+        raise working_file_failure(db_path, "checking the working copy", exc) from exc
+    version = header[_WRITE_VERSION_AT] if len(header) > _WRITE_VERSION_AT else None
+    if version not in _WRITE_VERSIONS:
+        raise DamagedC1ZError(
+            f"{source}: a SQLite file of write version {version} (SQLite writes versions 1 and 2: it can be read, "
+            "not written)"
+        )
+
+
+# SQLite virtual machine steps between two looks at a `stop` (`stop_when`): a few milliseconds of work.
+_STEPS_PER_LOOK = 1000
+
+
+def stop_when(conn: sqlite3.Connection, stop: threading.Event | None) -> None:
+    """Make every statement of `conn` fail ("interrupted") once `stop` is set; None: clear that."""
+    if stop is None:
+        conn.set_progress_handler(None, 0)
+    else:
+        conn.set_progress_handler(stop.is_set, _STEPS_PER_LOOK)
 
 
 def _unreadable(db_path: Path, exc: sqlite3.Error) -> ConnectorError | None:
@@ -282,6 +344,7 @@ def _schema_code(conn: sqlite3.Connection) -> str:
     `length(printf('%.*c', 300000000, 'x'))` took a second and 300 MB per row a resumed sync wrote. Go writes none
     of them but the two partial grant indexes (ours too, `DDL`); plain tables and indexes cost at most a pass.
     A conflict clause or a collation of the file's own is a rule on which rows a write keeps (`_CONFLICT`).
+    AUTOINCREMENT takes a write's ids from a counter of the file's own, which may have none left.
     """
     row = conn.execute(
         "SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger') "
@@ -306,6 +369,10 @@ def _schema_code(conn: sqlite3.Connection) -> str:
             continue
         if _CHECK.search(str(sql)):
             return _described("table with a CHECK constraint", name)
+        if _AUTOINCREMENT.search(str(sql)):
+            # Its ids come from `sqlite_sequence`, the file's own counter: at 2^63-1 every row stored fails as
+            # SQLITE_FULL, and every sync into the file ended as "disk full: no space left in" the working directory.
+            return _described("table whose ids are AUTOINCREMENT", name)
         if _CONFLICT.search(str(sql)):
             return _described("table with a conflict clause (ON CONFLICT)", name)
         if any(collation.strip("\"'[]`").upper() != "BINARY" for collation in _COLLATE.findall(str(sql))):
@@ -321,6 +388,7 @@ def _schema_code(conn: sqlite3.Connection) -> str:
 # A default SQLite runs no code for: a number, a string, NULL (Go's: 'full', '', 0).
 _LITERAL = re.compile(r"[-+]?\d+(\.\d+)?|'(?:[^']|'')*'|NULL", re.IGNORECASE)
 _CHECK = re.compile(r"\bcheck\s*\(", re.IGNORECASE)
+_AUTOINCREMENT = re.compile(r"\bautoincrement\b", re.IGNORECASE)
 # A constraint's conflict clause (`NOT NULL ON CONFLICT IGNORE`, `UNIQUE ON CONFLICT REPLACE`) and a collation
 # (`COLLATE NOCASE`) decide which rows a write keeps: without a word, a sync into the file stored none of its grants
 # (IGNORE on the NULL `expansion` most grants have) or one resource per type (REPLACE on `resource_type_id`), and

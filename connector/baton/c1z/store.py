@@ -26,9 +26,10 @@ import functools
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -40,15 +41,19 @@ from google.protobuf.message import DecodeError
 from connector.baton import ids
 from connector.baton.c1z import rows
 from connector.baton.c1z.envelope import compress_atomically, decompress_to, open_regular
-from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, working_file_failure
+from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, OpeningStopped, working_file_failure
 from connector.baton.c1z.schema import (
     DDL,
     DEFERRED_INDEXES,
     DEFERRED_RESOURCE_INDEXES,
+    REQUIRED_COLUMNS,
     SYNC_RUN_COLUMNS_ADDED_LATER,
     check_readable,
+    check_writable,
+    connect_read_only,
     parse_sqlite_time,
     sqlite_time,
+    stop_when,
 )
 from connector.baton.c1z.workfiles import WorkDir
 from connector.baton.errors import InternalError
@@ -371,10 +376,11 @@ class _Db:
         self._end_load()
         with self.unit():
             tables = ("v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants", "v1_assets")
+            # IS NOT: a row whose sync id is NULL (a file's table need not say NOT NULL) is no row of this sync either.
             for table in () if self._holds_only(sync_id) else tables:
-                self.conn.execute(f"DELETE FROM {table} WHERE sync_id != ?", (sync_id,))  # noqa: S608
+                self.conn.execute(f"DELETE FROM {table} WHERE sync_id IS NOT ?", (sync_id,))  # noqa: S608
             self.conn.execute("DELETE FROM v1_connector_sessions")
-            self.conn.execute("DELETE FROM v1_sync_runs WHERE sync_id != ?", (sync_id,))
+            self.conn.execute("DELETE FROM v1_sync_runs WHERE sync_id IS NOT ?", (sync_id,))
         self.commit()
 
     def drop_other_partials(self, keep: str, unfinished_only: bool) -> None:
@@ -384,8 +390,14 @@ class _Db:
             older = "SELECT sync_id FROM v1_sync_runs WHERE sync_type = 'partial' AND sync_id != ?"
             if unfinished_only:
                 older += " AND ended_at IS NULL"
+            # And rows of no run (a NULL sync id, one no run has: a damaged file's), which no reader ever shows and every
+            # save carried on.
+            runs = "SELECT sync_id FROM v1_sync_runs WHERE sync_id IS NOT NULL"
             for table in ("v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants", "v1_assets"):
-                self.conn.execute(f"DELETE FROM {table} WHERE sync_id IN ({older})", (keep,))  # noqa: S608
+                self.conn.execute(
+                    f"DELETE FROM {table} WHERE sync_id IN ({older}) OR sync_id IS NULL OR sync_id NOT IN ({runs})",  # noqa: S608
+                    (keep,),
+                )
             self.conn.execute(f"DELETE FROM v1_sync_runs WHERE sync_id IN ({older})", (keep,))  # noqa: S608
         self.commit()
 
@@ -516,6 +528,24 @@ class _Db:
             if row is not None:
                 what = "rows" if table in empty else f"rows of resource type {str(row[0])[:64]!r}"
                 return f"{table} holds {what}, which this sync does not make"
+        return self._mistyped_row(sync_id)
+
+    def _mistyped_row(self, sync_id: str) -> str | None:
+        """A row of the sync whose key or object is of the wrong type (NULL, a blob for an id, text for an object), or a
+        row that belongs to no sync by its sync id's type, described; None when there is none. A file's table need not
+        say NOT NULL (the reader needs its columns, not their constraints): such a row of a resumed run was never read
+        again (its type, its id or its sync matched nothing), and the run was saved as complete without it and without
+        what hung on it (a group's grants), or with its NULL object, which the saved file's own reader refused. One pass
+        over each table, once per resume, as `stray_row`'s."""
+        for table, needed in REQUIRED_COLUMNS.items():
+            if table == "v1_sync_runs":
+                continue
+            texts = sorted(needed - {"id", "data", "sync_id"})
+            wrong = " OR ".join([*(f"typeof({column}) != 'text'" for column in texts), "typeof(data) != 'blob'"])
+            query = f"SELECT id FROM {table} WHERE typeof(sync_id) != 'text' OR (sync_id = ? AND ({wrong})) LIMIT 1"  # noqa: S608 - our SQL
+            row = self.conn.execute(query, (sync_id,)).fetchone()
+            if row is not None:
+                return f"{table} row {row[0]} holds an id, sync id or object of the wrong type"
         return None
 
     def count(self, sync_id: str, table: str) -> int:
@@ -591,10 +621,15 @@ def _names_late_column(statement: str) -> bool:
 class C1ZStore:
     """The working SQLite file of one c1z, behind its own thread. Create with `await C1ZStore.open(...)`."""
 
-    def __init__(self, db: _Db, workdir: WorkDir, executor: ThreadPoolExecutor) -> None:
+    def __init__(
+        self, db: _Db, workdir: WorkDir, executor: ThreadPoolExecutor, *, set_aside_finished: bool = False
+    ) -> None:
         self._db = db
         self._workdir = workdir
         self._executor = executor
+        # The c1z was found damaged on opening (the store started empty instead) and holds a finished sync all the
+        # same: what Go readers and `inspect` may still show. `sync_to_file` does not save a failed run over it.
+        self.set_aside_finished = set_aside_finished
         self._sync_id: str | None = None
         self._closed = False
         # Writes submitted but not awaited (see `write`), oldest first.
@@ -623,15 +658,18 @@ class C1ZStore:
     @classmethod
     async def _start(cls, c1z_path: Path | None, tmp_dir: Path | None) -> C1ZStore:
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="c1z-store")
-        opening = executor.submit(_open_db, c1z_path, tmp_dir)
+        stop = threading.Event()
+        opening = executor.submit(_open_db, c1z_path, tmp_dir, stop)
         try:
-            db, workdir = await asyncio.wrap_future(opening)
+            db, workdir, set_aside_finished = await asyncio.wrap_future(opening)
         except BaseException:
-            # Cancelled while the thread was still opening: close what it opens, right after (same thread).
+            # Cancelled while the thread was still opening: it stops at its next chunk or SQLite step (SIGTERM waited for
+            # the whole of a large file to be decompressed and checked), and what it opened is closed right after.
+            stop.set()
             executor.submit(_discard, opening)
             executor.shutdown(wait=False)
             raise
-        return cls(db, workdir, executor)
+        return cls(db, workdir, executor, set_aside_finished=set_aside_finished)
 
     def _submit(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> asyncio.Future[R]:
         if self._closed:
@@ -819,24 +857,37 @@ class C1ZStore:
     async def count(self, table: str) -> int:
         return await self._call(self._db.count, self.sync_id, table)
 
+    async def types_outside(self, known: Collection[str], limit: int) -> list[str]:
+        """Up to `limit` resource type ids the file names, in any of its syncs, outside `known` (`rows.types_outside`)."""
+        return await self._call(rows.types_outside, self._db.conn, known, limit)
 
-def _open_db(c1z_path: Path | None, tmp_dir: Path | None) -> tuple[_Db, WorkDir]:
-    """On the store thread: a locked working directory, the decompressed file (if any), the schema checked.
+
+def _open_db(
+    c1z_path: Path | None, tmp_dir: Path | None, stop: threading.Event | None = None
+) -> tuple[_Db, WorkDir, bool]:
+    """On the store thread: a locked working directory, the decompressed file (if any), the schema checked; and
+    whether a damaged file set aside holds a finished sync (`C1ZStore.set_aside_finished`).
 
     A damaged c1z (right magic, broken body) is not resumed: the sync starts over in a fresh file, with a
-    warning naming the file and the damage. Anything that is not a c1z at all is refused.
+    warning naming the file and the damage. Anything that is not a c1z at all is refused. `stop` set (the caller
+    gave up): `OpeningStopped` at the next chunk or SQLite step, the working directory removed.
     """
     workdir = WorkDir.create(tmp_dir, "sync")
     db_path = workdir.path / "sync.db"
+    set_aside_finished = False
     try:
         source = c1z_path if c1z_path is not None and _has_content(c1z_path) else None
         if source is not None:
             try:
-                decompress_to(source, db_path)
-                check_readable(db_path, source)
-                return _ready(db_path, source), workdir
+                decompress_to(source, db_path, stop)
+                check_readable(db_path, source, stop)
+                check_writable(db_path, source)
+                return _ready(db_path, source, stop), workdir, False
             except DamagedC1ZError as exc:
+                if stop is not None and stop.is_set():
+                    raise OpeningStopped(f"{source}: no longer awaited") from exc  # SQLite's "interrupted"
                 log.warning("existing c1z is damaged; starting a new sync instead of resuming", error=str(exc))
+                set_aside_finished = _holds_a_finished_run(db_path)
                 db_path.unlink(missing_ok=True)
         try:
             fresh = sqlite3.connect(db_path)
@@ -851,17 +902,46 @@ def _open_db(c1z_path: Path | None, tmp_dir: Path | None) -> tuple[_Db, WorkDir]
             if failure is None:
                 raise
             raise failure from exc
-        return _ready(db_path, None), workdir
+        return _ready(db_path, None), workdir, set_aside_finished
     except BaseException:
         workdir.release()
         raise
 
 
-def _ready(db_path: Path, source: Path | None) -> _Db:
+def _holds_a_finished_run(db_path: Path) -> bool:
+    """Whether the working copy of a c1z found damaged still records a finished sync run; False when that cannot be
+    told. A failed restart saved its unfinished run over such a file, and the finished sync (a trigger or an index of
+    the file's own beside it, a later run's row of the wrong type) was gone for good.
+
+    The file's own SQL is never run: `v1_sync_runs` must be a plain table and `ended_at` a plain column of it (not a
+    view, a virtual table or a generated column, `schema._schema_code`); the one row read is found by its rowid."""
+    if not db_path.is_file():
+        return False
+    try:
+        conn = connect_read_only(db_path)
+    except sqlite3.Error:
+        return False
+    try:
+        kind = conn.execute("SELECT type, sql FROM sqlite_master WHERE name = 'v1_sync_runs'").fetchall()
+        if len(kind) != 1 or kind[0][0] != "table" or not str(kind[0][1]).upper().startswith("CREATE TABLE"):
+            return False
+        plain = [c for c in conn.execute("PRAGMA table_xinfo(v1_sync_runs)") if c[1] == "ended_at" and c[6] == 0]
+        if not plain:
+            return False
+        return conn.execute("SELECT 1 FROM v1_sync_runs WHERE ended_at IS NOT NULL LIMIT 1").fetchone() is not None
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
+
+
+def _ready(db_path: Path, source: Path | None, stop: threading.Event | None = None) -> _Db:
     db = _Db(db_path, source)
     try:
+        stop_when(db.conn, stop)  # a resumed file's schema step may build its missing indexes over every row
         _guarded(db, db.ensure_schema, defer_indexes=True)
         _guarded(db, db.start_load)
+        stop_when(db.conn, None)
     except BaseException:
         db.close()
         raise
@@ -883,9 +963,10 @@ def _has_content(path: Path) -> bool:
         return bool(file.read(1))
 
 
-def _discard(opening: Future[tuple[_Db, WorkDir]]) -> None:
+def _discard(opening: Future[tuple[_Db, WorkDir, bool]]) -> None:
     if not opening.cancelled() and opening.exception() is None:
-        _close(*opening.result())
+        db, workdir, _ = opening.result()
+        _close(db, workdir)
 
 
 def _close(db: _Db, workdir: WorkDir) -> None:

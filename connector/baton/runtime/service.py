@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import math
 import os
 import signal
@@ -60,7 +61,7 @@ from connector.baton.runtime.metrics import Metrics
 from connector.baton.runtime.scheduler import POLL_RETRY, Scheduler
 from connector.baton.runtime.stopping import Stopped, until_stopped
 from connector.baton.sync.syncer import SyncOptions
-from connector.baton.sync.to_file import output_file_problem, sweep_stale, sync_to_file
+from connector.baton.sync.to_file import output_file_problem, problem_off_the_loop, sweep_stale, sync_to_file
 from connector.baton.tasks.full_sync import FullSyncHandler, FullSyncSettings
 from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.processor import FINISH_RETRY, TaskProcessor
@@ -320,8 +321,8 @@ async def run_service(
         raise ServiceSettingError("c1z_temp_dir", unusable)
     if config.sync_interval:
         # So would every periodic sync's save, after the whole sync.
-        unwritable = await asyncio.to_thread(
-            output_file_problem, config.sync_file, config.temp_dir, config.sync_file_resource_types
+        unwritable = await problem_off_the_loop(
+            functools.partial(output_file_problem, config.sync_file, config.temp_dir, config.sync_file_resource_types)
         )
         if unwritable is not None:
             raise ServiceSettingError("file", f"{config.sync_file}{unwritable}")
@@ -475,7 +476,11 @@ async def _serve(
 
         async def periodic_sync() -> None:
             result = await sync_to_file(
-                connector.syncers(), config.sync_file, config.sync_options, tmp_dir=config.temp_dir
+                connector.syncers(),
+                config.sync_file,
+                config.sync_options,
+                tmp_dir=config.temp_dir,
+                known_types=config.sync_file_resource_types,
             )
             # Not in the sync series: they say what ConductorOne has (BatonDatadogSyncStale), and this file stays here.
             log.info(

@@ -9,9 +9,10 @@ import fcntl
 import os
 import re
 import tempfile
-from collections.abc import Collection, Sequence
+import threading
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import structlog
 
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+R = TypeVar("R")
+
 
 async def sync_to_file(
     syncers: Sequence[ResourceSyncer],
@@ -37,8 +40,14 @@ async def sync_to_file(
     tmp_dir: Path | None = None,
     observer: SyncObserver | None = None,
     save_on_error: bool = True,
+    known_types: Collection[str] = (),
 ) -> SyncResult:
     """Sync into `c1z_path`. On success the file holds exactly this one finished sync.
+
+    `known_types`: every resource type id the connector's syncs may write. An existing file naming another is another
+    connector's (or a newer release's): refused (`C1ZFormatError`) and left as it is, as `output_file_problem` refuses
+    it before a run; checked again here because a service's periodic syncs run long after that check. Empty: not
+    checked.
 
     On failure the unfinished sync is saved (unless `save_on_error` is off), so the next run resumes it
     instead of starting over, as the Go SDK does. An existing file that is not a c1z is refused
@@ -55,7 +64,7 @@ async def sync_to_file(
         taking.add_done_callback(_release_taken)
         raise
     try:
-        return await _sync_locked(syncers, c1z_path, options, tmp_dir, observer, save_on_error)
+        return await _sync_locked(syncers, c1z_path, options, tmp_dir, observer, save_on_error, known_types)
     finally:
         await asyncio.shield(asyncio.to_thread(lock.release))
 
@@ -72,17 +81,25 @@ async def _sync_locked(
     tmp_dir: Path | None,
     observer: SyncObserver | None,
     save_on_error: bool,
+    known_types: Collection[str],
 ) -> SyncResult:
     # Imported here: the SQLite layer loads when a sync runs, not with the idle daemon (docs/benchmarks.md).
     from connector.baton.c1z.store import C1ZStore
 
     await sweep_stale(tmp_dir, c1z_path)
     store = await C1ZStore.open(c1z_path, tmp_dir)
-    keeps_finished = False
+    # Damage found on opening (the store started empty): a finished sync in the file is kept from a failed run as
+    # below, when damage is found as the run resumes.
+    keeps_finished = save_on_error and store.set_aside_finished
     try:
-        return await _sync_into(store, syncers, c1z_path, options, observer, save_on_error)
+        if known_types and store.from_file:
+            foreign = await store.types_outside(known_types, _FOREIGN_TYPES_NAMED + 1)
+            if foreign:
+                raise C1ZFormatError(f"{c1z_path}: {_another_connectors(foreign, known_types)}")
+        return await _sync_into(store, syncers, c1z_path, options, observer, save_on_error and not keeps_finished)
     except DamagedC1ZError as exc:
         if not store.from_file:
+            _not_saved_over_finished(keeps_finished, c1z_path)
             raise
         # The file's rows, read back as the sync goes (a resumed sync's stored resources), do not decode: as when
         # the damage is found on opening, start over in a new file. Saving it again would fail every later run.
@@ -91,19 +108,26 @@ async def _sync_locked(
         # Go readers and `inspect` show). The new file holds none until the new sync finishes: if it fails, its
         # unfinished run is not saved over that one (it was, and the finished sync was gone).
         keeps_finished = save_on_error and await _holds_a_finished_sync(store)
+    except Exception:
+        _not_saved_over_finished(keeps_finished, c1z_path)
+        raise
     finally:
         await store.close()
     store = await C1ZStore.create(tmp_dir)
     try:
         return await _sync_into(store, syncers, c1z_path, options, observer, save_on_error and not keeps_finished)
     except Exception:
-        if keeps_finished:
-            log.warning(
-                "the new sync failed; its unfinished run is not saved over the file's finished sync", file=str(c1z_path)
-            )
+        _not_saved_over_finished(keeps_finished, c1z_path)
         raise
     finally:
         await store.close()
+
+
+def _not_saved_over_finished(keeps_finished: bool, c1z_path: Path) -> None:
+    if keeps_finished:
+        log.warning(
+            "the new sync failed; its unfinished run is not saved over the file's finished sync", file=str(c1z_path)
+        )
 
 
 async def _holds_a_finished_sync(store: C1ZStore) -> bool:
@@ -200,7 +224,9 @@ MOUNTINFO = Path("/proc/self/mountinfo")
 _OCTAL_ESCAPE = re.compile(rb"\\([0-7]{3})")
 
 
-def output_file_problem(path: Path, tmp_dir: Path | None, resource_types: Collection[str] = ()) -> str | None:
+def output_file_problem(
+    path: Path, tmp_dir: Path | None, resource_types: Collection[str] = (), stop: threading.Event | None = None
+) -> str | None:
     """What makes `path` a c1z a sync could not be saved to (or would clobber), as the words that follow the path in
     a message (": the directory ... does not exist", " is a directory; ..."), or None. Found before any upstream
     request: each of these failed only when the finished sync was saved, after the whole sync (in service mode, after
@@ -209,7 +235,7 @@ def output_file_problem(path: Path, tmp_dir: Path | None, resource_types: Collec
 
     `resource_types`: every resource type id the connector's syncs may write (not only this run's). An existing c1z
     naming another type is another connector's (`sync.c1z` is every baton connector's default name): refused, not
-    replaced by this connector's sync. Empty: not checked."""
+    replaced by this connector's sync. Empty: not checked. `stop`: see `problem_off_the_loop`."""
     if (too_long := name_too_long(path)) is not None:
         return f": {too_long}"
     if path.is_symlink():
@@ -247,7 +273,7 @@ def output_file_problem(path: Path, tmp_dir: Path | None, resource_types: Collec
     from connector.baton.c1z.reader import C1ZReader  # SQLite only when a file is there to check
 
     try:
-        reader = C1ZReader(path, tmp_dir)
+        reader = C1ZReader(path, tmp_dir, stop)
     except DamagedC1ZError:
         return None  # a c1z with a broken body: the store starts a new sync in its place and warns (not refused)
     except C1ZFormatError as exc:
@@ -262,15 +288,32 @@ def output_file_problem(path: Path, tmp_dir: Path | None, resource_types: Collec
             return None  # tables it cannot read: damage, which the store handles as above
     if not foreign:
         return None
+    return f": {_another_connectors(foreign, resource_types)}"
+
+
+def _another_connectors(foreign: Sequence[str], resource_types: Collection[str]) -> str:
+    """The words refusing a file that names the resource types `foreign`, outside `resource_types`."""
     named = ", ".join(quoted_id(type_id) for type_id in foreign[:_FOREIGN_TYPES_NAMED])
     more = " and more" if len(foreign) > _FOREIGN_TYPES_NAMED else ""
     # Replacing it lost that connector's whole sync without a word. A newer release of this connector that added a
     # type writes such a file too: after a rollback the file is refused as well, and the words say so.
     return (
-        f": the existing file holds another connector's sync, or a newer release's of this one (resource types "
+        f"the existing file holds another connector's sync, or a newer release's of this one (resource types "
         f"{named}{more}; this connector writes {', '.join(sorted(resource_types))}); move it away or name another "
         "file — it is never overwritten blindly"
     )
+
+
+async def problem_off_the_loop(check: Callable[[threading.Event], R]) -> R:
+    """`check(stop)` (`output_file_problem` or a caller's check around it) on a worker thread. Cancelled (SIGTERM at
+    start-up), `stop` is set, so the reading of an existing c1z ends at its next chunk or SQLite step: the exit waited
+    for the whole of a file of up to 10 GiB to be unpacked and checked."""
+    stop = threading.Event()
+    try:
+        return await asyncio.to_thread(check, stop)
+    except asyncio.CancelledError:
+        stop.set()
+        raise
 
 
 _FOREIGN_TYPES_NAMED = 5
