@@ -141,7 +141,7 @@ def _what_it_starts_as(magic: bytes, source: BinaryIO) -> str:
 def _decompress(c1z_path: Path, db_path: Path, stop: threading.Event | None) -> int:
     with open_regular(c1z_path) as opened:
         size = os.fstat(opened.fileno()).st_size
-        source = cast(BinaryIO, _Source(opened))
+        source = cast(BinaryIO, _Source(opened, c1z_path, stop))
         magic = source.read(len(MAGIC_V1))
         if magic == MAGIC_V3:
             raise C1ZFormatError(f"{c1z_path}: a v3 (Pebble) c1z; only the v1 SQLite format is supported")
@@ -173,12 +173,15 @@ class _ReadFailed(Exception):
 
 
 class _Source:
-    """The c1z being read: its OS errors become `_ReadFailed`."""
+    """The c1z being read: its OS errors become `_ReadFailed`; once `stop` is set, `OpeningStopped` at the next read.
+    The writer looks too, but blocks that decode to nothing (5 bytes each) never reach it: 190 MiB of them decoded
+    for 1.6 s after the stop."""
 
-    def __init__(self, file: BinaryIO) -> None:
-        self._file = file
+    def __init__(self, file: BinaryIO, c1z_path: Path, stop: threading.Event | None) -> None:
+        self._file, self._path, self._stop = file, c1z_path, stop
 
     def read(self, size: int = -1) -> bytes:
+        _check_stop(self._stop, self._path)
         try:
             return self._file.read(size)
         except OSError as exc:

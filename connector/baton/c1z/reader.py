@@ -20,8 +20,8 @@ from google.protobuf.message import DecodeError
 
 from connector.baton.c1z import rows
 from connector.baton.c1z.envelope import decompress_to
-from connector.baton.c1z.errors import C1ZFormatError
-from connector.baton.c1z.schema import check_readable, connect_read_only
+from connector.baton.c1z.errors import C1ZFormatError, OpeningStopped
+from connector.baton.c1z.schema import check_readable, connect_read_only, stop_when
 from connector.baton.c1z.workfiles import WorkDir
 from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, entitlement_pb2, grant_pb2, resource_pb2
 
@@ -178,3 +178,52 @@ def _rebuild_stubs(grant: grant_pb2.Grant, row_id: object, values: Sequence[obje
     if not grant.HasField("principal"):
         grant.principal.id.resource_type = principal_type_id
         grant.principal.id.resource = principal_id
+
+
+# SQLite steps a look at a damaged file's resource types may take: a plain table's distinct types take about one per
+# row; what the file's own SQL could add is cut off here rather than run.
+_DAMAGED_LOOK_STEPS = 500_000_000
+
+
+def damaged_types_outside(
+    c1z_path: Path, known: Collection[str], limit: int, tmp_dir: Path | None = None, stop: threading.Event | None = None
+) -> list[str]:
+    """`C1ZReader.resource_types_outside` for a file the reader refuses as damaged, as far as it can be told: [] when
+    it cannot (a body that does not unpack, no plain `v1_resources` and `v1_resource_types` tables, any SQLite error).
+
+    Damage is a restart, and a restart replaces the file: another connector's file that the checks call damaged (SQL
+    of its own, AUTOINCREMENT, a row id of 0, a header SQLite will not write) was replaced with this connector's
+    sync, although the same file without that was refused as another connector's. Its types are read from the plain
+    tables only, with the schema untrusted (`guard_connection`) and a bound on the steps taken."""
+    workdir = WorkDir.create(tmp_dir, "read")
+    try:
+        db_path = workdir.path / "sync.db"
+        decompress_to(c1z_path, db_path, stop)
+        conn = connect_read_only(db_path)
+        try:
+            plain = conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%' "
+                "AND name IN ('v1_resources', 'v1_resource_types')"
+            ).fetchone()[0]
+            if plain != 2:
+                return []
+            steps = 0
+
+            def give_up() -> bool:
+                nonlocal steps
+                steps += 1
+                return steps * 1000 > _DAMAGED_LOOK_STEPS or (stop is not None and stop.is_set())
+
+            conn.set_progress_handler(give_up, 1000)
+            return rows.types_outside(conn, known, limit)
+        finally:
+            stop_when(conn, None)
+            conn.close()
+    except OpeningStopped:
+        raise
+    except (C1ZFormatError, sqlite3.Error, ValueError, OSError):
+        if stop is not None and stop.is_set():
+            raise OpeningStopped(f"{c1z_path}: no longer awaited") from None
+        return []
+    finally:
+        workdir.release()

@@ -876,7 +876,7 @@ def _open_db(
     db_path = workdir.path / "sync.db"
     set_aside_finished = False
     try:
-        source = c1z_path if c1z_path is not None and _has_content(c1z_path) else None
+        source = c1z_path if c1z_path is not None and has_content(c1z_path) else None
         if source is not None:
             try:
                 decompress_to(source, db_path, stop)
@@ -887,8 +887,10 @@ def _open_db(
                 if stop is not None and stop.is_set():
                     raise OpeningStopped(f"{source}: no longer awaited") from exc  # SQLite's "interrupted"
                 log.warning("existing c1z is damaged; starting a new sync instead of resuming", error=str(exc))
-                set_aside_finished = _holds_a_finished_run(db_path)
+                set_aside_finished = _holds_a_finished_run(db_path, stop)
                 db_path.unlink(missing_ok=True)
+                if stop is not None and stop.is_set():
+                    raise OpeningStopped(f"{source}: no longer awaited") from exc
         try:
             fresh = sqlite3.connect(db_path)
             fresh.execute(f"PRAGMA page_size={PAGE_SIZE}")
@@ -908,13 +910,14 @@ def _open_db(
         raise
 
 
-def _holds_a_finished_run(db_path: Path) -> bool:
+def _holds_a_finished_run(db_path: Path, stop: threading.Event | None = None) -> bool:
     """Whether the working copy of a c1z found damaged still records a finished sync run; False when that cannot be
     told. A failed restart saved its unfinished run over such a file, and the finished sync (a trigger or an index of
     the file's own beside it, a later run's row of the wrong type) was gone for good.
 
     The file's own SQL is never run: `v1_sync_runs` must be a plain table and `ended_at` a plain column of it (not a
-    view, a virtual table or a generated column, `schema._schema_code`); the one row read is found by its rowid."""
+    view, a virtual table or a generated column, `schema._schema_code`); the runs are scanned until one has ended,
+    stopped when `stop` is set (False then: the caller raises)."""
     if not db_path.is_file():
         return False
     try:
@@ -928,6 +931,7 @@ def _holds_a_finished_run(db_path: Path) -> bool:
         plain = [c for c in conn.execute("PRAGMA table_xinfo(v1_sync_runs)") if c[1] == "ended_at" and c[6] == 0]
         if not plain:
             return False
+        stop_when(conn, stop)
         return conn.execute("SELECT 1 FROM v1_sync_runs WHERE ended_at IS NOT NULL LIMIT 1").fetchone() is not None
     except sqlite3.Error:
         return False
@@ -948,7 +952,7 @@ def _ready(db_path: Path, source: Path | None, stop: threading.Event | None = No
     return db
 
 
-def _has_content(path: Path) -> bool:
+def has_content(path: Path) -> bool:
     """False for a missing or empty file (a fresh sync goes there); a clear error for a non-regular one."""
     if not path.exists():
         if not path.is_symlink():

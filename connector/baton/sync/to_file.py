@@ -84,6 +84,7 @@ async def _sync_locked(
     known_types: Collection[str],
 ) -> SyncResult:
     # Imported here: the SQLite layer loads when a sync runs, not with the idle daemon (docs/benchmarks.md).
+    from connector.baton.c1z.reader import damaged_types_outside
     from connector.baton.c1z.store import C1ZStore
 
     await sweep_stale(tmp_dir, c1z_path)
@@ -92,10 +93,21 @@ async def _sync_locked(
     # below, when damage is found as the run resumes.
     keeps_finished = save_on_error and store.set_aside_finished
     try:
+        foreign: list[str] = []
         if known_types and store.from_file:
             foreign = await store.types_outside(known_types, _FOREIGN_TYPES_NAMED + 1)
-            if foreign:
-                raise C1ZFormatError(f"{c1z_path}: {_another_connectors(foreign, known_types)}")
+        elif known_types:
+            present: bool = await asyncio.to_thread(_present, c1z_path)
+            if present:
+                # Found damaged on opening (the store started empty), and a restart replaces the file: another
+                # connector's file the checks call damaged (SQL of its own, a header SQLite will not write) was
+                # replaced by the next periodic sync, although the start-up check refused it.
+                foreign = await asyncio.to_thread(
+                    damaged_types_outside, c1z_path, known_types, _FOREIGN_TYPES_NAMED + 1, tmp_dir
+                )
+        if foreign:
+            keeps_finished = False  # nothing of ours was written: the file is left alone, not "kept" from a failure
+            raise C1ZFormatError(f"{c1z_path}: {_another_connectors(foreign, known_types)}")
         return await _sync_into(store, syncers, c1z_path, options, observer, save_on_error and not keeps_finished)
     except DamagedC1ZError as exc:
         if not store.from_file:
@@ -121,6 +133,13 @@ async def _sync_locked(
         raise
     finally:
         await store.close()
+
+
+def _present(path: Path) -> bool:
+    """Whether a file with content is at `path` (the store started empty: it was found damaged)."""
+    from connector.baton.c1z.store import has_content
+
+    return has_content(path)
 
 
 def _not_saved_over_finished(keeps_finished: bool, c1z_path: Path) -> None:
@@ -270,18 +289,27 @@ def output_file_problem(
         return ": the existing file is not readable and writable"
     if path.stat().st_size == 0:
         return None  # an empty file is a fresh start (as the store treats it)
-    from connector.baton.c1z.reader import C1ZReader  # SQLite only when a file is there to check
+    from connector.baton.c1z.reader import C1ZReader, damaged_types_outside  # SQLite only when a file is there
+    from connector.baton.c1z.schema import stop_when
 
     try:
         reader = C1ZReader(path, tmp_dir, stop)
     except DamagedC1ZError:
-        return None  # a c1z with a broken body: the store starts a new sync in its place and warns (not refused)
+        # A c1z with a broken body: the store starts a new sync in its place and warns (not refused), unless what can
+        # still be read of it names another connector's types (a restart would replace that connector's sync).
+        foreign = (
+            damaged_types_outside(path, resource_types, _FOREIGN_TYPES_NAMED + 1, tmp_dir, stop)
+            if resource_types
+            else []
+        )
+        return f": {_another_connectors(foreign, resource_types)}" if foreign else None
     except C1ZFormatError as exc:
         return (
             f": the existing file is not a readable c1z ({exc}); "
             "move it away or name another file — it is never overwritten blindly"
         )
     with reader:
+        stop_when(reader.connection, stop)  # a scan of every resource row: stopped too, as the opening is
         try:
             foreign = reader.resource_types_outside(resource_types, _FOREIGN_TYPES_NAMED + 1) if resource_types else []
         except C1ZFormatError:

@@ -14,10 +14,10 @@ import pytest
 
 from connector.baton.c1z.errors import C1ZFormatError
 from connector.baton.c1z.reader import C1ZReader
-from connector.baton.sync.to_file import sync_to_file
+from connector.baton.sync.to_file import output_file_problem, sync_to_file
 from tests.baton.fake_connector import Faults, Org, expected_grant_ids, syncers
 from tests.baton.test_sync_engine import options
-from tests.independent.c1z.hostile import edited, good_c1z, leftovers
+from tests.independent.c1z.hostile import database_of, edited, envelope, good_c1z, leftovers
 
 OURS = ("user", "group", "role")
 
@@ -49,3 +49,69 @@ async def test_its_own_file_is_synced_into_as_before(tmp_path: Path) -> None:
     with C1ZReader(path, tmp_path) as reader:
         assert [r.sync_id for r in reader.sync_runs()] == [result.sync_id]
         assert {g.id for g in reader.grants()} == expected_grant_ids(org)
+
+
+def _write_version_3(c1z: Path, out: Path) -> Path:
+    db = bytearray(database_of(c1z))
+    db[18] = 3  # SQLite's file format write version: read, never written
+    out.write_bytes(envelope(bytes(db)))
+    return out
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        (
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT)",
+            "INSERT INTO notes (body) VALUES ('x')",
+        ),
+        ("UPDATE v1_resources SET id = 0 WHERE id = (SELECT min(id) FROM v1_resources)",),
+        ("CREATE TABLE kept (id INTEGER, name TEXT COLLATE NOCASE)",),
+        "write version 3",
+    ],
+    ids=["autoincrement-table", "row-id-0", "collation", "write-version-3"],
+)
+async def test_another_connectors_file_the_checks_call_damaged_is_refused_not_replaced(
+    tmp_path: Path, damage: tuple[str, ...] | str
+) -> None:
+    """Damage is a restart, and a restart replaces the file: another connector's file with SQL of its own (or a header
+    SQLite will not write) was replaced at start-up and by every periodic sync, although the same file without that
+    was refused as another connector's. What can still be read of its plain tables names its types."""
+    path = await good_c1z(tmp_path / "sync.c1z", tmp_path)
+    renames = (
+        "UPDATE v1_resource_types SET external_id = 'okta_' || external_id",
+        "UPDATE v1_resources SET resource_type_id = 'okta_' || resource_type_id",
+    )
+    if isinstance(damage, str):
+        other = _write_version_3(edited(path, tmp_path / "renamed.c1z", *renames), tmp_path / "other.c1z")
+    else:
+        other = edited(path, tmp_path / "other.c1z", *renames, *damage)
+    before = other.read_bytes()
+    problem = output_file_problem(other, tmp_path, OURS)
+    assert problem is not None
+    assert "another connector's sync" in problem, problem
+    with pytest.raises(C1ZFormatError, match="another connector's sync"):
+        await sync_to_file(syncers(Org(), Faults()), other, options(), tmp_dir=tmp_path, known_types=OURS)
+    assert other.read_bytes() == before
+
+
+async def test_its_own_damaged_file_still_starts_over(tmp_path: Path) -> None:
+    org = Org()
+    path = await good_c1z(tmp_path / "sync.c1z", tmp_path, org)
+    ours = edited(path, tmp_path / "ours.c1z", "CREATE TABLE notes (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT)")
+    assert output_file_problem(ours, tmp_path, OURS) is None
+    result = await sync_to_file(syncers(org, Faults()), ours, options(), tmp_dir=tmp_path, known_types=OURS)
+    with C1ZReader(ours, tmp_path) as reader:
+        assert [r.sync_id for r in reader.sync_runs()] == [result.sync_id]
+
+
+@pytest.mark.parametrize("default", ["false", "TRUE", "x'00'"])
+async def test_a_column_whose_default_is_a_keyword_literal_is_read(tmp_path: Path, default: str) -> None:
+    """An older baton-sdk declared `is_partial boolean not null default false`: FALSE, TRUE and a blob are literals
+    SQLite runs no code for, and such a file was refused as holding "a default that is an expression"."""
+    path = await good_c1z(tmp_path / "sync.c1z", tmp_path)
+    added = edited(
+        path, tmp_path / "added.c1z", f"ALTER TABLE v1_sync_runs ADD COLUMN is_partial boolean DEFAULT {default}"
+    )
+    with C1ZReader(added, tmp_path) as reader:
+        assert len(reader.sync_runs()) == 1
