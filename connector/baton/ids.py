@@ -28,10 +28,13 @@ def grant_id(entitlement: str, principal_type: str, principal_id: str) -> str:
     return f"{entitlement}:{principal_type}:{principal_id}"
 
 
-def quoted_id(value: str, limit: int = 40) -> str:
+def quoted_id(value: str, limit: int = 40, *, url: bool = False) -> str:
     """An id, or any value, as an error message may quote it: escaped, and cut after `limit` characters when absurdly
-    long (a task's 1 MB id, a 100 KB flag). The one way a refusal quotes what it refuses; `keyshape.shown_value` adds
-    what must never be quoted at all."""
+    long (a task's 1 MB id, a 100 KB flag). Not at all, for a value that may be a URL (`url`), when it holds an '@'
+    (`https://user:password@host`): such an error is printed and logged before any secret is known to the log
+    redactor. The one way a refusal quotes what it refuses; `keyshape.shown_value` adds a Datadog key's shape."""
+    if url and "@" in value:
+        return "(not shown: it holds an '@', as a URL carrying a user name or password does)"
     return f"{value[:limit]!a}" + (f"...({len(value)} characters)" if len(value) > limit else "")
 
 

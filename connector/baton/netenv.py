@@ -154,9 +154,7 @@ def _no_proxy_problem(name: str, value: str) -> str | None:
             httpx.URL(pattern)
         except (httpx.InvalidURL, UnicodeError):
             hint = "; write an IPv6 address without brackets (::1)" if "[" in entry else ""
-            return (
-                f"environment {name}: {quoted_id(entry, 100)} is not a host name, domain, IP address or network{hint}"
-            )
+            return f"environment {name}: {quoted_id(entry, 100, url=True)} is not a host name, domain, IP address or network{hint}"
     return None
 
 

@@ -737,7 +737,7 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], list[str]]:
                 f"{flag(snake).removeprefix('--')}"
             )
         elif name not in Settings.model_fields:
-            problems.append(f"{where}: unknown setting {str(key)!r}{_did_you_mean(name)}")
+            problems.append(f"{where}: unknown setting {shown_value(str(key))}{_did_you_mean(name)}")
         elif _given(value):
             try:
                 out[name] = _as_yaml_value(name, value, where)

@@ -33,9 +33,7 @@ def shown_value(value: str, *, url: bool = False) -> str:
     before any key is known to the log redactor. An id's '@' is an email address's, shown."""
     if holds_key_shape(value):
         return f"(not shown: it holds {KEY_SHAPE})"
-    if url and "@" in value:
-        return "(not shown: it holds an '@', as a URL carrying a user name or password does)"
-    return quoted_id(value, SHOWN_CHARACTERS)
+    return quoted_id(value, SHOWN_CHARACTERS, url=url)
 
 
 _API_KEY = re.compile(r"[0-9A-Fa-f]{32}")

@@ -596,10 +596,9 @@ class BatonServiceClient:
             if cause is not None:
                 cause = proxy_connect_failure(cause, self._proxy_address) or cause
                 return f"{method}: ConductorOne at {self.endpoints.grpc_authority} unreachable: {cause} ({code.name})"
-        if code == grpc.StatusCode.INTERNAL and "deserializ" in details.lower() and "request" not in details.lower():
-            # grpc's words for an answer it could not decode ("the response could not be deserialized" of a streamed
-            # call's). A Python server's "Exception deserializing request!" is its refusal of ours: quoted below as its
-            # words, not blamed on its answer.
+        if code == grpc.StatusCode.INTERNAL and details == _UNDECODABLE_DETAILS:
+            # Our own words for an upload's OK whose answer did not decode (`_upload_once`). A server's "Exception
+            # deserializing request!" (or "...response!") is its own failure, quoted below as its words.
             return self._undecodable(method)
         # Peer text is capped: a hostile server's megabyte of details must not flood a log line.
         return f"{method}: {code.name}: {details[:500]}"

@@ -181,7 +181,7 @@ class _Source:
         self._file, self._path, self._stop = file, c1z_path, stop
 
     def read(self, size: int = -1) -> bytes:
-        _check_stop(self._stop, self._path)
+        check_stop(self._stop, self._path)
         try:
             return self._file.read(size)
         except OSError as exc:
@@ -202,7 +202,7 @@ class _CappedWriter:
         self._stop = stop
 
     def write(self, data: bytes) -> int:
-        _check_stop(self._stop, self._path)
+        check_stop(self._stop, self._path)
         self._written += len(data)
         if self._written > self._cap:
             raise C1ZFormatError(
@@ -212,7 +212,7 @@ class _CappedWriter:
         return self._target.write(data)
 
 
-def _check_stop(stop: threading.Event | None, c1z_path: Path) -> None:
+def check_stop(stop: threading.Event | None, c1z_path: Path) -> None:
     if stop is not None and stop.is_set():
         raise OpeningStopped(f"{c1z_path}: no longer awaited")
 
@@ -247,7 +247,7 @@ def _check_frame(source: BinaryIO, c1z_path: Path, size: int, cap: int, stop: th
     offset = len(MAGIC_V1) + header_size
     for walked in itertools.count():
         if walked % _BLOCKS_PER_LOOK == 0:
-            _check_stop(stop, c1z_path)
+            check_stop(stop, c1z_path)
         source.seek(offset)
         block = source.read(3)
         if len(block) < 3:

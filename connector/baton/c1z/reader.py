@@ -19,8 +19,8 @@ from typing import cast
 from google.protobuf.message import DecodeError
 
 from connector.baton.c1z import rows
-from connector.baton.c1z.envelope import decompress_to
-from connector.baton.c1z.errors import C1ZFormatError, OpeningStopped
+from connector.baton.c1z.envelope import check_stop, decompress_to
+from connector.baton.c1z.errors import C1ZFormatError
 from connector.baton.c1z.schema import check_readable, connect_read_only, stop_when
 from connector.baton.c1z.workfiles import WorkDir
 from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, entitlement_pb2, grant_pb2, resource_pb2
@@ -180,50 +180,56 @@ def _rebuild_stubs(grant: grant_pb2.Grant, row_id: object, values: Sequence[obje
         grant.principal.id.resource = principal_id
 
 
-# SQLite steps a look at a damaged file's resource types may take: a plain table's distinct types take about one per
-# row; what the file's own SQL could add is cut off here rather than run.
-_DAMAGED_LOOK_STEPS = 500_000_000
-
-
 def damaged_types_outside(
     c1z_path: Path, known: Collection[str], limit: int, tmp_dir: Path | None = None, stop: threading.Event | None = None
 ) -> list[str]:
-    """`C1ZReader.resource_types_outside` for a file the reader refuses as damaged, as far as it can be told: [] when
-    it cannot (a body that does not unpack, no plain `v1_resources` and `v1_resource_types` tables, any SQLite error).
+    """`C1ZReader.resource_types_outside` for a file the reader refuses as damaged, as far as it can be told: the types
+    outside `known` that its plain columns `v1_resource_types.external_id` and `v1_resources.resource_type_id` name,
+    each table read on its own (what one yields stands when the other cannot be read); [] when neither can (a body
+    that does not unpack, no such plain column, SQLite errors), and the damaged file is then restarted as before.
 
     Damage is a restart, and a restart replaces the file: another connector's file that the checks call damaged (SQL
     of its own, AUTOINCREMENT, a row id of 0, a header SQLite will not write) was replaced with this connector's
-    sync, although the same file without that was refused as another connector's. Its types are read from the plain
-    tables only, with the schema untrusted (`guard_connection`) and a bound on the steps taken."""
+    sync, although the same file without that was refused as another connector's. No SQL of the file's runs here: a
+    plain column of a plain table (not a view, a virtual table or a generated column, whose expression would run per
+    row) read `NOT INDEXED` (a damaged file's index may name what its table does not: ours was refused as another
+    connector's), with the schema untrusted (`guard_connection`) and `stop` looked at as SQLite steps."""
     workdir = WorkDir.create(tmp_dir, "read")
     try:
         db_path = workdir.path / "sync.db"
-        decompress_to(c1z_path, db_path, stop)
-        conn = connect_read_only(db_path)
         try:
-            plain = conn.execute(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%' "
-                "AND name IN ('v1_resources', 'v1_resource_types')"
-            ).fetchone()[0]
-            if plain != 2:
-                return []
-            steps = 0
-
-            def give_up() -> bool:
-                nonlocal steps
-                steps += 1
-                return steps * 1000 > _DAMAGED_LOOK_STEPS or (stop is not None and stop.is_set())
-
-            conn.set_progress_handler(give_up, 1000)
-            return rows.types_outside(conn, known, limit)
+            decompress_to(c1z_path, db_path, stop)
+            conn = connect_read_only(db_path)
+        except (C1ZFormatError, sqlite3.Error, OSError):
+            check_stop(stop, c1z_path)
+            return []
+        try:
+            stop_when(conn, stop)
+            found: set[str] = set()
+            for table, column in (("v1_resource_types", "external_id"), ("v1_resources", "resource_type_id")):
+                try:
+                    if _plain_column(conn, table, column):
+                        found.update(_outside(conn, table, column, known, limit))
+                except sqlite3.Error:
+                    check_stop(stop, c1z_path)
+            return sorted(found)[:limit]
         finally:
-            stop_when(conn, None)
             conn.close()
-    except OpeningStopped:
-        raise
-    except (C1ZFormatError, sqlite3.Error, ValueError, OSError):
-        if stop is not None and stop.is_set():
-            raise OpeningStopped(f"{c1z_path}: no longer awaited") from None
-        return []
     finally:
         workdir.release()
+
+
+def _plain_column(conn: sqlite3.Connection, table: str, column: str) -> bool:
+    kind = conn.execute("SELECT type, sql FROM sqlite_master WHERE name = ?", (table,)).fetchall()
+    if len(kind) != 1 or kind[0][0] != "table" or not str(kind[0][1]).upper().startswith("CREATE TABLE"):
+        return False
+    return any(c[1] == column and c[6] == 0 for c in conn.execute(f"PRAGMA table_xinfo({table})"))
+
+
+def _outside(conn: sqlite3.Connection, table: str, column: str, known: Collection[str], limit: int) -> list[str]:
+    marks = ", ".join("?" * len(known)) or "NULL"
+    query = (
+        f"SELECT DISTINCT substr({column}, 1, 64) FROM {table} NOT INDEXED "  # noqa: S608 - our names
+        f"WHERE {column} NOT IN ({marks}) LIMIT ?"
+    )
+    return [str(row[0]) for row in conn.execute(query, (*known, limit))]

@@ -306,9 +306,10 @@ def check_writable(db_path: Path, source: Path) -> None:
         )
 
 
-# SQLite virtual machine steps between two looks at a `stop` (`stop_when`): about a millisecond of work. Each look
-# takes the GIL: at 1,000 steps a check of a 221 MiB file took 55 % longer while another thread ran Python.
-_STEPS_PER_LOOK = 100_000
+# SQLite virtual machine steps between two looks at a `stop` (`stop_when`): a few milliseconds of work even where a
+# step is costly. Each look takes the GIL (a check of a 221 MiB file took 55 % longer beside a thread running
+# Python); at 100,000 a file whose check evaluates a costly column stopped 29 s after the stop, at 1,000 0.1 s.
+_STEPS_PER_LOOK = 1000
 
 
 def stop_when(conn: sqlite3.Connection, stop: threading.Event | None) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import errno
 import fcntl
+import functools
 import os
 import re
 import tempfile
@@ -102,8 +103,8 @@ async def _sync_locked(
                 # Found damaged on opening (the store started empty), and a restart replaces the file: another
                 # connector's file the checks call damaged (SQL of its own, a header SQLite will not write) was
                 # replaced by the next periodic sync, although the start-up check refused it.
-                foreign = await asyncio.to_thread(
-                    damaged_types_outside, c1z_path, known_types, _FOREIGN_TYPES_NAMED + 1, tmp_dir
+                foreign = await problem_off_the_loop(
+                    functools.partial(damaged_types_outside, c1z_path, known_types, _FOREIGN_TYPES_NAMED + 1, tmp_dir)
                 )
         if foreign:
             keeps_finished = False  # nothing of ours was written: the file is left alone, not "kept" from a failure

@@ -4,6 +4,8 @@ value; the site's refusal quoted whatever held a dot, in full, before any key wa
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from connector.datadog.keyshape import shown_value
@@ -113,3 +115,24 @@ def test_an_email_address_in_an_id_is_still_shown() -> None:
     env = {**KEYS, "BATON_BASE_URL": "http://127.0.0.1:1", "BATON_PROVISIONING": "true"}
     result = run_cli_in_process("--grant-entitlement", "role:jane@example.com", "--grant-principal", "u-1", env=env)
     assert "'role:jane@example.com' is not an entitlement id" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    "no_proxy", [f"localhost,http://user:{PASSWORD}@proxy.corp:31 28", f"user:{PASSWORD}@proxy.corp:3128 x"]
+)
+def test_a_refused_no_proxy_entry_never_repeats_a_password(no_proxy: str) -> None:
+    from connector.baton.netenv import _no_proxy_problem
+
+    problem = _no_proxy_problem("NO_PROXY", no_proxy)
+    assert problem is not None
+    assert "NO_PROXY" in problem
+    assert PASSWORD not in problem
+
+
+def test_a_config_files_unknown_key_of_a_keys_shape_is_not_repeated(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"{HEX}: true\n")
+    result = run_cli_in_process("config", "--config", str(config), env=KEYS)
+    assert result.returncode == 2
+    assert "unknown setting" in result.stderr, result.stderr
+    assert HEX not in result.stderr + result.stdout

@@ -173,15 +173,18 @@ async def test_a_report_answered_over_the_receive_limit_is_sent_again(tmp_path: 
         assert not rig.logged("task report taken by ConductorOne; its answer could not be read")
 
 
-async def test_a_server_that_could_not_read_the_report_is_quoted_not_blamed_on_its_answer(tmp_path: Path) -> None:
+@pytest.mark.parametrize("words", ["Exception deserializing request!", "Exception deserializing response!"])
+async def test_a_server_that_could_not_read_the_report_is_quoted_not_blamed_on_its_answer(
+    tmp_path: Path, words: str
+) -> None:
     """A Python gRPC server that cannot decode our request answers INTERNAL "Exception deserializing request!": the
     report did not land, and is sent again. Its error named "ConductorOne's response could not be decoded", the words
     of an answer that landed, so a log reader could not tell the two apart."""
     async with running(tmp_path) as rig:
-        rig.fake.fail_next("FinishTask", Code.INTERNAL, message="Exception deserializing request!")
+        rig.fake.fail_next("FinishTask", Code.INTERNAL, message=words)
         task = space_task("grant", "105", "editor", "bo@wiki.example")
         rig.fake.enqueue(task)
         assert (await rig.finished(task.id)).WhichOneof("final_state") == "success"
         (retried,) = rig.logged("task report failed; retrying")
-        assert "Exception deserializing request!" in retried["error"]
+        assert words in retried["error"]
         assert "could not be decoded" not in retried["error"]
