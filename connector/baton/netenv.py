@@ -154,7 +154,9 @@ def _no_proxy_problem(name: str, value: str) -> str | None:
             httpx.URL(pattern)
         except (httpx.InvalidURL, UnicodeError):
             hint = "; write an IPv6 address without brackets (::1)" if "[" in entry else ""
-            return f"environment {name}: {quoted_id(entry, 100, url=True)} is not a host name, domain, IP address or network{hint}"
+            # Judged on the whole variable: a password holding a ',' is split in two, and the half before it has no '@'.
+            shown = quoted_id(value if "@" in value else entry, 100, url=True)
+            return f"environment {name}: {shown} is not a host name, domain, IP address or network{hint}"
     return None
 
 

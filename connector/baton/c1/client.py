@@ -707,7 +707,7 @@ _STALLED_DETAILS = re.compile(
     "|".join(re.escape(shape).replace(r"\{\}", "[0-9.e+-]{1,24}") for shape in (_STALLED, _UNANSWERED))
 )
 _UNDECODABLE_DETAILS = "the response could not be deserialized"
-"""Read by `_describe` (its "deserializ"), so the error is the one every undecodable answer gets."""
+"""Matched exactly by `_describe`, so the error is the one every undecodable answer gets."""
 
 
 class _UploadStalled(grpc.aio.AioRpcError):  # type: ignore[misc]  # grpc ships no types

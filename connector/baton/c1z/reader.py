@@ -220,16 +220,35 @@ def damaged_types_outside(
 
 
 def _plain_column(conn: sqlite3.Connection, table: str, column: str) -> bool:
-    kind = conn.execute("SELECT type, sql FROM sqlite_master WHERE name = ?", (table,)).fetchall()
-    if len(kind) != 1 or kind[0][0] != "table" or not str(kind[0][1]).upper().startswith("CREATE TABLE"):
+    """Whether `table` is a table of rows (not a view or a virtual table) whose `column` and `data` are stored values:
+    not generated on read (a stored generated column is read as stored)."""
+    kind = conn.execute("SELECT type, rootpage FROM sqlite_master WHERE name = ? COLLATE NOCASE", (table,)).fetchall()
+    if len(kind) != 1 or kind[0][0] != "table" or not kind[0][1]:
         return False
-    return any(c[1] == column and c[6] == 0 for c in conn.execute(f"PRAGMA table_xinfo({table})"))
+    stored = {str(c[1]).lower() for c in conn.execute(f"PRAGMA table_xinfo({table})") if c[6] in (0, 3)}
+    return {column, "data"} <= stored
 
 
 def _outside(conn: sqlite3.Connection, table: str, column: str, known: Collection[str], limit: int) -> list[str]:
+    """Up to `limit` values of `column` outside `known` whose row's own object names it too (a resource's type, a
+    resource type's id): a damaged file's page may hold another table's cells, read in this table's layout (a sync id
+    taken for a type), and ours was refused as another connector's."""
     marks = ", ".join("?" * len(known)) or "NULL"
-    query = (
-        f"SELECT DISTINCT substr({column}, 1, 64) FROM {table} NOT INDEXED "  # noqa: S608 - our names
-        f"WHERE {column} NOT IN ({marks}) LIMIT ?"
-    )
-    return [str(row[0]) for row in conn.execute(query, (*known, limit))]
+    query = f"SELECT {column}, data FROM {table} NOT INDEXED WHERE {column} NOT IN ({marks})"  # noqa: S608 - our names
+    found: list[str] = []
+    for value, data in conn.execute(query, tuple(known)):
+        shown = str(value)[:64]
+        if shown in found or not isinstance(value, str) or not isinstance(data, bytes):
+            continue
+        try:
+            if table == "v1_resources":
+                named = resource_pb2.Resource.FromString(data).id.resource_type
+            else:
+                named = resource_pb2.ResourceType.FromString(data).id
+        except DecodeError:
+            continue
+        if named == value:
+            found.append(shown)
+            if len(found) >= limit:
+                break
+    return found

@@ -8,6 +8,7 @@ word. `sync_to_file` refuses it too when told the connector's types, and leaves 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 from pathlib import Path
@@ -19,6 +20,7 @@ from connector.baton.c1z.reader import C1ZReader, damaged_types_outside
 from connector.baton.sync.to_file import output_file_problem, sync_to_file
 from tests.baton.fake_connector import Faults, Org, expected_grant_ids, syncers
 from tests.baton.test_sync_engine import options
+from tests.fixtures_dir import FIXTURES_DIR
 from tests.independent.c1z.hostile import database_of, edited, envelope, good_c1z, leftovers
 
 OURS = ("user", "group", "role")
@@ -60,6 +62,11 @@ def _write_version_3(c1z: Path, out: Path) -> Path:
     return out
 
 
+# A Go SDK test connector's c1z (types group, project, role and user): another connector's file whose objects are
+# its own (a resource's type is its row's), as a real one's are.
+ANOTHER = FIXTURES_DIR / "c1z" / "sync.36zfOAoWMxQdISbixanQCRBiX7E.expanded.c1z"
+
+
 @pytest.mark.parametrize(
     "damage",
     [
@@ -73,27 +80,22 @@ def _write_version_3(c1z: Path, out: Path) -> Path:
     ],
     ids=["autoincrement-table", "row-id-0", "collation", "write-version-3"],
 )
-async def test_another_connectors_file_the_checks_call_damaged_is_refused_not_replaced(
+def test_another_connectors_file_the_checks_call_damaged_is_refused_not_replaced(
     tmp_path: Path, damage: tuple[str, ...] | str
 ) -> None:
     """Damage is a restart, and a restart replaces the file: another connector's file with SQL of its own (or a header
     SQLite will not write) was replaced at start-up and by every periodic sync, although the same file without that
     was refused as another connector's. What can still be read of its plain tables names its types."""
-    path = await good_c1z(tmp_path / "sync.c1z", tmp_path)
-    renames = (
-        "UPDATE v1_resource_types SET external_id = 'okta_' || external_id",
-        "UPDATE v1_resources SET resource_type_id = 'okta_' || resource_type_id",
-    )
     if isinstance(damage, str):
-        other = _write_version_3(edited(path, tmp_path / "renamed.c1z", *renames), tmp_path / "other.c1z")
+        other = _write_version_3(ANOTHER, tmp_path / "other.c1z")
     else:
-        other = edited(path, tmp_path / "other.c1z", *renames, *damage)
+        other = edited(ANOTHER, tmp_path / "other.c1z", *damage)
     before = other.read_bytes()
     problem = output_file_problem(other, tmp_path, OURS)
     assert problem is not None
-    assert "another connector's sync" in problem, problem
+    assert "'project'" in problem, problem
     with pytest.raises(C1ZFormatError, match="another connector's sync"):
-        await sync_to_file(syncers(Org(), Faults()), other, options(), tmp_dir=tmp_path, known_types=OURS)
+        asyncio.run(sync_to_file(syncers(Org(), Faults()), other, options(), tmp_dir=tmp_path, known_types=OURS))
     assert other.read_bytes() == before
 
 
@@ -150,24 +152,32 @@ async def test_its_own_file_with_a_damaged_index_starts_over(tmp_path: Path) -> 
         assert [r.sync_id for r in reader.sync_runs()] == [result.sync_id]
 
 
-async def test_another_connectors_file_with_a_broken_index_is_refused_by_its_readable_table(tmp_path: Path) -> None:
+def test_another_connectors_file_with_a_broken_index_is_refused_by_its_tables(tmp_path: Path) -> None:
     """One query over both tables failed as a whole on one bad page of an index, the answer was "no types", and the
     file was replaced, though both tables named another connector's types."""
-    path = await good_c1z(tmp_path / "sync.c1z", tmp_path)
-    renamed = edited(
-        path,
-        tmp_path / "renamed.c1z",
-        "UPDATE v1_resources SET resource_type_id = 'okta_' || resource_type_id",
-        "UPDATE v1_resource_types SET external_id = 'okta_' || external_id",
-    )
-    other = _with_page(renamed, tmp_path / "other.c1z", "idx_resources_resource_type_id_v1", "zeros")
+    other = _with_page(ANOTHER, tmp_path / "other.c1z", "idx_resources_resource_type_id_v1", "zeros")
     before = other.read_bytes()
     problem = output_file_problem(other, tmp_path, OURS)
     assert problem is not None
-    assert "'okta_user'" in problem, problem
+    assert "'project'" in problem, problem
     with pytest.raises(C1ZFormatError, match="another connector's sync"):
-        await sync_to_file(syncers(Org(), Faults()), other, options(), tmp_dir=tmp_path, known_types=OURS)
+        asyncio.run(sync_to_file(syncers(Org(), Faults()), other, options(), tmp_dir=tmp_path, known_types=OURS))
     assert other.read_bytes() == before
+
+
+@pytest.mark.parametrize("page", ["v1_sync_runs", "v1_resource_types"])
+async def test_its_own_file_with_another_tables_page_in_place_of_its_resources_starts_over(
+    tmp_path: Path, page: str
+) -> None:
+    """A misplaced write: another table's page where `v1_resources`' root was. Its cells, read in the resources' layout,
+    gave a sync id as a resource type, and ours was refused as another connector's every run. A type counts only
+    when its row's own object names it."""
+    org = Org()
+    path = await good_c1z(tmp_path / "sync.c1z", tmp_path, org)
+    ours = _with_page(path, tmp_path / "ours.c1z", "v1_resources", page)
+    assert damaged_types_outside(ours, OURS, 6, tmp_path) == []
+    assert output_file_problem(ours, tmp_path, OURS) is None
+    await sync_to_file(syncers(org, Faults()), ours, options(), tmp_dir=tmp_path, known_types=OURS)
 
 
 async def test_a_generated_type_column_is_never_evaluated(tmp_path: Path) -> None:
