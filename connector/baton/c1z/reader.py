@@ -190,10 +190,10 @@ def damaged_types_outside(
 
     Damage is a restart, and a restart replaces the file: another connector's file that the checks call damaged (SQL
     of its own, AUTOINCREMENT, a row id of 0, a header SQLite will not write) was replaced with this connector's
-    sync, although the same file without that was refused as another connector's. No SQL of the file's runs here: a
-    plain column of a plain table (not a view, a virtual table or a generated column, whose expression would run per
-    row) read `NOT INDEXED` (a damaged file's index may name what its table does not: ours was refused as another
-    connector's), with the schema untrusted (`guard_connection`) and `stop` looked at as SQLite steps."""
+    sync, although the same file without that was refused as another connector's. No SQL of the file's runs here:
+    stored columns of real tables (`_plain_column`) read `NOT INDEXED` (a damaged file's index may name what its table
+    does not: ours was refused as another connector's), each type confirmed by a row's object (`_outside`), with the
+    schema untrusted (`guard_connection`) and `stop` looked at as SQLite steps."""
     workdir = WorkDir.create(tmp_dir, "read")
     try:
         db_path = workdir.path / "sync.db"
@@ -211,7 +211,8 @@ def damaged_types_outside(
                     if _plain_column(conn, table, column):
                         found.update(_outside(conn, table, column, known, limit))
                 except sqlite3.Error:
-                    check_stop(stop, c1z_path)
+                    pass  # this table unreadable: the other's types stand
+            check_stop(stop, c1z_path)  # a stopped read ends as stopped, not as "no types"
             return sorted(found)[:limit]
         finally:
             conn.close()
@@ -220,35 +221,67 @@ def damaged_types_outside(
 
 
 def _plain_column(conn: sqlite3.Connection, table: str, column: str) -> bool:
-    """Whether `table` is a table of rows (not a view or a virtual table) whose `column` and `data` are stored values:
-    not generated on read (a stored generated column is read as stored)."""
-    kind = conn.execute("SELECT type, rootpage FROM sqlite_master WHERE name = ? COLLATE NOCASE", (table,)).fetchall()
-    if len(kind) != 1 or kind[0][0] != "table" or not kind[0][1]:
+    """Whether `table` is a table of rows by SQLite's own account (`table_list`: not a view, a virtual or shadow table,
+    whatever the file's `sqlite_master` text says) whose `column` and `data` are stored values: not generated on read
+    (a stored generated column is read as stored). An SQLite before 3.37 cannot tell: False, and the file restarts."""
+    try:
+        listed = conn.execute(f"PRAGMA main.table_list({table})").fetchall()
+    except sqlite3.Error:
+        return False
+    if len(listed) != 1 or listed[0][2] != "table":
         return False
     stored = {str(c[1]).lower() for c in conn.execute(f"PRAGMA table_xinfo({table})") if c[6] in (0, 3)}
     return {column, "data"} <= stored
 
 
+# The most candidate types a damaged file's table is asked about, and the largest object decoded to confirm one.
+_MAX_CANDIDATES = 100
+_MAX_CONFIRMED_OBJECT = 64 << 10
+
+
 def _outside(conn: sqlite3.Connection, table: str, column: str, known: Collection[str], limit: int) -> list[str]:
-    """Up to `limit` values of `column` outside `known` whose row's own object names it too (a resource's type, a
-    resource type's id): a damaged file's page may hold another table's cells, read in this table's layout (a sync id
-    taken for a type), and ours was refused as another connector's."""
+    """Up to `limit` values of `column` outside `known` that a row of theirs confirms: its object names the same type (a
+    resource's type, a resource type's id), or its object cannot be read or is too large to decode here (so it cannot
+    be told apart). A damaged file's page may hold another table's cells, read in this table's layout (a sync id
+    taken for a type, beside a text where the object goes): ours was refused as another connector's.
+
+    The types are read first from their column alone (it sits on the row's first page); then one row of each is looked
+    at. What was found stands when a later read fails."""
     marks = ", ".join("?" * len(known)) or "NULL"
-    query = f"SELECT {column}, data FROM {table} NOT INDEXED WHERE {column} NOT IN ({marks})"  # noqa: S608 - our names
+    candidates: list[str] = []
+    try:
+        query = (
+            f"SELECT DISTINCT {column} FROM {table} NOT INDEXED "  # noqa: S608 - our names
+            f"WHERE typeof({column}) = 'text' AND {column} NOT IN ({marks}) LIMIT ?"
+        )
+        candidates = [str(row[0]) for row in conn.execute(query, (*known, _MAX_CANDIDATES))]
+    except sqlite3.Error:
+        pass
     found: list[str] = []
-    for value, data in conn.execute(query, tuple(known)):
-        shown = str(value)[:64]
-        if shown in found or not isinstance(value, str) or not isinstance(data, bytes):
-            continue
-        try:
-            if table == "v1_resources":
-                named = resource_pb2.Resource.FromString(data).id.resource_type
-            else:
-                named = resource_pb2.ResourceType.FromString(data).id
-        except DecodeError:
-            continue
-        if named == value:
-            found.append(shown)
+    for value in candidates:
+        if _confirmed(conn, table, column, value):
+            found.append(value[:64])
             if len(found) >= limit:
                 break
     return found
+
+
+def _confirmed(conn: sqlite3.Connection, table: str, column: str, value: str) -> bool:
+    query = (
+        f"SELECT typeof(data), length(data) <= ?, CASE WHEN length(data) <= ? THEN data END "  # noqa: S608
+        f"FROM {table} NOT INDEXED WHERE {column} = ? LIMIT 1"
+    )
+    try:
+        row = conn.execute(query, (_MAX_CONFIRMED_OBJECT, _MAX_CONFIRMED_OBJECT, value)).fetchone()
+    except sqlite3.Error:
+        return True  # its object unreadable: the type column alone speaks
+    if row is None or row[0] != "blob":
+        return False
+    if not row[1]:
+        return True
+    try:
+        if table == "v1_resources":
+            return bool(resource_pb2.Resource.FromString(row[2]).id.resource_type == value)
+        return bool(resource_pb2.ResourceType.FromString(row[2]).id == value)
+    except DecodeError:
+        return False

@@ -191,3 +191,25 @@ async def test_a_generated_type_column_is_never_evaluated(tmp_path: Path) -> Non
         "ALTER TABLE v1_resources ADD COLUMN resource_type_id text GENERATED ALWAYS AS ('okta_' || rt) VIRTUAL",
     )
     assert damaged_types_outside(other, OURS, 6, tmp_path) == []
+
+
+def test_a_virtual_table_dressed_as_a_table_is_not_read(tmp_path: Path) -> None:
+    """`sqlite_master`'s type and root page are the file's own words: an FTS5 table named `v1_resources` claiming a
+    root page was read, and FTS5 read its content from a view of the file's (its SQL ran, and named a type). SQLite's
+    own `table_list` tells a virtual table."""
+    db = tmp_path / "x.db"
+    db.write_bytes(database_of(ANOTHER))
+    named = "X'0a0f0a0d76696577735f73716c5f72616e'"  # Resource{id{resource_type: 'views_sql_ran'}}
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        conn.execute("DROP TABLE v1_resources")
+        conn.execute(f"CREATE VIEW v AS SELECT 1 AS rid, 'views_sql_ran' AS resource_type_id, {named} AS data")
+        conn.execute(
+            "CREATE VIRTUAL TABLE v1_resources USING fts5(resource_type_id, data, content='v', content_rowid='rid')"
+        )
+        conn.commit()
+        conn.execute("PRAGMA writable_schema=ON")
+        conn.execute("UPDATE sqlite_master SET rootpage = 3 WHERE name = 'v1_resources'")
+        conn.commit()
+    other = tmp_path / "other.c1z"
+    other.write_bytes(envelope(db.read_bytes()))
+    assert "views_sql_ran" not in damaged_types_outside(other, OURS, 6, tmp_path)
