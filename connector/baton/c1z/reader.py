@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import cast
@@ -241,47 +241,54 @@ _MAX_CONFIRMED_OBJECT = 64 << 10
 
 def _outside(conn: sqlite3.Connection, table: str, column: str, known: Collection[str], limit: int) -> list[str]:
     """Up to `limit` values of `column` outside `known` that a row of theirs confirms: its object names the same type (a
-    resource's type, a resource type's id), or its object cannot be read or is too large to decode here (so it cannot
-    be told apart). A damaged file's page may hold another table's cells, read in this table's layout (a sync id
-    taken for a type, beside a text where the object goes): ours was refused as another connector's.
+    resource's type, a resource type's id), or its object's bytes do not read while its header does (a broken overflow
+    page) or are too large to decode here (so it cannot be told apart). A damaged file's page may hold another table's
+    cells, read in this table's layout (a sync id taken for a type, beside a text where the object goes), or a flipped
+    bit may garble a type: ours was refused as another connector's.
 
     The types are read first from their column alone (it sits on the row's first page); then one row of each is looked
     at. What was found stands when a later read fails."""
     marks = ", ".join("?" * len(known)) or "NULL"
-    candidates: list[str] = []
-    try:
-        query = (
-            f"SELECT DISTINCT {column} FROM {table} NOT INDEXED "  # noqa: S608 - our names
-            f"WHERE typeof({column}) = 'text' AND {column} NOT IN ({marks}) LIMIT ?"
-        )
-        candidates = [str(row[0]) for row in conn.execute(query, (*known, _MAX_CANDIDATES))]
-    except sqlite3.Error:
-        pass
+    query = (
+        f"SELECT {column} FROM {table} NOT INDEXED "  # noqa: S608 - our names
+        f"WHERE typeof({column}) = 'text' AND {column} NOT IN ({marks})"
+    )
+    seen: set[str] = set()
     found: list[str] = []
-    for value in candidates:
-        if _confirmed(conn, table, column, value):
-            found.append(value[:64])
-            if len(found) >= limit:
+    # Row by row, not DISTINCT: SQLite's DISTINCT gave nothing before a broken page's error, though rows before it read.
+    with suppress(sqlite3.Error):  # a broken page ends the scan; what was found before it stands
+        for (value,) in conn.execute(query, tuple(known)):
+            if value in seen:
+                continue
+            seen.add(value)
+            if _confirmed(conn, table, column, value):
+                found.append(str(value)[:64])
+            if len(found) >= limit or len(seen) >= _MAX_CANDIDATES:
                 break
     return found
 
 
 def _confirmed(conn: sqlite3.Connection, table: str, column: str, value: str) -> bool:
-    query = (
-        f"SELECT typeof(data), length(data) <= ?, CASE WHEN length(data) <= ? THEN data END "  # noqa: S608
-        f"FROM {table} NOT INDEXED WHERE {column} = ? LIMIT 1"
-    )
+    where = f"FROM {table} NOT INDEXED WHERE {column} = ? LIMIT 1"
     try:
-        row = conn.execute(query, (_MAX_CONFIRMED_OBJECT, _MAX_CONFIRMED_OBJECT, value)).fetchone()
+        # The object's kind and size come from the row's header alone: a header that does not read (a flipped bit)
+        # makes its type text garbage too, which proves nothing (ours was refused as another connector's).
+        shape = conn.execute(f"SELECT typeof(data), length(data) {where}", (value,)).fetchone()
     except sqlite3.Error:
-        return True  # its object unreadable: the type column alone speaks
-    if row is None or row[0] != "blob":
         return False
-    if not row[1]:
-        return True
+    if shape is None or shape[0] != "blob":
+        return False
+    if shape[1] > _MAX_CONFIRMED_OBJECT:
+        return True  # too large to decode here: the type column alone speaks
+    try:
+        row = conn.execute(f"SELECT data {where}", (value,)).fetchone()
+    except sqlite3.Error:
+        return True  # the header read and its object does not (a broken overflow page): the type column speaks
+    if row is None or not isinstance(row[0], bytes):
+        return False
     try:
         if table == "v1_resources":
-            return bool(resource_pb2.Resource.FromString(row[2]).id.resource_type == value)
-        return bool(resource_pb2.ResourceType.FromString(row[2]).id == value)
+            return bool(resource_pb2.Resource.FromString(row[0]).id.resource_type == value)
+        return bool(resource_pb2.ResourceType.FromString(row[0]).id == value)
     except DecodeError:
         return False
