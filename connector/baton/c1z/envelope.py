@@ -27,7 +27,7 @@ from connector.baton.c1z.errors import (
     C1ZFormatError,
     C1ZWriteError,
     DamagedC1ZError,
-    OpeningStopped,
+    check_stop,
     disk_full,
     is_disk_full,
     working_file_failure,
@@ -210,11 +210,6 @@ class _CappedWriter:
                 f"({MAX_RATIO}x its size, at least {MIN_CAP >> 20} MiB, at most {MAX_DECOMPRESSED >> 30} GiB)"
             )
         return self._target.write(data)
-
-
-def check_stop(stop: threading.Event | None, c1z_path: Path) -> None:
-    if stop is not None and stop.is_set():
-        raise OpeningStopped(f"{c1z_path}: no longer awaited")
 
 
 # Blocks the frame walk reads between two looks at `stop`: a file of 4-byte blocks is read at ~5 MB/s.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import threading
 from pathlib import Path
 from typing import overload
 
@@ -32,6 +33,12 @@ class OpeningStopped(Exception):
     """Whoever waited for a c1z being opened stopped waiting (a cancelled sync: SIGTERM): the opening ends at its next
     chunk or SQLite step instead of decompressing and checking the rest of a file of up to 10 GiB, which the exit
     waited for. Never reported: nobody awaits it."""
+
+
+def check_stop(stop: threading.Event | None, c1z_path: Path) -> None:
+    """Raise `OpeningStopped` (naming `c1z_path`) once `stop` is set; the one look every step of an opening makes."""
+    if stop is not None and stop.is_set():
+        raise OpeningStopped(f"{c1z_path}: no longer awaited")
 
 
 class DiskFullError(ConnectorError):

@@ -19,9 +19,9 @@ from typing import cast
 from google.protobuf.message import DecodeError
 
 from connector.baton.c1z import rows
-from connector.baton.c1z.envelope import check_stop, decompress_to
-from connector.baton.c1z.errors import C1ZFormatError
-from connector.baton.c1z.schema import check_readable, connect_read_only, stop_when
+from connector.baton.c1z.envelope import decompress_to
+from connector.baton.c1z.errors import C1ZFormatError, check_stop
+from connector.baton.c1z.schema import check_readable, connect_read_only, stop_when, stored_columns
 from connector.baton.c1z.workfiles import WorkDir
 from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, entitlement_pb2, grant_pb2, resource_pb2
 
@@ -191,7 +191,7 @@ def damaged_types_outside(
     Damage is a restart, and a restart replaces the file: another connector's file that the checks call damaged (SQL
     of its own, AUTOINCREMENT, a row id of 0, a header SQLite will not write) was replaced with this connector's
     sync, although the same file without that was refused as another connector's. No SQL of the file's runs here:
-    stored columns of real tables (`_plain_column`) read `NOT INDEXED` (a damaged file's index may name what its table
+    stored columns of real tables (`schema.stored_columns`) read `NOT INDEXED` (a damaged file's index may name what its table
     does not: ours was refused as another connector's), each type confirmed by a row's object (`_outside`), with the
     schema untrusted (`guard_connection`) and `stop` looked at as SQLite steps."""
     workdir = WorkDir.create(tmp_dir, "read")
@@ -208,7 +208,7 @@ def damaged_types_outside(
             found: set[str] = set()
             for table, column in (("v1_resource_types", "external_id"), ("v1_resources", "resource_type_id")):
                 try:
-                    if _plain_column(conn, table, column):
+                    if stored_columns(conn, table, column, "data"):
                         found.update(_outside(conn, table, column, known, limit))
                 except sqlite3.Error:
                     pass  # this table unreadable: the other's types stand
@@ -218,20 +218,6 @@ def damaged_types_outside(
             conn.close()
     finally:
         workdir.release()
-
-
-def _plain_column(conn: sqlite3.Connection, table: str, column: str) -> bool:
-    """Whether `table` is a table of rows by SQLite's own account (`table_list`: not a view, a virtual or shadow table,
-    whatever the file's `sqlite_master` text says) whose `column` and `data` are stored values: not generated on read
-    (a stored generated column is read as stored). An SQLite before 3.37 cannot tell: False, and the file restarts."""
-    try:
-        listed = conn.execute(f"PRAGMA main.table_list({table})").fetchall()
-    except sqlite3.Error:
-        return False
-    if len(listed) != 1 or listed[0][2] != "table":
-        return False
-    stored = {str(c[1]).lower() for c in conn.execute(f"PRAGMA table_xinfo({table})") if c[6] in (0, 3)}
-    return {column, "data"} <= stored
 
 
 # The most candidate types a damaged file's table is asked about, and the largest object decoded to confirm one.

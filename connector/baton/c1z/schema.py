@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from connector.baton.c1z import rows
-from connector.baton.c1z.errors import DamagedC1ZError, OpeningStopped, working_file_failure
+from connector.baton.c1z.errors import DamagedC1ZError, check_stop, working_file_failure
 from connector.baton.errors import ConnectorError
 
 DDL: tuple[str, ...] = (
@@ -217,8 +217,7 @@ def check_readable(db_path: Path, source: Path, stop: threading.Event | None = N
     pages; the schema check turns "no such table" deep inside a read into one clear message up front. `stop` set:
     SQLite stops at its next steps (`stop_when`), raising `OpeningStopped`; set already, it starts nothing.
     """
-    if stop is not None and stop.is_set():
-        raise OpeningStopped(f"{source}: no longer awaited")
+    check_stop(stop, source)
     try:
         conn = connect_read_only(db_path)
     except sqlite3.Error as exc:
@@ -273,8 +272,7 @@ def check_readable(db_path: Path, source: Path, stop: threading.Event | None = N
     except ValueError as exc:
         raise DamagedC1ZError(f"{source}: {exc}") from exc
     except sqlite3.Error as exc:
-        if stop is not None and stop.is_set():
-            raise OpeningStopped(f"{source}: no longer awaited") from exc
+        check_stop(stop, source)  # SQLite's "interrupted": the stop, not damage
         raise _unreadable(db_path, exc) or DamagedC1ZError(
             f"{source}: damaged SQLite database: {rows.value_problem(exc)}"
         ) from exc
@@ -318,6 +316,21 @@ def stop_when(conn: sqlite3.Connection, stop: threading.Event | None) -> None:
         conn.set_progress_handler(None, 0)
     else:
         conn.set_progress_handler(stop.is_set, _STEPS_PER_LOOK)
+
+
+def stored_columns(conn: sqlite3.Connection, table: str, *columns: str) -> bool:
+    """Whether `table` is a table of rows by SQLite's own account (`table_list`: not a view, a virtual or shadow table,
+    whatever the file's `sqlite_master` says: an FTS5 table dressed as one was read, and ran a view of the file's) and
+    each of `columns` a stored value of it, not generated on read (a stored generated column is read as stored). Read
+    so, a damaged file runs none of its own SQL. An SQLite before 3.37 cannot tell: False."""
+    try:
+        listed = conn.execute(f"PRAGMA main.table_list({table})").fetchall()
+    except sqlite3.Error:
+        return False
+    if len(listed) != 1 or listed[0][2] != "table":
+        return False
+    stored = {str(c[1]).lower() for c in conn.execute(f"PRAGMA table_xinfo({table})") if c[6] in (0, 3)}
+    return set(columns) <= stored
 
 
 def _unreadable(db_path: Path, exc: sqlite3.Error) -> ConnectorError | None:

@@ -41,7 +41,7 @@ from google.protobuf.message import DecodeError
 from connector.baton import ids
 from connector.baton.c1z import rows
 from connector.baton.c1z.envelope import compress_atomically, decompress_to, open_regular
-from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, OpeningStopped, working_file_failure
+from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, check_stop, working_file_failure
 from connector.baton.c1z.schema import (
     DDL,
     DEFERRED_INDEXES,
@@ -54,6 +54,7 @@ from connector.baton.c1z.schema import (
     parse_sqlite_time,
     sqlite_time,
     stop_when,
+    stored_columns,
 )
 from connector.baton.c1z.workfiles import WorkDir
 from connector.baton.errors import InternalError
@@ -884,13 +885,11 @@ def _open_db(
                 check_writable(db_path, source)
                 return _ready(db_path, source, stop), workdir, False
             except DamagedC1ZError as exc:
-                if stop is not None and stop.is_set():
-                    raise OpeningStopped(f"{source}: no longer awaited") from exc  # SQLite's "interrupted"
+                check_stop(stop, source)  # SQLite's "interrupted": the stop, not damage
                 log.warning("existing c1z is damaged; starting a new sync instead of resuming", error=str(exc))
                 set_aside_finished = _holds_a_finished_run(db_path, stop)
                 db_path.unlink(missing_ok=True)
-                if stop is not None and stop.is_set():
-                    raise OpeningStopped(f"{source}: no longer awaited") from exc
+                check_stop(stop, source)
         try:
             fresh = sqlite3.connect(db_path)
             fresh.execute(f"PRAGMA page_size={PAGE_SIZE}")
@@ -915,9 +914,8 @@ def _holds_a_finished_run(db_path: Path, stop: threading.Event | None = None) ->
     told. A failed restart saved its unfinished run over such a file, and the finished sync (a trigger or an index of
     the file's own beside it, a later run's row of the wrong type) was gone for good.
 
-    The file's own SQL is never run: `v1_sync_runs` must be a plain table and `ended_at` a plain column of it (not a
-    view, a virtual table or a generated column, `schema._schema_code`); the runs are scanned until one has ended,
-    stopped when `stop` is set (False then: the caller raises)."""
+    The file's own SQL is never run: `ended_at` must be a stored column of a real table (`schema.stored_columns`); the
+    runs are scanned until one has ended, stopped when `stop` is set (False then: the caller raises)."""
     if not db_path.is_file():
         return False
     try:
@@ -925,11 +923,7 @@ def _holds_a_finished_run(db_path: Path, stop: threading.Event | None = None) ->
     except sqlite3.Error:
         return False
     try:
-        kind = conn.execute("SELECT type, sql FROM sqlite_master WHERE name = 'v1_sync_runs'").fetchall()
-        if len(kind) != 1 or kind[0][0] != "table" or not str(kind[0][1]).upper().startswith("CREATE TABLE"):
-            return False
-        plain = [c for c in conn.execute("PRAGMA table_xinfo(v1_sync_runs)") if c[1] == "ended_at" and c[6] == 0]
-        if not plain:
+        if not stored_columns(conn, "v1_sync_runs", "ended_at"):
             return False
         stop_when(conn, stop)
         return conn.execute("SELECT 1 FROM v1_sync_runs WHERE ended_at IS NOT NULL LIMIT 1").fetchone() is not None

@@ -18,6 +18,7 @@ import pytest
 from connector.baton.c1z import reader as reader_module
 from connector.baton.c1z.errors import C1ZFormatError
 from connector.baton.c1z.reader import C1ZReader, damaged_types_outside
+from connector.baton.c1z.schema import stored_columns
 from connector.baton.sync.to_file import output_file_problem, sync_to_file
 from tests.baton.fake_connector import Faults, Org, expected_grant_ids, syncers
 from tests.baton.test_sync_engine import options
@@ -245,7 +246,7 @@ async def test_no_single_flipped_bit_makes_our_own_file_another_connectors(tmp_p
                     conn.deserialize(bytes(flipped))
                     for table, column in (("v1_resource_types", "external_id"), ("v1_resources", "resource_type_id")):
                         with contextlib.suppress(sqlite3.Error):
-                            if reader_module._plain_column(conn, table, column):
+                            if stored_columns(conn, table, column, "data"):
                                 named = reader_module._outside(conn, table, column, OURS, 6)
                                 if named:
                                     found.append((at, bit, named))
