@@ -789,7 +789,10 @@ class AppKeyDeleter:
 
     async def _delete_org_wide(self, key_id: str, owner: str) -> bool:
         """The key by its id alone, through the org-wide endpoint (it needs org_app_keys_write, which the connector
-        may lack): the last way to revoke a key the service-account path will not name."""
+        may lack): the last way to revoke a key the service-account path will not name. Only a service account's key
+        (a disabled account's): the task names a service-account application key, and a person's key under that
+        type's id was deleted org-wide, a human's own access revoked by a task no sync of this type could lead to."""
+        await self._service_account_owner(key_id, owner)
         try:
             return await _unless_gone(self._client.delete_application_key(key_id))
         except ConnectorError as exc:
@@ -798,6 +801,19 @@ class AppKeyDeleter:
                 f'service account "{owner}"\'s key, yet still has it (its owner may be a person or a disabled service '
                 f"account), and deleting it org-wide failed too ({exc}); delete it in Datadog"
             ) from None
+
+    async def _service_account_owner(self, key_id: str, owner: str) -> None:
+        """Refuses unless Datadog says `owner`, the owner of application key `key_id`, is a service account."""
+        try:
+            user = await self._client.get_user(owner)
+        except NotFound:
+            user = None
+        if user is None or not user.service_account:
+            who = "is not a service account" if user is not None else "is no Datadog user"
+            raise FailedPreconditionError(
+                f'baton-datadog: application key "{key_id}" was NOT deleted: its owner "{owner}" {who}, and only '
+                "a service account's application key is deleted as a service-account-application-key"
+            )
 
     async def _owner(self, key_id: str) -> str | None:
         try:

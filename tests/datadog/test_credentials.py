@@ -1373,8 +1373,9 @@ async def test_an_app_key_the_service_account_path_cannot_delete_is_not_reported
 ) -> None:
     """Datadog answers 404 to deleting a key through /service_accounts/{owner}/… when the owner is no (enabled)
     service account, while the key itself lives on: the 404 was taken as "already gone" and the key reported
-    deleted. A 404 is "gone" only when the key's own lookup says so too; a key still there is deleted org-wide, and
-    when that is refused (it needs org_app_keys_write) the task fails saying the key was NOT deleted."""
+    deleted. A 404 is "gone" only when the key's own lookup says so too; a disabled service account's key still there
+    is deleted org-wide, and when that is refused (it needs org_app_keys_write) the task fails saying the key was NOT
+    deleted. A person's key is no service-account application key: never deleted as one, the task fails the same."""
     owner = env.fake.org.add_user(
         "keyholder@example.com",
         name="Key Holder",
@@ -1394,6 +1395,12 @@ async def test_an_app_key_the_service_account_path_cannot_delete_is_not_reported
     deleter = env.connector.resource_deleter(APP_KEY)
     assert deleter is not None
     parent = b.resource_id("user", owner.id) if with_parent else None
+    if owner_kind == "person":
+        with pytest.raises(FailedPreconditionError, match=f'application key "{key.id}" was NOT deleted') as caught:
+            await deleter.delete_resource(b.resource_id(APP_KEY, key.id), parent)
+        assert "is not a service account" in str(caught.value)
+        assert key.id in env.fake.org.app_keys
+        return
     if org_wide == "allowed":
         assert await deleter.delete_resource(b.resource_id(APP_KEY, key.id), parent) == []
         assert key.id not in env.fake.org.app_keys
