@@ -368,6 +368,14 @@ class ApiTransport:
             self._emit(RequestDone(group, method, status, self._clock() - started, attempt))
             if status < 300:
                 return Reply(status, headers, body, method.upper(), path)
+            if status == 429 and not idempotent and not is_datadog_error_body(body):
+                # Not Datadog's own 429 (its JSON error body): a gateway's or a proxy's, which may have answered after
+                # the request got through, as for any 4xx without Datadog's body (`errors.nothing_done`). Resent, a
+                # create that had landed was made twice: a credential minted again past its duplicate check, the
+                # first left live and untraced. Raised instead, for the caller to look up what it may have made.
+                error = self.error(status, method, path, body, headers, mints=mints)
+                error.after_lost_answer = lost
+                raise error
             if status == 429:
                 throttles += 1
                 info = RateLimitHeaders.parse(headers, self._wall_clock())
