@@ -149,3 +149,54 @@ async def test_a_name_of_another_json_type_fails_naming_where_never_quoting_it(
     assert "name" in message, message
     assert CANARY not in message + repr(caught.value)
     assert CANARY not in " ".join(repr(event) for event in logs)
+
+
+async def test_credentials_just_issued_sync_without_their_secrets(rig: Rig, logs: Events, tmp_path: Path) -> None:
+    """The sync after an issuance lists what it minted, by id and name only: none of the minted secrets is in the file
+    or the log, though each went out (encrypted) in its task's report."""
+    from tests.independent.credentials.issuing import KINDS, issue_task
+
+    sa = robot(rig.fake, "robot-402-issued@example.com")
+    before = {k.key for k in rig.fake.org.api_keys.values()} | {k.key for k in rig.fake.org.app_keys.values()}
+    before |= {t.key for t in rig.fake.org.tokens.values()}
+    for kind in KINDS:
+        finish = await rig.run(issue_task(sa.id, kind))
+        assert finish.ok, finish
+    org = rig.fake.org
+    minted = ({k.key for k in org.api_keys.values()} | {k.key for k in org.app_keys.values()}
+              | {t.key for t in org.tokens.values()}) - before  # fmt: skip
+    assert len(minted) == len(KINDS)
+    path = tmp_path / "sync.c1z"
+    await synced(rig, path)
+    data = stored_bytes(path)
+    rendered = " ".join(repr(event) for event in logs)
+    assert [m for m in minted if m.encode() in data or m in rendered] == []
+    with C1ZReader(path) as reader:
+        names = {r.display_name for t in ("api-key", "service-account-application-key", "service-account-access-token")
+                 for r in reader.resources(t)}  # fmt: skip
+    assert sum(1 for n in names if n.startswith("c1-")) == len(KINDS)
+
+
+async def test_one_id_shared_by_a_key_an_application_key_and_a_token_is_three_resources(
+    rig: Rig, tmp_path: Path
+) -> None:
+    """Ids are per kind (reference-connector.md §2): the same id under three kinds is three resources, each of its
+    type, none taking another's place."""
+    org = rig.fake.org
+    sa = robot(rig.fake, "robot-402-collide@example.com")
+    shared = org.new_id()
+    org.api_keys[shared] = APIKey(shared, "api", org.new_secret(32), org.current_user_id, org.now(), org.now())
+    org.app_keys[shared] = AppKey(shared, "app", org.new_secret(40), sa.id, org.now())
+    org.tokens[shared] = AccessToken(
+        shared, "sat", f"ddsat_{org.new_secret(40)}", org.new_secret(22), sa.id, ["a"], org.now()
+    )
+    path = tmp_path / "sync.c1z"
+    await synced(rig, path)
+    with C1ZReader(path) as reader:
+        found = {
+            t: {r.id.resource: r.display_name for r in reader.resources(t)}
+            for t in ("api-key", "service-account-application-key", "service-account-access-token")
+        }
+    assert found["api-key"][shared] == "api"
+    assert found["service-account-application-key"][shared] == "app"
+    assert found["service-account-access-token"][sat_handle(sa.id, shared)] == "sat"
