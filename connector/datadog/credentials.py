@@ -782,24 +782,25 @@ class AppKeyDeleter:
             # live all the same. Only the key's own lookup tells; a new owner gets one more try.
             owner = await self._owner(key_id)
             if owner is not None and (owner in tried or len(tried) > 1):
-                deleted = await self._delete_org_wide(key_id, tried[-1])
+                deleted = await self._delete_org_wide(key_id, tried[-1], owner)
                 break
         _finished(deleted, resource_type=APP_KEY, resource_id=key_id)
         return []
 
-    async def _delete_org_wide(self, key_id: str, owner: str) -> bool:
+    async def _delete_org_wide(self, key_id: str, owner: str, holder: str) -> bool:
         """The key by its id alone, through the org-wide endpoint (it needs org_app_keys_write, which the connector
         may lack): the last way to revoke a key the service-account path will not name. Only a service account's key
         (a disabled account's): the task names a service-account application key, and a person's key under that
-        type's id was deleted org-wide, a human's own access revoked by a task no sync of this type could lead to."""
-        await self._service_account_owner(key_id, owner)
+        type's id was deleted org-wide, a human's own access revoked by a task no sync of this type could lead to.
+        `owner`: the service account whose path was tried last; `holder`: the owner the key's own lookup names now."""
+        await self._service_account_owner(key_id, _owner_id(holder, key_id))
         try:
             return await _unless_gone(self._client.delete_application_key(key_id))
         except ConnectorError as exc:
             raise FailedPreconditionError(
                 f'baton-datadog: application key "{key_id}" was NOT deleted: Datadog answers 404 to deleting it as '
-                f'service account "{owner}"\'s key, yet still has it (its owner may be a person or a disabled service '
-                f"account), and deleting it org-wide failed too ({exc}); delete it in Datadog"
+                f'service account "{owner}"\'s key, yet still has it (its owner may be a disabled service account), '
+                f"and deleting it org-wide failed too ({exc}); delete it in Datadog"
             ) from None
 
     async def _service_account_owner(self, key_id: str, owner: str) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connector.baton.sync.to_file import SyncResult, sync_to_file
+from connector.baton.sync.syncer import SyncResult
+from connector.baton.sync.to_file import sync_to_file
 from tests.c1z_fixtures import decompressed_db
 from tests.independent.writes.conftest import Rig
 

@@ -7,6 +7,7 @@ but refused at run time, or a refusal of something never advertised that still a
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import cast
 
 import pytest
@@ -51,7 +52,13 @@ def _processor(rig: Rig, connector: DatadogConnector) -> tuple[TaskProcessor, St
 
 @pytest.mark.parametrize("flags", COMBINATIONS, ids=[_name(c) for c in COMBINATIONS])
 async def test_what_is_advertised_for_credentials_is_what_runs(rig: Rig, flags: dict[str, bool]) -> None:
-    connector = DatadogConnector(rig.client, DatadogOptions(**flags))
+    options = DatadogOptions(
+        provisioning=flags["provisioning"],
+        sync_secrets=flags["sync_secrets"],
+        sync_service_account_application_keys=flags["sync_service_account_application_keys"],
+        allow_org_api_key_deletion=flags["allow_org_api_key_deletion"],
+    )
+    connector = DatadogConnector(rig.client, options)
     capabilities = connector.metadata().capabilities
     per_type = {entry.resource_type.id: entry for entry in capabilities.resource_type_capabilities}
     processor, c1 = _processor(rig, connector)
@@ -69,7 +76,7 @@ async def test_what_is_advertised_for_credentials_is_what_runs(rig: Rig, flags: 
         org.new_id(), "pipeline", f"ddsat_{org.new_secret(40)}", org.new_secret(22), sa.id, ["a"], org.now()
     )
     org.api_keys[api.id], org.app_keys[app.id], org.tokens[token.id] = api, app, token
-    live = {
+    live: dict[str, tuple[str, Callable[[], bool]]] = {
         "api-key": (api.id, lambda: api.id in org.api_keys),
         "service-account-application-key": (app.id, lambda: app.id in org.app_keys),
         "service-account-access-token": (sat_handle(sa.id, token.id), lambda: token.id in org.tokens),

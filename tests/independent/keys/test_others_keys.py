@@ -59,3 +59,22 @@ async def test_an_application_key_whose_owner_datadog_does_not_know_is_not_delet
     assert failed_for_good(finish, Code.FAILED_PRECONDITION), finish
     assert "is no Datadog user" in finish.message
     assert key.id in rig.fake.org.app_keys
+
+
+async def test_the_owner_checked_is_the_one_the_keys_lookup_names_last(rig: Rig) -> None:
+    """The parent names one service account, the key's first lookup another (a stale answer), its second a person: the
+    person's key is not deleted org-wide on the word of an owner whose path was merely the last tried."""
+    from tests.independent.writes.wire import edited
+
+    person, parent, stale = human(rig.fake), robot(rig.fake), robot(rig.fake, "robot-402-stale@example.com")
+    key = _app_key(rig.fake, person)
+
+    def stale_owner(body: dict[str, object]) -> dict[str, object]:
+        body["data"]["relationships"]["owned_by"]["data"]["id"] = stale.id  # type: ignore[index]
+        return body
+
+    rig.wire.on("GET", rf"/api/v2/application_keys/{key.id}", edited(stale_owner))
+    finish = await rig.run(delete_task(APP_KEY, key.id, parent=("user", parent.id)))
+    assert failed_for_good(finish, Code.FAILED_PRECONDITION), finish
+    assert f'its owner "{person.id}" is not a service account' in finish.message, finish.message
+    assert key.id in rig.fake.org.app_keys

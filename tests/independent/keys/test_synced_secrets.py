@@ -123,7 +123,7 @@ async def test_a_key_without_a_name_is_shown_by_its_id(rig: Rig, tmp_path: Path,
 
 
 async def test_a_huge_name_is_kept_whole(rig: Rig, tmp_path: Path) -> None:
-    sa, api, app, token = _seed(rig.fake)
+    _, api, _, _ = _seed(rig.fake)
     huge = "n" * 200_000
     rig.fake.org.api_keys[api.id].name = huge
     path = tmp_path / "sync.c1z"
