@@ -13,7 +13,7 @@ import random
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from json import dumps as json_dumps
 from typing import Any
@@ -121,8 +121,9 @@ class Reply:
 
     status: int
     headers: Mapping[str, str]
-    # The buffer the body was streamed into, handed on as is: copying it to `bytes` would double the peak.
-    body: bytes | bytearray
+    # The buffer the body was streamed into, handed on as is: copying it to `bytes` would double the peak. Not in the
+    # repr: a create's answer holds the new credential's secret, and a log line or an error showing the reply showed it.
+    body: bytes | bytearray = field(repr=False)
     method: str
     path: str
 
