@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from connector.datadog import client as client_module
+from connector.datadog.decode import parse_model
 from tests.independent.credentials.issuing import KINDS, issue_task, robot
 from tests.independent.writes.conftest import Rig
 from tests.independent.writes.wire import edited
@@ -26,11 +27,10 @@ async def test_the_mints_answer_renders_without_its_secret(
     rig: Rig, kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[object] = []
-    parse = client_module.parse_model
 
     def spy(model: Any, reply: Any) -> Any:
         seen.append(reply)
-        parsed = parse(model, reply)
+        parsed = parse_model(model, reply)
         seen.append(parsed)
         return parsed
 
