@@ -363,14 +363,9 @@ class DatadogCredentialIssuer:
             raise InvalidArgumentError("baton-datadog: service access tokens require at least one scope")
         scopes = _check_scopes(scopes, "service access token")
         sa = (await self._service_account(identity, "")).id
+        # Each one listed is a service access token of this service account: the listing refuses any other (§4.3
+        # step 4).
         existing = await self._client.list_service_account_access_tokens(sa, 0, name_filter=name)
-        for token in existing.items:
-            # Its owner, when named, is this service account already (the listing refuses any other).
-            if token.type != "service_access_tokens":
-                raise InternalError(
-                    f'baton-datadog: Datadog listed access token "{token.id}" that is not a service access token '
-                    f'of service account "{sa}"; refusing to issue'
-                )
         _refuse_duplicate(
             existing,
             name,

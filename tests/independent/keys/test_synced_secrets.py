@@ -200,3 +200,29 @@ async def test_one_id_shared_by_a_key_an_application_key_and_a_token_is_three_re
     assert found["api-key"][shared] == "api"
     assert found["service-account-application-key"][shared] == "app"
     assert found["service-account-access-token"][sat_handle(sa.id, shared)] == "sat"
+
+
+def _personal(item: dict[str, Any]) -> None:
+    item["type"] = "personal_access_tokens"
+    item.get("relationships", {}).pop("owned_by", None)
+
+
+OTHER_TYPES: dict[str, tuple[str, Callable[[dict[str, Any]], None], str]] = {
+    "a-persons-token-among-a-service-accounts": (SA_TOKENS, _personal, "service_access_tokens"),
+    "an-api-key-among-application-keys": (SA_APP_KEYS, lambda i: i.update(type="api_keys"), "application_keys"),
+    "an-application-key-among-api-keys": (API_KEYS, lambda i: i.update(type="application_keys"), "api_keys"),
+    "a-token-without-its-type": (SA_TOKENS, lambda i: i.pop("type"), "service_access_tokens"),
+}
+
+
+@pytest.mark.parametrize("case", list(OTHER_TYPES))
+async def test_a_listed_item_of_another_type_fails_the_sync(rig: Rig, tmp_path: Path, case: str) -> None:
+    """Synced as this kind, its deletion went to this kind's path, where Datadog has no such credential, and the 404
+    was a revocation reported done while the credential lived on (credentials.md §4.6; §4.3 step 4 holds the token
+    listing to its type for the duplicate check, and the sync reads the same listing)."""
+    listing, edit, expected = OTHER_TYPES[case]
+    _seed(rig.fake)
+    rig.wire.on("GET", listing, edited(_each_item(edit)), times=100)
+    with pytest.raises(DatadogError) as caught:
+        await synced(rig, tmp_path / "sync.c1z")
+    assert f'an item of another type (data[0].type: expected "{expected}")' in str(caught.value), str(caught.value)
