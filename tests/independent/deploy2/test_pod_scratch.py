@@ -27,7 +27,8 @@ def tmp_volume(values: dict[str, Any]) -> Manifest:
     (volume,) = [v for v in spec["volumes"] if v["name"] == "tmp"]
     env = checks.plain_env(checks.connector_container(deployment))
     assert env["BATON_C1Z_TEMP_DIR"] == "/tmp"
-    return volume
+    found: Manifest = volume
+    return found
 
 
 def test_the_default_tmp_is_a_sized_empty_dir_on_the_node_disk() -> None:
