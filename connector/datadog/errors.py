@@ -143,7 +143,8 @@ class Conflict(DatadogError, baton.AlreadyExistsError):
 
 
 class RateLimited(DatadogError, baton.RateLimitedError):
-    """429 after the client's own rate-limit retries were used up."""
+    """429 after the client's own rate-limit retries were used up, or at once: a wait over the longest the client
+    takes, or a create's 429 that is not Datadog's own (`transport`: sent again, it could have been made twice)."""
 
     kind = "rate limited"
 
@@ -242,11 +243,13 @@ def error_for_response(
     body: bytes | bytearray,
     retry_after: float | None = None,
     limit_name: str | None = None,
+    datadogs_pacing: bool = False,
     secrets: Iterable[str] = (),
 ) -> DatadogError:
     """Map a non-2xx response to its typed error. `path` must not include the query string.
 
-    `retry_after` and `limit_name` come from the one rate-limit header parser (`ratelimit.RateLimitHeaders`).
+    `retry_after`, `limit_name` and `datadogs_pacing` (the answer has Datadog's `X-RateLimit-*` headers) come from the
+    one rate-limit header parser (`ratelimit.RateLimitHeaders`).
     """
     secrets = tuple(secrets)
     clean_path = scrub(path.split("?", 1)[0], secrets)
@@ -267,10 +270,15 @@ def error_for_response(
     error: DatadogError
     if cls is RateLimited:
         name = scrub(limit_name, secrets) if limit_name else None
+        # Datadog's own 429 has its JSON error body or its rate-limit headers (docs/spec/datadog-api.md §2.4); one with
+        # neither is a gateway's or a proxy's, and is not said to be Datadog's.
+        datadogs = datadog_body or datadogs_pacing or name is not None
+        if not datadogs:
+            messages.append("a 429 without Datadog's JSON error body or rate-limit headers: a gateway's or a proxy's")
         if retry_after is not None:
             # Said in the text ConductorOne shows for the failed task and the sync's error line: the status alone did
             # not tell a minute's window from an hour's.
-            messages.append(f"Datadog asks to wait {retry_after:g} s")
+            messages.append(f"{'Datadog' if datadogs else 'the answer'} asks to wait {retry_after:g} s")
         error = RateLimited(
             method=method, path=clean_path, status=status, messages=messages, retry_after=retry_after, limit_name=name
         )

@@ -111,6 +111,13 @@ class RateLimitHeaders:
         )
 
     @property
+    def states_datadogs_pacing(self) -> bool:
+        """Whether any ``X-RateLimit-*`` header came (Datadog's own, docs/spec/datadog-api.md §2.4), not a
+        ``Retry-After`` alone, which any gateway or proxy may send. Datadog's 429 may have an empty body (§2.4: "do not
+        assume a JSON body on 429"); these headers are then what says it is Datadog's."""
+        return any(v is not None for v in (self.limit, self.period, self.remaining, self.reset, self.name))
+
+    @property
     def window_reset(self) -> float | None:
         """When the window resets, for pacing: ``X-RateLimit-Reset``, but no later than the ``X-RateLimit-Period`` the
         same response states (windows are calendar-aligned, so the next reset is at most a period away).

@@ -294,6 +294,7 @@ class ApiTransport:
             body=b"" if mints and not (400 <= status < 500 and is_datadog_error_body(body)) else body,
             retry_after=info.wait_hint if info is not None else None,
             limit_name=info.name if info is not None else None,
+            datadogs_pacing=info is not None and info.states_datadogs_pacing,
             secrets=self._secret_values(),
         )
 
@@ -339,7 +340,7 @@ class ApiTransport:
             started = self._clock()
             try:
                 status, headers, body = await self._attempt(
-                    ticket, method, path, params=params, json=json, api_key_only=api_key_only
+                    ticket, method, path, params=params, json=json, api_key_only=api_key_only, idempotent=idempotent
                 )
             except httpx.TransportError as exc:
                 self._emit(RequestDone(group, method, None, self._clock() - started, attempt))
@@ -369,11 +370,13 @@ class ApiTransport:
             self._emit(RequestDone(group, method, status, self._clock() - started, attempt))
             if status < 300:
                 return Reply(status, headers, body, method.upper(), path)
-            if status == 429 and not idempotent and not is_datadog_error_body(body):
-                # Not Datadog's own 429 (its JSON error body): a gateway's or a proxy's, which may have answered after
-                # the request got through, as for any 4xx without Datadog's body (`errors.nothing_done`). Resent, a
-                # create that had landed was made twice: a credential minted again past its duplicate check, the
-                # first left live and untraced. Raised instead, for the caller to look up what it may have made.
+            if status == 429 and not idempotent and not self._datadogs_429(headers, body):
+                # Not Datadog's own 429 (neither its JSON error body nor its rate-limit headers): a gateway's or a
+                # proxy's, which may have answered after the request got through, as for any 4xx without Datadog's
+                # body (`errors.nothing_done`). Resent, a create that had landed was made twice: a credential minted
+                # again past its duplicate check, the first left live and untraced. Raised instead, for the caller to
+                # look up what it may have made; the bucket was not shut by its hint (`_attempt`), so that look-up goes
+                # out now rather than failing at once on a gateway's `Retry-After: 300`.
                 error = self.error(status, method, path, body, headers, mints=mints)
                 error.after_lost_answer = lost
                 raise error
@@ -420,9 +423,11 @@ class ApiTransport:
         params: Mapping[str, QueryValue] | None,
         json: Any,
         api_key_only: bool,
+        idempotent: bool,
     ) -> tuple[int, HeaderLines, bytearray]:
         headers: HeaderLines | None = None
         status = 0
+        body = bytearray()
         try:
             async with self._semaphore:
                 request = self._request(method, path, params, json, api_key_only)
@@ -443,8 +448,18 @@ class ApiTransport:
                     raise as_httpx_error(exc) from exc
             return status, headers, body
         finally:
-            # Also on failures and cancellation: an unreleased first request of a group would block the group.
-            self._limiter.release(ticket, headers, throttled=headers is not None and status == 429)
+            # Also on failures and cancellation: an unreleased first request of a group would block the group. A 429
+            # shuts the bucket for its hint, but a create's 429 that is not Datadog's own does not (`request`).
+            throttled = headers is not None and status == 429 and (idempotent or self._datadogs_429(headers, body))
+            self._limiter.release(ticket, headers, throttled=throttled)
+
+    @staticmethod
+    def _datadogs_429(headers: Mapping[str, str], body: bytes | bytearray) -> bool:
+        """Whether a 429 is Datadog's own: its JSON error body, or its rate-limit headers (its 429 may have no body)."""
+        if is_datadog_error_body(body):
+            return True
+        info = RateLimitHeaders.parse(headers)
+        return info is not None and info.states_datadogs_pacing
 
     def _request(
         self, method: str, path: str, params: Mapping[str, QueryValue] | None, json: Any, api_key_only: bool

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
+import httpx
 import pytest
 
 from connector.baton.errors import Code
@@ -17,7 +18,7 @@ from tests.independent.credentials.issuing import KINDS, MINT_PATHS, credentials
 from tests.independent.credentials.keys import age_config, age_x25519, ed25519_jwk, jwk_config
 from tests.independent.writes.conftest import Rig
 from tests.independent.writes.helpers import failed_for_good
-from tests.independent.writes.wire import answer, edited, landed_then
+from tests.independent.writes.wire import Wire, answer, edited, landed_then
 
 CANARY = "ddcanary402mintdeadbeefdeadbeefdeadbeef"
 DELETE_PATHS = {
@@ -194,3 +195,58 @@ async def test_a_create_datadog_itself_rate_limits_is_sent_again(rig: Rig) -> No
     await rig.client.create_user("new-402b@example.com", name="New 402b")
     assert rig.wire.reached("POST", r"/api/v2/users") == 1
     assert len([u for u in rig.fake.org.users.values() if u.email == "new-402b@example.com"]) == 1
+
+
+def _landed_then_gateway_429(retry_after: str) -> Any:
+    async def act(request: httpx.Request, wire: Wire) -> httpx.Response:
+        await wire.forward(request)
+        headers = {"content-type": "text/html", "retry-after": retry_after}
+        return httpx.Response(429, content=b"<html>Too Many Requests</html>", headers=headers)
+
+    return act
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_gateways_429_asking_a_long_wait_does_not_stop_the_clean_up_of_what_landed(rig: Rig, kind: str) -> None:
+    """A gateway's 429 whose Retry-After (30 s) is over the longest wait the client takes (5 s here, 120 s in
+    production) shut the rate-limit bucket: the clean-up's look-up by name was refused inside the client, never sent,
+    and the key the create made stayed live. Such a 429 shuts nothing now, and is not said to be Datadog's."""
+    before = credentials(rig.fake)
+    rig.wire.on("POST", MINT_PATHS[kind], _landed_then_gateway_429("30"))
+    task = issue_task(robot(rig.fake).id, kind)
+    finish = await rig.run(task)
+    assert failed_for_good(finish, Code.UNAVAILABLE), finish
+    assert credentials(rig.fake) == before
+    assert f'"c1-{task.id}"' in finish.message
+    assert "without Datadog's JSON error body or rate-limit headers" in finish.message
+    assert "the answer asks to wait 30 s" in finish.message
+    assert "Datadog asks" not in finish.message
+
+
+async def test_a_create_datadog_refused_with_its_rate_limit_headers_and_no_body_is_waited_out(rig: Rig) -> None:
+    """Datadog's 429 may have no body (docs/spec/datadog-api.md §2.4; tests/fixtures/datadog/rate_limit has one): its
+    X-RateLimit-* headers say it is Datadog's, which refused the create before making it. Taken for a gateway's, the
+    create failed for good on a 1 s window; it is waited out and sent again, and made once."""
+    pacing = {
+        "content-type": "application/json",
+        "x-ratelimit-limit": "60",
+        "x-ratelimit-period": "60",
+        "x-ratelimit-remaining": "0",
+        "x-ratelimit-reset": "0",
+        "x-ratelimit-name": "users_create",
+    }
+    refused = False
+
+    async def refuse_once(request: httpx.Request, wire: Wire) -> httpx.Response:
+        nonlocal refused
+        if refused:
+            status, body = await wire.forward(request)
+            return httpx.Response(status, content=body, headers={"content-type": "application/json"})
+        refused = True
+        return httpx.Response(429, content=b"", headers=pacing)
+
+    rig.wire.on("POST", r"/api/v2/users", refuse_once, times=2)
+    await rig.client.create_user("new-402c@example.com", name="New 402c")
+    assert refused
+    assert rig.wire.reached("POST", r"/api/v2/users") == 1
+    assert len([u for u in rig.fake.org.users.values() if u.email == "new-402c@example.com"]) == 1
