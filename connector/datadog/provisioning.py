@@ -153,7 +153,13 @@ def _clean_id(value: str, what: str) -> str:
     if holds_whitespace(value):
         # Datadog's ids are UUIDs: `<uuid> ` or `<uuid> Jane Doe` (a row of `inspect` pasted whole) names no object,
         # and a revoke of it was answered 404 and reported GrantAlreadyRevoked, the access the task meant left in place.
-        where = "surrounding whitespace" if value != value.strip() else "whitespace, which no Datadog id holds"
+        # Also an invisible character (a zero-width space, a byte order mark: `<uuid>` copied from a web page), whose
+        # revoke went the same way.
+        where = (
+            "surrounding whitespace"
+            if value != value.strip()
+            else "whitespace or an invisible character, which no Datadog id holds"
+        )
         raise InvalidArgumentError(f"{what} has {where}: {quoted_id(value)}")
     return value
 
