@@ -38,10 +38,12 @@ class RawWire(Wire):
     def __init__(self) -> None:
         super().__init__()
         self.raw: list[tuple[str, str, bytes]] = []
+        self.hosts: list[str] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await request.aread()
         self.raw.append((request.method, request.url.raw_path.decode("ascii"), request.content))
+        self.hosts.append(request.url.host)
         return await super().handle_async_request(request)
 
     def writes(self) -> list[tuple[str, str]]:
