@@ -565,7 +565,15 @@ def _account_email(info: AccountInfo) -> str:
 def _valid_email(raw: str) -> str:
     """An address Datadog can email, without surrounding whitespace; InvalidArgumentError naming it otherwise."""
     email = raw.strip()
-    if len(email) > 254 or not _EMAIL.fullmatch(email) or any(ord(c) < 32 or ord(c) == 127 for c in email):
+    # An invisible character (a zero-width space, a byte order mark: an address copied from a web page or a chat)
+    # makes another address, with Datadog's invitation sent where nobody reads it, and a second try with the
+    # address as meant made a second user.
+    if (
+        len(email) > 254
+        or not _EMAIL.fullmatch(email)
+        or any(ord(c) < 32 or ord(c) == 127 for c in email)
+        or holds_whitespace(email)
+    ):
         raise InvalidArgumentError(f"email {quoted_id(raw)} is not a valid email address")
     return email
 

@@ -45,8 +45,9 @@ class Write:
     path: str
     task: Callable[[FakeDatadog, str], baton_pb2.Task]
     done: Callable[[FakeDatadog, str], bool]
-    # Other writes the task sends first (an admin grant to a member: the add answered 409, then the promotion).
+    # Other writes the task sends before it (an admin grant to a member: the add, answered 409) and after it.
     before: int = 0
+    after: int = 0
 
 
 def _role_revoke(dd: FakeDatadog, uid: str) -> baton_pb2.Task:
@@ -59,6 +60,11 @@ def _holds_role(dd: FakeDatadog, uid: str) -> bool:
     role = dd.org.role_by_name("JIT Role 401")
     assert role is not None
     return uid in dd.org.role_members.get(role.id, {})
+
+
+def _enable(dd: FakeDatadog, uid: str) -> baton_pb2.Task:
+    dd.org.update_user(dd.org.users[uid], disabled=True)
+    return action_task("enable_user", uid)
 
 
 def _member_of(dd: FakeDatadog, uid: str) -> str | None:
@@ -95,9 +101,18 @@ WRITES = {
         lambda dd, u: revoke_task("team", a_team(dd, {u: None}).id, "member", u),
         lambda dd, u: _member_of(dd, u) is None,
     ),
+    "admin-grant-to-nobody": Write(
+        "POST",
+        MEMBERSHIPS,
+        lambda dd, u: grant_task("team", a_team(dd).id, "admin", u),
+        lambda dd, u: _member_of(dd, u) == "admin",
+        # After a lost answer the retried add is refused 409 (a membership exists), and the promotion is sent.
+        after=1,
+    ),
     "disable-user": Write(
         "DELETE", USER, lambda dd, u: action_task("disable_user", u), lambda dd, u: dd.org.users[u].disabled
     ),
+    "enable-user": Write("PATCH", USER, _enable, lambda dd, u: not dd.org.users[u].disabled),
 }
 
 
@@ -144,11 +159,11 @@ async def test_a_write_that_took_effect_before_its_answer_failed_is_reported_a_c
     assert ALREADY_EXISTS not in annotations(report)
     assert ALREADY_REVOKED not in annotations(report)
     assert _reached(writes, write.method, write.path) == 2, writes
-    assert len(writes) == 2 + write.before, writes
+    assert len(writes) == write.before + 2 + write.after, writes
 
 
 @pytest.mark.parametrize(
-    ("name", "status"), list(zip(WRITES, [301, 302, 303, 307, 308, 307, 308], strict=True)), ids=list(WRITES)
+    ("name", "status"), list(zip(WRITES, [301, 302, 303, 307, 308, 307, 308, 302, 303], strict=True)), ids=list(WRITES)
 )
 async def test_a_write_redirected_to_another_host_is_not_followed_and_not_reported_done(
     tmp_path: Path, datadog: FakeDatadog, name: str, status: int
@@ -239,7 +254,7 @@ async def test_a_write_throttled_with_odd_rate_limit_headers_is_made_at_most_onc
 
 
 @pytest.mark.parametrize(
-    ("name", "status"), list(zip(WRITES, [400, 401, 403, 404, 409, 422, 403], strict=True)), ids=list(WRITES)
+    ("name", "status"), list(zip(WRITES, [400, 401, 403, 404, 409, 422, 403, 409, 404], strict=True)), ids=list(WRITES)
 )
 async def test_a_refusal_quoting_the_keys_back_is_reported_without_them(
     tmp_path: Path, datadog: FakeDatadog, name: str, status: int
@@ -298,3 +313,17 @@ async def test_an_account_whose_create_or_invitation_landed_unanswered_is_sent_o
     assert _reached(writes, "POST", USERS) == 1, writes
     assert _reached(writes, "POST", INVITATIONS) == (1 if step == INVITATIONS else 0), writes
     assert datadog.org.user_by_email("jane.jit@example.com") is not None
+
+
+@pytest.mark.parametrize("mark", ["\u200b", "\ufeff", "\u00ad", "\u2060"], ids=["zwsp", "bom", "soft-hyphen", "joiner"])
+async def test_an_account_whose_email_carries_an_invisible_character_is_refused_before_any_request(
+    tmp_path: Path, datadog: FakeDatadog, mark: str
+) -> None:
+    """`jane@example.com` copied with a zero-width space: a user under an address nobody reads, invited there."""
+    async with jit(tmp_path, datadog) as rig:
+        report = await rig.run(_account_task(f"jane{mark}.jit@example.com"))
+        writes = rig.wire.writes()
+    assert failed(report, retryable=False), report
+    assert "not a valid email address" in report.status.message
+    assert writes == []
+    assert datadog.org.user_by_email(f"jane{mark}.jit@example.com") is None
