@@ -44,7 +44,7 @@ def ok(report: Report) -> bool:
     return report.WhichOneof("final_state") == "success"
 
 
-def annotations(report: Report) -> list[str]:
+def annotation_types(report: Report) -> list[str]:
     held: list[any_pb2.Any] = list(report.success.annotations if ok(report) else report.error.annotations)
     return [a.type_url for a in held]
 

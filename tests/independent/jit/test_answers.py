@@ -21,7 +21,7 @@ from tests.independent.jit.helpers import (
     ALREADY_REVOKED,
     a_role,
     a_team,
-    annotations,
+    annotation_types,
     failed,
     ok,
     people,
@@ -156,8 +156,8 @@ async def test_a_write_that_took_effect_before_its_answer_failed_is_reported_a_c
         writes = rig.wire.writes()
     assert write.done(datadog, uid)
     assert ok(report), report
-    assert ALREADY_EXISTS not in annotations(report)
-    assert ALREADY_REVOKED not in annotations(report)
+    assert ALREADY_EXISTS not in annotation_types(report)
+    assert ALREADY_REVOKED not in annotation_types(report)
     assert _reached(writes, write.method, write.path) == 2, writes
     assert len(writes) == write.before + 2 + write.after, writes
 
@@ -199,8 +199,8 @@ async def test_a_write_answered_over_the_size_limit_after_it_landed_is_reported_
         writes = rig.wire.writes()
     assert write.done(datadog, uid)
     assert ok(report), report
-    assert ALREADY_EXISTS not in annotations(report)
-    assert ALREADY_REVOKED not in annotations(report)
+    assert ALREADY_EXISTS not in annotation_types(report)
+    assert ALREADY_REVOKED not in annotation_types(report)
     assert _reached(writes, write.method, write.path) == 2, writes
 
 

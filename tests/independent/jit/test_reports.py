@@ -17,7 +17,7 @@ from tests.independent.jit.helpers import (
     ALREADY_REVOKED,
     a_role,
     a_team,
-    annotations,
+    annotation_types,
     holds_role,
     membership,
     ok,
@@ -55,7 +55,7 @@ async def test_a_grants_report_refused_twice_arrives_once_and_the_grant_is_made_
         attempts = [a for a in rig.c1.recorded().finish_attempts if a.task_id == report.task_id]
         assert _role_writes(rig) == 1
     assert ok(report), report
-    assert annotations(report) == []
+    assert annotation_types(report) == []
     assert holds_role(datadog, role, user)
     assert len(attempts) == 3
     assert all(a == attempts[0] for a in attempts), "every attempt carries the same report"
@@ -81,6 +81,7 @@ async def test_a_revoke_whose_task_conductorone_no_longer_knows_is_logged_lost_n
     assert task.id not in rig.c1.recorded().finish_tasks
 
 
+@pytest.mark.slow  # ~6 s: the drain's own deadlines, waited out
 async def test_a_stop_while_the_report_of_a_made_grant_gets_no_answer_logs_it_lost_with_its_task_id(
     tmp_path: Path, datadog: FakeDatadog
 ) -> None:
@@ -88,7 +89,7 @@ async def test_a_stop_while_the_report_of_a_made_grant_gets_no_answer_logs_it_lo
     silent ConductorOne, and the task's outcome is logged at error with its id, never dropped silently."""
     role, user = a_role(datadog), people(datadog)[0]
     task = grant_task("role", role.id, "member", user.id)
-    async with jit(tmp_path, datadog) as rig:
+    async with jit(tmp_path, datadog, shutdown_grace_seconds=1.0) as rig:
         release = rig.c1.hold_next("FinishTask")
         try:
             rig.c1.enqueue(task)
@@ -106,13 +107,14 @@ async def test_a_stop_while_the_report_of_a_made_grant_gets_no_answer_logs_it_lo
     assert holds_role(datadog, role, user)
 
 
+@pytest.mark.slow  # ~6 s: the drain's own deadlines, waited out
 async def test_a_stop_while_the_report_of_a_revoke_is_refused_logs_it_lost_with_its_task_id(
     tmp_path: Path, datadog: FakeDatadog
 ) -> None:
     role, user = a_role(datadog), people(datadog)[0]
     datadog.org.assign_role(user.id, role.id)
     task = revoke_task("role", role.id, "member", user.id)
-    async with jit(tmp_path, datadog) as rig:
+    async with jit(tmp_path, datadog, shutdown_grace_seconds=1.0) as rig:
         rig.c1.fail_next("FinishTask", grpc.StatusCode.UNAVAILABLE, times=10_000)
         rig.c1.enqueue(task)
         await rig.until("a refused report", lambda: rig.logged("task report failed; retrying"))
@@ -138,7 +140,7 @@ async def test_two_admin_grants_of_one_membership_at_once_make_one_admin_and_say
         reports = [await rig.finished(first.id), await rig.finished(second.id)]
     assert all(ok(r) for r in reports), reports
     assert membership(datadog, team, user) == "admin"
-    assert sorted(ALREADY_EXISTS in annotations(r) for r in reports) == [False, True]
+    assert sorted(ALREADY_EXISTS in annotation_types(r) for r in reports) == [False, True]
 
 
 async def test_a_revoke_delivered_again_after_its_report_was_lost_says_already_revoked_and_writes_once_more(
@@ -156,6 +158,6 @@ async def test_a_revoke_delivered_again_after_its_report_was_lost_says_already_r
         report = await rig.run(task)
         statuses = [s.status for s in datadog.requests("DELETE")]
     assert ok(report), report
-    assert annotations(report) == [ALREADY_REVOKED]
+    assert annotation_types(report) == [ALREADY_REVOKED]
     assert statuses == [200, 404]
     assert not holds_role(datadog, role, user)
