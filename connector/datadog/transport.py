@@ -351,11 +351,13 @@ class ApiTransport:
                     lost = lost or not self.retry.never_sent(exc)
                     await self._backoff(group, type(exc).__name__, failures, attempt)
                     continue
-                raise Unavailable(
+                unavailable = Unavailable(
                     method=method,
                     path=path,
                     reason=describe_transport_error(exc, self.host, self._secret_values(), proxy=self.proxy),
-                ) from None
+                )
+                unavailable.after_lost_answer = lost or not self.retry.never_sent(exc)
+                raise unavailable from None
             except UnexpectedResponse as exc:
                 # The status line arrived but the body could not be read whole (too large, bad encoding).
                 self._emit(RequestDone(group, method, exc.status, self._clock() - started, attempt))

@@ -14,6 +14,8 @@ import pytest
 
 from connector.baton.ksuid import new_ksuid
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+from connector.datadog.provisioning import MAY_HAVE_LANDED
+from tests.datadog.helpers import FAST_RETRY
 from tests.fakes.datadog import FakeDatadog
 from tests.fakes.tasks import grant_task, revoke_task
 from tests.independent.jit.helpers import (
@@ -28,7 +30,7 @@ from tests.independent.jit.helpers import (
 )
 from tests.independent.jit.rig import jit
 from tests.independent.writes.tasks import action_task
-from tests.independent.writes.wire import Action, landed_then, landed_then_lost
+from tests.independent.writes.wire import Action, answer, landed_then, landed_then_lost
 
 ROLE_USERS = r"/api/v2/roles/[^/]+/users"
 MEMBERSHIPS = r"/api/v2/team/[^/]+/memberships"
@@ -327,3 +329,21 @@ async def test_an_account_whose_email_carries_an_invisible_character_is_refused_
     assert "not a valid email address" in report.status.message
     assert writes == []
     assert datadog.org.user_by_email(f"jane{mark}.jit@example.com") is None
+
+
+@pytest.mark.parametrize("name", list(WRITES))
+async def test_a_write_that_landed_and_whose_every_retry_failed_is_reported_failed_saying_it_may_be_made(
+    tmp_path: Path, datadog: FakeDatadog, name: str
+) -> None:
+    """The first attempt landed (its answer a 503), every retry was answered 503: the report is a failure, and it
+    must say that Datadog may hold the change (it does), not only "unavailable", so that whoever reads it checks."""
+    write, task, uid = _prepared(datadog, name)
+    async with jit(tmp_path, datadog) as rig:
+        rig.wire.on(write.method, write.path, landed_then(503, {"errors": ["Service Unavailable"]}))
+        rig.wire.on(write.method, write.path, answer(503, {"errors": ["Service Unavailable"]}), times=100)
+        report = await rig.run(task)
+        writes = rig.wire.writes()
+    assert write.done(datadog, uid)
+    assert failed(report, retryable=False), report
+    assert MAY_HAVE_LANDED in report.status.message
+    assert _reached(writes, write.method, write.path) == FAST_RETRY.max_attempts, writes
