@@ -158,11 +158,10 @@ async def said_if_maybe_made(call: Awaitable[_T]) -> _T:
     try:
         return await call
     except DatadogError as exc:
-        if not exc.after_lost_answer or exc.method == "GET":
-            raise
-        failure = ConnectorError(f"{exc}; {MAY_HAVE_LANDED}")
-        failure.code, failure.retryable = exc.code, exc.retryable
-        raise failure from exc
+        if exc.after_lost_answer and exc.method != "GET" and MAY_HAVE_LANDED not in exc.messages:
+            # The same error, its kind and code kept: words of our own go after its details (`DatadogError.details`).
+            exc.messages = (*exc.details, MAY_HAVE_LANDED)
+        raise
 
 
 def _clean_id(value: str, what: str) -> str:
