@@ -215,8 +215,8 @@ def build_task(settings: Settings) -> baton_pb2.Task:
             # (`<id>  <name>`) went to Datadog as the id, and its 404 was printed "gone from Datadog", exit 0.
             raise _bad(
                 "delete_resource",
-                f"{shown_value(value)} holds whitespace, which no id does (a table row pasted whole?): "
-                "give the id alone",
+                f"{shown_value(value)} holds whitespace or an invisible character, which no id does (a table row "
+                "pasted whole?): give the id alone",
             )
         if rtype != types.SERVICE_ACCOUNT_ACCESS_TOKEN.id and (alone := _typed_alone(value)) is not None:
             # A key's id is a UUID. With its type in front (`api-key:<id>`, as the deletion's own line, the grant ids

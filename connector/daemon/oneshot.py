@@ -183,7 +183,7 @@ def check_resource_types(settings: Settings) -> None:
             # finished (exit 0) with an empty partial sync.
             problems.append(
                 f"setting {flag('sync_resources')} ({env('sync_resources')}): {shown_value(ref)} names no Datadog "
-                f"object (its id: {UNUSABLE_ID}; or whitespace)"
+                f"object (its id: {UNUSABLE_ID}; or whitespace or an invisible character)"
             )
         elif is_email_address(object_id):
             # `user:jane@example.com`: answered 404, and the run finished (exit 0) with an empty partial sync.

@@ -43,6 +43,11 @@ __all__ = [
     "scrub",
 ]
 
+# What a failed write's error adds when an attempt may have reached Datadog with its answer lost (`after_lost_answer`).
+MAY_HAVE_LANDED = (
+    "an attempt's answer was lost, so Datadog may have made the change all the same: check before retrying"
+)
+
 _MAX_MESSAGE = 300
 _MAX_MESSAGES = 10
 # Only the start of a non-JSON error body is looked at (an HTML page can be megabytes).
@@ -307,7 +312,8 @@ def nothing_done(exc: BaseException) -> bool:
     """Whether a write that failed with `exc` certainly did nothing: Datadog refused it (its 4xx), or it was never sent
     (its URL refused before it left, a rate-limit wait longer than allowed). Anything else (no answer, a 5xx, an
     answer that cannot be used) may have done it."""
-    if not isinstance(exc, DatadogError):
+    if not isinstance(exc, DatadogError) or exc.after_lost_answer:
+        # A refusal after an attempt whose answer was lost: that attempt may have done it.
         return False
     if exc.status is None:
         return isinstance(exc, Invalid | RateLimited)  # both raised before the request left, without a status

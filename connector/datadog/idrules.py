@@ -38,14 +38,22 @@ def has_control_character(value: str) -> bool:
     return _CONTROL_CHARACTER.search(value) is not None
 
 
+# Whitespace, and the invisible format characters (Unicode category Cf) text copied from a web page or a chat carries:
+# a zero-width space or joiner, a byte order mark, a soft hyphen, the bidirectional marks and overrides.
 _WHITESPACE = re.compile(r"\s")
+_INVISIBLE = re.compile(
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064"
+    "\u2066-\u206f\ufeff\ufff9-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
+)
 
 
 def holds_whitespace(value: str) -> bool:
-    """Whether `value` holds whitespace anywhere, which no Datadog id does (UUIDs; On-Call's short ids): an id a task
-    or an operator gives with it (`<uuid> `, a row of `inspect` pasted whole: `<uuid>  Jane Doe`) names no object, and
-    Datadog's 404 for it reads as "already gone". Not part of `is_usable_id`, which judges Datadog's own answers."""
-    return _WHITESPACE.search(value) is not None
+    """Whether `value` holds whitespace or an invisible character anywhere, which no Datadog id does (UUIDs; On-Call's
+    short ids): an id a task or an operator gives with it (`<uuid> `, a row of `inspect` pasted whole: `<uuid>  Jane
+    Doe`, `<uuid>` copied with a zero-width space or a byte order mark) names no object, and Datadog's 404 for it reads
+    as "already gone". Not part of `is_usable_id`, which judges Datadog's own answers."""
+    return _WHITESPACE.search(value) is not None or (not value.isascii() and _INVISIBLE.search(value) is not None)
 
 
 def is_email_address(value: str) -> bool:

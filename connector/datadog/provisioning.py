@@ -18,7 +18,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import structlog
 from google.protobuf import any_pb2, struct_pb2
@@ -57,6 +57,7 @@ from connector.datadog.resources.users import user_resource
 __all__ = [
     "DISABLE_USER",
     "ENABLE_USER",
+    "MAY_HAVE_LANDED",
     "UPDATE_USER",
     "AccountCreator",
     "Effect",
@@ -144,6 +145,25 @@ async def unless_already(
     return Effect.CHANGED
 
 
+_T = TypeVar("_T")
+
+MAY_HAVE_LANDED = "an attempt's answer was lost, so Datadog may have made the change all the same: check it there"
+
+
+async def said_if_maybe_made(call: Awaitable[_T]) -> _T:
+    """`call`'s result; its failure as it is, unless an attempt of the write that failed may have reached Datadog with
+    its answer lost (`after_lost_answer`): then the failure also says so. A role grant whose first attempt landed (its
+    answer a 503) and whose retries all failed was reported "Datadog unavailable", the role held, nothing saying it
+    might be."""
+    try:
+        return await call
+    except DatadogError as exc:
+        if exc.after_lost_answer and exc.method != "GET" and MAY_HAVE_LANDED not in exc.messages:
+            # The same error, its kind and code kept: words of our own go after its details (`DatadogError.details`).
+            exc.messages = (*exc.details, MAY_HAVE_LANDED)
+        raise
+
+
 def _clean_id(value: str, what: str) -> str:
     # Ids end up in URL paths and in every log line of the task: control characters are never a real Datadog id,
     # and one no path can hold (`is_path_id`: over 1,024 characters) is refused here, before the lines that quote it
@@ -153,7 +173,13 @@ def _clean_id(value: str, what: str) -> str:
     if holds_whitespace(value):
         # Datadog's ids are UUIDs: `<uuid> ` or `<uuid> Jane Doe` (a row of `inspect` pasted whole) names no object,
         # and a revoke of it was answered 404 and reported GrantAlreadyRevoked, the access the task meant left in place.
-        where = "surrounding whitespace" if value != value.strip() else "whitespace, which no Datadog id holds"
+        # Also an invisible character (a zero-width space, a byte order mark: `<uuid>` copied from a web page), whose
+        # revoke went the same way.
+        where = (
+            "surrounding whitespace"
+            if value != value.strip()
+            else "whitespace or an invisible character, which no Datadog id holds"
+        )
         raise InvalidArgumentError(f"{what} has {where}: {quoted_id(value)}")
     return value
 
@@ -193,7 +219,7 @@ class _EntitlementProvisioner(ABC):
 
     async def grant(self, principal: resource_pb2.Resource, entitlement: entitlement_pb2.Entitlement) -> GrantResult:
         target = self._target(entitlement, principal.id)
-        done = await self._grant(target)
+        done = await said_if_maybe_made(self._grant(target))
         self._log("grant", target, done.outcome)
         # The same builder and principal id as the syncers, so the ids match the synced grants exactly.
         principal_id = b.resource_id(types.USER.id, target.user_id)
@@ -205,7 +231,7 @@ class _EntitlementProvisioner(ABC):
         target = self._target(grant.entitlement, grant.principal.id)
         entitlement = ids.entitlement_id(target.resource.id.resource_type, target.object_id, target.slug)
         ids.check_grant_id(grant.id, entitlement, types.USER.id, target.user_id)
-        outcome = await self._revoke(target)
+        outcome = await said_if_maybe_made(self._revoke(target))
         self._log("revoke", target, outcome)
         return [pack(annotation_grant_pb2.GrantAlreadyRevoked())] if outcome is Effect.UNCHANGED else []
 
@@ -559,7 +585,15 @@ def _account_email(info: AccountInfo) -> str:
 def _valid_email(raw: str) -> str:
     """An address Datadog can email, without surrounding whitespace; InvalidArgumentError naming it otherwise."""
     email = raw.strip()
-    if len(email) > 254 or not _EMAIL.fullmatch(email) or any(ord(c) < 32 or ord(c) == 127 for c in email):
+    # An invisible character (a zero-width space, a byte order mark: an address copied from a web page or a chat)
+    # makes another address, with Datadog's invitation sent where nobody reads it, and a second try with the
+    # address as meant made a second user.
+    if (
+        len(email) > 254
+        or not _EMAIL.fullmatch(email)
+        or any(ord(c) < 32 or ord(c) == 127 for c in email)
+        or holds_whitespace(email)
+    ):
         raise InvalidArgumentError(f"email {quoted_id(raw)} is not a valid email address")
     return email
 
@@ -602,7 +636,7 @@ class UserActions:
                 f"the Datadog connector has no action {quoted_id(name)} (it has: {', '.join(self.action_names())})"
             )
         user_id = _user_id_arg(args)
-        status = await handler(user_id)
+        status = await said_if_maybe_made(handler(user_id))
         response = struct_pb2.Struct()
         response.update({"success": True, "user_id": user_id, "status": status})
         return ActionResult(response=response)

@@ -353,19 +353,26 @@ class ApiTransport:
                     lost = lost or not self.retry.never_sent(exc)
                     await self._backoff(group, type(exc).__name__, failures, attempt)
                     continue
-                raise Unavailable(
+                unavailable = Unavailable(
                     method=method,
                     path=path,
                     reason=describe_transport_error(exc, self.host, self._secret_values(), proxy=self.proxy),
-                ) from None
+                )
+                unavailable.after_lost_answer = lost or not self.retry.never_sent(exc)
+                raise unavailable from None
             except UnexpectedResponse as exc:
                 # The status line arrived but the body could not be read whole (too large, bad encoding).
                 self._emit(RequestDone(group, method, exc.status, self._clock() - started, attempt))
                 failures += 1
-                if exc.retryable and idempotent and not single_attempt and failures < self.retry.max_attempts:
+                # A write's answer that cannot be read is a lost answer: the write may have been made, and only asking
+                # again lets Datadog's own answer decide. An oversized answer to a role grant that had landed ended
+                # the task "failed for good", the role held. A read's body of the same kind would only come again.
+                again = exc.retryable or method.upper() != "GET"
+                if again and idempotent and not single_attempt and failures < self.retry.max_attempts:
                     lost = True
                     await self._backoff(group, "unreadable_body", failures, attempt)
                     continue
+                exc.after_lost_answer = lost
                 raise
             self._emit(RequestDone(group, method, status, self._clock() - started, attempt))
             if status < 300:

@@ -561,8 +561,8 @@ def test_a_deletion_id_holding_whitespace_is_refused_unsent(fake: FakeDatadog, g
     code, out, err = cli(fake, *_DELETION, "--delete-resource", value, "--delete-resource-type", given)
     assert code == 2, err
     assert last_line(err) == (
-        f"baton-datadog: setting --delete-resource (BATON_DELETE_RESOURCE): {value!r} holds whitespace, which no id "
-        "does (a table row pasted whole?): give the id alone"
+        f"baton-datadog: setting --delete-resource (BATON_DELETE_RESOURCE): {value!r} holds whitespace or an "
+        "invisible character, which no id does (a table row pasted whole?): give the id alone"
     )
     assert out == ""
     assert key.id in fake.org.api_keys

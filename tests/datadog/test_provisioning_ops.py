@@ -1403,7 +1403,7 @@ async def test_a_team_admin_grant_answered_409_for_another_reason_is_refused_not
 # How an id given with whitespace is refused: around it (`<uuid> `, a no-break or em space), or inside it (a row of
 # `inspect` pasted whole, `<uuid>  Jane Doe`).
 SPACED = [(pad, "surrounding whitespace") for pad in (" {}", "{} ", "{}\u00a0", "\u2003{}")] + [
-    ("{}  Jane Doe", "whitespace, which no Datadog id holds")
+    ("{}  Jane Doe", "whitespace or an invisible character, which no Datadog id holds")
 ]
 
 
