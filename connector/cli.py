@@ -334,6 +334,8 @@ def _completion(rest: list[str]) -> int:
     if rest in (["-h"], ["--help"]):
         print(_COMPLETION_HELP)
         return 0
+    if "--" in rest:  # the end of the flags (`completion -- bash`, `completion bash --`), as cobra takes it
+        rest.remove("--")
     if len(rest) != 1 or rest[0] not in SHELLS:
         # The argument is named only when it is a shell's kind of word: it may be a key that lost its flag.
         given = f" not {rest[0]!r};" if len(rest) == 1 and _WORD.fullmatch(rest[0]) else ""

@@ -1014,8 +1014,9 @@ def known_flags(parser: argparse.ArgumentParser | None = None) -> frozenset[str]
     return frozenset(option for action in parser._actions for option in action.option_strings)
 
 
-# What an unknown flag's name may look like to be quoted back; anything else is counted, never shown.
-_FLAG_NAME = re.compile(r"--?[A-Za-z][A-Za-z0-9-]{0,59}")
+# What an unknown flag's name may look like to be quoted back; anything else is counted, never shown. Underscores
+# too: `--client_id` is the variable's spelling of a flag (a Datadog key, all hexadecimal, holds none).
+_FLAG_NAME = re.compile(r"--?[A-Za-z][A-Za-z0-9_-]{0,59}")
 
 
 # Dashes a formatted page (a wiki, a chat, a PDF) puts where `--` was typed: the argument is then no flag at all.
@@ -1086,7 +1087,9 @@ def closest_flag(given: str, known: frozenset[str]) -> str | None:
     long flag shares made `--json` "close" to `--version` and `--token` to `--site`. A flag that `given` begins
     (`--log` of `--log-level`, the shortest of several) is the next best guess."""
     bare = {flag_name.lstrip("-"): flag_name for flag_name in sorted(known)}
-    wanted = given.lstrip("-")
+    # In the variable's spelling (`--client_id`, `--API-KEY`, `--HELP`) a flag was "unknown" with no guess, or a
+    # worse one: every flag is lower case with dashes, so the name is compared that way.
+    wanted = given.lstrip("-").lower().replace("_", "-")
     close = difflib.get_close_matches(wanted, list(bare), n=1, cutoff=0.6)
     if close:
         return bare[close[0]]
@@ -1116,7 +1119,10 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
     # (`--client-secrett=...`, or `--app-kye` and the key after it).
     parser = build_parser(command)
     parsed, leftover = parser.parse_known_args(_explicit_booleans(argv))
-    if leftover:
+    # A `--` with nothing after it ends the flags and leaves no argument (`baton-datadog "$@" --` in a wrapper, as
+    # pflag takes it); argparse keeps it among what it did not take, and it was refused as "0 unexpected
+    # argument(s)".
+    if leftover and leftover != ["--"]:
         raise SettingsError(unknown_arguments(leftover, known_flags(parser)))
     flagged = vars(parsed)
     flagged.pop("json", None)  # `config --json`: how to print, not a setting
