@@ -331,8 +331,17 @@ def _completion(rest: list[str]) -> int:
     from connector.daemon.completion import SHELLS, listed_flags, script, value_flags
     from connector.daemon.settings import build_parser
 
-    if rest in (["-h"], ["--help"]):
+    end = rest.index("--") if "--" in rest else len(rest)
+    # `--help` and `--version` work after every command (README), here too: beside the shell (`completion bash
+    # --help`) they were refused as "give one shell", exit 2. The first one given wins, as argparse has it.
+    asked = next((arg for arg in rest[:end] if arg in ("-h", "--help", "-v", "--version")), None)
+    if asked in ("-h", "--help"):
         print(_COMPLETION_HELP)
+        return 0
+    if asked is not None:
+        from connector.daemon.version import package_version
+
+        print(f"baton-datadog {package_version()}")
         return 0
     if "--" in rest:  # the end of the flags (`completion -- bash`, `completion bash --`), as cobra takes it
         rest.remove("--")
