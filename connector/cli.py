@@ -466,6 +466,17 @@ def _config(args: list[str]) -> int:
     except SettingsError as exc:
         return fail_settings(exc)
     values = redacted(effective.settings)
+    # What the run decides for itself where nothing was given, as it decides it (the source stays `default`): the
+    # log format ("" while the run logged JSON), the host id ("" while Hello sent the hostname), the working files'
+    # directory (null while they went to the system's).
+    import tempfile
+
+    from connector.baton.c1.hostinfo import default_host_id
+
+    settings = effective.settings
+    values["log_format"] = settings.resolved_log_format()
+    values["host_id"] = settings.host_id or default_host_id(os.environ)
+    values["c1z_temp_dir"] = str(settings.c1z_temp_dir or tempfile.gettempdir())
     rows = {
         name: {"value": value, "source": effective.sources[name], "env": env(name)} for name, value in values.items()
     }
