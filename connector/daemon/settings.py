@@ -511,7 +511,15 @@ class Settings(BaseSettings):
         if len(actions) > 1:
             raise ValueError(f"{' and '.join(actions)} cannot be combined: run one provisioning action at a time")
         if actions and self.client_id:
-            raise ValueError(f"{actions[0]} is a one-shot action; it cannot run in service mode (client-id is set)")
+            # The way out named, as docs/deployment.md promises: in a pod both come from the Secret, and unsetting
+            # the client id alone was refused next for the secret left behind.
+            way_out = f"env -u {env('client_id')} -u {env('client_secret')} baton-datadog …"
+            if self.require_service_mode:
+                way_out = way_out.replace(" …", f" {flag('require_service_mode').replace('--', '--no-', 1)} …")
+            raise ValueError(
+                f"{actions[0]} is a one-shot action; it cannot run in service mode (client-id is set): run it without "
+                f"the ConductorOne credentials ({way_out})"
+            )
         if actions and not self.provisioning:
             raise ValueError(f"{actions[0]} changes Datadog: it needs --provisioning ({env('provisioning')}=true)")
         if self.grant_entitlement and not self.grant_principal:
