@@ -256,9 +256,9 @@ def _dispatch(args: list[str]) -> int:
         # Not parse_args: its refusal quotes the unknown arguments, and one may be a key (`--api-key=...`).
         parsed, leftover = parser.parse_known_args(rest)
         if leftover:
-            from connector.daemon.settings import known_flags, unknown_arguments
+            from connector.daemon.settings import known_flags
 
-            print(f"baton-datadog: inspect: {unknown_arguments(leftover, known_flags(parser))}", file=sys.stderr)
+            print(f"baton-datadog: inspect: {_inspect_leftover(leftover, known_flags(parser))}", file=sys.stderr)
             return EXIT_USAGE
         return inspect.run(parsed)
     if command == "help":
@@ -272,6 +272,22 @@ def _dispatch(args: list[str]) -> int:
     from connector.daemon.main import run_connector
 
     return run_connector(args)
+
+
+def _inspect_leftover(leftover: list[str], known: frozenset[str]) -> str:
+    """The line for what inspect's parser did not take. A setting's flag (`--log-level debug inspect`, as flags stand
+    before `capabilities` or `config`) was "unknown flag --log-level", a flag --help lists: it is named as a setting,
+    which inspect, reading a file, takes none of."""
+    from connector.daemon.settings import known_flags, unknown_arguments
+
+    end = leftover.index("--") if "--" in leftover else len(leftover)
+    first = next((arg.partition("=")[0] for arg in leftover[:end] if arg.startswith("-") and arg != "-"), None)
+    if first is not None and first in known_flags() and first not in known:
+        return (
+            f"{first} is a setting of a sync or the service; inspect reads a file and takes none "
+            "(its flags: baton-datadog inspect --help)"
+        )
+    return unknown_arguments(leftover, known)
 
 
 class _InspectParser(argparse.ArgumentParser):

@@ -39,3 +39,33 @@ def test_an_sdk_setting_in_the_variables_spelling_is_named_as_the_sdks() -> None
     done = run_cli_in_process("--log_path", "/var/log/x.log")
     assert done.returncode == 2
     assert "--log_path is a baton-sdk setting baton-datadog does not implement" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--log-level", "debug", "inspect", "sync.c1z"),
+        ("inspect", "sync.c1z", "--log-level=debug"),
+        ("-p", "inspect", "sync.c1z"),
+        ("inspect", "sync.c1z", "--api-key", API_KEY),
+        ("--site", "datadoghq.eu", "inspect"),
+    ],
+)
+def test_a_settings_flag_given_to_inspect_is_named_as_a_setting_not_as_unknown(args: tuple[str, ...]) -> None:
+    # README: flags may stand before a command (`--log-level debug capabilities`), but inspect reads a file, not
+    # settings. It said "unknown flag --log-level": a flag --help lists.
+    done = run_cli_in_process(*args)
+    assert done.returncode == 2
+    line = done.stderr.strip()
+    assert "unknown flag" not in line
+    flag = next(arg for arg in args if arg.startswith("-")).partition("=")[0]
+    assert line == (
+        f"baton-datadog: inspect: {flag} is a setting of a sync or the service; inspect reads a file and takes none "
+        "(its flags: baton-datadog inspect --help)"
+    )
+    assert_quiet(done.stdout, done.stderr)
+
+
+def test_a_misspelt_flag_of_inspects_own_still_gets_its_guess() -> None:
+    done = run_cli_in_process("inspect", "sync.c1z", "--grant")
+    assert "unknown flag --grant; did you mean --grants?" in done.stderr
