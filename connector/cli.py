@@ -247,8 +247,22 @@ def _dispatch(args: list[str]) -> int:
     if isinstance(found, int):
         return found
     command, rest = found
-    if command is not None:
-        startgc.resume()  # the commands have no start to speed up; the connector's run decides for itself
+    if command is None:
+        from connector.daemon.main import run_connector
+
+        return run_connector(args)
+    startgc.resume()  # the commands have no start to speed up; the connector's run decides for itself
+    try:
+        return _run_command(command, rest)
+    except (KeyboardInterrupt, _Terminated) as stopped:
+        # Said as what it is: "while starting; nothing was written" is the run's line, and an `inspect` stopped
+        # after seconds of listing (a reader that stopped reading) had started and written.
+        sig = signal.SIGINT if isinstance(stopped, KeyboardInterrupt) else signal.SIGTERM
+        print(f"baton-datadog: {command}: interrupted by {sig.name}", file=sys.stderr)
+        return 128 + int(sig)
+
+
+def _run_command(command: str, rest: list[str]) -> int:
     if command == "inspect":
         from connector.daemon import inspect
 
@@ -267,11 +281,7 @@ def _dispatch(args: list[str]) -> int:
         return _completion(rest)
     if command == "capabilities":
         return _capabilities(rest)
-    if command == "config":
-        return _config(rest)
-    from connector.daemon.main import run_connector
-
-    return run_connector(args)
+    return _config(rest)
 
 
 def _inspect_leftover(leftover: list[str], known: frozenset[str]) -> str:
