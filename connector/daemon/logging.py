@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, TextIO, cast
 
 from connector.baton.printable import printable
+from connector.baton.tasks.debuglog import TASK_LOGS
 
 REDACTED = "[REDACTED]"
 _secrets: set[str] = set()
@@ -242,6 +243,43 @@ class _Sink(io.TextIOBase):
             return False
 
 
+_METHOD_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "msg": logging.INFO,
+    "warn": logging.WARNING,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "exception": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "fatal": logging.CRITICAL,
+}
+
+
+def _stream_gates(stream_level: int) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """The two processors that keep the stream at `stream_level` while a debugged task's lines are kept at debug
+    (connector/baton/tasks/debuglog.py): the first drops a line below the level at once, before anything is built,
+    unless a task is debugged now; the second, after the debugged task's processor kept the line, drops it from the
+    stream. The logger itself filters nothing: a line below the level must reach the debug log while such a task
+    runs."""
+    import structlog
+
+    def below(method_name: str) -> bool:
+        return _METHOD_LEVELS.get(method_name, logging.CRITICAL) < stream_level
+
+    def unless_debugged(_: Any, method_name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        if not TASK_LOGS.active and below(method_name):
+            raise structlog.DropEvent
+        return event
+
+    def stream_only_at_level(_: Any, method_name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        if below(method_name):
+            raise structlog.DropEvent
+        return event
+
+    return unless_debugged, stream_only_at_level
+
+
 def configure(level: str = "info", fmt: str = "json", stream: TextIO | None = None) -> None:
     # Imported here: the commands that never log (--help, --version, config, a refused setting) call only the
     # functions above, and structlog was a fifth of their start.
@@ -252,18 +290,20 @@ def configure(level: str = "info", fmt: str = "json", stream: TextIO | None = No
     renderer: Any = (
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=colored(out))
     )
+    # A debugged task's lines are kept (TASK_LOGS) after the redactor ran and before a console's quoting.
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
         _redact_processor,
+        TASK_LOGS.processor,
     ]
-    if fmt != "json":
-        shared.append(_printable_processor)
+    console: list[Any] = [] if fmt == "json" else [_printable_processor]
+    unless_debugged, stream_only_at_level = _stream_gates(_LEVELS.get(level, logging.INFO))
     structlog.configure(
-        processors=[*shared, renderer],
-        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, logging.INFO)),
+        processors=[unless_debugged, *shared, stream_only_at_level, *console, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
@@ -272,7 +312,7 @@ def configure(level: str = "info", fmt: str = "json", stream: TextIO | None = No
     handler = logging.StreamHandler(out)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared, *console],
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
     )

@@ -4,12 +4,16 @@ baton service runner (connector/baton/runtime/service.py), which does the rest."
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
+
+import structlog
 
 from connector.baton.c1 import CredentialError, parse_client_id, parse_client_secret, resolve_endpoints
 from connector.baton.connector import Connector
 from connector.baton.runtime import service as runner
 from connector.baton.runtime.service import ServiceConfig, ServiceSettingError, StartupVerdict
+from connector.baton.tasks.debuglog import TASK_LOGS
 from connector.daemon import logging as logs
 from connector.daemon import startgc
 from connector.daemon.metrics import DatadogApiMetrics, daemon_metrics
@@ -22,6 +26,25 @@ from connector.datadog.client import DatadogClient
 from connector.datadog.connector import DatadogConnector
 from connector.datadog.errors import DatadogError, InvalidCredentials
 from connector.datadog.resources import types
+from connector.datadog.stats import ClientEvent, EventHook, RateLimitWait, RequestDone
+
+log = structlog.get_logger(__name__)
+
+_EVENT_LINES = {RequestDone: "datadog request", RateLimitWait: "datadog rate-limit wait"}
+
+
+def api_events(metrics: DatadogApiMetrics | None) -> EventHook:
+    """The Datadog client's events: counted, and while a task ConductorOne debugs runs (§3.8), one debug line each
+    (every HTTP attempt with its status and time, every wait, every retry) for that task's debug log. Not built
+    otherwise: a request's own cost was cut to a few microseconds (docs/benchmarks.md), a debug line is as much."""
+
+    def hook(event: ClientEvent) -> None:
+        if metrics is not None:
+            metrics(event)
+        if TASK_LOGS.active:
+            log.debug(_EVENT_LINES.get(type(event), "datadog retry scheduled"), **dataclasses.asdict(event))
+
+    return hook
 
 
 class DatadogService:
@@ -40,7 +63,9 @@ class DatadogService:
         return package_version()
 
     def open(self) -> Connector:
-        self._client = datadog_client(self._settings, on_event=self._api_metrics, verify=self._trust.ssl_context)
+        self._client = datadog_client(
+            self._settings, on_event=api_events(self._api_metrics), verify=self._trust.ssl_context
+        )
         return DatadogConnector(self._client, datadog_options(self._settings))
 
     def startup_verdict(self, error: Exception) -> StartupVerdict | None:

@@ -18,6 +18,7 @@ from connector.baton import errors as baton
 from connector.baton.jsontypes import a_json_type
 from connector.baton.printable import printable
 from connector.baton.proxyrefusal import proxy_refusal
+from connector.baton.tlsrefusal import PLAIN_TEXT_PEER, answered_in_plain_text
 from connector.datadog.jsonbody import from_json
 
 __all__ = [
@@ -363,7 +364,7 @@ def describe_transport_error(
     if is_certificate_failure(exc):
         cause = "TLS certificate verification failed"
     elif any(isinstance(e, ssl.SSLError) for e in chain):
-        cause = "TLS handshake failed"
+        cause = PLAIN_TEXT_PEER if answered_in_plain_text(text) else "TLS handshake failed"
     elif (
         any(isinstance(e, socket.gaierror | UnicodeError) for e in chain)  # UnicodeError: IDNA refused the name
         or "name or service not known" in text

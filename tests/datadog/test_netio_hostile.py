@@ -20,6 +20,7 @@ from typing import Any
 import httpcore
 import pytest
 
+from connector.baton.tlsrefusal import PLAIN_TEXT_PEER
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import Unavailable, UnexpectedResponse
 from connector.datadog.netio import AsyncioBackend
@@ -864,3 +865,27 @@ async def test_a_read_ends_at_its_timeout_as_a_read_timeout_and_the_connection_c
             assert await stream.read(65536, timeout=5.0) == b"late bytes"
         finally:
             await stream.aclose()
+
+
+async def test_an_https_address_at_a_plain_http_port_is_named_as_one_not_as_a_tls_version_problem() -> None:
+    """An https base URL whose port speaks plain HTTP (a local proxy's or a sidecar's port, a typo'd scheme): the peer
+    answers the ClientHello in plain text, which OpenSSL calls a record of the wrong version. "TLS handshake failed
+    (wrong version number)" sent the operator to the CA bundle and TLS versions; the address is the cause."""
+
+    async def plain_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            await reader.read(100)
+            writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(plain_http, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = DatadogClient(
+        api_key=CANARY_API_KEY, app_key=CANARY_APP_KEY, base_url=f"https://127.0.0.1:{port}", retry=FAST_RETRY
+    )
+    async with server, client:
+        with pytest.raises(Unavailable) as raised:
+            await client.validate()
+    assert f"cannot reach 127.0.0.1:{port}: {PLAIN_TEXT_PEER} ([SSL: WRONG_VERSION_NUMBER]" in str(raised.value)
+    _no_canary(raised.value)

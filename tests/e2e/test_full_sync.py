@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from pathlib import Path
 
@@ -92,3 +93,32 @@ def test_a_periodic_sync_to_a_local_file_is_not_a_sync_conductorone_has(stack: S
     assert daemon.metric("baton_datadog_last_successful_sync_timestamp_seconds") == 0
     assert daemon.metric("baton_datadog_sync_duration_seconds_count") == 0
     assert not stack.c1.recorded().uploads
+
+
+def test_a_debugged_sync_uploads_its_debug_log_after_the_c1z(stack: Stack) -> None:
+    """Task.debug (docs/spec/service-mode.md §3.8, §3.7 step 6): a second asset under the same task id, after the
+    c1z and before the FinishTask, holding the task's lines at debug level as JSON, every Datadog request among them;
+    the daemon's own log stays at its level, and neither holds a key."""
+    c1, dd = stack.c1, stack.dd
+    daemon = stack.start()
+    before = len(dd.requests())  # the start's own (the keys' check) are no task's
+    task = kind_task("sync_full")
+    task.debug = True
+    c1.enqueue(task)
+    daemon.wait_for(lambda: task.id in c1.recorded().finish_tasks, timeout=30, what="the sync's FinishTask")
+    recorded = c1.recorded()
+    assert_success(only_finish(recorded, task.id))
+    uploads = [u for u in recorded.uploads if u.task_id == task.id]
+    assert [u.ok for u in uploads] == [True, True]
+    c1z, debug_log = (_read(u.path) for u in uploads)
+    assert c1z.startswith(b"C1ZF\x00")
+    lines = [json.loads(line) for line in debug_log.decode().splitlines()]
+    assert {line["task_id"] for line in lines} == {task.id}
+    requests = [line for line in lines if line["event"] == "datadog request"]
+    assert {line["level"] for line in requests} == {"debug"}
+    assert len(requests) == len(dd.requests()) - before
+    for secret in (dd.api_key, dd.app_key):
+        assert secret.encode() not in debug_log
+        assert secret not in daemon.output()
+    assert "datadog request" not in daemon.output()
+    assert list(daemon.temp_dir.iterdir()) == [], "the c1z and the debug log are deleted after the upload"

@@ -14,6 +14,7 @@ import grpc
 from google.protobuf import duration_pb2
 
 from connector.baton.proxyrefusal import proxy_refusal
+from connector.baton.tlsrefusal import PLAIN_TEXT_PEER
 
 # §3.1: the codes on which the Go daemon gives up at startup instead of retrying. Every other code is retried
 # there, and any poll error is backed off, so everything else counts as transient.
@@ -171,15 +172,15 @@ _NETWORK_CAUSES: Final[tuple[tuple[tuple[str, ...], str], ...]] = (
         ("certificate_verify_failed", "certificate verify failed", "verification check failed"),
         "TLS verification failed",
     ),
-    # Any other failed handshake says nothing about trust: an old TLS version only, or a peer that does not speak TLS
-    # at all (a plain-HTTP port, a proxy's page); the CA bundle is not what to check.
+    # A peer that does not speak TLS at all (a plain-HTTP port, a proxy's page): the address is what to check.
+    (("wrong version number", "wrong_version_number"), PLAIN_TEXT_PEER),
+    # Any other failed handshake says nothing about trust either: an old TLS version only; the CA bundle is not what to
+    # check.
     (
         (
             "handshake failed",
             "handshake failure",
             "handshake_failure",
-            "wrong version number",
-            "wrong_version_number",
             "protocol version",
             "protocol_version",
             "unsupported protocol",

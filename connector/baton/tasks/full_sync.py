@@ -1,4 +1,5 @@
-"""The sync_full task: heartbeats while a full sync runs into a private temp c1z and while it is uploaded (§3.6, §3.7).
+"""The sync_full task: heartbeats while a full sync runs into a private temp c1z and while it is uploaded (§3.6, §3.7),
+then, for a task ConductorOne asked to debug, the task's own log lines as a second asset (§3.7 step 6, §3.8).
 
 The heartbeat loop can cancel the sync or its upload (ConductorOne cancelled the task, or it stopped answering);
 the processor then reports the task as failed, so it is never left claimed and unfinished.
@@ -26,6 +27,7 @@ from connector.baton.pb.c1.connector.v2 import resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.sync.syncer import SyncObserver, SyncOptions, SyncResult
 from connector.baton.sync.to_file import sync_to_file
+from connector.baton.tasks.debuglog import TASK_LOGS, DebugLog, TaskLogs
 from connector.baton.tasks.outcome import Outcome, TaskError
 
 log = structlog.get_logger(__name__)
@@ -56,8 +58,10 @@ class FullSyncHandler:
         on_synced: Callable[[SyncResult, int], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        task_logs: TaskLogs = TASK_LOGS,
     ) -> None:
         self._client = client
+        self._task_logs = task_logs
         # The heartbeats' pacing; tests inject a clock and a sleep that records its pauses.
         self._clock = clock
         self._sleep = sleep
@@ -66,7 +70,12 @@ class FullSyncHandler:
         self._observer = observer
         self._on_synced = on_synced
 
-    async def run(self, task_id: str, task: baton_pb2.Task.SyncFullTask) -> Outcome:
+    async def run(self, task_id: str, task: baton_pb2.Task.SyncFullTask, *, debug: bool = False) -> Outcome:
+        """Sync, upload, and (`debug`: the task's `Task.debug`) upload the task's own log lines after the c1z."""
+        with self._task_logs.capturing(task_id) if debug else contextlib.nullcontext() as debug_log:
+            return await self._run(task_id, task, debug_log)
+
+    async def _run(self, task_id: str, task: baton_pb2.Task.SyncFullTask, debug_log: DebugLog | None) -> Outcome:
         first_started = self._clock()
         first = await self._client.heartbeat(task_id)
         if first.cancelled:
@@ -77,7 +86,7 @@ class FullSyncHandler:
         try:
             # The heartbeats cover the upload too (as in Go, where they last as long as the task's context): a
             # long upload without them looks like a dead task to ConductorOne, and its cancel would go unheard.
-            work = asyncio.create_task(self._sync_and_upload(task_id, task, path), name=f"sync {task_id}")
+            work = asyncio.create_task(self._sync_and_upload(task_id, task, path, debug_log), name=f"sync {task_id}")
             beat = asyncio.create_task(
                 self._heartbeats(task_id, first, first_started, work), name=f"heartbeat {task_id}"
             )
@@ -102,15 +111,31 @@ class FullSyncHandler:
             await asyncio.shield(asyncio.to_thread(workdir.release))
 
     async def _sync_and_upload(
-        self, task_id: str, task: baton_pb2.Task.SyncFullTask, path: Path
+        self, task_id: str, task: baton_pb2.Task.SyncFullTask, path: Path, debug_log: DebugLog | None
     ) -> tuple[SyncResult, int]:
         result = await self._sync(task, path)
         try:
-            return result, await self._client.upload_asset(task_id, path)
+            size = await self._client.upload_asset(task_id, path)
         except OSError as exc:
             # The saved c1z cannot be read back (an I/O error of the temp volume, the file taken away): the place's
             # fault, one line naming it, retryable; not "internal error (OSError)" and a traceback.
             raise working_file_failure(path, "uploading it", exc) from exc
+        if debug_log is not None:
+            await self._upload_debug_log(task_id, debug_log, path.with_name("debug.log"))
+        return result, size
+
+    async def _upload_debug_log(self, task_id: str, debug_log: DebugLog, path: Path) -> None:
+        """The lines kept so far, as a second asset of the same task (§3.7 step 6). One that cannot be written or
+        sent fails nothing: the sync is in ConductorOne, and failing it would only make ConductorOne run the whole
+        sync again for its diagnostics. The warning says so."""
+        log.info("uploading the task's debug log", task_id=task_id)
+        try:
+            size = await asyncio.to_thread(debug_log.write, path)
+            await self._client.upload_asset(task_id, path)
+        except (C1Error, OSError) as exc:
+            log.warning("the task's debug log was not uploaded; the sync was", task_id=task_id, error=str(exc))
+            return
+        log.info("debug log uploaded", task_id=task_id, bytes=size)
 
     async def _sync(self, task: baton_pb2.Task.SyncFullTask, path: Path) -> SyncResult:
         settings = self._settings

@@ -611,6 +611,8 @@ class TaskProcessor:
     async def _dispatch(self, kind: str, task: baton_pb2.Task) -> Outcome:
         h = self._handlers
         if kind == "sync_full":
+            if task.debug:  # §3.8: the task's own log lines go up after its c1z
+                return await self._full_sync.run(task.id, task.sync_full, debug=True)
             return await self._full_sync.run(task.id, task.sync_full)
         if kind == "grant":
             return await h.grant(task.grant)

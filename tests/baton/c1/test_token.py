@@ -30,6 +30,7 @@ from connector.baton.c1 import (
     parse_client_secret,
 )
 from connector.baton.c1.errors import MAX_RETRY_AFTER
+from connector.baton.tlsrefusal import PLAIN_TEXT_PEER
 from tests.baton.c1.conftest import LeakGuard
 from tests.fakes.c1 import FakeC1, generate_client_credentials
 from tests.fakes.c1.proxy import ConnectProxy
@@ -959,21 +960,24 @@ async def test_each_new_token_is_heard_before_any_call_can_carry_it(creds: tuple
 
 
 @pytest.mark.parametrize(
-    "answer",
-    [pytest.param(PROTOCOL_VERSION_ALERT, id="tls-1.0-only"), pytest.param(NOT_TLS, id="plain-http-port")],
+    ("answer", "cause"),
+    [
+        pytest.param(PROTOCOL_VERSION_ALERT, "TLS handshake failed", id="tls-1.0-only"),
+        pytest.param(NOT_TLS, PLAIN_TEXT_PEER, id="plain-http-port"),
+    ],
 )
-async def test_a_failed_tls_handshake_is_named_and_is_not_a_certificate_problem(answer: bytes) -> None:
+async def test_a_failed_tls_handshake_is_named_and_is_not_a_certificate_problem(answer: bytes, cause: str) -> None:
     """These read "connection failed": the TLS error sits four links down httpx's chain (ConnectError,
     ConnectError, EndOfStream, the SSLError), and "wrong version number" or a protocol_version alert named no
     cause; an operator was left without a lead. Not "TLS verification failed" either: the CA bundle is not the
-    problem."""
+    problem. A peer that answers in plain text is named so: its address, not TLS, is what to check."""
     async with RefusingPeer(lambda _: answer) as peer:
         generated = generate_client_credentials(peer.address)
         source = TokenSource(parse_client_id(generated.client_id), parse_client_secret(generated.client_secret))
         with pytest.raises(C1AuthUnavailableError) as caught:
             await source.token()
         await source.aclose()
-    assert str(caught.value) == f"failed to get a token from {peer.address}: TLS handshake failed"
+    assert str(caught.value) == f"failed to get a token from {peer.address}: {cause}"
     assert peer.received[0][:1] == b"\x16"  # a ClientHello reached it
 
 

@@ -20,6 +20,7 @@ from connector.baton.c1 import (
 from connector.baton.c1.errors import C1UnreadableTaskError, network_cause
 from connector.baton.pb.c1.connector.v2 import connector_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+from connector.baton.tlsrefusal import PLAIN_TEXT_PEER
 from tests.baton.c1.conftest import TEST_CHANNEL_OPTIONS, make_client
 from tests.fakes.c1 import FakeC1, generate_client_credentials
 from tests.fakes.c1.certs import generate_tls_files
@@ -96,7 +97,7 @@ def _client(
         (
             "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:9: Tls handshake failed "
             "(TSI_PROTOCOL_FAILURE): SSL_ERROR_SSL: error:100000f7:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER",
-            "TLS handshake failed",
+            PLAIN_TEXT_PEER,
         ),
         ("[SSL: TLSV1_ALERT_PROTOCOL_VERSION] tlsv1 alert protocol version (_ssl.c:1006)", "TLS handshake failed"),
         (
