@@ -510,9 +510,12 @@ def _config(args: list[str]) -> int:
         print(json.dumps({"settings": rows, "warnings": effective.warnings}, indent=2, default=str))
         return 0
     width = max(len(name) for name in rows)
+    shown = {name: json.dumps(row["value"], default=str) for name, row in rows.items()}
+    # As wide as the widest value up to a cap (a long one widens its own line only): at a fixed 30, a temp dir's or a
+    # host's name pushed its source and variable out of their columns.
+    value_width = max(30, min(max(len(text) for text in shown.values()), 64))
     for name, row in rows.items():
-        shown = json.dumps(row["value"], default=str)
-        print(f"{name.replace('_', '-'):<{width}}  {shown:<30}  {row['source']:<7}  {row['env']}")
+        print(f"{name.replace('_', '-'):<{width}}  {shown[name]:<{value_width}}  {row['source']:<7}  {row['env']}")
     for warning in effective.warnings:
         # Inert, as every closing line is: a warning names what the environment or the command line gave (an
         # unknown variable's name, the --config path), which may hold any character, a terminal's escapes too.

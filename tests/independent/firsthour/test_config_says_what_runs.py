@@ -4,6 +4,7 @@ the run decides some values itself; config says what it decides, not "" or null.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import tempfile
 from pathlib import Path
@@ -41,3 +42,14 @@ def test_the_working_files_directory_is_the_systems_temp_dir(tmp_path: Path) -> 
     assert row == {"value": tempfile.gettempdir(), "source": "default", "env": "BATON_C1Z_TEMP_DIR"}
     given = tmp_path / "work"
     assert effective("--c1z-temp-dir", str(given))["c1z_temp_dir"]["value"] == str(given)
+
+
+def test_the_table_keeps_its_columns_for_a_long_value() -> None:
+    # The value column was 30 wide: a pod's host name pushed its source and variable out of line.
+    host = "baton-datadog-acme-7f9c4d5b8-x2k9q.security.svc"
+    done = run_cli_in_process("config", "--host-id", host, env=KEYS)
+    assert done.returncode == 0
+    lines = done.stdout.splitlines()
+    sources = {match.start(1) for line in lines if (match := re.search(r" (default|flag|env|file) +BATON_", line))}
+    assert len(sources) == 1, lines
+    assert any(host in line for line in lines)
