@@ -1093,16 +1093,32 @@ def unknown_arguments(leftover: Sequence[str], known: frozenset[str] | None = No
 def closest_flag(given: str, known: frozenset[str]) -> str | None:
     """The known flag `given` most likely meant, if any. Names are compared without their dashes: the `--` every
     long flag shares made `--json` "close" to `--version` and `--token` to `--site`. A flag that `given` begins
-    (`--log` of `--log-level`, the shortest of several) is the next best guess."""
+    (`--log` of `--log-level`, the shortest of several) or ends (`--secret` of `--client-secret`), or that ends or
+    begins `given` (`--datadog-site`, `--dd-api-key`), word for word, beats a spelling that is only near: `--grant`
+    was "did you mean --skip-grants?" (the opposite, and a flag --help does not list), `--secret` "--sync-secrets",
+    and `--region` "--version"."""
     bare = {flag_name.lstrip("-"): flag_name for flag_name in sorted(known)}
     # In the variable's spelling (`--client_id`, `--API-KEY`, `--HELP`) a flag was "unknown" with no guess, or a
     # worse one: every flag is lower case with dashes, so the name is compared that way.
     wanted = given.lstrip("-").lower().replace("_", "-")
     close = difflib.get_close_matches(wanted, list(bare), n=1, cutoff=0.6)
-    if close:
+    ratio = difflib.SequenceMatcher(None, wanted, close[0]).ratio() if close else 0.0
+    if close and ratio >= 0.8:
         return bare[close[0]]
-    longer = [flag_name for name, flag_name in bare.items() if wanted and name.startswith(f"{wanted}-")]
-    return min(longer, key=lambda flag_name: (len(flag_name), flag_name), default=None)
+    if wanted:
+        begun = [name for name in bare if name.startswith(f"{wanted}-")]
+        if begun:
+            return bare[min(begun, key=lambda name: (len(name), name))]
+        words = [
+            name
+            for name in bare
+            if name.endswith(f"-{wanted}") or wanted.endswith(f"-{name}") or wanted.startswith(f"{name}-")
+        ]
+        if words:
+            return bare[max(words, key=lambda name: (len(name), name))]
+    if close and (ratio >= 0.7 or close[0][:1] == wanted[:1]):  # a weak likeness that starts elsewhere is no guess
+        return bare[close[0]]
+    return None
 
 
 @dataclass(frozen=True)
@@ -1441,12 +1457,18 @@ def _did_you_mean(name: str, *, variable: bool = False) -> str:
     `BATON_CONFIG` or `BATON_CONFIG_FILE` was "not a setting of this connector", and the file it named unread."""
     if (why := sdk_only(name)) is not None:
         return f": {why}"
+    # The flags' guess (`closest_flag`), so a variable and a file key are guessed as a flag is: by spelling alone,
+    # BATON_SECRET was "did you mean BATON_SYNC_SECRETS" and BATON_GRANT "BATON_SKIP_GRANTS".
     config = CONFIG_PATH_ENV.removeprefix(ENV_PREFIX).lower()
-    candidates = [*Settings.model_fields, *([config] if variable else [])]
-    close = difflib.get_close_matches(name.lower(), candidates, n=1, cutoff=0.6)
-    if close == [config]:
+    fields = {flag(field_name): field_name for field_name in [*Settings.model_fields, *([config] if variable else [])]}
+    close = closest_flag(f"--{name}", frozenset(fields))
+    if variable and name.lower().startswith("config"):  # BATON_CONFIG, BATON_CONFIG_FILE: a file of settings
+        close = flag(config)
+    if close is None:
+        return " (not a setting of this connector)"
+    if fields[close] == config:
         return f"; did you mean {CONFIG_PATH_ENV} (--config)?"
-    return f"; did you mean {env(close[0])} ({flag(close[0])})?" if close else " (not a setting of this connector)"
+    return f"; did you mean {env(fields[close])} ({close})?"
 
 
 KEY_SHAPED = "[holds a Datadog key's shape; not shown]"

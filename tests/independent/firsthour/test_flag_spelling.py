@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.daemon.cli import run_cli_in_process
@@ -69,3 +71,55 @@ def test_a_settings_flag_given_to_inspect_is_named_as_a_setting_not_as_unknown(a
 def test_a_misspelt_flag_of_inspects_own_still_gets_its_guess() -> None:
     done = run_cli_in_process("inspect", "sync.c1z", "--grant")
     assert "unknown flag --grant; did you mean --grants?" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("given", "meant"),
+    [
+        ("--grant", "--grant-principal"),  # was --skip-grants: the opposite, and a flag --help does not list
+        ("--secret", "--client-secret"),  # was --sync-secrets
+        ("--datadog-site", "--site"),  # was no guess
+        ("--dd-api-key", "--api-key"),
+        ("--revoke", "--revoke-grant"),
+        ("--log", "--log-level"),
+        ("--api-kye", "--api-key"),
+        ("--provision", "--provisioning"),
+    ],
+)
+def test_a_guess_is_the_flag_word_for_word_before_one_only_spelt_alike(given: str, meant: str) -> None:
+    # README: never "a near miss that means something else".
+    done = run_cli_in_process(given, "value")
+    assert done.returncode == 2
+    assert f"unknown flag {given}; did you mean {meant}?" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("given", ["--region", "--output"])
+def test_no_guess_rather_than_a_flag_only_spelt_alike(given: str) -> None:
+    # `--region` was "did you mean --version?".
+    done = run_cli_in_process(given, "eu")
+    assert done.returncode == 2
+    assert f"unknown flag {given} and" in done.stderr
+    assert "did you mean" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "meant"),
+    [
+        ("BATON_SECRET", "BATON_CLIENT_SECRET (--client-secret)"),  # was BATON_SYNC_SECRETS
+        ("BATON_GRANT", "BATON_GRANT_PRINCIPAL (--grant-principal)"),  # was BATON_SKIP_GRANTS
+        ("BATON_DATADOG_SITE", "BATON_SITE (--site)"),  # was no guess
+        ("BATON_CONFIG_FILE", "BATON_CONFIG_PATH (--config)"),
+        ("BATON_SYNC_SCHEDULE", "BATON_SYNC_SCHEDULES (--sync-schedules)"),
+    ],
+)
+def test_a_variable_is_guessed_as_a_flag_is(variable: str, meant: str) -> None:
+    done = run_cli_in_process("config", env={variable: "x"})
+    assert done.returncode == 0
+    assert f"warning: unknown environment variable {variable}; did you mean {meant}?" in done.stderr, done.stderr
+
+
+def test_a_config_files_key_is_guessed_as_a_flag_is(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text("secret: x\n")
+    done = run_cli_in_process("--config", str(tmp_path / "c.yaml"), "config")
+    assert done.returncode == 2
+    assert "unknown setting 'secret'; did you mean BATON_CLIENT_SECRET (--client-secret)?" in done.stderr
