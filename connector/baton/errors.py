@@ -90,9 +90,10 @@ class UnavailableError(ConnectorError):
     retryable = True
 
 
-class RateLimitedError(ConnectorError):
-    code = Code.RESOURCE_EXHAUSTED
-    retryable = True
+class RateLimitedError(UnavailableError):
+    """The upstream API's rate limit, reported Unavailable as the Go connector reports an HTTP 429
+    (docs/spec/reference-connector.md §5.4, docs/spec/credentials.md §4.7): RESOURCE_EXHAUSTED is ConductorOne's own
+    "slow down", and a task failing with it told ConductorOne that it was the one to back off."""
 
 
 class InternalError(ConnectorError):
@@ -110,7 +111,6 @@ _CLASS_OF: dict[Code, type[ConnectorError]] = {
         FailedPreconditionError,
         UnimplementedError,
         UnavailableError,
-        RateLimitedError,
         InternalError,
     )
 }

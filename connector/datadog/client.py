@@ -816,11 +816,12 @@ class DatadogClient:
     async def list_api_keys(self, page: int = 0, *, name_filter: str | None = None) -> Page[APIKey]:
         """One page of org API keys: name, last4, dates and creator; never the key value."""
         params: dict[str, QueryValue] = {"filter": name_filter} if name_filter else {}
-        return (
+        found = (
             await self._fetch_page(
                 ListEnvelope[APIKey], "/api/v2/api_keys", group="api_keys", number=page, params=params, collection=True
             )
         )()
+        return _of_its_kind(found, APIKey)
 
     async def delete_api_key(self, key_id: str) -> None:
         """Revoke an org API key (204). Raises `NotFound` for an unknown or already deleted key."""
@@ -836,7 +837,7 @@ class DatadogClient:
                 ListEnvelope[ApplicationKey], path, group="service_accounts", number=page, params=params
             )
         )()
-        return _keys_of_account(found, service_account_id)
+        return _keys_of_account(_of_its_kind(found, ApplicationKey), service_account_id)
 
     async def get_application_key(self, key_id: str) -> ApplicationKey:
         """Org-wide lookup (needs org_app_keys_read); used to find a key's owning service account."""
@@ -887,7 +888,7 @@ class DatadogClient:
                 ListEnvelope[AccessToken], path, group="service_accounts", number=page, params=params
             )
         )()
-        return _keys_of_account(found, service_account_id)
+        return _keys_of_account(_of_its_kind(found, AccessToken), service_account_id)
 
     async def create_service_account_access_token(
         self, service_account_id: str, name: str, scopes: Sequence[str]
@@ -1094,6 +1095,33 @@ def _unusable_link(items: Sequence[Resource]) -> str:
             if not all_usable_ids((value,) if isinstance(value, str) else value or ()):
                 return f"data[{i}].relationships.{wire.get(field, field)}.data"
     return "data"
+
+
+# The JSON:API type of each kind of credential a listing names (docs/spec/datadog-api.md §8, credentials.md §4.3).
+_CREDENTIAL_TYPES: dict[type[Resource], str] = {
+    APIKey: "api_keys",
+    ApplicationKey: "application_keys",
+    AccessToken: "service_access_tokens",
+}
+
+
+def _of_its_kind(page: Page[K], kind: type[K]) -> Page[K]:
+    """A page of one kind of credential, each item of that kind's type: another's (a person's access token in a
+    service account's token list, an application key in the org's API keys) was synced as this kind, its deletion later
+    sent to this kind's path, where Datadog has no such credential, and its 404 taken for a revocation while it lived
+    on. The issuance's duplicate check reads the same listings (credentials.md §4.3 step 4: every entry of its type)."""
+    expected = _CREDENTIAL_TYPES[kind]
+    for position, item in enumerate(page.items):
+        if item.type != expected:
+            raise UnexpectedResponse(
+                method="GET",
+                path=page.path,
+                status=page.status,
+                messages=[
+                    f'page {page.number}: an item of another type (data[{position}].type: expected "{expected}")'
+                ],
+            )
+    return page
 
 
 def _keys_of_account(page: Page[KeyT], service_account_id: str) -> Page[KeyT]:

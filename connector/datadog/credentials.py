@@ -363,14 +363,9 @@ class DatadogCredentialIssuer:
             raise InvalidArgumentError("baton-datadog: service access tokens require at least one scope")
         scopes = _check_scopes(scopes, "service access token")
         sa = (await self._service_account(identity, "")).id
+        # Each one listed is a service access token of this service account: the listing refuses any other (§4.3
+        # step 4).
         existing = await self._client.list_service_account_access_tokens(sa, 0, name_filter=name)
-        for token in existing.items:
-            # Its owner, when named, is this service account already (the listing refuses any other).
-            if token.type != "service_access_tokens":
-                raise InternalError(
-                    f'baton-datadog: Datadog listed access token "{token.id}" that is not a service access token '
-                    f'of service account "{sa}"; refusing to issue'
-                )
         _refuse_duplicate(
             existing,
             name,
@@ -782,22 +777,39 @@ class AppKeyDeleter:
             # live all the same. Only the key's own lookup tells; a new owner gets one more try.
             owner = await self._owner(key_id)
             if owner is not None and (owner in tried or len(tried) > 1):
-                deleted = await self._delete_org_wide(key_id, tried[-1])
+                deleted = await self._delete_org_wide(key_id, tried[-1], owner)
                 break
         _finished(deleted, resource_type=APP_KEY, resource_id=key_id)
         return []
 
-    async def _delete_org_wide(self, key_id: str, owner: str) -> bool:
+    async def _delete_org_wide(self, key_id: str, owner: str, holder: str) -> bool:
         """The key by its id alone, through the org-wide endpoint (it needs org_app_keys_write, which the connector
-        may lack): the last way to revoke a key the service-account path will not name."""
+        may lack): the last way to revoke a key the service-account path will not name. Only a service account's key
+        (a disabled account's): the task names a service-account application key, and a person's key under that
+        type's id was deleted org-wide, a human's own access revoked by a task no sync of this type could lead to.
+        `owner`: the service account whose path was tried last; `holder`: the owner the key's own lookup names now."""
+        await self._service_account_owner(key_id, _owner_id(holder, key_id))
         try:
             return await _unless_gone(self._client.delete_application_key(key_id))
         except ConnectorError as exc:
             raise FailedPreconditionError(
                 f'baton-datadog: application key "{key_id}" was NOT deleted: Datadog answers 404 to deleting it as '
-                f'service account "{owner}"\'s key, yet still has it (its owner may be a person or a disabled service '
-                f"account), and deleting it org-wide failed too ({exc}); delete it in Datadog"
+                f'service account "{owner}"\'s key, yet still has it (its owner may be a disabled service account), '
+                f"and deleting it org-wide failed too ({exc}); delete it in Datadog"
             ) from None
+
+    async def _service_account_owner(self, key_id: str, owner: str) -> None:
+        """Refuses unless Datadog says `owner`, the owner of application key `key_id`, is a service account."""
+        try:
+            user = await self._client.get_user(owner)
+        except NotFound:
+            user = None
+        if user is None or not user.service_account:
+            who = "is not a service account" if user is not None else "is no Datadog user"
+            raise FailedPreconditionError(
+                f'baton-datadog: application key "{key_id}" was NOT deleted: its owner "{owner}" {who}, and only '
+                "a service account's application key is deleted as a service-account-application-key"
+            )
 
     async def _owner(self, key_id: str) -> str | None:
         try:

@@ -13,7 +13,7 @@ import random
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from json import dumps as json_dumps
 from typing import Any
@@ -121,8 +121,9 @@ class Reply:
 
     status: int
     headers: Mapping[str, str]
-    # The buffer the body was streamed into, handed on as is: copying it to `bytes` would double the peak.
-    body: bytes | bytearray
+    # The buffer the body was streamed into, handed on as is: copying it to `bytes` would double the peak. Not in the
+    # repr: a create's answer holds the new credential's secret, and a log line or an error showing the reply showed it.
+    body: bytes | bytearray = field(repr=False)
     method: str
     path: str
 
@@ -368,6 +369,14 @@ class ApiTransport:
             self._emit(RequestDone(group, method, status, self._clock() - started, attempt))
             if status < 300:
                 return Reply(status, headers, body, method.upper(), path)
+            if status == 429 and not idempotent and not is_datadog_error_body(body):
+                # Not Datadog's own 429 (its JSON error body): a gateway's or a proxy's, which may have answered after
+                # the request got through, as for any 4xx without Datadog's body (`errors.nothing_done`). Resent, a
+                # create that had landed was made twice: a credential minted again past its duplicate check, the
+                # first left live and untraced. Raised instead, for the caller to look up what it may have made.
+                error = self.error(status, method, path, body, headers, mints=mints)
+                error.after_lost_answer = lost
+                raise error
             if status == 429:
                 throttles += 1
                 info = RateLimitHeaders.parse(headers, self._wall_clock())

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 import logging
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -1360,7 +1361,9 @@ async def test_a_duplicate_check_listing_another_kind_of_token_mints_nothing(env
         return body
 
     env.fake.faults.rewrite(personal, path=f"/api/v2/service_accounts/{sa.id}/access_tokens", method="GET")
-    with pytest.raises(InternalError, match='listed access token "near" that is not a service access token'):
+    with pytest.raises(
+        UnexpectedResponse, match=re.escape('an item of another type (data[0].type: expected "service_access_tokens")')
+    ):
         await env.issue(sa, SAT, ["dashboards_read"])
     assert env.fake.count("POST", SA_TOKENS) == 0
 
@@ -1373,8 +1376,9 @@ async def test_an_app_key_the_service_account_path_cannot_delete_is_not_reported
 ) -> None:
     """Datadog answers 404 to deleting a key through /service_accounts/{owner}/… when the owner is no (enabled)
     service account, while the key itself lives on: the 404 was taken as "already gone" and the key reported
-    deleted. A 404 is "gone" only when the key's own lookup says so too; a key still there is deleted org-wide, and
-    when that is refused (it needs org_app_keys_write) the task fails saying the key was NOT deleted."""
+    deleted. A 404 is "gone" only when the key's own lookup says so too; a disabled service account's key still there
+    is deleted org-wide, and when that is refused (it needs org_app_keys_write) the task fails saying the key was NOT
+    deleted. A person's key is no service-account application key: never deleted as one, the task fails the same."""
     owner = env.fake.org.add_user(
         "keyholder@example.com",
         name="Key Holder",
@@ -1394,6 +1398,12 @@ async def test_an_app_key_the_service_account_path_cannot_delete_is_not_reported
     deleter = env.connector.resource_deleter(APP_KEY)
     assert deleter is not None
     parent = b.resource_id("user", owner.id) if with_parent else None
+    if owner_kind == "person":
+        with pytest.raises(FailedPreconditionError, match=f'application key "{key.id}" was NOT deleted') as caught:
+            await deleter.delete_resource(b.resource_id(APP_KEY, key.id), parent)
+        assert "is not a service account" in str(caught.value)
+        assert key.id in env.fake.org.app_keys
+        return
     if org_wide == "allowed":
         assert await deleter.delete_resource(b.resource_id(APP_KEY, key.id), parent) == []
         assert key.id not in env.fake.org.app_keys

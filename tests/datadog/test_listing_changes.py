@@ -51,7 +51,11 @@ def _item(path: str, item_id: str) -> dict[str, Any]:
             "attributes": {"role": None},
             "relationships": {"user": {"data": {"type": "users", "id": item_id}}},
         }
-    return {"type": "api_keys", "id": item_id, "attributes": {"name": item_id, "last4": "abcd"}}
+    # Each key listing's own type: the client refuses an item of another kind in it.
+    kind = "application_keys" if path.endswith("/application_keys") else "api_keys"
+    if path.endswith("/access_tokens"):
+        kind = "service_access_tokens"
+    return {"type": kind, "id": item_id, "attributes": {"name": item_id, "last4": "abcd"}}
 
 
 class Emptied(list[str]):

@@ -214,6 +214,22 @@ default limit rendered fine and failed at install (the test pod's, at `helm test
 {{- end }}
 {{- end }}
 {{- end }}
+{{- /* /tmp holds the working sync files (BATON_C1Z_TEMP_DIR). A zero limit has the kubelet evict the pod at the
+first file a sync writes; a memory-backed /tmp counts against the memory limit, so files past it get the container
+OOM-killed mid-sync (a restart loop, never the "disk full" the connector reports) before the tmpfs is full. */}}
+{{- $tmpSize := .Values.tmpVolume.sizeLimit }}
+{{- if and (not (kindIs "invalid" $tmpSize)) (eq (include "baton-datadog.quantity" $tmpSize | float64) 0.0) }}
+{{- fail (printf "tmpVolume.sizeLimit is 0 (%v): the kubelet would evict the pod at the first working file a sync writes to /tmp; set a size, or null for no limit" $tmpSize) }}
+{{- end }}
+{{- if eq (toString .Values.tmpVolume.medium) "Memory" }}
+{{- $memoryLimit := ((.Values.resources | default dict).limits | default dict).memory }}
+{{- if kindIs "invalid" $tmpSize }}
+{{- fail "tmpVolume.medium is Memory but tmpVolume.sizeLimit is not set: the working sync files would grow in memory until resources.limits.memory or the node's memory runs out; set tmpVolume.sizeLimit below resources.limits.memory, or use the node's disk (medium \"\")" }}
+{{- end }}
+{{- if and (not (kindIs "invalid" $memoryLimit)) (ge (include "baton-datadog.quantity" $tmpSize | float64) (include "baton-datadog.quantity" $memoryLimit | float64)) }}
+{{- fail (printf "tmpVolume.medium is Memory and tmpVolume.sizeLimit (%v) is not below resources.limits.memory (%v): the working sync files count against that limit, so the container would be OOM-killed mid-sync before /tmp is full; set tmpVolume.sizeLimit below it (leaving the process room), raise the limit, or use the node's disk (medium \"\")" $tmpSize $memoryLimit) }}
+{{- end }}
+{{- end }}
 {{- if and (not .Values.serviceAccount.create) .Values.serviceAccount.annotations }}
 {{- fail "serviceAccount.annotations are set but serviceAccount.create is false: the chart renders no ServiceAccount to annotate" }}
 {{- end }}

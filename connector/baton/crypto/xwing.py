@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
@@ -79,10 +79,11 @@ def _labeled_expand(prk: bytes, label: bytes, info: bytes, length: int) -> bytes
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """An HPKE base-mode context: its first Seal/Open uses `base_nonce` (sequence number 0)."""
+    """An HPKE base-mode context: its first Seal/Open uses `base_nonce` (sequence number 0). The key opens what it
+    sealed (the credential's plaintext): kept out of the repr, as every secret is."""
 
-    key: bytes
-    base_nonce: bytes
+    key: bytes = field(repr=False)
+    base_nonce: bytes = field(repr=False)
 
     def seal(self, plaintext: bytes, aad: bytes) -> bytes:
         return ChaCha20Poly1305(self.key).encrypt(self.base_nonce, plaintext, aad)
