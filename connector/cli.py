@@ -247,8 +247,22 @@ def _dispatch(args: list[str]) -> int:
     if isinstance(found, int):
         return found
     command, rest = found
-    if command is not None:
-        startgc.resume()  # the commands have no start to speed up; the connector's run decides for itself
+    if command is None:
+        from connector.daemon.main import run_connector
+
+        return run_connector(args)
+    startgc.resume()  # the commands have no start to speed up; the connector's run decides for itself
+    try:
+        return _run_command(command, rest)
+    except (KeyboardInterrupt, _Terminated) as stopped:
+        # Said as what it is: "while starting; nothing was written" is the run's line, and an `inspect` stopped
+        # after seconds of listing (a reader that stopped reading) had started and written.
+        sig = signal.SIGINT if isinstance(stopped, KeyboardInterrupt) else signal.SIGTERM
+        print(f"baton-datadog: {command}: interrupted by {sig.name}", file=sys.stderr)
+        return 128 + int(sig)
+
+
+def _run_command(command: str, rest: list[str]) -> int:
     if command == "inspect":
         from connector.daemon import inspect
 
@@ -256,9 +270,9 @@ def _dispatch(args: list[str]) -> int:
         # Not parse_args: its refusal quotes the unknown arguments, and one may be a key (`--api-key=...`).
         parsed, leftover = parser.parse_known_args(rest)
         if leftover:
-            from connector.daemon.settings import known_flags, unknown_arguments
+            from connector.daemon.settings import known_flags
 
-            print(f"baton-datadog: inspect: {unknown_arguments(leftover, known_flags(parser))}", file=sys.stderr)
+            print(f"baton-datadog: inspect: {_inspect_leftover(leftover, known_flags(parser))}", file=sys.stderr)
             return EXIT_USAGE
         return inspect.run(parsed)
     if command == "help":
@@ -267,11 +281,23 @@ def _dispatch(args: list[str]) -> int:
         return _completion(rest)
     if command == "capabilities":
         return _capabilities(rest)
-    if command == "config":
-        return _config(rest)
-    from connector.daemon.main import run_connector
+    return _config(rest)
 
-    return run_connector(args)
+
+def _inspect_leftover(leftover: list[str], known: frozenset[str]) -> str:
+    """The line for what inspect's parser did not take. A setting's flag (`--log-level debug inspect`, as flags stand
+    before `capabilities` or `config`) was "unknown flag --log-level", a flag --help lists: it is named as a setting,
+    which inspect, reading a file, takes none of."""
+    from connector.daemon.settings import known_flags, unknown_arguments
+
+    end = leftover.index("--") if "--" in leftover else len(leftover)
+    first = next((arg.partition("=")[0] for arg in leftover[:end] if arg.startswith("-") and arg != "-"), None)
+    if first is not None and first in known_flags() and first not in known:
+        return (
+            f"{first} is a setting of a sync or the service; inspect reads a file and takes none "
+            "(its flags: baton-datadog inspect --help)"
+        )
+    return unknown_arguments(leftover, known)
 
 
 class _InspectParser(argparse.ArgumentParser):
@@ -331,9 +357,20 @@ def _completion(rest: list[str]) -> int:
     from connector.daemon.completion import SHELLS, listed_flags, script, value_flags
     from connector.daemon.settings import build_parser
 
-    if rest in (["-h"], ["--help"]):
+    end = rest.index("--") if "--" in rest else len(rest)
+    # `--help` and `--version` work after every command (README), here too: beside the shell (`completion bash
+    # --help`) they were refused as "give one shell", exit 2. The first one given wins, as argparse has it.
+    asked = next((arg for arg in rest[:end] if arg in ("-h", "--help", "-v", "--version")), None)
+    if asked in ("-h", "--help"):
         print(_COMPLETION_HELP)
         return 0
+    if asked is not None:
+        from connector.daemon.version import package_version
+
+        print(f"baton-datadog {package_version()}")
+        return 0
+    if "--" in rest:  # the end of the flags (`completion -- bash`, `completion bash --`), as cobra takes it
+        rest.remove("--")
     if len(rest) != 1 or rest[0] not in SHELLS:
         # The argument is named only when it is a shell's kind of word: it may be a key that lost its flag.
         given = f" not {rest[0]!r};" if len(rest) == 1 and _WORD.fullmatch(rest[0]) else ""
@@ -455,6 +492,17 @@ def _config(args: list[str]) -> int:
     except SettingsError as exc:
         return fail_settings(exc)
     values = redacted(effective.settings)
+    # What the run decides for itself where nothing was given, as it decides it (the source stays `default`): the
+    # log format ("" while the run logged JSON), the host id ("" while Hello sent the hostname), the working files'
+    # directory (null while they went to the system's).
+    import tempfile
+
+    from connector.baton.c1.hostinfo import default_host_id
+
+    settings = effective.settings
+    values["log_format"] = settings.resolved_log_format()
+    values["host_id"] = settings.host_id or default_host_id(os.environ)
+    values["c1z_temp_dir"] = str(settings.c1z_temp_dir or tempfile.gettempdir())
     rows = {
         name: {"value": value, "source": effective.sources[name], "env": env(name)} for name, value in values.items()
     }
@@ -462,9 +510,12 @@ def _config(args: list[str]) -> int:
         print(json.dumps({"settings": rows, "warnings": effective.warnings}, indent=2, default=str))
         return 0
     width = max(len(name) for name in rows)
+    shown = {name: json.dumps(row["value"], default=str) for name, row in rows.items()}
+    # As wide as the widest value up to a cap (a long one widens its own line only): at a fixed 30, a temp dir's or a
+    # host's name pushed its source and variable out of their columns.
+    value_width = max(30, min(max(len(text) for text in shown.values()), 64))
     for name, row in rows.items():
-        shown = json.dumps(row["value"], default=str)
-        print(f"{name.replace('_', '-'):<{width}}  {shown:<30}  {row['source']:<7}  {row['env']}")
+        print(f"{name.replace('_', '-'):<{width}}  {shown[name]:<{value_width}}  {row['source']:<7}  {row['env']}")
     for warning in effective.warnings:
         # Inert, as every closing line is: a warning names what the environment or the command line gave (an
         # unknown variable's name, the --config path), which may hold any character, a terminal's escapes too.

@@ -10,6 +10,7 @@ the daemon did can be read afterwards, the sync with `baton-datadog inspect`.
 from __future__ import annotations
 
 import argparse
+import shlex
 import shutil
 import signal
 import subprocess
@@ -63,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT_DIR, help=f"where the log and the c1z go (default {OUT_DIR})")
     out = parser.parse_args(argv).out
     ok = True
+    interrupted = False
     org = generate_org(users=40, seed=5, teams=5, schedules=0)
     with tempfile.TemporaryDirectory(prefix="baton-demo-") as tmp, FakeDatadog(org) as dd, FakeC1(next_poll=0.2) as c1:
         env = connector_env(
@@ -103,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"     {type_id:<6} resources {counts['resources']:>4}  grants {counts['grants']:>4}")
                 # The fake keeps uploads in a directory it deletes on exit.
                 shutil.copyfile(upload.path, c1z_path)
-                print(f"     kept as {c1z_path} (baton-datadog inspect {c1z_path})")
+                # Quoted for the shell: printed bare, a clone's path with a space in it made the command the
+                # reader copies three arguments, refused.
+                print(f"     kept as {c1z_path} (baton-datadog inspect {shlex.quote(str(c1z_path))})")
                 ok &= not report.HasField("status") and upload.ok
 
                 # A low-privilege role, as a just-in-time grant would usually be.
@@ -136,6 +140,11 @@ def main(argv: list[str] | None = None) -> int:
             except StepFailed as failure:
                 print(failure)
                 ok = False
+            except KeyboardInterrupt:
+                # Ctrl-C: the daemon is stopped and its log kept as after any step, and this is one line, not a
+                # traceback through the step that was waiting.
+                print("\ninterrupted (Ctrl-C)")
+                ok, interrupted = False, True
             finally:
                 daemon.send_signal(signal.SIGTERM)
                 try:
@@ -146,9 +155,16 @@ def main(argv: list[str] | None = None) -> int:
         lines = len(log_path.read_text().splitlines())
         print(f"\ndaemon stopped on SIGTERM with exit code {code}; its log ({lines} lines): {log_path}")
         ok &= code == 0
+    if interrupted:
+        print("\ndemo interrupted")
+        return 130
     print("\ndemo " + ("succeeded" if ok else "FAILED"))
     return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except KeyboardInterrupt:  # before the daemon started (the fakes starting): nothing to stop or keep
+        print("\ndemo interrupted", file=sys.stderr)
+        raise SystemExit(130) from None

@@ -355,8 +355,10 @@ def _json_list(out: TextIO, listing: Iterable[dict[str, Any]]) -> None:
 
 # A column is padded to its widest value up to this many characters; a longer value is printed whole and unpadded,
 # widening its own line only. Padded to the widest, one display name of 3 MB (a user's own, or 7 KB of a hostile file)
-# made every line of the listing 3 MB: 33 MB printed for 10 users, gigabytes for an org.
-_MAX_PADDED = 64
+# made every line of the listing 3 MB: 33 MB printed for 10 users, gigabytes for an org. Wider than this connector's
+# longest id, a grant's (`role:<uuid>:member:user:<uuid>`, 90): at 64 no row of `inspect --grants` lined up with its
+# header.
+_MAX_PADDED = 128
 
 
 def _table(out: TextIO, listing: Listing, columns: Sequence[str]) -> int:

@@ -154,6 +154,47 @@ def count_dropped_writes(counter: Callable[[float], None]) -> None:
         counter(_dropped_writes)
 
 
+def terminal(stream: TextIO) -> bool:
+    """Whether `stream` is a terminal that takes cursor control: not one that says it has none (TERM=dumb: an
+    editor's shell buffer, a CI log viewer), which printed the live line's `ESC[K` and the colors as text."""
+    try:
+        return stream.isatty() and os.environ.get("TERM", "") != "dumb"
+    except (OSError, ValueError):  # a stream closed under us is no terminal
+        return False
+
+
+def colored(stream: TextIO) -> bool:
+    """Whether console lines to `stream` get colors: a `terminal` where NO_COLOR is not set to a value
+    (https://no-color.org: the convention a CLI user sets once for every program)."""
+    return terminal(stream) and not os.environ.get("NO_COLOR")
+
+
+class StatusLine:
+    """The live line at the foot of a terminal (a one-shot sync's progress), redrawn in place. While it shows, a
+    log line to the same terminal clears it first (`_Sink`): written after the progress text, the line began on the
+    progress line's, `syncing… grants 80` and a timestamp run together; the next redraw brings it back below."""
+
+    def __init__(self, stream: TextIO) -> None:
+        global _status
+        self._stream = stream
+        self.shown = False
+        _status = self
+
+    def show(self, text: str) -> None:
+        self._stream.write("\r\x1b[K" + text)
+        self._stream.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            self.shown = False
+            self._stream.write("\r\x1b[K")
+            self._stream.flush()
+
+
+_status: StatusLine | None = None
+
+
 class _Sink(io.TextIOBase):
     """The log's stream, whose write failures are dropped: a log line that cannot be written is lost, never the work
     that wrote it. With the reader of a log pipe gone (a log shipper or journald restarted, `| tee` killed: EPIPE) or
@@ -166,6 +207,8 @@ class _Sink(io.TextIOBase):
 
     def write(self, text: str) -> int:
         try:
+            if _status is not None and _status.shown:
+                _status.clear()
             return self._inner.write(text)
         except (OSError, ValueError) as exc:  # ValueError: a stream closed under us
             self._failed(exc)
@@ -245,7 +288,7 @@ def configure(level: str = "info", fmt: str = "json", stream: TextIO | None = No
     # Typed as the TextIO that structlog and logging ask for; they use only write, flush and isatty.
     out = cast(TextIO, _Sink(stream or sys.stderr))
     renderer: Any = (
-        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=out.isatty())
+        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=colored(out))
     )
     # A debugged task's lines are kept (TASK_LOGS) after the redactor ran and before a console's quoting.
     shared: list[Any] = [

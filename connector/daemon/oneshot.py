@@ -28,6 +28,7 @@ from connector.baton.pb.c1.connector.v2 import resource_pb2
 from connector.baton.printable import printable
 from connector.baton.sync.syncer import SyncOptions
 from connector.baton.sync.to_file import output_file_problem, problem_off_the_loop, sync_to_file
+from connector.daemon import logging as logs
 from connector.daemon.network import outbound_trust
 from connector.daemon.progress import Progress, summary_table
 from connector.daemon.settings import Settings, SettingsError, env, flag
@@ -283,7 +284,7 @@ async def run_one_shot(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     received = cancel_on_signal("the sync")
     syncing = asyncio.Event()
-    progress = Progress(sys.stderr, live=sys.stderr.isatty())
+    progress = Progress(sys.stderr, live=logs.terminal(sys.stderr))
     before = _saved_version(settings.file)
     try:
         return await _sync(settings, syncing, progress)

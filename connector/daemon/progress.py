@@ -9,6 +9,7 @@ from typing import Any, TextIO
 import structlog
 
 from connector.baton.printable import printable
+from connector.daemon.logging import StatusLine
 
 log = structlog.get_logger(__name__)
 
@@ -17,8 +18,7 @@ class Progress:
     """A SyncObserver: counts stored rows per phase and resource type."""
 
     def __init__(self, stream: TextIO, *, live: bool, log_every: float = 10.0) -> None:
-        self._stream = stream
-        self._live = live
+        self._status = StatusLine(stream) if live else None
         self._log_every = log_every
         self._last = 0.0
         self._started = time.monotonic()
@@ -28,23 +28,20 @@ class Progress:
     def page_stored(self, phase: str, resource_type_id: str, items: int) -> None:
         self.counts[(phase, resource_type_id)] += items
         now = time.monotonic()
-        if self._live:
-            self._stream.write("\r\x1b[K" + self._line(now))
-            self._stream.flush()
+        if self._status is not None:
+            self._status.show(self._line(now))
         elif now - self._last >= self._log_every:
             self._last = now
             log.info("sync progress", **{f"{p}": n for p, n in self._totals().items()})
 
     def sync_finished(self) -> None:
         self.finished = True
-        if self._live:
-            self._stream.write("\r\x1b[K" + self._line(time.monotonic()).replace("syncing…", "saving… ", 1))
-            self._stream.flush()
+        if self._status is not None:
+            self._status.show(self._line(time.monotonic()).replace("syncing…", "saving… ", 1))
 
     def finish(self) -> None:
-        if self._live:
-            self._stream.write("\r\x1b[K")
-            self._stream.flush()
+        if self._status is not None:
+            self._status.clear()
 
     def _totals(self) -> Counter[str]:
         totals: Counter[str] = Counter()

@@ -511,7 +511,15 @@ class Settings(BaseSettings):
         if len(actions) > 1:
             raise ValueError(f"{' and '.join(actions)} cannot be combined: run one provisioning action at a time")
         if actions and self.client_id:
-            raise ValueError(f"{actions[0]} is a one-shot action; it cannot run in service mode (client-id is set)")
+            # The way out named, as docs/deployment.md promises: in a pod both come from the Secret, and unsetting
+            # the client id alone was refused next for the secret left behind.
+            way_out = f"env -u {env('client_id')} -u {env('client_secret')} baton-datadog …"
+            if self.require_service_mode:
+                way_out = way_out.replace(" …", f" {flag('require_service_mode').replace('--', '--no-', 1)} …")
+            raise ValueError(
+                f"{actions[0]} is a one-shot action; it cannot run in service mode (client-id is set): run it without "
+                f"the ConductorOne credentials ({way_out})"
+            )
         if actions and not self.provisioning:
             raise ValueError(f"{actions[0]} changes Datadog: it needs --provisioning ({env('provisioning')}=true)")
         if self.grant_entitlement and not self.grant_principal:
@@ -1014,8 +1022,9 @@ def known_flags(parser: argparse.ArgumentParser | None = None) -> frozenset[str]
     return frozenset(option for action in parser._actions for option in action.option_strings)
 
 
-# What an unknown flag's name may look like to be quoted back; anything else is counted, never shown.
-_FLAG_NAME = re.compile(r"--?[A-Za-z][A-Za-z0-9-]{0,59}")
+# What an unknown flag's name may look like to be quoted back; anything else is counted, never shown. Underscores
+# too: `--client_id` is the variable's spelling of a flag (a Datadog key, all hexadecimal, holds none).
+_FLAG_NAME = re.compile(r"--?[A-Za-z][A-Za-z0-9_-]{0,59}")
 
 
 # Dashes a formatted page (a wiki, a chat, a PDF) puts where `--` was typed: the argument is then no flag at all.
@@ -1084,14 +1093,32 @@ def unknown_arguments(leftover: Sequence[str], known: frozenset[str] | None = No
 def closest_flag(given: str, known: frozenset[str]) -> str | None:
     """The known flag `given` most likely meant, if any. Names are compared without their dashes: the `--` every
     long flag shares made `--json` "close" to `--version` and `--token` to `--site`. A flag that `given` begins
-    (`--log` of `--log-level`, the shortest of several) is the next best guess."""
+    (`--log` of `--log-level`, the shortest of several) or ends (`--secret` of `--client-secret`), or that ends or
+    begins `given` (`--datadog-site`, `--dd-api-key`), word for word, beats a spelling that is only near: `--grant`
+    was "did you mean --skip-grants?" (the opposite, and a flag --help does not list), `--secret` "--sync-secrets",
+    and `--region` "--version"."""
     bare = {flag_name.lstrip("-"): flag_name for flag_name in sorted(known)}
-    wanted = given.lstrip("-")
+    # In the variable's spelling (`--client_id`, `--API-KEY`, `--HELP`) a flag was "unknown" with no guess, or a
+    # worse one: every flag is lower case with dashes, so the name is compared that way.
+    wanted = given.lstrip("-").lower().replace("_", "-")
     close = difflib.get_close_matches(wanted, list(bare), n=1, cutoff=0.6)
-    if close:
+    ratio = difflib.SequenceMatcher(None, wanted, close[0]).ratio() if close else 0.0
+    if close and ratio >= 0.8:
         return bare[close[0]]
-    longer = [flag_name for name, flag_name in bare.items() if wanted and name.startswith(f"{wanted}-")]
-    return min(longer, key=lambda flag_name: (len(flag_name), flag_name), default=None)
+    if wanted:
+        begun = [name for name in bare if name.startswith(f"{wanted}-")]
+        if begun:
+            return bare[min(begun, key=lambda name: (len(name), name))]
+        words = [
+            name
+            for name in bare
+            if name.endswith(f"-{wanted}") or wanted.endswith(f"-{name}") or wanted.startswith(f"{name}-")
+        ]
+        if words:
+            return bare[max(words, key=lambda name: (len(name), name))]
+    if close and (ratio >= 0.7 or close[0][:1] == wanted[:1]):  # a weak likeness that starts elsewhere is no guess
+        return bare[close[0]]
+    return None
 
 
 @dataclass(frozen=True)
@@ -1116,7 +1143,10 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
     # (`--client-secrett=...`, or `--app-kye` and the key after it).
     parser = build_parser(command)
     parsed, leftover = parser.parse_known_args(_explicit_booleans(argv))
-    if leftover:
+    # A `--` with nothing after it ends the flags and leaves no argument (`baton-datadog "$@" --` in a wrapper, as
+    # pflag takes it); argparse keeps it among what it did not take, and it was refused as "0 unexpected
+    # argument(s)".
+    if leftover and leftover != ["--"]:
         raise SettingsError(unknown_arguments(leftover, known_flags(parser)))
     flagged = vars(parsed)
     flagged.pop("json", None)  # `config --json`: how to print, not a setting
@@ -1427,12 +1457,18 @@ def _did_you_mean(name: str, *, variable: bool = False) -> str:
     `BATON_CONFIG` or `BATON_CONFIG_FILE` was "not a setting of this connector", and the file it named unread."""
     if (why := sdk_only(name)) is not None:
         return f": {why}"
+    # The flags' guess (`closest_flag`), so a variable and a file key are guessed as a flag is: by spelling alone,
+    # BATON_SECRET was "did you mean BATON_SYNC_SECRETS" and BATON_GRANT "BATON_SKIP_GRANTS".
     config = CONFIG_PATH_ENV.removeprefix(ENV_PREFIX).lower()
-    candidates = [*Settings.model_fields, *([config] if variable else [])]
-    close = difflib.get_close_matches(name.lower(), candidates, n=1, cutoff=0.6)
-    if close == [config]:
+    fields = {flag(field_name): field_name for field_name in [*Settings.model_fields, *([config] if variable else [])]}
+    close = closest_flag(f"--{name}", frozenset(fields))
+    if variable and name.lower().startswith("config"):  # BATON_CONFIG, BATON_CONFIG_FILE: a file of settings
+        close = flag(config)
+    if close is None:
+        return " (not a setting of this connector)"
+    if fields[close] == config:
         return f"; did you mean {CONFIG_PATH_ENV} (--config)?"
-    return f"; did you mean {env(close[0])} ({flag(close[0])})?" if close else " (not a setting of this connector)"
+    return f"; did you mean {env(fields[close])} ({close})?"
 
 
 KEY_SHAPED = "[holds a Datadog key's shape; not shown]"

@@ -310,7 +310,7 @@ def test_a_truth_value_after_a_switch_says_how_a_switch_takes_its_value(args: tu
             ("--otel-collector-endpoint", "collector", "config"),
             "--otel-collector-endpoint is a baton-sdk setting baton-datadog does not implement (no OpenTelemetry",
         ),
-        (("inspect", "sync.c1z", "--api-key=" + CANARY), "inspect: unknown flag --api-key"),
+        (("inspect", "sync.c1z", "--api-key=" + CANARY), "inspect: --api-key is a setting of a sync or the service"),
         (("inspect", "sync.c1z", CANARY), "inspect: 1 unexpected argument(s) (not shown: one may be a key)"),
     ],
     ids=[

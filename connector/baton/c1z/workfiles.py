@@ -157,6 +157,15 @@ def temp_dir_problem(tmp_dir: Path | None) -> str | None:
     only once a sync began. Blocking: run it off the event loop. A full disk is a problem too (the place is right,
     the room is not: its message says so)."""
     if tmp_dir is None:
+        # The system's, as tempfile finds it: with none writable (a read-only root and working directory, TMPDIR
+        # naming what is not there) the sync failed after the key check as an "unexpected error", exit 1.
+        try:
+            tempfile.gettempdir()
+        except FileNotFoundError:
+            return (
+                "not set, and the system has no temporary directory this process can write (TMPDIR, /tmp, "
+                "/var/tmp, /usr/tmp, the working directory were tried): give one that is"
+            )
         return None
     if (too_long := name_too_long(tmp_dir)) is not None:
         return f"{tmp_dir}: {too_long}"

@@ -1,0 +1,125 @@
+"""A flag in the spelling of its variable or of another tool (`--client_id` from BATON_CLIENT_ID, `--API-KEY`,
+`--HELP`): the refusal names the flag meant, and never the value given with it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.daemon.cli import run_cli_in_process
+from tests.independent.firsthour.conftest import API_KEY, SECRET, assert_quiet
+
+
+@pytest.mark.parametrize(
+    ("args", "meant"),
+    [
+        (("--client_id", "my-client"), "--client-id"),
+        (("--client_secret", SECRET), "--client-secret"),
+        (("--api_key", API_KEY), "--api-key"),
+        ((f"--api_key={API_KEY}",), "--api-key"),
+        (("--log_level", "debug"), "--log-level"),
+        (("--sync_secrets",), "--sync-secrets"),
+        (("--API-KEY", API_KEY), "--api-key"),
+        (("--Client-Secret", SECRET), "--client-secret"),
+        (("--HELP",), "--help"),
+        (("--VERSION",), "--version"),
+        (("config", "--JSON"), "--json"),
+        (("inspect", "--GRANTS"), "--grants"),
+    ],
+)
+def test_a_flag_in_another_spelling_is_refused_naming_the_flag_meant(args: tuple[str, ...], meant: str) -> None:
+    # Each was "an unknown flag (not shown: it does not look like a flag name)" or "unknown flag --HELP", no guess.
+    done = run_cli_in_process(*args)
+    assert done.returncode == 2
+    assert f"did you mean {meant}?" in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert_quiet(done.stdout, done.stderr)
+
+
+def test_an_sdk_setting_in_the_variables_spelling_is_named_as_the_sdks() -> None:
+    done = run_cli_in_process("--log_path", "/var/log/x.log")
+    assert done.returncode == 2
+    assert "--log_path is a baton-sdk setting baton-datadog does not implement" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--log-level", "debug", "inspect", "sync.c1z"),
+        ("inspect", "sync.c1z", "--log-level=debug"),
+        ("-p", "inspect", "sync.c1z"),
+        ("inspect", "sync.c1z", "--api-key", API_KEY),
+        ("--site", "datadoghq.eu", "inspect"),
+    ],
+)
+def test_a_settings_flag_given_to_inspect_is_named_as_a_setting_not_as_unknown(args: tuple[str, ...]) -> None:
+    # README: flags may stand before a command (`--log-level debug capabilities`), but inspect reads a file, not
+    # settings. It said "unknown flag --log-level": a flag --help lists.
+    done = run_cli_in_process(*args)
+    assert done.returncode == 2
+    line = done.stderr.strip()
+    assert "unknown flag" not in line
+    flag = next(arg for arg in args if arg.startswith("-")).partition("=")[0]
+    assert line == (
+        f"baton-datadog: inspect: {flag} is a setting of a sync or the service; inspect reads a file and takes none "
+        "(its flags: baton-datadog inspect --help)"
+    )
+    assert_quiet(done.stdout, done.stderr)
+
+
+def test_a_misspelt_flag_of_inspects_own_still_gets_its_guess() -> None:
+    done = run_cli_in_process("inspect", "sync.c1z", "--grant")
+    assert "unknown flag --grant; did you mean --grants?" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("given", "meant"),
+    [
+        ("--grant", "--grant-principal"),  # was --skip-grants: the opposite, and a flag --help does not list
+        ("--secret", "--client-secret"),  # was --sync-secrets
+        ("--datadog-site", "--site"),  # was no guess
+        ("--dd-api-key", "--api-key"),
+        ("--revoke", "--revoke-grant"),
+        ("--log", "--log-level"),
+        ("--api-kye", "--api-key"),
+        ("--provision", "--provisioning"),
+    ],
+)
+def test_a_guess_is_the_flag_word_for_word_before_one_only_spelt_alike(given: str, meant: str) -> None:
+    # README: never "a near miss that means something else".
+    done = run_cli_in_process(given, "value")
+    assert done.returncode == 2
+    assert f"unknown flag {given}; did you mean {meant}?" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("given", ["--region", "--output"])
+def test_no_guess_rather_than_a_flag_only_spelt_alike(given: str) -> None:
+    # `--region` was "did you mean --version?".
+    done = run_cli_in_process(given, "eu")
+    assert done.returncode == 2
+    assert f"unknown flag {given} and" in done.stderr
+    assert "did you mean" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "meant"),
+    [
+        ("BATON_SECRET", "BATON_CLIENT_SECRET (--client-secret)"),  # was BATON_SYNC_SECRETS
+        ("BATON_GRANT", "BATON_GRANT_PRINCIPAL (--grant-principal)"),  # was BATON_SKIP_GRANTS
+        ("BATON_DATADOG_SITE", "BATON_SITE (--site)"),  # was no guess
+        ("BATON_CONFIG_FILE", "BATON_CONFIG_PATH (--config)"),
+        ("BATON_SYNC_SCHEDULE", "BATON_SYNC_SCHEDULES (--sync-schedules)"),
+    ],
+)
+def test_a_variable_is_guessed_as_a_flag_is(variable: str, meant: str) -> None:
+    done = run_cli_in_process("config", env={variable: "x"})
+    assert done.returncode == 0
+    assert f"warning: unknown environment variable {variable}; did you mean {meant}?" in done.stderr, done.stderr
+
+
+def test_a_config_files_key_is_guessed_as_a_flag_is(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text("secret: x\n")
+    done = run_cli_in_process("--config", str(tmp_path / "c.yaml"), "config")
+    assert done.returncode == 2
+    assert "unknown setting 'secret'; did you mean BATON_CLIENT_SECRET (--client-secret)?" in done.stderr

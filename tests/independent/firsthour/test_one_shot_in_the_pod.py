@@ -1,0 +1,51 @@
+"""docs/deployment.md and docs/runbook.md: a one-shot action run by hand in the pod (an urgent revoke, a left-live
+key's deletion) "needs the ConductorOne credentials unset (`env -u BATON_CLIENT_ID -u BATON_CLIENT_SECRET`) and
+`--no-require-service-mode`, and the refusals say so". Followed as the refusals word it, from the pod's environment."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from connector.daemon.settings import load, require_service_mode
+from tests.daemon.cli import last_line, run_cli_in_process
+from tests.independent.firsthour.conftest import KEYS, SECRET, assert_quiet
+
+POD = {
+    **KEYS,
+    "BATON_CLIENT_ID": "acme-datadog@acme.conductor.one/pcc",
+    "BATON_CLIENT_SECRET": SECRET,
+    "BATON_REQUIRE_SERVICE_MODE": "true",
+}
+ACTIONS = [
+    ["--revoke-grant", "role:r1:member:user:u1"],
+    ["--delete-resource", "k1", "--delete-resource-type", "api-key"],
+]
+
+
+@pytest.mark.parametrize("action", ACTIONS, ids=["revoke", "delete"])
+@pytest.mark.parametrize("required", [True, False], ids=["pod", "workstation"])
+def test_the_refusal_in_the_pod_names_every_step_of_the_way_out(action: list[str], required: bool) -> None:
+    # It said only "(client-id is set)": unsetting BATON_CLIENT_ID alone was refused next for the secret.
+    env = POD if required else {k: v for k, v in POD.items() if k != "BATON_REQUIRE_SERVICE_MODE"}
+    done = run_cli_in_process("-p", *action, env=env)
+    assert done.returncode == 2
+    line = last_line(done.stderr)
+    assert "env -u BATON_CLIENT_ID -u BATON_CLIENT_SECRET baton-datadog" in line, line
+    assert ("--no-require-service-mode" in line) is required
+    assert_quiet(done.stdout, done.stderr)
+
+
+@pytest.mark.parametrize("action", ACTIONS, ids=["revoke", "delete"])
+def test_doing_what_the_refusal_says_loads_the_action(action: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    done = run_cli_in_process("-p", *action, env=POD)
+    unset = re.findall(r"-u (\S+)", last_line(done.stderr))
+    assert unset == ["BATON_CLIENT_ID", "BATON_CLIENT_SECRET"]
+    for name, value in POD.items():
+        monkeypatch.setenv(name, value)
+    for name in unset:
+        monkeypatch.delenv(name)
+    settings = load(["-p", "--no-require-service-mode", *action])
+    require_service_mode(settings)  # no refusal left
+    assert settings.one_shot_action == action[0].removeprefix("--").replace("-", "_")
