@@ -1090,32 +1090,49 @@ def unknown_arguments(leftover: Sequence[str], known: frozenset[str] | None = No
     return f"{what}{more}; see --help for the flags"
 
 
+# Settings --help does not list (test and escape hatches: `--insecure-base-url` sends both keys unencrypted): a
+# guess never names one, nor its `--no-` form. `--url` was "did you mean --no-insecure-base-url?".
+HIDDEN_FLAGS = frozenset(
+    form
+    for name, info in Settings.model_fields.items()
+    if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("hidden")
+    for form in (flag(name), "--no-" + flag(name).removeprefix("--"))
+)
+
+# A first word that turns a flag around: `--skip-entitlements-and-grants` for `--grants`, `--no-sync-secrets` for
+# `--secrets` are the opposite of what was typed, so a guess starts with one only when the flag given does.
+_OPPOSITE_WORDS = ("no", "skip")
+
+
 def closest_flag(given: str, known: frozenset[str]) -> str | None:
     """The known flag `given` most likely meant, if any. Names are compared without their dashes: the `--` every
     long flag shares made `--json` "close" to `--version` and `--token` to `--site`. A flag that `given` begins
-    (`--log` of `--log-level`, the shortest of several) or ends (`--secret` of `--client-secret`), or that ends or
-    begins `given` (`--datadog-site`, `--dd-api-key`), word for word, beats a spelling that is only near: `--grant`
-    was "did you mean --skip-grants?" (the opposite, and a flag --help does not list), `--secret` "--sync-secrets",
-    and `--region` "--version"."""
-    bare = {flag_name.lstrip("-"): flag_name for flag_name in sorted(known)}
+    (`--log` of `--log-level`, first) or ends (`--secret` of `--client-secret`), or that ends or begins `given`
+    (`--datadog-site`, `--dd-api-key`), word for word, beats a spelling that is only near (`--region` was
+    "--version"); of several, the shortest. Never a hidden flag (`HIDDEN_FLAGS`), and never one that starts with
+    "no" or "skip" unless `given` does: `--secrets` was "did you mean --no-sync-secrets?", the opposite."""
     # In the variable's spelling (`--client_id`, `--API-KEY`, `--HELP`) a flag was "unknown" with no guess, or a
     # worse one: every flag is lower case with dashes, so the name is compared that way.
     wanted = given.lstrip("-").lower().replace("_", "-")
+    turned = {word for word in _OPPOSITE_WORDS if wanted.partition("-")[0] != word}
+    bare = {
+        flag_name.lstrip("-"): flag_name
+        for flag_name in sorted(known - HIDDEN_FLAGS)
+        if flag_name.lstrip("-").partition("-")[0] not in turned
+    }
     close = difflib.get_close_matches(wanted, list(bare), n=1, cutoff=0.6)
     ratio = difflib.SequenceMatcher(None, wanted, close[0]).ratio() if close else 0.0
     if close and ratio >= 0.8:
         return bare[close[0]]
     if wanted:
         begun = [name for name in bare if name.startswith(f"{wanted}-")]
-        if begun:
-            return bare[min(begun, key=lambda name: (len(name), name))]
-        words = [
+        words = begun or [
             name
             for name in bare
             if name.endswith(f"-{wanted}") or wanted.endswith(f"-{name}") or wanted.startswith(f"{name}-")
         ]
         if words:
-            return bare[max(words, key=lambda name: (len(name), name))]
+            return bare[min(words, key=lambda name: (len(name), name))]
     if close and (ratio >= 0.7 or close[0][:1] == wanted[:1]):  # a weak likeness that starts elsewhere is no guess
         return bare[close[0]]
     return None

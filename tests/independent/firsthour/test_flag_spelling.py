@@ -123,3 +123,42 @@ def test_a_config_files_key_is_guessed_as_a_flag_is(tmp_path: Path) -> None:
     done = run_cli_in_process("--config", str(tmp_path / "c.yaml"), "config")
     assert done.returncode == 2
     assert "unknown setting 'secret'; did you mean BATON_CLIENT_SECRET (--client-secret)?" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("given", "meant"),
+    [
+        ("--secrets", "--sync-secrets"),  # was --no-sync-secrets: the opposite
+        ("--schedules", "--sync-schedules"),  # was --no-sync-schedules
+        ("--service-mode", "--require-service-mode"),  # was --no-require-service-mode
+        ("--no-sync-secret", "--no-sync-secrets"),  # a `no-` form is still guessed when one was typed
+    ],
+)
+def test_a_guess_is_never_the_opposite_of_the_flag_typed(given: str, meant: str) -> None:
+    done = run_cli_in_process(given)
+    assert done.returncode == 2
+    assert f"unknown flag {given}; did you mean {meant}?" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("given", ["--url", "--grants", "--skip-grant", "--base_url"])
+def test_no_guess_rather_than_an_opposite_or_a_hidden_flag(given: str) -> None:
+    # `--url` was "did you mean --no-insecure-base-url?" (a flag --help does not list, that sends both keys
+    # unencrypted), `--grants` "--no-skip-entitlements-and-grants", `--skip-grant` the hidden `--skip-grants`.
+    done = run_cli_in_process(given)
+    assert done.returncode == 2
+    assert f"unknown flag {given};" in done.stderr, done.stderr
+    assert "did you mean" not in done.stderr
+
+
+@pytest.mark.parametrize("variable", ["BATON_URL", "BATON_SKIP_GRANT", "BATON_BASE_UR"])
+def test_a_variable_is_never_guessed_as_a_hidden_setting(variable: str) -> None:
+    # BATON_URL was "did you mean BATON_INSECURE_BASE_URL (--insecure-base-url)?".
+    done = run_cli_in_process("config", env={variable: "x"})
+    assert done.returncode == 0
+    assert f"warning: unknown environment variable {variable} (not a setting of this connector)" in done.stderr
+
+
+def test_a_variable_is_never_guessed_as_its_opposite() -> None:
+    done = run_cli_in_process("config", env={"BATON_SKIP": "true", "BATON_SECRETS": "true"})
+    assert "BATON_SKIP; did you mean BATON_SKIP_FULL_SYNC (--skip-full-sync)?" in done.stderr  # not BATON_SKIP_GRANTS
+    assert "BATON_SECRETS; did you mean BATON_SYNC_SECRETS (--sync-secrets)?" in done.stderr
