@@ -484,7 +484,7 @@ def _config(args: list[str]) -> int:
     """Every setting's effective value, where it came from (flag, env, file, default); secrets redacted."""
     from connector.baton.printable import printable
     from connector.daemon.main import fail_settings
-    from connector.daemon.settings import SettingsError, env, load_effective, redacted
+    from connector.daemon.settings import SettingsError, env, flag, load_effective, redacted
 
     as_json = "--json" in args
     try:
@@ -494,20 +494,24 @@ def _config(args: list[str]) -> int:
     values = redacted(effective.settings)
     # What the run decides for itself where nothing was given, as it decides it (the source stays `default`): the
     # log format ("" while the run logged JSON), the host id ("" while Hello sent the hostname), the working files'
-    # directory (null while they went to the system's).
-    import tempfile
-
+    # directory (null while they went to the system's; null, with why, when the system has none this process can
+    # write: `tempfile.gettempdir()` here was "unexpected error: FileNotFoundError", and wrote probe files).
     from connector.baton.c1.hostinfo import default_host_id
+    from connector.baton.c1z.workfiles import NO_SYSTEM_TEMP_DIR, system_temp_dir
 
     settings = effective.settings
+    warnings = list(effective.warnings)
     values["log_format"] = settings.resolved_log_format()
     values["host_id"] = settings.host_id or default_host_id(os.environ)
-    values["c1z_temp_dir"] = str(settings.c1z_temp_dir or tempfile.gettempdir())
+    temp_dir = settings.c1z_temp_dir or system_temp_dir()
+    values["c1z_temp_dir"] = None if temp_dir is None else str(temp_dir)
+    if temp_dir is None:
+        warnings.append(f"setting {flag('c1z_temp_dir')} ({env('c1z_temp_dir')}): {NO_SYSTEM_TEMP_DIR}")
     rows = {
         name: {"value": value, "source": effective.sources[name], "env": env(name)} for name, value in values.items()
     }
     if as_json:
-        print(json.dumps({"settings": rows, "warnings": effective.warnings}, indent=2, default=str))
+        print(json.dumps({"settings": rows, "warnings": warnings}, indent=2, default=str))
         return 0
     width = max(len(name) for name in rows)
     shown = {name: json.dumps(row["value"], default=str) for name, row in rows.items()}
@@ -516,7 +520,7 @@ def _config(args: list[str]) -> int:
     value_width = max(30, min(max(len(text) for text in shown.values()), 64))
     for name, row in rows.items():
         print(f"{name.replace('_', '-'):<{width}}  {shown[name]:<{value_width}}  {row['source']:<7}  {row['env']}")
-    for warning in effective.warnings:
+    for warning in warnings:
         # Inert, as every closing line is: a warning names what the environment or the command line gave (an
         # unknown variable's name, the --config path), which may hold any character, a terminal's escapes too.
         print(f"warning: {printable(warning)}", file=sys.stderr)

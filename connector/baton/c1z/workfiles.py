@@ -151,6 +151,26 @@ class OutputLock:
         self._fd = None
 
 
+NO_SYSTEM_TEMP_DIR = (
+    "not set, and the system has no temporary directory this process can write (TMPDIR, /tmp, /var/tmp, /usr/tmp, "
+    "the working directory were tried): give one that is"
+)
+
+
+def system_temp_dir() -> Path | None:
+    """The directory the working files go to when none is set, as `tempfile` picks it (TMPDIR first, then the
+    platform's), found without writing anything: `tempfile.gettempdir()` writes and removes a probe file in each
+    directory it tries, and raises when none will do (`config`, which only reports, did both). The one `tempfile`
+    already chose, else the first candidate that is a directory this process may write in; None when none is."""
+    if tempfile.tempdir is not None:
+        return Path(tempfile.tempdir)
+    candidates: Callable[[], list[str]] = tempfile._candidate_tempdir_list  # type: ignore[attr-defined]
+    for candidate in candidates():
+        if os.path.isdir(candidate) and os.access(candidate, os.W_OK | os.X_OK):
+            return Path(os.path.abspath(candidate))
+    return None
+
+
 def temp_dir_problem(tmp_dir: Path | None) -> str | None:
     """What makes `tmp_dir` a place no sync can make its working files in, or None (None: the system's temp dir).
     Tried as a sync will use it: one that is read-only, not ours to write, or on a file system without locks failed
@@ -162,10 +182,7 @@ def temp_dir_problem(tmp_dir: Path | None) -> str | None:
         try:
             tempfile.gettempdir()
         except FileNotFoundError:
-            return (
-                "not set, and the system has no temporary directory this process can write (TMPDIR, /tmp, "
-                "/var/tmp, /usr/tmp, the working directory were tried): give one that is"
-            )
+            return NO_SYSTEM_TEMP_DIR
         return None
     if (too_long := name_too_long(tmp_dir)) is not None:
         return f"{tmp_dir}: {too_long}"
