@@ -287,12 +287,13 @@ def _run_command(command: str, rest: list[str]) -> int:
 def _inspect_leftover(leftover: list[str], known: frozenset[str]) -> str:
     """The line for what inspect's parser did not take. A setting's flag (`--log-level debug inspect`, as flags stand
     before `capabilities` or `config`) was "unknown flag --log-level", a flag --help lists: it is named as a setting,
-    which inspect, reading a file, takes none of."""
-    from connector.daemon.settings import known_flags, unknown_arguments
+    which inspect, reading a file, takes none of. A hidden one (`--base-url`, for tests) stays unknown: --help does not
+    list it, and naming it "a setting" told of a flag meant to stay out of sight."""
+    from connector.daemon.settings import HIDDEN_FLAGS, known_flags, unknown_arguments
 
     end = leftover.index("--") if "--" in leftover else len(leftover)
     first = next((arg.partition("=")[0] for arg in leftover[:end] if arg.startswith("-") and arg != "-"), None)
-    if first is not None and first in known_flags() and first not in known:
+    if first is not None and first in known_flags() - HIDDEN_FLAGS and first not in known:
         return (
             f"{first} is a setting of a sync or the service; inspect reads a file and takes none "
             "(its flags: baton-datadog inspect --help)"

@@ -1129,8 +1129,15 @@ HIDDEN_FLAGS = frozenset(
 )
 
 # A first word that turns a flag around: `--skip-entitlements-and-grants` for `--grants`, `--no-sync-secrets` for
-# `--secrets` are the opposite of what was typed, so a guess starts with one only when the flag given does.
+# `--secrets` are the opposite of what was typed, so a guess starts with one only when the flag given does, and
+# then with the same one (`--no-skip-grants` to inspect was "did you mean --grants?").
 _OPPOSITE_WORDS = ("no", "skip")
+
+
+def _turned_by(name: str) -> str:
+    """The word that turns flag `name` around (`no`, `skip`), else ""."""
+    first = name.partition("-")[0]
+    return first if first in _OPPOSITE_WORDS else ""
 
 
 def closest_flag(given: str, known: frozenset[str]) -> str | None:
@@ -1139,15 +1146,14 @@ def closest_flag(given: str, known: frozenset[str]) -> str | None:
     (`--log` of `--log-level`, first) or ends (`--secret` of `--client-secret`), or that ends or begins `given`
     (`--datadog-site`, `--dd-api-key`), word for word, beats a spelling that is only near (`--region` was
     "--version"); of several, the shortest. Never a hidden flag (`HIDDEN_FLAGS`), and never one that starts with
-    "no" or "skip" unless `given` does: `--secrets` was "did you mean --no-sync-secrets?", the opposite."""
+    "no" or "skip" unless `given` starts with the same: `--secrets` was "did you mean --no-sync-secrets?"."""
     # In the variable's spelling (`--client_id`, `--API-KEY`, `--HELP`) a flag was "unknown" with no guess, or a
     # worse one: every flag is lower case with dashes, so the name is compared that way.
     wanted = given.lstrip("-").lower().replace("_", "-")
-    turned = {word for word in _OPPOSITE_WORDS if wanted.partition("-")[0] != word}
     bare = {
         flag_name.lstrip("-"): flag_name
         for flag_name in sorted(known - HIDDEN_FLAGS)
-        if flag_name.lstrip("-").partition("-")[0] not in turned
+        if _turned_by(flag_name.lstrip("-")) == _turned_by(wanted)
     }
     close = difflib.get_close_matches(wanted, list(bare), n=1, cutoff=0.6)
     ratio = difflib.SequenceMatcher(None, wanted, close[0]).ratio() if close else 0.0
