@@ -19,7 +19,8 @@ import resource
 import signal
 import sys
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from types import FrameType
 from typing import NoReturn, TextIO
 
 from connector.daemon import startgc
@@ -32,10 +33,20 @@ class _Terminated(BaseException):
 
 
 def _terminated(signum: int, frame: object) -> None:
+    _stop_underway()
     raise _Terminated
 
 
-def _exiting(signum: int, frame: object) -> None:
+def _stop_underway() -> None:
+    """A stop is being handled: a second signal is no new exception raised through the first one's handling. A
+    terminal's Ctrl-C and a SIGTERM come together (`make demo` stopping its daemon; a supervisor's after a Ctrl-C):
+    the SIGTERM ended the SIGINT's "interrupted while starting" in a `_Terminated` traceback, exit 1. `main` puts
+    both handlers back as it returns."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+
+
+def _exiting(signum: int, frame: FrameType | None) -> None:
     """The run is over, its outcome decided, written and its exit code chosen; the process is only exiting. The run's
     own handlers are gone by then (asyncio's restore the defaults when its loop closes), and a SIGTERM there killed a
     finished sync's process without a word (-15, after its summary and "wrote sync file"), a SIGINT ended it with -2:
@@ -62,10 +73,7 @@ def run() -> int:
     """The process's entry point (`baton-datadog`, `python -m connector`): `main`, then a first SIGTERM or SIGINT
     while the process exits leaves the exit code alone (`_exiting`). Only here: a test or a program calling `main`
     keeps its own handlers (a Ctrl-C after `main` returned was swallowed, and a second `main` ignored one)."""
-    code = main()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _exiting)
-    return code
+    return main(afterwards=_exiting)
 
 
 def _no_core_dumps() -> None:
@@ -79,7 +87,12 @@ def _no_core_dumps() -> None:
         resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, *, afterwards: Callable[[int, FrameType | None], None] | None = None
+) -> int:
+    """The CLI; SIGTERM and SIGINT are handled as they were before it as it returns, or by `afterwards` (`run`'s
+    `_exiting`): installed here, not once `main` has returned, so no signal falls between the two (the demo's SIGTERM
+    after a Ctrl-C killed its daemon there, -15)."""
     _no_core_dumps()  # first: before the settings (and so the secrets) are read
     startgc.pause()  # young collections only until the start is over: before the imports below (startgc.py)
     from connector.daemon import logging as logs
@@ -89,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Until the one-shot sync or the service installs its own handler, SIGTERM would kill the process without a
     # word (a -15 to the caller, not 143): stop like SIGINT does instead. Those handlers replace this one.
     previous = signal.signal(signal.SIGTERM, _terminated)
+    previous_sigint = signal.getsignal(signal.SIGINT)
     _open_standard_streams()
     stdout = sys.stdout
     output = _Output(stdout)
@@ -123,7 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the boundary: one clear line instead of a traceback
         return _unexpected(exc, args)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, afterwards or previous)
+        if afterwards is not None or previous_sigint is not None:  # None: not set from Python, cannot be put back
+            signal.signal(signal.SIGINT, afterwards or previous_sigint)
         if isinstance(sys.stdout, _Output):
             sys.stdout = stdout
         startgc.resume()
@@ -238,6 +254,7 @@ def _drop_pending(stdout: TextIO) -> None:
 
 
 def _interrupted(sig: signal.Signals) -> int:
+    _stop_underway()
     print(f"baton-datadog: interrupted by {sig.name} while starting; nothing was written", file=sys.stderr)
     return 128 + int(sig)
 
@@ -255,6 +272,7 @@ def _dispatch(args: list[str]) -> int:
     try:
         return _run_command(command, rest)
     except (KeyboardInterrupt, _Terminated) as stopped:
+        _stop_underway()
         # Said as what it is: "while starting; nothing was written" is the run's line, and an `inspect` stopped
         # after seconds of listing (a reader that stopped reading) had started and written.
         sig = signal.SIGINT if isinstance(stopped, KeyboardInterrupt) else signal.SIGTERM
