@@ -97,4 +97,4 @@ chart: $(DEPLOY_STAMP) $(README_GEN)
 # Lint (strict), render, schema-validate (1.27, 1.33) the chart and deploy/, hadolint, README freshness, tests.
 chart-check: $(DEPLOY_STAMP) $(README_GEN)
 	$(PY) scripts/chart_tools.py check --readme-generator $(README_GEN)
-	DEPLOY_CHECKS_REQUIRED=1 $(PY) -m pytest -q tests/deploy tests/independent/deploy
+	DEPLOY_CHECKS_REQUIRED=1 $(PY) -m pytest -q tests/deploy tests/independent/deploy tests/independent/deploy2

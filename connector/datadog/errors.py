@@ -11,8 +11,10 @@ import ast
 import re
 import socket
 import ssl
-from collections.abc import Iterable
-from typing import Any, ClassVar, Literal
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from connector.baton import errors as baton
 from connector.baton.jsontypes import a_json_type
@@ -22,6 +24,7 @@ from connector.baton.tlsrefusal import PLAIN_TEXT_PEER, answered_in_plain_text
 from connector.datadog.jsonbody import from_json
 
 __all__ = [
+    "MAY_HAVE_LANDED",
     "Conflict",
     "DatadogError",
     "Forbidden",
@@ -37,16 +40,46 @@ __all__ = [
     "describe_transport_error",
     "error_for_response",
     "is_datadog_error_body",
+    "lost_answer",
     "not_skipped",
     "nothing_done",
     "parse_error_messages",
     "scrub",
+    "watching_lost_writes",
 ]
 
 # What a failed write's error adds when an attempt may have reached Datadog with its answer lost (`after_lost_answer`).
-MAY_HAVE_LANDED = (
-    "an attempt's answer was lost, so Datadog may have made the change all the same: check before retrying"
-)
+MAY_HAVE_LANDED = "an attempt's answer was lost, so Datadog may have made the change all the same: check it there"
+
+_E = TypeVar("_E", bound="DatadogError")
+
+_LOST_WRITES: ContextVar[list[str] | None] = ContextVar("lost_writes", default=None)
+"""While `watching_lost_writes` runs: the writes of this task whose answer may have been lost, caught or not."""
+
+
+@contextmanager
+def watching_lost_writes() -> Iterator[list[str]]:
+    """The writes (method and path) that end, in the block, after an attempt whose answer was lost (`lost_answer`):
+    an operation of several writes (a team admin grant: an add, then a promotion) may fail on a later one after an
+    earlier one, whose error it caught, may have landed."""
+    seen: list[str] = []
+    token = _LOST_WRITES.set(seen)
+    try:
+        yield seen
+    finally:
+        _LOST_WRITES.reset(token)
+
+
+def lost_answer(error: _E, lost: bool) -> _E:
+    """`error` marked (`after_lost_answer`) when an attempt of its call may have reached Datadog with its answer lost;
+    such a write is noted for `watching_lost_writes`."""
+    error.after_lost_answer = lost
+    if lost and error.method != "GET":
+        seen = _LOST_WRITES.get()
+        if seen is not None:
+            seen.append(f"{error.method} {error.path}")
+    return error
+
 
 _MAX_MESSAGE = 300
 _MAX_MESSAGES = 10

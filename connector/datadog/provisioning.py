@@ -48,7 +48,15 @@ from connector.baton.pb.c1.connector.v2 import (
     resource_pb2,
 )
 from connector.datadog.client import DatadogClient, status_contradicts
-from connector.datadog.errors import Conflict, DatadogError, NotFound, UnexpectedResponse, nothing_done
+from connector.datadog.errors import (
+    MAY_HAVE_LANDED,
+    Conflict,
+    DatadogError,
+    NotFound,
+    UnexpectedResponse,
+    nothing_done,
+    watching_lost_writes,
+)
 from connector.datadog.idrules import holds_whitespace, is_usable_id, same_id
 from connector.datadog.models import TeamMembership, TeamRole, User
 from connector.datadog.resources import roles, teams, types
@@ -147,21 +155,22 @@ async def unless_already(
 
 _T = TypeVar("_T")
 
-MAY_HAVE_LANDED = "an attempt's answer was lost, so Datadog may have made the change all the same: check it there"
-
 
 async def said_if_maybe_made(call: Awaitable[_T]) -> _T:
-    """`call`'s result; its failure as it is, unless an attempt of the write that failed may have reached Datadog with
-    its answer lost (`after_lost_answer`): then the failure also says so. A role grant whose first attempt landed (its
-    answer a 503) and whose retries all failed was reported "Datadog unavailable", the role held, nothing saying it
-    might be."""
-    try:
-        return await call
-    except DatadogError as exc:
-        if exc.after_lost_answer and exc.method != "GET" and MAY_HAVE_LANDED not in exc.messages:
-            # The same error, its kind and code kept: words of our own go after its details (`DatadogError.details`).
-            exc.messages = (*exc.details, MAY_HAVE_LANDED)
-        raise
+    """`call`'s result; its failure as it is, unless a write of it (the one that failed, or an earlier one whose error
+    it caught) may have reached Datadog with its answer lost (`errors.watching_lost_writes`): then the failure also
+    says so. A role grant whose first attempt landed (its answer a 503) and whose retries all failed was reported
+    "Datadog unavailable", the role held, nothing saying it might be; a team admin grant whose add landed (a 503, then
+    a 409) and whose promotion then failed said nothing either, the user an admin."""
+    with watching_lost_writes() as lost:
+        try:
+            return await call
+        except DatadogError as exc:
+            maybe = lost or (exc.after_lost_answer and exc.method != "GET")
+            if maybe and MAY_HAVE_LANDED not in exc.messages:
+                # The same error, its kind and code kept: words of our own go after its details (`DatadogError.details`).
+                exc.messages = (*exc.details, MAY_HAVE_LANDED)
+            raise
 
 
 def _clean_id(value: str, what: str) -> str:
@@ -587,15 +596,36 @@ def _valid_email(raw: str) -> str:
     email = raw.strip()
     # An invisible character (a zero-width space, a byte order mark: an address copied from a web page or a chat)
     # makes another address, with Datadog's invitation sent where nobody reads it, and a second try with the
-    # address as meant made a second user.
+    # address as meant made a second user. The zero-width joiner and non-joiner are also letters of some scripts'
+    # domain names (`می‌خواهم.ir`): there only, and only where IDNA2008's contextual rules allow them, they are kept.
     if (
         len(email) > 254
         or not _EMAIL.fullmatch(email)
         or any(ord(c) < 32 or ord(c) == 127 for c in email)
-        or holds_whitespace(email)
+        or holds_whitespace(_without_domain_joiners(email))
     ):
         raise InvalidArgumentError(f"email {quoted_id(raw)} is not a valid email address")
     return email
+
+
+_JOINERS = ("\u200c", "\u200d")
+
+
+def _without_domain_joiners(email: str) -> str:
+    """`email` without the joiners of its domain when IDNA2008 takes that domain with them (`idna`, CONTEXTJ); as it is
+    otherwise, so a joiner pasted anywhere else still counts as the invisible character it is."""
+    local, _, domain = email.rpartition("@")
+    if not any(joiner in domain for joiner in _JOINERS):
+        return email
+    import idna  # only for such an address
+
+    try:
+        idna.encode(domain, uts46=True)
+    except (idna.IDNAError, UnicodeError):
+        return email
+    for joiner in _JOINERS:
+        domain = domain.replace(joiner, "")
+    return f"{local}@{domain}"
 
 
 def _optional_text(profile: Mapping[str, object], field: str) -> str | None:

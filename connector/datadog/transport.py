@@ -35,6 +35,7 @@ from connector.datadog.errors import (
     describe_transport_error,
     error_for_response,
     is_datadog_error_body,
+    lost_answer,
     scrub,
 )
 from connector.datadog.netio import (
@@ -358,8 +359,7 @@ class ApiTransport:
                     path=path,
                     reason=describe_transport_error(exc, self.host, self._secret_values(), proxy=self.proxy),
                 )
-                unavailable.after_lost_answer = lost or not self.retry.never_sent(exc)
-                raise unavailable from None
+                raise lost_answer(unavailable, lost or not self.retry.never_sent(exc)) from None
             except UnexpectedResponse as exc:
                 # The status line arrived but the body could not be read whole (too large, bad encoding).
                 self._emit(RequestDone(group, method, exc.status, self._clock() - started, attempt))
@@ -372,7 +372,7 @@ class ApiTransport:
                     lost = True
                     await self._backoff(group, "unreadable_body", failures, attempt)
                     continue
-                exc.after_lost_answer = lost
+                lost_answer(exc, lost)
                 raise
             self._emit(RequestDone(group, method, status, self._clock() - started, attempt))
             if status < 300:
@@ -384,9 +384,7 @@ class ApiTransport:
                 # again past its duplicate check, the first left live and untraced. Raised instead, for the caller to
                 # look up what it may have made; the bucket was not shut by its hint (`_attempt`), so that look-up goes
                 # out now rather than failing at once on a gateway's `Retry-After: 300`.
-                error = self.error(status, method, path, body, headers, mints=mints)
-                error.after_lost_answer = lost
-                raise error
+                raise lost_answer(self.error(status, method, path, body, headers, mints=mints), lost)
             if status == 429:
                 throttles += 1
                 info = RateLimitHeaders.parse(headers, self._wall_clock())
@@ -396,8 +394,9 @@ class ApiTransport:
                 # it is): other requests of the group would spend the same second on 429s of their own.
                 self._limiter.throttle(group, wait)
                 if single_attempt or throttles > self.retry.max_rate_limit_retries or self.retry.hint_exceeds_cap(wait):
-                    # "Give up now": the error carries the hint so the caller can reschedule the whole job.
-                    raise self.error(status, method, path, body, headers, mints=mints)
+                    # "Give up now": the error carries the hint so the caller can reschedule the whole job; an earlier
+                    # attempt's lost answer (a 503 before this 429) still says the write may have landed.
+                    raise lost_answer(self.error(status, method, path, body, headers, mints=mints), lost)
                 self._emit(RateLimitWait(group, info.name if info else None, wait, "429"))
                 await self._sleep(wait)
                 continue
@@ -417,9 +416,7 @@ class ApiTransport:
                     lost = True
                     await self._backoff(group, f"http_{status}", failures, attempt, at_least=hint)
                     continue
-            error = self.error(status, method, path, body, headers, mints=mints)
-            error.after_lost_answer = lost
-            raise error
+            raise lost_answer(self.error(status, method, path, body, headers, mints=mints), lost)
 
     async def _attempt(
         self,

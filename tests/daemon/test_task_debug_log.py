@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import cast
@@ -225,3 +226,33 @@ def test_the_datadog_clients_events_are_debug_lines_only_while_a_task_is_debugge
     (line,) = lines((tmp_path / "debug.log").read_bytes())
     assert (line["event"], line["group"], line["status"], line["attempt"]) == ("datadog request", "users", 200, 1)
     assert "datadog request" not in stream.getvalue()
+
+
+def test_a_librarys_record_reaches_the_debug_log_redacted_never_whole(tmp_path: Path, stream: io.StringIO) -> None:
+    """A library's line (grpc's, httpx's) goes through the same chain with its whole `LogRecord` beside the event:
+    written as it was, the record's repr held the library's own message, unredacted, a bearer token in it."""
+    logs.register_secret(CANARY)
+    task_id = kind_task("sync_full").id
+    with TASK_LOGS.capturing(task_id) as kept, structlog.contextvars.bound_contextvars(task_id=task_id):
+        logging.getLogger("grpc.aio").warning("bad metadata: authorization=Bearer %s", CANARY)
+        kept.write(tmp_path / "debug.log")
+    data = (tmp_path / "debug.log").read_bytes()
+    (line,) = lines(data)
+    assert line["event"] == f"bad metadata: authorization=Bearer {logs.REDACTED}"
+    assert not [key for key in line if key.startswith("_")]
+    assert CANARY.encode() not in data
+    assert CANARY not in stream.getvalue()
+
+
+async def test_the_stores_thread_lines_are_the_tasks_own(tmp_path: Path, stream: io.StringIO) -> None:
+    """The store works on a thread of its own; its lines ("c1z saved") carried no task id, so a debugged sync's log
+    lacked them, and the stream's were no task's."""
+    client = StubClient()
+    uploads = Uploads(client)
+    task_id = kind_task("sync_full").id
+    with structlog.contextvars.bound_contextvars(task_id=task_id):
+        await handler(client, tmp_path).run(task_id, baton_pb2.Task.SyncFullTask(), debug=True)
+    saved = [line for line in lines(uploads.assets[1][1]) if line["event"] == "c1z saved"]
+    assert [line["task_id"] for line in saved] == [task_id]
+    written = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert [line.get("task_id") for line in written if line["event"] == "c1z saved"] == [task_id]

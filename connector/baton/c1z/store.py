@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
 import functools
 import json
@@ -660,7 +661,9 @@ class C1ZStore:
     async def _start(cls, c1z_path: Path | None, tmp_dir: Path | None) -> C1ZStore:
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="c1z-store")
         stop = threading.Event()
-        opening = executor.submit(_open_db, c1z_path, tmp_dir, stop)
+        # In the caller's context, as every job below: its lines ("existing c1z is damaged", "c1z saved") carry the
+        # task id bound there, and a debugged task's log (connector/baton/tasks/debuglog.py) keeps them.
+        opening = executor.submit(contextvars.copy_context().run, _open_db, c1z_path, tmp_dir, stop)
         try:
             db, workdir, set_aside_finished = await asyncio.wrap_future(opening)
         except BaseException:
@@ -675,8 +678,9 @@ class C1ZStore:
     def _submit(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> asyncio.Future[R]:
         if self._closed:
             raise RuntimeError("the store is closed")
-        job = functools.partial(_guarded, self._db, fn, *args, **kwargs)
-        return asyncio.get_running_loop().run_in_executor(self._executor, job)
+        job: Callable[[], R] = functools.partial(_guarded, self._db, fn, *args, **kwargs)
+        # In the caller's context (see `_start`).
+        return asyncio.get_running_loop().run_in_executor(self._executor, contextvars.copy_context().run, job)
 
     async def _call(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run a job and wait for it; an earlier write's failure is raised first (it is the cause)."""

@@ -54,14 +54,15 @@ class DebugLog:
         When lines were dropped, the last line says how many."""
         with self._lock:
             lines = list(self._lines)
-            dropped = self._dropped
+            dropped, kept = self._dropped, self._size
         if dropped:
             lines.append(
                 json.dumps(
                     {
                         "level": "warning",
                         "event": "debug log truncated: later lines were not kept",
-                        "kept_bytes": self._limit,
+                        "kept_bytes": kept,
+                        "limit_bytes": self._limit,
                         "dropped_lines": dropped,
                     }
                 )
@@ -101,8 +102,11 @@ class TaskLogs:
             task_id = event.get("task_id")
             log = self._logs.get(task_id) if isinstance(task_id, str) else None
             if log is not None:
+                # Without structlog's own members (`_record`, `_from_structlog`): a library's record is there whole, its
+                # message as the library wrote it, before the redactor (which cleans the event, not the record).
+                shown = {key: value for key, value in event.items() if not key.startswith("_")}
                 try:
-                    line = json.dumps(event, default=repr)
+                    line = json.dumps(shown, default=repr)
                 except (TypeError, ValueError, RecursionError):  # a key that is no string, a value that holds itself
                     line = json.dumps({"event": str(event.get("event")), "task_id": task_id, "unrenderable": True})
                 log.add(line)

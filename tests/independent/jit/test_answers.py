@@ -25,6 +25,7 @@ from tests.independent.jit.helpers import (
     a_team,
     annotation_types,
     failed,
+    membership,
     ok,
     people,
 )
@@ -347,3 +348,41 @@ async def test_a_write_that_landed_and_whose_every_retry_failed_is_reported_fail
     assert failed(report, retryable=False), report
     assert MAY_HAVE_LANDED in report.status.message
     assert _reached(writes, write.method, write.path) == FAST_RETRY.max_attempts, writes
+
+
+@pytest.mark.parametrize(
+    ("email", "zwj"),
+    [
+        ("ali.jit@\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645.ir", "zwnj"),
+        ("info.jit@\u0dc1\u0dca\u200d\u0dbb\u0dd3.lk", "zwj"),
+    ],
+    ids=["persian-domain", "sinhala-domain"],
+)
+async def test_an_account_whose_domain_needs_a_joiner_is_created(
+    tmp_path: Path, datadog: FakeDatadog, email: str, zwj: str
+) -> None:
+    """The zero-width joiner and non-joiner are part of some scripts' domain names, where IDNA2008 allows them
+    (`می‌خواهم.ir`, `ශ්‍රී.lk`): refused with the pasted invisible characters, such an address had no account at all."""
+    async with jit(tmp_path, datadog) as rig:
+        report = await rig.run(_account_task(email))
+    assert report.WhichOneof("final_state") == "success", report
+    assert datadog.org.user_by_email(email) is not None
+
+
+async def test_an_admin_grant_whose_add_may_have_landed_and_whose_promotion_failed_says_it_may_be_made(
+    tmp_path: Path, datadog: FakeDatadog
+) -> None:
+    """Two writes: the add as admin landed (its answer a 503, then a 409 "already present"), and the promotion that
+    follows never reached Datadog. The user is an admin; the report said only that the promotion could not be made."""
+    user, team = people(datadog)[0], a_team(datadog)
+
+    async def refused(request: httpx.Request, wire: object) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    async with jit(tmp_path, datadog) as rig:
+        rig.wire.on("POST", r"/api/v2/team/[^/]+/memberships", landed_then(503, {"errors": ["Service Unavailable"]}))
+        rig.wire.on("PATCH", r"/api/v2/team/[^/]+/memberships/[^/]+", refused, times=100)
+        report = await rig.run(grant_task("team", team.id, "admin", user.id))
+    assert failed(report, retryable=False), report
+    assert MAY_HAVE_LANDED in report.status.message
+    assert membership(datadog, team, user) == "admin"
