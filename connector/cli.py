@@ -516,7 +516,7 @@ def _config(args: list[str]) -> int:
     # directory (null while they went to the system's; null, with why, when the system has none this process can
     # write: `tempfile.gettempdir()` here was "unexpected error: FileNotFoundError", and wrote probe files).
     from connector.baton.c1.hostinfo import default_host_id
-    from connector.baton.c1z.workfiles import NO_SYSTEM_TEMP_DIR, system_temp_dir
+    from connector.baton.c1z.tempdir import NO_SYSTEM_TEMP_DIR, system_temp_dir
 
     settings = effective.settings
     warnings = list(effective.warnings)

@@ -27,6 +27,7 @@ from pathlib import Path
 import structlog
 
 from connector.baton.c1z.errors import C1ZBusyError, C1ZWriteError, WorkDirError, disk_full, is_disk_full
+from connector.baton.c1z.tempdir import NO_SYSTEM_TEMP_DIR
 from connector.baton.pathnames import name_too_long
 
 log = structlog.get_logger(__name__)
@@ -149,26 +150,6 @@ class OutputLock:
             self.path.unlink()
         os.close(self._fd)
         self._fd = None
-
-
-NO_SYSTEM_TEMP_DIR = (
-    "not set, and the system has no temporary directory this process can write (TMPDIR, /tmp, /var/tmp, /usr/tmp, "
-    "the working directory were tried): give one that is"
-)
-
-
-def system_temp_dir() -> Path | None:
-    """The directory the working files go to when none is set, as `tempfile` picks it (TMPDIR first, then the
-    platform's), found without writing anything: `tempfile.gettempdir()` writes and removes a probe file in each
-    directory it tries, and raises when none will do (`config`, which only reports, did both). The one `tempfile`
-    already chose, else the first candidate that is a directory this process may write in; None when none is."""
-    if tempfile.tempdir is not None:
-        return Path(tempfile.tempdir)
-    candidates: Callable[[], list[str]] = tempfile._candidate_tempdir_list  # type: ignore[attr-defined]
-    for candidate in candidates():
-        if os.path.isdir(candidate) and os.access(candidate, os.W_OK | os.X_OK):
-            return Path(os.path.abspath(candidate))
-    return None
 
 
 def temp_dir_problem(tmp_dir: Path | None) -> str | None:
