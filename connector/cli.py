@@ -19,7 +19,8 @@ import resource
 import signal
 import sys
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from types import FrameType
 from typing import NoReturn, TextIO
 
 from connector.daemon import startgc
@@ -32,10 +33,20 @@ class _Terminated(BaseException):
 
 
 def _terminated(signum: int, frame: object) -> None:
+    _stop_underway()
     raise _Terminated
 
 
-def _exiting(signum: int, frame: object) -> None:
+def _stop_underway() -> None:
+    """A stop is being handled: a second signal is no new exception raised through the first one's handling. A
+    terminal's Ctrl-C and a SIGTERM come together (`make demo` stopping its daemon; a supervisor's after a Ctrl-C):
+    the SIGTERM ended the SIGINT's "interrupted while starting" in a `_Terminated` traceback, exit 1. `main` puts
+    both handlers back as it returns."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+
+
+def _exiting(signum: int, frame: FrameType | None) -> None:
     """The run is over, its outcome decided, written and its exit code chosen; the process is only exiting. The run's
     own handlers are gone by then (asyncio's restore the defaults when its loop closes), and a SIGTERM there killed a
     finished sync's process without a word (-15, after its summary and "wrote sync file"), a SIGINT ended it with -2:
@@ -62,10 +73,7 @@ def run() -> int:
     """The process's entry point (`baton-datadog`, `python -m connector`): `main`, then a first SIGTERM or SIGINT
     while the process exits leaves the exit code alone (`_exiting`). Only here: a test or a program calling `main`
     keeps its own handlers (a Ctrl-C after `main` returned was swallowed, and a second `main` ignored one)."""
-    code = main()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _exiting)
-    return code
+    return main(afterwards=_exiting)
 
 
 def _no_core_dumps() -> None:
@@ -79,7 +87,12 @@ def _no_core_dumps() -> None:
         resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, *, afterwards: Callable[[int, FrameType | None], None] | None = None
+) -> int:
+    """The CLI; SIGTERM and SIGINT are handled as they were before it as it returns, or by `afterwards` (`run`'s
+    `_exiting`): installed here, not once `main` has returned, so no signal falls between the two (the demo's SIGTERM
+    after a Ctrl-C killed its daemon there, -15)."""
     _no_core_dumps()  # first: before the settings (and so the secrets) are read
     startgc.pause()  # young collections only until the start is over: before the imports below (startgc.py)
     from connector.daemon import logging as logs
@@ -89,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Until the one-shot sync or the service installs its own handler, SIGTERM would kill the process without a
     # word (a -15 to the caller, not 143): stop like SIGINT does instead. Those handlers replace this one.
     previous = signal.signal(signal.SIGTERM, _terminated)
+    previous_sigint = signal.getsignal(signal.SIGINT)
     _open_standard_streams()
     stdout = sys.stdout
     output = _Output(stdout)
@@ -123,7 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the boundary: one clear line instead of a traceback
         return _unexpected(exc, args)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, afterwards or previous)
+        if afterwards is not None or previous_sigint is not None:  # None: not set from Python, cannot be put back
+            signal.signal(signal.SIGINT, afterwards or previous_sigint)
         if isinstance(sys.stdout, _Output):
             sys.stdout = stdout
         startgc.resume()
@@ -238,6 +254,7 @@ def _drop_pending(stdout: TextIO) -> None:
 
 
 def _interrupted(sig: signal.Signals) -> int:
+    _stop_underway()
     print(f"baton-datadog: interrupted by {sig.name} while starting; nothing was written", file=sys.stderr)
     return 128 + int(sig)
 
@@ -255,6 +272,7 @@ def _dispatch(args: list[str]) -> int:
     try:
         return _run_command(command, rest)
     except (KeyboardInterrupt, _Terminated) as stopped:
+        _stop_underway()
         # Said as what it is: "while starting; nothing was written" is the run's line, and an `inspect` stopped
         # after seconds of listing (a reader that stopped reading) had started and written.
         sig = signal.SIGINT if isinstance(stopped, KeyboardInterrupt) else signal.SIGTERM
@@ -287,12 +305,13 @@ def _run_command(command: str, rest: list[str]) -> int:
 def _inspect_leftover(leftover: list[str], known: frozenset[str]) -> str:
     """The line for what inspect's parser did not take. A setting's flag (`--log-level debug inspect`, as flags stand
     before `capabilities` or `config`) was "unknown flag --log-level", a flag --help lists: it is named as a setting,
-    which inspect, reading a file, takes none of."""
-    from connector.daemon.settings import known_flags, unknown_arguments
+    which inspect, reading a file, takes none of. A hidden one (`--base-url`, for tests) stays unknown: --help does not
+    list it, and naming it "a setting" told of a flag meant to stay out of sight."""
+    from connector.daemon.settings import HIDDEN_FLAGS, known_flags, unknown_arguments
 
     end = leftover.index("--") if "--" in leftover else len(leftover)
     first = next((arg.partition("=")[0] for arg in leftover[:end] if arg.startswith("-") and arg != "-"), None)
-    if first is not None and first in known_flags() and first not in known:
+    if first is not None and first in known_flags() - HIDDEN_FLAGS and first not in known:
         return (
             f"{first} is a setting of a sync or the service; inspect reads a file and takes none "
             "(its flags: baton-datadog inspect --help)"
@@ -484,7 +503,7 @@ def _config(args: list[str]) -> int:
     """Every setting's effective value, where it came from (flag, env, file, default); secrets redacted."""
     from connector.baton.printable import printable
     from connector.daemon.main import fail_settings
-    from connector.daemon.settings import SettingsError, env, load_effective, redacted
+    from connector.daemon.settings import SettingsError, env, flag, load_effective, redacted
 
     as_json = "--json" in args
     try:
@@ -494,20 +513,24 @@ def _config(args: list[str]) -> int:
     values = redacted(effective.settings)
     # What the run decides for itself where nothing was given, as it decides it (the source stays `default`): the
     # log format ("" while the run logged JSON), the host id ("" while Hello sent the hostname), the working files'
-    # directory (null while they went to the system's).
-    import tempfile
-
+    # directory (null while they went to the system's; null, with why, when the system has none this process can
+    # write: `tempfile.gettempdir()` here was "unexpected error: FileNotFoundError", and wrote probe files).
     from connector.baton.c1.hostinfo import default_host_id
+    from connector.baton.c1z.tempdir import NO_SYSTEM_TEMP_DIR, system_temp_dir
 
     settings = effective.settings
+    warnings = list(effective.warnings)
     values["log_format"] = settings.resolved_log_format()
     values["host_id"] = settings.host_id or default_host_id(os.environ)
-    values["c1z_temp_dir"] = str(settings.c1z_temp_dir or tempfile.gettempdir())
+    temp_dir = settings.c1z_temp_dir or system_temp_dir()
+    values["c1z_temp_dir"] = None if temp_dir is None else str(temp_dir)
+    if temp_dir is None:
+        warnings.append(f"setting {flag('c1z_temp_dir')} ({env('c1z_temp_dir')}): {NO_SYSTEM_TEMP_DIR}")
     rows = {
         name: {"value": value, "source": effective.sources[name], "env": env(name)} for name, value in values.items()
     }
     if as_json:
-        print(json.dumps({"settings": rows, "warnings": effective.warnings}, indent=2, default=str))
+        print(json.dumps({"settings": rows, "warnings": warnings}, indent=2, default=str))
         return 0
     width = max(len(name) for name in rows)
     shown = {name: json.dumps(row["value"], default=str) for name, row in rows.items()}
@@ -516,7 +539,7 @@ def _config(args: list[str]) -> int:
     value_width = max(30, min(max(len(text) for text in shown.values()), 64))
     for name, row in rows.items():
         print(f"{name.replace('_', '-'):<{width}}  {shown[name]:<{value_width}}  {row['source']:<7}  {row['env']}")
-    for warning in effective.warnings:
+    for warning in warnings:
         # Inert, as every closing line is: a warning names what the environment or the command line gave (an
         # unknown variable's name, the --config path), which may hold any character, a terminal's escapes too.
         print(f"warning: {printable(warning)}", file=sys.stderr)

@@ -9,17 +9,33 @@ the daemon did can be read afterwards, the sync with `baton-datadog inspect`.
 
 from __future__ import annotations
 
-import argparse
-import shlex
-import shutil
 import signal
-import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
-from collections.abc import Callable
-from pathlib import Path
+from typing import NoReturn
+
+
+def _exit_interrupted(*_signal: object) -> NoReturn:
+    """Ctrl-C ends the demo in one line, exit 130, whenever it comes."""
+    print("\ndemo interrupted", file=sys.stderr)
+    raise SystemExit(130)
+
+
+if __name__ == "__main__":
+    # Ctrl-C while the imports below load (~0.2 s: argparse, protobuf, the fakes) was a KeyboardInterrupt
+    # traceback through them. Nothing has started yet, so nothing is stopped: the demo ends at once. `main` runs
+    # with Python's own handler again (a KeyboardInterrupt is how a step's wait learns of Ctrl-C and stops the
+    # daemon).
+    signal.signal(signal.SIGINT, _exit_interrupted)
+
+import argparse  # noqa: E402
+import shlex  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = ROOT / "build" / "demo"
@@ -59,6 +75,34 @@ def describe(report: baton_pb2.BatonServiceFinishTaskRequest) -> str:
     return "success" + (f" [{', '.join(annotations)}]" if annotations else "")
 
 
+def stop(daemon: subprocess.Popen[bytes]) -> int:
+    """SIGTERM, then its exit code; killed if it has not stopped in 30 s, or at once on a Ctrl-C while waiting
+    (which then goes on: nothing is left running)."""
+    try:
+        daemon.send_signal(signal.SIGTERM)
+        return daemon.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        daemon.kill()
+        return daemon.wait()
+    except KeyboardInterrupt:
+        daemon.kill()
+        daemon.wait()
+        raise
+
+
+def how_it_stopped(code: int, *, interrupted: bool) -> str:
+    """The daemon's end as its exit code tells it. A terminal's Ctrl-C reaches the whole process group, the daemon
+    too, so after one the daemon may have stopped on that SIGINT, on the demo's SIGTERM, or on both: "stopped on
+    SIGTERM with exit code 130" named the demo's signal where the daemon's code said SIGINT."""
+    if code < 0:
+        return f"ended by {signal.Signals(-code).name}" + (" after Ctrl-C" if interrupted else "")
+    if code == 130:
+        return "stopped on Ctrl-C (SIGINT) with exit code 130"
+    if interrupted:
+        return f"stopped after Ctrl-C (and the demo's SIGTERM) with exit code {code}"
+    return f"stopped on SIGTERM with exit code {code}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/demo.py", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT_DIR, help=f"where the log and the c1z go (default {OUT_DIR})")
@@ -77,11 +121,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fake Datadog  {dd.base_url}  ({len(org.users)} users, {len(org.roles)} roles, {len(org.teams)} teams)")
         print(f"fake ConductorOne  https://{c1.address}")
         with log_path.open("w") as log_file:
-            daemon = subprocess.Popen(
-                [sys.executable, "-m", "connector"], env=env, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT
-            )
+            daemon: subprocess.Popen[bytes] | None = None
             try:
-                wait_for("the daemon's Hello", lambda: bool(c1.recorded().hellos) or daemon.poll() is not None)
+                # In the try: a Ctrl-C just after the daemon started stops it as one during a step does.
+                daemon = subprocess.Popen(
+                    [sys.executable, "-m", "connector"], env=env, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT
+                )
+                started = daemon
+                wait_for("the daemon's Hello", lambda: bool(c1.recorded().hellos) or started.poll() is not None)
                 if not c1.recorded().hellos:
                     raise StepFailed(f"the daemon exited with code {daemon.poll()} before its Hello")
                 # The daemon bound health port 0; it logged the port it got.
@@ -146,15 +193,12 @@ def main(argv: list[str] | None = None) -> int:
                 print("\ninterrupted (Ctrl-C)")
                 ok, interrupted = False, True
             finally:
-                daemon.send_signal(signal.SIGTERM)
-                try:
-                    code = daemon.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    daemon.kill()
-                    code = -9
+                if daemon is not None:
+                    code = stop(daemon)
         lines = len(log_path.read_text().splitlines())
-        print(f"\ndaemon stopped on SIGTERM with exit code {code}; its log ({lines} lines): {log_path}")
-        ok &= code == 0
+        if daemon is not None:
+            print(f"\ndaemon {how_it_stopped(code, interrupted=interrupted)}; its log ({lines} lines): {log_path}")
+            ok &= code == 0
     if interrupted:
         print("\ndemo interrupted")
         return 130
@@ -164,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     try:
-        raise SystemExit(main())
-    except KeyboardInterrupt:  # before the daemon started (the fakes starting): nothing to stop or keep
-        print("\ndemo interrupted", file=sys.stderr)
-        raise SystemExit(130) from None
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        code = main()
+    except KeyboardInterrupt:  # outside a step (the fakes starting, the daemon stopping): nothing left running
+        _exit_interrupted()
+    raise SystemExit(code)

@@ -62,3 +62,51 @@ def test_a_failed_step_is_one_line_with_the_daemons_log_and_exit_1(
         f"its log ({len((tmp_path / 'daemon.log').read_text().splitlines())} lines): {tmp_path / 'daemon.log'}" in out
     )
     assert out.rstrip().endswith("demo FAILED")
+
+
+# Run as `make demo` runs it, with a Ctrl-C (a real SIGINT to the process) the moment the fakes' module loads: a
+# point among the imports ahead of `main`, reached on every run, not a sleep that hopes to land there.
+_CTRL_C_WHILE_LOADING = """
+import importlib.abc, os, runpy, signal, sys
+
+class CtrlC(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "tests.fakes.c1":
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+sys.meta_path.insert(0, CtrlC())
+sys.argv = [sys.argv[1], "--out", sys.argv[2]]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def test_ctrl_c_while_the_demo_loads_is_one_line_and_exit_130(tmp_path: Path) -> None:
+    # It was a KeyboardInterrupt traceback through protobuf's imports: they ran at module level, outside any try.
+    demo = subprocess.run(
+        [sys.executable, "-c", _CTRL_C_WHILE_LOADING, str(ROOT / "scripts" / "demo.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+    )
+    assert demo.returncode == 130, demo.stderr
+    assert (demo.stdout, demo.stderr) == ("", "\ndemo interrupted\n")
+    assert list(tmp_path.iterdir()) == []  # nothing started, nothing written
+
+
+@pytest.mark.parametrize(
+    ("code", "interrupted", "said"),
+    [
+        (0, False, "stopped on SIGTERM with exit code 0"),
+        # Ctrl-C reaches the daemon too (one process group): its 130 is its SIGINT, not the demo's SIGTERM.
+        (130, True, "stopped on Ctrl-C (SIGINT) with exit code 130"),
+        (0, True, "stopped after Ctrl-C (and the demo's SIGTERM) with exit code 0"),
+        (-9, True, "ended by SIGKILL after Ctrl-C"),
+    ],
+)
+def test_the_daemons_end_is_named_as_its_exit_code_tells_it(code: int, interrupted: bool, said: str) -> None:
+    from scripts.demo import how_it_stopped
+
+    assert how_it_stopped(code, interrupted=interrupted) == said

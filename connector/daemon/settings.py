@@ -17,6 +17,7 @@ import re
 import stat
 import sys
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, NoReturn, get_args, get_origin
@@ -513,12 +514,9 @@ class Settings(BaseSettings):
         if actions and self.client_id:
             # The way out named, as docs/deployment.md promises: in a pod both come from the Secret, and unsetting
             # the client id alone was refused next for the secret left behind.
-            way_out = f"env -u {env('client_id')} -u {env('client_secret')} baton-datadog …"
-            if self.require_service_mode:
-                way_out = way_out.replace(" …", f" {flag('require_service_mode').replace('--', '--no-', 1)} …")
             raise ValueError(
                 f"{actions[0]} is a one-shot action; it cannot run in service mode (client-id is set): run it without "
-                f"the ConductorOne credentials ({way_out})"
+                f"the ConductorOne credentials ({_out_of_service_mode(self.require_service_mode)})"
             )
         if actions and not self.provisioning:
             raise ValueError(f"{actions[0]} changes Datadog: it needs --provisioning ({env('provisioning')}=true)")
@@ -641,6 +639,37 @@ _CASE_FREE = frozenset(
     for name, info in Settings.model_fields.items()
     if info.annotation is bool or get_origin(info.annotation) is Literal
 )
+
+
+# Where each setting was given ("flag", "env", "file"), while `load_effective` builds the model from them: a refusal's
+# way out names what to take away. It said `env -u BATON_CLIENT_ID -u BATON_CLIENT_SECRET` for credentials given as
+# flags or in the --config file, and followed, the action was refused again.
+_GIVEN_AT: ContextVar[Mapping[str, Sequence[str]] | None] = ContextVar("_GIVEN_AT", default=None)
+
+
+def _out_of_service_mode(required: bool) -> str:
+    """How to run without the ConductorOne credentials (and `require_service_mode`), from where each was given."""
+    given_at = _GIVEN_AT.get()
+    credentials = ("client_id", "client_secret")
+    if given_at is None:  # a model built from values, not from a command line
+        return f"without {' and '.join(flag(name) for name in credentials)}"
+    steps: list[str] = []
+    if flagged := [flag(name) for name in credentials if "flag" in given_at[name]]:
+        steps.append(f"drop {' and '.join(flagged)}")
+    if in_file := [name.replace("_", "-") for name in credentials if "file" in given_at[name]]:
+        steps.append(f"remove {' and '.join(in_file)} from the --config file")
+    # A flag beats the environment and the file: --no-require-service-mode undoes it wherever it was set, except as
+    # the only flag (then dropping it is the plain way).
+    undo = ""
+    if required and list(given_at["require_service_mode"]) == ["flag"]:
+        steps.append(f"drop {flag('require_service_mode')}")
+    elif required:
+        undo = f" {flag('require_service_mode').replace('--', '--no-', 1)}"
+    if variables := [env(name) for name in credentials if "env" in given_at[name]]:
+        steps.append(f"env {' '.join(f'-u {variable}' for variable in variables)} baton-datadog{undo} …")
+    elif undo:
+        steps.append(f"add{undo}")
+    return "; ".join(steps)
 
 
 class _YamlSource(PydanticBaseSettingsSource):
@@ -1090,32 +1119,55 @@ def unknown_arguments(leftover: Sequence[str], known: frozenset[str] | None = No
     return f"{what}{more}; see --help for the flags"
 
 
+# Settings --help does not list (test and escape hatches: `--insecure-base-url` sends both keys unencrypted): a
+# guess never names one, nor its `--no-` form. `--url` was "did you mean --no-insecure-base-url?".
+HIDDEN_FLAGS = frozenset(
+    form
+    for name, info in Settings.model_fields.items()
+    if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("hidden")
+    for form in (flag(name), "--no-" + flag(name).removeprefix("--"))
+)
+
+# A first word that turns a flag around: `--skip-entitlements-and-grants` for `--grants`, `--no-sync-secrets` for
+# `--secrets` are the opposite of what was typed, so a guess starts with one only when the flag given does, and
+# then with the same one (`--no-skip-grants` to inspect was "did you mean --grants?").
+_OPPOSITE_WORDS = ("no", "skip")
+
+
+def _turned_by(name: str) -> str:
+    """The word that turns flag `name` around (`no`, `skip`), else ""."""
+    first = name.partition("-")[0]
+    return first if first in _OPPOSITE_WORDS else ""
+
+
 def closest_flag(given: str, known: frozenset[str]) -> str | None:
     """The known flag `given` most likely meant, if any. Names are compared without their dashes: the `--` every
     long flag shares made `--json` "close" to `--version` and `--token` to `--site`. A flag that `given` begins
-    (`--log` of `--log-level`, the shortest of several) or ends (`--secret` of `--client-secret`), or that ends or
-    begins `given` (`--datadog-site`, `--dd-api-key`), word for word, beats a spelling that is only near: `--grant`
-    was "did you mean --skip-grants?" (the opposite, and a flag --help does not list), `--secret` "--sync-secrets",
-    and `--region` "--version"."""
-    bare = {flag_name.lstrip("-"): flag_name for flag_name in sorted(known)}
+    (`--log` of `--log-level`, first) or ends (`--secret` of `--client-secret`), or that ends or begins `given`
+    (`--datadog-site`, `--dd-api-key`), word for word, beats a spelling that is only near (`--region` was
+    "--version"); of several, the shortest. Never a hidden flag (`HIDDEN_FLAGS`), and never one that starts with
+    "no" or "skip" unless `given` starts with the same: `--secrets` was "did you mean --no-sync-secrets?"."""
     # In the variable's spelling (`--client_id`, `--API-KEY`, `--HELP`) a flag was "unknown" with no guess, or a
     # worse one: every flag is lower case with dashes, so the name is compared that way.
     wanted = given.lstrip("-").lower().replace("_", "-")
+    bare = {
+        flag_name.lstrip("-"): flag_name
+        for flag_name in sorted(known - HIDDEN_FLAGS)
+        if _turned_by(flag_name.lstrip("-")) == _turned_by(wanted)
+    }
     close = difflib.get_close_matches(wanted, list(bare), n=1, cutoff=0.6)
     ratio = difflib.SequenceMatcher(None, wanted, close[0]).ratio() if close else 0.0
     if close and ratio >= 0.8:
         return bare[close[0]]
     if wanted:
         begun = [name for name in bare if name.startswith(f"{wanted}-")]
-        if begun:
-            return bare[min(begun, key=lambda name: (len(name), name))]
-        words = [
+        words = begun or [
             name
             for name in bare
             if name.endswith(f"-{wanted}") or wanted.endswith(f"-{name}") or wanted.startswith(f"{name}-")
         ]
         if words:
-            return bare[max(words, key=lambda name: (len(name), name))]
+            return bare[min(words, key=lambda name: (len(name), name))]
     if close and (ratio >= 0.7 or close[0][:1] == wanted[:1]):  # a weak likeness that starts elsewhere is no guess
         return bare[close[0]]
     return None
@@ -1188,6 +1240,16 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
     present = {key for key in environ if _read_env_name(key)}
     given = {key for key, value in environ.items() if key in present and value.strip()}
     _YamlSource.data = data
+    # Every place each setting was given, in precedence order: the first is its source.
+    places = {
+        name: [
+            where
+            for where, set_there in (("flag", name in args), ("env", env(name) in given), ("file", name in data))
+            if set_there
+        ]
+        for name in Settings.model_fields
+    }
+    given_at = _GIVEN_AT.set(places)
     try:
         settings = Settings(**args)
     except ValidationError as exc:
@@ -1197,12 +1259,10 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
         raise SettingsError(*problems, f"settings: {exc}") from None
     finally:
         _YamlSource.data = {}
+        _GIVEN_AT.reset(given_at)
     if problems:
         raise SettingsError(*problems)
-    sources = {
-        name: "flag" if name in args else "env" if env(name) in given else "file" if name in data else "default"
-        for name in Settings.model_fields
-    }
+    sources = {name: where[0] if where else "default" for name, where in places.items()}
     warnings = [
         f"unknown environment variable {key}{_did_you_mean(key.removeprefix(ENV_PREFIX).lower(), variable=True)}"
         for key in sorted(present - known - {CONFIG_PATH_ENV} - _OTHER_KNOWN_ENV)

@@ -27,6 +27,7 @@ from pathlib import Path
 import structlog
 
 from connector.baton.c1z.errors import C1ZBusyError, C1ZWriteError, WorkDirError, disk_full, is_disk_full
+from connector.baton.c1z.tempdir import NO_SYSTEM_TEMP_DIR
 from connector.baton.pathnames import name_too_long
 
 log = structlog.get_logger(__name__)
@@ -162,10 +163,7 @@ def temp_dir_problem(tmp_dir: Path | None) -> str | None:
         try:
             tempfile.gettempdir()
         except FileNotFoundError:
-            return (
-                "not set, and the system has no temporary directory this process can write (TMPDIR, /tmp, "
-                "/var/tmp, /usr/tmp, the working directory were tried): give one that is"
-            )
+            return NO_SYSTEM_TEMP_DIR
         return None
     if (too_long := name_too_long(tmp_dir)) is not None:
         return f"{tmp_dir}: {too_long}"

@@ -9,6 +9,8 @@ import socket
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from tests.daemon.cli import run_cli_in_process
 from tests.independent.firsthour.conftest import KEYS, assert_quiet
 
@@ -53,3 +55,47 @@ def test_the_table_keeps_its_columns_for_a_long_value() -> None:
     sources = {match.start(1) for line in lines if (match := re.search(r" (default|flag|env|file) +BATON_", line))}
     assert len(sources) == 1, lines
     assert any(host in line for line in lines)
+
+
+def _temp_candidates(monkeypatch: pytest.MonkeyPatch, *candidates: Path) -> None:
+    """`tempfile` as a process that has not chosen its temp dir yet, trying only `candidates` (TMPDIR's first)."""
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    monkeypatch.setattr(tempfile, "_candidate_tempdir_list", lambda: [str(path) for path in candidates])
+
+
+def test_the_working_files_directory_is_the_one_the_run_would_use_not_a_missing_tmpdir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    usable = tmp_path / "usable"
+    usable.mkdir()
+    _temp_candidates(monkeypatch, tmp_path / "missing", usable)
+    assert effective(env={"TMPDIR": str(tmp_path / "missing")})["c1z_temp_dir"]["value"] == str(usable)
+    assert list(usable.iterdir()) == []
+    assert tempfile.tempdir is None  # config chose nothing for the process: it only reported
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_config_with_no_usable_temp_dir_says_so_and_exits_0(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, as_json: bool
+) -> None:
+    # It was "unexpected error: FileNotFoundError: [Errno 2] No usable temporary directory found", exit 1.
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
+    _temp_candidates(monkeypatch, tmp_path / "missing", not_a_directory)
+    done = run_cli_in_process(
+        "config", *(["--json"] if as_json else []), env={**KEYS, "TMPDIR": str(tmp_path / "missing")}
+    )
+    assert done.returncode == 0, done.stderr
+    assert_quiet(done.stdout, done.stderr)
+    why = (
+        "setting --c1z-temp-dir (BATON_C1Z_TEMP_DIR): not set, and the system has no temporary directory this process "
+        "can write"
+    )
+    if as_json:
+        shown = json.loads(done.stdout)
+        assert shown["settings"]["c1z_temp_dir"]["value"] is None
+        assert [warning for warning in shown["warnings"] if warning.startswith(why)]
+    else:
+        assert re.search(r"^c1z-temp-dir +null +default +BATON_C1Z_TEMP_DIR$", done.stdout, re.M), done.stdout
+        assert f"warning: {why}" in done.stderr
+    assert sorted(tmp_path.iterdir()) == [not_a_directory]

@@ -68,6 +68,17 @@ def test_a_settings_flag_given_to_inspect_is_named_as_a_setting_not_as_unknown(a
     assert_quiet(done.stdout, done.stderr)
 
 
+@pytest.mark.parametrize("hidden", ["--base-url", "--insecure-base-url", "--no-skip-grants", "--c1-api-host"])
+def test_a_hidden_settings_flag_given_to_inspect_is_unknown_as_any_other(hidden: str) -> None:
+    # `inspect f.c1z --base-url x` was "--base-url is a setting of a sync or the service": a flag --help keeps out of
+    # sight, named to whoever tried it.
+    done = run_cli_in_process("inspect", "sync.c1z", hidden, "x")
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"baton-datadog: inspect: unknown flag {hidden} and 1 other argument(s)"), done.stderr
+    assert "setting" not in done.stderr
+    assert "did you mean" not in done.stderr
+
+
 def test_a_misspelt_flag_of_inspects_own_still_gets_its_guess() -> None:
     done = run_cli_in_process("inspect", "sync.c1z", "--grant")
     assert "unknown flag --grant; did you mean --grants?" in done.stderr
@@ -123,3 +134,50 @@ def test_a_config_files_key_is_guessed_as_a_flag_is(tmp_path: Path) -> None:
     done = run_cli_in_process("--config", str(tmp_path / "c.yaml"), "config")
     assert done.returncode == 2
     assert "unknown setting 'secret'; did you mean BATON_CLIENT_SECRET (--client-secret)?" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("given", "meant"),
+    [
+        ("--secrets", "--sync-secrets"),  # was --no-sync-secrets: the opposite
+        ("--schedules", "--sync-schedules"),  # was --no-sync-schedules
+        ("--service-mode", "--require-service-mode"),  # was --no-require-service-mode
+        ("--no-sync-secret", "--no-sync-secrets"),  # a `no-` form is still guessed when one was typed
+        ("--skip", "--skip-full-sync"),  # was the hidden --skip-grants
+    ],
+)
+def test_a_guess_is_never_the_opposite_of_the_flag_typed(given: str, meant: str) -> None:
+    done = run_cli_in_process(given)
+    assert done.returncode == 2
+    assert f"unknown flag {given}; did you mean {meant}?" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("given", ["--url", "--grants", "--skip-grant", "--base_url", "--no-site"])
+def test_no_guess_rather_than_an_opposite_or_a_hidden_flag(given: str) -> None:
+    # `--url` was "did you mean --no-insecure-base-url?" (a flag --help does not list, that sends both keys
+    # unencrypted), `--grants` "--no-skip-entitlements-and-grants", `--skip-grant` the hidden `--skip-grants`.
+    done = run_cli_in_process(given)
+    assert done.returncode == 2
+    assert f"unknown flag {given};" in done.stderr, done.stderr
+    assert "did you mean" not in done.stderr
+
+
+@pytest.mark.parametrize("variable", ["BATON_URL", "BATON_SKIP_GRANT", "BATON_BASE_UR"])
+def test_a_variable_is_never_guessed_as_a_hidden_setting(variable: str) -> None:
+    # BATON_URL was "did you mean BATON_INSECURE_BASE_URL (--insecure-base-url)?".
+    done = run_cli_in_process("config", env={variable: "x"})
+    assert done.returncode == 0
+    assert f"warning: unknown environment variable {variable} (not a setting of this connector)" in done.stderr
+
+
+def test_a_variable_is_never_guessed_as_its_opposite() -> None:
+    done = run_cli_in_process("config", env={"BATON_SKIP": "true", "BATON_SECRETS": "true"})
+    assert "BATON_SKIP; did you mean BATON_SKIP_FULL_SYNC (--skip-full-sync)?" in done.stderr  # not BATON_SKIP_GRANTS
+    assert "BATON_SECRETS; did you mean BATON_SYNC_SECRETS (--sync-secrets)?" in done.stderr
+
+
+def test_inspect_guesses_no_flag_of_the_other_sense() -> None:
+    # `--no-skip-grants` (the sync's hidden flag) was "did you mean --grants?": a word of it, with its sense turned.
+    done = run_cli_in_process("inspect", "sync.c1z", "--skip-grants")
+    assert done.stderr.startswith("baton-datadog: inspect: unknown flag --skip-grants;"), done.stderr
+    assert "did you mean" not in done.stderr

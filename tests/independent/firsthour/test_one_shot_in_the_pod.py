@@ -5,6 +5,7 @@ key's deletion) "needs the ConductorOne credentials unset (`env -u BATON_CLIENT_
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -49,3 +50,40 @@ def test_doing_what_the_refusal_says_loads_the_action(action: list[str], monkeyp
     settings = load(["-p", "--no-require-service-mode", *action])
     require_service_mode(settings)  # no refusal left
     assert settings.one_shot_action == action[0].removeprefix("--").replace("-", "_")
+
+
+CLIENT_ID = POD["BATON_CLIENT_ID"]
+
+
+@pytest.mark.parametrize(
+    ("given", "env", "way_out"),
+    [
+        (["--client-id", CLIENT_ID, "--client-secret", SECRET], {}, "(drop --client-id and --client-secret)"),
+        (["--config", "{file}"], {}, "(remove client-id and client-secret from the --config file)"),
+        (
+            ["--client-id", CLIENT_ID, "--require-service-mode"],
+            {"BATON_CLIENT_SECRET": SECRET},
+            "(drop --client-id; drop --require-service-mode; env -u BATON_CLIENT_SECRET baton-datadog …)",
+        ),
+        (
+            ["--config", "{file}"],
+            {"BATON_REQUIRE_SERVICE_MODE": "true"},
+            "(remove client-id and client-secret from the --config file; add --no-require-service-mode)",
+        ),
+    ],
+    ids=["flags", "file", "flag-and-env", "file-and-required"],
+)
+def test_the_way_out_names_where_each_credential_was_given(
+    given: list[str], env: dict[str, str], way_out: str, tmp_path: Path
+) -> None:
+    # It said `env -u BATON_CLIENT_ID -u BATON_CLIENT_SECRET` for credentials given as flags or in the file: followed,
+    # the action was refused again, word for word.
+    config = tmp_path / "c.yaml"
+    config.write_text(f"client-id: {CLIENT_ID}\nclient-secret: {SECRET}\n")
+    config.chmod(0o600)
+    args = [arg.replace("{file}", str(config)) for arg in given]
+    done = run_cli_in_process(*args, "-p", *ACTIONS[0], env={**KEYS, **env})
+    assert done.returncode == 2
+    line = last_line(done.stderr)
+    assert line.endswith(f"run it without the ConductorOne credentials {way_out}"), line
+    assert_quiet(done.stdout, done.stderr)
