@@ -13,6 +13,15 @@ import signal
 import sys
 from typing import NoReturn
 
+_STOPPED_BY: list[str] = []
+"""The signal other than Ctrl-C that stopped the demo (SIGTERM, SIGHUP), for its one line."""
+
+
+def _told_to_stop(signum: int, _frame: object) -> NoReturn:
+    """SIGTERM or SIGHUP: stopped as Ctrl-C stops it (the daemon too), and said so."""
+    _STOPPED_BY.append(signal.Signals(signum).name)
+    raise KeyboardInterrupt
+
 
 def _exit_interrupted(*_signal: object) -> NoReturn:
     """Ctrl-C ends the demo in one line, exit 130, whenever it comes."""
@@ -190,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             except KeyboardInterrupt:
                 # Ctrl-C: the daemon is stopped and its log kept as after any step, and this is one line, not a
                 # traceback through the step that was waiting.
-                print("\ninterrupted (Ctrl-C)")
+                print(f"\ninterrupted ({_STOPPED_BY[0] if _STOPPED_BY else 'Ctrl-C'})")
                 ok, interrupted = False, True
             finally:
                 if daemon is not None:
@@ -209,6 +218,10 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     try:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        # A CI job's timeout (SIGTERM) or a closed terminal (SIGHUP) stops the demo as Ctrl-C does: the daemon is
+        # stopped in the step's `finally`. Without a handler the demo died at once and left its daemon running.
+        signal.signal(signal.SIGTERM, _told_to_stop)
+        signal.signal(signal.SIGHUP, _told_to_stop)
         code = main()
     except KeyboardInterrupt:  # outside a step (the fakes starting, the daemon stopping): nothing left running
         _exit_interrupted()

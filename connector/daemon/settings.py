@@ -658,12 +658,13 @@ def _out_of_service_mode(required: bool) -> str:
         steps.append(f"drop {' and '.join(flagged)}")
     if in_file := [name.replace("_", "-") for name in credentials if "file" in given_at[name]]:
         steps.append(f"remove {' and '.join(in_file)} from the --config file")
-    # A flag beats the environment and the file: --no-require-service-mode undoes it wherever it was set, except as
-    # the only flag (then dropping it is the plain way).
+    # A flag beats the environment and the file: --no-require-service-mode undoes it wherever else it was set. Given as
+    # a flag too, that flag is dropped as well: kept in the "…", it still won over the added --no- form.
     undo = ""
-    if required and list(given_at["require_service_mode"]) == ["flag"]:
+    required_at = list(given_at["require_service_mode"]) if required else []
+    if "flag" in required_at:
         steps.append(f"drop {flag('require_service_mode')}")
-    elif required:
+    if required and required_at != ["flag"]:
         undo = f" {flag('require_service_mode').replace('--', '--no-', 1)}"
     if variables := [env(name) for name in credentials if "env" in given_at[name]]:
         steps.append(f"env {' '.join(f'-u {variable}' for variable in variables)} baton-datadog{undo} …")
@@ -1140,6 +1141,16 @@ def _turned_by(name: str) -> str:
     return first if first in _OPPOSITE_WORDS else ""
 
 
+_TYPED_OPPOSITE = re.compile(r"(?:no|not|dont|don-t|skip|disable|without)(?:-|$|(?=[a-z]))")
+"""How a user may have meant a flag's opposite, dash or not: `--noprovisioning`, `--dont-sync-secrets`."""
+
+
+def _typed_turned(name: str) -> bool:
+    """Whether typed name `name` reads as the opposite of a flag: then only a flag turned around (`no-`, `skip-`) is
+    guessed. `--noprovisioning` was "did you mean --provisioning?", the flag that turns on writes to Datadog."""
+    return _TYPED_OPPOSITE.match(name) is not None
+
+
 def closest_flag(given: str, known: frozenset[str]) -> str | None:
     """The known flag `given` most likely meant, if any. Names are compared without their dashes: the `--` every
     long flag shares made `--json` "close" to `--version` and `--token` to `--site`. A flag that `given` begins
@@ -1153,7 +1164,7 @@ def closest_flag(given: str, known: frozenset[str]) -> str | None:
     bare = {
         flag_name.lstrip("-"): flag_name
         for flag_name in sorted(known - HIDDEN_FLAGS)
-        if _turned_by(flag_name.lstrip("-")) == _turned_by(wanted)
+        if bool(_turned_by(flag_name.lstrip("-"))) == _typed_turned(wanted)
     }
     close = difflib.get_close_matches(wanted, list(bare), n=1, cutoff=0.6)
     ratio = difflib.SequenceMatcher(None, wanted, close[0]).ratio() if close else 0.0

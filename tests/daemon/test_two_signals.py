@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from connector import cli
+from tests.fakes.c1.creds import generate_client_credentials
 
 
 @pytest.mark.parametrize(
@@ -58,3 +63,42 @@ def test_the_entry_points_exit_handlers_are_in_place_as_main_returns(monkeypatch
     finally:
         signal.signal(signal.SIGINT, before[0])
         signal.signal(signal.SIGTERM, before[1])
+
+
+@pytest.mark.slow
+def test_a_stop_whose_handling_hangs_on_a_stuck_thread_is_still_ended_by_more_signals(tmp_path: Path) -> None:
+    """The service's start reads the CA directory on a thread; a hashed CA file that never reads (a FIFO) holds it.
+    The first SIGTERM's stop then waits for that thread. The signals after it were ignored for good: five SIGTERMs
+    later the process still ran, and only SIGKILL ended it. The second is let go, the third ends it."""
+    creds = generate_client_credentials("tenant.example.com")
+    os.mkfifo(tmp_path / "deadbeef.0")
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("SSL_CERT_FILE", "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH") and not key.startswith("BATON_")
+    }
+    env.update(
+        SSL_CERT_DIR=str(tmp_path),
+        BATON_CLIENT_ID=creds.client_id,
+        BATON_CLIENT_SECRET=creds.client_secret,
+        BATON_API_KEY="k" * 32,
+        BATON_APP_KEY="a" * 40,
+        BATON_C1Z_TEMP_DIR=str(tmp_path),
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "connector"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 30
+        assert process.stderr is not None
+        while b'"starting"' not in process.stderr.readline():  # the settings are read; the start is under way
+            assert time.monotonic() < deadline
+        time.sleep(1)  # into the CA read
+        for _ in range(3):
+            process.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+        process.wait(timeout=10)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == -signal.SIGTERM

@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 NO_SYSTEM_TEMP_DIR = (
@@ -15,14 +13,11 @@ NO_SYSTEM_TEMP_DIR = (
 
 
 def system_temp_dir() -> Path | None:
-    """The directory the working files go to when none is set, as `tempfile` picks it (TMPDIR first, then the
-    platform's), found without writing anything: `tempfile.gettempdir()` writes and removes a probe file in each
-    directory it tries, and raises when none will do (`config`, which only reports, did both). The one `tempfile`
-    already chose, else the first candidate that is a directory this process may write in; None when none is."""
-    if tempfile.tempdir is not None:
-        return Path(tempfile.tempdir)
-    candidates: Callable[[], list[str]] = tempfile._candidate_tempdir_list  # type: ignore[attr-defined]
-    for candidate in candidates():
-        if os.path.isdir(candidate) and os.access(candidate, os.W_OK | os.X_OK):
-            return Path(os.path.abspath(candidate))
-    return None
+    """The directory the working files go to when none is set, found as the run finds it (`tempfile.gettempdir()`:
+    TMPDIR first, then the platform's, each tried by writing and removing a probe file); None when none will do.
+    Judged any other way (`os.access`), a directory the run would skip (a full disk, no inodes left) was reported as
+    the one it uses."""
+    try:
+        return Path(tempfile.gettempdir())
+    except FileNotFoundError:  # tempfile's word for "no candidate could be written"
+        return None

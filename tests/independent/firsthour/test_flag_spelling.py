@@ -144,6 +144,10 @@ def test_a_config_files_key_is_guessed_as_a_flag_is(tmp_path: Path) -> None:
         ("--service-mode", "--require-service-mode"),  # was --no-require-service-mode
         ("--no-sync-secret", "--no-sync-secrets"),  # a `no-` form is still guessed when one was typed
         ("--skip", "--skip-full-sync"),  # was the hidden --skip-grants
+        ("--noprovisioning", "--no-provisioning"),  # was --provisioning, the flag that turns on writes to Datadog
+        ("--nosync-secrets", "--no-sync-secrets"),  # was --sync-secrets
+        ("--dont-sync-secrets", "--no-sync-secrets"),  # was --sync-secrets
+        ("--nohealth-check", "--no-health-check"),  # was --health-check
     ],
 )
 def test_a_guess_is_never_the_opposite_of_the_flag_typed(given: str, meant: str) -> None:

@@ -70,8 +70,16 @@ CLIENT_ID = POD["BATON_CLIENT_ID"]
             {"BATON_REQUIRE_SERVICE_MODE": "true"},
             "(remove client-id and client-secret from the --config file; add --no-require-service-mode)",
         ),
+        (
+            # Required by a flag and by the pod's variable: "add --no-require-service-mode" with the flag kept in the
+            # "…" was refused again (the flag won).
+            ["--require-service-mode"],
+            {"BATON_CLIENT_ID": CLIENT_ID, "BATON_CLIENT_SECRET": SECRET, "BATON_REQUIRE_SERVICE_MODE": "true"},
+            "(drop --require-service-mode; env -u BATON_CLIENT_ID -u BATON_CLIENT_SECRET baton-datadog "
+            "--no-require-service-mode …)",
+        ),
     ],
-    ids=["flags", "file", "flag-and-env", "file-and-required"],
+    ids=["flags", "file", "flag-and-env", "file-and-required", "required-by-flag-and-env"],
 )
 def test_the_way_out_names_where_each_credential_was_given(
     given: list[str], env: dict[str, str], way_out: str, tmp_path: Path

@@ -386,3 +386,15 @@ async def test_an_admin_grant_whose_add_may_have_landed_and_whose_promotion_fail
     assert failed(report, retryable=False), report
     assert MAY_HAVE_LANDED in report.status.message
     assert membership(datadog, team, user) == "admin"
+
+
+async def test_a_joiner_in_a_latin_label_is_still_an_invisible_character(tmp_path: Path, datadog: FakeDatadog) -> None:
+    """IDNA's rules let a zero-width non-joiner follow a virama anywhere, so `exa्‌mple` passes them: it looks like
+    `example` with invisible characters. No script that needs a joiner mixes with ASCII in one label."""
+    address = "ali.jit@exa\u094d\u200cmple.com"
+    async with jit(tmp_path, datadog) as rig:
+        report = await rig.run(_account_task(address))
+        writes = rig.wire.writes()
+    assert failed(report, retryable=False), report
+    assert "not a valid email address" in report.status.message
+    assert writes == []
