@@ -54,8 +54,9 @@ def _exiting(signum: int, frame: FrameType | None) -> None:
     finished sync's process without a word (-15, after its summary and "wrote sync file"), a SIGINT ended it with -2:
     a supervisor or a script took a saved sync for a failed one. The first such signal is let go and the exit code
     stands; a second one ends the process at once, as the default would (a teardown stuck on a stalled pipe stays
-    stoppable)."""
-    signal.signal(signum, signal.SIG_DFL)
+    stoppable; a SIGINT after a SIGTERM too: both defaults are put back)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def _quiet_finalization() -> None:
@@ -516,7 +517,8 @@ def _config(args: list[str]) -> int:
     # What the run decides for itself where nothing was given, as it decides it (the source stays `default`): the
     # log format ("" while the run logged JSON), the host id ("" while Hello sent the hostname), the working files'
     # directory (null while they went to the system's; null, with why, when the system has none this process can
-    # write: `tempfile.gettempdir()` here was "unexpected error: FileNotFoundError", and wrote probe files).
+    # write: `tempfile.gettempdir()` unguarded here was "unexpected error: FileNotFoundError"; it is the run's own
+    # lookup, whose probe files it removes at once, so the directory shown is the one the run would use).
     from connector.baton.c1.hostinfo import default_host_id
     from connector.baton.c1z.tempdir import NO_SYSTEM_TEMP_DIR, system_temp_dir
 

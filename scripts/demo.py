@@ -99,16 +99,17 @@ def stop(daemon: subprocess.Popen[bytes]) -> int:
         raise
 
 
-def how_it_stopped(code: int, *, interrupted: bool) -> str:
+def how_it_stopped(code: int, *, interrupted: bool, by: str = "Ctrl-C") -> str:
     """The daemon's end as its exit code tells it. A terminal's Ctrl-C reaches the whole process group, the daemon
     too, so after one the daemon may have stopped on that SIGINT, on the demo's SIGTERM, or on both: "stopped on
-    SIGTERM with exit code 130" named the demo's signal where the daemon's code said SIGINT."""
+    SIGTERM with exit code 130" named the demo's signal where the daemon's code said SIGINT. `by`: what stopped the
+    demo (Ctrl-C, or the SIGTERM or SIGHUP it was sent)."""
     if code < 0:
-        return f"ended by {signal.Signals(-code).name}" + (" after Ctrl-C" if interrupted else "")
+        return f"ended by {signal.Signals(-code).name}" + (f" after {by}" if interrupted else "")
     if code == 130:
         return "stopped on Ctrl-C (SIGINT) with exit code 130"
     if interrupted:
-        return f"stopped after Ctrl-C (and the demo's SIGTERM) with exit code {code}"
+        return f"stopped after {by} (and the demo's SIGTERM) with exit code {code}"
     return f"stopped on SIGTERM with exit code {code}"
 
 
@@ -206,11 +207,15 @@ def main(argv: list[str] | None = None) -> int:
                     code = stop(daemon)
         lines = len(log_path.read_text().splitlines())
         if daemon is not None:
-            print(f"\ndaemon {how_it_stopped(code, interrupted=interrupted)}; its log ({lines} lines): {log_path}")
+            by = _STOPPED_BY[0] if _STOPPED_BY else "Ctrl-C"
+            print(
+                f"\ndaemon {how_it_stopped(code, interrupted=interrupted, by=by)}; its log ({lines} lines): {log_path}"
+            )
             ok &= code == 0
     if interrupted:
         print("\ndemo interrupted")
-        return 130
+        # 128 + the signal, as a shell reports it: 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP.
+        return 128 + (signal.Signals[_STOPPED_BY[0]] if _STOPPED_BY else signal.SIGINT)
     print("\ndemo " + ("succeeded" if ok else "FAILED"))
     return 0 if ok else 1
 

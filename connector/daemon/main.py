@@ -41,7 +41,7 @@ def fail_settings(exc: SettingsError) -> int:
 def run_connector(argv: Sequence[str]) -> int:
     try:
         effective = load_effective(argv)
-        require_service_mode(effective.settings)
+        require_service_mode(effective.settings, effective.sources)
     except SettingsError as exc:
         return fail_settings(exc)
     # Loaded once the settings are good: a refused setting is answered without the logging library and what the

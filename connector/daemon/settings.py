@@ -834,8 +834,9 @@ def _list_entries(value: str) -> list[Any]:
     return entries if isinstance(entries, list) else [entries]
 
 
-def require_service_mode(settings: Settings) -> None:
+def require_service_mode(settings: Settings, sources: Mapping[str, str] | None = None) -> None:
     """SettingsError when `--require-service-mode` is set and the client id is not, so the run would be a one-shot one.
+    `sources`: where each setting came from (`Effective.sources`), for the way out the refusal names.
 
     Checked when the run starts, not by the model: `config` still shows such a pod's settings, to find what is
     missing, and whatever loads a pod's settings without its Secret still loads them."""
@@ -846,10 +847,16 @@ def require_service_mode(settings: Settings) -> None:
         # Asked for on purpose (a revoke by hand in the pod, whose environment sets this): "the client id is missing"
         # sent the operator to add it, and with it the action is refused as one that cannot run in service mode.
         # Named as what it is, with the way to run it.
+        # Given as a flag, the flag wins over the variable: "or BATON_REQUIRE_SERVICE_MODE=false" was refused again.
+        way_out = (
+            f"drop {flag('require_service_mode')} (and add --no-require-service-mode where {env('require_service_mode')}"
+            " or the --config file sets it too)"
+            if sources is not None and sources.get("require_service_mode") == "flag"
+            else f"run the action with --no-require-service-mode or {env('require_service_mode')}=false"
+        )
         raise SettingsError(
             f"{flag(action)} is a one-shot action, and {flag('require_service_mode')} ({env('require_service_mode')}) "
-            "is set (the chart and deploy/ set it in the pod): run the action with --no-require-service-mode or "
-            f"{env('require_service_mode')}=false"
+            f"is set (the chart and deploy/ set it in the pod): {way_out}"
         )
     raise SettingsError(
         f"{_named('client_id')}: missing: {flag('require_service_mode')} ({env('require_service_mode')}) is set, "
@@ -1129,26 +1136,32 @@ HIDDEN_FLAGS = frozenset(
     for form in (flag(name), "--no-" + flag(name).removeprefix("--"))
 )
 
-# A first word that turns a flag around: `--skip-entitlements-and-grants` for `--grants`, `--no-sync-secrets` for
-# `--secrets` are the opposite of what was typed, so a guess starts with one only when the flag given does, and
-# then with the same one (`--no-skip-grants` to inspect was "did you mean --grants?").
-_OPPOSITE_WORDS = ("no", "skip")
+# Words that turn a flag around: `--skip-entitlements-and-grants` for `--grants`, `--no-sync-secrets` for `--secrets`
+# are the opposite of what was typed, so a guess is a flag of the same sense as what was typed, its negations counted
+# (`_same_sense`).
+_TYPED_NEGATION = re.compile(
+    r"(?:do-?not|don-?t|not|non|no|never|skip|disable|disallow|deny|forbid|without|ignore|exclude|off|un)(?:-|(?=[a-z])|$)"
+)
+"""A word by which a user may have meant a flag's opposite, dash or not: `--noprovisioning`, `--dont-sync-secrets`."""
 
 
-def _turned_by(name: str) -> str:
-    """The word that turns flag `name` around (`no`, `skip`), else ""."""
-    first = name.partition("-")[0]
-    return first if first in _OPPOSITE_WORDS else ""
+def _negations(name: str, pattern: re.Pattern[str]) -> int:
+    """How many negating words begin `name`: `no-skip-full-sync` two (it runs the full sync), `skip-full-sync` one."""
+    count = 0
+    while name and (found := pattern.match(name)) is not None and found.end() > 0:
+        count, name = count + 1, name[found.end() :]
+    return count
 
 
-_TYPED_OPPOSITE = re.compile(r"(?:no|not|dont|don-t|skip|disable|without)(?:-|$|(?=[a-z]))")
-"""How a user may have meant a flag's opposite, dash or not: `--noprovisioning`, `--dont-sync-secrets`."""
+_FLAG_NEGATION = re.compile(r"(?:no|skip)-")
 
 
-def _typed_turned(name: str) -> bool:
-    """Whether typed name `name` reads as the opposite of a flag: then only a flag turned around (`no-`, `skip-`) is
-    guessed. `--noprovisioning` was "did you mean --provisioning?", the flag that turns on writes to Datadog."""
-    return _TYPED_OPPOSITE.match(name) is not None
+def _same_sense(flag_name: str, typed: str) -> bool:
+    """Whether flag `flag_name` is negated as often as `typed` seems to be: only such a flag is guessed.
+    `--noprovisioning` was "did you mean --provisioning?", the flag that turns on writes to Datadog, and `--nofull-sync`
+    "--no-skip-full-sync", the flag that runs it. Counted, not paired off: `--no-skip-grants` (a sync's setting) is
+    no `--grants` (inspect's)."""
+    return _negations(flag_name, _FLAG_NEGATION) == _negations(typed, _TYPED_NEGATION)
 
 
 def closest_flag(given: str, known: frozenset[str]) -> str | None:
@@ -1156,15 +1169,15 @@ def closest_flag(given: str, known: frozenset[str]) -> str | None:
     long flag shares made `--json` "close" to `--version` and `--token` to `--site`. A flag that `given` begins
     (`--log` of `--log-level`, first) or ends (`--secret` of `--client-secret`), or that ends or begins `given`
     (`--datadog-site`, `--dd-api-key`), word for word, beats a spelling that is only near (`--region` was
-    "--version"); of several, the shortest. Never a hidden flag (`HIDDEN_FLAGS`), and never one that starts with
-    "no" or "skip" unless `given` starts with the same: `--secrets` was "did you mean --no-sync-secrets?"."""
+    "--version"); of several, the shortest. Never a hidden flag (`HIDDEN_FLAGS`), and never one of the other sense
+    (`_same_sense`): `--secrets` was "did you mean --no-sync-secrets?"."""
     # In the variable's spelling (`--client_id`, `--API-KEY`, `--HELP`) a flag was "unknown" with no guess, or a
     # worse one: every flag is lower case with dashes, so the name is compared that way.
     wanted = given.lstrip("-").lower().replace("_", "-")
     bare = {
         flag_name.lstrip("-"): flag_name
         for flag_name in sorted(known - HIDDEN_FLAGS)
-        if bool(_turned_by(flag_name.lstrip("-"))) == _typed_turned(wanted)
+        if _same_sense(flag_name.lstrip("-"), wanted)
     }
     close = difflib.get_close_matches(wanted, list(bare), n=1, cutoff=0.6)
     ratio = difflib.SequenceMatcher(None, wanted, close[0]).ratio() if close else 0.0

@@ -617,9 +617,10 @@ def _without_domain_joiners(email: str) -> str:
     local, _, domain = email.rpartition("@")
     if not any(joiner in domain for joiner in _JOINERS):
         return email
-    if any(label.isascii() is False and any(c.isascii() for c in label) for label in domain.split(".")):
-        # A label that mixes ASCII with another script's virama and a joiner (`exa्‌mple`) passes IDNA's rules, and
-        # looks like `example` with an invisible character or two: no script that needs a joiner is written so.
+    if any(not label.isascii() and any(c.isascii() and c.isalpha() for c in label) for label in domain.split(".")):
+        # A label that mixes Latin letters with another script's virama and a joiner (`exa्‌mple`) passes IDNA's rules,
+        # and looks like `example` with an invisible character or two: no script that needs a joiner is written so.
+        # Digits and hyphens are any script's (`ශ්‍රී-2.lk`).
         return email
     import idna  # only for such an address
 

@@ -102,3 +102,17 @@ def test_a_stop_whose_handling_hangs_on_a_stuck_thread_is_still_ended_by_more_si
         process.kill()
         process.wait()
     assert process.returncode == -signal.SIGTERM
+
+
+def test_a_signal_let_go_puts_both_defaults_back() -> None:
+    """SIGTERM, then SIGINT, then SIGTERM to a stop stuck on a thread: the SIGINT was let go too, and a fourth signal
+    was needed. Whichever comes after the one let go ends the process."""
+    before = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+    try:
+        cli._stop_underway()
+        assert signal.getsignal(signal.SIGINT) is signal.getsignal(signal.SIGTERM) is cli._exiting
+        cli._exiting(signal.SIGTERM, None)
+        assert signal.getsignal(signal.SIGINT) is signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGINT, before[0])
+        signal.signal(signal.SIGTERM, before[1])

@@ -148,6 +148,9 @@ def test_a_config_files_key_is_guessed_as_a_flag_is(tmp_path: Path) -> None:
         ("--nosync-secrets", "--no-sync-secrets"),  # was --sync-secrets
         ("--dont-sync-secrets", "--no-sync-secrets"),  # was --sync-secrets
         ("--nohealth-check", "--no-health-check"),  # was --health-check
+        ("--nofull-sync", "--skip-full-sync"),  # was --no-skip-full-sync, the flag that runs it
+        ("--disallow-org-api-key-deletion", "--no-allow-org-api-key-deletion"),  # was --allow-…
+        ("--off-provisioning", "--no-provisioning"),  # was --provisioning
     ],
 )
 def test_a_guess_is_never_the_opposite_of_the_flag_typed(given: str, meant: str) -> None:

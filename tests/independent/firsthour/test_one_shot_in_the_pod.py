@@ -95,3 +95,15 @@ def test_the_way_out_names_where_each_credential_was_given(
     line = last_line(done.stderr)
     assert line.endswith(f"run it without the ConductorOne credentials {way_out}"), line
     assert_quiet(done.stdout, done.stderr)
+
+
+def test_an_action_refused_for_a_require_service_mode_flag_is_told_to_drop_the_flag() -> None:
+    # It said "or BATON_REQUIRE_SERVICE_MODE=false": the flag wins over the variable, and so followed the action was
+    # refused again, word for word.
+    done = run_cli_in_process("-p", "--require-service-mode", *ACTIONS[0], env=KEYS)
+    assert done.returncode == 2
+    line = last_line(done.stderr)
+    assert "drop --require-service-mode" in line, line
+    assert "BATON_REQUIRE_SERVICE_MODE=false" not in line
+    followed = run_cli_in_process("-p", "--require-service-mode", "--no-require-service-mode", *ACTIONS[0], env=KEYS)
+    assert "one-shot action" not in followed.stderr

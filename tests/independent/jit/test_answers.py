@@ -355,8 +355,9 @@ async def test_a_write_that_landed_and_whose_every_retry_failed_is_reported_fail
     [
         ("ali.jit@\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645.ir", "zwnj"),
         ("info.jit@\u0dc1\u0dca\u200d\u0dbb\u0dd3.lk", "zwj"),
+        ("info.jit@\u0dc1\u0dca\u200d\u0dbb\u0dd3-2.lk", "zwj"),
     ],
-    ids=["persian-domain", "sinhala-domain"],
+    ids=["persian-domain", "sinhala-domain", "sinhala-domain-with-a-digit"],
 )
 async def test_an_account_whose_domain_needs_a_joiner_is_created(
     tmp_path: Path, datadog: FakeDatadog, email: str, zwj: str
