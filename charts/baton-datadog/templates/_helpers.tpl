@@ -534,3 +534,18 @@ the connector takes (a '%' that starts no escape). */}}
 {{- define "baton-datadog.decimal" -}}
 {{- regexReplaceAll "^0+([0-9])" (toString .) "${1}" }}
 {{- end }}
+
+{{/*
+A probe's timings as given, without "enabled" and without the ones set to null: those are left to Kubernetes'
+defaults. Helm drops a null only where values.yaml has the key; `omit` keeps a null it did not drop, and the probe
+rendered `successThreshold: null`.
+*/}}
+{{- define "baton-datadog.probeTimings" -}}
+{{- $timings := dict -}}
+{{- range $key, $value := omit . "enabled" -}}
+{{- if not (kindIs "invalid" $value) -}}
+{{- $_ := set $timings $key $value -}}
+{{- end -}}
+{{- end -}}
+{{- with $timings }}{{ toYaml . }}{{ end -}}
+{{- end -}}

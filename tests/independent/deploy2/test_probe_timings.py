@@ -44,3 +44,30 @@ def test_one_timing_null_leaves_the_others_as_set() -> None:
         "timeoutSeconds": 3,
         "failureThreshold": 2,
     }
+
+
+ALL_TIMINGS = ("initialDelaySeconds", "periodSeconds", "timeoutSeconds", "failureThreshold", "successThreshold")
+
+
+@pytest.mark.parametrize("probe", sorted(TIMINGS))
+def test_a_timing_values_yaml_lacks_set_to_null_is_left_to_kubernetes_too(probe: str) -> None:
+    """Helm drops a null only over a default values.yaml has: `successThreshold: null` (or `initialDelaySeconds` of
+    liveness and readiness) reached the schema, which refused it ("got null, want integer"), and with the schema
+    loosened the probe rendered `successThreshold: null`."""
+    values: dict[str, Any] = {probe: dict.fromkeys(ALL_TIMINGS)}
+    docs = chart_tools.manifests(chart_tools.render(values))
+    (deployment,) = checks.connector_deployments(docs)
+    assert checks.connector_container(deployment)[probe] == {"httpGet": {"path": PATHS[probe], "port": "metrics"}}
+    for version in chart_tools.KUBE_VERSIONS:
+        assert chart_tools.kube_errors(docs, version)[0] == [], version
+
+
+def test_a_size_limit_given_as_a_number_is_a_quantity_as_kubernetes_takes_it() -> None:
+    """`tmpVolume.sizeLimit: 2147483648` (unquoted, as Kubernetes accepts a quantity, and as `--set` gives it) was
+    refused by the schema: "got number, want null or string"."""
+    docs = chart_tools.manifests(chart_tools.render({"tmpVolume": {"sizeLimit": 2147483648}}))
+    (deployment,) = checks.connector_deployments(docs)
+    (tmp,) = [v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == "tmp"]
+    assert str(tmp["emptyDir"]["sizeLimit"]) == "2147483648"
+    for version in chart_tools.KUBE_VERSIONS:
+        assert chart_tools.kube_errors(docs, version)[0] == [], version
