@@ -45,7 +45,14 @@ def _stop_underway() -> None:
     handling waited on a thread stuck at start-up (a CA file that never reads) left a process only SIGKILL could end.
     `main` puts both handlers back as it returns."""
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, _exiting)
+        signal.signal(sig, _let_go_once)
+
+
+def _let_go_once(signum: int, frame: FrameType | None) -> None:
+    """A signal while a stop is handled (`_stop_underway`): let go, and any signal after it ends the process, whichever
+    it is (TERM, INT, TERM took a fourth)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def _exiting(signum: int, frame: FrameType | None) -> None:
@@ -54,9 +61,9 @@ def _exiting(signum: int, frame: FrameType | None) -> None:
     finished sync's process without a word (-15, after its summary and "wrote sync file"), a SIGINT ended it with -2:
     a supervisor or a script took a saved sync for a failed one. The first such signal is let go and the exit code
     stands; a second one ends the process at once, as the default would (a teardown stuck on a stalled pipe stays
-    stoppable; a SIGINT after a SIGTERM too: both defaults are put back)."""
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_DFL)
+    stoppable). Only that signal's default: a Ctrl-C and a supervisor's SIGTERM arriving together at a finished run
+    keep its exit code."""
+    signal.signal(signum, signal.SIG_DFL)
 
 
 def _quiet_finalization() -> None:

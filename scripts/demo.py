@@ -105,11 +105,13 @@ def how_it_stopped(code: int, *, interrupted: bool, by: str = "Ctrl-C") -> str:
     SIGTERM with exit code 130" named the demo's signal where the daemon's code said SIGINT. `by`: what stopped the
     demo (Ctrl-C, or the SIGTERM or SIGHUP it was sent)."""
     if code < 0:
-        return f"ended by {signal.Signals(-code).name}" + (f" after {by}" if interrupted else "")
+        return f"ended by {signal.Signals(-code).name}" + (f" after the demo got {by}" if interrupted else "")
     if code == 130:
         return "stopped on Ctrl-C (SIGINT) with exit code 130"
+    if interrupted and by == "Ctrl-C":
+        return f"stopped after Ctrl-C (and the demo's SIGTERM) with exit code {code}"
     if interrupted:
-        return f"stopped after {by} (and the demo's SIGTERM) with exit code {code}"
+        return f"stopped on the demo's SIGTERM, the demo having got {by}, with exit code {code}"
     return f"stopped on SIGTERM with exit code {code}"
 
 

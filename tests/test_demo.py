@@ -103,7 +103,7 @@ def test_ctrl_c_while_the_demo_loads_is_one_line_and_exit_130(tmp_path: Path) ->
         # Ctrl-C reaches the daemon too (one process group): its 130 is its SIGINT, not the demo's SIGTERM.
         (130, True, "stopped on Ctrl-C (SIGINT) with exit code 130"),
         (0, True, "stopped after Ctrl-C (and the demo's SIGTERM) with exit code 0"),
-        (-9, True, "ended by SIGKILL after Ctrl-C"),
+        (-9, True, "ended by SIGKILL after the demo got Ctrl-C"),
     ],
 )
 def test_the_daemons_end_is_named_as_its_exit_code_tells_it(code: int, interrupted: bool, said: str) -> None:

@@ -1179,6 +1179,26 @@ def closest_flag(given: str, known: frozenset[str]) -> str | None:
         for flag_name in sorted(known - HIDDEN_FLAGS)
         if _same_sense(flag_name.lstrip("-"), wanted)
     }
+    guess = _closest_of(wanted, bare)
+    if guess is None:
+        return None
+    # A flag negated more often than what was typed, a letter or so from it and nearer than the guess, means a
+    # negation was misspelled (`--no-skp-full-sync`, `--n-provisioning`): counted short, the guess was the flag that
+    # does the reverse. No guess then. (A typed negation word the flag lacks, `--disallow-…` for `--allow-…`, is the
+    # other way round, and meant.)
+    typed = _negations(wanted, _TYPED_NEGATION)
+    near = difflib.get_close_matches(wanted, [name.lstrip("-") for name in known - HIDDEN_FLAGS], n=3, cutoff=0.9)
+    guessed = difflib.SequenceMatcher(None, wanted, guess.lstrip("-")).ratio()
+    if any(
+        _negations(name, _FLAG_NEGATION) > typed and difflib.SequenceMatcher(None, wanted, name).ratio() > guessed
+        for name in near
+    ):
+        return None
+    return guess
+
+
+def _closest_of(wanted: str, bare: Mapping[str, str]) -> str | None:
+    """`closest_flag`'s guess among the flags of the same sense (`bare`: each name without its dashes, to the flag)."""
     close = difflib.get_close_matches(wanted, list(bare), n=1, cutoff=0.6)
     ratio = difflib.SequenceMatcher(None, wanted, close[0]).ratio() if close else 0.0
     if close and ratio >= 0.8:

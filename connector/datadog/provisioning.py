@@ -617,10 +617,15 @@ def _without_domain_joiners(email: str) -> str:
     local, _, domain = email.rpartition("@")
     if not any(joiner in domain for joiner in _JOINERS):
         return email
-    if any(not label.isascii() and any(c.isascii() and c.isalpha() for c in label) for label in domain.split(".")):
+    if any(
+        not label.isascii()
+        and (any(c.isascii() and c.isalpha() for c in label) or not any(c.isalpha() for c in label if not c.isascii()))
+        for label in domain.split(".")
+    ):
         # A label that mixes Latin letters with another script's virama and a joiner (`exa्‌mple`) passes IDNA's rules,
         # and looks like `example` with an invisible character or two: no script that needs a joiner is written so.
-        # Digits and hyphens are any script's (`ශ්‍රී-2.lk`).
+        # Digits and hyphens are any script's (`ශ්‍රී-2.lk`), but a label must hold a letter of the joining script
+        # (`1्‍23` is digits with invisible marks).
         return email
     import idna  # only for such an address
 

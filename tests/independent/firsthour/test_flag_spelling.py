@@ -159,7 +159,20 @@ def test_a_guess_is_never_the_opposite_of_the_flag_typed(given: str, meant: str)
     assert f"unknown flag {given}; did you mean {meant}?" in done.stderr, done.stderr
 
 
-@pytest.mark.parametrize("given", ["--url", "--grants", "--skip-grant", "--base_url", "--no-site"])
+@pytest.mark.parametrize(
+    "given",
+    [
+        "--url",
+        "--grants",
+        "--skip-grant",
+        "--base_url",
+        "--no-site",
+        # A misspelled negation is counted wrong: these were the flags that do the reverse (--skip-full-sync, which
+        # skips it, and --provisioning, which turns on writes).
+        "--no-skp-full-sync",
+        "--n-provisioning",
+    ],
+)
 def test_no_guess_rather_than_an_opposite_or_a_hidden_flag(given: str) -> None:
     # `--url` was "did you mean --no-insecure-base-url?" (a flag --help does not list, that sends both keys
     # unencrypted), `--grants` "--no-skip-entitlements-and-grants", `--skip-grant` the hidden `--skip-grants`.
