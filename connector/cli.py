@@ -41,7 +41,7 @@ def _stop_underway() -> None:
     """A stop is being handled: a second signal is no new exception raised through the first one's handling. A
     terminal's Ctrl-C and a SIGTERM come together (`make demo` stopping its daemon; a supervisor's after a Ctrl-C):
     the SIGTERM ended the SIGINT's "interrupted while starting" in a `_Terminated` traceback, exit 1. That second
-    signal is let go (`_exiting`), and a third ends the process as the default would: ignored for good, a stop whose
+    signal is let go (`_let_go_once`), and a third ends the process as the default would: ignored for good, a stop whose
     handling waited on a thread stuck at start-up (a CA file that never reads) left a process only SIGKILL could end.
     `main` puts both handlers back as it returns."""
     for sig in (signal.SIGINT, signal.SIGTERM):

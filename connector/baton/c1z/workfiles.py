@@ -27,7 +27,7 @@ from pathlib import Path
 import structlog
 
 from connector.baton.c1z.errors import C1ZBusyError, C1ZWriteError, WorkDirError, disk_full, is_disk_full
-from connector.baton.c1z.tempdir import NO_SYSTEM_TEMP_DIR
+from connector.baton.c1z.tempdir import NO_SYSTEM_TEMP_DIR, system_temp_dir
 from connector.baton.pathnames import name_too_long
 
 log = structlog.get_logger(__name__)
@@ -160,11 +160,7 @@ def temp_dir_problem(tmp_dir: Path | None) -> str | None:
     if tmp_dir is None:
         # The system's, as tempfile finds it: with none writable (a read-only root and working directory, TMPDIR
         # naming what is not there) the sync failed after the key check as an "unexpected error", exit 1.
-        try:
-            tempfile.gettempdir()
-        except FileNotFoundError:
-            return NO_SYSTEM_TEMP_DIR
-        return None
+        return NO_SYSTEM_TEMP_DIR if system_temp_dir() is None else None
     if (too_long := name_too_long(tmp_dir)) is not None:
         return f"{tmp_dir}: {too_long}"
     if not tmp_dir.is_dir():
