@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -25,8 +26,18 @@ CANARIES = (API_KEY, APP_KEY)
 QUICK = RetryPolicy(max_attempts=2, base_delay=0.001, max_delay=0.005, min_rate_limit_wait=0.001)
 
 Query = dict[str, str]
-# An answer: (status, body bytes, extra headers) or raw response bytes written as they are.
-Reply = tuple[int, bytes] | tuple[int, bytes, list[tuple[bytes, bytes]]] | bytes
+
+
+@dataclass(frozen=True)
+class Held:
+    """Write these bytes, then neither write nor close until the server is shut (an answer that never completes)."""
+
+    sent: bytes
+
+
+# An answer: (status, body bytes[, headers]); raw response bytes written as they are, then the connection closed; or
+# `Held` bytes.
+Reply = tuple[int, bytes] | tuple[int, bytes, list[tuple[bytes, bytes]]] | bytes | Held
 Route = Callable[[str, Query], Reply]
 
 
@@ -108,6 +119,8 @@ class Org:
 
     def answer(self, path: str, query: Query) -> Reply:
         n = number(query)
+        if path == "/api/v1/validate":
+            return 200, b'{"valid": true}'
         if path == "/api/v2/users":
             return 200, page_body(self.users[100 * n : 100 * n + 100], len(self.users))
         if path == "/api/v2/roles":
@@ -131,6 +144,7 @@ class Datadog:
     _server: asyncio.Server | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
+    _closing: asyncio.Event = field(default_factory=asyncio.Event)
     base_url: str = ""
 
     async def __aenter__(self) -> Datadog:
@@ -140,6 +154,7 @@ class Datadog:
 
     async def __aexit__(self, *_: object) -> None:
         assert self._server is not None
+        self._closing.set()
         self._server.close()
         for writer in list(self._writers):
             writer.transport.abort()
@@ -167,9 +182,11 @@ class Datadog:
                 self.targets.append(target)
                 parts = urlsplit(target)
                 reply = self.reply(parts.path, dict(parse_qsl(parts.query)))
-                if isinstance(reply, bytes):
-                    writer.write(reply)
+                if isinstance(reply, bytes | Held):
+                    writer.write(reply if isinstance(reply, bytes) else reply.sent)
                     await writer.drain()
+                    if isinstance(reply, Held):
+                        await self._closing.wait()
                     return
                 status, body, *rest = reply
                 headers = rest[0] if rest else [(b"Content-Type", b"application/json")]
@@ -184,6 +201,22 @@ class Datadog:
             self._writers.discard(writer)
             with contextlib.suppress(Exception):
                 writer.close()
+
+
+@contextlib.contextmanager
+def serving(dd: Datadog) -> Iterator[Datadog]:
+    """`dd` served from a thread of its own, for a test that runs the connector as a process."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(dd.__aenter__(), loop).result(10)
+    try:
+        yield dd
+    finally:
+        asyncio.run_coroutine_threadsafe(dd.__aexit__(None, None, None), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
 
 
 def client(base_url: str, **options: Any) -> DatadogClient:
