@@ -10,7 +10,7 @@ leaves the file alone (docs/spec/c1z-format.md §2.2: "One zstd frame ... Nothin
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -58,7 +58,7 @@ def good(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def changing(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Callable[[Path], None]]]:
+def changing(monkeypatch: pytest.MonkeyPatch) -> dict[str, Callable[[Path], None]]:
     """The change to make once the frame walk has passed, keyed by file name (the walk sees the file whole)."""
     planned: dict[str, Callable[[Path], None]] = {}
     walk = envelope._check_frame
@@ -72,13 +72,19 @@ def changing(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Callable[[Pa
             change(c1z_path)
 
     monkeypatch.setattr(envelope, "_check_frame", walk_then_change)
-    yield planned
+    return planned
 
 
-def _copy(good: Path, path: Path) -> Path:
+def _copy(good: Path, path: Path, change: Callable[[Path], None] | None = None) -> Path:
     path.parent.mkdir(exist_ok=True)
     path.write_bytes(good.read_bytes())
+    if change is not None:
+        change(path)
     return path
+
+
+def _same(a: Path, b: Path) -> bool:
+    return a.read_bytes() == b.read_bytes()
 
 
 def _says_changed(message: str, path: Path) -> None:
@@ -126,10 +132,7 @@ async def test_a_one_shot_sync_leaves_a_file_being_written_alone(
     with pytest.raises(C1ZFormatError) as caught:
         await sync_to_file(syncers(Org(), Faults()), path, options(), tmp_dir=work)
     _says_changed(str(caught.value), path)
-    changed = tmp_path / "expected.c1z"
-    changed.write_bytes(good.read_bytes())
-    CHANGES[case](changed)
-    assert path.read_bytes() == changed.read_bytes(), "the file is as its writer left it"
+    assert _same(path, _copy(good, tmp_path / "expected" / "changing.c1z", CHANGES[case])), "as its writer left it"
     assert leftovers(work) == []
     assert leftovers(path.parent, path) == []
 
