@@ -143,13 +143,16 @@ def _decompress(c1z_path: Path, db_path: Path, stop: threading.Event | None) -> 
     with open_regular(c1z_path) as opened:
         before = os.fstat(opened.fileno())
         size = before.st_size
-        # Read no further than the frame walk looked: bytes a writer appends meanwhile are never decoded.
-        source = cast(BinaryIO, _Source(opened, c1z_path, stop, size))
+        reading = _Source(opened, c1z_path, stop)
+        source = cast(BinaryIO, reading)
         magic = source.read(len(MAGIC_V1))
         if magic == MAGIC_V3:
             raise C1ZFormatError(f"{c1z_path}: a v3 (Pebble) c1z; only the v1 SQLite format is supported")
         if magic != MAGIC_V1:
             raise C1ZFormatError(f"{c1z_path}: not a c1z file (bad magic: {_what_it_starts_as(magic, source)})")
+        # From here no further than the frame walk looks: bytes a writer appends meanwhile are never decoded. (Not
+        # before: a file whose size says 0 may still hold bytes, a /proc file's, and its first ones name it.)
+        reading.limit = size
         cap = decompression_cap(size)
         try:
             _check_frame(source, c1z_path, size, cap, stop)
@@ -198,18 +201,21 @@ class _ReadFailed(Exception):
 
 
 class _Source:
-    """The c1z being read, up to `limit` bytes: its OS errors become `_ReadFailed`; once `stop` is set,
+    """The c1z being read (up to `limit` bytes, once set): its OS errors become `_ReadFailed`; once `stop` is set,
     `OpeningStopped` at the next read. The writer looks too, but blocks that decode to nothing (5 bytes each) never
     reach it: 190 MiB of them decoded for 1.6 s after the stop."""
 
-    def __init__(self, file: BinaryIO, c1z_path: Path, stop: threading.Event | None, limit: int) -> None:
-        self._file, self._path, self._stop, self._limit = file, c1z_path, stop, limit
+    def __init__(self, file: BinaryIO, c1z_path: Path, stop: threading.Event | None) -> None:
+        self._file, self._path, self._stop = file, c1z_path, stop
+        self.limit: int | None = None
 
     def read(self, size: int = -1) -> bytes:
         check_stop(self._stop, self._path)
         try:
-            left = max(0, self._limit - self._file.tell())
-            return self._file.read(left if size < 0 else min(size, left))
+            if self.limit is not None:
+                left = max(0, self.limit - self._file.tell())
+                size = left if size < 0 else min(size, left)
+            return self._file.read(size)
         except OSError as exc:
             raise _ReadFailed(exc) from exc
 

@@ -94,7 +94,9 @@ async def test_an_io_error_before_the_rename_says_the_file_is_left_as_it_was(
     assert leftovers(out.parent, out) == []
 
 
-async def test_a_failed_first_save_does_not_claim_a_file_was_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_failed_first_save_does_not_claim_a_file_was_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "out" / "sync.c1z"
     monkeypatch.setattr(zstandard.ZstdCompressor, "copy_stream", _failing(errno.ENOSPC))
     with pytest.raises(DiskFullError) as caught:
