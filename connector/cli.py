@@ -520,7 +520,6 @@ def _config(args: list[str]) -> int:
         effective = load_effective(args, command="config")
     except SettingsError as exc:
         return fail_settings(exc)
-    values = redacted(effective.settings)
     # What the run decides for itself where nothing was given, as it decides it (the source stays `default`): the
     # log format ("" while the run logged JSON), the host id ("" while Hello sent the hostname), the working files'
     # directory (null while they went to the system's; null, with why, when the system has none this process can
@@ -531,10 +530,16 @@ def _config(args: list[str]) -> int:
 
     settings = effective.settings
     warnings = list(effective.warnings)
-    values["log_format"] = settings.resolved_log_format()
-    values["host_id"] = settings.host_id or default_host_id(os.environ)
     temp_dir = settings.c1z_temp_dir or system_temp_dir()
-    values["c1z_temp_dir"] = None if temp_dir is None else str(temp_dir)
+    # Shown as every other value is (`redacted`): set here after it, a secret given as the temp dir was printed.
+    values = redacted(
+        settings,
+        {
+            "log_format": settings.resolved_log_format(),
+            "host_id": settings.host_id or default_host_id(os.environ),
+            "c1z_temp_dir": None if temp_dir is None else str(temp_dir),
+        },
+    )
     if temp_dir is None:
         warnings.append(f"setting {flag('c1z_temp_dir')} ({env('c1z_temp_dir')}): {NO_SYSTEM_TEMP_DIR}")
     rows = {
