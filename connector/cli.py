@@ -588,11 +588,24 @@ def _debugging(args: list[str]) -> bool:
 
 def _unexpected(exc: Exception, args: list[str]) -> int:
     from connector.baton.printable import printable
+    from connector.baton.redaction import blank_out
     from connector.daemon import logging as logs
 
-    detail = logs.redact(f"{type(exc).__name__}: {exc}")
+    # The secrets the log redactor knows, and those the command line and environment give: the settings may not have
+    # loaded (a fault reading them), and then the redactor knew none; a message quoting argv held the key.
+    try:
+        from connector.daemon.settings import given_secrets
+
+        given = given_secrets(args, os.environ)
+    except Exception:  # the fault may be the settings module's own: the line is still written
+        given = []
+
+    def redact(text: str) -> str:
+        return blank_out(logs.redact(text), given, logs.REDACTED)
+
+    detail = redact(f"{type(exc).__name__}: {exc}")
     if _debugging(args):
-        print(logs.redact("".join(traceback.format_exception(exc))), file=sys.stderr, end="")
+        print(redact("".join(traceback.format_exception(exc))), file=sys.stderr, end="")
         hint = ""
     else:
         hint = " (run with --log-level debug for the traceback)"

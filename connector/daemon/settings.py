@@ -1251,15 +1251,36 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
 
 
 def _given_secrets(*sources: Mapping[str, Any]) -> list[str]:
-    """The secret settings' values in `sources` (flags, the environment by variable name, the file): as given and as
-    read (a Secret made with `echo` keeps a newline the setting trims)."""
-    found = []
-    for name in SECRETS:
-        for source in sources:
-            for key in (name, env(name)):
-                value = source.get(key)
-                if isinstance(value, str) and len(value.strip()) >= MIN_SECRET_LENGTH:
-                    found += [value, value.strip()]
+    """The secret settings' values in `sources` (flags, the environment by variable name, the file)."""
+    return [
+        form
+        for name in SECRETS
+        for source in sources
+        for key in (name, env(name))
+        for form in _secret_forms(source.get(key))
+    ]
+
+
+def _secret_forms(value: object) -> list[str]:
+    """A secret value as given and as read (a Secret made with `echo` keeps a newline the setting trims); none when it
+    is too short to be one (`MIN_SECRET_LENGTH`)."""
+    if isinstance(value, str) and len(value.strip()) >= MIN_SECRET_LENGTH:
+        return [value, value.strip()]
+    return []
+
+
+def given_secrets(argv: Sequence[str], environ: Mapping[str, str]) -> list[str]:
+    """The secrets the command line and the environment give, read by hand (`--api-key K`, `--api-key=K`; the last
+    flag and a variable alike): for the process boundary (connector/cli.py), where the settings may be what failed
+    and no secret is known to the log redactor yet."""
+    flags = {flag(name) for name in SECRETS}
+    found = _given_secrets(environ)
+    for at, arg in enumerate(argv):
+        if arg == "--":  # what follows is no flag
+            break
+        name, equals, value = arg.partition("=")
+        if name in flags:
+            found += _secret_forms(value if equals else "".join(argv[at + 1 : at + 2]))
     return found
 
 
