@@ -5,6 +5,7 @@ a bug's message may) printed the key whole, and so did the traceback at debug.""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import pytest
@@ -19,7 +20,7 @@ CANARIES = {"quote-format": QUOTE_FORMAT, "base64": BASE64, "long": LONG, "escap
 @pytest.fixture(autouse=True)
 def argv_fault(monkeypatch: pytest.MonkeyPatch) -> None:
     def faulty(argv: Sequence[str]) -> list[str]:
-        variables = {key: value for key, value in settings.os.environ.items() if key.startswith("BATON_")}
+        variables = {key: value for key, value in os.environ.items() if key.startswith("BATON_")}
         raise RuntimeError(f"bug while reading {list(argv)!r} and {variables!r}")
 
     monkeypatch.setattr(settings, "_explicit_booleans", faulty)
