@@ -27,8 +27,9 @@ def blank_out(text: str, secrets: Iterable[str], mark: str) -> str:
     writes it: `quoted_forms`), or of its first `QUOTED_START` characters or more, replaced, each run of such
     characters by one `mark`. An empty secret is none."""
     spans: list[tuple[int, int]] = []
-    for form in {form for secret in secrets if secret for form in quoted_forms(secret)}:
-        first = form[:QUOTED_START]
+    for first, form in _searched(tuple(secrets)):
+        if first not in text:  # most texts hold none: `in` is several times cheaper than `find` here
+            continue
         at = text.find(first)
         while at != -1:
             stop = at + len(first)
@@ -50,6 +51,14 @@ def blank_out(text: str, secrets: Iterable[str], mark: str) -> str:
         done, (start, end) = end, (next_start, next_end)
     parts += [text[done:start], mark, text[end:]]
     return "".join(parts)
+
+
+@functools.lru_cache(maxsize=16)
+def _searched(secrets: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """What `blank_out` looks for, each form of each secret with its first characters: worked out once per set of
+    secrets (the log redactor's change only when one is registered), not for every string of every log line."""
+    forms = {form for secret in secrets if secret for form in quoted_forms(secret)}
+    return tuple((form[:QUOTED_START], form) for form in sorted(forms))
 
 
 @functools.lru_cache(maxsize=64)

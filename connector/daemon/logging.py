@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import logging
 import os
 import sys
@@ -85,7 +86,7 @@ def register_rotating_secret(kind: str, value: str) -> None:
 
 
 def redact(text: str) -> str:
-    return blank_out(text, [*_secrets, *(secret for recent in _rotating.values() for secret in recent)], REDACTED)
+    return blank_out(text, (*_secrets, *itertools.chain.from_iterable(_rotating.values())), REDACTED)
 
 
 def _scrub(value: Any) -> Any:
