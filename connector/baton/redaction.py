@@ -1,5 +1,6 @@
-"""How a text is cleaned of secrets, in one place: the log redactor (connector/daemon/logging.py) and the
-ConductorOne client's own (a status's details, `TokenSource.redact`) both blank out secrets with it.
+"""How a text is cleaned of secrets, in one place: the log redactor (connector/daemon/logging.py), the ConductorOne
+client's own (a status's details, `TokenSource.redact`), Datadog's error text (`errors.scrub`), refused settings and
+`config` (connector/daemon/settings.py) and the process boundary's last line (connector/cli.py) blank out with it.
 
 Every place any of the secrets occurs is found in the text as given, and the places are merged before anything is
 replaced. Replaced one secret after another, a secret that began another (an API key that is the start of the
@@ -9,7 +10,6 @@ overlapped left a part of the second.
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Iterable
 
@@ -22,12 +22,28 @@ QUOTED_START = 24
 after its first 100 (`keyshape.SHOWN_CHARACTERS`) held a longer secret's start, the client secret's key in it."""
 
 
+Patterns = tuple[tuple[str, str], ...]
+"""What `blank_out` looks for: each form of each secret (`quoted_forms`), with its first `QUOTED_START` characters."""
+
+
+def patterns(secrets: Iterable[str]) -> Patterns:
+    """The `Patterns` of `secrets`. Not cached here: a credential just issued is scrubbed with these too, and a cache
+    would keep it in memory after its task dropped it; the log redactor keeps those of the secrets it holds anyway."""
+    forms = {form for secret in secrets if secret for form in quoted_forms(secret)}
+    return tuple((form[:QUOTED_START], form) for form in sorted(forms))
+
+
 def blank_out(text: str, secrets: Iterable[str], mark: str) -> str:
     """`text` with every character that belongs to an occurrence of any of `secrets` (as given, or as a repr or JSON
     writes it: `quoted_forms`), or of its first `QUOTED_START` characters or more, replaced, each run of such
     characters by one `mark`. An empty secret is none."""
+    return blank_out_patterns(text, patterns(secrets), mark)
+
+
+def blank_out_patterns(text: str, found: Patterns, mark: str) -> str:
+    """`blank_out` with the secrets' `patterns` worked out already (the log redactor's, for every string it cleans)."""
     spans: list[tuple[int, int]] = []
-    for first, form in _searched(tuple(secrets)):
+    for first, form in found:
         if first not in text:  # most texts hold none: `in` is several times cheaper than `find` here
             continue
         at = text.find(first)
@@ -53,15 +69,6 @@ def blank_out(text: str, secrets: Iterable[str], mark: str) -> str:
     return "".join(parts)
 
 
-@functools.lru_cache(maxsize=16)
-def _searched(secrets: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    """What `blank_out` looks for, each form of each secret with its first characters: worked out once per set of
-    secrets (the log redactor's change only when one is registered), not for every string of every log line."""
-    forms = {form for secret in secrets if secret for form in quoted_forms(secret)}
-    return tuple((form[:QUOTED_START], form) for form in sorted(forms))
-
-
-@functools.lru_cache(maxsize=64)
 def quoted_forms(secret: str) -> frozenset[str]:
     """`secret`, and how it reads inside a repr (of the text or its bytes: an error quoting a header or a value with
     `!r`) and inside a JSON string: a secret holding a backslash, both quotes or a character repr escapes was found

@@ -32,7 +32,7 @@ from connector.baton.c1.credentials import CredentialError, host_port_problem, p
 from connector.baton.c1.hostinfo import MAX_FIELD_LENGTH as MAX_HOST_ID_LENGTH
 from connector.baton.gostrings import refuse_json_constant
 from connector.baton.ids import parse_resource_ref
-from connector.baton.redaction import MIN_SECRET_LENGTH, blank_out
+from connector.baton.redaction import MIN_SECRET_LENGTH, blank_out, blank_out_patterns, patterns
 from connector.baton.runtime.bounds import (
     MAX_READY_WINDOW,
     MAX_SHUTDOWN_GRACE,
@@ -1645,10 +1645,12 @@ def redacted(settings: Settings, resolved: Mapping[str, object] | None = None) -
         if (value := getattr(settings, name)) is not None and len(text := value.get_secret_value()) >= MIN_SECRET_LENGTH
     ]
 
+    found = patterns(secrets)
+
     def shown(value: object) -> object:
         if not isinstance(value, str):
             return value
-        return KEY_SHAPED if holds_key_shape(value) else blank_out(value, secrets, REDACTED)
+        return KEY_SHAPED if holds_key_shape(value) else blank_out_patterns(value, found, REDACTED)
 
     out: dict[str, Any] = {}
     for name in Settings.model_fields:
