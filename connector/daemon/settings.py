@@ -1113,7 +1113,24 @@ def unknown_arguments(leftover: Sequence[str], known: frozenset[str] | None = No
     lookalike = next((problem for arg in leftover[:end] if (problem := dash_lookalike(arg))), "")
     leftover = [arg for at, arg in enumerate(leftover) if at != end]
     others = len(leftover) - (1 if flags or lookalike else 0)
-    if flags and _FLAG_NAME.fullmatch(flags[0]) and (why := sdk_only(flags[0])) is not None:
+    glued = next(
+        (
+            name
+            for name in _SECRET_FLAGS
+            if flags and flags[0].lower().startswith(name) and len(flags[0]) - len(name) >= MIN_SECRET_LENGTH
+        ),
+        None,
+    )
+    if flags and holds_key_shape(flags[0]):
+        what = f"an unknown flag (not shown: it holds {KEY_SHAPE})"
+    elif flags and glued is not None:
+        # `--api-keyK`: the key written onto its flag (no space, no `=`) is a flag name to argparse, and was printed
+        # back, a hexadecimal key or the client secret's text in it.
+        what = (
+            f"an unknown flag beginning with {glued} (not shown: what follows may be its value; "
+            f"give it as {glued} VALUE or {glued}=VALUE)"
+        )
+    elif flags and _FLAG_NAME.fullmatch(flags[0]) and (why := sdk_only(flags[0])) is not None:
         what = f"{flags[0]} is {why}" + ("," if others else "")
     elif flags and _FLAG_NAME.fullmatch(flags[0]):
         close = closest_flag(flags[0], known or known_flags())
@@ -1127,6 +1144,10 @@ def unknown_arguments(leftover: Sequence[str], known: frozenset[str] | None = No
         others = 0
     more = f" and {others} other argument(s) (not shown: one may be a key)" if others else ""
     return f"{what}{more}; see --help for the flags"
+
+
+_SECRET_FLAGS = tuple(flag(name) for name in SECRETS)
+"""The flags that take a secret (`--api-key`, `--app-key`, `--client-secret`)."""
 
 
 # Settings --help does not list (test and escape hatches: `--insecure-base-url` sends both keys unencrypted): a

@@ -87,3 +87,33 @@ def test_config_never_shows_a_secret_given_as_another_settings_value(canary: str
     assert result.returncode == 0, result.stderr
     assert "backups/" in result.stdout
     assert not leaked(result.stdout + result.stderr, secret, CLIENT_SECRET), result.stdout
+
+
+HEX32 = "0123456789abcdef" * 2
+
+
+@pytest.mark.parametrize("command", [[], ["config"], ["inspect"]], ids=["run", "config", "inspect"])
+@pytest.mark.parametrize(
+    ("flag", "secret"),
+    [
+        ("--api-key", HEX32),
+        ("--app-key", HEX32 + "01234567"),
+        ("--client-secret", "CANARY-glued_0123"),
+        ("--API-KEY", "CANARY-glued_0123"),
+        ("--x-", HEX32),
+    ],
+    ids=["api-key-hex", "app-key-hex", "client-secret-word", "upper-case", "key-in-a-name"],
+)
+def test_a_secret_written_onto_its_flag_is_not_printed_as_the_unknown_flags_name(
+    flag: str, secret: str, command: list[str]
+) -> None:
+    """`--api-keyK` (no space, no `=`) is one unknown flag to argparse, and the line naming it printed the key."""
+    result = run_cli_in_process(*command, flag + secret)
+    assert result.returncode == 2, result.stderr
+    assert "unknown flag" in result.stderr
+    assert not leaked(result.stderr + result.stdout, secret), result.stderr
+
+
+def test_a_misspelt_secret_flag_with_a_letter_more_is_still_named_with_its_guess() -> None:
+    result = run_cli_in_process("--api-keys", "x")
+    assert "unknown flag --api-keys; did you mean --api-key?" in result.stderr
