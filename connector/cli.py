@@ -520,7 +520,6 @@ def _config(args: list[str]) -> int:
         effective = load_effective(args, command="config")
     except SettingsError as exc:
         return fail_settings(exc)
-    values = redacted(effective.settings)
     # What the run decides for itself where nothing was given, as it decides it (the source stays `default`): the
     # log format ("" while the run logged JSON), the host id ("" while Hello sent the hostname), the working files'
     # directory (null while they went to the system's; null, with why, when the system has none this process can
@@ -531,10 +530,16 @@ def _config(args: list[str]) -> int:
 
     settings = effective.settings
     warnings = list(effective.warnings)
-    values["log_format"] = settings.resolved_log_format()
-    values["host_id"] = settings.host_id or default_host_id(os.environ)
     temp_dir = settings.c1z_temp_dir or system_temp_dir()
-    values["c1z_temp_dir"] = None if temp_dir is None else str(temp_dir)
+    # Shown as every other value is (`redacted`): set here after it, a secret given as the temp dir was printed.
+    values = redacted(
+        settings,
+        {
+            "log_format": settings.resolved_log_format(),
+            "host_id": settings.host_id or default_host_id(os.environ),
+            "c1z_temp_dir": None if temp_dir is None else str(temp_dir),
+        },
+    )
     if temp_dir is None:
         warnings.append(f"setting {flag('c1z_temp_dir')} ({env('c1z_temp_dir')}): {NO_SYSTEM_TEMP_DIR}")
     rows = {
@@ -583,11 +588,24 @@ def _debugging(args: list[str]) -> bool:
 
 def _unexpected(exc: Exception, args: list[str]) -> int:
     from connector.baton.printable import printable
+    from connector.baton.redaction import blank_out
     from connector.daemon import logging as logs
 
-    detail = logs.redact(f"{type(exc).__name__}: {exc}")
+    # The secrets the log redactor knows, and those the command line and environment give: the settings may not have
+    # loaded (a fault reading them), and then the redactor knew none; a message quoting argv held the key.
+    try:
+        from connector.daemon.settings import given_secrets
+
+        given = given_secrets(args, os.environ)
+    except Exception:  # the fault may be the settings module's own: the line is still written
+        given = []
+
+    def redact(text: str) -> str:
+        return blank_out(logs.redact(text), given, logs.REDACTED)
+
+    detail = redact(f"{type(exc).__name__}: {exc}")
     if _debugging(args):
-        print(logs.redact("".join(traceback.format_exception(exc))), file=sys.stderr, end="")
+        print(redact("".join(traceback.format_exception(exc))), file=sys.stderr, end="")
         hint = ""
     else:
         hint = " (run with --log-level debug for the traceback)"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from collections.abc import Sequence
 
 import structlog
@@ -29,6 +28,7 @@ from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.printable import printable
 from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.outcome import Outcome, TaskError
+from connector.daemon.main import fail
 from connector.daemon.oneshot import cancel_on_signal, datadog_client, datadog_options, keep_the_outcome
 from connector.daemon.settings import Settings, SettingsError, env, flag
 from connector.datadog.connector import DatadogConnector
@@ -257,8 +257,7 @@ async def run_action(settings: Settings) -> int:
             else f"interrupted by {sig.name} before {what} sent its change; Datadog was not changed"
         )
         log.warning(message, signal=sig.name)
-        print(f"baton-datadog: {message}", file=sys.stderr)
-        return 128 + int(sig)
+        return fail(message, 128 + int(sig))  # the closing line, as every other
     finally:
         keep_the_outcome(loop)
 

@@ -10,7 +10,9 @@ of the process, and they are dropped as soon as their task has encrypted them (n
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
+import itertools
 import logging
 import os
 import sys
@@ -19,6 +21,7 @@ from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, TextIO, cast
 
 from connector.baton.printable import printable
+from connector.baton.redaction import MIN_SECRET_LENGTH, Patterns, blank_out_patterns, patterns
 from connector.baton.tasks.debuglog import TASK_LOGS
 
 REDACTED = "[REDACTED]"
@@ -72,42 +75,56 @@ start (`silence_native_logs`)."""
 
 def register_secret(value: str | None) -> None:
     """Never log this value (ignored when too short to be a secret rather than a common word)."""
-    if value and len(value) >= 8:
+    if value and len(value) >= MIN_SECRET_LENGTH:
         _secrets.add(value)
 
 
 def register_rotating_secret(kind: str, value: str) -> None:
     """Never log this value while it is one of the newest `ROTATING_KEPT` of its kind (an access token: one an
     hour would otherwise grow the set, and every log line's scan, for the life of the process)."""
-    if value and len(value) >= 8:
+    if value and len(value) >= MIN_SECRET_LENGTH:
         _rotating.setdefault(kind, deque(maxlen=ROTATING_KEPT)).appendleft(value)
 
 
 def redact(text: str) -> str:
-    for secret in _secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    for recent in _rotating.values():
-        for secret in recent:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-    return text
+    return blank_out_patterns(
+        text, _patterns((*_secrets, *itertools.chain.from_iterable(_rotating.values()))), REDACTED
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _patterns(known: tuple[str, ...]) -> Patterns:
+    """The patterns of the secrets known now, worked out once (they change only as one is registered), not for every
+    string of every log line: 20 us a string each time, 4.5 us so (3 keys and 8 tokens; 2.45 us for the exact text
+    alone). Only secrets this module holds anyway."""
+    return patterns(known)
 
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
-        return {k: _scrub(v) for k, v in value.items()}
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return type(value)(_scrub(v) for v in value)
     if isinstance(value, BaseException):
         return redact(f"{type(value).__name__}: {value}")
-    return value
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    # Anything else is written as its repr, by either renderer (JSON's fallback, the console's) and by a debugged
+    # task's log: bytes, a set, a URL or headers object whose repr holds a secret went out whole. Cleaned, it is that
+    # text; a value holding no secret is left as it is.
+    shown = repr(value)
+    cleaned = redact(shown)
+    return value if cleaned == shown else cleaned
+
+
+_META = ("_record", "_from_structlog")
+"""A library's record and its flag (`ProcessorFormatter`'s own, taken off before rendering): never written."""
 
 
 def _redact_processor(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    return {k: _scrub(v) for k, v in event.items()}
+    return {k: v if k in _META else _scrub(v) for k, v in event.items()}
 
 
 class _Quoted:

@@ -29,6 +29,7 @@ from connector.baton.printable import printable
 from connector.baton.sync.syncer import SyncOptions
 from connector.baton.sync.to_file import output_file_problem, problem_off_the_loop, sync_to_file
 from connector.daemon import logging as logs
+from connector.daemon.main import fail
 from connector.daemon.network import outbound_trust
 from connector.daemon.progress import Progress, summary_table
 from connector.daemon.settings import Settings, SettingsError, env, flag
@@ -307,9 +308,9 @@ async def run_one_shot(settings: Settings) -> int:
             kept = f"{settings.file} is left as it was" if before is not None else "nothing was written"
             message = f"interrupted by {sig.name}: the unfinished sync was not saved; {kept}"
         log.warning(message, signal=sig.name, file=str(settings.file))
-        # Inert as every closing line is (`main.fail`): it names `--file` as given, which may hold any character.
-        print(f"baton-datadog: {printable(message)}", file=sys.stderr)
-        return 128 + int(sig)
+        # The closing line (`main.fail`): inert and redacted. It names `--file` as given, which may hold any character
+        # and any secret of the run (printed past the redactor, a key named in the file's name was shown whole).
+        return fail(message, 128 + int(sig))
     finally:
         keep_the_outcome(loop)
 

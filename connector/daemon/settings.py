@@ -32,6 +32,7 @@ from connector.baton.c1.credentials import CredentialError, host_port_problem, p
 from connector.baton.c1.hostinfo import MAX_FIELD_LENGTH as MAX_HOST_ID_LENGTH
 from connector.baton.gostrings import refuse_json_constant
 from connector.baton.ids import parse_resource_ref
+from connector.baton.redaction import MIN_SECRET_LENGTH, blank_out, blank_out_patterns, patterns
 from connector.baton.runtime.bounds import (
     MAX_READY_WINDOW,
     MAX_SHUTDOWN_GRACE,
@@ -49,6 +50,7 @@ from connector.daemon.config_yaml import (
     yaml_12_loader,
     yaml_kind,
 )
+from connector.daemon.logging import REDACTED
 from connector.daemon.version import package_version
 from connector.datadog.keyshape import KEY_SHAPE, holds_key_shape, shown_value
 from connector.datadog.sites import SITES, base_url_for, check_transport_security, resolve_site
@@ -1111,7 +1113,24 @@ def unknown_arguments(leftover: Sequence[str], known: frozenset[str] | None = No
     lookalike = next((problem for arg in leftover[:end] if (problem := dash_lookalike(arg))), "")
     leftover = [arg for at, arg in enumerate(leftover) if at != end]
     others = len(leftover) - (1 if flags or lookalike else 0)
-    if flags and _FLAG_NAME.fullmatch(flags[0]) and (why := sdk_only(flags[0])) is not None:
+    glued = next(
+        (
+            name
+            for name in _SECRET_FLAGS
+            if flags and flags[0].lower().startswith(name) and len(flags[0]) - len(name) >= MIN_SECRET_LENGTH
+        ),
+        None,
+    )
+    if flags and holds_key_shape(flags[0]):
+        what = f"an unknown flag (not shown: it holds {KEY_SHAPE})"
+    elif flags and glued is not None:
+        # `--api-keyK`: the key written onto its flag (no space, no `=`) is a flag name to argparse, and was printed
+        # back, a hexadecimal key or the client secret's text in it.
+        what = (
+            f"an unknown flag beginning with {glued} (not shown: what follows may be its value; "
+            f"give it as {glued} VALUE or {glued}=VALUE)"
+        )
+    elif flags and _FLAG_NAME.fullmatch(flags[0]) and (why := sdk_only(flags[0])) is not None:
         what = f"{flags[0]} is {why}" + ("," if others else "")
     elif flags and _FLAG_NAME.fullmatch(flags[0]):
         close = closest_flag(flags[0], known or known_flags())
@@ -1125,6 +1144,10 @@ def unknown_arguments(leftover: Sequence[str], known: frozenset[str] | None = No
         others = 0
     more = f" and {others} other argument(s) (not shown: one may be a key)" if others else ""
     return f"{what}{more}; see --help for the flags"
+
+
+_SECRET_FLAGS = tuple(flag(name) for name in SECRETS)
+"""The flags that take a secret (`--api-key`, `--app-key`, `--client-secret`)."""
 
 
 # Settings --help does not list (test and escape hatches: `--insecure-base-url` sends both keys unencrypted): a
@@ -1233,8 +1256,59 @@ def load(argv: Sequence[str], *, command: str | None = None) -> Settings:
 
 def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effective:
     """Settings, the source of each value, and warnings about unknown `BATON_*` variables (of os.environ,
-    which pydantic-settings reads)."""
+    which pydantic-settings reads).
+
+    A refusal never quotes a secret this run was given: a value pasted in the wrong place too (the client secret as
+    `--file` or `--health-check-bind-address`, the API key as `--sync-resources`) was printed back whole, as no
+    secret is known to the log redactor before the settings load. Whatever shape the secret has: a key's shape
+    (`keyshape.shown_value`) is only what a key looks like."""
+    secrets: list[str] = []
+    try:
+        return _load_effective(argv, command, secrets)
+    except SettingsError as exc:
+        if not secrets:
+            raise
+        raise SettingsError(*(blank_out(problem, secrets, REDACTED) for problem in exc.problems)) from None
+
+
+def _given_secrets(*sources: Mapping[str, Any]) -> list[str]:
+    """The secret settings' values in `sources` (flags, the environment by variable name, the file)."""
+    return [
+        form
+        for name in SECRETS
+        for source in sources
+        for key in (name, env(name))
+        for form in _secret_forms(source.get(key))
+    ]
+
+
+def _secret_forms(value: object) -> list[str]:
+    """A secret value as given and as read (a Secret made with `echo` keeps a newline the setting trims); none when it
+    is too short to be one (`MIN_SECRET_LENGTH`)."""
+    if isinstance(value, str) and len(value.strip()) >= MIN_SECRET_LENGTH:
+        return [value, value.strip()]
+    return []
+
+
+def given_secrets(argv: Sequence[str], environ: Mapping[str, str]) -> list[str]:
+    """The secrets the command line and the environment give, read by hand (`--api-key K`, `--api-key=K`; the last
+    flag and a variable alike): for the process boundary (connector/cli.py), where the settings may be what failed
+    and no secret is known to the log redactor yet."""
+    flags = {flag(name) for name in SECRETS}
+    found = _given_secrets(environ)
+    for at, arg in enumerate(argv):
+        if arg == "--":  # what follows is no flag
+            break
+        name, equals, value = arg.partition("=")
+        if name in flags:
+            found += _secret_forms(value if equals else "".join(argv[at + 1 : at + 2]))
+    return found
+
+
+def _load_effective(argv: Sequence[str], command: str | None, secrets: list[str]) -> Effective:
+    """`load_effective`, adding to `secrets` each secret value as soon as it is read."""
     environ = os.environ
+    secrets += _given_secrets(environ)
     # parse_known_args, not parse_args: argparse's own refusal quotes what it did not know, and that may be a secret
     # (`--client-secrett=...`, or `--app-kye` and the key after it).
     parser = build_parser(command)
@@ -1265,12 +1339,14 @@ def load_effective(argv: Sequence[str], *, command: str | None = None) -> Effect
                 "nothing was run. Give it a value, or leave the flag out to sync"
             )
     args = {k: v for k, v in flagged.items() if _given(v)}
+    secrets += _given_secrets(args)
     # Read as every other setting is (`_as_meant`): a Secret made with `echo` keeps its newline, and an empty value
     # is "not set". As a Path, `--config ""` was `.` (refused as no regular file) and the newline part of the name.
     config = str(args.pop("config", "")).strip() or environ.get(CONFIG_PATH_ENV, "").strip()
     if problem := invisible_edge(config):
         raise SettingsError(f"setting --config ({CONFIG_PATH_ENV}): {problem}")
     data, problems = read_yaml(Path(config)) if config else ({}, [])
+    secrets += _given_secrets(data)
     for name in ONE_SHOT_ACTIONS:
         variable = environ.get(env(name))
         if variable is not None and not variable.strip() and name not in args and name not in data:
@@ -1578,19 +1654,30 @@ def _did_you_mean(name: str, *, variable: bool = False) -> str:
 KEY_SHAPED = "[holds a Datadog key's shape; not shown]"
 
 
-def redacted(settings: Settings) -> dict[str, Any]:
+def redacted(settings: Settings, resolved: Mapping[str, object] | None = None) -> dict[str, Any]:
     """Every setting's value for display: secrets show only whether they are set, and a value (or list entry) holding
     a Datadog key's shape is not shown either: a key pasted where an id goes (`--sync-resources role:<key>`) is
-    refused when the run starts, but `config` printed it back."""
+    refused when the run starts, but `config` printed it back. Nor a secret of these settings given to another one as
+    well (the client secret as `--file`), whatever its shape. `resolved`: values the caller decided for a setting
+    (`config`'s temp dir and host id, as the run decides them), shown in its place and kept back alike."""
+    secrets = [
+        text
+        for name in SECRETS
+        if (value := getattr(settings, name)) is not None and len(text := value.get_secret_value()) >= MIN_SECRET_LENGTH
+    ]
+
+    found = patterns(secrets)
 
     def shown(value: object) -> object:
-        return KEY_SHAPED if isinstance(value, str) and holds_key_shape(value) else value
+        if not isinstance(value, str):
+            return value
+        return KEY_SHAPED if holds_key_shape(value) else blank_out_patterns(value, found, REDACTED)
 
     out: dict[str, Any] = {}
     for name in Settings.model_fields:
-        value = getattr(settings, name)
+        value = (resolved or {}).get(name, getattr(settings, name))
         if name in SECRETS:
-            out[name] = "[set, redacted]" if value is not None and value.get_secret_value() else "[not set]"
+            out[name] = "[set, redacted]" if isinstance(value, SecretStr) and value.get_secret_value() else "[not set]"
         elif isinstance(value, Path):
             out[name] = shown(str(value))
         elif isinstance(value, list):

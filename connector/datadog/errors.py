@@ -20,6 +20,7 @@ from connector.baton import errors as baton
 from connector.baton.jsontypes import a_json_type
 from connector.baton.printable import printable
 from connector.baton.proxyrefusal import proxy_refusal
+from connector.baton.redaction import blank_out
 from connector.baton.tlsrefusal import PLAIN_TEXT_PEER, answered_in_plain_text
 from connector.datadog.jsonbody import from_json
 
@@ -266,11 +267,9 @@ _BY_STATUS: dict[int, type[DatadogError]] = {
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        # Short values would redact unrelated text and are not real keys anyway.
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, _REDACTED)
-    return text
+    # Short values would redact unrelated text and are not real keys anyway. Blanked out as the log redactor does
+    # (`blank_out`): replaced one after another, a key beginning another left the longer one's tail.
+    return blank_out(text, [secret for secret in secrets if len(secret) >= 4], _REDACTED)
 
 
 def error_for_response(

@@ -35,6 +35,7 @@ from connector.baton.httpdate import first_field_line, http_date, retry_after_se
 from connector.baton.inflate import BodyTooLarge, CappedBody, UndecodableBody
 from connector.baton.proxyenv import environment_mounts, proxy_address
 from connector.baton.proxyrefusal import proxy_refusal
+from connector.baton.redaction import blank_out
 
 BATON_SDK_VERSION: Final = "v0.25.0"
 """The Go SDK release whose wire behaviour this package reproduces; user agents carry it as Go's do."""
@@ -196,9 +197,7 @@ class TokenSource:
         may quote them. The call's own are named by the caller: with tokens advertised for less than the refresh
         margin every call fetches its own, and a call held long enough saw more than the remembered ones fetched after
         its own, which then came back unredacted."""
-        for value in (*carried, *self._recent):
-            text = text.replace(value, "<token>")
-        return text
+        return blank_out(text, (*carried, *self._recent), "<token>")
 
     def invalidate(self, rejected: AccessToken | None = None) -> None:
         """Forget the cached token (after an UNAUTHENTICATED). With `rejected`, only if it is still the cached

@@ -1,0 +1,41 @@
+"""A bug is one line at the process boundary (connector/cli.py), and at debug its traceback: neither quotes a secret
+the command line or the environment gave, even when the fault struck while the settings were read, before any secret
+was known to the log redactor. The fault is injected where the arguments are first read: a message quoting argv (as
+a bug's message may) printed the key whole, and so did the traceback at debug."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import pytest
+
+from connector.daemon import settings
+from tests.daemon.cli import last_line, run_cli_in_process
+from tests.independent.secrets.canaries import BASE64, ESCAPED, LONG, QUOTE_FORMAT, leaked
+
+CANARIES = {"quote-format": QUOTE_FORMAT, "base64": BASE64, "long": LONG, "escaped": ESCAPED}
+
+
+@pytest.fixture(autouse=True)
+def argv_fault(monkeypatch: pytest.MonkeyPatch) -> None:
+    def faulty(argv: Sequence[str]) -> list[str]:
+        variables = {key: value for key, value in os.environ.items() if key.startswith("BATON_")}
+        raise RuntimeError(f"bug while reading {list(argv)!r} and {variables!r}")
+
+    monkeypatch.setattr(settings, "_explicit_booleans", faulty)
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["line", "traceback"])
+@pytest.mark.parametrize("where", ["flag", "flag=", "env"])
+@pytest.mark.parametrize("canary", CANARIES)
+def test_a_bug_while_the_settings_are_read_never_prints_a_secret(canary: str, where: str, debug: bool) -> None:
+    secret = CANARIES[canary]
+    args = {"flag": ["--client-secret", secret], "flag=": [f"--app-key={secret}"], "env": []}[where]
+    env = {"BATON_API_KEY": secret} if where == "env" else {}
+    result = run_cli_in_process(*args, *(["--log-level", "debug"] if debug else []), env=env)
+    assert result.returncode == 1
+    assert last_line(result.stderr).startswith("baton-datadog: unexpected error: RuntimeError: bug while reading")
+    if debug:
+        assert "Traceback" in result.stderr
+    assert not leaked(result.stderr + result.stdout, secret), result.stderr[-600:]
