@@ -1010,14 +1010,18 @@ def _another_credential(
 
 
 def _role_links_problem(users: Sequence[Mapping[str, Any]]) -> str | None:
-    """The first role link of a role write's answer (`data[i].relationships.roles.data`) of the wrong JSON type, as its
-    path and the types expected and found; None when every one is of the right type (or absent)."""
+    """The first role link of a role write's answer (`data[i].relationships.roles.data`) of the wrong JSON type, or
+    naming another JSON:API type than `roles` (as the sync's model refuses one: `models.User.linkage_types`), as its
+    path and the types expected and found; None when every one is of the right type (or absent). A link to a
+    permission of the role's id was read as the role held, and the grant reported done."""
     try:
         for i, user in enumerate(users):
             relationships = typed(user.get("relationships"), dict, f"data[{i}].relationships") or {}
             roles = typed(relationships.get("roles"), dict, f"data[{i}].relationships.roles") or {}
             for j, ref in enumerate(typed_objects(roles.get("data"), f"data[{i}].relationships.roles.data")):
                 typed(ref.get("id"), str, f"data[{i}].relationships.roles.data[{j}].id")
+                if (kind := ref.get("type", "roles")) != "roles":
+                    return f'data[{i}].relationships.roles.data[{j}].type (expected "roles", got {a_json_type(kind)})'
     except WrongType as exc:
         return str(exc)
     return None

@@ -447,6 +447,8 @@ def describe_transport_error(
     elif any(isinstance(e, ConnectionResetError) for e in chain) or "connection reset" in text:
         # By text too: httpcore's pool re-raises a failed read `from None`, dropping the OS error from the chain.
         cause = "connection reset"
+        if type(exc).__name__ == "ReadError":  # the request went out on a connection the peer had taken
+            lead, cause = answered, "the connection was reset"
     else:
         cause = type(exc).__name__
     detail = _short(scrub(str(exc), tuple(secrets)))

@@ -448,7 +448,7 @@ class TeamProvisioner(_EntitlementProvisioner):
 
 # Datadog's "already a member" 409 (datadog-api §6.2): "users already present on the team [<uuid>]"; the bracket may
 # list several users, comma- or space-separated, perhaps quoted.
-_ALREADY_PRESENT = re.compile(r"already present\b[^\[\]]*\[([^\[\]]*)\]", re.IGNORECASE)
+_ALREADY_PRESENT = re.compile(r"(?<!not )already present\b[^\[\]]*\[([^\[\]]*)\]", re.IGNORECASE)
 
 
 def _already_present(conflict: Conflict, user_id: str) -> bool:

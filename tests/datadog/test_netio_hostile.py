@@ -275,7 +275,8 @@ async def test_a_peer_dripping_the_body_is_cut_by_the_whole_response_deadline() 
 
 async def test_a_connection_reset_mid_body_is_named_a_reset() -> None:
     """httpcore's pool re-raises read errors `from None`, so the OS error is not in the chain that reaches the
-    description: the reset must still be named from the error's text, not as a class name (ReadError)."""
+    description: the reset must still be named from the error's text, not as a class name (ReadError). The peer took
+    the request, so it was reached: "cannot reach" is for failures before the request left."""
 
     async def reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
@@ -291,7 +292,8 @@ async def test_a_connection_reset_mid_body_is_named_a_reset() -> None:
             await client.list_users()
         assert client.stats.retries == {"ReadError": 1}, "a GET is retried once after a reset, then reported"
     assert str(raised.value).startswith(
-        f"Datadog unavailable: GET /api/v2/users -> no response: cannot reach 127.0.0.1:{port}: connection reset"
+        f"Datadog unavailable: GET /api/v2/users -> no response: 127.0.0.1:{port} was reached, but the connection was "
+        "reset"
     )
     assert raised.value.retryable
     _no_canary(raised.value)

@@ -142,35 +142,13 @@ def _what_it_starts_as(magic: bytes, source: BinaryIO) -> str:
 def _decompress(c1z_path: Path, db_path: Path, stop: threading.Event | None) -> int:
     with open_regular(c1z_path) as opened:
         before = os.fstat(opened.fileno())
-        size = before.st_size
-        reading = _Source(opened, c1z_path, stop)
-        source = cast(BinaryIO, reading)
-        magic = source.read(len(MAGIC_V1))
-        if magic == MAGIC_V3:
-            raise C1ZFormatError(f"{c1z_path}: a v3 (Pebble) c1z; only the v1 SQLite format is supported")
-        if magic != MAGIC_V1:
-            raise C1ZFormatError(f"{c1z_path}: not a c1z file (bad magic: {_what_it_starts_as(magic, source)})")
-        # From here no further than the frame walk looks: bytes a writer appends meanwhile are never decoded. (Not
-        # before: a file whose size says 0 may still hold bytes, a /proc file's, and its first ones name it.)
-        reading.limit = size
-        cap = decompression_cap(size)
         try:
-            _check_frame(source, c1z_path, size, cap, stop)
-            source.seek(len(MAGIC_V1))
-            try:
-                with db_path.open("wb") as target:
-                    written = int(
-                        zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW).copy_stream(
-                            source,
-                            cast(BinaryIO, _CappedWriter(target, cap, c1z_path, stop)),
-                            read_size=_CHUNK,
-                            write_size=_CHUNK,
-                        )[1]
-                    )
-            except zstandard.ZstdError as exc:
-                raise DamagedC1ZError(f"{c1z_path}: corrupt zstd body: {exc}") from exc
-        except DamagedC1ZError:
-            _check_unchanged(opened, before, c1z_path)  # a file cut short as it was read is not damaged
+            written = _decompress_opened(opened, before.st_size, c1z_path, db_path, stop)
+        except C1ZFormatError:
+            # A file cut short, grown or rewritten as it was read is refused as that, not as damage or a hostile
+            # frame: a copy still at work gave "declares N decompressed bytes, more than the cap", a truncation the
+            # magic's refusal.
+            _check_unchanged(opened, before, c1z_path)
             raise
         # The decoder stops quietly where its input ends, a frame finished or not: a file cut short (or rewritten)
         # after the walk gave a database that was never all there, and a file grown after it was read in part.
@@ -178,14 +156,44 @@ def _decompress(c1z_path: Path, db_path: Path, stop: threading.Event | None) -> 
         return written
 
 
+def _decompress_opened(opened: BinaryIO, size: int, c1z_path: Path, db_path: Path, stop: threading.Event | None) -> int:
+    reading = _Source(opened, c1z_path, stop)
+    source = cast(BinaryIO, reading)
+    magic = source.read(len(MAGIC_V1))
+    if magic == MAGIC_V3:
+        raise C1ZFormatError(f"{c1z_path}: a v3 (Pebble) c1z; only the v1 SQLite format is supported")
+    if magic != MAGIC_V1:
+        raise C1ZFormatError(f"{c1z_path}: not a c1z file (bad magic: {_what_it_starts_as(magic, source)})")
+    # From here no further than the frame walk looks: bytes a writer appends meanwhile are never decoded. (Not
+    # before: a file whose size says 0 may still hold bytes, a /proc file's, and its first ones name it.)
+    reading.limit = size
+    cap = decompression_cap(size)
+    _check_frame(source, c1z_path, size, cap, stop)
+    source.seek(len(MAGIC_V1))
+    try:
+        with db_path.open("wb") as target:
+            return int(
+                zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW).copy_stream(
+                    source,
+                    cast(BinaryIO, _CappedWriter(target, cap, c1z_path, stop)),
+                    read_size=_CHUNK,
+                    write_size=_CHUNK,
+                )[1]
+            )
+    except zstandard.ZstdError as exc:
+        raise DamagedC1ZError(f"{c1z_path}: corrupt zstd body: {exc}") from exc
+
+
 def _check_unchanged(opened: BinaryIO, before: os.stat_result, c1z_path: Path) -> None:
-    """Refuse a c1z that changed while it was read (a copy or a writer still at work on it): what was read is neither
-    the old file nor the new one. Not damage: a one-shot sync must not start over and replace a file being written."""
+    """Refuse a c1z whose content changed while it was read (a copy or a writer still at work on it): what was read is
+    neither the old file nor the new one. Not damage: a one-shot sync must not start over and replace a file being
+    written. Size and modification time only: a file renamed over the path, a hard link made to it or a chmod change
+    its inode's ctime but not what was read (the open file is the whole old one), and were refused."""
     try:
         now = os.fstat(opened.fileno())
     except OSError as exc:
         raise C1ZFormatError(f"{c1z_path}: cannot read: {exc.strerror or exc}") from exc
-    if (now.st_size, now.st_mtime_ns, now.st_ctime_ns) != (before.st_size, before.st_mtime_ns, before.st_ctime_ns):
+    if (now.st_size, now.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
         raise C1ZFormatError(
             f"{c1z_path}: changed while it was read ({before.st_size:,} bytes, then {now.st_size:,}): another "
             "process is writing it; try again once it is written"
@@ -335,6 +343,7 @@ def _compress_atomically(db_path: Path, c1z_path: Path) -> int:
             raise _save_disk_full(c1z_path, exc) from exc
         raise
     tmp_path = Path(tmp_name)
+    renamed = False
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with os.fdopen(fd, "wb") as target, db_path.open("rb") as source:
@@ -343,16 +352,34 @@ def _compress_atomically(db_path: Path, c1z_path: Path) -> int:
             target.flush()
             os.fsync(target.fileno())
             tmp_path.replace(c1z_path)  # still locked: a sweeper never sees it unlocked under its temp name
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp_path.unlink()
-        if is_disk_full(exc):
-            raise _save_disk_full(c1z_path, exc) from exc
+            renamed = True
+    except OSError as exc:
+        if not renamed:
+            _drop(tmp_path)
+            if is_disk_full(exc):
+                raise _save_disk_full(c1z_path, exc) from exc
+            raise
+        # Only closing the files is left past the rename, and the new file's bytes are synced already: an error
+        # closing it (a deferred one an NFS client reports at close) is no failed save. Raised, it said the previous
+        # file was "left as it was" when the new one had replaced it.
+        log.warning(
+            "the c1z is saved, but closing it reported an error",
+            file=str(c1z_path),
+            error=exc.strerror or type(exc).__name__,
+        )
+    except BaseException:
+        if not renamed:
+            _drop(tmp_path)
         raise
     # Past the rename the new file is in place: a failure to sync its directory is not a failed save (it was
     # reported as "disk full ... while saving" with the previous file already gone).
     _fsync_dir(c1z_path.parent)
     return c1z_path.stat().st_size
+
+
+def _drop(tmp_path: Path) -> None:
+    with contextlib.suppress(OSError):
+        tmp_path.unlink()
 
 
 def _kept(c1z_path: Path) -> str:

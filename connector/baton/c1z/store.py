@@ -563,7 +563,14 @@ class _Db:
         once per resume."""
         for table, noun, keys, names_its_key in _ROW_OBJECTS:
             extra = "expansion" if table == "v1_grants" and "expansion" in rows.columns(self.conn, table) else ""
-            for row in rows.iter_blobs(self.conn, table, sync_id, extra_column=extra, plain_columns=keys):
+            found = rows.iter_blobs(self.conn, table, sync_id, extra_column=extra, plain_columns=keys)
+            while True:
+                try:
+                    row = next(found, None)
+                except ValueError as exc:  # a row that is no object, or one over the size bound (rows.object_bytes)
+                    raise DamagedC1ZError(f"{self.source}: {exc}") from exc
+                if row is None:
+                    break
                 if extra and row[2] is not None:
                     annotation_grant_pb2.GrantExpandable.FromString(row[2])
                 if not names_its_key(row[1], row[len(row) - len(keys) :]):

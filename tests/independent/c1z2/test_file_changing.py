@@ -143,3 +143,65 @@ def test_a_file_that_did_not_change_still_reads(
     path = _copy(good, tmp_path / "in" / "still.c1z")
     with C1ZReader(path, tmp_path) as reader, C1ZReader(good, tmp_path) as expected:
         assert sorted(g.id for g in reader.grants()) == sorted(g.id for g in expected.grants())
+
+
+def _rename_over(good: Path) -> Callable[[Path], None]:
+    def change(path: Path) -> None:
+        fresh = path.with_name("fresh.c1z")
+        fresh.write_bytes(good.read_bytes())
+        fresh.replace(path)  # another writer's atomic save: the open file is still the whole old one
+
+    return change
+
+
+def _hard_link(path: Path) -> None:
+    path.with_name("backup.c1z").hardlink_to(path)
+
+
+UNCHANGED_CONTENT: dict[str, Callable[[Path], None]] = {
+    "a hard link made to it (a backup)": _hard_link,
+    "its mode changed": lambda path: path.chmod(0o600),
+}
+
+
+@pytest.mark.parametrize("case", [*sorted(UNCHANGED_CONTENT), "a new file renamed over its path"])
+def test_a_file_whose_content_did_not_change_under_the_reader_is_read(
+    case: str, good: Path, changing: dict[str, Callable[[Path], None]], tmp_path: Path
+) -> None:
+    """What changes only the inode's ctime (a link, a chmod) or replaces the path by rename (the open file is the whole
+    old one) leaves what was read whole: it was refused as "changed while it was read", and an `inspect` or an upload
+    racing the daemon's own save by rename failed for nothing."""
+    path = _copy(good, tmp_path / "in" / "steady.c1z")
+    changing[path.name] = UNCHANGED_CONTENT.get(case) or _rename_over(good)
+    work = tmp_path / "work"
+    work.mkdir()
+    with C1ZReader(path, work) as reader:
+        assert reader.sync_runs()
+
+
+def test_a_copy_still_being_written_is_named_as_changed_not_as_a_hostile_frame(tmp_path: Path) -> None:
+    """A copy in progress: the reader opens it with its first bytes only, and the rest lands while the frame is read.
+    The frame then declares more than the cap allowed for the size seen at the open, and the refusal read as a
+    decompression bomb ("declares N decompressed bytes, more than the cap") where the file was only being written."""
+    # A database that compresses far (zeros past the cap of the first bytes' size): the frame's header declares it.
+    whole = envelope.MAGIC_V1 + zstandard.ZstdCompressor().compress(bytes(envelope.MIN_CAP + 1))
+    path = tmp_path / "in" / "copying.c1z"
+    path.parent.mkdir()
+    path.write_bytes(whole[:40])
+    real_walk = envelope._check_frame
+
+    def rest_lands_then_walk(
+        source: object, c1z_path: Path, size: int, cap: int, stop: threading.Event | None = None
+    ) -> None:
+        with c1z_path.open("ab") as file:
+            file.write(whole[40:])
+        real_walk(source, c1z_path, size, cap, stop)  # type: ignore[arg-type]
+
+    work = tmp_path / "work"
+    work.mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(envelope, "_check_frame", rest_lands_then_walk)
+        with pytest.raises(C1ZFormatError) as caught:
+            C1ZReader(path, work)
+    assert not isinstance(caught.value, DamagedC1ZError)
+    _says_changed(str(caught.value), path)

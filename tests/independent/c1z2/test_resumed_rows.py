@@ -58,6 +58,16 @@ DAMAGE: dict[str, tuple[str, str]] = {
         f"UPDATE v1_entitlements SET data = x'' WHERE {_first('v1_entitlements')}",
         r"v1_entitlements row \d+ holds another entitlement than its key names",
     ),
+    # Rows the store's row reader refuses by their SQL type or size (a ValueError): raised as they were, they ended the
+    # resume as an error ("unexpected error") instead of starting over.
+    "a grant's expansion stored as text": (
+        f"UPDATE v1_grants SET expansion = 'abc' WHERE {_first('v1_grants')}",
+        r"v1_grants row \d+ holds an object that is not a blob",
+    ),
+    "a grant over the object size bound": (
+        f"UPDATE v1_grants SET data = zeroblob(5 * 1024 * 1024) WHERE {_first('v1_grants')}",
+        r"v1_grants row \d+ holds an object that is not a blob of at most",
+    ),
     "a user's row holding another user": (
         "UPDATE v1_resources SET data = (SELECT data FROM v1_resources WHERE resource_type_id = 'user' ORDER BY id DESC "
         f"LIMIT 1) WHERE {_first('v1_resources', _USER)}",

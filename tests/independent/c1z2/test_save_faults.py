@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import io
 import os
 import stat
 import tempfile
@@ -121,5 +122,38 @@ async def test_the_directory_failing_to_sync_after_the_rename_is_a_saved_file_an
     (warning,) = [e for e in logs if e["log_level"] == "warning"]
     assert "its directory could not be synced" in warning["event"]
     assert warning["directory"] == str(out.parent)
+    assert warning["error"] == os.strerror(code)
+    assert leftovers(out.parent, out) == []
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EIO])
+async def test_an_error_closing_the_new_file_after_its_rename_is_a_saved_file_and_a_warning(
+    code: int, previous: tuple[Path, bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the rename only closing the files is left, the new file's bytes synced already. An error there (a deferred
+    one an NFS client reports at close) was raised as a failed save saying the previous file was "left as it was",
+    with the new one in its place."""
+    out, _ = previous
+    org = Org(users=9)
+    real_fdopen = os.fdopen
+
+    class FailingClose(io.FileIO):
+        def close(self) -> None:
+            super().close()
+            raise OSError(code, os.strerror(code))
+
+    def fdopen(fd: int, mode: str = "r", *args: object, **kwargs: object) -> object:
+        return FailingClose(fd, "wb") if "w" in mode else real_fdopen(fd, mode, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(os, "fdopen", fdopen)
+    with structlog.testing.capture_logs() as logs:
+        result = await sync_to_file(syncers(org, Faults()), out, options(), tmp_dir=tmp_path)
+    monkeypatch.undo()
+    with C1ZReader(out, tmp_path) as reader:
+        (run,) = reader.sync_runs()
+        assert (run.sync_id, run.finished) == (result.sync_id, True)
+        assert {g.id for g in reader.grants()} == expected_grant_ids(org)
+    (warning,) = [e for e in logs if e["log_level"] == "warning"]
+    assert "saved, but closing it reported an error" in warning["event"]
     assert warning["error"] == os.strerror(code)
     assert leftovers(out.parent, out) == []

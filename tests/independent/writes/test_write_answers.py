@@ -113,8 +113,9 @@ async def test_a_team_member_grant_answered_409_without_already_for_this_user_is
         "users already present on the team [{user_part}]",
         "users already present on the team [{user}0]",
         "users already present on the team []; {user}",
+        "users not already present on the team [{user}] cannot be changed",
     ],
-    ids=["beside-the-list", "before-it", "a-part-of-the-id", "a-longer-id", "after-an-empty-list"],
+    ids=["beside-the-list", "before-it", "a-part-of-the-id", "a-longer-id", "after-an-empty-list", "not-present"],
 )
 async def test_a_team_member_grant_answered_409_naming_the_user_outside_already_present_is_not_reported_granted(
     rig: Rig, template: str
@@ -152,6 +153,25 @@ async def test_a_team_member_grant_answered_409_listing_the_user_as_already_pres
     finish = await rig.run(grant_task("team", team.id, "member", user.id))
     assert finish.ok, finish
     assert ALREADY_EXISTS in finish.annotation_types
+
+
+async def test_a_role_grant_answered_with_the_role_linked_as_another_type_is_not_reported_granted(rig: Rig) -> None:
+    """The answer's role links must name roles (datadog-api.md §2.1), as a synced user's must: a link to a permission
+    that shares the role's id was read as the role held, and the grant reported done on an answer that shows no role."""
+    role, user = new_role(rig.fake), human(rig.fake)
+
+    def roles_as_permissions(payload: dict[str, object]) -> dict[str, object]:
+        users = payload["data"]
+        assert isinstance(users, list)
+        for listed in users:
+            for link in listed["relationships"]["roles"]["data"]:
+                link["type"] = "permissions"
+        return payload
+
+    rig.wire.on("POST", ROLE_USERS, edited(roles_as_permissions))
+    finish = await rig.run(grant_task("role", role.id, "member", user.id))
+    assert not finish.ok, finish
+    assert 'roles.data[0].type (expected "roles", got a string)' in finish.message, finish
 
 
 async def test_a_role_grant_answered_409_without_the_role_held_is_not_reported_granted(rig: Rig) -> None:
