@@ -26,11 +26,28 @@ Patterns = tuple[tuple[str, str], ...]
 """What `blank_out` looks for: each form of each secret (`quoted_forms`), with its first `QUOTED_START` characters."""
 
 
+SECRET_TOKEN_SCHEME = "secret-token:"  # noqa: S105 - a URI scheme, no secret
+"""RFC 8959's scheme for a secret written as a URI, as a ConductorOne client secret is
+(`secret-token:conductorone.com:v1:<key>`): what comes before its last ':' is the same text in every such secret."""
+
+
 def patterns(secrets: Iterable[str]) -> Patterns:
     """The `Patterns` of `secrets`. Not cached here: a credential just issued is scrubbed with these too, and a cache
-    would keep it in memory after its task dropped it; the log redactor keeps those of the secrets it holds anyway."""
-    forms = {form for secret in secrets if secret for form in quoted_forms(secret)}
-    return tuple((form[:QUOTED_START], form) for form in sorted(forms))
+    would keep it in memory after its task dropped it; the log redactor keeps those of the secrets it holds anyway.
+
+    A `secret-token:` secret is found whole, and its key (after the last ':') as a secret of its own, start and all:
+    the first characters of the whole are public, those of every client secret and of the format a refusal names
+    ("expected secret-token:conductorone.com:v1:<base64url JWK>"), which blanked out as a secret's start hid the
+    format and every line naming it, while the key quoted alone went out whole."""
+    found: set[tuple[str, str]] = set()
+    for secret in secrets:
+        if secret.startswith(SECRET_TOKEN_SCHEME):
+            found.update((form, form) for form in quoted_forms(secret))
+            secret = secret.rpartition(":")[2]
+            if len(secret) < MIN_SECRET_LENGTH:
+                continue
+        found.update((form[:QUOTED_START], form) for form in quoted_forms(secret) if form)
+    return tuple(sorted(found))
 
 
 def blank_out(text: str, secrets: Iterable[str], mark: str) -> str:

@@ -10,7 +10,6 @@ of the process, and they are dropped as soon as their task has encrypted them (n
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import itertools
 import logging
@@ -77,6 +76,7 @@ def register_secret(value: str | None) -> None:
     """Never log this value (ignored when too short to be a secret rather than a common word)."""
     if value and len(value) >= MIN_SECRET_LENGTH:
         _secrets.add(value)
+        _renew_patterns()
 
 
 def register_rotating_secret(kind: str, value: str) -> None:
@@ -84,20 +84,22 @@ def register_rotating_secret(kind: str, value: str) -> None:
     hour would otherwise grow the set, and every log line's scan, for the life of the process)."""
     if value and len(value) >= MIN_SECRET_LENGTH:
         _rotating.setdefault(kind, deque(maxlen=ROTATING_KEPT)).appendleft(value)
+        _renew_patterns()
+
+
+_known: Patterns = ()
+"""The patterns of the secrets held now (`redaction.patterns`), worked out as one is registered, not for every string of
+every log line (20 us a string each time). Replaced whole, so a token that leaves `_rotating` leaves them too: a cache
+keyed by the secrets held kept a dropped token in memory."""
+
+
+def _renew_patterns() -> None:
+    global _known
+    _known = patterns((*_secrets, *itertools.chain.from_iterable(_rotating.values())))
 
 
 def redact(text: str) -> str:
-    return blank_out_patterns(
-        text, _patterns((*_secrets, *itertools.chain.from_iterable(_rotating.values()))), REDACTED
-    )
-
-
-@functools.lru_cache(maxsize=4)
-def _patterns(known: tuple[str, ...]) -> Patterns:
-    """The patterns of the secrets known now, worked out once (they change only as one is registered), not for every
-    string of every log line: 20 us a string each time, 4.5 us so (3 keys and 8 tokens; 2.45 us for the exact text
-    alone). Only secrets this module holds anyway."""
-    return patterns(known)
+    return blank_out_patterns(text, _known, REDACTED)
 
 
 def _scrub(value: Any) -> Any:
@@ -105,18 +107,33 @@ def _scrub(value: Any) -> Any:
         return redact(value)
     if isinstance(value, dict):
         return {_scrub(k): _scrub(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    if type(value) in (list, tuple):  # exactly: a namedtuple is built from its fields, not from one iterable
         return type(value)(_scrub(v) for v in value)
     if isinstance(value, BaseException):
-        return redact(f"{type(value).__name__}: {value}")
+        return redact(f"{type(value).__name__}: {_exception_text(value)}")
     if value is None or isinstance(value, bool | int | float):
         return value
     # Anything else is written as its repr, by either renderer (JSON's fallback, the console's) and by a debugged
     # task's log: bytes, a set, a URL or headers object whose repr holds a secret went out whole. Cleaned, it is that
     # text; a value holding no secret is left as it is.
-    shown = repr(value)
+    try:
+        shown = repr(value)
+    except Exception:  # written as the stand-in: the renderers would call the same repr
+        return _UNPRINTABLE.format(type(value).__name__)
     cleaned = redact(shown)
     return value if cleaned == shown else cleaned
+
+
+_UNPRINTABLE = "<unprintable {}>"
+"""A value whose text could not be made (its `__str__` or `__repr__` raised): a log call never fails its caller over a
+value it was given, as a namedtuple rebuilt from one iterable and a `__repr__` that raised did."""
+
+
+def _exception_text(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return _UNPRINTABLE.format(type(exc).__name__)
 
 
 _META = ("_record", "_from_structlog")

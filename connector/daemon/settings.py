@@ -1300,8 +1300,11 @@ def given_secrets(argv: Sequence[str], environ: Mapping[str, str]) -> list[str]:
         if arg == "--":  # what follows is no flag
             break
         name, equals, value = arg.partition("=")
-        if name in flags:
-            found += _secret_forms(value if equals else "".join(argv[at + 1 : at + 2]))
+        following = "".join(argv[at + 1 : at + 2])
+        if name in flags and (
+            equals or not following.startswith("-")
+        ):  # `--api-key --app-key K`: no value, as to argparse
+            found += _secret_forms(value if equals else following)
     return found
 
 

@@ -468,7 +468,11 @@ def parse_error_messages(body: bytes | bytearray, secrets: Iterable[str] = ()) -
     try:
         payload = from_json(body)
     except ValueError:
-        text = scrub(body[: _MAX_TEXT + _SECRET_SLACK].decode("utf-8", "replace"), secrets)
+        # Cut in characters, as it is scrubbed and shown: cut in bytes, multibyte text before a key left fewer of the
+        # slack's characters after the cut than the key's, and its start went out unscrubbed. 4 bytes a character at
+        # most, so the bytes decoded hold all the characters kept.
+        chars = _MAX_TEXT + _SECRET_SLACK
+        text = scrub(body[: 4 * chars].decode("utf-8", "replace")[:chars], secrets)
         return (_short(_strip_html(text[:_MAX_TEXT])),)
     messages = (_short(scrub(x[: _MAX_MESSAGE + _SECRET_SLACK], secrets)) for x in _messages_of(payload))
     return tuple(m for m in messages if m)[:_MAX_MESSAGES]

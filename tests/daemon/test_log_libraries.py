@@ -36,6 +36,7 @@ LIBRARIES = ("httpcore", "httpcore.http11", "httpx", "h11", "h2", "hpack", "grpc
 def restore_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(logs, "_secrets", set())
     monkeypatch.setattr(logs, "_rotating", {})
+    monkeypatch.setattr(logs, "_known", ())
     root = logging.getLogger()
     saved = root.handlers[:], root.level
     levels = {name: logging.getLogger(name).level for name in LIBRARIES}

@@ -16,6 +16,7 @@ from tests.fakes.c1.creds import generate_client_credentials
 @pytest.fixture(autouse=True)
 def fresh_redactor(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(logs, "_rotating", {})
+    monkeypatch.setattr(logs, "_known", ())
 
 
 def test_the_newest_tokens_are_redacted_and_the_set_stays_bounded() -> None:

@@ -148,7 +148,7 @@ def _decompress(c1z_path: Path, db_path: Path, stop: threading.Event | None) -> 
             # A file cut short, grown or rewritten as it was read is refused as that, not as damage or a hostile
             # frame: a copy still at work gave "declares N decompressed bytes, more than the cap", a truncation the
             # magic's refusal.
-            _check_unchanged(opened, before, c1z_path)
+            _check_unchanged(opened, before, c1z_path, refused=True)
             raise
         # The decoder stops quietly where its input ends, a frame finished or not: a file cut short (or rewritten)
         # after the walk gave a database that was never all there, and a file grown after it was read in part.
@@ -184,19 +184,29 @@ def _decompress_opened(opened: BinaryIO, size: int, c1z_path: Path, db_path: Pat
         raise DamagedC1ZError(f"{c1z_path}: corrupt zstd body: {exc}") from exc
 
 
-def _check_unchanged(opened: BinaryIO, before: os.stat_result, c1z_path: Path) -> None:
+def _check_unchanged(opened: BinaryIO, before: os.stat_result, c1z_path: Path, *, refused: bool = False) -> None:
     """Refuse a c1z whose content changed while it was read (a copy or a writer still at work on it): what was read is
     neither the old file nor the new one. Not damage: a one-shot sync must not start over and replace a file being
-    written. Size and modification time only: a file renamed over the path, a hard link made to it or a chmod change
-    its inode's ctime but not what was read (the open file is the whole old one), and were refused."""
+    written.
+
+    A file read whole is judged by its size and modification time: a file renamed over the path, a hard link made to it
+    or a chmod change only its inode's ctime, not what was read (the open file is the whole old one), and were refused.
+    A file `refused` (damaged, as read) by its ctime too: a writer that restores the mtime it found (`cp -p`, `rsync
+    -t`, `tar -x`, `touch -r`) changes only the ctime, and its file being written was called damaged and replaced."""
     try:
         now = os.fstat(opened.fileno())
     except OSError as exc:
         raise C1ZFormatError(f"{c1z_path}: cannot read: {exc.strerror or exc}") from exc
-    if (now.st_size, now.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+    judged = ("st_size", "st_mtime_ns", "st_ctime_ns") if refused else ("st_size", "st_mtime_ns")
+    if any(getattr(now, field) != getattr(before, field) for field in judged):
+        how = (
+            f"{before.st_size:,} bytes, then {now.st_size:,}"
+            if now.st_size != before.st_size
+            else f"rewritten at the same size, {now.st_size:,} bytes"
+        )
         raise C1ZFormatError(
-            f"{c1z_path}: changed while it was read ({before.st_size:,} bytes, then {now.st_size:,}): another "
-            "process is writing it; try again once it is written"
+            f"{c1z_path}: changed while it was read ({how}): another process is writing it; try again once it is "
+            "written"
         )
 
 

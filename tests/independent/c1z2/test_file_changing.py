@@ -9,6 +9,7 @@ leaves the file alone (docs/spec/c1z-format.md §2.2: "One zstd frame ... Nothin
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -41,7 +42,18 @@ def _append(data: bytes) -> Callable[[Path], None]:
     return change
 
 
+def _rewrite_keeping_mtime(path: Path) -> None:
+    """Another writer's bytes in place, at the same size, with the mtime it found put back (`cp -p`, `rsync -t`,
+    `tar -x`, `touch -r`): only the ctime tells."""
+    found = path.stat()
+    with path.open("r+b") as file:
+        file.seek(found.st_size // 2)
+        file.write(bytes(b ^ 0xFF for b in file.read(64)))
+    os.utime(path, ns=(found.st_atime_ns, found.st_mtime_ns))
+
+
 CHANGES: dict[str, Callable[[Path], None]] = {
+    "rewritten in place, its mtime kept": _rewrite_keeping_mtime,
     "cut to two thirds": _cut(lambda size: size * 2 // 3),
     "its checksum cut off": _cut(lambda size: size - 4),
     "a second frame appended": _append(zstandard.ZstdCompressor().compress(b"\0" * (1 << 20))),

@@ -34,3 +34,13 @@ def test_a_secret_longer_than_the_messages_cut_is_kept_out_from_its_first_charac
     error = error_for_response(400, method="POST", path="/api/v2/api_keys", body=body, secrets=[LONG])
     assert "bad credential" in str(error)
     assert not leaked(str(error), LONG), str(error)
+
+
+def test_a_key_after_multibyte_text_in_a_page_that_is_not_json_keeps_no_part_of_it() -> None:
+    """A proxy's HTML page was cut in bytes before it was scrubbed and in characters after: multibyte text before the
+    key left fewer characters of the scrub's slack than the key's, and the key's first 20 characters were shown."""
+    key = "0123456789abcdef0123456789abcdef"
+    page = f'<html><head><title x="{"€" * 1507}"></title></head><body>Forbidden: DD-API-KEY {key}</body></html>'
+    error = error_for_response(403, method="GET", path="/api/v2/users", body=page.encode(), secrets=[key])
+    assert "Forbidden: DD-API-KEY" in str(error)
+    assert key[:12] not in str(error), str(error)[-200:]

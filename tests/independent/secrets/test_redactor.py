@@ -8,6 +8,7 @@ import io
 import json
 import logging
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import structlog
@@ -36,6 +37,7 @@ ALL = (QUOTE_FORMAT, BASE64, LONG, SHORT_PREFIX, LONGER, ESCAPED)
 def fresh_redactor(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(logs, "_secrets", set())
     monkeypatch.setattr(logs, "_rotating", {})
+    monkeypatch.setattr(logs, "_known", ())
 
 
 def test_a_secret_that_begins_another_leaves_none_of_the_longer_ones_tail() -> None:
@@ -136,3 +138,70 @@ def test_a_debugged_tasks_log_holds_no_secret_of_any_type_of_value(tmp_path: Pat
     data = (tmp_path / "debug.log").read_text()
     assert len([json.loads(line) for line in data.splitlines()]) == len(ALL) + 1
     assert not leaked(data, *ALL), data[:400]
+
+
+def test_a_client_secrets_public_format_is_not_blanked_out_but_its_key_alone_is() -> None:
+    """Every client secret begins `secret-token:conductorone.com:v1:` (RFC 8959's scheme): taken as the secret's own
+    first characters, that text was blanked out wherever it stood, a refusal's "expected secret-token:conductorone.com
+    :v1:<base64url JWK>" among them, while the key after it, quoted alone, went out whole."""
+    secret = generate_client_credentials("tenant.example.com").client_secret
+    logs.register_secret(secret)
+    key = secret.rpartition(":")[2]
+    assert logs.redact("expected secret-token:conductorone.com:v1:<base64url JWK>") == (
+        "expected secret-token:conductorone.com:v1:<base64url JWK>"
+    )
+    assert logs.redact(f"the key part {key} is not a JWK") == f"the key part {logs.REDACTED} is not a JWK"
+    assert (
+        logs.redact(f"cut after 100: {secret[:60]}")
+        == f"cut after 100: secret-token:conductorone.com:v1:{logs.REDACTED}"
+    )
+    assert key[:12] not in logs.redact(f"as given: {secret}")
+
+
+def test_a_token_no_longer_among_the_newest_is_held_by_nothing_of_the_redactors() -> None:
+    """The redactor's patterns are those of the secrets it holds now: a cache keyed by the secrets held kept a token
+    that had left the newest `ROTATING_KEPT`, in memory for the life of the process."""
+    tokens = [f"canary-access-token-{n:04d}" for n in range(logs.ROTATING_KEPT + 1)]
+    for token in tokens:
+        logs.register_rotating_secret("access_token", token)
+    held = repr(logs._known)
+    assert tokens[0] not in held
+    assert all(token in held for token in tokens[1:])
+
+
+class _Pair(NamedTuple):
+    first: str
+    second: str
+
+
+class _Unprintable:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+    def __str__(self) -> str:
+        raise RuntimeError("no str")
+
+
+class _UnprintableError(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no str")
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_a_value_that_cannot_be_rebuilt_or_shown_never_fails_the_log_call(fmt: str) -> None:
+    """A namedtuple was rebuilt from one iterable (its constructor wants its fields) and a value whose `__repr__`
+    raised was shown by it: either raised out of `log.info` into the task that logged it."""
+    logs.register_secret(LONGER)
+    out = io.StringIO()
+    logs.configure("info", fmt, out)
+    try:
+        structlog.get_logger("test").info(
+            "values", pair=_Pair("plain", LONGER), odd=_Unprintable(), error=_UnprintableError()
+        )
+    finally:
+        logs.configure("info", "json", io.StringIO())
+    written = out.getvalue()
+    assert "plain" in written
+    assert "<unprintable _Unprintable>" in written
+    assert "_UnprintableError: <unprintable _UnprintableError>" in written
+    assert not leaked(written, LONGER), written

@@ -39,3 +39,20 @@ def test_a_bug_while_the_settings_are_read_never_prints_a_secret(canary: str, wh
     if debug:
         assert "Traceback" in result.stderr
     assert not leaked(result.stderr + result.stdout, secret), result.stderr[-600:]
+
+
+@pytest.mark.parametrize(
+    ("argv", "given"),
+    [
+        (["--api-key", "--app-key", LONG], [LONG]),
+        (["--file", "out.c1z", "--api-key", "--log-level", "debug"], []),
+        (["--api-key"], []),
+        (["--", "--api-key", LONG], []),
+        ([f"--api-key={LONG}"], [LONG]),
+    ],
+    ids=["a-flag-after-it", "a-flag-and-its-value-after-it", "last", "after-double-dash", "with-equals"],
+)
+def test_the_boundary_takes_as_a_secret_only_what_argparse_would(argv: list[str], given: list[str]) -> None:
+    """A secret flag followed by another flag has no value, to argparse as to the boundary: `--api-key --app-key K`
+    made `--app-key` a secret of the run, and the bug's line then read "[REDACTED] given twice"."""
+    assert sorted(set(settings.given_secrets(argv, {}))) == given
