@@ -9,5 +9,6 @@ ConductorOne over gRPC and TLS on 127.0.0.1; one test runs the daemon as a proce
 - `test_debug_asset.py`: the debug asset refused, held, stalled, bounded; on a grant; two at once; secrets quoted.
 - `test_uploads.py`: an upload never read, read under a 2 KiB message limit, stalled while a grant runs beside it.
 - `test_leases_and_floods.py`: nine heartbeats refused; cancels after the c1z and during a grant; a flood of tasks.
+- `test_startup_verdicts.py`: a Hello refused by the token endpoint, or by the API after a token was issued.
 - `test_debugged_daemon.py`: a debugged sync as a process, with both peers quoting every secret; SIGTERM, exit 0.
 """
