@@ -446,12 +446,24 @@ class TeamProvisioner(_EntitlementProvisioner):
         return None
 
 
+# Datadog's "already a member" 409 (datadog-api §6.2): "users already present on the team [<uuid>]"; the bracket may
+# list several users, comma- or space-separated, perhaps quoted.
+_ALREADY_PRESENT = re.compile(r"already present\b[^\[\]]*\[([^\[\]]*)\]", re.IGNORECASE)
+
+
 def _already_present(conflict: Conflict, user_id: str) -> bool:
     """Whether a membership add's 409 is Datadog's "already a member" (datadog-api §6.2: "users already present on the
-    team [<user>]"), naming this user. Only that one says a membership exists: a 409 refusing the add for another
-    reason was reported as the grant already there, with the user never added. Any other is checked by a read."""
-    user = user_id.lower()
-    return any("already present" in m.lower() and user in m.lower() for m in conflict.messages)
+    team [<user>]"), listing this user in its brackets. Only that one says a membership exists: a 409 refusing the add
+    for another reason was reported as the grant already there, with the user never added. The user is compared as a
+    whole listed id: found anywhere in the text, a short id matched inside another's, or a message naming the user
+    beside another's "already present" was taken as this user's. Any other 409 is checked by a read."""
+    return any(
+        same_id(listed.strip("'\""), user_id)
+        for message in conflict.messages
+        for bracket in _ALREADY_PRESENT.findall(message)
+        for listed in re.split(r"[\s,]+", bracket)
+        if listed
+    )
 
 
 _NOT_A_MEMBER = "the user is not a member of the team"

@@ -104,6 +104,56 @@ async def test_a_team_member_grant_answered_409_without_already_for_this_user_is
     assert ALREADY_EXISTS not in finish.annotation_types
 
 
+# A 409 naming this user somewhere, but not as one of the users its "already present" lists.
+@pytest.mark.parametrize(
+    "template",
+    [
+        "users already present on the team [{other}] (asked to add {user})",
+        "{user}: users already present on the team [{other}]",
+        "users already present on the team [{user_part}]",
+        "users already present on the team [{user}0]",
+        "users already present on the team []; {user}",
+    ],
+    ids=["beside-the-list", "before-it", "a-part-of-the-id", "a-longer-id", "after-an-empty-list"],
+)
+async def test_a_team_member_grant_answered_409_naming_the_user_outside_already_present_is_not_reported_granted(
+    rig: Rig, template: str
+) -> None:
+    """Only the users in the brackets of "users already present on the team [<user>]" (datadog-api §6.2) are members.
+    The user's id anywhere in the text was taken as "already a member", so a refusal that mentioned the user, or
+    listed a user whose id holds this one's, was reported GrantAlreadyExists with the user never added."""
+    team, user, other = new_team(rig.fake), human(rig.fake), human(rig.fake, skip=1)
+    message = template.format(user=user.id, other=other.id, user_part=user.id[:8])
+    rig.wire.on("POST", MEMBERSHIPS, answer(409, {"errors": [{"status": "409", "detail": message}]}))
+    finish = await rig.run(grant_task("team", team.id, "member", user.id))
+    assert failed_for_good(finish), finish
+    assert ALREADY_EXISTS not in finish.annotation_types
+    assert user.id not in team.members
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "users already present on the team [{user}]",
+        "users already present on the team [{other}, {user}]",
+        "Users Already Present on the team ['{upper}']",
+    ],
+    ids=["alone", "second-of-two", "quoted-and-upper-case"],
+)
+async def test_a_team_member_grant_answered_409_listing_the_user_as_already_present_is_already_granted(
+    rig: Rig, template: str
+) -> None:
+    """Datadog's own "already a member" answer, however the list is written, is the grant already there: reported
+    GrantAlreadyExists with no read of the team."""
+    user, other = human(rig.fake), human(rig.fake, skip=1)
+    team = new_team(rig.fake, {user.id: None})
+    message = template.format(user=user.id, other=other.id, upper=user.id.upper())
+    rig.wire.on("POST", MEMBERSHIPS, answer(409, {"errors": [{"status": "409", "detail": message}]}))
+    finish = await rig.run(grant_task("team", team.id, "member", user.id))
+    assert finish.ok, finish
+    assert ALREADY_EXISTS in finish.annotation_types
+
+
 async def test_a_role_grant_answered_409_without_the_role_held_is_not_reported_granted(rig: Rig) -> None:
     role, user = new_role(rig.fake), human(rig.fake)
     rig.wire.on("POST", ROLE_USERS, answer(409, {"errors": ["Conflict"]}))
