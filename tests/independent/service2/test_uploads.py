@@ -34,10 +34,11 @@ def _stall_bound(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
 
 
 def _large_wiki() -> Wiki:
-    """A wiki whose c1z is several 512 KiB chunks (random names do not compress), more than any flow-control window."""
+    """A wiki whose c1z is more than one 512 KiB chunk (random names do not compress), more than the flow-control
+    windows a stream starts with; few accounts with long names, so the sync stays short on a loaded machine."""
     base = wiki()
-    for _ in range(40_000):
-        base.accounts[f"{secrets.token_hex(12)}@wiki.example"] = secrets.token_hex(16)
+    for _ in range(6_000):
+        base.accounts[f"{secrets.token_hex(12)}@wiki.example"] = secrets.token_hex(96)
     return base
 
 
@@ -103,7 +104,6 @@ async def test_a_message_limit_below_the_upload_chunk_fails_the_sync_retryably_n
     assert _left_files(tmp_path) == []
 
 
-@pytest.mark.slow
 async def test_a_grant_beside_a_large_upload_conductorone_stopped_reading_is_made_and_reported(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -112,16 +112,16 @@ async def test_a_grant_beside_a_large_upload_conductorone_stopped_reading_is_mad
         rig.fake.stall_uploads(times=1)
         sync = kind_task("sync_full")
         rig.fake.enqueue(sync)
-        await rig.until("the stalled upload", lambda: rig.fake.recorded().calls_to("UploadAsset"), within=60)
-        await rig.until("the upload's writes blocked", lambda: rig.logged("c1z saved"), within=60)
+        await rig.until("the stalled upload", lambda: rig.fake.recorded().calls_to("UploadAsset"), within=120)
+        await rig.until("the upload's writes blocked", lambda: rig.logged("c1z saved"), within=120)
         grant = space_task("grant", "105", "editor", "bo@wiki.example")
         rig.fake.enqueue(grant)
         report = await rig.finished(grant.id, within=20)
         assert report.WhichOneof("final_state") == "success", report
         assert not rig.fake.recorded().finish_tasks.get(sync.id), "the stalled upload ended before the grant's report"
         rig.fake.start_outage("refuse", seconds=0.0)  # a restart: the stalled stream is cut and sent again
-        assert (await rig.finished(sync.id, within=60)).WhichOneof("final_state") == "success"
+        assert (await rig.finished(sync.id, within=120)).WhichOneof("final_state") == "success"
         (upload,) = [u for u in rig.fake.recorded().uploads if u.ok]
-        assert len(upload.chunk_sizes) >= 3
+        assert len(upload.chunk_sizes) >= 2
         assert set(upload.chunk_sizes[:-1]) == {512 * 1024}
     assert _left_files(tmp_path) == []
