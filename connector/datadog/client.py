@@ -332,7 +332,13 @@ class DatadogClient:
                 status=reply.status,
                 max_pages=self._max_pages,
             )
-            last = pages_for(info.total, size) - 1 if info.total is not None and next_number is not None else None
+            # The pages fetched ahead stop at the page bound as the walk does: past it, a total of a million asked for
+            # the window's pages beyond the bound after the walk had already failed on it.
+            last = (
+                min(pages_for(info.total, size), self._max_pages) - 1
+                if info.total is not None and next_number is not None
+                else None
+            )
             return Page(
                 items=items,
                 number=number,

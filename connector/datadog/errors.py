@@ -408,6 +408,11 @@ def describe_transport_error(
     chain = _chain(exc)
     text = " ".join(str(e) for e in chain).lower()
     where = f"cannot reach {host}" + (f" through the proxy {proxy}" if proxy else "")
+    # The failures that come once the peer answered (slowly, cut short, or not in HTTP): "cannot reach" sent the
+    # operator after DNS, routes and firewalls for a peer that was reached and answered badly. Through a proxy the
+    # answer may be the proxy's own (to the CONNECT), so Datadog is not said to be reached there.
+    answered = f"{where}: " if proxy else f"{host} was reached, but "
+    lead: str | None = None  # `answered` for those failures; else `where` as it ends up
     if is_certificate_failure(exc):
         cause = "TLS certificate verification failed"
     elif any(isinstance(e, ssl.SSLError) for e in chain):
@@ -426,7 +431,7 @@ def describe_transport_error(
     elif type(exc).__name__ == "ConnectTimeout":
         cause = "timed out connecting"
     elif type(exc).__name__ in ("ReadTimeout", "WriteTimeout"):
-        cause = "timed out waiting for the response"
+        lead, cause = answered, "timed out waiting for the response"
     elif type(exc).__name__ == "PoolTimeout":
         cause = "timed out waiting for a free connection"
     elif type(exc).__name__ == "ProxyError":
@@ -438,15 +443,15 @@ def describe_transport_error(
             # closed connection. h11 quotes a line it could not parse (the peer's bytes: a proxy may echo the
             # request there, its Proxy-Authorization too): only what kind of line it was is kept.
             kind = _short(str(exc).split(":", 1)[0] if _PEER_BYTES.search(str(exc)) else scrub(str(exc), secrets))
-            return f"{where}: the answer is not valid HTTP" + (f" ({kind})" if kind else "")
-        cause = "the connection closed before the response was complete"
+            return f"{answered}the answer is not valid HTTP" + (f" ({kind})" if kind else "")
+        lead, cause = answered, "the connection closed before the response was complete"
     elif any(isinstance(e, ConnectionResetError) for e in chain) or "connection reset" in text:
         # By text too: httpcore's pool re-raises a failed read `from None`, dropping the OS error from the chain.
         cause = "connection reset"
     else:
         cause = type(exc).__name__
     detail = _short(scrub(str(exc), tuple(secrets)))
-    return f"{where}: {cause}" + (f" ({detail})" if detail and detail.lower() != cause.lower() else "")
+    return f"{lead or f'{where}: '}{cause}" + (f" ({detail})" if detail and detail.lower() != cause.lower() else "")
 
 
 def parse_error_messages(body: bytes | bytearray, secrets: Iterable[str] = ()) -> tuple[str, ...]:

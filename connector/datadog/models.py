@@ -111,10 +111,16 @@ Count = Annotated[StrictInt | None, WrapValidator(_plausible_count)]
 Flag = StrictBool
 
 
-def _linkage_ids(name: str, data: Any) -> tuple[str, ...]:
-    """Ids of a relationship's ``data`` (one linkage object, a list of them, or null)."""
+def _linkage_ids(name: str, data: Any, kind: str | None = None) -> tuple[str, ...]:
+    """Ids of a relationship's ``data`` (one linkage object, a list of them, or null). `kind`: the JSON:API type its
+    linkage objects name (`Resource.linkage_types`); one naming another type is refused, one naming none is read by its
+    id."""
     # The usual shapes first (every user has two relationships): a to-one object with a string id, a to-many list.
-    if type(data) is dict and type(ref_id := data.get("id")) is str:
+    if (
+        type(data) is dict
+        and type(ref_id := data.get("id")) is str
+        and (kind is None or data.get("type", kind) == kind)
+    ):
         return (ref_id,)
     refs = data if isinstance(data, list) else [data] if data is not None else []
     # A dict keeps the first of each id: a link listed twice is one link (a role listed twice is one grant).
@@ -122,6 +128,8 @@ def _linkage_ids(name: str, data: Any) -> tuple[str, ...]:
     for ref in refs:
         if not isinstance(ref, dict):
             raise _linkage_error(name, data, ref)
+        if kind is not None and ref.get("type", kind) != kind:
+            raise _linkage_error(name, data, ref, f'"{kind}"')
         ref_id = ref.get("id")
         if ref_id is None:
             continue
@@ -131,14 +139,17 @@ def _linkage_ids(name: str, data: Any) -> tuple[str, ...]:
     return tuple(ids)
 
 
-def _linkage_error(name: str, data: Any, ref: Any) -> PydanticCustomError:
-    """Where a relationship's linkage has the wrong JSON type: worked out only once it failed, so a good link costs
-    the sync nothing more (users' role links are read per user)."""
+def _linkage_error(name: str, data: Any, ref: Any, kind: str | None = None) -> PydanticCustomError:
+    """Where a relationship's linkage has the wrong JSON type (or, with `kind`, names another JSON:API type than
+    `kind`): worked out only once it failed, so a good link costs the sync nothing more (users' role links are read
+    per user)."""
     where: tuple[int | str, ...] = ("relationships", name, "data")
     if isinstance(data, list):
         where += (next(i for i, x in enumerate(data) if x is ref),)
     elif not isinstance(data, dict):
         return shape_error(where, "an object, an array or null")
+    if kind is not None:
+        return shape_error((*where, "type"), kind)
     return shape_error((*where, "id"), "a string") if isinstance(ref, dict) else shape_error(where, "a linkage object")
 
 
@@ -164,6 +175,11 @@ class Resource(BaseModel):
     # an entitlement's resource (a user's roles, a membership's user): each must be an id later requests can use,
     # as a listed item's own id must (`client.DatadogClient._fetch_page`).
     linked_id_fields: ClassVar[tuple[str, ...]] = ()
+    # relationship name on the wire -> the JSON:API type its linkage objects name (datadog-api.md §2.1), for the links
+    # whose ids the sync uses (as a grant's role or principal, a key's owner or creator). Read by id alone, a user's
+    # `roles` link to a permission became a grant of whichever role shares its id; a membership whose `user` link names
+    # a team granted the team's id as a user.
+    linkage_types: ClassVar[Mapping[str, str]] = {}
 
     id: str
     type: str | None = None
@@ -197,7 +213,7 @@ class Resource(BaseModel):
                 # as its service account's, the owner's type not read at all. An empty one links nothing, as null does:
                 # read as null, it hides nothing, where refused it failed the whole sync over a link no grant needs.
                 raise shape_error(("relationships", wire_name, "data"), "an object or null")
-            ids = _linkage_ids(wire_name, data)
+            ids = _linkage_ids(wire_name, data, cls.linkage_types.get(wire_name))
             flat[field] = ids if to_many else (ids[0] if ids else None)
         return flat
 
@@ -211,6 +227,7 @@ class User(Resource):
     }
     granting_fields: ClassVar[tuple[str, ...]] = ("role_ids",)
     linked_id_fields: ClassVar[tuple[str, ...]] = ("role_ids",)
+    linkage_types: ClassVar[Mapping[str, str]] = {"roles": "roles", "org": "orgs"}
 
     email: str | None = None
     handle: str | None = None
@@ -264,6 +281,7 @@ class TeamMembership(Resource):
         "team": ("team_id", False),
     }
     linked_id_fields: ClassVar[tuple[str, ...]] = ("user_id",)
+    linkage_types: ClassVar[Mapping[str, str]] = {"user": "users", "team": "team"}
 
     # Datadog's wire values are "admin" or null; null is an ordinary member.
     role: str | None = None
@@ -286,6 +304,7 @@ class TeamMembership(Resource):
             and type(user := relationships.get("user")) is dict
             and type(linkage := user.get("data")) is dict
             and type(user_id := linkage.get("id")) is str
+            and linkage.get("type", "users") == "users"
         ):
             flat = dict(attributes)
             flat["id"] = raw.get("id")
@@ -330,6 +349,7 @@ class OnCallShift(Resource):
         "user": ("user_id", False),
     }
     linked_id_fields: ClassVar[tuple[str, ...]] = ("user_id",)
+    linkage_types: ClassVar[Mapping[str, str]] = {"user": "users"}
 
     start: Timestamp = None
     end: Timestamp = None
@@ -373,6 +393,7 @@ class APIKey(Resource):
         "created_by": ("created_by_id", False),
         "modified_by": ("modified_by_id", False),
     }
+    linkage_types: ClassVar[Mapping[str, str]] = {"created_by": "users", "modified_by": "users"}
 
     name: str | None = None
     last4: str | None = None
@@ -401,6 +422,7 @@ class ApplicationKey(Resource):
     relationship_fields: ClassVar[Mapping[str, tuple[str, bool]]] = {
         "owned_by": ("owner_id", False),
     }
+    linkage_types: ClassVar[Mapping[str, str]] = {"owned_by": "users"}
 
     name: str | None = None
     last4: str | None = None
@@ -470,6 +492,7 @@ class UserInvitation(Resource):
     relationship_fields: ClassVar[Mapping[str, tuple[str, bool]]] = {
         "user": ("user_id", False),
     }
+    linkage_types: ClassVar[Mapping[str, str]] = {"user": "users"}
 
     invite_type: str | None = None
     login_method: str | None = None

@@ -219,7 +219,7 @@ async def test_a_silent_peer_costs_the_timeout_per_attempt_then_fails_retryably(
     client = _client(make_client, fake, timeout=0.1, connect_timeout=1.0)
     with pytest.raises(Unavailable) as raised:
         await client.list_users()
-    assert f"cannot reach 127.0.0.1:{fake.port}: timed out" in str(raised.value)
+    assert f"127.0.0.1:{fake.port} was reached, but timed out" in str(raised.value)
     assert raised.value.retryable
     # Counted as they arrive (the fake logs a request only once it has answered, which a hung one never does).
     assert len(fake.faults.hostile_script) == 1, "exactly max_attempts attempts reached the peer"
@@ -395,14 +395,24 @@ def _chained(outer: Exception, *causes: BaseException) -> Exception:
         (_chained(httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"),
                   ssl.SSLCertVerificationError(1, "certificate verify failed")), "TLS certificate verification failed"),
         (httpx.ConnectTimeout(""), "timed out connecting"),
-        (httpx.ReadTimeout(""), "timed out waiting for the response"),
-        (httpx.RemoteProtocolError("peer closed"), "the connection closed before the response was complete"),
     ],
 )  # fmt: skip
 def test_unreachable_datadog_names_the_host_and_the_cause(exc: Exception, cause: str) -> None:
     text = describe_transport_error(exc, "api.datadoghq.eu", [CANARY_API_KEY])
     assert text.startswith(f"cannot reach api.datadoghq.eu: {cause}")
     assert "ConnectError" not in text
+
+
+@pytest.mark.parametrize(
+    ("exc", "cause"),
+    [
+        (httpx.ReadTimeout(""), "timed out waiting for the response"),
+        (httpx.RemoteProtocolError("peer closed"), "the connection closed before the response was complete"),
+    ],
+)
+def test_a_datadog_that_answered_badly_is_said_to_be_reached_not_unreachable(exc: Exception, cause: str) -> None:
+    text = describe_transport_error(exc, "api.datadoghq.eu", [CANARY_API_KEY])
+    assert text.startswith(f"api.datadoghq.eu was reached, but {cause}")
 
 
 # -- through the sync engine: the transport's budget is the whole budget -----------------------------------------

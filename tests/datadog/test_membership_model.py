@@ -21,6 +21,7 @@ class Reference(Resource):
         "user": ("user_id", False),
         "team": ("team_id", False),
     }
+    linkage_types: ClassVar[dict[str, str]] = {"user": "users", "team": "team"}
 
     role: str | None = None
     provisioned_by: str | None = None
@@ -46,7 +47,13 @@ ids = st.one_of(
     st.just("3256195d-d65f-4dee-91ca-b7b3ce4f878d"),
     odd,
 )
-linkage = st.one_of(st.fixed_dictionaries({"type": st.just("users"), "id": ids}), st.fixed_dictionaries({}), odd)
+kinds = st.sampled_from(["users", "team", "roles"])
+linkage = st.one_of(
+    st.fixed_dictionaries({"type": kinds, "id": ids}),
+    st.fixed_dictionaries({"id": ids}),
+    st.fixed_dictionaries({}),
+    odd,
+)
 link = st.one_of(st.fixed_dictionaries({"data": linkage}), st.fixed_dictionaries({}), odd)
 attributes = st.one_of(
     st.fixed_dictionaries(
@@ -61,7 +68,7 @@ relationships = st.one_of(
     st.fixed_dictionaries({}, optional={"team": link, "other": link}),
     odd,
 )
-user_link = st.fixed_dictionaries({"data": st.fixed_dictionaries({"type": st.just("users"), "id": ids})})
+user_link = st.fixed_dictionaries({"data": st.fixed_dictionaries({"id": ids}, optional={"type": kinds})})
 listed = st.fixed_dictionaries(  # a listing's shape, give or take a link: the fast path's and its near misses
     {
         "id": ids,

@@ -493,7 +493,7 @@ async def test_a_malformed_answer_is_not_called_a_closed_connection(answer: byte
             await client.list_users()
         assert client.stats.retries == {"RemoteProtocolError": 1}
     assert str(raised.value) == (
-        f"Datadog unavailable: GET /api/v2/users -> no response: cannot reach 127.0.0.1:{port}: the answer is not "
+        f"Datadog unavailable: GET /api/v2/users -> no response: 127.0.0.1:{port} was reached, but the answer is not "
         f"valid HTTP ({named})"
     )
 

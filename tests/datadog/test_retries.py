@@ -244,7 +244,7 @@ async def test_timeouts_are_retried_then_reported(fake: FakeDatadog, make_client
     with pytest.raises(Unavailable) as raised:
         await client.list_users()
     assert raised.value.status is None
-    assert raised.value.reason == f"cannot reach 127.0.0.1:{fake.port}: timed out waiting for the response"
+    assert raised.value.reason == f"127.0.0.1:{fake.port} was reached, but timed out waiting for the response"
     assert sum(client.stats.retries.values()) == 2, client.stats.retries  # read or connect timeouts
     assert client.stats.requests[("users", "error")] == 3
 

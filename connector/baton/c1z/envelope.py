@@ -27,6 +27,7 @@ from connector.baton.c1z.errors import (
     C1ZFormatError,
     C1ZWriteError,
     DamagedC1ZError,
+    DiskFullError,
     check_stop,
     disk_full,
     is_disk_full,
@@ -140,28 +141,55 @@ def _what_it_starts_as(magic: bytes, source: BinaryIO) -> str:
 
 def _decompress(c1z_path: Path, db_path: Path, stop: threading.Event | None) -> int:
     with open_regular(c1z_path) as opened:
-        size = os.fstat(opened.fileno()).st_size
-        source = cast(BinaryIO, _Source(opened, c1z_path, stop))
+        before = os.fstat(opened.fileno())
+        size = before.st_size
+        reading = _Source(opened, c1z_path, stop)
+        source = cast(BinaryIO, reading)
         magic = source.read(len(MAGIC_V1))
         if magic == MAGIC_V3:
             raise C1ZFormatError(f"{c1z_path}: a v3 (Pebble) c1z; only the v1 SQLite format is supported")
         if magic != MAGIC_V1:
             raise C1ZFormatError(f"{c1z_path}: not a c1z file (bad magic: {_what_it_starts_as(magic, source)})")
+        # From here no further than the frame walk looks: bytes a writer appends meanwhile are never decoded. (Not
+        # before: a file whose size says 0 may still hold bytes, a /proc file's, and its first ones name it.)
+        reading.limit = size
         cap = decompression_cap(size)
-        _check_frame(source, c1z_path, size, cap, stop)
-        source.seek(len(MAGIC_V1))
         try:
-            with db_path.open("wb") as target:
-                return int(
-                    zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW).copy_stream(
-                        source,
-                        cast(BinaryIO, _CappedWriter(target, cap, c1z_path, stop)),
-                        read_size=_CHUNK,
-                        write_size=_CHUNK,
-                    )[1]
-                )
-        except zstandard.ZstdError as exc:
-            raise DamagedC1ZError(f"{c1z_path}: corrupt zstd body: {exc}") from exc
+            _check_frame(source, c1z_path, size, cap, stop)
+            source.seek(len(MAGIC_V1))
+            try:
+                with db_path.open("wb") as target:
+                    written = int(
+                        zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW).copy_stream(
+                            source,
+                            cast(BinaryIO, _CappedWriter(target, cap, c1z_path, stop)),
+                            read_size=_CHUNK,
+                            write_size=_CHUNK,
+                        )[1]
+                    )
+            except zstandard.ZstdError as exc:
+                raise DamagedC1ZError(f"{c1z_path}: corrupt zstd body: {exc}") from exc
+        except DamagedC1ZError:
+            _check_unchanged(opened, before, c1z_path)  # a file cut short as it was read is not damaged
+            raise
+        # The decoder stops quietly where its input ends, a frame finished or not: a file cut short (or rewritten)
+        # after the walk gave a database that was never all there, and a file grown after it was read in part.
+        _check_unchanged(opened, before, c1z_path)
+        return written
+
+
+def _check_unchanged(opened: BinaryIO, before: os.stat_result, c1z_path: Path) -> None:
+    """Refuse a c1z that changed while it was read (a copy or a writer still at work on it): what was read is neither
+    the old file nor the new one. Not damage: a one-shot sync must not start over and replace a file being written."""
+    try:
+        now = os.fstat(opened.fileno())
+    except OSError as exc:
+        raise C1ZFormatError(f"{c1z_path}: cannot read: {exc.strerror or exc}") from exc
+    if (now.st_size, now.st_mtime_ns, now.st_ctime_ns) != (before.st_size, before.st_mtime_ns, before.st_ctime_ns):
+        raise C1ZFormatError(
+            f"{c1z_path}: changed while it was read ({before.st_size:,} bytes, then {now.st_size:,}): another "
+            "process is writing it; try again once it is written"
+        )
 
 
 class _ReadFailed(Exception):
@@ -173,16 +201,20 @@ class _ReadFailed(Exception):
 
 
 class _Source:
-    """The c1z being read: its OS errors become `_ReadFailed`; once `stop` is set, `OpeningStopped` at the next read.
-    The writer looks too, but blocks that decode to nothing (5 bytes each) never reach it: 190 MiB of them decoded
-    for 1.6 s after the stop."""
+    """The c1z being read (up to `limit` bytes, once set): its OS errors become `_ReadFailed`; once `stop` is set,
+    `OpeningStopped` at the next read. The writer looks too, but blocks that decode to nothing (5 bytes each) never
+    reach it: 190 MiB of them decoded for 1.6 s after the stop."""
 
     def __init__(self, file: BinaryIO, c1z_path: Path, stop: threading.Event | None) -> None:
         self._file, self._path, self._stop = file, c1z_path, stop
+        self.limit: int | None = None
 
     def read(self, size: int = -1) -> bytes:
         check_stop(self._stop, self._path)
         try:
+            if self.limit is not None:
+                left = max(0, self.limit - self._file.tell())
+                size = left if size < 0 else min(size, left)
             return self._file.read(size)
         except OSError as exc:
             raise _ReadFailed(exc) from exc
@@ -284,7 +316,8 @@ def compress_atomically(db_path: Path, c1z_path: Path) -> int:
     try:
         return _compress_atomically(db_path, c1z_path)
     except OSError as exc:
-        raise C1ZWriteError(f"cannot write {c1z_path}: {exc.strerror or type(exc).__name__}") from None
+        cause = exc.strerror or type(exc).__name__
+        raise C1ZWriteError(f"cannot write {c1z_path}: {cause}{_kept(c1z_path)}") from None
 
 
 def _compress_atomically(db_path: Path, c1z_path: Path) -> int:
@@ -299,7 +332,7 @@ def _compress_atomically(db_path: Path, c1z_path: Path) -> int:
         fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=c1z_path.parent)
     except OSError as exc:
         if is_disk_full(exc):
-            raise disk_full(c1z_path.parent, f"saving {c1z_path}", exc) from exc
+            raise _save_disk_full(c1z_path, exc) from exc
         raise
     tmp_path = Path(tmp_name)
     try:
@@ -310,14 +343,26 @@ def _compress_atomically(db_path: Path, c1z_path: Path) -> int:
             target.flush()
             os.fsync(target.fileno())
             tmp_path.replace(c1z_path)  # still locked: a sweeper never sees it unlocked under its temp name
-        _fsync_dir(c1z_path.parent)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp_path.unlink()
         if is_disk_full(exc):
-            raise disk_full(c1z_path.parent, f"saving {c1z_path}", exc) from exc
+            raise _save_disk_full(c1z_path, exc) from exc
         raise
+    # Past the rename the new file is in place: a failure to sync its directory is not a failed save (it was
+    # reported as "disk full ... while saving" with the previous file already gone).
+    _fsync_dir(c1z_path.parent)
     return c1z_path.stat().st_size
+
+
+def _kept(c1z_path: Path) -> str:
+    """What a failed save says of the file it would have replaced: nothing was renamed over it."""
+    return f"; {c1z_path} is left as it was" if c1z_path.is_file() else ""
+
+
+def _save_disk_full(c1z_path: Path, exc: BaseException) -> DiskFullError:
+    full = disk_full(c1z_path.parent, f"saving {c1z_path}", exc)
+    return DiskFullError(f"{full}{_kept(c1z_path)}")
 
 
 # A directory that cannot be synced, though the rename in it is done: a file system that does not sync directories
@@ -336,5 +381,12 @@ def _fsync_dir(directory: Path) -> None:
             os.close(fd)
     except OSError as exc:
         if exc.errno not in _CANNOT_SYNC_DIR:
-            raise
+            # A full disk or an I/O error: the file is saved, and a crash before the disk catches up may bring back
+            # the one it replaced. Said, not raised: the save itself is done.
+            log.warning(
+                "the c1z is saved but its directory could not be synced; a crash now may bring back the previous file",
+                directory=str(directory),
+                error=exc.strerror or type(exc).__name__,
+            )
+            return
         log.debug("cannot sync the directory of the saved c1z", directory=str(directory), error=exc.strerror)

@@ -60,7 +60,7 @@ from connector.baton.c1z.schema import (
 from connector.baton.c1z.workfiles import WorkDir
 from connector.baton.errors import InternalError
 from connector.baton.ksuid import new_ksuid
-from connector.baton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
+from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, entitlement_pb2, grant_pb2, resource_pb2
 
 log = structlog.get_logger(__name__)
 
@@ -530,7 +530,10 @@ class _Db:
             if row is not None:
                 what = "rows" if table in empty else f"rows of resource type {str(row[0])[:64]!r}"
                 return f"{table} holds {what}, which this sync does not make"
-        return self._mistyped_row(sync_id)
+        mistyped = self._mistyped_row(sync_id)
+        if mistyped is None:
+            self._check_objects(sync_id)
+        return mistyped
 
     def _mistyped_row(self, sync_id: str) -> str | None:
         """A row of the sync whose key or object is of the wrong type (NULL, a blob for an id, text for an object), or a
@@ -549,6 +552,24 @@ class _Db:
             if row is not None:
                 return f"{table} row {row[0]} holds an id, sync id or object of the wrong type"
         return None
+
+    def _check_objects(self, sync_id: str) -> None:
+        """Raise `DamagedC1ZError` for a row of the sync whose object is another one than the row's key names, or a
+        DecodeError (`_guarded`: damage too) for one that does not decode as its table's message: a sync that resumes
+        over such rows starts over in a new file, as for a resource read back. A resumed run reads back only the
+        resources its pending listings need: its stored entitlements and grants (and the other resources) were saved
+        into the finished file as they were, which its own reader then refused ("cannot read v1_grants": `inspect`, the
+        upload), or with a user listed twice and another not at all. One pass over each table, decoding every object,
+        once per resume."""
+        for table, noun, keys, names_its_key in _ROW_OBJECTS:
+            extra = "expansion" if table == "v1_grants" and "expansion" in rows.columns(self.conn, table) else ""
+            for row in rows.iter_blobs(self.conn, table, sync_id, extra_column=extra, plain_columns=keys):
+                if extra and row[2] is not None:
+                    annotation_grant_pb2.GrantExpandable.FromString(row[2])
+                if not names_its_key(row[1], row[len(row) - len(keys) :]):
+                    raise DamagedC1ZError(
+                        f"{self.source}: {table} row {row[0]} holds another {noun} than its key names"
+                    )
 
     def count(self, sync_id: str, table: str) -> int:
         # While a unique index is deferred an object stored twice is two rows until the merge: count it once.
@@ -613,6 +634,38 @@ class _Db:
     def close(self) -> None:
         self._tx_started = None
         self.conn.close()
+
+
+def _resource_type_named(data: bytes, key: Sequence[Any]) -> bool:
+    return bool(resource_pb2.ResourceType.FromString(data).id == key[0])
+
+
+def _resource_named(data: bytes, key: Sequence[Any]) -> bool:
+    rid = resource_pb2.Resource.FromString(data).id
+    return bool(rid.resource) and rid.resource_type == key[0] and ids.resource_key(key[0], rid.resource) == key[1]
+
+
+def _entitlement_named(data: bytes, key: Sequence[Any]) -> bool:
+    entitlement = entitlement_pb2.Entitlement.FromString(data)
+    return bool(entitlement.id) and entitlement.id == key[0]
+
+
+def _grant_named(data: bytes, key: Sequence[Any]) -> bool:
+    grant = grant_pb2.Grant.FromString(data)
+    # A slim grant (a Go writer's) leaves its entitlement to the row's columns (c1z-format.md §2.5).
+    return (
+        bool(grant.id) and grant.id == key[0] and (not grant.HasField("entitlement") or grant.entitlement.id == key[1])
+    )
+
+
+# Each table of a sync's objects: what it holds, the key columns its rows are found by, and whether a row's object is the
+# one they name (`_Db._check_objects`).
+_ROW_OBJECTS: tuple[tuple[str, str, tuple[str, ...], Callable[[bytes, Sequence[Any]], bool]], ...] = (
+    ("v1_resource_types", "resource type", ("external_id",), _resource_type_named),
+    ("v1_resources", "resource", ("resource_type_id", "external_id"), _resource_named),
+    ("v1_entitlements", "entitlement", ("external_id",), _entitlement_named),
+    ("v1_grants", "grant", ("external_id", "entitlement_id"), _grant_named),
+)
 
 
 def _names_late_column(statement: str) -> bool:
