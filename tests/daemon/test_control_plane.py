@@ -522,15 +522,19 @@ async def test_hello_waits_the_retry_delay_conductorone_asks_for() -> None:
 
 
 @pytest.mark.parametrize(
-    "refusal",
+    ("refusal", "check"),
     [
-        C1FatalError("Hello: PERMISSION_DENIED", code=grpc.StatusCode.PERMISSION_DENIED),
-        C1AuthRejectedError(
-            "failed to get a token from c1.example:443: HTTP 401 Unauthorized (invalid_client)", status_code=401
+        # The API refused the Hello after the token endpoint issued a token: not (only) the secret's fault.
+        (C1FatalError("Hello: PERMISSION_DENIED", code=grpc.StatusCode.PERMISSION_DENIED), "BATON_C1_API_HOST"),
+        (
+            C1AuthRejectedError(
+                "failed to get a token from c1.example:443: HTTP 401 Unauthorized (invalid_client)", status_code=401
+            ),
+            "check BATON_CLIENT_ID / BATON_CLIENT_SECRET",
         ),
     ],
 )
-async def test_hello_stops_on_a_refusal(refusal: Exception) -> None:
+async def test_hello_stops_on_a_refusal(refusal: Exception, check: str) -> None:
     calls = 0
 
     async def hello() -> None:
@@ -538,8 +542,9 @@ async def test_hello_stops_on_a_refusal(refusal: Exception) -> None:
         calls += 1
         raise refusal
 
-    with pytest.raises(StartupRefused, match=r"^ConductorOne refused the connector; check BATON_CLIENT_ID"):
+    with pytest.raises(StartupRefused, match=r"^ConductorOne refused the connector; ") as refused:
         await _hello_until_ok(hello, asyncio.Event(), INSTANT)
+    assert check in str(refused.value)
     assert calls == 1
 
 

@@ -31,6 +31,7 @@ import structlog
 
 from connector.baton.c1 import (
     BatonServiceClient,
+    C1AuthError,
     C1FatalError,
     C1TransientError,
     grpc_proxy_from_env,
@@ -585,6 +586,22 @@ async def check_connector(
     log.warning(verdict.message, error=str(error), **verdict.fields)
 
 
+CREDENTIALS_REFUSED = "ConductorOne refused the connector; check BATON_CLIENT_ID / BATON_CLIENT_SECRET"
+API_REFUSED = (
+    "ConductorOne refused the connector; its token endpoint accepted BATON_CLIENT_ID / BATON_CLIENT_SECRET and its API "
+    "refused the Hello: check that BATON_C1_API_HOST, if set, names the client id's tenant, and that the client may "
+    "run a connector"
+)
+
+
+def _refused_words(exc: C1FatalError) -> str:
+    """What the operator is to fix, by who refused (§3.1's fatal codes, §1.6): the token endpoint refusing the client
+    assertion is the client id or secret; the API refusing the Hello after its token endpoint issued a token is not (a
+    token of a type or audience the API does not take, another tenant's API, a host that serves no BatonService), and
+    naming only the secret sent the operator to rotate a secret that was right."""
+    return CREDENTIALS_REFUSED if isinstance(exc, C1AuthError) else API_REFUSED
+
+
 async def _hello_until_ok(hello: Callable[[], Awaitable[None]], stop: asyncio.Event, retry: RetryPolicy) -> bool:
     """Hello with backoff; False when stopped first, StartupRefused on a fatal answer."""
     backoff = Backoff(retry, bounded=False)
@@ -593,7 +610,7 @@ async def _hello_until_ok(hello: Callable[[], Awaitable[None]], stop: asyncio.Ev
             await until_stopped(hello(), stop)
             return True
         except C1FatalError as exc:
-            refused = "ConductorOne refused the connector; check BATON_CLIENT_ID / BATON_CLIENT_SECRET"
+            refused = _refused_words(exc)
             log.error(refused, error=str(exc))
             raise StartupRefused(f"{refused}: {exc}") from None
         except C1TransientError as exc:
