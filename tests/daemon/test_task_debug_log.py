@@ -4,6 +4,7 @@ another task's lines stay out, secrets stay redacted, and a debug log that canno
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -17,10 +18,12 @@ import structlog
 from connector.baton.c1.client import BatonServiceClient
 from connector.baton.c1.errors import C1TransientError
 from connector.baton.connector import Connector, ResourceSyncer
+from connector.baton.errors import Code
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.tasks.debuglog import TASK_LOGS, TaskLogs
-from connector.baton.tasks.full_sync import FullSyncHandler, FullSyncSettings
+from connector.baton.tasks.full_sync import MAX_HEARTBEAT_FAILURES, FullSyncHandler, FullSyncSettings
 from connector.baton.tasks.handlers import Handlers
+from connector.baton.tasks.outcome import TaskError
 from connector.baton.tasks.processor import TaskProcessor
 from connector.daemon import logging as logs
 from connector.daemon.service import api_events
@@ -151,6 +154,80 @@ async def test_a_debug_log_that_cannot_be_uploaded_fails_nothing_and_says_so(
     assert "connection reset" in str(warning["error"])
 
 
+async def test_heartbeats_failing_while_only_the_debug_log_is_left_fail_nothing(
+    tmp_path: Path, stream: io.StringIO
+) -> None:
+    """The c1z is in ConductorOne; heartbeats then fail for good while the debug log is in flight. That cancelled the
+    task as "failed heartbeat" (retryable), and ConductorOne ran the whole sync again for its diagnostics."""
+    client = StubClient()
+    c1z_taken = asyncio.Event()
+    assets: list[bytes] = []
+
+    async def upload_asset(task_id: str, path: Path) -> int:
+        if assets:  # the debug log: ConductorOne never answers
+            await asyncio.Event().wait()
+        assets.append(path.read_bytes())  # noqa: ASYNC240 - a test's temp file
+        c1z_taken.set()
+        return len(assets[0])
+
+    async def after_the_c1z(_: float) -> None:
+        await c1z_taken.wait()
+
+    client.upload_asset = upload_asset  # type: ignore[attr-defined]
+    client.heartbeat_script.extend(
+        [baton_pb2.BatonServiceHeartbeatResponse()]
+        + [C1TransientError("Heartbeat: UNAVAILABLE", code=None, method="Heartbeat")] * MAX_HEARTBEAT_FAILURES
+    )
+    task_id = kind_task("sync_full").id
+    sync = FullSyncHandler(
+        cast(BatonServiceClient, client),
+        logging_syncers,
+        FullSyncSettings(temp_dir=tmp_path),
+        sleep=after_the_c1z,
+        task_logs=TASK_LOGS,
+    )
+    with structlog.contextvars.bound_contextvars(task_id=task_id):
+        outcome = await sync.run(task_id, baton_pb2.Task.SyncFullTask(), debug=True)
+    assert outcome.ok, outcome
+    assert client.heartbeats == 1 + MAX_HEARTBEAT_FAILURES
+    assert assets[0].startswith(b"C1ZF\x00")
+    warning = next(json.loads(line) for line in stream.getvalue().splitlines() if "debug log was not" in line)
+    assert "failed heartbeat" in str(warning["error"])
+
+
+async def test_a_cancel_while_only_the_debug_log_is_left_stays_a_cancel(tmp_path: Path, stream: io.StringIO) -> None:
+    """ConductorOne's cancel is its word (§3.6 step 3), whatever was left to send."""
+    client = StubClient()
+    c1z_taken = asyncio.Event()
+    assets: list[bytes] = []
+
+    async def upload_asset(task_id: str, path: Path) -> int:
+        if assets:
+            await asyncio.Event().wait()
+        assets.append(path.read_bytes())  # noqa: ASYNC240 - a test's temp file
+        c1z_taken.set()
+        return len(assets[0])
+
+    async def after_the_c1z(_: float) -> None:
+        await c1z_taken.wait()
+
+    client.upload_asset = upload_asset  # type: ignore[attr-defined]
+    client.heartbeat_script.extend(
+        [baton_pb2.BatonServiceHeartbeatResponse(), baton_pb2.BatonServiceHeartbeatResponse(cancelled=True)]
+    )
+    task_id = kind_task("sync_full").id
+    sync = FullSyncHandler(
+        cast(BatonServiceClient, client),
+        logging_syncers,
+        FullSyncSettings(temp_dir=tmp_path),
+        sleep=after_the_c1z,
+        task_logs=TASK_LOGS,
+    )
+    with pytest.raises(TaskError) as caught, structlog.contextvars.bound_contextvars(task_id=task_id):
+        await sync.run(task_id, baton_pb2.Task.SyncFullTask(), debug=True)
+    assert caught.value.code == Code.CANCELLED
+
+
 def test_a_debug_log_is_bounded_and_its_last_line_says_what_was_dropped(tmp_path: Path, stream: io.StringIO) -> None:
     task_logs = TaskLogs(limit=2_000)
     task_id = kind_task("sync_full").id
@@ -168,6 +245,38 @@ def test_a_debug_log_is_bounded_and_its_last_line_says_what_was_dropped(tmp_path
     assert [line["n"] for line in retries] == list(range(len(retries)))
     assert last["event"] == "debug log truncated: later lines were not kept"
     assert last["dropped_lines"] == 100 - len(retries)
+
+
+def test_debugged_tasks_at_once_share_one_bound_and_a_finished_one_gives_its_bytes_back(
+    tmp_path: Path, stream: io.StringIO
+) -> None:
+    """Bounded per task only, a debug log's worst case was the per-task bound times the task slots (1.6 GB with 100).
+    All debugged tasks together keep at most the process's bound; what a task kept is free again once its capture ends."""
+    task_logs = TaskLogs(limit=2_000, total=3_000)
+    first, second, third = (kind_task("sync_full").id for _ in range(3))
+    structlog.configure(processors=[structlog.contextvars.merge_contextvars, task_logs.processor, _drop])
+
+    def log_lines(task_id: str) -> None:
+        with structlog.contextvars.bound_contextvars(task_id=task_id):
+            for n in range(100):
+                structlog.get_logger("test").debug("retrying", n=n, padding="x" * 50)
+
+    try:
+        with task_logs.capturing(first) as one, task_logs.capturing(second) as two:
+            log_lines(first)
+            log_lines(second)
+            sizes = [one.write(tmp_path / "one.log"), two.write(tmp_path / "two.log")]
+        with task_logs.capturing(third) as three:
+            log_lines(third)
+            sizes.append(three.write(tmp_path / "three.log"))
+    finally:
+        logs.configure("info", "json", stream)
+    kept = [len(lines((tmp_path / f"{name}.log").read_bytes())) - 1 for name in ("one", "two", "three")]
+    assert sizes[0] + sizes[1] < 3_000 + 2 * 200, "both together within the process's bound"
+    assert kept[0] > kept[1] > 0, "the second task got what the first left"
+    assert kept[2] == kept[0], "the finished tasks' bytes came back"
+    last = lines((tmp_path / "two.log").read_bytes())[-1]
+    assert (last["limit_bytes"], last["all_tasks_limit_bytes"]) == (2_000, 3_000)
 
 
 def _drop(_: object, __: str, event: MutableMapping[str, object]) -> MutableMapping[str, object]:

@@ -28,13 +28,44 @@ line per Datadog request (about 250 bytes each), so a 100k-user org's 5,434 requ
 for a task that logs in a loop (a retry storm), whose first lines say why."""
 
 
+MAX_DEBUG_LOGS_TOTAL_BYTES = 2 * MAX_DEBUG_LOG_BYTES
+"""The most all debugged tasks' kept lines hold together: bounded per task only, the worst case was the per-task bound
+times the task concurrency (1.6 GB with 100 slots, past the chart's memory limit)."""
+
+
+class _Budget:
+    """The bytes the debugged tasks of the process may still keep (`MAX_DEBUG_LOGS_TOTAL_BYTES`); a task's come back
+    when its capture ends."""
+
+    __slots__ = ("_left", "_lock", "total")
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self._left = total
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> bool:
+        with self._lock:
+            if size > self._left:
+                return False
+            self._left -= size
+            return True
+
+    def give(self, size: int) -> None:
+        with self._lock:
+            self._left += size
+
+
 class DebugLog:
-    """The lines one debugged task logged so far, bounded (`MAX_DEBUG_LOG_BYTES`)."""
+    """The lines one debugged task logged so far, bounded (`MAX_DEBUG_LOG_BYTES`, and what the process's budget for all
+    debugged tasks has left)."""
 
-    __slots__ = ("_dropped", "_limit", "_lines", "_lock", "_size")
+    __slots__ = ("_budget", "_dropped", "_limit", "_lines", "_lock", "_size", "_total")
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, budget: _Budget | None = None) -> None:
         self._limit = limit
+        self._budget = budget
+        self._total = budget.total if budget is not None else None
         self._lock = threading.Lock()  # the store's thread logs too
         self._lines: list[str] = []
         self._size = 0
@@ -43,11 +74,18 @@ class DebugLog:
     def add(self, line: str) -> None:
         size = len(line.encode("utf-8", "replace")) + 1
         with self._lock:
-            if self._size + size > self._limit:
+            if self._size + size > self._limit or (self._budget is not None and not self._budget.take(size)):
                 self._dropped += 1
                 return
             self._lines.append(line)
             self._size += size
+
+    def release(self) -> None:
+        """Give the bytes kept back to the process's budget (the capture ended; the lines stay readable)."""
+        with self._lock:
+            if self._budget is not None:
+                self._budget.give(self._size)
+                self._budget = None
 
     def write(self, path: Path) -> int:
         """Write the lines kept so far to `path` (a new file; blocking: call it on a worker thread); return its size.
@@ -63,6 +101,7 @@ class DebugLog:
                         "event": "debug log truncated: later lines were not kept",
                         "kept_bytes": kept,
                         "limit_bytes": self._limit,
+                        "all_tasks_limit_bytes": self._total,
                         "dropped_lines": dropped,
                     }
                 )
@@ -76,8 +115,9 @@ class DebugLog:
 class TaskLogs:
     """Which tasks are debugged now, and the structlog processor that keeps their lines."""
 
-    def __init__(self, limit: int = MAX_DEBUG_LOG_BYTES) -> None:
+    def __init__(self, limit: int = MAX_DEBUG_LOG_BYTES, total: int = MAX_DEBUG_LOGS_TOTAL_BYTES) -> None:
         self._limit = limit
+        self._budget = _Budget(total)
         self._logs: dict[str, DebugLog] = {}
 
     @property
@@ -88,12 +128,13 @@ class TaskLogs:
     @contextmanager
     def capturing(self, task_id: str) -> Iterator[DebugLog]:
         """Keep the lines logged under `task_id` while the block runs."""
-        log = self._logs[task_id] = DebugLog(self._limit)
+        log = self._logs[task_id] = DebugLog(self._limit, self._budget)
         try:
             yield log
         finally:
             if self._logs.get(task_id) is log:
                 del self._logs[task_id]
+            log.release()
 
     def processor(self, _: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         """A structlog processor: a line logged under a debugged task's id is kept, as one JSON line (what the

@@ -86,7 +86,10 @@ class FullSyncHandler:
         try:
             # The heartbeats cover the upload too (as in Go, where they last as long as the task's context): a
             # long upload without them looks like a dead task to ConductorOne, and its cancel would go unheard.
-            work = asyncio.create_task(self._sync_and_upload(task_id, task, path, debug_log), name=f"sync {task_id}")
+            taken: list[tuple[SyncResult, int]] = []  # the c1z, once ConductorOne has it
+            work = asyncio.create_task(
+                self._sync_and_upload(task_id, task, path, debug_log, taken), name=f"sync {task_id}"
+            )
             beat = asyncio.create_task(
                 self._heartbeats(task_id, first, first_started, work), name=f"heartbeat {task_id}"
             )
@@ -96,7 +99,13 @@ class FullSyncHandler:
                 reason = beat.result() if beat.done() and not beat.cancelled() else None
                 if reason is None:
                     raise
-                raise TaskError(reason[0], reason[1], non_retryable=reason[0] == Code.CANCELLED) from None
+                if reason[0] != Code.UNAVAILABLE or not taken:
+                    raise TaskError(reason[0], reason[1], non_retryable=reason[0] == Code.CANCELLED) from None
+                # Heartbeats failing while only the debug log was left to send: the c1z is in ConductorOne, and the
+                # sync's failure made it run the whole sync again for its diagnostics. (A cancel is ConductorOne's
+                # word, and stays a cancel, §3.6 step 3.)
+                log.warning("the task's debug log was not uploaded; the sync was", task_id=task_id, error=reason[1])
+                result, size = taken[0]
             finally:
                 beat.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -111,8 +120,14 @@ class FullSyncHandler:
             await asyncio.shield(asyncio.to_thread(workdir.release))
 
     async def _sync_and_upload(
-        self, task_id: str, task: baton_pb2.Task.SyncFullTask, path: Path, debug_log: DebugLog | None
+        self,
+        task_id: str,
+        task: baton_pb2.Task.SyncFullTask,
+        path: Path,
+        debug_log: DebugLog | None,
+        taken: list[tuple[SyncResult, int]],
     ) -> tuple[SyncResult, int]:
+        """Sync, upload the c1z (recorded in `taken` as soon as ConductorOne has it), then the debug log if any."""
         result = await self._sync(task, path)
         try:
             size = await self._client.upload_asset(task_id, path)
@@ -120,6 +135,7 @@ class FullSyncHandler:
             # The saved c1z cannot be read back (an I/O error of the temp volume, the file taken away): the place's
             # fault, one line naming it, retryable; not "internal error (OSError)" and a traceback.
             raise working_file_failure(path, "uploading it", exc) from exc
+        taken.append((result, size))
         if debug_log is not None:
             await self._upload_debug_log(task_id, debug_log, path.with_name("debug.log"))
         return result, size
