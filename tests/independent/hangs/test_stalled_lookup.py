@@ -84,7 +84,7 @@ def test_a_lookup_that_never_answers_fails_the_run_naming_the_host_and_the_proce
     assert run.exit_code_within(120) == 1
     assert run.closing_line() == (
         f"baton-datadog: Datadog unavailable: GET /api/v1/validate -> no response: cannot reach {STALLED_HOST}: "
-        "timed out connecting"
+        "DNS lookup timed out"
     )
     assert_quiet(run.stderr)
 
