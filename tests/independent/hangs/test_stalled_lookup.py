@@ -105,7 +105,7 @@ def test_sigterm_while_every_lookup_stalls_ends_the_service_with_0_within_the_gr
     )
     run.wait_stalled()
     run.process.send_signal(signal.SIGTERM)
-    # The drain ends within 5 s of the grace (docs/service-mode.md, "stop (SIGTERM)"): twice that.
+    # The drain ends within 5 s of the grace (docs/service-mode.md, the report table's stop row): twice that.
     assert run.exit_code_within(2 * (2 + 5)) == 0, run.stderr[-3000:]
     assert "Traceback" not in run.stderr
     assert creds.client_secret not in run.stderr
