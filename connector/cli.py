@@ -608,8 +608,8 @@ def _unexpected(exc: Exception, args: list[str]) -> int:
     except Exception:  # the fault may be the settings module's own: the line is still written
         given = []
 
-    def redact(text: str) -> str:
-        return blank_out(logs.redact(text), given, logs.REDACTED)
+    def redact(text: str) -> str:  # and cut: an error's text may quote a peer's value of any size
+        return logs.bounded(blank_out(logs.redact(text), given, logs.REDACTED))
 
     detail = redact(f"{type(exc).__name__}: {exc}")
     if _debugging(args):

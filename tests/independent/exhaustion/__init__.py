@@ -16,6 +16,9 @@ asserts a bound, not a duration.
 - `test_task_plateau.py`: a thousand grants and a thousand revokes in a row through the task processor: its tables
   are empty after each, no asyncio task is left, and the memory the connector's code holds after a further 500 of
   each is what it held after the first 500 (tracemalloc, by file; a leak of one task id each is caught).
+- `test_log_lines.py`: a log value of 10 MB (a field, a peer's bytes, an unexpected error's traceback, a library
+  record, a task's 3 MB principal quoted by its handler's error) is one line of at most ~32 kB, head and tail kept,
+  the cut counted; a secret where the cut falls is still redacted; a failed or crashed run's closing line is cut too.
 
 What the other suites prove is not repeated: gzip and deflate bombs (datadog2, c1z), the ops server's 64 connections
 (tests/daemon/test_ops_http.py), GetTask answers over the gRPC limit and too costly to decode
