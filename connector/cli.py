@@ -123,6 +123,11 @@ def main(
     output = _Output(stdout)
     sys.stdout = output
     try:
+        if len(args) > MAX_ARGUMENTS:
+            # Counted before any parser reads them: argparse's work grows with the square of the flags it is given
+            # (100,000 took minutes of CPU before its usage error), and none is shown (one may be a key).
+            print(f"baton-datadog: {len(args):,} arguments given; at most {MAX_ARGUMENTS:,} are taken", file=sys.stderr)
+            return EXIT_USAGE
         code = _dispatch(args)
         sys.stdout.flush()  # here, not at exit: a failed write is this run's failure, named below
         output.raise_failure()  # one a writer swallowed (argparse's print_help, for the `help` command)
@@ -426,6 +431,9 @@ def _completion(rest: list[str]) -> int:
 
 COMMANDS = ("inspect", "capabilities", "config", "help", "completion")
 EXIT_USAGE = 2
+MAX_ARGUMENTS = 1_000
+"""More arguments than any command line needs (every flag with its value, twice over, is under 150), refused
+unparsed: argparse's time grows with the square of the flags given, so 100,000 held the CPU for minutes."""
 # What is quoted back when a positional argument is not a command: a mistyped command is a short word; anything
 # else may be a value that lost its flag (a key pasted after `--api-key=`), so it is only counted, never shown.
 _WORD = re.compile(r"[A-Za-z][A-Za-z-]{0,19}")
@@ -605,8 +613,8 @@ def _unexpected(exc: Exception, args: list[str]) -> int:
     except Exception:  # the fault may be the settings module's own: the line is still written
         given = []
 
-    def redact(text: str) -> str:
-        return blank_out(logs.redact(text), given, logs.REDACTED)
+    def redact(text: str) -> str:  # and cut: an error's text may quote a peer's value of any size
+        return logs.bounded(blank_out(logs.redact(text), given, logs.REDACTED))
 
     detail = redact(f"{type(exc).__name__}: {exc}")
     if _debugging(args):

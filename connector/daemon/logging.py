@@ -102,9 +102,25 @@ def redact(text: str) -> str:
     return blank_out_patterns(text, _known, REDACTED)
 
 
+MAX_VALUE_CHARS = 32 * 1024
+"""The most of one log value written (a traceback, an error's text, a name a peer sent): a longer one keeps its first
+and last halves of this and says how much was cut between them. An unexpected error's message quoting a peer's value
+went whole into its traceback line (a task naming a 3 MB principal made a 3 MB line; a GetTask answer may hold 32 MiB),
+past what a log shipper takes as one line and into the debugged task's in-memory log."""
+
+
+def bounded(text: str) -> str:
+    """`text`, cut in its middle to `MAX_VALUE_CHARS` and the note of the cut. After the redactor: a secret is already
+    a placeholder, so no cut can leave part of one."""
+    if len(text) <= MAX_VALUE_CHARS:
+        return text
+    half = MAX_VALUE_CHARS // 2
+    return f"{text[:half]}…[{len(text) - 2 * half} of {len(text)} characters cut]…{text[-half:]}"
+
+
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        return redact(value)
+        return bounded(redact(value))
     if isinstance(value, dict):
         return {_scrub(k): _scrub(v) for k, v in value.items()}
     if type(value) in (list, tuple):
@@ -114,18 +130,18 @@ def _scrub(value: Any) -> Any:
         # type, it raised out of the log call), and one with its own `__repr__` is written by its items, not its repr.
         return [_scrub(v) for v in value]
     if isinstance(value, BaseException):
-        return redact(f"{type(value).__name__}: {_exception_text(value)}")
+        return bounded(redact(f"{type(value).__name__}: {_exception_text(value)}"))
     if value is None or isinstance(value, bool | int | float):
         return value
     # Anything else is written as its repr, by either renderer (JSON's fallback, the console's) and by a debugged
     # task's log: bytes, a set, a URL or headers object whose repr holds a secret went out whole. Cleaned, it is that
-    # text; a value holding no secret is left as it is.
+    # text; a value holding no secret and of a loggable length is left as it is.
     try:
         shown = repr(value)
     except Exception:  # written as the stand-in: the renderers would call the same repr
         return _UNPRINTABLE.format(type(value).__name__)
     cleaned = redact(shown)
-    return value if cleaned == shown else cleaned
+    return value if cleaned == shown and len(shown) <= MAX_VALUE_CHARS else bounded(cleaned)
 
 
 _UNPRINTABLE = "<unprintable {}>"

@@ -24,8 +24,9 @@ EXIT_BAD_SETTINGS = 2
 
 
 def fail(message: str, code: int) -> int:
-    """The one closing line of a failed run (redacted and made inert: an upstream message may quote anything)."""
-    print(f"baton-datadog: {printable(logs.redact(message))}", file=sys.stderr)
+    """The one closing line of a failed run (redacted, made inert and of a bounded length: an upstream message may
+    quote anything)."""
+    print(f"baton-datadog: {printable(logs.bounded(logs.redact(message)))}", file=sys.stderr)
     return code
 
 
