@@ -35,19 +35,30 @@ def patterns(secrets: Iterable[str]) -> Patterns:
     """The `Patterns` of `secrets`. Not cached here: a credential just issued is scrubbed with these too, and a cache
     would keep it in memory after its task dropped it; the log redactor keeps those of the secrets it holds anyway.
 
-    A `secret-token:` secret is found whole, and its key (after the last ':') as a secret of its own, start and all:
+    A `secret-token:` secret is found whole, and its key (`_token_key`) as a secret of its own, start and all:
     the first characters of the whole are public, those of every client secret and of the format a refusal names
     ("expected secret-token:conductorone.com:v1:<base64url JWK>"), which blanked out as a secret's start hid the
     format and every line naming it, while the key quoted alone went out whole."""
     found: set[tuple[str, str]] = set()
     for secret in secrets:
-        if secret.startswith(SECRET_TOKEN_SCHEME):
+        if (key := _token_key(secret)) is not None:
             found.update((form, form) for form in quoted_forms(secret))
-            secret = secret.rpartition(":")[2]
-            if len(secret) < MIN_SECRET_LENGTH:
-                continue
+            secret = key
         found.update((form[:QUOTED_START], form) for form in quoted_forms(secret) if form)
     return tuple(sorted(found))
+
+
+def _token_key(secret: str) -> str | None:
+    """What is secret in a `secret-token:` secret, None for any other secret. Split as the client secret's parser
+    splits it (the scheme in any case, around any whitespace): what follows the third ':' when that is a secret's
+    length, else all that follows the scheme (a token of another form, `secret-token:<key>:v2`)."""
+    text = secret.strip()
+    parts = text.split(":", 3)
+    if len(parts) < 2 or parts[0].lower() != SECRET_TOKEN_SCHEME[:-1]:
+        return None
+    if len(parts) == 4 and len(parts[3]) >= MIN_SECRET_LENGTH:
+        return parts[3]
+    return text[len(SECRET_TOKEN_SCHEME) :]
 
 
 def blank_out(text: str, secrets: Iterable[str], mark: str) -> str:

@@ -107,8 +107,12 @@ def _scrub(value: Any) -> Any:
         return redact(value)
     if isinstance(value, dict):
         return {_scrub(k): _scrub(v) for k, v in value.items()}
-    if type(value) in (list, tuple):  # exactly: a namedtuple is built from its fields, not from one iterable
+    if type(value) in (list, tuple):
         return type(value)(_scrub(v) for v in value)
+    if isinstance(value, list | tuple):
+        # A subclass as a plain list: a namedtuple is built from its fields, not from one iterable (rebuilt as its own
+        # type, it raised out of the log call), and one with its own `__repr__` is written by its items, not its repr.
+        return [_scrub(v) for v in value]
     if isinstance(value, BaseException):
         return redact(f"{type(value).__name__}: {_exception_text(value)}")
     if value is None or isinstance(value, bool | int | float):

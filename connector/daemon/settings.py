@@ -1301,11 +1301,20 @@ def given_secrets(argv: Sequence[str], environ: Mapping[str, str]) -> list[str]:
             break
         name, equals, value = arg.partition("=")
         following = "".join(argv[at + 1 : at + 2])
-        if name in flags and (
-            equals or not following.startswith("-")
-        ):  # `--api-key --app-key K`: no value, as to argparse
+        if name in flags and (equals or _taken_as_a_value(following)):
             found += _secret_forms(value if equals else following)
     return found
+
+
+def _taken_as_a_value(arg: str) -> bool:
+    """Whether argparse takes `arg`, after a flag that wants a value, as that value: anything not starting with '-',
+    and, starting with it, what reads as a negative number or holds a space (`--api-key --app-key K` gives
+    `--api-key` no value; `--api-key -1234` and `--api-key "-a key"` give it theirs)."""
+    return not arg.startswith("-") or " " in arg or _NEGATIVE_NUMBER.fullmatch(arg) is not None
+
+
+# argparse's own test for a negative number (`_negative_number_matcher`).
+_NEGATIVE_NUMBER = re.compile(r"-\d+$|-\d*\.\d+$")
 
 
 def _load_effective(argv: Sequence[str], command: str | None, secrets: list[str]) -> Effective:

@@ -158,6 +158,49 @@ def test_a_client_secrets_public_format_is_not_blanked_out_but_its_key_alone_is(
     assert key[:12] not in logs.redact(f"as given: {secret}")
 
 
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "secret-token:" + "k" * 106 + ":v2",
+        "secret-token:conductorone.com:v1:" + "k" * 64 + ":",
+        "SECRET-TOKEN:conductorone.com:v1:" + "k" * 64,
+        " secret-token:conductorone.com:v1:" + "k" * 64 + "\n",
+    ],
+    ids=["another-form", "a-trailing-colon", "upper-case-scheme", "as-an-echo-wrote-it"],
+)
+def test_a_secret_tokens_key_is_found_however_the_token_is_written(secret: str) -> None:
+    """Split at its last ':', a token of another form (or with a trailing ':') had no key of a secret's length and no
+    start to be found by: cut after 100 characters, its key went out. Only a lower-case, unpadded scheme was split, so
+    an upper-case one (which the client secret's parser takes) left its key alone unfound, and a padded one made the
+    public format a secret's start again."""
+    logs.register_secret(secret)
+    quoted = f"refused: {secret.strip()[:100]!r}"
+    assert "k" * 24 not in logs.redact(quoted), logs.redact(quoted)
+    assert "k" * 12 not in logs.redact(f"alone: {'k' * 64}")
+    fmt = "expected secret-token:conductorone.com:v1:<base64url JWK>"
+    assert logs.redact(fmt) == fmt
+
+
+class _Listing(list[str]):
+    def __repr__(self) -> str:
+        return f"<{len(self)} values>"
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_a_list_subclass_with_its_own_repr_is_written_by_its_items_redacted(fmt: str) -> None:
+    """A list subclass showing no secret in its repr was left as it was, and the JSON renderer (and a debugged task's
+    log) then wrote its items: the secret whole."""
+    logs.register_secret(LONGER)
+    out = io.StringIO()
+    logs.configure("info", fmt, out)
+    try:
+        structlog.get_logger("test").info("listing", values=_Listing([LONGER, "plain"]))
+    finally:
+        logs.configure("info", "json", io.StringIO())
+    assert "plain" in out.getvalue()
+    assert not leaked(out.getvalue(), LONGER), out.getvalue()
+
+
 def test_a_token_no_longer_among_the_newest_is_held_by_nothing_of_the_redactors() -> None:
     """The redactor's patterns are those of the secrets it holds now: a cache keyed by the secrets held kept a token
     that had left the newest `ROTATING_KEPT`, in memory for the life of the process."""

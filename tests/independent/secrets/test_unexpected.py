@@ -49,8 +49,18 @@ def test_a_bug_while_the_settings_are_read_never_prints_a_secret(canary: str, wh
         (["--api-key"], []),
         (["--", "--api-key", LONG], []),
         ([f"--api-key={LONG}"], [LONG]),
+        (["--api-key", "-1234567890123456"], ["-1234567890123456"]),
+        (["--api-key", "-a key with spaces"], ["-a key with spaces"]),
     ],
-    ids=["a-flag-after-it", "a-flag-and-its-value-after-it", "last", "after-double-dash", "with-equals"],
+    ids=[
+        "a-flag-after-it",
+        "a-flag-and-its-value-after-it",
+        "last",
+        "after-double-dash",
+        "with-equals",
+        "a-negative-number",
+        "a-dash-and-spaces",
+    ],
 )
 def test_the_boundary_takes_as_a_secret_only_what_argparse_would(argv: list[str], given: list[str]) -> None:
     """A secret flag followed by another flag has no value, to argparse as to the boundary: `--api-key --app-key K`
