@@ -82,8 +82,13 @@ atexit.register(_quiet_finalization)
 def run() -> int:
     """The process's entry point (`baton-datadog`, `python -m connector`): `main`, then a first SIGTERM or SIGINT
     while the process exits leaves the exit code alone (`_exiting`). Only here: a test or a program calling `main`
-    keeps its own handlers (a Ctrl-C after `main` returned was swallowed, and a second `main` ignored one)."""
-    return main(afterwards=_exiting)
+    keeps its own handlers (a Ctrl-C after `main` returned was swallowed, and a second `main` ignored one). The exit
+    waits a bounded time for worker threads (`exiting.leave`): one held by a DNS lookup that never answers kept a
+    finished run's process for good."""
+    code = main(afterwards=_exiting)
+    from connector.daemon.exiting import leave
+
+    return leave(code)
 
 
 def _no_core_dumps() -> None:

@@ -7,15 +7,14 @@ when stopped by signal N in one-shot mode. Every failure ends with one line on s
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from collections.abc import Sequence
 
 from connector.baton.errors import ConnectorError
 from connector.baton.printable import printable
+from connector.daemon import exiting, startgc
 from connector.daemon import logging as logs
-from connector.daemon import startgc
 from connector.daemon.settings import Settings, SettingsError, load_effective, redacted, require_service_mode
 from connector.daemon.version import package_version
 from connector.datadog.errors import DatadogError
@@ -66,7 +65,7 @@ def run_connector(argv: Sequence[str]) -> int:
     log.info("starting", **startup_summary(settings))
     try:
         check_environment(os.environ)
-        return asyncio.run(_run(settings))
+        return exiting.run(_run(settings))
     except SettingsError as exc:
         return fail_settings(exc)
     except OSError as exc:  # a full disk, a file or directory taken away mid-run: name the path and the cause

@@ -394,6 +394,11 @@ _PEER_BYTES = re.compile(r"\bb(?:ytearray\()?['\"]")
 _CLOSED_EARLY = re.compile(r"disconnected|peer closed|closed connection|incomplete")
 
 
+# The text of the ConnectTimeout the transport raises while the host name lookup has not answered (`netio`): a
+# resolver that never answers is not a host that does not answer, and the operator looks at DNS then.
+LOOKUP_TIMED_OUT = "the host name lookup did not answer"
+
+
 def describe_transport_error(
     exc: BaseException, host: str, secrets: Iterable[str] = (), *, proxy: str | None = None
 ) -> str:
@@ -427,6 +432,10 @@ def describe_transport_error(
         cause = "connection refused"
         if proxy:
             where = f"cannot reach {host}: cannot connect to the proxy {proxy}"
+    elif type(exc).__name__ == "ConnectTimeout" and LOOKUP_TIMED_OUT in text:
+        if proxy:
+            where = f"cannot reach {host}: cannot connect to the proxy {proxy}"
+        return f"{where}: DNS lookup timed out"
     elif type(exc).__name__ == "ConnectTimeout":
         cause = "timed out connecting"
     elif type(exc).__name__ in ("ReadTimeout", "WriteTimeout"):

@@ -32,6 +32,8 @@ from typing import Any, Protocol
 import httpcore
 import httpx
 
+from connector.datadog.errors import LOOKUP_TIMED_OUT
+
 __all__ = [
     "HTTPCORE_ERRORS",
     "AsyncioBackend",
@@ -262,7 +264,7 @@ _HAPPY_EYEBALLS_DELAY = 0.25
 
 
 async def _connected_socket(
-    loop: asyncio.AbstractEventLoop, host: str, port: int, local_address: str | None
+    loop: asyncio.AbstractEventLoop, infos: list[Any], local_address: str | None
 ) -> socket.socket:
     """A TCP socket connected to one of `host`'s addresses, raced as asyncio's happy eyeballs race them (families
     interleaved, the next address after `_HAPPY_EYEBALLS_DELAY` or at once when one fails), with its errors.
@@ -272,7 +274,6 @@ async def _connected_socket(
     socket open, reachable by no one until the garbage collector found it. Here every socket an attempt made is
     either returned or closed, however the race ends.
     """
-    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     if not infos:
         raise OSError("getaddrinfo() returned empty list")  # asyncio's words
     untried = _interleaved(infos)
@@ -353,16 +354,18 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
+        infos: list[Any] | None = None
         try:
             async with asyncio.timeout(timeout):
-                sock = await _connected_socket(loop, host, port, local_address)
+                infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+                sock = await _connected_socket(loop, infos, local_address)
                 try:
                     transport, protocol = await loop.create_connection(_Protocol, sock=sock)
                 except BaseException:
                     sock.close()  # also once a transport has it: closing twice is harmless, leaking it is not
                     raise
         except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(str(exc)) from exc
+            raise httpcore.ConnectTimeout(LOOKUP_TIMED_OUT if infos is None else str(exc)) from exc
         except OSError as exc:
             raise httpcore.ConnectError(str(exc)) from exc
         except UnicodeError as exc:
