@@ -148,6 +148,9 @@ class _Bucket:
     # How many times a 429 shut it: a ticket admitted before the latest shut was sent before Datadog refused, and its
     # answer says nothing of the window since (`RateLimiter.release`).
     shuts: int = 0
+    # When the wait the latest 429 asked for ends (`RateLimiter._shut`): a refusal of a request sent before it, asking
+    # for less, does not end it sooner.
+    shut_until: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,8 +280,13 @@ class RateLimiter:
             reset = info.wait_hint if throttled else info.window_reset
             if throttled:
                 if reset is not None:
-                    self._shut(bucket, reset)
+                    self._shut(bucket, reset, ticket)
                 bucket.remaining = 0
+            elif self._outdated_by_shut(ticket, bucket):
+                # Answered, but sent before the latest 429, whose wait still runs: what was left when Datadog answered
+                # it says nothing of the wait asked for since. Counted, it reopened the bucket at once, and every
+                # waiting call went out into the refused window.
+                pass
             else:
                 if info.remaining is not None:
                     bucket.remaining = info.remaining - bucket.in_flight
@@ -287,7 +295,7 @@ class RateLimiter:
                     # A spent window longer than any wait, with no period to bound it (Datadog states one on every
                     # answer; a proxy or a garbled header may not). Held as stated, no request went out for up to a
                     # day and nothing could reopen it; held as a long 429 is, one request asks again each longest wait.
-                    self._shut(bucket, reset)
+                    self._shut(bucket, reset, ticket)
                 elif reset is not None:
                     bucket.reset_at = self._clock() + reset
         elif headers is not None and ticket.group not in self._bucket_of_group:
@@ -307,12 +315,22 @@ class RateLimiter:
             # request sent before that 429 (one of the 8 in flight beside it) proves nothing of the window, and opening
             # on it brought back the bursts of 429s `_shut` stops.
             ticket.held.refused_until = None
+            ticket.held.shut_until = None
             if info is None and ticket.held.reset_at is not None:
                 ticket.held.reset_at = min(ticket.held.reset_at, self._clock())
         if ticket.bucket is None:
             probe = self._probes.pop(ticket.group, None)
             if probe is not None:
                 probe.set()
+
+    def _outdated_by_shut(self, ticket: Ticket, bucket: _Bucket) -> bool:
+        """Whether `ticket`'s request was sent before the latest 429 that shut `bucket`, and that wait still runs."""
+        return (
+            ticket.held is bucket
+            and ticket.shuts_seen != bucket.shuts
+            and bucket.shut_until is not None
+            and bucket.shut_until > self._clock()
+        )
 
     def _forget_unused(self, name: str) -> None:
         """Drop a bucket no group points to any more; a group that comes back to the name starts it afresh."""
@@ -324,15 +342,16 @@ class RateLimiter:
         """How many buckets are tracked (at most one per endpoint group)."""
         return len(self._buckets)
 
-    def throttle(self, group: str, reset: float) -> None:
-        """Record a 429: hold the group's bucket back for `reset` seconds, the wait the retry policy chose for it (the
-        headers' hint, at least a second, or the backoff when it had none), as `_shut` says."""
-        name = self._bucket_of_group.setdefault(group, f"group:{group}")
+    def throttle(self, ticket: Ticket, reset: float) -> None:
+        """Record a 429 to the request `ticket` admitted (already released): hold its group's bucket back for `reset`
+        seconds, the wait the retry policy chose for it (the headers' hint, at least a second, or the backoff when it
+        had none), as `_shut` says."""
+        name = self._bucket_of_group.setdefault(ticket.group, f"group:{ticket.group}")
         bucket = self._buckets.setdefault(name, _Bucket())
         bucket.remaining = 0
-        self._shut(bucket, reset)
+        self._shut(bucket, reset, ticket)
 
-    def _shut(self, bucket: _Bucket, wait: float) -> None:
+    def _shut(self, bucket: _Bucket, wait: float, ticket: Ticket) -> None:
         """A 429 asked the bucket to wait `wait` seconds. Up to the longest wait (`max_wait`), it is held shut that
         long. A longer window (an hourly bucket's, or a bogus `Retry-After: 99999`) fails every request of the group
         at once, naming the wait, except one request each longest wait, which asks Datadog again (`_refused_for`).
@@ -345,6 +364,16 @@ class RateLimiter:
         pacing, not a refusal: held as long as it says, and no longer than its own period,
         `RateLimitHeaders.window_reset`.)"""
         now = self._clock()
+        ends = now + wait
+        if self._outdated_by_shut(ticket, bucket) and bucket.shut_until is not None and bucket.shut_until > ends:
+            # The refused request was sent before the latest 429, which asked for longer: requests in flight together
+            # are refused one after another, and the later, shorter answer is no newer word about the window. Taken
+            # as it came, it reopened the bucket early (a gateway's hintless 429 beside Datadog's 30 s one: after the
+            # 1 s backoff; an hour-long refusal: after a sibling's 5 s), and every waiting call went out into the
+            # window Datadog had refused. A request sent after that 429 (the one asking again) is newer: it decides.
+            ends = bucket.shut_until
+        wait = ends - now
         bucket.shuts += 1
+        bucket.shut_until = ends
         bucket.reset_at = now + min(wait, self._max_wait)
-        bucket.refused_until = now + wait if wait > self._max_wait else None
+        bucket.refused_until = ends if wait > self._max_wait else None

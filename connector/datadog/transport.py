@@ -392,7 +392,7 @@ class ApiTransport:
                 wait = self.retry.rate_limit_wait(throttles, hint, self._rng)
                 # The group's bucket stays shut for as long as this request waits (the release counted the hint as
                 # it is): other requests of the group would spend the same second on 429s of their own.
-                self._limiter.throttle(group, wait)
+                self._limiter.throttle(ticket, wait)
                 if single_attempt or throttles > self.retry.max_rate_limit_retries or self.retry.hint_exceeds_cap(wait):
                     # "Give up now": the error carries the hint so the caller can reschedule the whole job; an earlier
                     # attempt's lost answer (a 503 before this 429) still says the write may have landed.

@@ -1,0 +1,224 @@
+"""A rate-limit bucket shared by concurrent calls (docs/spec/datadog-api.md §3: one org's budget per named bucket).
+
+Requests of one group are in flight together when Datadog starts refusing them; their 429s come back one after another,
+each with what it asks for. Whatever order they land in, no waiting call may be sent before the longest wait any of
+them asked for: every one of those answers is Datadog's (or a gateway's) word about the same window, and the answer
+that came last is not newer news about it when its request was sent before the first refusal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from connector.datadog.client import DatadogClient
+from connector.datadog.ratelimit import RateLimiter, Ticket, WaitTooLong
+from tests.datadog.helpers import FakeTime
+
+_BUCKET = "bucket"
+
+
+def _paced(remaining: int) -> dict[str, str]:
+    return {
+        "x-ratelimit-limit": "100",
+        "x-ratelimit-period": "60",
+        "x-ratelimit-remaining": str(remaining),
+        "x-ratelimit-reset": "50",
+        "x-ratelimit-name": _BUCKET,
+    }
+
+
+def _refused(retry_after: int) -> dict[str, str]:
+    return {"retry-after": str(retry_after), "x-ratelimit-name": _BUCKET}
+
+
+async def _limiter() -> tuple[RateLimiter, FakeTime]:
+    time = FakeTime()
+    limiter = RateLimiter(max_wait=120, clock=time.clock, sleep=time.sleep)
+    # The group's bucket is known (its first answer came), with plenty left: requests go out together.
+    limiter.release(await limiter.acquire("roles"), _paced(90))
+    return limiter, time
+
+
+async def _refuse(limiter: RateLimiter, ticket: Ticket, headers: dict[str, str], wait: float) -> None:
+    """What the transport does with a 429 (`DatadogTransport.request`): release the ticket as throttled, then shut the
+    group for the wait its retry policy chose."""
+    limiter.release(ticket, headers, throttled=True)
+    limiter.throttle(ticket, wait)
+
+
+@pytest.mark.parametrize("second", ["hinted_less", "gateway_without_hint"])
+async def test_a_later_shorter_429_of_a_request_sent_beside_the_first_does_not_reopen_the_bucket_early(
+    second: str,
+) -> None:
+    """Two requests were sent together; the first 429 back asks for 30 s, the second for 2 s (or is a gateway's 429
+    with no hint at all, waited out on the 1 s backoff). The second shut replaced the first: every call waiting on the
+    bucket went out after 2 s (1 s), into the window Datadog had just refused for 30, and collected 429s of its own."""
+    limiter, time = await _limiter()
+    first = await limiter.acquire("roles")
+    beside = await limiter.acquire("roles")
+    refused_at = time.now
+    await _refuse(limiter, first, _refused(30), 30.0)
+    if second == "hinted_less":
+        await _refuse(limiter, beside, _refused(2), 2.0)
+    else:
+        await _refuse(limiter, beside, {"content-type": "text/html"}, 1.0)
+
+    waiting = await limiter.acquire("roles")
+
+    assert time.now - refused_at >= 30.0
+    assert waiting.waited >= 30.0
+
+
+async def test_the_two_429s_landing_in_the_other_order_shut_the_bucket_as_long() -> None:
+    """The serial order the test above is measured against: the short answer first, then the long one."""
+    limiter, time = await _limiter()
+    first = await limiter.acquire("roles")
+    beside = await limiter.acquire("roles")
+    refused_at = time.now
+    await _refuse(limiter, first, _refused(2), 2.0)
+    await _refuse(limiter, beside, _refused(30), 30.0)
+
+    await limiter.acquire("roles")
+
+    assert time.now - refused_at >= 30.0
+
+
+async def test_a_later_short_429_does_not_end_an_hour_long_refusal_of_the_bucket() -> None:
+    """The first 429 asks for an hour (longer than any wait: every call of the group fails at once, naming the wait,
+    but one each longest wait asks again). A request sent beside it, refused with a 5 s hint, made the bucket a 5 s
+    one: the hour-long refusal was forgotten, and every waiting call went out 5 s later."""
+    limiter, _time = await _limiter()
+    first = await limiter.acquire("roles")
+    beside = await limiter.acquire("roles")
+    await _refuse(limiter, first, _refused(3600), 3600.0)
+    await _refuse(limiter, beside, _refused(5), 5.0)
+
+    with pytest.raises(WaitTooLong) as refused:
+        await limiter.acquire("roles")
+    assert refused.value.wait > 120
+
+
+async def test_a_request_sent_after_the_refusal_is_datadogs_newer_word_and_may_shorten_it() -> None:
+    """What the rule above must not break: the request that asks again after a long refusal (sent after it) is told the
+    window is now only 5 s; the bucket opens 5 s later, not an hour later."""
+    limiter, time = await _limiter()
+    first = await limiter.acquire("roles")
+    await _refuse(limiter, first, _refused(3600), 3600.0)
+    time.now += 120
+    asker = await limiter.acquire("roles")
+    asked_at = time.now
+    await _refuse(limiter, asker, _refused(5), 5.0)
+
+    after = await limiter.acquire("roles")
+
+    assert after.waited == pytest.approx(5.0)
+    assert time.now - asked_at == pytest.approx(5.0)
+
+
+async def test_an_answer_to_a_request_sent_before_the_429_does_not_reopen_a_short_shut_either() -> None:
+    """The sibling of the above for an answer that was not refused: a request sent beside the refused one comes back
+    200, its headers saying 90 requests are left. Its answer says nothing of the 30 s Datadog asked for since: the
+    bucket counted those 90 again, and every waiting call went out at once into the refused window."""
+    limiter, time = await _limiter()
+    first = await limiter.acquire("roles")
+    beside = await limiter.acquire("roles")
+    refused_at = time.now
+    await _refuse(limiter, first, _refused(30), 30.0)
+    limiter.release(beside, _paced(90))
+
+    waiting = await limiter.acquire("roles")
+
+    assert time.now - refused_at >= 30.0
+    assert waiting.waited >= 30.0
+
+
+class _HeldTime:
+    """A clock that moves only when the test says, and sleeps that end only then: the interleaving of the calls'
+    waits is the test's, not the scheduler's."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeping = 0
+        self._moved = asyncio.Event()
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeping += 1
+        try:
+            await self._moved.wait()
+        finally:
+            self.sleeping -= 1
+
+    async def move_to(self, when: float) -> None:
+        """Set the clock and wake every sleeper (each checks again what it waits for)."""
+        self.now = when
+        moved, self._moved = self._moved, asyncio.Event()
+        moved.set()
+        for _ in range(50):
+            await asyncio.sleep(0)
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the calls never got there")
+
+
+async def test_through_the_client_a_gateways_hintless_429_beside_datadogs_does_not_send_calls_early() -> None:
+    """End to end through the Datadog client: two reads of one bucket are in flight; Datadog refuses the first for 30 s,
+    then a gateway refuses the second with no hint (retried on the backoff, about a second). No request goes out before
+    the 30 s are over, and both calls then succeed."""
+    time = _HeldTime()
+    sent_at: list[float] = []
+    both_in = asyncio.Event()
+    second_answer = asyncio.Event()
+    arrived: list[str] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        user = request.url.path.rsplit("/", 1)[-1]
+        body = {"data": {"type": "users", "id": user}}
+        if user == "warm":
+            return httpx.Response(200, headers=_paced(90), json=body)
+        if len(arrived) < 2:
+            arrived.append(user)
+            if len(arrived) == 2:
+                both_in.set()
+            await both_in.wait()
+            if user == "first":
+                return httpx.Response(429, headers=_refused(30), json={"errors": ["Too many requests"]})
+            await second_answer.wait()
+            return httpx.Response(429, headers={"content-type": "text/html"}, content=b"<html>slow down</html>")
+        sent_at.append(time.now)
+        return httpx.Response(200, headers=_paced(80), json=body)
+
+    client = DatadogClient(
+        api_key="a" * 32,
+        app_key="b" * 40,
+        base_url="https://dd.example",
+        transport=httpx.MockTransport(handler),  # in-process: each answer waits on the test's gates
+        sleep=time.sleep,
+        clock=time.clock,
+    )
+    async with client:
+        await client.get_user("warm")
+        refused_at = time.now
+        calls = [asyncio.create_task(client.get_user(user)) for user in ("first", "second")]
+        await _until(lambda: time.sleeping == 1)  # the first call waits out Datadog's 30 s
+        second_answer.set()
+        await _until(lambda: time.sleeping == 2)  # the second waits out its backoff
+        await time.move_to(refused_at + 2)
+        assert sent_at == []
+        await time.move_to(refused_at + 30)
+        found = await asyncio.wait_for(asyncio.gather(*calls), timeout=10)
+
+    assert [user.id for user in found] == ["first", "second"]
+    assert len(sent_at) == 2
+    assert min(sent_at) >= refused_at + 30
