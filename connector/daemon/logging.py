@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import itertools
+import json
 import logging
 import os
 import sys
@@ -110,12 +111,24 @@ past what a log shipper takes as one line and into the debugged task's in-memory
 
 
 def bounded(text: str) -> str:
-    """`text`, cut in its middle to `MAX_VALUE_CHARS` and the note of the cut. After the redactor: a secret is already
-    a placeholder, so no cut can leave part of one."""
-    if len(text) <= MAX_VALUE_CHARS:
+    """`text`, cut in its middle to `MAX_VALUE_CHARS` as written (JSON-escaped) and the note of the cut. After the
+    redactor: a secret is already a placeholder, so no cut can leave part of one."""
+    if len(text) * _MOST_ESCAPED <= MAX_VALUE_CHARS or len(_written(text)) <= MAX_VALUE_CHARS:
         return text
+    # Counted as written, not as characters: an emoji is written as 12 characters, a control character as 6,
+    # and 32 Ki of them made lines of 390 KB. Halved until the kept ends fit: a few passes at most.
     half = MAX_VALUE_CHARS // 2
+    while half > 1 and len(_written(text[:half])) + len(_written(text[-half:])) > MAX_VALUE_CHARS:
+        half //= 2
     return f"{text[:half]}…[{len(text) - 2 * half} of {len(text)} characters cut]…{text[-half:]}"
+
+
+_MOST_ESCAPED = 12
+"""The most characters JSON writes for one (a character outside the BMP: two `\\uXXXX` escapes)."""
+
+
+def _written(text: str) -> str:
+    return json.dumps(text)[1:-1]  # as the JSON renderer writes it, without its quotes
 
 
 def _scrub(value: Any) -> Any:

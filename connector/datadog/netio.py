@@ -20,11 +20,13 @@ peer cannot grow the buffer past what the reader takes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import itertools
 import select
 import socket
 import ssl
+import threading
 from asyncio import sslproto
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from typing import Any, Protocol
@@ -339,6 +341,54 @@ async def _connect_one(loop: asyncio.AbstractEventLoop, info: Any, local_address
     return sock
 
 
+MAX_LOOKUPS = 16
+"""Host name lookups running at once. Each runs on a daemon thread of its own, not on the loop's default executor: a
+resolver that does not answer keeps its thread in `getaddrinfo` (it cannot be cancelled), and six such lookups took
+every thread of that executor, so every `to_thread` after them (the c1z store's jobs, a working directory's release,
+a task's decoding) waited for the resolver. A lookup past this many waits for one to end, within its connect
+timeout."""
+
+_lookups = 0
+_lookups_lock = threading.Lock()
+
+
+async def _looked_up(loop: asyncio.AbstractEventLoop, host: str, port: int) -> list[Any]:
+    """`socket.getaddrinfo(host, port)` for a stream, on a lookup thread (`MAX_LOOKUPS`)."""
+    global _lookups
+    while True:
+        with _lookups_lock:
+            if _lookups < MAX_LOOKUPS:
+                _lookups += 1
+                break
+        await asyncio.sleep(0.05)  # every lane held by a lookup the resolver has not answered yet
+    answer: asyncio.Future[list[Any]] = loop.create_future()
+
+    def settle(result: list[Any] | None, error: BaseException | None) -> None:
+        if answer.done():  # the awaiting connect gave up (its timeout)
+            return
+        if error is not None:
+            answer.set_exception(error)
+        else:
+            answer.set_result(result or [])
+
+    def look_up() -> None:
+        global _lookups
+        result: list[Any] | None = None
+        error: BaseException | None = None
+        try:
+            result = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except BaseException as exc:  # handed to the awaiting coroutine, as the executor would
+            error = exc
+        finally:
+            with _lookups_lock:
+                _lookups -= 1
+        with contextlib.suppress(RuntimeError):  # the loop closed while the resolver was silent
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=look_up, name="host-lookup", daemon=True).start()
+    return await answer
+
+
 def _close_connected(attempt: asyncio.Task[socket.socket]) -> None:
     if not attempt.cancelled() and attempt.exception() is None:
         attempt.result().close()
@@ -357,7 +407,7 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         infos: list[Any] | None = None
         try:
             async with asyncio.timeout(timeout):
-                infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+                infos = await _looked_up(loop, host, port)
                 sock = await _connected_socket(loop, infos, local_address)
                 try:
                     transport, protocol = await loop.create_connection(_Protocol, sock=sock)

@@ -262,8 +262,12 @@ class RateLimiter:
             return 0.0
         return bucket.reset_at - now
 
-    def release(self, ticket: Ticket, headers: Mapping[str, str] | None, *, throttled: bool = False) -> None:
-        """Account for a finished request; `headers` is None when no response arrived."""
+    def release(
+        self, ticket: Ticket, headers: Mapping[str, str] | None, *, throttled: bool = False, refused: bool = False
+    ) -> None:
+        """Account for a finished request; `headers` is None when no response arrived. `throttled`: a 429 that shuts
+        the bucket; `refused`: any 429, one that does not shut it too (a gateway's to a create), which still reopens
+        nothing."""
         if ticket.held is not None:
             ticket.held.in_flight -= 1
         info = RateLimitHeaders.parse(headers) if headers is not None else None
@@ -305,6 +309,7 @@ class RateLimiter:
         if (
             headers is not None
             and not throttled
+            and not refused  # a gateway's 429 to the request asking again is no answer that Datadog takes requests
             and ticket.held is not None
             and ticket.held.refused_until is not None
             and ticket.shuts_seen == ticket.held.shuts
@@ -365,7 +370,8 @@ class RateLimiter:
         `RateLimitHeaders.window_reset`.)"""
         now = self._clock()
         ends = now + wait
-        if self._outdated_by_shut(ticket, bucket) and bucket.shut_until is not None and bucket.shut_until > ends:
+        outdated = self._outdated_by_shut(ticket, bucket) and bucket.shut_until is not None
+        if outdated and bucket.shut_until is not None and bucket.shut_until > ends:
             # The refused request was sent before the latest 429, which asked for longer: requests in flight together
             # are refused one after another, and the later, shorter answer is no newer word about the window. Taken
             # as it came, it reopened the bucket early (a gateway's hintless 429 beside Datadog's 30 s one: after the
@@ -373,7 +379,11 @@ class RateLimiter:
             # window Datadog had refused. A request sent after that 429 (the one asking again) is newer: it decides.
             ends = bucket.shut_until
         wait = ends - now
-        bucket.shuts += 1
+        if not outdated:
+            # Only a 429 to a request sent since the latest one is a newer refusal. Counted for an older request's
+            # (which may only lengthen the wait), the request already asking again became "sent before the latest
+            # 429", and its 2xx then reopened nothing: the bucket stayed shut to the next one, 120 s later.
+            bucket.shuts += 1
         bucket.shut_until = ends
         bucket.reset_at = now + min(wait, self._max_wait)
         bucket.refused_until = ends if wait > self._max_wait else None

@@ -130,3 +130,17 @@ def test_the_closing_line_of_a_crashed_run_is_bounded(
     _, err = capsys.readouterr()
     assert err.count("characters cut") == 2  # the traceback (at debug) and the closing line
     assert len(err) < 3 * BOUND
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+@pytest.mark.parametrize("char", ["\U0001f600", "\x01", "é"], ids=["outside-the-bmp", "control", "accented"])
+def test_a_value_of_characters_written_escaped_is_bounded_as_written(
+    logs: Callable[[str], io.StringIO], fmt: str, char: str
+) -> None:
+    """The bound counted characters before escaping: 40,000 emoji (12 characters each as JSON writes them) made one
+    line of 390 KB, control characters (6 each) one of 196 KB."""
+    stream = logs(fmt)
+    structlog.get_logger().warning("peer said", name=char * 40_000)
+    (line,) = stream.getvalue().splitlines()
+    assert len(line.encode()) <= BOUND + 1_000, len(line.encode())
+    assert "of 40000 characters cut" in line

@@ -6,29 +6,52 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import httpcore
 import pytest
 
+from connector.datadog import netio
 from connector.datadog.errors import describe_transport_error
 from connector.datadog.netio import AsyncioBackend
 
 HOST = "api.stalled-resolver.example"
 
 
-async def _connect_timeout(monkeypatch: pytest.MonkeyPatch, *, lookup_answers: bool) -> httpcore.ConnectTimeout:
-    loop = asyncio.get_running_loop()
+@pytest.fixture
+def resolver_silent() -> Iterator[threading.Event]:
+    """Set it to let the stalled lookups (of the test's own host only) answer; set at the end either way."""
+    answer = threading.Event()
+    yield answer
+    answer.set()
 
-    async def lookup(host: Any, port: Any, **kwargs: Any) -> Any:
-        if not lookup_answers:
-            await asyncio.Event().wait()  # never set: a resolver that takes the query and never replies
+
+def _stalling(monkeypatch: pytest.MonkeyPatch, release: threading.Event | None, calls: list[str] | None = None) -> None:
+    real = socket.getaddrinfo
+
+    def lookup(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != HOST:
+            return real(host, port, *args, **kwargs)
+        if calls is not None:
+            calls.append(host)
+        if release is not None:
+            release.wait()  # a resolver that takes the query and never replies (until the test ends)
         return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+
+
+async def _connect_timeout(
+    monkeypatch: pytest.MonkeyPatch, release: threading.Event, *, lookup_answers: bool
+) -> httpcore.ConnectTimeout:
+    loop = asyncio.get_running_loop()
 
     async def connect(sock: socket.socket, address: Any) -> None:
         await asyncio.Event().wait()  # a SYN no one answers
 
-    monkeypatch.setattr(loop, "getaddrinfo", lookup)
+    _stalling(monkeypatch, None if lookup_answers else release)
     monkeypatch.setattr(loop, "sock_connect", connect)
     with pytest.raises(httpcore.ConnectTimeout) as caught:
         await AsyncioBackend().connect_tcp(HOST, 443, timeout=0.05)
@@ -36,9 +59,9 @@ async def _connect_timeout(monkeypatch: pytest.MonkeyPatch, *, lookup_answers: b
 
 
 async def test_a_lookup_cut_by_the_connect_timeout_is_named_a_dns_lookup_timeout(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, resolver_silent: threading.Event
 ) -> None:
-    timeout = await _connect_timeout(monkeypatch, lookup_answers=False)
+    timeout = await _connect_timeout(monkeypatch, resolver_silent, lookup_answers=False)
     assert describe_transport_error(timeout, HOST) == f"cannot reach {HOST}: DNS lookup timed out"
     # Through a proxy, the only lookup is the proxy's.
     assert describe_transport_error(timeout, HOST, proxy="proxy.example:3128") == (
@@ -47,7 +70,24 @@ async def test_a_lookup_cut_by_the_connect_timeout_is_named_a_dns_lookup_timeout
 
 
 async def test_a_connect_cut_after_the_lookup_answered_stays_a_connect_timeout(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, resolver_silent: threading.Event
 ) -> None:
-    timeout = await _connect_timeout(monkeypatch, lookup_answers=True)
+    timeout = await _connect_timeout(monkeypatch, resolver_silent, lookup_answers=True)
     assert describe_transport_error(timeout, HOST) == f"cannot reach {HOST}: timed out connecting"
+
+
+async def test_lookups_the_resolver_never_answers_leave_the_loops_threads_free(
+    monkeypatch: pytest.MonkeyPatch, resolver_silent: threading.Event
+) -> None:
+    """A lookup cannot be cancelled: its thread stays in `getaddrinfo` after the connect timeout. Run on the loop's
+    default executor, six of them took all of its threads, and every `to_thread` after them (the c1z store's jobs, a
+    working directory's release) waited for the resolver. Lookups run on threads of their own, at most
+    `MAX_LOOKUPS`; one past those waits within its own connect timeout and is named a lookup timeout."""
+    calls: list[str] = []
+    _stalling(monkeypatch, resolver_silent, calls)
+    for _ in range(netio.MAX_LOOKUPS + 4):
+        with pytest.raises(httpcore.ConnectTimeout):
+            await AsyncioBackend().connect_tcp(HOST, 443, timeout=0.05)
+    assert len(calls) == netio.MAX_LOOKUPS, "no more threads than lookup lanes are held"
+    assert await asyncio.wait_for(asyncio.to_thread(lambda: "free"), timeout=10) == "free"
+    resolver_silent.set()

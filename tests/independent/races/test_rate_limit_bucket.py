@@ -222,3 +222,34 @@ async def test_through_the_client_a_gateways_hintless_429_beside_datadogs_does_n
     assert [user.id for user in found] == ["first", "second"]
     assert len(sent_at) == 2
     assert min(sent_at) >= refused_at + 30
+
+
+async def test_an_older_requests_late_429_leaves_the_request_asking_again_to_decide() -> None:
+    """An hour-long refusal; the one request asking again goes out after the longest wait; a request sent before the
+    refusal (a long timeout keeps it in flight) is refused only now. That older 429 counted as a newer refusal: the
+    request asking again became "sent before the latest 429", and Datadog's 2xx to it reopened nothing, every request
+    failing for 120 s more."""
+    limiter, time = await _limiter()
+    limiter.release(await limiter.acquire("roles"), _paced(90))
+    first, older = await limiter.acquire("roles"), await limiter.acquire("roles")
+    await _refuse(limiter, first, _refused(3600), 3600.0)
+    await time.sleep(120)
+    asking_again = await limiter.acquire("roles")
+    await _refuse(limiter, older, _refused(5), 5.0)
+    limiter.release(asking_again, _paced(99))
+    assert (await limiter.acquire("roles")).waited == 0.0
+
+
+async def test_a_gateways_429_to_the_request_asking_again_reopens_nothing() -> None:
+    """A create asking again after an hour-long refusal, answered by a gateway's 429 (which shuts no bucket: it may
+    come after the create landed) was taken as "answered, not refused", and the bucket reopened: every waiting call
+    went out into the refused window (docs/service-mode.md: the answer reopens the bucket "if not a 429")."""
+    limiter, time = await _limiter()
+    limiter.release(await limiter.acquire("keys"), _paced(50))
+    first = await limiter.acquire("keys")
+    await _refuse(limiter, first, _refused(3600), 3600.0)
+    await time.sleep(120)
+    asking_again = await limiter.acquire("keys")
+    limiter.release(asking_again, {"content-type": "text/html"}, throttled=False, refused=True)
+    with pytest.raises(WaitTooLong):
+        await limiter.acquire("keys")
