@@ -154,7 +154,7 @@ def _scrub(value: Any) -> Any:
     except Exception:  # written as the stand-in: the renderers would call the same repr
         return _UNPRINTABLE.format(type(value).__name__)
     cleaned = redact(shown)
-    return value if cleaned == shown and len(shown) <= MAX_VALUE_CHARS else bounded(cleaned)
+    return value if cleaned == shown and bounded(shown) is shown else bounded(cleaned)
 
 
 _UNPRINTABLE = "<unprintable {}>"

@@ -385,7 +385,14 @@ async def _looked_up(loop: asyncio.AbstractEventLoop, host: str, port: int) -> l
         with contextlib.suppress(RuntimeError):  # the loop closed while the resolver was silent
             loop.call_soon_threadsafe(settle, result, error)
 
-    threading.Thread(target=look_up, name="host-lookup", daemon=True).start()
+    try:
+        threading.Thread(target=look_up, name="host-lookup", daemon=True).start()
+    except BaseException as exc:
+        # No thread, no lookup: its lane back (kept, every later lookup waited out its timeout for good), and a
+        # connection failure, not an unexpected one.
+        with _lookups_lock:
+            _lookups -= 1
+        raise OSError(f"cannot start a thread to look the host name up ({exc})") from exc
     return await answer
 
 

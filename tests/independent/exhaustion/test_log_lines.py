@@ -144,3 +144,13 @@ def test_a_value_of_characters_written_escaped_is_bounded_as_written(
     (line,) = stream.getvalue().splitlines()
     assert len(line.encode()) <= BOUND + 1_000, len(line.encode())
     assert "of 40000 characters cut" in line
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_a_value_written_by_its_repr_is_bounded_as_written(logs: Callable[[str], io.StringIO], fmt: str) -> None:
+    """A value that is no string is written by its repr; its length was counted in characters, so a set of 30,000
+    emoji (JSON writes each as 12) made a line of 360 KB."""
+    stream = logs(fmt)
+    structlog.get_logger().warning("peer said", names={"\U0001f600" * 30_000}, raw=b"\x00" * 8_000)
+    (line,) = stream.getvalue().splitlines()
+    assert len(line.encode()) <= 2 * BOUND + 1_000, len(line.encode())

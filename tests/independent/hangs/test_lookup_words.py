@@ -91,3 +91,21 @@ async def test_lookups_the_resolver_never_answers_leave_the_loops_threads_free(
     assert len(calls) == netio.MAX_LOOKUPS, "no more threads than lookup lanes are held"
     assert await asyncio.wait_for(asyncio.to_thread(lambda: "free"), timeout=10) == "free"
     resolver_silent.set()
+
+
+async def test_a_lookup_thread_that_cannot_start_fails_its_connect_and_keeps_no_lane(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A lookup's lane was taken before its thread started: a thread that could not start (the process at its thread
+    limit) kept the lane for good, every later lookup then waited out its timeout, and the failure itself came out of
+    the connect as a bare RuntimeError."""
+
+    def cannot_start(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(threading.Thread, "start", cannot_start)
+        for _ in range(netio.MAX_LOOKUPS + 1):
+            with pytest.raises(httpcore.ConnectError, match="cannot start a thread to look the host name up"):
+                await AsyncioBackend().connect_tcp(HOST, 443, timeout=1.0)
+    assert netio._lookups == 0
