@@ -151,6 +151,9 @@ class _Bucket:
     # When the wait the latest 429 asked for ends (`RateLimiter._shut`): a refusal of a request sent before it, asking
     # for less, does not end it sooner.
     shut_until: float | None = None
+    # `shuts` when an answer to a request sent after the latest 429 reopened it: a request admitted before that was
+    # sent before the refusal the reopening answered, and its own 429, arriving later, is older news (`_stale`).
+    reopened_after: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,7 +285,11 @@ class RateLimiter:
             bucket.period = info.period if info.period is not None else bucket.period
             # A 429's Retry-After says when this bucket may be asked again (`_shut`); otherwise the window reset does.
             reset = info.wait_hint if throttled else info.window_reset
-            if throttled:
+            if throttled and self._stale(ticket, bucket):
+                # A 429 to a request sent before the refusal that a newer answer has since ended: shut again on it,
+                # the bucket Datadog had just reopened failed every call for the next longest wait.
+                pass
+            elif throttled:
                 if reset is not None:
                     self._shut(bucket, reset, ticket)
                 bucket.remaining = 0
@@ -321,6 +328,7 @@ class RateLimiter:
             # on it brought back the bursts of 429s `_shut` stops.
             ticket.held.refused_until = None
             ticket.held.shut_until = None
+            ticket.held.reopened_after = ticket.held.shuts
             if info is None and ticket.held.reset_at is not None:
                 ticket.held.reset_at = min(ticket.held.reset_at, self._clock())
         if ticket.bucket is None:
@@ -336,6 +344,11 @@ class RateLimiter:
             and bucket.shut_until is not None
             and bucket.shut_until > self._clock()
         )
+
+    @staticmethod
+    def _stale(ticket: Ticket, bucket: _Bucket) -> bool:
+        """Whether `ticket`'s request was sent before the 429 whose refusal an answer since has ended."""
+        return ticket.held is bucket and ticket.shuts_seen < bucket.reopened_after
 
     def _forget_unused(self, name: str) -> None:
         """Drop a bucket no group points to any more; a group that comes back to the name starts it afresh."""
@@ -353,6 +366,8 @@ class RateLimiter:
         had none), as `_shut` says."""
         name = self._bucket_of_group.setdefault(ticket.group, f"group:{ticket.group}")
         bucket = self._buckets.setdefault(name, _Bucket())
+        if self._stale(ticket, bucket):
+            return  # older news than the answer that reopened the bucket (`release`)
         bucket.remaining = 0
         self._shut(bucket, reset, ticket)
 

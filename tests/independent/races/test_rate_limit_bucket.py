@@ -253,3 +253,18 @@ async def test_a_gateways_429_to_the_request_asking_again_reopens_nothing() -> N
     limiter.release(asking_again, {"content-type": "text/html"}, throttled=False, refused=True)
     with pytest.raises(WaitTooLong):
         await limiter.acquire("keys")
+
+
+async def test_an_older_requests_429_after_the_bucket_reopened_does_not_shut_it_again() -> None:
+    """The request asking again after an hour-long refusal is answered 2xx and the bucket reopens; a request sent
+    before that refusal is answered 429 only then. Its refusal is older news than the answer that reopened the
+    bucket (docs/service-mode.md: a request sent after the 429 "is Datadog's newer word, and decides"): it shut the
+    bucket again, and every call failed for the next longest wait."""
+    limiter, time = await _limiter()
+    limiter.release(await limiter.acquire("roles"), _paced(90))
+    first, older = await limiter.acquire("roles"), await limiter.acquire("roles")
+    await _refuse(limiter, first, _refused(3600), 3600.0)
+    await time.sleep(120)
+    limiter.release(await limiter.acquire("roles"), _paced(99))
+    await _refuse(limiter, older, _refused(3600), 3600.0)
+    assert (await limiter.acquire("roles")).waited == 0.0
