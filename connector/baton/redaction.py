@@ -28,7 +28,8 @@ Patterns = tuple[tuple[str, str], ...]
 
 SECRET_TOKEN_SCHEME = "secret-token:"  # noqa: S105 - a URI scheme, no secret
 """RFC 8959's scheme for a secret written as a URI, as a ConductorOne client secret is
-(`secret-token:conductorone.com:v1:<key>`): what comes before its last ':' is the same text in every such secret."""
+(`secret-token:conductorone.com:v1:<key>`): what comes before its key (`_token_key`) is the same text in every such
+secret."""
 
 
 def patterns(secrets: Iterable[str]) -> Patterns:

@@ -1672,13 +1672,12 @@ def redacted(settings: Settings, resolved: Mapping[str, object] | None = None) -
     refused when the run starts, but `config` printed it back. Nor a secret of these settings given to another one as
     well (the client secret as `--file`), whatever its shape. `resolved`: values the caller decided for a setting
     (`config`'s temp dir and host id, as the run decides them), shown in its place and kept back alike."""
-    secrets = [
-        text
+    found = patterns(
+        form
         for name in SECRETS
-        if (value := getattr(settings, name)) is not None and len(text := value.get_secret_value()) >= MIN_SECRET_LENGTH
-    ]
-
-    found = patterns(secrets)
+        if (secret := getattr(settings, name)) is not None
+        for form in _secret_forms(secret.get_secret_value())
+    )
 
     def shown(value: object) -> object:
         if not isinstance(value, str):

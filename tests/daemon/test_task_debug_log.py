@@ -154,12 +154,11 @@ async def test_a_debug_log_that_cannot_be_uploaded_fails_nothing_and_says_so(
     assert "connection reset" in str(warning["error"])
 
 
-async def test_heartbeats_failing_while_only_the_debug_log_is_left_fail_nothing(
-    tmp_path: Path, stream: io.StringIO
-) -> None:
-    """The c1z is in ConductorOne; heartbeats then fail for good while the debug log is in flight. That cancelled the
-    task as "failed heartbeat" (retryable), and ConductorOne ran the whole sync again for its diagnostics."""
-    client = StubClient()
+def _debug_log_never_answered(
+    client: StubClient, tmp_path: Path, heartbeats: list[BaseException | baton_pb2.BatonServiceHeartbeatResponse]
+) -> tuple[FullSyncHandler, list[bytes]]:
+    """A debugged sync whose c1z ConductorOne takes and whose debug log it never answers; the periodic heartbeats (their
+    answers `heartbeats`, after the first) begin once the c1z is taken. The handler, and the assets taken."""
     c1z_taken = asyncio.Event()
     assets: list[bytes] = []
 
@@ -174,11 +173,7 @@ async def test_heartbeats_failing_while_only_the_debug_log_is_left_fail_nothing(
         await c1z_taken.wait()
 
     client.upload_asset = upload_asset  # type: ignore[attr-defined]
-    client.heartbeat_script.extend(
-        [baton_pb2.BatonServiceHeartbeatResponse()]
-        + [C1TransientError("Heartbeat: UNAVAILABLE", code=None, method="Heartbeat")] * MAX_HEARTBEAT_FAILURES
-    )
-    task_id = kind_task("sync_full").id
+    client.heartbeat_script.extend([baton_pb2.BatonServiceHeartbeatResponse(), *heartbeats])
     sync = FullSyncHandler(
         cast(BatonServiceClient, client),
         logging_syncers,
@@ -186,6 +181,18 @@ async def test_heartbeats_failing_while_only_the_debug_log_is_left_fail_nothing(
         sleep=after_the_c1z,
         task_logs=TASK_LOGS,
     )
+    return sync, assets
+
+
+async def test_heartbeats_failing_while_only_the_debug_log_is_left_fail_nothing(
+    tmp_path: Path, stream: io.StringIO
+) -> None:
+    """The c1z is in ConductorOne; heartbeats then fail for good while the debug log is in flight. That cancelled the
+    task as "failed heartbeat" (retryable), and ConductorOne ran the whole sync again for its diagnostics."""
+    client = StubClient()
+    failing = C1TransientError("Heartbeat: UNAVAILABLE", code=None, method="Heartbeat")
+    sync, assets = _debug_log_never_answered(client, tmp_path, [failing] * MAX_HEARTBEAT_FAILURES)
+    task_id = kind_task("sync_full").id
     with structlog.contextvars.bound_contextvars(task_id=task_id):
         outcome = await sync.run(task_id, baton_pb2.Task.SyncFullTask(), debug=True)
     assert outcome.ok, outcome
@@ -198,31 +205,8 @@ async def test_heartbeats_failing_while_only_the_debug_log_is_left_fail_nothing(
 async def test_a_cancel_while_only_the_debug_log_is_left_stays_a_cancel(tmp_path: Path, stream: io.StringIO) -> None:
     """ConductorOne's cancel is its word (§3.6 step 3), whatever was left to send."""
     client = StubClient()
-    c1z_taken = asyncio.Event()
-    assets: list[bytes] = []
-
-    async def upload_asset(task_id: str, path: Path) -> int:
-        if assets:
-            await asyncio.Event().wait()
-        assets.append(path.read_bytes())  # noqa: ASYNC240 - a test's temp file
-        c1z_taken.set()
-        return len(assets[0])
-
-    async def after_the_c1z(_: float) -> None:
-        await c1z_taken.wait()
-
-    client.upload_asset = upload_asset  # type: ignore[attr-defined]
-    client.heartbeat_script.extend(
-        [baton_pb2.BatonServiceHeartbeatResponse(), baton_pb2.BatonServiceHeartbeatResponse(cancelled=True)]
-    )
+    sync, _ = _debug_log_never_answered(client, tmp_path, [baton_pb2.BatonServiceHeartbeatResponse(cancelled=True)])
     task_id = kind_task("sync_full").id
-    sync = FullSyncHandler(
-        cast(BatonServiceClient, client),
-        logging_syncers,
-        FullSyncSettings(temp_dir=tmp_path),
-        sleep=after_the_c1z,
-        task_logs=TASK_LOGS,
-    )
     with pytest.raises(TaskError) as caught, structlog.contextvars.bound_contextvars(task_id=task_id):
         await sync.run(task_id, baton_pb2.Task.SyncFullTask(), debug=True)
     assert caught.value.code == Code.CANCELLED
