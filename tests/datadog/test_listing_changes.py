@@ -91,24 +91,9 @@ async def _sync(path: str, ids: Ids, tmp_path: Path) -> set[str]:
     """Sync an org whose `path` list holds `ids(page)` when that page is read (every other list is small and
     steady); the ids of the resources and grant principals stored under `path`'s type."""
 
-    # The users the memberships name are listed: a grant to a user the c1z does not hold is left out
-    # (test_sync_dangling.py), and these tests are about the memberships listing.
-    users = _steady(LISTINGS["users"])
-    if path == LISTINGS["team memberships"]:
-        named = dict.fromkeys(users)
-        for number in range(5):
-            try:
-                named.update(dict.fromkeys(ids(number)))
-            except (KeyError, IndexError):
-                break
-        users = [*named]
-
     def handler(request: httpx.Request) -> httpx.Response:
         number = int(parse_qs(request.url.query.decode())["page[number]"][0])
-        if request.url.path == path:
-            listed = ids(number)
-        else:
-            listed = users if request.url.path == LISTINGS["users"] else _steady(request.url.path)
+        listed = ids(number) if request.url.path == path else _steady(request.url.path)
         return httpx.Response(200, json=_body(request.url.path, listed, number))
 
     client = answered_by(handler)
@@ -236,9 +221,7 @@ async def test_a_record_without_its_id_is_dropped_logged_and_counted(path: str, 
         if request.url.path == LISTINGS["users"]:
             sa = _item(LISTINGS["users"], "u000")
             sa["attributes"]["service_account"] = True
-            # u001, whom the records with an id name, is listed: a grant to a user the c1z does not hold is left out.
-            listed = [sa, _item(LISTINGS["users"], "u001")]
-            return httpx.Response(200, json={"data": listed, "meta": {"page": {"total_count": 2}}})
+            return httpx.Response(200, json={"data": [sa], "meta": {"page": {"total_count": 1}}})
         if request.url.path != path:
             return httpx.Response(200, json=_body(request.url.path, _steady(request.url.path), number))
         meta: dict[str, Any] = {"page": {"total_count": 2}}
