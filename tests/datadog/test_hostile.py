@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -511,31 +511,14 @@ async def test_a_responder_whose_shift_the_answer_leaves_out_fails_the_sync(tmp_
     assert raised.value.retryable
 
 
-def _paged(items: list[dict[str, object]], request: httpx.Request) -> dict[str, object]:
-    """The page of `items` the request asks for, as a listing Datadog pages by number answers it (all of them to a
-    request that names no page size)."""
-    number = int(request.url.params.get("page[number]", 0))
-    size = int(request.url.params.get("page[size]", len(items) or 1))
-    return {"data": items[number * size : (number + 1) * size], "meta": {"page": {"total_count": len(items)}}}
-
-
-async def _sync_schedule_answered(
-    responders: Mapping[str, object], tmp_path: Path, *, users: Sequence[str] = ()
-) -> None:
-    """`users`: the users listed (a grant to a user the c1z does not hold is left out: test_sync_dangling.py)."""
+async def _sync_schedule_answered(responders: Mapping[str, object], tmp_path: Path) -> None:
     schedules = {"data": [{"type": "schedules", "id": "s1", "attributes": {"name": "s1"}}], "meta": {"page": {}}}
-    listed: list[dict[str, object]] = [
-        {"type": "users", "id": uid, "attributes": {"name": uid, "email": f"{uid}@example.com", "status": "Active"}}
-        for uid in users
-    ]
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/api/v2/on-call/schedules":
             return httpx.Response(200, json=schedules)
         if request.url.path.endswith("/responders"):
             return httpx.Response(200, json=responders)
-        if request.url.path == USERS:
-            return httpx.Response(200, json=_paged(listed, request))
         total = {"page": {"total_count": 0}, "pagination": {"total": 0}}
         return httpx.Response(200, json={"data": [], "meta": total})
 
@@ -886,6 +869,14 @@ def _users_linking(roles_per_user: list[list[str]]) -> dict[str, object]:
     return {"data": users, "meta": {"page": {"total_count": len(users)}}}
 
 
+def _paged(items: list[dict[str, object]], request: httpx.Request) -> dict[str, object]:
+    """The page of `items` the request asks for, as a listing Datadog pages by number answers it (all of them to a
+    request that names no page size)."""
+    number = int(request.url.params.get("page[number]", 0))
+    size = int(request.url.params.get("page[size]", len(items) or 1))
+    return {"data": items[number * size : (number + 1) * size], "meta": {"page": {"total_count": len(items)}}}
+
+
 async def _sync_users_answered(users: Mapping[str, object], tmp_path: Path, *, list_roles: bool = True) -> Path:
     """`list_roles`: the roles the users link to are listed (a grant of a role the c1z does not hold is left out:
     test_sync_dangling.py); otherwise none is."""
@@ -893,7 +884,9 @@ async def _sync_users_answered(users: Mapping[str, object], tmp_path: Path, *, l
     data = users.get("data")
     assert isinstance(data, list)
     linked = sorted({str(link["id"]) for user in data for link in user["relationships"]["roles"]["data"]})
-    roles = [{"type": "roles", "id": rid, "attributes": {"name": rid}} for rid in linked] if list_roles else []
+    roles: list[dict[str, object]] = (
+        [{"type": "roles", "id": rid, "attributes": {"name": rid}} for rid in linked] if list_roles else []
+    )
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/api/v2/roles":
@@ -987,7 +980,7 @@ async def test_a_responders_answer_whose_scheduled_at_does_not_parse_still_syncs
             {"type": "shifts", "id": "a", "relationships": {"user": {"data": {"type": "users", "id": "u1"}}}},
         ],
     }
-    await _sync_schedule_answered(responders, tmp_path, users=["u1"])
+    await _sync_schedule_answered(responders, tmp_path)
     with C1ZReader(tmp_path / "s.c1z") as reader:
         grants = [g.id for g in reader.grants()]
     assert grants == ["schedule:s1:on_call:user:u1"]

@@ -472,23 +472,24 @@ class _Db:
         self.commit()
         return stats
 
-    def drop_dangling_grants(self, sync_id: str, principal_types: Sequence[str]) -> DanglingGrants:
-        """Delete the sync's grants that name what the sync does not hold: an entitlement (or its resource) it did not
-        store, or a principal of a type in `principal_types` that it did not store; return what was dropped.
+    def drop_dangling_grants(self, sync_id: str) -> DanglingGrants:
+        """Delete the sync's grants whose entitlement, or the entitlement's resource, the sync did not store; return
+        what was dropped.
 
-        Such a grant claims access on an object ConductorOne cannot show (a role created between the users walk,
-        which side-loads role grants, and the roles listing; a user on call or in a team but created after the users
-        listing). Go's engine counts and skips a reference it does not find (docs/spec/c1z-format.md §5.6). A
-        principal of a type the sync does not list (a type filter) is not checked: no row could name it.
+        Such a grant claims access on an object ConductorOne cannot show: a role created or deleted between the roles
+        listing and the users walk, which side-loads role grants. Go's syncer fetches a missing entitlement resource
+        even in a partial sync (docs/spec/c1z-format.md §5.2, `list-grants`), and counts and skips a reference it does
+        not find (§5.6). A principal the file does not hold is kept: the Go connector takes it straight from the
+        membership with no user lookup (reference-connector.md §3.1), and ConductorOne creates a principal it first
+        sees in a grant (`CREATION_SOURCE_CONNECTOR_LIST_GRANTS_PRINCIPAL_JIT`, c1z-format.md appendix A).
 
         Run once per sync, after the deferred indexes are built. Each name is checked once, not once per grant: the
-        grants' distinct entitlements, resources and principals are read from their covering indexes (a grant-by-grant
-        anti-join cost three index lookups per grant, ~2 s at 300k grants on a loaded machine; this, ~0.9 s)."""
+        grants' distinct entitlements and resources are read from covering indexes."""
         self._check_not_broken()
         self._end_load()
         self.build_deferred_indexes()
         conn = self.conn
-        # The indexes these read hold every sync's grants (one, in a file this store created): a name found only in
+        # The resources' index holds every sync's grants (one, in a file this store created): a resource named only by
         # another sync's grants deletes nothing of this one.
         resources = [
             (str(t), str(r))
@@ -505,13 +506,6 @@ class _Db:
             marks = ",".join("?" * len(chunk))
             query = f"SELECT external_id FROM v1_entitlements WHERE sync_id = ? AND external_id IN ({marks})"  # noqa: S608
             have.update(str(e) for (e,) in conn.execute(query, (sync_id, *chunk)))
-        marks = ",".join("?" * len(principal_types))
-        principals = conn.execute(
-            "SELECT pt, pid FROM (SELECT principal_resource_type_id pt, principal_resource_id pid FROM v1_grants "  # noqa: S608
-            f"WHERE principal_resource_type_id IN ({marks}) GROUP BY 1, 2) WHERE NOT EXISTS (SELECT 1 FROM v1_resources r "
-            "WHERE r.external_id = pt || ':' || pid AND r.sync_id = ? AND r.resource_type_id = pt)",
-            (*principal_types, sync_id),
-        ).fetchall()
         doomed = [
             *(
                 ("entitlement resource not stored", "resource_type_id = ? AND resource_id = ?", key)
@@ -519,14 +513,26 @@ class _Db:
                 if key not in stored
             ),
             *(("entitlement not stored", "entitlement_id = ?", (e,)) for e in entitlements if e not in have),
-            *(
-                ("principal not stored", "principal_resource_type_id = ? AND principal_resource_id = ?", (t, p))
-                for t, p in principals
-            ),
         ]
         dropped = DanglingGrants()
         if not doomed:
             return dropped
+        with self.unit():
+            for reason, where, key in doomed:
+                if len(dropped.examples) < _DANGLING_EXAMPLES:
+                    dropped.examples.extend(
+                        f"{printable(str(external_id)[:200])} ({reason})"
+                        for (external_id,) in conn.execute(
+                            f"SELECT external_id FROM v1_grants WHERE sync_id = ? AND {where} ORDER BY id LIMIT ?",  # noqa: S608
+                            (sync_id, *key, _DANGLING_EXAMPLES - len(dropped.examples)),
+                        )
+                    )
+                gone = conn.execute(f"DELETE FROM v1_grants WHERE sync_id = ? AND {where}", (sync_id, *key)).rowcount  # noqa: S608
+                if gone:
+                    dropped.by_reason[reason] = dropped.by_reason.get(reason, 0) + gone
+        self._untally("v1_grants", dropped.count)
+        self.commit()
+        return dropped
         with self.unit():
             for reason, where, key in doomed:
                 if len(dropped.examples) < _DANGLING_EXAMPLES:
@@ -1070,10 +1076,10 @@ class C1ZStore:
         """Mark the active sync finished and cache its stats; returns the stats."""
         return await self._call(self._db.end_sync, self.sync_id, token, supports_diff)
 
-    async def drop_dangling_grants(self, principal_types: Sequence[str]) -> DanglingGrants:
-        """Delete the active sync's grants naming an entitlement, a resource or a principal it does not hold
+    async def drop_dangling_grants(self) -> DanglingGrants:
+        """Delete the active sync's grants naming an entitlement or an entitlement resource it does not hold
         (`_Db.drop_dangling_grants`)."""
-        return await self._call(self._db.drop_dangling_grants, self.sync_id, principal_types)
+        return await self._call(self._db.drop_dangling_grants, self.sync_id)
 
     async def keep_only(self, sync_id: str) -> None:
         """Delete every other sync run and its rows, so the file holds exactly one sync."""

@@ -178,12 +178,12 @@ class Syncer:
         dangling = 0
         if sync_type == "full" and collected and not self._state.should_skip_grants:
             # A partial sync's grants name resources of its parent sync (ConductorOne reads them together): only a full
-            # sync must hold every object its grants name.
-            dropped = await self._store.drop_dangling_grants(sorted(self._types))
+            # sync must hold every entitlement its grants name.
+            dropped = await self._store.drop_dangling_grants()
             if dangling := dropped.count:
                 bound.warning(
-                    "grants naming an object the sync does not hold were left out (created or deleted between the "
-                    "listings that name it)",
+                    "grants of an entitlement the sync does not hold were left out (its resource was created or deleted "
+                    "between the listings that name it)",
                     grants=dangling,
                     reasons=dropped.by_reason,
                     examples=dropped.examples,
