@@ -121,11 +121,19 @@ def test_a_daemon_whose_stderr_stops_being_read_keeps_serving_and_stops_on_sigte
                 daemon.wait()
 
 
-def test_a_one_shot_sync_whose_stderr_stops_being_read_writes_its_file_and_exits_0(stack: Stack) -> None:
+@pytest.mark.parametrize(
+    ("overrides", "code"),
+    [({}, 0), ({"BATON_API_KEY": "rejected-api-key-0123456789abcdef"}, 1)],
+    ids=["finished", "keys-rejected"],
+)
+def test_a_one_shot_sync_whose_stderr_stops_being_read_exits_with_its_code(
+    stack: Stack, overrides: dict[str, str], code: int
+) -> None:
     (stack.root / "tmp").mkdir(exist_ok=True)
     target = stack.root / "sync.c1z"
-    # One-shot: no ConductorOne. Debug lines (each Datadog request's) make sure the sync writes to the full pipe.
-    env = stack.env({"BATON_CLIENT_ID": None, "BATON_CLIENT_SECRET": None, "BATON_LOG_LEVEL": "debug"})
+    # One-shot: no ConductorOne. Its lines after the start's (the keys checked, the file written or the failure and
+    # the closing line) find the pipe full.
+    env = stack.env({"BATON_CLIENT_ID": None, "BATON_CLIENT_SECRET": None, **overrides})
     env = {k: v for k, v in env.items() if not k.startswith(("BATON_C1", "BATON_HEALTH"))}
     with stalled_stderr() as (read_end, write_end), (stack.root / "stdout").open("wb") as out:
         process = subprocess.Popen(
@@ -139,9 +147,12 @@ def test_a_one_shot_sync_whose_stderr_stops_being_read_writes_its_file_and_exits
         try:
             read_until(read_end, process, "starting")
             assert fill(write_end) > 0
-            assert process.wait(READY_TIMEOUT + EXIT_BOUND) == 0
-            assert target.stat().st_size > 0
-            assert "total" in (stack.root / "stdout").read_text()  # the summary table, on stdout
+            assert process.wait(READY_TIMEOUT + EXIT_BOUND) == code
+            if code == 0:
+                assert target.stat().st_size > 0
+                assert "total" in (stack.root / "stdout").read_text()  # the summary table, on stdout
+            else:
+                assert not target.exists()
         finally:
             if process.poll() is None:
                 process.kill()
