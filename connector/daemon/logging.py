@@ -653,9 +653,17 @@ def _fitted_json(line: str) -> str:
     fitted = json.dumps(record)
     if len(fitted) <= MAX_LINE_CHARS:
         return fitted
-    # Too many keys to cut each to a stub: only what every line keeps, and the note.
-    kept = {key: record[key] for key in _LINE_KEPT if key in record}
+    # Too many keys to cut each to a stub: only what every line keeps, the event at its value's bound and the others
+    # at a fraction of it (a caller may bind any of them), and the note.
+    kept = {key: _kept_value(key, record[key]) for key in _LINE_KEPT if key in record}
     return json.dumps(kept | {LINE_CUT: f"{note}; its {len(record) - len(kept) - 1} other values left out"})
+
+
+def _kept_value(key: str, value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    text = value if isinstance(value, str) else json.dumps(value)
+    return bounded(text, MAX_VALUE_CHARS if key == "event" else MAX_VALUE_CHARS // 16)
 
 
 _METHOD_LEVELS = {

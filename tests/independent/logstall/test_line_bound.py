@@ -41,7 +41,7 @@ def test_a_list_of_many_values_each_at_its_bound_is_one_bounded_json_line(
     configured: Callable[[str], io.StringIO],
 ) -> None:
     stream = configured("json")
-    ids = [f"id-{n}-" + "x" * VALUE for n in range(200)]  # each cut to its bound: 6.5 MB in all
+    ids = [f"id-{n}-" + "x" * VALUE for n in range(20)]  # each cut to its bound: 650 kB in all
     structlog.get_logger().warning("targets refused", task_id="t-1", ids=ids, count=len(ids))
     (line,) = stream.getvalue().splitlines()
     assert len(line) <= LINE
@@ -50,7 +50,7 @@ def test_a_list_of_many_values_each_at_its_bound_is_one_bounded_json_line(
         "targets refused",
         "warning",
         "t-1",
-        200,
+        20,
     )
     assert "timestamp" in record
     assert "values cut: ids" in record[daemon_logging.LINE_CUT]
@@ -97,3 +97,16 @@ def test_a_line_within_the_bound_is_written_as_it_was(configured: Callable[[str]
     assert daemon_logging.LINE_CUT not in record
     assert record["detail"] == "d" * VALUE
     assert record["other"] == "o" * VALUE
+
+
+def test_a_line_whose_every_kept_field_is_at_its_bound_still_fits(configured: Callable[[str], io.StringIO]) -> None:
+    """What a cut line keeps whole is bounded value by value too: an event, a task id and a logger name each of
+    32 kB, with thousands of other fields, were one line over the bound."""
+    stream = configured("json")
+    log = structlog.get_logger("l" * VALUE).bind(task_id="t" * VALUE, task_type="y" * VALUE)
+    log.info("e" * VALUE, **{f"field_{n}": "v" * 100 for n in range(5_000)})
+    (line,) = stream.getvalue().splitlines()
+    assert len(line) <= LINE
+    record = json.loads(line)
+    assert record["event"].startswith("eee")
+    assert record["task_id"].startswith("ttt")
