@@ -1,12 +1,12 @@
 """Benchmark: the daemon's peak memory while ConductorOne hands out tasks as large as a GetTask answer may be.
 
 The daemon runs as its own process (`BATON_TASK_CONCURRENCY=100`, the largest allowed) against the fake ConductorOne
-and the fake Datadog, which answers every request after 120 s once the daemon is up, so each grant stays under
-way. ConductorOne hands out
-grants whose principal carries `--task-mib` MiB of an annotation (an answer of that size; the client's receive limit
-is 32 MiB), never more than three queued at once, until the daemon stops claiming them (no hand-out for 5 s) or has
-claimed them all. Reported: the tasks claimed and the daemon's peak RSS (VmHWM, /proc). `--root` runs the daemon
-from another checkout (the same interpreter), to compare with a version without the budget of task bytes.
+and the fake Datadog, which answers every request after 120 s once the daemon is up, so each grant stays under way.
+ConductorOne hands out grants whose principal carries `--task-mib` MiB of an annotation (an answer of that size; the
+client's receive limit is 32 MiB) and `--items` empty ones (2 bytes each on the wire, 56 in the parser's arena), never
+more than three queued at once, until the daemon stops claiming them (no hand-out for 5 s) or has claimed them all.
+Reported: the tasks claimed and the daemon's peak RSS (VmHWM, /proc). `--root` runs the daemon from another checkout
+(the same interpreter), to compare with a version without the budget of task bytes.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ MiB = 1024 * 1024
 def main(argv: list[str] | None = None) -> dict[str, object]:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tasks", type=int, default=100)
-    parser.add_argument("--task-mib", type=float, default=30.0)
+    parser.add_argument("--task-mib", type=float, default=30.0, help="MiB of one annotation in each task")
+    parser.add_argument("--items", type=int, default=0, help="empty annotations in each task besides")
     parser.add_argument("--root", type=Path, default=ROOT)
     args = parser.parse_args(argv)
     org = generate_org(users=200, seed=9, teams=2, schedules=0)
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                         type_url="type.googleapis.com/x.Padding", value=b"p" * int(args.task_mib * MiB)
                     )
                     task.grant.principal.annotations.append(padding)
+                    task.grant.principal.annotations.extend(any_pb2.Any() for _ in range(args.items))
                     c1.enqueue(task)
                     queued += 1
                     last_claim = time.monotonic()
@@ -86,6 +88,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     return {
         "root": str(args.root),
         "task_answer_mib": args.task_mib,
+        "task_empty_annotations": args.items,
         "tasks_offered": queued,
         "tasks_claimed": claimed,
         "rss_mb_after_hello": round(baseline, 1),

@@ -51,12 +51,14 @@ from connector.baton.c1.errors import (
 )
 from connector.baton.c1.roots import grpc_root_certificates
 from connector.baton.c1.salvage import (
+    MAX_ITEMS,
     SCAN_ABOVE_BYTES,
     PartlyRead,
     UnreadableTask,
-    decode_cost_problem,
     decode_get_task,
+    held_bytes,
     salvage,
+    weigh,
 )
 from connector.baton.c1.token import BATON_SDK_VERSION, AccessToken, TokenFetch, TokenSource
 from connector.baton.pb.c1.connector.v2 import connector_pb2
@@ -248,8 +250,10 @@ class BatonServiceClient:
         # Named in a network failure: through a proxy the channel connects to the proxy alone, so a refused
         # connection or a failed lookup is the proxy's, not ConductorOne's.
         self._proxy_address = proxy_url_address(proxy) if proxy else None
-        self.max_receive_bytes = max_receive_bytes
-        """The largest GetTask answer taken: what a poll may bring (the scheduler's memory budget reserves it)."""
+        self.max_task_bytes = held_bytes(max_receive_bytes, MAX_ITEMS)
+        """About the most a poll's answer may hold in memory once decoded (the scheduler's memory budget reserves it):
+        the largest answer taken, holding the most messages the client decodes (`salvage.MAX_ITEMS`)."""
+        self._max_receive_bytes = max_receive_bytes
         self._answer_limits = {method: min(max_receive_bytes, MAX_ANSWER_BYTES) for method in _SMALL_ANSWERS}
         self._upload_chunk_size = upload_chunk_size
         self._upload_retry = upload_retry
@@ -377,8 +381,9 @@ class BatonServiceClient:
     ) -> baton_pb2.BatonServiceGetTaskResponse:
         """One poll. An unset `task` or a `none` task means no work; `next_poll` paces the next call (§3.2).
 
-        `on_answer` hears the size in bytes of the answer as it came (at most `max_receive_bytes`): what the task read
-        from it holds in memory, about as much (the scheduler's budget of task bytes counts it).
+        `on_answer` hears about what the answer holds in memory once decoded (`salvage.held_bytes`: its size, and the
+        parser's cost of each of its messages; at most `max_task_bytes`), which the task read from it keeps until it
+        ends (the scheduler's budget of task bytes counts it).
 
         An answer that does not decode whole is read as far as it goes (`salvage`): what decodes is returned (with
         a warning), a task known only by its id is `C1UnreadableTaskError`. So is a task too costly to decode (a map
@@ -390,15 +395,16 @@ class BatonServiceClient:
         async def attempt(md: _Metadata) -> baton_pb2.BatonServiceGetTaskResponse | PartlyRead | UnreadableTask | None:
             assert self._raw_get_task is not None
             raw: bytes = await self._raw_get_task(request, metadata=md, timeout=self.timeouts.get_task)
-            if on_answer is not None:
-                on_answer(len(raw))
+            weight = None
             if len(raw) > SCAN_ABOVE_BYTES:
                 # Weighed before the parser sees it, off the loop: the parser holds the GIL for a whole decode, and a
                 # task holding a map of millions of entries held the loop for seconds, minutes once copied
-                # (`salvage.decode_cost_problem`).
-                costly = await asyncio.to_thread(decode_cost_problem, raw)
-                if costly is not None:
-                    return await asyncio.to_thread(salvage, raw, costly, decode_task=False)
+                # (`salvage.weigh`).
+                weight = await asyncio.to_thread(weigh, raw)
+            if on_answer is not None:
+                on_answer(held_bytes(len(raw), weight.items if weight is not None else None))
+            if weight is not None and weight.problem is not None:
+                return await asyncio.to_thread(salvage, raw, weight.problem, decode_task=False)
             decoded = decode_get_task(raw)
             if isinstance(decoded, str):
                 # Off the loop: the walk of an answer of millions of fields held /healthz, heartbeats and reports
@@ -558,7 +564,7 @@ class BatonServiceClient:
                 code: grpc.StatusCode = exc.code()
                 details = self.tokens.redact(exc.details() or "", carried)
                 found = _TOO_LARGE.search(details) if code == grpc.StatusCode.RESOURCE_EXHAUSTED else None
-                limit = self._answer_limits.get(method, self.max_receive_bytes)
+                limit = self._answer_limits.get(method, self._max_receive_bytes)
                 too_large = (
                     found is not None
                     and int(found[3]) == limit

@@ -40,12 +40,13 @@ a provider that did not answer held the exit past the pod's kill, and no line na
 RETRYING_REPORTS_MAX = 16
 """The most tasks whose report is being retried that do not hold a task slot (`Scheduler._start`)."""
 TASK_BYTES_BUDGET = 256 * 1024 * 1024
-"""The most bytes of GetTask answers the tasks under way hold together. A task holds its whole answer until it ends,
-and an answer may be as large as the client's receive limit (32 MiB): at the largest task concurrency (100) that was
-3.2 GiB, against the chart's 1 GiB memory limit, and the kernel's OOM kill lost every task under way. A poll reserves
-the largest answer it may bring before it is sent, as it takes a slot (no task is claimed without the memory to hold
-it), and keeps the answer's own size until its task ends; while the budget has no room for one more, polling waits
-(said once at info)."""
+"""The most bytes the tasks under way hold together, each weighed by its GetTask answer (`salvage.held_bytes`: its
+bytes and the parser's cost of its messages). A task holds its decoded answer until it ends, and an answer may be as
+large as the client's receive limit (32 MiB): at the largest task concurrency (100) that was 3.2 GiB, against the
+chart's 1 GiB memory limit, and the kernel's OOM kill lost every task under way. A poll reserves the most an answer
+may hold (`BatonServiceClient.max_task_bytes`) before it is sent, as it takes a slot (no task is claimed without the
+memory to hold it), and keeps its task's weight until the task ends; while the budget has no room for one more,
+polling waits (a line at info each time it starts to: at most one a task)."""
 
 
 class Scheduler:
@@ -60,8 +61,8 @@ class Scheduler:
         wait: Callable[[asyncio.Event, float], Awaitable[bool]] | None = None,
         task_bytes: int = TASK_BYTES_BUDGET,
     ) -> None:
-        if task_bytes < client.max_receive_bytes:
-            raise ValueError(f"task_bytes ({task_bytes}) must hold one answer of {client.max_receive_bytes} bytes")
+        if task_bytes < client.max_task_bytes:
+            raise ValueError(f"task_bytes ({task_bytes}) must hold one answer's {client.max_task_bytes} bytes")
         self._client = client
         self._budget = _Budget(task_bytes)
         """The bytes of GetTask answers held by the tasks under way (`TASK_BYTES_BUDGET`)."""
@@ -94,7 +95,7 @@ class Scheduler:
                     await until_stopped(self._slots.acquire(), stop)
                 except Stopped:
                     break
-                reserve = self._client.max_receive_bytes
+                reserve = self._client.max_task_bytes
                 if not self._budget.fits(reserve):
                     log.info(
                         "polling waits for the tasks under way to end: they hold the memory budget of task bytes",

@@ -56,7 +56,7 @@ class StubClient:
     polls: int = 0
     heartbeats: int = 0
     polled: asyncio.Event = field(default_factory=asyncio.Event)
-    max_receive_bytes: int = MAX_RECEIVE_MESSAGE_BYTES
+    max_task_bytes: int = MAX_RECEIVE_MESSAGE_BYTES
     _attempted: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def wait_finish_attempts(self, count: int) -> None:

@@ -3,7 +3,7 @@
 A running task holds its whole GetTask answer, and an answer may be as large as the client's receive limit; with 100
 task slots of such tasks the daemon held 100 answers (3.2 GiB at 32 MiB each, against the chart's 1 GiB limit: an
 OOM kill, every task under way lost). Here the same at a smaller scale: answers of 3 MiB under a 4 MiB receive
-limit, a budget of 10 MiB, ten slots.
+limit, or of many empty messages (which the parser makes 28 times their size on the wire), ten slots.
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ import asyncio
 from collections.abc import Callable
 from typing import cast
 
+import pytest
 import structlog
 from google.protobuf import any_pb2
 
+from connector.baton.c1.salvage import ITEM_BYTES
 from connector.baton.connector import Connector
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.runtime.scheduler import Scheduler
@@ -30,10 +32,12 @@ MiB = 1024 * 1024
 WAITING = "polling waits for the tasks under way to end: they hold the memory budget of task bytes"
 
 
-def _large_grant(size: int) -> baton_pb2.Task:
-    """A grant whose principal carries `size` bytes of an annotation no handler reads."""
+def _padded_grant(*, blob: int = 0, items: int = 0) -> baton_pb2.Task:
+    """A grant whose principal carries an annotation of `blob` bytes and `items` empty ones, which no handler reads."""
     task = grant_task("role", "admin", "member", "user-1")
-    task.grant.principal.annotations.append(any_pb2.Any(type_url="type.googleapis.com/x.Padding", value=b"p" * size))
+    annotations = task.grant.principal.annotations
+    annotations.append(any_pb2.Any(type_url="type.googleapis.com/x.Padding", value=b"p" * blob))
+    annotations.extend(any_pb2.Any() for _ in range(items))
     return task
 
 
@@ -50,8 +54,23 @@ async def _until(check: Callable[[], bool]) -> None:
     raise AssertionError("the condition never held")
 
 
-async def test_tasks_are_claimed_only_while_the_budget_of_task_bytes_holds_their_answers(fake: FakeC1) -> None:
-    tasks = [_large_grant(3 * MiB) for _ in range(6)]
+@pytest.mark.parametrize(
+    ("shape", "task_bytes"),
+    [
+        # 3 MiB in one annotation: about 3 MiB once decoded.
+        ({"blob": 3 * MiB}, 3 * MiB),
+        # 40,000 empty annotations: 80 kB on the wire, 2.2 MB decoded (56 bytes each in the parser's arena).
+        ({"items": 40_000}, 40_000 * ITEM_BYTES),
+    ],
+    ids=["one-large-annotation", "many-empty-annotations"],
+)
+async def test_tasks_are_claimed_only_while_the_budget_of_task_bytes_holds_them(
+    fake: FakeC1, shape: dict[str, int], task_bytes: int
+) -> None:
+    """Room for the largest answer a poll may bring and one and a half such tasks: the second task fits, the third
+    poll does not, and polling waits with eight slots free. Without the budget all six were claimed and held at once;
+    weighed by their size on the wire alone, six tasks of many empty annotations (480 kB) held 13 MB."""
+    tasks = [_padded_grant(**shape) for _ in range(6)]
     for task in tasks:
         fake.enqueue(task)
     connector = StubConnector()
@@ -62,17 +81,16 @@ async def test_tasks_are_claimed_only_while_the_budget_of_task_bytes_holds_their
         processor = TaskProcessor(
             client, handlers, cast(FullSyncHandler, StubFullSync()), _no_hello, finish_retry=INSTANT
         )
-        scheduler = Scheduler(client, processor, concurrency=10, task_bytes=10 * MiB)
+        budget = client.max_task_bytes + task_bytes * 3 // 2
+        scheduler = Scheduler(client, processor, concurrency=10, task_bytes=budget)
         with structlog.testing.capture_logs() as events:
             polling = asyncio.create_task(scheduler.run(stop))
-            # Two answers of 3 MiB held, a third poll (which may bring 4 MiB) does not fit in 10: polling waits,
-            # with six slots free. Without the budget, all six were claimed and held at once.
             await _until(lambda: any(e["event"] == WAITING for e in events) or len(fake.recorded().handed_out_at) == 6)
             assert len(fake.recorded().handed_out_at) == 2
             (waiting,) = [e for e in events if e["event"] == WAITING]
-            assert waiting["budget_bytes"] == 10 * MiB
+            assert waiting["budget_bytes"] == budget
             assert waiting["tasks"] == 2
-            assert 6 * MiB < waiting["held_bytes"] < 7 * MiB
+            assert 2 * task_bytes <= waiting["held_bytes"] < 2.2 * task_bytes  # and their bytes on the wire
             gate.set()
             await _until(lambda: len(fake.recorded().finish_tasks) == len(tasks))
             stop.set()
