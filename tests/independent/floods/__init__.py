@@ -4,7 +4,8 @@ memory the daemon holds for its tasks, and answers too large to take.
 
 - `test_task_bytes.py`: tasks whose answers are large (one 3 MiB annotation, or 40,000 empty ones the parser makes
   28 times their size) are claimed only while the budget of task bytes holds them (`TASK_BYTES_BUDGET`): the poll
-  waits, with task slots free, and every task is reported once it runs.
+  waits, with task slots free, and every task is reported once it runs; a stop while it waits ends the polling, and
+  the tasks claimed are reported retryable after the grace.
 - `test_answers.py`: an answer to Hello, Heartbeat, FinishTask or UploadAsset over 1 MiB is refused and named; an
   upload so answered is tried again, a grant whose report is so answered (or with a trailer of 1 MB) is reported
   again, never undone; 10,000 metadata entries meet grpc's 16 KiB limit, named.

@@ -99,3 +99,36 @@ async def test_tasks_are_claimed_only_while_the_budget_of_task_bytes_holds_them(
     reports = fake.recorded().finish_tasks
     assert {task.id for task in tasks} == set(reports)
     assert all(len(report) == 1 and report[0].HasField("success") for report in reports.values())
+
+
+async def test_a_stop_while_polling_waits_for_the_budget_ends_the_polling_and_reports_what_was_claimed(
+    fake: FakeC1,
+) -> None:
+    """SIGTERM while the budget is full: polling ends at once (it claims nothing more), the tasks under way are given
+    the grace and then reported retryable, and ConductorOne keeps the rest queued for another daemon."""
+    tasks = [_padded_grant(blob=3 * MiB) for _ in range(4)]
+    for task in tasks:
+        fake.enqueue(task)
+    connector = StubConnector()
+    connector.provisioning.gate = asyncio.Event()  # never opens: Datadog does not answer
+    stop = asyncio.Event()
+    async with make_client(fake, max_receive_bytes=4 * MiB) as client:
+        handlers = Handlers(cast(Connector, connector), provisioning=True)
+        processor = TaskProcessor(
+            client, handlers, cast(FullSyncHandler, StubFullSync()), _no_hello, finish_retry=INSTANT
+        )
+        scheduler = Scheduler(client, processor, concurrency=10, task_bytes=client.max_task_bytes + 4 * MiB)
+        with structlog.testing.capture_logs() as events:
+            polling = asyncio.create_task(scheduler.run(stop))
+            await _until(lambda: any(e["event"] == WAITING for e in events))
+            stop.set()
+            await asyncio.wait_for(polling, timeout=30)
+            await scheduler.drain(0.05, report_within=5.0)
+    claimed = set(fake.recorded().handed_out_at)
+    assert len(claimed) == 2
+    reports = fake.recorded().finish_tasks
+    assert set(reports) == claimed
+    for task_id in claimed:
+        (report,) = reports[task_id]
+        assert report.HasField("error")
+        assert not report.error.non_retryable
