@@ -387,6 +387,7 @@ class _Writer:
         self._busy = False
         self._stopping = False
         self._shown = False  # the writer thread's own: whether the live line is on the terminal now
+        self._torn = False  # the writer thread's own: whether the last line written failed partway (`_write`)
         self.gave_up = False
         self._thread = threading.Thread(target=self._run, name="log writer", daemon=True)
         self._thread.start()
@@ -463,13 +464,22 @@ class _Writer:
     def _write(self, text: str) -> None:
         # Escaped as Python's stderr escapes what its encoding lacks (a name with an emoji under an ASCII locale): no
         # character ends the writer's thread.
-        data = memoryview(text.encode(self._encoding, "backslashreplace"))
+        encoded = text.encode(self._encoding, "backslashreplace")
+        if self._torn:
+            # The line before failed partway (a full disk, a non-blocking pipe's EAGAIN): its start was written without
+            # its end. A newline first, or this line was glued onto it and two JSON lines broke where one was counted.
+            encoded = b"\n" + encoded
+        data = memoryview(encoded)
         while data:
             try:
                 data = data[os.write(self.fd, data) :]
             except OSError as exc:
+                written = len(encoded) - len(data)
+                if written:  # nothing out: a tear before stays one; only the newline out: mended, nothing torn
+                    self._torn = not (self._torn and written == 1)
                 _write_failed(exc, self.fd)
                 return
+        self._torn = False
 
 
 _writer: _Writer | None = None

@@ -221,3 +221,34 @@ def test_the_live_line_is_drawn_by_the_writer_and_cleared_before_a_log_line(pipe
     assert "resources        5" in shown
     assert "a line" in line
     assert line.endswith("\n")
+
+
+def test_a_line_whose_write_failed_partway_does_not_take_the_next_line_with_it(
+    pipe: Pipe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A full disk (ENOSPC) or a non-blocking pipe's EAGAIN after part of a line went out: the next line was written
+    # onto the torn one's start, so two JSON lines broke where one was counted dropped.
+    real_write = os.write
+    fail_after: list[int] = []
+
+    def write(fd: int, data: bytes | memoryview) -> int:
+        if fd == pipe.write_end and fail_after:
+            if fail_after[0] == 0:
+                fail_after.clear()
+                raise OSError(28, "No space left on device")
+            part = min(fail_after[0], len(data))
+            fail_after[0] -= part
+            return real_write(fd, bytes(data[:part]))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(daemon_logging.os, "write", write)
+    daemon_logging.configure("info", "json", pipe.stream)
+    log = structlog.get_logger("test")
+    fail_after.append(20)  # the first 20 bytes of the next line, then the disk is full
+    log.info("torn", filler="x" * 200)
+    log.info("whole")
+    assert daemon_logging.drain(BOUND)
+    lines = pipe.lines_until('"whole"')
+    assert json.loads(lines[-1])["event"] == "whole"
+    assert len(lines[-2]) == 20  # the torn start, on a line of its own
+    assert sum(pipe.counted) == 1
