@@ -1,13 +1,13 @@
-"""A finished full sync holds every entitlement its grants name: a grant whose entitlement, or entitlement resource, the
-file does not hold claims access on something ConductorOne cannot show.
+"""A finished full sync holds every resource its grants are on: a grant on a resource the file does not hold claims
+access on something ConductorOne cannot show.
 
 The users walk side-loads role grants, so a role created or deleted between the roles listing and the users walk gave a
-grant naming a role missing from the c1z. Go's syncer fetches a missing entitlement resource even in a partial sync
-(docs/spec/c1z-format.md §5.2, `list-grants`), and counts and skips a reference it does not find (§5.6, "A source
-entitlement that is not found is counted and skipped"): such grants are left out, counted and logged with their
-reason. A principal the file does not hold is kept: the Go connector takes a member straight from the membership with
-no user lookup (reference-connector.md §3.1), and ConductorOne creates a principal it first sees in a grant
-(`CREATION_SOURCE_CONNECTOR_LIST_GRANTS_PRINCIPAL_JIT`, c1z-format.md appendix A;
+grant on a role missing from the c1z. Go's syncer lists grants per stored resource (docs/spec/c1z-format.md §5.2,
+`list-grants`), and in a partial sync fetches a missing entitlement resource with `GetResource`: such grants are left
+out, counted and logged with their reason. Kept: a grant whose resource is stored but whose entitlement is not (a type
+marked `SkipEntitlements` still lists its grants, §5.2), and a principal the file does not hold (the Go connector takes
+a member straight from the membership with no user lookup, reference-connector.md §3.1, and ConductorOne creates a
+principal it first sees in a grant: `CREATION_SOURCE_CONNECTOR_LIST_GRANTS_PRINCIPAL_JIT`, c1z-format.md appendix A;
 tests/independent/datadog2/test_contradictions.py). A partial sync's grants name its parent sync's objects: kept.
 """
 
@@ -17,17 +17,20 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
+import pytest
 import structlog
 
 from connector.baton import builders as b
 from connector.baton.c1z.reader import C1ZReader
-from connector.baton.connector import Page
+from connector.baton.c1z.store import C1ZStore
+from connector.baton.connector import Page, ResourceSyncer
 from connector.baton.pb.c1.connector.v2 import grant_pb2, resource_pb2
 from connector.baton.sync.syncer import SyncOptions
 from connector.baton.sync.to_file import sync_to_file
 from tests.baton.fake_connector import (
     Faults,
     GroupSyncer,
+    InjectedFailure,
     Org,
     RoleSyncer,
     UserSyncer,
@@ -74,27 +77,50 @@ async def _sync(tmp_path: Path, **options: object) -> tuple[set[str], list[Mutab
     return grants, events
 
 
-async def test_grants_of_entitlements_the_file_does_not_hold_are_left_out_counted_and_logged(tmp_path: Path) -> None:
+async def test_grants_on_resources_the_file_does_not_hold_are_left_out_counted_and_logged(tmp_path: Path) -> None:
     grants, events = await _sync(tmp_path)
-    assert grants == expected_grant_ids(Org()) | {"group:g0:member:user:u-late"}, "a principal it lacks is kept"
-    warning = next(e for e in events if e["event"].startswith("grants of an entitlement the sync does not hold"))
+    assert grants == expected_grant_ids(Org()) | {"group:g0:member:user:u-late", "group:g0:owner:user:u0000"}
+    warning = next(e for e in events if e["event"].startswith("grants on a resource the sync does not hold"))
     assert warning["log_level"] == "warning"
-    assert warning["grants"] == 2
-    assert warning["reasons"] == {"entitlement resource not stored": 1, "entitlement not stored": 1}
-    assert sorted(warning["examples"]) == [
-        "group:g0:owner:user:u0000 (entitlement not stored)",
-        "role:r9:member:user:u0000 (entitlement resource not stored)",
-    ]
-    finished = next(e for e in events if e["event"] == "sync finished")
-    assert finished["dropped_dangling_grants"] == 2
-
-
-async def test_with_a_type_filter_the_grants_of_the_types_synced_are_checked(tmp_path: Path) -> None:
-    grants, events = await _sync(tmp_path, resource_type_ids=["group"])
-    assert "group:g0:member:user:u-late" in grants
-    assert "group:g0:owner:user:u0000" not in grants
+    assert warning["grants"] == 1
+    assert warning["reasons"] == {"resource not stored": 1}
+    assert warning["examples"] == ["role:r9:member:user:u0000 (resource not stored)"]
     finished = next(e for e in events if e["event"] == "sync finished")
     assert finished["dropped_dangling_grants"] == 1
+
+
+async def test_a_grant_on_a_stored_resource_is_kept_whatever_its_entitlement(tmp_path: Path) -> None:
+    # A type marked `SkipEntitlements` stores no entitlement and still lists its grants (c1z-format.md §5.2): a check
+    # of the entitlements deleted every one of them.
+    grants, events = await _sync(tmp_path, resource_type_ids=["group"])
+    assert {"group:g0:member:user:u-late", "group:g0:owner:user:u0000"} <= grants
+    finished = next(e for e in events if e["event"] == "sync finished")
+    assert finished["dropped_dangling_grants"] == 0
+
+
+async def test_a_stop_after_the_drop_resumes_without_rows_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The drop lowered the rows the state counts in memory only: a stop before the sync's end left a token claiming the
+    # dropped grants, and the run after it started over for "rows missing".
+    org = Org()
+    path = tmp_path / "s.c1z"
+
+    def connectors() -> list[ResourceSyncer]:
+        return [NewRoleUsers(org, Faults()), RoleSyncer(org, Faults()), LateMemberGroups(org, Faults())]
+
+    real_end = C1ZStore.end_sync
+
+    async def stopped(self: C1ZStore, *args: object, **kwargs: object) -> dict[str, Any]:
+        raise InjectedFailure("stopped before the sync's end")
+
+    monkeypatch.setattr(C1ZStore, "end_sync", stopped)
+    with pytest.raises(InjectedFailure):
+        await sync_to_file(connectors(), path, SyncOptions())
+    monkeypatch.setattr(C1ZStore, "end_sync", real_end)
+    with structlog.testing.capture_logs() as events:
+        result = await sync_to_file(connectors(), path, SyncOptions())
+    assert result.resumed, [e for e in events if e["log_level"] == "warning"]
 
 
 async def test_a_partial_sync_keeps_grants_naming_its_parents_objects(tmp_path: Path) -> None:

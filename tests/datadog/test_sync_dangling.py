@@ -41,4 +41,4 @@ async def test_a_role_missing_from_its_listing_gives_no_grant(tmp_path: Path) ->
             f"team:{team.id}:member:user:00000000-0000-4000-8000-0000000000aa"
         }
     (warning,) = [e for e in events if e["log_level"] == "warning"]
-    assert warning["reasons"] == {"entitlement resource not stored": 1}
+    assert warning["reasons"] == {"resource not stored": 1}

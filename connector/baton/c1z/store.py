@@ -473,18 +473,19 @@ class _Db:
         return stats
 
     def drop_dangling_grants(self, sync_id: str) -> DanglingGrants:
-        """Delete the sync's grants whose entitlement, or the entitlement's resource, the sync did not store; return
-        what was dropped.
+        """Delete the sync's grants on a resource the sync did not store; return what was dropped.
 
         Such a grant claims access on an object ConductorOne cannot show: a role created or deleted between the roles
-        listing and the users walk, which side-loads role grants. Go's syncer fetches a missing entitlement resource
-        even in a partial sync (docs/spec/c1z-format.md §5.2, `list-grants`), and counts and skips a reference it does
-        not find (§5.6). A principal the file does not hold is kept: the Go connector takes it straight from the
-        membership with no user lookup (reference-connector.md §3.1), and ConductorOne creates a principal it first
-        sees in a grant (`CREATION_SOURCE_CONNECTOR_LIST_GRANTS_PRINCIPAL_JIT`, c1z-format.md appendix A).
+        listing and the users walk, which side-loads role grants. Go's syncer lists grants per stored resource
+        (docs/spec/c1z-format.md §5.2, `list-grants`), so its grants are all on stored resources, and in a partial sync
+        it fetches a missing entitlement resource with `GetResource`. Kept: a grant whose resource is stored but whose
+        entitlement is not (a type or resource marked `SkipEntitlements` still lists its grants, §5.2), and a grant to
+        a principal the file does not hold (the Go connector takes it straight from the membership with no user
+        lookup, reference-connector.md §3.1, and ConductorOne creates a principal it first sees in a grant:
+        `CREATION_SOURCE_CONNECTOR_LIST_GRANTS_PRINCIPAL_JIT`, c1z-format.md appendix A).
 
-        Run once per sync, after the deferred indexes are built. Each name is checked once, not once per grant: the
-        grants' distinct entitlements and resources are read from covering indexes."""
+        Run once per sync, after the deferred indexes are built. Each resource is checked once, not once per grant:
+        the grants' distinct resources are read from a covering index."""
         self._check_not_broken()
         self._end_load()
         self.build_deferred_indexes()
@@ -496,27 +497,31 @@ class _Db:
             for t, r in conn.execute("SELECT resource_type_id, resource_id FROM v1_grants GROUP BY 1, 2")
         ]
         stored = self.stored_resources(sync_id, resources)
-        entitlements = [
-            str(e)
-            for (e,) in conn.execute("SELECT entitlement_id FROM v1_grants WHERE sync_id = ? GROUP BY 1", (sync_id,))
-        ]
-        have: set[str] = set()
-        for start in range(0, len(entitlements), rows.BATCH_ROWS):
-            chunk = entitlements[start : start + rows.BATCH_ROWS]
-            marks = ",".join("?" * len(chunk))
-            query = f"SELECT external_id FROM v1_entitlements WHERE sync_id = ? AND external_id IN ({marks})"  # noqa: S608
-            have.update(str(e) for (e,) in conn.execute(query, (sync_id, *chunk)))
-        doomed = [
-            *(
-                ("entitlement resource not stored", "resource_type_id = ? AND resource_id = ?", key)
-                for key in resources
-                if key not in stored
-            ),
-            *(("entitlement not stored", "entitlement_id = ?", (e,)) for e in entitlements if e not in have),
-        ]
+        doomed = [key for key in resources if key not in stored]
         dropped = DanglingGrants()
         if not doomed:
             return dropped
+        reason = "resource not stored"
+        where = "sync_id = ? AND resource_type_id = ? AND resource_id = ?"
+        with self.unit():
+            for key in doomed:
+                if len(dropped.examples) < _DANGLING_EXAMPLES:
+                    dropped.examples.extend(
+                        f"{printable(str(external_id)[:200])} ({reason})"
+                        for (external_id,) in conn.execute(
+                            f"SELECT external_id FROM v1_grants WHERE {where} ORDER BY id LIMIT ?",  # noqa: S608
+                            (sync_id, *key, _DANGLING_EXAMPLES - len(dropped.examples)),
+                        )
+                    )
+                gone = conn.execute(f"DELETE FROM v1_grants WHERE {where}", (sync_id, *key)).rowcount  # noqa: S608
+                if gone:
+                    dropped.by_reason[reason] = dropped.by_reason.get(reason, 0) + gone
+            self._untally("v1_grants", dropped.count)
+            # Recorded in the stored token with the deletion: a stop before the sync's end then resumed over a file
+            # whose token still counted the dropped grants, and started over for "rows missing".
+            self._retally_stored_token()
+        self.commit()
+        return dropped
         with self.unit():
             for reason, where, key in doomed:
                 if len(dropped.examples) < _DANGLING_EXAMPLES:

@@ -182,8 +182,8 @@ class Syncer:
             dropped = await self._store.drop_dangling_grants()
             if dangling := dropped.count:
                 bound.warning(
-                    "grants of an entitlement the sync does not hold were left out (its resource was created or deleted "
-                    "between the listings that name it)",
+                    "grants on a resource the sync does not hold were left out (it was created or deleted between the "
+                    "listings that name it)",
                     grants=dangling,
                     reasons=dropped.by_reason,
                     examples=dropped.examples,
