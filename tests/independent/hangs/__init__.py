@@ -13,4 +13,6 @@ its documented bound, with its exit code and its words.
   response" or "no complete answer"; now the step and the peer are named (`connector/baton/netsteps.py`), and the
   token request's and httpx's lookups run on the lookup threads (`connector/baton/lookup.py`): on the loop's default
   executor, a silent resolver held the loop's close (the test itself hung there).
+- `test_silent_c1.py`: ConductorOne's gRPC API taking the connection and going silent: no ServerHello, no HTTP/2
+  SETTINGS after TLS, SETTINGS and then no HEADERS on the call's stream. The last read "unreachable: timed out".
 """
