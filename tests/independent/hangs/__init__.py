@@ -15,4 +15,10 @@ its documented bound, with its exit code and its words.
   executor, a silent resolver held the loop's close (the test itself hung there).
 - `test_silent_c1.py`: ConductorOne's gRPC API taking the connection and going silent: no ServerHello, no HTTP/2
   SETTINGS after TLS, SETTINGS and then no HEADERS on the call's stream. The last read "unreachable: timed out".
+- `test_sigterm_at_silent_peers.py` (slow): SIGTERM while Datadog, and in the service the token endpoint too, took
+  the connection and sent no ServerHello: the one-shot ends 143, the service 0, within the grace.
+
+Local waits (a `--config`, `--file` or CA bundle that is a FIFO, `/dev/zero` or `/dev/stdin` with a stdin never
+closed; two one-shot runs on one `--file`) were refused at once already (not regular files; `flock` with `LOCK_NB`):
+covered by `tests/daemon/` and `tests/baton/test_c1z_workfiles.py`, not repeated here.
 """
