@@ -6,7 +6,7 @@ awaiting coroutine is, within its deadline, and the thread stays in the call. A 
 answered left such a thread in `getaddrinfo`, and then `asyncio.run` waited for it as the loop closed
 (`shutdown_default_executor` has no bound before 3.12), and the interpreter again as it exited (it joins every pool
 thread): a one-shot sync that had failed, or been stopped by SIGTERM, never printed its closing line nor exited; only
-SIGKILL ended it. (The Datadog client's own lookups run on daemon threads of their own: `netio._looked_up`.) Here both waits are bounded by `THREAD_WAIT`: the loop's default executor stops waiting for
+SIGKILL ended it. (The Datadog client's own lookups run on daemon threads of their own: `connector/baton/lookup.py`.) Here both waits are bounded by `THREAD_WAIT`: the loop's default executor stops waiting for
 its threads then, and `leave` ends the process with the run's exit code, its exit callbacks run and its streams
 flushed, when a thread is still held then, with a warning saying so.
 """

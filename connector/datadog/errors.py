@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from connector.baton import errors as baton
 from connector.baton.jsontypes import a_json_type
+from connector.baton.netsteps import LOOKUP_TIMED_OUT, Steps
 from connector.baton.printable import printable
 from connector.baton.proxyrefusal import proxy_refusal
 from connector.baton.redaction import blank_out
@@ -388,19 +389,21 @@ def is_certificate_failure(exc: BaseException) -> bool:
     )
 
 
+# httpx's timeouts, the transport's own deadline included (a ReadTimeout).
+_TIMEOUTS = frozenset({"ConnectTimeout", "ReadTimeout", "WriteTimeout"})
 # A Python bytes literal in an exception's text: bytes a peer sent, quoted by h11.
 _PEER_BYTES = re.compile(r"\bb(?:ytearray\()?['\"]")
 # httpcore's and h11's words for a peer that hung up before its answer was whole.
 _CLOSED_EARLY = re.compile(r"disconnected|peer closed|closed connection|incomplete")
 
 
-# The text of the ConnectTimeout the transport raises while the host name lookup has not answered (`netio`): a
-# resolver that never answers is not a host that does not answer, and the operator looks at DNS then.
-LOOKUP_TIMED_OUT = "the host name lookup did not answer"
-
-
 def describe_transport_error(
-    exc: BaseException, host: str, secrets: Iterable[str] = (), *, proxy: str | None = None
+    exc: BaseException,
+    host: str,
+    secrets: Iterable[str] = (),
+    *,
+    proxy: str | None = None,
+    steps: Steps | None = None,
 ) -> str:
     """What went wrong reaching `host`, in words an operator can act on (not ``ConnectError``).
 
@@ -408,7 +411,14 @@ def describe_transport_error(
     the only TCP connection (and the only name lookup) is the proxy's, so a refused connection or a failed lookup is
     the proxy's, not Datadog's; said as Datadog's, the operator looked for a Datadog outage or a DNS problem of
     `host` while the proxy was down or misnamed. Any other failure names the proxy it went through as well.
+
+    `steps`: the request's connection steps (`connector/baton/netsteps.py`), when it made a connection: a timeout that
+    cut one of them (a TLS handshake, a proxy's CONNECT) is named by it, not as a connect or a response timeout.
     """
+    if steps is not None and type(exc).__name__ in _TIMEOUTS:
+        stalled = steps.stalled(host, proxy)
+        if stalled is not None:
+            return f"cannot reach {host}: {stalled}"
     chain = _chain(exc)
     text = " ".join(str(e) for e in chain).lower()
     where = f"cannot reach {host}" + (f" through the proxy {proxy}" if proxy else "")

@@ -20,21 +20,21 @@ peer cannot grow the buffer past what the reader takes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import itertools
 import select
 import socket
 import ssl
-import threading
 from asyncio import sslproto
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, MutableMapping
 from typing import Any, Protocol
 
 import httpcore
 import httpx
 
-from connector.datadog.errors import LOOKUP_TIMED_OUT
+from connector.baton import netsteps
+from connector.baton.lookup import looked_up
+from connector.baton.netsteps import LOOKUP_TIMED_OUT, looking_up
 
 __all__ = [
     "HTTPCORE_ERRORS",
@@ -341,61 +341,6 @@ async def _connect_one(loop: asyncio.AbstractEventLoop, info: Any, local_address
     return sock
 
 
-MAX_LOOKUPS = 16
-"""Host name lookups running at once. Each runs on a daemon thread of its own, not on the loop's default executor: a
-resolver that does not answer keeps its thread in `getaddrinfo` (it cannot be cancelled), and six such lookups took
-every thread of that executor, so every `to_thread` after them (the c1z store's jobs, a working directory's release,
-a task's decoding) waited for the resolver. A lookup past this many waits for one to end, within its connect
-timeout."""
-
-_lookups = 0
-_lookups_lock = threading.Lock()
-
-
-async def _looked_up(loop: asyncio.AbstractEventLoop, host: str, port: int) -> list[Any]:
-    """`socket.getaddrinfo(host, port)` for a stream, on a lookup thread (`MAX_LOOKUPS`)."""
-    global _lookups
-    while True:
-        with _lookups_lock:
-            if _lookups < MAX_LOOKUPS:
-                _lookups += 1
-                break
-        await asyncio.sleep(0.05)  # every lane held by a lookup the resolver has not answered yet
-    answer: asyncio.Future[list[Any]] = loop.create_future()
-
-    def settle(result: list[Any] | None, error: BaseException | None) -> None:
-        if answer.done():  # the awaiting connect gave up (its timeout)
-            return
-        if error is not None:
-            answer.set_exception(error)
-        else:
-            answer.set_result(result or [])
-
-    def look_up() -> None:
-        global _lookups
-        result: list[Any] | None = None
-        error: BaseException | None = None
-        try:
-            result = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except BaseException as exc:  # handed to the awaiting coroutine, as the executor would
-            error = exc
-        finally:
-            with _lookups_lock:
-                _lookups -= 1
-        with contextlib.suppress(RuntimeError):  # the loop closed while the resolver was silent
-            loop.call_soon_threadsafe(settle, result, error)
-
-    try:
-        threading.Thread(target=look_up, name="host-lookup", daemon=True).start()
-    except BaseException as exc:
-        # No thread, no lookup: its lane back (kept, every later lookup waited out its timeout for good), and a
-        # connection failure, not an unexpected one.
-        with _lookups_lock:
-            _lookups -= 1
-        raise OSError(f"cannot start a thread to look the host name up ({exc})") from exc
-    return await answer
-
-
 def _close_connected(attempt: asyncio.Task[socket.socket]) -> None:
     if not attempt.cancelled() and attempt.exception() is None:
         attempt.result().close()
@@ -414,7 +359,8 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         infos: list[Any] | None = None
         try:
             async with asyncio.timeout(timeout):
-                infos = await _looked_up(loop, host, port)
+                with looking_up():
+                    infos = await looked_up(loop, host, port)
                 sock = await _connected_socket(loop, infos, local_address)
                 try:
                     transport, protocol = await loop.create_connection(_Protocol, sock=sock)
@@ -491,6 +437,11 @@ class OriginPool:
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
         while True:
             connection, reused = await self._connection_for(request.url.origin)
+            steps = None if reused else request.extensions.get(netsteps.EXTENSION)
+            if steps is not None:
+                # A new connection's steps (lookup, connect, TLS, a proxy's CONNECT) are followed, to name the one a
+                # timeout cuts; a reused connection's request is not traced.
+                request.extensions = {**request.extensions, "trace": steps}
             try:
                 response = await connection.handle_async_request(request)
             except httpcore.ConnectionNotAvailable:
@@ -642,7 +593,7 @@ class HttpxSender:
             f"{url.scheme.decode('ascii')}://{netloc}{url.target.decode('ascii')}",
             headers=request.headers,
             content=body,
-            extensions=request.extensions,
+            extensions=_traced(request.extensions),
         )
         response = await self._transport.handle_async_request(sent)
         response.request = sent
@@ -650,6 +601,11 @@ class HttpxSender:
             headers = [(k, v) for k, v in response.headers.raw if k.lower() != b"content-encoding"]
             return httpcore.Response(response.status_code, headers=headers, content=response.content)
         return httpcore.Response(response.status_code, headers=response.headers.raw, content=_RawBody(response))
+
+
+def _traced(extensions: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    steps = extensions.get(netsteps.EXTENSION)
+    return extensions if steps is None else {**extensions, "trace": steps}
 
 
 class _RawBody:

@@ -23,6 +23,7 @@ import httpcore
 import httpx
 from pydantic import SecretStr
 
+from connector.baton import netsteps
 from connector.baton.headers import HeaderLines
 from connector.baton.inflate import BodyTooLarge, CappedBody, UndecodableBody
 from connector.baton.proxyenv import environment_mounts, proxy_address
@@ -247,6 +248,8 @@ class ApiTransport:
         self.asyncio_network = pool is not None
         # httpcore's pool makes the connections; `OriginPool` keeps them (no request ever waits for one here).
         self._pool = OriginPool(pool, max_concurrency) if pool is not None else None
+        if pool is None and injected is None:
+            netsteps.lookups_first(route)  # httpx's own path names a lookup's timeout as the asyncio one does
         self._sender: Sender = self._pool if self._pool is not None else HttpxSender(route)
         # What `build_request` made: the base URL's path (with its trailing slash) joined with the path, the
         # client's headers after Host, and its timeouts (per socket operation) as httpcore reads them.
@@ -339,9 +342,17 @@ class ApiTransport:
                     method=method, path=path, status=None, reason=str(exc), retry_after=exc.wait, limit_name=bucket
                 ) from None
             started = self._clock()
+            steps = netsteps.Steps()
             try:
                 status, headers, body = await self._attempt(
-                    ticket, method, path, params=params, json=json, api_key_only=api_key_only, idempotent=idempotent
+                    ticket,
+                    method,
+                    path,
+                    params=params,
+                    json=json,
+                    api_key_only=api_key_only,
+                    idempotent=idempotent,
+                    steps=steps,
                 )
             except httpx.TransportError as exc:
                 self._emit(RequestDone(group, method, None, self._clock() - started, attempt))
@@ -357,7 +368,9 @@ class ApiTransport:
                 unavailable = Unavailable(
                     method=method,
                     path=path,
-                    reason=describe_transport_error(exc, self.host, self._secret_values(), proxy=self.proxy),
+                    reason=describe_transport_error(
+                        exc, self.host, self._secret_values(), proxy=self.proxy, steps=steps
+                    ),
                 )
                 raise lost_answer(unavailable, lost or not self.retry.never_sent(exc)) from None
             except UnexpectedResponse as exc:
@@ -428,6 +441,7 @@ class ApiTransport:
         json: Any,
         api_key_only: bool,
         idempotent: bool,
+        steps: netsteps.Steps,
     ) -> tuple[int, HeaderLines, bytearray]:
         headers: HeaderLines | None = None
         status = 0
@@ -435,6 +449,7 @@ class ApiTransport:
         try:
             async with self._semaphore:
                 request = self._request(method, path, params, json, api_key_only)
+                request.extensions = {**request.extensions, netsteps.EXTENSION: steps}
                 try:
                     # The pool's timeouts are per socket operation; a peer dripping one byte at a time would
                     # never trip them, so the whole exchange also has a deadline.

@@ -623,6 +623,15 @@ class BatonServiceClient:
         """The message of a failed call: the RPC, the code, and for a network failure the host and the cause."""
         if code == grpc.StatusCode.DEADLINE_EXCEEDED and _STALLED_DETAILS.fullmatch(details):
             return f"{method}: ConductorOne at {self.endpoints.grpc_authority} {details} ({code.name})"
+        if code == grpc.StatusCode.DEADLINE_EXCEEDED and details == "Deadline Exceeded" and self._connected():
+            # The connection was made (TLS and HTTP/2 settings done): the call went out and no answer came. Said as
+            # "unreachable: timed out", the operator looked at routes and firewalls for a peer that held the call.
+            deadline = getattr(self.timeouts, _DEADLINES.get(method, ""), None)
+            within = f" within {deadline:g}s" if isinstance(deadline, int | float) else ""
+            return (
+                f"{method}: ConductorOne at {self.endpoints.grpc_authority} took the call and gave no answer{within} "
+                f"({code.name})"
+            )
         if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
             cause = network_cause(details) or ("timed out" if code == grpc.StatusCode.DEADLINE_EXCEEDED else None)
             if cause is not None:
@@ -634,6 +643,11 @@ class BatonServiceClient:
             return self._undecodable(method)
         # Peer text is capped: a hostile server's megabyte of details must not flood a log line.
         return f"{method}: {code.name}: {details[:500]}"
+
+    def _connected(self) -> bool:
+        """Whether the channel holds a made connection (grpc's READY: TCP, TLS and the peer's HTTP/2 settings)."""
+        channel = self._channel
+        return channel is not None and channel.get_state(try_to_connect=False) == grpc.ChannelConnectivity.READY
 
     async def _upload_once(
         self, metadata_message: baton_pb2.BatonServiceUploadAssetRequest, path: Path, md: _Metadata
@@ -735,6 +749,14 @@ _STALLED = "took no upload data for {} s"
 _UNANSWERED = "gave no answer within {} s of the upload's end"
 """How `_UploadStalled`'s details read (`{}`: the bound); `_describe` words the error from them, only in these exact
 shapes (a peer's DEADLINE_EXCEEDED may say anything)."""
+# Each RPC's deadline in `CallTimeouts`, named in a call that went unanswered.
+_DEADLINES = {
+    "Hello": "hello",
+    "GetTask": "get_task",
+    "Heartbeat": "heartbeat",
+    "FinishTask": "finish_task",
+    "UploadAsset": "upload_attempt",
+}
 _STALLED_DETAILS = re.compile(
     "|".join(re.escape(shape).replace(r"\{\}", "[0-9.e+-]{1,24}") for shape in (_STALLED, _UNANSWERED))
 )

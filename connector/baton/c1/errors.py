@@ -192,6 +192,10 @@ _NETWORK_CAUSES: Final[tuple[tuple[tuple[str, ...], str], ...]] = (
     ),
     # grpc needs HTTP/2, chosen in the handshake (ALPN): a TLS-inspecting proxy or front end without it ends here.
     (("missing selected alpn",), "TLS handshake failed: the peer does not offer HTTP/2 (ALPN h2)"),
+    # A peer that took the connection and went silent, named by the step it stalled (grpc's words): no ServerHello
+    # (its handshake timeout closes the endpoint), or a TLS handshake done and no HTTP/2 SETTINGS frame after it.
+    (("handshake read failed (endpoint closing)",), "TLS handshake timed out"),
+    (("before receiving settings frame",), "the TLS handshake was done, but no HTTP/2 SETTINGS frame came in time"),
     (("deadline exceeded", "timed out", "timeout"), "timed out"),
     (
         (

@@ -20,6 +20,7 @@ from typing import Any, Final
 import httpx
 import structlog
 
+from connector.baton import netsteps
 from connector.baton.c1.assertion import ASSERTION_LIFETIME, make_client_assertion
 from connector.baton.c1.credentials import ClientId, ClientSecret, resolve_endpoints
 from connector.baton.c1.errors import (
@@ -135,9 +136,10 @@ class TokenSource:
         # Named in a transport error: through a proxy the only connection made is the proxy's, so a refused
         # connection or a failed lookup is the proxy's, not ConductorOne's. httpx has no public accessor for the
         # route it mounted (the Datadog client reads it the same way); a client given by the caller is not looked at.
-        self.proxy = (
-            proxy_address(self._http._transport_for_url(httpx.URL(self.token_url))) if self._owns_http else None
-        )
+        route = self._http._transport_for_url(httpx.URL(self.token_url)) if self._owns_http else None
+        self.proxy = proxy_address(route) if route is not None else None
+        if route is not None:
+            netsteps.lookups_first(route)  # a lookup that never answers is named so, not as a connect timeout
         self._user_agent = user_agent
         self._expiry_delta = expiry_delta
         self._clock = clock
@@ -227,18 +229,26 @@ class TokenSource:
         self.fetch_count += 1
         started = self.asking_since = self._clock()
         status_code: int | None = None
+        # Which step of the connection a timeout cut (a lookup, a TLS handshake, a proxy's CONNECT): named by it.
+        steps = netsteps.Steps()
         try:
             try:
                 async with asyncio.timeout(self._deadline):
-                    response, body = await self._post(form)
+                    response, body = await self._post(form, steps)
             except httpx.HTTPError as exc:
                 # `from None`: httpx errors hold the request, and the request holds the signed assertion.
+                stalled = (
+                    steps.stalled(self._token_host, self.proxy) if isinstance(exc, httpx.TimeoutException) else None
+                )
                 raise C1AuthUnavailableError(
-                    f"failed to get a token from {self._token_host}: {_describe_http_failure(exc, self.proxy)}"
+                    f"failed to get a token from {self._token_host}: "
+                    f"{stalled or _describe_http_failure(exc, self.proxy)}"
                 ) from None
             except TimeoutError:
+                stalled = steps.stalled(self._token_host, self.proxy)
                 raise C1AuthUnavailableError(
-                    f"failed to get a token from {self._token_host}: no complete answer within {self._deadline:g}s"
+                    f"failed to get a token from {self._token_host}: "
+                    f"{stalled or f'no complete answer within {self._deadline:g}s'}"
                 ) from None
             status_code = response.status_code
             if isinstance(body, str) and status_code == httpx.codes.OK:
@@ -262,14 +272,16 @@ class TokenSource:
         log.debug("c1 token fetched", token_url=self.token_url, expires_in=round(token.expires_at - started))
         return token
 
-    async def _post(self, form: dict[str, str]) -> tuple[httpx.Response, bytes | str]:
+    async def _post(self, form: dict[str, str], steps: netsteps.Steps) -> tuple[httpx.Response, bytes | str]:
         """The response and its body, decoded and read up to the cap; or, instead of the body, what is wrong with
         it (over the cap, or not decodable). Capped, a peer streaming without end cannot hold the fetch forever,
         each chunk resetting the read timeout."""
         # gzip only, as Go's client asks, and inflated under the cap by `CappedBody`: httpx inflates a whole chunk
         # at once, and 64 KB of zstd (which it would otherwise ask for) is gigabytes of zeros.
         headers = {"User-Agent": self._user_agent, "Accept": "application/json", "Accept-Encoding": "gzip"}
-        request = self._http.build_request("POST", self.token_url, data=form, headers=headers)
+        request = self._http.build_request(
+            "POST", self.token_url, data=form, headers=headers, extensions={"trace": steps}
+        )
         response = await self._http.send(request, stream=True)
         try:
             body = CappedBody(response.headers.get("content-encoding", ""), MAX_TOKEN_RESPONSE_BYTES)
@@ -422,8 +434,11 @@ def _describe_http_failure(exc: httpx.HTTPError, proxy: str | None = None) -> st
 
 
 def _transport_cause(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, httpx.ConnectTimeout):
+        # A lookup (`netsteps.LookupFirstBackend`) or a TCP connect; the later steps are named by `netsteps.Steps`.
+        return "DNS lookup timed out" if netsteps.LOOKUP_TIMED_OUT in str(exc) else "timed out connecting"
     if isinstance(exc, httpx.TimeoutException):
-        return "timed out"
+        return "timed out waiting for the answer"
     # httpx wraps the OSError / ssl error, a TLS one several links down (ConnectError, ConnectError, anyio's
     # EndOfStream, SSLEOFError); its text names the cause ("[Errno 111] Connection refused"), except a refused connect
     # made by anyio or asyncio ("All connection attempts failed", "Connect call failed"): its type says it.

@@ -13,7 +13,7 @@ from typing import Any
 import httpcore
 import pytest
 
-from connector.datadog import netio
+from connector.baton import lookup
 from connector.datadog.errors import describe_transport_error
 from connector.datadog.netio import AsyncioBackend
 
@@ -85,10 +85,10 @@ async def test_lookups_the_resolver_never_answers_leave_the_loops_threads_free(
     `MAX_LOOKUPS`; one past those waits within its own connect timeout and is named a lookup timeout."""
     calls: list[str] = []
     _stalling(monkeypatch, resolver_silent, calls)
-    for _ in range(netio.MAX_LOOKUPS + 4):
+    for _ in range(lookup.MAX_LOOKUPS + 4):
         with pytest.raises(httpcore.ConnectTimeout):
             await AsyncioBackend().connect_tcp(HOST, 443, timeout=0.05)
-    assert len(calls) == netio.MAX_LOOKUPS, "no more threads than lookup lanes are held"
+    assert len(calls) == lookup.MAX_LOOKUPS, "no more threads than lookup lanes are held"
     assert await asyncio.wait_for(asyncio.to_thread(lambda: "free"), timeout=10) == "free"
     resolver_silent.set()
 
@@ -105,7 +105,7 @@ async def test_a_lookup_thread_that_cannot_start_fails_its_connect_and_keeps_no_
 
     with monkeypatch.context() as patch:
         patch.setattr(threading.Thread, "start", cannot_start)
-        for _ in range(netio.MAX_LOOKUPS + 1):
+        for _ in range(lookup.MAX_LOOKUPS + 1):
             with pytest.raises(httpcore.ConnectError, match="cannot start a thread to look the host name up"):
                 await AsyncioBackend().connect_tcp(HOST, 443, timeout=1.0)
-    assert netio._lookups == 0
+    assert lookup._lookups == 0

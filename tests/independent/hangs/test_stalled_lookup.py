@@ -3,7 +3,7 @@
 The lookup runs in a thread, which nothing can cancel: the request's connect timeout ends the wait for it, and the
 run goes on, but the thread stays in the call. When that thread was one of the loop's default executor, the loop's
 close waited for it, and the interpreter's exit again: the run's closing line was never printed and the process never
-ended, whatever the signal (only SIGKILL did). Lookups now run on daemon threads of their own (`netio._looked_up`),
+ended, whatever the signal (only SIGKILL did). Lookups now run on daemon threads of their own (`connector/baton/lookup.py`),
 and the exit waits a bounded time for any other worker thread (`connector/daemon/exiting.py`). The bound asserted is generous (twice the documented one, or
 more); a process that outlives it is a hang, killed and failed.
 """

@@ -1,0 +1,221 @@
+"""Peers that accept and then go silent at one step, to the Datadog client and the token request: each wait ends
+within its timeout, named by the peer and the step it stalled at (docs/service-mode.md: "every call has a deadline,
+so a peer that stops answering is a failure within one"). httpcore raises one `ConnectTimeout` for a TCP connect, a
+TLS handshake with the host or an https proxy and the handshake inside a proxy's tunnel, and one `ReadTimeout` for a
+proxy that never answered the CONNECT and a host that never answered the request: each read "timed out connecting" or
+"timed out waiting for the response" (the token request's: "timed out", or "no complete answer"), and the operator
+looked at routes and firewalls for a peer that had taken the connection (`connector/baton/netsteps.py`).
+
+The bound asserted is generous: twice what the timeouts allow, or more; a wait past it fails the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from connector.baton.c1.credentials import parse_client_id, parse_client_secret
+from connector.baton.c1.errors import C1AuthUnavailableError
+from connector.baton.c1.token import TokenSource
+from connector.datadog.errors import Unavailable
+from connector.datadog.retry import RetryPolicy
+from connector.datadog.transport import ApiTransport
+from tests.fakes.c1.certs import TlsFiles, generate_tls_files
+from tests.fakes.c1.creds import generate_client_credentials
+from tests.independent.hangs.silentpeer import Mode, SilentPeer
+
+TIMEOUT = 0.3
+"""Every timeout of the client under test (connect and read): the whole wait is a few of them at most."""
+BOUND = 10 * TIMEOUT + 5
+"""Generous: a step's timeout, the Datadog transport's deadline (connect + 2 x timeout), and a slow CI host."""
+
+DATADOG = "api.silent-peer.invalid"  # reached only through the proxy: never looked up
+PROXY_NAME = "proxy.stalled-resolver.example"
+ONE_ATTEMPT = RetryPolicy(max_attempts=1)
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    return generate_tls_files(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+
+@pytest.fixture
+def resolver_silent(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A resolver that never answers for `PROXY_NAME` (until the test ends); every other name as usual."""
+    answer = threading.Event()
+    real = socket.getaddrinfo
+
+    def lookup(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host in (PROXY_NAME, PROXY_NAME.encode()):  # anyio hands the name IDNA-encoded
+            answer.wait()
+            return real("127.0.0.1", port, *args, **kwargs)
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    yield
+    answer.set()
+
+
+async def _datadog_error(base_url: str, tls: TlsFiles) -> str:
+    transport = ApiTransport(
+        api_key="a" * 32,
+        app_key="b" * 40,
+        base_url=base_url,
+        timeout=TIMEOUT,
+        connect_timeout=TIMEOUT,
+        retry=ONE_ATTEMPT,
+        verify=ssl.create_default_context(cafile=str(tls.ca_cert)),
+    )
+    try:
+        with pytest.raises(Unavailable) as raised:
+            await asyncio.wait_for(transport.request("GET", "/api/v1/validate", group="validate"), BOUND)
+    finally:
+        await transport.aclose()
+    return raised.value.reason or ""
+
+
+async def _token_error(api_host: str, tls: TlsFiles) -> str:
+    credentials = generate_client_credentials(api_host)
+    source = TokenSource(
+        parse_client_id(credentials.client_id),
+        parse_client_secret(credentials.client_secret),
+        api_host=api_host,
+        verify=ssl.create_default_context(cafile=str(tls.ca_cert)),
+        timeout=TIMEOUT,
+    )
+    try:
+        with pytest.raises(C1AuthUnavailableError) as raised:
+            await asyncio.wait_for(source.token(), BOUND)
+    finally:
+        await source.aclose()
+    return str(raised.value)
+
+
+def _server_context(tls: TlsFiles) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tls.server_cert, tls.server_key)
+    return context
+
+
+# Datadog, directly.
+
+
+async def test_a_datadog_peer_silent_before_its_server_hello_is_a_tls_handshake_timeout(
+    tls: TlsFiles, no_proxy: None
+) -> None:
+    async with SilentPeer() as peer:
+        reason = await _datadog_error(f"https://{peer.address}", tls)
+    assert reason == f"cannot reach {peer.address}: TLS handshake with {peer.address} timed out"
+
+
+@pytest.mark.parametrize("mode", ["head-then-nothing", "continue-then-nothing"])
+async def test_a_datadog_peer_silent_after_a_head_or_a_100_continue_was_reached_and_timed_out(
+    tls: TlsFiles, no_proxy: None, mode: Mode
+) -> None:
+    async with SilentPeer(mode, tls=_server_context(tls)) as peer:
+        reason = await _datadog_error(f"https://{peer.address}", tls)
+    assert reason.startswith(f"{peer.address} was reached, but timed out waiting for the response"), reason
+
+
+# Datadog, through a forward proxy (HTTPS_PROXY): an http:// one (the asyncio pool), an https:// one (httpx's path on
+# a Python whose asyncio cannot fail TLS in TLS cleanly).
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+async def test_a_proxy_that_takes_the_connect_and_never_answers_it_is_named(
+    tls: TlsFiles, no_proxy: None, monkeypatch: pytest.MonkeyPatch, scheme: str
+) -> None:
+    async with SilentPeer("connect-unanswered", tls=_server_context(tls) if scheme == "https" else None) as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", f"{scheme}://localhost:{proxy.port}")
+        reason = await _datadog_error(f"https://{DATADOG}", tls)
+    assert reason == (
+        f"cannot reach {DATADOG}: the proxy localhost:{proxy.port} took the CONNECT to {DATADOG} and did not answer it"
+    )
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+async def test_a_proxy_tunnel_that_stays_silent_is_the_hosts_tls_handshake_timing_out_in_it(
+    tls: TlsFiles, no_proxy: None, monkeypatch: pytest.MonkeyPatch, scheme: str
+) -> None:
+    async with SilentPeer("tunnel-silent", tls=_server_context(tls) if scheme == "https" else None) as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", f"{scheme}://localhost:{proxy.port}")
+        reason = await _datadog_error(f"https://{DATADOG}", tls)
+    assert reason == (
+        f"cannot reach {DATADOG}: TLS handshake with {DATADOG} through the proxy localhost:{proxy.port}'s tunnel "
+        "timed out"
+    )
+
+
+async def test_an_https_proxy_silent_before_its_server_hello_is_its_tls_handshake_timing_out(
+    tls: TlsFiles, no_proxy: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with SilentPeer() as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", f"https://localhost:{proxy.port}")
+        reason = await _datadog_error(f"https://{DATADOG}", tls)
+    assert reason == f"cannot reach {DATADOG}: TLS handshake with the proxy localhost:{proxy.port} timed out"
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+async def test_a_proxys_name_the_resolver_never_answers_is_a_dns_lookup_timeout_whichever_the_proxys_scheme(
+    tls: TlsFiles, no_proxy: None, monkeypatch: pytest.MonkeyPatch, resolver_silent: None, scheme: str
+) -> None:
+    """Through an https:// proxy httpx makes the connection (anyio looks the name up inside its connect): a
+    resolver that never answered read "timed out connecting" there."""
+    monkeypatch.setenv("HTTPS_PROXY", f"{scheme}://{PROXY_NAME}:3128")
+    reason = await _datadog_error(f"https://{DATADOG}", tls)
+    assert reason == f"cannot reach {DATADOG}: cannot connect to the proxy {PROXY_NAME}:3128: DNS lookup timed out"
+
+
+# The token request (ConductorOne's token endpoint, httpx).
+
+
+async def test_a_token_endpoint_silent_before_its_server_hello_is_a_tls_handshake_timeout(
+    tls: TlsFiles, no_proxy: None
+) -> None:
+    async with SilentPeer() as peer:
+        text = await _token_error(peer.address, tls)
+    assert text == f"failed to get a token from {peer.address}: TLS handshake with {peer.address} timed out"
+
+
+async def test_a_token_endpoint_that_sends_its_head_then_nothing_gave_no_complete_answer(
+    tls: TlsFiles, no_proxy: None
+) -> None:
+    async with SilentPeer("head-then-nothing", tls=_server_context(tls)) as peer:
+        text = await _token_error(peer.address, tls)
+    assert text == f"failed to get a token from {peer.address}: no complete answer within {TIMEOUT:g}s"
+
+
+async def test_a_token_endpoint_whose_name_the_resolver_never_answers_is_a_dns_lookup_timeout(
+    tls: TlsFiles, no_proxy: None, resolver_silent: None
+) -> None:
+    text = await _token_error(PROXY_NAME, tls)
+    assert text == f"failed to get a token from {PROXY_NAME}: DNS lookup timed out"
+
+
+@pytest.mark.parametrize("mode", ["connect-unanswered", "tunnel-silent"])
+async def test_a_proxy_stalling_the_token_request_is_named_with_its_step(
+    tls: TlsFiles, no_proxy: None, monkeypatch: pytest.MonkeyPatch, mode: Mode
+) -> None:
+    host = "acme.conductor.invalid"
+    async with SilentPeer(mode) as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.port}")
+        text = await _token_error(host, tls)
+    step = (
+        f"the proxy 127.0.0.1:{proxy.port} took the CONNECT to {host} and did not answer it"
+        if mode == "connect-unanswered"
+        else f"TLS handshake with {host} through the proxy 127.0.0.1:{proxy.port}'s tunnel timed out"
+    )
+    assert text == f"failed to get a token from {host}: {step}"
