@@ -167,6 +167,7 @@ def main(
         if isinstance(sys.stdout, _Output):
             sys.stdout = stdout
         startgc.resume()
+        logs.drain()  # the run's last lines written before `main` returns (bounded: a stream nobody reads is left)
 
 
 def _open_standard_streams() -> None:

@@ -231,6 +231,18 @@ class ActionManager(Protocol):
 
 
 @runtime_checkable
+class IdKeys(Protocol):
+    """A connector whose upstream takes one object under ids that differ in more than their bytes (UUIDs in either
+    case). The task runner orders a grant and a revoke of one access by it (`TaskProcessor`): compared as bytes, two
+    tasks naming one membership in two spellings ran side by side and could land in the wrong order. A connector
+    without it has ids that are equal only as bytes."""
+
+    def id_key(self, resource_type_id: str, resource_id: str) -> str:
+        """The form of a `resource_type_id` resource's id under which two ids naming the same object are equal."""
+        ...
+
+
+@runtime_checkable
 class Connector(Protocol):
     """The whole connector as the baton layer sees it."""
 

@@ -76,15 +76,21 @@ def run(main: Coroutine[Any, Any, T]) -> T:
 
 
 def leave(code: int) -> int:
-    """At the process's end, with its exit code decided: `code`, once the worker threads have ended; when one is
-    still held `THREAD_WAIT` later (at once, when the loop's executor already waited that long), the process ends now
-    with `code`, as the interpreter would have (exit callbacks run, streams flushed) without joining that thread."""
+    """At the process's end, with its exit code decided: `code`, once the worker threads have ended and the log's last
+    lines are written (`logging.finish`, bounded); when a worker thread is still held `THREAD_WAIT` later (at once,
+    when the loop's executor already waited that long), the process ends now with `code`, as the interpreter would
+    have (exit callbacks run, streams flushed) without joining that thread."""
+    from connector.daemon import logging as logs
+
     others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
     held = _join(others, 0.0 if _WorkerThreads.gave_up else THREAD_WAIT)
+    if held and not _WorkerThreads.gave_up:
+        _warn(len(held))
+    # The run's last lines are written, within a bound: a log stream nobody reads is not waited for (its writer's
+    # thread is a daemon thread, which the exit never joins).
+    logs.finish()
     if not held:
         return code
-    if not _WorkerThreads.gave_up:
-        _warn(len(held))
     with contextlib.suppress(Exception):
         atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):

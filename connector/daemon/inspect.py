@@ -20,6 +20,7 @@ from connector.baton.c1z.workfiles import temp_dir_problem
 from connector.baton.errors import ConnectorError
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, entitlement_pb2, grant_pb2, resource_pb2
 from connector.baton.printable import printable
+from connector.datadog.keyshape import key_shapes_hidden
 
 # Every text from the file goes through `_shown` (a Datadog user's own display name could otherwise set the window
 # title, erase lines of the listing or forge a row); --json needs nothing (json.dump escapes them).
@@ -27,7 +28,11 @@ _shown = printable
 
 
 def _fail(problem: object) -> None:
-    print(f"baton-datadog: inspect: {_shown(str(problem))}", file=sys.stderr)  # as every closing line
+    # Every failure names the file (issue 11 §9), and a file's name may hold a key (a key pasted as the file argument,
+    # a directory named after one): inspect knows no key for the log redactor, so the shape is not shown.
+    print(
+        f"baton-datadog: inspect: {_shown(key_shapes_hidden(str(problem)))}", file=sys.stderr
+    )  # as every closing line
 
 
 # What a one-shot sync (and the service's periodic sync) writes: BATON_FILE, else sync.c1z, which is also what
@@ -188,14 +193,14 @@ def _summary(out: TextIO, as_json: bool, reader: C1ZReader, sync_id: str) -> Non
     if as_json:
         # A file name is any bytes: one that is not UTF-8 is written as its escapes, as a terminal gets it. Kept as
         # the lone surrogates Python reads it into, it made JSON that strict parsers refuse.
-        name = os.fsencode(reader.path).decode("utf-8", "backslashreplace")
+        name = key_shapes_hidden(os.fsencode(reader.path).decode("utf-8", "backslashreplace"))
         json.dump({"file": name, "sync_id": sync_id, "sync_runs": runs, "counts": counts}, out, indent=2)
         out.write("\n")
         return
     # A run without an end was stopped (or is running): its counts are what it stored so far, not the org.
     unfinished = any(run["sync_id"] == sync_id and not run["ended_at"] for run in runs)
     note = " (unfinished: the rows it stored before it stopped)" if unfinished else ""
-    out.write(_shown(f"{reader.path}: showing sync {sync_id}{note}") + "\n\nSync runs\n")
+    out.write(_shown(f"{key_shapes_hidden(str(reader.path))}: showing sync {sync_id}{note}") + "\n\nSync runs\n")
     _table(out, lambda: runs, ["sync_id", "type", "started_at", "ended_at", "parent_sync_id"])
     out.write("\nRows per resource type\n")
     totals = {k: sum(c[k] for _, c in per_type) for k in ("resources", "entitlements", "grants")}

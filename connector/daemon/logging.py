@@ -10,15 +10,17 @@ of the process, and they are dropped as soon as their task has encrypted them (n
 from __future__ import annotations
 
 import contextlib
+import datetime
 import io
 import itertools
 import json
 import logging
 import os
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Mapping, MutableMapping
-from typing import Any, TextIO, cast
+from typing import Any, Protocol, TextIO
 
 from connector.baton.printable import printable
 from connector.baton.redaction import MIN_SECRET_LENGTH, Patterns, blank_out_patterns, patterns
@@ -110,15 +112,15 @@ went whole into its traceback line (a task naming a 3 MB principal made a 3 MB l
 past what a log shipper takes as one line and into the debugged task's in-memory log."""
 
 
-def bounded(text: str) -> str:
-    """`text`, cut in its middle to `MAX_VALUE_CHARS` as written (JSON-escaped) and the note of the cut. After the
-    redactor: a secret is already a placeholder, so no cut can leave part of one."""
-    if len(text) * _MOST_ESCAPED <= MAX_VALUE_CHARS or len(_written(text)) <= MAX_VALUE_CHARS:
+def bounded(text: str, limit: int = MAX_VALUE_CHARS) -> str:
+    """`text`, cut in its middle to `limit` (`MAX_VALUE_CHARS`) as written (JSON-escaped) and the note of the cut.
+    After the redactor: a secret is already a placeholder, so no cut can leave part of one."""
+    if len(text) * _MOST_ESCAPED <= limit or len(_written(text)) <= limit:
         return text
     # Counted as written, not as characters: an emoji is written as 12 characters, a control character as 6,
     # and 32 Ki of them made lines of 390 KB. Halved until the kept ends fit: a few passes at most.
-    half = MAX_VALUE_CHARS // 2
-    while half > 1 and len(_written(text[:half])) + len(_written(text[-half:])) > MAX_VALUE_CHARS:
+    half = max(limit // 2, 1)
+    while half > 1 and len(_written(text[:half])) + len(_written(text[-half:])) > limit:
         half //= 2
     return f"{text[:half]}…[{len(text) - 2 * half} of {len(text)} characters cut]…{text[-half:]}"
 
@@ -210,15 +212,25 @@ def _printable_processor(_: Any, __: str, event: MutableMapping[str, Any]) -> Mu
 
 _dropped_writes = 0
 _count_dropped: Callable[[float], None] | None = None
+_dropping = threading.Lock()
 
 
 def count_dropped_writes(counter: Callable[[float], None]) -> None:
-    """Hand every log write lost from now on, and those lost so far, to `counter` (a metric's `inc`): the one trace
+    """Hand every log line lost from now on, and those lost so far, to `counter` (a metric's `inc`): the one trace
     of lines nobody could read."""
     global _count_dropped
-    _count_dropped = counter
-    if _dropped_writes:
-        counter(_dropped_writes)
+    with _dropping:
+        _count_dropped = counter
+        if _dropped_writes:
+            counter(_dropped_writes)
+
+
+def _dropped(lines: int = 1) -> None:
+    global _dropped_writes
+    with _dropping:  # the writer's thread and the logging ones both count
+        _dropped_writes += lines
+        if _count_dropped is not None:
+            _count_dropped(lines)
 
 
 def terminal(stream: TextIO) -> bool:
@@ -236,41 +248,72 @@ def colored(stream: TextIO) -> bool:
     return terminal(stream) and not os.environ.get("NO_COLOR")
 
 
+_CLEAR_LINE = "\r\x1b[K"
+
+
 class StatusLine:
     """The live line at the foot of a terminal (a one-shot sync's progress), redrawn in place. While it shows, a
-    log line to the same terminal clears it first (`_Sink`): written after the progress text, the line began on the
-    progress line's, `syncing… grants 80` and a timestamp run together; the next redraw brings it back below."""
+    log line to the same terminal clears it first (`_Sink`, `_Writer`): written after the progress text, the line
+    began on the progress line's, `syncing… grants 80` and a timestamp run together; the next redraw brings it back
+    below. On the process's stderr while the log writer runs (`_Stderr`), the writer draws it: a terminal that stops
+    taking output (Ctrl-S) holds the writer, not the sync."""
 
     def __init__(self, stream: TextIO) -> None:
         global _status
         self._stream = stream
+        self._writer = stream.writer if isinstance(stream, _Stderr) else None
         self.shown = False
         _status = self
 
     def show(self, text: str) -> None:
-        self._stream.write("\r\x1b[K" + text)
-        self._stream.flush()
+        if self._writer is not None:
+            self._writer.status(text)
+        else:
+            self._stream.write(_CLEAR_LINE + text)
+            self._stream.flush()
         self.shown = True
 
     def clear(self) -> None:
         if self.shown:
             self.shown = False
-            self._stream.write("\r\x1b[K")
-            self._stream.flush()
+            if self._writer is not None:
+                self._writer.status(None)
+            else:
+                self._stream.write(_CLEAR_LINE)
+                self._stream.flush()
 
 
 _status: StatusLine | None = None
 
 
+def _write_failed(exc: Exception, fd: int | None) -> None:
+    """A write to the log's stream failed: the line is lost and counted, never the work that wrote it. With the reader
+    of a log pipe gone (a log shipper or journald restarted, `| tee` killed: EPIPE) or a log file's disk full, every
+    log call raised: a task's first line ended it before anything ran, unreported and uncounted."""
+    _dropped()
+    if isinstance(exc, BrokenPipeError) and fd is not None:
+        # No reader will come back to this pipe: its descriptor goes to /dev/null (Python's own advice for EPIPE), so
+        # what a stream still holds drains there. Kept, it failed Python's last flush at exit, and a drained daemon
+        # exited 120, not 0. A full disk may recover, and is written to again.
+        with contextlib.suppress(OSError):
+            null = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(null, fd)
+            finally:
+                os.close(null)
+
+
 class _Sink(io.TextIOBase):
-    """The log's stream, whose write failures are dropped: a log line that cannot be written is lost, never the work
-    that wrote it. With the reader of a log pipe gone (a log shipper or journald restarted, `| tee` killed: EPIPE) or
-    a log file's disk full, every log call raised: a task's first line ended it before anything ran, unreported and
-    uncounted, and the daemon went on polling and dropping every task it was given. The standard library's
-    handler only prints such a failure, to the same broken stream."""
+    """A log stream in memory or without a descriptor (a caller's own buffer: it never blocks), written as each line
+    comes, whose write failures are dropped (`_write_failed`). The standard library's handler only prints such a
+    failure, to the same broken stream."""
 
     def __init__(self, inner: TextIO) -> None:
         self._inner = inner
+
+    def line(self, text: str, urgent: bool) -> None:
+        self.write(text)
+        self.flush()
 
     def write(self, text: str) -> int:
         try:
@@ -288,26 +331,339 @@ class _Sink(io.TextIOBase):
             self._failed(exc)
 
     def _failed(self, exc: Exception) -> None:
-        global _dropped_writes
-        _dropped_writes += 1
-        if _count_dropped is not None:
-            _count_dropped(1)
-        if isinstance(exc, BrokenPipeError):
-            # No reader will come back to this pipe: its descriptor goes to /dev/null (Python's own advice for
-            # EPIPE), so what the stream still holds drains there. Kept, it failed Python's last flush at exit, and
-            # a drained daemon exited 120, not 0. A full disk may recover, and is written to again.
-            with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
-                null = os.open(os.devnull, os.O_WRONLY)
-                try:
-                    os.dup2(null, self._inner.fileno())
-                finally:
-                    os.close(null)
+        fd = None
+        with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+            fd = self._inner.fileno()
+        _write_failed(exc, fd)
 
     def isatty(self) -> bool:
         try:
             return self._inner.isatty()
         except (OSError, ValueError):
             return False
+
+
+QUEUE_CHARS = 1024 * 1024
+"""The most log text waiting for the stream (a megabyte: a busy daemon's lines for a while, what a log shipper's
+hiccup needs): past it a line is dropped, counted, and the count written where it was dropped once the stream takes
+lines again. Never waited for: a reader that stopped reading (a stuck sidecar, a paused `kubectl logs` pipe, a
+container runtime under pressure) blocked the write, and with it the event loop (/healthz, heartbeats, lease
+renewals, a revoke's report), and SIGTERM, for good. Held twice at most: the queue and the batch being written."""
+
+KEPT_CHARS = 1024 * 1024
+"""Room of their own for the lines never dropped for a full queue: an error's or worse (a failed revoke, a task not
+reported, a fatal error) and what the process prints to stderr itself (a failed run's closing line, a crash's). A
+flood of them is bounded too: past it they are dropped and counted as the others are."""
+
+DRAIN_SECONDS = 1.0
+"""How long the run's end waits for the log writer to write what it holds (the closing lines): then the process
+exits without it. Short, as it comes after a service's drain, which the chart's terminationGracePeriodSeconds
+budgets; ample for a stream that is read (two megabytes at most)."""
+
+
+class _Same:
+    """The live line's text is unchanged (`_Writer.status`)."""
+
+
+_SAME = _Same()
+
+
+class _Writer:
+    """The one writer of the log's stream when it is a descriptor (the process's stderr): log lines are queued by
+    whichever thread logs (the event loop's above all) and written on a daemon thread of their own, to the descriptor
+    itself, past Python's buffered stream: that thread blocked in a write holds no lock the exit needs, and being a
+    daemon thread it never keeps the process (`connector/daemon/exiting.py`)."""
+
+    def __init__(self, fd: int, encoding: str, note: Callable[[int], str]) -> None:
+        self.fd = fd
+        self._encoding = encoding
+        self._note = note
+        self._cond = threading.Condition()
+        # A line with its urgency, or how many lines were dropped at that place (one count for a run of them).
+        self._items: deque[tuple[str, bool] | int] = deque()
+        self._queued = 0
+        self._kept = 0
+        self._status: str | _Same | None = _SAME
+        self._busy = False
+        self._stopping = False
+        self._shown = False  # the writer thread's own: whether the live line is on the terminal now
+        self.gave_up = False
+        self._thread = threading.Thread(target=self._run, name="log writer", daemon=True)
+        self._thread.start()
+
+    def line(self, text: str, urgent: bool) -> None:
+        """Queue `text`, or drop and count it when its room is full."""
+        with self._cond:
+            if urgent and self._kept + len(text) <= KEPT_CHARS:
+                self._kept += len(text)
+            elif not urgent and self._queued + len(text) <= QUEUE_CHARS:
+                self._queued += len(text)
+            else:
+                last = self._items[-1] if self._items else None
+                if isinstance(last, int):
+                    self._items[-1] = last + 1
+                else:
+                    self._items.append(1)
+                _dropped()
+                return
+            self._items.append((text, urgent))
+            self._cond.notify_all()
+
+    def status(self, text: str | None) -> None:
+        """Draw the live line (None: take it away) once the lines queued before it are written."""
+        with self._cond:
+            self._status = text
+            self._cond.notify_all()
+
+    def drain(self, seconds: float) -> bool:
+        """Wait up to `seconds` for everything queued to be written; False when it was not (and from then on at once:
+        a stream that took nothing for that long is not waited for again)."""
+        with self._cond:
+            done = self._cond.wait_for(self._idle, timeout=0.0 if self.gave_up else seconds)
+            self.gave_up = self.gave_up or not done
+            return done
+
+    def stop(self) -> None:
+        """End the thread once it has written what it holds (another stream replaces this one)."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+
+    def _idle(self) -> bool:
+        return not self._items and not self._busy and self._status is _SAME
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: not self._idle() or self._stopping)
+                if self._idle():
+                    return  # stopping, with nothing left to write
+                items = list(self._items)
+                self._items.clear()
+                self._queued = self._kept = 0
+                status, self._status = self._status, _SAME
+                self._busy = True
+            try:
+                for item in items:
+                    if self._shown:
+                        self._shown = False
+                        self._write(_CLEAR_LINE)
+                    self._write(self._note(item) if isinstance(item, int) else item[0])
+                if isinstance(status, str):
+                    self._write(_CLEAR_LINE + status)
+                    self._shown = True
+                elif status is None and self._shown:
+                    self._shown = False
+                    self._write(_CLEAR_LINE)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _write(self, text: str) -> None:
+        # Escaped as Python's stderr escapes what its encoding lacks (a name with an emoji under an ASCII locale): no
+        # character ends the writer's thread.
+        data = memoryview(text.encode(self._encoding, "backslashreplace"))
+        while data:
+            try:
+                data = data[os.write(self.fd, data) :]
+            except OSError as exc:
+                _write_failed(exc, self.fd)
+                return
+
+
+_writer: _Writer | None = None
+
+
+class _Stderr(io.TextIOBase):
+    """`sys.stderr` while the log writer owns the process's stderr: what the process prints there itself (a failed
+    run's closing line, a crash's, Python's own warnings) is queued after the log lines before it, whole lines at a
+    time, never dropped for a full queue; printed past the writer, it blocked the exit on a full pipe for good."""
+
+    def __init__(self, writer: _Writer, inner: TextIO) -> None:
+        self.writer = writer
+        self.inner = inner
+        self._partial = ""
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            done, newline, self._partial = (self._partial + text).rpartition("\n")
+            if newline:
+                self.writer.line(done + newline, urgent=True)
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            partial, self._partial = self._partial, ""
+        if partial:
+            self.writer.line(partial, urgent=True)
+
+    def isatty(self) -> bool:
+        try:
+            return self.inner.isatty()
+        except (OSError, ValueError):
+            return False
+
+    def fileno(self) -> int:
+        return self.inner.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]  # typeshed declares a plain attribute
+        return self.inner.encoding
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return self.inner.errors
+
+
+def drain(seconds: float = DRAIN_SECONDS) -> bool:
+    """Wait up to `seconds` for the log writer to write what it holds (the run's last lines); False when the stream
+    did not take it in that time. Never on the event loop: it blocks."""
+    return _writer is None or _writer.drain(seconds)
+
+
+def finish(seconds: float = DRAIN_SECONDS) -> bool:
+    """At the process's exit: when log lines were dropped during the run, a last line says how many and why (the one
+    place a reader of the log, with a gap in it, is told), then the writer is drained for at most `seconds`. False
+    when the stream took none of it in that time: the process exits without it (its writer's thread is a daemon)."""
+    if _writer is not None and _dropped_writes and not _writer.gave_up:
+        _writer.line(
+            f"baton-datadog: {_dropped_writes} log lines were dropped: the log stream (stderr) was not read fast "
+            "enough, or failed\n",
+            urgent=True,
+        )
+    return drain(seconds)
+
+
+def _descriptor(stream: TextIO) -> int | None:
+    try:
+        return stream.fileno()
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return None
+
+
+class _Output(Protocol):
+    def line(self, text: str, urgent: bool) -> None: ...
+
+
+def _output(stream: TextIO | None, note: Callable[[int], str]) -> _Output:
+    """Where log lines go: the writer for a stream on a descriptor (the process's stderr, which a reader may stop
+    reading), the stream itself otherwise. `None`: the process's stderr, which the writer then owns (`_Stderr`)."""
+    global _writer
+    target = stream or sys.stderr
+    if isinstance(target, _Stderr):  # configured again: the process's stderr itself
+        target = target.inner
+    if _writer is not None:
+        _writer.stop()
+        _writer = None
+    fd = _descriptor(target)
+    if fd is None:
+        return _Sink(target)
+    with contextlib.suppress(OSError, ValueError):
+        target.flush()  # what it holds goes first; its buffer is not written to again
+    try:
+        _writer = _Writer(fd, target.encoding or "utf-8", note)
+    except RuntimeError:  # no thread could be started: written as each line comes, as before
+        return _Sink(target)
+    if stream is None:
+        sys.stderr = _Stderr(_writer, target)
+    return _writer
+
+
+class _Lines:
+    """structlog's logger: each rendered line to the log's output, an error's or worse among those never dropped for a
+    full queue (the methods are the level names structlog calls)."""
+
+    def __init__(self, out: _Output) -> None:
+        self._out = out
+
+    def _ordinary(self, message: str) -> None:
+        self._out.line(message + "\n", False)
+
+    def _urgent(self, message: str) -> None:
+        self._out.line(message + "\n", True)
+
+    debug = info = msg = warn = warning = _ordinary
+    error = exception = critical = fatal = _urgent
+
+
+class _LineHandler(logging.Handler):
+    """The standard library's records (the libraries' own), to the same output as structlog's lines."""
+
+    def __init__(self, out: _Output) -> None:
+        super().__init__()
+        self._out = out
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        self._out.line(text + "\n", record.levelno >= logging.ERROR)
+
+
+MAX_LINE_CHARS = 3 * MAX_VALUE_CHARS
+"""The most of one written line, counted as written (a cut one's note included). Each value is bounded
+(`MAX_VALUE_CHARS`), not the line: a list of many bounded values (thousands of ids, each cut to its bound) made one
+line of megabytes. Room for a few values at their bound (an error's text and its traceback) whole. A longer line has
+its largest values cut until it fits, says so (`line_cut`), and stays one JSON object when JSON is written."""
+
+LINE_CUT = "line_cut"
+_LINE_KEPT = ("event", "level", "timestamp", "logger", "task_id", "task_type")
+"""What a cut line keeps whole: what happened, when, how bad, whose (each a value already bounded)."""
+_CUT_NOTE_ROOM = 200
+"""Room for the line's note (`line_cut`)."""
+_VALUE_NOTE_ROOM = 64
+"""Room for a cut value's note and quotes (`bounded`'s `…[N of M characters cut]…`)."""
+
+
+def _bounded_line(render: Callable[..., Any], fmt: str) -> Callable[..., str]:
+    def rendered(logger: Any, method_name: str, event: MutableMapping[str, Any]) -> str:
+        line: str = render(logger, method_name, event)  # text: the JSON renderer's default serializer
+        if len(line) <= MAX_LINE_CHARS:
+            return line
+        if fmt != "json":
+            # A console line is text: cut in its middle, the cut said there.
+            return bounded(line, MAX_LINE_CHARS - _VALUE_NOTE_ROOM)
+        return _fitted_json(line)
+
+    return rendered
+
+
+def _fitted_json(line: str) -> str:
+    """`line` (one JSON object, as the renderer wrote it: ASCII) with its largest values cut, largest first, until it
+    is within `MAX_LINE_CHARS`; a value that is no string is cut as its JSON text."""
+    record: dict[str, Any] = json.loads(line)
+    sizes = {key: len(json.dumps(value)) for key, value in record.items() if key not in _LINE_KEPT}
+    length = len(line)
+    cut: list[str] = []
+    for key in sorted(sizes, key=sizes.__getitem__, reverse=True):
+        excess = length + _CUT_NOTE_ROOM - MAX_LINE_CHARS
+        if excess <= 0:
+            break
+        value = record[key]
+        text = value if isinstance(value, str) else json.dumps(value)
+        record[key] = bounded(text, max(sizes[key] - excess - _VALUE_NOTE_ROOM, 0))
+        length += len(json.dumps(record[key])) - sizes[key]
+        cut.append(key)
+    note = f"{len(line)} characters as written, cut to at most {MAX_LINE_CHARS}"
+    record[LINE_CUT] = bounded(f"{note}; values cut: {', '.join(cut)}", _CUT_NOTE_ROOM)
+    fitted = json.dumps(record)
+    if len(fitted) <= MAX_LINE_CHARS:
+        return fitted
+    # Too many keys to cut each to a stub: only what every line keeps, the event at its value's bound and the others
+    # at a fraction of it (a caller may bind any of them), and the note.
+    kept = {key: _kept_value(key, record[key]) for key in _LINE_KEPT if key in record}
+    return json.dumps(kept | {LINE_CUT: f"{note}; its {len(record) - len(kept) - 1} other values left out"})
+
+
+def _kept_value(key: str, value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    text = value if isinstance(value, str) else json.dumps(value)
+    return bounded(text, MAX_VALUE_CHARS if key == "event" else MAX_VALUE_CHARS // 16)
 
 
 _METHOD_LEVELS = {
@@ -348,15 +704,25 @@ def _stream_gates(stream_level: int) -> tuple[Callable[..., Any], Callable[..., 
 
 
 def configure(level: str = "info", fmt: str = "json", stream: TextIO | None = None) -> None:
+    """Log at `level` in `fmt` to `stream`, by default the process's stderr, which a writer thread then owns
+    (`_Writer`: a reader that stops reading never blocks the caller)."""
     # Imported here: the commands that never log (--help, --version, config, a refused setting) call only the
     # functions above, and structlog was a fifth of their start.
     import structlog
 
-    # Typed as the TextIO that structlog and logging ask for; they use only write, flush and isatty.
-    out = cast(TextIO, _Sink(stream or sys.stderr))
-    renderer: Any = (
-        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=colored(out))
+    shown = stream or sys.stderr
+    render: Callable[..., Any] = (
+        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=colored(shown))
     )
+    renderer = _bounded_line(render, fmt)
+
+    def dropped_note(count: int) -> str:
+        """Where lines were dropped, once the stream takes lines again: how many, in the log's own format."""
+        stamp = datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
+        event = {"event": "log lines dropped: the log stream was not read", "dropped": count}
+        return renderer(None, "warning", {**event, "level": "warning", "timestamp": stamp}) + "\n"
+
+    out = _output(stream, dropped_note)
     # A debugged task's lines are kept (TASK_LOGS) after the redactor ran and before a console's quoting.
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -371,12 +737,12 @@ def configure(level: str = "info", fmt: str = "json", stream: TextIO | None = No
     structlog.configure(
         processors=[unless_debugged, *shared, stream_only_at_level, *console, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
+        logger_factory=lambda *args: _Lines(out),
         cache_logger_on_first_use=False,
     )
     # Libraries (httpx, grpc, asyncio) log through the standard library: their records go through the
     # same processors, so they are JSON like every other line and redacted like every other line.
-    handler = logging.StreamHandler(out)
+    handler = _LineHandler(out)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared, *console],

@@ -71,7 +71,8 @@ def daemon_metrics() -> tuple[Metrics, DatadogApiMetrics]:
     metrics = Metrics(PREFIX, package_version())
     dropped = Counter(
         f"{PREFIX}_log_writes_dropped",
-        "Log writes lost because the log stream failed (broken pipe, disk full); the work went on",
+        "Log lines lost because the log stream failed (broken pipe, disk full) or was not read (a full pipe: dropped, "
+        "never waited for); the work went on",
         registry=metrics.registry,
     )
     logs.count_dropped_writes(dropped.inc)

@@ -87,12 +87,18 @@ def all_usable_ids(values: Iterable[str | None]) -> bool:
     )
 
 
+def id_key(value: str) -> str:
+    """The form of an id under which two ids of one object are equal: ids are compared as UUIDs are, whatever their
+    case (Datadog takes either in a request path)."""
+    return value.lower()
+
+
 def another_id(given: str | None, asked: str) -> bool:
     """Whether an answer names another object than the one asked about: `given` is the id it names (None: it names
-    none). Ids are compared as UUIDs are, whatever their case."""
+    none), compared by `id_key`."""
     # Equal as sent first: it is the answer every time but a broken peer's, and costs no case folding (this runs for
     # every team membership of a sync).
-    return given is not None and given != asked and given.lower() != asked.lower()
+    return given is not None and given != asked and id_key(given) != id_key(asked)
 
 
 def same_id(given: str | None, asked: str) -> bool:

@@ -22,6 +22,16 @@ def holds_key_shape(text: str) -> bool:
     return _KEY_IN_TEXT.search(text) is not None
 
 
+KEY_SHAPE_HIDDEN = "(key-shaped text not shown)"
+
+
+def key_shapes_hidden(text: str) -> str:
+    """`text` with each run `holds_key_shape` finds replaced by `KEY_SHAPE_HIDDEN`: for a line that shows a value as
+    a whole where only its key-shaped part is not to be shown (a file name that holds a key: `inspect` knows no key
+    for the log redactor to look for, only the shape)."""
+    return _KEY_IN_TEXT.sub(KEY_SHAPE_HIDDEN, text)
+
+
 # The most of a value an error quotes: a line that names a setting, not a screenful of what was given.
 SHOWN_CHARACTERS = 100
 

@@ -192,7 +192,11 @@ def _check_unchanged(opened: BinaryIO, before: os.stat_result, c1z_path: Path, *
     A file read whole is judged by its size and modification time: a file renamed over the path, a hard link made to it
     or a chmod change only its inode's ctime, not what was read (the open file is the whole old one), and were refused.
     A file `refused` (damaged, as read) by its ctime too: a writer that restores the mtime it found (`cp -p`, `rsync
-    -t`, `tar -x`, `touch -r`) changes only the ctime, and its file being written was called damaged and replaced."""
+    -t`, `tar -x`, `touch -r`) changes only the ctime, and its file being written was called damaged and replaced.
+
+    A file only touched (a new mtime, the same bytes) is refused too: its stat is the stat of a writer rewriting it in
+    place at the same size (`dd conv=notrunc`, a copier that sizes the file first), and only a second whole read could
+    tell them apart. Refused, it costs the reader a retry; read, a torn file would be taken for the file."""
     try:
         now = os.fstat(opened.fileno())
     except OSError as exc:

@@ -61,6 +61,7 @@ from connector.baton.c1z.workfiles import WorkDir
 from connector.baton.errors import InternalError
 from connector.baton.ksuid import new_ksuid
 from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, entitlement_pb2, grant_pb2, resource_pb2
+from connector.baton.printable import printable
 
 log = structlog.get_logger(__name__)
 
@@ -85,8 +86,27 @@ COMPACT_FREE_SHARE = 0.125
 # were tested with: not taken.
 PAGE_SIZE = 4096
 
+# The tables whose rows of the active sync the store counts (`_Db.resume_sync`), and the token key the count is
+# recorded under (prefixed like the engine's settings key, so a later Go field cannot clash).
+TALLIED_TABLES = ("v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants")
+STORED_ROWS_KEY = "py_stored_rows"
+# How many dropped dangling grants `drop_dangling_grants` names (the rest are counted).
+_DANGLING_EXAMPLES = 5
+
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+@dataclasses.dataclass(slots=True)
+class DanglingGrants:
+    """The grants `drop_dangling_grants` deleted: how many for each reason, and the first few named."""
+
+    by_reason: dict[str, int] = dataclasses.field(default_factory=dict)
+    examples: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return sum(self.by_reason.values())
 
 
 class _Db:
@@ -111,6 +131,10 @@ class _Db:
         # The state token of the newest page in the open group, stored by the group's commit (one UPDATE
         # per group instead of one per page: tokens are ~11 KB at 100k users). Rolled back with its page.
         self._token: tuple[str, str] | None = None
+        # The active sync's rows per table (`TALLIED_TABLES`) as this store wrote them, and the tally that goes with
+        # `_token` (`_store_token` records it in the stored token, `resume_sync` compares it with the rows found).
+        self._tally: tuple[str, dict[str, int]] | None = None
+        self._token_tally: str | None = None
         self._indexes_deferred = False
         # Only in a file this store created: a resumed one reads its resources at once (`stored_resources`).
         self._resource_indexes_deferred = False
@@ -153,8 +177,46 @@ class _Db:
     def _store_token(self) -> None:
         if self._token is not None:
             sync_id, token = self._token
+            if self._token_tally is not None and len(token) > 2 and token[0] == "{" and token[-1] == "}":
+                # The rows the token's pages put in the file, committed with them: a resume finding fewer knows rows
+                # were deleted since (`resume_sync`). Go's token decoder ignores the key; a finished token never has it.
+                token = f'{token[:-1]},"{STORED_ROWS_KEY}":{self._token_tally}}}'
             self.conn.execute("UPDATE v1_sync_runs SET sync_token = ? WHERE sync_id = ?", (token, sync_id))
             self._token = None
+            self._token_tally = None
+
+    def _max_id(self, table: str) -> int:
+        """The table's highest row id (the rightmost key of its b-tree: no scan). SQLite gives a new row the highest id
+        plus one, so across an insert the difference is the rows it added."""
+        return int(self.conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0])  # noqa: S608
+
+    def _untally(self, table: str, rows_gone: int) -> None:
+        if self._tally is not None and rows_gone:
+            self._tally[1][table] -= rows_gone
+
+    def _retally_stored_token(self) -> None:
+        """Record the tally again in the stored token, with a merge of rows it counted twice (a listing that repeated
+        an item while the unique index was deferred): the committed token counted both copies, and a resume would
+        have found rows missing that were only merged. Rare (only over repeated items), so the token is parsed."""
+        if self._tally is None:
+            return
+        sync_id, tally = self._tally
+        row = self.conn.execute(
+            "SELECT sync_token FROM v1_sync_runs WHERE sync_id = ? AND ended_at IS NULL", (sync_id,)
+        ).fetchone()
+        if row is None or STORED_ROWS_KEY not in str(row[0]):
+            return
+        try:
+            data = json.loads(row[0])
+        except (ValueError, RecursionError):
+            return  # not this store's token (a resumed file's own, not stored over yet): nothing of ours to correct
+        if not isinstance(data, dict):
+            return
+        data[STORED_ROWS_KEY] = tally
+        self.conn.execute(
+            "UPDATE v1_sync_runs SET sync_token = ? WHERE sync_id = ?",
+            (json.dumps(data, separators=(",", ":")), sync_id),
+        )
 
     def start_load(self) -> None:
         """A journal in memory while the rows load: no journal file written and deleted per group (a 100k-user
@@ -249,7 +311,7 @@ class _Db:
         self.commit()
         self._build_resource_indexes()
         if self._indexes_deferred:
-            self._create_indexes(DEFERRED_INDEXES, rows.merge_duplicate_grants)
+            self._create_indexes(DEFERRED_INDEXES, rows.merge_duplicate_grants, "v1_grants")
         self.commit()
         self._indexes_deferred = False
         self._index_seconds = time.monotonic() - started
@@ -262,12 +324,12 @@ class _Db:
             # commit later (a full disk, a file-size limit) took the merge and the indexes with it while the flag
             # stayed cleared, and a resource stored twice was listed twice and saved twice in the partial c1z.
             self.commit()
-            self._create_indexes(DEFERRED_RESOURCE_INDEXES, rows.merge_duplicate_resources)
+            self._create_indexes(DEFERRED_RESOURCE_INDEXES, rows.merge_duplicate_resources, "v1_resources")
             self.commit()
             self._resource_indexes_deferred = False
 
-    def _create_indexes(self, names: Sequence[str], merge: Callable[[sqlite3.Connection], int]) -> None:
-        """Create the deferred indexes `names`, in the schema's order."""
+    def _create_indexes(self, names: Sequence[str], merge: Callable[[sqlite3.Connection], int], table: str) -> None:
+        """Create the deferred indexes `names` (of `table`), in the schema's order."""
         with self.unit():
             for statement in DDL:
                 if any(f" {name} " in statement for name in names):
@@ -277,8 +339,9 @@ class _Db:
                         # The unique index, over an object stored more than once during the load (a listing that
                         # repeats an item): merged as the upsert would have, then built. Nothing is built twice
                         # when there are none, the usual case.
-                        merge(self.conn)
+                        self._untally(table, merge(self.conn))
                         self.conn.execute(statement)
+                        self._retally_stored_token()
 
     # -- sync runs -----------------------------------------------------------------------------------------
 
@@ -298,6 +361,30 @@ class _Db:
                 "linked_sync_id, grants_backfilled) VALUES (?, ?, '', ?, ?, '', 1)",
                 (sync_id, sqlite_time(), sync_type, parent_sync_id),
             )
+        self._tally = (sync_id, dict.fromkeys(TALLIED_TABLES, 0))
+
+    def resume_sync(self, sync_id: str) -> tuple[str, str | None]:
+        """The unfinished sync's token, and what rows it is missing, described (None: none found missing).
+
+        The token claims the pages its run stored: a run resumed over a file whose rows were deleted since (a tool, a
+        hand-edit, a salvage) never lists those pages again, and was saved as complete without them. Its rows are
+        counted against the tally its last commit recorded (`_store_token`); a token without one (Go's, an older
+        writer's) is not checked. One count per table, once per resume."""
+        token = self.sync_token(sync_id)
+        found = {
+            table: int(self.conn.execute(f"SELECT count(*) FROM {table} WHERE sync_id = ?", (sync_id,)).fetchone()[0])  # noqa: S608
+            for table in TALLIED_TABLES
+        }
+        self._tally = (sync_id, dict(found))
+        recorded = _recorded_tally(token)
+        for table in TALLIED_TABLES:
+            claimed = recorded.get(table, 0)
+            if found[table] < claimed:
+                return token, (
+                    f"{table} holds {found[table]} rows of the sync where its state records {claimed} stored: rows were "
+                    "deleted since, and the pages the state claims would be saved without them"
+                )
+        return token, None
 
     def sync_token(self, sync_id: str) -> str:
         row = self.conn.execute(
@@ -322,34 +409,54 @@ class _Db:
     ) -> None:
         self._check_not_broken()
         now = sqlite_time()
-        previous = self._token
+        previous = self._token, self._token_tally
+        tally = self._tally[1] if self._tally is not None and self._tally[0] == sync_id else None
+        counted = dict(tally) if tally is not None else None
         try:
             with self.unit():
                 if resource_types:
-                    self.conn.executemany(
-                        rows.UPSERT_RESOURCE_TYPE, [rows.resource_type_row(x, sync_id, now) for x in resource_types]
+                    self._insert(
+                        tally,
+                        "v1_resource_types",
+                        rows.UPSERT_RESOURCE_TYPE,
+                        [rows.resource_type_row(x, sync_id, now) for x in resource_types],
                     )
                 if resources:
                     # While the unique index is deferred, a plain INSERT; `_build_resource_indexes` merges repeats.
                     insert = rows.INSERT_RESOURCE if self._resource_indexes_deferred else rows.UPSERT_RESOURCE
-                    self.conn.executemany(insert, [rows.resource_row(x, sync_id, now) for x in resources])
+                    self._insert(tally, "v1_resources", insert, [rows.resource_row(x, sync_id, now) for x in resources])
                 if entitlements:
-                    self.conn.executemany(
-                        rows.UPSERT_ENTITLEMENT, [rows.entitlement_row(x, sync_id, now) for x in entitlements]
+                    self._insert(
+                        tally,
+                        "v1_entitlements",
+                        rows.UPSERT_ENTITLEMENT,
+                        [rows.entitlement_row(x, sync_id, now) for x in entitlements],
                     )
                 if grants:
                     # While the unique index is deferred, a plain INSERT; `build_deferred_indexes` merges repeats.
                     insert = rows.INSERT_GRANT if self._indexes_deferred else rows.UPSERT_GRANT
-                    self.conn.executemany(insert, [rows.grant_row(x, sync_id, now) for x in grants])
+                    self._insert(tally, "v1_grants", insert, [rows.grant_row(x, sync_id, now) for x in grants])
                 if token is not None:
                     self._token = (sync_id, token)  # stored with the group's commit
+                    self._token_tally = None if tally is None else json.dumps(tally, separators=(",", ":"))
         except BaseException as exc:
             # This page's rows are rolled back: so is its token (or the whole group's, if SQLite dropped it).
-            self._token = previous if self._tx_started is not None else None
+            self._token, self._token_tally = previous if self._tx_started is not None else (None, None)
+            if tally is not None and counted is not None:
+                tally.update(counted)
             self.broken = exc
             raise
         self._last_write_at = time.monotonic()
         self._last_write_cpu = time.thread_time()
+
+    def _insert(self, tally: dict[str, int] | None, table: str, statement: str, values: list[tuple[Any, ...]]) -> None:
+        """Run `statement` over `values` into `table`, counting the rows it adds into `tally`."""
+        if tally is None:
+            self.conn.executemany(statement, values)
+            return
+        before = self._max_id(table)
+        self.conn.executemany(statement, values)
+        tally[table] += self._max_id(table) - before
 
     def end_sync(self, sync_id: str, token: str, supports_diff: bool) -> dict[str, Any]:
         self._check_not_broken()
@@ -364,6 +471,68 @@ class _Db:
             )
         self.commit()
         return stats
+
+    def drop_dangling_grants(self, sync_id: str) -> DanglingGrants:
+        """Delete the sync's grants whose entitlement, or the entitlement's resource, the sync did not store; return
+        what was dropped.
+
+        Such a grant claims access on an object ConductorOne cannot show: a role created or deleted between the roles
+        listing and the users walk, which side-loads role grants. Go's syncer fetches a missing entitlement resource
+        even in a partial sync (docs/spec/c1z-format.md §5.2, `list-grants`), and counts and skips a reference it does
+        not find (§5.6). A principal the file does not hold is kept: the Go connector takes it straight from the
+        membership with no user lookup (reference-connector.md §3.1), and ConductorOne creates a principal it first
+        sees in a grant (`CREATION_SOURCE_CONNECTOR_LIST_GRANTS_PRINCIPAL_JIT`, c1z-format.md appendix A).
+
+        Run once per sync, after the deferred indexes are built. Each name is checked once, not once per grant: the
+        grants' distinct entitlements and resources are read from covering indexes."""
+        self._check_not_broken()
+        self._end_load()
+        self.build_deferred_indexes()
+        conn = self.conn
+        # The resources' index holds every sync's grants (one, in a file this store created): a resource named only by
+        # another sync's grants deletes nothing of this one.
+        resources = [
+            (str(t), str(r))
+            for t, r in conn.execute("SELECT resource_type_id, resource_id FROM v1_grants GROUP BY 1, 2")
+        ]
+        stored = self.stored_resources(sync_id, resources)
+        entitlements = [
+            str(e)
+            for (e,) in conn.execute("SELECT entitlement_id FROM v1_grants WHERE sync_id = ? GROUP BY 1", (sync_id,))
+        ]
+        have: set[str] = set()
+        for start in range(0, len(entitlements), rows.BATCH_ROWS):
+            chunk = entitlements[start : start + rows.BATCH_ROWS]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT external_id FROM v1_entitlements WHERE sync_id = ? AND external_id IN ({marks})"  # noqa: S608
+            have.update(str(e) for (e,) in conn.execute(query, (sync_id, *chunk)))
+        doomed = [
+            *(
+                ("entitlement resource not stored", "resource_type_id = ? AND resource_id = ?", key)
+                for key in resources
+                if key not in stored
+            ),
+            *(("entitlement not stored", "entitlement_id = ?", (e,)) for e in entitlements if e not in have),
+        ]
+        dropped = DanglingGrants()
+        if not doomed:
+            return dropped
+        with self.unit():
+            for reason, where, key in doomed:
+                if len(dropped.examples) < _DANGLING_EXAMPLES:
+                    dropped.examples.extend(
+                        f"{printable(str(external_id)[:200])} ({reason})"
+                        for (external_id,) in conn.execute(
+                            f"SELECT external_id FROM v1_grants WHERE sync_id = ? AND {where} ORDER BY id LIMIT ?",  # noqa: S608
+                            (sync_id, *key, _DANGLING_EXAMPLES - len(dropped.examples)),
+                        )
+                    )
+                gone = conn.execute(f"DELETE FROM v1_grants WHERE sync_id = ? AND {where}", (sync_id, *key)).rowcount  # noqa: S608
+                if gone:
+                    dropped.by_reason[reason] = dropped.by_reason.get(reason, 0) + gone
+        self._untally("v1_grants", dropped.count)
+        self.commit()
+        return dropped
 
     def _holds_only(self, sync_id: str) -> bool:
         """True when every row in the file belongs to `sync_id`: a file this store created for that one sync.
@@ -693,6 +862,8 @@ class C1ZStore:
         # same: what Go readers and `inspect` may still show. `sync_to_file` does not save a failed run over it.
         self.set_aside_finished = set_aside_finished
         self._sync_id: str | None = None
+        # Set by `resume_sync`: what rows the resumed sync is missing, described; None when none were found missing.
+        self.rows_missing: str | None = None
         self._closed = False
         # Writes submitted but not awaited (see `write`), oldest first.
         self._pending: deque[asyncio.Future[None]] = deque()
@@ -821,8 +992,9 @@ class C1ZStore:
         return sync_id
 
     async def resume_sync(self, sync_id: str) -> str:
-        """Continue an unfinished sync; returns its saved state token."""
-        token = await self._call(self._db.sync_token, sync_id)
+        """Continue an unfinished sync; returns its saved state token. `rows_missing` then says whether rows the
+        token's pages stored are missing from the file (`_Db.resume_sync`)."""
+        token, self.rows_missing = await self._call(self._db.resume_sync, sync_id)
         self._sync_id = sync_id
         return token
 
@@ -888,6 +1060,11 @@ class C1ZStore:
         """Mark the active sync finished and cache its stats; returns the stats."""
         return await self._call(self._db.end_sync, self.sync_id, token, supports_diff)
 
+    async def drop_dangling_grants(self) -> DanglingGrants:
+        """Delete the active sync's grants naming an entitlement or an entitlement resource it does not hold
+        (`_Db.drop_dangling_grants`)."""
+        return await self._call(self._db.drop_dangling_grants, self.sync_id)
+
     async def keep_only(self, sync_id: str) -> None:
         """Delete every other sync run and its rows, so the file holds exactly one sync."""
         await self._call(self._db.keep_only, sync_id)
@@ -925,6 +1102,22 @@ class C1ZStore:
     async def types_outside(self, known: Collection[str], limit: int) -> list[str]:
         """Up to `limit` resource type ids the file names, in any of its syncs, outside `known` (`rows.types_outside`)."""
         return await self._call(rows.types_outside, self._db.conn, known, limit)
+
+
+def _recorded_tally(token: str) -> dict[str, int]:
+    """The rows per table an unfinished sync's token records (`_Db._store_token`); empty when it records none usable
+    (the token is a file's bytes: anything else is no record, and `SyncState.unmarshal` judges the rest of it)."""
+    try:
+        recorded = json.loads(token).get(STORED_ROWS_KEY) if token else None
+    except (ValueError, AttributeError, RecursionError):
+        return {}
+    if not isinstance(recorded, dict):
+        return {}
+    return {
+        table: count
+        for table, count in recorded.items()
+        if table in TALLIED_TABLES and isinstance(count, int) and not isinstance(count, bool)
+    }
 
 
 def _open_db(

@@ -175,6 +175,19 @@ class Syncer:
             completed_actions_count=self._state.completed_actions_count,
         )
         collected = not self._state.should_skip_entitlements_and_grants
+        dangling = 0
+        if sync_type == "full" and collected and not self._state.should_skip_grants:
+            # A partial sync's grants name resources of its parent sync (ConductorOne reads them together): only a full
+            # sync must hold every entitlement its grants name.
+            dropped = await self._store.drop_dangling_grants()
+            if dangling := dropped.count:
+                bound.warning(
+                    "grants of an entitlement the sync does not hold were left out (its resource was created or deleted "
+                    "between the listings that name it)",
+                    grants=dangling,
+                    reasons=dropped.by_reason,
+                    examples=dropped.examples,
+                )
         stats = await self._store.end_sync(final.marshal(), supports_diff=collected and sync_type == "full")
         seconds = time.monotonic() - started
         bound.info(
@@ -182,6 +195,7 @@ class Syncer:
             seconds=round(seconds, 3),
             warnings=len(self._warnings),
             dropped_invalid_records=self._dropped,
+            dropped_dangling_grants=dangling,
             **stats,
         )
         return SyncResult(self._store.sync_id, sync_type, resumed, stats, list(self._warnings), seconds)
@@ -231,6 +245,7 @@ class Syncer:
                     )
                 elif (
                     problem := self._listed_types_problem(resumed_state, types)
+                    or self._store.rows_missing
                     or await self._stray_rows_problem(resumed_state, types)
                 ) is not None:
                     resumed_state = None

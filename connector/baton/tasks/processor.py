@@ -36,7 +36,7 @@ from connector.baton.c1.errors import (
     C1UnreadableAnswerError,
     C1UnreadableTaskError,
 )
-from connector.baton.connector import ActionManager
+from connector.baton.connector import ActionManager, Connector, IdKeys
 from connector.baton.errors import Code, ConnectorError
 from connector.baton.ids import grant_id, resource_key
 from connector.baton.pb.c1.connector.v2 import resource_pb2
@@ -280,9 +280,24 @@ def _left_live(task: baton_pb2.Task, kind: str) -> dict[str, str]:
     return {"left_live": _loggable(shown, _LOGGED_TARGET_CHARS)}
 
 
-def access_key(task: baton_pb2.Task, kind: str) -> tuple[str, str] | None:
+IdKey = Callable[[str, str], str]
+"""How two ids of one resource type are compared: (resource type, id) -> the form under which ids of one object are
+equal (`IdKeys.id_key`)."""
+
+
+def exact_id(resource_type_id: str, resource_id: str) -> str:
+    """The `IdKey` of a connector that does not say otherwise: ids are equal only as bytes."""
+    return resource_id
+
+
+def id_key_of(connector: Connector) -> IdKey:
+    return connector.id_key if isinstance(connector, IdKeys) else exact_id
+
+
+def access_key(task: baton_pb2.Task, kind: str, key: IdKey = exact_id) -> tuple[str, str] | None:
     """The access a grant or revoke changes: the entitlement's resource (every entitlement of it: a team's member and
-    admin are one membership) and the principal. None for other tasks and for one naming neither (it fails alone)."""
+    admin are one membership) and the principal, each id in its `key` form (two spellings of one object are one
+    access). None for other tasks and for one naming neither (it fails alone)."""
     if kind == "grant":
         entitlement, principal = task.grant.entitlement, task.grant.principal.id
     elif kind == "revoke":
@@ -290,25 +305,32 @@ def access_key(task: baton_pb2.Task, kind: str) -> tuple[str, str] | None:
     else:
         return None
     owner = entitlement.resource.id
-    # A task may name the entitlement by id alone (`<type>:<id>:<slug>`, ids.entitlement_id): its resource is the
-    # id without the slug, the same key as a task that names the resource.
-    resource = (
-        resource_key(owner.resource_type, owner.resource) if owner.resource else entitlement.id.rpartition(":")[0]
-    )
+    if owner.resource:
+        owner_type, owner_id = owner.resource_type, owner.resource
+    else:
+        # A task may name the entitlement by id alone (`<type>:<id>:<slug>`, ids.entitlement_id): its resource is the
+        # id without the slug, the same key as a task that names the resource.
+        owner_type, _, owner_id = entitlement.id.rpartition(":")[0].partition(":")
+    resource = resource_key(owner_type, key(owner_type, owner_id)) if owner_id else owner_type
     if not resource and not principal.resource:
         return None
-    return resource, resource_key(principal.resource_type, principal.resource)
+    return resource, resource_key(principal.resource_type, key(principal.resource_type, principal.resource))
 
 
-def action_key(task: baton_pb2.Task, manager: ActionManager | None) -> tuple[str, str] | None:
+def action_key(task: baton_pb2.Task, manager: ActionManager | None, key: IdKey = exact_id) -> tuple[str, str] | None:
     """What an action changes: the resources its resource-id arguments name (as the action's schema declares them;
-    an id or a {resource_type_id, resource_id} value alike). None for an action naming none, or unknown here."""
+    an id or a {resource_type_id, resource_id} value alike), each id in its `key` form. None for an action naming
+    none, or unknown here."""
     invoke = task.action_invoke
     schema = next((s for s in manager.action_schemas() if s.name == invoke.name), None) if manager else None
     if schema is None:
         return None
     named = (invoke.args.fields.get(field.name) for field in schema.arguments if field.HasField("resource_id_field"))
-    refs = sorted(ref.resource for value in named if value is not None and (ref := _resource_arg(value)) is not None)
+    refs = sorted(
+        key(ref.resource_type, ref.resource)
+        for value in named
+        if value is not None and (ref := _resource_arg(value)) is not None
+    )
     return ("action", "\0".join(refs)) if refs else None
 
 
@@ -530,10 +552,12 @@ class TaskProcessor:
 
     async def _run(self, kind: str, task: baton_pb2.Task) -> tuple[Outcome, bool]:
         """The handler's outcome, and whether this coroutine itself (not just the handler) was cancelled."""
+        connector = self._handlers.connector
+        id_key = id_key_of(connector)
         key = (
-            action_key(task, self._handlers.connector.action_manager())
+            action_key(task, connector.action_manager(), id_key)
             if kind == "action_invoke"
-            else access_key(task, kind)
+            else access_key(task, kind, id_key)
         )
         before = self._last_on_access.get(key) if key is not None else None
         work = asyncio.create_task(self._in_turn(before, kind, task), name=f"task {task.id}")

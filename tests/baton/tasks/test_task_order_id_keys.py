@@ -1,0 +1,95 @@
+"""Tasks on one access run in the order given, whichever spelling of its ids each task uses.
+
+The processor ordered a grant and a revoke of the same access by their ids as bytes, while Datadog takes a UUID in
+either case (`connector.datadog.idrules.id_key`): a revoke naming the role and user in upper case ran beside the grant
+naming them in lower case, found nothing to remove yet, was reported done, and then the grant landed (access kept,
+ConductorOne told it was revoked). The connector says how two ids of one object compare (`IdKeys`); a connector that
+does not say has ids equal only as bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from connector.baton.connector import IdKeys
+from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
+from connector.baton.tasks.processor import access_key
+from connector.datadog.connector import DatadogConnector, DatadogOptions
+from tests.baton.tasks.stubs import Rig, make_rig
+from tests.baton.tasks.test_processor import _action_task, _GatedActions
+from tests.fakes.tasks import grant_task, revoke_task
+
+
+def _folding(rig: Rig) -> Rig:
+    rig.connector.id_key = lambda resource_type_id, resource_id: resource_id.lower()  # type: ignore[attr-defined]
+    assert isinstance(rig.connector, IdKeys)
+    return rig
+
+
+async def _settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def _calls_while_the_first_runs(rig: Rig, first: baton_pb2.Task, second: baton_pb2.Task) -> list[str]:
+    """The provisioning calls made while `first` is held, then every call once it is let go."""
+    rig.connector.provisioning.gate = gate = asyncio.Event()
+    running = asyncio.create_task(rig.processor.process(first))
+    await rig.connector.provisioning.entered.wait()
+    later = asyncio.create_task(rig.processor.process(second))
+    await _settle()
+    held = list(rig.connector.provisioning.calls)
+    gate.set()
+    await asyncio.gather(running, later)
+    assert [f.ok for f in rig.client.finishes] == [True, True]
+    return held
+
+
+async def test_a_revoke_spelling_the_access_in_another_case_waits_for_the_grant() -> None:
+    rig = _folding(make_rig())
+    held = await _calls_while_the_first_runs(
+        rig, grant_task("role", "ab-12", "member", "u-cd"), revoke_task("role", "AB-12", "member", "U-CD")
+    )
+    assert held == ["grant"], "the revoke waits"
+    assert rig.connector.provisioning.calls == ["grant", "revoke"]
+
+
+async def test_a_revoke_naming_the_entitlement_by_id_alone_in_another_case_waits_too() -> None:
+    rig = _folding(make_rig())
+    revoke = revoke_task("team", "AB-12", "admin", "u-cd")
+    revoke.revoke.grant.entitlement.ClearField("resource")  # by id alone: `team:AB-12:admin`
+    held = await _calls_while_the_first_runs(rig, grant_task("team", "ab-12", "member", "u-cd"), revoke)
+    assert held == ["grant"]
+
+
+async def test_without_the_connectors_key_ids_are_compared_as_bytes() -> None:
+    rig = make_rig()
+    assert not isinstance(rig.connector, IdKeys)
+    held = await _calls_while_the_first_runs(
+        rig, grant_task("role", "ab-12", "member", "u-cd"), revoke_task("role", "AB-12", "member", "U-CD")
+    )
+    assert held == ["grant", "revoke"], "two accesses to this connector: side by side"
+
+
+async def test_an_action_naming_its_user_in_another_case_waits_for_the_earlier_one() -> None:
+    rig = _folding(make_rig())
+    manager = _GatedActions()
+    rig.connector.action_manager = lambda: manager  # type: ignore[method-assign,assignment]
+    first = asyncio.create_task(rig.processor.process(_action_task("enable_user", "u-cd")))
+    await manager.entered.wait()
+    later = asyncio.create_task(
+        rig.processor.process(_action_task("disable_user", {"resource_type_id": "user", "resource_id": "U-CD"}))
+    )
+    await _settle()
+    assert manager.calls == [("enable_user", "u-cd")], "the disable waits"
+    manager.gate.set()
+    await asyncio.gather(first, later)
+    assert manager.calls == [("enable_user", "u-cd"), ("disable_user", "U-CD")]
+
+
+def test_datadog_compares_the_ids_of_one_access_whatever_their_case() -> None:
+    connector = DatadogConnector(None, DatadogOptions())  # type: ignore[arg-type]
+    assert isinstance(connector, IdKeys)
+    upper = access_key(revoke_task("role", "AB-12", "member", "U-CD"), "revoke", connector.id_key)
+    lower = access_key(grant_task("role", "ab-12", "member", "u-cd"), "grant", connector.id_key)
+    assert upper == lower is not None
