@@ -348,7 +348,7 @@ def test_an_unknown_flag_is_named_and_its_value_never_shown(args: tuple[str, ...
 )
 def test_the_closest_flag_is_one_the_user_could_have_meant(args: tuple[str, ...], says: str) -> None:
     """The `--` every long flag shares made unrelated names "close": advice that does not work."""
-    done = run_cli(*args)
+    done = run_cli_in_process(*args)
     assert done.returncode == 2
     (line,) = done.stderr.splitlines()
     assert line.startswith(f"baton-datadog: {says}"), line
@@ -681,7 +681,7 @@ def test_a_settings_file_names_every_setting_it_refuses_and_those_of_the_environ
 
 
 def test_every_resource_type_refused_is_named(tmp_path: Path) -> None:
-    done = run_cli(
+    done = run_cli_in_process(
         "--api-key",
         "a" * 32,
         "--app-key",

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from connector.datadog.client import DatadogClient
-from tests.datadog.helpers import FAST_RETRY, ClientFactory
+from tests.datadog.helpers import FAST_RETRY, ClientFactory, loopback_trust
 from tests.fakes.datadog import FakeDatadog, generate_org
 
 
@@ -26,6 +26,7 @@ async def make_client() -> AsyncIterator[ClientFactory]:
         kwargs.setdefault("api_key", server.api_key)
         kwargs.setdefault("app_key", server.app_key)
         kwargs.setdefault("retry", FAST_RETRY)
+        kwargs.setdefault("verify", loopback_trust())
         client = DatadogClient(base_url=server.base_url, **kwargs)
         made.append(client)
         return client

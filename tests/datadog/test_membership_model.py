@@ -96,7 +96,7 @@ def outcome(model: type[Resource], raw: Any) -> Any:
         return [(e["loc"], e["type"], e["msg"].replace(model.__name__, "<model>")) for e in exc.errors()]
 
 
-@settings(max_examples=500)
+@settings(max_examples=4 * settings().max_examples)  # a wide strategy: four times the profile's count
 @given(memberships)
 def test_any_membership_reads_as_the_general_flattening_read_it(raw: Any) -> None:
     assert outcome(TeamMembership, raw) == outcome(Reference, raw)

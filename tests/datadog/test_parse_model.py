@@ -144,7 +144,7 @@ def _same(a: tuple[str, Any], b: tuple[str, Any]) -> bool:
     return json.dumps(a, default=str, sort_keys=True) == json.dumps(b, default=str, sort_keys=True)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=4 * settings().max_examples, deadline=None)  # a wide strategy: 4 x the profile's
 @given(model=st.sampled_from(MODELS), body=bodies)
 def test_a_parsed_body_is_validated_as_its_json_text_is(model: type[BaseModel], body: dict[str, Any]) -> None:
     text = json.dumps(body).encode()

@@ -21,7 +21,7 @@ import pytest
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import DatadogError, RateLimited, Unavailable, UnexpectedResponse
 from connector.datadog.retry import RetryPolicy
-from tests.datadog.helpers import FakeTime
+from tests.datadog.helpers import FakeTime, loopback_trust
 from tests.independent.rawpeer import JSON, Answer, CloseAfter, RawPeer, Stall, http
 
 API_KEY = "indep-canary-api-5b1d0c3e9f7a2468ace1"
@@ -80,6 +80,7 @@ def _client(peer: RawPeer, **options: Any) -> DatadogClient:
         retry=options.pop("retry", QUICK),
         timeout=options.pop("timeout", 5.0),
         connect_timeout=1.0,
+        verify=options.pop("verify", loopback_trust()),  # one a process: plain http never uses it
         **options,
     )
 

@@ -10,6 +10,7 @@ from typing import Any
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import DatadogError
 from connector.datadog.retry import RetryPolicy
+from tests.datadog.helpers import loopback_trust
 from tests.independent.rawpeer import Answer, RawPeer
 
 API_KEY = "attack303canaryapikey0123456789a"
@@ -41,6 +42,7 @@ def client(base_url: str, **options: Any) -> DatadogClient:
         retry=options.pop("retry", QUICK),
         timeout=options.pop("timeout", 3.0),
         connect_timeout=1.0,
+        verify=options.pop("verify", loopback_trust()),  # one a process: plain http never uses it
         **options,
     )
 

@@ -19,6 +19,7 @@ from connector.baton.sync.to_file import sync_to_file
 from connector.datadog.client import DatadogClient
 from connector.datadog.connector import DatadogConnector, DatadogOptions
 from connector.datadog.retry import RetryPolicy
+from tests.datadog.helpers import loopback_trust
 
 API_KEY = "attack502canaryapikey0123456789ab"
 APP_KEY = "attack502canaryappkey0123456789abcdef0123"
@@ -227,6 +228,7 @@ def client(base_url: str, **options: Any) -> DatadogClient:
         retry=options.pop("retry", QUICK),
         timeout=options.pop("timeout", 3.0),
         connect_timeout=1.0,
+        verify=options.pop("verify", loopback_trust()),  # one a process: plain http never uses it
         **options,
     )
 
