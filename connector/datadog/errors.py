@@ -135,16 +135,20 @@ class DatadogError(baton.ConnectorError):
     def details(self) -> tuple[str, ...]:
         """What `str()` says after the status: Datadog's messages, else the transport's reason. Words of our own go
         after these (`messages=(*exc.details, note)`): added to `messages` alone, they hid the reason of a failure
-        that had no answer ("-> no response: <note>", the timeout or reset unsaid)."""
+        that had no answer (the note alone, the timeout or reset unsaid)."""
         if "; ".join(self.messages):
             return self.messages
         return (self.reason,) if self.reason else ()
 
     def __str__(self) -> str:
-        status = self.status if self.status is not None else "no response"
-        text = f"Datadog {self.kind}: {self.method} {self.path} -> {status}"
+        text = f"Datadog {self.kind}: {self.method} {self.path} ->"
         detail = "; ".join(self.details)
-        return f"{text}: {detail}" if detail else text
+        if self.status is None:
+            # Without a status, the reason says what happened (the host not reached, or reached and its answer late,
+            # cut short or not HTTP; a wait too long to take; a URL refused before it left): led by "no response", a
+            # peer that answered was said to have given none, and a timeout said it twice.
+            return f"{text} {detail or 'no response'}"
+        return f"{text} {self.status}: {detail}" if detail else f"{text} {self.status}"
 
     def __repr__(self) -> str:
         return (
