@@ -398,6 +398,11 @@ _PEER_BYTES = re.compile(r"\bb(?:ytearray\()?['\"]")
 _CLOSED_EARLY = re.compile(r"disconnected|peer closed|closed connection|incomplete")
 
 
+# h11's words that say nothing of the answer, in words that do. "Receive buffer too long": a head, a chunk-size line or
+# a trailer section still not ended past the parser's bound (httpcore's 100 KiB).
+_H11_WORDS = {"receive buffer too long": "a head, a chunk line or a trailer section longer than the parser takes"}
+
+
 # The text of the ConnectTimeout the transport raises while the host name lookup has not answered (`netio`): a
 # resolver that never answers is not a host that does not answer, and the operator looks at DNS then.
 LOOKUP_TIMED_OUT = "the host name lookup did not answer"
@@ -455,6 +460,7 @@ def describe_transport_error(
             # closed connection. h11 quotes a line it could not parse (the peer's bytes: a proxy may echo the
             # request there, its Proxy-Authorization too): only what kind of line it was is kept.
             kind = _short(str(exc).split(":", 1)[0] if _PEER_BYTES.search(str(exc)) else scrub(str(exc), secrets))
+            kind = _H11_WORDS.get(kind.lower(), kind)
             return f"{answered}the answer is not valid HTTP" + (f" ({kind})" if kind else "")
         lead, cause = answered, "the connection closed before the response was complete"
     elif any(isinstance(e, ConnectionResetError) for e in chain) or "connection reset" in text:
