@@ -23,6 +23,7 @@ from connector.baton.proxyrefusal import proxy_refusal
 from connector.baton.redaction import blank_out
 from connector.baton.tlsrefusal import PLAIN_TEXT_PEER, answered_in_plain_text
 from connector.datadog.jsonbody import from_json
+from connector.datadog.ratelimit import RateLimitHeaders
 
 __all__ = [
     "MAY_HAVE_LANDED",
@@ -41,6 +42,7 @@ __all__ = [
     "describe_transport_error",
     "error_for_response",
     "is_datadog_error_body",
+    "is_datadogs_429",
     "lost_answer",
     "not_skipped",
     "nothing_done",
@@ -282,15 +284,12 @@ def error_for_response(
     method: str,
     path: str,
     body: bytes | bytearray,
-    retry_after: float | None = None,
-    limit_name: str | None = None,
-    datadogs_pacing: bool = False,
+    rate_limit: RateLimitHeaders | None = None,
     secrets: Iterable[str] = (),
 ) -> DatadogError:
     """Map a non-2xx response to its typed error. `path` must not include the query string.
 
-    `retry_after`, `limit_name` and `datadogs_pacing` (the answer has Datadog's `X-RateLimit-*` headers) come from the
-    one rate-limit header parser (`ratelimit.RateLimitHeaders`).
+    `rate_limit`: the answer's rate-limit headers, as the one parser of them reads them (`RateLimitHeaders.parse`).
     """
     secrets = tuple(secrets)
     clean_path = scrub(path.split("?", 1)[0], secrets)
@@ -310,10 +309,9 @@ def error_for_response(
         return UnexpectedResponse(method=method, path=clean_path, status=status, messages=messages, retryable=True)
     error: DatadogError
     if cls is RateLimited:
-        name = scrub(limit_name, secrets) if limit_name else None
-        # Datadog's own 429 has its JSON error body or its rate-limit headers (docs/spec/datadog-api.md §2.4); one with
-        # neither is a gateway's or a proxy's, and is not said to be Datadog's.
-        datadogs = datadog_body or datadogs_pacing or name is not None
+        name = scrub(rate_limit.name, secrets) if rate_limit is not None and rate_limit.name else None
+        retry_after = rate_limit.wait_hint if rate_limit is not None else None
+        datadogs = is_datadogs_429(body, rate_limit)
         if not datadogs:
             messages.append("a 429 without Datadog's JSON error body or rate-limit headers: a gateway's or a proxy's")
         if retry_after is not None:
@@ -373,6 +371,14 @@ def is_datadog_error_body(body: bytes | bytearray) -> bool:
     except ValueError:
         return False
     return isinstance(payload, dict) and isinstance(payload.get("errors"), list)
+
+
+def is_datadogs_429(body: bytes | bytearray, rate_limit: RateLimitHeaders | None) -> bool:
+    """Whether a 429 is Datadog's own: its JSON error body, or its ``X-RateLimit-*`` headers (docs/spec/datadog-api.md
+    §2.4: its 429 may have no body); one with neither is a gateway's or a proxy's. The one judge of it: for the
+    transport (whether the 429 shuts the bucket, and whether a create's may be sent again) and for the error's words
+    (whether it says Datadog asked)."""
+    return is_datadog_error_body(body) or (rate_limit is not None and rate_limit.states_datadogs_pacing)
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
