@@ -508,8 +508,10 @@ class OriginPool:
             faulty = faulty_framing(response.status, response.headers, response.extensions.get("http_version"))
             if faulty is not None:
                 # Its body unread, the connection is closed rather than kept: no byte of it is read as the next answer.
-                await response.aclose()
-                await self._close(connection)
+                try:
+                    await response.aclose()
+                finally:
+                    await self._close(connection)
                 raise httpcore.RemoteProtocolError(faulty)
             if not reused:
                 _locks_without_checkpoints(connection)
