@@ -34,6 +34,7 @@ from typing import Any, Protocol
 import httpcore
 import httpx
 
+from connector.baton.framing import FaultyFraming, faulty_framing
 from connector.datadog.errors import LOOKUP_TIMED_OUT
 
 __all__ = [
@@ -44,7 +45,6 @@ __all__ = [
     "Sender",
     "as_httpx_error",
     "asyncio_pool",
-    "faulty_framing",
 ]
 
 _HIGH_WATER = 256 * 1024
@@ -554,33 +554,6 @@ class OriginPool:
             await connection.aclose()
 
 
-# The statuses whose answer ends at its head whatever its framing headers say (RFC 9112 §6.3, rule 1; 1xx never reach
-# the caller: httpcore reads past them).
-_HEAD_ONLY = frozenset({204, 304})
-
-
-def faulty_framing(status: int, headers: Iterable[tuple[bytes, bytes]], http_version: object) -> str | None:
-    """What is wrong with how an answer says where its body ends, when h11 would read it anyway; None when nothing is.
-
-    h11 refuses a Transfer-Encoding other than chunked and a Content-Length that is not one number, but reads an answer
-    stating both Transfer-Encoding and Content-Length as chunked, and an HTTP/1.0 answer's chunked coding as HTTP/1.1's.
-    RFC 9112 §6.3 (rule 3): an answer with both "might indicate an attempt to perform request smuggling ... or response
-    splitting and ought to be handled as an error"; §6.1: an HTTP/1.0 message with Transfer-Encoding is to be treated
-    "as if the framing is faulty". Each is one a proxy or a load balancer on the path may frame otherwise than h11 did:
-    the body read here would not be the one Datadog sent, and the bytes after it could be taken as the next answer.
-    """
-    if status in _HEAD_ONLY:
-        return None
-    names = {name.lower() for name, _ in headers}
-    if b"transfer-encoding" not in names:
-        return None
-    if http_version == b"HTTP/1.0":
-        return "Transfer-Encoding in an HTTP/1.0 answer, which has no such framing"
-    if b"content-length" in names:
-        return "both Transfer-Encoding and Content-Length, so where the body ends is in doubt"
-    return None
-
-
 # Where httpcore keeps its locks: `AsyncHTTPConnection`, the proxy tunnel and `AsyncHTTP11Connection`.
 _HTTPCORE_LOCK_NAMES = ("_request_lock", "_connect_lock", "_state_lock")
 
@@ -685,7 +658,7 @@ class HttpxSender:
         faulty = faulty_framing(response.status_code, response.headers.raw, response.extensions.get("http_version"))
         if faulty is not None:
             await response.aclose()  # unread: the connection is closed, not kept (as `OriginPool`)
-            raise httpx.RemoteProtocolError(faulty)
+            raise FaultyFraming(faulty)
         if response.is_stream_consumed:
             headers = [(k, v) for k, v in response.headers.raw if k.lower() != b"content-encoding"]
             return httpcore.Response(response.status_code, headers=headers, content=response.content)
