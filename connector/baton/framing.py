@@ -1,10 +1,10 @@
 """Whether an HTTP/1.1 answer's head says where its body ends in a way the parser would read past: the one judge,
-for every HTTP client of the connector (the Datadog transport's connections and its httpx fallback, the ConductorOne
-token request)."""
+for every HTTP client of the connector (the Datadog transport, whichever sender carried the answer, and the
+ConductorOne token request)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 
 import httpx
 
@@ -21,7 +21,7 @@ class FaultyFraming(httpx.RemoteProtocolError):
 _HEAD_ONLY = frozenset({204, 304})
 
 
-def faulty_framing(status: int, headers: Iterable[tuple[bytes, bytes]], http_version: object) -> str | None:
+def faulty_framing(status: int, headers: Mapping[str, str], http_version: object) -> str | None:
     """What is wrong with how an answer says where its body ends, when h11 would read it anyway; None when nothing is.
 
     h11 refuses a Transfer-Encoding other than chunked and a Content-Length that is not one number, but reads an answer
@@ -32,13 +32,12 @@ def faulty_framing(status: int, headers: Iterable[tuple[bytes, bytes]], http_ver
     the body read would not be the one the server sent, and the bytes after it could be taken as the next answer. The
     caller refuses the answer with these words (they quote nothing of the peer's) and closes its connection unread.
     """
-    if status in _HEAD_ONLY:
-        return None
-    names = {name.lower() for name, _ in headers}
-    if b"transfer-encoding" not in names:
+    # `headers`: looked up by name in any letter case (`HeaderLines`, `httpx.Headers`); `get`, as most answers have
+    # no Transfer-Encoding (a Mapping's `in` raises and catches a KeyError for each).
+    if status in _HEAD_ONLY or headers.get("transfer-encoding") is None:
         return None
     if http_version == b"HTTP/1.0":
         return "Transfer-Encoding in an HTTP/1.0 answer, which has no such framing"
-    if b"content-length" in names:
+    if headers.get("content-length") is not None:
         return "both Transfer-Encoding and Content-Length, so where the body ends is in doubt"
     return None

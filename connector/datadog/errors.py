@@ -17,6 +17,7 @@ from contextvars import ContextVar
 from typing import Any, ClassVar, Literal, TypeVar
 
 from connector.baton import errors as baton
+from connector.baton.framing import FaultyFraming
 from connector.baton.jsontypes import a_json_type
 from connector.baton.printable import printable
 from connector.baton.proxyrefusal import proxy_refusal
@@ -460,6 +461,8 @@ def describe_transport_error(
     elif type(exc).__name__ == "ProxyError":
         # Its text is the proxy's status line, whose reason phrase is free text: not quoted.
         return f"{where}: {proxy_refusal(str(exc))}"
+    elif isinstance(exc, FaultyFraming):
+        return f"{answered}the answer is not valid HTTP ({exc})"  # the judge's words, none of the peer's
     elif type(exc).__name__ == "RemoteProtocolError":
         if not _CLOSED_EARLY.search(text):
             # A malformed answer (a bad status line, chunk header or Content-Length, a head over the limit), not a

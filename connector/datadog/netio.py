@@ -34,7 +34,6 @@ from typing import Any, Protocol
 import httpcore
 import httpx
 
-from connector.baton.framing import FaultyFraming, faulty_framing
 from connector.datadog.errors import LOOKUP_TIMED_OUT
 
 __all__ = [
@@ -505,14 +504,6 @@ class OriginPool:
                 # `from None`, as httpcore's pool: a failed read's OS or TLS error stays out of the chain that
                 # `errors.describe_transport_error` reads (a TLS error there means a failed handshake).
                 raise exc from None
-            faulty = faulty_framing(response.status, response.headers, response.extensions.get("http_version"))
-            if faulty is not None:
-                # Its body unread, the connection is closed rather than kept: no byte of it is read as the next answer.
-                try:
-                    await response.aclose()
-                finally:
-                    await self._close(connection)
-                raise httpcore.RemoteProtocolError(faulty)
             if not reused:
                 _locks_without_checkpoints(connection)
             stream = response.stream
@@ -655,14 +646,16 @@ class HttpxSender:
         )
         response = await self._transport.handle_async_request(sent)
         response.request = sent
-        faulty = faulty_framing(response.status_code, response.headers.raw, response.extensions.get("http_version"))
-        if faulty is not None:
-            await response.aclose()  # unread: the connection is closed, not kept (as `OriginPool`)
-            raise FaultyFraming(faulty)
+        # Its HTTP version is handed on: the transport's framing check reads it (`connector.baton.framing`).
+        extensions = {"http_version": response.extensions.get("http_version", b"HTTP/1.1")}
         if response.is_stream_consumed:
             headers = [(k, v) for k, v in response.headers.raw if k.lower() != b"content-encoding"]
-            return httpcore.Response(response.status_code, headers=headers, content=response.content)
-        return httpcore.Response(response.status_code, headers=response.headers.raw, content=_RawBody(response))
+            return httpcore.Response(
+                response.status_code, headers=headers, content=response.content, extensions=extensions
+            )
+        return httpcore.Response(
+            response.status_code, headers=response.headers.raw, content=_RawBody(response), extensions=extensions
+        )
 
 
 class _RawBody:

@@ -23,6 +23,7 @@ import httpcore
 import httpx
 from pydantic import SecretStr
 
+from connector.baton.framing import FaultyFraming, faulty_framing
 from connector.baton.headers import HeaderLines
 from connector.baton.inflate import BodyTooLarge, CappedBody, UndecodableBody
 from connector.baton.proxyenv import environment_mounts, proxy_address
@@ -440,7 +441,13 @@ class ApiTransport:
                         response = await self._sender.handle_async_request(request)
                         try:
                             status = response.status
-                            headers = HeaderLines(response.headers)
+                            lines = HeaderLines(response.headers)
+                            version = response.extensions.get("http_version")
+                            if (faulty := faulty_framing(status, lines, version)) is not None:
+                                # Refused before its head counts (its rate-limit headers neither) and its body is read:
+                                # closed unread (`finally`), its connection is dropped, not kept for the next request.
+                                raise FaultyFraming(faulty)
+                            headers = lines
                             body = await self._read_capped(response, status, headers, method, path)
                         finally:
                             await response.aclose()

@@ -273,7 +273,7 @@ class TokenSource:
         request = self._http.build_request("POST", self.token_url, data=form, headers=headers)
         response = await self._http.send(request, stream=True)
         try:
-            faulty = faulty_framing(response.status_code, response.headers.raw, response.extensions.get("http_version"))
+            faulty = faulty_framing(response.status_code, response.headers, response.extensions.get("http_version"))
             if faulty is not None:
                 raise FaultyFraming(faulty)  # its body unread: the connection is closed (`finally`), not kept
             body = CappedBody(response.headers.get("content-encoding", ""), MAX_TOKEN_RESPONSE_BYTES)

@@ -12,13 +12,11 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpcore
 import httpx
 import pytest
 
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import DatadogError, Unavailable, nothing_done
-from connector.datadog.netio import HttpxSender
 from connector.datadog.retry import RetryPolicy
 from tests.independent.rawpeer import Answer, CloseAfter, RawPeer, http
 
@@ -181,18 +179,29 @@ async def test_an_http10_answer_without_a_length_on_a_kept_connection_ends_it() 
 
 async def test_the_fallback_sender_refuses_the_same_framing() -> None:
     """Where asyncio cannot carry the connections (an https proxy on a Python with gh-113214), requests go through
-    httpx's own transport (`netio.HttpxSender`): the same answer is refused there too, and its connection not kept."""
-    answer = HEAD + b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n" + _chunked(FORGED_KEY)
-    async with RawPeer([answer, http(200, USERS)]) as peer:
-        transport = httpx.AsyncHTTPTransport()
-        sender = HttpxSender(transport)
-        url = httpcore.URL(peer.base_url + "/api/v2/api_keys")
+    httpx's own transport (`netio.HttpxSender`): the same answers are refused there too, and their connections not
+    kept."""
+    http10 = b"HTTP/1.0 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n" + _chunked(FORGED_KEY)
+    both = HEAD + b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n" + _chunked(FORGED_KEY)
+    async with RawPeer([both, CloseAfter(http10), http(200, USERS)]) as peer:
+        dd = DatadogClient(
+            api_key=API_KEY,
+            app_key=APP_KEY,
+            base_url=peer.base_url,
+            retry=QUICK,
+            transport=httpx.AsyncHTTPTransport(),  # injected: sent through `HttpxSender`
+        )
         try:
-            with pytest.raises(httpx.RemoteProtocolError, match=_BOTH):
-                await sender.handle_async_request(httpcore.Request(b"POST", url, content=b"{}"))
-            response = await sender.handle_async_request(httpcore.Request(b"GET", url))
-            await response.aread()
+            results: list[object] = []
+            for call in (_create_key, _create_key, _list_users):
+                try:
+                    results.append(await asyncio.wait_for(call(dd), timeout=30))
+                except DatadogError as exc:
+                    results.append(exc)
         finally:
-            await transport.aclose()
-    assert response.status == 200
-    assert peer.connections == 2
+            await dd.aclose()
+    _refused_framing(results[0], peer, _BOTH)
+    _refused_framing(results[1], peer, _HTTP10)
+    assert results[2] == ["u-real"]
+    assert len(peer.requests) == 3
+    assert peer.connections == 3
