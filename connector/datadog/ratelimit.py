@@ -10,6 +10,10 @@ same org's budget.
 Until the first response of an endpoint group reveals its bucket, only one request of that group
 is let through: a burst of first requests could otherwise overrun a small limit.
 
+Requests in flight together are answered in any order, so whether an answer is newer than a 429 (and may reopen the
+bucket it shut) or older (and says nothing of the window refused since) is judged by when each request was sent: one
+sequence for the whole limiter, since endpoint groups sharing a bucket are one line of requests to Datadog.
+
 Only the buckets an endpoint group currently points to are kept: a group is a fixed name in the client's code (a
 dozen of them), so the limiter holds at most one bucket per group, whatever names the server sends. A peer that
 names a new bucket on every response otherwise grew the table by one entry per request, without end.
