@@ -296,7 +296,13 @@ def error_for_response(
     clean_path = scrub(path.split("?", 1)[0], secrets)
     messages = list(parse_error_messages(body, secrets))
     cls = _BY_STATUS.get(status) or (Unavailable if status >= 500 else DatadogError)
-    if 300 <= status < 400:
+    if status == 304:
+        # Not Modified answers a conditional request (RFC 9110 §15.4.5), and the client sets no condition: called a
+        # redirect to check the base URL for, it sent the operator after the wrong setting.
+        messages.append(
+            "a 304 Not Modified to a request that set no condition: a cache or a proxy on the path answered"
+        )
+    elif 300 <= status < 400:
         # Never followed (both keys would go along to wherever it points); usually a base URL or site that is
         # not Datadog's API host (`app.` instead of `api.`, http instead of https). Its Location is not quoted.
         messages.append("a redirect, not followed: check the Datadog site or base URL")

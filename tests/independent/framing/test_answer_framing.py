@@ -205,3 +205,18 @@ async def test_the_fallback_sender_refuses_the_same_framing() -> None:
     assert results[2] == ["u-real"]
     assert len(peer.requests) == 3
     assert peer.connections == 3
+
+
+async def test_a_304_with_a_body_is_named_for_what_it_is_and_its_body_read_as_no_answer() -> None:
+    """A 304's head ends it (RFC 9112 §6.3 rule 1): the bytes after it are no answer, and the connection is not asked
+    again. The client sets no condition, so a 304 is no word of Datadog's (RFC 9110 §15.4.5): it was called "a
+    redirect, not followed: check the Datadog site or base URL", a setting that had nothing to do with it."""
+    not_modified = b"HTTP/1.1 304 Not Modified\r\nContent-Length: %d\r\n\r\n" % len(USERS) + USERS
+    (listed, users), peer = await _outcomes([not_modified, http(200, USERS)], _list_users, _list_users)
+    assert isinstance(listed, DatadogError), listed
+    assert str(listed) == (
+        "Datadog error: GET /api/v2/users -> 304: a 304 Not Modified to a request that set no condition: a cache or a "
+        "proxy on the path answered"
+    )
+    assert users == ["u-real"]
+    assert peer.connections == 2
