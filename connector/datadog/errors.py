@@ -14,17 +14,20 @@ import ssl
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from connector.baton import errors as baton
-from connector.baton.framing import FaultyFraming
 from connector.baton.jsontypes import a_json_type
 from connector.baton.printable import printable
 from connector.baton.proxyrefusal import proxy_refusal
 from connector.baton.redaction import blank_out
 from connector.baton.tlsrefusal import PLAIN_TEXT_PEER, answered_in_plain_text
 from connector.datadog.jsonbody import from_json
-from connector.datadog.ratelimit import RateLimitHeaders
+
+if TYPE_CHECKING:
+    # Only its attributes are read here: imported, it loads httpx (through `baton.httpdate`) with this module, which
+    # the commands that only read settings do without (tests/daemon/test_lazy_imports.py).
+    from connector.datadog.ratelimit import RateLimitHeaders
 
 __all__ = [
     "MAY_HAVE_LANDED",
@@ -467,8 +470,10 @@ def describe_transport_error(
     elif type(exc).__name__ == "ProxyError":
         # Its text is the proxy's status line, whose reason phrase is free text: not quoted.
         return f"{where}: {proxy_refusal(str(exc))}"
-    elif isinstance(exc, FaultyFraming):
-        return f"{answered}the answer is not valid HTTP ({exc})"  # the judge's words, none of the peer's
+    elif type(exc).__name__ == "FaultyFraming":
+        # `connector.baton.framing`'s refusal, by name as the others here (importing it would load httpx with this
+        # module, which the commands that only read settings do without). Its text is the judge's, none of the peer's.
+        return f"{answered}the answer is not valid HTTP ({exc})"
     elif type(exc).__name__ == "RemoteProtocolError":
         if not _CLOSED_EARLY.search(text):
             # A malformed answer (a bad status line, chunk header or Content-Length, a head over the limit), not a
