@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import json
 import logging
 import os
 import re
@@ -50,12 +51,14 @@ from connector.baton.c1.errors import (
 )
 from connector.baton.c1.roots import grpc_root_certificates
 from connector.baton.c1.salvage import (
+    MAX_ITEMS,
     SCAN_ABOVE_BYTES,
     PartlyRead,
     UnreadableTask,
-    decode_cost_problem,
     decode_get_task,
+    held_bytes,
     salvage,
+    weigh,
 )
 from connector.baton.c1.token import BATON_SDK_VERSION, AccessToken, TokenFetch, TokenSource
 from connector.baton.pb.c1.connector.v2 import connector_pb2
@@ -85,12 +88,22 @@ DEFAULT_CHANNEL_OPTIONS: Final[tuple[tuple[str, int], ...]] = (
     ("grpc.max_reconnect_backoff_ms", 30_000),
 )
 MAX_RECEIVE_MESSAGE_BYTES: Final = 32 * 1024 * 1024
-"""The largest ConductorOne answer the client takes (gRPC's receive limit; grpc's default is 4 MiB). A larger one
-is `C1ResponseTooLargeError`."""
-# grpc's own text when a message is over a receive limit: "Received message larger than max (N vs. M)". Naming our
-# limit, an answer was over it (`C1ResponseTooLargeError`); naming another, the server refused our request as over
-# its own (`C1RequestTooLargeError`: Go's server and ours say it so).
-_TOO_LARGE = re.compile(r"received message larger than max \((\d{1,19}) vs\. (\d{1,19})\)", re.IGNORECASE)
+"""The largest GetTask answer the client takes (gRPC's receive limit; grpc's default is 4 MiB). A larger one is
+`C1ResponseTooLargeError`."""
+MAX_ANSWER_BYTES: Final = 1024 * 1024
+"""The largest answer to Hello, Heartbeat, FinishTask and UploadAsset the client takes (a per-method gRPC receive limit,
+set through the channel's service config). Those answers hold annotations and a few scalars (spec §2.2): a few hundred
+bytes. Under the GetTask limit, a hostile or broken ConductorOne's 32 MiB answer to every heartbeat of 100 running
+tasks was 3 GiB at once, against the chart's 1 GiB. A larger one is `C1ResponseTooLargeError`, as for GetTask."""
+_SERVICE = "c1.connectorapi.baton.v1.BatonService"
+_SMALL_ANSWERS: Final = ("Hello", "Heartbeat", "FinishTask", "UploadAsset")
+# grpc's own text when a message is over a receive limit: "Received message larger than max (N vs. M)", after
+# "CLIENT: " when our end refused it. Naming the call's limit, an answer was over it (`C1ResponseTooLargeError`);
+# naming another, or said by a server (grpc's Python server writes "SERVER: ", Go's "grpc: "), the server refused our
+# request as over its own (`C1RequestTooLargeError`).
+_TOO_LARGE = re.compile(
+    r"(client: |server: |grpc: )?received message larger than max \((\d{1,19}) vs\. (\d{1,19})\)", re.IGNORECASE
+)
 
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
 _RETRY_INFO = error_details_pb2.RetryInfo
@@ -228,6 +241,7 @@ class BatonServiceClient:
         self._channel_options: list[tuple[str, int | str]] = [
             *DEFAULT_CHANNEL_OPTIONS,
             ("grpc.max_receive_message_length", max_receive_bytes),
+            ("grpc.service_config", _answer_limits_config(min(max_receive_bytes, MAX_ANSWER_BYTES))),
             ("grpc.primary_user_agent", self.user_agent),
             # Only the proxy given: grpc would otherwise pick one from the environment by rules of its own.
             ("grpc.http_proxy", proxy) if proxy else ("grpc.enable_http_proxy", 0),
@@ -236,7 +250,11 @@ class BatonServiceClient:
         # Named in a network failure: through a proxy the channel connects to the proxy alone, so a refused
         # connection or a failed lookup is the proxy's, not ConductorOne's.
         self._proxy_address = proxy_url_address(proxy) if proxy else None
+        self.max_task_bytes = held_bytes(max_receive_bytes, MAX_ITEMS)
+        """About the most a poll's answer may hold in memory once decoded (the scheduler's memory budget reserves it):
+        the largest answer taken, holding the most messages the client decodes (`salvage.MAX_ITEMS`)."""
         self._max_receive_bytes = max_receive_bytes
+        self._answer_limits = {method: min(max_receive_bytes, MAX_ANSWER_BYTES) for method in _SMALL_ANSWERS}
         self._upload_chunk_size = upload_chunk_size
         self._upload_retry = upload_retry
         self._on_call = on_call
@@ -358,8 +376,14 @@ class BatonServiceClient:
         )
         return response
 
-    async def get_task(self) -> baton_pb2.BatonServiceGetTaskResponse:
+    async def get_task(
+        self, *, on_answer: Callable[[int], None] | None = None
+    ) -> baton_pb2.BatonServiceGetTaskResponse:
         """One poll. An unset `task` or a `none` task means no work; `next_poll` paces the next call (§3.2).
+
+        `on_answer` hears about what the answer holds in memory once decoded (`salvage.held_bytes`: its size, and the
+        parser's cost of each of its messages; at most `max_task_bytes`), which the task read from it keeps until it
+        ends (the scheduler's budget of task bytes counts it).
 
         An answer that does not decode whole is read as far as it goes (`salvage`): what decodes is returned (with
         a warning), a task known only by its id is `C1UnreadableTaskError`. So is a task too costly to decode (a map
@@ -371,13 +395,16 @@ class BatonServiceClient:
         async def attempt(md: _Metadata) -> baton_pb2.BatonServiceGetTaskResponse | PartlyRead | UnreadableTask | None:
             assert self._raw_get_task is not None
             raw: bytes = await self._raw_get_task(request, metadata=md, timeout=self.timeouts.get_task)
+            weight = None
             if len(raw) > SCAN_ABOVE_BYTES:
                 # Weighed before the parser sees it, off the loop: the parser holds the GIL for a whole decode, and a
                 # task holding a map of millions of entries held the loop for seconds, minutes once copied
-                # (`salvage.decode_cost_problem`).
-                costly = await asyncio.to_thread(decode_cost_problem, raw)
-                if costly is not None:
-                    return await asyncio.to_thread(salvage, raw, costly, decode_task=False)
+                # (`salvage.weigh`).
+                weight = await asyncio.to_thread(weigh, raw)
+            if on_answer is not None:
+                on_answer(held_bytes(len(raw), weight.items if weight is not None else None))
+            if weight is not None and weight.problem is not None:
+                return await asyncio.to_thread(salvage, raw, weight.problem, decode_task=False)
             decoded = decode_get_task(raw)
             if isinstance(decoded, str):
                 # Off the loop: the walk of an answer of millions of fields held /healthz, heartbeats and reports
@@ -537,22 +564,27 @@ class BatonServiceClient:
                 code: grpc.StatusCode = exc.code()
                 details = self.tokens.redact(exc.details() or "", carried)
                 found = _TOO_LARGE.search(details) if code == grpc.StatusCode.RESOURCE_EXHAUSTED else None
-                too_large = found is not None and int(found[2]) == self._max_receive_bytes
+                limit = self._answer_limits.get(method, self._max_receive_bytes)
+                too_large = (
+                    found is not None
+                    and int(found[3]) == limit
+                    and (found[1] or "").lower() not in ("server: ", "grpc: ")
+                )
                 self._observe(method, code.name, started, too_large=too_large)
                 if found is not None and too_large:
                     raise C1ResponseTooLargeError(
-                        f"{method}: ConductorOne's answer of {int(found[1])} bytes is over the client's "
-                        f"{self._max_receive_bytes}-byte gRPC message limit; it was refused (RESOURCE_EXHAUSTED)",
+                        f"{method}: ConductorOne's answer of {int(found[2])} bytes is over the client's "
+                        f"{limit}-byte gRPC message limit for it; it was refused (RESOURCE_EXHAUSTED)",
                         method=method,
-                        limit=self._max_receive_bytes,
+                        limit=limit,
                     ) from None
                 if found is not None:
                     # The server's own limit, which our request is over: its words, in the same shape.
                     raise C1RequestTooLargeError(
-                        f"{method}: ConductorOne refused the request of {int(found[1])} bytes as over its "
-                        f"{int(found[2])}-byte gRPC message limit (RESOURCE_EXHAUSTED)",
+                        f"{method}: ConductorOne refused the request of {int(found[2])} bytes as over its "
+                        f"{int(found[3])}-byte gRPC message limit (RESOURCE_EXHAUSTED)",
                         method=method,
-                        limit=int(found[2]),
+                        limit=int(found[3]),
                     ) from None
                 if code == grpc.StatusCode.UNAUTHENTICATED and not auth_retry:
                     self.tokens.invalidate(token)
@@ -781,6 +813,12 @@ def _retry_after(error: grpc.aio.AioRpcError) -> float | None:
     return None
 
 
+def _answer_limits_config(limit: int) -> str:
+    """The channel's service config: `limit` bytes for the answers of the calls that carry only annotations."""
+    names = [{"service": _SERVICE, "method": method} for method in _SMALL_ANSWERS]
+    return json.dumps({"methodConfig": [{"name": names, "maxResponseMessageBytes": limit}]})
+
+
 def task_id_problem(task_id: str) -> str | None:
     """What is wrong with a task id (docs/spec/service-mode.md §2.2: 27 ASCII letters or digits), or None."""
     if not task_id:
@@ -815,6 +853,7 @@ def _to_any(message: Message) -> any_pb2.Any:
 __all__ = [
     "DEFAULT_CHANNEL_OPTIONS",
     "MAX_ANNOTATIONS",
+    "MAX_ANSWER_BYTES",
     "MAX_RECEIVE_MESSAGE_BYTES",
     "MAX_RETRY_AFTER",
     "TASK_ID_LENGTH",

@@ -10,7 +10,7 @@ The parser (upb, in C) holds the GIL for a whole decode, on a worker thread too,
 Struct holds 2.4 million fields (32 MB, under the receive limit) took 1.8 s to decode on the event loop at every
 poll (800,000 took 7 s in a process whose heap had been busy), and a copy of it (a running task offered again is
 compared with its copy) grows with the square of its entries: 6 s for 800,000, 188 s for 2.5 million, while
-/healthz, the heartbeats and every report waited. `decode_cost_problem` weighs an answer at the wire level first
+/healthz, the heartbeats and every report waited. `weigh` weighs an answer at the wire level first
 (Python, which gives the GIL up as it goes), and a task over its bounds is refused by its id as one that does not
 decode.
 """
@@ -40,7 +40,7 @@ MAX_MAP_ENTRIES: Final = 10_000
 """Entries one map of an answer may hold (a Struct's fields: an action's arguments, a profile). A task holds a handful;
 copying one grows with the square of its entries (10,000: about a millisecond)."""
 MAX_FIELDS: Final = 1_000_000
-"""Fields of any kind the weighing reads (`decode_cost_problem`) before it refuses the answer: its own cost, about a
+"""Fields of any kind the weighing reads (`weigh`) before it refuses the answer: its own cost, about a
 second of CPU on a worker thread (16 million small fields nobody decodes were 26 s)."""
 MAX_ITEMS: Final = 250_000
 """Messages and items of repeated strings an answer may hold in all (each decoded, then walked in Python by the
@@ -49,6 +49,9 @@ sync of ten thousand resources with profiles is well within it, and weighing the
 0.7 s of CPU, on a worker thread)."""
 SCAN_ABOVE_BYTES: Final = 64 * 1024
 """Answers up to this size are decoded as they come: they cannot hold enough of either to cost much."""
+ITEM_BYTES: Final = 64
+"""What a message or an item of a repeated field of a decoded answer holds in memory beyond its bytes on the wire,
+about: an empty message is 2 bytes on the wire and 56 in the parser's arena, so 480 kB of them were 12.7 MB decoded."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +98,7 @@ class _Budget:
 
 def read_get_task(raw: bytes) -> Response | PartlyRead | UnreadableTask | None:
     """The answer decoded; else what could be read of it (`salvage`). Blocks for up to seconds on a large answer: a
-    caller on an event loop weighs it on a worker thread (`decode_cost_problem`) as the client does."""
+    caller on an event loop weighs it on a worker thread (`weigh`) as the client does."""
     costly = decode_cost_problem(raw) if len(raw) > SCAN_ABOVE_BYTES else None
     if costly is not None:
         return salvage(raw, costly, decode_task=False)
@@ -156,12 +159,34 @@ def problem_of(error: DecodeError) -> str:
 
 
 def decode_cost_problem(raw: bytes) -> str | None:
-    """What makes the answer too costly to decode (a map over MAX_MAP_ENTRIES, more than MAX_ITEMS messages and items
-    of repeated strings, more than MAX_FIELDS fields of any kind), or None. Every message of the answer is walked at
-    the wire level, at any depth, as the parser would merge it: a singular message sent twice is one message (its maps
-    add up), each element of a repeated one is its own. Framing that does not hold ends the walk of that message only:
-    the parser refuses it there, having decoded what came before. About 1 µs a field, so a caller on an event loop runs
-    it on a worker thread."""
+    """What makes the answer too costly to decode, or None (`weigh`)."""
+    return weigh(raw).problem
+
+
+@dataclass(frozen=True, slots=True)
+class Weight:
+    """What `weigh` found of an answer."""
+
+    problem: str | None
+    """What makes it too costly to decode, or None."""
+    items: int
+    """Its messages and items of repeated fields, as far as the walk went (past MAX_ITEMS when that is the problem)."""
+
+
+def held_bytes(size: int, items: int | None = None) -> int:
+    """About what an answer of `size` bytes holds in memory once decoded: its bytes, and ITEM_BYTES for each of its
+    `items` messages and list items (None: not counted, an answer under SCAN_ABOVE_BYTES is not walked; as many as its
+    bytes can hold, one in two bytes)."""
+    return size + (size // 2 if items is None else items) * ITEM_BYTES
+
+
+def weigh(raw: bytes) -> Weight:
+    """The answer's items, and what makes it too costly to decode (a map over MAX_MAP_ENTRIES, more than MAX_ITEMS
+    messages and items of repeated strings, more than MAX_FIELDS fields of any kind), or None. Every message of the
+    answer is walked at the wire level, at any depth, as the parser would merge it: a singular message sent twice is one
+    message (its maps add up), each element of a repeated one is its own. Framing that does not hold ends the walk of
+    that message only: the parser refuses it there, having decoded what came before. About 1 µs a field, so a caller
+    on an event loop runs it on a worker thread."""
     items = 0
     budget = _Budget(MAX_FIELDS)
     map_entries: dict[tuple[int, int], int] = {}
@@ -179,15 +204,16 @@ def decode_cost_problem(raw: bytes) -> str | None:
                 # A packed run of numbers holds at most one item a byte; any other occurrence is one item.
                 items += len(value) if repeated and field_type is _PACKED else 1
                 if items > MAX_ITEMS:
-                    return f"it holds more than {MAX_ITEMS} messages and list items"
+                    return Weight(f"it holds more than {MAX_ITEMS} messages and list items", items)
                 if not isinstance(field_type, descriptor.Descriptor):
                     continue  # items of a repeated string, bytes or number field
                 if is_map:
                     count = map_entries[instance, number] = map_entries.get((instance, number), 0) + 1
                     if count > MAX_MAP_ENTRIES:
-                        return (
+                        return Weight(
                             f"a map in it ({message_type.name}.{message_type.fields_by_number[number].name}) holds "
-                            f"more than {MAX_MAP_ENTRIES} entries"
+                            f"more than {MAX_MAP_ENTRIES} entries",
+                            items,
                         )
                 # Each element of a repeated field (a map's entries too) is a message of its own; a singular field sent
                 # again is merged into the one before it.
@@ -196,8 +222,8 @@ def decode_cost_problem(raw: bytes) -> str | None:
         except _Malformed:
             continue
         except _OverBudget:
-            return f"it holds more than {MAX_FIELDS} fields"
-    return None
+            return Weight(f"it holds more than {MAX_FIELDS} fields", items)
+    return Weight(None, items)
 
 
 _PACKED = "packed"

@@ -39,6 +39,14 @@ a provider that did not answer held the exit past the pod's kill, and no line na
 
 RETRYING_REPORTS_MAX = 16
 """The most tasks whose report is being retried that do not hold a task slot (`Scheduler._start`)."""
+TASK_BYTES_BUDGET = 256 * 1024 * 1024
+"""The most bytes the tasks under way hold together, each weighed by its GetTask answer (`salvage.held_bytes`: its
+bytes and the parser's cost of its messages). A task holds its decoded answer until it ends, and an answer may be as
+large as the client's receive limit (32 MiB): at the largest task concurrency (100) that was 3.2 GiB, against the
+chart's 1 GiB memory limit, and the kernel's OOM kill lost every task under way. A poll reserves the most an answer
+may hold (`BatonServiceClient.max_task_bytes`) before it is sent, as it takes a slot (no task is claimed without the
+memory to hold it), and keeps its task's weight until the task ends; while the budget has no room for one more,
+polling waits (a line at info each time it starts to: at most one a task)."""
 
 
 class Scheduler:
@@ -51,8 +59,13 @@ class Scheduler:
         periodic: tuple[float, Callable[[], Awaitable[None]]] | None = None,
         poll_retry: RetryPolicy = POLL_RETRY,
         wait: Callable[[asyncio.Event, float], Awaitable[bool]] | None = None,
+        task_bytes: int = TASK_BYTES_BUDGET,
     ) -> None:
+        if task_bytes < client.max_task_bytes:
+            raise ValueError(f"task_bytes ({task_bytes}) must hold one answer's {client.max_task_bytes} bytes")
         self._client = client
+        self._budget = _Budget(task_bytes)
+        """The bytes of GetTask answers held by the tasks under way (`TASK_BYTES_BUDGET`)."""
         self._poll_retry = poll_retry
         # The pause between polls; tests inject one that records the delay instead of sleeping.
         self._wait = wait or _wait
@@ -82,14 +95,31 @@ class Scheduler:
                     await until_stopped(self._slots.acquire(), stop)
                 except Stopped:
                     break
+                reserve = self._client.max_task_bytes
+                if not self._budget.fits(reserve):
+                    log.info(
+                        "polling waits for the tasks under way to end: they hold the memory budget of task bytes",
+                        held_bytes=self._budget.held,
+                        budget_bytes=self._budget.total,
+                        tasks=self.in_flight,
+                    )
                 try:
-                    # A poll that hangs (dead connection, slow server) must not delay a shutdown.
-                    response = await until_stopped(self._client.get_task(), stop)
+                    await until_stopped(self._budget.take(reserve), stop)
                 except Stopped:
                     self._slots.release()
                     break
+                answered: list[int] = []
+                try:
+                    # A poll that hangs (dead connection, slow server) must not delay a shutdown.
+                    response = await until_stopped(self._client.get_task(on_answer=answered.append), stop)
+                except Stopped:
+                    self._slots.release()
+                    self._budget.give(reserve)
+                    break
                 except C1UnreadableTaskError as exc:
-                    # A task was handed out, known only by its id: reported failed under its slot like any task.
+                    # A task was handed out, known only by its id: reported failed under its slot like any task. It
+                    # holds nothing of its answer.
+                    self._budget.give(reserve)
                     backoff.reset()
                     too_large_told = False
                     self.poll_interval = delay = (
@@ -99,6 +129,7 @@ class Scheduler:
                     continue
                 except C1Error as exc:
                     self._slots.release()
+                    self._budget.give(reserve)
                     delay = backoff.next_delay(exc.retry_after) or 0.0
                     if isinstance(exc, C1ResponseTooLargeError) and not too_large_told:
                         # Nothing here can make it fit, and ConductorOne keeps offering it: said once at error,
@@ -116,6 +147,8 @@ class Scheduler:
                     continue
                 backoff.reset()
                 too_large_told = False
+                held = min(answered[-1], reserve) if answered else reserve
+                self._budget.give(reserve - held)
                 self.poll_interval = delay = (
                     clamped_seconds(response.next_poll, low=0.0, high=MAX_NEXT_POLL)
                     if response.HasField("next_poll")
@@ -127,10 +160,11 @@ class Scheduler:
                 # validates it (a payload-less task with an id is reported as malformed).
                 if task is None or kind == "none" or (kind is None and not task.id):
                     self._slots.release()
+                    self._budget.give(held)
                     # An idle answer with next_poll 0 (or unset, or negative) must not make us spin on it.
                     delay = max(delay, MIN_IDLE_POLL)
                     continue
-                delay = self._start(task, delay)
+                delay = self._start(task, delay, held=held)
         finally:
             if periodic is not None:
                 # Not awaited here: a stopped periodic sync saves its partial sync to the file (seconds for a large
@@ -138,11 +172,19 @@ class Scheduler:
                 # termination grace is sized for the tasks' grace and their reports.
                 periodic.cancel()
 
-    def _start(self, task: baton_pb2.Task, delay: float, unreadable: C1UnreadableTaskError | None = None) -> float:
+    def _start(
+        self,
+        task: baton_pb2.Task,
+        delay: float,
+        unreadable: C1UnreadableTaskError | None = None,
+        *,
+        held: int = 0,
+    ) -> float:
         """Hand the task to the processor; returns the pause before the next poll. A task that will not run (an invalid
         id, a copy of a running task) paces the polls as an idle answer does: offered again and again with next_poll 0
         (a ConductorOne re-offering a grant still waiting on Datadog), it made a poll loop without pause, and an error
-        or warning line per answer."""
+        or warning line per answer. `held`: the bytes of the budget its answer holds, given back when it ends (not when
+        its slot is, `report_retrying`: the task is held until then)."""
         if not self._processor.takes(task.id):
             delay = max(delay, MIN_IDLE_POLL)
         handed_back = False  # the slot, given back while the report is retried (`report_retrying`)
@@ -163,6 +205,7 @@ class Scheduler:
             try:
                 await self._processor.process(task, unreadable, report_retrying=report_retrying)
             finally:
+                self._budget.give(held)
                 if handed_back:
                     self._retrying_reports -= 1
                 else:
@@ -233,6 +276,28 @@ class Scheduler:
                 _periodic_failed(exc)
             if await _wait(stop, max(0.0, interval - (time.monotonic() - started))):
                 return
+
+
+class _Budget:
+    """Bytes the tasks under way hold, out of `total`. One taker (the poll loop), so no queue of waiters."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.held = 0
+        self._freed = asyncio.Event()
+
+    def fits(self, size: int) -> bool:
+        return self.held + size <= self.total
+
+    async def take(self, size: int) -> None:
+        while not self.fits(size):
+            self._freed.clear()
+            await self._freed.wait()
+        self.held += size
+
+    def give(self, size: int) -> None:
+        self.held -= size
+        self._freed.set()
 
 
 def _periodic_ended(periodic: asyncio.Task[None]) -> None:

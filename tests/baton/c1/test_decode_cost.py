@@ -24,8 +24,10 @@ from connector.baton.c1.salvage import (
     SCAN_ABOVE_BYTES,
     PartlyRead,
     UnreadableTask,
+    Weight,
     decode_cost_problem,
     read_get_task,
+    weigh,
 )
 from connector.baton.ksuid import new_ksuid
 from connector.baton.pb.c1.connector.v2 import resource_pb2
@@ -166,9 +168,8 @@ async def test_the_cost_of_a_large_answer_is_weighed_off_the_event_loop(
     from connector.baton.c1 import client as client_module
 
     weighed_on: list[str] = []
-    weigh = decode_cost_problem
 
-    def recording(raw: bytes) -> str | None:
+    def recording(raw: bytes) -> Weight:
         try:
             asyncio.get_running_loop()
             weighed_on.append("the event loop")
@@ -176,7 +177,7 @@ async def test_the_cost_of_a_large_answer_is_weighed_off_the_event_loop(
             weighed_on.append("a worker thread")
         return weigh(raw)
 
-    monkeypatch.setattr(client_module, "decode_cost_problem", recording)
+    monkeypatch.setattr(client_module, "weigh", recording)
     small = _action_task(3)
     fake.answer_raw("GetTask", Response(task=small).SerializeToString())
     assert (await client.get_task()).task == small

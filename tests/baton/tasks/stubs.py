@@ -16,7 +16,7 @@ from google.protobuf import any_pb2
 from google.protobuf.message import Message
 from google.rpc import status_pb2
 
-from connector.baton.c1.client import BatonServiceClient
+from connector.baton.c1.client import MAX_RECEIVE_MESSAGE_BYTES, BatonServiceClient
 from connector.baton.connector import AccountInfo, Connector, CreateAccountResult, GrantResult
 from connector.baton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
@@ -56,6 +56,7 @@ class StubClient:
     polls: int = 0
     heartbeats: int = 0
     polled: asyncio.Event = field(default_factory=asyncio.Event)
+    max_task_bytes: int = MAX_RECEIVE_MESSAGE_BYTES
     _attempted: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def wait_finish_attempts(self, count: int) -> None:
@@ -96,13 +97,17 @@ class StubClient:
         )
         return baton_pb2.BatonServiceFinishTaskResponse()
 
-    async def get_task(self) -> baton_pb2.BatonServiceGetTaskResponse:
+    async def get_task(
+        self, *, on_answer: Callable[[int], None] | None = None
+    ) -> baton_pb2.BatonServiceGetTaskResponse:
         self.polls += 1
         self.polled.set()
         await asyncio.sleep(0)
         scripted = self.poll_script.popleft() if self.poll_script else baton_pb2.BatonServiceGetTaskResponse()
         if isinstance(scripted, BaseException):
             raise scripted
+        if on_answer is not None:
+            on_answer(scripted.ByteSize())
         return scripted
 
     async def heartbeat(self, task_id: str) -> baton_pb2.BatonServiceHeartbeatResponse:

@@ -257,6 +257,11 @@ class FakeC1:
         limit. The call landed; only its answer is unreadable."""
         self.state.take_then_answer_raw(method, body, times)
 
+    def flood_metadata(self, method: str, *, entries: int = 0, trailer_bytes: int = 0, times: int = 1) -> None:
+        """The next `times` calls to `method` (a unary one) are handled as usual (a FinishTask is taken), and answered
+        with `entries` initial metadata entries and one trailer of `trailer_bytes` bytes besides."""
+        self.state.flood_metadata(method, entries, trailer_bytes, times)
+
     def refuse_repeated_reports(self) -> None:
         """From now on a FinishTask for a task already reported is refused FAILED_PRECONDITION, as a ConductorOne
         whose task is closed would."""

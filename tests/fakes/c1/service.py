@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 import grpc
 import grpc.aio
 from google.protobuf import duration_pb2
+from google.protobuf.message import Message
 
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2, baton_pb2_grpc
 from tests.fakes.c1.state import CallRecord, FakeState, UploadRecord
@@ -269,6 +270,9 @@ class RawAnswers(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ship
             return grpc.unary_unary_rpc_method_handler(
                 take_then_answer, request_deserializer=lambda raw: raw, response_serializer=lambda raw: raw
             )
+        if name and (flood := self._state.pop_metadata_flood(name)) is not None:
+            handler = await continuation(handler_call_details)
+            return _with_metadata_flood(handler, *flood)
         body = self._state.pop_raw_answer(method[len(self._PREFIX) :]) if method.startswith(self._PREFIX) else None
         if body is None:
             return await continuation(handler_call_details)
@@ -290,3 +294,23 @@ class RawAnswers(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ship
         return grpc.unary_unary_rpc_method_handler(
             answer, request_deserializer=lambda raw: raw, response_serializer=lambda raw: raw
         )
+
+
+def _with_metadata_flood(handler: grpc.RpcMethodHandler, entries: int, trailer_bytes: int) -> grpc.RpcMethodHandler:
+    """A unary handler answering as `handler` does, with `entries` initial metadata entries and a trailer of
+    `trailer_bytes` bytes besides."""
+    inner = handler.unary_unary
+
+    async def flooded(request: Message, context: Context) -> Message:
+        answer: Message = await inner(request, context)
+        if entries:
+            await context.send_initial_metadata([(f"x-flood-{n}", "v") for n in range(entries)])
+        if trailer_bytes:
+            context.set_trailing_metadata([("x-flood", "t" * trailer_bytes)])
+        return answer
+
+    return grpc.unary_unary_rpc_method_handler(
+        flooded,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )

@@ -126,6 +126,7 @@ class FakeState:
         self._held_upload_answers = 0
         self._raw_answers: dict[str, deque[bytes]] = {}
         self._taken_then_raw: dict[str, deque[bytes]] = {}
+        self._metadata_floods: dict[str, deque[tuple[int, int]]] = {}
         self.refuse_repeated_reports = False
         """A FinishTask for a task already reported is refused FAILED_PRECONDITION, as a server that closed the task
         (which the fake otherwise records again, so a test can count)."""
@@ -241,6 +242,15 @@ class FakeState:
     def take_then_answer_raw(self, method: str, body: bytes, times: int) -> None:
         with self.lock:
             self._taken_then_raw.setdefault(method, deque()).extend([body] * times)
+
+    def flood_metadata(self, method: str, entries: int, trailer_bytes: int, times: int) -> None:
+        with self.lock:
+            self._metadata_floods.setdefault(method, deque()).extend([(entries, trailer_bytes)] * times)
+
+    def pop_metadata_flood(self, method: str) -> tuple[int, int] | None:
+        with self.lock:
+            queue = self._metadata_floods.get(method)
+            return queue.popleft() if queue else None
 
     def pop_taken_then_raw(self, method: str) -> bytes | None:
         with self.lock:
