@@ -14,7 +14,7 @@ import ssl
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from connector.baton import errors as baton
 from connector.baton.jsontypes import a_json_type
@@ -24,6 +24,11 @@ from connector.baton.proxyrefusal import proxy_refusal
 from connector.baton.redaction import blank_out
 from connector.baton.tlsrefusal import PLAIN_TEXT_PEER, answered_in_plain_text
 from connector.datadog.jsonbody import from_json
+
+if TYPE_CHECKING:
+    # Only its attributes are read here: imported, it loads httpx (through `baton.httpdate`) with this module, which
+    # the commands that only read settings do without (tests/daemon/test_lazy_imports.py).
+    from connector.datadog.ratelimit import RateLimitHeaders
 
 __all__ = [
     "MAY_HAVE_LANDED",
@@ -42,6 +47,7 @@ __all__ = [
     "describe_transport_error",
     "error_for_response",
     "is_datadog_error_body",
+    "is_datadogs_429",
     "lost_answer",
     "not_skipped",
     "nothing_done",
@@ -136,16 +142,20 @@ class DatadogError(baton.ConnectorError):
     def details(self) -> tuple[str, ...]:
         """What `str()` says after the status: Datadog's messages, else the transport's reason. Words of our own go
         after these (`messages=(*exc.details, note)`): added to `messages` alone, they hid the reason of a failure
-        that had no answer ("-> no response: <note>", the timeout or reset unsaid)."""
+        that had no answer (the note alone, the timeout or reset unsaid)."""
         if "; ".join(self.messages):
             return self.messages
         return (self.reason,) if self.reason else ()
 
     def __str__(self) -> str:
-        status = self.status if self.status is not None else "no response"
-        text = f"Datadog {self.kind}: {self.method} {self.path} -> {status}"
+        text = f"Datadog {self.kind}: {self.method} {self.path} ->"
         detail = "; ".join(self.details)
-        return f"{text}: {detail}" if detail else text
+        if self.status is None:
+            # Without a status, the reason says what happened (the host not reached, or reached and its answer late,
+            # cut short or not HTTP; a wait too long to take; a URL refused before it left): led by "no response", a
+            # peer that answered was said to have given none, and a timeout said it twice.
+            return f"{text} {detail or 'no response'}"
+        return f"{text} {self.status}: {detail}" if detail else f"{text} {self.status}"
 
     def __repr__(self) -> str:
         return (
@@ -279,21 +289,24 @@ def error_for_response(
     method: str,
     path: str,
     body: bytes | bytearray,
-    retry_after: float | None = None,
-    limit_name: str | None = None,
-    datadogs_pacing: bool = False,
+    rate_limit: RateLimitHeaders | None = None,
     secrets: Iterable[str] = (),
 ) -> DatadogError:
     """Map a non-2xx response to its typed error. `path` must not include the query string.
 
-    `retry_after`, `limit_name` and `datadogs_pacing` (the answer has Datadog's `X-RateLimit-*` headers) come from the
-    one rate-limit header parser (`ratelimit.RateLimitHeaders`).
+    `rate_limit`: the answer's rate-limit headers, as the one parser of them reads them (`RateLimitHeaders.parse`).
     """
     secrets = tuple(secrets)
     clean_path = scrub(path.split("?", 1)[0], secrets)
     messages = list(parse_error_messages(body, secrets))
     cls = _BY_STATUS.get(status) or (Unavailable if status >= 500 else DatadogError)
-    if 300 <= status < 400:
+    if status == 304:
+        # Not Modified answers a conditional request (RFC 9110 §15.4.5), and the client sets no condition: called a
+        # redirect to check the base URL for, it sent the operator after the wrong setting.
+        messages.append(
+            "a 304 Not Modified to a request that set no condition: a cache or a proxy on the path answered"
+        )
+    elif 300 <= status < 400:
         # Never followed (both keys would go along to wherever it points); usually a base URL or site that is
         # not Datadog's API host (`app.` instead of `api.`, http instead of https). Its Location is not quoted.
         messages.append("a redirect, not followed: check the Datadog site or base URL")
@@ -307,10 +320,9 @@ def error_for_response(
         return UnexpectedResponse(method=method, path=clean_path, status=status, messages=messages, retryable=True)
     error: DatadogError
     if cls is RateLimited:
-        name = scrub(limit_name, secrets) if limit_name else None
-        # Datadog's own 429 has its JSON error body or its rate-limit headers (docs/spec/datadog-api.md §2.4); one with
-        # neither is a gateway's or a proxy's, and is not said to be Datadog's.
-        datadogs = datadog_body or datadogs_pacing or name is not None
+        name = scrub(rate_limit.name, secrets) if rate_limit is not None and rate_limit.name else None
+        retry_after = rate_limit.wait_hint if rate_limit is not None else None
+        datadogs = is_datadogs_429(body, rate_limit)
         if not datadogs:
             messages.append("a 429 without Datadog's JSON error body or rate-limit headers: a gateway's or a proxy's")
         if retry_after is not None:
@@ -372,6 +384,14 @@ def is_datadog_error_body(body: bytes | bytearray) -> bool:
     return isinstance(payload, dict) and isinstance(payload.get("errors"), list)
 
 
+def is_datadogs_429(body: bytes | bytearray, rate_limit: RateLimitHeaders | None) -> bool:
+    """Whether a 429 is Datadog's own: its JSON error body, or its ``X-RateLimit-*`` headers (docs/spec/datadog-api.md
+    §2.4: its 429 may have no body); one with neither is a gateway's or a proxy's. The one judge of it: for the
+    transport (whether the 429 shuts the bucket, and whether a create's may be sent again) and for the error's words
+    (whether it says Datadog asked)."""
+    return is_datadog_error_body(body) or (rate_limit is not None and rate_limit.states_datadogs_pacing)
+
+
 def _chain(exc: BaseException) -> list[BaseException]:
     chain: list[BaseException] = []
     cur: BaseException | None = exc
@@ -395,6 +415,11 @@ _TIMEOUTS = frozenset({"ConnectTimeout", "ReadTimeout", "WriteTimeout"})
 _PEER_BYTES = re.compile(r"\bb(?:ytearray\()?['\"]")
 # httpcore's and h11's words for a peer that hung up before its answer was whole.
 _CLOSED_EARLY = re.compile(r"disconnected|peer closed|closed connection|incomplete")
+
+
+# h11's words that say nothing of the answer, in words that do. "Receive buffer too long": a head, a chunk-size line or
+# a trailer section still not ended past the parser's bound (httpcore's 100 KiB).
+_H11_WORDS = {"receive buffer too long": "a head, a chunk line or a trailer section longer than the parser takes"}
 
 
 def describe_transport_error(
@@ -455,12 +480,17 @@ def describe_transport_error(
     elif type(exc).__name__ == "ProxyError":
         # Its text is the proxy's status line, whose reason phrase is free text: not quoted.
         return f"{where}: {proxy_refusal(str(exc))}"
+    elif type(exc).__name__ == "FaultyFraming":
+        # `connector.baton.framing`'s refusal, by name as the others here (importing it would load httpx with this
+        # module, which the commands that only read settings do without). Its text is the judge's, none of the peer's.
+        return f"{answered}the answer is not valid HTTP ({exc})"
     elif type(exc).__name__ == "RemoteProtocolError":
         if not _CLOSED_EARLY.search(text):
             # A malformed answer (a bad status line, chunk header or Content-Length, a head over the limit), not a
             # closed connection. h11 quotes a line it could not parse (the peer's bytes: a proxy may echo the
             # request there, its Proxy-Authorization too): only what kind of line it was is kept.
             kind = _short(str(exc).split(":", 1)[0] if _PEER_BYTES.search(str(exc)) else scrub(str(exc), secrets))
+            kind = _H11_WORDS.get(kind.lower(), kind)
             return f"{answered}the answer is not valid HTTP" + (f" ({kind})" if kind else "")
         lead, cause = answered, "the connection closed before the response was complete"
     elif any(isinstance(e, ConnectionResetError) for e in chain) or "connection reset" in text:

@@ -597,10 +597,16 @@ class HttpxSender:
         )
         response = await self._transport.handle_async_request(sent)
         response.request = sent
+        # Its HTTP version is handed on: the transport's framing check reads it (`connector.baton.framing`).
+        extensions = {"http_version": response.extensions.get("http_version", b"HTTP/1.1")}
         if response.is_stream_consumed:
             headers = [(k, v) for k, v in response.headers.raw if k.lower() != b"content-encoding"]
-            return httpcore.Response(response.status_code, headers=headers, content=response.content)
-        return httpcore.Response(response.status_code, headers=response.headers.raw, content=_RawBody(response))
+            return httpcore.Response(
+                response.status_code, headers=headers, content=response.content, extensions=extensions
+            )
+        return httpcore.Response(
+            response.status_code, headers=response.headers.raw, content=_RawBody(response), extensions=extensions
+        )
 
 
 def _traced(extensions: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

@@ -10,6 +10,10 @@ same org's budget.
 Until the first response of an endpoint group reveals its bucket, only one request of that group
 is let through: a burst of first requests could otherwise overrun a small limit.
 
+Requests in flight together are answered in any order, so whether an answer is newer than a 429 (and may reopen the
+bucket it shut) or older (and says nothing of the window refused since) is judged by when each request was sent: one
+sequence for the whole limiter, since endpoint groups sharing a bucket are one line of requests to Datadog.
+
 Only the buckets an endpoint group currently points to are kept: a group is a fixed name in the client's code (a
 dozen of them), so the limiter holds at most one bucket per group, whatever names the server sends. A peer that
 names a new bucket on every response otherwise grew the table by one entry per request, without end.
@@ -145,13 +149,14 @@ class _Bucket:
     in_flight: int = 0
     # When the window a 429 asked for ends, while that is later than the longest wait (`RateLimiter._shut`).
     refused_until: float | None = None
-    # How many times a 429 shut it: a ticket admitted before the latest shut was sent before Datadog refused, and its
-    # answer says nothing of the window since (`RateLimiter.release`).
-    shuts: int = 0
+    # The last sequence number the limiter had handed out (`Ticket.sent`) when the latest 429 shut it: a request
+    # numbered up to it, of any group, was sent before Datadog refused, and its answer says nothing of the window since
+    # (`RateLimiter.release`).
+    shut_after: int = 0
     # When the wait the latest 429 asked for ends (`RateLimiter._shut`): a refusal of a request sent before it, asking
     # for less, does not end it sooner.
     shut_until: float | None = None
-    # `shuts` when an answer to a request sent after the latest 429 reopened it: a request admitted before that was
+    # `shut_after` when an answer to a request sent after the latest 429 reopened it: a request numbered up to it was
     # sent before the refusal the reopening answered, and its own 429, arriving later, is older news (`_stale`).
     reopened_after: int = 0
 
@@ -166,8 +171,10 @@ class Ticket:
     # The bucket the request was counted in: released against it even if the limiter has dropped it meanwhile (a
     # group that came back to the name has a fresh bucket, which never counted this request).
     held: _Bucket | None = field(default=None, compare=False, repr=False)
-    # `held.shuts` when admitted.
-    shuts_seen: int = field(default=0, compare=False, repr=False)
+    # When it was admitted, in the order of every request the limiter admitted, of every group: endpoint groups sharing a
+    # Datadog bucket (`X-RateLimit-Name`) are counted on one line, so a group's first request (admitted before its
+    # group knew the bucket) sent before another group's 429 is known to be older than it.
+    sent: int = field(default=0, compare=False, repr=False)
 
 
 class WaitTooLong(Exception):
@@ -195,6 +202,12 @@ class RateLimiter:
         self._buckets: dict[str, _Bucket] = {}
         self._bucket_of_group: dict[str, str] = {}
         self._probes: dict[str, asyncio.Event] = {}
+        # The last `Ticket.sent` handed out: one counter for the whole limiter, not one per group or bucket.
+        self._sent = 0
+
+    def _admit(self, group: str, name: str | None, waited: float, bucket: _Bucket | None) -> Ticket:
+        self._sent += 1
+        return Ticket(group, name, waited, bucket, self._sent)
 
     async def acquire(self, group: str) -> Ticket:
         waited = 0.0
@@ -204,7 +217,7 @@ class RateLimiter:
                 probe = self._probes.get(group)
                 if probe is None:
                     self._probes[group] = asyncio.Event()
-                    return Ticket(group, None, waited)
+                    return self._admit(group, None, waited, None)
                 await probe.wait()
                 continue
             bucket = self._buckets[name]
@@ -214,7 +227,7 @@ class RateLimiter:
                 if refused == 0:
                     # The one request that asks Datadog again, the longest wait after the last.
                     bucket.in_flight += 1
-                    return Ticket(group, name, waited, bucket, bucket.shuts)
+                    return self._admit(group, name, waited, bucket)
                 delay = refused
             else:
                 delay = self._delay_needed(bucket)
@@ -222,7 +235,7 @@ class RateLimiter:
                 if bucket.remaining is not None:
                     bucket.remaining -= 1
                 bucket.in_flight += 1
-                return Ticket(group, name, waited, bucket, bucket.shuts)
+                return self._admit(group, name, waited, bucket)
             if delay > self._max_wait:
                 raise WaitTooLong(delay, name)
             if self._on_wait is not None:
@@ -313,42 +326,41 @@ class RateLimiter:
             # No rate-limit headers on this endpoint: nothing to pace, stop probing one by one.
             self._bucket_of_group[ticket.group] = f"group:{ticket.group}"
             self._buckets.setdefault(f"group:{ticket.group}", _Bucket())
+        # The bucket the answer speaks of: the one it names, else the one the request was counted in.
+        spoken = bucket if info is not None else ticket.held
         if (
             headers is not None
             and not throttled
             and not refused  # a gateway's 429 to the request asking again is no answer that Datadog takes requests
-            and ticket.held is not None
-            and ticket.held.refused_until is not None
-            and ticket.shuts_seen == ticket.held.shuts
+            and spoken is not None
+            and spoken.refused_until is not None
+            and ticket.sent > spoken.shut_after
         ):
             # Answered, not refused, and sent after the 429 that shut the bucket: whatever it asked for, Datadog takes
             # this bucket's requests again (its window was bogus, or ended early). Without pacing headers to say
             # otherwise, the bucket opens now, not when the next request would have asked again. An answer to a
             # request sent before that 429 (one of the 8 in flight beside it) proves nothing of the window, and opening
-            # on it brought back the bursts of 429s `_shut` stops.
-            ticket.held.refused_until = None
-            ticket.held.shut_until = None
-            ticket.held.reopened_after = ticket.held.shuts
-            if info is None and ticket.held.reset_at is not None:
-                ticket.held.reset_at = min(ticket.held.reset_at, self._clock())
+            # on it brought back the bursts of 429s `_shut` stops. Whatever its group: the first answer of a group
+            # sharing the bucket, sent after the refusal, is Datadog's word about it too.
+            spoken.refused_until = None
+            spoken.shut_until = None
+            spoken.reopened_after = spoken.shut_after
+            if info is None and spoken.reset_at is not None:
+                spoken.reset_at = min(spoken.reset_at, self._clock())
         if ticket.bucket is None:
             probe = self._probes.pop(ticket.group, None)
             if probe is not None:
                 probe.set()
 
     def _outdated_by_shut(self, ticket: Ticket, bucket: _Bucket) -> bool:
-        """Whether `ticket`'s request was sent before the latest 429 that shut `bucket`, and that wait still runs."""
-        return (
-            ticket.held is bucket
-            and ticket.shuts_seen != bucket.shuts
-            and bucket.shut_until is not None
-            and bucket.shut_until > self._clock()
-        )
+        """Whether `ticket`'s request (of any group) was sent before the latest 429 that shut `bucket`, and that wait
+        still runs."""
+        return ticket.sent <= bucket.shut_after and bucket.shut_until is not None and bucket.shut_until > self._clock()
 
     @staticmethod
     def _stale(ticket: Ticket, bucket: _Bucket) -> bool:
-        """Whether `ticket`'s request was sent before the 429 whose refusal an answer since has ended."""
-        return ticket.held is bucket and ticket.shuts_seen < bucket.reopened_after
+        """Whether `ticket`'s request (of any group) was sent before the 429 whose refusal an answer since has ended."""
+        return ticket.sent <= bucket.reopened_after
 
     def _forget_unused(self, name: str) -> None:
         """Drop a bucket no group points to any more; a group that comes back to the name starts it afresh."""
@@ -398,7 +410,7 @@ class RateLimiter:
             # Only a 429 to a request sent since the latest one is a newer refusal. Counted for an older request's
             # (which may only lengthen the wait), the request already asking again became "sent before the latest
             # 429", and its 2xx then reopened nothing: the bucket stayed shut to the next one, 120 s later.
-            bucket.shuts += 1
+            bucket.shut_after = self._sent
         bucket.shut_until = ends
         bucket.reset_at = now + min(wait, self._max_wait)
         bucket.refused_until = ends if wait > self._max_wait else None

@@ -24,6 +24,7 @@ import httpx
 from pydantic import SecretStr
 
 from connector.baton import netsteps
+from connector.baton.framing import FaultyFraming, faulty_framing
 from connector.baton.headers import HeaderLines
 from connector.baton.inflate import BodyTooLarge, CappedBody, UndecodableBody
 from connector.baton.proxyenv import environment_mounts, proxy_address
@@ -36,6 +37,7 @@ from connector.datadog.errors import (
     describe_transport_error,
     error_for_response,
     is_datadog_error_body,
+    is_datadogs_429,
     lost_answer,
     scrub,
 )
@@ -287,7 +289,6 @@ class ApiTransport:
         *,
         mints: bool = False,
     ) -> DatadogError:
-        info = RateLimitHeaders.parse(headers, self._wall_clock())
         return error_for_response(
             status,
             method=method,
@@ -296,9 +297,7 @@ class ApiTransport:
             # the credential was made (a proxy's or a gateway's 4xx too: `errors.nothing_done`), and may quote the
             # upstream answer that holds its secret.
             body=b"" if mints and not (400 <= status < 500 and is_datadog_error_body(body)) else body,
-            retry_after=info.wait_hint if info is not None else None,
-            limit_name=info.name if info is not None else None,
-            datadogs_pacing=info is not None and info.states_datadogs_pacing,
+            rate_limit=RateLimitHeaders.parse(headers, self._wall_clock()),
             secrets=self._secret_values(),
         )
 
@@ -457,7 +456,13 @@ class ApiTransport:
                         response = await self._sender.handle_async_request(request)
                         try:
                             status = response.status
-                            headers = HeaderLines(response.headers)
+                            lines = HeaderLines(response.headers)
+                            version = response.extensions.get("http_version")
+                            if (faulty := faulty_framing(status, lines, version)) is not None:
+                                # Refused before its head counts (its rate-limit headers neither) and its body is read:
+                                # closed unread (`finally`), its connection is dropped, not kept for the next request.
+                                raise FaultyFraming(faulty)
+                            headers = lines
                             body = await self._read_capped(response, status, headers, method, path)
                         finally:
                             await response.aclose()
@@ -473,13 +478,9 @@ class ApiTransport:
             throttled = headers is not None and refused and (idempotent or self._datadogs_429(headers, body))
             self._limiter.release(ticket, headers, throttled=throttled, refused=refused)
 
-    @staticmethod
-    def _datadogs_429(headers: Mapping[str, str], body: bytes | bytearray) -> bool:
-        """Whether a 429 is Datadog's own: its JSON error body, or its rate-limit headers (its 429 may have no body)."""
-        if is_datadog_error_body(body):
-            return True
-        info = RateLimitHeaders.parse(headers)
-        return info is not None and info.states_datadogs_pacing
+    def _datadogs_429(self, headers: Mapping[str, str], body: bytes | bytearray) -> bool:
+        # Judged by the one judge the error's words use (`errors.is_datadogs_429`), on the headers read as they are.
+        return is_datadogs_429(body, RateLimitHeaders.parse(headers, self._wall_clock()))
 
     def _request(
         self, method: str, path: str, params: Mapping[str, QueryValue] | None, json: Any, api_key_only: bool

@@ -20,6 +20,7 @@ from connector.datadog.errors import (
     nothing_done,
     parse_error_messages,
 )
+from connector.datadog.ratelimit import RateLimitHeaders
 from tests.datadog.helpers import ClientFactory
 from tests.fakes.datadog import FakeDatadog
 
@@ -136,9 +137,11 @@ def test_query_strings_and_secrets_never_reach_the_error() -> None:
 
 
 def test_rate_limited_carries_the_reset() -> None:
-    error = error_for_response(429, method="GET", path="/x", body=b"", retry_after=7.0, limit_name="users_api")
+    headers = RateLimitHeaders.parse({"retry-after": "7", "x-ratelimit-name": "users_api"})
+    error = error_for_response(429, method="GET", path="/x", body=b"", rate_limit=headers)
     assert isinstance(error, RateLimited)
     assert (error.retry_after, error.limit_name) == (7.0, "users_api")
+    assert "Datadog asks to wait 7 s" in str(error)
 
 
 async def test_the_client_raises_typed_errors_from_real_responses(

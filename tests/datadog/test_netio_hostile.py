@@ -292,8 +292,7 @@ async def test_a_connection_reset_mid_body_is_named_a_reset() -> None:
             await client.list_users()
         assert client.stats.retries == {"ReadError": 1}, "a GET is retried once after a reset, then reported"
     assert str(raised.value).startswith(
-        f"Datadog unavailable: GET /api/v2/users -> no response: 127.0.0.1:{port} was reached, but the connection was "
-        "reset"
+        f"Datadog unavailable: GET /api/v2/users -> 127.0.0.1:{port} was reached, but the connection was reset"
     )
     assert raised.value.retryable
     _no_canary(raised.value)
@@ -412,7 +411,7 @@ async def test_a_proxy_refusing_the_tunnel_is_named_by_its_status_never_by_its_w
         with pytest.raises(Unavailable) as raised:
             await client.list_users()
     assert str(raised.value) == (
-        f"Datadog unavailable: GET /api/v2/users -> no response: cannot reach api.datadoghq.invalid through the proxy "
+        f"Datadog unavailable: GET /api/v2/users -> cannot reach api.datadoghq.invalid through the proxy "
         f"{proxy.address}: the proxy refused the tunnel (HTTP {named})"
     )
     assert proxy_authorization(proxy.received[0]) == f"ops:{PROXY_PASSWORD}".encode()  # the echo had it to echo
@@ -431,7 +430,7 @@ async def test_a_proxy_answering_no_http_is_named_without_quoting_its_bytes(monk
         with pytest.raises(Unavailable) as raised:
             await client.list_users()
     assert str(raised.value) == (
-        f"Datadog unavailable: GET /api/v2/users -> no response: cannot reach api.datadoghq.invalid through the proxy "
+        f"Datadog unavailable: GET /api/v2/users -> cannot reach api.datadoghq.invalid through the proxy "
         f"{proxy.address}: the answer is not valid HTTP (illegal status line)"
     )
     _no_proxy_password(raised.value)
@@ -458,7 +457,7 @@ async def test_a_proxy_that_refuses_connections_is_named_not_datadog(monkeypatch
         with pytest.raises(Unavailable) as raised:
             await client.list_users()
     assert str(raised.value).startswith(
-        "Datadog unavailable: GET /api/v2/users -> no response: cannot reach api.datadoghq.invalid: cannot connect to "
+        "Datadog unavailable: GET /api/v2/users -> cannot reach api.datadoghq.invalid: cannot connect to "
         f"the proxy 127.0.0.1:{port}: connection refused"
     )
     assert raised.value.retryable
@@ -495,7 +494,7 @@ async def test_a_malformed_answer_is_not_called_a_closed_connection(answer: byte
             await client.list_users()
         assert client.stats.retries == {"RemoteProtocolError": 1}
     assert str(raised.value) == (
-        f"Datadog unavailable: GET /api/v2/users -> no response: 127.0.0.1:{port} was reached, but the answer is not "
+        f"Datadog unavailable: GET /api/v2/users -> 127.0.0.1:{port} was reached, but the answer is not "
         f"valid HTTP ({named})"
     )
 
@@ -541,7 +540,7 @@ async def test_a_proxy_host_name_no_resolver_takes_is_a_connection_failure(monke
         with pytest.raises(Unavailable) as raised:
             await client.list_users()
     assert str(raised.value).startswith(
-        "Datadog unavailable: GET /api/v2/users -> no response: cannot reach api.datadoghq.invalid: cannot connect to "
+        "Datadog unavailable: GET /api/v2/users -> cannot reach api.datadoghq.invalid: cannot connect to "
         "the proxy proxy..corp:3128: DNS lookup failed (the host name cannot be looked up"
     )
 
@@ -733,7 +732,7 @@ async def test_a_proxy_adding_plain_text_after_its_connect_answer_gets_no_answer
         for _ in range(proxy.tunnels):  # every tunnel ended, its upstream side closed too, before the fake stops
             await asyncio.wait_for(proxy.ended.get(), 5.0)
     assert str(raised.value).startswith(
-        f"Datadog unavailable: GET /api/v2/users -> no response: cannot reach 127.0.0.1:{https_fake.port} through the "
+        f"Datadog unavailable: GET /api/v2/users -> cannot reach 127.0.0.1:{https_fake.port} through the "
         f"proxy {address}: TLS handshake failed ("
     )
     assert proxy.tunnels == FAST_RETRY.max_attempts  # a handshake refused is a connection never made: asked again

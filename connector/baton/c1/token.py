@@ -32,6 +32,7 @@ from connector.baton.c1.errors import (
     network_cause,
     proxy_connect_failure,
 )
+from connector.baton.framing import FaultyFraming, faulty_framing
 from connector.baton.httpdate import first_field_line, http_date, retry_after_seconds
 from connector.baton.inflate import BodyTooLarge, CappedBody, UndecodableBody
 from connector.baton.proxyenv import environment_mounts, proxy_address
@@ -284,6 +285,9 @@ class TokenSource:
         )
         response = await self._http.send(request, stream=True)
         try:
+            faulty = faulty_framing(response.status_code, response.headers, response.extensions.get("http_version"))
+            if faulty is not None:
+                raise FaultyFraming(faulty)  # its body unread: the connection is closed (`finally`), not kept
             body = CappedBody(response.headers.get("content-encoding", ""), MAX_TOKEN_RESPONSE_BYTES)
             async for raw in response.aiter_raw():
                 body.feed(raw)
@@ -439,6 +443,8 @@ def _transport_cause(exc: httpx.HTTPError) -> str:
         return "DNS lookup timed out" if netsteps.LOOKUP_TIMED_OUT in str(exc) else "timed out connecting"
     if isinstance(exc, httpx.TimeoutException):
         return "timed out waiting for the answer"
+    if isinstance(exc, FaultyFraming):
+        return f"the answer is not valid HTTP ({exc})"  # the judge's words, none of the peer's
     # httpx wraps the OSError / ssl error, a TLS one several links down (ConnectError, ConnectError, anyio's
     # EndOfStream, SSLEOFError); its text names the cause ("[Errno 111] Connection refused"), except a refused connect
     # made by anyio or asyncio ("All connection attempts failed", "Connect call failed"): its type says it.

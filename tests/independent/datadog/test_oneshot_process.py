@@ -154,7 +154,7 @@ Args = Callable[[FakeDatadog], tuple[str, ...]]
     [
         ("gzip-bomb", "byte cap"),
         ("not-json", "JSON"),
-        ("truncated", "no response"),
+        ("truncated", "closed before the response was complete"),
         ("retry-after=Fri, 31 Dec 9999 23:59:59 GMT", "429"),
     ],
     ids=["bomb", "page", "cut", "retry-after-9999"],

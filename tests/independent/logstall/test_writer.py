@@ -241,7 +241,7 @@ def test_a_line_whose_write_failed_partway_does_not_take_the_next_line_with_it(
             return real_write(fd, bytes(data[:part]))
         return real_write(fd, data)
 
-    monkeypatch.setattr(daemon_logging.os, "write", write)
+    monkeypatch.setattr(os, "write", write)
     daemon_logging.configure("info", "json", pipe.stream)
     log = structlog.get_logger("test")
     fail_after.append(20)  # the first 20 bytes of the next line, then the disk is full
