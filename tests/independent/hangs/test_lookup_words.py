@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +27,11 @@ def resolver_silent() -> Iterator[threading.Event]:
     answer = threading.Event()
     yield answer
     answer.set()
+    # The released lookups' threads give their lanes back as they end: a next test in this process that finds them
+    # still held (`lookup._lookups`) waited for a lane its own connect timeout long.
+    ended = time.monotonic() + 10
+    while lookup._lookups and time.monotonic() < ended:
+        time.sleep(0.01)
 
 
 def _stalling(monkeypatch: pytest.MonkeyPatch, release: threading.Event | None, calls: list[str] | None = None) -> None:
