@@ -522,22 +522,6 @@ class _Db:
             self._retally_stored_token()
         self.commit()
         return dropped
-        with self.unit():
-            for reason, where, key in doomed:
-                if len(dropped.examples) < _DANGLING_EXAMPLES:
-                    dropped.examples.extend(
-                        f"{printable(str(external_id)[:200])} ({reason})"
-                        for (external_id,) in conn.execute(
-                            f"SELECT external_id FROM v1_grants WHERE sync_id = ? AND {where} ORDER BY id LIMIT ?",  # noqa: S608
-                            (sync_id, *key, _DANGLING_EXAMPLES - len(dropped.examples)),
-                        )
-                    )
-                gone = conn.execute(f"DELETE FROM v1_grants WHERE sync_id = ? AND {where}", (sync_id, *key)).rowcount  # noqa: S608
-                if gone:
-                    dropped.by_reason[reason] = dropped.by_reason.get(reason, 0) + gone
-        self._untally("v1_grants", dropped.count)
-        self.commit()
-        return dropped
 
     def _holds_only(self, sync_id: str) -> bool:
         """True when every row in the file belongs to `sync_id`: a file this store created for that one sync.
