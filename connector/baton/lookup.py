@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import socket
 import threading
 from typing import Any
 
-__all__ = ["MAX_LOOKUPS", "looked_up"]
+__all__ = ["MAX_LOOKUPS", "connected_socket", "looked_up"]
 
 
 MAX_LOOKUPS = 16
@@ -71,3 +72,88 @@ async def looked_up(loop: asyncio.AbstractEventLoop, host: str, port: int) -> li
             _lookups -= 1
         raise OSError(f"cannot start a thread to look the host name up ({exc})") from exc
     return await answer
+
+
+# How long one address may try before the next starts (RFC 8305's "Connection Attempt Delay"; anyio's too).
+_HAPPY_EYEBALLS_DELAY = 0.25
+
+
+async def connected_socket(
+    loop: asyncio.AbstractEventLoop, infos: list[Any], local_address: str | None
+) -> socket.socket:
+    """A TCP socket connected to one of `host`'s addresses, raced as asyncio's happy eyeballs race them (families
+    interleaved, the next address after `_HAPPY_EYEBALLS_DELAY` or at once when one fails), with its errors.
+
+    Not asyncio's own race (`create_connection(happy_eyeballs_delay=...)`): on 3.11 a caller cancelled in the few
+    loop iterations after an address connected (the engine cancelling a listing, the request's deadline) left that
+    socket open, reachable by no one until the garbage collector found it. Here every socket an attempt made is
+    either returned or closed, however the race ends.
+    """
+    if not infos:
+        raise OSError("getaddrinfo() returned empty list")  # asyncio's words
+    untried = _interleaved(infos)
+    running: set[asyncio.Task[socket.socket]] = set()
+    errors: list[OSError] = []
+    winner: socket.socket | None = None
+    try:
+        while winner is None and (untried or running):
+            if untried:
+                running.add(loop.create_task(_connect_one(loop, untried.pop(0), local_address)))
+            done, running = await asyncio.wait(
+                running, timeout=_HAPPY_EYEBALLS_DELAY if untried else None, return_when=asyncio.FIRST_COMPLETED
+            )
+            for attempt in done:
+                error = attempt.exception()
+                if error is None:
+                    if winner is None:
+                        winner = attempt.result()
+                    else:
+                        attempt.result().close()
+                elif isinstance(error, OSError):
+                    errors.append(error)
+                else:
+                    raise error
+    except BaseException:
+        if winner is not None:
+            winner.close()
+        raise
+    finally:
+        for attempt in running:  # losers, or every attempt of a cancelled race: closed once they end
+            attempt.cancel()
+            attempt.add_done_callback(_close_connected)
+    if winner is not None:
+        return winner
+    # As asyncio's create_connection reports its attempts' failures.
+    if len(errors) == 1 or all(str(error) == str(errors[0]) for error in errors):
+        raise errors[0]
+    raise OSError("Multiple exceptions: {}".format(", ".join(str(error) for error in errors)))
+
+
+def _interleaved(infos: list[Any]) -> list[Any]:
+    """The addresses with their families alternating, in the resolver's order otherwise (asyncio's `interleave=1`)."""
+    by_family: dict[int, list[Any]] = {}
+    for info in infos:
+        by_family.setdefault(info[0], []).append(info)
+    ordered: list[Any] = []
+    for row in itertools.zip_longest(*by_family.values()):
+        ordered.extend(info for info in row if info is not None)
+    return ordered
+
+
+async def _connect_one(loop: asyncio.AbstractEventLoop, info: Any, local_address: str | None) -> socket.socket:
+    family, kind, proto, _, address = info
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setblocking(False)
+        if local_address:
+            sock.bind((local_address, 0))
+        await loop.sock_connect(sock, address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _close_connected(attempt: asyncio.Task[socket.socket]) -> None:
+    if not attempt.cancelled() and attempt.exception() is None:
+        attempt.result().close()

@@ -18,13 +18,14 @@ import asyncio
 import contextlib
 import contextvars
 import ipaddress
-import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+import anyio.abc
 import httpcore
+from httpcore._backends.anyio import AnyIOStream
 
-from connector.baton.lookup import looked_up
+from connector.baton.lookup import connected_socket, looked_up
 
 __all__ = ["EXTENSION", "LOOKUP_TIMED_OUT", "LookupFirstBackend", "Steps", "looking_up", "lookups_first"]
 
@@ -109,7 +110,7 @@ class LookupFirstBackend(httpcore.AnyIOBackend):
     lookup thread, not the loop's default executor), under `looking_up` and the connect timeout: anyio looks the name
     up inside its connect, so a resolver that never answered read "timed out connecting", as a host that never
     answered the SYN does, and held one of the loop's worker threads. A lookup cut by the timeout raises
-    `ConnectTimeout(LOOKUP_TIMED_OUT)`; the addresses found are then tried in the resolver's order, within what is
+    `ConnectTimeout(LOOKUP_TIMED_OUT)`; the addresses found are then raced (`lookup.connected_socket`), within what is
     left of the timeout."""
 
     async def connect_tcp(
@@ -122,25 +123,30 @@ class LookupFirstBackend(httpcore.AnyIOBackend):
     ) -> httpcore.AsyncNetworkStream:
         if _is_address(host):
             return await super().connect_tcp(host, port, timeout, local_address, socket_options)
-        started = time.monotonic()
+        loop = asyncio.get_running_loop()
+        infos: list[Any] | None = None
         try:
-            with looking_up():
-                async with asyncio.timeout(timeout):
-                    infos = await looked_up(asyncio.get_running_loop(), host, port)
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(LOOKUP_TIMED_OUT) from None
+            async with asyncio.timeout(timeout):
+                with looking_up():
+                    infos = await looked_up(loop, host, port)
+                # Raced as the Datadog client races them (`lookup.connected_socket`): tried one after another, a first
+                # address that never answered the SYN (a black-holed IPv6 route) took the whole timeout, and the next
+                # was never tried.
+                sock = await connected_socket(loop, infos, local_address)
+                try:
+                    stream = await anyio.abc.SocketStream.from_socket(sock)
+                except BaseException:
+                    sock.close()
+                    raise
+        except TimeoutError as exc:
+            raise httpcore.ConnectTimeout(LOOKUP_TIMED_OUT if infos is None else str(exc)) from exc
         except OSError as exc:
             raise httpcore.ConnectError(str(exc)) from exc
         except UnicodeError as exc:  # the resolver's IDNA encoding refused the name, as in `netio`
             raise httpcore.ConnectError(f"the host name cannot be looked up ({exc})") from exc
-        failure: httpcore.ConnectError | None = None
-        for address in dict.fromkeys(str(info[4][0]) for info in infos):
-            left = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
-            try:
-                return await super().connect_tcp(address, port, left, local_address, socket_options)
-            except httpcore.ConnectError as exc:
-                failure = exc
-        raise failure or httpcore.ConnectError("getaddrinfo() returned empty list")
+        for option in socket_options or ():
+            sock.setsockopt(*option)
+        return AnyIOStream(stream)
 
 
 def _is_address(host: str) -> bool:
