@@ -593,7 +593,10 @@ class BatonServiceClient:
                 error_class = classify_status(code)
                 log.debug("c1 call failed", method=method, code=code.name, details=details)
                 raise error_class(
-                    self._describe(method, code, details), code=code, method=method, retry_after=_retry_after(exc)
+                    self._describe(method, code, details, time.monotonic() - started),
+                    code=code,
+                    method=method,
+                    retry_after=_retry_after(exc),
                 ) from None
             except Exception as exc:
                 if not type(exc).__module__.startswith("grpc"):
@@ -619,18 +622,23 @@ class BatonServiceClient:
     def _undecodable(method: str) -> str:
         return f"{method}: ConductorOne's response could not be decoded as {method}Response (INTERNAL)"
 
-    def _describe(self, method: str, code: grpc.StatusCode, details: str) -> str:
-        """The message of a failed call: the RPC, the code, and for a network failure the host and the cause."""
+    def _describe(self, method: str, code: grpc.StatusCode, details: str, elapsed: float = 0.0) -> str:
+        """The message of a failed call: the RPC, the code, and for a network failure the host and the cause.
+        `elapsed`: the seconds from the call's start to its failure."""
         if code == grpc.StatusCode.DEADLINE_EXCEEDED and _STALLED_DETAILS.fullmatch(details):
             return f"{method}: ConductorOne at {self.endpoints.grpc_authority} {details} ({code.name})"
+        deadline = getattr(self.timeouts, _DEADLINES.get(method, ""), None)
         if code == grpc.StatusCode.DEADLINE_EXCEEDED and details == "Deadline Exceeded" and self._connected():
-            # The connection was made (TLS and HTTP/2 settings done): the call went out and no answer came. Said as
-            # "unreachable: timed out", the operator looked at routes and firewalls for a peer that held the call.
-            deadline = getattr(self.timeouts, _DEADLINES.get(method, ""), None)
-            within = f" within {deadline:g}s" if isinstance(deadline, int | float) else ""
+            if not isinstance(deadline, int | float) or elapsed < deadline * _DEADLINE_REACHED:
+                # A server's own DEADLINE_EXCEEDED in grpc's words (its backend's timeout, passed on), answered before
+                # our deadline: its words, not a silence that never happened.
+                return f"{method}: {code.name}: {details}"
+            # The connection was made (TLS and HTTP/2 settings done), the call went out, and no answer came in its
+            # deadline. Said as "unreachable: timed out", the operator looked at routes and firewalls for a peer that
+            # held the call.
             return (
-                f"{method}: ConductorOne at {self.endpoints.grpc_authority} took the call and gave no answer{within} "
-                f"({code.name})"
+                f"{method}: ConductorOne at {self.endpoints.grpc_authority} took the call and gave no answer within "
+                f"{deadline:g}s ({code.name})"
             )
         if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
             cause = network_cause(details) or ("timed out" if code == grpc.StatusCode.DEADLINE_EXCEEDED else None)
@@ -749,6 +757,9 @@ _STALLED = "took no upload data for {} s"
 _UNANSWERED = "gave no answer within {} s of the upload's end"
 """How `_UploadStalled`'s details read (`{}`: the bound); `_describe` words the error from them, only in these exact
 shapes (a peer's DEADLINE_EXCEEDED may say anything)."""
+# The share of its deadline a call must have run before its DEADLINE_EXCEEDED is taken as ours (grpc's clock starts a
+# little after `_call`'s, so not the whole of it); sooner, a server sent the status.
+_DEADLINE_REACHED = 0.9
 # Each RPC's deadline in `CallTimeouts`, named in a call that went unanswered.
 _DEADLINES = {
     "Hello": "hello",

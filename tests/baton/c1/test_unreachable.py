@@ -202,6 +202,17 @@ async def test_a_deadline_names_host_and_timeout(fake: FakeC1) -> None:
     )
 
 
+async def test_a_deadline_exceeded_the_server_answered_at_once_is_its_words_not_a_silence(fake: FakeC1) -> None:
+    # ConductorOne passing on its backend's timeout, in grpc's own words: told as "took the call and gave no answer
+    # within 30s", a silence that never happened.
+    async with make_client(fake, timeouts=CallTimeouts(get_task=30)) as client:
+        await client.get_task()  # connected
+        fake.fail_next("GetTask", grpc.StatusCode.DEADLINE_EXCEEDED, message="Deadline Exceeded")
+        with pytest.raises(C1TransientError) as caught:
+            await client.get_task()
+    assert str(caught.value) == "GetTask: DEADLINE_EXCEEDED: Deadline Exceeded"
+
+
 @pytest.mark.parametrize("method", ["GetTask", "Heartbeat", "FinishTask", "Hello"])
 async def test_an_undecodable_answer_names_the_rpc(fake: FakeC1, client: BatonServiceClient, method: str) -> None:
     task_id = kind_task("grant").id
