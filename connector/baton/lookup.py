@@ -5,6 +5,9 @@ A lookup cannot be cancelled: its caller's timeout ends the wait for it, and its
 long as the resolver is silent. On the loop's default executor (where asyncio's and anyio's lookups run), six such
 lookups took all of its threads, and the loop's close and the interpreter's exit waited for them
 (`connector/daemon/exiting.py`); these threads are daemon threads, which neither waits for.
+
+The addresses a lookup found are then raced (`connected_socket`), by the Datadog client's network layer and by
+httpx's alike (`netsteps.LookupFirstBackend`).
 """
 
 from __future__ import annotations
