@@ -18,8 +18,9 @@ import asyncio
 import contextlib
 import contextvars
 import ipaddress
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+import socket
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from typing import Any, TypeVar
 
 import anyio.abc
 import httpcore
@@ -27,7 +28,9 @@ from httpcore._backends.anyio import AnyIOStream
 
 from connector.baton.lookup import connected_socket, looked_up
 
-__all__ = ["EXTENSION", "LOOKUP_TIMED_OUT", "LookupFirstBackend", "Steps", "looking_up", "lookups_first"]
+T = TypeVar("T")
+
+__all__ = ["EXTENSION", "LOOKUP_TIMED_OUT", "LookupFirstBackend", "Steps", "connect", "looking_up", "lookups_first"]
 
 # The text of the ConnectTimeout a connection raises while the host name lookup has not answered: a resolver that never
 # answers is not a host that does not answer, and the operator looks at DNS then.
@@ -123,30 +126,47 @@ class LookupFirstBackend(httpcore.AnyIOBackend):
     ) -> httpcore.AsyncNetworkStream:
         if _is_address(host):
             return await super().connect_tcp(host, port, timeout, local_address, socket_options)
-        loop = asyncio.get_running_loop()
-        infos: list[Any] | None = None
-        try:
-            async with asyncio.timeout(timeout):
-                with looking_up():
-                    infos = await looked_up(loop, host, port)
-                # Raced as the Datadog client races them (`lookup.connected_socket`): tried one after another, a first
-                # address that never answered the SYN (a black-holed IPv6 route) took the whole timeout, and the next
-                # was never tried.
-                sock = await connected_socket(loop, infos, local_address)
-                try:
-                    stream = await anyio.abc.SocketStream.from_socket(sock)
-                except BaseException:
-                    sock.close()
-                    raise
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(LOOKUP_TIMED_OUT if infos is None else str(exc)) from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
-        except UnicodeError as exc:  # the resolver's IDNA encoding refused the name, as in `netio`
-            raise httpcore.ConnectError(f"the host name cannot be looked up ({exc})") from exc
-        for option in socket_options or ():
-            sock.setsockopt(*option)
+        stream = await connect(host, port, timeout, local_address, socket_options, anyio.abc.SocketStream.from_socket)
         return AnyIOStream(stream)
+
+
+async def connect(
+    host: str,
+    port: int,
+    timeout: float | None,  # noqa: ASYNC109 (httpcore's connect timeout, passed on)
+    local_address: str | None,
+    socket_options: Iterable[httpcore.SOCKET_OPTION] | None,
+    wrap: Callable[[socket.socket], Awaitable[T]],
+) -> T:
+    """A new connection to `host`, for a network backend of httpcore: its name looked up on a lookup thread under
+    `looking_up`, its addresses raced (`lookup.connected_socket`: tried one after another, a first address that never
+    answered the SYN, a black-holed IPv6 route, took the whole timeout and the next was never tried), the socket's
+    options set, and the socket handed to `wrap` (the backend's stream; closed if that fails), all within `timeout`.
+    The Datadog client's backend (`netio.AsyncioBackend`) and httpx's (`LookupFirstBackend`) both connect here.
+
+    Raises httpcore's `ConnectTimeout` (`LOOKUP_TIMED_OUT` while the lookup had not answered) or `ConnectError`."""
+    loop = asyncio.get_running_loop()
+    infos: list[Any] | None = None
+    try:
+        async with asyncio.timeout(timeout):
+            with looking_up():
+                infos = await looked_up(loop, host, port)
+            sock = await connected_socket(loop, infos, local_address)
+            try:
+                for option in socket_options or ():
+                    sock.setsockopt(*option)
+                return await wrap(sock)
+            except BaseException:
+                sock.close()  # also once a transport has it: closing twice is harmless, leaking it is not
+                raise
+    except TimeoutError as exc:
+        raise httpcore.ConnectTimeout(LOOKUP_TIMED_OUT if infos is None else str(exc)) from exc
+    except OSError as exc:
+        raise httpcore.ConnectError(str(exc)) from exc
+    except UnicodeError as exc:
+        # The resolver's IDNA encoding refused the name (an empty label, one over 63 characters): no OSError, and no
+        # connection was tried. A connection failure too, not an unexpected error.
+        raise httpcore.ConnectError(f"the host name cannot be looked up ({exc})") from exc
 
 
 def _is_address(host: str) -> bool:

@@ -31,8 +31,6 @@ import httpcore
 import httpx
 
 from connector.baton import netsteps
-from connector.baton.lookup import connected_socket, looked_up
-from connector.baton.netsteps import LOOKUP_TIMED_OUT, looking_up
 
 __all__ = [
     "HTTPCORE_ERRORS",
@@ -269,28 +267,14 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
-        infos: list[Any] | None = None
-        try:
-            async with asyncio.timeout(timeout):
-                with looking_up():
-                    infos = await looked_up(loop, host, port)
-                sock = await connected_socket(loop, infos, local_address)
-                try:
-                    transport, protocol = await loop.create_connection(_Protocol, sock=sock)
-                except BaseException:
-                    sock.close()  # also once a transport has it: closing twice is harmless, leaking it is not
-                    raise
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(LOOKUP_TIMED_OUT if infos is None else str(exc)) from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
-        except UnicodeError as exc:
-            # The resolver's IDNA encoding refused the name (an empty label, one over 63 characters): no OSError,
-            # and no connection was tried. A connection failure too, not an unexpected error.
-            raise httpcore.ConnectError(f"the host name cannot be looked up ({exc})") from exc
-        sock = transport.get_extra_info("socket")
-        for option in socket_options or ():
-            sock.setsockopt(*option)
+        _, protocol = await netsteps.connect(
+            host,
+            port,
+            timeout,
+            local_address,
+            socket_options,
+            lambda sock: loop.create_connection(_Protocol, sock=sock),
+        )
         return _Stream(protocol)
 
     async def sleep(self, seconds: float) -> None:
