@@ -9,7 +9,6 @@ that came last is not newer news about it when its request was sent before the f
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import httpx
 import pytest
@@ -17,6 +16,7 @@ import pytest
 from connector.datadog.client import DatadogClient
 from connector.datadog.ratelimit import RateLimiter, Ticket, WaitTooLong
 from tests.datadog.helpers import FakeTime
+from tests.independent.races.heldtime import HeldTime, until
 
 _BUCKET = "bucket"
 
@@ -136,47 +136,11 @@ async def test_an_answer_to_a_request_sent_before_the_429_does_not_reopen_a_shor
     assert waiting.waited >= 30.0
 
 
-class _HeldTime:
-    """A clock that moves only when the test says, and sleeps that end only then: the interleaving of the calls'
-    waits is the test's, not the scheduler's."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeping = 0
-        self._moved = asyncio.Event()
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeping += 1
-        try:
-            await self._moved.wait()
-        finally:
-            self.sleeping -= 1
-
-    async def move_to(self, when: float) -> None:
-        """Set the clock and wake every sleeper (each checks again what it waits for)."""
-        self.now = when
-        moved, self._moved = self._moved, asyncio.Event()
-        moved.set()
-        for _ in range(50):
-            await asyncio.sleep(0)
-
-
-async def _until(condition: Callable[[], bool]) -> None:
-    for _ in range(1000):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("the calls never got there")
-
-
 async def test_through_the_client_a_gateways_hintless_429_beside_datadogs_does_not_send_calls_early() -> None:
     """End to end through the Datadog client: two reads of one bucket are in flight; Datadog refuses the first for 30 s,
     then a gateway refuses the second with no hint (retried on the backoff, about a second). No request goes out before
     the 30 s are over, and both calls then succeed."""
-    time = _HeldTime()
+    time = HeldTime()
     sent_at: list[float] = []
     both_in = asyncio.Event()
     second_answer = asyncio.Event()
@@ -211,9 +175,9 @@ async def test_through_the_client_a_gateways_hintless_429_beside_datadogs_does_n
         await client.get_user("warm")
         refused_at = time.now
         calls = [asyncio.create_task(client.get_user(user)) for user in ("first", "second")]
-        await _until(lambda: time.sleeping == 1)  # the first call waits out Datadog's 30 s
+        await until(lambda: time.sleeping == 1)  # the first call waits out Datadog's 30 s
         second_answer.set()
-        await _until(lambda: time.sleeping == 2)  # the second waits out its backoff
+        await until(lambda: time.sleeping == 2)  # the second waits out its backoff
         await time.move_to(refused_at + 2)
         assert sent_at == []
         await time.move_to(refused_at + 30)

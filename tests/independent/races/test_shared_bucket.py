@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable
 
 import httpx
 import pytest
@@ -17,6 +16,7 @@ import pytest
 from connector.datadog.client import DatadogClient
 from connector.datadog.ratelimit import RateLimiter, Ticket, WaitTooLong
 from tests.datadog.helpers import FakeTime
+from tests.independent.races.heldtime import HeldTime, until
 
 _SHARED = "shared"
 _GROUPS = ("roles", "users")
@@ -141,45 +141,11 @@ async def test_answers_of_both_groups_sent_after_the_refusal_both_count(answered
     assert time.now - after_refusal == pytest.approx(50.0)
 
 
-class _HeldTime:
-    """A clock that moves only when the test says, and sleeps that end only then (as test_rate_limit_bucket's)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeping = 0
-        self._moved = asyncio.Event()
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeping += 1
-        try:
-            await self._moved.wait()
-        finally:
-            self.sleeping -= 1
-
-    async def move_to(self, when: float) -> None:
-        self.now = when
-        moved, self._moved = self._moved, asyncio.Event()
-        moved.set()
-        for _ in range(50):
-            await asyncio.sleep(0)
-
-
-async def _until(condition: Callable[[], bool]) -> None:
-    for _ in range(1000):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("the calls never got there")
-
-
 async def test_through_the_client_a_roles_answer_sent_before_a_users_429_on_their_bucket_sends_no_call_early() -> None:
     """End to end through the Datadog client: the users group knows the shared bucket; a user read and the first role
     read are in flight together. Datadog refuses the user read for 30 s, then answers the role read 200 with 90 left.
     The next role read waits out the 30 s (it went out at once, into the refused window), and every call succeeds."""
-    time = _HeldTime()
+    time = HeldTime()
     both_in = asyncio.Event()
     role_answer = asyncio.Event()
     arrived: list[str] = []
@@ -215,11 +181,11 @@ async def test_through_the_client_a_roles_answer_sent_before_a_users_429_on_thei
         refused_at = time.now
         user = asyncio.create_task(client.get_user("refused"))
         role = asyncio.create_task(client.get_role("first-role"))
-        await _until(lambda: time.sleeping == 1)  # the user read waits out Datadog's 30 s
+        await until(lambda: time.sleeping == 1)  # the user read waits out Datadog's 30 s
         role_answer.set()
         await asyncio.wait_for(role, timeout=10)
         later = asyncio.create_task(client.get_role("later"))
-        await _until(lambda: time.sleeping == 2 or bool(sent_at))
+        await until(lambda: time.sleeping == 2 or bool(sent_at))
         assert sent_at == [], "a role read went out into the window Datadog refused"
         await time.move_to(refused_at + 30)
         found = await asyncio.wait_for(asyncio.gather(user, later), timeout=10)
