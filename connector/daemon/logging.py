@@ -379,8 +379,8 @@ class _Writer:
         self._encoding = encoding
         self._note = note
         self._cond = threading.Condition()
-        # A line with its urgency, or how many lines were dropped at that place (one count for a run of them).
-        self._items: deque[tuple[str, bool] | int] = deque()
+        # A line, or how many lines were dropped at that place (one count for a run of them).
+        self._items: deque[str | int] = deque()
         self._queued = 0
         self._kept = 0
         self._status: str | _Same | None = _SAME
@@ -407,7 +407,7 @@ class _Writer:
                     self._items.append(1)
                 _dropped()
                 return
-            self._items.append((text, urgent))
+            self._items.append(text)
             self._cond.notify_all()
 
     def status(self, text: str | None) -> None:
@@ -449,7 +449,7 @@ class _Writer:
                     if self._shown:
                         self._shown = False
                         self._write(_CLEAR_LINE)
-                    self._write(self._note(item) if isinstance(item, int) else item[0])
+                    self._write(self._note(item) if isinstance(item, int) else item)
                 if isinstance(status, str):
                     self._write(_CLEAR_LINE + status)
                     self._shown = True
