@@ -101,7 +101,9 @@ def test_a_stop_whose_handling_hangs_on_a_stuck_thread_is_still_ended_by_more_si
     finally:
         process.kill()
         process.wait()
-    assert process.returncode == -signal.SIGTERM
+    # Ended by the third signal (-SIGTERM), or by the first stop itself with SIGTERM's code: the exit waits at most
+    # `exiting.THREAD_WAIT` for the stuck thread, so under load that stop can finish between the signals.
+    assert process.returncode in (-signal.SIGTERM, 128 + signal.SIGTERM)
 
 
 def test_a_signal_let_go_puts_both_defaults_back() -> None:
