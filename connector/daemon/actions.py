@@ -54,7 +54,7 @@ def _bad(field_name: str, message: str) -> SettingsError:
     return SettingsError(f"setting {flag(field_name)} ({env(field_name)}): {message}")
 
 
-def parse_entitlement_id(value: str, field_name: str = "grant_entitlement") -> tuple[str, str, str]:
+def parse_entitlement_id(value: str) -> tuple[str, str, str]:
     """`<resource type>:<resource id>:<slug>` (the Go SDK's entitlement id) → its three parts.
 
     Datadog's ids never hold a colon (see `parse_grant_id`), so a value of more parts is some other id pasted.
@@ -62,14 +62,15 @@ def parse_entitlement_id(value: str, field_name: str = "grant_entitlement") -> t
     parts = value.strip().split(":")
     if len(parts) == 5 and all(parts):
         raise _bad(
-            field_name,
+            "grant_entitlement",
             f"{shown_value(value)} is a grant id, not an entitlement id: grant {shown_value(':'.join(parts[:3]))} to "
             f"{shown_value(parts[4])} "
             "(or revoke it with --revoke-grant)",
         )
     if len(parts) != 3 or not all(parts):
         raise _bad(
-            field_name, f"{shown_value(value)} is not an entitlement id (expected <resource type>:<resource id>:<slug>)"
+            "grant_entitlement",
+            f"{shown_value(value)} is not an entitlement id (expected <resource type>:<resource id>:<slug>)",
         )
     return parts[0], parts[1], parts[2]
 

@@ -24,17 +24,16 @@ def make_client_assertion(
     secret: ClientSecret,
     *,
     now: float | None = None,
-    nonce: str | None = None,
 ) -> str:
     """Sign a fresh assertion: header `{alg, kid?, nonce}`, claims `{iss, sub, aud, iat, nbf, exp}`.
 
-    `now` (epoch seconds) and `nonce` (32 lowercase hex) exist for tests; leave them unset otherwise so every
-    assertion gets the current time and a new nonce.
+    `now` (epoch seconds) exists for tests; leave it unset otherwise so every assertion gets the current time. The
+    nonce (32 lowercase hex) is new each time.
     """
     header: dict[str, str] = {"alg": "EdDSA"}
     if secret.kid is not None:
         header["kid"] = secret.kid
-    header["nonce"] = nonce if nonce is not None else secrets.token_hex(NONCE_BYTES)
+    header["nonce"] = secrets.token_hex(NONCE_BYTES)
     issued_at = int(time.time() if now is None else now)
     claims: dict[str, str | int] = {
         "iss": client_id.value,
