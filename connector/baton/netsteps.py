@@ -10,6 +10,9 @@ for one request: it follows the connection's steps as httpcore makes them (`conn
 itself while it runs (`looking_up`), so a timeout at any point is named by the step it cut: `DNS lookup timed out`,
 `TLS handshake with <host> timed out`, `the proxy <proxy> took the CONNECT to <host> and did not answer it`.
 Only a new connection has such steps: the Datadog transport installs it on those alone.
+
+A new connection itself is made here too (`connect`: the lookup, the race of its addresses, the socket's options
+and the errors as httpcore's), for the Datadog client's network backend and for httpx's (`LookupFirstBackend`).
 """
 
 from __future__ import annotations
