@@ -130,3 +130,20 @@ def test_a_datadog_class_takes_no_baton_class_name_for_another_thing() -> None:
     assert datadog["RetryPolicy"] == ["RetryPolicy"]
     shared = {name for name, bases in datadog.items() if name in baton and name not in bases}
     assert shared == set(SHARED_CLASS_NAMES)
+
+
+def test_no_two_public_classes_of_one_layer_or_of_the_daemon_share_a_name() -> None:
+    """Within a layer too: `providers.Recipient` (any provider's checked config) held a `jwe.Recipient` (a JWE key's),
+    and a reader of `Recipient` had two to choose from. A public class name names one class in the package, but for
+    the cross-layer ones above (and a Datadog class extending the baton class of its name)."""
+    places: dict[str, list[str]] = {}
+    for layer in ("baton", "datadog", "daemon"):
+        for path in _sources(layer):
+            if "pb" in path.relative_to(ROOT).parts:
+                continue
+            for node in ast.parse(path.read_text(), str(path)).body:
+                if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+                    places.setdefault(node.name, []).append(str(path.relative_to(ROOT.parent)))
+    assert "Outcome" in places  # the walk reads the package
+    repeated = {name: where for name, where in places.items() if len(where) > 1}
+    assert repeated.keys() - {*SHARED_CLASS_NAMES, "RetryPolicy"} == set(), repeated

@@ -29,7 +29,9 @@ MAX_PLAINTEXT_BYTES = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
-class Recipient:
+class JweRecipient:
+    """A checked JWE public key config, ready to encrypt to (`providers.Recipient` is any provider's, holding this)."""
+
     key_id: str
     public_key: bytes
     protected: str  # b64url of the protected header
@@ -45,7 +47,7 @@ def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
     return members
 
 
-def parse(config: resource_pb2.EncryptionConfig) -> Recipient:
+def parse(config: resource_pb2.EncryptionConfig) -> JweRecipient:
     """Check one `baton/jwe/v1` config (rules 1-6 of §2.5); the plaintext size is checked at encryption."""
     if config.WhichOneof("config") != "jwk_public_key_config":
         raise ConfigError("jwe: public key configuration is required")
@@ -65,7 +67,7 @@ def parse(config: resource_pb2.EncryptionConfig) -> Recipient:
     if len(cfg.additional_authenticated_data) > MAX_FIELD_BYTES:
         raise ConfigError(f"jwe: additional authenticated data must be at most {MAX_FIELD_BYTES} bytes")
     public_key = _public_key(cfg.pub_key, key_id)
-    return Recipient(
+    return JweRecipient(
         key_id, public_key, go_raw_url_b64encode(header), go_raw_url_b64encode(cfg.additional_authenticated_data)
     )
 
@@ -110,7 +112,7 @@ def _public_key(pub_key: bytes, key_id: str) -> bytes:
     return raw
 
 
-def encrypt(recipient: Recipient, plaintext: bytes) -> bytes:
+def encrypt(recipient: JweRecipient, plaintext: bytes) -> bytes:
     """The `encrypted_bytes`: the flattened JWE as compact UTF-8 JSON (members in the spec's order)."""
     if len(plaintext) > MAX_PLAINTEXT_BYTES:
         raise EncryptError(f"jwe: plaintext must be at most {MAX_PLAINTEXT_BYTES} bytes")
