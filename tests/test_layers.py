@@ -166,3 +166,29 @@ def test_no_two_public_classes_of_one_layer_or_of_the_daemon_share_a_name() -> N
     assert "Outcome" in places  # the walk reads the package
     repeated = {name: where for name, where in places.items() if len(where) > 1}
     assert repeated.keys() - {*SHARED_CLASS_NAMES, "RetryPolicy"} == set(), repeated
+
+
+# Public functions of the Datadog layer or the daemon named as a baton one, each with why the name stays.
+SHARED_FUNCTION_NAMES = {
+    "api_key_v2": "the Datadog key's api_key_v2 document (its header and provider), built by baton's generic one",
+}
+
+
+def _functions(layer: str) -> set[str]:
+    return {
+        node.name
+        for path in _sources(layer)
+        if "pb" not in path.relative_to(ROOT).parts
+        for node in ast.parse(path.read_text(), str(path)).body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not node.name.startswith("_")
+    }
+
+
+def test_no_datadog_or_daemon_function_takes_a_baton_function_name_for_another_thing() -> None:
+    """The daemon's `run_service(settings)` (run the Datadog connector in service mode) and the runner's
+    `run_service(config, app, metrics)` it calls were one name for two things, in one module (the runner imported as
+    `runner` to tell them apart): the daemon's is `run_service_mode`, beside `run_one_shot`."""
+    baton = _functions("baton")
+    assert "run_service" in baton  # the walk reads the runner
+    shared = (_functions("datadog") | _functions("daemon")) & baton
+    assert shared == set(SHARED_FUNCTION_NAMES)

@@ -81,7 +81,7 @@ class DatadogService:
             await self._client.aclose()
 
 
-async def run_service(settings: Settings) -> int:
+async def run_service_mode(settings: Settings) -> int:
     assert settings.client_secret is not None  # required together with client_id by the settings model
     startgc.bound_pause()
     try:
