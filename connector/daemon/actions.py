@@ -30,7 +30,7 @@ from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.outcome import Outcome, TaskError
 from connector.daemon.main import fail
 from connector.daemon.oneshot import cancel_on_signal, datadog_client, datadog_options, keep_the_outcome
-from connector.daemon.settings import Settings, SettingsError, env, flag
+from connector.daemon.settings import Settings, SettingsError, flag, named
 from connector.datadog.connector import DatadogConnector
 from connector.datadog.credentials import deletions_found
 from connector.datadog.errors import DatadogError
@@ -51,7 +51,7 @@ class ActionFailed(Exception):
 
 
 def _bad(field_name: str, message: str) -> SettingsError:
-    return SettingsError(f"setting {flag(field_name)} ({env(field_name)}): {message}")
+    return SettingsError(f"{named(field_name)}: {message}")
 
 
 def parse_entitlement_id(value: str) -> tuple[str, str, str]:
@@ -367,7 +367,7 @@ def _classified(settings: Settings, code: Code, message: str, setting: str | Non
         if action == "invoke_action" and code is Code.INVALID_ARGUMENT:
             # The action's name was checked with the settings: what the action refuses is in its arguments.
             action = "invoke_action_args"
-        return SettingsError(f"setting {flag(action)} ({env(action)}): {message}")
+        return SettingsError(f"{named(action)}: {message}")
     return ActionFailed(message)
 
 

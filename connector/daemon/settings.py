@@ -281,7 +281,7 @@ class Settings(BaseSettings):
                 if name not in _PATHS and _NOT_UTF8.search(value):
                     # A variable's undecodable bytes (Python keeps them as lone surrogates) would fail deep in a
                     # header, a host name or a log line; a file name may hold any bytes.
-                    raise ValueError(f"{_named(name)}: is not valid UTF-8 text")
+                    raise ValueError(f"{named(name)}: is not valid UTF-8 text")
                 if name in _CASE_FREE:
                     value = value.lower()
             if _given(value):
@@ -507,9 +507,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _required_together(self) -> Settings:
         if self.client_id and self.client_secret is None:
-            raise ValueError(f"{_named('client_secret')}: client-secret is required in service mode (client-id is set)")
+            raise ValueError(f"{named('client_secret')}: client-secret is required in service mode (client-id is set)")
         if self.client_secret is not None and not self.client_id:
-            raise ValueError(f"{_named('client_id')}: client-id is required in service mode (client-secret is set)")
+            raise ValueError(f"{named('client_id')}: client-id is required in service mode (client-secret is set)")
         actions = [flag(name) for name in ONE_SHOT_ACTIONS if getattr(self, name)]
         if len(actions) > 1:
             raise ValueError(f"{' and '.join(actions)} cannot be combined: run one provisioning action at a time")
@@ -574,7 +574,7 @@ class Settings(BaseSettings):
         "the key part is not unpadded base64url". Not a check of the settings model (`load`): the manifests' tests
         load the placeholders as a pod would. Before anything connects; the value is never shown."""
         held = [
-            f"setting {flag(name)} ({env(name)}): is still the placeholder of deploy/baton-datadog-secrets.yaml (it "
+            f"{named(name)}: is still the placeholder of deploy/baton-datadog-secrets.yaml (it "
             f"starts with {PLACEHOLDER}): put the real value in the Secret"
             for name in ("client_id", "client_secret", "api_key", "app_key")
             if (value := getattr(self, name))
@@ -861,13 +861,14 @@ def require_service_mode(settings: Settings, sources: Mapping[str, str] | None =
             f"is set (the chart and deploy/ set it in the pod): {way_out}"
         )
     raise SettingsError(
-        f"{_named('client_id')}: missing: {flag('require_service_mode')} ({env('require_service_mode')}) is set, "
+        f"{named('client_id')}: missing: {flag('require_service_mode')} ({env('require_service_mode')}) is set, "
         "and service mode needs the ConductorOne client id and secret (in Kubernetes, in the Secret the pod reads); "
         "without them the run would be a one-shot sync that exits, and the pod would be restarted to run it again"
     )
 
 
-def _named(field_name: str) -> str:
+def named(field_name: str) -> str:
+    """How a message names a setting: `setting --flag (BATON_FLAG)`, both the ways to give it."""
     return f"setting {flag(field_name)} ({env(field_name)})"
 
 
@@ -1261,13 +1262,13 @@ def _load_effective(argv: Sequence[str], command: str | None, secrets: list[str]
                     [entry for part in parts for entry in _list_entries(part)] if parts[1:] else "".join(parts)
                 )
             except ValueError as exc:
-                raise SettingsError(f"{_named(name)}: {exc}") from None
+                raise SettingsError(f"{named(name)}: {exc}") from None
     for name in ONE_SHOT_ACTIONS:
         if name in flagged and not _given(flagged[name]):
             # Everywhere else an empty value means "not set"; here that turned `--revoke-grant "$GRANT"` with the
             # variable unset into a full sync that exited 0, as if the access had been revoked.
             raise SettingsError(
-                f"{_named(name)}: the flag is given an empty value (an unset variable?); "
+                f"{named(name)}: the flag is given an empty value (an unset variable?); "
                 "nothing was run. Give it a value, or leave the flag out to sync"
             )
     args = {k: v for k, v in flagged.items() if _given(v)}
@@ -1285,7 +1286,7 @@ def _load_effective(argv: Sequence[str], command: str | None, secrets: list[str]
             # The flag's case above, as a variable: `BATON_REVOKE_GRANT="$GRANT" baton-datadog -p` with GRANT unset
             # ran a full sync and exited 0, as if the access had been revoked.
             raise SettingsError(
-                f"{_named(name)}: the variable is set to an empty value (an unset variable?); "
+                f"{named(name)}: the variable is set to an empty value (an unset variable?); "
                 "nothing was run. Give it a value, or unset it to sync"
             )
     known = {env(name) for name in Settings.model_fields}
@@ -1438,7 +1439,7 @@ def _explicit_booleans(argv: Sequence[str]) -> list[str]:
         elif value.strip().lower() in _FALSE:
             out.append(f"--no-{flag(field_name).removeprefix('--')}")
         else:
-            raise SettingsError(f"setting {flag(field_name)} ({env(field_name)}): {name}=VALUE takes true or false")
+            raise SettingsError(f"{named(field_name)}: {name}=VALUE takes true or false")
     return out
 
 
@@ -1630,7 +1631,7 @@ def describe(exc: ValidationError) -> list[str]:
         if loc and loc[0] in Settings.model_fields:
             # A list's entry is named by its place: `[1, 2]` gave the same line twice, naming neither.
             item = f"item {int(loc[1]) + 1}: " if len(loc) > 1 and loc[1].isdigit() else ""
-            lines.append(f"setting {flag(loc[0])} ({env(loc[0])}): {item}{message}")
+            lines.append(f"{named(loc[0])}: {item}{message}")
         elif loc:
             lines.append(f"setting {'.'.join(loc)}: {message} (not a known setting)")
         elif message.startswith("setting "):
