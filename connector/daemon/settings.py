@@ -1152,7 +1152,8 @@ _SECRET_FLAGS = tuple(flag(name) for name in SECRETS)
 
 
 # Settings --help does not list (test and escape hatches: `--insecure-base-url` sends both keys unencrypted): a
-# guess never names one, nor its `--no-` form. `--url` was "did you mean --no-insecure-base-url?".
+# guess never names one, nor its `--no-` form (they are left out of what `closest_flag` may name). `--url` was "did you
+# mean --no-insecure-base-url?".
 HIDDEN_FLAGS = frozenset(
     form
     for name, info in Settings.model_fields.items()
