@@ -24,11 +24,9 @@ from connector.datadog.connector import DatadogConnector
 from tests.datadog.helpers import FAST_RETRY
 from tests.fakes.c1 import FakeC1
 from tests.fakes.datadog import FakeDatadog
-from tests.independent.service.rig import config, one_report, until
+from tests.independent.service.rig import FinishRequest, config, one_report, until
 from tests.independent.writes.conftest import ALL_ON
 from tests.independent.writes.wire import Wire
-
-FinishRequest = baton_pb2.BatonServiceFinishTaskRequest
 
 
 class RawWire(Wire):
