@@ -38,6 +38,8 @@ from tests.fakes.tasks import length_delimited
 Response = baton_pb2.BatonServiceGetTaskResponse
 Task = baton_pb2.Task
 _TASK_NUMBER = Response.DESCRIPTOR.fields_by_name["task"].number
+_SYNC_NUMBER = Task.DESCRIPTOR.fields_by_name["sync_full"].number
+_TARGETED_NUMBER = Task.SyncFullTask.DESCRIPTOR.fields_by_name["targeted_sync_resources"].number
 
 
 def _refused(raw: bytes) -> PartlyRead | UnreadableTask | None:
@@ -45,10 +47,6 @@ def _refused(raw: bytes) -> PartlyRead | UnreadableTask | None:
     problem = weigh(raw).problem
     assert problem is not None, "the answer is within the bounds"
     return salvage(raw, problem, decode_task=False)
-
-
-_SYNC_NUMBER = Task.DESCRIPTOR.fields_by_name["sync_full"].number
-_TARGETED_NUMBER = Task.SyncFullTask.DESCRIPTOR.fields_by_name["targeted_sync_resources"].number
 
 
 def _action_task(entries: int) -> Task:
