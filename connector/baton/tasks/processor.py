@@ -333,12 +333,33 @@ def action_key(task: baton_pb2.Task, manager: ActionManager | None, key: IdKey =
     if schema is None:
         return None
     named = (invoke.args.fields.get(field.name) for field in schema.arguments if field.HasField("resource_id_field"))
-    refs = sorted(
-        key(ref.resource_type, ref.resource)
-        for value in named
-        if value is not None and (ref := _resource_arg(value)) is not None
+    return _resources_key(
+        [ref for value in named if value is not None and (ref := _resource_arg(value)) is not None], key
     )
-    return ("action", "\0".join(refs)) if refs else None
+
+
+def _resources_key(refs: list[resource_pb2.ResourceId], key: IdKey) -> tuple[str, str] | None:
+    """The key of a task that acts on these resources (an action's, an issuance's identity): their ids in `key` form,
+    without their types (an action may name its resource by a bare id)."""
+    ids = sorted(key(ref.resource_type, ref.resource) for ref in refs)
+    return ("resources", "\0".join(ids)) if ids else None
+
+
+def order_key(task: baton_pb2.Task, kind: str, connector: Connector) -> tuple[str, str] | None:
+    """What a task changes or depends on, as one key: tasks of one key act in the order ConductorOne handed them out
+    (`TaskProcessor._in_turn`), others side by side. A grant and a revoke by the access (`access_key`); an action by
+    the resources it names (`action_key`); an issuance by its identity, the key of an action on that account: issuance
+    reads the account's state (a disabled service account is refused), so an enable handed out before it, run beside
+    it, had the credential refused, and a disable had one issued to the account it disabled. None for the rest: a
+    deletion names a credential that no other task's key names (deleting one twice ends as once), and a rotation or
+    resource creation changes nothing here (docs/service-mode.md "Task order")."""
+    key = id_key_of(connector)
+    if kind == "action_invoke":
+        return action_key(task, connector.action_manager(), key)
+    if kind == "issue_credential":
+        identity = task.issue_credential.identity_id
+        return _resources_key([identity] if identity.resource else [], key)
+    return access_key(task, kind, key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,9 +425,9 @@ class TaskProcessor:
         self._clock = clock
         self._work: dict[str, asyncio.Task[Outcome]] = {}
         self._last_on_access: dict[tuple[str, str], tuple[str, asyncio.Task[Outcome]]] = {}
-        """The latest grant, revoke or action handler started for each access (`access_key`, `action_key`), with its
-        task id: the next one for the same access waits for it, so they act in the order ConductorOne handed them
-        out."""
+        """The latest handler started for each key (`order_key`: an access, or the resources an action or an issuance
+        acts on), with its task id: the next one of the same key waits for it, so they act in the order ConductorOne
+        handed them out."""
         self._active: dict[str, baton_pb2.Task | _Reporting] = {}
         """The tasks running or being reported, by id; one whose report is being retried only as `_Reporting`."""
         self._redelivered: set[str] = set()
@@ -609,15 +630,10 @@ class TaskProcessor:
 
     async def _run(self, kind: str, task: baton_pb2.Task) -> tuple[Outcome, bool]:
         """The handler's outcome, and whether this coroutine itself (not just the handler) was cancelled."""
-        connector = self._handlers.connector
-        id_key = id_key_of(connector)
-        key = (
-            action_key(task, connector.action_manager(), id_key)
-            if kind == "action_invoke"
-            else access_key(task, kind, id_key)
-        )
+        key = order_key(task, kind, self._handlers.connector)
         before = self._last_on_access.get(key) if key is not None else None
-        work = asyncio.create_task(self._in_turn(before, kind, task), name=f"task {task.id}")
+        dispatched = asyncio.Event()
+        work = asyncio.create_task(self._in_turn(before, kind, task, dispatched), name=f"task {task.id}")
         self._work[task.id] = work
         if key is not None:
             self._last_on_access[key] = (task.id, work)
@@ -637,7 +653,7 @@ class TaskProcessor:
             if key is not None and self._last_on_access.get(key, (None, None))[1] is work:
                 del self._last_on_access[key]
         if work.cancelled():
-            return self._abandoned(kind), cancelled_here
+            return self._abandoned(kind, started=dispatched.is_set()), cancelled_here
         # Also when we were cancelled just after the handler ended (in the loop turn before we resumed): what it
         # did (a credential minted, a grant applied) is what gets reported, not a made-up "stopped mid-way".
         return self._outcome_of(kind, work), cancelled_here
@@ -654,9 +670,11 @@ class TaskProcessor:
             undone, cancelled = outcome.undo.done, True
         return _too_large_failure(outcome, MAX_REPORT_BYTES, undone=undone), cancelled
 
-    def _abandoned(self, kind: str) -> Outcome:
+    def _abandoned(self, kind: str, *, started: bool) -> Outcome:
+        """The failure of a task stopped before its handler ended; one whose handler had not started (it waited for an
+        earlier task on its key, `_in_turn`) did nothing, and ConductorOne may retry it whatever its kind."""
         reason = self._abandon_reason or "task cancelled"
-        if kind in NOT_REPLAYABLE:
+        if kind in NOT_REPLAYABLE and started:
             failure = Failure(Code.UNAVAILABLE, f"{reason}; stopped mid-way, so not to be retried as is", True)
         else:
             failure = Failure(Code.UNAVAILABLE, f"{reason}; ConductorOne may retry it", False)
@@ -677,16 +695,21 @@ class TaskProcessor:
         return Outcome(failure=failure_from(exc, provisioning=kind in PROVISIONING_TASKS))
 
     async def _in_turn(
-        self, before: tuple[str, asyncio.Task[Outcome]] | None, kind: str, task: baton_pb2.Task
+        self,
+        before: tuple[str, asyncio.Task[Outcome]] | None,
+        kind: str,
+        task: baton_pb2.Task,
+        dispatched: asyncio.Event,
     ) -> Outcome:
         """The handler, once the earlier task on the same access (`before`) has ended. Run side by side, a revoke
         handed out right after a grant found nothing to remove yet ("already revoked"), then the grant's add landed:
         the access stayed, reported revoked (and an enable and a disable of one user ended as whichever request
-        arrived last). Waiting is bounded by the earlier task's own bounds, and a task
-        abandoned while it waits has done nothing (reported retryable)."""
+        arrived last). Waiting is bounded by the earlier task's own bounds, and a task abandoned while it waits has
+        done nothing (reported retryable, an issuance too: `dispatched` is set only once its handler starts)."""
         if before is not None and not before[1].done():
             log.info("waiting for an earlier task on the same access", earlier_task_id=before[0])
             await asyncio.wait((before[1],))
+        dispatched.set()
         return await self._dispatch(kind, task)
 
     async def _dispatch(self, kind: str, task: baton_pb2.Task) -> Outcome:
