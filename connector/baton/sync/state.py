@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
+from connector.baton.c1z.tally import STORED_ROWS_KEY
+
 INIT = "init"
 LIST_RESOURCE_TYPES = "list-resource-types"
 LIST_RESOURCES = "list-resources"
@@ -95,6 +97,9 @@ class SyncState:
     # What the sync was started with beyond the skip flags above (`Syncer` decides what; never a secret, it is
     # stored in the file); None: not recorded (a finished token, an older writer's or Go's).
     settings: dict[str, str] | None = None
+    # What a resumed token records of the rows its pages stored (`STORED_ROWS_KEY`), as the file has it: the store
+    # checks it (`C1ZStore.rows_changed`) and records its own with every token it stores, so `marshal` never writes it.
+    stored_rows: object = None
 
     def push(self, operation: str, **fields: str) -> Action:
         self.current_action_id += 1
@@ -190,6 +195,7 @@ class SyncState:
             should_skip_grants=bool(data.get("should_skip_grants", False)),
             completed_actions_count=int(data.get("completed_actions_count", 0)),
             settings=_settings(data.get(SETTINGS_KEY)),
+            stored_rows=data.get(STORED_ROWS_KEY),
         )
 
 

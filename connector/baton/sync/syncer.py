@@ -245,8 +245,8 @@ class Syncer:
                     )
                 elif (
                     problem := self._listed_types_problem(resumed_state, types)
-                    or self._store.rows_missing
                     or await self._stray_rows_problem(resumed_state, types)
+                    or await self._store.rows_changed(resumed_state.stored_rows)
                 ) is not None:
                     resumed_state = None
                     log.warning(
