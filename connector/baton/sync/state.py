@@ -171,8 +171,20 @@ class SyncState:
 
     @classmethod
     def _parse(cls, token: str) -> SyncState:
-        data = json.loads(token)
-        if not isinstance(data, dict) or data.get("version") not in (1, 2):
+        try:
+            data = json.loads(token)
+        except json.JSONDecodeError as exc:
+            # Its own words ("Expecting value: line 1 column 1 (char 0)") named neither the token nor the consequence.
+            raise ValueError(
+                f"sync token is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); the sync cannot be resumed"
+            ) from None
+        version = data.get("version") if isinstance(data, dict) else None
+        if isinstance(version, int) and not isinstance(version, bool) and version > _NEWEST_VERSION:
+            shown = f"{version}" if version < 1_000 else "above 1000"
+            raise ValueError(
+                f"sync token is of version {shown}, newer than this connector reads; the sync cannot be resumed"
+            )
+        if version not in (1, _NEWEST_VERSION):
             raise ValueError("sync token is not a version-1 state; the sync cannot be resumed")
         by_id = data.get("actions_map") or {}
         order = data.get("action_order") or []
@@ -199,6 +211,8 @@ class SyncState:
         )
 
 
+# The newest token version this engine reads: Go writes 2 when type-scoped markers exist (c1z-format.md §2.7).
+_NEWEST_VERSION = 2
 # The most actions a token may hold. The engine's stack holds its type-level actions, a page's child listings and
 # up to two batches of per-resource grant listings: hundreds.
 MAX_ACTIONS = 100_000
