@@ -7,14 +7,15 @@ store keeps, per table, a tally of the active sync's rows as it wrote them, comm
 many added rows; the tally is the rows' count, their highest row id, the sum of their row ids and a CRC-32 of their keys
 (`external_id`) in row id order. A sync only appends rows (each new row's id is the table's highest plus one; an upsert
 keeps its row's id and key), so a page extends the tally from the values in hand, without reading anything back
-(about 0.25 µs a row with the token's JSON: docs/c1z.md, "Resuming"). A row deleted, added, re-keyed or moved to another id changes it; an object edited in
-place under its id and key does not (the resume checks each object is the one its key names: `_Db._check_objects`).
+(about 0.25 µs a row with the token's JSON: docs/c1z.md, "Resuming"). A row deleted, added, re-keyed or moved to another
+id changes it; an object edited in place under its id and key does not (the resume checks each object is the one its
+key names: `_Db._check_objects`).
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,12 +23,16 @@ if TYPE_CHECKING:  # the engine reads a token's tally without loading the SQLite
     import sqlite3
 
 # The tables tallied, and the token key the tally is recorded under (prefixed like the engine's settings key, so a
-# later Go field cannot clash; Go's decoder ignores keys it does not know, c1z-format.md §2.7).
+# later Go field cannot clash). Go decodes the token (c1z-format.md §2.7) with encoding/json into a struct, which skips
+# keys the struct lacks, whatever their value.
 TALLIED_TABLES = ("v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants")
 STORED_ROWS_KEY = "py_stored_rows"
 _FIELDS = ("rows", "last_id", "id_sum", "keys_crc32")
 _ID_SUM_MODULUS = 1 << 64  # the sum stays a 64-bit number in the token, whatever the ids
-_CHUNK = 4096
+# Rows read back per step, and the characters of a key tallied: a file's key may be 64 MiB (SQLite's limit on a value),
+# and a step of them would all be in memory at once. Real keys take tens to hundreds.
+_CHUNK = 1000
+_KEY_CHARS = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,20 +72,26 @@ class Tally:
         return {"rows": self.rows, "last_id": self.last_id, "id_sum": self.id_sum, "keys_crc32": self.keys_crc32}
 
 
-def _stream(keys: Iterable[object]) -> bytes:
-    # Each key and a NUL after it, so pages tallied one by one make the same CRC as the whole table read back. A key of
-    # another type (a damaged file's NULL or blob) is tallied by its text: it is never one a page stored.
+def _stream(keys: Sequence[object]) -> bytes:
+    # Each key (its first `_KEY_CHARS`) and a NUL after it, so pages tallied one by one make the same CRC as the whole
+    # table read back. A key of another type (a damaged file's NULL or blob) is tallied by its text: it is never one a
+    # page stored.
     try:
+        if max(map(len, keys), default=0) > _KEY_CHARS:  # type: ignore[arg-type]
+            keys = [key[:_KEY_CHARS] for key in keys]  # type: ignore[index]
         text = "\0".join(keys)  # type: ignore[arg-type]
     except TypeError:
-        text = "\0".join(key if isinstance(key, str) else repr(key) for key in keys)
+        text = "\0".join((key if isinstance(key, str) else repr(key))[:_KEY_CHARS] for key in keys)
     return (text + "\0").encode("utf-8", "surrogatepass")
 
 
 def of_file(conn: sqlite3.Connection, table: str, sync_id: str) -> Tally:
     """The tally of the sync's rows of `table` as the file holds them (a pass over the table, in row id order)."""
     tally = Tally()
-    found = conn.execute(f"SELECT id, external_id FROM {table} WHERE sync_id = ? ORDER BY id", (sync_id,))  # noqa: S608
+    found = conn.execute(
+        f"SELECT id, substr(external_id, 1, {_KEY_CHARS}) FROM {table} WHERE sync_id = ? ORDER BY id",  # noqa: S608
+        (sync_id,),
+    )
     while chunk := found.fetchmany(_CHUNK):
         tally = tally.extended(chunk)
     return tally
