@@ -191,7 +191,7 @@ class _Db:
     def _retally(self, table: str) -> None:
         """Tally the active sync's rows of `table` again from the file, after rows were deleted (a merge of repeated
         items, dropped dangling grants). The tally is of rows in id order, so a deletion is not subtracted: the table is
-        read back (a pass over it; only when such rows were found, at most twice per sync)."""
+        read back (a pass over it; only when such rows were found: a listing that repeated an item, a dangling grant)."""
         if self._tally is not None:
             sync_id, tallies = self._tally
             tallies[table] = tally.of_file(self.conn, table, sync_id)
@@ -542,7 +542,8 @@ class _Db:
                 gone = conn.execute(f"DELETE FROM v1_grants WHERE {where}", (sync_id, *key)).rowcount  # noqa: S608
                 if gone:
                     dropped.by_reason[reason] = dropped.by_reason.get(reason, 0) + gone
-            self._retally("v1_grants")
+            if dropped.count:
+                self._retally("v1_grants")
             # Recorded in the stored token with the deletion: a stop before the sync's end then resumed over a file
             # whose token still counted the dropped grants, and started over for "rows missing".
             self._retally_stored_token()
