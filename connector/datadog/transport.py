@@ -50,7 +50,7 @@ from connector.datadog.netio import (
     asyncio_pool,
 )
 from connector.datadog.ratelimit import RateLimiter, RateLimitHeaders, Ticket, WaitTooLong
-from connector.datadog.retry import RetryPolicy
+from connector.datadog.retry import Answered, Attempts, GiveUp, NoAnswer, Outcome, RetryPolicy, Unreadable
 from connector.datadog.stats import (
     ClientEvent,
     ClientStats,
@@ -326,10 +326,7 @@ class ApiTransport:
         `mints`: the answer holds a new credential's secret; an error quotes the body of a refusal (4xx) only.
         """
         idempotent = method.upper() != "POST" if idempotent is None else idempotent
-        # Whether an attempt may have reached Datadog without its answer reaching us (then retried).
-        lost = False
-        failures = 0
-        throttles = 0
+        attempts = Attempts(method, idempotent, single_attempt)
         attempt = 0
         while True:
             attempt += 1
@@ -342,6 +339,8 @@ class ApiTransport:
                 ) from None
             started = self._clock()
             steps = netsteps.Steps()
+            error: DatadogError
+            info: RateLimitHeaders | None = None
             try:
                 status, headers, body = await self._attempt(
                     ticket,
@@ -355,80 +354,37 @@ class ApiTransport:
                 )
             except httpx.TransportError as exc:
                 self._emit(RequestDone(group, method, None, self._clock() - started, attempt))
-                failures += 1
-                if (
-                    not single_attempt
-                    and failures < self.retry.max_attempts
-                    and self.retry.retryable_exception(exc, idempotent=idempotent)
-                ):
-                    lost = lost or not self.retry.never_sent(exc)
-                    await self._backoff(group, type(exc).__name__, failures, attempt)
-                    continue
-                unavailable = Unavailable(
+                outcome: Outcome = NoAnswer.of(exc)
+                error = Unavailable(
                     method=method,
                     path=path,
                     reason=describe_transport_error(
                         exc, self.host, self._secret_values(), proxy=self.proxy, steps=steps
                     ),
                 )
-                raise lost_answer(unavailable, lost or not self.retry.never_sent(exc)) from None
             except UnexpectedResponse as exc:
                 # The status line arrived but the body could not be read whole (too large, bad encoding).
                 self._emit(RequestDone(group, method, exc.status, self._clock() - started, attempt))
-                failures += 1
-                # A write's answer that cannot be read is a lost answer: the write may have been made, and only asking
-                # again lets Datadog's own answer decide. An oversized answer to a role grant that had landed ended
-                # the task "failed for good", the role held. A read's body of the same kind would only come again.
-                again = exc.retryable or method.upper() != "GET"
-                if again and idempotent and not single_attempt and failures < self.retry.max_attempts:
-                    lost = True
-                    await self._backoff(group, "unreadable_body", failures, attempt)
-                    continue
-                lost_answer(exc, lost)
-                raise
-            self._emit(RequestDone(group, method, status, self._clock() - started, attempt))
-            if status < 300:
-                return Reply(status, headers, body, method.upper(), path)
-            if status == 429 and not idempotent and not self._datadogs_429(headers, body):
-                # Not Datadog's own 429 (neither its JSON error body nor its rate-limit headers): a gateway's or a
-                # proxy's, which may have answered after the request got through, as for any 4xx without Datadog's
-                # body (`errors.nothing_done`). Resent, a create that had landed was made twice: a credential minted
-                # again past its duplicate check, the first left live and untraced. Raised instead, for the caller to
-                # look up what it may have made; the bucket was not shut by its hint (`_attempt`), so that look-up goes
-                # out now rather than failing at once on a gateway's `Retry-After: 300`.
-                raise lost_answer(self.error(status, method, path, body, headers, mints=mints), lost)
-            if status == 429:
-                throttles += 1
+                outcome = Unreadable(exc.status or 0, retryable=exc.retryable)
+                error = exc
+            else:
+                self._emit(RequestDone(group, method, status, self._clock() - started, attempt))
+                if status < 300:
+                    return Reply(status, headers, body, method.upper(), path)
                 info = RateLimitHeaders.parse(headers, self._wall_clock())
-                hint = info.wait_hint if info is not None else None
-                wait = self.retry.rate_limit_wait(throttles, hint, self._rng)
-                # The group's bucket stays shut for as long as this request waits (the release counted the hint as
-                # it is): other requests of the group would spend the same second on 429s of their own.
-                self._limiter.throttle(ticket, wait)
-                if single_attempt or throttles > self.retry.max_rate_limit_retries or self.retry.hint_exceeds_cap(wait):
-                    # "Give up now": the error carries the hint so the caller can reschedule the whole job; an earlier
-                    # attempt's lost answer (a 503 before this 429) still says the write may have landed.
-                    raise lost_answer(self.error(status, method, path, body, headers, mints=mints), lost)
-                self._emit(RateLimitWait(group, info.name if info else None, wait, "429"))
-                await self._sleep(wait)
-                continue
-            failures += 1
-            # A 5xx on a create may still have created the object, so only idempotent calls retry it.
-            if (
-                idempotent
-                and not single_attempt
-                and failures < self.retry.max_attempts
-                and self.retry.retryable_status(status)
-            ):
-                # A 503's Retry-After (RFC 9110 §10.2.3) is a floor under the backoff: asking sooner only adds
-                # load to a server that said when it expects to be back. Beyond the longest wait, give up now.
-                info = RateLimitHeaders.parse(headers, self._wall_clock())
-                hint = info.retry_after if info is not None else None
-                if hint is None or not self.retry.hint_exceeds_cap(hint):
-                    lost = True
-                    await self._backoff(group, f"http_{status}", failures, attempt, at_least=hint)
-                    continue
-            raise lost_answer(self.error(status, method, path, body, headers, mints=mints), lost)
+                outcome = Answered(status, info, status == 429 and is_datadogs_429(body, info))
+                error = self.error(status, method, path, body, headers, mints=mints)
+            decision = self.retry.decide(attempts, outcome, self._rng)
+            if isinstance(decision, GiveUp):
+                if decision.shut is not None:
+                    self._limiter.throttle(ticket, decision.shut)
+                raise lost_answer(error, decision.lost) from None
+            if decision.throttled:
+                self._limiter.throttle(ticket, decision.delay)
+                self._emit(RateLimitWait(group, info.name if info else None, decision.delay, "429"))
+            else:
+                self._emit(RetryScheduled(group, decision.reason, attempt, decision.delay))
+            await self._sleep(decision.delay)
 
     async def _attempt(
         self,
@@ -579,15 +535,6 @@ class ApiTransport:
             status=status,
             messages=[f"response body larger than the {self.max_response_bytes}-byte cap"],
         )
-
-    async def _backoff(
-        self, group: str, reason: str, failures: int, attempt: int, *, at_least: float | None = None
-    ) -> None:
-        delay = self.retry.backoff(failures - 1, self._rng)
-        if at_least is not None:
-            delay = max(delay, at_least)
-        self._emit(RetryScheduled(group, reason, attempt, delay))
-        await self._sleep(delay)
 
 
 def _values_over(body: bytearray, bound: int) -> bool:
