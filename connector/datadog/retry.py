@@ -52,7 +52,7 @@ class Answered:
 @dataclass(frozen=True, slots=True)
 class Unreadable(Answered):
     """The status line arrived but the body could not be read whole (too large, an encoding not asked for, cut short or
-    garbled); `status` may be a 2xx."""
+    garbled); `status` may be a 2xx. A 429's or a server error's is decided by its status (`judged_by_status`)."""
 
     # Whether the same answer may come whole next time (a cut or garbled stream may not recur; a body over the cap or
     # in an encoding we never asked for will come the same).
@@ -136,7 +136,7 @@ class RetryPolicy(BaseRetryPolicy):
         `attempts` counts it (failures, throttles, and whether an answer may have been lost)."""
         if isinstance(outcome, NoAnswer):
             return self._after_no_answer(attempts, outcome, rng)
-        if isinstance(outcome, Unreadable):
+        if isinstance(outcome, Unreadable) and not self.judged_by_status(outcome.status):
             return self._after_unreadable(attempts, outcome, rng)
         if outcome.status == 429:
             return self._after_429(attempts, outcome, rng)
@@ -211,6 +211,14 @@ class RetryPolicy(BaseRetryPolicy):
     @staticmethod
     def retryable_status(status: int) -> bool:
         return status in _RETRYABLE_STATUSES
+
+    @staticmethod
+    def judged_by_status(status: int) -> bool:
+        """Whether an answer of `status` is decided by its status and headers alone, whether its body could be read or
+        not: a 429 or a server error (docs/spec/datadog-api.md §2.4: "Do not assume a JSON body on 429 or 5xx"; it is
+        only the error's words). Taken as an unreadable body, a read's 503 or 429 in an encoding not asked for (a load
+        balancer's page) was final at once, not retried nor waited for, and failed the sync for good."""
+        return status == 429 or RetryPolicy.retryable_status(status)
 
     @staticmethod
     def retryable_exception(exc: BaseException, *, idempotent: bool) -> bool:

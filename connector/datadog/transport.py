@@ -342,7 +342,7 @@ class ApiTransport:
             error: DatadogError
             info: RateLimitHeaders | None = None
             try:
-                status, headers, body = await self._attempt(
+                status, headers, body, unreadable = await self._attempt(
                     ticket,
                     method,
                     path,
@@ -362,18 +362,24 @@ class ApiTransport:
                         exc, self.host, self._secret_values(), proxy=self.proxy, steps=steps
                     ),
                 )
-            except UnexpectedResponse as exc:
-                # The status line arrived but the body could not be read whole (too large, bad encoding).
-                self._emit(RequestDone(group, method, exc.status, self._clock() - started, attempt))
-                outcome = Unreadable(exc.status or 0, retryable=exc.retryable)
-                error = exc
             else:
                 self._emit(RequestDone(group, method, status, self._clock() - started, attempt))
-                if status < 300:
+                if status < 300 and unreadable is None:
                     return Reply(status, headers, body, method.upper(), path)
                 info = RateLimitHeaders.parse(headers, self._wall_clock())
-                outcome = Answered(status, info, status == 429 and is_datadogs_429(body, info))
-                error = self.error(status, method, path, body, headers, mints=mints)
+                datadogs_429 = status == 429 and is_datadogs_429(body, info)
+                if unreadable is None:
+                    outcome = Answered(status, info, datadogs_429)
+                    error = self.error(status, method, path, body, headers, mints=mints)
+                else:
+                    # The status line arrived but the body could not be read whole (too large, bad encoding).
+                    outcome = Unreadable(status, info, datadogs_429, retryable=unreadable.retryable)
+                    error = unreadable
+                    if self.retry.judged_by_status(status):
+                        # Decided by its status (`RetryPolicy.decide`), it fails as that status does, saying why its
+                        # body is not quoted: a 503 so answered was a final "unexpected response".
+                        error = self.error(status, method, path, b"", headers, mints=mints)
+                        error.messages = (*error.details, *unreadable.messages)
             decision = self.retry.decide(attempts, outcome, self._rng)
             if isinstance(decision, GiveUp):
                 if decision.shut is not None:
@@ -397,10 +403,13 @@ class ApiTransport:
         api_key_only: bool,
         idempotent: bool,
         steps: netsteps.Steps,
-    ) -> tuple[int, HeaderLines, bytearray]:
+    ) -> tuple[int, HeaderLines, bytearray, UnexpectedResponse | None]:
+        """The answer's status, head and body; with the error saying why the body could not be read whole (too large,
+        an encoding not asked for, cut or garbled), its body then empty."""
         headers: HeaderLines | None = None
         status = 0
         body = bytearray()
+        unreadable: UnexpectedResponse | None = None
         try:
             async with self._semaphore:
                 request = self._request(method, path, params, json, api_key_only)
@@ -419,14 +428,17 @@ class ApiTransport:
                                 # closed unread (`finally`), its connection is dropped, not kept for the next request.
                                 raise FaultyFraming(faulty)
                             headers = lines
-                            body = await self._read_capped(response, status, headers, method, path)
+                            try:
+                                body = await self._read_capped(response, status, headers, method, path)
+                            except UnexpectedResponse as exc:
+                                unreadable = exc
                         finally:
                             await response.aclose()
                 except TimeoutError:
                     raise httpx.ReadTimeout(f"no complete response within {self._deadline:g}s") from None
                 except HTTPCORE_ERRORS as exc:
                     raise as_httpx_error(exc) from exc
-            return status, headers, body
+            return status, headers, body, unreadable
         finally:
             # Also on failures and cancellation: an unreleased first request of a group would block the group. A 429
             # shuts the bucket for its hint, but a create's 429 that is not Datadog's own does not (`request`).

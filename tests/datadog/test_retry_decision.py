@@ -67,6 +67,9 @@ OUTCOMES: dict[str, Outcome] = {
     "429 Datadog's, reset in 3 s": Answered(429, DATADOGS, datadogs_429=True),
     "429 a gateway's": Answered(429, _headers(retry_after="3")),
     "429 asking for an hour": Answered(429, _headers(retry_after="3600"), datadogs_429=True),
+    "503 whose body cannot be read": Unreadable(503, retryable=False),
+    "429 Datadog's whose body cannot be read": Unreadable(429, DATADOGS, datadogs_429=True, retryable=False),
+    "404 whose body cannot be read": Unreadable(404, retryable=False),
 }
 
 R, RL, G, GL = "retry", "retry, lost", "give up", "give up, lost"
@@ -102,6 +105,12 @@ TABLE: dict[str, tuple[tuple[str, str, str, str], tuple[str, str, str, str]]] = 
     # A gateway's 429 may come after a create got through: a create is not sent again.
     "429 a gateway's": ((R, R, G, G), (G, G, G, G)),
     "429 asking for an hour": ((G, G, G, G), (G, G, G, G)),
+    # A 429's or a server error's body is only the error's words (docs/spec/datadog-api.md §2.4: do not assume a JSON
+    # body on 429 or 5xx): one that cannot be read is decided by its status, as if it had been.
+    "503 whose body cannot be read": ((RL, RL, G, G), (G, G, G, G)),
+    "429 Datadog's whose body cannot be read": ((R, R, R, G), (G, G, G, G)),
+    # Any other answer's body is what it says: unread, a write asks again as after any lost answer.
+    "404 whose body cannot be read": ((G, RL, G, G), (G, G, G, G)),
 }
 
 
@@ -125,7 +134,7 @@ def _attempts(kind: str, budget: str, outcome: Outcome) -> Attempts:
     template = KINDS[kind]
     attempts = Attempts(template.method, template.idempotent, template.single_attempt)
     if budget == "spent":
-        if isinstance(outcome, Answered) and not isinstance(outcome, Unreadable) and outcome.status == 429:
+        if isinstance(outcome, Answered) and outcome.status == 429:
             attempts.throttles = POLICY.max_rate_limit_retries
         else:
             attempts.failures = POLICY.max_attempts - 1
