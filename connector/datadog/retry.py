@@ -74,8 +74,9 @@ class Attempts:
     # Attempts that failed (no answer, an unreadable body, a status other than 2xx and 429), and 429s waited for.
     failures: int = 0
     throttles: int = 0
-    # Whether an attempt may have reached Datadog without its answer reaching us: a 404 or 409 after it may be that
-    # attempt's own doing, and a write's failure says it may have landed (`errors.lost_answer`).
+    # Whether an attempt may have reached Datadog without its answer reaching us (no answer after it was sent, an
+    # answer that cannot be read, a server error): a 404 or 409 after it may be that attempt's own doing, and a write's
+    # failure says it may have landed (`errors.lost_answer`), whether the lost answer was the last or not.
     lost: bool = False
 
     @property
@@ -159,9 +160,9 @@ class RetryPolicy(BaseRetryPolicy):
         # lets Datadog's own answer decide. An oversized answer to a role grant that had landed ended the task "failed
         # for good", the role held. A read's body of the same kind would only come again.
         attempts.failures += 1
+        attempts.lost = True
         again = outcome.retryable or not attempts.read
         if again and attempts.idempotent and self._may_ask_again(attempts):
-            attempts.lost = True
             return Retry(self.backoff(attempts.failures - 1, rng), "unreadable_body")
         return GiveUp(attempts.lost)
 
@@ -188,12 +189,13 @@ class RetryPolicy(BaseRetryPolicy):
     def _after_status(self, attempts: Attempts, outcome: Answered, rng: random.Random | None) -> Retry | GiveUp:
         # A 5xx on a create may still have created the object, so only idempotent calls retry it. A 503's Retry-After
         # (RFC 9110 §10.2.3) is a floor under the backoff: asking sooner only adds load to a server that said when it
-        # expects to be back. Beyond the longest wait, give up now.
+        # expects to be back. Beyond the longest wait, give up now. Such an answer (a gateway's 502 or 504 after Datadog
+        # made the change, too) is a lost answer whether it is asked again or not.
         attempts.failures += 1
+        attempts.lost = attempts.lost or self.retryable_status(outcome.status)
         if attempts.idempotent and self._may_ask_again(attempts) and self.retryable_status(outcome.status):
             hint = outcome.rate_limit.retry_after if outcome.rate_limit is not None else None
             if hint is None or not self.hint_exceeds_cap(hint):
-                attempts.lost = True
                 delay = self.backoff(attempts.failures - 1, rng)
                 return Retry(delay if hint is None else max(delay, hint), f"http_{outcome.status}")
         return GiveUp(attempts.lost)

@@ -16,8 +16,9 @@ import httpx
 import pytest
 
 from connector.datadog.client import DatadogClient
-from connector.datadog.errors import RateLimited, Unavailable
+from connector.datadog.errors import DatadogError, RateLimited, Unavailable
 from connector.datadog.paging import paginate
+from connector.datadog.provisioning import MAY_HAVE_LANDED, said_if_maybe_made
 from connector.datadog.retry import RetryPolicy
 from connector.datadog.stats import ClientEvent, RateLimitWait
 from tests.datadog.helpers import ClientFactory, FakeTime, ToTheFake
@@ -424,3 +425,28 @@ async def test_datadogs_429_whose_body_cannot_be_read_is_waited_for_even_by_a_cr
         assert (await dd.create_user("new.person@example.com")).id == "u1"
         assert dd.stats.rate_limit_waits == 1
     assert clock.sleeps == [4.0]
+
+
+@pytest.mark.parametrize(
+    ("answer", "attempts"),
+    [
+        (_http(503, b"busy", b"Retry-After: 3600"), 5),
+        (_http(200, b"x" * 70_000, b"Content-Type: application/json"), 1),
+    ],
+    ids=["503-asking-an-hour", "answer-over-the-cap-on-the-last-attempt"],
+)
+async def test_a_write_given_up_on_its_first_lost_answer_says_it_may_have_landed(answer: bytes, attempts: int) -> None:
+    """A role grant answered a 503 asking for an hour (given up at once), or an answer over the cap on its last attempt:
+    the attempt may have made the change. Marked only when asked again, the grant failed saying only "unavailable",
+    where the same 503 without its Retry-After, asked again, said the role may be held (docs/credentials.md, "Lost
+    answers": no answer, a 5xx, an unreadable 2xx)."""
+    clock = FakeTime()
+    policy = RetryPolicy(max_attempts=attempts)
+    async with _answering(
+        [answer], sleep=clock.sleep, clock=clock.clock, retry=policy, max_response_bytes=65_536
+    ) as dd:
+        with pytest.raises(DatadogError) as raised:
+            await said_if_maybe_made(dd.add_user_to_role("r1", "u1"))
+    assert raised.value.after_lost_answer
+    assert MAY_HAVE_LANDED in raised.value.messages
+    assert clock.sleeps == []

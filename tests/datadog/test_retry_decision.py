@@ -87,15 +87,16 @@ TABLE: dict[str, tuple[tuple[str, str, str, str], tuple[str, str, str, str]]] = 
     "untrusted certificate": ((G, G, G, G), (G, G, G, G)),
     # A read's body that comes cut may come whole; one over the cap comes the same. A write's unreadable answer is a
     # lost answer: asking again lets Datadog's own answer decide.
-    "2xx body cut or garbled": ((RL, RL, G, G), (G, G, G, G)),
-    "2xx body over the cap or unasked encoding": ((G, RL, G, G), (G, G, G, G)),
-    # A server error: a create may have been made all the same, so only idempotent calls ask again.
-    "503": ((RL, RL, G, G), (G, G, G, G)),
-    "503 Retry-After 3 s": ((RL, RL, G, G), (G, G, G, G)),
+    "2xx body cut or garbled": ((RL, RL, GL, GL), (GL, GL, GL, GL)),
+    "2xx body over the cap or unasked encoding": ((GL, RL, GL, GL), (GL, GL, GL, GL)),
+    # A server error: a create may have been made all the same, so only idempotent calls ask again. Asked again or
+    # not, the answer was lost (a gateway's 502 or 504 may come after Datadog made the change).
+    "503": ((RL, RL, GL, GL), (GL, GL, GL, GL)),
+    "503 Retry-After 3 s": ((RL, RL, GL, GL), (GL, GL, GL, GL)),
     # Longer than the longest wait: give up now, the caller reschedules.
-    "503 Retry-After an hour": ((G, G, G, G), (G, G, G, G)),
-    "502 (a load balancer's)": ((RL, RL, G, G), (G, G, G, G)),
-    "408 (a proxy's Request Timeout)": ((RL, RL, G, G), (G, G, G, G)),
+    "503 Retry-After an hour": ((GL, GL, GL, GL), (GL, GL, GL, GL)),
+    "502 (a load balancer's)": ((RL, RL, GL, GL), (GL, GL, GL, GL)),
+    "408 (a proxy's Request Timeout)": ((RL, RL, GL, GL), (GL, GL, GL, GL)),
     # Will not get better by asking again.
     "501 Not Implemented": ((G, G, G, G), (G, G, G, G)),
     "404 Datadog's": ((G, G, G, G), (G, G, G, G)),
@@ -107,10 +108,10 @@ TABLE: dict[str, tuple[tuple[str, str, str, str], tuple[str, str, str, str]]] = 
     "429 asking for an hour": ((G, G, G, G), (G, G, G, G)),
     # A 429's or a server error's body is only the error's words (docs/spec/datadog-api.md §2.4: do not assume a JSON
     # body on 429 or 5xx): one that cannot be read is decided by its status, as if it had been.
-    "503 whose body cannot be read": ((RL, RL, G, G), (G, G, G, G)),
+    "503 whose body cannot be read": ((RL, RL, GL, GL), (GL, GL, GL, GL)),
     "429 Datadog's whose body cannot be read": ((R, R, R, G), (G, G, G, G)),
     # Any other answer's body is what it says: unread, a write asks again as after any lost answer.
-    "404 whose body cannot be read": ((G, RL, G, G), (G, G, G, G)),
+    "404 whose body cannot be read": ((GL, RL, GL, GL), (GL, GL, GL, GL)),
 }
 
 
