@@ -2,8 +2,9 @@
 
 Every request of the client goes through `ApiTransport.request`, so the retry policy, the rate-limit
 handling, the response-size cap and the error mapping each exist exactly once. The transport is the one
-owner of Datadog retries: once it has spent its budget the error it raises is final for that call, and no
-caller above retries it again (docs/service-mode.md, "Datadog failures").
+owner of Datadog retries: it carries out what `RetryPolicy.decide` says of each attempt (it decides nothing itself),
+and once the budget is spent the error it raises is final for that call, and no caller above retries it again
+(docs/service-mode.md, "Datadog failures").
 """
 
 from __future__ import annotations
