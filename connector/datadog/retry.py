@@ -166,8 +166,14 @@ class RetryPolicy(BaseRetryPolicy):
             return Retry(self.backoff(attempts.failures - 1, rng), "unreadable_body")
         return GiveUp(attempts.lost)
 
+    @staticmethod
+    def shuts_bucket(*, idempotent: bool, datadogs_429: bool) -> bool:
+        """Whether a 429 shuts its group's rate-limit bucket (and may be waited for): any but a gateway's to a create
+        (`_after_429`)."""
+        return idempotent or datadogs_429
+
     def _after_429(self, attempts: Attempts, outcome: Answered, rng: random.Random | None) -> Retry | GiveUp:
-        if not attempts.idempotent and not outcome.datadogs_429:
+        if not self.shuts_bucket(idempotent=attempts.idempotent, datadogs_429=outcome.datadogs_429):
             # Not Datadog's own 429 (neither its JSON error body nor its rate-limit headers): a gateway's or a proxy's,
             # which may have answered after the request got through, as for any 4xx without Datadog's body
             # (`errors.nothing_done`). Resent, a create that had landed was made twice: a credential minted again past

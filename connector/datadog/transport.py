@@ -444,7 +444,11 @@ class ApiTransport:
             # Also on failures and cancellation: an unreleased first request of a group would block the group. A 429
             # shuts the bucket for its hint, but a create's 429 that is not Datadog's own does not (`request`).
             refused = headers is not None and status == 429
-            throttled = headers is not None and refused and (idempotent or self._datadogs_429(headers, body))
+            throttled = (
+                headers is not None
+                and refused
+                and self.retry.shuts_bucket(idempotent=idempotent, datadogs_429=self._datadogs_429(headers, body))
+            )
             self._limiter.release(ticket, headers, throttled=throttled, refused=refused)
 
     def _datadogs_429(self, headers: Mapping[str, str], body: bytes | bytearray) -> bool:
