@@ -438,8 +438,8 @@ async def test_datadogs_429_whose_body_cannot_be_read_is_waited_for_even_by_a_cr
 async def test_a_write_given_up_on_its_first_lost_answer_says_it_may_have_landed(answer: bytes, attempts: int) -> None:
     """A role grant answered a 503 asking for an hour (given up at once), or an answer over the cap on its last attempt:
     the attempt may have made the change. Marked only when asked again, the grant failed saying only "unavailable",
-    where the same 503 without its Retry-After, asked again, said the role may be held (docs/credentials.md, "Lost
-    answers": no answer, a 5xx, an unreadable 2xx)."""
+    where the same 503 without its Retry-After, asked again, said the role may be held (docs/credentials.md, "Datadog
+    side": lost answers are no answer, a 5xx, an unreadable 2xx)."""
     clock = FakeTime()
     policy = RetryPolicy(max_attempts=attempts)
     async with _answering(
