@@ -161,6 +161,9 @@ class _Bucket:
     # `shut_after` when an answer to a request sent after the latest 429 reopened it: a request numbered up to it was
     # sent before the refusal the reopening answered, and its own 429, arriving later, is older news (`_stale`).
     reopened_after: int = 0
+    # The last sequence number handed out when a 429 last set `remaining` to 0: a group's first request sent up to it
+    # was counted as spent before Datadog's refusal, and is not given back to the bucket (`RateLimiter.release`).
+    zeroed_after: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,7 +345,7 @@ class RateLimiter:
             elif throttled:
                 if reset is not None:
                     self._shut(bucket, reset, ticket)
-                bucket.remaining = 0
+                self._zero(bucket)
             elif self._outdated_by_shut(ticket, bucket):
                 # Answered, but sent before the latest 429, whose wait still runs: what was left when Datadog answered
                 # it says nothing of the wait asked for since. Counted, it reopened the bucket at once, and every
@@ -365,9 +368,15 @@ class RateLimiter:
             self._new_bucket(f"group:{ticket.group}")
         if headers is not None:
             # A first request is given back to the buckets its answer shows it was not in (it was counted as spent in
-            # each, `_probe`). Without an answer it stays spent in all, as any request without one does.
+            # each, `_probe`). Without an answer it stays spent in all, as any request without one does. Not to a
+            # bucket a 429 has emptied since it was sent: Datadog's 0 did not count it, and giving it back let one
+            # request out into the window the 429 refused.
             for each in counted:
-                if each is not (bucket if info is not None else None) and each.remaining is not None:
+                if (
+                    each is not (bucket if info is not None else None)
+                    and each.remaining is not None
+                    and ticket.sent > each.zeroed_after
+                ):
                     each.remaining += 1
         # The bucket the answer speaks of: the one it names, else the one the request was counted in.
         spoken = bucket if info is not None else ticket.held
@@ -423,8 +432,13 @@ class RateLimiter:
         bucket = self._new_bucket(name)
         if self._stale(ticket, bucket):
             return  # older news than the answer that reopened the bucket (`release`)
-        bucket.remaining = 0
+        self._zero(bucket)
         self._shut(bucket, reset, ticket)
+
+    def _zero(self, bucket: _Bucket) -> None:
+        """A 429 says the bucket has nothing left: none of the requests sent so far is given back to it."""
+        bucket.remaining = 0
+        bucket.zeroed_after = self._sent
 
     def _shut(self, bucket: _Bucket, wait: float, ticket: Ticket) -> None:
         """A 429 asked the bucket to wait `wait` seconds. Up to the longest wait (`max_wait`), it is held shut that

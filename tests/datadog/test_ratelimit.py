@@ -167,6 +167,25 @@ async def test_a_first_request_without_an_answer_stays_spent_but_is_no_longer_in
     assert time.now == reset + 10.0
 
 
+@pytest.mark.parametrize(
+    "answer", [_headers(3, 2, 7, name="users-own"), {}], ids=["its own bucket", "no rate-limit headers"]
+)
+async def test_a_first_request_answered_after_a_429_emptied_the_bucket_gives_nothing_back(
+    answer: dict[str, str],
+) -> None:
+    """`users`' first request is in flight when Datadog refuses `roles` for 30 s. Its answer then shows it was not in
+    `shared`, but Datadog's 0 never counted it: given back, it let one `roles` request out into the refused window."""
+    limiter, time = await _shared(remaining=5)
+    first = await limiter.acquire("users")
+    refused = await limiter.acquire("roles")
+    limiter.release(refused, {"retry-after": "30", "x-ratelimit-name": "shared"}, throttled=True, refused=True)
+    limiter.throttle(refused, 30.0)
+    at = time.now
+    limiter.release(first, answer)
+    await limiter.acquire("roles")
+    assert time.now - at == 30.0
+
+
 async def test_a_bucket_learned_while_a_first_request_is_in_flight_counts_it_too() -> None:
     """`users`' first request is in flight when `teams`' first answer names a bucket nobody knew, which it shares with
     `users`: one left there is the request on its way."""
