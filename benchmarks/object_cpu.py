@@ -53,7 +53,6 @@ from connector.datadog.resources.users import UserSyncer, user_resource
 from connector.datadog.transport import Reply
 from tests.fakes.datadog import FakeDatadog, generate_org
 
-USERS_PATH = "/api/v2/users"
 TEAMS = 40
 
 

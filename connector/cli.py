@@ -532,7 +532,7 @@ def _config(args: list[str]) -> int:
     """Every setting's effective value, where it came from (flag, env, file, default); secrets redacted."""
     from connector.baton.printable import printable
     from connector.daemon.main import fail_settings
-    from connector.daemon.settings import SettingsError, env, flag, load_effective, redacted
+    from connector.daemon.settings import SettingsError, env, load_effective, named, redacted
 
     as_json = "--json" in args
     try:
@@ -560,7 +560,7 @@ def _config(args: list[str]) -> int:
         },
     )
     if temp_dir is None:
-        warnings.append(f"setting {flag('c1z_temp_dir')} ({env('c1z_temp_dir')}): {NO_SYSTEM_TEMP_DIR}")
+        warnings.append(f"{named('c1z_temp_dir')}: {NO_SYSTEM_TEMP_DIR}")
     rows = {
         name: {"value": value, "source": effective.sources[name], "env": env(name)} for name, value in values.items()
     }

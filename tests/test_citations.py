@@ -1,7 +1,8 @@
 """A section of a document cited in the code or the docs ("docs/spec/service-mode.md §3.4", "§3.4 of
 docs/spec/service-mode.md", or by its title: docs/benchmarks.md, "c1z store") is one a reader can open: the document
 is in the repository and has a heading with that number or title. A citation left behind when a document was
-renumbered or a heading reworded sends the next reader to a section that says something else, or to none."""
+renumbered or a heading reworded sends the next reader to a section that says something else, or to none. So does a
+path to a file or folder (a module, a fixture, a test) that a rename or a deletion left behind."""
 
 from __future__ import annotations
 
@@ -103,16 +104,50 @@ def test_every_cited_section_exists() -> None:
     assert _unresolved(_tracked()) == []
 
 
-def test_every_cited_document_is_in_the_repository() -> None:
-    """A path to a document (`docs/c1z.md`, `tests/fixtures/datadog/README.md`) names a file here, not one a
-    rename or a deletion left behind. The reference specs (docs/spec/) also cite the Go repositories' own documents,
-    and are left out."""
-    path = re.compile(r"(?<![\w./:-])((?:docs|tests|benchmarks|deploy|charts|scripts)/[\w./-]*[\w-]\.md)\b")
+def _missing_paths(text: str) -> list[str]:
+    """Each path cited in `text` that names nothing here: a document, a module, a fixture (a `*` in it a glob that
+    must match), or a folder (written with its closing `/`); and a test module named alone (`test_outage.py`)."""
+    missing = []
+    for m in _PATH.finditer(text):
+        cited = m.group(1)
+        if "*" in cited:
+            found = any(REPO.glob(cited.rstrip("/")))
+        else:
+            found = (REPO / cited).is_dir() if cited.endswith("/") else (REPO / cited).exists()
+        if not found:
+            missing.append(cited)
+    return missing + [m.group(1) for m in _TEST_MODULE.finditer(text) if m.group(1) not in _test_modules()]
+
+
+_PATH = re.compile(
+    r"(?<![\w./:-])((?:connector|docs|tests|benchmarks|deploy|charts|scripts)/[\w./*-]*[\w*-](?:\.[A-Za-z0-9]+|/))"
+    r"(?![\w/-])"
+)
+_TEST_MODULE = re.compile(r"`(test_\w+\.py)`")
+
+
+@functools.cache
+def _test_modules() -> frozenset[str]:
+    return frozenset(p.name for p in REPO.glob("tests/**/test_*.py"))
+
+
+def test_the_path_check_reads_every_kind_of_path() -> None:
+    here = "docs/c1z.md, connector/baton/c1z/store.py, tests/fixtures/c1z/old-sdk-v0.1.14.*.c1z, tests/fakes/datadog/,"
+    here += " `test_layers.py`"
+    assert _missing_paths(here) == []
+    gone = "docs/gone.md, connector/gone.py, tests/fixtures/gone-*.json, tests/gone/, `test_gone.py`"
+    gone_paths = ["docs/gone.md", "connector/gone.py", "tests/fixtures/gone-*.json", "tests/gone/"]
+    assert _missing_paths(gone) == [*gone_paths, "test_gone.py"]
+
+
+def test_every_cited_path_is_in_the_repository() -> None:
+    """A path (`docs/c1z.md`, `connector/datadog/netio.py`, `tests/fixtures/datadog/README.md`, `tests/fakes/`) names
+    a file or folder here, not one a rename or a deletion left behind. The reference specs (docs/spec/) also cite the
+    Go repositories' own files, and are left out; so is this module, whose own test cites paths that are not here."""
     missing = [
-        f"{name}: {m.group(1)}"
+        f"{name}: {cited}"
         for name in _tracked()
-        if not name.startswith("docs/spec/")
-        for m in path.finditer((REPO / name).read_text(errors="replace"))
-        if not (REPO / m.group(1)).is_file()
+        if not name.startswith("docs/spec/") and name != "tests/test_citations.py"
+        for cited in _missing_paths((REPO / name).read_text(errors="replace"))
     ]
     assert missing == []

@@ -2,7 +2,8 @@
 `connector/baton/` (protos, c1z, sync engine, ConductorOne client, task runner, service runner) knows nothing of
 Datadog or of the daemon's wiring; `connector/datadog/` knows nothing of gRPC, the ConductorOne client, the task
 runner or the daemon. Checked twice: every import statement (lazy ones in functions included), and what a fresh
-interpreter has loaded after importing every module of the baton layer."""
+interpreter has loaded after importing every module of a layer (what the baton modules the Datadog layer uses bring
+along included). Names are checked too: one public class name, one class."""
 
 from __future__ import annotations
 
@@ -76,8 +77,9 @@ def test_no_import_statement_crosses_a_layer_upwards(layer: str, forbidden: tupl
     assert _violations(layer, forbidden) == []
 
 
-def test_importing_the_whole_baton_layer_loads_nothing_of_datadog_or_the_daemon() -> None:
-    modules = sorted({_module_name(path) for path in _sources("baton")})
+def _loaded_by_importing(layer: str) -> list[str]:
+    """The modules a fresh interpreter has loaded once it imported every module of `layer`."""
+    modules = sorted({_module_name(path) for path in _sources(layer)})
     code = (
         "import importlib, json, sys\n"
         f"for name in {modules!r}:\n"
@@ -85,9 +87,26 @@ def test_importing_the_whole_baton_layer_loads_nothing_of_datadog_or_the_daemon(
         "print(json.dumps(sorted(sys.modules)))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
-    loaded = json.loads(done.stdout)
+    loaded: list[str] = json.loads(done.stdout)
+    return loaded
+
+
+def _named(loaded: list[str], names: tuple[str, ...]) -> list[str]:
+    return [m for m in loaded if any(m == name or m.startswith(f"{name}.") for name in names)]
+
+
+def test_importing_the_whole_baton_layer_loads_nothing_of_datadog_or_the_daemon() -> None:
+    loaded = _loaded_by_importing("baton")
     assert "connector.baton.runtime.service" in loaded  # the walk reached the service runner
-    assert [m for m in loaded if m.startswith(BATON_MUST_NOT_IMPORT)] == []
+    assert _named(loaded, BATON_MUST_NOT_IMPORT) == []
+
+
+def test_importing_the_whole_datadog_layer_loads_no_grpc_nor_what_uses_it() -> None:
+    """Through the baton modules it may use too: the statements above see only the Datadog layer's own imports, and a
+    baton module it imports (`builders`, `ids`) that took in gRPC or the task runner would bring them along."""
+    loaded = _loaded_by_importing("datadog")
+    assert "connector.datadog.provisioning" in loaded  # the walk reached the provisioners
+    assert _named(loaded, DATADOG_MUST_NOT_IMPORT) == []
 
 
 # Classes of the Datadog layer that share a name with a different baton class, each with why the name stays. A
@@ -130,3 +149,46 @@ def test_a_datadog_class_takes_no_baton_class_name_for_another_thing() -> None:
     assert datadog["RetryPolicy"] == ["RetryPolicy"]
     shared = {name for name, bases in datadog.items() if name in baton and name not in bases}
     assert shared == set(SHARED_CLASS_NAMES)
+
+
+def test_no_two_public_classes_of_one_layer_or_of_the_daemon_share_a_name() -> None:
+    """Within a layer too: `providers.Recipient` (any provider's checked config) held a `jwe.Recipient` (a JWE key's),
+    and a reader of `Recipient` had two to choose from. A public class name names one class in the package, but for
+    the cross-layer ones above (and a Datadog class extending the baton class of its name)."""
+    places: dict[str, list[str]] = {}
+    for layer in ("baton", "datadog", "daemon"):
+        for path in _sources(layer):
+            if "pb" in path.relative_to(ROOT).parts:
+                continue
+            for node in ast.parse(path.read_text(), str(path)).body:
+                if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+                    places.setdefault(node.name, []).append(str(path.relative_to(ROOT.parent)))
+    assert "Outcome" in places  # the walk reads the package
+    repeated = {name: where for name, where in places.items() if len(where) > 1}
+    assert repeated.keys() - {*SHARED_CLASS_NAMES, "RetryPolicy"} == set(), repeated
+
+
+# Public functions of the Datadog layer or the daemon named as a baton one, each with why the name stays.
+SHARED_FUNCTION_NAMES = {
+    "api_key_v2": "the Datadog key's api_key_v2 document (its header and provider), built by baton's generic one",
+}
+
+
+def _functions(layer: str) -> set[str]:
+    return {
+        node.name
+        for path in _sources(layer)
+        if "pb" not in path.relative_to(ROOT).parts
+        for node in ast.parse(path.read_text(), str(path)).body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not node.name.startswith("_")
+    }
+
+
+def test_no_datadog_or_daemon_function_takes_a_baton_function_name_for_another_thing() -> None:
+    """The daemon's `run_service(settings)` (run the Datadog connector in service mode) and the runner's
+    `run_service(config, app, metrics)` it calls were one name for two things, in one module (the runner imported as
+    `runner` to tell them apart): the daemon's is `run_service_mode`, beside `run_one_shot`."""
+    baton = _functions("baton")
+    assert "run_service" in baton  # the walk reads the runner
+    shared = (_functions("datadog") | _functions("daemon")) & baton
+    assert shared == set(SHARED_FUNCTION_NAMES)

@@ -39,6 +39,11 @@ def go_to_lower(text: str) -> str:
 _RAW_URL_ALPHABET = re.compile(r"[A-Za-z0-9_-]*")
 
 
+def go_raw_url_b64encode(data: bytes) -> str:
+    """`base64.RawURLEncoding.EncodeToString`: the URL alphabet, no padding (JOSE's base64url)."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
 def go_raw_url_b64decode(text: str) -> bytes | None:
     """`base64.RawURLEncoding.DecodeString`, or None where Go refuses the text: the URL alphabet only, no padding (a
     length of 4n+1 cannot be), CR and LF skipped. Python's decoder drops any character outside its alphabet and also

@@ -6,8 +6,8 @@ long as the resolver is silent. On the loop's default executor (where asyncio's 
 lookups took all of its threads, and the loop's close and the interpreter's exit waited for them
 (`connector/daemon/exiting.py`); these threads are daemon threads, which neither waits for.
 
-The addresses a lookup found are then raced (`connected_socket`), by the Datadog client's network layer and by
-httpx's alike (`netsteps.LookupFirstBackend`).
+The addresses a lookup found are then raced (`connected_socket`), for the Datadog client's network layer and for
+httpx's alike (`netsteps.connect`).
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ for one request: it follows the connection's steps as httpcore makes them (`conn
 itself while it runs (`looking_up`), so a timeout at any point is named by the step it cut: `DNS lookup timed out`,
 `TLS handshake with <host> timed out`, `the proxy <proxy> took the CONNECT to <host> and did not answer it`.
 Only a new connection has such steps: the Datadog transport installs it on those alone.
+
+A new connection itself is made here too (`connect`: the lookup, the race of its addresses, the socket's options
+and the errors as httpcore's), for the Datadog client's network backend and for httpx's (`LookupFirstBackend`).
 """
 
 from __future__ import annotations
@@ -139,9 +142,10 @@ async def connect(
     wrap: Callable[[socket.socket], Awaitable[T]],
 ) -> T:
     """A new connection to `host`, for a network backend of httpcore: its name looked up on a lookup thread under
-    `looking_up`, its addresses raced (`lookup.connected_socket`: tried one after another, a first address that never
-    answered the SYN, a black-holed IPv6 route, took the whole timeout and the next was never tried), the socket's
-    options set, and the socket handed to `wrap` (the backend's stream; closed if that fails), all within `timeout`.
+    `looking_up`, its addresses raced (`lookup.connected_socket`; tried one after another instead, as they were, a
+    first address that never answered the SYN, a black-holed IPv6 route, took the whole timeout and the next was never
+    tried), the socket's options set, and the socket handed to `wrap` (the backend's stream; closed if that fails),
+    all within `timeout`.
     The Datadog client's backend (`netio.AsyncioBackend`) and httpx's (`LookupFirstBackend`) both connect here.
 
     Raises httpcore's `ConnectTimeout` (`LOOKUP_TIMED_OUT` while the lookup had not answered) or `ConnectError`."""

@@ -78,7 +78,7 @@ def _httpx_proxies() -> dict[str, str | None]:
     }
 
 
-def no_proxy_mounts(targets: Iterable[str] = ()) -> dict[str, None]:
+def no_proxy_mounts(targets: Iterable[str]) -> dict[str, None]:
     """httpx mount patterns for the NO_PROXY entries httpx's own reading misses (see above): give them to an httpx
     client as ``mounts=`` (None: sent directly). `targets`: the URLs the client sends to, for the CIDR entries."""
     mounts: dict[str, None] = {}
@@ -115,13 +115,13 @@ def no_proxy_mounts(targets: Iterable[str] = ()) -> dict[str, None]:
     return mounts
 
 
-def environment_proxies(targets: Iterable[str] = ()) -> dict[str, str | None]:
+def environment_proxies(targets: Iterable[str]) -> dict[str, str | None]:
     """httpx's reading of the environment (pattern -> proxy URL, None for "directly"), with `no_proxy_mounts`."""
     return {**_httpx_proxies(), **no_proxy_mounts(targets)}
 
 
 def environment_mounts(
-    verify: ssl.SSLContext | bool, targets: Iterable[str] = (), **transport: Any
+    verify: ssl.SSLContext | bool, targets: Iterable[str], **transport: Any
 ) -> dict[str, httpx.AsyncBaseTransport | None]:
     """The ``mounts=`` of an httpx client: the proxies of the environment (each https:// one checked with `verify`, the
     trust the client's origin gets) and `no_proxy_mounts` for `targets`. `transport`: what else the client gives its

@@ -30,7 +30,7 @@ from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.outcome import Outcome, TaskError
 from connector.daemon.main import fail
 from connector.daemon.oneshot import cancel_on_signal, datadog_client, datadog_options, keep_the_outcome
-from connector.daemon.settings import Settings, SettingsError, env, flag
+from connector.daemon.settings import Settings, SettingsError, flag, named
 from connector.datadog.connector import DatadogConnector
 from connector.datadog.credentials import deletions_found
 from connector.datadog.errors import DatadogError
@@ -51,10 +51,10 @@ class ActionFailed(Exception):
 
 
 def _bad(field_name: str, message: str) -> SettingsError:
-    return SettingsError(f"setting {flag(field_name)} ({env(field_name)}): {message}")
+    return SettingsError(f"{named(field_name)}: {message}")
 
 
-def parse_entitlement_id(value: str, field_name: str = "grant_entitlement") -> tuple[str, str, str]:
+def parse_entitlement_id(value: str) -> tuple[str, str, str]:
     """`<resource type>:<resource id>:<slug>` (the Go SDK's entitlement id) → its three parts.
 
     Datadog's ids never hold a colon (see `parse_grant_id`), so a value of more parts is some other id pasted.
@@ -62,14 +62,15 @@ def parse_entitlement_id(value: str, field_name: str = "grant_entitlement") -> t
     parts = value.strip().split(":")
     if len(parts) == 5 and all(parts):
         raise _bad(
-            field_name,
+            "grant_entitlement",
             f"{shown_value(value)} is a grant id, not an entitlement id: grant {shown_value(':'.join(parts[:3]))} to "
             f"{shown_value(parts[4])} "
             "(or revoke it with --revoke-grant)",
         )
     if len(parts) != 3 or not all(parts):
         raise _bad(
-            field_name, f"{shown_value(value)} is not an entitlement id (expected <resource type>:<resource id>:<slug>)"
+            "grant_entitlement",
+            f"{shown_value(value)} is not an entitlement id (expected <resource type>:<resource id>:<slug>)",
         )
     return parts[0], parts[1], parts[2]
 
@@ -366,7 +367,7 @@ def _classified(settings: Settings, code: Code, message: str, setting: str | Non
         if action == "invoke_action" and code is Code.INVALID_ARGUMENT:
             # The action's name was checked with the settings: what the action refuses is in its arguments.
             action = "invoke_action_args"
-        return SettingsError(f"setting {flag(action)} ({env(action)}): {message}")
+        return SettingsError(f"{named(action)}: {message}")
     return ActionFailed(message)
 
 

@@ -1,14 +1,15 @@
 """The run's event loop and the process's exit never wait for good on a worker thread the outside world holds.
 
 A blocking call handed to a thread (`asyncio.to_thread` opening a file on a mount that stopped answering; a host name
-lookup of a library that resolves on the loop's executor, the token endpoint's httpx) cannot be cancelled: the
-awaiting coroutine is, within its deadline, and the thread stays in the call. A host name whose resolver never
-answered left such a thread in `getaddrinfo`, and then `asyncio.run` waited for it as the loop closed
-(`shutdown_default_executor` has no bound before 3.12), and the interpreter again as it exited (it joins every pool
-thread): a one-shot sync that had failed, or been stopped by SIGTERM, never printed its closing line nor exited; only
-SIGKILL ended it. (The Datadog client's own lookups run on daemon threads of their own: `connector/baton/lookup.py`.) Here both waits are bounded by `THREAD_WAIT`: the loop's default executor stops waiting for
-its threads then, and `leave` ends the process with the run's exit code, its exit callbacks run and its streams
-flushed, when a thread is still held then, with a warning saying so.
+lookup made on the loop's executor, as asyncio's and anyio's own are) cannot be cancelled: the awaiting coroutine is,
+within its deadline, and the thread stays in the call. A host name whose resolver never answered left such a thread
+in `getaddrinfo`, and then `asyncio.run` waited for it as the loop closed (`shutdown_default_executor` has no bound
+before 3.12), and the interpreter again as it exited (it joins every pool thread): a one-shot sync that had failed,
+or been stopped by SIGTERM, never printed its closing line nor exited; only SIGKILL ended it. (The connector's own
+lookups, the Datadog client's, the token request's and an https proxy's, now run on daemon threads of their own:
+`connector/baton/lookup.py`.) Here both waits are bounded by `THREAD_WAIT`: the loop's default executor stops
+waiting for its threads then, and `leave` ends the process with the run's exit code, its exit callbacks run and its
+streams flushed, when a thread is still held then, with a warning saying so.
 """
 
 from __future__ import annotations

@@ -225,12 +225,12 @@ def count_dropped_writes(counter: Callable[[float], None]) -> None:
             counter(_dropped_writes)
 
 
-def _dropped(lines: int = 1) -> None:
+def _dropped() -> None:
     global _dropped_writes
     with _dropping:  # the writer's thread and the logging ones both count
-        _dropped_writes += lines
+        _dropped_writes += 1
         if _count_dropped is not None:
-            _count_dropped(lines)
+            _count_dropped(1)
 
 
 def terminal(stream: TextIO) -> bool:

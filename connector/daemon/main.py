@@ -147,10 +147,10 @@ async def _run(settings: Settings) -> int:
         check_resource_types(settings)  # a typo in a resource type is exit 2 before any request
     if settings.service_mode:
         from connector.baton.runtime.service import StartupRefused
-        from connector.daemon.service import run_service
+        from connector.daemon.service import run_service_mode
 
         try:
-            return await run_service(settings)
+            return await run_service_mode(settings)
         except StartupRefused as exc:  # logged where it was decided; this is the closing line one-shot has too
             return fail(str(exc), EXIT_FAILED)
     if settings.one_shot_action:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import httpx
 
 from connector.baton.c1 import grpc_root_certificates
-from connector.daemon.settings import Settings, SettingsError, env, flag, read_setting_file
+from connector.daemon.settings import Settings, SettingsError, named, read_setting_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +40,7 @@ def outbound_trust(settings: Settings, environ: Mapping[str, str] = os.environ) 
     """The CA bundle setting, read once and checked; a SettingsError naming it when it is unusable."""
     if settings.ca_bundle is None:
         return Trust(httpx.create_ssl_context(trust_env=True), grpc_root_certificates(environ))
-    where = f"setting {flag('ca_bundle')} ({env('ca_bundle')})"
+    where = named("ca_bundle")
     pem = read_setting_file(settings.ca_bundle, f"{where}: {settings.ca_bundle}", MAX_CA_BUNDLE_BYTES)
     if not pem.isascii():
         # Text around the certificates is no part of them, and bundles carry it: comments naming a CA in UTF-8,

@@ -32,7 +32,7 @@ from connector.daemon import logging as logs
 from connector.daemon.main import fail
 from connector.daemon.network import outbound_trust
 from connector.daemon.progress import Progress, summary_table
-from connector.daemon.settings import Settings, SettingsError, env, flag
+from connector.daemon.settings import Settings, SettingsError, env, flag, named
 from connector.datadog.client import DatadogClient
 from connector.datadog.connector import DatadogConnector, DatadogOptions
 from connector.datadog.idrules import UNUSABLE_ID, holds_whitespace, is_email_address, is_usable_id
@@ -100,17 +100,17 @@ def idle_settings(settings: Settings) -> list[str]:
             for name in _SERVICE_ONLY
             if getattr(settings, name) != Settings.model_fields[name].default
         ]
-    lines = [f"setting {flag(name)} ({env(name)}) does nothing without {needs}; it is ignored" for name, needs in idle]
+    lines = [f"{named(name)} does nothing without {needs}; it is ignored" for name, needs in idle]
     if settings.sync_schedules and options.site_lacks_on_call:
         # The start-up line showed schedules synced, and none were, without a word.
         lines.append(
-            f"setting {flag('sync_schedules')} ({env('sync_schedules')}) does nothing on site {settings.site}, "
+            f"{named('sync_schedules')} does nothing on site {settings.site}, "
             "which has no Datadog On-Call; it is ignored"
         )
     if action := settings.one_shot_action:
         # A one-shot action changes Datadog and exits: it syncs nothing, so `--file` got no c1z, silently.
         lines += [
-            f"setting {flag(name)} ({env(name)}) does nothing with {flag(action)}, which syncs nothing; it is ignored"
+            f"{named(name)} does nothing with {flag(action)}, which syncs nothing; it is ignored"
             for name in _SYNC_ONLY
             if getattr(settings, name) != Settings.model_fields[name].default
         ]
@@ -148,7 +148,7 @@ def check_resource_types(settings: Settings) -> None:
     # actions refuse it): sent, it was echoed in the request's URL, and Datadog's 404 put it in the sync's warning and
     # the log; as a type, the lines below quoted it. Named once, and judged no further.
     problems += [
-        f"setting {flag(name)} ({env(name)}): an entry holds {KEY_SHAPE}, not of a resource type or an id; it is not "
+        f"{named(name)}: an entry holds {KEY_SHAPE}, not of a resource type or an id; it is not "
         "sent to Datadog and not shown"
         for name in ("sync_resource_types", "sync_resources")
         for entry in getattr(settings, name)
@@ -169,9 +169,7 @@ def check_resource_types(settings: Settings) -> None:
             why = f"is synced only with {flag(needs[0])}" + (" and --sync-secrets" if needs[0].endswith("keys") else "")
         else:
             why = "is not a resource type of this connector"
-        problems.append(
-            f"setting {flag(name)} ({env(name)}): {shown_value(type_id)} {why} (this run syncs: {', '.join(available)})"
-        )
+        problems.append(f"{named(name)}: {shown_value(type_id)} {why} (this run syncs: {', '.join(available)})")
     # Keys are listed, never fetched one at a time: such a target failed the sync after the key check, naming no
     # setting (the engine's "does not support targeted sync"), and left the failed run in --file.
     syncers = _syncers(options)
@@ -184,13 +182,13 @@ def check_resource_types(settings: Settings) -> None:
             # control character or whitespace (`role: <uuid>`, `role:<uuid> Admins`) was answered 404, and the run
             # finished (exit 0) with an empty partial sync.
             problems.append(
-                f"setting {flag('sync_resources')} ({env('sync_resources')}): {shown_value(ref)} names no Datadog "
+                f"{named('sync_resources')}: {shown_value(ref)} names no Datadog "
                 f"object (its id: {UNUSABLE_ID}; or whitespace or an invisible character)"
             )
         elif is_email_address(object_id):
             # `user:jane@example.com`: answered 404, and the run finished (exit 0) with an empty partial sync.
             problems.append(
-                f"setting {flag('sync_resources')} ({env('sync_resources')}): {shown_value(ref)} names no Datadog "
+                f"{named('sync_resources')}: {shown_value(ref)} names no Datadog "
                 "object (its id is an email address; a user's id is a UUID: `baton-datadog inspect --resources user` "
                 "lists them with their names)"
             )
@@ -199,7 +197,7 @@ def check_resource_types(settings: Settings) -> None:
                 f", a {shown_value(owners[type_id])} target those it holds" if owners.get(type_id) in targeted else ""
             )
             problems.append(
-                f"setting {flag('sync_resources')} ({env('sync_resources')}): {shown_value(ref)} is a {shown_value(type_id)}, "
+                f"{named('sync_resources')}: {shown_value(ref)} is a {shown_value(type_id)}, "
                 f"which cannot be "
                 f"synced one by one (targeted: {', '.join(targeted)}); {flag('sync_resource_types')} {type_id} syncs "
                 f"every one{owner}"
@@ -211,7 +209,7 @@ def check_resource_types(settings: Settings) -> None:
             # (`bid:r:role/<uuid>:member`) names the same id, and is judged alike. After the type's own
             # refusal: a token's handle (`sat:...`) holds one, and its type cannot be targeted at all.
             problems.append(
-                f"setting {flag('sync_resources')} ({env('sync_resources')}): {shown_value(ref)} names no Datadog "
+                f"{named('sync_resources')}: {shown_value(ref)} names no Datadog "
                 f"object (its id holds ':', which no Datadog id does: an entitlement or grant id pasted? give "
                 f"{printable(type_id[:100])}:<id>, the id alone)"
             )
@@ -220,7 +218,7 @@ def check_resource_types(settings: Settings) -> None:
         if type_id not in wanted and type_id in available:
             # Both set and at odds: the partial sync would list only `wanted` types and fail on this target.
             problems.append(
-                f"setting {flag('sync_resources')} ({env('sync_resources')}): {shown_value(ref)} is a {shown_value(type_id)}, which "
+                f"{named('sync_resources')}: {shown_value(ref)} is a {shown_value(type_id)}, which "
                 f"{flag('sync_resource_types')} ({env('sync_resource_types')}) leaves out (it names: {', '.join(wanted)})"
             )
     if problems:
@@ -266,7 +264,7 @@ def check_temp_dir(tmp_dir: Path | None) -> None:
     1) that did not name the setting."""
     problem = temp_dir_problem(tmp_dir)
     if problem is not None:
-        raise SettingsError(f"setting {flag('c1z_temp_dir')} ({env('c1z_temp_dir')}): {problem}")
+        raise SettingsError(f"{named('c1z_temp_dir')}: {problem}")
 
 
 def check_output_file(path: Path, tmp_dir: Path | None, stop: threading.Event | None = None) -> None:
@@ -277,7 +275,7 @@ def check_output_file(path: Path, tmp_dir: Path | None, stop: threading.Event | 
     check_temp_dir(tmp_dir)
     problem = output_file_problem(path, tmp_dir, types.TYPE_IDS, stop)
     if problem is not None:
-        raise SettingsError(f"setting {flag('file')} ({env('file')}): {path}{problem}")
+        raise SettingsError(f"{named('file')}: {path}{problem}")
 
 
 async def run_one_shot(settings: Settings) -> int:

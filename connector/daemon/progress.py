@@ -12,14 +12,15 @@ from connector.baton.printable import printable
 from connector.daemon.logging import StatusLine
 
 log = structlog.get_logger(__name__)
+LOG_EVERY = 10.0
+"""Seconds between progress log lines where there is no terminal to show a live line on."""
 
 
 class Progress:
     """A SyncObserver: counts stored rows per phase and resource type."""
 
-    def __init__(self, stream: TextIO, *, live: bool, log_every: float = 10.0) -> None:
+    def __init__(self, stream: TextIO, *, live: bool) -> None:
         self._status = StatusLine(stream) if live else None
-        self._log_every = log_every
         self._last = 0.0
         self._started = time.monotonic()
         self.counts: Counter[tuple[str, str]] = Counter()
@@ -30,7 +31,7 @@ class Progress:
         now = time.monotonic()
         if self._status is not None:
             self._status.show(self._line(now))
-        elif now - self._last >= self._log_every:
+        elif now - self._last >= LOG_EVERY:
             self._last = now
             log.info("sync progress", **{f"{p}": n for p, n in self._totals().items()})
 

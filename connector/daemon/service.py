@@ -20,7 +20,7 @@ from connector.daemon.metrics import DatadogApiMetrics, daemon_metrics
 from connector.daemon.network import Trust, outbound_trust
 from connector.daemon.oneshot import datadog_client, datadog_options, sync_options
 from connector.daemon.preflight import check_grpc_proxy
-from connector.daemon.settings import Settings, SettingsError, env, flag
+from connector.daemon.settings import Settings, SettingsError, named
 from connector.daemon.version import package_version
 from connector.datadog.client import DatadogClient
 from connector.datadog.connector import DatadogConnector
@@ -81,7 +81,7 @@ class DatadogService:
             await self._client.aclose()
 
 
-async def run_service(settings: Settings) -> int:
+async def run_service_mode(settings: Settings) -> int:
     assert settings.client_secret is not None  # required together with client_id by the settings model
     startgc.bound_pause()
     try:
@@ -91,7 +91,7 @@ async def run_service(settings: Settings) -> int:
     except CredentialError as exc:
         # `exc.setting` is `client-id`, `client-secret` or `BATON_C1_API_HOST`: name both the flag and the variable.
         name = exc.setting.removeprefix("BATON_").lower().replace("-", "_")
-        raise SettingsError(f"setting {flag(name)} ({env(name)}): {exc.reason}") from None
+        raise SettingsError(f"{named(name)}: {exc.reason}") from None
     settings.require_datadog_keys()  # fail on a missing key before anything starts
     # --c1z-temp-dir and the periodic sync's --file are checked by the runner, before anything connects, and refused
     # as a ServiceSettingError worded below as one-shot words them. Not here too: checking an existing --file
@@ -132,4 +132,4 @@ async def run_service(settings: Settings) -> int:
         metrics, api_metrics = daemon_metrics()
         return await runner.run_service(config, DatadogService(settings, trust, api_metrics), metrics)
     except ServiceSettingError as exc:
-        raise SettingsError(f"setting {flag(exc.setting)} ({env(exc.setting)}): {exc.reason}") from None
+        raise SettingsError(f"{named(exc.setting)}: {exc.reason}") from None

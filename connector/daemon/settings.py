@@ -8,7 +8,6 @@ command prints it) and which `BATON_*` variables it did not know (a warning at s
 from __future__ import annotations
 
 import argparse
-import difflib
 import ipaddress
 import json
 import math
@@ -50,6 +49,7 @@ from connector.daemon.config_yaml import (
     yaml_12_loader,
     yaml_kind,
 )
+from connector.daemon.flagguess import closest_flag
 from connector.daemon.logging import REDACTED
 from connector.daemon.version import package_version
 from connector.datadog.keyshape import KEY_SHAPE, holds_key_shape, shown_value
@@ -281,7 +281,7 @@ class Settings(BaseSettings):
                 if name not in _PATHS and _NOT_UTF8.search(value):
                     # A variable's undecodable bytes (Python keeps them as lone surrogates) would fail deep in a
                     # header, a host name or a log line; a file name may hold any bytes.
-                    raise ValueError(f"{_named(name)}: is not valid UTF-8 text")
+                    raise ValueError(f"{named(name)}: is not valid UTF-8 text")
                 if name in _CASE_FREE:
                     value = value.lower()
             if _given(value):
@@ -507,9 +507,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _required_together(self) -> Settings:
         if self.client_id and self.client_secret is None:
-            raise ValueError(f"{_named('client_secret')}: client-secret is required in service mode (client-id is set)")
+            raise ValueError(f"{named('client_secret')}: client-secret is required in service mode (client-id is set)")
         if self.client_secret is not None and not self.client_id:
-            raise ValueError(f"{_named('client_id')}: client-id is required in service mode (client-secret is set)")
+            raise ValueError(f"{named('client_id')}: client-id is required in service mode (client-secret is set)")
         actions = [flag(name) for name in ONE_SHOT_ACTIONS if getattr(self, name)]
         if len(actions) > 1:
             raise ValueError(f"{' and '.join(actions)} cannot be combined: run one provisioning action at a time")
@@ -574,7 +574,7 @@ class Settings(BaseSettings):
         "the key part is not unpadded base64url". Not a check of the settings model (`load`): the manifests' tests
         load the placeholders as a pod would. Before anything connects; the value is never shown."""
         held = [
-            f"setting {flag(name)} ({env(name)}): is still the placeholder of deploy/baton-datadog-secrets.yaml (it "
+            f"{named(name)}: is still the placeholder of deploy/baton-datadog-secrets.yaml (it "
             f"starts with {PLACEHOLDER}): put the real value in the Secret"
             for name in ("client_id", "client_secret", "api_key", "app_key")
             if (value := getattr(self, name))
@@ -861,13 +861,14 @@ def require_service_mode(settings: Settings, sources: Mapping[str, str] | None =
             f"is set (the chart and deploy/ set it in the pod): {way_out}"
         )
     raise SettingsError(
-        f"{_named('client_id')}: missing: {flag('require_service_mode')} ({env('require_service_mode')}) is set, "
+        f"{named('client_id')}: missing: {flag('require_service_mode')} ({env('require_service_mode')}) is set, "
         "and service mode needs the ConductorOne client id and secret (in Kubernetes, in the Secret the pod reads); "
         "without them the run would be a one-shot sync that exits, and the pod would be restarted to run it again"
     )
 
 
-def _named(field_name: str) -> str:
+def named(field_name: str) -> str:
+    """How a message names a setting: `setting --flag (BATON_FLAG)`, both the ways to give it."""
     return f"setting {flag(field_name)} ({env(field_name)})"
 
 
@@ -1133,7 +1134,7 @@ def unknown_arguments(leftover: Sequence[str], known: frozenset[str] | None = No
     elif flags and _FLAG_NAME.fullmatch(flags[0]) and (why := sdk_only(flags[0])) is not None:
         what = f"{flags[0]} is {why}" + ("," if others else "")
     elif flags and _FLAG_NAME.fullmatch(flags[0]):
-        close = closest_flag(flags[0], known or known_flags())
+        close = closest_flag(flags[0], (known or known_flags()) - HIDDEN_FLAGS)
         what = f"unknown flag {flags[0]}" + (f"; did you mean {close}?" if close else "")
     elif flags:
         what = "an unknown flag (not shown: it does not look like a flag name)"
@@ -1151,93 +1152,14 @@ _SECRET_FLAGS = tuple(flag(name) for name in SECRETS)
 
 
 # Settings --help does not list (test and escape hatches: `--insecure-base-url` sends both keys unencrypted): a
-# guess never names one, nor its `--no-` form. `--url` was "did you mean --no-insecure-base-url?".
+# guess never names one, nor its `--no-` form (they are left out of what `closest_flag` may name). `--url` was "did you
+# mean --no-insecure-base-url?".
 HIDDEN_FLAGS = frozenset(
     form
     for name, info in Settings.model_fields.items()
     if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("hidden")
     for form in (flag(name), "--no-" + flag(name).removeprefix("--"))
 )
-
-# Words that turn a flag around: `--skip-entitlements-and-grants` for `--grants`, `--no-sync-secrets` for `--secrets`
-# are the opposite of what was typed, so a guess is a flag of the same sense as what was typed, its negations counted
-# (`_same_sense`).
-_TYPED_NEGATION = re.compile(
-    r"(?:do-?not|don-?t|not|non|no|never|skip|disable|disallow|deny|forbid|without|ignore|exclude|off|un)(?:-|(?=[a-z])|$)"
-)
-"""A word by which a user may have meant a flag's opposite, dash or not: `--noprovisioning`, `--dont-sync-secrets`."""
-
-
-def _negations(name: str, pattern: re.Pattern[str]) -> int:
-    """How many negating words begin `name`: `no-skip-full-sync` two (it runs the full sync), `skip-full-sync` one."""
-    count = 0
-    while name and (found := pattern.match(name)) is not None and found.end() > 0:
-        count, name = count + 1, name[found.end() :]
-    return count
-
-
-_FLAG_NEGATION = re.compile(r"(?:no|skip)-")
-
-
-def _same_sense(flag_name: str, typed: str) -> bool:
-    """Whether flag `flag_name` is negated as often as `typed` seems to be: only such a flag is guessed.
-    `--noprovisioning` was "did you mean --provisioning?", the flag that turns on writes to Datadog, and `--nofull-sync`
-    "--no-skip-full-sync", the flag that runs it. Counted, not paired off: `--no-skip-grants` (a sync's setting) is
-    no `--grants` (inspect's)."""
-    return _negations(flag_name, _FLAG_NEGATION) == _negations(typed, _TYPED_NEGATION)
-
-
-def closest_flag(given: str, known: frozenset[str]) -> str | None:
-    """The known flag `given` most likely meant, if any. Names are compared without their dashes: the `--` every
-    long flag shares made `--json` "close" to `--version` and `--token` to `--site`. A flag that `given` begins
-    (`--log` of `--log-level`, first) or ends (`--secret` of `--client-secret`), or that ends or begins `given`
-    (`--datadog-site`, `--dd-api-key`), word for word, beats a spelling that is only near (`--region` was
-    "--version"); of several, the shortest. Never a hidden flag (`HIDDEN_FLAGS`), and never one of the other sense
-    (`_same_sense`): `--secrets` was "did you mean --no-sync-secrets?"."""
-    # In the variable's spelling (`--client_id`, `--API-KEY`, `--HELP`) a flag was "unknown" with no guess, or a
-    # worse one: every flag is lower case with dashes, so the name is compared that way.
-    wanted = given.lstrip("-").lower().replace("_", "-")
-    bare = {
-        flag_name.lstrip("-"): flag_name
-        for flag_name in sorted(known - HIDDEN_FLAGS)
-        if _same_sense(flag_name.lstrip("-"), wanted)
-    }
-    guess = _closest_of(wanted, bare)
-    if guess is None:
-        return None
-    # A flag negated more often than what was typed, a letter or so from it and nearer than the guess, means a
-    # negation was misspelled (`--no-skp-full-sync`, `--n-provisioning`): counted short, the guess was the flag that
-    # does the reverse. No guess then. (A typed negation word the flag lacks, `--disallow-…` for `--allow-…`, is the
-    # other way round, and meant.)
-    typed = _negations(wanted, _TYPED_NEGATION)
-    near = difflib.get_close_matches(wanted, [name.lstrip("-") for name in known - HIDDEN_FLAGS], n=3, cutoff=0.9)
-    guessed = difflib.SequenceMatcher(None, wanted, guess.lstrip("-")).ratio()
-    if any(
-        _negations(name, _FLAG_NEGATION) > typed and difflib.SequenceMatcher(None, wanted, name).ratio() > guessed
-        for name in near
-    ):
-        return None
-    return guess
-
-
-def _closest_of(wanted: str, bare: Mapping[str, str]) -> str | None:
-    """`closest_flag`'s guess among the flags of the same sense (`bare`: each name without its dashes, to the flag)."""
-    close = difflib.get_close_matches(wanted, list(bare), n=1, cutoff=0.6)
-    ratio = difflib.SequenceMatcher(None, wanted, close[0]).ratio() if close else 0.0
-    if close and ratio >= 0.8:
-        return bare[close[0]]
-    if wanted:
-        begun = [name for name in bare if name.startswith(f"{wanted}-")]
-        words = begun or [
-            name
-            for name in bare
-            if name.endswith(f"-{wanted}") or wanted.endswith(f"-{name}") or wanted.startswith(f"{name}-")
-        ]
-        if words:
-            return bare[min(words, key=lambda name: (len(name), name))]
-    if close and (ratio >= 0.7 or close[0][:1] == wanted[:1]):  # a weak likeness that starts elsewhere is no guess
-        return bare[close[0]]
-    return None
 
 
 @dataclass(frozen=True)
@@ -1341,13 +1263,13 @@ def _load_effective(argv: Sequence[str], command: str | None, secrets: list[str]
                     [entry for part in parts for entry in _list_entries(part)] if parts[1:] else "".join(parts)
                 )
             except ValueError as exc:
-                raise SettingsError(f"{_named(name)}: {exc}") from None
+                raise SettingsError(f"{named(name)}: {exc}") from None
     for name in ONE_SHOT_ACTIONS:
         if name in flagged and not _given(flagged[name]):
             # Everywhere else an empty value means "not set"; here that turned `--revoke-grant "$GRANT"` with the
             # variable unset into a full sync that exited 0, as if the access had been revoked.
             raise SettingsError(
-                f"{_named(name)}: the flag is given an empty value (an unset variable?); "
+                f"{named(name)}: the flag is given an empty value (an unset variable?); "
                 "nothing was run. Give it a value, or leave the flag out to sync"
             )
     args = {k: v for k, v in flagged.items() if _given(v)}
@@ -1365,7 +1287,7 @@ def _load_effective(argv: Sequence[str], command: str | None, secrets: list[str]
             # The flag's case above, as a variable: `BATON_REVOKE_GRANT="$GRANT" baton-datadog -p` with GRANT unset
             # ran a full sync and exited 0, as if the access had been revoked.
             raise SettingsError(
-                f"{_named(name)}: the variable is set to an empty value (an unset variable?); "
+                f"{named(name)}: the variable is set to an empty value (an unset variable?); "
                 "nothing was run. Give it a value, or unset it to sync"
             )
     known = {env(name) for name in Settings.model_fields}
@@ -1518,7 +1440,7 @@ def _explicit_booleans(argv: Sequence[str]) -> list[str]:
         elif value.strip().lower() in _FALSE:
             out.append(f"--no-{flag(field_name).removeprefix('--')}")
         else:
-            raise SettingsError(f"setting {flag(field_name)} ({env(field_name)}): {name}=VALUE takes true or false")
+            raise SettingsError(f"{named(field_name)}: {name}=VALUE takes true or false")
     return out
 
 
@@ -1653,7 +1575,7 @@ def _did_you_mean(name: str, *, variable: bool = False) -> str:
     # BATON_SECRET was "did you mean BATON_SYNC_SECRETS" and BATON_GRANT "BATON_SKIP_GRANTS".
     config = CONFIG_PATH_ENV.removeprefix(ENV_PREFIX).lower()
     fields = {flag(field_name): field_name for field_name in [*Settings.model_fields, *([config] if variable else [])]}
-    close = closest_flag(f"--{name}", frozenset(fields))
+    close = closest_flag(f"--{name}", frozenset(fields) - HIDDEN_FLAGS)
     if variable and name.lower().startswith("config"):  # BATON_CONFIG, BATON_CONFIG_FILE: a file of settings
         close = flag(config)
     if close is None:
@@ -1710,7 +1632,7 @@ def describe(exc: ValidationError) -> list[str]:
         if loc and loc[0] in Settings.model_fields:
             # A list's entry is named by its place: `[1, 2]` gave the same line twice, naming neither.
             item = f"item {int(loc[1]) + 1}: " if len(loc) > 1 and loc[1].isdigit() else ""
-            lines.append(f"setting {flag(loc[0])} ({env(loc[0])}): {item}{message}")
+            lines.append(f"{named(loc[0])}: {item}{message}")
         elif loc:
             lines.append(f"setting {'.'.join(loc)}: {message} (not a known setting)")
         elif message.startswith("setting "):

@@ -247,7 +247,7 @@ def _described(err: ErrorDetails, raw: Any, at: str) -> str:
     return f"{path} (expected {expected}{got})"
 
 
-def _wire_path(raw: Any, loc: tuple[int | str, ...], field: int = -1) -> tuple[str, Any]:
+def _wire_path(raw: Any, loc: tuple[int | str, ...], field: int) -> tuple[str, Any]:
     """`loc` (pydantic's location of a failure) as a path in the answer, and the value found there (`_ABSENT` when
     none, `_UNREAD` when `raw` was not read). `loc[field]` names a field of a resource, which the models flatten as
     `Resource._flatten_jsonapi` does: a resource holding `attributes` or `relationships` has every field but its `id`

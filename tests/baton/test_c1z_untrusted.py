@@ -6,9 +6,7 @@ file and what was wrong — or succeed. Never a traceback, never a hang, never a
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import io
 import json
 import os
 import re
@@ -32,25 +30,15 @@ from connector.baton.c1z.reader import C1ZReader
 from connector.baton.c1z.store import C1ZStore
 from connector.baton.sync.state import SETTINGS_KEY
 from connector.baton.sync.to_file import sync_to_file
-from connector.daemon import inspect
 from tests.baton.fake_connector import Faults, InjectedFailure, Org, expected_grant_ids, syncers
 from tests.baton.test_sync_engine import options
 from tests.c1z_fixtures import FIXTURE_DIR
+from tests.independent.c1z.hostile import run_inspect
 
 OLD_SMALL = FIXTURE_DIR / "old-sdk-v0.1.14.small.c1z"
 OLD_MODERATE = FIXTURE_DIR / "old-sdk-v0.1.14.moderate.c1z"
 SAMPLE = FIXTURE_DIR / "sync-in-progress.c1z"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_inspect(path: Path, *flags: str) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser()
-    inspect.add_arguments(parser)
-    args = parser.parse_args([str(path), "--json", *flags])
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stderr(err):
-        code = inspect.run(args, out=out)
-    return code, out.getvalue(), err.getvalue()
 
 
 def db_of(c1z: Path) -> bytes:

@@ -51,6 +51,6 @@ async def test_service_mode_hands_every_fetched_token_to_the_log_redactor(monkey
         return 0
 
     monkeypatch.setattr(runtime_service, "run_service", runner)
-    assert await service.run_service(load([])) == 0
+    assert await service.run_service_mode(load([])) == 0
     seen["on_token"]("canary-bearer-token-9f8e7d")
     assert logs.redact("authorization: Bearer canary-bearer-token-9f8e7d") == f"authorization: Bearer {logs.REDACTED}"

@@ -8,7 +8,7 @@ import itertools
 import json
 import re
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -16,6 +16,7 @@ import pytest
 
 from connector.baton.runtime.http import OpsServer
 from connector.baton.runtime.metrics import CONTENT_TYPE, Metrics
+from tests.polling import until
 
 
 class Ready:
@@ -229,14 +230,6 @@ async def test_stop_closes_idle_keep_alive_connections() -> None:
 # never how fast.
 
 
-async def _until(condition: Callable[[], bool], what: str) -> None:
-    for _ in range(500):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(what)
-
-
 @pytest.fixture
 async def strict() -> AsyncIterator[OpsServer]:
     ops = OpsServer(
@@ -276,7 +269,7 @@ async def test_a_request_body_that_never_ends_is_dropped(strict: OpsServer) -> N
     answer = await asyncio.wait_for(reader.read(), 5)  # the answer, then the end of the connection
     assert answer.startswith(b"HTTP/1.1 200 ")
     writer.close()
-    await _until(lambda: strict.open_connections == 0, "the connection is still open")
+    await until(lambda: strict.open_connections == 0, "the connection is still open", within=10)
 
 
 async def flood_without_reading(ops: OpsServer, last: bytes = b"", count: int = 5_000) -> asyncio.StreamWriter:
@@ -298,7 +291,7 @@ async def test_a_peer_that_never_reads_its_metrics_is_dropped(strict: OpsServer)
     """Thousands of pipelined /metrics requests and not one byte read: the answers fill every buffer, and the
     server stops waiting for the peer to take them."""
     writer = await flood_without_reading(strict)
-    await _until(lambda: strict.open_connections == 0, "a peer that does not read still holds its connection")
+    await until(lambda: strict.open_connections == 0, "a peer that does not read still holds its connection", within=10)
     writer.close()
     async with httpx.AsyncClient(base_url=base(strict)) as http:
         assert (await http.get("/healthz")).status_code == 200
@@ -311,7 +304,7 @@ async def test_held_connections_never_lock_out_the_next_probe() -> None:
     try:
         assert ops.bound_port
         held = [await asyncio.open_connection("127.0.0.1", ops.bound_port) for _ in range(5)]
-        await _until(lambda: ops.open_connections == 3, "the cap is three connections")
+        await until(lambda: ops.open_connections == 3, "the cap is three connections", within=10)
         async with httpx.AsyncClient(base_url=base(ops)) as http:
             assert (await http.get("/healthz")).status_code == 200
         for reader, _ in held[:3]:
@@ -343,7 +336,7 @@ async def test_stop_does_not_wait_for_a_peer_that_does_not_read() -> None:
         transport = writers[-1].transport if writers else None
         return transport is not None and transport.get_write_buffer_size() > transport.get_write_buffer_limits()[1]
 
-    await _until(stuck, "the server never filled its buffers writing to this peer")
+    await until(stuck, "the server never filled its buffers writing to this peer", within=10)
     await asyncio.wait_for(ops.stop(), 10)
     writer.close()
 
@@ -481,8 +474,8 @@ async def test_a_body_streamed_faster_than_it_is_read_is_still_cut_off(strict: O
                 await writer.drain()
 
     streaming = asyncio.create_task(stream())
-    await _until(lambda: strict.open_connections == 1, "the connection was never served")
-    await _until(lambda: strict.open_connections == 0, "a body that never ends still holds its connection")
+    await until(lambda: strict.open_connections == 1, "the connection was never served", within=10)
+    await until(lambda: strict.open_connections == 0, "a body that never ends still holds its connection", within=10)
     streaming.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await streaming

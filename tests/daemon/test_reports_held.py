@@ -24,6 +24,7 @@ from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.runtime.scheduler import Scheduler
 from tests.baton.tasks.stubs import INSTANT, Rig, StubClient, StubProvisioner, make_rig
 from tests.fakes.tasks import grant_task, revoke_task
+from tests.polling import until
 
 Response = baton_pb2.BatonServiceGetTaskResponse
 KiB, MiB = 1024, 1024 * 1024
@@ -46,7 +47,10 @@ class RefusesReports(StubClient):
 
     async def get_task(self, *, on_answer: Callable[[int], None] | None = None) -> Response:
         if self.poll_script:
-            await _until(lambda: self.refused.intersection(self.handed) <= self.retrying | self.reported())
+            await _until(
+                lambda: self.refused.intersection(self.handed) <= self.retrying | self.reported(),
+                "the refused reports were never retried nor made",
+            )
         answer = await super().get_task(on_answer=on_answer)
         if answer.HasField("task"):
             self.handed.append(answer.task.id)
@@ -70,13 +74,9 @@ def _padded(task: baton_pb2.Task, size: int) -> baton_pb2.Task:
     return task
 
 
-async def _until(check: Callable[[], bool]) -> None:
-    """Until `check` holds; a guard against a hang, not a measure of time."""
-    for _ in range(5_000):
-        if check():
-            return
-        await asyncio.sleep(0.001)
-    raise AssertionError("the condition never held")
+async def _until(check: Callable[[], bool], what: str) -> None:
+    """Until `check` holds (the loop's other tasks make it so): a guard against a hang, not a measure of time."""
+    await until(check, what, within=5, every=0.001)
 
 
 def _scheduler(client: StubClient, rig: Rig, *, concurrency: int, task_bytes: int) -> Scheduler:
@@ -116,12 +116,15 @@ async def test_reports_retried_for_good_no_longer_hold_their_answers_and_polling
     stop = asyncio.Event()
     with structlog.testing.capture_logs() as events:
         polling = asyncio.create_task(scheduler.run(stop))
-        await _until(lambda: revoke.id in client.reported() or any(e["event"] == WAITING for e in events))
+        await _until(
+            lambda: revoke.id in client.reported() or any(e["event"] == WAITING for e in events),
+            "the revoke was never reported, nor did the polling wait",
+        )
         assert [e["tasks"] for e in events if e["event"] == WAITING] == [], "polling waited with slots free"
         assert client.retrying == {first.id, second.id}, "both reports are still being retried"
         assert rig.connector.provisioning.calls == ["grant", "grant", "revoke"]
         client.accept.set()
-        await _until(lambda: {first.id, second.id} <= client.reported())
+        await _until(lambda: {first.id, second.id} <= client.reported(), "the two tasks were never reported")
         stop.set()
         await polling
     await scheduler.drain(1.0)
@@ -142,10 +145,12 @@ async def test_a_task_whose_report_is_retried_is_no_longer_held_in_memory() -> N
     scheduler = _scheduler(client, rig, concurrency=2, task_bytes=client.max_task_bytes + MiB)
     stop = asyncio.Event()
     polling = asyncio.create_task(scheduler.run(stop))
-    await _until(lambda: task_id in client.retrying and client.polls >= 3)
+    await _until(
+        lambda: task_id in client.retrying and client.polls >= 3, "the report was never retried over three polls"
+    )
     assert _tasks_alive(task_id) == 0
     client.accept.set()
-    await _until(lambda: task_id in client.reported())
+    await _until(lambda: task_id in client.reported(), "the task was never reported")
     stop.set()
     await polling
     await scheduler.drain(1.0)
@@ -171,11 +176,11 @@ async def test_a_copy_re_offered_while_the_report_is_retried_is_recognised_and_n
     stop = asyncio.Event()
     with structlog.testing.capture_logs() as events:
         polling = asyncio.create_task(scheduler.run(stop))
-        await _until(lambda: client.polls >= 4)
+        await _until(lambda: client.polls >= 4, "the polling stopped short of four polls")
         assert client.retrying == {grant.id}
         assert rig.connector.provisioning.calls == ["grant"], "the copy did not run"
         client.accept.set()
-        await _until(lambda: grant.id in client.reported())
+        await _until(lambda: grant.id in client.reported(), "the grant was never reported")
         stop.set()
         await polling
     await scheduler.drain(1.0)
@@ -216,13 +221,16 @@ async def test_reports_being_retried_are_held_within_the_budget_of_task_bytes() 
     stop = asyncio.Event()
     with structlog.testing.capture_logs() as events:
         polling = asyncio.create_task(scheduler.run(stop))
-        await _until(lambda: len(client.retrying) == len(tasks) or any(e["event"] == WAITING for e in events))
+        await _until(
+            lambda: len(client.retrying) == len(tasks) or any(e["event"] == WAITING for e in events),
+            "the reports were never all retried, nor did the polling wait",
+        )
         (waiting,) = [e for e in events if e["event"] == WAITING]
         assert len(client.handed) < len(tasks)
         # Held by the reports: the tasks' answers are a few hundred bytes together.
         assert budget - client.max_task_bytes < waiting["held_bytes"] <= budget + 300 * KiB
         client.accept.set()
-        await _until(lambda: len(client.reported()) == len(tasks))
+        await _until(lambda: len(client.reported()) == len(tasks), "not every task was reported")
         stop.set()
         await polling
     await scheduler.drain(1.0)

@@ -16,7 +16,7 @@ import pytest
 from connector.baton.c1z import reader
 from connector.baton.c1z.envelope import decompress_to
 from connector.baton.runtime import service as runner
-from connector.daemon.service import run_service
+from connector.daemon.service import run_service_mode
 from connector.daemon.settings import Settings, SettingsError
 from tests.c1z_fixtures import fixture_paths
 from tests.fakes.c1.creds import generate_client_credentials
@@ -52,7 +52,7 @@ async def test_an_existing_sync_file_is_read_once_at_start(tmp_path: Path, monke
 
     monkeypatch.setattr(reader, "decompress_to", counted)  # what the c1z reader opens a file with
     monkeypatch.setattr(runner, "_serve", serve)
-    assert await run_service(_settings(tmp_path, sync_interval=60, file=existing)) == 0
+    assert await run_service_mode(_settings(tmp_path, sync_interval=60, file=existing)) == 0
     assert [config.sync_file for config in served] == [existing]
     assert decompressed == [existing]
 
@@ -69,7 +69,7 @@ async def test_a_file_refused_by_the_runner_names_the_setting_as_one_shot_does(
     )
     monkeypatch.setattr(runner, "_serve", pytest.fail)
     with pytest.raises(SettingsError) as refused:
-        await run_service(_settings(tmp_path, **changes))
+        await run_service_mode(_settings(tmp_path, **changes))
     (problem,) = refused.value.problems
     if case == "temp-dir-missing":
         assert (
@@ -91,4 +91,4 @@ async def test_a_setting_within_the_daemons_bounds_but_not_the_runners_is_a_sett
     with pytest.raises(
         SettingsError, match=r"setting --task-concurrency \(BATON_TASK_CONCURRENCY\): 3 is out of range"
     ):
-        await run_service(_settings(tmp_path, task_concurrency=3))
+        await run_service_mode(_settings(tmp_path, task_concurrency=3))

@@ -140,7 +140,7 @@ def test_a_one_shot_run_does_its_work_with_the_collector_as_it_was_and_the_servi
         return 0
 
     monkeypatch.setattr(oneshot, "run_one_shot", one_shot)
-    monkeypatch.setattr(service, "run_service", serve)
+    monkeypatch.setattr(service, "run_service_mode", serve)
     # Logging stays as the test session set it up (configure would bind this test's captured, soon closed stderr).
     monkeypatch.setattr("connector.daemon.logging.configure", lambda *args, **kwargs: None)
     monkeypatch.setattr("connector.daemon.preflight.check_environment", lambda environ: None)
@@ -181,6 +181,6 @@ async def test_the_service_wiring_bounds_the_pause_and_resumes_after_ready(monke
         return 0
 
     monkeypatch.setattr(runtime_service, "run_service", runner)
-    assert await service.run_service(load([])) == 0
+    assert await service.run_service_mode(load([])) == 0
     assert bounds == [True]
     assert seen["on_ready"] is startgc.resume_after_ready

@@ -6,13 +6,13 @@ signature, and the exact bytes matter (no `typ`, `aud` as a string, integer time
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 import time
 from typing import Final
 
 from connector.baton.c1.credentials import ClientId, ClientSecret
+from connector.baton.gostrings import go_raw_url_b64encode
 
 ASSERTION_LIFETIME: Final = 120
 """Seconds either side of `iat` for `nbf` and `exp`."""
@@ -24,17 +24,16 @@ def make_client_assertion(
     secret: ClientSecret,
     *,
     now: float | None = None,
-    nonce: str | None = None,
 ) -> str:
     """Sign a fresh assertion: header `{alg, kid?, nonce}`, claims `{iss, sub, aud, iat, nbf, exp}`.
 
-    `now` (epoch seconds) and `nonce` (32 lowercase hex) exist for tests; leave them unset otherwise so every
-    assertion gets the current time and a new nonce.
+    `now` (epoch seconds) exists for tests; leave it unset otherwise so every assertion gets the current time. The
+    nonce (32 lowercase hex) is new each time.
     """
     header: dict[str, str] = {"alg": "EdDSA"}
     if secret.kid is not None:
         header["kid"] = secret.kid
-    header["nonce"] = nonce if nonce is not None else secrets.token_hex(NONCE_BYTES)
+    header["nonce"] = secrets.token_hex(NONCE_BYTES)
     issued_at = int(time.time() if now is None else now)
     claims: dict[str, str | int] = {
         "iss": client_id.value,
@@ -46,12 +45,8 @@ def make_client_assertion(
     }
     signing_input = f"{_b64url_json(header)}.{_b64url_json(claims)}"
     signature = secret.private_key.sign(signing_input.encode("ascii"))
-    return f"{signing_input}.{_b64url(signature)}"
+    return f"{signing_input}.{go_raw_url_b64encode(signature)}"
 
 
 def _b64url_json(value: dict[str, str] | dict[str, str | int]) -> str:
-    return _b64url(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return go_raw_url_b64encode(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))

@@ -67,7 +67,7 @@ from connector.baton.proxyenv import environment_proxies, proxy_url_address
 from connector.baton.retry import Backoff, RetryPolicy
 
 UPLOAD_CHUNK_SIZE: Final = 512 * 1024
-MAX_UPLOAD_CHUNK_SIZE: Final = 1024 * 1024
+"""Bytes of the file in each UploadAsset data message, the last one the remainder (docs/spec/service-mode.md §3.7)."""
 MAX_ANNOTATIONS: Final = 16
 UPLOAD_RETRY: Final = RetryPolicy(max_attempts=3, base_delay=1.0, max_delay=5.0)
 """Whole-stream upload attempts; the task's own retry (ConductorOne reschedules a failed sync) is the next level."""
@@ -222,7 +222,6 @@ class BatonServiceClient:
         user_agent: str | None = None,
         timeouts: CallTimeouts | None = None,
         channel_options: Sequence[tuple[str, int | str]] = (),
-        upload_chunk_size: int = UPLOAD_CHUNK_SIZE,
         upload_retry: RetryPolicy = UPLOAD_RETRY,
         on_call: Callable[[RpcResult], None] | None = None,
         owns_token_source: bool = False,
@@ -230,8 +229,6 @@ class BatonServiceClient:
     ) -> None:
         if not 1 <= len(host_id) <= hostinfo.MAX_FIELD_LENGTH:
             raise ValueError(f"host_id must be 1..{hostinfo.MAX_FIELD_LENGTH} characters")
-        if not 1 <= upload_chunk_size <= MAX_UPLOAD_CHUNK_SIZE:
-            raise ValueError(f"upload_chunk_size must be 1..{MAX_UPLOAD_CHUNK_SIZE} bytes")
         self.endpoints: C1Endpoints = resolve_endpoints(client_id, api_host)
         self.host_id = host_id
         self.tokens = token_source
@@ -255,7 +252,6 @@ class BatonServiceClient:
         the largest answer taken, holding the most messages the client decodes (`salvage.MAX_ITEMS`)."""
         self._max_receive_bytes = max_receive_bytes
         self._answer_limits = {method: min(max_receive_bytes, MAX_ANSWER_BYTES) for method in _SMALL_ANSWERS}
-        self._upload_chunk_size = upload_chunk_size
         self._upload_retry = upload_retry
         self._on_call = on_call
         self._owns_token_source = owns_token_source
@@ -491,7 +487,7 @@ class BatonServiceClient:
     ) -> int:
         """Stream a file with UploadAsset (§3.7) and return the number of bytes sent (the file's size).
 
-        metadata, then `upload_chunk_size` (512 KiB) data messages, then eof with the raw SHA-256 of what was
+        metadata, then `UPLOAD_CHUNK_SIZE` (512 KiB) data messages, then eof with the raw SHA-256 of what was
         sent. The file is read chunk by chunk, so memory does not grow with its size. Transient failures are
         retried under `upload_retry` (default: 3 attempts in all, 1 s base backoff); each re-reads the file from
         the start.
@@ -622,7 +618,7 @@ class BatonServiceClient:
     def _undecodable(method: str) -> str:
         return f"{method}: ConductorOne's response could not be decoded as {method}Response (INTERNAL)"
 
-    def _describe(self, method: str, code: grpc.StatusCode, details: str, elapsed: float = 0.0) -> str:
+    def _describe(self, method: str, code: grpc.StatusCode, details: str, elapsed: float) -> str:
         """The message of a failed call: the RPC, the code, and for a network failure the host and the cause.
         `elapsed`: the seconds from the call's start to its failure."""
         if code == grpc.StatusCode.DEADLINE_EXCEEDED and _STALLED_DETAILS.fullmatch(details):
@@ -702,7 +698,7 @@ class BatonServiceClient:
         sent = 0
         try:
             await self._write(call, metadata_message)
-            while chunk := await asyncio.to_thread(reader.read, self._upload_chunk_size):
+            while chunk := await asyncio.to_thread(reader.read, UPLOAD_CHUNK_SIZE):
                 digest.update(chunk)
                 await self._write(call, Request(data=Request.UploadData(data=chunk)))
                 sent += len(chunk)

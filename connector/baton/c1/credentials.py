@@ -8,13 +8,12 @@ by mistake must not end up in a log line.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
+from connector.baton.gostrings import go_raw_url_b64decode
 from connector.baton.hostnames import host_name_resolvable
 from connector.baton.jsontypes import a_json_type
 
@@ -28,7 +27,6 @@ API_HOST_SETTING: Final = "BATON_C1_API_HOST"
 TOKEN_PATH: Final = "/auth/v1/token"  # noqa: S105 - a URL path
 DEFAULT_PORT: Final = 443
 
-_B64URL_RAW = re.compile(r"[A-Za-z0-9_-]*")
 _PORT = re.compile(r"[0-9]{1,5}")
 _ED25519_KEY_BYTES: Final = 32
 
@@ -227,10 +225,6 @@ def _parse_port(text: str) -> int:
 
 
 def _b64url_decode(text: str) -> bytes | None:
-    """Strict RawURLEncoding: no padding, no standard-alphabet characters, no whitespace."""
-    if not _B64URL_RAW.fullmatch(text) or len(text) % 4 == 1:
-        return None
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        return None
+    """Strict RawURLEncoding: no padding, no standard-alphabet characters, no whitespace (Go's decoder would skip a
+    CR or LF; a secret holding one is refused here)."""
+    return None if "\r" in text or "\n" in text else go_raw_url_b64decode(text)

@@ -96,16 +96,6 @@ class _Budget:
             raise _OverBudget
 
 
-def read_get_task(raw: bytes) -> Response | PartlyRead | UnreadableTask | None:
-    """The answer decoded; else what could be read of it (`salvage`). Blocks for up to seconds on a large answer: a
-    caller on an event loop weighs it on a worker thread (`weigh`) as the client does."""
-    costly = decode_cost_problem(raw) if len(raw) > SCAN_ABOVE_BYTES else None
-    if costly is not None:
-        return salvage(raw, costly, decode_task=False)
-    decoded = decode_get_task(raw)
-    return decoded if isinstance(decoded, Response) else salvage(raw, decoded)
-
-
 def decode_get_task(raw: bytes) -> Response | str:
     """The answer as the parser decodes it whole (in C: 32 MiB in well under a second), or why it does not."""
     try:
@@ -156,11 +146,6 @@ def problem_of(error: DecodeError) -> str:
     """The parser's reason, without its 'Error parsing message with type ...' preamble."""
     text = str(error)
     return text.rpartition("': ")[2][:_MAX_PROBLEM] or "the message does not decode"
-
-
-def decode_cost_problem(raw: bytes) -> str | None:
-    """What makes the answer too costly to decode, or None (`weigh`)."""
-    return weigh(raw).problem
 
 
 @dataclass(frozen=True, slots=True)

@@ -411,7 +411,6 @@ def iter_blobs(
     where: str = "",
     params: Sequence[Any] = (),
     extra_column: str = "",  # a nullable object column, e.g. "expansion"
-    page_size: int = BATCH_ROWS,
     plain_columns: Sequence[str] = (),
 ) -> Iterator[tuple[Any, ...]]:
     """Rows of one sync in id order, fetched by keyset pages so memory stays flat for any row count: (id, data,
@@ -426,10 +425,10 @@ def iter_blobs(
         "ORDER BY id LIMIT ?"
     )
     while True:
-        rows = conn.execute(sql, (sync_id, last_id, *params, page_size)).fetchall()
+        rows = conn.execute(sql, (sync_id, last_id, *params, BATCH_ROWS)).fetchall()
         for row in rows:
             extra = (optional_object_bytes(row[2], table, row[0]),) if extra_column else ()
             yield (row[0], object_bytes(row[1], table, row[0]), *extra, *row[2 + len(extra) :])
-        if len(rows) < page_size:
+        if len(rows) < BATCH_ROWS:
             return
         last_id = rows[-1][0]

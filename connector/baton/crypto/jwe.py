@@ -6,14 +6,18 @@ checked before minting, in the spec's order, each refusal naming the rule.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from dataclasses import dataclass
 
 from connector.baton.crypto import xwing
 from connector.baton.crypto.errors import ConfigError, EncryptError
-from connector.baton.gostrings import go_json, go_trim_space, refuse_json_constant
+from connector.baton.gostrings import (
+    go_json,
+    go_raw_url_b64decode,
+    go_raw_url_b64encode,
+    go_trim_space,
+    refuse_json_constant,
+)
 from connector.baton.pb.c1.connector.v2 import resource_pb2
 
 PROVIDER = "baton/jwe/v1"
@@ -25,15 +29,13 @@ MAX_PLAINTEXT_BYTES = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
-class Recipient:
+class JweRecipient:
+    """A checked JWE public key config, ready to encrypt to (`providers.Recipient` is any provider's, holding this)."""
+
     key_id: str
     public_key: bytes
     protected: str  # b64url of the protected header
     aad_b64: str
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
 def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
@@ -45,7 +47,7 @@ def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
     return members
 
 
-def parse(config: resource_pb2.EncryptionConfig) -> Recipient:
+def parse(config: resource_pb2.EncryptionConfig) -> JweRecipient:
     """Check one `baton/jwe/v1` config (rules 1-6 of §2.5); the plaintext size is checked at encryption."""
     if config.WhichOneof("config") != "jwk_public_key_config":
         raise ConfigError("jwe: public key configuration is required")
@@ -65,7 +67,9 @@ def parse(config: resource_pb2.EncryptionConfig) -> Recipient:
     if len(cfg.additional_authenticated_data) > MAX_FIELD_BYTES:
         raise ConfigError(f"jwe: additional authenticated data must be at most {MAX_FIELD_BYTES} bytes")
     public_key = _public_key(cfg.pub_key, key_id)
-    return Recipient(key_id, public_key, _b64url(header), _b64url(cfg.additional_authenticated_data))
+    return JweRecipient(
+        key_id, public_key, go_raw_url_b64encode(header), go_raw_url_b64encode(cfg.additional_authenticated_data)
+    )
 
 
 def _public_key(pub_key: bytes, key_id: str) -> bytes:
@@ -94,11 +98,8 @@ def _public_key(pub_key: bytes, key_id: str) -> bytes:
         raise ConfigError('jwe: public key use must be "enc"')
     if "key_ops" in jwk and jwk["key_ops"] != ["encrypt"]:
         raise ConfigError('jwe: public key key_ops must be ["encrypt"]')
-    try:
-        raw = base64.urlsafe_b64decode(pub + "=" * (-len(pub) % 4))
-    except (binascii.Error, ValueError):
-        raw = b""
-    if not raw or _b64url(raw) != pub:
+    raw = go_raw_url_b64decode(pub)
+    if not raw or go_raw_url_b64encode(raw) != pub:
         raise ConfigError("jwe: public key pub must be canonical unpadded base64url")
     if len(raw) != xwing.PUBLIC_KEY_SIZE:
         raise ConfigError(f"jwe: public key pub must be {xwing.PUBLIC_KEY_SIZE} bytes")
@@ -111,7 +112,7 @@ def _public_key(pub_key: bytes, key_id: str) -> bytes:
     return raw
 
 
-def encrypt(recipient: Recipient, plaintext: bytes) -> bytes:
+def encrypt(recipient: JweRecipient, plaintext: bytes) -> bytes:
     """The `encrypted_bytes`: the flattened JWE as compact UTF-8 JSON (members in the spec's order)."""
     if len(plaintext) > MAX_PLAINTEXT_BYTES:
         raise EncryptError(f"jwe: plaintext must be at most {MAX_PLAINTEXT_BYTES} bytes")
@@ -126,10 +127,10 @@ def encrypt(recipient: Recipient, plaintext: bytes) -> bytes:
         raise EncryptError("jwe: X-Wing encryption failed")  # outside the handler: no context kept (errors.py)
     envelope = {
         "protected": recipient.protected,
-        "encrypted_key": _b64url(enc),
+        "encrypted_key": go_raw_url_b64encode(enc),
         "aad": recipient.aad_b64,
         "iv": "",
-        "ciphertext": _b64url(ciphertext),
+        "ciphertext": go_raw_url_b64encode(ciphertext),
         "tag": "",
     }
     return json.dumps(envelope, separators=(",", ":")).encode()

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from connector.baton.crypto import age
 from connector.baton.crypto.errors import ConfigError, EncryptError
-from connector.baton.gostrings import NotJsonError, go_raw_url_b64decode, refuse_json_constant
+from connector.baton.gostrings import NotJsonError, go_raw_url_b64decode, go_raw_url_b64encode, refuse_json_constant
 
 PROVIDER = "baton/jwk/v1"
 MIN_RSA_BITS = 2048
@@ -59,10 +59,6 @@ class PublicJwk:
     thumbprint: str  # lowercase hex SHA-256
     ssh_line: str = ""  # OKP and RSA: the OpenSSH public key line age encrypts to
     ec_jwk: tuple[tuple[str, str], ...] = ()  # EC: the public members for jwcrypto
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
 def _unmarshal_error(message: str) -> ConfigError:
@@ -192,7 +188,7 @@ def _okp(crv: str, x: bytes | None) -> PublicJwk:
         raise ConfigError("jwk: Ed25519 public key is not a valid curve point")
     if age.ed25519_is_low_order(x):
         raise ConfigError("jwk: Ed25519 public key is a low-order point")
-    return PublicJwk("OKP", _thumbprint({"crv": "Ed25519", "kty": "OKP", "x": _b64url(x)}), ssh_line=line)
+    return PublicJwk("OKP", _thumbprint({"crv": "Ed25519", "kty": "OKP", "x": go_raw_url_b64encode(x)}), ssh_line=line)
 
 
 def _ec(crv: str, x: bytes | None, y: bytes | None) -> PublicJwk:
@@ -209,7 +205,7 @@ def _ec(crv: str, x: bytes | None, y: bytes | None) -> PublicJwk:
         ec.EllipticCurvePublicNumbers(int.from_bytes(x, "big"), int.from_bytes(y, "big"), curve).public_key()
     except ValueError:
         raise _unmarshal_error("go-jose/go-jose: invalid EC key, X/Y are not on declared curve") from None
-    members = {"crv": crv, "kty": "EC", "x": _b64url(x), "y": _b64url(y)}
+    members = {"crv": crv, "kty": "EC", "x": go_raw_url_b64encode(x), "y": go_raw_url_b64encode(y)}
     return PublicJwk("EC", _thumbprint(members), ec_jwk=tuple(members.items()))
 
 
@@ -230,7 +226,9 @@ def _rsa(n_bytes: bytes | None, e_bytes: bytes | None) -> PublicJwk:
     if not age.ssh_recipient_ok(line):
         raise ConfigError("jwk: invalid RSA public key")
     return PublicJwk(
-        "RSA", _thumbprint({"e": _b64url(_minimal(e)), "kty": "RSA", "n": _b64url(_minimal(n))}), ssh_line=line
+        "RSA",
+        _thumbprint({"e": go_raw_url_b64encode(_minimal(e)), "kty": "RSA", "n": go_raw_url_b64encode(_minimal(n))}),
+        ssh_line=line,
     )
 
 

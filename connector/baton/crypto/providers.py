@@ -42,7 +42,7 @@ class Recipient:
     age_kind: str = ""  # "x25519" | "pq"
     age_recipient: str = ""
     age_public_key: bytes = b""
-    jwe: jwe.Recipient | None = None
+    jwe: jwe.JweRecipient | None = None
 
 
 def resolve_provider(config: resource_pb2.EncryptionConfig) -> str:

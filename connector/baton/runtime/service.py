@@ -62,7 +62,7 @@ from connector.baton.runtime.metrics import Metrics
 from connector.baton.runtime.scheduler import POLL_RETRY, Scheduler
 from connector.baton.runtime.stopping import Stopped, until_stopped
 from connector.baton.sync.syncer import SyncOptions
-from connector.baton.sync.to_file import output_file_problem, problem_off_the_loop, sweep_stale, sync_to_file
+from connector.baton.sync.to_file import output_file_problem, problem_off_the_loop, sweep_leftovers, sync_to_file
 from connector.baton.tasks.full_sync import FullSyncHandler, FullSyncSettings
 from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.processor import FINISH_RETRY, TaskProcessor
@@ -330,7 +330,7 @@ async def run_service(
     # Working files that a killed earlier run left in the temp dir (issue 11 §8), and the temp file of a periodic
     # sync's save it was killed in, beside --file (a whole c1z's size): left to the first periodic sync, after the
     # Hello, a crash loop with ConductorOne unreachable kept one more per kill. A live process's stay.
-    await sweep_stale(config.temp_dir, config.sync_file if config.sync_interval else None)
+    await sweep_leftovers(config.temp_dir, config.sync_file if config.sync_interval else None)
     stop = asyncio.Event() if stop is None else stop
     scheduler_ref: list[Scheduler] = []
     readiness = Readiness(

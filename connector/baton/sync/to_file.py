@@ -88,7 +88,7 @@ async def _sync_locked(
     from connector.baton.c1z.reader import damaged_types_outside
     from connector.baton.c1z.store import C1ZStore
 
-    await sweep_stale(tmp_dir, c1z_path)
+    await sweep_leftovers(tmp_dir, c1z_path)
     store = await C1ZStore.open(c1z_path, tmp_dir)
     # Damage found on opening (the store started empty): a finished sync in the file is kept from a failed run as
     # below, when damage is found as the run resumes.
@@ -229,8 +229,9 @@ async def _save_unfinished(store: C1ZStore, c1z_path: Path, failure: BaseExcepti
         )
 
 
-async def sweep_stale(tmp_dir: Path | None, c1z_path: Path | None = None) -> None:
-    """Remove the working files that killed processes left (issue 11 §8), off the event loop."""
+async def sweep_leftovers(tmp_dir: Path | None, c1z_path: Path | None) -> None:
+    """Remove the working files that killed processes left (issue 11 §8), off the event loop: their working
+    directories in `tmp_dir` (`workfiles.sweep_stale`) and an interrupted save's temp files beside `c1z_path`."""
 
     def sweep() -> None:
         workfiles.sweep_stale(tmp_dir)

@@ -3,7 +3,6 @@ key value."""
 
 from __future__ import annotations
 
-import base64
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable
 from datetime import datetime
@@ -11,7 +10,7 @@ from typing import Generic, TypeVar
 
 from connector.baton import builders as b
 from connector.baton.connector import Page
-from connector.baton.gostrings import go_is_blank, go_raw_url_b64decode
+from connector.baton.gostrings import go_is_blank, go_raw_url_b64decode, go_raw_url_b64encode
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, entitlement_pb2, grant_pb2, resource_pb2
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import NotFound, not_skipped
@@ -98,7 +97,7 @@ def sat_handle(service_account_id: str, token_id: str) -> str:
     ConductorOne does not reliably send the parent on delete, so the id alone must name the owner.
     """
     raw = f"{service_account_id}\x00{token_id}".encode()
-    return SAT_PREFIX + base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    return SAT_PREFIX + go_raw_url_b64encode(raw)
 
 
 def parse_sat_handle(handle: str) -> tuple[str, str] | None:

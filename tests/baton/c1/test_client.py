@@ -51,6 +51,7 @@ from tests.fakes.c1.proxy import ConnectProxy
 from tests.fakes.c1.service import GARBAGE
 from tests.fakes.refusing import RefusingPeer
 from tests.fakes.tasks import kind_task
+from tests.polling import until
 
 ROOT = Path(__file__).resolve().parents[3]
 CHUNK = 512 * 1024
@@ -560,13 +561,6 @@ async def test_a_peer_quoting_the_tokens_it_was_sent_never_gets_them_into_an_err
     assert not [token for token in issued if token in str(caught.value)]
 
 
-async def _until(condition: Callable[[], bool]) -> None:
-    """Wait for a condition the fake's thread makes true (bounded: a failure instead of a hang, not a measure)."""
-    async with asyncio.timeout(30):
-        while not condition():  # noqa: ASYNC110  (the fake's state lives on another thread: no event to await)
-            await asyncio.sleep(0.01)
-
-
 async def test_a_call_outlived_by_many_fresher_tokens_still_never_gets_its_own_into_an_error(
     leak_guard: LeakGuard,
 ) -> None:
@@ -580,7 +574,7 @@ async def test_a_call_outlived_by_many_fresher_tokens_still_never_gets_its_own_i
             release = fake.hold_next("FinishTask")
             fake.fail_next("FinishTask", grpc.StatusCode.UNAVAILABLE, echo_tokens="own")
             finishing = asyncio.create_task(client.finish_task(kind_task("sync_full").id))
-            await _until(lambda: bool(fake.recorded().calls_to("FinishTask")))
+            await until(lambda: fake.recorded().calls_to("FinishTask"), "no FinishTask reached the fake")
             (own,) = fake.recorded().issued_tokens
             for _ in range(12):
                 await client.get_task()  # each with a token of its own

@@ -1,5 +1,5 @@
 """A GetTask answer whose decode would hold the event loop is refused before it is decoded
-(connector/baton/c1/salvage.py `decode_cost_problem`).
+(connector/baton/c1/salvage.py `weigh`).
 
 The parser (upb, in C) holds the GIL for a whole decode, on a worker thread too, and maps are costly: a task whose
 Struct holds 2.4 million fields (32 MB) took 1.8 s to decode on the event loop at every poll, and the copy a running
@@ -25,8 +25,8 @@ from connector.baton.c1.salvage import (
     PartlyRead,
     UnreadableTask,
     Weight,
-    decode_cost_problem,
-    read_get_task,
+    decode_get_task,
+    salvage,
     weigh,
 )
 from connector.baton.ksuid import new_ksuid
@@ -40,6 +40,13 @@ Task = baton_pb2.Task
 _TASK_NUMBER = Response.DESCRIPTOR.fields_by_name["task"].number
 _SYNC_NUMBER = Task.DESCRIPTOR.fields_by_name["sync_full"].number
 _TARGETED_NUMBER = Task.SyncFullTask.DESCRIPTOR.fields_by_name["targeted_sync_resources"].number
+
+
+def _refused(raw: bytes) -> PartlyRead | UnreadableTask | None:
+    """What is read of an answer too costly to decode (as the client reads it: `BatonServiceClient.get_task`)."""
+    problem = weigh(raw).problem
+    assert problem is not None, "the answer is within the bounds"
+    return salvage(raw, problem, decode_task=False)
 
 
 def _action_task(entries: int) -> Task:
@@ -88,7 +95,7 @@ def test_a_task_of_more_list_items_than_are_decoded_is_refused() -> None:
     """Items of a repeated string cost as messages do (decoded, then listed in Python by the handler)."""
     task = Task(id=new_ksuid())
     task.sync_full.sync_resource_type_ids.extend(["role"] * (MAX_ITEMS + 1))
-    assert decode_cost_problem(Response(task=task).SerializeToString()) == (
+    assert weigh(Response(task=task).SerializeToString()).problem == (
         f"it holds more than {MAX_ITEMS} messages and list items"
     )
 
@@ -97,8 +104,8 @@ def test_the_weighing_itself_is_bounded() -> None:
     """Fields nobody decodes (unknown ones, scalars) cost the walk as much as the others: 16 million took 26 s. Such
     an answer is not read at the wire level either (the undecodable-answer error: None)."""
     unknown_varints = b"\x28\x01" * (MAX_FIELDS + 1)  # field 5, unknown to the answer
-    assert decode_cost_problem(unknown_varints) == f"it holds more than {MAX_FIELDS} fields"
-    assert read_get_task(unknown_varints) is None
+    assert weigh(unknown_varints).problem == f"it holds more than {MAX_FIELDS} fields"
+    assert _refused(unknown_varints) is None
 
 
 def test_a_packed_run_of_numbers_counts_its_items() -> None:
@@ -106,7 +113,7 @@ def test_a_packed_run_of_numbers_counts_its_items() -> None:
     task = Task(id=new_ksuid())
     grantable = task.grant.entitlement.grantable_to.add(id="user")
     grantable.traits.extend([resource_pb2.ResourceType.TRAIT_USER] * (MAX_ITEMS + 1))
-    assert decode_cost_problem(Response(task=task).SerializeToString()) == (
+    assert weigh(Response(task=task).SerializeToString()).problem == (
         f"it holds more than {MAX_ITEMS} messages and list items"
     )
 
@@ -115,8 +122,8 @@ def test_a_map_sent_in_parts_that_the_parser_merges_counts_whole() -> None:
     """A singular field sent twice is merged by the parser, maps and all: two halves make one map of their sum."""
     half = _action_task(MAX_MAP_ENTRIES // 2 + 1)
     raw = Response(task=half).SerializeToString()
-    assert decode_cost_problem(raw) is None
-    assert decode_cost_problem(raw + raw) == f"a map in it (Struct.fields) holds more than {MAX_MAP_ENTRIES} entries"
+    assert weigh(raw).problem is None
+    assert weigh(raw + raw).problem == f"a map in it (Struct.fields) holds more than {MAX_MAP_ENTRIES} entries"
 
 
 def test_many_maps_each_within_the_limit_are_decoded() -> None:
@@ -129,8 +136,8 @@ def test_many_maps_each_within_the_limit_are_decoded() -> None:
         resource.profile.update({"email": f"u{i}@example.com", "name": f"User {i}", "title": "engineer"})
     raw = Response(task=task).SerializeToString()
     assert len(raw) > SCAN_ABOVE_BYTES
-    assert decode_cost_problem(raw) is None
-    assert read_get_task(raw) == Response(task=task)
+    assert weigh(raw).problem is None
+    assert decode_get_task(raw) == Response(task=task)
 
 
 def test_a_map_at_any_depth_is_weighed() -> None:
@@ -145,8 +152,8 @@ def test_a_map_at_any_depth_is_weighed() -> None:
     task_id = new_ksuid()
     number = Task.DESCRIPTOR.fields_by_name["action_invoke"].number
     raw = length_delimited(_TASK_NUMBER, length_delimited(1, task_id.encode()) + length_delimited(number, action))
-    assert decode_cost_problem(raw) == f"a map in it (Struct.fields) holds more than {MAX_MAP_ENTRIES} entries"
-    read = read_get_task(raw)
+    assert weigh(raw).problem == f"a map in it (Struct.fields) holds more than {MAX_MAP_ENTRIES} entries"
+    read = _refused(raw)
     assert isinstance(read, UnreadableTask)
     assert (read.task_id, read.task_type) == (task_id, "action_invoke")
 
@@ -156,7 +163,7 @@ def test_an_answer_without_a_task_holding_too_many_messages_is_an_idle_answer() 
     not decode whole."""
     annotations = length_delimited(4, b"") * (MAX_ITEMS + 1)
     pace = length_delimited(2, b"\x08\x07")  # next_poll { seconds: 7 }
-    read = read_get_task(pace + annotations)
+    read = _refused(pace + annotations)
     assert isinstance(read, PartlyRead)
     assert read.response.next_poll.seconds == 7
     assert not read.response.HasField("task")

@@ -227,7 +227,7 @@ class FakeC1:
     # ---- scripting ---------------------------------------------------------------------------------------
 
     def enqueue(self, task: baton_pb2.Task) -> str:
-        """Queue a task for GetTask/GetTasks; returns its id."""
+        """Queue a task for GetTask; returns its id."""
         self.state.enqueue(task)
         return task.id
 

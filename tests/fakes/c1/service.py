@@ -65,13 +65,10 @@ class FakeBatonService(baton_pb2_grpc.BatonServiceServicer):
     async def GetTasks(
         self, request: baton_pb2.BatonServiceGetTasksRequest, context: Context
     ) -> baton_pb2.BatonServiceGetTasksResponse:
+        # The daemon polls with GetTask, one task a poll (settings.SDK_ONLY_SETTINGS, "get_tasks"); a call means the
+        # client is wrong.
         record = await self._enter("GetTasks", context)
-        await self._check_host_id(request.host_id, record, context)
-        if not 0 < request.page_size <= 100:
-            await _abort(context, record, grpc.StatusCode.INVALID_ARGUMENT, "page_size")
-        return baton_pb2.BatonServiceGetTasksResponse(
-            tasks=self._state.pop_tasks(request), next_poll=_duration(self._state.next_poll_seconds)
-        )
+        await _abort(context, record, grpc.StatusCode.UNIMPLEMENTED, "the connector polls with GetTask")
 
     async def Heartbeat(
         self, request: baton_pb2.BatonServiceHeartbeatRequest, context: Context

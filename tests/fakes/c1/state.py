@@ -78,7 +78,6 @@ class Recorded:
     calls: list[CallRecord]
     hellos: list[baton_pb2.BatonServiceHelloRequest]
     get_task_count: int
-    get_tasks_requests: list[baton_pb2.BatonServiceGetTasksRequest]
     heartbeats: list[baton_pb2.BatonServiceHeartbeatRequest]
     finish_tasks: dict[str, list[baton_pb2.BatonServiceFinishTaskRequest]]
     uploads: list[UploadRecord]
@@ -86,7 +85,7 @@ class Recorded:
     finish_attempts: list[baton_pb2.BatonServiceFinishTaskRequest] = field(default_factory=list)
     """Every FinishTask request that reached the service, refused or not, in order (what each attempt carried)."""
     handed_out_at: dict[str, float] = field(default_factory=dict)
-    """Monotonic time at which GetTask/GetTasks gave each task to the daemon (for latency benchmarks)."""
+    """Monotonic time at which GetTask gave each task to the daemon (for latency benchmarks)."""
     first_finished_at: dict[str, float] = field(default_factory=dict)
     """Monotonic time of each task's first FinishTask."""
 
@@ -135,7 +134,6 @@ class FakeState:
         self._calls: list[CallRecord] = []
         self._hellos: list[baton_pb2.BatonServiceHelloRequest] = []
         self._get_task_count = 0
-        self._get_tasks_requests: list[baton_pb2.BatonServiceGetTasksRequest] = []
         self._heartbeats: list[baton_pb2.BatonServiceHeartbeatRequest] = []
         self._finish_tasks: dict[str, list[baton_pb2.BatonServiceFinishTaskRequest]] = {}
         self._finish_attempts: list[baton_pb2.BatonServiceFinishTaskRequest] = []
@@ -326,23 +324,6 @@ class FakeState:
             self._handed_out_at.setdefault(task.id, time.monotonic())
             return task
 
-    def pop_tasks(self, request: baton_pb2.BatonServiceGetTasksRequest) -> list[baton_pb2.Task]:
-        with self.lock:
-            self._get_tasks_requests.append(copy.deepcopy(request))
-            known = set(request.known_task_ids)
-            taken: list[baton_pb2.Task] = []
-            kept: deque[baton_pb2.Task] = deque()
-            while self._tasks:
-                task = self._tasks.popleft()
-                if len(taken) < request.page_size and task.id not in known:
-                    taken.append(task)
-                else:
-                    kept.append(task)
-            self._tasks = kept
-            for task in taken:
-                self._handed_out_at.setdefault(task.id, time.monotonic())
-            return taken
-
     def cancel_task(self, task_id: str) -> None:
         with self.lock:
             self._cancelled.add(task_id)
@@ -395,7 +376,6 @@ class FakeState:
                 calls=copy.deepcopy(self._calls),
                 hellos=copy.deepcopy(self._hellos),
                 get_task_count=self._get_task_count,
-                get_tasks_requests=copy.deepcopy(self._get_tasks_requests),
                 heartbeats=copy.deepcopy(self._heartbeats),
                 finish_tasks=copy.deepcopy(self._finish_tasks),
                 uploads=copy.deepcopy(self._uploads),

@@ -132,23 +132,6 @@ def roles_included(users: list[User], org: Org) -> list[Json]:
     ]
 
 
-TEAM_FIELDS = (
-    "name",
-    "handle",
-    "summary",
-    "description",
-    "avatar",
-    "banner",
-    "visible_modules",
-    "hidden_modules",
-    "created_at",
-    "modified_at",
-    "user_count",
-    "link_count",
-    "is_managed",
-)
-
-
 def team(t: Team, *, fields: set[str] | None = None, with_link_data: bool = True) -> Json:
     values: Json = {
         "name": t.name,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from connector.baton.runtime import service as runner
-from connector.daemon.service import run_service
+from connector.daemon.service import run_service_mode
 from connector.daemon.settings import Settings, SettingsError
 from tests.fakes.c1.creds import generate_client_credentials
 from tests.independent.c1z.hostile import MAGIC, database_of, envelope, good_c1z, leftovers
@@ -77,7 +77,7 @@ async def test_a_file_that_is_no_c1z_is_refused_at_start_naming_the_setting(
     path = make(tmp_path, good)
     monkeypatch.setattr(runner, "_serve", pytest.fail)
     with pytest.raises(SettingsError) as refused:
-        await run_service(_settings(tmp_path, path))
+        await run_service_mode(_settings(tmp_path, path))
     (problem,) = refused.value.problems
     assert problem.startswith(f"setting --file (BATON_FILE): {path}")
     assert phrase in problem
@@ -97,6 +97,6 @@ async def test_a_damaged_c1z_is_accepted_at_start_for_the_first_sync_to_replace(
         return 0
 
     monkeypatch.setattr(runner, "_serve", serve)
-    assert await run_service(_settings(tmp_path, path)) == 0
+    assert await run_service_mode(_settings(tmp_path, path)) == 0
     assert served == [path]
     assert leftovers(tmp_path, path) == []

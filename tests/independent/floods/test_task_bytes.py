@@ -9,7 +9,6 @@ limit, or of many empty messages (which the parser makes 28 times their size on 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import cast
 
 import pytest
@@ -27,6 +26,7 @@ from tests.baton.c1.conftest import make_client
 from tests.baton.tasks.stubs import INSTANT, StubConnector, StubFullSync
 from tests.fakes.c1 import FakeC1
 from tests.fakes.tasks import grant_task
+from tests.polling import until
 
 MiB = 1024 * 1024
 WAITING = "polling waits for the tasks under way to end: they hold the memory budget of task bytes"
@@ -43,15 +43,6 @@ def _padded_grant(*, blob: int = 0, items: int = 0) -> baton_pb2.Task:
 
 async def _no_hello(task_id: str) -> None:
     return None
-
-
-async def _until(check: Callable[[], bool]) -> None:
-    """Until `check` holds; a minute at most (a guard against a hang, not a measure of time)."""
-    for _ in range(6000):
-        if check():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the condition never held")
 
 
 @pytest.mark.parametrize(
@@ -85,14 +76,20 @@ async def test_tasks_are_claimed_only_while_the_budget_of_task_bytes_holds_them(
         scheduler = Scheduler(client, processor, concurrency=10, task_bytes=budget)
         with structlog.testing.capture_logs() as events:
             polling = asyncio.create_task(scheduler.run(stop))
-            await _until(lambda: any(e["event"] == WAITING for e in events) or len(fake.recorded().handed_out_at) == 6)
+            await until(
+                lambda: any(e["event"] == WAITING for e in events) or len(fake.recorded().handed_out_at) == 6,
+                "the polling neither waited for the budget nor took the six tasks",
+                within=60,
+            )
             assert len(fake.recorded().handed_out_at) == 2
             (waiting,) = [e for e in events if e["event"] == WAITING]
             assert waiting["budget_bytes"] == budget
             assert waiting["tasks"] == 2
             assert 2 * task_bytes <= waiting["held_bytes"] < 2.2 * task_bytes  # and their bytes on the wire
             gate.set()
-            await _until(lambda: len(fake.recorded().finish_tasks) == len(tasks))
+            await until(
+                lambda: len(fake.recorded().finish_tasks) == len(tasks), "not every task was reported", within=60
+            )
             stop.set()
             await polling
         await scheduler.drain(1.0)
@@ -120,7 +117,9 @@ async def test_a_stop_while_polling_waits_for_the_budget_ends_the_polling_and_re
         scheduler = Scheduler(client, processor, concurrency=10, task_bytes=client.max_task_bytes + 4 * MiB)
         with structlog.testing.capture_logs() as events:
             polling = asyncio.create_task(scheduler.run(stop))
-            await _until(lambda: any(e["event"] == WAITING for e in events))
+            await until(
+                lambda: any(e["event"] == WAITING for e in events), "the polling never waited for the budget", within=60
+            )
             stop.set()
             await asyncio.wait_for(polling, timeout=30)
             await scheduler.drain(0.05, report_within=5.0)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -25,11 +24,9 @@ from connector.datadog.connector import DatadogConnector
 from tests.datadog.helpers import FAST_RETRY
 from tests.fakes.c1 import FakeC1
 from tests.fakes.datadog import FakeDatadog
-from tests.independent.service.rig import config
+from tests.independent.service.rig import FinishRequest, config, one_report, until
 from tests.independent.writes.conftest import ALL_ON
 from tests.independent.writes.wire import Wire
-
-FinishRequest = baton_pb2.BatonServiceFinishTaskRequest
 
 
 class RawWire(Wire):
@@ -91,15 +88,7 @@ class Jit:
     secrets: list[str] = field(default_factory=list)
 
     async def until(self, what: str, check: Callable[[], Any], within: float = 30.0) -> Any:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            if self.service.done():
-                raise AssertionError(f"the runner ended while waiting for {what}: {self.service.result()!r}")
-            value = await asyncio.to_thread(check)
-            if value:
-                return value
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"timed out waiting for {what}; last events: {self.events[-8:]}")
+        return await until(self.service, what, check, within, lambda: self.events[-8:])
 
     async def run(self, task: baton_pb2.Task) -> FinishRequest:
         """Queue `task` and return its one accepted FinishTask."""
@@ -107,11 +96,7 @@ class Jit:
         return await self.finished(task.id)
 
     async def finished(self, task_id: str) -> FinishRequest:
-        reports: list[FinishRequest] = await self.until(
-            f"the report of {task_id}", lambda: self.c1.recorded().finish_tasks.get(task_id)
-        )
-        assert len(reports) == 1, f"task {task_id} reported {len(reports)} times"
-        return reports[0]
+        return await one_report(self.until, self.c1, task_id)
 
     def logged(self, event: str) -> list[MutableMapping[str, Any]]:
         return [e for e in self.events if e.get("event") == event]

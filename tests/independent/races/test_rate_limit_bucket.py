@@ -44,7 +44,7 @@ async def _limiter() -> tuple[RateLimiter, FakeTime]:
 
 
 async def _refuse(limiter: RateLimiter, ticket: Ticket, headers: dict[str, str], wait: float) -> None:
-    """What the transport does with a 429 (`DatadogTransport.request`): release the ticket as throttled, then shut the
+    """What the transport does with a 429 (`ApiTransport.request`): release the ticket as throttled, then shut the
     group for the wait its retry policy chose."""
     limiter.release(ticket, headers, throttled=True)
     limiter.throttle(ticket, wait)

@@ -15,10 +15,6 @@ TAIL = "TAILCANARY"
 ESCAPED = "CANARY'both\"quotes\\and-a-backslash"
 """Written otherwise by a repr (`\\'`, `\\\\`) and by JSON (`\\"`): an error quoting it with `!r` does not hold it as given."""
 
-VISIBLE_ASCII = (QUOTE_FORMAT, BASE64, LONG, ESCAPED)
-"""The shapes a Datadog key or the client secret's text may take (the settings refuse space, control and non-ASCII
-characters in a key)."""
-
 
 def leaked(text: str, *secrets: str) -> list[str]:
     """The canaries (or a 12-character tail of one, as given or as a repr writes it) `text` holds."""

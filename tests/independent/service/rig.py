@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -83,6 +83,33 @@ def space_task(kind: str, space: str, level: str, email: str, task_id: str | Non
     return task
 
 
+async def until(
+    service: asyncio.Task[int], what: str, check: Callable[[], Any], within: float, recent: Callable[[], object]
+) -> Any:
+    """Poll `check` (run on a worker thread: it may read the fake under its lock) until it is truthy; a runner that
+    ends first, or a wait that runs out, fails naming `what` (and what the runner logged last: `recent`)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if service.done():
+            raise AssertionError(f"the runner ended while waiting for {what}: {service.result()!r}")
+        value = await asyncio.to_thread(check)
+        if value:
+            return value
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}; logged last: {recent()}")
+
+
+async def one_report(
+    wait: Callable[[str, Callable[[], Any], float], Awaitable[Any]], fake: FakeC1, task_id: str, within: float = 30.0
+) -> FinishRequest:
+    """The one accepted FinishTask of `task_id` (fails if there are two), waited for with a rig's `until`."""
+    reports: list[FinishRequest] = await wait(
+        f"the report of {task_id}", lambda: fake.recorded().finish_tasks.get(task_id), within
+    )
+    assert len(reports) == 1, f"task {task_id} reported {len(reports)} times: {reports}"
+    return reports[0]
+
+
 @dataclass
 class Running:
     fake: FakeC1
@@ -93,24 +120,10 @@ class Running:
     events: list[MutableMapping[str, Any]]
 
     async def until(self, what: str, check: Callable[[], Any], within: float = 30.0) -> Any:
-        """Poll `check` (run on a worker thread: it may read the fake under its lock) until it is truthy."""
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            if self.service.done():
-                raise AssertionError(f"the runner ended while waiting for {what}: {self.service.result()!r}")
-            value = await asyncio.to_thread(check)
-            if value:
-                return value
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"timed out waiting for {what}; last events: {self.events[-8:]}")
+        return await until(self.service, what, check, within, lambda: self.events[-8:])
 
     async def finished(self, task_id: str, within: float = 30.0) -> FinishRequest:
-        """The one accepted FinishTask of `task_id` (fails if there are two)."""
-        reports: list[FinishRequest] = await self.until(
-            f"the report of {task_id}", lambda: self.fake.recorded().finish_tasks.get(task_id), within
-        )
-        assert len(reports) == 1, f"task {task_id} reported {len(reports)} times: {reports}"
-        return reports[0]
+        return await one_report(self.until, self.fake, task_id, within)
 
     def logged(self, event: str) -> list[MutableMapping[str, Any]]:
         return [e for e in self.events if e.get("event") == event]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, replace
@@ -23,7 +22,7 @@ from connector.baton.runtime.service import run_service
 from connector.daemon import logging as logs
 from tests.baton.second_connector.wiki import Wiki, WikiApp
 from tests.fakes.c1 import FakeC1
-from tests.independent.service.rig import PREFIX, FinishRequest, config, wiki
+from tests.independent.service.rig import PREFIX, FinishRequest, config, one_report, until, wiki
 
 API_KEY = "canary-api-key-5b1e0c7d2a9f4e36"
 APP_KEY = "canary-app-key-9d3c6a0f1b7e4d28a5c2"
@@ -60,22 +59,10 @@ class Logged:
         return [line for line in self.lines() if line.get("event") == event]
 
     async def until(self, what: str, check: Callable[[], Any], within: float = 30.0) -> Any:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            if self.service.done():
-                raise AssertionError(f"the runner ended while waiting for {what}: {self.service.result()!r}")
-            value = await asyncio.to_thread(check)
-            if value:
-                return value
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"timed out waiting for {what}; last lines: {self.lines()[-8:]}")
+        return await until(self.service, what, check, within, lambda: self.lines()[-8:])
 
     async def finished(self, task_id: str, within: float = 30.0) -> FinishRequest:
-        reports: list[FinishRequest] = await self.until(
-            f"the report of {task_id}", lambda: self.fake.recorded().finish_tasks.get(task_id), within
-        )
-        assert len(reports) == 1, f"task {task_id} reported {len(reports)} times: {reports}"
-        return reports[0]
+        return await one_report(self.until, self.fake, task_id, within)
 
     def secrets(self) -> list[str]:
         """Every secret a log line, a metric, a report or an asset must never hold: the canaries, the client secret
