@@ -1,9 +1,11 @@
-"""An unfinished sync whose rows were deleted since it stopped is not resumed as if they were there.
+"""An unfinished sync whose rows were changed since it stopped is not resumed as if they were its own.
 
 The sync token claims the pages its run stored: resumed over a file missing some of their rows (a tool, a hand-edit,
 a salvage deleted them), the run never listed those pages again and was saved as complete without them, its grants
-revoked to ConductorOne. The store records in each committed token how many rows of each table the token's pages put
-in the file; a resume finding fewer starts a new sync, with a warning naming the table and both counts.
+revoked to ConductorOne; resumed over rows added since, it was saved with them. The store records in each committed
+token a tally of the rows of each table the token's pages put in the file (how many, the highest row id, the ids' sum, a
+CRC-32 of the keys in id order); a resume finding other rows starts a new sync, with a warning naming the table. A count
+alone passed a deletion balanced by as many added rows.
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ import asyncio
 import json
 import re
 import sqlite3
+import zlib
 from pathlib import Path
 
 import pytest
 import structlog
 
 from connector.baton import builders as b
+from connector.baton.c1z import rows
 from connector.baton.c1z.reader import C1ZReader
-from connector.baton.c1z.store import STORED_ROWS_KEY
+from connector.baton.c1z.tally import STORED_ROWS_KEY
 from connector.baton.connector import Page
 from connector.baton.pb.c1.connector.v2 import grant_pb2, resource_pb2
 from connector.baton.sync.to_file import sync_to_file
@@ -49,17 +53,28 @@ def interrupted(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _recorded(path: Path, tmp_path: Path) -> dict[str, int]:
+def _tally_of(conn: sqlite3.Connection, table: str) -> dict[str, int]:
+    found = conn.execute(f"SELECT id, external_id FROM {table} WHERE {_UNFINISHED} ORDER BY id").fetchall()
+    ids = [row_id for row_id, _ in found]
+    return {
+        "rows": len(found),
+        "last_id": max(ids, default=0),
+        "id_sum": sum(ids),
+        "keys_crc32": zlib.crc32(b"".join(key.encode() + b"\0" for _, key in found)),
+    }
+
+
+def _recorded(path: Path, tmp_path: Path) -> dict[str, dict[str, int]]:
     db = tmp_path / "look.db"
     db.write_bytes(database_of(path))
     with sqlite3.connect(db) as conn:
         (token,) = conn.execute("SELECT sync_token FROM v1_sync_runs WHERE ended_at IS NULL").fetchone()
-        counts = {
-            table: conn.execute(f"SELECT count(*) FROM {table} WHERE {_UNFINISHED}").fetchone()[0]
+        tallies = {
+            table: _tally_of(conn, table)
             for table in ("v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants")
         }
-    recorded: dict[str, int] = json.loads(token)[STORED_ROWS_KEY]
-    assert recorded == counts, "the token records exactly the rows committed with it"
+    recorded: dict[str, dict[str, int]] = json.loads(token)[STORED_ROWS_KEY]
+    assert recorded == tallies, "the token records exactly the rows committed with it"
     return recorded
 
 
@@ -98,15 +113,74 @@ async def test_a_resume_over_deleted_rows_starts_a_new_sync_naming_what_is_missi
     (warning,) = [e for e in events if e["log_level"] == "warning"]
     assert warning["event"] == "unfinished sync cannot be resumed; starting a new one"
     said = re.match(
-        rf"{table} holds (\d+) rows of the sync where its state records {recorded[table]} stored", warning["reason"]
+        rf"{table} holds (\d+) rows of the sync where its state records {recorded[table]['rows']} stored: rows were "
+        "deleted since",
+        warning["reason"],
     )
     assert said is not None, warning["reason"]
-    assert int(said[1]) < recorded[table]
+    assert int(said[1]) < recorded[table]["rows"]
     with C1ZReader(path, tmp_path) as reader:
         (run,) = reader.sync_runs()
         assert (run.sync_id, run.finished) == (result.sync_id, True)
         assert {g.id for g in reader.grants()} == expected_grant_ids(org)
         assert len(list(reader.resources("user"))) == org.users
+
+
+# A grant the org does not have, of a group and a user it has: valid in every way but that no page of the run stored it.
+_PLANTED = rows.grant_row(
+    b.grant(GroupSyncer(Org(), Faults()).group("g0"), "admin", b.resource_id("user", "u0005")), "", ""
+)[:9]
+_PLANT = (
+    "INSERT INTO v1_grants ({id}resource_type_id, resource_id, entitlement_id, principal_resource_type_id, "
+    "principal_resource_id, external_id, expansion, needs_expansion, data, sync_id, discovered_at) "
+    "VALUES ({at}?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT sync_id FROM v1_sync_runs WHERE ended_at IS NULL), "
+    "'2026-01-01 00:00:00')"
+)
+_FIRST_GRANT = f"(SELECT min(id) FROM v1_grants WHERE {_UNFINISHED})"
+CHANGES = {
+    "a grant deleted and another added": (
+        (f"DELETE FROM v1_grants WHERE id = {_FIRST_GRANT}", _PLANT.format(id="", at="")),
+        _PLANTED,
+        "holds {rows} rows of the sync, as its state records, but not the ones its pages stored: rows were replaced",
+    ),
+    "a grant replaced by another under its row id": (
+        (
+            "CREATE TEMP TABLE gone AS SELECT " + _FIRST_GRANT + " AS id",
+            f"DELETE FROM v1_grants WHERE id = {_FIRST_GRANT}",
+            _PLANT.format(id="id, ", at="(SELECT id FROM gone), "),
+        ),
+        _PLANTED,
+        "holds {rows} rows of the sync, as its state records, but not the ones its pages stored: rows were replaced",
+    ),
+    "a grant added": (
+        (_PLANT.format(id="", at=""),),
+        _PLANTED,
+        "holds {more} rows of the sync where its state records {rows} stored: rows were added since",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CHANGES))
+async def test_a_resume_over_rows_added_or_replaced_starts_a_new_sync(
+    case: str, interrupted: Path, tmp_path: Path
+) -> None:
+    """Counted alone, a deletion balanced by as many added rows passed, and so did an added row: the resumed run was
+    saved as complete with a grant the org does not have."""
+    statements, params, reason = CHANGES[case]
+    recorded = _recorded(interrupted, tmp_path)["v1_grants"]
+    path = edited(interrupted, tmp_path / "resumed.c1z", *statements, params=params)
+    org = Org()
+    with structlog.testing.capture_logs() as events:
+        result = await sync_to_file(syncers(org, Faults()), path, options(), tmp_dir=tmp_path)
+    assert not result.resumed
+    (warning,) = [e for e in events if e["log_level"] == "warning"]
+    assert warning["event"] == "unfinished sync cannot be resumed; starting a new one"
+    expected = "v1_grants " + reason.format(rows=recorded["rows"], more=recorded["rows"] + 1)
+    assert warning["reason"].startswith(expected), warning["reason"]
+    with C1ZReader(path, tmp_path) as reader:
+        (run,) = reader.sync_runs()
+        assert (run.sync_id, run.finished) == (result.sync_id, True)
+        assert {g.id for g in reader.grants()} == expected_grant_ids(org)
 
 
 async def test_a_resume_over_its_rows_goes_on_and_the_finished_token_records_no_count(
@@ -122,15 +196,41 @@ async def test_a_resume_over_its_rows_goes_on_and_the_finished_token_records_no_
         assert STORED_ROWS_KEY not in json.loads(run.sync_token)
 
 
-async def test_a_token_that_records_no_count_is_resumed(interrupted: Path, tmp_path: Path) -> None:
-    """Go's tokens and older writers' record none: nothing to compare, the resume goes on as before."""
-    strip = (
-        f"UPDATE v1_sync_runs SET sync_token = json_remove(sync_token, '$.{STORED_ROWS_KEY}') WHERE ended_at IS NULL"
+@pytest.mark.parametrize(
+    "record",
+    [
+        f"json_remove(sync_token, '$.{STORED_ROWS_KEY}')",
+        # The last version's: counts alone.
+        f'json_set(sync_token, \'$.{STORED_ROWS_KEY}\', json(\'{{"v1_resource_types":3,"v1_resources":33,'
+        f'"v1_entitlements":17,"v1_grants":93}}\'))',
+        f"json_remove(sync_token, '$.{STORED_ROWS_KEY}.v1_grants.keys_crc32')",
+    ],
+    ids=["none", "counts-only", "incomplete"],
+)
+async def test_a_token_that_records_no_usable_tally_starts_a_new_sync(
+    record: str, interrupted: Path, tmp_path: Path
+) -> None:
+    """Written by the previous version (counts alone) or with its tally cut short: the rows its pages claim cannot be
+    checked, so the run is not resumed (a new sync holds what an uninterrupted one would: issue 8 asks an old file to be
+    "replaced or resumed"), even with the settings it records unchanged. Go's tokens record neither tally nor settings, and start over
+    on the settings (tests/baton/test_sync_resume_settings.py, tests/baton/test_c1z_untrusted.py)."""
+    path = edited(
+        interrupted, tmp_path / "resumed.c1z", f"UPDATE v1_sync_runs SET sync_token = {record} WHERE ended_at IS NULL"
     )
-    path = edited(interrupted, tmp_path / "resumed.c1z", strip)
     org = Org()
-    result = await sync_to_file(syncers(org, Faults()), path, options(), tmp_dir=tmp_path)
-    assert result.resumed
+    with structlog.testing.capture_logs() as events:
+        result = await sync_to_file(syncers(org, Faults()), path, options(), tmp_dir=tmp_path)
+    assert not result.resumed
+    (warning,) = [e for e in events if e["log_level"] == "warning"]
+    assert warning["event"] == "unfinished sync cannot be resumed; starting a new one"
+    assert warning["reason"] == (
+        "its state records no tally of the rows it stored (another version or SDK wrote it), so the pages it claims "
+        "cannot be checked"
+    )
+    with C1ZReader(path, tmp_path) as reader:
+        (run,) = reader.sync_runs()
+        assert (run.sync_id, run.finished) == (result.sync_id, True)
+        assert {g.id for g in reader.grants()} == expected_grant_ids(org)
 
 
 class RepeatingUsers(UserSyncer):
@@ -169,6 +269,27 @@ async def test_a_resume_after_repeated_items_were_merged_goes_on(tmp_path: Path)
     with pytest.raises(InjectedFailure):
         await sync_to_file(repeating(Faults(fail_at_call=27)), path, options(concurrency=1), tmp_dir=tmp_path)
     _recorded(path, tmp_path)
+    with structlog.testing.capture_logs() as events:
+        result = await sync_to_file(repeating(Faults()), path, options(), tmp_dir=tmp_path)
+    assert result.resumed, [e for e in events if e["log_level"] == "warning"]
+    with C1ZReader(path, tmp_path) as reader:
+        assert {g.id for g in reader.grants()} == expected_grant_ids(org)
+
+
+async def test_a_run_resumed_and_stopped_again_records_the_rows_of_both_and_resumes_again(tmp_path: Path) -> None:
+    """The resumed run upserts: a user listed again on a later page updates the row stored by the first run (it keeps
+    its id and key), so the page adds fewer rows than it holds and the tally takes the new ones from the file. The token
+    the second stop saves records exactly the rows of both runs, and the third run resumes."""
+    org = Org()
+    path = tmp_path / "s.c1z"
+
+    def repeating(faults: Faults) -> list[UserSyncer | RoleSyncer | GroupSyncer]:
+        return [RepeatingUsers(org, faults), RoleSyncer(org, faults), RepeatingGroups(org, faults)]
+
+    for stop_at in (2, 6):  # in the users listing, then past it
+        with pytest.raises(InjectedFailure):
+            await sync_to_file(repeating(Faults(fail_at_call=stop_at)), path, options(concurrency=1), tmp_dir=tmp_path)
+        _recorded(path, tmp_path)
     with structlog.testing.capture_logs() as events:
         result = await sync_to_file(repeating(Faults()), path, options(), tmp_dir=tmp_path)
     assert result.resumed, [e for e in events if e["log_level"] == "warning"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import structlog
 from google.protobuf import struct_pb2
 
 from connector.baton.c1z.reader import C1ZReader
@@ -23,6 +24,7 @@ from connector.datadog.connector import DatadogConnector, DatadogOptions
 from tests.datadog.helpers import FAST_RETRY
 from tests.fakes.datadog import FakeDatadog
 from tests.fakes.datadog.from_c1z import org_from_c1z, trait
+from tests.independent.c1z.hostile import edited
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "c1z"
 SMALL, MODERATE = FIXTURES / "old-sdk-v0.1.14.small.c1z", FIXTURES / "old-sdk-v0.1.14.moderate.c1z"
@@ -91,3 +93,35 @@ async def test_every_field_the_go_connector_recorded_is_there_with_its_value(tmp
             else:
                 assert our_trait.status.status == go_trait.status.status, key
     assert pending > 0
+
+
+# The Go SDK's token of a sync stopped in its grants phase (c1z-format.md §2.7): the Go shape, with neither the settings
+# nor the tally of rows our tokens record.
+_GO_TOKEN = (
+    '{"actions_map":{"0000000009":{"id":"0000000009","operation":"list-grants","resource_type_id":"team"}},'
+    '"action_order":["0000000009"],"current_action_id":9,"completed_actions_count":8,"version":1}'
+)
+
+
+async def test_an_unfinished_go_sync_whose_rows_were_deleted_is_not_resumed(tmp_path: Path) -> None:
+    """A working file the Go connector left unfinished, some of its rows deleted since: its token claims the pages
+    its run stored, and records nothing this engine could check them against (Go writes no tally and no settings).
+    It is not resumed (docs/c1z.md, "Resuming"; issue 8 asks a Go file to be "replaced or resumed"): a new sync
+    replaces it and the file holds the whole org."""
+    path = edited(
+        SMALL,
+        tmp_path / "sync.c1z",
+        "DELETE FROM v1_grants WHERE id IN (SELECT id FROM v1_grants ORDER BY id LIMIT 10)",
+        "UPDATE v1_sync_runs SET ended_at = NULL, started_at = datetime('now', 'localtime'), sync_token = ?",
+        params=(_GO_TOKEN,),
+    )
+    with structlog.testing.capture_logs() as events:
+        await sync_org_of(SMALL, path)
+    (warning,) = [e for e in events if e["log_level"] == "warning"]
+    assert warning["event"] == "unfinished sync was started with other settings; starting a new one"
+    assert warning["changed"] == ["the settings it was started with are not recorded (another version or SDK wrote it)"]
+    assert external_ids(path) == external_ids(SMALL)
+    with C1ZReader(path) as reader:
+        (run,) = reader.sync_runs()
+        assert run.finished
+        assert run.sync_id != "3MtF72cpTXgslJXvAb4BF3Xaoe3", "a new sync, not the Go run continued"

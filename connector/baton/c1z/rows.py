@@ -128,6 +128,10 @@ class SyncRun:
         return self.ended_at is not None
 
 
+# Where each table's row (the functions below) holds its key, `external_id` (the store tallies the keys it writes).
+KEY_COLUMN = {"v1_resource_types": 0, "v1_resources": 1, "v1_entitlements": 2, "v1_grants": 5}
+
+
 def resource_type_row(rt: resource_pb2.ResourceType, sync_id: str, now: str) -> tuple[Any, ...]:
     return (rt.id, rt.SerializeToString(deterministic=True), sync_id, now)
 

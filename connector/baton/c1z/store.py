@@ -40,7 +40,7 @@ import structlog
 from google.protobuf.message import DecodeError
 
 from connector.baton import ids
-from connector.baton.c1z import rows
+from connector.baton.c1z import rows, tally
 from connector.baton.c1z.envelope import compress_atomically, decompress_to, open_regular
 from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, check_stop, working_file_failure
 from connector.baton.c1z.schema import (
@@ -86,10 +86,6 @@ COMPACT_FREE_SHARE = 0.125
 # were tested with: not taken.
 PAGE_SIZE = 4096
 
-# The tables whose rows of the active sync the store counts (`_Db.resume_sync`), and the token key the count is
-# recorded under (prefixed like the engine's settings key, so a later Go field cannot clash).
-TALLIED_TABLES = ("v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants")
-STORED_ROWS_KEY = "py_stored_rows"
 # How many dropped dangling grants `drop_dangling_grants` names (the rest are counted).
 _DANGLING_EXAMPLES = 5
 
@@ -131,10 +127,12 @@ class _Db:
         # The state token of the newest page in the open group, stored by the group's commit (one UPDATE
         # per group instead of one per page: tokens are ~11 KB at 100k users). Rolled back with its page.
         self._token: tuple[str, str] | None = None
-        # The active sync's rows per table (`TALLIED_TABLES`) as this store wrote them, and the tally that goes with
-        # `_token` (`_store_token` records it in the stored token, `resume_sync` compares it with the rows found).
-        self._tally: tuple[str, dict[str, int]] | None = None
+        # The active sync's rows per table (`tally.TALLIED_TABLES`) as this store wrote them, and the tally that goes
+        # with `_token` (`_store_token` records it in the stored token; `rows_changed` compares a resumed token's with
+        # the rows `resume_sync` found).
+        self._tally: tuple[str, dict[str, tally.Tally]] | None = None
         self._token_tally: str | None = None
+        self._found: tuple[str, dict[str, tally.Tally]] | None = None
         self._indexes_deferred = False
         # Only in a file this store created: a resumed one reads its resources at once (`stored_resources`).
         self._resource_indexes_deferred = False
@@ -178,9 +176,9 @@ class _Db:
         if self._token is not None:
             sync_id, token = self._token
             if self._token_tally is not None and len(token) > 2 and token[0] == "{" and token[-1] == "}":
-                # The rows the token's pages put in the file, committed with them: a resume finding fewer knows rows
-                # were deleted since (`resume_sync`). Go's token decoder ignores the key; a finished token never has it.
-                token = f'{token[:-1]},"{STORED_ROWS_KEY}":{self._token_tally}}}'
+                # The rows the token's pages put in the file, committed with them: a resume finding others knows rows
+                # were changed since (`rows_changed`). Go's token decoder ignores the key; a finished token never has it.
+                token = f'{token[:-1]},"{tally.STORED_ROWS_KEY}":{self._token_tally}}}'
             self.conn.execute("UPDATE v1_sync_runs SET sync_token = ? WHERE sync_id = ?", (token, sync_id))
             self._token = None
             self._token_tally = None
@@ -190,21 +188,25 @@ class _Db:
         plus one, so across an insert the difference is the rows it added."""
         return int(self.conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0])  # noqa: S608
 
-    def _untally(self, table: str, rows_gone: int) -> None:
-        if self._tally is not None and rows_gone:
-            self._tally[1][table] -= rows_gone
+    def _retally(self, table: str) -> None:
+        """Tally the active sync's rows of `table` again from the file, after rows were deleted (a merge of repeated
+        items, dropped dangling grants). The tally is of rows in id order, so a deletion is not subtracted: the table is
+        read back (a pass over it; only when such rows were found: a listing that repeated an item, a dangling grant)."""
+        if self._tally is not None:
+            sync_id, tallies = self._tally
+            tallies[table] = tally.of_file(self.conn, table, sync_id)
 
     def _retally_stored_token(self) -> None:
-        """Record the tally again in the stored token, with a merge of rows it counted twice (a listing that repeated
-        an item while the unique index was deferred): the committed token counted both copies, and a resume would
-        have found rows missing that were only merged. Rare (only over repeated items), so the token is parsed."""
+        """Record the tally again in the stored token, after `_retally`: the committed token tallied rows that are
+        gone now (the copies of a repeated item, a dangling grant), and a resume would have found rows changed that
+        were only merged or dropped. Rare, so the token is parsed."""
         if self._tally is None:
             return
-        sync_id, tally = self._tally
+        sync_id, tallies = self._tally
         row = self.conn.execute(
             "SELECT sync_token FROM v1_sync_runs WHERE sync_id = ? AND ended_at IS NULL", (sync_id,)
         ).fetchone()
-        if row is None or STORED_ROWS_KEY not in str(row[0]):
+        if row is None or tally.STORED_ROWS_KEY not in str(row[0]):
             return
         try:
             data = json.loads(row[0])
@@ -212,7 +214,7 @@ class _Db:
             return  # not this store's token (a resumed file's own, not stored over yet): nothing of ours to correct
         if not isinstance(data, dict):
             return
-        data[STORED_ROWS_KEY] = tally
+        data[tally.STORED_ROWS_KEY] = tally.encoded(tallies)
         self.conn.execute(
             "UPDATE v1_sync_runs SET sync_token = ? WHERE sync_id = ?",
             (json.dumps(data, separators=(",", ":")), sync_id),
@@ -339,7 +341,8 @@ class _Db:
                         # The unique index, over an object stored more than once during the load (a listing that
                         # repeats an item): merged as the upsert would have, then built. Nothing is built twice
                         # when there are none, the usual case.
-                        self._untally(table, merge(self.conn))
+                        if merge(self.conn):
+                            self._retally(table)
                         self.conn.execute(statement)
                         self._retally_stored_token()
 
@@ -361,30 +364,38 @@ class _Db:
                 "linked_sync_id, grants_backfilled) VALUES (?, ?, '', ?, ?, '', 1)",
                 (sync_id, sqlite_time(), sync_type, parent_sync_id),
             )
-        self._tally = (sync_id, dict.fromkeys(TALLIED_TABLES, 0))
+        self._tally = (sync_id, dict.fromkeys(tally.TALLIED_TABLES, tally.Tally()))
 
-    def resume_sync(self, sync_id: str) -> tuple[str, str | None]:
-        """The unfinished sync's token, and what rows it is missing, described (None: none found missing).
-
-        The token claims the pages its run stored: a run resumed over a file whose rows were deleted since (a tool, a
-        hand-edit, a salvage) never lists those pages again, and was saved as complete without them. Its rows are
-        counted against the tally its last commit recorded (`_store_token`); a token without one (Go's, an older
-        writer's) is not checked. One count per table, once per resume."""
+    def resume_sync(self, sync_id: str) -> str:
+        """The unfinished sync's token; its rows are tallied for `rows_changed` (a pass over each table, once per
+        resume)."""
         token = self.sync_token(sync_id)
-        found = {
-            table: int(self.conn.execute(f"SELECT count(*) FROM {table} WHERE sync_id = ?", (sync_id,)).fetchone()[0])  # noqa: S608
-            for table in TALLIED_TABLES
-        }
+        found = {table: tally.of_file(self.conn, table, sync_id) for table in tally.TALLIED_TABLES}
         self._tally = (sync_id, dict(found))
-        recorded = _recorded_tally(token)
-        for table in TALLIED_TABLES:
-            claimed = recorded.get(table, 0)
-            if found[table] < claimed:
-                return token, (
-                    f"{table} holds {found[table]} rows of the sync where its state records {claimed} stored: rows were "
-                    "deleted since, and the pages the state claims would be saved without them"
-                )
-        return token, None
+        self._found = (sync_id, found)
+        return token
+
+    def rows_changed(self, sync_id: str, record: object) -> str | None:
+        """How the resumed sync's rows differ from what its token records its pages stored (`record`, the token's
+        `tally.STORED_ROWS_KEY`), described; None when they are the ones it stored.
+
+        The token claims the pages its run stored: a run resumed over a file whose rows were changed since (a tool, a
+        hand-edit, a salvage) never lists those pages again, and was saved as complete with the file's rows in place of
+        its own. A token that records no tally (Go's, or an older version's) cannot be checked: it is not resumed either
+        (a new sync holds what an uninterrupted one would; docs/c1z.md, "Resuming")."""
+        claimed = tally.recorded(record)
+        if claimed is None:
+            return (
+                "its state records no tally of the rows it stored (another version or SDK wrote it), so the pages it "
+                "claims cannot be checked"
+            )
+        if self._found is None or self._found[0] != sync_id:
+            raise InternalError("rows_changed is asked of a sync that was not resumed")
+        for table in tally.TALLIED_TABLES:
+            problem = tally.difference(table, self._found[1][table], claimed[table])
+            if problem is not None:
+                return problem
+        return None
 
     def sync_token(self, sync_id: str) -> str:
         row = self.conn.execute(
@@ -410,13 +421,13 @@ class _Db:
         self._check_not_broken()
         now = sqlite_time()
         previous = self._token, self._token_tally
-        tally = self._tally[1] if self._tally is not None and self._tally[0] == sync_id else None
-        counted = dict(tally) if tally is not None else None
+        tallies = self._tally[1] if self._tally is not None and self._tally[0] == sync_id else None
+        counted = dict(tallies) if tallies is not None else None
         try:
             with self.unit():
                 if resource_types:
                     self._insert(
-                        tally,
+                        tallies,
                         "v1_resource_types",
                         rows.UPSERT_RESOURCE_TYPE,
                         [rows.resource_type_row(x, sync_id, now) for x in resource_types],
@@ -424,10 +435,12 @@ class _Db:
                 if resources:
                     # While the unique index is deferred, a plain INSERT; `_build_resource_indexes` merges repeats.
                     insert = rows.INSERT_RESOURCE if self._resource_indexes_deferred else rows.UPSERT_RESOURCE
-                    self._insert(tally, "v1_resources", insert, [rows.resource_row(x, sync_id, now) for x in resources])
+                    self._insert(
+                        tallies, "v1_resources", insert, [rows.resource_row(x, sync_id, now) for x in resources]
+                    )
                 if entitlements:
                     self._insert(
-                        tally,
+                        tallies,
                         "v1_entitlements",
                         rows.UPSERT_ENTITLEMENT,
                         [rows.entitlement_row(x, sync_id, now) for x in entitlements],
@@ -435,28 +448,41 @@ class _Db:
                 if grants:
                     # While the unique index is deferred, a plain INSERT; `build_deferred_indexes` merges repeats.
                     insert = rows.INSERT_GRANT if self._indexes_deferred else rows.UPSERT_GRANT
-                    self._insert(tally, "v1_grants", insert, [rows.grant_row(x, sync_id, now) for x in grants])
+                    self._insert(tallies, "v1_grants", insert, [rows.grant_row(x, sync_id, now) for x in grants])
                 if token is not None:
                     self._token = (sync_id, token)  # stored with the group's commit
-                    self._token_tally = None if tally is None else json.dumps(tally, separators=(",", ":"))
+                    self._token_tally = (
+                        None if tallies is None else json.dumps(tally.encoded(tallies), separators=(",", ":"))
+                    )
         except BaseException as exc:
             # This page's rows are rolled back: so is its token (or the whole group's, if SQLite dropped it).
             self._token, self._token_tally = previous if self._tx_started is not None else (None, None)
-            if tally is not None and counted is not None:
-                tally.update(counted)
+            if tallies is not None and counted is not None:
+                tallies.update(counted)
             self.broken = exc
             raise
         self._last_write_at = time.monotonic()
         self._last_write_cpu = time.thread_time()
 
-    def _insert(self, tally: dict[str, int] | None, table: str, statement: str, values: list[tuple[Any, ...]]) -> None:
-        """Run `statement` over `values` into `table`, counting the rows it adds into `tally`."""
-        if tally is None:
+    def _insert(
+        self, tallies: dict[str, tally.Tally] | None, table: str, statement: str, values: list[tuple[Any, ...]]
+    ) -> None:
+        """Run `statement` over `values` into `table`, tallying the rows it adds into `tallies`."""
+        if tallies is None:
             self.conn.executemany(statement, values)
             return
         before = self._max_id(table)
         self.conn.executemany(statement, values)
-        tally[table] += self._max_id(table) - before
+        added = self._max_id(table) - before
+        if added == len(values):  # every value a new row, with the ids after `before` in order: the usual case
+            key = rows.KEY_COLUMN[table]
+            tallies[table] = tallies[table].appended(before + 1, [value[key] for value in values])
+        elif added:  # an upsert updated rows too (they keep their ids and keys): the new ones are read back
+            new = self.conn.execute(
+                f"SELECT id, external_id FROM {table} WHERE id > ? ORDER BY id",  # noqa: S608 - our table names
+                (before,),
+            ).fetchall()
+            tallies[table] = tallies[table].extended(new)
 
     def end_sync(self, sync_id: str, token: str, supports_diff: bool) -> dict[str, Any]:
         self._check_not_broken()
@@ -516,7 +542,8 @@ class _Db:
                 gone = conn.execute(f"DELETE FROM v1_grants WHERE {where}", (sync_id, *key)).rowcount  # noqa: S608
                 if gone:
                     dropped.by_reason[reason] = dropped.by_reason.get(reason, 0) + gone
-            self._untally("v1_grants", dropped.count)
+            if dropped.count:
+                self._retally("v1_grants")
             # Recorded in the stored token with the deletion: a stop before the sync's end then resumed over a file
             # whose token still counted the dropped grants, and started over for "rows missing".
             self._retally_stored_token()
@@ -851,8 +878,6 @@ class C1ZStore:
         # same: what Go readers and `inspect` may still show. `sync_to_file` does not save a failed run over it.
         self.set_aside_finished = set_aside_finished
         self._sync_id: str | None = None
-        # Set by `resume_sync`: what rows the resumed sync is missing, described; None when none were found missing.
-        self.rows_missing: str | None = None
         self._closed = False
         # Writes submitted but not awaited (see `write`), oldest first.
         self._pending: deque[asyncio.Future[None]] = deque()
@@ -981,11 +1006,15 @@ class C1ZStore:
         return sync_id
 
     async def resume_sync(self, sync_id: str) -> str:
-        """Continue an unfinished sync; returns its saved state token. `rows_missing` then says whether rows the
-        token's pages stored are missing from the file (`_Db.resume_sync`)."""
-        token, self.rows_missing = await self._call(self._db.resume_sync, sync_id)
+        """Continue an unfinished sync; returns its saved state token. `rows_changed` then says whether the file holds
+        the rows the token's pages stored."""
+        token = await self._call(self._db.resume_sync, sync_id)
         self._sync_id = sync_id
         return token
+
+    async def rows_changed(self, record: object) -> str | None:
+        """How the resumed sync's rows differ from what its token records (`_Db.rows_changed`); None: they are its own."""
+        return await self._call(self._db.rows_changed, self.sync_id, record)
 
     async def write(
         self,
@@ -1091,22 +1120,6 @@ class C1ZStore:
     async def types_outside(self, known: Collection[str], limit: int) -> list[str]:
         """Up to `limit` resource type ids the file names, in any of its syncs, outside `known` (`rows.types_outside`)."""
         return await self._call(rows.types_outside, self._db.conn, known, limit)
-
-
-def _recorded_tally(token: str) -> dict[str, int]:
-    """The rows per table an unfinished sync's token records (`_Db._store_token`); empty when it records none usable
-    (the token is a file's bytes: anything else is no record, and `SyncState.unmarshal` judges the rest of it)."""
-    try:
-        recorded = json.loads(token).get(STORED_ROWS_KEY) if token else None
-    except (ValueError, AttributeError, RecursionError):
-        return {}
-    if not isinstance(recorded, dict):
-        return {}
-    return {
-        table: count
-        for table, count in recorded.items()
-        if table in TALLIED_TABLES and isinstance(count, int) and not isinstance(count, bool)
-    }
 
 
 def _open_db(

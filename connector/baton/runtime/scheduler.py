@@ -45,8 +45,9 @@ bytes and the parser's cost of its messages). A task holds its decoded answer un
 large as the client's receive limit (32 MiB): at the largest task concurrency (100) that was 3.2 GiB, against the
 chart's 1 GiB memory limit, and the kernel's OOM kill lost every task under way. A poll reserves the most an answer
 may hold (`BatonServiceClient.max_task_bytes`) before it is sent, as it takes a slot (no task is claimed without the
-memory to hold it), and keeps its task's weight until the task ends; while the budget has no room for one more,
-polling waits (a line at info each time it starts to: at most one a task)."""
+memory to hold it), and keeps its task's weight until the task ends or only its report is left, when the report's
+bytes are held instead (`_start`); while the budget has no room for one more, polling waits (a line at info each time it
+starts to: at most one a task)."""
 
 
 class Scheduler:
@@ -65,7 +66,7 @@ class Scheduler:
             raise ValueError(f"task_bytes ({task_bytes}) must hold one answer's {client.max_task_bytes} bytes")
         self._client = client
         self._budget = _Budget(task_bytes)
-        """The bytes of GetTask answers held by the tasks under way (`TASK_BYTES_BUDGET`)."""
+        """The bytes of GetTask answers held by the tasks under way, and of reports being retried (`TASK_BYTES_BUDGET`)."""
         self._poll_retry = poll_retry
         # The pause between polls; tests inject one that records the delay instead of sleeping.
         self._wait = wait or _wait
@@ -96,15 +97,8 @@ class Scheduler:
                 except Stopped:
                     break
                 reserve = self._client.max_task_bytes
-                if not self._budget.fits(reserve):
-                    log.info(
-                        "polling waits for the tasks under way to end: they hold the memory budget of task bytes",
-                        held_bytes=self._budget.held,
-                        budget_bytes=self._budget.total,
-                        tasks=self.in_flight,
-                    )
                 try:
-                    await until_stopped(self._budget.take(reserve), stop)
+                    await until_stopped(self._budget.take(reserve, self._budget_full), stop)
                 except Stopped:
                     self._slots.release()
                     break
@@ -165,12 +159,23 @@ class Scheduler:
                     delay = max(delay, MIN_IDLE_POLL)
                     continue
                 delay = self._start(task, delay, held=held)
+                # The processor holds the task now, and lets it go once only its report is left: held here too, the
+                # last answer outlived its weight in the budget until the next poll's (`_start`).
+                del response, task
         finally:
             if periodic is not None:
                 # Not awaited here: a stopped periodic sync saves its partial sync to the file (seconds for a large
                 # org), and the tasks' grace must run meanwhile, not after it (`drain` waits for both); the pod's
                 # termination grace is sized for the tasks' grace and their reports.
                 periodic.cancel()
+
+    def _budget_full(self) -> None:
+        log.info(
+            "polling waits for the tasks under way to end: they hold the memory budget of task bytes",
+            held_bytes=self._budget.held,
+            budget_bytes=self._budget.total,
+            tasks=self.in_flight,
+        )
 
     def _start(
         self,
@@ -183,27 +188,35 @@ class Scheduler:
         """Hand the task to the processor; returns the pause before the next poll. A task that will not run (an invalid
         id, a copy of a running task) paces the polls as an idle answer does: offered again and again with next_poll 0
         (a ConductorOne re-offering a grant still waiting on Datadog), it made a poll loop without pause, and an error
-        or warning line per answer. `held`: the bytes of the budget its answer holds, given back when it ends (not when
-        its slot is, `report_retrying`: the task is held until then)."""
+        or warning line per answer. `held`: the bytes of the budget its answer holds, until it ends or only its report
+        is left (`report_retrying`: the report's bytes are held then instead)."""
         if not self._processor.takes(task.id):
             delay = max(delay, MIN_IDLE_POLL)
         handed_back = False  # the slot, given back while the report is retried (`report_retrying`)
 
-        def report_retrying() -> None:
+        def report_retrying(report_bytes: int) -> None:
             # The task's work is done and only its report is being retried (a FinishTask refused again and again while
-            # GetTask answers: an UNAUTHENTICATED or PERMISSION_DENIED for it, ConductorOne's FinishTask down): its
-            # slot serves the next task. Held, a few such reports held every slot until the process stopped, and no
-            # task ran meanwhile, a just-in-time revoke included. At most RETRYING_REPORTS_MAX of them (each holds its
-            # outcome, up to MAX_REPORT_BYTES); past that a retrying report keeps its slot, as before.
-            nonlocal handed_back
+            # GetTask answers: an UNAUTHENTICATED or PERMISSION_DENIED for it, ConductorOne's FinishTask down). The
+            # processor keeps only a digest of the task (for a copy ConductorOne re-offers), so its answer's weight is
+            # given back and the report's own is held instead: held for the task's answer, ~209 MiB of such reports
+            # (16 answers of 13 MiB) left no room for the next poll's reserve, and polling stopped with slots free.
+            # Its slot serves the next task: held, a few such reports held every slot until the process stopped, and
+            # no task ran meanwhile, a just-in-time revoke included. At most RETRYING_REPORTS_MAX of them; past that a
+            # retrying report keeps its slot, as before.
+            nonlocal handed_back, held
+            self._budget.reweigh(held, report_bytes)
+            held = report_bytes
             if not handed_back and self._retrying_reports < RETRYING_REPORTS_MAX:
                 handed_back = True
                 self._retrying_reports += 1
                 self._slots.release()
 
+        # Made here, not in `run_one`: a task named in it would be held by its closure until it ends.
+        processing = self._processor.process(task, unreadable, report_retrying=report_retrying)
+
         async def run_one() -> None:
             try:
-                await self._processor.process(task, unreadable, report_retrying=report_retrying)
+                await processing
             finally:
                 self._budget.give(held)
                 if handed_back:
@@ -289,8 +302,15 @@ class _Budget:
     def fits(self, size: int) -> bool:
         return self.held + size <= self.total
 
-    async def take(self, size: int) -> None:
+    async def take(self, size: int, waiting: Callable[[], None]) -> None:
+        """Take `size` once it fits; `waiting` is called if it must wait first. Called here, not by a check before
+        this runs: a report being retried may weigh more than its task's answer did (`reweigh`) in between, and
+        polling waited without a word."""
+        told = False
         while not self.fits(size):
+            if not told:
+                told = True
+                waiting()
             self._freed.clear()
             await self._freed.wait()
         self.held += size
@@ -298,6 +318,11 @@ class _Budget:
     def give(self, size: int) -> None:
         self.held -= size
         self._freed.set()
+
+    def reweigh(self, size: int, now: int) -> None:
+        """What held `size` holds `now` instead: taken without waiting (those bytes are in memory already), and past
+        `total` when they must be; the next poll waits until the rest fits."""
+        self.give(size - now)
 
 
 def _periodic_ended(periodic: asyncio.Task[None]) -> None:

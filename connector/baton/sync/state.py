@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
+from connector.baton.c1z.tally import STORED_ROWS_KEY
+
 INIT = "init"
 LIST_RESOURCE_TYPES = "list-resource-types"
 LIST_RESOURCES = "list-resources"
@@ -95,6 +97,9 @@ class SyncState:
     # What the sync was started with beyond the skip flags above (`Syncer` decides what; never a secret, it is
     # stored in the file); None: not recorded (a finished token, an older writer's or Go's).
     settings: dict[str, str] | None = None
+    # What a resumed token records of the rows its pages stored (`STORED_ROWS_KEY`), as the file has it: the store
+    # checks it (`C1ZStore.rows_changed`) and records its own with every token it stores, so `marshal` never writes it.
+    stored_rows: object = None
 
     def push(self, operation: str, **fields: str) -> Action:
         self.current_action_id += 1
@@ -166,8 +171,20 @@ class SyncState:
 
     @classmethod
     def _parse(cls, token: str) -> SyncState:
-        data = json.loads(token)
-        if not isinstance(data, dict) or data.get("version") not in (1, 2):
+        try:
+            data = json.loads(token)
+        except json.JSONDecodeError as exc:
+            # Its own words ("Expecting value: line 1 column 1 (char 0)") named neither the token nor the consequence.
+            raise ValueError(
+                f"sync token is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); the sync cannot be resumed"
+            ) from None
+        version = data.get("version") if isinstance(data, dict) else None
+        if isinstance(version, int) and not isinstance(version, bool) and version > _NEWEST_VERSION:
+            shown = f"{version}" if version < 1_000 else "above 1000"
+            raise ValueError(
+                f"sync token is of version {shown}, newer than this connector reads; the sync cannot be resumed"
+            )
+        if version not in (1, _NEWEST_VERSION):
             raise ValueError("sync token is not a version-1 state; the sync cannot be resumed")
         by_id = data.get("actions_map") or {}
         order = data.get("action_order") or []
@@ -190,9 +207,12 @@ class SyncState:
             should_skip_grants=bool(data.get("should_skip_grants", False)),
             completed_actions_count=int(data.get("completed_actions_count", 0)),
             settings=_settings(data.get(SETTINGS_KEY)),
+            stored_rows=data.get(STORED_ROWS_KEY),
         )
 
 
+# The newest token version this engine reads: Go writes 2 when type-scoped markers exist (c1z-format.md §2.7).
+_NEWEST_VERSION = 2
 # The most actions a token may hold. The engine's stack holds its type-level actions, a page's child listings and
 # up to two batches of per-resource grant listings: hundreds.
 MAX_ACTIONS = 100_000

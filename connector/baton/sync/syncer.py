@@ -245,8 +245,8 @@ class Syncer:
                     )
                 elif (
                     problem := self._listed_types_problem(resumed_state, types)
-                    or self._store.rows_missing
                     or await self._stray_rows_problem(resumed_state, types)
+                    or await self._store.rows_changed(resumed_state.stored_rows)
                 ) is not None:
                     resumed_state = None
                     log.warning(
@@ -308,7 +308,8 @@ class Syncer:
                 # `push` would give a later action the same id, and finishing either would drop both.
                 raise ValueError(f"{where} has an id above the token's current_action_id")
             if action.operation not in _RESUMABLE_OPERATIONS:
-                raise ValueError(f"{where} has an operation a full sync does not run")
+                # A newer version's (or Go's) step this engine does not know: it cannot be skipped faithfully.
+                raise ValueError(f"{where} has an operation a full sync does not run: {action.operation[:64]!r}")
             for type_id, object_id, unstored_ok in (
                 (action.resource_type_id, action.resource_id, False),
                 (action.parent_resource_type_id, action.parent_resource_id, self._walked_for_parents(action)),

@@ -20,7 +20,7 @@ import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import grpc
@@ -111,6 +111,13 @@ def _report_bytes(outcome: Outcome) -> int:
     """What a success's response and annotations take in a report (MAX_REPORT_BYTES bounds it)."""
     response = outcome.response.ByteSize() if outcome.response is not None else 0
     return response + sum(annotation.ByteSize() for annotation in outcome.annotations)
+
+
+def _held_bytes(outcome: Outcome) -> int:
+    """What a report being retried holds: its response and annotations, and its failure's message (at most
+    MAX_FAILURE_MESSAGE characters)."""
+    message = outcome.failure.message if outcome.failure is not None else ""
+    return _report_bytes(outcome) + len(message.encode())
 
 
 def _fitted(outcome: Outcome, limit: int = MAX_REPORT_BYTES) -> Outcome:
@@ -326,23 +333,75 @@ def action_key(task: baton_pb2.Task, manager: ActionManager | None, key: IdKey =
     if schema is None:
         return None
     named = (invoke.args.fields.get(field.name) for field in schema.arguments if field.HasField("resource_id_field"))
-    refs = sorted(
-        key(ref.resource_type, ref.resource)
-        for value in named
-        if value is not None and (ref := _resource_arg(value)) is not None
+    return _resources_key(
+        [ref for value in named if value is not None and (ref := _resource_arg(value)) is not None], key
     )
-    return ("action", "\0".join(refs)) if refs else None
 
 
-def _same_work(running: baton_pb2.Task, offered: baton_pb2.Task) -> bool:
-    """Whether `offered` is a copy of the running task: the same id and payload. `status` (ConductorOne's bookkeeping,
-    which the SDK never reads, spec §2.3) and `debug` may differ on a copy ConductorOne re-offers."""
+def _resources_key(refs: list[resource_pb2.ResourceId], key: IdKey) -> tuple[str, str] | None:
+    """The key of a task that acts on these resources (an action's, an issuance's identity): their ids in `key` form,
+    without their types (an action may name its resource by a bare id)."""
+    ids = sorted(key(ref.resource_type, ref.resource) for ref in refs)
+    return ("resources", "\0".join(ids)) if ids else None
+
+
+def order_key(task: baton_pb2.Task, kind: str, connector: Connector) -> tuple[str, str] | None:
+    """What a task changes or depends on, as one key: tasks of one key act in the order ConductorOne handed them out
+    (`TaskProcessor._in_turn`), others side by side. A grant and a revoke by the access (`access_key`); an action by
+    the resources it names (`action_key`); an issuance by its identity, the key of an action on that account: issuance
+    reads the account's state (a disabled service account is refused), so an enable handed out before it, run beside
+    it, had the credential refused, and a disable had one issued to the account it disabled. None for the rest: a
+    deletion names a credential that no other task's key names (deleting one twice ends as once), and a rotation or
+    resource creation changes nothing here (docs/service-mode.md "Task order")."""
+    key = id_key_of(connector)
+    if kind == "action_invoke":
+        return action_key(task, connector.action_manager(), key)
+    if kind == "issue_credential":
+        identity = task.issue_credential.identity_id
+        return _resources_key([identity] if identity.resource else [], key)
+    return access_key(task, kind, key)
+
+
+@dataclass(frozen=True, slots=True)
+class _Reporting:
+    """What the processor keeps of a task whose report is being retried: its kind and its digest (`_work_digest`), all
+    that telling a copy ConductorOne re-offers from another task under its id needs. The task itself, up to the
+    client's 32 MiB receive limit, was held until the report ended: a few such reports held the budget of task bytes
+    (`Scheduler`), and polling stopped with slots free."""
+
+    kind: str
+    digest: bytes
+
+    @classmethod
+    def of(cls, task: baton_pb2.Task, kind: str) -> _Reporting:
+        return cls(kind, _work_digest(task))
+
+
+def _work_digest(task: baton_pb2.Task) -> bytes:
+    """The digest of a task's id and payload, without `status` and `debug` (`_same_work`)."""
+    copy = baton_pb2.Task()
+    copy.CopyFrom(task)
+    copy.ClearField("status")
+    copy.ClearField("debug")
+    return hashlib.sha256(copy.SerializeToString(deterministic=True)).digest()
+
+
+def _same_work(running: baton_pb2.Task | _Reporting, offered: baton_pb2.Task) -> bool:
+    """Whether `offered` is a copy of the running task (or of one whose report is being retried): the same id and
+    payload. `status` (ConductorOne's bookkeeping, which the SDK never reads, spec §2.3) and `debug` may differ on a
+    copy ConductorOne re-offers."""
+    if isinstance(running, _Reporting):
+        return _work_digest(offered) == running.digest
     if running == offered:
         return True
     copy = baton_pb2.Task()
     copy.CopyFrom(offered)
     copy.status, copy.debug = running.status, running.debug
     return copy == running
+
+
+def _kind_of(running: baton_pb2.Task | _Reporting) -> str:
+    return running.kind if isinstance(running, _Reporting) else running.WhichOneof("task_type") or "unknown"
 
 
 class TaskProcessor:
@@ -366,11 +425,11 @@ class TaskProcessor:
         self._clock = clock
         self._work: dict[str, asyncio.Task[Outcome]] = {}
         self._last_on_access: dict[tuple[str, str], tuple[str, asyncio.Task[Outcome]]] = {}
-        """The latest grant, revoke or action handler started for each access (`access_key`, `action_key`), with its
-        task id: the next one for the same access waits for it, so they act in the order ConductorOne handed them
-        out."""
-        self._active: dict[str, baton_pb2.Task] = {}
-        """The tasks running or being reported, by id."""
+        """The latest handler started for each key (`order_key`: an access, or the resources an action or an issuance
+        acts on), with its task id: the next one of the same key waits for it, so they act in the order ConductorOne
+        handed them out."""
+        self._active: dict[str, baton_pb2.Task | _Reporting] = {}
+        """The tasks running or being reported, by id; one whose report is being retried only as `_Reporting`."""
         self._redelivered: set[str] = set()
         """The running tasks whose redelivery was logged at warning (later copies are logged at debug)."""
         self._refusals_told: OrderedDict[bytes, None] = OrderedDict()
@@ -414,15 +473,15 @@ class TaskProcessor:
         task: baton_pb2.Task,
         unreadable: C1UnreadableTaskError | None = None,
         *,
-        report_retrying: Callable[[], None] | None = None,
+        report_retrying: Callable[[int], None] | None = None,
     ) -> None:
         """Run and report one task. Never raises, except CancelledError when this coroutine itself is cancelled
         (after the task was reported or its loss logged).
 
         `unreadable`: the task did not decode; `task` holds only its id. It is reported failed, not run.
         `report_retrying`: called (once) when the task's report failed and is to be tried again: its work is done,
-        and the caller may give the task's slot to the next task (`Scheduler`).
-        """
+        and the caller may give the task's slot to the next task (`Scheduler`). It is given the bytes the report holds
+        (its response and annotations, and its failure's message); the task itself is no longer held (`_Reporting`)."""
         kind = (unreadable.task_type if unreadable else task.WhichOneof("task_type")) or "unknown"
         problem = task_id_problem(task.id)
         if problem is not None:
@@ -452,11 +511,14 @@ class TaskProcessor:
                     "task id reused by a different task while the first still runs; not executed, cannot be reported",
                     task_id=task.id,
                     task_type=kind,
-                    running_task_type=running.WhichOneof("task_type") or "unknown",
+                    running_task_type=_kind_of(running),
                 )
                 self._refused(kind)
             return
-        self._active[task.id] = task
+        task_id, target = task.id, task_target(task, kind)
+        # From here `_active` alone holds the task, and lets it go once only its report is left (`_process`).
+        self._active[task_id] = task
+        del task
         started = self._clock()
         label = UNREPORTED
         if self._observer is not None:
@@ -464,11 +526,11 @@ class TaskProcessor:
         try:
             # Bound in the context: every log line of the work below (sync engine, Datadog calls) carries the
             # task id and type, not just the processor's own lines.
-            with structlog.contextvars.bound_contextvars(task_id=task.id, task_type=kind, **task_target(task, kind)):
-                label, cancelled_here = await self._process(task, kind, started, unreadable, report_retrying)
+            with structlog.contextvars.bound_contextvars(task_id=task_id, task_type=kind, **target):
+                label, cancelled_here = await self._process(task_id, kind, started, unreadable, report_retrying)
         finally:
-            del self._active[task.id]
-            self._redelivered.discard(task.id)
+            del self._active[task_id]
+            self._redelivered.discard(task_id)
             # In a finally so the in-flight gauge returns to 0 whatever happened above.
             if self._observer is not None:
                 self._observer.task_finished(kind, label, self._clock() - started)
@@ -496,15 +558,17 @@ class TaskProcessor:
 
     async def _process(
         self,
-        task: baton_pb2.Task,
+        task_id: str,
         kind: str,
         started: float,
         unreadable: C1UnreadableTaskError | None,
-        report_retrying: Callable[[], None] | None,
+        report_retrying: Callable[[int], None] | None,
     ) -> tuple[str, bool]:
         """The outcome's label, and whether this coroutine was cancelled meanwhile (re-raised once reported)."""
         if kind == "hello":
-            return ("success" if await self._answer_hello(task.id) else UNREPORTED), False
+            return ("success" if await self._answer_hello(task_id) else UNREPORTED), False
+        task = self._active[task_id]
+        assert isinstance(task, baton_pb2.Task)
         log.info("task started")
         cancelled_here = False
         if unreadable is not None:
@@ -545,22 +609,31 @@ class TaskProcessor:
                 seconds=round(seconds, 3),
                 **(_left_live(task, kind) if revoke else {}),
             )
-        reported, delivered = await self._report(task.id, outcome, report_retrying)
+        del task  # `_active` holds it until only its report is left (`reporting`)
+        # Fitted now, so what is held while the report is retried is what is sent (a response over the limit, dropped
+        # from the report, was held until it ended).
+        outcome = _fitted(outcome)
+
+        def reporting(report_bytes: int) -> None:
+            # Only the report is left to do: of the task, only what tells a copy ConductorOne re-offers is kept, and
+            # the caller weighs the report instead (`Scheduler`).
+            held = self._active[task_id]
+            if isinstance(held, baton_pb2.Task):
+                self._active[task_id] = _Reporting.of(held, kind)
+            if report_retrying is not None:
+                report_retrying(report_bytes)
+
+        reported, delivered = await self._report(task_id, outcome, reporting)
         # Counted as ConductorOne sees it: a success whose report was given up is no success there, and one whose
         # report had to be turned into a failure (`_deliver`) is that failure.
         return (reported.label if delivered else UNREPORTED), cancelled_here
 
     async def _run(self, kind: str, task: baton_pb2.Task) -> tuple[Outcome, bool]:
         """The handler's outcome, and whether this coroutine itself (not just the handler) was cancelled."""
-        connector = self._handlers.connector
-        id_key = id_key_of(connector)
-        key = (
-            action_key(task, connector.action_manager(), id_key)
-            if kind == "action_invoke"
-            else access_key(task, kind, id_key)
-        )
+        key = order_key(task, kind, self._handlers.connector)
         before = self._last_on_access.get(key) if key is not None else None
-        work = asyncio.create_task(self._in_turn(before, kind, task), name=f"task {task.id}")
+        dispatched = asyncio.Event()
+        work = asyncio.create_task(self._in_turn(before, kind, task, dispatched), name=f"task {task.id}")
         self._work[task.id] = work
         if key is not None:
             self._last_on_access[key] = (task.id, work)
@@ -580,7 +653,7 @@ class TaskProcessor:
             if key is not None and self._last_on_access.get(key, (None, None))[1] is work:
                 del self._last_on_access[key]
         if work.cancelled():
-            return self._abandoned(kind), cancelled_here
+            return self._abandoned(kind, started=dispatched.is_set()), cancelled_here
         # Also when we were cancelled just after the handler ended (in the loop turn before we resumed): what it
         # did (a credential minted, a grant applied) is what gets reported, not a made-up "stopped mid-way".
         return self._outcome_of(kind, work), cancelled_here
@@ -597,9 +670,11 @@ class TaskProcessor:
             undone, cancelled = outcome.undo.done, True
         return _too_large_failure(outcome, MAX_REPORT_BYTES, undone=undone), cancelled
 
-    def _abandoned(self, kind: str) -> Outcome:
+    def _abandoned(self, kind: str, *, started: bool) -> Outcome:
+        """The failure of a task stopped before its handler ended; one whose handler had not started (it waited for an
+        earlier task on its key, `_in_turn`) did nothing, and ConductorOne may retry it whatever its kind."""
         reason = self._abandon_reason or "task cancelled"
-        if kind in NOT_REPLAYABLE:
+        if kind in NOT_REPLAYABLE and started:
             failure = Failure(Code.UNAVAILABLE, f"{reason}; stopped mid-way, so not to be retried as is", True)
         else:
             failure = Failure(Code.UNAVAILABLE, f"{reason}; ConductorOne may retry it", False)
@@ -620,16 +695,21 @@ class TaskProcessor:
         return Outcome(failure=failure_from(exc, provisioning=kind in PROVISIONING_TASKS))
 
     async def _in_turn(
-        self, before: tuple[str, asyncio.Task[Outcome]] | None, kind: str, task: baton_pb2.Task
+        self,
+        before: tuple[str, asyncio.Task[Outcome]] | None,
+        kind: str,
+        task: baton_pb2.Task,
+        dispatched: asyncio.Event,
     ) -> Outcome:
         """The handler, once the earlier task on the same access (`before`) has ended. Run side by side, a revoke
         handed out right after a grant found nothing to remove yet ("already revoked"), then the grant's add landed:
         the access stayed, reported revoked (and an enable and a disable of one user ended as whichever request
-        arrived last). Waiting is bounded by the earlier task's own bounds, and a task
-        abandoned while it waits has done nothing (reported retryable)."""
+        arrived last). Waiting is bounded by the earlier task's own bounds, and a task abandoned while it waits has
+        done nothing (reported retryable, an issuance too: `dispatched` is set only once its handler starts)."""
         if before is not None and not before[1].done():
             log.info("waiting for an earlier task on the same access", earlier_task_id=before[0])
             await asyncio.wait((before[1],))
+        dispatched.set()
         return await self._dispatch(kind, task)
 
     async def _dispatch(self, kind: str, task: baton_pb2.Task) -> Outcome:
@@ -714,9 +794,9 @@ class TaskProcessor:
         return False
 
     async def _report(
-        self, task_id: str, outcome: Outcome, report_retrying: Callable[[], None] | None
+        self, task_id: str, outcome: Outcome, report_retrying: Callable[[int], None] | None
     ) -> tuple[Outcome, bool]:
-        """FinishTask until accepted, known gone, or stopped; anything but acceptance is logged at error, and a
+        """FinishTask of an outcome `_fitted` made, until accepted, known gone, or stopped; anything but acceptance is logged at error, and a
         success that leaves something live only the report hands over is undone (`Outcome.undo`); an accepted
         success runs its `Outcome.on_accepted`. The outcome as reported (`_deliver` may have turned it into a
         failure), and whether it was accepted."""
@@ -728,11 +808,11 @@ class TaskProcessor:
         return reported, delivered
 
     async def _deliver(
-        self, task_id: str, outcome: Outcome, report_retrying: Callable[[], None] | None
+        self, task_id: str, outcome: Outcome, report_retrying: Callable[[int], None] | None
     ) -> tuple[Outcome, bool]:
         """FinishTask until accepted (True), known gone or stopped (False, logged at error); with the outcome as last
         sent (fitted to the limits, or the failure a success ConductorOne refuses as too large became).
-        `report_retrying` is called before the first retry (`process`)."""
+        `report_retrying` is called before the first retry, with the bytes the report holds (`process`)."""
         backoff = Backoff(self._finish_retry, bounded=False)
         gone_answers = 0
         # FinishTasks sent, the one awaiting its answer included: the loss line must say whether ConductorOne may have
@@ -742,7 +822,6 @@ class TaskProcessor:
         last_error = ""
         asked: float | None = None  # the retry delay ConductorOne's last refusal asked for (RetryInfo)
         sent_unanswered = False  # an attempt ConductorOne took and never answered (DEADLINE_EXCEEDED)
-        outcome = _fitted(outcome)
         try:
             while True:
                 try:
@@ -812,7 +891,7 @@ class TaskProcessor:
                 delay = backoff.next_delay(asked)
                 assert delay is not None  # an unbounded Backoff always answers
                 if report_retrying is not None:
-                    report_retrying()
+                    report_retrying(_held_bytes(outcome))
                     report_retrying = None  # once: the caller gives the task's slot back
                 log.warning(
                     "task report failed; retrying",

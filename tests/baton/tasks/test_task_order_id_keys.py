@@ -1,4 +1,4 @@
-"""Tasks on one access run in the order given, whichever spelling of its ids each task uses.
+"""Tasks on one access (or one account) run in the order given, whichever spelling of its ids each task uses.
 
 The processor ordered a grant and a revoke of the same access by their ids as bytes, while Datadog takes a UUID in
 either case (`connector.datadog.idrules.id_key`): a revoke naming the role and user in upper case ran beside the grant
@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 
+import structlog
+
 from connector.baton.connector import IdKeys
+from connector.baton.errors import Code
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.tasks.processor import access_key
 from connector.datadog.connector import DatadogConnector, DatadogOptions
 from tests.baton.tasks.stubs import Rig, make_rig
 from tests.baton.tasks.test_processor import _action_task, _GatedActions
-from tests.fakes.tasks import grant_task, revoke_task
+from tests.fakes.tasks import grant_task, kind_task, revoke_task
 
 
 def _folding(rig: Rig) -> Rig:
@@ -93,3 +96,30 @@ def test_datadog_compares_the_ids_of_one_access_whatever_their_case() -> None:
     upper = access_key(revoke_task("role", "AB-12", "member", "U-CD"), "revoke", connector.id_key)
     lower = access_key(grant_task("role", "ab-12", "member", "u-cd"), "grant", connector.id_key)
     assert upper == lower is not None
+
+
+def _issue_task(identity: str) -> baton_pb2.Task:
+    task = kind_task("issue_credential")
+    task.issue_credential.identity_id.resource_type = "user"
+    task.issue_credential.identity_id.resource = identity
+    return task
+
+
+async def test_an_issuance_waits_for_an_action_on_its_identity_and_abandoned_meanwhile_is_retryable() -> None:
+    """An issuance is ordered with the actions on its account (the account's state decides it), whatever the case of
+    the id. Abandoned at shutdown while it waits it has minted nothing: reported retryable, as any waiting task, not
+    as an issuance stopped mid-way (non-retryable, which ConductorOne would never offer again)."""
+    rig = _folding(make_rig())
+    manager = _GatedActions()
+    rig.connector.action_manager = lambda: manager  # type: ignore[method-assign,assignment]
+    enable, issue = _action_task("enable_user", "u-cd"), _issue_task("U-CD")
+    first = asyncio.create_task(rig.processor.process(enable))
+    await manager.entered.wait()
+    with structlog.testing.capture_logs() as events:
+        waiting = asyncio.create_task(rig.processor.process(issue))
+        await _settle()
+    assert [e["earlier_task_id"] for e in events if e["event"].startswith("waiting for an earlier task")] == [enable.id]
+    rig.processor.abandon_all("the connector is shutting down", finish_within=1.0)
+    await asyncio.gather(first, waiting)
+    reported = {f.task_id: (f.code, f.non_retryable) for f in rig.client.finishes}
+    assert reported == {enable.id: (Code.UNAVAILABLE, False), issue.id: (Code.UNAVAILABLE, False)}
