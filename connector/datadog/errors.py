@@ -111,8 +111,9 @@ class DatadogError(baton.ConnectorError):
     """Whether the answer came with Datadog's error shape (a JSON object holding an `errors` list), not a proxy's, a
     load balancer's, a gateway's or a web front end's answer: only then is a 4xx Datadog's own refusal (set by
     `error_for_response`)."""
-    # Set by the transport when an earlier attempt of the same call may have reached Datadog and its answer was lost
-    # (a 5xx, a timeout, a connection cut): a "not found" or "already exists" may then be that attempt's own doing.
+    # Set by the transport when an attempt of the same call (an earlier one, or the one that failed with this error) may
+    # have reached Datadog and its answer was lost (a 5xx, a timeout, a connection cut, a body that cannot be read): a
+    # "not found" or "already exists" may then be an earlier attempt's own doing, and a write may have landed.
     after_lost_answer: bool = False
 
     def __init__(

@@ -8,7 +8,9 @@ back until the reset when the estimate reaches zero. A 429 only happens if someo
 same org's budget.
 
 Until the first response of an endpoint group reveals its bucket, only one request of that group
-is let through: a burst of first requests could otherwise overrun a small limit.
+is let through: a burst of first requests could otherwise overrun a small limit. That first request may turn out to be
+in any bucket (groups may share one), so until its answer says which, it is counted in every bucket as one of its
+requests in flight, and given back to those its answer shows it was not in.
 
 Requests in flight together are answered in any order, so whether an answer is newer than a 429 (and may reopen the
 bucket it shut) or older (and says nothing of the window refused since) is judged by when each request was sent: one
@@ -204,6 +206,9 @@ class RateLimiter:
         self._probes: dict[str, asyncio.Event] = {}
         # The last `Ticket.sent` handed out: one counter for the whole limiter, not one per group or bucket.
         self._sent = 0
+        # The first requests of groups in flight (by `Ticket.sent`), each with the buckets it is counted in: all the
+        # buckets known when it was sent, and those learned since.
+        self._probing: dict[int, list[_Bucket]] = {}
 
     def _admit(self, group: str, name: str | None, waited: float, bucket: _Bucket | None) -> Ticket:
         self._sent += 1
@@ -217,7 +222,7 @@ class RateLimiter:
                 probe = self._probes.get(group)
                 if probe is None:
                     self._probes[group] = asyncio.Event()
-                    return self._admit(group, None, waited, None)
+                    return self._probe(group, waited)
                 await probe.wait()
                 continue
             bucket = self._buckets[name]
@@ -242,6 +247,35 @@ class RateLimiter:
                 self._on_wait(group, name, delay)
             waited += delay
             await self._sleep(delay)
+
+    def _probe(self, group: str, waited: float) -> Ticket:
+        """Admit the first request of `group`, whose bucket is not known yet. Not counted in a bucket it shares with
+        another group, it was not among that bucket's requests in flight: an answer to the other group's request
+        (Datadog's `Remaining`, which does not count it yet) and the window's reset left one request too many to send,
+        and one of the two was refused with a 429."""
+        ticket = self._admit(group, None, waited, None)
+        counted = list(self._buckets.values())
+        for bucket in counted:
+            self._count(bucket)
+        self._probing[ticket.sent] = counted
+        return ticket
+
+    @staticmethod
+    def _count(bucket: _Bucket) -> None:
+        if bucket.remaining is not None:
+            bucket.remaining -= 1
+        bucket.in_flight += 1
+
+    def _new_bucket(self, name: str) -> _Bucket:
+        """The bucket called `name`, made if it is new: counting the groups' first requests in flight, which may be
+        in it (`_probe`)."""
+        bucket = self._buckets.get(name)
+        if bucket is None:
+            bucket = self._buckets[name] = _Bucket()
+            for counted in self._probing.values():
+                bucket.in_flight += 1
+                counted.append(bucket)
+        return bucket
 
     def _refused_for(self, bucket: _Bucket) -> float | None:
         """While the window a 429 asked for (longer than the longest wait) still runs: how long a request must wait,
@@ -286,10 +320,13 @@ class RateLimiter:
         nothing."""
         if ticket.held is not None:
             ticket.held.in_flight -= 1
+        counted = self._probing.pop(ticket.sent, [])
+        for each in counted:
+            each.in_flight -= 1
         info = RateLimitHeaders.parse(headers) if headers is not None else None
         if info is not None:
             name = info.name or f"group:{ticket.group}"
-            bucket = self._buckets.setdefault(name, _Bucket())
+            bucket = self._new_bucket(name)
             previous = self._bucket_of_group.get(ticket.group)
             self._bucket_of_group[ticket.group] = name
             if previous is not None and previous != name:
@@ -325,7 +362,13 @@ class RateLimiter:
         elif headers is not None and ticket.group not in self._bucket_of_group:
             # No rate-limit headers on this endpoint: nothing to pace, stop probing one by one.
             self._bucket_of_group[ticket.group] = f"group:{ticket.group}"
-            self._buckets.setdefault(f"group:{ticket.group}", _Bucket())
+            self._new_bucket(f"group:{ticket.group}")
+        if headers is not None:
+            # A first request is given back to the buckets its answer shows it was not in (it was counted as spent in
+            # each, `_probe`). Without an answer it stays spent in all, as any request without one does.
+            for each in counted:
+                if each is not (bucket if info is not None else None) and each.remaining is not None:
+                    each.remaining += 1
         # The bucket the answer speaks of: the one it names, else the one the request was counted in.
         spoken = bucket if info is not None else ticket.held
         if (
@@ -377,7 +420,7 @@ class RateLimiter:
         seconds, the wait the retry policy chose for it (the headers' hint, at least a second, or the backoff when it
         had none), as `_shut` says."""
         name = self._bucket_of_group.setdefault(ticket.group, f"group:{ticket.group}")
-        bucket = self._buckets.setdefault(name, _Bucket())
+        bucket = self._new_bucket(name)
         if self._stale(ticket, bucket):
             return  # older news than the answer that reopened the bucket (`release`)
         bucket.remaining = 0

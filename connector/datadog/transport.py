@@ -2,8 +2,9 @@
 
 Every request of the client goes through `ApiTransport.request`, so the retry policy, the rate-limit
 handling, the response-size cap and the error mapping each exist exactly once. The transport is the one
-owner of Datadog retries: once it has spent its budget the error it raises is final for that call, and no
-caller above retries it again (docs/service-mode.md, "Datadog failures").
+owner of Datadog retries: it carries out what `RetryPolicy.decide` says of each attempt (it decides nothing itself),
+and once the budget is spent the error it raises is final for that call, and no caller above retries it again
+(docs/service-mode.md, "Datadog failures").
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from connector.datadog.netio import (
     asyncio_pool,
 )
 from connector.datadog.ratelimit import RateLimiter, RateLimitHeaders, Ticket, WaitTooLong
-from connector.datadog.retry import RetryPolicy
+from connector.datadog.retry import Answered, Attempts, GiveUp, NoAnswer, Outcome, RetryPolicy, Unreadable
 from connector.datadog.stats import (
     ClientEvent,
     ClientStats,
@@ -326,10 +327,7 @@ class ApiTransport:
         `mints`: the answer holds a new credential's secret; an error quotes the body of a refusal (4xx) only.
         """
         idempotent = method.upper() != "POST" if idempotent is None else idempotent
-        # Whether an attempt may have reached Datadog without its answer reaching us (then retried).
-        lost = False
-        failures = 0
-        throttles = 0
+        attempts = Attempts(method, idempotent, single_attempt)
         attempt = 0
         while True:
             attempt += 1
@@ -342,8 +340,10 @@ class ApiTransport:
                 ) from None
             started = self._clock()
             steps = netsteps.Steps()
+            error: DatadogError
+            info: RateLimitHeaders | None = None
             try:
-                status, headers, body = await self._attempt(
+                status, headers, body, unreadable = await self._attempt(
                     ticket,
                     method,
                     path,
@@ -355,80 +355,43 @@ class ApiTransport:
                 )
             except httpx.TransportError as exc:
                 self._emit(RequestDone(group, method, None, self._clock() - started, attempt))
-                failures += 1
-                if (
-                    not single_attempt
-                    and failures < self.retry.max_attempts
-                    and self.retry.retryable_exception(exc, idempotent=idempotent)
-                ):
-                    lost = lost or not self.retry.never_sent(exc)
-                    await self._backoff(group, type(exc).__name__, failures, attempt)
-                    continue
-                unavailable = Unavailable(
+                outcome: Outcome = NoAnswer.of(exc)
+                error = Unavailable(
                     method=method,
                     path=path,
                     reason=describe_transport_error(
                         exc, self.host, self._secret_values(), proxy=self.proxy, steps=steps
                     ),
                 )
-                raise lost_answer(unavailable, lost or not self.retry.never_sent(exc)) from None
-            except UnexpectedResponse as exc:
-                # The status line arrived but the body could not be read whole (too large, bad encoding).
-                self._emit(RequestDone(group, method, exc.status, self._clock() - started, attempt))
-                failures += 1
-                # A write's answer that cannot be read is a lost answer: the write may have been made, and only asking
-                # again lets Datadog's own answer decide. An oversized answer to a role grant that had landed ended
-                # the task "failed for good", the role held. A read's body of the same kind would only come again.
-                again = exc.retryable or method.upper() != "GET"
-                if again and idempotent and not single_attempt and failures < self.retry.max_attempts:
-                    lost = True
-                    await self._backoff(group, "unreadable_body", failures, attempt)
-                    continue
-                lost_answer(exc, lost)
-                raise
-            self._emit(RequestDone(group, method, status, self._clock() - started, attempt))
-            if status < 300:
-                return Reply(status, headers, body, method.upper(), path)
-            if status == 429 and not idempotent and not self._datadogs_429(headers, body):
-                # Not Datadog's own 429 (neither its JSON error body nor its rate-limit headers): a gateway's or a
-                # proxy's, which may have answered after the request got through, as for any 4xx without Datadog's
-                # body (`errors.nothing_done`). Resent, a create that had landed was made twice: a credential minted
-                # again past its duplicate check, the first left live and untraced. Raised instead, for the caller to
-                # look up what it may have made; the bucket was not shut by its hint (`_attempt`), so that look-up goes
-                # out now rather than failing at once on a gateway's `Retry-After: 300`.
-                raise lost_answer(self.error(status, method, path, body, headers, mints=mints), lost)
-            if status == 429:
-                throttles += 1
+            else:
+                self._emit(RequestDone(group, method, status, self._clock() - started, attempt))
+                if status < 300 and unreadable is None:
+                    return Reply(status, headers, body, method.upper(), path)
                 info = RateLimitHeaders.parse(headers, self._wall_clock())
-                hint = info.wait_hint if info is not None else None
-                wait = self.retry.rate_limit_wait(throttles, hint, self._rng)
-                # The group's bucket stays shut for as long as this request waits (the release counted the hint as
-                # it is): other requests of the group would spend the same second on 429s of their own.
-                self._limiter.throttle(ticket, wait)
-                if single_attempt or throttles > self.retry.max_rate_limit_retries or self.retry.hint_exceeds_cap(wait):
-                    # "Give up now": the error carries the hint so the caller can reschedule the whole job; an earlier
-                    # attempt's lost answer (a 503 before this 429) still says the write may have landed.
-                    raise lost_answer(self.error(status, method, path, body, headers, mints=mints), lost)
-                self._emit(RateLimitWait(group, info.name if info else None, wait, "429"))
-                await self._sleep(wait)
-                continue
-            failures += 1
-            # A 5xx on a create may still have created the object, so only idempotent calls retry it.
-            if (
-                idempotent
-                and not single_attempt
-                and failures < self.retry.max_attempts
-                and self.retry.retryable_status(status)
-            ):
-                # A 503's Retry-After (RFC 9110 §10.2.3) is a floor under the backoff: asking sooner only adds
-                # load to a server that said when it expects to be back. Beyond the longest wait, give up now.
-                info = RateLimitHeaders.parse(headers, self._wall_clock())
-                hint = info.retry_after if info is not None else None
-                if hint is None or not self.retry.hint_exceeds_cap(hint):
-                    lost = True
-                    await self._backoff(group, f"http_{status}", failures, attempt, at_least=hint)
-                    continue
-            raise lost_answer(self.error(status, method, path, body, headers, mints=mints), lost)
+                datadogs_429 = status == 429 and is_datadogs_429(body, info)
+                if unreadable is None:
+                    outcome = Answered(status, info, datadogs_429)
+                    error = self.error(status, method, path, body, headers, mints=mints)
+                else:
+                    # The status line arrived but the body could not be read whole (too large, bad encoding).
+                    outcome = Unreadable(status, info, datadogs_429, retryable=unreadable.retryable)
+                    error = unreadable
+                    if self.retry.judged_by_status(status):
+                        # Decided by its status (`RetryPolicy.decide`), it fails as that status does, saying why its
+                        # body is not quoted: a 503 so answered was a final "unexpected response".
+                        error = self.error(status, method, path, b"", headers, mints=mints)
+                        error.messages = (*error.details, *unreadable.messages)
+            decision = self.retry.decide(attempts, outcome, self._rng)
+            if isinstance(decision, GiveUp):
+                if decision.shut is not None:
+                    self._limiter.throttle(ticket, decision.shut)
+                raise lost_answer(error, decision.lost) from None
+            if decision.throttled:
+                self._limiter.throttle(ticket, decision.delay)
+                self._emit(RateLimitWait(group, info.name if info else None, decision.delay, "429"))
+            else:
+                self._emit(RetryScheduled(group, decision.reason, attempt, decision.delay))
+            await self._sleep(decision.delay)
 
     async def _attempt(
         self,
@@ -441,10 +404,13 @@ class ApiTransport:
         api_key_only: bool,
         idempotent: bool,
         steps: netsteps.Steps,
-    ) -> tuple[int, HeaderLines, bytearray]:
+    ) -> tuple[int, HeaderLines, bytearray, UnexpectedResponse | None]:
+        """The answer's status, head and body; with the error saying why the body could not be read whole (too large,
+        an encoding not asked for, cut or garbled), its body then empty."""
         headers: HeaderLines | None = None
         status = 0
         body = bytearray()
+        unreadable: UnexpectedResponse | None = None
         try:
             async with self._semaphore:
                 request = self._request(method, path, params, json, api_key_only)
@@ -463,19 +429,26 @@ class ApiTransport:
                                 # closed unread (`finally`), its connection is dropped, not kept for the next request.
                                 raise FaultyFraming(faulty)
                             headers = lines
-                            body = await self._read_capped(response, status, headers, method, path)
+                            try:
+                                body = await self._read_capped(response, status, headers, method, path)
+                            except UnexpectedResponse as exc:
+                                unreadable = exc
                         finally:
                             await response.aclose()
                 except TimeoutError:
                     raise httpx.ReadTimeout(f"no complete response within {self._deadline:g}s") from None
                 except HTTPCORE_ERRORS as exc:
                     raise as_httpx_error(exc) from exc
-            return status, headers, body
+            return status, headers, body, unreadable
         finally:
             # Also on failures and cancellation: an unreleased first request of a group would block the group. A 429
             # shuts the bucket for its hint, but a create's 429 that is not Datadog's own does not (`request`).
             refused = headers is not None and status == 429
-            throttled = headers is not None and refused and (idempotent or self._datadogs_429(headers, body))
+            throttled = (
+                headers is not None
+                and refused
+                and self.retry.shuts_bucket(idempotent=idempotent, datadogs_429=self._datadogs_429(headers, body))
+            )
             self._limiter.release(ticket, headers, throttled=throttled, refused=refused)
 
     def _datadogs_429(self, headers: Mapping[str, str], body: bytes | bytearray) -> bool:
@@ -579,15 +552,6 @@ class ApiTransport:
             status=status,
             messages=[f"response body larger than the {self.max_response_bytes}-byte cap"],
         )
-
-    async def _backoff(
-        self, group: str, reason: str, failures: int, attempt: int, *, at_least: float | None = None
-    ) -> None:
-        delay = self.retry.backoff(failures - 1, self._rng)
-        if at_least is not None:
-            delay = max(delay, at_least)
-        self._emit(RetryScheduled(group, reason, attempt, delay))
-        await self._sleep(delay)
 
 
 def _values_over(body: bytearray, bound: int) -> bool:

@@ -97,6 +97,87 @@ async def test_groups_sharing_a_bucket_share_its_budget() -> None:
     assert time.now - before == 4.0
 
 
+# -- a group's first request, sent before its bucket is known, on a bucket another group shares -------------------
+# The bucket "shared" has a window of 10 s (reset in 7 s); `roles` knows it, `users` has sent nothing yet. Datadog
+# counts each request as it reaches it; its `Remaining` does not count those still on their way.
+
+
+async def _shared(remaining: int) -> tuple[RateLimiter, FakeTime]:
+    time = FakeTime()
+    limiter = RateLimiter(max_wait=60, clock=time.clock, sleep=time.sleep)
+    limiter.release(await limiter.acquire("roles"), _headers(3, remaining, 7, name="shared"))
+    return limiter, time
+
+
+async def _waits_for_the_reset(limiter: RateLimiter, time: FakeTime, group: str) -> bool:
+    before = time.now
+    await limiter.acquire(group)
+    return time.now - before == 7.0
+
+
+async def test_a_groups_first_request_counts_among_the_requests_another_group_may_send() -> None:
+    """Two left: `users`' first request and one of `roles` take them. Not counted, the first request let a second of
+    `roles` out into the spent window, and Datadog refused one of the three."""
+    limiter, time = await _shared(remaining=2)
+    await limiter.acquire("users")
+    await limiter.acquire("roles")
+    assert await _waits_for_the_reset(limiter, time, "roles")
+
+
+async def test_a_groups_first_request_counts_among_a_shared_buckets_requests_in_flight() -> None:
+    """Two left; `roles`' request reached Datadog before `users`' first one, and its answer says one is left: that one
+    is the first request still on its way, not a free slot."""
+    limiter, time = await _shared(remaining=2)
+    first = await limiter.acquire("users")
+    limiter.release(await limiter.acquire("roles"), _headers(3, 1, 7, name="shared"))
+    assert await _waits_for_the_reset(limiter, time, "roles")
+    limiter.release(first, _headers(3, 0, 7, name="shared"))
+
+
+async def test_a_first_request_its_answer_shows_in_another_bucket_is_given_back() -> None:
+    limiter, time = await _shared(remaining=1)
+    first = await limiter.acquire("users")
+    limiter.release(first, _headers(3, 2, 7, name="users-own"))
+    assert not await _waits_for_the_reset(limiter, time, "roles")
+    assert await _waits_for_the_reset(limiter, time, "roles")
+
+
+async def test_a_first_request_answered_without_rate_limit_headers_gives_its_slot_back() -> None:
+    """Its endpoint is paced by no bucket: it was not one of `shared`'s requests."""
+    limiter, time = await _shared(remaining=1)
+    limiter.release(await limiter.acquire("users"), {})
+    assert not await _waits_for_the_reset(limiter, time, "roles")
+    assert await _waits_for_the_reset(limiter, time, "roles")
+
+
+async def test_a_first_request_without_an_answer_stays_spent_but_is_no_longer_in_flight() -> None:
+    """No answer: it may have reached Datadog, so its slot stays spent, as any request's without an answer does; but it
+    is not in flight any more, and the next window opens whole (three requests at once, the fourth held for the
+    next reset)."""
+    limiter, time = await _shared(remaining=1)
+    limiter.release(await limiter.acquire("users"), None)
+    reset = time.now + 7.0
+    window = [await limiter.acquire("roles")]
+    assert time.now == reset
+    window += [await limiter.acquire("roles") for _ in range(2)]
+    assert time.now == reset
+    for ticket in window:
+        limiter.release(ticket, None)
+    await limiter.acquire("roles")
+    assert time.now == reset + 10.0
+
+
+async def test_a_bucket_learned_while_a_first_request_is_in_flight_counts_it_too() -> None:
+    """`users`' first request is in flight when `teams`' first answer names a bucket nobody knew, which it shares with
+    `users`: one left there is the request on its way."""
+    time = FakeTime()
+    limiter = RateLimiter(max_wait=60, clock=time.clock, sleep=time.sleep)
+    first_users = await limiter.acquire("users")
+    limiter.release(await limiter.acquire("teams"), _headers(3, 1, 7, name="shared"))
+    assert await _waits_for_the_reset(limiter, time, "teams")
+    limiter.release(first_users, _headers(3, 0, 7, name="shared"))
+
+
 @pytest.mark.parametrize("period", ["1e-320", "5e-324", "1e-300", "60"])
 async def test_a_window_rolls_over_whatever_its_period(period: str) -> None:
     """`X-RateLimit-Period` is untrusted: a subnormal one made the rollover count infinite, and the OverflowError

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import random
 import socket
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import pytest
 
 from connector.datadog.client import DatadogClient
-from connector.datadog.errors import RateLimited, Unavailable
+from connector.datadog.errors import DatadogError, RateLimited, Unavailable
 from connector.datadog.paging import paginate
+from connector.datadog.provisioning import MAY_HAVE_LANDED, said_if_maybe_made
 from connector.datadog.retry import RetryPolicy
 from connector.datadog.stats import ClientEvent, RateLimitWait
 from tests.datadog.helpers import ClientFactory, FakeTime, ToTheFake
@@ -341,3 +344,109 @@ async def test_a_create_answered_408_is_not_resent(fake: FakeDatadog, make_clien
     with pytest.raises(Unavailable):
         await client.create_user("new.person@example.com")
     assert fake.count("POST", USERS) == 1
+
+
+_USER = b'{"data": {"type": "users", "id": "u1", "attributes": {"email": "new.person@example.com"}}}'
+
+
+def _http(status: int, body: bytes, *headers: bytes) -> bytes:
+    head = b"HTTP/1.1 %d X\r\nContent-Length: %d\r\n" % (status, len(body)) + b"".join(h + b"\r\n" for h in headers)
+    return head + b"\r\n" + body
+
+
+@contextlib.asynccontextmanager
+async def _answering(answers: list[bytes], **options: Any) -> AsyncIterator[DatadogClient]:
+    """A client of a loopback peer answering each request with the next of `answers` (the last one from then on)."""
+    script = iter(answers)
+    last = answers[-1]
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal last
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    (
+                        line.split(b":")[1]
+                        for line in head.lower().split(b"\r\n")
+                        if line.startswith(b"content-length:")
+                    ),
+                    b"0",
+                )
+                await reader.readexactly(int(length))
+                last = next(script, last)
+                writer.write(last)
+                await writer.drain()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    async with server:
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        client = DatadogClient(api_key="a" * 32, app_key="b" * 40, base_url=url, **options)
+        try:
+            yield client
+        finally:
+            await client.aclose()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [_http(503, b"<html>busy</html>", b"Content-Encoding: br"), _http(503, b"x" * 70_000)],
+    ids=["unasked-encoding", "over-the-cap"],
+)
+async def test_a_server_error_whose_body_cannot_be_read_is_retried_as_a_server_error(answer: bytes) -> None:
+    """Only a 5xx's status decides (docs/spec/datadog-api.md §2.4: do not assume a JSON body on 429 or 5xx): a load
+    balancer's 503 page in an encoding not asked for, or over the cap, was a final "unexpected response" to a read, not
+    retried, and the sync failed for good on a passing outage."""
+    clock = FakeTime()
+    ok = _http(200, _USER, b"Content-Type: application/json")
+    async with _answering([answer, answer, ok], sleep=clock.sleep, clock=clock.clock, max_response_bytes=65_536) as dd:
+        assert (await dd.get_user("u1")).id == "u1"
+        assert dd.stats.retries == {"http_503": 2}
+
+
+async def test_a_server_error_whose_body_cannot_be_read_fails_as_unavailable_saying_why_it_is_not_quoted() -> None:
+    clock = FakeTime()
+    busy = _http(503, b"<html>busy</html>", b"Content-Encoding: br")
+    async with _answering([busy], sleep=clock.sleep, clock=clock.clock, retry=RetryPolicy(max_attempts=2)) as dd:
+        with pytest.raises(Unavailable) as raised:
+            await dd.get_user("u1")
+        assert dd.stats.retries == {"http_503": 1}
+    assert (raised.value.status, raised.value.retryable) == (503, True)
+    assert "503: body could not be decoded: an unsupported Content-Encoding" in str(raised.value)
+
+
+async def test_datadogs_429_whose_body_cannot_be_read_is_waited_for_even_by_a_create() -> None:
+    """Datadog's 429 (its rate-limit headers say so) refused the create: nothing was made, so it waits and asks again,
+    whatever its body. As an unreadable body, a create's was final at once, and a read's retried on the backoff."""
+    clock = FakeTime()
+    refused = _http(429, b"slow down", b"Content-Encoding: br", b"X-RateLimit-Remaining: 0", b"X-RateLimit-Reset: 4")
+    created = _http(201, _USER, b"Content-Type: application/json")
+    async with _answering([refused, created], sleep=clock.sleep, clock=clock.clock) as dd:
+        assert (await dd.create_user("new.person@example.com")).id == "u1"
+        assert dd.stats.rate_limit_waits == 1
+    assert clock.sleeps == [4.0]
+
+
+@pytest.mark.parametrize(
+    ("answer", "attempts"),
+    [
+        (_http(503, b"busy", b"Retry-After: 3600"), 5),
+        (_http(200, b"x" * 70_000, b"Content-Type: application/json"), 1),
+    ],
+    ids=["503-asking-an-hour", "answer-over-the-cap-on-the-last-attempt"],
+)
+async def test_a_write_given_up_on_its_first_lost_answer_says_it_may_have_landed(answer: bytes, attempts: int) -> None:
+    """A role grant answered a 503 asking for an hour (given up at once), or an answer over the cap on its last attempt:
+    the attempt may have made the change. Marked only when asked again, the grant failed saying only "unavailable",
+    where the same 503 without its Retry-After, asked again, said the role may be held (docs/credentials.md, "Datadog
+    side": lost answers are no answer, a 5xx, an unreadable 2xx)."""
+    clock = FakeTime()
+    policy = RetryPolicy(max_attempts=attempts)
+    async with _answering(
+        [answer], sleep=clock.sleep, clock=clock.clock, retry=policy, max_response_bytes=65_536
+    ) as dd:
+        with pytest.raises(DatadogError) as raised:
+            await said_if_maybe_made(dd.add_user_to_role("r1", "u1"))
+    assert raised.value.after_lost_answer
+    assert MAY_HAVE_LANDED in raised.value.messages
+    assert clock.sleeps == []
