@@ -10,6 +10,7 @@ runs whatever the count); `fuzz` (`make fuzz`) explores far more cases with fres
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,6 +49,16 @@ SLOW_SCOPES = (
     "tests/baton/c1/test_decode_cost.py",  # answers of millions of fields, weighed
     "tests/baton/test_sync_window.py",  # a sync interrupted at every call, resumed each time
 )
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """`make test` (`-m "not slow"`) does not import the slow scopes at all: every xdist worker collects the whole
+    suite, and building then deselecting their ~300 items, their modules imported, cost each worker 0.4 CPU-s of
+    its ~5 at start (2026-12-07). `make test-slow` and `make test-all` collect them as before."""
+    if config.getoption("markexpr") != "not slow":
+        return None
+    relative = collection_path.relative_to(config.rootpath).as_posix() + ("/" if collection_path.is_dir() else "")
+    return True if relative.startswith(SLOW_SCOPES) else None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

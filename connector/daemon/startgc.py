@@ -32,6 +32,8 @@ MAX_PAUSE_SECONDS = 10.0
 SETTLE_SECONDS = 1.0
 """How long after the first ready the thresholds are put back."""
 
+SETTLED_EVENT = "start over: the collector's own thresholds are back"
+
 _saved: tuple[int, int, int] | None = None
 
 
@@ -71,10 +73,17 @@ def _settle() -> None:
     """Resume, and collect the middle generation the start filled now, while the service is idle. With the thresholds
     back, that collection otherwise came with the next young one, at once or only after up to 700 more allocations
     (seconds on an idle daemon), depending on where the start's own allocations had left the young count: any change
-    to what the start allocates moved it."""
+    to what the start allocates moved it. A debug line says so, with the full collections the start made (none is
+    the point of the pause): from outside, the moment is otherwise unknowable (the counters move as they do later)."""
     if _saved is not None:
+        full = gc.get_stats()[2]["collections"]
         resume()
         gc.collect(1)
+        import structlog  # here: see `_loop`
+
+        structlog.get_logger(__name__).debug(
+            SETTLED_EVENT, full_collections=full, middle_collections=gc.get_stats()[1]["collections"]
+        )
 
 
 def _loop() -> asyncio.AbstractEventLoop:

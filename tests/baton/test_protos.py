@@ -182,22 +182,33 @@ def test_every_fixture_blob_decodes_and_reencodes_identically(c1z: Path) -> None
     assert checker.type_urls, "no Any annotations found"
 
 
+def _annotation_types(msg: Message) -> Iterator[str]:
+    """The types of the annotations on ``msg`` and on the messages it holds (a grant's entitlement and its resource,
+    ...), not looking into the annotations themselves nor into repeated fields."""
+    for field, value in msg.ListFields():
+        if field.name == "annotations":
+            yield from (packed.type_url.removeprefix(TYPE_URL_PREFIX) for packed in value)
+        elif field.message_type is not None and not field.is_repeated:
+            yield from _annotation_types(value)
+
+
 def test_fixtures_cover_every_table_and_the_common_annotations() -> None:
-    """Together the fixtures hold rows in all four tables and the usual trait/expansion annotations."""
-    checker = BlobChecker()
+    """Together the fixtures hold rows in all four tables and the usual trait/expansion annotations. Each blob is
+    checked, every nested message and Any, by the test above, one fixture at a time: here the rows are only decoded
+    and their annotations' types counted (checking them all again cost 1.3 of this test's 1.8 CPU-s)."""
     rows: Counter[str] = Counter()
+    seen: set[str] = set()
     for c1z in fixture_paths():
         with decompressed_db(c1z) as db_path:
             db = sqlite3.connect(db_path)
             try:
                 for table, cls in TABLES.items():
                     for (blob,) in db.execute(f"SELECT data FROM {table}"):
-                        checker.check_blob(cls, blob, f"{c1z.name}:{table}")
+                        seen.update(_annotation_types(cls.FromString(blob)))
                         rows[table] += 1
             finally:
                 db.close()
     assert all(rows[table] > 0 for table in TABLES), rows
-    seen = set(checker.type_urls)
     assert seen >= {
         "c1.connector.v2.UserTrait",
         "c1.connector.v2.GroupTrait",

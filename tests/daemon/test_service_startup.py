@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import wait_for
+from tests.e2e.harness import ACT_TIMEOUT, wait_for
 from tests.fakes.c1.creds import generate_client_credentials
 from tests.fakes.net import logged_health_port, refusing_port
 
@@ -80,15 +80,17 @@ def test_sigterm_during_startup_exits_0_promptly(blackhole: Blackhole, stuck_on:
         )
         try:
             port = wait_for(
-                lambda: logged_health_port(log_path.read_text().splitlines()), timeout=20, what="the health port"
+                lambda: logged_health_port(log_path.read_text().splitlines()),
+                timeout=ACT_TIMEOUT,
+                what="the health port",
             )
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=ACT_TIMEOUT) as r:
                 assert r.status == 200
             # Now waiting on the stuck peer: it has accepted a connection that will never be answered.
-            wait_for(lambda: blackhole.held, timeout=20, what=f"a connection to the stuck {stuck_on}")
+            wait_for(lambda: blackhole.held, timeout=ACT_TIMEOUT, what=f"a connection to the stuck {stuck_on}")
             daemon.send_signal(signal.SIGTERM)
             # Far below the 300 s HTTP timeout and the 5 min Hello backoff it would otherwise wait out.
-            assert daemon.wait(timeout=10) == 0
+            assert daemon.wait(timeout=ACT_TIMEOUT) == 0
         finally:
             if daemon.poll() is None:
                 daemon.kill()

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import structlog.testing
 
 from connector.daemon import startgc
 
@@ -89,11 +90,22 @@ async def test_the_service_collects_what_the_start_promoted_when_it_resumes(
     startgc.pause()
     gc.collect(0)  # the young count starts at nothing: the next young collection is 700 allocations away
     middle = gc.get_stats()[1]["collections"]
-    getattr(startgc, settle)()
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
+    full = gc.get_stats()[2]["collections"]
+    with structlog.testing.capture_logs() as logs:
+        getattr(startgc, settle)()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
     assert gc.get_threshold() == DEFAULT
     assert gc.get_stats()[1]["collections"] > middle, "the middle generation is collected as the thresholds return"
+    # The moment is logged (at debug), with the counts then: the e2e test sees the start's collections by it.
+    assert logs == [
+        {
+            "event": startgc.SETTLED_EVENT,
+            "log_level": "debug",
+            "full_collections": full,
+            "middle_collections": gc.get_stats()[1]["collections"],
+        }
+    ]
 
 
 @pytest.mark.parametrize("args", [["help"], ["--version"], ["no-such-command"], ["config"]])

@@ -31,8 +31,13 @@ from tests.fakes.net import logged_health_port
 T = TypeVar("T")
 FinishRequest = baton_pb2.BatonServiceFinishTaskRequest
 
-READY_TIMEOUT = 20.0
-"""Start-up to a green /readyz: a Python start, one Datadog validation and one Hello."""
+READY_TIMEOUT = 60.0
+"""Start-up to a green /readyz: a Python start, one Datadog validation and one Hello. A bound on a hang, as
+`ACT_TIMEOUT`: with 20 s, a start on one core shared with 8 CPU burners (taskset -c 0) was not ready in time."""
+ACT_TIMEOUT = 60.0
+"""The longest a test waits for the daemon or a fake to do what it is about to (fail a Hello, report a task, answer
+/metrics): a bound on a hang, never a measure (a success returns at once). The daemon is another process: on a
+loaded host it may not be scheduled for seconds, and the bounds of 2-15 s here were shorter than the 20 s that failed."""
 
 
 def daemon_command() -> list[str]:
@@ -156,7 +161,7 @@ class Daemon:
         port = self.wait_for(lambda: self.health_port, timeout=READY_TIMEOUT, what="the health server's port")
         return f"http://127.0.0.1:{port}{path}"
 
-    def get(self, path: str, timeout: float = 2.0) -> httpx.Response | None:
+    def get(self, path: str, timeout: float = ACT_TIMEOUT) -> httpx.Response | None:
         """GET on the health server; None while nothing listens (or it has not said where yet)."""
         if self.health_port is None:
             return None
@@ -211,7 +216,7 @@ def finishes(c1: FakeC1, task_id: str) -> list[FinishRequest]:
     return c1.recorded().finish_tasks.get(task_id, [])
 
 
-def wait_finished(daemon: Daemon, c1: FakeC1, task_ids: Iterable[str], timeout: float = 15.0) -> Recorded:
+def wait_finished(daemon: Daemon, c1: FakeC1, task_ids: Iterable[str], timeout: float = ACT_TIMEOUT) -> Recorded:
     """Wait until every task has at least one FinishTask; returns the fake's records at that moment."""
     wanted = list(task_ids)
 

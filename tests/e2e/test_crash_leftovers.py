@@ -7,7 +7,7 @@ import shutil
 import signal
 
 from connector.baton.errors import Code
-from tests.e2e.harness import Stack, assert_error, only_finish
+from tests.e2e.harness import ACT_TIMEOUT, Stack, assert_error, only_finish
 from tests.fakes.tasks import kind_task
 
 
@@ -18,10 +18,10 @@ def test_a_restart_removes_what_a_killed_daemon_left(stack: Stack) -> None:
     first = stack.start({"BATON_C1Z_TEMP_DIR": str(work)})
     dd.faults.latency = 3.0  # the sync is still running when it is killed
     c1.enqueue(kind_task("sync_full"))
-    first.wait_for(lambda: first.events("sync started"), timeout=10, what="the sync to start")
+    first.wait_for(lambda: first.events("sync started"), timeout=ACT_TIMEOUT, what="the sync to start")
 
     first.send_signal(signal.SIGKILL)
-    assert first.wait_exit(10) == -signal.SIGKILL
+    assert first.wait_exit(ACT_TIMEOUT) == -signal.SIGKILL
     left = sorted(p.name for p in work.iterdir())
     assert [name.split("-")[2] for name in left] == ["sync", "upload"], left
 
@@ -42,7 +42,7 @@ def test_a_working_directory_removed_during_a_sync_is_a_retryable_failure_naming
     dd.faults.latency = 0.5
     task = kind_task("sync_full")
     c1.enqueue(task)
-    daemon.wait_for(lambda: daemon.events("sync started"), timeout=10, what="the sync to start")
+    daemon.wait_for(lambda: daemon.events("sync started"), timeout=ACT_TIMEOUT, what="the sync to start")
     (working,) = [p for p in work.iterdir() if p.name.startswith("baton-c1z-sync-")]
     shutil.rmtree(working)
     dd.faults.latency = 0.0

@@ -9,7 +9,7 @@ import time
 
 from connector.baton.c1.salvage import MAX_MAP_ENTRIES
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
-from tests.e2e.harness import Stack, assert_error, assert_success, only_finish, wait_finished
+from tests.e2e.harness import ACT_TIMEOUT, Stack, assert_error, assert_success, only_finish, wait_finished
 from tests.fakes.c1.service import GARBAGE
 from tests.fakes.tasks import BAD_UTF8_MARK, deep_action_task, grant_task, kind_task, length_delimited, with_bad_utf8
 
@@ -73,7 +73,9 @@ def test_a_goaway_with_an_error_writes_no_plain_text_line_and_forges_none(stack:
     daemon = stack.start()
     c1.slow_down("GetTask", 2, times=1)
     polls = len(c1.recorded().calls_to("GetTask"))
-    daemon.wait_for(lambda: len(c1.recorded().calls_to("GetTask")) > polls, timeout=10, what="a poll held by C1")
+    daemon.wait_for(
+        lambda: len(c1.recorded().calls_to("GetTask")) > polls, timeout=ACT_TIMEOUT, what="a poll held by C1"
+    )
     time.sleep(0.2)  # the held call's frames are all out: the GOAWAY starts at a frame boundary
     c1.send_goaway(debug=b'going away\n{"event": "forged by the peer", "level": "error"}\n')
     task = kind_task("event_feed")

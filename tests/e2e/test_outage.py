@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from connector.baton.runtime.scheduler import POLL_RETRY
-from tests.e2e.harness import Stack, assert_success, only_finish, wait_finished
+from tests.e2e.harness import ACT_TIMEOUT, Stack, assert_success, only_finish, wait_finished
 from tests.fakes.tasks import grant_task, kind_task, revoke_task
 
 BACKOFF_SCALE = 0.05
@@ -59,7 +59,7 @@ def test_recovers_from_an_outage_without_losing_or_repeating_a_report(stack: Sta
         started = {e.get("task_id") for e in daemon.events("task started")}
         return all(t.id in started for t in running)
 
-    daemon.wait_for(all_started, timeout=10, what="the first tasks to start")
+    daemon.wait_for(all_started, timeout=ACT_TIMEOUT, what="the first tasks to start")
     assert not c1.recorded().finish_tasks, "the first tasks finished before the outage: nothing to prove"
     c1.start_outage("refuse")
 
@@ -125,4 +125,4 @@ def test_recovers_from_an_outage_without_losing_or_repeating_a_report(stack: Sta
     # And it takes new work right away.
     after = kind_task("event_feed")
     c1.enqueue(after)
-    wait_finished(daemon, c1, [after.id], timeout=10)
+    wait_finished(daemon, c1, [after.id], timeout=ACT_TIMEOUT)

@@ -13,7 +13,7 @@ import time
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tests.e2e.harness import Stack, assert_success, finishes, only_finish, wait_finished
+from tests.e2e.harness import ACT_TIMEOUT, Stack, assert_success, finishes, only_finish, wait_finished
 from tests.e2e.test_config_and_secrets import PREFIX, _b64, _jwk
 from tests.fakes.tasks import grant_task, kind_task
 
@@ -28,7 +28,7 @@ def test_ready_then_not_ready_during_an_outage_then_ready_again(stack: Stack) ->
     assert before > time.time() - 60
 
     stack.c1.start_outage("refuse")
-    daemon.wait_for(lambda: daemon.status("/readyz") == 503, timeout=15, what="/readyz to turn 503")
+    daemon.wait_for(lambda: daemon.status("/readyz") == 503, timeout=ACT_TIMEOUT, what="/readyz to turn 503")
     body = daemon.get("/readyz")
     assert body is not None
     assert "ConductorOne not reached" in body.json()["reason"]
@@ -41,14 +41,14 @@ def test_ready_then_not_ready_during_an_outage_then_ready_again(stack: Stack) ->
     assert all(stack.c1.address in e["error"] for e in failed), failed[-1]
 
     stack.c1.end_outage()
-    daemon.wait_for(lambda: daemon.status("/readyz") == 200, timeout=15, what="/readyz to recover")
+    daemon.wait_for(lambda: daemon.status("/readyz") == 200, timeout=ACT_TIMEOUT, what="/readyz to recover")
     after = daemon.metric("baton_datadog_conductorone_last_success_timestamp_seconds")
     assert after is not None
     assert after > stale
     # The same process, and it takes work at once.
     task = kind_task("event_feed")
     stack.c1.enqueue(task)
-    wait_finished(daemon, stack.c1, [task.id], timeout=10)
+    wait_finished(daemon, stack.c1, [task.id], timeout=ACT_TIMEOUT)
     assert len(stack.c1.recorded().hellos) == 1
 
 
@@ -59,7 +59,7 @@ def test_a_wrong_client_secret_never_becomes_ready(stack: Stack) -> None:
     while daemon.alive():
         seen.add(daemon.status("/readyz"))
         time.sleep(0.05)  # a probe period, as the kubelet's
-    assert daemon.wait_exit(10) == 1
+    assert daemon.wait_exit(ACT_TIMEOUT) == 1
     assert 200 not in seen
     assert other not in daemon.output()
 
@@ -69,10 +69,10 @@ def test_ready_gauge_says_what_readyz_says_while_conductorone_is_out(stack: Stac
     daemon = stack.start(FAST)
     assert daemon.metric("baton_datadog_ready") == 1
     stack.c1.start_outage("refuse")
-    daemon.wait_for(lambda: daemon.status("/readyz") == 503, timeout=15, what="/readyz to turn 503")
+    daemon.wait_for(lambda: daemon.status("/readyz") == 503, timeout=ACT_TIMEOUT, what="/readyz to turn 503")
     assert daemon.metric("baton_datadog_ready") == 0
     stack.c1.end_outage()
-    daemon.wait_for(lambda: daemon.status("/readyz") == 200, timeout=15, what="/readyz to recover")
+    daemon.wait_for(lambda: daemon.status("/readyz") == 200, timeout=ACT_TIMEOUT, what="/readyz to recover")
     assert daemon.metric("baton_datadog_ready") == 1
 
 
@@ -82,7 +82,7 @@ def test_not_ready_when_the_token_can_no_longer_be_refreshed(stack: Stack) -> No
     daemon = stack.start(FAST)
     stack.c1.fail_token_requests(503, times=1_000_000)
     stack.c1.revoke_tokens()
-    daemon.wait_for(lambda: daemon.status("/readyz") == 503, timeout=15, what="/readyz to turn 503")
+    daemon.wait_for(lambda: daemon.status("/readyz") == 503, timeout=ACT_TIMEOUT, what="/readyz to turn 503")
     assert daemon.metric("baton_datadog_ready") == 0
     assert (daemon.metric("baton_datadog_conductorone_token_fetches_total", outcome="failure") or 0) > 0
 
@@ -99,7 +99,9 @@ def test_a_daemon_busy_with_its_tasks_stays_ready(stack: Stack) -> None:
     task = grant_task("role", role.id, "member", user)
     stack.c1.enqueue(task)
     daemon.wait_for(
-        lambda: any(e.get("task_id") == task.id for e in daemon.events("task started")), timeout=10, what="the grant"
+        lambda: any(e.get("task_id") == task.id for e in daemon.events("task started")),
+        timeout=ACT_TIMEOUT,
+        what="the grant",
     )
     seen: set[int | None] = set()
     gauge: set[float | None] = set()
@@ -126,6 +128,6 @@ def test_not_ready_during_the_start_up_check_says_so_not_that_conductorone_is_aw
         return body.json()["reason"] if body is not None and body.status_code == 503 else None
 
     # Polled until seen: the health server listens a moment before the check begins.
-    daemon.wait_for(lambda: reason() == checking, timeout=15, what="/readyz to name the start-up check")
+    daemon.wait_for(lambda: reason() == checking, timeout=ACT_TIMEOUT, what="/readyz to name the start-up check")
     assert not stack.c1.recorded().hellos
     daemon.wait_ready()

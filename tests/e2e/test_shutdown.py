@@ -15,7 +15,7 @@ from connector.baton.errors import Code
 from connector.baton.ksuid import new_ksuid
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from tests.baton.credential_vectors import configs_of, load
-from tests.e2e.harness import READY_TIMEOUT, Daemon, Stack, assert_error, finishes, only_finish, wait_for
+from tests.e2e.harness import ACT_TIMEOUT, READY_TIMEOUT, Daemon, Stack, assert_error, finishes, only_finish, wait_for
 from tests.fakes.datadog.org import User
 from tests.fakes.tasks import kind_task
 
@@ -75,10 +75,10 @@ def test_sigterm_during_a_sync_drains_reports_and_exits_zero(stack: Stack) -> No
 
 
 def test_sigterm_when_idle_exits_at_once(stack: Stack) -> None:
-    daemon = stack.start({"BATON_SHUTDOWN_GRACE_SECONDS": "20"})
+    daemon = stack.start({"BATON_SHUTDOWN_GRACE_SECONDS": "300"})
     daemon.send_signal(signal.SIGTERM)
-    # Nothing to drain: the exit comes well inside the 20 s grace period (a bound on the wait, not a timing).
-    assert daemon.wait_exit(10) == 0, daemon.tail()
+    # Nothing to drain: the exit comes well inside the 300 s grace period (a bound on the wait, not a timing).
+    assert daemon.wait_exit(ACT_TIMEOUT) == 0, daemon.tail()
 
 
 def _issuing_daemon(stack: Stack) -> tuple[User, Daemon]:
@@ -134,7 +134,7 @@ def test_sigterm_while_conductorone_holds_a_credentials_report_deletes_the_crede
     task = _app_key_issuance(robot.id)
     keys_before = set(dd.org.app_keys)
     c1.enqueue(task)
-    daemon.wait_for(lambda: c1.recorded().calls_to("FinishTask"), timeout=15, what="the credential's report")
+    daemon.wait_for(lambda: c1.recorded().calls_to("FinishTask"), timeout=ACT_TIMEOUT, what="the credential's report")
     assert len(set(dd.org.app_keys) - keys_before) == 1, daemon.tail()
 
     daemon.send_signal(signal.SIGTERM)
@@ -171,7 +171,9 @@ def test_a_credentials_report_whose_retry_is_due_past_the_stop_deadline_is_given
     task = _app_key_issuance(robot.id)
     keys_before = set(dd.org.app_keys)
     c1.enqueue(task)
-    daemon.wait_for(lambda: c1.recorded().calls_to("FinishTask"), timeout=15, what="the credential's first report")
+    daemon.wait_for(
+        lambda: c1.recorded().calls_to("FinishTask"), timeout=ACT_TIMEOUT, what="the credential's first report"
+    )
     assert len(set(dd.org.app_keys) - keys_before) == 1, daemon.tail()
 
     daemon.send_signal(signal.SIGTERM)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from connector.baton.errors import Code
-from tests.e2e.harness import Stack, assert_error, only_finish, wait_finished
+from tests.e2e.harness import ACT_TIMEOUT, Stack, assert_error, only_finish, wait_finished
 from tests.fakes.tasks import kind_task
 
 
@@ -32,13 +32,15 @@ def test_a_hello_task_is_answered_by_a_hello_not_a_finish(stack: Stack) -> None:
     def answered() -> bool:
         return any(h.task_id == hello.id for h in c1.recorded().hellos)
 
-    daemon.wait_for(answered, timeout=10, what="a Hello carrying the hello task's id")
+    daemon.wait_for(answered, timeout=ACT_TIMEOUT, what="a Hello carrying the hello task's id")
     # A task queued after the hello is finished; by then a FinishTask for the hello would be on record too.
     after = kind_task("event_feed")
     c1.enqueue(after)
     wait_finished(daemon, c1, [after.id])
     # The hello counts as in flight until fully handled (a FinishTask included, were one sent).
-    daemon.wait_for(lambda: daemon.metric("baton_datadog_tasks_in_flight") == 0, timeout=10, what="no task in flight")
+    daemon.wait_for(
+        lambda: daemon.metric("baton_datadog_tasks_in_flight") == 0, timeout=ACT_TIMEOUT, what="no task in flight"
+    )
     recorded = c1.recorded()
     answer = next(h for h in recorded.hellos if h.task_id == hello.id)
     assert answer.host_id == stack.host_id

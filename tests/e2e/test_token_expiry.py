@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.e2e.harness import Stack, assert_success, only_finish, wait_finished
+from tests.e2e.harness import ACT_TIMEOUT, Stack, assert_success, only_finish, wait_finished
 from tests.fakes.c1 import FakeC1
 from tests.fakes.tasks import kind_task
 
@@ -42,10 +42,10 @@ def test_tasks_keep_succeeding_across_token_lifetimes(stack: Stack, expires_in: 
         task = kind_task("sync_full")
         c1.enqueue(task)
         tasks.append(task)
-        wait_finished(daemon, c1, [task.id], timeout=15)
+        wait_finished(daemon, c1, [task.id], timeout=ACT_TIMEOUT)
         # The next task runs on a token the daemon has not used yet: it keeps polling meanwhile, and each poll
         # after the token ran out (or was refused) makes it fetch a new one.
-        daemon.wait_for(renewed(c1.recorded().tokens_issued, c1), timeout=15, what="a renewed access token")
+        daemon.wait_for(renewed(c1.recorded().tokens_issued, c1), timeout=ACT_TIMEOUT, what="a renewed access token")
 
     recorded = c1.recorded()
     for task in tasks:

@@ -14,7 +14,7 @@ import pytest
 from connector.baton.errors import Code
 from connector.baton.ksuid import new_ksuid
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
-from tests.e2e.harness import Daemon, Stack, assert_error, assert_success, only_finish, wait_finished
+from tests.e2e.harness import ACT_TIMEOUT, Daemon, Stack, assert_error, assert_success, only_finish, wait_finished
 from tests.fakes.datadog import Org
 from tests.fakes.tasks import grant_task, kind_task, length_delimited
 
@@ -91,7 +91,9 @@ def test_a_task_id_seen_before_is_run_again_and_reported_again(stack: Stack) -> 
     stack.c1.enqueue(task)
     wait_finished(daemon, stack.c1, [task.id])
     stack.c1.enqueue(task)
-    daemon.wait_for(lambda: len(stack.c1.recorded().finish_tasks.get(task.id, [])) == 2, timeout=15, what="2nd report")
+    daemon.wait_for(
+        lambda: len(stack.c1.recorded().finish_tasks.get(task.id, [])) == 2, timeout=ACT_TIMEOUT, what="2nd report"
+    )
     for finish in stack.c1.recorded().finish_tasks[task.id]:
         assert_success(finish)
     assert user in stack.dd.org.role_members[role]
@@ -110,7 +112,9 @@ def test_a_task_with_an_id_no_report_can_carry_is_not_run_and_is_named_in_an_err
     bad.id = task_id
     stack.c1.enqueue(bad)
     daemon.wait_for(
-        lambda: any("invalid task" in str(e.get("event")) for e in _errors(daemon)), timeout=10, what="the error line"
+        lambda: any("invalid task" in str(e.get("event")) for e in _errors(daemon)),
+        timeout=ACT_TIMEOUT,
+        what="the error line",
     )
     assert user not in stack.dd.org.role_members.get(role, {})
     good = grant_task("role", role, "member", user)

@@ -15,7 +15,7 @@ from google.protobuf import struct_pb2
 from connector.baton.errors import Code
 from connector.baton.ksuid import new_ksuid
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
-from tests.e2e.harness import Stack, assert_error, finishes
+from tests.e2e.harness import ACT_TIMEOUT, Stack, assert_error, finishes
 from tests.fakes.tasks import grant_task, revoke_task
 from tests.independent.test_issue11_c1_tasks import _no_traceback, _role_and_user_without_it
 
@@ -67,8 +67,8 @@ def test_sigterm_while_a_task_waits_on_datadog_reports_it_once_and_exits_zero(st
     }[kind]()
     stack.dd.faults.latency = 30.0  # every request from now on: far longer than the grace
     stack.c1.enqueue(task)
-    daemon.wait_for(lambda: daemon.events("task started"), timeout=15, what="the task to start")
-    daemon.wait_for(lambda: stack.dd.requests(), timeout=15, what="its first Datadog request")
+    daemon.wait_for(lambda: daemon.events("task started"), timeout=ACT_TIMEOUT, what="the task to start")
+    daemon.wait_for(lambda: stack.dd.requests(), timeout=ACT_TIMEOUT, what="its first Datadog request")
 
     daemon.send_signal(signal.SIGTERM)
     assert daemon.wait_exit(GRACE + REPORT_WINDOW + 5) == 0, daemon.tail()

@@ -16,7 +16,7 @@ import yaml
 
 from scripts import chart_tools
 from tests.deploy import tooling
-from tests.e2e.harness import wait_for
+from tests.e2e.harness import ACT_TIMEOUT, wait_for
 from tests.monitoring import rules, tools
 from tests.monitoring.conftest import Live
 
@@ -96,7 +96,7 @@ def prometheus(live: Live, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             what="Prometheus to listen",
             context=logged,
         )
-        with httpx.Client(base_url=f"http://127.0.0.1:{ports[0]}", timeout=5) as client:
+        with httpx.Client(base_url=f"http://127.0.0.1:{ports[0]}", timeout=ACT_TIMEOUT) as client:
 
             def ready() -> bool:
                 try:

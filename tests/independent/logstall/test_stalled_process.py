@@ -22,7 +22,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.e2e.harness import READY_TIMEOUT, Stack, daemon_command, wait_for
+from tests.e2e.harness import ACT_TIMEOUT, READY_TIMEOUT, Stack, daemon_command, wait_for
 from tests.fakes.tasks import grant_task
 
 pytestmark = pytest.mark.slow
@@ -107,10 +107,10 @@ def test_a_daemon_whose_stderr_stops_being_read_keeps_serving_and_stops_on_sigte
             def reported_or_dead() -> bool:
                 return daemon.poll() is not None or bool(c1.recorded().finish_tasks.get(grant.id))
 
-            wait_for(reported_or_dead, timeout=20.0, what="the grant reported while the log pipe is full")
+            wait_for(reported_or_dead, timeout=ACT_TIMEOUT, what="the grant reported while the log pipe is full")
             assert daemon.poll() is None, f"the daemon died (exit {daemon.returncode})"
             assert role.id in org.users[user.id].role_ids
-            health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5.0)
+            health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=ACT_TIMEOUT)
             assert health.status_code == 200
 
             daemon.send_signal(signal.SIGTERM)
