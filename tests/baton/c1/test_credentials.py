@@ -185,6 +185,15 @@ def test_standard_base64_alphabet_is_rejected() -> None:
         parse_client_secret(std)
 
 
+@pytest.mark.parametrize("brk", ["\n", "\r", "\r\n"], ids=["LF", "CR", "CRLF"])
+def test_a_line_break_inside_the_key_part_is_refused(brk: str) -> None:
+    """Go's decoder skips CR and LF; a secret with one inside was cut or wrapped on its way (a Secret written from a
+    wrapped paste), and is refused rather than read as some other byte string. Only the ends are trimmed."""
+    secret = make_client_secret(Ed25519PrivateKey.generate())
+    with pytest.raises(CredentialError, match="base64url"):
+        parse_client_secret(secret[:-4] + brk + secret[-4:])
+
+
 # ---- endpoints ------------------------------------------------------------------------------------------------
 
 
