@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 async def until(condition: Callable[[], object], what: str, *, within: float = 30.0, every: float = 0.02) -> None:
     """Poll `condition` until it holds; after `within` seconds fail naming `what` (a bound against a hang, not a
-    measure of time: a slow host only waits longer)."""
+    measure of time: a condition that holds ends the wait at once, so only a hang costs `within`)."""
     deadline = time.monotonic() + within
     while not condition():
         if time.monotonic() >= deadline:

@@ -76,7 +76,7 @@ def _padded(task: baton_pb2.Task, size: int) -> baton_pb2.Task:
 
 async def _until(check: Callable[[], bool], what: str) -> None:
     """Until `check` holds (the loop's other tasks make it so): a guard against a hang, not a measure of time."""
-    await until(check, what, within=5, every=0.001)
+    await until(check, what, within=60, every=0.001)
 
 
 def _scheduler(client: StubClient, rig: Rig, *, concurrency: int, task_bytes: int) -> Scheduler:
