@@ -9,7 +9,7 @@ import itertools
 import os
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,9 @@ from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, entitlement
 GRANT_EXPANDABLE_URL = type_url(annotation_grant_pb2.GrantExpandable)
 # SQLite's default limit on bound variables is far above this, and 1,000 rows per statement is what Go uses.
 BATCH_ROWS = 1000
+# The most bytes of values one batch of rows read back may hold (`iter_blobs`); real rows take a few hundred bytes,
+# so a batch of them is BATCH_ROWS.
+BATCH_BYTES = 32 << 20
 # The most bytes one stored object (a row's `data` or `expansion`) may take. Real ones take hundreds (663 at most in
 # the fixtures). A c1z is untrusted, and protobuf of tiny repeated fields decodes to ~30x its size in memory: a 27 KB
 # file whose one resource was 50 MB of empty annotations took `inspect` 1.5 GB and 42 s. Larger ones are refused
@@ -420,15 +423,35 @@ def iter_blobs(
     select = f"id, {object_column('data')}{', ' + object_column(extra_column) if extra_column else ''}"
     select += "".join(f", {column}" for column in plain_columns)
     condition = f" AND ({where})" if where else ""
-    sql = (
-        f"SELECT {select} FROM {table} WHERE sync_id = ? AND id > ?{condition} "  # noqa: S608
+    measured = " + ".join(f"coalesce(length({c}), 0)" for c in ("data", extra_column, *plain_columns) if c)
+    sizes = (
+        f"SELECT id, {measured} AS size FROM {table} WHERE sync_id = ? AND id > ?{condition} "  # noqa: S608
         "ORDER BY id LIMIT ?"
     )
+    # The next BATCH_ROWS rows' last id and their values' bytes in one answer, summed by SQLite (lengths of blobs are
+    # read from their headers): row by row in Python, the sizes cost a resume's check half as much again.
+    whole = f"SELECT max(id), sum(size) FROM ({sizes})"  # noqa: S608
+    sql = f"SELECT {select} FROM {table} WHERE sync_id = ? AND id > ? AND id <= ?{condition} ORDER BY id"  # noqa: S608
     while True:
-        rows = conn.execute(sql, (sync_id, last_id, *params, BATCH_ROWS)).fetchall()
-        for row in rows:
+        end, size = conn.execute(whole, (sync_id, last_id, *params, BATCH_ROWS)).fetchone()
+        if end is None:
+            return
+        if size > BATCH_BYTES:
+            end = _batch_end(conn.execute(sizes, (sync_id, last_id, *params, BATCH_ROWS)))
+        for row in conn.execute(sql, (sync_id, last_id, end, *params)).fetchall():
             extra = (optional_object_bytes(row[2], table, row[0]),) if extra_column else ()
             yield (row[0], object_bytes(row[1], table, row[0]), *extra, *row[2 + len(extra) :])
-        if len(rows) < BATCH_ROWS:
-            return
-        last_id = rows[-1][0]
+        last_id = end
+
+
+def _batch_end(sizes: Iterable[tuple[int, int]]) -> int:
+    """The id of the last row of the next batch, from (id, bytes of its values) in id order, at least one: at most
+    BATCH_BYTES of values, and at least one row. A c1z is untrusted: 1,000 rows of 4 MiB objects (or of 64 MiB keys) in
+    one fetch were gigabytes, from a file of a few megabytes."""
+    end, total = None, 0
+    for row_id, size in sizes:
+        if end is not None and total + size > BATCH_BYTES:
+            break
+        end, total = row_id, total + size
+    assert end is not None, "SQLite counted rows the same statement then did not list"
+    return end
