@@ -229,19 +229,6 @@ class RetryPolicy(BaseRetryPolicy):
         return status == 429 or RetryPolicy.retryable_status(status)
 
     @staticmethod
-    def retryable_exception(exc: BaseException, *, idempotent: bool) -> bool:
-        """Whether a transport failure may be retried (budget aside): `decide`'s rule for `NoAnswer.of(exc)`.
-
-        A request that never left (refused connection, connect timeout, no free pool slot) is safe
-        to resend whatever its method. One that may have reached Datadog is only resent when the
-        call is idempotent, so a create is never duplicated by a read timeout. A proxy that would not open the
-        tunnel never passed the request on either. An untrusted certificate is not retried: only a change of
-        the trust settings can help, and each attempt would only delay saying so.
-        """
-        failure = NoAnswer.of(exc)
-        return failure.transient and (idempotent or not failure.sent)
-
-    @staticmethod
     def never_sent(exc: BaseException) -> bool:
         """Whether a transport failure certainly kept the request from Datadog: no connection, no free pool slot, or a
         proxy that would not open the tunnel."""

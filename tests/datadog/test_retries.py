@@ -19,7 +19,7 @@ from connector.datadog.client import DatadogClient
 from connector.datadog.errors import DatadogError, RateLimited, Unavailable
 from connector.datadog.paging import paginate
 from connector.datadog.provisioning import MAY_HAVE_LANDED, said_if_maybe_made
-from connector.datadog.retry import RetryPolicy
+from connector.datadog.retry import Attempts, GiveUp, NoAnswer, Retry, RetryPolicy
 from connector.datadog.stats import ClientEvent, RateLimitWait
 from tests.datadog.helpers import ClientFactory, FakeTime, ToTheFake
 from tests.fakes.datadog import FakeDatadog, generate_org
@@ -279,14 +279,19 @@ def test_backoff_is_full_jitter_and_capped() -> None:
 @pytest.mark.parametrize("idempotent", [True, False])
 def test_a_proxy_that_would_not_open_the_tunnel_is_retried_whatever_the_method(idempotent: bool) -> None:
     """The CONNECT failed (a proxy's 502/503): the request never reached Datadog, so even a create is resent."""
-    assert RetryPolicy.retryable_exception(httpx.ProxyError("502 Bad Gateway"), idempotent=idempotent)
+    assert isinstance(_after(httpx.ProxyError("502 Bad Gateway"), idempotent=idempotent), Retry)
 
 
 def test_an_untrusted_certificate_is_not_retried() -> None:
     refused = httpx.ConnectError("handshake failed")
     refused.__cause__ = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] self-signed certificate")
-    assert not RetryPolicy.retryable_exception(refused, idempotent=True)
-    assert RetryPolicy.retryable_exception(httpx.ConnectError("connection refused"), idempotent=False)
+    assert isinstance(_after(refused, idempotent=True), GiveUp)
+    assert isinstance(_after(httpx.ConnectError("connection refused"), idempotent=False), Retry)
+
+
+def _after(exc: BaseException, *, idempotent: bool) -> Retry | GiveUp:
+    """What the policy decides after a first attempt that ended with `exc`."""
+    return RetryPolicy().decide(Attempts("POST", idempotent), NoAnswer.of(exc))
 
 
 async def test_a_503s_retry_after_is_a_floor_under_the_backoff(fake: FakeDatadog, make_client: ClientFactory) -> None:
