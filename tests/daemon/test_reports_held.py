@@ -236,3 +236,24 @@ async def test_reports_being_retried_are_held_within_the_budget_of_task_bytes() 
     await scheduler.drain(1.0)
     assert sorted(client.reported()) == sorted(task.id for task in tasks)
     assert scheduler.in_flight == 0
+
+
+async def test_a_task_cancelled_before_its_first_step_gives_its_slot_and_bytes_back() -> None:
+    """The whole service cancelled in the loop turn a task was handed out in: the task runs no code of its own. Its
+    slot and its answer's bytes come back all the same (they were given back by a `finally` of a coroutine that never
+    ran)."""
+    client = RefusesReports(set())
+    client.max_task_bytes = 1 * MiB
+    rig = make_rig(client=client)
+    scheduler = _scheduler(client, rig, concurrency=1, task_bytes=2 * MiB)
+    await scheduler._slots.acquire()
+    await scheduler._budget.take(1 * MiB, lambda: None)
+    scheduler._start(grant_task("role", "r", "member", "u"), 0.0, held=1 * MiB)
+    for running in list(scheduler._running):
+        running.cancel()
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert scheduler.in_flight == 0
+    assert scheduler._budget.held == 0
+    assert not scheduler._slots.locked(), "the slot was never given back"
+    assert rig.connector.provisioning.calls == []

@@ -211,20 +211,19 @@ class Scheduler:
                 self._retrying_reports += 1
                 self._slots.release()
 
-        # Made here, not in `run_one`: a task named in it would be held by its closure until it ends.
-        processing = self._processor.process(task, unreadable, report_retrying=report_retrying)
+        def ended(_: asyncio.Task[None]) -> None:
+            # A done callback, not a `finally` in a wrapping coroutine: a task cancelled before its first step (the
+            # whole service cancelled) runs no code of its own, and its slot and bytes were never given back.
+            self._budget.give(held)
+            if handed_back:
+                self._retrying_reports -= 1
+            else:
+                self._slots.release()
 
-        async def run_one() -> None:
-            try:
-                await processing
-            finally:
-                self._budget.give(held)
-                if handed_back:
-                    self._retrying_reports -= 1
-                else:
-                    self._slots.release()
-
-        running = asyncio.create_task(run_one())
+        # The processor's coroutine is the task itself: wrapped in one naming `task`, the task was held by its closure
+        # until it ended, not only until its report was left.
+        running = asyncio.create_task(self._processor.process(task, unreadable, report_retrying=report_retrying))
+        running.add_done_callback(ended)
         self._running.add(running)
         running.add_done_callback(self._settled)
         return delay
