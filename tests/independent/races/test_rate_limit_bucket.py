@@ -15,32 +15,8 @@ import pytest
 
 from connector.datadog.client import DatadogClient
 from connector.datadog.ratelimit import RateLimiter, Ticket, WaitTooLong
-from tests.datadog.helpers import FakeTime
+from tests.independent.races.buckets import known_to_roles, paced, refusal
 from tests.independent.races.heldtime import HeldTime, until
-
-_BUCKET = "bucket"
-
-
-def _paced(remaining: int) -> dict[str, str]:
-    return {
-        "x-ratelimit-limit": "100",
-        "x-ratelimit-period": "60",
-        "x-ratelimit-remaining": str(remaining),
-        "x-ratelimit-reset": "50",
-        "x-ratelimit-name": _BUCKET,
-    }
-
-
-def _refused(retry_after: int) -> dict[str, str]:
-    return {"retry-after": str(retry_after), "x-ratelimit-name": _BUCKET}
-
-
-async def _limiter() -> tuple[RateLimiter, FakeTime]:
-    time = FakeTime()
-    limiter = RateLimiter(max_wait=120, clock=time.clock, sleep=time.sleep)
-    # The group's bucket is known (its first answer came), with plenty left: requests go out together.
-    limiter.release(await limiter.acquire("roles"), _paced(90))
-    return limiter, time
 
 
 async def _refuse(limiter: RateLimiter, ticket: Ticket, headers: dict[str, str], wait: float) -> None:
@@ -57,13 +33,13 @@ async def test_a_later_shorter_429_of_a_request_sent_beside_the_first_does_not_r
     """Two requests were sent together; the first 429 back asks for 30 s, the second for 2 s (or is a gateway's 429
     with no hint at all, waited out on the 1 s backoff). The second shut replaced the first: every call waiting on the
     bucket went out after 2 s (1 s), into the window Datadog had just refused for 30, and collected 429s of its own."""
-    limiter, time = await _limiter()
+    limiter, time = await known_to_roles()
     first = await limiter.acquire("roles")
     beside = await limiter.acquire("roles")
     refused_at = time.now
-    await _refuse(limiter, first, _refused(30), 30.0)
+    await _refuse(limiter, first, refusal(30), 30.0)
     if second == "hinted_less":
-        await _refuse(limiter, beside, _refused(2), 2.0)
+        await _refuse(limiter, beside, refusal(2), 2.0)
     else:
         await _refuse(limiter, beside, {"content-type": "text/html"}, 1.0)
 
@@ -75,12 +51,12 @@ async def test_a_later_shorter_429_of_a_request_sent_beside_the_first_does_not_r
 
 async def test_the_two_429s_landing_in_the_other_order_shut_the_bucket_as_long() -> None:
     """The serial order the test above is measured against: the short answer first, then the long one."""
-    limiter, time = await _limiter()
+    limiter, time = await known_to_roles()
     first = await limiter.acquire("roles")
     beside = await limiter.acquire("roles")
     refused_at = time.now
-    await _refuse(limiter, first, _refused(2), 2.0)
-    await _refuse(limiter, beside, _refused(30), 30.0)
+    await _refuse(limiter, first, refusal(2), 2.0)
+    await _refuse(limiter, beside, refusal(30), 30.0)
 
     await limiter.acquire("roles")
 
@@ -91,11 +67,11 @@ async def test_a_later_short_429_does_not_end_an_hour_long_refusal_of_the_bucket
     """The first 429 asks for an hour (longer than any wait: every call of the group fails at once, naming the wait,
     but one each longest wait asks again). A request sent beside it, refused with a 5 s hint, made the bucket a 5 s
     one: the hour-long refusal was forgotten, and every waiting call went out 5 s later."""
-    limiter, _time = await _limiter()
+    limiter, _time = await known_to_roles()
     first = await limiter.acquire("roles")
     beside = await limiter.acquire("roles")
-    await _refuse(limiter, first, _refused(3600), 3600.0)
-    await _refuse(limiter, beside, _refused(5), 5.0)
+    await _refuse(limiter, first, refusal(3600), 3600.0)
+    await _refuse(limiter, beside, refusal(5), 5.0)
 
     with pytest.raises(WaitTooLong) as refused:
         await limiter.acquire("roles")
@@ -105,13 +81,13 @@ async def test_a_later_short_429_does_not_end_an_hour_long_refusal_of_the_bucket
 async def test_a_request_sent_after_the_refusal_is_datadogs_newer_word_and_may_shorten_it() -> None:
     """What the rule above must not break: the request that asks again after a long refusal (sent after it) is told the
     window is now only 5 s; the bucket opens 5 s later, not an hour later."""
-    limiter, time = await _limiter()
+    limiter, time = await known_to_roles()
     first = await limiter.acquire("roles")
-    await _refuse(limiter, first, _refused(3600), 3600.0)
+    await _refuse(limiter, first, refusal(3600), 3600.0)
     time.now += 120
     asker = await limiter.acquire("roles")
     asked_at = time.now
-    await _refuse(limiter, asker, _refused(5), 5.0)
+    await _refuse(limiter, asker, refusal(5), 5.0)
 
     after = await limiter.acquire("roles")
 
@@ -123,12 +99,12 @@ async def test_an_answer_to_a_request_sent_before_the_429_does_not_reopen_a_shor
     """The sibling of the above for an answer that was not refused: a request sent beside the refused one comes back
     200, its headers saying 90 requests are left. Its answer says nothing of the 30 s Datadog asked for since: the
     bucket counted those 90 again, and every waiting call went out at once into the refused window."""
-    limiter, time = await _limiter()
+    limiter, time = await known_to_roles()
     first = await limiter.acquire("roles")
     beside = await limiter.acquire("roles")
     refused_at = time.now
-    await _refuse(limiter, first, _refused(30), 30.0)
-    limiter.release(beside, _paced(90))
+    await _refuse(limiter, first, refusal(30), 30.0)
+    limiter.release(beside, paced(90))
 
     waiting = await limiter.acquire("roles")
 
@@ -150,18 +126,18 @@ async def test_through_the_client_a_gateways_hintless_429_beside_datadogs_does_n
         user = request.url.path.rsplit("/", 1)[-1]
         body = {"data": {"type": "users", "id": user}}
         if user == "warm":
-            return httpx.Response(200, headers=_paced(90), json=body)
+            return httpx.Response(200, headers=paced(90), json=body)
         if len(arrived) < 2:
             arrived.append(user)
             if len(arrived) == 2:
                 both_in.set()
             await both_in.wait()
             if user == "first":
-                return httpx.Response(429, headers=_refused(30), json={"errors": ["Too many requests"]})
+                return httpx.Response(429, headers=refusal(30), json={"errors": ["Too many requests"]})
             await second_answer.wait()
             return httpx.Response(429, headers={"content-type": "text/html"}, content=b"<html>slow down</html>")
         sent_at.append(time.now)
-        return httpx.Response(200, headers=_paced(80), json=body)
+        return httpx.Response(200, headers=paced(80), json=body)
 
     client = DatadogClient(
         api_key="a" * 32,
@@ -193,14 +169,14 @@ async def test_an_older_requests_late_429_leaves_the_request_asking_again_to_dec
     refusal (a long timeout keeps it in flight) is refused only now. That older 429 counted as a newer refusal: the
     request asking again became "sent before the latest 429", and Datadog's 2xx to it reopened nothing, every request
     failing for 120 s more."""
-    limiter, time = await _limiter()
-    limiter.release(await limiter.acquire("roles"), _paced(90))
+    limiter, time = await known_to_roles()
+    limiter.release(await limiter.acquire("roles"), paced(90))
     first, older = await limiter.acquire("roles"), await limiter.acquire("roles")
-    await _refuse(limiter, first, _refused(3600), 3600.0)
+    await _refuse(limiter, first, refusal(3600), 3600.0)
     await time.sleep(120)
     asking_again = await limiter.acquire("roles")
-    await _refuse(limiter, older, _refused(5), 5.0)
-    limiter.release(asking_again, _paced(99))
+    await _refuse(limiter, older, refusal(5), 5.0)
+    limiter.release(asking_again, paced(99))
     assert (await limiter.acquire("roles")).waited == 0.0
 
 
@@ -208,10 +184,10 @@ async def test_a_gateways_429_to_the_request_asking_again_reopens_nothing() -> N
     """A create asking again after an hour-long refusal, answered by a gateway's 429 (which shuts no bucket: it may
     come after the create landed) was taken as "answered, not refused", and the bucket reopened: every waiting call
     went out into the refused window (docs/service-mode.md: the answer reopens the bucket "if not a 429")."""
-    limiter, time = await _limiter()
-    limiter.release(await limiter.acquire("keys"), _paced(50))
+    limiter, time = await known_to_roles()
+    limiter.release(await limiter.acquire("keys"), paced(50))
     first = await limiter.acquire("keys")
-    await _refuse(limiter, first, _refused(3600), 3600.0)
+    await _refuse(limiter, first, refusal(3600), 3600.0)
     await time.sleep(120)
     asking_again = await limiter.acquire("keys")
     limiter.release(asking_again, {"content-type": "text/html"}, throttled=False, refused=True)
@@ -224,11 +200,11 @@ async def test_an_older_requests_429_after_the_bucket_reopened_does_not_shut_it_
     before that refusal is answered 429 only then. Its refusal is older news than the answer that reopened the
     bucket (docs/service-mode.md: a request sent after the 429 "is Datadog's newer word, and decides"): it shut the
     bucket again, and every call failed for the next longest wait."""
-    limiter, time = await _limiter()
-    limiter.release(await limiter.acquire("roles"), _paced(90))
+    limiter, time = await known_to_roles()
+    limiter.release(await limiter.acquire("roles"), paced(90))
     first, older = await limiter.acquire("roles"), await limiter.acquire("roles")
-    await _refuse(limiter, first, _refused(3600), 3600.0)
+    await _refuse(limiter, first, refusal(3600), 3600.0)
     await time.sleep(120)
-    limiter.release(await limiter.acquire("roles"), _paced(99))
-    await _refuse(limiter, older, _refused(3600), 3600.0)
+    limiter.release(await limiter.acquire("roles"), paced(99))
+    await _refuse(limiter, older, refusal(3600), 3600.0)
     assert (await limiter.acquire("roles")).waited == 0.0

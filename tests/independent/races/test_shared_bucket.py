@@ -15,39 +15,16 @@ import pytest
 
 from connector.datadog.client import DatadogClient
 from connector.datadog.ratelimit import RateLimiter, Ticket, WaitTooLong
-from tests.datadog.helpers import FakeTime
+from tests.independent.races.buckets import known_to_roles, paced, refusal
 from tests.independent.races.heldtime import HeldTime, until
 
-_SHARED = "shared"
 _GROUPS = ("roles", "users")
-
-
-def _paced(remaining: int) -> dict[str, str]:
-    return {
-        "x-ratelimit-limit": "100",
-        "x-ratelimit-period": "60",
-        "x-ratelimit-remaining": str(remaining),
-        "x-ratelimit-reset": "50",
-        "x-ratelimit-name": _SHARED,
-    }
-
-
-def _refused(retry_after: int) -> dict[str, str]:
-    return {"retry-after": str(retry_after), "x-ratelimit-name": _SHARED}
-
-
-async def _limiter() -> tuple[RateLimiter, FakeTime]:
-    """`roles` knows its bucket (its first answer came); `users` has sent nothing yet: its next request is its first."""
-    time = FakeTime()
-    limiter = RateLimiter(max_wait=120, clock=time.clock, sleep=time.sleep)
-    limiter.release(await limiter.acquire("roles"), _paced(90))
-    return limiter, time
 
 
 async def _refuse(limiter: RateLimiter, ticket: Ticket, retry_after: int) -> None:
     """What the transport does with Datadog's 429: release the ticket as throttled, then shut the group for the wait
     its retry policy chose (here the hint)."""
-    limiter.release(ticket, _refused(retry_after), throttled=True, refused=True)
+    limiter.release(ticket, refusal(retry_after), throttled=True, refused=True)
     limiter.throttle(ticket, float(retry_after))
 
 
@@ -62,15 +39,15 @@ async def test_an_answer_sent_before_the_other_groups_429_never_reopens_the_shar
     other 200 with 90 left, in either order. The 200 was sent before the refusal: it says nothing of the 30 s. Counted
     (the first request of `users` was recognised as older only within its own group), it reopened the bucket at once
     and every waiting call of either group went out into the refused window."""
-    limiter, time = await _limiter()
+    limiter, time = await known_to_roles()
     tickets = {group: await limiter.acquire(group) for group in sent}
     refused_at = time.now
     answered = next(group for group in _GROUPS if group != refused)
     if refused_first:
         await _refuse(limiter, tickets[refused], 30)
-        limiter.release(tickets[answered], _paced(90))
+        limiter.release(tickets[answered], paced(90))
     else:
-        limiter.release(tickets[answered], _paced(90))
+        limiter.release(tickets[answered], paced(90))
         await _refuse(limiter, tickets[refused], 30)
 
     after = await limiter.acquire(waiting)
@@ -88,7 +65,7 @@ async def test_a_429_to_a_request_of_either_group_sent_before_a_refusal_that_has
     and reopens it; then a request of the other group, sent before that refusal (kept in flight by a long timeout), is
     refused only now. Its 429 is older news than the answer that reopened the bucket: taken as a new refusal (when
     it was `users`' first request), it shut the bucket for another longest wait, failing every call of both groups."""
-    limiter, time = await _limiter()
+    limiter, time = await known_to_roles()
     other = next(group for group in _GROUPS if group != older)
     if older_sent_first:
         old = await limiter.acquire(older)
@@ -98,7 +75,7 @@ async def test_a_429_to_a_request_of_either_group_sent_before_a_refusal_that_has
         old = await limiter.acquire(older)
     await _refuse(limiter, first, 3600)
     await time.sleep(120)
-    limiter.release(await limiter.acquire(other), _paced(99))
+    limiter.release(await limiter.acquire(other), paced(99))
     await _refuse(limiter, old, 3600)
 
     for group in _GROUPS:
@@ -110,12 +87,12 @@ async def test_the_first_answer_of_a_group_sent_after_the_other_groups_refusal_i
     bucket: Datadog takes the bucket's requests again, and the bucket reopens. Only an answer within the refused group
     reopened it: every call of either group failed at once for the longest wait, until a request of `roles` asked
     again."""
-    limiter, _time = await _limiter()
+    limiter, _time = await known_to_roles()
     await _refuse(limiter, await limiter.acquire("roles"), 3600)
     with pytest.raises(WaitTooLong):
         await limiter.acquire("roles")
 
-    limiter.release(await limiter.acquire("users"), _paced(80))
+    limiter.release(await limiter.acquire("users"), paced(80))
 
     for group in _GROUPS:
         assert (await limiter.acquire(group)).waited == 0.0
@@ -125,15 +102,15 @@ async def test_the_first_answer_of_a_group_sent_after_the_other_groups_refusal_i
 async def test_answers_of_both_groups_sent_after_the_refusal_both_count(answered_first: str) -> None:
     """What the rule must not break: requests of both groups sent after a short refusal has ended are newer than it,
     in whichever order their answers come: the bucket paces on what they say (here, nothing left: the window's end)."""
-    limiter, time = await _limiter()
+    limiter, time = await known_to_roles()
     await _refuse(limiter, await limiter.acquire("roles"), 5)
     roles = await limiter.acquire("roles")
     users = await limiter.acquire("users")
     after_refusal = time.now
     tickets = {"roles": roles, "users": users}
     second = next(group for group in _GROUPS if group != answered_first)
-    limiter.release(tickets[answered_first], _paced(50))
-    limiter.release(tickets[second], _paced(0))
+    limiter.release(tickets[answered_first], paced(50))
+    limiter.release(tickets[second], paced(0))
 
     waiting = await limiter.acquire("roles")
 
@@ -155,18 +132,18 @@ async def test_through_the_client_a_roles_answer_sent_before_a_users_429_on_thei
         kind, _, name = request.url.path.removeprefix("/api/v2/").partition("/")
         body = {"data": {"type": kind, "id": name, "attributes": {"name": name}}}
         if name == "warm":
-            return httpx.Response(200, headers=_paced(90), json=body)
+            return httpx.Response(200, headers=paced(90), json=body)
         if name in ("refused", "first-role") and len(arrived) < 2:
             arrived.append(name)
             if len(arrived) == 2:
                 both_in.set()
             await both_in.wait()
             if name == "refused":
-                return httpx.Response(429, headers=_refused(30), json={"errors": ["Too many requests"]})
+                return httpx.Response(429, headers=refusal(30), json={"errors": ["Too many requests"]})
             await role_answer.wait()
-            return httpx.Response(200, headers=_paced(90), json=body)
+            return httpx.Response(200, headers=paced(90), json=body)
         sent_at.append(time.now)
-        return httpx.Response(200, headers=_paced(80), json=body)
+        return httpx.Response(200, headers=paced(80), json=body)
 
     client = DatadogClient(
         api_key="a" * 32,
