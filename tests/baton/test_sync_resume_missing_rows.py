@@ -53,6 +53,23 @@ def interrupted(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+async def _started_over(path: Path, tmp_path: Path) -> str:
+    """Sync over `path`, whose unfinished run must not be resumed: the one warning's reason, after checking the file
+    holds a new finished sync of the whole org."""
+    org = Org()
+    with structlog.testing.capture_logs() as events:
+        result = await sync_to_file(syncers(org, Faults()), path, options(), tmp_dir=tmp_path)
+    assert not result.resumed
+    (warning,) = [e for e in events if e["log_level"] == "warning"]
+    assert warning["event"] == "unfinished sync cannot be resumed; starting a new one"
+    with C1ZReader(path, tmp_path) as reader:
+        (run,) = reader.sync_runs()
+        assert (run.sync_id, run.finished) == (result.sync_id, True)
+        assert {g.id for g in reader.grants()} == expected_grant_ids(org)
+        assert len(list(reader.resources("user"))) == org.users
+    return str(warning["reason"])
+
+
 def _tally_of(conn: sqlite3.Connection, table: str) -> dict[str, int]:
     found = conn.execute(f"SELECT id, external_id FROM {table} WHERE {_UNFINISHED} ORDER BY id").fetchall()
     ids = [row_id for row_id, _ in found]
@@ -106,24 +123,14 @@ async def test_a_resume_over_deleted_rows_starts_a_new_sync_naming_what_is_missi
     statement, table = DELETIONS[case]
     recorded = _recorded(interrupted, tmp_path)
     path = edited(interrupted, tmp_path / "resumed.c1z", statement)
-    org = Org()
-    with structlog.testing.capture_logs() as events:
-        result = await sync_to_file(syncers(org, Faults()), path, options(), tmp_dir=tmp_path)
-    assert not result.resumed
-    (warning,) = [e for e in events if e["log_level"] == "warning"]
-    assert warning["event"] == "unfinished sync cannot be resumed; starting a new one"
+    reason = await _started_over(path, tmp_path)
     said = re.match(
         rf"{table} holds (\d+) rows of the sync where its state records {recorded[table]['rows']} stored: rows were "
         "deleted since",
-        warning["reason"],
+        reason,
     )
-    assert said is not None, warning["reason"]
+    assert said is not None, reason
     assert int(said[1]) < recorded[table]["rows"]
-    with C1ZReader(path, tmp_path) as reader:
-        (run,) = reader.sync_runs()
-        assert (run.sync_id, run.finished) == (result.sync_id, True)
-        assert {g.id for g in reader.grants()} == expected_grant_ids(org)
-        assert len(list(reader.resources("user"))) == org.users
 
 
 # A grant the org does not have, of a group and a user it has: valid in every way but that no page of the run stored it.
@@ -169,18 +176,9 @@ async def test_a_resume_over_rows_added_or_replaced_starts_a_new_sync(
     statements, params, reason = CHANGES[case]
     recorded = _recorded(interrupted, tmp_path)["v1_grants"]
     path = edited(interrupted, tmp_path / "resumed.c1z", *statements, params=params)
-    org = Org()
-    with structlog.testing.capture_logs() as events:
-        result = await sync_to_file(syncers(org, Faults()), path, options(), tmp_dir=tmp_path)
-    assert not result.resumed
-    (warning,) = [e for e in events if e["log_level"] == "warning"]
-    assert warning["event"] == "unfinished sync cannot be resumed; starting a new one"
+    told = await _started_over(path, tmp_path)
     expected = "v1_grants " + reason.format(rows=recorded["rows"], more=recorded["rows"] + 1)
-    assert warning["reason"].startswith(expected), warning["reason"]
-    with C1ZReader(path, tmp_path) as reader:
-        (run,) = reader.sync_runs()
-        assert (run.sync_id, run.finished) == (result.sync_id, True)
-        assert {g.id for g in reader.grants()} == expected_grant_ids(org)
+    assert told.startswith(expected), told
 
 
 async def test_a_resume_over_its_rows_goes_on_and_the_finished_token_records_no_count(
@@ -217,20 +215,11 @@ async def test_a_token_that_records_no_usable_tally_starts_a_new_sync(
     path = edited(
         interrupted, tmp_path / "resumed.c1z", f"UPDATE v1_sync_runs SET sync_token = {record} WHERE ended_at IS NULL"
     )
-    org = Org()
-    with structlog.testing.capture_logs() as events:
-        result = await sync_to_file(syncers(org, Faults()), path, options(), tmp_dir=tmp_path)
-    assert not result.resumed
-    (warning,) = [e for e in events if e["log_level"] == "warning"]
-    assert warning["event"] == "unfinished sync cannot be resumed; starting a new one"
-    assert warning["reason"] == (
+    reason = await _started_over(path, tmp_path)
+    assert reason == (
         "its state records no tally of the rows it stored (another version or SDK wrote it), so the pages it claims "
         "cannot be checked"
     )
-    with C1ZReader(path, tmp_path) as reader:
-        (run,) = reader.sync_runs()
-        assert (run.sync_id, run.finished) == (result.sync_id, True)
-        assert {g.id for g in reader.grants()} == expected_grant_ids(org)
 
 
 class RepeatingUsers(UserSyncer):
