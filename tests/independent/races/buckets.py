@@ -3,8 +3,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
+
+import httpx
+
+from connector.datadog.client import DatadogClient
 from connector.datadog.ratelimit import RateLimiter
 from tests.datadog.helpers import FakeTime
+from tests.independent.races.heldtime import HeldTime
 
 BUCKET = "bucket"
 
@@ -32,3 +38,17 @@ async def known_to_roles() -> tuple[RateLimiter, FakeTime]:
     limiter = RateLimiter(max_wait=120, clock=time.clock, sleep=time.sleep)
     limiter.release(await limiter.acquire("roles"), paced(90))
     return limiter, time
+
+
+def client_on(
+    handler: Callable[[httpx.Request], Coroutine[None, None, httpx.Response]], time: HeldTime
+) -> DatadogClient:
+    """A Datadog client answered in process by `handler` (each answer may wait on the test's gates), on `time`."""
+    return DatadogClient(
+        api_key="a" * 32,
+        app_key="b" * 40,
+        base_url="https://dd.example",
+        transport=httpx.MockTransport(handler),
+        sleep=time.sleep,
+        clock=time.clock,
+    )

@@ -13,9 +13,8 @@ import itertools
 import httpx
 import pytest
 
-from connector.datadog.client import DatadogClient
 from connector.datadog.ratelimit import RateLimiter, Ticket, WaitTooLong
-from tests.independent.races.buckets import known_to_roles, paced, refusal
+from tests.independent.races.buckets import client_on, known_to_roles, paced, refusal
 from tests.independent.races.heldtime import HeldTime, until
 
 _GROUPS = ("roles", "users")
@@ -145,14 +144,7 @@ async def test_through_the_client_a_roles_answer_sent_before_a_users_429_on_thei
         sent_at.append(time.now)
         return httpx.Response(200, headers=paced(80), json=body)
 
-    client = DatadogClient(
-        api_key="a" * 32,
-        app_key="b" * 40,
-        base_url="https://dd.example",
-        transport=httpx.MockTransport(handler),
-        sleep=time.sleep,
-        clock=time.clock,
-    )
+    client = client_on(handler, time)
     async with client:
         await client.get_user("warm")
         refused_at = time.now
