@@ -170,6 +170,58 @@ async def test_a_first_request_without_an_answer_stays_spent_but_is_no_longer_in
 @pytest.mark.parametrize(
     "answer", [_headers(3, 2, 7, name="users-own"), {}], ids=["its own bucket", "no rate-limit headers"]
 )
+async def test_a_first_request_without_an_answer_is_given_back_once_its_groups_answer_shows_another_bucket(
+    answer: dict[str, str],
+) -> None:
+    """`users`' first request gets no answer, so it stays spent in `shared` (it may have reached Datadog there); its
+    next first request is answered, and shows `users` is not in `shared`: neither was the first. Kept spent, the last
+    slot `shared` had was lost, and `roles` waited for the reset with one request left in Datadog's count."""
+    limiter, time = await _shared(remaining=1)
+    limiter.release(await limiter.acquire("users"), None)
+    limiter.release(await limiter.acquire("users"), answer)
+    assert not await _waits_for_the_reset(limiter, time, "roles")
+    assert await _waits_for_the_reset(limiter, time, "roles")  # given back once, not more
+
+
+async def test_a_first_request_without_an_answer_stays_spent_in_the_bucket_its_group_turns_out_to_share() -> None:
+    """Its group's answer names `shared`: the request may have been one of Datadog's count there. That answer states
+    what is left (one), and nothing is given back on top."""
+    limiter, time = await _shared(remaining=2)
+    limiter.release(await limiter.acquire("users"), None)
+    limiter.release(await limiter.acquire("users"), _headers(3, 1, 7, name="shared"))
+    assert not await _waits_for_the_reset(limiter, time, "roles")
+    assert await _waits_for_the_reset(limiter, time, "roles")
+
+
+async def test_a_first_request_without_an_answer_is_not_given_back_where_a_newer_count_no_longer_holds_it() -> None:
+    """After it ended, `roles`' answer said none is left in `shared`: Datadog's count, which holds no request of ours
+    in flight. Given back on top when `users`' answer showed another bucket, one request went out into a spent window
+    (and Datadog refused it)."""
+    limiter, time = await _shared(remaining=2)
+    limiter.release(await limiter.acquire("users"), None)
+    limiter.release(await limiter.acquire("roles"), _headers(3, 0, 7, name="shared"))
+    limiter.release(await limiter.acquire("users"), _headers(3, 2, 7, name="users-own"))
+    assert await _waits_for_the_reset(limiter, time, "roles")
+
+
+async def test_a_first_request_without_an_answer_sent_before_a_429_emptied_the_bucket_is_not_given_back() -> None:
+    """Datadog refused `roles` for 30 s while `users`' first request was on its way: Datadog's 0 did not count it, so
+    nothing of it is given back when `users`' answer shows another bucket (as for a first request answered then)."""
+    limiter, time = await _shared(remaining=5)
+    first = await limiter.acquire("users")
+    refused = await limiter.acquire("roles")
+    limiter.release(refused, {"retry-after": "30", "x-ratelimit-name": "shared"}, throttled=True, refused=True)
+    limiter.throttle(refused, 30.0)
+    at = time.now
+    limiter.release(first, None)
+    limiter.release(await limiter.acquire("users"), _headers(3, 2, 7, name="users-own"))
+    await limiter.acquire("roles")
+    assert time.now - at == 30.0
+
+
+@pytest.mark.parametrize(
+    "answer", [_headers(3, 2, 7, name="users-own"), {}], ids=["its own bucket", "no rate-limit headers"]
+)
 async def test_a_first_request_answered_after_a_429_emptied_the_bucket_gives_nothing_back(
     answer: dict[str, str],
 ) -> None:
