@@ -449,18 +449,15 @@ class DatadogClient:
 
     # -- users --------------------------------------------------------------------------------------
 
-    async def list_users(self, page: int = 0, *, query: str | None = None, statuses: Sequence[str] = ()) -> Page[User]:
-        """One page of users, disabled and pending ones included.
+    async def fetch_users(
+        self, page: int = 0, *, query: str | None = None, statuses: Sequence[str] = ()
+    ) -> PendingPage[User]:
+        """One page of users, disabled and pending ones included, its listing checks deferred to the returned call (see
+        `_fetch_page`).
 
         Each user carries ``role_ids`` from ``relationships.roles``, so role grants need no per-role
         walk; the page's ``included`` holds the referenced roles (see `included_roles`).
         """
-        return (await self.fetch_users(page, query=query, statuses=statuses))()
-
-    async def fetch_users(
-        self, page: int = 0, *, query: str | None = None, statuses: Sequence[str] = ()
-    ) -> PendingPage[User]:
-        """`list_users` with the listing checks deferred to the returned call (see `_fetch_page`)."""
         params: dict[str, QueryValue] = {}
         if query:
             params["filter"] = query
@@ -625,11 +622,8 @@ class DatadogClient:
 
     # -- roles --------------------------------------------------------------------------------------
 
-    async def list_roles(self, page: int = 0, *, query: str | None = None) -> Page[Role]:
-        return (await self.fetch_roles(page, query=query))()
-
     async def fetch_roles(self, page: int = 0, *, query: str | None = None) -> PendingPage[Role]:
-        """`list_roles` with the listing checks deferred to the returned call (see `_fetch_page`)."""
+        """One page of roles, its listing checks deferred to the returned call (see `_fetch_page`)."""
         params: dict[str, QueryValue] = {"filter": query} if query else {}
         return await self._fetch_page(
             ListEnvelope[Role], "/api/v2/roles", group="roles", number=page, params=params, collection=True
@@ -706,12 +700,9 @@ class DatadogClient:
 
     # -- teams --------------------------------------------------------------------------------------
 
-    async def list_teams(self, page: int = 0, *, keyword: str | None = None) -> Page[Team]:
-        """One page of teams; each carries ``user_count``, so empty teams need no membership walk."""
-        return (await self.fetch_teams(page, keyword=keyword))()
-
     async def fetch_teams(self, page: int = 0, *, keyword: str | None = None) -> PendingPage[Team]:
-        """`list_teams` with the listing checks deferred to the returned call (see `_fetch_page`)."""
+        """One page of teams, its listing checks deferred to the returned call (see `_fetch_page`); each carries
+        ``user_count``, so empty teams need no membership walk."""
         params: dict[str, QueryValue] = {"filter[keyword]": keyword} if keyword else {}
         return await self._fetch_page(
             ListEnvelope[Team], "/api/v2/team", group="teams", number=page, params=params, collection=True

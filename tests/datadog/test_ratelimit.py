@@ -11,7 +11,7 @@ import pytest
 from connector.datadog.errors import RateLimited
 from connector.datadog.ratelimit import RateLimiter, RateLimitHeaders, Ticket, WaitTooLong
 from connector.datadog.retry import RetryPolicy
-from tests.datadog.helpers import ClientFactory, FakeTime, answered_by
+from tests.datadog.helpers import ClientFactory, FakeTime, answered_by, listed
 from tests.fakes.datadog import FakeDatadog, RateLimits, generate_org
 
 
@@ -356,13 +356,13 @@ async def test_a_cancelled_first_request_does_not_block_its_group(make_client: C
     with FakeDatadog(generate_org(users=5, seed=4, teams=1, schedules=1)) as fake:
         fake.faults.latency = 0.5
         client = make_client(fake)
-        first = asyncio.ensure_future(client.list_roles())
+        first = asyncio.ensure_future(listed(client.fetch_roles)())
         await asyncio.sleep(0.1)
         first.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await first
         fake.faults.latency = 0
-        page = await asyncio.wait_for(client.list_roles(), 30)  # a bound on a hang
+        page = await asyncio.wait_for(listed(client.fetch_roles)(), 30)  # a bound on a hang
         assert page.items
 
 

@@ -21,7 +21,7 @@ from connector.datadog.paging import paginate
 from connector.datadog.provisioning import MAY_HAVE_LANDED, said_if_maybe_made
 from connector.datadog.retry import Attempts, GiveUp, NoAnswer, Retry, RetryPolicy
 from connector.datadog.stats import ClientEvent, RateLimitWait
-from tests.datadog.helpers import ClientFactory, FakeTime, ToTheFake
+from tests.datadog.helpers import ClientFactory, FakeTime, ToTheFake, listed
 from tests.fakes.datadog import FakeDatadog, generate_org
 
 USERS = "/api/v2/users"
@@ -34,7 +34,7 @@ def fake() -> Iterator[FakeDatadog]:
 
 
 async def _all_user_ids(client: DatadogClient) -> list[str]:
-    return [u.id async for page in paginate(client.list_users) for u in page.items]
+    return [u.id async for page in paginate(listed(client.fetch_users)) for u in page.items]
 
 
 async def test_server_errors_are_retried_to_the_same_result(fake: FakeDatadog, make_client: ClientFactory) -> None:
@@ -88,7 +88,7 @@ async def test_attempts_are_bounded(fake: FakeDatadog, make_client: ClientFactor
     fake.faults.force(503, times=50, path=USERS)
     client = make_client(fake, retry=RetryPolicy(max_attempts=4, base_delay=0.001, max_delay=0.002))
     with pytest.raises(Unavailable) as raised:
-        await client.list_users()
+        await listed(client.fetch_users)()
     assert fake.count("GET", USERS) == 4
     assert raised.value.status == 503
     assert raised.value.messages == ("Internal Server Error",)
@@ -101,7 +101,7 @@ async def test_rate_limit_retries_are_bounded(fake: FakeDatadog, make_client: Cl
     policy = RetryPolicy(max_rate_limit_retries=3)
     client = make_client(fake, retry=policy, sleep=clock.sleep, clock=clock.clock)
     with pytest.raises(RateLimited) as raised:
-        await client.list_users()
+        await listed(client.fetch_users)()
     assert fake.count("GET", USERS) == 4
     assert raised.value.retry_after == 2.0
     assert raised.value.limit_name == "fake_users"
@@ -112,7 +112,7 @@ async def test_a_reset_beyond_the_longest_wait_fails_fast(fake: FakeDatadog, mak
     clock = FakeTime()
     client = make_client(fake, retry=RetryPolicy(max_hinted_delay=60), sleep=clock.sleep, clock=clock.clock)
     with pytest.raises(RateLimited) as raised:
-        await client.list_users()
+        await listed(client.fetch_users)()
     assert clock.sleeps == []  # no waiting at all: the caller reschedules
     assert raised.value.retry_after == 3600
     assert fake.count("GET", USERS) == 1
@@ -128,11 +128,11 @@ async def test_a_rate_limited_call_says_how_long_datadog_asked_to_wait(
     clock = FakeTime()
     client = make_client(fake, retry=RetryPolicy(max_hinted_delay=60), sleep=clock.sleep, clock=clock.clock)
     with pytest.raises(RateLimited) as refused:
-        await client.list_users()
+        await listed(client.fetch_users)()
     assert "429" in str(refused.value)
     assert "wait 3600 s" in str(refused.value)
     with pytest.raises(RateLimited) as held:
-        await client.list_users()
+        await listed(client.fetch_users)()
     assert "resets in 3600" in str(held.value)
     assert fake.count("GET", USERS) == 1
 
@@ -245,7 +245,7 @@ async def test_timeouts_are_retried_then_reported(fake: FakeDatadog, make_client
     fake.faults.latency = 0.3
     client = make_client(fake, timeout=0.05, retry=RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.002))
     with pytest.raises(Unavailable) as raised:
-        await client.list_users()
+        await listed(client.fetch_users)()
     assert raised.value.status is None
     assert raised.value.reason == f"127.0.0.1:{fake.port} was reached, but timed out waiting for the response"
     assert sum(client.stats.retries.values()) == 2, client.stats.retries  # read or connect timeouts
@@ -317,7 +317,7 @@ async def test_a_503_asking_for_longer_than_the_longest_wait_fails_at_once(
     client = make_client(fake, sleep=clock.sleep, clock=clock.clock)
 
     with pytest.raises(Unavailable):
-        await client.list_users()
+        await listed(client.fetch_users)()
     assert clock.sleeps == []
     assert fake.count("GET", USERS) == 1
 
@@ -338,7 +338,7 @@ async def test_a_408_that_outlasts_the_retries_fails_retryably(fake: FakeDatadog
     fake.faults.force(408, times=50, path=USERS)
     client = make_client(fake, retry=RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.002))
     with pytest.raises(Unavailable) as raised:
-        await client.list_users()
+        await listed(client.fetch_users)()
     assert fake.count("GET", USERS) == 3
     assert (raised.value.status, raised.value.retryable) == (408, True)
 
