@@ -827,14 +827,19 @@ class DatadogClient:
     async def list_service_account_app_keys(
         self, service_account_id: str, page: int = 0, *, name_filter: str | None = None
     ) -> Page[ApplicationKey]:
-        path = f"/api/v2/service_accounts/{_seg(service_account_id)}/application_keys"
+        return await self._account_keys(ApplicationKey, service_account_id, "application_keys", page, name_filter)
+
+    async def _account_keys(
+        self, kind: type[KeyT], service_account_id: str, collection: str, page: int, name_filter: str | None
+    ) -> Page[KeyT]:
+        """One page of a service account's `collection` (its application keys or its access tokens), each of `kind`
+        and owned by the account."""
+        path = f"/api/v2/service_accounts/{_seg(service_account_id)}/{collection}"
         params: dict[str, QueryValue] = {"filter": name_filter} if name_filter else {}
         found = (
-            await self._fetch_page(
-                ListEnvelope[ApplicationKey], path, group="service_accounts", number=page, params=params
-            )
+            await self._fetch_page(ListEnvelope[kind], path, group="service_accounts", number=page, params=params)  # type: ignore[valid-type]
         )()
-        return _keys_of_account(_of_its_kind(found, ApplicationKey), service_account_id)
+        return _keys_of_account(_of_its_kind(found, kind), service_account_id)
 
     async def get_application_key(self, key_id: str) -> ApplicationKey:
         """Org-wide lookup (needs org_app_keys_read); used to find a key's owning service account."""
@@ -878,14 +883,7 @@ class DatadogClient:
         self, service_account_id: str, page: int = 0, *, name_filter: str | None = None
     ) -> Page[AccessToken]:
         """One page of a service account's access tokens (SATs): metadata only, never a token value."""
-        path = f"/api/v2/service_accounts/{_seg(service_account_id)}/access_tokens"
-        params: dict[str, QueryValue] = {"filter": name_filter} if name_filter else {}
-        found = (
-            await self._fetch_page(
-                ListEnvelope[AccessToken], path, group="service_accounts", number=page, params=params
-            )
-        )()
-        return _keys_of_account(_of_its_kind(found, AccessToken), service_account_id)
+        return await self._account_keys(AccessToken, service_account_id, "access_tokens", page, name_filter)
 
     async def create_service_account_access_token(
         self, service_account_id: str, name: str, scopes: Sequence[str]
