@@ -74,13 +74,19 @@ class Tally:
         """This tally after `rows` of (id, key, object[, expansion]), in id order, each above the ids tallied so far."""
         if not rows:
             return self
-        ids, keys, objects, *extras = zip(*rows, strict=True)  # ids are integers: each table's INTEGER PRIMARY KEY
+        ids, keys, objects, *extras = zip(*rows, strict=True)
+        return self._extended(ids, keys, objects, extras[0] if extras else ())
+
+    def _extended(
+        self, ids: Sequence[int], keys: Sequence[object], objects: Sequence[bytes], extras: Sequence[bytes | None]
+    ) -> Tally:
+        # ids are integers: each table's `id` is its INTEGER PRIMARY KEY
         return Tally(
-            self.rows + len(rows),
+            self.rows + len(ids),
             max(self.last_id, ids[-1]),
             (self.id_sum + sum(ids)) % _SUM_MODULUS,
             zlib.crc32(_stream(keys), self.keys_crc32),
-            (self.values_sum + _values_sum(ids, objects, extras[0] if extras else ())) % _SUM_MODULUS,
+            (self.values_sum + _values_sum(ids, objects, extras)) % _SUM_MODULUS,
         )
 
     def revalued(self, before: Sequence[tuple[Any, ...]], after: Sequence[tuple[Any, ...]]) -> Tally:
@@ -138,7 +144,8 @@ def of_file(conn: sqlite3.Connection, table: str, sync_id: str) -> Tally:
         conn, table, sync_id, extra_column=EXTRA_COLUMN.get(table, ""), plain_columns=(key,)
     )  # (id, object[, expansion], key), in id order, a bounded batch of bytes at a time
     while chunk := list(itertools.islice(found, _CHUNK)):
-        tally = tally.extended([(row[0], row[-1], *row[1:-1]) for row in chunk])
+        ids, objects, *rest = zip(*chunk, strict=True)
+        tally = tally._extended(ids, rest[-1], objects, rest[0] if len(rest) == 2 else ())
     return tally
 
 
