@@ -82,6 +82,8 @@ UNREPORTED = "unreported"
 gone, the stop deadline, cancelled), or a hello task's Hello was not answered. Not its outcome: a grant done in
 Datadog is no success at ConductorOne, and the failure alert (`outcome!="success"`) must see it. A task that could
 not run at all is `not_run` (`TaskObserver.task_refused`)."""
+STOPPED_MID_WRITE = "stopped mid-way, so a change it had already sent may have been made all the same: check it there"
+"""What the failure of a provisioning task stopped after its handler began says (`TaskProcessor._abandoned`)."""
 FINISH_RETRY = RetryPolicy(base_delay=1.0, max_delay=30.0)
 """Backoff between FinishTask attempts; the loop itself is unbounded (it ends on acceptance, gone or stop)."""
 LAST_ATTEMPT_SECONDS = 1.0
@@ -676,6 +678,12 @@ class TaskProcessor:
         reason = self._abandon_reason or "task cancelled"
         if kind in NOT_REPLAYABLE and started:
             failure = Failure(Code.UNAVAILABLE, f"{reason}; stopped mid-way, so not to be retried as is", True)
+        elif kind in PROVISIONING_TASKS and started:
+            # Stopped mid-way, a change it had sent may have been made (a revoke's DELETE that landed while its answer
+            # was on the way): said as "shutting down" alone, the failure read as "nothing was changed", though the
+            # one-shot run says the same stop "may already have reached" the upstream system. Still retryable: what
+            # is left of these tasks is safe to repeat (a grant, a revoke), and a repeat reports what it finds.
+            failure = Failure(Code.UNAVAILABLE, f"{reason}; {STOPPED_MID_WRITE}; ConductorOne may retry it", False)
         else:
             failure = Failure(Code.UNAVAILABLE, f"{reason}; ConductorOne may retry it", False)
         return Outcome(failure=failure)

@@ -1,0 +1,8 @@
+"""A third independent suite for service mode (issues 4 and 11): a hostile ConductorOne and a failing Datadog around
+just-in-time writes, and stops at each point of a task's life, so that no write's report is lost or says what is not
+so. The real service runner in process (`tests/independent/jit/rig.py`: the Datadog connector against both fakes on
+127.0.0.1); Datadog's answers are held or lost at a gate of the hostile path (`gates.py`), never timed.
+
+- `test_stops.py`: a stop while a write that landed awaits its answer, or after its report was given up: the report
+  and the closing line say what may be so.
+"""
