@@ -441,6 +441,8 @@ class TaskProcessor:
         self._stopping = asyncio.Event()
         self._windows: set[asyncio.Timeout] = set()
         """The FinishTasks and Hellos awaiting their answer, each under its window (`_attempt`)."""
+        self.unreported = 0
+        """Tasks run whose outcome ConductorOne did not take (`UNREPORTED`): the runner's closing line counts them."""
 
     def abandon_all(self, reason: str, finish_within: float) -> None:
         """Shutdown: stop every running handler (each is then reported as a retryable failure), and give every
@@ -533,6 +535,8 @@ class TaskProcessor:
         finally:
             del self._active[task_id]
             self._redelivered.discard(task_id)
+            if label == UNREPORTED:
+                self.unreported += 1
             # In a finally so the in-flight gauge returns to 0 whatever happened above.
             if self._observer is not None:
                 self._observer.task_finished(kind, label, self._clock() - started)

@@ -3,6 +3,7 @@ just-in-time writes, and stops at each point of a task's life, so that no write'
 so. The real service runner in process (`tests/independent/jit/rig.py`: the Datadog connector against both fakes on
 127.0.0.1); Datadog's answers are held or lost at a gate of the hostile path (`gates.py`), never timed.
 
+- `test_closing_line.py`: the runner's closing line after a stop counts the tasks whose report was given up, at error.
 - `test_stops.py`: a stop while a write that landed awaits its answer, or after its report was given up: the report
   and the closing line say what may be so.
 """
