@@ -834,12 +834,22 @@ class TaskProcessor:
         last_error = ""
         asked: float | None = None  # the retry delay ConductorOne's last refusal asked for (RetryInfo)
         sent_unanswered = False  # an attempt ConductorOne took and never answered (DEADLINE_EXCEEDED)
+        # The attempt under way went out and awaits its answer (`BatonServiceClient.finish_task`'s `awaiting`): cut at
+        # the stop deadline or cancelled then, it may have landed all the same (a FinishTask answered OK after a long
+        # delay), as one that timed out may have. An attempt still waiting for its token never went out.
+        out = [False]
+
+        def awaiting(now: bool) -> None:
+            out[0] = now
+
         try:
             while True:
                 try:
                     attempts += 1
                     answered = False
-                    sent = await self._attempt(functools.partial(self._finish, task_id, outcome), retry=attempts > 1)
+                    sent = await self._attempt(
+                        functools.partial(self._finish, task_id, outcome, awaiting), retry=attempts > 1
+                    )
                     answered = True
                     if not sent:
                         self._lost(
@@ -848,6 +858,7 @@ class TaskProcessor:
                             attempts,
                             "no answer before the stop deadline",
                             "the connector is shutting down",
+                            may_have_landed=sent_unanswered or out[0],
                         )
                         return outcome, False
                 except C1Error as exc:
@@ -912,13 +923,28 @@ class TaskProcessor:
                     error=last_error,
                 )
                 if not await self._wait_before_retry(delay):
-                    self._lost(task_id, outcome, attempts, last_error, "the connector is shutting down")
+                    self._lost(
+                        task_id,
+                        outcome,
+                        attempts,
+                        last_error,
+                        "the connector is shutting down",
+                        may_have_landed=sent_unanswered,
+                    )
                     return outcome, False
         except asyncio.CancelledError:
             error = "cancelled while a FinishTask awaited its answer" if not answered else last_error or "cancelled"
             # Cancelled while taking back a success ConductorOne refused as too large, the undo may have done it.
             undone = outcome.undo is not None and outcome.undo.done
-            self._lost(task_id, outcome, attempts, error, "the report was cancelled", undone=undone)
+            self._lost(
+                task_id,
+                outcome,
+                attempts,
+                error,
+                "the report was cancelled",
+                undone=undone,
+                may_have_landed=sent_unanswered or out[0],
+            )
             raise
         except Exception as exc:
             log.error(
@@ -974,16 +1000,19 @@ class TaskProcessor:
             remaining = max(remaining, LAST_ATTEMPT_SECONDS)
         return asyncio.get_running_loop().time() + remaining
 
-    async def _finish(self, task_id: str, outcome: Outcome) -> None:
-        """One FinishTask of an outcome as `_fitted` made it."""
+    async def _finish(self, task_id: str, outcome: Outcome, awaiting: Callable[[bool], None]) -> None:
+        """One FinishTask of an outcome as `_fitted` made it; `awaiting` hears whether it is out unanswered."""
         if outcome.failure is None:
-            await self._client.finish_task(task_id, response=outcome.response, annotations=outcome.annotations)
+            await self._client.finish_task(
+                task_id, response=outcome.response, annotations=outcome.annotations, awaiting=awaiting
+            )
         else:
             await self._client.finish_task(
                 task_id,
                 error=status_pb2.Status(code=int(outcome.failure.code), message=outcome.failure.message),
                 non_retryable=outcome.failure.non_retryable,
                 annotations=outcome.annotations,
+                awaiting=awaiting,
             )
 
     async def _wait_before_retry(self, delay: float) -> bool:
@@ -1023,7 +1052,7 @@ class TaskProcessor:
             # Only the report would have handed it over: say what is live, and whether it is taken back now.
             extra["left_live" if not undone else "undoing"] = outcome.undo.what
         if may_have_landed:
-            # An earlier attempt went unanswered and may have landed: ConductorOne may show this outcome after all (and
+            # An attempt went unanswered (timed out, or cut by the stop deadline or a cancel) and may have landed: ConductorOne may show this outcome after all (and
             # an issued credential as issued, though it is deleted now). The operator is told to look, not that
             # ConductorOne never heard of it.
             extra["may_have_landed"] = True

@@ -4,6 +4,9 @@ so. The real service runner in process (`tests/independent/jit/rig.py`: the Data
 127.0.0.1); Datadog's answers are held or lost at a gate of the hostile path (`gates.py`), never timed.
 
 - `test_closing_line.py`: the runner's closing line after a stop counts the tasks whose report was given up, at error.
+- `test_reports_cut.py`: a report given up at the stop or cancelled while a FinishTask of it was out unanswered, or
+  after one timed out, says it may have landed; one that waited for its token does not.
+- `test_token_races.py`: one token refresh, held or refused, racing the reports of several writes that landed.
 - `test_stops.py`: a stop while a write that landed awaits its answer, or after its report was given up: the report
   and the closing line say what may be so.
 """
