@@ -14,9 +14,11 @@ from tests.independent.service.rig import running, space_task
 GRANTS = [(space, level) for space in ("7", "12", "105") for level in ("reader", "editor")]
 
 
-@pytest.mark.parametrize("refusals", [0, 2], ids=["held", "held-then-refused-twice"])
+@pytest.mark.parametrize(
+    ("status", "refusals"), [(500, 0), (500, 2), (401, 2), (429, 1)], ids=["held", "then-500s", "then-401s", "then-429"]
+)
 async def test_reports_of_landed_writes_racing_one_token_refresh_each_arrive_once(
-    tmp_path: Path, refusals: int
+    tmp_path: Path, status: int, refusals: int
 ) -> None:
     async with running(tmp_path, task_concurrency=len(GRANTS)) as rig:
         rig.wiki.hold = asyncio.Event()
@@ -28,8 +30,9 @@ async def test_reports_of_landed_writes_racing_one_token_refresh_each_arrive_onc
         rig.fake.revoke_tokens()
         release = rig.fake.hold_next_token_request()
         if refusals:
-            rig.fake.fail_token_requests(500, times=refusals)
+            rig.fake.fail_token_requests(status, times=refusals)
         fetched_before = rig.fake.recorded().tokens_issued
+        before = rig.fake.recorded().token_requests
         rig.wiki.hold.set()  # every write lands, and every report needs the new token at once
         try:
             await rig.until("the held token request", lambda: rig.fake.state.holds_pending(TOKEN_HOLD) == 0)
@@ -42,4 +45,5 @@ async def test_reports_of_landed_writes_racing_one_token_refresh_each_arrive_onc
     assert sorted(rig.wiki.writes) == sorted(("add", s, lv, "bo@wiki.example") for s, lv in GRANTS)
     # One fetch shared by the racing reports (and the poll): a few tokens, not one per report.
     assert recorded.tokens_issued - fetched_before <= 2, recorded.tokens_issued - fetched_before
+    assert len(recorded.token_requests) - len(before) <= refusals + 3, recorded.token_requests
     assert rig.logged("task not reported to ConductorOne") == []
