@@ -837,10 +837,11 @@ class TaskProcessor:
         # The attempt under way went out and awaits its answer (`BatonServiceClient.finish_task`'s `awaiting`): cut at
         # the stop deadline or cancelled then, it may have landed all the same (a FinishTask answered OK after a long
         # delay), as one that timed out may have. An attempt still waiting for its token never went out.
-        out = [False]
+        out_unanswered = False
 
         def awaiting(now: bool) -> None:
-            out[0] = now
+            nonlocal out_unanswered
+            out_unanswered = now
 
         try:
             while True:
@@ -858,7 +859,7 @@ class TaskProcessor:
                             attempts,
                             "no answer before the stop deadline",
                             "the connector is shutting down",
-                            may_have_landed=sent_unanswered or out[0],
+                            may_have_landed=sent_unanswered or out_unanswered,
                         )
                         return outcome, False
                 except C1Error as exc:
@@ -943,7 +944,7 @@ class TaskProcessor:
                 error,
                 "the report was cancelled",
                 undone=undone,
-                may_have_landed=sent_unanswered or out[0],
+                may_have_landed=sent_unanswered or out_unanswered,
             )
             raise
         except Exception as exc:
@@ -1052,9 +1053,9 @@ class TaskProcessor:
             # Only the report would have handed it over: say what is live, and whether it is taken back now.
             extra["left_live" if not undone else "undoing"] = outcome.undo.what
         if may_have_landed:
-            # An attempt went unanswered (timed out, or cut by the stop deadline or a cancel) and may have landed: ConductorOne may show this outcome after all (and
-            # an issued credential as issued, though it is deleted now). The operator is told to look, not that
-            # ConductorOne never heard of it.
+            # An attempt went unanswered (timed out, or cut by the stop deadline or a cancel) and may have landed:
+            # ConductorOne may show this outcome after all (and an issued credential as issued, though it is deleted
+            # now). The operator is told to look, not that ConductorOne never heard of it.
             extra["may_have_landed"] = True
         log.error(
             "task not reported to ConductorOne",
