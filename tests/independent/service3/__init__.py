@@ -6,6 +6,8 @@ so. The real service runner in process (`tests/independent/jit/rig.py`: the Data
 - `test_closing_line.py`: the runner's closing line after a stop counts the tasks whose report was given up, at error.
 - `test_reports_cut.py`: a report given up at the stop or cancelled while a FinishTask of it was out unanswered, or
   after one timed out, says it may have landed; one that waited for its token does not.
+- `test_sigterm_process.py` (slow): the process under SIGTERM while a revoke waits on Datadog: exit 0, the report
+  saying the change may have been made, the closing `stopped` line last.
 - `test_token_races.py`: one token refresh, held or refused, racing the reports of several writes that landed.
 - `test_stops.py`: a stop while a write that landed awaits its answer, or after its report was given up: the report
   and the closing line say what may be so.
