@@ -31,6 +31,7 @@ from connector.baton.c1.credentials import CredentialError, host_port_problem, p
 from connector.baton.c1.hostinfo import MAX_FIELD_LENGTH as MAX_HOST_ID_LENGTH
 from connector.baton.gostrings import refuse_json_constant
 from connector.baton.ids import parse_resource_ref
+from connector.baton.printable import surrogates_escaped
 from connector.baton.redaction import MIN_SECRET_LENGTH, blank_out, blank_out_patterns, patterns
 from connector.baton.runtime.bounds import (
     MAX_READY_WINDOW,
@@ -1604,6 +1605,9 @@ def redacted(settings: Settings, resolved: Mapping[str, object] | None = None) -
     def shown(value: object) -> object:
         if not isinstance(value, str):
             return value
+        # A file name's bytes that are not UTF-8 as `\\xff`, as every line names them: kept as lone surrogates,
+        # `config --json` wrote `\\udcff`, half a surrogate pair, which strict JSON readers refuse.
+        value = surrogates_escaped(value)
         return KEY_SHAPED if holds_key_shape(value) else blank_out_patterns(value, found, REDACTED)
 
     out: dict[str, Any] = {}
