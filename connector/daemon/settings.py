@@ -8,6 +8,7 @@ command prints it) and which `BATON_*` variables it did not know (a warning at s
 from __future__ import annotations
 
 import argparse
+import ast
 import ipaddress
 import json
 import math
@@ -941,14 +942,25 @@ class _SettingsParser(argparse.ArgumentParser):
 
 
 _IGNORED_VALUE = re.compile(r"(argument \S+): ignored explicit argument .*", re.DOTALL)
+_INVALID_CHOICE = re.compile(r"(argument \S+): invalid choice: (.*) (\(choose from .*\))", re.DOTALL)
 
 
 def parser_refusal(message: str) -> str:
     """argparse's refusal without the value it quotes: `--no-sync-secrets=…`, `--version=…` or `-p…` (pflag: -p
-    and more short flags) gave a switch a value, and a flag's value is never shown back (it may be a key)."""
+    and more short flags) gave a switch a value, and a flag's value is never shown back (it may be a key). A value
+    a flag of choices refused (`inspect -o …`) is quoted as a setting's is (`shown_value`): argparse quoted it
+    whole, a key pasted there too."""
     ignored = _IGNORED_VALUE.fullmatch(message)
     if ignored:
         return f"{ignored[1]}: takes no value (what was given with it is not shown: it may be a key)"
+    invalid = _INVALID_CHOICE.fullmatch(message)
+    if invalid:
+        try:
+            given = ast.literal_eval(invalid[2])  # argparse writes the value as its repr
+        except (ValueError, SyntaxError):
+            given = None
+        shown = shown_value(given) if isinstance(given, str) else "(not shown)"
+        return f"{invalid[1]}: invalid choice {shown} {invalid[3]}"
     return message
 
 
