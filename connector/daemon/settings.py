@@ -817,9 +817,15 @@ def _as_yaml_value(name: str, value: Any, where: str) -> Any:
         return value
     if name == "invoke_action_args" and isinstance(value, dict):
         try:
-            return json.dumps(value)  # the arguments written as a YAML mapping: the JSON object they stand for
+            # The arguments written as a YAML mapping: the JSON object they stand for. allow_nan=False: a YAML `.inf` or
+            # `.nan` was written as `Infinity`, which the JSON check then refused as "is not valid JSON (expected an
+            # object…)" of a file that holds no JSON.
+            return json.dumps(value, allow_nan=False)
         except (TypeError, ValueError):
-            raise SettingsError(f"{text} a mapping that JSON cannot carry (a date, binary data)") from None
+            raise SettingsError(
+                f"{text} a mapping that JSON cannot carry (a date, binary data, .inf or .nan, a mapping holding itself "
+                "through an alias)"
+            ) from None
     if not isinstance(value, str):
         raise SettingsError(f"{text} {yaml_kind(value)}, not text{quote_it(value)}")
     return value
