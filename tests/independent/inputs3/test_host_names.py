@@ -20,6 +20,8 @@ from connector.baton.c1.credentials import host_port_problem
 from connector.baton.hostnames import host_name_resolvable
 from connector.baton.netenv import environment_problems
 from connector.cli import main
+from connector.daemon.settings import SettingsError, load
+from tests.fakes.c1.creds import generate_client_credentials
 
 # Names httpx refuses though Python's IDNA codec takes them: a zero-width space inside (a value pasted from a page,
 # not at its edge, where the settings already name it), an `xn--` label that decodes to nothing IDNA allows, and four
@@ -65,7 +67,14 @@ def test_a_proxy_whose_host_httpx_refuses_is_named_by_its_variable(host: str) ->
 
 @pytest.mark.parametrize("host", REFUSED)
 def test_a_conductorone_host_httpx_refuses_is_named(host: str) -> None:
+    """As --c1-api-host, and as the host the client id names (its token endpoint is reached with httpx)."""
     assert (host_port_problem(f"{host}:443") or "").startswith("the host name cannot be looked up")
+    creds = generate_client_credentials(host)
+    with pytest.raises(SettingsError) as caught:
+        load(["--client-id", creds.client_id, "--client-secret", creds.client_secret])
+    (problem,) = caught.value.problems
+    assert problem.startswith("setting --client-id (BATON_CLIENT_ID): invalid client id: the host name cannot be")
+    assert creds.client_secret not in problem
 
 
 @pytest.mark.parametrize(
