@@ -15,7 +15,10 @@ from connector.datadog.ratelimit import RateLimitHeaders
 __all__ = ["Answered", "Attempts", "GiveUp", "NoAnswer", "Outcome", "Retry", "RetryPolicy", "Unreadable"]
 
 # 501/505 will not get better by asking again. A 408 (a proxy's or a load balancer's Request Timeout: the request did
-# not arrive whole in time) may be asked again (RFC 9110 §15.5.9).
+# not arrive whole in time) may be asked again (RFC 9110 §15.5.9), by idempotent calls only, whatever its body: one
+# shaped like Datadog's JSON error comes from its front end and from JSON:API proxies too, and an intermediary's idle
+# timeout answers 408 after it forwarded the request, so a create answered 408 may have landed (docs/service-mode.md,
+# "Datadog failures").
 _RETRYABLE_STATUSES = frozenset(range(500, 600)) - {501, 505} | {408}
 
 
