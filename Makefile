@@ -100,4 +100,5 @@ chart: $(DEPLOY_STAMP) $(README_GEN)
 # Lint (strict), render, schema-validate (1.27, 1.33) the chart and deploy/, hadolint, README freshness, tests.
 chart-check: $(DEPLOY_STAMP) $(README_GEN)
 	$(PY) scripts/chart_tools.py check --readme-generator $(README_GEN)
-	DEPLOY_CHECKS_REQUIRED=1 $(PY) -m pytest -q tests/deploy tests/independent/deploy tests/independent/deploy2
+	DEPLOY_CHECKS_REQUIRED=1 $(PY) -m pytest -q tests/deploy tests/independent/deploy tests/independent/deploy2 \
+		tests/independent/firsthour3/test_chart_upgrade.py
