@@ -31,18 +31,27 @@ def fail(message: str, code: int) -> int:
 
 
 MAX_PROBLEMS_SHOWN = 20
-"""The most refused settings named one line each; the rest are counted. A list setting refuses each entry (9,000
-unknown `--sync-resource-types` entries in a variable were 9,000 lines, 1.5 MB of stderr; a --config file's list can
-hold 100,000): the first ones say what is wrong, and the count says how much."""
+"""The most refused settings named one line each, beyond the first problem of each setting; the rest are counted. A
+list setting refuses each entry (9,000 unknown `--sync-resource-types` entries in a variable were 9,000 lines, 1.5 MB of
+stderr; a --config file's list can hold 100,000): the first ones say what is wrong, and the count says how much. Every
+setting refused is named all the same: cut at the first 20 lines, another setting's refusal after them was never shown,
+and fixing the list still failed at the next start."""
 
 
 def fail_settings(exc: SettingsError) -> int:
     """Refused settings: one closing line per problem (`fail` would show their line breaks as `\\n`, all on one
-    line), at most `MAX_PROBLEMS_SHOWN`, exit 2."""
-    for problem in exc.problems[:MAX_PROBLEMS_SHOWN]:
-        fail(problem, EXIT_BAD_SETTINGS)
-    if (more := len(exc.problems) - MAX_PROBLEMS_SHOWN) > 0:
-        fail(f"settings: and {more:,} more problems like those above (not shown)", EXIT_BAD_SETTINGS)
+    line), at most `MAX_PROBLEMS_SHOWN` and the first of each setting (of at most as many settings), exit 2."""
+    named: set[str] = set()
+    shown = 0
+    for problem in exc.problems:
+        setting = problem.split(": ", 1)[0]  # each problem names its setting first (`SettingsError`)
+        first = setting not in named and len(named) < MAX_PROBLEMS_SHOWN  # bounded too: a file names any keys
+        if shown < MAX_PROBLEMS_SHOWN or first:
+            fail(problem, EXIT_BAD_SETTINGS)
+            shown += 1
+        named.add(setting)
+    if (more := len(exc.problems) - shown) > 0:
+        fail(f"settings: and {more:,} more problems of the settings above (not shown)", EXIT_BAD_SETTINGS)
     return EXIT_BAD_SETTINGS
 
 

@@ -1,7 +1,7 @@
 """Settings that refuse many entries at once: every problem used to be a line of its own, however many. A variable
 can carry ~9,000 unknown `--sync-resource-types` entries (one environment string's 128 KiB), a --config file 100,000
 values: a wall of lines naming the same mistake. The first `MAX_PROBLEMS_SHOWN` are named, one line each, as before;
-the rest are counted in one line; exit 2 before any request.
+the rest are counted in one line, except the first problem of each other setting; exit 2 before any request.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def test_unknown_resource_types_are_named_up_to_the_bound_then_counted(count: in
     assert named[0].startswith("baton-datadog: setting --sync-resource-types (BATON_SYNC_RESOURCE_TYPES): 'nope0'")
     more = count - MAX_PROBLEMS_SHOWN
     if more > 0:
-        assert lines[-1] == f"baton-datadog: settings: and {more:,} more problems like those above (not shown)"
+        assert lines[-1] == f"baton-datadog: settings: and {more:,} more problems of the settings above (not shown)"
         assert len(lines) == MAX_PROBLEMS_SHOWN + 1
     else:
         assert len(lines) == count
@@ -62,5 +62,25 @@ def test_a_config_file_of_many_unknown_settings_is_named_up_to_the_bound_then_co
     assert all("unknown setting 'no-such-setting-" in line for line in lines[:-1])
     assert (
         lines[-1]
-        == f"baton-datadog: settings: and {500 - MAX_PROBLEMS_SHOWN} more problems like those above (not shown)"
+        == f"baton-datadog: settings: and {500 - MAX_PROBLEMS_SHOWN} more problems of the settings above (not shown)"
     )
+
+
+def test_a_setting_refused_after_the_bound_is_named_all_the_same(tmp_path: Path) -> None:
+    """Cut at the first lines alone, another setting's refusal after a long list was never shown: fixed, the list
+    failed again at the next start on a problem nobody had been told of."""
+    entries = ",".join(f"nope{n}" for n in range(MAX_PROBLEMS_SHOWN + 5))
+    code, lines = _run(
+        [],
+        {
+            "BATON_SYNC_RESOURCE_TYPES": entries,
+            "BATON_SYNC_RESOURCES": "user:jane@example.com",
+            "BATON_FILE": str(tmp_path / "sync.c1z"),
+        },
+    )
+    assert code == 2
+    named = [line for line in lines if "is not a resource type of this connector" in line]
+    assert len(named) == MAX_PROBLEMS_SHOWN
+    (other,) = [line for line in lines if line.startswith("baton-datadog: setting --sync-resources (BATON_SYNC_")]
+    assert "'user:jane@example.com' names no Datadog object" in other
+    assert lines[-1] == "baton-datadog: settings: and 6 more problems of the settings above (not shown)"
