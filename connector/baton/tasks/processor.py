@@ -830,7 +830,6 @@ class TaskProcessor:
         # FinishTasks sent, the one awaiting its answer included: the loss line must say whether ConductorOne may have
         # the report after all (an attempt it never answered may have landed), not count only the failed ones.
         attempts = 0
-        answered = True
         last_error = ""
         asked: float | None = None  # the retry delay ConductorOne's last refusal asked for (RetryInfo)
         sent_unanswered = False  # an attempt ConductorOne took and never answered (DEADLINE_EXCEEDED)
@@ -847,11 +846,9 @@ class TaskProcessor:
             while True:
                 try:
                     attempts += 1
-                    answered = False
                     sent = await self._attempt(
                         functools.partial(self._finish, task_id, outcome, awaiting), retry=attempts > 1
                     )
-                    answered = True
                     if not sent:
                         self._lost(
                             task_id,
@@ -863,7 +860,6 @@ class TaskProcessor:
                         )
                         return outcome, False
                 except C1Error as exc:
-                    answered = True
                     last_error, asked = str(exc), exc.retry_after
                     smaller = self._smaller(outcome, exc)
                     if smaller is not None:
@@ -934,7 +930,8 @@ class TaskProcessor:
                     )
                     return outcome, False
         except asyncio.CancelledError:
-            error = "cancelled while a FinishTask awaited its answer" if not answered else last_error or "cancelled"
+            # Out and unanswered, or not sent yet (waiting for its token, or for the retry's delay): said as it was.
+            error = "cancelled while a FinishTask awaited its answer" if out_unanswered else last_error or "cancelled"
             # Cancelled while taking back a success ConductorOne refused as too large, the undo may have done it.
             undone = outcome.undo is not None and outcome.undo.done
             self._lost(

@@ -53,6 +53,10 @@ class StubClient:
     finish_attempts: int = 0
     finish_gate: asyncio.Event | None = None
     """When set, every FinishTask waits for it (a ConductorOne that does not answer)."""
+    unsent_gate: asyncio.Event | None = None
+    """When set, FinishTask attempts from the `unsent_gate_from`th on wait for it before they go out (a token that does
+    not come)."""
+    unsent_gate_from: int = 1
     polls: int = 0
     heartbeats: int = 0
     polled: asyncio.Event = field(default_factory=asyncio.Event)
@@ -77,6 +81,11 @@ class StubClient:
         awaiting: Callable[[bool], None] | None = None,
     ) -> baton_pb2.BatonServiceFinishTaskResponse:
         self.finish_attempts += 1
+        if self.unsent_gate is not None and self.finish_attempts >= self.unsent_gate_from:
+            # Held before it goes out, as the real client's call waiting for its token.
+            async with self._attempted:
+                self._attempted.notify_all()
+            await self.unsent_gate.wait()
         if awaiting is not None:
             awaiting(True)  # out, as the real client's call: answered below, unless the gate is never opened
         async with self._attempted:

@@ -50,6 +50,24 @@ async def test_a_report_cancelled_while_its_finish_task_awaits_its_answer_may_ha
     assert lost["may_have_landed"] is True
 
 
+async def test_a_report_cancelled_while_its_next_finish_task_waits_to_go_out_says_what_ended_it() -> None:
+    """The first FinishTask was refused, the second waits for its token: none is out, so the loss line neither says one
+    awaited its answer nor that the report may have landed; it carries the refusal."""
+    rig = make_rig()
+    rig.client.finish_script.append(C1TransientError("FinishTask: UNAVAILABLE", code=grpc.StatusCode.UNAVAILABLE))
+    rig.client.unsent_gate, rig.client.unsent_gate_from = asyncio.Event(), 2
+    task = grant_task(*GRANT)
+    with structlog.testing.capture_logs() as events:
+        processing = asyncio.create_task(rig.processor.process(task))
+        await rig.client.wait_finish_attempts(2)
+        processing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await processing
+    (lost,) = [e for e in events if e["event"] == LOST]
+    assert "may_have_landed" not in lost
+    assert lost["error"] == "FinishTask: UNAVAILABLE"
+
+
 async def test_a_report_given_up_at_the_stop_after_an_attempt_timed_out_unanswered_may_have_landed() -> None:
     rig = make_rig()
     timed_out = C1TransientError("FinishTask: DEADLINE_EXCEEDED", code=grpc.StatusCode.DEADLINE_EXCEEDED)
