@@ -441,8 +441,15 @@ class TaskProcessor:
         self._stopping = asyncio.Event()
         self._windows: set[asyncio.Timeout] = set()
         """The FinishTasks and Hellos awaiting their answer, each under its window (`_attempt`)."""
-        self.unreported = 0
-        """Tasks run whose outcome ConductorOne did not take (`UNREPORTED`): the runner's closing line counts them."""
+        self._unreported: set[str] = set()
+        """Tasks run whose outcome ConductorOne did not take (`UNREPORTED`), by id: a copy of one re-offered later and
+        reported takes it off (`unreported`)."""
+
+    @property
+    def unreported(self) -> int:
+        """The tasks whose outcome ConductorOne never took from us, counted once each: the runner's closing line counts
+        them. A task whose report was given up as gone, then re-offered and reported, reached ConductorOne after all."""
+        return len(self._unreported)
 
     def abandon_all(self, reason: str, finish_within: float) -> None:
         """Shutdown: stop every running handler (each is then reported as a retryable failure), and give every
@@ -536,7 +543,9 @@ class TaskProcessor:
             del self._active[task_id]
             self._redelivered.discard(task_id)
             if label == UNREPORTED:
-                self.unreported += 1
+                self._unreported.add(task_id)
+            else:
+                self._unreported.discard(task_id)
             # In a finally so the in-flight gauge returns to 0 whatever happened above.
             if self._observer is not None:
                 self._observer.task_finished(kind, label, self._clock() - started)

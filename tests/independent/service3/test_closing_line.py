@@ -54,6 +54,21 @@ async def test_a_report_given_up_mid_run_is_counted_in_the_closing_line_of_a_lat
     assert line["tasks_unreported"] == 1
 
 
+async def test_a_report_given_up_then_made_by_a_later_copy_of_its_task_is_not_counted(tmp_path: Path) -> None:
+    """Given up as gone, then offered again by ConductorOne and reported: the task reached it after all, and the stop
+    is a clean one."""
+    async with running(tmp_path) as rig:
+        rig.fake.fail_next("FinishTask", grpc.StatusCode.FAILED_PRECONDITION, times=3)
+        task = space_task("grant", "105", "reader", "ana@wiki.example")
+        rig.fake.enqueue(task)
+        await rig.until("the loss line", lambda: rig.logged(LOST))
+        rig.fake.enqueue(task)
+        await rig.finished(task.id)
+        line = await _closing_line(rig)
+    assert line["log_level"] == "info"
+    assert line["tasks_unreported"] == 0
+
+
 async def test_a_stop_after_every_task_was_reported_closes_at_info(tmp_path: Path) -> None:
     async with running(tmp_path) as rig:
         task = space_task("grant", "105", "reader", "ana@wiki.example")
