@@ -47,6 +47,7 @@ from connector.baton.c1z.workfiles import temp_dir_problem
 from connector.baton.connector import Connector
 from connector.baton.errors import ConnectorError
 from connector.baton.ids import quoted_id
+from connector.baton.lifecycle import LIFECYCLE
 from connector.baton.netenv import environment_problems
 from connector.baton.retry import Backoff, RetryPolicy
 from connector.baton.runtime.bounds import (
@@ -451,7 +452,7 @@ async def _serve(
         if not hello_ok:
             return 0  # stopped first
         readiness.hello_ok = True
-        log.info("connected to ConductorOne", target=config.endpoints.grpc_target, host_id=host_id)
+        log.info("connected to ConductorOne", target=config.endpoints.grpc_target, host_id=host_id, **LIFECYCLE)
         if config.on_ready is not None:
             config.on_ready()
 
@@ -501,7 +502,7 @@ async def _serve(
         scheduler_ref.append(scheduler)
         await scheduler.run(stop)
         await scheduler.drain(config.shutdown_grace_seconds)
-        log.info("stopped")
+        log.info("stopped", **LIFECYCLE)
         return 0
     finally:
         # In this order, each whatever the one before raised: a connector's failing `aclose` left the health port
@@ -539,7 +540,7 @@ def unsynced_types_setting(config: ServiceConfig, connector: Connector) -> Servi
 
 def _on_signal(stop: asyncio.Event, readiness: Readiness, sig: signal.Signals) -> None:
     if not stop.is_set():
-        log.info("shutdown requested", signal=sig.name)
+        log.info("shutdown requested", signal=sig.name, **LIFECYCLE)
     readiness.draining = True
     stop.set()
 
