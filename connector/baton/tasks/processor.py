@@ -345,20 +345,36 @@ def _resources_key(refs: list[resource_pb2.ResourceId], key: IdKey) -> tuple[str
     return ("resources", "\0".join(ids)) if ids else None
 
 
-def order_key(task: baton_pb2.Task, kind: str, connector: Connector) -> tuple[str, str] | None:
+OrderKey = tuple[str, str | None]
+"""A task's `order_key`: (scope, ids), or (scope, None) for a task that may depend on any resource of the scope
+(`EVERY_RESOURCE`)."""
+EVERY_RESOURCE: OrderKey = ("resources", None)
+"""The key of a deletion whose resource's owner is unknown before it runs: it acts after every earlier task keyed by
+resources (`_resources_key`) and before every later one, beside the tasks of other scopes and other such deletions."""
+
+
+def order_key(task: baton_pb2.Task, kind: str, connector: Connector) -> OrderKey | None:
     """What a task changes or depends on, as one key: tasks of one key act in the order ConductorOne handed them out
-    (`TaskProcessor._in_turn`), others side by side. A grant and a revoke by the access (`access_key`); an action by
-    the resources it names (`action_key`); an issuance by its identity, the key of an action on that account: issuance
-    reads the account's state (a disabled service account is refused), so an enable handed out before it, run beside
-    it, had the credential refused, and a disable had one issued to the account it disabled. None for the rest: a
-    deletion names a credential that no other task's key names (deleting one twice ends as once), and a rotation or
-    resource creation changes nothing here (docs/service-mode.md "Task order")."""
+    (`TaskProcessor._in_turn`), others side by side; a key of `EVERY_RESOURCE` is ordered with every key of its scope.
+    A grant and a revoke by the access (`access_key`); an action by the resources it names (`action_key`); an issuance
+    by its identity, the key of an action on that account: issuance reads the account's state (a disabled service
+    account is refused), so an enable handed out before it, run beside it, had the credential refused, and a disable had
+    one issued to the account it disabled. A deletion by its parent, the resource that owns what it deletes (an
+    application key's service account), the key of an action on that account: the deleter may depend on the owner's
+    state (a disabled service account's keys are not under its path), and a disable handed out after a key's
+    deletion, run beside it, left the key live. ConductorOne sends no parent with a credential's deletion
+    (docs/spec/credentials.md §3.4), and nothing else in the task names the owner (an application key's id does not):
+    such a deletion is `EVERY_RESOURCE`. None for the rest: a rotation or resource creation changes nothing here
+    (docs/service-mode.md "Task order")."""
     key = id_key_of(connector)
     if kind == "action_invoke":
         return action_key(task, connector.action_manager(), key)
     if kind == "issue_credential":
         identity = task.issue_credential.identity_id
         return _resources_key([identity] if identity.resource else [], key)
+    if kind == "delete_resource":
+        parent = task.delete_resource.parent_resource_id
+        return _resources_key([parent], key) if parent.resource else EVERY_RESOURCE
     return access_key(task, kind, key)
 
 
@@ -424,10 +440,13 @@ class TaskProcessor:
         self._finish_retry = finish_retry
         self._clock = clock
         self._work: dict[str, asyncio.Task[Outcome]] = {}
-        self._last_on_access: dict[tuple[str, str], tuple[str, asyncio.Task[Outcome]]] = {}
-        """The latest handler started for each key (`order_key`: an access, or the resources an action or an issuance
-        acts on), with its task id: the next one of the same key waits for it, so they act in the order ConductorOne
-        handed them out."""
+        self._last_on_access: dict[OrderKey, tuple[str, asyncio.Task[Outcome]]] = {}
+        """The latest handler started for each key (`order_key`: an access, or the resources an action, an issuance or
+        a deletion acts on), with its task id: the next one of the same key waits for it, so they act in the order
+        ConductorOne handed them out."""
+        self._on_every: dict[str, dict[str, asyncio.Task[Outcome]]] = {}
+        """The handlers of `EVERY_RESOURCE` keys under way, by scope and task id: each later task of the scope waits
+        for them (they do not wait for each other)."""
         self._active: dict[str, baton_pb2.Task | _Reporting] = {}
         """The tasks running or being reported, by id; one whose report is being retried only as `_Reporting`."""
         self._redelivered: set[str] = set()
@@ -631,11 +650,13 @@ class TaskProcessor:
     async def _run(self, kind: str, task: baton_pb2.Task) -> tuple[Outcome, bool]:
         """The handler's outcome, and whether this coroutine itself (not just the handler) was cancelled."""
         key = order_key(task, kind, self._handlers.connector)
-        before = self._last_on_access.get(key) if key is not None else None
+        before = self._earlier(key)
         dispatched = asyncio.Event()
         work = asyncio.create_task(self._in_turn(before, kind, task, dispatched), name=f"task {task.id}")
         self._work[task.id] = work
-        if key is not None:
+        if key is not None and key[1] is None:
+            self._on_every.setdefault(key[0], {})[task.id] = work
+        elif key is not None:
             self._last_on_access[key] = (task.id, work)
         cancelled_here = False
         try:
@@ -650,13 +671,30 @@ class TaskProcessor:
                     await work
         finally:
             self._work.pop(task.id, None)
-            if key is not None and self._last_on_access.get(key, (None, None))[1] is work:
+            if key is not None and key[1] is None:
+                under_way = self._on_every[key[0]]
+                del under_way[task.id]
+                if not under_way:
+                    del self._on_every[key[0]]
+            elif key is not None and self._last_on_access.get(key, (None, None))[1] is work:
                 del self._last_on_access[key]
         if work.cancelled():
             return self._abandoned(kind, started=dispatched.is_set()), cancelled_here
         # Also when we were cancelled just after the handler ended (in the loop turn before we resumed): what it
         # did (a credential minted, a grant applied) is what gets reported, not a made-up "stopped mid-way".
         return self._outcome_of(kind, work), cancelled_here
+
+    def _earlier(self, key: OrderKey | None) -> list[tuple[str, asyncio.Task[Outcome]]]:
+        """The handlers a task of `key` waits for, each started before it (so no wait is ever circular): the latest of
+        its key and every `EVERY_RESOURCE` one of its scope under way; for an `EVERY_RESOURCE` key, the latest of each
+        key of its scope. None of them waits for a task handed out later, so each wait ends with tasks it can name."""
+        if key is None:
+            return []
+        scope, ids = key
+        if ids is None:
+            return [latest for other, latest in self._last_on_access.items() if other[0] == scope]
+        latest = self._last_on_access.get(key)
+        return ([latest] if latest is not None else []) + list(self._on_every.get(scope, {}).items())
 
     async def _undone_as_too_large(self, outcome: Outcome) -> tuple[Outcome, bool]:
         """A success whose response is all ConductorOne would get of what it made (an issued credential), too large
@@ -696,19 +734,24 @@ class TaskProcessor:
 
     async def _in_turn(
         self,
-        before: tuple[str, asyncio.Task[Outcome]] | None,
+        before: list[tuple[str, asyncio.Task[Outcome]]],
         kind: str,
         task: baton_pb2.Task,
         dispatched: asyncio.Event,
     ) -> Outcome:
-        """The handler, once the earlier task on the same access (`before`) has ended. Run side by side, a revoke
-        handed out right after a grant found nothing to remove yet ("already revoked"), then the grant's add landed:
-        the access stayed, reported revoked (and an enable and a disable of one user ended as whichever request
-        arrived last). Waiting is bounded by the earlier task's own bounds, and a task abandoned while it waits has
+        """The handler, once the earlier tasks on the same access (`before`, `_earlier`) have ended. Run side by side, a
+        revoke handed out right after a grant found nothing to remove yet ("already revoked"), then the grant's add
+        landed: the access stayed, reported revoked (and an enable and a disable of one user ended as whichever request
+        arrived last). Waiting is bounded by the earlier tasks' own bounds, and a task abandoned while it waits has
         done nothing (reported retryable, an issuance too: `dispatched` is set only once its handler starts)."""
-        if before is not None and not before[1].done():
-            log.info("waiting for an earlier task on the same access", earlier_task_id=before[0])
-            await asyncio.wait((before[1],))
+        pending = [(task_id, work) for task_id, work in before if not work.done()]
+        if pending:
+            log.info(
+                "waiting for an earlier task on the same access",
+                earlier_task_id=pending[0][0],
+                **({"earlier_tasks": len(pending)} if len(pending) > 1 else {}),
+            )
+            await asyncio.wait([work for _, work in pending])
         dispatched.set()
         return await self._dispatch(kind, task)
 

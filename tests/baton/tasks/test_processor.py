@@ -1086,6 +1086,104 @@ async def test_actions_on_the_same_resource_run_in_the_order_given() -> None:
     assert [f.ok for f in rig.client.finishes] == [True, True, True]
 
 
+class _GatedDeleter:
+    """Deletes anything; every call waits for `gate`."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.gate = asyncio.Event()
+        self.entered = asyncio.Event()
+
+    async def delete_resource(self, resource_id: Any, parent_resource_id: Any = None) -> list[any_pb2.Any]:
+        self.calls.append(resource_id.resource)
+        self.entered.set()
+        await self.gate.wait()
+        return []
+
+
+def _delete_task(resource: str, parent: str | None = None) -> baton_pb2.Task:
+    task = kind_task("delete_resource")
+    task.delete_resource.resource_id.resource_type = "key"
+    task.delete_resource.resource_id.resource = resource
+    if parent is not None:
+        task.delete_resource.parent_resource_id.resource_type = "user"
+        task.delete_resource.parent_resource_id.resource = parent
+    return task
+
+
+async def _settled(manager: _GatedActions, deleter: _GatedDeleter) -> list[str]:
+    """What was called once every task that can run has started: the rest wait for an earlier one."""
+    for _ in range(50):
+        await asyncio.sleep(0)
+    return [name for name, _ in manager.calls] + deleter.calls
+
+
+async def test_a_deletion_whose_owner_is_unknown_runs_after_every_earlier_action_and_before_every_later_one() -> None:
+    """An application key's deletion names no owner (ConductorOne sends no parent, and the key's id does not name its
+    service account), and the deleter depends on the owner's state: run beside a disable of the owner handed out
+    after it, the key was left live. It acts between the actions on any account handed out before it and after it;
+    another such deletion, and tasks of other scopes (a grant), do not wait for it."""
+    rig = make_rig()
+    manager, deleter = _GatedActions(), _GatedDeleter()
+    rig.connector.action_manager = lambda: manager  # type: ignore[method-assign,assignment]
+    rig.connector.resource_deleter = lambda resource_type_id: deleter  # type: ignore[method-assign,assignment]
+    enable = asyncio.create_task(rig.processor.process(_action_task("enable_user", "u1")))
+    await manager.entered.wait()
+    deletions = [asyncio.create_task(rig.processor.process(_delete_task(k))) for k in ("k1", "k2")]
+    later = [
+        asyncio.create_task(rig.processor.process(task))
+        for task in (_action_task("disable_user", "u2"), grant_task(*GRANT))
+    ]
+    assert await _settled(manager, deleter) == ["enable_user"], "the deletions wait for the enable, u2's disable too"
+    assert rig.connector.provisioning.calls == ["grant"], "a grant is of another scope"
+    manager.gate.set()
+    await enable
+    assert await _settled(manager, deleter) == ["enable_user", "k1", "k2"], "side by side; the disable waits"
+    deleter.gate.set()
+    await asyncio.gather(*deletions, *later)
+    assert await _settled(manager, deleter) == ["enable_user", "disable_user", "k1", "k2"]
+    assert [f.ok for f in rig.client.finishes] == [True] * 5
+    assert rig.processor._on_every == {}
+    assert rig.processor._last_on_access == {}
+
+
+async def test_a_deletion_naming_its_owner_is_ordered_with_that_account_only() -> None:
+    rig = make_rig()
+    manager, deleter = _GatedActions(), _GatedDeleter()
+    rig.connector.action_manager = lambda: manager  # type: ignore[method-assign,assignment]
+    rig.connector.resource_deleter = lambda resource_type_id: deleter  # type: ignore[method-assign,assignment]
+    deleter.gate.set()
+    enable = asyncio.create_task(rig.processor.process(_action_task("enable_user", "u1")))
+    await manager.entered.wait()
+    owned = [
+        asyncio.create_task(rig.processor.process(_delete_task(k, parent)))
+        for k, parent in (("k1", "u1"), ("k2", "u2"))
+    ]
+    assert await _settled(manager, deleter) == ["enable_user", "k2"], "u1's key waits for u1's enable; u2's does not"
+    manager.gate.set()
+    await asyncio.gather(enable, *owned)
+    assert deleter.calls == ["k2", "k1"]
+
+
+async def test_a_task_abandoned_while_it_waits_for_an_ownerless_deletion_did_nothing() -> None:
+    rig = make_rig()
+    manager, deleter = _GatedActions(), _GatedDeleter()
+    manager.gate.set()
+    rig.connector.action_manager = lambda: manager  # type: ignore[method-assign,assignment]
+    rig.connector.resource_deleter = lambda resource_type_id: deleter  # type: ignore[method-assign,assignment]
+    deletion = asyncio.create_task(rig.processor.process(_delete_task("k1")))
+    await deleter.entered.wait()
+    disable = _action_task("disable_user", "u1")
+    disabling = asyncio.create_task(rig.processor.process(disable))
+    await _settled(manager, deleter)
+    rig.processor.abandon_all("the connector is shutting down", finish_within=1.0)
+    await asyncio.gather(deletion, disabling)
+    assert manager.calls == [], "the waiting disable never ran"
+    waited = next(f for f in rig.client.finishes if f.task_id == disable.id)
+    assert (waited.code, waited.non_retryable) == (Code.UNAVAILABLE, False)
+    assert rig.processor._on_every == {}
+
+
 async def test_a_create_account_profile_is_read_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
     """A profile is a peer's Struct of any size up to the 32 MiB receive limit, read value by value in Python: one of
     three million numbers took 1.5 s of CPU on the event loop (no /healthz answer, no heartbeat, no report meanwhile).
