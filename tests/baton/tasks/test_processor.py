@@ -324,6 +324,55 @@ async def test_a_running_task_offered_at_every_poll_is_one_warning_not_one_per_p
     assert rig.connector.provisioning.calls == ["grant", "grant"]
 
 
+async def test_a_tasks_digest_is_made_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keeping what tells a copy ConductorOne re-offers once only a task's report is left, telling such a copy from
+    another task, and telling an unrunnable task from one already logged hash the task's payload: up to 32 MiB. On the
+    event loop it took 130 ms for a 30 MiB task, at every copy (10 a second at the idle pace), and nothing else ran
+    meanwhile (/healthz, heartbeats, reports). Every digest is made on a worker thread; a copy of a task still
+    running is compared in place, without one."""
+    made_on: list[str] = []
+    digest = processor_module._work_digest
+
+    def recording(task: baton_pb2.Task) -> bytes:
+        try:
+            asyncio.get_running_loop()
+            made_on.append("the event loop")
+        except RuntimeError:
+            made_on.append("a worker thread")
+        return digest(task)
+
+    monkeypatch.setattr(processor_module, "_work_digest", recording)
+    rig = make_rig()
+    rig.connector.provisioning.gate = gate = asyncio.Event()
+    task = grant_task(*GRANT)
+    first = asyncio.create_task(rig.processor.process(task))
+    await rig.connector.provisioning.entered.wait()
+    await rig.processor.process(task)  # a copy of the running task: compared in place
+    other = grant_task("role", "r9", "member", "u9")
+    other.id = task.id
+    await rig.processor.process(other)  # another task under its id: the refusal's digest
+    invalid = grant_task(*GRANT)
+    invalid.id = "not a task id"
+    await rig.processor.process(invalid)  # the refusal's digest
+    gate.set()
+    await first
+    assert len(made_on) == 2
+    # A report retried: of the task only its digest is kept, and a copy offered meanwhile is told by its own.
+    revoke = revoke_task(*GRANT)
+    rig.client.finish_gate = held = asyncio.Event()
+    rig.client.finish_script.append(C1TransientError("FinishTask: UNAVAILABLE", code=grpc.StatusCode.UNAVAILABLE))
+    reporting = asyncio.create_task(rig.processor.process(revoke))
+    await rig.client.wait_finish_attempts(2)  # the grant's, and the revoke's first
+    held.set()  # the first attempt goes on (and fails); the retry waits at the gate, closed again
+    held.clear()
+    await rig.client.wait_finish_attempts(3)  # the retry: the task is held only as its digest now
+    await rig.processor.process(revoke)
+    held.set()
+    await reporting
+    assert [f.ok for f in rig.client.finishes] == [True, True]
+    assert made_on == ["a worker thread"] * 4
+
+
 async def test_an_unrunnable_task_offered_at_every_poll_is_one_error_line_and_every_copy_counted() -> None:
     """A task that can neither run nor be reported (an invalid id; another task under a running task's id) is offered
     again at every poll, since ConductorOne cannot hear it was refused: 10 a second at the idle pace, and each copy
