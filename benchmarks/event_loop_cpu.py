@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 
 from benchmarks.measure import child_json, load_average
 from benchmarks.on_uvloop import use_uvloop
+from tests.datadog.helpers import listed
 from tests.fakes.datadog import FakeDatadog, generate_org
 
 VALIDATES, PAGES, WORKERS, ROUNDS = 2000, 400, 8, 5
@@ -44,7 +45,7 @@ async def requests(base_url: str, api_key: str, app_key: str, user_pages: int) -
     async with DatadogClient(api_key=api_key, app_key=app_key, base_url=base_url) as client:
         await timed(WORKERS * 4, lambda _: client.validate())  # warm: connections, imports
         validates = await timed(VALIDATES, lambda _: client.validate())
-        pages = await timed(PAGES, lambda n: client.list_users(n % user_pages))
+        pages = await timed(PAGES, lambda n: listed(client.fetch_users)(n % user_pages))
     return {"validate_us": validates / VALIDATES * 1e6, "page_us": pages / PAGES * 1e6}
 
 

@@ -51,6 +51,7 @@ from connector.datadog.resources import types
 from connector.datadog.resources.teams import TeamSyncer
 from connector.datadog.resources.users import UserSyncer, user_resource
 from connector.datadog.transport import Reply
+from tests.datadog.helpers import listed
 from tests.fakes.datadog import FakeDatadog, generate_org
 
 TEAMS = 40
@@ -96,7 +97,7 @@ async def _record() -> Recorded:
         async with _client(fake.base_url, fake.api_key, fake.app_key) as client:
             recorder = _Recorder(client._t)
             client._t = recorder  # type: ignore[assignment]
-            await client.list_users(0)
+            await listed(client.fetch_users)(0)
             users = recorder.replies[-1]
             team_ids = [t.id for t in org.teams.values() if t.members][:TEAMS]
             for team_id in team_ids:
@@ -163,7 +164,7 @@ def _measure(run: Callable[[], Awaitable[int]], rounds: int, seconds: float) -> 
 async def _pieces(rec: Recorded) -> dict[str, Callable[[], Awaitable[int]]]:
     client = _client("http://127.0.0.1:9", "k" * 32, "a" * 40)
     client._t = _Replay([rec.users, *rec.memberships])  # type: ignore[assignment]
-    users_page = await client.list_users(0)
+    users_page = await listed(client.fetch_users)(0)
     memberships = {tid: await client.list_team_memberships(tid, 0) for tid in rec.team_ids}
     stub = _PageClient(users_page, memberships)
     user_syncer = UserSyncer(stub)  # type: ignore[arg-type]

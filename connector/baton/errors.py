@@ -1,4 +1,5 @@
-"""Errors a connector raises to the baton layer, classified by what the caller should do with them.
+"""Errors a connector raises to the baton layer, classified by what the caller should do with them, and the error of a
+setting the baton layer cannot use (`SettingError`).
 
 The codes are google.rpc canonical codes so the task runner can report them to ConductorOne unchanged;
 nothing here depends on gRPC.
@@ -7,6 +8,16 @@ nothing here depends on gRPC.
 from __future__ import annotations
 
 from enum import IntEnum
+
+
+class SettingError(Exception):
+    """A setting that cannot be used: `setting` names it as the baton layer knows it (`client-id`, `c1z_temp_dir`),
+    `reason` says why; the wiring words it as its flag or variable."""
+
+    def __init__(self, setting: str, reason: str) -> None:
+        super().__init__(f"{setting}: {reason}")
+        self.setting = setting
+        self.reason = reason
 
 
 class Code(IntEnum):

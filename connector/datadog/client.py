@@ -449,18 +449,15 @@ class DatadogClient:
 
     # -- users --------------------------------------------------------------------------------------
 
-    async def list_users(self, page: int = 0, *, query: str | None = None, statuses: Sequence[str] = ()) -> Page[User]:
-        """One page of users, disabled and pending ones included.
+    async def fetch_users(
+        self, page: int = 0, *, query: str | None = None, statuses: Sequence[str] = ()
+    ) -> PendingPage[User]:
+        """One page of users, disabled and pending ones included, its listing checks deferred to the returned call (see
+        `_fetch_page`).
 
         Each user carries ``role_ids`` from ``relationships.roles``, so role grants need no per-role
         walk; the page's ``included`` holds the referenced roles (see `included_roles`).
         """
-        return (await self.fetch_users(page, query=query, statuses=statuses))()
-
-    async def fetch_users(
-        self, page: int = 0, *, query: str | None = None, statuses: Sequence[str] = ()
-    ) -> PendingPage[User]:
-        """`list_users` with the listing checks deferred to the returned call (see `_fetch_page`)."""
         params: dict[str, QueryValue] = {}
         if query:
             params["filter"] = query
@@ -625,11 +622,8 @@ class DatadogClient:
 
     # -- roles --------------------------------------------------------------------------------------
 
-    async def list_roles(self, page: int = 0, *, query: str | None = None) -> Page[Role]:
-        return (await self.fetch_roles(page, query=query))()
-
     async def fetch_roles(self, page: int = 0, *, query: str | None = None) -> PendingPage[Role]:
-        """`list_roles` with the listing checks deferred to the returned call (see `_fetch_page`)."""
+        """One page of roles, its listing checks deferred to the returned call (see `_fetch_page`)."""
         params: dict[str, QueryValue] = {"filter": query} if query else {}
         return await self._fetch_page(
             ListEnvelope[Role], "/api/v2/roles", group="roles", number=page, params=params, collection=True
@@ -706,12 +700,9 @@ class DatadogClient:
 
     # -- teams --------------------------------------------------------------------------------------
 
-    async def list_teams(self, page: int = 0, *, keyword: str | None = None) -> Page[Team]:
-        """One page of teams; each carries ``user_count``, so empty teams need no membership walk."""
-        return (await self.fetch_teams(page, keyword=keyword))()
-
     async def fetch_teams(self, page: int = 0, *, keyword: str | None = None) -> PendingPage[Team]:
-        """`list_teams` with the listing checks deferred to the returned call (see `_fetch_page`)."""
+        """One page of teams, its listing checks deferred to the returned call (see `_fetch_page`); each carries
+        ``user_count``, so empty teams need no membership walk."""
         params: dict[str, QueryValue] = {"filter[keyword]": keyword} if keyword else {}
         return await self._fetch_page(
             ListEnvelope[Team], "/api/v2/team", group="teams", number=page, params=params, collection=True
@@ -836,14 +827,19 @@ class DatadogClient:
     async def list_service_account_app_keys(
         self, service_account_id: str, page: int = 0, *, name_filter: str | None = None
     ) -> Page[ApplicationKey]:
-        path = f"/api/v2/service_accounts/{_seg(service_account_id)}/application_keys"
+        return await self._account_keys(ApplicationKey, service_account_id, "application_keys", page, name_filter)
+
+    async def _account_keys(
+        self, kind: type[KeyT], service_account_id: str, collection: str, page: int, name_filter: str | None
+    ) -> Page[KeyT]:
+        """One page of a service account's `collection` (its application keys or its access tokens), each of `kind`
+        and owned by the account."""
+        path = f"/api/v2/service_accounts/{_seg(service_account_id)}/{collection}"
         params: dict[str, QueryValue] = {"filter": name_filter} if name_filter else {}
         found = (
-            await self._fetch_page(
-                ListEnvelope[ApplicationKey], path, group="service_accounts", number=page, params=params
-            )
+            await self._fetch_page(ListEnvelope[kind], path, group="service_accounts", number=page, params=params)  # type: ignore[valid-type]
         )()
-        return _keys_of_account(_of_its_kind(found, ApplicationKey), service_account_id)
+        return _keys_of_account(_of_its_kind(found, kind), service_account_id)
 
     async def get_application_key(self, key_id: str) -> ApplicationKey:
         """Org-wide lookup (needs org_app_keys_read); used to find a key's owning service account."""
@@ -887,14 +883,7 @@ class DatadogClient:
         self, service_account_id: str, page: int = 0, *, name_filter: str | None = None
     ) -> Page[AccessToken]:
         """One page of a service account's access tokens (SATs): metadata only, never a token value."""
-        path = f"/api/v2/service_accounts/{_seg(service_account_id)}/access_tokens"
-        params: dict[str, QueryValue] = {"filter": name_filter} if name_filter else {}
-        found = (
-            await self._fetch_page(
-                ListEnvelope[AccessToken], path, group="service_accounts", number=page, params=params
-            )
-        )()
-        return _keys_of_account(_of_its_kind(found, AccessToken), service_account_id)
+        return await self._account_keys(AccessToken, service_account_id, "access_tokens", page, name_filter)
 
     async def create_service_account_access_token(
         self, service_account_id: str, name: str, scopes: Sequence[str]

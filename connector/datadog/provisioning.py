@@ -573,7 +573,7 @@ class AccountCreator:
                 "datadog create_account", outcome="invitation_failed", user_id=user.id, email=email, error=str(exc)
             )
             raise InvitationNotSentError(user.id, email, exc) from exc
-        expires = invitation.expires_at.isoformat() if invitation.expires_at is not None else None
+        expires = b.iso_time(invitation.expires_at)
         log.info(
             "datadog create_account",
             outcome="invited",

@@ -42,6 +42,9 @@ MAX_LIMIT = 1_000_000
 _MAX_HEADER_CHARS = 64
 # The shortest `X-RateLimit-Period` taken as it is (seconds).
 _MIN_PERIOD = 1.0
+# A group's first requests without an answer kept to be given back (`RateLimiter.release`): its requests fail one after
+# another while it is unreachable, and an older one than these stays spent, as before its group's answer.
+_UNANSWERED_KEPT = 16
 _HEADERS = frozenset(
     {
         "x-ratelimit-limit",
@@ -164,6 +167,9 @@ class _Bucket:
     # The last sequence number handed out when a 429 last set `remaining` to 0: a group's first request sent up to it
     # was counted as spent before Datadog's refusal, and is not given back to the bucket (`RateLimiter.release`).
     zeroed_after: int = 0
+    # How many times `remaining` was stated anew (an answer's `Remaining`, a window's rollover): a group's first request
+    # that ended without an answer is still spent in `remaining` only while this is what it was then (`release`).
+    restated: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +218,9 @@ class RateLimiter:
         # The first requests of groups in flight (by `Ticket.sent`), each with the buckets it is counted in: all the
         # buckets known when it was sent, and those learned since.
         self._probing: dict[int, list[_Bucket]] = {}
+        # Per group, its first requests that ended without an answer (by `Ticket.sent`), each with the buckets it is
+        # still spent in and their `restated` then: given back to those its group's first answer shows it was not in.
+        self._unanswered: dict[str, list[tuple[int, list[tuple[_Bucket, int]]]]] = {}
 
     def _admit(self, group: str, name: str | None, waited: float, bucket: _Bucket | None) -> Ticket:
         self._sent += 1
@@ -311,6 +320,7 @@ class RateLimiter:
             else:
                 bucket.reset_at = None
             bucket.remaining = None if bucket.limit is None else bucket.limit - bucket.in_flight
+            bucket.restated += 1
         if bucket.remaining is None or bucket.remaining > 0 or bucket.reset_at is None:
             return 0.0
         return bucket.reset_at - now
@@ -354,6 +364,7 @@ class RateLimiter:
             else:
                 if info.remaining is not None:
                     bucket.remaining = info.remaining - bucket.in_flight
+                    bucket.restated += 1
                 spent = bucket.remaining is not None and bucket.remaining <= 0
                 if reset is not None and reset > self._max_wait and bucket.period is None and spent:
                     # A spent window longer than any wait, with no period to bound it (Datadog states one on every
@@ -368,16 +379,19 @@ class RateLimiter:
             self._new_bucket(f"group:{ticket.group}")
         if headers is not None:
             # A first request is given back to the buckets its answer shows it was not in (it was counted as spent in
-            # each, `_probe`). Without an answer it stays spent in all, as any request without one does. Not to a
-            # bucket a 429 has emptied since it was sent: Datadog's 0 did not count it, and giving it back let one
-            # request out into the window the 429 refused.
-            for each in counted:
-                if (
-                    each is not (bucket if info is not None else None)
-                    and each.remaining is not None
-                    and ticket.sent > each.zeroed_after
-                ):
-                    each.remaining += 1
+            # each, `_probe`), and so are the group's first requests that ended without an answer before it: the
+            # answer shows theirs too. Until then such a request stays spent in all, as any request without an answer
+            # does (it may have reached Datadog, in one of them); kept spent in all, a bucket it was never in lost a
+            # slot until its window reset, and one with none left sent nothing until then.
+            own = bucket if info is not None else None
+            self._give_back(counted, ticket.sent, own)
+            for sent, charged in self._unanswered.pop(ticket.group, ()):
+                # Not where `remaining` was stated anew since it ended: that count no longer holds it.
+                self._give_back([each for each, restated in charged if each.restated == restated], sent, own)
+        elif counted:
+            unanswered = self._unanswered.setdefault(ticket.group, [])
+            unanswered.append((ticket.sent, [(each, each.restated) for each in counted]))
+            del unanswered[:-_UNANSWERED_KEPT]
         # The bucket the answer speaks of: the one it names, else the one the request was counted in.
         spoken = bucket if info is not None else ticket.held
         if (
@@ -403,6 +417,15 @@ class RateLimiter:
             probe = self._probes.pop(ticket.group, None)
             if probe is not None:
                 probe.set()
+
+    @staticmethod
+    def _give_back(counted: list[_Bucket], sent: int, own: _Bucket | None) -> None:
+        """Give a group's first request (`sent`) back to the buckets it was counted in (`counted`) but `own`, its
+        group's. Not to a bucket a 429 has emptied since it was sent: Datadog's 0 did not count it, and giving it back
+        let one request out into the window the 429 refused."""
+        for each in counted:
+            if each is not own and each.remaining is not None and sent > each.zeroed_after:
+                each.remaining += 1
 
     def _outdated_by_shut(self, ticket: Ticket, bucket: _Bucket) -> bool:
         """Whether `ticket`'s request (of any group) was sent before the latest 429 that shut `bucket`, and that wait

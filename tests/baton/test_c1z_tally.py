@@ -1,5 +1,5 @@
 """The tally of a sync's rows (connector/baton/c1z/tally.py): pages tallied as they are written give the tally of the
-table read back, and any row deleted, added, re-keyed or moved to another id gives another."""
+table read back, and any row deleted, added, re-keyed, moved to another id or edited in place gives another."""
 
 from __future__ import annotations
 
@@ -16,10 +16,20 @@ _KEYS = ["user:u1", "user:" + "x" * 5000, "user:ü", "user:u4", "team:t5:member:
 @pytest.fixture
 def conn() -> Iterator[sqlite3.Connection]:
     conn = sqlite3.connect(":memory:")
-    conn.execute("CREATE TABLE v1_grants (id INTEGER PRIMARY KEY, external_id TEXT, sync_id TEXT)")
-    conn.execute("INSERT INTO v1_grants (external_id, sync_id) VALUES ('another sync', 'B')")
+    conn.execute(
+        "CREATE TABLE v1_grants (id INTEGER PRIMARY KEY, external_id TEXT, data BLOB, expansion BLOB, sync_id TEXT)"
+    )
+    conn.execute("INSERT INTO v1_grants (external_id, data, sync_id) VALUES ('another sync', x'00', 'B')")
     yield conn
     conn.close()
+
+
+def _object(key: str) -> bytes:
+    return b"object of " + key.encode()
+
+
+def _expansion(key: str) -> bytes | None:
+    return b"expands " + key.encode() if key.endswith("4") else None
 
 
 def _written(conn: sqlite3.Connection, keys: list[str], page: int) -> tally.Tally:
@@ -28,8 +38,9 @@ def _written(conn: sqlite3.Connection, keys: list[str], page: int) -> tally.Tall
     for start in range(0, len(keys), page):
         chunk = keys[start : start + page]
         (before,) = conn.execute("SELECT max(id) FROM v1_grants").fetchone()
-        conn.executemany("INSERT INTO v1_grants (external_id, sync_id) VALUES (?, 'A')", [(k,) for k in chunk])
-        written = written.appended(before + 1, chunk)
+        values = [(k, _object(k), _expansion(k)) for k in chunk]
+        conn.executemany("INSERT INTO v1_grants (external_id, data, expansion, sync_id) VALUES (?, ?, ?, 'A')", values)
+        written = written.appended(before + 1, chunk, [v[1] for v in values], [v[2] for v in values])
     return written
 
 
@@ -44,7 +55,7 @@ def test_pages_tallied_as_written_are_the_table_read_back(conn: sqlite3.Connecti
 CHANGES = {
     "a row deleted and another added": (
         "DELETE FROM v1_grants WHERE id = 3",
-        "INSERT INTO v1_grants (external_id, sync_id) VALUES ('user:planted', 'A')",
+        "INSERT INTO v1_grants (external_id, data, sync_id) VALUES ('user:planted', x'00', 'A')",
     ),
     "a row re-keyed": ("UPDATE v1_grants SET external_id = 'user:planted' WHERE id = 3",),
     "a row moved to another id": ("UPDATE v1_grants SET id = 100 WHERE id = 3",),
@@ -52,11 +63,18 @@ CHANGES = {
         "UPDATE v1_grants SET external_id = CASE id WHEN 2 THEN 'user:u4' ELSE 'user:u1' END WHERE id IN (2, 5)",
     ),
     "another sync's row taken": ("UPDATE v1_grants SET sync_id = 'A' WHERE id = 1",),
+    "an object edited in place": ("UPDATE v1_grants SET data = x'6f626a656374206f6620' WHERE id = 3",),
+    "two rows' objects swapped": (
+        "UPDATE v1_grants SET data = CASE id WHEN 2 THEN (SELECT data FROM v1_grants WHERE id = 5) "
+        "ELSE (SELECT data FROM v1_grants WHERE id = 2) END WHERE id IN (2, 5)",
+    ),
+    "an expansion added": ("UPDATE v1_grants SET expansion = x'0a01' WHERE id = 3",),
+    "an expansion removed": ("UPDATE v1_grants SET expansion = NULL WHERE id = 5",),
 }
 
 
 @pytest.mark.parametrize("case", sorted(CHANGES))
-def test_any_row_changed_but_in_its_object_gives_another_tally(conn: sqlite3.Connection, case: str) -> None:
+def test_any_row_changed_gives_another_tally(conn: sqlite3.Connection, case: str) -> None:
     written = _written(conn, _KEYS, 2)
     for statement in CHANGES[case]:
         conn.execute(statement)
@@ -72,6 +90,23 @@ def test_a_record_without_every_tables_tally_is_none(record: object) -> None:
     assert tally.recorded(record) is None
 
 
+def test_rows_updated_in_place_are_revalued_as_the_table_read_back(conn: sqlite3.Connection) -> None:
+    """An upsert keeps a row's id and key and replaces its values: its old values' term is taken out, the new one's put
+    in, and the tally is the table's again, without reading the rest of it."""
+    written = _written(conn, _KEYS, 2)
+    before = conn.execute("SELECT id, data, expansion FROM v1_grants WHERE id IN (3, 5) ORDER BY id").fetchall()
+    conn.execute("UPDATE v1_grants SET data = x'0102', expansion = NULL WHERE id IN (3, 5)")
+    after = conn.execute("SELECT id, data, expansion FROM v1_grants WHERE id IN (3, 5) ORDER BY id").fetchall()
+    assert written != tally.of_file(conn, "v1_grants", "A")
+    assert written.revalued(before, after) == tally.of_file(conn, "v1_grants", "A")
+
+
+def test_a_record_of_the_version_before_values_were_tallied_is_none() -> None:
+    """Its run starts over: the objects its pages stored cannot be checked."""
+    earlier = {table: {"rows": 1, "last_id": 1, "id_sum": 1, "keys_crc32": 1} for table in tally.TALLIED_TABLES}
+    assert tally.recorded(earlier) is None
+
+
 def test_a_record_round_trips() -> None:
-    tallies = {table: tally.Tally(n, n + 1, n + 2, n + 3) for n, table in enumerate(tally.TALLIED_TABLES)}
+    tallies = {table: tally.Tally(n, n + 1, n + 2, n + 3, n + 4) for n, table in enumerate(tally.TALLIED_TABLES)}
     assert tally.recorded(tally.encoded(tallies)) == tallies

@@ -8,35 +8,27 @@ tests/baton/test_sync_resume_missing_rows.py, the settings it records by tests/b
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shutil
-from collections.abc import MutableMapping
+import sqlite3
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
+from google.protobuf.message import Message
 
 from connector.baton.c1z.reader import C1ZReader
+from connector.baton.pb.c1.connector.v2 import grant_pb2, resource_pb2
 from connector.baton.sync.to_file import sync_to_file
-from tests.baton.fake_connector import Faults, InjectedFailure, Org, expected_grant_ids, syncers
+from tests.baton.fake_connector import Faults, Org, expected_grant_ids, syncers
 from tests.baton.test_sync_engine import options
-from tests.independent.c1z.hostile import edited
+from tests.independent.c1z.hostile import database_of, edited
 
 _UNFINISHED = "WHERE ended_at IS NULL"
 _CANNOT = "unfinished sync cannot be resumed; starting a new one"
 _DAMAGED = "existing c1z is damaged; starting a new sync instead of resuming"
-
-
-@pytest.fixture(scope="module")
-def interrupted(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An unfinished sync stopped in its grants phase."""
-    where = tmp_path_factory.mktemp("interrupted")
-    path = where / "s.c1z"
-    with pytest.raises(InjectedFailure):
-        asyncio.run(sync_to_file(syncers(Org(), Faults(fail_at_call=27)), path, options(concurrency=1), tmp_dir=where))
-    return path
 
 
 async def _synced(path: Path, tmp_path: Path, org: Org | None = None) -> tuple[Any, list[MutableMapping[str, Any]]]:
@@ -159,3 +151,54 @@ async def test_a_file_replaced_by_another_orgs_finished_sync_is_replaced_by_a_ne
     await _synced(path, tmp_path, Org(users=5, groups=2))
     result, warnings = await _synced(path, tmp_path)
     assert (result.resumed, warnings) == (False, [])
+
+
+def _object_edited_in_place(interrupted: Path, out: Path, table: str, edit: Callable[[Any], None]) -> Path:
+    """`interrupted` with the object of the unfinished sync's first row of `table` whose object `edit` changes (a user, a
+    grant to a user) edited by it, under the same row id and key: still the object its key names."""
+    messages: dict[str, type[Message]] = {"v1_resources": resource_pb2.Resource, "v1_grants": grant_pb2.Grant}
+    where = "resource_type_id = 'user'" if table == "v1_resources" else "principal_resource_type_id = 'user'"
+    with sqlite3.connect(":memory:") as look:
+        look.deserialize(database_of(interrupted))
+        row_id, data = look.execute(
+            f"SELECT id, data FROM {table} WHERE {where} AND sync_id = (SELECT sync_id FROM v1_sync_runs "
+            f"{_UNFINISHED}) ORDER BY id LIMIT 1"
+        ).fetchone()
+    changed = messages[table].FromString(data)
+    edit(changed)
+    return edited(
+        interrupted,
+        out,
+        f"UPDATE {table} SET data = ? WHERE id = ?",
+        params=(changed.SerializeToString(deterministic=True), row_id),
+    )
+
+
+def _rename(user: resource_pb2.Resource) -> None:
+    user.display_name = "Planted Admin"
+
+
+def _regrant(grant: grant_pb2.Grant) -> None:
+    grant.principal.id.resource = "u9999"  # a user the org does not have, under the grant's own id and entitlement
+
+
+@pytest.mark.parametrize(("table", "edit"), [("v1_resources", _rename), ("v1_grants", _regrant)], ids=["user", "grant"])
+async def test_an_object_edited_in_place_under_its_row_id_and_key_starts_a_new_sync(
+    table: str, edit: Callable[[Any], None], interrupted: Path, tmp_path: Path
+) -> None:
+    """An object edited in place (a tool, a hand-edit) keeps its row's id and key and still names them: the rows' count,
+    ids and keys are the ones the token records, and the run was saved as complete with an object the org never had (a
+    user under another name, a grant to someone else). The token's tally covers each row's values too: a new sync."""
+    path = _object_edited_in_place(interrupted, tmp_path / "edited.c1z", table, edit)
+    result, warnings = await _synced(path, tmp_path)
+    assert not result.resumed
+    (warning,) = warnings
+    assert warning["event"] == _CANNOT
+    assert re.fullmatch(
+        rf"{table} holds \d+ rows of the sync, as its state records, but not the ones its pages stored: rows were "
+        "replaced or changed since, and the sync would be saved with them",
+        warning["reason"],
+    ), warning
+    with C1ZReader(path, tmp_path) as reader:
+        assert "Planted Admin" not in {user.display_name for user in reader.resources("user")}
+        assert "u9999" not in {grant.principal.id.resource for grant in reader.grants()}

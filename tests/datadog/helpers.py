@@ -6,14 +6,15 @@ import asyncio
 import functools
 import json
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from connector.datadog.client import DatadogClient
+from connector.datadog.paging import Page, PendingPage
 from connector.datadog.retry import RetryPolicy
 from tests.fixtures_dir import FIXTURES_DIR
 
@@ -29,6 +30,18 @@ FAST_RETRY = RetryPolicy(
 )
 
 ClientFactory = Callable[..., DatadogClient]
+
+T = TypeVar("T")
+
+
+def listed(fetch: Callable[..., Awaitable[PendingPage[T]]]) -> Callable[..., Awaitable[Page[T]]]:
+    """A listing's pages as the syncers take them (`PagePrefetch` over `DatadogClient.fetch_users`, `fetch_roles`,
+    `fetch_teams`): each fetched, then its checks run. `listed(client.fetch_users)(0)` is page 0."""
+
+    async def page(*args: Any, **kwargs: Any) -> Page[T]:
+        return (await fetch(*args, **kwargs))()
+
+    return page
 
 
 @functools.cache

@@ -24,7 +24,7 @@ from connector.datadog.client import DatadogClient, included_roles
 from connector.datadog.errors import DatadogError
 from connector.datadog.paging import paginate
 from connector.datadog.retry import RetryPolicy
-from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, FakeTime
+from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, FakeTime, listed
 
 pytestmark = pytest.mark.fuzz
 
@@ -170,12 +170,12 @@ def _run(script: list[Answer], call: Callable[[DatadogClient], Awaitable[Any]]) 
 
 
 async def _walk_users(client: DatadogClient) -> None:
-    async for page in paginate(client.list_users):
+    async for page in paginate(listed(client.fetch_users)):
         included_roles(page)
 
 
 async def _walk_teams(client: DatadogClient) -> None:
-    async for page in paginate(client.list_teams):
+    async for page in paginate(listed(client.fetch_teams)):
         for team in page.items:
             assert isinstance(team.id, str)
 

@@ -41,6 +41,7 @@ from tests.datadog.helpers import (
     FakeTime,
     MixedUpAnswers,
     answered_by,
+    listed,
 )
 from tests.fakes.datadog import FakeDatadog, generate_org
 from tests.fakes.datadog.org import AppKey
@@ -99,7 +100,7 @@ async def test_a_hostile_page_is_an_error_naming_the_endpoint(
     fake.faults.hostile(mode, path=USERS, method="GET", times=RETRY.max_attempts)
     client = _client(make_client, fake, max_response_bytes=1024 * 1024)
     with pytest.raises(DatadogError) as raised:
-        await client.list_users()
+        await listed(client.fetch_users)()
     error = raised.value
     assert isinstance(error, UnexpectedResponse | Unavailable), type(error)
     assert "GET /api/v2/users" in str(error)
@@ -116,7 +117,7 @@ async def test_a_body_over_the_cap_is_refused_without_reading_it_all(
     fake.faults.hostile("huge", path=USERS, method="GET")
     client = _client(make_client, fake, max_response_bytes=64 * 1024)
     with pytest.raises(UnexpectedResponse, match="larger than the 65536-byte cap"):
-        await client.list_users()
+        await listed(client.fetch_users)()
     assert fake.count("GET", ROUTE) == 1
 
 
@@ -124,7 +125,7 @@ async def test_wrong_types_in_included_roles_are_an_unexpected_response(
     fake: FakeDatadog, make_client: ClientFactory
 ) -> None:
     client = _client(make_client, fake)
-    page = await client.list_users()
+    page = await listed(client.fetch_users)()
     broken = type(page)(
         items=page.items, number=0, next_number=None, included=({"type": "roles", "id": "r", "attributes": [1]},),
         path=USERS,
@@ -151,7 +152,7 @@ async def test_a_total_that_keeps_growing_allows_only_the_first_total_plus_one_p
     fake.faults.hostile("growing-total", path=USERS, times=1000)
     client = _client(make_client, fake)
     with pytest.raises(UnexpectedResponse, match="past the 2 page"):
-        async for _ in paginate(client.list_users):
+        async for _ in paginate(listed(client.fetch_users)):
             pass
     # Page 0 said 200 users (2 pages); one more is allowed for users added meanwhile; the 4th is refused.
     assert fake.count("GET", ROUTE) == 4
@@ -161,7 +162,7 @@ async def test_the_same_page_twice_is_an_error(fake: FakeDatadog, make_client: C
     fake.faults.hostile("repeat", path=USERS, times=1000)
     client = _client(make_client, fake)
     with pytest.raises(UnexpectedResponse, match="page 1 repeats page 0"):
-        async for _ in paginate(client.list_users):
+        async for _ in paginate(listed(client.fetch_users)):
             pass
     assert fake.count("GET", ROUTE) == 2
 
@@ -189,7 +190,7 @@ async def test_a_listing_cycling_through_a_few_pages_fails_at_its_first_repeat(
         return httpx.Response(200, json={"data": items, "meta": meta})
 
     client = answered_by(handler)
-    walk = paginate(client.list_users) if path == USERS else paginate(client.list_schedules)
+    walk = paginate(listed(client.fetch_users)) if path == USERS else paginate(client.list_schedules)
     with pytest.raises(UnexpectedResponse, match=f"page {period} repeats page 0"):
         async for _ in walk:
             pass
@@ -201,10 +202,10 @@ async def test_the_page_guard_also_holds_for_page_token_callers(fake: FakeDatado
     """The sync engine asks for one page per call (page tokens); the guard remembers the listing across calls."""
     fake.faults.hostile("repeat", path=USERS, times=1000)
     client = _client(make_client, fake)
-    first = await client.list_users(0)
+    first = await listed(client.fetch_users)(0)
     assert first.next_number == 1
     with pytest.raises(UnexpectedResponse, match="repeats"):
-        await client.list_users(1)
+        await listed(client.fetch_users)(1)
 
 
 # -- hung peers and timeouts ------------------------------------------------------------------------------
@@ -219,7 +220,7 @@ async def test_a_silent_peer_costs_the_timeout_per_attempt_then_fails_retryably(
     # the request reached the peer, and the attempts the peer counts are what this test is about.
     client = _client(make_client, fake, timeout=0.1, connect_timeout=1.0)
     with pytest.raises(Unavailable) as raised:
-        await client.list_users()
+        await listed(client.fetch_users)()
     assert f"127.0.0.1:{fake.port} was reached, but timed out" in str(raised.value)
     assert raised.value.retryable
     # Counted as they arrive (the fake logs a request only once it has answered, which a hung one never does).
@@ -241,7 +242,7 @@ async def test_a_page_answering_503_forever_costs_exactly_max_attempts(
     fake.faults.force(503, times=100, path=USERS)
     client = _client(make_client, fake, retry=RetryPolicy(max_attempts=5, base_delay=0.0, max_delay=0.0))
     with pytest.raises(Unavailable) as raised:
-        await client.list_users()
+        await listed(client.fetch_users)()
     assert raised.value.retryable
     assert fake.count("GET", ROUTE) == 5
 
@@ -251,7 +252,7 @@ async def test_a_reset_longer_than_the_cap_gives_up_at_once(fake: FakeDatadog, m
     clock = FakeTime()
     client = make_client(fake, retry=RETRY, sleep=clock.sleep, clock=clock.clock)
     with pytest.raises(RateLimited) as raised:
-        await client.list_users()
+        await listed(client.fetch_users)()
     assert raised.value.retryable
     assert raised.value.retry_after == 3600.0
     assert fake.count("GET", ROUTE) == 1
@@ -270,7 +271,7 @@ async def test_retry_after_is_honoured_in_seconds_and_as_a_date(
     fake.faults.hostile(f"retry-after={value}", path=USERS, method="GET")
     clock = FakeTime()
     client = make_client(fake, retry=RETRY, sleep=clock.sleep, clock=clock.clock)
-    page = await client.list_users()
+    page = await listed(client.fetch_users)()
     assert page.items
     if slept is not None:
         assert clock.sleeps == slept
@@ -284,7 +285,7 @@ async def test_a_retry_after_beyond_the_cap_gives_up_at_once(fake: FakeDatadog, 
     clock = FakeTime()
     client = make_client(fake, retry=RETRY, sleep=clock.sleep, clock=clock.clock)
     with pytest.raises(RateLimited) as raised:
-        await client.list_users()
+        await listed(client.fetch_users)()
     assert raised.value.retry_after == 86400.0
     assert clock.sleeps == []
 
@@ -373,7 +374,7 @@ async def test_an_endless_chunked_body_is_read_only_up_to_the_cap() -> None:
 
     client = answered_by(handler, max_response_bytes=cap)
     with pytest.raises(UnexpectedResponse, match="larger than the 65536-byte cap"):
-        await client.list_users()
+        await listed(client.fetch_users)()
     await client.aclose()
     assert body.yielded == cap // len(body.chunk) + 1
 
@@ -712,7 +713,7 @@ async def test_a_header_echoing_a_key_never_reaches_the_error(headers: dict[str,
         transport=httpx.MockTransport(handler), retry=RETRY,
     )  # fmt: skip
     with pytest.raises(UnexpectedResponse) as raised:
-        await client.list_users()
+        await listed(client.fetch_users)()
     await client.aclose()
     assert "/api/v2/users" in str(raised.value)
     for text in (str(raised.value), repr(raised.value)):
@@ -748,7 +749,7 @@ async def test_a_page_error_names_the_status_the_page_came_with(
     client = answered_by(handler)
 
     async def walk() -> None:
-        async for page in paginate(client.list_users):
+        async for page in paginate(listed(client.fetch_users)):
             included_roles(page)
 
     with pytest.raises(UnexpectedResponse, match=words) as raised:

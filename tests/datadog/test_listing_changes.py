@@ -23,7 +23,7 @@ from connector.baton.sync.to_file import sync_to_file
 from connector.datadog.connector import DatadogConnector, DatadogOptions
 from connector.datadog.errors import UnexpectedResponse
 from connector.datadog.paging import ListingGuard
-from tests.datadog.helpers import answered_by
+from tests.datadog.helpers import answered_by, listed
 
 TEAM = "team-1"
 # The listings a full sync with secrets walks by page number, and how each names its items and its total.
@@ -266,11 +266,11 @@ async def test_two_syncs_walking_one_list_side_by_side_each_have_their_pages_che
         return httpx.Response(200, json=_body(LISTINGS["users"], pages[number], number))
 
     client = answered_by(handler)
-    await client.list_users(0)  # sync A
-    await client.list_users(0)  # sync B
+    await listed(client.fetch_users)(0)  # sync A
+    await listed(client.fetch_users)(0)  # sync B
     for _ in range(2):  # A's page 1, then B's
         with pytest.raises(UnexpectedResponse, match="199 distinct"):
-            await client.list_users(1)
+            await listed(client.fetch_users)(1)
     await client.aclose()
 
 
@@ -285,11 +285,11 @@ async def test_a_walk_goes_on_from_its_own_page_when_another_walk_of_the_list_st
         return httpx.Response(200, json=_body(LISTINGS["users"], pages[number], number))
 
     client = answered_by(handler)
-    await client.list_users(0)  # sync A
-    await client.list_users(1)  # A
-    await client.list_users(0)  # sync B starts
+    await listed(client.fetch_users)(0)  # sync A
+    await listed(client.fetch_users)(1)  # A
+    await listed(client.fetch_users)(0)  # sync B starts
     with pytest.raises(UnexpectedResponse, match="299 distinct"):
-        await client.list_users(2)  # A's last page
+        await listed(client.fetch_users)(2)  # A's last page
     await client.aclose()
 
 

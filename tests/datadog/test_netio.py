@@ -20,7 +20,7 @@ from connector.datadog.client import DatadogClient
 from connector.datadog.errors import Invalid, Unavailable
 from connector.datadog.netio import OriginPool
 from connector.datadog.paging import paginate
-from tests.datadog.helpers import FAST_RETRY, answered_by
+from tests.datadog.helpers import FAST_RETRY, answered_by, listed
 from tests.fakes.c1.certs import TlsFiles, generate_tls_files
 from tests.fakes.datadog import FakeDatadog, generate_org
 from tests.fakes.proxy import ForwardProxy
@@ -50,7 +50,7 @@ async def test_a_sync_over_tls_runs_on_the_asyncio_layer_with_the_given_trust(
 ) -> None:
     async with _client(https_fake, ssl.create_default_context(cafile=str(tls.ca_cert))) as client:
         assert client._t.asyncio_network, "the pool runs on connector/datadog/netio.py"
-        users = [user async for page in paginate(client.list_users) for user in page.items]
+        users = [user async for page in paginate(listed(client.fetch_users)) for user in page.items]
     assert len(users) == 120
     assert https_fake.count("GET", "/api/v2/users") == 2  # 100 + 20: one request per page, none repeated
 
@@ -58,7 +58,7 @@ async def test_a_sync_over_tls_runs_on_the_asyncio_layer_with_the_given_trust(
 async def test_a_server_certificate_outside_the_given_trust_is_refused(https_fake: FakeDatadog) -> None:
     async with _client(https_fake, ssl.create_default_context()) as client:
         with pytest.raises(Unavailable) as raised:
-            await client.list_users()
+            await listed(client.fetch_users)()
     assert "TLS certificate verification failed" in str(raised.value)
     assert https_fake.count("GET", "/api/v2/users") == 0
     assert not client.stats.retries, "only new trust settings can help: one attempt, not max_attempts"
@@ -76,7 +76,7 @@ def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[ForwardProxy]:
 async def test_tls_goes_through_the_proxy_tunnel(proxy: ForwardProxy, https_fake: FakeDatadog, tls: TlsFiles) -> None:
     async with _client(https_fake, ssl.create_default_context(cafile=str(tls.ca_cert))) as client:
         assert client._t.asyncio_network, "the proxy's pool runs on connector/datadog/netio.py too"
-        page = await client.list_users()
+        page = await listed(client.fetch_users)()
     assert len(page.items) == 100
     assert ("127.0.0.1", https_fake.port) in proxy.opened()
 
@@ -106,7 +106,7 @@ async def test_a_kept_connection_takes_its_locks_without_a_turn_of_the_event_loo
         request.getfixturevalue("proxy")
     async with _client(https_fake, ssl.create_default_context(cafile=str(tls.ca_cert))) as client:
         for _ in range(3):
-            await client.list_users()
+            await listed(client.fetch_users)()
         pool = client._t._pool
         assert pool is not None
         (kept,) = pool._idle
@@ -126,7 +126,7 @@ async def test_a_no_proxy_network_holding_the_hosts_address_sends_it_direct(
     and no client could be built."""
     monkeypatch.setenv("NO_PROXY", no_proxy)
     async with _client(https_fake, ssl.create_default_context(cafile=str(tls.ca_cert))) as client:
-        page = await client.list_users()
+        page = await listed(client.fetch_users)()
     assert len(page.items) == 100
     assert proxy.opened() == [], "sent directly"
 
@@ -136,7 +136,7 @@ async def test_a_no_proxy_network_not_holding_the_hosts_address_leaves_it_to_the
 ) -> None:
     monkeypatch.setenv("NO_PROXY", "10.0.0.0/8,fd00::/8")
     async with _client(https_fake, ssl.create_default_context(cafile=str(tls.ca_cert))) as client:
-        await client.list_users()
+        await listed(client.fetch_users)()
     assert ("127.0.0.1", https_fake.port) in proxy.opened()
 
 

@@ -25,7 +25,7 @@ from connector.datadog.client import DatadogClient
 from connector.datadog.errors import Unavailable, UnexpectedResponse
 from connector.datadog.netio import AsyncioBackend
 from connector.datadog.retry import RetryPolicy
-from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, FAST_RETRY
+from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, FAST_RETRY, listed
 from tests.fakes.c1.certs import TlsFiles, generate_tls_files
 from tests.fakes.datadog import FakeDatadog, generate_org
 from tests.fakes.refusing import RefusingPeer, proxy_authorization
@@ -132,7 +132,7 @@ async def test_tls_inside_an_https_proxys_tls_reaches_datadog(
     tls_proxy: _TlsConnectProxy, https_fake: FakeDatadog, target_tls: TlsFiles
 ) -> None:
     async with _client(https_fake, _trusting(target_tls)) as client:
-        page = await client.list_users()
+        page = await listed(client.fetch_users)()
     assert len(page.items) == 30
     assert tls_proxy.tunnels == [https_fake.port]
 
@@ -152,7 +152,7 @@ async def test_an_https_proxy_is_checked_with_the_trust_the_client_was_given(
     trust = _trusting(target_tls)
     trust.load_verify_locations(cafile=str(proxy_tls.ca_cert))
     async with _client(https_fake, trust) as client:
-        page = await client.list_users()
+        page = await listed(client.fetch_users)()
     assert len(page.items) == 30
     assert tls_proxy.tunnels == [https_fake.port]
 
@@ -164,7 +164,7 @@ async def test_a_wrong_certificate_behind_an_https_proxy_is_a_clean_tls_error(
     failed certificate check left the caller as a traceback, not as the `DatadogError` every failure must be."""
     async with _client(https_fake, _trusting(proxy_tls)) as client:  # trusts the proxy, not Datadog
         with pytest.raises(Unavailable) as raised:
-            await client.list_users()
+            await listed(client.fetch_users)()
     assert "TLS certificate verification failed" in str(raised.value)
     assert not any(isinstance(e, TypeError) for e in _chain(raised.value))
     _no_canary(raised.value)
@@ -263,7 +263,7 @@ async def test_a_peer_dripping_the_body_is_cut_by_the_whole_response_deadline() 
     # timeout, not the deadline this test is about, ended the exchange.
     async with server, _raw_client(server, timeout=0.5, connect_timeout=1.0, retry=single) as client:
         with pytest.raises(Unavailable) as raised:
-            await client.list_users()
+            await listed(client.fetch_users)()
     assert "timed out waiting for the response (no complete response within 2s)" in str(raised.value)
     assert raised.value.retryable
     assert 0 < sent < 100_000
@@ -289,7 +289,7 @@ async def test_a_connection_reset_mid_body_is_named_a_reset() -> None:
     port = server.sockets[0].getsockname()[1]
     async with server, _raw_client(server) as client:
         with pytest.raises(Unavailable) as raised:
-            await client.list_users()
+            await listed(client.fetch_users)()
         assert client.stats.retries == {"ReadError": 1}, "a GET is retried once after a reset, then reported"
     assert str(raised.value).startswith(
         f"Datadog unavailable: GET /api/v2/users -> 127.0.0.1:{port} was reached, but the connection was reset"
@@ -409,7 +409,7 @@ async def test_a_proxy_refusing_the_tunnel_is_named_by_its_status_never_by_its_w
 
     async with RefusingPeer(refuse) as proxy, _through_refusing_proxy(proxy, monkeypatch) as client:
         with pytest.raises(Unavailable) as raised:
-            await client.list_users()
+            await listed(client.fetch_users)()
     assert str(raised.value) == (
         f"Datadog unavailable: GET /api/v2/users -> cannot reach api.datadoghq.invalid through the proxy "
         f"{proxy.address}: the proxy refused the tunnel (HTTP {named})"
@@ -428,7 +428,7 @@ async def test_a_proxy_answering_no_http_is_named_without_quoting_its_bytes(monk
 
     async with RefusingPeer(garbage) as proxy, _through_refusing_proxy(proxy, monkeypatch) as client:
         with pytest.raises(Unavailable) as raised:
-            await client.list_users()
+            await listed(client.fetch_users)()
     assert str(raised.value) == (
         f"Datadog unavailable: GET /api/v2/users -> cannot reach api.datadoghq.invalid through the proxy "
         f"{proxy.address}: the answer is not valid HTTP (illegal status line)"
@@ -455,7 +455,7 @@ async def test_a_proxy_that_refuses_connections_is_named_not_datadog(monkeypatch
     )
     async with client:
         with pytest.raises(Unavailable) as raised:
-            await client.list_users()
+            await listed(client.fetch_users)()
     assert str(raised.value).startswith(
         "Datadog unavailable: GET /api/v2/users -> cannot reach api.datadoghq.invalid: cannot connect to "
         f"the proxy 127.0.0.1:{port}: connection refused"
@@ -491,7 +491,7 @@ async def test_a_malformed_answer_is_not_called_a_closed_connection(answer: byte
     port = server.sockets[0].getsockname()[1]
     async with server, _raw_client(server) as client:
         with pytest.raises(Unavailable) as raised:
-            await client.list_users()
+            await listed(client.fetch_users)()
         assert client.stats.retries == {"RemoteProtocolError": 1}
     assert str(raised.value) == (
         f"Datadog unavailable: GET /api/v2/users -> 127.0.0.1:{port} was reached, but the answer is not "
@@ -520,7 +520,7 @@ async def test_no_proxy_forms_go_reads_send_datadog_requests_direct(
         )
         async with client:
             with pytest.raises(Unavailable) as raised:
-                await client.list_users()  # nothing listens on localhost:443: refused, but not by the proxy
+                await listed(client.fetch_users)()  # nothing listens on localhost:443: refused, but not by the proxy
     assert proxy.received == []
     assert "proxy" not in str(raised.value)
 
@@ -538,7 +538,7 @@ async def test_a_proxy_host_name_no_resolver_takes_is_a_connection_failure(monke
     )  # fmt: skip
     async with client:
         with pytest.raises(Unavailable) as raised:
-            await client.list_users()
+            await listed(client.fetch_users)()
     assert str(raised.value).startswith(
         "Datadog unavailable: GET /api/v2/users -> cannot reach api.datadoghq.invalid: cannot connect to "
         "the proxy proxy..corp:3128: DNS lookup failed (the host name cannot be looked up"
@@ -595,7 +595,7 @@ async def test_an_empty_list_answer_with_an_unasked_encoding_is_called_empty_and
     server = await asyncio.start_server(_answering(answer, requests), "127.0.0.1", 0)
     async with server, _raw_client(server) as client:
         with pytest.raises(UnexpectedResponse) as raised:
-            await client.list_users()
+            await listed(client.fetch_users)()
     assert (
         str(raised.value) == "Datadog unexpected response: GET /api/v2/users -> 200: empty body where JSON was expected"
     )
@@ -728,7 +728,7 @@ async def test_a_proxy_adding_plain_text_after_its_connect_answer_gets_no_answer
     monkeypatch.setenv("HTTPS_PROXY", f"http://{address}")
     async with server, _client(https_fake, _trusting(target_tls)) as client:
         with pytest.raises(Unavailable) as raised:
-            await client.list_users()
+            await listed(client.fetch_users)()
         for _ in range(proxy.tunnels):  # every tunnel ended, its upstream side closed too, before the fake stops
             await asyncio.wait_for(proxy.ended.get(), 30.0)  # a bound on a hang
     assert str(raised.value).startswith(
@@ -775,11 +775,11 @@ async def test_a_body_in_one_byte_chunks_lets_the_loop_turn_while_it_is_read() -
     requests: list[bytes] = []
     server = await asyncio.start_server(_answering(answer, requests), "127.0.0.1", 0)
     async with server, _raw_client(server) as client:
-        await client.list_users()  # the connection is made and kept: the next answer is all that is read
+        await listed(client.fetch_users)()  # the connection is made and kept: the next answer is all that is read
         counter = asyncio.create_task(count_turns())
         await asyncio.sleep(0)
         turns = 0
-        page_read = await client.list_users()
+        page_read = await listed(client.fetch_users)()
         counter.cancel()
     assert page_read.items == []
     assert turns >= len(page) // 256

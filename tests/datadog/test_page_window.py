@@ -12,7 +12,7 @@ from connector.datadog.client import DatadogClient
 from connector.datadog.errors import UnexpectedResponse
 from connector.datadog.paging import Page, PagePrefetch, PendingPage, paginate
 from connector.datadog.resources.users import UserSyncer
-from tests.datadog.helpers import ClientFactory
+from tests.datadog.helpers import ClientFactory, listed
 from tests.fakes.datadog import FakeDatadog, generate_org
 
 USERS = "/api/v2/users"
@@ -123,7 +123,7 @@ async def _walk(syncer: UserSyncer) -> list[str]:
 async def test_a_user_sync_requests_each_page_once_and_keeps_datadog_order(make_client: ClientFactory) -> None:
     with FakeDatadog(generate_org(users=950, seed=3, teams=1)) as fake:
         client: DatadogClient = make_client(fake)
-        expected = [u.id async for page in paginate(client.list_users) for u in page.items]
+        expected = [u.id async for page in paginate(listed(client.fetch_users)) for u in page.items]
         before = fake.count("GET", USERS)
         assert await _walk(UserSyncer(client)) == expected
         assert fake.count("GET", USERS) - before == 10  # 950 users: pages 0-9, each once

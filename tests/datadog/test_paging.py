@@ -14,7 +14,7 @@ import pytest
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import UnexpectedResponse
 from connector.datadog.paging import Page, next_page_number, paginate
-from tests.datadog.helpers import ClientFactory, answered_by
+from tests.datadog.helpers import ClientFactory, answered_by, listed
 from tests.fakes.datadog import FakeDatadog, Org
 from tests.fakes.datadog.org import APIKey, AppKey, Layer, Schedule
 
@@ -90,9 +90,9 @@ def _org_app_keys(n: int) -> Org:
 
 Walk = Callable[[DatadogClient], AsyncIterator[Page[Any]]]
 KINDS: dict[str, tuple[Callable[[int], Org], Walk, str]] = {
-    "users": (_org_users, lambda c: paginate(c.list_users), "/api/v2/users"),
-    "roles": (_org_roles, lambda c: paginate(lambda n: c.list_roles(n, query="bucket")), "/api/v2/roles"),
-    "teams": (_org_teams, lambda c: paginate(c.list_teams), "/api/v2/team"),
+    "users": (_org_users, lambda c: paginate(listed(c.fetch_users)), "/api/v2/users"),
+    "roles": (_org_roles, lambda c: paginate(lambda n: listed(c.fetch_roles)(n, query="bucket")), "/api/v2/roles"),
+    "teams": (_org_teams, lambda c: paginate(listed(c.fetch_teams)), "/api/v2/team"),
     "team_memberships": (
         _org_members,
         lambda c: c.iter_team_memberships("11111111-1111-4111-8111-111111111111"),
@@ -144,8 +144,8 @@ async def test_server_capping_the_page_size_loses_nothing(make_client: ClientFac
 async def test_single_page_reports_where_to_continue(server: FakeDatadog, make_client: ClientFactory) -> None:
     server.state.org = _org_users(150)
     client = make_client(server)
-    first = await client.list_users()
-    second = await client.list_users(first.next_number or 0)
+    first = await listed(client.fetch_users)()
+    second = await listed(client.fetch_users)(first.next_number or 0)
     assert (first.number, first.next_number, first.total) == (0, 1, 150)
     assert (second.number, second.next_number, len(second.items)) == (1, None, 50)
 
@@ -212,7 +212,7 @@ async def test_a_page_holding_more_items_than_the_size_it_reports_is_named(size:
 
     async with answered_by(handler) as client:
         with pytest.raises(UnexpectedResponse) as raised:
-            async for _ in paginate(client.list_users):
+            async for _ in paginate(listed(client.fetch_users)):
                 pass
     assert str(raised.value) == (
         f"Datadog unexpected response: GET /api/v2/users -> 200: page 0: 100 items, more than the page size of {size} "

@@ -12,7 +12,7 @@ from connector.baton.errors import InvalidArgumentError
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import Conflict, Invalid, NotFound, UnexpectedResponse
 from connector.datadog.paging import paginate
-from tests.datadog.helpers import answered_by
+from tests.datadog.helpers import answered_by, listed
 from tests.fakes.datadog import FakeDatadog
 from tests.fakes.datadog.org import Role, Team, User
 
@@ -41,7 +41,7 @@ async def test_role_grant_and_revoke(fake: FakeDatadog, client: DatadogClient) -
     assert role.id in user.role_ids
     assert user.id in fake.org.role_members[role.id]
     # The users walk now reports the grant, without any per-role request.
-    walked = {u.id: u.role_ids async for page in paginate(client.list_users) for u in page.items}
+    walked = {u.id: u.role_ids async for page in paginate(listed(client.fetch_users)) for u in page.items}
     assert role.id in walked[user.id]
 
     await client.add_user_to_role(role.id, user.id)  # granting twice is harmless

@@ -11,7 +11,7 @@ import pytest
 from connector.datadog.errors import RateLimited
 from connector.datadog.ratelimit import RateLimiter, RateLimitHeaders, Ticket, WaitTooLong
 from connector.datadog.retry import RetryPolicy
-from tests.datadog.helpers import ClientFactory, FakeTime, answered_by
+from tests.datadog.helpers import ClientFactory, FakeTime, answered_by, listed
 from tests.fakes.datadog import FakeDatadog, RateLimits, generate_org
 
 
@@ -170,17 +170,59 @@ async def test_a_first_request_without_an_answer_stays_spent_but_is_no_longer_in
 @pytest.mark.parametrize(
     "answer", [_headers(3, 2, 7, name="users-own"), {}], ids=["its own bucket", "no rate-limit headers"]
 )
-async def test_a_first_request_answered_after_a_429_emptied_the_bucket_gives_nothing_back(
+async def test_a_first_request_without_an_answer_is_given_back_once_its_groups_answer_shows_another_bucket(
     answer: dict[str, str],
 ) -> None:
-    """`users`' first request is in flight when Datadog refuses `roles` for 30 s. Its answer then shows it was not in
-    `shared`, but Datadog's 0 never counted it: given back, it let one `roles` request out into the refused window."""
+    """`users`' first request gets no answer, so it stays spent in `shared` (it may have reached Datadog there); its
+    next first request is answered, and shows `users` is not in `shared`: neither was the first. Kept spent, the last
+    slot `shared` had was lost, and `roles` waited for the reset with one request left in Datadog's count."""
+    limiter, time = await _shared(remaining=1)
+    limiter.release(await limiter.acquire("users"), None)
+    limiter.release(await limiter.acquire("users"), answer)
+    assert not await _waits_for_the_reset(limiter, time, "roles")
+    assert await _waits_for_the_reset(limiter, time, "roles")  # given back once, not more
+
+
+async def test_a_first_request_without_an_answer_stays_spent_in_the_bucket_its_group_turns_out_to_share() -> None:
+    """Its group's answer names `shared`: the request may have been one of Datadog's count there. That answer states
+    what is left (one), and nothing is given back on top."""
+    limiter, time = await _shared(remaining=2)
+    limiter.release(await limiter.acquire("users"), None)
+    limiter.release(await limiter.acquire("users"), _headers(3, 1, 7, name="shared"))
+    assert not await _waits_for_the_reset(limiter, time, "roles")
+    assert await _waits_for_the_reset(limiter, time, "roles")
+
+
+async def test_a_first_request_without_an_answer_is_not_given_back_where_a_newer_count_no_longer_holds_it() -> None:
+    """After it ended, `roles`' answer said none is left in `shared`: Datadog's count, which holds no request of ours
+    in flight. Given back on top when `users`' answer showed another bucket, one request went out into a spent window
+    (and Datadog refused it)."""
+    limiter, time = await _shared(remaining=2)
+    limiter.release(await limiter.acquire("users"), None)
+    limiter.release(await limiter.acquire("roles"), _headers(3, 0, 7, name="shared"))
+    limiter.release(await limiter.acquire("users"), _headers(3, 2, 7, name="users-own"))
+    assert await _waits_for_the_reset(limiter, time, "roles")
+
+
+@pytest.mark.parametrize("answered", [True, False], ids=["answered", "unanswered, then its group's next answered"])
+@pytest.mark.parametrize(
+    "answer", [_headers(3, 2, 7, name="users-own"), {}], ids=["its own bucket", "no rate-limit headers"]
+)
+async def test_a_first_request_answered_after_a_429_emptied_the_bucket_gives_nothing_back(
+    answer: dict[str, str], answered: bool
+) -> None:
+    """`users`' first request is in flight when Datadog refuses `roles` for 30 s. Its answer (or, when it gets none, its
+    group's next one) then shows it was not in `shared`, but Datadog's 0 never counted it: given back, it let one
+    `roles` request out into the refused window."""
     limiter, time = await _shared(remaining=5)
     first = await limiter.acquire("users")
     refused = await limiter.acquire("roles")
     limiter.release(refused, {"retry-after": "30", "x-ratelimit-name": "shared"}, throttled=True, refused=True)
     limiter.throttle(refused, 30.0)
     at = time.now
+    if not answered:
+        limiter.release(first, None)
+        first = await limiter.acquire("users")
     limiter.release(first, answer)
     await limiter.acquire("roles")
     assert time.now - at == 30.0
@@ -304,13 +346,13 @@ async def test_a_cancelled_first_request_does_not_block_its_group(make_client: C
     with FakeDatadog(generate_org(users=5, seed=4, teams=1, schedules=1)) as fake:
         fake.faults.latency = 0.5
         client = make_client(fake)
-        first = asyncio.ensure_future(client.list_roles())
+        first = asyncio.ensure_future(listed(client.fetch_roles)())
         await asyncio.sleep(0.1)
         first.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await first
         fake.faults.latency = 0
-        page = await asyncio.wait_for(client.list_roles(), 30)  # a bound on a hang
+        page = await asyncio.wait_for(listed(client.fetch_roles)(), 30)  # a bound on a hang
         assert page.items
 
 

@@ -41,7 +41,7 @@ from connector.datadog.models import (
     UserInvitation,
 )
 from connector.datadog.paging import Page
-from tests.datadog.helpers import FAST_RETRY, FakeTime, load_recording, recordings
+from tests.datadog.helpers import FAST_RETRY, FakeTime, listed, load_recording, recordings
 
 ID = "([^/]+)"
 Call = Callable[[DatadogClient, re.Match[str], Any], Awaitable[Any]]
@@ -49,7 +49,7 @@ Call = Callable[[DatadogClient, re.Match[str], Any], Awaitable[Any]]
 # (method, path pattern, how the client is asked for it)
 CLIENT_CALLS: list[tuple[str, str, Call]] = [
     ("GET", "/api/v1/validate", lambda c, m, b: c.validate()),
-    ("GET", "/api/v2/users", lambda c, m, b: c.list_users()),
+    ("GET", "/api/v2/users", lambda c, m, b: listed(c.fetch_users)()),
     ("GET", f"/api/v2/users/{ID}", lambda c, m, b: c.get_user(m[1])),
     ("POST", "/api/v2/users", lambda c, m, b: c.create_user(
         b["data"]["attributes"]["email"], name=b["data"]["attributes"].get("name"),
@@ -58,11 +58,11 @@ CLIENT_CALLS: list[tuple[str, str, Call]] = [
     ("DELETE", f"/api/v2/users/{ID}", lambda c, m, b: c.disable_user(m[1])),
     ("POST", "/api/v2/user_invitations", lambda c, m, b: c.send_invitation(
         b["data"][0]["relationships"]["user"]["data"]["id"])),
-    ("GET", "/api/v2/roles", lambda c, m, b: c.list_roles()),
+    ("GET", "/api/v2/roles", lambda c, m, b: listed(c.fetch_roles)()),
     ("GET", f"/api/v2/roles/{ID}/users", lambda c, m, b: c.list_role_users(m[1])),
     ("POST", f"/api/v2/roles/{ID}/users", lambda c, m, b: c.add_user_to_role(m[1], b["data"]["id"])),
     ("DELETE", f"/api/v2/roles/{ID}/users", lambda c, m, b: c.remove_user_from_role(m[1], b["data"]["id"])),
-    ("GET", "/api/v2/team", lambda c, m, b: c.list_teams()),
+    ("GET", "/api/v2/team", lambda c, m, b: listed(c.fetch_teams)()),
     ("GET", f"/api/v2/team/{ID}", lambda c, m, b: c.get_team(m[1])),
     ("GET", f"/api/v2/team/{ID}/memberships", lambda c, m, b: c.list_team_memberships(m[1])),
     ("POST", f"/api/v2/team/{ID}/memberships", lambda c, m, b: c.add_team_member(

@@ -21,7 +21,7 @@ from connector.datadog.paging import paginate
 from connector.datadog.provisioning import MAY_HAVE_LANDED, said_if_maybe_made
 from connector.datadog.retry import Attempts, GiveUp, NoAnswer, Retry, RetryPolicy
 from connector.datadog.stats import ClientEvent, RateLimitWait
-from tests.datadog.helpers import ClientFactory, FakeTime, ToTheFake
+from tests.datadog.helpers import ClientFactory, FakeTime, ToTheFake, listed
 from tests.fakes.datadog import FakeDatadog, generate_org
 
 USERS = "/api/v2/users"
@@ -34,7 +34,7 @@ def fake() -> Iterator[FakeDatadog]:
 
 
 async def _all_user_ids(client: DatadogClient) -> list[str]:
-    return [u.id async for page in paginate(client.list_users) for u in page.items]
+    return [u.id async for page in paginate(listed(client.fetch_users)) for u in page.items]
 
 
 async def test_server_errors_are_retried_to_the_same_result(fake: FakeDatadog, make_client: ClientFactory) -> None:
@@ -88,7 +88,7 @@ async def test_attempts_are_bounded(fake: FakeDatadog, make_client: ClientFactor
     fake.faults.force(503, times=50, path=USERS)
     client = make_client(fake, retry=RetryPolicy(max_attempts=4, base_delay=0.001, max_delay=0.002))
     with pytest.raises(Unavailable) as raised:
-        await client.list_users()
+        await listed(client.fetch_users)()
     assert fake.count("GET", USERS) == 4
     assert raised.value.status == 503
     assert raised.value.messages == ("Internal Server Error",)
@@ -101,7 +101,7 @@ async def test_rate_limit_retries_are_bounded(fake: FakeDatadog, make_client: Cl
     policy = RetryPolicy(max_rate_limit_retries=3)
     client = make_client(fake, retry=policy, sleep=clock.sleep, clock=clock.clock)
     with pytest.raises(RateLimited) as raised:
-        await client.list_users()
+        await listed(client.fetch_users)()
     assert fake.count("GET", USERS) == 4
     assert raised.value.retry_after == 2.0
     assert raised.value.limit_name == "fake_users"
@@ -112,7 +112,7 @@ async def test_a_reset_beyond_the_longest_wait_fails_fast(fake: FakeDatadog, mak
     clock = FakeTime()
     client = make_client(fake, retry=RetryPolicy(max_hinted_delay=60), sleep=clock.sleep, clock=clock.clock)
     with pytest.raises(RateLimited) as raised:
-        await client.list_users()
+        await listed(client.fetch_users)()
     assert clock.sleeps == []  # no waiting at all: the caller reschedules
     assert raised.value.retry_after == 3600
     assert fake.count("GET", USERS) == 1
@@ -128,11 +128,11 @@ async def test_a_rate_limited_call_says_how_long_datadog_asked_to_wait(
     clock = FakeTime()
     client = make_client(fake, retry=RetryPolicy(max_hinted_delay=60), sleep=clock.sleep, clock=clock.clock)
     with pytest.raises(RateLimited) as refused:
-        await client.list_users()
+        await listed(client.fetch_users)()
     assert "429" in str(refused.value)
     assert "wait 3600 s" in str(refused.value)
     with pytest.raises(RateLimited) as held:
-        await client.list_users()
+        await listed(client.fetch_users)()
     assert "resets in 3600" in str(held.value)
     assert fake.count("GET", USERS) == 1
 
@@ -245,7 +245,7 @@ async def test_timeouts_are_retried_then_reported(fake: FakeDatadog, make_client
     fake.faults.latency = 0.3
     client = make_client(fake, timeout=0.05, retry=RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.002))
     with pytest.raises(Unavailable) as raised:
-        await client.list_users()
+        await listed(client.fetch_users)()
     assert raised.value.status is None
     assert raised.value.reason == f"127.0.0.1:{fake.port} was reached, but timed out waiting for the response"
     assert sum(client.stats.retries.values()) == 2, client.stats.retries  # read or connect timeouts
@@ -317,7 +317,7 @@ async def test_a_503_asking_for_longer_than_the_longest_wait_fails_at_once(
     client = make_client(fake, sleep=clock.sleep, clock=clock.clock)
 
     with pytest.raises(Unavailable):
-        await client.list_users()
+        await listed(client.fetch_users)()
     assert clock.sleeps == []
     assert fake.count("GET", USERS) == 1
 
@@ -338,17 +338,24 @@ async def test_a_408_that_outlasts_the_retries_fails_retryably(fake: FakeDatadog
     fake.faults.force(408, times=50, path=USERS)
     client = make_client(fake, retry=RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.002))
     with pytest.raises(Unavailable) as raised:
-        await client.list_users()
+        await listed(client.fetch_users)()
     assert fake.count("GET", USERS) == 3
     assert (raised.value.status, raised.value.retryable) == (408, True)
 
 
-async def test_a_create_answered_408_is_not_resent(fake: FakeDatadog, make_client: ClientFactory) -> None:
+async def test_a_create_answered_datadogs_408_is_sent_again_and_made_once(
+    fake: FakeDatadog, make_client: ClientFactory
+) -> None:
+    """Datadog's 408 (its JSON error body) says the request was not received whole, so not processed (RFC 9110
+    §15.5.9: the client "MAY repeat that request"): the create is sent again, as after a refused connection, and made
+    once. Given up on, it failed saying the user may have been made, though Datadog had said it was not."""
     fake.faults.force(408, times=1, path=USERS, method="POST")
     client = make_client(fake)
-    with pytest.raises(Unavailable):
-        await client.create_user("new.person@example.com")
-    assert fake.count("POST", USERS) == 1
+    before = len(fake.org.users)
+    user = await client.create_user("new.person@example.com")
+    assert fake.count("POST", USERS) == 2
+    assert len(fake.org.users) == before + 1
+    assert user.email == "new.person@example.com"
 
 
 _USER = b'{"data": {"type": "users", "id": "u1", "attributes": {"email": "new.person@example.com"}}}'
@@ -391,6 +398,21 @@ async def _answering(answers: list[bytes], **options: Any) -> AsyncIterator[Data
             yield client
         finally:
             await client.aclose()
+
+
+async def test_a_create_answered_a_proxys_408_is_not_sent_again_and_may_have_landed() -> None:
+    """A proxy's or a load balancer's 408 page is not Datadog's word: one that answers so for its own wait on Datadog,
+    after the request went through, would have the create made twice (a key minted twice, the first untraced). A
+    create gives up on it saying it may have landed, so the caller looks up what it may have made; a read asks again."""
+    clock = FakeTime()
+    page = _http(408, b"<html><body><h1>408 Request Time-out</h1></body></html>", b"Content-Type: text/html")
+    created = _http(201, _USER, b"Content-Type: application/json")
+    async with _answering([page, created], sleep=clock.sleep, clock=clock.clock) as dd:
+        with pytest.raises(Unavailable) as raised:
+            await dd.create_user("new.person@example.com")
+        assert raised.value.after_lost_answer
+        assert (await dd.get_user("u1")).id == "u1"
+        assert dd.stats.retries == {}
 
 
 @pytest.mark.parametrize(

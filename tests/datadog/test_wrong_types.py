@@ -27,7 +27,7 @@ from connector.datadog.decode import parse_model
 from connector.datadog.errors import DatadogError, UnexpectedResponse
 from connector.datadog.models import ItemEnvelope, Resource
 from connector.datadog.transport import Reply
-from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, ClientFactory
+from tests.datadog.helpers import CANARY_API_KEY, CANARY_APP_KEY, ClientFactory, listed
 from tests.fakes.datadog import FakeDatadog, generate_org
 
 # The wrong values: each would show in a message that quoted it.
@@ -86,11 +86,11 @@ def _role(fake: FakeDatadog) -> str:
 
 
 CALLS = [
-    Call("users", "GET", lambda f: "/api/v2/users", lambda c, f: c.list_users()),
+    Call("users", "GET", lambda f: "/api/v2/users", lambda c, f: listed(c.fetch_users)()),
     Call("user", "GET", lambda f: f"/api/v2/users/{_human(f)}", lambda c, f: c.get_user(_human(f))),
-    Call("roles", "GET", lambda f: "/api/v2/roles", lambda c, f: c.list_roles()),
+    Call("roles", "GET", lambda f: "/api/v2/roles", lambda c, f: listed(c.fetch_roles)()),
     Call("role users", "GET", lambda f: f"/api/v2/roles/{_role(f)}/users", lambda c, f: c.list_role_users(_role(f))),
-    Call("teams", "GET", lambda f: "/api/v2/team", lambda c, f: c.list_teams()),
+    Call("teams", "GET", lambda f: "/api/v2/team", lambda c, f: listed(c.fetch_teams)()),
     Call(
         "memberships",
         "GET",
@@ -411,7 +411,7 @@ async def test_a_boolean_sent_as_another_json_type_is_refused_not_coerced(
 
     fake.faults.rewrite(changed, path="/api/v2/users", method="GET")
     with pytest.raises(UnexpectedResponse) as raised:
-        await make_client(fake).list_users()
+        await listed(make_client(fake).fetch_users)()
     assert f"data[0].attributes.{member} (expected {expected})" in str(raised.value)
 
 
@@ -424,7 +424,7 @@ async def test_a_count_sent_as_a_string_is_refused_not_coerced(fake: FakeDatadog
 
     fake.faults.rewrite(changed, path="/api/v2/team", method="GET")
     with pytest.raises(UnexpectedResponse) as raised:
-        await make_client(fake).list_teams()
+        await listed(make_client(fake).fetch_teams)()
     assert "data[0].attributes.user_count (expected a whole number, got a string)" in str(raised.value)
 
 
@@ -455,7 +455,7 @@ async def test_an_id_no_request_can_use_is_named_by_its_path(
 
     fake.faults.rewrite(changed, path="/api/v2/users", method="GET")
     with pytest.raises(UnexpectedResponse) as raised:
-        await make_client(fake).list_users()
+        await listed(make_client(fake).fetch_users)()
     assert f"page 0: {expected[0]}" in str(raised.value)
     assert "a\nb" not in str(raised.value)
 
@@ -529,7 +529,7 @@ async def test_the_places_named_are_the_first_in_the_answer(fake: FakeDatadog, m
     read "data[0], data[10], data[11], ..." (or "data[1000000]" second, on a hostile page), as if those came first."""
     fake.faults.rewrite(_every_user_disabled_as("no"), path="/api/v2/users", method="GET")
     with pytest.raises(UnexpectedResponse) as raised:
-        await make_client(fake).list_users()
+        await listed(make_client(fake).fetch_users)()
     named = "; ".join(f"data[{i}].attributes.disabled (expected a boolean, got a string)" for i in range(5))
     assert str(raised.value).endswith(f"{len(fake.org.users)} invalid field(s): {named}; …")
 
@@ -550,7 +550,7 @@ async def test_a_page_failing_on_every_item_is_walked_only_for_the_places_it_nam
     monkeypatch.setattr(decode, "_wire_path", counted)
     fake.faults.rewrite(_every_user_disabled_as(0), path="/api/v2/users", method="GET")
     with pytest.raises(UnexpectedResponse, match=r"data\[4\]\.attributes\.disabled \(expected a boolean"):
-        await make_client(fake).list_users()
+        await listed(make_client(fake).fetch_users)()
     assert len(fake.org.users) > 6
     assert walked == [("data", i, "disabled") for i in range(6)]
 
@@ -584,7 +584,7 @@ async def test_a_listed_member_is_named_where_it_was_read(fake: FakeDatadog, mak
 
     fake.faults.rewrite(changed, path="/api/v2/users", method="GET")
     with pytest.raises(UnexpectedResponse) as raised:
-        await make_client(fake).list_users()
+        await listed(make_client(fake).fetch_users)()
     assert str(raised.value).endswith(
         "1 invalid field(s): data[0].attributes.disabled (expected a boolean, got a string)"
     )

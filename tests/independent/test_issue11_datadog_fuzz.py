@@ -18,6 +18,7 @@ import pytest
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import DatadogError
 from connector.datadog.retry import RetryPolicy
+from tests.datadog.helpers import listed
 from tests.independent.rawpeer import JSON, CloseAfter, RawPeer, http
 from tests.independent.test_issue11_datadog_http import API_KEY, APP_KEY, GRANTED, REVOKED
 
@@ -44,11 +45,11 @@ CALLS: list[Callable[[DatadogClient], Awaitable[object]]] = [
     lambda dd: dd.remove_user_from_role("r-1", "u-1"),
     lambda dd: dd.delete_api_key("k-1"),
     lambda dd: dd.create_api_key("c1-issued"),
-    lambda dd: dd.list_users(0),
+    lambda dd: listed(dd.fetch_users)(0),
     lambda dd: dd.disable_user("u-1"),
     lambda dd: dd.get_user("u-1"),
     lambda dd: dd.add_team_member("t-1", "u-1"),
-    lambda dd: dd.list_teams(0),
+    lambda dd: listed(dd.fetch_teams)(0),
     lambda dd: dd.validate(),
 ]
 

@@ -21,7 +21,7 @@ import pytest
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import DatadogError, RateLimited, Unavailable, UnexpectedResponse
 from connector.datadog.retry import RetryPolicy
-from tests.datadog.helpers import FakeTime, loopback_trust
+from tests.datadog.helpers import FakeTime, listed, loopback_trust
 from tests.independent.rawpeer import JSON, Answer, CloseAfter, RawPeer, Stall, http
 
 API_KEY = "indep-canary-api-5b1d0c3e9f7a2468ace1"
@@ -69,7 +69,7 @@ def create_key(dd: DatadogClient) -> Awaitable[object]:
 
 
 def list_users(dd: DatadogClient) -> Awaitable[object]:
-    return dd.list_users(0)
+    return listed(dd.fetch_users)(0)
 
 
 def _client(peer: RawPeer, **options: Any) -> DatadogClient:

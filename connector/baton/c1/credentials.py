@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
+from connector.baton.errors import SettingError
 from connector.baton.gostrings import go_raw_url_b64decode
 from connector.baton.hostnames import host_name_resolvable
 from connector.baton.jsontypes import a_json_type
@@ -31,13 +32,8 @@ _PORT = re.compile(r"[0-9]{1,5}")
 _ED25519_KEY_BYTES: Final = 32
 
 
-class CredentialError(ValueError):
+class CredentialError(SettingError, ValueError):
     """A credential setting is malformed. `setting` names it (`client-id`, `client-secret`, ...)."""
-
-    def __init__(self, setting: str, reason: str) -> None:
-        super().__init__(f"{setting}: {reason}")
-        self.setting = setting
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

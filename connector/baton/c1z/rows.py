@@ -131,8 +131,14 @@ class SyncRun:
         return self.ended_at is not None
 
 
-# Where each table's row (the functions below) holds its key, `external_id` (the store tallies the keys it writes).
-KEY_COLUMN = {"v1_resource_types": 0, "v1_resources": 1, "v1_entitlements": 2, "v1_grants": 5}
+# Where each table's row (the functions below) holds what the store tallies of the rows it writes (connector/baton/c1z/
+# tally.py): its key (`external_id`), its object (`data`) and a grant's `expansion`.
+TALLIED_COLUMNS = {
+    "v1_resource_types": (0, 1),
+    "v1_resources": (1, 4),
+    "v1_entitlements": (2, 3),
+    "v1_grants": (5, 8, 6),
+}
 
 
 def resource_type_row(rt: resource_pb2.ResourceType, sync_id: str, now: str) -> tuple[Any, ...]:

@@ -129,10 +129,10 @@ class _Db:
         self._token: tuple[str, str] | None = None
         # The active sync's rows per table (`tally.TALLIED_TABLES`) as this store wrote them, and the tally that goes
         # with `_token` (`_store_token` records it in the stored token; `rows_changed` compares a resumed token's with
-        # the rows `resume_sync` found).
+        # the rows it finds, and sets the resumed sync's).
         self._tally: tuple[str, dict[str, tally.Tally]] | None = None
         self._token_tally: str | None = None
-        self._found: tuple[str, dict[str, tally.Tally]] | None = None
+        self._resumed: str | None = None
         self._indexes_deferred = False
         # Only in a file this store created: a resumed one reads its resources at once (`stored_resources`).
         self._resource_indexes_deferred = False
@@ -367,12 +367,10 @@ class _Db:
         self._tally = (sync_id, dict.fromkeys(tally.TALLIED_TABLES, tally.Tally()))
 
     def resume_sync(self, sync_id: str) -> str:
-        """The unfinished sync's token; its rows are tallied for `rows_changed` (a pass over each table, once per
-        resume)."""
+        """The unfinished sync's token. Its rows are tallied by `rows_changed`, once the token is read and only if it
+        records a tally to compare with: a token that starts over anyway pays no pass over the tables."""
         token = self.sync_token(sync_id)
-        found = {table: tally.of_file(self.conn, table, sync_id) for table in tally.TALLIED_TABLES}
-        self._tally = (sync_id, dict(found))
-        self._found = (sync_id, found)
+        self._resumed = sync_id
         return token
 
     def rows_changed(self, sync_id: str, record: object) -> str | None:
@@ -389,10 +387,13 @@ class _Db:
                 "its state records no tally of the rows it stored (another version or SDK wrote it), so the pages it "
                 "claims cannot be checked"
             )
-        if self._found is None or self._found[0] != sync_id:
+        if self._resumed != sync_id:
             raise InternalError("rows_changed is asked of a sync that was not resumed")
+        # A pass over each table, once per resume; the run goes on tallying from what it found.
+        found = {table: tally.of_file(self.conn, table, sync_id) for table in tally.TALLIED_TABLES}
+        self._tally = (sync_id, dict(found))
         for table in tally.TALLIED_TABLES:
-            problem = tally.difference(table, self._found[1][table], claimed[table])
+            problem = tally.difference(table, found[table], claimed[table])
             if problem is not None:
                 return problem
         return None
@@ -467,22 +468,42 @@ class _Db:
     def _insert(
         self, tallies: dict[str, tally.Tally] | None, table: str, statement: str, values: list[tuple[Any, ...]]
     ) -> None:
-        """Run `statement` over `values` into `table`, tallying the rows it adds into `tallies`."""
+        """Run `statement` over `values` into `table`, tallying the rows it adds or updates into `tallies`."""
         if tallies is None:
             self.conn.executemany(statement, values)
             return
         before = self._max_id(table)
+        self.conn.execute("SAVEPOINT tally")
         self.conn.executemany(statement, values)
         added = self._max_id(table) - before
         if added == len(values):  # every value a new row, with the ids after `before` in order: the usual case
-            key = rows.KEY_COLUMN[table]
-            tallies[table] = tallies[table].appended(before + 1, [value[key] for value in values])
-        elif added:  # an upsert updated rows too (they keep their ids and keys): the new ones are read back
-            new = self.conn.execute(
-                f"SELECT id, external_id FROM {table} WHERE id > ? ORDER BY id",  # noqa: S608 - our table names
-                (before,),
-            ).fetchall()
-            tallies[table] = tallies[table].extended(new)
+            self.conn.execute("RELEASE tally")
+            key, data, *extra = rows.TALLIED_COLUMNS[table]
+            tallies[table] = tallies[table].appended(
+                before + 1,
+                [value[key] for value in values],
+                [value[data] for value in values],
+                [value[extra[0]] for value in values] if extra else (),
+            )
+            return
+        # The upsert updated rows of the sync in place (a repeated item, a resumed listing read again): they keep their
+        # ids and keys, but their values may be others. The page is undone and run again with those rows' values read
+        # before and after, so the tally takes their old values out and puts the new ones in; only such pages pay.
+        self.conn.execute("ROLLBACK TO tally")
+        found = f"id, data{', expansion' if table in tally.EXTRA_COLUMN else ''}"
+        key = rows.TALLIED_COLUMNS[table][0]
+        sync_id = values[0][-2]  # each row's last two values: its sync id and time
+        by_key = f"SELECT {found} FROM {table} WHERE external_id = ? AND sync_id = ?"  # noqa: S608 - our names
+        updated = sorted({row for value in values for row in self.conn.execute(by_key, (value[key], sync_id))})
+        self.conn.executemany(statement, values)
+        self.conn.execute("RELEASE tally")
+        by_id = f"SELECT {found} FROM {table} WHERE id = ?"  # noqa: S608 - our names
+        now = [row for (row_id, *_) in updated for row in self.conn.execute(by_id, (row_id,))]
+        new = self.conn.execute(
+            f"SELECT id, external_id, {found.removeprefix('id, ')} FROM {table} WHERE id > ? ORDER BY id",  # noqa: S608
+            (before,),
+        ).fetchall()
+        tallies[table] = tallies[table].revalued(updated, now).extended(new)
 
     def end_sync(self, sync_id: str, token: str, supports_diff: bool) -> dict[str, Any]:
         self._check_not_broken()

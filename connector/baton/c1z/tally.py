@@ -4,18 +4,22 @@ The token claims the pages its run stored: a run resumed over a file whose rows 
 a salvage) never lists those pages again, and was saved as complete with the file's rows in place of its own. So the
 store keeps, per table, a tally of the active sync's rows as it wrote them, commits it inside each token
 (`STORED_ROWS_KEY`), and on a resume compares it with the rows it finds. A count alone passed a deletion balanced by as
-many added rows; the tally is the rows' count, their highest row id, the sum of their row ids and a CRC-32 of their keys
-(`external_id`) in row id order. A sync only appends rows (each new row's id is the table's highest plus one; an upsert
-keeps its row's id and key), so a page extends the tally from the values in hand, without reading anything back
-(about 0.25 µs a row with the token's JSON: docs/c1z.md, "Resuming"). A row deleted, added, re-keyed or moved to another
-id changes it; an object edited in place under its id and key does not (the resume checks each object is the one its
-key names: `_Db._check_objects`).
+many added rows; the tally is the rows' count, their highest row id, the sum of their row ids, a CRC-32 of their keys
+(`external_id`) in row id order, and the sum of each row's CRC-32 of its values (its object, `data`, and a grant's
+`expansion`). A sync only appends rows (each new row's id is the table's highest plus one), so a
+page extends the tally from the bytes in hand, without reading anything back (docs/c1z.md, "Resuming", gives the cost a
+row). An upsert keeps its row's id and key but may replace its values: the values are summed row by row, not chained in
+id order, so the store takes the old row's term out and puts the new one's in (`revalued`) without a pass over the
+table. A row deleted, added, re-keyed, moved to another id or edited in place (an object whose key and id are kept:
+`_Db._check_objects` passes it) changes the tally.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +31,13 @@ if TYPE_CHECKING:  # the engine reads a token's tally without loading the SQLite
 # keys the struct lacks, whatever their value.
 TALLIED_TABLES = ("v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants")
 STORED_ROWS_KEY = "py_stored_rows"
-_FIELDS = ("rows", "last_id", "id_sum", "keys_crc32")
-_ID_SUM_MODULUS = 1 << 64  # the sum stays a 64-bit number in the token, whatever the ids
-# Rows read back per step, and the characters of a key tallied: a file's key may be 64 MiB (SQLite's limit on a value),
+# The nullable column tallied with a table's object (`data`): a grant's expansion, which makes grants of its own.
+EXTRA_COLUMN = {"v1_grants": "expansion"}
+# A token of ours that records fewer fields (an earlier version's, before `values_sum`) records no usable tally: its run
+# starts over (`recorded`).
+_FIELDS = ("rows", "last_id", "id_sum", "keys_crc32", "values_sum")
+_SUM_MODULUS = 1 << 64  # the sums stay 64-bit numbers in the token, whatever the ids and rows
+# Rows tallied per step, and the characters of a key tallied: a file's key may be 64 MiB (SQLite's limit on a value),
 # and a step of them would all be in memory at once. Real keys take tens to hundreds.
 _CHUNK = 1000
 _KEY_CHARS = 1024
@@ -37,39 +45,78 @@ _KEY_CHARS = 1024
 
 @dataclass(frozen=True, slots=True)
 class Tally:
-    """One table's rows of a sync: how many, the highest row id, the sum of the ids, a CRC-32 of the keys in id order."""
+    """One table's rows of a sync: how many, the highest row id, the sum of the ids, a CRC-32 of the keys in id order,
+    the sum of the rows' values' CRC-32s (`_values_sum`)."""
 
     rows: int = 0
     last_id: int = 0
     id_sum: int = 0
     keys_crc32: int = 0
+    values_sum: int = 0
 
-    def appended(self, first_id: int, keys: Sequence[object]) -> Tally:
-        """This tally after `len(keys)` rows with the ids `first_id`, `first_id + 1`, ... (an insert's new rows)."""
+    def appended(
+        self, first_id: int, keys: Sequence[object], objects: Sequence[bytes], extras: Sequence[bytes | None] = ()
+    ) -> Tally:
+        """This tally after `len(keys)` rows with the ids `first_id`, `first_id + 1`, ... (an insert's new rows), their
+        objects `objects` and, for grants, their expansions `extras`."""
         n = len(keys)
         if not n:
             return self
         return Tally(
             self.rows + n,
             max(self.last_id, first_id + n - 1),
-            (self.id_sum + n * first_id + n * (n - 1) // 2) % _ID_SUM_MODULUS,
+            (self.id_sum + n * first_id + n * (n - 1) // 2) % _SUM_MODULUS,
             zlib.crc32(_stream(keys), self.keys_crc32),
+            (self.values_sum + _values_sum(range(first_id, first_id + n), objects, extras)) % _SUM_MODULUS,
         )
 
     def extended(self, rows: Sequence[tuple[Any, ...]]) -> Tally:
-        """This tally after `rows` of (id, key), in id order, each above the ids tallied so far."""
+        """This tally after `rows` of (id, key, object[, expansion]), in id order, each above the ids tallied so far."""
         if not rows:
             return self
-        ids, keys = zip(*rows, strict=True)  # ids are integers: each table's `id` is its INTEGER PRIMARY KEY
+        ids, keys, objects, *extras = zip(*rows, strict=True)
+        return self._extended(ids, keys, objects, extras[0] if extras else ())
+
+    def _extended(
+        self, ids: Sequence[int], keys: Sequence[object], objects: Sequence[bytes], extras: Sequence[bytes | None]
+    ) -> Tally:
+        # ids are integers: each table's `id` is its INTEGER PRIMARY KEY
         return Tally(
-            self.rows + len(rows),
+            self.rows + len(ids),
             max(self.last_id, ids[-1]),
-            (self.id_sum + sum(ids)) % _ID_SUM_MODULUS,
+            (self.id_sum + sum(ids)) % _SUM_MODULUS,
             zlib.crc32(_stream(keys), self.keys_crc32),
+            (self.values_sum + _values_sum(ids, objects, extras)) % _SUM_MODULUS,
         )
 
+    def revalued(self, before: Sequence[tuple[Any, ...]], after: Sequence[tuple[Any, ...]]) -> Tally:
+        """This tally after rows already tallied, (id, object[, expansion]) as `before`, were updated in place to
+        `after` (an upsert: same ids, same keys)."""
+        if not before and not after:
+            return self
+
+        def summed(rows: Sequence[tuple[Any, ...]]) -> int:
+            if not rows:
+                return 0
+            ids, objects, *extras = zip(*rows, strict=True)
+            return _values_sum(ids, objects, extras[0] if extras else ())
+
+        return dataclasses.replace(self, values_sum=(self.values_sum - summed(before) + summed(after)) % _SUM_MODULUS)
+
     def to_json(self) -> dict[str, int]:
-        return {"rows": self.rows, "last_id": self.last_id, "id_sum": self.id_sum, "keys_crc32": self.keys_crc32}
+        return {name: getattr(self, name) for name in _FIELDS}
+
+
+def _values_sum(ids: Iterable[int], objects: Sequence[bytes], extras: Sequence[bytes | None]) -> int:
+    """The sum of the rows' objects' CRC-32s and their expansions' (a grant's, where it has one), each expansion's begun
+    from its row id (zlib takes the id's low 32 bits). An object names its own key (`_Db._check_objects`), so moved to
+    another row it is caught there; an expansion names nothing. A sum, not a chain in id order, so an upsert's row can
+    be taken out and put back (`revalued`); zlib computes each term and `map`, `filter` and `compress` run over the rows
+    in C, without a Python step a row."""
+    summed = sum(map(zlib.crc32, objects))
+    if extras:
+        summed += sum(map(zlib.crc32, filter(None, extras), itertools.compress(ids, extras)))
+    return summed
 
 
 def _stream(keys: Sequence[object]) -> bytes:
@@ -86,14 +133,19 @@ def _stream(keys: Sequence[object]) -> bytes:
 
 
 def of_file(conn: sqlite3.Connection, table: str, sync_id: str) -> Tally:
-    """The tally of the sync's rows of `table` as the file holds them (a pass over the table, in row id order)."""
+    """The tally of the sync's rows of `table` as the file holds them (a pass over the table, in row id order). Raises
+    ValueError for a row whose object is not a blob of the bounded size (`rows.iter_blobs`: a resume has refused such a
+    file before it tallies)."""
+    from connector.baton.c1z import rows  # the SQLite layer, which the engine's import of this module does not load
+
     tally = Tally()
-    found = conn.execute(
-        f"SELECT id, substr(external_id, 1, {_KEY_CHARS}) FROM {table} WHERE sync_id = ? ORDER BY id",  # noqa: S608
-        (sync_id,),
-    )
-    while chunk := found.fetchmany(_CHUNK):
-        tally = tally.extended(chunk)
+    key = f"substr(external_id, 1, {_KEY_CHARS})"
+    found = rows.iter_blobs(
+        conn, table, sync_id, extra_column=EXTRA_COLUMN.get(table, ""), plain_columns=(key,)
+    )  # (id, object[, expansion], key), in id order, a bounded batch of bytes at a time
+    while chunk := list(itertools.islice(found, _CHUNK)):
+        ids, objects, *rest = zip(*chunk, strict=True)
+        tally = tally._extended(ids, rest[-1], objects, rest[0] if len(rest) == 2 else ())
     return tally
 
 

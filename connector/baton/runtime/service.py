@@ -45,7 +45,7 @@ from connector.baton.c1.hostinfo import build_info, default_host_id
 from connector.baton.c1.token import TokenFetch
 from connector.baton.c1z.workfiles import temp_dir_problem
 from connector.baton.connector import Connector
-from connector.baton.errors import ConnectorError
+from connector.baton.errors import ConnectorError, SettingError
 from connector.baton.ids import quoted_id
 from connector.baton.lifecycle import LIFECYCLE
 from connector.baton.netenv import environment_problems
@@ -189,13 +189,8 @@ def listen_fault(exc: OSError) -> str:
     return "health_check_port"
 
 
-class ServiceSettingError(Exception):
+class ServiceSettingError(SettingError):
     """A setting the runner could not use (e.g. the health port is taken); the wiring names its flag/variable."""
-
-    def __init__(self, setting: str, reason: str) -> None:
-        super().__init__(f"{setting}: {reason}")
-        self.setting = setting
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable
-from datetime import datetime
 from typing import Generic, TypeVar
 
 from connector.baton import builders as b
@@ -28,10 +27,6 @@ APP_KEY_DETAIL = "datadog.service_account_application_key"
 ACCESS_TOKEN_DETAIL = "datadog.service_access_token"  # noqa: S105 - a kind's name
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
-
-
 LAST4_CHARS = 4
 
 
@@ -50,9 +45,9 @@ def api_key_resource(key: APIKey) -> resource_pb2.Resource:
             "name": key.name,
             "last4": _last4(key.last4),
             "category": key.category,
-            "created_at": _iso(key.created_at),
+            "created_at": b.iso_time(key.created_at),
             "created_by": key.created_by_id,
-            "modified_at": _iso(key.modified_at),
+            "modified_at": b.iso_time(key.modified_at),
         },
         created_at=key.created_at,
         last_used_at=key.last_used_at,
@@ -65,7 +60,11 @@ def api_key_resource(key: APIKey) -> resource_pb2.Resource:
 
 def app_key_resource(key: ApplicationKey, service_account: resource_pb2.ResourceId) -> resource_pb2.Resource:
     res = b.resource(types.SERVICE_ACCOUNT_APP_KEY, key.id, key.name or key.id, parent=service_account)
-    profile: dict[str, object] = {"name": key.name, "last4": _last4(key.last4), "created_at": _iso(key.created_at)}
+    profile: dict[str, object] = {
+        "name": key.name,
+        "last4": _last4(key.last4),
+        "created_at": b.iso_time(key.created_at),
+    }
     # Three states, as in the Go connector: absent (not reported), [] (unscoped: Datadog sends null), or the list.
     if key.scopes_reported:
         profile["scopes"] = list(key.scopes or [])
@@ -125,7 +124,7 @@ def access_token_resource(token: AccessToken, service_account: resource_pb2.Reso
         token.name or token.id,
         parent=service_account,
     )
-    profile: dict[str, object] = {"name": token.name, "token_id": token.id, "created_at": _iso(token.created_at)}
+    profile: dict[str, object] = {"name": token.name, "token_id": token.id, "created_at": b.iso_time(token.created_at)}
     if token.scopes_reported:
         profile["scopes"] = list(token.scopes or [])
     b.add_secret_trait(

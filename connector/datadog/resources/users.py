@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from connector.baton import builders as b
@@ -50,10 +49,6 @@ _SERVICE_ACCOUNT_CHILDREN = [
 ]
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
-
-
 def account_problem(user: User) -> str | None:
     """What makes a user's account facts unreadable, if anything: a status saying otherwise than the `disabled` the
     answer shows synced the user as the status says: a disabled user shown "Active" as enabled. Per user, where the
@@ -87,8 +82,8 @@ def user_resource(user: User, *, app_key_children: bool = False) -> resource_pb2
             "title": user.title,
             "status": user.status,
             "service_account": user.service_account,
-            "created_at": _iso(user.created_at),
-            "last_login": _iso(user.last_login_time),
+            "created_at": b.iso_time(user.created_at),
+            "last_login": b.iso_time(user.last_login_time),
             "mfa_enabled": user.mfa_enabled,
         },
         created_at=user.created_at,

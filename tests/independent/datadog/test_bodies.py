@@ -14,6 +14,7 @@ import pytest
 
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import DatadogError, InvalidAPIKey, Unavailable, UnexpectedResponse
+from tests.datadog.helpers import listed
 from tests.independent.datadog.peer import Call, outcome, refused, user, users_page
 from tests.independent.rawpeer import JSON, CloseAfter, http
 
@@ -21,7 +22,7 @@ PAGE = users_page(user("u-1", "r-1"))
 
 
 def list_users(dd: DatadogClient) -> Awaitable[object]:
-    return dd.list_users(0)
+    return listed(dd.fetch_users)(0)
 
 
 def grant(dd: DatadogClient) -> Awaitable[object]:

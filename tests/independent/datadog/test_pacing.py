@@ -11,7 +11,7 @@ import pytest
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import RateLimited, Unavailable
 from connector.datadog.retry import RetryPolicy
-from tests.datadog.helpers import FakeTime
+from tests.datadog.helpers import FakeTime, listed
 from tests.independent.datadog.peer import Call, outcome, refused, user, users_page
 from tests.independent.rawpeer import JSON, Answer, http
 
@@ -20,7 +20,7 @@ THROTTLED = b'{"errors":["Too many requests"]}'
 
 
 def list_users(dd: DatadogClient) -> Awaitable[object]:
-    return dd.list_users(0)
+    return listed(dd.fetch_users)(0)
 
 
 def create_key(dd: DatadogClient) -> Awaitable[object]:
@@ -71,7 +71,7 @@ async def test_hostile_pacing_headers_on_every_answer_never_stall_a_burst_of_pag
     headers: list[tuple[bytes, bytes]],
 ) -> None:
     async def burst(dd: DatadogClient) -> object:
-        return await asyncio.gather(*(dd.list_users(0) for _ in range(4)))
+        return await asyncio.gather(*(listed(dd.fetch_users)(0) for _ in range(4)))
 
     result, peer = await outcome([http(200, PAGE, [*headers, *JSON])], burst)
     assert isinstance(result, list), result
@@ -106,7 +106,7 @@ async def test_a_window_said_spent_for_longer_than_any_wait_fails_the_waiting_ca
     up now")."""
 
     async def burst(dd: DatadogClient) -> object:
-        return await asyncio.gather(*(dd.list_users(0) for _ in range(4)))
+        return await asyncio.gather(*(listed(dd.fetch_users)(0) for _ in range(4)))
 
     spent = [(b"X-RateLimit-Remaining", b"0"), (b"X-RateLimit-Reset", b"1e308"), *JSON]
     result, peer = await outcome([http(200, PAGE, spent)], burst)

@@ -13,6 +13,7 @@ import pytest
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import UnexpectedResponse
 from connector.datadog.paging import Page, paginate
+from tests.datadog.helpers import listed
 from tests.independent.datadog.peer import client, user
 from tests.independent.rawpeer import Answer, RawPeer, http
 
@@ -53,7 +54,7 @@ async def _walk(answers: list[Answer], fetch: Callable[[DatadogClient, int], Any
 
 
 def _users_of(dd: DatadogClient, number: int) -> Any:
-    return dd.list_users(number)
+    return listed(dd.fetch_users)(number)
 
 
 def _members_of(dd: DatadogClient, number: int) -> Any:

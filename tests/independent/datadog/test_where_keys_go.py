@@ -11,6 +11,7 @@ from connector.baton.proxyenv import environment_mounts, proxy_address
 from connector.datadog.errors import DatadogError
 from connector.datadog.sites import base_url_for, is_insecure
 from tests.daemon.cli import run_cli_in_process
+from tests.datadog.helpers import listed
 from tests.independent.datadog.peer import API_KEY, APP_KEY, client, user, users_page
 from tests.independent.rawpeer import RawPeer, http
 
@@ -77,10 +78,10 @@ async def test_plain_http_to_this_machine_never_goes_through_the_environment_pro
         monkeypatch.setenv("HTTP_PROXY", proxy.base_url)
         dd = client(datadog.base_url.replace("127.0.0.1", name))
         try:
-            listed = await dd.list_users(0)
+            users = await listed(dd.fetch_users)(0)
         finally:
             await dd.aclose()
-    assert [item.id for item in listed.items] == ["u-1"]
+    assert [item.id for item in users.items] == ["u-1"]
     assert proxy.requests == []
     assert len(datadog.requests) == 1
     assert API_KEY.encode() in datadog.requests[0]

@@ -11,6 +11,7 @@ import pytest
 
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import DatadogError, UnexpectedResponse
+from tests.datadog.helpers import listed
 from tests.independent.datadog2.org import API_KEY, APP_KEY, client, page_body, user
 from tests.independent.rawpeer import RawPeer, http
 
@@ -20,7 +21,7 @@ async def _page(body: bytes, status: int = 200) -> object:
     async with RawPeer([http(status, body)]) as peer:
         dd: DatadogClient = client(peer.base_url)
         try:
-            page = await dd.list_users(0)
+            page = await listed(dd.fetch_users)(0)
             result: object = [(u.id, u.name) for u in page.items]
         except DatadogError as exc:
             result = exc

@@ -16,6 +16,7 @@ import pytest
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import UnexpectedResponse
 from connector.datadog.paging import Page, paginate
+from tests.datadog.helpers import listed
 from tests.independent.datadog2.org import API_KEY, APP_KEY, client, membership, page_body, team, team_page, user
 from tests.independent.rawpeer import Answer, RawPeer, http
 
@@ -23,11 +24,11 @@ Fetch = Callable[[DatadogClient, int], Any]
 
 
 def _users(dd: DatadogClient, number: int) -> Any:
-    return dd.list_users(number)
+    return listed(dd.fetch_users)(number)
 
 
 def _teams(dd: DatadogClient, number: int) -> Any:
-    return dd.list_teams(number)
+    return listed(dd.fetch_teams)(number)
 
 
 def _members(dd: DatadogClient, number: int) -> Any:

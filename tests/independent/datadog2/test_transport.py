@@ -14,6 +14,7 @@ import pytest
 
 from connector.datadog.errors import DatadogError, Unavailable, UnexpectedResponse
 from connector.datadog.paging import paginate
+from tests.datadog.helpers import listed
 from tests.independent.datadog2.org import API_KEY, APP_KEY, client, page_body, user
 from tests.independent.rawpeer import JSON, Answer, CloseAfter, RawPeer, http
 
@@ -29,7 +30,7 @@ async def _users(answers: list[Answer], **options: object) -> tuple[object, RawP
         dd = client(peer.base_url, **options)
         try:
             seen: list[str] = []
-            async for page in paginate(dd.list_users):
+            async for page in paginate(listed(dd.fetch_users)):
                 seen += [item.id for item in page.items]
             result: object = seen
         except DatadogError as exc:
@@ -132,7 +133,7 @@ async def test_a_page_trickling_a_byte_at_a_time_is_ended_by_the_whole_response_
         dd = client(base_url, timeout=0.5)
         try:
             with pytest.raises(Unavailable) as raised:
-                await asyncio.wait_for(dd.list_users(0), timeout=30)
+                await asyncio.wait_for(listed(dd.fetch_users)(0), timeout=30)
         finally:
             await dd.aclose()
     text = str(raised.value)

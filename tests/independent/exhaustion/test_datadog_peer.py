@@ -14,6 +14,7 @@ import pytest
 
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import DatadogError, RateLimited
+from tests.datadog.helpers import listed
 from tests.independent.datadog2.org import client, page_body, user
 from tests.independent.rawpeer import JSON, Answer, CloseAfter, RawPeer, http
 
@@ -55,7 +56,7 @@ async def test_descriptors_threads_and_tasks_stay_bounded_over_many_requests(ans
 
 async def _attempt(dd: DatadogClient) -> None:
     with contextlib.suppress(DatadogError):  # each answer's outcome is another suite's; here only what it leaves
-        await dd.list_users()
+        await listed(dd.fetch_users)()
 
 
 async def test_a_429_asking_for_ten_to_the_thirty_seconds_is_one_request_and_no_wait() -> None:
@@ -65,10 +66,10 @@ async def test_a_429_asking_for_ten_to_the_thirty_seconds_is_one_request_and_no_
         dd = client(peer.base_url)
         try:
             with pytest.raises(RateLimited):
-                await dd.list_users()
+                await listed(dd.fetch_users)()
             # The bucket is now shut for the longest wait the client takes: the next call is refused without a request.
             with pytest.raises(RateLimited):
-                await dd.list_users()
+                await listed(dd.fetch_users)()
         finally:
             await dd.aclose()
     assert len(peer.requests) == 1
@@ -91,7 +92,7 @@ async def test_an_error_body_of_megabytes_makes_an_error_of_a_few_kilobytes(answ
         dd = client(peer.base_url)
         try:
             with pytest.raises(DatadogError) as raised:
-                await dd.list_users()
+                await listed(dd.fetch_users)()
         finally:
             await dd.aclose()
     assert len(str(raised.value)) < 4096

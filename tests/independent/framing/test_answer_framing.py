@@ -18,6 +18,7 @@ import pytest
 from connector.datadog.client import DatadogClient
 from connector.datadog.errors import DatadogError, Unavailable, nothing_done
 from connector.datadog.retry import RetryPolicy
+from tests.datadog.helpers import listed
 from tests.independent.rawpeer import Answer, CloseAfter, RawPeer, http
 
 API_KEY = "attack704canaryapikey0123456789ab"
@@ -48,7 +49,7 @@ async def _create_key(dd: DatadogClient) -> Any:
 
 
 async def _list_users(dd: DatadogClient) -> Any:
-    return [user.id for user in (await dd.list_users(0)).items]
+    return [user.id for user in (await listed(dd.fetch_users)(0)).items]
 
 
 async def _outcomes(answers: list[Answer], *calls: Call) -> tuple[list[object], RawPeer]:

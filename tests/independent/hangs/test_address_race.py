@@ -20,14 +20,29 @@ from connector.datadog.netio import AsyncioBackend
 HOST = "two-addresses.example"
 
 
+def _one_port_on_both() -> tuple[socket.socket, socket.socket, int]:
+    """Sockets bound to one port on 127.0.0.2 and on 127.0.0.1. The port the system picks on the first may be taken on
+    the second (another process's, on a shared machine: the fixture failed with EADDRINUSE): another is picked."""
+    for _ in range(50):
+        hole, listening = socket.socket(), socket.socket()
+        hole.bind(("127.0.0.2", 0))
+        port = hole.getsockname()[1]
+        try:
+            listening.bind(("127.0.0.1", port))
+        except OSError:
+            hole.close()
+            listening.close()
+            continue
+        return hole, listening, port
+    raise AssertionError("no port free on both 127.0.0.2 and 127.0.0.1")
+
+
 @pytest.fixture
 def two_addresses(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     """`HOST` resolves to 127.0.0.2, whose accept queue is full (its SYNs are dropped, as on a black-holed route), then
     to 127.0.0.1, listening, on the same port."""
-    hole = socket.socket()
-    hole.bind(("127.0.0.2", 0))
+    hole, listening, port = _one_port_on_both()
     hole.listen(0)
-    port = hole.getsockname()[1]
     filling = []
     for _ in range(8):
         client = socket.socket()
@@ -35,8 +50,6 @@ def two_addresses(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
         with contextlib.suppress(BlockingIOError):
             client.connect(("127.0.0.2", port))
         filling.append(client)
-    listening = socket.socket()
-    listening.bind(("127.0.0.1", port))
     listening.listen(8)
     real = socket.getaddrinfo
 

@@ -134,29 +134,24 @@ async def test_a_datadog_peer_silent_after_a_head_or_a_100_continue_was_reached_
 # a Python whose asyncio cannot fail TLS in TLS cleanly).
 
 
-@pytest.mark.parametrize("scheme", ["http", "https"])
-async def test_a_proxy_that_takes_the_connect_and_never_answers_it_is_named(
-    tls: TlsFiles, no_proxy: None, monkeypatch: pytest.MonkeyPatch, scheme: str
-) -> None:
-    async with SilentPeer("connect-unanswered", tls=_server_context(tls) if scheme == "https" else None) as proxy:
-        monkeypatch.setenv("HTTPS_PROXY", f"{scheme}://localhost:{proxy.port}")
-        reason = await _datadog_error(f"https://{DATADOG}", tls)
-    assert reason == (
-        f"cannot reach {DATADOG}: the proxy localhost:{proxy.port} took the CONNECT to {DATADOG} and did not answer it"
-    )
+# How an error names each silent step of a proxy ({proxy}: its `host:port`; {host}: the host asked for through it).
+PROXY_STEPS = {
+    "connect-unanswered": "the proxy {proxy} took the CONNECT to {host} and did not answer it",
+    # The tunnel is open and stays silent: the host's TLS handshake times out in it.
+    "tunnel-silent": "TLS handshake with {host} through the proxy {proxy}'s tunnel timed out",
+}
 
 
+@pytest.mark.parametrize("mode", sorted(PROXY_STEPS))
 @pytest.mark.parametrize("scheme", ["http", "https"])
-async def test_a_proxy_tunnel_that_stays_silent_is_the_hosts_tls_handshake_timing_out_in_it(
-    tls: TlsFiles, no_proxy: None, monkeypatch: pytest.MonkeyPatch, scheme: str
+async def test_a_proxy_silent_at_a_step_of_the_tunnel_is_named_with_its_step(
+    tls: TlsFiles, no_proxy: None, monkeypatch: pytest.MonkeyPatch, scheme: str, mode: Mode
 ) -> None:
-    async with SilentPeer("tunnel-silent", tls=_server_context(tls) if scheme == "https" else None) as proxy:
+    async with SilentPeer(mode, tls=_server_context(tls) if scheme == "https" else None) as proxy:
         monkeypatch.setenv("HTTPS_PROXY", f"{scheme}://localhost:{proxy.port}")
         reason = await _datadog_error(f"https://{DATADOG}", tls)
-    assert reason == (
-        f"cannot reach {DATADOG}: TLS handshake with {DATADOG} through the proxy localhost:{proxy.port}'s tunnel "
-        "timed out"
-    )
+    step = PROXY_STEPS[mode].format(proxy=f"localhost:{proxy.port}", host=DATADOG)
+    assert reason == f"cannot reach {DATADOG}: {step}"
 
 
 async def test_an_https_proxy_silent_before_its_server_hello_is_its_tls_handshake_timing_out(
@@ -205,7 +200,7 @@ async def test_a_token_endpoint_whose_name_the_resolver_never_answers_is_a_dns_l
     assert text == f"failed to get a token from {PROXY_NAME}: DNS lookup timed out"
 
 
-@pytest.mark.parametrize("mode", ["connect-unanswered", "tunnel-silent"])
+@pytest.mark.parametrize("mode", sorted(PROXY_STEPS))
 async def test_a_proxy_stalling_the_token_request_is_named_with_its_step(
     tls: TlsFiles, no_proxy: None, monkeypatch: pytest.MonkeyPatch, mode: Mode
 ) -> None:
@@ -213,9 +208,5 @@ async def test_a_proxy_stalling_the_token_request_is_named_with_its_step(
     async with SilentPeer(mode) as proxy:
         monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.port}")
         text = await _token_error(host, tls)
-    step = (
-        f"the proxy 127.0.0.1:{proxy.port} took the CONNECT to {host} and did not answer it"
-        if mode == "connect-unanswered"
-        else f"TLS handshake with {host} through the proxy 127.0.0.1:{proxy.port}'s tunnel timed out"
-    )
+    step = PROXY_STEPS[mode].format(proxy=f"127.0.0.1:{proxy.port}", host=host)
     assert text == f"failed to get a token from {host}: {step}"
