@@ -663,15 +663,17 @@ class TaskProcessor:
         outcome = _fitted(outcome)
 
         async def reporting(report_bytes: int) -> None:
-            # Only the report is left to do: of the task, only what tells a copy ConductorOne re-offers is kept, and
-            # the caller weighs the report instead (`Scheduler`).
+            # Only the report is left to do: the caller weighs the report instead (`Scheduler`), at once, as the
+            # report is refused (its slot and the task's bytes given back in this turn of the loop: waiting for the
+            # digest, polling waited with slots free); of the task, only what tells a copy ConductorOne re-offers is
+            # kept, once its digest is made.
+            if report_retrying is not None:
+                report_retrying(report_bytes)
             held = self._active[task_id]
             if isinstance(held, baton_pb2.Task):
                 digest = await _digest_off_the_loop(held)
                 del held
                 self._active[task_id] = _Reporting(kind, digest)
-            if report_retrying is not None:
-                report_retrying(report_bytes)
 
         reported, delivered = await self._report(task_id, outcome, reporting)
         # Counted as ConductorOne sees it: a success whose report was given up is no success there, and one whose
