@@ -530,7 +530,7 @@ def _capabilities(args: list[str]) -> int:
 
 def _config(args: list[str]) -> int:
     """Every setting's effective value, where it came from (flag, env, file, default); secrets redacted."""
-    from connector.baton.printable import printable
+    from connector.baton.printable import printable, surrogates_escaped
     from connector.daemon.main import fail_settings
     from connector.daemon.settings import SettingsError, env, load_effective, named, redacted
 
@@ -565,7 +565,9 @@ def _config(args: list[str]) -> int:
         name: {"value": value, "source": effective.sources[name], "env": env(name)} for name, value in values.items()
     }
     if as_json:
-        print(json.dumps({"settings": rows, "warnings": warnings}, indent=2, default=str))
+        # A warning names what the environment gave (an unknown variable's name may hold any bytes): as the values.
+        shown_warnings = [surrogates_escaped(warning) for warning in warnings]
+        print(json.dumps({"settings": rows, "warnings": shown_warnings}, indent=2, default=str))
         return 0
     width = max(len(name) for name in rows)
     shown = {name: json.dumps(row["value"], default=str) for name, row in rows.items()}

@@ -48,6 +48,7 @@ SLOW_SCOPES = (
     "tests/daemon/test_operator_mistakes.py",  # the table of operator mistakes, one process each
     "tests/baton/c1/test_decode_cost.py",  # answers of millions of fields, weighed
     "tests/baton/test_sync_window.py",  # a sync interrupted at every call, resumed each time
+    "tests/independent/inputs3/test_c1z_bytes.py",  # a c1z cut or changed at drawn offsets, each read and synced into
 )
 
 

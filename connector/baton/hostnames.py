@@ -4,15 +4,49 @@ a proxy's), and `--help` and `config` load no network stack."""
 from __future__ import annotations
 
 import ipaddress
+import re
+
+WHY_UNRESOLVABLE = (
+    "an empty label, one over 63 characters, a character IDNA does not allow, or four numbers that are no IPv4 address"
+)
+"""Why `host_name_resolvable` refuses a name, for the messages that name its setting."""
+
+
+_IPV4_STYLE = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
+"""What httpx takes for an IPv4 address (its `IPv4_STYLE_HOSTNAME`)."""
 
 
 def host_name_resolvable(host: str) -> bool:
     """Whether a name can be asked of DNS at all: the resolver encodes it with Python's IDNA codec, which refuses an
     empty label (`a..b`) or one over 63 characters with a UnicodeError, no OSError, that no connection error
-    handler expects (it ended a sync as an "unexpected error")."""
+    handler expects (it ended a sync as an "unexpected error"); and httpx takes it into a URL."""
+    if _IPV4_STYLE.fullmatch(host):
+        # httpx reads four dotted numbers as an IPv4 address and refuses a number over 255 or with a leading 0
+        # (`1.2.3.300`, `10.0.0.01`) as an InvalidURL at the first request: "unexpected error", nothing named.
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            return False
+        return True
+    name = host.rstrip(".")
     try:
-        host.rstrip(".").encode("idna")
+        name.encode("idna")
     except UnicodeError:
+        return False
+    if name.isascii() and not name.lower().startswith("xn--"):
+        return True
+    # What httpx does with the name when it builds a URL, before any request: it encodes a name that is not ASCII and
+    # decodes one that starts with an `xn--` label, with the `idna` package (IDNA 2008, stricter than the codec above).
+    # A name it refuses (a zero-width space inside, `xn--a`) raised InvalidURL or idna's InvalidCodepoint from the
+    # first request's URL: "unexpected error", the setting or variable unnamed.
+    import idna  # only for such a name
+
+    try:
+        if name.isascii():
+            idna.decode(name)
+        else:
+            idna.encode(name.lower())
+    except (idna.IDNAError, UnicodeError):
         return False
     return True
 

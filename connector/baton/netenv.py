@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from connector.baton.hostnames import host_name_resolvable
+from connector.baton.hostnames import WHY_UNRESOLVABLE, host_name_resolvable
 from connector.baton.ids import quoted_id
 from connector.baton.pathnames import name_too_long
 from connector.baton.proxyenv import no_proxy_network
@@ -137,9 +137,7 @@ def _proxy_problem(name: str, value: str) -> str | None:
         return problem
     if not host_name_resolvable(parts.hostname):
         # Refused by the resolver's IDNA encoding at the first request, as an "unexpected error" naming nothing.
-        return (
-            f"environment {name}: the proxy's host name cannot be looked up (an empty label, or one over 63 characters)"
-        )
+        return f"environment {name}: the proxy's host name cannot be looked up ({WHY_UNRESOLVABLE})"
     return None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["printable"]
+__all__ = ["printable", "surrogates_escaped"]
 
 # What a terminal would act on rather than show: C0 and C1 controls (ESC starts a command: a peer's text could set
 # the window title, write the clipboard or erase lines; a newline forges a line of output or of a log) and the
@@ -25,3 +25,14 @@ def printable(text: str) -> str:
     """`text` with each character a terminal would act on written as its Python escape (`\\x1b`, `\\n`, `\\u202e`),
     and each byte that is not UTF-8 as `\\xff`."""
     return _UNSHOWABLE.sub(lambda m: _escaped(m[0]), text) if _UNSHOWABLE.search(text) else text
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def surrogates_escaped(text: str) -> str:
+    """`text` with each lone surrogate written as `printable` writes it (`\\xff` for the byte it stands for), and
+    nothing else changed: for JSON, which carries every other character. Written as they are, they became `\\udcff`
+    escapes of half a surrogate pair, which strict JSON readers refuse (a log line or `config --json` naming a file
+    whose name is not UTF-8)."""
+    return _SURROGATE.sub(lambda m: _escaped(m[0]), text) if _SURROGATE.search(text) else text

@@ -20,7 +20,7 @@ from connector.baton.c1z.workfiles import temp_dir_problem
 from connector.baton.errors import ConnectorError
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, entitlement_pb2, grant_pb2, resource_pb2
 from connector.baton.printable import printable
-from connector.datadog.keyshape import key_shapes_hidden
+from connector.datadog.keyshape import key_shapes_hidden, shown_value
 
 # Every text from the file goes through `_shown` (a Datadog user's own display name could otherwise set the window
 # title, erase lines of the listing or forge a row); --json needs nothing (json.dump escapes them).
@@ -118,13 +118,18 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 def _unknown_choice(args: argparse.Namespace, reader: C1ZReader) -> str:
     """What is wrong with `--sync-id` or `--resources` (a typo would otherwise list nothing and exit 0), or ""."""
+    # The value given is quoted as a setting's is (`shown_value`): cut when long (a 1 MB --sync-id was printed back whole
+    # on one line), never one holding a key's shape.
     known = [run.sync_id for run in reader.sync_runs()]
     if args.sync_id and args.sync_id not in known:
-        return f"--sync-id {args.sync_id}: no such sync in {reader.path} (its syncs: {_some(known)})"
+        return f"--sync-id {shown_value(args.sync_id)}: no such sync in {reader.path} (its syncs: {_some(known)})"
     sync_id = args.sync_id or _default_sync_id(reader)
     types = sorted({t.id for t in reader.resource_types(sync_id)} | set(reader.counts_by_type(sync_id)))
     if args.resources and args.resources not in types:
-        return f"--resources {args.resources}: no such resource type in sync {sync_id} (its types: {_some(types)})"
+        return (
+            f"--resources {shown_value(args.resources)}: no such resource type in sync {sync_id} "
+            f"(its types: {_some(types)})"
+        )
     return ""
 
 

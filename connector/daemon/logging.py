@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, Protocol, TextIO
 
 from connector.baton.lifecycle import LIFECYCLE_FIELD
-from connector.baton.printable import printable
+from connector.baton.printable import printable, surrogates_escaped
 from connector.baton.redaction import MIN_SECRET_LENGTH, Patterns, blank_out_patterns, patterns
 from connector.baton.tasks.debuglog import TASK_LOGS
 
@@ -136,7 +136,9 @@ def _written(text: str) -> str:
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        return bounded(redact(value))
+        # Lone surrogates (a file name's bytes that are not UTF-8) as `\\xff`: the JSON renderer wrote `\\udcff`,
+        # half a surrogate pair, and a strict reader of the log refused the line.
+        return bounded(redact(surrogates_escaped(value)))
     if isinstance(value, dict):
         return {_scrub(k): _scrub(v) for k, v in value.items()}
     if type(value) in (list, tuple):
@@ -146,7 +148,7 @@ def _scrub(value: Any) -> Any:
         # type, it raised out of the log call), and one with its own `__repr__` is written by its items, not its repr.
         return [_scrub(v) for v in value]
     if isinstance(value, BaseException):
-        return bounded(redact(f"{type(value).__name__}: {_exception_text(value)}"))
+        return bounded(redact(surrogates_escaped(f"{type(value).__name__}: {_exception_text(value)}")))
     if value is None or isinstance(value, bool | int | float):
         return value
     # Anything else is written as its repr, by either renderer (JSON's fallback, the console's) and by a debugged

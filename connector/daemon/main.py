@@ -31,11 +31,19 @@ def fail(message: str, code: int) -> int:
     return code
 
 
+MAX_PROBLEMS_SHOWN = 20
+"""The most refused settings named one line each; the rest are counted. A list setting refuses each entry (9,000
+unknown `--sync-resource-types` entries in a variable were 9,000 lines, 1.5 MB of stderr; a --config file's list can
+hold 100,000): the first ones say what is wrong, and the count says how much."""
+
+
 def fail_settings(exc: SettingsError) -> int:
     """Refused settings: one closing line per problem (`fail` would show their line breaks as `\\n`, all on one
-    line), exit 2."""
-    for problem in exc.problems:
+    line), at most `MAX_PROBLEMS_SHOWN`, exit 2."""
+    for problem in exc.problems[:MAX_PROBLEMS_SHOWN]:
         fail(problem, EXIT_BAD_SETTINGS)
+    if (more := len(exc.problems) - MAX_PROBLEMS_SHOWN) > 0:
+        fail(f"settings: and {more:,} more problems like those above (not shown)", EXIT_BAD_SETTINGS)
     return EXIT_BAD_SETTINGS
 
 

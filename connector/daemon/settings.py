@@ -8,6 +8,7 @@ command prints it) and which `BATON_*` variables it did not know (a warning at s
 from __future__ import annotations
 
 import argparse
+import ast
 import ipaddress
 import json
 import math
@@ -31,6 +32,7 @@ from connector.baton.c1.credentials import CredentialError, host_port_problem, p
 from connector.baton.c1.hostinfo import MAX_FIELD_LENGTH as MAX_HOST_ID_LENGTH
 from connector.baton.gostrings import refuse_json_constant
 from connector.baton.ids import parse_resource_ref
+from connector.baton.printable import surrogates_escaped
 from connector.baton.redaction import MIN_SECRET_LENGTH, blank_out, blank_out_patterns, patterns
 from connector.baton.runtime.bounds import (
     MAX_READY_WINDOW,
@@ -815,9 +817,15 @@ def _as_yaml_value(name: str, value: Any, where: str) -> Any:
         return value
     if name == "invoke_action_args" and isinstance(value, dict):
         try:
-            return json.dumps(value)  # the arguments written as a YAML mapping: the JSON object they stand for
+            # The arguments written as a YAML mapping: the JSON object they stand for. allow_nan=False: a YAML `.inf` or
+            # `.nan` was written as `Infinity`, which the JSON check then refused as "is not valid JSON (expected an
+            # object…)" of a file that holds no JSON.
+            return json.dumps(value, allow_nan=False)
         except (TypeError, ValueError):
-            raise SettingsError(f"{text} a mapping that JSON cannot carry (a date, binary data)") from None
+            raise SettingsError(
+                f"{text} a mapping that JSON cannot carry (a date, binary data, .inf or .nan, a mapping holding itself "
+                "through an alias)"
+            ) from None
     if not isinstance(value, str):
         raise SettingsError(f"{text} {yaml_kind(value)}, not text{quote_it(value)}")
     return value
@@ -940,14 +948,25 @@ class _SettingsParser(argparse.ArgumentParser):
 
 
 _IGNORED_VALUE = re.compile(r"(argument \S+): ignored explicit argument .*", re.DOTALL)
+_INVALID_CHOICE = re.compile(r"(argument \S+): invalid choice: (.*) (\(choose from .*\))", re.DOTALL)
 
 
 def parser_refusal(message: str) -> str:
     """argparse's refusal without the value it quotes: `--no-sync-secrets=…`, `--version=…` or `-p…` (pflag: -p
-    and more short flags) gave a switch a value, and a flag's value is never shown back (it may be a key)."""
+    and more short flags) gave a switch a value, and a flag's value is never shown back (it may be a key). A value
+    a flag of choices refused (`inspect -o …`) is quoted as a setting's is (`shown_value`): argparse quoted it
+    whole, a key pasted there too."""
     ignored = _IGNORED_VALUE.fullmatch(message)
     if ignored:
         return f"{ignored[1]}: takes no value (what was given with it is not shown: it may be a key)"
+    invalid = _INVALID_CHOICE.fullmatch(message)
+    if invalid:
+        try:
+            given = ast.literal_eval(invalid[2])  # argparse writes the value as its repr
+        except (ValueError, SyntaxError):
+            given = None
+        shown = shown_value(given) if isinstance(given, str) else "(not shown)"
+        return f"{invalid[1]}: invalid choice {shown} {invalid[3]}"
     return message
 
 
@@ -1604,6 +1623,9 @@ def redacted(settings: Settings, resolved: Mapping[str, object] | None = None) -
     def shown(value: object) -> object:
         if not isinstance(value, str):
             return value
+        # A file name's bytes that are not UTF-8 as `\\xff`, as every line names them: kept as lone surrogates,
+        # `config --json` wrote `\\udcff`, half a surrogate pair, which strict JSON readers refuse.
+        value = surrogates_escaped(value)
         return KEY_SHAPED if holds_key_shape(value) else blank_out_patterns(value, found, REDACTED)
 
     out: dict[str, Any] = {}

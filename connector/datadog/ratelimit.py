@@ -379,15 +379,18 @@ class RateLimiter:
             self._new_bucket(f"group:{ticket.group}")
         if headers is not None:
             # A first request is given back to the buckets its answer shows it was not in (it was counted as spent in
-            # each, `_probe`), and so are the group's first requests that ended without an answer before it: the
-            # answer shows theirs too. Until then such a request stays spent in all, as any request without an answer
-            # does (it may have reached Datadog, in one of them); kept spent in all, a bucket it was never in lost a
-            # slot until its window reset, and one with none left sent nothing until then.
+            # each, `_probe`), and so are the group's first requests that ended without an answer before it, once an
+            # answer names the group's bucket: it shows theirs too. Until then such a request stays spent in all, as
+            # any request without an answer does (it may have reached Datadog, in one of them); kept spent in all, a
+            # bucket it was never in lost a slot until its window reset. An answer without rate-limit headers (a
+            # gateway's 502 page) names no bucket: given back on it, requests that had reached Datadog's shared bucket
+            # let as many more out into a window Datadog had spent.
             own = bucket if info is not None else None
             self._give_back(counted, ticket.sent, own)
-            for sent, charged in self._unanswered.pop(ticket.group, ()):
-                # Not where `remaining` was stated anew since it ended: that count no longer holds it.
-                self._give_back([each for each, restated in charged if each.restated == restated], sent, own)
+            if info is not None:
+                for sent, charged in self._unanswered.pop(ticket.group, ()):
+                    # Not where `remaining` was stated anew since it ended: that count no longer holds it.
+                    self._give_back([each for each, restated in charged if each.restated == restated], sent, own)
         elif counted:
             unanswered = self._unanswered.setdefault(ticket.group, [])
             unanswered.append((ticket.sent, [(each, each.restated) for each in counted]))

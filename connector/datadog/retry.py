@@ -15,16 +15,11 @@ from connector.datadog.ratelimit import RateLimitHeaders
 __all__ = ["Answered", "Attempts", "GiveUp", "NoAnswer", "Outcome", "Retry", "RetryPolicy", "Unreadable"]
 
 # 501/505 will not get better by asking again. A 408 (a proxy's or a load balancer's Request Timeout: the request did
-# not arrive whole in time) may be asked again (RFC 9110 §15.5.9).
+# not arrive whole in time) may be asked again (RFC 9110 §15.5.9), by idempotent calls only, whatever its body: one
+# shaped like Datadog's JSON error comes from its front end and from JSON:API proxies too, and an intermediary's idle
+# timeout answers 408 after it forwarded the request, so a create answered 408 may have landed (docs/service-mode.md,
+# "Datadog failures").
 _RETRYABLE_STATUSES = frozenset(range(500, 600)) - {501, 505} | {408}
-# A 408 says the request was not processed: "the server did not receive a complete request message within the time that
-# it was prepared to wait", and the client "MAY repeat that request" (RFC 9110 §15.5.9, quoted in docs/service-mode.md,
-# "Datadog failures"; docs/spec/datadog-api.md §2.5 lists no 408). Datadog's own (its JSON error body) is its word that
-# it did nothing: like a request that never left, it is sent again whatever its method, and no answer was lost. Another
-# (a proxy's or a load balancer's page) is taken at its word by reads and idempotent writes only: an intermediary that
-# answers 408 for its wait on Datadog, after the request went through, would have a create made twice, and a security
-# tool does not mint a second key on a proxy's word. As for a gateway's 429 (`RetryPolicy._after_429`).
-_NOT_RECEIVED = 408
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +48,8 @@ class Answered:
     status: int
     # Its `X-RateLimit-*` and `Retry-After` headers, as the one parser of them reads them.
     rate_limit: RateLimitHeaders | None = None
-    # Datadog's own answer, not a gateway's or a proxy's: a 429 with its JSON error body or its rate-limit headers
-    # (`errors.is_datadogs_429`), a 408 with its JSON error body (`_NOT_RECEIVED`).
-    datadogs: bool = False
+    # A 429 with Datadog's JSON error body or its rate-limit headers (`errors.is_datadogs_429`), not a gateway's.
+    datadogs_429: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +114,7 @@ class RetryPolicy(BaseRetryPolicy):
     """The baton backoff policy, plus what is specific to HTTP.
 
     Server errors (and 408s), timeouts and connection failures back off exponentially with full jitter for at most
-    `max_attempts` tries in total; a non-idempotent call only when its request was certainly not processed (never sent,
-    or Datadog's 408). A 429 waits for ``X-RateLimit-Reset`` instead (at least a second,
+    `max_attempts` tries in total. A 429 waits for ``X-RateLimit-Reset`` instead (at least a second,
     `rate_limit_wait`) and has its own budget, because being throttled says nothing about the health of the server.
     """
 
@@ -177,13 +170,13 @@ class RetryPolicy(BaseRetryPolicy):
         return GiveUp(attempts.lost)
 
     @staticmethod
-    def shuts_bucket(*, idempotent: bool, datadogs: bool) -> bool:
+    def shuts_bucket(*, idempotent: bool, datadogs_429: bool) -> bool:
         """Whether a 429 shuts its group's rate-limit bucket (and may be waited for): any but a gateway's to a create
         (`_after_429`)."""
-        return idempotent or datadogs
+        return idempotent or datadogs_429
 
     def _after_429(self, attempts: Attempts, outcome: Answered, rng: random.Random | None) -> Retry | GiveUp:
-        if not self.shuts_bucket(idempotent=attempts.idempotent, datadogs=outcome.datadogs):
+        if not self.shuts_bucket(idempotent=attempts.idempotent, datadogs_429=outcome.datadogs_429):
             # Not Datadog's own 429 (neither its JSON error body nor its rate-limit headers): a gateway's or a proxy's,
             # which may have answered after the request got through, as for any 4xx without Datadog's body
             # (`errors.nothing_done`). Resent, a create that had landed was made twice: a credential minted again past
@@ -206,14 +199,10 @@ class RetryPolicy(BaseRetryPolicy):
         # A 5xx on a create may still have created the object, so only idempotent calls retry it. A 503's Retry-After
         # (RFC 9110 §10.2.3) is a floor under the backoff: asking sooner only adds load to a server that said when it
         # expects to be back. Beyond the longest wait, give up now. Such an answer (a gateway's 502 or 504 after Datadog
-        # made the change, too) is a lost answer whether it is asked again or not. Datadog's 408 is no such answer: the
-        # request was not received whole, so not processed (`_NOT_RECEIVED`), and a create is sent again (a mint is
-        # not: at most once).
+        # made the change, too) is a lost answer whether it is asked again or not.
         attempts.failures += 1
-        unprocessed = outcome.status == _NOT_RECEIVED and outcome.datadogs
-        attempts.lost = attempts.lost or (self.retryable_status(outcome.status) and not unprocessed)
-        may_resend = attempts.idempotent or unprocessed
-        if may_resend and self._may_ask_again(attempts) and self.retryable_status(outcome.status):
+        attempts.lost = attempts.lost or self.retryable_status(outcome.status)
+        if attempts.idempotent and self._may_ask_again(attempts) and self.retryable_status(outcome.status):
             hint = outcome.rate_limit.retry_after if outcome.rate_limit is not None else None
             if hint is None or not self.hint_exceeds_cap(hint):
                 delay = self.backoff(attempts.failures - 1, rng)

@@ -368,15 +368,13 @@ class ApiTransport:
                 if status < 300 and unreadable is None:
                     return Reply(status, headers, body, method.upper(), path)
                 info = RateLimitHeaders.parse(headers, self._wall_clock())
-                datadogs = (status == 429 and is_datadogs_429(body, info)) or (
-                    status == 408 and is_datadog_error_body(body)
-                )
+                datadogs_429 = status == 429 and is_datadogs_429(body, info)
                 if unreadable is None:
-                    outcome = Answered(status, info, datadogs)
+                    outcome = Answered(status, info, datadogs_429)
                     error = self.error(status, method, path, body, headers, mints=mints)
                 else:
                     # The status line arrived but the body could not be read whole (too large, bad encoding).
-                    outcome = Unreadable(status, info, datadogs, retryable=unreadable.retryable)
+                    outcome = Unreadable(status, info, datadogs_429, retryable=unreadable.retryable)
                     error = unreadable
                     if self.retry.judged_by_status(status):
                         # Decided by its status (`RetryPolicy.decide`), it fails as that status does, saying why its
@@ -449,7 +447,7 @@ class ApiTransport:
             throttled = (
                 headers is not None
                 and refused
-                and self.retry.shuts_bucket(idempotent=idempotent, datadogs=self._datadogs_429(headers, body))
+                and self.retry.shuts_bucket(idempotent=idempotent, datadogs_429=self._datadogs_429(headers, body))
             )
             self._limiter.release(ticket, headers, throttled=throttled, refused=refused)
 

@@ -102,13 +102,13 @@ def test_an_unknown_sync_id_or_resource_type_is_named_not_an_empty_listing(
     assert command.run(parser.parse_args([str(IN_PROGRESS), "--sync-id", "3ARefY5G8eOytquwYgm41Nq07IX"])) == 2
     err = capsys.readouterr().err.strip()
     assert err == (
-        f"baton-datadog: inspect: --sync-id 3ARefY5G8eOytquwYgm41Nq07IX: no such sync in {IN_PROGRESS} "
+        f"baton-datadog: inspect: --sync-id '3ARefY5G8eOytquwYgm41Nq07IX': no such sync in {IN_PROGRESS} "
         "(its syncs: 3ARefY5G8eOytquwYgm41Nq07IZ)"
     )
     assert command.run(parser.parse_args([str(IN_PROGRESS), "--resources", "users"])) == 2
     err = capsys.readouterr().err.strip()
     assert err == (
-        "baton-datadog: inspect: --resources users: no such resource type in sync 3ARefY5G8eOytquwYgm41Nq07IZ "
+        "baton-datadog: inspect: --resources 'users': no such resource type in sync 3ARefY5G8eOytquwYgm41Nq07IZ "
         "(its types: group, project, role, scoped_role, user)"
     )
 

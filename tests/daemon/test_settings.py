@@ -437,8 +437,16 @@ def test_each_bad_entry_of_a_json_list_is_named_by_its_place(monkeypatch: pytest
         ("ftp://api.datadoghq.com", "expected an http(s) URL such as https://api.datadoghq.com"),
         (f"https://api.datadoghq.com/?k={CANARY}", "must not carry a query string or fragment"),
         # The resolver's IDNA encoding refuses these with a UnicodeError: the sync ended as an "unexpected error".
-        ("https://api..datadoghq.com", "the host name cannot be looked up (an empty label, or one over 63 characters)"),
-        (f"https://{'a' * 64}.com", "the host name cannot be looked up (an empty label, or one over 63 characters)"),
+        (
+            "https://api..datadoghq.com",
+            "the host name cannot be looked up (an empty label, one over 63 characters, a character IDNA does not allow, or "
+            "four numbers that are no IPv4 address)",
+        ),
+        (
+            f"https://{'a' * 64}.com",
+            "the host name cannot be looked up (an empty label, one over 63 characters, a character IDNA does not allow, or "
+            "four numbers that are no IPv4 address)",
+        ),
     ],
 )
 def test_a_bad_base_url_is_named_once(url: str, says: str) -> None:

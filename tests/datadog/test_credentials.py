@@ -722,8 +722,12 @@ class LoseCreateAnswers(CreateAnswers):
     [
         httpx.Response(502, text="<html><body>502 Bad Gateway</body></html>"),
         httpx.Response(201, json={"data": {"type": "x", "attributes": {"scopes": "not a list"}}}),
+        # Shaped like Datadog's own error body, which its front end and JSON:API proxies also send: a 408 is no proof
+        # that the create was not processed (an intermediary's idle timeout answers 408 after forwarding it).
+        httpx.Response(408, json={"errors": [{"status": "408", "title": "Request Timeout"}]}),
+        httpx.Response(502, json={"status": "error", "code": 502, "errors": ["Bad Gateway"]}),
     ],
-    ids=["lost-502", "unreadable-201"],
+    ids=["lost-502", "unreadable-201", "datadog-shaped-408", "datadog-shaped-502"],
 )
 @pytest.mark.parametrize("kind", [APP_KEY, ORG_KEY, SAT])
 async def test_a_create_whose_answer_is_lost_leaves_no_key_behind(

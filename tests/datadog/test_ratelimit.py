@@ -167,20 +167,31 @@ async def test_a_first_request_without_an_answer_stays_spent_but_is_no_longer_in
     assert time.now == reset + 10.0
 
 
-@pytest.mark.parametrize(
-    "answer", [_headers(3, 2, 7, name="users-own"), {}], ids=["its own bucket", "no rate-limit headers"]
-)
-async def test_a_first_request_without_an_answer_is_given_back_once_its_groups_answer_shows_another_bucket(
-    answer: dict[str, str],
-) -> None:
+async def test_a_first_request_without_an_answer_is_given_back_once_its_groups_answer_shows_another_bucket() -> None:
     """`users`' first request gets no answer, so it stays spent in `shared` (it may have reached Datadog there); its
     next first request is answered, and shows `users` is not in `shared`: neither was the first. Kept spent, the last
     slot `shared` had was lost, and `roles` waited for the reset with one request left in Datadog's count."""
     limiter, time = await _shared(remaining=1)
     limiter.release(await limiter.acquire("users"), None)
-    limiter.release(await limiter.acquire("users"), answer)
+    limiter.release(await limiter.acquire("users"), _headers(3, 2, 7, name="users-own"))
     assert not await _waits_for_the_reset(limiter, time, "roles")
     assert await _waits_for_the_reset(limiter, time, "roles")  # given back once, not more
+
+
+@pytest.mark.parametrize("unanswered", [1, 3])
+async def test_first_requests_without_an_answer_stay_spent_when_the_next_answer_names_no_bucket(
+    unanswered: int,
+) -> None:
+    """`users` really shares `shared`, which has `unanswered` + 1 left. Its first requests time out (they reached
+    Datadog: one is left there), then one is answered by a gateway's page without rate-limit headers, which says
+    nothing of where `users` is. Given back on it, `roles` sent `unanswered` requests into the window Datadog had
+    spent."""
+    limiter, time = await _shared(remaining=unanswered + 1)
+    for _ in range(unanswered):
+        limiter.release(await limiter.acquire("users"), None)
+    limiter.release(await limiter.acquire("users"), {"content-type": "text/html"})
+    assert not await _waits_for_the_reset(limiter, time, "roles")
+    assert await _waits_for_the_reset(limiter, time, "roles")
 
 
 async def test_a_first_request_without_an_answer_stays_spent_in_the_bucket_its_group_turns_out_to_share() -> None:

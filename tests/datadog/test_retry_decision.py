@@ -60,16 +60,15 @@ OUTCOMES: dict[str, Outcome] = {
     "503 Retry-After 3 s": Answered(503, _headers(retry_after="3")),
     "503 Retry-After an hour": Answered(503, _headers(retry_after="3600")),
     "502 (a load balancer's)": Answered(502),
-    "408 Datadog's": Answered(408, datadogs=True),
-    "408 a proxy's": Answered(408),
+    "408 (a proxy's Request Timeout)": Answered(408),
     "501 Not Implemented": Answered(501),
     "404 Datadog's": Answered(404),
     "400 Datadog's": Answered(400),
-    "429 Datadog's, reset in 3 s": Answered(429, DATADOGS, datadogs=True),
+    "429 Datadog's, reset in 3 s": Answered(429, DATADOGS, datadogs_429=True),
     "429 a gateway's": Answered(429, _headers(retry_after="3")),
-    "429 asking for an hour": Answered(429, _headers(retry_after="3600"), datadogs=True),
+    "429 asking for an hour": Answered(429, _headers(retry_after="3600"), datadogs_429=True),
     "503 whose body cannot be read": Unreadable(503, retryable=False),
-    "429 Datadog's whose body cannot be read": Unreadable(429, DATADOGS, datadogs=True, retryable=False),
+    "429 Datadog's whose body cannot be read": Unreadable(429, DATADOGS, datadogs_429=True, retryable=False),
     "404 whose body cannot be read": Unreadable(404, retryable=False),
 }
 
@@ -97,11 +96,7 @@ TABLE: dict[str, tuple[tuple[str, str, str, str], tuple[str, str, str, str]]] = 
     # Longer than the longest wait: give up now, the caller reschedules.
     "503 Retry-After an hour": ((GL, GL, GL, GL), (GL, GL, GL, GL)),
     "502 (a load balancer's)": ((RL, RL, GL, GL), (GL, GL, GL, GL)),
-    # Not received whole, so not processed (RFC 9110 §15.5.9, docs/service-mode.md, "Datadog failures"): Datadog's
-    # word is taken as a refused connection's, sent again whatever the method, no answer lost. A proxy's is not taken
-    # for a create (it may answer so for its wait on Datadog): retried only where twice does no harm, as a 5xx.
-    "408 Datadog's": ((R, R, R, G), (G, G, G, G)),
-    "408 a proxy's": ((RL, RL, GL, GL), (GL, GL, GL, GL)),
+    "408 (a proxy's Request Timeout)": ((RL, RL, GL, GL), (GL, GL, GL, GL)),
     # Will not get better by asking again.
     "501 Not Implemented": ((G, G, G, G), (G, G, G, G)),
     "404 Datadog's": ((G, G, G, G), (G, G, G, G)),
@@ -185,19 +180,19 @@ def test_a_server_errors_retry_after_is_a_floor_under_the_backoff() -> None:
 
 def test_a_429_waits_its_hint_at_least_a_second_and_shuts_the_bucket_as_long() -> None:
     attempts = Attempts("GET", idempotent=True)
-    decision = POLICY.decide(attempts, Answered(429, DATADOGS, datadogs=True))
+    decision = POLICY.decide(attempts, Answered(429, DATADOGS, datadogs_429=True))
     assert decision == Retry(3.0, "429", throttled=True)
-    decision = POLICY.decide(attempts, Answered(429, _headers(x_ratelimit_reset="0"), datadogs=True))
+    decision = POLICY.decide(attempts, Answered(429, _headers(x_ratelimit_reset="0"), datadogs_429=True))
     assert decision == Retry(1.0, "429", throttled=True)
     # 429s have their own budget: neither counts as a failure.
     assert (attempts.throttles, attempts.failures) == (2, 0)
 
 
 def test_a_429_given_up_on_still_shuts_the_bucket_unless_it_is_a_gateways_to_a_create() -> None:
-    hour = Answered(429, _headers(retry_after="3600"), datadogs=True)
+    hour = Answered(429, _headers(retry_after="3600"), datadogs_429=True)
     assert POLICY.decide(Attempts("GET", idempotent=True), hour) == GiveUp(lost=False, shut=3600.0)
     mint = Attempts("POST", idempotent=False, single_attempt=True)
-    assert POLICY.decide(mint, Answered(429, DATADOGS, datadogs=True)) == GiveUp(lost=False, shut=3.0)
+    assert POLICY.decide(mint, Answered(429, DATADOGS, datadogs_429=True)) == GiveUp(lost=False, shut=3.0)
     gateway = Answered(429, _headers(retry_after="300"))
     assert POLICY.decide(Attempts("POST", idempotent=False), gateway) == GiveUp(lost=False, shut=None)
 

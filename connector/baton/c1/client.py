@@ -450,6 +450,7 @@ class BatonServiceClient:
         error: status_pb2.Status | None = None,
         non_retryable: bool = False,
         annotations: Sequence[any_pb2.Any] = (),
+        awaiting: Callable[[bool], None] | None = None,
     ) -> baton_pb2.BatonServiceFinishTaskResponse:
         """Report a task's outcome (§3.5).
 
@@ -457,7 +458,9 @@ class BatonServiceClient:
         one) and `annotations` go into `success`, and `status` stays unset. Failure: pass `error` (a
         google.rpc.Status with a non-OK code); it becomes `status`, and `error{non_retryable, annotations}` is
         the final state. The deadline (30 s) is the call's own: a caller whose task was cancelled should
-        still be able to send this, so it should not cancel the awaiting coroutine.
+        still be able to send this, so it should not cancel the awaiting coroutine. `awaiting` hears whether a
+        FinishTask of it is out and unanswered (True as each goes out, False once answered): one cut then may have
+        landed.
         """
         _check_task_id(task_id)
         request = baton_pb2.BatonServiceFinishTaskRequest(host_id=self.host_id, task_id=task_id)
@@ -477,9 +480,27 @@ class BatonServiceClient:
             if response is not None:
                 request.success.response.CopyFrom(_to_any(response))
         stub = self._ensure_stub()
-        result: baton_pb2.BatonServiceFinishTaskResponse = await self._call(
-            "FinishTask", lambda md: stub.FinishTask(request, metadata=md, timeout=self.timeouts.finish_task)
-        )
+
+        async def attempt(md: _Metadata) -> baton_pb2.BatonServiceFinishTaskResponse:
+            # `awaiting` hears True as the call goes out and False once it is answered, a refusal included; only a
+            # cancellation (the stop deadline's cut) leaves it True: that report may have landed unanswered.
+            if awaiting is not None:
+                awaiting(True)
+            try:
+                answer: baton_pb2.BatonServiceFinishTaskResponse = await stub.FinishTask(
+                    request, metadata=md, timeout=self.timeouts.finish_task
+                )
+            except asyncio.CancelledError:
+                raise
+            except BaseException:
+                if awaiting is not None:
+                    awaiting(False)
+                raise
+            if awaiting is not None:
+                awaiting(False)
+            return answer
+
+        result: baton_pb2.BatonServiceFinishTaskResponse = await self._call("FinishTask", attempt)
         return result
 
     async def upload_asset(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Final
 
 from connector.baton.errors import SettingError
 from connector.baton.gostrings import go_raw_url_b64decode
-from connector.baton.hostnames import host_name_resolvable
+from connector.baton.hostnames import WHY_UNRESOLVABLE, host_name_resolvable
 from connector.baton.jsontypes import a_json_type
 
 if TYPE_CHECKING:  # loaded by parse_client_secret: the settings read a client id here, and --help needs no key type
@@ -156,7 +156,7 @@ def parse_client_secret(value: str) -> ClientSecret:
     return ClientSecret(private_key=private_key, kid=kid)
 
 
-UNRESOLVABLE = "the host name cannot be looked up (an empty label, or one over 63 characters)"
+UNRESOLVABLE = f"the host name cannot be looked up ({WHY_UNRESOLVABLE})"
 NOT_HOST_PORT = "expected host[:port], without a scheme or a path"
 
 

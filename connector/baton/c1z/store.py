@@ -815,7 +815,10 @@ class _Db:
             compact = self.db_path.with_name("compact.db")
             compact.unlink(missing_ok=True)
             try:
-                self.conn.execute("VACUUM INTO ?", (str(compact),))
+                # The name as the bytes it is, cast to text (SQLite takes a file name as text, and does not check
+                # that its bytes are UTF-8): passed as a str, a temp dir's name that is not UTF-8 raised
+                # UnicodeEncodeError once the whole sync was done, "unexpected error", exit 1.
+                self.conn.execute("VACUUM INTO CAST(? AS TEXT)", (os.fsencode(compact),))
                 compressed = time.monotonic()
                 size = compress_atomically(compact, c1z_path)
             finally:

@@ -497,7 +497,10 @@ async def _serve(
         scheduler_ref.append(scheduler)
         await scheduler.run(stop)
         await scheduler.drain(config.shutdown_grace_seconds)
-        log.info("stopped", **LIFECYCLE)
+        # The closing line says whether every task run reached ConductorOne: at info alone, after the exit code 0, a
+        # drain that gave up a revoke's report read as a clean one in the pod's last lines.
+        unreported = processor.unreported
+        (log.error if unreported else log.info)("stopped", tasks_unreported=unreported, **LIFECYCLE)
         return 0
     finally:
         # In this order, each whatever the one before raised: a connector's failing `aclose` left the health port

@@ -82,6 +82,8 @@ UNREPORTED = "unreported"
 gone, the stop deadline, cancelled), or a hello task's Hello was not answered. Not its outcome: a grant done in
 Datadog is no success at ConductorOne, and the failure alert (`outcome!="success"`) must see it. A task that could
 not run at all is `not_run` (`TaskObserver.task_refused`)."""
+STOPPED_MID_WRITE = "stopped mid-way, so a change it had already sent may have been made all the same: check it there"
+"""What the failure of a provisioning task stopped after its handler began says (`TaskProcessor._abandoned`)."""
 FINISH_RETRY = RetryPolicy(base_delay=1.0, max_delay=30.0)
 """Backoff between FinishTask attempts; the loop itself is unbounded (it ends on acceptance, gone or stop)."""
 LAST_ATTEMPT_SECONDS = 1.0
@@ -484,6 +486,8 @@ class TaskProcessor:
         self._stopping = asyncio.Event()
         self._windows: set[asyncio.Timeout] = set()
         """The FinishTasks and Hellos awaiting their answer, each under its window (`_attempt`)."""
+        self.unreported = 0
+        """Tasks run whose outcome ConductorOne did not take (`UNREPORTED`): the runner's closing line counts them."""
 
     def abandon_all(self, reason: str, finish_within: float) -> None:
         """Shutdown: stop every running handler (each is then reported as a retryable failure), and give every
@@ -577,6 +581,8 @@ class TaskProcessor:
         finally:
             del self._active[task_id]
             self._redelivered.discard(task_id)
+            if label == UNREPORTED:
+                self.unreported += 1
             # In a finally so the in-flight gauge returns to 0 whatever happened above.
             if self._observer is not None:
                 self._observer.task_finished(kind, label, self._clock() - started)
@@ -747,6 +753,12 @@ class TaskProcessor:
         reason = self._abandon_reason or "task cancelled"
         if kind in NOT_REPLAYABLE and started:
             failure = Failure(Code.UNAVAILABLE, f"{reason}; stopped mid-way, so not to be retried as is", True)
+        elif kind in PROVISIONING_TASKS and started:
+            # Stopped mid-way, a change it had sent may have been made (a revoke's DELETE that landed while its answer
+            # was on the way): said as "shutting down" alone, the failure read as "nothing was changed", though the
+            # one-shot run says the same stop "may already have reached" the upstream system. Still retryable: what
+            # is left of these tasks is safe to repeat (a grant, a revoke), and a repeat reports what it finds.
+            failure = Failure(Code.UNAVAILABLE, f"{reason}; {STOPPED_MID_WRITE}; ConductorOne may retry it", False)
         else:
             failure = Failure(Code.UNAVAILABLE, f"{reason}; ConductorOne may retry it", False)
         return Outcome(failure=failure)
@@ -898,12 +910,23 @@ class TaskProcessor:
         last_error = ""
         asked: float | None = None  # the retry delay ConductorOne's last refusal asked for (RetryInfo)
         sent_unanswered = False  # an attempt ConductorOne took and never answered (DEADLINE_EXCEEDED)
+        # The attempt under way went out and awaits its answer (`BatonServiceClient.finish_task`'s `awaiting`): cut at
+        # the stop deadline or cancelled then, it may have landed all the same (a FinishTask answered OK after a long
+        # delay), as one that timed out may have. An attempt still waiting for its token never went out.
+        out_unanswered = False
+
+        def awaiting(now: bool) -> None:
+            nonlocal out_unanswered
+            out_unanswered = now
+
         try:
             while True:
                 try:
                     attempts += 1
                     answered = False
-                    sent = await self._attempt(functools.partial(self._finish, task_id, outcome), retry=attempts > 1)
+                    sent = await self._attempt(
+                        functools.partial(self._finish, task_id, outcome, awaiting), retry=attempts > 1
+                    )
                     answered = True
                     if not sent:
                         self._lost(
@@ -912,6 +935,7 @@ class TaskProcessor:
                             attempts,
                             "no answer before the stop deadline",
                             "the connector is shutting down",
+                            may_have_landed=sent_unanswered or out_unanswered,
                         )
                         return outcome, False
                 except C1Error as exc:
@@ -976,13 +1000,28 @@ class TaskProcessor:
                     error=last_error,
                 )
                 if not await self._wait_before_retry(delay):
-                    self._lost(task_id, outcome, attempts, last_error, "the connector is shutting down")
+                    self._lost(
+                        task_id,
+                        outcome,
+                        attempts,
+                        last_error,
+                        "the connector is shutting down",
+                        may_have_landed=sent_unanswered,
+                    )
                     return outcome, False
         except asyncio.CancelledError:
             error = "cancelled while a FinishTask awaited its answer" if not answered else last_error or "cancelled"
             # Cancelled while taking back a success ConductorOne refused as too large, the undo may have done it.
             undone = outcome.undo is not None and outcome.undo.done
-            self._lost(task_id, outcome, attempts, error, "the report was cancelled", undone=undone)
+            self._lost(
+                task_id,
+                outcome,
+                attempts,
+                error,
+                "the report was cancelled",
+                undone=undone,
+                may_have_landed=sent_unanswered or out_unanswered,
+            )
             raise
         except Exception as exc:
             log.error(
@@ -1038,16 +1077,19 @@ class TaskProcessor:
             remaining = max(remaining, LAST_ATTEMPT_SECONDS)
         return asyncio.get_running_loop().time() + remaining
 
-    async def _finish(self, task_id: str, outcome: Outcome) -> None:
-        """One FinishTask of an outcome as `_fitted` made it."""
+    async def _finish(self, task_id: str, outcome: Outcome, awaiting: Callable[[bool], None]) -> None:
+        """One FinishTask of an outcome as `_fitted` made it; `awaiting` hears whether it is out unanswered."""
         if outcome.failure is None:
-            await self._client.finish_task(task_id, response=outcome.response, annotations=outcome.annotations)
+            await self._client.finish_task(
+                task_id, response=outcome.response, annotations=outcome.annotations, awaiting=awaiting
+            )
         else:
             await self._client.finish_task(
                 task_id,
                 error=status_pb2.Status(code=int(outcome.failure.code), message=outcome.failure.message),
                 non_retryable=outcome.failure.non_retryable,
                 annotations=outcome.annotations,
+                awaiting=awaiting,
             )
 
     async def _wait_before_retry(self, delay: float) -> bool:
@@ -1087,9 +1129,9 @@ class TaskProcessor:
             # Only the report would have handed it over: say what is live, and whether it is taken back now.
             extra["left_live" if not undone else "undoing"] = outcome.undo.what
         if may_have_landed:
-            # An earlier attempt went unanswered and may have landed: ConductorOne may show this outcome after all (and
-            # an issued credential as issued, though it is deleted now). The operator is told to look, not that
-            # ConductorOne never heard of it.
+            # An attempt went unanswered (timed out, or cut by the stop deadline or a cancel) and may have landed:
+            # ConductorOne may show this outcome after all (and an issued credential as issued, though it is deleted
+            # now). The operator is told to look, not that ConductorOne never heard of it.
             extra["may_have_landed"] = True
         log.error(
             "task not reported to ConductorOne",

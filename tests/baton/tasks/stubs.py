@@ -74,12 +74,17 @@ class StubClient:
         error: status_pb2.Status | None = None,
         non_retryable: bool = False,
         annotations: Sequence[any_pb2.Any] = (),
+        awaiting: Callable[[bool], None] | None = None,
     ) -> baton_pb2.BatonServiceFinishTaskResponse:
         self.finish_attempts += 1
+        if awaiting is not None:
+            awaiting(True)  # out, as the real client's call: answered below, unless the gate is never opened
         async with self._attempted:
             self._attempted.notify_all()
         if self.finish_gate is not None:
             await self.finish_gate.wait()
+        if awaiting is not None:
+            awaiting(False)
         scripted = self.finish_script.popleft() if self.finish_script else None
         if scripted is not None:
             raise scripted

@@ -25,7 +25,7 @@ def test_a_client_id_whose_host_cannot_be_looked_up_is_refused_naming_it(host: s
     (problem,) = caught.value.problems
     assert problem == (
         "setting --client-id (BATON_CLIENT_ID): invalid client id: the host name cannot be looked up (an empty label, "
-        "or one over 63 characters)"
+        "one over 63 characters, a character IDNA does not allow, or four numbers that are no IPv4 address)"
     )
     assert creds.client_secret not in problem
 
