@@ -10,6 +10,7 @@ runs whatever the count); `fuzz` (`make fuzz`) explores far more cases with fres
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,16 @@ SLOW_SCOPES = (
     "tests/baton/test_sync_window.py",  # a sync interrupted at every call, resumed each time
     "tests/independent/inputs3/test_c1z_bytes.py",  # a c1z cut or changed at drawn offsets, each read and synced into
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A suite started with SIGINT ignored (`make test &` in a script: a shell without job control ignores SIGINT in
+    its background commands, and every process started from it inherits that) runs with Ctrl-C's default again: the
+    tests of what SIGINT does, in this process or in the processes they start (which inherit a handler as the
+    default), would otherwise see it ignored (`main` stopped by none, `inspect` listing to the end). Here in the
+    controller and in each xdist worker, before any test."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:

@@ -7,7 +7,8 @@ request went through the proxy the operator had excluded:
 
 * `host:443`: httpx drops a scheme's default port from every URL (`https://host:443` is `https://host`), so an
   entry naming that port never matched the URL it names. Go compares the port the connection uses: such an entry
-  also exempts that scheme's URLs without a port (`https://api.datadoghq.com`).
+  also exempts that scheme's URLs without a port (`https://api.datadoghq.com`), and those only (the host's other
+  ports stay proxied).
 * `*.example.com`: Go reads it as `.example.com` (its subdomains); httpx made it the pattern `**.example.com`.
 * `10.0.0.0/8`, `fd00::/8`: Go reads a CIDR entry as a network, matched against a URL whose host is an IP address
   (it resolves no names). httpx made an IPv4 one the one address `10.0.0.0`, and an IPv6 one a pattern that is no
@@ -82,16 +83,16 @@ def no_proxy_mounts(targets: Iterable[str]) -> dict[str, None]:
     """httpx mount patterns for the NO_PROXY entries httpx's own reading misses (see above): give them to an httpx
     client as ``mounts=`` (None: sent directly). `targets`: the URLs the client sends to, for the CIDR entries."""
     mounts: dict[str, None] = {}
-    for target in targets:
-        url = httpx.URL(target)
+    urls = [httpx.URL(target) for target in targets]
+    for url in urls:
         if url.scheme == "http" and is_loopback_host(url.host):
             # Plain http to this machine is never sent through a proxy (Go never proxies localhost or a loopback
             # address at all): such a URL is allowed without --insecure-base-url because it stays on the machine, and
             # through HTTP_PROXY both Datadog keys crossed the network in clear, to the proxy's own loopback.
             mounts[f"http://[{url.host}]" if ":" in url.host else f"http://{url.host}"] = None
     networks = _networks()
-    for target in targets if networks else ():
-        host = httpx.URL(target).host
+    for url in urls if networks else ():
+        host = url.host
         try:
             address = ipaddress.ip_address(host)
         except ValueError:
@@ -111,7 +112,12 @@ def no_proxy_mounts(targets: Iterable[str]) -> dict[str, None]:
             continue  # httpx itself refuses it when its client is built (the daemon's preflight names it first)
         scheme = _DEFAULT_PORTS.get(pattern.port) if pattern.port is not None else None
         if scheme is not None and pattern.scheme in ("", scheme):
-            mounts[f"{scheme}://{host.rsplit(':', 1)[0]}"] = None
+            # A pattern without a port matches every port: given only for targets at the scheme's own port (httpx's
+            # URLs leave it out), as Go exempts that port only. `host:443` sent `https://host:8443` direct as well.
+            portless = f"{scheme}://{host.rsplit(':', 1)[0]}"
+            covered = [url for url in urls if URLPattern(portless).matches(url)]
+            if covered and all(url.port is None for url in covered):
+                mounts[portless] = None
     return mounts
 
 

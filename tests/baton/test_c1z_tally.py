@@ -11,13 +11,17 @@ import pytest
 from connector.baton.c1z import tally
 
 _KEYS = ["user:u1", "user:" + "x" * 5000, "user:ü", "user:u4", "team:t5:member:user:u6"]
+# Each grant's columns copied out of its object (`tally.COPIED_COLUMNS`), the same for all here.
+_COPIES = ("role:r1:member", "role", "r1", "user", "u1")
 
 
 @pytest.fixture
 def conn() -> Iterator[sqlite3.Connection]:
     conn = sqlite3.connect(":memory:")
     conn.execute(
-        "CREATE TABLE v1_grants (id INTEGER PRIMARY KEY, external_id TEXT, data BLOB, expansion BLOB, sync_id TEXT)"
+        "CREATE TABLE v1_grants (id INTEGER PRIMARY KEY, external_id TEXT, entitlement_id TEXT DEFAULT 'role:r1:member', "
+        "resource_type_id TEXT DEFAULT 'role', resource_id TEXT DEFAULT 'r1', principal_resource_type_id TEXT DEFAULT "
+        "'user', principal_resource_id TEXT DEFAULT 'u1', data BLOB, expansion BLOB, sync_id TEXT)"
     )
     conn.execute("INSERT INTO v1_grants (external_id, data, sync_id) VALUES ('another sync', x'00', 'B')")
     yield conn
@@ -40,7 +44,8 @@ def _written(conn: sqlite3.Connection, keys: list[str], page: int) -> tally.Tall
         (before,) = conn.execute("SELECT max(id) FROM v1_grants").fetchone()
         values = [(k, _object(k), _expansion(k)) for k in chunk]
         conn.executemany("INSERT INTO v1_grants (external_id, data, expansion, sync_id) VALUES (?, ?, ?, 'A')", values)
-        written = written.appended(before + 1, chunk, [v[1] for v in values], [v[2] for v in values])
+        columns = [column for key in chunk for column in (key, *_COPIES)]
+        written = written.appended(before + 1, columns, [v[1] for v in values], [v[2] for v in values])
     return written
 
 
@@ -69,6 +74,12 @@ CHANGES = {
         "ELSE (SELECT data FROM v1_grants WHERE id = 2) END WHERE id IN (2, 5)",
     ),
     "an expansion added": ("UPDATE v1_grants SET expansion = x'0a01' WHERE id = 3",),
+    # Readers find and join rows by the columns copied out of the object without decoding it: a grant moved to another
+    # role or principal by its columns alone.
+    "a grant's resource column edited": ("UPDATE v1_grants SET resource_id = 'r2' WHERE id = 3",),
+    "a grant's principal column edited": ("UPDATE v1_grants SET principal_resource_id = 'u9' WHERE id = 3",),
+    "a grant's entitlement column edited": ("UPDATE v1_grants SET entitlement_id = 'role:r2:member' WHERE id = 3",),
+    "a copied column emptied": ("UPDATE v1_grants SET resource_id = NULL WHERE id = 3",),
     "an expansion removed": ("UPDATE v1_grants SET expansion = NULL WHERE id = 5",),
 }
 
@@ -105,6 +116,13 @@ def test_a_record_of_the_version_before_values_were_tallied_is_none() -> None:
     """Its run starts over: the objects its pages stored cannot be checked."""
     earlier = {table: {"rows": 1, "last_id": 1, "id_sum": 1, "keys_crc32": 1} for table in tally.TALLIED_TABLES}
     assert tally.recorded(earlier) is None
+
+
+def test_a_record_of_the_version_that_tallied_keys_alone_is_none() -> None:
+    """Its CRC covers the keys, not the columns copied out of the objects: its run starts over, with that reason, not
+    with a warning that its rows were changed."""
+    fields = {"rows": 1, "last_id": 1, "id_sum": 1, "keys_crc32": 1, "values_sum": 1}
+    assert tally.recorded(dict.fromkeys(tally.TALLIED_TABLES, fields)) is None
 
 
 def test_a_record_round_trips() -> None:

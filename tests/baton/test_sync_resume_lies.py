@@ -202,3 +202,46 @@ async def test_an_object_edited_in_place_under_its_row_id_and_key_starts_a_new_s
     with C1ZReader(path, tmp_path) as reader:
         assert "Planted Admin" not in {user.display_name for user in reader.resources("user")}
         assert "u9999" not in {grant.principal.id.resource for grant in reader.grants()}
+
+
+_OF_THE_SYNC = f"sync_id = (SELECT sync_id FROM v1_sync_runs {_UNFINISHED})"
+# A column a row copies out of its object, edited alone: readers find and join rows by it without decoding the object.
+COLUMN_EDITS = {
+    # Saved as resumed, the grant named a role the file does not hold and was dropped as dangling, though the org has it.
+    "a grant's resource": (
+        "v1_grants",
+        f"UPDATE v1_grants SET resource_id = 'r-planted' WHERE id = (SELECT min(id) FROM v1_grants WHERE {_OF_THE_SYNC})",
+    ),
+    "a grant's principal": (
+        "v1_grants",
+        "UPDATE v1_grants SET principal_resource_id = 'u9999' "
+        f"WHERE id = (SELECT min(id) FROM v1_grants WHERE {_OF_THE_SYNC})",
+    ),
+    "a user's parent": (
+        "v1_resources",
+        "UPDATE v1_resources SET parent_resource_type_id = 'team', parent_resource_id = 't-planted' "
+        f"WHERE id = (SELECT min(id) FROM v1_resources WHERE resource_type_id = 'user' AND {_OF_THE_SYNC})",
+    ),
+    "an entitlement's resource": (
+        "v1_entitlements",
+        "UPDATE v1_entitlements SET resource_id = 'r-planted' "
+        f"WHERE id = (SELECT min(id) FROM v1_entitlements WHERE {_OF_THE_SYNC})",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(COLUMN_EDITS))
+async def test_a_column_copied_out_of_its_object_edited_alone_starts_a_new_sync(
+    case: str, interrupted: Path, tmp_path: Path
+) -> None:
+    """The object still names its key, and the count, ids, keys and objects are the ones the token records; only a
+    column the row copies out of its object differs. An upsert keeps such columns as first written, so they are not
+    checked against the object: the token's tally covers them. A new sync, holding every grant of the org."""
+    table, statement = COLUMN_EDITS[case]
+    path = edited(interrupted, tmp_path / "edited.c1z", statement)
+    result, warnings = await _synced(path, tmp_path)
+    assert not result.resumed
+    (warning,) = warnings
+    assert warning["event"] == _CANNOT
+    assert warning["reason"].startswith(f"{table} holds "), warning
+    assert warning["reason"].endswith("rows were replaced or changed since, and the sync would be saved with them")

@@ -60,20 +60,30 @@ async def _started_over(path: Path, tmp_path: Path) -> str:
     return str(warning["reason"])
 
 
+# The columns each table's rows copy out of their objects, tallied after the key (NULL as \x01).
+_COPIED = {
+    "v1_resource_types": "",
+    "v1_resources": ", resource_type_id, parent_resource_type_id, parent_resource_id",
+    "v1_entitlements": ", resource_type_id, resource_id",
+    "v1_grants": ", entitlement_id, resource_type_id, resource_id, principal_resource_type_id, principal_resource_id",
+}
+
+
 def _tally_of(conn: sqlite3.Connection, table: str) -> dict[str, int]:
     expansion = "expansion" if table == "v1_grants" else "NULL"
     found = conn.execute(
-        f"SELECT id, external_id, data, {expansion} FROM {table} WHERE {_UNFINISHED} ORDER BY id"
+        f"SELECT id, data, {expansion}, external_id{_COPIED[table]} FROM {table} WHERE {_UNFINISHED} ORDER BY id"
     ).fetchall()
     ids = [row_id for row_id, *_ in found]
+    columns = [column for _, _, _, *copied in found for column in copied]
     return {
         "rows": len(found),
         "last_id": max(ids, default=0),
         "id_sum": sum(ids),
-        "keys_crc32": zlib.crc32(b"".join(key.encode() + b"\0" for _, key, *_ in found)),
+        "columns_crc32": zlib.crc32(b"".join(("\x01" if c is None else c).encode() + b"\0" for c in columns)),
         # Each object's CRC-32, and each expansion's begun from its row id.
         "values_sum": sum(
-            zlib.crc32(data) + (zlib.crc32(extra, row_id) if extra else 0) for row_id, _, data, extra in found
+            zlib.crc32(data) + (zlib.crc32(extra, row_id) if extra else 0) for row_id, data, extra, *_ in found
         )
         % (1 << 64),
     }
@@ -199,7 +209,7 @@ async def test_a_resume_over_its_rows_goes_on_and_the_finished_token_records_no_
         # The last version's: counts alone.
         f'json_set(sync_token, \'$.{STORED_ROWS_KEY}\', json(\'{{"v1_resource_types":3,"v1_resources":33,'
         f'"v1_entitlements":17,"v1_grants":93}}\'))',
-        f"json_remove(sync_token, '$.{STORED_ROWS_KEY}.v1_grants.keys_crc32')",
+        f"json_remove(sync_token, '$.{STORED_ROWS_KEY}.v1_grants.columns_crc32')",
     ],
     ids=["none", "counts-only", "incomplete"],
 )

@@ -154,6 +154,19 @@ shutdown grace outlast terminationGracePeriodSeconds (SIGKILL mid-task). */}}
 {{- if not (regexMatch "^[a-z]([-a-z0-9]*[a-z0-9])?$" $fullname) }}
 {{- fail (printf "the resource name %q made from the release name %q is not a DNS-1035 label (a Service name: lower case, digits and '-', starting with a letter): set fullnameOverride" $fullname .Release.Name) }}
 {{- end }}
+{{- /* Values chart 0.1.0 had under other names: a values file kept from it (`helm show values` of that chart, or
+the docs of then) is upgraded with `helm upgrade -f`; the schema lets these keys through only so that this names
+what they are now, where an unknown key's refusal says only "additional properties not allowed". */}}
+{{- range $old, $new := dict "healthPort" "healthCheckPort" "healthBindAddress" "healthCheckBindAddress" }}
+{{- if hasKey $.Values.config $old }}
+{{- fail (printf "config.%s is chart 0.1.0's name: since chart 0.2.0 it is config.%s; rename it in your values" $old $new) }}
+{{- end }}
+{{- end }}
+{{- range $probe := list "startupProbe" "livenessProbe" "readinessProbe" }}
+{{- if hasKey (get $.Values $probe | default dict) "path" }}
+{{- fail (printf "%s.path is a value of chart 0.1.0: since chart 0.2.0 the probes use the daemon's own paths (/healthz for startup and liveness, /readyz for readiness); remove it from your values" $probe) }}
+{{- end }}
+{{- end }}
 {{- $grace := 25.0 }}
 {{- if not (kindIs "invalid" .Values.config.shutdownGraceSeconds) }}
 {{- $grace = float64 .Values.config.shutdownGraceSeconds }}

@@ -132,12 +132,13 @@ class SyncRun:
 
 
 # Where each table's row (the functions below) holds what the store tallies of the rows it writes (connector/baton/c1z/
-# tally.py): its key (`external_id`), its object (`data`) and a grant's `expansion`.
-TALLIED_COLUMNS = {
-    "v1_resource_types": (0, 1),
-    "v1_resources": (1, 4),
-    "v1_entitlements": (2, 3),
-    "v1_grants": (5, 8, 6),
+# tally.py): its key (`external_id`) and the columns it copies out of its object (`tally.COPIED_COLUMNS`, in that
+# order), its object (`data`) and a grant's `expansion`.
+TALLIED_COLUMNS: dict[str, tuple[tuple[int, ...], int] | tuple[tuple[int, ...], int, int]] = {
+    "v1_resource_types": ((0,), 1),
+    "v1_resources": ((1, 0, 2, 3), 4),
+    "v1_entitlements": ((2, 0, 1), 3),
+    "v1_grants": ((5, 2, 0, 1, 3, 4), 8, 6),
 }
 
 

@@ -24,7 +24,9 @@ import contextlib
 import contextvars
 import dataclasses
 import functools
+import itertools
 import json
+import operator
 import os
 import sqlite3
 import threading
@@ -478,10 +480,11 @@ class _Db:
         added = self._max_id(table) - before
         if added == len(values):  # every value a new row, with the ids after `before` in order: the usual case
             self.conn.execute("RELEASE tally")
-            key, data, *extra = rows.TALLIED_COLUMNS[table]
+            columns, data, *extra = rows.TALLIED_COLUMNS[table]
+            picked = map(operator.itemgetter(*columns), values)
             tallies[table] = tallies[table].appended(
                 before + 1,
-                [value[key] for value in values],
+                list(itertools.chain.from_iterable(picked)) if len(columns) > 1 else list(picked),
                 [value[data] for value in values],
                 [value[extra[0]] for value in values] if extra else (),
             )
@@ -491,7 +494,7 @@ class _Db:
         # before and after, so the tally takes their old values out and puts the new ones in; only such pages pay.
         self.conn.execute("ROLLBACK TO tally")
         found = f"id, data{', expansion' if table in tally.EXTRA_COLUMN else ''}"
-        key = rows.TALLIED_COLUMNS[table][0]
+        key = rows.TALLIED_COLUMNS[table][0][0]
         sync_id = values[0][-2]  # each row's last two values: its sync id and time
         by_key = f"SELECT {found} FROM {table} WHERE external_id = ? AND sync_id = ?"  # noqa: S608 - our names
         updated = sorted({row for value in values for row in self.conn.execute(by_key, (value[key], sync_id))})
@@ -500,10 +503,10 @@ class _Db:
         by_id = f"SELECT {found} FROM {table} WHERE id = ?"  # noqa: S608 - our names
         now = [row for (row_id, *_) in updated for row in self.conn.execute(by_id, (row_id,))]
         new = self.conn.execute(
-            f"SELECT id, external_id, {found.removeprefix('id, ')} FROM {table} WHERE id > ? ORDER BY id",  # noqa: S608
+            f"SELECT {tally.selected(table)} FROM {table} WHERE id > ? ORDER BY id",  # noqa: S608 - our names
             (before,),
         ).fetchall()
-        tallies[table] = tallies[table].revalued(updated, now).extended(new)
+        tallies[table] = tallies[table].revalued(updated, now).extended(table, new)
 
     def end_sync(self, sync_id: str, token: str, supports_diff: bool) -> dict[str, Any]:
         self._check_not_broken()

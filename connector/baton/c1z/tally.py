@@ -5,13 +5,14 @@ a salvage) never lists those pages again, and was saved as complete with the fil
 store keeps, per table, a tally of the active sync's rows as it wrote them, commits it inside each token
 (`STORED_ROWS_KEY`), and on a resume compares it with the rows it finds. A count alone passed a deletion balanced by as
 many added rows; the tally is the rows' count, their highest row id, the sum of their row ids, a CRC-32 of their keys
-(`external_id`) in row id order, and the sum of each row's CRC-32 of its values (its object, `data`, and a grant's
-`expansion`). A sync only appends rows (each new row's id is the table's highest plus one), so a
+(`external_id`) and of the columns they copy out of their objects (`COPIED_COLUMNS`) in row id order, and the sum of each
+row's CRC-32 of its values (its object, `data`, and a grant's `expansion`). A sync only appends rows (each new row's id is the table's highest plus one), so a
 page extends the tally from the bytes in hand, without reading anything back (docs/c1z.md, "Resuming", gives the cost a
 row). An upsert keeps its row's id and key but may replace its values: the values are summed row by row, not chained in
 id order, so the store takes the old row's term out and puts the new one's in (`revalued`) without a pass over the
 table. A row deleted, added, re-keyed, moved to another id or edited in place (an object whose key and id are kept:
-`_Db._check_objects` passes it) changes the tally.
+`_Db._check_objects` passes it; a copied column, which an upsert keeps as first written and so cannot be checked against
+the object) changes the tally.
 """
 
 from __future__ import annotations
@@ -33,60 +34,78 @@ TALLIED_TABLES = ("v1_resource_types", "v1_resources", "v1_entitlements", "v1_gr
 STORED_ROWS_KEY = "py_stored_rows"
 # The nullable column tallied with a table's object (`data`): a grant's expansion, which makes grants of its own.
 EXTRA_COLUMN = {"v1_grants": "expansion"}
-# A token of ours that records fewer fields (an earlier version's, before `values_sum`) records no usable tally: its run
-# starts over (`recorded`).
-_FIELDS = ("rows", "last_id", "id_sum", "keys_crc32", "values_sum")
+# The columns a table's rows copy out of their objects, tallied after the key in this order: readers find and join rows
+# by them without decoding the object (a grant whose `resource_id` was edited was dropped as dangling when the resumed
+# run was saved, though the org has it). An upsert keeps them as first written (rows.UPSERT_RESOURCE, as Go's), so they
+# may differ from the object by right and are tallied, not checked against it.
+COPIED_COLUMNS = {
+    "v1_resource_types": (),
+    "v1_resources": ("resource_type_id", "parent_resource_type_id", "parent_resource_id"),
+    "v1_entitlements": ("resource_type_id", "resource_id"),
+    "v1_grants": (
+        "entitlement_id",
+        "resource_type_id",
+        "resource_id",
+        "principal_resource_type_id",
+        "principal_resource_id",
+    ),
+}
+# A token of ours that records other fields (an earlier version's: before `values_sum`, or `keys_crc32` of the keys
+# alone) records no usable tally: its run starts over (`recorded`).
+_FIELDS = ("rows", "last_id", "id_sum", "columns_crc32", "values_sum")
 _SUM_MODULUS = 1 << 64  # the sums stay 64-bit numbers in the token, whatever the ids and rows
-# Rows tallied per step, and the characters of a key tallied: a file's key may be 64 MiB (SQLite's limit on a value),
-# and a step of them would all be in memory at once. Real keys take tens to hundreds.
+# Rows tallied per step, and the characters of a key or column tallied: a file's key may be 64 MiB (SQLite's limit on a
+# value), and a step of them would all be in memory at once. Real keys take tens to hundreds.
 _CHUNK = 1000
 _KEY_CHARS = 1024
+# A NULL column (a resource without a parent) in the tallied text: no id holds it (ids are text without control
+# characters, connector/baton/ids.py), so NULL and any text differ.
+_NULL = "\x01"
 
 
 @dataclass(frozen=True, slots=True)
 class Tally:
-    """One table's rows of a sync: how many, the highest row id, the sum of the ids, a CRC-32 of the keys in id order,
-    the sum of the rows' values' CRC-32s (`_values_sum`)."""
+    """One table's rows of a sync: how many, the highest row id, the sum of the ids, a CRC-32 of the keys and copied
+    columns in id order, the sum of the rows' values' CRC-32s (`_values_sum`)."""
 
     rows: int = 0
     last_id: int = 0
     id_sum: int = 0
-    keys_crc32: int = 0
+    columns_crc32: int = 0
     values_sum: int = 0
 
     def appended(
-        self, first_id: int, keys: Sequence[object], objects: Sequence[bytes], extras: Sequence[bytes | None] = ()
+        self, first_id: int, columns: Sequence[object], objects: Sequence[bytes], extras: Sequence[bytes | None] = ()
     ) -> Tally:
-        """This tally after `len(keys)` rows with the ids `first_id`, `first_id + 1`, ... (an insert's new rows), their
-        objects `objects` and, for grants, their expansions `extras`."""
-        n = len(keys)
+        """This tally after `len(objects)` rows with the ids `first_id`, `first_id + 1`, ... (an insert's new rows),
+        their key and copied columns `columns` (each row's in turn, `COPIED_COLUMNS`), their objects `objects` and, for
+        grants, their expansions `extras`."""
+        n = len(objects)
         if not n:
             return self
         return Tally(
             self.rows + n,
             max(self.last_id, first_id + n - 1),
             (self.id_sum + n * first_id + n * (n - 1) // 2) % _SUM_MODULUS,
-            zlib.crc32(_stream(keys), self.keys_crc32),
+            zlib.crc32(_stream(columns), self.columns_crc32),
             (self.values_sum + _values_sum(range(first_id, first_id + n), objects, extras)) % _SUM_MODULUS,
         )
 
-    def extended(self, rows: Sequence[tuple[Any, ...]]) -> Tally:
-        """This tally after `rows` of (id, key, object[, expansion]), in id order, each above the ids tallied so far."""
+    def extended(self, table: str, rows: Sequence[tuple[Any, ...]]) -> Tally:
+        """This tally after `rows` of `table` as `selected(table)` reads them, in id order, each above the ids tallied
+        so far."""
         if not rows:
             return self
-        ids, keys, objects, *extras = zip(*rows, strict=True)
-        return self._extended(ids, keys, objects, extras[0] if extras else ())
-
-    def _extended(
-        self, ids: Sequence[int], keys: Sequence[object], objects: Sequence[bytes], extras: Sequence[bytes | None]
-    ) -> Tally:
+        extra = table in EXTRA_COLUMN
+        ids, objects, *rest = zip(*rows, strict=True)
+        columns = list(itertools.chain.from_iterable(row[2 + extra :] for row in rows))
         # ids are integers: each table's `id` is its INTEGER PRIMARY KEY
         return Tally(
             self.rows + len(ids),
             max(self.last_id, ids[-1]),
             (self.id_sum + sum(ids)) % _SUM_MODULUS,
-            zlib.crc32(_stream(keys), self.keys_crc32),
-            (self.values_sum + _values_sum(ids, objects, extras)) % _SUM_MODULUS,
+            zlib.crc32(_stream(columns), self.columns_crc32),
+            (self.values_sum + _values_sum(ids, objects, rest[0] if extra else ())) % _SUM_MODULUS,
         )
 
     def revalued(self, before: Sequence[tuple[Any, ...]], after: Sequence[tuple[Any, ...]]) -> Tally:
@@ -119,17 +138,26 @@ def _values_sum(ids: Iterable[int], objects: Sequence[bytes], extras: Sequence[b
     return summed
 
 
-def _stream(keys: Sequence[object]) -> bytes:
-    # Each key (its first `_KEY_CHARS`) and a NUL after it, so pages tallied one by one make the same CRC as the whole
-    # table read back. A key of another type (a damaged file's NULL or blob) is tallied by its text: it is never one a
-    # page stored.
+def _stream(columns: Sequence[object]) -> bytes:
+    # Each column (its first `_KEY_CHARS`) and a NUL after it, so pages tallied one by one make the same CRC as the whole
+    # table read back. A column of another type (a damaged file's blob or number) is tallied by its text: it is never
+    # one a page stored.
     try:
-        if max(map(len, keys), default=0) > _KEY_CHARS:  # type: ignore[arg-type]
-            keys = [key[:_KEY_CHARS] for key in keys]  # type: ignore[index]
-        text = "\0".join(keys)  # type: ignore[arg-type]
+        if None in columns:
+            columns = [_NULL if column is None else column for column in columns]
+        if max(map(len, columns), default=0) > _KEY_CHARS:  # type: ignore[arg-type]
+            columns = [column[:_KEY_CHARS] for column in columns]  # type: ignore[index]
+        text = "\0".join(columns)  # type: ignore[arg-type]
     except TypeError:
-        text = "\0".join((key if isinstance(key, str) else repr(key))[:_KEY_CHARS] for key in keys)
+        text = "\0".join((column if isinstance(column, str) else repr(column))[:_KEY_CHARS] for column in columns)
     return (text + "\0").encode("utf-8", "surrogatepass")
+
+
+def selected(table: str) -> str:
+    """The columns of `table` a tally is made of, as `Tally.extended` takes them: id, object[, expansion], then the key
+    and the copied columns, each cut to what is tallied of it."""
+    plain = ", ".join(f"substr({column}, 1, {_KEY_CHARS})" for column in ("external_id", *COPIED_COLUMNS[table]))
+    return f"id, data, {EXTRA_COLUMN[table] + ', ' if table in EXTRA_COLUMN else ''}{plain}"
 
 
 def of_file(conn: sqlite3.Connection, table: str, sync_id: str) -> Tally:
@@ -139,13 +167,12 @@ def of_file(conn: sqlite3.Connection, table: str, sync_id: str) -> Tally:
     from connector.baton.c1z import rows  # the SQLite layer, which the engine's import of this module does not load
 
     tally = Tally()
-    key = f"substr(external_id, 1, {_KEY_CHARS})"
+    plain = [f"substr({column}, 1, {_KEY_CHARS})" for column in ("external_id", *COPIED_COLUMNS[table])]
     found = rows.iter_blobs(
-        conn, table, sync_id, extra_column=EXTRA_COLUMN.get(table, ""), plain_columns=(key,)
-    )  # (id, object[, expansion], key), in id order, a bounded batch of bytes at a time
+        conn, table, sync_id, extra_column=EXTRA_COLUMN.get(table, ""), plain_columns=plain
+    )  # as `selected(table)`, in id order, a bounded batch of bytes at a time
     while chunk := list(itertools.islice(found, _CHUNK)):
-        ids, objects, *rest = zip(*chunk, strict=True)
-        tally = tally._extended(ids, rest[-1], objects, rest[0] if len(rest) == 2 else ())
+        tally = tally.extended(table, chunk)
     return tally
 
 
