@@ -178,6 +178,13 @@ async def test_a_copy_re_offered_while_the_report_is_retried_is_recognised_and_n
     with structlog.testing.capture_logs() as events:
         polling = asyncio.create_task(scheduler.run(stop))
         await _until(lambda: client.polls >= 4, "the polling stopped short of four polls")
+        # Each copy's line comes once its digest is made, on a worker thread.
+        await _until(
+            lambda: all(
+                any(e["event"].startswith(line) for e in events) for line in ("task delivered", "task id reused")
+            ),
+            "the copy and the other task were never logged",
+        )
         assert client.retrying == {grant.id}
         assert rig.connector.provisioning.calls == ["grant"], "the copy did not run"
         client.accept.set()
