@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, Protocol, TextIO
 
+from connector.baton.lifecycle import LIFECYCLE_FIELD
 from connector.baton.printable import printable, surrogates_escaped
 from connector.baton.redaction import MIN_SECRET_LENGTH, Patterns, blank_out_patterns, patterns
 from connector.baton.tasks.debuglog import TASK_LOGS
@@ -353,9 +354,18 @@ container runtime under pressure) blocked the write, and with it the event loop 
 renewals, a revoke's report), and SIGTERM, for good. Held twice at most: the queue and the batch being written."""
 
 KEPT_CHARS = 1024 * 1024
-"""Room of their own for the lines never dropped for a full queue: an error's or worse (a failed revoke, a task not
-reported, a fatal error) and what the process prints to stderr itself (a failed run's closing line, a crash's). A
-flood of them is bounded too: past it they are dropped and counted as the others are."""
+"""Room of their own for the lines never dropped for a full queue (`kept`): an error's or worse (a failed revoke, a
+task not reported, a fatal error), a lifecycle line (`connector/baton/lifecycle.py`: starting, connected, shutdown
+requested, draining, stopped), and what the process prints to stderr itself (a failed run's closing line, a crash's).
+A flood of them is bounded too: past it they are dropped and counted as the others are."""
+
+
+def kept(level: int, event: Mapping[str, Any] | None = None) -> bool:
+    """Whether a line at `level` (of `event`, a structlog line's) has the room never dropped for a full queue
+    (`KEPT_CHARS`): an error's or worse, or a lifecycle line, whatever its level. The one rule: behind a stalled reader,
+    the "draining" and "stopped" lines were dropped with the rest, and nothing said the daemon was stopping, nor why."""
+    return level >= logging.ERROR or (event is not None and event.get(LIFECYCLE_FIELD) is True)
+
 
 DRAIN_SECONDS = 1.0
 """How long the run's end waits for the log writer to write what it holds (the closing lines): then the process
@@ -584,20 +594,26 @@ def _output(stream: TextIO | None, note: Callable[[int], str]) -> _Output:
 
 
 class _Lines:
-    """structlog's logger: each rendered line to the log's output, an error's or worse among those never dropped for a
-    full queue (the methods are the level names structlog calls)."""
+    """structlog's logger: each rendered line to the log's output, with whether it is `kept` (`_laned` decided it; the
+    methods are the level names structlog calls)."""
 
     def __init__(self, out: _Output) -> None:
         self._out = out
 
-    def _ordinary(self, message: str) -> None:
-        self._out.line(message + "\n", False)
+    def _line(self, message: str, *, urgent: bool = False) -> None:
+        self._out.line(message + "\n", urgent)
 
-    def _urgent(self, message: str) -> None:
-        self._out.line(message + "\n", True)
+    debug = info = msg = warn = warning = error = exception = critical = fatal = _line
 
-    debug = info = msg = warn = warning = _ordinary
-    error = exception = critical = fatal = _urgent
+
+def _laned(render: Callable[..., str]) -> Callable[..., tuple[tuple[str], dict[str, bool]]]:
+    """structlog's last processor: the rendered line, and whether it is `kept` (read before rendering), for `_Lines`."""
+
+    def laned(logger: Any, method_name: str, event: MutableMapping[str, Any]) -> tuple[tuple[str], dict[str, bool]]:
+        urgent = kept(_METHOD_LEVELS.get(method_name, logging.CRITICAL), event)
+        return (render(logger, method_name, event),), {"urgent": urgent}
+
+    return laned
 
 
 class _LineHandler(logging.Handler):
@@ -613,7 +629,7 @@ class _LineHandler(logging.Handler):
         except Exception:
             self.handleError(record)
             return
-        self._out.line(text + "\n", record.levelno >= logging.ERROR)
+        self._out.line(text + "\n", kept(record.levelno))
 
 
 MAX_LINE_CHARS = 3 * MAX_VALUE_CHARS
@@ -747,7 +763,7 @@ def configure(level: str = "info", fmt: str = "json", stream: TextIO | None = No
     console: list[Any] = [] if fmt == "json" else [_printable_processor]
     unless_debugged, stream_only_at_level = _stream_gates(_LEVELS.get(level, logging.INFO))
     structlog.configure(
-        processors=[unless_debugged, *shared, stream_only_at_level, *console, renderer],
+        processors=[unless_debugged, *shared, stream_only_at_level, *console, _laned(renderer)],
         wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
         logger_factory=lambda *args: _Lines(out),
         cache_logger_on_first_use=False,

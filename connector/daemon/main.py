@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from connector.baton.errors import ConnectorError
+from connector.baton.lifecycle import LIFECYCLE
 from connector.baton.printable import printable
 from connector.daemon import exiting, startgc
 from connector.daemon import logging as logs
@@ -80,7 +81,7 @@ def run_connector(argv: Sequence[str]) -> int:
     native = logs.native_log_warning(os.environ)
     for warning in [*effective.warnings, *idle_settings(settings), *([native] if native else [])]:
         log.warning(warning)
-    log.info("starting", **startup_summary(settings))
+    log.info("starting", **startup_summary(settings), **LIFECYCLE)
     try:
         check_environment(os.environ)
         return exiting.run(_run(settings))

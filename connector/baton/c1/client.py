@@ -645,17 +645,27 @@ class BatonServiceClient:
         if code == grpc.StatusCode.DEADLINE_EXCEEDED and _STALLED_DETAILS.fullmatch(details):
             return f"{method}: ConductorOne at {self.endpoints.grpc_authority} {details} ({code.name})"
         deadline = getattr(self.timeouts, _DEADLINES.get(method, ""), None)
-        if code == grpc.StatusCode.DEADLINE_EXCEEDED and details == "Deadline Exceeded" and self._connected():
+        if code == grpc.StatusCode.DEADLINE_EXCEEDED and details == "Deadline Exceeded":
             if not isinstance(deadline, int | float) or elapsed < deadline * _DEADLINE_REACHED:
                 # A server's own DEADLINE_EXCEEDED in grpc's words (its backend's timeout, passed on), answered before
                 # our deadline: its words, not a silence that never happened.
                 return f"{method}: {code.name}: {details}"
-            # The connection was made (TLS and HTTP/2 settings done), the call went out, and no answer came in its
-            # deadline. Said as "unreachable: timed out", the operator looked at routes and firewalls for a peer that
-            # held the call.
+            if self._connected():
+                # The connection was made (TLS and HTTP/2 settings done), the call went out, and no answer came in its
+                # deadline. Said as "unreachable: timed out", the operator looked at routes and firewalls for a peer
+                # that held the call.
+                return (
+                    f"{method}: ConductorOne at {self.endpoints.grpc_authority} took the call and gave no answer "
+                    f"within {deadline:g}s ({code.name})"
+                )
+            # grpc was still making the connection when the call's deadline came, and it names no step then (a peer
+            # that never took the TCP connection and one silent after it read alike): said as "unreachable: timed
+            # out", it read as a failure to reach, not a connection not made in the call's time.
+            through = f" through the proxy {self._proxy_address}" if self._proxy_address else ""
             return (
-                f"{method}: ConductorOne at {self.endpoints.grpc_authority} took the call and gave no answer within "
-                f"{deadline:g}s ({code.name})"
+                f"{method}: the connection to ConductorOne at {self.endpoints.grpc_authority}{through} was not made "
+                f"within {deadline:g}s (the TCP connection, the TLS handshake or the peer's HTTP/2 settings did not "
+                f"come in that time) ({code.name})"
             )
         if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
             cause = network_cause(details) or ("timed out" if code == grpc.StatusCode.DEADLINE_EXCEEDED else None)

@@ -196,6 +196,9 @@ _NETWORK_CAUSES: Final[tuple[tuple[tuple[str, ...], str], ...]] = (
     # (its handshake timeout closes the endpoint), or a TLS handshake done and no HTTP/2 SETTINGS frame after it.
     (("handshake read failed (endpoint closing)",), "TLS handshake timed out"),
     (("before receiving settings frame",), "the TLS handshake was done, but no HTTP/2 SETTINGS frame came in time"),
+    # grpc's connect attempt cut before the TCP connection was made: its connect timeout, or the call's deadline
+    # shutting the attempt down. Named by its step as the token request's (`netsteps`), not as any timeout.
+    (("connect() timed out", "tcp handshaker shutdown"), "timed out connecting"),
     (("deadline exceeded", "timed out", "timeout"), "timed out"),
     (
         (

@@ -18,6 +18,7 @@ from connector.baton.c1.client import BatonServiceClient
 from connector.baton.c1.durations import clamped_seconds
 from connector.baton.c1.errors import C1Error, C1FatalError, C1ResponseTooLargeError, C1UnreadableTaskError
 from connector.baton.errors import ConnectorError
+from connector.baton.lifecycle import LIFECYCLE
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.retry import Backoff, RetryPolicy
 from connector.baton.runtime.stopping import Stopped, until_stopped
@@ -253,7 +254,7 @@ class Scheduler:
         # not run yet) was counted in the "draining" line, though nothing ran.
         work: set[asyncio.Task[None]] = {running for running in self._running if not running.done()}
         if work:
-            log.info("draining", tasks=len(work), grace_seconds=grace)
+            log.info("draining", tasks=len(work), grace_seconds=grace, **LIFECYCLE)
         if periodic is not None:
             periodic.add_done_callback(_periodic_ended)
             work.add(periodic)
@@ -262,7 +263,7 @@ class Scheduler:
         _, pending = await asyncio.wait(work, timeout=grace)
         if pending:
             if tasks := pending - {periodic}:
-                log.warning("abandoning tasks still running after the grace period", tasks=len(tasks))
+                log.warning("abandoning tasks still running after the grace period", tasks=len(tasks), **LIFECYCLE)
                 self._processor.abandon_all("the connector is shutting down", finish_within=report_within)
             _, pending = await asyncio.wait(pending, timeout=report_within + 1.0 - CANCELLED_WITHIN)
         for straggler in pending:

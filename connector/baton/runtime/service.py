@@ -47,6 +47,7 @@ from connector.baton.c1z.workfiles import temp_dir_problem
 from connector.baton.connector import Connector
 from connector.baton.errors import ConnectorError, SettingError
 from connector.baton.ids import quoted_id
+from connector.baton.lifecycle import LIFECYCLE
 from connector.baton.netenv import environment_problems
 from connector.baton.retry import Backoff, RetryPolicy
 from connector.baton.runtime.bounds import (
@@ -446,7 +447,7 @@ async def _serve(
         if not hello_ok:
             return 0  # stopped first
         readiness.hello_ok = True
-        log.info("connected to ConductorOne", target=config.endpoints.grpc_target, host_id=host_id)
+        log.info("connected to ConductorOne", target=config.endpoints.grpc_target, host_id=host_id, **LIFECYCLE)
         if config.on_ready is not None:
             config.on_ready()
 
@@ -499,7 +500,7 @@ async def _serve(
         # The closing line says whether every task run reached ConductorOne: at info alone, after the exit code 0, a
         # drain that gave up a revoke's report read as a clean one in the pod's last lines.
         unreported = processor.unreported
-        (log.error if unreported else log.info)("stopped", tasks_unreported=unreported)
+        (log.error if unreported else log.info)("stopped", tasks_unreported=unreported, **LIFECYCLE)
         return 0
     finally:
         # In this order, each whatever the one before raised: a connector's failing `aclose` left the health port
@@ -537,7 +538,7 @@ def unsynced_types_setting(config: ServiceConfig, connector: Connector) -> Servi
 
 def _on_signal(stop: asyncio.Event, readiness: Readiness, sig: signal.Signals) -> None:
     if not stop.is_set():
-        log.info("shutdown requested", signal=sig.name)
+        log.info("shutdown requested", signal=sig.name, **LIFECYCLE)
     readiness.draining = True
     stop.set()
 

@@ -347,20 +347,36 @@ def _resources_key(refs: list[resource_pb2.ResourceId], key: IdKey) -> tuple[str
     return ("resources", "\0".join(ids)) if ids else None
 
 
-def order_key(task: baton_pb2.Task, kind: str, connector: Connector) -> tuple[str, str] | None:
+OrderKey = tuple[str, str | None]
+"""A task's `order_key`: (scope, ids), or (scope, None) for a task that may depend on any resource of the scope
+(`EVERY_RESOURCE`)."""
+EVERY_RESOURCE: OrderKey = ("resources", None)
+"""The key of a deletion whose resource's owner is unknown before it runs: it acts after every earlier task keyed by
+resources (`_resources_key`) and before every later one, beside the tasks of other scopes and other such deletions."""
+
+
+def order_key(task: baton_pb2.Task, kind: str, connector: Connector) -> OrderKey | None:
     """What a task changes or depends on, as one key: tasks of one key act in the order ConductorOne handed them out
-    (`TaskProcessor._in_turn`), others side by side. A grant and a revoke by the access (`access_key`); an action by
-    the resources it names (`action_key`); an issuance by its identity, the key of an action on that account: issuance
-    reads the account's state (a disabled service account is refused), so an enable handed out before it, run beside
-    it, had the credential refused, and a disable had one issued to the account it disabled. None for the rest: a
-    deletion names a credential that no other task's key names (deleting one twice ends as once), and a rotation or
-    resource creation changes nothing here (docs/service-mode.md "Task order")."""
+    (`TaskProcessor._in_turn`), others side by side; a key of `EVERY_RESOURCE` is ordered with every key of its scope.
+    A grant and a revoke by the access (`access_key`); an action by the resources it names (`action_key`); an issuance
+    by its identity, the key of an action on that account: issuance reads the account's state (a disabled service
+    account is refused), so an enable handed out before it, run beside it, had the credential refused, and a disable had
+    one issued to the account it disabled. A deletion by its parent, the resource that owns what it deletes (an
+    application key's service account), the key of an action on that account: the deleter may depend on the owner's
+    state (a disabled service account's keys are not under its path), and a disable handed out after a key's
+    deletion, run beside it, left the key live. ConductorOne sends no parent with a credential's deletion
+    (docs/spec/credentials.md §3.4), and nothing else in the task names the owner (an application key's id does not):
+    such a deletion is `EVERY_RESOURCE`. None for the rest: a rotation or resource creation changes nothing here
+    (docs/service-mode.md "Task order")."""
     key = id_key_of(connector)
     if kind == "action_invoke":
         return action_key(task, connector.action_manager(), key)
     if kind == "issue_credential":
         identity = task.issue_credential.identity_id
         return _resources_key([identity] if identity.resource else [], key)
+    if kind == "delete_resource":
+        parent = task.delete_resource.parent_resource_id
+        return _resources_key([parent], key) if parent.resource else EVERY_RESOURCE
     return access_key(task, kind, key)
 
 
@@ -374,32 +390,58 @@ class _Reporting:
     kind: str
     digest: bytes
 
-    @classmethod
-    def of(cls, task: baton_pb2.Task, kind: str) -> _Reporting:
-        return cls(kind, _work_digest(task))
-
 
 def _work_digest(task: baton_pb2.Task) -> bytes:
-    """The digest of a task's id and payload, without `status` and `debug` (`_same_work`)."""
-    copy = baton_pb2.Task()
-    copy.CopyFrom(task)
-    copy.ClearField("status")
-    copy.ClearField("debug")
-    return hashlib.sha256(copy.SerializeToString(deterministic=True)).digest()
+    """The digest of a task's id, type and payload, without `status` and `debug` (ConductorOne's bookkeeping, which the
+    SDK never reads, spec §2.3, and which may differ on a copy it re-offers). Its payload is serialized alone, not the
+    task copied first (a copy of a task of 25 maps of 10,000 entries takes 200 ms); a payload of a type newer than our
+    protos is an unknown field of the task, copied (as bytes) without `status` and `debug`.
+
+    Task-sized work (32 MiB, the client's receive limit): run it with `_digest_off_the_loop`. On the event loop it took
+    130 ms for a 30 MiB task, at every copy ConductorOne re-offered (10 a second at the idle pace), and nothing else ran
+    meanwhile: /healthz, heartbeats, reports."""
+    kind = task.WhichOneof("task_type")
+    digest = hashlib.sha256(f"{len(task.id)}:{task.id}\0{kind}\0".encode())
+    if kind is None:
+        copy = baton_pb2.Task()
+        copy.CopyFrom(task)
+        copy.ClearField("status")
+        copy.ClearField("debug")
+        digest.update(copy.SerializeToString(deterministic=True))
+    else:
+        digest.update(getattr(task, kind).SerializeToString(deterministic=True))
+    return digest.digest()
 
 
-def _same_work(running: baton_pb2.Task | _Reporting, offered: baton_pb2.Task) -> bool:
-    """Whether `offered` is a copy of the running task (or of one whose report is being retried): the same id and
-    payload. `status` (ConductorOne's bookkeeping, which the SDK never reads, spec §2.3) and `debug` may differ on a
-    copy ConductorOne re-offers."""
-    if isinstance(running, _Reporting):
-        return _work_digest(offered) == running.digest
-    if running == offered:
-        return True
+async def _digest_off_the_loop(task: baton_pb2.Task) -> bytes:
+    """`_work_digest` on a worker thread: its hashing lets the event loop run (hashlib releases the GIL), and only the
+    payload's serialization holds it."""
+    return await asyncio.to_thread(_work_digest, task)
+
+
+def _same_payload(running: baton_pb2.Task, offered: baton_pb2.Task) -> bool:
+    """Whether `offered` holds the running task's id, type and payload, `status` and `debug` aside (`_work_digest`):
+    the payloads compared in place, no copy made and nothing serialized (a compare of two 30 MiB payloads takes a few
+    ms; their digests, a serialization and a hash of each). On the event loop, as the copy's decoding was: a compare
+    holds the GIL whichever thread runs it."""
+    kind = running.WhichOneof("task_type")
+    if running.id != offered.id or kind != offered.WhichOneof("task_type"):
+        return False
+    if kind is not None:
+        return bool(getattr(running, kind) == getattr(offered, kind))
+    # A type newer than our protos: its payload is an unknown field of the task, compared with the rest of it.
     copy = baton_pb2.Task()
     copy.CopyFrom(offered)
     copy.status, copy.debug = running.status, running.debug
     return copy == running
+
+
+async def _same_work(running: baton_pb2.Task | _Reporting, offered: baton_pb2.Task) -> bool:
+    """Whether `offered` is a copy of the running task (`_same_payload`), or of one whose report is being retried (by
+    its digest, made off the event loop)."""
+    if isinstance(running, _Reporting):
+        return await _digest_off_the_loop(offered) == running.digest
+    return _same_payload(running, offered)
 
 
 def _kind_of(running: baton_pb2.Task | _Reporting) -> str:
@@ -426,10 +468,13 @@ class TaskProcessor:
         self._finish_retry = finish_retry
         self._clock = clock
         self._work: dict[str, asyncio.Task[Outcome]] = {}
-        self._last_on_access: dict[tuple[str, str], tuple[str, asyncio.Task[Outcome]]] = {}
-        """The latest handler started for each key (`order_key`: an access, or the resources an action or an issuance
-        acts on), with its task id: the next one of the same key waits for it, so they act in the order ConductorOne
-        handed them out."""
+        self._last_on_access: dict[OrderKey, tuple[str, asyncio.Task[Outcome]]] = {}
+        """The latest handler started for each key (`order_key`: an access, or the resources an action, an issuance or
+        a deletion acts on), with its task id: the next one of the same key waits for it, so they act in the order
+        ConductorOne handed them out."""
+        self._on_every: dict[str, dict[str, asyncio.Task[Outcome]]] = {}
+        """The handlers of `EVERY_RESOURCE` keys under way, by scope and task id: each later task of the scope waits
+        for them (they do not wait for each other)."""
         self._active: dict[str, baton_pb2.Task | _Reporting] = {}
         """The tasks running or being reported, by id; one whose report is being retried only as `_Reporting`."""
         self._redelivered: set[str] = set()
@@ -498,7 +543,7 @@ class TaskProcessor:
         if problem is not None:
             # Nothing ran, and a FinishTask with this id would be refused: the log line is the only trace (and the
             # `not_run` count, for every copy).
-            level = log.error if self._first_refusal(task, kind) else log.debug
+            level = log.error if await self._first_refusal(task, kind) else log.debug
             level(
                 "invalid task from ConductorOne; not executed, cannot be reported",
                 problem=problem,
@@ -509,15 +554,16 @@ class TaskProcessor:
             return
         running = self._active.get(task.id)
         if running is not None:
-            if _same_work(running, task):
+            if await _same_work(running, task):
                 # Once per running task: ConductorOne may re-offer it at every poll (10 a second at the idle pace),
                 # and a line each time flooded the log for as long as the task ran.
                 level = log.debug if task.id in self._redelivered else log.warning
-                self._redelivered.add(task.id)
+                if task.id in self._active:  # still running: it may have ended while the copy's digest was made
+                    self._redelivered.add(task.id)
                 level("task delivered again while it is still running; ignoring the copy", task_id=task.id)
             else:
                 # Another task under a running task's id: the one FinishTask that id gets is the running task's.
-                level = log.error if self._first_refusal(task, kind) else log.debug
+                level = log.error if await self._first_refusal(task, kind) else log.debug
                 level(
                     "task id reused by a different task while the first still runs; not executed, cannot be reported",
                     task_id=task.id,
@@ -553,11 +599,13 @@ class TaskProcessor:
             # Reported; now let whoever cancelled us see the cancellation.
             raise asyncio.CancelledError
 
-    def _first_refusal(self, task: baton_pb2.Task, kind: str) -> bool:
+    async def _first_refusal(self, task: baton_pb2.Task, kind: str) -> bool:
         """Whether a task that can neither run nor be reported is logged at error: the first time, not the copies
         ConductorOne re-offers (it cannot hear that the task was refused, so it offers it at every poll, 10 a second
-        at the idle pace, and each copy was an error line); those are at debug."""
-        digest = hashlib.sha256(kind.encode() + b"\0" + task.SerializeToString(deterministic=True)).digest()
+        at the idle pace, and each copy was an error line); those are at debug. Told apart by their type (an unreadable
+        task's is all that is known of it) and `_work_digest`, made off the event loop: a copy whose `status` differs
+        is the same refused task."""
+        digest = hashlib.sha256(kind.encode() + b"\0" + await _digest_off_the_loop(task)).digest()
         if digest in self._refusals_told:
             self._refusals_told.move_to_end(digest)
             return False
@@ -629,14 +677,18 @@ class TaskProcessor:
         # from the report, was held until it ended).
         outcome = _fitted(outcome)
 
-        def reporting(report_bytes: int) -> None:
-            # Only the report is left to do: of the task, only what tells a copy ConductorOne re-offers is kept, and
-            # the caller weighs the report instead (`Scheduler`).
-            held = self._active[task_id]
-            if isinstance(held, baton_pb2.Task):
-                self._active[task_id] = _Reporting.of(held, kind)
+        async def reporting(report_bytes: int) -> None:
+            # Only the report is left to do: the caller weighs the report instead (`Scheduler`), at once, as the
+            # report is refused (its slot and the task's bytes given back in this turn of the loop: waiting for the
+            # digest, polling waited with slots free); of the task, only what tells a copy ConductorOne re-offers is
+            # kept, once its digest is made.
             if report_retrying is not None:
                 report_retrying(report_bytes)
+            held = self._active[task_id]
+            if isinstance(held, baton_pb2.Task):
+                digest = await _digest_off_the_loop(held)
+                del held
+                self._active[task_id] = _Reporting(kind, digest)
 
         reported, delivered = await self._report(task_id, outcome, reporting)
         # Counted as ConductorOne sees it: a success whose report was given up is no success there, and one whose
@@ -646,11 +698,13 @@ class TaskProcessor:
     async def _run(self, kind: str, task: baton_pb2.Task) -> tuple[Outcome, bool]:
         """The handler's outcome, and whether this coroutine itself (not just the handler) was cancelled."""
         key = order_key(task, kind, self._handlers.connector)
-        before = self._last_on_access.get(key) if key is not None else None
+        before = self._earlier(key)
         dispatched = asyncio.Event()
         work = asyncio.create_task(self._in_turn(before, kind, task, dispatched), name=f"task {task.id}")
         self._work[task.id] = work
-        if key is not None:
+        if key is not None and key[1] is None:
+            self._on_every.setdefault(key[0], {})[task.id] = work
+        elif key is not None:
             self._last_on_access[key] = (task.id, work)
         cancelled_here = False
         try:
@@ -665,13 +719,30 @@ class TaskProcessor:
                     await work
         finally:
             self._work.pop(task.id, None)
-            if key is not None and self._last_on_access.get(key, (None, None))[1] is work:
+            if key is not None and key[1] is None:
+                under_way = self._on_every[key[0]]
+                del under_way[task.id]
+                if not under_way:
+                    del self._on_every[key[0]]
+            elif key is not None and self._last_on_access.get(key, (None, None))[1] is work:
                 del self._last_on_access[key]
         if work.cancelled():
             return self._abandoned(kind, started=dispatched.is_set()), cancelled_here
         # Also when we were cancelled just after the handler ended (in the loop turn before we resumed): what it
         # did (a credential minted, a grant applied) is what gets reported, not a made-up "stopped mid-way".
         return self._outcome_of(kind, work), cancelled_here
+
+    def _earlier(self, key: OrderKey | None) -> list[tuple[str, asyncio.Task[Outcome]]]:
+        """The handlers a task of `key` waits for, each started before it (so no wait is ever circular): the latest of
+        its key and every `EVERY_RESOURCE` one of its scope under way; for an `EVERY_RESOURCE` key, the latest of each
+        key of its scope. None of them waits for a task handed out later, so each wait ends with tasks it can name."""
+        if key is None:
+            return []
+        scope, ids = key
+        if ids is None:
+            return [latest for other, latest in self._last_on_access.items() if other[0] == scope]
+        latest = self._last_on_access.get(key)
+        return ([latest] if latest is not None else []) + list(self._on_every.get(scope, {}).items())
 
     async def _undone_as_too_large(self, outcome: Outcome) -> tuple[Outcome, bool]:
         """A success whose response is all ConductorOne would get of what it made (an issued credential), too large
@@ -717,19 +788,24 @@ class TaskProcessor:
 
     async def _in_turn(
         self,
-        before: tuple[str, asyncio.Task[Outcome]] | None,
+        before: list[tuple[str, asyncio.Task[Outcome]]],
         kind: str,
         task: baton_pb2.Task,
         dispatched: asyncio.Event,
     ) -> Outcome:
-        """The handler, once the earlier task on the same access (`before`) has ended. Run side by side, a revoke
-        handed out right after a grant found nothing to remove yet ("already revoked"), then the grant's add landed:
-        the access stayed, reported revoked (and an enable and a disable of one user ended as whichever request
-        arrived last). Waiting is bounded by the earlier task's own bounds, and a task abandoned while it waits has
+        """The handler, once the earlier tasks on the same access (`before`, `_earlier`) have ended. Run side by side, a
+        revoke handed out right after a grant found nothing to remove yet ("already revoked"), then the grant's add
+        landed: the access stayed, reported revoked (and an enable and a disable of one user ended as whichever request
+        arrived last). Waiting is bounded by the earlier tasks' own bounds, and a task abandoned while it waits has
         done nothing (reported retryable, an issuance too: `dispatched` is set only once its handler starts)."""
-        if before is not None and not before[1].done():
-            log.info("waiting for an earlier task on the same access", earlier_task_id=before[0])
-            await asyncio.wait((before[1],))
+        pending = [(task_id, work) for task_id, work in before if not work.done()]
+        if pending:
+            log.info(
+                "waiting for an earlier task on the same access",
+                earlier_task_id=pending[0][0],
+                **({"earlier_tasks": len(pending)} if len(pending) > 1 else {}),
+            )
+            await asyncio.wait([work for _, work in pending])
         dispatched.set()
         return await self._dispatch(kind, task)
 
@@ -815,7 +891,7 @@ class TaskProcessor:
         return False
 
     async def _report(
-        self, task_id: str, outcome: Outcome, report_retrying: Callable[[int], None] | None
+        self, task_id: str, outcome: Outcome, report_retrying: Callable[[int], Awaitable[None]] | None
     ) -> tuple[Outcome, bool]:
         """FinishTask of an outcome `_fitted` made, until accepted, known gone, or stopped; anything but acceptance is logged at error, and a
         success that leaves something live only the report hands over is undone (`Outcome.undo`); an accepted
@@ -829,7 +905,7 @@ class TaskProcessor:
         return reported, delivered
 
     async def _deliver(
-        self, task_id: str, outcome: Outcome, report_retrying: Callable[[int], None] | None
+        self, task_id: str, outcome: Outcome, report_retrying: Callable[[int], Awaitable[None]] | None
     ) -> tuple[Outcome, bool]:
         """FinishTask until accepted (True), known gone or stopped (False, logged at error); with the outcome as last
         sent (fitted to the limits, or the failure a success ConductorOne refuses as too large became).
@@ -920,8 +996,8 @@ class TaskProcessor:
                 delay = backoff.next_delay(asked)
                 assert delay is not None  # an unbounded Backoff always answers
                 if report_retrying is not None:
-                    report_retrying(_held_bytes(outcome))
-                    report_retrying = None  # once: the caller gives the task's slot back
+                    retrying, report_retrying = report_retrying, None  # once: the caller gives the task's slot back
+                    await retrying(_held_bytes(outcome))
                 log.warning(
                     "task report failed; retrying",
                     attempt=attempts,

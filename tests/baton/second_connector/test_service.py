@@ -33,6 +33,7 @@ from connector.baton import builders as b
 from connector.baton.c1 import parse_client_id, parse_client_secret, resolve_endpoints
 from connector.baton.c1z.reader import C1ZReader
 from connector.baton.ksuid import new_ksuid
+from connector.baton.lifecycle import LIFECYCLE_FIELD
 from connector.baton.pb.c1.connector.v2 import annotation_grant_pb2, connector_pb2, grant_pb2, resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.runtime.metrics import Metrics
@@ -158,6 +159,12 @@ async def test_a_second_connector_syncs_grants_and_revokes_through_the_generic_s
     assert code == 0
     assert app.closed
     assert [e["signal"] for e in events if e["event"] == "shutdown requested"] == ["SIGTERM"]
+    # The service's life, each line flagged for the log's kept room (never dropped behind a stalled reader).
+    assert [e["event"] for e in events if e.get(LIFECYCLE_FIELD) is True] == [
+        "connected to ConductorOne",
+        "shutdown requested",
+        "stopped",
+    ]
 
     # ConductorOne was told who this is, and the connector's own name went out with the Hello.
     hello = recorded.hellos[0]

@@ -324,6 +324,55 @@ async def test_a_running_task_offered_at_every_poll_is_one_warning_not_one_per_p
     assert rig.connector.provisioning.calls == ["grant", "grant"]
 
 
+async def test_a_tasks_digest_is_made_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keeping what tells a copy ConductorOne re-offers once only a task's report is left, telling such a copy from
+    another task, and telling an unrunnable task from one already logged hash the task's payload: up to 32 MiB. On the
+    event loop it took 130 ms for a 30 MiB task, at every copy (10 a second at the idle pace), and nothing else ran
+    meanwhile (/healthz, heartbeats, reports). Every digest is made on a worker thread; a copy of a task still
+    running is compared in place, without one."""
+    made_on: list[str] = []
+    digest = processor_module._work_digest
+
+    def recording(task: baton_pb2.Task) -> bytes:
+        try:
+            asyncio.get_running_loop()
+            made_on.append("the event loop")
+        except RuntimeError:
+            made_on.append("a worker thread")
+        return digest(task)
+
+    monkeypatch.setattr(processor_module, "_work_digest", recording)
+    rig = make_rig()
+    rig.connector.provisioning.gate = gate = asyncio.Event()
+    task = grant_task(*GRANT)
+    first = asyncio.create_task(rig.processor.process(task))
+    await rig.connector.provisioning.entered.wait()
+    await rig.processor.process(task)  # a copy of the running task: compared in place
+    other = grant_task("role", "r9", "member", "u9")
+    other.id = task.id
+    await rig.processor.process(other)  # another task under its id: the refusal's digest
+    invalid = grant_task(*GRANT)
+    invalid.id = "not a task id"
+    await rig.processor.process(invalid)  # the refusal's digest
+    gate.set()
+    await first
+    assert len(made_on) == 2
+    # A report retried: of the task only its digest is kept, and a copy offered meanwhile is told by its own.
+    revoke = revoke_task(*GRANT)
+    rig.client.finish_gate = held = asyncio.Event()
+    rig.client.finish_script.append(C1TransientError("FinishTask: UNAVAILABLE", code=grpc.StatusCode.UNAVAILABLE))
+    reporting = asyncio.create_task(rig.processor.process(revoke))
+    await rig.client.wait_finish_attempts(2)  # the grant's, and the revoke's first
+    held.set()  # the first attempt goes on (and fails); the retry waits at the gate, closed again
+    held.clear()
+    await rig.client.wait_finish_attempts(3)  # the retry: the task is held only as its digest now
+    await rig.processor.process(revoke)
+    held.set()
+    await reporting
+    assert [f.ok for f in rig.client.finishes] == [True, True]
+    assert made_on == ["a worker thread"] * 4
+
+
 async def test_an_unrunnable_task_offered_at_every_poll_is_one_error_line_and_every_copy_counted() -> None:
     """A task that can neither run nor be reported (an invalid id; another task under a running task's id) is offered
     again at every poll, since ConductorOne cannot hear it was refused: 10 a second at the idle pace, and each copy
@@ -1084,6 +1133,104 @@ async def test_actions_on_the_same_resource_run_in_the_order_given() -> None:
     await asyncio.gather(first, *later)
     assert manager.calls[-1] == ("disable_user", "u1")
     assert [f.ok for f in rig.client.finishes] == [True, True, True]
+
+
+class _GatedDeleter:
+    """Deletes anything; every call waits for `gate`."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.gate = asyncio.Event()
+        self.entered = asyncio.Event()
+
+    async def delete_resource(self, resource_id: Any, parent_resource_id: Any = None) -> list[any_pb2.Any]:
+        self.calls.append(resource_id.resource)
+        self.entered.set()
+        await self.gate.wait()
+        return []
+
+
+def _delete_task(resource: str, parent: str | None = None) -> baton_pb2.Task:
+    task = kind_task("delete_resource")
+    task.delete_resource.resource_id.resource_type = "key"
+    task.delete_resource.resource_id.resource = resource
+    if parent is not None:
+        task.delete_resource.parent_resource_id.resource_type = "user"
+        task.delete_resource.parent_resource_id.resource = parent
+    return task
+
+
+async def _settled(manager: _GatedActions, deleter: _GatedDeleter) -> list[str]:
+    """What was called once every task that can run has started: the rest wait for an earlier one."""
+    for _ in range(50):
+        await asyncio.sleep(0)
+    return [name for name, _ in manager.calls] + deleter.calls
+
+
+async def test_a_deletion_whose_owner_is_unknown_runs_after_every_earlier_action_and_before_every_later_one() -> None:
+    """An application key's deletion names no owner (ConductorOne sends no parent, and the key's id does not name its
+    service account), and the deleter depends on the owner's state: run beside a disable of the owner handed out
+    after it, the key was left live. It acts between the actions on any account handed out before it and after it;
+    another such deletion, and tasks of other scopes (a grant), do not wait for it."""
+    rig = make_rig()
+    manager, deleter = _GatedActions(), _GatedDeleter()
+    rig.connector.action_manager = lambda: manager  # type: ignore[method-assign,assignment]
+    rig.connector.resource_deleter = lambda resource_type_id: deleter  # type: ignore[method-assign,assignment]
+    enable = asyncio.create_task(rig.processor.process(_action_task("enable_user", "u1")))
+    await manager.entered.wait()
+    deletions = [asyncio.create_task(rig.processor.process(_delete_task(k))) for k in ("k1", "k2")]
+    later = [
+        asyncio.create_task(rig.processor.process(task))
+        for task in (_action_task("disable_user", "u2"), grant_task(*GRANT))
+    ]
+    assert await _settled(manager, deleter) == ["enable_user"], "the deletions wait for the enable, u2's disable too"
+    assert rig.connector.provisioning.calls == ["grant"], "a grant is of another scope"
+    manager.gate.set()
+    await enable
+    assert await _settled(manager, deleter) == ["enable_user", "k1", "k2"], "side by side; the disable waits"
+    deleter.gate.set()
+    await asyncio.gather(*deletions, *later)
+    assert await _settled(manager, deleter) == ["enable_user", "disable_user", "k1", "k2"]
+    assert [f.ok for f in rig.client.finishes] == [True] * 5
+    assert rig.processor._on_every == {}
+    assert rig.processor._last_on_access == {}
+
+
+async def test_a_deletion_naming_its_owner_is_ordered_with_that_account_only() -> None:
+    rig = make_rig()
+    manager, deleter = _GatedActions(), _GatedDeleter()
+    rig.connector.action_manager = lambda: manager  # type: ignore[method-assign,assignment]
+    rig.connector.resource_deleter = lambda resource_type_id: deleter  # type: ignore[method-assign,assignment]
+    deleter.gate.set()
+    enable = asyncio.create_task(rig.processor.process(_action_task("enable_user", "u1")))
+    await manager.entered.wait()
+    owned = [
+        asyncio.create_task(rig.processor.process(_delete_task(k, parent)))
+        for k, parent in (("k1", "u1"), ("k2", "u2"))
+    ]
+    assert await _settled(manager, deleter) == ["enable_user", "k2"], "u1's key waits for u1's enable; u2's does not"
+    manager.gate.set()
+    await asyncio.gather(enable, *owned)
+    assert deleter.calls == ["k2", "k1"]
+
+
+async def test_a_task_abandoned_while_it_waits_for_an_ownerless_deletion_did_nothing() -> None:
+    rig = make_rig()
+    manager, deleter = _GatedActions(), _GatedDeleter()
+    manager.gate.set()
+    rig.connector.action_manager = lambda: manager  # type: ignore[method-assign,assignment]
+    rig.connector.resource_deleter = lambda resource_type_id: deleter  # type: ignore[method-assign,assignment]
+    deletion = asyncio.create_task(rig.processor.process(_delete_task("k1")))
+    await deleter.entered.wait()
+    disable = _action_task("disable_user", "u1")
+    disabling = asyncio.create_task(rig.processor.process(disable))
+    await _settled(manager, deleter)
+    rig.processor.abandon_all("the connector is shutting down", finish_within=1.0)
+    await asyncio.gather(deletion, disabling)
+    assert manager.calls == [], "the waiting disable never ran"
+    waited = next(f for f in rig.client.finishes if f.task_id == disable.id)
+    assert (waited.code, waited.non_retryable) == (Code.UNAVAILABLE, False)
+    assert rig.processor._on_every == {}
 
 
 async def test_a_create_account_profile_is_read_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:

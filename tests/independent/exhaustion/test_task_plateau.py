@@ -14,7 +14,7 @@ import connector
 from tests.baton.tasks.stubs import Rig, make_rig
 from tests.fakes.tasks import grant_task, revoke_task
 
-TABLES = ("_work", "_last_on_access", "_active", "_redelivered", "_refusals_told", "_windows")
+TABLES = ("_work", "_last_on_access", "_on_every", "_active", "_redelivered", "_refusals_told", "_windows")
 CONNECTOR = str(Path(connector.__file__).parent)
 
 

@@ -14,7 +14,9 @@ its documented bound, with its exit code and its words.
   token request's and httpx's lookups run on the lookup threads (`connector/baton/lookup.py`): on the loop's default
   executor, a silent resolver held the loop's close (the test itself hung there).
 - `test_silent_c1.py`: ConductorOne's gRPC API taking the connection and going silent: no ServerHello, no HTTP/2
-  SETTINGS after TLS, SETTINGS and then no HEADERS on the call's stream. The last read "unreachable: timed out".
+  SETTINGS after TLS, SETTINGS and then no HEADERS on the call's stream; a port that never accepts, a peer silent after
+  the TCP connection, the call's deadline coming while grpc still connects. The last and the first two read
+  "unreachable: timed out".
 - `test_sigterm_at_silent_peers.py` (slow): SIGTERM while Datadog, and in the service the token endpoint too, took
   the connection and sent no ServerHello: the one-shot ends 143, the service 0, within the grace.
 

@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -22,6 +23,7 @@ from typing import TextIO
 import pytest
 import structlog
 
+from connector.baton.lifecycle import LIFECYCLE, LIFECYCLE_FIELD
 from connector.daemon import logging as daemon_logging
 from connector.daemon.progress import Progress
 
@@ -139,6 +141,45 @@ def test_a_full_pipe_drops_lines_counts_them_and_keeps_the_closing_lines_last(pi
     written = [r["n"] for r in records if r["event"] == "ordinary"]
     assert written == sorted(set(written))  # in order, none twice
     assert len(written) + dropped == flood
+    assert daemon_logging.drain(BOUND)
+
+
+def test_lifecycle_lines_behind_a_full_queue_are_kept_as_errors_are(pipe: Pipe) -> None:
+    """A daemon stopping behind a reader that stopped reading: its "shutdown requested", "draining", "abandoning" and
+    "stopped" lines (info and warning) found the queue full of ordinary lines and were dropped with them, and an
+    operator whose reader came back never saw that the daemon stopped, nor why. They have the errors' room."""
+    pipe.as_stderr("json")
+    fill(pipe.write_end)
+    log = structlog.get_logger("test")
+    log.info("first")
+    writer = daemon_logging._writer
+    assert writer is not None
+    # The writer took the first line and is blocked writing it for good: the queue, once full, stays full.
+    for _ in range(int(BOUND * 1000)):
+        if writer._busy:
+            break
+        time.sleep(0.001)
+    assert writer._busy, "the writer never took the first line"
+
+    def stop_behind_a_full_queue() -> None:
+        for n in range(200):  # six times the queue's room, as above
+            log.info("ordinary", n=n)
+        log.info("shutdown requested", signal="SIGTERM", **LIFECYCLE)
+        log.info("draining", tasks=1, grace_seconds=2, **LIFECYCLE)
+        log.warning("abandoning tasks still running after the grace period", tasks=1, **LIFECYCLE)
+        log.info("ordinary after the flood")
+        log.info("stopped", **LIFECYCLE)
+        print("baton-datadog: the closing line", file=sys.stderr)
+
+    returns(stop_behind_a_full_queue)
+    records = [json.loads(line) for line in pipe.lines_until("the closing line")[:-1]]
+    assert "ordinary after the flood" not in [r["event"] for r in records]  # the queue was full: dropped, counted
+    assert [r["event"] for r in records if r.get(LIFECYCLE_FIELD) is True] == [
+        "shutdown requested",
+        "draining",
+        "abandoning tasks still running after the grace period",
+        "stopped",
+    ]
     assert daemon_logging.drain(BOUND)
 
 
