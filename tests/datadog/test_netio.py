@@ -256,7 +256,7 @@ async def test_a_request_cancelled_while_waiting_for_its_answer_closes_its_conne
     async with _keepalive_client(url, 2) as client:
         handler.release.clear()
         stuck = asyncio.create_task(client._t.request("GET", "/api/v2/users/u1", group="users"))
-        await asyncio.sleep(0.05)
+        await handler.arrived.get()  # the request is read: its answer is owed on that connection
         stuck.cancel()
         with pytest.raises(asyncio.CancelledError):
             await stuck
