@@ -314,7 +314,7 @@ class _Sink(io.TextIOBase):
     def __init__(self, inner: TextIO) -> None:
         self._inner = inner
 
-    def line(self, text: str, urgent: bool) -> None:
+    def line(self, text: str, urgent: bool, lifecycle: bool = False) -> None:
         self.write(text)
         self.flush()
 
@@ -359,6 +359,11 @@ task not reported, a fatal error), a lifecycle line (`connector/baton/lifecycle.
 requested, draining, stopped), and what the process prints to stderr itself (a failed run's closing line, a crash's).
 A flood of them is bounded too: past it they are dropped and counted as the others are."""
 
+LIFECYCLE_CHARS = 64 * 1024
+"""Room of their own for lifecycle lines, beyond `KEPT_CHARS`: a run of error lines (a task failure each, which
+ConductorOne's tasks drive) behind a stalled reader filled the kept room, and the "draining" and "stopped" lines after
+it were dropped. A run logs a handful of them, never a flood."""
+
 
 def kept(level: int, event: Mapping[str, Any] | None = None) -> bool:
     """Whether a line at `level` (of `event`, a structlog line's) has the room never dropped for a full queue
@@ -395,6 +400,7 @@ class _Writer:
         self._items: deque[str | int] = deque()
         self._queued = 0
         self._kept = 0
+        self._lifecycle = 0
         self._status: str | _Same | None = _SAME
         self._busy = False
         self._stopping = False
@@ -404,10 +410,12 @@ class _Writer:
         self._thread = threading.Thread(target=self._run, name="log writer", daemon=True)
         self._thread.start()
 
-    def line(self, text: str, urgent: bool) -> None:
+    def line(self, text: str, urgent: bool, lifecycle: bool = False) -> None:
         """Queue `text`, or drop and count it when its room is full."""
         with self._cond:
-            if urgent and self._kept + len(text) <= KEPT_CHARS:
+            if lifecycle and self._lifecycle + len(text) <= LIFECYCLE_CHARS:
+                self._lifecycle += len(text)
+            elif urgent and self._kept + len(text) <= KEPT_CHARS:
                 self._kept += len(text)
             elif not urgent and self._queued + len(text) <= QUEUE_CHARS:
                 self._queued += len(text)
@@ -453,7 +461,7 @@ class _Writer:
                     return  # stopping, with nothing left to write
                 items = list(self._items)
                 self._items.clear()
-                self._queued = self._kept = 0
+                self._queued = self._kept = self._lifecycle = 0
                 status, self._status = self._status, _SAME
                 self._busy = True
             try:
@@ -566,7 +574,7 @@ def _descriptor(stream: TextIO) -> int | None:
 
 
 class _Output(Protocol):
-    def line(self, text: str, urgent: bool) -> None: ...
+    def line(self, text: str, urgent: bool, lifecycle: bool = False) -> None: ...
 
 
 def _output(stream: TextIO | None, note: Callable[[int], str]) -> _Output:
@@ -600,18 +608,20 @@ class _Lines:
     def __init__(self, out: _Output) -> None:
         self._out = out
 
-    def _line(self, message: str, *, urgent: bool = False) -> None:
-        self._out.line(message + "\n", urgent)
+    def _line(self, message: str, *, urgent: bool = False, lifecycle: bool = False) -> None:
+        self._out.line(message + "\n", urgent, lifecycle)
 
     debug = info = msg = warn = warning = error = exception = critical = fatal = _line
 
 
 def _laned(render: Callable[..., str]) -> Callable[..., tuple[tuple[str], dict[str, bool]]]:
-    """structlog's last processor: the rendered line, and whether it is `kept` (read before rendering), for `_Lines`."""
+    """structlog's last processor: the rendered line, whether it is `kept` and whether it is a lifecycle line (read
+    before rendering), for `_Lines`."""
 
     def laned(logger: Any, method_name: str, event: MutableMapping[str, Any]) -> tuple[tuple[str], dict[str, bool]]:
         urgent = kept(_METHOD_LEVELS.get(method_name, logging.CRITICAL), event)
-        return (render(logger, method_name, event),), {"urgent": urgent}
+        lifecycle = event.get(LIFECYCLE_FIELD) is True
+        return (render(logger, method_name, event),), {"urgent": urgent, "lifecycle": lifecycle}
 
     return laned
 

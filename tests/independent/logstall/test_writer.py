@@ -13,6 +13,7 @@ import fcntl
 import json
 import logging
 import os
+import select
 import sys
 import threading
 import time
@@ -77,6 +78,8 @@ class Pipe:
             for at, line in enumerate(whole):
                 if last.encode() in line:
                     return b"\n".join(whole[: at + 1]).lstrip(b"#").decode().splitlines()
+            readable, _, _ = select.select([self.read_end], [], [], BOUND)
+            assert readable, f"no line holding {last!r} came within {BOUND} s"
             chunk = os.read(self.read_end, 65536)
             assert chunk, "the pipe ended before the line"
             data += chunk
@@ -180,6 +183,40 @@ def test_lifecycle_lines_behind_a_full_queue_are_kept_as_errors_are(pipe: Pipe) 
         "abandoning tasks still running after the grace period",
         "stopped",
     ]
+    assert daemon_logging.drain(BOUND)
+
+
+def test_lifecycle_lines_behind_a_flood_of_errors_are_kept(pipe: Pipe) -> None:
+    """A task failure is an error line each, and ConductorOne's tasks drive how many: behind a stalled reader they
+    filled the room errors have, and the "draining" and "stopped" lines after them were dropped with the errors past
+    it. Lifecycle lines have a room of their own."""
+    pipe.as_stderr("json")
+    fill(pipe.write_end)
+    log = structlog.get_logger("test")
+    log.info("first")
+    writer = daemon_logging._writer
+    assert writer is not None
+    for _ in range(int(BOUND * 1000)):
+        if writer._busy:
+            break
+        time.sleep(0.001)
+    assert writer._busy, "the writer never took the first line"
+    flood = 4 * daemon_logging.KEPT_CHARS // 250  # however long a value may be, past the room
+
+    def stop_behind_errors() -> None:
+        for n in range(flood):
+            log.error("task failed", n=n, error="e" * 200)
+        for _ in range(flood):  # and short ones, to the room's last bytes
+            log.error("x")
+        log.info("draining", tasks=1, grace_seconds=2, **LIFECYCLE)
+        log.info("stopped", tasks_unreported=0, **LIFECYCLE)
+
+    returns(stop_behind_errors)
+    lines = pipe.lines_until('"tasks_unreported"')
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    assert [r["event"] for r in records if r.get(LIFECYCLE_FIELD) is True] == ["draining", "stopped"]
+    errors = [r["n"] for r in records if r["event"] == "task failed"]
+    assert 0 < len(errors) < flood  # the errors' own room held some; the rest were dropped and counted
     assert daemon_logging.drain(BOUND)
 
 
