@@ -377,7 +377,10 @@ def order_key(task: baton_pb2.Task, kind: str, connector: Connector) -> OrderKey
     if kind == "delete_resource":
         parent = task.delete_resource.parent_resource_id
         return _resources_key([parent], key) if parent.resource else EVERY_RESOURCE
-    return access_key(task, kind, key)
+    access = access_key(task, kind, key)
+    # A scope of its own: an access's first id is a type a task names (`resources::member` made a grant's key one of
+    # the resources' scope, and it waited for every deletion without an owner, and they for it).
+    return ("access", "\0".join(access)) if access is not None else None
 
 
 @dataclass(frozen=True, slots=True)

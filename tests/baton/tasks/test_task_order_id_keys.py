@@ -16,7 +16,7 @@ import structlog
 from connector.baton.connector import IdKeys
 from connector.baton.errors import Code
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
-from connector.baton.tasks.processor import access_key
+from connector.baton.tasks.processor import EVERY_RESOURCE, access_key, order_key
 from connector.datadog.connector import DatadogConnector, DatadogOptions
 from tests.baton.tasks.stubs import Rig, make_rig
 from tests.baton.tasks.test_processor import _action_task, _GatedActions
@@ -123,3 +123,16 @@ async def test_an_issuance_waits_for_an_action_on_its_identity_and_abandoned_mea
     await asyncio.gather(first, waiting)
     reported = {f.task_id: (f.code, f.non_retryable) for f in rig.client.finishes}
     assert reported == {enable.id: (Code.UNAVAILABLE, False), issue.id: (Code.UNAVAILABLE, False)}
+
+
+def test_an_access_is_never_in_the_scope_of_deletions_without_an_owner() -> None:
+    """A grant naming its entitlement by id alone, of a type spelt `resources`: its key was one of the resources'
+    scope, so it waited for every deletion without an owner and every later one waited for it."""
+    rig = make_rig()
+    grant = baton_pb2.Task(id="g1")
+    grant.grant.entitlement.id = "resources::member"
+    grant.grant.principal.id.resource_type = "user"
+    grant.grant.principal.id.resource = "u1"
+    key = order_key(grant, "grant", rig.connector)
+    assert key is not None
+    assert key[0] != EVERY_RESOURCE[0]
