@@ -575,6 +575,9 @@ class BatonServiceClient:
             token = await self.tokens.token()
             carried.append(token.value)
             started = time.monotonic()
+            # Read before the call as well as after: a peer's GOAWAY (a graceful stop, a load balancer's connection
+            # age) while it held the call leaves the channel IDLE by the time the call fails.
+            connected = self._connected()
             try:
                 result = await attempt((("authorization", token.authorization),))
             except grpc.aio.AioRpcError as exc:
@@ -610,7 +613,7 @@ class BatonServiceClient:
                 error_class = classify_status(code)
                 log.debug("c1 call failed", method=method, code=code.name, details=details)
                 raise error_class(
-                    self._describe(method, code, details, time.monotonic() - started),
+                    self._describe(method, code, details, time.monotonic() - started, connected),
                     code=code,
                     method=method,
                     retry_after=_retry_after(exc),
@@ -639,9 +642,12 @@ class BatonServiceClient:
     def _undecodable(method: str) -> str:
         return f"{method}: ConductorOne's response could not be decoded as {method}Response (INTERNAL)"
 
-    def _describe(self, method: str, code: grpc.StatusCode, details: str, elapsed: float) -> str:
+    def _describe(
+        self, method: str, code: grpc.StatusCode, details: str, elapsed: float, connected: bool = False
+    ) -> str:
         """The message of a failed call: the RPC, the code, and for a network failure the host and the cause.
-        `elapsed`: the seconds from the call's start to its failure."""
+        `elapsed`: the seconds from the call's start to its failure; `connected`: whether the channel held a made
+        connection when the call went out."""
         if code == grpc.StatusCode.DEADLINE_EXCEEDED and _STALLED_DETAILS.fullmatch(details):
             return f"{method}: ConductorOne at {self.endpoints.grpc_authority} {details} ({code.name})"
         deadline = getattr(self.timeouts, _DEADLINES.get(method, ""), None)
@@ -650,7 +656,7 @@ class BatonServiceClient:
                 # A server's own DEADLINE_EXCEEDED in grpc's words (its backend's timeout, passed on), answered before
                 # our deadline: its words, not a silence that never happened.
                 return f"{method}: {code.name}: {details}"
-            if self._connected():
+            if connected or self._connected():
                 # The connection was made (TLS and HTTP/2 settings done), the call went out, and no answer came in its
                 # deadline. Said as "unreachable: timed out", the operator looked at routes and firewalls for a peer
                 # that held the call.
