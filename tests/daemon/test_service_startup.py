@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -96,6 +97,12 @@ def test_sigterm_during_startup_exits_0_promptly(blackhole: Blackhole, stuck_on:
                 daemon.kill()
                 daemon.wait()
     assert creds.client_secret not in log_path.read_text()
+    # The stop's closing line, as after any stop: the pod's last lines say it stopped, and where.
+    records = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+    (stopped,) = [r for r in records if r["event"] == "stopped"]
+    assert (stopped["lifecycle"], stopped["tasks_unreported"]) == (True, 0)
+    # Datadog refused is retried by the startup check, beside which the token is fetched: either may be under way.
+    assert stopped["during"] in ("the startup check", "the Hello")
 
 
 @pytest.mark.parametrize("case", ["temp-dir-missing", "periodic-file-not-a-c1z"])

@@ -432,6 +432,9 @@ async def _serve(
         try:
             await check_connector(app, connector, stop)
         except Stopped:
+            # The closing line of every stop (no task has run): without it, a pod stopped while its upstream was
+            # checked ended on "shutdown requested", and nothing said it had stopped.
+            log.info("stopped", tasks_unreported=0, during="the startup check", **LIFECYCLE)
             return 0
         finally:
             readiness.checking = False
@@ -444,8 +447,9 @@ async def _serve(
             hello_ok = await _hello_until_ok(hello, stop, HELLO_RETRY.scaled(scale))
         except Stopped:
             hello_ok = False
-        if not hello_ok:
-            return 0  # stopped first
+        if not hello_ok:  # stopped first
+            log.info("stopped", tasks_unreported=0, during="the Hello", **LIFECYCLE)
+            return 0
         readiness.hello_ok = True
         log.info("connected to ConductorOne", target=config.endpoints.grpc_target, host_id=host_id, **LIFECYCLE)
         if config.on_ready is not None:
