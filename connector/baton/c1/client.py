@@ -642,9 +642,7 @@ class BatonServiceClient:
     def _undecodable(method: str) -> str:
         return f"{method}: ConductorOne's response could not be decoded as {method}Response (INTERNAL)"
 
-    def _describe(
-        self, method: str, code: grpc.StatusCode, details: str, elapsed: float, connected: bool = False
-    ) -> str:
+    def _describe(self, method: str, code: grpc.StatusCode, details: str, elapsed: float, connected: bool) -> str:
         """The message of a failed call: the RPC, the code, and for a network failure the host and the cause.
         `elapsed`: the seconds from the call's start to its failure; `connected`: whether the channel held a made
         connection when the call went out."""

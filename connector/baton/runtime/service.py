@@ -372,6 +372,14 @@ async def _environment_roots() -> bytes | None:
         raise StartupRefused(refused) from None
 
 
+def _closing_line(unreported: int, **where: str) -> None:
+    """The service's last line, after any stop: `stopped`, counting the tasks whose report never reached ConductorOne,
+    at error when any is left (at info alone, after the exit code 0, a drain that gave up a revoke's report read as a
+    clean one in the pod's last lines), and where it stopped when that was before any task could run (without a line,
+    a pod stopped during its startup check ended on "shutdown requested")."""
+    (log.error if unreported else log.info)("stopped", tasks_unreported=unreported, **where, **LIFECYCLE)
+
+
 async def _serve(
     config: ServiceConfig,
     app: ServiceApp,
@@ -432,9 +440,7 @@ async def _serve(
         try:
             await check_connector(app, connector, stop)
         except Stopped:
-            # The closing line of every stop (no task has run): without it, a pod stopped while its upstream was
-            # checked ended on "shutdown requested", and nothing said it had stopped.
-            log.info("stopped", tasks_unreported=0, during="the startup check", **LIFECYCLE)
+            _closing_line(0, during="the startup check")
             return 0
         finally:
             readiness.checking = False
@@ -448,7 +454,7 @@ async def _serve(
         except Stopped:
             hello_ok = False
         if not hello_ok:  # stopped first
-            log.info("stopped", tasks_unreported=0, during="the Hello", **LIFECYCLE)
+            _closing_line(0, during="the Hello")
             return 0
         readiness.hello_ok = True
         log.info("connected to ConductorOne", target=config.endpoints.grpc_target, host_id=host_id, **LIFECYCLE)
@@ -501,10 +507,7 @@ async def _serve(
         scheduler_ref.append(scheduler)
         await scheduler.run(stop)
         await scheduler.drain(config.shutdown_grace_seconds)
-        # The closing line says whether every task run reached ConductorOne: at info alone, after the exit code 0, a
-        # drain that gave up a revoke's report read as a clean one in the pod's last lines.
-        unreported = processor.unreported
-        (log.error if unreported else log.info)("stopped", tasks_unreported=unreported, **LIFECYCLE)
+        _closing_line(processor.unreported)
         return 0
     finally:
         # In this order, each whatever the one before raised: a connector's failing `aclose` left the health port

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any, TextIO
 
 import pytest
 import structlog
@@ -147,22 +147,28 @@ def test_a_full_pipe_drops_lines_counts_them_and_keeps_the_closing_lines_last(pi
     assert daemon_logging.drain(BOUND)
 
 
-def test_lifecycle_lines_behind_a_full_queue_are_kept_as_errors_are(pipe: Pipe) -> None:
-    """A daemon stopping behind a reader that stopped reading: its "shutdown requested", "draining", "abandoning" and
-    "stopped" lines (info and warning) found the queue full of ordinary lines and were dropped with them, and an
-    operator whose reader came back never saw that the daemon stopped, nor why. They have the errors' room."""
+def _stalled(pipe: Pipe) -> Any:
+    """A logger writing JSON to `pipe` as the process's stderr, whose writer took a first line and is blocked writing it
+    for good: its queue, once full, stays full."""
     pipe.as_stderr("json")
     fill(pipe.write_end)
     log = structlog.get_logger("test")
     log.info("first")
     writer = daemon_logging._writer
     assert writer is not None
-    # The writer took the first line and is blocked writing it for good: the queue, once full, stays full.
     for _ in range(int(BOUND * 1000)):
         if writer._busy:
             break
         time.sleep(0.001)
     assert writer._busy, "the writer never took the first line"
+    return log
+
+
+def test_lifecycle_lines_behind_a_full_queue_are_kept_as_errors_are(pipe: Pipe) -> None:
+    """A daemon stopping behind a reader that stopped reading: its "shutdown requested", "draining", "abandoning" and
+    "stopped" lines (info and warning) found the queue full of ordinary lines and were dropped with them, and an
+    operator whose reader came back never saw that the daemon stopped, nor why. They have the errors' room."""
+    log = _stalled(pipe)
 
     def stop_behind_a_full_queue() -> None:
         for n in range(200):  # six times the queue's room, as above
@@ -190,17 +196,7 @@ def test_lifecycle_lines_behind_a_flood_of_errors_are_kept(pipe: Pipe) -> None:
     """A task failure is an error line each, and ConductorOne's tasks drive how many: behind a stalled reader they
     filled the room errors have, and the "draining" and "stopped" lines after them were dropped with the errors past
     it. Lifecycle lines have a room of their own."""
-    pipe.as_stderr("json")
-    fill(pipe.write_end)
-    log = structlog.get_logger("test")
-    log.info("first")
-    writer = daemon_logging._writer
-    assert writer is not None
-    for _ in range(int(BOUND * 1000)):
-        if writer._busy:
-            break
-        time.sleep(0.001)
-    assert writer._busy, "the writer never took the first line"
+    log = _stalled(pipe)
     flood = 4 * daemon_logging.KEPT_CHARS // 250  # however long a value may be, past the room
 
     def stop_behind_errors() -> None:
