@@ -58,8 +58,8 @@ _SUM_MODULUS = 1 << 64  # the sums stay 64-bit numbers in the token, whatever th
 # value), and a step of them would all be in memory at once. Real keys take tens to hundreds.
 _CHUNK = 1000
 _KEY_CHARS = 1024
-# A NULL column (a resource without a parent) in the tallied text: a control character no id we write is, so a parent
-# removed or added changes the CRC (only a column edited from NULL to this very character would pass).
+# A NULL column (a resource without a parent) in the tallied text: a control character that no id we write holds, so a
+# parent removed or added changes the CRC (only a column edited from NULL to this very character would pass).
 _NULL = "\x01"
 
 
