@@ -71,6 +71,11 @@ def _sqlite_temp_files_beside(conn: sqlite3.Connection, db_path: Path) -> None:
     SQLite has one such directory per process (`temp_store_directory`), and changing it while another thread uses
     SQLite is undefined: it is set when the directory differs from the last one set, which in a run is once (the
     temp dir is a process-wide setting). A directory SQLite refuses (not writable) leaves SQLite's own choice.
+
+    The pragma takes its value in the SQL text, which the sqlite3 module sends as UTF-8 (no parameter can be bound
+    to a pragma): a directory whose name is not UTF-8 (any bytes, on Linux) is named by a descriptor held open on it,
+    `/proc/self/fd/N` (`_ascii_name`); passed as its own name, it raised UnicodeEncodeError and the spill files
+    went to SQLite's own pick.
     """
     global _temp_directory
     parent = db_path.parent
@@ -79,12 +84,43 @@ def _sqlite_temp_files_beside(conn: sqlite3.Connection, db_path: Path) -> None:
     with _temp_directory_lock:
         if wanted == _temp_directory:
             return
-        quoted = wanted.replace("'", "''")
+        named = wanted if _is_text(wanted) else _ascii_name(wanted)
+        if named is None:
+            return
+        quoted = named.replace("'", "''")
         try:
             conn.execute(f"PRAGMA temp_store_directory = '{quoted}'")
         except (sqlite3.Error, UnicodeEncodeError):
             return
         _temp_directory = wanted
+
+
+# The descriptors `_ascii_name` holds open, by directory: one per temp dir whose name is not UTF-8 (in a run, one),
+# kept for the process's life, since SQLite may name a spill file in the directory at any later sort.
+_held_directories: dict[str, int] = {}
+
+
+def _is_text(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _ascii_name(directory: str) -> str | None:
+    """A name of `directory` that is ASCII: `/proc/self/fd/N` of a descriptor held open on it; None without /proc."""
+    fd = _held_directories.get(directory)
+    if fd is None:
+        try:
+            fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        if not os.path.isdir(f"/proc/self/fd/{fd}"):
+            os.close(fd)
+            return None
+        _held_directories[directory] = fd
+    return f"/proc/self/fd/{fd}"
 
 
 def value_problem(exc: sqlite3.Error) -> str:
