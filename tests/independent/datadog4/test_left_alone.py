@@ -18,7 +18,7 @@ async def test_sqlites_spill_files_go_to_a_temp_dir_named_in_no_utf8(tmp_path: P
     """The pragma naming the directory is SQL text, sent as UTF-8: the name raised UnicodeEncodeError, was skipped,
     and a large sort's spill files (the sync's ids) went to $TMPDIR or /var/tmp, a disk the operator never named."""
     work = Path(os.fsdecode(os.fsencode(tmp_path) + b"/work\xff"))
-    work.mkdir()
+    os.mkdir(work)
     store = await C1ZStore.create(work)
     try:
         spilled = await store._call(lambda: _spill(store._db.conn))
