@@ -156,7 +156,13 @@ class Settings(BaseSettings):
         False, "Datadog", "allow a plain-http base URL off loopback (sends both keys unencrypted)", hidden=True
     )
     base_url: str = _f("", "Datadog", "API root override, for tests", hidden=True)
-    http_timeout_seconds: int = _f(30, "Datadog", "per-request HTTP timeout in seconds", ge=1, le=MAX_TOKEN_TIMEOUT)
+    http_timeout_seconds: int = _f(
+        30,
+        "Datadog",
+        "Datadog HTTP timeout in seconds, per connect, send and read (a whole answer: 10 s + 2 x this)",
+        ge=1,
+        le=MAX_TOKEN_TIMEOUT,
+    )
     datadog_concurrency: int = _f(8, "Datadog", "Datadog requests in flight at once", ge=1, le=64)
 
     # -- what to sync ---------------------------------------------------------------------------------------
