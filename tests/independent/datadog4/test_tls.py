@@ -65,7 +65,9 @@ def _contexts(
     return server, trust
 
 
-CASES = {
+Case = tuple[list[x509.GeneralName], datetime.timedelta, datetime.timedelta, str, str]
+
+CASES: dict[str, Case] = {
     "expired": ([LOOPBACK], -5 * DAY, -DAY, "127.0.0.1", "certificate has expired"),
     "not yet valid": ([LOOPBACK], DAY, 5 * DAY, "127.0.0.1", "certificate is not yet valid"),
     "for 127.0.0.1 only, reached as localhost": ([LOOPBACK], -DAY, DAY, "localhost", "not valid for 'localhost'"),
