@@ -4,6 +4,7 @@ bind address whose IPv6 zone no interface can have is refused with the other set
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,27 @@ async def test_sqlites_spill_files_go_to_a_temp_dir_named_in_no_utf8(tmp_path: P
         await store.close()
     assert spilled, "the sort spilled"
     assert all(path.startswith(f"{work}/etilqs_") for path in spilled), spilled
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to see unlinked files")
+async def test_a_temp_dir_named_in_no_utf8_removed_and_made_again_still_gets_the_spill_files(tmp_path: Path) -> None:
+    """SQLite names such a directory by a descriptor held on it: one held on the directory removed would name a
+    directory that no longer exists, and every later spill would fail."""
+    work = Path(os.fsdecode(os.fsencode(tmp_path) + b"/again\xfe"))
+    for _ in range(2):
+        os.mkdir(work)
+        spilled = await _spilled_in(work)
+        assert spilled, "the sort spilled"
+        assert all(path.startswith(f"{work}/etilqs_") for path in spilled), spilled
+        shutil.rmtree(work)
+
+
+async def _spilled_in(work: Path) -> list[str]:
+    store = await C1ZStore.create(work)
+    try:
+        return await store._call(lambda: _spill(store._db.conn))
+    finally:
+        await store.close()
 
 
 @pytest.mark.parametrize("zone", ["\x01", "a\tb", "\x7f", "é", "a b", "x" * 16])
