@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import struct
 from dataclasses import dataclass
 
@@ -38,7 +39,7 @@ _JSON_WHITESPACE = " \t\r\n"
 
 
 class _Object(list[tuple[str, object]]):
-    """A JSON object as its members in document order, duplicates kept: Go's reader type-checks every occurrence."""
+    """A JSON object as its members in document order, duplicates kept: go-jose's reader refuses a repeated member."""
 
 
 _GO_TYPES = {
@@ -141,7 +142,7 @@ def parse(pub_key: bytes) -> PublicJwk:
         kind = _GO_TYPES.get(type(parsed), "value")
         raise _unmarshal_error(f"json: cannot unmarshal {kind} into Go value of type jose.rawJSONWebKey")
     _check_members(parsed)
-    raw = dict(parsed)  # the last occurrence of a member wins, as in Go
+    raw = dict(parsed)  # every member once (`_check_members`)
     kty = _text_member(raw, "kty")
     crv = _text_member(raw, "crv")
     if kty == "OKP":
@@ -156,15 +157,25 @@ def parse(pub_key: bytes) -> PublicJwk:
     raise _unmarshal_error(f"go-jose/go-jose: unknown json web key type '{kty}'")
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _TEXT_MEMBERS = frozenset({"use", "kty", "kid", "crv", "alg", "x5u", "x5t", "x5t#S256"})
 _BYTES_MEMBERS = frozenset({"k", "x", "y", "n", "e", "d", "p", "q", "dp", "dq", "qi"})
 
 
 def _check_members(members: _Object) -> None:
-    """Every member go-jose's rawJSONWebKey reads, checked as its JSON reader does before the key is looked at: the
-    strings are strings, the base64url members decode (a private half too: it is read, though only the public half
-    is used), `x5c` is a list of strings. Go refused `{"kid": 5}` or a `d` of illegal base64; they were used here."""
+    """Every member go-jose's rawJSONWebKey reads, checked as its JSON reader does before the key is looked at, in
+    document order: no member twice (go-jose's own JSON reader refuses a repeated key, any key, even one it does not
+    read; a key of two `x` or two `kty` was issued to here, the last one's key, where the SDK refuses it before the
+    mint), the strings are strings, the base64url members decode (a private half too: it is read, though only the
+    public half is used), `x5c` is a list of strings. Go refused `{"kid": 5}` or a `d` of illegal base64; they were
+    used here."""
+    seen: set[str] = set()
     for name, value in members:
+        # Go's reader turns an unpaired surrogate escape into U+FFFD before it compares keys.
+        key = _LONE_SURROGATE.sub("\ufffd", name)
+        if key in seen:
+            raise _unmarshal_error(f"json: duplicate key '{key}' in object")
+        seen.add(key)
         if name in _TEXT_MEMBERS:
             _text_member({name: value}, name)
         elif name in _BYTES_MEMBERS:
