@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448
 
 from connector.baton.crypto import age
 from connector.baton.crypto.errors import ConfigError, EncryptError
@@ -187,10 +187,14 @@ def _certificate_chain(value: object) -> list[x509.Certificate]:
 
 
 def _certificate_thumbprint(certificate: x509.Certificate) -> str | None:
-    """The RFC 7638 thumbprint of a certificate's public key, as `PublicJwk.thumbprint` (None: no key type here)."""
+    """The RFC 7638 thumbprint of a certificate's public key, as `PublicJwk.thumbprint`; "" for a key of a kind
+    another JWK cannot be; None for one Go's x509 reads as no key at all (an algorithm it does not know: Ed448,
+    X448), which go-jose then does not compare."""
     try:
         public = certificate.public_key()
     except (ValueError, UnsupportedAlgorithm):
+        return None
+    if isinstance(public, ed448.Ed448PublicKey | x448.X448PublicKey):
         return None
     if isinstance(public, ed25519.Ed25519PublicKey):
         x = go_raw_url_b64encode(public.public_bytes_raw())
@@ -198,7 +202,7 @@ def _certificate_thumbprint(certificate: x509.Certificate) -> str | None:
     if isinstance(public, ec.EllipticCurvePublicKey):
         crv = next((name for name, (_, curve) in _CURVES.items() if curve.name == public.curve.name), None)
         if crv is None:
-            return None
+            return ""
         size, numbers = _CURVES[crv][0], public.public_numbers()
         x, y = (go_raw_url_b64encode(v.to_bytes(size, "big")) for v in (numbers.x, numbers.y))
         return _thumbprint({"crv": crv, "kty": "EC", "x": x, "y": y})
@@ -207,14 +211,15 @@ def _certificate_thumbprint(certificate: x509.Certificate) -> str | None:
         return _thumbprint(
             {"e": go_raw_url_b64encode(_minimal(e)), "kty": "RSA", "n": go_raw_url_b64encode(_minimal(n))}
         )
-    return None
+    return ""
 
 
 def _check_certificates(raw: dict[str, object], key: PublicJwk, chain: list[x509.Certificate]) -> None:
     """The chain's leaf must hold the JWK's own key, and `x5t` / `x5t#S256` must be SHA-1 / SHA-256 digests (of the
     leaf, when there is a chain): go-jose refuses a JWK naming a second key or a digest of another size. Here such a key
     was issued to."""
-    if chain and _certificate_thumbprint(chain[0]) != key.thumbprint:
+    leaf = _certificate_thumbprint(chain[0]) if chain else None
+    if leaf is not None and leaf != key.thumbprint:
         raise _unmarshal_error("go-jose/go-jose: invalid JWK, public keys in key and x5c fields do not match")
     # x5t is a SHA-1 digest by definition (RFC 7517 §4.8): compared, never relied on.
     for name, algorithm in (("x5t", hashes.SHA1()), ("x5t#S256", hashes.SHA256())):  # noqa: S303

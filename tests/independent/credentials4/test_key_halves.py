@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
 from connector.baton.errors import Code
@@ -26,7 +26,7 @@ from tests.independent.writes.helpers import failed_for_good
 UNMARSHAL = "invalid encryption config 0: rpc error: code = InvalidArgument desc = jwk: failed to unmarshal jwk: "
 
 
-def _certificate(key: ed25519.Ed25519PrivateKey) -> x509.Certificate:
+def _certificate(key: ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey) -> x509.Certificate:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "c1-recipient")])
     start = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
     builder = (
@@ -131,6 +131,8 @@ ACCEPTED: dict[str, dict[str, Any]] = {
         x5t=b64u(OWN.fingerprint(hashes.SHA1())),
         **{"x5t#S256": b64u(OWN.fingerprint(hashes.SHA256()))},
     ),
+    # Go's x509 reads an Ed448 certificate as one without a key, and go-jose compares no key then.
+    "x5c-of-a-key-go-does-not-know": ed25519_jwk(x5c=[_der(_certificate(ed448.Ed448PrivateKey.generate()))]),
     "x5t-as-hex": ed25519_jwk(x5t=b64u(b"ab" * 20)),
     "x5t-padded": ed25519_jwk(x5t=b64u(bytes(20)) + "="),
 }
