@@ -516,6 +516,14 @@ async def _created_or_cleaned_up(
             # whether a live credential was left. After what it said (Datadog's words, else the transport's reason).
             if not found:
                 became = "none found"
+                if not (exc.status is not None and 200 <= exc.status < 300):
+                    # No answer of Datadog's own that the create was done: a timeout, a gateway's 5xx or 4xx may have
+                    # cut it off while Datadog was still at it, and it may land after the lookup. "none found" alone
+                    # said nothing was made, and one that landed a moment later was live with no report naming it.
+                    became += (
+                        " then; a create Datadog had not finished by then may still make one under that name: "
+                        "check for it in Datadog"
+                    )
             elif removed == found:
                 became = f"deleted again ({found} found)"
             else:
