@@ -6,6 +6,10 @@ the name it gives."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import MutableMapping
+from typing import Any
+
 import httpx
 import pytest
 
@@ -46,3 +50,33 @@ async def test_a_create_landing_after_its_lookup_is_not_reported_as_never_made(r
     assert len(credentials(rig.fake) - before) == 1, "the create landed after the lookup"
     assert f'"c1-{task.id}"' in finish.message, finish.message
     assert "may still make one under that name" in finish.message, finish.message
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_create_cancelled_before_datadog_finished_is_logged_as_maybe_still_landing(
+    rig: Rig, logs: list[MutableMapping[str, Any]], kind: str
+) -> None:
+    """The task is abandoned at shutdown while the create is still at Datadog: the lookup by name finds nothing yet.
+    The log line is the cancelled task's only trace; it said "cleaned_up 0" at warning, read as nothing made."""
+    entered = asyncio.Event()
+
+    async def still_at_datadog(request: httpx.Request, wire: Wire) -> httpx.Response:
+        entered.set()
+        await asyncio.Event().wait()
+        raise AssertionError("never answered")
+
+    rig.wire.on("POST", MINT_PATHS[kind], still_at_datadog)
+    issuer = rig.connector.credential_issuer("user")
+    assert issuer is not None
+    task = issue_task(robot(rig.fake).id, kind).issue_credential
+    issuing = asyncio.create_task(
+        issuer.issue_credential(task.identity_id, task.credential_options, None, "req-late-landing")
+    )
+    await entered.wait()
+    issuing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await issuing
+    (line,) = [e for e in logs if e.get("outcome") == "create_cancelled"]
+    assert line["log_level"] == "error", line
+    assert '"c1-req-late-landing"' in line["error"], line
+    assert "may still make one under that name" in line["error"], line
