@@ -215,12 +215,20 @@ def _certificate_thumbprint(certificate: x509.Certificate) -> str | None:
 
 
 def _check_certificates(raw: dict[str, object], key: PublicJwk, chain: list[x509.Certificate]) -> None:
-    """The chain's leaf must hold the JWK's own key, and `x5t` / `x5t#S256` must be SHA-1 / SHA-256 digests (of the
-    leaf, when there is a chain): go-jose refuses a JWK naming a second key or a digest of another size. Here such a key
-    was issued to."""
+    """The chain's leaf must hold the JWK's own key, `x5u` must be a URL, and `x5t` / `x5t#S256` must be SHA-1 /
+    SHA-256 digests (of the leaf, when there is a chain): go-jose refuses a JWK naming a second key or a digest of
+    another size. Here such a key was issued to."""
     leaf = _certificate_thumbprint(chain[0]) if chain else None
     if leaf is not None and leaf != key.thumbprint:
         raise _unmarshal_error("go-jose/go-jose: invalid JWK, public keys in key and x5c fields do not match")
+    x5u = _text_member(raw, "x5u")
+    # Go's url.Parse, the two refusals of it that need no URL grammar: a control character anywhere, a ':' first.
+    if any(ord(c) < 0x20 or c == "\x7f" for c in x5u):
+        raise _unmarshal_error(
+            "go-jose/go-jose: invalid JWK, x5u header is invalid URL: net/url: invalid control character in URL"
+        )
+    if x5u.startswith(":"):
+        raise _unmarshal_error("go-jose/go-jose: invalid JWK, x5u header is invalid URL: missing protocol scheme")
     # x5t is a SHA-1 digest by definition (RFC 7517 §4.8): compared, never relied on.
     for name, algorithm in (("x5t", hashes.SHA1()), ("x5t#S256", hashes.SHA256())):  # noqa: S303
         text = _text_member(raw, name)

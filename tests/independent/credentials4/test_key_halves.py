@@ -1,9 +1,9 @@
 """What go-jose reads of a JWK beside its public key (docs/spec/credentials.md §2.1: the jwk check is "pub_key parses as
 a go-jose JWK"; §2.2 item 1). A private half is allowed, but go-jose then reads the key as a private key: an EC `d`
 must be of the curve's size, an RSA key needs `p` and `q` and must pass Go's key validation. A certificate chain
-(`x5c`) must hold certificates whose leaf carries the JWK's own key, and `x5t` / `x5t#S256` must be digests of their
-size (of that leaf, when there is a chain). The SDK refuses all of these before the mint; here each was issued to the
-JWK's `x`/`y`/`n`, a JWK naming a second key among them."""
+(`x5c`) must hold certificates whose leaf carries the JWK's own key, `x5u` must parse as a URL, and `x5t` /
+`x5t#S256` must be digests of their size (of that leaf, when there is a chain). The SDK refuses all of these before
+the mint; here each was issued to the JWK's `x`/`y`/`n`, a JWK naming a second key among them."""
 
 from __future__ import annotations
 
@@ -87,6 +87,14 @@ REFUSED: dict[str, tuple[dict[str, Any], str]] = {
         ed25519_jwk(x5c=[_der(OWN).replace("+", "-").replace("/", "_") + "-_"]),
         "go-jose/go-jose: failed to unmarshal x5c field: illegal base64 data",
     ),
+    "x5u-with-a-line-break": (
+        ed25519_jwk(x5u="https://keys.example/c1\n.pem"),
+        "go-jose/go-jose: invalid JWK, x5u header is invalid URL: net/url: invalid control character in URL",
+    ),
+    "x5u-colon-first": (
+        ed25519_jwk(x5u=":keys.example/c1.pem"),
+        "go-jose/go-jose: invalid JWK, x5u header is invalid URL: missing protocol scheme",
+    ),
     "x5t-of-three-bytes": (
         ed25519_jwk(x5t=b64u(b"abc")),
         "go-jose/go-jose: invalid JWK, x5t header is of incorrect size",
@@ -133,6 +141,8 @@ ACCEPTED: dict[str, dict[str, Any]] = {
     ),
     # Go's x509 reads an Ed448 certificate as one without a key, and go-jose compares no key then.
     "x5c-of-a-key-go-does-not-know": ed25519_jwk(x5c=[_der(_certificate(ed448.Ed448PrivateKey.generate()))]),
+    "x5u-a-url": ed25519_jwk(x5u="https://keys.example/c1.pem"),
+    "x5u-a-relative-reference": ed25519_jwk(x5u="keys/c1.pem"),
     "x5t-as-hex": ed25519_jwk(x5t=b64u(b"ab" * 20)),
     "x5t-padded": ed25519_jwk(x5t=b64u(bytes(20)) + "="),
 }
