@@ -10,6 +10,7 @@ mint are refused up front: RSA keys under 2048 bits and Ed25519 values that are 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import re
@@ -178,11 +179,14 @@ def _certificate_chain(value: object) -> list[x509.Certificate]:
         if not _STD_BASE64.fullmatch(body) or len(body) % 4:
             raise _unmarshal_error("go-jose/go-jose: failed to unmarshal x5c field: illegal base64 data")
         try:
-            chain.append(x509.load_der_x509_certificate(base64.b64decode(body)))
+            certificate = x509.load_der_x509_certificate(base64.b64decode(body))
+            with contextlib.suppress(UnsupportedAlgorithm):  # Go reads a key of an algorithm it does not know as none
+                certificate.public_key()  # read lazily here; Go's x509 refuses a certificate whose key is malformed
         except ValueError:
             raise _unmarshal_error(
                 "go-jose/go-jose: failed to unmarshal x5c field: x509: malformed certificate"
             ) from None
+        chain.append(certificate)
     return chain
 
 
@@ -192,7 +196,7 @@ def _certificate_thumbprint(certificate: x509.Certificate) -> str | None:
     X448), which go-jose then does not compare."""
     try:
         public = certificate.public_key()
-    except (ValueError, UnsupportedAlgorithm):
+    except UnsupportedAlgorithm:  # its other failure, a malformed key, was refused with the chain
         return None
     if isinstance(public, ed448.Ed448PublicKey | x448.X448PublicKey):
         return None

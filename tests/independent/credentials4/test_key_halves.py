@@ -49,6 +49,25 @@ def _int(value: int, size: int | None = None) -> str:
     return b64u(value.to_bytes(size or (value.bit_length() + 7) // 8, "big"))
 
 
+def _off_curve_certificate() -> str:
+    """A P-256 certificate whose key's point was bent off the curve (its last byte flipped): Go's x509 refuses it."""
+    start = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "c1-recipient")])
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(EC_KEY.public_key())
+        .serial_number(1)
+        .not_valid_before(start)
+        .not_valid_after(start + datetime.timedelta(days=365))
+    )
+    der = builder.sign(EC_KEY, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+    point = EC_KEY.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    last = der.index(point) + len(point) - 1
+    return base64.b64encode(der[:last] + bytes([der[last] ^ 1]) + der[last + 1 :]).decode()
+
+
 OWN = _certificate(ED25519)
 ANOTHER = _certificate(ed25519.Ed25519PrivateKey.generate())
 EC_KEY = ec.generate_private_key(ec.SECP256R1())
@@ -78,6 +97,10 @@ REFUSED: dict[str, tuple[dict[str, Any], str]] = {
     "x5c-of-another-key": (
         ed25519_jwk(x5c=[_der(ANOTHER)]),
         "go-jose/go-jose: invalid JWK, public keys in key and x5c fields do not match",
+    ),
+    "x5c-key-off-its-curve": (
+        {**EC_JWK, "x5c": [_off_curve_certificate()]},
+        "go-jose/go-jose: failed to unmarshal x5c field: x509: malformed certificate",
     ),
     "x5c-no-certificate": (
         ed25519_jwk(x5c=["AAAA"]),
