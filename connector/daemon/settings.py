@@ -114,8 +114,10 @@ def _nesting(value: object) -> int:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 # An IPv6 address's zone (`fe80::1%eth0`): a network interface's name or index. Linux names an interface with at most
-# 15 bytes and never `/`, `:` or whitespace (`dev_valid_name`); here visible ASCII too, as every name `ip link` makes.
-_ZONE = re.compile(r"[!-.0-9;-~]{1,15}")
+# 15 bytes, never `.` or `..`, and never `/`, `:` or whitespace (`dev_valid_name`). Here visible ASCII only: the kernel
+# takes other bytes, but Python hands the resolver a host IDNA-encoded (`fe80::1%é` asks for `xn--fe80::1%-i1a`), so no
+# other zone can ever be bound to.
+_ZONE = re.compile(r"(?!\.\.?$)[!-.0-9;-~]{1,15}")
 # The one-shot provisioning actions (baton-sdk's flags of the same names); at most one per run.
 ONE_SHOT_ACTIONS = ("grant_entitlement", "revoke_grant", "create_account_email", "invoke_action", "delete_resource")
 
@@ -159,7 +161,7 @@ class Settings(BaseSettings):
     http_timeout_seconds: int = _f(
         30,
         "Datadog",
-        "Datadog HTTP timeout in seconds, per connect, send and read (a whole answer: 10 s + 2 x this)",
+        "Datadog HTTP timeout in seconds, per send and read (a connect: at most 10 s; a whole answer: 10 s + 2 x this)",
         ge=1,
         le=MAX_TOKEN_TIMEOUT,
     )
@@ -461,7 +463,7 @@ class Settings(BaseSettings):
             # failed only at the bind, as an OS error about an interface, after the run had started.
             raise ValueError(
                 f"{shown_value(value, url=True)} has a zone no network interface has (after '%': a name or index of "
-                "at most 15 visible ASCII characters, no '/' or ':'), e.g. fe80::1%eth0"
+                "at most 15 visible ASCII characters, no '/' or ':', not '.' or '..'), e.g. fe80::1%eth0"
             )
         if address.is_multicast or address == ipaddress.IPv4Address("255.255.255.255"):
             # Linux lets a TCP socket listen there, and no probe or scrape can ever connect to it (ENETUNREACH): the

@@ -299,8 +299,11 @@ class ListingGuard:
         max_pages: int = MAX_PAGES,
     ) -> None:
         # Of the ids in any order: hashed in order, a peer serving one page's items again in a new order each time
-        # (rotated by one) was never a repeat, and walked to the page bound (10,000 pages of On-Call schedules).
-        fingerprint = hash(frozenset(ids))
+        # (rotated by one) was never a repeat, and walked to the page bound (10,000 pages of On-Call schedules). Items
+        # without an id are each one item, never a repeat: a page of only those repeats nothing, and beside named ones
+        # they are counted, not collapsed (as a set, the 99 of one page were the one of another).
+        named = frozenset(ids).difference(("",))
+        fingerprint = hash((named, len(ids) - len(named)) if "" in ids else named)
         known = self._take(key, number)
 
         def bad(message: str) -> UnexpectedResponse:
@@ -311,7 +314,7 @@ class ListingGuard:
             seen = array("q") if number == 0 else None
             known = _Listing(budget=budget, number=number, pages={}, total=total, floor=total, seen=seen)
         else:
-            if ids and (earlier := known.pages.get(fingerprint)) is not None:
+            if named and (earlier := known.pages.get(fingerprint)) is not None:
                 raise UnexpectedResponse(
                     method=method, path=path, status=status, messages=[f"page {number} repeats page {earlier}"]
                 )

@@ -50,10 +50,11 @@ async def _spilled_in(work: Path) -> list[str]:
         await store.close()
 
 
-@pytest.mark.parametrize("zone", ["\x01", "a\tb", "\x7f", "é", "a b", "x" * 16])
+@pytest.mark.parametrize("zone", ["\x01", "a\tb", "\x7f", "é", "a b", "x" * 16, ".", ".."])
 def test_an_ipv6_zone_no_interface_can_have_is_refused_with_the_settings(zone: str) -> None:
     """ipaddress takes any characters after the `%`; the address passed, was echoed raw (a control character to the
-    terminal) and failed only at the bind, after start-up."""
+    terminal) and failed only at the bind, after start-up. `.` and `..` are no interface's name (`dev_valid_name`);
+    a non-ASCII one may be, but Python asks the resolver for it IDNA-encoded, so it is never found."""
     with pytest.raises(SettingsError) as caught:
         load(["--health-check-bind-address", f"fe80::1%{zone}"])
     (problem,) = caught.value.problems
@@ -62,6 +63,9 @@ def test_an_ipv6_zone_no_interface_can_have_is_refused_with_the_settings(zone: s
     assert problem.isprintable()
 
 
-@pytest.mark.parametrize("address", ["fe80::1%eth0", "fe80::1%2", "::1%lo", "fe80::1%enp0s31f6"])
+@pytest.mark.parametrize(
+    "address",
+    ["fe80::1%eth0", "fe80::1%2", "::1%lo", "fe80::1%enp0s31f6", "fe80::1%eth0.100", "fe80::1%veth@1", "fe80::1%.a"],
+)
 def test_an_ipv6_zone_naming_an_interface_or_its_index_is_taken(address: str) -> None:
     assert load(["--health-check-bind-address", address]).health_check_bind_address == address

@@ -85,3 +85,16 @@ async def test_a_page_sharing_only_some_items_with_an_earlier_one_is_no_repeat()
     )
     assert result == first + second
     assert len(peer.requests) == 2
+
+
+async def test_items_without_an_id_are_each_one_item_never_a_repeat() -> None:
+    """Items without an id are dropped and counted by the engine, each one item: as a set, the 100 of one page were
+    the 37 of the next, and the next page 'repeated page 0' (a lasting failure of the sync)."""
+    first, second = [""] * 100, [""] * 37
+    answers: list[Answer] = [
+        http(200, page_body([user(uid) for uid in first], 137)),
+        http(200, page_body([user(uid) for uid in second], 137)),
+    ]
+    result, peer = await _walk(answers, lambda dd, n: listed(dd.fetch_users)(n))
+    assert result == first + second
+    assert len(peer.requests) == 2

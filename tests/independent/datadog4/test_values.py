@@ -46,6 +46,23 @@ async def test_a_number_of_thousands_of_digits_is_named_as_such_not_as_broken_js
     assert "GET /api/v2/users" in str(result)
     assert "a number of more than 4,300 digits" in str(result), str(result)
     assert "not valid JSON" not in str(result)
+    # Whole and valid JSON: the same answer comes again, so no retry of the sync is asked for (a cut body's is).
+    assert result.retryable is False
+
+
+async def test_a_write_answered_with_a_number_of_thousands_of_digits_names_it_and_is_not_retried() -> None:
+    """The same class in a write's answer (a 2xx whose body is read for a refusal): it was 'not JSON, so not Datadog's
+    answer', retryable."""
+    async with RawPeer([http(200, b'{"data": ' + b"7" * 5000 + b"}")]) as peer:
+        dd = client(peer.base_url)
+        try:
+            with pytest.raises(UnexpectedResponse) as caught:
+                await dd.remove_team_member("t-1", "u-1")
+        finally:
+            await dd.aclose()
+    assert "DELETE /api/v2/team/t-1/memberships/u-1" in str(caught.value)
+    assert "a number of more than 4,300 digits" in str(caught.value)
+    assert caught.value.retryable is False
 
 
 async def test_a_number_just_under_the_digit_bound_is_read_and_named_by_its_field() -> None:
