@@ -1633,6 +1633,11 @@ def from_a_file(name: str) -> str | None:
     base = key.removesuffix("_file")
     if base == key or base not in Settings.model_fields:
         return None
+    annotation = Settings.model_fields[base].annotation
+    if annotation is Path or Path in get_args(annotation):
+        # --ca-bundle-file, --file-file: the setting is itself a path, and "the value itself" put PEM text where a
+        # file name goes (`config` showed it as the path, and the run failed on it).
+        return f"{env(base)} ({flag(base)}) names the file itself: give the path there, e.g. {env(base)}=/path/to/FILE"
     return (
         f"no setting is read from a file named by a *_FILE variable, flag or key (Docker's secrets convention): give "
         f'{env(base)} ({flag(base)}) the value itself, e.g. {env(base)}="$(cat FILE)", or a Kubernetes Secret as '

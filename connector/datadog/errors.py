@@ -197,7 +197,7 @@ class Forbidden(DatadogError, baton.PermissionDeniedError):
             return text
         return (
             f"{text} (this call needs the Datadog permission {self.permission}: the application key's scopes or its "
-            "user's roles lack it)"
+            "user's roles lack it, unless the keys themselves are no longer valid)"
         )
 
 
@@ -352,7 +352,10 @@ def error_for_response(
             method=method, path=clean_path, status=status, messages=messages, retry_after=retry_after, limit_name=name
         )
     elif cls is Forbidden and datadog_body:
-        permission = permission_needed(method, path.split("?", 1)[0])
+        # Datadog answers a bad or revoked key with 403 "Authentication error" too (docs/spec/datadog-api.md §2.5): no
+        # permission is named then, or the operator adds scopes to a key that needs replacing.
+        refused_key = any("authentication" in message.lower() for message in messages)
+        permission = None if refused_key else permission_needed(method, path.split("?", 1)[0])
         error = Forbidden(method=method, path=clean_path, status=status, messages=messages, permission=permission)
     else:
         error = cls(method=method, path=clean_path, status=status, messages=messages)

@@ -138,3 +138,24 @@ def test_with_existing_secret_nothing_is_looked_up(cluster: kubeapi.KubeApi) -> 
     rendered = upgrade(cluster, {**ACME, "existingSecret": "baton-datadog-secrets"})
     assert [d for d in chart_tools.manifests(rendered) if d["kind"] == "Secret"] == []
     assert not any("/secrets/" in path for path in cluster.paths)
+
+
+def test_beside_extra_env_from_nothing_is_kept(cluster: kubeapi.KubeApi) -> None:
+    """The keys moved to a Secret of the operator's own (`extraEnvFrom`), given no more as secret.*: the chart's
+    Secret comes after it in envFrom, so an old key kept there won, and the pods failed once it was revoked."""
+    cluster.put_secret(NAMESPACE, NAME, installed_data(), OURS)
+    rendered = upgrade(cluster, {**ACME, "extraEnvFrom": [{"secretRef": {"name": "dd-rotated"}}]})
+    data, _ = secret_and_checksum(rendered)
+    assert data == {}
+    assert "Kept from this release's Secret" not in notes(rendered)
+
+
+def test_a_key_an_extra_env_entry_sets_is_not_kept(cluster: kubeapi.KubeApi) -> None:
+    """`env` beats `envFrom`: a kept copy of BATON_API_KEY beside an extraEnv entry of that name is dead, and the
+    notes listed it as kept and as coming from extraEnv at once."""
+    cluster.put_secret(NAMESPACE, NAME, installed_data(), OURS)
+    from_secret = {"valueFrom": {"secretKeyRef": {"name": "dd-keys", "key": "api-key"}}}
+    rendered = upgrade(cluster, {**ACME, "extraEnv": [{"name": "BATON_API_KEY", **from_secret}]})
+    data, _ = secret_and_checksum(rendered)
+    assert data == {env: value for env, value in installed_data().items() if env != "BATON_API_KEY"}
+    assert "BATON_APP_KEY, BATON_CLIENT_ID, BATON_CLIENT_SECRET." in notes(rendered)

@@ -67,3 +67,13 @@ async def test_a_403_not_datadogs_names_no_permission() -> None:
     result, _ = await outcome([http(403, b"<html>Access denied</html>", ((b"Content-Type", b"text/html"),))], teams)
     assert isinstance(result, Forbidden)
     assert "permission" not in str(result)
+
+
+@pytest.mark.parametrize("words", ["Authentication error", "authentication failed"])
+async def test_datadogs_403_for_a_refused_key_names_no_permission(words: str) -> None:
+    """Datadog answers a bad or revoked key with 403 "Authentication error" (docs/spec/datadog-api.md §2.5): a key
+    revoked days after the start-up check made every call name a permission 'the scopes lack', and the operator added
+    scopes to a key that needed replacing."""
+    result, _ = await outcome([http(403, b'{"errors": ["%s"]}' % words.encode())], teams)
+    error = refused(result, Forbidden, f"-> 403: {words}")
+    assert "permission" not in str(error)

@@ -62,3 +62,15 @@ def test_a_key_holding_a_slash_elsewhere_is_not_taken_for_a_path() -> None:
     """Only how a path begins: a secret of base64's alphabet (tests/independent/secrets) is still a key to send."""
     env = {"BATON_API_KEY": "ab/cd+ef==", "BATON_APP_KEY": APP_KEY}
     assert run_cli_in_process("config", env=env).returncode == 0
+
+
+@pytest.mark.parametrize(("setting", "variable"), [("ca_bundle", "BATON_CA_BUNDLE"), ("file", "BATON_FILE")])
+def test_the_file_form_of_a_setting_that_is_a_path_says_to_give_the_path(setting: str, variable: str) -> None:
+    """BATON_CA_BUNDLE and BATON_FILE take a path: "the value itself, e.g. BATON_CA_BUNDLE="$(cat FILE)"" put PEM text
+    where a file name goes, and the run failed on it."""
+    flag = "--" + setting.replace("_", "-")
+    result = run_cli_in_process(
+        flag + "-file", "/etc/ssl/corp.pem", "config", env={"BATON_API_KEY": API_KEY, "BATON_APP_KEY": APP_KEY}
+    )
+    assert f"{variable} ({flag}) names the file itself: give the path there" in result.stderr
+    assert "$(cat FILE)" not in result.stderr
