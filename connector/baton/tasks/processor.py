@@ -451,13 +451,18 @@ def _kind_of(running: baton_pb2.Task | _Reporting) -> str:
     return running.kind if isinstance(running, _Reporting) else running.WhichOneof("task_type") or "unknown"
 
 
+HelloCall = Callable[[str, Callable[[bool], None]], Awaitable[None]]
+"""A hello task's Hello: (task id, awaiting), where `awaiting` hears whether the Hello is out and unanswered (True as
+it goes out, False once answered; `BatonServiceClient.hello`)."""
+
+
 class TaskProcessor:
     def __init__(
         self,
         client: BatonServiceClient,
         handlers: Handlers,
         full_sync: FullSyncHandler,
-        hello: Callable[[str], Awaitable[None]],
+        hello: HelloCall,
         *,
         observer: TaskObserver | None = None,
         finish_retry: RetryPolicy = FINISH_RETRY,
@@ -843,6 +848,17 @@ class TaskProcessor:
     async def _answer_hello(self, task_id: str) -> bool:
         """Whether ConductorOne took the Hello that answers the task. A passing failure is tried again under the report
         policy, bounded (the Hello is the task's only acknowledgement: tried once, a brief outage lost it)."""
+        # A Hello out and unanswered when cut (the stop deadline, a cancel), or one that timed out: it may have landed,
+        # and ConductorOne then holds the task's acknowledgement after all. Said as a lost report says it.
+        out_unanswered = sent_unanswered = False
+
+        def awaiting(now: bool) -> None:
+            nonlocal out_unanswered
+            out_unanswered = now
+
+        def landing() -> dict[str, bool]:
+            return {"may_have_landed": True} if out_unanswered or sent_unanswered else {}
+
         try:
             backoff = Backoff(self._finish_retry)
             while True:
@@ -850,13 +866,18 @@ class TaskProcessor:
                     # Held to the stop deadline as a report is: a Hello awaiting its answer ran on until the drain
                     # cancelled it, and the task's one trace, the line below, came a second after the deadline, when
                     # the pod's kill may already have come.
-                    if not await self._attempt(functools.partial(self._hello, task_id), retry=backoff.failures > 0):
+                    hello = functools.partial(self._hello, task_id, awaiting)
+                    if not await self._attempt(hello, retry=backoff.failures > 0):
                         log.error(
-                            "hello task not answered", reason="no answer before the stop deadline", task_id=task_id
+                            "hello task not answered",
+                            reason="no answer before the stop deadline",
+                            task_id=task_id,
+                            **landing(),
                         )
                         return False
                     break
                 except C1Error as exc:
+                    sent_unanswered = sent_unanswered or exc.code == grpc.StatusCode.DEADLINE_EXCEEDED
                     if isinstance(exc, C1UnreadableAnswerError):
                         # ConductorOne took the Hello and answered it; only the answer could not be read. Sent again
                         # and again, it ended "not answered" though ConductorOne had it from the first.
@@ -881,13 +902,22 @@ class TaskProcessor:
         except asyncio.CancelledError:
             # Stopped (a straggler the drain cancels) before ConductorOne answered: there is no FinishTask to
             # give up on, so this line is the only trace of the task (it ended without a word).
-            log.error("hello task not answered", reason="cancelled before ConductorOne answered", task_id=task_id)
+            log.error(
+                "hello task not answered",
+                reason="cancelled before ConductorOne answered",
+                task_id=task_id,
+                **landing(),
+            )
             raise
         except C1Error as exc:
             # The Hello is the task's one acknowledgement (§3.4: Go only logs its failure): this line is the only trace
             # of a task ConductorOne handed out and never heard back about, so at error like a report given up.
             log.error(
-                "hello task not answered", reason="ConductorOne did not take the Hello", error=str(exc), task_id=task_id
+                "hello task not answered",
+                reason="ConductorOne did not take the Hello",
+                error=str(exc),
+                task_id=task_id,
+                **landing(),
             )
         except Exception as exc:
             log.error("hello task not answered", error_type=type(exc).__name__, exc_info=exc)
