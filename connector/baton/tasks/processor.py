@@ -93,6 +93,8 @@ attempt, and nothing else waits. A retry gets what is left, and is never begun a
 (`_wait_before_retry`)."""
 _REFUSALS_REMEMBERED = 64
 """Unrunnable tasks whose error line is remembered, so a re-offered copy is not another (`_first_refusal`)."""
+_UNREPORTED_REMEMBERED = 4096
+"""Unreported tasks remembered by id (`TaskProcessor.unreported`); older ones are counted, no longer by id."""
 _LOGGED_ID_CHARS = 40
 _LOGGED_TARGET_CHARS = 200
 MAX_TARGET_ARGS = 64
@@ -494,15 +496,20 @@ class TaskProcessor:
         self._stopping = asyncio.Event()
         self._windows: set[asyncio.Timeout] = set()
         """The FinishTasks and Hellos awaiting their answer, each under its window (`_attempt`)."""
-        self._unreported: set[str] = set()
+        self._unreported: OrderedDict[str, None] = OrderedDict()
         """Tasks run whose outcome ConductorOne did not take (`UNREPORTED`), by id: a copy of one re-offered later and
-        reported takes it off (`unreported`)."""
+        reported takes it off (`unreported`). The latest _UNREPORTED_REMEMBERED only: a ConductorOne answering every
+        report as gone (each task's id kept for the life of the process) grew it without bound, a few hundred bytes a
+        task, up to the pod's memory limit."""
+        self._unreported_forgotten = 0
+        """Unreported tasks counted, whose ids `_unreported` no longer holds (a copy reported later cannot take one of
+        them off: the closing line may then count one that reached ConductorOne after all, never miss one)."""
 
     @property
     def unreported(self) -> int:
         """The tasks whose outcome ConductorOne never took from us, counted once each: the runner's closing line counts
         them. A task whose report was given up as gone, then re-offered and reported, reached ConductorOne after all."""
-        return len(self._unreported)
+        return len(self._unreported) + self._unreported_forgotten
 
     def abandon_all(self, reason: str, finish_within: float) -> None:
         """Shutdown: stop every running handler (each is then reported as a retryable failure), and give every
@@ -597,9 +604,13 @@ class TaskProcessor:
             del self._active[task_id]
             self._redelivered.discard(task_id)
             if label == UNREPORTED:
-                self._unreported.add(task_id)
+                self._unreported[task_id] = None
+                self._unreported.move_to_end(task_id)
+                if len(self._unreported) > _UNREPORTED_REMEMBERED:
+                    self._unreported.popitem(last=False)
+                    self._unreported_forgotten += 1
             else:
-                self._unreported.discard(task_id)
+                self._unreported.pop(task_id, None)
             # In a finally so the in-flight gauge returns to 0 whatever happened above.
             if self._observer is not None:
                 self._observer.task_finished(kind, label, self._clock() - started)

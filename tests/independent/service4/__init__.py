@@ -3,4 +3,8 @@ less than may be so, against the fake ConductorOne on 127.0.0.1, with gates in t
 
 - `test_hello_cut.py`: a hello task's Hello cut at the stop deadline, or cancelled, while out unanswered says it may
   have landed, as a lost report does; one that never went out (its token held) does not.
+- `test_odd_fields.py`: every string field of every task kind set to a NUL, CR/LF, non-ASCII or very long value, with
+  annotations of unknown types: one FinishTask each, no traceback, one bounded line, no write for an odd id; a oneof
+  or a message sent twice on the wire read as protobuf reads it.
+- `test_stream_memory.py`: tasks whose reports ConductorOne calls gone are all counted, and only the latest kept.
 """

@@ -1,5 +1,6 @@
-"""A fake ConductorOne per test and a real client pointed at it (`tests/baton/c1/conftest.py`'s, without its leak
-guard: these tests log no credential and read the processor's lines)."""
+"""A fake ConductorOne and a real client pointed at it (`tests/baton/c1/conftest.py`'s `make_client`, without its leak
+guard: these tests log no credential), and the in-process write rig of `tests/independent/writes` (the real processor,
+handlers and Datadog connector against the fake Datadog, with a scripted ConductorOne client)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,18 @@ import pytest
 from connector.baton.c1 import BatonServiceClient
 from tests.baton.c1.conftest import make_client
 from tests.fakes.c1 import FakeC1
+from tests.independent.writes.conftest import fake, rig
+
+__all__ = ["c1", "client", "fake", "rig"]
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeC1]:
+def c1() -> Iterator[FakeC1]:
     with FakeC1() as running:
         yield running
 
 
 @pytest.fixture
-async def client(fake: FakeC1) -> AsyncIterator[BatonServiceClient]:
-    async with make_client(fake) as made:
+async def client(c1: FakeC1) -> AsyncIterator[BatonServiceClient]:
+    async with make_client(c1) as made:
         yield made

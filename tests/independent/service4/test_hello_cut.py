@@ -48,10 +48,10 @@ async def _held_hello(fake: FakeC1, client: BatonServiceClient, hold: str) -> tu
 
 
 async def test_a_hello_tasks_hello_out_unanswered_at_the_stop_deadline_may_have_landed(
-    fake: FakeC1, client: BatonServiceClient
+    c1: FakeC1, client: BatonServiceClient
 ) -> None:
     with structlog.testing.capture_logs() as events:
-        processor, processing = await _held_hello(fake, client, "Hello")
+        processor, processing = await _held_hello(c1, client, "Hello")
         processor.stop_reporting_within(0.02)
         await processing
     (line,) = [e for e in events if e["event"] == UNANSWERED]
@@ -60,10 +60,10 @@ async def test_a_hello_tasks_hello_out_unanswered_at_the_stop_deadline_may_have_
 
 
 async def test_a_hello_tasks_hello_cancelled_out_unanswered_may_have_landed(
-    fake: FakeC1, client: BatonServiceClient
+    c1: FakeC1, client: BatonServiceClient
 ) -> None:
     with structlog.testing.capture_logs() as events:
-        _, processing = await _held_hello(fake, client, "Hello")
+        _, processing = await _held_hello(c1, client, "Hello")
         processing.cancel()
         with pytest.raises(asyncio.CancelledError):
             await processing
@@ -73,10 +73,10 @@ async def test_a_hello_tasks_hello_cancelled_out_unanswered_may_have_landed(
 
 
 async def test_a_hello_tasks_hello_waiting_for_its_token_at_the_stop_deadline_never_landed(
-    fake: FakeC1, client: BatonServiceClient
+    c1: FakeC1, client: BatonServiceClient
 ) -> None:
     with structlog.testing.capture_logs() as events:
-        processor, processing = await _held_hello(fake, client, TOKEN_HOLD)
+        processor, processing = await _held_hello(c1, client, TOKEN_HOLD)
         processor.stop_reporting_within(0.02)
         await processing
     (line,) = [e for e in events if e["event"] == UNANSWERED]
