@@ -6,6 +6,8 @@ less than may be so, against the fake ConductorOne on 127.0.0.1, with gates in t
 - `test_odd_fields.py`: every string field of every task kind set to a NUL, CR/LF, non-ASCII or very long value, with
   annotations of unknown types: one FinishTask each, no traceback, one bounded line, no write for an odd id; a oneof
   or a message sent twice on the wire read as protobuf reads it.
+- `test_account_stopped.py`: an account creation stopped after its POST landed, offered again: the refusal says the
+  pending user may never have been invited, and to invite it.
 - `test_goaway_reports.py`: a report refused on a connection ConductorOne is closing (GOAWAY) arrives once on the next.
 - `test_signal_after_stop.py`: a SIGTERM or SIGINT once the service has stopped leaves its exit code (subprocesses).
 - `test_stream_memory.py`: tasks whose reports ConductorOne calls gone are all counted, and only the latest kept.
