@@ -502,8 +502,8 @@ class TaskProcessor:
         report as gone (each task's id kept for the life of the process) grew it without bound, a few hundred bytes a
         task, up to the pod's memory limit."""
         self._unreported_forgotten = 0
-        """Unreported tasks counted, whose ids `_unreported` no longer holds (a copy reported later cannot take one of
-        them off: the closing line may then count one that reached ConductorOne after all, never miss one)."""
+        """Unreported tasks counted, whose ids `_unreported` no longer holds: a copy of one reported later cannot take
+        it off, and the closing line then counts one that reached ConductorOne after all (too many, never too few)."""
 
     @property
     def unreported(self) -> int:

@@ -40,7 +40,13 @@ def _base_tasks(rig: Rig) -> dict[str, baton_pb2.Task]:
     rotated = kind_task("rotate_credentials")
     rotated.rotate_credentials.resource_id.resource_type, rotated.rotate_credentials.resource_id.resource = "user", "u"
     robot = rig.fake.org.add_user("robot-odd@example.com", name="Robot", service_account=True, status="Active")
+    schema = kind_task("action_get_schema")
+    schema.action_get_schema.name = "disable_user"
+    schemas = kind_task("action_list_schemas")
+    schemas.action_list_schemas.resource_type_id = "user"
     return {
+        "action_get_schema": schema,
+        "action_list_schemas": schemas,
         "grant-role": grant_task("role", role.id, "member", user.id),
         "revoke-role": revoke_task("role", role.id, "member", user.id),
         "grant-team": grant_task("team", team.id, "admin", user.id),
