@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # a process each (a signal's default ends it), ~3 s apiece: the one-shot's sibling's tier
+
 ROOT = Path(__file__).resolve().parents[3]
 
 # The service's settings are checked and its runner entered, which installs and removes its signal handlers; its serving
