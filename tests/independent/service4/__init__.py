@@ -10,5 +10,7 @@ less than may be so, against the fake ConductorOne on 127.0.0.1, with gates in t
   pending user may never have been invited, and to invite it.
 - `test_goaway_reports.py`: a report refused on a connection ConductorOne is closing (GOAWAY) arrives once on the next.
 - `test_signal_after_stop.py`: a SIGTERM or SIGINT once the service has stopped leaves its exit code (subprocesses).
+- `test_token_answers.py`: a token answer naming `access_token` twice (the last read, as Go does) or a token type other
+  than Bearer (refused by ConductorOne, fetched again once).
 - `test_stream_memory.py`: tasks whose reports ConductorOne calls gone are all counted, and only the latest kept.
 """
