@@ -18,7 +18,7 @@ from connector.daemon import logging as logs
 from connector.daemon import startgc
 from connector.daemon.metrics import DatadogApiMetrics, daemon_metrics
 from connector.daemon.network import Trust, outbound_trust
-from connector.daemon.oneshot import datadog_client, datadog_options, sync_options
+from connector.daemon.oneshot import datadog_client, datadog_options, keep_the_outcome, sync_options
 from connector.daemon.preflight import check_grpc_proxy
 from connector.daemon.settings import Settings, SettingsError, named
 from connector.daemon.version import package_version
@@ -130,6 +130,13 @@ async def run_service_mode(settings: Settings) -> int:
             on_ready=startgc.resume_after_ready,
         )
         metrics, api_metrics = daemon_metrics()
-        return await runner.run_service(config, DatadogService(settings, trust, api_metrics), metrics)
+        try:
+            return await runner.run_service(config, DatadogService(settings, trust, api_metrics), metrics)
+        finally:
+            # The runner puts the program's signal handlers back as it returns, its outcome decided (a drain's
+            # `stopped`, or a refusal): a second SIGTERM or Ctrl-C in asyncio's teardown met the CLI's "stop while
+            # starting" (exit 143, "interrupted by SIGTERM while starting; nothing was written" as the pod's last line,
+            # after a clean drain) or the default (-15 without a word).
+            keep_the_outcome(asyncio.get_running_loop())
     except ServiceSettingError as exc:
         raise SettingsError(f"{named(exc.setting)}: {exc.reason}") from None

@@ -549,9 +549,13 @@ class AccountCreator:
             user = await self._client.create_user(email, name=name, title=title)
         except Conflict as exc:
             log.info("datadog create_account", outcome="already_exists", email=email)
+            # A try stopped or cut after its POST landed (reported retryable, "may have been made") leaves a user
+            # that was never invited, and this is what ConductorOne then hears last: it says what to do about that.
             raise AlreadyExistsError(
                 f"a Datadog user with email {email} already exists (possibly disabled, still pending, or created by "
-                "an earlier try whose answer was lost); no account was created now and no invitation was sent"
+                "an earlier try whose answer was lost); no account was created now and no invitation was sent: if "
+                "the user is still Pending in Datadog it may never have been invited, so send the invitation from "
+                "there (Organization Settings > Users)"
             ) from exc
         except ConnectorError as exc:
             if nothing_done(exc):

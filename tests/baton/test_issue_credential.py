@@ -241,7 +241,7 @@ async def test_the_response_is_packed_for_finish_task_with_the_go_type_url() -> 
         async def finish_task(self, task_id: str, **kwargs: Any) -> None:
             sent.append({"task_id": task_id, **kwargs})
 
-    async def hello(_: str) -> None:
+    async def hello(_: str, awaiting: object) -> None:
         return None
 
     processor = TaskProcessor(
@@ -262,7 +262,7 @@ async def test_a_failed_issue_is_reported_final_through_the_processor() -> None:
         async def finish_task(self, task_id: str, **kwargs: Any) -> None:
             sent.append(kwargs)
 
-    async def hello(_: str) -> None:
+    async def hello(_: str, awaiting: object) -> None:
         return None
 
     stub = StubConnector()
@@ -915,7 +915,7 @@ class _RefusingClient:
 
 
 def _processor(stub: StubConnector, client: _RefusingClient) -> TaskProcessor:
-    async def hello(_: str) -> None:
+    async def hello(_: str, awaiting: object) -> None:
         return None
 
     handlers = Handlers(cast(Connector, stub), provisioning=True)
@@ -1133,7 +1133,7 @@ async def test_a_too_large_credential_deleted_by_the_retry_after_a_cancelled_del
     assert CANARY not in repr(events) + repr(client.reports)
 
 
-async def _no_hello(_: str) -> None:
+async def _no_hello(_: str, awaiting: object) -> None:
     return None
 
 
@@ -1208,7 +1208,7 @@ async def test_a_failed_credential_deletion_is_an_error_naming_the_credential_le
         cast(Any, _AcceptingClient()),
         Handlers(cast(Connector, stub), provisioning=True),
         cast(Any, None),
-        lambda _: asyncio.sleep(0),
+        lambda _, awaiting: asyncio.sleep(0),
         finish_retry=INSTANT,
     )
     with structlog.testing.capture_logs() as events:
@@ -1230,7 +1230,7 @@ async def test_every_line_of_an_issuance_names_the_identity_and_the_kind_asked_f
         cast(Any, _AcceptingClient()),
         Handlers(cast(Connector, stub), provisioning=True),
         cast(Any, None),
-        lambda _: asyncio.sleep(0),
+        lambda _, awaiting: asyncio.sleep(0),
         finish_retry=INSTANT,
     )
     with structlog.testing.capture_logs(processors=[structlog.contextvars.merge_contextvars]) as events:

@@ -360,7 +360,7 @@ async def test_a_hello_task_still_unanswered_when_the_drain_ends_is_logged_at_er
     """A hello task's acknowledgement is its Hello; one ConductorOne has not answered when the drain gives up is
     cancelled like any straggler, and the log line is then its only trace (it ended without a word)."""
 
-    async def unanswered(task_id: str) -> None:
+    async def unanswered(task_id: str, awaiting: object) -> None:
         await asyncio.Event().wait()
 
     rig = make_rig(hello=unanswered)

@@ -299,7 +299,7 @@ async def test_the_processor_passes_a_tasks_debug_flag_to_the_full_sync(tmp_path
     assert {"listing users", "about to list"} <= {str(line["event"]) for line in kept}
 
 
-async def _no_hello(task_id: str) -> None:
+async def _no_hello(task_id: str, awaiting: object) -> None:
     return None
 
 

@@ -346,9 +346,11 @@ class BatonServiceClient:
         build_info: baton_pb2.BatonServiceHelloRequest.BuildInfo | None = None,
         os_info: baton_pb2.BatonServiceHelloRequest.OSInfo | None = None,
         annotations: Sequence[any_pb2.Any] = (),
+        awaiting: Callable[[bool], None] | None = None,
     ) -> baton_pb2.BatonServiceHelloResponse:
         """Startup Hello (empty `task_id`) or the answer to a `hello` task (its id). OS and build info default
-        to this host's (`hostinfo`); C1 rejects a Hello with empty OS fields.
+        to this host's (`hostinfo`); C1 rejects a Hello with empty OS fields. `awaiting` hears whether a Hello of it
+        is out and unanswered, as `finish_task`'s does: a hello task's Hello cut then may have landed.
         """
         if task_id:
             _check_task_id(task_id)
@@ -368,7 +370,8 @@ class BatonServiceClient:
         )
         stub = self._ensure_stub()
         response: baton_pb2.BatonServiceHelloResponse = await self._call(
-            "Hello", lambda md: stub.Hello(request, metadata=md, timeout=self.timeouts.hello)
+            "Hello",
+            lambda md: _told_while_out(stub.Hello(request, metadata=md, timeout=self.timeouts.hello), awaiting),
         )
         return response
 
@@ -481,26 +484,12 @@ class BatonServiceClient:
                 request.success.response.CopyFrom(_to_any(response))
         stub = self._ensure_stub()
 
-        async def attempt(md: _Metadata) -> baton_pb2.BatonServiceFinishTaskResponse:
-            # `awaiting` hears True as the call goes out and False once it is answered, a refusal included; only a
-            # cancellation (the stop deadline's cut) leaves it True: that report may have landed unanswered.
-            if awaiting is not None:
-                awaiting(True)
-            try:
-                answer: baton_pb2.BatonServiceFinishTaskResponse = await stub.FinishTask(
-                    request, metadata=md, timeout=self.timeouts.finish_task
-                )
-            except asyncio.CancelledError:
-                raise
-            except BaseException:
-                if awaiting is not None:
-                    awaiting(False)
-                raise
-            if awaiting is not None:
-                awaiting(False)
-            return answer
-
-        result: baton_pb2.BatonServiceFinishTaskResponse = await self._call("FinishTask", attempt)
+        result: baton_pb2.BatonServiceFinishTaskResponse = await self._call(
+            "FinishTask",
+            lambda md: _told_while_out(
+                stub.FinishTask(request, metadata=md, timeout=self.timeouts.finish_task), awaiting
+            ),
+        )
         return result
 
     async def upload_asset(
@@ -931,3 +920,21 @@ __all__ = [
     "grpc_root_certificates",
     "task_id_problem",
 ]
+
+
+async def _told_while_out(call: Awaitable[_Response], awaiting: Callable[[bool], None] | None) -> _Response:
+    """`call`'s answer; `awaiting` hears True as it goes out and False once it is answered, a refusal included. Only a
+    cancellation (the stop deadline's cut) leaves it True: that report or Hello may have landed unanswered."""
+    if awaiting is not None:
+        awaiting(True)
+    try:
+        answer = await call
+    except asyncio.CancelledError:
+        raise
+    except BaseException:
+        if awaiting is not None:
+            awaiting(False)
+        raise
+    if awaiting is not None:
+        awaiting(False)
+    return answer

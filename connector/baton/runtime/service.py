@@ -446,8 +446,8 @@ async def _serve(
             readiness.checking = False
         build = build_info(app.build_name, app.version)
 
-        async def hello(task_id: str = "") -> None:
-            await c1.hello(connector.metadata(), task_id=task_id, build_info=build)
+        async def hello(task_id: str = "", awaiting: Callable[[bool], None] | None = None) -> None:
+            await c1.hello(connector.metadata(), task_id=task_id, build_info=build, awaiting=awaiting)
 
         try:
             hello_ok = await _hello_until_ok(hello, stop, HELLO_RETRY.scaled(scale))

@@ -93,6 +93,8 @@ attempt, and nothing else waits. A retry gets what is left, and is never begun a
 (`_wait_before_retry`)."""
 _REFUSALS_REMEMBERED = 64
 """Unrunnable tasks whose error line is remembered, so a re-offered copy is not another (`_first_refusal`)."""
+_UNREPORTED_REMEMBERED = 4096
+"""Unreported tasks remembered by id (`TaskProcessor.unreported`); older ones are counted, no longer by id."""
 _LOGGED_ID_CHARS = 40
 _LOGGED_TARGET_CHARS = 200
 MAX_TARGET_ARGS = 64
@@ -451,13 +453,18 @@ def _kind_of(running: baton_pb2.Task | _Reporting) -> str:
     return running.kind if isinstance(running, _Reporting) else running.WhichOneof("task_type") or "unknown"
 
 
+HelloCall = Callable[[str, Callable[[bool], None]], Awaitable[None]]
+"""A hello task's Hello: (task id, awaiting), where `awaiting` hears whether the Hello is out and unanswered (True as
+it goes out, False once answered; `BatonServiceClient.hello`)."""
+
+
 class TaskProcessor:
     def __init__(
         self,
         client: BatonServiceClient,
         handlers: Handlers,
         full_sync: FullSyncHandler,
-        hello: Callable[[str], Awaitable[None]],
+        hello: HelloCall,
         *,
         observer: TaskObserver | None = None,
         finish_retry: RetryPolicy = FINISH_RETRY,
@@ -489,15 +496,20 @@ class TaskProcessor:
         self._stopping = asyncio.Event()
         self._windows: set[asyncio.Timeout] = set()
         """The FinishTasks and Hellos awaiting their answer, each under its window (`_attempt`)."""
-        self._unreported: set[str] = set()
+        self._unreported: OrderedDict[str, None] = OrderedDict()
         """Tasks run whose outcome ConductorOne did not take (`UNREPORTED`), by id: a copy of one re-offered later and
-        reported takes it off (`unreported`)."""
+        reported takes it off (`unreported`). The latest _UNREPORTED_REMEMBERED only: a ConductorOne answering every
+        report as gone (each task's id kept for the life of the process) grew it without bound, a few hundred bytes a
+        task, up to the pod's memory limit."""
+        self._unreported_forgotten = 0
+        """Unreported tasks counted, whose ids `_unreported` no longer holds: a copy of one reported later cannot take
+        it off, and the closing line then counts one that reached ConductorOne after all (too many, never too few)."""
 
     @property
     def unreported(self) -> int:
         """The tasks whose outcome ConductorOne never took from us, counted once each: the runner's closing line counts
         them. A task whose report was given up as gone, then re-offered and reported, reached ConductorOne after all."""
-        return len(self._unreported)
+        return len(self._unreported) + self._unreported_forgotten
 
     def abandon_all(self, reason: str, finish_within: float) -> None:
         """Shutdown: stop every running handler (each is then reported as a retryable failure), and give every
@@ -592,9 +604,13 @@ class TaskProcessor:
             del self._active[task_id]
             self._redelivered.discard(task_id)
             if label == UNREPORTED:
-                self._unreported.add(task_id)
+                self._unreported[task_id] = None
+                self._unreported.move_to_end(task_id)
+                if len(self._unreported) > _UNREPORTED_REMEMBERED:
+                    self._unreported.popitem(last=False)
+                    self._unreported_forgotten += 1
             else:
-                self._unreported.discard(task_id)
+                self._unreported.pop(task_id, None)
             # In a finally so the in-flight gauge returns to 0 whatever happened above.
             if self._observer is not None:
                 self._observer.task_finished(kind, label, self._clock() - started)
@@ -843,6 +859,17 @@ class TaskProcessor:
     async def _answer_hello(self, task_id: str) -> bool:
         """Whether ConductorOne took the Hello that answers the task. A passing failure is tried again under the report
         policy, bounded (the Hello is the task's only acknowledgement: tried once, a brief outage lost it)."""
+        # A Hello out and unanswered when cut (the stop deadline, a cancel), or one that timed out: it may have landed,
+        # and ConductorOne then holds the task's acknowledgement after all. Said as a lost report says it.
+        out_unanswered = sent_unanswered = False
+
+        def awaiting(now: bool) -> None:
+            nonlocal out_unanswered
+            out_unanswered = now
+
+        def landing() -> dict[str, bool]:
+            return {"may_have_landed": True} if out_unanswered or sent_unanswered else {}
+
         try:
             backoff = Backoff(self._finish_retry)
             while True:
@@ -850,13 +877,18 @@ class TaskProcessor:
                     # Held to the stop deadline as a report is: a Hello awaiting its answer ran on until the drain
                     # cancelled it, and the task's one trace, the line below, came a second after the deadline, when
                     # the pod's kill may already have come.
-                    if not await self._attempt(functools.partial(self._hello, task_id), retry=backoff.failures > 0):
+                    hello = functools.partial(self._hello, task_id, awaiting)
+                    if not await self._attempt(hello, retry=backoff.failures > 0):
                         log.error(
-                            "hello task not answered", reason="no answer before the stop deadline", task_id=task_id
+                            "hello task not answered",
+                            reason="no answer before the stop deadline",
+                            task_id=task_id,
+                            **landing(),
                         )
                         return False
                     break
                 except C1Error as exc:
+                    sent_unanswered = sent_unanswered or exc.code == grpc.StatusCode.DEADLINE_EXCEEDED
                     if isinstance(exc, C1UnreadableAnswerError):
                         # ConductorOne took the Hello and answered it; only the answer could not be read. Sent again
                         # and again, it ended "not answered" though ConductorOne had it from the first.
@@ -881,13 +913,22 @@ class TaskProcessor:
         except asyncio.CancelledError:
             # Stopped (a straggler the drain cancels) before ConductorOne answered: there is no FinishTask to
             # give up on, so this line is the only trace of the task (it ended without a word).
-            log.error("hello task not answered", reason="cancelled before ConductorOne answered", task_id=task_id)
+            log.error(
+                "hello task not answered",
+                reason="cancelled before ConductorOne answered",
+                task_id=task_id,
+                **landing(),
+            )
             raise
         except C1Error as exc:
             # The Hello is the task's one acknowledgement (§3.4: Go only logs its failure): this line is the only trace
             # of a task ConductorOne handed out and never heard back about, so at error like a report given up.
             log.error(
-                "hello task not answered", reason="ConductorOne did not take the Hello", error=str(exc), task_id=task_id
+                "hello task not answered",
+                reason="ConductorOne did not take the Hello",
+                error=str(exc),
+                task_id=task_id,
+                **landing(),
             )
         except Exception as exc:
             log.error("hello task not answered", error_type=type(exc).__name__, exc_info=exc)

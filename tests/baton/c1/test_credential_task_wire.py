@@ -24,7 +24,7 @@ from tests.fakes.c1 import FakeC1
 
 
 def _processor(client: BatonServiceClient, stub: StubConnector) -> TaskProcessor:
-    async def hello(_: str) -> None:
+    async def hello(_: str, awaiting: object) -> None:
         return None
 
     return TaskProcessor(client, Handlers(cast(Connector, stub), provisioning=True), cast(Any, None), hello)

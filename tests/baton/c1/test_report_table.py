@@ -62,7 +62,7 @@ def _processor(client: BatonServiceClient) -> tuple[TaskProcessor, StubConnector
         client,
         Handlers(cast(Connector, connector), provisioning=True),
         cast(FullSyncHandler, StubFullSync()),
-        hello=lambda task_id: _nothing(),
+        hello=lambda task_id, awaiting: _nothing(),
         finish_retry=INSTANT,
     )
     return processor, connector

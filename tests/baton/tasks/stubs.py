@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -24,7 +24,7 @@ from connector.baton.retry import RetryPolicy
 from connector.baton.tasks.full_sync import FullSyncHandler
 from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.outcome import Outcome
-from connector.baton.tasks.processor import TaskProcessor
+from connector.baton.tasks.processor import HelloCall, TaskProcessor
 
 INSTANT = RetryPolicy(base_delay=0.0005, max_delay=0.002)
 """The production policies' shape with delays a test does not wait for."""
@@ -232,7 +232,7 @@ def make_rig(
     *,
     finish_retry: RetryPolicy = INSTANT,
     client: StubClient | None = None,
-    hello: Callable[[str], Awaitable[None]] | None = None,
+    hello: HelloCall | None = None,
 ) -> Rig:
     stub = client or StubClient()
     connector = StubConnector()
@@ -240,7 +240,7 @@ def make_rig(
     observer = CountingObserver()
     hellos: list[str] = []
 
-    async def answered(task_id: str) -> None:
+    async def answered(task_id: str, awaiting: object) -> None:
         hellos.append(task_id)
 
     processor = TaskProcessor(

@@ -160,7 +160,7 @@ async def test_a_conductorone_failure_inside_a_sync_is_reported_as_such(
     assert list(tmp_path.iterdir()) == []  # noqa: ASYNC240 - a test's temp dir
 
 
-async def _no_hello(task_id: str) -> None:
+async def _no_hello(task_id: str, awaiting: object) -> None:
     return None
 
 

@@ -741,7 +741,7 @@ async def _report_cut_by_the_stop() -> Rig:
 
 
 async def _hello_unanswered() -> Rig:
-    async def refused(task_id: str) -> None:
+    async def refused(task_id: str, awaiting: object) -> None:
         raise C1TransientError("Hello: UNAVAILABLE", code=grpc.StatusCode.UNAVAILABLE)
 
     rig = make_rig(hello=refused)
@@ -773,7 +773,7 @@ async def test_a_hello_task_whose_hello_conductorone_refuses_ends_in_an_error_li
     """The invariant: a task ends in its acknowledgement or an error line naming it. A hello task's only
     acknowledgement is its Hello; a refused one was a warning, below the level the lost-task alerts and searches read."""
 
-    async def refused(task_id: str) -> None:
+    async def refused(task_id: str, awaiting: object) -> None:
         raise C1FatalError("Hello: INVALID_ARGUMENT: no", code=grpc.StatusCode.INVALID_ARGUMENT)
 
     rig = make_rig(hello=refused)
@@ -793,7 +793,7 @@ async def test_a_hello_task_whose_hello_conductorone_holds_at_shutdown_is_cut_at
     and 5 s)."""
     entered = asyncio.Event()
 
-    async def silent(task_id: str) -> None:
+    async def silent(task_id: str, awaiting: object) -> None:
         entered.set()
         await asyncio.Event().wait()  # ConductorOne never answers
 
@@ -820,7 +820,7 @@ async def test_a_hello_task_whose_hello_meets_a_brief_outage_is_answered_on_a_re
     only acknowledgement, though every other task's report is retried under the one backoff policy."""
     calls: list[str] = []
 
-    async def blip_then_up(task_id: str) -> None:
+    async def blip_then_up(task_id: str, awaiting: object) -> None:
         calls.append(task_id)
         if len(calls) < 3:
             raise C1TransientError("Hello: UNAVAILABLE", code=grpc.StatusCode.UNAVAILABLE)
@@ -854,7 +854,7 @@ async def test_a_hello_task_whose_hello_meets_what_a_report_retries_is_answered_
     task unanswered at once, its only acknowledgement lost, while a report beside it went on and landed."""
     calls: list[str] = []
 
-    async def refused_once(task_id: str) -> None:
+    async def refused_once(task_id: str, awaiting: object) -> None:
         calls.append(task_id)
         if len(calls) == 1:
             raise refusal
@@ -872,7 +872,7 @@ async def test_a_hello_task_refused_for_good_is_not_retried() -> None:
     """Only a passing failure is tried again: a refusal (INVALID_ARGUMENT) would be refused the same way."""
     calls: list[str] = []
 
-    async def refused(task_id: str) -> None:
+    async def refused(task_id: str, awaiting: object) -> None:
         calls.append(task_id)
         raise C1FatalError("Hello: INVALID_ARGUMENT: no", code=grpc.StatusCode.INVALID_ARGUMENT)
 

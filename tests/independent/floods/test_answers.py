@@ -48,7 +48,7 @@ def _padded(message: Annotated, size: int) -> bytes:
     return padded.SerializeToString()
 
 
-async def _no_hello(task_id: str) -> None:
+async def _no_hello(task_id: str, awaiting: object) -> None:
     return None
 
 

@@ -41,7 +41,7 @@ def _padded_grant(*, blob: int = 0, items: int = 0) -> baton_pb2.Task:
     return task
 
 
-async def _no_hello(task_id: str) -> None:
+async def _no_hello(task_id: str, awaiting: object) -> None:
     return None
 
 

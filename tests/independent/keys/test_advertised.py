@@ -37,7 +37,7 @@ def _name(flags: dict[str, bool]) -> str:
 def _processor(rig: Rig, connector: DatadogConnector) -> tuple[TaskProcessor, StubClient]:
     c1 = StubClient()
 
-    async def hello(task_id: str) -> None:
+    async def hello(task_id: str, awaiting: object) -> None:
         return None
 
     processor = TaskProcessor(

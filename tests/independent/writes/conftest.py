@@ -61,7 +61,7 @@ async def rig(fake: FakeDatadog) -> AsyncIterator[Rig]:
     connector = DatadogConnector(client, ALL_ON)
     c1 = StubClient()
 
-    async def hello(task_id: str) -> None:
+    async def hello(task_id: str, awaiting: object) -> None:
         return None
 
     processor = TaskProcessor(
