@@ -82,8 +82,12 @@ UNREPORTED = "unreported"
 gone, the stop deadline, cancelled), or a hello task's Hello was not answered. Not its outcome: a grant done in
 Datadog is no success at ConductorOne, and the failure alert (`outcome!="success"`) must see it. A task that could
 not run at all is `not_run` (`TaskObserver.task_refused`)."""
-STOPPED_MID_WRITE = "stopped mid-way, so a change it had already sent may have been made all the same: check it there"
+_SENT_MAY_HAVE_LANDED = "a change it had already sent may have been made all the same: check it there"
+STOPPED_MID_WRITE = f"stopped mid-way, so {_SENT_MAY_HAVE_LANDED}"
 """What the failure of a provisioning task stopped after its handler began says (`TaskProcessor._abandoned`)."""
+FAILED_MID_WRITE = f"failed mid-way, so {_SENT_MAY_HAVE_LANDED}"
+"""What the failure of a provisioning task whose handler timed out or raised an unexpected error says: the handler's
+own errors say what they know of the writes they sent; these know nothing (`TaskProcessor._outcome_of`)."""
 FINISH_RETRY = RetryPolicy(base_delay=1.0, max_delay=30.0)
 """Backoff between FinishTask attempts; the loop itself is unbounded (it ends on acceptance, gone or stop)."""
 LAST_ATTEMPT_SECONDS = 1.0
@@ -800,10 +804,16 @@ class TaskProcessor:
             raise exc
         # BaseException, not Exception: a native library's panic (pyo3's PanicException) is a BaseException,
         # and it must end as a reported failure like any other bug, not escape the processor unreported.
-        if not isinstance(exc, TaskError | ConnectorError | TimeoutError | C1Error):
+        unexpected = not isinstance(exc, TaskError | ConnectorError | TimeoutError | C1Error)
+        if unexpected:
             # Unexpected: the wire gets the terse text, the log gets the (redacted) traceback.
             log.error("task handler raised an unexpected error", error_type=type(exc).__name__, exc_info=exc)
-        return Outcome(failure=failure_from(exc, provisioning=kind in PROVISIONING_TASKS))
+        failure = failure_from(exc, provisioning=kind in PROVISIONING_TASKS)
+        if kind in PROVISIONING_TASKS and (unexpected or isinstance(exc, TimeoutError)):
+            # A grant timed out on its second write, or a bug after its first: "the task timed out" alone read as
+            # nothing done, as a stop's "shutting down" did (`_abandoned`).
+            failure = replace(failure, message=f"{failure.message}; {FAILED_MID_WRITE}")
+        return Outcome(failure=failure)
 
     async def _in_turn(
         self,

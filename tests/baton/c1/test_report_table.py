@@ -24,7 +24,7 @@ from connector.baton.pb.c1.connector.v2 import entitlement_pb2, resource_pb2
 from connector.baton.tasks.full_sync import FullSyncHandler
 from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.outcome import MAX_REPORT_BYTES, REPORT_ROOM_BYTES
-from connector.baton.tasks.processor import TaskProcessor
+from connector.baton.tasks.processor import FAILED_MID_WRITE, TaskProcessor
 from connector.baton.tasks.report import GONE_CONFIRMATIONS
 from tests.baton.c1.conftest import LeakGuard, make_client
 from tests.baton.tasks.stubs import INSTANT, StubConnector, StubFullSync
@@ -187,7 +187,7 @@ async def test_a_failed_grant_is_reported_as_such_through_the_same_table(
     (report,) = fake.recorded().finish_tasks[task.id]
     assert report.WhichOneof("final_state") == "error"
     assert report.error.non_retryable
-    assert report.status.message == "internal error (KeyError)"
+    assert report.status.message == f"internal error (KeyError); {FAILED_MID_WRITE}"
 
 
 async def test_a_success_too_large_for_a_grpc_server_is_reported_without_its_response(

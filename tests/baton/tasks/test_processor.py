@@ -26,6 +26,7 @@ from connector.baton.pb.c1.connector.v2 import action_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.tasks import processor as processor_module
 from connector.baton.tasks.outcome import MAX_FAILURE_MESSAGE, MAX_REPORT_BYTES, Outcome
+from connector.baton.tasks.processor import FAILED_MID_WRITE
 from connector.daemon import logging as daemon_logging
 from tests.baton.tasks.stubs import Rig, StubClient, make_rig
 from tests.fakes.tasks import grant_task, kind_task, revoke_task
@@ -190,7 +191,11 @@ async def test_an_unexpected_handler_error_is_terse_on_the_wire_and_logged_with_
         root.handlers[:], _ = saved
         root.setLevel(saved[1])
     (finish,) = rig.client.finishes
-    assert (finish.ok, finish.message, finish.non_retryable) == (False, "internal error (KeyError)", True)
+    assert (finish.ok, finish.message, finish.non_retryable) == (
+        False,
+        f"internal error (KeyError); {FAILED_MID_WRITE}",
+        True,
+    )
     records = [json.loads(line) for line in stream.getvalue().splitlines()]
     (unexpected,) = [r for r in records if r["event"] == "task handler raised an unexpected error"]
     assert unexpected["level"] == "error"
@@ -571,8 +576,30 @@ async def test_a_native_library_panic_is_reported_as_a_failure_not_escaped() -> 
     rig.connector.provisioning.error = _NativePanic("rust panicked")
     await rig.processor.process(grant_task(*GRANT))
     (finish,) = rig.client.finishes
-    assert (finish.ok, finish.message) == (False, "internal error (_NativePanic)")
+    assert (finish.ok, finish.message) == (False, f"internal error (_NativePanic); {FAILED_MID_WRITE}")
     assert rig.processor.running == 0
+
+
+async def test_a_provisioning_task_that_timed_out_says_a_change_it_sent_may_have_been_made() -> None:
+    """A grant timed out on its second write (a team admin grant: the add, then the promotion): "the task timed out"
+    alone read as nothing done, as a stop's "shutting down" did; its handler knew nothing of what it had sent."""
+    rig = make_rig()
+    rig.connector.provisioning.error = TimeoutError()
+    await rig.processor.process(grant_task(*GRANT))
+    (finish,) = rig.client.finishes
+    assert (finish.ok, finish.message) == (False, f"the task timed out; {FAILED_MID_WRITE}")
+
+
+async def test_a_sync_that_timed_out_says_nothing_of_changes() -> None:
+    rig = make_rig()
+
+    async def timed_out(task_id: str, task: object) -> Outcome:
+        raise TimeoutError
+
+    rig.full_sync.run = timed_out  # type: ignore[method-assign]
+    await rig.processor.process(kind_task("sync_full"))
+    (finish,) = rig.client.finishes
+    assert (finish.ok, finish.message) == (False, "the task timed out")
 
 
 async def test_an_abandoned_credential_issuance_is_reported_final() -> None:
