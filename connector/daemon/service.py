@@ -130,13 +130,17 @@ async def run_service_mode(settings: Settings) -> int:
             on_ready=startgc.resume_after_ready,
         )
         metrics, api_metrics = daemon_metrics()
+        # The runner puts the program's signal handlers back as it returns, its outcome decided (a drain's `stopped`,
+        # or a refusal): a second SIGTERM or Ctrl-C in asyncio's teardown met the CLI's "stop while starting" (exit
+        # 143, "interrupted by SIGTERM while starting; nothing was written" as the pod's last line, after a clean drain)
+        # or the default (-15 without a word). Not when the run was itself stopped (cancelled while starting, by the
+        # CLI's own handler): that stop is under way, and a further signal escalates as it documents.
         try:
-            return await runner.run_service(config, DatadogService(settings, trust, api_metrics), metrics)
-        finally:
-            # The runner puts the program's signal handlers back as it returns, its outcome decided (a drain's
-            # `stopped`, or a refusal): a second SIGTERM or Ctrl-C in asyncio's teardown met the CLI's "stop while
-            # starting" (exit 143, "interrupted by SIGTERM while starting; nothing was written" as the pod's last line,
-            # after a clean drain) or the default (-15 without a word).
+            outcome = await runner.run_service(config, DatadogService(settings, trust, api_metrics), metrics)
+        except Exception:
             keep_the_outcome(asyncio.get_running_loop())
+            raise
+        keep_the_outcome(asyncio.get_running_loop())
+        return outcome
     except ServiceSettingError as exc:
         raise SettingsError(f"{named(exc.setting)}: {exc.reason}") from None
