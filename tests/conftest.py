@@ -9,12 +9,15 @@ runs whatever the count); `fuzz` (`make fuzz`) explores far more cases with fres
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -61,6 +64,28 @@ def pytest_configure(config: pytest.Config) -> None:
     controller and in each xdist worker, before any test."""
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_found() -> Iterator[None]:
+    """Each test leaves structlog's configuration and the root logger's handlers as it found them, whatever it
+    configured (the daemon's logging, into a buffer) and however it undid that. Undone in part, the next test in the
+    process failed on it: one test left the daemon's processors configured, and a later one, reset to structlog's
+    defaults inside another's `capture_logs`, got those processors back behind the default logger, which refuses the
+    daemon's line arguments (`PrintLogger.msg() got an unexpected keyword argument 'urgent'`): 17 sync tests of
+    tests/datadog/test_hostile.py failed behind tests/daemon/test_log_libraries.py and tests/baton/c1/test_client.py
+    in one process (an order `-n` may make on any run)."""
+    configured, saved = structlog.is_configured(), structlog.get_config()
+    saved["processors"] = list(saved["processors"])
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    if configured:
+        structlog.configure(**saved)
+    else:
+        structlog.reset_defaults()
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
