@@ -56,6 +56,10 @@ SLOW_SCOPES = (
 )
 
 
+TRUST_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR", "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH")
+"""Read by httpx, OpenSSL and grpc on their own (`connector/baton/netenv.py`); unset for the suite (`pytest_configure`)."""
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """A suite started with SIGINT ignored (`make test &` in a script: a shell without job control ignores SIGINT in
     its background commands, and every process started from it inherits that) runs with Ctrl-C's default again: the
@@ -64,6 +68,12 @@ def pytest_configure(config: pytest.Config) -> None:
     controller and in each xdist worker, before any test."""
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    # The suite runs without the machine's own TLS trust variables, which the tests of them set themselves: with
+    # SSL_CERT_FILE and GRPC_DEFAULT_SSL_ROOTS_FILE_PATH set (as on the project's machines, both naming the system's
+    # bundle), each start of the service runner in a test checked both files by loading them, ~65 ms of CPU (26 of
+    # `make test`'s CPU-s, 2026-12-07), and a test's outcome hung on a file of the machine's.
+    for name in TRUST_VARIABLES:
+        os.environ.pop(name, None)
 
 
 @pytest.fixture(autouse=True)
