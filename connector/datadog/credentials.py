@@ -497,7 +497,7 @@ async def _created_or_cleaned_up(
         except ConnectorError as failure:
             log.error("datadog issue_credential", kind=kind, name=name, outcome="cleanup_failed", error=str(failure))
         else:
-            _log_cleanup("create_cancelled", kind, name, found, removed)
+            _log_cleanup("create_cancelled", kind, name, found, removed, unfinished=True)
         raise
     except DatadogError as exc:
         if nothing_done(exc):
@@ -511,11 +511,20 @@ async def _created_or_cleaned_up(
                 f"it failed too ({failure}); delete it in Datadog"
             )
         else:
-            _log_cleanup("create_failed", kind, name, found, removed)
+            unfinished = not (exc.status is not None and 200 <= exc.status < 300)
+            _log_cleanup("create_failed", kind, name, found, removed, unfinished=unfinished)
             # The failure says what became of what the create may have made: "-> 201: empty body" alone did not tell
             # whether a live credential was left. After what it said (Datadog's words, else the transport's reason).
             if not found:
                 became = "none found"
+                if unfinished:
+                    # No answer of Datadog's own that the create was done: a timeout, a gateway's 5xx or 4xx may have
+                    # cut it off while Datadog was still at it, and it may land after the lookup. "none found" alone
+                    # said nothing was made, and one that landed a moment later was live with no report naming it.
+                    became += (
+                        " then; a create Datadog had not finished by then may still make one under that name: "
+                        "check for it in Datadog"
+                    )
             elif removed == found:
                 became = f"deleted again ({found} found)"
             else:
@@ -548,8 +557,20 @@ async def _delete_named(
     return len(named), sum(deleted)
 
 
-def _log_cleanup(outcome: str, kind: str, name: str, found: int, removed: int) -> None:
-    if removed == found:
+def _log_cleanup(outcome: str, kind: str, name: str, found: int, removed: int, *, unfinished: bool) -> None:
+    """`unfinished`: the create may have been cut off while Datadog was still at it (no answer of its own that it was
+    done): one found by nothing may still land, and the log line (a cancelled task's only trace) says so at error."""
+    if not found and unfinished:
+        log.error(
+            "datadog issue_credential",
+            kind=kind,
+            name=name,
+            outcome=outcome,
+            cleaned_up=0,
+            error=f'{kind} "{name}": none found by the name, but a create Datadog had not finished by then may still '
+            "make one under that name: check for it in Datadog",
+        )
+    elif removed == found:
         log.warning("datadog issue_credential", kind=kind, name=name, outcome=outcome, cleaned_up=removed)
     else:
         log.error(

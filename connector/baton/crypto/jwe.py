@@ -38,13 +38,19 @@ class JweRecipient:
     aad_b64: str
 
 
-def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    members: dict[str, object] = {}
-    for name, value in pairs:
-        if name in members:
+class _Members(list[tuple[str, object]]):
+    """A JSON object as its members in document order, duplicates kept: only the JWK's own (top-level) members must
+    be unique (§2.5 item 5). The SDK reads a member's value as raw JSON and looks no further into it: a value holding
+    an object with a repeated key is no duplicate member, and a JWK carrying one was refused here."""
+
+
+def _top_level(members: _Members) -> dict[str, object]:
+    unique: dict[str, object] = {}
+    for name, value in members:
+        if name in unique:
             raise ConfigError("jwe: public key JWK has a duplicate member")
-        members[name] = value
-    return members
+        unique[name] = value
+    return unique
 
 
 def parse(config: resource_pb2.EncryptionConfig) -> JweRecipient:
@@ -76,13 +82,12 @@ def _public_key(pub_key: bytes, key_id: str) -> bytes:
     if not pub_key:
         raise ConfigError("jwe: public key is required")
     try:
-        jwk = json.loads(pub_key.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=refuse_json_constant)
-    except ConfigError:
-        raise
+        parsed = json.loads(pub_key.decode("utf-8"), object_pairs_hook=_Members, parse_constant=refuse_json_constant)
     except (ValueError, RecursionError):  # bad UTF-8, bad JSON, trailing data, numbers too long to convert
         raise ConfigError("jwe: public key must be a JSON object") from None
-    if not isinstance(jwk, dict):
+    if not isinstance(parsed, _Members):
         raise ConfigError("jwe: public key must be a JSON object")
+    jwk = _top_level(parsed)
     if jwk.get("kty") != "AKP":
         raise ConfigError('jwe: public key kty must be "AKP"')
     if jwk.get("alg") != ALG:

@@ -10,12 +10,17 @@ mint are refused up front: RSA keys under 2048 bits and Ed25519 values that are 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
+import re
 import struct
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448
 
 from connector.baton.crypto import age
 from connector.baton.crypto.errors import ConfigError, EncryptError
@@ -38,7 +43,7 @@ _JSON_WHITESPACE = " \t\r\n"
 
 
 class _Object(list[tuple[str, object]]):
-    """A JSON object as its members in document order, duplicates kept: Go's reader type-checks every occurrence."""
+    """A JSON object as its members in document order, duplicates kept: go-jose's reader refuses a repeated member."""
 
 
 _GO_TYPES = {
@@ -141,30 +146,130 @@ def parse(pub_key: bytes) -> PublicJwk:
         kind = _GO_TYPES.get(type(parsed), "value")
         raise _unmarshal_error(f"json: cannot unmarshal {kind} into Go value of type jose.rawJSONWebKey")
     _check_members(parsed)
-    raw = dict(parsed)  # the last occurrence of a member wins, as in Go
+    raw = dict(parsed)  # every member once (`_check_members`)
+    # go-jose's order: the certificate chain, the key (its private half too, when it has one), the chain's leaf against
+    # the key, then the certificate thumbprints. A JWK go-jose refuses is refused by the SDK before the mint (§2.1).
+    chain = _certificate_chain(raw.get("x5c"))
+    key = _key(raw)
+    _check_certificates(raw, key, chain)
+    return key
+
+
+def _key(raw: dict[str, object]) -> PublicJwk:
     kty = _text_member(raw, "kty")
     crv = _text_member(raw, "crv")
     if kty == "OKP":
         return _okp(crv, _member(raw, "x"))
     if kty == "EC":
-        return _ec(crv, _member(raw, "x"), _member(raw, "y"))
+        return _ec(crv, _member(raw, "x"), _member(raw, "y"), _member(raw, "d"))
     if kty == "RSA":
-        return _rsa(_member(raw, "n"), _member(raw, "e"))
+        private = {name: _member(raw, name) for name in ("d", "p", "q")}
+        return _rsa(_member(raw, "n"), _member(raw, "e"), private)
     if kty == "oct":
         # go-jose parses symmetric keys; the provider then refuses them with a plain (non-status) error.
         raise ConfigError("jwk: unsupported key type", status=False)
     raise _unmarshal_error(f"go-jose/go-jose: unknown json web key type '{kty}'")
 
 
+def _certificate_chain(value: object) -> list[x509.Certificate]:
+    """`x5c` as go-jose reads it: each item std base64 (padded) of a DER X.509 certificate."""
+    chain: list[x509.Certificate] = []
+    for item in value if isinstance(value, list) else []:
+        body = str(item).replace("\r", "").replace("\n", "")
+        if not _STD_BASE64.fullmatch(body) or len(body) % 4:
+            raise _unmarshal_error("go-jose/go-jose: failed to unmarshal x5c field: illegal base64 data")
+        try:
+            certificate = x509.load_der_x509_certificate(base64.b64decode(body))
+            with contextlib.suppress(UnsupportedAlgorithm):  # Go reads a key of an algorithm it does not know as none
+                certificate.public_key()  # read lazily here; Go's x509 refuses a certificate whose key is malformed
+        except ValueError:
+            raise _unmarshal_error(
+                "go-jose/go-jose: failed to unmarshal x5c field: x509: malformed certificate"
+            ) from None
+        chain.append(certificate)
+    return chain
+
+
+def _certificate_thumbprint(certificate: x509.Certificate) -> str | None:
+    """The RFC 7638 thumbprint of a certificate's public key, as `PublicJwk.thumbprint`; "" for a key of a kind
+    another JWK cannot be; None for one Go's x509 reads as no key at all (an algorithm it does not know: Ed448,
+    X448), which go-jose then does not compare."""
+    try:
+        public = certificate.public_key()
+    except UnsupportedAlgorithm:  # its other failure, a malformed key, was refused with the chain
+        return None
+    if isinstance(public, ed448.Ed448PublicKey | x448.X448PublicKey):
+        return None
+    if isinstance(public, ed25519.Ed25519PublicKey):
+        x = go_raw_url_b64encode(public.public_bytes_raw())
+        return _thumbprint({"crv": "Ed25519", "kty": "OKP", "x": x})
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        crv = next((name for name, (_, curve) in _CURVES.items() if curve.name == public.curve.name), None)
+        if crv is None:
+            return ""
+        size, numbers = _CURVES[crv][0], public.public_numbers()
+        x, y = (go_raw_url_b64encode(v.to_bytes(size, "big")) for v in (numbers.x, numbers.y))
+        return _thumbprint({"crv": crv, "kty": "EC", "x": x, "y": y})
+    if isinstance(public, rsa.RSAPublicKey):
+        n, e = public.public_numbers().n, public.public_numbers().e
+        return _thumbprint(
+            {"e": go_raw_url_b64encode(_minimal(e)), "kty": "RSA", "n": go_raw_url_b64encode(_minimal(n))}
+        )
+    return ""
+
+
+def _check_certificates(raw: dict[str, object], key: PublicJwk, chain: list[x509.Certificate]) -> None:
+    """The chain's leaf must hold the JWK's own key, `x5u` must be a URL, and `x5t` / `x5t#S256` must be SHA-1 /
+    SHA-256 digests (of the leaf, when there is a chain): go-jose refuses a JWK naming a second key or a digest of
+    another size. Here such a key was issued to."""
+    leaf = _certificate_thumbprint(chain[0]) if chain else None
+    if leaf is not None and leaf != key.thumbprint:
+        raise _unmarshal_error("go-jose/go-jose: invalid JWK, public keys in key and x5c fields do not match")
+    x5u = _text_member(raw, "x5u")
+    # Go's url.Parse, the two refusals of it that need no URL grammar: a control character anywhere, a ':' first.
+    if any(ord(c) < 0x20 or c == "\x7f" for c in x5u):
+        raise _unmarshal_error(
+            "go-jose/go-jose: invalid JWK, x5u header is invalid URL: net/url: invalid control character in URL"
+        )
+    if x5u.startswith(":"):
+        raise _unmarshal_error("go-jose/go-jose: invalid JWK, x5u header is invalid URL: missing protocol scheme")
+    # x5t is a SHA-1 digest by definition (RFC 7517 §4.8): compared, never relied on.
+    for name, algorithm in (("x5t", hashes.SHA1()), ("x5t#S256", hashes.SHA256())):  # noqa: S303
+        text = _text_member(raw, name)
+        digest = go_raw_url_b64decode(text.rstrip("="))
+        if digest is None:
+            raise _unmarshal_error(f"go-jose/go-jose: invalid JWK, {name} header has invalid encoding")
+        if len(digest) == 2 * algorithm.digest_size:  # a hex digest, which go-jose also takes
+            try:
+                digest = bytes.fromhex(digest.decode("ascii"))
+            except (UnicodeDecodeError, ValueError):
+                raise _unmarshal_error(f"go-jose/go-jose: invalid JWK, unable to hex decode {name}") from None
+        if digest and len(digest) != algorithm.digest_size:
+            raise _unmarshal_error(f"go-jose/go-jose: invalid JWK, {name} header is of incorrect size")
+        if digest and chain and digest != chain[0].fingerprint(algorithm):
+            raise _unmarshal_error(f"go-jose/go-jose: invalid JWK, x5c thumbprint does not match {name} value")
+
+
+_STD_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _TEXT_MEMBERS = frozenset({"use", "kty", "kid", "crv", "alg", "x5u", "x5t", "x5t#S256"})
 _BYTES_MEMBERS = frozenset({"k", "x", "y", "n", "e", "d", "p", "q", "dp", "dq", "qi"})
 
 
 def _check_members(members: _Object) -> None:
-    """Every member go-jose's rawJSONWebKey reads, checked as its JSON reader does before the key is looked at: the
-    strings are strings, the base64url members decode (a private half too: it is read, though only the public half
-    is used), `x5c` is a list of strings. Go refused `{"kid": 5}` or a `d` of illegal base64; they were used here."""
+    """Every member go-jose's rawJSONWebKey reads, checked as its JSON reader does before the key is looked at, in
+    document order: no member twice (go-jose's own JSON reader refuses a repeated key, any key, even one it does not
+    read; a key of two `x` or two `kty` was issued to here, the last one's key, where the SDK refuses it before the
+    mint), the strings are strings, the base64url members decode (a private half too: it is read, though only the
+    public half is used), `x5c` is a list of strings. Go refused `{"kid": 5}` or a `d` of illegal base64; they were
+    used here."""
+    seen: set[str] = set()
     for name, value in members:
+        # Go's reader turns an unpaired surrogate escape into U+FFFD before it compares keys.
+        key = _LONE_SURROGATE.sub("\ufffd", name)
+        if key in seen:
+            raise _unmarshal_error(f"json: duplicate key '{key}' in object")
+        seen.add(key)
         if name in _TEXT_MEMBERS:
             _text_member({name: value}, name)
         elif name in _BYTES_MEMBERS:
@@ -191,16 +296,20 @@ def _okp(crv: str, x: bytes | None) -> PublicJwk:
     return PublicJwk("OKP", _thumbprint({"crv": "Ed25519", "kty": "OKP", "x": go_raw_url_b64encode(x)}), ssh_line=line)
 
 
-def _ec(crv: str, x: bytes | None, y: bytes | None) -> PublicJwk:
+def _ec(crv: str, x: bytes | None, y: bytes | None, d: bytes | None = None) -> PublicJwk:
     if crv not in _CURVES:
         raise _unmarshal_error(f"go-jose/go-jose: unsupported elliptic curve '{crv}'")
     size, curve = _CURVES[crv]
+    # With a private half go-jose reads the key as a private key, which also needs `d` of the curve's size.
+    half = "public" if d is None else "private"
     if x is None or y is None:
         raise _unmarshal_error("go-jose/go-jose: invalid EC key, missing x/y")
     if len(x) != size:
-        raise _unmarshal_error("go-jose/go-jose: invalid EC public key, wrong length for x")
+        raise _unmarshal_error(f"go-jose/go-jose: invalid EC {half} key, wrong length for x")
     if len(y) != size:
-        raise _unmarshal_error("go-jose/go-jose: invalid EC public key, wrong length for y")
+        raise _unmarshal_error(f"go-jose/go-jose: invalid EC {half} key, wrong length for y")
+    if d is not None and len(d) != size:
+        raise _unmarshal_error("go-jose/go-jose: invalid EC private key, wrong length for d")
     try:
         ec.EllipticCurvePublicNumbers(int.from_bytes(x, "big"), int.from_bytes(y, "big"), curve).public_key()
     except ValueError:
@@ -209,10 +318,12 @@ def _ec(crv: str, x: bytes | None, y: bytes | None) -> PublicJwk:
     return PublicJwk("EC", _thumbprint(members), ec_jwk=tuple(members.items()))
 
 
-def _rsa(n_bytes: bytes | None, e_bytes: bytes | None) -> PublicJwk:
+def _rsa(n_bytes: bytes | None, e_bytes: bytes | None, private: dict[str, bytes | None] | None = None) -> PublicJwk:
     if not n_bytes or not e_bytes:
         raise _unmarshal_error("go-jose/go-jose: invalid RSA key, missing n/e values")
     n, e = int.from_bytes(n_bytes, "big"), int.from_bytes(e_bytes, "big")
+    if private is not None and private["d"] is not None:
+        _check_rsa_private(n, e, private)
     # Go accepts these and fails after the mint (spec §2.2); refusing first leaves no key behind.
     if n.bit_length() < MIN_RSA_BITS:
         raise ConfigError(f"jwk: RSA key size is too small ({n.bit_length()} bits; at least {MIN_RSA_BITS} required)")
@@ -230,6 +341,21 @@ def _rsa(n_bytes: bytes | None, e_bytes: bytes | None) -> PublicJwk:
         _thumbprint({"e": go_raw_url_b64encode(_minimal(e)), "kty": "RSA", "n": go_raw_url_b64encode(_minimal(n))}),
         ssh_line=line,
     )
+
+
+def _check_rsa_private(n: int, e: int, private: dict[str, bytes | None]) -> None:
+    """With a private half go-jose reads an RSA key as a private key: `p` and `q` are needed, and the key must pass
+    Go's `rsa.PrivateKey.Validate` (the primes make up `n`, `d` inverts `e` modulo each prime less one)."""
+    missing = next((name for name in ("p", "q") if private[name] is None), None)
+    if missing is not None:
+        raise _unmarshal_error(f"go-jose/go-jose: invalid RSA private key, missing {missing.upper()} value(s)")
+    d, p, q = (int.from_bytes(private[name] or b"", "big") for name in ("d", "p", "q"))
+    if p <= 1 or q <= 1:
+        raise _unmarshal_error("crypto/rsa: invalid prime value")
+    if p * q != n:
+        raise _unmarshal_error("crypto/rsa: invalid modulus")
+    if (d * e) % (p - 1) != 1 or (d * e) % (q - 1) != 1:
+        raise _unmarshal_error("crypto/rsa: invalid exponents")
 
 
 def encrypt(key: PublicJwk, plaintext: bytes) -> bytes:
