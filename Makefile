@@ -27,9 +27,11 @@ $(STAMP): pyproject.toml requirements-image.txt
 # (.ci/run) runs `make test`, then `make test-slow`. The slow ones (tests/conftest.py, SLOW_SCOPES: the e2e scenarios
 # and the one-shot runs that start the connector as a process again and again) are a sixteenth of the tests and
 # almost half of the suite's CPU: with them `make test` took 115-153 s on 2 cores, over the 90 s of issue 8.
-# CPU is what to compare on a shared host (user + sys of `/usr/bin/time -v make test`): 405 CPU-s at 5,774 tests on
-# 2026-12-06 (22:33 UTC), 269-297 in three runs after that day's test-cost work (23:14-23:55 UTC, load 16-53); 90 s on 2 idle
-# cores is ~170 CPU-s.
+# CPU is what to compare on a shared host (user + sys of `/usr/bin/time -v make test`); 90 s on 2 idle cores is ~170
+# CPU-s. On 2026-12-07 (07:05-07:36 UTC, load 18-25, 6,265 tests), runs of two trees alternated: 0a0b870 took 287
+# CPU-s and 279; dd661a5, whose suite unsets the machine's TLS trust variables (each in-process start of the service
+# runner loaded the system's CA bundle twice, tests/conftest.py), 244 and 245. Of those, each worker's start and
+# collection is ~4 CPU-s with the bytecode caches (8.4-9.4 on a tree's first run), the controller's ~9.
 TEST_WORKERS ?= 6
 define run_tests
 	@start=$$(date +%s); env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -q -n $(TEST_WORKERS) --durations=5 $(2); \

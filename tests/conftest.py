@@ -9,12 +9,15 @@ runs whatever the count); `fuzz` (`make fuzz`) explores far more cases with fres
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -53,6 +56,10 @@ SLOW_SCOPES = (
 )
 
 
+TRUST_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR", "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH")
+"""Read by httpx, OpenSSL and grpc on their own (`connector/baton/netenv.py`); unset for the suite (`pytest_configure`)."""
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """A suite started with SIGINT ignored (`make test &` in a script: a shell without job control ignores SIGINT in
     its background commands, and every process started from it inherits that) runs with Ctrl-C's default again: the
@@ -61,6 +68,34 @@ def pytest_configure(config: pytest.Config) -> None:
     controller and in each xdist worker, before any test."""
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    # The suite runs without the machine's own TLS trust variables, which the tests of them set themselves: with
+    # SSL_CERT_FILE and GRPC_DEFAULT_SSL_ROOTS_FILE_PATH set (as on the project's machines, both naming the system's
+    # bundle), each start of the service runner in a test checked both files by loading them, ~65 ms of CPU (26 of
+    # `make test`'s CPU-s, 2026-12-07), and a test's outcome hung on a file of the machine's.
+    for name in TRUST_VARIABLES:
+        os.environ.pop(name, None)
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_found() -> Iterator[None]:
+    """Each test leaves structlog's configuration and the root logger's handlers as it found them, whatever it
+    configured (the daemon's logging, into a buffer) and however it undid that. Undone in part, the next test in the
+    process failed on it: one test left the daemon's processors configured, and a later one, reset to structlog's
+    defaults inside another's `capture_logs`, got those processors back behind the default logger, which refuses the
+    daemon's line arguments (`PrintLogger.msg() got an unexpected keyword argument 'urgent'`): 17 sync tests of
+    tests/datadog/test_hostile.py failed behind tests/daemon/test_log_libraries.py and tests/baton/c1/test_client.py
+    in one process (an order `-n` may make on any run)."""
+    configured, saved = structlog.is_configured(), structlog.get_config()
+    saved["processors"] = list(saved["processors"])
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    if configured:
+        structlog.configure(**saved)
+    else:
+        structlog.reset_defaults()
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:

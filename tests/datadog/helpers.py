@@ -53,6 +53,24 @@ def loopback_trust() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+async def kept_connections(client: DatadogClient, count: int) -> None:
+    """`count` connections made and kept in `client`'s pool, so that each of the next `count` requests goes out on one
+    of them and waits only for its answer. A test of a timeout gives the answer a tenth of a second, and a new
+    connection's lookup and connect get no more (`connect` is capped by `timeout`): a loaded machine's stalled loop
+    timed them out before the request reached the peer, or named the lookup. The checks' counts are cleared."""
+    pool = client._t._pool  # no public view of the idle connections
+    assert pool is not None
+    for _ in range(20):
+        if len(pool._idle) >= count:
+            client.stats.requests.clear()
+            client.stats.retries.clear()
+            return
+        # Key checks at once, each on a connection of its own; one that a stalled loop timed out closed its connection,
+        # and the next round makes another.
+        await asyncio.gather(*(client.validate() for _ in range(count)), return_exceptions=True)
+    raise AssertionError(f"{count} connections were not made and kept")
+
+
 def recordings() -> list[Path]:
     found = sorted(FIXTURES.glob("*/*.json"))
     assert found, f"no recorded Datadog responses under {FIXTURES}"

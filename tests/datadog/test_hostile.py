@@ -41,11 +41,13 @@ from tests.datadog.helpers import (
     FakeTime,
     MixedUpAnswers,
     answered_by,
+    kept_connections,
     listed,
 )
 from tests.fakes.datadog import FakeDatadog, generate_org
 from tests.fakes.datadog.org import AppKey
 from tests.fakes.net import EndlessBody
+from tests.polling import until
 
 USERS = "/api/v2/users"
 ROUTE = "/api/v2/users"
@@ -214,16 +216,21 @@ async def test_the_page_guard_also_holds_for_page_token_callers(fake: FakeDatado
 async def test_a_silent_peer_costs_the_timeout_per_attempt_then_fails_retryably(
     fake: FakeDatadog, make_client: ClientFactory
 ) -> None:
-    fake.faults.hang_seconds = 1.0
+    # The peer holds each answer until the client hangs up (`hang_seconds` only bounds that), and each attempt goes
+    # out on a connection made before: its one timed wait is the answer's (`kept_connections`). An answer sent after
+    # 1 s, and a new connection's 0.1 s lookup and connect, raced the client's timer on a loaded machine.
+    fake.faults.hang_seconds = 60.0
+    client = _client(make_client, fake, timeout=0.1)
+    await kept_connections(client, RETRY.max_attempts)
     fake.faults.hostile("hang", path=USERS, times=RETRY.max_attempts + 1)
-    # The loopback connect gets a second: with 0.1 s for it too, a loaded machine (load 15) timed a connect out before
-    # the request reached the peer, and the attempts the peer counts are what this test is about.
-    client = _client(make_client, fake, timeout=0.1, connect_timeout=1.0)
     with pytest.raises(Unavailable) as raised:
         await listed(client.fetch_users)()
     assert f"127.0.0.1:{fake.port} was reached, but timed out" in str(raised.value)
     assert raised.value.retryable
-    # Counted as they arrive (the fake logs a request only once it has answered, which a hung one never does).
+    assert client.stats.requests[("users", "error")] == RETRY.max_attempts
+    # Counted as they arrive (the fake logs a request only once it has answered, which a hung one never does), on
+    # the fake's own thread: the client may time its last attempt out before that thread has read it.
+    await until(lambda: len(fake.faults.hostile_script) <= 1, "the attempts reached the peer")
     assert len(fake.faults.hostile_script) == 1, "exactly max_attempts attempts reached the peer"
 
 

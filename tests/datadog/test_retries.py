@@ -21,7 +21,7 @@ from connector.datadog.paging import paginate
 from connector.datadog.provisioning import MAY_HAVE_LANDED, said_if_maybe_made
 from connector.datadog.retry import Attempts, GiveUp, NoAnswer, Retry, RetryPolicy
 from connector.datadog.stats import ClientEvent, RateLimitWait
-from tests.datadog.helpers import ClientFactory, FakeTime, ToTheFake, listed
+from tests.datadog.helpers import ClientFactory, FakeTime, ToTheFake, kept_connections, listed
 from tests.fakes.datadog import FakeDatadog, generate_org
 
 USERS = "/api/v2/users"
@@ -242,8 +242,13 @@ async def test_idempotent_writes_are_retried(fake: FakeDatadog, make_client: Cli
 
 
 async def test_timeouts_are_retried_then_reported(fake: FakeDatadog, make_client: ClientFactory) -> None:
-    fake.faults.latency = 0.3
+    # Each answer held until the client hangs up, each attempt on a connection made before (`kept_connections`): an
+    # answer sent after 0.3 s, and a new connection's lookup and connect under the same 0.05 s, raced the client's
+    # timer on a loaded machine.
     client = make_client(fake, timeout=0.05, retry=RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.002))
+    await kept_connections(client, 3)
+    fake.faults.hang_seconds = 60.0
+    fake.faults.hostile("hang", path=USERS, times=3)
     with pytest.raises(Unavailable) as raised:
         await listed(client.fetch_users)()
     assert raised.value.status is None

@@ -13,7 +13,7 @@ Modes (each answers in place of the real endpoint):
 * ``empty``: 200 with no body;
 * ``truncated``: a ``Content-Length`` promising more than is sent before the connection closes;
 * ``huge``: a valid body of `Faults.huge_bytes` bytes;
-* ``hang``: nothing at all for `Faults.hang_seconds`;
+* ``hang``: nothing at all until the client hangs up, or for `Faults.hang_seconds` (a bound);
 * ``endless``: full pages of new users without any total, forever;
 * ``growing-total``: full pages of new users whose total always promises one more page;
 * ``repeat``: the same full page of users whatever page is asked for, with a large total;
@@ -138,7 +138,13 @@ async def answer(request: web.Request, mode: str, *, hang_seconds: float, huge_b
         filler = b" " * max(0, huge_bytes - 20)
         return _raw(b'{"data":[]' + filler + b"}")
     if mode == "hang":
-        await asyncio.sleep(hang_seconds)
+        # Held until the client gives up, not for a set time: an answer sent after 1 s raced the client's 0.1 s
+        # timeout, and a loaded machine's stalled loop let it win. The client closing the connection ends the wait,
+        # polled: aiohttp tells a handler of a hang-up only by cancelling every handler (`handler_cancellation`).
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + hang_seconds
+        while request.transport is not None and not request.transport.is_closing() and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
         return _json({"data": []})
     if mode in ("endless", "growing-total"):
         users = [_user(f"endless-{number}-{i}") for i in range(size)]
