@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import re
 
 GO_WHITESPACE = (
@@ -85,3 +86,28 @@ def go_json(value: object, *, escape_html: bool) -> str:
     if escape_html:
         text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return text
+
+
+def _one_replacement_per_byte(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeDecodeError)
+    return "\ufffd" * (error.end - error.start), error.end
+
+
+codecs.register_error("go-utf8", _one_replacement_per_byte)
+
+
+def go_utf8_decode(data: bytes) -> str:
+    """Bytes as Go's JSON reader decodes them: one U+FFFD for each byte that is not part of valid UTF-8. Python's
+    "replace" makes one U+FFFD of a truncated sequence (b"\\xe2\\x82" is one character to it, two to Go), and
+    each of the bytes it takes together is a continuation byte, which Go never reads as the start of a character."""
+    return data.decode("utf-8", "go-utf8")
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def go_json_name(name: str) -> str:
+    """A JSON string as Go's reader makes it: an unpaired surrogate escape ("\\ud800") is U+FFFD, where Python's
+    reader keeps the surrogate. A member name is compared for duplicates as Go sees it: two names Python holds
+    apart are one to Go."""
+    return _LONE_SURROGATE.sub("\ufffd", name)

@@ -24,7 +24,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x
 
 from connector.baton.crypto import age
 from connector.baton.crypto.errors import ConfigError, EncryptError
-from connector.baton.gostrings import NotJsonError, go_raw_url_b64decode, go_raw_url_b64encode, refuse_json_constant
+from connector.baton.gostrings import (
+    NotJsonError,
+    go_json_name,
+    go_raw_url_b64decode,
+    go_raw_url_b64encode,
+    go_utf8_decode,
+    refuse_json_constant,
+)
 
 PROVIDER = "baton/jwk/v1"
 MIN_RSA_BITS = 2048
@@ -98,7 +105,7 @@ def _text_member(raw: dict[str, object], name: str) -> str:
         return ""
     if not isinstance(value, str):
         raise _field_type_error(value, name, "string")
-    return value
+    return go_json_name(value)  # the text Go reads (and names in its errors): U+FFFD for an unpaired surrogate
 
 
 def _thumbprint(members: dict[str, str]) -> str:
@@ -124,7 +131,7 @@ def parse(pub_key: bytes) -> PublicJwk:
     if len(pub_key) > MAX_PUB_KEY_BYTES:
         # Before decoding or parsing anything: see MAX_PUB_KEY_BYTES.
         raise ConfigError(f"jwk: public key must be at most {MAX_PUB_KEY_BYTES} bytes")
-    text = pub_key.decode("utf-8", "replace")
+    text = go_utf8_decode(pub_key)
     if not text.strip(_JSON_WHITESPACE):  # Go's JSON whitespace, not Python's: U+001C is a character to Go
         raise _unmarshal_error("unexpected end of JSON input")
     try:
@@ -251,7 +258,6 @@ def _check_certificates(raw: dict[str, object], key: PublicJwk, chain: list[x509
 
 
 _STD_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _TEXT_MEMBERS = frozenset({"use", "kty", "kid", "crv", "alg", "x5u", "x5t", "x5t#S256"})
 _BYTES_MEMBERS = frozenset({"k", "x", "y", "n", "e", "d", "p", "q", "dp", "dq", "qi"})
 
@@ -265,8 +271,7 @@ def _check_members(members: _Object) -> None:
     used here."""
     seen: set[str] = set()
     for name, value in members:
-        # Go's reader turns an unpaired surrogate escape into U+FFFD before it compares keys.
-        key = _LONE_SURROGATE.sub("\ufffd", name)
+        key = go_json_name(name)  # the name Go compares: see go_json_name
         if key in seen:
             raise _unmarshal_error(f"json: duplicate key '{key}' in object")
         seen.add(key)
