@@ -10,7 +10,6 @@ mint are refused up front: RSA keys under 2048 bits and Ed25519 values that are 
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
 import re
@@ -18,9 +17,8 @@ import struct
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from connector.baton.crypto import age
 from connector.baton.crypto.errors import ConfigError, EncryptError
@@ -157,8 +155,11 @@ def parse(pub_key: bytes) -> PublicJwk:
     # go-jose's order: the certificate chain, the key (its private half too, when it has one), the chain's leaf against
     # the key, then the certificate thumbprints. A JWK go-jose refuses is refused by the SDK before the mint (§2.1).
     chain = _certificate_chain(raw.get("x5c"))
+    leaf = chain[0][1] if chain else None
+    if leaf is not None and raw.get("kty") == "oct":
+        raise _unmarshal_error("go-jose/go-jose: invalid JWK, found 'oct' (symmetric) key with cert chain")
     key = _key(raw)
-    _check_certificates(raw, key, chain)
+    _check_certificates(raw, key, leaf, chain[0][0] if chain else None)
     return key
 
 
@@ -178,39 +179,128 @@ def _key(raw: dict[str, object]) -> PublicJwk:
     raise _unmarshal_error(f"go-jose/go-jose: unknown json web key type '{kty}'")
 
 
-def _certificate_chain(value: object) -> list[x509.Certificate]:
-    """`x5c` as go-jose reads it: each item std base64 (padded) of a DER X.509 certificate."""
-    chain: list[x509.Certificate] = []
+def _certificate_chain(value: object) -> list[tuple[x509.Certificate, str | None]]:
+    """`x5c` as go-jose reads it: each item std base64 (padded) of a DER X.509 certificate that Go's x509 parses, with
+    the RFC 7638 thumbprint of its key (`_go_certificate_key`)."""
+    chain: list[tuple[x509.Certificate, str | None]] = []
     for item in value if isinstance(value, list) else []:
         body = str(item).replace("\r", "").replace("\n", "")
         if not _STD_BASE64.fullmatch(body) or len(body) % 4:
             raise _unmarshal_error("go-jose/go-jose: failed to unmarshal x5c field: illegal base64 data")
+        der = base64.b64decode(body)
+        fields = _tbs_fields(der)
         try:
-            certificate = x509.load_der_x509_certificate(base64.b64decode(body))
-            with contextlib.suppress(UnsupportedAlgorithm):  # Go reads a key of an algorithm it does not know as none
-                certificate.public_key()  # read lazily here; Go's x509 refuses a certificate whose key is malformed
-        except ValueError:
+            if fields is not None:
+                _go_x509_fields(der, fields)
+            # Any failure of the parser on these bytes is a certificate Go's x509 refuses as well: cryptography raises
+            # more than ValueError (InvalidVersion is none), and none of it may leave as an internal error.
+            certificate = x509.load_der_x509_certificate(der)
+            chain.append((certificate, _go_certificate_key(certificate, der, fields)))
+        except _GoX509Error as exc:
+            raise _unmarshal_error(f"go-jose/go-jose: failed to unmarshal x5c field: x509: {exc}") from None
+        except Exception:
             raise _unmarshal_error(
                 "go-jose/go-jose: failed to unmarshal x5c field: x509: malformed certificate"
             ) from None
-        chain.append(certificate)
     return chain
 
 
-def _certificate_thumbprint(certificate: x509.Certificate) -> str | None:
-    """The RFC 7638 thumbprint of a certificate's public key, as `PublicJwk.thumbprint`; "" for a key of a kind
-    another JWK cannot be; None for one Go's x509 reads as no key at all (an algorithm it does not know: Ed448,
-    X448), which go-jose then does not compare."""
+class _GoX509Error(Exception):
+    """A refusal of Go's x509 that has its own words (the text after "x509: ")."""
+
+
+def _der_element(der: bytes, at: int) -> tuple[int, int, int]:
+    """The DER element at `at`: its tag, where its content starts and where it ends (IndexError or ValueError when
+    the bytes are not one)."""
+    tag, length = der[at], der[at + 1]
+    at += 2
+    if length & 0x80:
+        count = length & 0x7F
+        if not 1 <= count <= 4:
+            raise ValueError("DER length")
+        length = int.from_bytes(der[at : at + count], "big")
+        at += count
+    if at + length > len(der):
+        raise ValueError("DER length")
+    return tag, at, at + length
+
+
+def _tbs_fields(der: bytes) -> list[tuple[int, int, int]] | None:
+    """The elements of a certificate's TBSCertificate (version, serial number, ... subject public key info), or None
+    when the bytes are no such structure (the certificate parser then refuses them)."""
     try:
-        public = certificate.public_key()
-    except UnsupportedAlgorithm:  # its other failure, a malformed key, was refused with the chain
+        _, start, _ = _der_element(der, 0)
+        _, at, end = _der_element(der, start)
+        fields = []
+        while at < end:
+            fields.append(_der_element(der, at))
+            at = fields[-1][2]
+    except (IndexError, ValueError):
         return None
-    if isinstance(public, ed448.Ed448PublicKey | x448.X448PublicKey):
+    return fields
+
+
+def _go_x509_fields(der: bytes, fields: list[tuple[int, int, int]]) -> None:
+    """What Go's x509 refuses in a certificate cryptography reads: a version above v3 (cryptography's own refusal of
+    it escaped as a traceback) and a negative serial number (Go 1.23 and later; cryptography only warns)."""
+    if fields and fields[0][0] == 0xA0:  # [0] EXPLICIT version
+        _, start, end = _der_element(der, fields[0][1])
+        if int.from_bytes(der[start:end], "big", signed=True) > 2:
+            raise _GoX509Error("invalid version")
+        fields = fields[1:]
+    if fields and fields[0][0] == 0x02 and fields[0][2] > fields[0][1] and der[fields[0][1]] & 0x80:
+        raise _GoX509Error("negative serial number")
+
+
+def _point_form(der: bytes, fields: list[tuple[int, int, int]] | None) -> int | None:
+    """The first byte of the key in a certificate's SubjectPublicKeyInfo (for an EC key, the form of its point)."""
+    spki = 6 if fields and fields[0][0] == 0xA0 else 5
+    if fields is None or len(fields) <= spki:
         return None
+    try:
+        at = fields[spki][1]
+        at = _der_element(der, at)[2]  # past the AlgorithmIdentifier
+        tag, start, stop = _der_element(der, at)
+    except (IndexError, ValueError):
+        return None
+    return der[start + 1] if tag == 0x03 and stop - start > 1 else None
+
+
+_DSA = "1.2.840.10040.4.1"
+_GO_X509_KEYS = frozenset(
+    {
+        "1.2.840.113549.1.1.1",  # rsaEncryption
+        _DSA,
+        "1.2.840.10045.2.1",  # id-ecPublicKey
+        "1.3.101.112",  # Ed25519
+    }
+)
+"""The public-key algorithms Go's x509 reads in a certificate. For any other (X25519, X448, Ed448, DH, RSA-PSS...) it
+sets no key, and go-jose then compares nothing with the JWK's key: the algorithm decides, not the key Python reads."""
+_GO_X509_CURVES = frozenset({"secp224r1", "secp256r1", "secp384r1", "secp521r1"})
+
+
+def _go_certificate_key(
+    certificate: x509.Certificate, der: bytes, fields: list[tuple[int, int, int]] | None
+) -> str | None:
+    """The RFC 7638 thumbprint of a certificate's key as Go's x509 reads it, as `PublicKey.thumbprint`: None for an
+    algorithm Go does not read (no key, nothing compared), "" for a key of a kind no JWK here can be (DSA, P-224).
+    A key of an algorithm Go reads must parse as Go parses it, else the certificate is refused."""
+    algorithm = certificate.public_key_algorithm_oid.dotted_string
+    if algorithm not in _GO_X509_KEYS:
+        return None
+    if algorithm == _DSA:  # read by Go, so compared, and equal to no JWK (cryptography warns when it reads one)
+        return ""
+    public = certificate.public_key()
     if isinstance(public, ed25519.Ed25519PublicKey):
         x = go_raw_url_b64encode(public.public_bytes_raw())
         return _thumbprint({"crv": "Ed25519", "kty": "OKP", "x": x})
     if isinstance(public, ec.EllipticCurvePublicKey):
+        if public.curve.name not in _GO_X509_CURVES:
+            raise _GoX509Error("unsupported elliptic curve")
+        # Go reads only the uncompressed form of the point (0x04 || X || Y); cryptography also takes compressed ones.
+        if _point_form(der, fields) != 0x04:
+            raise _GoX509Error("failed to unmarshal elliptic curve point")
         crv = next((name for name, (_, curve) in _CURVES.items() if curve.name == public.curve.name), None)
         if crv is None:
             return ""
@@ -225,11 +315,12 @@ def _certificate_thumbprint(certificate: x509.Certificate) -> str | None:
     return ""
 
 
-def _check_certificates(raw: dict[str, object], key: PublicJwk, chain: list[x509.Certificate]) -> None:
+def _check_certificates(
+    raw: dict[str, object], key: PublicJwk, leaf: str | None, certificate: x509.Certificate | None
+) -> None:
     """The chain's leaf must hold the JWK's own key, `x5u` must be a URL, and `x5t` / `x5t#S256` must be SHA-1 /
     SHA-256 digests (of the leaf, when there is a chain): go-jose refuses a JWK naming a second key or a digest of
     another size. Here such a key was issued to."""
-    leaf = _certificate_thumbprint(chain[0]) if chain else None
     if leaf is not None and leaf != key.thumbprint:
         raise _unmarshal_error("go-jose/go-jose: invalid JWK, public keys in key and x5c fields do not match")
     x5u = _text_member(raw, "x5u")
@@ -253,7 +344,7 @@ def _check_certificates(raw: dict[str, object], key: PublicJwk, chain: list[x509
                 raise _unmarshal_error(f"go-jose/go-jose: invalid JWK, unable to hex decode {name}") from None
         if digest and len(digest) != algorithm.digest_size:
             raise _unmarshal_error(f"go-jose/go-jose: invalid JWK, {name} header is of incorrect size")
-        if digest and chain and digest != chain[0].fingerprint(algorithm):
+        if digest and certificate is not None and digest != certificate.fingerprint(algorithm):
             raise _unmarshal_error(f"go-jose/go-jose: invalid JWK, x5c thumbprint does not match {name} value")
 
 
