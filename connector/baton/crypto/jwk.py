@@ -171,7 +171,7 @@ def _key(raw: dict[str, object]) -> PublicJwk:
     if kty == "EC":
         return _ec(crv, _member(raw, "x"), _member(raw, "y"), _member(raw, "d"))
     if kty == "RSA":
-        private = {name: _member(raw, name) for name in ("d", "p", "q")}
+        private = {name: _member(raw, name) for name in ("d", "p", "q", "dp", "dq", "qi")}
         return _rsa(_member(raw, "n"), _member(raw, "e"), private)
     if kty == "oct":
         # go-jose parses symmetric keys; the provider then refuses them with a plain (non-status) error.
@@ -441,17 +441,63 @@ def _rsa(n_bytes: bytes | None, e_bytes: bytes | None, private: dict[str, bytes 
 
 def _check_rsa_private(n: int, e: int, private: dict[str, bytes | None]) -> None:
     """With a private half go-jose reads an RSA key as a private key: `p` and `q` are needed, and the key must pass
-    Go's `rsa.PrivateKey.Validate` (the primes make up `n`, `d` inverts `e` modulo each prime less one)."""
+    Go's `rsa.PrivateKey.Validate` as of Go 1.24 (the SDK's builds name Go 1.25, docs/spec/reference-connector.md):
+    the CRT values `dp`, `dq`, `qi` are checked (computed from `d` when one of them is missing), and `d` only for its
+    size (under `n`, over half its bits); a wrong `d` beside right CRT values is used by no operation and taken."""
     missing = next((name for name in ("p", "q") if private[name] is None), None)
     if missing is not None:
         raise _unmarshal_error(f"go-jose/go-jose: invalid RSA private key, missing {missing.upper()} value(s)")
     d, p, q = (int.from_bytes(private[name] or b"", "big") for name in ("d", "p", "q"))
-    if p <= 1 or q <= 1:
-        raise _unmarshal_error("crypto/rsa: invalid prime value")
-    if p * q != n:
-        raise _unmarshal_error("crypto/rsa: invalid modulus")
-    if (d * e) % (p - 1) != 1 or (d * e) % (q - 1) != 1:
-        raise _unmarshal_error("crypto/rsa: invalid exponents")
+    reason = _go_rsa_private_refusal(n, e, d, p, q, *(private[name] for name in ("dp", "dq", "qi")))
+    if reason is not None:
+        raise _unmarshal_error(reason)
+
+
+def _go_rsa_private_refusal(
+    n: int, e: int, d: int, p: int, q: int, dp_bytes: bytes | None, dq_bytes: bytes | None, qi_bytes: bytes | None
+) -> str | None:
+    """Go's refusal of a two-prime private key (crypto/internal/fips140/rsa: NewPrivateKey or, with all three CRT
+    values, NewPrivateKeyWithPrecomputation, then checkPrivateKey), in Go's order and words; None when Go takes it."""
+    if n <= 1 or p <= 1 or q <= 1:
+        return "modulus must be > 1"
+    if d >= n:
+        return "input overflows the modulus"
+    if dp_bytes is not None and dq_bytes is not None and qi_bytes is not None:
+        dp, dq, qi = (int.from_bytes(v, "big") for v in (dp_bytes, dq_bytes, qi_bytes))
+        if qi >= p:
+            return "input overflows the modulus"
+    else:
+        if p - 1 <= 1 or q - 1 <= 1:
+            return "modulus must be > 1"
+        if p % 2 == 0:
+            return "crypto/rsa: p is even"
+        dp, dq, qi = d % (p - 1), d % (q - 1), pow(q, p - 2, p)
+    if n % 2 == 0:
+        return "crypto/rsa: public modulus is even"
+    if e < 2:
+        return "crypto/rsa: public exponent too small or negative"
+    if e % 2 == 0:
+        return "crypto/rsa: public exponent is even"
+    if e > 2**31 - 1:
+        return "crypto/rsa: public exponent too large"
+    if p >= n or q >= n:
+        return "crypto/rsa: invalid prime"
+    if (p * q) % n:
+        return "crypto/rsa: p * q != n"
+    for prime, exponent in ((p, dp), (q, dq)):
+        if prime - 1 <= 1:
+            return "crypto/rsa: invalid prime"
+        if exponent >= prime - 1 or (e * exponent) % (prime - 1) != 1:
+            return "crypto/rsa: invalid CRT exponent"
+    if (q % p) * qi % p != 1:
+        return "crypto/rsa: invalid CRT coefficient"
+    if p == q:
+        return "crypto/rsa: p == q"
+    if abs(p - q).bit_length() <= n.bit_length() // 2 - 100:
+        return "crypto/rsa: |p - q| too small"
+    if d.bit_length() <= n.bit_length() // 2:
+        return "crypto/rsa: d too small"
+    return None
 
 
 def encrypt(key: PublicJwk, plaintext: bytes) -> bytes:
