@@ -111,3 +111,105 @@ def go_json_name(name: str) -> str:
     reader keeps the surrogate. A member name is compared for duplicates as Go sees it: two names Python holds
     apart are one to Go."""
     return _LONE_SURROGATE.sub("\ufffd", name)
+
+
+_URL_HOST_PUNCTUATION = frozenset("!$&'()*+,;=:[]<>\"-_.~")
+_URL_USERINFO_PUNCTUATION = frozenset("-._:~!$&'()*+,;=%@")
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def _url_unescape_error(text: str, *, host: bool) -> str | None:
+    """`net/url.unescape`'s refusals: a '%' not followed by two hex digits anywhere, and in a host an ASCII byte
+    escaped (but "%25") or one a host may not hold."""
+    i = 0
+    while i < len(text):
+        if text[i] == "%":
+            escape = text[i : i + 3]
+            if i + 2 >= len(text) or text[i + 1] not in _HEX or text[i + 2] not in _HEX:
+                return f"invalid URL escape {go_quote(escape)}"
+            if host and int(text[i + 1], 16) < 8 and escape != "%25":
+                return f"invalid URL escape {go_quote(escape)}"
+            i += 3
+            continue
+        c = text[i]
+        if host and c < "\x80" and not (c.isascii() and c.isalnum()) and c not in _URL_HOST_PUNCTUATION:
+            return f"invalid character {go_quote(c)} in host name"
+        i += 1
+    return None
+
+
+def _url_port_ok(port: str) -> bool:
+    return port == "" or (port[0] == ":" and all("0" <= c <= "9" for c in port[1:]))
+
+
+def _url_authority_error(authority: str) -> str | None:
+    at = authority.rfind("@")
+    host = authority[at + 1 :]
+    if host.startswith("["):
+        close = host.rfind("]")
+        if close < 0:
+            return "missing ']' in host"
+        if not _url_port_ok(host[close + 1 :]):
+            return f"invalid port {go_quote(host[close + 1 :])} after host"
+    elif (colon := host.rfind(":")) >= 0 and not _url_port_ok(host[colon:]):
+        return f"invalid port {go_quote(host[colon:])} after host"
+    error = _url_unescape_error(host, host=True)
+    if error is None and at >= 0:
+        userinfo = authority[:at]
+        if not all((c.isascii() and c.isalnum()) or c in _URL_USERINFO_PUNCTUATION for c in userinfo):
+            return "net/url: invalid userinfo"
+        error = next(filter(None, (_url_unescape_error(part, host=False) for part in userinfo.split(":", 1))), None)
+    return error
+
+
+def go_url_parse_error(raw: str) -> str | None:
+    """Why Go's `url.Parse` refuses `raw` (its error's reason, without the `parse "<url>": ` before it), or None when it
+    takes it. Go 1.25's `net/url`, but for what it checks inside a bracketed host (that it is an IPv6 address): control
+    characters, an empty scheme, a ':' in a scheme-less first path segment, the authority's port, userinfo and host
+    characters, and the %-escapes of host, userinfo, path and fragment. The query is not checked (Go keeps it raw)."""
+    if any(c < " " or c == "\x7f" for c in raw):
+        return "net/url: invalid control character in URL"
+    rest, _, fragment = raw.partition("#")
+    if rest == "*":
+        return _url_unescape_error(fragment, host=False)
+    scheme = ""
+    for i, c in enumerate(rest):
+        if c.isascii() and c.isalpha():
+            continue
+        if c.isascii() and (c.isdigit() or c in "+-."):
+            if i == 0:
+                break
+            continue
+        if c == ":":
+            if i == 0:
+                return "missing protocol scheme"
+            scheme, rest = rest[:i], rest[i + 1 :]
+        break
+    rest = rest.partition("?")[0]  # the query (Go's ForceQuery case too)
+    if not rest.startswith("/"):
+        if scheme:
+            return _url_unescape_error(fragment, host=False)  # an opaque URL: its text is kept as it is
+        if ":" in rest.partition("/")[0]:
+            return "first path segment in URL cannot contain colon"
+    if rest.startswith("//") and (scheme or not rest.startswith("///")):
+        authority, slash, path = rest[2:].partition("/")
+        rest = slash + path
+        error = _url_authority_error(authority)
+        if error is not None:
+            return error
+    return _url_unescape_error(rest, host=False) or _url_unescape_error(fragment, host=False)
+
+
+def go_quote(text: str) -> str:
+    """`strconv.Quote` for the short ASCII-or-printable texts Go's errors quote."""
+    out = []
+    for c in text:
+        if c in '"\\':
+            out.append("\\" + c)
+        elif c.isprintable() and c != "\x7f":
+            out.append(c)
+        elif ord(c) < 0x10000:
+            out.append(f"\\x{ord(c):02x}" if ord(c) < 0x80 else f"\\u{ord(c):04x}")
+        else:
+            out.append(f"\\U{ord(c):08x}")
+    return '"' + "".join(out) + '"'

@@ -27,6 +27,7 @@ from connector.baton.gostrings import (
     go_json_name,
     go_raw_url_b64decode,
     go_raw_url_b64encode,
+    go_url_parse_error,
     go_utf8_decode,
     refuse_json_constant,
 )
@@ -324,13 +325,10 @@ def _check_certificates(
     if leaf is not None and leaf != key.thumbprint:
         raise _unmarshal_error("go-jose/go-jose: invalid JWK, public keys in key and x5c fields do not match")
     x5u = _text_member(raw, "x5u")
-    # Go's url.Parse, the two refusals of it that need no URL grammar: a control character anywhere, a ':' first.
-    if any(ord(c) < 0x20 or c == "\x7f" for c in x5u):
-        raise _unmarshal_error(
-            "go-jose/go-jose: invalid JWK, x5u header is invalid URL: net/url: invalid control character in URL"
-        )
-    if x5u.startswith(":"):
-        raise _unmarshal_error("go-jose/go-jose: invalid JWK, x5u header is invalid URL: missing protocol scheme")
+    # Go's url.Parse (its error names the URL too: `parse "<x5u>": `, left out here).
+    reason = go_url_parse_error(x5u) if x5u else None
+    if reason is not None:
+        raise _unmarshal_error(f"go-jose/go-jose: invalid JWK, x5u header is invalid URL: {reason}")
     # x5t is a SHA-1 digest by definition (RFC 7517 §4.8): compared, never relied on.
     for name, algorithm in (("x5t", hashes.SHA1()), ("x5t#S256", hashes.SHA256())):  # noqa: S303
         text = _text_member(raw, name)
