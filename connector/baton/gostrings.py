@@ -118,24 +118,31 @@ _URL_USERINFO_PUNCTUATION = frozenset("-._:~!$&'()*+,;=%@")
 _HEX = frozenset("0123456789abcdefABCDEF")
 
 
-def _url_unescape_error(text: str, *, host: bool) -> str | None:
-    """`net/url.unescape`'s refusals: a '%' not followed by two hex digits anywhere, and in a host an ASCII byte
-    escaped (but "%25") or one a host may not hold."""
+def _url_unescape_error(text: str, *, host: bool, zone: bool = False) -> str | None:
+    """`net/url.unescape`'s refusals: a '%' not followed by two hex digits anywhere; in a host an ASCII byte escaped
+    (but "%25") or one a host may not hold; in an IPv6 zone an escaped byte a host may not hold (but '%' and ' ')."""
     i = 0
     while i < len(text):
         if text[i] == "%":
             escape = text[i : i + 3]
             if i + 2 >= len(text) or text[i + 1] not in _HEX or text[i + 2] not in _HEX:
                 return f"invalid URL escape {go_quote(escape)}"
-            if host and int(text[i + 1], 16) < 8 and escape != "%25":
+            if host and not zone and int(text[i + 1], 16) < 8 and escape != "%25":
+                return f"invalid URL escape {go_quote(escape)}"
+            byte = chr(int(escape[1:], 16))
+            if zone and escape != "%25" and byte != " " and byte < "\x80" and not _url_host_character(byte):
                 return f"invalid URL escape {go_quote(escape)}"
             i += 3
             continue
         c = text[i]
-        if host and c < "\x80" and not (c.isascii() and c.isalnum()) and c not in _URL_HOST_PUNCTUATION:
+        if host and c < "\x80" and not _url_host_character(c):
             return f"invalid character {go_quote(c)} in host name"
         i += 1
     return None
+
+
+def _url_host_character(c: str) -> bool:
+    return (c.isascii() and c.isalnum()) or c in _URL_HOST_PUNCTUATION
 
 
 def _url_port_ok(port: str) -> bool:
@@ -145,15 +152,24 @@ def _url_port_ok(port: str) -> bool:
 def _url_authority_error(authority: str) -> str | None:
     at = authority.rfind("@")
     host = authority[at + 1 :]
+    error = None
     if host.startswith("["):
         close = host.rfind("]")
         if close < 0:
             return "missing ']' in host"
         if not _url_port_ok(host[close + 1 :]):
             return f"invalid port {go_quote(host[close + 1 :])} after host"
+        zone = host.find("%25", 0, close)
+        if zone >= 0:  # an IPv6 zone ("[fe80::1%25en0]") is unescaped by its own rule
+            error = (
+                _url_unescape_error(host[:zone], host=True)
+                or _url_unescape_error(host[zone:close], host=True, zone=True)
+                or _url_unescape_error(host[close:], host=True)
+            )
+            host = ""
     elif (colon := host.rfind(":")) >= 0 and not _url_port_ok(host[colon:]):
         return f"invalid port {go_quote(host[colon:])} after host"
-    error = _url_unescape_error(host, host=True)
+    error = error or _url_unescape_error(host, host=True)
     if error is None and at >= 0:
         userinfo = authority[:at]
         if not all((c.isascii() and c.isalnum()) or c in _URL_USERINFO_PUNCTUATION for c in userinfo):

@@ -242,11 +242,14 @@ def _tbs_fields(der: bytes) -> list[tuple[int, int, int]] | None:
 
 
 def _go_x509_fields(der: bytes, fields: list[tuple[int, int, int]]) -> None:
-    """What Go's x509 refuses in a certificate cryptography reads: a version above v3 (cryptography's own refusal of
-    it escaped as a traceback) and a negative serial number (Go 1.23 and later; cryptography only warns)."""
+    """What Go's x509 refuses in a certificate cryptography reads: a version below v1 or above v3 (cryptography's own
+    refusal of it escaped as a traceback) and a negative serial number (Go 1.23 and later; cryptography only warns)."""
     if fields and fields[0][0] == 0xA0:  # [0] EXPLICIT version
         _, start, end = _der_element(der, fields[0][1])
-        if int.from_bytes(der[start:end], "big", signed=True) > 2:
+        version = int.from_bytes(der[start:end], "big", signed=True)
+        if version < 0:
+            raise _GoX509Error("malformed version")
+        if version > 2:
             raise _GoX509Error("invalid version")
         fields = fields[1:]
     if fields and fields[0][0] == 0x02 and fields[0][2] > fields[0][1] and der[fields[0][1]] & 0x80:

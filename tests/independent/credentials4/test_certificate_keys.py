@@ -90,6 +90,7 @@ def test_a_leaf_on_a_curve_go_does_not_know_is_refused_with_the_chain() -> None:
 REFUSED_BY_GO_X509 = {
     "compressed-point": (compressed_point_cert(), "failed to unmarshal elliptic curve point"),
     "version-6": (patched_tbs(VERSION_3, b"\xa0\x03\x02\x01\x05"), "invalid version"),
+    "version-0-less-one": (patched_tbs(VERSION_3, b"\xa0\x03\x02\x01\xff"), "malformed version"),
     "negative-serial": (patched_tbs(SERIAL_12345, b"\x02\x02\xb0\x39"), "negative serial number"),
 }
 

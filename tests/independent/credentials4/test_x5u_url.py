@@ -28,6 +28,8 @@ REFUSED = {
     "https://keys.example:443x/": 'invalid port ":443x" after host',
     "https://[::1/": "missing ']' in host",
     "https://[::1]x/": 'invalid port "x" after host',
+    "https://[fe80::1%25%2F]/": 'invalid URL escape "%2F"',  # an IPv6 zone: an escaped byte a host may not hold
+    "https://[fe80::1%25e n]/": 'invalid character " " in host name',
     "https://us er@keys.example/": "net/url: invalid userinfo",
     "https://us%zzer@keys.example/": 'invalid URL escape "%zz"',
     "https://keys.example/c1.pem#%g0": 'invalid URL escape "%g0"',
@@ -41,6 +43,7 @@ TAKEN = [
     "keys.example:443/c1.pem",  # scheme "keys.example", an opaque rest
     "https://keys.example/c1.pem?%zz",  # the query is kept raw
     "https://[fe80::1%25en0]:8443/c1.pem",
+    "https://[fe80::1%25%41%20]/",  # a zone may escape what a host may hold, and a space
     "https://user:p%41ss@keys.example/",
     "https://keys.example/ü%C3%BC",
     "mailto:keys example",  # opaque: kept as it is
