@@ -10,7 +10,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from jwcrypto import jwk as jwcrypto_jwk
 
@@ -70,11 +70,11 @@ def compressed_point_cert() -> bytes:
     return patched_tbs(spki, der_seq(algid + b"\x03" + der_len(len(point) + 1) + b"\x00" + point))
 
 
-def spki_of(public: Any) -> bytes:
+def spki_of(public: ec.EllipticCurvePublicKey) -> bytes:
     return public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def rsa_pss_spki(public: Any) -> bytes:
+def rsa_pss_spki(public: rsa.RSAPublicKey) -> bytes:
     """The SubjectPublicKeyInfo of an RSA key under id-RSASSA-PSS (1.2.840.113549.1.1.10, no parameters)."""
     pkcs1 = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
     algid = der_seq(b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0a")
