@@ -113,6 +113,11 @@ def _nesting(value: object) -> int:
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+# An IPv6 address's zone (`fe80::1%eth0`): a network interface's name or index. Linux names an interface with at most
+# 15 bytes, never `.` or `..`, and never `/`, `:` or whitespace (`dev_valid_name`). Here visible ASCII only: the kernel
+# takes other bytes, but Python hands the resolver a host IDNA-encoded (`fe80::1%é` asks for `xn--fe80::1%-i1a`), so no
+# other zone can ever be bound to.
+_ZONE = re.compile(r"(?!\.\.?$)[!-.0-9;-~]{1,15}")
 # The one-shot provisioning actions (baton-sdk's flags of the same names); at most one per run.
 ONE_SHOT_ACTIONS = ("grant_entitlement", "revoke_grant", "create_account_email", "invoke_action", "delete_resource")
 
@@ -153,7 +158,13 @@ class Settings(BaseSettings):
         False, "Datadog", "allow a plain-http base URL off loopback (sends both keys unencrypted)", hidden=True
     )
     base_url: str = _f("", "Datadog", "API root override, for tests", hidden=True)
-    http_timeout_seconds: int = _f(30, "Datadog", "per-request HTTP timeout in seconds", ge=1, le=MAX_TOKEN_TIMEOUT)
+    http_timeout_seconds: int = _f(
+        30,
+        "Datadog",
+        "Datadog HTTP timeout in seconds, per send and read (a connect: at most 10 s; a whole answer: 10 s + 2 x this)",
+        ge=1,
+        le=MAX_TOKEN_TIMEOUT,
+    )
     datadog_concurrency: int = _f(8, "Datadog", "Datadog requests in flight at once", ge=1, le=64)
 
     # -- what to sync ---------------------------------------------------------------------------------------
@@ -430,6 +441,14 @@ class Settings(BaseSettings):
             if labels[-1].isdigit():
                 raise ValueError(f"{shown_value(value, url=True)} is not a valid IP address") from None
             return host
+        zone = address.scope_id if isinstance(address, ipaddress.IPv6Address) else None
+        if zone is not None and not _ZONE.fullmatch(zone):
+            # ipaddress takes any characters after the `%`: a zone of control or non-ASCII characters passed here and
+            # failed only at the bind, as an OS error about an interface, after the run had started.
+            raise ValueError(
+                f"{shown_value(value, url=True)} has a zone no network interface has (after '%': a name or index of "
+                "at most 15 visible ASCII characters, no '/' or ':', not '.' or '..'), e.g. fe80::1%eth0"
+            )
         if address.is_multicast or address == ipaddress.IPv4Address("255.255.255.255"):
             # Linux lets a TCP socket listen there, and no probe or scrape can ever connect to it (ENETUNREACH): the
             # log said "health server listening" while the kubelet's probes failed and restarted the pod.

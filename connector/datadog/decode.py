@@ -148,9 +148,11 @@ def check_done(reply: Reply, *, body_read_after: bool = False) -> None:
         # is whole and that still is not JSON is another server's answer, not a cut one.
         try:
             payload = from_json(reply.body)
-        except ValueError:
+        except ValueError as exc:
             if body_read_after:
                 return
+            if too_many_digits(str(exc)):
+                raise _unexpected(reply, not_json(str(exc))) from None
             raise _unexpected(reply, "the body is not JSON, so not Datadog's answer", retryable=True) from None
         if isinstance(payload, dict):
             # Datadog's error shape under a 2xx (a gateway's, or an API answering errors with 200): a refusal whose
@@ -206,7 +208,7 @@ def describe_validation_error(exc: ValidationError, raw: Any = _UNREAD, *, at: s
     validated (parsed again only now that it failed: a good answer costs nothing), whose walk names a flattened field
     under `attributes` and tells what was found; `at`: the path of `raw` in the answer (an `included` entry's)."""
     if _json_broken(exc):
-        return "body is not valid JSON (malformed, truncated or nested too deeply)"
+        return not_json(str(exc.errors(include_input=False, include_url=False)[0]["msg"]))
     # The first few in the answer's order (pydantic reports them so), and only those are walked: a hostile page under
     # the body cap fails on a million items, and describing each held the event loop for seconds more, to show five.
     # (Sorted as text, they also read "data[0], data[1000000], ..." as if those were the first.)
@@ -322,6 +324,25 @@ def shape_problem(raw: Any) -> str | None:
     return None
 
 
+def too_many_digits(reason: str) -> bool:
+    """Whether the JSON reader's `reason` is its refusal of an integer of more digits than it takes (CVE-2020-10735's
+    bound, jiter's own whatever `sys.set_int_max_str_digits` says). Such a body is valid JSON and whole, so the same
+    answer comes again: not retryable, where a cut or garbled body is."""
+    return "number out of range" in reason
+
+
+def not_json(reason: str) -> str:
+    """What an answer that could not be read as JSON is called, from the JSON reader's reason (never quoted: it may
+    quote the body). An integer of more digits than the reader takes is valid JSON, and was called "not valid JSON",
+    which sent the reader looking for a cut or garbled body."""
+    if too_many_digits(reason):
+        return (
+            "body holds a number of more than 4,300 digits, which is no value Datadog sends (not read: parsing it "
+            "costs time quadratic in its length)"
+        )
+    return "body is not valid JSON (malformed, truncated or nested too deeply)"
+
+
 def _json_broken(exc: ValidationError) -> bool:
     # A body that is no JSON fails before any field is read, with that one error: the count alone spares listing the
     # million errors of a page whose every item is wrong (three such lists were built per failed page).
@@ -358,7 +379,8 @@ def parse_model(model: type[M], reply: Reply) -> M:
     except ValidationError as exc:
         broken = _json_broken(exc)
         raw = _UNREAD if broken else value
-        raise _unexpected(reply, describe_validation_error(exc, raw), retryable=broken) from None
+        retryable = broken and not too_many_digits(exc.errors(include_input=False, include_url=False)[0]["msg"])
+        raise _unexpected(reply, describe_validation_error(exc, raw), retryable=retryable) from None
     except (TypeError, ValueError, AttributeError, KeyError, IndexError, RecursionError):
         # Belt and braces: a validator's own fault must still surface as an unexpected response naming where the answer
         # was odd, not as a traceback or an exception's class name.
@@ -383,10 +405,8 @@ def json_object(reply: Reply) -> dict[str, Any]:
     _check_body(reply)
     try:
         payload = from_json(reply.body)
-    except ValueError:
-        raise _unexpected(
-            reply, "body is not valid JSON (malformed, truncated or nested too deeply)", retryable=True
-        ) from None
+    except ValueError as exc:
+        raise _unexpected(reply, not_json(str(exc)), retryable=not too_many_digits(str(exc))) from None
     if not isinstance(payload, dict):
         raise _unexpected(reply, f"body is a JSON {json_type(payload)}, not an object")
     return payload

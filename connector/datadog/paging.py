@@ -19,8 +19,9 @@ A listing is untrusted input too, so it is bounded (issue 11 §4):
   past its own total, or more items than ``page[size]`` asked for is an `UnexpectedResponse`; so is an empty
   page before its own total is reached (retryable: ending there would drop the items the total says follow);
 * `ListingGuard` remembers, per listing, the pages the first page's total implied: a listing may fetch at
-  most that many pages plus one (items added meanwhile), and a page that repeats an earlier one of the listing
-  (a listing cycling through 2 or 3 pages) is an error; a list without a total stops at `MAX_PAGES`;
+  most that many pages plus one (items added meanwhile), and a page that repeats an earlier one of the listing (its
+  items, in any order: a listing cycling through 2 or 3 pages) is an error; a list without a total stops at
+  `MAX_PAGES`;
 * a listing read from its first page must end with at least as many distinct items as its first total, and its
   total must not fall between two pages (both retryable, and the sync is not resumed). Pages are numbered, not
   cursored: an item repeated on the next page (one added before it meanwhile, or a peer's bug) hides one the count
@@ -229,8 +230,8 @@ _UNNAMED = hash("")
 class _Listing:
     budget: int
     number: int
-    # The hash of each page's ids -> that page's number: a page repeating any earlier one is a cycle (one int per
-    # page, at most `MAX_PAGES`), caught at its first repeat rather than after the page budget.
+    # The hash of each page's set of ids -> that page's number: a page holding the very items of any earlier one is a
+    # cycle (one int per page, at most `MAX_PAGES`), caught at its first repeat rather than after the page budget.
     pages: dict[int, int]
     total: int | None
     # The smallest total the listing reported (its first, as a falling total is an error), or None.
@@ -297,7 +298,12 @@ class ListingGuard:
         status: int,
         max_pages: int = MAX_PAGES,
     ) -> None:
-        fingerprint = hash(tuple(ids))
+        # Of the ids in any order: hashed in order, a peer serving one page's items again in a new order each time
+        # (rotated by one) was never a repeat, and walked to the page bound (10,000 pages of On-Call schedules). Items
+        # without an id are each one item, never a repeat: a page of only those repeats nothing, and beside named ones
+        # they are counted, not collapsed (as a set, the 99 of one page were the one of another).
+        named = frozenset(ids).difference(("",))
+        fingerprint = hash((named, len(ids) - len(named)) if "" in ids else named)
         known = self._take(key, number)
 
         def bad(message: str) -> UnexpectedResponse:
@@ -308,7 +314,7 @@ class ListingGuard:
             seen = array("q") if number == 0 else None
             known = _Listing(budget=budget, number=number, pages={}, total=total, floor=total, seen=seen)
         else:
-            if ids and (earlier := known.pages.get(fingerprint)) is not None:
+            if named and (earlier := known.pages.get(fingerprint)) is not None:
                 raise UnexpectedResponse(
                     method=method, path=path, status=status, messages=[f"page {number} repeats page {earlier}"]
                 )

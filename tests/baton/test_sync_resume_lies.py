@@ -51,6 +51,11 @@ TOKEN_LIES = {
         _CANNOT,
         r"sync token is not JSON \(Expecting value at line 1, column 1\); the sync cannot be resumed",
     ),
+    "a token holding a number of thousands of digits": (
+        f"UPDATE v1_sync_runs SET sync_token = '{{\"version\": 1{'0' * 5000}}}' {_UNFINISHED}",
+        _CANNOT,
+        r"sync token holds a number of more than 4,300 digits; the sync cannot be resumed",
+    ),
     "a token of a newer version": (
         f"UPDATE v1_sync_runs SET sync_token = json_set(sync_token, '$.version', 3) {_UNFINISHED}",
         _CANNOT,

@@ -71,20 +71,76 @@ def _sqlite_temp_files_beside(conn: sqlite3.Connection, db_path: Path) -> None:
     SQLite has one such directory per process (`temp_store_directory`), and changing it while another thread uses
     SQLite is undefined: it is set when the directory differs from the last one set, which in a run is once (the
     temp dir is a process-wide setting). A directory SQLite refuses (not writable) leaves SQLite's own choice.
+
+    The pragma takes its value in the SQL text, which the sqlite3 module sends as UTF-8 (no parameter can be bound
+    to a pragma): a directory whose name is not UTF-8 (any bytes, on Linux) is named by a descriptor held open on it,
+    `/proc/self/fd/N` (`_open_directory`); passed as its own name, it raised UnicodeEncodeError and the spill files
+    went to SQLite's own pick.
     """
-    global _temp_directory
+    global _temp_directory, _held_directory
     parent = db_path.parent
     base = parent.parent if parent.name.startswith(WORKDIR_PREFIX) else parent
     wanted = os.path.abspath(base)
     with _temp_directory_lock:
-        if wanted == _temp_directory:
-            return
-        quoted = wanted.replace("'", "''")
+        opened = None
+        if _is_text(wanted):
+            if wanted == _temp_directory:
+                return
+            named = wanted
+        else:
+            if _held_directory is not None and _still_holds(_held_directory, wanted):
+                return
+            opened = _open_directory(wanted)
+            if opened is None:
+                return
+            named = f"/proc/self/fd/{opened}"
+        quoted = named.replace("'", "''")
         try:
             conn.execute(f"PRAGMA temp_store_directory = '{quoted}'")
         except (sqlite3.Error, UnicodeEncodeError):
+            if opened is not None:
+                os.close(opened)
             return
-        _temp_directory = wanted
+        # The descriptor SQLite named until now is closed only once it names another directory: closed before, its
+        # number could be reused for any file.
+        if _held_directory is not None:
+            os.close(_held_directory[1])
+        _held_directory = None if opened is None else (wanted, opened)
+        _temp_directory = named
+
+
+# The temp dir whose name is not UTF-8 that SQLite names by a descriptor, and that descriptor: held open while SQLite
+# names it, since it may put a spill file there at any later sort.
+_held_directory: tuple[str, int] | None = None
+
+
+def _is_text(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _still_holds(held: tuple[str, int], directory: str) -> bool:
+    """Whether the descriptor held is on `directory` as it is now (not one removed and made again since)."""
+    name, fd = held
+    try:
+        return name == directory and os.path.samestat(os.fstat(fd), os.stat(directory))
+    except OSError:
+        return False
+
+
+def _open_directory(directory: str) -> int | None:
+    """A descriptor on `directory` that SQLite can name as `/proc/self/fd/N` (ASCII); None without /proc."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    if not os.path.isdir(f"/proc/self/fd/{fd}"):
+        os.close(fd)
+        return None
+    return fd
 
 
 def value_problem(exc: sqlite3.Error) -> str:

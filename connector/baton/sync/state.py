@@ -178,6 +178,11 @@ class SyncState:
             raise ValueError(
                 f"sync token is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); the sync cannot be resumed"
             ) from None
+        except ValueError:
+            # An integer of more digits than Python converts: its own words advised sys.set_int_max_str_digits().
+            raise ValueError(
+                "sync token holds a number of more than 4,300 digits; the sync cannot be resumed"
+            ) from None
         version = data.get("version") if isinstance(data, dict) else None
         if isinstance(version, int) and not isinstance(version, bool) and version > _NEWEST_VERSION:
             shown = f"{version}" if version < 1_000 else "above 1000"

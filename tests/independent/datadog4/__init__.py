@@ -1,0 +1,1 @@
+"""Fourth round against a hostile Datadog and network: syncs that never end, untrusted bytes."""
