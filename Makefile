@@ -102,4 +102,4 @@ chart: $(DEPLOY_STAMP) $(README_GEN)
 chart-check: $(DEPLOY_STAMP) $(README_GEN)
 	$(PY) scripts/chart_tools.py check --readme-generator $(README_GEN)
 	DEPLOY_CHECKS_REQUIRED=1 $(PY) -m pytest -q -n $(TEST_WORKERS) tests/deploy tests/independent/deploy tests/independent/deploy2 \
-		tests/independent/firsthour3/test_chart_*.py
+		tests/independent/firsthour3/test_chart_*.py tests/independent/firsthour4/test_chart_*.py

@@ -317,6 +317,10 @@ def _run_command(command: str, rest: list[str]) -> int:
 
             print(f"baton-datadog: inspect: {_inspect_leftover(leftover, known_flags(parser))}", file=sys.stderr)
             return EXIT_USAGE
+        if parsed.file is not None and (instead := _ELSEWHERE.get(str(parsed.file))) and not parsed.file.exists():
+            # `baton-datadog inspect grants`, as `baton grants`: "grants: no such file" said nothing of --grants.
+            print(f"baton-datadog: inspect: {parsed.file}: no such file; {parsed.file}: {instead}", file=sys.stderr)
+            return EXIT_USAGE
         return inspect.run(parsed)
     if command == "help":
         return _help(rest)
@@ -336,6 +340,11 @@ def _inspect_leftover(leftover: list[str], known: frozenset[str]) -> str:
 
     end = leftover.index("--") if "--" in leftover else len(leftover)
     first = next((arg.partition("=")[0] for arg in leftover[:end] if arg.startswith("-") and arg != "-"), None)
+    if first is None and leftover and (instead := _ELSEWHERE.get(leftover[0])):
+        # `inspect sync.c1z grants`, as `baton grants -f sync.c1z`: a word of baton's commands, named (it is no key).
+        more = len(leftover) - 1 - (1 if end < len(leftover) else 0)
+        others = f", and {more} other argument(s) (not shown: one may be a key)" if more else ""
+        return f"an argument after the file, {leftover[0]!r}: {instead}{others}"
     if first is not None and first in known_flags() - HIDDEN_FLAGS and first not in known:
         return (
             f"{first} is a setting of a sync or the service; inspect reads a file and takes none "

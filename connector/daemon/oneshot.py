@@ -88,7 +88,13 @@ def idle_settings(settings: Settings) -> list[str]:
     if settings.sync_service_account_application_keys and not options.app_keys:
         idle.append(("sync_service_account_application_keys", "--sync-secrets"))
     if settings.allow_org_api_key_deletion and not options.org_key_deletion:
-        idle.append(("allow_org_api_key_deletion", "--sync-secrets and --provisioning"))
+        # Only what is missing: with -p given, "without --sync-secrets and --provisioning" sent the user to check -p.
+        missing = [
+            name
+            for name, on in (("--sync-secrets", settings.sync_secrets), ("--provisioning", settings.provisioning))
+            if not on
+        ]
+        idle.append(("allow_org_api_key_deletion", " and ".join(missing)))
     if settings.insecure_base_url and not (settings.base_url and is_insecure(settings.base_url)):
         # It allows plain http for --base-url, and nothing else: it does not turn certificate checks off (what
         # "insecure" means to curl and many SDKs), which --ca-bundle is for.

@@ -350,6 +350,22 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("api_key", "app_key", mode="before")
+    @classmethod
+    def _not_a_path(cls, value: Any, info: ValidationInfo) -> Any:
+        # A Secret mounted as files, and the file's path given where the key goes: it went to Datadog as the key, and
+        # its refusal said "the key may belong to another Datadog site". A Datadog key is hexadecimal: it never begins
+        # as a path does. The value is never shown.
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(raw, str) and raw.strip().startswith(_PATH_STARTS):
+            name = str(info.field_name)
+            raise ValueError(
+                "begins as a file's path does (/, ./, ../ or ~/), which a Datadog key (hexadecimal) never does: give "
+                "the key itself "
+                f'({env(name)}="$(cat FILE)" for a key kept in a file, or a Kubernetes Secret as variables: envFrom)'
+            )
+        return value
+
     @field_validator("file", "ca_bundle", mode="before")
     @classmethod
     def _names_a_file(cls, value: Any, info: ValidationInfo) -> Any:
@@ -1171,6 +1187,8 @@ def unknown_arguments(leftover: Sequence[str], known: frozenset[str] | None = No
         )
     elif flags and _FLAG_NAME.fullmatch(flags[0]) and (why := sdk_only(flags[0])) is not None:
         what = f"{flags[0]} is {why}" + ("," if others else "")
+    elif flags and _FLAG_NAME.fullmatch(flags[0]) and (why := from_a_file(flags[0])) is not None:
+        what = f"{flags[0]} is not a setting: {why}" + ("," if others else "")
     elif flags and _FLAG_NAME.fullmatch(flags[0]):
         close = closest_flag(flags[0], (known or known_flags()) - HIDDEN_FLAGS)
         what = f"unknown flag {flags[0]}" + (f"; did you mean {close}?" if close else "")
@@ -1184,6 +1202,9 @@ def unknown_arguments(leftover: Sequence[str], known: frozenset[str] | None = No
     more = f" and {others} other argument(s) (not shown: one may be a key)" if others else ""
     return f"{what}{more}; see --help for the flags"
 
+
+_PATH_STARTS = ("/", "./", "../", "~/")
+"""How a file's path given where a Datadog key goes begins (`Settings._not_a_path`)."""
 
 _SECRET_FLAGS = tuple(flag(name) for name in SECRETS)
 """The flags that take a secret (`--api-key`, `--app-key`, `--client-secret`)."""
@@ -1604,10 +1625,30 @@ def sdk_only(name: str) -> str | None:
     return f"a baton-sdk setting baton-datadog does not implement ({reason})" if reason else None
 
 
+def from_a_file(name: str) -> str | None:
+    """Why `--api-key-file`, `BATON_API_KEY_FILE` or a YAML file's `api-key-file` is not read: the `*_FILE` form of a
+    setting (Docker's secrets convention; a Kubernetes Secret mounted as files) was "did you mean --file?", the
+    setting that names the sync's c1z, and the key was then missing, or the guess followed and the c1z renamed."""
+    key = name.lstrip("-").lower().removeprefix(ENV_PREFIX.lower()).replace("-", "_")
+    base = key.removesuffix("_file")
+    if base == key or base not in Settings.model_fields:
+        return None
+    annotation = Settings.model_fields[base].annotation
+    if annotation is Path or Path in get_args(annotation):
+        # --ca-bundle-file, --file-file: the setting is itself a path, and "the value itself" put PEM text where a
+        # file name goes (`config` showed it as the path, and the run failed on it).
+        return f"{env(base)} ({flag(base)}) names the file itself: give the path there, e.g. {env(base)}=/path/to/FILE"
+    return (
+        f"no setting is read from a file named by a *_FILE variable, flag or key (Docker's secrets convention): give "
+        f'{env(base)} ({flag(base)}) the value itself, e.g. {env(base)}="$(cat FILE)", or a Kubernetes Secret as '
+        "variables (envFrom), not as files"
+    )
+
+
 def _did_you_mean(name: str, *, variable: bool = False) -> str:
     """The closest setting to `name`; for a `variable`, BATON_CONFIG_PATH is one too (it is no field of the model):
     `BATON_CONFIG` or `BATON_CONFIG_FILE` was "not a setting of this connector", and the file it named unread."""
-    if (why := sdk_only(name)) is not None:
+    if (why := sdk_only(name) or from_a_file(name)) is not None:
         return f": {why}"
     # The flags' guess (`closest_flag`), so a variable and a file key are guessed as a flag is: by spelling alone,
     # BATON_SECRET was "did you mean BATON_SYNC_SECRETS" and BATON_GRANT "BATON_SKIP_GRANTS".

@@ -392,7 +392,7 @@ class DatadogClient:
     async def validate(self) -> None:
         """Check both keys: the API key alone first, then a call that needs the application key.
 
-        Raises `InvalidAPIKey` or `InvalidApplicationKey`; neither message contains a key value. A 403 names
+        Raises `InvalidAPIKey` or `InvalidApplicationKey`; neither message contains a key value. A 401 or 403 names
         the site in use, since a key of another Datadog site is the usual cause, unless the key has the other kind's
         shape (keyshape.rejected_key_hints: two keys swapped, one given twice). The second call is the
         cheapest read the connector depends on, so a valid application key that lacks ``user_access_read``
@@ -404,7 +404,7 @@ class DatadogClient:
         def _hint(status: int | None, shape: str | None) -> str | None:
             if shape is not None:
                 return shape  # a key of the other kind: its site is not the question
-            if status != 403:
+            if status not in (401, 403):
                 return None
             return f"the key may belong to another Datadog site; this connector uses site {self.site} ({self.base_url})"
 

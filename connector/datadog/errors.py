@@ -52,6 +52,7 @@ __all__ = [
     "not_skipped",
     "nothing_done",
     "parse_error_messages",
+    "permission_needed",
     "scrub",
     "watching_lost_writes",
 ]
@@ -178,9 +179,26 @@ class Unauthorized(DatadogError, baton.UnauthenticatedError):
 
 
 class Forbidden(DatadogError, baton.PermissionDeniedError):
-    """403: the keys are not allowed to do this (Datadog also answers bad keys with 403)."""
+    """403: the keys are not allowed to do this (Datadog also answers bad keys with 403).
+
+    `permission`: the Datadog permission the call needs (`permission_needed`), set on Datadog's own 403: a scoped
+    application key without it, or one whose user's roles lack it, is refused with a bare "Forbidden", which named
+    neither (the security engineer guessed which scope to add)."""
 
     kind = "forbidden"
+
+    def __init__(self, *, permission: str | None = None, **fields: Any) -> None:
+        self.permission = permission
+        super().__init__(**fields)
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.permission is None:
+            return text
+        return (
+            f"{text} (this call needs the Datadog permission {self.permission}: the application key's scopes or its "
+            "user's roles lack it, unless the keys themselves are no longer valid)"
+        )
 
 
 class NotFound(DatadogError, baton.NotFoundError):
@@ -333,10 +351,55 @@ def error_for_response(
         error = RateLimited(
             method=method, path=clean_path, status=status, messages=messages, retry_after=retry_after, limit_name=name
         )
+    elif cls is Forbidden and datadog_body:
+        # Datadog answers a bad or revoked key with 403 "Authentication error" too (docs/spec/datadog-api.md §2.5): no
+        # permission is named then, or the operator adds scopes to a key that needs replacing.
+        refused_key = any("authentication" in message.lower() for message in messages)
+        permission = None if refused_key else permission_needed(method, path.split("?", 1)[0])
+        error = Forbidden(method=method, path=clean_path, status=status, messages=messages, permission=permission)
     else:
         error = cls(method=method, path=clean_path, status=status, messages=messages)
     error.datadog_body = datadog_body
     return error
+
+
+# The permission each call of the client needs (docs/spec/datadog-api.md §1.3, the spec's `x-permission`), by method
+# and path: the first match wins. `/api/v1/validate` needs none (any valid API key).
+_ID = r"/[^/]+"
+_PERMISSIONS: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = tuple(
+    (frozenset(methods.split()), re.compile(pattern + r"\Z"), permission)
+    for methods, pattern, permission in (
+        ("GET", rf"/api/v2/users({_ID})?", "user_access_read"),
+        ("POST", r"/api/v2/users", "user_access_invite"),
+        ("POST", r"/api/v2/user_invitations", "user_access_invite"),
+        ("PATCH DELETE", rf"/api/v2/users{_ID}", "user_access_manage (or service_account_write for a service account)"),
+        ("GET", rf"/api/v2/roles({_ID}(/users)?)?", "user_access_read"),
+        ("POST DELETE", rf"/api/v2/roles{_ID}/users", "user_access_manage"),
+        ("GET", rf"/api/v2/team({_ID}(/memberships)?)?", "teams_read"),
+        (
+            "POST PATCH DELETE",
+            rf"/api/v2/team{_ID}/memberships({_ID})?",
+            "user_access_manage (or what the team's own manage_membership setting allows)",
+        ),
+        ("GET", rf"/api/v2/on-call/schedules({_ID}(/responders)?)?", "on_call_read"),
+        ("GET", rf"/api/v2/api_keys({_ID})?", "api_keys_read"),
+        ("POST PATCH", rf"/api/v2/api_keys({_ID})?", "api_keys_write"),
+        ("DELETE", rf"/api/v2/api_keys{_ID}", "api_keys_delete"),
+        ("GET", rf"/api/v2/application_keys{_ID}", "org_app_keys_read"),
+        ("DELETE", rf"/api/v2/application_keys{_ID}", "org_app_keys_write"),
+        ("GET POST PATCH DELETE", rf"/api/v2/service_accounts({_ID})+", "service_account_write"),
+    )
+)
+
+
+def permission_needed(method: str, path: str) -> str | None:
+    """The Datadog permission a call needs (an application key scope of the same name), or None where the table has
+    none. `path` without the query string."""
+    verb = method.upper()
+    for methods, pattern, permission in _PERMISSIONS:
+        if verb in methods and pattern.match(path):
+            return permission
+    return None
 
 
 def not_skipped(exc: NotFound, why: str, *, resumable: bool = True) -> UnexpectedResponse:

@@ -199,7 +199,9 @@ def test_datadogs_messages_are_inert_text_on_one_line(body: bytes, shown: str) -
     log. Every control or reordering character is written as its escape."""
     (message,) = parse_error_messages(body)
     assert message == shown
-    assert str(error_for_response(403, method="POST", path="/api/v2/roles/r1/users", body=body)).endswith(shown)
+    text = str(error_for_response(403, method="POST", path="/api/v2/roles/r1/users", body=body))
+    assert f"-> 403: {shown}" in text
+    assert text.isprintable()
 
 
 @pytest.mark.parametrize(
