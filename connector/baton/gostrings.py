@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import re
 
 GO_WHITESPACE = (
@@ -85,3 +86,146 @@ def go_json(value: object, *, escape_html: bool) -> str:
     if escape_html:
         text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return text
+
+
+def _one_replacement_per_byte(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeDecodeError)
+    return "\ufffd" * (error.end - error.start), error.end
+
+
+codecs.register_error("go-utf8", _one_replacement_per_byte)
+
+
+def go_utf8_decode(data: bytes) -> str:
+    """Bytes as Go's JSON reader decodes them: one U+FFFD for each byte that is not part of valid UTF-8. Python's
+    "replace" makes one U+FFFD of a truncated sequence (b"\\xe2\\x82" is one character to it, two to Go), and
+    each of the bytes it takes together is a continuation byte, which Go never reads as the start of a character."""
+    return data.decode("utf-8", "go-utf8")
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def go_json_name(name: str) -> str:
+    """A JSON string as Go's reader makes it: an unpaired surrogate escape ("\\ud800") is U+FFFD, where Python's
+    reader keeps the surrogate. A member name is compared for duplicates as Go sees it: two names Python holds
+    apart are one to Go."""
+    return _LONE_SURROGATE.sub("\ufffd", name)
+
+
+_URL_HOST_PUNCTUATION = frozenset("!$&'()*+,;=:[]<>\"-_.~")
+_URL_USERINFO_PUNCTUATION = frozenset("-._:~!$&'()*+,;=%@")
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def _url_unescape_error(text: str, *, host: bool, zone: bool = False) -> str | None:
+    """`net/url.unescape`'s refusals: a '%' not followed by two hex digits anywhere; in a host an ASCII byte escaped
+    (but "%25") or one a host may not hold; in an IPv6 zone an escaped byte a host may not hold (but '%' and ' ')."""
+    i = 0
+    while i < len(text):
+        if text[i] == "%":
+            escape = text[i : i + 3]
+            if i + 2 >= len(text) or text[i + 1] not in _HEX or text[i + 2] not in _HEX:
+                return f"invalid URL escape {go_quote(escape)}"
+            if host and not zone and int(text[i + 1], 16) < 8 and escape != "%25":
+                return f"invalid URL escape {go_quote(escape)}"
+            byte = chr(int(escape[1:], 16))
+            if zone and escape != "%25" and byte != " " and byte < "\x80" and not _url_host_character(byte):
+                return f"invalid URL escape {go_quote(escape)}"
+            i += 3
+            continue
+        c = text[i]
+        if host and c < "\x80" and not _url_host_character(c):
+            return f"invalid character {go_quote(c)} in host name"
+        i += 1
+    return None
+
+
+def _url_host_character(c: str) -> bool:
+    return (c.isascii() and c.isalnum()) or c in _URL_HOST_PUNCTUATION
+
+
+def _url_port_ok(port: str) -> bool:
+    return port == "" or (port[0] == ":" and all("0" <= c <= "9" for c in port[1:]))
+
+
+def _url_authority_error(authority: str) -> str | None:
+    at = authority.rfind("@")
+    host = authority[at + 1 :]
+    error = None
+    if host.startswith("["):
+        close = host.rfind("]")
+        if close < 0:
+            return "missing ']' in host"
+        if not _url_port_ok(host[close + 1 :]):
+            return f"invalid port {go_quote(host[close + 1 :])} after host"
+        zone = host.find("%25", 0, close)
+        if zone >= 0:  # an IPv6 zone ("[fe80::1%25en0]") is unescaped by its own rule
+            error = (
+                _url_unescape_error(host[:zone], host=True)
+                or _url_unescape_error(host[zone:close], host=True, zone=True)
+                or _url_unescape_error(host[close:], host=True)
+            )
+            host = ""
+    elif (colon := host.rfind(":")) >= 0 and not _url_port_ok(host[colon:]):
+        return f"invalid port {go_quote(host[colon:])} after host"
+    error = error or _url_unescape_error(host, host=True)
+    if error is None and at >= 0:
+        userinfo = authority[:at]
+        if not all((c.isascii() and c.isalnum()) or c in _URL_USERINFO_PUNCTUATION for c in userinfo):
+            return "net/url: invalid userinfo"
+        error = next(filter(None, (_url_unescape_error(part, host=False) for part in userinfo.split(":", 1))), None)
+    return error
+
+
+def go_url_parse_error(raw: str) -> str | None:
+    """Why Go's `url.Parse` refuses `raw` (its error's reason, without the `parse "<url>": ` before it), or None when it
+    takes it. Go 1.25's `net/url`, but for what it checks inside a bracketed host (that it is an IPv6 address): control
+    characters, an empty scheme, a ':' in a scheme-less first path segment, the authority's port, userinfo and host
+    characters, and the %-escapes of host, userinfo, path and fragment. The query is not checked (Go keeps it raw)."""
+    if any(c < " " or c == "\x7f" for c in raw):
+        return "net/url: invalid control character in URL"
+    rest, _, fragment = raw.partition("#")
+    if rest == "*":
+        return _url_unescape_error(fragment, host=False)
+    scheme = ""
+    for i, c in enumerate(rest):
+        if c.isascii() and c.isalpha():
+            continue
+        if c.isascii() and (c.isdigit() or c in "+-."):
+            if i == 0:
+                break
+            continue
+        if c == ":":
+            if i == 0:
+                return "missing protocol scheme"
+            scheme, rest = rest[:i], rest[i + 1 :]
+        break
+    rest = rest.partition("?")[0]  # the query (Go's ForceQuery case too)
+    if not rest.startswith("/"):
+        if scheme:
+            return _url_unescape_error(fragment, host=False)  # an opaque URL: its text is kept as it is
+        if ":" in rest.partition("/")[0]:
+            return "first path segment in URL cannot contain colon"
+    if rest.startswith("//") and (scheme or not rest.startswith("///")):
+        authority, slash, path = rest[2:].partition("/")
+        rest = slash + path
+        error = _url_authority_error(authority)
+        if error is not None:
+            return error
+    return _url_unescape_error(rest, host=False) or _url_unescape_error(fragment, host=False)
+
+
+def go_quote(text: str) -> str:
+    """`strconv.Quote` for the short ASCII-or-printable texts Go's errors quote."""
+    out = []
+    for c in text:
+        if c in '"\\':
+            out.append("\\" + c)
+        elif c.isprintable() and c != "\x7f":
+            out.append(c)
+        elif ord(c) < 0x10000:
+            out.append(f"\\x{ord(c):02x}" if ord(c) < 0x80 else f"\\u{ord(c):04x}")
+        else:
+            out.append(f"\\U{ord(c):08x}")
+    return '"' + "".join(out) + '"'

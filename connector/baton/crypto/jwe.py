@@ -13,6 +13,7 @@ from connector.baton.crypto import xwing
 from connector.baton.crypto.errors import ConfigError, EncryptError
 from connector.baton.gostrings import (
     go_json,
+    go_json_name,
     go_raw_url_b64decode,
     go_raw_url_b64encode,
     go_trim_space,
@@ -47,9 +48,10 @@ class _Members(list[tuple[str, object]]):
 def _top_level(members: _Members) -> dict[str, object]:
     unique: dict[str, object] = {}
     for name, value in members:
-        if name in unique:
+        key = go_json_name(name)  # "\ud800" and "\udbff" are two names to Python, one (U+FFFD) to the SDK's reader
+        if key in unique:
             raise ConfigError("jwe: public key JWK has a duplicate member")
-        unique[name] = value
+        unique[key] = value
     return unique
 
 

@@ -10,7 +10,6 @@ mint are refused up front: RSA keys under 2048 bits and Ed25519 values that are 
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
 import re
@@ -18,13 +17,20 @@ import struct
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from connector.baton.crypto import age
 from connector.baton.crypto.errors import ConfigError, EncryptError
-from connector.baton.gostrings import NotJsonError, go_raw_url_b64decode, go_raw_url_b64encode, refuse_json_constant
+from connector.baton.gostrings import (
+    NotJsonError,
+    go_json_name,
+    go_raw_url_b64decode,
+    go_raw_url_b64encode,
+    go_url_parse_error,
+    go_utf8_decode,
+    refuse_json_constant,
+)
 
 PROVIDER = "baton/jwk/v1"
 MIN_RSA_BITS = 2048
@@ -98,7 +104,7 @@ def _text_member(raw: dict[str, object], name: str) -> str:
         return ""
     if not isinstance(value, str):
         raise _field_type_error(value, name, "string")
-    return value
+    return go_json_name(value)  # the text Go reads (and names in its errors): U+FFFD for an unpaired surrogate
 
 
 def _thumbprint(members: dict[str, str]) -> str:
@@ -124,7 +130,7 @@ def parse(pub_key: bytes) -> PublicJwk:
     if len(pub_key) > MAX_PUB_KEY_BYTES:
         # Before decoding or parsing anything: see MAX_PUB_KEY_BYTES.
         raise ConfigError(f"jwk: public key must be at most {MAX_PUB_KEY_BYTES} bytes")
-    text = pub_key.decode("utf-8", "replace")
+    text = go_utf8_decode(pub_key)
     if not text.strip(_JSON_WHITESPACE):  # Go's JSON whitespace, not Python's: U+001C is a character to Go
         raise _unmarshal_error("unexpected end of JSON input")
     try:
@@ -150,8 +156,11 @@ def parse(pub_key: bytes) -> PublicJwk:
     # go-jose's order: the certificate chain, the key (its private half too, when it has one), the chain's leaf against
     # the key, then the certificate thumbprints. A JWK go-jose refuses is refused by the SDK before the mint (§2.1).
     chain = _certificate_chain(raw.get("x5c"))
+    leaf = chain[0][1] if chain else None
+    if leaf is not None and raw.get("kty") == "oct":
+        raise _unmarshal_error("go-jose/go-jose: invalid JWK, found 'oct' (symmetric) key with cert chain")
     key = _key(raw)
-    _check_certificates(raw, key, chain)
+    _check_certificates(raw, key, leaf, chain[0][0] if chain else None)
     return key
 
 
@@ -163,7 +172,7 @@ def _key(raw: dict[str, object]) -> PublicJwk:
     if kty == "EC":
         return _ec(crv, _member(raw, "x"), _member(raw, "y"), _member(raw, "d"))
     if kty == "RSA":
-        private = {name: _member(raw, name) for name in ("d", "p", "q")}
+        private = {name: _member(raw, name) for name in ("d", "p", "q", "dp", "dq", "qi")}
         return _rsa(_member(raw, "n"), _member(raw, "e"), private)
     if kty == "oct":
         # go-jose parses symmetric keys; the provider then refuses them with a plain (non-status) error.
@@ -171,39 +180,131 @@ def _key(raw: dict[str, object]) -> PublicJwk:
     raise _unmarshal_error(f"go-jose/go-jose: unknown json web key type '{kty}'")
 
 
-def _certificate_chain(value: object) -> list[x509.Certificate]:
-    """`x5c` as go-jose reads it: each item std base64 (padded) of a DER X.509 certificate."""
-    chain: list[x509.Certificate] = []
+def _certificate_chain(value: object) -> list[tuple[x509.Certificate, str | None]]:
+    """`x5c` as go-jose reads it: each item std base64 (padded) of a DER X.509 certificate that Go's x509 parses, with
+    the RFC 7638 thumbprint of its key (`_go_certificate_key`)."""
+    chain: list[tuple[x509.Certificate, str | None]] = []
     for item in value if isinstance(value, list) else []:
         body = str(item).replace("\r", "").replace("\n", "")
         if not _STD_BASE64.fullmatch(body) or len(body) % 4:
             raise _unmarshal_error("go-jose/go-jose: failed to unmarshal x5c field: illegal base64 data")
+        der = base64.b64decode(body)
+        fields = _tbs_fields(der)
         try:
-            certificate = x509.load_der_x509_certificate(base64.b64decode(body))
-            with contextlib.suppress(UnsupportedAlgorithm):  # Go reads a key of an algorithm it does not know as none
-                certificate.public_key()  # read lazily here; Go's x509 refuses a certificate whose key is malformed
-        except ValueError:
+            if fields is not None:
+                _go_x509_fields(der, fields)
+            # Any failure of the parser on these bytes is a certificate Go's x509 refuses as well: cryptography raises
+            # more than ValueError (InvalidVersion is none), and none of it may leave as an internal error.
+            certificate = x509.load_der_x509_certificate(der)
+            chain.append((certificate, _go_certificate_key(certificate, der, fields)))
+        except _GoX509Error as exc:
+            raise _unmarshal_error(f"go-jose/go-jose: failed to unmarshal x5c field: x509: {exc}") from None
+        except Exception:
             raise _unmarshal_error(
                 "go-jose/go-jose: failed to unmarshal x5c field: x509: malformed certificate"
             ) from None
-        chain.append(certificate)
     return chain
 
 
-def _certificate_thumbprint(certificate: x509.Certificate) -> str | None:
-    """The RFC 7638 thumbprint of a certificate's public key, as `PublicJwk.thumbprint`; "" for a key of a kind
-    another JWK cannot be; None for one Go's x509 reads as no key at all (an algorithm it does not know: Ed448,
-    X448), which go-jose then does not compare."""
+class _GoX509Error(Exception):
+    """A refusal of Go's x509 that has its own words (the text after "x509: ")."""
+
+
+def _der_element(der: bytes, at: int) -> tuple[int, int, int]:
+    """The DER element at `at`: its tag, where its content starts and where it ends (IndexError or ValueError when
+    the bytes are not one)."""
+    tag, length = der[at], der[at + 1]
+    at += 2
+    if length & 0x80:
+        count = length & 0x7F
+        if not 1 <= count <= 4:
+            raise ValueError("DER length")
+        length = int.from_bytes(der[at : at + count], "big")
+        at += count
+    if at + length > len(der):
+        raise ValueError("DER length")
+    return tag, at, at + length
+
+
+def _tbs_fields(der: bytes) -> list[tuple[int, int, int]] | None:
+    """The elements of a certificate's TBSCertificate (version, serial number, ... subject public key info), or None
+    when the bytes are no such structure (the certificate parser then refuses them)."""
     try:
-        public = certificate.public_key()
-    except UnsupportedAlgorithm:  # its other failure, a malformed key, was refused with the chain
+        _, start, _ = _der_element(der, 0)
+        _, at, end = _der_element(der, start)
+        fields = []
+        while at < end:
+            fields.append(_der_element(der, at))
+            at = fields[-1][2]
+    except (IndexError, ValueError):
         return None
-    if isinstance(public, ed448.Ed448PublicKey | x448.X448PublicKey):
+    return fields
+
+
+def _go_x509_fields(der: bytes, fields: list[tuple[int, int, int]]) -> None:
+    """What Go's x509 refuses in a certificate cryptography reads: a version below v1 or above v3 (cryptography's own
+    refusal of it escaped as a traceback) and a negative serial number (Go 1.23 and later; cryptography only warns)."""
+    if fields and fields[0][0] == 0xA0:  # [0] EXPLICIT version
+        _, start, end = _der_element(der, fields[0][1])
+        version = int.from_bytes(der[start:end], "big", signed=True)
+        if version < 0:
+            raise _GoX509Error("malformed version")
+        if version > 2:
+            raise _GoX509Error("invalid version")
+        fields = fields[1:]
+    if fields and fields[0][0] == 0x02 and fields[0][2] > fields[0][1] and der[fields[0][1]] & 0x80:
+        raise _GoX509Error("negative serial number")
+
+
+def _point_form(der: bytes, fields: list[tuple[int, int, int]] | None) -> int | None:
+    """The first byte of the key in a certificate's SubjectPublicKeyInfo (for an EC key, the form of its point)."""
+    spki = 6 if fields and fields[0][0] == 0xA0 else 5
+    if fields is None or len(fields) <= spki:
         return None
+    try:
+        at = fields[spki][1]
+        at = _der_element(der, at)[2]  # past the AlgorithmIdentifier
+        tag, start, stop = _der_element(der, at)
+    except (IndexError, ValueError):
+        return None
+    return der[start + 1] if tag == 0x03 and stop - start > 1 else None
+
+
+_DSA = "1.2.840.10040.4.1"
+_GO_X509_KEYS = frozenset(
+    {
+        "1.2.840.113549.1.1.1",  # rsaEncryption
+        _DSA,
+        "1.2.840.10045.2.1",  # id-ecPublicKey
+        "1.3.101.112",  # Ed25519
+    }
+)
+"""The public-key algorithms Go's x509 reads in a certificate. For any other (X25519, X448, Ed448, DH, RSA-PSS...) it
+sets no key, and go-jose then compares nothing with the JWK's key: the algorithm decides, not the key Python reads."""
+_GO_X509_CURVES = frozenset({"secp224r1", "secp256r1", "secp384r1", "secp521r1"})
+
+
+def _go_certificate_key(
+    certificate: x509.Certificate, der: bytes, fields: list[tuple[int, int, int]] | None
+) -> str | None:
+    """The RFC 7638 thumbprint of a certificate's key as Go's x509 reads it, as `PublicKey.thumbprint`: None for an
+    algorithm Go does not read (no key, nothing compared), "" for a key of a kind no JWK here can be (DSA, P-224).
+    A key of an algorithm Go reads must parse as Go parses it, else the certificate is refused."""
+    algorithm = certificate.public_key_algorithm_oid.dotted_string
+    if algorithm not in _GO_X509_KEYS:
+        return None
+    if algorithm == _DSA:  # read by Go, so compared, and equal to no JWK (cryptography warns when it reads one)
+        return ""
+    public = certificate.public_key()
     if isinstance(public, ed25519.Ed25519PublicKey):
         x = go_raw_url_b64encode(public.public_bytes_raw())
         return _thumbprint({"crv": "Ed25519", "kty": "OKP", "x": x})
     if isinstance(public, ec.EllipticCurvePublicKey):
+        if public.curve.name not in _GO_X509_CURVES:
+            raise _GoX509Error("unsupported elliptic curve")
+        # Go reads only the uncompressed form of the point (0x04 || X || Y); cryptography also takes compressed ones.
+        if _point_form(der, fields) != 0x04:
+            raise _GoX509Error("failed to unmarshal elliptic curve point")
         crv = next((name for name, (_, curve) in _CURVES.items() if curve.name == public.curve.name), None)
         if crv is None:
             return ""
@@ -218,21 +319,19 @@ def _certificate_thumbprint(certificate: x509.Certificate) -> str | None:
     return ""
 
 
-def _check_certificates(raw: dict[str, object], key: PublicJwk, chain: list[x509.Certificate]) -> None:
+def _check_certificates(
+    raw: dict[str, object], key: PublicJwk, leaf: str | None, certificate: x509.Certificate | None
+) -> None:
     """The chain's leaf must hold the JWK's own key, `x5u` must be a URL, and `x5t` / `x5t#S256` must be SHA-1 /
     SHA-256 digests (of the leaf, when there is a chain): go-jose refuses a JWK naming a second key or a digest of
     another size. Here such a key was issued to."""
-    leaf = _certificate_thumbprint(chain[0]) if chain else None
     if leaf is not None and leaf != key.thumbprint:
         raise _unmarshal_error("go-jose/go-jose: invalid JWK, public keys in key and x5c fields do not match")
     x5u = _text_member(raw, "x5u")
-    # Go's url.Parse, the two refusals of it that need no URL grammar: a control character anywhere, a ':' first.
-    if any(ord(c) < 0x20 or c == "\x7f" for c in x5u):
-        raise _unmarshal_error(
-            "go-jose/go-jose: invalid JWK, x5u header is invalid URL: net/url: invalid control character in URL"
-        )
-    if x5u.startswith(":"):
-        raise _unmarshal_error("go-jose/go-jose: invalid JWK, x5u header is invalid URL: missing protocol scheme")
+    # Go's url.Parse (its error names the URL too: `parse "<x5u>": `, left out here).
+    reason = go_url_parse_error(x5u) if x5u else None
+    if reason is not None:
+        raise _unmarshal_error(f"go-jose/go-jose: invalid JWK, x5u header is invalid URL: {reason}")
     # x5t is a SHA-1 digest by definition (RFC 7517 §4.8): compared, never relied on.
     for name, algorithm in (("x5t", hashes.SHA1()), ("x5t#S256", hashes.SHA256())):  # noqa: S303
         text = _text_member(raw, name)
@@ -246,12 +345,11 @@ def _check_certificates(raw: dict[str, object], key: PublicJwk, chain: list[x509
                 raise _unmarshal_error(f"go-jose/go-jose: invalid JWK, unable to hex decode {name}") from None
         if digest and len(digest) != algorithm.digest_size:
             raise _unmarshal_error(f"go-jose/go-jose: invalid JWK, {name} header is of incorrect size")
-        if digest and chain and digest != chain[0].fingerprint(algorithm):
+        if digest and certificate is not None and digest != certificate.fingerprint(algorithm):
             raise _unmarshal_error(f"go-jose/go-jose: invalid JWK, x5c thumbprint does not match {name} value")
 
 
 _STD_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _TEXT_MEMBERS = frozenset({"use", "kty", "kid", "crv", "alg", "x5u", "x5t", "x5t#S256"})
 _BYTES_MEMBERS = frozenset({"k", "x", "y", "n", "e", "d", "p", "q", "dp", "dq", "qi"})
 
@@ -265,8 +363,7 @@ def _check_members(members: _Object) -> None:
     used here."""
     seen: set[str] = set()
     for name, value in members:
-        # Go's reader turns an unpaired surrogate escape into U+FFFD before it compares keys.
-        key = _LONE_SURROGATE.sub("\ufffd", name)
+        key = go_json_name(name)  # the name Go compares: see go_json_name
         if key in seen:
             raise _unmarshal_error(f"json: duplicate key '{key}' in object")
         seen.add(key)
@@ -345,17 +442,63 @@ def _rsa(n_bytes: bytes | None, e_bytes: bytes | None, private: dict[str, bytes 
 
 def _check_rsa_private(n: int, e: int, private: dict[str, bytes | None]) -> None:
     """With a private half go-jose reads an RSA key as a private key: `p` and `q` are needed, and the key must pass
-    Go's `rsa.PrivateKey.Validate` (the primes make up `n`, `d` inverts `e` modulo each prime less one)."""
+    Go's `rsa.PrivateKey.Validate` as of Go 1.24 (the SDK's builds name Go 1.25, docs/spec/reference-connector.md):
+    the CRT values `dp`, `dq`, `qi` are checked (computed from `d` when one of them is missing), and `d` only for its
+    size (under `n`, over half its bits); a wrong `d` beside right CRT values is used by no operation and taken."""
     missing = next((name for name in ("p", "q") if private[name] is None), None)
     if missing is not None:
         raise _unmarshal_error(f"go-jose/go-jose: invalid RSA private key, missing {missing.upper()} value(s)")
     d, p, q = (int.from_bytes(private[name] or b"", "big") for name in ("d", "p", "q"))
-    if p <= 1 or q <= 1:
-        raise _unmarshal_error("crypto/rsa: invalid prime value")
-    if p * q != n:
-        raise _unmarshal_error("crypto/rsa: invalid modulus")
-    if (d * e) % (p - 1) != 1 or (d * e) % (q - 1) != 1:
-        raise _unmarshal_error("crypto/rsa: invalid exponents")
+    reason = _go_rsa_private_refusal(n, e, d, p, q, *(private[name] for name in ("dp", "dq", "qi")))
+    if reason is not None:
+        raise _unmarshal_error(reason)
+
+
+def _go_rsa_private_refusal(
+    n: int, e: int, d: int, p: int, q: int, dp_bytes: bytes | None, dq_bytes: bytes | None, qi_bytes: bytes | None
+) -> str | None:
+    """Go's refusal of a two-prime private key (crypto/internal/fips140/rsa: NewPrivateKey or, with all three CRT
+    values, NewPrivateKeyWithPrecomputation, then checkPrivateKey), in Go's order and words; None when Go takes it."""
+    if n <= 1 or p <= 1 or q <= 1:
+        return "modulus must be > 1"
+    if d >= n:
+        return "input overflows the modulus"
+    if dp_bytes is not None and dq_bytes is not None and qi_bytes is not None:
+        dp, dq, qi = (int.from_bytes(v, "big") for v in (dp_bytes, dq_bytes, qi_bytes))
+        if qi >= p:
+            return "input overflows the modulus"
+    else:
+        if p - 1 <= 1 or q - 1 <= 1:
+            return "modulus must be > 1"
+        if p % 2 == 0:
+            return "crypto/rsa: p is even"
+        dp, dq, qi = d % (p - 1), d % (q - 1), pow(q, p - 2, p)
+    if n % 2 == 0:
+        return "crypto/rsa: public modulus is even"
+    if e < 2:
+        return "crypto/rsa: public exponent too small or negative"
+    if e % 2 == 0:
+        return "crypto/rsa: public exponent is even"
+    if e > 2**31 - 1:
+        return "crypto/rsa: public exponent too large"
+    if p >= n or q >= n:
+        return "crypto/rsa: invalid prime"
+    if (p * q) % n:
+        return "crypto/rsa: p * q != n"
+    for prime, exponent in ((p, dp), (q, dq)):
+        if prime - 1 <= 1:
+            return "crypto/rsa: invalid prime"
+        if exponent >= prime - 1 or (e * exponent) % (prime - 1) != 1:
+            return "crypto/rsa: invalid CRT exponent"
+    if (q % p) * qi % p != 1:
+        return "crypto/rsa: invalid CRT coefficient"
+    if p == q:
+        return "crypto/rsa: p == q"
+    if abs(p - q).bit_length() <= n.bit_length() // 2 - 100:
+        return "crypto/rsa: |p - q| too small"
+    if d.bit_length() <= n.bit_length() // 2:
+        return "crypto/rsa: d too small"
+    return None
 
 
 def encrypt(key: PublicJwk, plaintext: bytes) -> bytes:

@@ -45,3 +45,26 @@ async def test_a_repeated_top_level_member_is_refused_before_the_mint(rig: Rig) 
         "jwe: public key JWK has a duplicate member"
     )
     assert rig.wire.seen == []
+
+
+async def test_two_lone_surrogate_names_are_one_name_to_the_sdk_and_refused_as_a_repeat(rig: Rig) -> None:
+    """Go's JSON reader makes an unpaired surrogate escape U+FFFD: "\\ud800" and "\\udbff" are one name to the SDK,
+    which refuses the JWK as repeating a member. Python keeps them apart, and it was issued to here."""
+    config = _with_raw_members(b',"\\ud800":1,"\\udbff":2')
+    finish = await rig.run(issue_task(robot(rig.fake).id, "service-account-application-key", [config]))
+    assert failed_for_good(finish, Code.INVALID_ARGUMENT), finish
+    assert finish.message.endswith("jwe: public key JWK has a duplicate member"), finish.message
+    assert rig.wire.seen == []
+
+
+async def test_a_lone_surrogate_name_beside_a_replacement_character_name_is_a_repeat(rig: Rig) -> None:
+    config = _with_raw_members(b',"\\udc00":1,"\\ufffd":2')
+    finish = await rig.run(issue_task(robot(rig.fake).id, "service-account-application-key", [config]))
+    assert failed_for_good(finish, Code.INVALID_ARGUMENT), finish
+    assert rig.wire.seen == []
+
+
+async def test_a_surrogate_pair_name_is_its_character_and_no_repeat_of_a_replacement_character(rig: Rig) -> None:
+    config = _with_raw_members(b',"\\ud83d\\ude00":1,"\\ufffd":2')
+    finish = await rig.run(issue_task(robot(rig.fake).id, "service-account-application-key", [config]))
+    assert finish.ok, finish

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from connector.baton.crypto import jwk
+from connector.baton.crypto.errors import ConfigError
 from connector.baton.errors import Code
 from tests.independent.credentials.issuing import PREFIX, issue_task, robot
 from tests.independent.credentials.keys import ED_X, b64u, ec_jwk, jwk_config
@@ -66,5 +68,33 @@ async def test_a_member_repeated_only_inside_an_unread_member_is_no_repeat(rig: 
 async def test_members_spelt_in_another_case_are_other_members(rig: Rig) -> None:
     """go-jose's reader matches member names case-sensitively: `X` beside `x` repeats nothing, and is not the key."""
     raw = b'{"kty":"OKP","crv":"Ed25519","x":"' + X + b'","X":"' + OTHER_X + b'"}'
+    finish = await rig.run(issue_task(robot(rig.fake).id, "service-account-application-key", [jwk_config(raw)]))
+    assert finish.ok, finish
+
+
+BROKEN_UTF8_NAMES: dict[str, tuple[bytes, str | None]] = {
+    # Go's reader makes one U+FFFD of each byte that is not UTF-8; Python's "replace" one of a truncated sequence.
+    "truncated-sequence-beside-one-replacement": (b'"\xe2\x82":1,"\\ufffd":2', None),
+    "truncated-sequence-beside-two-replacements": (b'"\xe2\x82":1,"\\ufffd\\ufffd":2', "\ufffd\ufffd"),
+    "stray-byte-beside-one-replacement": (b'"\xff":1,"\\ufffd":2', "\ufffd"),
+    "encoded-surrogate-beside-three-replacements": (b'"\xed\xa0\x80":1,"\\ufffd\\ufffd\\ufffd":2', "\ufffd" * 3),
+    "lone-surrogate-escapes": (b'"\\ud800":1,"\\udbff":2', "\ufffd"),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN_UTF8_NAMES))
+def test_member_names_are_compared_as_go_s_reader_decodes_them(case: str) -> None:
+    names, repeated = BROKEN_UTF8_NAMES[case]
+    raw = b'{"kty":"OKP","crv":"Ed25519","x":"' + X + b'",' + names + b"}"
+    if repeated is None:
+        assert jwk.parse(raw).kty == "OKP"
+        return
+    with pytest.raises(ConfigError) as refused:
+        jwk.parse(raw)
+    assert str(refused.value) == f"jwk: failed to unmarshal jwk: json: duplicate key '{repeated}' in object"
+
+
+async def test_a_name_of_broken_utf8_beside_one_replacement_character_is_issued_to(rig: Rig) -> None:
+    raw = b'{"kty":"OKP","crv":"Ed25519","x":"' + X + b'","\xe2\x82":1,"\\ufffd":2}'
     finish = await rig.run(issue_task(robot(rig.fake).id, "service-account-application-key", [jwk_config(raw)]))
     assert finish.ok, finish

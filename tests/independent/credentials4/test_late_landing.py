@@ -80,3 +80,20 @@ async def test_a_create_cancelled_before_datadog_finished_is_logged_as_maybe_sti
     assert line["log_level"] == "error", line
     assert '"c1-req-late-landing"' in line["error"], line
     assert "may still make one under that name" in line["error"], line
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_create_answered_2xx_with_an_unreadable_body_reports_none_found_and_no_late_landing(
+    rig: Rig, kind: str
+) -> None:
+    """Datadog answered the create (2xx), so it was done with it when the lookup ran: a lookup finding nothing means
+    nothing was made, and the report says so without the caveat of a create cut off before its answer."""
+
+    async def done_but_unreadable(request: httpx.Request, wire: Wire) -> httpx.Response:
+        return httpx.Response(201, content=b"<html>Created</html>", headers={"content-type": "text/html"})
+
+    rig.wire.on("POST", MINT_PATHS[kind], done_but_unreadable)
+    finish = await rig.run(issue_task(robot(rig.fake).id, kind))
+    assert failed_for_good(finish), finish
+    assert "none found" in finish.message, finish.message
+    assert "may still make one" not in finish.message, finish.message
