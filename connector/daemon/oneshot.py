@@ -342,9 +342,9 @@ def cancel_on_signal(what: str) -> list[signal.Signals]:
 def keep_the_outcome(loop: asyncio.AbstractEventLoop) -> None:
     """At the end of a run (a one-shot sync or action, the service), its outcome is decided (the file written or not,
     the change made or not, the line printed, the service's drain over): a signal from here until the loop closes
-    (which restores the defaults) must not change it. Removed instead, the handlers went back to the defaults at once, and in asyncio's teardown a SIGTERM
-    killed the process without a word (-15, after "wrote sync file") and a SIGINT ended it as "interrupted … while
-    starting; nothing was written"."""
+    (which restores the defaults) must not change it. Removed instead, the handlers went back to the defaults at once,
+    and in asyncio's teardown a SIGTERM killed the process without a word (-15, after "wrote sync file") and a SIGINT
+    ended it as "interrupted … while starting; nothing was written"."""
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, _after_the_run, sig)
 
