@@ -183,9 +183,10 @@ def go_url_parse_error(raw: str) -> str | None:
     takes it. Go 1.25's `net/url`, but for what it checks inside a bracketed host (that it is an IPv6 address): control
     characters, an empty scheme, a ':' in a scheme-less first path segment, the authority's port, userinfo and host
     characters, and the %-escapes of host, userinfo, path and fragment. The query is not checked (Go keeps it raw)."""
-    if any(c < " " or c == "\x7f" for c in raw):
-        return "net/url: invalid control character in URL"
+    # Go cuts the fragment off first and looks for control characters in what is before it only.
     rest, _, fragment = raw.partition("#")
+    if any(c < " " or c == "\x7f" for c in rest):
+        return "net/url: invalid control character in URL"
     if rest == "*":
         return _url_unescape_error(fragment, host=False)
     scheme = ""

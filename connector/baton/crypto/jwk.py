@@ -14,10 +14,11 @@ import hashlib
 import json
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from connector.baton.crypto import age
@@ -180,10 +181,17 @@ def _key(raw: dict[str, object]) -> PublicJwk:
     raise _unmarshal_error(f"go-jose/go-jose: unknown json web key type '{kty}'")
 
 
-def _certificate_chain(value: object) -> list[tuple[x509.Certificate, str | None]]:
-    """`x5c` as go-jose reads it: each item std base64 (padded) of a DER X.509 certificate that Go's x509 parses, with
-    the RFC 7638 thumbprint of its key (`_go_certificate_key`)."""
-    chain: list[tuple[x509.Certificate, str | None]] = []
+def _certificate_chain(value: object) -> list[tuple[bytes, str | None]]:
+    """`x5c` as go-jose reads it: each item std base64 (padded) of a DER X.509 certificate that Go's x509 parses: its
+    DER, with the RFC 7638 thumbprint of its key (`_go_certificate_key`).
+
+    cryptography's certificate reader holds DER stricter than Go's x509 does (a `critical` FALSE written out, `*` or
+    `&` in a PrintableString, a UTCTime without seconds or with an offset, fractional seconds, an explicit v1, an
+    unsorted SET in a name): Go reads those, and refusing them blocked an issuance the SDK makes. What it refuses is
+    then read as Go reads the key, from the SubjectPublicKeyInfo alone; a key not read so is not compared (as before
+    certificates were read at all). Refused here: bytes that are no certificate's structure, and what Go's x509 is
+    known to refuse (`_go_x509_fields`, `_go_certificate_key`)."""
+    chain: list[tuple[bytes, str | None]] = []
     for item in value if isinstance(value, list) else []:
         body = str(item).replace("\r", "").replace("\n", "")
         if not _STD_BASE64.fullmatch(body) or len(body) % 4:
@@ -191,12 +199,16 @@ def _certificate_chain(value: object) -> list[tuple[x509.Certificate, str | None
         der = base64.b64decode(body)
         fields = _tbs_fields(der)
         try:
-            if fields is not None:
-                _go_x509_fields(der, fields)
-            # Any failure of the parser on these bytes is a certificate Go's x509 refuses as well: cryptography raises
-            # more than ValueError (InvalidVersion is none), and none of it may leave as an internal error.
-            certificate = x509.load_der_x509_certificate(der)
-            chain.append((certificate, _go_certificate_key(certificate, der, fields)))
+            if fields is None:
+                raise _GoX509Error("malformed certificate")
+            _go_x509_fields(der, fields)
+            try:
+                certificate = x509.load_der_x509_certificate(der)
+            except Exception:  # InvalidVersion is no ValueError; any refusal here is read leniently
+                chain.append((der, _lenient_certificate_key(der, fields)))
+                continue
+            algorithm = certificate.public_key_algorithm_oid.dotted_string
+            chain.append((der, _go_certificate_key(algorithm, certificate.public_key, der, fields)))
         except _GoX509Error as exc:
             raise _unmarshal_error(f"go-jose/go-jose: failed to unmarshal x5c field: x509: {exc}") from None
         except Exception:
@@ -204,6 +216,42 @@ def _certificate_chain(value: object) -> list[tuple[x509.Certificate, str | None
                 "go-jose/go-jose: failed to unmarshal x5c field: x509: malformed certificate"
             ) from None
     return chain
+
+
+def _lenient_certificate_key(der: bytes, fields: list[tuple[int, int, int]]) -> str | None:
+    """The thumbprint of a certificate's key read from its SubjectPublicKeyInfo alone (`_certificate_chain`), as Go
+    reads it; None (nothing compared) when it cannot be read so."""
+    spki = 6 if fields[0][0] == 0xA0 else 5
+    if len(fields) <= spki:
+        raise _GoX509Error("malformed certificate")
+    start, end = fields[spki - 1][2], fields[spki][2]  # the TBS fields are contiguous: SPKI starts where one ends
+    try:
+        _, content, _ = _der_element(der, start)
+        _, oid_at, _ = _der_element(der, content)  # AlgorithmIdentifier
+        tag, oid_start, oid_end = _der_element(der, oid_at)
+        if tag != 0x06:
+            raise _GoX509Error("malformed certificate")
+        algorithm = _dotted_oid(der[oid_start:oid_end])
+        spki_der = der[start:end]
+        return _go_certificate_key(algorithm, lambda: serialization.load_der_public_key(spki_der), der, fields)
+    except _GoX509Error:
+        raise
+    except Exception:  # a key no reader here takes: compared with nothing
+        return None
+
+
+def _dotted_oid(body: bytes) -> str:
+    """An OBJECT IDENTIFIER's content as its dotted text (ValueError when it is none)."""
+    if not body or body[-1] & 0x80:
+        raise ValueError("OID")
+    arcs, value = [], 0
+    for byte in body:
+        value = value << 7 | byte & 0x7F
+        if not byte & 0x80:
+            arcs.append(value)
+            value = 0
+    first = min(arcs[0] // 40, 2)
+    return ".".join(str(arc) for arc in (first, arcs[0] - 40 * first, *arcs[1:]))
 
 
 class _GoX509Error(Exception):
@@ -285,17 +333,16 @@ _GO_X509_CURVES = frozenset({"secp224r1", "secp256r1", "secp384r1", "secp521r1"}
 
 
 def _go_certificate_key(
-    certificate: x509.Certificate, der: bytes, fields: list[tuple[int, int, int]] | None
+    algorithm: str, read_key: Callable[[], object], der: bytes, fields: list[tuple[int, int, int]] | None
 ) -> str | None:
     """The RFC 7638 thumbprint of a certificate's key as Go's x509 reads it, as `PublicKey.thumbprint`: None for an
     algorithm Go does not read (no key, nothing compared), "" for a key of a kind no JWK here can be (DSA, P-224).
     A key of an algorithm Go reads must parse as Go parses it, else the certificate is refused."""
-    algorithm = certificate.public_key_algorithm_oid.dotted_string
     if algorithm not in _GO_X509_KEYS:
         return None
     if algorithm == _DSA:  # read by Go, so compared, and equal to no JWK (cryptography warns when it reads one)
         return ""
-    public = certificate.public_key()
+    public = read_key()
     if isinstance(public, ed25519.Ed25519PublicKey):
         x = go_raw_url_b64encode(public.public_bytes_raw())
         return _thumbprint({"crv": "Ed25519", "kty": "OKP", "x": x})
@@ -319,9 +366,7 @@ def _go_certificate_key(
     return ""
 
 
-def _check_certificates(
-    raw: dict[str, object], key: PublicJwk, leaf: str | None, certificate: x509.Certificate | None
-) -> None:
+def _check_certificates(raw: dict[str, object], key: PublicJwk, leaf: str | None, certificate: bytes | None) -> None:
     """The chain's leaf must hold the JWK's own key, `x5u` must be a URL, and `x5t` / `x5t#S256` must be SHA-1 /
     SHA-256 digests (of the leaf, when there is a chain): go-jose refuses a JWK naming a second key or a digest of
     another size. Here such a key was issued to."""
@@ -333,19 +378,20 @@ def _check_certificates(
     if reason is not None:
         raise _unmarshal_error(f"go-jose/go-jose: invalid JWK, x5u header is invalid URL: {reason}")
     # x5t is a SHA-1 digest by definition (RFC 7517 §4.8): compared, never relied on.
-    for name, algorithm in (("x5t", hashes.SHA1()), ("x5t#S256", hashes.SHA256())):  # noqa: S303
+    for name, algorithm in (("x5t", "sha1"), ("x5t#S256", "sha256")):
         text = _text_member(raw, name)
         digest = go_raw_url_b64decode(text.rstrip("="))
         if digest is None:
             raise _unmarshal_error(f"go-jose/go-jose: invalid JWK, {name} header has invalid encoding")
-        if len(digest) == 2 * algorithm.digest_size:  # a hex digest, which go-jose also takes
+        size = hashlib.new(algorithm).digest_size
+        if len(digest) == 2 * size:  # a hex digest, which go-jose also takes
             try:
                 digest = bytes.fromhex(digest.decode("ascii"))
             except (UnicodeDecodeError, ValueError):
                 raise _unmarshal_error(f"go-jose/go-jose: invalid JWK, unable to hex decode {name}") from None
-        if digest and len(digest) != algorithm.digest_size:
+        if digest and len(digest) != size:
             raise _unmarshal_error(f"go-jose/go-jose: invalid JWK, {name} header is of incorrect size")
-        if digest and certificate is not None and digest != certificate.fingerprint(algorithm):
+        if digest and certificate is not None and digest != hashlib.new(algorithm, certificate).digest():
             raise _unmarshal_error(f"go-jose/go-jose: invalid JWK, x5c thumbprint does not match {name} value")
 
 
