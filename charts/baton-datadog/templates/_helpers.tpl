@@ -568,23 +568,31 @@ this release's Secret already holds (`lookup`, in a `helm upgrade` against the c
 `-f values.yaml` without the secret.* keys emptied the Secret: the pods it rolled exited at start, and the keys were
 gone from the cluster. `helm template` and a client-side `--dry-run` see no cluster (lookup gives nothing), so
 there the data is the values' alone, as before. Only a Secret that Helm's own annotations give to this release is
-read: a Secret of that name made by someone else is never copied into the release. Nothing is kept beside
-`extraEnvFrom` (the chart's Secret comes after it in envFrom, so an old kept key beat a new one moved there, and the
-pods failed once the old key was revoked), nor a key an `extraEnv` entry sets (`env` beats `envFrom`: a dead copy). */}}
+read: a Secret of that name made by someone else is never copied into the release. Nor is a key an `extraEnvFrom`
+source holds as the cluster has it (the chart's Secret comes after those in envFrom, so an old kept key beat a new one
+moved there, and the pods failed once the old key was revoked), or one an `extraEnv` entry sets (`env` beats
+`envFrom`: a dead copy). */}}
 {{- define "baton-datadog.secretData" -}}
 {{- $data := dict }}
-{{- $setByExtraEnv := dict }}
-{{- range .Values.extraEnv }}{{ $_ := set $setByExtraEnv (toString .name) true }}{{ end }}
+{{- $setElsewhere := dict }}
+{{- range .Values.extraEnv }}{{ $_ := set $setElsewhere (toString .name) true }}{{ end }}
+{{- range .Values.extraEnvFrom }}
+{{- $prefix := toString (.prefix | default "") }}
+{{- $source := dict }}
+{{- with .secretRef }}{{ $source = lookup "v1" "Secret" $.Release.Namespace (toString .name) | default dict }}{{ end }}
+{{- with .configMapRef }}{{ $source = lookup "v1" "ConfigMap" $.Release.Namespace (toString .name) | default dict }}{{ end }}
+{{- range $held, $ignored := ($source.data | default dict) }}{{ $_ := set $setElsewhere (printf "%s%s" $prefix $held) true }}{{ end }}
+{{- end }}
 {{- $name := include "baton-datadog.fullname" . }}
 {{- $old := lookup "v1" "Secret" .Release.Namespace $name | default dict }}
 {{- $oldAnnotations := (($old.metadata | default dict).annotations | default dict) }}
 {{- $ours := and (eq (toString (get $oldAnnotations "meta.helm.sh/release-name")) .Release.Name) (eq (toString (get $oldAnnotations "meta.helm.sh/release-namespace")) .Release.Namespace) }}
-{{- $oldData := ternary ($old.data | default dict) dict (and $ours (not .Values.extraEnvFrom)) }}
+{{- $oldData := ternary ($old.data | default dict) dict $ours }}
 {{- range $key, $env := dict "clientId" "BATON_CLIENT_ID" "clientSecret" "BATON_CLIENT_SECRET" "apiKey" "BATON_API_KEY" "appKey" "BATON_APP_KEY" }}
 {{- with get $.Values.secret $key }}
 {{- $_ := set $data $env (b64enc .) }}
 {{- else }}
-{{- if not (hasKey $setByExtraEnv $env) }}
+{{- if not (hasKey $setElsewhere $env) }}
 {{- with get $oldData $env }}
 {{- $_ := set $data $env (toString .) }}
 {{- end }}

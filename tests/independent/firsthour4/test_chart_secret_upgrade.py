@@ -140,14 +140,40 @@ def test_with_existing_secret_nothing_is_looked_up(cluster: kubeapi.KubeApi) -> 
     assert not any("/secrets/" in path for path in cluster.paths)
 
 
-def test_beside_extra_env_from_nothing_is_kept(cluster: kubeapi.KubeApi) -> None:
-    """The keys moved to a Secret of the operator's own (`extraEnvFrom`), given no more as secret.*: the chart's
-    Secret comes after it in envFrom, so an old key kept there won, and the pods failed once it was revoked."""
+def test_a_key_an_extra_env_from_source_holds_is_not_kept(cluster: kubeapi.KubeApi) -> None:
+    """The Datadog keys moved to a Secret of the operator's own (`extraEnvFrom`), given no more as secret.*: the
+    chart's Secret comes after it in envFrom, so an old key kept there won, and the pods failed once it was revoked."""
     cluster.put_secret(NAMESPACE, NAME, installed_data(), OURS)
+    rotated = {"BATON_API_KEY": b64("c" * 32), "BATON_APP_KEY": b64("d" * 40)}
+    cluster.put_secret(NAMESPACE, "dd-rotated", rotated, {})
     rendered = upgrade(cluster, {**ACME, "extraEnvFrom": [{"secretRef": {"name": "dd-rotated"}}]})
     data, _ = secret_and_checksum(rendered)
-    assert data == {}
-    assert "Kept from this release's Secret" not in notes(rendered)
+    assert data == {env: value for env, value in installed_data().items() if env not in rotated}
+
+
+@pytest.mark.parametrize("kind", ["Secret", "ConfigMap"])
+def test_beside_an_extra_env_from_source_of_settings_the_keys_are_kept(cluster: kubeapi.KubeApi, kind: str) -> None:
+    """ConductorOne's setup page puts BATON_SITE, BATON_PROVISIONING and BATON_SYNC_SCHEDULES in a source of their own
+    (values.yaml): beside it the keys are kept, or the upgrade emptied them again and the pods exited."""
+    cluster.put_secret(NAMESPACE, NAME, installed_data(), OURS)
+    settings = {"BATON_SITE": "datadoghq.eu", "BATON_PROVISIONING": "true"}
+    if kind == "Secret":
+        cluster.put_secret(NAMESPACE, "c1-setup", {k: b64(v) for k, v in settings.items()}, {})
+        source: dict[str, Any] = {"secretRef": {"name": "c1-setup"}}
+    else:
+        cluster.put_config_map(NAMESPACE, "c1-setup", settings)
+        source = {"configMapRef": {"name": "c1-setup"}}
+    data, _ = secret_and_checksum(upgrade(cluster, {**ACME, "extraEnvFrom": [source]}))
+    assert data == installed_data()
+
+
+def test_a_prefixed_extra_env_from_source_hides_only_the_names_it_makes(cluster: kubeapi.KubeApi) -> None:
+    """envFrom's `prefix` makes BATON_ + API_KEY of a key named API_KEY."""
+    cluster.put_secret(NAMESPACE, NAME, installed_data(), OURS)
+    cluster.put_secret(NAMESPACE, "dd-keys", {"API_KEY": b64("c" * 32)}, {})
+    source = {"prefix": "BATON_", "secretRef": {"name": "dd-keys"}}
+    data, _ = secret_and_checksum(upgrade(cluster, {**ACME, "extraEnvFrom": [source]}))
+    assert data == {env: value for env, value in installed_data().items() if env != "BATON_API_KEY"}
 
 
 def test_a_key_an_extra_env_entry_sets_is_not_kept(cluster: kubeapi.KubeApi) -> None:
