@@ -354,7 +354,7 @@ def error_for_response(
     elif cls is Forbidden and datadog_body:
         # Datadog answers a bad or revoked key with 403 "Authentication error" too (docs/spec/datadog-api.md §2.5): no
         # permission is named then, or the operator adds scopes to a key that needs replacing.
-        refused_key = any("authentication" in message.lower() for message in messages)
+        refused_key = any(message.strip().lower() == "authentication error" for message in messages)
         permission = None if refused_key else permission_needed(method, path.split("?", 1)[0])
         error = Forbidden(method=method, path=clean_path, status=status, messages=messages, permission=permission)
     else:

@@ -569,7 +569,7 @@ this release's Secret already holds (`lookup`, in a `helm upgrade` against the c
 gone from the cluster. `helm template` and a client-side `--dry-run` see no cluster (lookup gives nothing), so
 there the data is the values' alone, as before. Only a Secret that Helm's own annotations give to this release is
 read: a Secret of that name made by someone else is never copied into the release. Nor is a key an `extraEnvFrom`
-source holds as the cluster has it (the chart's Secret comes after those in envFrom, so an old kept key beat a new one
+source holds, not empty, as the cluster has it (the chart's Secret comes after those in envFrom, so an old kept key beat a new one
 moved there, and the pods failed once the old key was revoked), or one an `extraEnv` entry sets (`env` beats
 `envFrom`: a dead copy). */}}
 {{- define "baton-datadog.secretData" -}}
@@ -581,7 +581,7 @@ moved there, and the pods failed once the old key was revoked), or one an `extra
 {{- $source := dict }}
 {{- with .secretRef }}{{ $source = lookup "v1" "Secret" $.Release.Namespace (toString .name) | default dict }}{{ end }}
 {{- with .configMapRef }}{{ $source = lookup "v1" "ConfigMap" $.Release.Namespace (toString .name) | default dict }}{{ end }}
-{{- range $held, $ignored := ($source.data | default dict) }}{{ $_ := set $setElsewhere (printf "%s%s" $prefix $held) true }}{{ end }}
+{{- range $held, $value := ($source.data | default dict) }}{{ if $value }}{{ $_ := set $setElsewhere (printf "%s%s" $prefix $held) true }}{{ end }}{{ end }}
 {{- end }}
 {{- $name := include "baton-datadog.fullname" . }}
 {{- $old := lookup "v1" "Secret" .Release.Namespace $name | default dict }}

@@ -41,8 +41,6 @@ class C1Error(Exception):
     `code` is the gRPC status code when there was one (None for failures that never reached a status).
     `method` is the BatonService method name when the failure belongs to an RPC. `retry_after` is the delay in
     seconds ConductorOne asked for before the next try (google.rpc.RetryInfo in the status details), when it did.
-    `unsent`: a DEADLINE_EXCEEDED that came while the channel held no made connection, before the call nor at its end
-    (its text says the connection "was not made"): the call never left, so it cannot have landed unanswered.
     """
 
     def __init__(
@@ -52,13 +50,11 @@ class C1Error(Exception):
         code: grpc.StatusCode | None = None,
         method: str | None = None,
         retry_after: float | None = None,
-        unsent: bool = False,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.method = method
         self.retry_after = retry_after
-        self.unsent = unsent
 
 
 class C1TransientError(C1Error):

@@ -220,7 +220,8 @@ def _certificate_chain(value: object) -> list[tuple[bytes, str | None]]:
 
 def _lenient_certificate_key(der: bytes, fields: list[tuple[int, int, int]]) -> str | None:
     """The thumbprint of a certificate's key read from its SubjectPublicKeyInfo alone (`_certificate_chain`), as Go
-    reads it; None (nothing compared) when it cannot be read so."""
+    reads it: None (nothing compared) for an algorithm Go's x509 does not read; a key of one it reads that does not
+    parse refuses the certificate, as Go's x509 refuses it (a point off its curve, an RSA key of no modulus)."""
     spki = 6 if fields[0][0] == 0xA0 else 5
     if len(fields) <= spki:
         raise _GoX509Error("malformed certificate")
@@ -230,24 +231,33 @@ def _lenient_certificate_key(der: bytes, fields: list[tuple[int, int, int]]) -> 
         _, oid_at, _ = _der_element(der, content)  # AlgorithmIdentifier
         tag, oid_start, oid_end = _der_element(der, oid_at)
         if tag != 0x06:
-            raise _GoX509Error("malformed certificate")
+            raise ValueError("OID")
         algorithm = _dotted_oid(der[oid_start:oid_end])
-        spki_der = der[start:end]
+    except (IndexError, ValueError):
+        raise _GoX509Error("malformed certificate") from None
+    if algorithm not in _GO_X509_KEYS:
+        return None
+    spki_der = der[start:end]
+    try:
         return _go_certificate_key(algorithm, lambda: serialization.load_der_public_key(spki_der), der, fields)
     except _GoX509Error:
         raise
-    except Exception:  # a key no reader here takes: compared with nothing
-        return None
+    except Exception:  # the key of an algorithm Go reads, which no reader takes
+        raise _GoX509Error("malformed certificate") from None
 
 
 def _dotted_oid(body: bytes) -> str:
-    """An OBJECT IDENTIFIER's content as its dotted text (ValueError when it is none)."""
+    """An OBJECT IDENTIFIER's content as its dotted text; ValueError when it is none, or an arc is not in its shortest
+    form (a leading 0x80: Go's and cryptography's readers refuse it, "x509: malformed OID")."""
     if not body or body[-1] & 0x80:
         raise ValueError("OID")
-    arcs, value = [], 0
+    arcs, value, first_byte = [], 0, True
     for byte in body:
+        if first_byte and byte == 0x80:
+            raise ValueError("OID")
         value = value << 7 | byte & 0x7F
-        if not byte & 0x80:
+        first_byte = not byte & 0x80
+        if first_byte:
             arcs.append(value)
             value = 0
     first = min(arcs[0] // 40, 2)

@@ -164,12 +164,6 @@ def _fitted(outcome: Outcome, limit: int = MAX_REPORT_BYTES) -> Outcome:
     return replace(outcome, response=None, annotations=kept)
 
 
-def _sent_unanswered(exc: C1Error) -> bool:
-    """Whether a failed FinishTask or Hello went out and got no answer in its deadline, so may have landed: not one
-    that timed out while the connection was still being made (`C1Error.unsent`)."""
-    return exc.code == grpc.StatusCode.DEADLINE_EXCEEDED and not exc.unsent
-
-
 async def _take_back(undo: Undo) -> bool:
     """Run `undo`; whether it took back what it names. A failure is logged at error and answers False; a
     cancellation is raised, logged at error when it left the work in place (`Undo.done` says whether it did)."""
@@ -905,7 +899,7 @@ class TaskProcessor:
                         return False
                     break
                 except C1Error as exc:
-                    sent_unanswered = sent_unanswered or _sent_unanswered(exc)
+                    sent_unanswered = sent_unanswered or exc.code == grpc.StatusCode.DEADLINE_EXCEEDED
                     if isinstance(exc, C1UnreadableAnswerError):
                         # ConductorOne took the Hello and answered it; only the answer could not be read. Sent again
                         # and again, it ended "not answered" though ConductorOne had it from the first.
@@ -1039,7 +1033,7 @@ class TaskProcessor:
                     gone_answers = gone_answers + 1 if verdict is Verdict.GONE else 0
                     # Sent and never answered: it may have landed, and the task then left the queue (a finished task
                     # does), so "gone" can be ConductorOne holding this very report.
-                    sent_unanswered = sent_unanswered or _sent_unanswered(exc)
+                    sent_unanswered = sent_unanswered or exc.code == grpc.StatusCode.DEADLINE_EXCEEDED
                     if gone_answers >= GONE_CONFIRMATIONS:
                         self._lost(
                             task_id,

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwcrypto import jwk as jwcrypto_jwk
 
@@ -93,3 +93,50 @@ def test_such_a_certificates_thumbprint_is_compared_with_its_bytes() -> None:
 @pytest.mark.parametrize("url", ["https://keys.example/k#a\tb", "https://keys.example/k#\x7f", "*#\x01"])
 def test_an_x5u_with_a_control_character_in_its_fragment_is_issued_to(url: str) -> None:
     assert _parsed({"x5u": url}).thumbprint
+
+
+def _with_spki(spki: bytes) -> bytes:
+    """EC_CERT without the seconds of its first UTCTime (so cryptography's reader refuses it and the key is read from
+    the SubjectPublicKeyInfo alone) and with `spki` for its own, signed again."""
+    tbs = EC_CERT.tbs_certificate_bytes
+    new_tbs = der_seq(certs._body(tbs).replace(NO_SECONDS[0], NO_SECONDS[1], 1).replace(SPKI, spki, 1))
+    rest = certs._body(EC_CERT.public_bytes(serialization.Encoding.DER))[len(tbs) :]
+    algorithm = rest[: rest[1] + 2]
+    signature = EC_KEY.sign(new_tbs, ec.ECDSA(hashes.SHA256()))
+    return der_seq(new_tbs + algorithm + _bits(signature))
+
+
+def _bits(body: bytes) -> bytes:
+    return b"\x03" + certs.der_len(len(body) + 1) + b"\x00" + body
+
+
+SPKI = certs.spki_of(EC_KEY.public_key())
+EC_ALGORITHM = SPKI[2 : 2 + SPKI[3] + 2]
+POINT = EC_KEY.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+P256 = b"\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07"
+
+
+@pytest.mark.parametrize(
+    "spki",
+    [
+        pytest.param(der_seq(EC_ALGORITHM + _bits(POINT[:-1])), id="ec-point-cut"),
+        pytest.param(der_seq(EC_ALGORITHM + _bits(POINT[:-1] + bytes([POINT[-1] ^ 1]))), id="ec-point-off-curve"),
+        pytest.param(
+            der_seq(der_seq(b"\x06\x07\x2a\x86\x48\xce\x3d\x02\x01\x06\x03\x2b\x81\x04") + _bits(POINT)),
+            id="ec-unknown-curve",
+        ),
+        pytest.param(
+            der_seq(der_seq(b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01\x05\x00") + _bits(b"\x30\x03\x02\x01\x00")),
+            id="rsa-no-modulus",
+        ),
+        pytest.param(
+            der_seq(der_seq(b"\x06\x08\x80\x2a\x86\x48\xce\x3d\x02\x01" + P256) + _bits(POINT)), id="oid-padded"
+        ),
+    ],
+)
+def test_read_so_a_key_go_refuses_refuses_the_certificate(spki: bytes) -> None:
+    """A key of an algorithm Go's x509 reads that does not parse, or an OID not in its shortest form, is refused as Go
+    refuses it: read as "nothing to compare", it was issued to with a JWK of another key (found by rev1006)."""
+    other = json.loads(jwcrypto_jwk.JWK.from_pyca(ec.generate_private_key(ec.SECP256R1()).public_key()).export_public())
+    with pytest.raises(ConfigError, match="failed to unmarshal x5c field: x509: "):
+        _parsed({"x5c": [b64(_with_spki(spki))]}, other)

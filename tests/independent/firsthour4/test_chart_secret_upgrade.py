@@ -156,7 +156,8 @@ def test_beside_an_extra_env_from_source_of_settings_the_keys_are_kept(cluster: 
     """ConductorOne's setup page puts BATON_SITE, BATON_PROVISIONING and BATON_SYNC_SCHEDULES in a source of their own
     (values.yaml): beside it the keys are kept, or the upgrade emptied them again and the pods exited."""
     cluster.put_secret(NAMESPACE, NAME, installed_data(), OURS)
-    settings = {"BATON_SITE": "datadoghq.eu", "BATON_PROVISIONING": "true"}
+    # An empty placeholder of a key beside the settings is no key: dropping the kept one for it left the pod none.
+    settings = {"BATON_SITE": "datadoghq.eu", "BATON_PROVISIONING": "true", "BATON_API_KEY": ""}
     if kind == "Secret":
         cluster.put_secret(NAMESPACE, "c1-setup", {k: b64(v) for k, v in settings.items()}, {})
         source: dict[str, Any] = {"secretRef": {"name": "c1-setup"}}

@@ -69,11 +69,16 @@ async def test_a_403_not_datadogs_names_no_permission() -> None:
     assert "permission" not in str(result)
 
 
-@pytest.mark.parametrize("words", ["Authentication error", "authentication failed"])
+@pytest.mark.parametrize("words", ["Authentication error", "authentication error "])
 async def test_datadogs_403_for_a_refused_key_names_no_permission(words: str) -> None:
     """Datadog answers a bad or revoked key with 403 "Authentication error" (docs/spec/datadog-api.md §2.5): a key
     revoked days after the start-up check made every call name a permission 'the scopes lack', and the operator added
     scopes to a key that needed replacing."""
     result, _ = await outcome([http(403, b'{"errors": ["%s"]}' % words.encode())], teams)
-    error = refused(result, Forbidden, f"-> 403: {words}")
+    error = refused(result, Forbidden, f"-> 403: {words.strip()}")
     assert "permission" not in str(error)
+
+
+async def test_a_403_merely_mentioning_authentication_still_names_the_permission() -> None:
+    result, _ = await outcome([http(403, b'{"errors": ["multi-factor authentication required for this role"]}')], teams)
+    assert "this call needs the Datadog permission teams_read" in str(result)
