@@ -563,6 +563,20 @@ rendered `successThreshold: null`.
 {{- with $timings }}{{ toYaml . }}{{ end -}}
 {{- end -}}
 
+{{/* The variables the `extraEnvFrom` sources set, with a value not empty, as the cluster has them (`lookup`, each
+source's `prefix` applied), as JSON {NAME: true}; {} where the chart is rendered without the cluster. */}}
+{{- define "baton-datadog.fromExtraEnvFrom" -}}
+{{- $names := dict }}
+{{- range .Values.extraEnvFrom }}
+{{- $prefix := toString (.prefix | default "") }}
+{{- $source := dict }}
+{{- with .secretRef }}{{ $source = lookup "v1" "Secret" $.Release.Namespace (toString .name) | default dict }}{{ end }}
+{{- with .configMapRef }}{{ $source = lookup "v1" "ConfigMap" $.Release.Namespace (toString .name) | default dict }}{{ end }}
+{{- range $held, $value := ($source.data | default dict) }}{{ if $value }}{{ $_ := set $names (printf "%s%s" $prefix $held) true }}{{ end }}{{ end }}
+{{- end }}
+{{- toJson $names }}
+{{- end }}
+
 {{/* The chart-made Secret's data, as JSON {BATON_*: base64}: each credential from its secret.* value, else the one
 this release's Secret already holds (`lookup`, in a `helm upgrade` against the cluster). An upgrade given
 `-f values.yaml` without the secret.* keys emptied the Secret: the pods it rolled exited at start, and the keys were
@@ -574,15 +588,8 @@ moved there, and the pods failed once the old key was revoked), or one an `extra
 `envFrom`: a dead copy). */}}
 {{- define "baton-datadog.secretData" -}}
 {{- $data := dict }}
-{{- $setElsewhere := dict }}
+{{- $setElsewhere := include "baton-datadog.fromExtraEnvFrom" . | fromJson }}
 {{- range .Values.extraEnv }}{{ $_ := set $setElsewhere (toString .name) true }}{{ end }}
-{{- range .Values.extraEnvFrom }}
-{{- $prefix := toString (.prefix | default "") }}
-{{- $source := dict }}
-{{- with .secretRef }}{{ $source = lookup "v1" "Secret" $.Release.Namespace (toString .name) | default dict }}{{ end }}
-{{- with .configMapRef }}{{ $source = lookup "v1" "ConfigMap" $.Release.Namespace (toString .name) | default dict }}{{ end }}
-{{- range $held, $value := ($source.data | default dict) }}{{ if $value }}{{ $_ := set $setElsewhere (printf "%s%s" $prefix $held) true }}{{ end }}{{ end }}
-{{- end }}
 {{- $name := include "baton-datadog.fullname" . }}
 {{- $old := lookup "v1" "Secret" .Release.Namespace $name | default dict }}
 {{- $oldAnnotations := (($old.metadata | default dict).annotations | default dict) }}

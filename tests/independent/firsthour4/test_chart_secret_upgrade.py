@@ -149,6 +149,15 @@ def test_a_key_an_extra_env_from_source_holds_is_not_kept(cluster: kubeapi.KubeA
     rendered = upgrade(cluster, {**ACME, "extraEnvFrom": [{"secretRef": {"name": "dd-rotated"}}]})
     data, _ = secret_and_checksum(rendered)
     assert data == {env: value for env, value in installed_data().items() if env not in rotated}
+    assert "credentials are missing" not in notes(rendered)  # they are in dd-rotated and the chart's Secret
+
+
+def test_keys_moved_to_an_extra_env_from_secret_are_not_called_missing(cluster: kubeapi.KubeApi) -> None:
+    """The chart's Secret empty, all four keys in the operator's own Secret: NOTES warned "credentials are missing"."""
+    cluster.put_secret(NAMESPACE, "dd-all", installed_data(), {})
+    rendered = upgrade(cluster, {**ACME, "extraEnvFrom": [{"secretRef": {"name": "dd-all"}}]})
+    assert secret_and_checksum(rendered)[0] == {}
+    assert "credentials are missing" not in notes(rendered)
 
 
 @pytest.mark.parametrize("kind", ["Secret", "ConfigMap"])
