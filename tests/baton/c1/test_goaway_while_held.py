@@ -8,16 +8,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import grpc
 import pytest
 
-from connector.baton.c1 import BatonServiceClient, CallTimeouts
-from connector.baton.c1.credentials import parse_client_id
+from connector.baton.c1 import CallTimeouts
 from connector.baton.c1.errors import C1TransientError
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
-from tests.baton.c1.conftest import TEST_CHANNEL_OPTIONS
-from tests.baton.c1.test_unreachable import StaticTokens
-from tests.fakes.c1 import generate_client_credentials
+from tests.baton.c1.tlspeer import client_of, one_method_server
 from tests.fakes.c1.certs import generate_tls_files
 
 DEADLINE = 1.5
@@ -36,32 +32,8 @@ async def test_a_call_held_through_the_peers_goaway_took_the_call(tmp_path: Path
             await asyncio.sleep(30)
         return baton_pb2.BatonServiceGetTaskResponse()
 
-    handler = grpc.method_handlers_generic_handler(
-        "c1.connectorapi.baton.v1.BatonService",
-        {
-            "GetTask": grpc.unary_unary_rpc_method_handler(
-                get_task,
-                request_deserializer=baton_pb2.BatonServiceGetTaskRequest.FromString,
-                response_serializer=baton_pb2.BatonServiceGetTaskResponse.SerializeToString,
-            )
-        },
-    )
-    server = grpc.aio.server()
-    server.add_generic_rpc_handlers((handler,))
-    port = server.add_secure_port(
-        "127.0.0.1:0", grpc.ssl_server_credentials([(tls.server_key.read_bytes(), tls.server_cert.read_bytes())])
-    )
-    await server.start()
-    address = f"127.0.0.1:{port}"
-    client = BatonServiceClient(
-        client_id=parse_client_id(generate_client_credentials(address).client_id),
-        token_source=StaticTokens(),  # type: ignore[arg-type]
-        host_id="test-host",
-        api_host=address,
-        root_certificates=tls.ca_pem,
-        channel_options=TEST_CHANNEL_OPTIONS,
-        timeouts=CallTimeouts(get_task=DEADLINE),
-    )
+    server, address = await one_method_server(tls, "GetTask", get_task)
+    client = client_of(address, tls, CallTimeouts(get_task=DEADLINE))
     stopping: asyncio.Future[None] | None = None
     try:
         await client.get_task()
