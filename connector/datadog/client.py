@@ -267,6 +267,19 @@ class DatadogClient:
 
         def check() -> Page[R]:
             items = list(envelope.data)
+            if (stray := _of_another_kind(items)) is not None:
+                # Another kind of object where this list's belongs (a cache or a proxy mixing up answers, a person's
+                # access token in a service account's list): read field by field as this kind, a roles page answered
+                # to the users request was synced as the org's users, every real user deleted; a credential of
+                # another kind had its deletion sent to this kind's path, where Datadog has none, and the 404 taken
+                # for a revocation (credentials.md §4.3 step 4 reads the same listings).
+                position, expected = stray
+                raise UnexpectedResponse(
+                    method="GET",
+                    path=path,
+                    status=reply.status,
+                    messages=[f'page {number}: an item of another type (data[{position}].type: expected "{expected}")'],
+                )
             if not all_usable_ids(map(_ITEM_ID, items)):
                 # Every listed id names its object in later requests (a team's memberships, a schedule's responders,
                 # a service account's keys, a grant): `.`, `..` or an id no URL holds cannot, and the sync failed
@@ -375,6 +388,15 @@ class DatadogClient:
             check_completed(reply)
         if envelope.data is None:
             raise UnexpectedResponse(method=method, path=path, status=reply.status, messages=["response has no data"])
+        if (stray := _of_another_kind((envelope.data,))) is not None:
+            # Another kind of object (answers mixed up), whose fields, all optional, read as this kind's: a role
+            # answered for a user was a user with no email, status or roles.
+            raise UnexpectedResponse(
+                method=method,
+                path=path,
+                status=reply.status,
+                messages=[f'the answer is about another kind of object (data.type: expected "{stray[1]}")'],
+            )
         if of is not None and another_id(envelope.data.id, of):
             # Another object (a cache or proxy mixing up answers): deciding on it would grant on another user's
             # roles, call a user disabled because another one is, or mint a key for another service account. The
@@ -435,7 +457,7 @@ class DatadogClient:
             )
         path = "/api/v2/users"
         try:
-            await self._t.request("GET", path, group="validate", params={"page[size]": 1, "page[number]": 0})
+            reply = await self._t.request("GET", path, group="validate", params={"page[size]": 1, "page[number]": 0})
         except (Forbidden, Unauthorized) as exc:
             if not exc.datadog_body:
                 raise
@@ -446,6 +468,19 @@ class DatadogClient:
                 messages=exc.messages,
                 hint=_hint(exc.status, app_shape),
             ) from None
+        # Its status alone said nothing of the application key: a 2xx that is no users page (a proxy's or a captive
+        # portal's page, Datadog's error shape under a 200, an empty body) passed the check, and the service reported
+        # ready, the one-shot went on, on keys nothing had checked. The answer must be what a key allowed to read
+        # users gets: a users page, read as the sync reads one.
+        page = parse_model(ListEnvelope[User], reply)
+        not_refused(reply, page.errors)
+        if (stray := _of_another_kind(page.data)) is not None:
+            raise UnexpectedResponse(
+                method="GET",
+                path=path,
+                status=reply.status,
+                messages=[f'an item of another type (data[{stray[0]}].type: expected "{stray[1]}")'],
+            )
 
     # -- users --------------------------------------------------------------------------------------
 
@@ -560,13 +595,13 @@ class DatadogClient:
         """Soft-disable (DELETE); Datadog answers 404 for a user that is already disabled."""
         path = f"/api/v2/users/{_seg(user_id)}"
         reply = await self._t.request("DELETE", path, group="users")
-        check_done(reply)
+        check_done(reply, kind="users", of=user_id)
         # Datadog answers 204, no body. A 2xx whose body is this user still enabled (`disabled: false`, or a status
-        # other than Disabled) says the offboarding did not happen, and its status alone reported it done.
+        # other than Disabled) says the offboarding did not happen, and its status alone reported it done. (One about
+        # another user, or another kind of object, is refused by `check_done`.)
         user = mapping(mapping(json_or_none(reply)).get("data"))
         attributes = mapping(user.get("attributes"))
-        named, status = user.get("id"), attributes.get("status")
-        about_this_user = not another_id(named if isinstance(named, str) else None, user_id)
+        status = attributes.get("status")
         disabled = attributes.get("disabled")
         wrong = (
             f"data.attributes.disabled (expected a boolean, got {a_json_type(disabled)})"
@@ -575,12 +610,12 @@ class DatadogClient:
             if status is not None and not isinstance(status, str)
             else None
         )
-        if wrong is not None and about_this_user:
+        if wrong is not None:
             # This user's state of another JSON type (`disabled: "false"`, a status that is a number) was read as
             # absent, and the offboarding reported done on an answer that may say otherwise.
             raise UnexpectedResponse(method="DELETE", path=path, status=reply.status, messages=[wrong])
         enabled = disabled is False or (isinstance(status, str) and status.strip().lower() != "disabled")
-        if enabled and about_this_user:
+        if enabled:
             raise UnexpectedResponse(
                 method="DELETE",
                 path=path,
@@ -602,6 +637,15 @@ class DatadogClient:
         reply = await self._t.request("POST", "/api/v2/user_invitations", group="invitations", json={"data": data})
         envelope = parse_model(ListEnvelope[UserInvitation], reply)
         not_refused(reply, envelope.errors)
+        if (stray := _of_another_kind(envelope.data)) is not None:
+            # Another kind of object (the users asked about, echoed back), read as invitations of no one or of those
+            # users: an invitation reported sent that Datadog never made.
+            raise UnexpectedResponse(
+                method="POST",
+                path="/api/v2/user_invitations",
+                status=reply.status,
+                messages=[f'the answer is about another kind of object (data[{stray[0]}].type: expected "{stray[1]}")'],
+            )
         check_completed(reply)
         return list(envelope.data)
 
@@ -771,7 +815,17 @@ class DatadogClient:
     async def remove_team_member(self, team_id: str, user_id: str) -> None:
         """Remove a user from a team. Raises `NotFound` when the user is not a member."""
         path = f"/api/v2/team/{_seg(team_id)}/memberships/{_seg(user_id)}"
-        check_done(await self._t.request("DELETE", path, group="team_memberships"))
+        reply = await self._t.request("DELETE", path, group="team_memberships")
+        # A membership's id is its own (`TeamMembership-<team>-<n>`), not the user's: the member it names is compared.
+        check_done(reply, kind="team_memberships")
+        member = mapping(mapping(mapping(mapping(json_or_none(reply)).get("data")).get("relationships")).get("user"))
+        if isinstance(named := mapping(member.get("data")).get("id"), str) and another_id(named, user_id):
+            raise UnexpectedResponse(
+                method="DELETE",
+                path=path,
+                status=reply.status,
+                messages=["the answer is about another membership (data.relationships.user.data.id)"],
+            )
 
     # -- On-Call ------------------------------------------------------------------------------------
 
@@ -813,16 +867,16 @@ class DatadogClient:
     async def list_api_keys(self, page: int = 0, *, name_filter: str | None = None) -> Page[APIKey]:
         """One page of org API keys: name, last4, dates and creator; never the key value."""
         params: dict[str, QueryValue] = {"filter": name_filter} if name_filter else {}
-        found = (
+        return (
             await self._fetch_page(
                 ListEnvelope[APIKey], "/api/v2/api_keys", group="api_keys", number=page, params=params, collection=True
             )
         )()
-        return _of_its_kind(found, APIKey)
 
     async def delete_api_key(self, key_id: str) -> None:
         """Revoke an org API key (204). Raises `NotFound` for an unknown or already deleted key."""
-        check_done(await self._t.request("DELETE", f"/api/v2/api_keys/{_seg(key_id)}", group="api_keys"))
+        reply = await self._t.request("DELETE", f"/api/v2/api_keys/{_seg(key_id)}", group="api_keys")
+        check_done(reply, kind="api_keys", of=key_id)
 
     async def list_service_account_app_keys(
         self, service_account_id: str, page: int = 0, *, name_filter: str | None = None
@@ -839,7 +893,7 @@ class DatadogClient:
         found = (
             await self._fetch_page(ListEnvelope[kind], path, group="service_accounts", number=page, params=params)  # type: ignore[valid-type]
         )()
-        return _keys_of_account(_of_its_kind(found, kind), service_account_id)
+        return _keys_of_account(found, service_account_id)
 
     async def get_application_key(self, key_id: str) -> ApplicationKey:
         """Org-wide lookup (needs org_app_keys_read); used to find a key's owning service account."""
@@ -849,9 +903,8 @@ class DatadogClient:
     async def delete_application_key(self, key_id: str) -> None:
         """Revoke anyone's application key, org-wide (204; needs org_app_keys_write). Raises `NotFound` when it is
         unknown or gone."""
-        check_done(
-            await self._t.request("DELETE", f"/api/v2/application_keys/{_seg(key_id)}", group="application_keys")
-        )
+        reply = await self._t.request("DELETE", f"/api/v2/application_keys/{_seg(key_id)}", group="application_keys")
+        check_done(reply, kind="application_keys", of=key_id)
 
     # -- minting and revoking credentials (docs/spec/credentials.md §4) -------------------------------------
     # Each create returns the new object and its secret separately: the models never hold a secret, and the
@@ -877,7 +930,7 @@ class DatadogClient:
     async def delete_service_account_app_key(self, service_account_id: str, key_id: str) -> None:
         """Revoke a service account's application key (204). Raises `NotFound` when it is unknown or gone."""
         path = f"/api/v2/service_accounts/{_seg(service_account_id)}/application_keys/{_seg(key_id)}"
-        check_done(await self._t.request("DELETE", path, group="service_accounts"))
+        check_done(await self._t.request("DELETE", path, group="service_accounts"), kind="application_keys", of=key_id)
 
     async def list_service_account_access_tokens(
         self, service_account_id: str, page: int = 0, *, name_filter: str | None = None
@@ -897,7 +950,8 @@ class DatadogClient:
 
     async def revoke_service_account_access_token(self, service_account_id: str, token_id: str) -> None:
         path = f"/api/v2/service_accounts/{_seg(service_account_id)}/access_tokens/{_seg(token_id)}"
-        check_done(await self._t.request("DELETE", path, group="service_accounts"))
+        reply = await self._t.request("DELETE", path, group="service_accounts")
+        check_done(reply, kind="service_access_tokens", of=token_id)
 
     async def _mint(
         self,
@@ -1096,31 +1150,13 @@ def _unusable_link(items: Sequence[Resource]) -> str:
     return "data"
 
 
-# The JSON:API type of each kind of credential a listing names (docs/spec/datadog-api.md §8, credentials.md §4.3).
-_CREDENTIAL_TYPES: dict[type[Resource], str] = {
-    APIKey: "api_keys",
-    ApplicationKey: "application_keys",
-    AccessToken: "service_access_tokens",
-}
-
-
-def _of_its_kind(page: Page[K], kind: type[K]) -> Page[K]:
-    """A page of one kind of credential, each item of that kind's type: another's (a person's access token in a
-    service account's token list, an application key in the org's API keys) was synced as this kind, its deletion later
-    sent to this kind's path, where Datadog has no such credential, and its 404 taken for a revocation while it lived
-    on. The issuance's duplicate check reads the same listings (credentials.md §4.3 step 4: every entry of its type)."""
-    expected = _CREDENTIAL_TYPES[kind]
-    for position, item in enumerate(page.items):
-        if item.type != expected:
-            raise UnexpectedResponse(
-                method="GET",
-                path=page.path,
-                status=page.status,
-                messages=[
-                    f'page {page.number}: an item of another type (data[{position}].type: expected "{expected}")'
-                ],
-            )
-    return page
+def _of_another_kind(items: Sequence[Resource]) -> tuple[int, str] | None:
+    """Where the first object whose JSON:API `type` is not its model's kind (`Resource.json_api_type`) is, and the type
+    expected; None when each is of its kind. A type left out is no kind either (JSON:API: every resource names one)."""
+    for position, item in enumerate(items):
+        if item.type != (expected := type(item).json_api_type):
+            return position, expected
+    return None
 
 
 def _keys_of_account(page: Page[KeyT], service_account_id: str) -> Page[KeyT]:
