@@ -176,11 +176,11 @@ def check_done(reply: Reply, *, body_read_after: bool = False, kind: str | None 
 
 def _about_the_removed(reply: Reply, data: Any, kind: str, of: str | None) -> None:
     """A removal's 2xx whose body shows objects must show the one removed (Datadog answers a removal 204, no body): one
-    about another object (its `id`), another kind (its `type`) or a list of them is an answer to another request (a
+    about another object (its `id`), another kind (its `type`) or a list of objects is an answer to another request (a
     cache or a proxy mixing up answers, a GET's answer read as the DELETE's), and its status alone reported a revoke, an
     offboarding or a key's deletion done that Datadog may never have seen, as `client._item`'s answers are refused for
     it. Not retried here: asked again, a removal that did land answers 404."""
-    if isinstance(data, list):
+    if isinstance(data, list) and data:
         raise _unexpected(reply, "the answer is a list of objects (data), no answer to the removal of one")
     if not isinstance(data, dict):
         return
