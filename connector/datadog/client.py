@@ -1225,6 +1225,8 @@ def included_roles(page: Page[Any]) -> dict[str, Role]:
         ) from None
 
 
+# The JSON:API type of a schedule's responders answer (datadog-api.md §7, observed).
+_RESPONDERS_TYPE = "schedule_oncall_responders"
 # A schedule responder's position (datadog-api.md §7.1 `filter[position]`).
 _POSITIONS = frozenset({"previous", "current", "next"})
 
@@ -1239,6 +1241,10 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
     if not isinstance(data, dict):
         # No responders answer at all (a gateway's or a stub's JSON): read as one, it said "nobody on call".
         raise refused(f"the answer has no data object (data: expected an object, got {a_json_type(data)})")
+    if data.get("type") != _RESPONDERS_TYPE:
+        # Another kind of object (the schedule itself, answers mixed up) names no responder, and was read as the
+        # schedule's answer that nobody is on call: every on-call grant of the schedule revoked.
+        raise refused(f'the answer is about another kind of object (data.type: expected "{_RESPONDERS_TYPE}")')
     try:
         # Every member read is of the JSON type the reader needs, or absent: one of another type, read as absent, said
         # what its absence says (an `included` or a shift list of the wrong type: nobody on call).

@@ -130,3 +130,16 @@ async def test_an_invitation_answered_with_the_user_is_no_invitation_sent() -> N
     assert isinstance(result, UnexpectedResponse), result
     assert 'the answer is about another kind of object (data[0].type: expected "user_invitations")' in str(result)
     assert requests == 1
+
+
+async def test_a_schedule_answered_for_its_responders_is_not_nobody_on_call() -> None:
+    """The schedule's own object (answers mixed up) names no responder: it was read as the schedule's answer that
+    nobody is on call, and every on-call grant of the schedule was revoked."""
+    schedule = {"type": "schedules", "id": "s-1", "attributes": {"name": "primary", "time_zone": "UTC"}}
+    result, requests = await _outcome(
+        lambda dd: dd.get_schedule_responders("s-1"), json.dumps({"data": schedule, "included": []}).encode()
+    )
+    assert isinstance(result, UnexpectedResponse), result
+    expected = 'the answer is about another kind of object (data.type: expected "schedule_oncall_responders")'
+    assert expected in str(result)
+    assert requests == 1
