@@ -50,7 +50,7 @@ from connector.datadog.errors import DatadogError, NotFound, nothing_done, scrub
 from connector.datadog.idrules import is_path_id
 from connector.datadog.models import User
 from connector.datadog.paging import PAGE_SIZE, Page, paginate
-from connector.datadog.provisioning import Effect, unless_already
+from connector.datadog.provisioning import Effect, said_if_maybe_made, unless_already
 from connector.datadog.resources import types
 from connector.datadog.resources.keys import (
     ACCESS_TOKEN_DETAIL,
@@ -715,8 +715,10 @@ def _log_rollback(kind: str, object_id: str, *, deleted: bool) -> None:
 async def _unless_gone(call: Any) -> bool:
     """True when deleted now, False when Datadog says it was already gone (404 counts as success). A 404 answering
     the retry of an attempt whose answer was lost is that attempt's deletion (`unless_already`): it was logged
-    `deleted: false`, as if someone else had deleted the credential first."""
-    return await unless_already(NotFound, call) is Effect.CHANGED
+    `deleted: false`, as if someone else had deleted the credential first. A failure after such an attempt says the
+    deletion may have been made (`said_if_maybe_made`): a DELETE that landed, its answers a 503 each time, was reported
+    "delete resource failed" alone, the credential reported live though Datadog had deleted it."""
+    return await said_if_maybe_made(unless_already(NotFound, call)) is Effect.CHANGED
 
 
 _found: ContextVar[list[bool | None] | None] = ContextVar("datadog_deletions_found", default=None)
