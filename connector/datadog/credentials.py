@@ -815,8 +815,12 @@ class AppKeyDeleter:
         try:
             return await _unless_gone(self._client.delete_application_key(key_id))
         except ConnectorError as exc:
+            # "NOT deleted" only when the org-wide DELETE certainly did nothing: one whose answer was lost (a 5xx, a
+            # timeout) may have deleted the key, and the failure said it "was NOT deleted" beside Datadog's words
+            # saying it may have been.
+            state = "was NOT deleted" if nothing_done(exc) else "may not have been deleted"
             raise FailedPreconditionError(
-                f'baton-datadog: application key "{key_id}" was NOT deleted: Datadog answers 404 to deleting it as '
+                f'baton-datadog: application key "{key_id}" {state}: Datadog answers 404 to deleting it as '
                 f'service account "{owner}"\'s key, yet still has it (its owner may be a disabled service account), '
                 f"and deleting it org-wide failed too ({exc}); delete it in Datadog"
             ) from None

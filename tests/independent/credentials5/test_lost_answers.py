@@ -114,3 +114,40 @@ async def test_a_rollback_that_landed_with_its_answers_lost_says_it_may_have_bee
     assert failed_for_good(finish)
     assert "deleting it again failed too" in finish.message
     assert MAY_HAVE_LANDED in finish.message, finish.message
+
+
+async def test_an_org_wide_deletion_that_landed_with_its_answers_lost_is_not_called_not_deleted(rig: Rig) -> None:
+    """A disabled service account's key is deleted by its id alone, org-wide (its own path answers 404). That DELETE
+    landed, its answers lost: the failure said the key "was NOT deleted", which was false."""
+    from tests.fakes.datadog.org import AppKey
+
+    org = rig.fake.org
+    sa = org.add_user("robot-1104-off@example.com", service_account=True, status="Disabled")
+    key = AppKey(org.new_id(), "c1-disabled", org.new_secret(40), sa.id, org.now())
+    org.app_keys[key.id] = key
+    rig.wire.on("DELETE", r"/api/v2/application_keys/[^/]+", landed_then(503, BUSY), times=ATTEMPTS)
+    task = baton_pb2.Task(id=new_ksuid())
+    task.delete_resource.resource_id.resource_type = "service-account-application-key"
+    task.delete_resource.resource_id.resource = key.id
+    finish = await rig.run(task)
+    assert key.id not in org.app_keys, "the org-wide DELETE landed"
+    assert failed_for_good(finish)
+    assert "was NOT deleted" not in finish.message, finish.message
+    assert MAY_HAVE_LANDED in finish.message, finish.message
+
+
+async def test_an_org_wide_deletion_datadog_refused_is_called_not_deleted(rig: Rig) -> None:
+    from tests.fakes.datadog.org import AppKey
+
+    org = rig.fake.org
+    sa = org.add_user("robot-1104-off@example.com", service_account=True, status="Disabled")
+    key = AppKey(org.new_id(), "c1-disabled", org.new_secret(40), sa.id, org.now())
+    org.app_keys[key.id] = key
+    rig.wire.on("DELETE", r"/api/v2/application_keys/[^/]+", answer(403, {"errors": ["Forbidden"]}))
+    task = baton_pb2.Task(id=new_ksuid())
+    task.delete_resource.resource_id.resource_type = "service-account-application-key"
+    task.delete_resource.resource_id.resource = key.id
+    finish = await rig.run(task)
+    assert key.id in org.app_keys
+    assert failed_for_good(finish)
+    assert f'application key "{key.id}" was NOT deleted' in finish.message
