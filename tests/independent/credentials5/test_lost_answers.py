@@ -7,6 +7,7 @@ reported "failed" alone, the credential reported live (and logged `left_live`) t
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 
 import httpx
@@ -151,3 +152,28 @@ async def test_an_org_wide_deletion_datadog_refused_is_called_not_deleted(rig: R
     assert key.id in org.app_keys
     assert failed_for_good(finish)
     assert f'application key "{key.id}" was NOT deleted' in finish.message
+
+
+def _huge_key(body: Any) -> Any:
+    body["data"]["attributes"]["key"] = "k" * ((1 << 20) + 1)  # too large to seal to an X-Wing key (§2.5 item 7)
+    return body
+
+
+async def test_a_rollback_after_a_failed_encryption_whose_answers_were_lost_claims_no_credential_live(
+    rig: Rig, logs: list[MutableMapping[str, Any]]
+) -> None:
+    """The task layer's rollback (the encryption failed after the mint): its DELETE landed, its answers lost. The
+    error line said the credential "is still live", of one Datadog had deleted; the report already said "may"."""
+    from tests.independent.credentials.keys import jwe_config
+
+    kind = "api-key"
+    before = credentials(rig.fake)
+    rig.wire.on("POST", MINT_PATHS[kind], edited(_huge_key))
+    rig.wire.on("DELETE", DELETE_PATHS[kind], landed_then(503, BUSY), times=ATTEMPTS)
+    finish = await rig.run(issue_task(robot(rig.fake).id, kind, [jwe_config()]))
+    assert credentials(rig.fake) == before, "the rollback's DELETE landed"
+    assert failed_for_good(finish)
+    assert finish.message.endswith("may still be live"), finish.message
+    (line,) = [e for e in logs if str(e["event"]).startswith("credential rollback failed")]
+    assert "is still live" not in line["event"]
+    assert "may still be live" in line["event"]
