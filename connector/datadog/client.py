@@ -733,6 +733,15 @@ class DatadogClient:
                 retryable=True,
             )
         users, whole = answer
+        if (kind := next((i for i, u in enumerate(users) if u.get("type") != User.json_api_type), None)) is not None:
+            # Another kind of object (a roles page, answers mixed up), read as users of none of the role's: a page of
+            # it short of its total said nothing against the change, and the grant or revoke was reported done.
+            raise UnexpectedResponse(
+                method=method,
+                path=path,
+                status=reply.status,
+                messages=[f'the answer is about another kind of object (data[{kind}].type: expected "users")'],
+            )
         if (shape := _role_links_problem(users)) is not None:
             # Read as absent, a role link of the wrong JSON type made its user "another role's" (or said nothing of
             # the user's roles at all): the answer is named as what it is.

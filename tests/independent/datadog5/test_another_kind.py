@@ -143,3 +143,21 @@ async def test_a_schedule_answered_for_its_responders_is_not_nobody_on_call() ->
     expected = 'the answer is about another kind of object (data.type: expected "schedule_oncall_responders")'
     assert expected in str(result)
     assert requests == 1
+
+
+@pytest.mark.parametrize("change", ["grant", "revoke"])
+async def test_a_role_change_answered_with_a_page_of_roles_is_not_done(change: str) -> None:
+    """Datadog answers a role grant or revoke with (a page of) the role's users. A page of roles short of its total
+    (answers mixed up) said nothing against the change, and it was reported done."""
+    body = page_body([role("r-1")], 150)
+
+    async def call(dd: DatadogClient) -> None:
+        if change == "grant":
+            await dd.add_user_to_role("r-1", "u-1")
+        else:
+            await dd.remove_user_from_role("r-1", "u-1")
+
+    result, requests = await _outcome(call, body)
+    assert isinstance(result, UnexpectedResponse), result
+    assert 'the answer is about another kind of object (data[0].type: expected "users")' in str(result)
+    assert requests == 1
