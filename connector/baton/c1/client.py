@@ -45,6 +45,7 @@ from connector.baton.c1.errors import (
     C1TransientError,
     C1UnreadableAnswerError,
     C1UnreadableTaskError,
+    answer_lost,
     classify_status,
     network_cause,
     proxy_connect_failure,
@@ -606,6 +607,7 @@ class BatonServiceClient:
                     code=code,
                     method=method,
                     retry_after=_retry_after(exc),
+                    may_have_landed=answer_lost(code, details),
                 ) from None
             except Exception as exc:
                 if not type(exc).__module__.startswith("grpc"):

@@ -1,0 +1,95 @@
+"""A report, or a hello task's Hello, that ConductorOne took, whose connection was then lost before the answer came
+(ConductorOne's pod killed right after it handled the call, a load balancer's reset): grpc says only UNAVAILABLE
+"Stream removed (Socket closed)". The retries then meet a task ConductorOne has closed (FAILED_PRECONDITION, NOT_FOUND)
+and the report is given up. ConductorOne holds it: the loss line must say `may_have_landed`, as it does for an attempt
+that timed out. It said only "ConductorOne no longer takes it", and the operator took a grant made in Datadog and
+recorded in ConductorOne as never reported (an issued credential ConductorOne holds as never handed over). A call grpc
+could not even connect for never left, and says nothing of the kind (`C1Error.may_have_landed`, `answer_lost`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+import grpc
+import pytest
+import structlog
+
+from connector.baton.c1 import BatonServiceClient
+from connector.baton.c1.errors import answer_lost
+from connector.baton.connector import Connector
+from connector.baton.pb.c1.connector.v2 import connector_pb2
+from connector.baton.tasks.handlers import Handlers
+from connector.baton.tasks.processor import TaskProcessor
+from tests.baton.tasks.stubs import INSTANT, StubConnector
+from tests.fakes.c1 import FakeC1
+from tests.fakes.tasks import grant_task, kind_task
+
+LOST = "task not reported to ConductorOne"
+HELLO_LOST = "hello task not answered"
+
+
+def _processor(client: BatonServiceClient) -> TaskProcessor:
+    async def hello(task_id: str, awaiting: Callable[[bool], None]) -> None:
+        metadata = connector_pb2.ConnectorMetadata(display_name="service5")
+        await client.hello(metadata, task_id=task_id, awaiting=awaiting)
+
+    handlers = Handlers(cast(Connector, StubConnector()), provisioning=True)
+    return TaskProcessor(client, handlers, cast(Any, None), hello, finish_retry=INSTANT)
+
+
+async def test_a_report_taken_then_cut_off_and_found_gone_says_it_may_have_landed(
+    c1: FakeC1, client: BatonServiceClient
+) -> None:
+    c1.take_then_cut("FinishTask")
+    c1.state.refuse_repeated_reports = True  # the task is closed: every retry is refused FAILED_PRECONDITION
+    task = grant_task("role", "r1", "member", "u1")
+    with structlog.testing.capture_logs() as events:
+        await _processor(client).process(task)
+    (held,) = c1.recorded().finish_tasks[task.id]
+    assert held.WhichOneof("final_state") == "success"  # ConductorOne has the report
+    (lost,) = [e for e in events if e["event"] == LOST]
+    assert lost["reason"] == "ConductorOne no longer takes it"
+    assert lost.get("may_have_landed") is True, lost
+
+
+async def test_a_hello_taken_then_cut_off_and_refused_on_retry_says_it_may_have_landed(
+    c1: FakeC1, client: BatonServiceClient
+) -> None:
+    c1.take_then_cut("Hello")
+    c1.fail_next("Hello", grpc.StatusCode.FAILED_PRECONDITION, message="the task is already finished")
+    task = kind_task("hello")
+    with structlog.testing.capture_logs() as events:
+        await _processor(client).process(task)
+    assert [hello.task_id for hello in c1.recorded().hellos] == [task.id]  # ConductorOne has the acknowledgement
+    (lost,) = [e for e in events if e["event"] == HELLO_LOST]
+    assert lost.get("may_have_landed") is True, lost
+
+
+@pytest.mark.parametrize(
+    ("code", "details", "lost"),
+    [
+        (grpc.StatusCode.UNAVAILABLE, "Stream removed (Socket closed)", True),
+        (grpc.StatusCode.UNAVAILABLE, "Stream removed (recvmsg:Connection reset by peer (104))", True),
+        (grpc.StatusCode.INTERNAL, "Received RST_STREAM with error code 2", True),
+        (grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded", True),
+        # grpc could not connect at all: the call never left, whatever closed the socket it tried.
+        (
+            grpc.StatusCode.UNAVAILABLE,
+            "failed to connect to all addresses; last error: UNAVAILABLE: ipv4:127.0.0.1:1: Socket closed",
+            False,
+        ),
+        (
+            grpc.StatusCode.UNAVAILABLE,
+            "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:1: Failed to connect to remote "
+            "host: Connection refused",
+            False,
+        ),
+        # A status ConductorOne sent is its answer, whatever its words say.
+        (grpc.StatusCode.UNAVAILABLE, "the fake is having an outage", False),
+        (grpc.StatusCode.FAILED_PRECONDITION, "connection reset: the task is closed", False),
+        (grpc.StatusCode.NOT_FOUND, "Stream removed", False),
+    ],
+)
+def test_which_failures_may_have_landed(code: grpc.StatusCode, details: str, lost: bool) -> None:
+    assert answer_lost(code, details) is lost
