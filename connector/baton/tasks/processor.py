@@ -907,6 +907,12 @@ class TaskProcessor:
                             "hello task's Hello taken by ConductorOne; its answer could not be read", error=str(exc)
                         )
                         break
+                    if report_verdict(exc) is Verdict.ACCEPTED:
+                        # ALREADY_EXISTS: the task's acknowledgement is on record (an earlier Hello of it landed, its
+                        # answer lost), as the report table reads it of a FinishTask. Taken for a passing failure, the
+                        # Hello was sent four more times and the task ended "not answered".
+                        log.info("hello task's Hello already on record at ConductorOne", error=str(exc))
+                        break
                     # What a report retries, the Hello does too (bounded): a token endpoint refusing one refresh (a 400
                     # or a 401 mid-run, a clock step, credentials being rotated) ended the task unanswered at once.
                     if not isinstance(exc, C1TransientError) and report_verdict(exc) is not Verdict.RETRY:

@@ -93,3 +93,19 @@ async def test_a_hello_taken_then_cut_off_and_refused_on_retry_says_it_may_have_
 )
 def test_which_failures_may_have_landed(code: grpc.StatusCode, details: str, lost: bool) -> None:
     assert answer_lost(code, details) is lost
+
+
+async def test_a_hello_answered_already_exists_is_on_record_and_not_sent_again(
+    c1: FakeC1, client: BatonServiceClient
+) -> None:
+    """An earlier Hello of the task landed, its answer lost; the next is answered ALREADY_EXISTS, which the report table
+    reads as accepted (`report_verdict`). The Hello was taken for a passing failure: sent four more times, and the task
+    ended `hello task not answered` at error, counted unreported, though its acknowledgement was on record."""
+    c1.fail_next("Hello", grpc.StatusCode.DEADLINE_EXCEEDED)  # its backend timed out after recording it
+    c1.fail_next("Hello", grpc.StatusCode.ALREADY_EXISTS, times=10, message="the task is already acknowledged")
+    task = kind_task("hello")
+    with structlog.testing.capture_logs() as events:
+        await _processor(client).process(task)
+    assert not [e for e in events if e["log_level"] == "error"], events
+    assert [e["event"] for e in events if e["event"].startswith("hello task")][-1] == "hello task answered"
+    assert len(c1.recorded().calls_to("Hello")) == 2
