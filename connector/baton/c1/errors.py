@@ -78,10 +78,11 @@ class C1ResponseTooLargeError(C1TransientError):
     """ConductorOne's answer is larger than the client accepts (gRPC's receive limit, `limit` bytes), told by grpc's
     words in a RESOURCE_EXHAUSTED naming that limit. A server can send the same words with a refusal, so it is no
     proof the call landed: a report so answered is sent again. Asking again may get a smaller answer (the task may
-    be gone or changed); nothing the connector does makes this one fit."""
+    be gone or changed); nothing the connector does makes this one fit. Nor is it proof the call did not land: an
+    answer came, so a report or a Hello so answered may have landed (`may_have_landed`)."""
 
     def __init__(self, message: str, *, method: str, limit: int) -> None:
-        super().__init__(message, code=grpc.StatusCode.RESOURCE_EXHAUSTED, method=method)
+        super().__init__(message, code=grpc.StatusCode.RESOURCE_EXHAUSTED, method=method, may_have_landed=True)
         self.limit = limit
 
 

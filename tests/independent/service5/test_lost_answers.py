@@ -16,9 +16,11 @@ import pytest
 import structlog
 
 from connector.baton.c1 import BatonServiceClient
+from connector.baton.c1.client import MAX_ANSWER_BYTES
 from connector.baton.c1.errors import answer_lost
 from connector.baton.connector import Connector
 from connector.baton.pb.c1.connector.v2 import connector_pb2
+from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.processor import TaskProcessor
 from tests.baton.tasks.stubs import INSTANT, StubConnector
@@ -109,3 +111,23 @@ async def test_a_hello_answered_already_exists_is_on_record_and_not_sent_again(
     assert not [e for e in events if e["log_level"] == "error"], events
     assert [e["event"] for e in events if e["event"].startswith("hello task")][-1] == "hello task answered"
     assert len(c1.recorded().calls_to("Hello")) == 2
+
+
+async def test_a_report_answered_over_the_receive_limit_then_found_gone_says_it_may_have_landed(
+    c1: FakeC1, client: BatonServiceClient
+) -> None:
+    """An answer over the client's receive limit for FinishTask (1 MiB) came from a ConductorOne that handled the report:
+    it is sent again (grpc's words are no proof, a server may say them of a refusal), and when the task is then found
+    closed, the report may be ConductorOne's after all."""
+    answer = baton_pb2.BatonServiceFinishTaskResponse()
+    answer.annotations.add(
+        type_url="type.googleapis.com/google.protobuf.BytesValue", value=b"\0" * (MAX_ANSWER_BYTES + 1)
+    )
+    c1.take_then_answer_raw("FinishTask", answer.SerializeToString())
+    c1.state.refuse_repeated_reports = True
+    task = grant_task("role", "r1", "member", "u1")
+    with structlog.testing.capture_logs() as events:
+        await _processor(client).process(task)
+    assert len(c1.recorded().finish_tasks[task.id]) == 1  # ConductorOne has the report
+    (lost,) = [e for e in events if e["event"] == LOST]
+    assert lost.get("may_have_landed") is True, lost
