@@ -246,6 +246,11 @@ _NEVER_CONNECTED: Final = "failed to connect to all addresses"
 _TRANSPORT_CODES: Final = frozenset(
     {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.CANCELLED}
 )
+# grpc's words for a stream or a connection lost under a call besides a closed or reset one (`network_cause`): a stream
+# reset by the peer or a proxy, a connection found dead by its keepalive pings.
+_LOST_UNDER_THE_CALL: Final = ("rst_stream", "keepalive watchdog timeout")
+# HTTP/2 REFUSED_STREAM (7): the peer says it did not process the stream at all (RFC 9113 §8.7).
+_REFUSED_STREAM: Final = "rst_stream with error code 7"
 
 
 def answer_lost(code: grpc.StatusCode, details: str) -> bool:
@@ -259,9 +264,9 @@ def answer_lost(code: grpc.StatusCode, details: str) -> bool:
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return True
     lowered = details.lower()
-    if code not in _TRANSPORT_CODES or _NEVER_CONNECTED in lowered:
+    if code not in _TRANSPORT_CODES or _NEVER_CONNECTED in lowered or _REFUSED_STREAM in lowered:
         return False
-    return "rst_stream" in lowered or network_cause(details) == CONNECTION_CLOSED
+    return any(marker in lowered for marker in _LOST_UNDER_THE_CALL) or network_cause(details) == CONNECTION_CLOSED
 
 
 def network_cause(text: str) -> str | None:

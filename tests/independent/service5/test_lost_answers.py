@@ -74,7 +74,10 @@ async def test_a_hello_taken_then_cut_off_and_refused_on_retry_says_it_may_have_
         (grpc.StatusCode.UNAVAILABLE, "Stream removed (Socket closed)", True),
         (grpc.StatusCode.UNAVAILABLE, "Stream removed (recvmsg:Connection reset by peer (104))", True),
         (grpc.StatusCode.INTERNAL, "Received RST_STREAM with error code 2", True),
+        (grpc.StatusCode.UNAVAILABLE, "keepalive watchdog timeout", True),
         (grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded", True),
+        # HTTP/2 REFUSED_STREAM: the peer did not process it.
+        (grpc.StatusCode.UNAVAILABLE, "Received RST_STREAM with error code 7", False),
         # grpc could not connect at all: the call never left, whatever closed the socket it tried.
         (
             grpc.StatusCode.UNAVAILABLE,
