@@ -924,7 +924,17 @@ class TaskProcessor:
                     # to minutes) passed without a word of why the task was not answered yet.
                     log.warning("hello task's Hello failed; retrying", retry_in_seconds=round(delay, 3), error=str(exc))
                     if not await self._wait_before_retry(delay):
-                        raise
+                        # The stop came before the retry could: ConductorOne refused nothing for good (it said so of a
+                        # passing failure), and the line blamed it ("did not take the Hello"), where a report given up
+                        # the same way says the connector is shutting down.
+                        log.error(
+                            "hello task not answered",
+                            reason="the connector is shutting down",
+                            error=str(exc),
+                            task_id=task_id,
+                            **landing(),
+                        )
+                        return False
             log.info("hello task answered")
             return True
         except asyncio.CancelledError:

@@ -134,3 +134,21 @@ async def test_a_report_answered_over_the_receive_limit_then_found_gone_says_it_
     assert len(c1.recorded().finish_tasks[task.id]) == 1  # ConductorOne has the report
     (lost,) = [e for e in events if e["event"] == LOST]
     assert lost.get("may_have_landed") is True, lost
+
+
+async def test_a_hello_given_up_at_the_stop_between_retries_says_the_stop_ended_it(
+    c1: FakeC1, client: BatonServiceClient
+) -> None:
+    """A hello task's Hello refused UNAVAILABLE (a passing failure), the retry's wait running past the stop deadline:
+    the Hello is given up for the stop, as a report is ("the connector is shutting down"). Its line said "ConductorOne
+    did not take the Hello", blaming a refusal ConductorOne had called passing."""
+    c1.fail_next("Hello", grpc.StatusCode.UNAVAILABLE, times=10, message="shedding load")
+    processor = _processor(client)
+    processor.stop_reporting_within(0.0)
+    task = kind_task("hello")
+    with structlog.testing.capture_logs() as events:
+        await processor.process(task)
+    (lost,) = [e for e in events if e["event"] == HELLO_LOST]
+    assert lost["reason"] == "the connector is shutting down", lost
+    assert "shedding load" in lost["error"]
+    assert "may_have_landed" not in lost
