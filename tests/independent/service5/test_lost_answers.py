@@ -53,6 +53,10 @@ async def test_a_report_taken_then_cut_off_and_found_gone_says_it_may_have_lande
     (lost,) = [e for e in events if e["event"] == LOST]
     assert lost["reason"] == "ConductorOne no longer takes it"
     assert lost.get("may_have_landed") is True, lost
+    # The first attempt's failure says what happened to it: ConductorOne was reached, the answer lost.
+    first = next(e["error"] for e in events if e["event"] == "task report failed; retrying")
+    assert "was lost before the answer came: connection closed by the peer (UNAVAILABLE)" in first, first
+    assert "unreachable" not in first
 
 
 async def test_a_hello_taken_then_cut_off_and_refused_on_retry_says_it_may_have_landed(
