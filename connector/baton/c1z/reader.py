@@ -106,6 +106,7 @@ class C1ZReader:
     def resource_types(self, sync_id: str | None = None) -> list[resource_pb2.ResourceType]:
         sid = self._sync(sync_id)
         with self._decoding("v1_resource_types"):
+            rows.check_resource_types_size(self._conn, sid)  # held all at once
             return [
                 resource_pb2.ResourceType.FromString(row[1])
                 for row in rows.iter_blobs(self._conn, "v1_resource_types", sid)

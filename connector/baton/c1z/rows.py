@@ -42,6 +42,13 @@ MAX_VALUE_BYTES = 64 << 20
 MAX_SYNC_RUNS = 10_000
 MAX_SYNC_RUN_FIELD = 1024  # characters of a sync id, a time or a type
 MAX_SYNC_RUNS_TEXT = 64 << 20  # characters of all the runs' state tokens and stats together
+# What one sync's resource types may take, objects and keys together, and how many there may be. Unlike the other
+# tables' rows, which are read a batch at a time, a sync's resource types are held all at once, decoded (a resumed
+# sync's engine, `inspect`'s summary and its --resources check): bounded per object only (MAX_OBJECT_BYTES), a 24 KB
+# file of three resource types of 4 MiB of empty annotations each took `inspect` 390 MB, and fifteen (within the
+# 64 MiB any file may decompress to) 1.7 GB. A connector has a handful of a few hundred bytes each (Datadog's: 7).
+MAX_RESOURCE_TYPES_BYTES = 1 << 20
+MAX_RESOURCE_TYPES = 10_000
 
 
 def guard_connection(conn: sqlite3.Connection, db_path: Path) -> sqlite3.Connection:
@@ -436,6 +443,26 @@ def _check_sync_run_sizes(conn: sqlite3.Connection, expressions: dict[str, str])
         raise ValueError(
             f"v1_sync_runs: the state tokens and stats of its {count:,} sync runs take more than "
             f"{MAX_SYNC_RUNS_TEXT >> 20} MiB"
+        )
+
+
+def check_resource_types_size(conn: sqlite3.Connection, sync_id: str) -> None:
+    """Raise `ValueError` when the resource types of `sync_id` would not fit the bounds on what is held at once
+    (`MAX_RESOURCE_TYPES_BYTES`, `MAX_RESOURCE_TYPES`): counted in SQL, before any is read."""
+    count, size = conn.execute(
+        "SELECT count(*), total(coalesce(length(data), 0) + coalesce(length(CAST(external_id AS BLOB)), 0)) "
+        "FROM v1_resource_types WHERE sync_id = ?",
+        (sync_id,),
+    ).fetchone()
+    if count > MAX_RESOURCE_TYPES:
+        raise ValueError(
+            f"v1_resource_types holds {count:,} resource types of one sync, more than the {MAX_RESOURCE_TYPES:,} "
+            "a c1z may hold"
+        )
+    if size > MAX_RESOURCE_TYPES_BYTES:
+        raise ValueError(
+            f"v1_resource_types: the resource types of one sync take {int(size):,} bytes, more than the "
+            f"{MAX_RESOURCE_TYPES_BYTES >> 20} MiB a c1z's may take"
         )
 
 

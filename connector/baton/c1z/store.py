@@ -654,6 +654,10 @@ class _Db:
         """The sync's stored types, each the one its row is keyed by (as `_stored_resource` checks resources): a resumed
         run goes on with them, and one keyed `junk` holding `group` was saved as complete under the wrong key (Go's
         lookup by id missed the type, and the stats counted a type `junk`)."""
+        try:
+            rows.check_resource_types_size(self.conn, sync_id)  # held all at once, by the engine
+        except ValueError as exc:
+            raise DamagedC1ZError(f"{self.source}: {exc}") from exc
         found = []
         for row_id, key, data in self.conn.execute(
             f"SELECT id, external_id, {rows.object_column('data')} FROM v1_resource_types "  # noqa: S608 - our SQL
