@@ -1237,8 +1237,14 @@ def _ready(db_path: Path, source: Path | None, stop: threading.Event | None = No
 
 
 def has_content(path: Path) -> bool:
-    """False for a missing or empty file (a fresh sync goes there); a clear error for a non-regular one."""
-    if not path.exists():
+    """False for a missing or empty file (a fresh sync goes there); a clear error for a non-regular one, or one the OS
+    will not look up (a directory on its way this user may not search: `open_regular` names the refusal; raised by
+    `exists`, it was a PermissionError out of the service's periodic sync)."""
+    try:
+        missing = not path.exists()
+    except OSError:
+        missing = False
+    if missing:
         if not path.is_symlink():
             return False
         try:
