@@ -95,12 +95,23 @@ class C1ZReader:
             ("entitlements", "v1_entitlements"),
             ("grants", "v1_grants"),
         ):
-            query = f"SELECT resource_type_id, count(*) FROM {table} WHERE sync_id = ? GROUP BY resource_type_id"  # noqa: S608
+            # Cut past the bound as they are read: only a cut id is held, and it is refused.
+            query = (
+                f"SELECT substr(resource_type_id, 1, {rows.MAX_TYPE_ID + 1}), count(*) FROM {table} "  # noqa: S608
+                "WHERE sync_id = ? GROUP BY resource_type_id"
+            )
             with self._decoding(table):
                 for type_id, n in self._conn.execute(query, (sid,)):
                     # str(): a hostile file may hold NULL or a blob here; the counts stay printable.
-                    entry = out.setdefault(str(type_id), {"resources": 0, "entitlements": 0, "grants": 0})
+                    name = str(type_id)
+                    if len(name) > rows.MAX_TYPE_ID:
+                        raise ValueError(f"a row names a resource type id of more than {rows.MAX_TYPE_ID:,} characters")
+                    entry = out.setdefault(name, {"resources": 0, "entitlements": 0, "grants": 0})
                     entry[key] += int(n)
+                    if len(out) > rows.MAX_RESOURCE_TYPES:
+                        raise ValueError(
+                            f"its rows name more than {rows.MAX_RESOURCE_TYPES:,} resource types of one sync"
+                        )
         return out
 
     def resource_types(self, sync_id: str | None = None) -> list[resource_pb2.ResourceType]:

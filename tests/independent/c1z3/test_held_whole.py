@@ -1,7 +1,7 @@
 """Guards the class "a read that holds a whole table of a file at once": every other read of a c1z's objects comes a
 batch at a time (bounded in rows and bytes: rows.iter_blobs) and each object is bounded (rows.MAX_OBJECT_BYTES), but a
 sync's resource types are held all at once, decoded, by `inspect` (its summary and its --resources check) and by the
-engine resuming an unfinished sync. Protobuf of tiny repeated fields decodes to ~30x its size: a 24 KB file of three
+engine resuming an unfinished sync, and so are the type ids its rows name, one count each, by every `inspect`. Protobuf of tiny repeated fields decodes to ~30x its size: a 24 KB file of three
 resource types of 4 MiB of empty annotations each took `inspect` 390 MB, and fifteen (within the 64 MiB any file may
 decompress to) 1.7 GB, before any check. Now they are counted and measured in SQL first, and a file over the bound is
 one line naming it (inspect: exit 1) or damage (a resumed sync starts over in a new file)."""
@@ -33,6 +33,14 @@ _MANY = (
     "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i <= 10000) "
     "INSERT INTO v1_resource_types (external_id, data, sync_id, discovered_at) "
     "SELECT 't' || i, CAST('' AS BLOB), (SELECT sync_id FROM v1_sync_runs), '2026-01-01 00:00:00' FROM n"
+)
+
+
+# Rows of the finished sync naming resource types of their own: 10,001 of them, or one of 2,000 characters.
+_NAMING = (
+    "INSERT INTO v1_resources (resource_type_id, external_id, data, sync_id, discovered_at) "
+    "SELECT {type_id}, 'r' || i || ':x', CAST('' AS BLOB), (SELECT sync_id FROM v1_sync_runs), '2026-01-01 00:00:00' "
+    "FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows}) SELECT i FROM n)"
 )
 
 
@@ -113,3 +121,30 @@ async def test_a_sync_over_such_a_run_starts_over_and_ends_whole(unfinished: Pat
         assert (run.sync_id, run.finished) == (result.sync_id, True)
         assert {g.id for g in reader.grants()} == expected_grant_ids(org)
     assert leftovers(work) == []
+
+
+@pytest.mark.parametrize(
+    ("case", "statement", "said"),
+    [
+        (
+            "too many",
+            _NAMING.format(type_id="'t' || i", rows=10_001),
+            "cannot read v1_resources: its rows name more than 10,000 resource types of one sync",
+        ),
+        (
+            "too long",
+            _NAMING.format(type_id="printf('%.*c', 2000, 't')", rows=1),
+            "cannot read v1_resources: a row names a resource type id of more than 1,024 characters",
+        ),
+    ],
+)
+def test_inspect_refuses_rows_naming_types_over_the_bound_in_one_line(
+    finished: Path, tmp_path: Path, case: str, statement: str, said: str
+) -> None:
+    """The types a sync's rows name are counted for every `inspect` (its summary, its --resources check), one entry
+    each: a 19 MB file naming a million of them took 660 MB and 10 s of CPU, and printed 112 MB."""
+    path = edited(finished, tmp_path / "named.c1z", statement)
+    code, out, err = run_inspect(path)
+    assert code == 1, (case, code, out[:200])
+    assert out == ""
+    assert err == f"baton-datadog: inspect: {path}: {said}\n"
