@@ -49,7 +49,7 @@ class C1ZReader:
             yield
         except C1ZFormatError:
             raise
-        except sqlite3.Error as exc:
+        except rows.SQLITE_ERRORS as exc:
             raise C1ZFormatError(f"{self.path}: cannot read {what}: {rows.value_problem(exc)}") from exc
         except (DecodeError, ValueError, TypeError, OverflowError) as exc:
             raise C1ZFormatError(f"{self.path}: cannot read {what}: {exc}") from exc
@@ -212,7 +212,7 @@ def damaged_types_outside(
         try:
             decompress_to(c1z_path, db_path, stop)
             conn = connect_read_only(db_path)
-        except (C1ZFormatError, sqlite3.Error, OSError):
+        except (C1ZFormatError, *rows.SQLITE_ERRORS, OSError):
             check_stop(stop, c1z_path)
             return []
         try:
@@ -222,7 +222,7 @@ def damaged_types_outside(
                 try:
                     if stored_columns(conn, table, column, "data"):
                         found.update(_outside(conn, table, column, known, limit))
-                except sqlite3.Error:
+                except rows.SQLITE_ERRORS:
                     pass  # this table unreadable: the other's types stand
             check_stop(stop, c1z_path)  # a stopped read ends as stopped, not as "no types"
             return sorted(found)[:limit]
@@ -254,7 +254,7 @@ def _outside(conn: sqlite3.Connection, table: str, column: str, known: Collectio
     seen: set[str] = set()
     found: list[str] = []
     # Row by row, not DISTINCT: SQLite's DISTINCT gave nothing before a broken page's error, though rows before it read.
-    with suppress(sqlite3.Error):  # a broken page ends the scan; what was found before it stands
+    with suppress(*rows.SQLITE_ERRORS):  # a broken page ends the scan; what was found before it stands
         for (value,) in conn.execute(query, tuple(known)):
             if value in seen:
                 continue
@@ -272,7 +272,7 @@ def _confirmed(conn: sqlite3.Connection, table: str, column: str, value: str) ->
         # The object's kind and size come from the row's header alone: a header that does not read (a flipped bit)
         # makes its type text garbage too, which proves nothing (ours was refused as another connector's).
         shape = conn.execute(f"SELECT typeof(data), length(data) {where}", (value,)).fetchone()
-    except sqlite3.Error:
+    except rows.SQLITE_ERRORS:
         return False
     if shape is None or shape[0] != "blob":
         return False
@@ -280,7 +280,7 @@ def _confirmed(conn: sqlite3.Connection, table: str, column: str, value: str) ->
         return True  # too large to decode here: the type column alone speaks
     try:
         row = conn.execute(f"SELECT data {where}", (value,)).fetchone()
-    except sqlite3.Error:
+    except rows.SQLITE_ERRORS:
         return True  # the header read and its object does not (a broken overflow page): the type column speaks
     if row is None or not isinstance(row[0], bytes):
         return False

@@ -154,10 +154,22 @@ def _open_directory(directory: str) -> int | None:
     return fd
 
 
-def value_problem(exc: sqlite3.Error) -> str:
-    """SQLite's error in words for a message naming the file: SQLITE_TOOBIG is the file's value over the limit."""
+# What SQLite raises reading a damaged file: its own errors, and a UnicodeDecodeError when its message quotes bytes of
+# the file that are not UTF-8. The sqlite3 module decodes SQLite's message as UTF-8 and raises that failure instead of
+# the error: one flipped bit in the schema's SQL made every statement `malformed database schema (...) - near
+# "UNIQUE\xa3INDEX"`, which escaped each `except sqlite3.Error` on a damaged file, and every sync into the file ended as
+# "unexpected error: UnicodeDecodeError" (from the start-up check on), the file never started over.
+SQLITE_ERRORS: tuple[type[sqlite3.Error], type[UnicodeDecodeError]] = (sqlite3.Error, UnicodeDecodeError)
+_MESSAGE_BYTES = 1024  # SQLite's messages are a line; the rest of a text that was being decoded is not one
+
+
+def value_problem(exc: Exception) -> str:
+    """SQLite's error (one of `SQLITE_ERRORS`) in words for a message naming the file: SQLITE_TOOBIG is the file's
+    value over the limit; a message that is not UTF-8 is given with its stray bytes escaped."""
     if getattr(exc, "sqlite_errorname", "") == "SQLITE_TOOBIG":
         return f"a value larger than {MAX_VALUE_BYTES >> 20} MiB"
+    if isinstance(exc, UnicodeDecodeError):
+        return bytes(exc.object[:_MESSAGE_BYTES]).decode("utf-8", "backslashreplace")
     return str(exc)
 
 

@@ -1210,14 +1210,14 @@ def _holds_a_finished_run(db_path: Path, stop: threading.Event | None = None) ->
         return False
     try:
         conn = connect_read_only(db_path)
-    except sqlite3.Error:
+    except rows.SQLITE_ERRORS:
         return False
     try:
         if not stored_columns(conn, "v1_sync_runs", "ended_at"):
             return False
         stop_when(conn, stop)
         return conn.execute("SELECT 1 FROM v1_sync_runs WHERE ended_at IS NOT NULL LIMIT 1").fetchone() is not None
-    except sqlite3.Error:
+    except rows.SQLITE_ERRORS:
         return False
     finally:
         conn.close()
@@ -1276,13 +1276,13 @@ def _guarded(db: _Db, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> 
         return fn(*args, **kwargs)
     except C1ZFormatError:
         raise
-    except (sqlite3.Error, OSError) as exc:
+    except (*rows.SQLITE_ERRORS, OSError) as exc:
         # The disk under the working file (full, a file-size limit, an I/O error, its directory removed): the
         # place's fault, named as such. Calling it a damaged c1z started a resumed sync over and hid the cause.
         failure = working_file_failure(db.db_path, "storing the sync", exc)
         if failure is not None:
             raise failure from exc
-        if isinstance(exc, sqlite3.DatabaseError):
+        if isinstance(exc, sqlite3.DatabaseError | UnicodeDecodeError):
             raise DamagedC1ZError(f"{db.source}: damaged SQLite database: {rows.value_problem(exc)}") from exc
         raise
     except DecodeError as exc:
