@@ -1,0 +1,63 @@
+"""Guards the class "a resumed file's index that lacks rows of its table": the store reads a resumed run's rows through
+the file's indexes (`stored_resources`, `get_resource`, the resumed listings' cursor, the upserts' conflict target), and
+the opening's check, SQLite's `quick_check`, reads every page but does not compare an index with its table. One damaged
+index page (here: the unique resource index without the row of role r0) passed it, the resumed run found the role
+missing, dropped its grants as dangling and was saved as a complete sync without them (`make fuzz`-style mutation of an
+unfinished file's bytes found it). A resumed file's indexes are now rebuilt from its tables when it is opened."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from connector.baton.c1z.reader import C1ZReader
+from connector.baton.sync.to_file import sync_to_file
+from tests.baton.fake_connector import Faults, InjectedFailure, Org, expected_grant_ids, syncers
+from tests.baton.test_sync_engine import options
+from tests.independent.c1z.hostile import database_of, envelope
+
+_INDEX = "idx_resources_parent_resource_id_v1"
+_DEFINITION = f"CREATE UNIQUE INDEX {_INDEX} on v1_resources (external_id, sync_id)"
+
+
+@pytest.fixture(scope="module")
+def unfinished(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An unfinished sync saved by a failure in the grants phase, its roles stored: the next run resumes it."""
+    where = tmp_path_factory.mktemp("unfinished")
+    path = where / "unfinished.c1z"
+    with pytest.raises(InjectedFailure):
+        asyncio.run(sync_to_file(syncers(Org(), Faults(fail_at_call=19)), path, options(concurrency=1), tmp_dir=where))
+    return path
+
+
+def _index_without(c1z: Path, out: Path, external_id: str) -> Path:
+    """`c1z` whose unique resource index lacks the row of `external_id`, its schema saying it is whole, as a damaged
+    page of the index leaves it: built as a partial index, then declared the full one."""
+    db = out.with_suffix(".db")
+    db.write_bytes(database_of(c1z))
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        conn.execute(f"DROP INDEX {_INDEX}")
+        conn.execute(f"{_DEFINITION} WHERE external_id != ?".replace("?", f"'{external_id}'"))
+        conn.execute("PRAGMA writable_schema=ON")
+        conn.execute("UPDATE sqlite_master SET sql = ? WHERE name = ?", (_DEFINITION, _INDEX))
+        conn.commit()
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("PRAGMA quick_check").fetchall() == [("ok",)], "the opening's check passes it"
+        assert conn.execute("PRAGMA integrity_check").fetchall() != [("ok",)]
+    out.write_bytes(envelope(db.read_bytes()))
+    db.unlink()
+    return out
+
+
+async def test_a_resumed_run_over_an_index_lacking_a_row_ends_whole(unfinished: Path, tmp_path: Path) -> None:
+    path = await asyncio.to_thread(_index_without, unfinished, tmp_path / "resumed.c1z", "role:r0")
+    org = Org()
+    result = await sync_to_file(syncers(org, Faults()), path, options(), tmp_dir=tmp_path)
+    assert result.resumed, "the run is resumed: its rows are whole, only the index was not"
+    with C1ZReader(path, tmp_path) as reader:
+        assert {g.id for g in reader.grants()} == expected_grant_ids(org)
+        assert sorted(r.id.resource for r in reader.resources("role")) == ["r0", "r1", "r2"]
