@@ -287,15 +287,6 @@ class _Db:
                     for name in DEFERRED_RESOURCE_INDEXES:
                         self.conn.execute(f"DROP INDEX IF EXISTS {name}")
                     self._resource_indexes_deferred = True
-            if not self._fresh:
-                # A resumed file's indexes are rebuilt from its tables: `quick_check` (check_readable) reads every page
-                # but does not compare an index with its table, and a damaged index lacking a row passed it. Read
-                # through it, a resumed run found its stored role missing (`stored_resources`), dropped the role's
-                # grants as dangling and was saved as complete without them; its resumed listings and upserts read it
-                # too. A unique index that its table's rows no longer fit fails here: damage, the sync starts over.
-                # The cost is the indexes kept during the load (the deferred ones are dropped above): about what
-                # building them took the first time (docs/benchmarks.md), once per resume.
-                self.conn.execute("REINDEX")
         self.commit()
 
     def _forget_statistics(self) -> None:
@@ -381,6 +372,16 @@ class _Db:
         """The unfinished sync's token. Its rows are tallied by `rows_changed`, once the token is read and only if it
         records a tally to compare with: a token that starts over anyway pays no pass over the tables."""
         token = self.sync_token(sync_id)
+        # The file's indexes are rebuilt from its tables before the run reads its rows back: `quick_check`
+        # (check_readable) reads every page but does not compare an index with its table, and a damaged index lacking
+        # a row passed it. Read through it, a resumed run found its stored role missing (`stored_resources`), dropped
+        # the role's grants as dangling and was saved as complete without them; its resumed listings and upserts read
+        # the indexes too. A unique index that its table's rows no longer fit fails here: damage, the sync starts over.
+        # The cost is the indexes kept during the load (the grants' deferred ones are dropped): about what building
+        # them took the first time (docs/benchmarks.md), once per resume; a new sync into the file pays nothing.
+        with self.unit():
+            self.conn.execute("REINDEX")
+        self.commit()
         self._resumed = sync_id
         return token
 

@@ -13,6 +13,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import structlog
 
 from connector.baton.c1z.reader import C1ZReader
 from connector.baton.sync.to_file import sync_to_file
@@ -34,14 +35,25 @@ def unfinished(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _index_without(c1z: Path, out: Path, external_id: str) -> Path:
-    """`c1z` whose unique resource index lacks the row of `external_id`, its schema saying it is whole, as a damaged
-    page of the index leaves it: built as a partial index, then declared the full one."""
+def _index_without(c1z: Path, out: Path, external_id: str, *, copied: bool = False) -> Path:
+    """`c1z` whose unique resource index lacks a row of `external_id` (with `copied`, a second row of it, the first kept
+    in the index), its schema saying it is whole, as a damaged page of the index leaves it: built as a partial index,
+    then declared the full one."""
     db = out.with_suffix(".db")
     db.write_bytes(database_of(c1z))
     with contextlib.closing(sqlite3.connect(db)) as conn:
         conn.execute(f"DROP INDEX {_INDEX}")
-        conn.execute(f"{_DEFINITION} WHERE external_id != ?".replace("?", f"'{external_id}'"))
+        if copied:
+            copy = conn.execute(
+                "INSERT INTO v1_resources (resource_type_id, external_id, parent_resource_type_id, parent_resource_id, "
+                "data, sync_id, discovered_at) SELECT resource_type_id, external_id, parent_resource_type_id, "
+                "parent_resource_id, data, sync_id, discovered_at FROM v1_resources WHERE external_id = ?",
+                (external_id,),
+            )
+            left_out = f"id != {copy.lastrowid}"
+        else:
+            left_out = f"external_id != '{external_id}'"
+        conn.execute(f"{_DEFINITION} WHERE {left_out}")
         conn.execute("PRAGMA writable_schema=ON")
         conn.execute("UPDATE sqlite_master SET sql = ? WHERE name = ?", (_DEFINITION, _INDEX))
         conn.commit()
@@ -58,6 +70,24 @@ async def test_a_resumed_run_over_an_index_lacking_a_row_ends_whole(unfinished: 
     org = Org()
     result = await sync_to_file(syncers(org, Faults()), path, options(), tmp_dir=tmp_path)
     assert result.resumed, "the run is resumed: its rows are whole, only the index was not"
+    with C1ZReader(path, tmp_path) as reader:
+        assert {g.id for g in reader.grants()} == expected_grant_ids(org)
+        assert sorted(r.id.resource for r in reader.resources("role")) == ["r0", "r1", "r2"]
+
+
+async def test_a_resumed_run_over_a_unique_index_its_rows_no_longer_fit_starts_over_whole(
+    unfinished: Path, tmp_path: Path
+) -> None:
+    """The same damage over a resource stored twice (the unique index holds one of its rows): the index cannot be
+    rebuilt, which is damage, and a new sync starts in a new file."""
+    path = await asyncio.to_thread(_index_without, unfinished, tmp_path / "resumed.c1z", "role:r0", copied=True)
+    org = Org()
+    with structlog.testing.capture_logs() as events:
+        result = await sync_to_file(syncers(org, Faults()), path, options(), tmp_dir=tmp_path)
+    assert not result.resumed
+    (warning,) = [e for e in events if e["log_level"] == "warning"]
+    assert warning["event"] == "existing c1z is damaged; starting a new sync instead of resuming"
+    assert warning["error"].startswith(f"{path}: damaged SQLite database: UNIQUE constraint failed"), warning["error"]
     with C1ZReader(path, tmp_path) as reader:
         assert {g.id for g in reader.grants()} == expected_grant_ids(org)
         assert sorted(r.id.resource for r in reader.resources("role")) == ["r0", "r1", "r2"]
