@@ -95,9 +95,10 @@ class C1ZReader:
             ("entitlements", "v1_entitlements"),
             ("grants", "v1_grants"),
         ):
-            # Cut past the bound as they are read: only a cut id is held, and it is refused.
+            # Cut past the bound as they are read: only a cut id is held, and it is refused. From the table, not an
+            # index of the file (see `rows.iter_blobs`).
             query = (
-                f"SELECT substr(resource_type_id, 1, {rows.MAX_TYPE_ID + 1}), count(*) FROM {table} "  # noqa: S608
+                f"SELECT substr(resource_type_id, 1, {rows.MAX_TYPE_ID + 1}), count(*) FROM {table} NOT INDEXED "  # noqa: S608
                 "WHERE sync_id = ? GROUP BY resource_type_id"
             )
             with self._decoding(table):

@@ -1,9 +1,15 @@
-"""Guards the class "a resumed file's index that lacks rows of its table": the store reads a resumed run's rows through
-the file's indexes (`stored_resources`, `get_resource`, the resumed listings' cursor, the upserts' conflict target), and
-the opening's check, SQLite's `quick_check`, reads every page but does not compare an index with its table. One damaged
-index page (here: the unique resource index without the row of role r0) passed it, the resumed run found the role
-missing, dropped its grants as dangling and was saved as a complete sync without them (`make fuzz`-style mutation of an
-unfinished file's bytes found it). A resumed file's indexes are now rebuilt from its tables when it is opened."""
+"""Guards the class "a file's index that lacks rows of its table, read in place of the table": SQLite's `quick_check`,
+the opening's check, reads every page but does not compare an index with its table, so one damaged index page (here:
+an index built without some rows, then declared whole) passes it.
+
+The store reads a resumed run's rows through the file's indexes (`stored_resources`, `get_resource`, the resumed
+listings' cursor, the upserts' conflict target): without role r0 in the unique resource index, the resumed run found
+the role missing, dropped its grants as dangling and was saved as a complete sync without them (found by mutating an
+unfinished file's bytes). A resumed file's indexes are now rebuilt from its tables (`_Db.resume_sync`).
+
+The reader (`inspect`, the start-up check's look for another connector's types) read through them too: its summary
+counted half the grants and `--resources user` listed 22 of 23 users, exit 0. Its counts and listings now read the
+tables (`NOT INDEXED`)."""
 
 from __future__ import annotations
 
@@ -19,7 +25,7 @@ from connector.baton.c1z.reader import C1ZReader
 from connector.baton.sync.to_file import sync_to_file
 from tests.baton.fake_connector import Faults, InjectedFailure, Org, expected_grant_ids, syncers
 from tests.baton.test_sync_engine import options
-from tests.independent.c1z.hostile import database_of, envelope
+from tests.independent.c1z.hostile import database_of, envelope, good_c1z, run_inspect
 
 _INDEX = "idx_resources_parent_resource_id_v1"
 _DEFINITION = f"CREATE UNIQUE INDEX {_INDEX} on v1_resources (external_id, sync_id)"
@@ -91,3 +97,42 @@ async def test_a_resumed_run_over_a_unique_index_its_rows_no_longer_fit_starts_o
     with C1ZReader(path, tmp_path) as reader:
         assert {g.id for g in reader.grants()} == expected_grant_ids(org)
         assert sorted(r.id.resource for r in reader.resources("role")) == ["r0", "r1", "r2"]
+
+
+_DAMAGED_INDEXES = {
+    "resources by type": ("idx_resources_resource_type_id_v1", "v1_resources (resource_type_id)"),
+    "grants by resource": ("idx_grants_resource_type_id_resource_id_v1", "v1_grants (resource_type_id, resource_id)"),
+    "entitlements by resource": ("idx_entitlements_resource_id_v1", "v1_entitlements (resource_type_id, resource_id)"),
+}
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    where = tmp_path_factory.mktemp("finished")
+    return asyncio.run(good_c1z(where / "good.c1z", where))
+
+
+@pytest.mark.parametrize("case", sorted(_DAMAGED_INDEXES))
+def test_inspect_counts_and_lists_the_rows_of_the_tables_not_of_a_damaged_index(
+    finished: Path, tmp_path: Path, case: str
+) -> None:
+    index, columns = _DAMAGED_INDEXES[case]
+    expected = {
+        listing: run_inspect(finished, *listing)[1]
+        for listing in [(), ("--resources", "user"), ("--grants",), ("--entitlements",)]
+    }
+    db = tmp_path / "damaged.db"
+    db.write_bytes(database_of(finished))
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        conn.execute(f"DROP INDEX {index}")
+        # Half the rows, and user u0003's row, left out of the index.
+        conn.execute(f"CREATE INDEX {index} on {columns} WHERE id % 2 = 0 AND external_id != 'user:u0003'")
+        conn.execute("PRAGMA writable_schema=ON")
+        conn.execute("UPDATE sqlite_master SET sql = ? WHERE name = ?", (f"CREATE INDEX {index} on {columns}", index))
+        conn.commit()
+    path = tmp_path / "damaged.c1z"
+    path.write_bytes(envelope(db.read_bytes()))
+    for listing, shown in expected.items():
+        code, out, err = run_inspect(path, *listing)
+        assert (code, err) == (0, ""), listing
+        assert out.replace(str(path), "FILE") == shown.replace(str(finished), "FILE"), listing
