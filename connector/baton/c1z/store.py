@@ -371,17 +371,19 @@ class _Db:
     def resume_sync(self, sync_id: str) -> str:
         """The unfinished sync's token. Its rows are tallied by `rows_changed`, once the token is read and only if it
         records a tally to compare with: a token that starts over anyway pays no pass over the tables."""
-        token = self.sync_token(sync_id)
-        # The file's indexes are rebuilt from its tables before the run reads its rows back: `quick_check`
+        # The file's indexes are rebuilt from its tables before the run (its token first) is read back: `quick_check`
         # (check_readable) reads every page but does not compare an index with its table, and a damaged index lacking
         # a row passed it. Read through it, a resumed run found its stored role missing (`stored_resources`), dropped
         # the role's grants as dangling and was saved as complete without them; its resumed listings and upserts read
         # the indexes too. A unique index that its table's rows no longer fit fails here: damage, the sync starts over.
         # The cost is the indexes kept during the load (the grants' deferred ones are dropped): about what building
         # them took the first time (docs/benchmarks.md), once per resume; a new sync into the file pays nothing.
+        # A run found by `sync_runs` (a table scan) and then not by its id (the unique index) was a KeyError, "unexpected
+        # error", every run.
         with self.unit():
             self.conn.execute("REINDEX")
         self.commit()
+        token = self.sync_token(sync_id)
         self._resumed = sync_id
         return token
 

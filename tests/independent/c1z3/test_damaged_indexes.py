@@ -27,8 +27,17 @@ from tests.baton.fake_connector import Faults, InjectedFailure, Org, expected_gr
 from tests.baton.test_sync_engine import options
 from tests.independent.c1z.hostile import database_of, envelope, good_c1z, run_inspect
 
-_INDEX = "idx_resources_parent_resource_id_v1"
-_DEFINITION = f"CREATE UNIQUE INDEX {_INDEX} on v1_resources (external_id, sync_id)"
+# Unique indexes the store reads a resumed run through: (its definition, the rows of role r0 or the unfinished run).
+_UNIQUE = {
+    "resources": (
+        "CREATE UNIQUE INDEX idx_resources_parent_resource_id_v1 on v1_resources (external_id, sync_id)",
+        "external_id != 'role:r0'",
+    ),
+    "sync runs": (
+        "CREATE UNIQUE INDEX idx_sync_runs_sync_id_v1 on v1_sync_runs (sync_id)",
+        "ended_at IS NOT NULL",
+    ),
+}
 
 
 @pytest.fixture(scope="module")
@@ -41,27 +50,20 @@ def unfinished(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _index_without(c1z: Path, out: Path, external_id: str, *, copied: bool = False) -> Path:
-    """`c1z` whose unique resource index lacks a row of `external_id` (with `copied`, a second row of it, the first kept
-    in the index), its schema saying it is whole, as a damaged page of the index leaves it: built as a partial index,
-    then declared the full one."""
+def _index_lacking(c1z: Path, out: Path, definition: str, kept: str, *, before: str = "") -> Path:
+    """`c1z` whose index `definition` holds only the rows where `kept`, its schema saying it is whole, as a damaged page
+    of the index leaves it: built as a partial index, then declared the full one. The SQL `before` runs first, the row
+    id it inserts given to `kept` as `{copy}`."""
+    name = definition.split(" INDEX ", 1)[1].split()[0]
     db = out.with_suffix(".db")
     db.write_bytes(database_of(c1z))
     with contextlib.closing(sqlite3.connect(db)) as conn:
-        conn.execute(f"DROP INDEX {_INDEX}")
-        if copied:
-            copy = conn.execute(
-                "INSERT INTO v1_resources (resource_type_id, external_id, parent_resource_type_id, parent_resource_id, "
-                "data, sync_id, discovered_at) SELECT resource_type_id, external_id, parent_resource_type_id, "
-                "parent_resource_id, data, sync_id, discovered_at FROM v1_resources WHERE external_id = ?",
-                (external_id,),
-            )
-            left_out = f"id != {copy.lastrowid}"
-        else:
-            left_out = f"external_id != '{external_id}'"
-        conn.execute(f"{_DEFINITION} WHERE {left_out}")
+        conn.execute(f"DROP INDEX {name}")
+        if before:
+            kept = kept.format(copy=conn.execute(before).lastrowid)
+        conn.execute(f"{definition} WHERE {kept}")
         conn.execute("PRAGMA writable_schema=ON")
-        conn.execute("UPDATE sqlite_master SET sql = ? WHERE name = ?", (_DEFINITION, _INDEX))
+        conn.execute("UPDATE sqlite_master SET sql = ? WHERE name = ?", (definition, name))
         conn.commit()
     with contextlib.closing(sqlite3.connect(db)) as conn:
         assert conn.execute("PRAGMA quick_check").fetchall() == [("ok",)], "the opening's check passes it"
@@ -71,8 +73,14 @@ def _index_without(c1z: Path, out: Path, external_id: str, *, copied: bool = Fal
     return out
 
 
-async def test_a_resumed_run_over_an_index_lacking_a_row_ends_whole(unfinished: Path, tmp_path: Path) -> None:
-    path = await asyncio.to_thread(_index_without, unfinished, tmp_path / "resumed.c1z", "role:r0")
+@pytest.mark.parametrize("index", sorted(_UNIQUE))
+async def test_a_resumed_run_over_an_index_lacking_a_row_ends_whole(
+    unfinished: Path, tmp_path: Path, index: str
+) -> None:
+    """Without role r0 in the resources' index, its grants were dropped as dangling; without the run in the sync runs'
+    index, the run listed by a scan was not found by its id: "unexpected error: KeyError", every run."""
+    definition, kept = _UNIQUE[index]
+    path = await asyncio.to_thread(_index_lacking, unfinished, tmp_path / "resumed.c1z", definition, kept)
     org = Org()
     result = await sync_to_file(syncers(org, Faults()), path, options(), tmp_dir=tmp_path)
     assert result.resumed, "the run is resumed: its rows are whole, only the index was not"
@@ -86,7 +94,16 @@ async def test_a_resumed_run_over_a_unique_index_its_rows_no_longer_fit_starts_o
 ) -> None:
     """The same damage over a resource stored twice (the unique index holds one of its rows): the index cannot be
     rebuilt, which is damage, and a new sync starts in a new file."""
-    path = await asyncio.to_thread(_index_without, unfinished, tmp_path / "resumed.c1z", "role:r0", copied=True)
+    # A copy of role r0's row, then the index without it.
+    copy = (
+        "INSERT INTO v1_resources (resource_type_id, external_id, parent_resource_type_id, parent_resource_id, data, "
+        "sync_id, discovered_at) SELECT resource_type_id, external_id, parent_resource_type_id, parent_resource_id, "
+        "data, sync_id, discovered_at FROM v1_resources WHERE external_id = 'role:r0'"
+    )
+    definition, _ = _UNIQUE["resources"]
+    path = await asyncio.to_thread(
+        _index_lacking, unfinished, tmp_path / "resumed.c1z", definition, "id != {copy}", before=copy
+    )
     org = Org()
     with structlog.testing.capture_logs() as events:
         result = await sync_to_file(syncers(org, Faults()), path, options(), tmp_dir=tmp_path)
