@@ -467,7 +467,7 @@ def check_resource_types_size(conn: sqlite3.Connection, sync_id: str) -> None:
     (`MAX_RESOURCE_TYPES_BYTES`, `MAX_RESOURCE_TYPES`): counted in SQL, before any is read."""
     count, size = conn.execute(
         "SELECT count(*), total(coalesce(length(data), 0) + coalesce(length(CAST(external_id AS BLOB)), 0)) "
-        "FROM v1_resource_types WHERE sync_id = ?",
+        "FROM v1_resource_types NOT INDEXED WHERE sync_id = ?",
         (sync_id,),
     ).fetchone()
     if count > MAX_RESOURCE_TYPES:
