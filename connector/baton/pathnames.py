@@ -25,7 +25,7 @@ def lookup_problem(path: Path) -> str | None:
     try:
         link = stat.S_ISLNK(os.lstat(path).st_mode)
     except OSError as exc:
-        return os_refusal(exc)
+        return _os_refusal(exc)
     if link:
         try:
             os.stat(path)
@@ -35,7 +35,7 @@ def lookup_problem(path: Path) -> str | None:
     return None
 
 
-def os_refusal(exc: OSError) -> str | None:
+def _os_refusal(exc: OSError) -> str | None:
     """The words for the OS's refusal `exc` to look a path up (`lookup_problem`), or None when it says the path is not
     there."""
     if exc.errno in _NOT_THERE:
