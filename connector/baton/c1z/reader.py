@@ -90,6 +90,7 @@ class C1ZReader:
         out: dict[str, dict[str, int]] = {}
         for type_id in (r.id for r in self.resource_types(sid)):
             out[type_id] = {"resources": 0, "entitlements": 0, "grants": 0}
+        held = sum(map(len, out))  # characters of the type ids held
         for key, table in (
             ("resources", "v1_resources"),
             ("entitlements", "v1_entitlements"),
@@ -98,21 +99,22 @@ class C1ZReader:
             # Cut past the bound as they are read: only a cut id is held, and it is refused. From the table, not an
             # index of the file (see `rows.iter_blobs`).
             query = (
-                f"SELECT substr(resource_type_id, 1, {rows.MAX_TYPE_ID + 1}), count(*) FROM {table} NOT INDEXED "  # noqa: S608
-                "WHERE sync_id = ? GROUP BY resource_type_id"
+                f"SELECT substr(resource_type_id, 1, {rows.MAX_TYPE_IDS_CHARS + 1}), count(*) "  # noqa: S608
+                f"FROM {table} NOT INDEXED WHERE sync_id = ? GROUP BY resource_type_id"
             )
             with self._decoding(table):
                 for type_id, n in self._conn.execute(query, (sid,)):
                     # str(): a hostile file may hold NULL or a blob here; the counts stay printable.
                     name = str(type_id)
-                    if len(name) > rows.MAX_TYPE_ID:
-                        raise ValueError(f"a row names a resource type id of more than {rows.MAX_TYPE_ID:,} characters")
-                    entry = out.setdefault(name, {"resources": 0, "entitlements": 0, "grants": 0})
-                    entry[key] += int(n)
-                    if len(out) > rows.MAX_RESOURCE_TYPES:
-                        raise ValueError(
-                            f"its rows name more than {rows.MAX_RESOURCE_TYPES:,} resource types of one sync"
-                        )
+                    if name not in out:
+                        held += len(name)
+                        if held > rows.MAX_TYPE_IDS_CHARS or len(out) >= rows.MAX_RESOURCE_TYPES:
+                            raise ValueError(
+                                f"its rows name more than {rows.MAX_RESOURCE_TYPES:,} resource types of one sync, or "
+                                f"type ids of more than {rows.MAX_TYPE_IDS_CHARS >> 20} MiB together"
+                            )
+                        out[name] = {"resources": 0, "entitlements": 0, "grants": 0}
+                    out[name][key] += int(n)
         return out
 
     def resource_types(self, sync_id: str | None = None) -> list[resource_pb2.ResourceType]:

@@ -49,10 +49,11 @@ MAX_SYNC_RUNS_TEXT = 64 << 20  # characters of all the runs' state tokens and st
 # 64 MiB any file may decompress to) 1.7 GB. A connector has a handful of a few hundred bytes each (Datadog's: 7).
 MAX_RESOURCE_TYPES_BYTES = 1 << 20
 MAX_RESOURCE_TYPES = 10_000
-# ... and the characters of a resource type id that rows name (a connector's are a word or two). Counted per type
-# (`C1ZReader.counts_by_type`, every `inspect`), the ids a sync's rows name were held whole too, whatever their number
-# and size: a 19 MB file naming a million types took `inspect` 660 MB and 10 s of CPU before printing 112 MB.
-MAX_TYPE_ID = 1024
+# ... and the characters of all the resource type ids a sync's rows name, together (a connector's are a word or two;
+# one long id is still shown whole). Counted per type (`C1ZReader.counts_by_type`, every `inspect`), the ids were held
+# whole too, whatever their number and size: a 19 MB file naming a million types took `inspect` 660 MB and 10 s of CPU
+# before printing 112 MB.
+MAX_TYPE_IDS_CHARS = 4 << 20
 
 
 def guard_connection(conn: sqlite3.Connection, db_path: Path) -> sqlite3.Connection:
