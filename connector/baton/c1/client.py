@@ -608,7 +608,7 @@ class BatonServiceClient:
                     code=code,
                     method=method,
                     retry_after=_retry_after(exc),
-                    may_have_landed=answer_lost(code, details),
+                    may_have_landed=answer_lost(code, details, peer_status=_peer_status(exc), connected=connected),
                 ) from None
             except Exception as exc:
                 if not type(exc).__module__.startswith("grpc"):
@@ -858,6 +858,15 @@ def _server_status(
     ):
         return grpc.aio.AioRpcError(first[0], error.initial_metadata(), first[2], first[1])
     return error
+
+
+def _peer_status(error: grpc.aio.AioRpcError) -> bool:
+    """Whether the status came with details (the `grpc-status-details-bin` trailer): the peer's own answer, which grpc
+    never makes for a call it lost (`answer_lost`)."""
+    try:
+        return any(key == _STATUS_DETAILS_KEY for key, _ in error.trailing_metadata() or ())
+    except (TypeError, ValueError):
+        return False
 
 
 def _retry_after(error: grpc.aio.AioRpcError) -> float | None:

@@ -59,9 +59,10 @@ class C1Error(Exception):
         self.method = method
         self.retry_after = retry_after
         self.may_have_landed = code == grpc.StatusCode.DEADLINE_EXCEEDED if may_have_landed is None else may_have_landed
-        """The call may have reached ConductorOne all the same: it went out and its answer was lost, not refused (it
-        timed out, or the connection carrying it was lost: `answer_lost`). A report or a hello task's Hello so ended
-        may have landed, and its loss line says so. None given: a DEADLINE_EXCEEDED only."""
+        """The call may have reached ConductorOne all the same: it failed any way but a refusal the peer sent, a
+        connection never made or a stream the peer refused (`answer_lost`: a timeout, a connection or stream lost under
+        it, a server stopping, a gateway's 5xx, an answer over a limit). A report or a hello task's Hello so ended may
+        have landed, and its loss line says so. None given: a DEADLINE_EXCEEDED only."""
 
 
 class C1TransientError(C1Error):
@@ -158,7 +159,7 @@ def classify_status(code: grpc.StatusCode) -> type[C1TransientError] | type[C1Fa
 CONNECTION_REFUSED: Final = "connection refused"
 DNS_FAILED: Final = "DNS lookup failed"
 CONNECTION_CLOSED: Final = "connection closed by the peer"
-"""A call's connection closed or reset under it (`answer_lost` reads it as a call that may have landed)."""
+"""A call's connection closed or reset under it (`lost_under_the_call` reads it as a call lost under way)."""
 
 # What a network failure was, read from grpc's status details or an OSError/ssl message: the operator gets
 # "connection refused", not "UNAVAILABLE" or "ConnectError". Checked in order; the first match names the cause.
@@ -240,16 +241,23 @@ def proxy_connect_failure(cause: str, proxy: str | None) -> str | None:
 
 
 # grpc's words when it could not make a connection for the call at all (its last connect attempt's error follows, a
-# socket closed during the handshake among them): the call never left.
+# socket closed during the handshake among them), at the start of its details: the call never left, when the channel
+# held no connection as the call began (a peer's own status may quote the same words: a front end passing on its
+# upstream's failure, after it handled the call).
 _NEVER_CONNECTED: Final = "failed to connect to all addresses"
-# HTTP/2 REFUSED_STREAM (7): the peer says it did not process the stream at all (RFC 9113 §8.7). The whole number:
-# a reset with code 71 or 700 after the peer read the call is no refusal.
-_REFUSED_STREAM: Final = re.compile(r"rst_stream with error code 7(?!\d)")
-# The codes only a peer sends, each its answer to the call: ConductorOne refused it (or a front of it answered 401,
-# 403 or 404, which grpc reads as UNAUTHENTICATED, PERMISSION_DENIED and UNIMPLEMENTED), so this attempt did not
-# land. grpc's own words for a call it lost come under the other codes: UNAVAILABLE (a closed or reset connection, a
-# server stopping with "Cancelling all calls", a gateway's 502/503/504 after it read the call), UNKNOWN and INTERNAL
-# (a stream ended mid-answer, a reset), RESOURCE_EXHAUSTED (an answer's metadata over the client's limit), CANCELLED.
+# HTTP/2 REFUSED_STREAM (7) in grpc's words, the whole of them: the peer says it did not process the stream at all (RFC
+# 9113 §8.7). A reset with code 71 or 700 after the peer read the call is no refusal.
+_REFUSED_STREAM: Final = re.compile(r"(?:stream removed \(rst_stream \()?received rst_stream with error code 7\)*")
+# grpc's words for a stream reset under a call, with its HTTP/2 error code: any code but REFUSED_STREAM is a loss, under
+# whatever status grpc maps it to (INADEQUATE_SECURITY is PERMISSION_DENIED to it, ENHANCE_YOUR_CALM
+# RESOURCE_EXHAUSTED, CANCEL CANCELLED).
+_RESET: Final = re.compile(r"received rst_stream with error code (\d+)")
+# The codes a peer sends as its refusal of the call (a front of ConductorOne's 401, 403 and 404 are UNAUTHENTICATED,
+# PERMISSION_DENIED and UNIMPLEMENTED to grpc): this attempt did not land, unless grpc's words say the stream was lost
+# (a reset grpc maps to one of them). grpc's own words for a call it lost come under the other codes: UNAVAILABLE (a
+# closed or reset connection, a server stopping with "Cancelling all calls", a gateway's 502/503/504 after it read the
+# call), UNKNOWN and INTERNAL (a stream ended mid-answer, a reset), RESOURCE_EXHAUSTED (an answer's metadata over the
+# client's limit), CANCELLED.
 _REFUSALS: Final = frozenset(
     {
         grpc.StatusCode.INVALID_ARGUMENT,
@@ -263,30 +271,39 @@ _REFUSALS: Final = frozenset(
         grpc.StatusCode.UNAUTHENTICATED,
     }
 )
-# grpc's words for a stream or a connection lost under a call (besides a closed or reset one, `network_cause`): how
-# `describe` words such a loss ("lost before the answer came", not "unreachable").
+# grpc's words for a stream or a connection lost under a call (besides a closed or reset one, `network_cause`).
 _LOST_UNDER_THE_CALL: Final = ("stream removed", "rst_stream", "keepalive watchdog timeout")
 
 
-def answer_lost(code: grpc.StatusCode, details: str) -> bool:
+def answer_lost(code: grpc.StatusCode, details: str, *, peer_status: bool = False, connected: bool = True) -> bool:
     """Whether a failed call may have reached ConductorOne all the same, its answer lost rather than refused
-    (`C1Error.may_have_landed`). Known not to have landed: a refusal the peer sent (`_REFUSALS`), a call grpc could not
-    connect for at all, and a stream the peer reset as never processed (REFUSED_STREAM). Any other failure may have
-    landed: a timeout, a connection closed or reset under the call, a server stopping, a gateway's 5xx after it read
-    the call, an answer cut short or over a limit. Which side ended a connection, and how far a call got before, cannot
-    be told from grpc's words, so the default is "may have": the reverse, a report that landed said never sent, is an
-    untrue loss line, and an issued credential ConductorOne holds called never handed over, where this costs a look."""
-    if code in _REFUSALS:
+    (`C1Error.may_have_landed`). Known not to have landed: a status the peer sent with details of its own
+    (`peer_status`: the `grpc-status-details-bin` trailer, which grpc never makes itself), a stream the peer reset as
+    never processed (REFUSED_STREAM), a refusal code (`_REFUSALS`) unless grpc's words say the stream was lost, and a
+    call grpc could not connect for at all while the channel held no connection as it began (`connected`). Any other
+    failure may have landed: a timeout, a connection closed or reset under the call, a server stopping, a gateway's
+    5xx after it read the call, an answer cut short or over a limit. Which side ended a connection, and how far a call
+    got before, cannot be told from grpc's words, so the default is "may have": the reverse, a report that landed said
+    never sent, is an untrue loss line, and an issued credential ConductorOne holds called never handed over, where
+    this costs a look."""
+    if peer_status:
         return False
     lowered = details.lower()
-    return _NEVER_CONNECTED not in lowered and _REFUSED_STREAM.search(lowered) is None
+    if _REFUSED_STREAM.fullmatch(lowered):
+        return False
+    if "stream removed" in lowered or any(reset != "7" for reset in _RESET.findall(lowered)):
+        return True
+    if code in _REFUSALS:
+        return False
+    return connected or not lowered.startswith(_NEVER_CONNECTED)
 
 
 def lost_under_the_call(details: str) -> bool:
     """grpc's words say the connection or the stream carrying the call was lost under it (closed, reset, found dead by
-    keepalive), as opposed to one that was never made: the words of `BatonServiceClient`'s error for it."""
+    keepalive), as opposed to one never made or a stream the peer refused: how `BatonServiceClient`'s error words it
+    ("lost before the answer came", not "unreachable")."""
     lowered = details.lower()
-    if _NEVER_CONNECTED in lowered:
+    if lowered.startswith(_NEVER_CONNECTED) or _REFUSED_STREAM.fullmatch(lowered):
         return False
     return any(marker in lowered for marker in _LOST_UNDER_THE_CALL) or network_cause(details) == CONNECTION_CLOSED
 

@@ -872,8 +872,8 @@ class TaskProcessor:
     async def _answer_hello(self, task_id: str) -> bool:
         """Whether ConductorOne took the Hello that answers the task. A passing failure is tried again under the report
         policy, bounded (the Hello is the task's only acknowledgement: tried once, a brief outage lost it)."""
-        # A Hello out and unanswered when cut (the stop deadline, a cancel), or one that timed out or whose connection was
-        # lost under it (`C1Error.may_have_landed`): it may have landed, and ConductorOne then holds the task's
+        # A Hello out and unanswered when cut (the stop deadline, a cancel), or one that failed any way but a refusal
+        # (`C1Error.may_have_landed`, `answer_lost`): it may have landed, and ConductorOne then holds the task's
         # acknowledgement after all. Said as a lost report says it.
         out_unanswered = sent_unanswered = False
 
@@ -1050,7 +1050,7 @@ class TaskProcessor:
                         log.info("task report already on record at ConductorOne", error=last_error)
                         return outcome, True
                     gone_answers = gone_answers + 1 if verdict is Verdict.GONE else 0
-                    # Sent and never answered (timed out, or its connection lost under it: `C1Error.may_have_landed`):
+                    # Sent and not known refused (timed out, lost under way: `C1Error.may_have_landed`, `answer_lost`):
                     # it may have landed, and the task then left the queue (a finished task does), so "gone" can be
                     # ConductorOne holding this very report.
                     sent_unanswered = sent_unanswered or exc.may_have_landed

@@ -96,7 +96,15 @@ async def test_a_hello_taken_then_cut_off_and_refused_on_retry_says_it_may_have_
         ),
         # A refusal only a peer sends is its answer, whatever its words say.
         (grpc.StatusCode.FAILED_PRECONDITION, "connection reset: the task is closed", False),
-        (grpc.StatusCode.NOT_FOUND, "Stream removed", False),
+        # grpc maps a stream reset to a code of its own choosing (INADEQUATE_SECURITY to PERMISSION_DENIED): its
+        # words of a lost stream win over the code (r1105).
+        (grpc.StatusCode.NOT_FOUND, "Stream removed", True),
+        (
+            grpc.StatusCode.PERMISSION_DENIED,
+            "Stream removed (RST_STREAM (Received RST_STREAM with error code 12))",
+            True,
+        ),
+        (grpc.StatusCode.UNAVAILABLE, "Stream removed (RST_STREAM (Received RST_STREAM with error code 7))", False),
         (grpc.StatusCode.UNAUTHENTICATED, "Received http2 header with status: 401", False),
         (grpc.StatusCode.UNIMPLEMENTED, "Received http2 header with status: 404", False),
         # grpc's own words for a call it lost come as UNAVAILABLE, UNKNOWN, INTERNAL, RESOURCE_EXHAUSTED and CANCELLED,
@@ -123,7 +131,28 @@ async def test_a_hello_taken_then_cut_off_and_refused_on_retry_says_it_may_have_
     ],
 )
 def test_which_failures_may_have_landed(code: grpc.StatusCode, details: str, lost: bool) -> None:
-    assert answer_lost(code, details) is lost
+    assert answer_lost(code, details, connected=False) is lost
+
+
+@pytest.mark.parametrize(
+    "details",
+    [
+        "failed to connect to all addresses; last error: UNAVAILABLE: ipv4:10.0.0.9:443: Connection refused",
+        "backend: failed to connect to all addresses",
+    ],
+)
+def test_words_of_a_connection_never_made_from_a_peer_that_was_connected_may_have_landed(details: str) -> None:
+    """A front end passing on its upstream's failure, after it handled the call, in grpc's words (r1105): only a call
+    that began without a connection is known never to have left by them, and only when they lead."""
+    assert answer_lost(grpc.StatusCode.UNAVAILABLE, details, connected=True) is True
+    assert answer_lost(grpc.StatusCode.UNAVAILABLE, details, connected=False) is details.startswith("backend")
+
+
+@pytest.mark.parametrize("code", [grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED])
+def test_a_status_the_peer_sent_with_details_did_not_land(code: grpc.StatusCode) -> None:
+    """grpc never attaches `grpc-status-details-bin` to a call it lost: a status with details (a RetryInfo asking to
+    slow down) is the peer's refusal, whatever its code or words."""
+    assert answer_lost(code, "slow down; Stream removed", peer_status=True) is False
 
 
 async def test_a_hello_answered_already_exists_is_on_record_and_not_sent_again(

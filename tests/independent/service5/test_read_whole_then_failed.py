@@ -35,7 +35,12 @@ ANSWERS: dict[str, Callable[[int], bytes]] = {
     "truncated answer": lambda s: _frame(1, 0x4, s, _GRPC_200) + _frame(0, 0x1, s, b"\x00\x00\x00\x00\x10abc"),
     # A stream reset with an error code that merely starts with 7 (not REFUSED_STREAM = 7).
     "RST_STREAM 71": lambda s: _frame(3, 0, s, struct.pack(">I", 71)),
+    # INADEQUATE_SECURITY, which grpc reports as PERMISSION_DENIED: a code of its own choosing, not the peer's refusal.
+    "RST_STREAM 12": lambda s: _frame(3, 0, s, struct.pack(">I", 12)),
+    # REFUSED_STREAM: the peer says it did not process the call (RFC 9113 §8.7).
+    "RST_STREAM 7": lambda s: _frame(3, 0, s, struct.pack(">I", 7)),
 }
+REFUSED = {"RST_STREAM 7"}
 
 
 @pytest.mark.parametrize("answer", list(ANSWERS))
@@ -74,4 +79,8 @@ async def test_a_call_the_peer_read_whole_then_failed(tmp_path: Path, answer: st
         await client.close()
         server.close()
     assert whole_call.is_set()
-    assert caught.value.may_have_landed is True, str(caught.value)
+    if answer in REFUSED:
+        assert caught.value.may_have_landed is False, str(caught.value)
+        assert "lost before the answer came" not in str(caught.value)
+    else:
+        assert caught.value.may_have_landed is True, str(caught.value)

@@ -5,10 +5,12 @@ RESOURCE_EXHAUSTED as a status the peer sent, never sent (found by the review r1
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
+import pytest
 import structlog
 
 from connector.baton.c1 import BatonServiceClient, CallTimeouts
@@ -23,6 +25,7 @@ from tests.baton.tasks.stubs import INSTANT, StubConnector
 from tests.fakes.c1 import FakeC1
 from tests.fakes.c1.certs import generate_tls_files
 from tests.fakes.tasks import grant_task, kind_task
+from tests.polling import until
 
 LOST = "task not reported to ConductorOne"
 HELLO_LOST = "hello task not answered"
@@ -83,7 +86,9 @@ async def test_a_hello_held_by_a_server_stopping_with_grace_may_have_landed(tmp_
     assert line.get("may_have_landed") is True, line
 
 
-async def test_a_report_held_by_a_server_stopping_with_grace_may_have_landed(tmp_path: Path) -> None:
+async def test_a_report_held_by_a_server_stopping_with_grace_may_have_landed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The same for a FinishTask, given up at the stop: its loss line must say may_have_landed."""
     tls = generate_tls_files(tmp_path)
     received = asyncio.Event()
@@ -95,16 +100,20 @@ async def test_a_report_held_by_a_server_stopping_with_grace_may_have_landed(tmp
 
     server, address = await one_method_server(tls, "FinishTask", finish)
     client = client_of(address, tls, CallTimeouts(finish_task=30.0))
+    # A retry that cannot come before the stop: one drawn early met the stopped server and failed "connection refused"
+    # in its place (full jitter draws from 0).
+    never_soon = RetryPolicy(base_delay=600.0, max_delay=600.0)
+    monkeypatch.setattr(random, "uniform", lambda _low, high: high)  # the policy's draw: its ceiling
     try:
-        processor = _processor(client, RetryPolicy(max_attempts=1))
+        processor = _processor(client, never_soon)
         with structlog.testing.capture_logs() as events:
             processing = asyncio.create_task(processor.process(grant_task("role", "r1", "member", "u1")))
             await asyncio.wait_for(received.wait(), 30)  # ConductorOne has the report
             await server.stop(grace=0.2)
-            for _ in range(200):
-                if any(e["event"] == "task report failed; retrying" for e in events):
-                    break
-                await asyncio.sleep(0.01)
+            await until(
+                lambda: any(e["event"] == "task report failed; retrying" for e in events),
+                "the first attempt's failure, then its retry's wait",
+            )
             processor.stop_reporting_within(0.0)
             await processing
     finally:
