@@ -19,6 +19,7 @@ import enum
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import structlog
 from google.protobuf import timestamp_pb2
@@ -33,6 +34,9 @@ from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, connector_p
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.tasks.outcome import MAX_REPORT_BYTES, Outcome, TaskError, Undo
 
+if TYPE_CHECKING:
+    from connector.baton.crypto.providers import Recipient
+
 log = structlog.get_logger(__name__)
 
 Task = baton_pb2.Task
@@ -41,9 +45,10 @@ Mode = resource_pb2.CredentialResourceMode
 
 MAX_SECRET_TYPE_BYTES = 1024
 MAX_ENCRYPTION_CONFIGS = 64
-"""ConductorOne sends one or two (a key rotation). Each costs CPU on the event loop to check and again to encrypt to:
-~0.03 ms to check and ~0.25 ms to encrypt to an RSA key, up to ~1.5 ms to check an age1pq1 recipient (its ~1,960
-characters of Bech32, decoded in Python) or to encrypt to a P-521 key; 64 of the costliest kind hold the loop ~0.1 s.
+"""ConductorOne sends one or two (a key rotation). Each costs CPU to check (on a worker thread) and again to encrypt to
+(on the event loop): ~0.03 ms to check and ~0.25 ms to encrypt to an RSA key, up to ~1.5 ms to check an age1pq1
+recipient (its ~1,960 characters of Bech32, decoded in Python) or to encrypt to a P-521 key, ~8 ms to check a JWK of
+16 KiB nested past Python's JSON reader; 64 of the costliest kind to encrypt to hold the loop ~0.1 s.
 Each also takes ~700 bytes of the FinishTask: thousands would stall /healthz and heartbeats for seconds and make a
 report ConductorOne refuses as too large (retried until shutdown, the minted key unreported). Refused pre-mint."""
 INVALID_REQUEST = "invalid credential issuance request: "
@@ -250,6 +255,13 @@ def _output_problem(
     return None
 
 
+def _checked_recipients(configs: Sequence[resource_pb2.EncryptionConfig]) -> list[Recipient]:
+    """`validate_encryption_configs`, imported here, not at module level: see the module docstring."""
+    from connector.baton.crypto import providers
+
+    return providers.validate_encryption_configs(configs)
+
+
 # -- the tasks ----------------------------------------------------------------------------------------------
 
 
@@ -274,11 +286,11 @@ async def issue_credential(
             f"error: creating encryption manager failed: {len(task.encryption_configs)} encryption configs; "
             f"at most {MAX_ENCRYPTION_CONFIGS} are accepted",
         )
-    # Imported here, not at module level: see the module docstring.
-    from connector.baton.crypto import providers
-
     try:
-        recipients = providers.validate_encryption_configs(task.encryption_configs)
+        # On a worker thread (the import too, the first time): up to 64 keys of 16 KiB each, read as Go reads them,
+        # were up to ~0.5 s of CPU on the event loop for a key nested past Python's reader (its levels read by a
+        # token loop), heartbeats and /healthz held meanwhile. Nothing there is the loop's: pure parsing and checks.
+        recipients = await asyncio.to_thread(_checked_recipients, task.encryption_configs)
     except ConnectorError as exc:
         raise _refuse(exc.code, f"error: creating encryption manager failed: {exc}") from None
     details = issuer.credential_issue_details()
@@ -293,6 +305,8 @@ async def issue_credential(
     _check_expiry(descriptor, expires_at, now())
 
     issued = await _mint(issuer, identity_id, options, expires_at, task_id)
+    from connector.baton.crypto import providers  # imported by `_checked_recipients`: see the module docstring
+
     single = any(r.provider == providers.JWE for r in recipients)
     problem = _output_problem(issued, identity_id, descriptor, expires_at, single_plaintext=single)
     if problem is not None:
