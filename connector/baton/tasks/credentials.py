@@ -57,6 +57,11 @@ NOT_ROLLED_BACK = "; the minted credential could not be deleted again"
 ROLLED_BACK = "; the minted credential was deleted again"
 """Said by every failure after a mint whose credential was deleted again: without it, a report of a failure after a
 201 did not tell ConductorOne (or the person reading it) whether a live credential was left."""
+MAYBE_ROLLED_BACK = "; deleting the minted credential again may have worked, its answer was lost"
+"""Said when the deletion failed after an attempt whose answer was lost (the provider's error says it may have taken
+effect, `ConnectorError.may_have_taken_effect`): it may have deleted the credential, or not. "Could not be deleted
+again" said it was live of a credential Datadog had deleted (a DELETE that landed, then a 503 each time); "could
+not" is kept for a deletion the provider refused."""
 NO_SUCH_CREDENTIAL = "; deleting the minted credential again was answered that there is no such credential"
 """Said when the provider answered the deletion that it has no such credential (a 404): nothing was deleted, and the
 credential minted a moment ago may still be live. Never "was deleted again": only a confirmed deletion is one."""
@@ -368,6 +373,9 @@ class RolledBack(enum.Enum):
     """The provider answered that it has none by that id: nothing was deleted, it may still be live."""
     FAILED = "failed"
     """No id to delete it by, or its deletion failed: it may still be live."""
+    MAYBE = "maybe deleted"
+    """Its deletion failed after an attempt whose answer was lost (`ConnectorError.may_have_taken_effect`): it may have
+    been deleted, or may still be live."""
 
 
 def _after(rolled_back: RolledBack, secret: resource_pb2.Resource | None) -> str:
@@ -376,12 +384,14 @@ def _after(rolled_back: RolledBack, secret: resource_pb2.Resource | None) -> str
     nothing to delete, and the id was only in a log line."""
     if rolled_back is RolledBack.DELETED:
         return ROLLED_BACK
-    said = NO_SUCH_CREDENTIAL if rolled_back is RolledBack.NO_SUCH else NOT_ROLLED_BACK
+    said = {RolledBack.NO_SUCH: NO_SUCH_CREDENTIAL, RolledBack.MAYBE: MAYBE_ROLLED_BACK}.get(
+        rolled_back, NOT_ROLLED_BACK
+    )
     if secret is None or go_is_blank(secret.id.resource_type) or go_is_blank(secret.id.resource):
         return said
     rid = secret.id
     named = f"{rid.resource_type} {rid.resource[:_NAMED_CHARS]!a} may still be live"
-    return f"{said}: {named}, check for it" if rolled_back is RolledBack.NO_SUCH else f"{said}: {named}"
+    return f"{said}: {named}" if rolled_back is RolledBack.FAILED else f"{said}: {named}, check for it"
 
 
 async def _undone(issuer: CredentialIssuer, secret: resource_pb2.Resource | None, undo: Undo) -> bool:
@@ -422,11 +432,12 @@ async def _roll_back(
 ) -> RolledBack:
     """Delete a credential we minted but cannot hand over, and say what became of it: DELETED when the provider
     deleted it; NO_SUCH when it answered that it has no such credential (nothing was deleted, it may still be live);
-    FAILED (logged at error) when it has no id to delete it by or its deletion failed. Only a cancellation escapes it:
-    the task abandoned at shutdown, which the processor gives a few seconds and then cancels again. The interrupted
-    deletion may not have reached the provider, so it is tried once more within those seconds; cut short again, it is
-    logged at error naming the credential (the only trace of it). `undo`, when this runs as one, is marked done once
-    the credential is deleted, the once-more's deletion included (`Undo.done`)."""
+    MAYBE (logged at error, `undo.may_be_done` set) when its deletion failed after an attempt whose answer was lost;
+    FAILED (logged at error) when it has no id to delete it by or its deletion failed otherwise. Only a cancellation
+    escapes it: the task abandoned at shutdown, which the processor gives a few seconds and then cancels again. The
+    interrupted deletion may not have reached the provider, so it is tried once more within those seconds; cut short
+    again, it is logged at error naming the credential (the only trace of it). `undo`, when this runs as one, is
+    marked done once the credential is deleted, the once-more's deletion included (`Undo.done`)."""
     if secret is None or go_is_blank(secret.id.resource_type) or go_is_blank(secret.id.resource):
         log.error("credential minted but not returned; no id to delete it by", reason=why)
         return RolledBack.FAILED
@@ -441,8 +452,18 @@ async def _roll_back(
         raise
     except Exception as exc:
         code = exc.code.name if isinstance(exc, ConnectorError) else type(exc).__name__
-        # "May": a deletion whose answers were lost (a 5xx each time) may have deleted it; "is still live" said
-        # otherwise of a credential Datadog had deleted.
+        if isinstance(exc, ConnectorError) and exc.may_have_taken_effect:
+            # The provider may have deleted it (a DELETE that landed, its answers a 503 each time): "could not be
+            # deleted" sent someone to delete by hand a credential that was gone, or to trust one that was not.
+            log.error(
+                "credential rollback's answer was lost; the minted credential may have been deleted, or may still be "
+                "live: check for it",
+                error=code,
+                **named,
+            )
+            if undo is not None:
+                undo.may_be_done = True
+            return RolledBack.MAYBE
         log.error("credential rollback failed; a minted credential may still be live", error=code, **named)
         return RolledBack.FAILED
     if not deleted:
@@ -470,5 +491,7 @@ async def delete_resource(connector: Connector, task: Task.DeleteResourceTask) -
     except ConnectorError as exc:
         # The deleter's own error stays the cause: a caller that reports it in its own words (the one-shot
         # --delete-resource) tells an upstream's answer from a refusal of what was asked by it, not by the code kept.
-        raise _refuse(exc.code, f"error: delete resource failed: {exc}") from exc
+        failure = _refuse(exc.code, f"error: delete resource failed: {exc}")
+        failure.may_have_taken_effect = exc.may_have_taken_effect  # the processor's line: not `left_live` then
+        raise failure from exc
     return Outcome(response=resource_pb2.DeleteResourceResponse(annotations=annotations), annotations=annotations)
