@@ -78,7 +78,7 @@ def _scanned(text: str) -> tuple[str, str | int] | None:
 
 
 BASES = (
-    HEAD + ',"kid":"k\\n\\u00e9\\"","ext":[1,-2.5e3,0.5E+2,true,false,null,{"a":[{}],"b":{"c":[]}},[[]],""],"z":{}}',
+    '{"kty":"OKP","kid":"k\\n\\u00e9\\"","ext":[1,-2.5e3,0.5E+2,true,false,null,{"a":[{}],"b":{"c":[]}},[[]],""],"z":{}}',
     '[{"a" : [ 1 , {"b":null} ] } , [ ] , -0 ]',
     ' {"x5c":["MIIB","AA=="],"n":{"m":{"l":[0,{"k":"v"}]}}} ',
 )
