@@ -1229,7 +1229,8 @@ class TaskProcessor:
             left = "may_be_live" if outcome.undo.may_be_done else "left_live"
             extra[left if not undone else "undoing"] = outcome.undo.what
         if may_have_landed:
-            # An attempt went unanswered (timed out, or cut by the stop deadline or a cancel) and may have landed:
+            # An attempt went unanswered (timed out, lost under way as `answer_lost` reads grpc's words, or cut by the
+            # stop deadline or a cancel) and may have landed:
             # ConductorOne may show this outcome after all (and an issued credential as issued, though it is deleted
             # now). The operator is told to look, not that ConductorOne never heard of it.
             extra["may_have_landed"] = True
