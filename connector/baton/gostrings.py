@@ -69,9 +69,10 @@ def refuse_json_constant(name: str) -> object:
 
 
 class GoNumber:
-    """A JSON number as its text, never converted: what `go_json_loads` reads a number as. Go's reader skips a member
-    it does not read, and keeps a raw member's number as text; Python's `int()` refuses a literal over 4,300 digits
-    (ValueError), and a JWK Go takes was refused for a member no reader looks at."""
+    """A JSON integer Python will not convert, as its text: what `go_json_loads` reads an integer literal over
+    `sys.get_int_max_str_digits()` digits as (`int()` refuses it with a ValueError; Go's reader skips a member it does
+    not read, and keeps a raw member's number as text, and a JWK Go takes was refused for a member no reader looks at).
+    Every other number is an `int` or a `float`, converted by the C reader."""
 
     __slots__ = ("text",)
 
@@ -85,77 +86,134 @@ class GoNumber:
 GO_MAX_JSON_DEPTH = 10000
 """encoding/json's nesting limit ("exceeded max depth")."""
 _SHALLOW_DEPTH = 64
-"""The nesting handed to Python's recursive reader: it raises RecursionError near 1,000 levels (less the caller's
-frames), where Go's reader takes 10,000."""
+"""The nesting kept of a document too deep for Python's recursive reader (it raises RecursionError near 1,000 levels,
+less the caller's frames, where Go's reader takes 10,000): the levels any reader of a key looks at."""
 _JSON_TOKEN = re.compile(
     r'[ \t\n\r]*(?:([\[{])|([\]}])|(,)|(:)|("(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*")'
     r"|(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null))"
 )
 _OPEN, _CLOSE, _COMMA, _COLON, _STRING, _SCALAR = range(1, 7)
 _VALUE, _FIRST_VALUE, _KEY, _FIRST_KEY, _AFTER_KEY, _NEXT, _END = range(7)
+_VALUE_IN = {"[": "[", "{": '{"":', "": ""}
+"""The shortest text that leaves Python's reader expecting a value in a container of that kind (`_python_verdict`)."""
 
 
 def _shallow(text: str, keep: int) -> str:
     """`text` checked as JSON the way Go's scanner checks it (any depth up to GO_MAX_JSON_DEPTH, without recursion), with
     the content of every container nested deeper than `keep` left out (its brackets kept, so its JSON type stays):
-    what a reader of the shallow levels sees alike. json.JSONDecodeError where Go's scanner refuses the text."""
+    what a reader of the shallow levels sees alike. Where the text is refused, the error is the one Python's reader
+    (with `refuse_json_constant`) gives for it (`_python_verdict`): "exceeded max depth" only past Go's 10,000 levels."""
     import json
 
     pieces: list[str] = []
     stack: list[str] = []
     expect, pos, kept_from, cut_depth = _VALUE, 0, 0, 0
+    kind, start = 0, 0  # the last token taken (0: none yet)
     while (match := _JSON_TOKEN.match(text, pos)) is not None:
-        kind, start, pos = match.lastindex, match.start(match.lastindex or 0), match.end()
+        token, at, end = match.lastindex, match.start(match.lastindex or 0), match.end()
         top = stack[-1] if stack else ""
-        if kind == _OPEN and expect in (_VALUE, _FIRST_VALUE):
-            stack.append(text[start])
+        if token == _OPEN and expect in (_VALUE, _FIRST_VALUE):
+            stack.append(text[at])
             if len(stack) > GO_MAX_JSON_DEPTH:
-                raise json.JSONDecodeError("exceeded max depth", text, start)
+                raise json.JSONDecodeError("exceeded max depth", text, at)
             if len(stack) == keep + 1 and not cut_depth:
-                pieces.append(text[kept_from:pos])
+                pieces.append(text[kept_from:end])
                 cut_depth = len(stack)
-            expect = _FIRST_VALUE if text[start] == "[" else _FIRST_KEY
+            expect = _FIRST_VALUE if text[at] == "[" else _FIRST_KEY
         elif (
-            kind == _CLOSE
-            and (expect == _NEXT or (expect, text[start]) in ((_FIRST_VALUE, "]"), (_FIRST_KEY, "}")))
-            and top + text[start] in ("[]", "{}")
+            token == _CLOSE
+            and (expect == _NEXT or (expect, text[at]) in ((_FIRST_VALUE, "]"), (_FIRST_KEY, "}")))
+            and top + text[at] in ("[]", "{}")
         ):
             if len(stack) == cut_depth:
-                kept_from, cut_depth = start, 0
+                kept_from, cut_depth = at, 0
             stack.pop()
             expect = _NEXT if stack else _END
-        elif kind == _COMMA and expect == _NEXT:
+        elif token == _COMMA and expect == _NEXT:
             expect = _VALUE if top == "[" else _KEY
-        elif kind == _COLON and expect == _AFTER_KEY:
+        elif token == _COLON and expect == _AFTER_KEY:
             expect = _VALUE
-        elif kind == _STRING and expect in (_KEY, _FIRST_KEY):
+        elif token == _STRING and expect in (_KEY, _FIRST_KEY):
             expect = _AFTER_KEY
-        elif kind in (_STRING, _SCALAR) and expect in (_VALUE, _FIRST_VALUE):
+        elif token in (_STRING, _SCALAR) and expect in (_VALUE, _FIRST_VALUE):
             expect = _NEXT if stack else _END
         else:
-            raise json.JSONDecodeError("invalid character", text, start)
+            raise _python_verdict(text, stack, expect, kind, start)
+        kind, start, pos = token or 0, at, end
     rest = pos + len(text[pos:]) - len(text[pos:].lstrip(" \t\n\r"))
     if expect != _END or rest != len(text):
-        raise json.JSONDecodeError("invalid JSON", text, rest)
+        raise _python_verdict(text, stack, expect, kind, start)
     return "".join(pieces) + text[kept_from:]
 
 
-def go_json_loads(text: str, *, object_pairs_hook: Any = None) -> Any:
-    """`json.loads` reading what Go's reader reads: numbers as `GoNumber` (never converted), NaN and Infinity refused
-    (`refuse_json_constant`), nesting up to Go's 10,000 levels (the content past `_SHALLOW_DEPTH` levels left out,
-    checked but not built: only a document's shallow levels are ever looked at). json.JSONDecodeError (a ValueError)
-    or NotJsonError where Go refuses the text."""
+def _python_verdict(text: str, stack: list[str], expect: int, kind: int, start: int) -> ValueError:
+    """The error Python's reader (with `refuse_json_constant`) gives for `text`, which Go's scanner refused after taking
+    its tokens up to the one of `kind` at `start` (the state they left: `stack`, `expect`); for a text too deep for
+    Python's reader to get there. Its words: a key refused in the same way had two ("invalid JSON at offset N" for a
+    NaN where a shallow key said Go's "invalid character 'N' looking for beginning of value").
+
+    Python's reader refuses the text where Go's scanner does (Go's grammar is Python's, less NaN and Infinity, which
+    `refuse_json_constant` refuses where they stand), and what it says there depends only on the innermost container
+    and what it expects next. So it is asked about the same text from that token on, behind the shortest lead-in that
+    leaves it in that state, padded with spaces to the same offsets (the text held at least as much before it)."""
     import json
 
-    if text.count("[") + text.count("{") > _SHALLOW_DEPTH:
-        text = _shallow(text, _SHALLOW_DEPTH)
-    return json.loads(
-        text,
-        parse_int=GoNumber,
-        parse_float=GoNumber,
-        parse_constant=refuse_json_constant,
-        object_pairs_hook=object_pairs_hook,
-    )
+    top = stack[-1] if stack else ""
+    if not kind:
+        lead = None  # the first token refused: Python's reader refuses it too, at once
+    elif kind == _OPEN:
+        lead = ""
+    elif kind == _CLOSE:
+        lead = _VALUE_IN[top] + ("[" if text[start] == "]" else "{")
+    elif kind == _COMMA:
+        lead = "[0" if top == "[" else '{"":0'
+    elif kind == _COLON:
+        lead = '{""'
+    elif kind == _STRING and expect == _AFTER_KEY:
+        lead = "{"
+    else:
+        lead = _VALUE_IN[top]
+    asked = text if lead is None or len(lead) > start else " " * (start - len(lead)) + lead + text[start:]
+    try:
+        json.loads(asked, parse_int=GoNumber, parse_constant=refuse_json_constant)
+    except NotJsonError as exc:
+        return exc
+    except json.JSONDecodeError as exc:
+        return json.JSONDecodeError(exc.msg, text, exc.pos)
+    except (ValueError, RecursionError):  # belt and braces: see the docstring
+        pass
+    return json.JSONDecodeError("invalid JSON", text, start)
+
+
+def go_json_loads(text: str, *, object_pairs_hook: Any = None) -> Any:
+    """`json.loads` reading what Go's reader reads: NaN and Infinity refused (`refuse_json_constant`), an integer too
+    long for Python to convert read as `GoNumber`, nesting up to Go's 10,000 levels (a document Python's reader cannot
+    go down has the content past `_SHALLOW_DEPTH` levels checked but not built, `_shallow`: only a document's shallow
+    levels are ever looked at). json.JSONDecodeError (a ValueError) or NotJsonError where Go refuses the text, with
+    the words Python's reader has for it at any depth.
+
+    The common key, a flat object of strings, is read by the C reader alone, its numbers converted in C: reading every
+    number as a GoNumber and every document of more than 64 brackets by the token loop of `_shallow` took ~3x and
+    ~12x the CPU of this reader, for 64 recipients at a time."""
+    import json
+
+    parse_int: Any = None  # int(), in C
+    cut = False
+    while True:
+        try:
+            return json.loads(
+                text, parse_int=parse_int, parse_constant=refuse_json_constant, object_pairs_hook=object_pairs_hook
+            )
+        except RecursionError:
+            if cut:
+                raise  # cannot happen: what `_shallow` left is at most _SHALLOW_DEPTH + 1 levels deep
+            text, cut = _shallow(text, _SHALLOW_DEPTH), True
+        except (json.JSONDecodeError, NotJsonError):
+            raise
+        except ValueError:
+            if parse_int is GoNumber:
+                raise
+            parse_int = GoNumber  # an integer literal int() will not convert (over 4,300 digits): read as text
 
 
 def go_is_blank(text: str) -> bool:

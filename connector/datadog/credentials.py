@@ -819,11 +819,14 @@ class AppKeyDeleter:
             # timeout) may have deleted the key, and the failure said it "was NOT deleted" beside Datadog's words
             # saying it may have been.
             state = "was NOT deleted" if nothing_done(exc) else "may not have been deleted"
-            raise FailedPreconditionError(
+            failure = FailedPreconditionError(
                 f'baton-datadog: application key "{key_id}" {state}: Datadog answers 404 to deleting it as '
                 f'service account "{owner}"\'s key, yet still has it (its owner may be a disabled service account), '
                 f"and deleting it org-wide failed too ({exc}); delete it in Datadog"
-            ) from None
+            )
+            # Its own error, so the org-wide DELETE's flag goes with it: an issuance's rollback says "may have worked".
+            failure.may_have_taken_effect = exc.may_have_taken_effect
+        raise failure from None
 
     async def _service_account_owner(self, key_id: str, owner: str) -> None:
         """Refuses unless Datadog says `owner`, the owner of application key `key_id`, is a service account."""

@@ -167,6 +167,10 @@ async def said_if_maybe_made(call: Awaitable[_T]) -> _T:
             return await call
         except DatadogError as exc:
             maybe = lost or (exc.after_lost_answer and exc.method != "GET")
+            if maybe:
+                # Told to the baton layer too, which knows nothing of Datadog's words: it says what became of a
+                # deletion it asked for (an issuance's rollback) in its own.
+                exc.may_have_taken_effect = True
             if maybe and MAY_HAVE_LANDED not in exc.messages:
                 # The same error, its kind and code kept: words of our own go after its details (`DatadogError.details`).
                 exc.messages = (*exc.details, MAY_HAVE_LANDED)

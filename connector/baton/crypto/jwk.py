@@ -59,6 +59,8 @@ _GO_TYPES = {
     list: "array",
     str: "string",
     bool: "bool",
+    int: "number",
+    float: "number",
     GoNumber: "number",
 }
 
@@ -148,7 +150,7 @@ def parse(pub_key: bytes) -> PublicJwk:
         raise _unmarshal_error(
             "unexpected end of JSON input" if at_end else f"invalid JSON at offset {exc.pos}"
         ) from None
-    except RecursionError:  # belt and braces: go_json_loads hands Python's reader a few levels only
+    except RecursionError:  # belt and braces: go_json_loads reads a document too deep for Python's reader itself
         raise _unmarshal_error("JSON nested too deeply") from None
     if parsed is None:
         parsed = _Object()

@@ -19,6 +19,7 @@ import enum
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import structlog
 from google.protobuf import timestamp_pb2
@@ -33,6 +34,9 @@ from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, connector_p
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.tasks.outcome import MAX_REPORT_BYTES, Outcome, TaskError, Undo
 
+if TYPE_CHECKING:
+    from connector.baton.crypto.providers import Recipient
+
 log = structlog.get_logger(__name__)
 
 Task = baton_pb2.Task
@@ -41,9 +45,10 @@ Mode = resource_pb2.CredentialResourceMode
 
 MAX_SECRET_TYPE_BYTES = 1024
 MAX_ENCRYPTION_CONFIGS = 64
-"""ConductorOne sends one or two (a key rotation). Each costs CPU on the event loop to check and again to encrypt to:
-~0.03 ms to check and ~0.25 ms to encrypt to an RSA key, up to ~1.5 ms to check an age1pq1 recipient (its ~1,960
-characters of Bech32, decoded in Python) or to encrypt to a P-521 key; 64 of the costliest kind hold the loop ~0.1 s.
+"""ConductorOne sends one or two (a key rotation). Each costs CPU to check (on a worker thread) and again to encrypt to
+(on the event loop): ~0.03 ms to check and ~0.25 ms to encrypt to an RSA key, up to ~1.5 ms to check an age1pq1
+recipient (its ~1,960 characters of Bech32, decoded in Python) or to encrypt to a P-521 key, ~8 ms to check a JWK of
+16 KiB nested past Python's JSON reader; 64 of the costliest kind to encrypt to hold the loop ~0.1 s.
 Each also takes ~700 bytes of the FinishTask: thousands would stall /healthz and heartbeats for seconds and make a
 report ConductorOne refuses as too large (retried until shutdown, the minted key unreported). Refused pre-mint."""
 INVALID_REQUEST = "invalid credential issuance request: "
@@ -52,6 +57,11 @@ NOT_ROLLED_BACK = "; the minted credential could not be deleted again"
 ROLLED_BACK = "; the minted credential was deleted again"
 """Said by every failure after a mint whose credential was deleted again: without it, a report of a failure after a
 201 did not tell ConductorOne (or the person reading it) whether a live credential was left."""
+MAYBE_ROLLED_BACK = "; deleting the minted credential again may have worked, its answer was lost"
+"""Said when the deletion failed after an attempt whose answer was lost (the provider's error says it may have taken
+effect, `ConnectorError.may_have_taken_effect`): it may have deleted the credential, or not. "Could not be deleted
+again" said it was live of a credential Datadog had deleted (a DELETE that landed, then a 503 each time); "could
+not" is kept for a deletion the provider refused."""
 NO_SUCH_CREDENTIAL = "; deleting the minted credential again was answered that there is no such credential"
 """Said when the provider answered the deletion that it has no such credential (a 404): nothing was deleted, and the
 credential minted a moment ago may still be live. Never "was deleted again": only a confirmed deletion is one."""
@@ -250,6 +260,13 @@ def _output_problem(
     return None
 
 
+def _checked_recipients(configs: Sequence[resource_pb2.EncryptionConfig]) -> list[Recipient]:
+    """`validate_encryption_configs`, imported here, not at module level: see the module docstring."""
+    from connector.baton.crypto import providers
+
+    return providers.validate_encryption_configs(configs)
+
+
 # -- the tasks ----------------------------------------------------------------------------------------------
 
 
@@ -274,11 +291,11 @@ async def issue_credential(
             f"error: creating encryption manager failed: {len(task.encryption_configs)} encryption configs; "
             f"at most {MAX_ENCRYPTION_CONFIGS} are accepted",
         )
-    # Imported here, not at module level: see the module docstring.
-    from connector.baton.crypto import providers
-
     try:
-        recipients = providers.validate_encryption_configs(task.encryption_configs)
+        # On a worker thread (the import too, the first time): up to 64 keys of 16 KiB each, read as Go reads them,
+        # were up to ~0.5 s of CPU on the event loop for a key nested past Python's reader (its levels read by a
+        # token loop), heartbeats and /healthz held meanwhile. Nothing there is the loop's: pure parsing and checks.
+        recipients = await asyncio.to_thread(_checked_recipients, task.encryption_configs)
     except ConnectorError as exc:
         raise _refuse(exc.code, f"error: creating encryption manager failed: {exc}") from None
     details = issuer.credential_issue_details()
@@ -293,6 +310,8 @@ async def issue_credential(
     _check_expiry(descriptor, expires_at, now())
 
     issued = await _mint(issuer, identity_id, options, expires_at, task_id)
+    from connector.baton.crypto import providers  # imported by `_checked_recipients`: see the module docstring
+
     single = any(r.provider == providers.JWE for r in recipients)
     problem = _output_problem(issued, identity_id, descriptor, expires_at, single_plaintext=single)
     if problem is not None:
@@ -354,6 +373,9 @@ class RolledBack(enum.Enum):
     """The provider answered that it has none by that id: nothing was deleted, it may still be live."""
     FAILED = "failed"
     """No id to delete it by, or its deletion failed: it may still be live."""
+    MAYBE = "maybe deleted"
+    """Its deletion failed after an attempt whose answer was lost (`ConnectorError.may_have_taken_effect`): it may have
+    been deleted, or may still be live."""
 
 
 def _after(rolled_back: RolledBack, secret: resource_pb2.Resource | None) -> str:
@@ -362,12 +384,14 @@ def _after(rolled_back: RolledBack, secret: resource_pb2.Resource | None) -> str
     nothing to delete, and the id was only in a log line."""
     if rolled_back is RolledBack.DELETED:
         return ROLLED_BACK
-    said = NO_SUCH_CREDENTIAL if rolled_back is RolledBack.NO_SUCH else NOT_ROLLED_BACK
+    said = {RolledBack.NO_SUCH: NO_SUCH_CREDENTIAL, RolledBack.MAYBE: MAYBE_ROLLED_BACK}.get(
+        rolled_back, NOT_ROLLED_BACK
+    )
     if secret is None or go_is_blank(secret.id.resource_type) or go_is_blank(secret.id.resource):
         return said
     rid = secret.id
     named = f"{rid.resource_type} {rid.resource[:_NAMED_CHARS]!a} may still be live"
-    return f"{said}: {named}, check for it" if rolled_back is RolledBack.NO_SUCH else f"{said}: {named}"
+    return f"{said}: {named}" if rolled_back is RolledBack.FAILED else f"{said}: {named}, check for it"
 
 
 async def _undone(issuer: CredentialIssuer, secret: resource_pb2.Resource | None, undo: Undo) -> bool:
@@ -408,11 +432,12 @@ async def _roll_back(
 ) -> RolledBack:
     """Delete a credential we minted but cannot hand over, and say what became of it: DELETED when the provider
     deleted it; NO_SUCH when it answered that it has no such credential (nothing was deleted, it may still be live);
-    FAILED (logged at error) when it has no id to delete it by or its deletion failed. Only a cancellation escapes it:
-    the task abandoned at shutdown, which the processor gives a few seconds and then cancels again. The interrupted
-    deletion may not have reached the provider, so it is tried once more within those seconds; cut short again, it is
-    logged at error naming the credential (the only trace of it). `undo`, when this runs as one, is marked done once
-    the credential is deleted, the once-more's deletion included (`Undo.done`)."""
+    MAYBE (logged at error, `undo.may_be_done` set) when its deletion failed after an attempt whose answer was lost;
+    FAILED (logged at error) when it has no id to delete it by or its deletion failed otherwise. Only a cancellation
+    escapes it: the task abandoned at shutdown, which the processor gives a few seconds and then cancels again. The
+    interrupted deletion may not have reached the provider, so it is tried once more within those seconds; cut short
+    again, it is logged at error naming the credential (the only trace of it). `undo`, when this runs as one, is
+    marked done once the credential is deleted, the once-more's deletion included (`Undo.done`)."""
     if secret is None or go_is_blank(secret.id.resource_type) or go_is_blank(secret.id.resource):
         log.error("credential minted but not returned; no id to delete it by", reason=why)
         return RolledBack.FAILED
@@ -427,8 +452,18 @@ async def _roll_back(
         raise
     except Exception as exc:
         code = exc.code.name if isinstance(exc, ConnectorError) else type(exc).__name__
-        # "May": a deletion whose answers were lost (a 5xx each time) may have deleted it; "is still live" said
-        # otherwise of a credential Datadog had deleted.
+        if isinstance(exc, ConnectorError) and exc.may_have_taken_effect:
+            # The provider may have deleted it (a DELETE that landed, its answers a 503 each time): "could not be
+            # deleted" sent someone to delete by hand a credential that was gone, or to trust one that was not.
+            log.error(
+                "credential rollback's answer was lost; the minted credential may have been deleted, or may still be "
+                "live: check for it",
+                error=code,
+                **named,
+            )
+            if undo is not None:
+                undo.may_be_done = True
+            return RolledBack.MAYBE
         log.error("credential rollback failed; a minted credential may still be live", error=code, **named)
         return RolledBack.FAILED
     if not deleted:
@@ -456,5 +491,7 @@ async def delete_resource(connector: Connector, task: Task.DeleteResourceTask) -
     except ConnectorError as exc:
         # The deleter's own error stays the cause: a caller that reports it in its own words (the one-shot
         # --delete-resource) tells an upstream's answer from a refusal of what was asked by it, not by the code kept.
-        raise _refuse(exc.code, f"error: delete resource failed: {exc}") from exc
+        failure = _refuse(exc.code, f"error: delete resource failed: {exc}")
+        failure.may_have_taken_effect = exc.may_have_taken_effect  # the processor's line: not `left_live` then
+        raise failure from exc
     return Outcome(response=resource_pb2.DeleteResourceResponse(annotations=annotations), annotations=annotations)

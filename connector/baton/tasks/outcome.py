@@ -26,6 +26,9 @@ class Failure:
     code: Code
     message: str
     non_retryable: bool
+    may_have_taken_effect: bool = False
+    """The failed change may have been made all the same (`ConnectorError.may_have_taken_effect`): a failed revoke's or
+    deletion's line names what it may have left in place `may_be_live`, not `left_live`."""
 
     def __post_init__(self) -> None:
         # One line of inert text, whatever a handler quoted of what the task named (a secret type, a resource type or
@@ -64,6 +67,10 @@ class Undo:
     """What stays in place if it cannot run, for the error log: a kind and an id, never a secret."""
     run: Callable[[], Awaitable[object]]
     """Undoes it; False (or an exception) when it could not (the credential's rollback logs why)."""
+    may_be_done: bool = False
+    """Set by `run` (or by the processor, from its error's `ConnectorError.may_have_taken_effect`) when taking it back
+    failed after an attempt whose answer was lost: it may have been taken back, or may still be in place. Said so, as
+    "may have worked … check for it", not "failed: delete it by hand"."""
     done: bool = False
     """Set by `run` once it took back what it names. A cancelled `run` raises CancelledError, and may have taken it
     back on its way out (the credential's rollback tries once more when cancelled): read this then, or what is gone
@@ -98,6 +105,7 @@ class TaskError(Exception):
         super().__init__(message)
         self.code = code
         self.non_retryable = non_retryable
+        self.may_have_taken_effect = False  # as `ConnectorError.may_have_taken_effect`, for the error it words
 
 
 def failure_from(exc: BaseException, *, provisioning: bool) -> Failure:
@@ -108,9 +116,9 @@ def failure_from(exc: BaseException, *, provisioning: bool) -> Failure:
     again. A connector error's own `retryable` flag still decides what the engine keeps for a resume."""
     if isinstance(exc, TaskError):
         # The handler decided explicitly (e.g. "unsupported task type" stays retryable, as in Go).
-        return Failure(exc.code, str(exc), exc.non_retryable)
+        return Failure(exc.code, str(exc), exc.non_retryable, exc.may_have_taken_effect)
     if isinstance(exc, ConnectorError):
-        return Failure(exc.code, str(exc), provisioning)
+        return Failure(exc.code, str(exc), provisioning, exc.may_have_taken_effect)
     if isinstance(exc, C1Error):
         # ConductorOne's own answer during the task (a sync's Heartbeat or UploadAsset): its text names the RPC
         # and never a credential. A sync is safe to run again, so ConductorOne may retry it whatever the code.

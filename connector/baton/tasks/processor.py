@@ -173,6 +173,14 @@ async def _take_back(undo: Undo) -> bool:
             log.error("unreported work left in place: stopped before it could be undone", left_live=undo.what)
         raise
     except Exception as exc:
+        if isinstance(exc, ConnectorError) and exc.may_have_taken_effect:
+            undo.may_be_done = True
+            log.error(
+                "unreported work may be left in place: undoing it may have worked, its answer was lost",
+                may_be_live=undo.what,
+                error_type=type(exc).__name__,
+            )
+            return False
         log.error(
             "unreported work left in place: undoing it failed", left_live=undo.what, error_type=type(exc).__name__
         )
@@ -184,7 +192,13 @@ def _too_large_failure(outcome: Outcome, limit: int, *, undone: bool) -> Outcome
     response hands over (`Outcome.undo`), saying whether that work was taken back."""
     assert outcome.undo is not None
     what, size = outcome.undo.what, _report_bytes(outcome)
-    done = f"{what} was deleted again" if undone else f"deleting {what} again failed: delete it by hand"
+    if undone:
+        done = f"{what} was deleted again"
+    elif outcome.undo.may_be_done:
+        # Its deletion's answer was lost (`Undo.may_be_done`): "failed: delete it by hand" of a key Datadog had deleted.
+        done = f"deleting {what} again may have worked, its answer was lost: {what} may still be live, check for it"
+    else:
+        done = f"deleting {what} again failed: delete it by hand"
     message = f"the task's response is too large to report ({size} bytes; at most {limit}); {done}"
     return Outcome(failure=Failure(Code.INTERNAL, message, True))
 
@@ -275,23 +289,26 @@ def _first_text(fields: Mapping[str, struct_pb2.Value], *keys: str) -> str:
     return next((fields[k].string_value for k in keys if k in fields and fields[k].string_value), "")
 
 
-def _left_live(task: baton_pb2.Task, kind: str) -> dict[str, str]:
+def _left_live(task: baton_pb2.Task, kind: str, *, maybe: bool = False) -> dict[str, str]:
     """The grant a failed revoke leaves in place, by its id (made from its parts when ConductorOne sent none), the
     resource (an issued credential) a failed `delete_resource` leaves live, or the account a failed disable leaves
-    enabled; none for a task that did not decode or named nothing."""
+    enabled; none for a task that did not decode or named nothing. Under `may_be_live` when the failed change may
+    have been made all the same (`Failure.may_have_taken_effect`: its answer lost): `left_live` named a credential
+    Datadog had deleted."""
+    key = "may_be_live" if maybe else "left_live"
     if kind in ("delete_resource", "action_invoke"):
         shown = (
             _ref(task.delete_resource.resource_id)
             if kind == "delete_resource"
             else _action_target(task.action_invoke.args)
         )
-        return {"left_live": shown} if shown else {}
+        return {key: shown} if shown else {}
     grant = task.revoke.grant
     principal = grant.principal.id
     if not grant.id and not (grant.entitlement.id and principal.resource):
         return {}
     shown = grant.id or grant_id(grant.entitlement.id, principal.resource_type, principal.resource)
-    return {"left_live": _loggable(shown, _LOGGED_TARGET_CHARS)}
+    return {key: _loggable(shown, _LOGGED_TARGET_CHARS)}
 
 
 IdKey = Callable[[str, str], str]
@@ -693,7 +710,7 @@ class TaskProcessor:
                 error=outcome.failure.message,
                 non_retryable=outcome.failure.non_retryable,
                 seconds=round(seconds, 3),
-                **(_left_live(task, kind) if revoke else {}),
+                **(_left_live(task, kind, maybe=outcome.failure.may_have_taken_effect) if revoke else {}),
             )
         del task  # `_active` holds it until only its report is left (`reporting`)
         # Fitted now, so what is held while the report is retried is what is sent (a response over the limit, dropped
@@ -1207,8 +1224,10 @@ class TaskProcessor:
         failure = outcome.failure
         extra: dict[str, str | bool] = {}
         if failure is None and outcome.undo is not None:
-            # Only the report would have handed it over: say what is live, and whether it is taken back now.
-            extra["left_live" if not undone else "undoing"] = outcome.undo.what
+            # Only the report would have handed it over: say what is live, and whether it is taken back now (or may have
+            # been: its deletion's answer lost, `Undo.may_be_done`).
+            left = "may_be_live" if outcome.undo.may_be_done else "left_live"
+            extra[left if not undone else "undoing"] = outcome.undo.what
         if may_have_landed:
             # An attempt went unanswered (timed out, lost under way as `answer_lost` reads grpc's words, or cut by the
             # stop deadline or a cancel) and may have landed:

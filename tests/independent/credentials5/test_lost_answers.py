@@ -163,7 +163,9 @@ async def test_a_rollback_after_a_failed_encryption_whose_answers_were_lost_clai
     rig: Rig, logs: list[MutableMapping[str, Any]]
 ) -> None:
     """The task layer's rollback (the encryption failed after the mint): its DELETE landed, its answers lost. The
-    error line said the credential "is still live", of one Datadog had deleted; the report already said "may"."""
+    error line said the credential "is still live", of one Datadog had deleted; the report said it "could not be
+    deleted again" (review r1101): both now say the deletion may have worked (tests/independent/credentials5/
+    test_maybe_deleted.py for the rest of that class)."""
     from tests.independent.credentials.keys import jwe_config
 
     kind = "api-key"
@@ -173,7 +175,8 @@ async def test_a_rollback_after_a_failed_encryption_whose_answers_were_lost_clai
     finish = await rig.run(issue_task(robot(rig.fake).id, kind, [jwe_config()]))
     assert credentials(rig.fake) == before, "the rollback's DELETE landed"
     assert failed_for_good(finish)
-    assert finish.message.endswith("may still be live"), finish.message
-    (line,) = [e for e in logs if str(e["event"]).startswith("credential rollback failed")]
+    assert finish.message.endswith("may still be live, check for it"), finish.message
+    assert "could not be deleted" not in finish.message
+    (line,) = [e for e in logs if str(e["event"]).startswith("credential rollback")]
     assert "is still live" not in line["event"]
-    assert "may still be live" in line["event"]
+    assert "may have been deleted, or may still be live" in line["event"]
