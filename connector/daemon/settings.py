@@ -32,6 +32,7 @@ from connector.baton.c1.credentials import CredentialError, host_port_problem, p
 from connector.baton.c1.hostinfo import MAX_FIELD_LENGTH as MAX_HOST_ID_LENGTH
 from connector.baton.gostrings import refuse_json_constant
 from connector.baton.ids import parse_resource_ref
+from connector.baton.pathnames import shell_shorthand
 from connector.baton.printable import surrogates_escaped
 from connector.baton.redaction import MIN_SECRET_LENGTH, blank_out, blank_out_patterns, patterns
 from connector.baton.runtime.bounds import (
@@ -730,6 +731,8 @@ def read_setting_file(path: Path, where: str, limit: int) -> bytes:
     A FIFO would block the read forever and a directory or a device is no such file: they are refused first; a
     file over `limit` bytes is no file of its kind and is refused unread.
     """
+    if (shorthand := shell_shorthand(path)) is not None:
+        raise SettingsError(f"{where}: {shorthand}")
     try:
         if not stat.S_ISREG(path.stat().st_mode):
             raise SettingsError(f"{where}: is not a regular file")
