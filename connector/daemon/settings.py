@@ -298,7 +298,7 @@ class Settings(BaseSettings):
                     raise ValueError(f"{named(name)}: is not valid UTF-8 text")
                 if name in _CASE_FREE:
                     value = value.lower()
-            if _given(value):
+            if _given(value, name):
                 out[name] = value
         return out
 
@@ -637,6 +637,11 @@ class Settings(BaseSettings):
         return init_settings, _UpperCaseEnv(settings_cls), _YamlSource(settings_cls)
 
 
+def _env_field(key: str) -> str:
+    """The setting a `BATON_*` variable's name gives (`BATON_SYNC_RESOURCES`: `sync_resources`)."""
+    return key.removeprefix(ENV_PREFIX).lower()
+
+
 def _read_env_name(key: str) -> bool:
     """Whether the environment variable `key` is one the settings read: viper's AutomaticEnv (baton-sdk) looks up
     only the upper-case name (`BATON_SITE`), so `baton_site` is not read; read case-free, it also won over the
@@ -655,7 +660,7 @@ class _UpperCaseEnv(EnvSettingsSource):
         return {
             key.lower(): value
             for key, value in os.environ.items()
-            if _read_env_name(key) and (value.strip() or not self.env_ignore_empty)
+            if _read_env_name(key) and (_given(value, _env_field(key)) or not self.env_ignore_empty)
         }
 
 
@@ -818,7 +823,7 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], list[str]]:
             )
         elif name not in Settings.model_fields:
             problems.append(f"{where}: unknown setting {shown_value(str(key))}{_did_you_mean(name)}")
-        elif _given(value):
+        elif _given(value, name):
             try:
                 out[name] = _as_yaml_value(name, value, where)
             except SettingsError as exc:
@@ -1318,7 +1323,7 @@ def _load_effective(argv: Sequence[str], command: str | None, secrets: list[str]
     flagged.pop("json", None)  # `config --json`: how to print, not a setting
     for name, value in flagged.items():
         if isinstance(value, list):  # a repeated list flag: one value each time, each comma-separated or JSON
-            parts = [part for part in value if part.strip()]
+            parts = [part for part in value if _given(part, name)]
             try:
                 # Each read on its own: joined with commas, a JSON value among them was no longer JSON.
                 flagged[name] = (
@@ -1334,7 +1339,7 @@ def _load_effective(argv: Sequence[str], command: str | None, secrets: list[str]
                 f"{named(name)}: the flag is given an empty value (an unset variable?); "
                 "nothing was run. Give it a value, or leave the flag out to sync"
             )
-    args = {k: v for k, v in flagged.items() if _given(v)}
+    args = {k: v for k, v in flagged.items() if _given(v, k)}
     secrets += _given_secrets(args)
     # Read as every other setting is (`_as_meant`): a Secret made with `echo` keeps its newline, and an empty value
     # is "not set". As a Path, `--config ""` was `.` (refused as no regular file) and the newline part of the name.
@@ -1354,7 +1359,7 @@ def _load_effective(argv: Sequence[str], command: str | None, secrets: list[str]
             )
     known = {env(name) for name in Settings.model_fields}
     present = {key for key in environ if _read_env_name(key)}
-    given = {key for key, value in environ.items() if key in present and value.strip()}
+    given = {key for key, value in environ.items() if key in present and _given(value, _env_field(key))}
     _YamlSource.data = data
     # Every place each setting was given, in precedence order: the first is its source.
     places = {
@@ -1520,9 +1525,20 @@ def _short_flags(arg: str) -> list[str]:
     return [arg]
 
 
-def _given(value: Any) -> bool:
-    """Whether a raw value sets anything: an empty or null one (a chart's or a YAML file's "not set") does not."""
-    return value is not None and not (isinstance(value, str) and not value.strip())
+def _given(value: Any, name: str = "") -> bool:
+    """Whether a raw value of setting `name` sets anything: an empty or null one (a chart's or a YAML file's "not set")
+    does not, nor a list setting's text of separators alone. `BATON_SYNC_RESOURCES="$ROLE,$TEAM"` with both unset
+    (",") was an empty list that won over the --config file's targets, silently: the run synced everything."""
+    if value is None:
+        return False
+    if not isinstance(value, str):
+        return True
+    text = value.strip()
+    return bool(text) and not (name in _LISTS and not text.startswith("[") and not text.replace(",", "").strip())
+
+
+# Settings whose text is comma-separated entries (`_list_entries`).
+_LISTS = frozenset({"sync_resource_types", "sync_resources"})
 
 
 # BATON_* variables read by other parts of the process, not settings of this model.
