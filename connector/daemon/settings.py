@@ -664,6 +664,31 @@ class _UpperCaseEnv(EnvSettingsSource):
         }
 
 
+# The one-shot provisioning flags: each names the one change a run makes (what, to whom, with what).
+_ONE_CHANGE = frozenset(
+    name
+    for name, info in Settings.model_fields.items()
+    if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("group") == "One-shot provisioning"
+)
+
+
+def _one_change(flagged: dict[str, Any]) -> None:
+    """Each one-shot provisioning flag's value, refused when the flag was given again with another one. As a plain
+    flag the last value won, silently: `-p --revoke-grant A --revoke-grant B` revoked B alone and left A in place,
+    exit 0, and `--delete-resource K1 --delete-resource K2` left K1 live. Two different actions are refused alike
+    ("run one provisioning action at a time"). The values are not shown (one may be a key pasted where an id goes)."""
+    for name in _ONE_CHANGE:
+        given = flagged.get(name)
+        if not isinstance(given, list):
+            continue
+        if len({value.strip() for value in given}) > 1:
+            raise SettingsError(
+                f"{named(name)}: the flag is given {len(given)} times with different values, and a run makes one "
+                "change; nothing was run. Give it once, and run once for each change"
+            )
+        flagged[name] = given[-1]
+
+
 # Settings that are file names (any bytes but NUL), and the lone surrogates that stand for undecodable bytes.
 _PATHS = frozenset(
     name for name, info in Settings.model_fields.items() if Path in (info.annotation, *get_args(info.annotation))
@@ -1076,8 +1101,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         group = groups[str(extra.get("group", "Datadog"))]
         if info.annotation is bool:
             group.add_argument(*names, dest=name, action=argparse.BooleanOptionalAction, help=help_text)
-        elif get_origin(info.annotation) is list:
-            # Repeated, a list flag adds to the list, as baton-sdk's (pflag's) string slices do.
+        elif get_origin(info.annotation) is list or name in _ONE_CHANGE:
+            # Repeated, a list flag adds to the list, as baton-sdk's (pflag's) string slices do; a one-shot action's
+            # flag is collected too, for `_one_change` to refuse a second value.
             group.add_argument(*names, dest=name, action="append", metavar=name.upper(), help=help_text)
         else:
             group.add_argument(*names, dest=name, metavar=name.upper(), help=help_text)
@@ -1321,6 +1347,7 @@ def _load_effective(argv: Sequence[str], command: str | None, secrets: list[str]
         raise SettingsError(unknown_arguments(leftover, known_flags(parser)))
     flagged = vars(parsed)
     flagged.pop("json", None)  # `config --json`: how to print, not a setting
+    _one_change(flagged)
     for name, value in flagged.items():
         if isinstance(value, list):  # a repeated list flag: one value each time, each comma-separated or JSON
             parts = [part for part in value if _given(part, name)]
