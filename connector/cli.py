@@ -308,8 +308,21 @@ def _dispatch(args: list[str]) -> int:
 def _run_command(command: str, rest: list[str]) -> int:
     if command == "inspect":
         from connector.daemon import inspect
+        from connector.daemon.settings import dash_lookalike
 
         parser = _inspect_parser()
+        end = rest.index("--") if "--" in rest else len(rest)
+        if lookalike := next(
+            (found for arg in rest[:end] if (found := dash_lookalike(arg)) and not os.path.lexists(arg)), ""
+        ):
+            # `inspect —grants` (a flag pasted from a formatted page) was "—grants: no such file", taken for the file
+            # as argparse takes any word not starting with '-'; beside a file, "1 unexpected argument(s)". Every other
+            # place an argument is read names the character (README).
+            print(
+                f"baton-datadog: inspect: an argument {lookalike}; see baton-datadog inspect --help for its flags",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
         # Not parse_args: its refusal quotes the unknown arguments, and one may be a key (`--api-key=...`).
         parsed, leftover = parser.parse_known_args(rest)
         if leftover:
