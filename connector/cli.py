@@ -391,8 +391,22 @@ def _inspect_parser() -> argparse.ArgumentParser:
 
 def _help(rest: list[str]) -> int:
     """`help [COMMAND]`, as cobra gives every baton-sdk connector: the program's help, or the command's."""
-    from connector.daemon.settings import build_parser, first_positional
+    from connector.daemon.settings import build_parser, first_positional, known_flags, unknown_arguments
 
+    # A flag help does not know is named, as everywhere else (cobra's `help` refuses one too): `help -x` printed the
+    # help and exit 0, the typo passed over. The settings' flags may stand here (`help --log-level debug inspect`),
+    # as may a cluster of short switches (`-p`); after `--` nothing is a flag.
+    known = known_flags() | known_flags(_inspect_parser())
+    end = rest.index("--") if "--" in rest else len(rest)
+    if any(
+        arg.partition("=")[0] not in known
+        for arg in rest[:end]
+        if arg.startswith("--") or (arg.startswith("-") and len(arg) == 2)
+    ):
+        at = first_positional(rest)
+        others = [arg for index, arg in enumerate(rest) if index != at]  # the topic is no stray argument
+        print(f"baton-datadog: help: {unknown_arguments(others, known)}", file=sys.stderr)
+        return EXIT_USAGE
     at = first_positional(rest)
     topic = rest[at] if at is not None else "help"
     if topic == "inspect":
