@@ -396,13 +396,15 @@ def _help(rest: list[str]) -> int:
     # A flag help does not know is named, as everywhere else (cobra's `help` refuses one too): `help -x` printed the
     # help and exit 0, the typo passed over. The settings' flags may stand here (`help --log-level debug inspect`),
     # as may a cluster of short switches (`-p`); after `--` nothing is a flag.
-    known = known_flags() | known_flags(_inspect_parser())
     end = rest.index("--") if "--" in rest else len(rest)
-    if any(
-        arg.partition("=")[0] not in known
-        for arg in rest[:end]
-        if arg.startswith("--") or (arg.startswith("-") and len(arg) == 2)
-    ):
+    flags = {
+        arg.partition("=")[0] for arg in rest[:end] if arg.startswith("--") or (arg.startswith("-") and len(arg) == 2)
+    }
+    known = known_flags()
+    if flags - known:
+        # Only then inspect's (`help inspect --json`): its module loads the c1z reader, which `help` alone never needs.
+        known |= known_flags(_inspect_parser())
+    if flags - known:
         at = first_positional(rest)
         others = [arg for index, arg in enumerate(rest) if index != at]  # the topic is no stray argument
         print(f"baton-datadog: help: {unknown_arguments(others, known)}", file=sys.stderr)
