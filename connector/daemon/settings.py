@@ -336,19 +336,27 @@ class Settings(BaseSettings):
                 raise ValueError(problem)
         return value
 
-    @field_validator("api_key", "app_key", "client_id", "client_secret", mode="before")
+    @field_validator("*", mode="before")
     @classmethod
-    def _not_in_quotes(cls, value: Any) -> Any:
+    def _not_in_quotes(cls, value: Any, info: ValidationInfo) -> Any:
         # `BATON_API_KEY="..."` in an env file: a shell takes the quotes off, `docker run --env-file` and a Secret
         # made from the file keep them, and they went out as part of the credential. Datadog rejected a right key as
         # "of another Datadog site"; ConductorOne's id went to the token endpoint. No credential of either holds a
-        # quote (hexadecimal keys, `<name>@<host>/<suffix>`, `secret-token:...`). The value is never shown.
-        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
-        if isinstance(raw, str) and len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
-            raise ValueError(
-                "is wrapped in quotes, which would be sent as part of it (an env file read by `docker run --env-file` "
-                "or made into a Secret keeps them): remove them"
-            )
+        # quote (hexadecimal keys, `<name>@<host>/<suffix>`, `secret-token:...`). Nor does any other setting but free
+        # text (a host id, a new account's name and title): `BATON_REVOKE_GRANT="role:…:user:…"` so kept was
+        # "resource type '"role' does not support revokes", `BATON_FILE="/data/sync.c1z"` a directory `"` that did
+        # not exist, `BATON_PROVISIONING="true"` "not a valid boolean", none naming the quotes. The value is never
+        # shown.
+        if info.field_name in _FREE_TEXT:
+            return value
+        # A list's text arrives split at its commas (`_comma_list` runs first): quotes around the whole are at its
+        # first entry's start and its last one's end; around one entry (a YAML list's, a repeated flag's), at its own.
+        whole = isinstance(value, list) and all(isinstance(entry, str) for entry in value)
+        texts = [",".join(value), *value] if whole else [value]
+        for text in texts:
+            raw = text.get_secret_value() if isinstance(text, SecretStr) else text
+            if isinstance(raw, str) and _wrapped_in_quotes(raw):
+                raise ValueError(_in_quotes("sent" if info.field_name in _SECRETS_AND_IDS else "read"))
         return value
 
     @field_validator("api_key", "app_key", mode="before")
@@ -688,6 +696,22 @@ def _one_change(flagged: dict[str, Any]) -> None:
             )
         flagged[name] = given[-1]
 
+
+def _wrapped_in_quotes(text: str) -> bool:
+    return len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'"
+
+
+def _in_quotes(used: str) -> str:
+    return (
+        f"is wrapped in quotes, which would be {used} as part of it (an env file read by `docker run --env-file` or "
+        "made into a Secret keeps them): remove them"
+    )
+
+
+# Free text, which may hold quotes at both ends as meant (`_not_in_quotes`); and what goes out to Datadog or
+# ConductorOne as it is given.
+_FREE_TEXT = frozenset({"host_id", "create_account_name", "create_account_title"})
+_SECRETS_AND_IDS = frozenset({"api_key", "app_key", "client_id", "client_secret"})
 
 # Settings that are file names (any bytes but NUL), and the lone surrogates that stand for undecodable bytes.
 _PATHS = frozenset(
@@ -1371,7 +1395,7 @@ def _load_effective(argv: Sequence[str], command: str | None, secrets: list[str]
     # Read as every other setting is (`_as_meant`): a Secret made with `echo` keeps its newline, and an empty value
     # is "not set". As a Path, `--config ""` was `.` (refused as no regular file) and the newline part of the name.
     config = str(args.pop("config", "")).strip() or environ.get(CONFIG_PATH_ENV, "").strip()
-    if problem := invisible_edge(config):
+    if problem := invisible_edge(config) or (_in_quotes("read") if _wrapped_in_quotes(config) else ""):
         raise SettingsError(f"setting --config ({CONFIG_PATH_ENV}): {problem}")
     data, problems = read_yaml(Path(config)) if config else ({}, [])
     secrets += _given_secrets(data)
