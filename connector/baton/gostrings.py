@@ -10,6 +10,7 @@ import base64
 import binascii
 import codecs
 import re
+from typing import Any
 
 GO_WHITESPACE = (
     "\t\n\v\f\r \u0085\u00a0\u1680"
@@ -65,6 +66,96 @@ class NotJsonError(ValueError):
 def refuse_json_constant(name: str) -> object:
     """`parse_constant` for `json.loads`: NaN and Infinity are no JSON, and Go's reader refuses them."""
     raise NotJsonError(f"invalid character {name[0]!r} looking for beginning of value")
+
+
+class GoNumber:
+    """A JSON number as its text, never converted: what `go_json_loads` reads a number as. Go's reader skips a member
+    it does not read, and keeps a raw member's number as text; Python's `int()` refuses a literal over 4,300 digits
+    (ValueError), and a JWK Go takes was refused for a member no reader looks at."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"GoNumber({self.text[:20]!r})"
+
+
+GO_MAX_JSON_DEPTH = 10000
+"""encoding/json's nesting limit ("exceeded max depth")."""
+_SHALLOW_DEPTH = 64
+"""The nesting handed to Python's recursive reader: it raises RecursionError near 1,000 levels (less the caller's
+frames), where Go's reader takes 10,000."""
+_JSON_TOKEN = re.compile(
+    r'[ \t\n\r]*(?:([\[{])|([\]}])|(,)|(:)|("(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*")'
+    r"|(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null))"
+)
+_OPEN, _CLOSE, _COMMA, _COLON, _STRING, _SCALAR = range(1, 7)
+_VALUE, _FIRST_VALUE, _KEY, _FIRST_KEY, _AFTER_KEY, _NEXT, _END = range(7)
+
+
+def _shallow(text: str, keep: int) -> str:
+    """`text` checked as JSON the way Go's scanner checks it (any depth up to GO_MAX_JSON_DEPTH, without recursion), with
+    the content of every container nested deeper than `keep` left out (its brackets kept, so its JSON type stays):
+    what a reader of the shallow levels sees alike. json.JSONDecodeError where Go's scanner refuses the text."""
+    import json
+
+    pieces: list[str] = []
+    stack: list[str] = []
+    expect, pos, kept_from, cut_depth = _VALUE, 0, 0, 0
+    while (match := _JSON_TOKEN.match(text, pos)) is not None:
+        kind, start, pos = match.lastindex, match.start(match.lastindex or 0), match.end()
+        top = stack[-1] if stack else ""
+        if kind == _OPEN and expect in (_VALUE, _FIRST_VALUE):
+            stack.append(text[start])
+            if len(stack) > GO_MAX_JSON_DEPTH:
+                raise json.JSONDecodeError("exceeded max depth", text, start)
+            if len(stack) == keep + 1 and not cut_depth:
+                pieces.append(text[kept_from:pos])
+                cut_depth = len(stack)
+            expect = _FIRST_VALUE if text[start] == "[" else _FIRST_KEY
+        elif (
+            kind == _CLOSE
+            and (expect == _NEXT or (expect, text[start]) in ((_FIRST_VALUE, "]"), (_FIRST_KEY, "}")))
+            and top + text[start] in ("[]", "{}")
+        ):
+            if len(stack) == cut_depth:
+                kept_from, cut_depth = start, 0
+            stack.pop()
+            expect = _NEXT if stack else _END
+        elif kind == _COMMA and expect == _NEXT:
+            expect = _VALUE if top == "[" else _KEY
+        elif kind == _COLON and expect == _AFTER_KEY:
+            expect = _VALUE
+        elif kind == _STRING and expect in (_KEY, _FIRST_KEY):
+            expect = _AFTER_KEY
+        elif kind in (_STRING, _SCALAR) and expect in (_VALUE, _FIRST_VALUE):
+            expect = _NEXT if stack else _END
+        else:
+            raise json.JSONDecodeError("invalid character", text, start)
+    rest = pos + len(text[pos:]) - len(text[pos:].lstrip(" \t\n\r"))
+    if expect != _END or rest != len(text):
+        raise json.JSONDecodeError("invalid JSON", text, rest)
+    return "".join(pieces) + text[kept_from:]
+
+
+def go_json_loads(text: str, *, object_pairs_hook: Any = None) -> Any:
+    """`json.loads` reading what Go's reader reads: numbers as `GoNumber` (never converted), NaN and Infinity refused
+    (`refuse_json_constant`), nesting up to Go's 10,000 levels (the content past `_SHALLOW_DEPTH` levels left out,
+    checked but not built: only a document's shallow levels are ever looked at). json.JSONDecodeError (a ValueError)
+    or NotJsonError where Go refuses the text."""
+    import json
+
+    if text.count("[") + text.count("{") > _SHALLOW_DEPTH:
+        text = _shallow(text, _SHALLOW_DEPTH)
+    return json.loads(
+        text,
+        parse_int=GoNumber,
+        parse_float=GoNumber,
+        parse_constant=refuse_json_constant,
+        object_pairs_hook=object_pairs_hook,
+    )
 
 
 def go_is_blank(text: str) -> bool:

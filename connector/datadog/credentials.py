@@ -50,7 +50,7 @@ from connector.datadog.errors import DatadogError, NotFound, nothing_done, scrub
 from connector.datadog.idrules import is_path_id
 from connector.datadog.models import User
 from connector.datadog.paging import PAGE_SIZE, Page, paginate
-from connector.datadog.provisioning import Effect, unless_already
+from connector.datadog.provisioning import Effect, said_if_maybe_made, unless_already
 from connector.datadog.resources import types
 from connector.datadog.resources.keys import (
     ACCESS_TOKEN_DETAIL,
@@ -715,8 +715,10 @@ def _log_rollback(kind: str, object_id: str, *, deleted: bool) -> None:
 async def _unless_gone(call: Any) -> bool:
     """True when deleted now, False when Datadog says it was already gone (404 counts as success). A 404 answering
     the retry of an attempt whose answer was lost is that attempt's deletion (`unless_already`): it was logged
-    `deleted: false`, as if someone else had deleted the credential first."""
-    return await unless_already(NotFound, call) is Effect.CHANGED
+    `deleted: false`, as if someone else had deleted the credential first. A failure after such an attempt says the
+    deletion may have been made (`said_if_maybe_made`): a DELETE that landed, its answers a 503 each time, was reported
+    "delete resource failed" alone, the credential reported live though Datadog had deleted it."""
+    return await said_if_maybe_made(unless_already(NotFound, call)) is Effect.CHANGED
 
 
 _found: ContextVar[list[bool | None] | None] = ContextVar("datadog_deletions_found", default=None)
@@ -813,8 +815,12 @@ class AppKeyDeleter:
         try:
             return await _unless_gone(self._client.delete_application_key(key_id))
         except ConnectorError as exc:
+            # "NOT deleted" only when the org-wide DELETE certainly did nothing: one whose answer was lost (a 5xx, a
+            # timeout) may have deleted the key, and the failure said it "was NOT deleted" beside Datadog's words
+            # saying it may have been.
+            state = "was NOT deleted" if nothing_done(exc) else "may not have been deleted"
             raise FailedPreconditionError(
-                f'baton-datadog: application key "{key_id}" was NOT deleted: Datadog answers 404 to deleting it as '
+                f'baton-datadog: application key "{key_id}" {state}: Datadog answers 404 to deleting it as '
                 f'service account "{owner}"\'s key, yet still has it (its owner may be a disabled service account), '
                 f"and deleting it org-wide failed too ({exc}); delete it in Datadog"
             ) from None

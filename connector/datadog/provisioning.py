@@ -736,8 +736,12 @@ class UserActions:
                 raise InvalidArgumentError(f"baton-datadog: failed to update user {user_id}: {exc}") from None
         try:
             # `title` goes in attributes too, as the Go connector sends it (spec §7 item 4: unverified upstream).
-            await self._client.update_user(
-                user_id, name=given.get("name"), email=given.get("email"), title=given.get("title")
+            # A PATCH whose answers were all lost may have been applied: said so, as for enable and disable (it was
+            # reported "failed to update user" alone, the user changed in Datadog).
+            await said_if_maybe_made(
+                self._client.update_user(
+                    user_id, name=given.get("name"), email=given.get("email"), title=given.get("title")
+                )
             )
         except ConnectorError as exc:
             log.info("datadog update_user", user_id=user_id, fields=sorted(given), outcome="failed")

@@ -13,11 +13,11 @@ from connector.baton.crypto import xwing
 from connector.baton.crypto.errors import ConfigError, EncryptError
 from connector.baton.gostrings import (
     go_json,
+    go_json_loads,
     go_json_name,
     go_raw_url_b64decode,
     go_raw_url_b64encode,
     go_trim_space,
-    refuse_json_constant,
 )
 from connector.baton.pb.c1.connector.v2 import resource_pb2
 
@@ -84,8 +84,10 @@ def _public_key(pub_key: bytes, key_id: str) -> bytes:
     if not pub_key:
         raise ConfigError("jwe: public key is required")
     try:
-        parsed = json.loads(pub_key.decode("utf-8"), object_pairs_hook=_Members, parse_constant=refuse_json_constant)
-    except (ValueError, RecursionError):  # bad UTF-8, bad JSON, trailing data, numbers too long to convert
+        # Go's reader: a member's value is raw JSON to the SDK, never converted (a number of any length) nor built
+        # (nesting to 10,000 levels); Python's reader refused both, and a key the SDK takes.
+        parsed = go_json_loads(pub_key.decode("utf-8"), object_pairs_hook=_Members)
+    except (ValueError, RecursionError):  # bad UTF-8, bad JSON, trailing data
         raise ConfigError("jwe: public key must be a JSON object") from None
     if not isinstance(parsed, _Members):
         raise ConfigError("jwe: public key must be a JSON object")

@@ -24,13 +24,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from connector.baton.crypto import age
 from connector.baton.crypto.errors import ConfigError, EncryptError
 from connector.baton.gostrings import (
+    GoNumber,
     NotJsonError,
+    go_json_loads,
     go_json_name,
     go_raw_url_b64decode,
     go_raw_url_b64encode,
     go_url_parse_error,
     go_utf8_decode,
-    refuse_json_constant,
 )
 
 PROVIDER = "baton/jwk/v1"
@@ -58,8 +59,7 @@ _GO_TYPES = {
     list: "array",
     str: "string",
     bool: "bool",
-    int: "number",
-    float: "number",
+    GoNumber: "number",
 }
 
 
@@ -135,18 +135,21 @@ def parse(pub_key: bytes) -> PublicJwk:
     if not text.strip(_JSON_WHITESPACE):  # Go's JSON whitespace, not Python's: U+001C is a character to Go
         raise _unmarshal_error("unexpected end of JSON input")
     try:
-        parsed = json.loads(text, parse_constant=refuse_json_constant, object_pairs_hook=_Object)
+        # Go's reader: a member go-jose does not read is skipped whatever it holds (a number of any length, nesting
+        # to 10,000 levels), and one of those refused a JWK the SDK takes ("JSON number out of range", "nested too
+        # deeply") before any key was looked at.
+        parsed = go_json_loads(text, object_pairs_hook=_Object)
     except NotJsonError as exc:
         raise _unmarshal_error(str(exc)) from None
     except json.JSONDecodeError as exc:
         at_end = exc.pos >= len(text.rstrip(_JSON_WHITESPACE))
+        if exc.msg == "exceeded max depth":
+            raise _unmarshal_error("exceeded max depth") from None
         raise _unmarshal_error(
             "unexpected end of JSON input" if at_end else f"invalid JSON at offset {exc.pos}"
         ) from None
-    except RecursionError:
+    except RecursionError:  # belt and braces: go_json_loads hands Python's reader a few levels only
         raise _unmarshal_error("JSON nested too deeply") from None
-    except ValueError:  # e.g. an integer literal longer than Python converts
-        raise _unmarshal_error("JSON number out of range") from None
     if parsed is None:
         parsed = _Object()
     if not isinstance(parsed, _Object):

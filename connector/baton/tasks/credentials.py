@@ -427,7 +427,9 @@ async def _roll_back(
         raise
     except Exception as exc:
         code = exc.code.name if isinstance(exc, ConnectorError) else type(exc).__name__
-        log.error("credential rollback failed; a minted credential is still live", error=code, **named)
+        # "May": a deletion whose answers were lost (a 5xx each time) may have deleted it; "is still live" said
+        # otherwise of a credential Datadog had deleted.
+        log.error("credential rollback failed; a minted credential may still be live", error=code, **named)
         return RolledBack.FAILED
     if not deleted:
         log.error("credential rollback answered that there is no such credential; it may still be live", **named)

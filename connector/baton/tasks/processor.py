@@ -785,7 +785,10 @@ class TaskProcessor:
         earlier task on its key, `_in_turn`) did nothing, and ConductorOne may retry it whatever its kind."""
         reason = self._abandon_reason or "task cancelled"
         if kind in NOT_REPLAYABLE and started:
-            failure = Failure(Code.UNAVAILABLE, f"{reason}; stopped mid-way, so not to be retried as is", True)
+            # An issuance's create may have landed with the cleanup by name cut short by the same stop: a live
+            # credential nobody holds. "Stopped mid-way, so not to be retried as is" alone said nothing of it, where a
+            # grant stopped the same way says its change may have been made.
+            failure = Failure(Code.UNAVAILABLE, f"{reason}; {STOPPED_MID_WRITE}; not to be retried as is", True)
         elif kind in PROVISIONING_TASKS and started:
             # Stopped mid-way, a change it had sent may have been made (a revoke's DELETE that landed while its answer
             # was on the way): said as "shutting down" alone, the failure read as "nothing was changed", though the
