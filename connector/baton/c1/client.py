@@ -45,6 +45,7 @@ from connector.baton.c1.errors import (
     C1TransientError,
     C1UnreadableAnswerError,
     C1UnreadableTaskError,
+    answer_lost,
     classify_status,
     network_cause,
     proxy_connect_failure,
@@ -606,6 +607,7 @@ class BatonServiceClient:
                     code=code,
                     method=method,
                     retry_after=_retry_after(exc),
+                    may_have_landed=answer_lost(code, details),
                 ) from None
             except Exception as exc:
                 if not type(exc).__module__.startswith("grpc"):
@@ -659,6 +661,16 @@ class BatonServiceClient:
                 f"{method}: the connection to ConductorOne at {self.endpoints.grpc_authority}{through} was not made "
                 f"within {deadline:g}s (the TCP connection, the TLS handshake or the peer's HTTP/2 settings did not "
                 f"come in that time) ({code.name})"
+            )
+        if code == grpc.StatusCode.UNAVAILABLE and answer_lost(code, details):
+            # The call went out and its connection was lost under it ("Stream removed (Socket closed)"): ConductorOne
+            # may have taken it (`answer_lost`). Said as "unreachable", the operator looked at routes and firewalls
+            # for a peer that had the call, and read a report that may have landed as one that never left.
+            through = f" through the proxy {self._proxy_address}" if self._proxy_address else ""
+            how = network_cause(details) or "the stream was reset"
+            return (
+                f"{method}: the connection to ConductorOne at {self.endpoints.grpc_authority}{through} was lost before "
+                f"the answer came: {how} ({code.name})"
             )
         if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
             cause = network_cause(details) or ("timed out" if code == grpc.StatusCode.DEADLINE_EXCEEDED else None)

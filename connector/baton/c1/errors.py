@@ -41,6 +41,7 @@ class C1Error(Exception):
     `code` is the gRPC status code when there was one (None for failures that never reached a status).
     `method` is the BatonService method name when the failure belongs to an RPC. `retry_after` is the delay in
     seconds ConductorOne asked for before the next try (google.rpc.RetryInfo in the status details), when it did.
+    `may_have_landed`: see the attribute.
     """
 
     def __init__(
@@ -50,11 +51,16 @@ class C1Error(Exception):
         code: grpc.StatusCode | None = None,
         method: str | None = None,
         retry_after: float | None = None,
+        may_have_landed: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.method = method
         self.retry_after = retry_after
+        self.may_have_landed = code == grpc.StatusCode.DEADLINE_EXCEEDED if may_have_landed is None else may_have_landed
+        """The call may have reached ConductorOne all the same: it went out and its answer was lost, not refused (it
+        timed out, or the connection carrying it was lost: `answer_lost`). A report or a hello task's Hello so ended
+        may have landed, and its loss line says so. None given: a DEADLINE_EXCEEDED only."""
 
 
 class C1TransientError(C1Error):
@@ -72,10 +78,11 @@ class C1ResponseTooLargeError(C1TransientError):
     """ConductorOne's answer is larger than the client accepts (gRPC's receive limit, `limit` bytes), told by grpc's
     words in a RESOURCE_EXHAUSTED naming that limit. A server can send the same words with a refusal, so it is no
     proof the call landed: a report so answered is sent again. Asking again may get a smaller answer (the task may
-    be gone or changed); nothing the connector does makes this one fit."""
+    be gone or changed); nothing the connector does makes this one fit. Nor is it proof the call did not land: an
+    answer came, so a report or a Hello so answered may have landed (`may_have_landed`)."""
 
     def __init__(self, message: str, *, method: str, limit: int) -> None:
-        super().__init__(message, code=grpc.StatusCode.RESOURCE_EXHAUSTED, method=method)
+        super().__init__(message, code=grpc.StatusCode.RESOURCE_EXHAUSTED, method=method, may_have_landed=True)
         self.limit = limit
 
 
@@ -149,6 +156,8 @@ def classify_status(code: grpc.StatusCode) -> type[C1TransientError] | type[C1Fa
 # Two causes `proxy_connect_failure` tells apart: the connection made was the proxy's.
 CONNECTION_REFUSED: Final = "connection refused"
 DNS_FAILED: Final = "DNS lookup failed"
+CONNECTION_CLOSED: Final = "connection closed by the peer"
+"""A call's connection closed or reset under it (`answer_lost` reads it as a call that may have landed)."""
 
 # What a network failure was, read from grpc's status details or an OSError/ssl message: the operator gets
 # "connection refused", not "UNAVAILABLE" or "ConnectError". Checked in order; the first match names the cause.
@@ -210,7 +219,7 @@ _NETWORK_CAUSES: Final[tuple[tuple[tuple[str, ...], str], ...]] = (
             "disconnected",
             "eof",
         ),
-        "connection closed by the peer",
+        CONNECTION_CLOSED,
     ),
     (("network is unreachable", "no route to host"), "network unreachable"),
 )
@@ -227,6 +236,37 @@ def proxy_connect_failure(cause: str, proxy: str | None) -> str | None:
     if proxy is not None and cause in (CONNECTION_REFUSED, DNS_FAILED):
         return f"cannot connect to the proxy {proxy}: {cause}"
     return None
+
+
+# grpc's words when it could not make a connection for the call at all (its last connect attempt's error follows, a
+# socket closed during the handshake among them): the call never left.
+_NEVER_CONNECTED: Final = "failed to connect to all addresses"
+# grpc's codes for a call its transport lost (a connection reset or closed under it, a stream reset by the peer or a
+# proxy): `answer_lost` reads their words. Any other code is a status the peer sent: an answer, not a loss.
+_TRANSPORT_CODES: Final = frozenset(
+    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.CANCELLED}
+)
+# grpc's words for a stream or a connection lost under a call besides a closed or reset one (`network_cause`): a stream
+# reset by the peer or a proxy, a connection found dead by its keepalive pings.
+_LOST_UNDER_THE_CALL: Final = ("rst_stream", "keepalive watchdog timeout")
+# HTTP/2 REFUSED_STREAM (7): the peer says it did not process the stream at all (RFC 9113 §8.7).
+_REFUSED_STREAM: Final = "rst_stream with error code 7"
+
+
+def answer_lost(code: grpc.StatusCode, details: str) -> bool:
+    """Whether a failed call may have reached ConductorOne all the same, its answer lost rather than refused
+    (`C1Error.may_have_landed`): it timed out (DEADLINE_EXCEEDED), or grpc lost the connection or the stream that
+    carried it ("Stream removed (Socket closed)", a reset, "Received RST_STREAM"), when ConductorOne may have handled
+    it and answered into the cut. Only a call grpc could not connect for at all is known never to have left; which
+    side closed a connection cannot be told, so a call that went out on one already dead reads as may have landed too
+    (a look at ConductorOne: the reverse, a report that landed said never sent, is an untrue loss line, and an issued
+    credential ConductorOne holds called never handed over)."""
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return True
+    lowered = details.lower()
+    if code not in _TRANSPORT_CODES or _NEVER_CONNECTED in lowered or _REFUSED_STREAM in lowered:
+        return False
+    return any(marker in lowered for marker in _LOST_UNDER_THE_CALL) or network_cause(details) == CONNECTION_CLOSED
 
 
 def network_cause(text: str) -> str | None:

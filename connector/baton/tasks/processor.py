@@ -23,7 +23,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-import grpc
 import structlog
 from google.protobuf import any_pb2, struct_pb2
 from google.rpc import status_pb2
@@ -873,8 +872,9 @@ class TaskProcessor:
     async def _answer_hello(self, task_id: str) -> bool:
         """Whether ConductorOne took the Hello that answers the task. A passing failure is tried again under the report
         policy, bounded (the Hello is the task's only acknowledgement: tried once, a brief outage lost it)."""
-        # A Hello out and unanswered when cut (the stop deadline, a cancel), or one that timed out: it may have landed,
-        # and ConductorOne then holds the task's acknowledgement after all. Said as a lost report says it.
+        # A Hello out and unanswered when cut (the stop deadline, a cancel), or one that timed out or whose connection was
+        # lost under it (`C1Error.may_have_landed`): it may have landed, and ConductorOne then holds the task's
+        # acknowledgement after all. Said as a lost report says it.
         out_unanswered = sent_unanswered = False
 
         def awaiting(now: bool) -> None:
@@ -902,13 +902,19 @@ class TaskProcessor:
                         return False
                     break
                 except C1Error as exc:
-                    sent_unanswered = sent_unanswered or exc.code == grpc.StatusCode.DEADLINE_EXCEEDED
+                    sent_unanswered = sent_unanswered or exc.may_have_landed
                     if isinstance(exc, C1UnreadableAnswerError):
                         # ConductorOne took the Hello and answered it; only the answer could not be read. Sent again
                         # and again, it ended "not answered" though ConductorOne had it from the first.
                         log.warning(
                             "hello task's Hello taken by ConductorOne; its answer could not be read", error=str(exc)
                         )
+                        break
+                    if report_verdict(exc) is Verdict.ACCEPTED:
+                        # ALREADY_EXISTS: the task's acknowledgement is on record (an earlier Hello of it landed, its
+                        # answer lost), as the report table reads it of a FinishTask. Taken for a passing failure, the
+                        # Hello was sent four more times and the task ended "not answered".
+                        log.info("hello task's Hello already on record at ConductorOne", error=str(exc))
                         break
                     # What a report retries, the Hello does too (bounded): a token endpoint refusing one refresh (a 400
                     # or a 401 mid-run, a clock step, credentials being rotated) ended the task unanswered at once.
@@ -921,7 +927,17 @@ class TaskProcessor:
                     # to minutes) passed without a word of why the task was not answered yet.
                     log.warning("hello task's Hello failed; retrying", retry_in_seconds=round(delay, 3), error=str(exc))
                     if not await self._wait_before_retry(delay):
-                        raise
+                        # The stop came before the retry could: ConductorOne refused nothing for good (it said so of a
+                        # passing failure), and the line blamed it ("did not take the Hello"), where a report given up
+                        # the same way says the connector is shutting down.
+                        log.error(
+                            "hello task not answered",
+                            reason="the connector is shutting down",
+                            error=str(exc),
+                            task_id=task_id,
+                            **landing(),
+                        )
+                        return False
             log.info("hello task answered")
             return True
         except asyncio.CancelledError:
@@ -975,7 +991,7 @@ class TaskProcessor:
         attempts = 0
         last_error = ""
         asked: float | None = None  # the retry delay ConductorOne's last refusal asked for (RetryInfo)
-        sent_unanswered = False  # an attempt ConductorOne took and never answered (DEADLINE_EXCEEDED)
+        sent_unanswered = False  # an attempt that went out and was never answered (`C1Error.may_have_landed`)
         # The attempt under way went out and awaits its answer (`BatonServiceClient.finish_task`'s `awaiting`): cut at
         # the stop deadline or cancelled then, it may have landed all the same (a FinishTask answered OK after a long
         # delay), as one that timed out may have. An attempt still waiting for its token never went out.
@@ -1034,9 +1050,10 @@ class TaskProcessor:
                         log.info("task report already on record at ConductorOne", error=last_error)
                         return outcome, True
                     gone_answers = gone_answers + 1 if verdict is Verdict.GONE else 0
-                    # Sent and never answered: it may have landed, and the task then left the queue (a finished task
-                    # does), so "gone" can be ConductorOne holding this very report.
-                    sent_unanswered = sent_unanswered or exc.code == grpc.StatusCode.DEADLINE_EXCEEDED
+                    # Sent and never answered (timed out, or its connection lost under it: `C1Error.may_have_landed`):
+                    # it may have landed, and the task then left the queue (a finished task does), so "gone" can be
+                    # ConductorOne holding this very report.
+                    sent_unanswered = sent_unanswered or exc.may_have_landed
                     if gone_answers >= GONE_CONFIRMATIONS:
                         self._lost(
                             task_id,

@@ -143,6 +143,7 @@ class FakeC1:
         context.set_alpn_protocols(["http/1.1", "h2"])
         self._front = TlsFront(self.state, context, grpc_port=grpc_port, http_port=http_port)
         self.port = await self._front.start(self._requested_port)
+        self.state.cut_connections = self._front.drop_all
 
         credentials = generate_client_credentials(
             self._tenant_host or self.address, client_name=self._client_name, kid=self._kid
@@ -256,6 +257,12 @@ class FakeC1:
         OK with `body` as the response's bytes: an answer that does not decode, or one over the client's receive
         limit. The call landed; only its answer is unreadable."""
         self.state.take_then_answer_raw(method, body, times)
+
+    def take_then_cut(self, method: str, times: int = 1) -> None:
+        """The next `times` calls to `method` (`FinishTask` or `Hello`) are taken (recorded as accepted), then every open
+        connection is cut before their answer goes out: the call landed, and the client hears only that its connection
+        was lost (UNAVAILABLE, "Stream removed (Socket closed)")."""
+        self.state.take_then_cut(method, times)
 
     def flood_metadata(self, method: str, *, entries: int = 0, trailer_bytes: int = 0, times: int = 1) -> None:
         """The next `times` calls to `method` (a unary one) are handled as usual (a FinishTask is taken), and answered

@@ -267,6 +267,30 @@ class RawAnswers(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ship
             return grpc.unary_unary_rpc_method_handler(
                 take_then_answer, request_deserializer=lambda raw: raw, response_serializer=lambda raw: raw
             )
+        if name in ("FinishTask", "Hello") and self._state.pop_taken_then_cut(name):
+            cut_state = self._state
+
+            async def take_then_cut(request: Message, context: Context) -> Message:
+                # Recorded as the servicer records what it accepts; then every connection is cut before the answer
+                # goes out (a ConductorOne pod killed, a load balancer reset, right after the call was handled).
+                if name == "FinishTask":
+                    assert isinstance(request, baton_pb2.BatonServiceFinishTaskRequest)
+                    cut_state.record_finish_attempt(request)
+                    cut_state.record_finish(request)
+                else:
+                    assert isinstance(request, baton_pb2.BatonServiceHelloRequest)
+                    cut_state.record_hello(request)
+                assert cut_state.cut_connections is not None
+                cut_state.cut_connections()
+                await asyncio.sleep(HOLD_LIMIT_SECONDS)  # never answered: its connection is gone
+                return request
+
+            request_type = getattr(baton_pb2, f"BatonService{name}Request")
+            return grpc.unary_unary_rpc_method_handler(
+                take_then_cut,
+                request_deserializer=request_type.FromString,
+                response_serializer=lambda message: message.SerializeToString(),
+            )
         if name and (flood := self._state.pop_metadata_flood(name)) is not None:
             handler = await continuation(handler_call_details)
             return _with_metadata_flood(handler, *flood)

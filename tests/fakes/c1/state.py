@@ -10,6 +10,7 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -125,6 +126,9 @@ class FakeState:
         self._held_upload_answers = 0
         self._raw_answers: dict[str, deque[bytes]] = {}
         self._taken_then_raw: dict[str, deque[bytes]] = {}
+        self._taken_then_cut: dict[str, int] = {}
+        self.cut_connections: Callable[[], None] | None = None
+        """Cuts every open connection (the fake's TLS front: `FakeC1` sets it once started)."""
         self._metadata_floods: dict[str, deque[tuple[int, int]]] = {}
         self.refuse_repeated_reports = False
         """A FinishTask for a task already reported is refused FAILED_PRECONDITION, as a server that closed the task
@@ -249,6 +253,17 @@ class FakeState:
         with self.lock:
             queue = self._metadata_floods.get(method)
             return queue.popleft() if queue else None
+
+    def take_then_cut(self, method: str, times: int) -> None:
+        with self.lock:
+            self._taken_then_cut[method] = self._taken_then_cut.get(method, 0) + times
+
+    def pop_taken_then_cut(self, method: str) -> bool:
+        with self.lock:
+            left = self._taken_then_cut.get(method, 0)
+            if left:
+                self._taken_then_cut[method] = left - 1
+            return bool(left)
 
     def pop_taken_then_raw(self, method: str) -> bytes | None:
         with self.lock:
