@@ -267,6 +267,19 @@ class DatadogClient:
 
         def check() -> Page[R]:
             items = list(envelope.data)
+            if (stray := _of_another_kind(items)) is not None:
+                # Another kind of object where this list's belongs (a cache or a proxy mixing up answers, a person's
+                # access token in a service account's list): read field by field as this kind, a roles page answered
+                # to the users request was synced as the org's users, every real user deleted; a credential of
+                # another kind had its deletion sent to this kind's path, where Datadog has none, and the 404 taken
+                # for a revocation (credentials.md §4.3 step 4 reads the same listings).
+                position, expected = stray
+                raise UnexpectedResponse(
+                    method="GET",
+                    path=path,
+                    status=reply.status,
+                    messages=[f'page {number}: an item of another type (data[{position}].type: expected "{expected}")'],
+                )
             if not all_usable_ids(map(_ITEM_ID, items)):
                 # Every listed id names its object in later requests (a team's memberships, a schedule's responders,
                 # a service account's keys, a grant): `.`, `..` or an id no URL holds cannot, and the sync failed
@@ -293,6 +306,18 @@ class DatadogClient:
                         f"page {number}: an item links to an id that cannot name it ({UNUSABLE_ID}): "
                         + _unusable_link(items)
                     ],
+                )
+            if (twice := _listed_twice_otherwise(items)) is not None:
+                # One object listed twice in one page, each time otherwise (a user Active with a role and Disabled
+                # without it, a member both admin and not): no change between pages explains it, as it does a repeat
+                # across pages, and the sync stored whichever came last with the grants of both. The answer
+                # contradicts itself. (Listed twice alike, it is one object, as before.)
+                first, again = twice
+                raise UnexpectedResponse(
+                    method="GET",
+                    path=path,
+                    status=reply.status,
+                    messages=[f"page {number}: data[{first}] and data[{again}] list one id with different contents"],
                 )
             # The fields are read once per page, not per item: asked of each of the 45k items of a 25k-user sync, they
             # cost about 1.5 % of its CPU.
@@ -375,6 +400,15 @@ class DatadogClient:
             check_completed(reply)
         if envelope.data is None:
             raise UnexpectedResponse(method=method, path=path, status=reply.status, messages=["response has no data"])
+        if (stray := _of_another_kind((envelope.data,))) is not None:
+            # Another kind of object (answers mixed up), whose fields, all optional, read as this kind's: a role
+            # answered for a user was a user with no email, status or roles.
+            raise UnexpectedResponse(
+                method=method,
+                path=path,
+                status=reply.status,
+                messages=[f'the answer is about another kind of object (data.type: expected "{stray[1]}")'],
+            )
         if of is not None and another_id(envelope.data.id, of):
             # Another object (a cache or proxy mixing up answers): deciding on it would grant on another user's
             # roles, call a user disabled because another one is, or mint a key for another service account. The
@@ -435,7 +469,7 @@ class DatadogClient:
             )
         path = "/api/v2/users"
         try:
-            await self._t.request("GET", path, group="validate", params={"page[size]": 1, "page[number]": 0})
+            reply = await self._t.request("GET", path, group="validate", params={"page[size]": 1, "page[number]": 0})
         except (Forbidden, Unauthorized) as exc:
             if not exc.datadog_body:
                 raise
@@ -446,6 +480,19 @@ class DatadogClient:
                 messages=exc.messages,
                 hint=_hint(exc.status, app_shape),
             ) from None
+        # Its status alone said nothing of the application key: a 2xx that is no users page (a proxy's or a captive
+        # portal's page, Datadog's error shape under a 200, an empty body) passed the check, and the service reported
+        # ready, the one-shot went on, on keys nothing had checked. The answer must be what a key allowed to read
+        # users gets: a users page, read as the sync reads one.
+        page = parse_model(ListEnvelope[User], reply)
+        not_refused(reply, page.errors)
+        if (stray := _of_another_kind(page.data)) is not None:
+            raise UnexpectedResponse(
+                method="GET",
+                path=path,
+                status=reply.status,
+                messages=[f'an item of another type (data[{stray[0]}].type: expected "{stray[1]}")'],
+            )
 
     # -- users --------------------------------------------------------------------------------------
 
@@ -560,13 +607,13 @@ class DatadogClient:
         """Soft-disable (DELETE); Datadog answers 404 for a user that is already disabled."""
         path = f"/api/v2/users/{_seg(user_id)}"
         reply = await self._t.request("DELETE", path, group="users")
-        check_done(reply)
+        check_done(reply, kind="users", of=user_id)
         # Datadog answers 204, no body. A 2xx whose body is this user still enabled (`disabled: false`, or a status
-        # other than Disabled) says the offboarding did not happen, and its status alone reported it done.
+        # other than Disabled) says the offboarding did not happen, and its status alone reported it done. (One about
+        # another user, or another kind of object, is refused by `check_done`.)
         user = mapping(mapping(json_or_none(reply)).get("data"))
         attributes = mapping(user.get("attributes"))
-        named, status = user.get("id"), attributes.get("status")
-        about_this_user = not another_id(named if isinstance(named, str) else None, user_id)
+        status = attributes.get("status")
         disabled = attributes.get("disabled")
         wrong = (
             f"data.attributes.disabled (expected a boolean, got {a_json_type(disabled)})"
@@ -575,12 +622,12 @@ class DatadogClient:
             if status is not None and not isinstance(status, str)
             else None
         )
-        if wrong is not None and about_this_user:
+        if wrong is not None:
             # This user's state of another JSON type (`disabled: "false"`, a status that is a number) was read as
             # absent, and the offboarding reported done on an answer that may say otherwise.
             raise UnexpectedResponse(method="DELETE", path=path, status=reply.status, messages=[wrong])
         enabled = disabled is False or (isinstance(status, str) and status.strip().lower() != "disabled")
-        if enabled and about_this_user:
+        if enabled:
             raise UnexpectedResponse(
                 method="DELETE",
                 path=path,
@@ -602,6 +649,15 @@ class DatadogClient:
         reply = await self._t.request("POST", "/api/v2/user_invitations", group="invitations", json={"data": data})
         envelope = parse_model(ListEnvelope[UserInvitation], reply)
         not_refused(reply, envelope.errors)
+        if (stray := _of_another_kind(envelope.data)) is not None:
+            # Another kind of object (the users asked about, echoed back), read as invitations of no one or of those
+            # users: an invitation reported sent that Datadog never made.
+            raise UnexpectedResponse(
+                method="POST",
+                path="/api/v2/user_invitations",
+                status=reply.status,
+                messages=[f'the answer is about another kind of object (data[{stray[0]}].type: expected "{stray[1]}")'],
+            )
         check_completed(reply)
         return list(envelope.data)
 
@@ -677,6 +733,15 @@ class DatadogClient:
                 retryable=True,
             )
         users, whole = answer
+        if (kind := next((i for i, u in enumerate(users) if u.get("type") != User.json_api_type), None)) is not None:
+            # Another kind of object (a roles page, answers mixed up), read as users of none of the role's: a page of
+            # it short of its total said nothing against the change, and the grant or revoke was reported done.
+            raise UnexpectedResponse(
+                method=method,
+                path=path,
+                status=reply.status,
+                messages=[f'the answer is about another kind of object (data[{kind}].type: expected "users")'],
+            )
         if (shape := _role_links_problem(users)) is not None:
             # Read as absent, a role link of the wrong JSON type made its user "another role's" (or said nothing of
             # the user's roles at all): the answer is named as what it is.
@@ -771,7 +836,17 @@ class DatadogClient:
     async def remove_team_member(self, team_id: str, user_id: str) -> None:
         """Remove a user from a team. Raises `NotFound` when the user is not a member."""
         path = f"/api/v2/team/{_seg(team_id)}/memberships/{_seg(user_id)}"
-        check_done(await self._t.request("DELETE", path, group="team_memberships"))
+        reply = await self._t.request("DELETE", path, group="team_memberships")
+        # A membership's id is its own (`TeamMembership-<team>-<n>`), not the user's: the member it names is compared.
+        check_done(reply, kind="team_memberships")
+        member = mapping(mapping(mapping(mapping(json_or_none(reply)).get("data")).get("relationships")).get("user"))
+        if isinstance(named := mapping(member.get("data")).get("id"), str) and another_id(named, user_id):
+            raise UnexpectedResponse(
+                method="DELETE",
+                path=path,
+                status=reply.status,
+                messages=["the answer is about another membership (data.relationships.user.data.id)"],
+            )
 
     # -- On-Call ------------------------------------------------------------------------------------
 
@@ -813,16 +888,16 @@ class DatadogClient:
     async def list_api_keys(self, page: int = 0, *, name_filter: str | None = None) -> Page[APIKey]:
         """One page of org API keys: name, last4, dates and creator; never the key value."""
         params: dict[str, QueryValue] = {"filter": name_filter} if name_filter else {}
-        found = (
+        return (
             await self._fetch_page(
                 ListEnvelope[APIKey], "/api/v2/api_keys", group="api_keys", number=page, params=params, collection=True
             )
         )()
-        return _of_its_kind(found, APIKey)
 
     async def delete_api_key(self, key_id: str) -> None:
         """Revoke an org API key (204). Raises `NotFound` for an unknown or already deleted key."""
-        check_done(await self._t.request("DELETE", f"/api/v2/api_keys/{_seg(key_id)}", group="api_keys"))
+        reply = await self._t.request("DELETE", f"/api/v2/api_keys/{_seg(key_id)}", group="api_keys")
+        check_done(reply, kind="api_keys", of=key_id)
 
     async def list_service_account_app_keys(
         self, service_account_id: str, page: int = 0, *, name_filter: str | None = None
@@ -839,7 +914,7 @@ class DatadogClient:
         found = (
             await self._fetch_page(ListEnvelope[kind], path, group="service_accounts", number=page, params=params)  # type: ignore[valid-type]
         )()
-        return _keys_of_account(_of_its_kind(found, kind), service_account_id)
+        return _keys_of_account(found, service_account_id)
 
     async def get_application_key(self, key_id: str) -> ApplicationKey:
         """Org-wide lookup (needs org_app_keys_read); used to find a key's owning service account."""
@@ -849,9 +924,8 @@ class DatadogClient:
     async def delete_application_key(self, key_id: str) -> None:
         """Revoke anyone's application key, org-wide (204; needs org_app_keys_write). Raises `NotFound` when it is
         unknown or gone."""
-        check_done(
-            await self._t.request("DELETE", f"/api/v2/application_keys/{_seg(key_id)}", group="application_keys")
-        )
+        reply = await self._t.request("DELETE", f"/api/v2/application_keys/{_seg(key_id)}", group="application_keys")
+        check_done(reply, kind="application_keys", of=key_id)
 
     # -- minting and revoking credentials (docs/spec/credentials.md §4) -------------------------------------
     # Each create returns the new object and its secret separately: the models never hold a secret, and the
@@ -877,7 +951,7 @@ class DatadogClient:
     async def delete_service_account_app_key(self, service_account_id: str, key_id: str) -> None:
         """Revoke a service account's application key (204). Raises `NotFound` when it is unknown or gone."""
         path = f"/api/v2/service_accounts/{_seg(service_account_id)}/application_keys/{_seg(key_id)}"
-        check_done(await self._t.request("DELETE", path, group="service_accounts"))
+        check_done(await self._t.request("DELETE", path, group="service_accounts"), kind="application_keys", of=key_id)
 
     async def list_service_account_access_tokens(
         self, service_account_id: str, page: int = 0, *, name_filter: str | None = None
@@ -897,7 +971,8 @@ class DatadogClient:
 
     async def revoke_service_account_access_token(self, service_account_id: str, token_id: str) -> None:
         path = f"/api/v2/service_accounts/{_seg(service_account_id)}/access_tokens/{_seg(token_id)}"
-        check_done(await self._t.request("DELETE", path, group="service_accounts"))
+        reply = await self._t.request("DELETE", path, group="service_accounts")
+        check_done(reply, kind="service_access_tokens", of=token_id)
 
     async def _mint(
         self,
@@ -1096,31 +1171,28 @@ def _unusable_link(items: Sequence[Resource]) -> str:
     return "data"
 
 
-# The JSON:API type of each kind of credential a listing names (docs/spec/datadog-api.md §8, credentials.md §4.3).
-_CREDENTIAL_TYPES: dict[type[Resource], str] = {
-    APIKey: "api_keys",
-    ApplicationKey: "application_keys",
-    AccessToken: "service_access_tokens",
-}
+def _listed_twice_otherwise(items: Sequence[Resource]) -> tuple[int, int] | None:
+    """The positions of the first two items of one id whose contents differ (as read: a member the models ignore makes
+    no difference); None when there are none. Items without an id are each one item (the engine drops them)."""
+    if len({item.id for item in items}) == len(items):
+        return None  # the usual page: no id twice, one set built
+    seen: dict[str, int] = {}
+    for position, item in enumerate(items):
+        if not item.id:
+            continue
+        first = seen.setdefault(item.id, position)
+        if first != position and items[first] != item:
+            return first, position
+    return None
 
 
-def _of_its_kind(page: Page[K], kind: type[K]) -> Page[K]:
-    """A page of one kind of credential, each item of that kind's type: another's (a person's access token in a
-    service account's token list, an application key in the org's API keys) was synced as this kind, its deletion later
-    sent to this kind's path, where Datadog has no such credential, and its 404 taken for a revocation while it lived
-    on. The issuance's duplicate check reads the same listings (credentials.md §4.3 step 4: every entry of its type)."""
-    expected = _CREDENTIAL_TYPES[kind]
-    for position, item in enumerate(page.items):
-        if item.type != expected:
-            raise UnexpectedResponse(
-                method="GET",
-                path=page.path,
-                status=page.status,
-                messages=[
-                    f'page {page.number}: an item of another type (data[{position}].type: expected "{expected}")'
-                ],
-            )
-    return page
+def _of_another_kind(items: Sequence[Resource]) -> tuple[int, str] | None:
+    """Where the first object whose JSON:API `type` is not its model's kind (`Resource.json_api_type`) is, and the type
+    expected; None when each is of its kind. A type left out is no kind either (JSON:API: every resource names one)."""
+    for position, item in enumerate(items):
+        if item.type != (expected := type(item).json_api_type):
+            return position, expected
+    return None
 
 
 def _keys_of_account(page: Page[KeyT], service_account_id: str) -> Page[KeyT]:
@@ -1162,6 +1234,8 @@ def included_roles(page: Page[Any]) -> dict[str, Role]:
         ) from None
 
 
+# The JSON:API type of a schedule's responders answer (datadog-api.md §7, observed).
+_RESPONDERS_TYPE = "schedule_oncall_responders"
 # A schedule responder's position (datadog-api.md §7.1 `filter[position]`).
 _POSITIONS = frozenset({"previous", "current", "next"})
 
@@ -1176,6 +1250,10 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
     if not isinstance(data, dict):
         # No responders answer at all (a gateway's or a stub's JSON): read as one, it said "nobody on call".
         raise refused(f"the answer has no data object (data: expected an object, got {a_json_type(data)})")
+    if data.get("type") != _RESPONDERS_TYPE:
+        # Another kind of object (the schedule itself, answers mixed up) names no responder, and was read as the
+        # schedule's answer that nobody is on call: every on-call grant of the schedule revoked.
+        raise refused(f'the answer is about another kind of object (data.type: expected "{_RESPONDERS_TYPE}")')
     try:
         # Every member read is of the JSON type the reader needs, or absent: one of another type, read as absent, said
         # what its absence says (an `included` or a shift list of the wrong type: nobody on call).

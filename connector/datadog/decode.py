@@ -19,6 +19,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from connector.baton.builders import fits_timestamp
 from connector.baton.jsontypes import a_json_kind, a_json_type, json_type
 from connector.datadog.errors import UnexpectedResponse
+from connector.datadog.idrules import another_id
 from connector.datadog.jsonbody import from_json, unicode_repaired
 from connector.datadog.keyshape import holds_key_shape
 from connector.datadog.transport import Reply
@@ -132,7 +133,7 @@ def check_completed(reply: Reply) -> None:
         raise _unexpected(reply, "HTTP 201 Created answers no removal (Datadog answers a DELETE 204)", retryable=True)
 
 
-def check_done(reply: Reply, *, body_read_after: bool = False) -> None:
+def check_done(reply: Reply, *, body_read_after: bool = False, kind: str | None = None, of: str | None = None) -> None:
     """A write whose status is its outcome (a grant, revoke or delete): the answer must still be Datadog's, JSON or
     nothing, and no error. A captive portal's or a web front end's 200 page is no word from Datadog, and taking its
     status for one reported a grant or revoke done that Datadog never saw; so did a 200 carrying `errors`, and a body
@@ -141,7 +142,10 @@ def check_done(reply: Reply, *, body_read_after: bool = False) -> None:
 
     `body_read_after`: the caller reads the body itself and names what it lacks (a role change's list of the role's
     users), so a body that is not JSON is left to it, and so is the status (`check_completed`), checked once the body
-    has been named."""
+    has been named.
+
+    `kind` and `of`: the JSON:API type and the id of the object a removal removes, which an answer showing an object
+    must show (`_about_the_removed`)."""
     if reply.body.strip():
         _check_content_type(reply, "JSON or no body")
         # A body cut short is the transport's to find (its length or chunks not whole) and ask again: one whose framing
@@ -158,6 +162,8 @@ def check_done(reply: Reply, *, body_read_after: bool = False) -> None:
             # Datadog's error shape under a 2xx (a gateway's, or an API answering errors with 200): a refusal whose
             # status alone reported the grant, revoke or delete done.
             not_refused(reply, payload.get("errors"))
+            if kind is not None:
+                _about_the_removed(reply, payload.get("data"), kind, of)
         if not body_read_after and not _json_api_document(payload):
             # Datadog answers these writes 204 with no body, and its JSON answers are JSON:API documents
             # (docs/spec/datadog-api.md §2.1, §2.5). A gateway's or a stub's own JSON under a 2xx (`{"message": "ok"}`,
@@ -166,6 +172,25 @@ def check_done(reply: Reply, *, body_read_after: bool = False) -> None:
             raise _unexpected(reply, "the body is no JSON:API document, so not Datadog's answer", retryable=True)
     if not body_read_after:
         check_completed(reply)
+
+
+def _about_the_removed(reply: Reply, data: Any, kind: str, of: str | None) -> None:
+    """A removal's 2xx whose body shows objects must show the one removed (Datadog answers a removal 204, no body): one
+    about another object (its `id`), another kind (its `type`) or a list of objects is an answer to another request (a
+    cache or a proxy mixing up answers, a GET's answer read as the DELETE's), and its status alone reported a revoke, an
+    offboarding or a key's deletion done that Datadog may never have seen, as `client._item`'s answers are refused for
+    it. Not retried here: asked again, a removal that did land answers 404."""
+    if isinstance(data, list) and data:
+        raise _unexpected(reply, "the answer is a list of objects (data), no answer to the removal of one")
+    if not isinstance(data, dict):
+        return
+    if "type" in data and data["type"] != kind:
+        raise _unexpected(reply, f'the answer is about another kind of object (data.type: expected "{kind}")')
+    named = data.get("id")
+    if of is not None and named is not None and not isinstance(named, str):
+        raise _unexpected(reply, f"data.id (expected a string, got {a_json_type(named)})")
+    if of is not None and isinstance(named, str) and another_id(named, of):
+        raise _unexpected(reply, "the answer is about another object (data.id)")
 
 
 # The top-level members of a JSON:API document (jsonapi.org 1.1 §7.1) besides `errors`, which `not_refused` reads.

@@ -180,6 +180,11 @@ class Resource(BaseModel):
     # `roles` link to a permission became a grant of whichever role shares its id; a membership whose `user` link names
     # a team granted the team's id as a user.
     linkage_types: ClassVar[Mapping[str, str]] = {}
+    # The JSON:API `type` Datadog gives this kind of object (docs/spec/datadog-api.md §2.1), which an answer asked for
+    # it must name (`client.DatadogClient`): a page or an object of another kind (a cache or a proxy mixing up answers)
+    # was read as this one, field by field, since every field is optional: a roles page answered to the users request
+    # was synced as the org's users (each role a user, every real user deleted).
+    json_api_type: ClassVar[str]
 
     id: str
     type: str | None = None
@@ -221,6 +226,8 @@ class Resource(BaseModel):
 class User(Resource):
     """A Datadog user; service accounts are users with ``service_account`` true."""
 
+    json_api_type: ClassVar[str] = "users"
+
     relationship_fields: ClassVar[Mapping[str, tuple[str, bool]]] = {
         "roles": ("role_ids", True),
         "org": ("org_id", False),
@@ -248,6 +255,7 @@ class User(Resource):
 
 
 class Role(Resource):
+    json_api_type: ClassVar[str] = "roles"
     relationship_fields: ClassVar[Mapping[str, tuple[str, bool]]] = {
         "permissions": ("permission_ids", True),
     }
@@ -261,6 +269,7 @@ class Role(Resource):
 
 
 class Team(Resource):
+    json_api_type: ClassVar[str] = "team"
     name: str = ""
     handle: str | None = None
     summary: str | None = None
@@ -276,6 +285,7 @@ _MEMBERSHIP_ID = re.compile(r"^TeamMembership-([0-9a-fA-F-]{36})-\d+$")
 
 
 class TeamMembership(Resource):
+    json_api_type: ClassVar[str] = "team_memberships"
     relationship_fields: ClassVar[Mapping[str, tuple[str, bool]]] = {
         "user": ("user_id", False),
         "team": ("team_id", False),
@@ -332,6 +342,7 @@ class TeamMembership(Resource):
 
 
 class Schedule(Resource):
+    json_api_type: ClassVar[str] = "schedules"
     relationship_fields: ClassVar[Mapping[str, tuple[str, bool]]] = {
         "teams": ("team_ids", True),
         "layers": ("layer_ids", True),
@@ -345,6 +356,7 @@ class Schedule(Resource):
 
 
 class OnCallShift(Resource):
+    json_api_type: ClassVar[str] = "shifts"
     relationship_fields: ClassVar[Mapping[str, tuple[str, bool]]] = {
         "user": ("user_id", False),
     }
@@ -358,6 +370,8 @@ class OnCallShift(Resource):
 
 class OnCallUser(Resource):
     """The reduced user object On-Call endpoints include (status is lower case there)."""
+
+    json_api_type: ClassVar[str] = "users"
 
     email: str | None = None
     name: str | None = None
@@ -389,6 +403,8 @@ class ScheduleResponders(BaseModel):
 class APIKey(Resource):
     """An organization API key, without its secret value."""
 
+    json_api_type: ClassVar[str] = "api_keys"
+
     relationship_fields: ClassVar[Mapping[str, tuple[str, bool]]] = {
         "created_by": ("created_by_id", False),
         "modified_by": ("modified_by_id", False),
@@ -419,6 +435,8 @@ class APIKey(Resource):
 class ApplicationKey(Resource):
     """An application key, without its secret value."""
 
+    json_api_type: ClassVar[str] = "application_keys"
+
     relationship_fields: ClassVar[Mapping[str, tuple[str, bool]]] = {
         "owned_by": ("owner_id", False),
     }
@@ -439,6 +457,8 @@ class ApplicationKey(Resource):
 
 class AccessToken(Resource):
     """A service access token (SAT), without its secret value; ``owner_type`` is the ``owned_by`` linkage type."""
+
+    json_api_type: ClassVar[str] = "service_access_tokens"
 
     relationship_fields: ClassVar[Mapping[str, tuple[str, bool]]] = {
         "owned_by": ("owner_id", False),
@@ -489,6 +509,7 @@ class AccessToken(Resource):
 
 
 class UserInvitation(Resource):
+    json_api_type: ClassVar[str] = "user_invitations"
     relationship_fields: ClassVar[Mapping[str, tuple[str, bool]]] = {
         "user": ("user_id", False),
     }

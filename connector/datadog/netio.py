@@ -474,7 +474,8 @@ class HttpxSender:
     """An httpx transport behind the `Sender` interface: one the caller injected (tests), or the fallback.
 
     A response the transport already read (in-process transports build it from bytes) was decoded by httpx, so
-    it is handed on without its Content-Encoding.
+    it is handed on without its Content-Encoding. Once a response is closed, a kept connection holding bytes after
+    its answer is closed (`drop_unread`), as `OriginPool` drops it.
     """
 
     def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
@@ -502,8 +503,20 @@ class HttpxSender:
                 response.status_code, headers=headers, content=response.content, extensions=extensions
             )
         return httpcore.Response(
-            response.status_code, headers=response.headers.raw, content=_RawBody(response), extensions=extensions
+            response.status_code, headers=response.headers.raw, content=_RawBody(response, self), extensions=extensions
         )
+
+    async def drop_unread(self) -> None:
+        """Close each idle connection of the transport's pool whose parser holds bytes the peer sent after its answer
+        (`_holds_unread_bytes`), as `OriginPool.release` does: httpcore's pool keeps such a connection, and the bytes
+        were read as the next request's answer (a stray 201 taken for a create's, its forged key issued and the key
+        the create made left live). Called once a response is closed; a pool whose internals moved is left as it is."""
+        connections = getattr(getattr(self._transport, "_pool", None), "connections", None)
+        if not isinstance(connections, list):
+            return
+        for connection in list(connections):
+            if connection.is_idle() and _holds_unread_bytes(connection):
+                await connection.aclose()  # a closed connection is dropped from the pool at its next request
 
     def _traced(self, request: httpcore.Request) -> MutableMapping[str, Any]:
         """The request's extensions, with its `netsteps.Steps` as httpcore's trace when the request will make a new
@@ -526,8 +539,9 @@ class HttpxSender:
 
 
 class _RawBody:
-    def __init__(self, response: httpx.Response) -> None:
+    def __init__(self, response: httpx.Response, sender: HttpxSender) -> None:
         self._response = response
+        self._sender = sender
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in self._response.aiter_raw():
@@ -535,6 +549,7 @@ class _RawBody:
 
     async def aclose(self) -> None:
         await self._response.aclose()
+        await self._sender.drop_unread()
 
 
 _FROM_HTTPCORE: dict[type[Exception], type[httpx.TransportError]] = {

@@ -133,6 +133,16 @@ class Reply:
     path: str
 
 
+@dataclass(slots=True)
+class _InFlight:
+    """How far one attempt got, for the count of a cancelled one (`ApiTransport.request`)."""
+
+    # The request was handed to the network: from then on it may reach Datadog, and counts as one of its requests.
+    handed: bool = False
+    # The answer's status, once its head arrived.
+    status: int | None = None
+
+
 @lru_cache(maxsize=64)
 def _query_key(key: str) -> str:
     # The keys are the client's own few names (`page[size]`, `filter[keyword]`...), quoted once each.
@@ -340,6 +350,7 @@ class ApiTransport:
                 ) from None
             started = self._clock()
             steps = netsteps.Steps()
+            flight = _InFlight()
             error: DatadogError
             info: RateLimitHeaders | None = None
             try:
@@ -352,7 +363,15 @@ class ApiTransport:
                     api_key_only=api_key_only,
                     idempotent=idempotent,
                     steps=steps,
+                    flight=flight,
                 )
+            except asyncio.CancelledError:
+                if flight.handed:
+                    # Cancelled in flight (pages fetched ahead dropped, a sync or a task stopped): the request may
+                    # have reached Datadog, and spent its rate limit, all the same. Uncounted, the requests metric and
+                    # a sync's summary missed every one (8 pages in flight, one request counted).
+                    self._emit(RequestDone(group, method, flight.status, self._clock() - started, attempt))
+                raise
             except httpx.TransportError as exc:
                 self._emit(RequestDone(group, method, None, self._clock() - started, attempt))
                 outcome: Outcome = NoAnswer.of(exc)
@@ -404,6 +423,7 @@ class ApiTransport:
         api_key_only: bool,
         idempotent: bool,
         steps: netsteps.Steps,
+        flight: _InFlight,
     ) -> tuple[int, HeaderLines, bytearray, UnexpectedResponse | None]:
         """The answer's status, head and body; with the error saying why the body could not be read whole (too large,
         an encoding not asked for, cut or garbled), its body then empty."""
@@ -419,9 +439,10 @@ class ApiTransport:
                     # The pool's timeouts are per socket operation; a peer dripping one byte at a time would
                     # never trip them, so the whole exchange also has a deadline.
                     async with asyncio.timeout(self._deadline):
+                        flight.handed = True
                         response = await self._sender.handle_async_request(request)
                         try:
-                            status = response.status
+                            status = flight.status = response.status
                             lines = HeaderLines(response.headers)
                             version = response.extensions.get("http_version")
                             if (faulty := faulty_framing(status, lines, version)) is not None:

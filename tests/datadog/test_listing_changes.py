@@ -38,16 +38,18 @@ Ids = Callable[[int], list[str]]  # page number -> the ids the list holds when t
 
 
 def _item(path: str, item_id: str) -> dict[str, Any]:
-    if path == LISTINGS["users"]:
+    # Of the listing's own kind, every team's memberships and every role's users alike: the client refuses an item of
+    # another kind in a listing.
+    if path == LISTINGS["users"] or (path.startswith("/api/v2/roles/") and path.endswith("/users")):
         return {"type": "users", "id": item_id, "attributes": {"email": f"{item_id}@example.com", "status": "Active"}}
     if path == LISTINGS["roles"]:
         return {"type": "roles", "id": item_id, "attributes": {"name": item_id}}
     if path == LISTINGS["teams"]:
         return {"type": "team", "id": item_id, "attributes": {"name": item_id, "handle": item_id, "user_count": 1}}
-    if path == LISTINGS["team memberships"]:
+    if path.startswith("/api/v2/team/") and path.endswith("/memberships"):
         return {
             "type": "team_memberships",
-            "id": f"TeamMembership-{TEAM}-{item_id}",
+            "id": f"TeamMembership-{path.split('/')[4]}-{item_id}",
             "attributes": {"role": None},
             "relationships": {"user": {"data": {"type": "users", "id": item_id}}},
         }

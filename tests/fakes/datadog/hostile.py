@@ -147,7 +147,9 @@ async def answer(request: web.Request, mode: str, *, hang_seconds: float, huge_b
             await asyncio.sleep(0.01)
         return _json({"data": []})
     if mode in ("endless", "growing-total"):
-        users = [_user(f"endless-{number}-{i}") for i in range(size)]
+        # Of the listed endpoint's kind: the client refuses a page of another kind of object before its paging.
+        kind = "schedules" if request.path.startswith("/api/v2/on-call/schedules") else "users"
+        users = [{**_user(f"endless-{number}-{i}"), "type": kind} for i in range(size)]
         meta = {"page": {"total_count": (number + 2) * size, "total_filtered_count": (number + 2) * size}}
         return _json({"data": users, **({"meta": meta} if mode == "growing-total" else {})})
     if mode == "repeat":
