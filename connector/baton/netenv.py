@@ -22,7 +22,7 @@ import httpx
 
 from connector.baton.hostnames import WHY_UNRESOLVABLE, host_name_resolvable
 from connector.baton.ids import quoted_id
-from connector.baton.pathnames import name_too_long, shell_shorthand
+from connector.baton.pathnames import lookup_problem, shell_shorthand
 from connector.baton.proxyenv import no_proxy_network
 
 # The proxies httpx reads (and hands the gRPC channel: `grpc_proxy_from_env`). grpc's own `grpc_proxy` is read by
@@ -47,8 +47,8 @@ def environment_problems(environ: Mapping[str, str]) -> list[str]:
     # both. It was checked as one path and refused, and a deployment that works started nowhere. An empty entry
     # (`/etc/ssl/certs:`) names nothing, as OpenSSL skips it; a named one that is no directory is a typo.
     for cert_dir in paths["SSL_CERT_DIR"].split(os.pathsep):
-        if cert_dir and (too_long := name_too_long(Path(cert_dir))) is not None:
-            problems.append(f"environment SSL_CERT_DIR: {cert_dir}: {too_long}")
+        if cert_dir and (unusable := lookup_problem(Path(cert_dir))) is not None:
+            problems.append(f"environment SSL_CERT_DIR: {cert_dir}: {unusable}")
         elif cert_dir and (shorthand := shell_shorthand(Path(cert_dir))) is not None:
             problems.append(f"environment SSL_CERT_DIR: {cert_dir}: {shorthand}")
         elif cert_dir and not Path(cert_dir).is_dir():
@@ -108,8 +108,8 @@ def _as_read(environ: Mapping[str, str], name: str, problems: list[str | None]) 
 
 
 def _ca_file_problem(name: str, path: Path) -> str | None:
-    if (too_long := name_too_long(path)) is not None:
-        return f"environment {name}: {path}: {too_long}"
+    if (unusable := lookup_problem(path)) is not None:
+        return f"environment {name}: {path}: {unusable}"
     if (shorthand := shell_shorthand(path)) is not None:
         return f"environment {name}: {path}: {shorthand}"
     if not path.is_file():

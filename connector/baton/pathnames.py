@@ -1,25 +1,50 @@
-"""A path given by an operator, weighed before it is used: is its name one the file system takes at all?
+"""A path given by an operator, weighed before it is used: will the file system look its name up at all?
 
 `Path.exists()`, `is_dir()`, `is_file()` and `is_symlink()` answer False for a path that is not there, but raise for
-a name the file system refuses outright: a component over 255 bytes or a path over 4,096 (ENAMETOOLONG). Such an
-OSError ended the run as "<path>: File name too long", exit 1, naming no setting or variable.
+any other refusal to look it up: a name the file system refuses outright (a component over 255 bytes or a path over
+4,096: ENAMETOOLONG), a directory on the way this process may not search (EACCES: a volume mounted for another user
+than the image's 65532), an I/O error. Such an OSError ended the run as "<path>: File name too long", exit 1, or as
+"unexpected error: PermissionError", naming no setting or variable.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import stat
 from pathlib import Path
 
+# Not there (or a file where a directory is expected on the way): an answer, not a refusal. The caller says what a
+# missing path means for it.
+_NOT_THERE = frozenset({errno.ENOENT, errno.ENOTDIR})
 
-def name_too_long(path: Path) -> str | None:
-    """The words that follow `path` in a message when the file system refuses its name outright, else None."""
+
+def lookup_problem(path: Path) -> str | None:
+    """The words that follow `path` in a message when the file system will not look it up, or where a link at it
+    points, else None (also for a path that is not there, or a link to nothing)."""
     try:
-        os.lstat(path)
+        link = stat.S_ISLNK(os.lstat(path).st_mode)
     except OSError as exc:
-        if exc.errno == errno.ENAMETOOLONG:
-            return f"the name is too long for the file system ({exc.strerror}); use a shorter one"
+        return _os_refusal(exc)
+    if link:
+        try:
+            os.stat(path)
+        except OSError as exc:
+            if exc.errno not in _NOT_THERE:
+                return f"a symbolic link that cannot be followed ({exc.strerror or type(exc).__name__})"
     return None
+
+
+def _os_refusal(exc: OSError) -> str | None:
+    """The words for the OS's refusal `exc` to look a path up (`lookup_problem`), or None when it says the path is not
+    there."""
+    if exc.errno in _NOT_THERE:
+        return None
+    if exc.errno == errno.ENAMETOOLONG:
+        return f"the name is too long for the file system ({exc.strerror}); use a shorter one"
+    if exc.errno == errno.EACCES:
+        return f"cannot be looked up: a directory on its way may not be searched by this user ({exc.strerror})"
+    return f"cannot be looked up ({exc.strerror or type(exc).__name__})"
 
 
 def shell_shorthand(path: Path) -> str | None:
@@ -38,7 +63,7 @@ def shell_shorthand(path: Path) -> str | None:
     try:
         if os.path.lexists(first):
             return None
-    except (OSError, ValueError):  # a name the file system refuses is `name_too_long`'s, or the caller's to say
+    except (OSError, ValueError):  # a name the file system refuses is `lookup_problem`'s, or the caller's to say
         return None
     if text == "-":
         return "`-` is no standard input or output here but a name, and nothing here has it: give the path"

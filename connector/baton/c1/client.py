@@ -47,6 +47,7 @@ from connector.baton.c1.errors import (
     C1UnreadableTaskError,
     answer_lost,
     classify_status,
+    lost_under_the_call,
     network_cause,
     proxy_connect_failure,
 )
@@ -662,7 +663,7 @@ class BatonServiceClient:
                 f"within {deadline:g}s (the TCP connection, the TLS handshake or the peer's HTTP/2 settings did not "
                 f"come in that time) ({code.name})"
             )
-        if code == grpc.StatusCode.UNAVAILABLE and answer_lost(code, details):
+        if code == grpc.StatusCode.UNAVAILABLE and lost_under_the_call(details):
             # The call went out and its connection was lost under it ("Stream removed (Socket closed)"): ConductorOne
             # may have taken it (`answer_lost`). Said as "unreachable", the operator looked at routes and firewalls
             # for a peer that had the call, and read a report that may have landed as one that never left.

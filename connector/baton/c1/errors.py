@@ -8,6 +8,7 @@ the two it was. No message built here ever contains a credential.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 import grpc
@@ -241,30 +242,51 @@ def proxy_connect_failure(cause: str, proxy: str | None) -> str | None:
 # grpc's words when it could not make a connection for the call at all (its last connect attempt's error follows, a
 # socket closed during the handshake among them): the call never left.
 _NEVER_CONNECTED: Final = "failed to connect to all addresses"
-# grpc's codes for a call its transport lost (a connection reset or closed under it, a stream reset by the peer or a
-# proxy): `answer_lost` reads their words. Any other code is a status the peer sent: an answer, not a loss.
-_TRANSPORT_CODES: Final = frozenset(
-    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.CANCELLED}
+# HTTP/2 REFUSED_STREAM (7): the peer says it did not process the stream at all (RFC 9113 §8.7). The whole number:
+# a reset with code 71 or 700 after the peer read the call is no refusal.
+_REFUSED_STREAM: Final = re.compile(r"rst_stream with error code 7(?!\d)")
+# The codes only a peer sends, each its answer to the call: ConductorOne refused it (or a front of it answered 401,
+# 403 or 404, which grpc reads as UNAUTHENTICATED, PERMISSION_DENIED and UNIMPLEMENTED), so this attempt did not
+# land. grpc's own words for a call it lost come under the other codes: UNAVAILABLE (a closed or reset connection, a
+# server stopping with "Cancelling all calls", a gateway's 502/503/504 after it read the call), UNKNOWN and INTERNAL
+# (a stream ended mid-answer, a reset), RESOURCE_EXHAUSTED (an answer's metadata over the client's limit), CANCELLED.
+_REFUSALS: Final = frozenset(
+    {
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.ALREADY_EXISTS,
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.ABORTED,
+        grpc.StatusCode.OUT_OF_RANGE,
+        grpc.StatusCode.UNIMPLEMENTED,
+        grpc.StatusCode.UNAUTHENTICATED,
+    }
 )
-# grpc's words for a stream or a connection lost under a call besides a closed or reset one (`network_cause`): a stream
-# reset by the peer or a proxy, a connection found dead by its keepalive pings.
-_LOST_UNDER_THE_CALL: Final = ("rst_stream", "keepalive watchdog timeout")
-# HTTP/2 REFUSED_STREAM (7): the peer says it did not process the stream at all (RFC 9113 §8.7).
-_REFUSED_STREAM: Final = "rst_stream with error code 7"
+# grpc's words for a stream or a connection lost under a call (besides a closed or reset one, `network_cause`): how
+# `describe` words such a loss ("lost before the answer came", not "unreachable").
+_LOST_UNDER_THE_CALL: Final = ("stream removed", "rst_stream", "keepalive watchdog timeout")
 
 
 def answer_lost(code: grpc.StatusCode, details: str) -> bool:
     """Whether a failed call may have reached ConductorOne all the same, its answer lost rather than refused
-    (`C1Error.may_have_landed`): it timed out (DEADLINE_EXCEEDED), or grpc lost the connection or the stream that
-    carried it ("Stream removed (Socket closed)", a reset, "Received RST_STREAM"), when ConductorOne may have handled
-    it and answered into the cut. Only a call grpc could not connect for at all is known never to have left; which
-    side closed a connection cannot be told, so a call that went out on one already dead reads as may have landed too
-    (a look at ConductorOne: the reverse, a report that landed said never sent, is an untrue loss line, and an issued
-    credential ConductorOne holds called never handed over)."""
-    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return True
+    (`C1Error.may_have_landed`). Known not to have landed: a refusal the peer sent (`_REFUSALS`), a call grpc could not
+    connect for at all, and a stream the peer reset as never processed (REFUSED_STREAM). Any other failure may have
+    landed: a timeout, a connection closed or reset under the call, a server stopping, a gateway's 5xx after it read
+    the call, an answer cut short or over a limit. Which side ended a connection, and how far a call got before, cannot
+    be told from grpc's words, so the default is "may have": the reverse, a report that landed said never sent, is an
+    untrue loss line, and an issued credential ConductorOne holds called never handed over, where this costs a look."""
+    if code in _REFUSALS:
+        return False
     lowered = details.lower()
-    if code not in _TRANSPORT_CODES or _NEVER_CONNECTED in lowered or _REFUSED_STREAM in lowered:
+    return _NEVER_CONNECTED not in lowered and _REFUSED_STREAM.search(lowered) is None
+
+
+def lost_under_the_call(details: str) -> bool:
+    """grpc's words say the connection or the stream carrying the call was lost under it (closed, reset, found dead by
+    keepalive), as opposed to one that was never made: the words of `BatonServiceClient`'s error for it."""
+    lowered = details.lower()
+    if _NEVER_CONNECTED in lowered:
         return False
     return any(marker in lowered for marker in _LOST_UNDER_THE_CALL) or network_cause(details) == CONNECTION_CLOSED
 

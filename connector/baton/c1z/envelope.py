@@ -398,8 +398,13 @@ def _drop(tmp_path: Path) -> None:
 
 
 def _kept(c1z_path: Path) -> str:
-    """What a failed save says of the file it would have replaced: nothing was renamed over it."""
-    return f"; {c1z_path} is left as it was" if c1z_path.is_file() else ""
+    """What a failed save says of the file it would have replaced: nothing was renamed over it. Nothing when that cannot
+    be told (its directory may no longer be searched): raised here, the OSError replaced the save's own error."""
+    try:
+        present = c1z_path.is_file()
+    except OSError:
+        present = False
+    return f"; {c1z_path} is left as it was" if present else ""
 
 
 def _save_disk_full(c1z_path: Path, exc: BaseException) -> DiskFullError:

@@ -49,7 +49,7 @@ class C1ZReader:
             yield
         except C1ZFormatError:
             raise
-        except sqlite3.Error as exc:
+        except rows.SQLITE_ERRORS as exc:
             raise C1ZFormatError(f"{self.path}: cannot read {what}: {rows.value_problem(exc)}") from exc
         except (DecodeError, ValueError, TypeError, OverflowError) as exc:
             raise C1ZFormatError(f"{self.path}: cannot read {what}: {exc}") from exc
@@ -90,22 +90,37 @@ class C1ZReader:
         out: dict[str, dict[str, int]] = {}
         for type_id in (r.id for r in self.resource_types(sid)):
             out[type_id] = {"resources": 0, "entitlements": 0, "grants": 0}
+        held = sum(map(len, out))  # characters of the type ids held
         for key, table in (
             ("resources", "v1_resources"),
             ("entitlements", "v1_entitlements"),
             ("grants", "v1_grants"),
         ):
-            query = f"SELECT resource_type_id, count(*) FROM {table} WHERE sync_id = ? GROUP BY resource_type_id"  # noqa: S608
+            # Cut past the bound as they are read: only a cut id is held, and it is refused. From the table, not an
+            # index of the file (see `rows.iter_blobs`).
+            query = (
+                f"SELECT substr(resource_type_id, 1, {rows.MAX_TYPE_IDS_CHARS + 1}), count(*) "  # noqa: S608
+                f"FROM {table} NOT INDEXED WHERE sync_id = ? GROUP BY resource_type_id"
+            )
             with self._decoding(table):
                 for type_id, n in self._conn.execute(query, (sid,)):
                     # str(): a hostile file may hold NULL or a blob here; the counts stay printable.
-                    entry = out.setdefault(str(type_id), {"resources": 0, "entitlements": 0, "grants": 0})
-                    entry[key] += int(n)
+                    name = str(type_id)
+                    if name not in out:
+                        held += len(name)
+                        if held > rows.MAX_TYPE_IDS_CHARS or len(out) >= rows.MAX_RESOURCE_TYPES:
+                            raise ValueError(
+                                f"its rows name more than {rows.MAX_RESOURCE_TYPES:,} resource types of one sync, or "
+                                f"type ids of more than {rows.MAX_TYPE_IDS_CHARS >> 20} MiB together"
+                            )
+                        out[name] = {"resources": 0, "entitlements": 0, "grants": 0}
+                    out[name][key] += int(n)
         return out
 
     def resource_types(self, sync_id: str | None = None) -> list[resource_pb2.ResourceType]:
         sid = self._sync(sync_id)
         with self._decoding("v1_resource_types"):
+            rows.check_resource_types_size(self._conn, sid)  # held all at once
             return [
                 resource_pb2.ResourceType.FromString(row[1])
                 for row in rows.iter_blobs(self._conn, "v1_resource_types", sid)
@@ -200,7 +215,7 @@ def damaged_types_outside(
         try:
             decompress_to(c1z_path, db_path, stop)
             conn = connect_read_only(db_path)
-        except (C1ZFormatError, sqlite3.Error, OSError):
+        except (C1ZFormatError, *rows.SQLITE_ERRORS, OSError):
             check_stop(stop, c1z_path)
             return []
         try:
@@ -210,7 +225,7 @@ def damaged_types_outside(
                 try:
                     if stored_columns(conn, table, column, "data"):
                         found.update(_outside(conn, table, column, known, limit))
-                except sqlite3.Error:
+                except rows.SQLITE_ERRORS:
                     pass  # this table unreadable: the other's types stand
             check_stop(stop, c1z_path)  # a stopped read ends as stopped, not as "no types"
             return sorted(found)[:limit]
@@ -242,7 +257,7 @@ def _outside(conn: sqlite3.Connection, table: str, column: str, known: Collectio
     seen: set[str] = set()
     found: list[str] = []
     # Row by row, not DISTINCT: SQLite's DISTINCT gave nothing before a broken page's error, though rows before it read.
-    with suppress(sqlite3.Error):  # a broken page ends the scan; what was found before it stands
+    with suppress(*rows.SQLITE_ERRORS):  # a broken page ends the scan; what was found before it stands
         for (value,) in conn.execute(query, tuple(known)):
             if value in seen:
                 continue
@@ -260,7 +275,7 @@ def _confirmed(conn: sqlite3.Connection, table: str, column: str, value: str) ->
         # The object's kind and size come from the row's header alone: a header that does not read (a flipped bit)
         # makes its type text garbage too, which proves nothing (ours was refused as another connector's).
         shape = conn.execute(f"SELECT typeof(data), length(data) {where}", (value,)).fetchone()
-    except sqlite3.Error:
+    except rows.SQLITE_ERRORS:
         return False
     if shape is None or shape[0] != "blob":
         return False
@@ -268,7 +283,7 @@ def _confirmed(conn: sqlite3.Connection, table: str, column: str, value: str) ->
         return True  # too large to decode here: the type column alone speaks
     try:
         row = conn.execute(f"SELECT data {where}", (value,)).fetchone()
-    except sqlite3.Error:
+    except rows.SQLITE_ERRORS:
         return True  # the header read and its object does not (a broken overflow page): the type column speaks
     if row is None or not isinstance(row[0], bytes):
         return False

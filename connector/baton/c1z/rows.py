@@ -42,6 +42,18 @@ MAX_VALUE_BYTES = 64 << 20
 MAX_SYNC_RUNS = 10_000
 MAX_SYNC_RUN_FIELD = 1024  # characters of a sync id, a time or a type
 MAX_SYNC_RUNS_TEXT = 64 << 20  # characters of all the runs' state tokens and stats together
+# What one sync's resource types may take, objects and keys together, and how many there may be. Unlike the other
+# tables' rows, which are read a batch at a time, a sync's resource types are held all at once, decoded (a resumed
+# sync's engine, `inspect`'s summary and its --resources check): bounded per object only (MAX_OBJECT_BYTES), a 24 KB
+# file of three resource types of 4 MiB of empty annotations each took `inspect` 390 MB, and fifteen (within the
+# 64 MiB any file may decompress to) 1.7 GB. A connector has a handful of a few hundred bytes each (Datadog's: 7).
+MAX_RESOURCE_TYPES_BYTES = 1 << 20
+MAX_RESOURCE_TYPES = 10_000
+# ... and the characters of all the resource type ids a sync's rows name, together (a connector's are a word or two;
+# one long id is still shown whole). Counted per type (`C1ZReader.counts_by_type`, every `inspect`), the ids were held
+# whole too, whatever their number and size: a 19 MB file naming a million types took `inspect` 660 MB and 10 s of CPU
+# before printing 112 MB.
+MAX_TYPE_IDS_CHARS = 4 << 20
 
 
 def guard_connection(conn: sqlite3.Connection, db_path: Path) -> sqlite3.Connection:
@@ -143,10 +155,22 @@ def _open_directory(directory: str) -> int | None:
     return fd
 
 
-def value_problem(exc: sqlite3.Error) -> str:
-    """SQLite's error in words for a message naming the file: SQLITE_TOOBIG is the file's value over the limit."""
+# What SQLite raises reading a damaged file: its own errors, and a UnicodeDecodeError when its message quotes bytes of
+# the file that are not UTF-8. The sqlite3 module decodes SQLite's message as UTF-8 and raises that failure instead of
+# the error: one flipped bit in the schema's SQL made every statement `malformed database schema (...) - near
+# "UNIQUE\xa3INDEX"`, which escaped each `except sqlite3.Error` on a damaged file, and every sync into the file ended as
+# "unexpected error: UnicodeDecodeError" (from the start-up check on), the file never started over.
+SQLITE_ERRORS: tuple[type[sqlite3.Error], type[UnicodeDecodeError]] = (sqlite3.Error, UnicodeDecodeError)
+_MESSAGE_BYTES = 1024  # SQLite's messages are a line; the rest of a text that was being decoded is not one
+
+
+def value_problem(exc: Exception) -> str:
+    """SQLite's error (one of `SQLITE_ERRORS`) in words for a message naming the file: SQLITE_TOOBIG is the file's
+    value over the limit; a message that is not UTF-8 is given with its stray bytes escaped."""
     if getattr(exc, "sqlite_errorname", "") == "SQLITE_TOOBIG":
         return f"a value larger than {MAX_VALUE_BYTES >> 20} MiB"
+    if isinstance(exc, UnicodeDecodeError):
+        return bytes(exc.object[:_MESSAGE_BYTES]).decode("utf-8", "backslashreplace")
     return str(exc)
 
 
@@ -439,13 +463,34 @@ def _check_sync_run_sizes(conn: sqlite3.Connection, expressions: dict[str, str])
         )
 
 
+def check_resource_types_size(conn: sqlite3.Connection, sync_id: str) -> None:
+    """Raise `ValueError` when the resource types of `sync_id` would not fit the bounds on what is held at once
+    (`MAX_RESOURCE_TYPES_BYTES`, `MAX_RESOURCE_TYPES`): counted in SQL, before any is read."""
+    count, size = conn.execute(
+        "SELECT count(*), total(coalesce(length(data), 0) + coalesce(length(CAST(external_id AS BLOB)), 0)) "
+        "FROM v1_resource_types NOT INDEXED WHERE sync_id = ?",
+        (sync_id,),
+    ).fetchone()
+    if count > MAX_RESOURCE_TYPES:
+        raise ValueError(
+            f"v1_resource_types holds {count:,} resource types of one sync, more than the {MAX_RESOURCE_TYPES:,} "
+            "a c1z may hold"
+        )
+    if size > MAX_RESOURCE_TYPES_BYTES:
+        raise ValueError(
+            f"v1_resource_types: the resource types of one sync take {int(size):,} bytes, more than the "
+            f"{MAX_RESOURCE_TYPES_BYTES >> 20} MiB a c1z's may take"
+        )
+
+
 def types_outside(conn: sqlite3.Connection, known: Collection[str], limit: int) -> list[str]:
     """Up to `limit` resource type ids the file names, in any of its syncs, that are not in `known`, sorted: a file of
-    another connector holds its own types. Each is cut to 64 characters (a file's value is untrusted)."""
+    another connector holds its own types. Each is cut to 64 characters (a file's value is untrusted). Read from the
+    tables, not their indexes (see `iter_blobs`)."""
     marks = ", ".join("?" * len(known)) or "NULL"
     query = (
         "SELECT DISTINCT substr(type_id, 1, 64) FROM (SELECT external_id AS type_id FROM v1_resource_types "  # noqa: S608
-        f"UNION SELECT resource_type_id FROM v1_resources) WHERE type_id NOT IN ({marks}) LIMIT ?"
+        f"NOT INDEXED UNION SELECT resource_type_id FROM v1_resources NOT INDEXED) WHERE type_id NOT IN ({marks}) LIMIT ?"
     )
     return sorted(str(row[0]) for row in conn.execute(query, (*known, limit)))
 
@@ -481,20 +526,26 @@ def iter_blobs(
 ) -> Iterator[tuple[Any, ...]]:
     """Rows of one sync in id order, fetched by keyset pages so memory stays flat for any row count: (id, data,
     extra, *plain) with each object read through `object_column` and checked (a ValueError naming the row
-    otherwise), and the plain columns as they are."""
+    otherwise), and the plain columns as they are.
+
+    Read from the table itself (`NOT INDEXED`), as every count and listing of a file's rows is (`types_outside`,
+    `C1ZReader.counts_by_type`): a file's index is untrusted as its tables are, and the opening's `quick_check` does not
+    compare it with its table. Through a damaged index lacking rows, `inspect --resources user` listed 22 of 23 users
+    and its summary counted half the grants, exit 0. (The store rebuilds a resumed file's indexes: `_Db.resume_sync`.)
+    A page is a range of row ids, so the table is read once over the whole listing."""
     last_id = 0
     select = f"id, {object_column('data')}{', ' + object_column(extra_column) if extra_column else ''}"
     select += "".join(f", {column}" for column in plain_columns)
     condition = f" AND ({where})" if where else ""
     measured = " + ".join(f"coalesce(length({c}), 0)" for c in ("data", extra_column, *plain_columns) if c)
     sizes = (
-        f"SELECT id, {measured} AS size FROM {table} WHERE sync_id = ? AND id > ?{condition} "  # noqa: S608
+        f"SELECT id, {measured} AS size FROM {table} NOT INDEXED WHERE sync_id = ? AND id > ?{condition} "  # noqa: S608
         "ORDER BY id LIMIT ?"
     )
     # The next BATCH_ROWS rows' last id and their values' bytes in one answer, summed by SQLite (lengths of blobs are
     # read from their headers): row by row in Python, the sizes cost a resume's check half as much again.
     whole = f"SELECT max(id), sum(size) FROM ({sizes})"  # noqa: S608
-    sql = f"SELECT {select} FROM {table} WHERE sync_id = ? AND id > ? AND id <= ?{condition} ORDER BY id"  # noqa: S608
+    sql = f"SELECT {select} FROM {table} NOT INDEXED WHERE sync_id = ? AND id > ? AND id <= ?{condition} ORDER BY id"  # noqa: S608
     while True:
         end, size = conn.execute(whole, (sync_id, last_id, *params, BATCH_ROWS)).fetchone()
         if end is None:

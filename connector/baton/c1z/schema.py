@@ -220,8 +220,10 @@ def check_readable(db_path: Path, source: Path, stop: threading.Event | None = N
     check_stop(stop, source)
     try:
         conn = connect_read_only(db_path)
-    except sqlite3.Error as exc:
-        raise _unreadable(db_path, exc) or DamagedC1ZError(f"{source}: not a readable SQLite database: {exc}") from exc
+    except rows.SQLITE_ERRORS as exc:
+        raise _unreadable(db_path, exc) or DamagedC1ZError(
+            f"{source}: not a readable SQLite database: {rows.value_problem(exc)}"
+        ) from exc
     stop_when(conn, stop)
     try:
         verdict = conn.execute("PRAGMA quick_check(1)").fetchone()
@@ -269,13 +271,13 @@ def check_readable(db_path: Path, source: Path, stop: threading.Event | None = N
         # Every use of a file starts from its sync runs (few rows): one of the wrong type is damage found here,
         # where a sync into the file starts over, not a ValueError out of the resume ("unexpected error").
         rows.read_sync_runs(conn)
-    except ValueError as exc:
-        raise DamagedC1ZError(f"{source}: {exc}") from exc
-    except sqlite3.Error as exc:
+    except rows.SQLITE_ERRORS as exc:  # before ValueError: a message not UTF-8 is a UnicodeDecodeError
         check_stop(stop, source)  # SQLite's "interrupted": the stop, not damage
         raise _unreadable(db_path, exc) or DamagedC1ZError(
             f"{source}: damaged SQLite database: {rows.value_problem(exc)}"
         ) from exc
+    except ValueError as exc:
+        raise DamagedC1ZError(f"{source}: {exc}") from exc
     finally:
         conn.close()
 
@@ -325,7 +327,7 @@ def stored_columns(conn: sqlite3.Connection, table: str, *columns: str) -> bool:
     so, a damaged file runs none of its own SQL. An SQLite before 3.37 cannot tell: False."""
     try:
         listed = conn.execute(f"PRAGMA main.table_list({table})").fetchall()
-    except sqlite3.Error:
+    except rows.SQLITE_ERRORS:
         return False
     if len(listed) != 1 or listed[0][2] != "table":
         return False
@@ -333,7 +335,7 @@ def stored_columns(conn: sqlite3.Connection, table: str, *columns: str) -> bool:
     return set(columns) <= stored
 
 
-def _unreadable(db_path: Path, exc: sqlite3.Error) -> ConnectorError | None:
+def _unreadable(db_path: Path, exc: Exception) -> ConnectorError | None:
     """An I/O failure of the disk under the working copy: the place's fault, not damage of the c1z."""
     return working_file_failure(db_path, "checking the working copy", exc)
 

@@ -371,6 +371,18 @@ class _Db:
     def resume_sync(self, sync_id: str) -> str:
         """The unfinished sync's token. Its rows are tallied by `rows_changed`, once the token is read and only if it
         records a tally to compare with: a token that starts over anyway pays no pass over the tables."""
+        # The file's indexes are rebuilt from its tables before the run (its token first) is read back: `quick_check`
+        # (check_readable) reads every page but does not compare an index with its table, and a damaged index lacking
+        # a row passed it. Read through it, a resumed run found its stored role missing (`stored_resources`), dropped
+        # the role's grants as dangling and was saved as complete without them; its resumed listings and upserts read
+        # the indexes too. A unique index that its table's rows no longer fit fails here: damage, the sync starts over.
+        # The cost is the indexes kept during the load (the grants' deferred ones are dropped): about what building
+        # them took the first time (docs/benchmarks.md), once per resume; a new sync into the file pays nothing.
+        # A run found by `sync_runs` (a table scan) and then not by its id (the unique index) was a KeyError, "unexpected
+        # error", every run.
+        with self.unit():
+            self.conn.execute("REINDEX")
+        self.commit()
         token = self.sync_token(sync_id)
         self._resumed = sync_id
         return token
@@ -654,6 +666,10 @@ class _Db:
         """The sync's stored types, each the one its row is keyed by (as `_stored_resource` checks resources): a resumed
         run goes on with them, and one keyed `junk` holding `group` was saved as complete under the wrong key (Go's
         lookup by id missed the type, and the stats counted a type `junk`)."""
+        try:
+            rows.check_resource_types_size(self.conn, sync_id)  # held all at once, by the engine
+        except ValueError as exc:
+            raise DamagedC1ZError(f"{self.source}: {exc}") from exc
         found = []
         for row_id, key, data in self.conn.execute(
             f"SELECT id, external_id, {rows.object_column('data')} FROM v1_resource_types "  # noqa: S608 - our SQL
@@ -1206,14 +1222,14 @@ def _holds_a_finished_run(db_path: Path, stop: threading.Event | None = None) ->
         return False
     try:
         conn = connect_read_only(db_path)
-    except sqlite3.Error:
+    except rows.SQLITE_ERRORS:
         return False
     try:
         if not stored_columns(conn, "v1_sync_runs", "ended_at"):
             return False
         stop_when(conn, stop)
         return conn.execute("SELECT 1 FROM v1_sync_runs WHERE ended_at IS NOT NULL LIMIT 1").fetchone() is not None
-    except sqlite3.Error:
+    except rows.SQLITE_ERRORS:
         return False
     finally:
         conn.close()
@@ -1233,8 +1249,14 @@ def _ready(db_path: Path, source: Path | None, stop: threading.Event | None = No
 
 
 def has_content(path: Path) -> bool:
-    """False for a missing or empty file (a fresh sync goes there); a clear error for a non-regular one."""
-    if not path.exists():
+    """False for a missing or empty file (a fresh sync goes there); a clear error for a non-regular one, or one the OS
+    will not look up (a directory on its way this user may not search: `open_regular` names the refusal; raised by
+    `exists`, it was a PermissionError out of the service's periodic sync)."""
+    try:
+        missing = not path.exists()
+    except OSError:
+        missing = False
+    if missing:
         if not path.is_symlink():
             return False
         try:
@@ -1266,13 +1288,13 @@ def _guarded(db: _Db, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> 
         return fn(*args, **kwargs)
     except C1ZFormatError:
         raise
-    except (sqlite3.Error, OSError) as exc:
+    except (*rows.SQLITE_ERRORS, OSError) as exc:
         # The disk under the working file (full, a file-size limit, an I/O error, its directory removed): the
         # place's fault, named as such. Calling it a damaged c1z started a resumed sync over and hid the cause.
         failure = working_file_failure(db.db_path, "storing the sync", exc)
         if failure is not None:
             raise failure from exc
-        if isinstance(exc, sqlite3.DatabaseError):
+        if isinstance(exc, sqlite3.DatabaseError | UnicodeDecodeError):
             raise DamagedC1ZError(f"{db.source}: damaged SQLite database: {rows.value_problem(exc)}") from exc
         raise
     except DecodeError as exc:

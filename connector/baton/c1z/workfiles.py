@@ -28,7 +28,7 @@ import structlog
 
 from connector.baton.c1z.errors import C1ZBusyError, C1ZWriteError, WorkDirError, disk_full, is_disk_full
 from connector.baton.c1z.tempdir import NO_SYSTEM_TEMP_DIR, system_temp_dir
-from connector.baton.pathnames import name_too_long, shell_shorthand
+from connector.baton.pathnames import lookup_problem, shell_shorthand
 
 log = structlog.get_logger(__name__)
 
@@ -161,8 +161,8 @@ def temp_dir_problem(tmp_dir: Path | None) -> str | None:
         # The system's, as tempfile finds it: with none writable (a read-only root and working directory, TMPDIR
         # naming what is not there) the sync failed after the key check as an "unexpected error", exit 1.
         return NO_SYSTEM_TEMP_DIR if system_temp_dir() is None else None
-    if (too_long := name_too_long(tmp_dir)) is not None:
-        return f"{tmp_dir}: {too_long}"
+    if (unusable := lookup_problem(tmp_dir)) is not None:
+        return f"{tmp_dir}: {unusable}"
     if (shorthand := shell_shorthand(tmp_dir)) is not None:
         return f"{tmp_dir}: {shorthand}"
     if not tmp_dir.is_dir():

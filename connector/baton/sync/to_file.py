@@ -22,7 +22,7 @@ from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, is_disk_
 from connector.baton.connector import ResourceSyncer
 from connector.baton.errors import ConnectorError
 from connector.baton.ids import quoted_id
-from connector.baton.pathnames import name_too_long, shell_shorthand
+from connector.baton.pathnames import lookup_problem, shell_shorthand
 from connector.baton.sync.syncer import Syncer, SyncObserver, SyncOptions, SyncResult
 
 if TYPE_CHECKING:
@@ -257,8 +257,8 @@ def output_file_problem(
     `resource_types`: every resource type id the connector's syncs may write (not only this run's). An existing c1z
     naming another type is another connector's (`sync.c1z` is every baton connector's default name): refused, not
     replaced by this connector's sync. Empty: not checked. `stop`: see `problem_off_the_loop`."""
-    if (too_long := name_too_long(path)) is not None:
-        return f": {too_long}"
+    if (unusable := lookup_problem(path)) is not None:
+        return f": {unusable}"
     if (shorthand := shell_shorthand(path)) is not None:
         return f": {shorthand}"
     if path.is_symlink():

@@ -1210,7 +1210,8 @@ class TaskProcessor:
             # Only the report would have handed it over: say what is live, and whether it is taken back now.
             extra["left_live" if not undone else "undoing"] = outcome.undo.what
         if may_have_landed:
-            # An attempt went unanswered (timed out, or cut by the stop deadline or a cancel) and may have landed:
+            # An attempt went unanswered (timed out, lost under way as `answer_lost` reads grpc's words, or cut by the
+            # stop deadline or a cancel) and may have landed:
             # ConductorOne may show this outcome after all (and an issued credential as issued, though it is deleted
             # now). The operator is told to look, not that ConductorOne never heard of it.
             extra["may_have_landed"] = True
