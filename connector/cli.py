@@ -308,8 +308,21 @@ def _dispatch(args: list[str]) -> int:
 def _run_command(command: str, rest: list[str]) -> int:
     if command == "inspect":
         from connector.daemon import inspect
+        from connector.daemon.settings import dash_lookalike
 
         parser = _inspect_parser()
+        end = rest.index("--") if "--" in rest else len(rest)
+        if lookalike := next(
+            (found for arg in rest[:end] if (found := dash_lookalike(arg)) and not os.path.lexists(arg)), ""
+        ):
+            # `inspect —grants` (a flag pasted from a formatted page) was "—grants: no such file", taken for the file
+            # as argparse takes any word not starting with '-'; beside a file, "1 unexpected argument(s)". Every other
+            # place an argument is read names the character (README).
+            print(
+                f"baton-datadog: inspect: an argument {lookalike}; see baton-datadog inspect --help for its flags",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
         # Not parse_args: its refusal quotes the unknown arguments, and one may be a key (`--api-key=...`).
         parsed, leftover = parser.parse_known_args(rest)
         if leftover:
@@ -378,8 +391,24 @@ def _inspect_parser() -> argparse.ArgumentParser:
 
 def _help(rest: list[str]) -> int:
     """`help [COMMAND]`, as cobra gives every baton-sdk connector: the program's help, or the command's."""
-    from connector.daemon.settings import build_parser, first_positional
+    from connector.daemon.settings import build_parser, first_positional, known_flags, unknown_arguments
 
+    # A flag help does not know is named, as everywhere else (cobra's `help` refuses one too): `help -x` printed the
+    # help and exit 0, the typo passed over. The settings' flags may stand here (`help --log-level debug inspect`),
+    # as may a cluster of short switches (`-p`); after `--` nothing is a flag.
+    end = rest.index("--") if "--" in rest else len(rest)
+    flags = {
+        arg.partition("=")[0] for arg in rest[:end] if arg.startswith("--") or (arg.startswith("-") and len(arg) == 2)
+    }
+    known = known_flags()
+    if flags - known:
+        # Only then inspect's (`help inspect --json`): its module loads the c1z reader, which `help` alone never needs.
+        known |= known_flags(_inspect_parser())
+    if flags - known:
+        at = first_positional(rest)
+        others = [arg for index, arg in enumerate(rest) if index != at]  # the topic is no stray argument
+        print(f"baton-datadog: help: {unknown_arguments(others, known)}", file=sys.stderr)
+        return EXIT_USAGE
     at = first_positional(rest)
     topic = rest[at] if at is not None else "help"
     if topic == "inspect":

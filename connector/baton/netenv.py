@@ -22,7 +22,7 @@ import httpx
 
 from connector.baton.hostnames import WHY_UNRESOLVABLE, host_name_resolvable
 from connector.baton.ids import quoted_id
-from connector.baton.pathnames import lookup_problem
+from connector.baton.pathnames import lookup_problem, shell_shorthand
 from connector.baton.proxyenv import no_proxy_network
 
 # The proxies httpx reads (and hands the gRPC channel: `grpc_proxy_from_env`). grpc's own `grpc_proxy` is read by
@@ -49,6 +49,8 @@ def environment_problems(environ: Mapping[str, str]) -> list[str]:
     for cert_dir in paths["SSL_CERT_DIR"].split(os.pathsep):
         if cert_dir and (unusable := lookup_problem(Path(cert_dir))) is not None:
             problems.append(f"environment SSL_CERT_DIR: {cert_dir}: {unusable}")
+        elif cert_dir and (shorthand := shell_shorthand(Path(cert_dir))) is not None:
+            problems.append(f"environment SSL_CERT_DIR: {cert_dir}: {shorthand}")
         elif cert_dir and not Path(cert_dir).is_dir():
             problems.append(f"environment SSL_CERT_DIR: {cert_dir} is not a directory")
     in_effect = proxy_variables_in_effect(environ)
@@ -108,6 +110,8 @@ def _as_read(environ: Mapping[str, str], name: str, problems: list[str | None]) 
 def _ca_file_problem(name: str, path: Path) -> str | None:
     if (unusable := lookup_problem(path)) is not None:
         return f"environment {name}: {path}: {unusable}"
+    if (shorthand := shell_shorthand(path)) is not None:
+        return f"environment {name}: {path}: {shorthand}"
     if not path.is_file():
         return f"environment {name}: {path} does not exist or is not a file"
     try:

@@ -45,3 +45,32 @@ def _os_refusal(exc: OSError) -> str | None:
     if exc.errno == errno.EACCES:
         return f"cannot be looked up: a directory on its way may not be searched by this user ({exc.strerror})"
     return f"cannot be looked up ({exc.strerror or type(exc).__name__})"
+
+
+def shell_shorthand(path: Path) -> str | None:
+    """The words that follow `path` in a message when it begins with a shell's shorthand that no shell expanded, and
+    the name as written is not there; else None.
+
+    `~`, `~user` and `$VAR` are expanded by a shell in an unquoted word only: `BATON_FILE="~/sync.c1z"`, an env file
+    (`docker run --env-file`, systemd's `EnvironmentFile`), a Secret, the settings file and a Helm value hand them over
+    as typed. `-` means standard input or output only to a program that reads it so; here it is a file's name. Each was
+    "does not exist" (of a file the user could see in their home), or `--file -` wrote the sync to a file named `-`.
+    Only when the name as written is not there: a directory that is really named `~` (or a file named `-`) is used."""
+    text = str(path)
+    first = text.split("/", 1)[0]
+    if not first.startswith(("~", "$")) and text != "-":
+        return None
+    try:
+        if os.path.lexists(first):
+            return None
+    except (OSError, ValueError):  # a name the file system refuses is `lookup_problem`'s, or the caller's to say
+        return None
+    if text == "-":
+        return "`-` is no standard input or output here but a name, and nothing here has it: give the path"
+    # Not expanded here, not even for the message: a variable may hold a secret (`$BATON_API_KEY`).
+    expanded = "" if first.startswith("$") else os.path.expanduser(text)
+    instead = f" ({expanded})" if expanded not in ("", text) else ""
+    return (
+        f"{first} is not expanded here: only a shell expands it, in an unquoted word (a quoted value, an env file, a "
+        f"Secret or a settings file give it as typed); give the full path{instead}"
+    )

@@ -32,6 +32,7 @@ from connector.baton.c1.credentials import CredentialError, host_port_problem, p
 from connector.baton.c1.hostinfo import MAX_FIELD_LENGTH as MAX_HOST_ID_LENGTH
 from connector.baton.gostrings import refuse_json_constant
 from connector.baton.ids import parse_resource_ref
+from connector.baton.pathnames import shell_shorthand
 from connector.baton.printable import surrogates_escaped
 from connector.baton.redaction import MIN_SECRET_LENGTH, blank_out, blank_out_patterns, patterns
 from connector.baton.runtime.bounds import (
@@ -297,7 +298,7 @@ class Settings(BaseSettings):
                     raise ValueError(f"{named(name)}: is not valid UTF-8 text")
                 if name in _CASE_FREE:
                     value = value.lower()
-            if _given(value):
+            if _given(value, name):
                 out[name] = value
         return out
 
@@ -335,19 +336,27 @@ class Settings(BaseSettings):
                 raise ValueError(problem)
         return value
 
-    @field_validator("api_key", "app_key", "client_id", "client_secret", mode="before")
+    @field_validator("*", mode="before")
     @classmethod
-    def _not_in_quotes(cls, value: Any) -> Any:
+    def _not_in_quotes(cls, value: Any, info: ValidationInfo) -> Any:
         # `BATON_API_KEY="..."` in an env file: a shell takes the quotes off, `docker run --env-file` and a Secret
         # made from the file keep them, and they went out as part of the credential. Datadog rejected a right key as
         # "of another Datadog site"; ConductorOne's id went to the token endpoint. No credential of either holds a
-        # quote (hexadecimal keys, `<name>@<host>/<suffix>`, `secret-token:...`). The value is never shown.
-        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
-        if isinstance(raw, str) and len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
-            raise ValueError(
-                "is wrapped in quotes, which would be sent as part of it (an env file read by `docker run --env-file` "
-                "or made into a Secret keeps them): remove them"
-            )
+        # quote (hexadecimal keys, `<name>@<host>/<suffix>`, `secret-token:...`). Nor does any other setting but free
+        # text (a host id, a new account's name and title): `BATON_REVOKE_GRANT="role:…:user:…"` so kept was
+        # "resource type '"role' does not support revokes", `BATON_FILE="/data/sync.c1z"` a directory `"` that did
+        # not exist, `BATON_PROVISIONING="true"` "not a valid boolean", none naming the quotes. The value is never
+        # shown.
+        if info.field_name in _FREE_TEXT:
+            return value
+        # A list's text arrives split at its commas (`_comma_list` runs first): quotes around the whole are at its
+        # first entry's start and its last one's end; around one entry (a YAML list's, a repeated flag's), at its own.
+        whole = isinstance(value, list) and all(isinstance(entry, str) for entry in value)
+        texts = [",".join(value), *value] if whole else [value]
+        for text in texts:
+            raw = text.get_secret_value() if isinstance(text, SecretStr) else text
+            if isinstance(raw, str) and _wrapped_in_quotes(raw):
+                raise ValueError(_in_quotes("sent" if info.field_name in _SECRETS_AND_IDS else "read"))
         return value
 
     @field_validator("api_key", "app_key", mode="before")
@@ -636,6 +645,11 @@ class Settings(BaseSettings):
         return init_settings, _UpperCaseEnv(settings_cls), _YamlSource(settings_cls)
 
 
+def _env_field(key: str) -> str:
+    """The setting a `BATON_*` variable's name gives (`BATON_SYNC_RESOURCES`: `sync_resources`)."""
+    return key.removeprefix(ENV_PREFIX).lower()
+
+
 def _read_env_name(key: str) -> bool:
     """Whether the environment variable `key` is one the settings read: viper's AutomaticEnv (baton-sdk) looks up
     only the upper-case name (`BATON_SITE`), so `baton_site` is not read; read case-free, it also won over the
@@ -654,9 +668,50 @@ class _UpperCaseEnv(EnvSettingsSource):
         return {
             key.lower(): value
             for key, value in os.environ.items()
-            if _read_env_name(key) and (value.strip() or not self.env_ignore_empty)
+            if _read_env_name(key) and (_given(value, _env_field(key)) or not self.env_ignore_empty)
         }
 
+
+# The one-shot provisioning flags: each names the one change a run makes (what, to whom, with what).
+_ONE_CHANGE = frozenset(
+    name
+    for name, info in Settings.model_fields.items()
+    if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("group") == "One-shot provisioning"
+)
+
+
+def _one_change(flagged: dict[str, Any]) -> None:
+    """Each one-shot provisioning flag's value, refused when the flag was given again with another one. As a plain
+    flag the last value won, silently: `-p --revoke-grant A --revoke-grant B` revoked B alone and left A in place,
+    exit 0, and `--delete-resource K1 --delete-resource K2` left K1 live. Two different actions are refused alike
+    ("run one provisioning action at a time"). The values are not shown (one may be a key pasted where an id goes)."""
+    for name in _ONE_CHANGE:
+        given = flagged.get(name)
+        if not isinstance(given, list):
+            continue
+        if len({value.strip() for value in given}) > 1:
+            raise SettingsError(
+                f"{named(name)}: the flag is given {len(given)} times with different values, and a run makes one "
+                "change; nothing was run. Give it once, and run once for each change"
+            )
+        flagged[name] = given[-1]
+
+
+def _wrapped_in_quotes(text: str) -> bool:
+    return len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'"
+
+
+def _in_quotes(used: str) -> str:
+    return (
+        f"is wrapped in quotes, which would be {used} as part of it (an env file read by `docker run --env-file` or "
+        "made into a Secret keeps them): remove them"
+    )
+
+
+# Free text, which may hold quotes at both ends as meant (`_not_in_quotes`); and what goes out to Datadog or
+# ConductorOne as it is given.
+_FREE_TEXT = frozenset({"host_id", "create_account_name", "create_account_title"})
+_SECRETS_AND_IDS = frozenset({"api_key", "app_key", "client_id", "client_secret"})
 
 # Settings that are file names (any bytes but NUL), and the lone surrogates that stand for undecodable bytes.
 _PATHS = frozenset(
@@ -730,6 +785,8 @@ def read_setting_file(path: Path, where: str, limit: int) -> bytes:
     A FIFO would block the read forever and a directory or a device is no such file: they are refused first; a
     file over `limit` bytes is no file of its kind and is refused unread.
     """
+    if (shorthand := shell_shorthand(path)) is not None:
+        raise SettingsError(f"{where}: {shorthand}")
     try:
         if not stat.S_ISREG(path.stat().st_mode):
             raise SettingsError(f"{where}: is not a regular file")
@@ -815,7 +872,7 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], list[str]]:
             )
         elif name not in Settings.model_fields:
             problems.append(f"{where}: unknown setting {shown_value(str(key))}{_did_you_mean(name)}")
-        elif _given(value):
+        elif _given(value, name):
             try:
                 out[name] = _as_yaml_value(name, value, where)
             except SettingsError as exc:
@@ -1068,8 +1125,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         group = groups[str(extra.get("group", "Datadog"))]
         if info.annotation is bool:
             group.add_argument(*names, dest=name, action=argparse.BooleanOptionalAction, help=help_text)
-        elif get_origin(info.annotation) is list:
-            # Repeated, a list flag adds to the list, as baton-sdk's (pflag's) string slices do.
+        elif get_origin(info.annotation) is list or name in _ONE_CHANGE:
+            # Repeated, a list flag adds to the list, as baton-sdk's (pflag's) string slices do; a one-shot action's
+            # flag is collected too, for `_one_change` to refuse a second value.
             group.add_argument(*names, dest=name, action="append", metavar=name.upper(), help=help_text)
         else:
             group.add_argument(*names, dest=name, metavar=name.upper(), help=help_text)
@@ -1313,9 +1371,10 @@ def _load_effective(argv: Sequence[str], command: str | None, secrets: list[str]
         raise SettingsError(unknown_arguments(leftover, known_flags(parser)))
     flagged = vars(parsed)
     flagged.pop("json", None)  # `config --json`: how to print, not a setting
+    _one_change(flagged)
     for name, value in flagged.items():
         if isinstance(value, list):  # a repeated list flag: one value each time, each comma-separated or JSON
-            parts = [part for part in value if part.strip()]
+            parts = [part for part in value if _given(part, name)]
             try:
                 # Each read on its own: joined with commas, a JSON value among them was no longer JSON.
                 flagged[name] = (
@@ -1331,12 +1390,12 @@ def _load_effective(argv: Sequence[str], command: str | None, secrets: list[str]
                 f"{named(name)}: the flag is given an empty value (an unset variable?); "
                 "nothing was run. Give it a value, or leave the flag out to sync"
             )
-    args = {k: v for k, v in flagged.items() if _given(v)}
+    args = {k: v for k, v in flagged.items() if _given(v, k)}
     secrets += _given_secrets(args)
     # Read as every other setting is (`_as_meant`): a Secret made with `echo` keeps its newline, and an empty value
     # is "not set". As a Path, `--config ""` was `.` (refused as no regular file) and the newline part of the name.
     config = str(args.pop("config", "")).strip() or environ.get(CONFIG_PATH_ENV, "").strip()
-    if problem := invisible_edge(config):
+    if problem := invisible_edge(config) or (_in_quotes("read") if _wrapped_in_quotes(config) else ""):
         raise SettingsError(f"setting --config ({CONFIG_PATH_ENV}): {problem}")
     data, problems = read_yaml(Path(config)) if config else ({}, [])
     secrets += _given_secrets(data)
@@ -1351,7 +1410,7 @@ def _load_effective(argv: Sequence[str], command: str | None, secrets: list[str]
             )
     known = {env(name) for name in Settings.model_fields}
     present = {key for key in environ if _read_env_name(key)}
-    given = {key for key, value in environ.items() if key in present and value.strip()}
+    given = {key for key, value in environ.items() if key in present and _given(value, _env_field(key))}
     _YamlSource.data = data
     # Every place each setting was given, in precedence order: the first is its source.
     places = {
@@ -1517,9 +1576,20 @@ def _short_flags(arg: str) -> list[str]:
     return [arg]
 
 
-def _given(value: Any) -> bool:
-    """Whether a raw value sets anything: an empty or null one (a chart's or a YAML file's "not set") does not."""
-    return value is not None and not (isinstance(value, str) and not value.strip())
+def _given(value: Any, name: str = "") -> bool:
+    """Whether a raw value of setting `name` sets anything: an empty or null one (a chart's or a YAML file's "not set")
+    does not, nor a list setting's text of separators alone. `BATON_SYNC_RESOURCES="$ROLE,$TEAM"` with both unset
+    (",") was an empty list that won over the --config file's targets, silently: the run synced everything."""
+    if value is None:
+        return False
+    if not isinstance(value, str):
+        return True
+    text = value.strip()
+    return bool(text) and not (name in _LISTS and not text.startswith("[") and not text.replace(",", "").strip())
+
+
+# Settings whose text is comma-separated entries (`_list_entries`).
+_LISTS = frozenset({"sync_resource_types", "sync_resources"})
 
 
 # BATON_* variables read by other parts of the process, not settings of this model.

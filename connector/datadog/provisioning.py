@@ -258,8 +258,10 @@ class _EntitlementProvisioner(ABC):
         rtype = self.resource_type.id
         if principal.resource_type != types.USER.id:
             raise InvalidPrincipalError(
+                # The type to give is named: "only to users, not to a principal of type 'USER'" said no more.
                 f"Datadog {rtype} entitlements can only be granted to users, "
-                f"not to a principal of type {quoted_id(principal.resource_type)}",
+                f"not to a principal of type {quoted_id(principal.resource_type)} (a user's type is "
+                f"{quoted_id(types.USER.id)})",
                 of_type=True,
             )
         resource = _entitlement_resource(entitlement, rtype)

@@ -34,6 +34,7 @@ from connector.baton.c1z.errors import (
     working_file_failure,
 )
 from connector.baton.c1z.workfiles import save_temp_affixes
+from connector.baton.pathnames import shell_shorthand
 
 log = structlog.get_logger(__name__)
 
@@ -74,7 +75,7 @@ def open_regular(path: Path) -> BinaryIO:
         # O_NONBLOCK: opening a FIFO for reading must not wait for a writer. Cleared again below.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError as exc:
-        raise C1ZFormatError(f"{path}: no such file") from exc
+        raise C1ZFormatError(f"{path}: {shell_shorthand(path) or 'no such file'}") from exc
     except OSError as exc:
         raise C1ZFormatError(f"{path}: cannot open: {exc.strerror or exc}") from exc
     try:

@@ -28,7 +28,7 @@ import structlog
 
 from connector.baton.c1z.errors import C1ZBusyError, C1ZWriteError, WorkDirError, disk_full, is_disk_full
 from connector.baton.c1z.tempdir import NO_SYSTEM_TEMP_DIR, system_temp_dir
-from connector.baton.pathnames import lookup_problem
+from connector.baton.pathnames import lookup_problem, shell_shorthand
 
 log = structlog.get_logger(__name__)
 
@@ -163,6 +163,8 @@ def temp_dir_problem(tmp_dir: Path | None) -> str | None:
         return NO_SYSTEM_TEMP_DIR if system_temp_dir() is None else None
     if (unusable := lookup_problem(tmp_dir)) is not None:
         return f"{tmp_dir}: {unusable}"
+    if (shorthand := shell_shorthand(tmp_dir)) is not None:
+        return f"{tmp_dir}: {shorthand}"
     if not tmp_dir.is_dir():
         return f"{tmp_dir} does not exist or is not a directory"
     try:

@@ -22,7 +22,7 @@ from connector.baton.c1z.errors import C1ZFormatError, DamagedC1ZError, is_disk_
 from connector.baton.connector import ResourceSyncer
 from connector.baton.errors import ConnectorError
 from connector.baton.ids import quoted_id
-from connector.baton.pathnames import lookup_problem
+from connector.baton.pathnames import lookup_problem, shell_shorthand
 from connector.baton.sync.syncer import Syncer, SyncObserver, SyncOptions, SyncResult
 
 if TYPE_CHECKING:
@@ -259,6 +259,8 @@ def output_file_problem(
     replaced by this connector's sync. Empty: not checked. `stop`: see `problem_off_the_loop`."""
     if (unusable := lookup_problem(path)) is not None:
         return f": {unusable}"
+    if (shorthand := shell_shorthand(path)) is not None:
+        return f": {shorthand}"
     if path.is_symlink():
         # The save writes where the link points (compress_atomically): check that place.
         try:

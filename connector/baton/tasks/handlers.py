@@ -12,6 +12,7 @@ from google.protobuf import struct_pb2
 
 from connector.baton.connector import AccountInfo, Connector
 from connector.baton.errors import Code
+from connector.baton.ids import quoted_id
 from connector.baton.ksuid import new_ksuid
 from connector.baton.pb.c1.connector.v2 import action_pb2, connector_pb2, grant_pb2, resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
@@ -31,6 +32,17 @@ class Handlers:
     def connector(self) -> Connector:
         return self._connector
 
+    def _granted(self) -> str:
+        """What a refused grant or revoke adds: the resource types that take them. "resource type 'ROLE' does not
+        support grants" (`ROLE:<id>:member` typed by hand, or a type of another connector) read as if roles could not
+        be granted, and named none that could."""
+        found = [
+            type_id
+            for syncer in self._connector.syncers()
+            if self._connector.provisioner(type_id := syncer.resource_type().id) is not None
+        ]
+        return f" (those that do: {', '.join(found)})" if found else ""
+
     def _require_provisioning(self) -> None:
         if not self._provisioning:
             raise TaskError(Code.FAILED_PRECONDITION, "provisioning is not enabled (set BATON_PROVISIONING=true)")
@@ -42,7 +54,9 @@ class Handlers:
         type_id = task.entitlement.resource.id.resource_type
         provisioner = self._connector.provisioner(type_id)
         if provisioner is None:
-            raise TaskError(Code.UNIMPLEMENTED, f"resource type {type_id!r} does not support grants")
+            raise TaskError(
+                Code.UNIMPLEMENTED, f"resource type {quoted_id(type_id)} does not support grants{self._granted()}"
+            )
         result = await provisioner.grant(task.principal, task.entitlement)
         response = grant_pb2.GrantManagerServiceGrantResponse(grants=result.grants, annotations=result.annotations)
         return Outcome(response=response, annotations=list(result.annotations))
@@ -54,7 +68,9 @@ class Handlers:
         type_id = task.grant.entitlement.resource.id.resource_type
         provisioner = self._connector.provisioner(type_id)
         if provisioner is None:
-            raise TaskError(Code.UNIMPLEMENTED, f"resource type {type_id!r} does not support revokes")
+            raise TaskError(
+                Code.UNIMPLEMENTED, f"resource type {quoted_id(type_id)} does not support revokes{self._granted()}"
+            )
         annotations = await provisioner.revoke(task.grant)
         response = grant_pb2.GrantManagerServiceRevokeResponse(annotations=annotations)
         return Outcome(response=response, annotations=annotations)
@@ -126,7 +142,11 @@ class Handlers:
         self._require_provisioning()
         manager = self._connector.action_manager()
         if manager is None or task.name not in manager.action_names():
-            raise TaskError(Code.UNIMPLEMENTED, f"unknown action {task.name!r}")
+            known = ", ".join(manager.action_names()) if manager is not None else ""
+            raise TaskError(
+                Code.UNIMPLEMENTED,
+                f"unknown action {quoted_id(task.name)} ({f'the actions: {known}' if known else 'none'})",
+            )
         if task.resource_type_id:
             # The SDK's action manager looks a typed invocation up among the actions scoped to that type (as the
             # listing filters by it): an action scoped to another type is not found there, and it ran anyway. A global

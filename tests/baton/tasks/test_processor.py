@@ -547,7 +547,7 @@ async def test_a_huge_peer_value_in_a_failure_does_not_make_a_huge_report_or_log
     assert not finish.ok
     assert finish.message.startswith("unknown action 'xxx")
     assert len(finish.message) <= MAX_FAILURE_MESSAGE
-    assert finish.message.endswith("(1000017 characters)")
+    assert "(1000000 characters)" in finish.message  # the name cut where it is quoted, its length said
     assert all(len(repr(e)) < 2 * MAX_FAILURE_MESSAGE for e in events)
     assert rig.observer.in_flight == 0
 
