@@ -320,7 +320,9 @@ class Settings(BaseSettings):
         # A YAML (or JSON) `\ud800` escape is a lone surrogate no bytes stand for (argv and the environment give only
         # those standing for undecodable bytes, which a file name may hold): every path setting ended the run as
         # "unexpected error: UnicodeEncodeError", exit 1, wherever its file was first looked at.
-        if info.field_name in _PATHS and isinstance(value, str) and (unnamable := unnamable_path(value)) is not None:
+        if info.field_name not in _PATHS or not isinstance(value, str) or "\0" in value:
+            return value  # a NUL is `_no_nul`'s to name, in the words every setting's gets
+        if (unnamable := unnamable_path(value)) is not None:
             raise ValueError(unnamable)
         return value
 
