@@ -839,13 +839,21 @@ class DatadogClient:
         reply = await self._t.request("DELETE", path, group="team_memberships")
         # A membership's id is its own (`TeamMembership-<team>-<n>`), not the user's: the member it names is compared.
         check_done(reply, kind="team_memberships")
-        member = mapping(mapping(mapping(mapping(json_or_none(reply)).get("data")).get("relationships")).get("user"))
-        if isinstance(named := mapping(member.get("data")).get("id"), str) and another_id(named, user_id):
+        data = mapping(json_or_none(reply)).get("data")
+        if not isinstance(data, dict):
+            return  # Datadog's 204, or a body showing no object
+        # A membership's id is its own (`TeamMembership-<team>-<n>`), not the user's: the member and the team it names
+        # are compared, as an add's or an update's answer is (`_another_membership`): the same user's membership of
+        # another team was taken for the removal done.
+        shown = validate_model(
+            TeamMembership, data, method="DELETE", path=path, status=reply.status, what="the membership answered"
+        )
+        if (where := _another_membership(shown, team_id, user_id)) is not None:
             raise UnexpectedResponse(
                 method="DELETE",
                 path=path,
                 status=reply.status,
-                messages=["the answer is about another membership (data.relationships.user.data.id)"],
+                messages=[f"the answer is about another membership ({where})"],
             )
 
     # -- On-Call ------------------------------------------------------------------------------------
@@ -1106,6 +1114,18 @@ def _lacks_role(user: Mapping[str, Any] | User, role_id: str) -> bool:
     return all(another_id(held_id, role_id) for held_id in held)
 
 
+def _another_membership(membership: TeamMembership, team_id: str, user_id: str) -> str | None:
+    """Where an answer's membership names another user or team than the one asked about (None when neither): the one
+    check of an add's, an update's and a removal's answer. The team is its link's, or the one in the id."""
+    for given, asked, where in (
+        (membership.user_id, user_id, "data.relationships.user.data.id"),
+        (membership.team_id, team_id, "data.relationships.team.data.id, or the team in data.id"),
+    ):
+        if another_id(given, asked):
+            return where
+    return None
+
+
 def _membership_problem(
     team_id: str, user_id: str, role: TeamRole, *, or_admin: bool = False
 ) -> Callable[[TeamMembership], str | None]:
@@ -1118,12 +1138,8 @@ def _membership_problem(
             # Datadog's answer always names the member; one naming nobody (a proxy's or a stub's JSON) says
             # nothing of the change, and a grant or revoke was reported done on it.
             return "the answer names no member (data.relationships.user.data.id: missing)"
-        for given, asked, where in (
-            (membership.user_id, user_id, "data.relationships.user.data.id"),
-            (membership.team_id, team_id, "data.relationships.team.data.id, or the team in data.id"),
-        ):
-            if another_id(given, asked):
-                return f"the answer is about another membership ({where})"
+        if (where := _another_membership(membership, team_id, user_id)) is not None:
+            return f"the answer is about another membership ({where})"
         if "role" not in membership.model_fields_set:
             # Datadog's answer always holds it ("admin", or null for a member); one left out read as null, a member,
             # and a demotion was reported done on an answer that said nothing of the role.
