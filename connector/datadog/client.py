@@ -59,6 +59,7 @@ from connector.datadog.models import (
     AccessToken,
     APIKey,
     ApplicationKey,
+    IncludedTwice,
     InvalidIncluded,
     ItemEnvelope,
     ListEnvelope,
@@ -1248,12 +1249,27 @@ def included_roles(page: Page[Any]) -> dict[str, Role]:
             status=page.status,
             messages=[f"included roles: {describe_validation_error(exc.error, exc.raw, at=exc.at)}"],
         ) from None
+    except IncludedTwice as exc:
+        # A role listed twice otherwise (another name, other permissions): whichever came last was synced.
+        raise UnexpectedResponse(
+            method="GET", path=page.path, status=page.status, messages=[f"page {page.number}: {exc.message}"]
+        ) from None
 
 
 # The JSON:API type of a schedule's responders answer (datadog-api.md §7, observed).
 _RESPONDERS_TYPE = "schedule_oncall_responders"
 # A schedule responder's position (datadog-api.md §7.1 `filter[position]`).
 _POSITIONS = frozenset({"previous", "current", "next"})
+
+
+def _responder_twice(responders: Sequence[tuple[int, Mapping[str, Any]]]) -> tuple[int, int] | None:
+    """The `included` positions of the first responder listed twice with different contents; None when none is."""
+    seen: dict[Any, tuple[int, Mapping[str, Any]]] = {}
+    for position, responder in responders:
+        first, shown = seen.setdefault(responder.get("id"), (position, responder))
+        if first != position and shown != responder:
+            return first, position
+    return None
 
 
 def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status: int) -> ScheduleResponders:
@@ -1305,6 +1321,10 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
         # is read as before.)
         raise refused("a responder the answer names is not in `included`", retryable=True)
     responders = [(i, x) for i, x in enumerate(included) if x.get("type") == "schedule_oncall_responder"]
+    if (twice := _responder_twice(responders)) is not None:
+        # One responder listed twice otherwise (current with some shifts, then with others or at another position):
+        # the shifts of one reading were synced as on call and the other's as not. Read raw, as responders are.
+        raise refused(IncludedTwice(*twice).message)
     groups = []
     for i, responder in responders:
         try:
@@ -1336,6 +1356,10 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
         users = index_included(included, "users", OnCallUser)
     except InvalidIncluded as exc:
         raise refused(describe_validation_error(exc.error, exc.raw, at=exc.at)) from None
+    except IncludedTwice as exc:
+        # A shift listed twice, with one person on call and then another: either reading drops one of them (synced
+        # as not on call, a revoked grant).
+        raise refused(exc.message) from None
     if groups:
         wanted = [ref["id"] for refs_of in groups for ref in refs_of if isinstance(ref.get("id"), str)]
         if any(i not in shifts for i in wanted):
