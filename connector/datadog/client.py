@@ -265,6 +265,9 @@ class DatadogClient:
             # The list exists; its answer was wrong.
             raise not_skipped(exc, f"page {number}: not found, but this list always exists") from None
         envelope = parse_model(envelope_type, reply)
+        # Datadog's error shape beside a page's `data` is a refusal, as a write's answer with it is: read as the page,
+        # it listed nothing (or what `data` shows) on a body saying the listing failed.
+        not_refused(reply, envelope.errors)
 
         def check() -> Page[R]:
             items = list(envelope.data)

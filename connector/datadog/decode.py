@@ -404,6 +404,10 @@ def parse_model(model: type[M], reply: Reply) -> M:
     except ValidationError as exc:
         broken = _json_broken(exc)
         raw = _UNREAD if broken else value
+        if isinstance(raw, dict):
+            # Datadog's error shape under a 2xx (no `data`, as its errors hold none): named as what it is, as a write's
+            # answer is, not as a page missing its `data` ("1 invalid field(s): data (missing)").
+            not_refused(reply, raw.get("errors"))
         retryable = broken and not too_many_digits(exc.errors(include_input=False, include_url=False)[0]["msg"])
         raise _unexpected(reply, describe_validation_error(exc, raw), retryable=retryable) from None
     except (TypeError, ValueError, AttributeError, KeyError, IndexError, RecursionError):

@@ -1,4 +1,4 @@
-"""Requests cancelled in flight, counted: each request the transport handed to the network is one of Datadog's requests
+"""Requests cancelled in flight, counted: each request the transport handed to its connection pool is one of Datadog's requests
 (`ClientStats`, the `baton_datadog_api_requests_total` metric, a one-shot's summary), whether its answer was read or
 the call was cancelled while it was out (pages fetched ahead that a stopped or failed listing dropped, a sync or a task
 stopped). They were never counted: eight pages in flight when a listing stopped were one request to the metrics, while
