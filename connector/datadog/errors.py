@@ -90,6 +90,17 @@ def lost_answer(error: _E, lost: bool) -> _E:
     return error
 
 
+def known_not_made(error: _E) -> _E:
+    """`error` of a write a later read showed not made (a disable whose user Datadog still shows active): no attempt's
+    lost answer leaves it in doubt, so `said_if_maybe_made` adds nothing to it. The operation's lost writes are
+    forgotten: call it only where that read decides the whole operation."""
+    error.after_lost_answer = False
+    seen = _LOST_WRITES.get()
+    if seen is not None:
+        seen.clear()
+    return error
+
+
 _MAX_MESSAGE = 300
 _MAX_MESSAGES = 10
 # Only the start of a non-JSON error body is looked at (an HTML page can be megabytes).

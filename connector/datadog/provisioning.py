@@ -54,6 +54,7 @@ from connector.datadog.errors import (
     DatadogError,
     NotFound,
     UnexpectedResponse,
+    known_not_made,
     nothing_done,
     watching_lost_writes,
 )
@@ -713,7 +714,9 @@ class UserActions:
             # was lost) and for no such user: only the user's state tells (an unknown user's 404 is raised).
             user = await self._client.get_user(user_id, problem=_disabled_in_words_too)
             if not user.disabled:
-                raise
+                # Datadog shows the user active: the disable was not made, whatever answers were lost on the way
+                # (said "may have made the change", and logged `may_be_live`, of a user known to be enabled: r1107).
+                raise known_not_made(exc) from None
             outcome = Effect.CHANGED if exc.after_lost_answer else Effect.UNCHANGED
             log.info("datadog disable_user", user_id=user_id, outcome=outcome.value)
             return user.status or "Disabled"

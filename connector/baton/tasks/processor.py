@@ -169,7 +169,14 @@ async def _take_back(undo: Undo) -> bool:
     try:
         return await undo.run() is not False
     except asyncio.CancelledError:
-        if not undo.done:
+        if undo.may_be_done and not undo.done:
+            # The undo's own once-more deletion was tried and its answer lost before the cancel came (r1107): neither
+            # "left in place" nor "stopped before it could be undone" is known.
+            log.error(
+                "unreported work may be left in place: stopped while undoing it, and an answer was lost",
+                may_be_live=undo.what,
+            )
+        elif not undo.done:
             log.error("unreported work left in place: stopped before it could be undone", left_live=undo.what)
         raise
     except Exception as exc:

@@ -10,12 +10,15 @@ refused."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import MutableMapping
 from typing import Any, cast
 
+import grpc
 import pytest
 import structlog
 
+from connector.baton.c1.errors import C1TransientError
 from connector.baton.connector import Connector, IssuedCredential
 from connector.baton.errors import NotFoundError, UnavailableError
 from connector.baton.ksuid import new_ksuid
@@ -24,6 +27,7 @@ from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.tasks import credentials
 from connector.baton.tasks.handlers import Handlers
 from connector.baton.tasks.processor import TaskProcessor
+from connector.datadog.errors import MAY_HAVE_LANDED
 from tests.baton.tasks.stubs import INSTANT
 from tests.baton.test_issue_credential import (
     CANARY,
@@ -33,14 +37,18 @@ from tests.baton.test_issue_credential import (
     _AcceptingClient,
     _no_hello,
     _plaintext,
+    _processor,
+    _RefusingClient,
     _secret,
+    _StallingIssuer,
     _task,
 )
 from tests.independent.credentials.issuing import MINT_PATHS, issue_task, robot
 from tests.independent.credentials.issuing import credentials as live
 from tests.independent.credentials.keys import jwe_config
 from tests.independent.writes.conftest import Rig
-from tests.independent.writes.helpers import failed_for_good
+from tests.independent.writes.helpers import USER, failed_for_good, human
+from tests.independent.writes.tasks import action_task
 from tests.independent.writes.wire import Action, answer, edited, landed_then
 
 BUSY = {"errors": ["busy"]}
@@ -184,3 +192,42 @@ async def test_an_undo_whose_answer_was_lost_is_logged_may_be_live(lost: bool) -
     assert undo.may_be_done is lost
     assert line.get("may_be_live" if lost else "left_live") == 'api-key "k-1"', line
     assert ("left_live" if lost else "may_be_live") not in line
+
+
+async def test_a_cancelled_undo_whose_once_more_answer_was_lost_is_not_named_left_live() -> None:
+    """The report is given up; the credential's deletion is cut by the drain's cancel, `_roll_back` tries once more,
+    and that DELETE's answers are lost (`Undo.may_be_done`). The cancel's line said "stopped before it could be undone"
+    with `left_live`, beside the rollback's own line saying the key may have been deleted (found by the review r1107)."""
+    stub = StubConnector(issuer=_StallingIssuer(stalls=1))
+    cast(_StallingIssuer, stub.issuer).rollback_error = _lost_answer()
+    client = _RefusingClient(C1TransientError("FinishTask: UNAVAILABLE", code=grpc.StatusCode.UNAVAILABLE))
+    processor = _processor(stub, client)
+    with structlog.testing.capture_logs() as events:
+        running = asyncio.create_task(processor.process(baton_pb2.Task(id=TASK_ID, issue_credential=_task())))
+        await client.retried.wait()
+        processor.stop_reporting_within(0.01)
+        await cast(_StallingIssuer, stub.issuer).rollback_started.wait()
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+    assert [e["may_be_live"] for e in events if "may_be_live" in e]
+    assert not [e for e in events if "left_live" in e], events
+    assert CANARY not in repr(events)
+
+
+async def test_a_disable_datadog_shows_not_made_is_logged_left_live(
+    rig: Rig, logs: list[MutableMapping[str, Any]]
+) -> None:
+    """The disable's DELETE answered 503 (its answer lost), its retry 404, and the read that decides shows the user
+    Active: the user is known to be enabled. The failure said Datadog "may have made the change" and was logged
+    `may_be_live` (found by the review r1107)."""
+    user = human(rig.fake)
+    rig.wire.on("DELETE", USER, answer(503, {"errors": ["Service Unavailable"]}), times=1)
+    rig.wire.on("DELETE", USER, answer(404, {"errors": ["Not found"]}), times=1)
+    finish = await rig.run(action_task("disable_user", user.id))
+    assert not finish.ok
+    assert not rig.fake.org.users[user.id].disabled, "Datadog shows the user active"
+    (line,) = [e for e in logs if e["event"] == "task failed"]
+    assert "left_live" in line, sorted(line)
+    assert "may_be_live" not in line, sorted(line)
+    assert MAY_HAVE_LANDED not in str(line.get("error", "")), line
