@@ -35,9 +35,8 @@ from connector.datadog.decode import (
     json_or_none,
     listed,
     mapping,
-    not_refused,
     objects,
-    parse_model,
+    parse_answer,
     typed,
     typed_moment,
     typed_objects,
@@ -264,10 +263,9 @@ class DatadogClient:
             # The sync would finish without any user (or the users from that page on), as if they had been deleted.
             # The list exists; its answer was wrong.
             raise not_skipped(exc, f"page {number}: not found, but this list always exists") from None
-        envelope = parse_model(envelope_type, reply)
         # Datadog's error shape beside a page's `data` is a refusal, as a write's answer with it is: read as the page,
         # it listed nothing (or what `data` shows) on a body saying the listing failed.
-        not_refused(reply, envelope.errors)
+        envelope = parse_answer(envelope_type, reply)
 
         def check() -> Page[R]:
             items = list(envelope.data)
@@ -397,8 +395,7 @@ class DatadogClient:
         """The one object an answer holds; `of`: the id asked for, which the object must have; `problem`: what
         else is wrong with the object for this call, if anything."""
         reply = await self._t.request(method, path, group=group, json=json, params=params, idempotent=idempotent)
-        envelope = parse_model(envelope_type, reply)
-        not_refused(reply, envelope.errors)
+        envelope = parse_answer(envelope_type, reply)
         if method != "GET":
             # After the body's own words (another server's page, Datadog's refusal), which say more than the status.
             check_completed(reply)
@@ -488,8 +485,7 @@ class DatadogClient:
         # portal's page, Datadog's error shape under a 200, an empty body) passed the check, and the service reported
         # ready, the one-shot went on, on keys nothing had checked. The answer must be what a key allowed to read
         # users gets: a users page, read as the sync reads one.
-        page = parse_model(ListEnvelope[User], reply)
-        not_refused(reply, page.errors)
+        page = parse_answer(ListEnvelope[User], reply)
         if (stray := _of_another_kind(page.data)) is not None:
             raise UnexpectedResponse(
                 method="GET",
@@ -651,8 +647,7 @@ class DatadogClient:
         if not data:
             return []
         reply = await self._t.request("POST", "/api/v2/user_invitations", group="invitations", json={"data": data})
-        envelope = parse_model(ListEnvelope[UserInvitation], reply)
-        not_refused(reply, envelope.errors)
+        envelope = parse_answer(ListEnvelope[UserInvitation], reply)
         if (stray := _of_another_kind(envelope.data)) is not None:
             # Another kind of object (the users asked about, echoed back), read as invitations of no one or of those
             # users: an invitation reported sent that Datadog never made.
@@ -1002,9 +997,9 @@ class DatadogClient:
         reply = await self._t.request(
             "POST", path, group=group, json=body, idempotent=False, single_attempt=single_attempt, mints=True
         )
-        envelope = parse_model(ItemEnvelope[model], reply)  # type: ignore[valid-type]
-        # Raised as an unusable answer, after which the caller looks up what the create made by its name and deletes it.
-        not_refused(reply, envelope.errors)
+        # Datadog's error shape is raised as an unusable answer, after which the caller looks up what the create made
+        # by its name and deletes it.
+        envelope = parse_answer(ItemEnvelope[model], reply)  # type: ignore[valid-type]
         item = envelope.data
         # The secret is read from the raw body on purpose: the models never carry it.
         attributes = mapping(mapping(json_object(reply).get("data")).get("attributes"))

@@ -33,6 +33,7 @@ __all__ = [
     "json_or_none",
     "listed",
     "not_refused",
+    "parse_answer",
     "parse_model",
     "shape_error",
     "shape_problem",
@@ -404,10 +405,6 @@ def parse_model(model: type[M], reply: Reply) -> M:
     except ValidationError as exc:
         broken = _json_broken(exc)
         raw = _UNREAD if broken else value
-        if isinstance(raw, dict):
-            # Datadog's error shape under a 2xx (no `data`, as its errors hold none): named as what it is, as a write's
-            # answer is, not as a page missing its `data` ("1 invalid field(s): data (missing)").
-            not_refused(reply, raw.get("errors"))
         retryable = broken and not too_many_digits(exc.errors(include_input=False, include_url=False)[0]["msg"])
         raise _unexpected(reply, describe_validation_error(exc, raw), retryable=retryable) from None
     except (TypeError, ValueError, AttributeError, KeyError, IndexError, RecursionError):
@@ -417,6 +414,19 @@ def parse_model(model: type[M], reply: Reply) -> M:
         raise _unexpected(
             reply, f"body could not be interpreted: {problem or 'no member of the wrong type found'}"
         ) from None
+
+
+def parse_answer(model: type[M], reply: Reply) -> M:
+    """`parse_model`, with Datadog's error shape under a 2xx refused as what it is (`not_refused`) whether the body
+    holds `data` beside `errors` or not: without it (as Datadog's errors are), a list's answer was named a page missing
+    its `data` ("1 invalid field(s): data (missing)"). The body is read again only when it did not parse."""
+    try:
+        answer = parse_model(model, reply)
+    except UnexpectedResponse:
+        not_refused(reply, mapping(json_or_none(reply)).get("errors"))
+        raise
+    not_refused(reply, getattr(answer, "errors", None))
+    return answer
 
 
 def validate_model(model: type[M], raw: Any, *, method: str, path: str, status: int, what: str) -> M:
