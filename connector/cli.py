@@ -391,22 +391,32 @@ def _inspect_parser() -> argparse.ArgumentParser:
 
 def _help(rest: list[str]) -> int:
     """`help [COMMAND]`, as cobra gives every baton-sdk connector: the program's help, or the command's."""
-    from connector.daemon.settings import build_parser, first_positional, known_flags, unknown_arguments
+    from connector.daemon.settings import (
+        build_parser,
+        first_positional,
+        flags_taking_values,
+        known_flags,
+        unknown_arguments,
+        unknown_flags,
+    )
 
     # A flag help does not know is named, as everywhere else (cobra's `help` refuses one too): `help -x` printed the
     # help and exit 0, the typo passed over. The settings' flags may stand here (`help --log-level debug inspect`),
-    # as may a cluster of short switches (`-p`); after `--` nothing is a flag.
+    # as may a cluster of short switches (`-p`), each of its letters a flag (`-zq` printed the help); after `--`
+    # nothing is a flag.
     end = rest.index("--") if "--" in rest else len(rest)
-    flags = {
-        arg.partition("=")[0] for arg in rest[:end] if arg.startswith("--") or (arg.startswith("-") and len(arg) == 2)
-    }
-    known = known_flags()
-    if flags - known:
+    known, takes_value = known_flags(), flags_taking_values()
+    if any(unknown_flags(arg, known, takes_value) for arg in rest[:end]):
         # Only then inspect's (`help inspect --json`): its module loads the c1z reader, which `help` alone never needs.
-        known |= known_flags(_inspect_parser())
-    if flags - known:
+        inspect_parser = _inspect_parser()
+        known |= known_flags(inspect_parser)
+        takes_value |= flags_taking_values(inspect_parser)
+    unknown = next((index for index, arg in enumerate(rest[:end]) if unknown_flags(arg, known, takes_value)), None)
+    if unknown is not None:
+        # Named from the first unknown one on: `help --log-level debug -x` was "unknown flag --log-level; did you
+        # mean --log-level?", the known flag before it named.
         at = first_positional(rest)
-        others = [arg for index, arg in enumerate(rest) if index != at]  # the topic is no stray argument
+        others = [arg for index, arg in enumerate(rest) if index >= unknown and index != at]  # the topic is no stray
         print(f"baton-datadog: help: {unknown_arguments(others, known)}", file=sys.stderr)
         return EXIT_USAGE
     at = first_positional(rest)

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from connector.baton.envquotes import in_quotes, wrapped_in_quotes
 from connector.baton.hostnames import WHY_UNRESOLVABLE, host_name_resolvable
 from connector.baton.ids import quoted_id
 from connector.baton.pathnames import lookup_problem, shell_shorthand
@@ -38,10 +39,12 @@ def environment_problems(environ: Mapping[str, str]) -> list[str]:
     problems: list[str | None] = []
     paths = {name: _as_read(environ, name, problems) for name in _PATH_VARIABLES}
     if paths["SSL_CERT_FILE"]:
-        problems.append(_ca_file_problem("SSL_CERT_FILE", Path(paths["SSL_CERT_FILE"])))
+        problems.append(_ca_file_problem("SSL_CERT_FILE", Path(paths["SSL_CERT_FILE"]), environ))
     if paths["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"]:
         problems.append(
-            _ca_file_problem("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", Path(paths["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"]))
+            _ca_file_problem(
+                "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", Path(paths["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"]), environ
+            )
         )
     # A list, as OpenSSL reads it (httpx hands the value to it as `capath`) and Go too: `/etc/ssl/certs:/ca` trusts
     # both. It was checked as one path and refused, and a deployment that works started nowhere. An empty entry
@@ -49,7 +52,7 @@ def environment_problems(environ: Mapping[str, str]) -> list[str]:
     for cert_dir in paths["SSL_CERT_DIR"].split(os.pathsep):
         if cert_dir and (unusable := lookup_problem(Path(cert_dir))) is not None:
             problems.append(f"environment SSL_CERT_DIR: {cert_dir}: {unusable}")
-        elif cert_dir and (shorthand := shell_shorthand(Path(cert_dir))) is not None:
+        elif cert_dir and (shorthand := shell_shorthand(Path(cert_dir), environ)) is not None:
             problems.append(f"environment SSL_CERT_DIR: {cert_dir}: {shorthand}")
         elif cert_dir and not Path(cert_dir).is_dir():
             problems.append(f"environment SSL_CERT_DIR: {cert_dir} is not a directory")
@@ -96,8 +99,12 @@ def _as_read(environ: Mapping[str, str], name: str, problems: list[str | None]) 
     line break at its end (a ConfigMap key made from a file, `--from-file`) passed a check that stripped it, and the
     first request failed on the path with the line break, as an "unexpected error: FileNotFoundError" naming no
     variable (OpenSSL skips such a directory silently: every TLS handshake failed). Such a value is named in
-    `problems`, and "" returned for it: it is judged no further."""
+    `problems`, and "" returned for it: it is judged no further; so is one an env file kept in its quotes (it was
+    judged as a path with quotes in it: "does not exist", or a `~` path "not expanded here", the quotes unnamed)."""
     value = environ.get(name, "")
+    if wrapped_in_quotes(value):
+        problems.append(f"environment {name}: {in_quotes('read')}")
+        return ""
     if value == value.strip():
         return value
     problems.append(
@@ -107,10 +114,10 @@ def _as_read(environ: Mapping[str, str], name: str, problems: list[str | None]) 
     return ""
 
 
-def _ca_file_problem(name: str, path: Path) -> str | None:
+def _ca_file_problem(name: str, path: Path, environ: Mapping[str, str]) -> str | None:
     if (unusable := lookup_problem(path)) is not None:
         return f"environment {name}: {path}: {unusable}"
-    if (shorthand := shell_shorthand(path)) is not None:
+    if (shorthand := shell_shorthand(path, environ)) is not None:
         return f"environment {name}: {path}: {shorthand}"
     if not path.is_file():
         return f"environment {name}: {path} does not exist or is not a file"
@@ -125,6 +132,8 @@ def _ca_file_problem(name: str, path: Path) -> str | None:
 
 def _proxy_problem(name: str, value: str) -> str | None:
     # Like httpx, curl and Go, a bare host:port means http://host:port.
+    if wrapped_in_quotes(value):  # the quotes are named; the value is not shown (a URL may carry a password)
+        return f"environment {name}: {in_quotes('read')}"
     url = value if "://" in value else f"http://{value}"
     # The value is not repeated: a proxy URL may carry a password.
     problem = f"environment {name}: not a proxy URL (expected http://host:port or http://user:password@host:port)"
@@ -148,6 +157,8 @@ def _proxy_problem(name: str, value: str) -> str | None:
 def _no_proxy_problem(name: str, value: str) -> str | None:
     # httpx turns each entry into a URL pattern when its client is built (`all://*example.com`, `all://[::1]`); an
     # entry it cannot parse would surface there as an InvalidURL naming no variable.
+    if wrapped_in_quotes(value):  # each entry was judged with a quote kept at the first's start, the last's end
+        return f"environment {name}: {in_quotes('read')}"
     for entry in (part.strip() for part in value.split(",")):
         if not entry or entry == "*" or no_proxy_network(entry) is not None:
             continue  # a network (`fd00::/8` too) is read by `proxyenv`, as Go reads it, and never made a URL

@@ -17,6 +17,7 @@ from connector.baton.c1z import rows
 from connector.baton.c1z.errors import C1ZFormatError
 from connector.baton.c1z.reader import C1ZReader
 from connector.baton.c1z.workfiles import temp_dir_problem
+from connector.baton.envquotes import in_quotes, wrapped_in_quotes
 from connector.baton.errors import ConnectorError
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, entitlement_pb2, grant_pb2, resource_pb2
 from connector.baton.printable import printable
@@ -87,6 +88,13 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if args.file is not None and given is not None and args.file != given:
         _fail(f"two files given ({args.file} and --file {given}); inspect reads one")
         return 2
+    # Quotes an env file kept (`BATON_FILE="/data/sync.c1z"`) are named as the settings name them: read as part of
+    # the name, they were `"/data/sync.c1z": no such file`.
+    read = [FILE_ENV, TEMP_DIR_ENV] if args.file is None and given is None else [TEMP_DIR_ENV]
+    for variable in read:
+        if wrapped_in_quotes(os.environ.get(variable, "").strip()):
+            _fail(f"environment {variable}: {in_quotes('read')}")
+            return 2
     args.file = args.file or given or Path(os.environ.get(FILE_ENV, "").strip() or DEFAULT_FILE)
     args.json = args.json or getattr(args, "output_format", "console") == "json"
     tmp_dir = _temp_dir()

@@ -30,9 +30,11 @@ from pydantic_settings import SettingsError as PydanticSettingsError
 
 from connector.baton.c1.credentials import CredentialError, host_port_problem, parse_client_id
 from connector.baton.c1.hostinfo import MAX_FIELD_LENGTH as MAX_HOST_ID_LENGTH
+from connector.baton.envquotes import in_quotes as _in_quotes
+from connector.baton.envquotes import wrapped_in_quotes as _wrapped_in_quotes
 from connector.baton.gostrings import refuse_json_constant
 from connector.baton.ids import parse_resource_ref
-from connector.baton.pathnames import shell_shorthand
+from connector.baton.pathnames import shell_shorthand, unnamable_path
 from connector.baton.printable import surrogates_escaped
 from connector.baton.redaction import MIN_SECRET_LENGTH, blank_out, blank_out_patterns, patterns
 from connector.baton.runtime.bounds import (
@@ -310,6 +312,18 @@ class Settings(BaseSettings):
         # resource id with one was sent to Datadog. Per field, so the line names it beside any other refusal.
         if any("\0" in text for text in (value if isinstance(value, list) else [value]) if isinstance(text, str)):
             raise ValueError("holds a NUL character (\\0), which no setting's value may")
+        return value
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _nameable_path(cls, value: Any, info: ValidationInfo) -> Any:
+        # A YAML (or JSON) `\ud800` escape is a lone surrogate no bytes stand for (argv and the environment give only
+        # those standing for undecodable bytes, which a file name may hold): every path setting ended the run as
+        # "unexpected error: UnicodeEncodeError", exit 1, wherever its file was first looked at.
+        if info.field_name not in _PATHS or not isinstance(value, str) or "\0" in value:
+            return value  # a NUL is `_no_nul`'s to name, in the words every setting's gets
+        if (unnamable := unnamable_path(value)) is not None:
+            raise ValueError(unnamable)
         return value
 
     @field_validator("*", mode="before")
@@ -695,17 +709,6 @@ def _one_change(flagged: dict[str, Any]) -> None:
                 "change; nothing was run. Give it once, and run once for each change"
             )
         flagged[name] = given[-1]
-
-
-def _wrapped_in_quotes(text: str) -> bool:
-    return len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'"
-
-
-def _in_quotes(used: str) -> str:
-    return (
-        f"is wrapped in quotes, which would be {used} as part of it (an env file read by `docker run --env-file` or "
-        "made into a Secret keeps them): remove them"
-    )
 
 
 # Free text, which may hold quotes at both ends as meant (`_not_in_quotes`); and what goes out to Datadog or
@@ -1141,9 +1144,7 @@ def first_positional(argv: Sequence[str]) -> int | None:
     `--file=config`, `config` is a file name, not the command. A flag the parser does not know is taken to have
     no value (parsing then names it as unknown).
     """
-    takes_value = {
-        option for action in build_parser()._actions if action.nargs != 0 for option in action.option_strings
-    }
+    takes_value = flags_taking_values()
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -1155,7 +1156,7 @@ def first_positional(argv: Sequence[str]) -> int | None:
     return None
 
 
-def _value_follows(arg: str, takes_value: set[str]) -> bool:
+def _value_follows(arg: str, takes_value: frozenset[str]) -> bool:
     """Whether the argument after `arg` is its value: `--file`, `-f`, and as pflag reads combined short flags,
     `-pf` (switches, then one that takes a value: the next argument), but not `-pfx.c1z` (the value is inside)."""
     if arg in takes_value:
@@ -1166,6 +1167,28 @@ def _value_follows(arg: str, takes_value: set[str]) -> bool:
         if f"-{letter}" in takes_value:
             return at == len(arg) - 1
     return False
+
+
+def unknown_flags(arg: str, known: frozenset[str], takes_value: frozenset[str]) -> bool:
+    """Whether `arg` is a flag `known` lacks, or a cluster of short flags one of which it lacks: as pflag (and
+    `_value_follows`) reads it, `-zq` is -z and -q, and `-pfx.c1z` is -p and -f, whose value x.c1z is not looked at."""
+    if not arg.startswith("-") or arg in ("-", "--"):
+        return False
+    name = arg.partition("=")[0]
+    if name.startswith("--") or len(name) <= 2:
+        return name not in known
+    for letter in name[1:]:
+        if f"-{letter}" not in known:
+            return True
+        if f"-{letter}" in takes_value:
+            return False  # what follows it is its value
+    return False
+
+
+def flags_taking_values(parser: argparse.ArgumentParser | None = None) -> frozenset[str]:
+    """Every flag `parser` (else the settings parser) knows that takes a value, short and long."""
+    parser = parser or build_parser()
+    return frozenset(option for action in parser._actions if action.nargs != 0 for option in action.option_strings)
 
 
 def known_flags(parser: argparse.ArgumentParser | None = None) -> frozenset[str]:
