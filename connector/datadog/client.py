@@ -267,6 +267,11 @@ class DatadogClient:
         # it listed nothing (or what `data` shows) on a body saying the listing failed.
         envelope = parse_answer(envelope_type, reply)
 
+        def refused(problem: str) -> UnexpectedResponse:
+            return UnexpectedResponse(
+                method="GET", path=path, status=reply.status, messages=[f"page {number}: {problem}"]
+            )
+
         def check() -> Page[R]:
             items = list(envelope.data)
             if (stray := _of_another_kind(items)) is not None:
@@ -276,51 +281,28 @@ class DatadogClient:
                 # another kind had its deletion sent to this kind's path, where Datadog has none, and the 404 taken
                 # for a revocation (credentials.md §4.3 step 4 reads the same listings).
                 position, expected = stray
-                raise UnexpectedResponse(
-                    method="GET",
-                    path=path,
-                    status=reply.status,
-                    messages=[f'page {number}: an item of another type (data[{position}].type: expected "{expected}")'],
-                )
+                raise refused(f'an item of another type (data[{position}].type: expected "{expected}")')
             if not all_usable_ids(map(_ITEM_ID, items)):
                 # Every listed id names its object in later requests (a team's memberships, a schedule's responders,
                 # a service account's keys, a grant): `.`, `..` or an id no URL holds cannot, and the sync failed
                 # there with a malformed task's InvalidArgumentError that named no endpoint; a blank or
                 # control-character one was stored, and every revoke of a grant on it refused as malformed. The page
                 # that listed it is the wrong answer. (An empty id is an item the engine drops and counts.)
-                raise UnexpectedResponse(
-                    method="GET",
-                    path=path,
-                    status=reply.status,
-                    messages=[f"page {number}: an item's id cannot name it ({UNUSABLE_ID}): {_unusable_item(items)}"],
-                )
+                raise refused(f"an item's id cannot name it ({UNUSABLE_ID}): {_unusable_item(items)}")
             if not all_usable_ids(_linked_ids(items)):
                 # A link's id becomes a grant's principal or entitlement resource (a user's role, a membership's user),
                 # which ConductorOne names again in a revoke, refused there as malformed: a `..`, control-character
                 # or over-long link stored a grant no one could revoke. The answer is wrong as a listed id that cannot
                 # name its item is, and refused the same way; dropping the link would report the access revoked.
                 # (An empty id is a link the engine drops and counts.)
-                raise UnexpectedResponse(
-                    method="GET",
-                    path=path,
-                    status=reply.status,
-                    messages=[
-                        f"page {number}: an item links to an id that cannot name it ({UNUSABLE_ID}): "
-                        + _unusable_link(items)
-                    ],
-                )
+                raise refused(f"an item links to an id that cannot name it ({UNUSABLE_ID}): {_unusable_link(items)}")
             if (twice := _listed_twice_otherwise(items)) is not None:
                 # One object listed twice in one page, each time otherwise (a user Active with a role and Disabled
                 # without it, a member both admin and not): no change between pages explains it, as it does a repeat
                 # across pages, and the sync stored whichever came last with the grants of both. The answer
                 # contradicts itself. (Listed twice alike, it is one object, as before.)
                 first, again = twice
-                raise UnexpectedResponse(
-                    method="GET",
-                    path=path,
-                    status=reply.status,
-                    messages=[f"page {number}: data[{first}] and data[{again}] list one id with different contents"],
-                )
+                raise refused(f"data[{first}] and data[{again}] list one id with different contents")
             # The fields are read once per page, not per item: asked of each of the 45k items of a 25k-user sync, they
             # cost about 1.5 % of its CPU.
             fields = type(items[0]).granting_fields if items else ()
