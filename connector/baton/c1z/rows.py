@@ -555,14 +555,14 @@ def iter_blobs(
         if end is None:
             return
         if size > BATCH_BYTES:
-            end = batch_end(conn.execute(sizes, (sync_id, last_id, *params, BATCH_ROWS)))
+            end = batch_end(conn.execute(sizes, (sync_id, last_id, *params, BATCH_ROWS)), BATCH_BYTES)
         for row in conn.execute(sql, (sync_id, last_id, end, *params)).fetchall():
             extra = (optional_object_bytes(row[2], table, row[0]),) if extra_column else ()
             yield (row[0], object_bytes(row[1], table, row[0]), *extra, *row[2 + len(extra) :])
         last_id = end
 
 
-def batch_end(sizes: Iterable[tuple[int, int]], budget: int = BATCH_BYTES) -> int:
+def batch_end(sizes: Iterable[tuple[int, int]], budget: int) -> int:
     """The id of the last row of the next batch, from (id, bytes of its values) in id order, at least one: at most
     `budget` bytes of values, and at least one row. A c1z is untrusted: 1,000 rows of 4 MiB objects (or of 64 MiB keys) in
     one fetch were gigabytes, from a file of a few megabytes."""
