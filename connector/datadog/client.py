@@ -35,9 +35,8 @@ from connector.datadog.decode import (
     json_or_none,
     listed,
     mapping,
-    not_refused,
     objects,
-    parse_model,
+    parse_answer,
     typed,
     typed_moment,
     typed_objects,
@@ -59,6 +58,7 @@ from connector.datadog.models import (
     AccessToken,
     APIKey,
     ApplicationKey,
+    IncludedTwice,
     InvalidIncluded,
     ItemEnvelope,
     ListEnvelope,
@@ -263,7 +263,9 @@ class DatadogClient:
             # The sync would finish without any user (or the users from that page on), as if they had been deleted.
             # The list exists; its answer was wrong.
             raise not_skipped(exc, f"page {number}: not found, but this list always exists") from None
-        envelope = parse_model(envelope_type, reply)
+        # Datadog's error shape beside a page's `data` is a refusal, as a write's answer with it is: read as the page,
+        # it listed nothing (or what `data` shows) on a body saying the listing failed.
+        envelope = parse_answer(envelope_type, reply)
 
         def check() -> Page[R]:
             items = list(envelope.data)
@@ -393,8 +395,7 @@ class DatadogClient:
         """The one object an answer holds; `of`: the id asked for, which the object must have; `problem`: what
         else is wrong with the object for this call, if anything."""
         reply = await self._t.request(method, path, group=group, json=json, params=params, idempotent=idempotent)
-        envelope = parse_model(envelope_type, reply)
-        not_refused(reply, envelope.errors)
+        envelope = parse_answer(envelope_type, reply)
         if method != "GET":
             # After the body's own words (another server's page, Datadog's refusal), which say more than the status.
             check_completed(reply)
@@ -484,8 +485,7 @@ class DatadogClient:
         # portal's page, Datadog's error shape under a 200, an empty body) passed the check, and the service reported
         # ready, the one-shot went on, on keys nothing had checked. The answer must be what a key allowed to read
         # users gets: a users page, read as the sync reads one.
-        page = parse_model(ListEnvelope[User], reply)
-        not_refused(reply, page.errors)
+        page = parse_answer(ListEnvelope[User], reply)
         if (stray := _of_another_kind(page.data)) is not None:
             raise UnexpectedResponse(
                 method="GET",
@@ -647,8 +647,7 @@ class DatadogClient:
         if not data:
             return []
         reply = await self._t.request("POST", "/api/v2/user_invitations", group="invitations", json={"data": data})
-        envelope = parse_model(ListEnvelope[UserInvitation], reply)
-        not_refused(reply, envelope.errors)
+        envelope = parse_answer(ListEnvelope[UserInvitation], reply)
         if (stray := _of_another_kind(envelope.data)) is not None:
             # Another kind of object (the users asked about, echoed back), read as invitations of no one or of those
             # users: an invitation reported sent that Datadog never made.
@@ -839,13 +838,21 @@ class DatadogClient:
         reply = await self._t.request("DELETE", path, group="team_memberships")
         # A membership's id is its own (`TeamMembership-<team>-<n>`), not the user's: the member it names is compared.
         check_done(reply, kind="team_memberships")
-        member = mapping(mapping(mapping(mapping(json_or_none(reply)).get("data")).get("relationships")).get("user"))
-        if isinstance(named := mapping(member.get("data")).get("id"), str) and another_id(named, user_id):
+        data = mapping(json_or_none(reply)).get("data")
+        if not isinstance(data, dict):
+            return  # Datadog's 204, or a body showing no object
+        # A membership's id is its own (`TeamMembership-<team>-<n>`), not the user's: the member and the team it names
+        # are compared, as an add's or an update's answer is (`_another_membership`): the same user's membership of
+        # another team was taken for the removal done.
+        shown = validate_model(
+            TeamMembership, data, method="DELETE", path=path, status=reply.status, what="the membership answered"
+        )
+        if (where := _another_membership(shown, team_id, user_id)) is not None:
             raise UnexpectedResponse(
                 method="DELETE",
                 path=path,
                 status=reply.status,
-                messages=["the answer is about another membership (data.relationships.user.data.id)"],
+                messages=[f"the answer is about another membership ({where})"],
             )
 
     # -- On-Call ------------------------------------------------------------------------------------
@@ -990,9 +997,9 @@ class DatadogClient:
         reply = await self._t.request(
             "POST", path, group=group, json=body, idempotent=False, single_attempt=single_attempt, mints=True
         )
-        envelope = parse_model(ItemEnvelope[model], reply)  # type: ignore[valid-type]
-        # Raised as an unusable answer, after which the caller looks up what the create made by its name and deletes it.
-        not_refused(reply, envelope.errors)
+        # Datadog's error shape is raised as an unusable answer, after which the caller looks up what the create made
+        # by its name and deletes it.
+        envelope = parse_answer(ItemEnvelope[model], reply)  # type: ignore[valid-type]
         item = envelope.data
         # The secret is read from the raw body on purpose: the models never carry it.
         attributes = mapping(mapping(json_object(reply).get("data")).get("attributes"))
@@ -1106,6 +1113,18 @@ def _lacks_role(user: Mapping[str, Any] | User, role_id: str) -> bool:
     return all(another_id(held_id, role_id) for held_id in held)
 
 
+def _another_membership(membership: TeamMembership, team_id: str, user_id: str) -> str | None:
+    """Where an answer's membership names another user or team than the one asked about (None when neither): the one
+    check of an add's, an update's and a removal's answer. The team is its link's, or the one in the id."""
+    for given, asked, where in (
+        (membership.user_id, user_id, "data.relationships.user.data.id"),
+        (membership.team_id, team_id, "data.relationships.team.data.id, or the team in data.id"),
+    ):
+        if another_id(given, asked):
+            return where
+    return None
+
+
 def _membership_problem(
     team_id: str, user_id: str, role: TeamRole, *, or_admin: bool = False
 ) -> Callable[[TeamMembership], str | None]:
@@ -1118,12 +1137,8 @@ def _membership_problem(
             # Datadog's answer always names the member; one naming nobody (a proxy's or a stub's JSON) says
             # nothing of the change, and a grant or revoke was reported done on it.
             return "the answer names no member (data.relationships.user.data.id: missing)"
-        for given, asked, where in (
-            (membership.user_id, user_id, "data.relationships.user.data.id"),
-            (membership.team_id, team_id, "data.relationships.team.data.id, or the team in data.id"),
-        ):
-            if another_id(given, asked):
-                return f"the answer is about another membership ({where})"
+        if (where := _another_membership(membership, team_id, user_id)) is not None:
+            return f"the answer is about another membership ({where})"
         if "role" not in membership.model_fields_set:
             # Datadog's answer always holds it ("admin", or null for a member); one left out read as null, a member,
             # and a demotion was reported done on an answer that said nothing of the role.
@@ -1232,12 +1247,27 @@ def included_roles(page: Page[Any]) -> dict[str, Role]:
             status=page.status,
             messages=[f"included roles: {describe_validation_error(exc.error, exc.raw, at=exc.at)}"],
         ) from None
+    except IncludedTwice as exc:
+        # A role listed twice otherwise (another name, other permissions): whichever came last was synced.
+        raise UnexpectedResponse(
+            method="GET", path=page.path, status=page.status, messages=[f"page {page.number}: {exc.message}"]
+        ) from None
 
 
 # The JSON:API type of a schedule's responders answer (datadog-api.md §7, observed).
 _RESPONDERS_TYPE = "schedule_oncall_responders"
 # A schedule responder's position (datadog-api.md §7.1 `filter[position]`).
 _POSITIONS = frozenset({"previous", "current", "next"})
+
+
+def _responder_twice(responders: Sequence[tuple[int, Mapping[str, Any]]]) -> tuple[int, int] | None:
+    """The `included` positions of the first responder listed twice with different contents; None when none is."""
+    seen: dict[Any, tuple[int, Mapping[str, Any]]] = {}
+    for position, responder in responders:
+        first, shown = seen.setdefault(responder.get("id"), (position, responder))
+        if first != position and shown != responder:
+            return first, position
+    return None
 
 
 def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status: int) -> ScheduleResponders:
@@ -1289,6 +1319,10 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
         # is read as before.)
         raise refused("a responder the answer names is not in `included`", retryable=True)
     responders = [(i, x) for i, x in enumerate(included) if x.get("type") == "schedule_oncall_responder"]
+    if (twice := _responder_twice(responders)) is not None:
+        # One responder listed twice otherwise (current with some shifts, then with others or at another position):
+        # the shifts of one reading were synced as on call and the other's as not. Read raw, as responders are.
+        raise refused(IncludedTwice(*twice).message)
     groups = []
     for i, responder in responders:
         try:
@@ -1320,6 +1354,10 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
         users = index_included(included, "users", OnCallUser)
     except InvalidIncluded as exc:
         raise refused(describe_validation_error(exc.error, exc.raw, at=exc.at)) from None
+    except IncludedTwice as exc:
+        # A shift listed twice, with one person on call and then another: either reading drops one of them (synced
+        # as not on call, a revoked grant).
+        raise refused(exc.message) from None
     if groups:
         wanted = [ref["id"] for refs_of in groups for ref in refs_of if isinstance(ref.get("id"), str)]
         if any(i not in shifts for i in wanted):

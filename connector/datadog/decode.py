@@ -33,6 +33,7 @@ __all__ = [
     "json_or_none",
     "listed",
     "not_refused",
+    "parse_answer",
     "parse_model",
     "shape_error",
     "shape_problem",
@@ -413,6 +414,19 @@ def parse_model(model: type[M], reply: Reply) -> M:
         raise _unexpected(
             reply, f"body could not be interpreted: {problem or 'no member of the wrong type found'}"
         ) from None
+
+
+def parse_answer(model: type[M], reply: Reply) -> M:
+    """`parse_model`, with Datadog's error shape under a 2xx refused as what it is (`not_refused`) whether the body
+    holds `data` beside `errors` or not: without it (as Datadog's errors are), a list's answer was named a page missing
+    its `data` ("1 invalid field(s): data (missing)"). The body is read again only when it did not parse."""
+    try:
+        answer = parse_model(model, reply)
+    except UnexpectedResponse:
+        not_refused(reply, mapping(json_or_none(reply)).get("errors"))
+        raise
+    not_refused(reply, getattr(answer, "errors", None))
+    return answer
 
 
 def validate_model(model: type[M], raw: Any, *, method: str, path: str, status: int, what: str) -> M:

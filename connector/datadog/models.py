@@ -37,6 +37,7 @@ __all__ = [
     "APIKey",
     "AccessToken",
     "ApplicationKey",
+    "IncludedTwice",
     "InvalidIncluded",
     "ItemEnvelope",
     "ListEnvelope",
@@ -566,16 +567,36 @@ class InvalidIncluded(Exception):
         self.at, self.raw, self.error = f"included[{position}]", raw, error
 
 
+class IncludedTwice(Exception):
+    """One ``included`` object (its type and id) listed twice with different contents (as read: a member the model
+    ignores makes no difference): the answer contradicts itself, and either reading drops what the other says (a shift
+    of one person on call, then of another). Where both are, for the client to name with the endpoint."""
+
+    def __init__(self, first: int, again: int) -> None:
+        self.first, self.again = first, again
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        return f"included[{self.first}] and included[{self.again}] list one id with different contents"
+
+
 def index_included(included: Iterable[Any], type_: str, model: type[R]) -> dict[str, R]:
     """Parse the `included` resources of one JSON:API type, keyed by id; others are skipped unparsed.
 
-    Raises `InvalidIncluded` for an entry of that type with the wrong shape (the client names the endpoint).
+    Raises `InvalidIncluded` for an entry of that type with the wrong shape and `IncludedTwice` for one id listed twice
+    otherwise (the client names the endpoint); listed twice alike, it is one object.
     """
     found: dict[str, R] = {}
+    where: dict[str, int] = {}
     for position, raw in enumerate(included):
         if isinstance(raw, dict) and raw.get("type") == type_ and isinstance(raw_id := raw.get("id"), str):
             try:
-                found[raw_id] = model.model_validate(raw)
+                parsed = model.model_validate(raw)
             except ValidationError as exc:
                 raise InvalidIncluded(position, raw, exc) from None
+            first = where.setdefault(raw_id, position)
+            if first != position and found[raw_id] != parsed:
+                raise IncludedTwice(first, position)
+            found[raw_id] = parsed
     return found

@@ -137,7 +137,10 @@ class Reply:
 class _InFlight:
     """How far one attempt got, for the count of a cancelled one (`ApiTransport.request`)."""
 
-    # The request was handed to the network: from then on it may reach Datadog, and counts as one of its requests.
+    # The request was handed to the connection pool: from then on it may reach Datadog, and counts as one of its
+    # requests, cancelled or not; also when cancelled while its connection was still being made (nothing of it sent),
+    # as a failed connect counts. Whether its bytes left is not followed: a reused connection's request is not traced
+    # (`netio.OriginPool`), and following every request's writes would cost each one for a cancellation's count.
     handed: bool = False
     # The answer's status, once its head arrived.
     status: int | None = None

@@ -184,12 +184,17 @@ class _RoleGrants:
             for raw in page.included
             if isinstance(raw, dict) and raw.get("type") == "roles" and isinstance(raw.get("id"), str)
         ]
+        by_id = {raw["id"]: raw for raw in raws}
+        if len(by_id) != len(raws):
+            # One role listed twice: the whole page's roles are read as `included_roles` reads them, which refuses one
+            # listed twice otherwise (only the fresh ones are read below: one of the two may be the page before's).
+            # Listed twice alike, the last object of the id is kept, as there.
+            included_roles(page)
         known = self._known
         fresh = [raw for raw in raws if (seen := known.get(raw["id"])) is None or seen[0] != raw]
         parsed = included_roles(dataclasses.replace(page, included=tuple(fresh))) if fresh else {}
         kept: dict[str, tuple[dict[str, Any], GrantMaker]] = {}
-        # The last object of an id wins, as in `included_roles`.
-        for role_id, raw in {raw["id"]: raw for raw in raws}.items():
+        for role_id, raw in by_id.items():
             seen = known.get(role_id)
             if seen is None or seen[0] != raw:
                 seen = (raw, self._maker(parsed[role_id]))

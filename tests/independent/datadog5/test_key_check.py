@@ -19,6 +19,8 @@ REFUSED = {
     "an HTML page": (http(200, b"<html><body>Welcome to the network</body></html>", [(b"Content-Type", b"text/html")]),
                      "content type 'text/html' where JSON was expected"),
     "Datadog's error shape": (http(200, b'{"data": [], "errors": ["Forbidden"]}'), "a success status with Datadog's error body"),
+    # As Datadog's errors are, with no `data`: it was "1 invalid field(s): data (missing)".
+    "Datadog's error shape alone": (http(200, b'{"errors": ["Forbidden"]}'), "a success status with Datadog's error body"),
     "an empty body": (http(200, b""), "empty body where JSON was expected"),
     "a gateway's JSON": (http(200, b'{"status": "ok"}'), "data (missing)"),
     "a page of roles": (http(200, page_body([role("r-1")])), 'data[0].type: expected "users"'),
@@ -56,3 +58,16 @@ async def test_a_users_page_passes(users: list[dict[str, object]]) -> None:
     error, requests = await _validate(http(200, page_body(users), [*JSON]))
     assert error is None
     assert [r.split(b" ", 2)[1].split(b"?")[0] for r in requests] == [b"/api/v1/validate", b"/api/v2/users"]
+
+
+@pytest.mark.parametrize("body", [b'{"errors": ["Forbidden"]}', b'{"data": [], "errors": ["Forbidden"]}'])
+async def test_a_listing_answered_with_datadogs_error_body_is_refused_as_that(body: bytes) -> None:
+    """A listing's page too (`_fetch_page`): Datadog's error shape alone was named a page missing its `data`, and
+    beside `data` it was read as the page (an empty one here: no users listed, on a body saying the listing failed)."""
+    async with RawPeer([http(200, body)]) as peer:
+        dd = client(peer.base_url)
+        try:
+            with pytest.raises(UnexpectedResponse, match="a success status with Datadog's error body"):
+                (await dd.fetch_users(0))()
+        finally:
+            await dd.aclose()

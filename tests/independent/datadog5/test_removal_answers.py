@@ -120,3 +120,32 @@ async def test_a_team_removal_answered_with_another_members_membership_is_no_rem
     body = json.dumps({"data": membership("t-1", "u-1")}).encode()
     error, _ = await _outcome(lambda dd: dd.remove_team_member("t-1", "u-1"), http(200, body))
     assert error is None
+
+
+TEAM = "11111111-1111-1111-1111-111111111111"
+OTHER_TEAM = "22222222-2222-2222-2222-222222222222"
+
+
+@pytest.mark.parametrize("named_by", ["its team link", "the team in its id"])
+async def test_a_team_removal_answered_with_the_members_membership_of_another_team_is_no_removal_done(
+    named_by: str,
+) -> None:
+    """The same user's membership of another team (named by `relationships.team`, or by the team in `data.id`
+    `TeamMembership-<team>-<n>`) was taken for the removal done: the member alone was compared. The team is compared
+    as an add's or an update's answer compares it (`_another_membership`)."""
+    shown = membership(OTHER_TEAM, "u-1")
+    shown["id"] = f"TeamMembership-{OTHER_TEAM}-7"
+    if named_by == "its team link":
+        shown["id"] = f"TeamMembership-{TEAM}-7"  # the id says this team; the link says another
+        shown["relationships"]["team"] = {"data": {"type": "team", "id": OTHER_TEAM}}
+    error, requests = await _outcome(
+        lambda dd: dd.remove_team_member(TEAM, "u-1"), http(200, json.dumps({"data": shown}).encode())
+    )
+    _refused(error, "the answer is about another membership (data.relationships.team.data.id, or the team in data.id)")
+    assert requests == 1
+    # Control: the same answer about this team's membership is the removal done.
+    mine = {**membership(TEAM, "u-1"), "id": f"TeamMembership-{TEAM}-7"}
+    error, _ = await _outcome(
+        lambda dd: dd.remove_team_member(TEAM, "u-1"), http(200, json.dumps({"data": mine}).encode())
+    )
+    assert error is None

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from connector.datadog import client as client_module
+from connector.datadog import decode as decode_module
 from connector.datadog.decode import parse_model
 from tests.independent.credentials.issuing import KINDS, issue_task, robot
 from tests.independent.writes.conftest import Rig
@@ -34,7 +34,8 @@ async def test_the_mints_answer_renders_without_its_secret(
         seen.append(parsed)
         return parsed
 
-    monkeypatch.setattr(client_module, "parse_model", spy)
+    # Every answer read through a model goes through `decode.parse_model` (the client calls it by way of `parse_answer`).
+    monkeypatch.setattr(decode_module, "parse_model", spy)
     from tests.independent.credentials.issuing import MINT_PATHS
 
     rig.wire.on("POST", MINT_PATHS[kind], edited(_canary_key))
