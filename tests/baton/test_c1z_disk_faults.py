@@ -192,7 +192,7 @@ async def test_resource_indexes_built_by_a_read_stay_built_when_a_later_group_fa
         await store.start_sync()
         await store.write("p1", resource_types=[USER], resources=[b.resource(USER, "u1", "old")])
         await store.write("p2", resources=[b.resource(USER, "u1", "new"), b.resource(USER, "u2", "two")])
-        listed = await store.resources_after("user", 0, 10)
+        listed, _ = await store.resources_after("user", 0, 10)
         assert [r.display_name for _, r in listed] == ["new", "two"]
         real = store._db.conn
         store._db.conn = _CommitFails(real)  # type: ignore[assignment]
@@ -200,7 +200,7 @@ async def test_resource_indexes_built_by_a_read_stay_built_when_a_later_group_fa
         with pytest.raises(WorkDirError):
             await store._call(store._db.commit)
         store._db.conn = real
-        listed = await store.resources_after("user", 0, 10)
+        listed, _ = await store.resources_after("user", 0, 10)
         assert [r.display_name for _, r in listed] == ["new", "two"]
         await store.save(path, vacuum=False)
     finally:

@@ -631,7 +631,7 @@ async def store_resource_repeats(path: Path, *, read_after_first_page: bool) -> 
                 # A read during the load builds the index first: the later pages are upserts.
                 assert await store.get_resource("user", "u1") is not None
         assert await store.count("v1_resources") == 4, "a resource stored twice counts once, before any read too"
-        listed = [res.display_name for _, res in await store.resources_after("user", 0, 10)]
+        listed = [res.display_name for _, res in (await store.resources_after("user", 0, 10))[0]]
         stats = await store.end_sync("{}", supports_diff=True)
         assert stats["resources"] == 4
         await store.save(path)
@@ -669,10 +669,11 @@ async def test_reads_during_the_load_see_each_resource_once(tmp_path: Path) -> N
         assert got is not None
         assert got.display_name == "new"
         assert await store.stored_resources([("user", "u1"), ("user", "u9")]) == {("user", "u1")}
-        batch = await store.resources_after("user", 0, 10)
+        batch, more = await store.resources_after("user", 0, 10)
+        assert not more
         assert [res.display_name for _, res in batch] == ["new", "two"]
         await store.write(None, resources=[b.resource(USER, "u2", "newer")])  # after a read: an upsert
-        assert [res.display_name for _, res in await store.resources_after("user", batch[0][0], 10)] == ["newer"]
+        assert [res.display_name for _, res in (await store.resources_after("user", batch[0][0], 10))[0]] == ["newer"]
         assert await store.count("v1_resources") == 2
     finally:
         await store.close()

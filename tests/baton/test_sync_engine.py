@@ -411,7 +411,7 @@ async def test_a_type_that_skips_entitlements_and_grants_is_never_read_back(
     read_back: list[str] = []
     original = C1ZStore.resources_after
 
-    async def recording(self: C1ZStore, type_id: str, after: int, limit: int) -> list[tuple[int, object]]:
+    async def recording(self: C1ZStore, type_id: str, after: int, limit: int) -> tuple[list[tuple[int, object]], bool]:
         read_back.append(type_id)
         return await original(self, type_id, after, limit)  # type: ignore[return-value]
 

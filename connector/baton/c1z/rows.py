@@ -30,6 +30,10 @@ BATCH_BYTES = 32 << 20
 # file whose one resource was 50 MB of empty annotations took `inspect` 1.5 GB and 42 s. Larger ones are refused
 # unread (SQLite never hands them over).
 MAX_OBJECT_BYTES = 4 << 20
+# The most bytes of objects and keys one batch of resources the sync engine reads back may take (`_Db.resources_after`),
+# at least one row: the engine holds a batch decoded, at up to ~30x its size. Real resources take hundreds of bytes, so
+# a batch of them is the engine's row count (200).
+RESOURCE_BATCH_BYTES = MAX_OBJECT_BYTES
 _REFUSED = -1
 # The most bytes SQLite hands over, or works on, for any one value of a file (SQLITE_LIMIT_LENGTH, set by
 # `guard_connection` on every connection to one): a larger one is SQLITE_TOOBIG before it is loaded. The largest value
@@ -531,7 +535,7 @@ def iter_blobs(
     Read from the table itself (`NOT INDEXED`), as every count and listing of a file's rows is (`types_outside`,
     `C1ZReader.counts_by_type`): a file's index is untrusted as its tables are, and the opening's `quick_check` does not
     compare it with its table. Through a damaged index lacking rows, `inspect --resources user` listed 22 of 23 users
-    and its summary counted half the grants, exit 0. (The store rebuilds a resumed file's indexes: `_Db.resume_sync`.)
+    and its summary counted half the grants, exit 0. (The store rebuilds an opened file's indexes: `_Db.rebuild_indexes`.)
     A page is a range of row ids, so the table is read once over the whole listing."""
     last_id = 0
     select = f"id, {object_column('data')}{', ' + object_column(extra_column) if extra_column else ''}"
@@ -551,20 +555,20 @@ def iter_blobs(
         if end is None:
             return
         if size > BATCH_BYTES:
-            end = _batch_end(conn.execute(sizes, (sync_id, last_id, *params, BATCH_ROWS)))
+            end = batch_end(conn.execute(sizes, (sync_id, last_id, *params, BATCH_ROWS)), BATCH_BYTES)
         for row in conn.execute(sql, (sync_id, last_id, end, *params)).fetchall():
             extra = (optional_object_bytes(row[2], table, row[0]),) if extra_column else ()
             yield (row[0], object_bytes(row[1], table, row[0]), *extra, *row[2 + len(extra) :])
         last_id = end
 
 
-def _batch_end(sizes: Iterable[tuple[int, int]]) -> int:
+def batch_end(sizes: Iterable[tuple[int, int]], budget: int) -> int:
     """The id of the last row of the next batch, from (id, bytes of its values) in id order, at least one: at most
-    BATCH_BYTES of values, and at least one row. A c1z is untrusted: 1,000 rows of 4 MiB objects (or of 64 MiB keys) in
+    `budget` bytes of values, and at least one row. A c1z is untrusted: 1,000 rows of 4 MiB objects (or of 64 MiB keys) in
     one fetch were gigabytes, from a file of a few megabytes."""
     end, total = None, 0
     for row_id, size in sizes:
-        if end is not None and total + size > BATCH_BYTES:
+        if end is not None and total + size > budget:
             break
         end, total = row_id, total + size
     assert end is not None, "SQLite counted rows the same statement then did not list"

@@ -289,6 +289,24 @@ class _Db:
                     self._resource_indexes_deferred = True
         self.commit()
 
+    def rebuild_indexes(self) -> None:
+        """Rebuild an existing file's indexes from its tables (`REINDEX`), once, on opening, before any use: a resumed
+        run, a new sync over the file (`keep_only`, `drop_other_partials`), its reads and upserts.
+
+        `quick_check` (check_readable) reads every page but does not compare an index with its table, and a damaged
+        index lacking a row passed it. Read through it, a resumed run found its stored role missing (`stored_resources`),
+        dropped the role's grants as dangling and was saved as complete without them; a run found by `sync_runs` (a
+        table scan) and not by its id (the unique index) was a KeyError, every run; and a new sync over a finished file
+        ran whole, then `keep_only`'s DELETE met the missing entry ("database disk image is malformed"), and the sync
+        started over in a new file: every connector call made twice, under a warning that nothing was resumed. A unique
+        index that its table's rows no longer fit fails here: damage, the sync starts over in a new file at once.
+
+        After `ensure_schema`, so the grants' deferred indexes are dropped, not rebuilt: what is rebuilt is the indexes
+        kept during the load (a 100k-user file: docs/c1z.md, "Resuming")."""
+        with self.unit():
+            self.conn.execute("REINDEX")
+        self.commit()
+
     def _forget_statistics(self) -> None:
         """Drop the file's query planner statistics (ANALYZE's `sqlite_stat*` tables; Go's `PRAGMA optimize` may write
         them). They are the file's word on its tables' shape, and SQLite plans by them: made up, they turned the
@@ -371,18 +389,7 @@ class _Db:
     def resume_sync(self, sync_id: str) -> str:
         """The unfinished sync's token. Its rows are tallied by `rows_changed`, once the token is read and only if it
         records a tally to compare with: a token that starts over anyway pays no pass over the tables."""
-        # The file's indexes are rebuilt from its tables before the run (its token first) is read back: `quick_check`
-        # (check_readable) reads every page but does not compare an index with its table, and a damaged index lacking
-        # a row passed it. Read through it, a resumed run found its stored role missing (`stored_resources`), dropped
-        # the role's grants as dangling and was saved as complete without them; its resumed listings and upserts read
-        # the indexes too. A unique index that its table's rows no longer fit fails here: damage, the sync starts over.
-        # The cost is the indexes kept during the load (the grants' deferred ones are dropped): about what building
-        # them took the first time (docs/benchmarks.md), once per resume; a new sync into the file pays nothing.
-        # A run found by `sync_runs` (a table scan) and then not by its id (the unique index) was a KeyError, "unexpected
-        # error", every run.
-        with self.unit():
-            self.conn.execute("REINDEX")
-        self.commit()
+        # The file's indexes were rebuilt from its tables on opening (`rebuild_indexes`): the run is read through them.
         token = self.sync_token(sync_id)
         self._resumed = sync_id
         return token
@@ -689,14 +696,36 @@ class _Db:
 
     def resources_after(
         self, sync_id: str, resource_type_id: str, after_row_id: int, limit: int
-    ) -> list[tuple[int, resource_pb2.Resource]]:
+    ) -> tuple[list[tuple[int, resource_pb2.Resource]], bool]:
+        """Up to `limit` stored resources of a type after row `after_row_id`, in row order, and whether more may follow.
+
+        Bounded in bytes too (`rows.RESOURCE_BATCH_BYTES` of objects and keys, at least one row), measured in SQL before
+        any is read, as `rows.iter_blobs` does: the engine holds a batch decoded, and a file's rows are untrusted. Bounded
+        per object only (`rows.MAX_OBJECT_BYTES`), 200 resources of empty annotations, from a 17 KB c1z, took a resumed
+        sync 1.7-2.7 GB. Real resources take hundreds of bytes: a batch of them is `limit` rows, one query more."""
         self._build_resource_indexes()  # a resource stored twice is listed once, at its first row
+        where = "WHERE sync_id = ? AND resource_type_id = ? AND id > ?"
+        params = (sync_id, resource_type_id, after_row_id)
+        sizes = (
+            "SELECT id, coalesce(length(data), 0) + coalesce(length(CAST(external_id AS BLOB)), 0) AS size "  # noqa: S608
+            f"FROM v1_resources {where} ORDER BY id LIMIT ?"
+        )
+        end, size, count = self.conn.execute(
+            f"SELECT max(id), total(size), count(*) FROM ({sizes})",  # noqa: S608 - our SQL
+            (*params, limit),
+        ).fetchone()
+        if end is None:
+            return [], False
+        more = count == limit
+        if size > rows.RESOURCE_BATCH_BYTES:
+            end = rows.batch_end(self.conn.execute(sizes, (*params, limit)), rows.RESOURCE_BATCH_BYTES)
+            more = True
         found = self.conn.execute(
             f"SELECT id, external_id, {rows.object_column('data')} FROM v1_resources "  # noqa: S608 - our SQL
-            "WHERE sync_id = ? AND resource_type_id = ? AND id > ? ORDER BY id LIMIT ?",
-            (sync_id, resource_type_id, after_row_id, limit),
+            f"{where} AND id <= ? ORDER BY id",
+            (*params, end),
         ).fetchall()
-        return [(row[0], self._stored_resource(row[0], resource_type_id, row[1], row[2])) for row in found]
+        return [(row[0], self._stored_resource(row[0], resource_type_id, row[1], row[2])) for row in found], more
 
     def get_resource(self, sync_id: str, resource_type_id: str, resource_id: str) -> resource_pb2.Resource | None:
         self._build_resource_indexes()
@@ -1142,8 +1171,9 @@ class C1ZStore:
 
     async def resources_after(
         self, resource_type_id: str, after_row_id: int, limit: int
-    ) -> list[tuple[int, resource_pb2.Resource]]:
-        """Stored resources of a type in row order after `after_row_id`: the engine's resumable cursor."""
+    ) -> tuple[list[tuple[int, resource_pb2.Resource]], bool]:
+        """Stored resources of a type in row order after `after_row_id`, at most `limit` (fewer when they are large:
+        `_Db.resources_after`), and whether more may follow: the engine's resumable cursor."""
         return await self._call(self._db.resources_after, self.sync_id, resource_type_id, after_row_id, limit)
 
     async def get_resource(self, resource_type_id: str, resource_id: str) -> resource_pb2.Resource | None:
@@ -1240,6 +1270,8 @@ def _ready(db_path: Path, source: Path | None, stop: threading.Event | None = No
     try:
         stop_when(db.conn, stop)  # a resumed file's schema step may build its missing indexes over every row
         _guarded(db, db.ensure_schema, defer_indexes=True)
+        if source is not None:
+            _guarded(db, db.rebuild_indexes)
         _guarded(db, db.start_load)
         stop_when(db.conn, None)
     except BaseException:

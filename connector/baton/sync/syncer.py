@@ -575,13 +575,15 @@ class Syncer:
             await self._store.write(self._token(), entitlements=[])
             self._observer.page_stored("entitlements", action.resource_type_id, 0)
             return
-        batch = await self._store.resources_after(action.resource_type_id, int(action.page_token or 0), _RESOURCE_BATCH)
+        batch, more = await self._store.resources_after(
+            action.resource_type_id, int(action.page_token or 0), _RESOURCE_BATCH
+        )
         entitlements: list[entitlement_pb2.Entitlement] = []
         for _, res in batch:
             if not self._skips(rtype, res, annotation_resource_pb2.SkipEntitlements):
                 entitlements.extend(syncer.entitlements(res))
         kept = self._identified(action, "entitlements", entitlements, _ENTITLEMENT_IDENTITY)
-        self._advance(action, str(batch[-1][0]) if len(batch) == _RESOURCE_BATCH else "")
+        self._advance(action, str(batch[-1][0]) if more else "")
         await self._store.write(self._token(), entitlements=kept)
         self._observer.page_stored("entitlements", action.resource_type_id, len(kept))
 
@@ -593,8 +595,10 @@ class Syncer:
             self._advance(action, "")  # no resource of the type has grants: none is read back
             await self._checkpoint()
             return []
-        batch = await self._store.resources_after(action.resource_type_id, int(action.page_token or 0), _RESOURCE_BATCH)
-        self._advance(action, str(batch[-1][0]) if len(batch) == _RESOURCE_BATCH else "")
+        batch, more = await self._store.resources_after(
+            action.resource_type_id, int(action.page_token or 0), _RESOURCE_BATCH
+        )
+        self._advance(action, str(batch[-1][0]) if more else "")
         pushed: list[st.Action] = []
         for _, res in reversed(batch):
             if not self._skips(rtype, res, annotation_resource_pb2.SkipGrants):

@@ -5,7 +5,7 @@ an index built without some rows, then declared whole) passes it.
 The store reads a resumed run's rows through the file's indexes (`stored_resources`, `get_resource`, the resumed
 listings' cursor, the upserts' conflict target): without role r0 in the unique resource index, the resumed run found
 the role missing, dropped its grants as dangling and was saved as a complete sync without them (found by mutating an
-unfinished file's bytes). A resumed file's indexes are now rebuilt from its tables (`_Db.resume_sync`).
+unfinished file's bytes). An opened file's indexes are now rebuilt from its tables (`_Db.rebuild_indexes`).
 
 The reader (`inspect`, the start-up check's look for another connector's types) read through them too: its summary
 counted half the grants and `--resources user` listed 22 of 23 users, exit 0. Its counts and listings now read the
