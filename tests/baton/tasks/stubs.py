@@ -18,7 +18,7 @@ from google.rpc import status_pb2
 
 from connector.baton.c1.client import MAX_RECEIVE_MESSAGE_BYTES, BatonServiceClient
 from connector.baton.connector import AccountInfo, Connector, CreateAccountResult, GrantResult
-from connector.baton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
+from connector.baton.pb.c1.connector.v2 import connector_pb2, entitlement_pb2, grant_pb2, resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.retry import RetryPolicy
 from connector.baton.tasks.full_sync import FullSyncHandler
@@ -252,3 +252,15 @@ def make_rig(
         finish_retry=finish_retry,
     )
     return Rig(stub, connector, full_sync, observer, processor, hellos)
+
+
+def processor_over(client: BatonServiceClient, policy: RetryPolicy = INSTANT) -> TaskProcessor:
+    """A task processor over a real ConductorOne client: a stub connector with provisioning on, no full-sync handler,
+    and a hello task answered by the client's own Hello; its reports retried under `policy`."""
+
+    async def hello(task_id: str, awaiting: Callable[[bool], None]) -> None:
+        metadata = connector_pb2.ConnectorMetadata(display_name="stub")
+        await client.hello(metadata, task_id=task_id, awaiting=awaiting)
+
+    handlers = Handlers(cast(Connector, StubConnector()), provisioning=True)
+    return TaskProcessor(client, handlers, cast(Any, None), hello, finish_retry=policy)

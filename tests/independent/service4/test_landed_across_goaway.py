@@ -7,35 +7,25 @@ one that did not. The report that may have landed is said so, whatever the chann
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import grpc
 import pytest
 import structlog
 
-from connector.baton.c1 import BatonServiceClient, CallTimeouts
-from connector.baton.connector import Connector
-from connector.baton.pb.c1.connector.v2 import connector_pb2
+from connector.baton.c1 import CallTimeouts
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
 from connector.baton.retry import RetryPolicy
-from connector.baton.tasks.handlers import Handlers
-from connector.baton.tasks.processor import TaskProcessor
 from tests.baton.c1.tlspeer import client_of, one_method_server
-from tests.baton.tasks.stubs import INSTANT, StubConnector
+from tests.baton.tasks.stubs import INSTANT, processor_over
 from tests.fakes.c1.certs import generate_tls_files
 from tests.fakes.tasks import kind_task
 
 HELLO_LOST = "hello task not answered"
 
 
-def _processor(client: BatonServiceClient, policy: RetryPolicy = INSTANT) -> TaskProcessor:
-    async def hello(task_id: str, awaiting: Callable[[bool], None]) -> None:
-        await client.hello(connector_pb2.ConnectorMetadata(display_name="t"), task_id=task_id, awaiting=awaiting)
-
-    handlers = Handlers(cast(Connector, StubConnector()), provisioning=True)
-    return TaskProcessor(client, handlers, cast(Any, None), hello, finish_retry=policy)
+_processor = processor_over
 
 
 @pytest.mark.parametrize("ended_by", ["its deadline", "the stop"])

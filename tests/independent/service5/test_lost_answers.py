@@ -8,9 +8,6 @@ could not even connect for never left, and says nothing of the kind (`C1Error.ma
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, cast
-
 import grpc
 import pytest
 import structlog
@@ -18,12 +15,8 @@ import structlog
 from connector.baton.c1 import BatonServiceClient
 from connector.baton.c1.client import MAX_ANSWER_BYTES
 from connector.baton.c1.errors import answer_lost
-from connector.baton.connector import Connector
-from connector.baton.pb.c1.connector.v2 import connector_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
-from connector.baton.tasks.handlers import Handlers
-from connector.baton.tasks.processor import TaskProcessor
-from tests.baton.tasks.stubs import INSTANT, StubConnector
+from tests.baton.tasks.stubs import processor_over
 from tests.fakes.c1 import FakeC1
 from tests.fakes.tasks import grant_task, kind_task
 
@@ -31,13 +24,7 @@ LOST = "task not reported to ConductorOne"
 HELLO_LOST = "hello task not answered"
 
 
-def _processor(client: BatonServiceClient) -> TaskProcessor:
-    async def hello(task_id: str, awaiting: Callable[[bool], None]) -> None:
-        metadata = connector_pb2.ConnectorMetadata(display_name="service5")
-        await client.hello(metadata, task_id=task_id, awaiting=awaiting)
-
-    handlers = Handlers(cast(Connector, StubConnector()), provisioning=True)
-    return TaskProcessor(client, handlers, cast(Any, None), hello, finish_retry=INSTANT)
+_processor = processor_over
 
 
 async def test_a_report_taken_then_cut_off_and_found_gone_says_it_may_have_landed(
