@@ -12,7 +12,6 @@ A JSON log pipeline drops or mangles such lines, and any secret in their text re
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import threading
 import warnings
@@ -21,7 +20,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import pytest
-import structlog
 
 from connector.daemon import logging as daemon_logging
 
@@ -41,8 +39,6 @@ class Stderr:
 
 @pytest.fixture
 def run_stderr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], Stderr]]:
-    root = logging.getLogger()
-    saved = root.handlers[:], root.level, warnings.showwarning, threading.excepthook, sys.unraisablehook
     opened: list[TextIO] = []
 
     def configure() -> Stderr:
@@ -50,7 +46,7 @@ def run_stderr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Call
         out = path.open("w", encoding="utf-8")
         opened.append(out)
         monkeypatch.setattr(sys, "stderr", out)
-        # Python's own hooks, as a run has them (pytest puts its own in for each test, and back after it).
+        # Python's own hooks, as a run has them (pytest has its own in for the session: put back after the test).
         threading.excepthook, sys.unraisablehook = threading.__excepthook__, sys.__unraisablehook__
         daemon_logging.configure("info", "json")
         return Stderr(path)
@@ -59,13 +55,11 @@ def run_stderr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Call
     try:
         yield configure
     finally:
-        daemon_logging.drain(5.0)
-        monkeypatch.undo()  # sys.stderr back before the hooks that write to it
-        logging.captureWarnings(False)
-        structlog.reset_defaults()
-        root.handlers[:] = saved[0]
-        root.setLevel(saved[1])
-        warnings.showwarning, threading.excepthook, sys.unraisablehook = saved[2:]
+        writer, daemon_logging._writer = daemon_logging._writer, None
+        if writer is not None:
+            writer.stop()
+            writer._thread.join(5.0)
+        monkeypatch.undo()  # the logging and Python's hooks are put back by tests/conftest.py's `_logging_as_found`
         for out in opened:
             out.close()
 
