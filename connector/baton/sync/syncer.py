@@ -153,6 +153,8 @@ class Syncer:
         # A resumed run does not know what the earlier runs pushed: a parent already stored in this sync had its
         # children pushed by the page that stored it, so the store answers for those (`_new_parents`).
         self._resumed = False
+        # The page tokens each listing in progress was asked for in this run, by action id (`_check_next_token`).
+        self._tokens_given: dict[str, set[int]] = {}
 
     async def run(self) -> SyncResult:
         started = time.monotonic()
@@ -778,6 +780,7 @@ class Syncer:
             detail=message,
         )
         self._state.finish(action)
+        self._tokens_given.pop(action.id, None)
         await self._checkpoint()
         done = self._state.completed_actions_count
         if len(self._warnings) > _MAX_WARNINGS and len(self._warnings) > done / 10:
@@ -790,10 +793,32 @@ class Syncer:
             self._state.finish(action)
 
     def _check_next_token(self, action: st.Action, page: Page[T]) -> None:
-        if page.next_token and page.next_token == action.page_token:
+        """Refuse a next page token this run already asked the action's listing for: its pages go round.
+
+        The same token as the one given is a loop of one page; a listing whose tokens go round through two or more
+        pages (a peer's cursors A -> B -> C -> A, a page served again under a new cursor that leads back) was walked
+        for ever, each page stored again over itself. The tokens are remembered per action as hashes (8 bytes a page,
+        the string hash is randomised per process, so a peer cannot make two differ and collide), only while its
+        listing is in progress; a resumed run starts with none (it is bounded again from its first page)."""
+        token = page.next_token
+        if not token:
+            self._tokens_given.pop(action.id, None)
+            return
+        if token == action.page_token:
             raise InternalError(
                 f"{action.operation} {action.resource_type_id}: the connector returned the same page token "
                 "it was given (would loop forever)"
+            )
+        given = self._tokens_given.get(action.id)
+        if given is None:
+            given = self._tokens_given[action.id] = set()
+        if action.page_token:
+            given.add(hash(action.page_token))
+        if hash(token) in given:
+            where = f"{action.resource_type_id}:{action.resource_id}" if action.resource_id else action.resource_type_id
+            raise InternalError(
+                f"{action.operation} {where}: the connector returned a page token it had already returned in this "
+                "listing: its pages go round (would loop forever)"
             )
 
     async def _checkpoint(self) -> None:
