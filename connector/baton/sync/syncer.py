@@ -155,6 +155,8 @@ class Syncer:
         self._resumed = False
         # The page tokens each listing in progress was asked for in this run, by action id (`_check_next_token`).
         self._tokens_given: dict[str, set[int]] = {}
+        # The targeted resources whose grants listing this run pushed, as the connector answered them (`_targeted`).
+        self._target_grants: set[tuple[str, str]] = set()
 
     async def run(self) -> SyncResult:
         started = time.monotonic()
@@ -415,8 +417,12 @@ class Syncer:
         return await self._store.stray_row(sorted(types) if listed else [], empty)
 
     def _init_targeted(self) -> None:
-        for rid in reversed(self._options.targeted_resources):
-            self._state.push(st.TARGETED_RESOURCE_SYNC, resource_type_id=rid.resource_type, resource_id=rid.resource)
+        # Each target once, in the order first named: a request (a task's 32 MiB, --sync-resources) naming one resource
+        # again and again cost a lookup and a grants listing per mention, hundreds of thousands of upstream requests for
+        # one resource, and a target gone since counted one warning per mention until too many failed the sync.
+        targets = dict.fromkeys((rid.resource_type, rid.resource) for rid in self._options.targeted_resources)
+        for type_id, resource_id in reversed(list(targets)):
+            self._state.push(st.TARGETED_RESOURCE_SYNC, resource_type_id=type_id, resource_id=resource_id)
         self._state.push(st.LIST_RESOURCE_TYPES)
 
     # -- one step ----------------------------------------------------------------------------------------
@@ -744,7 +750,15 @@ class Syncer:
         ):
             entitlements = list(syncer.entitlements(res))
         self._state.finish(action)  # the top of the stack: before the push below, so finishing it is a pop
-        if self._grants_enabled() and not self._skips(rtype, res, annotation_resource_pb2.SkipGrants):
+        answered = (res.id.resource_type, res.id.resource)
+        if (
+            self._grants_enabled()
+            and not self._skips(rtype, res, annotation_resource_pb2.SkipGrants)
+            and answered not in self._target_grants
+        ):
+            # Once per resource answered: two targets the connector answers with one resource (a UUID named in two
+            # cases) listed its grants twice.
+            self._target_grants.add(answered)
             # The resource as the connector answered it, as it is stored: a target named otherwise (another case of a
             # UUID) found no stored resource, and the sync ended with the target's grants missing.
             self._state.push(st.LIST_GRANTS, resource_type_id=res.id.resource_type, resource_id=res.id.resource)
