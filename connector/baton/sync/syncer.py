@@ -259,6 +259,7 @@ class Syncer:
                         reason=problem,
                     )
         if resumed_state is not None and (resumed_state.actions or resumed_state.completed_actions_count):
+            await self._store.drop_unfinished_full(keep=self._store.sync_id)
             self._state = resumed_state
             self._types = types
             self._grant_listers.clear()
@@ -271,6 +272,8 @@ class Syncer:
             # sync id, they stayed in the finished file whether or not this run listed them again (users deleted
             # since, another connector's rows). A new sync replaces it like any run that cannot be resumed.
             log.warning("unfinished sync has an empty state; starting a new one", sync_id=resumable.sync_id)
+        # The unfinished runs this one does not continue are never resumed (`C1ZStore.drop_unfinished_full`).
+        await self._store.drop_unfinished_full()
         await self._store.start_sync("full")
         self._state = st.SyncState(
             should_skip_entitlements_and_grants=opts.skip_entitlements_and_grants,
