@@ -620,10 +620,14 @@ class _Db:
         self._drop_runs(older, keep)
 
     def drop_unfinished_full(self, keep: str) -> None:
-        """Delete every unfinished full sync run but `keep` ('' for none), and its rows."""
+        """Delete every unfinished full sync run but `keep` ('' for none), and its rows. Asked as a run starts: the rows
+        load with the journal in memory again after it (`start_load`)."""
+        loading = self._loading
         self._drop_runs(
             "SELECT sync_id FROM v1_sync_runs WHERE sync_type = 'full' AND ended_at IS NULL AND sync_id != ?", keep
         )
+        if loading:
+            self.start_load()
 
     def _drop_runs(self, older: str, keep: str) -> None:
         """Delete the runs `older` selects (its one parameter is `keep`) and their rows."""
