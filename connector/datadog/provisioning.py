@@ -55,6 +55,7 @@ from connector.datadog.errors import (
     NotFound,
     UnexpectedResponse,
     known_not_made,
+    may_have_landed,
     nothing_done,
     watching_lost_writes,
 )
@@ -159,22 +160,22 @@ _T = TypeVar("_T")
 
 async def said_if_maybe_made(call: Awaitable[_T]) -> _T:
     """`call`'s result; its failure as it is, unless a write of it (the one that failed, or an earlier one whose error
-    it caught) may have reached Datadog with its answer lost (`errors.watching_lost_writes`): then the failure also
-    says so. A role grant whose first attempt landed (its answer a 503) and whose retries all failed was reported
+    it caught) may have reached Datadog with its answer lost (`errors.watching_lost_writes`), or was answered with a
+    success status that did not show the change (`errors.may_have_landed`): then the failure also says so. A role grant whose first attempt landed (its answer a 503) and whose retries all failed was reported
     "Datadog unavailable", the role held, nothing saying it might be; a team admin grant whose add landed (a 503, then
     a 409) and whose promotion then failed said nothing either, the user an admin."""
     with watching_lost_writes() as lost:
         try:
             return await call
         except DatadogError as exc:
-            maybe = lost or (exc.after_lost_answer and exc.method != "GET")
-            if maybe:
+            note = may_have_landed(exc, lost=bool(lost))
+            if note is not None:
                 # Told to the baton layer too, which knows nothing of Datadog's words: it says what became of a
                 # deletion it asked for (an issuance's rollback) in its own.
                 exc.may_have_taken_effect = True
-            if maybe and MAY_HAVE_LANDED not in exc.messages:
+            if note is not None and note not in exc.messages:
                 # The same error, its kind and code kept: words of our own go after its details (`DatadogError.details`).
-                exc.messages = (*exc.details, MAY_HAVE_LANDED)
+                exc.messages = (*exc.details, note)
             raise
 
 
