@@ -406,14 +406,24 @@ class TeamProvisioner(_EntitlementProvisioner):
         membership = await self._membership_for_report(target)
         # An admin, or a user the paged read did not see: absence in a paged read is no proof (pages shift under
         # concurrent writes), so only Datadog's 404 on the demotion itself may say "not a member".
-        outcome = await unless_already(
-            NotFound,
-            self._client.update_team_membership(target.object_id, target.user_id, role="member"),
-            ours_if_retried=False,  # a demotion's 404 is no membership, never the demotion's doing
-        )
+        try:
+            await self._client.update_team_membership(target.object_id, target.user_id, role="member")
+        except NotFound as exc:
+            if membership is not None and membership.role is not None:
+                # Datadog's 404 ("not a member") contradicts the read just made, which showed the user admin: the
+                # membership was removed since (a concurrent revoke: already revoked, as the 404 says), or the 404 is
+                # wrong and the user still admin. Taken on its word, the revoke was reported GrantAlreadyRevoked with
+                # the admin left in place. Only another read tells; one that fails or shows no admin leaves the 404 to
+                # decide, as before. (No second read when the first showed no admin: the 404 agrees with it.)
+                again = await self._membership_for_report(target)
+                if again is not None and again.role is not None:
+                    shown = "admin" if again.role == "admin" else f"holding the team role {quoted_id(again.role)}"
+                    raise known_not_made(_nothing_revoked(exc, f"Datadog still shows the user {shown}")) from None
+            # A demotion's 404 is no membership, never the demotion's own doing, even after a lost answer.
+            return Effect.UNCHANGED
         # Only a plain member's (Datadog's null role) admin was already revoked: a role Datadog never sends ("Admin")
         # read as a member, and the demotion that changed it was reported GrantAlreadyRevoked.
-        return Effect.UNCHANGED if membership is not None and membership.role is None else outcome
+        return Effect.UNCHANGED if membership is not None and membership.role is None else Effect.CHANGED
 
     async def _add(self, target: _Target, role: TeamRole) -> object:
         return await self._client.add_team_member(target.object_id, target.user_id, role=role)
@@ -484,6 +494,17 @@ def _nothing_granted(conflict: Conflict, why: str) -> UnexpectedResponse:
         path=conflict.path,
         status=conflict.status,
         messages=[*conflict.details, f"a conflict, yet {why}: nothing was granted"],
+    )
+
+
+def _nothing_revoked(not_found: NotFound, why: str) -> UnexpectedResponse:
+    """A revoke's 404 ("not there") that a read shows was no repeat: the access is still held, and reporting it
+    already revoked was wrong."""
+    return UnexpectedResponse(
+        method=not_found.method,
+        path=not_found.path,
+        status=not_found.status,
+        messages=[*not_found.details, f"a 404, yet {why}: nothing was revoked"],
     )
 
 

@@ -48,7 +48,12 @@ def role_grant(fake: FakeDatadog) -> tuple[str, str, baton_pb2.Task, Callable[[]
 def role_revoke(fake: FakeDatadog) -> tuple[str, str, baton_pb2.Task, Callable[[], bool]]:
     role, user = new_role(fake), human(fake)
     fake.org.assign_role(user.id, role.id)
-    return "DELETE", ROLE_USERS, revoke_task("role", role.id, "member", user.id), lambda: not holds_role(fake, role, user)
+    return (
+        "DELETE",
+        ROLE_USERS,
+        revoke_task("role", role.id, "member", user.id),
+        lambda: not holds_role(fake, role, user),
+    )
 
 
 def member_grant(fake: FakeDatadog) -> tuple[str, str, baton_pb2.Task, Callable[[], bool]]:
@@ -129,7 +134,9 @@ async def test_a_write_answered_2xx_unreadably_is_reported_failed_saying_it_may_
     if task.HasField("revoke"):
         # The failed revoke's line names the access as maybe still held, not as surely left in place.
         failed = [e for e in logs if e.get("event") == "task failed"]
-        assert failed and "may_be_live" in failed[-1] and "left_live" not in failed[-1], failed
+        assert failed
+        assert "may_be_live" in failed[-1], failed
+        assert "left_live" not in failed[-1], failed
 
 
 async def test_a_read_refused_before_any_write_does_not_say_the_change_may_have_been_made(rig: Rig) -> None:

@@ -1,0 +1,62 @@
+"""A team admin revoke whose demotion Datadog answers 404 ("not a member") just after the connector's own read showed
+the user as the team's admin. The 404 was taken as "already revoked" on its word alone, its read ignored: the revoke
+was reported GrantAlreadyRevoked with the user still admin. Only a second read tells a membership removed meanwhile
+(a concurrent revoke: already revoked, true) from a 404 Datadog gave for a membership that is there (the revoke not
+made: a failure saying so). The read before a demotion that finds no admin (the usual "already revoked") costs no
+second read (docs/benchmarks.md pins its requests)."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.fakes.tasks import revoke_task
+from tests.independent.writes.conftest import Rig
+from tests.independent.writes.helpers import (
+    ALREADY_REVOKED,
+    MEMBERSHIP,
+    MEMBERSHIPS,
+    failed_for_good,
+    human,
+    new_team,
+)
+from tests.independent.writes.wire import Wire, answer
+
+
+def _not_a_member(user_id: str, team_id: str) -> dict[str, list[str]]:
+    return {"errors": [f"User {user_id} is not a member of Team {team_id}"]}
+
+
+async def test_a_demotion_answered_404_for_an_admin_datadog_still_shows_is_not_already_revoked(rig: Rig) -> None:
+    user = human(rig.fake)
+    team = new_team(rig.fake, {user.id: "admin"})
+    rig.wire.on("PATCH", MEMBERSHIP, answer(404, _not_a_member(user.id, team.id)))
+    finish = await rig.run(revoke_task("team", team.id, "admin", user.id))
+    assert team.members[user.id].role == "admin"
+    assert failed_for_good(finish), finish
+    assert ALREADY_REVOKED not in finish.annotation_types
+    assert "still shows the user admin" in finish.message, finish.message
+
+
+async def test_a_demotion_answered_404_after_a_concurrent_removal_is_already_revoked(rig: Rig) -> None:
+    user = human(rig.fake)
+    team = new_team(rig.fake, {user.id: "admin"})
+
+    async def removed_meanwhile(request: httpx.Request, wire: Wire) -> httpx.Response:
+        # Another task removed the membership between the read and the demotion: Datadog's 404 is the truth.
+        del team.members[user.id]
+        return httpx.Response(404, json=_not_a_member(user.id, team.id))
+
+    rig.wire.on("PATCH", MEMBERSHIP, removed_meanwhile)
+    finish = await rig.run(revoke_task("team", team.id, "admin", user.id))
+    assert finish.ok, finish
+    assert ALREADY_REVOKED in finish.annotation_types
+    assert user.id not in team.members
+
+
+async def test_a_demotion_of_a_non_member_answered_404_reads_the_team_once(rig: Rig) -> None:
+    user = human(rig.fake)
+    team = new_team(rig.fake)
+    finish = await rig.run(revoke_task("team", team.id, "admin", user.id))
+    assert finish.ok, finish
+    assert ALREADY_REVOKED in finish.annotation_types
+    assert rig.wire.reached("GET", MEMBERSHIPS) == 1
