@@ -418,7 +418,7 @@ class TeamProvisioner(_EntitlementProvisioner):
                 again = await self._membership_for_report(target)
                 if again is not None and again.role is not None:
                     shown = "admin" if again.role == "admin" else f"holding the team role {quoted_id(again.role)}"
-                    raise known_not_made(_nothing_revoked(exc, f"Datadog still shows the user {shown}")) from None
+                    raise _nothing_revoked(exc, f"Datadog still shows the user {shown}") from None
             # A demotion's 404 is no membership, never the demotion's own doing, even after a lost answer.
             return Effect.UNCHANGED
         # Only a plain member's (Datadog's null role) admin was already revoked: a role Datadog never sends ("Admin")
@@ -497,14 +497,16 @@ def _nothing_granted(conflict: Conflict, why: str) -> UnexpectedResponse:
     )
 
 
-def _nothing_revoked(not_found: NotFound, why: str) -> UnexpectedResponse:
-    """A revoke's 404 ("not there") that a read shows was no repeat: the access is still held, and reporting it
-    already revoked was wrong."""
-    return UnexpectedResponse(
-        method=not_found.method,
-        path=not_found.path,
-        status=not_found.status,
-        messages=[*not_found.details, f"a 404, yet {why}: nothing was revoked"],
+def _nothing_revoked(not_found: NotFound, why: str, *, what: str = "revoked") -> UnexpectedResponse:
+    """A removal's 404 ("not there") that a read contradicts: the access is still held (the user still enabled), and
+    reporting it already so was wrong; so was the 404 itself, "not found" (NOT_FOUND) of what the read just showed."""
+    return known_not_made(
+        UnexpectedResponse(
+            method=not_found.method,
+            path=not_found.path,
+            status=not_found.status,
+            messages=[*not_found.details, f"a 404, yet {why}: nothing was {what}"],
+        )
     )
 
 
@@ -738,7 +740,8 @@ class UserActions:
             if not user.disabled:
                 # Datadog shows the user active: the disable was not made, whatever answers were lost on the way
                 # (said "may have made the change", and logged `may_be_live`, of a user known to be enabled: r1107).
-                raise known_not_made(exc) from None
+                # Not the 404 itself: "not found" (NOT_FOUND) of a user Datadog has just shown read as no such account.
+                raise _nothing_revoked(exc, "Datadog shows the user enabled", what="disabled") from None
             outcome = Effect.CHANGED if exc.after_lost_answer else Effect.UNCHANGED
             log.info("datadog disable_user", user_id=user_id, outcome=outcome.value)
             return user.status or "Disabled"

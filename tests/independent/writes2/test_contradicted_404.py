@@ -3,22 +3,26 @@ the user as the team's admin. The 404 was taken as "already revoked" on its word
 was reported GrantAlreadyRevoked with the user still admin. Only a second read tells a membership removed meanwhile
 (a concurrent revoke: already revoked, true) from a 404 Datadog gave for a membership that is there (the revoke not
 made: a failure saying so). The read before a demotion that finds no admin (the usual "already revoked") costs no
-second read (docs/benchmarks.md pins its requests)."""
+second read (docs/benchmarks.md pins its requests). And an offboarding whose DELETE Datadog answers 404 for a user
+its read then shows active: reported as "not found" (code NOT_FOUND) of a user that is there."""
 
 from __future__ import annotations
 
 import httpx
 
+from connector.baton.errors import Code
 from tests.fakes.tasks import revoke_task
 from tests.independent.writes.conftest import Rig
 from tests.independent.writes.helpers import (
     ALREADY_REVOKED,
     MEMBERSHIP,
     MEMBERSHIPS,
+    USER,
     failed_for_good,
     human,
     new_team,
 )
+from tests.independent.writes.tasks import action_task
 from tests.independent.writes.wire import Wire, answer
 
 
@@ -60,3 +64,16 @@ async def test_a_demotion_of_a_non_member_answered_404_reads_the_team_once(rig: 
     assert finish.ok, finish
     assert ALREADY_REVOKED in finish.annotation_types
     assert rig.wire.reached("GET", MEMBERSHIPS) == 1
+
+
+async def test_a_disable_answered_404_for_a_user_datadog_shows_active_is_not_reported_not_found(rig: Rig) -> None:
+    """The same contradiction on an offboarding: the DELETE's 404 and then the read showing the user active. The
+    failure was the 404 itself, code NOT_FOUND and "Datadog not found", of a user Datadog had just shown, active:
+    read as "no such account", an offboarding with nothing left to do. It says what the read showed now."""
+    user = human(rig.fake)
+    rig.wire.on("DELETE", USER, answer(404, {"errors": ["Not found"]}))
+    finish = await rig.run(action_task("disable_user", user.id))
+    assert not user.disabled
+    assert failed_for_good(finish), finish
+    assert finish.code != Code.NOT_FOUND, finish
+    assert "yet Datadog shows the user enabled: nothing was disabled" in finish.message, finish.message
