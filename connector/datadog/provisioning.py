@@ -161,9 +161,10 @@ _T = TypeVar("_T")
 async def said_if_maybe_made(call: Awaitable[_T]) -> _T:
     """`call`'s result; its failure as it is, unless a write of it (the one that failed, or an earlier one whose error
     it caught) may have reached Datadog with its answer lost (`errors.watching_lost_writes`), or was answered with a
-    success status that did not show the change (`errors.may_have_landed`): then the failure also says so. A role grant whose first attempt landed (its answer a 503) and whose retries all failed was reported
-    "Datadog unavailable", the role held, nothing saying it might be; a team admin grant whose add landed (a 503, then
-    a 409) and whose promotion then failed said nothing either, the user an admin."""
+    success status that did not show the change (`errors.may_have_landed`): then the failure also says so. A role
+    grant whose first attempt landed (its answer a 503) and whose retries all failed was reported "Datadog
+    unavailable", the role held, nothing saying it might be; a team admin grant whose add landed (a 503, then a 409)
+    and whose promotion then failed said nothing either, the user an admin."""
     with watching_lost_writes() as lost:
         try:
             return await call
