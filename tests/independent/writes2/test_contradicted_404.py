@@ -77,3 +77,22 @@ async def test_a_disable_answered_404_for_a_user_datadog_shows_active_is_not_rep
     assert failed_for_good(finish), finish
     assert finish.code != Code.NOT_FOUND, finish
     assert "yet Datadog shows the user enabled: nothing was disabled" in finish.message, finish.message
+
+
+async def test_a_contradicted_demotion_404_whose_second_read_fails_is_left_to_the_404(rig: Rig) -> None:
+    """The second read only ever turns the 404 into a failure when it shows the admin; failing itself (a 503 each
+    time), it leaves the 404 to decide, as it did before the read existed."""
+    user = human(rig.fake)
+    team = new_team(rig.fake, {user.id: "admin"})
+    rig.wire.on("PATCH", MEMBERSHIP, answer(404, _not_a_member(user.id, team.id)))
+    # The first read reaches Datadog (and shows the admin); every later one meets an outage.
+    rig.wire.on("GET", MEMBERSHIPS, _forwarded, times=1)
+    rig.wire.on("GET", MEMBERSHIPS, answer(503, {"errors": ["Service Unavailable"]}), times=100)
+    finish = await rig.run(revoke_task("team", team.id, "admin", user.id))
+    assert finish.ok, finish
+    assert ALREADY_REVOKED in finish.annotation_types
+
+
+async def _forwarded(request: httpx.Request, wire: Wire) -> httpx.Response:
+    status, body = await wire.forward(request)
+    return httpx.Response(status, content=body, headers={"Content-Type": "application/json"})
