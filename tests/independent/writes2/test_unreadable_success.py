@@ -28,10 +28,11 @@ from tests.independent.writes.helpers import (
     new_role,
     new_team,
 )
-from tests.independent.writes.tasks import action_task
+from tests.independent.writes.tasks import action_task, delete_task
 from tests.independent.writes.wire import Action, landed_then
 
 EMPTY = landed_then(204, b"", None)
+API_KEY = r"/api/v2/api_keys/[^/]+"
 NOT_JSON = landed_then(200, b"<html><body>OK</body></html>", "text/html")
 NO_DATA = landed_then(200, b"{}")
 ACCEPTED = landed_then(202, b"")
@@ -105,6 +106,11 @@ def update(fake: FakeDatadog) -> tuple[str, str, baton_pb2.Task, Callable[[], bo
     return "PATCH", USER, action_task("update_user", user.id, title="Auditor"), lambda: user.title == "Auditor"
 
 
+def api_key_deletion(fake: FakeDatadog) -> tuple[str, str, baton_pb2.Task, Callable[[], bool]]:
+    key_id = next(iter(fake.org.api_keys))
+    return "DELETE", API_KEY, delete_task("api-key", key_id), lambda: key_id not in fake.org.api_keys
+
+
 CASES: dict[str, tuple[Case, Action]] = {
     "role-grant-204": (role_grant, EMPTY),
     "role-grant-202": (role_grant, ACCEPTED),
@@ -117,6 +123,8 @@ CASES: dict[str, tuple[Case, Action]] = {
     "disable-html": (disable, NOT_JSON),
     "enable-204": (enable, EMPTY),
     "update-no-data": (update, NO_DATA),
+    # A credential's deletion (how ConductorOne revokes one) goes through the same words.
+    "api-key-deletion-html": (api_key_deletion, NOT_JSON),
 }
 
 
@@ -131,7 +139,7 @@ async def test_a_write_answered_2xx_unreadably_is_reported_failed_saying_it_may_
     assert made(), "the write was meant to land in Datadog"
     assert failed_for_good(finish), finish
     assert SUCCESS_UNSHOWN in finish.message, finish.message
-    if task.HasField("revoke") or task.action_invoke.name == "disable_user":
+    if task.HasField("revoke") or task.HasField("delete_resource") or task.action_invoke.name == "disable_user":
         # The failed revoke's (or offboarding's) line names the access as maybe still held, not as surely left in place.
         failed = [e for e in logs if e.get("event") == "task failed"]
         assert failed
