@@ -252,6 +252,9 @@ OOM-killed mid-sync (a restart loop, never the "disk full" the connector reports
 {{- /* The chart's own /tmp volume and mount: a second volume of that name or a second mount on /tmp is refused by
 the API server only at install, and a hostPath volume breaks Pod Security Standard "restricted". */}}
 {{- $volumes := dict "tmp" "the chart (the /tmp emptyDir)" }}
+{{- /* What the pod can write on each volume: the kubelet mounts configMap, secret, downwardAPI and projected volumes
+read-only whatever the mount says, and an emptyDir is empty when the pod starts (no directory below its mount point). */}}
+{{- $volumeKinds := dict "tmp" (dict "readOnly" false "empty" true) }}
 {{- range $i, $volume := .Values.extraVolumes }}
 {{- $name := toString $volume.name }}
 {{- if hasKey $volumes $name }}
@@ -263,8 +266,17 @@ the API server only at install, and a hostPath volume breaks Pod Security Standa
 {{- end }}
 {{- end }}
 {{- $_ := set $volumes $name (printf "extraVolumes[%d]" $i) }}
+{{- $readOnly := false }}
+{{- range $type := list "configMap" "secret" "downwardAPI" "projected" }}
+{{- if hasKey $volume $type }}{{ $readOnly = true }}{{ end }}
+{{- end }}
+{{- range $type := list "persistentVolumeClaim" "csi" }}
+{{- if eq (toString ((get $volume $type | default dict).readOnly)) "true" }}{{ $readOnly = true }}{{ end }}
+{{- end }}
+{{- $_ := set $volumeKinds $name (dict "readOnly" $readOnly "empty" (hasKey $volume "emptyDir")) }}
 {{- end }}
 {{- $mounts := dict "/tmp" "the chart (the /tmp emptyDir)" }}
+{{- $mountKinds := dict "/tmp" (dict "where" "the chart's /tmp" "volume" "tmp" "readOnly" false "empty" true) }}
 {{- range $i, $mount := .Values.extraVolumeMounts }}
 {{- /* Compared cleaned: the API server compares the text, so /tmp// passed as another path than /tmp, and the
 runtime mounted both on /tmp. */}}
@@ -276,26 +288,42 @@ runtime mounted both on /tmp. */}}
 {{- fail (printf "extraVolumeMounts[%d] mounts volume %q, which is neither in extraVolumes nor the chart's tmp" $i (toString $mount.name)) }}
 {{- end }}
 {{- $_ := set $mounts $path (printf "extraVolumeMounts[%d]" $i) }}
+{{- $kind := get $volumeKinds (toString $mount.name) }}
+{{- $_ := set $mountKinds $path (dict "where" (printf "extraVolumeMounts[%d], mounted on %s" $i $path) "volume" (toString $mount.name) "readOnly" (or $kind.readOnly (eq (toString $mount.readOnly) "true")) "empty" $kind.empty) }}
 {{- end }}
-{{- /* /tmp is an emptyDir, empty when the pod starts: a directory under it exists only where a volume is mounted (on
-it or above it). `c1zTempDir: /tmp/baton` rendered, and the connector refused it at every start (it does not exist). */}}
+{{- /* The connector writes its working files in c1zTempDir and the periodic sync's beside file, and refuses at start
+a directory it cannot write (exit 2 at every restart: CrashLoopBackOff). The root filesystem is read-only, so each
+must be on a writable volume, the deepest one holding it deciding; below an emptyDir's mount point (/tmp itself
+included) nothing exists when the pod starts: `c1zTempDir: /tmp/baton` rendered, and the connector refused it. A
+directory below a persistent volume's mount point may be there: that is the volume's business. Given as config
+values or as extraEnv entries (plainSetting): the schema's /tmp rule covers the former only. */}}
 {{- $workdirs := list }}
-{{- with .Values.config.c1zTempDir }}
-{{- $workdirs = append $workdirs (list (printf "config.c1zTempDir is %s" (clean .)) (clean .)) }}
+{{- with include "baton-datadog.plainSetting" (list . "c1zTempDir") | fromJson }}
+{{- $path := include "baton-datadog.podPath" .value }}
+{{- $workdirs = append $workdirs (list (printf "%s is %s" .what $path) $path) }}
 {{- end }}
-{{- with .Values.config.file }}
-{{- $workdirs = append $workdirs (list (printf "config.file is in %s" (dir .)) (dir .)) }}
+{{- with include "baton-datadog.plainSetting" (list . "file") | fromJson }}
+{{- $path := dir (include "baton-datadog.podPath" .value) }}
+{{- $workdirs = append $workdirs (list (printf "%s is in %s" .what $path) $path) }}
 {{- end }}
 {{- range $workdirs }}
+{{- $what := index . 0 }}
 {{- $path := index . 1 }}
-{{- $there := eq $path "/tmp" }}
-{{- range $mount := keys $mounts }}
-{{- if and (ne $mount "/tmp") (or (eq $path $mount) (hasPrefix (printf "%s/" $mount) $path)) }}
-{{- $there = true }}
+{{- $holder := "" }}
+{{- range $mount := keys $mountKinds }}
+{{- if and (or (eq $path $mount) (hasPrefix (printf "%s/" $mount) $path)) (gt (len $mount) (len $holder)) }}
+{{- $holder = $mount }}
 {{- end }}
 {{- end }}
-{{- if not $there }}
-{{- fail (printf "%s, which does not exist in the pod: /tmp is an emptyDir, empty when the pod starts, and the connector refuses a directory that is not there; use /tmp itself, or mount a volume at that path (extraVolumes, extraVolumeMounts)" (index . 0)) }}
+{{- if not $holder }}
+{{- fail (printf "%s, which is on the read-only root filesystem: the connector writes its working files there and refuses a directory it cannot write; use /tmp, or a writable volume mounted at that path (extraVolumes, extraVolumeMounts)" $what) }}
+{{- end }}
+{{- $kind := get $mountKinds $holder }}
+{{- if $kind.readOnly }}
+{{- fail (printf "%s, which is on the read-only volume %q (%s): the connector writes its working files there and refuses a directory it cannot write (the kubelet mounts configMap, secret, downwardAPI and projected volumes read-only, and readOnly makes any other so); use /tmp, or a writable volume" $what $kind.volume $kind.where) }}
+{{- end }}
+{{- if and $kind.empty (ne $path $holder) }}
+{{- fail (printf "%s, which does not exist in the pod: %s is an emptyDir, empty when the pod starts, and the connector refuses a directory that is not there; use %s itself, or mount a volume at that path (extraVolumes, extraVolumeMounts)" $what $holder $holder) }}
 {{- end }}
 {{- end }}
 {{- /* A label or annotation key given in values that the chart also sets: the rendered YAML had the key twice,
@@ -411,6 +439,34 @@ An empty value beside valueFrom is what tools that fill every field write, and h
 {{- end }}
 {{- end }}
 
+{{/* A connector setting as values give it to the pod in plain text, as JSON {"what": where it is given, "value": ...},
+or {} when they give none: `config.<key>`, else (that value null or "", which configEnv leaves out) the extraEnv entry
+of its BATON_* name with a plain value, which the chart allows there. Every check of a setting reads it from here:
+the checks read config.<key> alone, and the same path or host given in extraEnv passed none of them. An entry with
+valueFrom, or a key of a Secret, the chart cannot see. */}}
+{{- define "baton-datadog.plainSetting" -}}
+{{- $root := index . 0 }}
+{{- $key := index . 1 }}
+{{- $env := get (include "baton-datadog.settingEnvNames" $root | fromYaml) $key }}
+{{- $found := dict }}
+{{- $value := get $root.Values.config $key }}
+{{- if and (not (kindIs "invalid" $value)) (ne (toString $value) "") }}
+{{- $found = dict "what" (printf "config.%s" $key) "value" (toString $value) }}
+{{- else }}
+{{- range $root.Values.extraEnv }}
+{{- if and (eq (toString .name) $env) .value }}
+{{- $found = dict "what" (printf "extraEnv %s" $env) "value" (toString .value) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toJson $found }}
+{{- end }}
+
+{{/* A path as the connector opens it in the pod: cleaned, and a relative one from the image's WORKDIR, /tmp. */}}
+{{- define "baton-datadog.podPath" -}}
+{{- isAbs . | ternary (clean .) (clean (printf "/tmp/%s" .)) }}
+{{- end }}
+
 {{/* The connector container's securityContext, without the fields set to null in values (a platform that assigns
 the UID, e.g. OpenShift, nulls runAsUser). */}}
 {{- define "baton-datadog.containerSecurityContext" -}}
@@ -477,17 +533,17 @@ plain number, for comparing two of them. */}}
 {{- mul $n (get (dict "ms" 1 "s" 1000 "m" 60000 "h" 3600000) $unit) }}
 {{- end }}
 
-{{/* With the NetworkPolicy on, every port the values make the connector dial (config.c1ApiHost, config.baseUrl, an
-HTTPS_PROXY or ALL_PROXY in extraEnv: the proxies it reads for https) must be 443 or in networkPolicy.extraEgress,
+{{/* With the NetworkPolicy on, every port the values make the connector dial (config.c1ApiHost, config.baseUrl, or
+their BATON_* names in extraEnv; an HTTPS_PROXY or ALL_PROXY in extraEnv: the proxies it reads for https) must be 443 or in networkPolicy.extraEgress,
 else the pod starts and every call times out. */}}
 {{- define "baton-datadog.egressPortsAllowed" -}}
 {{- $dials := list }}
-{{- with .Values.config.c1ApiHost }}
-{{- $port := regexFind "[0-9]+$" (regexFind ":[0-9]+$" .) | default "443" }}
-{{- $dials = append $dials (list "config.c1ApiHost" (include "baton-datadog.decimal" $port)) }}
+{{- with include "baton-datadog.plainSetting" (list . "c1ApiHost") | fromJson }}
+{{- $port := regexFind "[0-9]+$" (regexFind ":[0-9]+$" .value) | default "443" }}
+{{- $dials = append $dials (list .what (include "baton-datadog.decimal" $port)) }}
 {{- end }}
-{{- with .Values.config.baseUrl }}
-{{- $dials = append $dials (list "config.baseUrl" (include "baton-datadog.urlPort" .)) }}
+{{- with include "baton-datadog.plainSetting" (list . "baseUrl") | fromJson }}
+{{- $dials = append $dials (list .what (include "baton-datadog.urlPort" .value)) }}
 {{- end }}
 {{- range .Values.extraEnv }}
 {{- if and (has (upper (toString .name)) (list "HTTPS_PROXY" "ALL_PROXY")) .value }}
