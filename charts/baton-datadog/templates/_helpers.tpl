@@ -196,6 +196,9 @@ extraEnv), the API server only warns, and a later apply's merge by name may drop
 {{- end }}
 {{- end }}
 {{- $secretKeys := dict "clientId" "BATON_CLIENT_ID" "clientSecret" "BATON_CLIENT_SECRET" "apiKey" "BATON_API_KEY" "appKey" "BATON_APP_KEY" }}
+{{- /* Of those, the secrets (the connector's SecretStr settings, connector/daemon/settings.py SECRETS): the client id
+is none, and a ConfigMap may hold it. */}}
+{{- $secretSettings := list "BATON_API_KEY" "BATON_APP_KEY" "BATON_CLIENT_SECRET" }}
 {{- range $key, $env := $secretKeys }}
 {{- if get $.Values.secret $key }}
 {{- if $.Values.existingSecret }}
@@ -409,6 +412,18 @@ with every alert of the group, in silence. Strings as PromQL quotes them: "...",
 {{- if eq (toString (($source.secretRef | default dict).name)) (include "baton-datadog.secretName" $) }}
 {{- fail (printf "extraEnvFrom[%d] names the Secret %s, which the chart already reads (existingSecret or its own): leave it out" $i (include "baton-datadog.secretName" $)) }}
 {{- end }}
+{{- /* A ConfigMap holding a secret setting, as the cluster has it (`lookup`: nothing where the chart is rendered
+without the cluster), its prefix applied: the same exposure as a configMapKeyRef. Named by key, never by value. */}}
+{{- with $source.configMapRef }}
+{{- $configMap := toString .name }}
+{{- $found := lookup "v1" "ConfigMap" $.Release.Namespace $configMap | default dict }}
+{{- range $held, $value := ($found.data | default dict) }}
+{{- $env := printf "%s%s" (toString ($source.prefix | default "")) $held }}
+{{- if and $value (has $env $secretSettings) }}
+{{- fail (printf "extraEnvFrom[%d] reads the ConfigMap %q, which holds %s: there it is readable by whoever may read ConfigMaps (the built-in view role among them); credentials come only from a Secret: move it to one (existingSecret, secret.* or an extraEnvFrom secretRef)" $i $configMap $env) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- $seen := dict }}
 {{- range $i, $entry := .Values.extraEnv }}
@@ -434,6 +449,16 @@ Deployments, kept in every ReplicaSet and in the release history): the credentia
 An empty value beside valueFrom is what tools that fill every field write, and holds nothing. */}}
 {{- if and (has $key (values $secretKeys)) .value }}
 {{- fail (printf "extraEnv sets %s as a plain value, in clear text in the Deployment: credentials come only from a Secret; use secret.*, existingSecret, extraEnvFrom or valueFrom.secretKeyRef" $key) }}
+{{- end }}
+{{- /* From a Secret with valueFrom too: a configMapKeyRef keeps the secret in a ConfigMap, a fieldRef in the pod's
+annotations or labels (and every ReplicaSet's), each read by whoever may read ConfigMaps or pods, which the built-in
+view role may and Secrets it may not. */}}
+{{- if has $key $secretSettings }}
+{{- range $source, $ref := .valueFrom | default dict }}
+{{- if and $ref (ne $source "secretKeyRef") }}
+{{- fail (printf "extraEnv takes %s from valueFrom.%s, not from a Secret: there it is readable by whoever may read ConfigMaps or pods (the built-in view role among them); credentials come only from a Secret: use valueFrom.secretKeyRef, secret.*, existingSecret or an extraEnvFrom secretRef" $key $source) }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- $_ := set $seen $key true }}
 {{- end }}
