@@ -312,21 +312,34 @@ values or as extraEnv entries (plainSetting): the schema's /tmp rule covers the 
 {{- range $workdirs }}
 {{- $what := index . 0 }}
 {{- $path := index . 1 }}
-{{- $holder := "" }}
-{{- range $mount := keys $mountKinds }}
-{{- if and (or (eq $path $mount) (hasPrefix (printf "%s/" $mount) $path)) (gt (len $mount) (len $holder)) }}
-{{- $holder = $mount }}
-{{- end }}
-{{- end }}
-{{- if not $holder }}
+{{- $kind := include "baton-datadog.volumeHolding" (list $mountKinds $path) | fromJson }}
+{{- if not $kind }}
 {{- fail (printf "%s, which is on the read-only root filesystem: the connector writes its working files there and refuses a directory it cannot write; use /tmp, or a writable volume mounted at that path (extraVolumes, extraVolumeMounts)" $what) }}
 {{- end }}
-{{- $kind := get $mountKinds $holder }}
 {{- if $kind.readOnly }}
 {{- fail (printf "%s, which is on the read-only volume %q (%s): the connector writes its working files there and refuses a directory it cannot write (the kubelet mounts configMap, secret, downwardAPI and projected volumes read-only, and readOnly makes any other so); use /tmp, or a writable volume" $what $kind.volume $kind.where) }}
 {{- end }}
-{{- if and $kind.empty (ne $path $holder) }}
-{{- fail (printf "%s, which does not exist in the pod: %s is an emptyDir, empty when the pod starts, and the connector refuses a directory that is not there; use %s itself, or mount a volume at that path (extraVolumes, extraVolumeMounts)" $what $holder $holder) }}
+{{- if and $kind.empty (ne $path $kind.mount) }}
+{{- fail (printf "%s, which does not exist in the pod: %s is an emptyDir, empty when the pod starts, and the connector refuses a directory that is not there; use %s itself, or mount a volume at that path (extraVolumes, extraVolumeMounts)" $what $kind.mount $kind.mount) }}
+{{- end }}
+{{- end }}
+{{- /* The files the connector reads at start (refusing one that is not there, at every start): below an emptyDir's
+mount point, /tmp's included, none is there when the pod starts. `caBundle: /tmp/ca.pem` without a volume for it
+rendered a pod that never started. On the root filesystem it may be the image's own (its CA bundle). */}}
+{{- $readFiles := list }}
+{{- with include "baton-datadog.plainSetting" (list . "caBundle") | fromJson }}
+{{- $readFiles = append $readFiles (list .what (include "baton-datadog.podPath" .value)) }}
+{{- end }}
+{{- range .Values.extraEnv }}
+{{- if and (has (toString .name) (list "BATON_CONFIG_PATH" "SSL_CERT_FILE")) .value }}
+{{- $readFiles = append $readFiles (list (printf "extraEnv %s" .name) (include "baton-datadog.podPath" (toString .value))) }}
+{{- end }}
+{{- end }}
+{{- range $readFiles }}
+{{- $path := index . 1 }}
+{{- $kind := include "baton-datadog.volumeHolding" (list $mountKinds $path) | fromJson }}
+{{- if and $kind $kind.empty }}
+{{- fail (printf "%s is %s, which does not exist in the pod: %s is an emptyDir, empty when the pod starts, and the connector refuses a file that is not there; mount the volume that holds it (extraVolumes, e.g. a ConfigMap, and extraVolumeMounts) at a path of its own" (index . 0) $path $kind.mount) }}
 {{- end }}
 {{- end }}
 {{- /* A label or annotation key given in values that the chart also sets: the rendered YAML had the key twice,
@@ -485,6 +498,21 @@ valueFrom, or a key of a Secret, the chart cannot see. */}}
 {{- end }}
 {{- end }}
 {{- toJson $found }}
+{{- end }}
+
+{{/* Of the pod's mounts ({path: {where, volume, readOnly, empty}}, as validate builds them), the deepest holding a
+path, as JSON with its mount point added ("mount"); {} when none does (the read-only root filesystem):
+(list mounts path). */}}
+{{- define "baton-datadog.volumeHolding" -}}
+{{- $mounts := index . 0 }}
+{{- $path := index . 1 }}
+{{- $holder := "" }}
+{{- range $mount := keys $mounts }}
+{{- if and (or (eq $path $mount) (hasPrefix (printf "%s/" $mount) $path)) (gt (len $mount) (len $holder)) }}
+{{- $holder = $mount }}
+{{- end }}
+{{- end }}
+{{- if $holder }}{{ merge (dict "mount" $holder) (get $mounts $holder) | toJson }}{{ else }}{}{{ end }}
 {{- end }}
 
 {{/* A path as the connector opens it in the pod: cleaned, and a relative one from the image's WORKDIR, /tmp. */}}
