@@ -59,6 +59,12 @@ def test_a_file_read_at_start_below_an_empty_dir_is_refused(values: dict[str, An
         {**CA_MAP, "config": {"caBundle": "/tmp/ca/ca.pem"}},
         {**CA_MAP, "extraEnv": [{"name": "BATON_CONFIG_PATH", "value": "/tmp/ca/baton.yaml"}]},
         {**CA_MAP, "extraEnv": [{"name": "SSL_CERT_FILE", "value": "/tmp/ca/ca.pem"}]},
+        # One file of a ConfigMap mounted read-only into /tmp with subPath: the mount point is the file.
+        {
+            "extraVolumes": [{"name": "ca", "configMap": {"name": "baton-ca"}}],
+            "extraVolumeMounts": [{"name": "ca", "mountPath": "/tmp/ca.pem", "subPath": "ca.pem", "readOnly": True}],
+            "config": {"caBundle": "/tmp/ca.pem"},
+        },
         # The image's own bundle, on the read-only root.
         {"config": {"caBundle": "/etc/ssl/certs/ca-certificates.crt"}},
         # From a reference the chart cannot see.
