@@ -311,6 +311,15 @@ runtime mounted both on /tmp. */}}
 {{- if not (hasKey $volumes (toString $mount.name)) }}
 {{- fail (printf "extraVolumeMounts[%d] mounts volume %q, which is neither in extraVolumes nor the chart's tmp" $i (toString $mount.name)) }}
 {{- end }}
+{{- /* The image's program: the venv (the connector and its dependencies), the interpreter and the C library (the
+official base's /usr/local, Debian's /usr, and /lib and /bin, which merged-usr links there). A mount on one of them, on
+a directory above one, or inside the venv hides it, and the container cannot start (no such file, or Python without
+its standard library), with no line of the connector to say why: a CrashLoopBackOff for a mount meant for a CA file. */}}
+{{- range $program := list "/opt/venv" "/usr/local/bin" "/usr/local/lib" "/usr/bin" "/usr/lib" "/lib" "/bin" }}
+{{- if or (eq $path "/") (eq $path $program) (hasPrefix (printf "%s/" $path) $program) (and (eq $program "/opt/venv") (hasPrefix "/opt/venv/" $path)) }}
+{{- fail (printf "extraVolumeMounts[%d] mounts on %s, which hides the image's %s (%s): the container could not start; mount it beside them, e.g. under /etc or /tmp" $i $path $program (eq $program "/opt/venv" | ternary "the connector and its dependencies" "the Python interpreter and the C library")) }}
+{{- end }}
+{{- end }}
 {{- $_ := set $mounts $path (printf "extraVolumeMounts[%d]" $i) }}
 {{- $kind := get $volumeKinds (toString $mount.name) }}
 {{- $_ := set $mountKinds $path (dict "where" (printf "extraVolumeMounts[%d], mounted on %s" $i $path) "volume" (toString $mount.name) "readOnly" (or $kind.readOnly (eq (toString $mount.readOnly) "true")) "empty" $kind.empty) }}
