@@ -6,7 +6,7 @@ connector refuses at every start (CrashLoopBackOff) or one whose every call time
 Class guarded: one setting, two inputs, and each check of it reading both. Members: the working directory
 (`BATON_C1Z_TEMP_DIR`) and the periodic sync file (`BATON_FILE`), which must be writable in the read-only pod;
 the ConductorOne host (`BATON_C1_API_HOST`) and the Datadog root (`BATON_BASE_URL`), whose port the NetworkPolicy
-must allow.
+must allow; and the release notes' "Provisioning is ON", which read `config.provisioning` alone.
 """
 
 from __future__ import annotations
@@ -107,3 +107,24 @@ def test_an_endpoint_given_in_extra_env_is_checked_against_the_network_policy(
 )
 def test_settings_the_pod_can_use_render(values: dict[str, Any]) -> None:
     chart_tools.manifests(chart_tools.render(values))
+
+
+def notes(values: dict[str, Any]) -> str:
+    return next(text for path, text in chart_tools.render(values).items() if path.endswith("NOTES.txt"))
+
+
+@pytest.mark.parametrize(
+    ("values", "on"),
+    [
+        ({"config": {"provisioning": True}}, True),
+        ({"config": {"provisioning": False}}, False),
+        ({}, False),
+        # The same setting in extraEnv, as the connector reads a boolean: the notes said nothing of it.
+        (env("BATON_PROVISIONING", "true"), True),
+        (env("BATON_PROVISIONING", "Yes"), True),
+        (env("BATON_PROVISIONING", "1"), True),
+        (env("BATON_PROVISIONING", "false"), False),
+    ],
+)
+def test_the_notes_say_provisioning_is_on_however_values_set_it(values: dict[str, Any], on: bool) -> None:
+    assert ("Provisioning is ON" in notes(values)) is on
