@@ -207,25 +207,18 @@ is none, and a ConfigMap may hold it. */}}
 {{- $_ := set $chartSets $env (printf "secret.%s" $key) }}
 {{- end }}
 {{- end }}
-{{- /* A value naming an object this release made (Helm's annotations on it, as the cluster has it: `lookup`, so never
-where the chart is rendered without the cluster) stops the chart rendering that object, and Helm deletes at an
+{{- /* existingSecret naming the Secret this release made (Helm's annotations on it, as the cluster has it: `lookup`,
+so never where the chart is rendered without the cluster) stops the chart rendering it, and Helm deletes at an
 upgrade what the release no longer renders: existingSecret set to the name `kubectl get secrets` shows, the chart's
 own Secret, deleted the credentials from the cluster. Read for its annotations only; at an install nothing is
-deleted (one left by an earlier release of this name is simply taken). */}}
-{{- $named := list }}
-{{- with .Values.existingSecret }}
-{{- $named = append $named (list "existingSecret" "Secret" (toString .) "the credentials would be gone from the cluster, and every pod started after that would stay in CreateContainerConfigError") }}
-{{- end }}
-{{- if not .Values.serviceAccount.create }}
-{{- with .Values.serviceAccount.name }}
-{{- $named = append $named (list "serviceAccount.name" "ServiceAccount" (toString .) "the ReplicaSet could create no pod") }}
-{{- end }}
-{{- end }}
-{{- range (.Release.IsUpgrade | ternary $named list) }}
-{{- $found := lookup "v1" (index . 1) $.Release.Namespace (index . 2) | default dict }}
+deleted (one left by an earlier release of this name is simply taken). Not serviceAccount.name with create: false,
+the same trap: Helm's lookup fails the whole render on a Forbidden, and create: false is what an installer that may
+not touch ServiceAccounts sets (its Secrets Helm itself needs: they hold the release). */}}
+{{- if and .Release.IsUpgrade .Values.existingSecret }}
+{{- $found := lookup "v1" "Secret" .Release.Namespace (toString .Values.existingSecret) | default dict }}
 {{- $annotations := ($found.metadata | default dict).annotations | default dict }}
-{{- if and (eq (toString (get $annotations "meta.helm.sh/release-name")) $.Release.Name) (eq (toString (get $annotations "meta.helm.sh/release-namespace")) $.Release.Namespace) }}
-{{- fail (printf "%s names the %s %q, which this release made: with that value the chart no longer renders it, so Helm would delete it at this upgrade and %s; copy it to a %s of another name and give that name, or leave the value empty and let the chart go on making it" (index . 0) (index . 1) (index . 2) (index . 3) (index . 1)) }}
+{{- if and (eq (toString (get $annotations "meta.helm.sh/release-name")) .Release.Name) (eq (toString (get $annotations "meta.helm.sh/release-namespace")) .Release.Namespace) }}
+{{- fail (printf "existingSecret names the Secret %q, which this release made: with existingSecret the chart no longer renders it, so Helm would delete it at this upgrade, the credentials would be gone from the cluster, and every pod started after that would stay in CreateContainerConfigError; copy it to a Secret of another name and give that name, or leave existingSecret empty and let the chart go on making it" (toString .Values.existingSecret)) }}
 {{- end }}
 {{- end }}
 {{- /* Kubernetes takes a container's security field over the pod's: a field set in both, to different values,

@@ -1,16 +1,14 @@
-"""Helm deletes at an upgrade every object the release had and no longer renders. Two values name an object the
-chart may have made itself, and setting them stops the chart rendering it:
+"""Helm deletes at an upgrade every object the release had and no longer renders. `existingSecret` stops the chart
+rendering its own Secret, and the natural name to give it, switching from `secret.*` to a Secret managed outside the
+chart, is the one `kubectl get secrets` shows: the release's own `<release>-baton-datadog`. The upgrade rendered no
+Secret, so Helm deleted it: the credentials were gone from the cluster, and every pod started after that (a restart,
+a node drain) stayed in CreateContainerConfigError, its Secret not found.
 
-- `existingSecret`: the natural name to give, switching from `secret.*` to a Secret managed outside the chart, is the
-  one `kubectl get secrets` shows, the release's own `<release>-baton-datadog`. The upgrade rendered no Secret, so Helm
-  deleted it: the credentials were gone from the cluster, and every pod started after that (a restart, a node
-  drain) stayed in CreateContainerConfigError, its Secret not found.
-- `serviceAccount.name` with `serviceAccount.create: false`: the release's own ServiceAccount, deleted the same way,
-  and the ReplicaSet could create no pod ("serviceaccount not found").
-
-Class guarded: a value naming an existing object is checked against "this release made it" (Helm's
-`meta.helm.sh/release-name` and `-namespace` annotations, read with `lookup` at install and upgrade) and refused
-then, naming what Helm would do. An object of that name made by anyone else is taken as before.
+Class guarded: a value naming an existing object the chart may have made is checked against "this release made it"
+(Helm's `meta.helm.sh/release-name` and `-namespace` annotations, read with `lookup` at an upgrade) and refused then,
+naming what Helm would do. An object of that name made by anyone else is taken as before. The other member,
+`serviceAccount.name` with `create: false` naming the release's own ServiceAccount, is left: Helm's `lookup` fails
+the whole render on a Forbidden, and `create: false` is what an installer that may not touch ServiceAccounts sets.
 """
 
 from __future__ import annotations
@@ -56,14 +54,6 @@ def test_existing_secret_naming_the_releases_own_secret_is_refused(cluster: kube
     assert CANARY not in str(raised.value)
 
 
-def test_service_account_naming_the_releases_own_is_refused(cluster: kubeapi.KubeApi) -> None:
-    cluster.put_service_account(NAMESPACE, NAME, OURS)
-    with pytest.raises(
-        Exception, match=f'serviceAccount.name names the ServiceAccount "{NAME}", which this release made'
-    ):
-        upgrade(cluster, {"serviceAccount": {"create": False, "name": NAME}})
-
-
 @pytest.mark.parametrize(
     "annotations",
     [
@@ -74,11 +64,8 @@ def test_service_account_naming_the_releases_own_is_refused(cluster: kubeapi.Kub
 )
 def test_objects_of_that_name_made_by_others_are_taken(cluster: kubeapi.KubeApi, annotations: dict[str, str]) -> None:
     cluster.put_secret(NAMESPACE, NAME, {"BATON_API_KEY": CANARY}, annotations)
-    cluster.put_service_account(NAMESPACE, NAME, annotations)
-    docs = chart_tools.manifests(
-        upgrade(cluster, {"existingSecret": NAME, "serviceAccount": {"create": False, "name": NAME}})
-    )
-    assert not [d for d in docs if d["kind"] in ("Secret", "ServiceAccount")]
+    docs = chart_tools.manifests(upgrade(cluster, {"existingSecret": NAME}))
+    assert not [d for d in docs if d["kind"] == "Secret"]
 
 
 def test_at_an_install_nothing_is_deleted_and_a_leftover_is_taken(cluster: kubeapi.KubeApi) -> None:
@@ -89,14 +76,11 @@ def test_at_an_install_nothing_is_deleted_and_a_leftover_is_taken(cluster: kubea
 
 
 def test_still_rendered_the_releases_own_objects_are_fine(cluster: kubeapi.KubeApi) -> None:
-    """The chart's own Secret and ServiceAccount, still made by it, are not "named" by a value."""
+    """The chart's own Secret, still made by it, is not "named" by a value."""
     cluster.put_secret(NAMESPACE, NAME, {}, OURS)
-    cluster.put_service_account(NAMESPACE, NAME, OURS)
     docs = chart_tools.manifests(upgrade(cluster, {}))
-    assert {d["kind"] for d in docs} >= {"Secret", "ServiceAccount"}
+    assert "Secret" in {d["kind"] for d in docs}
 
 
 def test_without_a_cluster_nothing_is_known_and_it_renders() -> None:
-    chart_tools.manifests(
-        chart_tools.render({"existingSecret": NAME, "serviceAccount": {"create": False, "name": NAME}})
-    )
+    chart_tools.manifests(chart_tools.render({"existingSecret": NAME}))

@@ -1,6 +1,6 @@
-"""A Kubernetes API server on 127.0.0.1 that holds Secrets, ConfigMaps and ServiceAccounts and answers what Helm's
-`lookup` asks: the discovery of `v1` and a GET of one of them (404 as a Status when it has none). Enough for `helm
-upgrade`'s render against a cluster (helm_python's `Config.render`, the real Helm engine), without a cluster."""
+"""A Kubernetes API server on 127.0.0.1 that holds Secrets and ConfigMaps and answers what Helm's `lookup` asks: the
+discovery of `v1` and a GET of one of them (404 as a Status when it has none). Enough for `helm upgrade`'s render against a
+cluster (helm_python's `Config.render`, the real Helm engine), without a cluster."""
 
 from __future__ import annotations
 
@@ -17,13 +17,6 @@ DISCOVERY_V1 = {
     "resources": [
         {"name": "secrets", "singularName": "secret", "namespaced": True, "kind": "Secret", "verbs": ["get"]},
         {"name": "configmaps", "singularName": "configmap", "namespaced": True, "kind": "ConfigMap", "verbs": ["get"]},
-        {
-            "name": "serviceaccounts",
-            "singularName": "serviceaccount",
-            "namespaced": True,
-            "kind": "ServiceAccount",
-            "verbs": ["get"],
-        },
     ],
 }
 
@@ -32,7 +25,6 @@ class KubeApi:
     def __init__(self) -> None:
         self.secrets: dict[tuple[str, str], dict[str, Any]] = {}
         self.config_maps: dict[tuple[str, str], dict[str, Any]] = {}
-        self.service_accounts: dict[tuple[str, str], dict[str, Any]] = {}
         self.paths: list[str] = []
         self.url = ""
 
@@ -53,21 +45,13 @@ class KubeApi:
             "data": data,
         }
 
-    def put_service_account(self, namespace: str, name: str, annotations: dict[str, str]) -> None:
-        self.service_accounts[(namespace, name)] = {
-            "apiVersion": "v1",
-            "kind": "ServiceAccount",
-            "metadata": {"name": name, "namespace": namespace, "annotations": annotations},
-        }
-
     def answer(self, path: str) -> tuple[int, dict[str, Any]]:
         self.paths.append(path)
         parts = path.split("?", 1)[0].strip("/").split("/")
         if parts == ["api", "v1"]:
             return 200, DISCOVERY_V1
-        stores = {"secrets": self.secrets, "configmaps": self.config_maps, "serviceaccounts": self.service_accounts}
-        if len(parts) == 6 and parts[:3] == ["api", "v1", "namespaces"] and parts[4] in stores:
-            found = stores[parts[4]].get((parts[3], parts[5]))
+        if len(parts) == 6 and parts[:3] == ["api", "v1", "namespaces"] and parts[4] in ("secrets", "configmaps"):
+            found = (self.secrets if parts[4] == "secrets" else self.config_maps).get((parts[3], parts[5]))
             if found is not None:
                 return 200, found
         not_found = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404}
