@@ -610,8 +610,8 @@ plain number, for comparing two of them. */}}
 {{- end }}
 
 {{/* With the NetworkPolicy on, every port the values make the connector dial (config.c1ApiHost, config.baseUrl, or
-their BATON_* names in extraEnv; an HTTPS_PROXY or ALL_PROXY in extraEnv: the proxies it reads for https) must be 443 or in networkPolicy.extraEgress,
-else the pod starts and every call times out. */}}
+their BATON_* names in extraEnv; an HTTPS_PROXY or ALL_PROXY in extraEnv: the proxies it reads for https) must be 443
+or in networkPolicy.extraEgress, else the pod starts and every call times out. */}}
 {{- define "baton-datadog.egressPortsAllowed" -}}
 {{- $dials := list }}
 {{- with include "baton-datadog.plainSetting" (list . "c1ApiHost") | fromJson }}
