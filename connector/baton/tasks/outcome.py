@@ -69,7 +69,8 @@ class Undo:
     """Undoes it; False (or an exception) when it could not (the credential's rollback logs why)."""
     may_be_done: bool = False
     """Set by `run` (or by the processor, from its error's `ConnectorError.may_have_taken_effect`) when taking it back
-    failed after an attempt whose answer was lost: it may have been taken back, or may still be in place. Said so, as
+    failed in a way that may have taken it back all the same (an attempt's answer lost, or a 2xx that did not show it
+    done): it may have been taken back, or may still be in place. Said so, as
     "may have worked … check for it", not "failed: delete it by hand"."""
     done: bool = False
     """Set by `run` once it took back what it names. A cancelled `run` raises CancelledError, and may have taken it

@@ -170,10 +170,11 @@ async def _take_back(undo: Undo) -> bool:
         return await undo.run() is not False
     except asyncio.CancelledError:
         if undo.may_be_done and not undo.done:
-            # The undo's own once-more deletion was tried and its answer lost before the cancel came (r1107): neither
-            # "left in place" nor "stopped before it could be undone" is known.
+            # An earlier try of the undo may have worked, no answer saying whether (its answer lost, or a 2xx that did
+            # not show it done), before the cancel came (r1107): neither "left in place" nor "stopped before it could
+            # be undone" is known.
             log.error(
-                "unreported work may be left in place: stopped while undoing it, and an answer was lost",
+                "unreported work may be left in place: stopped while undoing it, after a try that may have worked",
                 may_be_live=undo.what,
             )
         elif not undo.done:
@@ -183,7 +184,7 @@ async def _take_back(undo: Undo) -> bool:
         if isinstance(exc, ConnectorError) and exc.may_have_taken_effect:
             undo.may_be_done = True
             log.error(
-                "unreported work may be left in place: undoing it may have worked, its answer was lost",
+                "unreported work may be left in place: undoing it may have worked (no answer said whether it did)",
                 may_be_live=undo.what,
                 error_type=type(exc).__name__,
             )
@@ -202,8 +203,9 @@ def _too_large_failure(outcome: Outcome, limit: int, *, undone: bool) -> Outcome
     if undone:
         done = f"{what} was deleted again"
     elif outcome.undo.may_be_done:
-        # Its deletion's answer was lost (`Undo.may_be_done`): "failed: delete it by hand" of a key Datadog had deleted.
-        done = f"deleting {what} again may have worked, its answer was lost: {what} may still be live, check for it"
+        # Its deletion may have worked, no answer saying whether (`Undo.may_be_done`): "failed: delete it by hand" of a
+        # key Datadog had deleted.
+        done = f"deleting {what} again may have worked (no answer said whether it did): {what} may still be live, check for it"
     else:
         done = f"deleting {what} again failed: delete it by hand"
     message = f"the task's response is too large to report ({size} bytes; at most {limit}); {done}"
@@ -300,8 +302,8 @@ def _left_live(task: baton_pb2.Task, kind: str, *, maybe: bool = False) -> dict[
     """The grant a failed revoke leaves in place, by its id (made from its parts when ConductorOne sent none), the
     resource (an issued credential) a failed `delete_resource` leaves live, or the account a failed disable leaves
     enabled; none for a task that did not decode or named nothing. Under `may_be_live` when the failed change may
-    have been made all the same (`Failure.may_have_taken_effect`: its answer lost): `left_live` named a credential
-    Datadog had deleted."""
+    have been made all the same (`Failure.may_have_taken_effect`: its answer lost, a success status that did not show it
+    made, a 404 the read to settle failed): `left_live` named a credential Datadog had deleted."""
     key = "may_be_live" if maybe else "left_live"
     if kind in ("delete_resource", "action_invoke"):
         shown = (
