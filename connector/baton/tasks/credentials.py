@@ -32,7 +32,7 @@ from connector.baton.issuance import REQUEST_ID
 from connector.baton.pb.c1.config.v1 import config_pb2
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, connector_pb2, resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
-from connector.baton.tasks.outcome import MAX_REPORT_BYTES, Outcome, TaskError, Undo
+from connector.baton.tasks.outcome import MAX_REPORT_BYTES, Outcome, TaskError, Undo, undone_on_stop
 
 if TYPE_CHECKING:
     from connector.baton.crypto.providers import Recipient
@@ -345,7 +345,8 @@ async def issue_credential(
         # retried as is), a report that carries no credential, so nothing would hand this one over and nothing would
         # delete it later. Deleted now (`_roll_back` tries once more if cut again).
         issued.plaintexts.clear()
-        await _roll_back(issuer, issued.secret, "the task was cancelled while encrypting")
+        if await _roll_back(issuer, issued.secret, "the task was cancelled while encrypting") is RolledBack.DELETED:
+            undone_on_stop(ROLLED_BACK.removeprefix("; "))  # the report then says so, not "may have been made"
         raise
     except BaseException as exc:  # a native library's panic too: the minted key must not outlive a failure
         if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):

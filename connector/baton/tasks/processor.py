@@ -19,7 +19,7 @@ import functools
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -52,6 +52,7 @@ from connector.baton.tasks.outcome import (
     TaskError,
     Undo,
     failure_from,
+    noting_undone_on_stop,
 )
 from connector.baton.tasks.report import GONE_CONFIRMATIONS, Verdict, report_verdict
 
@@ -749,7 +750,8 @@ class TaskProcessor:
         key = order_key(task, kind, self._handlers.connector)
         before = self._earlier(key)
         dispatched = asyncio.Event()
-        work = asyncio.create_task(self._in_turn(before, kind, task, dispatched), name=f"task {task.id}")
+        undone: list[str] = []  # what the handler, stopped, took back (`undone_on_stop`)
+        work = asyncio.create_task(self._in_turn(before, kind, task, dispatched, undone), name=f"task {task.id}")
         self._work[task.id] = work
         if key is not None and key[1] is None:
             self._on_every.setdefault(key[0], {})[task.id] = work
@@ -776,7 +778,7 @@ class TaskProcessor:
             elif key is not None and self._last_on_access.get(key, (None, None))[1] is work:
                 del self._last_on_access[key]
         if work.cancelled():
-            return self._abandoned(kind, started=dispatched.is_set()), cancelled_here
+            return self._abandoned(kind, started=dispatched.is_set(), undone=undone), cancelled_here
         # Also when we were cancelled just after the handler ended (in the loop turn before we resumed): what it
         # did (a credential minted, a grant applied) is what gets reported, not a made-up "stopped mid-way".
         return self._outcome_of(kind, work), cancelled_here
@@ -805,11 +807,18 @@ class TaskProcessor:
             undone, cancelled = outcome.undo.done, True
         return _too_large_failure(outcome, MAX_REPORT_BYTES, undone=undone), cancelled
 
-    def _abandoned(self, kind: str, *, started: bool) -> Outcome:
+    def _abandoned(self, kind: str, *, started: bool, undone: Sequence[str] = ()) -> Outcome:
         """The failure of a task stopped before its handler ended; one whose handler had not started (it waited for an
-        earlier task on its key, `_in_turn`) did nothing, and ConductorOne may retry it whatever its kind."""
+        earlier task on its key, `_in_turn`) did nothing, and ConductorOne may retry it whatever its kind. `undone`:
+        what the handler, stopped, took back and says so (`undone_on_stop`)."""
         reason = self._abandon_reason or "task cancelled"
-        if kind in NOT_REPLAYABLE and started:
+        if kind in NOT_REPLAYABLE and started and undone:
+            # What it made was taken back, confirmed (an issuance's credential deleted again): "may have been made all
+            # the same: check it there" sent someone to look for a credential Datadog had deleted.
+            failure = Failure(
+                Code.UNAVAILABLE, f"{reason}; stopped mid-way, and {undone[-1]}; not to be retried as is", True
+            )
+        elif kind in NOT_REPLAYABLE and started:
             # An issuance's create may have landed with the cleanup by name cut short by the same stop: a live
             # credential nobody holds. "Stopped mid-way, so not to be retried as is" alone said nothing of it, where a
             # grant stopped the same way says its change may have been made.
@@ -850,6 +859,7 @@ class TaskProcessor:
         kind: str,
         task: baton_pb2.Task,
         dispatched: asyncio.Event,
+        undone: list[str],
     ) -> Outcome:
         """The handler, once the earlier tasks on the same access (`before`, `_earlier`) have ended. Run side by side, a
         revoke handed out right after a grant found nothing to remove yet ("already revoked"), then the grant's add
@@ -865,7 +875,8 @@ class TaskProcessor:
             )
             await asyncio.wait([work for _, work in pending])
         dispatched.set()
-        return await self._dispatch(kind, task)
+        with noting_undone_on_stop(undone):
+            return await self._dispatch(kind, task)
 
     async def _dispatch(self, kind: str, task: baton_pb2.Task) -> Outcome:
         h = self._handlers
