@@ -508,7 +508,12 @@ _writer: _Writer | None = None
 class _Stderr(io.TextIOBase):
     """`sys.stderr` while the log writer owns the process's stderr: what the process prints there itself (a failed
     run's closing line, a crash's, Python's own warnings) is queued after the log lines before it, whole lines at a
-    time, never dropped for a full queue; printed past the writer, it blocked the exit on a full pipe for good."""
+    time, never dropped for a full queue; printed past the writer, it blocked the exit on a full pipe for good.
+
+    Each line is redacted, as a log line is: the interpreter writes here text it was given, past the log's processors
+    (logging's own "--- Logging error ---" with the arguments of a call it could not format, an uncaught exception's
+    traceback in a thread or in a `__del__`, a warning's message), and a secret among them went out whole. Whole lines
+    are what is redacted: a secret written in two pieces is found once its line is complete."""
 
     def __init__(self, writer: _Writer, inner: TextIO) -> None:
         self.writer = writer
@@ -520,14 +525,14 @@ class _Stderr(io.TextIOBase):
         with self._lock:
             done, newline, self._partial = (self._partial + text).rpartition("\n")
             if newline:
-                self.writer.line(done + newline, urgent=True)
+                self.writer.line(redact(done) + newline, urgent=True)
         return len(text)
 
     def flush(self) -> None:
         with self._lock:
             partial, self._partial = self._partial, ""
         if partial:
-            self.writer.line(partial, urgent=True)
+            self.writer.line(redact(partial), urgent=True)
 
     def isatty(self) -> bool:
         try:
