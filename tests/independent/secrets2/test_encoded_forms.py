@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import random
 import urllib.parse
 from collections.abc import Callable, Iterator
 
@@ -18,6 +19,7 @@ import pytest
 
 from connector.baton.c1.credentials import parse_client_id, parse_client_secret
 from connector.baton.c1.token import TokenSource
+from connector.baton.redaction import blank_out
 from connector.daemon import logging as logs
 from connector.datadog.errors import error_for_response
 from tests.fakes.c1.creds import generate_client_credentials
@@ -106,3 +108,16 @@ def test_the_private_key_inside_the_client_secret_is_found_alone_and_as_its_jwk(
         assert jwk["d"][:12] not in cleaned, cleaned
         assert jwk["d"][-12:] not in cleaned, cleaned
     assert jwk["x"] in logs.redact(json.dumps(jwk)), "the public key is no secret"
+
+
+def test_a_secret_wrapped_anywhere_is_blanked_out_whole_and_nothing_around_it() -> None:
+    """Wrapped at any places, by any line break and the blanks a wrap leaves: the secret and its breaks become one
+    mark, and the text around it stays as it was."""
+    rng = random.Random(1205)
+    for _ in range(400):
+        secret = "".join(rng.choice("abcdefXYZ0123-_") for _ in range(rng.randint(8, 60)))
+        cuts = sorted(rng.sample(range(1, len(secret)), rng.randint(1, min(4, len(secret) - 1))))
+        parts = [secret[start:stop] for start, stop in zip([0, *cuts], [*cuts, len(secret)], strict=True)]
+        wrapped = parts[0] + "".join(rng.choice(["\n", "\r\n", " \n  ", "\n\n", "\r"]) + part for part in parts[1:])
+        before, after = rng.choice(["", "key: ", "\n", "  "]), rng.choice(["", " (end)", "\n", "!"])
+        assert blank_out(before + wrapped + after, [secret], "#") == f"{before}#{after}", wrapped
