@@ -19,7 +19,7 @@ import pytest
 
 from connector.baton.c1.credentials import parse_client_id, parse_client_secret
 from connector.baton.c1.token import TokenSource
-from connector.baton.redaction import blank_out
+from connector.baton.redaction import ACROSS_LINES_WINDOW, blank_out
 from connector.daemon import logging as logs
 from connector.datadog.errors import error_for_response
 from tests.fakes.c1.creds import generate_client_credentials
@@ -121,3 +121,13 @@ def test_a_secret_wrapped_anywhere_is_blanked_out_whole_and_nothing_around_it() 
         wrapped = parts[0] + "".join(rng.choice(["\n", "\r\n", " \n  ", "\n\n", "\r"]) + part for part in parts[1:])
         before, after = rng.choice(["", "key: ", "\n", "  "]), rng.choice(["", " (end)", "\n", "!"])
         assert blank_out(before + wrapped + after, [secret], "#") == f"{before}#{after}", wrapped
+
+
+def test_a_secret_wrapped_at_either_end_of_a_text_of_megabytes_is_found() -> None:
+    """A long text is searched across its lines at its head and its tail, which is what a log keeps of it."""
+    secret = "wrapped-CANARY-0123456789abcdef"
+    wrapped = f"{secret[:6]}\n{secret[6:]}"
+    filler = "a line of a peer's body\n" * (2 * ACROSS_LINES_WINDOW // 24 + 10)
+    cleaned = blank_out(f"{wrapped} {filler} {wrapped}", [secret], "#")
+    assert cleaned.startswith("# a line")
+    assert cleaned.endswith("\n #")
