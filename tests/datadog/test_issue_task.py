@@ -7,7 +7,9 @@ the key against the fake.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from typing import Any
 
 import httpx
@@ -121,3 +123,55 @@ async def test_a_low_order_age_recipient_is_refused_and_nothing_is_minted(
     assert refused.value.code == Code.INVALID_ARGUMENT
     assert str(refused.value).endswith("desc = age: invalid recipient")
     assert not fake.org.app_keys, "no key was minted (pyrage used to panic after the mint, leaving it live)"
+
+
+async def test_encryption_runs_off_the_event_loop(
+    fake: FakeDatadog, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Encrypting to 64 configs is up to ~0.1 s of CPU: on the loop it stalls the health endpoints and heartbeats."""
+    from connector.baton.crypto import providers
+
+    real = providers.encrypt_all
+    threads: list[int] = []
+
+    def recorded(*args: Any) -> Any:
+        threads.append(threading.get_ident())
+        return real(*args)
+
+    monkeypatch.setattr(providers, "encrypt_all", recorded)
+    connector = DatadogConnector(make_client(fake), ALL_ON)
+    sa = fake.org.add_user("robot@example.com", name="Robot", service_account=True, status="Active")
+    await tasks.issue_credential(connector, "2NxIssueTaskKsuid000000004", _task(sa.id, "api-key"))
+    assert threads
+    assert threading.get_ident() not in threads
+
+
+async def test_a_cancellation_while_encrypting_deletes_the_minted_key(
+    fake: FakeDatadog, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cut by the shutdown mid-encryption, the task ends unreported: nothing would hand the key over or delete it."""
+    from connector.baton.crypto import providers
+
+    real = providers.encrypt_all
+    entered, release = threading.Event(), threading.Event()
+
+    def held(*args: Any) -> Any:
+        entered.set()
+        release.wait(2)
+        return real(*args)
+
+    monkeypatch.setattr(providers, "encrypt_all", held)
+    connector = DatadogConnector(make_client(fake), ALL_ON)
+    sa = fake.org.add_user("robot@example.com", name="Robot", service_account=True, status="Active")
+    before = set(fake.org.api_keys)
+    issuing = asyncio.ensure_future(
+        tasks.issue_credential(connector, "2NxIssueTaskKsuid000000005", _task(sa.id, "api-key"))
+    )
+    try:
+        assert await asyncio.to_thread(entered.wait, 10)
+        issuing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await issuing
+    finally:
+        release.set()
+    assert set(fake.org.api_keys) == before, "the key minted before the cancellation was deleted again"

@@ -45,10 +45,10 @@ Mode = resource_pb2.CredentialResourceMode
 
 MAX_SECRET_TYPE_BYTES = 1024
 MAX_ENCRYPTION_CONFIGS = 64
-"""ConductorOne sends one or two (a key rotation). Each costs CPU to check (on a worker thread) and again to encrypt to
-(on the event loop): ~0.03 ms to check and ~0.25 ms to encrypt to an RSA key, up to ~1.5 ms to check an age1pq1
+"""ConductorOne sends one or two (a key rotation). Each costs CPU to check and again to encrypt to (both on a worker
+thread, which still holds the GIL while Python code runs): ~0.03 ms to check and ~0.25 ms to encrypt to an RSA key, up to ~1.5 ms to check an age1pq1
 recipient (its ~1,960 characters of Bech32, decoded in Python) or to encrypt to a P-521 key, ~8 ms to check a JWK of
-16 KiB nested past Python's JSON reader; 64 of the costliest kind to encrypt to hold the loop ~0.1 s.
+16 KiB nested past Python's JSON reader; 64 of the costliest kind to encrypt to take ~0.1 s.
 Each also takes ~700 bytes of the FinishTask: thousands would stall /healthz and heartbeats for seconds and make a
 report ConductorOne refuses as too large (retried until shutdown, the minted key unreported). Refused pre-mint."""
 INVALID_REQUEST = "invalid credential issuance request: "
@@ -320,8 +320,8 @@ async def issue_credential(
         raise _refuse(Code.INTERNAL, INVALID_OUTPUT + problem + suffix)
     # Every ciphertext is at least as large as its plaintext, and each plaintext is encrypted to every config: past
     # this the response is certain to be refused as too large to report (the processor would delete the credential
-    # then). Refused before any encryption: a key of megabytes from a broken Datadog, encrypted to 64 configs on the
-    # event loop, was seconds of CPU and most of a gigabyte of memory spent for nothing.
+    # then). Refused before any encryption: a key of megabytes from a broken Datadog, encrypted to 64 configs, was
+    # seconds of CPU and most of a gigabyte of memory spent for nothing.
     least = sum(len(plaintext.bytes) for plaintext in issued.plaintexts) * len(recipients)
     if least > MAX_REPORT_BYTES:
         issued.plaintexts.clear()
@@ -332,7 +332,16 @@ async def issue_credential(
             f"{len(recipients)} encryption configs; at most {MAX_REPORT_BYTES} bytes){suffix}",
         )
     try:
-        encrypted = providers.encrypt_all(recipients, issued.plaintexts)
+        # On a worker thread: encrypting to 64 configs is up to ~0.1 s of CPU, which on the loop would stall the
+        # health endpoints and every other task. The thread gets its own copy of the list, which the `finally`
+        # below empties whatever the thread is doing.
+        encrypted = await asyncio.to_thread(providers.encrypt_all, recipients, tuple(issued.plaintexts))
+    except asyncio.CancelledError:
+        # Cut by the shutdown while encrypting: the task ends unreported, so nothing would hand the credential over
+        # and nothing would delete it later. Deleted now (`_roll_back` tries once more if cut again).
+        issued.plaintexts.clear()
+        await _roll_back(issuer, issued.secret, "the task was cancelled while encrypting")
+        raise
     except BaseException as exc:  # a native library's panic too: the minted key must not outlive a failure
         if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
             raise
