@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAY_HAVE_LANDED",
+    "SUCCESS_UNSHOWN",
     "Conflict",
     "DatadogError",
     "Forbidden",
@@ -49,6 +50,7 @@ __all__ = [
     "is_datadog_error_body",
     "is_datadogs_429",
     "lost_answer",
+    "may_have_landed",
     "not_skipped",
     "nothing_done",
     "parse_error_messages",
@@ -59,6 +61,12 @@ __all__ = [
 
 # What a failed write's error adds when an attempt may have reached Datadog with its answer lost (`after_lost_answer`).
 MAY_HAVE_LANDED = "an attempt's answer was lost, so Datadog may have made the change all the same: check it there"
+# What it adds when Datadog answered the write with a success status whose answer does not show the change made (a 204
+# where the role's users or the membership come, a 202, a page that is not JSON, an object of another membership).
+SUCCESS_UNSHOWN = (
+    "its answer had a success status yet did not show the change, so Datadog may have made the change all the same: "
+    "check it there"
+)
 
 _E = TypeVar("_E", bound="DatadogError")
 
@@ -88,6 +96,21 @@ def lost_answer(error: _E, lost: bool) -> _E:
         if seen is not None:
             seen.append(f"{error.method} {error.path}")
     return error
+
+
+def may_have_landed(error: DatadogError, *, lost: bool = False) -> str | None:
+    """What a failed write's error must add when the change may have been made all the same (None when it may not):
+    MAY_HAVE_LANDED after an attempt whose answer was lost (`after_lost_answer`, or `lost`: an earlier write of the
+    same operation, `watching_lost_writes`); SUCCESS_UNSHOWN when Datadog answered it with a 2xx that did not show the
+    change. That answer got through to whatever answers for Datadog, and its status says the write was taken: it was
+    refused as no word of the change done, and reported failed with nothing saying Datadog may have made it, as it had
+    (a role added, a membership removed, a user disabled). A read's failure (GET) changed nothing, whatever its
+    answer."""
+    if lost or (error.after_lost_answer and error.method != "GET"):
+        return MAY_HAVE_LANDED
+    if error.method != "GET" and error.status is not None and 200 <= error.status < 300:
+        return SUCCESS_UNSHOWN
+    return None
 
 
 def known_not_made(error: _E) -> _E:

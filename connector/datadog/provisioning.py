@@ -55,6 +55,7 @@ from connector.datadog.errors import (
     NotFound,
     UnexpectedResponse,
     known_not_made,
+    may_have_landed,
     nothing_done,
     watching_lost_writes,
 )
@@ -159,22 +160,23 @@ _T = TypeVar("_T")
 
 async def said_if_maybe_made(call: Awaitable[_T]) -> _T:
     """`call`'s result; its failure as it is, unless a write of it (the one that failed, or an earlier one whose error
-    it caught) may have reached Datadog with its answer lost (`errors.watching_lost_writes`): then the failure also
-    says so. A role grant whose first attempt landed (its answer a 503) and whose retries all failed was reported
-    "Datadog unavailable", the role held, nothing saying it might be; a team admin grant whose add landed (a 503, then
-    a 409) and whose promotion then failed said nothing either, the user an admin."""
+    it caught) may have reached Datadog with its answer lost (`errors.watching_lost_writes`), or was answered with a
+    success status that did not show the change (`errors.may_have_landed`): then the failure also says so. A role
+    grant whose first attempt landed (its answer a 503) and whose retries all failed was reported "Datadog
+    unavailable", the role held, nothing saying it might be; a team admin grant whose add landed (a 503, then a 409)
+    and whose promotion then failed said nothing either, the user an admin."""
     with watching_lost_writes() as lost:
         try:
             return await call
         except DatadogError as exc:
-            maybe = lost or (exc.after_lost_answer and exc.method != "GET")
-            if maybe:
+            note = may_have_landed(exc, lost=bool(lost))
+            if note is not None:
                 # Told to the baton layer too, which knows nothing of Datadog's words: it says what became of a
                 # deletion it asked for (an issuance's rollback) in its own.
                 exc.may_have_taken_effect = True
-            if maybe and MAY_HAVE_LANDED not in exc.messages:
+            if note is not None and note not in exc.messages:
                 # The same error, its kind and code kept: words of our own go after its details (`DatadogError.details`).
-                exc.messages = (*exc.details, MAY_HAVE_LANDED)
+                exc.messages = (*exc.details, note)
             raise
 
 
@@ -405,14 +407,24 @@ class TeamProvisioner(_EntitlementProvisioner):
         membership = await self._membership_for_report(target)
         # An admin, or a user the paged read did not see: absence in a paged read is no proof (pages shift under
         # concurrent writes), so only Datadog's 404 on the demotion itself may say "not a member".
-        outcome = await unless_already(
-            NotFound,
-            self._client.update_team_membership(target.object_id, target.user_id, role="member"),
-            ours_if_retried=False,  # a demotion's 404 is no membership, never the demotion's doing
-        )
+        try:
+            await self._client.update_team_membership(target.object_id, target.user_id, role="member")
+        except NotFound as exc:
+            if membership is not None and membership.role is not None:
+                # Datadog's 404 ("not a member") contradicts the read just made, which showed the user admin: the
+                # membership was removed since (a concurrent revoke: already revoked, as the 404 says), or the 404 is
+                # wrong and the user still admin. Taken on its word, the revoke was reported GrantAlreadyRevoked with
+                # the admin left in place. Only another read tells; one that fails or shows no admin leaves the 404 to
+                # decide, as before. (No second read when the first showed no admin: the 404 agrees with it.)
+                again = await self._membership_for_report(target)
+                if again is not None and again.role is not None:
+                    shown = "admin" if again.role == "admin" else f"holding the team role {quoted_id(again.role)}"
+                    raise _nothing_revoked(exc, f"Datadog still shows the user {shown}") from None
+            # A demotion's 404 is no membership, never the demotion's own doing, even after a lost answer.
+            return Effect.UNCHANGED
         # Only a plain member's (Datadog's null role) admin was already revoked: a role Datadog never sends ("Admin")
         # read as a member, and the demotion that changed it was reported GrantAlreadyRevoked.
-        return Effect.UNCHANGED if membership is not None and membership.role is None else outcome
+        return Effect.UNCHANGED if membership is not None and membership.role is None else Effect.CHANGED
 
     async def _add(self, target: _Target, role: TeamRole) -> object:
         return await self._client.add_team_member(target.object_id, target.user_id, role=role)
@@ -483,6 +495,19 @@ def _nothing_granted(conflict: Conflict, why: str) -> UnexpectedResponse:
         path=conflict.path,
         status=conflict.status,
         messages=[*conflict.details, f"a conflict, yet {why}: nothing was granted"],
+    )
+
+
+def _nothing_revoked(not_found: NotFound, why: str, *, what: str = "revoked") -> UnexpectedResponse:
+    """A removal's 404 ("not there") that a read contradicts: the access is still held (the user still enabled), and
+    reporting it already so was wrong; so was the 404 itself, "not found" (NOT_FOUND) of what the read just showed."""
+    return known_not_made(
+        UnexpectedResponse(
+            method=not_found.method,
+            path=not_found.path,
+            status=not_found.status,
+            messages=[*not_found.details, f"a 404, yet {why}: nothing was {what}"],
+        )
     )
 
 
@@ -716,7 +741,8 @@ class UserActions:
             if not user.disabled:
                 # Datadog shows the user active: the disable was not made, whatever answers were lost on the way
                 # (said "may have made the change", and logged `may_be_live`, of a user known to be enabled: r1107).
-                raise known_not_made(exc) from None
+                # Not the 404 itself: "not found" (NOT_FOUND) of a user Datadog has just shown read as no such account.
+                raise _nothing_revoked(exc, "Datadog shows the user enabled", what="disabled") from None
             outcome = Effect.CHANGED if exc.after_lost_answer else Effect.UNCHANGED
             log.info("datadog disable_user", user_id=user_id, outcome=outcome.value)
             return user.status or "Disabled"
