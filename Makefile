@@ -113,5 +113,5 @@ chart: $(DEPLOY_STAMP) $(README_GEN)
 # $(TEST_WORKERS) workers, as make test: 814 took 274 s in one process on 2 busy cores, 823 took 109 s in 6; 2026-12-07).
 chart-check: $(DEPLOY_STAMP) $(README_GEN)
 	$(PY) scripts/chart_tools.py check --readme-generator $(README_GEN)
-	DEPLOY_CHECKS_REQUIRED=1 $(PY) -m pytest -q -n $(TEST_WORKERS) tests/deploy tests/independent/deploy tests/independent/deploy2 \
+	DEPLOY_CHECKS_REQUIRED=1 $(PY) -m pytest -q -n $(TEST_WORKERS) tests/deploy tests/independent/deploy tests/independent/deploy2 tests/independent/deploy3 \
 		tests/independent/firsthour3/test_chart_*.py tests/independent/firsthour4/test_chart_*.py

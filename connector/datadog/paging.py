@@ -21,7 +21,8 @@ A listing is untrusted input too, so it is bounded (issue 11 §4):
 * `ListingGuard` remembers, per listing, the pages the first page's total implied: a listing may fetch at
   most that many pages plus one (items added meanwhile), and a page that repeats an earlier one of the listing (its
   items, in any order: a listing cycling through 2 or 3 pages) is an error; a list without a total stops at
-  `MAX_PAGES`;
+  `MAX_PAGES`. A page past that budget which the list's own later, larger total still holds is the list growing
+  while it was read (retryable, and resumable: growth loses nothing stored);
 * a listing read from its first page must end with at least as many distinct items as its first total, and its
   total must not fall between two pages (both retryable, and the sync is not resumed). Pages are numbered, not
   cursored: an item repeated on the next page (one added before it meanwhile, or a peer's bug) hides one the count
@@ -328,6 +329,21 @@ class ListingGuard:
                 known.floor = total
         known.pages.setdefault(fingerprint, number)
         if number >= known.budget:
+            if total is not None and known.floor is not None and total > known.floor:
+                # The page is within the list's own total, which grew past the bound while the list was read (an org
+                # adding users by the hundred): Datadog's answers are right, the list changed. Retryable, as the other
+                # changes are (a later sync may read it whole), and resumable: growth loses nothing already stored, and
+                # a resumed sync reads the listing again from its first page, bounded by the total it then reports.
+                raise UnexpectedResponse(
+                    method=method,
+                    path=path,
+                    status=status,
+                    messages=[
+                        f"page {number} is past the {known.budget - 1} page(s) the list's first total implied: the list"
+                        f" grew from {known.floor} to {total} items while it was read"
+                    ],
+                    retryable=True,
+                )
             raise UnexpectedResponse(
                 method=method,
                 path=path,

@@ -196,12 +196,29 @@ extraEnv), the API server only warns, and a later apply's merge by name may drop
 {{- end }}
 {{- end }}
 {{- $secretKeys := dict "clientId" "BATON_CLIENT_ID" "clientSecret" "BATON_CLIENT_SECRET" "apiKey" "BATON_API_KEY" "appKey" "BATON_APP_KEY" }}
+{{- /* Of those, the secrets (the connector's SecretStr settings, connector/daemon/settings.py SECRETS): the client id
+is none, and a ConfigMap may hold it. */}}
+{{- $secretSettings := list "BATON_API_KEY" "BATON_APP_KEY" "BATON_CLIENT_SECRET" }}
 {{- range $key, $env := $secretKeys }}
 {{- if get $.Values.secret $key }}
 {{- if $.Values.existingSecret }}
 {{- fail (printf "secret.%s and existingSecret are both set: with existingSecret the chart renders no Secret, so secret.%s would be ignored; set one of them" $key $key) }}
 {{- end }}
 {{- $_ := set $chartSets $env (printf "secret.%s" $key) }}
+{{- end }}
+{{- end }}
+{{- /* existingSecret naming the Secret this release made (Helm's annotations on it, as the cluster has it: `lookup`,
+so never where the chart is rendered without the cluster) stops the chart rendering it, and Helm deletes at an
+upgrade what the release no longer renders: existingSecret set to the name `kubectl get secrets` shows, the chart's
+own Secret, deleted the credentials from the cluster. Read for its annotations only; at an install nothing is
+deleted (one left by an earlier release of this name is simply taken). Not serviceAccount.name with create: false,
+the same trap: Helm's lookup fails the whole render on a Forbidden, and create: false is what an installer that may
+not touch ServiceAccounts sets (its Secrets Helm itself needs: they hold the release). */}}
+{{- if and .Release.IsUpgrade .Values.existingSecret }}
+{{- $found := lookup "v1" "Secret" .Release.Namespace (toString .Values.existingSecret) | default dict }}
+{{- $annotations := ($found.metadata | default dict).annotations | default dict }}
+{{- if and (eq (toString (get $annotations "meta.helm.sh/release-name")) .Release.Name) (eq (toString (get $annotations "meta.helm.sh/release-namespace")) .Release.Namespace) }}
+{{- fail (printf "existingSecret names the Secret %q, which this release made: with existingSecret the chart no longer renders it, so Helm would delete it at this upgrade, the credentials would be gone from the cluster, and every pod started after that would stay in CreateContainerConfigError; copy it to a Secret of another name and give that name, or leave existingSecret empty and let the chart go on making it" (toString .Values.existingSecret)) }}
 {{- end }}
 {{- end }}
 {{- /* Kubernetes takes a container's security field over the pod's: a field set in both, to different values,
@@ -252,6 +269,9 @@ OOM-killed mid-sync (a restart loop, never the "disk full" the connector reports
 {{- /* The chart's own /tmp volume and mount: a second volume of that name or a second mount on /tmp is refused by
 the API server only at install, and a hostPath volume breaks Pod Security Standard "restricted". */}}
 {{- $volumes := dict "tmp" "the chart (the /tmp emptyDir)" }}
+{{- /* What the pod can write on each volume: the kubelet mounts configMap, secret, downwardAPI and projected volumes
+read-only whatever the mount says, and an emptyDir is empty when the pod starts (no directory below its mount point). */}}
+{{- $volumeKinds := dict "tmp" (dict "readOnly" false "empty" true) }}
 {{- range $i, $volume := .Values.extraVolumes }}
 {{- $name := toString $volume.name }}
 {{- if hasKey $volumes $name }}
@@ -263,8 +283,17 @@ the API server only at install, and a hostPath volume breaks Pod Security Standa
 {{- end }}
 {{- end }}
 {{- $_ := set $volumes $name (printf "extraVolumes[%d]" $i) }}
+{{- $readOnly := false }}
+{{- range $type := list "configMap" "secret" "downwardAPI" "projected" }}
+{{- if hasKey $volume $type }}{{ $readOnly = true }}{{ end }}
+{{- end }}
+{{- range $type := list "persistentVolumeClaim" "csi" }}
+{{- if eq (toString ((get $volume $type | default dict).readOnly)) "true" }}{{ $readOnly = true }}{{ end }}
+{{- end }}
+{{- $_ := set $volumeKinds $name (dict "readOnly" $readOnly "empty" (hasKey $volume "emptyDir")) }}
 {{- end }}
 {{- $mounts := dict "/tmp" "the chart (the /tmp emptyDir)" }}
+{{- $mountKinds := dict "/tmp" (dict "where" "the chart's /tmp" "volume" "tmp" "readOnly" false "empty" true) }}
 {{- range $i, $mount := .Values.extraVolumeMounts }}
 {{- /* Compared cleaned: the API server compares the text, so /tmp// passed as another path than /tmp, and the
 runtime mounted both on /tmp. */}}
@@ -275,27 +304,65 @@ runtime mounted both on /tmp. */}}
 {{- if not (hasKey $volumes (toString $mount.name)) }}
 {{- fail (printf "extraVolumeMounts[%d] mounts volume %q, which is neither in extraVolumes nor the chart's tmp" $i (toString $mount.name)) }}
 {{- end }}
+{{- /* The image's program: the venv (the connector and its dependencies), the interpreter and the C library (the
+official base's /usr/local, Debian's /usr, and /lib and /bin, which merged-usr links there). A mount on one of them, on
+a directory above one, or inside the venv hides it, and the container cannot start (no such file, or Python without
+its standard library), with no line of the connector to say why: a CrashLoopBackOff for a mount meant for a CA file. */}}
+{{- range $program := list "/opt/venv" "/usr/local/bin" "/usr/local/lib" "/usr/bin" "/usr/lib" "/lib" "/bin" }}
+{{- if or (eq $path "/") (eq $path $program) (hasPrefix (printf "%s/" $path) $program) (and (eq $program "/opt/venv") (hasPrefix "/opt/venv/" $path)) }}
+{{- fail (printf "extraVolumeMounts[%d] mounts on %s, which hides the image's %s (%s): the container could not start; mount it beside them, e.g. under /etc or /tmp" $i $path $program (eq $program "/opt/venv" | ternary "the connector and its dependencies" "the Python interpreter and the C library")) }}
+{{- end }}
+{{- end }}
 {{- $_ := set $mounts $path (printf "extraVolumeMounts[%d]" $i) }}
+{{- $kind := get $volumeKinds (toString $mount.name) }}
+{{- $_ := set $mountKinds $path (dict "where" (printf "extraVolumeMounts[%d], mounted on %s" $i $path) "volume" (toString $mount.name) "readOnly" (or $kind.readOnly (eq (toString $mount.readOnly) "true")) "empty" $kind.empty) }}
 {{- end }}
-{{- /* /tmp is an emptyDir, empty when the pod starts: a directory under it exists only where a volume is mounted (on
-it or above it). `c1zTempDir: /tmp/baton` rendered, and the connector refused it at every start (it does not exist). */}}
+{{- /* The connector writes its working files in c1zTempDir and the periodic sync's beside file, and refuses at start
+a directory it cannot write (exit 2 at every restart: CrashLoopBackOff). The root filesystem is read-only, so each
+must be on a writable volume, the deepest one holding it deciding; below an emptyDir's mount point (/tmp itself
+included) nothing exists when the pod starts: `c1zTempDir: /tmp/baton` rendered, and the connector refused it. A
+directory below a persistent volume's mount point may be there: that is the volume's business. Given as config
+values or as extraEnv entries (plainSetting): the schema's /tmp rule covers the former only. */}}
 {{- $workdirs := list }}
-{{- with .Values.config.c1zTempDir }}
-{{- $workdirs = append $workdirs (list (printf "config.c1zTempDir is %s" (clean .)) (clean .)) }}
+{{- with include "baton-datadog.plainSetting" (list . "c1zTempDir") | fromJson }}
+{{- $path := include "baton-datadog.podPath" .value }}
+{{- $workdirs = append $workdirs (list (printf "%s is %s" .what $path) $path) }}
 {{- end }}
-{{- with .Values.config.file }}
-{{- $workdirs = append $workdirs (list (printf "config.file is in %s" (dir .)) (dir .)) }}
+{{- with include "baton-datadog.plainSetting" (list . "file") | fromJson }}
+{{- $path := dir (include "baton-datadog.podPath" .value) }}
+{{- $workdirs = append $workdirs (list (printf "%s is in %s" .what $path) $path) }}
 {{- end }}
 {{- range $workdirs }}
+{{- $what := index . 0 }}
 {{- $path := index . 1 }}
-{{- $there := eq $path "/tmp" }}
-{{- range $mount := keys $mounts }}
-{{- if and (ne $mount "/tmp") (or (eq $path $mount) (hasPrefix (printf "%s/" $mount) $path)) }}
-{{- $there = true }}
+{{- $kind := include "baton-datadog.volumeHolding" (list $mountKinds $path) | fromJson }}
+{{- if not $kind }}
+{{- fail (printf "%s, which is on the read-only root filesystem: the connector writes its working files there and refuses a directory it cannot write; use /tmp, or a writable volume mounted at that path (extraVolumes, extraVolumeMounts)" $what) }}
+{{- end }}
+{{- if $kind.readOnly }}
+{{- fail (printf "%s, which is on the read-only volume %q (%s): the connector writes its working files there and refuses a directory it cannot write (the kubelet mounts configMap, secret, downwardAPI and projected volumes read-only, and readOnly makes any other so); use /tmp, or a writable volume" $what $kind.volume $kind.where) }}
+{{- end }}
+{{- if and $kind.empty (ne $path $kind.mount) }}
+{{- fail (printf "%s, which does not exist in the pod: %s is an emptyDir, empty when the pod starts, and the connector refuses a directory that is not there; use %s itself, or mount a volume at that path (extraVolumes, extraVolumeMounts)" $what $kind.mount $kind.mount) }}
 {{- end }}
 {{- end }}
-{{- if not $there }}
-{{- fail (printf "%s, which does not exist in the pod: /tmp is an emptyDir, empty when the pod starts, and the connector refuses a directory that is not there; use /tmp itself, or mount a volume at that path (extraVolumes, extraVolumeMounts)" (index . 0)) }}
+{{- /* The files the connector reads at start (refusing one that is not there, at every start): below an emptyDir's
+mount point, /tmp's included, none is there when the pod starts. `caBundle: /tmp/ca.pem` without a volume for it
+rendered a pod that never started. On the root filesystem it may be the image's own (its CA bundle). */}}
+{{- $readFiles := list }}
+{{- with include "baton-datadog.plainSetting" (list . "caBundle") | fromJson }}
+{{- $readFiles = append $readFiles (list .what (include "baton-datadog.podPath" .value)) }}
+{{- end }}
+{{- range .Values.extraEnv }}
+{{- if and (has (toString .name) (list "BATON_CONFIG_PATH" "SSL_CERT_FILE")) .value }}
+{{- $readFiles = append $readFiles (list (printf "extraEnv %s" .name) (include "baton-datadog.podPath" (toString .value))) }}
+{{- end }}
+{{- end }}
+{{- range $readFiles }}
+{{- $path := index . 1 }}
+{{- $kind := include "baton-datadog.volumeHolding" (list $mountKinds $path) | fromJson }}
+{{- if and $kind $kind.empty }}
+{{- fail (printf "%s is %s, which does not exist in the pod: %s is an emptyDir, empty when the pod starts, and the connector refuses a file that is not there; mount the volume that holds it (extraVolumes, e.g. a ConfigMap, and extraVolumeMounts) at a path of its own" (index . 0) $path $kind.mount) }}
 {{- end }}
 {{- end }}
 {{- /* A label or annotation key given in values that the chart also sets: the rendered YAML had the key twice,
@@ -381,6 +448,18 @@ with every alert of the group, in silence. Strings as PromQL quotes them: "...",
 {{- if eq (toString (($source.secretRef | default dict).name)) (include "baton-datadog.secretName" $) }}
 {{- fail (printf "extraEnvFrom[%d] names the Secret %s, which the chart already reads (existingSecret or its own): leave it out" $i (include "baton-datadog.secretName" $)) }}
 {{- end }}
+{{- /* A ConfigMap holding a secret setting, as the cluster has it (`lookup`: nothing where the chart is rendered
+without the cluster), its prefix applied: the same exposure as a configMapKeyRef. Named by key, never by value. */}}
+{{- with $source.configMapRef }}
+{{- $configMap := toString .name }}
+{{- $found := lookup "v1" "ConfigMap" $.Release.Namespace $configMap | default dict }}
+{{- range $held, $value := ($found.data | default dict) }}
+{{- $env := printf "%s%s" (toString ($source.prefix | default "")) $held }}
+{{- if and $value (has $env $secretSettings) }}
+{{- fail (printf "extraEnvFrom[%d] reads the ConfigMap %q, which holds %s: there it is readable by whoever may read ConfigMaps (the built-in view role among them); credentials come only from a Secret: move it to one (existingSecret, secret.* or an extraEnvFrom secretRef)" $i $configMap $env) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- $seen := dict }}
 {{- range $i, $entry := .Values.extraEnv }}
@@ -407,8 +486,61 @@ An empty value beside valueFrom is what tools that fill every field write, and h
 {{- if and (has $key (values $secretKeys)) .value }}
 {{- fail (printf "extraEnv sets %s as a plain value, in clear text in the Deployment: credentials come only from a Secret; use secret.*, existingSecret, extraEnvFrom or valueFrom.secretKeyRef" $key) }}
 {{- end }}
+{{- /* From a Secret with valueFrom too: a configMapKeyRef keeps the secret in a ConfigMap, a fieldRef in the pod's
+annotations or labels (and every ReplicaSet's), each read by whoever may read ConfigMaps or pods, which the built-in
+view role may and Secrets it may not. */}}
+{{- if has $key $secretSettings }}
+{{- range $source, $ref := .valueFrom | default dict }}
+{{- if and $ref (ne $source "secretKeyRef") }}
+{{- fail (printf "extraEnv takes %s from valueFrom.%s, not from a Secret: there it is readable by whoever may read ConfigMaps or pods (the built-in view role among them); credentials come only from a Secret: use valueFrom.secretKeyRef, secret.*, existingSecret or an extraEnvFrom secretRef" $key $source) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- $_ := set $seen $key true }}
 {{- end }}
+{{- end }}
+
+{{/* A connector setting as values give it to the pod in plain text, as JSON {"what": where it is given, "value": ...},
+or {} when they give none: `config.<key>`, else (that value null or "", which configEnv leaves out) the extraEnv entry
+of its BATON_* name with a plain value, which the chart allows there. Every check of a setting reads it from here:
+the checks read config.<key> alone, and the same path or host given in extraEnv passed none of them. An entry with
+valueFrom, or a key of a Secret, the chart cannot see. */}}
+{{- define "baton-datadog.plainSetting" -}}
+{{- $root := index . 0 }}
+{{- $key := index . 1 }}
+{{- $env := get (include "baton-datadog.settingEnvNames" $root | fromYaml) $key }}
+{{- $found := dict }}
+{{- $value := get $root.Values.config $key }}
+{{- if and (not (kindIs "invalid" $value)) (ne (toString $value) "") }}
+{{- $found = dict "what" (printf "config.%s" $key) "value" (toString $value) }}
+{{- else }}
+{{- range $root.Values.extraEnv }}
+{{- if and (eq (toString .name) $env) .value }}
+{{- $found = dict "what" (printf "extraEnv %s" $env) "value" (toString .value) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toJson $found }}
+{{- end }}
+
+{{/* Of the pod's mounts ({path: {where, volume, readOnly, empty}}, as validate builds them), the deepest holding a
+path, as JSON with its mount point added ("mount"); {} when none does (the read-only root filesystem):
+(list mounts path). */}}
+{{- define "baton-datadog.volumeHolding" -}}
+{{- $mounts := index . 0 }}
+{{- $path := index . 1 }}
+{{- $holder := "" }}
+{{- range $mount := keys $mounts }}
+{{- if and (or (eq $path $mount) (hasPrefix (printf "%s/" $mount) $path)) (gt (len $mount) (len $holder)) }}
+{{- $holder = $mount }}
+{{- end }}
+{{- end }}
+{{- if $holder }}{{ merge (dict "mount" $holder) (get $mounts $holder) | toJson }}{{ else }}{}{{ end }}
+{{- end }}
+
+{{/* A path as the connector opens it in the pod: cleaned, and a relative one from the image's WORKDIR, /tmp. */}}
+{{- define "baton-datadog.podPath" -}}
+{{- isAbs . | ternary (clean .) (clean (printf "/tmp/%s" .)) }}
 {{- end }}
 
 {{/* The connector container's securityContext, without the fields set to null in values (a platform that assigns
@@ -477,17 +609,17 @@ plain number, for comparing two of them. */}}
 {{- mul $n (get (dict "ms" 1 "s" 1000 "m" 60000 "h" 3600000) $unit) }}
 {{- end }}
 
-{{/* With the NetworkPolicy on, every port the values make the connector dial (config.c1ApiHost, config.baseUrl, an
-HTTPS_PROXY or ALL_PROXY in extraEnv: the proxies it reads for https) must be 443 or in networkPolicy.extraEgress,
-else the pod starts and every call times out. */}}
+{{/* With the NetworkPolicy on, every port the values make the connector dial (config.c1ApiHost, config.baseUrl, or
+their BATON_* names in extraEnv; an HTTPS_PROXY or ALL_PROXY in extraEnv: the proxies it reads for https) must be 443
+or in networkPolicy.extraEgress, else the pod starts and every call times out. */}}
 {{- define "baton-datadog.egressPortsAllowed" -}}
 {{- $dials := list }}
-{{- with .Values.config.c1ApiHost }}
-{{- $port := regexFind "[0-9]+$" (regexFind ":[0-9]+$" .) | default "443" }}
-{{- $dials = append $dials (list "config.c1ApiHost" (include "baton-datadog.decimal" $port)) }}
+{{- with include "baton-datadog.plainSetting" (list . "c1ApiHost") | fromJson }}
+{{- $port := regexFind "[0-9]+$" (regexFind ":[0-9]+$" .value) | default "443" }}
+{{- $dials = append $dials (list .what (include "baton-datadog.decimal" $port)) }}
 {{- end }}
-{{- with .Values.config.baseUrl }}
-{{- $dials = append $dials (list "config.baseUrl" (include "baton-datadog.urlPort" .)) }}
+{{- with include "baton-datadog.plainSetting" (list . "baseUrl") | fromJson }}
+{{- $dials = append $dials (list .what (include "baton-datadog.urlPort" .value)) }}
 {{- end }}
 {{- range .Values.extraEnv }}
 {{- if and (has (upper (toString .name)) (list "HTTPS_PROXY" "ALL_PROXY")) .value }}

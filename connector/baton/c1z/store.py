@@ -614,12 +614,26 @@ class _Db:
         self.commit()
 
     def drop_other_partials(self, keep: str, unfinished_only: bool) -> None:
+        older = "SELECT sync_id FROM v1_sync_runs WHERE sync_type = 'partial' AND sync_id != ?"
+        if unfinished_only:
+            older += " AND ended_at IS NULL"
+        self._drop_runs(older, keep)
+
+    def drop_unfinished_full(self, keep: str) -> None:
+        """Delete every unfinished full sync run but `keep` ('' for none), and its rows. Asked as a run starts: the rows
+        load with the journal in memory again after it (`start_load`)."""
+        loading = self._loading
+        self._drop_runs(
+            "SELECT sync_id FROM v1_sync_runs WHERE sync_type = 'full' AND ended_at IS NULL AND sync_id != ?", keep
+        )
+        if loading:
+            self.start_load()
+
+    def _drop_runs(self, older: str, keep: str) -> None:
+        """Delete the runs `older` selects (its one parameter is `keep`) and their rows."""
         self._check_not_broken()
         self._end_load()
         with self.unit():
-            older = "SELECT sync_id FROM v1_sync_runs WHERE sync_type = 'partial' AND sync_id != ?"
-            if unfinished_only:
-                older += " AND ended_at IS NULL"
             # And rows of no run (a NULL sync id, one no run has: a damaged file's), which no reader ever shows and every
             # save carried on.
             runs = "SELECT sync_id FROM v1_sync_runs WHERE sync_id IS NOT NULL"
@@ -1163,6 +1177,17 @@ class C1ZStore:
         """Delete every partial sync run but `keep` (with `unfinished_only`, every unfinished one), and its rows (an
         unfinished one is never resumed: a targeted run always starts afresh)."""
         await self._call(self._db.drop_other_partials, keep, unfinished_only)
+
+    async def drop_unfinished_full(self, keep: str = "") -> None:
+        """Delete every unfinished full sync run but `keep` (the run being resumed; '' as a new sync starts), and its
+        rows. Only the newest unfinished run is ever resumed, so the others are never read again: kept, every failed
+        run that could not resume the one before it (its token empty after a failure that is not resumable, or
+        written with other settings) was saved beside it, a whole sync's rows more in the file at every failure; and
+        a run dated later than now (a clock set back, local time's hour after summer time) stayed the "newest", so
+        every later run started over instead of resuming its own progress."""
+        runs = await self.sync_runs()
+        if any(run.sync_type == "full" and not run.finished and run.sync_id != keep for run in runs):
+            await self._call(self._db.drop_unfinished_full, keep)  # a pass over each table: only when one is there
 
     # -- reads the sync engine needs -----------------------------------------------------------------------
 

@@ -153,6 +153,10 @@ class Syncer:
         # A resumed run does not know what the earlier runs pushed: a parent already stored in this sync had its
         # children pushed by the page that stored it, so the store answers for those (`_new_parents`).
         self._resumed = False
+        # The page tokens each listing in progress was asked for in this run, by action id (`_check_next_token`).
+        self._tokens_given: dict[str, set[int]] = {}
+        # The targeted resources whose grants listing this run pushed, as the connector answered them (`_targeted`).
+        self._target_grants: set[tuple[str, str]] = set()
 
     async def run(self) -> SyncResult:
         started = time.monotonic()
@@ -255,6 +259,7 @@ class Syncer:
                         reason=problem,
                     )
         if resumed_state is not None and (resumed_state.actions or resumed_state.completed_actions_count):
+            await self._store.drop_unfinished_full(keep=self._store.sync_id)
             self._state = resumed_state
             self._types = types
             self._grant_listers.clear()
@@ -267,6 +272,8 @@ class Syncer:
             # sync id, they stayed in the finished file whether or not this run listed them again (users deleted
             # since, another connector's rows). A new sync replaces it like any run that cannot be resumed.
             log.warning("unfinished sync has an empty state; starting a new one", sync_id=resumable.sync_id)
+        # The unfinished runs this one does not continue are never resumed (`C1ZStore.drop_unfinished_full`).
+        await self._store.drop_unfinished_full()
         await self._store.start_sync("full")
         self._state = st.SyncState(
             should_skip_entitlements_and_grants=opts.skip_entitlements_and_grants,
@@ -413,8 +420,12 @@ class Syncer:
         return await self._store.stray_row(sorted(types) if listed else [], empty)
 
     def _init_targeted(self) -> None:
-        for rid in reversed(self._options.targeted_resources):
-            self._state.push(st.TARGETED_RESOURCE_SYNC, resource_type_id=rid.resource_type, resource_id=rid.resource)
+        # Each target once, in the order first named: a request (a task's 32 MiB, --sync-resources) naming one resource
+        # again and again cost a lookup and a grants listing per mention, hundreds of thousands of upstream requests for
+        # one resource, and a target gone since counted one warning per mention until too many failed the sync.
+        targets = dict.fromkeys((rid.resource_type, rid.resource) for rid in self._options.targeted_resources)
+        for type_id, resource_id in reversed(list(targets)):
+            self._state.push(st.TARGETED_RESOURCE_SYNC, resource_type_id=type_id, resource_id=resource_id)
         self._state.push(st.LIST_RESOURCE_TYPES)
 
     # -- one step ----------------------------------------------------------------------------------------
@@ -742,7 +753,15 @@ class Syncer:
         ):
             entitlements = list(syncer.entitlements(res))
         self._state.finish(action)  # the top of the stack: before the push below, so finishing it is a pop
-        if self._grants_enabled() and not self._skips(rtype, res, annotation_resource_pb2.SkipGrants):
+        answered = (res.id.resource_type, res.id.resource)
+        if (
+            self._grants_enabled()
+            and not self._skips(rtype, res, annotation_resource_pb2.SkipGrants)
+            and answered not in self._target_grants
+        ):
+            # Once per resource answered: two targets the connector answers with one resource (a UUID named in two
+            # cases) listed its grants twice.
+            self._target_grants.add(answered)
             # The resource as the connector answered it, as it is stored: a target named otherwise (another case of a
             # UUID) found no stored resource, and the sync ended with the target's grants missing.
             self._state.push(st.LIST_GRANTS, resource_type_id=res.id.resource_type, resource_id=res.id.resource)
@@ -778,6 +797,7 @@ class Syncer:
             detail=message,
         )
         self._state.finish(action)
+        self._tokens_given.pop(action.id, None)
         await self._checkpoint()
         done = self._state.completed_actions_count
         if len(self._warnings) > _MAX_WARNINGS and len(self._warnings) > done / 10:
@@ -790,10 +810,32 @@ class Syncer:
             self._state.finish(action)
 
     def _check_next_token(self, action: st.Action, page: Page[T]) -> None:
-        if page.next_token and page.next_token == action.page_token:
+        """Refuse a next page token this run already asked the action's listing for: its pages go round.
+
+        The same token as the one given is a loop of one page; a listing whose tokens go round through two or more
+        pages (a peer's cursors A -> B -> C -> A, a page served again under a new cursor that leads back) was walked
+        for ever, each page stored again over itself. The tokens are remembered per action as hashes (8 bytes a page,
+        the string hash is randomised per process, so a peer cannot make two differ and collide), only while its
+        listing is in progress; a resumed run starts with none (it is bounded again from its first page)."""
+        token = page.next_token
+        if not token:
+            self._tokens_given.pop(action.id, None)
+            return
+        if token == action.page_token:
             raise InternalError(
                 f"{action.operation} {action.resource_type_id}: the connector returned the same page token "
                 "it was given (would loop forever)"
+            )
+        given = self._tokens_given.get(action.id)
+        if given is None:
+            given = self._tokens_given[action.id] = set()
+        if action.page_token:
+            given.add(hash(action.page_token))
+        if hash(token) in given:
+            where = f"{action.resource_type_id}:{action.resource_id}" if action.resource_id else action.resource_type_id
+            raise InternalError(
+                f"{action.operation} {where}: the connector returned a page token it had already returned in this "
+                "listing: its pages go round (would loop forever)"
             )
 
     async def _checkpoint(self) -> None:

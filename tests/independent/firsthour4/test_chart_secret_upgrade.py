@@ -137,7 +137,11 @@ def test_with_existing_secret_nothing_is_looked_up(cluster: kubeapi.KubeApi) -> 
     cluster.put_secret(NAMESPACE, NAME, installed_data(), OURS)
     rendered = upgrade(cluster, {**ACME, "existingSecret": "baton-datadog-secrets"})
     assert [d for d in chart_tools.manifests(rendered) if d["kind"] == "Secret"] == []
-    assert not any("/secrets/" in path for path in cluster.paths)
+    # The release's own Secret is not read; existingSecret's is, for its annotations only (a Secret this release made
+    # would be deleted by the upgrade: tests/independent/deploy3/test_upgrade_keeps_what_it_names.py).
+    assert [path for path in cluster.paths if "/secrets/" in path] == [
+        f"/api/v1/namespaces/{NAMESPACE}/secrets/baton-datadog-secrets"
+    ]
 
 
 def test_a_key_an_extra_env_from_source_holds_is_not_kept(cluster: kubeapi.KubeApi) -> None:

@@ -1,0 +1,86 @@
+"""Helm deletes at an upgrade every object the release had and no longer renders. `existingSecret` stops the chart
+rendering its own Secret, and the natural name to give it, switching from `secret.*` to a Secret managed outside the
+chart, is the one `kubectl get secrets` shows: the release's own `<release>-baton-datadog`. The upgrade rendered no
+Secret, so Helm deleted it: the credentials were gone from the cluster, and every pod started after that (a restart,
+a node drain) stayed in CreateContainerConfigError, its Secret not found.
+
+Class guarded: a value naming an existing object the chart may have made is checked against "this release made it"
+(Helm's `meta.helm.sh/release-name` and `-namespace` annotations, read with `lookup` at an upgrade) and refused then,
+naming what Helm would do. An object of that name made by anyone else is taken as before. The other member,
+`serviceAccount.name` with `create: false` naming the release's own ServiceAccount, is left: Helm's `lookup` fails
+the whole render on a Forbidden, and `create: false` is what an installer that may not touch ServiceAccounts sets.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from scripts import chart_tools
+from tests.deploy import tooling
+from tests.independent.firsthour4 import kubeapi
+
+helm_python = tooling.need("helm_python")
+
+RELEASE = chart_tools.RELEASE
+NAMESPACE = chart_tools.NAMESPACE
+NAME = f"{RELEASE}-baton-datadog"
+OURS = {"meta.helm.sh/release-name": RELEASE, "meta.helm.sh/release-namespace": NAMESPACE}
+CANARY = "canary-key-value-9b2d"
+
+
+@pytest.fixture
+def cluster() -> Iterator[kubeapi.KubeApi]:
+    with kubeapi.running() as api:
+        yield api
+
+
+def upgrade(api: kubeapi.KubeApi, values: dict[str, Any], *, is_upgrade: bool = True) -> dict[str, str]:
+    config = helm_python.Config(kube_apiserver=api.url, namespace=NAMESPACE)
+    with config, helm_python.Chart.load(str(chart_tools.CHART)) as chart:
+        rendered: dict[str, str] = config.render(
+            chart, json.loads(json.dumps(values)), name=RELEASE, namespace=NAMESPACE, is_upgrade=is_upgrade
+        )
+    return rendered
+
+
+def test_existing_secret_naming_the_releases_own_secret_is_refused(cluster: kubeapi.KubeApi) -> None:
+    cluster.put_secret(NAMESPACE, NAME, {"BATON_API_KEY": CANARY}, OURS)
+    with pytest.raises(Exception, match=f'existingSecret names the Secret "{NAME}", which this release made') as raised:
+        upgrade(cluster, {"existingSecret": NAME})
+    assert CANARY not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "annotations",
+    [
+        {},  # made by hand
+        {"meta.helm.sh/release-name": "another", "meta.helm.sh/release-namespace": NAMESPACE},
+        {"meta.helm.sh/release-name": RELEASE, "meta.helm.sh/release-namespace": "elsewhere"},
+    ],
+)
+def test_objects_of_that_name_made_by_others_are_taken(cluster: kubeapi.KubeApi, annotations: dict[str, str]) -> None:
+    cluster.put_secret(NAMESPACE, NAME, {"BATON_API_KEY": CANARY}, annotations)
+    docs = chart_tools.manifests(upgrade(cluster, {"existingSecret": NAME}))
+    assert not [d for d in docs if d["kind"] == "Secret"]
+
+
+def test_at_an_install_nothing_is_deleted_and_a_leftover_is_taken(cluster: kubeapi.KubeApi) -> None:
+    """A Secret left by an earlier release of this name (Helm's annotations on it) is no object of a release's
+    manifest at an install: nothing deletes it, and existingSecret may name it."""
+    cluster.put_secret(NAMESPACE, NAME, {"BATON_API_KEY": CANARY}, OURS)
+    chart_tools.manifests(upgrade(cluster, {"existingSecret": NAME}, is_upgrade=False))
+
+
+def test_still_rendered_the_releases_own_objects_are_fine(cluster: kubeapi.KubeApi) -> None:
+    """The chart's own Secret, still made by it, is not "named" by a value."""
+    cluster.put_secret(NAMESPACE, NAME, {}, OURS)
+    docs = chart_tools.manifests(upgrade(cluster, {}))
+    assert "Secret" in {d["kind"] for d in docs}
+
+
+def test_without_a_cluster_nothing_is_known_and_it_renders() -> None:
+    chart_tools.manifests(chart_tools.render({"existingSecret": NAME}))

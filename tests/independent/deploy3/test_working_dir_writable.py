@@ -1,0 +1,123 @@
+"""The connector writes its working sync files in `config.c1zTempDir` and the periodic sync's file beside
+`config.file`, and refuses at start a directory it cannot write (exit 2, at every restart: CrashLoopBackOff). The
+pod's root filesystem is read-only, so the chart checks that each is on a volume: it took any path at or under any
+mount, whatever the volume. Three kinds rendered a pod that can never start:
+
+- a ConfigMap, Secret, downwardAPI or projected volume: the kubelet mounts those read-only, whatever the mount says;
+- a mount with `readOnly: true`, or a persistentVolumeClaim or CSI volume marked `readOnly`;
+- a directory below an emptyDir's mount point (`/tmp/work/sub` with an emptyDir on /tmp/work): an emptyDir is empty
+  when the pod starts, as /tmp itself is, where `/tmp/baton` was already refused for that.
+
+Class guarded: the working paths are checked against what the pod can write, by the deepest volume holding them.
+A directory below a persistent volume's mount point may exist (the volume's business), so it renders.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from scripts import chart_tools
+from tests.deploy import tooling
+
+tooling.need("helm_python")
+
+
+def mounted(volume: dict[str, Any], path: str = "/tmp/work", **mount: Any) -> dict[str, Any]:
+    return {
+        "extraVolumes": [{"name": "work", **volume}],
+        "extraVolumeMounts": [{"name": "work", "mountPath": path, **mount}],
+    }
+
+
+EMPTY: dict[str, Any] = {"emptyDir": {}}
+CLAIM: dict[str, Any] = {"persistentVolumeClaim": {"claimName": "baton-work"}}
+
+
+@pytest.mark.parametrize(
+    ("volume", "mount"),
+    [
+        ({"configMap": {"name": "baton-ca"}}, {}),
+        ({"secret": {"secretName": "baton-ca"}}, {}),
+        ({"downwardAPI": {"items": [{"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}]}}, {}),
+        ({"projected": {"sources": [{"configMap": {"name": "baton-ca"}}]}}, {}),
+        (EMPTY, {"readOnly": True}),
+        (CLAIM, {"readOnly": True}),
+        ({"persistentVolumeClaim": {"claimName": "baton-work", "readOnly": True}}, {}),
+        ({"csi": {"driver": "secrets-store.csi.k8s.io", "readOnly": True}}, {}),
+    ],
+)
+@pytest.mark.parametrize(
+    ("config", "named"),
+    [
+        ({"c1zTempDir": "/tmp/work"}, "config.c1zTempDir is /tmp/work"),
+        ({"file": "/tmp/work/sync.c1z", "syncInterval": 3600}, "config.file is in /tmp/work"),
+        ({"c1zTempDir": "/tmp/work/sub"}, "config.c1zTempDir is /tmp/work/sub"),
+    ],
+)
+def test_a_working_path_on_a_read_only_volume_is_refused(
+    volume: dict[str, Any], mount: dict[str, Any], config: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(
+        Exception, match=named + r", which is on the read-only volume \"work\" \(extraVolumeMounts\[0\]"
+    ):
+        chart_tools.render({**mounted(volume, **mount), "config": config})
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({**mounted(EMPTY), "config": {"c1zTempDir": "/tmp/work/sub"}}, "config.c1zTempDir is /tmp/work/sub"),
+        (
+            {**mounted(EMPTY), "config": {"file": "/tmp/work/out/sync.c1z", "syncInterval": 3600}},
+            "config.file is in /tmp/work/out",
+        ),
+        # The chart's own /tmp volume mounted again elsewhere is the same emptyDir.
+        (
+            {
+                "extraVolumeMounts": [{"name": "tmp", "mountPath": "/tmp/again"}],
+                "config": {"c1zTempDir": "/tmp/again/x"},
+            },
+            "config.c1zTempDir is /tmp/again/x",
+        ),
+    ],
+)
+def test_a_directory_below_an_empty_dir_mount_is_refused(values: dict[str, Any], named: str) -> None:
+    with pytest.raises(Exception, match=named + r", which does not exist in the pod"):
+        chart_tools.render(values)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {**mounted(EMPTY), "config": {"c1zTempDir": "/tmp/work", "file": "/tmp/work/sync.c1z", "syncInterval": 60}},
+        {**mounted(CLAIM), "config": {"c1zTempDir": "/tmp/work/sub"}},  # a persistent volume may hold it
+        {
+            **mounted(
+                {
+                    "ephemeral": {
+                        "volumeClaimTemplate": {
+                            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+                        }
+                    }
+                }
+            ),
+            "config": {"c1zTempDir": "/tmp/work"},
+        },
+        # A read-only volume for the CA bundle beside a writable /tmp: the usual case.
+        {**mounted({"configMap": {"name": "baton-ca"}}, "/tmp/ca"), "config": {"caBundle": "/tmp/ca/ca.pem"}},
+        {**mounted({"configMap": {"name": "baton-ca"}}, "/etc/baton-ca", readOnly=True)},
+        # The deepest volume decides: a writable emptyDir mounted inside a read-only one's path.
+        {
+            "extraVolumes": [{"name": "ca", "configMap": {"name": "baton-ca"}}, {"name": "work", "emptyDir": {}}],
+            "extraVolumeMounts": [
+                {"name": "ca", "mountPath": "/tmp/ca"},
+                {"name": "work", "mountPath": "/tmp/ca/work"},
+            ],
+            "config": {"c1zTempDir": "/tmp/ca/work"},
+        },
+    ],
+)
+def test_working_paths_on_writable_volumes_render(values: dict[str, Any]) -> None:
+    chart_tools.manifests(chart_tools.render(values))
