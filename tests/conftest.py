@@ -12,6 +12,9 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
+import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -89,7 +92,12 @@ def _logging_as_found() -> Iterator[None]:
     saved["processors"] = list(saved["processors"])
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    # The hooks a run's logging takes over (`connector/daemon/logging.py`, `_route_python_output`): pytest installs its
+    # own once per session, and a test configuring the daemon's logging as a run does left them replaced for every
+    # later test of its worker (an unraisable exception or a thread's then went to that test's log, unseen by pytest).
+    hooks = warnings.showwarning, threading.excepthook, sys.unraisablehook
     yield
+    warnings.showwarning, threading.excepthook, sys.unraisablehook = hooks
     if configured:
         structlog.configure(**saved)
     else:

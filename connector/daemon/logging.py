@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 import threading
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any, Protocol, TextIO
@@ -807,3 +808,66 @@ def configure(level: str = "info", fmt: str = "json", stream: TextIO | None = No
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
+    if stream is None:
+        _route_python_output()
+
+
+def _route_python_output() -> None:
+    """What Python itself writes to stderr, in a run, as log lines: a warning (`warnings.warn`: a library's, a coroutine
+    never awaited), an exception ending a thread, and one raised where it cannot propagate (a finalizer, a callback at
+    garbage collection). Python wrote each as plain text on two or more lines, in a stream of JSON lines, past the
+    redactor: a JSON log pipeline dropped or split them, and a secret in their text reached the log as it was."""
+    warnings.showwarning = _warning_line
+    threading.excepthook = _thread_failed_line
+    sys.unraisablehook = _unraisable_line
+
+
+def _warning_line(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    if file is None or file is sys.stderr:
+        with contextlib.suppress(Exception):  # a logging that cannot log (at the interpreter's exit): Python's words
+            _python_log().warning(
+                "python warning", category=category.__name__, warning=str(message), where=f"{filename}:{lineno}"
+            )
+            return
+    # Shown to a file of the caller's choosing, or the log cannot take it: as Python shows it.
+    with contextlib.suppress(OSError, ValueError):
+        (file or sys.stderr).write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+def _thread_failed_line(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return  # as Python's own hook: a thread's normal way out
+    try:
+        _python_log().error(
+            "uncaught exception in a thread",
+            thread=args.thread.name if args.thread is not None else None,
+            exc_info=(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback),
+        )
+    except Exception:
+        threading.__excepthook__(args)
+
+
+def _unraisable_line(unraisable: Any) -> None:
+    where = unraisable.object
+    try:
+        _python_log().error(
+            "exception ignored",
+            where=unraisable.err_msg or "Exception ignored in",
+            object=getattr(where, "__qualname__", None) or type(where).__qualname__,
+            exc_info=(unraisable.exc_type, unraisable.exc_value or unraisable.exc_type(), unraisable.exc_traceback),
+        )
+    except Exception:
+        sys.__unraisablehook__(unraisable)
+
+
+def _python_log() -> Any:
+    import structlog
+
+    return structlog.get_logger(__name__)

@@ -689,7 +689,7 @@ def test_ready_only_after_hello_and_while_conductorone_answers() -> None:
     clock.now += 2
     ready, why = readiness()
     assert not ready
-    assert why == "ConductorOne not reached for 61 s (window 60 s)"
+    assert why == "ConductorOne not reached for 61 s (window 60 s); last failure: GetTask UNAVAILABLE"
     readiness.on_call(_ok())
     assert readiness() == (True, "")
 
@@ -718,7 +718,10 @@ def test_time_without_any_call_is_not_an_outage() -> None:
     clock.now += 10 * MIN_READY_WINDOW
     assert readiness() == (True, "")
     readiness.on_call(RpcResult(method="Heartbeat", code="DEADLINE_EXCEEDED", seconds=30.0))
-    assert readiness() == (False, "ConductorOne not reached for 600 s (window 60 s)")
+    assert readiness() == (
+        False,
+        "ConductorOne not reached for 600 s (window 60 s); last failure: Heartbeat DEADLINE_EXCEEDED",
+    )
 
 
 def test_a_failed_token_fetch_is_a_failure_to_reach_conductorone() -> None:

@@ -527,12 +527,15 @@ class BatonServiceClient:
                 delay = backoff.next_delay(exc.retry_after)
                 if delay is None:
                     raise
+                # With the error: the code alone (none when the token request failed) said nothing of why, and the
+                # attempts' causes were in no line.
                 log.warning(
                     "c1 upload attempt failed, retrying",
                     task_id=task_id,
                     attempt=backoff.failures,
                     code=exc.code.name if exc.code else None,
                     retry_in=round(delay, 3),
+                    error=str(exc),
                 )
                 await asyncio.sleep(delay)
             else:

@@ -265,7 +265,10 @@ class TokenSource:
                 token = self._parse(response, body, requested_at=started)
         except C1AuthError:
             self._notify(ok=False, status_code=status_code, started=started)
-            log.warning("c1 token request failed", token_url=self.token_url, http_status=status_code)
+            # At debug: the error reaches the call that needed the token, and the loop that made it logs it in full
+            # (`polling ConductorOne failed`, `Hello failed; retrying`, ...). A warning here too logged each refused
+            # token request twice, this line without the words.
+            log.debug("c1 token request failed", token_url=self.token_url, http_status=status_code)
             raise
         finally:
             self.asking_since = None

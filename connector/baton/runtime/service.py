@@ -120,24 +120,35 @@ class Readiness:
         client exists."""
         self._last_contact: float | None = None
         self._failed_since_contact = False
+        self._last_failure: str | None = None
+        """The last failure since the last contact, in our words (a method and a gRPC code, a token request's HTTP
+        status): the reasons name it. Without it `/readyz` said which state the pod was in, never why (`waiting for a
+        successful Hello` for a refused token request as for a host that does not resolve), and the runbook's first
+        step, reading `/readyz`, sent the operator to the logs."""
 
     def contact(self) -> None:
         self._last_contact = self._clock()
         self._failed_since_contact = False
+        self._last_failure = None
 
-    def failure(self) -> None:
+    def failure(self, what: str | None = None) -> None:
         self._failed_since_contact = True
+        if what is not None:
+            self._last_failure = what
 
     def on_call(self, result: RpcResult) -> None:
         if result.code == "OK":
             self.contact()
         else:
-            self.failure()
+            self.failure(f"{result.method} {result.code}")
 
     def on_token_fetch(self, fetch: TokenFetch) -> None:
         # A successful fetch is not contact with BatonService: the call it is for says whether that works.
         if not fetch.ok:
-            self.failure()
+            self.failure(_token_failure(fetch.status_code))
+
+    def _last(self) -> str:
+        return f"; last failure: {self._last_failure}" if self._last_failure is not None else ""
 
     @property
     def window(self) -> float:
@@ -159,7 +170,7 @@ class Readiness:
                 "ConductorOne",
             )
         if not self.hello_ok:
-            return False, "waiting for a successful Hello to ConductorOne"
+            return False, f"waiting for a successful Hello to ConductorOne{self._last()}"
         now = self._clock()
         since = now - (self._last_contact if self._last_contact is not None else -math.inf)
         # A token request unanswered for longer than the window is a failure already: it fails only at the token
@@ -168,11 +179,20 @@ class Readiness:
         asked = self.token_asked_since()
         unanswered = asked is not None and now - asked > self.window
         if (self._failed_since_contact or unanswered) and since > self.window:
-            reason = f"ConductorOne not reached for {since:.0f} s (window {self.window:.0f} s)"
+            reason = f"ConductorOne not reached for {since:.0f} s (window {self.window:.0f} s){self._last()}"
             if asked is not None and unanswered:
                 reason += f"; a token request unanswered for {now - asked:.0f} s"
             return False, reason
         return True, ""
+
+
+def _token_failure(status_code: int | None) -> str:
+    """A failed token request in a readiness reason: its HTTP status only (never the answer's words, a peer's)."""
+    if status_code is None:
+        return "the token request got no answer"
+    if status_code == 200:
+        return "the token request's HTTP 200 answer held no usable token"
+    return f"the token request was answered HTTP {status_code}"
 
 
 _ADDRESS_FAULTS = frozenset({errno.EADDRNOTAVAIL, errno.EINVAL, errno.EAFNOSUPPORT})

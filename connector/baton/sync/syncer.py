@@ -814,9 +814,10 @@ class Syncer:
 
         The same token as the one given is a loop of one page; a listing whose tokens go round through two or more
         pages (a peer's cursors A -> B -> C -> A, a page served again under a new cursor that leads back) was walked
-        for ever, each page stored again over itself. The tokens are remembered per action as hashes (8 bytes a page,
-        the string hash is randomised per process, so a peer cannot make two differ and collide), only while its
-        listing is in progress; a resumed run starts with none (it is bounded again from its first page)."""
+        for ever, each page stored again over itself. The tokens are remembered per action as hashes (about 90 bytes a
+        page in a set, whatever a token's length; the string hash is randomised per process, so a peer cannot choose
+        two tokens that collide), only while its listing is in progress. A resumed run starts with none: a cycle
+        that began before the interruption is caught once it comes round again after it."""
         token = page.next_token
         if not token:
             self._tokens_given.pop(action.id, None)
