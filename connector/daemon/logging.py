@@ -517,9 +517,10 @@ class _Stderr(io.TextIOBase):
     time, never dropped for a full queue; printed past the writer, it blocked the exit on a full pipe for good.
 
     Each line is redacted, as a log line is: the interpreter writes here text it was given, past the log's processors
-    (logging's own "--- Logging error ---" with the arguments of a call it could not format, an uncaught exception's
-    traceback in a thread or in a `__del__`, a warning's message), and a secret among them went out whole. Whole lines
-    are what is redacted: a secret written in two pieces is found once its line is complete."""
+    (logging's own "--- Logging error ---" with the arguments of a call it could not format; an uncaught exception's
+    traceback in a thread or in a `__del__` and a warning's message, when the log cannot take them as its own lines,
+    `_route_python_output`), and a secret among them went out whole. Whole lines are what is redacted: a secret written
+    in two pieces is found once its line is complete."""
 
     def __init__(self, writer: _Writer, inner: TextIO) -> None:
         self.writer = writer

@@ -2,8 +2,10 @@
 record cannot be formatted (logging's own "--- Logging error ---", which prints the call's arguments), an exception
 no one caught in a thread (`threading.excepthook`), one raised where nothing can catch it (`sys.unraisablehook`: a
 `__del__`, a coroutine's close), and a Python warning. Each wrote the text it was given, past the log redactor, to the
-process's stderr: a secret among the arguments or in an exception's message went out whole. Only a process shows it:
-the log writer owns the stream only when it is the process's own stderr."""
+process's stderr: a secret among the arguments or in an exception's message went out whole. The last three are log
+lines of their own now (`logging._route_python_output`, tests/independent/operator2); logging's own error, and those
+hooks' fallbacks, still print: what reaches the stream is redacted line by line. Only a process shows it: the log
+writer owns the stream only when it is the process's own stderr."""
 
 from __future__ import annotations
 
