@@ -54,8 +54,9 @@ class ConnectorError(Exception):
     # True: what failed may have taken effect all the same (a write whose every answer was lost, a 5xx, a timeout or a
     # cut connection each time, may have been made; so may one answered with a success status that did not show the
     # change). Set by the connector where it knows (the Datadog layer's `said_if_maybe_made`), read by the task layer,
-    # which then says "may have worked, its answer was lost" where it said "could not be deleted" (a rolled-back
-    # credential Datadog had deleted was reported live, "delete it by hand").
+    # which then says "may have worked (no answer said whether it did)" where it said "could not be deleted" (a
+    # rolled-back credential Datadog had deleted was reported live, "delete it by hand"). Not "its answer was lost":
+    # the answer may have come, a 2xx that did not show the outcome.
     may_have_taken_effect: bool = False
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:

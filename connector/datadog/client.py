@@ -51,6 +51,7 @@ from connector.datadog.errors import (
     Unauthorized,
     UnexpectedResponse,
     not_skipped,
+    shown_not_made,
 )
 from connector.datadog.idrules import UNUSABLE_ID, all_usable_ids, another_id, is_path_id, is_usable_id
 from connector.datadog.keyshape import rejected_key_hints
@@ -146,6 +147,14 @@ def status_contradicts(user: User) -> bool:
     """Whether a user's `status`, when the answer shows one, says otherwise than its `disabled`: Datadog's user is
     disabled exactly when its status is Disabled (docs/spec/datadog-api.md §4.1)."""
     return user.status is not None and (user.status.strip().lower() == "disabled") != user.disabled
+
+
+class _ShowsNotMade(str):
+    """A `problem`'s words (`DatadogClient._item`) for an answer that shows the change not made, not one that only
+    fails to show it: its error is marked so (`errors.shown_not_made`), a plain failure that says nothing of a change
+    Datadog may have made all the same."""
+
+    __slots__ = ()
 
 
 def _seg(value: str) -> str:
@@ -401,7 +410,8 @@ class DatadogClient:
             )
         wrong = problem(envelope.data) if problem is not None else None
         if wrong is not None:
-            raise UnexpectedResponse(method=method, path=path, status=reply.status, messages=[wrong])
+            error = UnexpectedResponse(method=method, path=path, status=reply.status, messages=[wrong])
+            raise shown_not_made(error) if isinstance(wrong, _ShowsNotMade) else error
         return envelope.data
 
     # -- validation -------------------------------------------------------------------------------
@@ -579,7 +589,11 @@ class DatadogClient:
                 log.warning("Datadog's answer does not show the title as asked; it may not apply titles", user=user_id)
             # The answer's paths as well: "name" alone did not say whether Datadog sent another name, null or none.
             where = ", ".join(f"data.attributes.{f}" for f in differ)
-            return f"the answer shows {', '.join(differ)} not changed as asked ({where})" if differ else None
+            return (
+                _ShowsNotMade(f"the answer shows {', '.join(differ)} not changed as asked ({where})")
+                if differ
+                else None
+            )
 
         return await self._item(
             ItemEnvelope[User], "PATCH", path, group="users", json=body, of=user_id, problem=not_applied
@@ -610,11 +624,14 @@ class DatadogClient:
             raise UnexpectedResponse(method="DELETE", path=path, status=reply.status, messages=[wrong])
         enabled = disabled is False or (isinstance(status, str) and status.strip().lower() != "disabled")
         if enabled:
-            raise UnexpectedResponse(
-                method="DELETE",
-                path=path,
-                status=reply.status,
-                messages=["the answer shows the user not disabled (data.attributes.disabled, .status)"],
+            # What Datadog holds, and not the change: a plain failure (`shown_not_made`), the account left live.
+            raise shown_not_made(
+                UnexpectedResponse(
+                    method="DELETE",
+                    path=path,
+                    status=reply.status,
+                    messages=["the answer shows the user not disabled (data.attributes.disabled, .status)"],
+                )
             )
 
     async def enable_user(self, user_id: str) -> User:
@@ -733,12 +750,18 @@ class DatadogClient:
             # mixed up), and the list says nothing of this one.
             f"the answer is about another role (data[{stray}].relationships.roles.data lacks it)"
             if (stray := next((i for i, u in enumerate(users) if _lacks_role(u, role_id)), None)) is not None
-            else "the answer still lists the user among the role's users"
+            # These two show the change not made, not merely unshown (`shown_not_made`).
+            else _ShowsNotMade("the answer still lists the user among the role's users")
             if method == "DELETE" and holds
-            else "the answer lists all of the role's users, without the user"
+            else _ShowsNotMade("the answer lists all of the role's users, without the user")
             if method == "POST" and whole and not holds
             else None
         )
+        if isinstance(wrong, _ShowsNotMade):
+            # Under a 202 (accepted, not completed) the list may be the role's users from before a change still to
+            # come: that status is the failure, which says Datadog may make the change all the same.
+            check_completed(reply)
+            raise shown_not_made(UnexpectedResponse(method=method, path=path, status=reply.status, messages=[wrong]))
         if wrong is not None:
             raise UnexpectedResponse(method=method, path=path, status=reply.status, messages=[wrong])
         # A list that says the change was made, under a status that says it was not completed (a 202), is no more.
@@ -1128,8 +1151,14 @@ def _membership_problem(
         # The wire value, not `team_role`: that reads anything but "admin" as a member, so a demotion answered "Admin",
         # "admin " or "maintainer" (none of them Datadog's "admin" or null) was reported done.
         if membership.role != _wire_team_role(role) and not (or_admin and membership.role == "admin"):
-            shown = membership.team_role if membership.role in (None, "admin") else quoted_id(membership.role)
-            return f"the membership's role is {shown}, not the {role} asked for (data.attributes.role)"
+            if membership.role in (None, "admin"):
+                # One of Datadog's own two roles, the other than asked: the answer shows the change not made (a
+                # promotion answered member, a demotion admin), a plain failure (`_ShowsNotMade`). A role Datadog never
+                # sends ("Admin", "maintainer") is no word of Datadog's on it.
+                return _ShowsNotMade(
+                    f"the membership's role is {membership.team_role}, not the {role} asked for (data.attributes.role)"
+                )
+            return f"the membership's role is {quoted_id(membership.role)}, not the {role} asked for (data.attributes.role)"
         return None
 
     return problem

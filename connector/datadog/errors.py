@@ -56,6 +56,7 @@ __all__ = [
     "parse_error_messages",
     "permission_needed",
     "scrub",
+    "shown_not_made",
     "watching_lost_writes",
 ]
 
@@ -104,13 +105,29 @@ def may_have_landed(error: DatadogError, *, lost: bool = False) -> str | None:
     same operation, `watching_lost_writes`); SUCCESS_UNSHOWN when Datadog answered it with a 2xx that did not show the
     change. That answer got through to whatever answers for Datadog, and its status says the write was taken: it was
     refused as no word of the change done, and reported failed with nothing saying Datadog may have made it, as it had
-    (a role added, a membership removed, a user disabled). A read's failure (GET) changed nothing, whatever its
-    answer."""
+    (a role added, a membership removed, a user disabled). Not when that answer shows the change not made
+    (`shown_not_made`): it was refused for what it shows, and stays a plain failure. A read's failure (GET) changed
+    nothing, whatever its answer."""
     if lost or (error.after_lost_answer and error.method != "GET"):
         return MAY_HAVE_LANDED
+    if error.shows_not_made:
+        # Its 2xx answer was refused because it shows the change not made (the user still among the role's users,
+        # still enabled): "may have made the change" of it was false, and logged `may_be_live` an account or a grant
+        # Datadog's own answer shows live.
+        return None
     if error.method != "GET" and error.status is not None and 200 <= error.status < 300:
         return SUCCESS_UNSHOWN
     return None
+
+
+def shown_not_made(error: _E) -> _E:
+    """`error`, raised for a write's success answer that shows the change not made (a role removal answered with the
+    role's users still naming the user, a disable with the user enabled, an update with a field otherwise than
+    asked), marked so (`DatadogError.shows_not_made`): a plain failure, which `may_have_landed` adds nothing to for
+    its success status. Not for an answer that only fails to show the change (another object, a field missing, a
+    page that is not JSON): that one may come after the change was made."""
+    error.shows_not_made = True
+    return error
 
 
 def known_not_made(error: _E) -> _E:
@@ -150,6 +167,9 @@ class DatadogError(baton.ConnectorError):
     # have reached Datadog and its answer was lost (a 5xx, a timeout, a connection cut, a body that cannot be read): a
     # "not found" or "already exists" may then be an earlier attempt's own doing, and a write may have landed.
     after_lost_answer: bool = False
+    # Set (`shown_not_made`) on the error of a write whose success answer shows the change not made: Datadog said what
+    # it holds, and it is not the change, so its 2xx status says nothing of a change made all the same.
+    shows_not_made: bool = False
 
     def __init__(
         self,

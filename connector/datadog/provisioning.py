@@ -414,9 +414,18 @@ class TeamProvisioner(_EntitlementProvisioner):
                 # Datadog's 404 ("not a member") contradicts the read just made, which showed the user admin: the
                 # membership was removed since (a concurrent revoke: already revoked, as the 404 says), or the 404 is
                 # wrong and the user still admin. Taken on its word, the revoke was reported GrantAlreadyRevoked with
-                # the admin left in place. Only another read tells; one that fails or shows no admin leaves the 404 to
-                # decide, as before. (No second read when the first showed no admin: the 404 agrees with it.)
-                again = await self._membership_for_report(target)
+                # the admin left in place. Only another read tells: one showing no admin leaves the 404 to decide; one
+                # that fails leaves it unknown (taken as the 404's word, an admin still there was reported revoked).
+                # (No second read when the first showed no admin: the 404 agrees with it.)
+                try:
+                    again = await self._membership(target)
+                except DatadogError as read:
+                    raise _unsettled(
+                        read,
+                        f"Datadog answered the demotion ({exc.method} {exc.path}) 404, yet the read before it showed "
+                        "the user admin, and this read to settle it failed: whether the user is still the team's "
+                        "admin is unknown",
+                    ) from None
                 if again is not None and again.role is not None:
                     shown = "admin" if again.role == "admin" else f"holding the team role {quoted_id(again.role)}"
                     raise _nothing_revoked(exc, f"Datadog still shows the user {shown}") from None
@@ -450,8 +459,9 @@ class TeamProvisioner(_EntitlementProvisioner):
     async def _membership(self, target: _Target) -> TeamMembership | None:
         """The user's membership as the team's listing shows it, None when it shows none; a 404 on the listing (most
         likely the team is gone) is None too. It decides one thing: whether a member grant's 409 was for this user
-        (`_grant`). Everywhere else it only tells the report "already so" from "changed" (`_membership_for_report`),
-        and the write decides: taken as "the team no longer exists", a 404 here ended an admin revoke with no
+        (`_grant`), and whether an admin revoke's demotion 404 that the read before it contradicts is true
+        (`_revoke_admin`). Everywhere else it only tells the report "already so" from "changed"
+        (`_membership_for_report`), and the write decides: taken as "the team no longer exists", a 404 here ended an admin revoke with no
         demotion sent and the user left admin; the write's own 404 says what is gone."""
         # Datadog has no GET for a single membership; walk the team's memberships and stop at the user's
         # page (one request for a team of up to 100 members).
@@ -509,6 +519,15 @@ def _nothing_revoked(not_found: NotFound, why: str, *, what: str = "revoked") ->
             messages=[*not_found.details, f"a 404, yet {why}: nothing was {what}"],
         )
     )
+
+
+def _unsettled(read: DatadogError, why: str) -> DatadogError:
+    """The failure of the read that was to settle what a write's 404 left open (the admin still there or not, the user
+    disabled or not): the read's own error, its kind, code and retryability kept, saying what is unknown. Whether the
+    access is still held is not known, so its line says `may_be_live` (`may_have_taken_effect`), not `left_live`."""
+    read.messages = (*read.details, why)
+    read.may_have_taken_effect = True
+    return read
 
 
 # -- account creation ---------------------------------------------------------------------------------
@@ -737,7 +756,17 @@ class UserActions:
         except NotFound as exc:
             # Datadog answers 404 both for a user already disabled (by someone else, or by an attempt whose answer
             # was lost) and for no such user: only the user's state tells (an unknown user's 404 is raised).
-            user = await self._client.get_user(user_id, problem=_disabled_in_words_too)
+            try:
+                user = await self._client.get_user(user_id, problem=_disabled_in_words_too)
+            except NotFound:
+                raise
+            except DatadogError as read:
+                # Its failure alone said nothing of the 404 before it, and logged the account `left_live`.
+                raise _unsettled(
+                    read,
+                    f"Datadog answered the disable ({exc.method} {exc.path}) 404, already disabled or no such user, "
+                    "and this read to tell which failed: whether the user is disabled is unknown",
+                ) from None
             if not user.disabled:
                 # Datadog shows the user active: the disable was not made, whatever answers were lost on the way
                 # (said "may have made the change", and logged `may_be_live`, of a user known to be enabled: r1107).

@@ -32,7 +32,7 @@ from connector.baton.issuance import REQUEST_ID
 from connector.baton.pb.c1.config.v1 import config_pb2
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, connector_pb2, resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
-from connector.baton.tasks.outcome import MAX_REPORT_BYTES, Outcome, TaskError, Undo
+from connector.baton.tasks.outcome import MAX_REPORT_BYTES, Outcome, TaskError, Undo, undone_on_stop
 
 if TYPE_CHECKING:
     from connector.baton.crypto.providers import Recipient
@@ -57,9 +57,11 @@ NOT_ROLLED_BACK = "; the minted credential could not be deleted again"
 ROLLED_BACK = "; the minted credential was deleted again"
 """Said by every failure after a mint whose credential was deleted again: without it, a report of a failure after a
 201 did not tell ConductorOne (or the person reading it) whether a live credential was left."""
-MAYBE_ROLLED_BACK = "; deleting the minted credential again may have worked, its answer was lost"
-"""Said when the deletion failed after an attempt whose answer was lost (the provider's error says it may have taken
-effect, `ConnectorError.may_have_taken_effect`): it may have deleted the credential, or not. "Could not be deleted
+MAYBE_ROLLED_BACK = "; deleting the minted credential again may have worked (no answer said whether it did)"
+"""Said when the deletion failed in a way that may have deleted the credential all the same (the provider's error
+says it may have taken effect, `ConnectorError.may_have_taken_effect`: an attempt whose answer was lost, or one
+answered with a success status that did not show the deletion): it may have deleted the credential, or not. Not
+"its answer was lost", which the second had not been. "Could not be deleted
 again" said it was live of a credential Datadog had deleted (a DELETE that landed, then a 503 each time); "could
 not" is kept for a deletion the provider refused."""
 NO_SUCH_CREDENTIAL = "; deleting the minted credential again was answered that there is no such credential"
@@ -333,14 +335,18 @@ async def issue_credential(
         )
     try:
         # On a worker thread: encrypting to 64 configs is up to ~0.1 s of CPU, which on the loop would stall the
-        # health endpoints and every other task. The thread gets its own copy of the list, which the `finally`
-        # below empties whatever the thread is doing.
+        # health endpoints and every other task. The thread gets a tuple of the plaintexts, not our list: the
+        # `finally` below empties the list at once, whatever the thread is doing, while the tuple (and the plaintexts
+        # it holds) lives on in the thread until its encryption ends (~0.1 s at most), since a cancelled `to_thread`
+        # does not stop its thread.
         encrypted = await asyncio.to_thread(providers.encrypt_all, recipients, tuple(issued.plaintexts))
     except asyncio.CancelledError:
-        # Cut by the shutdown while encrypting: the task ends unreported, so nothing would hand the credential over
-        # and nothing would delete it later. Deleted now (`_roll_back` tries once more if cut again).
+        # Cut by the shutdown while encrypting: the processor reports the task UNAVAILABLE (stopped mid-way, not to be
+        # retried as is), a report that carries no credential, so nothing would hand this one over and nothing would
+        # delete it later. Deleted now (`_roll_back` tries once more if cut again).
         issued.plaintexts.clear()
-        await _roll_back(issuer, issued.secret, "the task was cancelled while encrypting")
+        if await _roll_back(issuer, issued.secret, "the task was cancelled while encrypting") is RolledBack.DELETED:
+            undone_on_stop(ROLLED_BACK.removeprefix("; "))  # the report then says so, not "may have been made"
         raise
     except BaseException as exc:  # a native library's panic too: the minted key must not outlive a failure
         if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
@@ -383,8 +389,9 @@ class RolledBack(enum.Enum):
     FAILED = "failed"
     """No id to delete it by, or its deletion failed: it may still be live."""
     MAYBE = "maybe deleted"
-    """Its deletion failed after an attempt whose answer was lost (`ConnectorError.may_have_taken_effect`): it may have
-    been deleted, or may still be live."""
+    """Its deletion failed in a way that may have deleted it all the same (`ConnectorError.may_have_taken_effect`: an
+    attempt's answer lost, or a success status that did not show it done): it may have been deleted, or may still be
+    live."""
 
 
 def _after(rolled_back: RolledBack, secret: resource_pb2.Resource | None) -> str:
@@ -441,7 +448,8 @@ async def _roll_back(
 ) -> RolledBack:
     """Delete a credential we minted but cannot hand over, and say what became of it: DELETED when the provider
     deleted it; NO_SUCH when it answered that it has no such credential (nothing was deleted, it may still be live);
-    MAYBE (logged at error, `undo.may_be_done` set) when its deletion failed after an attempt whose answer was lost;
+    MAYBE (logged at error, `undo.may_be_done` set) when its deletion failed in a way that may have deleted it all the
+    same (`ConnectorError.may_have_taken_effect`);
     FAILED (logged at error) when it has no id to delete it by or its deletion failed otherwise. Only a cancellation
     escapes it: the task abandoned at shutdown, which the processor gives a few seconds and then cancels again. The
     interrupted deletion may not have reached the provider, so it is tried once more within those seconds; cut short
@@ -462,11 +470,12 @@ async def _roll_back(
     except Exception as exc:
         code = exc.code.name if isinstance(exc, ConnectorError) else type(exc).__name__
         if isinstance(exc, ConnectorError) and exc.may_have_taken_effect:
-            # The provider may have deleted it (a DELETE that landed, its answers a 503 each time): "could not be
-            # deleted" sent someone to delete by hand a credential that was gone, or to trust one that was not.
+            # The provider may have deleted it (a DELETE that landed, its answers a 503 each time, or a 2xx that did
+            # not show it done): "could not be deleted" sent someone to delete by hand a credential that was gone, or
+            # to trust one that was not.
             log.error(
-                "credential rollback's answer was lost; the minted credential may have been deleted, or may still be "
-                "live: check for it",
+                "credential rollback may have worked (no answer said whether it did); the minted credential may have "
+                "been deleted, or may still be live: check for it",
                 error=code,
                 **named,
             )

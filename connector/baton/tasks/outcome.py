@@ -6,7 +6,9 @@ message is built from our own error types, which never hold secrets; anything el
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from google.protobuf import any_pb2
@@ -19,6 +21,30 @@ from connector.baton.printable import printable
 MAX_FAILURE_MESSAGE = 4096
 """Characters of a failure message kept: handlers quote what a task named (a 1 MB action name), and the message
 goes into a FinishTask (which ConductorOne might refuse, losing the report) and into log lines."""
+
+_UNDONE_ON_STOP: ContextVar[list[str] | None] = ContextVar("undone_on_stop", default=None)
+"""Inside a handler the processor runs (`noting_undone_on_stop`): where `undone_on_stop` puts its words."""
+
+
+def undone_on_stop(words: str) -> None:
+    """Said by a handler cancelled mid-way (the shutdown) that took back what it had made before letting the
+    cancellation go on (an issuance's minted credential, deleted again): the processor's report of the stopped task
+    says `words` instead of "a change it had already sent may have been made all the same" (`TaskProcessor._abandoned`),
+    which sent someone to look for a credential Datadog had confirmed deleted. A no-op outside the processor."""
+    said = _UNDONE_ON_STOP.get()
+    if said is not None:
+        said.append(words)
+
+
+@contextmanager
+def noting_undone_on_stop(said: list[str]) -> Iterator[None]:
+    """`undone_on_stop` puts its words in `said` within the block: the processor's handler, whose cancellation leaves
+    only this to read."""
+    token = _UNDONE_ON_STOP.set(said)
+    try:
+        yield
+    finally:
+        _UNDONE_ON_STOP.reset(token)
 
 
 @dataclass(slots=True)
@@ -69,7 +95,8 @@ class Undo:
     """Undoes it; False (or an exception) when it could not (the credential's rollback logs why)."""
     may_be_done: bool = False
     """Set by `run` (or by the processor, from its error's `ConnectorError.may_have_taken_effect`) when taking it back
-    failed after an attempt whose answer was lost: it may have been taken back, or may still be in place. Said so, as
+    failed in a way that may have taken it back all the same (an attempt's answer lost, or a 2xx that did not show it
+    done): it may have been taken back, or may still be in place. Said so, as
     "may have worked … check for it", not "failed: delete it by hand"."""
     done: bool = False
     """Set by `run` once it took back what it names. A cancelled `run` raises CancelledError, and may have taken it

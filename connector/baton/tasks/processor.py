@@ -19,7 +19,7 @@ import functools
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -52,6 +52,7 @@ from connector.baton.tasks.outcome import (
     TaskError,
     Undo,
     failure_from,
+    noting_undone_on_stop,
 )
 from connector.baton.tasks.report import GONE_CONFIRMATIONS, Verdict, report_verdict
 
@@ -170,10 +171,11 @@ async def _take_back(undo: Undo) -> bool:
         return await undo.run() is not False
     except asyncio.CancelledError:
         if undo.may_be_done and not undo.done:
-            # The undo's own once-more deletion was tried and its answer lost before the cancel came (r1107): neither
-            # "left in place" nor "stopped before it could be undone" is known.
+            # An earlier try of the undo may have worked, no answer saying whether (its answer lost, or a 2xx that did
+            # not show it done), before the cancel came (r1107): neither "left in place" nor "stopped before it could
+            # be undone" is known.
             log.error(
-                "unreported work may be left in place: stopped while undoing it, and an answer was lost",
+                "unreported work may be left in place: stopped while undoing it, after a try that may have worked",
                 may_be_live=undo.what,
             )
         elif not undo.done:
@@ -183,7 +185,7 @@ async def _take_back(undo: Undo) -> bool:
         if isinstance(exc, ConnectorError) and exc.may_have_taken_effect:
             undo.may_be_done = True
             log.error(
-                "unreported work may be left in place: undoing it may have worked, its answer was lost",
+                "unreported work may be left in place: undoing it may have worked (no answer said whether it did)",
                 may_be_live=undo.what,
                 error_type=type(exc).__name__,
             )
@@ -202,8 +204,9 @@ def _too_large_failure(outcome: Outcome, limit: int, *, undone: bool) -> Outcome
     if undone:
         done = f"{what} was deleted again"
     elif outcome.undo.may_be_done:
-        # Its deletion's answer was lost (`Undo.may_be_done`): "failed: delete it by hand" of a key Datadog had deleted.
-        done = f"deleting {what} again may have worked, its answer was lost: {what} may still be live, check for it"
+        # Its deletion may have worked, no answer saying whether (`Undo.may_be_done`): "failed: delete it by hand" of a
+        # key Datadog had deleted.
+        done = f"deleting {what} again may have worked (no answer said whether it did): {what} may still be live, check for it"
     else:
         done = f"deleting {what} again failed: delete it by hand"
     message = f"the task's response is too large to report ({size} bytes; at most {limit}); {done}"
@@ -300,8 +303,8 @@ def _left_live(task: baton_pb2.Task, kind: str, *, maybe: bool = False) -> dict[
     """The grant a failed revoke leaves in place, by its id (made from its parts when ConductorOne sent none), the
     resource (an issued credential) a failed `delete_resource` leaves live, or the account a failed disable leaves
     enabled; none for a task that did not decode or named nothing. Under `may_be_live` when the failed change may
-    have been made all the same (`Failure.may_have_taken_effect`: its answer lost): `left_live` named a credential
-    Datadog had deleted."""
+    have been made all the same (`Failure.may_have_taken_effect`: its answer lost, a success status that did not show it
+    made, a 404 the read to settle failed): `left_live` named a credential Datadog had deleted."""
     key = "may_be_live" if maybe else "left_live"
     if kind in ("delete_resource", "action_invoke"):
         shown = (
@@ -747,7 +750,8 @@ class TaskProcessor:
         key = order_key(task, kind, self._handlers.connector)
         before = self._earlier(key)
         dispatched = asyncio.Event()
-        work = asyncio.create_task(self._in_turn(before, kind, task, dispatched), name=f"task {task.id}")
+        undone: list[str] = []  # what the handler, stopped, took back (`undone_on_stop`)
+        work = asyncio.create_task(self._in_turn(before, kind, task, dispatched, undone), name=f"task {task.id}")
         self._work[task.id] = work
         if key is not None and key[1] is None:
             self._on_every.setdefault(key[0], {})[task.id] = work
@@ -774,7 +778,7 @@ class TaskProcessor:
             elif key is not None and self._last_on_access.get(key, (None, None))[1] is work:
                 del self._last_on_access[key]
         if work.cancelled():
-            return self._abandoned(kind, started=dispatched.is_set()), cancelled_here
+            return self._abandoned(kind, started=dispatched.is_set(), undone=undone), cancelled_here
         # Also when we were cancelled just after the handler ended (in the loop turn before we resumed): what it
         # did (a credential minted, a grant applied) is what gets reported, not a made-up "stopped mid-way".
         return self._outcome_of(kind, work), cancelled_here
@@ -803,11 +807,18 @@ class TaskProcessor:
             undone, cancelled = outcome.undo.done, True
         return _too_large_failure(outcome, MAX_REPORT_BYTES, undone=undone), cancelled
 
-    def _abandoned(self, kind: str, *, started: bool) -> Outcome:
+    def _abandoned(self, kind: str, *, started: bool, undone: Sequence[str] = ()) -> Outcome:
         """The failure of a task stopped before its handler ended; one whose handler had not started (it waited for an
-        earlier task on its key, `_in_turn`) did nothing, and ConductorOne may retry it whatever its kind."""
+        earlier task on its key, `_in_turn`) did nothing, and ConductorOne may retry it whatever its kind. `undone`:
+        what the handler, stopped, took back and says so (`undone_on_stop`)."""
         reason = self._abandon_reason or "task cancelled"
-        if kind in NOT_REPLAYABLE and started:
+        if kind in NOT_REPLAYABLE and started and undone:
+            # What it made was taken back, confirmed (an issuance's credential deleted again): "may have been made all
+            # the same: check it there" sent someone to look for a credential Datadog had deleted.
+            failure = Failure(
+                Code.UNAVAILABLE, f"{reason}; stopped mid-way, and {undone[-1]}; not to be retried as is", True
+            )
+        elif kind in NOT_REPLAYABLE and started:
             # An issuance's create may have landed with the cleanup by name cut short by the same stop: a live
             # credential nobody holds. "Stopped mid-way, so not to be retried as is" alone said nothing of it, where a
             # grant stopped the same way says its change may have been made.
@@ -848,6 +859,7 @@ class TaskProcessor:
         kind: str,
         task: baton_pb2.Task,
         dispatched: asyncio.Event,
+        undone: list[str],
     ) -> Outcome:
         """The handler, once the earlier tasks on the same access (`before`, `_earlier`) have ended. Run side by side, a
         revoke handed out right after a grant found nothing to remove yet ("already revoked"), then the grant's add
@@ -863,7 +875,8 @@ class TaskProcessor:
             )
             await asyncio.wait([work for _, work in pending])
         dispatched.set()
-        return await self._dispatch(kind, task)
+        with noting_undone_on_stop(undone):
+            return await self._dispatch(kind, task)
 
     async def _dispatch(self, kind: str, task: baton_pb2.Task) -> Outcome:
         h = self._handlers

@@ -8,7 +8,10 @@ its read then shows active: reported as "not found" (code NOT_FOUND) of a user t
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
+import pytest
 
 from connector.baton.errors import Code
 from tests.fakes.tasks import revoke_task
@@ -79,18 +82,70 @@ async def test_a_disable_answered_404_for_a_user_datadog_shows_active_is_not_rep
     assert "yet Datadog shows the user enabled: nothing was disabled" in finish.message, finish.message
 
 
-async def test_a_contradicted_demotion_404_whose_second_read_fails_is_left_to_the_404(rig: Rig) -> None:
-    """The second read only ever turns the 404 into a failure when it shows the admin; failing itself (a 503 each
-    time), it leaves the 404 to decide, as it did before the read existed."""
+async def _long_rate_limit(request: httpx.Request, wire: Wire) -> httpx.Response:
+    # Datadog's own 429 asking for an hour: over the longest wait the client takes, so raised at once.
+    headers = {"X-RateLimit-Limit": "100", "X-RateLimit-Period": "3600", "X-RateLimit-Remaining": "0"}
+    headers |= {"X-RateLimit-Reset": "3600", "X-RateLimit-Name": "teams"}
+    return httpx.Response(429, json={"errors": ["Too many requests"]}, headers=headers)
+
+
+READ_FAILURES = {
+    "503s": (answer(503, {"errors": ["Service Unavailable"]}), Code.UNAVAILABLE),
+    "long-429": (_long_rate_limit, None),
+}
+
+
+@pytest.mark.parametrize("failure", list(READ_FAILURES))
+async def test_a_contradicted_demotion_404_whose_second_read_fails_is_a_failure_saying_it_is_unknown(
+    rig: Rig, logs: list[Any], failure: str
+) -> None:
+    """First read: admin. Demotion: Datadog's 404. Second read: fails (a 503 each time, an hour's 429). Left to the
+    404, the revoke was reported a success with GrantAlreadyRevoked while the user was still admin (review r1201). It
+    fails, the read's own error (its kind and code kept: retryable as that failure is) saying the 404 contradicted the
+    read before it and whether the user is still admin is unknown; its line `may_be_live`, not a sure `left_live`."""
+    action, code = READ_FAILURES[failure]
     user = human(rig.fake)
     team = new_team(rig.fake, {user.id: "admin"})
     rig.wire.on("PATCH", MEMBERSHIP, answer(404, _not_a_member(user.id, team.id)))
-    # The first read reaches Datadog (and shows the admin); every later one meets an outage.
+    # The first read reaches Datadog (and shows the admin); every later one fails.
     rig.wire.on("GET", MEMBERSHIPS, _forwarded, times=1)
-    rig.wire.on("GET", MEMBERSHIPS, answer(503, {"errors": ["Service Unavailable"]}), times=100)
+    rig.wire.on("GET", MEMBERSHIPS, action, times=100)
     finish = await rig.run(revoke_task("team", team.id, "admin", user.id))
-    assert finish.ok, finish
-    assert ALREADY_REVOKED in finish.annotation_types
+    assert team.members[user.id].role == "admin"
+    assert failed_for_good(finish), finish
+    assert ALREADY_REVOKED not in finish.annotation_types
+    assert "404, yet the read before it showed the user admin" in finish.message, finish.message
+    assert "whether the user is still the team's admin is unknown" in finish.message, finish.message
+    if code is not None:
+        assert finish.code == code, finish
+    failed = [e for e in logs if e.get("event") == "task failed"]
+    assert "may_be_live" in failed[-1], failed
+
+
+async def test_a_disable_404_whose_read_fails_says_whether_the_user_is_disabled_is_unknown(
+    rig: Rig, logs: list[Any]
+) -> None:
+    """The same shape on an offboarding: the DELETE's 404 (already disabled, or no such user), then the read that tells
+    which meets an outage. It failed with the read's error alone, nothing of the 404, the account logged `left_live`
+    though it may well be disabled already."""
+    user = human(rig.fake)
+    rig.wire.on("DELETE", USER, answer(404, {"errors": ["Not found"]}))
+    rig.wire.on("GET", USER, answer(503, {"errors": ["Service Unavailable"]}), times=100)
+    finish = await rig.run(action_task("disable_user", user.id))
+    assert failed_for_good(finish, Code.UNAVAILABLE), finish
+    assert "404, already disabled or no such user" in finish.message, finish.message
+    assert "whether the user is disabled is unknown" in finish.message, finish.message
+    failed = [e for e in logs if e.get("event") == "task failed"]
+    assert "may_be_live" in failed[-1], failed
+
+
+async def test_a_disable_404_whose_read_finds_no_such_user_is_still_not_found(rig: Rig) -> None:
+    """An unknown user's 404 on the read too stays Datadog's "not found" (no such account), as before."""
+    rig.wire.on("DELETE", USER, answer(404, {"errors": ["Not found"]}))
+    rig.wire.on("GET", USER, answer(404, {"errors": ["Not found"]}))
+    finish = await rig.run(action_task("disable_user", "00000000-0000-4000-8000-00000000dead"))
+    assert failed_for_good(finish, Code.NOT_FOUND), finish
+    assert "unknown" not in finish.message, finish.message
 
 
 async def _forwarded(request: httpx.Request, wire: Wire) -> httpx.Response:
