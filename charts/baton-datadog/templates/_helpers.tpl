@@ -207,18 +207,23 @@ is none, and a ConfigMap may hold it. */}}
 {{- $_ := set $chartSets $env (printf "secret.%s" $key) }}
 {{- end }}
 {{- end }}
-{{- /* existingSecret naming the Secret this release made (Helm's annotations on it, as the cluster has it: `lookup`,
-so never where the chart is rendered without the cluster) stops the chart rendering it, and Helm deletes at an
-upgrade what the release no longer renders: existingSecret set to the name `kubectl get secrets` shows, the chart's
-own Secret, deleted the credentials from the cluster. Read for its annotations only; at an install nothing is
-deleted (one left by an earlier release of this name is simply taken). Not serviceAccount.name with create: false,
-the same trap: Helm's lookup fails the whole render on a Forbidden, and create: false is what an installer that may
-not touch ServiceAccounts sets (its Secrets Helm itself needs: they hold the release). */}}
-{{- if and .Release.IsUpgrade .Values.existingSecret }}
-{{- $found := lookup "v1" "Secret" .Release.Namespace (toString .Values.existingSecret) | default dict }}
+{{- /* existingSecret naming the chart's own Secret (the name it renders without existingSecret) stops the chart
+rendering it, and Helm deletes at an upgrade what the release no longer renders: existingSecret set to the name
+`kubectl get secrets` shows deleted the credentials from the cluster. Refused only when that is what would happen:
+the name is the chart's own (the chart renders no Secret of any other name, so Helm deletes no other: a renamed copy,
+a parent chart's Secret or an ExternalSecret's target carrying this release's annotations are taken), Helm's
+annotations on it, as the cluster has it (`lookup`, so never where the chart is rendered without the cluster: helm
+template, Argo CD), say this release made it, and no `helm.sh/resource-policy: keep` stops Helm deleting it. Read
+for its annotations only; at an install nothing is deleted (one left by an earlier release of this name is simply
+taken). Not serviceAccount.name with create: false, the same trap: Helm's lookup fails the whole render on a
+Forbidden, and create: false is what an installer that may not touch ServiceAccounts sets (its Secrets Helm itself
+needs: they hold the release). */}}
+{{- if and .Release.IsUpgrade (eq (toString .Values.existingSecret) $fullname) }}
+{{- $found := lookup "v1" "Secret" .Release.Namespace $fullname | default dict }}
 {{- $annotations := ($found.metadata | default dict).annotations | default dict }}
-{{- if and (eq (toString (get $annotations "meta.helm.sh/release-name")) .Release.Name) (eq (toString (get $annotations "meta.helm.sh/release-namespace")) .Release.Namespace) }}
-{{- fail (printf "existingSecret names the Secret %q, which this release made: with existingSecret the chart no longer renders it, so Helm would delete it at this upgrade, the credentials would be gone from the cluster, and every pod started after that would stay in CreateContainerConfigError; copy it to a Secret of another name and give that name, or leave existingSecret empty and let the chart go on making it" (toString .Values.existingSecret)) }}
+{{- /* Helm reads the policy from the object in the cluster, as this does, and skips the delete on "keep" exactly. */}}
+{{- if and (eq (toString (get $annotations "meta.helm.sh/release-name")) .Release.Name) (eq (toString (get $annotations "meta.helm.sh/release-namespace")) .Release.Namespace) (ne (toString (get $annotations "helm.sh/resource-policy")) "keep") }}
+{{- fail (printf "existingSecret names the Secret %q, which this release made: with existingSecret the chart no longer renders it, so Helm would delete it at this upgrade, the credentials would be gone from the cluster, and every pod started after that would stay in CreateContainerConfigError; copy it to a Secret of another name and give that name, keep it (kubectl annotate secret %s helm.sh/resource-policy=keep: Helm deletes no Secret annotated so), or leave existingSecret empty and let the chart go on making it" (toString .Values.existingSecret) (toString .Values.existingSecret)) }}
 {{- end }}
 {{- end }}
 {{- /* Kubernetes takes a container's security field over the pod's: a field set in both, to different values,
@@ -270,14 +275,21 @@ OOM-killed mid-sync (a restart loop, never the "disk full" the connector reports
 the API server only at install, and a hostPath volume breaks Pod Security Standard "restricted". */}}
 {{- $volumes := dict "tmp" "the chart (the /tmp emptyDir)" }}
 {{- /* What the pod can write on each volume: the kubelet mounts configMap, secret, downwardAPI and projected volumes
-read-only whatever the mount says, and an emptyDir is empty when the pod starts (no directory below its mount point). */}}
+read-only whatever the mount says, and an emptyDir is empty when the pod starts (no directory below its mount point
+but those a subPath makes). */}}
 {{- $volumeKinds := dict "tmp" (dict "readOnly" false "empty" true) }}
 {{- range $i, $volume := .Values.extraVolumes }}
 {{- $name := toString $volume.name }}
 {{- if hasKey $volumes $name }}
 {{- fail (printf "extraVolumes[%d] is named %q, which %s already uses: pick another name" $i $name (get $volumes $name)) }}
 {{- end }}
-{{- range $type := keys (omit $volume "name") | sortAlpha }}
+{{- /* Its type: the fields not null. A null one beside the real type (`configMap: null` by `emptyDir: {}`, what tools
+that fill every field write) is dropped by the API server: the volume is not of that type. */}}
+{{- $types := list }}
+{{- range $type, $source := omit $volume "name" }}
+{{- if not (kindIs "invalid" $source) }}{{ $types = append $types $type }}{{ end }}
+{{- end }}
+{{- range $type := $types | sortAlpha }}
 {{- if not (has $type (list "configMap" "csi" "downwardAPI" "emptyDir" "ephemeral" "persistentVolumeClaim" "projected" "secret")) }}
 {{- fail (printf "extraVolumes[%d] (%s) is a %s volume: Pod Security Standard \"restricted\" allows only configMap, csi, downwardAPI, emptyDir, ephemeral, persistentVolumeClaim, projected and secret" $i $name $type) }}
 {{- end }}
@@ -285,15 +297,16 @@ read-only whatever the mount says, and an emptyDir is empty when the pod starts 
 {{- $_ := set $volumes $name (printf "extraVolumes[%d]" $i) }}
 {{- $readOnly := false }}
 {{- range $type := list "configMap" "secret" "downwardAPI" "projected" }}
-{{- if hasKey $volume $type }}{{ $readOnly = true }}{{ end }}
+{{- if has $type $types }}{{ $readOnly = true }}{{ end }}
 {{- end }}
 {{- range $type := list "persistentVolumeClaim" "csi" }}
 {{- if eq (toString ((get $volume $type | default dict).readOnly)) "true" }}{{ $readOnly = true }}{{ end }}
 {{- end }}
-{{- $_ := set $volumeKinds $name (dict "readOnly" $readOnly "empty" (hasKey $volume "emptyDir")) }}
+{{- $_ := set $volumeKinds $name (dict "readOnly" $readOnly "empty" (has "emptyDir" $types)) }}
 {{- end }}
 {{- $mounts := dict "/tmp" "the chart (the /tmp emptyDir)" }}
-{{- $mountKinds := dict "/tmp" (dict "where" "the chart's /tmp" "volume" "tmp" "readOnly" false "empty" true) }}
+{{- $mountKinds := dict "/tmp" (dict "where" "the chart's /tmp" "volume" "tmp" "readOnly" false "empty" true "subPath" "" "subPathExpr" false) }}
+{{- $programPaths := include "baton-datadog.programPaths" . | fromYaml }}
 {{- range $i, $mount := .Values.extraVolumeMounts }}
 {{- /* Compared cleaned: the API server compares the text, so /tmp// passed as another path than /tmp, and the
 runtime mounted both on /tmp. */}}
@@ -304,18 +317,28 @@ runtime mounted both on /tmp. */}}
 {{- if not (hasKey $volumes (toString $mount.name)) }}
 {{- fail (printf "extraVolumeMounts[%d] mounts volume %q, which is neither in extraVolumes nor the chart's tmp" $i (toString $mount.name)) }}
 {{- end }}
-{{- /* The image's program: the venv (the connector and its dependencies), the interpreter and the C library (the
-official base's /usr/local, Debian's /usr, and /lib and /bin, which merged-usr links there). A mount on one of them, on
-a directory above one, or inside the venv hides it, and the container cannot start (no such file, or Python without
-its standard library), with no line of the connector to say why: a CrashLoopBackOff for a mount meant for a CA file. */}}
-{{- range $program := list "/opt/venv" "/usr/local/bin" "/usr/local/lib" "/usr/bin" "/usr/lib" "/lib" "/bin" }}
-{{- if or (eq $path "/") (eq $path $program) (hasPrefix (printf "%s/" $path) $program) (and (eq $program "/opt/venv") (hasPrefix "/opt/venv/" $path)) }}
-{{- fail (printf "extraVolumeMounts[%d] mounts on %s, which hides the image's %s (%s): the container could not start; mount it beside them, e.g. under /etc or /tmp" $i $path $program (eq $program "/opt/venv" | ternary "the connector and its dependencies" "the Python interpreter and the C library")) }}
+{{- $kind := get $volumeKinds (toString $mount.name) }}
+{{- $subPath := trimPrefix "/" (clean (printf "/%s" (toString ($mount.subPath | default "")))) }}
+{{- $subPathExpr := not (empty $mount.subPathExpr) }}
+{{- /* A mount on one of the program's paths (programPaths), on a directory above one, or inside one hides it, and
+the container cannot start (no such file, or Python without its standard library), with no line of the connector to
+say why: a CrashLoopBackOff for a mount meant for a CA file. The runtime mounts through merged-usr's links (/lib is
+/usr/lib). Inside one, a mount with subPath puts only the entry it names there: one file, e.g. certifi's bundle
+replaced, hides that file only, and from a volume other than an emptyDir (whose subPath the kubelet makes a
+directory) the chart cannot tell a file from a directory, so it takes it. */}}
+{{- $resolved := $path }}
+{{- range $link, $target := dict "/bin" "/usr/bin" "/lib" "/usr/lib" "/lib64" "/usr/lib64" "/sbin" "/usr/sbin" }}
+{{- if or (eq $path $link) (hasPrefix (printf "%s/" $link) $path) }}{{ $resolved = printf "%s%s" $target (trimPrefix $link $path) }}{{ end }}
+{{- end }}
+{{- $oneEntry := and (or $subPath $subPathExpr) (not $kind.empty) }}
+{{- range $program := keys $programPaths | sortAlpha }}
+{{- $inside := hasPrefix (printf "%s/" $program) $resolved }}
+{{- if or (eq $resolved "/") (eq $resolved $program) (hasPrefix (printf "%s/" $resolved) $program) (and $inside (not $oneEntry)) }}
+{{- fail (printf "extraVolumeMounts[%d] mounts on %s, which hides the image's %s (%s): the container could not start; mount it beside them, e.g. under /etc or /tmp (inside one, only one file with subPath)" $i $path $program (get $programPaths $program)) }}
 {{- end }}
 {{- end }}
 {{- $_ := set $mounts $path (printf "extraVolumeMounts[%d]" $i) }}
-{{- $kind := get $volumeKinds (toString $mount.name) }}
-{{- $_ := set $mountKinds $path (dict "where" (printf "extraVolumeMounts[%d], mounted on %s" $i $path) "volume" (toString $mount.name) "readOnly" (or $kind.readOnly (eq (toString $mount.readOnly) "true")) "empty" $kind.empty) }}
+{{- $_ := set $mountKinds $path (dict "where" (printf "extraVolumeMounts[%d], mounted on %s" $i $path) "volume" (toString $mount.name) "readOnly" (or $kind.readOnly (eq (toString $mount.readOnly) "true")) "empty" $kind.empty "subPath" $subPath "subPathExpr" $subPathExpr) }}
 {{- end }}
 {{- /* The connector writes its working files in c1zTempDir and the periodic sync's beside file, and refuses at start
 a directory it cannot write (exit 2 at every restart: CrashLoopBackOff). The root filesystem is read-only, so each
@@ -342,27 +365,39 @@ values or as extraEnv entries (plainSetting): the schema's /tmp rule covers the 
 {{- if $kind.readOnly }}
 {{- fail (printf "%s, which is on the read-only volume %q (%s): the connector writes its working files there and refuses a directory it cannot write (the kubelet mounts configMap, secret, downwardAPI and projected volumes read-only, and readOnly makes any other so); use /tmp, or a writable volume" $what $kind.volume $kind.where) }}
 {{- end }}
-{{- if and $kind.empty (ne $path $kind.mount) }}
+{{- if include "baton-datadog.missingAtStart" (list $mountKinds $path) }}
 {{- fail (printf "%s, which does not exist in the pod: %s is an emptyDir, empty when the pod starts, and the connector refuses a directory that is not there; use %s itself, or mount a volume at that path (extraVolumes, extraVolumeMounts)" $what $kind.mount $kind.mount) }}
 {{- end }}
 {{- end }}
-{{- /* The files the connector reads at start (refusing one that is not there, at every start): below an emptyDir's
-mount point, /tmp's included, none is there when the pod starts. `caBundle: /tmp/ca.pem` without a volume for it
-rendered a pod that never started. On the root filesystem it may be the image's own (its CA bundle). */}}
-{{- $readFiles := list }}
+{{- /* The files and directories the connector reads at start (refusing one that is not there, at every start): below
+an emptyDir's mount point, /tmp's included, no file is there when the pod starts, and no directory but those a subPath
+makes. `caBundle: /tmp/ca.pem` without a volume for it rendered a pod that never started. On the root filesystem it
+may be the image's own (its CA bundle). The variables are the ones connector/baton/netenv.py checks at start
+(_PATH_VARIABLES; SSL_CERT_DIR a list, as OpenSSL reads it) and the config file; tests/independent/deploy3 renders
+each of netenv's. */}}
+{{- $readPaths := list }}
 {{- with include "baton-datadog.plainSetting" (list . "caBundle") | fromJson }}
-{{- $readFiles = append $readFiles (list .what (include "baton-datadog.podPath" .value)) }}
+{{- $readPaths = append $readPaths (list .what (include "baton-datadog.podPath" .value) "file") }}
 {{- end }}
+{{- $readAtStart := dict "BATON_CONFIG_PATH" "file" "SSL_CERT_FILE" "file" "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH" "file" "SSL_CERT_DIR" "directories" }}
 {{- range .Values.extraEnv }}
-{{- if and (has (toString .name) (list "BATON_CONFIG_PATH" "SSL_CERT_FILE")) .value }}
-{{- $readFiles = append $readFiles (list (printf "extraEnv %s" .name) (include "baton-datadog.podPath" (toString .value))) }}
+{{- $envName := toString .name }}
+{{- $read := get $readAtStart $envName }}
+{{- if and $read .value }}
+{{- $entries := eq $read "file" | ternary (list (toString .value)) (splitList ":" (toString .value)) }}
+{{- range $entry := $entries }}
+{{- if $entry }}
+{{- $readPaths = append $readPaths (list (printf "extraEnv %s" $envName) (include "baton-datadog.podPath" $entry) (eq $read "file" | ternary "file" "directory")) }}
 {{- end }}
 {{- end }}
-{{- range $readFiles }}
+{{- end }}
+{{- end }}
+{{- range $readPaths }}
 {{- $path := index . 1 }}
+{{- $isFile := eq (index . 2) "file" }}
 {{- $kind := include "baton-datadog.volumeHolding" (list $mountKinds $path) | fromJson }}
-{{- if and $kind $kind.empty }}
-{{- fail (printf "%s is %s, which does not exist in the pod: %s is an emptyDir, empty when the pod starts, and the connector refuses a file that is not there; mount the volume that holds it (extraVolumes, e.g. a ConfigMap, and extraVolumeMounts) at a path of its own" (index . 0) $path $kind.mount) }}
+{{- if or (and $isFile $kind $kind.empty) (and (not $isFile) (include "baton-datadog.missingAtStart" (list $mountKinds $path))) }}
+{{- fail (printf "%s is %s, which does not exist in the pod: %s is an emptyDir, empty when the pod starts, and the connector refuses a %s that is not there; mount the volume that holds it (extraVolumes, e.g. a ConfigMap, and extraVolumeMounts) at a path of its own" (index . 0) $path $kind.mount (index . 2)) }}
 {{- end }}
 {{- end }}
 {{- /* A label or annotation key given in values that the chart also sets: the rendered YAML had the key twice,
@@ -536,6 +571,49 @@ path, as JSON with its mount point added ("mount"); {} when none does (the read-
 {{- end }}
 {{- end }}
 {{- if $holder }}{{ merge (dict "mount" $holder) (get $mounts $holder) | toJson }}{{ else }}{}{{ end }}
+{{- end }}
+
+{{/* A directory below an emptyDir's mount point that is not there when the pod starts: "missing", else "" (the
+directory may be there: no emptyDir holds it, it is the mount point, or a subPath makes it). The kubelet makes the
+directory each mount's subPath names in its volume, with those above it, before the container starts: with the
+emptyDir mounted whole on /tmp/work and again with subPath cache, /tmp/work/cache is there. A subPathExpr names a
+directory the chart cannot know: then any may be. (list mounts path), mounts as validate builds them. */}}
+{{- define "baton-datadog.missingAtStart" -}}
+{{- $mounts := index . 0 }}
+{{- $path := index . 1 }}
+{{- $kind := include "baton-datadog.volumeHolding" (list $mounts $path) | fromJson }}
+{{- if and $kind $kind.empty (ne $path $kind.mount) }}
+{{- $missing := true }}
+{{- $inVolume := trimPrefix "/" (clean (printf "/%s/%s" $kind.subPath (trimPrefix (printf "%s/" $kind.mount) $path))) }}
+{{- range $mountPath, $other := $mounts }}
+{{- if and (ne $mountPath $kind.mount) (eq $other.volume $kind.volume) }}
+{{- if or $other.subPathExpr (and $kind.subPathExpr $other.subPath) (and $other.subPath (or (eq $other.subPath $inVolume) (hasPrefix (printf "%s/" $inVolume) $other.subPath))) }}
+{{- $missing = false }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if $missing }}missing{{ end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The image's program (Dockerfile: the official python:3.11 slim base on Debian bookworm, the venv copied in): path ->
+what it is. A mount on one, above one or inside one hides it and the container cannot start (validate). The venv's
+python links to /usr/local/bin/python3; the interpreter loads libpython and its standard library from /usr/local/lib,
+and the C library, the libraries its modules link (libssl, libz, libffi, ...) and the dynamic loader from Debian's
+multiarch directory and /usr/lib64 (/lib64/ld-linux-x86-64.so.2, merged-usr). Both architectures the base is built
+for. The connector runs no other program: nothing of /usr/bin is needed.
+*/}}
+{{- define "baton-datadog.programPaths" -}}
+/opt/venv: the connector and its dependencies
+/usr/local/bin/python3: the Python interpreter the venv runs
+/usr/local/bin/python3.11: the Python interpreter
+/usr/local/lib/libpython3.11.so.1.0: the Python interpreter's library
+/usr/local/lib/python3.11: Python's standard library
+/usr/lib/x86_64-linux-gnu: the C library and the libraries Python's modules load
+/usr/lib64: the dynamic loader
+/usr/lib/aarch64-linux-gnu: the C library and the libraries Python's modules load (arm64)
+/usr/lib/ld-linux-aarch64.so.1: the dynamic loader (arm64)
 {{- end }}
 
 {{/* A path as the connector opens it in the pod: cleaned, and a relative one from the image's WORKDIR, /tmp. */}}

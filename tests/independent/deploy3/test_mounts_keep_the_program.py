@@ -4,11 +4,19 @@ connector and its dependencies), inside the venv, or on the interpreter's and li
 baton-datadog: no such file", or Python without its standard library): a CrashLoopBackOff with no line from the
 connector, for a mount meant for a CA bundle or a config file. The chart rendered every one.
 
-Class guarded: a mount that hides the image's program (the venv, the interpreter, the C library) is refused, naming
-the mount. A mount beside them (`/etc/baton`, `/var/run/baton`, `/usr/local/share/ca-certificates`) renders.
+Class guarded: a mount that hides the image's program (the venv, the interpreter and its standard library, the C
+library and the dynamic loader: a mount on one, above one or inside one of those directories) is refused, naming the
+mount. A mount beside them (`/etc/baton`, `/var/run/baton`, `/usr/local/share/ca-certificates`) renders, and so does
+a mount with subPath inside one of them that may be one file (certifi's bundle replaced): it hides that file only.
+
+Review r1203 found the list one-sided: inside the venv was refused, inside /usr/local/lib/python3.11 or
+/usr/lib/x86_64-linux-gnu, and /lib64 (the loader), were not; and a one-file subPath mount inside the venv was
+refused as "the container could not start".
 """
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -39,20 +47,108 @@ def mounting(path: str) -> dict[str, object]:
         "/usr/local/lib",
         "/usr/local/bin",
         "/usr/lib",
-        "/usr/bin",
         "/lib",
-        "/bin",
         "//opt//venv",
+        # The interpreter's standard library, and inside it (python: "No module named 'encodings'").
+        "/usr/local/lib/python3.11",
+        "/usr/local/lib/python3.11/encodings",
+        "/usr/local/lib/python3.11/site-packages",
+        # The C library, and the dynamic loader (/lib64/ld-linux-x86-64.so.2; merged-usr Debian links /lib64 to
+        # /usr/lib64 and /lib to /usr/lib, and the runtime mounts through those links).
+        "/usr/lib/x86_64-linux-gnu",
+        "/usr/lib/x86_64-linux-gnu/openssl",
+        "/lib/x86_64-linux-gnu",
+        "/lib64",
+        "/usr/lib64",
+        "/lib64/ld-linux-x86-64.so.2",
+        # The interpreter itself, and the venv's link to it.
+        "/usr/local/bin/python3.11",
+        "/usr/local/bin/python3",
     ],
 )
 def test_a_mount_hiding_the_program_is_refused(path: str) -> None:
-    with pytest.raises(Exception, match=r"extraVolumeMounts\[0\] mounts on /[a-z/]*, which hides the image's"):
+    with pytest.raises(Exception, match=r"extraVolumeMounts\[0\] mounts on /[-a-z0-9/._]*, which hides the image's"):
         chart_tools.render(mounting(path))
 
 
 @pytest.mark.parametrize(
     "path",
-    ["/etc/baton", "/var/run/baton", "/usr/local/share/ca-certificates", "/etc/ssl/certs", "/optional", "/tmp/ca"],
+    [
+        "/etc/baton",
+        "/var/run/baton",
+        "/usr/local/share/ca-certificates",
+        "/etc/ssl/certs",
+        "/optional",
+        "/tmp/ca",
+        # Beside the interpreter's and the C library's directories, not in one: nothing the program reads.
+        "/usr/local/lib/baton",
+        "/usr/local/lib/python3.110",
+        "/usr/lib/baton",
+        "/usr/local/bin/baton",
+        # Nothing of the program is in /usr/bin (Debian's own python3 is not in the image; the venv links to
+        # /usr/local/bin/python3) and the connector runs no other program.
+        "/usr/bin",
+        "/bin",
+    ],
 )
 def test_a_mount_beside_the_program_renders(path: str) -> None:
     chart_tools.manifests(chart_tools.render(mounting(path)))
+
+
+def one_file(path: str, volume: dict[str, object]) -> dict[str, object]:
+    return {
+        "extraVolumes": [{"name": "ca", **volume}],
+        "extraVolumeMounts": [{"name": "ca", "mountPath": path, "subPath": "ca.pem", "readOnly": True}],
+    }
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        # certifi's bundle replaced by the corporate one: it hides that one file and nothing the program needs.
+        "/opt/venv/lib/python3.11/site-packages/certifi/cacert.pem",
+        "/usr/lib/x86_64-linux-gnu/ossl-modules/extra.cnf",
+    ],
+)
+@pytest.mark.parametrize(
+    "volume",
+    [
+        {"configMap": {"name": "corp-ca"}},
+        {"secret": {"secretName": "corp-ca"}},
+        {"projected": {"sources": [{"configMap": {"name": "corp-ca"}}]}},
+        {"persistentVolumeClaim": {"claimName": "corp-ca"}},  # may be a file: the chart cannot tell
+    ],
+)
+def test_a_sub_path_mount_that_may_be_one_file_inside_the_program_renders(path: str, volume: dict[str, object]) -> None:
+    """A mount with subPath puts the one entry it names at its path: inside a directory of the program that hides
+    only what was at that path. Refused as "the container could not start"."""
+    chart_tools.manifests(chart_tools.render(one_file(path, volume)))
+
+
+@pytest.mark.parametrize(
+    ("path", "volume"),
+    [
+        # An emptyDir's subPath is a directory the kubelet makes: site-packages hidden by an empty one.
+        ("/opt/venv/lib/python3.11/site-packages", {"emptyDir": {}}),
+        ("/opt/venv/lib/python3.11/site-packages/certifi", {"emptyDir": {}}),
+        # One file ON a directory of the program, or on the interpreter, hides it just the same.
+        ("/opt/venv", {"configMap": {"name": "corp-ca"}}),
+        ("/usr/local/lib/python3.11", {"configMap": {"name": "corp-ca"}}),
+        ("/usr/local/bin/python3.11", {"configMap": {"name": "corp-ca"}}),
+        ("/opt", {"configMap": {"name": "corp-ca"}}),
+    ],
+)
+def test_a_sub_path_mount_hiding_a_directory_of_the_program_is_refused(path: str, volume: dict[str, object]) -> None:
+    with pytest.raises(Exception, match=r"extraVolumeMounts\[0\] mounts on /[-a-z0-9/._]*, which hides the image's"):
+        chart_tools.render(one_file(path, volume))
+
+
+def test_the_program_paths_are_the_images() -> None:
+    """The chart names the interpreter's paths by its version: the Dockerfile's base image must be that Python."""
+    dockerfile = (chart_tools.ROOT / "Dockerfile").read_text()
+    version = re.search(r"^ARG PYTHON_IMAGE=\S*python:(\d+\.\d+)\.", dockerfile, re.MULTILINE)
+    assert version is not None
+    helpers = (chart_tools.CHART / "templates" / "_helpers.tpl").read_text()
+    for path in (f"/usr/local/bin/python{version[1]}:", f"/usr/local/lib/python{version[1]}:"):
+        assert path in helpers
+    assert "bookworm" in dockerfile  # merged-usr Debian: /lib, /lib64 and /bin link into /usr

@@ -8,6 +8,9 @@ way (test_working_dir_writable.py); the files read are the other members of the 
 Class guarded: each path values hand the connector is checked against the pod's volumes by the deepest mount holding
 it. A file on the read-only root filesystem may be the image's own (its CA bundle), and a volume other than an
 emptyDir may hold any path, so those render.
+
+Review r1203: `GRPC_DEFAULT_SSL_ROOTS_FILE_PATH` (a file) and `SSL_CERT_DIR` (a list of directories) are read at start
+too (connector/baton/netenv.py), and were not checked; the chart's list is now netenv's, which a test walks.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from connector.baton import netenv
 from scripts import chart_tools
 from tests.deploy import tooling
 
@@ -72,4 +76,43 @@ def test_a_file_read_at_start_below_an_empty_dir_is_refused(values: dict[str, An
     ],
 )
 def test_files_a_volume_can_hold_render(values: dict[str, Any]) -> None:
+    chart_tools.manifests(chart_tools.render(values))
+
+
+# Review r1203: GRPC_DEFAULT_SSL_ROOTS_FILE_PATH and SSL_CERT_DIR are read at start as SSL_CERT_FILE is
+# (connector/baton/netenv.py refuses one that is not there), and the chart checked SSL_CERT_FILE alone.
+@pytest.mark.parametrize("name", netenv._PATH_VARIABLES)
+def test_every_tls_path_the_connector_checks_at_start_is_checked(name: str) -> None:
+    """One list each side: every variable netenv.py refuses when its path is not there, below an emptyDir."""
+    with pytest.raises(Exception, match=f"extraEnv {name} is /tmp/scratch/roots, which does not exist in the pod"):
+        chart_tools.render({**SCRATCH, "extraEnv": [{"name": name, "value": "/tmp/scratch/roots"}]})
+
+
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [
+        ("/tmp/certs", "/tmp/certs"),
+        ("certs", "/tmp/certs"),
+        # A list, as OpenSSL reads it: each directory in it must be there.
+        ("/etc/ssl/certs:/tmp/certs", "/tmp/certs"),
+    ],
+)
+def test_an_ssl_cert_dir_below_an_empty_dir_is_refused(value: str, named: str) -> None:
+    with pytest.raises(Exception, match=f"extraEnv SSL_CERT_DIR is {named}, which does not exist in the pod"):
+        chart_tools.render({"extraEnv": [{"name": "SSL_CERT_DIR", "value": value}]})
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {**CA_MAP, "extraEnv": [{"name": "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "value": "/tmp/ca/ca.pem"}]},
+        {**CA_MAP, "extraEnv": [{"name": "SSL_CERT_DIR", "value": "/tmp/ca"}]},
+        {**CA_MAP, "extraEnv": [{"name": "SSL_CERT_DIR", "value": "/etc/ssl/certs:/tmp/ca:"}]},
+        # An emptyDir's mount point is a directory that is there (empty: OpenSSL finds nothing in it, and the
+        # connector takes it).
+        {**SCRATCH, "extraEnv": [{"name": "SSL_CERT_DIR", "value": "/tmp/scratch"}]},
+        {"extraEnv": [{"name": "SSL_CERT_DIR", "value": "/etc/ssl/certs"}]},
+    ],
+)
+def test_tls_paths_a_volume_can_hold_render(values: dict[str, Any]) -> None:
     chart_tools.manifests(chart_tools.render(values))

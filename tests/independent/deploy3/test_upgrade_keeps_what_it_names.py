@@ -4,9 +4,12 @@ chart, is the one `kubectl get secrets` shows: the release's own `<release>-bato
 Secret, so Helm deleted it: the credentials were gone from the cluster, and every pod started after that (a restart,
 a node drain) stayed in CreateContainerConfigError, its Secret not found.
 
-Class guarded: a value naming an existing object the chart may have made is checked against "this release made it"
-(Helm's `meta.helm.sh/release-name` and `-namespace` annotations, read with `lookup` at an upgrade) and refused then,
-naming what Helm would do. An object of that name made by anyone else is taken as before. The other member,
+Class guarded: a value naming the object the chart makes when the value is unset is checked against "this release
+made it" (Helm's `meta.helm.sh/release-name` and `-namespace` annotations, read with `lookup` at an upgrade) and
+"Helm would delete it" (no `helm.sh/resource-policy: keep`), and refused then, naming what Helm would do. An object
+of that name made by anyone else is taken as before, and so is any other name (review r1203: a renamed copy of the
+chart's Secret, a parent chart's, an ExternalSecret's target, each carrying this release's annotations, was refused
+at every upgrade, though Helm deletes none of them). The other member,
 `serviceAccount.name` with `create: false` naming the release's own ServiceAccount, is left: Helm's `lookup` fails
 the whole render on a Forbidden, and `create: false` is what an installer that may not touch ServiceAccounts sets.
 """
@@ -84,3 +87,31 @@ def test_still_rendered_the_releases_own_objects_are_fine(cluster: kubeapi.KubeA
 
 def test_without_a_cluster_nothing_is_known_and_it_renders() -> None:
     chart_tools.manifests(chart_tools.render({"existingSecret": NAME}))
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        # A renamed copy of the chart's Secret (`kubectl get secret -o yaml`, the name edited): Helm's annotations
+        # came along.
+        f"{RELEASE}-datadog-credentials",
+        # A parent chart's Secret, or the target of an ExternalSecret the release renders (External Secrets copies
+        # the ExternalSecret's annotations, Helm's among them): the release still renders it, Helm deletes nothing.
+        "baton-datadog-secrets",
+    ],
+)
+def test_a_secret_of_another_name_with_this_releases_annotations_is_taken(cluster: kubeapi.KubeApi, name: str) -> None:
+    """Helm deletes at the upgrade only what the release rendered before and no longer renders; of the Secrets, the
+    chart only ever renders `<fullname>`. Any other name, whatever its annotations, is not deleted by this upgrade:
+    it was refused at every upgrade."""
+    cluster.put_secret(NAMESPACE, name, {"BATON_API_KEY": CANARY}, OURS)
+    docs = chart_tools.manifests(upgrade(cluster, {"existingSecret": name}))
+    assert not [d for d in docs if d["kind"] == "Secret"]
+
+
+def test_the_releases_own_secret_kept_by_its_resource_policy_is_taken(cluster: kubeapi.KubeApi) -> None:
+    """`helm.sh/resource-policy: keep` (secret.annotations) tells Helm never to delete the Secret, at an upgrade
+    that stops rendering it too: "Helm would delete it" is false there, and it was refused."""
+    cluster.put_secret(NAMESPACE, NAME, {"BATON_API_KEY": CANARY}, {**OURS, "helm.sh/resource-policy": "keep"})
+    docs = chart_tools.manifests(upgrade(cluster, {"existingSecret": NAME}))
+    assert not [d for d in docs if d["kind"] == "Secret"]

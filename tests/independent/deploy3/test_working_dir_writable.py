@@ -10,6 +10,9 @@ mount, whatever the volume. Three kinds rendered a pod that can never start:
 
 Class guarded: the working paths are checked against what the pod can write, by the deepest volume holding them.
 A directory below a persistent volume's mount point may exist (the volume's business), so it renders.
+
+Review r1203: a directory a subPath mount of the same emptyDir names is there at start (the kubelet makes it), and a
+volume's type is a field that is not null (`configMap: null` beside `emptyDir: {}` is an emptyDir): both were refused.
 """
 
 from __future__ import annotations
@@ -120,4 +123,103 @@ def test_a_directory_below_an_empty_dir_mount_is_refused(values: dict[str, Any],
     ],
 )
 def test_working_paths_on_writable_volumes_render(values: dict[str, Any]) -> None:
+    chart_tools.manifests(chart_tools.render(values))
+
+
+# Review r1203: the kubelet makes the directory a subPath names inside the volume (and those above it) before the
+# container starts, so with the emptyDir mounted whole at /tmp/work and again with subPath "cache", /tmp/work/cache
+# is there when the pod starts; the chart called it "does not exist in the pod".
+@pytest.mark.parametrize(
+    ("mounts", "c1z_temp_dir"),
+    [
+        ([{"mountPath": "/tmp/work"}, {"mountPath": "/tmp/cache", "subPath": "cache"}], "/tmp/work/cache"),
+        ([{"mountPath": "/tmp/work"}, {"mountPath": "/tmp/cache", "subPath": "a/b"}], "/tmp/work/a"),
+        ([{"mountPath": "/tmp/work"}, {"mountPath": "/tmp/cache", "subPath": "a/b"}], "/tmp/work/a/b"),
+        # Both with subPath: /tmp/work is the volume's "a", in which the other mount's "a/b" is "b".
+        (
+            [{"mountPath": "/tmp/work", "subPath": "a"}, {"mountPath": "/tmp/cache", "subPath": "a/b"}],
+            "/tmp/work/b",
+        ),
+        # subPathExpr names a directory the chart cannot know (it expands the pod's variables): it may be any.
+        ([{"mountPath": "/tmp/work"}, {"mountPath": "/tmp/cache", "subPathExpr": "$(POD_NAME)"}], "/tmp/work/x"),
+    ],
+)
+def test_a_directory_a_sub_path_mount_makes_in_an_empty_dir_renders(
+    mounts: list[dict[str, str]], c1z_temp_dir: str
+) -> None:
+    values = {
+        "extraVolumes": [{"name": "work", "emptyDir": {}}],
+        "extraVolumeMounts": [{"name": "work", **mount} for mount in mounts],
+        "config": {"c1zTempDir": c1z_temp_dir},
+    }
+    chart_tools.manifests(chart_tools.render(values))
+
+
+@pytest.mark.parametrize(
+    ("mounts", "c1z_temp_dir"),
+    [
+        # The subPath's directory is in the volume, not below the subPath mount's own mount point.
+        ([{"mountPath": "/tmp/work"}, {"mountPath": "/tmp/cache", "subPath": "cache"}], "/tmp/cache/x"),
+        ([{"mountPath": "/tmp/work"}, {"mountPath": "/tmp/cache", "subPath": "cache"}], "/tmp/work/cachex"),
+        # Another volume's subPath makes nothing in this one.
+        ([{"mountPath": "/tmp/work"}, {"name": "tmp", "mountPath": "/tmp/cache", "subPath": "c"}], "/tmp/work/c"),
+        # Outside the "a" the first mount shows.
+        (
+            [{"mountPath": "/tmp/work", "subPath": "a"}, {"mountPath": "/tmp/cache", "subPath": "b"}],
+            "/tmp/work/b",
+        ),
+    ],
+)
+def test_a_directory_no_sub_path_makes_in_an_empty_dir_is_still_refused(
+    mounts: list[dict[str, str]], c1z_temp_dir: str
+) -> None:
+    values = {
+        "extraVolumes": [{"name": "work", "emptyDir": {}}],
+        "extraVolumeMounts": [{"name": "work", **mount} for mount in mounts],
+        "config": {"c1zTempDir": c1z_temp_dir},
+    }
+    with pytest.raises(Exception, match=f"config.c1zTempDir is {c1z_temp_dir}, which does not exist in the pod"):
+        chart_tools.render(values)
+
+
+# Review r1203: a null field beside a volume's type is what tools that fill every field write, and the API server
+# drops it; the chart read `configMap: null` beside `emptyDir: {}` as a configMap volume, read-only.
+@pytest.mark.parametrize("null_type", ["configMap", "secret", "downwardAPI", "projected", "hostPath"])
+def test_a_null_type_field_does_not_change_the_volume(null_type: str) -> None:
+    chart_tools.manifests(
+        chart_tools.render({**mounted({**EMPTY, null_type: None}), "config": {"c1zTempDir": "/tmp/work"}})
+    )
+
+
+def test_a_null_empty_dir_field_does_not_make_a_claim_empty() -> None:
+    """`emptyDir: null` beside a persistentVolumeClaim: the claim may hold the directory."""
+    chart_tools.manifests(
+        chart_tools.render({**mounted({**CLAIM, "emptyDir": None}), "config": {"c1zTempDir": "/tmp/work/sub"}})
+    )
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        # A PVC for the c1z under /tmp.
+        {
+            **mounted(CLAIM, "/tmp/data"),
+            "config": {"file": "/tmp/data/sync.c1z", "syncInterval": 3600, "c1zTempDir": "/tmp/data/work"},
+        },
+        # An emptyDir mounted with subPath as the temp dir.
+        {**mounted(EMPTY, subPath="w"), "config": {"c1zTempDir": "/tmp/work"}},
+        # Relative paths through extraEnv, config null: read from the image's WORKDIR, /tmp.
+        {
+            "config": {"file": None, "c1zTempDir": None},
+            "extraEnv": [{"name": "BATON_FILE", "value": "sync.c1z"}, {"name": "BATON_C1Z_TEMP_DIR", "value": "."}],
+        },
+        # A PVC outside /tmp through extraEnv.
+        {
+            **mounted(CLAIM, "/data"),
+            "config": {"file": None},
+            "extraEnv": [{"name": "BATON_FILE", "value": "/data/s.c1z"}],
+        },
+    ],
+)
+def test_ordinary_deployments_render(values: dict[str, Any]) -> None:
     chart_tools.manifests(chart_tools.render(values))

@@ -133,15 +133,23 @@ def test_without_a_cluster_the_secret_is_the_values_alone_as_before() -> None:
     assert data == {"BATON_APP_KEY": b64(KEYS["appKey"][1])}
 
 
-def test_with_existing_secret_nothing_is_looked_up(cluster: kubeapi.KubeApi) -> None:
+def test_with_existing_secret_of_another_name_no_secret_is_looked_up(cluster: kubeapi.KubeApi) -> None:
     cluster.put_secret(NAMESPACE, NAME, installed_data(), OURS)
     rendered = upgrade(cluster, {**ACME, "existingSecret": "baton-datadog-secrets"})
     assert [d for d in chart_tools.manifests(rendered) if d["kind"] == "Secret"] == []
-    # The release's own Secret is not read; existingSecret's is, for its annotations only (a Secret this release made
-    # would be deleted by the upgrade: tests/independent/deploy3/test_upgrade_keeps_what_it_names.py).
-    assert [path for path in cluster.paths if "/secrets/" in path] == [
-        f"/api/v1/namespaces/{NAMESPACE}/secrets/baton-datadog-secrets"
-    ]
+    # Neither the release's own Secret nor existingSecret's is read: only existingSecret naming the chart's own
+    # Secret is looked up, for its annotations (tests/independent/deploy3/test_upgrade_keeps_what_it_names.py).
+    assert [path for path in cluster.paths if "/secrets/" in path] == []
+
+
+def test_with_existing_secret_naming_the_charts_own_only_its_annotations_are_looked_up(
+    cluster: kubeapi.KubeApi,
+) -> None:
+    """A Secret made by hand under the chart's own name is taken, and nothing but it is read."""
+    cluster.put_secret(NAMESPACE, NAME, installed_data(), {})
+    rendered = upgrade(cluster, {**ACME, "existingSecret": NAME})
+    assert [d for d in chart_tools.manifests(rendered) if d["kind"] == "Secret"] == []
+    assert [path for path in cluster.paths if "/secrets/" in path] == [f"/api/v1/namespaces/{NAMESPACE}/secrets/{NAME}"]
 
 
 def test_a_key_an_extra_env_from_source_holds_is_not_kept(cluster: kubeapi.KubeApi) -> None:
