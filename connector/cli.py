@@ -657,11 +657,11 @@ def _debugging(args: list[str]) -> bool:
 
 def _unexpected(exc: Exception, args: list[str]) -> int:
     from connector.baton.printable import printable
-    from connector.baton.redaction import blank_out
     from connector.daemon import logging as logs
 
-    # The secrets the log redactor knows, and those the command line and environment give: the settings may not have
-    # loaded (a fault reading them), and then the redactor knew none; a message quoting argv held the key.
+    # The secrets the log redactor knows, and those the command line, the environment and the --config file give: the
+    # settings may not have loaded (a fault reading them), and then the redactor knew none; a message quoting argv held
+    # the key. Blanked out in one pass (`logs.redact`'s `also`).
     try:
         from connector.daemon.settings import given_secrets
 
@@ -670,7 +670,7 @@ def _unexpected(exc: Exception, args: list[str]) -> int:
         given = []
 
     def redact(text: str) -> str:  # and cut: an error's text may quote a peer's value of any size
-        return logs.bounded(blank_out(logs.redact(text), given, logs.REDACTED))
+        return logs.bounded(logs.redact(text, also=given))
 
     detail = redact(f"{type(exc).__name__}: {exc}")
     if _debugging(args):

@@ -10,7 +10,12 @@ overlapped left a part of the second.
 
 from __future__ import annotations
 
+import base64
+import bisect
+import html
 import json
+import re
+import urllib.parse
 from collections.abc import Iterable
 
 MIN_SECRET_LENGTH = 8
@@ -44,9 +49,23 @@ def patterns(secrets: Iterable[str]) -> Patterns:
     for secret in secrets:
         if (key := _token_key(secret)) is not None:
             found.update((form, form) for form in quoted_forms(secret))
+            if (private := _jwk_private_key(key)) is not None:
+                found.update((form[:QUOTED_START], form) for form in quoted_forms(private) if form)
             secret = key
         found.update((form[:QUOTED_START], form) for form in quoted_forms(secret) if form)
     return tuple(sorted(found))
+
+
+def _jwk_private_key(key: str) -> str | None:
+    """The JWK's `d` (the Ed25519 private key itself, base64url) inside a client secret's key part, when the key part
+    decodes to a JWK holding one: the key part is a secret only as that one spelling of it, and the document it
+    decodes to (a JWK quoted as JSON, its `d` alone) held the same private key, found by nothing."""
+    try:
+        document = json.loads(base64.urlsafe_b64decode(key + "=" * (-len(key) % 4)))
+    except (ValueError, RecursionError):
+        return None
+    private = document.get("d") if isinstance(document, dict) else None
+    return private if isinstance(private, str) and len(private) >= MIN_SECRET_LENGTH else None
 
 
 def _token_key(secret: str) -> str | None:
@@ -70,18 +89,15 @@ def blank_out(text: str, secrets: Iterable[str], mark: str) -> str:
 
 
 def blank_out_patterns(text: str, found: Patterns, mark: str) -> str:
-    """`blank_out` with the secrets' `patterns` worked out already (the log redactor's, for every string it cleans)."""
-    spans: list[tuple[int, int]] = []
-    for first, form in found:
-        if first not in text:  # most texts hold none: `in` is several times cheaper than `find` here
-            continue
-        at = text.find(first)
-        while at != -1:
-            stop = at + len(first)
-            while stop - at < len(form) and stop < len(text) and text[stop] == form[stop - at]:
-                stop += 1
-            spans.append((at, stop))
-            at = text.find(first, at + 1)  # overlapping occurrences too (`aa` in `aaa`)
+    """`blank_out` with the secrets' `patterns` worked out already (the log redactor's, for every string it cleans).
+
+    A text with line breaks is searched again as if it had none (each break, with the blanks around it, taken out): a
+    secret wrapped across lines (a proxy's page quoting a request's headers in a fixed width, a base64 block folded at
+    76 columns, a terminal-width error) was found by its first line's part alone, when that part was long enough, and
+    its other lines went out."""
+    spans = _spans(text, found)
+    if "\n" in text or "\r" in text:  # several times cheaper than a regex's search
+        spans += _spans_across_lines(text, found)
     if not spans:
         return text
     spans.sort()
@@ -98,16 +114,122 @@ def blank_out_patterns(text: str, found: Patterns, mark: str) -> str:
     return "".join(parts)
 
 
+def _spans(text: str, found: Patterns) -> list[tuple[int, int]]:
+    """Where in `text` each pattern's form (or its first `QUOTED_START` characters and more) stands."""
+    spans: list[tuple[int, int]] = []
+    absent = None  # the last start not in `text`: sorted, the forms sharing a start (tokens of one issuer) follow it
+    for first, form in found:
+        if first == absent:
+            continue
+        if first not in text:  # most texts hold none: `in` is several times cheaper than `find` here
+            absent = first
+            continue
+        at = text.find(first)
+        while at != -1:
+            stop = at + len(first)
+            while stop - at < len(form) and stop < len(text) and text[stop] == form[stop - at]:
+                stop += 1
+            spans.append((at, stop))
+            at = text.find(first, at + 1)  # overlapping occurrences too (`aa` in `aaa`)
+    return spans
+
+
+_LINE_BREAK = re.compile(r"[ \t]*(?:\r\n|\r|\n)[ \t]*")
+"""A line break and the blanks around it (a wrapped line's indent, a trailing space): what a wrapped secret is cut by."""
+_BLANK_AT_A_BREAK = (" \n", "\n ", "\t\n", "\n\t", "\r")
+ACROSS_LINES_WINDOW = 512 * 1024
+"""How much of a longer text's head and of its tail is searched for a wrapped secret: all of a text up to twice this.
+The log writes a long value cut to far less of its head and tail than this, and every other text cleaned is short (a
+Datadog message, a status's details): a peer's megabytes of short lines cost no more than these windows."""
+
+
+def _spans_across_lines(text: str, found: Patterns) -> list[tuple[int, int]]:
+    """`_spans` of `text` with its line breaks taken out (`_LINE_BREAK`), as places in `text` itself; only those that
+    cross a break (the others `_spans` found already). A long text's head and tail (`ACROSS_LINES_WINDOW`)."""
+    if len(text) <= 2 * ACROSS_LINES_WINDOW:
+        return _crossing(text, found, 0)
+    tail = len(text) - ACROSS_LINES_WINDOW
+    return _crossing(text[:ACROSS_LINES_WINDOW], found, 0) + _crossing(text[tail:], found, tail)
+
+
+def _crossing(text: str, found: Patterns, offset: int) -> list[tuple[int, int]]:
+    """`_spans_across_lines` of `text`, each place moved by `offset`. Where the breaks are is worked out only when the
+    joined text holds a secret; joined by `str.replace` when no blank stands at a break (what a wrap leaves most
+    often): a regex's substitution costs a step for every line."""
+    blanks = any(blank in text for blank in _BLANK_AT_A_BREAK)
+    joined = _LINE_BREAK.sub("", text) if blanks else text.replace("\n", "")
+    spans = _spans(joined, found)
+    if not spans:
+        return []
+    starts: list[int] = []  # where each line's piece starts in the joined text
+    origins: list[int] = []  # and in `text`
+    done = at = 0
+    for cut in _LINE_BREAK.finditer(text):
+        starts.append(at)
+        origins.append(done)
+        at += cut.start() - done
+        done = cut.end()
+    starts.append(at)
+    origins.append(done)
+    crossing: list[tuple[int, int]] = []
+    for start, stop in spans:
+        first = bisect.bisect_right(starts, start) - 1
+        last = bisect.bisect_right(starts, stop - 1) - 1
+        if first != last:
+            crossing.append(
+                (offset + origins[first] + start - starts[first], offset + origins[last] + stop - starts[last])
+            )
+    return crossing
+
+
 def quoted_forms(secret: str) -> frozenset[str]:
     """`secret`, and how it reads inside a repr (of the text or its bytes: an error quoting a header or a value with
     `!r`) and inside a JSON string: a secret holding a backslash, both quotes or a character repr escapes was found
-    in none of those, and an exception's message or a value's repr carried it out whole."""
-    return frozenset(
-        (
-            secret,
-            repr(secret)[1:-1],
-            repr(secret.encode("utf-8", "surrogateescape"))[2:-1],
-            json.dumps(secret)[1:-1],
-            json.dumps(secret, ensure_ascii=False)[1:-1],
-        )
-    )
+    in none of those, and an exception's message or a value's repr carried it out whole.
+
+    And as a peer may write it back (`encoded_forms`): percent-encoded (a URL, a form body, a redirect quoting the
+    request), HTML-escaped (a proxy's error page), JSON as Go (`\\u0026`) and other writers (`\\/`) escape it, and a
+    hexadecimal secret (a Datadog key) in either case."""
+    as_json = json.dumps(secret)[1:-1]
+    forms = {
+        secret,
+        repr(secret)[1:-1],
+        repr(secret.encode("utf-8", "surrogateescape"))[2:-1],
+        as_json,
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        *encoded_forms(secret),
+        _go_json(as_json),
+        as_json.replace("/", "\\/"),
+    }
+    return frozenset(form for form in forms if form)
+
+
+def encoded_forms(secret: str) -> set[str]:
+    """How `secret` reads once a peer has encoded it: percent-encoded (every reserved character, or a form's `+` for
+    a space; escapes in either case), HTML-escaped (as Python and Go write it), and, for a hexadecimal secret, in the
+    other case (hex is read in either).
+
+    Not base64: no secret of this process is ever sent base64-encoded (the keys go in headers of their own, the token
+    after `Bearer`), so no peer has a base64 form of one to quote back, and each of its three alignments would be one
+    more form scanned for in every string of every log line."""
+    raw = secret.encode("utf-8", "surrogateescape")
+    forms = {
+        urllib.parse.quote(raw, safe=""),
+        urllib.parse.quote_plus(raw, safe=""),
+        _PERCENT_ESCAPE.sub(lambda escape: escape.group().lower(), urllib.parse.quote(raw, safe="")),
+        html.escape(secret),
+        html.escape(secret, quote=False),
+        html.escape(secret, quote=False).replace("'", "&#39;").replace('"', "&#34;"),  # Go's html.EscapeString
+    }
+    if _HEX.fullmatch(secret):
+        forms |= {secret.lower(), secret.upper()}
+    return forms
+
+
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-F]{2}")
+_HEX = re.compile(r"[0-9A-Fa-f]+")
+
+
+def _go_json(as_json: str) -> str:
+    """A JSON string's inside as Go's encoding/json writes it: `<`, `>` and `&` escaped too (a ConductorOne answer)."""
+    return as_json.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

@@ -20,7 +20,7 @@ import sys
 import threading
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, Protocol, TextIO
 
 from connector.baton.lifecycle import LIFECYCLE_FIELD
@@ -103,8 +103,13 @@ def _renew_patterns() -> None:
     _known = patterns((*_secrets, *itertools.chain.from_iterable(_rotating.values())))
 
 
-def redact(text: str) -> str:
-    return blank_out_patterns(text, _known, REDACTED)
+def redact(text: str, also: Iterable[str] = ()) -> str:
+    """`text` without the secrets registered, nor those `also` names (a caller's own: the process boundary's, read
+    from the command line before any was registered). In one pass: cleaned by the redactor first and of `also` after,
+    a secret of `also` sharing its start with a registered one (every client secret's key begins with the same JWK
+    members) lost that start to the first pass and was no longer found by the second, its private key left whole."""
+    found = (*_known, *patterns(also)) if also else _known
+    return blank_out_patterns(text, found, REDACTED)
 
 
 MAX_VALUE_CHARS = 32 * 1024
@@ -521,7 +526,13 @@ class _Stderr(io.TextIOBase):
     run's closing line, a crash's, Python's own text for a warning its log line could not carry: `_warning_line`) is
     queued after the log lines before it, whole lines at a time, never dropped for a full queue; printed past the
     writer, it blocked the exit on a full pipe for good. Python's warnings and the exceptions it reports itself are log
-    lines (`_route_python_output`), in the same room and at every level."""
+    lines (`_route_python_output`), in the same room and at every level.
+
+    Each line is redacted, as a log line is: the interpreter writes here text it was given, past the log's processors
+    (logging's own "--- Logging error ---" with the arguments of a call it could not format; an uncaught exception's
+    traceback in a thread or in a `__del__` and a warning's message, when the log cannot take them as its own lines,
+    `_route_python_output`), and a secret among them went out whole. Whole lines are what is redacted: a secret written
+    in two pieces is found once its line is complete."""
 
     def __init__(self, writer: _Writer, inner: TextIO) -> None:
         self.writer = writer
@@ -533,14 +544,14 @@ class _Stderr(io.TextIOBase):
         with self._lock:
             done, newline, self._partial = (self._partial + text).rpartition("\n")
             if newline:
-                self.writer.line(done + newline, urgent=True)
+                self.writer.line(redact(done) + newline, urgent=True)
         return len(text)
 
     def flush(self) -> None:
         with self._lock:
             partial, self._partial = self._partial, ""
         if partial:
-            self.writer.line(partial, urgent=True)
+            self.writer.line(redact(partial), urgent=True)
 
     def isatty(self) -> bool:
         try:

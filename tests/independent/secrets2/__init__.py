@@ -1,0 +1,1 @@
+"""The second secrets suite: what the first (`tests/independent/secrets`) did not drive."""
