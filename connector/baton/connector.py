@@ -8,7 +8,9 @@ and the task runner can tell "unsupported" from "failed".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar, runtime_checkable
 
@@ -186,6 +188,33 @@ class IssuedCredential:
     plaintexts: list[resource_pb2.PlaintextData] = field(repr=False)  # never printed: it is the secret
     resource_mode: int  # a resource_pb2.CredentialResourceMode value
     annotations: list[any_pb2.Any] = field(default_factory=list)
+
+
+_UNDONE_ON_STOP: ContextVar[list[str] | None] = ContextVar("undone_on_stop", default=None)
+"""Inside a handler the task processor runs (`noting_undone_on_stop`): where `undone_on_stop` puts its words."""
+
+
+def undone_on_stop(words: str) -> None:
+    """Said by code cancelled mid-way (the shutdown) that took back what it had made, confirmed, before letting the
+    cancellation go on (an issuance's minted credential deleted again, by its id or found by its name): the task
+    processor's report of the stopped task says `words` instead of "a change it had already sent may have been made
+    all the same", which sent someone to look for a credential the provider had confirmed deleted. Here, in the
+    interface a connector implements, so that a connector's own cleanup can say it (the task layer is no connector's
+    to import); a no-op outside the processor."""
+    said = _UNDONE_ON_STOP.get()
+    if said is not None:
+        said.append(words)
+
+
+@contextmanager
+def noting_undone_on_stop(said: list[str]) -> Iterator[None]:
+    """`undone_on_stop` puts its words in `said` within the block: the processor's handler, whose cancellation leaves
+    only this to read."""
+    token = _UNDONE_ON_STOP.set(said)
+    try:
+        yield
+    finally:
+        _UNDONE_ON_STOP.reset(token)
 
 
 @runtime_checkable

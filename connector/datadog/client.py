@@ -152,9 +152,31 @@ def status_contradicts(user: User) -> bool:
 class _ShowsNotMade(str):
     """A `problem`'s words (`DatadogClient._item`) for an answer that shows the change not made, not one that only
     fails to show it: its error is marked so (`errors.shown_not_made`), a plain failure that says nothing of a change
-    Datadog may have made all the same."""
+    Datadog may have made all the same. Made only by `_not_made`."""
 
     __slots__ = ()
+
+
+def _all_say_not_made(says: Iterable[bool | None]) -> bool:
+    """Whether a write's success answer shows the change not made (`errors.shown_not_made`), from what each of its
+    fields that speak to the change says of it (True: not made, False: made, None: the field missing). The rule, the
+    same for every write: all of them are there and all say "not made". One field missing (an enable's answer without
+    `disabled`, an update's without `name`) only fails to show the change, and two that say otherwise than each other
+    (`disabled: true` beside `status: "Active"`) show nothing either way: both may come after Datadog made the change,
+    and marked "shown not made" the failure said nothing of it and logged `left_live` an account Datadog had
+    disabled."""
+    said = list(says)
+    return bool(said) and all(say is True for say in said)
+
+
+def _not_made(words: str, says: Iterable[bool | None]) -> str:
+    """`words` for a refused answer, as `_ShowsNotMade` when `says` shows the change not made (`_all_say_not_made`)."""
+    return _ShowsNotMade(words) if _all_say_not_made(says) else words
+
+
+def _paths(fields: Iterable[str]) -> str:
+    """Where an update's answer shows `fields` (its user's attributes)."""
+    return ", ".join(f"data.attributes.{f}" for f in fields)
 
 
 def _seg(value: str) -> str:
@@ -576,24 +598,36 @@ class DatadogClient:
             # model may not take it (the Go client sends it as an extra property), and the spec says to send it
             # without relying on it (docs/spec/credentials.md §5 step 3, §7 item 4); failing on it would fail
             # every update that names a title. It is said in a warning instead.
-            shown: dict[str, object] = {"name": user.name, "email": user.email, "title": user.title}
-            # Only as the answer shows it: a `disabled` left out is the model's default, which says nothing.
-            shown["disabled"] = user.disabled if "disabled" in user.model_fields_set else None
-            differ = [f for f, asked in attributes.items() if not _shows(shown[f], asked, email=f == "email")]
-            if "disabled" in attributes and "disabled" not in differ and status_contradicts(user):
-                # `disabled` as asked beside a status saying otherwise (enabled, yet "Disabled"): the answer contradicts
-                # itself, and the action's own report quoted that status under "success".
-                differ.append("status")
-            if "title" in differ:
-                differ.remove("title")
+            # What each field asked (`title` aside) says of its change (`_not_made`): True not made, False made,
+            # None missing from the answer (null too: no value shown). `disabled` only as the answer shows it (one
+            # left out is the model's default, which says nothing), and with the status, which speaks to it too.
+            says: dict[str, list[bool | None]] = {}
+            for f, asked in attributes.items():
+                if f == "disabled":
+                    shown = user.disabled if "disabled" in user.model_fields_set else None
+                    says[f] = [
+                        None if shown is None else shown != asked,
+                        (user.status.strip().lower() == "disabled") != asked,
+                    ]
+                elif f != "title":
+                    value = {"name": user.name, "email": user.email}[f]
+                    says[f] = [None if value is None else not _shows(value, asked, email=f == "email")]
+            if "title" in attributes and not _shows(user.title, attributes["title"], email=False):
                 log.warning("Datadog's answer does not show the title as asked; it may not apply titles", user=user_id)
-            # The answer's paths as well: "name" alone did not say whether Datadog sent another name, null or none.
-            where = ", ".join(f"data.attributes.{f}" for f in differ)
-            return (
-                _ShowsNotMade(f"the answer shows {', '.join(differ)} not changed as asked ({where})")
-                if differ
-                else None
-            )
+            # Named by the answer's paths: "name" alone did not say whether Datadog sent another name, null or none.
+            words = []
+            if otherwise := [f for f, said in says.items() if all(say is True for say in said)]:
+                words.append(f"the answer shows {', '.join(otherwise)} not changed as asked ({_paths(otherwise)})")
+            if missing := [f for f, said in says.items() if None in said]:
+                words.append(f"the answer does not show {', '.join(missing)} ({_paths(missing)}: missing or null)")
+            if any(True in said and False in said and None not in said for said in says.values()):
+                # `disabled` as asked beside a status saying otherwise, or the reverse: the answer contradicts itself
+                # (the action's own report quoted that status under "success").
+                words.append(
+                    "the answer's disabled and status say otherwise than each other "
+                    "(data.attributes.disabled, data.attributes.status)"
+                )
+            return _not_made("; ".join(words), [say for said in says.values() for say in said]) if words else None
 
         return await self._item(
             ItemEnvelope[User], "PATCH", path, group="users", json=body, of=user_id, problem=not_applied
@@ -622,17 +656,25 @@ class DatadogClient:
             # This user's state of another JSON type (`disabled: "false"`, a status that is a number) was read as
             # absent, and the offboarding reported done on an answer that may say otherwise.
             raise UnexpectedResponse(method="DELETE", path=path, status=reply.status, messages=[wrong])
-        enabled = disabled is False or (isinstance(status, str) and status.strip().lower() != "disabled")
-        if enabled:
-            # What Datadog holds, and not the change: a plain failure (`shown_not_made`), the account left live.
-            raise shown_not_made(
-                UnexpectedResponse(
-                    method="DELETE",
-                    path=path,
-                    status=reply.status,
-                    messages=["the answer shows the user not disabled (data.attributes.disabled, .status)"],
+        # What each of the two fields says of the disable (`_all_say_not_made`): True not made, False made, None not shown.
+        says = [
+            None if disabled is None else disabled is False,
+            None if status is None else str(status).strip().lower() != "disabled",
+        ]
+        if True in says:
+            # Either shows the user enabled: refused. A plain failure (`shown_not_made`), the account left live, only
+            # when both are there and both say so; one alone, or one beside the other saying disabled (`disabled:
+            # true` beside `status: "Active"`), may come after Datadog disabled the user, and says it may have.
+            if _all_say_not_made(says):
+                words = "the answer shows the user not disabled (data.attributes.disabled, .status)"
+            else:
+                shown = "missing" if disabled is None else str(disabled).lower()
+                held = "missing" if says[1] is None else "Disabled" if says[1] is False else "not Disabled"
+                words = (
+                    f"the answer does not show the user disabled (data.attributes.disabled: {shown}, .status: {held})"
                 )
-            )
+            error = UnexpectedResponse(method="DELETE", path=path, status=reply.status, messages=[words])
+            raise shown_not_made(error) if _all_say_not_made(says) else error
 
     async def enable_user(self, user_id: str) -> User:
         return await self.update_user(user_id, disabled=False)
@@ -750,10 +792,11 @@ class DatadogClient:
             # mixed up), and the list says nothing of this one.
             f"the answer is about another role (data[{stray}].relationships.roles.data lacks it)"
             if (stray := next((i for i, u in enumerate(users) if _lacks_role(u, role_id)), None)) is not None
-            # These two show the change not made, not merely unshown (`shown_not_made`).
-            else _ShowsNotMade("the answer still lists the user among the role's users")
+            # These two show the change not made, not merely unshown (`_all_say_not_made`: the list is the one field
+            # that speaks to it, there, and of this role).
+            else _not_made("the answer still lists the user among the role's users", [holds])
             if method == "DELETE" and holds
-            else _ShowsNotMade("the answer lists all of the role's users, without the user")
+            else _not_made("the answer lists all of the role's users, without the user", [whole and not holds])
             if method == "POST" and whole and not holds
             else None
         )
@@ -1151,14 +1194,14 @@ def _membership_problem(
         # The wire value, not `team_role`: that reads anything but "admin" as a member, so a demotion answered "Admin",
         # "admin " or "maintainer" (none of them Datadog's "admin" or null) was reported done.
         if membership.role != _wire_team_role(role) and not (or_admin and membership.role == "admin"):
-            if membership.role in (None, "admin"):
-                # One of Datadog's own two roles, the other than asked: the answer shows the change not made (a
-                # promotion answered member, a demotion admin), a plain failure (`_ShowsNotMade`). A role Datadog never
-                # sends ("Admin", "maintainer") is no word of Datadog's on it.
-                return _ShowsNotMade(
-                    f"the membership's role is {membership.team_role}, not the {role} asked for (data.attributes.role)"
-                )
-            return f"the membership's role is {quoted_id(membership.role)}, not the {role} asked for (data.attributes.role)"
+            # One of Datadog's own two roles, the other than asked: the answer's one field that speaks to the change
+            # shows it not made (a promotion answered member, a demotion admin), a plain failure
+            # (`_all_say_not_made`). A role Datadog never sends ("Admin", "maintainer") is no word of Datadog's on it.
+            ours = membership.role is None or membership.role == "admin"
+            shown = quoted_id(membership.role) if membership.role is not None and not ours else membership.team_role
+            return _not_made(
+                f"the membership's role is {shown}, not the {role} asked for (data.attributes.role)", [ours or None]
+            )
         return None
 
     return problem

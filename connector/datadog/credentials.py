@@ -31,7 +31,7 @@ from pydantic import SecretStr
 
 from connector.baton import builders as b
 from connector.baton import issuance
-from connector.baton.connector import IssuedCredential
+from connector.baton.connector import IssuedCredential, undone_on_stop
 from connector.baton.errors import (
     AlreadyExistsError,
     Code,
@@ -498,6 +498,11 @@ async def _created_or_cleaned_up(
             log.error("datadog issue_credential", kind=kind, name=name, outcome="cleanup_failed", error=str(failure))
         else:
             _log_cleanup("create_cancelled", kind, name, found, removed, unfinished=True)
+            if found and removed == found:
+                # What the create made was found and Datadog confirmed its deletion: the stopped task's report says so
+                # (the baton layer's hook, no word of the task processor's here), not "a change it had already sent
+                # may have been made all the same: check it there" of a credential Datadog had deleted.
+                undone_on_stop(f"the {kind} {quoted_id(name)} its create made was found by its name and deleted again")
         raise
     except DatadogError as exc:
         if nothing_done(exc):
@@ -693,6 +698,10 @@ async def _rollback_after_cancel(
             raise
     else:
         _log_rollback(kind, object_id, deleted=deleted)
+        if deleted:
+            # Confirmed deleted before the cancellation goes on (`_rollback_refused` re-raises it): the stopped task's
+            # report says so, not "may have been made all the same" of a credential Datadog had deleted.
+            undone_on_stop(f"the new {kind} {quoted_id(object_id)} was deleted again")
 
 
 def _log_rollback(kind: str, object_id: str, *, deleted: bool) -> None:

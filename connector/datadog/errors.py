@@ -122,10 +122,12 @@ def may_have_landed(error: DatadogError, *, lost: bool = False) -> str | None:
 
 def shown_not_made(error: _E) -> _E:
     """`error`, raised for a write's success answer that shows the change not made (a role removal answered with the
-    role's users still naming the user, a disable with the user enabled, an update with a field otherwise than
-    asked), marked so (`DatadogError.shows_not_made`): a plain failure, which `may_have_landed` adds nothing to for
-    its success status. Not for an answer that only fails to show the change (another object, a field missing, a
-    page that is not JSON): that one may come after the change was made."""
+    role's users still naming the user, a disable with the user enabled by both `disabled` and its status, an update
+    with every field asked shown otherwise), marked so (`DatadogError.shows_not_made`): a plain failure, which
+    `may_have_landed` adds nothing to for its success status. Only when every field of the answer that speaks to the
+    change is there and says so (the client's `_all_say_not_made`). Not for an answer that only fails to show the
+    change (another object, a field missing or null, two fields saying otherwise than each other, a page that is not
+    JSON): that one may come after the change was made."""
     error.shows_not_made = True
     return error
 

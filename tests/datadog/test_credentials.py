@@ -21,7 +21,7 @@ import structlog
 from google.protobuf import json_format, timestamp_pb2
 
 from connector.baton import builders as b
-from connector.baton.connector import CredentialIssuer, IssuedCredential
+from connector.baton.connector import CredentialIssuer, IssuedCredential, noting_undone_on_stop
 from connector.baton.errors import (
     AlreadyExistsError,
     ConnectorError,
@@ -979,6 +979,36 @@ async def test_a_rollback_cut_short_by_the_shutdown_is_tried_again_or_names_the_
         assert told["kind"] == kind
         assert told["secret_id"].endswith("\n")
         assert "delete it in Datadog" in told["error"]
+
+
+@pytest.mark.parametrize("stalls", [1, 2])
+async def test_a_rollback_cut_short_and_tried_again_says_whether_it_deleted_the_key(
+    fake: FakeDatadog, make_client: ClientFactory, canaries: Canaries, stalls: int
+) -> None:
+    """Review r1205: the once-more deletion deleted the key, confirmed, and the cancellation went on with nothing
+    saying so: the stopped task was reported "may have been made all the same: check it there". It says so through
+    the baton layer's hook (`undone_on_stop`); when cut short again it says nothing, the key perhaps live."""
+    transport = OddIdCreatesStalledDeletes(fake, stalls)
+    client = make_client(fake, transport=transport)
+    env = Env(fake, client, DatadogConnector(client, ALL_ON), canaries)
+    sa = env.service_account()
+    said: list[str] = []
+    with noting_undone_on_stop(said):
+        issuing = asyncio.create_task(env.issue(sa, APP_KEY))
+    for _ in range(stalls):
+        waiting = asyncio.create_task(transport.deleting.wait())
+        await asyncio.wait((waiting, issuing), return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        transport.deleting.clear()
+        issuing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await issuing
+    if stalls == 1:
+        (words,) = said
+        assert words.startswith(f"the new {APP_KEY} "), words
+        assert words.endswith(" was deleted again"), words
+    else:
+        assert said == []
 
 
 class EchoingCreates(RewrittenCreates):

@@ -298,11 +298,16 @@ async def test_a_write_answered_with_json_or_nothing_is_done(
 )
 async def test_a_disable_answered_with_the_user_still_enabled_is_not_done(attributes: dict[str, Any]) -> None:
     """Datadog answers the disable with 204 and no body; its status alone decides. A 2xx whose body is the user still
-    enabled says the offboarding did not happen, and it was reported done all the same."""
+    enabled says the offboarding did not happen, and it was reported done all the same. It shows the change not made
+    (`shows_not_made`, a plain failure) only with both fields there saying so (review r1205); one alone fails to
+    show the change."""
     answer = httpx.Response(200, json={"data": {"type": "users", "id": "u1", "attributes": attributes}})
+    both = "disabled" in attributes and "status" in attributes
+    words = "the answer shows the user not disabled" if both else "the answer does not show the user disabled"
     async with _answering(answer) as client:
-        with pytest.raises(UnexpectedResponse, match="the answer shows the user not disabled"):
+        with pytest.raises(UnexpectedResponse, match=words) as caught:
             await client.disable_user("u1")
+    assert caught.value.shows_not_made is both
 
 
 @pytest.mark.parametrize(

@@ -207,7 +207,7 @@ async def test_enable_user_answered_without_the_users_state_is_not_reported_done
     client = make_client(fake, transport=DropsFromAnswers("disabled"))
     found = DatadogConnector(client, DatadogOptions(provisioning=True)).action_manager()
     assert found is not None
-    with pytest.raises(ConnectorError, match="the answer shows disabled not changed as asked"):
+    with pytest.raises(ConnectorError, match=r"the answer does not show disabled \(data.attributes.disabled: missing"):
         await found.invoke_action("enable_user", _args(_ref(user)))
 
 
@@ -246,7 +246,7 @@ async def test_enable_user_answered_enabled_with_a_disabled_status_is_not_done()
 
     client, found = _user_actions(handler)
     async with client:
-        with pytest.raises(ConnectorError, match="the answer shows status not changed as asked"):
+        with pytest.raises(ConnectorError, match="the answer's disabled and status say otherwise than each other"):
             await found.invoke_action("enable_user", _args("u1"))
 
 

@@ -25,14 +25,14 @@ import structlog
 from google.protobuf import timestamp_pb2
 
 from connector.baton.annotations import type_url
-from connector.baton.connector import Connector, CredentialIssuer, IssuedCredential
+from connector.baton.connector import Connector, CredentialIssuer, IssuedCredential, undone_on_stop
 from connector.baton.errors import Code, ConnectorError
 from connector.baton.gostrings import go_is_blank
 from connector.baton.issuance import REQUEST_ID
 from connector.baton.pb.c1.config.v1 import config_pb2
 from connector.baton.pb.c1.connector.v2 import annotation_trait_pb2, connector_pb2, resource_pb2
 from connector.baton.pb.c1.connectorapi.baton.v1 import baton_pb2
-from connector.baton.tasks.outcome import MAX_REPORT_BYTES, Outcome, TaskError, Undo, undone_on_stop
+from connector.baton.tasks.outcome import MAX_REPORT_BYTES, Outcome, TaskError, Undo
 
 if TYPE_CHECKING:
     from connector.baton.crypto.providers import Recipient
@@ -465,7 +465,11 @@ async def _roll_back(
         if not again_if_cancelled:
             log.error("credential rollback interrupted; a minted credential may still be live", **named)
             raise
-        await _roll_back(issuer, secret, why, again_if_cancelled=False, undo=undo)
+        if await _roll_back(issuer, secret, why, again_if_cancelled=False, undo=undo) is RolledBack.DELETED:
+            # Said before the cancellation goes on, the only way out of here: the caller's own note of a DELETED
+            # (`issue_credential`) is never reached, and the report said "may have been made all the same" of a
+            # credential this once-more deletion had deleted, confirmed.
+            undone_on_stop(ROLLED_BACK.removeprefix("; "))
         raise
     except Exception as exc:
         code = exc.code.name if isinstance(exc, ConnectorError) else type(exc).__name__

@@ -6,9 +6,7 @@ message is built from our own error types, which never hold secrets; anything el
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from google.protobuf import any_pb2
@@ -21,30 +19,6 @@ from connector.baton.printable import printable
 MAX_FAILURE_MESSAGE = 4096
 """Characters of a failure message kept: handlers quote what a task named (a 1 MB action name), and the message
 goes into a FinishTask (which ConductorOne might refuse, losing the report) and into log lines."""
-
-_UNDONE_ON_STOP: ContextVar[list[str] | None] = ContextVar("undone_on_stop", default=None)
-"""Inside a handler the processor runs (`noting_undone_on_stop`): where `undone_on_stop` puts its words."""
-
-
-def undone_on_stop(words: str) -> None:
-    """Said by a handler cancelled mid-way (the shutdown) that took back what it had made before letting the
-    cancellation go on (an issuance's minted credential, deleted again): the processor's report of the stopped task
-    says `words` instead of "a change it had already sent may have been made all the same" (`TaskProcessor._abandoned`),
-    which sent someone to look for a credential Datadog had confirmed deleted. A no-op outside the processor."""
-    said = _UNDONE_ON_STOP.get()
-    if said is not None:
-        said.append(words)
-
-
-@contextmanager
-def noting_undone_on_stop(said: list[str]) -> Iterator[None]:
-    """`undone_on_stop` puts its words in `said` within the block: the processor's handler, whose cancellation leaves
-    only this to read."""
-    token = _UNDONE_ON_STOP.set(said)
-    try:
-        yield
-    finally:
-        _UNDONE_ON_STOP.reset(token)
 
 
 @dataclass(slots=True)

@@ -35,7 +35,7 @@ from connector.baton.c1.errors import (
     C1UnreadableAnswerError,
     C1UnreadableTaskError,
 )
-from connector.baton.connector import ActionManager, Connector, IdKeys
+from connector.baton.connector import ActionManager, Connector, IdKeys, noting_undone_on_stop
 from connector.baton.errors import Code, ConnectorError
 from connector.baton.ids import grant_id, resource_key
 from connector.baton.pb.c1.connector.v2 import resource_pb2
@@ -52,7 +52,6 @@ from connector.baton.tasks.outcome import (
     TaskError,
     Undo,
     failure_from,
-    noting_undone_on_stop,
 )
 from connector.baton.tasks.report import GONE_CONFIRMATIONS, Verdict, report_verdict
 
