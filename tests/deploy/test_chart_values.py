@@ -398,7 +398,15 @@ def test_a_ca_bundle_and_a_scratch_dir_keep_the_pod_restricted() -> None:
                 {"extraVolumes": [{"name": "a", "emptyDir": {}}], "extraVolumeMounts": [{"name": "a", "mountPath": p}]},
                 r"extraVolumeMounts\[0\] mounts on /tmp, where the chart",
             )
-            for p in ("/tmp//", "/tmp/.", "//tmp", "/var/../tmp")
+            for p in ("/tmp//", "/tmp/.", "//tmp")
+        ),
+        # With '..' the runtime resolves it through the image's links (/lib64/.. is /usr), not as text: refused.
+        (
+            {
+                "extraVolumes": [{"name": "a", "emptyDir": {}}],
+                "extraVolumeMounts": [{"name": "a", "mountPath": "/var/../tmp"}],
+            },
+            r"extraVolumeMounts\[0\] mountPath \"/var/../tmp\" has a '..' segment",
         ),
         (
             {

@@ -284,11 +284,14 @@ but those a subPath makes). */}}
 {{- fail (printf "extraVolumes[%d] is named %q, which %s already uses: pick another name" $i $name (get $volumes $name)) }}
 {{- end }}
 {{- /* Its type: the fields not null. A null one beside the real type (`configMap: null` by `emptyDir: {}`, what tools
-that fill every field write) is dropped by the API server: the volume is not of that type. */}}
+that fill every field write) is dropped by the API server: the volume is not of that type. With none left
+(`{name: work}`, or `emptyDir:` with no value, which YAML reads as null) the API server makes it `emptyDir: {}`
+(SetDefaults_Volume): an emptyDir, for every check below. */}}
 {{- $types := list }}
 {{- range $type, $source := omit $volume "name" }}
 {{- if not (kindIs "invalid" $source) }}{{ $types = append $types $type }}{{ end }}
 {{- end }}
+{{- if not $types }}{{ $types = list "emptyDir" }}{{ end }}
 {{- range $type := $types | sortAlpha }}
 {{- if not (has $type (list "configMap" "csi" "downwardAPI" "emptyDir" "ephemeral" "persistentVolumeClaim" "projected" "secret")) }}
 {{- fail (printf "extraVolumes[%d] (%s) is a %s volume: Pod Security Standard \"restricted\" allows only configMap, csi, downwardAPI, emptyDir, ephemeral, persistentVolumeClaim, projected and secret" $i $name $type) }}
@@ -308,6 +311,17 @@ that fill every field write) is dropped by the API server: the volume is not of 
 {{- $mountKinds := dict "/tmp" (dict "where" "the chart's /tmp" "volume" "tmp" "readOnly" false "empty" true "subPath" "" "subPathExpr" false) }}
 {{- $programPaths := include "baton-datadog.programPaths" . | fromYaml }}
 {{- range $i, $mount := .Values.extraVolumeMounts }}
+{{- /* The path as the runtime takes it: runc refuses a relative one ("mount destination ... not absolute"; the API
+server lets it through) and the pod never starts; and it resolves a '..' component by component through the image's
+links (/lib64/../local/lib is /usr/local/lib, merged-usr's /lib64 being /usr/lib64), which a text clean does not
+(/local/lib): every check below would read another path than the one mounted. */}}
+{{- $given := toString $mount.mountPath }}
+{{- if not (hasPrefix "/" $given) }}
+{{- fail (printf "extraVolumeMounts[%d] mountPath %q is not an absolute path: the container runtime refuses it and the pod never starts; give the full path, e.g. /etc/baton" $i $given) }}
+{{- end }}
+{{- if has ".." (splitList "/" $given) }}
+{{- fail (printf "extraVolumeMounts[%d] mountPath %q has a '..' segment: the container runtime resolves it through the image's links (/lib64 is /usr/lib64), so it may land elsewhere than it reads; give the path without '..'" $i $given) }}
+{{- end }}
 {{- /* Compared cleaned: the API server compares the text, so /tmp// passed as another path than /tmp, and the
 runtime mounted both on /tmp. */}}
 {{- $path := clean (toString $mount.mountPath) }}
@@ -325,16 +339,21 @@ the container cannot start (no such file, or Python without its standard library
 say why: a CrashLoopBackOff for a mount meant for a CA file. The runtime mounts through merged-usr's links (/lib is
 /usr/lib). Inside one, a mount with subPath puts only the entry it names there: one file, e.g. certifi's bundle
 replaced, hides that file only, and from a volume other than an emptyDir (whose subPath the kubelet makes a
-directory) the chart cannot tell a file from a directory, so it takes it. */}}
+directory) the chart cannot tell a file from a directory, so it takes it where programPaths says a file there is
+data (oneFile, less the names the program runs from: runs); never in place of the interpreter, its link, the
+venv's entrypoint or pyvenv.cfg, the loader, the standard library or a module. */}}
 {{- $resolved := $path }}
 {{- range $link, $target := dict "/bin" "/usr/bin" "/lib" "/usr/lib" "/lib64" "/usr/lib64" "/sbin" "/usr/sbin" }}
 {{- if or (eq $path $link) (hasPrefix (printf "%s/" $link) $path) }}{{ $resolved = printf "%s%s" $target (trimPrefix $link $path) }}{{ end }}
 {{- end }}
 {{- $oneEntry := and (or $subPath $subPathExpr) (not $kind.empty) }}
 {{- range $program := keys $programPaths | sortAlpha }}
+{{- $entry := get $programPaths $program }}
 {{- $inside := hasPrefix (printf "%s/" $program) $resolved }}
-{{- if or (eq $resolved "/") (eq $resolved $program) (hasPrefix (printf "%s/" $resolved) $program) (and $inside (not $oneEntry)) }}
-{{- fail (printf "extraVolumeMounts[%d] mounts on %s, which hides the image's %s (%s): the container could not start; mount it beside them, e.g. under /etc or /tmp (inside one, only one file with subPath)" $i $path $program (get $programPaths $program)) }}
+{{- $within := trimPrefix (printf "%s/" $program) $resolved }}
+{{- $data := and $inside $oneEntry $entry.oneFile (regexMatch (toString $entry.oneFile) $within) (not (regexMatch (toString $entry.runs) $within)) }}
+{{- if or (eq $resolved "/") (eq $resolved $program) (hasPrefix (printf "%s/" $resolved) $program) (and $inside (not $data)) }}
+{{- fail (printf "extraVolumeMounts[%d] mounts on %s, which hides the image's %s (%s): the container could not start; mount it beside them, e.g. under /etc or /tmp (inside one, with subPath, only one data file, e.g. a package's bundle below the venv's site-packages)" $i $path $program $entry.what) }}
 {{- end }}
 {{- end }}
 {{- $_ := set $mounts $path (printf "extraVolumeMounts[%d]" $i) }}
@@ -365,8 +384,12 @@ values or as extraEnv entries (plainSetting): the schema's /tmp rule covers the 
 {{- if $kind.readOnly }}
 {{- fail (printf "%s, which is on the read-only volume %q (%s): the connector writes its working files there and refuses a directory it cannot write (the kubelet mounts configMap, secret, downwardAPI and projected volumes read-only, and readOnly makes any other so); use /tmp, or a writable volume" $what $kind.volume $kind.where) }}
 {{- end }}
-{{- if include "baton-datadog.missingAtStart" (list $mountKinds $path) }}
+{{- $atStart := include "baton-datadog.missingAtStart" (list $mountKinds $path) }}
+{{- if eq $atStart "missing" }}
 {{- fail (printf "%s, which does not exist in the pod: %s is an emptyDir, empty when the pod starts, and the connector refuses a directory that is not there; use %s itself, or mount a volume at that path (extraVolumes, extraVolumeMounts)" $what $kind.mount $kind.mount) }}
+{{- end }}
+{{- if eq $atStart "runtime" }}
+{{- fail (printf "%s, which the container runtime makes in the emptyDir on %s as the directory of another mount's mount point: root's, mode 0755, so the connector cannot write it and refuses it at every start; use %s itself, or mount a volume at that path (extraVolumes, extraVolumeMounts)" $what $kind.mount $kind.mount) }}
 {{- end }}
 {{- end }}
 {{- /* The files and directories the connector reads at start (refusing one that is not there, at every start): below
@@ -396,7 +419,7 @@ each of netenv's. */}}
 {{- $path := index . 1 }}
 {{- $isFile := eq (index . 2) "file" }}
 {{- $kind := include "baton-datadog.volumeHolding" (list $mountKinds $path) | fromJson }}
-{{- if or (and $isFile $kind $kind.empty) (and (not $isFile) (include "baton-datadog.missingAtStart" (list $mountKinds $path))) }}
+{{- if or (and $isFile $kind $kind.empty) (and (not $isFile) (eq (include "baton-datadog.missingAtStart" (list $mountKinds $path)) "missing")) }}
 {{- fail (printf "%s is %s, which does not exist in the pod: %s is an emptyDir, empty when the pod starts, and the connector refuses a %s that is not there; mount the volume that holds it (extraVolumes, e.g. a ConfigMap, and extraVolumeMounts) at a path of its own" (index . 0) $path $kind.mount (index . 2)) }}
 {{- end }}
 {{- end }}
@@ -573,11 +596,14 @@ path, as JSON with its mount point added ("mount"); {} when none does (the read-
 {{- if $holder }}{{ merge (dict "mount" $holder) (get $mounts $holder) | toJson }}{{ else }}{}{{ end }}
 {{- end }}
 
-{{/* A directory below an emptyDir's mount point that is not there when the pod starts: "missing", else "" (the
+{{/* A directory below an emptyDir's mount point that is not there when the pod starts: "missing"; "runtime" for one
+the container runtime makes (root's, mode 0755: there, but not writable by the connector's UID); else "" (the
 directory may be there: no emptyDir holds it, it is the mount point, or a subPath makes it). The kubelet makes the
 directory each mount's subPath names in its volume, with those above it, before the container starts: with the
 emptyDir mounted whole on /tmp/work and again with subPath cache, /tmp/work/cache is there. A subPathExpr names a
-directory the chart cannot know: then any may be. (list mounts path), mounts as validate builds them. */}}
+directory the chart cannot know: then any may be. The runtime makes each mount point with the directories above it
+(runc's MkdirAll): with a ConfigMap mounted on /tmp/certs/corp, /tmp/certs is there. (list mounts path), mounts as
+validate builds them. */}}
 {{- define "baton-datadog.missingAtStart" -}}
 {{- $mounts := index . 0 }}
 {{- $path := index . 1 }}
@@ -592,28 +618,50 @@ directory the chart cannot know: then any may be. (list mounts path), mounts as 
 {{- end }}
 {{- end }}
 {{- end }}
-{{- if $missing }}missing{{ end }}
+{{- if $missing }}
+{{- range $mountPath := keys $mounts }}
+{{- if hasPrefix (printf "%s/" $path) $mountPath }}{{ $missing = false }}{{ end }}
+{{- end }}
+{{- if $missing }}missing{{ else }}runtime{{ end }}
+{{- end }}
 {{- end }}
 {{- end }}
 
 {{/*
-The image's program (Dockerfile: the official python:3.11 slim base on Debian bookworm, the venv copied in): path ->
-what it is. A mount on one, above one or inside one hides it and the container cannot start (validate). The venv's
-python links to /usr/local/bin/python3; the interpreter loads libpython and its standard library from /usr/local/lib,
-and the C library, the libraries its modules link (libssl, libz, libffi, ...) and the dynamic loader from Debian's
-multiarch directory and /usr/lib64 (/lib64/ld-linux-x86-64.so.2, merged-usr). Both architectures the base is built
-for. The connector runs no other program: nothing of /usr/bin is needed.
+The image's program: path -> {what: what it is, oneFile, runs}. A mount on one, above one or inside one hides it and
+the container cannot start (validate). Two layouts: the Dockerfile's base, the official python:3.11 slim image on
+Debian bookworm (the venv's python links to /usr/local/bin/python3; the interpreter loads libpython and its standard
+library from /usr/local/lib), and the base `make image` builds offline (scripts/deploy_image.py: Debian bookworm's
+own python3, /usr/bin/python3.11 with its standard library in /usr/lib/python3.11). Both load the C library, the
+libraries their modules link (libssl, libz, libffi, ...) and the dynamic loader from Debian's multiarch directory and
+/usr/lib64 (/lib64/ld-linux-x86-64.so.2, merged-usr), for both architectures the base is built for. The connector
+runs no other program. Inside a directory, a one-file subPath mount may replace only an entry whose path below it
+matches oneFile and not runs (the names the program runs from: modules, extension modules, .pth files, shared
+libraries): a data file, e.g. certifi's cacert.pem; nowhere else (the venv's bin/ and pyvenv.cfg, the standard
+library, the loader's directory).
 */}}
 {{- define "baton-datadog.programPaths" -}}
-/opt/venv: the connector and its dependencies
-/usr/local/bin/python3: the Python interpreter the venv runs
-/usr/local/bin/python3.11: the Python interpreter
-/usr/local/lib/libpython3.11.so.1.0: the Python interpreter's library
-/usr/local/lib/python3.11: Python's standard library
-/usr/lib/x86_64-linux-gnu: the C library and the libraries Python's modules load
-/usr/lib64: the dynamic loader
-/usr/lib/aarch64-linux-gnu: the C library and the libraries Python's modules load (arm64)
-/usr/lib/ld-linux-aarch64.so.1: the dynamic loader (arm64)
+/opt/venv:
+  what: the connector and its dependencies
+  oneFile: '^lib/python3\.11/site-packages/[^/]+/.'
+  runs: '\.(py|pyc|pth)$|\.so(\.[0-9]+)*$'
+/usr/local/bin/python3: {what: the Python interpreter the venv runs}
+/usr/local/bin/python3.11: {what: the Python interpreter}
+/usr/local/lib/libpython3.11.so.1.0: {what: the Python interpreter's library}
+/usr/local/lib/python3.11: {what: Python's standard library}
+/usr/bin/python3: {what: "the Python interpreter the venv runs (Debian's: the image make image builds)"}
+/usr/bin/python3.11: {what: "the Python interpreter (Debian's: the image make image builds)"}
+/usr/lib/python3.11: {what: "Python's standard library (Debian's: the image make image builds)"}
+/usr/lib/x86_64-linux-gnu:
+  what: the C library and the libraries Python's modules load
+  oneFile: '.'
+  runs: '\.so(\.[0-9]+)*$'
+/usr/lib64: {what: the dynamic loader}
+/usr/lib/aarch64-linux-gnu:
+  what: the C library and the libraries Python's modules load (arm64)
+  oneFile: '.'
+  runs: '\.so(\.[0-9]+)*$'
+/usr/lib/ld-linux-aarch64.so.1: {what: the dynamic loader (arm64)}
 {{- end }}
 
 {{/* A path as the connector opens it in the pod: cleaned, and a relative one from the image's WORKDIR, /tmp. */}}

@@ -12,6 +12,11 @@ a mount with subPath inside one of them that may be one file (certifi's bundle r
 Review r1203 found the list one-sided: inside the venv was refused, inside /usr/local/lib/python3.11 or
 /usr/lib/x86_64-linux-gnu, and /lib64 (the loader), were not; and a one-file subPath mount inside the venv was
 refused as "the container could not start".
+
+Review r1206 found it one-sided again: a one-file subPath mount could replace what the program runs from (the venv's
+python and entrypoint, pyvenv.cfg, the loader), now refused (tests in test_what_the_runtime_makes.py); and the list
+had only the official base image's interpreter, not Debian's /usr/bin/python3 and /usr/lib/python3.11 of the image
+`make image` builds.
 """
 
 from __future__ import annotations
@@ -64,6 +69,15 @@ def mounting(path: str) -> dict[str, object]:
         # The interpreter itself, and the venv's link to it.
         "/usr/local/bin/python3.11",
         "/usr/local/bin/python3",
+        # The image `make image` builds has Debian's own python3: the interpreter in /usr/bin (/bin through
+        # merged-usr), its standard library in /usr/lib/python3.11 (review r1206: these rendered).
+        "/usr/bin",
+        "/bin",
+        "/usr/bin/python3",
+        "/usr/bin/python3.11",
+        "/usr/lib/python3.11",
+        "/usr/lib/python3.11/encodings",
+        "/lib/python3.11",
     ],
 )
 def test_a_mount_hiding_the_program_is_refused(path: str) -> None:
@@ -85,10 +99,9 @@ def test_a_mount_hiding_the_program_is_refused(path: str) -> None:
         "/usr/local/lib/python3.110",
         "/usr/lib/baton",
         "/usr/local/bin/baton",
-        # Nothing of the program is in /usr/bin (Debian's own python3 is not in the image; the venv links to
-        # /usr/local/bin/python3) and the connector runs no other program.
-        "/usr/bin",
-        "/bin",
+        "/usr/lib/python3",
+        "/usr/lib/python3.110",
+        "/usr/bin/baton",
     ],
 )
 def test_a_mount_beside_the_program_renders(path: str) -> None:
@@ -143,12 +156,32 @@ def test_a_sub_path_mount_hiding_a_directory_of_the_program_is_refused(path: str
         chart_tools.render(one_file(path, volume))
 
 
+# The Python of each Debian release `make image` may build its base from (Debian's own python3 package).
+DEBIAN_PYTHON = {"bookworm": "3.11"}
+
+
 def test_the_program_paths_are_the_images() -> None:
-    """The chart names the interpreter's paths by its version: the Dockerfile's base image must be that Python."""
+    """The chart names the interpreter's paths by its version, for both images: the Dockerfile's base (the official
+    python image: /usr/local) and the one `make image` builds offline (scripts/deploy_image.py: Debian's python3 in
+    /usr/bin, its standard library in /usr/lib). Review r1206: the list had the official image's only."""
+    helpers = (chart_tools.CHART / "templates" / "_helpers.tpl").read_text()
     dockerfile = (chart_tools.ROOT / "Dockerfile").read_text()
     version = re.search(r"^ARG PYTHON_IMAGE=\S*python:(\d+\.\d+)\.", dockerfile, re.MULTILINE)
     assert version is not None
-    helpers = (chart_tools.CHART / "templates" / "_helpers.tpl").read_text()
     for path in (f"/usr/local/bin/python{version[1]}:", f"/usr/local/lib/python{version[1]}:"):
         assert path in helpers
     assert "bookworm" in dockerfile  # merged-usr Debian: /lib, /lib64 and /bin link into /usr
+    # The venv's site-packages, where a one-file mount of a data file is taken, is of the same version.
+    assert f"^lib/python{re.escape(version[1])}/site-packages/" in helpers
+
+    deploy_image = (chart_tools.ROOT / "scripts" / "deploy_image.py").read_text()
+    include = re.search(r'"--include=([^"]*)"', deploy_image)
+    assert include is not None
+    assert "python3" in include[1].split(",")
+    suites = [suite for suite in DEBIAN_PYTHON if f'"{suite}"' in deploy_image]
+    assert len(suites) == 1, "scripts/deploy_image.py's mmdebstrap suite: add its python3 version to DEBIAN_PYTHON"
+    debian = DEBIAN_PYTHON[suites[0]]
+    for path in ("/usr/bin/python3:", f"/usr/bin/python{debian}:", f"/usr/lib/python{debian}:"):
+        assert path in helpers
+    # Built with that python3, the venv's site-packages is of its version too.
+    assert debian == version[1]
