@@ -20,7 +20,7 @@ import sys
 import threading
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, Protocol, TextIO
 
 from connector.baton.lifecycle import LIFECYCLE_FIELD
@@ -362,7 +362,8 @@ renewals, a revoke's report), and SIGTERM, for good. Held twice at most: the que
 KEPT_CHARS = 1024 * 1024
 """Room of their own for the lines never dropped for a full queue (`kept`): an error's or worse (a failed revoke, a
 task not reported, a fatal error), a lifecycle line (`connector/baton/lifecycle.py`: starting, connected, shutdown
-requested, draining, stopped), and what the process prints to stderr itself (a failed run's closing line, a crash's).
+requested, draining, stopped), and what the process and Python print to stderr themselves (a failed run's closing
+line, a crash's, a Python warning: `_route_python_output`).
 A flood of them is bounded too: past it they are dropped and counted as the others are."""
 
 LIFECYCLE_CHARS = 64 * 1024
@@ -373,9 +374,18 @@ it were dropped. A run logs a handful of them, never a flood."""
 
 def kept(level: int, event: Mapping[str, Any] | None = None) -> bool:
     """Whether a line at `level` (of `event`, a structlog line's) has the room never dropped for a full queue
-    (`KEPT_CHARS`): an error's or worse, or a lifecycle line, whatever its level. The one rule: behind a stalled reader,
-    the "draining" and "stopped" lines were dropped with the rest, and nothing said the daemon was stopping, nor why."""
-    return level >= logging.ERROR or (event is not None and event.get(LIFECYCLE_FIELD) is True)
+    (`KEPT_CHARS`): an error's or worse, a lifecycle line, or Python's own output (`_PYTHON_OUTPUT`), whatever its
+    level. The one rule: behind a stalled reader, the "draining" and "stopped" lines were dropped with the rest, and
+    nothing said the daemon was stopping, nor why."""
+    return level >= logging.ERROR or (
+        event is not None and (event.get(LIFECYCLE_FIELD) is True or event.get(_PYTHON_OUTPUT) is True)
+    )
+
+
+_PYTHON_OUTPUT = "_python_output"
+"""Marks a line made of what Python itself writes to stderr (a warning: `_warning_line`), True; never written. Such a
+line is `kept` and shown at every --log-level, as it was when Python wrote it to stderr (`_Stderr`): made a log line at
+warning level, it was dropped behind a stalled reader and filtered out under `--log-level error`."""
 
 
 DRAIN_SECONDS = 1.0
@@ -513,8 +523,10 @@ _writer: _Writer | None = None
 
 class _Stderr(io.TextIOBase):
     """`sys.stderr` while the log writer owns the process's stderr: what the process prints there itself (a failed
-    run's closing line, a crash's, Python's own warnings) is queued after the log lines before it, whole lines at a
-    time, never dropped for a full queue; printed past the writer, it blocked the exit on a full pipe for good.
+    run's closing line, a crash's, Python's own text for a warning its log line could not carry: `_warning_line`) is
+    queued after the log lines before it, whole lines at a time, never dropped for a full queue; printed past the
+    writer, it blocked the exit on a full pipe for good. Python's warnings and the exceptions it reports itself are log
+    lines (`_route_python_output`), in the same room and at every level.
 
     Each line is redacted, as a log line is: the interpreter writes here text it was given, past the log's processors
     (logging's own "--- Logging error ---" with the arguments of a call it could not format; an uncaught exception's
@@ -633,6 +645,7 @@ def _laned(render: Callable[..., str]) -> Callable[..., tuple[tuple[str], dict[s
     def laned(logger: Any, method_name: str, event: MutableMapping[str, Any]) -> tuple[tuple[str], dict[str, bool]]:
         urgent = kept(_METHOD_LEVELS.get(method_name, logging.CRITICAL), event)
         lifecycle = event.get(LIFECYCLE_FIELD) is True
+        event.pop(_PYTHON_OUTPUT, None)  # the lane's mark, not the line's
         return (render(logger, method_name, event),), {"urgent": urgent, "lifecycle": lifecycle}
 
     return laned
@@ -737,16 +750,19 @@ def _stream_gates(stream_level: int) -> tuple[Callable[..., Any], Callable[..., 
     runs."""
     import structlog
 
-    def below(method_name: str) -> bool:
-        return _METHOD_LEVELS.get(method_name, logging.CRITICAL) < stream_level
+    def below(method_name: str, event: MutableMapping[str, Any]) -> bool:
+        # Python's own output is shown at every level, as when Python wrote it to stderr itself (`_PYTHON_OUTPUT`).
+        return (
+            _METHOD_LEVELS.get(method_name, logging.CRITICAL) < stream_level and event.get(_PYTHON_OUTPUT) is not True
+        )
 
     def unless_debugged(_: Any, method_name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-        if not TASK_LOGS.active and below(method_name):
+        if not TASK_LOGS.active and below(method_name, event):
             raise structlog.DropEvent
         return event
 
     def stream_only_at_level(_: Any, method_name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-        if below(method_name):
+        if below(method_name, event):
             raise structlog.DropEvent
         return event
 
@@ -817,10 +833,31 @@ def _route_python_output() -> None:
     """What Python itself writes to stderr, in a run, as log lines: a warning (`warnings.warn`: a library's, a coroutine
     never awaited), an exception ending a thread, and one raised where it cannot propagate (a finalizer, a callback at
     garbage collection). Python wrote each as plain text on two or more lines, in a stream of JSON lines, past the
-    redactor: a JSON log pipeline dropped or split them, and a secret in their text reached the log as it was."""
+    redactor: a JSON log pipeline dropped or split them, and a secret in their text reached the log as it was. Each is
+    a line never dropped for a full queue and shown at every --log-level, as Python's own text was (`_Stderr`)."""
     warnings.showwarning = _warning_line
     threading.excepthook = _thread_failed_line
     sys.unraisablehook = _unraisable_line
+
+
+_logging_python_output = threading.local()
+"""Set (`active`) while this thread makes a line of Python's own output (`_python_output_line`). Output Python raises
+meanwhile (a warning from a processor or a library the pipeline calls, shown at every call with
+PYTHONWARNINGS=always) is written as Python writes it, to stderr: made a log line in turn, it raised the same warning
+again, and one log call wrote 165 lines before the recursion limit ended it."""
+
+
+@contextlib.contextmanager
+def _python_output_line() -> Iterator[bool]:
+    """Yields whether this thread may make a log line of Python's output now (False: it is making one already)."""
+    if getattr(_logging_python_output, "active", False):
+        yield False
+        return
+    _logging_python_output.active = True
+    try:
+        yield True
+    finally:
+        _logging_python_output.active = False
 
 
 def _warning_line(
@@ -832,12 +869,19 @@ def _warning_line(
     line: str | None = None,
 ) -> None:
     if file is None or file is sys.stderr:
-        with contextlib.suppress(Exception):  # a logging that cannot log (at the interpreter's exit): Python's words
-            _python_log().warning(
-                "python warning", category=category.__name__, warning=str(message), where=f"{filename}:{lineno}"
-            )
-            return
-    # Shown to a file of the caller's choosing, or the log cannot take it: as Python shows it.
+        with _python_output_line() as may_log:
+            if may_log:
+                with contextlib.suppress(Exception):  # a logging that cannot log (at the interpreter's exit): as Python
+                    _python_log().warning(
+                        "python warning",
+                        category=category.__name__,
+                        warning=str(message),
+                        where=f"{filename}:{lineno}",
+                        **{_PYTHON_OUTPUT: True},
+                    )
+                    return
+    # Shown to a file of the caller's choosing, raised while the log makes a line of Python's output, or the log cannot
+    # take it: as Python shows it.
     with contextlib.suppress(OSError, ValueError):
         (file or sys.stderr).write(warnings.formatwarning(message, category, filename, lineno, line))
 
@@ -845,27 +889,37 @@ def _warning_line(
 def _thread_failed_line(args: threading.ExceptHookArgs) -> None:
     if args.exc_type is SystemExit:
         return  # as Python's own hook: a thread's normal way out
-    try:
-        _python_log().error(
-            "uncaught exception in a thread",
-            thread=args.thread.name if args.thread is not None else None,
-            exc_info=(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback),
-        )
-    except Exception:
-        threading.__excepthook__(args)
+    with _python_output_line() as may_log:
+        if may_log:
+            with contextlib.suppress(Exception):  # a logging that cannot log: Python's own words
+                _python_log().error(
+                    "uncaught exception in a thread",
+                    thread=args.thread.name if args.thread is not None else None,
+                    exc_info=(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback),
+                )
+                return
+    threading.__excepthook__(args)
 
 
 def _unraisable_line(unraisable: Any) -> None:
     where = unraisable.object
-    try:
-        _python_log().error(
-            "exception ignored",
-            where=unraisable.err_msg or "Exception ignored in",
-            object=getattr(where, "__qualname__", None) or type(where).__qualname__,
-            exc_info=(unraisable.exc_type, unraisable.exc_value or unraisable.exc_type(), unraisable.exc_traceback),
-        )
-    except Exception:
-        sys.__unraisablehook__(unraisable)
+    # No object (Python passes None for some, a failure at its shutdown): none named, not `NoneType`.
+    named = {} if where is None else {"object": getattr(where, "__qualname__", None) or type(where).__qualname__}
+    with _python_output_line() as may_log:
+        if may_log:
+            with contextlib.suppress(Exception):  # a logging that cannot log: Python's own words
+                _python_log().error(
+                    "exception ignored",
+                    where=unraisable.err_msg or "Exception ignored in",
+                    **named,
+                    exc_info=(
+                        unraisable.exc_type,
+                        unraisable.exc_value or unraisable.exc_type(),
+                        unraisable.exc_traceback,
+                    ),
+                )
+                return
+    sys.__unraisablehook__(unraisable)
 
 
 def _python_log() -> Any:

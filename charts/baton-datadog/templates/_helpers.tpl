@@ -221,9 +221,17 @@ needs: they hold the release). */}}
 {{- if and .Release.IsUpgrade (eq (toString .Values.existingSecret) $fullname) }}
 {{- $found := lookup "v1" "Secret" .Release.Namespace $fullname | default dict }}
 {{- $annotations := ($found.metadata | default dict).annotations | default dict }}
+{{- /* A Secret a controller owns (External Secrets' target, which copies its ExternalSecret's annotations, Helm's
+included, onto the Secret it makes) is that controller's: this chart never rendered it, so Helm deletes nothing. */}}
+{{- $controlled := false }}
+{{- range (($found.metadata | default dict).ownerReferences | default list) }}
+{{- if and (kindIs "map" .) (eq (toString (get . "controller")) "true") }}
+{{- $controlled = true }}
+{{- end }}
+{{- end }}
 {{- /* Helm reads the policy from the object in the cluster, as this does, and skips the delete on "keep" exactly. */}}
-{{- if and (eq (toString (get $annotations "meta.helm.sh/release-name")) .Release.Name) (eq (toString (get $annotations "meta.helm.sh/release-namespace")) .Release.Namespace) (ne (toString (get $annotations "helm.sh/resource-policy")) "keep") }}
-{{- fail (printf "existingSecret names the Secret %q, which this release made: with existingSecret the chart no longer renders it, so Helm would delete it at this upgrade, the credentials would be gone from the cluster, and every pod started after that would stay in CreateContainerConfigError; copy it to a Secret of another name and give that name, keep it (kubectl annotate secret %s helm.sh/resource-policy=keep: Helm deletes no Secret annotated so), or leave existingSecret empty and let the chart go on making it" (toString .Values.existingSecret) (toString .Values.existingSecret)) }}
+{{- if and (not $controlled) (eq (toString (get $annotations "meta.helm.sh/release-name")) .Release.Name) (eq (toString (get $annotations "meta.helm.sh/release-namespace")) .Release.Namespace) (ne (toString (get $annotations "helm.sh/resource-policy")) "keep") }}
+{{- fail (printf "existingSecret names the Secret %q, which this release made: with existingSecret the chart no longer renders it, so Helm would delete it at this upgrade, the credentials would be gone from the cluster, and every pod started after that would stay in CreateContainerConfigError; copy it to a Secret of another name and give that name, keep it (kubectl annotate secret %s helm.sh/resource-policy=keep: Helm deletes no Secret annotated so; do that too if the release's last revision did not render it, as after restoring it from a backup, which this check cannot see), or leave existingSecret empty and let the chart go on making it" (toString .Values.existingSecret) (toString .Values.existingSecret)) }}
 {{- end }}
 {{- end }}
 {{- /* Kubernetes takes a container's security field over the pod's: a field set in both, to different values,

@@ -329,9 +329,17 @@ class BatonServiceClient:
         early, self._early_token = self._early_token, None
         if early is not None:
             early.cancel()
-            await asyncio.wait([early])  # never raises; the fetch's own error is of no use to anyone now
-            if not early.cancelled():
-                early.exception()  # retrieved: asyncio would log it as never retrieved
+            await asyncio.wait([early])  # never raises
+            failure = None if early.cancelled() else early.exception()  # retrieved: asyncio would log it otherwise
+            if failure is not None:
+                # No call took this fetch over (the service stopped during its start-up check): no loop logged its
+                # failure, which was then in no line at info level (the token source's own line is at debug).
+                log.warning(
+                    "c1 token request failed; no call was made with it",
+                    token_url=self.tokens.token_url,
+                    http_status=failure.status_code if isinstance(failure, C1AuthError) else None,
+                    error=str(failure),
+                )
         if self._channel is not None:
             channel, self._channel, self._stub, self._raw_get_task = self._channel, None, None, None
             await channel.close()

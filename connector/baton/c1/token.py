@@ -150,6 +150,9 @@ class TokenSource:
         """Hears every new token's value first (the daemon's log redactor), before any call can carry it."""
         self._fetching: asyncio.Future[AccessToken] | None = None
         """The fetch under way, which every caller needing a token meanwhile awaits (`token`)."""
+        self._waiting: set[asyncio.Future[AccessToken]] = set()
+        """The callers' waits on the fetch (`asyncio.shield`s of it): one not cancelled when it fails takes the
+        failure to a loop that logs it (`_fetch_ended`)."""
         self._cached: AccessToken | None = None
         self._recent: deque[str] = deque(maxlen=_REDACTED_TOKENS)
         """The tokens fetched last, newest first: what a peer may quote back (see `redact`)."""
@@ -178,7 +181,12 @@ class TokenSource:
         if fetching is None:
             fetching = self._fetching = asyncio.ensure_future(self._fetch_and_keep())
             fetching.add_done_callback(self._fetch_ended)
-        return await asyncio.shield(fetching)
+        waiting = asyncio.shield(fetching)
+        self._waiting.add(waiting)
+        try:
+            return await waiting
+        finally:
+            self._waiting.discard(waiting)
 
     async def _fetch_and_keep(self) -> AccessToken:
         fetched = await self._fetch()
@@ -191,8 +199,20 @@ class TokenSource:
     def _fetch_ended(self, fetching: asyncio.Future[AccessToken]) -> None:
         if self._fetching is fetching:
             self._fetching = None
-        if not fetching.cancelled():
-            fetching.exception()  # retrieved: every caller awaiting it may have been cancelled
+        if fetching.cancelled():
+            return  # stopped (`aclose`): no failure of the endpoint's
+        failure = fetching.exception()  # retrieved: every caller awaiting it may have been cancelled
+        # A caller's wait is cancelled at once when the caller is (`Task.cancel` cancels what it awaits): one not
+        # cancelled now is handed the failure, and its loop logs it.
+        if failure is not None and all(waiting.cancelled() for waiting in self._waiting):
+            # Every caller gave up first (a poll cut short, a drain): no loop will log this failure, and at info
+            # level it was in no line.
+            log.warning(
+                "c1 token request failed; no call was left waiting for it",
+                token_url=self.token_url,
+                http_status=failure.status_code if isinstance(failure, C1AuthError) else None,
+                error=str(failure),
+            )
 
     def redact(self, text: str, carried: Iterable[str] = ()) -> str:
         """`text` (a peer's words: a status's details) without the tokens the call `carried` (its attempt's, and the one
@@ -232,24 +252,31 @@ class TokenSource:
         status_code: int | None = None
         # Which step of the connection a timeout cut (a lookup, a TLS handshake, a proxy's CONNECT): named by it.
         steps = netsteps.Steps()
+        # The status of an answer whose headers came, even when the rest of it failed (its framing faulty, its body
+        # stalled or cut): readiness named such a request one that "got no answer".
+        answered: list[int] = []
         try:
             try:
                 async with asyncio.timeout(self._deadline):
-                    response, body = await self._post(form, steps)
+                    response, body = await self._post(form, steps, answered)
             except httpx.HTTPError as exc:
+                status_code = answered[0] if answered else None
                 # `from None`: httpx errors hold the request, and the request holds the signed assertion.
                 stalled = (
                     steps.stalled(self._token_host, self.proxy) if isinstance(exc, httpx.TimeoutException) else None
                 )
                 raise C1AuthUnavailableError(
                     f"failed to get a token from {self._token_host}: "
-                    f"{stalled or _describe_http_failure(exc, self.proxy)}"
+                    f"{stalled or _describe_http_failure(exc, self.proxy)}",
+                    status_code=status_code,
                 ) from None
             except TimeoutError:
+                status_code = answered[0] if answered else None
                 stalled = steps.stalled(self._token_host, self.proxy)
                 raise C1AuthUnavailableError(
                     f"failed to get a token from {self._token_host}: "
-                    f"{stalled or f'no complete answer within {self._deadline:g}s'}"
+                    f"{stalled or f'no complete answer within {self._deadline:g}s'}",
+                    status_code=status_code,
                 ) from None
             status_code = response.status_code
             if isinstance(body, str) and status_code == httpx.codes.OK:
@@ -267,7 +294,8 @@ class TokenSource:
             self._notify(ok=False, status_code=status_code, started=started)
             # At debug: the error reaches the call that needed the token, and the loop that made it logs it in full
             # (`polling ConductorOne failed`, `Hello failed; retrying`, ...). A warning here too logged each refused
-            # token request twice, this line without the words.
+            # token request twice, this line without the words. A failure no call is left to take is logged at
+            # warning by `_fetch_ended`, and warm_up's fetch that no call took over by `BatonServiceClient.close`.
             log.debug("c1 token request failed", token_url=self.token_url, http_status=status_code)
             raise
         finally:
@@ -276,10 +304,12 @@ class TokenSource:
         log.debug("c1 token fetched", token_url=self.token_url, expires_in=round(token.expires_at - started))
         return token
 
-    async def _post(self, form: dict[str, str], steps: netsteps.Steps) -> tuple[httpx.Response, bytes | str]:
+    async def _post(
+        self, form: dict[str, str], steps: netsteps.Steps, answered: list[int]
+    ) -> tuple[httpx.Response, bytes | str]:
         """The response and its body, decoded and read up to the cap; or, instead of the body, what is wrong with
         it (over the cap, or not decodable). Capped, a peer streaming without end cannot hold the fetch forever,
-        each chunk resetting the read timeout."""
+        each chunk resetting the read timeout. The status goes in `answered` as soon as the headers come."""
         # gzip only, as Go's client asks, and inflated under the cap by `CappedBody`: httpx inflates a whole chunk
         # at once, and 64 KB of zstd (which it would otherwise ask for) is gigabytes of zeros.
         headers = {"User-Agent": self._user_agent, "Accept": "application/json", "Accept-Encoding": "gzip"}
@@ -287,6 +317,7 @@ class TokenSource:
             "POST", self.token_url, data=form, headers=headers, extensions={"trace": steps}
         )
         response = await self._http.send(request, stream=True)
+        answered.append(response.status_code)
         try:
             faulty = faulty_framing(response.status_code, response.headers, response.extensions.get("http_version"))
             if faulty is not None:

@@ -189,7 +189,9 @@ class Readiness:
 def _token_failure(status_code: int | None) -> str:
     """A failed token request in a readiness reason: its HTTP status only (never the answer's words, a peer's)."""
     if status_code is None:
-        return "the token request got no answer"
+        # No status: no answer, or one that was no HTTP (a faulty status line); one whose headers came is named by
+        # its status, however the rest of it failed.
+        return "the token request got no usable answer"
     if status_code == 200:
         return "the token request's HTTP 200 answer held no usable token"
     return f"the token request was answered HTTP {status_code}"

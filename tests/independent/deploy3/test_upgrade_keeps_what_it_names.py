@@ -115,3 +115,32 @@ def test_the_releases_own_secret_kept_by_its_resource_policy_is_taken(cluster: k
     cluster.put_secret(NAMESPACE, NAME, {"BATON_API_KEY": CANARY}, {**OURS, "helm.sh/resource-policy": "keep"})
     docs = chart_tools.manifests(upgrade(cluster, {"existingSecret": NAME}))
     assert not [d for d in docs if d["kind"] == "Secret"]
+
+
+@pytest.mark.parametrize("controller", [True, "true"])
+def test_a_secret_a_controller_owns_is_taken(cluster: kubeapi.KubeApi, controller: object) -> None:
+    """External Secrets copies its ExternalSecret's annotations, Helm's included, onto the Secret it makes: an umbrella
+    release holding this chart and an ExternalSecret whose target is `<release>-baton-datadog` made a Secret that
+    looked like the chart's own, and every upgrade was refused though the chart never rendered it (review r1208)."""
+    cluster.put_secret(NAMESPACE, NAME, {"BATON_API_KEY": CANARY}, OURS)
+    metadata = cluster.secrets[(NAMESPACE, NAME)]["metadata"]
+    metadata["ownerReferences"] = [
+        {
+            "apiVersion": "external-secrets.io/v1beta1",
+            "kind": "ExternalSecret",
+            "name": "baton-creds",
+            "uid": "3f0c0d8e-0000-0000-0000-000000000001",
+            "controller": controller,
+        }
+    ]
+    docs = chart_tools.manifests(upgrade(cluster, {"existingSecret": NAME}))
+    assert not [d for d in docs if d["kind"] == "Secret"]
+
+
+def test_an_owner_that_is_no_controller_does_not_take_it(cluster: kubeapi.KubeApi) -> None:
+    """Only a controller's ownership says the chart never rendered it; any owner reference alone says nothing."""
+    cluster.put_secret(NAMESPACE, NAME, {"BATON_API_KEY": CANARY}, OURS)
+    metadata = cluster.secrets[(NAMESPACE, NAME)]["metadata"]
+    metadata["ownerReferences"] = [{"apiVersion": "v1", "kind": "ConfigMap", "name": "x", "uid": "u"}]
+    with pytest.raises(Exception, match="which this release made"):
+        upgrade(cluster, {"existingSecret": NAME})

@@ -35,7 +35,7 @@ class Clock:
     [
         (503, "the token request was answered HTTP 503"),
         (429, "the token request was answered HTTP 429"),
-        (None, "the token request got no answer"),
+        (None, "the token request got no usable answer"),
         (200, "the token request's HTTP 200 answer held no usable token"),
     ],
 )
