@@ -50,10 +50,26 @@ def patterns(secrets: Iterable[str]) -> Patterns:
         if (key := _token_key(secret)) is not None:
             found.update((form, form) for form in quoted_forms(secret))
             if (private := _jwk_private_key(key)) is not None:
-                found.update((form[:QUOTED_START], form) for form in quoted_forms(private) if form)
+                found.update((_start(form), form) for form in quoted_forms(private) if form)
             secret = key
-        found.update((form[:QUOTED_START], form) for form in quoted_forms(secret) if form)
+        found.update((_start(form), form) for form in quoted_forms(secret) if form)
     return tuple(sorted(found))
+
+
+PUBLIC_PREFIX = SECRET_TOKEN_SCHEME + "conductorone.com:v1:"
+"""What every ConductorOne client secret begins with, and the format a refusal names: no secret's start."""
+
+
+def _start(form: str) -> str:
+    """What of `form` is blanked out wherever it stands: its first `QUOTED_START` characters, or all of it when those
+    are public text, the scheme of a client secret's (a value given with a quote or an `=` before it, which
+    `_token_key` does not take for a client secret) or a part of its public prefix (`PUBLIC_PREFIX`): they blanked
+    out the format every refusal names, in every line naming it."""
+    first = form[:QUOTED_START]
+    lowered = first.lower()
+    if any(scheme in lowered for scheme in _SCHEME_FORMS) or any(lowered in public for public in _PUBLIC_FORMS):
+        return form
+    return first
 
 
 def _jwk_private_key(key: str) -> str | None:
@@ -71,14 +87,23 @@ def _jwk_private_key(key: str) -> str | None:
 def _token_key(secret: str) -> str | None:
     """What is secret in a `secret-token:` secret, None for any other secret. Split as the client secret's parser
     splits it (the scheme in any case, around any whitespace): what follows the third ':' when that is a secret's
-    length, else all that follows the scheme (a token of another form, `secret-token:<key>:v2`)."""
-    text = secret.strip()
+    length, else all that follows the scheme (a token of another form, `secret-token:<key>:v2`). Inside quotes too: a
+    value given with its quotes kept was no client secret here, and its first characters, the public format's, were
+    a secret's start."""
+    text = _unquoted(secret.strip())
     parts = text.split(":", 3)
     if len(parts) < 2 or parts[0].lower() != SECRET_TOKEN_SCHEME[:-1]:
         return None
     if len(parts) == 4 and len(parts[3]) >= MIN_SECRET_LENGTH:
         return parts[3]
     return text[len(SECRET_TOKEN_SCHEME) :]
+
+
+def _unquoted(text: str) -> str:
+    """`text` out of the quotes around it, if any (a value a YAML or env file gave with its quotes kept)."""
+    while len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        text = text[1:-1].strip()
+    return text
 
 
 def blank_out(text: str, secrets: Iterable[str], mark: str) -> str:
@@ -96,7 +121,7 @@ def blank_out_patterns(text: str, found: Patterns, mark: str) -> str:
     76 columns, a terminal-width error) was found by its first line's part alone, when that part was long enough, and
     its other lines went out."""
     spans = _spans(text, found)
-    if "\n" in text or "\r" in text:  # several times cheaper than a regex's search
+    if _has_breaks(text):
         spans += _spans_across_lines(text, found)
     if not spans:
         return text
@@ -134,13 +159,24 @@ def _spans(text: str, found: Patterns) -> list[tuple[int, int]]:
     return spans
 
 
-_LINE_BREAK = re.compile(r"[ \t]*(?:\r\n|\r|\n)[ \t]*")
-"""A line break and the blanks around it (a wrapped line's indent, a trailing space): what a wrapped secret is cut by."""
-_BLANK_AT_A_BREAK = (" \n", "\n ", "\t\n", "\n\t", "\r")
+_LINE_BREAK = re.compile(r"(\r\n|\r|\n|\\\\r\\\\n|\\\\r|\\\\n|\\r\\n|\\r|\\n)")
+r"""A line break, what a wrapped secret is cut by: as written (CR LF, CR, LF), as a repr or a JSON string writes one
+(a backslash and `r` or `n`: the log writes a value that is not a str as its repr, logging's "Arguments:" line quotes
+with repr, a peer's error quotes JSON) and as JSON writes that (two backslashes: a repr inside a JSON string). Longest
+first: one escaped break is one cut. The blanks around a break (a wrapped line's indent, a trailing space) are cut
+too, by `str.strip` of each line: `[ \t]*` before a break in the regex was tried again from each place in a run of
+blanks touching no break, to the run's end, quadratic (seconds for a run of 32 Ki blanks)."""
+_BLANKS = " \t"
 ACROSS_LINES_WINDOW = 512 * 1024
 """How much of a longer text's head and of its tail is searched for a wrapped secret: all of a text up to twice this.
 The log writes a long value cut to far less of its head and tail than this, and every other text cleaned is short (a
 Datadog message, a status's details): a peer's megabytes of short lines cost no more than these windows."""
+
+
+def _has_breaks(text: str) -> bool:
+    """Whether `text` may hold a line break, as written or escaped (`_LINE_BREAK`): `in` is several times cheaper than
+    a regex's search."""
+    return "\n" in text or "\r" in text or "\\n" in text or "\\r" in text
 
 
 def _spans_across_lines(text: str, found: Patterns) -> list[tuple[int, int]]:
@@ -153,26 +189,34 @@ def _spans_across_lines(text: str, found: Patterns) -> list[tuple[int, int]]:
 
 
 def _crossing(text: str, found: Patterns, offset: int) -> list[tuple[int, int]]:
-    """`_spans_across_lines` of `text`, each place moved by `offset`. Where the breaks are is worked out only when the
-    joined text holds a secret; joined by `str.replace` when no blank stands at a break (what a wrap leaves most
-    often): a regex's substitution costs a step for every line."""
-    blanks = any(blank in text for blank in _BLANK_AT_A_BREAK)
-    joined = _LINE_BREAK.sub("", text) if blanks else text.replace("\n", "")
-    spans = _spans(joined, found)
+    """`_spans_across_lines` of `text`, each place moved by `offset`: its lines (`_LINE_BREAK`), each without the
+    blanks at its breaks, joined. Split by `str.split` when no break can be other than LF (what a wrap leaves most
+    often). Where each line stands is worked out only when the joined text holds a secret. Linear in `text`."""
+    if "\r" in text or "\\" in text:
+        parts = _LINE_BREAK.split(text)
+        lines, breaks = parts[::2], [len(cut) for cut in parts[1::2]]
+    else:
+        lines = text.split("\n")
+        breaks = [1] * (len(lines) - 1)
+    if len(lines) < 2:
+        return []
+    kept = [line.strip(_BLANKS) for line in lines]
+    kept[0], kept[-1] = lines[0].rstrip(_BLANKS), lines[-1].lstrip(_BLANKS)
+    spans = _spans("".join(kept), found)
     if not spans:
         return []
-    starts: list[int] = []  # where each line's piece starts in the joined text
+    starts: list[int] = []  # where each line's kept piece starts in the joined text
     origins: list[int] = []  # and in `text`
-    done = at = 0
-    for cut in _LINE_BREAK.finditer(text):
+    at = done = 0
+    for index, (line, piece) in enumerate(zip(lines, kept, strict=True)):
         starts.append(at)
-        origins.append(done)
-        at += cut.start() - done
-        done = cut.end()
-    starts.append(at)
-    origins.append(done)
+        origins.append(done + (len(line) - len(line.lstrip(_BLANKS)) if index else 0))
+        at += len(piece)
+        done += len(line) + (breaks[index] if index < len(breaks) else 0)
     crossing: list[tuple[int, int]] = []
     for start, stop in spans:
+        # The last piece starting at or before the place: an empty piece (a blank line) shares its start with the
+        # next, which holds the place.
         first = bisect.bisect_right(starts, start) - 1
         last = bisect.bisect_right(starts, stop - 1) - 1
         if first != last:
@@ -233,3 +277,8 @@ _HEX = re.compile(r"[0-9A-Fa-f]+")
 def _go_json(as_json: str) -> str:
     """A JSON string's inside as Go's encoding/json writes it: `<`, `>` and `&` escaped too (a ConductorOne answer)."""
     return as_json.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+# As a repr, JSON or a peer writes them (`quoted_forms`): made once the forms can be.
+_PUBLIC_FORMS = tuple(sorted({form.lower() for form in quoted_forms(PUBLIC_PREFIX)}))
+_SCHEME_FORMS = tuple(sorted({form.lower() for form in quoted_forms(SECRET_TOKEN_SCHEME)}))

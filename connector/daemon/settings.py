@@ -1396,8 +1396,25 @@ def _file_secrets(config: str) -> list[str]:
     for line in text.splitlines():
         key, colon, value = line.partition(":")
         if colon and key.strip().strip("'\"").replace("-", "_").lower() in SECRETS:
-            found += _secret_forms(value.strip()) + _secret_forms(value.strip().strip("'\""))
+            found += [form for unquoted in _yaml_unquoted(value) for form in _secret_forms(unquoted)]
     return found
+
+
+def _yaml_unquoted(value: str) -> list[str]:
+    """A line's `value` out of YAML's quotes (and a comment after them), as written inside them and as YAML reads it
+    (`''` in single quotes, JSON's escapes in double). Never with its quotes: a quoted client secret's first characters
+    (`"secret-token:conductoro`) are no secret's, they begin every client secret and the format a refusal names."""
+    value = value.strip()
+    quote = value[:1]
+    close = value.rfind(quote) if quote in ("'", '"') else 0
+    if close <= 0:
+        return [value.strip("'\"").strip()]
+    inside = value[1:close]
+    read = inside.replace("''", "'") if quote == "'" else inside
+    if quote == '"':
+        with contextlib.suppress(ValueError):
+            read = json.loads(value[: close + 1])
+    return [inside, read] if isinstance(read, str) else [inside]
 
 
 def _taken_as_a_value(arg: str) -> bool:
