@@ -10,12 +10,9 @@ failure): why it failed was in no line until the task's own, after the last atte
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, MutableMapping
 from pathlib import Path
-from typing import Any
 
 import grpc
-import pytest
 import structlog
 
 from connector.baton.retry import RetryPolicy
@@ -24,19 +21,7 @@ from tests.baton.c1.conftest import make_client
 from tests.baton.tasks.stubs import processor_over
 from tests.fakes.c1 import FakeC1
 from tests.fakes.tasks import kind_task
-
-# Lines an operator reads (and alerts on); debug lines are for whoever turned them on.
-_SEEN = ("warning", "error", "critical")
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeC1]:
-    with FakeC1() as running:
-        yield running
-
-
-def _seen(events: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
-    return [event for event in events if event["log_level"] in _SEEN]
+from tests.independent.operator2.conftest import seen
 
 
 async def test_a_refused_token_request_is_one_line_naming_its_cause(fake: FakeC1) -> None:
@@ -60,7 +45,7 @@ async def test_a_refused_token_request_is_one_line_naming_its_cause(fake: FakeC1
         failed_polls = len(waits)
     finally:
         await client.close()
-    lines = _seen(events)
+    lines = seen(events)
     assert [line["event"] for line in lines] == ["polling ConductorOne failed"] * failed_polls, lines
     for line in lines:
         assert "failed to get a token from" in line["error"], line
@@ -76,7 +61,7 @@ async def test_a_failed_upload_attempt_names_its_cause(fake: FakeC1, tmp_path: P
             assert await client.upload_asset(kind_task("sync_full").id, tmp_path / "f") == 1000
     finally:
         await client.close()
-    (line,) = _seen(events)
+    (line,) = seen(events)
     assert line["event"] == "c1 upload attempt failed, retrying"
     assert "the load balancer is draining" in line["error"], line
 
@@ -92,7 +77,7 @@ async def test_an_upload_attempt_failed_by_its_token_names_the_token_request(fak
             assert await client.upload_asset(kind_task("sync_full").id, tmp_path / "f") == 1000
     finally:
         await client.close()
-    (line,) = _seen(events)
+    (line,) = seen(events)
     assert line["event"] == "c1 upload attempt failed, retrying"
     assert "failed to get a token from" in line["error"], line
     assert "503" in line["error"], line

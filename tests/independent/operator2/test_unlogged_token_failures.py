@@ -11,8 +11,7 @@ took is still logged by that call's loop only, and a fetch stopped by `aclose` i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, MutableMapping
-from typing import Any
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -23,18 +22,7 @@ from connector.baton.c1.errors import C1AuthRejectedError, C1AuthUnavailableErro
 from connector.baton.c1.token import TokenSource
 from tests.baton.c1.conftest import make_client
 from tests.fakes.c1 import FakeC1, generate_client_credentials
-
-_SEEN = ("warning", "error", "critical")
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeC1]:
-    with FakeC1() as running:
-        yield running
-
-
-def _seen(events: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
-    return [event for event in events if event["log_level"] in _SEEN]
+from tests.independent.operator2.conftest import seen
 
 
 @pytest.mark.parametrize("status", [401, 503])
@@ -49,7 +37,7 @@ async def test_a_warm_up_fetch_no_call_took_is_logged_at_close(fake: FakeC1, sta
         assert early is not None
         await asyncio.wait([early])
         await client.close()
-    (line,) = _seen(events)
+    (line,) = seen(events)
     assert line["event"] == "c1 token request failed; no call was made with it"
     assert line["http_status"] == status
     assert "failed to get a token from" in line["error"], line
@@ -65,7 +53,7 @@ async def test_a_warm_up_fetch_a_call_took_is_logged_by_that_call_only(fake: Fak
         with pytest.raises(C1AuthRejectedError):
             await client.get_task()
         await client.close()
-    assert _seen(events) == []
+    assert seen(events) == []
 
 
 def _source(answer: httpx.AsyncBaseTransport) -> TokenSource:
@@ -114,7 +102,7 @@ async def test_a_shared_fetch_whose_callers_were_all_cancelled_is_logged_once() 
         endpoint.release.set()
         await asyncio.wait([fetching])
     await source.aclose()
-    (line,) = _seen(events)
+    (line,) = seen(events)
     assert line["event"] == "c1 token request failed; no call was left waiting for it"
     assert line["http_status"] == 503
     assert "HTTP 503" in line["error"], line
@@ -133,7 +121,7 @@ async def test_a_shared_fetch_one_caller_still_waits_for_is_that_callers_to_log(
         with pytest.raises(C1AuthUnavailableError):
             await waiting
     await source.aclose()
-    assert _seen(events) == []
+    assert seen(events) == []
 
 
 async def test_a_fetch_stopped_by_aclose_is_no_failure_logged() -> None:
@@ -146,4 +134,4 @@ async def test_a_fetch_stopped_by_aclose_is_no_failure_logged() -> None:
     await asyncio.wait([caller])
     with structlog.testing.capture_logs() as events:
         await source.aclose()
-    assert _seen(events) == []
+    assert seen(events) == []
