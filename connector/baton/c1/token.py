@@ -203,7 +203,9 @@ class TokenSource:
             return  # stopped (`aclose`): no failure of the endpoint's
         failure = fetching.exception()  # retrieved: every caller awaiting it may have been cancelled
         # A caller's wait is cancelled at once when the caller is (`Task.cancel` cancels what it awaits): one not
-        # cancelled now is handed the failure, and its loop logs it.
+        # cancelled now is handed the failure, and its loop logs it. Not if that caller is cancelled in this same loop
+        # iteration, before it resumes: it then resumes with the cancellation, and the failure is in no line (review
+        # r1209; a window of one iteration, as before this line existed).
         if failure is not None and all(waiting.cancelled() for waiting in self._waiting):
             # Every caller gave up first (a poll cut short, a drain): no loop will log this failure, and at info
             # level it was in no line.
