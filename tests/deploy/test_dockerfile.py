@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+import tomllib
 
 from scripts.chart_tools import DOCKERFILE, ROOT, tool_path
 from tests.deploy import checks, tooling
@@ -119,3 +120,11 @@ def test_the_image_installs_the_dependency_versions_the_tests_ran_against() -> N
     assert {"grpcio", "protobuf", "httpx", "httpcore", "cryptography", "pydantic-core", "certifi"} <= pins.keys()
     assert "baton-datadog" not in pins
     assert "pytest" not in pins, "only what the installed package needs"
+
+
+def test_the_version_label_defaults_to_the_package_version() -> None:
+    """`docker build .` without `--build-arg VERSION` (the scripts pass it) labels the image with the Dockerfile's
+    default: a default left behind at a release labelled every such image with an older version."""
+    (default,) = re.findall(r"^ARG VERSION=(\S+)$", TEXT, re.M)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert default == project["version"]
