@@ -75,6 +75,7 @@ from connector.datadog.models import (
     TeamRole,
     User,
     UserInvitation,
+    first_listed_otherwise,
     index_included,
 )
 from connector.datadog.paging import (
@@ -665,7 +666,8 @@ class DatadogClient:
             # Either shows the user enabled: refused. A plain failure (`shown_not_made`), the account left live, only
             # when both are there and both say so; one alone, or one beside the other saying disabled (`disabled:
             # true` beside `status: "Active"`), may come after Datadog disabled the user, and says it may have.
-            if _all_say_not_made(says):
+            not_made = _all_say_not_made(says)
+            if not_made:
                 words = "the answer shows the user not disabled (data.attributes.disabled, .status)"
             else:
                 shown = "missing" if disabled is None else str(disabled).lower()
@@ -674,7 +676,7 @@ class DatadogClient:
                     f"the answer does not show the user disabled (data.attributes.disabled: {shown}, .status: {held})"
                 )
             error = UnexpectedResponse(method="DELETE", path=path, status=reply.status, messages=[words])
-            raise shown_not_made(error) if _all_say_not_made(says) else error
+            raise shown_not_made(error) if not_made else error
 
     async def enable_user(self, user_id: str) -> User:
         return await self.update_user(user_id, disabled=False)
@@ -1245,14 +1247,7 @@ def _listed_twice_otherwise(items: Sequence[Resource]) -> tuple[int, int] | None
     no difference); None when there are none. Items without an id are each one item (the engine drops them)."""
     if len({item.id for item in items}) == len(items):
         return None  # the usual page: no id twice, one set built
-    seen: dict[str, int] = {}
-    for position, item in enumerate(items):
-        if not item.id:
-            continue
-        first = seen.setdefault(item.id, position)
-        if first != position and items[first] != item:
-            return first, position
-    return None
+    return first_listed_otherwise((position, item.id, item) for position, item in enumerate(items) if item.id)
 
 
 def _of_another_kind(items: Sequence[Resource]) -> tuple[int, str] | None:
@@ -1314,16 +1309,6 @@ _RESPONDERS_TYPE = "schedule_oncall_responders"
 _POSITIONS = frozenset({"previous", "current", "next"})
 
 
-def _responder_twice(responders: Sequence[tuple[int, Mapping[str, Any]]]) -> tuple[int, int] | None:
-    """The `included` positions of the first responder listed twice with different contents; None when none is."""
-    seen: dict[Any, tuple[int, Mapping[str, Any]]] = {}
-    for position, responder in responders:
-        first, shown = seen.setdefault(responder.get("id"), (position, responder))
-        if first != position and shown != responder:
-            return first, position
-    return None
-
-
 def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status: int) -> ScheduleResponders:
     """Every shift of the current responders; each piece of the payload is type-checked before use."""
 
@@ -1373,7 +1358,7 @@ def _responders(schedule_id: str, payload: Mapping[str, Any], path: str, status:
         # is read as before.)
         raise refused("a responder the answer names is not in `included`", retryable=True)
     responders = [(i, x) for i, x in enumerate(included) if x.get("type") == "schedule_oncall_responder"]
-    if (twice := _responder_twice(responders)) is not None:
+    if (twice := first_listed_otherwise((i, x.get("id"), x) for i, x in responders)) is not None:
         # One responder listed twice otherwise (current with some shifts, then with others or at another position):
         # the shifts of one reading were synced as on call and the other's as not. Read raw, as responders are.
         raise refused(IncludedTwice(*twice).message)

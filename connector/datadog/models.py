@@ -12,7 +12,7 @@ dropped here because it is not a declared field and extra fields are ignored.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, cast
 
@@ -579,6 +579,18 @@ class IncludedTwice(Exception):
     @property
     def message(self) -> str:
         return f"included[{self.first}] and included[{self.again}] list one id with different contents"
+
+
+def first_listed_otherwise(entries: Iterable[tuple[int, Hashable, object]]) -> tuple[int, int] | None:
+    """The positions of the first entry (position, id, contents) whose id an earlier one has with different contents,
+    and of that earlier one; None when there is none. Listed twice alike, an object is one object: the one check of a
+    page's items, `included` and a schedule's responders."""
+    seen: dict[Hashable, tuple[int, object]] = {}
+    for position, key, contents in entries:
+        first, shown = seen.setdefault(key, (position, contents))
+        if first != position and shown != contents:
+            return first, position
+    return None
 
 
 def index_included(included: Iterable[Any], type_: str, model: type[R]) -> dict[str, R]:
