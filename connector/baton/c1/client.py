@@ -334,12 +334,7 @@ class BatonServiceClient:
             if failure is not None:
                 # No call took this fetch over (the service stopped during its start-up check): no loop logged its
                 # failure, which was then in no line at info level (the token source's own line is at debug).
-                log.warning(
-                    "c1 token request failed; no call was made with it",
-                    token_url=self.tokens.token_url,
-                    http_status=failure.status_code if isinstance(failure, C1AuthError) else None,
-                    error=str(failure),
-                )
+                self.tokens.log_unheard_failure(failure, "no call was made with it")
         if self._channel is not None:
             channel, self._channel, self._stub, self._raw_get_task = self._channel, None, None, None
             await channel.close()

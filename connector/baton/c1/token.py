@@ -209,12 +209,17 @@ class TokenSource:
         if failure is not None and all(waiting.cancelled() for waiting in self._waiting):
             # Every caller gave up first (a poll cut short, a drain): no loop will log this failure, and at info
             # level it was in no line.
-            log.warning(
-                "c1 token request failed; no call was left waiting for it",
-                token_url=self.token_url,
-                http_status=failure.status_code if isinstance(failure, C1AuthError) else None,
-                error=str(failure),
-            )
+            self.log_unheard_failure(failure, "no call was left waiting for it")
+
+    def log_unheard_failure(self, failure: BaseException, why: str) -> None:
+        """One warning for a failed fetch no caller's loop will log (`why` says why none will): at info level it was
+        in no line. The one wording of such a line, here and for the client's warm-up fetch no call took over."""
+        log.warning(
+            f"c1 token request failed; {why}",
+            token_url=self.token_url,
+            http_status=failure.status_code if isinstance(failure, C1AuthError) else None,
+            error=str(failure),
+        )
 
     def redact(self, text: str, carried: Iterable[str] = ()) -> str:
         """`text` (a peer's words: a status's details) without the tokens the call `carried` (its attempt's, and the one
