@@ -174,10 +174,12 @@ def temp_dir_problem(tmp_dir: Path | None) -> str | None:
     return None
 
 
-def sweep_stale(tmp_dir: Path | None) -> list[Path]:
-    """Remove working directories that dead processes left in `tmp_dir`; returns what was removed."""
+def sweep_stale(tmp_dir: Path | None, *, said: bool = True) -> list[Path]:
+    """Remove working directories that dead processes left in `tmp_dir`; returns what was removed. `said`: log what
+    was removed (`inspect` does not: its logger is not set up, and structlog's default writes to standard output,
+    into the listing it prints)."""
     base = Path(tmp_dir) if tmp_dir is not None else Path(tempfile.gettempdir())
-    return _sweep(base, lambda name: name.startswith((WORKDIR_PREFIX, _STAGING_PREFIX)), directory=True)
+    return _sweep(base, lambda name: name.startswith((WORKDIR_PREFIX, _STAGING_PREFIX)), directory=True, said=said)
 
 
 def save_temp_affixes(c1z_name: str) -> tuple[str, str]:
@@ -228,6 +230,7 @@ def _sweep(
     *,
     directory: bool,
     holds: Callable[[Path, int], bool] | None = None,
+    said: bool = True,
 ) -> list[Path]:
     try:
         names = [entry.name for entry in os.scandir(base)]
@@ -238,7 +241,7 @@ def _sweep(
         for name in names
         if ours(name) and _remove_if_unlocked(base / name, directory=directory, holds=holds)
     ]
-    if removed:
+    if removed and said:
         log.info("removed working files of dead processes", directory=str(base), count=len(removed))
     return removed
 
