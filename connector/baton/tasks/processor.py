@@ -901,6 +901,8 @@ class TaskProcessor:
             return await h.rotate_credentials(task.rotate_credentials)
         if kind == "action_invoke":
             return await h.invoke_action(task.action_invoke)
+        if kind == "action_status":
+            return await h.action_status(task.action_status)
         if kind in action_schemas.TASK_TYPES:
             return await action_schemas.answer(h.connector, task)
         raise TaskError(Code.UNKNOWN, UNSUPPORTED, non_retryable=False)
