@@ -5,4 +5,6 @@ in a GetTask answer, and what the daemon answers for each, compared with what th
 - `test_idle_answers.py`: an answer meaning "no work" is idle however it is read (whole, or only in part).
 - `test_action_tasks.py`: the action tasks ConductorOne sends after an invocation: `action_status` of an action this
   process ran, and the schema read with no name, answered as Go's handlers answer them.
+- `test_action_retries.py`: an action's passing failure is retryable (Go reports every action failure retryable), the
+  rest final.
 """
