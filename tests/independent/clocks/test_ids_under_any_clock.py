@@ -28,7 +28,8 @@ _EPOCH = 1_400_000_000
 def test_a_ksuid_is_made_under_any_clock_with_gos_wrapped_seconds(now: float) -> None:
     made = ksuid.new_ksuid(now=now)
     assert len(made) == 27
-    assert made.isascii() and made.isalnum()
+    assert made.isascii()
+    assert made.isalnum()
     # Go's `uint32(t.Unix() - epochStamp)`: t.Unix() rounds down, and the difference wraps into 32 bits.
     wrapped = (int(now // 1) - _EPOCH) % 2**32
     assert ksuid_timestamp(made) - _EPOCH == wrapped
